@@ -1,0 +1,65 @@
+use serde::{Deserialize, Serialize};
+
+/// Currencies a venue may price in. Amounts are always integers of the currency's ISO 4217 minor unit (COP has two
+/// decimal places in ISO 4217 and at Stripe, even though Colombian prices are quoted in whole pesos).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, Default)]
+pub enum Currency {
+    #[default]
+    COP,
+    USD,
+    EUR,
+    MXN,
+    PEN,
+    CLP,
+    BRL,
+}
+
+impl Currency {
+    pub const ALL: [Currency; 7] = [
+        Currency::COP,
+        Currency::USD,
+        Currency::EUR,
+        Currency::MXN,
+        Currency::PEN,
+        Currency::CLP,
+        Currency::BRL,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Currency::COP => "COP",
+            Currency::USD => "USD",
+            Currency::EUR => "EUR",
+            Currency::MXN => "MXN",
+            Currency::PEN => "PEN",
+            Currency::CLP => "CLP",
+            Currency::BRL => "BRL",
+        }
+    }
+
+    /// Digits after the decimal point in ISO 4217.
+    pub fn minor_unit_digits(self) -> u8 {
+        match self {
+            Currency::CLP => 0,
+            _ => 2,
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_cop_has_two_minor_digits() {
+        for currency in Currency::ALL {
+            assert_eq!(Currency::from_code(currency.code()), Some(currency));
+        }
+        assert_eq!(Currency::COP.minor_unit_digits(), 2);
+        assert_eq!(Currency::from_code("XXX"), None);
+    }
+}

@@ -1,0 +1,18 @@
+//! Pure rules of comanda. Nothing in this crate performs IO, reads the clock or draws randomness on its own:
+//! time comes from a [`Clock`] and identifiers are minted by the caller, so every rule is testable as a function.
+
+pub mod clock;
+pub mod currency;
+pub mod ids;
+pub mod page;
+pub mod partner;
+pub mod validation;
+pub mod venue;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use currency::Currency;
+pub use ids::{PartnerId, VenueId};
+pub use page::{Cursor, Page, PageRequest};
+pub use partner::{Country, NewPartner, Partner};
+pub use validation::{FieldError, ValidationErrors};
+pub use venue::{NewVenue, TaxKind, TaxRegime, Venue};

@@ -1,0 +1,10 @@
+//! Security controls shared by every layer: the tenant scope that gates partner data, secret values that never
+//! print, the log redaction layer, and card-number (PAN) detection.
+
+pub mod pan;
+pub mod redact;
+pub mod secret;
+pub mod tenancy;
+
+pub use secret::Secret;
+pub use tenancy::TenantScope;

@@ -1,0 +1,55 @@
+use comanda_domain::PartnerId;
+
+/// Proof that the caller may act on one partner's data. Every store method that touches partner data takes one,
+/// and the engines scope every statement by it (and, on PostgreSQL, set it for row-level security).
+///
+/// A scope cannot be built from a bare identifier: it is minted only where authority is established —
+/// [`TenantScope::for_new_partner`] at registration (for an identifier nobody has used yet), and token
+/// verification and operator access grants (identity and access issues) through [`AuthorityProof`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantScope {
+    partner: PartnerId,
+}
+
+/// Implemented only inside this crate (sealed), by the values that prove an authenticated caller's tenant: a verified
+/// access token's claims, an approved operator access grant.
+pub trait AuthorityProof: sealed::Sealed {
+    fn proven_partner(&self) -> PartnerId;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl TenantScope {
+    /// Registration: the only way to a scope without prior authority, and only for a partner identifier minted here
+    /// and now, so it can never name an existing partner.
+    pub fn for_new_partner() -> Self {
+        Self {
+            partner: PartnerId::mint(),
+        }
+    }
+
+    pub fn from_proof(proof: &impl AuthorityProof) -> Self {
+        Self {
+            partner: proof.proven_partner(),
+        }
+    }
+
+    pub fn partner(&self) -> PartnerId {
+        self.partner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_scopes_never_repeat() {
+        assert_ne!(
+            TenantScope::for_new_partner().partner(),
+            TenantScope::for_new_partner().partner()
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The application: shared state and the router with every layer, built once for the server and for tests.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use comanda_domain::Clock;
+use comanda_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::Config;
+use crate::middleware::{self, TrustedProxies};
+use crate::problem::{Problem, ProblemType};
+use crate::routes::{pages, platform};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: PrometheusHandle,
+    pub settings: Arc<Settings>,
+    pub openapi_json: Arc<OnceLock<String>>,
+}
+
+/// The parts of the configuration that handlers read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub security_txt: String,
+    pub metrics_token: Option<comanda_security::Secret<String>>,
+    pub body_limit_bytes: usize,
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config, now: time::OffsetDateTime) -> Self {
+        Self {
+            security_txt: platform::security_txt(
+                &config.security_txt,
+                config.server.public_url.as_deref(),
+                now,
+            ),
+            metrics_token: config.metrics.token.clone(),
+            body_limit_bytes: config.server.body_limit_bytes,
+            trusted_proxies: TrustedProxies(config.server.trusted_proxies.clone()),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "comanda",
+        description = "Order and pay at the table, reservations and analytics for restaurants. Errors are RFC 9457 \
+                       problem documents (application/problem+json) with a stable `type`.",
+        license(name = "Proprietary")
+    ),
+    tags(
+        (name = "platform", description = "Health, metrics, discovery"),
+        (name = "pages", description = "Server-rendered pages"),
+    ),
+    components(schemas(Problem))
+)]
+pub struct ApiDoc;
+
+/// Builds the router and the OpenAPI document describing exactly its routes.
+pub fn build(state: AppState) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(platform::healthz))
+        .routes(routes!(platform::readyz))
+        .routes(routes!(platform::metrics))
+        .routes(routes!(platform::openapi))
+        .routes(routes!(platform::security_txt_route))
+        .routes(routes!(platform::csp_report))
+        .routes(routes!(pages::landing))
+        .routes(routes!(pages::stylesheet))
+        .split_for_parts();
+    let _ = state
+        .openapi_json
+        .set(api.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    let trusted = state.settings.trusted_proxies.clone();
+    let body_limit = state.settings.body_limit_bytes;
+
+    router
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(from_fn(middleware::problem_for_bare_errors))
+        .layer(from_fn(middleware::security_headers))
+        .layer(from_fn_with_state(trusted, middleware::observe))
+        .layer(from_fn(middleware::request_id))
+}
+
+async fn not_found() -> Problem {
+    Problem::new(ProblemType::NotFound).detail("no such route")
+}
+
+/// The process-wide Prometheus recorder (a process has one global recorder; every server in it shares it).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
+            let builder = metrics_exporter_prometheus::PrometheusBuilder::new();
+            let builder = builder
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full("http_request_duration_seconds".into()),
+                    &buckets,
+                )
+                .unwrap_or_else(|_| metrics_exporter_prometheus::PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}

@@ -1,0 +1,356 @@
+//! One typed, validated configuration. Sources, later ones winning: built-in defaults (the embedded default), a
+//! TOML file (`--config` or `COMANDA_CONFIG`), `COMANDA_*` environment variables (`__` separates nesting:
+//! `COMANDA_SERVER__LISTEN`), `DATABASE_URL`, and command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use comanda_security::Secret;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded default keeps its SQLite database, key file and self-signed certificate.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub database: DatabaseConfig,
+    pub kms: KmsConfig,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
+    pub security_txt: SecurityTxtConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./comanda-data"),
+            server: ServerConfig::default(),
+            tls: TlsConfig::default(),
+            database: DatabaseConfig::default(),
+            kms: KmsConfig::default(),
+            log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
+            security_txt: SecurityTxtConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The HTTPS listener.
+    pub listen: SocketAddr,
+    /// An optional plain-HTTP listener that only redirects to HTTPS.
+    pub http_redirect_listen: Option<SocketAddr>,
+    /// The public origin (`https://comanda.example`) used in redirects and links; defaults to the listener.
+    pub public_url: Option<String>,
+    /// Largest request body accepted; larger bodies answer 413.
+    pub body_limit_bytes: usize,
+    /// How long in-flight requests may finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers). Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            http_redirect_listen: None,
+            public_url: None,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_grace_secs: 10,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key_file`. Without both, a self-signed certificate for localhost is made in
+    /// the data directory.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// How often the files are checked for changes (they are also reloaded on SIGHUP).
+    pub reload_check_secs: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            reload_check_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` (production) or `sqlite://…`; unset: SQLite in the data directory. `DATABASE_URL` sets it.
+    pub url: Option<Secret<String>>,
+    /// PostgreSQL: the schema owner's connection for migrations when the serving role is a separate one.
+    pub migration_url: Option<Secret<String>>,
+    /// Pool size; 0 picks a default for the engine.
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KmsBackend {
+    /// A key file in the data directory (mode 0600): the embedded single-machine default only.
+    #[default]
+    LocalFile,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KmsConfig {
+    pub backend: KmsBackend,
+    /// Defaults to `<data_dir>/kms.key`.
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter: `info`, `comanda_server=debug,info`, …
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Json,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Bearer token that lets a scraper outside this machine read `/metrics`; loopback peers need none.
+    pub token: Option<Secret<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityTxtConfig {
+    pub contact: String,
+    pub policy: String,
+    pub preferred_languages: String,
+}
+
+impl Default for SecurityTxtConfig {
+    fn default() -> Self {
+        Self {
+            contact: "mailto:security@comanda.dev".into(),
+            policy: "https://comanda.dev/security/disclosure".into(),
+            preferred_languages: "es, en".into(),
+        }
+    }
+}
+
+/// Values given on the command line, which beat every other source.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0}: not found")]
+    MissingFile(PathBuf),
+    #[error("configuration: {0}")]
+    Parse(Box<figment::Error>),
+    #[error("configuration: {field}: {message}")]
+    Invalid { field: &'static str, message: String },
+}
+
+impl Config {
+    /// Reads every source and validates the result.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        let file = overrides
+            .config_file
+            .clone()
+            .or_else(|| std::env::var_os("COMANDA_CONFIG").map(PathBuf::from));
+        let mut figment = Figment::new();
+        if let Some(file) = &file {
+            if !file.exists() {
+                return Err(ConfigError::MissingFile(file.clone()));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("COMANDA_").split("__").ignore(&["config"]));
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("data_dir", dir));
+        }
+        if let Some(listen) = overrides.listen {
+            figment = figment.merge(Serialized::default("server.listen", listen.to_string()));
+        }
+        let config: Config = figment.extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, message: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                message: message.to_owned(),
+            })
+        };
+        if !(1024..=64 * 1024 * 1024).contains(&self.server.body_limit_bytes) {
+            return invalid("server.body_limit_bytes", "must be between 1 KiB and 64 MiB");
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return invalid("tls", "cert_file and key_file go together");
+        }
+        if self.tls.reload_check_secs == 0 {
+            return invalid("tls.reload_check_secs", "must be at least 1");
+        }
+        if let Some(url) = &self.database.url {
+            if let Err(error) = comanda_store::engine_of(url.expose()) {
+                return invalid("database.url", &error.to_string());
+            }
+        }
+        if let Some(public) = &self.server.public_url
+            && (!public.starts_with("https://") || public.ends_with('/'))
+        {
+            return invalid(
+                "server.public_url",
+                "must be an https:// origin without a trailing slash",
+            );
+        }
+        if self.server.http_redirect_listen == Some(self.server.listen) {
+            return invalid("server.http_redirect_listen", "must differ from server.listen");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid(
+                "log.level",
+                "is not a valid filter (try `info` or `comanda_server=debug,info`)",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("comanda.db")
+    }
+
+    pub fn kms_key_path(&self) -> PathBuf {
+        self.kms
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("kms.key"))
+    }
+
+    pub fn self_signed_paths(&self) -> (PathBuf, PathBuf) {
+        let dir = self.data_dir.join("tls");
+        (dir.join("cert.pem"), dir.join("key.pem"))
+    }
+
+    /// The configuration as TOML with every secret shown as `[redacted]` (`comanda config`).
+    pub fn to_redacted_toml(&self) -> String {
+        toml_string(self)
+    }
+
+    pub fn is_embedded_database(&self) -> bool {
+        self.database.url.is_none()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+fn toml_string(config: &Config) -> String {
+    // Through JSON first: TOML cannot express `None`, so unset options are dropped rather than failing.
+    let value = strip_nulls(serde_json::to_value(config).unwrap_or_default());
+    toml::to_string(&value).unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+}
+
+fn strip_nulls(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_default() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(config.data_dir, PathBuf::from("./comanda-data"));
+        assert!(config.is_embedded_database());
+    }
+
+    #[test]
+    fn redacted_config_never_shows_secrets() {
+        let mut config = Config::default();
+        config.database.url = Some(Secret::new("postgres://app:s3cr3t-pw@db.internal/comanda".into()));
+        config.metrics.token = Some(Secret::new("metrics-token-value".into()));
+        let printed = config.to_redacted_toml();
+        assert!(!printed.contains("s3cr3t-pw"), "{printed}");
+        assert!(!printed.contains("metrics-token-value"), "{printed}");
+        assert!(printed.contains("url = \"[redacted]\""), "{printed}");
+        assert!(printed.contains("listen = \"127.0.0.1:8443\""), "{printed}");
+        toml::from_str::<toml::Value>(&printed).expect("the printed configuration is TOML");
+    }
+
+    #[test]
+    fn invalid_values_name_their_field() {
+        let mut config = Config::default();
+        config.server.body_limit_bytes = 10;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("server.body_limit_bytes")
+        );
+        let mut config = Config::default();
+        config.database.url = Some(Secret::new("mysql://x".into()));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("database.url")
+        );
+        let mut config = Config::default();
+        config.tls.cert_file = Some("cert.pem".into());
+        assert!(config.validate().unwrap_err().to_string().contains("tls"));
+    }
+}

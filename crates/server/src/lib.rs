@@ -1,0 +1,22 @@
+//! The HTTPS edge of comanda: configuration, TLS, the router with its layers, problem+json errors, logs and
+//! metrics. Handlers stay thin: parse, authorize, call the domain, store, answer.
+
+pub mod app;
+pub mod config;
+pub mod embedded;
+pub mod extract;
+mod files;
+pub mod logging;
+pub mod middleware;
+pub mod problem;
+pub mod routes;
+pub mod serve;
+pub mod tls;
+
+pub use config::{Config, Overrides};
+pub use serve::{Server, start};
+
+/// Installs the process's TLS crypto provider (ring). Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,217 @@
+//! Layers every request passes through: request ids, the access log and metrics, security headers, and the
+//! guarantee that no error leaves without a problem document.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use uuid::Uuid;
+
+use crate::problem::{PROBLEM_JSON, Problem, ProblemType};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id, in the request's extensions for handlers and logs.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Keeps a caller's `X-Request-Id` when it is a sane token (so a load balancer's id follows the request through),
+/// otherwise mints one; echoes it on the response.
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// Peers whose forwarding header is believed.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<IpAddr>);
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left are client-controlled).
+pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+    if !trusted.0.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|entry| entry.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.0.contains(ip))
+        .unwrap_or(peer)
+}
+
+/// Access log line and Prometheus metrics, labelled by route template (never the raw path, which may carry
+/// table tokens, and whose cardinality is unbounded).
+pub async fn observe(State(trusted): State<TrustedProxies>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| client_addr(peer.ip(), request.headers(), &trusted).to_string())
+        .unwrap_or_default();
+
+    let response = next.run(request).await;
+
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(),
+        "status" => status.to_string())
+    .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
+        .record(elapsed.as_secs_f64());
+    tracing::info!(
+        target: "access",
+        request_id,
+        method,
+        route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        client,
+        "request"
+    );
+    response
+}
+
+/// The security headers every response carries. CSP and cache policy are defaults a page may replace (the payment
+/// page adds Stripe's origin); the rest are fixed.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in FIXED_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+pub const HSTS: &str = "max-age=31536000; includeSubDomains; preload";
+
+pub const DEFAULT_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+font-src 'self'; connect-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; \
+frame-ancestors 'none'; object-src 'none'; upgrade-insecure-requests; report-uri /api/v1/csp-reports";
+
+const FIXED_HEADERS: [(HeaderName, &str); 7] = [
+    (header::STRICT_TRANSPORT_SECURITY, HSTS),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (
+        HeaderName::from_static("permissions-policy"),
+        "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), \
+         payment=(self), usb=()",
+    ),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    ),
+    (
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    ),
+];
+
+/// Any error response that is not already a problem document (a 405 from the router, a layer's bare status)
+/// becomes one, keeping its status and headers such as `Allow` and `Retry-After`.
+pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if is_problem {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut problem = Problem::new(ProblemType::for_status(status)).into_response();
+    *problem.status_mut() = status;
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(value) = parts.headers.get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    let (mut new_parts, body) = problem.into_parts();
+    new_parts.extensions = parts.extensions;
+    Response::from_parts(new_parts, body)
+}
+
+/// A panic in a handler answers 500 problem+json; the panic message goes to the log only.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "handler panicked");
+    Problem::new(ProblemType::Internal).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted = TrustedProxies(vec![proxy]);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7"),
+        );
+        assert_eq!(
+            client_addr(proxy, &headers, &trusted),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        let stranger: IpAddr = "198.51.100.9".parse().unwrap();
+        assert_eq!(client_addr(stranger, &headers, &trusted), stranger);
+        assert_eq!(client_addr(proxy, &HeaderMap::new(), &trusted), proxy);
+    }
+}

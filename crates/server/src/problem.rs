@@ -1,0 +1,238 @@
+//! RFC 9457 problem details: the only shape an error leaves the server in, and the one place where an error
+//! becomes an HTTP status.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use comanda_domain::{FieldError, ValidationErrors};
+use comanda_store::StoreError;
+use serde::Serialize;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The stable `type` of a problem. Clients branch on it; the URIs never change once published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemType {
+    MalformedJson,
+    Validation,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    NotFound,
+    MethodNotAllowed,
+    Unauthorized,
+    Forbidden,
+    Conflict,
+    BusinessRule,
+    RateLimited,
+    CardDataRefused,
+    Unavailable,
+    Internal,
+}
+
+impl ProblemType {
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProblemType::MalformedJson => "malformed-json",
+            ProblemType::Validation => "validation",
+            ProblemType::UnsupportedMediaType => "unsupported-media-type",
+            ProblemType::PayloadTooLarge => "payload-too-large",
+            ProblemType::NotFound => "not-found",
+            ProblemType::MethodNotAllowed => "method-not-allowed",
+            ProblemType::Unauthorized => "unauthorized",
+            ProblemType::Forbidden => "forbidden",
+            ProblemType::Conflict => "conflict",
+            ProblemType::BusinessRule => "business-rule",
+            ProblemType::RateLimited => "rate-limited",
+            ProblemType::CardDataRefused => "card-data-refused",
+            ProblemType::Unavailable => "unavailable",
+            ProblemType::Internal => "internal",
+        }
+    }
+
+    pub fn uri(self) -> String {
+        format!("https://comanda.dev/problems/{}", self.slug())
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemType::MalformedJson | ProblemType::Validation | ProblemType::CardDataRefused => {
+                StatusCode::BAD_REQUEST
+            }
+            ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemType::NotFound => StatusCode::NOT_FOUND,
+            ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProblemType::Forbidden => StatusCode::FORBIDDEN,
+            ProblemType::Conflict => StatusCode::CONFLICT,
+            ProblemType::BusinessRule => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ProblemType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            ProblemType::MalformedJson => "The request body is not valid JSON for this route",
+            ProblemType::Validation => "Some fields are not valid",
+            ProblemType::UnsupportedMediaType => "Unsupported media type",
+            ProblemType::PayloadTooLarge => "Request body too large",
+            ProblemType::NotFound => "Not found",
+            ProblemType::MethodNotAllowed => "Method not allowed",
+            ProblemType::Unauthorized => "Sign-in required",
+            ProblemType::Forbidden => "Not allowed",
+            ProblemType::Conflict => "Conflict",
+            ProblemType::BusinessRule => "Refused by a business rule",
+            ProblemType::RateLimited => "Too many requests",
+            ProblemType::CardDataRefused => "Card data is never accepted",
+            ProblemType::Unavailable => "Temporarily unavailable",
+            ProblemType::Internal => "Internal error",
+        }
+    }
+
+    /// The problem type a bare status stands for, when something below the handlers answered with no body.
+    pub fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST => ProblemType::Validation,
+            StatusCode::UNAUTHORIZED => ProblemType::Unauthorized,
+            StatusCode::FORBIDDEN => ProblemType::Forbidden,
+            StatusCode::NOT_FOUND => ProblemType::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ProblemType::MethodNotAllowed,
+            StatusCode::CONFLICT => ProblemType::Conflict,
+            StatusCode::PAYLOAD_TOO_LARGE => ProblemType::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ProblemType::UnsupportedMediaType,
+            StatusCode::UNPROCESSABLE_ENTITY => ProblemType::BusinessRule,
+            StatusCode::TOO_MANY_REQUESTS => ProblemType::RateLimited,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => ProblemType::Unavailable,
+            s if s.is_client_error() => ProblemType::Validation,
+            _ => ProblemType::Internal,
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    retry_after_secs: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(kind: ProblemType) -> Self {
+        Self {
+            kind: kind.uri(),
+            title: kind.title().to_owned(),
+            status: kind.status().as_u16(),
+            detail: None,
+            errors: Vec::new(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+        self
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (self.status_code(), body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// What a handler can fail with. Each variant maps to exactly one problem type, here and nowhere else.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Problem(Box<Problem>),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(what) => ApiError::Conflict(what),
+            other => ApiError::Store(other),
+        }
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        ApiError::Problem(Box::new(problem))
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.title, self.status)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Validation(errors) => {
+                let mut problem = Problem::new(ProblemType::Validation);
+                problem.errors = errors.0;
+                problem.into_response()
+            }
+            ApiError::NotFound => Problem::new(ProblemType::NotFound).into_response(),
+            ApiError::Conflict(what) => Problem::new(ProblemType::Conflict).detail(what).into_response(),
+            ApiError::Store(StoreError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "database unavailable");
+                Problem::new(ProblemType::Unavailable)
+                    .retry_after(5)
+                    .into_response()
+            }
+            ApiError::Store(error) => {
+                // The cause goes to the log, never to the client.
+                tracing::error!(error = %error, "storage failure");
+                Problem::new(ProblemType::Internal).into_response()
+            }
+            ApiError::Problem(problem) => problem.into_response(),
+        }
+    }
+}

@@ -1,0 +1,2 @@
+pub mod pages;
+pub mod platform;

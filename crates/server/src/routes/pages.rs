@@ -1,0 +1,178 @@
+//! Server-rendered pages. They load only same-origin assets, so the default strict CSP (no inline script or style)
+//! holds for them.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+
+const STYLESHEET: &str = include_str!("../../assets/site.css");
+
+/// Spanish unless the browser prefers English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Es,
+    En,
+}
+
+impl Lang {
+    /// Picks the first of Spanish or English in the `Accept-Language` list, by quality then order.
+    pub fn negotiate(headers: &HeaderMap) -> Self {
+        let Some(accept) = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+            return Lang::Es;
+        };
+        let mut best: Option<(u16, usize, Lang)> = None;
+        for (position, entry) in accept.split(',').enumerate() {
+            let mut parts = entry.trim().split(';');
+            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let quality = parts
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            let lang = if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else if tag == "es" || tag.starts_with("es-") {
+                Lang::Es
+            } else {
+                continue;
+            };
+            let q = (quality.clamp(0.0, 1.0) * 1000.0) as u16;
+            if q > 0 && best.is_none_or(|(bq, _, _)| q > bq) {
+                best = Some((q, position, lang));
+            }
+        }
+        best.map_or(Lang::Es, |(_, _, lang)| lang)
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Lang::Es => "es",
+            Lang::En => "en",
+        }
+    }
+}
+
+struct Copy {
+    title: &'static str,
+    tagline: &'static str,
+    guests: &'static str,
+    guests_text: &'static str,
+    partners: &'static str,
+    partners_text: &'static str,
+    security: &'static str,
+    security_text: &'static str,
+    disclosure: &'static str,
+}
+
+const ES: Copy = Copy {
+    title: "comanda — pide y paga desde la mesa",
+    tagline: "Pide y paga desde la mesa. Reservas, cocina en vivo y analítica para tu restaurante.",
+    guests: "Para tus comensales",
+    guests_text: "Escanean el código QR de la mesa, piden desde el celular, dividen la cuenta y pagan con propina \
+                  voluntaria.",
+    partners: "Para tu restaurante",
+    partners_text: "Pantalla de cocina en vivo, reservas, equipo con roles y reportes de ventas.",
+    security: "Seguridad",
+    security_text: "TLS 1.3, HSTS, datos cifrados y separación estricta entre restaurantes. Los datos de tarjeta \
+                    nunca llegan a nuestros servidores.",
+    disclosure: "Reportar una vulnerabilidad",
+};
+
+const EN: Copy = Copy {
+    title: "comanda — order and pay at the table",
+    tagline: "Order and pay at the table. Reservations, a live kitchen display and analytics for your restaurant.",
+    guests: "For your guests",
+    guests_text: "Scan the table's QR code, order from the phone, split the bill and pay with a voluntary tip.",
+    partners: "For your restaurant",
+    partners_text: "Live kitchen display, reservations, staff roles and sales reports.",
+    security: "Security",
+    security_text: "TLS 1.3, HSTS, encrypted data and strict separation between restaurants. Card data never \
+                    reaches our servers.",
+    disclosure: "Report a vulnerability",
+};
+
+/// The landing page, in Spanish or English by `Accept-Language`.
+#[utoipa::path(get, path = "/", tag = "pages", responses(
+    (status = 200, content_type = "text/html; charset=utf-8", body = String)
+))]
+pub async fn landing(headers: HeaderMap) -> Response {
+    let lang = Lang::negotiate(&headers);
+    let copy = match lang {
+        Lang::Es => &ES,
+        Lang::En => &EN,
+    };
+    let page = format!(
+        r#"<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="/assets/site.css">
+</head>
+<body>
+<header><h1 class="brand">comanda</h1><p class="tagline">{tagline}</p></header>
+<main>
+<section><h2>{guests}</h2><p>{guests_text}</p></section>
+<section><h2>{partners}</h2><p>{partners_text}</p></section>
+<section id="security"><h2>{security}</h2><p>{security_text}</p></section>
+</main>
+<footer><a href="/.well-known/security.txt">{disclosure}</a> · <a href="/openapi.json">API</a></footer>
+</body>
+</html>
+"#,
+        lang = lang.code(),
+        title = copy.title,
+        tagline = copy.tagline,
+        guests = copy.guests,
+        guests_text = copy.guests_text,
+        partners = copy.partners,
+        partners_text = copy.partners_text,
+        security = copy.security,
+        security_text = copy.security_text,
+        disclosure = copy.disclosure,
+    );
+    let mut response = Html(page).into_response();
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    response
+}
+
+/// The site's stylesheet.
+#[utoipa::path(get, path = "/assets/site.css", tag = "pages", responses(
+    (status = 200, content_type = "text/css", body = String)
+))]
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn language_follows_accept_language() {
+        assert_eq!(Lang::negotiate(&HeaderMap::new()), Lang::Es);
+        assert_eq!(Lang::negotiate(&accept("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::negotiate(&accept("fr, en;q=0.5, es;q=0.8")), Lang::Es);
+        assert_eq!(Lang::negotiate(&accept("de")), Lang::Es);
+        assert_eq!(Lang::negotiate(&accept("es-CO, en")), Lang::Es);
+    }
+}

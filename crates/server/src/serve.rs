@@ -1,0 +1,237 @@
+//! Running the server: resources, migrations, the HTTPS listener with reloadable TLS, the optional HTTP→HTTPS
+//! redirect listener, and graceful shutdown on SIGTERM or Ctrl-C.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_server::tls_rustls::RustlsConfig;
+use comanda_domain::Clock;
+use comanda_store::Store;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::{self, AppState, Settings};
+use crate::config::Config;
+use crate::embedded;
+use crate::problem::{Problem, ProblemType};
+use crate::tls;
+
+/// A running server.
+pub struct Server {
+    pub https_addr: SocketAddr,
+    pub http_redirect_addr: Option<SocketAddr>,
+    /// What the server chose (database, key file, certificate), for the start banner.
+    pub choices: Vec<String>,
+    pub cert_resolver: Arc<tls::ReloadingCertResolver>,
+    handle: axum_server::Handle<SocketAddr>,
+    https_task: JoinHandle<std::io::Result<()>>,
+    redirect_task: Option<JoinHandle<std::io::Result<()>>>,
+    stop: watch::Sender<bool>,
+    store: Arc<dyn Store>,
+    grace: Duration,
+}
+
+/// Prepares everything, migrates the database and starts listening. Returns once the sockets are bound.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    let report = comanda_store::migrate(&resources.database)
+        .await
+        .context("migrating the database")?;
+    for applied in &report.applied {
+        tracing::info!(version = applied.version, name = %applied.name, "migration applied");
+    }
+    let store = comanda_store::connect(&resources.database)
+        .await
+        .context("opening the database")?;
+
+    let resolver = Arc::new(tls::ReloadingCertResolver::load(
+        &resources.cert_file,
+        &resources.key_file,
+    )?);
+    let tls_config = RustlsConfig::from_config(tls::server_config(resolver.clone())?);
+
+    let state = AppState {
+        store: store.clone(),
+        clock: clock.clone(),
+        metrics: app::metrics_handle(),
+        settings: Arc::new(Settings::from_config(config, clock.now())),
+        openapi_json: Arc::new(OnceLock::new()),
+    };
+    let router = app::build(state);
+
+    let listener = TcpListener::bind(config.server.listen)
+        .with_context(|| format!("binding the HTTPS listener {}", config.server.listen))?;
+    listener.set_nonblocking(true)?;
+    let https_addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let mut server = axum_server::from_tcp_rustls(listener, tls_config)?.handle(handle.clone());
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(Duration::from_secs(10));
+    let https_task = tokio::spawn(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()));
+
+    let (stop, stop_rx) = watch::channel(false);
+    tls::spawn_reloader(
+        resolver.clone(),
+        Duration::from_secs(config.tls.reload_check_secs),
+        stop_rx.clone(),
+    );
+    spawn_metrics_upkeep(stop_rx.clone());
+
+    let (redirect_task, http_redirect_addr) = match config.server.http_redirect_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the HTTP redirect listener {addr}"))?;
+            let bound = listener.local_addr()?;
+            let target = RedirectTarget {
+                public_url: config.server.public_url.clone(),
+                https_port: https_addr.port(),
+            };
+            let router = Router::new()
+                .fallback(redirect_to_https)
+                .with_state(Arc::new(target));
+            let mut stop_rx = stop_rx.clone();
+            let task = tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop_rx.changed().await;
+                    })
+                    .await
+            });
+            (Some(task), Some(bound))
+        }
+        None => (None, None),
+    };
+
+    let mut choices = resources.choices;
+    choices.insert(0, format!("listening on https://{https_addr}"));
+    if let Some(addr) = http_redirect_addr {
+        choices.push(format!("plain HTTP on http://{addr} redirects to HTTPS"));
+    }
+    Ok(Server {
+        https_addr,
+        http_redirect_addr,
+        choices,
+        cert_resolver: resolver,
+        handle,
+        https_task,
+        redirect_task,
+        stop,
+        store,
+        grace: Duration::from_secs(config.server.shutdown_grace_secs),
+    })
+}
+
+fn spawn_metrics_upkeep(mut stop: watch::Receiver<bool>) {
+    let handle = app::metrics_handle();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => handle.run_upkeep(),
+                _ = stop.changed() => return,
+            }
+        }
+    });
+}
+
+impl Server {
+    /// Stops accepting, lets in-flight requests finish within the grace period, then closes the database pool.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        tracing::info!(grace_secs = self.grace.as_secs(), "shutting down");
+        let _ = self.stop.send(true);
+        self.handle.graceful_shutdown(Some(self.grace));
+        self.https_task.await.context("HTTPS server task")??;
+        if let Some(task) = self.redirect_task {
+            task.await.context("redirect server task")??;
+        }
+        self.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        }
+        self.shutdown().await
+    }
+}
+
+#[derive(Debug)]
+struct RedirectTarget {
+    public_url: Option<String>,
+    https_port: u16,
+}
+
+/// Plain HTTP does nothing but send the client to the same path over HTTPS.
+async fn redirect_to_https(State(target): State<Arc<RedirectTarget>>, request: Request) -> Response {
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let origin = match &target.public_url {
+        Some(origin) => origin.clone(),
+        None => {
+            let host = request
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(host_without_port);
+            let Some(host) = host else {
+                return Problem::new(ProblemType::Validation)
+                    .detail("a valid Host header is required")
+                    .into_response();
+            };
+            if target.https_port == 443 {
+                format!("https://{host}")
+            } else {
+                format!("https://{host}:{}", target.https_port)
+            }
+        }
+    };
+    match HeaderValue::from_str(&format!("{origin}{path}")) {
+        Ok(location) => (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response(),
+        Err(_) => Problem::new(ProblemType::Validation)
+            .detail("the request target is not valid")
+            .into_response(),
+    }
+}
+
+/// The host part of a `Host` header, accepted only when it is a plain DNS name, IPv4 or bracketed IPv6 literal, so
+/// a forged header cannot smuggle a different URL into the redirect.
+fn host_without_port(value: &str) -> Option<&str> {
+    let host = if value.starts_with('[') {
+        &value[..=value.find(']')?]
+    } else {
+        value.split(':').next()?
+    };
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':'));
+    valid.then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_header_is_reduced_to_a_safe_host() {
+        assert_eq!(host_without_port("example.com:80"), Some("example.com"));
+        assert_eq!(host_without_port("[::1]:8080"), Some("[::1]"));
+        assert_eq!(host_without_port("evil.com/x?"), None);
+        assert_eq!(host_without_port("a@b"), None);
+        assert_eq!(host_without_port(""), None);
+    }
+}

@@ -1,0 +1,138 @@
+//! Storage for comanda. One trait per aggregate family ([`PartnerStore`], [`VenueStore`]), two engines that implement
+//! them ([`sqlite::SqliteStore`] for the embedded default, [`postgres::PgStore`] for production), and one conformance
+//! suite (`tests/conformance.rs`) that both must pass unchanged.
+//!
+//! Tenancy is a type: every method that touches partner data takes a [`TenantScope`], and the engines scope every
+//! statement by it. PostgreSQL adds row-level security as a second wall, so a statement that forgot the tenant
+//! filter still sees nothing of other partners.
+
+mod error;
+mod migrate;
+pub mod postgres;
+mod records;
+pub mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use comanda_domain::{NewPartner, NewVenue, Page, PageRequest, Partner, Venue, VenueId};
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+
+pub use error::StoreError;
+pub use migrate::{AppliedMigration, MigrationReport};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait PartnerStore: Send + Sync {
+    /// Registers the partner whose identifier the (registration) scope carries.
+    async fn create_partner(
+        &self,
+        scope: &TenantScope,
+        partner: &NewPartner,
+        now: OffsetDateTime,
+    ) -> StoreResult<Partner>;
+
+    async fn partner(&self, scope: &TenantScope) -> StoreResult<Partner>;
+}
+
+#[async_trait]
+pub trait VenueStore: Send + Sync {
+    async fn create_venue(
+        &self,
+        scope: &TenantScope,
+        venue: &NewVenue,
+        now: OffsetDateTime,
+    ) -> StoreResult<Venue>;
+
+    /// [`StoreError::NotFound`] both when the venue does not exist and when it belongs to another partner.
+    async fn venue(&self, scope: &TenantScope, id: VenueId) -> StoreResult<Venue>;
+
+    /// The partner's venues in creation order, keyset-paginated.
+    async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>>;
+}
+
+/// Which engine a store runs on; reported at start and on `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgresql",
+        }
+    }
+}
+
+/// Everything the server needs from storage.
+#[async_trait]
+pub trait Store: PartnerStore + VenueStore + std::fmt::Debug {
+    fn engine(&self) -> Engine;
+
+    /// Cheap round trip proving the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes the pool, waiting for connections in use to be returned (graceful shutdown).
+    async fn close(&self);
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct DatabaseTarget {
+    /// `sqlite://path` or `postgres://…`; the connection the application serves with.
+    pub url: String,
+    /// PostgreSQL only: a connection as the schema owner for migrations, when the serving role is a separate,
+    /// less privileged one. Defaults to `url`.
+    pub migration_url: Option<String>,
+    pub max_connections: u32,
+}
+
+impl DatabaseTarget {
+    pub fn engine(&self) -> StoreResult<Engine> {
+        engine_of(&self.url)
+    }
+}
+
+pub fn engine_of(url: &str) -> StoreResult<Engine> {
+    if url.starts_with("sqlite:") {
+        Ok(Engine::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Engine::Postgres)
+    } else {
+        Err(StoreError::Config(
+            "database URL must start with sqlite:, postgres:// or postgresql://".into(),
+        ))
+    }
+}
+
+/// Applies pending migrations to the target, then opens the serving store.
+pub async fn open(target: &DatabaseTarget) -> StoreResult<Arc<dyn Store>> {
+    migrate(target).await?;
+    connect(target).await
+}
+
+/// Opens the serving store without migrating (it refuses a schema older than this build).
+pub async fn connect(target: &DatabaseTarget) -> StoreResult<Arc<dyn Store>> {
+    Ok(match target.engine()? {
+        Engine::Sqlite => Arc::new(sqlite::SqliteStore::connect(&target.url, target.max_connections).await?),
+        Engine::Postgres => Arc::new(postgres::PgStore::connect(&target.url, target.max_connections).await?),
+    })
+}
+
+/// Applies pending migrations (`comanda migrate`, and at every start).
+pub async fn migrate(target: &DatabaseTarget) -> StoreResult<MigrationReport> {
+    match target.engine()? {
+        Engine::Sqlite => sqlite::migrate(&target.url).await,
+        Engine::Postgres => {
+            let owner_url = target.migration_url.as_deref().unwrap_or(&target.url);
+            postgres::migrate(owner_url, &target.url).await
+        }
+    }
+}

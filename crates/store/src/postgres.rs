@@ -1,0 +1,305 @@
+//! The production engine. Every statement runs in a transaction that first sets `comanda.tenant`; the tables'
+//! forced row-level security policies compare each row's partner against it, so even a statement that forgot its
+//! `partner_id` filter sees and changes nothing of another partner. The serving role must not be a superuser or
+//! hold BYPASSRLS, and the store refuses to start otherwise.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use comanda_domain::{NewPartner, NewVenue, Page, PageRequest, Partner, Venue, VenueId};
+use comanda_security::TenantScope;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
+use time::OffsetDateTime;
+
+use crate::migrate::{self, AppliedMigration, Migration, MigrationReport};
+use crate::records::{PartnerColumns, VenueColumns};
+use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "partners_venues",
+    sql: include_str!("../migrations/postgres/0001_partners_venues.sql"),
+}];
+
+/// Serialises concurrent `comanda migrate` runs (several instances starting at once).
+const MIGRATION_LOCK: i64 = 0x636f_6d61_6e64_61; // "comanda"
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn options(url: &str) -> StoreResult<PgConnectOptions> {
+    PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("PostgreSQL URL: {e}")))
+}
+
+/// Applies pending migrations as the schema owner, then grants the serving role (the user of `serving_url`) the
+/// data privileges it needs and no more.
+pub async fn migrate(owner_url: &str, serving_url: &str) -> StoreResult<MigrationReport> {
+    let mut conn = PgConnection::connect_with(&options(owner_url)?).await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut conn)
+        .await?;
+    let outcome = migrate_locked(&mut conn, serving_url).await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    outcome
+}
+
+async fn migrate_locked(conn: &mut PgConnection, serving_url: &str) -> StoreResult<MigrationReport> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS comanda_migrations (
+            version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let recorded: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, checksum FROM comanda_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut applied = Vec::new();
+    for migration in migrate::plan(MIGRATIONS, &recorded)? {
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(migration.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::Migration(format!("{} failed: {e}", migration.name)))?;
+        sqlx::query("INSERT INTO comanda_migrations (version, name, checksum) VALUES ($1, $2, $3)")
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(migration.checksum())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        applied.push(AppliedMigration {
+            version: migration.version,
+            name: migration.name.to_owned(),
+        });
+    }
+    grant_serving_role(conn, serving_url).await?;
+    Ok(MigrationReport {
+        applied,
+        version: migrate::required_version(MIGRATIONS),
+    })
+}
+
+async fn grant_serving_role(conn: &mut PgConnection, serving_url: &str) -> StoreResult<()> {
+    let serving = options(serving_url)?.get_username().to_owned();
+    let owner: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut *conn)
+        .await?;
+    if serving == owner {
+        return Ok(());
+    }
+    let role = quote_identifier(&serving);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "GRANT USAGE ON SCHEMA public TO {role};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+         REVOKE INSERT, UPDATE, DELETE ON comanda_migrations FROM {role};"
+    )))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::Migration(format!("granting the serving role {serving:?}: {e}")))?;
+    Ok(())
+}
+
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options(url)?)
+            .await?;
+        let bypasses: bool =
+            sqlx::query_scalar("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&pool)
+                .await?;
+        if bypasses {
+            return Err(StoreError::Config(
+                "the serving database role is a superuser or has BYPASSRLS, which would switch off row-level \
+                 security: serve as an ordinary role (see docs/deployment.md)"
+                    .into(),
+            ));
+        }
+        let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM comanda_migrations")
+            .fetch_one(&pool)
+            .await
+            .map_err(|_| {
+                StoreError::Migration("the database has no schema yet: run `comanda migrate`".into())
+            })?;
+        let required = migrate::required_version(MIGRATIONS);
+        if version.unwrap_or(0) < required {
+            return Err(StoreError::Migration(format!(
+                "the database is at schema version {}, this build needs {required}: run `comanda migrate`",
+                version.unwrap_or(0)
+            )));
+        }
+        Ok(Self { pool })
+    }
+
+    /// A transaction bound to one tenant: row-level security applies to every statement in it.
+    async fn scoped(&self, scope: &TenantScope) -> StoreResult<Transaction<'_, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+            .bind(scope.partner().to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+fn partner_from_row(row: &PgRow) -> StoreResult<Partner> {
+    PartnerColumns {
+        id: row.try_get("id")?,
+        business_name: row.try_get("business_name")?,
+        country: row.try_get("country")?,
+        created_at: row.try_get("created_at")?,
+    }
+    .into_partner()
+}
+
+fn venue_from_row(row: &PgRow) -> StoreResult<Venue> {
+    VenueColumns {
+        partner_id: row.try_get("partner_id")?,
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        timezone: row.try_get("timezone")?,
+        address: row.try_get("address")?,
+        currency: row.try_get("currency")?,
+        tax_kind: row.try_get("tax_kind")?,
+        tax_rate_bp: i64::from(row.try_get::<i32, _>("tax_rate_bp")?),
+        created_at: row.try_get("created_at")?,
+    }
+    .into_venue()
+}
+
+#[async_trait]
+impl PartnerStore for PgStore {
+    async fn create_partner(
+        &self,
+        scope: &TenantScope,
+        partner: &NewPartner,
+        now: OffsetDateTime,
+    ) -> StoreResult<Partner> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "INSERT INTO partners (id, business_name, country, created_at) VALUES ($1, $2, $3, $4)
+             RETURNING id, business_name, country, created_at",
+        )
+        .bind(scope.partner().as_uuid())
+        .bind(&partner.business_name)
+        .bind(partner.country.code())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        partner_from_row(&row)
+    }
+
+    async fn partner(&self, scope: &TenantScope) -> StoreResult<Partner> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query("SELECT id, business_name, country, created_at FROM partners WHERE id = $1")
+            .bind(scope.partner().as_uuid())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        partner_from_row(&row)
+    }
+}
+
+macro_rules! venue_columns {
+    () => {
+        "partner_id, id, name, timezone, address, currency, tax_kind, tax_rate_bp, created_at"
+    };
+}
+
+#[async_trait]
+impl VenueStore for PgStore {
+    async fn create_venue(
+        &self,
+        scope: &TenantScope,
+        venue: &NewVenue,
+        now: OffsetDateTime,
+    ) -> StoreResult<Venue> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(concat!(
+            "INSERT INTO venues (",
+            venue_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+            venue_columns!()
+        ))
+        .bind(scope.partner().as_uuid())
+        .bind(VenueId::mint().as_uuid())
+        .bind(&venue.name)
+        .bind(&venue.timezone)
+        .bind(&venue.address)
+        .bind(venue.currency.code())
+        .bind(venue.tax.kind.as_str())
+        .bind(i32::from(venue.tax.rate_bp))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        venue_from_row(&row)
+    }
+
+    async fn venue(&self, scope: &TenantScope, id: VenueId) -> StoreResult<Venue> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            venue_columns!(),
+            " FROM venues WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(scope.partner().as_uuid())
+        .bind(id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        venue_from_row(&row)
+    }
+
+    async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            venue_columns!(),
+            " FROM venues WHERE partner_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(scope.partner().as_uuid())
+        .bind(page.after.map(|c| c.last_id()))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let venues = rows.iter().map(venue_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch(venues, page.limit, |v| v.id.as_uuid()))
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,277 @@
+//! The embedded engine: one SQLite file in the data directory, WAL journal, foreign keys on, STRICT tables.
+//! Tenant separation here is the application's filter alone (SQLite has no row-level security), which is why every
+//! statement below names `partner_id`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use comanda_domain::{NewPartner, NewVenue, Page, PageRequest, Partner, Venue, VenueId};
+use comanda_security::TenantScope;
+use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection};
+use time::OffsetDateTime;
+
+use crate::migrate::{self, AppliedMigration, Migration, MigrationReport};
+use crate::records::{PartnerColumns, VenueColumns, parse_uuid};
+use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "partners_venues",
+    sql: include_str!("../migrations/sqlite/0001_partners_venues.sql"),
+}];
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn options(url: &str) -> StoreResult<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("SQLite URL: {e}")))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5)))
+}
+
+pub async fn migrate(url: &str) -> StoreResult<MigrationReport> {
+    use sqlx::Connection;
+    let mut conn = SqliteConnection::connect_with(&options(url)?).await?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS comanda_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL
+        ) STRICT",
+    )
+    .execute(&mut conn)
+    .await?;
+    // BEGIN IMMEDIATE takes the write lock up front, so two processes migrating at once serialise.
+    let mut applied = Vec::new();
+    loop {
+        sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut conn).await?;
+        let step = migrate_one(&mut conn).await;
+        match step {
+            Ok(Some(done)) => {
+                sqlx::raw_sql("COMMIT").execute(&mut conn).await?;
+                applied.push(done);
+            }
+            Ok(None) => {
+                sqlx::raw_sql("COMMIT").execute(&mut conn).await?;
+                break;
+            }
+            Err(error) => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await?;
+                return Err(error);
+            }
+        }
+    }
+    conn.close().await?;
+    Ok(MigrationReport {
+        applied,
+        version: migrate::required_version(MIGRATIONS),
+    })
+}
+
+async fn migrate_one(conn: &mut SqliteConnection) -> StoreResult<Option<AppliedMigration>> {
+    let recorded: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, checksum FROM comanda_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?;
+    let Some(next) = migrate::plan(MIGRATIONS, &recorded)?.into_iter().next() else {
+        return Ok(None);
+    };
+    sqlx::raw_sql(next.sql)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| StoreError::Migration(format!("{} failed: {e}", next.name)))?;
+    sqlx::query(
+        "INSERT INTO comanda_migrations (version, name, checksum, applied_at)
+         VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+    )
+    .bind(next.version)
+    .bind(next.name)
+    .bind(next.checksum())
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(AppliedMigration {
+        version: next.version,
+        name: next.name.to_owned(),
+    }))
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options(url)?)
+            .await?;
+        let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM comanda_migrations")
+            .fetch_one(&pool)
+            .await
+            .map_err(|_| {
+                StoreError::Migration("the database has no schema yet: run `comanda migrate`".into())
+            })?;
+        let required = migrate::required_version(MIGRATIONS);
+        if version.unwrap_or(0) < required {
+            return Err(StoreError::Migration(format!(
+                "the database is at schema version {}, this build needs {required}: run `comanda migrate`",
+                version.unwrap_or(0)
+            )));
+        }
+        Ok(Self { pool })
+    }
+}
+
+fn partner_from_row(row: &SqliteRow) -> StoreResult<Partner> {
+    PartnerColumns {
+        id: parse_uuid(row.try_get("id")?)?,
+        business_name: row.try_get("business_name")?,
+        country: row.try_get("country")?,
+        created_at: row.try_get("created_at")?,
+    }
+    .into_partner()
+}
+
+fn venue_from_row(row: &SqliteRow) -> StoreResult<Venue> {
+    VenueColumns {
+        partner_id: parse_uuid(row.try_get("partner_id")?)?,
+        id: parse_uuid(row.try_get("id")?)?,
+        name: row.try_get("name")?,
+        timezone: row.try_get("timezone")?,
+        address: row.try_get("address")?,
+        currency: row.try_get("currency")?,
+        tax_kind: row.try_get("tax_kind")?,
+        tax_rate_bp: row.try_get("tax_rate_bp")?,
+        created_at: row.try_get("created_at")?,
+    }
+    .into_venue()
+}
+
+#[async_trait]
+impl PartnerStore for SqliteStore {
+    async fn create_partner(
+        &self,
+        scope: &TenantScope,
+        partner: &NewPartner,
+        now: OffsetDateTime,
+    ) -> StoreResult<Partner> {
+        let id = scope.partner();
+        sqlx::query("INSERT INTO partners (id, business_name, country, created_at) VALUES (?, ?, ?, ?)")
+            .bind(id.to_string())
+            .bind(&partner.business_name)
+            .bind(partner.country.code())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(Partner {
+            id,
+            business_name: partner.business_name.clone(),
+            country: partner.country,
+            created_at: now,
+        })
+    }
+
+    async fn partner(&self, scope: &TenantScope) -> StoreResult<Partner> {
+        let row = sqlx::query("SELECT id, business_name, country, created_at FROM partners WHERE id = ?")
+            .bind(scope.partner().to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        partner_from_row(&row)
+    }
+}
+
+macro_rules! venue_columns {
+    () => {
+        "partner_id, id, name, timezone, address, currency, tax_kind, tax_rate_bp, created_at"
+    };
+}
+
+#[async_trait]
+impl VenueStore for SqliteStore {
+    async fn create_venue(
+        &self,
+        scope: &TenantScope,
+        venue: &NewVenue,
+        now: OffsetDateTime,
+    ) -> StoreResult<Venue> {
+        let id = VenueId::mint();
+        sqlx::query(concat!(
+            "INSERT INTO venues (",
+            venue_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(scope.partner().to_string())
+        .bind(id.to_string())
+        .bind(&venue.name)
+        .bind(&venue.timezone)
+        .bind(&venue.address)
+        .bind(venue.currency.code())
+        .bind(venue.tax.kind.as_str())
+        .bind(i64::from(venue.tax.rate_bp))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(Venue {
+            id,
+            partner_id: scope.partner(),
+            name: venue.name.clone(),
+            timezone: venue.timezone.clone(),
+            address: venue.address.clone(),
+            currency: venue.currency,
+            tax: venue.tax,
+            created_at: now,
+        })
+    }
+
+    async fn venue(&self, scope: &TenantScope, id: VenueId) -> StoreResult<Venue> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            venue_columns!(),
+            " FROM venues WHERE partner_id = ? AND id = ?"
+        ))
+        .bind(scope.partner().to_string())
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        venue_from_row(&row)
+    }
+
+    async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>> {
+        // UUIDv7 text sorts in creation order, so the identifier is the keyset.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            venue_columns!(),
+            " FROM venues WHERE partner_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?"
+        ))
+        .bind(scope.partner().to_string())
+        .bind(page.after.map(|c| c.last_id().to_string()))
+        .bind(page.after.map(|c| c.last_id().to_string()))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let venues = rows.iter().map(venue_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch(venues, page.limit, |v| v.id.as_uuid()))
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
