@@ -1,1 +1,109 @@
-fn main() {}
+//! `comanda`: one binary for every role. `comanda serve` with no configuration runs the embedded default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use comanda_server::{Config, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "comanda",
+    version,
+    about = "Order and pay at the table: the comanda server and its tools"
+)]
+struct Cli {
+    /// A TOML configuration file (also COMANDA_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the embedded default keeps its database, key file and certificate (also COMANDA_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTPS (migrating the database first).
+    Serve {
+        /// The HTTPS listener address, e.g. 0.0.0.0:443 (also COMANDA_SERVER__LISTEN).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets redacted.
+    Config,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let overrides = Overrides {
+        config_file: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        listen,
+    };
+    let config = match Config::load(&overrides) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("comanda: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("comanda: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { .. } => serve(config).await,
+            Command::Migrate => migrate(config).await,
+            Command::Config => {
+                print!("{}", config.to_redacted_toml());
+                Ok(())
+            }
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("comanda: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    comanda_server::install_crypto_provider();
+    comanda_server::logging::init(&config.log);
+    let clock = Arc::new(comanda_server::SystemClock);
+    let server = comanda_server::start(&config, clock).await?;
+    println!("comanda {} started", env!("CARGO_PKG_VERSION"));
+    for choice in &server.choices {
+        println!("  {choice}");
+    }
+    server.run_until_signal().await
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let clock = comanda_server::SystemClock;
+    let resources = comanda_server::embedded::prepare(&config, &clock)?;
+    let report = comanda_store::migrate(&resources.database).await?;
+    if report.applied.is_empty() {
+        println!("schema is up to date (version {})", report.version);
+    }
+    for applied in &report.applied {
+        println!("applied migration {} {}", applied.version, applied.name);
+    }
+    Ok(())
+}

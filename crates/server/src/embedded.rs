@@ -55,6 +55,13 @@ pub fn prepare(config: &Config, clock: &dyn Clock) -> Result<Resources, PrepareE
         }
         None => {
             let path = config.sqlite_path();
+            // Created owner-only before SQLite opens it; its -wal and -shm files inherit the mode.
+            if !path.exists() {
+                files::write_private(&path, b"").map_err(|source| PrepareError::DataDir {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
             choices.push(format!("database: sqlite {} (embedded default)", display(&path)));
             DatabaseTarget {
                 url: format!("sqlite://{}", path.display()),
@@ -166,6 +173,7 @@ mod tests {
         assert_eq!(mode(&resources.kms_key_file), 0o600);
         assert_eq!(mode(&resources.key_file), 0o600);
         assert_eq!(mode(&config.data_dir), 0o700);
+        assert_eq!(mode(&config.sqlite_path()), 0o600);
         assert!(resources.database.url.starts_with("sqlite://"));
         tls::load_certified_key(&resources.cert_file, &resources.key_file).unwrap();
 

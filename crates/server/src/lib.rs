@@ -13,6 +13,7 @@ pub mod routes;
 pub mod serve;
 pub mod tls;
 
+pub use comanda_domain::SystemClock;
 pub use config::{Config, Overrides};
 pub use serve::{Server, start};
 

@@ -177,8 +177,9 @@ pub fn spawn_reloader(
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    // Registered before returning, so a SIGHUP sent right after start is caught rather than ending the process.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     tokio::spawn(async move {
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -1,0 +1,154 @@
+//! Bad input gets a problem document with a stable type, never a 500.
+
+use crate::support::{TestServer, expect_problem};
+
+const CSP_REPORTS: &str = "/api/v1/csp-reports";
+
+#[tokio::test]
+async fn malformed_json_is_400_problem_naming_the_position() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .post(server.url(CSP_REPORTS))
+        .header("content-type", "application/json")
+        .body(r#"{"csp-report": {"document-uri": "#)
+        .send()
+        .await
+        .unwrap();
+    let body = expect_problem(response, 400, "malformed-json").await;
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("line 1"),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn wrongly_typed_field_is_400_naming_the_field() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .post(server.url(CSP_REPORTS))
+        .header("content-type", "application/csp-report")
+        .body(r#"{"csp-report": {"document-uri": 42}}"#)
+        .send()
+        .await
+        .unwrap();
+    let body = expect_problem(response, 400, "validation").await;
+    assert_eq!(body["errors"][0]["field"], "csp-report.document-uri", "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn two_mebibyte_body_is_413_problem() {
+    let server = TestServer::start().await;
+    let huge = format!(
+        "{{\"csp-report\": {{\"document-uri\": \"{}\"}}}}",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    let response = server
+        .client
+        .post(server.url(CSP_REPORTS))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 413, "payload-too-large").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn text_plain_body_is_415_problem() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .post(server.url(CSP_REPORTS))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 415, "unsupported-media-type").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_path_is_404_problem() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .get(server.url("/no/such/thing"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 404, "not-found").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_method_is_405_problem_with_allow() {
+    let server = TestServer::start().await;
+    let response = server.client.delete(server.url("/healthz")).send().await.unwrap();
+    assert!(
+        response.headers().contains_key("allow"),
+        "{:?}",
+        response.headers()
+    );
+    expect_problem(response, 405, "method-not-allowed").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn valid_csp_report_is_accepted() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .post(server.url(CSP_REPORTS))
+        .header("content-type", "application/csp-report")
+        .body(r#"{"csp-report": {"document-uri": "https://x/", "violated-directive": "script-src", "blocked-uri": "https://evil.example/x.js"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_bodies_never_cause_a_500() {
+    let server = TestServer::start().await;
+    let bodies: [(&str, &[u8]); 8] = [
+        ("application/json", b""),
+        ("application/json", b"null"),
+        ("application/json", b"[]"),
+        ("application/json", b"{\"csp-report\": []}"),
+        ("application/json", b"\xff\xfe\x00garbage"),
+        ("application/json", b"{\"csp-report\": {}} trailing"),
+        ("application/json; charset=latin1", b"{}"),
+        ("application/x-www-form-urlencoded", b"a=b"),
+    ];
+    for (content_type, body) in bodies {
+        let response = server
+            .client
+            .post(server.url(CSP_REPORTS))
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            (400..500).contains(&status) || status == 204,
+            "{content_type} {body:?} → {status}"
+        );
+        if status != 204 {
+            assert!(
+                response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("application/problem+json")
+            );
+        }
+    }
+    server.stop().await;
+}

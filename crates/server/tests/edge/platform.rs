@@ -1,0 +1,384 @@
+//! Platform routes, security headers, metrics, request ids, the OpenAPI document and the HTTP redirect listener.
+
+use crate::support::TestServer;
+
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    (
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains; preload",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+];
+
+fn assert_security_headers(response: &reqwest::Response) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(
+            response.headers().get(name).map(|v| v.to_str().unwrap()),
+            Some(value),
+            "{name}"
+        );
+    }
+    let csp = response.headers()["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(directive), "CSP lacks {directive}: {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    let permissions = response.headers()["permissions-policy"].to_str().unwrap();
+    assert!(permissions.contains("camera=()"), "{permissions}");
+}
+
+#[tokio::test]
+async fn every_response_carries_hsts_and_security_headers() {
+    let server = TestServer::start().await;
+    for path in [
+        "/healthz",
+        "/",
+        "/assets/site.css",
+        "/openapi.json",
+        "/.well-known/security.txt",
+        "/missing",
+    ] {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        assert_security_headers(&response);
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let server = TestServer::start().await;
+    let health: serde_json::Value = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready: serde_json::Value = server
+        .client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready,
+        serde_json::json!({"status": "ready", "database": "sqlite"})
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_with_latency_histograms() {
+    let server = TestServer::start().await;
+    for _ in 0..3 {
+        server.client.get(server.url("/healthz")).send().await.unwrap();
+    }
+    server.client.get(server.url("/nope")).send().await.unwrap();
+    let response = server.client.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    let healthz_count = text
+        .lines()
+        .find(|l| {
+            l.starts_with("http_requests_total{")
+                && l.contains("route=\"/healthz\"")
+                && l.contains("status=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no healthz counter in\n{text}"));
+    let count: f64 = healthz_count.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 3.0, "{healthz_count}");
+    assert!(
+        text.contains("route=\"unmatched\""),
+        "unknown paths are one label, not one per path"
+    );
+    assert!(!text.contains("/nope"), "raw paths never become labels");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "histogram buckets:\n{text}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn request_ids_are_minted_or_kept() {
+    let server = TestServer::start().await;
+    let minted = server.client.get(server.url("/healthz")).send().await.unwrap();
+    let id = minted.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36);
+    let kept = server
+        .client
+        .get(server.url("/healthz"))
+        .header("x-request-id", "lb-1234_abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "lb-1234_abc");
+    let replaced = server
+        .client
+        .get(server.url("/healthz"))
+        .header("x-request-id", "evil\"value")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(replaced.headers()["x-request-id"], "evil\"value");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn security_txt_follows_rfc_9116() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .get(server.url("/.well-known/security.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.lines().any(|l| l.starts_with("Contact: mailto:")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("Expires: ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("Policy: https://")), "{text}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_document_covers_every_route() {
+    let server = TestServer::start().await;
+    let doc: serde_json::Value = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    documented.sort();
+    assert_eq!(
+        documented,
+        [
+            "/",
+            "/.well-known/security.txt",
+            "/api/v1/csp-reports",
+            "/assets/site.css",
+            "/healthz",
+            "/metrics",
+            "/openapi.json",
+            "/readyz"
+        ]
+    );
+    // Every documented operation is served (none falls through to the "no such route" fallback).
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = server
+                .client
+                .request(method.clone(), server.url(path))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            assert!(
+                !body.contains("no such route"),
+                "{method} {path} is documented but not routed"
+            );
+            assert!(status < 500, "{method} {path} → {status}");
+        }
+    }
+    server.stop().await;
+}
+
+/// The router alone, over a given store, for requests a loopback client cannot make (a remote peer).
+async fn router_over(
+    store: std::sync::Arc<dyn comanda_store::Store>,
+    config: &comanda_server::Config,
+) -> axum::Router {
+    use comanda_domain::Clock;
+    let state = comanda_server::app::AppState {
+        store,
+        clock: std::sync::Arc::new(comanda_server::SystemClock),
+        metrics: comanda_server::app::metrics_handle(),
+        settings: std::sync::Arc::new(comanda_server::app::Settings::from_config(
+            config,
+            comanda_server::SystemClock.now(),
+        )),
+        openapi_json: Default::default(),
+    };
+    comanda_server::app::build(state)
+}
+
+#[tokio::test]
+async fn metrics_are_hidden_from_remote_peers_without_the_token() {
+    use axum::extract::ConnectInfo;
+    use tower::ServiceExt;
+    let db = comanda_store::testing::SqliteTestDatabase::create();
+    let mut config = comanda_server::Config::default();
+    config.metrics.token = Some(comanda_security::Secret::new("scrape-token".to_owned()));
+    let router = router_over(db.store().await, &config).await;
+    let remote: std::net::SocketAddr = "203.0.113.9:4000".parse().unwrap();
+    let request = |token: Option<&str>| {
+        let mut builder = axum::http::Request::get("/metrics");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let mut request = builder.body(axum::body::Body::empty()).unwrap();
+        request.extensions_mut().insert(ConnectInfo(remote));
+        request
+    };
+    let hidden = router.clone().oneshot(request(None)).await.unwrap();
+    assert_eq!(hidden.status().as_u16(), 404);
+    let wrong = router.clone().oneshot(request(Some("guess"))).await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 404);
+    let allowed = router.oneshot(request(Some("scrape-token"))).await.unwrap();
+    assert_eq!(allowed.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn readiness_fails_as_problem_when_the_database_is_gone() {
+    use tower::ServiceExt;
+    let db = comanda_store::testing::SqliteTestDatabase::create();
+    let store = db.store().await;
+    let router = router_over(store.clone(), &comanda_server::Config::default()).await;
+    let ready = |router: axum::Router| async move {
+        router
+            .oneshot(
+                axum::http::Request::get("/readyz")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+    };
+    assert_eq!(ready(router.clone()).await.status().as_u16(), 200);
+    store.close().await;
+    let response = ready(router).await;
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn plain_http_listener_only_redirects_to_https() {
+    let server = TestServer::start_with(|config| {
+        config.server.http_redirect_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let http = server.server().http_redirect_addr.unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (method, path) in [
+        ("GET", "/healthz?x=1"),
+        ("POST", "/api/v1/csp-reports"),
+        ("GET", "/"),
+    ] {
+        let response = client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("http://localhost:{}{path}", http.port()),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 308, "{method} {path}");
+        assert_eq!(
+            response.headers()["location"],
+            format!("https://localhost:{}{path}", server.addr.port()).as_str()
+        );
+        assert!(
+            response.text().await.unwrap().is_empty(),
+            "nothing is served over plain HTTP"
+        );
+    }
+    let forged = client
+        .get(format!("http://127.0.0.1:{}/", http.port()))
+        .header("host", "evil.example/phish?")
+        .send()
+        .await
+        .unwrap();
+    expect_problem_plain(forged).await;
+    server.stop().await;
+}
+
+async fn expect_problem_plain(response: reqwest::Response) {
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn landing_page_speaks_spanish_or_english() {
+    let server = TestServer::start().await;
+    let es = server
+        .client
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(es.contains("<html lang=\"es\">") && es.contains("Pide y paga desde la mesa"));
+    let en = server
+        .client
+        .get(server.url("/"))
+        .header("accept-language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(en.contains("<html lang=\"en\">") && en.contains("Order and pay at the table"));
+    assert!(
+        !es.contains("<script") && !es.contains("style="),
+        "no inline script or style under the strict CSP"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_the_listener() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    server.stop().await;
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "listener still open after shutdown"
+    );
+}
