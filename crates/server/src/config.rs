@@ -230,10 +230,10 @@ impl Config {
         if self.tls.reload_check_secs == 0 {
             return invalid("tls.reload_check_secs", "must be at least 1");
         }
-        if let Some(url) = &self.database.url {
-            if let Err(error) = comanda_store::engine_of(url.expose()) {
-                return invalid("database.url", &error.to_string());
-            }
+        if let Some(url) = &self.database.url
+            && let Err(error) = comanda_store::engine_of(url.expose())
+        {
+            return invalid("database.url", &error.to_string());
         }
         if let Some(public) = &self.server.public_url
             && (!public.starts_with("https://") || public.ends_with('/'))

@@ -24,7 +24,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).
-const MIGRATION_LOCK: i64 = 0x636f_6d61_6e64_61; // "comanda"
+const MIGRATION_LOCK: i64 = 0x0063_6f6d_616e_6461; // "comanda"
 
 #[derive(Debug, Clone)]
 pub struct PgStore {

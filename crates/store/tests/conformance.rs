@@ -2,6 +2,8 @@
 //! PostgreSQL (a throwaway cluster of this process, one database per test). A second engine passes when it passes
 //! this file; engine-specific walls (row-level security) are tested below it.
 
+#![allow(clippy::unwrap_used)] // test helpers fail loudly on purpose
+
 use comanda_store::testing::{PgTestDatabase, SqliteTestDatabase};
 
 mod suite {

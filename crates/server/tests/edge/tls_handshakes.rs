@@ -183,7 +183,7 @@ async fn certificate_reloads_without_restart_and_keeps_serving_on_a_bad_file() {
     let old_copy = server.dir.path().join("old-cert.pem");
     std::fs::copy(&cert, &old_copy).unwrap();
     let versions = [&rustls::version::TLS13];
-    let before = handshake(server.addr, &[old_copy.clone()], &versions)
+    let before = handshake(server.addr, std::slice::from_ref(&old_copy), &versions)
         .await
         .unwrap()
         .leaf;

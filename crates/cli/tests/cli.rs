@@ -1,0 +1,368 @@
+//! The real `comanda` binary, started as an operator would start it.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly on purpose
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use comanda_store::testing::PgTestDatabase;
+
+const BIN: &str = env!("CARGO_BIN_EXE_comanda");
+
+/// A running `comanda serve` whose output is collected line by line.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn spawn(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(cwd)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `needle`, returning it.
+    fn wait_for(&mut self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "no line with {needle:?} within {within:?}; output:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn https_port(&mut self) -> u16 {
+        let line = self.wait_for("listening on https://", Duration::from_secs(30));
+        line.rsplit(':').next().unwrap().trim().parse().unwrap()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Sends SIGTERM and waits for a clean exit, returning everything it printed.
+    fn terminate(mut self) -> String {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exit status {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
+            std::thread::park_timeout(Duration::from_millis(50));
+        }
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn https_client(cert: &Path) -> reqwest::Client {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+async fn get_status(client: &reqwest::Client, url: &str) -> Option<u16> {
+    client.get(url).send().await.ok().map(|r| r.status().as_u16())
+}
+
+/// The acceptance line: no configuration at all, the default port, healthy within 3 s of start.
+#[tokio::test]
+async fn serve_with_no_configuration_answers_healthz_within_3s() {
+    let cwd = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut server = Running::spawn(cwd.path(), &["serve"], &[]);
+    let cert = cwd.path().join("comanda-data/tls/cert.pem");
+    let mut healthy = false;
+    while started.elapsed() < Duration::from_secs(3) {
+        if cert.exists()
+            && get_status(&https_client(&cert), "https://localhost:8443/healthz").await == Some(200)
+        {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(healthy, "no 200 from https://127.0.0.1:8443/healthz within 3 s");
+    let banner = server.wait_for("listening on https://127.0.0.1:8443", Duration::from_secs(1));
+    assert!(banner.contains("8443"));
+    server.wait_for("database: sqlite", Duration::from_secs(1));
+    server.wait_for("KMS: local key file", Duration::from_secs(1));
+    server.wait_for("TLS: self-signed certificate", Duration::from_secs(1));
+    let output = server.terminate();
+    assert!(
+        output.contains("SIGTERM received") && output.contains("stopped"),
+        "{output}"
+    );
+    for file in ["comanda.db", "kms.key", "tls/cert.pem", "tls/key.pem"] {
+        assert!(cwd.path().join("comanda-data").join(file).exists(), "{file}");
+    }
+}
+
+#[tokio::test]
+async fn serve_runs_on_postgresql_from_database_url() {
+    let db = PgTestDatabase::create().await;
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = Running::spawn(
+        cwd.path(),
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("DATABASE_URL", &db.app_url()),
+            ("COMANDA_DATABASE__MIGRATION_URL", &db.owner_url()),
+        ],
+    );
+    let port = server.https_port();
+    server.wait_for("database: postgresql", Duration::from_secs(5));
+    let client = https_client(&cwd.path().join("comanda-data/tls/cert.pem"));
+    let ready: serde_json::Value = client
+        .get(format!("https://localhost:{port}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["database"], "postgresql");
+    server.terminate();
+}
+
+#[tokio::test]
+async fn log_lines_never_carry_secrets_or_card_numbers() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = Running::spawn(cwd.path(), &["serve", "--listen", "127.0.0.1:0"], &[]);
+    let port = server.https_port();
+    let client = https_client(&cwd.path().join("comanda-data/tls/cert.pem"));
+    let report = serde_json::json!({"csp-report": {
+        "document-uri": "https://localhost/pay?card=4242424242424242",
+        "violated-directive": "script-src password=hunter2hunter2",
+        "blocked-uri": "https://evil.example/skim.js?token=tok_sEcReT123&pan=5555 5555 5555 4444"
+    }});
+    let response = client
+        .post(format!("https://localhost:{port}/api/v1/csp-reports"))
+        .header("content-type", "application/csp-report")
+        .header("authorization", "Bearer eyJhbGciOiJFZERTQSJ9.c2VjcmV0.sig")
+        .body(report.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    server.wait_for("content security policy violation", Duration::from_secs(5));
+    let output = server.terminate();
+    for secret in [
+        "4242424242424242",
+        "5555 5555 5555 4444",
+        "hunter2hunter2",
+        "tok_sEcReT123",
+        "c2VjcmV0",
+    ] {
+        assert!(!output.contains(secret), "{secret} reached the log:\n{output}");
+    }
+    assert!(output.contains("[redacted"), "{output}");
+}
+
+#[tokio::test]
+async fn certificate_files_reload_on_sighup_and_on_change() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("comanda-data");
+    let (cert, key) = (data.join("tls/cert.pem"), data.join("tls/key.pem"));
+    let leaf = |trusted: &Path, port: u16| {
+        let trusted = trusted.to_path_buf();
+        async move {
+            let client = https_client(&trusted);
+            get_status(&client, &format!("https://localhost:{port}/healthz")).await == Some(200)
+        }
+    };
+    let now = comanda_domain::Clock::now(&comanda_server::SystemClock);
+
+    // SIGHUP: the periodic check is far off, so only the signal can explain the new certificate.
+    let mut server = Running::spawn(
+        cwd.path(),
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("COMANDA_TLS__RELOAD_CHECK_SECS", "3600")],
+    );
+    let port = server.https_port();
+    assert!(leaf(&cert, port).await);
+    let new_cert = cwd.path().join("renewed.pem");
+    comanda_server::tls::write_self_signed(&new_cert, &cwd.path().join("renewed.key"), now).unwrap();
+    std::fs::copy(&new_cert, &cert).unwrap();
+    std::fs::copy(cwd.path().join("renewed.key"), &key).unwrap();
+    assert!(!leaf(&new_cert, port).await, "not reloaded before the signal");
+    server.signal("HUP");
+    server.wait_for("TLS certificate reloaded", Duration::from_secs(5));
+    assert!(
+        leaf(&new_cert, port).await,
+        "serving the renewed certificate after SIGHUP"
+    );
+    server.terminate();
+
+    // File change alone, with a one-second check.
+    let mut server = Running::spawn(
+        cwd.path(),
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("COMANDA_TLS__RELOAD_CHECK_SECS", "1")],
+    );
+    let port = server.https_port();
+    let third = cwd.path().join("third.pem");
+    comanda_server::tls::write_self_signed(&third, &cwd.path().join("third.key"), now).unwrap();
+    std::fs::copy(&third, &cert).unwrap();
+    std::fs::copy(cwd.path().join("third.key"), &key).unwrap();
+    server.wait_for("TLS certificate reloaded", Duration::from_secs(5));
+    assert!(
+        leaf(&third, port).await,
+        "serving the changed certificate without a signal"
+    );
+    server.terminate();
+}
+
+#[test]
+fn config_prints_the_effective_configuration_with_secrets_redacted() {
+    let cwd = tempfile::tempdir().unwrap();
+    let file = cwd.path().join("comanda.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"0.0.0.0:9443\"\n[metrics]\ntoken = \"file-secret-token\"\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .current_dir(cwd.path())
+        .args(["config", "--config", file.to_str().unwrap()])
+        .env(
+            "DATABASE_URL",
+            "postgres://app:pa55w0rd-in-url@db.internal/comanda",
+        )
+        .env("COMANDA_LOG__LEVEL", "debug")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        printed.contains("listen = \"0.0.0.0:9443\""),
+        "file value: {printed}"
+    );
+    assert!(
+        printed.contains("level = \"debug\""),
+        "environment value: {printed}"
+    );
+    assert!(
+        !printed.contains("pa55w0rd-in-url") && !printed.contains("file-secret-token"),
+        "{printed}"
+    );
+    assert!(printed.contains("[redacted]"), "{printed}");
+}
+
+#[test]
+fn invalid_configuration_is_refused_with_the_field_named() {
+    let cwd = tempfile::tempdir().unwrap();
+    for (env, expected) in [
+        (("COMANDA_SERVER__LISTEN", "not-an-address"), "listen"),
+        (
+            ("COMANDA_SERVER__BODY_LIMIT_BYTES", "10"),
+            "server.body_limit_bytes",
+        ),
+        (("COMANDA_SERVR__LISTEN", "127.0.0.1:1"), "servr"),
+        (("DATABASE_URL", "mysql://nope"), "database.url"),
+    ] {
+        let output = Command::new(BIN)
+            .current_dir(cwd.path())
+            .arg("config")
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{env:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+        assert!(stderr.contains(expected), "{env:?}: {stderr}");
+    }
+}
+
+#[test]
+fn migrate_applies_once_then_reports_up_to_date() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(BIN)
+            .current_dir(cwd.path())
+            .args(["migrate", "--data-dir", "db-here"])
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied migration 1"));
+    let second = run();
+    assert!(String::from_utf8_lossy(&second.stdout).contains("schema is up to date"));
+    assert!(cwd.path().join("db-here/comanda.db").exists());
+}
