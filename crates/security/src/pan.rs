@@ -23,38 +23,60 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// Every run of digits (joined by at most one space or dash between digits) whose digit count is 13–19 and which
-/// passes Luhn. Runs longer than 19 digits are not cards (identifiers, hashes) and are left alone.
+fn is_word(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+/// Every number of 13–19 digits that passes Luhn and stands on its own: written plain (`4242424242424242`) or in
+/// groups of 3–6 digits joined by single spaces or dashes (`4242 4242 4242 4242`, `3782-822463-10005`). Digits
+/// that belong to a longer token (a UUID's tail, `tok_4242…`, `abc4242…`) and runs longer than 19 digits are not
+/// cards and are left alone, so identifiers never trip the guard.
 pub fn find_pans(text: &str) -> Vec<PanMatch> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_alphanumeric()) {
+        if !bytes[i].is_ascii_digit() {
             i += 1;
             continue;
         }
         let start = i;
         let mut digits = Vec::with_capacity(19);
+        let mut groups = vec![0usize];
         let mut end = i;
         let mut j = i;
         while j < bytes.len() {
             let b = bytes[j];
             if b.is_ascii_digit() {
                 digits.push(b - b'0');
+                if let Some(current) = groups.last_mut() {
+                    *current += 1;
+                }
                 j += 1;
                 end = j;
             } else if (b == b' ' || b == b'-') && j + 1 < bytes.len() && bytes[j + 1].is_ascii_digit() {
+                groups.push(0);
                 j += 1;
             } else {
                 break;
             }
         }
-        let glued_to_word = end < bytes.len() && bytes[end].is_ascii_alphabetic();
-        if (13..=19).contains(&digits.len()) && !glued_to_word && luhn_valid(&digits) {
+        i = end.max(i + 1);
+        let glued_before = start > 0
+            && (is_word(bytes[start - 1])
+                || (bytes[start - 1] == b'-' && start > 1 && is_word(bytes[start - 2])));
+        let glued_after = end < bytes.len()
+            && (is_word(bytes[end])
+                || (bytes[end] == b'-' && end + 1 < bytes.len() && is_word(bytes[end + 1])));
+        let grouped_like_a_card = groups.len() == 1 || groups.iter().all(|g| (3..=6).contains(g));
+        if (13..=19).contains(&digits.len())
+            && !glued_before
+            && !glued_after
+            && grouped_like_a_card
+            && luhn_valid(&digits)
+        {
             found.push(PanMatch { start, end });
         }
-        i = end.max(i + 1);
     }
     found
 }
@@ -91,6 +113,10 @@ mod tests {
             "12345678901234567890123",              // too long to be a card
             "amount 4500000 COP",
             "+57 300 123 4567",
+            "01936b5e-2c4f-7a1b-4242-424242424242", // uuid whose tail is all digits and Luhn-valid
+            "tok_4242424242424242",
+            "1 2 3 4 5 6 7 8 9 10 11 12 13",
+            "2026-11-23T06:44:03.742838Z",
         ] {
             assert!(!contains_pan(text), "{text}");
         }

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use crate::config::Config;
 use crate::middleware::{self, TrustedProxies};
+use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
 use crate::routes::{pages, platform};
 
@@ -89,6 +90,7 @@ pub fn build(state: AppState) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(from_fn_with_state(BodyLimit(body_limit), pan_guard))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn(middleware::problem_for_bare_errors))
         .layer(from_fn(middleware::security_headers))

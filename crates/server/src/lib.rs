@@ -8,6 +8,7 @@ pub mod extract;
 mod files;
 pub mod logging;
 pub mod middleware;
+pub mod pan_guard;
 pub mod problem;
 pub mod routes;
 pub mod serve;

@@ -70,7 +70,7 @@ const ES: Copy = Copy {
     partners: "Para tu restaurante",
     partners_text: "Pantalla de cocina en vivo, reservas, equipo con roles y reportes de ventas.",
     security: "Seguridad",
-    security_text: "TLS 1.3, HSTS, datos cifrados y separación estricta entre restaurantes. Los datos de tarjeta \
+    security_text: "TLS 1.3, HSTS y separación estricta entre restaurantes. Los datos de tarjeta \
                     nunca llegan a nuestros servidores.",
     disclosure: "Reportar una vulnerabilidad",
 };
@@ -83,7 +83,7 @@ const EN: Copy = Copy {
     partners: "For your restaurant",
     partners_text: "Live kitchen display, reservations, staff roles and sales reports.",
     security: "Security",
-    security_text: "TLS 1.3, HSTS, encrypted data and strict separation between restaurants. Card data never \
+    security_text: "TLS 1.3, HSTS and strict separation between restaurants. Card data never \
                     reaches our servers.",
     disclosure: "Report a vulnerability",
 };

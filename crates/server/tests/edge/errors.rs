@@ -152,3 +152,55 @@ async fn hostile_bodies_never_cause_a_500() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn card_numbers_are_refused_wherever_they_appear() {
+    let server = TestServer::start().await;
+    let report = |uri: &str| format!(r#"{{"csp-report": {{"document-uri": "{uri}"}}}}"#);
+    let attempts = [
+        server
+            .client
+            .post(server.url(CSP_REPORTS))
+            .header("content-type", "application/json")
+            .body(report("4242424242424242")),
+        server
+            .client
+            .post(server.url(CSP_REPORTS))
+            .header("content-type", "application/json")
+            .body(report("4242 4242 4242 4242")),
+        server
+            .client
+            .post(server.url(CSP_REPORTS))
+            .header("content-type", "application/json")
+            .body(r#"{"csp-report": {}, "pan": 5555555555554444}"#.to_owned()),
+        server.client.get(server.url("/healthz?card=4000-0566-5566-5556")),
+        server
+            .client
+            .get(server.url("/healthz?card=4000%200566%205566%205556")),
+        server
+            .client
+            .get(server.url("/healthz"))
+            .header("x-card", "378282246310005"),
+        server.client.get(server.url("/t/4242424242424242")),
+    ];
+    for attempt in attempts {
+        let body = expect_problem(attempt.send().await.unwrap(), 400, "card-data-refused").await;
+        let text = body.to_string();
+        for digits in ["4242", "5555555555554444", "0566", "378282246310005"] {
+            assert!(!text.contains(digits), "the number is never echoed: {text}");
+        }
+    }
+    // Look-alikes pass: an identifier whose tail is Luhn-valid digits, an amount, a timestamp.
+    let fine = server
+        .client
+        .post(server.url(CSP_REPORTS))
+        .header("content-type", "application/json")
+        .body(report(
+            "https://x/v/01936b5e-2c4f-7a1b-4242-424242424242?amount=4500000&at=2026-11-23T06:44:03Z",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status().as_u16(), 204);
+    server.stop().await;
+}
