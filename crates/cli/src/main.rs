@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod controls;
+
 use clap::{Parser, Subcommand};
 use comanda_server::{Config, Overrides};
 
@@ -37,6 +39,8 @@ enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Print the security controls map: each public promise and the tests that prove it.
+    Controls,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,10 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(config).await,
             Command::Config => {
                 print!("{}", config.to_redacted_toml());
+                Ok(())
+            }
+            Command::Controls => {
+                print!("{}", controls::render(&controls::load()?));
                 Ok(())
             }
         }

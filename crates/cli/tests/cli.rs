@@ -199,20 +199,32 @@ async fn log_lines_never_carry_secrets_or_card_numbers() {
     let mut server = Running::spawn(cwd.path(), &["serve", "--listen", "127.0.0.1:0"], &[]);
     let port = server.https_port();
     let client = https_client(&cwd.path().join("comanda-data/tls/cert.pem"));
-    let report = serde_json::json!({"csp-report": {
+    let post = |report: serde_json::Value| {
+        client
+            .post(format!("https://localhost:{port}/api/v1/csp-reports"))
+            .header("content-type", "application/csp-report")
+            .header("authorization", "Bearer eyJhbGciOiJFZERTQSJ9.c2VjcmV0.sig")
+            .body(report.to_string())
+            .send()
+    };
+    // Refused by the PAN guard, which logs where the number was, never the number.
+    let with_cards = post(serde_json::json!({"csp-report": {
         "document-uri": "https://localhost/pay?card=4242424242424242",
+        "blocked-uri": "https://evil.example/skim.js?pan=5555 5555 5555 4444"
+    }}))
+    .await
+    .unwrap();
+    assert_eq!(with_cards.status().as_u16(), 400);
+    // Accepted and logged, with the secrets it carries redacted.
+    let with_secrets = post(serde_json::json!({"csp-report": {
+        "document-uri": "https://localhost/x",
         "violated-directive": "script-src password=hunter2hunter2",
-        "blocked-uri": "https://evil.example/skim.js?token=tok_sEcReT123&pan=5555 5555 5555 4444"
-    }});
-    let response = client
-        .post(format!("https://localhost:{port}/api/v1/csp-reports"))
-        .header("content-type", "application/csp-report")
-        .header("authorization", "Bearer eyJhbGciOiJFZERTQSJ9.c2VjcmV0.sig")
-        .body(report.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 204);
+        "blocked-uri": "https://evil.example/skim.js?token=tok_sEcReT123"
+    }}))
+    .await
+    .unwrap();
+    assert_eq!(with_secrets.status().as_u16(), 204);
+    server.wait_for("card-like number refused", Duration::from_secs(5));
     server.wait_for("content security policy violation", Duration::from_secs(5));
     let output = server.terminate();
     for secret in [
@@ -225,6 +237,15 @@ async fn log_lines_never_carry_secrets_or_card_numbers() {
         assert!(!output.contains(secret), "{secret} reached the log:\n{output}");
     }
     assert!(output.contains("[redacted"), "{output}");
+    // The access log names the route, never the raw path, with the request id and client address.
+    let access = output
+        .lines()
+        .find(|l| l.contains("\"target\":\"access\"") && l.contains("/api/v1/csp-reports") && l.contains("\"status\":204"))
+        .unwrap_or_else(|| panic!("no access log line:\n{output}"));
+    let access: serde_json::Value = serde_json::from_str(access).unwrap();
+    assert_eq!(access["status"], 204);
+    assert_eq!(access["client"], "127.0.0.1");
+    assert_eq!(access["request_id"].as_str().unwrap().len(), 36);
 }
 
 #[tokio::test]

@@ -1,0 +1,145 @@
+//! `comanda controls`: the map from every security promise to the tests that prove it (security/controls.toml),
+//! embedded in the binary so an operator can read what a given build proves.
+
+use serde::Deserialize;
+
+pub const MAP: &str = include_str!("../../../security/controls.toml");
+
+#[derive(Debug, Deserialize)]
+pub struct ControlsMap {
+    pub control: Vec<Control>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Control {
+    pub id: String,
+    pub status: Status,
+    #[serde(default)]
+    pub tests: Vec<String>,
+    pub live: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Proven,
+    Partial,
+    Missing,
+    Process,
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Proven => "proven",
+            Status::Partial => "partial",
+            Status::Missing => "missing",
+            Status::Process => "process",
+        }
+    }
+}
+
+pub fn load() -> Result<ControlsMap, toml::de::Error> {
+    toml::from_str(MAP)
+}
+
+/// One line per promise, then a summary.
+pub fn render(map: &ControlsMap) -> String {
+    let mut out = String::new();
+    for control in &map.control {
+        out.push_str(&format!("{:<8} {:<8} {} test(s)", control.id, control.status.label(), control.tests.len()));
+        if let Some(live) = &control.live {
+            out.push_str(&format!(", live check {live}"));
+        }
+        if let Some(note) = &control.note {
+            out.push_str(&format!("  {note}"));
+        }
+        out.push('\n');
+    }
+    let count = |status| map.control.iter().filter(|c| c.status == status).count();
+    out.push_str(&format!(
+        "{} proven, {} partial, {} missing, {} process, of {}\n",
+        count(Status::Proven),
+        count(Status::Partial),
+        count(Status::Missing),
+        count(Status::Process),
+        map.control.len()
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    fn repo_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    }
+
+    /// Every test name the tree defines: Rust `fn` names and JavaScript `test('…')` titles.
+    fn defined_names(dir: &Path, names: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !matches!(name.as_str(), "target" | "node_modules" | ".git") {
+                    defined_names(&path, names);
+                }
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            if name.ends_with(".rs") {
+                for rest in text.split("fn ").skip(1) {
+                    let ident: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    names.insert(ident);
+                }
+            } else if name.ends_with(".mjs") || name.ends_with(".js") {
+                for rest in text.split("test(").skip(1) {
+                    let rest = rest.trim_start();
+                    if let Some(quote) = rest.chars().next().filter(|c| matches!(c, '\'' | '"' | '`')) {
+                        names.insert(rest[1..].split(quote).next().unwrap_or("").to_owned());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn controls_map_is_complete_and_names_only_existing_tests() {
+        let map = load().expect("security/controls.toml parses");
+        let mut names = BTreeSet::new();
+        defined_names(&repo_root(), &mut names);
+        let mut seen = BTreeSet::new();
+        for control in &map.control {
+            assert!(seen.insert(control.id.clone()), "{} listed twice", control.id);
+            if matches!(control.status, Status::Proven | Status::Partial) {
+                assert!(!control.tests.is_empty(), "{} is {:?} but names no test", control.id, control.status);
+            }
+            for test in &control.tests {
+                assert!(names.contains(test), "{}: test {test:?} does not exist in the tree", control.id);
+            }
+        }
+        // Every promise of the public security page, when the shared promises file is beside the checkout.
+        let promises = repo_root().join("../shared/SECURITY-PROMISES.md");
+        if let Ok(text) = std::fs::read_to_string(&promises) {
+            let ids: BTreeSet<String> = text
+                .split("**")
+                .filter(|part| {
+                    part.split_once('-').is_some_and(|(area, n)| {
+                        !area.is_empty()
+                            && area.chars().all(|c| c.is_ascii_uppercase())
+                            && !n.is_empty()
+                            && n.chars().all(|c| c.is_ascii_digit())
+                    })
+                })
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(seen, ids, "controls.toml must list exactly the promises of SECURITY-PROMISES.md");
+        }
+        assert!(render(&map).contains("proven"));
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, every Rust test (unit, property, the storage conformance suite on SQLite
+# and on a throwaway PostgreSQL cluster, the HTTPS edge over real TLS, the real binary), the browser end-to-end
+# tests in headless Debian Chromium, and the security controls map. Installs what the machine lacks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+
+echo "== format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== Rust tests"
+cargo test --workspace --locked
+
+echo "== browser end-to-end tests"
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+cargo build --locked -p comanda
+(cd web && npm ci --no-audit --no-fund --loglevel=error && COMANDA_TARGET_DIR="$target_dir" npm run --silent test:e2e)
+
+echo "== security controls map"
+if [ -x ../shared/checks/controls-coverage ]; then
+  ../shared/checks/controls-coverage
+else
+  echo "../shared/checks/controls-coverage not present; the map is still checked by the controls test above"
+fi
