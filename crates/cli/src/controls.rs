@@ -49,7 +49,12 @@ pub fn load() -> Result<ControlsMap, toml::de::Error> {
 pub fn render(map: &ControlsMap) -> String {
     let mut out = String::new();
     for control in &map.control {
-        out.push_str(&format!("{:<8} {:<8} {} test(s)", control.id, control.status.label(), control.tests.len()));
+        out.push_str(&format!(
+            "{:<8} {:<8} {} test(s)",
+            control.id,
+            control.status.label(),
+            control.tests.len()
+        ));
         if let Some(live) = &control.live {
             out.push_str(&format!(", live check {live}"));
         }
@@ -77,7 +82,10 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn repo_root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .canonicalize()
+            .unwrap()
     }
 
     /// Every test name the tree defines: Rust `fn` names and JavaScript `test('…')` titles.
@@ -91,10 +99,15 @@ mod tests {
                 }
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
             if name.ends_with(".rs") {
                 for rest in text.split("fn ").skip(1) {
-                    let ident: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    let ident: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
                     names.insert(ident);
                 }
             } else if name.ends_with(".mjs") || name.ends_with(".js") {
@@ -117,10 +130,19 @@ mod tests {
         for control in &map.control {
             assert!(seen.insert(control.id.clone()), "{} listed twice", control.id);
             if matches!(control.status, Status::Proven | Status::Partial) {
-                assert!(!control.tests.is_empty(), "{} is {:?} but names no test", control.id, control.status);
+                assert!(
+                    !control.tests.is_empty(),
+                    "{} is {:?} but names no test",
+                    control.id,
+                    control.status
+                );
             }
             for test in &control.tests {
-                assert!(names.contains(test), "{}: test {test:?} does not exist in the tree", control.id);
+                assert!(
+                    names.contains(test),
+                    "{}: test {test:?} does not exist in the tree",
+                    control.id
+                );
             }
         }
         // Every promise of the public security page, when the shared promises file is beside the checkout.
@@ -138,7 +160,10 @@ mod tests {
                 })
                 .map(str::to_owned)
                 .collect();
-            assert_eq!(seen, ids, "controls.toml must list exactly the promises of SECURITY-PROMISES.md");
+            assert_eq!(
+                seen, ids,
+                "controls.toml must list exactly the promises of SECURITY-PROMISES.md"
+            );
         }
         assert!(render(&map).contains("proven"));
     }

@@ -240,7 +240,11 @@ async fn log_lines_never_carry_secrets_or_card_numbers() {
     // The access log names the route, never the raw path, with the request id and client address.
     let access = output
         .lines()
-        .find(|l| l.contains("\"target\":\"access\"") && l.contains("/api/v1/csp-reports") && l.contains("\"status\":204"))
+        .find(|l| {
+            l.contains("\"target\":\"access\"")
+                && l.contains("/api/v1/csp-reports")
+                && l.contains("\"status\":204")
+        })
         .unwrap_or_else(|| panic!("no access log line:\n{output}"));
     let access: serde_json::Value = serde_json::from_str(access).unwrap();
     assert_eq!(access["status"], 204);
