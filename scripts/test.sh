@@ -17,7 +17,7 @@ cargo test --workspace --locked
 echo "== browser end-to-end tests"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 cargo build --locked -p comanda
-(cd web && npm ci --no-audit --no-fund --loglevel=error && COMANDA_TARGET_DIR="$target_dir" npm run --silent test:e2e)
+(cd web && npm ci --no-audit --no-fund --loglevel=error && E2E_TARGET_DIR="$target_dir" npm run --silent test:e2e)
 
 echo "== security controls map"
 if [ -x ../shared/checks/controls-coverage ]; then

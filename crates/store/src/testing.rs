@@ -39,10 +39,10 @@ static CLUSTER: OnceLock<Result<PgCluster, String>> = OnceLock::new();
 static TEMPLATE_READY: OnceCell<()> = OnceCell::const_new();
 static DATABASE_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// The directory holding `initdb` and `pg_ctl`: `COMANDA_PG_BIN`, else the newest /usr/lib/postgresql/*/bin,
+/// The directory holding `initdb` and `pg_ctl`: `PG_BIN_DIR`, else the newest /usr/lib/postgresql/*/bin,
 /// else `pg_config --bindir`.
 pub fn postgres_bin_dir() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("COMANDA_PG_BIN") {
+    if let Ok(dir) = std::env::var("PG_BIN_DIR") {
         return Ok(PathBuf::from(dir));
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
@@ -60,7 +60,7 @@ pub fn postgres_bin_dir() -> Result<PathBuf, String> {
         return Ok(bin);
     }
     let output = Command::new("pg_config").arg("--bindir").output().map_err(|e| {
-        format!("no PostgreSQL binaries found (install postgresql, or set COMANDA_PG_BIN): {e}")
+        format!("no PostgreSQL binaries found (install postgresql, or set PG_BIN_DIR): {e}")
     })?;
     Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
 }
