@@ -59,9 +59,10 @@ pub fn postgres_bin_dir() -> Result<PathBuf, String> {
     if let Some((_, bin)) = versions.pop() {
         return Ok(bin);
     }
-    let output = Command::new("pg_config").arg("--bindir").output().map_err(|e| {
-        format!("no PostgreSQL binaries found (install postgresql, or set PG_BIN_DIR): {e}")
-    })?;
+    let output = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .map_err(|e| format!("no PostgreSQL binaries found (install postgresql, or set PG_BIN_DIR): {e}"))?;
     Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
 }
 
