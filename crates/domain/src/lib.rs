@@ -1,14 +1,17 @@
 //! Pure rules of comanda. Nothing in this crate performs IO, reads the clock or draws randomness on its own:
 //! time comes from a [`Clock`] and identifiers are minted by the caller, so every rule is testable as a function.
 
+pub mod access;
 pub mod clock;
 pub mod currency;
 pub mod ids;
 pub mod page;
 pub mod partner;
+pub mod password;
 pub mod validation;
 pub mod venue;
 
+pub use access::{Permission, Role, Standing};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use currency::Currency;
 pub use ids::{PartnerId, VenueId};
