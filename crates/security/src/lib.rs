@@ -1,10 +1,13 @@
 //! Security controls shared by every layer: the tenant scope that gates partner data, secret values that never
 //! print, the log redaction layer, and card-number (PAN) detection.
 
+pub mod kms;
 pub mod pan;
+pub mod password;
 pub mod redact;
 pub mod secret;
 pub mod tenancy;
+pub mod totp;
 
 pub use secret::Secret;
 pub use tenancy::TenantScope;
