@@ -6,7 +6,9 @@ pub mod pan;
 pub mod password;
 pub mod redact;
 pub mod secret;
+pub mod secrets;
 pub mod tenancy;
+pub mod tokens;
 pub mod totp;
 
 pub use secret::Secret;

@@ -123,6 +123,23 @@ impl PasswordHasher {
         Ok(Verdict::Match)
     }
 
+    /// Verifies a login: `stored` is the account's partner and hash when the email is known. A match yields the
+    /// proof from which the session's tenant scope is built.
+    pub async fn verify_credential(
+        &self,
+        password: &str,
+        stored: Option<(comanda_domain::PartnerId, &str)>,
+    ) -> Result<(Verdict, Option<crate::tenancy::CredentialMatch>), HashError> {
+        let verdict = self.verify(password, stored.map(|(_, hash)| hash)).await?;
+        let proof = match (&verdict, stored) {
+            (Verdict::Match | Verdict::MatchRehashed(_), Some((partner, _))) => {
+                Some(crate::tenancy::CredentialMatch::new(partner))
+            }
+            _ => None,
+        };
+        Ok((verdict, proof))
+    }
+
     async fn decoy(&self) -> Result<String, HashError> {
         self.inner
             .decoy

@@ -17,7 +17,7 @@ pub trait AuthorityProof: sealed::Sealed {
     fn proven_partner(&self) -> PartnerId;
 }
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
@@ -51,5 +51,25 @@ mod tests {
             TenantScope::for_new_partner().partner(),
             TenantScope::for_new_partner().partner()
         );
+    }
+}
+
+/// Proof that the caller presented a secret matching one stored for a partner: a password, a refresh token, an
+/// invitation token. Built only here, by the functions that check the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialMatch {
+    partner: PartnerId,
+}
+
+impl sealed::Sealed for CredentialMatch {}
+impl AuthorityProof for CredentialMatch {
+    fn proven_partner(&self) -> PartnerId {
+        self.partner
+    }
+}
+
+impl CredentialMatch {
+    pub(crate) fn new(partner: PartnerId) -> Self {
+        Self { partner }
     }
 }
