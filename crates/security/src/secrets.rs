@@ -34,9 +34,7 @@ pub struct StoredSecret {
 /// Confirms that `presented` is the secret stored as `stored` and yields the proof of its partner.
 pub fn matches(key: &Secret<[u8; 32]>, presented: &str, stored: &StoredSecret) -> Option<CredentialMatch> {
     let computed = digest(key, presented);
-    ring::constant_time::verify_slices_are_equal(&computed, &stored.digest)
-        .ok()
-        .map(|()| CredentialMatch::new(stored.partner))
+    crate::constant_time_eq(&computed, &stored.digest).then(|| CredentialMatch::new(stored.partner))
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@
 //! filter still sees nothing of other partners.
 
 mod error;
+pub mod identity;
 mod migrate;
 pub mod postgres;
+mod postgres_identity;
 mod records;
 pub mod sqlite;
+mod sqlite_identity;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -73,7 +76,7 @@ impl Engine {
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: PartnerStore + VenueStore + std::fmt::Debug {
+pub trait Store: PartnerStore + VenueStore + identity::IdentityStore + std::fmt::Debug {
     fn engine(&self) -> Engine;
 
     /// Cheap round trip proving the database answers (readiness).

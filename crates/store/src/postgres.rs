@@ -17,18 +17,25 @@ use crate::migrate::{self, AppliedMigration, Migration, MigrationReport};
 use crate::records::{PartnerColumns, VenueColumns};
 use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "partners_venues",
-    sql: include_str!("../migrations/postgres/0001_partners_venues.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "partners_venues",
+        sql: include_str!("../migrations/postgres/0001_partners_venues.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "identity",
+        sql: include_str!("../migrations/postgres/0002_identity.sql"),
+    },
+];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).
 const MIGRATION_LOCK: i64 = 0x0063_6f6d_616e_6461; // "comanda"
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 fn options(url: &str) -> StoreResult<PgConnectOptions> {
@@ -103,7 +110,8 @@ async fn grant_serving_role(conn: &mut PgConnection, serving_url: &str) -> Store
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "GRANT USAGE ON SCHEMA public TO {role};
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
-         REVOKE INSERT, UPDATE, DELETE ON comanda_migrations FROM {role};"
+         REVOKE INSERT, UPDATE, DELETE ON comanda_migrations FROM {role};
+         REVOKE UPDATE, DELETE ON audit_events FROM {role};"
     )))
     .execute(&mut *conn)
     .await
@@ -150,13 +158,8 @@ impl PgStore {
     }
 
     /// A transaction bound to one tenant: row-level security applies to every statement in it.
-    async fn scoped(&self, scope: &TenantScope) -> StoreResult<Transaction<'_, Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
-            .bind(scope.partner().to_string())
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+    pub(crate) async fn scoped(&self, scope: &TenantScope) -> StoreResult<Transaction<'_, Postgres>> {
+        self.tenant_tx(scope.partner()).await
     }
 }
 

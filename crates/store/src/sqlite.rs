@@ -19,15 +19,22 @@ use crate::migrate::{self, AppliedMigration, Migration, MigrationReport};
 use crate::records::{PartnerColumns, VenueColumns, parse_uuid};
 use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "partners_venues",
-    sql: include_str!("../migrations/sqlite/0001_partners_venues.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "partners_venues",
+        sql: include_str!("../migrations/sqlite/0001_partners_venues.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "identity",
+        sql: include_str!("../migrations/sqlite/0002_identity.sql"),
+    },
+];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 fn options(url: &str) -> StoreResult<SqliteConnectOptions> {

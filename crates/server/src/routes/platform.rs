@@ -63,7 +63,9 @@ pub async fn metrics(State(state): State<AppState>, extensions: Extensions, head
         .get::<ConnectInfo<SocketAddr>>()
         .is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback());
     let bearer_ok = match (&state.settings.metrics_token, bearer(&headers)) {
-        (Some(expected), Some(given)) => constant_time_eq(expected.expose().as_bytes(), given.as_bytes()),
+        (Some(expected), Some(given)) => {
+            comanda_security::constant_time_eq(expected.expose().as_bytes(), given.as_bytes())
+        }
         _ => false,
     };
     if !(from_loopback || bearer_ok) {
@@ -87,10 +89,6 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .to_str()
         .ok()?
         .strip_prefix("Bearer ")
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The OpenAPI 3.1 document of every route, generated from the code.
@@ -207,12 +205,5 @@ mod tests {
         assert!(text.contains("Contact: mailto:security@comanda.dev\n"));
         assert!(text.contains("Expires: 2027-11-22T10:00:00Z\n"));
         assert!(text.contains("Canonical: https://comanda.example/.well-known/security.txt\n"));
-    }
-
-    #[test]
-    fn bearer_comparison() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

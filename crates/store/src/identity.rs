@@ -1,0 +1,345 @@
+//! Identity and access storage: staff, credentials, second factors, sessions (refresh-token families),
+//! invitations, the audit trail, the mail outbox and token signing keys.
+
+use async_trait::async_trait;
+use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Role, Standing};
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreResult;
+
+/// A staff member to create (at registration or when an invitation is accepted).
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub id: Uuid,
+    pub email: String,
+    /// Keyed digest of the normalised email: the login lookup key.
+    pub email_key: Vec<u8>,
+    pub name: String,
+    pub standing: Standing,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    pub id: Uuid,
+    pub partner_id: PartnerId,
+    pub email: String,
+    pub name: String,
+    pub standing: Standing,
+    pub totp_enabled: bool,
+    /// Tokens issued before this instant are void (logout-all, compromised credential, removal).
+    pub sessions_revoked_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+/// What a login needs before it knows the partner: found by the email's keyed digest.
+#[derive(Debug, Clone)]
+pub struct LoginRecord {
+    pub partner: PartnerId,
+    pub user: Uuid,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TotpState {
+    pub sealed_secret: Option<Vec<u8>>,
+    pub confirmed: bool,
+    pub last_step: Option<i64>,
+}
+
+/// One audit record, written in the same transaction as the change it describes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub actor: Option<Uuid>,
+    pub action: String,
+    pub target: Option<String>,
+    /// Client address.
+    pub source: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: String,
+}
+
+impl AuditEntry {
+    pub fn new(action: &str) -> Self {
+        Self {
+            action: action.to_owned(),
+            ..Self::default()
+        }
+    }
+    pub fn actor(mut self, actor: Uuid) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub at: OffsetDateTime,
+    pub entry: AuditEntry,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub id: Uuid,
+    pub digest: Vec<u8>,
+    pub email: String,
+    pub name: String,
+    pub standing: Standing,
+    pub invited_by: Uuid,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub partner: PartnerId,
+    pub email: String,
+    pub name: String,
+    pub standing: Standing,
+    pub invited_by: Uuid,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub accepted_at: Option<OffsetDateTime>,
+}
+
+/// A refresh token as stored (by digest), with its family (the session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub digest: Vec<u8>,
+    pub family: Uuid,
+    pub partner: PartnerId,
+    pub user: Uuid,
+    pub created_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+    pub family_expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The token was spent and the new one issued in its place.
+    Rotated,
+    /// The token had just been spent, but its successor was never used: a retry whose response was lost. The
+    /// unused successor is revoked and the new one replaces it.
+    RetriedWithinGrace,
+    /// A spent token came back: the whole family is revoked (RFC 9700 reuse detection).
+    ReuseDetected,
+    /// Revoked, expired or unknown.
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: Uuid,
+    pub partner: Option<PartnerId>,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub created_at: OffsetDateTime,
+    pub sealed_private: Vec<u8>,
+    pub public_key: Vec<u8>,
+}
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Creates a partner and its owner in one transaction; [`crate::StoreError::Conflict`] when the email is taken.
+    async fn register_partner(
+        &self,
+        scope: &TenantScope,
+        partner: &NewPartner,
+        owner: &NewStaff,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Partner, StaffMember)>;
+
+    /// The login directory: which account an email key belongs to, and its password hash.
+    async fn login_record(&self, email_key: &[u8]) -> StoreResult<Option<LoginRecord>>;
+
+    /// Appends a sign-in failure to the audit trail of the partner the email belongs to, if any.
+    async fn record_sign_in_failure(
+        &self,
+        email_key: &[u8],
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    async fn staff_member(&self, scope: &TenantScope, user: Uuid) -> StoreResult<StaffMember>;
+    async fn list_staff(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<StaffMember>>;
+
+    async fn set_password_hash(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        hash: &str,
+        audit: Option<&AuditEntry>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    async fn totp_state(&self, scope: &TenantScope, user: Uuid) -> StoreResult<TotpState>;
+    /// Stores a pending (unconfirmed) secret; [`crate::StoreError::Conflict`] once 2FA is confirmed.
+    async fn set_pending_totp_secret(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        sealed: &[u8],
+    ) -> StoreResult<()>;
+    /// Turns 2FA on with the step of the first accepted code and the recovery codes' digests.
+    async fn confirm_totp(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        step: i64,
+        recovery_digests: &[Vec<u8>],
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Records `step` as used if it is later than the last used one; false means the code was replayed.
+    async fn accept_totp_step(&self, scope: &TenantScope, user: Uuid, step: i64) -> StoreResult<bool>;
+    /// Spends one recovery code; false when it is unknown or already used.
+    async fn use_recovery_code(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        digest: &[u8],
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    async fn change_standing(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        standing: Standing,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<StaffMember>;
+    /// Removes a member, their credentials and sessions.
+    async fn remove_staff(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Voids every session and access token of the member issued before `now`.
+    async fn revoke_sessions(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn count_owners(&self, scope: &TenantScope) -> StoreResult<u64>;
+
+    async fn create_invitation(
+        &self,
+        scope: &TenantScope,
+        invitation: &NewInvitation,
+        message: &OutboxMessage,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Invitation>;
+    async fn invitation_by_digest(&self, digest: &[u8]) -> StoreResult<Option<Invitation>>;
+    /// Accepts once: [`crate::StoreError::Conflict`] when already accepted, expired, or the email is taken.
+    async fn accept_invitation(
+        &self,
+        scope: &TenantScope,
+        invitation: Uuid,
+        staff: &NewStaff,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<StaffMember>;
+
+    async fn create_session(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        family: Uuid,
+        digest: &[u8],
+        family_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn refresh_record(&self, digest: &[u8]) -> StoreResult<Option<RefreshRecord>>;
+    async fn rotate_refresh(
+        &self,
+        scope: &TenantScope,
+        presented: &[u8],
+        successor: &[u8],
+        grace: time::Duration,
+        now: OffsetDateTime,
+    ) -> StoreResult<RefreshOutcome>;
+    async fn revoke_family(
+        &self,
+        scope: &TenantScope,
+        family: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Whether the session is still alive (not revoked, not expired).
+    async fn session_active(
+        &self,
+        scope: &TenantScope,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    async fn append_audit(
+        &self,
+        scope: &TenantScope,
+        entry: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn audit_events(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<AuditEvent>>;
+
+    /// Remembers a device/network for the member; true when it was not seen before.
+    async fn note_device(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        fingerprint: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    async fn record_security_event(
+        &self,
+        scope: &TenantScope,
+        user: Option<Uuid>,
+        kind: &str,
+        detail: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    async fn enqueue_message(&self, message: &OutboxMessage) -> StoreResult<()>;
+    async fn pending_messages(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>>;
+    async fn mark_message_sent(&self, id: Uuid, now: OffsetDateTime) -> StoreResult<()>;
+
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
+    /// Inserts `key` unless a key newer than `unless_newer_than` exists, atomically across instances; true when
+    /// this call rotated.
+    async fn rotate_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        unless_newer_than: OffsetDateTime,
+    ) -> StoreResult<bool>;
+}
+
+pub(crate) fn role_from(text: &str) -> StoreResult<Role> {
+    Role::parse(text).ok_or_else(|| crate::records::corrupt("role", text))
+}

@@ -1,0 +1,949 @@
+//! SQLite engine of [`IdentityStore`]: the same statements as PostgreSQL's, with numbered `?N` parameters,
+//! identifiers as hyphenated text, and write transactions opened with `BEGIN IMMEDIATE` so that concurrent
+//! writers queue instead of failing to upgrade a read lock.
+
+use async_trait::async_trait;
+use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing};
+use comanda_security::TenantScope;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+use crate::identity::{
+    AuditEntry, AuditEvent, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
+    RefreshOutcome, RefreshRecord, StaffMember, StoredSigningKey, TotpState, role_from,
+};
+use crate::sqlite::SqliteStore;
+use crate::{StoreError, StoreResult};
+
+macro_rules! staff_columns {
+    () => {
+        "partner_id, id, email, name, role, payout_authority, totp_confirmed_at, sessions_revoked_at, created_at"
+    };
+}
+
+fn staff_from_row(row: &SqliteRow) -> StoreResult<StaffMember> {
+    let role: String = row.try_get("role")?;
+    Ok(StaffMember {
+        id: uuid_col(&row, "id")?,
+        partner_id: PartnerId::from_uuid(uuid_col(&row, "partner_id")?),
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        standing: Standing {
+            role: role_from(&role)?,
+            payout_authority: row.try_get("payout_authority")?,
+        },
+        totp_enabled: row
+            .try_get::<Option<OffsetDateTime>, _>("totp_confirmed_at")?
+            .is_some(),
+        sessions_revoked_at: row.try_get("sessions_revoked_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn invitation_from_row(row: &SqliteRow) -> StoreResult<Invitation> {
+    let role: String = row.try_get("role")?;
+    Ok(Invitation {
+        id: uuid_col(&row, "id")?,
+        partner: PartnerId::from_uuid(uuid_col(&row, "partner_id")?),
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        standing: Standing {
+            role: role_from(&role)?,
+            payout_authority: row.try_get("payout_authority")?,
+        },
+        invited_by: uuid_col(&row, "invited_by")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        accepted_at: row.try_get("accepted_at")?,
+    })
+}
+
+async fn insert_audit(
+    conn: &mut SqliteConnection,
+    partner: PartnerId,
+    entry: &AuditEntry,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (partner_id, id, at, actor, action, target, source, request_id, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(Uuid::now_v7()))
+    .bind(now)
+    .bind(entry.actor.map(h))
+    .bind(&entry.action)
+    .bind(&entry.target)
+    .bind(&entry.source)
+    .bind(&entry.request_id)
+    .bind(&entry.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_staff(
+    conn: &mut SqliteConnection,
+    partner: PartnerId,
+    staff: &NewStaff,
+    now: OffsetDateTime,
+) -> StoreResult<StaffMember> {
+    sqlx::query(
+        "INSERT INTO credentials (email_key, partner_id, user_id, password_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(&staff.email_key)
+    .bind(h(partner.as_uuid()))
+    .bind(h(staff.id))
+    .bind(&staff.password_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("email".into()),
+        other => other,
+    })?;
+    let row = sqlx::query(concat!(
+        "INSERT INTO staff (partner_id, id, email, name, role, payout_authority, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING ",
+        staff_columns!(),
+        ""
+    ))
+    .bind(h(partner.as_uuid()))
+    .bind(h(staff.id))
+    .bind(&staff.email)
+    .bind(&staff.name)
+    .bind(staff.standing.role.as_str())
+    .bind(staff.standing.payout_authority)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    staff_from_row(&row)
+}
+
+#[async_trait]
+impl IdentityStore for SqliteStore {
+    async fn register_partner(
+        &self,
+        scope: &TenantScope,
+        partner: &NewPartner,
+        owner: &NewStaff,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Partner, StaffMember)> {
+        let mut tx = self.scoped(scope).await?;
+        sqlx::query("INSERT INTO partners (id, business_name, country, created_at) VALUES (?1, ?2, ?3, ?4)")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(&partner.business_name)
+            .bind(partner.country.code())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let member = insert_staff(&mut tx, scope.partner(), owner, now).await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        let partner = Partner {
+            id: scope.partner(),
+            business_name: partner.business_name.clone(),
+            country: partner.country,
+            created_at: now,
+        };
+        Ok((partner, member))
+    }
+
+    async fn login_record(&self, email_key: &[u8]) -> StoreResult<Option<LoginRecord>> {
+        let row =
+            sqlx::query("SELECT partner_id, user_id, password_hash FROM credentials WHERE email_key = ?1")
+                .bind(email_key)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            Ok(LoginRecord {
+                partner: PartnerId::from_uuid(uuid_col(&row, "partner_id")?),
+                user: uuid_col(&row, "user_id")?,
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        email_key: &[u8],
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let Some(record) = self.login_record(email_key).await? else {
+            return Ok(());
+        };
+        let mut tx = self.tenant_tx(record.partner).await?;
+        insert_audit(
+            &mut tx,
+            record.partner,
+            &AuditEntry {
+                target: Some(record.user.to_string()),
+                ..audit.clone()
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn staff_member(&self, scope: &TenantScope, user: Uuid) -> StoreResult<StaffMember> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            staff_columns!(),
+            " FROM staff WHERE partner_id = ?1 AND id = ?2"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        staff_from_row(&row)
+    }
+
+    async fn list_staff(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<StaffMember>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            staff_columns!(),
+            " FROM staff WHERE partner_id = ?1 AND (?2 IS NULL OR id > ?2)
+             ORDER BY id LIMIT ?3"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(page.after.map(|c| h(c.last_id())))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let members = rows.iter().map(staff_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch(members, page.limit, |m| m.id))
+    }
+
+    async fn set_password_hash(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        hash: &str,
+        audit: Option<&AuditEntry>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let updated = sqlx::query(
+            "UPDATE credentials SET password_hash = ?3, updated_at = ?4 WHERE partner_id = ?1 AND user_id = ?2",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(audit) = audit {
+            insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn totp_state(&self, scope: &TenantScope, user: Uuid) -> StoreResult<TotpState> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "SELECT totp_secret_sealed, totp_confirmed_at, totp_last_step FROM staff WHERE partner_id = ?1 AND id = ?2",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(TotpState {
+            sealed_secret: row.try_get("totp_secret_sealed")?,
+            confirmed: row
+                .try_get::<Option<OffsetDateTime>, _>("totp_confirmed_at")?
+                .is_some(),
+            last_step: row.try_get("totp_last_step")?,
+        })
+    }
+
+    async fn set_pending_totp_secret(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        sealed: &[u8],
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let updated = sqlx::query(
+            "UPDATE staff SET totp_secret_sealed = ?3 WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NULL",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(sealed)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "two-factor authentication is already on".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn confirm_totp(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        step: i64,
+        recovery_digests: &[Vec<u8>],
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let updated = sqlx::query(
+            "UPDATE staff SET totp_confirmed_at = ?3, totp_last_step = ?4
+             WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NULL AND totp_secret_sealed IS NOT NULL",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(now)
+        .bind(step)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict("no pending enrolment".into()));
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE partner_id = ?1 AND user_id = ?2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(user))
+            .execute(&mut *tx)
+            .await?;
+        for digest in recovery_digests {
+            sqlx::query("INSERT INTO recovery_codes (partner_id, user_id, digest) VALUES (?1, ?2, ?3)")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(user))
+                .bind(digest)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn accept_totp_step(&self, scope: &TenantScope, user: Uuid, step: i64) -> StoreResult<bool> {
+        let mut tx = self.scoped(scope).await?;
+        let updated = sqlx::query(
+            "UPDATE staff SET totp_last_step = ?3
+             WHERE partner_id = ?1 AND id = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?3)",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(step)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        digest: &[u8],
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.scoped(scope).await?;
+        let updated = sqlx::query(
+            "UPDATE recovery_codes SET used_at = ?4
+             WHERE partner_id = ?1 AND user_id = ?2 AND digest = ?3 AND used_at IS NULL",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(digest)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let used = updated.rows_affected() == 1;
+        if used {
+            insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        }
+        tx.commit().await?;
+        Ok(used)
+    }
+
+    async fn change_standing(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        standing: Standing,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<StaffMember> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(concat!(
+            "UPDATE staff SET role = ?3, payout_authority = ?4 WHERE partner_id = ?1 AND id = ?2
+             RETURNING ",
+            staff_columns!(),
+            ""
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(standing.role.as_str())
+        .bind(standing.payout_authority)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        staff_from_row(&row)
+    }
+
+    async fn remove_staff(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let deleted = sqlx::query("DELETE FROM staff WHERE partner_id = ?1 AND id = ?2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(user))
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM credentials WHERE partner_id = ?1 AND user_id = ?2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(user))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = ?3 WHERE partner_id = ?1 AND user_id = ?2 AND revoked_at IS NULL")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(user))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke_sessions(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let updated =
+            sqlx::query("UPDATE staff SET sessions_revoked_at = ?3 WHERE partner_id = ?1 AND id = ?2")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(user))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = ?3 WHERE partner_id = ?1 AND user_id = ?2 AND revoked_at IS NULL")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(user))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn count_owners(&self, scope: &TenantScope) -> StoreResult<u64> {
+        let mut tx = self.scoped(scope).await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM staff WHERE partner_id = ?1 AND role = 'owner'")
+                .bind(h(scope.partner().as_uuid()))
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn create_invitation(
+        &self,
+        scope: &TenantScope,
+        invitation: &NewInvitation,
+        message: &OutboxMessage,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Invitation> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "INSERT INTO invitations (digest, id, partner_id, email, name, role, payout_authority, invited_by,
+                                      created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING *",
+        )
+        .bind(&invitation.digest)
+        .bind(h(invitation.id))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(&invitation.email)
+        .bind(&invitation.name)
+        .bind(invitation.standing.role.as_str())
+        .bind(invitation.standing.payout_authority)
+        .bind(h(invitation.invited_by))
+        .bind(now)
+        .bind(invitation.expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_message(&mut tx, message).await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        invitation_from_row(&row)
+    }
+
+    async fn invitation_by_digest(&self, digest: &[u8]) -> StoreResult<Option<Invitation>> {
+        let row = sqlx::query("SELECT * FROM invitations WHERE digest = ?1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(invitation_from_row).transpose()
+    }
+
+    async fn accept_invitation(
+        &self,
+        scope: &TenantScope,
+        invitation: Uuid,
+        staff: &NewStaff,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<StaffMember> {
+        let mut tx = self.scoped(scope).await?;
+        let claimed = sqlx::query(
+            "UPDATE invitations SET accepted_at = ?3
+             WHERE id = ?1 AND partner_id = ?2 AND accepted_at IS NULL AND expires_at > ?3",
+        )
+        .bind(h(invitation))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "the invitation was already used or has expired".into(),
+            ));
+        }
+        let member = insert_staff(&mut tx, scope.partner(), staff, now).await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    async fn create_session(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        family: Uuid,
+        digest: &[u8],
+        family_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (digest, family_id, partner_id, user_id, created_at, family_expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(digest)
+        .bind(h(family))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(now)
+        .bind(family_expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn refresh_record(&self, digest: &[u8]) -> StoreResult<Option<RefreshRecord>> {
+        let row = sqlx::query("SELECT * FROM refresh_tokens WHERE digest = ?1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(RefreshRecord {
+                digest: row.try_get("digest")?,
+                family: uuid_col(&row, "family_id")?,
+                partner: PartnerId::from_uuid(uuid_col(&row, "partner_id")?),
+                user: uuid_col(&row, "user_id")?,
+                created_at: row.try_get("created_at")?,
+                used_at: row.try_get("used_at")?,
+                family_expires_at: row.try_get("family_expires_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn rotate_refresh(
+        &self,
+        scope: &TenantScope,
+        presented: &[u8],
+        successor: &[u8],
+        grace: time::Duration,
+        now: OffsetDateTime,
+    ) -> StoreResult<RefreshOutcome> {
+        let mut tx = self.scoped(scope).await?;
+        let partner = scope.partner().as_uuid();
+        // Spend the presented token if it is live; exactly one concurrent caller can win this update.
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = ?3
+             WHERE digest = ?1 AND partner_id = ?2 AND used_at IS NULL AND revoked_at IS NULL AND family_expires_at > ?3
+             RETURNING family_id, user_id, family_expires_at",
+        )
+        .bind(presented)
+        .bind(h(partner))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = spent {
+            insert_successor(&mut tx, &row, presented, successor, partner, now).await?;
+            tx.commit().await?;
+            return Ok(RefreshOutcome::Rotated);
+        }
+        let Some(row) = sqlx::query(
+            "SELECT family_id, user_id, family_expires_at, used_at, revoked_at FROM refresh_tokens
+             WHERE digest = ?1 AND partner_id = ?2",
+        )
+        .bind(presented)
+        .bind(h(partner))
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        let used_at: Option<OffsetDateTime> = row.try_get("used_at")?;
+        let revoked_at: Option<OffsetDateTime> = row.try_get("revoked_at")?;
+        let family_expires_at: OffsetDateTime = row.try_get("family_expires_at")?;
+        if revoked_at.is_some() || family_expires_at <= now {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        let family = uuid_col(&row, "family_id")?;
+        if let Some(used_at) = used_at {
+            if now - used_at <= grace {
+                // A retry: replace the successor if nobody has used it yet.
+                let replaced = sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = ?3
+                     WHERE parent_digest = ?1 AND partner_id = ?2 AND used_at IS NULL AND revoked_at IS NULL",
+                )
+                .bind(presented)
+                .bind(h(partner))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if replaced.rows_affected() == 1 {
+                    insert_successor(&mut tx, &row, presented, successor, partner, now).await?;
+                    tx.commit().await?;
+                    return Ok(RefreshOutcome::RetriedWithinGrace);
+                }
+            }
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
+            )
+            .bind(h(family))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let audit = AuditEntry::new("session.reuse_detected")
+                .actor(uuid_col(&row, "user_id")?)
+                .target(family.to_string())
+                .detail("a spent refresh token was presented again; the session was revoked");
+            insert_audit(&mut tx, scope.partner(), &audit, now).await?;
+            tx.commit().await?;
+            return Ok(RefreshOutcome::ReuseDetected);
+        }
+        Ok(RefreshOutcome::Invalid)
+    }
+
+    async fn revoke_family(
+        &self,
+        scope: &TenantScope,
+        family: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ?3 WHERE family_id = ?1 AND partner_id = ?2 AND revoked_at IS NULL",
+        )
+        .bind(h(family))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_active(
+        &self,
+        scope: &TenantScope,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let live: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = ?1 AND partner_id = ?2
+                            AND revoked_at IS NULL AND family_expires_at > ?3)",
+        )
+        .bind(h(family))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(live)
+    }
+
+    async fn append_audit(
+        &self,
+        scope: &TenantScope,
+        entry: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        insert_audit(&mut tx, scope.partner(), entry, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_events(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<AuditEvent>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE partner_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(page.after.map(|c| h(c.last_id())))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let events = rows
+            .iter()
+            .map(|row| {
+                Ok(AuditEvent {
+                    id: uuid_col(&row, "id")?,
+                    at: row.try_get("at")?,
+                    entry: AuditEntry {
+                        actor: opt_uuid_col(&row, "actor")?,
+                        action: row.try_get("action")?,
+                        target: row.try_get("target")?,
+                        source: row.try_get("source")?,
+                        request_id: row.try_get("request_id")?,
+                        detail: row.try_get("detail")?,
+                    },
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch(events, page.limit, |e| e.id))
+    }
+
+    async fn note_device(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        fingerprint: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.scoped(scope).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO known_devices (partner_id, user_id, fingerprint, first_seen) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(fingerprint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn record_security_event(
+        &self,
+        scope: &TenantScope,
+        user: Option<Uuid>,
+        kind: &str,
+        detail: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        sqlx::query(
+            "INSERT INTO security_events (partner_id, id, at, user_id, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(Uuid::now_v7()))
+        .bind(now)
+        .bind(user.map(h))
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn enqueue_message(&self, message: &OutboxMessage) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_message(&mut conn, message).await
+    }
+
+    async fn pending_messages(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
+        let rows = sqlx::query("SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY created_at LIMIT ?1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxMessage {
+                    id: uuid_col(&row, "id")?,
+                    partner: opt_uuid_col(&row, "partner_id")?.map(PartnerId::from_uuid),
+                    recipient: row.try_get("recipient")?,
+                    subject: row.try_get("subject")?,
+                    body: row.try_get("body")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_message_sent(&self, id: Uuid, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET sent_at = ?2 WHERE id = ?1")
+            .bind(h(id))
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
+        let rows = sqlx::query("SELECT * FROM signing_keys ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredSigningKey {
+                    kid: row.try_get("kid")?,
+                    created_at: row.try_get("created_at")?,
+                    sealed_private: row.try_get("sealed_private")?,
+                    public_key: row.try_get("public_key")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        unless_newer_than: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // BEGIN IMMEDIATE serialises writers: one rotation wins, the others then see the new key and stand down.
+        let newer: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE created_at > ?1)")
+                .bind(unless_newer_than)
+                .fetch_one(&mut *tx)
+                .await?;
+        if newer {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, created_at, sealed_private, public_key) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(&key.kid)
+        .bind(key.created_at)
+        .bind(&key.sealed_private)
+        .bind(&key.public_key)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+async fn insert_successor(
+    conn: &mut SqliteConnection,
+    parent: &SqliteRow,
+    parent_digest: &[u8],
+    successor: &[u8],
+    partner: Uuid,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (digest, parent_digest, family_id, partner_id, user_id, created_at, family_expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(successor)
+    .bind(parent_digest)
+    .bind(h(uuid_col(parent, "family_id")?))
+    .bind(h(partner))
+    .bind(h(uuid_col(parent, "user_id")?))
+    .bind(now)
+    .bind(parent.try_get::<OffsetDateTime, _>("family_expires_at")?)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_message(conn: &mut SqliteConnection, message: &OutboxMessage) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox (id, partner_id, created_at, recipient, subject, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(h(message.id))
+    .bind(message.partner.map(|p| h(p.as_uuid())))
+    .bind(message.created_at)
+    .bind(&message.recipient)
+    .bind(&message.subject)
+    .bind(&message.body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// SQLite has no row-level security: a tenant transaction is a write transaction, and every statement in it
+/// filters by partner itself.
+impl SqliteStore {
+    pub(crate) async fn tenant_tx(
+        &self,
+        _partner: PartnerId,
+    ) -> StoreResult<sqlx::Transaction<'_, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    pub(crate) async fn scoped(
+        &self,
+        scope: &TenantScope,
+    ) -> StoreResult<sqlx::Transaction<'_, sqlx::Sqlite>> {
+        self.tenant_tx(scope.partner()).await
+    }
+}
+
+fn h(id: Uuid) -> Hyphenated {
+    id.hyphenated()
+}
+
+fn uuid_col(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+    Ok(row.try_get::<Hyphenated, _>(column)?.into_uuid())
+}
+
+fn opt_uuid_col(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
+    Ok(row
+        .try_get::<Option<Hyphenated>, _>(column)?
+        .map(Hyphenated::into_uuid))
+}
