@@ -4,6 +4,7 @@
 pub mod access;
 pub mod clock;
 pub mod currency;
+pub mod email;
 pub mod ids;
 pub mod page;
 pub mod partner;

@@ -43,6 +43,13 @@ pub fn encoded_secret(secret: &[u8]) -> String {
     totp_rs::Secret::from(secret.to_vec()).to_base32()
 }
 
+/// The raw secret behind a base32 one (what an authenticator app does with the typed secret).
+pub fn decode_secret(base32: &str) -> Option<Vec<u8>> {
+    totp_rs::Secret::try_from_base32(base32.trim())
+        .ok()
+        .map(|s| AsRef::<[u8]>::as_ref(&s).to_vec())
+}
+
 /// The `otpauth://totp/…` URI the QR code carries.
 pub fn otpauth_uri(secret: &[u8], issuer: &str, account: &str) -> Result<String, TotpError> {
     totp(secret, issuer, account)?
@@ -117,6 +124,12 @@ mod tests {
         assert_eq!(verify(&secret, &old, NOW, None), None, "two steps late");
         assert_eq!(verify(&secret, "12345", NOW, None), None);
         assert_eq!(verify(&secret, "abcdef", NOW, None), None);
+    }
+
+    #[test]
+    fn base32_secrets_round_trip() {
+        let secret = new_secret().unwrap();
+        assert_eq!(decode_secret(&encoded_secret(&secret)), Some(secret));
     }
 
     #[test]

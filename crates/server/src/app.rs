@@ -13,11 +13,15 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::keys::KeyManager;
+use crate::auth::{AuthSettings, Identity};
 use crate::config::Config;
 use crate::middleware::{self, TrustedProxies};
 use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
-use crate::routes::{pages, platform};
+use crate::routes::{auth, pages, platform, staff};
+use comanda_security::kms::Kms;
+use comanda_security::password::PasswordHasher;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,6 +30,49 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub settings: Arc<Settings>,
     pub openapi_json: Arc<OnceLock<String>>,
+    pub identity: Arc<Identity>,
+}
+
+impl AppState {
+    /// Everything the routes share, from the configuration and the resources it resolved to.
+    pub async fn assemble(
+        config: &Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        kms: Arc<dyn Kms>,
+        public_origin: String,
+    ) -> anyhow::Result<Self> {
+        let hasher = PasswordHasher::new(kms.derive("password-pepper"), config.auth.bcrypt_cost);
+        let keys = KeyManager::start(
+            store.clone(),
+            kms.clone(),
+            clock.clone(),
+            config.issuer(),
+            config.auth.audience.clone(),
+            time::Duration::days(i64::try_from(config.auth.key_rotation_days).unwrap_or(30)),
+        )
+        .await?;
+        let seconds = |s: u64| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
+        let auth = AuthSettings {
+            access_ttl: seconds(config.auth.access_ttl_secs),
+            second_factor_ttl: time::Duration::minutes(5),
+            session: time::Duration::days(i64::try_from(config.auth.session_days).unwrap_or(30)),
+            refresh_grace: seconds(config.auth.refresh_grace_secs),
+            invitation_ttl: time::Duration::hours(
+                i64::try_from(config.auth.invitation_ttl_hours).unwrap_or(72),
+            ),
+            public_origin,
+        };
+        let identity = Identity::new(store.clone(), clock.clone(), kms, hasher, keys, auth);
+        Ok(Self {
+            settings: Arc::new(Settings::from_config(config, clock.now())),
+            store,
+            clock,
+            metrics: metrics_handle(),
+            openapi_json: Arc::new(OnceLock::new()),
+            identity: Arc::new(identity),
+        })
+    }
 }
 
 /// The parts of the configuration that handlers read.
@@ -63,10 +110,31 @@ impl Settings {
     tags(
         (name = "platform", description = "Health, metrics, discovery"),
         (name = "pages", description = "Server-rendered pages"),
+        (name = "identity", description = "Sign-up, sign-in, second factor, sessions"),
+        (name = "staff", description = "Staff, roles and the audit trail"),
     ),
-    components(schemas(Problem))
+    components(schemas(Problem)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// Builds the router and the OpenAPI document describing exactly its routes.
 pub fn build(state: AppState) -> Router {
@@ -79,6 +147,22 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(platform::csp_report))
         .routes(routes!(pages::landing))
         .routes(routes!(pages::stylesheet))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::enroll))
+        .routes(routes!(auth::confirm))
+        .routes(routes!(auth::verify))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(auth::compromised))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::jwks))
+        .routes(routes!(staff::invite, staff::list))
+        .routes(routes!(staff::update, staff::remove))
+        .routes(routes!(staff::accept_invitation))
+        .routes(routes!(staff::audit))
         .split_for_parts();
     let _ = state
         .openapi_json
@@ -87,9 +171,10 @@ pub fn build(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
 
     router
+        .route_layer(from_fn_with_state(state.clone(), crate::auth::access::authorize))
         .fallback(not_found)
-        .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
         .layer(from_fn_with_state(BodyLimit(body_limit), pan_guard))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn(middleware::problem_for_bare_errors))

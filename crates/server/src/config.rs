@@ -22,6 +22,61 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub security_txt: SecurityTxtConfig,
+    pub auth: AuthConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The `iss` of issued tokens; defaults to `server.public_url`, else `https://localhost`.
+    pub issuer: Option<String>,
+    pub audience: String,
+    /// Access-token lifetime; at most 900 (AUTH-6).
+    pub access_ttl_secs: u64,
+    /// Absolute lifetime of a session (refresh-token family).
+    pub session_days: u64,
+    /// How long after a refresh token was spent a retry (lost response) still gets a fresh pair.
+    pub refresh_grace_secs: u64,
+    /// Signing keys rotate after this many days (AUTH-7).
+    pub key_rotation_days: u64,
+    /// bcrypt work factor; 12 in production (AUTH-2). Lower values only for tests.
+    pub bcrypt_cost: u32,
+    /// Invitations expire after this many hours.
+    pub invitation_ttl_hours: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: "comanda-api".into(),
+            access_ttl_secs: 900,
+            session_days: 30,
+            refresh_grace_secs: 10,
+            key_rotation_days: 30,
+            bcrypt_cost: comanda_security::password::PRODUCTION_COST,
+            invitation_ttl_hours: 72,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSink {
+    /// One `.eml` file per message under `<data_dir>/outbox/` (the embedded default).
+    #[default]
+    File,
+    /// Messages are written to the log (subject and recipient only; bodies carry tokens).
+    Log,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub sink: MailSink,
+    /// From address of outgoing mail.
+    pub from: Option<String>,
 }
 
 impl Default for Config {
@@ -35,6 +90,8 @@ impl Default for Config {
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
             security_txt: SecurityTxtConfig::default(),
+            auth: AuthConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -246,6 +303,18 @@ impl Config {
         if self.server.http_redirect_listen == Some(self.server.listen) {
             return invalid("server.http_redirect_listen", "must differ from server.listen");
         }
+        if !(60..=900).contains(&self.auth.access_ttl_secs) {
+            return invalid("auth.access_ttl_secs", "must be between 60 and 900 (15 minutes)");
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return invalid("auth.bcrypt_cost", "must be between 4 and 31 (12 in production)");
+        }
+        if self.auth.key_rotation_days == 0 || self.auth.key_rotation_days > 90 {
+            return invalid("auth.key_rotation_days", "must be between 1 and 90");
+        }
+        if self.auth.session_days == 0 || self.auth.invitation_ttl_hours == 0 {
+            return invalid("auth", "session_days and invitation_ttl_hours must be positive");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
@@ -283,6 +352,14 @@ impl Config {
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
+
+    pub fn issuer(&self) -> String {
+        self.auth
+            .issuer
+            .clone()
+            .or_else(|| self.server.public_url.clone())
+            .unwrap_or_else(|| "https://localhost".into())
+    }
 }
 
 fn toml_string(config: &Config) -> String {
@@ -306,6 +383,21 @@ fn strip_nulls(value: serde_json::Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn production_bcrypt_cost_is_the_default() {
+        assert_eq!(Config::default().auth.bcrypt_cost, 12);
+        assert_eq!(Config::default().auth.access_ttl_secs, 900);
+        let mut config = Config::default();
+        config.auth.access_ttl_secs = 3600;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("auth.access_ttl_secs")
+        );
+    }
 
     #[test]
     fn defaults_are_the_embedded_default() {

@@ -127,6 +127,22 @@ fn display(path: &std::path::Path) -> String {
         .to_string()
 }
 
+/// Reads the local key-encryption key (created by [`prepare`]).
+pub fn read_local_kms_key(path: &std::path::Path) -> Result<Vec<u8>, PrepareError> {
+    let fail = |reason: String| PrepareError::KmsKey {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| fail("not base64".into()))?;
+    if key.len() != 32 {
+        return Err(fail(format!("holds {} bytes, a 256-bit key has 32", key.len())));
+    }
+    Ok(key)
+}
+
 /// A 256-bit key-encryption key in a file only the owner can read. An existing file is kept, but refused when other
 /// users can read it, as ssh refuses an exposed private key.
 fn ensure_local_kms_key(path: &std::path::Path) -> Result<(), PrepareError> {
@@ -140,14 +156,7 @@ fn ensure_local_kms_key(path: &std::path::Path) -> Result<(), PrepareError> {
                 "other users can read or write it; run `chmod 600` on it".into(),
             ));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(|_| fail("not base64".into()))?;
-        if key.len() != 32 {
-            return Err(fail(format!("holds {} bytes, a 256-bit key has 32", key.len())));
-        }
-        return Ok(());
+        return read_local_kms_key(path).map(|_| ());
     }
     let mut key = [0u8; 32];
     rand::rng().fill_bytes(&mut key);

@@ -2,7 +2,7 @@
 //! redirect listener, and graceful shutdown on SIGTERM or Ctrl-C.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,11 +16,13 @@ use comanda_store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::{self, AppState, Settings};
+use crate::app::{self, AppState};
+use crate::auth::mail::Mailer;
 use crate::config::Config;
 use crate::embedded;
 use crate::problem::{Problem, ProblemType};
 use crate::tls;
+use comanda_security::kms::{Kms, LocalKeyKms};
 
 /// A running server.
 pub struct Server {
@@ -35,6 +37,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     store: Arc<dyn Store>,
     grace: Duration,
+    identity: Arc<crate::auth::Identity>,
 }
 
 /// Prepares everything, migrates the database and starts listening. Returns once the sockets are bound.
@@ -56,19 +59,23 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     )?);
     let tls_config = RustlsConfig::from_config(tls::server_config(resolver.clone())?);
 
-    let state = AppState {
-        store: store.clone(),
-        clock: clock.clone(),
-        metrics: app::metrics_handle(),
-        settings: Arc::new(Settings::from_config(config, clock.now())),
-        openapi_json: Arc::new(OnceLock::new()),
-    };
-    let router = app::build(state);
-
     let listener = TcpListener::bind(config.server.listen)
         .with_context(|| format!("binding the HTTPS listener {}", config.server.listen))?;
     listener.set_nonblocking(true)?;
     let https_addr = listener.local_addr()?;
+
+    let kms: Arc<dyn Kms> = Arc::new(LocalKeyKms::from_bytes(&embedded::read_local_kms_key(
+        &resources.kms_key_file,
+    )?)?);
+    let public_origin = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("https://localhost:{}", https_addr.port()));
+    let state = AppState::assemble(config, store.clone(), clock.clone(), kms, public_origin).await?;
+    let identity = state.identity.clone();
+    let router = app::build(state);
+    let identity_for_server = identity.clone();
     let handle = axum_server::Handle::new();
     let mut server = axum_server::from_tcp_rustls(listener, tls_config)?.handle(handle.clone());
     server
@@ -84,6 +91,17 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         stop_rx.clone(),
     );
     spawn_metrics_upkeep(stop_rx.clone());
+    spawn_key_rotation(identity, stop_rx.clone());
+    Mailer {
+        sink: config.mail.sink,
+        directory: config.data_dir.join("outbox"),
+        from: config
+            .mail
+            .from
+            .clone()
+            .unwrap_or_else(|| "comanda <no-reply@comanda.dev>".into()),
+    }
+    .spawn(store.clone(), clock.clone(), stop_rx.clone());
 
     let (redirect_task, http_redirect_addr) = match config.server.http_redirect_listen {
         Some(addr) => {
@@ -127,6 +145,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         stop,
         store,
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
+        identity: identity_for_server,
     })
 }
 
@@ -143,7 +162,35 @@ fn spawn_metrics_upkeep(mut stop: watch::Receiver<bool>) {
     });
 }
 
+/// Checks every minute whether the signing key is due for rotation (the instance that wins rotates; the others
+/// reload), and picks up keys rotated elsewhere.
+fn spawn_key_rotation(identity: Arc<crate::auth::Identity>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(60));
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if let Err(error) = identity.keys.rotate_if_due().await {
+                        tracing::error!(%error, "signing key rotation check failed");
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    });
+}
+
 impl Server {
+    pub fn identity(&self) -> &crate::auth::Identity {
+        &self.identity
+    }
+
+    /// The key under which login emails are indexed (tests read what was stored).
+    pub fn identity_email_index(&self) -> comanda_security::Secret<[u8; 32]> {
+        self.identity.email_index()
+    }
+
     /// Stops accepting, lets in-flight requests finish within the grace period, then closes the database pool.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!(grace_secs = self.grace.as_secs(), "shutting down");

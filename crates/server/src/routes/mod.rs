@@ -1,2 +1,4 @@
+pub mod auth;
 pub mod pages;
 pub mod platform;
+pub mod staff;

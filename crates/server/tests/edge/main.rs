@@ -6,5 +6,6 @@
 mod support;
 
 mod errors;
+mod identity;
 mod platform;
 mod tls_handshakes;

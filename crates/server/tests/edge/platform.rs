@@ -192,13 +192,29 @@ async fn openapi_document_covers_every_route() {
         documented,
         [
             "/",
+            "/.well-known/jwks.json",
             "/.well-known/security.txt",
+            "/api/v1/audit",
+            "/api/v1/auth/compromised",
+            "/api/v1/auth/login",
+            "/api/v1/auth/logout",
+            "/api/v1/auth/logout-all",
+            "/api/v1/auth/mfa/totp/confirm",
+            "/api/v1/auth/mfa/totp/enroll",
+            "/api/v1/auth/mfa/verify",
+            "/api/v1/auth/password",
+            "/api/v1/auth/refresh",
             "/api/v1/csp-reports",
+            "/api/v1/me",
+            "/api/v1/signup",
+            "/api/v1/staff",
+            "/api/v1/staff/invitations/{token}/accept",
+            "/api/v1/staff/{id}",
             "/assets/site.css",
             "/healthz",
             "/metrics",
             "/openapi.json",
-            "/readyz"
+            "/readyz",
         ]
     );
     // Every documented operation is served (none falls through to the "no such route" fallback).
@@ -228,17 +244,12 @@ async fn router_over(
     store: std::sync::Arc<dyn comanda_store::Store>,
     config: &comanda_server::Config,
 ) -> axum::Router {
-    use comanda_domain::Clock;
-    let state = comanda_server::app::AppState {
-        store,
-        clock: std::sync::Arc::new(comanda_server::SystemClock),
-        metrics: comanda_server::app::metrics_handle(),
-        settings: std::sync::Arc::new(comanda_server::app::Settings::from_config(
-            config,
-            comanda_server::SystemClock.now(),
-        )),
-        openapi_json: Default::default(),
-    };
+    let kms = std::sync::Arc::new(comanda_security::kms::LocalKeyKms::from_bytes(&[5; 32]).unwrap());
+    let clock = std::sync::Arc::new(comanda_server::SystemClock);
+    let state =
+        comanda_server::app::AppState::assemble(config, store, clock, kms, "https://localhost".into())
+            .await
+            .unwrap();
     comanda_server::app::build(state)
 }
 

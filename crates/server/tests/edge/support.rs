@@ -2,7 +2,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use comanda_domain::ManualClock;
 use comanda_server::{Config, Server};
+use comanda_store::DatabaseTarget;
+use comanda_store::testing::PgTestDatabase;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
@@ -12,6 +15,16 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
     pub addr: SocketAddr,
+    /// The server's clock: tests move it instead of sleeping.
+    pub clock: ManualClock,
+    pub database: DatabaseTarget,
+    _postgres: Option<PgTestDatabase>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
 }
 
 impl TestServer {
@@ -20,6 +33,11 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_on(Engine::Sqlite, adjust).await
+    }
+
+    /// A server on the given engine with a cheap bcrypt cost (the production default is tested on its own).
+    pub async fn start_on(engine: Engine, adjust: impl FnOnce(&mut Config)) -> Self {
         comanda_server::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
@@ -27,10 +45,29 @@ impl TestServer {
             ..Config::default()
         };
         config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.auth.bcrypt_cost = 4;
+        let postgres = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => {
+                let db = PgTestDatabase::create().await;
+                config.database.url = Some(comanda_security::Secret::new(db.app_url()));
+                config.database.migration_url = Some(comanda_security::Secret::new(db.owner_url()));
+                Some(db)
+            }
+        };
         adjust(&mut config);
-        let server = comanda_server::start(&config, Arc::new(comanda_server::SystemClock))
+        let clock = ManualClock::at(comanda_domain::Clock::now(&comanda_server::SystemClock));
+        let server = comanda_server::start(&config, Arc::new(clock.clone()))
             .await
             .unwrap();
+        let database = match &postgres {
+            Some(db) => db.target(),
+            None => DatabaseTarget {
+                url: format!("sqlite://{}", config.sqlite_path().display()),
+                migration_url: None,
+                max_connections: 2,
+            },
+        };
         let addr = server.https_addr;
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(client_config(
@@ -44,7 +81,15 @@ impl TestServer {
             dir,
             client,
             addr,
+            clock,
+            database,
+            _postgres: postgres,
         }
+    }
+
+    /// A second connection to the server's database, for reading what it stored.
+    pub async fn store(&self) -> Arc<dyn comanda_store::Store> {
+        comanda_store::connect(&self.database).await.unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

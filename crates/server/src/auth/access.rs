@@ -1,0 +1,186 @@
+//! Access control, declared once per route and enforced in one place. Every route of the router appears in
+//! [`declared_access`]; a route missing from it is refused (fail closed), and a test walks the router to prove
+//! none is missing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use comanda_domain::Permission;
+use comanda_security::tokens::TokenKind;
+
+use super::{Identity, RequestContext, mfa_enrollment_required};
+use crate::app::AppState;
+use crate::middleware::{RequestId, client_addr};
+use crate::problem::{Problem, ProblemType};
+
+/// What a route requires of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (the route authenticates by other means, e.g. a password or a token in the body, or is public).
+    Public,
+    /// An enrolment token or an access token: the routes that set up a second factor.
+    SecondFactorEnrollment,
+    /// An access token of a member whose standing allows the permission (and who has a second factor if their
+    /// standing requires one).
+    Staff(Permission),
+}
+
+/// The access of every route, by method and route template.
+pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
+    use Access::{Public, SecondFactorEnrollment, Staff};
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    Some(match (method, route) {
+        ("GET", "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/.well-known/security.txt")
+        | ("GET", "/.well-known/jwks.json" | "/" | "/assets/site.css" | "/assets/app.js")
+        | ("GET", "/signin" | "/signup" | "/enroll" | "/dashboard" | "/staff" | "/invitations/{token}")
+        | ("POST", "/api/v1/csp-reports")
+        | (
+            "POST",
+            "/api/v1/signup" | "/api/v1/auth/login" | "/api/v1/auth/mfa/verify" | "/api/v1/auth/refresh",
+        )
+        | ("POST", "/api/v1/staff/invitations/{token}/accept") => Public,
+        ("POST", "/api/v1/auth/mfa/totp/enroll" | "/api/v1/auth/mfa/totp/confirm") => SecondFactorEnrollment,
+        ("GET", "/api/v1/me")
+        | ("POST", "/api/v1/auth/logout" | "/api/v1/auth/logout-all" | "/api/v1/auth/compromised")
+        | ("POST", "/api/v1/auth/password") => Staff(Permission::OwnAccount),
+        ("GET" | "POST", "/api/v1/staff") | ("PATCH" | "DELETE", "/api/v1/staff/{id}") => {
+            Staff(Permission::ManageStaff)
+        }
+        ("GET", "/api/v1/audit") => Staff(Permission::ViewAudit),
+        _ => return None,
+    })
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn sign_in_required() -> Response {
+    let mut response = Problem::new(ProblemType::Unauthorized)
+        .detail("sign in first")
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+pub async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(route) = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+    else {
+        return next.run(request).await;
+    };
+    let Some(access) = declared_access(request.method(), &route) else {
+        // A method the route does not declare never reaches a handler: 405 when the route has other methods,
+        // and a refusal (fail closed) for a route that declares nothing.
+        let allowed: Vec<&str> = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ]
+        .iter()
+        .filter(|m| declared_access(m, &route).is_some())
+        .map(Method::as_str)
+        .collect();
+        if allowed.is_empty() {
+            tracing::error!(%route, method = %request.method(), "route without declared access refused");
+            return Problem::new(ProblemType::Forbidden)
+                .detail("this route declares no access")
+                .into_response();
+        }
+        let mut response = Problem::new(ProblemType::MethodNotAllowed).into_response();
+        if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+        return response;
+    };
+    let identity: &Arc<Identity> = &state.identity;
+    let caller = match access {
+        Access::Public => return next.run(request).await,
+        Access::SecondFactorEnrollment => {
+            let Some(token) = bearer(&request) else {
+                return sign_in_required();
+            };
+            identity
+                .authenticate(token, &[TokenKind::Enrollment, TokenKind::Access])
+                .await
+        }
+        Access::Staff(permission) => {
+            let Some(token) = bearer(&request) else {
+                return sign_in_required();
+            };
+            match identity
+                .authenticate(token, &[TokenKind::Access, TokenKind::Enrollment])
+                .await
+            {
+                // An enrolment token, or an access token of a member whose new standing now requires a second
+                // factor: nothing but enrolment until it is done (AUTH-5).
+                Ok(caller)
+                    if caller.claims.kind == TokenKind::Enrollment
+                        || (caller.member.standing.requires_second_factor()
+                            && !caller.member.totp_enabled) =>
+                {
+                    Err(mfa_enrollment_required())
+                }
+                Ok(caller) if !caller.member.standing.allows(permission) => {
+                    Err(Problem::new(ProblemType::Forbidden)
+                        .detail("your role does not allow this")
+                        .into())
+                }
+                other => other,
+            }
+        }
+    };
+    match caller {
+        Ok(caller) => {
+            if let Err(wait) = identity.throttle.tenant_request(caller.scope.partner().as_uuid()) {
+                return Problem::new(ProblemType::RateLimited)
+                    .retry_after(wait.0.max(1))
+                    .into_response();
+            }
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+impl FromRequestParts<AppState> for RequestContext {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| client_addr(peer.ip(), &parts.headers, &state.settings.trusted_proxies));
+        Ok(RequestContext {
+            client,
+            request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(300).collect()),
+        })
+    }
+}

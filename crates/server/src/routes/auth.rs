@@ -1,0 +1,277 @@
+//! Identity routes: sign-up, sign-in, second factor, sessions, the caller's account, JWKS.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use comanda_domain::Permission;
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::auth::{
+    Caller, Enrollment, EnrollmentConfirmed, RequestContext, SignInOutcome, SignupRequest, SignupResponse,
+    TokenPair,
+};
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, Problem};
+
+/// Registers a partner and its owner. The owner must enrol a second factor before anything else works.
+#[utoipa::path(post, path = "/api/v1/signup", tag = "identity", request_body = SignupRequest, responses(
+    (status = 201, body = SignupResponse),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn signup(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.identity.signup(&request, &ctx).await?),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Password sign-in. Answers tokens, or `mfa_required` with an `mfa_token`, or `mfa_enrollment_required` with an
+/// `enrollment_token`. A wrong email and a wrong password answer the same 401 in the same time.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "identity", request_body = SignInRequest, responses(
+    (status = 200, body = SignInOutcome),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn login(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<SignInRequest>,
+) -> Result<Json<SignInOutcome>, ApiError> {
+    Ok(Json(
+        state
+            .identity
+            .sign_in(&request.email, &request.password, &ctx)
+            .await?,
+    ))
+}
+
+/// Starts TOTP enrolment (enrolment or access token): a new secret, its otpauth URI and QR code.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/totp/enroll", tag = "identity", security(("bearer" = [])), responses(
+    (status = 200, body = Enrollment),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Enrollment>, ApiError> {
+    Ok(Json(state.identity.begin_enrollment(&caller).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CodeRequest {
+    /// The six-digit code of the authenticator app.
+    pub code: String,
+}
+
+/// Confirms enrolment with a first code: turns 2FA on, returns ten recovery codes (shown once) and tokens.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/totp/confirm", tag = "identity", security(("bearer" = [])),
+    request_body = CodeRequest, responses(
+    (status = 200, body = EnrollmentConfirmed),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<CodeRequest>,
+) -> Result<Json<EnrollmentConfirmed>, ApiError> {
+    Ok(Json(
+        state
+            .identity
+            .confirm_enrollment(&caller, &request.code, &ctx)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SecondFactorRequest {
+    pub mfa_token: String,
+    /// A TOTP code or a recovery code.
+    pub code: String,
+}
+
+/// The second step of a sign-in with 2FA on.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/verify", tag = "identity", request_body = SecondFactorRequest, responses(
+    (status = 200, body = TokenPair),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn verify(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<SecondFactorRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
+    Ok(Json(
+        state
+            .identity
+            .verify_second_factor(&request.mfa_token, &request.code, &ctx)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Exchanges a refresh token for a new pair; the presented token is spent. Presenting a spent token again signs
+/// the whole session out.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "identity", request_body = RefreshRequest, responses(
+    (status = 200, body = TokenPair),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
+    Ok(Json(state.identity.refresh(&request.refresh_token, &ctx).await?))
+}
+
+/// Signs this session out.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "identity", security(("bearer" = [])), responses((status = 204)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+) -> Result<StatusCode, ApiError> {
+    state.identity.sign_out(&caller, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Signs every session of the caller out, and voids every access token issued so far.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "identity", security(("bearer" = [])), responses((status = 204)))]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+) -> Result<StatusCode, ApiError> {
+    state
+        .identity
+        .sign_out_everywhere(&caller, &ctx, "auth.sign_out_everywhere")
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reports a compromised credential: every session and token is revoked and a security event recorded.
+#[utoipa::path(post, path = "/api/v1/auth/compromised", tag = "identity", security(("bearer" = [])), responses((status = 204)))]
+pub async fn compromised(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+) -> Result<StatusCode, ApiError> {
+    state
+        .identity
+        .sign_out_everywhere(&caller, &ctx, "auth.credential_compromised")
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+    /// The current TOTP code, when 2FA is on (step-up).
+    pub code: Option<String>,
+}
+
+/// Changes the password (needs the current one, and a fresh code with 2FA on); every other session ends.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "identity", security(("bearer" = [])),
+    request_body = PasswordChange, responses(
+    (status = 200, body = TokenPair),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<PasswordChange>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let tokens = state
+        .identity
+        .change_password(
+            &caller,
+            &request.current_password,
+            &request.new_password,
+            request.code.as_deref(),
+            &ctx,
+        )
+        .await?;
+    Ok(Json(tokens))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecondFactorState {
+    pub enabled: bool,
+    pub required: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub user_id: String,
+    pub partner_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: comanda_domain::Role,
+    pub payout_authority: bool,
+    pub permissions: Vec<Permission>,
+    pub mfa: SecondFactorState,
+}
+
+/// The caller: account, partner, role, permissions and second-factor state.
+#[utoipa::path(get, path = "/api/v1/me", tag = "identity", security(("bearer" = [])), responses(
+    (status = 200, body = Me),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
+    let member = caller.member;
+    Json(Me {
+        user_id: member.id.to_string(),
+        partner_id: member.partner_id.to_string(),
+        email: member.email,
+        name: member.name,
+        role: member.standing.role,
+        payout_authority: member.standing.payout_authority,
+        permissions: member.standing.permissions(),
+        mfa: SecondFactorState {
+            enabled: member.totp_enabled,
+            required: member.standing.requires_second_factor(),
+        },
+    })
+}
+
+/// The public keys that verify access tokens (RFC 7517), the previous key included until its tokens expire.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "identity", responses(
+    (status = 200, content_type = "application/json", body = Object)
+))]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let body = state.identity.keys.ring().jwks().to_string();
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,752 @@
+//! Identity and access through the real HTTPS server, on SQLite and on PostgreSQL: sign-up, enforced second
+//! factor, tokens, sessions, throttling, staff management and tenant separation.
+
+use serde_json::{Value, json};
+
+use crate::support::{Engine, TestServer};
+use comanda_domain::Clock;
+use comanda_security::totp;
+
+pub const PASSWORD: &str = "violet kettle forty two";
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+pub async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let mut request = server.client.request(
+        reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+        server.url(path),
+    );
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply { status, body }
+}
+
+pub async fn post(server: &TestServer, path: &str, token: Option<&str>, body: Value) -> Reply {
+    call(server, "POST", path, token, Some(body)).await
+}
+
+/// The code an authenticator app shows `steps` steps from the server's now.
+pub fn code(server: &TestServer, secret: &str, steps: i64) -> String {
+    let at = server.clock.now().unix_timestamp() + steps * 30;
+    totp::code_at(&totp::decode_secret(secret).unwrap(), u64::try_from(at).unwrap()).unwrap()
+}
+
+pub async fn sign_up(server: &TestServer, email: &str) -> Value {
+    let reply = post(
+        server,
+        "/api/v1/signup",
+        None,
+        json!({"business_name": "La Cocina de Ana", "country": "CO",
+               "owner": {"name": "Ana", "email": email, "password": PASSWORD}}),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body
+}
+
+/// A signed-in member with 2FA on.
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub secret: String,
+    pub recovery_codes: Vec<String>,
+    pub user_id: String,
+}
+
+/// Signs in with the password, and, when enrolment is due, enrols a TOTP secret and confirms it.
+pub async fn enrolled(server: &TestServer, email: &str, password: &str) -> Session {
+    let login = post(
+        server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": email, "password": password}),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert_eq!(login.body["mfa_enrollment_required"], true, "{}", login.body);
+    let enrollment_token = login.body["enrollment_token"].as_str().unwrap().to_owned();
+    let enrollment = post(
+        server,
+        "/api/v1/auth/mfa/totp/enroll",
+        Some(&enrollment_token),
+        json!({}),
+    )
+    .await;
+    assert_eq!(enrollment.status, 200, "{}", enrollment.body);
+    assert!(
+        enrollment.body["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    assert!(enrollment.body["qr_svg"].as_str().unwrap().contains("<svg"));
+    let secret = enrollment.body["secret"].as_str().unwrap().to_owned();
+    let confirmed = post(
+        server,
+        "/api/v1/auth/mfa/totp/confirm",
+        Some(&enrollment_token),
+        json!({"code": code(server, &secret, 0)}),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let me = call(
+        server,
+        "GET",
+        "/api/v1/me",
+        confirmed.body["access_token"].as_str(),
+        None,
+    )
+    .await;
+    Session {
+        access: confirmed.body["access_token"].as_str().unwrap().to_owned(),
+        refresh: confirmed.body["refresh_token"].as_str().unwrap().to_owned(),
+        secret,
+        recovery_codes: serde_json::from_value(confirmed.body["recovery_codes"].clone()).unwrap(),
+        user_id: me.body["user_id"].as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+/// Invites a member, reads the invitation link from the mail the outbox delivered, and accepts it.
+pub async fn invite_and_join(
+    server: &TestServer,
+    inviter: &str,
+    email: &str,
+    role: &str,
+    password: &str,
+) -> String {
+    let invited = post(
+        server,
+        "/api/v1/staff",
+        Some(inviter),
+        json!({"email": email, "name": "Luis", "role": role}),
+    )
+    .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let token = invitation_token(server, email).await;
+    let joined = post(
+        server,
+        &format!("/api/v1/staff/invitations/{token}/accept"),
+        None,
+        json!({"password": password}),
+    )
+    .await;
+    assert_eq!(joined.status, 201, "{}", joined.body);
+    joined.body["user_id"].as_str().unwrap().to_owned()
+}
+
+async fn invitation_token(server: &TestServer, email: &str) -> String {
+    let outbox = server.dir.path().join("data/outbox");
+    for _ in 0..100 {
+        if let Ok(entries) = std::fs::read_dir(&outbox) {
+            for entry in entries.flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                if text.contains(&format!("To: {email}")) && text.contains("/invitations/inv_") {
+                    let start = text.find("/invitations/").unwrap() + "/invitations/".len();
+                    return text[start..].split_whitespace().next().unwrap().to_owned();
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no invitation mail for {email} in {}", outbox.display());
+}
+
+pub async fn owner_must_enrol_then_needs_a_fresh_code_at_every_sign_in(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    sign_up(&server, "ana@example.co").await;
+    let login = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "ana@example.co", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(login.body["mfa_enrollment_required"], true, "{}", login.body);
+    assert!(
+        login.body.get("access_token").is_none(),
+        "no access before enrolment"
+    );
+    let enrollment_token = login.body["enrollment_token"].as_str().unwrap();
+    for (method, path) in [
+        ("GET", "/api/v1/me"),
+        ("GET", "/api/v1/staff"),
+        ("POST", "/api/v1/auth/logout-all"),
+    ] {
+        let refused = call(&server, method, path, Some(enrollment_token), None).await;
+        assert_eq!(refused.status, 403, "{method} {path}");
+        assert_eq!(
+            refused.body["type"],
+            "https://comanda.dev/problems/mfa-enrollment-required"
+        );
+    }
+
+    let session = enrolled(&server, "ana@example.co", PASSWORD).await;
+    assert_eq!(session.recovery_codes.len(), 10);
+    let me = call(&server, "GET", "/api/v1/me", Some(&session.access), None).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["role"], "owner");
+    assert_eq!(me.body["mfa"], json!({"enabled": true, "required": true}));
+
+    // Sign in again: now the code is required, a replayed code is refused, a recovery code works once.
+    let sign_in = || {
+        post(
+            &server,
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ana@example.co", "password": PASSWORD}),
+        )
+    };
+    let second = sign_in().await;
+    assert_eq!(second.body["mfa_required"], true, "{}", second.body);
+    let mfa_token = second.body["mfa_token"].as_str().unwrap();
+    let verify = |token: &str, code: &str| {
+        post(
+            &server,
+            "/api/v1/auth/mfa/verify",
+            None,
+            json!({"mfa_token": token, "code": code}),
+        )
+    };
+    let replayed = verify(mfa_token, &code(&server, &session.secret, 0)).await;
+    assert_eq!(
+        replayed.status, 401,
+        "the enrolment code's step is spent: {}",
+        replayed.body
+    );
+    let fresh = code(&server, &session.secret, 1);
+    assert_eq!(verify(mfa_token, &fresh).await.status, 200);
+    assert_eq!(
+        verify(mfa_token, &fresh).await.status,
+        401,
+        "a code accepted once is never accepted again"
+    );
+    let recovery = &session.recovery_codes[0];
+    assert_eq!(verify(mfa_token, recovery).await.status, 200);
+    assert_eq!(
+        verify(mfa_token, recovery).await.status,
+        401,
+        "recovery codes are single use"
+    );
+
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?limit=200",
+        Some(&session.access),
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "partner.registered",
+        "mfa.enrolled",
+        "auth.sign_in",
+        "auth.second_factor_failed",
+        "mfa.recovery_code_used",
+    ] {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    }
+    let event = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "auth.sign_in")
+        .unwrap();
+    assert_eq!(event["source"], "127.0.0.1");
+    assert!(event["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+    server.stop().await;
+}
+
+pub async fn tokens_expire_refuse_forgery_and_rotate(engine: Engine) {
+    let owned = TestServer::start_on(engine, |_| {}).await;
+    let server = &owned;
+    sign_up(server, "tok@example.co").await;
+    let session = enrolled(server, "tok@example.co", PASSWORD).await;
+    let me =
+        |token: String| async move { call(server, "GET", "/api/v1/me", Some(&token), None).await.status };
+
+    // Forged: alg none, a key we never issued, a garbled signature.
+    let parts: Vec<&str> = session.access.split('.').collect();
+    use base64::Engine as _;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let none = format!("{}.{}.", b64(json!({"alg": "none", "typ": "at+jwt"})), parts[1]);
+    assert_eq!(me(none).await, 401);
+    let foreign_key = comanda_security::tokens::SigningKey::generate(server.clock.now()).unwrap();
+    let verifying = [comanda_security::tokens::VerifyingKey {
+        kid: foreign_key.kid.clone(),
+        public: foreign_key.public.clone(),
+    }];
+    let foreign_ring = comanda_security::tokens::KeyRing::new(
+        "https://localhost",
+        "comanda-api",
+        Some(&foreign_key),
+        &verifying,
+    );
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .unwrap(),
+    )
+    .unwrap();
+    let subject = comanda_security::tokens::Subject {
+        partner: claims["tenant"].as_str().unwrap().parse().unwrap(),
+        user: claims["sub"].as_str().unwrap().parse().unwrap(),
+        role: comanda_domain::Role::Owner,
+    };
+    let now = server.clock.now();
+    let foreign = foreign_ring
+        .issue(
+            comanda_security::tokens::TokenKind::Access,
+            subject,
+            None,
+            now,
+            time::Duration::minutes(5),
+        )
+        .unwrap();
+    assert_eq!(me(foreign.token).await, 401, "signed by an unknown key");
+    let other_audience = comanda_security::tokens::KeyRing::new(
+        "https://localhost",
+        "another-api",
+        Some(&foreign_key),
+        &verifying,
+    );
+    let token = other_audience.issue(
+        comanda_security::tokens::TokenKind::Access,
+        subject,
+        None,
+        now,
+        time::Duration::minutes(5),
+    );
+    assert_eq!(me(token.unwrap().token).await, 401, "another audience");
+    assert_eq!(me(format!("{}.{}.{}", parts[0], parts[1], "AAAA")).await, 401);
+    assert_eq!(me(session.access.clone()).await, 200);
+
+    // Rotation: the previous key keeps verifying its tokens, and JWKS lists both.
+    let old_kid = server
+        .server()
+        .identity()
+        .keys
+        .ring()
+        .active_kid()
+        .unwrap()
+        .to_owned();
+    let new_kid = server.server().identity().keys.rotate_now().await.unwrap();
+    assert_ne!(old_kid, new_kid);
+    assert_eq!(
+        me(session.access.clone()).await,
+        200,
+        "tokens of the previous key still verify"
+    );
+    let jwks = call(server, "GET", "/.well-known/jwks.json", None, None).await;
+    let kids: Vec<&str> = jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
+        "{kids:?}"
+    );
+
+    // Expiry, on the server's clock.
+    server.clock.advance(time::Duration::minutes(16));
+    assert_eq!(me(session.access.clone()).await, 401, "expired");
+    server.server().identity().keys.reload().await.unwrap();
+    let jwks = call(server, "GET", "/.well-known/jwks.json", None, None).await;
+    let kids: Vec<&str> = jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kids,
+        [new_kid.as_str()],
+        "the retired key leaves once its last token has expired"
+    );
+    owned.stop().await;
+}
+
+pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    sign_up(&server, "ref@example.co").await;
+    let session = enrolled(&server, "ref@example.co", PASSWORD).await;
+    let refresh = |token: String| {
+        post(
+            &server,
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": token}),
+        )
+    };
+    let first = refresh(session.refresh.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let newest_access = first.body["access_token"].as_str().unwrap().to_owned();
+    let newest_refresh = first.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(newest_refresh, session.refresh);
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&newest_access), None)
+            .await
+            .status,
+        200
+    );
+
+    server.clock.advance(time::Duration::seconds(30));
+    let reused = refresh(session.refresh.clone()).await;
+    assert_eq!(reused.status, 401, "a spent refresh token: {}", reused.body);
+    assert_eq!(
+        refresh(newest_refresh).await.status,
+        401,
+        "the whole family is revoked"
+    );
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&newest_access), None)
+            .await
+            .status,
+        401,
+        "and its access tokens"
+    );
+    server.stop().await;
+}
+
+pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    sign_up(&server, "owner-a@example.co").await;
+    let owner_a = enrolled(&server, "owner-a@example.co", PASSWORD).await;
+    invite_and_join(
+        &server,
+        &owner_a.access,
+        "manager-a@example.co",
+        "manager",
+        PASSWORD,
+    )
+    .await;
+    let manager_a = enrolled(&server, "manager-a@example.co", PASSWORD).await;
+    sign_up(&server, "owner-b@example.co").await;
+    let owner_b = enrolled(&server, "owner-b@example.co", PASSWORD).await;
+    let server_b = invite_and_join(
+        &server,
+        &owner_b.access,
+        "server-b@example.co",
+        "server",
+        "a much longer passphrase",
+    )
+    .await;
+    let ids_of_b = [server_b.as_str(), owner_b.user_id.as_str()];
+
+    let doc = call(&server, "GET", "/openapi.json", None, None).await.body;
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        if !path.contains("{id}") {
+            continue;
+        }
+        for method in operations.as_object().unwrap().keys() {
+            for id in ids_of_b {
+                let body = if method == "get" || method == "delete" {
+                    None
+                } else {
+                    Some(json!({"role": "server"}))
+                };
+                let reply = call(
+                    &server,
+                    &method.to_uppercase(),
+                    &path.replace("{id}", id),
+                    Some(&manager_a.access),
+                    body,
+                )
+                .await;
+                assert_eq!(
+                    reply.status, 404,
+                    "{method} {path} with another partner's id: {}",
+                    reply.body
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4, "every route with an id was tried ({checked})");
+    // Partner B is untouched.
+    let staff_b = call(&server, "GET", "/api/v1/staff", Some(&owner_b.access), None).await;
+    assert_eq!(staff_b.body["items"].as_array().unwrap().len(), 2);
+    server.stop().await;
+}
+
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Postgres).await } )*
+        }
+    };
+}
+
+on_both_engines!(
+    owner_must_enrol_then_needs_a_fresh_code_at_every_sign_in,
+    tokens_expire_refuse_forgery_and_rotate,
+    refresh_tokens_rotate_and_reuse_revokes_the_family,
+    manager_of_one_partner_gets_404_for_every_id_of_another,
+    passwords_are_bcrypt_12_and_follow_the_policy,
+);
+
+pub async fn passwords_are_bcrypt_12_and_follow_the_policy(engine: Engine) {
+    let server = TestServer::start_on(engine, |config| config.auth.bcrypt_cost = 12).await;
+    let refused = |password: &'static str| {
+        post(
+            &server,
+            "/api/v1/signup",
+            None,
+            json!({"business_name": "Casa", "country": "CO", "owner": {"name": "Eva", "email": "eva@example.co", "password": password}}),
+        )
+    };
+    for password in ["Xq7!mP2#kZ", "password1234567", "qwertyuiopasdf"] {
+        let reply = refused(password).await;
+        assert_eq!(reply.status, 400, "{password}: {}", reply.body);
+        assert_eq!(
+            reply.body["errors"][0]["field"], "owner.password",
+            "{}",
+            reply.body
+        );
+    }
+    sign_up(&server, "eva@example.co").await;
+    let store = server.store().await;
+    let key = comanda_security::kms::keyed_digest(&server.server().identity_email_index(), b"eva@example.co");
+    let record = store.login_record(&key).await.unwrap().unwrap();
+    assert!(
+        record.password_hash.starts_with("$2b$12$"),
+        "{}",
+        record.password_hash
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn thirty_rapid_wrong_passwords_are_throttled_without_locking_out_the_owner() {
+    let server =
+        TestServer::start_with(|config| config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    sign_up(&server, "target@example.co").await;
+    let attempt = |password: &'static str, from: &'static str| {
+        server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": "target@example.co", "password": password}))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(attempt("wrong wrong wrong wrong", "203.0.113.66").await.unwrap());
+    }
+    let throttled: Vec<_> = statuses.iter().filter(|r| r.status().as_u16() == 429).collect();
+    assert!(
+        !throttled.is_empty(),
+        "{:?}",
+        statuses.iter().map(|r| r.status().as_u16()).collect::<Vec<_>>()
+    );
+    assert!(statuses.iter().all(|r| matches!(r.status().as_u16(), 401 | 429)));
+    let retry_after: u64 = throttled[0].headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    let owner = attempt(PASSWORD, "198.51.100.7").await.unwrap();
+    assert_eq!(
+        owner.status().as_u16(),
+        200,
+        "the real owner, from another address, is not locked out"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_answer_alike() {
+    let server = TestServer::start().await;
+    sign_up(&server, "alike@example.co").await;
+    let wrong_password = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "alike@example.co", "password": "not the password at all"}),
+    )
+    .await;
+    let unknown = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "nobody@example.co", "password": "not the password at all"}),
+    )
+    .await;
+    assert_eq!((wrong_password.status, unknown.status), (401, 401));
+    assert_eq!(wrong_password.body, unknown.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn granting_a_role_that_needs_2fa_forces_enrolment_at_the_next_request() {
+    let server = TestServer::start().await;
+    sign_up(&server, "boss@example.co").await;
+    let owner = enrolled(&server, "boss@example.co", PASSWORD).await;
+    let long = "a much longer passphrase";
+    let member = invite_and_join(&server, &owner.access, "waiter@example.co", "server", long).await;
+    let login = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "waiter@example.co", "password": long}),
+    )
+    .await;
+    let waiter = login.body["access_token"]
+        .as_str()
+        .expect("servers need no second factor")
+        .to_owned();
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&waiter), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(&server, "GET", "/api/v1/staff", Some(&waiter), None)
+            .await
+            .status,
+        403,
+        "servers cannot manage staff"
+    );
+
+    let promoted = call(
+        &server,
+        "PATCH",
+        &format!("/api/v1/staff/{member}"),
+        Some(&owner.access),
+        Some(json!({"payout_authority": true})),
+    )
+    .await;
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+    let forced = call(&server, "GET", "/api/v1/me", Some(&waiter), None).await;
+    assert_eq!(forced.status, 403);
+    assert_eq!(
+        forced.body["type"],
+        "https://comanda.dev/problems/mfa-enrollment-required"
+    );
+    // It can enrol with its access token.
+    assert_eq!(
+        post(&server, "/api/v1/auth/mfa/totp/enroll", Some(&waiter), json!({}))
+            .await
+            .status,
+        200
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_and_compromised_credentials_void_every_token() {
+    let server = TestServer::start().await;
+    sign_up(&server, "out@example.co").await;
+    let first = enrolled(&server, "out@example.co", PASSWORD).await;
+    server.clock.advance(time::Duration::seconds(2));
+    let login = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "out@example.co", "password": PASSWORD}),
+    )
+    .await;
+    let second = post(
+        &server,
+        "/api/v1/auth/mfa/verify",
+        None,
+        json!({"mfa_token": login.body["mfa_token"], "code": code(&server, &first.secret, 1)}),
+    )
+    .await;
+    let second_access = second.body["access_token"].as_str().unwrap().to_owned();
+
+    assert_eq!(
+        post(&server, "/api/v1/auth/logout", Some(&first.access), json!({}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&first.access), None)
+            .await
+            .status,
+        401,
+        "this session ended"
+    );
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&second_access), None)
+            .await
+            .status,
+        200,
+        "the other did not"
+    );
+
+    assert_eq!(
+        post(
+            &server,
+            "/api/v1/auth/compromised",
+            Some(&second_access),
+            json!({})
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&second_access), None)
+            .await
+            .status,
+        401
+    );
+    let refreshed = post(
+        &server,
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": second.body["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(refreshed.status, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_route_declares_its_access() {
+    let server = TestServer::start().await;
+    let doc = call(&server, "GET", "/openapi.json", None, None).await.body;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            let method = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            assert!(
+                comanda_server::auth::access::declared_access(&method, path).is_some(),
+                "{method} {path} declares no access"
+            );
+        }
+    }
+    server.stop().await;
+}
