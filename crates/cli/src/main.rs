@@ -41,6 +41,20 @@ enum Command {
     Config,
     /// Print the security controls map: each public promise and the tests that prove it.
     Controls,
+    /// Token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new signing key now; the previous one keeps verifying until its tokens expire. Running servers pick
+    /// it up within a minute, or at once when they meet a token it signed.
+    Rotate,
+    /// List the signing keys and whether each still verifies.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +90,7 @@ fn main() -> ExitCode {
                 print!("{}", config.to_redacted_toml());
                 Ok(())
             }
+            Command::Keys { action } => keys(config, action).await,
             Command::Controls => {
                 print!("{}", controls::render(&controls::load()?));
                 Ok(())
@@ -101,6 +116,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("  {choice}");
     }
     server.run_until_signal().await
+}
+
+async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
+    let manager = comanda_server::serve::key_manager(&config, Arc::new(comanda_server::SystemClock)).await?;
+    match action {
+        KeysCommand::Rotate => println!("new signing key {}", manager.rotate_now().await?),
+        KeysCommand::List => {
+            for (kid, created, verifies) in manager.list().await? {
+                let state = if verifies { "verifies" } else { "retired" };
+                println!("{kid}  created {created}  {state}");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

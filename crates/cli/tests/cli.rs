@@ -391,3 +391,33 @@ fn migrate_applies_once_then_reports_up_to_date() {
     assert!(String::from_utf8_lossy(&second.stdout).contains("schema is up to date"));
     assert!(cwd.path().join("db-here/comanda.db").exists());
 }
+
+#[test]
+fn keys_rotate_adds_a_key_and_the_previous_keeps_verifying() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .current_dir(cwd.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run(&["keys", "rotate"]);
+    let second = run(&["keys", "rotate"]);
+    assert!(first.starts_with("new signing key ") && second.starts_with("new signing key "));
+    assert_ne!(first, second);
+    let listed = run(&["keys", "list"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(
+        listed.lines().all(|l| l.ends_with("verifies")),
+        "the previous key still verifies: {listed}"
+    );
+    let kid = |line: &str| line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(listed.contains(&kid(&first)) && listed.contains(&kid(&second)));
+}

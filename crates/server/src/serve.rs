@@ -282,3 +282,30 @@ mod tests {
         assert_eq!(host_without_port(""), None);
     }
 }
+
+/// `comanda keys …`: the key manager over the configured database and KMS, without serving.
+pub async fn key_manager(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<crate::auth::keys::KeyManager> {
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    comanda_store::migrate(&resources.database)
+        .await
+        .context("migrating the database")?;
+    let store = comanda_store::connect(&resources.database)
+        .await
+        .context("opening the database")?;
+    let kms: Arc<dyn Kms> = Arc::new(LocalKeyKms::from_bytes(&embedded::read_local_kms_key(
+        &resources.kms_key_file,
+    )?)?);
+    let rotation = time::Duration::days(i64::try_from(config.auth.key_rotation_days).unwrap_or(30));
+    Ok(crate::auth::keys::KeyManager::open(
+        store,
+        kms,
+        clock,
+        config.issuer(),
+        config.auth.audience.clone(),
+        rotation,
+    )
+    .await?)
+}

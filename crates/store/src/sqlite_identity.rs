@@ -27,8 +27,8 @@ macro_rules! staff_columns {
 fn staff_from_row(row: &SqliteRow) -> StoreResult<StaffMember> {
     let role: String = row.try_get("role")?;
     Ok(StaffMember {
-        id: uuid_col(&row, "id")?,
-        partner_id: PartnerId::from_uuid(uuid_col(&row, "partner_id")?),
+        id: uuid_col(row, "id")?,
+        partner_id: PartnerId::from_uuid(uuid_col(row, "partner_id")?),
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         standing: Standing {
@@ -46,15 +46,15 @@ fn staff_from_row(row: &SqliteRow) -> StoreResult<StaffMember> {
 fn invitation_from_row(row: &SqliteRow) -> StoreResult<Invitation> {
     let role: String = row.try_get("role")?;
     Ok(Invitation {
-        id: uuid_col(&row, "id")?,
-        partner: PartnerId::from_uuid(uuid_col(&row, "partner_id")?),
+        id: uuid_col(row, "id")?,
+        partner: PartnerId::from_uuid(uuid_col(row, "partner_id")?),
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         standing: Standing {
             role: role_from(&role)?,
             payout_authority: row.try_get("payout_authority")?,
         },
-        invited_by: uuid_col(&row, "invited_by")?,
+        invited_by: uuid_col(row, "invited_by")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         accepted_at: row.try_get("accepted_at")?,
@@ -737,10 +737,10 @@ impl IdentityStore for SqliteStore {
             .iter()
             .map(|row| {
                 Ok(AuditEvent {
-                    id: uuid_col(&row, "id")?,
+                    id: uuid_col(row, "id")?,
                     at: row.try_get("at")?,
                     entry: AuditEntry {
-                        actor: opt_uuid_col(&row, "actor")?,
+                        actor: opt_uuid_col(row, "actor")?,
                         action: row.try_get("action")?,
                         target: row.try_get("target")?,
                         source: row.try_get("source")?,
@@ -812,8 +812,8 @@ impl IdentityStore for SqliteStore {
         rows.iter()
             .map(|row| {
                 Ok(OutboxMessage {
-                    id: uuid_col(&row, "id")?,
-                    partner: opt_uuid_col(&row, "partner_id")?.map(PartnerId::from_uuid),
+                    id: uuid_col(row, "id")?,
+                    partner: opt_uuid_col(row, "partner_id")?.map(PartnerId::from_uuid),
                     recipient: row.try_get("recipient")?,
                     subject: row.try_get("subject")?,
                     body: row.try_get("body")?,

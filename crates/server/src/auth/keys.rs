@@ -43,7 +43,22 @@ impl std::fmt::Debug for KeyManager {
 }
 
 impl KeyManager {
+    /// Loads the keys and rotates if due (a server starting).
     pub async fn start(
+        store: Arc<dyn Store>,
+        kms: Arc<dyn Kms>,
+        clock: Arc<dyn Clock>,
+        issuer: String,
+        audience: String,
+        rotation: time::Duration,
+    ) -> Result<Self, KeyError> {
+        let manager = Self::open(store, kms, clock, issuer, audience, rotation).await?;
+        manager.rotate_if_due().await?;
+        Ok(manager)
+    }
+
+    /// Loads the keys without rotating (the `comanda keys` commands).
+    pub async fn open(
         store: Arc<dyn Store>,
         kms: Arc<dyn Kms>,
         clock: Arc<dyn Clock>,
@@ -61,8 +76,25 @@ impl KeyManager {
             rotation,
             last_reload: Mutex::new(Instant::now()),
         };
-        manager.rotate_if_due().await?;
+        manager.reload().await?;
         Ok(manager)
+    }
+
+    /// Every stored key with its creation time, oldest first, and whether it still verifies.
+    pub async fn list(&self) -> Result<Vec<(String, OffsetDateTime, bool)>, KeyError> {
+        let ring = self.ring();
+        let mut keys: Vec<_> = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .map(|k| (ring.knows(&k.kid), k.kid, k.created_at))
+            .collect();
+        keys.sort_by_key(|(_, _, created)| *created);
+        Ok(keys
+            .into_iter()
+            .map(|(verifies, kid, created)| (kid, created, verifies))
+            .collect())
     }
 
     pub fn ring(&self) -> Arc<KeyRing> {

@@ -22,8 +22,11 @@ pub struct Throttle {
     sign_in_per_account_and_address: DefaultKeyedRateLimiter<(Vec<u8>, IpAddr)>,
     sign_in_per_account: DefaultKeyedRateLimiter<Vec<u8>>,
     api_per_tenant: DefaultKeyedRateLimiter<uuid::Uuid>,
-    failures: Mutex<HashMap<IpAddr, VecDeque<(Instant, Vec<u8>)>>>,
+    failures: Mutex<HashMap<IpAddr, RecentFailures>>,
 }
+
+/// When each recent failed sign-in from one address happened, and for which account.
+type RecentFailures = VecDeque<(Instant, Vec<u8>)>;
 
 impl std::fmt::Debug for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
