@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::middleware::{self, TrustedProxies};
 use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
-use crate::routes::{auth, pages, platform, staff};
+use crate::routes::{app_pages, auth, pages, platform, staff};
 use comanda_security::kms::Kms;
 use comanda_security::password::PasswordHasher;
 
@@ -147,6 +147,13 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(platform::csp_report))
         .routes(routes!(pages::landing))
         .routes(routes!(pages::stylesheet))
+        .routes(routes!(app_pages::signup))
+        .routes(routes!(app_pages::signin))
+        .routes(routes!(app_pages::enroll))
+        .routes(routes!(app_pages::dashboard))
+        .routes(routes!(app_pages::staff))
+        .routes(routes!(app_pages::invitation))
+        .routes(routes!(app_pages::script))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
         .routes(routes!(auth::enroll))

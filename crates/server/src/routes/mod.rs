@@ -1,3 +1,4 @@
+pub mod app_pages;
 pub mod auth;
 pub mod pages;
 pub mod platform;

@@ -41,7 +41,7 @@ impl Lang {
         best.map_or(Lang::Es, |(_, _, lang)| lang)
     }
 
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             Lang::Es => "es",
             Lang::En => "en",

@@ -210,11 +210,18 @@ async fn openapi_document_covers_every_route() {
             "/api/v1/staff",
             "/api/v1/staff/invitations/{token}/accept",
             "/api/v1/staff/{id}",
+            "/assets/app.js",
             "/assets/site.css",
+            "/dashboard",
+            "/enroll",
             "/healthz",
+            "/invitations/{token}",
             "/metrics",
             "/openapi.json",
             "/readyz",
+            "/signin",
+            "/signup",
+            "/staff",
         ]
     );
     // Every documented operation is served (none falls through to the "no such route" fallback).

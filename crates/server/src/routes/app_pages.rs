@@ -1,0 +1,256 @@
+//! The staff pages: sign-up, sign-in, second-factor enrolment, dashboard, staff, invitation acceptance. Each is a
+//! server-rendered shell in the visitor's language; `/assets/app.js` (same origin, so the strict CSP holds) drives
+//! the JSON API from it.
+
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::pages::Lang;
+
+const APP_JS: &str = include_str!("../../assets/app.js");
+
+fn tr(lang: Lang, es: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Es => es,
+        Lang::En => en,
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(lang: Lang, name: &str, title: &str, body: &str) -> Response {
+    let html = format!(
+        r#"<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · comanda</title>
+<link rel="stylesheet" href="/assets/site.css">
+<script src="/assets/app.js" defer></script>
+</head>
+<body data-page="{name}" data-lang="{lang}">
+<header class="bar"><a class="brand small" href="/">comanda</a></header>
+<main class="narrow">
+<h1>{title}</h1>
+<p class="error" role="alert" hidden></p>
+{body}
+</main>
+</body>
+</html>
+"#,
+        lang = lang.code(),
+    );
+    let mut response = Html(html).into_response();
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    response
+}
+
+/// Registers a restaurant and its owner.
+#[utoipa::path(get, path = "/signup", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn signup(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<form id="signup-form">
+<label>{business}<input name="business_name" required maxlength="200" autocomplete="organization"></label>
+<label>{country}<select name="country"><option value="CO" selected>Colombia</option><option value="MX">México</option><option value="PE">Perú</option><option value="CL">Chile</option><option value="US">United States</option></select></label>
+<label>{name}<input name="name" required maxlength="200" autocomplete="name"></label>
+<label>{email}<input name="email" type="email" required autocomplete="username"></label>
+<label>{password}<input name="password" type="password" required minlength="12" maxlength="128" autocomplete="new-password"></label>
+<p class="hint">{hint}</p>
+<button type="submit">{submit}</button>
+</form>
+<p><a href="/signin">{have}</a></p>"#,
+        business = tr(l, "Nombre del restaurante", "Restaurant name"),
+        country = tr(l, "País", "Country"),
+        name = tr(l, "Tu nombre", "Your name"),
+        email = tr(l, "Correo", "Email"),
+        password = tr(l, "Contraseña", "Password"),
+        hint = tr(
+            l,
+            "Al menos 12 caracteres; una frase larga es lo mejor. Después activarás la verificación en dos pasos.",
+            "At least 12 characters; a long phrase is best. Next you will turn on two-step verification."
+        ),
+        submit = tr(l, "Crear cuenta", "Create account"),
+        have = tr(
+            l,
+            "¿Ya tienes cuenta? Inicia sesión",
+            "Already registered? Sign in"
+        ),
+    );
+    page(
+        l,
+        "signup",
+        tr(l, "Registra tu restaurante", "Register your restaurant"),
+        &body,
+    )
+}
+
+/// Sign-in, with the second step when 2FA is on.
+#[utoipa::path(get, path = "/signin", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn signin(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<form id="signin-form">
+<label>{email}<input name="email" type="email" required autocomplete="username"></label>
+<label>{password}<input name="password" type="password" required autocomplete="current-password"></label>
+<button type="submit">{submit}</button>
+</form>
+<form id="code-form" hidden>
+<label>{code}<input name="code" required autocomplete="one-time-code" inputmode="numeric"></label>
+<button type="submit">{verify}</button>
+</form>
+<p><a href="/signup">{new}</a></p>"#,
+        email = tr(l, "Correo", "Email"),
+        password = tr(l, "Contraseña", "Password"),
+        submit = tr(l, "Entrar", "Sign in"),
+        code = tr(
+            l,
+            "Código de tu app o código de recuperación",
+            "Code from your app, or a recovery code"
+        ),
+        verify = tr(l, "Verificar", "Verify"),
+        new = tr(l, "Registrar un restaurante", "Register a restaurant"),
+    );
+    page(l, "signin", tr(l, "Iniciar sesión", "Sign in"), &body)
+}
+
+/// Second-factor enrolment: QR code, secret, first code, recovery codes.
+#[utoipa::path(get, path = "/enroll", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn enroll(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<section id="enroll-step">
+<p>{intro}</p>
+<img id="totp-qr" alt="{qr}" width="220" height="220">
+<p>{manual} <code id="totp-secret"></code></p>
+<form id="confirm-form">
+<label>{code}<input name="code" required autocomplete="one-time-code" inputmode="numeric" maxlength="6"></label>
+<button type="submit">{confirm}</button>
+</form>
+</section>
+<section id="recovery-step" hidden>
+<p>{save}</p>
+<ol id="recovery-codes" class="codes"></ol>
+<button id="continue" type="button">{next}</button>
+</section>"#,
+        intro = tr(
+            l,
+            "Tu rol exige verificación en dos pasos. Escanea el código con tu app de autenticación.",
+            "Your role requires two-step verification. Scan the code with your authenticator app."
+        ),
+        qr = tr(l, "Código QR para tu app", "QR code for your app"),
+        manual = tr(
+            l,
+            "¿No puedes escanear? Escribe esta clave:",
+            "Cannot scan? Type this key:"
+        ),
+        code = tr(l, "Código de 6 dígitos", "6-digit code"),
+        confirm = tr(l, "Activar", "Turn on"),
+        save = tr(
+            l,
+            "Guarda estos códigos de recuperación en un lugar seguro. Cada uno sirve una sola vez.",
+            "Keep these recovery codes somewhere safe. Each works once."
+        ),
+        next = tr(l, "Continuar", "Continue"),
+    );
+    page(
+        l,
+        "enroll",
+        tr(l, "Verificación en dos pasos", "Two-step verification"),
+        &body,
+    )
+}
+
+/// The signed-in member's home.
+#[utoipa::path(get, path = "/dashboard", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn dashboard(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<section id="me" class="card">
+<p>{hello} <strong id="me-name"></strong> · <span id="me-role"></span></p>
+<p id="me-mfa"></p>
+</section>
+<nav class="actions"><a href="/staff">{staff}</a> <button id="signout" type="button">{out}</button> <button id="signout-all" type="button">{all}</button></nav>"#,
+        hello = tr(l, "Hola,", "Hello,"),
+        staff = tr(l, "Equipo", "Staff"),
+        out = tr(l, "Cerrar sesión", "Sign out"),
+        all = tr(l, "Cerrar todas las sesiones", "Sign out everywhere"),
+    );
+    page(l, "dashboard", tr(l, "Panel", "Dashboard"), &body)
+}
+
+/// Staff list, invitations and roles.
+#[utoipa::path(get, path = "/staff", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn staff(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<table id="staff-table"><thead><tr><th>{name}</th><th>{email}</th><th>{role}</th><th>2FA</th></tr></thead><tbody></tbody></table>
+<h2>{invite}</h2>
+<form id="invite-form">
+<label>{name}<input name="name" required maxlength="200"></label>
+<label>{email}<input name="email" type="email" required></label>
+<label>{role}<select name="role"><option value="server">{server}</option><option value="kitchen">{kitchen}</option><option value="host">{host}</option><option value="analyst">{analyst}</option><option value="manager">{manager}</option><option value="owner">{owner}</option></select></label>
+<label class="inline"><input name="payout_authority" type="checkbox"> {payout}</label>
+<button type="submit">{send}</button>
+</form>
+<p id="invite-sent" class="ok" hidden>{sent}</p>"#,
+        name = tr(l, "Nombre", "Name"),
+        email = tr(l, "Correo", "Email"),
+        role = tr(l, "Rol", "Role"),
+        invite = tr(l, "Invitar", "Invite"),
+        server = tr(l, "Mesero", "Server"),
+        kitchen = tr(l, "Cocina", "Kitchen"),
+        host = tr(l, "Anfitrión", "Host"),
+        analyst = tr(l, "Analista", "Analyst"),
+        manager = tr(l, "Gerente", "Manager"),
+        owner = tr(l, "Propietario", "Owner"),
+        payout = tr(l, "Autoridad sobre pagos", "Payout authority"),
+        send = tr(l, "Enviar invitación", "Send invitation"),
+        sent = tr(l, "Invitación enviada.", "Invitation sent."),
+    );
+    page(l, "staff", tr(l, "Equipo", "Staff"), &body)
+}
+
+/// Accepting an invitation: choose a password.
+#[utoipa::path(get, path = "/invitations/{token}", tag = "pages",
+    params(("token" = String, Path, description = "Invitation token")),
+    responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn invitation(headers: HeaderMap, Path(token): Path<String>) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<form id="accept-form" data-token="{token}">
+<label>{password}<input name="password" type="password" required minlength="12" maxlength="128" autocomplete="new-password"></label>
+<button type="submit">{join}</button>
+</form>"#,
+        token = escape(&token),
+        password = tr(l, "Elige una contraseña", "Choose a password"),
+        join = tr(l, "Unirme al equipo", "Join the team"),
+    );
+    page(l, "invitation", tr(l, "Únete al equipo", "Join the team"), &body)
+}
+
+/// The pages' script.
+#[utoipa::path(get, path = "/assets/app.js", tag = "pages", responses((status = 200, content_type = "text/javascript", body = String)))]
+pub async fn script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        APP_JS,
+    )
+        .into_response()
+}
