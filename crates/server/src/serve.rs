@@ -269,20 +269,6 @@ fn host_without_port(value: &str) -> Option<&str> {
     valid.then_some(host)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_header_is_reduced_to_a_safe_host() {
-        assert_eq!(host_without_port("example.com:80"), Some("example.com"));
-        assert_eq!(host_without_port("[::1]:8080"), Some("[::1]"));
-        assert_eq!(host_without_port("evil.com/x?"), None);
-        assert_eq!(host_without_port("a@b"), None);
-        assert_eq!(host_without_port(""), None);
-    }
-}
-
 /// `comanda keys …`: the key manager over the configured database and KMS, without serving.
 pub async fn key_manager(
     config: &Config,
@@ -308,4 +294,18 @@ pub async fn key_manager(
         rotation,
     )
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_header_is_reduced_to_a_safe_host() {
+        assert_eq!(host_without_port("example.com:80"), Some("example.com"));
+        assert_eq!(host_without_port("[::1]:8080"), Some("[::1]"));
+        assert_eq!(host_without_port("evil.com/x?"), None);
+        assert_eq!(host_without_port("a@b"), None);
+        assert_eq!(host_without_port(""), None);
+    }
 }
