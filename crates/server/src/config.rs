@@ -69,6 +69,8 @@ pub enum MailSink {
     File,
     /// Messages are written to the log (subject and recipient only; bodies carry tokens).
     Log,
+    /// Delivered over SMTP to `mail.smtp_url`.
+    Smtp,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -77,6 +79,9 @@ pub struct MailConfig {
     pub sink: MailSink,
     /// From address of outgoing mail.
     pub from: Option<String>,
+    /// `smtps://user:password@host:465`, or `smtp://user:password@host:587?tls=required`; plain `smtp://` only to
+    /// a relay on this machine.
+    pub smtp_url: Option<Secret<String>>,
 }
 
 impl Default for Config {
@@ -315,6 +320,16 @@ impl Config {
         if self.auth.session_days == 0 || self.auth.invitation_ttl_hours == 0 {
             return invalid("auth", "session_days and invitation_ttl_hours must be positive");
         }
+        match (&self.mail.sink, &self.mail.smtp_url) {
+            (MailSink::Smtp, None) => return invalid("mail.smtp_url", "is required when mail.sink is smtp"),
+            (MailSink::Smtp, Some(url)) if !smtp_url_is_private(url.expose()) => {
+                return invalid(
+                    "mail.smtp_url",
+                    "must use TLS (smtps:// or ?tls=required) unless the relay is on loopback",
+                );
+            }
+            _ => {}
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
@@ -360,6 +375,21 @@ impl Config {
             .or_else(|| self.server.public_url.clone())
             .unwrap_or_else(|| "https://localhost".into())
     }
+}
+
+/// Whether mail to this URL travels encrypted, or stays on this machine.
+fn smtp_url_is_private(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let host_part = rest.rsplit('@').next().unwrap_or(rest);
+    let host = host_part.split(['/', '?']).next().unwrap_or("");
+    let host = host
+        .rsplit_once(':')
+        .map_or(host, |(h, _)| h)
+        .trim_matches(['[', ']']);
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    scheme == "smtps" || (scheme == "smtp" && (rest.contains("tls=required") || loopback))
 }
 
 fn toml_string(config: &Config) -> String {
@@ -419,6 +449,29 @@ mod tests {
         assert!(printed.contains("url = \"[redacted]\""), "{printed}");
         assert!(printed.contains("listen = \"127.0.0.1:8443\""), "{printed}");
         toml::from_str::<toml::Value>(&printed).expect("the printed configuration is TOML");
+    }
+
+    #[test]
+    fn smtp_needs_tls_unless_the_relay_is_local() {
+        assert!(smtp_url_is_private("smtps://u:p@smtp.example.com:465"));
+        assert!(smtp_url_is_private(
+            "smtp://u:p@smtp.example.com:587?tls=required"
+        ));
+        assert!(smtp_url_is_private("smtp://127.0.0.1:2525"));
+        assert!(smtp_url_is_private("smtp://localhost:25"));
+        assert!(!smtp_url_is_private("smtp://u:p@smtp.example.com:25"));
+        assert!(!smtp_url_is_private(
+            "smtp://u:p@smtp.example.com:587?tls=opportunistic"
+        ));
+        let mut config = Config::default();
+        config.mail.sink = MailSink::Smtp;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("mail.smtp_url")
+        );
     }
 
     #[test]

@@ -92,15 +92,17 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     );
     spawn_metrics_upkeep(stop_rx.clone());
     spawn_key_rotation(identity, stop_rx.clone());
-    Mailer {
-        sink: config.mail.sink,
-        directory: config.data_dir.join("outbox"),
-        from: config
+    Mailer::new(
+        config.mail.sink,
+        config.data_dir.join("outbox"),
+        config
             .mail
             .from
             .clone()
             .unwrap_or_else(|| "comanda <no-reply@comanda.dev>".into()),
-    }
+        config.mail.smtp_url.as_ref().map(|u| u.expose().as_str()),
+    )
+    .map_err(anyhow::Error::msg)?
     .spawn(store.clone(), clock.clone(), stop_rx.clone());
 
     let (redirect_task, http_redirect_addr) = match config.server.http_redirect_listen {

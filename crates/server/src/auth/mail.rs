@@ -12,24 +12,72 @@ use time::format_description::well_known::Rfc2822;
 use tokio::sync::watch;
 
 use crate::config::MailSink;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Mailer {
     pub sink: MailSink,
     pub directory: PathBuf,
     pub from: String,
+    pub smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("sink", &self.sink)
+            .field("directory", &self.directory)
+            .finish()
+    }
 }
 
 impl Mailer {
-    fn deliver(&self, message: &OutboxMessage) -> std::io::Result<()> {
+    pub fn new(
+        sink: MailSink,
+        directory: PathBuf,
+        from: String,
+        smtp_url: Option<&str>,
+    ) -> Result<Self, String> {
+        let smtp = match (sink, smtp_url) {
+            (MailSink::Smtp, Some(url)) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| format!("mail.smtp_url: {e}"))?
+                    .timeout(Some(Duration::from_secs(20)))
+                    .build(),
+            ),
+            (MailSink::Smtp, None) => return Err("mail.smtp_url is required for the smtp sink".into()),
+            _ => None,
+        };
+        Ok(Self {
+            sink,
+            directory,
+            from,
+            smtp,
+        })
+    }
+
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), String> {
         match self.sink {
+            MailSink::Smtp => {
+                let transport = self.smtp.as_ref().ok_or("no SMTP transport")?;
+                let email = Message::builder()
+                    .from(self.from.parse().map_err(|e| format!("from address: {e}"))?)
+                    .to(message.recipient.parse().map_err(|e| format!("recipient: {e}"))?)
+                    .subject(message.subject.clone())
+                    .message_id(Some(format!("<{}@comanda>", message.id)))
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(message.body.clone())
+                    .map_err(|e| e.to_string())?;
+                transport.send(email).await.map(|_| ()).map_err(|e| e.to_string())
+            }
             MailSink::Log => {
                 // Bodies carry invitation links: only the envelope reaches the log.
                 tracing::info!(to = %message.recipient, subject = %message.subject, "mail sent to the log sink");
                 Ok(())
             }
             MailSink::File => {
-                crate::files::create_private_dir(&self.directory)?;
+                crate::files::create_private_dir(&self.directory).map_err(|e| e.to_string())?;
                 let date = message.created_at.format(&Rfc2822).unwrap_or_default();
                 let text = format!(
                     "From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {date}\r\nMessage-ID: <{}@comanda>\r\n\
@@ -41,7 +89,7 @@ impl Mailer {
                     message.body.replace('\n', "\r\n")
                 );
                 let path = self.directory.join(format!("{}.eml", message.id));
-                crate::files::write_private(&path, text.as_bytes())
+                crate::files::write_private(&path, text.as_bytes()).map_err(|e| e.to_string())
             }
         }
     }
@@ -57,7 +105,7 @@ impl Mailer {
         };
         let mut sent = 0;
         for message in pending {
-            match self.deliver(&message) {
+            match self.deliver(&message).await {
                 Ok(()) => {
                     if store.mark_message_sent(message.id, clock.now()).await.is_ok() {
                         sent += 1;
@@ -79,5 +127,97 @@ impl Mailer {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use comanda_domain::ManualClock;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A minimal SMTP server (RFC 5321's happy path) that records what it was sent.
+    async fn smtp_sink() -> (u16, tokio::sync::oneshot::Receiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+            let mut transcript = String::new();
+            let mut in_data = false;
+            while let Ok(Some(line)) = lines.next_line().await {
+                transcript.push_str(&line);
+                transcript.push('\n');
+                let reply: &[u8] = if in_data {
+                    if line == "." {
+                        in_data = false;
+                        b"250 queued\r\n"
+                    } else {
+                        continue;
+                    }
+                } else if line.starts_with("EHLO") {
+                    b"250-sink\r\n250 8BITMIME\r\n"
+                } else if line == "DATA" {
+                    in_data = true;
+                    b"354 go ahead\r\n"
+                } else if line == "QUIT" {
+                    write.write_all(b"221 bye\r\n").await.ok();
+                    break;
+                } else {
+                    b"250 ok\r\n"
+                };
+                write.write_all(reply).await.unwrap();
+            }
+            let _ = tx.send(transcript);
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn smtp_sink_delivers_the_outbox() {
+        let (port, transcript) = smtp_sink().await;
+        let url = format!("smtp://127.0.0.1:{port}");
+        let mailer = Mailer::new(
+            MailSink::Smtp,
+            PathBuf::new(),
+            "comanda <no-reply@comanda.dev>".into(),
+            Some(&url),
+        )
+        .unwrap();
+        let db = comanda_store::testing::SqliteTestDatabase::create();
+        let store = db.store().await;
+        let clock = ManualClock::at(time::macros::datetime!(2026-11-23 12:00 UTC));
+        let message = OutboxMessage {
+            id: uuid::Uuid::now_v7(),
+            partner: None,
+            recipient: "luis@example.co".into(),
+            subject: "Invitation".into(),
+            body: "Accept: https://localhost/invitations/inv_x".into(),
+            created_at: clock.now(),
+        };
+        store.enqueue_message(&message).await.unwrap();
+        assert_eq!(mailer.drain(store.as_ref(), &clock).await, 1);
+        assert!(
+            store.pending_messages(10).await.unwrap().is_empty(),
+            "marked sent"
+        );
+        drop(mailer);
+        let transcript = tokio::time::timeout(Duration::from_secs(5), transcript)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            transcript.contains("MAIL FROM:<no-reply@comanda.dev>"),
+            "{transcript}"
+        );
+        assert!(transcript.contains("RCPT TO:<luis@example.co>"), "{transcript}");
+        assert!(transcript.contains("Subject: Invitation"), "{transcript}");
+        assert!(
+            transcript.contains("https://localhost/invitations/inv_x"),
+            "{transcript}"
+        );
     }
 }
