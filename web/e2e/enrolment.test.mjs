@@ -3,10 +3,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startServer, launchBrowser, artifactPath } from './harness.mjs';
 
 let server;
 let browser;
+let ownerSecret;
 
 before(async () => {
   server = await startServer();
@@ -65,6 +68,7 @@ test('an owner signs up, is forced into enrolment, and reaches the dashboard', a
   await page.waitForFunction(() => document.querySelector('#totp-secret').textContent.trim().length > 0);
   const secret = (await page.locator('#totp-secret').textContent()).trim();
   assert.match(secret, /^[A-Z2-7]{32}$/);
+  ownerSecret = secret;
   assert.match(await page.getAttribute('#totp-qr', 'src'), /^data:image\/svg\+xml;base64,/);
   await page.screenshot({ path: artifactPath('enrol-qr.png'), fullPage: true });
 
@@ -90,6 +94,7 @@ test('signing in again asks for the code', async () => {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US' });
   const page = await context.newPage();
   await page.goto(`${server.origin}/signin`);
+  assert.equal(await page.locator('#code-form').isVisible(), false, 'the code step waits for the password');
   await page.fill('input[name=email]', 'valentina@example.co');
   await page.fill('input[name=password]', 'wrong password entirely');
   await page.click('#signin-form button');
@@ -98,5 +103,62 @@ test('signing in again asks for the code', async () => {
   await page.fill('input[name=password]', 'mango biche con sal y limón');
   await page.click('#signin-form button');
   await page.locator('#code-form').waitFor({ state: 'visible' });
+  await context.close();
+});
+
+async function invitationLink(email) {
+  const outbox = join(server.dataDir, 'outbox');
+  for (let attempt = 0; attempt < 100; attempt++) {
+    for (const name of existsSync(outbox) ? readdirSync(outbox) : []) {
+      const text = readFileSync(join(outbox, name), 'utf8');
+      const link = text.match(/https:\/\/\S+\/invitations\/inv_[A-Za-z0-9_-]+/);
+      if (text.includes(`To: ${email}`) && link) return new URL(link[0]).pathname;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no invitation mail for ${email}`);
+}
+
+test('the owner invites a member from the staff page and changes their role', async () => {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US' });
+  const page = await context.newPage();
+  await page.goto(`${server.origin}/signin`);
+  await page.fill('input[name=email]', 'valentina@example.co');
+  await page.fill('input[name=password]', 'mango biche con sal y limón');
+  await page.click('#signin-form button');
+  await page.locator('#code-form').waitFor({ state: 'visible' });
+  // The next step's code: the current step was spent at enrolment.
+  await page.fill('#code-form input[name=code]', totp(ownerSecret, Math.floor(Date.now() / 1000) + 30));
+  await page.click('#code-form button');
+  await page.waitForURL('**/dashboard', { timeout: 5000 }).catch(async (error) => {
+    throw new Error(`${error.message}; page says: ${await page.locator('.error').textContent()}`);
+  });
+
+  await page.goto(`${server.origin}/staff`);
+  await page.locator('#staff-table tbody tr').first().waitFor();
+  await page.fill('#invite-form input[name=name]', 'Luis Pérez');
+  await page.fill('#invite-form input[name=email]', 'luis@example.co');
+  await page.selectOption('#invite-form select[name=role]', 'server');
+  await page.click('#invite-form button');
+  await page.locator('#invite-sent').waitFor({ state: 'visible' });
+
+  const invitee = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO' });
+  const invitePage = await invitee.newPage();
+  await invitePage.goto(`${server.origin}${await invitationLink('luis@example.co')}`);
+  await invitePage.fill('#accept-form input[name=password]', 'arroz con coco y patacón');
+  await invitePage.click('#accept-form button');
+  await invitePage.waitForURL('**/signin');
+  await invitee.close();
+
+  await page.reload();
+  const luis = page.locator('select[aria-label="luis@example.co"]');
+  await luis.waitFor();
+  assert.equal(await luis.inputValue(), 'server');
+  await luis.selectOption('kitchen');
+  await page.waitForResponse((r) => r.url().includes('/api/v1/staff/') && r.request().method() === 'PATCH');
+  await page.reload();
+  await page.locator('select[aria-label="luis@example.co"]').waitFor();
+  assert.equal(await page.locator('select[aria-label="luis@example.co"]').inputValue(), 'kitchen');
+  await page.screenshot({ path: artifactPath('staff.png'), fullPage: true });
   await context.close();
 });

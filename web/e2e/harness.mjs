@@ -40,6 +40,7 @@ export async function startServer() {
   });
   return {
     origin: `https://localhost:${port}`,
+    dataDir: join(dataDir, 'data'),
     logs: () => output,
     async stop() {
       const exited = new Promise((done) => child.on('exit', done));

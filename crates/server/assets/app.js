@@ -169,13 +169,36 @@ const pages = {
       const list = await authed('GET', '/api/v1/staff?limit=200');
       const body = $('#staff-table tbody');
       body.replaceChildren();
+      const roles = ['owner', 'manager', 'server', 'kitchen', 'host', 'analyst'];
       for (const member of list.items) {
         const row = document.createElement('tr');
-        for (const value of [member.name, member.email, member.role + (member.payout_authority ? ' · $' : ''), member.mfa_enabled ? '✓' : '—']) {
+        for (const value of [member.name, member.email]) {
           const cell = document.createElement('td');
           cell.textContent = value;
           row.appendChild(cell);
         }
+        const roleCell = document.createElement('td');
+        const select = document.createElement('select');
+        select.setAttribute('aria-label', member.email);
+        for (const role of roles) {
+          const option = new Option(role, role, false, role === member.role);
+          select.add(option);
+        }
+        select.addEventListener('change', async () => {
+          clearError();
+          try {
+            await authed('PATCH', `/api/v1/staff/${member.id}`, { role: select.value });
+          } catch (error) {
+            showError(error.problem);
+            select.value = member.role;
+          }
+        });
+        roleCell.appendChild(select);
+        if (member.payout_authority) roleCell.append(' · $');
+        row.appendChild(roleCell);
+        const mfa = document.createElement('td');
+        mfa.textContent = member.mfa_enabled ? '✓' : '—';
+        row.appendChild(mfa);
         body.appendChild(row);
       }
     };

@@ -60,7 +60,7 @@ fn page(lang: Lang, name: &str, title: &str, body: &str) -> Response {
 pub async fn signup(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
-        r#"<form id="signup-form">
+        r#"<form id="signup-form" method="post">
 <label>{business}<input name="business_name" required maxlength="200" autocomplete="organization"></label>
 <label>{country}<select name="country"><option value="CO" selected>Colombia</option><option value="MX">México</option><option value="PE">Perú</option><option value="CL">Chile</option><option value="US">United States</option></select></label>
 <label>{name}<input name="name" required maxlength="200" autocomplete="name"></label>
@@ -100,12 +100,12 @@ pub async fn signup(headers: HeaderMap) -> Response {
 pub async fn signin(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
-        r#"<form id="signin-form">
+        r#"<form id="signin-form" method="post">
 <label>{email}<input name="email" type="email" required autocomplete="username"></label>
 <label>{password}<input name="password" type="password" required autocomplete="current-password"></label>
 <button type="submit">{submit}</button>
 </form>
-<form id="code-form" hidden>
+<form id="code-form" method="post" hidden>
 <label>{code}<input name="code" required autocomplete="one-time-code" inputmode="numeric"></label>
 <button type="submit">{verify}</button>
 </form>
@@ -133,7 +133,7 @@ pub async fn enroll(headers: HeaderMap) -> Response {
 <p>{intro}</p>
 <img id="totp-qr" alt="{qr}" width="220" height="220">
 <p>{manual} <code id="totp-secret"></code></p>
-<form id="confirm-form">
+<form id="confirm-form" method="post">
 <label>{code}<input name="code" required autocomplete="one-time-code" inputmode="numeric" maxlength="6"></label>
 <button type="submit">{confirm}</button>
 </form>
@@ -196,7 +196,7 @@ pub async fn staff(headers: HeaderMap) -> Response {
     let body = format!(
         r#"<table id="staff-table"><thead><tr><th>{name}</th><th>{email}</th><th>{role}</th><th>2FA</th></tr></thead><tbody></tbody></table>
 <h2>{invite}</h2>
-<form id="invite-form">
+<form id="invite-form" method="post">
 <label>{name}<input name="name" required maxlength="200"></label>
 <label>{email}<input name="email" type="email" required></label>
 <label>{role}<select name="role"><option value="server">{server}</option><option value="kitchen">{kitchen}</option><option value="host">{host}</option><option value="analyst">{analyst}</option><option value="manager">{manager}</option><option value="owner">{owner}</option></select></label>
@@ -228,7 +228,7 @@ pub async fn staff(headers: HeaderMap) -> Response {
 pub async fn invitation(headers: HeaderMap, Path(token): Path<String>) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
-        r#"<form id="accept-form" data-token="{token}">
+        r#"<form id="accept-form" method="post" data-token="{token}">
 <label>{password}<input name="password" type="password" required minlength="12" maxlength="128" autocomplete="new-password"></label>
 <button type="submit">{join}</button>
 </form>"#,

@@ -750,3 +750,87 @@ async fn every_route_declares_its_access() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_a_fresh_code() {
+    let server = TestServer::start().await;
+    sign_up(&server, "pw@example.co").await;
+    let session = enrolled(&server, "pw@example.co", PASSWORD).await;
+    let change = |current: &str, code: Option<String>| {
+        post(
+            &server,
+            "/api/v1/auth/password",
+            Some(&session.access),
+            json!({"current_password": current, "new_password": "otra frase bastante larga", "code": code}),
+        )
+    };
+    assert_eq!(
+        change("not my password at all", Some(code(&server, &session.secret, 1)))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        change(PASSWORD, None).await.status,
+        401,
+        "2FA on: the code is part of the step-up"
+    );
+    let changed = change(PASSWORD, Some(code(&server, &session.secret, 1))).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let fresh = changed.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&session.access), None)
+            .await
+            .status,
+        401,
+        "old sessions end"
+    );
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&fresh), None)
+            .await
+            .status,
+        200
+    );
+    let old = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "pw@example.co", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(old.status, 401);
+    let new = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "pw@example.co", "password": "otra frase bastante larga"}),
+    )
+    .await;
+    assert_eq!(new.body["mfa_required"], true);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_sign_in_from_a_new_device_is_recorded_and_mailed() {
+    let server = TestServer::start().await;
+    sign_up(&server, "device@example.co").await;
+    enrolled(&server, "device@example.co", PASSWORD).await;
+    let outbox = server.dir.path().join("data/outbox");
+    let mut mailed = false;
+    for _ in 0..100 {
+        mailed = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                text.contains("To: device@example.co") && text.contains("New sign-in")
+            });
+        if mailed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(mailed, "the account is told about the new device");
+    server.stop().await;
+}
