@@ -130,6 +130,25 @@ mod tests {
     }
 
     #[test]
+    fn each_tenant_has_its_own_request_budget() {
+        let throttle = Throttle::default();
+        let busy = uuid::Uuid::now_v7();
+        let quiet = uuid::Uuid::now_v7();
+        let allowed = (0..1300)
+            .filter(|_| throttle.tenant_request(busy).is_ok())
+            .count();
+        assert!(
+            (1200..1210).contains(&allowed),
+            "the burst, then throttled: {allowed}"
+        );
+        assert!(throttle.tenant_request(busy).is_err());
+        assert!(
+            throttle.tenant_request(quiet).is_ok(),
+            "another tenant is unaffected"
+        );
+    }
+
+    #[test]
     fn failures_across_many_accounts_from_one_address_are_a_burst() {
         let throttle = Throttle::default();
         let address: IpAddr = "203.0.113.8".parse().unwrap();

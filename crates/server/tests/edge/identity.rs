@@ -834,3 +834,21 @@ async fn a_sign_in_from_a_new_device_is_recorded_and_mailed() {
     assert!(mailed, "the account is told about the new device");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn signing_keys_rotate_by_themselves_after_thirty_days() {
+    let server = TestServer::start().await;
+    let keys = &server.server().identity().keys;
+    let first = keys.ring().active_kid().unwrap().to_owned();
+    assert!(!keys.rotate_if_due().await.unwrap(), "a fresh key is not due");
+    server.clock.advance(time::Duration::days(29));
+    assert!(!keys.rotate_if_due().await.unwrap());
+    server.clock.advance(time::Duration::days(1));
+    assert!(keys.rotate_if_due().await.unwrap(), "due after 30 days");
+    assert_ne!(keys.ring().active_kid().unwrap(), first);
+    assert!(
+        keys.ring().knows(&first),
+        "the previous key still verifies for a token lifetime"
+    );
+    server.stop().await;
+}
