@@ -2,10 +2,13 @@
 //! time comes from a [`Clock`] and identifiers are minted by the caller, so every rule is testable as a function.
 
 pub mod access;
+pub mod bill;
 pub mod clock;
 pub mod currency;
 pub mod email;
 pub mod ids;
+pub mod money;
+pub mod order;
 pub mod page;
 pub mod partner;
 pub mod password;
@@ -16,6 +19,8 @@ pub use access::{Permission, Role, Standing};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use currency::Currency;
 pub use ids::{PartnerId, VenueId};
+pub use money::Money;
+pub use order::OrderStatus;
 pub use page::{Cursor, Page, PageRequest};
 pub use partner::{Country, NewPartner, Partner};
 pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,265 @@
+//! Bills: lines priced on the server, the tax contained in tax-included prices, and a voluntary tip.
+//!
+//! Rounding rule (documented for partners and auditors): menu prices include tax. The tax contained in a bill is
+//! computed once per tax rate on the sum of that rate's lines, as `gross × rate / (10000 + rate)` rounded half up to
+//! the minor unit; the net is the gross minus that tax. Computing on the sum rather than per line keeps the
+//! rounding error to at most half a minor unit per rate, and the shown lines always add up to the subtotal.
+//!
+//! Tips follow Colombia's Ley 1935 de 2018: a suggestion of at most 10 % of the subtotal, shown on its own line,
+//! never pre-selected and never added unless the guest chooses it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Money, MoneyError};
+use crate::{Currency, TaxKind, TaxRegime};
+
+/// The largest tip suggestion the law allows, in basis points.
+pub const MAX_SUGGESTED_TIP_BP: u32 = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BillLine {
+    pub description: String,
+    pub quantity: u32,
+    /// Price of one unit, modifiers included, tax included.
+    pub unit_price: Money,
+    /// Whether the line carries the venue's tax.
+    pub taxed: bool,
+}
+
+impl BillLine {
+    pub fn total(&self) -> Result<Money, MoneyError> {
+        self.unit_price.checked_mul(self.quantity)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TaxLine {
+    pub kind: TaxKind,
+    pub rate_bp: u16,
+    /// The tax contained in `base_gross`.
+    pub amount: Money,
+    /// The tax-included sum the tax was computed on.
+    pub base_gross: Money,
+}
+
+/// What the guest may choose to tip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TipChoice {
+    #[default]
+    None,
+    /// A percentage of the subtotal, in basis points.
+    Percent {
+        basis_points: u32,
+    },
+    Amount {
+        amount: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Bill {
+    pub currency: Currency,
+    pub lines: Vec<BillLine>,
+    /// Sum of the lines, tax included.
+    pub subtotal: Money,
+    /// Taxes contained in the subtotal (not added to it).
+    pub taxes: Vec<TaxLine>,
+    /// Subtotal minus contained taxes.
+    pub net: Money,
+    /// The suggested tip (at most 10 %), shown apart; not part of `total` unless chosen.
+    pub suggested_tip: Money,
+    pub suggested_tip_bp: u32,
+    /// The tip the guest chose (zero unless chosen).
+    pub tip: Money,
+    /// Subtotal plus the chosen tip.
+    pub total: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BillError {
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error("a line is priced in another currency")]
+    Currency,
+}
+
+/// Prices a bill. `suggestion_bp` is clamped to the legal maximum.
+pub fn compute_bill(
+    currency: Currency,
+    lines: Vec<BillLine>,
+    regime: TaxRegime,
+    suggestion_bp: u32,
+    tip: TipChoice,
+) -> Result<Bill, BillError> {
+    if lines.iter().any(|l| l.unit_price.currency != currency) {
+        return Err(BillError::Currency);
+    }
+    let totals = lines.iter().map(BillLine::total).collect::<Result<Vec<_>, _>>()?;
+    let subtotal = Money::sum(currency, totals.iter().copied())?;
+    let taxed_gross = Money::sum(
+        currency,
+        lines
+            .iter()
+            .zip(&totals)
+            .filter(|(l, _)| l.taxed)
+            .map(|(_, total)| *total),
+    )?;
+    let mut taxes = Vec::new();
+    let mut tax_total = Money::zero(currency);
+    if regime.rate_bp > 0 && taxed_gross.amount > 0 {
+        let rate = i128::from(regime.rate_bp);
+        let contained = (i128::from(taxed_gross.amount) * rate * 2 + (10_000 + rate)) / (2 * (10_000 + rate));
+        let amount = Money::new(
+            i64::try_from(contained).map_err(|_| MoneyError::Overflow)?,
+            currency,
+        )?;
+        tax_total = tax_total.checked_add(amount)?;
+        taxes.push(TaxLine {
+            kind: regime.kind,
+            rate_bp: regime.rate_bp,
+            amount,
+            base_gross: taxed_gross,
+        });
+    }
+    let net = subtotal.checked_sub(tax_total)?;
+    let suggested_tip_bp = suggestion_bp.min(MAX_SUGGESTED_TIP_BP);
+    let suggested_tip = subtotal.percent_bp(suggested_tip_bp)?;
+    let tip = match tip {
+        TipChoice::None => Money::zero(currency),
+        TipChoice::Percent { basis_points } => subtotal.percent_bp(basis_points)?,
+        TipChoice::Amount { amount } => Money::new(amount, currency)?,
+    };
+    let total = subtotal.checked_add(tip)?;
+    Ok(Bill {
+        currency,
+        lines,
+        subtotal,
+        taxes,
+        net,
+        suggested_tip,
+        suggested_tip_bp,
+        tip,
+        total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cop(amount: i64) -> Money {
+        Money::new(amount, Currency::COP).unwrap()
+    }
+
+    #[test]
+    fn three_items_of_18_900_cop_hand_checked() {
+        // 3 × 18.900 COP = 56.700 COP, INC 8 % contained = 56.700 × 8/108 = 4.200 COP, net 52.500 COP,
+        // suggested tip 10 % = 5.670 COP shown apart, total without a chosen tip 56.700 COP.
+        let line = BillLine {
+            description: "Bandeja paisa".into(),
+            quantity: 3,
+            unit_price: cop(1_890_000),
+            taxed: true,
+        };
+        let bill = compute_bill(
+            Currency::COP,
+            vec![line],
+            TaxRegime::COLOMBIA_INC,
+            1_000,
+            TipChoice::None,
+        )
+        .unwrap();
+        assert_eq!(bill.subtotal, cop(5_670_000));
+        assert_eq!(bill.taxes.len(), 1);
+        assert_eq!(bill.taxes[0].kind, TaxKind::Inc);
+        assert_eq!(bill.taxes[0].amount, cop(420_000));
+        assert_eq!(bill.net, cop(5_250_000));
+        assert_eq!(bill.suggested_tip, cop(567_000));
+        assert_eq!(bill.tip, cop(0), "nothing pre-selected");
+        assert_eq!(bill.total, cop(5_670_000));
+    }
+
+    #[test]
+    fn tip_suggestion_never_exceeds_ten_percent() {
+        let line = BillLine {
+            description: "x".into(),
+            quantity: 1,
+            unit_price: cop(100_000),
+            taxed: true,
+        };
+        let bill = compute_bill(
+            Currency::COP,
+            vec![line],
+            TaxRegime::COLOMBIA_INC,
+            2_500,
+            TipChoice::None,
+        )
+        .unwrap();
+        assert_eq!(bill.suggested_tip_bp, 1_000);
+        assert_eq!(bill.suggested_tip, cop(10_000));
+    }
+
+    #[test]
+    fn untaxed_lines_carry_no_tax() {
+        let lines = vec![
+            BillLine {
+                description: "agua".into(),
+                quantity: 2,
+                unit_price: cop(500_000),
+                taxed: false,
+            },
+            BillLine {
+                description: "plato".into(),
+                quantity: 1,
+                unit_price: cop(1_080_000),
+                taxed: true,
+            },
+        ];
+        let bill = compute_bill(
+            Currency::COP,
+            lines,
+            TaxRegime::COLOMBIA_INC,
+            1_000,
+            TipChoice::None,
+        )
+        .unwrap();
+        assert_eq!(bill.taxes[0].base_gross, cop(1_080_000));
+        assert_eq!(bill.taxes[0].amount, cop(80_000));
+    }
+
+    proptest! {
+        #[test]
+        fn bills_add_up_exactly(
+            lines in proptest::collection::vec((0i64..5_000_000_00, 1u32..=50, any::<bool>()), 0..20),
+            rate in 0u16..=10_000,
+            tip_bp in 0u32..=3_000,
+            suggestion in 0u32..=5_000,
+        ) {
+            let lines: Vec<BillLine> = lines.into_iter().map(|(price, quantity, taxed)| BillLine {
+                description: "line".into(), quantity, unit_price: cop(price), taxed,
+            }).collect();
+            let regime = TaxRegime { kind: TaxKind::Iva, rate_bp: rate };
+            let bill = compute_bill(Currency::COP, lines.clone(), regime, suggestion, TipChoice::Percent { basis_points: tip_bp }).unwrap();
+            let line_sum: i64 = lines.iter().map(|l| l.unit_price.amount * i64::from(l.quantity)).sum();
+            prop_assert_eq!(bill.subtotal.amount, line_sum);
+            let tax: i64 = bill.taxes.iter().map(|t| t.amount.amount).sum();
+            prop_assert_eq!(bill.net.amount + tax, bill.subtotal.amount, "net + tax = subtotal");
+            prop_assert_eq!(bill.subtotal.amount + bill.tip.amount, bill.total.amount, "lines + tip = total");
+            prop_assert!(tax >= 0 && bill.net.amount >= 0 && bill.tip.amount >= 0);
+            prop_assert!(bill.suggested_tip.amount * 10 <= bill.subtotal.amount + 5, "suggestion ≤ 10 %");
+            // The contained tax is within half a minor unit of the exact value.
+            let taxed: i64 = lines.iter().filter(|l| l.taxed).map(|l| l.unit_price.amount * i64::from(l.quantity)).sum();
+            let exact_times_denominator = i128::from(taxed) * i128::from(rate);
+            let denominator = 10_000 + i128::from(rate);
+            prop_assert!((i128::from(tax) * denominator - exact_times_denominator).abs() * 2 <= denominator);
+        }
+
+        #[test]
+        fn huge_bills_are_errors_not_panics(price in (i64::MAX / 4)..i64::MAX, quantity in 5u32..=50) {
+            let line = BillLine { description: "x".into(), quantity, unit_price: cop(price), taxed: true };
+            prop_assert!(compute_bill(Currency::COP, vec![line], TaxRegime::COLOMBIA_INC, 1_000, TipChoice::None).is_err());
+        }
+    }
+}
