@@ -7,6 +7,7 @@ pub mod clock;
 pub mod currency;
 pub mod email;
 pub mod ids;
+pub mod menu;
 pub mod money;
 pub mod order;
 pub mod page;

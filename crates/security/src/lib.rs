@@ -7,6 +7,7 @@ pub mod password;
 pub mod redact;
 pub mod secret;
 pub mod secrets;
+pub mod table_token;
 pub mod tenancy;
 pub mod tokens;
 pub mod totp;

@@ -1,0 +1,337 @@
+//! Menus in Spanish and English, and the server-side pricing of what a guest orders: the client never sends a
+//! price, only items, quantities, modifier choices and notes, which are checked here.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::bill::BillLine;
+use crate::money::Money;
+use crate::validation::{ValidationErrors, clean_text};
+
+pub const MAX_QUANTITY: u32 = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Localized {
+    pub es: String,
+    #[serde(default)]
+    pub en: String,
+}
+
+impl Localized {
+    pub fn parse(errors: &mut ValidationErrors, field: &str, raw: &Localized, required: bool) -> Localized {
+        let min = usize::from(required);
+        Localized {
+            es: clean_text(errors, &format!("{field}.es"), &raw.es, min, 200),
+            en: clean_text(errors, &format!("{field}.en"), &raw.en, 0, 200),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModifierOption {
+    pub name: Localized,
+    /// Added to the item's price, in minor units (never negative).
+    #[serde(default)]
+    pub price_delta: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModifierGroup {
+    pub name: Localized,
+    pub options: Vec<ModifierOption>,
+    #[serde(default)]
+    pub min: u8,
+    #[serde(default = "one")]
+    pub max: u8,
+}
+
+fn one() -> u8 {
+    1
+}
+
+/// Validates modifier groups as staff define them.
+pub fn check_modifiers(groups: &[ModifierGroup]) -> Result<Vec<ModifierGroup>, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let mut clean = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        let field = format!("modifiers[{g}]");
+        let name = Localized::parse(&mut errors, &format!("{field}.name"), &group.name, true);
+        if group.options.is_empty() || group.options.len() > 30 {
+            errors.push(format!("{field}.options"), "must have between 1 and 30 options");
+        }
+        if group.min > group.max || usize::from(group.min) > group.options.len() || group.max == 0 {
+            errors.push(
+                format!("{field}.max"),
+                "min must not exceed max, and max must be between 1 and the options",
+            );
+        }
+        let options = group
+            .options
+            .iter()
+            .enumerate()
+            .map(|(o, option)| {
+                if !(0..=10_000_000_000).contains(&option.price_delta) {
+                    errors.push(
+                        format!("{field}.options[{o}].price_delta"),
+                        "must be between 0 and 100.000.000,00",
+                    );
+                }
+                ModifierOption {
+                    name: Localized::parse(
+                        &mut errors,
+                        &format!("{field}.options[{o}].name"),
+                        &option.name,
+                        true,
+                    ),
+                    price_delta: option.price_delta,
+                }
+            })
+            .collect();
+        clean.push(ModifierGroup {
+            name,
+            options,
+            min: group.min,
+            max: group.max,
+        });
+    }
+    errors.into_result(clean)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuItem {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub category_id: Uuid,
+    pub name: Localized,
+    pub description: Localized,
+    pub price: Money,
+    pub taxed: bool,
+    pub available: bool,
+    pub modifiers: Vec<ModifierGroup>,
+}
+
+/// One line as the guest asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RequestedLine {
+    pub item_id: String,
+    pub quantity: u32,
+    /// For each chosen option: `[group index, option index]`.
+    #[serde(default)]
+    pub modifiers: Vec<[usize; 2]>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A line priced by the server: what the kitchen sees and the bill adds up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PricedLine {
+    pub item_id: Uuid,
+    pub name: Localized,
+    pub quantity: u32,
+    /// The chosen options' names, in group order.
+    pub modifiers: Vec<Localized>,
+    pub note: Option<String>,
+    pub unit_price: Money,
+    pub taxed: bool,
+}
+
+impl PricedLine {
+    pub fn bill_line(&self) -> BillLine {
+        let mut description = self.name.es.clone();
+        for modifier in &self.modifiers {
+            description.push_str(" + ");
+            description.push_str(&modifier.es);
+        }
+        BillLine {
+            description,
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+            taxed: self.taxed,
+        }
+    }
+}
+
+/// Prices every requested line against the menu, naming the field of every refusal (`items[1].quantity`).
+pub fn price_order(
+    menu: &[MenuItem],
+    requested: &[RequestedLine],
+) -> Result<Vec<PricedLine>, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    if requested.is_empty() || requested.len() > 100 {
+        errors.push("items", "must have between 1 and 100 lines");
+    }
+    let mut priced = Vec::new();
+    for (i, line) in requested.iter().enumerate() {
+        let field = format!("items[{i}]");
+        let item = line
+            .item_id
+            .parse::<Uuid>()
+            .ok()
+            .and_then(|id| menu.iter().find(|item| item.id == id));
+        let Some(item) = item else {
+            errors.push(format!("{field}.item_id"), "is not on this menu");
+            continue;
+        };
+        if !item.available {
+            errors.push(format!("{field}.item_id"), "is sold out");
+        }
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            errors.push(
+                format!("{field}.quantity"),
+                format!("must be between 1 and {MAX_QUANTITY}"),
+            );
+        }
+        let note = line
+            .note
+            .as_deref()
+            .map(|n| clean_text(&mut errors, &format!("{field}.note"), n, 0, 300));
+        let mut unit = item.price;
+        let mut chosen = Vec::new();
+        let mut per_group = vec![0u8; item.modifiers.len()];
+        for [group, option] in &line.modifiers {
+            match item.modifiers.get(*group).and_then(|g| g.options.get(*option)) {
+                Some(choice) if !chosen.contains(&(*group, *option)) => {
+                    per_group[*group] = per_group[*group].saturating_add(1);
+                    chosen.push((*group, *option));
+                    match Money::new(choice.price_delta, unit.currency)
+                        .and_then(|delta| unit.checked_add(delta))
+                    {
+                        Ok(sum) => unit = sum,
+                        Err(_) => errors.push(format!("{field}.modifiers"), "price out of range"),
+                    }
+                }
+                _ => errors.push(
+                    format!("{field}.modifiers"),
+                    "names an option this item does not have (or twice)",
+                ),
+            }
+        }
+        for (g, group) in item.modifiers.iter().enumerate() {
+            if per_group[g] < group.min || per_group[g] > group.max {
+                errors.push(
+                    format!("{field}.modifiers"),
+                    format!(
+                        "choose between {} and {} of “{}”",
+                        group.min, group.max, group.name.es
+                    ),
+                );
+            }
+        }
+        chosen.sort_unstable();
+        priced.push(PricedLine {
+            item_id: item.id,
+            name: item.name.clone(),
+            quantity: line.quantity,
+            modifiers: chosen
+                .iter()
+                .map(|(g, o)| item.modifiers[*g].options[*o].name.clone())
+                .collect(),
+            note: note.filter(|n| !n.is_empty()),
+            unit_price: unit,
+            taxed: item.taxed,
+        });
+    }
+    errors.into_result(priced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Currency;
+
+    fn text(es: &str) -> Localized {
+        Localized {
+            es: es.into(),
+            en: es.into(),
+        }
+    }
+
+    fn arepa() -> MenuItem {
+        MenuItem {
+            id: Uuid::now_v7(),
+            venue_id: Uuid::now_v7(),
+            category_id: Uuid::now_v7(),
+            name: text("Arepa"),
+            description: text(""),
+            price: Money::new(1_200_000, Currency::COP).unwrap(),
+            taxed: true,
+            available: true,
+            modifiers: vec![ModifierGroup {
+                name: text("Relleno"),
+                options: vec![
+                    ModifierOption {
+                        name: text("Queso"),
+                        price_delta: 0,
+                    },
+                    ModifierOption {
+                        name: text("Carne"),
+                        price_delta: 400_000,
+                    },
+                ],
+                min: 1,
+                max: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn prices_come_from_the_menu_with_modifiers() {
+        let menu = vec![arepa()];
+        let request = RequestedLine {
+            item_id: menu[0].id.to_string(),
+            quantity: 2,
+            modifiers: vec![[0, 1]],
+            note: Some(" sin sal ".into()),
+        };
+        let priced = price_order(&menu, &[request]).unwrap();
+        assert_eq!(priced[0].unit_price.amount, 1_600_000);
+        assert_eq!(priced[0].modifiers, vec![text("Carne")]);
+        assert_eq!(priced[0].note.as_deref(), Some("sin sal"));
+    }
+
+    #[test]
+    fn bad_lines_name_their_fields() {
+        let mut sold_out = arepa();
+        sold_out.available = false;
+        let menu = vec![arepa(), sold_out.clone()];
+        let requests = [
+            RequestedLine {
+                item_id: menu[0].id.to_string(),
+                quantity: 51,
+                modifiers: vec![[0, 0]],
+                note: None,
+            },
+            RequestedLine {
+                item_id: sold_out.id.to_string(),
+                quantity: 1,
+                modifiers: vec![[0, 0]],
+                note: None,
+            },
+            RequestedLine {
+                item_id: menu[0].id.to_string(),
+                quantity: 1,
+                modifiers: vec![],
+                note: None,
+            },
+            RequestedLine {
+                item_id: "nope".into(),
+                quantity: 1,
+                modifiers: vec![],
+                note: None,
+            },
+            RequestedLine {
+                item_id: menu[0].id.to_string(),
+                quantity: 1,
+                modifiers: vec![[0, 7]],
+                note: None,
+            },
+        ];
+        let errors = price_order(&menu, &requests).unwrap_err();
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"items[0].quantity"));
+        assert!(fields.contains(&"items[1].item_id"));
+        assert!(fields.contains(&"items[2].modifiers"));
+        assert!(fields.contains(&"items[3].item_id"));
+        assert!(fields.contains(&"items[4].modifiers"));
+    }
+}
