@@ -9,11 +9,15 @@
 mod error;
 pub mod identity;
 mod migrate;
+pub mod ordering;
 pub mod postgres;
 mod postgres_identity;
+mod postgres_ordering;
+pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 mod records;
 pub mod sqlite;
 mod sqlite_identity;
+mod sqlite_ordering;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -76,7 +80,9 @@ impl Engine {
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: PartnerStore + VenueStore + identity::IdentityStore + std::fmt::Debug {
+pub trait Store:
+    PartnerStore + VenueStore + identity::IdentityStore + ordering::OrderingStore + std::fmt::Debug
+{
     fn engine(&self) -> Engine;
 
     /// Cheap round trip proving the database answers (readiness).

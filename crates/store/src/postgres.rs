@@ -28,6 +28,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "identity",
         sql: include_str!("../migrations/postgres/0002_identity.sql"),
     },
+    Migration {
+        version: 3,
+        name: "ordering",
+        sql: include_str!("../migrations/postgres/0003_ordering.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).
@@ -111,6 +116,7 @@ async fn grant_serving_role(conn: &mut PgConnection, serving_url: &str) -> Store
         "GRANT USAGE ON SCHEMA public TO {role};
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
          REVOKE INSERT, UPDATE, DELETE ON comanda_migrations FROM {role};
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
          REVOKE UPDATE, DELETE ON audit_events FROM {role};"
     )))
     .execute(&mut *conn)

@@ -59,7 +59,7 @@ fn invitation_from_row(row: &PgRow) -> StoreResult<Invitation> {
     })
 }
 
-async fn insert_audit(
+pub(crate) async fn insert_audit(
     conn: &mut PgConnection,
     partner: PartnerId,
     entry: &AuditEntry,

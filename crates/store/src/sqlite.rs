@@ -30,6 +30,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "identity",
         sql: include_str!("../migrations/sqlite/0002_identity.sql"),
     },
+    Migration {
+        version: 3,
+        name: "ordering",
+        sql: include_str!("../migrations/sqlite/0003_ordering.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]

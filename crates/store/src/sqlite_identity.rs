@@ -61,7 +61,7 @@ fn invitation_from_row(row: &SqliteRow) -> StoreResult<Invitation> {
     })
 }
 
-async fn insert_audit(
+pub(crate) async fn insert_audit(
     conn: &mut SqliteConnection,
     partner: PartnerId,
     entry: &AuditEntry,
@@ -934,15 +934,15 @@ impl SqliteStore {
     }
 }
 
-fn h(id: Uuid) -> Hyphenated {
+pub(crate) fn h(id: Uuid) -> Hyphenated {
     id.hyphenated()
 }
 
-fn uuid_col(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+pub(crate) fn uuid_col(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
     Ok(row.try_get::<Hyphenated, _>(column)?.into_uuid())
 }
 
-fn opt_uuid_col(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
+pub(crate) fn opt_uuid_col(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
     Ok(row
         .try_get::<Option<Hyphenated>, _>(column)?
         .map(Hyphenated::into_uuid))

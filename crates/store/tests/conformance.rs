@@ -561,6 +561,253 @@ mod suite {
             .unwrap();
     }
 
+    // ----- ordering -----
+
+    use comanda_domain::menu::{Localized, MenuItem, ModifierGroup, ModifierOption, PricedLine};
+    use comanda_domain::{Money, OrderStatus};
+    use comanda_store::ordering::{NewOrder, PlaceOutcome};
+
+    fn text(es: &str) -> Localized {
+        Localized {
+            es: es.into(),
+            en: format!("{es} (en)"),
+        }
+    }
+
+    async fn venue_of(store: &dyn Store, scope: &TenantScope) -> Uuid {
+        store
+            .create_venue(scope, &venue("Sede"), NOW)
+            .await
+            .unwrap()
+            .id
+            .as_uuid()
+    }
+
+    pub async fn tables_have_rotatable_tokens_and_stay_in_their_tenant(store: &dyn Store) {
+        let a = new_partner(store, "A").await;
+        let b = new_partner(store, "B").await;
+        let venue_a = venue_of(store, &a).await;
+        let table = store.create_table(&a, venue_a, "Mesa 1", 4, NOW).await.unwrap();
+        assert_eq!(table.token_version, 1);
+        let entry = store.table_entry(table.id).await.unwrap().unwrap();
+        assert_eq!(
+            (entry.partner, entry.venue, entry.version),
+            (a.partner(), venue_a, 1)
+        );
+        let rotated = store
+            .rotate_table_token(&a, table.id, &AuditEntry::new("table.token_rotated"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(rotated.token_version, 2);
+        assert_eq!(store.table_entry(table.id).await.unwrap().unwrap().version, 2);
+        assert!(matches!(
+            store.table(&b, table.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.tables(&b, venue_a).await.unwrap().is_empty());
+        let foreign = store.create_table(&b, venue_a, "Intrusa", 2, NOW).await;
+        assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
+        assert!(store.table_entry(Uuid::now_v7()).await.unwrap().is_none());
+    }
+
+    fn item(venue: Uuid, category: Uuid) -> MenuItem {
+        MenuItem {
+            id: Uuid::now_v7(),
+            venue_id: venue,
+            category_id: category,
+            name: text("Ajiaco"),
+            description: text("Sopa santafereña"),
+            price: Money::new(1_890_000, comanda_domain::Currency::COP).unwrap(),
+            taxed: true,
+            available: true,
+            modifiers: vec![ModifierGroup {
+                name: text("Acompañamiento"),
+                options: vec![ModifierOption {
+                    name: text("Aguacate"),
+                    price_delta: 300_000,
+                }],
+                min: 0,
+                max: 1,
+            }],
+        }
+    }
+
+    pub async fn menus_round_trip_and_items_stay_in_their_venue(store: &dyn Store) {
+        let scope = new_partner(store, "Menú").await;
+        let venue = venue_of(store, &scope).await;
+        let other_venue = venue_of(store, &scope).await;
+        let category = store
+            .create_category(&scope, venue, &text("Sopas"), 1)
+            .await
+            .unwrap();
+        let created = store
+            .create_menu_item(&scope, &item(venue, category.id))
+            .await
+            .unwrap();
+        let (categories, items) = store.menu(&scope, venue).await.unwrap();
+        assert_eq!(categories, vec![category.clone()]);
+        assert_eq!(items, vec![created.clone()]);
+        let sold_out = store.set_item_available(&scope, created.id, false).await.unwrap();
+        assert!(!sold_out.available);
+        let misplaced = store
+            .create_menu_item(&scope, &item(other_venue, category.id))
+            .await;
+        assert!(
+            matches!(misplaced, Err(StoreError::NotFound)),
+            "a category of another venue"
+        );
+    }
+
+    fn order_for(venue: Uuid, table: Uuid, key: Option<&str>, hash: &[u8]) -> NewOrder {
+        let line = PricedLine {
+            item_id: Uuid::now_v7(),
+            name: text("Ajiaco"),
+            quantity: 2,
+            modifiers: vec![text("Aguacate")],
+            note: None,
+            unit_price: Money::new(2_190_000, comanda_domain::Currency::COP).unwrap(),
+            taxed: true,
+        };
+        NewOrder {
+            id: Uuid::now_v7(),
+            venue_id: venue,
+            table_id: table,
+            subtotal: Money::new(4_380_000, comanda_domain::Currency::COP).unwrap(),
+            lines: vec![line],
+            idempotency_key: key.map(str::to_owned),
+            request_hash: hash.to_vec(),
+        }
+    }
+
+    pub async fn twenty_concurrent_retries_create_one_order(store: &dyn Store) {
+        let scope = new_partner(store, "Idem").await;
+        let venue = venue_of(store, &scope).await;
+        let table = store.create_table(&scope, venue, "5", 2, NOW).await.unwrap();
+        let attempts: Vec<NewOrder> = (0..20)
+            .map(|_| order_for(venue, table.id, Some("key-1"), b"same body"))
+            .collect();
+        let outcomes = futures_join_all(attempts.iter().map(|o| store.place_order(&scope, o, NOW))).await;
+        let created: Vec<_> = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(PlaceOutcome::Created(_))))
+            .collect();
+        assert_eq!(created.len(), 1, "{outcomes:?}");
+        let first = match created[0] {
+            Ok(PlaceOutcome::Created(order)) => order.id,
+            _ => unreachable!(),
+        };
+        for outcome in &outcomes {
+            match outcome {
+                Ok(PlaceOutcome::Created(order) | PlaceOutcome::Replayed(order)) => {
+                    assert_eq!(order.id, first)
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(store.table_orders(&scope, table.id).await.unwrap().len(), 1);
+        let other_body = store
+            .place_order(&scope, &order_for(venue, table.id, Some("key-1"), b"other"), NOW)
+            .await;
+        assert_eq!(other_body.unwrap(), PlaceOutcome::KeyReused);
+        let without_key = store
+            .place_order(&scope, &order_for(venue, table.id, None, b"x"), NOW)
+            .await
+            .unwrap();
+        assert!(matches!(without_key, PlaceOutcome::Created(_)));
+    }
+
+    pub async fn orders_move_forward_once_and_leave_events(store: &dyn Store) {
+        let scope = new_partner(store, "Cocina").await;
+        let venue = venue_of(store, &scope).await;
+        let table = store.create_table(&scope, venue, "7", 2, NOW).await.unwrap();
+        let PlaceOutcome::Created(order) = store
+            .place_order(&scope, &order_for(venue, table.id, None, b"x"), NOW)
+            .await
+            .unwrap()
+        else {
+            panic!("not created")
+        };
+        assert_eq!(order.status, OrderStatus::Placed);
+        assert_eq!(order.lines[0].modifiers, vec![text("Aguacate")]);
+        let accepted = store
+            .transition_order(
+                &scope,
+                order.id,
+                OrderStatus::Placed,
+                OrderStatus::Accepted,
+                "kitchen:ana",
+                None,
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(accepted.status, OrderStatus::Accepted);
+        let stale = store
+            .transition_order(
+                &scope,
+                order.id,
+                OrderStatus::Placed,
+                OrderStatus::Accepted,
+                "kitchen:luis",
+                None,
+                NOW,
+            )
+            .await;
+        assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+        let events = store.order_events_after(&scope, venue, 0, 100).await.unwrap();
+        let statuses: Vec<OrderStatus> = events.iter().map(|e| e.status).collect();
+        assert_eq!(statuses, [OrderStatus::Placed, OrderStatus::Accepted]);
+        assert!(events[0].seq < events[1].seq);
+        assert_eq!(events[1].actor, "kitchen:ana");
+        let later = store
+            .order_events_after(&scope, venue, events[0].seq, 100)
+            .await
+            .unwrap();
+        assert_eq!(later.len(), 1, "resume after the last seen event");
+        assert_eq!(
+            store
+                .venue_orders(&scope, venue, Some(OrderStatus::Accepted))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            store
+                .venue_orders(&scope, venue, Some(OrderStatus::Placed))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+        let handles: Vec<F> = futures.collect();
+        let mut outputs = Vec::new();
+        // Poll them all concurrently on this task.
+        let mut pinned: Vec<std::pin::Pin<Box<F>>> = handles.into_iter().map(Box::pin).collect();
+        let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (future, slot) in pinned.iter_mut().zip(done.iter_mut()) {
+                if slot.is_none() {
+                    match future.as_mut().poll(cx) {
+                        std::task::Poll::Ready(output) => *slot = Some(output),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        outputs.extend(done.into_iter().flatten());
+        outputs
+    }
+
     pub async fn one_signing_key_rotation_wins(store: &dyn Store) {
         let key = |kid: &str| StoredSigningKey {
             kid: kid.to_owned(),
@@ -646,6 +893,10 @@ conformance!(
     sign_in_failures_reach_the_right_partner,
     devices_and_security_events,
     one_signing_key_rotation_wins,
+    tables_have_rotatable_tokens_and_stay_in_their_tenant,
+    menus_round_trip_and_items_stay_in_their_venue,
+    twenty_concurrent_retries_create_one_order,
+    orders_move_forward_once_and_leave_events,
 );
 
 mod sqlite_walls {

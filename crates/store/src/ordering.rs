@@ -1,0 +1,165 @@
+//! Ordering storage: tables and their token versions, menus, orders and the order-event feed.
+
+use async_trait::async_trait;
+use comanda_domain::menu::{Localized, MenuItem, PricedLine};
+use comanda_domain::{Money, OrderStatus};
+use comanda_security::TenantScope;
+use comanda_security::table_token::TableEntry;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreResult;
+use crate::identity::AuditEntry;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueTable {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub label: String,
+    pub seats: u32,
+    pub token_version: u32,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Category {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub name: Localized,
+    pub position: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub table_id: Uuid,
+    pub status: OrderStatus,
+    pub lines: Vec<PricedLine>,
+    pub subtotal: Money,
+    pub cancel_reason: Option<String>,
+    pub placed_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub table_id: Uuid,
+    pub lines: Vec<PricedLine>,
+    pub subtotal: Money,
+    pub idempotency_key: Option<String>,
+    /// Digest of the request body, so a reused key with another body is told apart.
+    pub request_hash: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceOutcome {
+    Created(Order),
+    /// The same Idempotency-Key with the same body: the first order.
+    Replayed(Order),
+    /// The same Idempotency-Key with another body.
+    KeyReused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvent {
+    /// Strictly increasing across the whole platform: the SSE event id clients resume from.
+    pub seq: i64,
+    pub order_id: Uuid,
+    pub venue_id: Uuid,
+    pub status: OrderStatus,
+    pub actor: String,
+    pub at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait OrderingStore: Send + Sync {
+    /// [`crate::StoreError::NotFound`] when the venue is not the partner's.
+    async fn create_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        label: &str,
+        seats: u32,
+        now: OffsetDateTime,
+    ) -> StoreResult<VenueTable>;
+    async fn tables(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<VenueTable>>;
+    async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable>;
+    /// Bumps the token version: every QR code printed before stops working.
+    async fn rotate_table_token(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<VenueTable>;
+    /// The platform directory entry of a table named by a guest's token.
+    async fn table_entry(&self, table: Uuid) -> StoreResult<Option<TableEntry>>;
+
+    async fn create_category(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        name: &Localized,
+        position: i32,
+    ) -> StoreResult<Category>;
+    /// The item's category must be of the same venue, else [`crate::StoreError::NotFound`].
+    async fn create_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem>;
+    async fn set_item_available(
+        &self,
+        scope: &TenantScope,
+        item: Uuid,
+        available: bool,
+    ) -> StoreResult<MenuItem>;
+    async fn menu(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<(Vec<Category>, Vec<MenuItem>)>;
+
+    async fn place_order(
+        &self,
+        scope: &TenantScope,
+        order: &NewOrder,
+        now: OffsetDateTime,
+    ) -> StoreResult<PlaceOutcome>;
+    async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order>;
+    async fn table_orders(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Vec<Order>>;
+    async fn venue_orders(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        status: Option<OrderStatus>,
+    ) -> StoreResult<Vec<Order>>;
+    /// Moves an order from `from` to `to` only if it is still at `from` ([`crate::StoreError::Conflict`] else),
+    /// recording who and when as an order event.
+    #[allow(clippy::too_many_arguments)]
+    async fn transition_order(
+        &self,
+        scope: &TenantScope,
+        order: Uuid,
+        from: OrderStatus,
+        to: OrderStatus,
+        actor: &str,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Order>;
+    /// The venue's order events after `after` (an SSE Last-Event-ID), oldest first.
+    async fn order_events_after(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderEvent>>;
+}
+
+pub(crate) fn status_from(text: &str) -> StoreResult<OrderStatus> {
+    OrderStatus::parse(text).ok_or_else(|| crate::records::corrupt("status", text))
+}
+
+pub(crate) fn json_from<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|_| crate::records::corrupt(column, text))
+}
+
+pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}

@@ -1,0 +1,485 @@
+//! SQLite engine of [`OrderingStore`]: the PostgreSQL statements with `?N` parameters and text identifiers. One
+//! process serves the embedded default, so order events need no cross-instance announcement here.
+
+use async_trait::async_trait;
+use comanda_domain::menu::{Localized, MenuItem};
+use comanda_domain::{Currency, Money, OrderStatus, PartnerId};
+use comanda_security::TenantScope;
+use comanda_security::table_token::TableEntry;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::identity::AuditEntry;
+use crate::ordering::{
+    Category, NewOrder, Order, OrderEvent, OrderingStore, PlaceOutcome, VenueTable, json_from, json_text,
+    status_from,
+};
+use crate::sqlite::SqliteStore;
+use crate::sqlite_identity::{h, uuid_col};
+use crate::{StoreError, StoreResult};
+
+fn table_from_row(row: &SqliteRow) -> StoreResult<VenueTable> {
+    Ok(VenueTable {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        label: row.try_get("label")?,
+        seats: u32::try_from(row.try_get::<i32, _>("seats")?).unwrap_or(0),
+        token_version: u32::try_from(row.try_get::<i32, _>("token_version")?).unwrap_or(0),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn money(row: &SqliteRow, amount: &str) -> StoreResult<Money> {
+    let code: String = row.try_get("currency")?;
+    let currency =
+        Currency::from_code(code.trim()).ok_or_else(|| crate::records::corrupt("currency", &code))?;
+    Money::new(row.try_get(amount)?, currency).map_err(|_| crate::records::corrupt(amount, "negative"))
+}
+
+fn item_from_row(row: &SqliteRow) -> StoreResult<MenuItem> {
+    Ok(MenuItem {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        category_id: uuid_col(row, "category_id")?,
+        name: Localized {
+            es: row.try_get("name_es")?,
+            en: row.try_get("name_en")?,
+        },
+        description: Localized {
+            es: row.try_get("description_es")?,
+            en: row.try_get("description_en")?,
+        },
+        price: money(row, "price")?,
+        taxed: row.try_get("taxed")?,
+        available: row.try_get("available")?,
+        modifiers: json_from("modifiers", &row.try_get::<String, _>("modifiers")?)?,
+    })
+}
+
+fn order_from_row(row: &SqliteRow) -> StoreResult<Order> {
+    Ok(Order {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        table_id: uuid_col(row, "table_id")?,
+        status: status_from(&row.try_get::<String, _>("status")?)?,
+        lines: json_from("lines", &row.try_get::<String, _>("lines")?)?,
+        subtotal: money(row, "subtotal")?,
+        cancel_reason: row.try_get("cancel_reason")?,
+        placed_at: row.try_get("placed_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn record_event(
+    conn: &mut SqliteConnection,
+    partner: PartnerId,
+    order: &Order,
+    actor: &str,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         RETURNING seq",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(order.venue_id))
+    .bind(h(order.id))
+    .bind(order.status.as_str())
+    .bind(actor)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let _ = seq;
+    Ok(())
+}
+
+fn foreign_key_to_not_found(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => error.into(),
+    }
+}
+
+#[async_trait]
+impl OrderingStore for SqliteStore {
+    async fn create_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        label: &str,
+        seats: u32,
+        now: OffsetDateTime,
+    ) -> StoreResult<VenueTable> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "INSERT INTO venue_tables (partner_id, venue_id, id, label, seats, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(h(Uuid::now_v7()))
+        .bind(label)
+        .bind(i32::try_from(seats).unwrap_or(i32::MAX))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        let table = table_from_row(&row)?;
+        sqlx::query("INSERT INTO table_directory (table_id, partner_id, venue_id, token_version) VALUES (?1, ?2, ?3, 1)")
+            .bind(h(table.id))
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(venue))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(table)
+    }
+
+    async fn tables(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<VenueTable>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM venue_tables WHERE partner_id = ?1 AND venue_id = ?2 ORDER BY label, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(table_from_row).collect()
+    }
+
+    async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query("SELECT * FROM venue_tables WHERE partner_id = ?1 AND id = ?2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(table))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        table_from_row(&row)
+    }
+
+    async fn rotate_table_token(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<VenueTable> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE venue_tables SET token_version = token_version + 1 WHERE partner_id = ?1 AND id = ?2 RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_one(&mut *tx)
+        .await?;
+        let rotated = table_from_row(&row)?;
+        sqlx::query("UPDATE table_directory SET token_version = ?2 WHERE table_id = ?1")
+            .bind(h(table))
+            .bind(i32::try_from(rotated.token_version).unwrap_or(i32::MAX))
+            .execute(&mut *tx)
+            .await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(rotated)
+    }
+
+    async fn table_entry(&self, table: Uuid) -> StoreResult<Option<TableEntry>> {
+        let row = sqlx::query("SELECT * FROM table_directory WHERE table_id = ?1")
+            .bind(h(table))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(TableEntry {
+                partner: PartnerId::from_uuid(uuid_col(&row, "partner_id")?),
+                venue: uuid_col(&row, "venue_id")?,
+                table: uuid_col(&row, "table_id")?,
+                version: u32::try_from(row.try_get::<i32, _>("token_version")?).unwrap_or(0),
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_category(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        name: &Localized,
+        position: i32,
+    ) -> StoreResult<Category> {
+        let mut tx = self.scoped(scope).await?;
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO menu_categories (partner_id, venue_id, id, name_es, name_en, position)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(h(id))
+        .bind(&name.es)
+        .bind(&name.en)
+        .bind(position)
+        .execute(&mut *tx)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        tx.commit().await?;
+        Ok(Category {
+            id,
+            venue_id: venue,
+            name: name.clone(),
+            position,
+        })
+    }
+
+    async fn create_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem> {
+        let mut tx = self.scoped(scope).await?;
+        let same_venue: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM menu_categories WHERE partner_id = ?1 AND id = ?2 AND venue_id = ?3)",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(item.category_id))
+        .bind(h(item.venue_id))
+        .fetch_one(&mut *tx)
+        .await?;
+        if !same_venue {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query(
+            "INSERT INTO menu_items (partner_id, venue_id, id, category_id, name_es, name_en, description_es,
+                                     description_en, price, currency, taxed, available, modifiers)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(item.venue_id))
+        .bind(h(item.id))
+        .bind(h(item.category_id))
+        .bind(&item.name.es)
+        .bind(&item.name.en)
+        .bind(&item.description.es)
+        .bind(&item.description.en)
+        .bind(item.price.amount)
+        .bind(item.price.currency.code())
+        .bind(item.taxed)
+        .bind(item.available)
+        .bind(json_text(&item.modifiers))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        item_from_row(&row)
+    }
+
+    async fn set_item_available(
+        &self,
+        scope: &TenantScope,
+        item: Uuid,
+        available: bool,
+    ) -> StoreResult<MenuItem> {
+        let mut tx = self.scoped(scope).await?;
+        let row =
+            sqlx::query("UPDATE menu_items SET available = ?3 WHERE partner_id = ?1 AND id = ?2 RETURNING *")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(item))
+                .bind(available)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        item_from_row(&row)
+    }
+
+    async fn menu(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<(Vec<Category>, Vec<MenuItem>)> {
+        let mut tx = self.scoped(scope).await?;
+        let categories = sqlx::query(
+            "SELECT * FROM menu_categories WHERE partner_id = ?1 AND venue_id = ?2 ORDER BY position, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items =
+            sqlx::query("SELECT * FROM menu_items WHERE partner_id = ?1 AND venue_id = ?2 ORDER BY id")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(venue))
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let categories = categories
+            .iter()
+            .map(|row| {
+                Ok(Category {
+                    id: uuid_col(row, "id")?,
+                    venue_id: uuid_col(row, "venue_id")?,
+                    name: Localized {
+                        es: row.try_get("name_es")?,
+                        en: row.try_get("name_en")?,
+                    },
+                    position: row.try_get("position")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((
+            categories,
+            items.iter().map(item_from_row).collect::<StoreResult<Vec<_>>>()?,
+        ))
+    }
+
+    async fn place_order(
+        &self,
+        scope: &TenantScope,
+        order: &NewOrder,
+        now: OffsetDateTime,
+    ) -> StoreResult<PlaceOutcome> {
+        let mut tx = self.scoped(scope).await?;
+        let partner = scope.partner().as_uuid();
+        let inserted = sqlx::query(
+            "INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key,
+                                 request_hash, placed_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'placed', ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+             ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *",
+        )
+        .bind(h(partner))
+        .bind(h(order.venue_id))
+        .bind(h(order.id))
+        .bind(h(order.table_id))
+        .bind(json_text(&order.lines))
+        .bind(order.subtotal.amount)
+        .bind(order.subtotal.currency.code())
+        .bind(&order.idempotency_key)
+        .bind(&order.request_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        if let Some(row) = inserted {
+            let created = order_from_row(&row)?;
+            record_event(&mut tx, scope.partner(), &created, "guest", now).await?;
+            tx.commit().await?;
+            return Ok(PlaceOutcome::Created(created));
+        }
+        let existing = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = ?1 AND table_id = ?2 AND idempotency_key = ?3",
+        )
+        .bind(h(partner))
+        .bind(h(order.table_id))
+        .bind(&order.idempotency_key)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
+        if hash.as_deref() == Some(order.request_hash.as_slice()) {
+            Ok(PlaceOutcome::Replayed(order_from_row(&existing)?))
+        } else {
+            Ok(PlaceOutcome::KeyReused)
+        }
+    }
+
+    async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query("SELECT * FROM orders WHERE partner_id = ?1 AND id = ?2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(order))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        order_from_row(&row)
+    }
+
+    async fn table_orders(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Vec<Order>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = ?1 AND table_id = ?2 ORDER BY placed_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    async fn venue_orders(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        status: Option<OrderStatus>,
+    ) -> StoreResult<Vec<Order>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = ?1 AND venue_id = ?2 AND (?3 IS NULL OR status = ?3)
+             ORDER BY placed_at, id LIMIT 500",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(status.map(OrderStatus::as_str))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    async fn transition_order(
+        &self,
+        scope: &TenantScope,
+        order: Uuid,
+        from: OrderStatus,
+        to: OrderStatus,
+        actor: &str,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Order> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE orders SET status = ?4, cancel_reason = COALESCE(?5, cancel_reason), updated_at = ?6
+             WHERE partner_id = ?1 AND id = ?2 AND status = ?3 RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(order))
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Conflict("the order changed meanwhile".into()));
+        };
+        let updated = order_from_row(&row)?;
+        record_event(&mut tx, scope.partner(), &updated, actor, now).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn order_events_after(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderEvent>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM order_events WHERE partner_id = ?1 AND venue_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OrderEvent {
+                    seq: row.try_get("seq")?,
+                    order_id: uuid_col(row, "order_id")?,
+                    venue_id: uuid_col(row, "venue_id")?,
+                    status: status_from(&row.try_get::<String, _>("status")?)?,
+                    actor: row.try_get("actor")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+}
