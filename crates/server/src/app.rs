@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::middleware::{self, TrustedProxies};
 use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
-use crate::routes::{app_pages, auth, pages, platform, staff};
+use crate::routes::{app_pages, auth, guest, ordering, pages, platform, staff, stream};
 use comanda_security::kms::Kms;
 use comanda_security::password::PasswordHasher;
 
@@ -31,6 +31,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub openapi_json: Arc<OnceLock<String>>,
     pub identity: Arc<Identity>,
+    /// Signs and checks table tokens (the guests' credential).
+    pub table_key: comanda_security::Secret<[u8; 32]>,
+    pub order_events: crate::events::OrderEvents,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
             ),
             public_origin,
         };
+        let table_key = kms.derive("table-token");
         let identity = Identity::new(store.clone(), clock.clone(), kms, hasher, keys, auth);
         Ok(Self {
             settings: Arc::new(Settings::from_config(config, clock.now())),
@@ -71,6 +75,8 @@ impl AppState {
             metrics: metrics_handle(),
             openapi_json: Arc::new(OnceLock::new()),
             identity: Arc::new(identity),
+            table_key,
+            order_events: crate::events::OrderEvents::default(),
         })
     }
 }
@@ -112,6 +118,10 @@ impl Settings {
         (name = "pages", description = "Server-rendered pages"),
         (name = "identity", description = "Sign-up, sign-in, second factor, sessions"),
         (name = "staff", description = "Staff, roles and the audit trail"),
+        (name = "venues", description = "Venues and tables with their QR codes"),
+        (name = "menu", description = "Bilingual menus"),
+        (name = "orders", description = "The order queue and the kitchen feed"),
+        (name = "guests", description = "What a guest at a table can do with its table token"),
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)
@@ -170,6 +180,20 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(staff::update, staff::remove))
         .routes(routes!(staff::accept_invitation))
         .routes(routes!(staff::audit))
+        .routes(routes!(ordering::create_venue, ordering::list_venues))
+        .routes(routes!(ordering::create_table, ordering::list_tables))
+        .routes(routes!(ordering::rotate_table_token))
+        .routes(routes!(ordering::table_qr))
+        .routes(routes!(ordering::create_category))
+        .routes(routes!(ordering::create_item))
+        .routes(routes!(ordering::set_availability))
+        .routes(routes!(ordering::menu))
+        .routes(routes!(ordering::venue_orders))
+        .routes(routes!(ordering::transition))
+        .routes(routes!(stream::order_stream))
+        .routes(routes!(guest::table))
+        .routes(routes!(guest::place_order))
+        .routes(routes!(guest::bill))
         .split_for_parts();
     let _ = state
         .openapi_json

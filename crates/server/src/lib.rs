@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod embedded;
+pub mod events;
 pub mod extract;
 mod files;
 pub mod logging;

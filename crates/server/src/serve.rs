@@ -74,6 +74,18 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         .unwrap_or_else(|| format!("https://localhost:{}", https_addr.port()));
     let state = AppState::assemble(config, store.clone(), clock.clone(), kms, public_origin).await?;
     let identity = state.identity.clone();
+    if let Some(mut notices) = store
+        .order_event_notices()
+        .await
+        .context("listening for order events")?
+    {
+        let events = state.order_events.clone();
+        tokio::spawn(async move {
+            while let Some((partner, venue)) = notices.recv().await {
+                events.announce(partner, venue);
+            }
+        });
+    }
     let router = app::build(state);
     let identity_for_server = identity.clone();
     let handle = axum_server::Handle::new();

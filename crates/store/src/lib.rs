@@ -81,7 +81,12 @@ impl Engine {
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    PartnerStore + VenueStore + identity::IdentityStore + ordering::OrderingStore + std::fmt::Debug
+    PartnerStore
+    + VenueStore
+    + identity::IdentityStore
+    + ordering::OrderingStore
+    + ordering::OrderEventFeed
+    + std::fmt::Debug
 {
     fn engine(&self) -> Engine;
 

@@ -152,6 +152,15 @@ pub trait OrderingStore: Send + Sync {
     ) -> StoreResult<Vec<OrderEvent>>;
 }
 
+/// Where an SSE stream without a Last-Event-ID starts: the venue's newest event.
+#[async_trait]
+pub trait OrderEventFeed: Send + Sync {
+    async fn latest_order_event(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<i64>;
+    /// `(partner, venue)` notices of new order events from every instance, where the engine can tell (PostgreSQL
+    /// LISTEN); `None` for a single-process engine.
+    async fn order_event_notices(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<(Uuid, Uuid)>>>;
+}
+
 pub(crate) fn status_from(text: &str) -> StoreResult<OrderStatus> {
     OrderStatus::parse(text).ok_or_else(|| crate::records::corrupt("status", text))
 }

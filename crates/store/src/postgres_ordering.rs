@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::identity::AuditEntry;
 use crate::ordering::{
-    Category, NewOrder, Order, OrderEvent, OrderingStore, PlaceOutcome, VenueTable, json_from, json_text,
-    status_from,
+    Category, NewOrder, Order, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome, VenueTable,
+    json_from, json_text, status_from,
 };
 use crate::postgres::PgStore;
 use crate::{StoreError, StoreResult};
@@ -488,5 +488,54 @@ impl OrderingStore for PgStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl OrderEventFeed for PgStore {
+    async fn latest_order_event(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<i64> {
+        let mut tx = self.scoped(scope).await?;
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT max(seq) FROM order_events WHERE partner_id = $1 AND venue_id = $2")
+                .bind(scope.partner().as_uuid())
+                .bind(venue)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn order_event_notices(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<(Uuid, Uuid)>>> {
+        // Its own single-connection pool: the listener's connection never competes with request traffic.
+        let options = (*self.pool.connect_options()).clone();
+        let own_pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own_pool).await?;
+        listener.listen(ORDER_EVENTS_CHANNEL).await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a lost connection.
+                match listener.recv().await {
+                    Ok(notification) => {
+                        let mut parts = notification.payload().split(':');
+                        let partner = parts.next().and_then(|p| p.parse::<Uuid>().ok());
+                        let venue = parts.next().and_then(|v| v.parse::<Uuid>().ok());
+                        if let (Some(partner), Some(venue)) = (partner, venue)
+                            && sender.send((partner, venue)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "order event listener interrupted");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(receiver))
     }
 }

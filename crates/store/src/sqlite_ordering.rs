@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::identity::AuditEntry;
 use crate::ordering::{
-    Category, NewOrder, Order, OrderEvent, OrderingStore, PlaceOutcome, VenueTable, json_from, json_text,
-    status_from,
+    Category, NewOrder, Order, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome, VenueTable,
+    json_from, json_text, status_from,
 };
 use crate::sqlite::SqliteStore;
 use crate::sqlite_identity::{h, uuid_col};
@@ -481,5 +481,22 @@ impl OrderingStore for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl OrderEventFeed for SqliteStore {
+    async fn latest_order_event(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<i64> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT max(seq) FROM order_events WHERE partner_id = ?1 AND venue_id = ?2")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(venue))
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn order_event_notices(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<(Uuid, Uuid)>>> {
+        Ok(None)
     }
 }

@@ -56,6 +56,21 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             Staff(Permission::ManageStaff)
         }
         ("GET", "/api/v1/audit") => Staff(Permission::ViewAudit),
+        ("GET", "/api/v1/t/{token}" | "/api/v1/t/{token}/bill") | ("POST", "/api/v1/t/{token}/orders") => {
+            Public
+        }
+        (
+            "POST",
+            "/api/v1/venues" | "/api/v1/venues/{venue}/tables" | "/api/v1/tables/{table}/token/rotate",
+        )
+        | ("POST", "/api/v1/venues/{venue}/menu/categories" | "/api/v1/venues/{venue}/menu/items")
+        | ("PATCH", "/api/v1/menu/items/{item}") => Staff(Permission::ManageVenues),
+        ("GET", "/api/v1/venues" | "/api/v1/venues/{venue}/tables" | "/api/v1/tables/{table}/qr.svg")
+        | ("GET", "/api/v1/venues/{venue}/menu") => Staff(Permission::ViewVenues),
+        ("GET", "/api/v1/venues/{venue}/orders" | "/api/v1/venues/{venue}/orders/stream") => {
+            Staff(Permission::ViewKitchen)
+        }
+        ("POST", "/api/v1/orders/{order}/transitions") => Staff(Permission::ManageOrders),
         _ => return None,
     })
 }

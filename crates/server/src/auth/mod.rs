@@ -219,6 +219,10 @@ impl Identity {
         }
     }
 
+    pub fn public_origin(&self) -> &str {
+        &self.settings.public_origin
+    }
+
     pub fn email_index(&self) -> Secret<[u8; 32]> {
         self.email_index.clone()
     }
@@ -1099,7 +1103,7 @@ fn hash_failure(error: comanda_security::password::HashError) -> ApiError {
 }
 
 /// The otpauth URI as an SVG QR code (medium error correction, quiet zone included).
-fn qr_svg(uri: &str) -> String {
+pub fn qr_svg(uri: &str) -> String {
     match qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M) {
         Ok(code) => code
             .render::<qrcode::render::svg::Color<'_>>()

@@ -7,5 +7,6 @@ mod support;
 
 mod errors;
 mod identity;
+mod ordering;
 mod platform;
 mod tls_handshakes;

@@ -1,0 +1,202 @@
+//! Guests: no account, the table token in the path is the credential. A token that does not verify, names a
+//! rotated version, or names another venue's table reads as "not found".
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use comanda_domain::bill::{Bill, TipChoice, compute_bill};
+use comanda_domain::menu::{RequestedLine, price_order};
+use comanda_domain::{Money, OrderStatus, Venue, VenueId};
+use comanda_security::TenantScope;
+use comanda_security::table_token;
+use comanda_store::ordering::{NewOrder, PlaceOutcome, VenueTable};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, Problem, ProblemType};
+use crate::routes::ordering::{MenuView, OrderView, menu_view};
+
+/// The table a verified token opens.
+struct GuestTable {
+    scope: TenantScope,
+    venue: Venue,
+    table: VenueTable,
+}
+
+async fn resolve(state: &AppState, token: &str) -> Result<GuestTable, ApiError> {
+    let not_found = || {
+        ApiError::from(Problem::new(ProblemType::NotFound).detail("this table code is not valid any more"))
+    };
+    let table_id = table_token::claimed_table(token).ok_or_else(not_found)?;
+    let entry = state.store.table_entry(table_id).await?.ok_or_else(not_found)?;
+    let access = table_token::verify(&state.table_key, token, &entry).ok_or_else(not_found)?;
+    let scope = TenantScope::from_proof(&access.proof);
+    let venue = state
+        .store
+        .venue(&scope, VenueId::from_uuid(access.venue))
+        .await?;
+    let table = state.store.table(&scope, access.table).await?;
+    Ok(GuestTable { scope, venue, table })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GuestVenue {
+    pub name: String,
+    pub currency: comanda_domain::Currency,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GuestView {
+    pub venue: GuestVenue,
+    pub table: String,
+    /// Only what can be ordered now.
+    pub menu: MenuView,
+    pub bill: Bill,
+}
+
+async fn table_bill(
+    state: &AppState,
+    guest: &GuestTable,
+) -> Result<(Bill, Vec<comanda_store::ordering::Order>), ApiError> {
+    let orders = state.store.table_orders(&guest.scope, guest.table.id).await?;
+    let lines = orders
+        .iter()
+        .filter(|o| o.status != OrderStatus::Cancelled)
+        .flat_map(|o| o.lines.iter().map(|l| l.bill_line()))
+        .collect();
+    let bill = compute_bill(
+        guest.venue.currency,
+        lines,
+        guest.venue.tax,
+        1_000,
+        TipChoice::None,
+    )
+    .map_err(|e| ApiError::from(Problem::new(ProblemType::BusinessRule).detail(e.to_string())))?;
+    Ok((bill, orders))
+}
+
+/// The guest page's data: venue, table, available menu, and the open bill.
+#[utoipa::path(get, path = "/api/v1/t/{token}", tag = "guests", params(("token" = String, Path)),
+    responses((status = 200, body = GuestView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn table(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<GuestView>, ApiError> {
+    let guest = resolve(&state, &token).await?;
+    let (categories, items) = state.store.menu(&guest.scope, guest.venue.id.as_uuid()).await?;
+    let (bill, _) = table_bill(&state, &guest).await?;
+    Ok(Json(GuestView {
+        venue: GuestVenue {
+            name: guest.venue.name.clone(),
+            currency: guest.venue.currency,
+        },
+        table: guest.table.label.clone(),
+        menu: menu_view(categories, items, true),
+        bill,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GuestOrderRequest {
+    pub items: Vec<RequestedLine>,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()));
+    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
+        comanda_domain::ValidationErrors::single("Idempotency-Key", "must be 1–200 printable characters")
+            .into()
+    })
+}
+
+/// Places an order. Prices come from the menu (a client-sent price is ignored); a retry with the same
+/// `Idempotency-Key` returns the first order, the same key with another body is 409.
+#[utoipa::path(post, path = "/api/v1/t/{token}/orders", tag = "guests", params(("token" = String, Path)),
+    request_body = GuestOrderRequest, responses(
+        (status = 201, body = OrderView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn place_order(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<GuestOrderRequest>,
+) -> Result<(StatusCode, Json<OrderView>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let guest = resolve(&state, &token).await?;
+    let (_, items) = state.store.menu(&guest.scope, guest.venue.id.as_uuid()).await?;
+    let lines = price_order(&items, &request.items)?;
+    let subtotal = Money::sum(
+        guest.venue.currency,
+        lines
+            .iter()
+            .filter_map(|l| l.unit_price.checked_mul(l.quantity).ok()),
+    )
+    .map_err(|e| ApiError::from(Problem::new(ProblemType::BusinessRule).detail(e.to_string())))?;
+    let body = serde_json::to_vec(&request).unwrap_or_default();
+    let order = NewOrder {
+        id: Uuid::now_v7(),
+        venue_id: guest.venue.id.as_uuid(),
+        table_id: guest.table.id,
+        lines,
+        subtotal,
+        idempotency_key: key,
+        request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
+            .as_ref()
+            .to_vec(),
+    };
+    match state
+        .store
+        .place_order(&guest.scope, &order, state.clock.now())
+        .await?
+    {
+        PlaceOutcome::Created(created) => {
+            state
+                .order_events
+                .announce(guest.scope.partner().as_uuid(), created.venue_id);
+            Ok((StatusCode::CREATED, Json(created.into())))
+        }
+        PlaceOutcome::Replayed(first) => Ok((StatusCode::CREATED, Json(first.into()))),
+        PlaceOutcome::KeyReused => Err(Problem::new(ProblemType::Conflict)
+            .detail("this Idempotency-Key was used for another order")
+            .into()),
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GuestBill {
+    pub bill: Bill,
+    pub orders: Vec<OrderView>,
+    /// Paid so far (payments come with the payments capability).
+    pub paid: Money,
+    pub remaining: Money,
+}
+
+/// The table's open bill: lines, subtotal, the tax it contains, the suggested tip apart, and the orders' status.
+#[utoipa::path(get, path = "/api/v1/t/{token}/bill", tag = "guests", params(("token" = String, Path)),
+    responses((status = 200, body = GuestBill), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn bill(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<GuestBill>, ApiError> {
+    let guest = resolve(&state, &token).await?;
+    let (bill, orders) = table_bill(&state, &guest).await?;
+    let paid = Money::zero(bill.currency);
+    Ok(Json(GuestBill {
+        remaining: bill.total,
+        paid,
+        orders: orders.into_iter().map(Into::into).collect(),
+        bill,
+    }))
+}

@@ -1,0 +1,568 @@
+//! Venues, tables, menus and the order queue, for staff.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use comanda_domain::menu::{Localized, MenuItem, ModifierGroup, check_modifiers};
+use comanda_domain::validation::clean_text;
+use comanda_domain::{Money, NewVenue, OrderStatus, PageRequest, TaxRegime, ValidationErrors, VenueId};
+use comanda_security::table_token::{self, TableEntry};
+use comanda_store::identity::AuditEntry;
+use comanda_store::ordering::{Order, VenueTable};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Caller, RequestContext};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::{ApiError, Problem, ProblemType};
+
+/// Any id in a path: what does not parse is simply not found (never a 400 that reveals the id's shape).
+pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct VenueRequest {
+    pub name: String,
+    pub timezone: String,
+    #[serde(default)]
+    pub address: String,
+    pub currency: Option<String>,
+    pub tax: Option<TaxRegime>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VenueView {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub address: String,
+    pub currency: comanda_domain::Currency,
+    pub tax: TaxRegime,
+}
+
+impl From<comanda_domain::Venue> for VenueView {
+    fn from(v: comanda_domain::Venue) -> Self {
+        Self {
+            id: v.id.to_string(),
+            name: v.name,
+            timezone: v.timezone,
+            address: v.address,
+            currency: v.currency,
+            tax: v.tax,
+        }
+    }
+}
+
+/// Creates a venue (COP and impuesto al consumo 8 % unless told otherwise).
+#[utoipa::path(post, path = "/api/v1/venues", tag = "venues", security(("bearer" = [])), request_body = VenueRequest,
+    responses((status = 201, body = VenueView), (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_venue(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(request): ApiJson<VenueRequest>,
+) -> Result<(StatusCode, Json<VenueView>), ApiError> {
+    let venue = NewVenue::parse(
+        &request.name,
+        &request.timezone,
+        &request.address,
+        request.currency.as_deref(),
+        request.tax,
+    )?;
+    let created = state
+        .store
+        .create_venue(&caller.scope, &venue, state.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VenueList {
+    pub items: Vec<VenueView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// The partner's venues.
+#[utoipa::path(get, path = "/api/v1/venues", tag = "venues", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = VenueList)))]
+pub async fn list_venues(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<VenueList>, ApiError> {
+    let page = PageRequest::parse(query.cursor.as_deref(), query.limit)?;
+    let page = state.store.list_venues(&caller.scope, page).await?;
+    Ok(Json(VenueList {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TableRequest {
+    pub label: String,
+    pub seats: u32,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TableView {
+    pub id: String,
+    pub venue_id: String,
+    pub label: String,
+    pub seats: u32,
+    /// The signed token the table's QR code carries.
+    pub token: String,
+    /// What the QR code encodes.
+    pub guest_url: String,
+}
+
+fn table_view(state: &AppState, partner: comanda_domain::PartnerId, table: VenueTable) -> TableView {
+    let entry = TableEntry {
+        partner,
+        venue: table.venue_id,
+        table: table.id,
+        version: table.token_version,
+    };
+    let token = table_token::issue(&state.table_key, &entry);
+    TableView {
+        id: table.id.to_string(),
+        venue_id: table.venue_id.to_string(),
+        label: table.label,
+        seats: table.seats,
+        guest_url: format!("{}/t/{token}", state.identity.public_origin()),
+        token,
+    }
+}
+
+/// Adds a table to a venue.
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/tables", tag = "venues", security(("bearer" = [])),
+    params(("venue" = String, Path)), request_body = TableRequest,
+    responses((status = 201, body = TableView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_table(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiJson(request): ApiJson<TableRequest>,
+) -> Result<(StatusCode, Json<TableView>), ApiError> {
+    let venue = path_id(&venue)?;
+    let mut errors = ValidationErrors::default();
+    let label = clean_text(&mut errors, "label", &request.label, 1, 40);
+    if !(1..=100).contains(&request.seats) {
+        errors.push("seats", "must be between 1 and 100");
+    }
+    errors.into_result(())?;
+    let table = state
+        .store
+        .create_table(&caller.scope, venue, &label, request.seats, state.clock.now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(table_view(&state, caller.scope.partner(), table)),
+    ))
+}
+
+/// A venue's tables with their current QR tokens.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/tables", tag = "venues", security(("bearer" = [])),
+    params(("venue" = String, Path)), responses((status = 200, body = Vec<TableView>)))]
+pub async fn list_tables(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+) -> Result<Json<Vec<TableView>>, ApiError> {
+    let venue = path_id(&venue)?;
+    state
+        .store
+        .venue(&caller.scope, VenueId::from_uuid(venue))
+        .await?;
+    let tables = state.store.tables(&caller.scope, venue).await?;
+    Ok(Json(
+        tables
+            .into_iter()
+            .map(|t| table_view(&state, caller.scope.partner(), t))
+            .collect(),
+    ))
+}
+
+/// Issues the table a new token: its old QR code stops working at once (audited).
+#[utoipa::path(post, path = "/api/v1/tables/{table}/token/rotate", tag = "venues", security(("bearer" = [])),
+    params(("table" = String, Path)), responses((status = 200, body = TableView)))]
+pub async fn rotate_table_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(table): Path<String>,
+) -> Result<Json<TableView>, ApiError> {
+    let table = path_id(&table)?;
+    let audit = AuditEntry {
+        actor: Some(caller.member.id),
+        action: "table.token_rotated".into(),
+        target: Some(table.to_string()),
+        source: ctx.client.map(|c| c.to_string()),
+        request_id: ctx.request_id,
+        detail: String::new(),
+    };
+    let rotated = state
+        .store
+        .rotate_table_token(&caller.scope, table, &audit, state.clock.now())
+        .await?;
+    Ok(Json(table_view(&state, caller.scope.partner(), rotated)))
+}
+
+/// The table's QR code (SVG) encoding its guest URL.
+#[utoipa::path(get, path = "/api/v1/tables/{table}/qr.svg", tag = "venues", security(("bearer" = [])),
+    params(("table" = String, Path)), responses((status = 200, content_type = "image/svg+xml", body = String)))]
+pub async fn table_qr(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(table): Path<String>,
+) -> Result<Response, ApiError> {
+    let table = state.store.table(&caller.scope, path_id(&table)?).await?;
+    let view = table_view(&state, caller.scope.partner(), table);
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        crate::auth::qr_svg(&view.guest_url),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CategoryRequest {
+    pub name: Localized,
+    #[serde(default)]
+    pub position: i32,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CategoryView {
+    pub id: String,
+    pub name: Localized,
+    pub position: i32,
+}
+
+/// Adds a menu category.
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/menu/categories", tag = "menu", security(("bearer" = [])),
+    params(("venue" = String, Path)), request_body = CategoryRequest, responses((status = 201, body = CategoryView)))]
+pub async fn create_category(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiJson(request): ApiJson<CategoryRequest>,
+) -> Result<(StatusCode, Json<CategoryView>), ApiError> {
+    let venue = path_id(&venue)?;
+    let mut errors = ValidationErrors::default();
+    let name = Localized::parse(&mut errors, "name", &request.name, true);
+    errors.into_result(())?;
+    let category = state
+        .store
+        .create_category(&caller.scope, venue, &name, request.position)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CategoryView {
+            id: category.id.to_string(),
+            name: category.name,
+            position: category.position,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ItemRequest {
+    pub category_id: String,
+    pub name: Localized,
+    #[serde(default = "empty_text")]
+    pub description: Localized,
+    /// Tax-included price in minor units (`{"amount": 1890000, "currency": "COP"}`).
+    pub price: Money,
+    #[serde(default = "yes")]
+    pub tax_included: bool,
+    #[serde(default = "yes")]
+    pub available: bool,
+    #[serde(default)]
+    pub modifiers: Vec<ModifierGroup>,
+}
+
+fn empty_text() -> Localized {
+    Localized {
+        es: String::new(),
+        en: String::new(),
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ItemView {
+    pub id: String,
+    pub category_id: String,
+    pub name: Localized,
+    pub description: Localized,
+    pub price: Money,
+    pub tax_included: bool,
+    pub available: bool,
+    pub modifiers: Vec<ModifierGroup>,
+}
+
+impl From<MenuItem> for ItemView {
+    fn from(item: MenuItem) -> Self {
+        Self {
+            id: item.id.to_string(),
+            category_id: item.category_id.to_string(),
+            name: item.name,
+            description: item.description,
+            price: item.price,
+            tax_included: item.taxed,
+            available: item.available,
+            modifiers: item.modifiers,
+        }
+    }
+}
+
+/// Adds a menu item (prices in minor units, tax included).
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/menu/items", tag = "menu", security(("bearer" = [])),
+    params(("venue" = String, Path)), request_body = ItemRequest, responses((status = 201, body = ItemView)))]
+pub async fn create_item(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiJson(request): ApiJson<ItemRequest>,
+) -> Result<(StatusCode, Json<ItemView>), ApiError> {
+    let venue_id = path_id(&venue)?;
+    let venue = state
+        .store
+        .venue(&caller.scope, VenueId::from_uuid(venue_id))
+        .await?;
+    let mut errors = ValidationErrors::default();
+    let name = Localized::parse(&mut errors, "name", &request.name, true);
+    let description = Localized::parse(&mut errors, "description", &request.description, false);
+    if request.price.currency != venue.currency {
+        errors.push(
+            "price.currency",
+            format!("must be the venue's currency ({})", venue.currency.code()),
+        );
+    }
+    if !(0..=10_000_000_000).contains(&request.price.amount) {
+        errors.push("price.amount", "must be between 0 and 100.000.000,00");
+    }
+    let category_id = request.category_id.parse::<Uuid>().map_err(|_| {
+        errors.push("category_id", "is not a category of this venue");
+    });
+    let modifiers = check_modifiers(&request.modifiers)
+        .map_err(|e| errors.0.extend(e.0))
+        .unwrap_or_default();
+    errors.into_result(())?;
+    let Ok(category_id) = category_id else {
+        return Err(ValidationErrors::single("category_id", "is not valid").into());
+    };
+    let item = MenuItem {
+        id: Uuid::now_v7(),
+        venue_id,
+        category_id,
+        name,
+        description,
+        price: request.price,
+        taxed: request.tax_included,
+        available: request.available,
+        modifiers,
+    };
+    let created = state
+        .store
+        .create_menu_item(&caller.scope, &item)
+        .await
+        .map_err(|e| match e {
+            comanda_store::StoreError::NotFound => ApiError::Validation(ValidationErrors::single(
+                "category_id",
+                "is not a category of this venue",
+            )),
+            other => other.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AvailabilityPatch {
+    pub available: bool,
+}
+
+/// Marks an item sold out (or back) in one call.
+#[utoipa::path(patch, path = "/api/v1/menu/items/{item}", tag = "menu", security(("bearer" = [])),
+    params(("item" = String, Path)), request_body = AvailabilityPatch, responses((status = 200, body = ItemView)))]
+pub async fn set_availability(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(item): Path<String>,
+    ApiJson(patch): ApiJson<AvailabilityPatch>,
+) -> Result<Json<ItemView>, ApiError> {
+    let item = state
+        .store
+        .set_item_available(&caller.scope, path_id(&item)?, patch.available)
+        .await?;
+    Ok(Json(item.into()))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MenuView {
+    pub categories: Vec<MenuCategoryView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MenuCategoryView {
+    pub id: String,
+    pub name: Localized,
+    pub items: Vec<ItemView>,
+}
+
+pub fn menu_view(
+    categories: Vec<comanda_store::ordering::Category>,
+    items: Vec<MenuItem>,
+    only_available: bool,
+) -> MenuView {
+    MenuView {
+        categories: categories
+            .into_iter()
+            .map(|c| MenuCategoryView {
+                id: c.id.to_string(),
+                items: items
+                    .iter()
+                    .filter(|i| i.category_id == c.id && (!only_available || i.available))
+                    .cloned()
+                    .map(ItemView::from)
+                    .collect(),
+                name: c.name,
+            })
+            .collect(),
+    }
+}
+
+/// The venue's whole menu, sold-out items included.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/menu", tag = "menu", security(("bearer" = [])),
+    params(("venue" = String, Path)), responses((status = 200, body = MenuView)))]
+pub async fn menu(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+) -> Result<Json<MenuView>, ApiError> {
+    let venue = path_id(&venue)?;
+    state
+        .store
+        .venue(&caller.scope, VenueId::from_uuid(venue))
+        .await?;
+    let (categories, items) = state.store.menu(&caller.scope, venue).await?;
+    Ok(Json(menu_view(categories, items, false)))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderView {
+    pub id: String,
+    pub venue_id: String,
+    pub table_id: String,
+    pub status: OrderStatus,
+    pub lines: Vec<comanda_domain::menu::PricedLine>,
+    pub subtotal: Money,
+    pub cancel_reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub placed_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: time::OffsetDateTime,
+}
+
+impl From<Order> for OrderView {
+    fn from(o: Order) -> Self {
+        Self {
+            id: o.id.to_string(),
+            venue_id: o.venue_id.to_string(),
+            table_id: o.table_id.to_string(),
+            status: o.status,
+            lines: o.lines,
+            subtotal: o.subtotal,
+            cancel_reason: o.cancel_reason,
+            placed_at: o.placed_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct OrdersQuery {
+    pub status: Option<OrderStatus>,
+}
+
+/// The venue's orders, optionally of one status (the kitchen queue).
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/orders", tag = "orders", security(("bearer" = [])),
+    params(("venue" = String, Path), OrdersQuery), responses((status = 200, body = Vec<OrderView>)))]
+pub async fn venue_orders(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<OrdersQuery>,
+) -> Result<Json<Vec<OrderView>>, ApiError> {
+    let venue = path_id(&venue)?;
+    state
+        .store
+        .venue(&caller.scope, VenueId::from_uuid(venue))
+        .await?;
+    let orders = state
+        .store
+        .venue_orders(&caller.scope, venue, query.status)
+        .await?;
+    Ok(Json(orders.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TransitionRequest {
+    pub to: OrderStatus,
+    pub reason: Option<String>,
+}
+
+/// Moves an order one step (placed → accepted → preparing → ready → served) or cancels it before it is served.
+#[utoipa::path(post, path = "/api/v1/orders/{order}/transitions", tag = "orders", security(("bearer" = [])),
+    params(("order" = String, Path)), request_body = TransitionRequest,
+    responses(
+        (status = 200, body = OrderView),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn transition(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(order): Path<String>,
+    ApiJson(request): ApiJson<TransitionRequest>,
+) -> Result<Json<OrderView>, ApiError> {
+    let order = state.store.order(&caller.scope, path_id(&order)?).await?;
+    let to = order
+        .status
+        .transition(request.to, request.reason.as_deref())
+        .map_err(|error| ApiError::from(Problem::new(ProblemType::BusinessRule).detail(error.to_string())))?;
+    let actor = format!("{}:{}", caller.member.standing.role.as_str(), caller.member.id);
+    let updated = state
+        .store
+        .transition_order(
+            &caller.scope,
+            order.id,
+            order.status,
+            to,
+            &actor,
+            request.reason.as_deref(),
+            state.clock.now(),
+        )
+        .await?;
+    state
+        .order_events
+        .announce(caller.scope.partner().as_uuid(), updated.venue_id);
+    Ok(Json(updated.into()))
+}

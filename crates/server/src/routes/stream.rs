@@ -1,0 +1,123 @@
+//! The kitchen display's live feed: Server-Sent Events of a venue's order changes, resumable with Last-Event-ID.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use comanda_domain::VenueId;
+use futures_util::stream::{self, Stream};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::problem::ApiError;
+use crate::routes::ordering::{OrderView, path_id};
+
+struct Feed {
+    state: AppState,
+    caller: Caller,
+    venue: Uuid,
+    last_seq: i64,
+    pending: VecDeque<Event>,
+    notices: broadcast::Receiver<(Uuid, Uuid)>,
+}
+
+impl Feed {
+    /// Reads the events after `last_seq` into `pending`, each with its order as it is now.
+    async fn catch_up(&mut self) {
+        let events = match self
+            .state
+            .store
+            .order_events_after(&self.caller.scope, self.venue, self.last_seq, 200)
+            .await
+        {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(%error, "kitchen feed could not read events");
+                return;
+            }
+        };
+        for event in events {
+            self.last_seq = event.seq;
+            let Ok(order) = self.state.store.order(&self.caller.scope, event.order_id).await else {
+                continue;
+            };
+            let payload = serde_json::json!({
+                "seq": event.seq, "status": event.status, "actor": event.actor, "order": OrderView::from(order),
+            });
+            self.pending.push_back(
+                Event::default()
+                    .id(event.seq.to_string())
+                    .event("order")
+                    .data(payload.to_string()),
+            );
+        }
+    }
+
+    async fn next_event(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some((Ok(event), self));
+            }
+            // Wake on an announcement for this venue, or every 10 s regardless (a missed announcement only delays).
+            let partner = self.caller.scope.partner().as_uuid();
+            let woke = tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    match self.notices.recv().await {
+                        Ok((p, v)) if p == partner && v == self.venue => return true,
+                        Ok(_) => continue,
+                        Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                        Err(broadcast::error::RecvError::Closed) => return false,
+                    }
+                }
+            })
+            .await;
+            if woke == Ok(false) {
+                return None;
+            }
+            self.catch_up().await;
+        }
+    }
+}
+
+/// Order changes of a venue as Server-Sent Events (`event: order`, `id:` the event sequence). Reconnecting with
+/// `Last-Event-ID` resumes after that event; without it the feed starts at the newest event.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/orders/stream", tag = "orders", security(("bearer" = [])),
+    params(("venue" = String, Path)), responses((status = 200, content_type = "text/event-stream", body = String)))]
+pub async fn order_stream(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let venue = path_id(&venue)?;
+    state
+        .store
+        .venue(&caller.scope, VenueId::from_uuid(venue))
+        .await?;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let last_seq = match resume {
+        Some(seq) => seq,
+        None => state.store.latest_order_event(&caller.scope, venue).await?,
+    };
+    let notices = state.order_events.subscribe();
+    let mut feed = Feed {
+        state,
+        caller,
+        venue,
+        last_seq,
+        pending: VecDeque::new(),
+        notices,
+    };
+    feed.catch_up().await;
+    let events = stream::unfold(feed, Feed::next_event);
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

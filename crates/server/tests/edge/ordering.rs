@@ -1,0 +1,341 @@
+//! Ordering through the real server on both engines: venues, tables and tokens, menus, guest orders with
+//! server-side prices and idempotency, the bill, transitions and the kitchen feed.
+
+use serde_json::{Value, json};
+
+use crate::identity::{PASSWORD, Reply, call, enrolled, post, sign_up};
+use crate::support::{Engine, TestServer};
+
+pub struct Venue {
+    pub owner: String,
+    pub venue: String,
+    pub table: String,
+    pub token: String,
+    pub item: String,
+}
+
+/// An enrolled owner with a venue, one table and an 18.900 COP item with an optional modifier.
+pub async fn venue_with_menu(server: &TestServer, email: &str) -> Venue {
+    sign_up(server, email).await;
+    let owner = enrolled(server, email, PASSWORD).await.access;
+    let venue = post(
+        server,
+        "/api/v1/venues",
+        Some(&owner),
+        json!({"name": "Sede Centro", "timezone": "America/Bogota"}),
+    )
+    .await;
+    assert_eq!(venue.status, 201, "{}", venue.body);
+    let venue_id = venue.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(venue.body["currency"], "COP");
+    assert_eq!(venue.body["tax"], json!({"kind": "inc", "rate_bp": 800}));
+    let table = post(
+        server,
+        &format!("/api/v1/venues/{venue_id}/tables"),
+        Some(&owner),
+        json!({"label": "Mesa 4", "seats": 4}),
+    )
+    .await;
+    assert_eq!(table.status, 201, "{}", table.body);
+    assert!(table.body["guest_url"].as_str().unwrap().contains("/t/"));
+    let category = post(
+        server,
+        &format!("/api/v1/venues/{venue_id}/menu/categories"),
+        Some(&owner),
+        json!({"name": {"es": "Platos fuertes", "en": "Mains"}}),
+    )
+    .await;
+    assert_eq!(category.status, 201, "{}", category.body);
+    let item = post(
+        server,
+        &format!("/api/v1/venues/{venue_id}/menu/items"),
+        Some(&owner),
+        json!({
+            "category_id": category.body["id"], "name": {"es": "Bandeja paisa", "en": "Paisa platter"},
+            "price": {"amount": 1_890_000, "currency": "COP"},
+            "modifiers": [{"name": {"es": "Extra", "en": "Extra"}, "options": [{"name": {"es": "Aguacate", "en": "Avocado"}, "price_delta": 300_000}], "min": 0, "max": 1}]
+        }),
+    )
+    .await;
+    assert_eq!(item.status, 201, "{}", item.body);
+    Venue {
+        owner,
+        venue: venue_id,
+        table: table.body["id"].as_str().unwrap().to_owned(),
+        token: table.body["token"].as_str().unwrap().to_owned(),
+        item: item.body["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn order(server: &TestServer, token: &str, body: Value, key: Option<&str>) -> Reply {
+    let mut request = server
+        .client
+        .post(server.url(&format!("/api/v1/t/{token}/orders")))
+        .json(&body);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    Reply {
+        status,
+        body: response.json().await.unwrap_or(Value::Null),
+    }
+}
+
+pub async fn a_bill_of_three_items_matches_the_hand_checked_example(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "bill@example.co").await;
+    let guest_view = call(&server, "GET", &format!("/api/v1/t/{}", v.token), None, None).await;
+    assert_eq!(guest_view.status, 200, "{}", guest_view.body);
+    assert_eq!(guest_view.body["table"], "Mesa 4");
+    assert_eq!(
+        guest_view.body["menu"]["categories"][0]["items"][0]["name"]["es"],
+        "Bandeja paisa"
+    );
+
+    // A client-sent price is ignored: the server prices from the menu.
+    let placed = order(
+        &server,
+        &v.token,
+        json!({"items": [{"item_id": v.item, "quantity": 3, "price": 1}]}),
+        None,
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    assert_eq!(
+        placed.body["subtotal"],
+        json!({"amount": 5_670_000, "currency": "COP"})
+    );
+    let bill = call(&server, "GET", &format!("/api/v1/t/{}/bill", v.token), None, None).await;
+    let b = &bill.body["bill"];
+    assert_eq!(b["subtotal"]["amount"], 5_670_000, "56.700 COP");
+    assert_eq!(b["taxes"][0]["kind"], "inc");
+    assert_eq!(
+        b["taxes"][0]["amount"]["amount"], 420_000,
+        "INC 8 % contained: 4.200 COP"
+    );
+    assert_eq!(b["net"]["amount"], 5_250_000);
+    assert_eq!(
+        b["suggested_tip"]["amount"], 567_000,
+        "10 % suggested apart: 5.670 COP"
+    );
+    assert_eq!(b["tip"]["amount"], 0, "no tip unless the guest chooses one");
+    assert_eq!(b["total"]["amount"], 5_670_000);
+    assert_eq!(bill.body["remaining"]["amount"], 5_670_000);
+    server.stop().await;
+}
+
+pub async fn rotated_and_foreign_table_tokens_open_nothing(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let a = venue_with_menu(&server, "a-tables@example.co").await;
+    let b = venue_with_menu(&server, "b-tables@example.co").await;
+    // A's table cannot order B's dishes.
+    let foreign_item = order(
+        &server,
+        &a.token,
+        json!({"items": [{"item_id": b.item, "quantity": 1}]}),
+        None,
+    )
+    .await;
+    assert_eq!(foreign_item.status, 400, "{}", foreign_item.body);
+    assert_eq!(foreign_item.body["errors"][0]["field"], "items[0].item_id");
+    // A token altered to name B's table is refused.
+    use base64::Engine as _;
+    let engine64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut forged = engine64.decode(&a.token).unwrap();
+    forged[..16].copy_from_slice(b.table.parse::<uuid::Uuid>().unwrap().as_bytes());
+    let forged = engine64.encode(forged);
+    assert_eq!(
+        call(&server, "GET", &format!("/api/v1/t/{forged}"), None, None)
+            .await
+            .status,
+        404
+    );
+
+    let rotated = post(
+        &server,
+        &format!("/api/v1/tables/{}/token/rotate", a.table),
+        Some(&a.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let fresh = rotated.body["token"].as_str().unwrap();
+    assert_ne!(fresh, a.token);
+    for path in [
+        format!("/api/v1/t/{}", a.token),
+        format!("/api/v1/t/{}/bill", a.token),
+    ] {
+        let old = call(&server, "GET", &path, None, None).await;
+        assert_eq!(old.status, 404, "{path}: {}", old.body);
+    }
+    assert_eq!(
+        order(
+            &server,
+            &a.token,
+            json!({"items": [{"item_id": a.item, "quantity": 1}]}),
+            None
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        call(&server, "GET", &format!("/api/v1/t/{fresh}"), None, None)
+            .await
+            .status,
+        200
+    );
+    let audit = call(&server, "GET", "/api/v1/audit?limit=200", Some(&a.owner), None).await;
+    assert!(
+        audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "table.token_rotated")
+    );
+    server.stop().await;
+}
+
+pub async fn twenty_concurrent_retries_with_one_idempotency_key_create_one_order(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "idem@example.co").await;
+    let body =
+        json!({"items": [{"item_id": v.item, "quantity": 2, "modifiers": [[0, 0]], "note": "sin cebolla"}]});
+    let attempts = (0..20).map(|_| order(&server, &v.token, body.clone(), Some("tap-2026-11-23-1")));
+    let replies = futures_util::future::join_all(attempts).await;
+    let ids: std::collections::HashSet<String> = replies
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one order for twenty retries");
+    let orders = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/orders", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(orders.body.as_array().unwrap().len(), 1);
+    assert_eq!(
+        orders.body[0]["lines"][0]["unit_price"]["amount"], 2_190_000,
+        "modifier priced by the server"
+    );
+    let other = order(
+        &server,
+        &v.token,
+        json!({"items": [{"item_id": v.item, "quantity": 9}]}),
+        Some("tap-2026-11-23-1"),
+    )
+    .await;
+    assert_eq!(other.status, 409, "{}", other.body);
+    server.stop().await;
+}
+
+pub async fn orders_move_forward_and_the_kitchen_feed_sees_them(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "kitchen@example.co").await;
+    let stream = server
+        .client
+        .get(server.url(&format!("/api/v1/venues/{}/orders/stream", v.venue)))
+        .bearer_auth(&v.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut body = stream.bytes_stream();
+
+    let placed = order(
+        &server,
+        &v.token,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+        None,
+    )
+    .await;
+    let order_id = placed.body["id"].as_str().unwrap().to_owned();
+    let first = next_sse_event(&mut body).await;
+    assert_eq!(first["status"], "placed");
+    assert_eq!(first["order"]["id"], order_id.as_str());
+
+    let path = format!("/api/v1/orders/{order_id}/transitions");
+    let transition = |to: &'static str| post(&server, &path, Some(&v.owner), json!({"to": to}));
+    assert_eq!(transition("accepted").await.status, 200);
+    assert_eq!(next_sse_event(&mut body).await["status"], "accepted");
+    assert_eq!(transition("preparing").await.status, 200);
+    let illegal = transition("placed").await;
+    assert_eq!(illegal.status, 422, "{}", illegal.body);
+    let no_reason = transition("cancelled").await;
+    assert_eq!(no_reason.status, 422);
+    let guest_bill = call(&server, "GET", &format!("/api/v1/t/{}/bill", v.token), None, None).await;
+    assert_eq!(
+        guest_bill.body["orders"][0]["status"], "preparing",
+        "the guest sees the status"
+    );
+
+    // Resume: a display reconnecting with the first event's id gets what it missed.
+    let resumed = server
+        .client
+        .get(server.url(&format!("/api/v1/venues/{}/orders/stream", v.venue)))
+        .bearer_auth(&v.owner)
+        .header("last-event-id", first["seq"].to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut resumed = resumed.bytes_stream();
+    assert_eq!(next_sse_event(&mut resumed).await["status"], "accepted");
+    assert_eq!(next_sse_event(&mut resumed).await["status"], "preparing");
+    server.stop().await;
+}
+
+/// Reads the next `data:` payload of a Server-Sent Events stream (within 5 s).
+pub async fn next_sse_event(
+    body: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+) -> Value {
+    use futures_util::StreamExt;
+    let mut buffer = String::new();
+    let read = async {
+        loop {
+            if let Some(end) = buffer.find("\n\n") {
+                let frame: String = buffer.drain(..end + 2).collect();
+                if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) {
+                    return serde_json::from_str::<Value>(data.trim()).unwrap();
+                }
+                continue;
+            }
+            let chunk = body.next().await.expect("stream ended").unwrap();
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), read)
+        .await
+        .expect("no event within 5 s")
+}
+
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Postgres).await } )*
+        }
+    };
+}
+
+on_both_engines!(
+    a_bill_of_three_items_matches_the_hand_checked_example,
+    rotated_and_foreign_table_tokens_open_nothing,
+    twenty_concurrent_retries_with_one_idempotency_key_create_one_order,
+    orders_move_forward_and_the_kitchen_feed_sees_them,
+);
