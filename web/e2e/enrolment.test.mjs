@@ -2,10 +2,10 @@
 // TOTP this test computes (RFC 6238), sees the recovery codes and reaches the dashboard.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { totp } from './totp.mjs';
 
 let server;
 let browser;
@@ -20,28 +20,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const char of text.replace(/=+$/, '').toUpperCase()) {
-    const value = alphabet.indexOf(char);
-    if (value < 0) throw new Error(`not base32: ${char}`);
-    bits += value.toString(2).padStart(5, '0');
-  }
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
-function totp(secret, unixSeconds = Math.floor(Date.now() / 1000)) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
-  const hmac = createHmac('sha1', base32Decode(secret)).update(counter).digest();
-  const offset = hmac[hmac.length - 1] & 0x0f;
-  const number = (hmac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(number).padStart(6, '0');
-}
 
 test('totp helper matches the RFC 6238 test vector', () => {
   // RFC 6238 appendix B: SHA-1 secret "12345678901234567890", T = 59 → 94287082; six digits → 287082.

@@ -219,4 +219,237 @@ const pages = {
   },
 };
 
+
+// ----- guest and kitchen -----
+
+function formatMoney(money) {
+  const digits = money.currency === 'CLP' ? 0 : 2;
+  const major = money.amount / 10 ** digits;
+  const whole = Number.isInteger(major);
+  return '$ ' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits });
+}
+
+const statusNames = {
+  es: { placed: 'Recibido', accepted: 'Aceptado', preparing: 'En preparación', ready: 'Listo', served: 'Servido', cancelled: 'Cancelado' },
+  en: { placed: 'Received', accepted: 'Accepted', preparing: 'Preparing', ready: 'Ready', served: 'Served', cancelled: 'Cancelled' },
+};
+const statusName = (status) => statusNames[english ? 'en' : 'es'][status] || status;
+const localized = (text) => (english && text.en ? text.en : text.es);
+
+pages.guest = async () => {
+  const root = $('#guest');
+  const token = root.dataset.token;
+  const cart = [];
+  let view;
+
+  const renderCart = () => {
+    $('#cart').hidden = cart.length === 0;
+    const list = $('#cart-lines');
+    list.replaceChildren();
+    let total = 0;
+    for (const line of cart) {
+      const item = document.createElement('li');
+      item.textContent = `${line.quantity} × ${line.label} — ${formatMoney({ amount: line.unit * line.quantity, currency: view.venue.currency })}`;
+      list.appendChild(item);
+      total += line.unit * line.quantity;
+    }
+    $('#cart-total').textContent = formatMoney({ amount: total, currency: view.venue.currency });
+  };
+
+  const renderOrders = async () => {
+    const bill = await api('GET', `/api/v1/t/${encodeURIComponent(token)}/bill`);
+    $('#orders').hidden = bill.orders.length === 0;
+    const list = $('#order-list');
+    list.replaceChildren();
+    for (const order of bill.orders) {
+      const item = document.createElement('li');
+      item.className = 'order-status';
+      item.dataset.status = order.status;
+      const names = order.lines.map((l) => `${l.quantity} × ${localized(l.name)}`).join(', ');
+      item.textContent = `${names} — ${statusName(order.status)}`;
+      list.appendChild(item);
+    }
+    const b = bill.bill;
+    const tax = b.taxes.map((t) => `${t.kind === 'inc' ? (english ? 'Consumption tax' : 'Impuesto al consumo') : 'IVA'} ${t.rate_bp / 100} % ${english ? 'included' : 'incluido'}: ${formatMoney(t.amount)}`).join(' · ');
+    $('#bill').textContent = `${english ? 'Subtotal' : 'Subtotal'}: ${formatMoney(b.subtotal)} · ${tax} · ${english ? 'Suggested tip (voluntary)' : 'Propina sugerida (voluntaria)'} ${b.suggested_tip_bp / 100} %: ${formatMoney(b.suggested_tip)}`;
+  };
+
+  try {
+    view = await api('GET', `/api/v1/t/${encodeURIComponent(token)}`);
+  } catch (error) {
+    return showError(error.problem);
+  }
+  $('#venue-name').textContent = view.venue.name;
+  $('#table-label').textContent = view.table;
+  const menu = $('#menu');
+  for (const category of view.menu.categories) {
+    const heading = document.createElement('h2');
+    heading.textContent = localized(category.name);
+    menu.appendChild(heading);
+    for (const item of category.items) {
+      const card = document.createElement('article');
+      card.className = 'dish card';
+      card.dataset.item = item.id;
+      const title = document.createElement('h3');
+      title.textContent = `${localized(item.name)} · ${formatMoney(item.price)}`;
+      card.appendChild(title);
+      if (localized(item.description)) {
+        const description = document.createElement('p');
+        description.textContent = localized(item.description);
+        card.appendChild(description);
+      }
+      item.modifiers.forEach((group, g) => {
+        const fieldset = document.createElement('fieldset');
+        const legend = document.createElement('legend');
+        legend.textContent = localized(group.name);
+        fieldset.appendChild(legend);
+        group.options.forEach((option, o) => {
+          const label = document.createElement('label');
+          label.className = 'inline';
+          const input = document.createElement('input');
+          input.type = group.max === 1 ? 'radio' : 'checkbox';
+          input.name = `${item.id}-${g}`;
+          input.value = `${g}:${o}`;
+          input.dataset.delta = option.price_delta;
+          input.dataset.label = localized(option.name);
+          label.append(input, ` ${localized(option.name)}${option.price_delta ? ' +' + formatMoney({ amount: option.price_delta, currency: item.price.currency }) : ''}`);
+          fieldset.appendChild(label);
+        });
+        card.appendChild(fieldset);
+      });
+      const add = document.createElement('button');
+      add.type = 'button';
+      add.className = 'add';
+      add.textContent = english ? 'Add' : 'Agregar';
+      add.addEventListener('click', () => {
+        const chosen = [...card.querySelectorAll('input:checked')];
+        const modifiers = chosen.map((input) => input.value.split(':').map(Number));
+        const unit = item.price.amount + chosen.reduce((sum, input) => sum + Number(input.dataset.delta), 0);
+        const label = [localized(item.name), ...chosen.map((input) => input.dataset.label)].join(' + ');
+        cart.push({ item_id: item.id, quantity: 1, modifiers, unit, label });
+        renderCart();
+      });
+      card.appendChild(add);
+      menu.appendChild(card);
+    }
+  }
+  $('#place-order').addEventListener('click', async () => {
+    clearError();
+    const button = $('#place-order');
+    button.disabled = true;
+    try {
+      const headers = { 'Idempotency-Key': crypto.randomUUID() };
+      const body = { items: cart.map(({ item_id, quantity, modifiers }) => ({ item_id, quantity, modifiers })) };
+      const response = await fetch(`/api/v1/t/${encodeURIComponent(token)}/orders`, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw Object.assign(new Error('order'), { problem: await response.json() });
+      cart.length = 0;
+      renderCart();
+      await renderOrders();
+    } catch (error) {
+      showError(error.problem);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  await renderOrders();
+  setInterval(() => renderOrders().catch(() => {}), 2000);
+};
+
+// Reads a Server-Sent Events response body (fetch, so the bearer token can be sent) and calls `onEvent`.
+async function readEvents(response, onEvent) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = frame.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+      const id = frame.split('\n').find((l) => l.startsWith('id:'));
+      if (data) onEvent(JSON.parse(data), id ? id.slice(3).trim() : null);
+    }
+  }
+}
+
+pages.kitchen = async () => {
+  const venue = new URLSearchParams(location.search).get('venue');
+  if (!store.get('access') || !venue) return location.assign('/signin');
+  const board = $('#kitchen-orders');
+  const next = { placed: 'accepted', accepted: 'preparing', preparing: 'ready', ready: 'served' };
+  const cards = new Map();
+
+  const render = (order) => {
+    let card = cards.get(order.id);
+    if (!card) {
+      card = document.createElement('article');
+      card.className = 'ticket card';
+      card.dataset.order = order.id;
+      cards.set(order.id, card);
+      board.appendChild(card);
+    }
+    card.dataset.status = order.status;
+    card.replaceChildren();
+    const title = document.createElement('h3');
+    title.textContent = statusName(order.status);
+    card.appendChild(title);
+    const lines = document.createElement('ul');
+    for (const line of order.lines) {
+      const item = document.createElement('li');
+      const extras = line.modifiers.map((m) => localized(m)).join(', ');
+      item.textContent = `${line.quantity} × ${localized(line.name)}${extras ? ' (' + extras + ')' : ''}${line.note ? ' — ' + line.note : ''}`;
+      lines.appendChild(item);
+    }
+    card.appendChild(lines);
+    if (next[order.status]) {
+      const advance = document.createElement('button');
+      advance.type = 'button';
+      advance.className = 'advance';
+      advance.textContent = `→ ${statusName(next[order.status])}`;
+      advance.addEventListener('click', async () => {
+        advance.disabled = true;
+        try {
+          render(await authed('POST', `/api/v1/orders/${order.id}/transitions`, { to: next[order.status] }));
+        } catch (error) {
+          showError(error.problem);
+          advance.disabled = false;
+        }
+      });
+      card.appendChild(advance);
+    }
+    if (order.status === 'served' || order.status === 'cancelled') card.remove();
+  };
+
+  try {
+    const open = await authed('GET', `/api/v1/venues/${venue}/orders`);
+    open.filter((o) => o.status !== 'served' && o.status !== 'cancelled').forEach(render);
+  } catch (error) {
+    return showError(error.problem);
+  }
+  let lastEventId = null;
+  for (;;) {
+    try {
+      const headers = { Authorization: 'Bearer ' + store.get('access'), Accept: 'text/event-stream' };
+      if (lastEventId) headers['Last-Event-ID'] = lastEventId;
+      const response = await fetch(`/api/v1/venues/${venue}/orders/stream`, { headers });
+      if (!response.ok) throw new Error('stream ' + response.status);
+      $('#live').textContent = english ? 'Live' : 'En vivo';
+      await readEvents(response, (event, id) => {
+        if (id) lastEventId = id;
+        render(event.order);
+      });
+    } catch (error) {
+      $('#live').textContent = english ? 'Reconnecting…' : 'Reconectando…';
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+};
+
 if (pages[page]) pages[page]();

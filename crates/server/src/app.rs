@@ -164,6 +164,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(app_pages::staff))
         .routes(routes!(app_pages::invitation))
         .routes(routes!(app_pages::script))
+        .routes(routes!(app_pages::guest))
+        .routes(routes!(app_pages::kitchen))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
         .routes(routes!(auth::enroll))

@@ -2,18 +2,23 @@
 //! and read the events from the database, so an announcement carries no data and a missed one only delays. On
 //! PostgreSQL every instance also listens to NOTIFY, so a stream sees orders taken by any instance.
 
-use tokio::sync::broadcast;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub struct OrderEvents {
     sender: broadcast::Sender<(Uuid, Uuid)>,
+    /// Set when the server shuts down, so open streams end instead of holding the shutdown for its grace period.
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl Default for OrderEvents {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(1024).0,
+            closing: Arc::new(watch::channel(false).0),
         }
     }
 }
@@ -26,5 +31,14 @@ impl OrderEvents {
 
     pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, Uuid)> {
         self.sender.subscribe()
+    }
+
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Ends every open stream (server shutdown).
+    pub fn close(&self) {
+        let _ = self.closing.send(true);
     }
 }

@@ -38,6 +38,7 @@ pub struct Server {
     store: Arc<dyn Store>,
     grace: Duration,
     identity: Arc<crate::auth::Identity>,
+    order_events: crate::events::OrderEvents,
 }
 
 /// Prepares everything, migrates the database and starts listening. Returns once the sockets are bound.
@@ -74,6 +75,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         .unwrap_or_else(|| format!("https://localhost:{}", https_addr.port()));
     let state = AppState::assemble(config, store.clone(), clock.clone(), kms, public_origin).await?;
     let identity = state.identity.clone();
+    let order_events = state.order_events.clone();
     if let Some(mut notices) = store
         .order_event_notices()
         .await
@@ -160,6 +162,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         store,
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
         identity: identity_for_server,
+        order_events,
     })
 }
 
@@ -209,6 +212,7 @@ impl Server {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!(grace_secs = self.grace.as_secs(), "shutting down");
         let _ = self.stop.send(true);
+        self.order_events.close();
         self.handle.graceful_shutdown(Some(self.grace));
         self.https_task.await.context("HTTPS server task")??;
         if let Some(task) = self.redirect_task {

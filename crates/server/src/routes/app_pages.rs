@@ -254,3 +254,58 @@ pub async fn script() -> Response {
     )
         .into_response()
 }
+
+/// `?lang=en|es` overrides the browser's language (the guest page's switch).
+fn language(headers: &HeaderMap, query: Option<&str>) -> Lang {
+    match query {
+        Some(q) if q.split('&').any(|p| p == "lang=en") => Lang::En,
+        Some(q) if q.split('&').any(|p| p == "lang=es") => Lang::Es,
+        _ => Lang::negotiate(headers),
+    }
+}
+
+/// The guest page a table's QR code opens: menu, cart, orders and their status. Mobile first; Spanish by default.
+#[utoipa::path(get, path = "/t/{token}", tag = "pages", params(("token" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::http::Uri) -> Response {
+    let l = language(&headers, uri.query());
+    let other = match l {
+        Lang::Es => r#"<a class="switch" href="?lang=en" hreflang="en">English</a>"#,
+        Lang::En => r#"<a class="switch" href="?lang=es" hreflang="es">Español</a>"#,
+    };
+    let body = format!(
+        r#"<div id="guest" data-token="{token}">
+<p class="table-name"><span id="venue-name"></span> · <span id="table-label"></span> {other}</p>
+<section id="menu"></section>
+<section id="cart" class="card" hidden>
+<h2>{cart}</h2>
+<ul id="cart-lines"></ul>
+<p class="total">{total} <strong id="cart-total"></strong></p>
+<button id="place-order" type="button">{place}</button>
+</section>
+<section id="orders" class="card" hidden>
+<h2>{orders}</h2>
+<ul id="order-list"></ul>
+<div id="bill"></div>
+</section>
+</div>"#,
+        token = escape(&token),
+        cart = tr(l, "Tu pedido", "Your order"),
+        total = tr(l, "Total:", "Total:"),
+        place = tr(l, "Enviar pedido", "Send order"),
+        orders = tr(l, "Pedidos de la mesa", "Table orders"),
+    );
+    page(l, "guest", tr(l, "Menú", "Menu"), &body)
+}
+
+/// The kitchen display: open orders, live, with one button to move each along.
+#[utoipa::path(get, path = "/kitchen", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn kitchen(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<p id="live" class="hint">{waiting}</p>
+<div id="kitchen-orders" class="board"></div>"#,
+        waiting = tr(l, "Conectando…", "Connecting…"),
+    );
+    page(l, "kitchen", tr(l, "Cocina", "Kitchen"), &body)
+}

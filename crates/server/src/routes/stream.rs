@@ -25,6 +25,7 @@ struct Feed {
     last_seq: i64,
     pending: VecDeque<Event>,
     notices: broadcast::Receiver<(Uuid, Uuid)>,
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Feed {
@@ -66,10 +67,17 @@ impl Feed {
             }
             // Wake on an announcement for this venue, or every 10 s regardless (a missed announcement only delays).
             let partner = self.caller.scope.partner().as_uuid();
+            let closing = &mut self.closing;
+            let notices = &mut self.notices;
+            let venue = self.venue;
             let woke = tokio::time::timeout(Duration::from_secs(10), async {
                 loop {
-                    match self.notices.recv().await {
-                        Ok((p, v)) if p == partner && v == self.venue => return true,
+                    let notice = tokio::select! {
+                        notice = notices.recv() => notice,
+                        _ = closing.changed() => return false,
+                    };
+                    match notice {
+                        Ok((p, v)) if p == partner && v == venue => return true,
                         Ok(_) => continue,
                         Err(broadcast::error::RecvError::Lagged(_)) => return true,
                         Err(broadcast::error::RecvError::Closed) => return false,
@@ -77,7 +85,7 @@ impl Feed {
                 }
             })
             .await;
-            if woke == Ok(false) {
+            if woke == Ok(false) || *self.closing.borrow() {
                 return None;
             }
             self.catch_up().await;
@@ -109,6 +117,7 @@ pub async fn order_stream(
         None => state.store.latest_order_event(&caller.scope, venue).await?,
     };
     let notices = state.order_events.subscribe();
+    let closing = state.order_events.closing();
     let mut feed = Feed {
         state,
         caller,
@@ -116,6 +125,7 @@ pub async fn order_stream(
         last_seq,
         pending: VecDeque::new(),
         notices,
+        closing,
     };
     feed.catch_up().await;
     let events = stream::unfold(feed, Feed::next_event);

@@ -339,3 +339,44 @@ on_both_engines!(
     twenty_concurrent_retries_with_one_idempotency_key_create_one_order,
     orders_move_forward_and_the_kitchen_feed_sees_them,
 );
+
+#[tokio::test]
+async fn a_kitchen_on_another_instance_sees_every_order() {
+    let first = TestServer::start_on(Engine::Postgres, |_| {}).await;
+    let v = venue_with_menu(&first, "two@example.co").await;
+    let second = first.second_instance().await;
+    // The kitchen display is connected to the second instance; the guest orders through the first.
+    let stream = second
+        .client
+        .get(second.url(&format!("/api/v1/venues/{}/orders/stream", v.venue)))
+        .bearer_auth(&v.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stream.status().as_u16(),
+        200,
+        "the second instance verifies the first's tokens"
+    );
+    let mut events = stream.bytes_stream();
+    let started = std::time::Instant::now();
+    let placed = order(
+        &first,
+        &v.token,
+        json!({"items": [{"item_id": v.item, "quantity": 2}]}),
+        None,
+    )
+    .await;
+    assert_eq!(placed.status, 201);
+    let seen = next_sse_event(&mut events).await;
+    // Well inside the feed's 10 s fallback poll: the NOTIFY woke it.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(seen["order"]["id"], placed.body["id"]);
+    assert_eq!(seen["status"], "placed");
+    second.stop().await;
+    first.stop().await;
+}

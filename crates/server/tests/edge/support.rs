@@ -87,6 +87,51 @@ impl TestServer {
         }
     }
 
+    /// A second instance on the same PostgreSQL database and KMS key (as production instances behind one load
+    /// balancer would be).
+    pub async fn second_instance(&self) -> Self {
+        comanda_server::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        std::fs::copy(
+            self.dir.path().join("data/kms.key"),
+            dir.path().join("data/kms.key"),
+        )
+        .unwrap();
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.auth.bcrypt_cost = 4;
+        config.database.url = Some(comanda_security::Secret::new(self.database.url.clone()));
+        config.database.migration_url = self
+            .database
+            .migration_url
+            .clone()
+            .map(comanda_security::Secret::new);
+        let server = comanda_server::start(&config, Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
+        let addr = server.https_addr;
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(client_config(
+                &[cert_path(dir.path())],
+                &[&rustls::version::TLS13],
+            ))
+            .build()
+            .unwrap();
+        Self {
+            server: Some(server),
+            dir,
+            client,
+            addr,
+            clock: self.clock.clone(),
+            database: self.database.clone(),
+            _postgres: None,
+        }
+    }
+
     /// A second connection to the server's database, for reading what it stored.
     pub async fn store(&self) -> Arc<dyn comanda_store::Store> {
         comanda_store::connect(&self.database).await.unwrap()

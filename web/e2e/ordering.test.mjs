@@ -1,0 +1,107 @@
+// A guest on a phone orders two dishes, one with a modifier; the kitchen display, open in another browser
+// context, shows the order without reloading; the kitchen moves it to "preparing" and the guest sees it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { totp } from './totp.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/// Through the JSON API: an owner with 2FA, a venue, a table and two dishes (one with a modifier).
+async function setUp(api) {
+  const json = async (response) => {
+    const body = await response.json();
+    assert.ok(response.ok(), `${response.url()} → ${response.status()}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  const post = (path, data, token) =>
+    api.post(`${server.origin}${path}`, { data, headers: token ? { Authorization: `Bearer ${token}` } : {} }).then(json);
+  const password = 'cocina abierta hasta tarde';
+  await post('/api/v1/signup', { business_name: 'Fonda La Esquina', country: 'CO', owner: { name: 'Rosa', email: 'rosa@example.co', password } });
+  const login = await post('/api/v1/auth/login', { email: 'rosa@example.co', password });
+  const enrollment = await post('/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
+  const session = await post('/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token);
+  const token = session.access_token;
+  const venue = await post('/api/v1/venues', { name: 'Fonda La Esquina', timezone: 'America/Bogota' }, token);
+  const table = await post(`/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 3', seats: 4 }, token);
+  const category = await post(`/api/v1/venues/${venue.id}/menu/categories`, { name: { es: 'Platos', en: 'Dishes' } }, token);
+  await post(`/api/v1/venues/${venue.id}/menu/items`, {
+    category_id: category.id,
+    name: { es: 'Ajiaco santafereño', en: 'Bogotá chicken soup' },
+    price: { amount: 2_450_000, currency: 'COP' },
+    modifiers: [{ name: { es: 'Acompañamiento', en: 'Side' }, options: [{ name: { es: 'Aguacate', en: 'Avocado' }, price_delta: 350_000 }, { name: { es: 'Arroz', en: 'Rice' }, price_delta: 0 }], min: 1, max: 1 }],
+  }, token);
+  await post(`/api/v1/venues/${venue.id}/menu/items`, {
+    category_id: category.id,
+    name: { es: 'Limonada de coco', en: 'Coconut lemonade' },
+    price: { amount: 900_000, currency: 'COP' },
+  }, token);
+  return { token, venue: venue.id, guestPath: new URL(table.guest_url).pathname };
+}
+
+test('a guest orders on a phone and the kitchen display follows it live', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
+  const { token, venue, guestPath } = await setUp(staff.request);
+
+  // The kitchen display is open before the guest orders.
+  await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const kitchen = await staff.newPage();
+  await kitchen.goto(`${server.origin}/kitchen?venue=${venue}`);
+  await kitchen.locator('#live').filter({ hasText: 'En vivo' }).waitFor();
+
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const guest = await phone.newPage();
+  const cspViolations = [];
+  guest.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+  await guest.goto(`${server.origin}${guestPath}`);
+  await guest.locator('.dish').first().waitFor();
+  assert.equal(await guest.locator('#table-label').textContent(), 'Mesa 3');
+  const width = await guest.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `no horizontal scrolling on a 360 px screen (${width})`);
+
+  const soup = guest.locator('.dish', { hasText: 'Ajiaco' });
+  await soup.getByLabel('Aguacate').check();
+  await soup.locator('button.add').click();
+  await guest.locator('.dish', { hasText: 'Limonada' }).locator('button.add').click();
+  assert.match(await guest.locator('#cart-total').textContent(), /37\.000/);
+  await guest.screenshot({ path: artifactPath('guest-cart.png'), fullPage: true });
+  await guest.click('#place-order');
+  await guest.locator('.order-status').first().waitFor();
+  assert.match(await guest.locator('.order-status').first().textContent(), /Recibido/);
+
+  // The kitchen sees it without reloading, with the modifier.
+  const ticket = kitchen.locator('.ticket').first();
+  await ticket.waitFor({ timeout: 3000 });
+  assert.match(await ticket.textContent(), /Ajiaco santafereño \(Aguacate\)/);
+  assert.match(await ticket.textContent(), /Limonada de coco/);
+  await kitchen.screenshot({ path: artifactPath('kitchen.png'), fullPage: true });
+  await ticket.locator('button.advance').click();
+  await kitchen.locator('.ticket[data-status="accepted"]').waitFor();
+  await kitchen.locator('.ticket button.advance').click();
+  await kitchen.locator('.ticket[data-status="preparing"]').waitFor();
+
+  // The guest sees the new status.
+  await guest.locator('.order-status[data-status="preparing"]').waitFor({ timeout: 5000 });
+  assert.match(await guest.locator('.order-status').first().textContent(), /En preparación/);
+  assert.match(await guest.locator('#bill').textContent(), /Propina sugerida \(voluntaria\) 10 %/);
+  await guest.screenshot({ path: artifactPath('guest-preparing.png'), fullPage: true });
+  assert.deepEqual(cspViolations, []);
+
+  // The English switch.
+  await guest.click('a.switch');
+  await guest.locator('.dish').first().waitFor();
+  assert.match(await guest.locator('.dish').first().textContent(), /Bogotá chicken soup/);
+  await phone.close();
+  await staff.close();
+});
