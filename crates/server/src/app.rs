@@ -186,6 +186,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(ordering::create_table, ordering::list_tables))
         .routes(routes!(ordering::rotate_table_token))
         .routes(routes!(ordering::table_qr))
+        .routes(routes!(ordering::table_qr_png))
+        .routes(routes!(ordering::tables_qr_pdf))
         .routes(routes!(ordering::create_category))
         .routes(routes!(ordering::create_item))
         .routes(routes!(ordering::set_availability))

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod middleware;
 pub mod pan_guard;
 pub mod problem;
+pub mod qr;
 pub mod routes;
 pub mod serve;
 pub mod tls;

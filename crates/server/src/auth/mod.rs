@@ -542,7 +542,7 @@ impl Identity {
         let uri = totp::otpauth_uri(&secret, "comanda", &caller.member.email).map_err(internal)?;
         Ok(Enrollment {
             secret: totp::encoded_secret(&secret),
-            qr_svg: qr_svg(&uri),
+            qr_svg: crate::qr::svg(&uri),
             otpauth_uri: uri,
         })
     }
@@ -1099,16 +1099,5 @@ fn hash_failure(error: comanda_security::password::HashError) -> ApiError {
             .retry_after(2)
             .into(),
         other => internal(other),
-    }
-}
-
-/// The otpauth URI as an SVG QR code (medium error correction, quiet zone included).
-pub fn qr_svg(uri: &str) -> String {
-    match qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(200, 200)
-            .build(),
-        Err(_) => String::new(),
     }
 }

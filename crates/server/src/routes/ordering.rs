@@ -231,7 +231,7 @@ pub async fn table_qr(
             (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        crate::auth::qr_svg(&view.guest_url),
+        crate::qr::svg(&view.guest_url),
     )
         .into_response())
 }
@@ -565,4 +565,61 @@ pub async fn transition(
         .order_events
         .announce(caller.scope.partner().as_uuid(), updated.venue_id);
     Ok(Json(updated.into()))
+}
+
+/// The table's QR code as a PNG (8 px per module).
+#[utoipa::path(get, path = "/api/v1/tables/{table}/qr.png", tag = "venues", security(("bearer" = [])),
+    params(("table" = String, Path)), responses((status = 200, content_type = "image/png", body = Vec<u8>)))]
+pub async fn table_qr_png(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(table): Path<String>,
+) -> Result<Response, ApiError> {
+    let table = state.store.table(&caller.scope, path_id(&table)?).await?;
+    let view = table_view(&state, caller.scope.partner(), table);
+    let png = crate::qr::png(&view.guest_url, 8)
+        .ok_or_else(|| ApiError::from(Problem::new(ProblemType::Internal)))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+/// A printable PDF sheet of every table's QR code with its label and the venue's name.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/tables/qr.pdf", tag = "venues", security(("bearer" = [])),
+    params(("venue" = String, Path)), responses((status = 200, content_type = "application/pdf", body = Vec<u8>)))]
+pub async fn tables_qr_pdf(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+) -> Result<Response, ApiError> {
+    let venue = state
+        .store
+        .venue(&caller.scope, VenueId::from_uuid(path_id(&venue)?))
+        .await?;
+    let tables = state.store.tables(&caller.scope, venue.id.as_uuid()).await?;
+    let entries: Vec<(String, String)> = tables
+        .into_iter()
+        .map(|t| {
+            let view = table_view(&state, caller.scope.partner(), t);
+            (view.label, view.guest_url)
+        })
+        .collect();
+    let pdf = crate::qr::pdf_sheet(&venue.name, &entries);
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("inline; filename=\"tables.pdf\""),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        pdf,
+    )
+        .into_response())
 }

@@ -380,3 +380,24 @@ async fn a_kitchen_on_another_instance_sees_every_order() {
     second.stop().await;
     first.stop().await;
 }
+
+#[tokio::test]
+async fn qr_codes_come_as_svg_png_and_a_printable_pdf_sheet() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "qr@example.co").await;
+    let get = |path: String| server.client.get(server.url(&path)).bearer_auth(&v.owner).send();
+    let svg = get(format!("/api/v1/tables/{}/qr.svg", v.table)).await.unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.unwrap().contains("<svg"));
+    let png = get(format!("/api/v1/tables/{}/qr.png", v.table)).await.unwrap();
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    let pdf = get(format!("/api/v1/venues/{}/tables/qr.pdf", v.venue))
+        .await
+        .unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let bytes = pdf.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(String::from_utf8_lossy(&bytes).contains("(Mesa 4)"));
+    server.stop().await;
+}
