@@ -113,6 +113,20 @@ pub trait OrderingStore: Send + Sync {
         item: Uuid,
         available: bool,
     ) -> StoreResult<MenuItem>;
+    async fn menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<MenuItem>;
+    /// Replaces an item's editable fields (its id and venue stay); the category must be of the same venue.
+    async fn update_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem>;
+    /// Orders keep their own copy of what was ordered, so removing an item rewrites no history.
+    async fn delete_menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<()>;
+    async fn update_category(
+        &self,
+        scope: &TenantScope,
+        category: Uuid,
+        name: &Localized,
+        position: i32,
+    ) -> StoreResult<Category>;
+    /// [`crate::StoreError::Conflict`] while the category still has items.
+    async fn delete_category(&self, scope: &TenantScope, category: Uuid) -> StoreResult<()>;
     async fn menu(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<(Vec<Category>, Vec<MenuItem>)>;
 
     async fn place_order(

@@ -296,6 +296,117 @@ impl OrderingStore for PgStore {
         item_from_row(&row)
     }
 
+    async fn menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<MenuItem> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query("SELECT * FROM menu_items WHERE partner_id = $1 AND id = $2")
+            .bind(scope.partner().as_uuid())
+            .bind(item)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        item_from_row(&row)
+    }
+
+    async fn update_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem> {
+        let mut tx = self.scoped(scope).await?;
+        let same_venue: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM menu_categories WHERE partner_id = $1 AND id = $2 AND venue_id = $3)",
+        )
+        .bind(scope.partner().as_uuid())
+        .bind(item.category_id)
+        .bind(item.venue_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !same_venue {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query(
+            "UPDATE menu_items SET category_id = $3, name_es = $4, name_en = $5, description_es = $6,
+                                   description_en = $7, price = $8, taxed = $9, available = $10, modifiers = $11
+             WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(scope.partner().as_uuid())
+        .bind(item.id)
+        .bind(item.category_id)
+        .bind(&item.name.es)
+        .bind(&item.name.en)
+        .bind(&item.description.es)
+        .bind(&item.description.en)
+        .bind(item.price.amount)
+        .bind(item.taxed)
+        .bind(item.available)
+        .bind(json_text(&item.modifiers))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        item_from_row(&row)
+    }
+
+    async fn delete_menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let deleted = sqlx::query("DELETE FROM menu_items WHERE partner_id = $1 AND id = $2")
+            .bind(scope.partner().as_uuid())
+            .bind(item)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if deleted.rows_affected() == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn update_category(
+        &self,
+        scope: &TenantScope,
+        category: Uuid,
+        name: &Localized,
+        position: i32,
+    ) -> StoreResult<Category> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE menu_categories SET name_es = $3, name_en = $4, position = $5 WHERE partner_id = $1 AND id = $2
+             RETURNING *",
+        )
+        .bind(scope.partner().as_uuid())
+        .bind(category)
+        .bind(&name.es)
+        .bind(&name.en)
+        .bind(position)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Category {
+            id: row.try_get("id")?,
+            venue_id: row.try_get("venue_id")?,
+            name: Localized {
+                es: row.try_get("name_es")?,
+                en: row.try_get("name_en")?,
+            },
+            position: row.try_get("position")?,
+        })
+    }
+
+    async fn delete_category(&self, scope: &TenantScope, category: Uuid) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let deleted = sqlx::query("DELETE FROM menu_categories WHERE partner_id = $1 AND id = $2")
+            .bind(scope.partner().as_uuid())
+            .bind(category)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match foreign_key_to_not_found(e) {
+                StoreError::NotFound => StoreError::Conflict("the category still has items".into()),
+                other => other,
+            })?;
+        tx.commit().await?;
+        if deleted.rows_affected() == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
     async fn menu(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<(Vec<Category>, Vec<MenuItem>)> {
         let mut tx = self.scoped(scope).await?;
         let categories = sqlx::query(

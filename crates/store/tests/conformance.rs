@@ -658,6 +658,62 @@ mod suite {
         );
     }
 
+    pub async fn menu_items_and_categories_are_edited_and_removed(store: &dyn Store) {
+        let scope = new_partner(store, "Editor").await;
+        let venue = venue_of(store, &scope).await;
+        let other_venue = venue_of(store, &scope).await;
+        let soups = store
+            .create_category(&scope, venue, &text("Sopas"), 1)
+            .await
+            .unwrap();
+        let mains = store
+            .create_category(&scope, venue, &text("Fuertes"), 2)
+            .await
+            .unwrap();
+        let foreign = store
+            .create_category(&scope, other_venue, &text("Otra"), 1)
+            .await
+            .unwrap();
+        let created = store
+            .create_menu_item(&scope, &item(venue, soups.id))
+            .await
+            .unwrap();
+
+        let mut edited = created.clone();
+        edited.name = text("Ajiaco grande");
+        edited.price = Money::new(2_500_000, comanda_domain::Currency::COP).unwrap();
+        edited.category_id = mains.id;
+        edited.modifiers.clear();
+        let saved = store.update_menu_item(&scope, &edited).await.unwrap();
+        assert_eq!(saved, edited);
+        assert_eq!(store.menu_item(&scope, created.id).await.unwrap(), edited);
+        let moved_away = MenuItem {
+            category_id: foreign.id,
+            ..edited.clone()
+        };
+        assert!(matches!(
+            store.update_menu_item(&scope, &moved_away).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let renamed = store
+            .update_category(&scope, soups.id, &text("Caldos"), 3)
+            .await
+            .unwrap();
+        assert_eq!((renamed.name.es.as_str(), renamed.position), ("Caldos", 3));
+        let busy = store.delete_category(&scope, mains.id).await;
+        assert!(matches!(busy, Err(StoreError::Conflict(_))), "{busy:?}");
+        store.delete_menu_item(&scope, created.id).await.unwrap();
+        assert!(matches!(
+            store.delete_menu_item(&scope, created.id).await,
+            Err(StoreError::NotFound)
+        ));
+        store.delete_category(&scope, mains.id).await.unwrap();
+        let (categories, items) = store.menu(&scope, venue).await.unwrap();
+        assert_eq!(categories.len(), 1);
+        assert!(items.is_empty());
+    }
+
     fn order_for(venue: Uuid, table: Uuid, key: Option<&str>, hash: &[u8]) -> NewOrder {
         let line = PricedLine {
             item_id: Uuid::now_v7(),
@@ -895,6 +951,7 @@ conformance!(
     one_signing_key_rotation_wins,
     tables_have_rotatable_tokens_and_stay_in_their_tenant,
     menus_round_trip_and_items_stay_in_their_venue,
+    menu_items_and_categories_are_edited_and_removed,
     twenty_concurrent_retries_create_one_order,
     orders_move_forward_once_and_leave_events,
 );

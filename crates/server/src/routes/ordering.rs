@@ -393,24 +393,166 @@ pub async fn create_item(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct AvailabilityPatch {
-    pub available: bool,
+pub struct ItemPatch {
+    pub category_id: Option<String>,
+    pub name: Option<Localized>,
+    pub description: Option<Localized>,
+    pub price: Option<Money>,
+    pub tax_included: Option<bool>,
+    /// `false` marks the item sold out in one call.
+    pub available: Option<bool>,
+    pub modifiers: Option<Vec<ModifierGroup>>,
 }
 
-/// Marks an item sold out (or back) in one call.
+/// Edits an item; only the fields sent change. `{"available": false}` marks it sold out.
 #[utoipa::path(patch, path = "/api/v1/menu/items/{item}", tag = "menu", security(("bearer" = [])),
-    params(("item" = String, Path)), request_body = AvailabilityPatch, responses((status = 200, body = ItemView)))]
-pub async fn set_availability(
+    params(("item" = String, Path)), request_body = ItemPatch,
+    responses((status = 200, body = ItemView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_item(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(item): Path<String>,
-    ApiJson(patch): ApiJson<AvailabilityPatch>,
+    ApiJson(patch): ApiJson<ItemPatch>,
 ) -> Result<Json<ItemView>, ApiError> {
-    let item = state
+    let mut item = state.store.menu_item(&caller.scope, path_id(&item)?).await?;
+    let mut errors = ValidationErrors::default();
+    if let Some(name) = &patch.name {
+        item.name = Localized::parse(&mut errors, "name", name, true);
+    }
+    if let Some(description) = &patch.description {
+        item.description = Localized::parse(&mut errors, "description", description, false);
+    }
+    if let Some(price) = patch.price {
+        if price.currency != item.price.currency {
+            errors.push(
+                "price.currency",
+                format!("must be the venue's currency ({})", item.price.currency.code()),
+            );
+        }
+        if !(0..=10_000_000_000).contains(&price.amount) {
+            errors.push("price.amount", "must be between 0 and 100.000.000,00");
+        }
+        item.price = price;
+    }
+    if let Some(modifiers) = &patch.modifiers {
+        item.modifiers = check_modifiers(modifiers)
+            .map_err(|e| errors.0.extend(e.0))
+            .unwrap_or_default();
+    }
+    if let Some(category) = &patch.category_id {
+        match category.parse::<Uuid>() {
+            Ok(id) => item.category_id = id,
+            Err(_) => errors.push("category_id", "is not a category of this venue"),
+        }
+    }
+    item.taxed = patch.tax_included.unwrap_or(item.taxed);
+    item.available = patch.available.unwrap_or(item.available);
+    errors.into_result(())?;
+    let saved = state
         .store
-        .set_item_available(&caller.scope, path_id(&item)?, patch.available)
+        .update_menu_item(&caller.scope, &item)
+        .await
+        .map_err(|e| match e {
+            comanda_store::StoreError::NotFound => ApiError::Validation(ValidationErrors::single(
+                "category_id",
+                "is not a category of this venue",
+            )),
+            other => other.into(),
+        })?;
+    Ok(Json(saved.into()))
+}
+
+/// Removes an item from the menu (orders keep their own copy of what was ordered).
+#[utoipa::path(delete, path = "/api/v1/menu/items/{item}", tag = "menu", security(("bearer" = [])),
+    params(("item" = String, Path)), responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_item(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(item): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_menu_item(&caller.scope, path_id(&item)?)
         .await?;
-    Ok(Json(item.into()))
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CategoryPatch {
+    pub name: Option<Localized>,
+    pub position: Option<i32>,
+}
+
+/// Renames or reorders a category.
+#[utoipa::path(patch, path = "/api/v1/menu/categories/{category}", tag = "menu", security(("bearer" = [])),
+    params(("category" = String, Path)), request_body = CategoryPatch, responses((status = 200, body = CategoryView)))]
+pub async fn update_category(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(category): Path<String>,
+    ApiJson(patch): ApiJson<CategoryPatch>,
+) -> Result<Json<CategoryView>, ApiError> {
+    let id = path_id(&category)?;
+    let (current_name, current_position) = current_category(&state, &caller, id).await?;
+    let mut errors = ValidationErrors::default();
+    let name = Localized::parse(
+        &mut errors,
+        "name",
+        patch.name.as_ref().unwrap_or(&current_name),
+        true,
+    );
+    errors.into_result(())?;
+    let saved = state
+        .store
+        .update_category(
+            &caller.scope,
+            id,
+            &name,
+            patch.position.unwrap_or(current_position),
+        )
+        .await?;
+    Ok(Json(CategoryView {
+        id: saved.id.to_string(),
+        name: saved.name,
+        position: saved.position,
+    }))
+}
+
+async fn current_category(state: &AppState, caller: &Caller, id: Uuid) -> Result<(Localized, i32), ApiError> {
+    // A category is found through its venue's menu; an id of another partner is simply not there.
+    let venues = state
+        .store
+        .list_venues(
+            &caller.scope,
+            PageRequest {
+                after: None,
+                limit: 200,
+            },
+        )
+        .await?;
+    for venue in venues.items {
+        let (categories, _) = state.store.menu(&caller.scope, venue.id.as_uuid()).await?;
+        if let Some(category) = categories.into_iter().find(|c| c.id == id) {
+            return Ok((category.name, category.position));
+        }
+    }
+    Err(ApiError::NotFound)
+}
+
+/// Removes an empty category (409 while it still has items).
+#[utoipa::path(delete, path = "/api/v1/menu/categories/{category}", tag = "menu", security(("bearer" = [])),
+    params(("category" = String, Path)),
+    responses((status = 204), (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_category(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(category): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_category(&caller.scope, path_id(&category)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -462,6 +462,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
             "venue" => vec![b.venue.clone()],
             "table" => vec![b.table.clone()],
             "item" => vec![b.item.clone()],
+            "category" => vec![b.category.clone()],
             "order" => vec![order_b.clone()],
             other => panic!("no id of B for path parameter {{{other}}}: add one so the route is covered"),
         }

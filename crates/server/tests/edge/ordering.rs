@@ -9,6 +9,7 @@ use crate::support::{Engine, TestServer};
 pub struct Venue {
     pub owner: String,
     pub venue: String,
+    pub category: String,
     pub table: String,
     pub token: String,
     pub item: String,
@@ -61,6 +62,7 @@ pub async fn venue_with_menu(server: &TestServer, email: &str) -> Venue {
     Venue {
         owner,
         venue: venue_id,
+        category: category.body["id"].as_str().unwrap().to_owned(),
         table: table.body["id"].as_str().unwrap().to_owned(),
         token: table.body["token"].as_str().unwrap().to_owned(),
         item: item.body["id"].as_str().unwrap().to_owned(),
@@ -399,5 +401,89 @@ async fn qr_codes_come_as_svg_png_and_a_printable_pdf_sheet() {
     let bytes = pdf.bytes().await.unwrap();
     assert!(bytes.starts_with(b"%PDF-"));
     assert!(String::from_utf8_lossy(&bytes).contains("(Mesa 4)"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn staff_edit_and_remove_menu_items_and_categories() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "menu@example.co").await;
+    let item_path = format!("/api/v1/menu/items/{}", v.item);
+    let sold_out = call(
+        &server,
+        "PATCH",
+        &item_path,
+        Some(&v.owner),
+        Some(json!({"available": false})),
+    )
+    .await;
+    assert_eq!(sold_out.status, 200, "{}", sold_out.body);
+    assert_eq!(sold_out.body["available"], false);
+    let guest = call(&server, "GET", &format!("/api/v1/t/{}", v.token), None, None).await;
+    assert!(
+        guest.body["menu"]["categories"][0]["items"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "sold out items are hidden"
+    );
+    let refused = order(
+        &server,
+        &v.token,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+
+    let repriced = call(&server, "PATCH", &item_path, Some(&v.owner), Some(json!({"price": {"amount": 2_000_000, "currency": "COP"}, "name": {"es": "Bandeja", "en": "Platter"}, "available": true}))).await;
+    assert_eq!(repriced.body["price"]["amount"], 2_000_000);
+    assert_eq!(repriced.body["name"]["es"], "Bandeja");
+    let wrong_currency = call(
+        &server,
+        "PATCH",
+        &item_path,
+        Some(&v.owner),
+        Some(json!({"price": {"amount": 5, "currency": "USD"}})),
+    )
+    .await;
+    assert_eq!(wrong_currency.status, 400);
+    assert_eq!(wrong_currency.body["errors"][0]["field"], "price.currency");
+
+    let category_path = format!("/api/v1/menu/categories/{}", v.category);
+    let renamed = call(
+        &server,
+        "PATCH",
+        &category_path,
+        Some(&v.owner),
+        Some(json!({"name": {"es": "Fuertes", "en": "Mains"}})),
+    )
+    .await;
+    assert_eq!(renamed.body["name"]["es"], "Fuertes");
+    assert_eq!(
+        call(&server, "DELETE", &category_path, Some(&v.owner), None)
+            .await
+            .status,
+        409,
+        "still has an item"
+    );
+    assert_eq!(
+        call(&server, "DELETE", &item_path, Some(&v.owner), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        call(&server, "DELETE", &category_path, Some(&v.owner), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        call(&server, "DELETE", &item_path, Some(&v.owner), None)
+            .await
+            .status,
+        404
+    );
     server.stop().await;
 }
