@@ -19,7 +19,7 @@ after(async () => {
 });
 
 /// Through the JSON API: an owner with 2FA, a venue, a table and two dishes (one with a modifier).
-async function setUp(api) {
+async function setUp(api, email = 'rosa@example.co') {
   const json = async (response) => {
     const body = await response.json();
     assert.ok(response.ok(), `${response.url()} → ${response.status()}: ${JSON.stringify(body)}`);
@@ -28,8 +28,8 @@ async function setUp(api) {
   const post = (path, data, token) =>
     api.post(`${server.origin}${path}`, { data, headers: token ? { Authorization: `Bearer ${token}` } : {} }).then(json);
   const password = 'cocina abierta hasta tarde';
-  await post('/api/v1/signup', { business_name: 'Fonda La Esquina', country: 'CO', owner: { name: 'Rosa', email: 'rosa@example.co', password } });
-  const login = await post('/api/v1/auth/login', { email: 'rosa@example.co', password });
+  await post('/api/v1/signup', { business_name: 'Fonda La Esquina', country: 'CO', owner: { name: 'Rosa', email, password } });
+  const login = await post('/api/v1/auth/login', { email, password });
   const enrollment = await post('/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
   const session = await post('/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token);
   const token = session.access_token;
@@ -102,6 +102,40 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await guest.click('a.switch');
   await guest.locator('.dish').first().waitFor();
   assert.match(await guest.locator('.dish').first().textContent(), /Bogotá chicken soup/);
+  await phone.close();
+  await staff.close();
+});
+
+test('staff edit the menu in the browser and guests see the change', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO' });
+  const { token, venue, guestPath } = await setUp(staff.request, 'menu@example.co');
+  await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const editor = await staff.newPage();
+  await editor.goto(`${server.origin}/dashboard`);
+  await editor.locator(`a[href="/menu?venue=${venue}"]`).click();
+  await editor.locator('.menu-row').first().waitFor();
+
+  await editor.fill('#category-form input[name=es]', 'Bebidas');
+  await editor.fill('#category-form input[name=en]', 'Drinks');
+  await editor.click('#category-form button');
+  await editor.locator('#menu-editor h2', { hasText: 'Bebidas' }).waitFor();
+  await editor.selectOption('#item-form select[name=category_id]', { label: 'Bebidas' });
+  await editor.fill('#item-form input[name=es]', 'Jugo de lulo');
+  await editor.fill('#item-form input[name=en]', 'Lulo juice');
+  await editor.fill('#item-form input[name=price]', '7000');
+  await editor.click('#item-form button');
+  await editor.locator('.menu-row', { hasText: 'Jugo de lulo' }).waitFor();
+  assert.match(await editor.locator('.menu-row', { hasText: 'Jugo de lulo' }).textContent(), /7\.000/);
+
+  await editor.getByLabel('Disponible: Limonada de coco').uncheck();
+  await editor.waitForResponse((r) => r.url().includes('/api/v1/menu/items/') && r.request().method() === 'PATCH');
+  await editor.screenshot({ path: artifactPath('menu-editor.png'), fullPage: true });
+
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 } });
+  const guest = await phone.newPage();
+  await guest.goto(`${server.origin}${guestPath}`);
+  await guest.locator('.dish', { hasText: 'Jugo de lulo' }).waitFor();
+  assert.equal(await guest.locator('.dish', { hasText: 'Limonada' }).count(), 0, 'sold out: not offered');
   await phone.close();
   await staff.close();
 });

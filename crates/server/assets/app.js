@@ -156,6 +156,22 @@ const pages = {
       }
       showError(error.problem);
     }
+    try {
+      const venues = await authed('GET', '/api/v1/venues');
+      for (const venue of venues.items) {
+        const item = document.createElement('li');
+        const menu = document.createElement('a');
+        menu.href = `/menu?venue=${venue.id}`;
+        menu.textContent = `${venue.name}: ${english ? 'menu' : 'menú'}`;
+        const kitchen = document.createElement('a');
+        kitchen.href = `/kitchen?venue=${venue.id}`;
+        kitchen.textContent = english ? 'kitchen' : 'cocina';
+        item.append(menu, ' · ', kitchen);
+        $('#venues').appendChild(item);
+      }
+    } catch (error) {
+      // Roles without venue access simply see no venues.
+    }
     const signOut = (path) => async () => {
       try { await authed('POST', path, {}); } finally { store.set('access', null); store.set('refresh', null); location.assign('/signin'); }
     };
@@ -450,6 +466,61 @@ pages.kitchen = async () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+};
+
+pages.menu = async () => {
+  const venue = new URLSearchParams(location.search).get('venue');
+  if (!store.get('access') || !venue) return location.assign('/signin');
+  const editor = $('#menu-editor');
+  const render = async () => {
+    const menu = await authed('GET', `/api/v1/venues/${venue}/menu`);
+    editor.replaceChildren();
+    const select = $('#item-form select[name=category_id]');
+    select.replaceChildren();
+    for (const category of menu.categories) {
+      select.add(new Option(localized(category.name), category.id));
+      const heading = document.createElement('h2');
+      heading.textContent = localized(category.name);
+      editor.appendChild(heading);
+      for (const item of category.items) {
+        const row = document.createElement('div');
+        row.className = 'menu-row card';
+        row.dataset.item = item.id;
+        const name = document.createElement('span');
+        name.textContent = `${localized(item.name)} · ${formatMoney(item.price)}`;
+        const toggle = document.createElement('label');
+        toggle.className = 'inline';
+        const available = document.createElement('input');
+        available.type = 'checkbox';
+        available.checked = item.available;
+        available.setAttribute('aria-label', (english ? 'Available: ' : 'Disponible: ') + localized(item.name));
+        available.addEventListener('change', async () => {
+          try { await authed('PATCH', `/api/v1/menu/items/${item.id}`, { available: available.checked }); }
+          catch (error) { showError(error.problem); available.checked = !available.checked; }
+        });
+        toggle.append(available, english ? ' available' : ' disponible');
+        row.append(name, toggle);
+        editor.appendChild(row);
+      }
+    }
+  };
+  try { await render(); } catch (error) { return showError(error.problem); }
+  onSubmit('#category-form', async (v, form) => {
+    await authed('POST', `/api/v1/venues/${venue}/menu/categories`, { name: { es: v.es, en: v.en } });
+    form.reset();
+    await render();
+  });
+  onSubmit('#item-form', async (v, form) => {
+    const pesos = Number(v.price);
+    await authed('POST', `/api/v1/venues/${venue}/menu/items`, {
+      category_id: v.category_id,
+      name: { es: v.es, en: v.en },
+      price: { amount: pesos * 100, currency: 'COP' },
+      tax_included: v.tax_included === 'on',
+    });
+    form.reset();
+    await render();
+  });
 };
 
 if (pages[page]) pages[page]();

@@ -42,7 +42,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/.well-known/security.txt")
         | ("GET", "/.well-known/jwks.json" | "/" | "/assets/site.css" | "/assets/app.js")
         | ("GET", "/signin" | "/signup" | "/enroll" | "/dashboard" | "/staff" | "/invitations/{token}")
-        | ("GET", "/t/{token}" | "/kitchen")
+        | ("GET", "/t/{token}" | "/kitchen" | "/menu")
         | ("POST", "/api/v1/csp-reports")
         | (
             "POST",

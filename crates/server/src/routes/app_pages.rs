@@ -180,6 +180,7 @@ pub async fn dashboard(headers: HeaderMap) -> Response {
 <p>{hello} <strong id="me-name"></strong> · <span id="me-role"></span></p>
 <p id="me-mfa"></p>
 </section>
+<ul id="venues" class="venues"></ul>
 <nav class="actions"><a href="/staff">{staff}</a> <button id="signout" type="button">{out}</button> <button id="signout-all" type="button">{all}</button></nav>"#,
         hello = tr(l, "Hola,", "Hello,"),
         staff = tr(l, "Equipo", "Staff"),
@@ -308,4 +309,41 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
         waiting = tr(l, "Conectando…", "Connecting…"),
     );
     page(l, "kitchen", tr(l, "Cocina", "Kitchen"), &body)
+}
+
+/// The menu editor: categories, items, prices and availability of one venue.
+#[utoipa::path(get, path = "/menu", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn menu_editor(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<section id="menu-editor"></section>
+<h2>{new_category}</h2>
+<form id="category-form" method="post">
+<label>{name_es}<input name="es" required maxlength="200"></label>
+<label>{name_en}<input name="en" maxlength="200"></label>
+<button type="submit">{add}</button>
+</form>
+<h2>{new_item}</h2>
+<form id="item-form" method="post">
+<label>{category}<select name="category_id" required></select></label>
+<label>{name_es}<input name="es" required maxlength="200"></label>
+<label>{name_en}<input name="en" maxlength="200"></label>
+<label>{price}<input name="price" required inputmode="numeric" pattern="[0-9]+"></label>
+<label class="inline"><input name="tax_included" type="checkbox" checked> {tax}</label>
+<button type="submit">{add}</button>
+</form>"#,
+        new_category = tr(l, "Nueva categoría", "New category"),
+        new_item = tr(l, "Nuevo plato", "New dish"),
+        category = tr(l, "Categoría", "Category"),
+        name_es = tr(l, "Nombre (español)", "Name (Spanish)"),
+        name_en = tr(l, "Nombre (inglés)", "Name (English)"),
+        price = tr(
+            l,
+            "Precio en pesos, impuesto incluido",
+            "Price in pesos, tax included"
+        ),
+        tax = tr(l, "Lleva el impuesto del restaurante", "Carries the venue's tax"),
+        add = tr(l, "Agregar", "Add"),
+    );
+    page(l, "menu", tr(l, "Menú", "Menu"), &body)
 }
