@@ -79,8 +79,12 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await guest.click('#place-order');
   await guest.locator('.order-status').first().waitFor();
   assert.match(await guest.locator('.order-status').first().textContent(), /Recibido/);
+  await guest.locator('#waiting').waitFor({ state: 'visible' });
 
-  // The kitchen sees it without reloading, with the modifier.
+  // The table's first order waits until staff accept the table; then the kitchen sees it without reloading.
+  const pending = kitchen.locator('.pending', { hasText: 'Mesa 3' });
+  await pending.waitFor({ timeout: 5000 });
+  await pending.locator('button.accept').click();
   const ticket = kitchen.locator('.ticket').first();
   await ticket.waitFor({ timeout: 3000 });
   assert.match(await ticket.textContent(), /Ajiaco santafereño \(Aguacate\)/);

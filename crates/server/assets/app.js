@@ -252,9 +252,19 @@ const statusNames = {
 const statusName = (status) => statusNames[english ? 'en' : 'es'][status] || status;
 const localized = (text) => (english && text.en ? text.en : text.es);
 
+function guestDevice() {
+  let device = localStorage.getItem('comanda.device');
+  if (!device) {
+    device = crypto.randomUUID();
+    localStorage.setItem('comanda.device', device);
+  }
+  return device;
+}
+
 pages.guest = async () => {
   const root = $('#guest');
   const token = root.dataset.token;
+  const device = guestDevice();
   const cart = [];
   let view;
 
@@ -273,8 +283,11 @@ pages.guest = async () => {
   };
 
   const renderOrders = async () => {
-    const bill = await api('GET', `/api/v1/t/${encodeURIComponent(token)}/bill`);
+    const response = await fetch(`/api/v1/t/${encodeURIComponent(token)}/bill`, { headers: { 'X-Guest-Device': device } });
+    const bill = await response.json();
+    if (!response.ok) throw Object.assign(new Error('bill'), { problem: bill });
     $('#orders').hidden = bill.orders.length === 0;
+    $('#waiting').hidden = !(bill.session && bill.session.status === 'pending');
     const list = $('#order-list');
     list.replaceChildren();
     for (const order of bill.orders) {
@@ -283,6 +296,18 @@ pages.guest = async () => {
       item.dataset.status = order.status;
       const names = order.lines.map((l) => `${l.quantity} × ${localized(l.name)}`).join(', ');
       item.textContent = `${names} — ${statusName(order.status)}`;
+      if (order.mine && order.status === 'placed') {
+        const cancel = document.createElement('button');
+        cancel.type = 'button';
+        cancel.className = 'cancel link';
+        cancel.textContent = english ? 'Cancel' : 'Cancelar';
+        cancel.addEventListener('click', async () => {
+          const reply = await fetch(`/api/v1/t/${encodeURIComponent(token)}/orders/${order.id}/cancel`, { method: 'POST', headers: { 'X-Guest-Device': device } });
+          if (!reply.ok) showError(await reply.json());
+          await renderOrders();
+        });
+        item.append(' ', cancel);
+      }
       list.appendChild(item);
     }
     const b = bill.bill;
@@ -358,7 +383,7 @@ pages.guest = async () => {
       const body = { items: cart.map(({ item_id, quantity, modifiers }) => ({ item_id, quantity, modifiers })) };
       const response = await fetch(`/api/v1/t/${encodeURIComponent(token)}/orders`, {
         method: 'POST',
-        headers: { ...headers, 'Content-Type': 'application/json' },
+        headers: { ...headers, 'Content-Type': 'application/json', 'X-Guest-Device': device },
         body: JSON.stringify(body),
       });
       if (!response.ok) throw Object.assign(new Error('order'), { problem: await response.json() });
@@ -443,6 +468,31 @@ pages.kitchen = async () => {
     if (order.status === 'served' || order.status === 'cancelled') card.remove();
   };
 
+  const pendingBox = $('#pending-tables');
+  const refreshSessions = async () => {
+    const sessions = await authed('GET', `/api/v1/venues/${venue}/table-sessions`);
+    pendingBox.replaceChildren();
+    for (const session of sessions.filter((s) => s.status === 'pending')) {
+      const card = document.createElement('article');
+      card.className = 'pending card';
+      card.dataset.session = session.id;
+      const title = document.createElement('h3');
+      title.textContent = `${session.table} — ${english ? 'new table, waiting for you' : 'mesa nueva, espera aceptación'}`;
+      const accept = document.createElement('button');
+      accept.type = 'button';
+      accept.className = 'accept';
+      accept.textContent = english ? 'Accept table' : 'Aceptar mesa';
+      accept.addEventListener('click', async () => {
+        accept.disabled = true;
+        try { await authed('POST', `/api/v1/table-sessions/${session.id}/accept`, {}); } catch (error) { showError(error.problem); }
+        await refreshSessions();
+      });
+      card.append(title, accept);
+      pendingBox.appendChild(card);
+    }
+  };
+  setInterval(() => refreshSessions().catch(() => {}), 2000);
+  refreshSessions().catch(() => {});
   try {
     const open = await authed('GET', `/api/v1/venues/${venue}/orders`);
     open.filter((o) => o.status !== 'served' && o.status !== 'cancelled').forEach(render);

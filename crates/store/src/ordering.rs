@@ -29,9 +29,48 @@ pub struct Category {
     pub position: i32,
 }
 
+/// A table's session: pending until staff accept it, open while guests order, closed when the table is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    Pending,
+    Open,
+    Closed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Pending => "pending",
+            SessionStatus::Open => "open",
+            SessionStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [SessionStatus::Pending, SessionStatus::Open, SessionStatus::Closed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSession {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub table_id: Uuid,
+    pub status: SessionStatus,
+    pub created_at: OffsetDateTime,
+    pub accepted_by: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     pub id: Uuid,
+    /// The table session the order belongs to.
+    pub session_id: Option<Uuid>,
+    /// The guest device that placed it (only that device may cancel it before it is accepted).
+    pub device: Option<String>,
     pub venue_id: Uuid,
     pub table_id: Uuid,
     pub status: OrderStatus,
@@ -52,6 +91,7 @@ pub struct NewOrder {
     pub idempotency_key: Option<String>,
     /// Digest of the request body, so a reused key with another body is told apart.
     pub request_hash: Vec<u8>,
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +196,36 @@ pub trait OrderingStore: Send + Sync {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> StoreResult<Order>;
+    /// The table's live (pending or open) session.
+    async fn live_session(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Option<TableSession>>;
+    /// The venue's live sessions, oldest first.
+    async fn venue_sessions(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<TableSession>>;
+    /// Opens a pending session; its orders then reach the kitchen (an order event is recorded for each).
+    async fn accept_session(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<TableSession>;
+    /// Closes the table's live session ([`crate::StoreError::Conflict`] while an order is neither served nor
+    /// cancelled). The next order opens a new pending session.
+    async fn close_table(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<TableSession>;
+    /// A guest cancels their own order while it is still only placed.
+    async fn cancel_guest_order(
+        &self,
+        scope: &TenantScope,
+        order: Uuid,
+        device: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Order>;
+
     /// The venue's order events after `after` (an SSE Last-Event-ID), oldest first.
     async fn order_events_after(
         &self,

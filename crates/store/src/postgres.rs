@@ -33,6 +33,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "ordering",
         sql: include_str!("../migrations/postgres/0003_ordering.sql"),
     },
+    Migration {
+        version: 4,
+        name: "table_sessions",
+        sql: include_str!("../migrations/postgres/0004_table_sessions.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

@@ -35,6 +35,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "ordering",
         sql: include_str!("../migrations/sqlite/0003_ordering.sql"),
     },
+    Migration {
+        version: 4,
+        name: "table_sessions",
+        sql: include_str!("../migrations/sqlite/0004_table_sessions.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]

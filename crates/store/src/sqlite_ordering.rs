@@ -10,14 +10,15 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 use uuid::Uuid;
+use uuid::fmt::Hyphenated;
 
 use crate::identity::AuditEntry;
 use crate::ordering::{
-    Category, NewOrder, Order, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome, VenueTable,
-    json_from, json_text, status_from,
+    Category, NewOrder, Order, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome, SessionStatus,
+    TableSession, VenueTable, json_from, json_text, status_from,
 };
 use crate::sqlite::SqliteStore;
-use crate::sqlite_identity::{h, uuid_col};
+use crate::sqlite_identity::{h, opt_uuid_col, uuid_col};
 use crate::{StoreError, StoreResult};
 
 fn table_from_row(row: &SqliteRow) -> StoreResult<VenueTable> {
@@ -58,9 +59,23 @@ fn item_from_row(row: &SqliteRow) -> StoreResult<MenuItem> {
     })
 }
 
+fn session_from_row(row: &SqliteRow) -> StoreResult<TableSession> {
+    let status: String = row.try_get("status")?;
+    Ok(TableSession {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        table_id: uuid_col(row, "table_id")?,
+        status: SessionStatus::parse(&status).ok_or_else(|| crate::records::corrupt("status", &status))?,
+        created_at: row.try_get("created_at")?,
+        accepted_by: row.try_get("accepted_by")?,
+    })
+}
+
 fn order_from_row(row: &SqliteRow) -> StoreResult<Order> {
     Ok(Order {
         id: uuid_col(row, "id")?,
+        session_id: opt_uuid_col(row, "session_id")?,
+        device: row.try_get("device")?,
         venue_id: uuid_col(row, "venue_id")?,
         table_id: uuid_col(row, "table_id")?,
         status: status_from(&row.try_get::<String, _>("status")?)?,
@@ -92,6 +107,28 @@ async fn record_event(
     .fetch_one(&mut *conn)
     .await?;
     let _ = seq;
+    Ok(())
+}
+
+/// Records an order event only while the order's session is open: until staff accept the table the kitchen has
+/// nothing to see, and accepting records an event for each of the session's orders.
+async fn record_event_if_open(
+    conn: &mut SqliteConnection,
+    partner: PartnerId,
+    order: &Order,
+    actor: &str,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let open: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM table_sessions WHERE partner_id = ?1 AND id = ?2 AND status = 'open')",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(order.session_id.map(h))
+    .fetch_one(&mut *conn)
+    .await?;
+    if open {
+        record_event(conn, partner, order, actor, now).await?;
+    }
     Ok(())
 }
 
@@ -444,10 +481,32 @@ impl OrderingStore for SqliteStore {
     ) -> StoreResult<PlaceOutcome> {
         let mut tx = self.scoped(scope).await?;
         let partner = scope.partner().as_uuid();
+        // The table's first order opens a pending session; later ones join it.
+        sqlx::query(
+            "INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
+             ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING",
+        )
+        .bind(h(partner))
+        .bind(h(Uuid::now_v7()))
+        .bind(h(order.venue_id))
+        .bind(h(order.table_id))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        let session: Hyphenated = sqlx::query_scalar(
+            "SELECT id FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed'",
+        )
+        .bind(h(partner))
+        .bind(h(order.table_id))
+        .fetch_one(&mut *tx)
+        .await?;
+        let session = session.into_uuid();
         let inserted = sqlx::query(
             "INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key,
-                                 request_hash, placed_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 'placed', ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+                                 request_hash, placed_at, updated_at, session_id, device)
+             VALUES (?1, ?2, ?3, ?4, 'placed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
              ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *",
         )
         .bind(h(partner))
@@ -460,12 +519,14 @@ impl OrderingStore for SqliteStore {
         .bind(&order.idempotency_key)
         .bind(&order.request_hash)
         .bind(now)
+        .bind(h(session))
+        .bind(&order.device)
         .fetch_optional(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;
         if let Some(row) = inserted {
             let created = order_from_row(&row)?;
-            record_event(&mut tx, scope.partner(), &created, "guest", now).await?;
+            record_event_if_open(&mut tx, scope.partner(), &created, "guest", now).await?;
             tx.commit().await?;
             return Ok(PlaceOutcome::Created(created));
         }
@@ -500,7 +561,9 @@ impl OrderingStore for SqliteStore {
     async fn table_orders(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Vec<Order>> {
         let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
-            "SELECT * FROM orders WHERE partner_id = ?1 AND table_id = ?2 ORDER BY placed_at, id",
+            "SELECT * FROM orders WHERE partner_id = ?1 AND table_id = ?2 AND session_id IN
+                 (SELECT id FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed')
+             ORDER BY placed_at, id",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(table))
@@ -519,6 +582,7 @@ impl OrderingStore for SqliteStore {
         let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM orders WHERE partner_id = ?1 AND venue_id = ?2 AND (?3 IS NULL OR status = ?3)
+               AND session_id IN (SELECT id FROM table_sessions WHERE partner_id = ?1 AND status = 'open')
              ORDER BY placed_at, id LIMIT 500",
         )
         .bind(h(scope.partner().as_uuid()))
@@ -543,7 +607,9 @@ impl OrderingStore for SqliteStore {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
             "UPDATE orders SET status = ?4, cancel_reason = COALESCE(?5, cancel_reason), updated_at = ?6
-             WHERE partner_id = ?1 AND id = ?2 AND status = ?3 RETURNING *",
+             WHERE partner_id = ?1 AND id = ?2 AND status = ?3
+               AND session_id IN (SELECT id FROM table_sessions WHERE partner_id = ?1 AND status = 'open')
+             RETURNING *",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(order))
@@ -554,12 +620,172 @@ impl OrderingStore for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            return Err(StoreError::Conflict("the order changed meanwhile".into()));
+            return Err(StoreError::Conflict(
+                "the order changed meanwhile, or its table is not accepted".into(),
+            ));
         };
         let updated = order_from_row(&row)?;
         record_event(&mut tx, scope.partner(), &updated, actor, now).await?;
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn live_session(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Option<TableSession>> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "SELECT * FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed'",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn venue_sessions(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<TableSession>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM table_sessions WHERE partner_id = ?1 AND venue_id = ?2 AND status <> 'closed'
+             ORDER BY created_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn accept_session(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<TableSession> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE table_sessions SET status = 'open', accepted_at = ?3, accepted_by = ?4
+             WHERE partner_id = ?1 AND id = ?2 AND status = 'pending' RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .bind(now)
+        .bind(actor)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            let exists: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM table_sessions WHERE partner_id = ?1 AND id = ?2)",
+            )
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(session))
+            .fetch_one(&mut *tx)
+            .await?;
+            return Err(if exists {
+                StoreError::Conflict("the session is not pending".into())
+            } else {
+                StoreError::NotFound
+            });
+        };
+        let accepted = session_from_row(&row)?;
+        let orders = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = ?1 AND session_id = ?2 ORDER BY placed_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .fetch_all(&mut *tx)
+        .await?;
+        for order in orders.iter().map(order_from_row) {
+            record_event(&mut tx, scope.partner(), &order?, actor, now).await?;
+        }
+        tx.commit().await?;
+        Ok(accepted)
+    }
+
+    async fn close_table(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<TableSession> {
+        let mut tx = self.scoped(scope).await?;
+        let session: Option<Hyphenated> = sqlx::query_scalar(
+            "SELECT id FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed'",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(session) = session.map(Hyphenated::into_uuid) else {
+            return Err(StoreError::NotFound);
+        };
+        let unfinished: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM orders WHERE partner_id = ?1 AND session_id = ?2
+               AND status NOT IN ('served', 'cancelled')",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .fetch_one(&mut *tx)
+        .await?;
+        if unfinished > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{unfinished} order(s) are neither served nor cancelled"
+            )));
+        }
+        let row = sqlx::query(
+            "UPDATE table_sessions SET status = 'closed', closed_at = ?3, closed_by = ?4
+             WHERE partner_id = ?1 AND id = ?2 RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .bind(now)
+        .bind(actor)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        session_from_row(&row)
+    }
+
+    async fn cancel_guest_order(
+        &self,
+        scope: &TenantScope,
+        order: Uuid,
+        device: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Order> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE orders SET status = 'cancelled', cancel_reason = 'cancelled by the guest', updated_at = ?4
+             WHERE partner_id = ?1 AND id = ?2 AND device = ?3 AND status = 'placed' RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(order))
+        .bind(device)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            let own: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM orders WHERE partner_id = ?1 AND id = ?2 AND device = ?3)",
+            )
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(order))
+            .bind(device)
+            .fetch_one(&mut *tx)
+            .await?;
+            return Err(if own {
+                StoreError::Conflict("the kitchen has already accepted it".into())
+            } else {
+                StoreError::NotFound
+            });
+        };
+        let cancelled = order_from_row(&row)?;
+        record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;
+        tx.commit().await?;
+        Ok(cancelled)
     }
 
     async fn order_events_after(
@@ -571,7 +797,10 @@ impl OrderingStore for SqliteStore {
     ) -> StoreResult<Vec<OrderEvent>> {
         let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
-            "SELECT * FROM order_events WHERE partner_id = ?1 AND venue_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+            "SELECT e.* FROM order_events e JOIN orders o ON o.partner_id = e.partner_id AND o.id = e.order_id
+             JOIN table_sessions s ON s.partner_id = o.partner_id AND s.id = o.session_id
+             WHERE e.partner_id = ?1 AND e.venue_id = ?2 AND e.seq > ?3 AND s.status = 'open'
+             ORDER BY e.seq LIMIT ?4",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))

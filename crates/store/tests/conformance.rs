@@ -658,6 +658,175 @@ mod suite {
         );
     }
 
+    pub async fn table_sessions_gate_the_kitchen_and_close_cleanly(store: &dyn Store) {
+        let scope = new_partner(store, "Sesiones").await;
+        let venue = venue_of(store, &scope).await;
+        let table = store.create_table(&scope, venue, "9", 2, NOW).await.unwrap();
+        assert!(store.live_session(&scope, table.id).await.unwrap().is_none());
+        let PlaceOutcome::Created(first) = store
+            .place_order(&scope, &order_for(venue, table.id, None, b"1"), NOW)
+            .await
+            .unwrap()
+        else {
+            panic!("not created")
+        };
+        let pending = store.live_session(&scope, table.id).await.unwrap().unwrap();
+        assert_eq!(pending.status, comanda_store::ordering::SessionStatus::Pending);
+        assert_eq!(first.session_id, Some(pending.id));
+        assert!(
+            store.venue_orders(&scope, venue, None).await.unwrap().is_empty(),
+            "the kitchen waits for staff"
+        );
+        assert!(
+            store
+                .order_events_after(&scope, venue, 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let early = store
+            .transition_order(
+                &scope,
+                first.id,
+                OrderStatus::Placed,
+                OrderStatus::Accepted,
+                "k",
+                None,
+                NOW,
+            )
+            .await;
+        assert!(matches!(early, Err(StoreError::Conflict(_))));
+        assert_eq!(store.venue_sessions(&scope, venue).await.unwrap().len(), 1);
+
+        let opened = store
+            .accept_session(&scope, pending.id, "manager:rosa", NOW)
+            .await
+            .unwrap();
+        assert_eq!(opened.accepted_by.as_deref(), Some("manager:rosa"));
+        assert!(matches!(
+            store.accept_session(&scope, pending.id, "x", NOW).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(store.venue_orders(&scope, venue, None).await.unwrap().len(), 1);
+        let PlaceOutcome::Created(second) = store
+            .place_order(&scope, &order_for(venue, table.id, None, b"2"), NOW)
+            .await
+            .unwrap()
+        else {
+            panic!("not created")
+        };
+        assert_eq!(
+            second.session_id,
+            Some(pending.id),
+            "later orders join the open session"
+        );
+
+        assert!(matches!(
+            store.close_table(&scope, table.id, "manager:rosa", NOW).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let mut status = OrderStatus::Placed;
+        for to in [
+            OrderStatus::Accepted,
+            OrderStatus::Preparing,
+            OrderStatus::Ready,
+            OrderStatus::Served,
+        ] {
+            store
+                .transition_order(&scope, first.id, status, to, "k", None, NOW)
+                .await
+                .unwrap();
+            status = to;
+        }
+        store
+            .transition_order(
+                &scope,
+                second.id,
+                OrderStatus::Placed,
+                OrderStatus::Cancelled,
+                "k",
+                Some("no stock"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let closed = store
+            .close_table(&scope, table.id, "manager:rosa", NOW)
+            .await
+            .unwrap();
+        assert_eq!(closed.status, comanda_store::ordering::SessionStatus::Closed);
+        assert!(store.live_session(&scope, table.id).await.unwrap().is_none());
+        assert!(
+            store.table_orders(&scope, table.id).await.unwrap().is_empty(),
+            "a new guest starts a new bill"
+        );
+
+        // Yesterday's QR code, today: the order waits for a new acceptance.
+        let PlaceOutcome::Created(today) = store
+            .place_order(&scope, &order_for(venue, table.id, None, b"3"), NOW)
+            .await
+            .unwrap()
+        else {
+            panic!("not created")
+        };
+        let fresh = store.live_session(&scope, table.id).await.unwrap().unwrap();
+        assert_ne!(fresh.id, pending.id);
+        assert_eq!(fresh.status, comanda_store::ordering::SessionStatus::Pending);
+        assert_eq!(today.session_id, Some(fresh.id));
+        assert!(matches!(
+            store.close_table(&scope, Uuid::now_v7(), "x", NOW).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    pub async fn guests_cancel_only_their_own_unaccepted_orders(store: &dyn Store) {
+        let scope = new_partner(store, "Cancelar").await;
+        let venue = venue_of(store, &scope).await;
+        let table = store.create_table(&scope, venue, "2", 2, NOW).await.unwrap();
+        let PlaceOutcome::Created(mine) = store
+            .place_order(&scope, &order_for(venue, table.id, None, b"a"), NOW)
+            .await
+            .unwrap()
+        else {
+            panic!("not created")
+        };
+        let other_device = store.cancel_guest_order(&scope, mine.id, "device-2", NOW).await;
+        assert!(
+            matches!(other_device, Err(StoreError::NotFound)),
+            "another guest's device cannot touch it"
+        );
+        let cancelled = store
+            .cancel_guest_order(&scope, mine.id, "device-1", NOW)
+            .await
+            .unwrap();
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+        let PlaceOutcome::Created(later) = store
+            .place_order(&scope, &order_for(venue, table.id, None, b"b"), NOW)
+            .await
+            .unwrap()
+        else {
+            panic!("not created")
+        };
+        accept_table(store, &scope, table.id).await;
+        store
+            .transition_order(
+                &scope,
+                later.id,
+                OrderStatus::Placed,
+                OrderStatus::Accepted,
+                "k",
+                None,
+                NOW,
+            )
+            .await
+            .unwrap();
+        let too_late = store.cancel_guest_order(&scope, later.id, "device-1", NOW).await;
+        assert!(
+            matches!(too_late, Err(StoreError::Conflict(_))),
+            "accepted orders are the kitchen's"
+        );
+    }
+
     pub async fn menu_items_and_categories_are_edited_and_removed(store: &dyn Store) {
         let scope = new_partner(store, "Editor").await;
         let venue = venue_of(store, &scope).await;
@@ -732,7 +901,20 @@ mod suite {
             lines: vec![line],
             idempotency_key: key.map(str::to_owned),
             request_hash: hash.to_vec(),
+            device: Some("device-1".into()),
         }
+    }
+
+    async fn accept_table(store: &dyn Store, scope: &TenantScope, table: Uuid) {
+        let session = store
+            .live_session(scope, table)
+            .await
+            .unwrap()
+            .expect("a pending session");
+        store
+            .accept_session(scope, session.id, "manager:test", NOW)
+            .await
+            .unwrap();
     }
 
     pub async fn twenty_concurrent_retries_create_one_order(store: &dyn Store) {
@@ -785,6 +967,7 @@ mod suite {
         };
         assert_eq!(order.status, OrderStatus::Placed);
         assert_eq!(order.lines[0].modifiers, vec![text("Aguacate")]);
+        accept_table(store, &scope, table.id).await;
         let accepted = store
             .transition_order(
                 &scope,
@@ -952,6 +1135,8 @@ conformance!(
     tables_have_rotatable_tokens_and_stay_in_their_tenant,
     menus_round_trip_and_items_stay_in_their_venue,
     menu_items_and_categories_are_edited_and_removed,
+    table_sessions_gate_the_kitchen_and_close_cleanly,
+    guests_cancel_only_their_own_unaccepted_orders,
     twenty_concurrent_retries_create_one_order,
     orders_move_forward_once_and_leave_events,
 );

@@ -57,9 +57,8 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             Staff(Permission::ManageStaff)
         }
         ("GET", "/api/v1/audit") => Staff(Permission::ViewAudit),
-        ("GET", "/api/v1/t/{token}" | "/api/v1/t/{token}/bill") | ("POST", "/api/v1/t/{token}/orders") => {
-            Public
-        }
+        ("GET", "/api/v1/t/{token}" | "/api/v1/t/{token}/bill")
+        | ("POST", "/api/v1/t/{token}/orders" | "/api/v1/t/{token}/orders/{order}/cancel") => Public,
         (
             "POST",
             "/api/v1/venues" | "/api/v1/venues/{venue}/tables" | "/api/v1/tables/{table}/token/rotate",
@@ -71,10 +70,10 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("GET", "/api/v1/venues" | "/api/v1/venues/{venue}/tables" | "/api/v1/tables/{table}/qr.svg")
         | ("GET", "/api/v1/tables/{table}/qr.png" | "/api/v1/venues/{venue}/tables/qr.pdf")
         | ("GET", "/api/v1/venues/{venue}/menu") => Staff(Permission::ViewVenues),
-        ("GET", "/api/v1/venues/{venue}/orders" | "/api/v1/venues/{venue}/orders/stream") => {
-            Staff(Permission::ViewKitchen)
-        }
-        ("POST", "/api/v1/orders/{order}/transitions") => Staff(Permission::ManageOrders),
+        ("GET", "/api/v1/venues/{venue}/orders" | "/api/v1/venues/{venue}/orders/stream")
+        | ("GET", "/api/v1/venues/{venue}/table-sessions") => Staff(Permission::ViewKitchen),
+        ("POST", "/api/v1/orders/{order}/transitions" | "/api/v1/table-sessions/{session}/accept")
+        | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),
         _ => return None,
     })
 }

@@ -284,6 +284,7 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
 <p class="total">{total} <strong id="cart-total"></strong></p>
 <button id="place-order" type="button">{place}</button>
 </section>
+<p id="waiting" class="hint" hidden>{waiting}</p>
 <section id="orders" class="card" hidden>
 <h2>{orders}</h2>
 <ul id="order-list"></ul>
@@ -295,6 +296,11 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
         total = tr(l, "Total:", "Total:"),
         place = tr(l, "Enviar pedido", "Send order"),
         orders = tr(l, "Pedidos de la mesa", "Table orders"),
+        waiting = tr(
+            l,
+            "Tu pedido espera que el personal confirme la mesa.",
+            "Your order waits for the staff to confirm the table."
+        ),
     );
     page(l, "guest", tr(l, "Menú", "Menu"), &body)
 }
@@ -305,6 +311,7 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
         r#"<p id="live" class="hint">{waiting}</p>
+<div id="pending-tables" class="board"></div>
 <div id="kitchen-orders" class="board"></div>"#,
         waiting = tr(l, "Conectando…", "Connecting…"),
     );

@@ -47,10 +47,18 @@ pub struct GuestVenue {
     pub currency: comanda_domain::Currency,
 }
 
+/// The table's session as a guest sees it: `pending` until staff accept the table, then `open`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GuestSession {
+    pub status: comanda_store::ordering::SessionStatus,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GuestView {
     pub venue: GuestVenue,
     pub table: String,
+    /// `null` until the table's first order.
+    pub session: Option<GuestSession>,
     /// Only what can be ordered now.
     pub menu: MenuView,
     pub bill: Bill,
@@ -87,12 +95,18 @@ pub async fn table(
     let guest = resolve(&state, &token).await?;
     let (categories, items) = state.store.menu(&guest.scope, guest.venue.id.as_uuid()).await?;
     let (bill, _) = table_bill(&state, &guest).await?;
+    let session = state
+        .store
+        .live_session(&guest.scope, guest.table.id)
+        .await?
+        .map(|s| GuestSession { status: s.status });
     Ok(Json(GuestView {
         venue: GuestVenue {
             name: guest.venue.name.clone(),
             currency: guest.venue.currency,
         },
         table: guest.table.label.clone(),
+        session,
         menu: menu_view(categories, items, true),
         bill,
     }))
@@ -101,6 +115,23 @@ pub async fn table(
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GuestOrderRequest {
     pub items: Vec<RequestedLine>,
+}
+
+/// The guest's device (a random id the guest page keeps), which alone may cancel its own unaccepted orders.
+fn guest_device(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("x-guest-device") else {
+        return Ok(None);
+    };
+    let device = value.to_str().ok().map(str::trim).filter(|d| {
+        !d.is_empty()
+            && d.len() <= 64
+            && d.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    device.map(|d| Some(d.to_owned())).ok_or_else(|| {
+        comanda_domain::ValidationErrors::single("X-Guest-Device", "must be 1–64 letters, digits, - or _")
+            .into()
+    })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -134,6 +165,7 @@ pub async fn place_order(
     ApiJson(request): ApiJson<GuestOrderRequest>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     let key = idempotency_key(&headers)?;
+    let device = guest_device(&headers)?;
     let guest = resolve(&state, &token).await?;
     let (_, items) = state.store.menu(&guest.scope, guest.venue.id.as_uuid()).await?;
     let lines = price_order(&items, &request.items)?;
@@ -155,6 +187,7 @@ pub async fn place_order(
         request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
             .as_ref()
             .to_vec(),
+        device,
     };
     match state
         .store
@@ -175,9 +208,18 @@ pub async fn place_order(
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GuestOrder {
+    #[serde(flatten)]
+    pub order: OrderView,
+    /// Placed from this device (sent as `X-Guest-Device`): only such orders can be cancelled by the guest.
+    pub mine: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GuestBill {
     pub bill: Bill,
-    pub orders: Vec<OrderView>,
+    pub session: Option<GuestSession>,
+    pub orders: Vec<GuestOrder>,
     /// Paid so far (payments come with the payments capability).
     pub paid: Money,
     pub remaining: Money,
@@ -189,14 +231,60 @@ pub struct GuestBill {
 pub async fn bill(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Json<GuestBill>, ApiError> {
+    let device = guest_device(&headers)?;
     let guest = resolve(&state, &token).await?;
     let (bill, orders) = table_bill(&state, &guest).await?;
+    let session = state
+        .store
+        .live_session(&guest.scope, guest.table.id)
+        .await?
+        .map(|s| GuestSession { status: s.status });
     let paid = Money::zero(bill.currency);
+    let orders = orders
+        .into_iter()
+        .map(|o| GuestOrder {
+            mine: device.is_some() && o.device == device,
+            order: o.into(),
+        })
+        .collect();
     Ok(Json(GuestBill {
         remaining: bill.total,
         paid,
-        orders: orders.into_iter().map(Into::into).collect(),
+        session,
+        orders,
         bill,
     }))
+}
+
+/// A guest cancels one of their own orders while the kitchen has not accepted it (`X-Guest-Device` required).
+#[utoipa::path(post, path = "/api/v1/t/{token}/orders/{order}/cancel", tag = "guests",
+    params(("token" = String, Path), ("order" = String, Path)),
+    responses(
+        (status = 200, body = OrderView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    Path((token, order)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<OrderView>, ApiError> {
+    let device = guest_device(&headers)?.ok_or_else(|| {
+        ApiError::from(comanda_domain::ValidationErrors::single(
+            "X-Guest-Device",
+            "is required",
+        ))
+    })?;
+    let guest = resolve(&state, &token).await?;
+    let order = crate::routes::ordering::path_id(&order)?;
+    let cancelled = state
+        .store
+        .cancel_guest_order(&guest.scope, order, &device, state.clock.now())
+        .await?;
+    state
+        .order_events
+        .announce(guest.scope.partner().as_uuid(), cancelled.venue_id);
+    Ok(Json(cancelled.into()))
 }

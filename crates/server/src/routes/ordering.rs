@@ -765,3 +765,100 @@ pub async fn tables_qr_pdf(
     )
         .into_response())
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    pub id: String,
+    pub table_id: String,
+    pub table: String,
+    pub status: comanda_store::ordering::SessionStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: time::OffsetDateTime,
+}
+
+async fn session_views(
+    state: &AppState,
+    caller: &Caller,
+    venue: Uuid,
+    sessions: Vec<comanda_store::ordering::TableSession>,
+) -> Result<Vec<SessionView>, ApiError> {
+    let tables = state.store.tables(&caller.scope, venue).await?;
+    Ok(sessions
+        .into_iter()
+        .map(|s| SessionView {
+            id: s.id.to_string(),
+            table_id: s.table_id.to_string(),
+            table: tables
+                .iter()
+                .find(|t| t.id == s.table_id)
+                .map(|t| t.label.clone())
+                .unwrap_or_default(),
+            status: s.status,
+            created_at: s.created_at,
+        })
+        .collect())
+}
+
+/// The venue's live table sessions; pending ones wait for staff to accept the table.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/table-sessions", tag = "orders", security(("bearer" = [])),
+    params(("venue" = String, Path)), responses((status = 200, body = Vec<SessionView>)))]
+pub async fn table_sessions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let venue = path_id(&venue)?;
+    state
+        .store
+        .venue(&caller.scope, VenueId::from_uuid(venue))
+        .await?;
+    let sessions = state.store.venue_sessions(&caller.scope, venue).await?;
+    Ok(Json(session_views(&state, &caller, venue, sessions).await?))
+}
+
+/// Accepts a table's pending session: its orders go to the kitchen. A QR code photographed earlier cannot order
+/// unattended.
+#[utoipa::path(post, path = "/api/v1/table-sessions/{session}/accept", tag = "orders", security(("bearer" = [])),
+    params(("session" = String, Path)),
+    responses((status = 200, body = SessionView), (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn accept_session(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(session): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    let actor = format!("{}:{}", caller.member.standing.role.as_str(), caller.member.id);
+    let accepted = state
+        .store
+        .accept_session(&caller.scope, path_id(&session)?, &actor, state.clock.now())
+        .await?;
+    state
+        .order_events
+        .announce(caller.scope.partner().as_uuid(), accepted.venue_id);
+    let venue = accepted.venue_id;
+    let mut views = session_views(&state, &caller, venue, vec![accepted]).await?;
+    views.pop().map(Json).ok_or(ApiError::NotFound)
+}
+
+/// Closes the table: its session ends (every guest device loses its hold) once every order is served or
+/// cancelled; the next order opens a new session that staff must accept again.
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/tables/{table}/close", tag = "orders", security(("bearer" = [])),
+    params(("venue" = String, Path), ("table" = String, Path)),
+    responses((status = 200, body = SessionView), (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn close_table(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((venue, table)): Path<(String, String)>,
+) -> Result<Json<SessionView>, ApiError> {
+    let (venue, table) = (path_id(&venue)?, path_id(&table)?);
+    if state.store.table(&caller.scope, table).await?.venue_id != venue {
+        return Err(ApiError::NotFound);
+    }
+    let actor = format!("{}:{}", caller.member.standing.role.as_str(), caller.member.id);
+    let closed = state
+        .store
+        .close_table(&caller.scope, table, &actor, state.clock.now())
+        .await?;
+    let mut views = session_views(&state, &caller, venue, vec![closed]).await?;
+    views.pop().map(Json).ok_or(ApiError::NotFound)
+}

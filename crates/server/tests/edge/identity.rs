@@ -456,6 +456,15 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     )
     .await;
     let order_b = order_b.body["id"].as_str().unwrap().to_owned();
+    let sessions_b = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", b.venue),
+        Some(&b.owner),
+        None,
+    )
+    .await;
+    let session_b = sessions_b.body[0]["id"].as_str().unwrap().to_owned();
     let ids_of_b = |param: &str| -> Vec<String> {
         match param {
             "id" => vec![server_b.clone(), owner_b.clone()],
@@ -464,6 +473,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
             "item" => vec![b.item.clone()],
             "category" => vec![b.category.clone()],
             "order" => vec![order_b.clone()],
+            "session" => vec![session_b.clone()],
             other => panic!("no id of B for path parameter {{{other}}}: add one so the route is covered"),
         }
     };
@@ -488,7 +498,11 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
         }
         for method in operations.as_object().unwrap().keys() {
             for id in ids_of_b(params[0]) {
-                let concrete = path.replace(&format!("{{{}}}", params[0]), &id);
+                // The first parameter takes each of B's ids; any further one takes B's id of its kind.
+                let mut concrete = path.replace(&format!("{{{}}}", params[0]), &id);
+                for param in &params[1..] {
+                    concrete = concrete.replace(&format!("{{{param}}}"), &ids_of_b(param)[0]);
+                }
                 let send = if method == "get" || method == "delete" {
                     None
                 } else {
@@ -515,15 +529,9 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     // Partner B is untouched.
     let staff_b = call(&server, "GET", "/api/v1/staff", Some(&b.owner), None).await;
     assert_eq!(staff_b.body["items"].as_array().unwrap().len(), 2);
-    let orders_b = call(
-        &server,
-        "GET",
-        &format!("/api/v1/venues/{}/orders", b.venue),
-        Some(&b.owner),
-        None,
-    )
-    .await;
-    assert_eq!(orders_b.body[0]["status"], "placed");
+    let bill_b = call(&server, "GET", &format!("/api/v1/t/{}/bill", b.token), None, None).await;
+    assert_eq!(bill_b.body["orders"][0]["status"], "placed");
+    assert_eq!(bill_b.body["session"]["status"], "pending");
     server.stop().await;
 }
 

@@ -69,6 +69,37 @@ pub async fn venue_with_menu(server: &TestServer, email: &str) -> Venue {
     }
 }
 
+/// Staff accept the table's pending session (its orders then reach the kitchen).
+pub async fn accept_table(server: &TestServer, v: &Venue) {
+    let sessions = call(
+        server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let pending = sessions
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "pending")
+        .expect("a pending session");
+    let accepted = post(
+        server,
+        &format!(
+            "/api/v1/table-sessions/{}/accept",
+            pending["id"].as_str().unwrap()
+        ),
+        Some(&v.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.body["status"], "open");
+}
+
 async fn order(server: &TestServer, token: &str, body: Value, key: Option<&str>) -> Reply {
     let mut request = server
         .client
@@ -215,17 +246,10 @@ pub async fn twenty_concurrent_retries_with_one_idempotency_key_create_one_order
         })
         .collect();
     assert_eq!(ids.len(), 1, "one order for twenty retries");
-    let orders = call(
-        &server,
-        "GET",
-        &format!("/api/v1/venues/{}/orders", v.venue),
-        Some(&v.owner),
-        None,
-    )
-    .await;
-    assert_eq!(orders.body.as_array().unwrap().len(), 1);
+    let bill = call(&server, "GET", &format!("/api/v1/t/{}/bill", v.token), None, None).await;
+    assert_eq!(bill.body["orders"].as_array().unwrap().len(), 1);
     assert_eq!(
-        orders.body[0]["lines"][0]["unit_price"]["amount"], 2_190_000,
+        bill.body["orders"][0]["lines"][0]["unit_price"]["amount"], 2_190_000,
         "modifier priced by the server"
     );
     let other = order(
@@ -266,6 +290,12 @@ pub async fn orders_move_forward_and_the_kitchen_feed_sees_them(engine: Engine) 
     )
     .await;
     let order_id = placed.body["id"].as_str().unwrap().to_owned();
+    let waiting = call(&server, "GET", &format!("/api/v1/t/{}", v.token), None, None).await;
+    assert_eq!(
+        waiting.body["session"]["status"], "pending",
+        "the first order waits for staff to accept the table"
+    );
+    accept_table(&server, &v).await;
     let first = next_sse_event(&mut body).await;
     assert_eq!(first["status"], "placed");
     assert_eq!(first["order"]["id"], order_id.as_str());
@@ -370,6 +400,7 @@ async fn a_kitchen_on_another_instance_sees_every_order() {
     )
     .await;
     assert_eq!(placed.status, 201);
+    accept_table(&first, &v).await;
     let seen = next_sse_event(&mut events).await;
     // Well inside the feed's 10 s fallback poll: the NOTIFY woke it.
     assert!(
@@ -484,6 +515,129 @@ async fn staff_edit_and_remove_menu_items_and_categories() {
             .await
             .status,
         404
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_orders() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "session@example.co").await;
+    let ordering = |device: &'static str| {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/t/{}/orders", v.token)))
+            .header("x-guest-device", device)
+            .json(&json!({"items": [{"item_id": v.item, "quantity": 1}]}))
+            .send()
+    };
+    let mine: Value = ordering("phone-ana").await.unwrap().json().await.unwrap();
+    let theirs: Value = ordering("phone-luis").await.unwrap().json().await.unwrap();
+    let cancel = |id: &Value, device: &'static str| {
+        server
+            .client
+            .post(server.url(&format!(
+                "/api/v1/t/{}/orders/{}/cancel",
+                v.token,
+                id.as_str().unwrap()
+            )))
+            .header("x-guest-device", device)
+            .send()
+    };
+    assert_eq!(
+        cancel(&theirs["id"], "phone-ana")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404,
+        "not Ana's to cancel"
+    );
+    assert_eq!(
+        cancel(&mine["id"], "phone-ana").await.unwrap().status().as_u16(),
+        200
+    );
+    let bill: Value = server
+        .client
+        .get(server.url(&format!("/api/v1/t/{}/bill", v.token)))
+        .header("x-guest-device", "phone-luis")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let flags: Vec<(String, bool)> = bill["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["status"].as_str().unwrap().to_owned(),
+                o["mine"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [("cancelled".to_owned(), false), ("placed".to_owned(), true)]
+    );
+    assert_eq!(
+        bill["bill"]["subtotal"]["amount"], 1_890_000,
+        "the cancelled order is off the bill"
+    );
+
+    accept_table(&server, &v).await;
+    let transition = |id: &Value, to: &'static str| {
+        let path = format!("/api/v1/orders/{}/transitions", id.as_str().unwrap());
+        let server = &server;
+        let owner = v.owner.clone();
+        async move { post(server, &path, Some(&owner), json!({"to": to})).await }
+    };
+    assert_eq!(transition(&theirs["id"], "accepted").await.status, 200);
+    assert_eq!(
+        cancel(&theirs["id"], "phone-luis")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        409,
+        "accepted: the kitchen's now"
+    );
+    let close_path = format!("/api/v1/venues/{}/tables/{}/close", v.venue, v.table);
+    assert_eq!(
+        post(&server, &close_path, Some(&v.owner), json!({})).await.status,
+        409,
+        "an order is still open"
+    );
+    for to in ["preparing", "ready", "served"] {
+        assert_eq!(transition(&theirs["id"], to).await.status, 200);
+    }
+    assert_eq!(
+        post(&server, &close_path, Some(&v.owner), json!({})).await.status,
+        200
+    );
+
+    // The same QR code later: a fresh bill, and the order waits for staff again.
+    let next_day = ordering("phone-new").await.unwrap();
+    assert_eq!(next_day.status().as_u16(), 201);
+    let view = call(&server, "GET", &format!("/api/v1/t/{}", v.token), None, None).await;
+    assert_eq!(view.body["session"]["status"], "pending");
+    assert_eq!(
+        view.body["bill"]["subtotal"]["amount"], 1_890_000,
+        "only today's order"
+    );
+    let kitchen = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/orders", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert!(
+        kitchen.body.as_array().unwrap().is_empty(),
+        "nothing reaches the kitchen before staff accept the table"
     );
     server.stop().await;
 }
