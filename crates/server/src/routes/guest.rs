@@ -168,7 +168,13 @@ pub async fn place_order(
     let device = guest_device(&headers)?;
     let guest = resolve(&state, &token).await?;
     let (_, items) = state.store.menu(&guest.scope, guest.venue.id.as_uuid()).await?;
-    let lines = price_order(&items, &request.items)?;
+    // Lines that cannot be ordered (sold out, bad modifiers, quantity outside 1..=50) are a business refusal: 422,
+    // naming each field.
+    let lines = price_order(&items, &request.items).map_err(|errors| {
+        let mut problem = Problem::new(ProblemType::BusinessRule).detail("some lines cannot be ordered");
+        problem.errors = errors.0;
+        ApiError::from(problem)
+    })?;
     let subtotal = Money::sum(
         guest.venue.currency,
         lines

@@ -171,7 +171,7 @@ pub async fn rotated_and_foreign_table_tokens_open_nothing(engine: Engine) {
         None,
     )
     .await;
-    assert_eq!(foreign_item.status, 400, "{}", foreign_item.body);
+    assert_eq!(foreign_item.status, 422, "{}", foreign_item.body);
     assert_eq!(foreign_item.body["errors"][0]["field"], "items[0].item_id");
     // A token altered to name B's table is refused.
     use base64::Engine as _;
@@ -465,7 +465,9 @@ async fn staff_edit_and_remove_menu_items_and_categories() {
         None,
     )
     .await;
-    assert_eq!(refused.status, 400);
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.body["type"], "https://comanda.dev/problems/business-rule");
+    assert_eq!(refused.body["errors"][0]["field"], "items[0].item_id");
 
     let repriced = call(&server, "PATCH", &item_path, Some(&v.owner), Some(json!({"price": {"amount": 2_000_000, "currency": "COP"}, "name": {"es": "Bandeja", "en": "Platter"}, "available": true}))).await;
     assert_eq!(repriced.body["price"]["amount"], 2_000_000);
@@ -638,6 +640,42 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
     assert!(
         kitchen.body.as_array().unwrap().is_empty(),
         "nothing reaches the kitchen before staff accept the table"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn lines_that_cannot_be_ordered_are_422_naming_the_field() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "refuse@example.co").await;
+    let cases = [
+        (
+            json!({"items": [{"item_id": v.item, "quantity": 51}]}),
+            "items[0].quantity",
+        ),
+        (
+            json!({"items": [{"item_id": v.item, "quantity": 0}]}),
+            "items[0].quantity",
+        ),
+        (
+            json!({"items": [{"item_id": v.item, "quantity": 1, "modifiers": [[0, 9]]}]}),
+            "items[0].modifiers",
+        ),
+        (
+            json!({"items": [{"item_id": "not-an-item", "quantity": 1}]}),
+            "items[0].item_id",
+        ),
+        (json!({"items": []}), "items"),
+    ];
+    for (body, field) in cases {
+        let reply = order(&server, &v.token, body.clone(), None).await;
+        assert_eq!(reply.status, 422, "{body}: {}", reply.body);
+        assert_eq!(reply.body["errors"][0]["field"], field, "{body}");
+    }
+    let bill = call(&server, "GET", &format!("/api/v1/t/{}/bill", v.token), None, None).await;
+    assert!(
+        bill.body["orders"].as_array().unwrap().is_empty(),
+        "nothing was written"
     );
     server.stop().await;
 }
