@@ -59,9 +59,14 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
     (status = 404, body = Problem, content_type = "application/problem+json")
 ))]
 pub async fn metrics(State(state): State<AppState>, extensions: Extensions, headers: HeaderMap) -> Response {
-    let from_loopback = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback());
+    // A reverse proxy on this machine also connects from loopback: a request that was forwarded is never "local".
+    let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|h| headers.contains_key(*h));
+    let from_loopback = !forwarded
+        && extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback());
     let bearer_ok = match (&state.settings.metrics_token, bearer(&headers)) {
         (Some(expected), Some(given)) => {
             comanda_security::constant_time_eq(expected.expose().as_bytes(), given.as_bytes())

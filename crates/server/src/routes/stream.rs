@@ -29,34 +29,40 @@ struct Feed {
 }
 
 impl Feed {
-    /// Reads the events after `last_seq` into `pending`, each with its order as it is now.
+    /// Reads every event after `last_seq` into `pending` (in pages of 200), each with its order as it is now.
     async fn catch_up(&mut self) {
-        let events = match self
-            .state
-            .store
-            .order_events_after(&self.caller.scope, self.venue, self.last_seq, 200)
-            .await
-        {
-            Ok(events) => events,
-            Err(error) => {
-                tracing::warn!(%error, "kitchen feed could not read events");
+        loop {
+            let events = match self
+                .state
+                .store
+                .order_events_after(&self.caller.scope, self.venue, self.last_seq, 200)
+                .await
+            {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%error, "kitchen feed could not read events");
+                    return;
+                }
+            };
+            let full_page = events.len() == 200;
+            for event in events {
+                self.last_seq = event.seq;
+                let Ok(order) = self.state.store.order(&self.caller.scope, event.order_id).await else {
+                    continue;
+                };
+                let payload = serde_json::json!({
+                    "seq": event.seq, "status": event.status, "actor": event.actor, "order": OrderView::from(order),
+                });
+                self.pending.push_back(
+                    Event::default()
+                        .id(event.seq.to_string())
+                        .event("order")
+                        .data(payload.to_string()),
+                );
+            }
+            if !full_page {
                 return;
             }
-        };
-        for event in events {
-            self.last_seq = event.seq;
-            let Ok(order) = self.state.store.order(&self.caller.scope, event.order_id).await else {
-                continue;
-            };
-            let payload = serde_json::json!({
-                "seq": event.seq, "status": event.status, "actor": event.actor, "order": OrderView::from(order),
-            });
-            self.pending.push_back(
-                Event::default()
-                    .id(event.seq.to_string())
-                    .event("order")
-                    .data(payload.to_string()),
-            );
         }
     }
 

@@ -271,8 +271,41 @@ async fn metrics_are_hidden_from_remote_peers_without_the_token() {
     assert_eq!(hidden.status().as_u16(), 404);
     let wrong = router.clone().oneshot(request(Some("guess"))).await.unwrap();
     assert_eq!(wrong.status().as_u16(), 404);
-    let allowed = router.oneshot(request(Some("scrape-token"))).await.unwrap();
+    let allowed = router
+        .clone()
+        .oneshot(request(Some("scrape-token")))
+        .await
+        .unwrap();
     assert_eq!(allowed.status().as_u16(), 200);
+
+    // A reverse proxy on the same machine connects from loopback; what it forwards is not local.
+    let local: std::net::SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let through_proxy = {
+        let mut request = axum::http::Request::get("/metrics")
+            .header("x-forwarded-for", "198.51.100.4")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(local));
+        request
+    };
+    assert_eq!(
+        router
+            .clone()
+            .oneshot(through_proxy)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    let really_local = {
+        let mut request = axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(local));
+        request
+    };
+    assert_eq!(router.oneshot(really_local).await.unwrap().status().as_u16(), 200);
 }
 
 #[tokio::test]
