@@ -17,7 +17,10 @@ cargo test --workspace --locked
 echo "== browser end-to-end tests"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 cargo build --locked -p comanda
-(cd web && npm ci --no-audit --no-fund --loglevel=error && E2E_TARGET_DIR="$target_dir" npm run --silent test:e2e)
+# One test file at a time (each starts a server and a browser); the flag exists from Node 20 on.
+serial=""
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' && serial="--test-concurrency=1"
+(cd web && npm ci --no-audit --no-fund --loglevel=error && E2E_TARGET_DIR="$target_dir" node --test $serial e2e/)
 
 echo "== security controls map"
 if [ -x ../shared/checks/controls-coverage ]; then
