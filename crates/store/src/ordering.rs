@@ -158,12 +158,13 @@ pub trait OrderingStore: Send + Sync {
     async fn update_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem>;
     /// Orders keep their own copy of what was ordered, so removing an item rewrites no history.
     async fn delete_menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<()>;
+    /// Changes what is given (name, position) and keeps the rest.
     async fn update_category(
         &self,
         scope: &TenantScope,
         category: Uuid,
-        name: &Localized,
-        position: i32,
+        name: Option<&Localized>,
+        position: Option<i32>,
     ) -> StoreResult<Category>;
     /// [`crate::StoreError::Conflict`] while the category still has items.
     async fn delete_category(&self, scope: &TenantScope, category: Uuid) -> StoreResult<()>;

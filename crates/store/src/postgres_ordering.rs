@@ -397,18 +397,19 @@ impl OrderingStore for PgStore {
         &self,
         scope: &TenantScope,
         category: Uuid,
-        name: &Localized,
-        position: i32,
+        name: Option<&Localized>,
+        position: Option<i32>,
     ) -> StoreResult<Category> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
-            "UPDATE menu_categories SET name_es = $3, name_en = $4, position = $5 WHERE partner_id = $1 AND id = $2
+            "UPDATE menu_categories SET name_es = COALESCE($3, name_es), name_en = COALESCE($4, name_en),
+                                        position = COALESCE($5, position) WHERE partner_id = $1 AND id = $2
              RETURNING *",
         )
         .bind(scope.partner().as_uuid())
         .bind(category)
-        .bind(&name.es)
-        .bind(&name.en)
+        .bind(name.map(|n| n.es.as_str()))
+        .bind(name.map(|n| n.en.as_str()))
         .bind(position)
         .fetch_one(&mut *tx)
         .await?;

@@ -866,7 +866,7 @@ mod suite {
         ));
 
         let renamed = store
-            .update_category(&scope, soups.id, &text("Caldos"), 3)
+            .update_category(&scope, soups.id, Some(&text("Caldos")), Some(3))
             .await
             .unwrap();
         assert_eq!((renamed.name.es.as_str(), renamed.position), ("Caldos", 3));

@@ -48,6 +48,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// How the caller is named in order events: `role:user-id`.
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.member.standing.role.as_str(), self.member.id)
+    }
+
     pub fn session(&self) -> Option<Uuid> {
         self.claims.claims.sid.parse().ok()
     }
@@ -62,7 +67,7 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    fn audit(&self, action: &str) -> AuditEntry {
+    pub(crate) fn audit(&self, action: &str) -> AuditEntry {
         AuditEntry {
             action: action.to_owned(),
             source: self.client.map(|c| c.to_string()),
@@ -233,6 +238,13 @@ impl Identity {
 
     fn email_key(&self, normalized: &str) -> Vec<u8> {
         keyed_digest(&self.email_index, normalized.as_bytes())
+    }
+
+    /// A member's TOTP secret, unsealed (it is bound to its partner and member).
+    fn open_totp_secret(&self, scope: &TenantScope, user: Uuid, sealed: &[u8]) -> Result<Vec<u8>, ApiError> {
+        self.kms
+            .open(sealed, &Self::totp_context(scope, user))
+            .map_err(internal)
     }
 
     fn totp_context(scope: &TenantScope, user: Uuid) -> Vec<u8> {
@@ -559,10 +571,7 @@ impl Identity {
                 .detail("start enrolment first")
                 .into());
         };
-        let secret = self
-            .kms
-            .open(&sealed, &Self::totp_context(&caller.scope, caller.member.id))
-            .map_err(internal)?;
+        let secret = self.open_totp_secret(&caller.scope, caller.member.id, &sealed)?;
         let now = self.now();
         let Some(step) = totp::verify(&secret, code, unix(now), None) else {
             return Err(
@@ -614,10 +623,7 @@ impl Identity {
         let state = self.store.totp_state(&scope, user).await?;
         let now = self.now();
         if let (Some(sealed), true) = (&state.sealed_secret, state.confirmed) {
-            let secret = self
-                .kms
-                .open(sealed, &Self::totp_context(&scope, user))
-                .map_err(internal)?;
+            let secret = self.open_totp_secret(&scope, user, sealed)?;
             if let Some(step) = totp::verify(&secret, code, unix(now), state.last_step)
                 && self.store.accept_totp_step(&scope, user, step).await?
             {
@@ -834,10 +840,7 @@ impl Identity {
         if caller.member.totp_enabled {
             let state = self.store.totp_state(&caller.scope, caller.member.id).await?;
             let secret = match state.sealed_secret {
-                Some(sealed) => self
-                    .kms
-                    .open(&sealed, &Self::totp_context(&caller.scope, caller.member.id))
-                    .map_err(internal)?,
+                Some(sealed) => self.open_totp_secret(&caller.scope, caller.member.id, &sealed)?,
                 None => return Err(unauthorized("the code is wrong")),
             };
             let step = code.and_then(|c| totp::verify(&secret, c, unix(self.now()), state.last_step));

@@ -8,7 +8,6 @@ use comanda_domain::menu::{Localized, MenuItem, ModifierGroup, check_modifiers};
 use comanda_domain::validation::clean_text;
 use comanda_domain::{Money, NewVenue, OrderStatus, PageRequest, TaxRegime, ValidationErrors, VenueId};
 use comanda_security::table_token::{self, TableEntry};
-use comanda_store::identity::AuditEntry;
 use comanda_store::ordering::{Order, VenueTable};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -201,14 +200,10 @@ pub async fn rotate_table_token(
     Path(table): Path<String>,
 ) -> Result<Json<TableView>, ApiError> {
     let table = path_id(&table)?;
-    let audit = AuditEntry {
-        actor: Some(caller.member.id),
-        action: "table.token_rotated".into(),
-        target: Some(table.to_string()),
-        source: ctx.client.map(|c| c.to_string()),
-        request_id: ctx.request_id,
-        detail: String::new(),
-    };
+    let audit = ctx
+        .audit("table.token_rotated")
+        .actor(caller.member.id)
+        .target(table.to_string());
     let rotated = state
         .store
         .rotate_table_token(&caller.scope, table, &audit, state.clock.now())
@@ -493,50 +488,21 @@ pub async fn update_category(
     ApiJson(patch): ApiJson<CategoryPatch>,
 ) -> Result<Json<CategoryView>, ApiError> {
     let id = path_id(&category)?;
-    let (current_name, current_position) = current_category(&state, &caller, id).await?;
     let mut errors = ValidationErrors::default();
-    let name = Localized::parse(
-        &mut errors,
-        "name",
-        patch.name.as_ref().unwrap_or(&current_name),
-        true,
-    );
+    let name = patch
+        .name
+        .as_ref()
+        .map(|name| Localized::parse(&mut errors, "name", name, true));
     errors.into_result(())?;
     let saved = state
         .store
-        .update_category(
-            &caller.scope,
-            id,
-            &name,
-            patch.position.unwrap_or(current_position),
-        )
+        .update_category(&caller.scope, id, name.as_ref(), patch.position)
         .await?;
     Ok(Json(CategoryView {
         id: saved.id.to_string(),
         name: saved.name,
         position: saved.position,
     }))
-}
-
-async fn current_category(state: &AppState, caller: &Caller, id: Uuid) -> Result<(Localized, i32), ApiError> {
-    // A category is found through its venue's menu; an id of another partner is simply not there.
-    let venues = state
-        .store
-        .list_venues(
-            &caller.scope,
-            PageRequest {
-                after: None,
-                limit: 200,
-            },
-        )
-        .await?;
-    for venue in venues.items {
-        let (categories, _) = state.store.menu(&caller.scope, venue.id.as_uuid()).await?;
-        if let Some(category) = categories.into_iter().find(|c| c.id == id) {
-            return Ok((category.name, category.position));
-        }
-    }
-    Err(ApiError::NotFound)
 }
 
 /// Removes an empty category (409 while it still has items).
@@ -690,7 +656,7 @@ pub async fn transition(
         .status
         .transition(request.to, request.reason.as_deref())
         .map_err(|error| ApiError::from(Problem::new(ProblemType::BusinessRule).detail(error.to_string())))?;
-    let actor = format!("{}:{}", caller.member.standing.role.as_str(), caller.member.id);
+    let actor = caller.actor();
     let updated = state
         .store
         .transition_order(
@@ -827,7 +793,7 @@ pub async fn accept_session(
     Extension(caller): Extension<Caller>,
     Path(session): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let actor = format!("{}:{}", caller.member.standing.role.as_str(), caller.member.id);
+    let actor = caller.actor();
     let accepted = state
         .store
         .accept_session(&caller.scope, path_id(&session)?, &actor, state.clock.now())
@@ -854,7 +820,7 @@ pub async fn close_table(
     if state.store.table(&caller.scope, table).await?.venue_id != venue {
         return Err(ApiError::NotFound);
     }
-    let actor = format!("{}:{}", caller.member.standing.role.as_str(), caller.member.id);
+    let actor = caller.actor();
     let closed = state
         .store
         .close_table(&caller.scope, table, &actor, state.clock.now())
