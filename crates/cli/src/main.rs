@@ -46,6 +46,22 @@ enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Card payments.
+    Payments {
+        #[command(subcommand)]
+        action: PaymentsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PaymentsCommand {
+    /// Compare succeeded payments with Stripe's succeeded PaymentIntents, both ways (MON-3); every mismatch is
+    /// printed and raised as an alert, and the exit status is 1 when there is any.
+    Reconcile {
+        /// How far back to look.
+        #[arg(long, default_value_t = 48)]
+        hours: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +107,9 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Keys { action } => keys(config, action).await,
+            Command::Payments {
+                action: PaymentsCommand::Reconcile { hours },
+            } => reconcile(config, hours).await,
             Command::Controls => {
                 print!("{}", controls::render(&controls::load()?));
                 Ok(())
@@ -130,6 +149,20 @@ async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn reconcile(config: Config, hours: u64) -> anyhow::Result<()> {
+    let clock: Arc<dyn comanda_server::Clock> = Arc::new(comanda_server::SystemClock);
+    let mismatches = comanda_server::serve::reconcile_payments(&config, clock, hours).await?;
+    for mismatch in &mismatches {
+        println!("MISMATCH {mismatch}");
+    }
+    if mismatches.is_empty() {
+        println!("payments reconcile: every paid bill matches a succeeded payment at Stripe, and vice versa");
+        Ok(())
+    } else {
+        anyhow::bail!("{} payment mismatch(es); alerts raised", mismatches.len())
+    }
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

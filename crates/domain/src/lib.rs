@@ -13,6 +13,7 @@ pub mod order;
 pub mod page;
 pub mod partner;
 pub mod password;
+pub mod payment;
 pub mod validation;
 pub mod venue;
 

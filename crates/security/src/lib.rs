@@ -11,6 +11,7 @@ pub mod table_token;
 pub mod tenancy;
 pub mod tokens;
 pub mod totp;
+pub mod webhook;
 
 pub use secret::Secret;
 pub use tenancy::TenantScope;

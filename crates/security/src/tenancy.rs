@@ -73,3 +73,25 @@ impl CredentialMatch {
         Self { partner }
     }
 }
+
+/// A platform job (the transfer dispatcher, payment reconciliation) acting for a partner it found in a platform
+/// directory the partner's own activity wrote (e.g. the payment directory). Named by the job so the authority is
+/// grep-able and logged; never built from request input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobAuthority {
+    partner: PartnerId,
+    pub job: &'static str,
+}
+
+impl JobAuthority {
+    pub fn new(job: &'static str, partner: PartnerId) -> Self {
+        Self { partner, job }
+    }
+}
+
+impl sealed::Sealed for JobAuthority {}
+impl AuthorityProof for JobAuthority {
+    fn proven_partner(&self) -> PartnerId {
+        self.partner
+    }
+}

@@ -469,8 +469,21 @@ pages.kitchen = async () => {
   };
 
   const pendingBox = $('#pending-tables');
+  const balancesBox = $('#table-balances');
   const refreshSessions = async () => {
     const sessions = await authed('GET', `/api/v1/venues/${venue}/table-sessions`);
+    balancesBox.replaceChildren();
+    for (const session of sessions.filter((s) => s.status === 'open' && s.balance.total.amount > 0)) {
+      const card = document.createElement('article');
+      card.className = 'table-balance card';
+      card.dataset.session = session.id;
+      card.dataset.settled = String(session.balance.settled);
+      const paid = session.balance.settled
+        ? (english ? 'paid in full' : 'pagada')
+        : `${english ? 'paid' : 'pagado'} ${formatMoney(session.balance.paid)} / ${formatMoney(session.balance.total)}`;
+      card.textContent = `${session.table} — ${paid}`;
+      balancesBox.appendChild(card);
+    }
     pendingBox.replaceChildren();
     for (const session of sessions.filter((s) => s.status === 'pending')) {
       const card = document.createElement('article');

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::middleware::{self, TrustedProxies};
 use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
-use crate::routes::{app_pages, auth, guest, ordering, pages, platform, staff, stream};
+use crate::routes::{app_pages, auth, guest, ordering, pages, payments, platform, staff, stream};
 use comanda_security::kms::Kms;
 use comanda_security::password::PasswordHasher;
 
@@ -34,6 +34,10 @@ pub struct AppState {
     /// Signs and checks table tokens (the guests' credential).
     pub table_key: comanda_security::Secret<[u8; 32]>,
     pub order_events: crate::events::OrderEvents,
+    /// Card payments (`None` when switched off).
+    pub payments: Option<Arc<crate::payments::PaymentService>>,
+    /// `integrity` of the payment page's own script (PAY-3).
+    pub pay_script_integrity: Arc<str>,
 }
 
 impl AppState {
@@ -68,6 +72,9 @@ impl AppState {
         };
         let table_key = kms.derive("table-token");
         let identity = Identity::new(store.clone(), clock.clone(), kms, hasher, keys, auth);
+        let payments = crate::payments::PaymentService::from_config(&config.payments, clock.clone())
+            .await?
+            .map(Arc::new);
         Ok(Self {
             settings: Arc::new(Settings::from_config(config, clock.now())),
             store,
@@ -77,6 +84,8 @@ impl AppState {
             identity: Arc::new(identity),
             table_key,
             order_events: crate::events::OrderEvents::default(),
+            payments,
+            pay_script_integrity: crate::routes::app_pages::pay_script_integrity().into(),
         })
     }
 }
@@ -122,6 +131,7 @@ impl Settings {
         (name = "menu", description = "Bilingual menus"),
         (name = "orders", description = "The order queue and the kitchen feed"),
         (name = "guests", description = "What a guest at a table can do with its table token"),
+        (name = "payments", description = "Paying at the table, Stripe webhooks, payouts, refunds, disputes, tips"),
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)
@@ -204,6 +214,21 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(guest::table))
         .routes(routes!(guest::place_order))
         .routes(routes!(guest::bill))
+        .routes(routes!(app_pages::pay_page))
+        .routes(routes!(app_pages::pay_script))
+        .routes(routes!(payments::create_payment))
+        .routes(routes!(payments::payment_status))
+        .routes(routes!(payments::cancel_guest_payment))
+        .routes(routes!(payments::stripe_webhook))
+        .routes(routes!(payments::onboarding))
+        .routes(routes!(payments::payouts))
+        .routes(routes!(payments::bank_details))
+        .routes(routes!(payments::approve))
+        .routes(routes!(payments::venue_payments))
+        .routes(routes!(payments::refund))
+        .routes(routes!(payments::approve_refund))
+        .routes(routes!(payments::disputes))
+        .routes(routes!(payments::tips))
         .split_for_parts();
     let _ = state
         .openapi_json

@@ -24,6 +24,65 @@ pub struct Config {
     pub security_txt: SecurityTxtConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub payments: PaymentsConfig,
+}
+
+/// Where guests' card payments go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProvider {
+    /// Demo mode: a local Stripe stand-in in this process (Stripe's wire format, test cards, no real money).
+    #[default]
+    Standin,
+    /// Stripe itself (or any endpoint speaking its API) at `api_base`, with the keys below.
+    Stripe,
+    /// No card payments.
+    Off,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsConfig {
+    pub provider: PaymentProvider,
+    pub api_base: String,
+    /// Stripe.js, loaded by the payment page (the page's CSP allows this origin and no other third party).
+    pub js_url: String,
+    pub secret_key: Option<Secret<String>>,
+    pub publishable_key: Option<String>,
+    /// The webhook endpoint's signing secret (`whsec_…`), and the previous one while rolling it.
+    pub webhook_secret: Option<Secret<String>>,
+    pub previous_webhook_secret: Option<Secret<String>>,
+    /// The platform's fee on each share (tips excluded), in basis points.
+    pub platform_fee_bp: u32,
+    /// Refunds above this many minor units need a second person with payout authority.
+    pub refund_approval_threshold: i64,
+    /// How long an unfinished payment holds its part of the bill before it is cancelled at Stripe.
+    pub hold_minutes: u64,
+    /// How often due transfers are retried and expired holds released.
+    pub upkeep_secs: u64,
+    /// How often payments are reconciled with Stripe (MON-3), and how far back.
+    pub reconcile_every_secs: u64,
+    pub reconcile_window_hours: u64,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        Self {
+            provider: PaymentProvider::default(),
+            api_base: "https://api.stripe.com".into(),
+            js_url: "https://js.stripe.com/v3".into(),
+            secret_key: None,
+            publishable_key: None,
+            webhook_secret: None,
+            previous_webhook_secret: None,
+            platform_fee_bp: 300,
+            refund_approval_threshold: 20_000_000,
+            hold_minutes: 15,
+            upkeep_secs: 30,
+            reconcile_every_secs: 3_600,
+            reconcile_window_hours: 48,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,6 +156,7 @@ impl Default for Config {
             security_txt: SecurityTxtConfig::default(),
             auth: AuthConfig::default(),
             mail: MailConfig::default(),
+            payments: PaymentsConfig::default(),
         }
     }
 }
@@ -307,6 +367,25 @@ impl Config {
         }
         if self.server.http_redirect_listen == Some(self.server.listen) {
             return invalid("server.http_redirect_listen", "must differ from server.listen");
+        }
+        if self.payments.provider == PaymentProvider::Stripe
+            && (self.payments.secret_key.is_none()
+                || self.payments.publishable_key.is_none()
+                || self.payments.webhook_secret.is_none())
+        {
+            return invalid(
+                "payments",
+                "provider \"stripe\" needs secret_key, publishable_key and webhook_secret",
+            );
+        }
+        if self.payments.platform_fee_bp > 5_000 {
+            return invalid("payments.platform_fee_bp", "must be at most 5000 (50 %)");
+        }
+        if !(1..=60).contains(&self.payments.hold_minutes) || self.payments.upkeep_secs == 0 {
+            return invalid(
+                "payments.hold_minutes",
+                "must be 1–60 (and upkeep_secs at least 1)",
+            );
         }
         if !(60..=900).contains(&self.auth.access_ttl_secs) {
             return invalid("auth.access_ttl_secs", "must be between 60 and 900 (15 minutes)");

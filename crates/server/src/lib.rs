@@ -11,13 +11,14 @@ mod files;
 pub mod logging;
 pub mod middleware;
 pub mod pan_guard;
+pub mod payments;
 pub mod problem;
 pub mod qr;
 pub mod routes;
 pub mod serve;
 pub mod tls;
 
-pub use comanda_domain::SystemClock;
+pub use comanda_domain::{Clock, SystemClock};
 pub use config::{Config, Overrides};
 pub use serve::{Server, start};
 

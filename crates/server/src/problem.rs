@@ -25,6 +25,14 @@ pub enum ProblemType {
     BusinessRule,
     RateLimited,
     CardDataRefused,
+    /// The bill has no more left to pay than this (another guest paid or is paying it).
+    BillCovered,
+    /// The restaurant cannot take card payments (not onboarded, or payments are off).
+    PaymentsUnavailable,
+    /// The payment provider refused or could not be reached.
+    PaymentProvider,
+    /// A webhook whose signature, timestamp or body does not verify.
+    WebhookSignature,
     Unavailable,
     Internal,
 }
@@ -45,6 +53,10 @@ impl ProblemType {
             ProblemType::BusinessRule => "business-rule",
             ProblemType::RateLimited => "rate-limited",
             ProblemType::CardDataRefused => "card-data-refused",
+            ProblemType::BillCovered => "bill-covered",
+            ProblemType::PaymentsUnavailable => "payments-unavailable",
+            ProblemType::PaymentProvider => "payment-provider",
+            ProblemType::WebhookSignature => "webhook-signature",
             ProblemType::Unavailable => "unavailable",
             ProblemType::Internal => "internal",
         }
@@ -56,9 +68,13 @@ impl ProblemType {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ProblemType::MalformedJson | ProblemType::Validation | ProblemType::CardDataRefused => {
-                StatusCode::BAD_REQUEST
-            }
+            ProblemType::MalformedJson
+            | ProblemType::Validation
+            | ProblemType::CardDataRefused
+            | ProblemType::WebhookSignature => StatusCode::BAD_REQUEST,
+            ProblemType::BillCovered => StatusCode::CONFLICT,
+            ProblemType::PaymentsUnavailable => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::PaymentProvider => StatusCode::BAD_GATEWAY,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::NotFound => StatusCode::NOT_FOUND,
@@ -88,6 +104,10 @@ impl ProblemType {
             ProblemType::BusinessRule => "Refused by a business rule",
             ProblemType::RateLimited => "Too many requests",
             ProblemType::CardDataRefused => "Card data is never accepted",
+            ProblemType::BillCovered => "The bill is already covered",
+            ProblemType::PaymentsUnavailable => "Card payments are not available here",
+            ProblemType::PaymentProvider => "The payment provider did not accept the request",
+            ProblemType::WebhookSignature => "Webhook signature not valid",
             ProblemType::Unavailable => "Temporarily unavailable",
             ProblemType::Internal => "Internal error",
         }

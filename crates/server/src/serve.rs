@@ -39,6 +39,7 @@ pub struct Server {
     grace: Duration,
     identity: Arc<crate::auth::Identity>,
     order_events: crate::events::OrderEvents,
+    payments: Option<Arc<crate::payments::PaymentService>>,
 }
 
 /// Prepares everything, migrates the database and starts listening. Returns once the sockets are bound.
@@ -76,6 +77,15 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let state = AppState::assemble(config, store.clone(), clock.clone(), kms, public_origin).await?;
     let identity = state.identity.clone();
     let order_events = state.order_events.clone();
+    let payments = state.payments.clone();
+    if let Some(standin) = payments.as_ref().and_then(|p| p.standin.as_ref()) {
+        // Demo mode: the stand-in delivers its events to this server, trusting its certificate.
+        let pem = std::fs::read(&resources.cert_file).unwrap_or_default();
+        standin.set_webhook(
+            &format!("https://localhost:{}/api/v1/webhooks/stripe", https_addr.port()),
+            &pem,
+        );
+    }
     if let Some(mut notices) = store
         .order_event_notices()
         .await
@@ -106,6 +116,15 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     );
     spawn_metrics_upkeep(stop_rx.clone());
     spawn_key_rotation(identity, stop_rx.clone());
+    if let Some(service) = payments.clone() {
+        spawn_payments_upkeep(
+            store.clone(),
+            service,
+            clock.clone(),
+            &config.payments,
+            stop_rx.clone(),
+        );
+    }
     Mailer::new(
         config.mail.sink,
         config.data_dir.join("outbox"),
@@ -163,7 +182,40 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
         identity: identity_for_server,
         order_events,
+        payments,
     })
+}
+
+/// Owed transfers retried and abandoned holds released every `upkeep_secs`; payments reconciled with Stripe every
+/// `reconcile_every_secs` over the last `reconcile_window_hours` (MON-3).
+fn spawn_payments_upkeep(
+    store: Arc<dyn Store>,
+    service: Arc<crate::payments::PaymentService>,
+    clock: Arc<dyn Clock>,
+    config: &crate::config::PaymentsConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let upkeep_every = Duration::from_secs(config.upkeep_secs);
+    let reconcile_every = Duration::from_secs(config.reconcile_every_secs.max(60));
+    let window = time::Duration::hours(i64::try_from(config.reconcile_window_hours).unwrap_or(48));
+    tokio::spawn(async move {
+        let mut upkeep = tokio::time::interval(upkeep_every);
+        let mut reconcile = tokio::time::interval(reconcile_every);
+        upkeep.tick().await;
+        reconcile.tick().await;
+        loop {
+            tokio::select! {
+                _ = upkeep.tick() => crate::payments::upkeep(&store, &service, &clock).await,
+                _ = reconcile.tick() => {
+                    let now = clock.now();
+                    if let Err(error) = crate::payments::reconcile(&store, &service, now - window, now).await {
+                        tracing::error!(%error, "payment reconciliation could not run");
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    });
 }
 
 fn spawn_metrics_upkeep(mut stop: watch::Receiver<bool>) {
@@ -199,6 +251,11 @@ fn spawn_key_rotation(identity: Arc<crate::auth::Identity>, mut stop: watch::Rec
 }
 
 impl Server {
+    /// Card payments as this server runs them (tests reach the demo mode's Stripe stand-in through it).
+    pub fn payments(&self) -> Option<&Arc<crate::payments::PaymentService>> {
+        self.payments.as_ref()
+    }
+
     pub fn identity(&self) -> &crate::auth::Identity {
         &self.identity
     }
@@ -312,6 +369,29 @@ pub async fn key_manager(
         rotation,
     )
     .await?)
+}
+
+/// `comanda payments reconcile`: the reconciliation job, run once by hand against the configured Stripe.
+pub async fn reconcile_payments(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    hours: u64,
+) -> anyhow::Result<Vec<String>> {
+    if config.payments.provider != crate::config::PaymentProvider::Stripe {
+        anyhow::bail!(
+            "payments.provider is not \"stripe\": demo mode's stand-in lives inside `comanda serve`"
+        );
+    }
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    let store = comanda_store::open(&resources.database).await?;
+    let service = crate::payments::PaymentService::from_config(&config.payments, clock.clone())
+        .await?
+        .context("payments are off")?;
+    let now = clock.now();
+    let window = time::Duration::hours(i64::try_from(hours).unwrap_or(48));
+    let mismatches = crate::payments::reconcile(&store, &service, now - window, now).await?;
+    store.close().await;
+    Ok(mismatches)
 }
 
 #[cfg(test)]

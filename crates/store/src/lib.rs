@@ -10,14 +10,17 @@ mod error;
 pub mod identity;
 mod migrate;
 pub mod ordering;
+pub mod payments;
 pub mod postgres;
 mod postgres_identity;
 mod postgres_ordering;
+mod postgres_payments;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 mod records;
 pub mod sqlite;
 mod sqlite_identity;
 mod sqlite_ordering;
+mod sqlite_payments;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -86,6 +89,7 @@ pub trait Store:
     + identity::IdentityStore
     + ordering::OrderingStore
     + ordering::OrderEventFeed
+    + payments::PaymentStore
     + std::fmt::Debug
 {
     fn engine(&self) -> Engine;

@@ -178,6 +178,8 @@ pub trait OrderingStore: Send + Sync {
     ) -> StoreResult<PlaceOutcome>;
     async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order>;
     async fn table_orders(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Vec<Order>>;
+    /// Every order of one table session (live or closed), oldest first.
+    async fn session_orders(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Order>>;
     async fn venue_orders(
         &self,
         scope: &TenantScope,

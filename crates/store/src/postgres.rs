@@ -38,6 +38,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "table_sessions",
         sql: include_str!("../migrations/postgres/0004_table_sessions.sql"),
     },
+    Migration {
+        version: 5,
+        name: "payments",
+        sql: include_str!("../migrations/postgres/0005_payments.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

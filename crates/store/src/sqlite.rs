@@ -40,6 +40,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "table_sessions",
         sql: include_str!("../migrations/sqlite/0004_table_sessions.sql"),
     },
+    Migration {
+        version: 5,
+        name: "payments",
+        sql: include_str!("../migrations/sqlite/0005_payments.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]

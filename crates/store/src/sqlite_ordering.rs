@@ -574,6 +574,19 @@ impl OrderingStore for SqliteStore {
         rows.iter().map(order_from_row).collect()
     }
 
+    async fn session_orders(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Order>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = ?1 AND session_id = ?2 ORDER BY placed_at, id LIMIT 500",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
     async fn venue_orders(
         &self,
         scope: &TenantScope,

@@ -1080,6 +1080,411 @@ mod suite {
         );
         assert_eq!(store.signing_keys().await.unwrap().len(), 2);
     }
+    // ----- payments -----
+
+    use comanda_domain::payment::{ChargeModel, Split, settle};
+    use comanda_store::payments::{
+        ConnectedAccount, EventEffect, EventOutcome, NewPayment, NewRefund, PaymentStatus, RefundStatus,
+        ReserveOutcome, TransferStatus,
+    };
+
+    fn cop(n: i64) -> Money {
+        Money::new(n, comanda_domain::Currency::COP).unwrap()
+    }
+
+    /// A partner with an onboarded recipient account and an accepted table whose bill is 43.800 COP.
+    async fn paying_table(store: &dyn Store, name: &str) -> (TenantScope, Uuid, Uuid, Uuid) {
+        let scope = new_partner(store, name).await;
+        let venue = venue_of(store, &scope).await;
+        let table = store.create_table(&scope, venue, "P", 4, NOW).await.unwrap();
+        store
+            .place_order(&scope, &order_for(venue, table.id, None, b"bill"), NOW)
+            .await
+            .unwrap();
+        accept_table(store, &scope, table.id).await;
+        let account = ConnectedAccount {
+            stripe_account: format!("acct_{}", Uuid::now_v7().simple()),
+            charge_model: ChargeModel::SeparateChargesAndTransfers,
+            country: "CO".into(),
+            details_submitted: true,
+            charges_enabled: false,
+            payouts_enabled: true,
+            transfers_active: true,
+            updated_at: NOW,
+        };
+        store
+            .save_connected_account(&scope, &account, &AuditEntry::new("payouts.account_created"), NOW)
+            .await
+            .unwrap();
+        let session = store.live_session(&scope, table.id).await.unwrap().unwrap().id;
+        (scope, venue, table.id, session)
+    }
+
+    fn payment_of(venue: Uuid, table: Uuid, session: Uuid, share: i64, tip: i64, whole: bool) -> NewPayment {
+        NewPayment {
+            id: Uuid::now_v7(),
+            venue_id: venue,
+            table_id: table,
+            session_id: session,
+            split: if whole {
+                Split::Full
+            } else {
+                Split::Equal { parts: 2 }
+            },
+            settlement: settle(cop(share), cop(tip), 300).unwrap(),
+            charge_model: ChargeModel::SeparateChargesAndTransfers,
+            device: Some("d".into()),
+            idempotency_key: None,
+            request_hash: vec![1],
+            tip_member: Some(Uuid::now_v7()),
+            whole_bill: whole,
+            expires_at: NOW + time::Duration::minutes(15),
+        }
+    }
+
+    async fn reserved(
+        store: &dyn Store,
+        scope: &TenantScope,
+        payment: &NewPayment,
+    ) -> comanda_store::payments::Payment {
+        match store.reserve_payment(scope, payment, NOW).await.unwrap() {
+            ReserveOutcome::Reserved(p) => p,
+            other => panic!("not reserved: {other:?}"),
+        }
+    }
+
+    async fn succeed(
+        store: &dyn Store,
+        scope: &TenantScope,
+        payment: &comanda_store::payments::Payment,
+    ) -> EventOutcome {
+        let effect = EventEffect::PaymentSucceeded {
+            payment: payment.id,
+            charge: Some(format!("ch_{}", payment.id.simple())),
+            amount_received: payment.settlement.charged.amount,
+        };
+        store
+            .apply_event(
+                Some(scope),
+                &format!("evt_{}", payment.id.simple()),
+                "payment_intent.succeeded",
+                &effect,
+                NOW,
+            )
+            .await
+            .unwrap()
+    }
+
+    pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
+        let (scope, venue, table, session) = paying_table(store, "Pagos").await;
+        let balance = store.session_balance(&scope, session).await.unwrap();
+        assert_eq!(balance.total, cop(4_380_000));
+        assert_eq!(balance.remaining, cop(4_380_000));
+        let first = reserved(
+            store,
+            &scope,
+            &payment_of(venue, table, session, 2_190_000, 0, false),
+        )
+        .await;
+        assert_eq!(first.status, PaymentStatus::Pending);
+        // The whole bill is refused once part of it is held.
+        let whole = store
+            .reserve_payment(
+                &scope,
+                &payment_of(venue, table, session, 2_190_000, 0, true),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(whole, ReserveOutcome::Covered { .. }), "{whole:?}");
+        // Two guests take the last half at the same moment: one holds it, the other is told it is covered.
+        let a = payment_of(venue, table, session, 2_190_000, 100_000, false);
+        let b = payment_of(venue, table, session, 2_190_000, 0, false);
+        let outcomes = futures_join_all(
+            [&a, &b]
+                .into_iter()
+                .map(|p| store.reserve_payment(&scope, p, NOW)),
+        )
+        .await;
+        let won = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(ReserveOutcome::Reserved(_))))
+            .count();
+        let covered = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(ReserveOutcome::Covered { remaining }) if remaining.amount == 0))
+            .count();
+        assert_eq!((won, covered), (1, 1), "{outcomes:?}");
+        let balance = store.session_balance(&scope, session).await.unwrap();
+        assert_eq!((balance.in_progress, balance.remaining), (cop(4_380_000), cop(0)));
+        // A released hold frees its part again; a released payment stays released.
+        let released = store
+            .release_payment(&scope, first.id, PaymentStatus::Cancelled, "abandoned")
+            .await
+            .unwrap();
+        assert_eq!(released.status, PaymentStatus::Cancelled);
+        assert_eq!(
+            store.session_balance(&scope, session).await.unwrap().remaining,
+            cop(2_190_000)
+        );
+        assert_eq!(
+            store
+                .expired_holds(&scope, NOW + time::Duration::hours(1))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // Retried with the same key and body: the first payment; another body: refused.
+        let mut keyed = payment_of(venue, table, session, 1_000, 0, false);
+        keyed.idempotency_key = Some("k".into());
+        let first_keyed = reserved(store, &scope, &keyed).await;
+        let mut again = keyed.clone();
+        again.id = Uuid::now_v7();
+        assert!(
+            matches!(store.reserve_payment(&scope, &again, NOW).await.unwrap(), ReserveOutcome::Replayed(p) if p.id == first_keyed.id)
+        );
+        again.request_hash = vec![2];
+        assert_eq!(
+            store.reserve_payment(&scope, &again, NOW).await.unwrap(),
+            ReserveOutcome::KeyReused
+        );
+    }
+
+    pub async fn an_event_applies_once_however_often_it_is_delivered(store: &dyn Store) {
+        let (scope, venue, table, session) = paying_table(store, "Eventos").await;
+        let payment = reserved(
+            store,
+            &scope,
+            &payment_of(venue, table, session, 4_380_000, 438_000, true),
+        )
+        .await;
+        let effect = EventEffect::PaymentSucceeded {
+            payment: payment.id,
+            charge: Some("ch_1".into()),
+            amount_received: payment.settlement.charged.amount,
+        };
+        let deliveries =
+            futures_join_all((0..10).map(|_| {
+                store.apply_event(Some(&scope), "evt_same", "payment_intent.succeeded", &effect, NOW)
+            }))
+            .await;
+        let applied: Vec<_> = deliveries
+            .iter()
+            .filter(|o| matches!(o, Ok(EventOutcome::Applied { .. })))
+            .collect();
+        assert_eq!(applied.len(), 1, "{deliveries:?}");
+        assert!(deliveries.iter().all(|o| o.is_ok()), "{deliveries:?}");
+        let Ok(EventOutcome::Applied {
+            transfer_due,
+            settled,
+            mismatch,
+        }) = applied[0]
+        else {
+            unreachable!()
+        };
+        assert_eq!(*transfer_due, Some(payment.id));
+        assert_eq!(*settled, Some((venue, session)));
+        assert_eq!(*mismatch, None);
+        assert!(store.event_processed("evt_same").await.unwrap());
+        assert_eq!(
+            store.payment(&scope, payment.id).await.unwrap().status,
+            PaymentStatus::Succeeded
+        );
+        let transfer = store.transfer(&scope, payment.id).await.unwrap().unwrap();
+        assert_eq!(transfer.amount, payment.settlement.partner_part);
+        assert_eq!(transfer.status, TransferStatus::Pending);
+        assert_eq!(transfer.transfer_group, session.to_string());
+        assert_eq!(store.due_transfers(&scope).await.unwrap().len(), 1);
+        store
+            .mark_transfer_sent(&scope, payment.id, "tr_1", NOW)
+            .await
+            .unwrap();
+        assert!(store.due_transfers(&scope).await.unwrap().is_empty());
+        let tips = store
+            .tips(
+                &scope,
+                NOW - time::Duration::days(1),
+                NOW + time::Duration::days(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tips.iter().map(|t| t.amount).sum::<i64>(), 438_000);
+        assert!(store.session_balance(&scope, session).await.unwrap().settled);
+        assert_eq!(
+            store.payment_partner(payment.id).await.unwrap(),
+            Some(scope.partner())
+        );
+        // Another partner sees none of it.
+        let other = new_partner(store, "Otro").await;
+        assert!(matches!(
+            store.payment(&other, payment.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.transfer(&other, payment.id).await.unwrap().is_none());
+    }
+
+    pub async fn refunds_reverse_in_proportion_and_big_ones_need_a_second_person(store: &dyn Store) {
+        let (scope, venue, table, session) = paying_table(store, "Reembolsos").await;
+        let payment = reserved(
+            store,
+            &scope,
+            &payment_of(venue, table, session, 4_380_000, 438_000, true),
+        )
+        .await;
+        succeed(store, &scope, &payment).await;
+        let refund = |amount: i64, needs_approval: bool, by: Uuid| NewRefund {
+            id: Uuid::now_v7(),
+            payment_id: payment.id,
+            amount: cop(amount),
+            reason: "plato frío".into(),
+            requested_by: by,
+            needs_approval,
+        };
+        let manager = Uuid::now_v7();
+        let early = store
+            .request_refund(
+                &scope,
+                &refund(1_000, false, manager),
+                &AuditEntry::new("refund.issued"),
+                NOW,
+            )
+            .await;
+        assert!(
+            matches!(early, Err(StoreError::Conflict(_))),
+            "the transfer is still owed: {early:?}"
+        );
+        store
+            .mark_transfer_sent(&scope, payment.id, "tr_1", NOW)
+            .await
+            .unwrap();
+        let part = store
+            .request_refund(
+                &scope,
+                &refund(1_000_000, false, manager),
+                &AuditEntry::new("refund.issued"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(part.status, RefundStatus::Pending);
+        assert!(part.split.transfer_reversal.amount < 1_000_000);
+        store
+            .complete_refund(&scope, part.id, "re_1", Some("trr_1"), NOW)
+            .await
+            .unwrap();
+        let too_much = store
+            .request_refund(
+                &scope,
+                &refund(4_000_000, false, manager),
+                &AuditEntry::new("refund.issued"),
+                NOW,
+            )
+            .await;
+        assert!(matches!(too_much, Err(StoreError::Conflict(_))), "{too_much:?}");
+        let rest = payment.settlement.charged.amount - 1_000_000;
+        let big = store
+            .request_refund(
+                &scope,
+                &refund(rest, true, manager),
+                &AuditEntry::new("refund.requested"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(big.status, RefundStatus::AwaitingApproval);
+        let self_approved = store
+            .approve_refund(&scope, big.id, manager, &AuditEntry::new("refund.approved"), NOW)
+            .await;
+        assert!(
+            matches!(self_approved, Err(StoreError::Conflict(_))),
+            "{self_approved:?}"
+        );
+        let approved = store
+            .approve_refund(
+                &scope,
+                big.id,
+                Uuid::now_v7(),
+                &AuditEntry::new("refund.approved"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(approved.status, RefundStatus::Pending);
+        store
+            .complete_refund(&scope, big.id, "re_2", Some("trr_2"), NOW)
+            .await
+            .unwrap();
+        // Fully refunded: the whole transfer reversed, the whole tip taken back, the platform returned its fee.
+        let transfer = store.transfer(&scope, payment.id).await.unwrap().unwrap();
+        assert_eq!(transfer.reversed, transfer.amount);
+        assert_eq!(
+            part.split.platform_part.amount + approved.split.platform_part.amount,
+            payment.settlement.platform_fee.amount
+        );
+        let tips = store
+            .tips(
+                &scope,
+                NOW - time::Duration::days(1),
+                NOW + time::Duration::days(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tips.iter().map(|t| t.amount).sum::<i64>(), 0);
+        // A refund that failed at Stripe gives its amount back to what can be refunded.
+        assert_eq!(
+            store.payment(&scope, payment.id).await.unwrap().refunded,
+            payment.settlement.charged
+        );
+    }
+
+    pub async fn disputes_leave_a_debt_netted_against_later_transfers(store: &dyn Store) {
+        let (scope, venue, table, session) = paying_table(store, "Disputas").await;
+        let first = reserved(
+            store,
+            &scope,
+            &payment_of(venue, table, session, 1_000_000, 0, false),
+        )
+        .await;
+        succeed(store, &scope, &first).await;
+        store
+            .mark_transfer_sent(&scope, first.id, "tr_1", NOW)
+            .await
+            .unwrap();
+        let dispute = EventEffect::DisputeCreated {
+            payment: first.id,
+            stripe_dispute: "dp_1".into(),
+            amount: 1_000_000,
+            reason: "fraudulent".into(),
+            status: "needs_response".into(),
+            evidence_due: Some(NOW + time::Duration::days(7)),
+        };
+        store
+            .apply_event(Some(&scope), "evt_dp", "charge.dispute.created", &dispute, NOW)
+            .await
+            .unwrap();
+        let disputes = store.disputes(&scope).await.unwrap();
+        assert_eq!(disputes.len(), 1);
+        assert_eq!(disputes[0].debt, first.settlement.partner_part);
+        assert_eq!(
+            store.outstanding_debt(&scope).await.unwrap(),
+            first.settlement.partner_part.amount
+        );
+        let second = reserved(
+            store,
+            &scope,
+            &payment_of(venue, table, session, 3_000_000, 0, false),
+        )
+        .await;
+        succeed(store, &scope, &second).await;
+        let transfer = store.transfer(&scope, second.id).await.unwrap().unwrap();
+        assert_eq!(transfer.recovered, first.settlement.partner_part);
+        assert_eq!(
+            transfer.amount.amount,
+            second.settlement.partner_part.amount - first.settlement.partner_part.amount
+        );
+        assert_eq!(store.outstanding_debt(&scope).await.unwrap(), 0);
+    }
 }
 
 /// Runs each named suite case on both engines: `sqlite::<case>` and `postgres::<case>`.
@@ -1139,6 +1544,10 @@ conformance!(
     guests_cancel_only_their_own_unaccepted_orders,
     twenty_concurrent_retries_create_one_order,
     orders_move_forward_once_and_leave_events,
+    parallel_payers_never_cover_more_than_the_bill,
+    an_event_applies_once_however_often_it_is_delivered,
+    refunds_reverse_in_proportion_and_big_ones_need_a_second_person,
+    disputes_leave_a_debt_netted_against_later_transfers,
 );
 
 mod sqlite_walls {

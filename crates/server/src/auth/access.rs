@@ -42,7 +42,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/.well-known/security.txt")
         | ("GET", "/.well-known/jwks.json" | "/" | "/assets/site.css" | "/assets/app.js")
         | ("GET", "/signin" | "/signup" | "/enroll" | "/dashboard" | "/staff" | "/invitations/{token}")
-        | ("GET", "/t/{token}" | "/kitchen" | "/menu")
+        | ("GET", "/t/{token}" | "/kitchen" | "/menu" | "/t/{token}/pay" | "/assets/pay.js")
         | ("POST", "/api/v1/csp-reports")
         | (
             "POST",
@@ -59,6 +59,16 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("GET", "/api/v1/audit") => Staff(Permission::ViewAudit),
         ("GET", "/api/v1/t/{token}" | "/api/v1/t/{token}/bill")
         | ("POST", "/api/v1/t/{token}/orders" | "/api/v1/t/{token}/orders/{order}/cancel") => Public,
+        // Guests pay by table token; Stripe's webhook proves itself by its signature.
+        ("GET", "/api/v1/t/{token}/payments/{payment}")
+        | ("POST", "/api/v1/t/{token}/payments" | "/api/v1/t/{token}/payments/{payment}/cancel")
+        | ("POST", "/api/v1/webhooks/stripe") => Public,
+        ("POST", "/api/v1/payouts/onboarding" | "/api/v1/payouts/bank-details")
+        | ("POST", "/api/v1/approvals/{approval}/approve" | "/api/v1/refunds/{refund}/approve")
+        | ("GET", "/api/v1/payouts") => Staff(Permission::ManagePayouts),
+        ("GET", "/api/v1/venues/{venue}/payments" | "/api/v1/disputes")
+        | ("POST", "/api/v1/payments/{payment}/refunds") => Staff(Permission::IssueRefunds),
+        ("GET", "/api/v1/tips") => Staff(Permission::ViewAnalytics),
         (
             "POST",
             "/api/v1/venues" | "/api/v1/venues/{venue}/tables" | "/api/v1/tables/{table}/token/rotate",

@@ -9,6 +9,18 @@ use axum::response::{Html, IntoResponse, Response};
 use super::pages::Lang;
 
 const APP_JS: &str = include_str!("../../assets/app.js");
+/// The payment page's own script: small, separate from app.js, and pinned by Subresource Integrity (PAY-3).
+const PAY_JS: &str = include_str!("../../assets/pay.js");
+
+/// `sha384-…` of [`PAY_JS`], as the page's `integrity` attribute and the script inventory carry it.
+pub fn pay_script_integrity() -> String {
+    use base64::Engine;
+    let digest = ring::digest::digest(&ring::digest::SHA384, PAY_JS.as_bytes());
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    )
+}
 
 fn tr(lang: Lang, es: &'static str, en: &'static str) -> &'static str {
     match lang {
@@ -289,8 +301,10 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
 <h2>{orders}</h2>
 <ul id="order-list"></ul>
 <div id="bill"></div>
+<p><a id="pay-link" class="button" href="/t/{token}/pay">{pay}</a></p>
 </section>
 </div>"#,
+        pay = tr(l, "Pagar la cuenta", "Pay the bill"),
         token = escape(&token),
         cart = tr(l, "Tu pedido", "Your order"),
         total = tr(l, "Total:", "Total:"),
@@ -312,6 +326,7 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
     let body = format!(
         r#"<p id="live" class="hint">{waiting}</p>
 <div id="pending-tables" class="board"></div>
+<div id="table-balances" class="board"></div>
 <div id="kitchen-orders" class="board"></div>"#,
         waiting = tr(l, "Conectando…", "Connecting…"),
     );
@@ -353,4 +368,140 @@ pub async fn menu_editor(headers: HeaderMap) -> Response {
         add = tr(l, "Agregar", "Add"),
     );
     page(l, "menu", tr(l, "Menú", "Menu"), &body)
+}
+
+/// The payment page: the live balance, the guest's choice of share and voluntary tip, and Stripe Elements for the
+/// card (typed into Stripe, never into comanda). Its Content-Security-Policy allows scripts only from our origin and
+/// Stripe, and its own script carries Subresource Integrity; `security/payment-page-scripts.toml` lists every script
+/// it loads and a test fails when they change.
+#[utoipa::path(get, path = "/t/{token}/pay", tag = "pages", params(("token" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn pay_page(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let l = language(&headers, uri.query());
+    let Some(payments) = state.payments.as_ref() else {
+        return crate::problem::Problem::new(crate::problem::ProblemType::PaymentsUnavailable)
+            .detail("card payments are switched off on this server")
+            .into_response();
+    };
+    let html = format!(
+        r#"<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · comanda</title>
+<link rel="stylesheet" href="/assets/site.css">
+<script src="{stripe_js}"></script>
+<script src="/assets/pay.js" integrity="{integrity}" defer></script>
+</head>
+<body data-page="pay" data-lang="{lang}">
+<header class="bar"><a class="brand small" href="/t/{token}">comanda</a></header>
+<main class="narrow" id="pay" data-token="{token}">
+<h1>{title}</h1>
+<p class="error" role="alert" hidden></p>
+<section class="card">
+<p><span id="venue-name"></span> · <span id="table-label"></span></p>
+<dl class="balance">
+<dt>{total}</dt><dd id="bill-total"></dd>
+<dt>{paid}</dt><dd id="bill-paid"></dd>
+<dt>{progress}</dt><dd id="bill-progress"></dd>
+<dt>{left}</dt><dd id="bill-remaining"></dd>
+</dl>
+<p id="settled" class="ok" hidden>{settled}</p>
+</section>
+<form id="share-form" class="card">
+<fieldset><legend>{how}</legend>
+<label><input type="radio" name="split" value="full"> {full}</label>
+<label><input type="radio" name="split" value="equal" checked> {equal} <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric"></label>
+<label><input type="radio" name="split" value="items"> {items}</label>
+<ul id="item-choices" hidden></ul>
+<label><input type="radio" name="split" value="remaining"> {remaining}</label>
+</fieldset>
+<fieldset><legend>{tip}</legend>
+<p class="hint">{tip_hint}</p>
+<label><input type="radio" name="tip" value="none"> {no_tip}</label>
+<label><input type="radio" name="tip" value="suggested"> <span id="tip-suggested"></span></label>
+<label><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" type="number" min="0" inputmode="numeric"></label>
+</fieldset>
+<p id="summary" class="total"></p>
+<p class="hint">{no_fee}</p>
+<button id="continue" type="submit">{cont}</button>
+</form>
+<section id="card-step" class="card" hidden>
+<div id="payment-element"></div>
+<button id="pay-now" type="button"></button>
+<button id="cancel-payment" type="button" class="link">{cancel}</button>
+</section>
+<p id="paid-message" class="ok" hidden>{thanks}</p>
+</main>
+</body>
+</html>
+"#,
+        lang = l.code(),
+        token = escape(&token),
+        stripe_js = escape(&payments.js_url),
+        integrity = state.pay_script_integrity,
+        title = tr(l, "Pagar la cuenta", "Pay the bill"),
+        total = tr(l, "Total de la cuenta", "Bill total"),
+        paid = tr(l, "Pagado", "Paid"),
+        progress = tr(l, "Pagos en curso", "Being paid"),
+        left = tr(l, "Falta", "Left to pay"),
+        settled = tr(
+            l,
+            "La cuenta está pagada. ¡Gracias!",
+            "The bill is paid. Thank you!"
+        ),
+        how = tr(l, "¿Cuánto pagas?", "What do you pay?"),
+        full = tr(l, "Toda la cuenta", "The whole bill"),
+        equal = tr(l, "Partes iguales entre", "Equal parts, split in"),
+        items = tr(l, "Lo que consumí", "What I had"),
+        remaining = tr(l, "Lo que falta", "What is left"),
+        tip = tr(l, "Propina (voluntaria)", "Tip (voluntary)"),
+        tip_hint = tr(
+            l,
+            "La propina es voluntaria (Ley 1935 de 2018) y va al personal de tu mesa.",
+            "The tip is voluntary and goes to the staff who served your table."
+        ),
+        no_tip = tr(l, "Sin propina", "No tip"),
+        other = tr(l, "Otra", "Other"),
+        no_fee = tr(
+            l,
+            "No se cobra ningún cargo adicional: pagas exactamente lo que ves.",
+            "No extra fee is added: you pay exactly what you see."
+        ),
+        cont = tr(l, "Continuar al pago", "Continue to payment"),
+        cancel = tr(l, "Cancelar este pago", "Cancel this payment"),
+        thanks = tr(l, "¡Pago recibido! Gracias.", "Payment received. Thank you!"),
+    );
+    let mut response = Html(html).into_response();
+    if let Ok(csp) = HeaderValue::from_str(&payments.payment_page_csp()) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    response
+}
+
+/// The payment page's script.
+#[utoipa::path(get, path = "/assets/pay.js", tag = "pages", responses((status = 200, content_type = "text/javascript", body = String)))]
+pub async fn pay_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        PAY_JS,
+    )
+        .into_response()
 }

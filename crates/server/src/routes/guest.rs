@@ -19,13 +19,13 @@ use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::ordering::{MenuView, OrderView, menu_view};
 
 /// The table a verified token opens.
-struct GuestTable {
-    scope: TenantScope,
-    venue: Venue,
-    table: VenueTable,
+pub(crate) struct GuestTable {
+    pub scope: TenantScope,
+    pub venue: Venue,
+    pub table: VenueTable,
 }
 
-async fn resolve(state: &AppState, token: &str) -> Result<GuestTable, ApiError> {
+pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<GuestTable, ApiError> {
     let not_found = || {
         ApiError::from(Problem::new(ProblemType::NotFound).detail("this table code is not valid any more"))
     };
@@ -118,7 +118,7 @@ pub struct GuestOrderRequest {
 }
 
 /// The guest's device (a random id the guest page keeps), which alone may cancel its own unaccepted orders.
-fn guest_device(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn guest_device(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("x-guest-device") else {
         return Ok(None);
     };
@@ -134,7 +134,7 @@ fn guest_device(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     })
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -226,9 +226,12 @@ pub struct GuestBill {
     pub bill: Bill,
     pub session: Option<GuestSession>,
     pub orders: Vec<GuestOrder>,
-    /// Paid so far (payments come with the payments capability).
+    /// Paid so far (tips excluded).
     pub paid: Money,
+    /// Neither paid nor being paid.
     pub remaining: Money,
+    /// The live balance every guest of the table sees: total, paid, being paid, left, settled.
+    pub balance: comanda_store::payments::SessionBalance,
 }
 
 /// The table's open bill: lines, subtotal, the tax it contains, the suggested tip apart, and the orders' status.
@@ -242,12 +245,12 @@ pub async fn bill(
     let device = guest_device(&headers)?;
     let guest = resolve(&state, &token).await?;
     let (bill, orders) = table_bill(&state, &guest).await?;
-    let session = state
-        .store
-        .live_session(&guest.scope, guest.table.id)
-        .await?
-        .map(|s| GuestSession { status: s.status });
-    let paid = Money::zero(bill.currency);
+    let live = state.store.live_session(&guest.scope, guest.table.id).await?;
+    let balance = match &live {
+        Some(session) => state.store.session_balance(&guest.scope, session.id).await?,
+        None => comanda_store::payments::SessionBalance::new(Money::zero(bill.currency), 0, 0),
+    };
+    let session = live.map(|s| GuestSession { status: s.status });
     let orders = orders
         .into_iter()
         .map(|o| GuestOrder {
@@ -256,8 +259,9 @@ pub async fn bill(
         })
         .collect();
     Ok(Json(GuestBill {
-        remaining: bill.total,
-        paid,
+        remaining: balance.remaining,
+        paid: balance.paid,
+        balance,
         session,
         orders,
         bill,

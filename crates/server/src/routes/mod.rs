@@ -3,6 +3,7 @@ pub mod auth;
 pub mod guest;
 pub mod ordering;
 pub mod pages;
+pub mod payments;
 pub mod platform;
 pub mod staff;
 pub mod stream;

@@ -741,6 +741,8 @@ pub struct SessionView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: time::OffsetDateTime,
+    /// The bill against its payments.
+    pub balance: comanda_store::payments::SessionBalance,
 }
 
 async fn session_views(
@@ -750,9 +752,15 @@ async fn session_views(
     sessions: Vec<comanda_store::ordering::TableSession>,
 ) -> Result<Vec<SessionView>, ApiError> {
     let tables = state.store.tables(&caller.scope, venue).await?;
+    let mut balances = Vec::with_capacity(sessions.len());
+    for session in &sessions {
+        balances.push(state.store.session_balance(&caller.scope, session.id).await?);
+    }
     Ok(sessions
         .into_iter()
-        .map(|s| SessionView {
+        .zip(balances)
+        .map(|(s, balance)| SessionView {
+            balance,
             id: s.id.to_string(),
             table_id: s.table_id.to_string(),
             table: tables

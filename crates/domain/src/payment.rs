@@ -1,0 +1,550 @@
+//! Paying at the table: how a guest's share is computed, what the platform keeps, what the partner receives, and how
+//! refunds and disputes flow back. Pure arithmetic on [`Money`]; the charge model and its reasons are written down
+//! in docs/payments.md.
+//!
+//! Rounding rule: every proportional amount (item fractions, the platform fee, a partial refund's transfer reversal)
+//! is rounded half up to the minor unit, and the last refund of a payment takes exactly what is left, so a full
+//! refund always returns every party to where it started.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::money::{Money, MoneyError};
+use crate::partner::Country;
+
+/// Largest number of equal parts a bill can be split in.
+pub const MAX_SPLIT_PARTS: u32 = 20;
+/// Largest fraction denominator for sharing one line.
+pub const MAX_LINE_FRACTION: u32 = 20;
+
+/// How the money of a guest's payment reaches the partner (docs/payments.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeModel {
+    /// The platform is the merchant of record: the PaymentIntent is the platform's, tagged with the bill as
+    /// `transfer_group`; once it succeeds a Transfer sends the partner's part to its connected *recipient* account
+    /// (cross-border payout in the local currency). Used where local businesses cannot hold card-accepting Stripe
+    /// accounts (Colombia).
+    SeparateChargesAndTransfers,
+    /// A destination charge settled on the partner's own card-accepting account (`on_behalf_of`,
+    /// `transfer_data[destination]`, `application_fee_amount`).
+    DestinationCharges,
+}
+
+/// Countries where a business can hold a card-accepting (full service agreement) Stripe account.
+const CARD_ACCEPTING_COUNTRIES: [&str; 20] = [
+    "US", "CA", "MX", "BR", "GB", "IE", "FR", "DE", "ES", "IT", "NL", "PT", "BE", "AT", "CH", "AU", "NZ",
+    "JP", "SG", "HK",
+];
+
+impl ChargeModel {
+    pub fn for_country(country: &Country) -> Self {
+        if CARD_ACCEPTING_COUNTRIES.contains(&country.code()) {
+            ChargeModel::DestinationCharges
+        } else {
+            ChargeModel::SeparateChargesAndTransfers
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChargeModel::SeparateChargesAndTransfers => "separate_charges_and_transfers",
+            ChargeModel::DestinationCharges => "destination_charges",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            ChargeModel::SeparateChargesAndTransfers,
+            ChargeModel::DestinationCharges,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == text)
+    }
+}
+
+/// One line (or a fraction of it) a guest chooses to pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LineShare {
+    pub order_id: Uuid,
+    /// The line's position within its order (0-based).
+    pub line: u32,
+    /// The fraction of the line this guest pays: `numerator / denominator`, e.g. 1/3 of a shared dish.
+    #[serde(default = "one")]
+    pub numerator: u32,
+    #[serde(default = "one")]
+    pub denominator: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// What part of the bill a guest pays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Split {
+    /// The whole bill, while nothing of it is paid or being paid.
+    Full,
+    /// One of `parts` equal shares (rounded up to the minor unit; the last payer pays what is left).
+    Equal { parts: u32 },
+    /// Chosen lines, each whole or a fraction.
+    Items { items: Vec<LineShare> },
+    /// Whatever is still unpaid.
+    Remaining,
+}
+
+/// The bill as the share is computed against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillBalance {
+    /// What the bill comes to (tax included, tips excluded).
+    pub total: Money,
+    /// Neither paid nor held by a payment in progress.
+    pub remaining: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ShareError {
+    #[error("nothing is left to pay on this bill")]
+    BillCovered,
+    #[error("part of the bill is already paid or being paid; pay what is left or a share")]
+    PartlyPaid,
+    #[error("split in 2 to {MAX_SPLIT_PARTS} parts")]
+    Parts,
+    #[error("choose at least one line")]
+    NoItems,
+    #[error("line {0} is not on this bill")]
+    UnknownLine(usize),
+    #[error("line {0}: the fraction must be between 1/{MAX_LINE_FRACTION} and 1")]
+    Fraction(usize),
+    #[error("the chosen lines come to more than is left to pay")]
+    ExceedsRemaining,
+    #[error("the tip must not be negative nor exceed the amount paid")]
+    Tip,
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// `amount × numerator / denominator`, rounded half up.
+pub fn fraction_of(amount: Money, numerator: u32, denominator: u32) -> Result<Money, MoneyError> {
+    if denominator == 0 {
+        return Err(MoneyError::Overflow);
+    }
+    let scaled = i128::from(amount.amount) * i128::from(numerator) * 2 + i128::from(denominator);
+    let rounded = scaled / (2 * i128::from(denominator));
+    Money::new(
+        i64::try_from(rounded).map_err(|_| MoneyError::Overflow)?,
+        amount.currency,
+    )
+}
+
+/// The amount (tip excluded) a guest's split comes to. `line_total` gives the total of an order's line, or `None`
+/// when the bill has no such line.
+pub fn share_amount(
+    split: &Split,
+    balance: &BillBalance,
+    line_total: impl Fn(Uuid, u32) -> Option<Money>,
+) -> Result<Money, ShareError> {
+    if balance.remaining.amount == 0 {
+        return Err(ShareError::BillCovered);
+    }
+    let amount = match split {
+        Split::Full => {
+            if balance.remaining != balance.total {
+                return Err(ShareError::PartlyPaid);
+            }
+            balance.total
+        }
+        Split::Remaining => balance.remaining,
+        Split::Equal { parts } => {
+            if !(2..=MAX_SPLIT_PARTS).contains(parts) {
+                return Err(ShareError::Parts);
+            }
+            let parts = i64::from(*parts);
+            let share = Money::new((balance.total.amount + parts - 1) / parts, balance.total.currency)?;
+            if share.amount > balance.remaining.amount {
+                balance.remaining
+            } else {
+                share
+            }
+        }
+        Split::Items { items } => {
+            if items.is_empty() {
+                return Err(ShareError::NoItems);
+            }
+            let mut sum = Money::zero(balance.total.currency);
+            for (index, item) in items.iter().enumerate() {
+                if item.denominator == 0
+                    || item.denominator > MAX_LINE_FRACTION
+                    || item.numerator == 0
+                    || item.numerator > item.denominator
+                {
+                    return Err(ShareError::Fraction(index));
+                }
+                let total = line_total(item.order_id, item.line).ok_or(ShareError::UnknownLine(index))?;
+                sum = sum.checked_add(fraction_of(total, item.numerator, item.denominator)?)?;
+            }
+            if sum.amount > balance.remaining.amount {
+                return Err(ShareError::ExceedsRemaining);
+            }
+            sum
+        }
+    };
+    if amount.amount == 0 {
+        return Err(ShareError::BillCovered);
+    }
+    Ok(amount)
+}
+
+/// A voluntary tip: never negative, never more than the amount it tips on.
+pub fn check_tip(amount: Money, tip: Money) -> Result<(), ShareError> {
+    if tip.currency != amount.currency || tip.amount < 0 || tip.amount > amount.amount {
+        return Err(ShareError::Tip);
+    }
+    Ok(())
+}
+
+/// Where one payment's money goes. The guest pays `share + tip` and nothing else: the platform's fee comes out of the
+/// partner's part, never on top of the guest's amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Settlement {
+    /// What the guest is charged: share plus tip.
+    pub charged: Money,
+    pub share: Money,
+    /// Passed through to the partner whole (and credited to the table's server).
+    pub tip: Money,
+    /// Kept by the platform: `share × fee rate`, rounded half up; never taken from the tip.
+    pub platform_fee: Money,
+    /// Sent to the partner: `charged − platform_fee`.
+    pub partner_part: Money,
+}
+
+pub fn settle(share: Money, tip: Money, fee_bp: u32) -> Result<Settlement, MoneyError> {
+    let platform_fee = share.percent_bp(fee_bp.min(10_000))?;
+    let charged = share.checked_add(tip)?;
+    Ok(Settlement {
+        charged,
+        share,
+        tip,
+        platform_fee,
+        partner_part: charged.checked_sub(platform_fee)?,
+    })
+}
+
+/// What a transfer actually sends once the partner's outstanding losses (disputes lost) are netted against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Netting {
+    pub transfer: Money,
+    /// The part of the outstanding debt this transfer recovers.
+    pub recovered: Money,
+}
+
+pub fn net_against_debt(partner_part: Money, outstanding_debt: Money) -> Result<Netting, MoneyError> {
+    let recovered = if outstanding_debt.amount > partner_part.amount {
+        partner_part
+    } else {
+        outstanding_debt
+    };
+    Ok(Netting {
+        transfer: partner_part.checked_sub(recovered)?,
+        recovered,
+    })
+}
+
+/// How one refund is shared between the partner and the platform under separate charges and transfers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RefundSplit {
+    /// Returned to the guest.
+    pub refund: Money,
+    /// Reversed from the partner's transfer (in proportion to the refund).
+    pub transfer_reversal: Money,
+    /// The platform's own part (its fee, in the same proportion): `refund − transfer_reversal`.
+    pub platform_part: Money,
+    /// The part of the tip this refund takes back from the server's tip ledger.
+    pub tip_reversal: Money,
+}
+
+/// The state of a payment before a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refundable {
+    pub settlement: Settlement,
+    /// What the transfer sent (the partner part, less any debt netted; zero when nothing was sent).
+    pub transferred: Money,
+    pub refunded: Money,
+    pub reversed: Money,
+    pub tip_reversed: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RefundError {
+    #[error("the refund must be more than zero")]
+    Zero,
+    #[error("the refund exceeds what is left of the payment ({0} minor units)")]
+    ExceedsRefundable(i64),
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+pub fn split_refund(state: &Refundable, refund: Money) -> Result<RefundSplit, RefundError> {
+    let charged = state.settlement.charged;
+    let left = charged.checked_sub(state.refunded)?;
+    if refund.amount <= 0 {
+        return Err(RefundError::Zero);
+    }
+    if refund.currency != charged.currency || refund.amount > left.amount {
+        return Err(RefundError::ExceedsRefundable(left.amount));
+    }
+    let last = refund.amount == left.amount;
+    let proportional = |whole: Money, done: Money| -> Result<Money, MoneyError> {
+        if last {
+            whole.checked_sub(done)
+        } else {
+            let part = fraction_of_i64(whole, refund.amount, charged.amount)?;
+            let open = whole.checked_sub(done)?;
+            Ok(if part.amount > open.amount { open } else { part })
+        }
+    };
+    let transfer_reversal = proportional(state.transferred, state.reversed)?;
+    let tip_reversal = proportional(state.settlement.tip, state.tip_reversed)?;
+    Ok(RefundSplit {
+        refund,
+        transfer_reversal,
+        platform_part: refund.checked_sub(transfer_reversal)?,
+        tip_reversal,
+    })
+}
+
+/// `amount × numerator / denominator` for 64-bit ratios, rounded half up.
+fn fraction_of_i64(amount: Money, numerator: i64, denominator: i64) -> Result<Money, MoneyError> {
+    if denominator <= 0 || numerator < 0 {
+        return Err(MoneyError::Overflow);
+    }
+    let scaled = i128::from(amount.amount) * i128::from(numerator) * 2 + i128::from(denominator);
+    let rounded = scaled / (2 * i128::from(denominator));
+    Money::new(
+        i64::try_from(rounded).map_err(|_| MoneyError::Overflow)?,
+        amount.currency,
+    )
+}
+
+/// The partner's share of a lost dispute: the disputed amount in proportion of what the partner received, owed
+/// back and netted against its future transfers.
+pub fn dispute_debt(transferred: Money, charged: Money, disputed: Money) -> Result<Money, MoneyError> {
+    if charged.amount == 0 {
+        return Ok(Money::zero(charged.currency));
+    }
+    let part = fraction_of_i64(transferred, disputed.amount.min(charged.amount), charged.amount)?;
+    Ok(part)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Currency;
+    use proptest::prelude::*;
+
+    fn cop(n: i64) -> Money {
+        Money::new(n, Currency::COP).unwrap()
+    }
+
+    fn balance(total: i64, remaining: i64) -> BillBalance {
+        BillBalance {
+            total: cop(total),
+            remaining: cop(remaining),
+        }
+    }
+
+    #[test]
+    fn charge_model_follows_the_partners_country() {
+        assert_eq!(
+            ChargeModel::for_country(&Country::parse("CO").unwrap()),
+            ChargeModel::SeparateChargesAndTransfers
+        );
+        assert_eq!(
+            ChargeModel::for_country(&Country::parse("MX").unwrap()),
+            ChargeModel::DestinationCharges
+        );
+        for model in [
+            ChargeModel::SeparateChargesAndTransfers,
+            ChargeModel::DestinationCharges,
+        ] {
+            assert_eq!(ChargeModel::parse(model.as_str()), Some(model));
+        }
+    }
+
+    #[test]
+    fn splits_come_to_the_expected_shares() {
+        let none = |_, _| None;
+        assert_eq!(
+            share_amount(&Split::Full, &balance(100, 100), none).unwrap(),
+            cop(100)
+        );
+        assert_eq!(
+            share_amount(&Split::Full, &balance(100, 50), none),
+            Err(ShareError::PartlyPaid)
+        );
+        assert_eq!(
+            share_amount(&Split::Remaining, &balance(100, 30), none).unwrap(),
+            cop(30)
+        );
+        assert_eq!(
+            share_amount(&Split::Equal { parts: 3 }, &balance(100, 100), none).unwrap(),
+            cop(34)
+        );
+        assert_eq!(
+            share_amount(&Split::Equal { parts: 3 }, &balance(100, 32), none).unwrap(),
+            cop(32)
+        );
+        assert_eq!(
+            share_amount(&Split::Equal { parts: 1 }, &balance(100, 100), none),
+            Err(ShareError::Parts)
+        );
+        assert_eq!(
+            share_amount(&Split::Remaining, &balance(100, 0), none),
+            Err(ShareError::BillCovered)
+        );
+        let order = Uuid::nil();
+        let lines = |o: Uuid, l: u32| (o == order && l < 2).then(|| cop(if l == 0 { 3_000 } else { 1_000 }));
+        let items = Split::Items {
+            items: vec![
+                LineShare {
+                    order_id: order,
+                    line: 0,
+                    numerator: 1,
+                    denominator: 3,
+                },
+                LineShare {
+                    order_id: order,
+                    line: 1,
+                    numerator: 1,
+                    denominator: 1,
+                },
+            ],
+        };
+        assert_eq!(
+            share_amount(&items, &balance(4_000, 4_000), lines).unwrap(),
+            cop(2_000)
+        );
+        assert_eq!(
+            share_amount(&items, &balance(4_000, 1_500), lines),
+            Err(ShareError::ExceedsRemaining)
+        );
+        let unknown = Split::Items {
+            items: vec![LineShare {
+                order_id: order,
+                line: 7,
+                numerator: 1,
+                denominator: 1,
+            }],
+        };
+        assert_eq!(
+            share_amount(&unknown, &balance(4_000, 4_000), lines),
+            Err(ShareError::UnknownLine(0))
+        );
+        let bad = Split::Items {
+            items: vec![LineShare {
+                order_id: order,
+                line: 0,
+                numerator: 2,
+                denominator: 1,
+            }],
+        };
+        assert_eq!(
+            share_amount(&bad, &balance(4_000, 4_000), lines),
+            Err(ShareError::Fraction(0))
+        );
+    }
+
+    #[test]
+    fn the_fee_comes_out_of_the_partners_part_and_never_the_tip() {
+        // 50.000 COP share at 3 % with a 5.000 COP tip.
+        let s = settle(cop(5_000_000), cop(500_000), 300).unwrap();
+        assert_eq!(s.charged, cop(5_500_000));
+        assert_eq!(s.platform_fee, cop(150_000));
+        assert_eq!(s.partner_part, cop(5_350_000));
+        assert!(check_tip(cop(100), cop(101)).is_err());
+        assert!(check_tip(cop(100), cop(100)).is_ok());
+    }
+
+    #[test]
+    fn debts_are_netted_against_transfers() {
+        let n = net_against_debt(cop(1_000), cop(300)).unwrap();
+        assert_eq!((n.transfer, n.recovered), (cop(700), cop(300)));
+        let n = net_against_debt(cop(1_000), cop(5_000)).unwrap();
+        assert_eq!((n.transfer, n.recovered), (cop(0), cop(1_000)));
+    }
+
+    fn refundable(share: i64, tip: i64, fee_bp: u32) -> Refundable {
+        let settlement = settle(cop(share), cop(tip), fee_bp).unwrap();
+        Refundable {
+            settlement,
+            transferred: settlement.partner_part,
+            refunded: cop(0),
+            reversed: cop(0),
+            tip_reversed: cop(0),
+        }
+    }
+
+    #[test]
+    fn a_full_refund_returns_everyone_to_where_they_started() {
+        let state = refundable(5_000_000, 500_000, 300);
+        let split = split_refund(&state, state.settlement.charged).unwrap();
+        assert_eq!(split.transfer_reversal, state.transferred);
+        assert_eq!(split.platform_part, state.settlement.platform_fee);
+        assert_eq!(split.tip_reversal, state.settlement.tip);
+        assert!(split_refund(&state, cop(5_500_001)).is_err());
+        assert!(split_refund(&state, cop(0)).is_err());
+    }
+
+    proptest! {
+        /// Any sequence of partial refunds that ends in a full refund reverses exactly the transfer and the tip,
+        /// and the platform gives back exactly its fee: guest, partner and platform end where they started.
+        #[test]
+        fn partial_refunds_add_up(share in 1i64..100_000_000, tip_pct in 0u32..=100, fee_bp in 0u32..2_000,
+                                  cuts in proptest::collection::vec(1i64..1_000, 0..6)) {
+            let tip = share * i64::from(tip_pct) / 100;
+            let mut state = refundable(share, tip, fee_bp);
+            let charged = state.settlement.charged.amount;
+            let mut platform_back = 0i64;
+            for cut in cuts {
+                let left = charged - state.refunded.amount;
+                let amount = (charged * cut / 10_000).clamp(1, left);
+                if amount >= left { break; }
+                let split = split_refund(&state, cop(amount)).unwrap();
+                prop_assert!(split.transfer_reversal.amount <= amount);
+                state.refunded = state.refunded.checked_add(cop(amount)).unwrap();
+                state.reversed = state.reversed.checked_add(split.transfer_reversal).unwrap();
+                state.tip_reversed = state.tip_reversed.checked_add(split.tip_reversal).unwrap();
+                platform_back += split.platform_part.amount;
+            }
+            let left = charged - state.refunded.amount;
+            let last = split_refund(&state, cop(left)).unwrap();
+            platform_back += last.platform_part.amount;
+            prop_assert_eq!(state.reversed.amount + last.transfer_reversal.amount, state.transferred.amount);
+            prop_assert_eq!(state.tip_reversed.amount + last.tip_reversal.amount, tip);
+            prop_assert_eq!(platform_back, state.settlement.platform_fee.amount);
+        }
+
+        /// Paying equal shares until nothing is left never pays more than the bill and always finishes.
+        #[test]
+        fn equal_shares_cover_the_bill_exactly(total in 1i64..1_000_000_000, parts in 2u32..=MAX_SPLIT_PARTS) {
+            let mut remaining = total;
+            let mut payments = 0;
+            while remaining > 0 {
+                let amount = share_amount(&Split::Equal { parts }, &balance(total, remaining), |_, _| None).unwrap();
+                prop_assert!(amount.amount > 0 && amount.amount <= remaining);
+                remaining -= amount.amount;
+                payments += 1;
+            }
+            prop_assert!(payments <= parts);
+        }
+
+        #[test]
+        fn settlement_adds_up(share in 0i64..1_000_000_000_000, tip in 0i64..1_000_000_000, fee_bp in 0u32..=10_000) {
+            let s = settle(cop(share), cop(tip), fee_bp).unwrap();
+            prop_assert_eq!(s.partner_part.amount + s.platform_fee.amount, s.charged.amount);
+            prop_assert!(s.platform_fee.amount <= share);
+            prop_assert!(s.partner_part.amount >= tip);
+        }
+    }
+}

@@ -1,0 +1,1229 @@
+//! A local stand-in for Stripe, for the test suites and the embedded default's demo mode. It speaks Stripe's
+//! published wire format for the calls comanda makes (form-encoded requests, JSON objects with Stripe's field names,
+//! `{"error": {...}}` bodies, idempotency keys, cursor lists), confirms Stripe's test payment methods
+//! (`pm_card_visa` succeeds, `pm_card_chargeDeclined` declines, `pm_card_createDispute` succeeds and is then
+//! disputed), and delivers webhook events signed exactly as Stripe signs them. It also serves a Stripe.js/Elements
+//! stand-in at `/v3` so the browser flow runs without the internet.
+//!
+//! It keeps a ledger of who holds what (platform, connected accounts, guests' cards) so tests can prove that money
+//! ends up where it should. Stripe's own processing fees are not modelled.
+//!
+//! Endpoints under `/_standin/` are not Stripe's: they stand for things that happen at Stripe on their own (a payout
+//! reaching a bank) and for reading the ledger.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use comanda_domain::Clock;
+
+use crate::stripe::API_VERSION;
+
+/// How the stand-in is set up.
+#[derive(Debug, Clone)]
+pub struct StandInConfig {
+    pub secret_key: String,
+    pub publishable_key: String,
+    pub webhook_secret: String,
+    /// Where events are delivered (comanda's `/api/v1/webhooks/stripe`); none until [`StandIn::set_webhook`].
+    pub webhook_url: Option<String>,
+    /// PEM certificates to trust when delivering (the server's self-signed certificate in tests and demo mode).
+    pub webhook_roots_pem: Vec<u8>,
+}
+
+impl StandInConfig {
+    /// Fresh random keys in Stripe's formats.
+    pub fn generate() -> Self {
+        Self {
+            secret_key: format!("sk_test_{}", token(24)),
+            publishable_key: format!("pk_test_{}", token(24)),
+            webhook_secret: format!("whsec_{}", token(32)),
+            webhook_url: None,
+            webhook_roots_pem: Vec::new(),
+        }
+    }
+}
+
+fn token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", token(24))
+}
+
+#[derive(Default)]
+struct Ledger {
+    /// The stand-in's clock at the start of the current request (unix seconds).
+    now: i64,
+    accounts: HashMap<String, Value>,
+    intents: HashMap<String, Value>,
+    /// Creation order, for lists (newest first, as Stripe lists).
+    intent_order: Vec<String>,
+    charges: HashMap<String, Value>,
+    transfers: HashMap<String, Value>,
+    payouts: HashMap<String, Vec<Value>>,
+    events: HashMap<String, Value>,
+    event_order: Vec<String>,
+    /// `(holder, currency)` → available amount; holder is `platform` or a connected account id.
+    balances: HashMap<(String, String), i64>,
+    /// PaymentIntent → what its guest's card is out of pocket (charged minus refunded).
+    cards: HashMap<String, i64>,
+    /// `idempotency key` → (request fingerprint, status, body).
+    idempotency: HashMap<String, (String, u16, Value)>,
+}
+
+impl Ledger {
+    fn credit(&mut self, holder: &str, currency: &str, amount: i64) {
+        *self
+            .balances
+            .entry((holder.to_owned(), currency.to_owned()))
+            .or_default() += amount;
+    }
+
+    fn available(&self, holder: &str, currency: &str) -> i64 {
+        self.balances
+            .get(&(holder.to_owned(), currency.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn event(&mut self, kind: &str, object: Value, account: Option<&str>) -> Value {
+        let now = self.now;
+        let mut event = json!({
+            "id": new_id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": now,
+            "data": {"object": object},
+            "livemode": false,
+            "pending_webhooks": 1,
+            "request": {"id": null, "idempotency_key": null},
+            "type": kind,
+        });
+        if let Some(account) = account {
+            event["account"] = json!(account);
+        }
+        let id = event["id"].as_str().unwrap_or_default().to_owned();
+        self.events.insert(id.clone(), event.clone());
+        self.event_order.push(id);
+        event
+    }
+}
+
+struct Inner {
+    config: std::sync::RwLock<StandInConfig>,
+    base: String,
+    ledger: Mutex<Ledger>,
+    clock: Arc<dyn Clock>,
+    http: std::sync::RwLock<Option<reqwest::Client>>,
+}
+
+/// A running stand-in.
+#[derive(Clone)]
+pub struct StandIn {
+    inner: Arc<Inner>,
+    pub addr: SocketAddr,
+}
+
+impl std::fmt::Debug for StandIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StandIn")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+type Reply = (StatusCode, Value);
+
+fn error(status: StatusCode, kind: &str, code: &str, message: &str) -> Reply {
+    (
+        status,
+        json!({"error": {"type": kind, "code": code, "message": message}}),
+    )
+}
+
+fn invalid(message: &str, param: &str) -> Reply {
+    let mut reply = error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "parameter_invalid",
+        message,
+    );
+    reply.1["error"]["param"] = json!(param);
+    reply
+}
+
+fn missing(id: &str) -> Reply {
+    error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "resource_missing",
+        &format!("No such object: '{id}'"),
+    )
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn metadata(params: &HashMap<String, String>) -> Value {
+    let mut map = serde_json::Map::new();
+    for (key, value) in params {
+        if let Some(name) = key.strip_prefix("metadata[").and_then(|k| k.strip_suffix(']')) {
+            map.insert(name.to_owned(), json!(value));
+        }
+    }
+    Value::Object(map)
+}
+
+fn amount(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Reply> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(Some(n)),
+            _ => Err(invalid(&format!("Invalid integer: {text}"), name)),
+        },
+    }
+}
+
+impl StandIn {
+    /// Starts the stand-in on a loopback port.
+    pub async fn start(config: StandInConfig, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(Inner {
+            config: std::sync::RwLock::new(config),
+            base: format!("http://{addr}"),
+            ledger: Mutex::new(Ledger::default()),
+            clock,
+            http: std::sync::RwLock::new(None),
+        });
+        let app = Router::new()
+            .route("/v1/accounts", post(create_account))
+            .route("/v1/accounts/{id}", get(retrieve_account))
+            .route("/v1/account_links", post(create_account_link))
+            .route("/setup/{kind}/{account}", get(complete_setup))
+            .route("/v1/payment_intents", post(create_intent).get(list_intents))
+            .route("/v1/payment_intents/{id}", get(retrieve_intent))
+            .route(
+                "/v1/payment_intents/{id}/confirm",
+                post(confirm_intent).options(preflight),
+            )
+            .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
+            .route("/v1/transfers", post(create_transfer))
+            .route("/v1/transfers/{id}/reversals", post(reverse_transfer))
+            .route("/v1/refunds", post(create_refund))
+            .route("/v1/balance", get(balance))
+            .route("/v1/payouts", get(list_payouts))
+            .route("/v1/events/{id}", get(retrieve_event))
+            .route("/v3", get(stripe_js))
+            .route("/_standin/payouts", post(standin_payout))
+            .route("/_standin/ledger", get(standin_ledger))
+            .route("/_standin/events", get(standin_events))
+            .with_state(inner.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { inner, addr })
+    }
+
+    /// Stripe's API base URL for this stand-in.
+    pub fn api_base(&self) -> String {
+        self.inner.base.clone()
+    }
+
+    /// Where the Stripe.js stand-in is served.
+    pub fn js_url(&self) -> String {
+        format!("{}/v3", self.inner.base)
+    }
+
+    pub fn config(&self) -> StandInConfig {
+        self.inner
+            .config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Points event delivery at comanda, trusting `roots_pem` for its TLS certificate.
+    pub fn set_webhook(&self, url: &str, roots_pem: &[u8]) {
+        if let Ok(mut config) = self.inner.config.write() {
+            config.webhook_url = Some(url.to_owned());
+            config.webhook_roots_pem = roots_pem.to_vec();
+        }
+        if let Ok(mut http) = self.inner.http.write() {
+            *http = None;
+        }
+    }
+}
+
+fn authorized(inner: &Inner, headers: &HeaderMap) -> Result<(), Reply> {
+    let expected = inner
+        .config
+        .read()
+        .map(|c| c.secret_key.clone())
+        .unwrap_or_default();
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented == Some(expected.as_str()) {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "api_key_invalid",
+            "Invalid API Key provided",
+        ))
+    }
+}
+
+fn reply((status, body): Reply) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert("request-id", HeaderValue::from_static("req_standin"));
+    response
+}
+
+/// Runs `operation` under the ledger lock, once per `Idempotency-Key` (a retry gets the first answer; the same key
+/// with other parameters is an `idempotency_error`, as at Stripe), then delivers the events it raised.
+async fn idempotent(
+    inner: Arc<Inner>,
+    headers: &HeaderMap,
+    path: &str,
+    body: &[u8],
+    operation: impl FnOnce(&mut Ledger, &str) -> Result<Value, Reply>,
+) -> Response {
+    if let Err(refused) = authorized(&inner, headers) {
+        return reply(refused);
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let fingerprint = format!("{path}?{}", String::from_utf8_lossy(body));
+    let (result, events) = {
+        let mut ledger = inner.ledger.lock().await;
+        ledger.now = inner.clock.now().unix_timestamp();
+        if let Some(key) = &key
+            && let Some((seen, status, body)) = ledger.idempotency.get(key)
+        {
+            if *seen != fingerprint {
+                return reply(error(
+                    StatusCode::BAD_REQUEST,
+                    "idempotency_error",
+                    "idempotency_key_in_use",
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                ));
+            }
+            return reply((
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
+                body.clone(),
+            ));
+        }
+        let before = ledger.event_order.len();
+        let result = operation(&mut ledger, &inner.base);
+        let (status, body) = match &result {
+            Ok(body) => (StatusCode::OK, body.clone()),
+            Err((status, body)) => (*status, body.clone()),
+        };
+        if let Some(key) = key {
+            ledger
+                .idempotency
+                .insert(key, (fingerprint, status.as_u16(), body.clone()));
+        }
+        let events: Vec<Value> = ledger.event_order[before..]
+            .iter()
+            .filter_map(|id| ledger.events.get(id).cloned())
+            .collect();
+        ((status, body), events)
+    };
+    deliver(&inner, events);
+    reply(result)
+}
+
+fn webhook_client(inner: &Inner) -> Option<reqwest::Client> {
+    if let Ok(http) = inner.http.read()
+        && let Some(client) = http.as_ref()
+    {
+        return Some(client.clone());
+    }
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let pem = inner.config.read().ok()?.webhook_roots_pem.clone();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem).flatten() {
+        let _ = roots.add(cert);
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .ok()?;
+    if let Ok(mut http) = inner.http.write() {
+        *http = Some(client.clone());
+    }
+    Some(client)
+}
+
+/// Sends each event to the webhook endpoint, signed as Stripe signs, retrying a few times on failure (Stripe
+/// retries for days; a few quick retries are enough here).
+fn deliver(inner: &Arc<Inner>, events: Vec<Value>) {
+    if events.is_empty() {
+        return;
+    }
+    let Some((url, secret)) = inner
+        .config
+        .read()
+        .ok()
+        .and_then(|c| c.webhook_url.clone().map(|u| (u, c.webhook_secret.clone())))
+    else {
+        return;
+    };
+    let Some(client) = webhook_client(inner) else {
+        tracing::warn!("stripe stand-in: no webhook client");
+        return;
+    };
+    for event in events {
+        let client = client.clone();
+        let url = url.clone();
+        let secret = secret.clone();
+        let clock = inner.clock.clone();
+        tokio::spawn(async move {
+            let payload = event.to_string();
+            for attempt in 0..6u32 {
+                let signature = comanda_security::webhook::sign(
+                    &secret,
+                    clock.now().unix_timestamp(),
+                    payload.as_bytes(),
+                );
+                let sent = client
+                    .post(&url)
+                    .header("Content-Type", "application/json; charset=utf-8")
+                    .header("Stripe-Signature", signature)
+                    .header("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+                    .body(payload.clone())
+                    .send()
+                    .await;
+                if sent.as_ref().is_ok_and(|r| r.status().is_success()) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+            tracing::warn!(event = %event["id"], "stripe stand-in: webhook not delivered");
+        });
+    }
+}
+
+async fn create_account(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = form(&body);
+    idempotent(inner, &headers, "/v1/accounts", &body, |ledger, _| {
+        let country = params.get("country").cloned().unwrap_or_else(|| "US".into());
+        let mut capabilities = serde_json::Map::new();
+        for name in ["transfers", "card_payments"] {
+            if params
+                .get(&format!("capabilities[{name}][requested]"))
+                .map(String::as_str)
+                == Some("true")
+            {
+                capabilities.insert(name.into(), json!("inactive"));
+            }
+        }
+        let agreement = params
+            .get("tos_acceptance[service_agreement]")
+            .cloned()
+            .unwrap_or_else(|| "full".into());
+        if agreement == "recipient" && capabilities.contains_key("card_payments") {
+            return Err(invalid(
+                "The recipient service agreement cannot request card_payments.",
+                "capabilities",
+            ));
+        }
+        let account = json!({
+            "id": new_id("acct"),
+            "object": "account",
+            "type": params.get("type").cloned().unwrap_or_else(|| "express".into()),
+            "country": country,
+            "default_currency": if country == "CO" { "cop" } else { "usd" },
+            "charges_enabled": false,
+            "payouts_enabled": false,
+            "details_submitted": false,
+            "capabilities": capabilities,
+            "tos_acceptance": {"service_agreement": agreement},
+            "metadata": metadata(&params),
+            "created": ledger.now,
+        });
+        ledger.accounts.insert(
+            account["id"].as_str().unwrap_or_default().to_owned(),
+            account.clone(),
+        );
+        Ok(account)
+    })
+    .await
+}
+
+async fn retrieve_account(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = authorized(&inner, &headers) {
+        return reply(refused);
+    }
+    let mut ledger = inner.ledger.lock().await;
+    ledger.now = inner.clock.now().unix_timestamp();
+    reply(match ledger.accounts.get(&id) {
+        Some(account) => (StatusCode::OK, account.clone()),
+        None => missing(&id),
+    })
+}
+
+async fn create_account_link(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = form(&body);
+    idempotent(inner, &headers, "/v1/account_links", &body, |ledger, base| {
+        let account = params.get("account").cloned().unwrap_or_default();
+        if !ledger.accounts.contains_key(&account) {
+            return Err(missing(&account));
+        }
+        let kind = params.get("type").cloned().unwrap_or_default();
+        if kind != "account_onboarding" && kind != "account_update" {
+            return Err(invalid("Invalid type", "type"));
+        }
+        let (Some(return_url), Some(_refresh)) = (params.get("return_url"), params.get("refresh_url")) else {
+            return Err(invalid(
+                "Missing required param: return_url and refresh_url.",
+                "return_url",
+            ));
+        };
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_url", return_url)
+            .finish();
+        Ok(json!({
+            "object": "account_link",
+            "created": ledger.now,
+            "expires_at": ledger.now + 300,
+            "url": format!("{base}/setup/{kind}/{account}?{query}"),
+        }))
+    })
+    .await
+}
+
+/// The hosted onboarding form, completed at once: the account's requested capabilities become active and
+/// `account.updated` is sent, then the browser returns to the partner's dashboard.
+async fn complete_setup(
+    State(inner): State<Arc<Inner>>,
+    Path((_kind, account)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let events = {
+        let mut ledger = inner.ledger.lock().await;
+        ledger.now = inner.clock.now().unix_timestamp();
+        let Some(mut updated) = ledger.accounts.get(&account).cloned() else {
+            return reply(missing(&account));
+        };
+        let mut card_payments = false;
+        if let Some(caps) = updated["capabilities"].as_object_mut() {
+            card_payments = caps.contains_key("card_payments");
+            for value in caps.values_mut() {
+                *value = json!("active");
+            }
+        }
+        updated["details_submitted"] = json!(true);
+        updated["payouts_enabled"] = json!(true);
+        updated["charges_enabled"] = json!(card_payments);
+        ledger.accounts.insert(account.clone(), updated.clone());
+        vec![ledger.event("account.updated", updated, Some(&account))]
+    };
+    deliver(&inner, events);
+    match query.get("return_url") {
+        Some(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url.clone())]).into_response(),
+        None => (StatusCode::OK, "account set up").into_response(),
+    }
+}
+
+async fn create_intent(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = form(&body);
+    idempotent(inner, &headers, "/v1/payment_intents", &body, |ledger, _| {
+        let amount =
+            amount(&params, "amount")?.ok_or_else(|| invalid("Missing required param: amount.", "amount"))?;
+        if amount < 1 {
+            return Err(invalid("Amount must be at least 1", "amount"));
+        }
+        let currency = params
+            .get("currency")
+            .cloned()
+            .ok_or_else(|| invalid("Missing required param: currency.", "currency"))?;
+        let id = new_id("pi");
+        let destination = params.get("transfer_data[destination]").cloned();
+        if let Some(account) = &destination
+            && !ledger.accounts.contains_key(account)
+        {
+            return Err(missing(account));
+        }
+        let intent = json!({
+            "id": id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_received": 0,
+            "currency": currency,
+            "status": "requires_payment_method",
+            "client_secret": format!("{id}_secret_{}", token(24)),
+            "automatic_payment_methods": {"enabled": true},
+            "description": params.get("description"),
+            "metadata": metadata(&params),
+            "transfer_group": params.get("transfer_group"),
+            "application_fee_amount": amount_or_null(&params, "application_fee_amount"),
+            "on_behalf_of": params.get("on_behalf_of"),
+            "transfer_data": destination.map(|d| json!({"destination": d})),
+            "latest_charge": null,
+            "last_payment_error": null,
+            "livemode": false,
+            "created": ledger.now,
+        });
+        ledger.intents.insert(id.clone(), intent.clone());
+        ledger.intent_order.push(id);
+        Ok(intent)
+    })
+    .await
+}
+
+fn amount_or_null(params: &HashMap<String, String>, name: &str) -> Value {
+    params
+        .get(name)
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or(Value::Null, |n| json!(n))
+}
+
+async fn retrieve_intent(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = authorized(&inner, &headers) {
+        return reply(refused);
+    }
+    let mut ledger = inner.ledger.lock().await;
+    ledger.now = inner.clock.now().unix_timestamp();
+    reply(match ledger.intents.get(&id) {
+        Some(intent) => (StatusCode::OK, intent.clone()),
+        None => missing(&id),
+    })
+}
+
+async fn list_intents(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(refused) = authorized(&inner, &headers) {
+        return reply(refused);
+    }
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(10)
+        .clamp(1, 100);
+    let since = query
+        .get("created[gte]")
+        .and_then(|c| c.parse::<i64>().ok())
+        .unwrap_or(0);
+    let mut ledger = inner.ledger.lock().await;
+    ledger.now = inner.clock.now().unix_timestamp();
+    let newest_first: Vec<&Value> = ledger
+        .intent_order
+        .iter()
+        .rev()
+        .filter_map(|id| ledger.intents.get(id))
+        .filter(|i| i["created"].as_i64().unwrap_or(0) >= since)
+        .collect();
+    let start = match query.get("starting_after") {
+        Some(after) => newest_first
+            .iter()
+            .position(|i| i["id"].as_str() == Some(after))
+            .map_or(newest_first.len(), |p| p + 1),
+        None => 0,
+    };
+    let page: Vec<Value> = newest_first
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|v| (*v).clone())
+        .collect();
+    let has_more = start + page.len() < newest_first.len();
+    reply((
+        StatusCode::OK,
+        json!({"object": "list", "url": "/v1/payment_intents", "has_more": has_more, "data": page}),
+    ))
+}
+
+fn cors(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    headers.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("content-type, authorization"),
+    );
+    headers.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    response
+}
+
+async fn preflight() -> Response {
+    cors(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Confirms with a test payment method, from the server (secret key) or from the browser (publishable key and the
+/// intent's client secret, as Stripe.js does).
+async fn confirm_intent(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    mut headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let _ = method;
+    let params = form(&body);
+    let config = inner.config.read().map(|c| c.clone()).ok();
+    let from_browser = config
+        .as_ref()
+        .is_some_and(|c| params.get("key") == Some(&c.publishable_key));
+    if from_browser {
+        let intent_secret = {
+            let mut ledger = inner.ledger.lock().await;
+            ledger.now = inner.clock.now().unix_timestamp();
+            ledger
+                .intents
+                .get(&id)
+                .and_then(|i| i["client_secret"].as_str().map(str::to_owned))
+        };
+        if intent_secret.is_none() || params.get("client_secret") != intent_secret.as_ref() {
+            return cors(reply(invalid("Invalid client_secret", "client_secret")));
+        }
+        if let Some(config) = &config
+            && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", config.secret_key))
+        {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+    }
+    let path = format!("/v1/payment_intents/{id}/confirm");
+    let response = idempotent(inner, &headers, &path, &body, |ledger, _| {
+        confirm(ledger, &id, params.get("payment_method").map(String::as_str))
+    })
+    .await;
+    cors(response)
+}
+
+fn confirm(ledger: &mut Ledger, id: &str, payment_method: Option<&str>) -> Result<Value, Reply> {
+    let Some(mut intent) = ledger.intents.get(id).cloned() else {
+        return Err(missing(id));
+    };
+    let status = intent["status"].as_str().unwrap_or_default().to_owned();
+    if status != "requires_payment_method" && status != "requires_confirmation" {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "payment_intent_unexpected_state",
+            &format!("This PaymentIntent's status is {status}; it cannot be confirmed."),
+        ));
+    }
+    let method = payment_method.unwrap_or_default();
+    intent["payment_method"] = json!(method);
+    let amount = intent["amount"].as_i64().unwrap_or(0);
+    let currency = intent["currency"].as_str().unwrap_or_default().to_owned();
+    let t = ledger.now;
+    match method {
+        "pm_card_visa" | "pm_card_mastercard" | "pm_card_createDispute" => {
+            let charge_id = new_id("ch");
+            let charge = json!({
+                "id": charge_id,
+                "object": "charge",
+                "amount": amount,
+                "amount_captured": amount,
+                "amount_refunded": 0,
+                "currency": currency,
+                "paid": true,
+                "refunded": false,
+                "status": "succeeded",
+                "payment_intent": id,
+                "payment_method": method,
+                "transfer_group": intent["transfer_group"],
+                "metadata": intent["metadata"],
+                "created": t,
+            });
+            ledger.charges.insert(charge_id.clone(), charge.clone());
+            intent["status"] = json!("succeeded");
+            intent["amount_received"] = json!(amount);
+            intent["latest_charge"] = json!(charge_id);
+            *ledger.cards.entry(id.to_owned()).or_default() += amount;
+            match intent["transfer_data"]["destination"].as_str().map(str::to_owned) {
+                Some(account) => {
+                    // A destination charge: the whole amount moves to the account, the application fee back.
+                    let fee = intent["application_fee_amount"].as_i64().unwrap_or(0);
+                    ledger.credit(&account, &currency, amount - fee);
+                    ledger.credit("platform", &currency, fee);
+                }
+                None => ledger.credit("platform", &currency, amount),
+            }
+            ledger.intents.insert(id.to_owned(), intent.clone());
+            ledger.event("charge.succeeded", charge.clone(), None);
+            ledger.event("payment_intent.succeeded", intent.clone(), None);
+            if method == "pm_card_createDispute" {
+                let dispute = json!({
+                    "id": new_id("dp"),
+                    "object": "dispute",
+                    "amount": amount,
+                    "currency": currency,
+                    "charge": charge_id,
+                    "payment_intent": id,
+                    "reason": "fraudulent",
+                    "status": "needs_response",
+                    "evidence_details": {"due_by": t + 7 * 86_400, "has_evidence": false, "past_due": false,
+                                         "submission_count": 0},
+                    "created": t,
+                });
+                ledger.credit("platform", &currency, -amount);
+                ledger.event("charge.dispute.created", dispute, None);
+            }
+            Ok(intent)
+        }
+        "pm_card_chargeDeclined" => {
+            let failure = json!({
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "generic_decline",
+                "message": "Your card was declined.",
+            });
+            intent["status"] = json!("requires_payment_method");
+            intent["last_payment_error"] = failure.clone();
+            ledger.intents.insert(id.to_owned(), intent.clone());
+            ledger.event("payment_intent.payment_failed", intent, None);
+            let mut body = json!({"error": failure});
+            body["error"]["payment_intent"] = ledger.intents.get(id).cloned().unwrap_or(Value::Null);
+            Err((StatusCode::PAYMENT_REQUIRED, body))
+        }
+        other => Err(invalid(
+            &format!("No such PaymentMethod: '{other}'"),
+            "payment_method",
+        )),
+    }
+}
+
+async fn cancel_intent(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let path = format!("/v1/payment_intents/{id}/cancel");
+    idempotent(inner, &headers, &path, &body, |ledger, _| {
+        let Some(mut intent) = ledger.intents.get(&id).cloned() else {
+            return Err(missing(&id));
+        };
+        if intent["status"] == "succeeded" || intent["status"] == "canceled" {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "payment_intent_unexpected_state",
+                "This PaymentIntent cannot be canceled.",
+            ));
+        }
+        intent["status"] = json!("canceled");
+        intent["cancellation_reason"] = json!("abandoned");
+        ledger.intents.insert(id.clone(), intent.clone());
+        ledger.event("payment_intent.canceled", intent.clone(), None);
+        Ok(intent)
+    })
+    .await
+}
+
+async fn create_transfer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = form(&body);
+    idempotent(inner, &headers, "/v1/transfers", &body, |ledger, _| {
+        let amount = amount(&params, "amount")?.ok_or_else(|| invalid("Missing required param: amount.", "amount"))?;
+        let currency = params.get("currency").cloned().unwrap_or_default();
+        let destination = params.get("destination").cloned().unwrap_or_default();
+        let Some(account) = ledger.accounts.get(&destination) else {
+            return Err(missing(&destination));
+        };
+        if account["capabilities"]["transfers"] != "active" {
+            return Err(invalid(
+                "Your destination account needs to have at least one of the following capabilities enabled: transfers",
+                "destination",
+            ));
+        }
+        if let Some(source) = params.get("source_transaction")
+            && !ledger.charges.contains_key(source)
+        {
+            return Err(missing(source));
+        }
+        if ledger.available("platform", &currency) < amount {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "balance_insufficient",
+                "You have insufficient available funds in your Stripe account.",
+            ));
+        }
+        let transfer = json!({
+            "id": new_id("tr"),
+            "object": "transfer",
+            "amount": amount,
+            "amount_reversed": 0,
+            "currency": currency,
+            "destination": destination,
+            "source_transaction": params.get("source_transaction"),
+            "transfer_group": params.get("transfer_group"),
+            "reversed": false,
+            "metadata": metadata(&params),
+            "created": ledger.now,
+        });
+        ledger.credit("platform", &currency, -amount);
+        ledger.credit(&destination, &currency, amount);
+        ledger
+            .transfers
+            .insert(transfer["id"].as_str().unwrap_or_default().to_owned(), transfer.clone());
+        ledger.event("transfer.created", transfer.clone(), None);
+        Ok(transfer)
+    })
+    .await
+}
+
+async fn reverse_transfer(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let params = form(&body);
+    let path = format!("/v1/transfers/{id}/reversals");
+    idempotent(inner, &headers, &path, &body, |ledger, _| {
+        let Some(mut transfer) = ledger.transfers.get(&id).cloned() else {
+            return Err(missing(&id));
+        };
+        let total = transfer["amount"].as_i64().unwrap_or(0);
+        let reversed = transfer["amount_reversed"].as_i64().unwrap_or(0);
+        let amount = amount(&params, "amount")?.unwrap_or(total - reversed);
+        if amount > total - reversed {
+            return Err(invalid(
+                "Reversal amount exceeds the transfer's unreversed amount.",
+                "amount",
+            ));
+        }
+        let currency = transfer["currency"].as_str().unwrap_or_default().to_owned();
+        let destination = transfer["destination"].as_str().unwrap_or_default().to_owned();
+        transfer["amount_reversed"] = json!(reversed + amount);
+        transfer["reversed"] = json!(reversed + amount == total);
+        ledger.transfers.insert(id.clone(), transfer);
+        ledger.credit(&destination, &currency, -amount);
+        ledger.credit("platform", &currency, amount);
+        Ok(json!({
+            "id": new_id("trr"),
+            "object": "transfer_reversal",
+            "amount": amount,
+            "currency": currency,
+            "transfer": id,
+            "created": ledger.now,
+        }))
+    })
+    .await
+}
+
+async fn create_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = form(&body);
+    idempotent(inner, &headers, "/v1/refunds", &body, |ledger, _| {
+        let intent_id = params
+            .get("payment_intent")
+            .cloned()
+            .ok_or_else(|| invalid("Missing required param: payment_intent.", "payment_intent"))?;
+        let Some(intent) = ledger.intents.get(&intent_id).cloned() else {
+            return Err(missing(&intent_id));
+        };
+        let Some(charge_id) = intent["latest_charge"].as_str().map(str::to_owned) else {
+            return Err(invalid(
+                "This PaymentIntent has no successful charge to refund.",
+                "payment_intent",
+            ));
+        };
+        let Some(mut charge) = ledger.charges.get(&charge_id).cloned() else {
+            return Err(missing(&charge_id));
+        };
+        let charged = charge["amount"].as_i64().unwrap_or(0);
+        let refunded = charge["amount_refunded"].as_i64().unwrap_or(0);
+        let amount = amount(&params, "amount")?.unwrap_or(charged - refunded);
+        if amount == 0 || amount > charged - refunded {
+            return Err(invalid(
+                &format!(
+                    "Refund amount ({amount}) is greater than unrefunded amount on charge ({}).",
+                    charged - refunded
+                ),
+                "amount",
+            ));
+        }
+        let currency = charge["currency"].as_str().unwrap_or_default().to_owned();
+        ledger.credit("platform", &currency, -amount);
+        if let Some(account) = intent["transfer_data"]["destination"].as_str() {
+            // Destination charge: reverse the transfer and give back the application fee in proportion.
+            let fee = intent["application_fee_amount"].as_i64().unwrap_or(0);
+            if params.get("reverse_transfer").map(String::as_str) == Some("true") {
+                ledger.credit(account, &currency, -amount);
+                ledger.credit("platform", &currency, amount);
+            }
+            if params.get("refund_application_fee").map(String::as_str) == Some("true") {
+                let fee_part = (i128::from(fee) * i128::from(amount) * 2 + i128::from(charged))
+                    / (2 * i128::from(charged.max(1)));
+                let fee_part = i64::try_from(fee_part).unwrap_or(0);
+                ledger.credit("platform", &currency, -fee_part);
+                ledger.credit(account, &currency, fee_part);
+            }
+        }
+        *ledger.cards.entry(intent_id.clone()).or_default() -= amount;
+        charge["amount_refunded"] = json!(refunded + amount);
+        charge["refunded"] = json!(refunded + amount == charged);
+        ledger.charges.insert(charge_id.clone(), charge.clone());
+        let refund = json!({
+            "id": new_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "currency": currency,
+            "charge": charge_id,
+            "payment_intent": intent_id,
+            "reason": params.get("reason"),
+            "status": "succeeded",
+            "metadata": metadata(&params),
+            "created": ledger.now,
+        });
+        ledger.event("charge.refunded", charge, None);
+        Ok(refund)
+    })
+    .await
+}
+
+fn connected_account(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("stripe-account")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn balance(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = authorized(&inner, &headers) {
+        return reply(refused);
+    }
+    let holder = connected_account(&headers).unwrap_or_else(|| "platform".into());
+    let mut ledger = inner.ledger.lock().await;
+    ledger.now = inner.clock.now().unix_timestamp();
+    if holder != "platform" && !ledger.accounts.contains_key(&holder) {
+        return reply(missing(&holder));
+    }
+    let available: Vec<Value> = ledger
+        .balances
+        .iter()
+        .filter(|((h, _), _)| *h == holder)
+        .map(|((_, currency), amount)| json!({"amount": amount, "currency": currency, "source_types": {"card": amount}}))
+        .collect();
+    reply((
+        StatusCode::OK,
+        json!({"object": "balance", "available": available, "pending": [], "livemode": false}),
+    ))
+}
+
+async fn list_payouts(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = authorized(&inner, &headers) {
+        return reply(refused);
+    }
+    let holder = connected_account(&headers).unwrap_or_default();
+    let mut ledger = inner.ledger.lock().await;
+    ledger.now = inner.clock.now().unix_timestamp();
+    let data: Vec<Value> = ledger
+        .payouts
+        .get(&holder)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .rev()
+        .collect();
+    reply((
+        StatusCode::OK,
+        json!({"object": "list", "url": "/v1/payouts", "has_more": false, "data": data}),
+    ))
+}
+
+async fn retrieve_event(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = authorized(&inner, &headers) {
+        return reply(refused);
+    }
+    let mut ledger = inner.ledger.lock().await;
+    ledger.now = inner.clock.now().unix_timestamp();
+    reply(match ledger.events.get(&id) {
+        Some(event) => (StatusCode::OK, event.clone()),
+        None => missing(&id),
+    })
+}
+
+/// A payout of a connected account's balance reaching (or failing to reach) its bank.
+async fn standin_payout(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = form(&body);
+    idempotent(inner, &headers, "/_standin/payouts", &body, |ledger, _| {
+        let account = params.get("account").cloned().unwrap_or_default();
+        if !ledger.accounts.contains_key(&account) {
+            return Err(missing(&account));
+        }
+        let currency = params.get("currency").cloned().unwrap_or_else(|| "cop".into());
+        let amount = amount(&params, "amount")?.unwrap_or_else(|| ledger.available(&account, &currency));
+        let paid = params.get("outcome").map(String::as_str) != Some("failed");
+        let payout = json!({
+            "id": new_id("po"),
+            "object": "payout",
+            "amount": amount,
+            "currency": currency,
+            "arrival_date": ledger.now + 86_400,
+            "status": if paid { "paid" } else { "failed" },
+            "failure_code": if paid { Value::Null } else { json!("account_closed") },
+            "failure_message": if paid { Value::Null } else { json!("The bank account has been closed.") },
+            "created": ledger.now,
+        });
+        if paid {
+            ledger.credit(&account, &currency, -amount);
+        }
+        ledger
+            .payouts
+            .entry(account.clone())
+            .or_default()
+            .push(payout.clone());
+        let kind = if paid { "payout.paid" } else { "payout.failed" };
+        ledger.event(kind, payout.clone(), Some(&account));
+        Ok(payout)
+    })
+    .await
+}
+
+/// Who holds what: balances by holder and currency, and each PaymentIntent's net charge to its guest's card.
+async fn standin_ledger(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = authorized(&inner, &headers) {
+        return reply(refused);
+    }
+    let mut ledger = inner.ledger.lock().await;
+    ledger.now = inner.clock.now().unix_timestamp();
+    let balances: Vec<Value> = ledger
+        .balances
+        .iter()
+        .map(|((holder, currency), amount)| json!({"holder": holder, "currency": currency, "amount": amount}))
+        .collect();
+    let transfers: Vec<Value> = ledger.transfers.values().cloned().collect();
+    reply((
+        StatusCode::OK,
+        json!({"balances": balances, "cards": ledger.cards, "transfers": transfers}),
+    ))
+}
+
+async fn standin_events(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = authorized(&inner, &headers) {
+        return reply(refused);
+    }
+    let mut ledger = inner.ledger.lock().await;
+    ledger.now = inner.clock.now().unix_timestamp();
+    let events: Vec<Value> = ledger
+        .event_order
+        .iter()
+        .filter_map(|id| ledger.events.get(id).cloned())
+        .collect();
+    reply((StatusCode::OK, json!({"data": events})))
+}
+
+/// The Stripe.js stand-in: `Stripe(pk).elements({clientSecret}).create('payment').mount(el)` renders a choice of
+/// test payment methods (no card number is ever typed), and `confirmPayment` confirms through the stand-in's API
+/// exactly as Stripe.js confirms through api.stripe.com.
+async fn stripe_js(State(inner): State<Arc<Inner>>) -> Response {
+    let script = STRIPE_JS.replace("__API_BASE__", &inner.base);
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        script,
+    )
+        .into_response()
+}
+
+const STRIPE_JS: &str = r#"(function () {
+  "use strict";
+  var API = "__API_BASE__";
+  var METHODS = [
+    ["pm_card_visa", "Visa •••• 4242"],
+    ["pm_card_mastercard", "Mastercard •••• 4444"],
+    ["pm_card_chargeDeclined", "Visa •••• 0002 (declined)"]
+  ];
+  function Element(state) { this.state = state; }
+  Element.prototype.mount = function (target) {
+    var host = typeof target === "string" ? document.querySelector(target) : target;
+    var box = document.createElement("fieldset");
+    box.className = "stripe-standin";
+    var legend = document.createElement("legend");
+    legend.textContent = "Stripe (test)";
+    box.appendChild(legend);
+    var state = this.state;
+    METHODS.forEach(function (m, i) {
+      var label = document.createElement("label");
+      var input = document.createElement("input");
+      input.type = "radio"; input.name = "stripe-standin-method"; input.value = m[0];
+      input.setAttribute("data-testid", m[0]);
+      if (i === 0) { input.checked = true; state.method = m[0]; }
+      input.addEventListener("change", function () { state.method = m[0]; });
+      label.appendChild(input);
+      label.appendChild(document.createTextNode(" " + m[1]));
+      box.appendChild(label);
+    });
+    host.appendChild(box);
+  };
+  function Elements(pk, options) { this.state = { pk: pk, clientSecret: options && options.clientSecret }; }
+  Elements.prototype.create = function () { return new Element(this.state); };
+  window.Stripe = function (pk) {
+    return {
+      elements: function (options) { return new Elements(pk, options); },
+      confirmPayment: function (args) {
+        var state = args.elements.state;
+        var id = state.clientSecret.split("_secret_")[0];
+        var body = new URLSearchParams({ key: state.pk, client_secret: state.clientSecret,
+                                         payment_method: state.method || "pm_card_visa" });
+        return fetch(API + "/v1/payment_intents/" + id + "/confirm", {
+          method: "POST", body: body,
+          headers: { "Content-Type": "application/x-www-form-urlencoded" }
+        }).then(function (r) {
+          return r.json().then(function (json) {
+            return r.ok ? { paymentIntent: json } : { error: json.error };
+          });
+        });
+      }
+    };
+  };
+})();
+"#;

@@ -1,0 +1,184 @@
+// The payment page. Card details go into Stripe Elements (Stripe's own fields); this script only ever sends comanda
+// the chosen share and tip. Listed with its integrity hash in security/payment-page-scripts.toml.
+'use strict';
+(() => {
+  const root = document.getElementById('pay');
+  const token = root.dataset.token;
+  const english = document.body.dataset.lang === 'en';
+  const $ = (selector) => document.querySelector(selector);
+  const base = `/api/v1/t/${encodeURIComponent(token)}`;
+  let device = localStorage.getItem('comanda.device');
+  if (!device) {
+    device = crypto.randomUUID();
+    localStorage.setItem('comanda.device', device);
+  }
+  let bill = null;
+  let payment = null;
+  let stripe = null;
+  let elements = null;
+
+  const money = (amount, currency) => {
+    const major = amount / 100;
+    const whole = Number.isInteger(major);
+    return '$ ' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: 2 }) + (currency && currency !== 'COP' ? ' ' + currency : '');
+  };
+  const showError = (problem) => {
+    const box = $('.error');
+    box.textContent = (problem && (problem.detail || problem.title)) || (english ? 'Something went wrong.' : 'Algo salió mal.');
+    box.hidden = false;
+  };
+  const call = async (method, path, body) => {
+    const headers = { 'X-Guest-Device': device };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Idempotency-Key'] = crypto.randomUUID();
+    }
+    const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const json = await response.json().catch(() => ({}));
+    if (!response.ok) throw Object.assign(new Error('request'), { problem: json });
+    return json;
+  };
+
+  const chosenSplit = () => {
+    const kind = new FormData($('#share-form')).get('split');
+    if (kind === 'equal') return { kind, parts: Number($('input[name=parts]').value) };
+    if (kind === 'items') {
+      const items = [...document.querySelectorAll('#item-choices input[type=checkbox]:checked')].map((box) => ({
+        order_id: box.dataset.order, line: Number(box.dataset.line), numerator: 1, denominator: Number(box.closest('li').querySelector('select').value),
+      }));
+      return { kind, items };
+    }
+    return { kind };
+  };
+
+  // The share as the server will compute it (the server decides; this only shows it before anything is charged).
+  const previewShare = () => {
+    const split = chosenSplit();
+    const total = bill.balance.total.amount;
+    const remaining = bill.balance.remaining.amount;
+    if (split.kind === 'full') return total;
+    if (split.kind === 'remaining') return remaining;
+    if (split.kind === 'equal') return Math.min(remaining, Math.ceil(total / Math.max(2, split.parts || 2)));
+    let sum = 0;
+    for (const item of split.items) {
+      const order = bill.orders.find((o) => o.id === item.order_id);
+      const line = order && order.lines[item.line];
+      if (line) sum += Math.floor((line.unit_price.amount * line.quantity * 2 + item.denominator) / (2 * item.denominator));
+    }
+    return sum;
+  };
+  const chosenTip = (share) => {
+    const choice = new FormData($('#share-form')).get('tip');
+    if (choice === 'suggested') return Math.floor((share * 1000 + 5000) / 10000);
+    if (choice === 'custom') return Math.max(0, Math.round(Number($('input[name=tip_amount]').value || 0) * 100));
+    return 0;
+  };
+  const renderSummary = () => {
+    if (!bill) return;
+    const currency = bill.bill.currency;
+    const share = previewShare();
+    const tip = chosenTip(share);
+    $('#tip-suggested').textContent = `10 % (${money(Math.floor((share * 1000 + 5000) / 10000), currency)})`;
+    $('#summary').textContent = `${english ? 'You pay' : 'Pagas'} ${money(share, currency)} + ${english ? 'tip' : 'propina'} ${money(tip, currency)} = ${money(share + tip, currency)}`;
+  };
+
+  const renderBill = async () => {
+    bill = await call('GET', '/bill');
+    const currency = bill.bill.currency;
+    $('#bill-total').textContent = money(bill.balance.total.amount, currency);
+    $('#bill-paid').textContent = money(bill.balance.paid.amount, currency);
+    $('#bill-progress').textContent = money(bill.balance.in_progress.amount, currency);
+    $('#bill-remaining').textContent = money(bill.balance.remaining.amount, currency);
+    $('#settled').hidden = !bill.balance.settled;
+    root.dataset.settled = String(bill.balance.settled);
+    const list = $('#item-choices');
+    if (!list.children.length) {
+      for (const order of bill.orders.filter((o) => o.status !== 'cancelled')) {
+        order.lines.forEach((line, index) => {
+          const item = document.createElement('li');
+          const box = document.createElement('input');
+          box.type = 'checkbox';
+          box.dataset.order = order.id;
+          box.dataset.line = String(index);
+          const fraction = document.createElement('select');
+          for (const parts of [1, 2, 3, 4]) {
+            const option = document.createElement('option');
+            option.value = String(parts);
+            option.textContent = parts === 1 ? (english ? 'all of it' : 'completo') : `1/${parts}`;
+            fraction.appendChild(option);
+          }
+          const label = document.createElement('label');
+          label.append(box, ` ${line.quantity} × ${english && line.name.en ? line.name.en : line.name.es} — ${money(line.unit_price.amount * line.quantity, currency)} `);
+          item.append(label, fraction);
+          list.appendChild(item);
+        });
+      }
+    }
+    renderSummary();
+  };
+
+  const waitForConfirmation = async () => {
+    for (let i = 0; i < 60; i++) {
+      const state = await call('GET', `/payments/${payment.payment_id}`);
+      if (state.status === 'succeeded') return true;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return false;
+  };
+
+  $('#share-form').addEventListener('change', () => {
+    $('#item-choices').hidden = new FormData($('#share-form')).get('split') !== 'items';
+    renderSummary();
+  });
+  $('#share-form').addEventListener('input', renderSummary);
+  $('#share-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    $('.error').hidden = true;
+    const share = previewShare();
+    try {
+      payment = await call('POST', '/payments', { split: chosenSplit(), tip: chosenTip(share), amount: share });
+    } catch (error) {
+      await renderBill().catch(() => {});
+      return showError(error.problem);
+    }
+    stripe = window.Stripe(payment.publishable_key);
+    elements = stripe.elements({ clientSecret: payment.client_secret });
+    $('#payment-element').replaceChildren();
+    elements.create('payment').mount('#payment-element');
+    $('#pay-now').textContent = `${english ? 'Pay' : 'Pagar'} ${money(payment.total.amount, payment.total.currency)}`;
+    $('#share-form').hidden = true;
+    $('#card-step').hidden = false;
+  });
+  $('#pay-now').addEventListener('click', async () => {
+    $('#pay-now').disabled = true;
+    $('.error').hidden = true;
+    const result = await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParams: { return_url: location.href } });
+    if (result.error) {
+      $('#pay-now').disabled = false;
+      return showError({ detail: result.error.message });
+    }
+    if (await waitForConfirmation()) {
+      $('#card-step').hidden = true;
+      $('#paid-message').hidden = false;
+    }
+    await renderBill().catch(() => {});
+  });
+  $('#cancel-payment').addEventListener('click', async () => {
+    try { await call('POST', `/payments/${payment.payment_id}/cancel`); } catch (error) { showError(error.problem); }
+    $('#card-step').hidden = true;
+    $('#share-form').hidden = false;
+    await renderBill().catch(() => {});
+  });
+
+  (async () => {
+    try {
+      const view = await call('GET', '');
+      $('#venue-name').textContent = view.venue.name;
+      $('#table-label').textContent = view.table;
+      await renderBill();
+    } catch (error) {
+      showError(error.problem);
+    }
+    setInterval(() => renderBill().catch(() => {}), 3000);
+  })();
+})();

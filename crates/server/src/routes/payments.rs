@@ -1,0 +1,974 @@
+//! Paying at the table (guests, by table token), Stripe's webhooks, and the partner's side: onboarding of its
+//! connected account, payouts, refunds with a second approver above a threshold, disputes and the tip ledger.
+//! Card data never passes through here: guests type it into Stripe Elements, and the PAN guard refuses any request
+//! that carries a card number.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use comanda_domain::payment::{
+    BillBalance, ChargeModel, Settlement, ShareError, Split, check_tip, settle, share_amount,
+};
+use comanda_domain::{Money, OrderStatus, ValidationErrors};
+use comanda_payments::StripeError;
+use comanda_payments::stripe::{Event, LinkKind, NewPaymentIntent};
+use comanda_security::TenantScope;
+use comanda_store::StoreError;
+use comanda_store::ordering::SessionStatus;
+use comanda_store::payments::{
+    ApprovalKind, EventOutcome, NewPayment, NewRefund, Payment, PaymentStatus, Refund, RefundStatus,
+    ReserveOutcome,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Caller, RequestContext};
+use crate::extract::ApiJson;
+use crate::payments::{PaymentService, cancel_payment, execute_refund, interpret, send_due_transfers};
+use crate::problem::{ApiError, Problem, ProblemType};
+use crate::routes::guest::{guest_device, idempotency_key, resolve};
+use crate::routes::ordering::path_id;
+
+fn service(state: &AppState) -> Result<&Arc<PaymentService>, ApiError> {
+    state.payments.as_ref().ok_or_else(|| {
+        Problem::new(ProblemType::PaymentsUnavailable)
+            .detail("card payments are switched off on this server")
+            .into()
+    })
+}
+
+fn provider_error(error: &StripeError) -> ApiError {
+    tracing::warn!(%error, "payment provider refused");
+    let detail = match error {
+        StripeError::Api { message, .. } if error.is_card_error() => message.clone(),
+        _ => "the payment provider could not take this request; nothing was charged, try again".into(),
+    };
+    Problem::new(ProblemType::PaymentProvider).detail(detail).into()
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct PaymentRequest {
+    pub split: Split,
+    /// A voluntary tip in minor units (nothing is pre-selected; the suggestion is at most 10 %).
+    #[serde(default)]
+    pub tip: i64,
+    /// The share the guest was shown, in minor units: if the bill changed meanwhile the payment is refused
+    /// (409) rather than charging another amount.
+    #[serde(default)]
+    pub amount: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    pub payment_id: String,
+    pub status: PaymentStatus,
+    /// The guest's share of the bill.
+    pub amount: Money,
+    pub tip: Money,
+    /// What the card is charged: share plus tip, and nothing else (no fee is ever added for the guest).
+    pub total: Money,
+    pub failure: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: time::OffsetDateTime,
+}
+
+impl From<&Payment> for PaymentView {
+    fn from(p: &Payment) -> Self {
+        Self {
+            payment_id: p.id.to_string(),
+            status: p.status,
+            amount: p.settlement.share,
+            tip: p.settlement.tip,
+            total: p.settlement.charged,
+            failure: p.failure.clone(),
+            expires_at: p.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedPayment {
+    #[serde(flatten)]
+    pub payment: PaymentView,
+    /// For Stripe Elements in the guest's browser.
+    pub client_secret: String,
+    pub publishable_key: String,
+}
+
+fn share_problem(error: ShareError) -> ApiError {
+    match error {
+        ShareError::BillCovered | ShareError::PartlyPaid | ShareError::ExceedsRemaining => {
+            Problem::new(ProblemType::BillCovered)
+                .detail(error.to_string())
+                .into()
+        }
+        ShareError::Tip => ValidationErrors::single("tip", error.to_string()).into(),
+        _ => ValidationErrors::single("split", error.to_string()).into(),
+    }
+}
+
+/// Starts paying part of the table's bill: the whole bill, an equal share, chosen lines (a shared line in
+/// fractions), or what is left, plus an optional tip. The share is held against the bill at once, so guests paying
+/// at the same moment can never cover more than the bill: a late one is told the bill is covered (409
+/// `bill-covered`) and nothing is charged. Answers the PaymentIntent's client secret for Stripe Elements.
+#[utoipa::path(post, path = "/api/v1/t/{token}/payments", tag = "payments", params(("token" = String, Path)),
+    request_body = PaymentRequest, responses(
+        (status = 201, body = CreatedPayment),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_payment(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<PaymentRequest>,
+) -> Result<(StatusCode, Json<CreatedPayment>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let device = guest_device(&headers)?;
+    let guest = resolve(&state, &token).await?;
+    let service = service(&state)?;
+    let account = state
+        .store
+        .connected_account(&guest.scope)
+        .await?
+        .filter(|a| a.accepts_payments())
+        .ok_or_else(|| {
+            ApiError::from(
+                Problem::new(ProblemType::PaymentsUnavailable)
+                    .detail("this restaurant cannot take card payments yet; please pay the staff"),
+            )
+        })?;
+    let session = state
+        .store
+        .live_session(&guest.scope, guest.table.id)
+        .await?
+        .filter(|s| s.status == SessionStatus::Open)
+        .ok_or_else(|| {
+            ApiError::from(
+                Problem::new(ProblemType::BusinessRule).detail("this table has no open bill to pay"),
+            )
+        })?;
+    let balance = state.store.session_balance(&guest.scope, session.id).await?;
+    let orders = state.store.table_orders(&guest.scope, guest.table.id).await?;
+    let line_total = |order: Uuid, line: u32| {
+        orders
+            .iter()
+            .filter(|o| o.id == order && o.status != OrderStatus::Cancelled)
+            .find_map(|o| o.lines.get(usize::try_from(line).ok()?))
+            .and_then(|l| l.bill_line().total().ok())
+    };
+    let share = share_amount(
+        &request.split,
+        &BillBalance {
+            total: balance.total,
+            remaining: balance.remaining,
+        },
+        line_total,
+    )
+    .map_err(share_problem)?;
+    if request.amount.is_some_and(|shown| shown != share.amount) {
+        return Err(Problem::new(ProblemType::BillCovered)
+            .detail(format!(
+                "the bill changed: this share is now {} (minor units); confirm the new amount",
+                share.amount
+            ))
+            .into());
+    }
+    let tip = Money::new(request.tip, share.currency)
+        .map_err(|_| ApiError::from(ValidationErrors::single("tip", "must not be negative")))?;
+    check_tip(share, tip).map_err(share_problem)?;
+    let settlement = settle(share, tip, service.fee_bp)
+        .map_err(|e| ApiError::from(ValidationErrors::single("tip", e.to_string())))?;
+    let now = state.clock.now();
+    let body = serde_json::to_vec(&request).unwrap_or_default();
+    let payment = NewPayment {
+        id: Uuid::now_v7(),
+        venue_id: guest.venue.id.as_uuid(),
+        table_id: guest.table.id,
+        session_id: session.id,
+        split: request.split.clone(),
+        settlement,
+        charge_model: account.charge_model,
+        device,
+        idempotency_key: key,
+        request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
+            .as_ref()
+            .to_vec(),
+        tip_member: session
+            .accepted_by
+            .as_deref()
+            .and_then(|actor| actor.rsplit(':').next())
+            .and_then(|id| id.parse().ok()),
+        whole_bill: request.split == Split::Full,
+        expires_at: now + service.hold,
+    };
+    let payment = match state.store.reserve_payment(&guest.scope, &payment, now).await? {
+        ReserveOutcome::Reserved(payment) => payment,
+        ReserveOutcome::Replayed(first) => {
+            let intent = match &first.payment_intent {
+                Some(id) => service
+                    .client
+                    .payment_intent(id)
+                    .await
+                    .map_err(|e| provider_error(&e))?,
+                None => {
+                    return Err(Problem::new(ProblemType::Conflict)
+                        .detail("this payment failed to start")
+                        .into());
+                }
+            };
+            return Ok((
+                StatusCode::CREATED,
+                Json(CreatedPayment {
+                    payment: PaymentView::from(&first),
+                    client_secret: intent.client_secret.unwrap_or_default(),
+                    publishable_key: service.publishable_key.clone(),
+                }),
+            ));
+        }
+        ReserveOutcome::KeyReused => {
+            return Err(Problem::new(ProblemType::Conflict)
+                .detail("this Idempotency-Key was used for another payment")
+                .into());
+        }
+        ReserveOutcome::Covered { remaining } => {
+            return Err(Problem::new(ProblemType::BillCovered)
+                .detail(format!(
+                    "the bill is already covered or being paid by someone else; {} (minor units) is left",
+                    remaining.amount
+                ))
+                .into());
+        }
+        ReserveOutcome::SessionGone => {
+            return Err(Problem::new(ProblemType::BusinessRule)
+                .detail("this table's bill was closed")
+                .into());
+        }
+    };
+    let metadata = [
+        ("payment_id", payment.id.to_string()),
+        ("partner_id", guest.scope.partner().to_string()),
+        ("venue_id", guest.venue.id.as_uuid().to_string()),
+        ("session_id", session.id.to_string()),
+    ];
+    let description = format!("{} — {}", guest.venue.name, guest.table.label);
+    let transfer_group = session.id.to_string();
+    let intent = NewPaymentIntent {
+        amount: settlement.charged.amount,
+        currency: settlement.charged.currency.code(),
+        transfer_group: &transfer_group,
+        metadata: &metadata,
+        description: &description,
+        destination: (account.charge_model == ChargeModel::DestinationCharges)
+            .then_some((account.stripe_account.as_str(), settlement.platform_fee.amount)),
+    };
+    let created = match service
+        .client
+        .create_payment_intent(&intent, &format!("intent-{}", payment.id))
+        .await
+    {
+        Ok(created) => created,
+        Err(error) => {
+            state
+                .store
+                .release_payment(
+                    &guest.scope,
+                    payment.id,
+                    PaymentStatus::Failed,
+                    "the provider refused it",
+                )
+                .await?;
+            return Err(provider_error(&error));
+        }
+    };
+    state
+        .store
+        .attach_intent(&guest.scope, payment.id, &created.id)
+        .await?;
+    announce_balance(&state, &guest.scope, payment.venue_id);
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedPayment {
+            payment: PaymentView::from(&payment),
+            client_secret: created.client_secret.unwrap_or_default(),
+            publishable_key: service.publishable_key.clone(),
+        }),
+    ))
+}
+
+fn announce_balance(state: &AppState, scope: &TenantScope, venue: Uuid) {
+    state.order_events.announce(scope.partner().as_uuid(), venue);
+}
+
+async fn guest_payment(
+    state: &AppState,
+    token: &str,
+    payment: &str,
+) -> Result<(TenantScope, Payment), ApiError> {
+    let guest = resolve(state, token).await?;
+    let payment = state.store.payment(&guest.scope, path_id(payment)?).await?;
+    if payment.table_id != guest.table.id {
+        return Err(ApiError::NotFound);
+    }
+    Ok((guest.scope, payment))
+}
+
+/// A payment's state as its guest sees it (succeeded once Stripe's webhook confirmed it).
+#[utoipa::path(get, path = "/api/v1/t/{token}/payments/{payment}", tag = "payments",
+    params(("token" = String, Path), ("payment" = String, Path)),
+    responses((status = 200, body = PaymentView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn payment_status(
+    State(state): State<AppState>,
+    Path((token, payment)): Path<(String, String)>,
+) -> Result<Json<PaymentView>, ApiError> {
+    let (_, payment) = guest_payment(&state, &token, &payment).await?;
+    Ok(Json(PaymentView::from(&payment)))
+}
+
+/// The guest gives up a payment in progress: it is cancelled at Stripe, then its share of the bill is free again.
+#[utoipa::path(post, path = "/api/v1/t/{token}/payments/{payment}/cancel", tag = "payments",
+    params(("token" = String, Path), ("payment" = String, Path)),
+    responses((status = 200, body = PaymentView), (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn cancel_guest_payment(
+    State(state): State<AppState>,
+    Path((token, payment)): Path<(String, String)>,
+) -> Result<Json<PaymentView>, ApiError> {
+    let service = service(&state)?;
+    let (scope, payment) = guest_payment(&state, &token, &payment).await?;
+    if payment.status != PaymentStatus::Pending {
+        return Err(Problem::new(ProblemType::Conflict)
+            .detail("this payment is no longer in progress")
+            .into());
+    }
+    let cancelled = cancel_payment(&state.store, service, &scope, &payment, "cancelled by the guest")
+        .await
+        .ok_or_else(|| {
+            ApiError::from(Problem::new(ProblemType::Conflict).detail("this payment could not be cancelled"))
+        })?;
+    announce_balance(&state, &scope, payment.venue_id);
+    Ok(Json(PaymentView::from(&cancelled)))
+}
+
+/// Stripe's webhook (PAY-4): accepted only with a valid `Stripe-Signature` within 5 minutes; each event id changes
+/// our records once, in the transaction of its effect, whatever the order or number of deliveries.
+#[utoipa::path(post, path = "/api/v1/webhooks/stripe", tag = "payments",
+    responses((status = 200, description = "Processed, or already processed"),
+              (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<StatusCode, ApiError> {
+    let service = service(&state)?;
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let body: Bytes = axum::body::to_bytes(body, state.settings.body_limit_bytes)
+        .await
+        .map_err(|_| ApiError::from(Problem::new(ProblemType::PayloadTooLarge)))?;
+    let refused = |detail: &str| ApiError::from(Problem::new(ProblemType::WebhookSignature).detail(detail));
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| refused("Stripe-Signature header missing"))?;
+    let now = state.clock.now();
+    let verified = service
+        .verify(signature, &body, now)
+        .map_err(|e| refused(&e.to_string()))?;
+    let event: Event = serde_json::from_slice(verified.payload).map_err(|_| refused("not a Stripe event"))?;
+    if state.store.event_processed(&event.id).await? {
+        return Ok(StatusCode::OK);
+    }
+    let (partner, effect) = interpret(&state.store, service, &event)
+        .await
+        .map_err(|e| provider_error(&e))?;
+    let scope = partner.map(|p| TenantScope::from_proof(&verified.attests(p)));
+    match state
+        .store
+        .apply_event(scope.as_ref(), &event.id, &event.kind, &effect, now)
+        .await?
+    {
+        EventOutcome::Duplicate => {}
+        EventOutcome::Applied {
+            transfer_due,
+            settled,
+            mismatch,
+        } => {
+            if let Some(detail) = mismatch {
+                tracing::error!(alert = "payments.mismatch", %detail, "payment event does not match our records");
+                state
+                    .store
+                    .raise_alert(partner, "payments.mismatch", &detail, now)
+                    .await?;
+            }
+            if let (Some(scope), Some((venue, _))) = (&scope, settled) {
+                announce_balance(&state, scope, venue);
+            }
+            if let (Some(scope), Some(_)) = (scope, transfer_due) {
+                let store = state.store.clone();
+                let service = service.clone();
+                let clock = state.clock.clone();
+                tokio::spawn(async move {
+                    send_due_transfers(&store, &service, &scope, clock.now()).await;
+                });
+            }
+        }
+    }
+    Ok(StatusCode::OK)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountLinkView {
+    pub url: String,
+    pub expires_at: i64,
+}
+
+/// Onboarding of the partner's connected account (a recipient account paid by transfers in Colombia; a
+/// card-accepting account for destination charges elsewhere): answers a Stripe-hosted link. Guests can pay once the
+/// account's capabilities are active.
+#[utoipa::path(post, path = "/api/v1/payouts/onboarding", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, body = AccountLinkView), (status = 502, body = Problem, content_type = "application/problem+json")))]
+pub async fn onboarding(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    context: RequestContext,
+) -> Result<Json<AccountLinkView>, ApiError> {
+    let service = service(&state)?;
+    let account = match state.store.connected_account(&caller.scope).await? {
+        Some(account) => account,
+        None => {
+            let partner = state.store.partner(&caller.scope).await?;
+            let model = ChargeModel::for_country(&partner.country);
+            let created = service
+                .client
+                .create_account(
+                    partner.country.code(),
+                    model == ChargeModel::SeparateChargesAndTransfers,
+                    &partner.id.to_string(),
+                    &format!("account-{}", partner.id),
+                )
+                .await
+                .map_err(|e| provider_error(&e))?;
+            let record = comanda_store::payments::ConnectedAccount {
+                stripe_account: created.id.clone(),
+                charge_model: model,
+                country: partner.country.code().to_owned(),
+                details_submitted: created.details_submitted,
+                charges_enabled: created.charges_enabled,
+                payouts_enabled: created.payouts_enabled,
+                transfers_active: created.capability_active("transfers"),
+                updated_at: state.clock.now(),
+            };
+            let audit = context
+                .audit("payouts.account_created")
+                .actor(caller.member.id)
+                .target(created.id.clone());
+            match state
+                .store
+                .save_connected_account(&caller.scope, &record, &audit, state.clock.now())
+                .await
+            {
+                Ok(saved) => saved,
+                // Created meanwhile by another request (the idempotency key gave both the same account).
+                Err(StoreError::Conflict(_)) => state
+                    .store
+                    .connected_account(&caller.scope)
+                    .await?
+                    .ok_or(ApiError::NotFound)?,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    };
+    account_link(&state, service, &account.stripe_account, LinkKind::Onboarding).await
+}
+
+async fn account_link(
+    state: &AppState,
+    service: &PaymentService,
+    account: &str,
+    kind: LinkKind,
+) -> Result<Json<AccountLinkView>, ApiError> {
+    let origin = state.identity.public_origin();
+    let link = service
+        .client
+        .create_account_link(
+            account,
+            &format!("{origin}/dashboard?payouts=refresh"),
+            &format!("{origin}/dashboard?payouts=done"),
+            kind,
+            &format!("link-{}", Uuid::now_v7()),
+        )
+        .await
+        .map_err(|e| provider_error(&e))?;
+    Ok(Json(AccountLinkView {
+        url: link.url,
+        expires_at: link.expires_at,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PayoutsView {
+    pub onboarded: bool,
+    pub charge_model: Option<ChargeModel>,
+    pub accepts_payments: bool,
+    pub payouts_enabled: bool,
+    /// Balance and payouts as Stripe reports them for the connected account.
+    #[schema(value_type = Object)]
+    pub balance: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    pub payouts: Vec<comanda_payments::stripe::Payout>,
+    /// What the partner owes from lost disputes, netted against its next transfers (minor units).
+    pub outstanding_debt: i64,
+}
+
+/// The connected account's state, its balance and payouts as Stripe reports them, and any debt being netted.
+#[utoipa::path(get, path = "/api/v1/payouts", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, body = PayoutsView)))]
+pub async fn payouts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<PayoutsView>, ApiError> {
+    let service = service(&state)?;
+    let account = state.store.connected_account(&caller.scope).await?;
+    let outstanding_debt = state.store.outstanding_debt(&caller.scope).await?;
+    let Some(account) = account else {
+        return Ok(Json(PayoutsView {
+            onboarded: false,
+            charge_model: None,
+            accepts_payments: false,
+            payouts_enabled: false,
+            balance: serde_json::Value::Null,
+            payouts: Vec::new(),
+            outstanding_debt,
+        }));
+    };
+    let balance = service
+        .client
+        .balance(Some(&account.stripe_account))
+        .await
+        .map_err(|e| provider_error(&e))?;
+    let payouts = service
+        .client
+        .payouts(&account.stripe_account, 50)
+        .await
+        .map_err(|e| provider_error(&e))?;
+    Ok(Json(PayoutsView {
+        onboarded: account.details_submitted,
+        charge_model: Some(account.charge_model),
+        accepts_payments: account.accepts_payments(),
+        payouts_enabled: account.payouts_enabled,
+        balance: serde_json::json!({"available": balance.available, "pending": balance.pending}),
+        payouts: payouts.data,
+        outstanding_debt,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApprovalView {
+    pub approval_id: String,
+    pub kind: ApprovalKind,
+    pub status: &'static str,
+    /// After approval of a payout-details change: the Stripe-hosted link to change them.
+    pub url: Option<String>,
+}
+
+/// Asks to change the payout bank details: a second person with payout authority must approve before the
+/// Stripe-hosted update link is issued.
+#[utoipa::path(post, path = "/api/v1/payouts/bank-details", tag = "payments", security(("bearer" = [])),
+    responses((status = 202, body = ApprovalView)))]
+pub async fn bank_details(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    context: RequestContext,
+) -> Result<(StatusCode, Json<ApprovalView>), ApiError> {
+    service(&state)?;
+    if state.store.connected_account(&caller.scope).await?.is_none() {
+        return Err(Problem::new(ProblemType::BusinessRule)
+            .detail("set up payouts first")
+            .into());
+    }
+    let audit = context
+        .audit("payouts.details_change_requested")
+        .actor(caller.member.id);
+    let approval = state
+        .store
+        .request_approval(
+            &caller.scope,
+            ApprovalKind::PayoutDetails,
+            None,
+            caller.member.id,
+            &audit,
+            state.clock.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ApprovalView {
+            approval_id: approval.id.to_string(),
+            kind: approval.kind,
+            status: "awaiting_approval",
+            url: None,
+        }),
+    ))
+}
+
+/// A second person with payout authority approves a pending request (never the person who asked).
+#[utoipa::path(post, path = "/api/v1/approvals/{approval}/approve", tag = "payments", security(("bearer" = [])),
+    params(("approval" = String, Path)),
+    responses((status = 200, body = ApprovalView), (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn approve(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    context: RequestContext,
+    Path(approval): Path<String>,
+) -> Result<Json<ApprovalView>, ApiError> {
+    let service = service(&state)?;
+    let audit = context
+        .audit("payouts.details_change_approved")
+        .actor(caller.member.id)
+        .target(approval.clone());
+    let approved = state
+        .store
+        .approve(
+            &caller.scope,
+            path_id(&approval)?,
+            caller.member.id,
+            &audit,
+            state.clock.now(),
+        )
+        .await?;
+    let account = state
+        .store
+        .connected_account(&caller.scope)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let link = account_link(&state, service, &account.stripe_account, LinkKind::Update).await?;
+    Ok(Json(ApprovalView {
+        approval_id: approved.id.to_string(),
+        kind: approved.kind,
+        status: "approved",
+        url: Some(link.0.url),
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StaffPaymentView {
+    #[serde(flatten)]
+    pub payment: PaymentView,
+    pub table_id: String,
+    pub settlement: Settlement,
+    pub charge_model: ChargeModel,
+    pub refunded: Money,
+    pub payment_intent: Option<String>,
+}
+
+/// The venue's latest payments with where their money went.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/payments", tag = "payments", security(("bearer" = [])),
+    params(("venue" = String, Path)), responses((status = 200, body = Vec<StaffPaymentView>)))]
+pub async fn venue_payments(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+) -> Result<Json<Vec<StaffPaymentView>>, ApiError> {
+    let venue = path_id(&venue)?;
+    state
+        .store
+        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    let payments = state.store.venue_payments(&caller.scope, venue, 200).await?;
+    Ok(Json(
+        payments
+            .iter()
+            .map(|p| StaffPaymentView {
+                payment: PaymentView::from(p),
+                table_id: p.table_id.to_string(),
+                settlement: p.settlement,
+                charge_model: p.charge_model,
+                refunded: p.refunded,
+                payment_intent: p.payment_intent.clone(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RefundRequest {
+    /// Minor units; at most what is left of the payment (share plus tip).
+    pub amount: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefundView {
+    pub refund_id: String,
+    pub payment_id: String,
+    pub status: RefundStatus,
+    pub split: comanda_domain::payment::RefundSplit,
+    pub reason: String,
+}
+
+impl From<&Refund> for RefundView {
+    fn from(r: &Refund) -> Self {
+        Self {
+            refund_id: r.id.to_string(),
+            payment_id: r.payment_id.to_string(),
+            status: r.status,
+            split: r.split,
+            reason: r.reason.clone(),
+        }
+    }
+}
+
+/// Refunds all or part of a payment (managers, or anyone with payout authority). Under separate charges and
+/// transfers the partner's transfer and the platform's fee are reversed in proportion. Above the configured
+/// threshold the refund waits (202) for a second person with payout authority.
+#[utoipa::path(post, path = "/api/v1/payments/{payment}/refunds", tag = "payments", security(("bearer" = [])),
+    params(("payment" = String, Path)), request_body = RefundRequest, responses(
+        (status = 201, body = RefundView),
+        (status = 202, body = RefundView),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refund(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    context: RequestContext,
+    Path(payment): Path<String>,
+    ApiJson(request): ApiJson<RefundRequest>,
+) -> Result<(StatusCode, Json<RefundView>), ApiError> {
+    let service = service(&state)?;
+    let payment = state.store.payment(&caller.scope, path_id(&payment)?).await?;
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ValidationErrors::single("reason", "say why, in at most 500 characters").into());
+    }
+    let amount = Money::new(request.amount, payment.settlement.charged.currency)
+        .ok()
+        .filter(|m| m.amount > 0)
+        .ok_or_else(|| ApiError::from(ValidationErrors::single("amount", "must be more than zero")))?;
+    let needs_approval = amount.amount > service.refund_threshold;
+    let new = NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: payment.id,
+        amount,
+        reason: reason.to_owned(),
+        requested_by: caller.member.id,
+        needs_approval,
+    };
+    let audit = context
+        .audit(if needs_approval {
+            "refund.requested"
+        } else {
+            "refund.issued"
+        })
+        .actor(caller.member.id)
+        .target(payment.id.to_string())
+        .detail(format!("{} {}", amount.amount, amount.currency.code()));
+    let requested = state
+        .store
+        .request_refund(&caller.scope, &new, &audit, state.clock.now())
+        .await?;
+    if needs_approval {
+        return Ok((StatusCode::ACCEPTED, Json(RefundView::from(&requested))));
+    }
+    let done = execute_refund(
+        &state.store,
+        service,
+        &caller.scope,
+        &requested,
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| provider_error(&e))?;
+    Ok((StatusCode::CREATED, Json(RefundView::from(&done))))
+}
+
+/// A second person with payout authority approves a refund above the threshold; the money moves then.
+#[utoipa::path(post, path = "/api/v1/refunds/{refund}/approve", tag = "payments", security(("bearer" = [])),
+    params(("refund" = String, Path)), responses(
+        (status = 200, body = RefundView),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn approve_refund(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    context: RequestContext,
+    Path(refund): Path<String>,
+) -> Result<Json<RefundView>, ApiError> {
+    let service = service(&state)?;
+    let audit = context
+        .audit("refund.approved")
+        .actor(caller.member.id)
+        .target(refund.clone());
+    let approved = state
+        .store
+        .approve_refund(
+            &caller.scope,
+            path_id(&refund)?,
+            caller.member.id,
+            &audit,
+            state.clock.now(),
+        )
+        .await?;
+    let done = execute_refund(&state.store, service, &caller.scope, &approved, state.clock.now())
+        .await
+        .map_err(|e| provider_error(&e))?;
+    Ok(Json(RefundView::from(&done)))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DisputeView {
+    pub dispute_id: String,
+    pub stripe_dispute: String,
+    pub payment_id: String,
+    pub amount: Money,
+    pub reason: String,
+    pub status: String,
+    /// The partner's share of the loss, netted against its next transfers.
+    pub debt: Money,
+    pub evidence_due: Option<String>,
+    /// What we hold to contest it: the itemised bill and the session's timestamps.
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+}
+
+/// Disputes on the partner's payments with the evidence comanda holds.
+#[utoipa::path(get, path = "/api/v1/disputes", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, body = Vec<DisputeView>)))]
+pub async fn disputes(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<DisputeView>>, ApiError> {
+    let format = time::format_description::well_known::Rfc3339;
+    let mut views = Vec::new();
+    for dispute in state.store.disputes(&caller.scope).await? {
+        let payment = state.store.payment(&caller.scope, dispute.payment_id).await?;
+        let orders = state
+            .store
+            .session_orders(&caller.scope, payment.session_id)
+            .await?;
+        let items: Vec<serde_json::Value> = orders
+            .iter()
+            .filter(|o| o.status != OrderStatus::Cancelled)
+            .flat_map(|o| {
+                o.lines.iter().map(|l| {
+                    serde_json::json!({"order_id": o.id, "placed_at": o.placed_at.format(&format).ok(),
+                                       "description": l.bill_line().description, "quantity": l.quantity,
+                                       "unit_price": l.unit_price})
+                })
+            })
+            .collect();
+        views.push(DisputeView {
+            dispute_id: dispute.id.to_string(),
+            stripe_dispute: dispute.stripe_dispute.clone(),
+            payment_id: dispute.payment_id.to_string(),
+            amount: dispute.amount,
+            reason: dispute.reason.clone(),
+            status: dispute.status.clone(),
+            debt: dispute.debt,
+            evidence_due: dispute.evidence_due.and_then(|t| t.format(&format).ok()),
+            evidence: serde_json::json!({
+                "items": items,
+                "payment": {"charged": payment.settlement.charged, "tip": payment.settlement.tip,
+                             "created_at": payment.created_at.format(&format).ok(),
+                             "succeeded_at": payment.succeeded_at.and_then(|t| t.format(&format).ok()),
+                             "payment_intent": payment.payment_intent},
+                "session": {"session_id": payment.session_id, "table_id": payment.table_id,
+                             "first_order_at": orders.first().and_then(|o| o.placed_at.format(&format).ok()),
+                             "last_order_at": orders.last().and_then(|o| o.placed_at.format(&format).ok())},
+            }),
+        });
+    }
+    Ok(Json(views))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TipsQuery {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    /// `json` (default) or `csv`.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// The tip ledger of one month: each tip credited to the server of the table (negative when a refund took it
+/// back), as JSON or CSV for payroll.
+#[utoipa::path(get, path = "/api/v1/tips", tag = "payments", security(("bearer" = [])), params(TipsQuery),
+    responses((status = 200, description = "The month's tip ledger (JSON or CSV)")))]
+pub async fn tips(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<TipsQuery>,
+) -> Result<Response, ApiError> {
+    let bad_month = || ApiError::from(ValidationErrors::single("month", "use YYYY-MM"));
+    let (year, month) = query.month.split_once('-').ok_or_else(bad_month)?;
+    let year: i32 = year.parse().map_err(|_| bad_month())?;
+    let month: u8 = month.parse().map_err(|_| bad_month())?;
+    let month = time::Month::try_from(month).map_err(|_| bad_month())?;
+    let start = time::Date::from_calendar_date(year, month, 1).map_err(|_| bad_month())?;
+    let next = if month == time::Month::December {
+        time::Date::from_calendar_date(year + 1, time::Month::January, 1)
+    } else {
+        time::Date::from_calendar_date(year, month.next(), 1)
+    }
+    .map_err(|_| bad_month())?;
+    let entries = state
+        .store
+        .tips(
+            &caller.scope,
+            start.midnight().assume_utc(),
+            next.midnight().assume_utc(),
+        )
+        .await?;
+    let format = time::format_description::well_known::Rfc3339;
+    if query.format.as_deref() == Some("csv") {
+        let mut csv = String::from("at,venue_id,member_id,payment_id,amount_minor,currency\n");
+        for e in &entries {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                e.at.format(&format).unwrap_or_default(),
+                e.venue_id,
+                e.member.map(|m| m.to_string()).unwrap_or_default(),
+                e.payment_id,
+                e.amount,
+                e.currency
+            ));
+        }
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"tips.csv\""),
+            ],
+            csv,
+        )
+            .into_response());
+    }
+    let mut totals: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for e in &entries {
+        *totals
+            .entry(
+                e.member
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| "unassigned".into()),
+            )
+            .or_default() += e.amount;
+    }
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({"at": e.at.format(&format).ok(), "venue_id": e.venue_id, "member_id": e.member,
+                               "payment_id": e.payment_id, "amount": e.amount, "currency": e.currency})
+        })
+        .collect();
+    Ok(
+        Json(serde_json::json!({"month": query.month, "entries": rows, "totals_by_member": totals}))
+            .into_response(),
+    )
+}

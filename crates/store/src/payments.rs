@@ -1,0 +1,547 @@
+//! Payments storage: connected accounts, guests' payments holding part of a bill, the transfer each succeeded payment
+//! owes the partner, refunds, disputes and the debts they leave, the tip ledger, payouts, second-person approvals,
+//! processed webhook events and alerts.
+//!
+//! Two rules carry the money's safety: a payment *holds* its amount of the bill from the moment it is created
+//! (checked against the bill in the same transaction, under a lock of the table session), so parallel payers can
+//! never cover more than the bill; and a webhook event's id is recorded in the same transaction as its effect, so
+//! any number of deliveries has one effect.
+
+use async_trait::async_trait;
+use comanda_domain::payment::{ChargeModel, RefundSplit, Settlement, Split};
+use comanda_domain::{Money, PartnerId};
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreResult;
+use crate::identity::AuditEntry;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedAccount {
+    pub stripe_account: String,
+    pub charge_model: ChargeModel,
+    pub country: String,
+    pub details_submitted: bool,
+    pub charges_enabled: bool,
+    pub payouts_enabled: bool,
+    pub transfers_active: bool,
+    pub updated_at: OffsetDateTime,
+}
+
+impl ConnectedAccount {
+    /// Whether guests may pay: the account can receive what the charge model sends it.
+    pub fn accepts_payments(&self) -> bool {
+        match self.charge_model {
+            ChargeModel::SeparateChargesAndTransfers => self.transfers_active,
+            ChargeModel::DestinationCharges => self.charges_enabled && self.transfers_active,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Created; holds its amount of the bill until it succeeds, or is cancelled (at Stripe first).
+    Pending,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            PaymentStatus::Pending,
+            PaymentStatus::Succeeded,
+            PaymentStatus::Failed,
+            PaymentStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub table_id: Uuid,
+    pub session_id: Uuid,
+    pub split: Split,
+    pub settlement: Settlement,
+    pub charge_model: ChargeModel,
+    pub status: PaymentStatus,
+    pub payment_intent: Option<String>,
+    pub charge_id: Option<String>,
+    pub device: Option<String>,
+    /// The last failed attempt's reason (a declined card); the hold stays so the guest can retry.
+    pub failure: Option<String>,
+    /// Refunded or being refunded.
+    pub refunded: Money,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub succeeded_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub table_id: Uuid,
+    pub session_id: Uuid,
+    pub split: Split,
+    pub settlement: Settlement,
+    pub charge_model: ChargeModel,
+    pub device: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Vec<u8>,
+    /// Who the tip is credited to (the member who accepted the table).
+    pub tip_member: Option<Uuid>,
+    /// The whole bill: refused unless nothing is paid or held.
+    pub whole_bill: bool,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveOutcome {
+    Reserved(Payment),
+    /// The same Idempotency-Key with the same body: the first payment.
+    Replayed(Payment),
+    KeyReused,
+    /// The bill no longer has this much left (another guest paid or is paying it).
+    Covered {
+        remaining: Money,
+    },
+    /// The session is not the table's live one any more (closed meanwhile).
+    SessionGone,
+}
+
+/// A session's bill against its payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionBalance {
+    /// What the orders come to (tax included, tips excluded).
+    pub total: Money,
+    /// Covered by succeeded payments (tips excluded).
+    pub paid: Money,
+    /// Held by payments in progress.
+    pub in_progress: Money,
+    /// Neither paid nor held.
+    pub remaining: Money,
+    pub settled: bool,
+}
+
+impl SessionBalance {
+    pub fn new(total: Money, paid: i64, held: i64) -> Self {
+        let currency = total.currency;
+        let money = |n: i64| Money::new(n.max(0), currency).unwrap_or(Money::zero(currency));
+        Self {
+            total,
+            paid: money(paid),
+            in_progress: money(held),
+            remaining: money(total.amount - paid - held),
+            settled: total.amount > 0 && paid >= total.amount,
+        }
+    }
+}
+
+/// A transfer the platform owes a partner for one succeeded payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferOrder {
+    pub payment_id: Uuid,
+    pub amount: Money,
+    pub destination: String,
+    pub transfer_group: String,
+    pub source_charge: Option<String>,
+    pub status: TransferStatus,
+    pub stripe_transfer: Option<String>,
+    pub reversed: Money,
+    /// Debt recovered by netting it against this transfer.
+    pub recovered: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferStatus {
+    /// Owed, not yet sent to Stripe.
+    Pending,
+    Sent,
+    /// Nothing to send (all netted against debt).
+    None,
+    /// Part of a destination charge: Stripe moved the money with the charge.
+    Included,
+}
+
+impl TransferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Pending => "pending",
+            TransferStatus::Sent => "sent",
+            TransferStatus::None => "none",
+            TransferStatus::Included => "included",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            TransferStatus::Pending,
+            TransferStatus::Sent,
+            TransferStatus::None,
+            TransferStatus::Included,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A verified webhook event's effect on our records.
+#[derive(Debug, Clone)]
+pub enum EventEffect {
+    PaymentSucceeded {
+        payment: Uuid,
+        charge: Option<String>,
+        amount_received: i64,
+    },
+    PaymentFailed {
+        payment: Uuid,
+        reason: String,
+    },
+    ChargeRefunded {
+        payment: Uuid,
+        amount_refunded: i64,
+    },
+    DisputeCreated {
+        payment: Uuid,
+        stripe_dispute: String,
+        amount: i64,
+        reason: String,
+        status: String,
+        evidence_due: Option<OffsetDateTime>,
+    },
+    AccountUpdated {
+        stripe_account: String,
+        details_submitted: bool,
+        charges_enabled: bool,
+        payouts_enabled: bool,
+        transfers_active: bool,
+    },
+    Payout {
+        stripe_payout: String,
+        amount: i64,
+        currency: String,
+        status: String,
+        arrival_date: Option<OffsetDateTime>,
+        failure: Option<String>,
+    },
+    /// Recorded as processed, nothing else to do.
+    Ignored,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Already processed: nothing changed.
+    Duplicate,
+    Applied {
+        /// A succeeded payment now owes a transfer.
+        transfer_due: Option<Uuid>,
+        /// The payment's session is now fully paid.
+        settled: Option<(Uuid, Uuid)>,
+        /// What does not add up (e.g. Stripe received another amount than we asked for), for an alert.
+        mismatch: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    AwaitingApproval,
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::AwaitingApproval => "awaiting_approval",
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            RefundStatus::AwaitingApproval,
+            RefundStatus::Pending,
+            RefundStatus::Succeeded,
+            RefundStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    pub split: RefundSplit,
+    pub reason: String,
+    pub status: RefundStatus,
+    pub requested_by: Uuid,
+    pub approved_by: Option<Uuid>,
+    pub stripe_refund: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    pub amount: Money,
+    pub reason: String,
+    pub requested_by: Uuid,
+    /// Above the threshold: a second person with payout authority must approve before any money moves.
+    pub needs_approval: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispute {
+    pub id: Uuid,
+    pub stripe_dispute: String,
+    pub payment_id: Uuid,
+    pub amount: Money,
+    pub reason: String,
+    pub status: String,
+    /// The partner's share of the loss, netted against its next transfers.
+    pub debt: Money,
+    pub evidence_due: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TipEntry {
+    pub venue_id: Uuid,
+    pub member: Option<Uuid>,
+    pub payment_id: Uuid,
+    pub amount: i64,
+    pub currency: String,
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutRecord {
+    pub stripe_payout: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub arrival_date: Option<OffsetDateTime>,
+    pub failure: Option<String>,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalKind {
+    Refund,
+    PayoutDetails,
+}
+
+impl ApprovalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalKind::Refund => "refund",
+            ApprovalKind::PayoutDetails => "payout_details",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        [ApprovalKind::Refund, ApprovalKind::PayoutDetails]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub id: Uuid,
+    pub kind: ApprovalKind,
+    pub subject: Option<Uuid>,
+    pub requested_by: Uuid,
+    pub approved_by: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub id: Uuid,
+    pub partner: Option<PartnerId>,
+    pub kind: String,
+    pub detail: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait PaymentStore: Send + Sync {
+    async fn connected_account(&self, scope: &TenantScope) -> StoreResult<Option<ConnectedAccount>>;
+    /// Records the partner's connected account (once; [`crate::StoreError::Conflict`] if it has another).
+    async fn save_connected_account(
+        &self,
+        scope: &TenantScope,
+        account: &ConnectedAccount,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<ConnectedAccount>;
+    /// The platform directory: which partner a connected account belongs to.
+    async fn account_partner(&self, stripe_account: &str) -> StoreResult<Option<PartnerId>>;
+    /// The platform directory: which partner a payment belongs to.
+    async fn payment_partner(&self, payment: Uuid) -> StoreResult<Option<PartnerId>>;
+    /// Partners that have taken payments (for the platform's transfer and reconciliation jobs).
+    async fn payment_partners(&self) -> StoreResult<Vec<PartnerId>>;
+
+    async fn session_balance(&self, scope: &TenantScope, session: Uuid) -> StoreResult<SessionBalance>;
+    /// Holds the payment's share of the bill if that much is left, under a lock of the session.
+    async fn reserve_payment(
+        &self,
+        scope: &TenantScope,
+        payment: &NewPayment,
+        now: OffsetDateTime,
+    ) -> StoreResult<ReserveOutcome>;
+    async fn attach_intent(&self, scope: &TenantScope, payment: Uuid, intent: &str) -> StoreResult<()>;
+    /// Ends a pending payment's hold (`Failed` when Stripe refused to create it, `Cancelled` after cancelling it at
+    /// Stripe). A payment no longer pending is left as it is.
+    async fn release_payment(
+        &self,
+        scope: &TenantScope,
+        payment: Uuid,
+        status: PaymentStatus,
+        reason: &str,
+    ) -> StoreResult<Payment>;
+    async fn payment(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Payment>;
+    async fn session_payments(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Payment>>;
+    /// The venue's latest payments, newest first.
+    async fn venue_payments(&self, scope: &TenantScope, venue: Uuid, limit: u32)
+    -> StoreResult<Vec<Payment>>;
+    /// Pending payments whose hold has expired (to be cancelled at Stripe, then released).
+    async fn expired_holds(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Payment>>;
+    /// Succeeded payments since `since` (reconciliation).
+    async fn succeeded_payments(
+        &self,
+        scope: &TenantScope,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<Payment>>;
+
+    /// Records the event id and applies its effect in one transaction; a second delivery is a [`EventOutcome::Duplicate`].
+    /// `scope` is the partner the signed event names (`None` when it names none we know).
+    async fn apply_event(
+        &self,
+        scope: Option<&TenantScope>,
+        event_id: &str,
+        kind: &str,
+        effect: &EventEffect,
+        now: OffsetDateTime,
+    ) -> StoreResult<EventOutcome>;
+    async fn event_processed(&self, event_id: &str) -> StoreResult<bool>;
+
+    async fn transfer(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Option<TransferOrder>>;
+    async fn due_transfers(&self, scope: &TenantScope) -> StoreResult<Vec<TransferOrder>>;
+    async fn mark_transfer_sent(
+        &self,
+        scope: &TenantScope,
+        payment: Uuid,
+        stripe_transfer: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    /// Reserves the refund against what is left of the payment and splits it between partner and platform;
+    /// [`crate::StoreError::Conflict`] when it exceeds what is left or the transfer is still being sent.
+    async fn request_refund(
+        &self,
+        scope: &TenantScope,
+        refund: &NewRefund,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Refund>;
+    /// A second person with payout authority approves a refund awaiting approval (never its requester).
+    async fn approve_refund(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        approver: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Refund>;
+    async fn complete_refund(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        stripe_refund: &str,
+        stripe_reversal: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Refund>;
+    async fn fail_refund(&self, scope: &TenantScope, refund: Uuid, reason: &str) -> StoreResult<Refund>;
+    async fn refund(&self, scope: &TenantScope, refund: Uuid) -> StoreResult<Refund>;
+
+    async fn disputes(&self, scope: &TenantScope) -> StoreResult<Vec<Dispute>>;
+    /// What the partner still owes (disputes lost minus what transfers recovered).
+    async fn outstanding_debt(&self, scope: &TenantScope) -> StoreResult<i64>;
+    async fn tips(
+        &self,
+        scope: &TenantScope,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<TipEntry>>;
+    async fn payouts(&self, scope: &TenantScope) -> StoreResult<Vec<PayoutRecord>>;
+
+    async fn request_approval(
+        &self,
+        scope: &TenantScope,
+        kind: ApprovalKind,
+        subject: Option<Uuid>,
+        requested_by: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Approval>;
+    /// [`crate::StoreError::Conflict`] when the approver is the requester or it is already decided.
+    async fn approve(
+        &self,
+        scope: &TenantScope,
+        approval: Uuid,
+        approver: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Approval>;
+
+    async fn raise_alert(
+        &self,
+        partner: Option<PartnerId>,
+        kind: &str,
+        detail: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Alert>;
+    async fn alerts(&self, since: OffsetDateTime) -> StoreResult<Vec<Alert>>;
+}
+
+pub(crate) fn settlement(
+    currency: comanda_domain::Currency,
+    share: i64,
+    tip: i64,
+    fee: i64,
+) -> StoreResult<Settlement> {
+    let money = |n: i64| Money::new(n, currency).map_err(|_| crate::records::corrupt("amount", "negative"));
+    let charged = money(share + tip)?;
+    Ok(Settlement {
+        charged,
+        share: money(share)?,
+        tip: money(tip)?,
+        platform_fee: money(fee)?,
+        partner_part: money(share + tip - fee)?,
+    })
+}
