@@ -252,6 +252,83 @@ async fn log_lines_never_carry_secrets_or_card_numbers() {
     assert_eq!(access["request_id"].as_str().unwrap().len(), 36);
 }
 
+/// PAY-1 end to end on the embedded default: `4242 4242 4242 4242` sent in a body, a query string, a header and a
+/// path is refused each time, and afterwards the digits are in no log line and in no file of the data directory
+/// (the SQLite database, its WAL, the outbox).
+#[tokio::test]
+async fn a_card_number_reaches_no_log_and_no_table() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = Running::spawn(cwd.path(), &["serve", "--listen", "127.0.0.1:0"], &[]);
+    let port = server.https_port();
+    let client = https_client(&cwd.path().join("comanda-data/tls/cert.pem"));
+    let url = |path: &str| format!("https://localhost:{port}{path}");
+    // Real rows first, so the scan has a database with data in it.
+    let signup = client
+        .post(url("/api/v1/signup"))
+        .json(
+            &serde_json::json!({"business_name": "Tarjetas S.A.S.", "country": "CO",
+               "owner": {"name": "Ana", "email": "ana@example.co", "password": "violet kettle forty two"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status().as_u16(), 201);
+    let attempts = [
+        client
+            .post(url("/api/v1/t/abc/payments"))
+            .json(&serde_json::json!({"split": {"kind": "full"}, "card": {"number": "4242 4242 4242 4242"}})),
+        client.post(url("/api/v1/signup")).json(
+            &serde_json::json!({"business_name": "4242 4242 4242 4242", "country": "CO",
+                   "owner": {"name": "x", "email": "y@example.co", "password": "violet kettle forty two"}}),
+        ),
+        client.get(url("/api/v1/t/abc/bill?card=4242%204242%204242%204242")),
+        client
+            .get(url("/healthz"))
+            .header("x-card", "4242 4242 4242 4242"),
+        client.get(url("/t/4242-4242-4242-4242/pay")),
+    ];
+    for attempt in attempts {
+        let refused = attempt.send().await.unwrap();
+        assert_eq!(refused.status().as_u16(), 400);
+        assert!(!refused.text().await.unwrap().contains("4242"));
+    }
+    server.wait_for("card-like number refused", Duration::from_secs(5));
+    let output = server.terminate();
+    let forms = [
+        "4242424242424242",
+        "4242 4242 4242 4242",
+        "4242-4242-4242-4242",
+        "4242%204242",
+    ];
+    for form in forms {
+        assert!(!output.contains(form), "{form} reached the log:\n{output}");
+    }
+    let mut scanned = 0;
+    let mut workload_seen = false;
+    let mut stack = vec![cwd.path().join("comanda-data")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            for form in forms {
+                assert!(!text.contains(form), "{form} found in {}", path.display());
+            }
+            workload_seen |= text.contains("Tarjetas S.A.S.");
+            scanned += 1;
+        }
+    }
+    assert!(
+        scanned >= 3,
+        "the database and its neighbours were scanned ({scanned})"
+    );
+    assert!(workload_seen, "the scan read the database's real rows");
+}
+
 #[tokio::test]
 async fn certificate_files_reload_on_sighup_and_on_change() {
     let cwd = tempfile::tempdir().unwrap();

@@ -369,18 +369,16 @@ impl PgStore {
             } => {
                 let current = lock_payment(conn, partner, *payment).await?;
                 let currency = current.settlement.charged.currency;
-                let transferred: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(sum(amount), 0)::bigint FROM transfers
-                     WHERE partner_id = $1 AND payment_id = $2 AND status IN ('sent', 'included', 'pending')",
-                )
-                .bind(partner)
-                .bind(payment)
-                .fetch_one(&mut *conn)
-                .await?;
                 let money =
                     |n: i64| Money::new(n.max(0), currency).map_err(|_| corrupt("amount", "negative"));
-                let debt = dispute_debt(money(transferred)?, current.settlement.charged, money(*amount)?)
-                    .map_err(|e| corrupt("debt", &e.to_string()))?;
+                // The partner's part of the disputed amount, whether or not its transfer has gone yet (events come
+                // in any order; a transfer still owed is netted against the debt).
+                let debt = dispute_debt(
+                    current.settlement.partner_part,
+                    current.settlement.charged,
+                    money(*amount)?,
+                )
+                .map_err(|e| corrupt("debt", &e.to_string()))?;
                 let inserted = sqlx::query(
                     "INSERT INTO disputes (partner_id, id, stripe_dispute, payment_id, amount, currency, reason,
                                            status, debt, evidence_due, created_at)

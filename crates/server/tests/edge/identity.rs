@@ -426,7 +426,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     let server = TestServer::start_on(engine, |_| {}).await;
     sign_up(&server, "owner-a@example.co").await;
     let owner_a = enrolled(&server, "owner-a@example.co", PASSWORD).await;
-    invite_and_join(
+    let manager_a_id = invite_and_join(
         &server,
         &owner_a.access,
         "manager-a@example.co",
@@ -434,6 +434,16 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
         PASSWORD,
     )
     .await;
+    // With payout authority too, so the payout routes answer for the id, not for the role.
+    let granted = call(
+        &server,
+        "PATCH",
+        &format!("/api/v1/staff/{manager_a_id}"),
+        Some(&owner_a.access),
+        Some(json!({"payout_authority": true})),
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.body);
     let manager_a = enrolled(&server, "manager-a@example.co", PASSWORD).await;
 
     // Partner B, with something behind every kind of id.
@@ -465,6 +475,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     )
     .await;
     let session_b = sessions_b.body[0]["id"].as_str().unwrap().to_owned();
+    let money_b = crate::payments::payment_refund_and_approval(&server, &b).await;
     let ids_of_b = |param: &str| -> Vec<String> {
         match param {
             "id" => vec![server_b.clone(), owner_b.clone()],
@@ -474,6 +485,9 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
             "category" => vec![b.category.clone()],
             "order" => vec![order_b.clone()],
             "session" => vec![session_b.clone()],
+            "payment" => vec![money_b.payment.clone()],
+            "refund" => vec![money_b.refund.clone()],
+            "approval" => vec![money_b.approval.clone()],
             other => panic!("no id of B for path parameter {{{other}}}: add one so the route is covered"),
         }
     };
@@ -481,7 +495,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     let body = json!({
         "role": "server", "label": "x", "seats": 2, "available": false, "to": "accepted",
         "name": {"es": "x", "en": "x"}, "category_id": uuid::Uuid::now_v7().to_string(),
-        "price": {"amount": 1, "currency": "COP"},
+        "price": {"amount": 1, "currency": "COP"}, "amount": 1, "reason": "x",
     });
 
     let doc = call(&server, "GET", "/openapi.json", None, None).await.body;
@@ -531,7 +545,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     assert_eq!(staff_b.body["items"].as_array().unwrap().len(), 2);
     let bill_b = call(&server, "GET", &format!("/api/v1/t/{}/bill", b.token), None, None).await;
     assert_eq!(bill_b.body["orders"][0]["status"], "placed");
-    assert_eq!(bill_b.body["session"]["status"], "pending");
+    assert_eq!(bill_b.body["session"]["status"], "open");
     server.stop().await;
 }
 

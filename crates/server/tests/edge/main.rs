@@ -8,5 +8,6 @@ mod support;
 mod errors;
 mod identity;
 mod ordering;
+mod payments;
 mod platform;
 mod tls_handshakes;

@@ -132,6 +132,11 @@ impl TestServer {
         }
     }
 
+    /// PostgreSQL's superuser (above row-level security), for reading everything a test server stored.
+    pub fn superuser_url(&self) -> Option<String> {
+        self._postgres.as_ref().map(PgTestDatabase::superuser_url)
+    }
+
     /// A second connection to the server's database, for reading what it stored.
     pub async fn store(&self) -> Arc<dyn comanda_store::Store> {
         comanda_store::connect(&self.database).await.unwrap()

@@ -1,0 +1,888 @@
+//! Paying at the table through the real server, its real Stripe client and the Stripe stand-in (which speaks
+//! Stripe's wire format and signs its webhooks as Stripe does), on SQLite and on PostgreSQL.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::identity::{PASSWORD, Reply, call, invite_and_join, post};
+use crate::ordering::{Venue, accept_table, venue_with_menu};
+use crate::support::{Engine, TestServer};
+use comanda_domain::Clock;
+
+/// Plain HTTP to the stand-in (it listens on loopback, as a browser's Stripe.js would reach Stripe).
+struct Stripe {
+    base: String,
+    secret_key: String,
+    publishable_key: String,
+    webhook_secret: String,
+    http: reqwest::Client,
+}
+
+fn stripe(server: &TestServer) -> Stripe {
+    let payments = server.server().payments().expect("payments on");
+    let standin = payments.standin.as_ref().expect("demo mode");
+    let config = standin.config();
+    Stripe {
+        base: standin.api_base(),
+        secret_key: config.secret_key,
+        publishable_key: config.publishable_key,
+        webhook_secret: config.webhook_secret,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+impl Stripe {
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// What Stripe.js does when the guest presses "pay": confirm with the publishable key and the client secret.
+    async fn confirm(&self, client_secret: &str, method: &str) -> Value {
+        let intent = client_secret.split("_secret_").next().unwrap();
+        let response = self
+            .http
+            .post(format!("{}/v1/payment_intents/{intent}/confirm", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("key", self.publishable_key.as_str()),
+                ("client_secret", client_secret),
+                ("payment_method", method),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// `holder` → currency → amount.
+    async fn balance_of(&self, holder: &str) -> i64 {
+        let ledger = self.get("/_standin/ledger").await;
+        ledger["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["holder"] == holder)
+            .map(|b| b["amount"].as_i64().unwrap())
+            .sum()
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..100 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The owner takes payout authority and onboards the connected account through the Stripe-hosted link.
+pub async fn onboarded(server: &TestServer, v: &Venue) -> String {
+    let me = call(server, "GET", "/api/v1/me", Some(&v.owner), None).await;
+    let owner_id = me.body["user_id"].as_str().unwrap().to_owned();
+    let granted = call(
+        server,
+        "PATCH",
+        &format!("/api/v1/staff/{owner_id}"),
+        Some(&v.owner),
+        Some(json!({"payout_authority": true})),
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    // Not yet onboarded: guests cannot pay.
+    let link = post(server, "/api/v1/payouts/onboarding", Some(&v.owner), json!({})).await;
+    assert_eq!(link.status, 200, "{}", link.body);
+    let url = link.body["url"].as_str().unwrap();
+    let stripe = stripe(server);
+    let visited = stripe.http.get(url).send().await.unwrap();
+    assert_eq!(visited.status().as_u16(), 303);
+    assert!(
+        visited.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/dashboard?payouts=done")
+    );
+    eventually("account.updated", async || {
+        let payouts = call(server, "GET", "/api/v1/payouts", Some(&v.owner), None).await;
+        (payouts.body["accepts_payments"] == true).then_some(())
+    })
+    .await;
+    let payouts = call(server, "GET", "/api/v1/payouts", Some(&v.owner), None).await;
+    assert_eq!(payouts.body["charge_model"], "separate_charges_and_transfers");
+    owner_id
+}
+
+/// Two 18.900 COP dishes ordered and the table accepted: a 37.800 COP bill.
+async fn table_with_bill(server: &TestServer, v: &Venue) {
+    let ordered = post(
+        server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": 2}]}),
+    )
+    .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.body);
+    accept_table(server, v).await;
+}
+
+async fn pay(server: &TestServer, v: &Venue, body: Value) -> Reply {
+    post(server, &format!("/api/v1/t/{}/payments", v.token), None, body).await
+}
+
+async fn payment_state(server: &TestServer, v: &Venue, payment: &str) -> Value {
+    call(
+        server,
+        "GET",
+        &format!("/api/v1/t/{}/payments/{payment}", v.token),
+        None,
+        None,
+    )
+    .await
+    .body
+}
+
+async fn succeeded(server: &TestServer, v: &Venue, payment: &str) {
+    eventually("the payment's webhook", async || {
+        (payment_state(server, v, payment).await["status"] == "succeeded").then_some(())
+    })
+    .await;
+}
+
+async fn bill(server: &TestServer, v: &Venue) -> Value {
+    call(server, "GET", &format!("/api/v1/t/{}/bill", v.token), None, None)
+        .await
+        .body
+}
+
+/// The whole path of the money: a bill split in two, one half with a tip, transfers to the partner with the
+/// platform's fee kept and the tip passed through, exactly once each; then full refunds leave guest, partner and
+/// platform where they started.
+pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "pagos@example.co").await;
+    let stripe = stripe(&server);
+    // Before onboarding guests are told to pay the staff.
+    table_with_bill(&server, &v).await;
+    let early = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    assert_eq!(early.status, 422, "{}", early.body);
+    assert_eq!(
+        early.body["type"],
+        "https://comanda.dev/problems/payments-unavailable"
+    );
+    onboarded(&server, &v).await;
+
+    let first = pay(
+        &server,
+        &v,
+        json!({"split": {"kind": "equal", "parts": 2}, "tip": 189_000, "amount": 1_890_000}),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["amount"]["amount"], 1_890_000);
+    assert_eq!(
+        first.body["total"]["amount"], 2_079_000,
+        "share plus tip, nothing added"
+    );
+    let live = bill(&server, &v).await;
+    assert_eq!(live["balance"]["in_progress"]["amount"], 1_890_000);
+    assert_eq!(live["balance"]["remaining"]["amount"], 1_890_000);
+    let confirmed = stripe
+        .confirm(first.body["client_secret"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
+    let first_id = first.body["payment_id"].as_str().unwrap().to_owned();
+    succeeded(&server, &v, &first_id).await;
+
+    // A declined card keeps the hold so the guest can try another card.
+    let second = pay(&server, &v, json!({"split": {"kind": "remaining"}})).await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    let secret = second.body["client_secret"].as_str().unwrap();
+    let declined = stripe.confirm(secret, "pm_card_chargeDeclined").await;
+    assert_eq!(declined["error"]["code"], "card_declined", "{declined}");
+    let second_id = second.body["payment_id"].as_str().unwrap().to_owned();
+    eventually("payment_failed", async || {
+        let state = payment_state(&server, &v, &second_id).await;
+        (state["failure"].is_string()).then_some(())
+    })
+    .await;
+    assert_eq!(payment_state(&server, &v, &second_id).await["status"], "pending");
+    stripe.confirm(secret, "pm_card_visa").await;
+    succeeded(&server, &v, &second_id).await;
+
+    let live = bill(&server, &v).await;
+    assert_eq!(live["balance"]["settled"], true, "{live}");
+    assert_eq!(live["balance"]["paid"]["amount"], 3_780_000);
+    let sessions = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(sessions.body[0]["balance"]["settled"], true);
+
+    // Each share became one transfer: share − 3 % fee + the whole tip.
+    let transfers = eventually("two transfers", async || {
+        let ledger = stripe.get("/_standin/ledger").await;
+        let transfers = ledger["transfers"].as_array().unwrap().clone();
+        (transfers.len() == 2).then_some(transfers)
+    })
+    .await;
+    let mut amounts: Vec<i64> = transfers.iter().map(|t| t["amount"].as_i64().unwrap()).collect();
+    amounts.sort_unstable();
+    assert_eq!(amounts, vec![1_890_000 - 56_700, 1_890_000 - 56_700 + 189_000]);
+    let group = transfers[0]["transfer_group"].clone();
+    assert!(transfers.iter().all(|t| t["transfer_group"] == group));
+    let account = transfers[0]["destination"].as_str().unwrap().to_owned();
+    assert_eq!(
+        stripe.balance_of("platform").await,
+        2 * 56_700,
+        "the platform keeps its fee"
+    );
+    assert_eq!(
+        stripe.balance_of(&account).await,
+        3_780_000 - 2 * 56_700 + 189_000
+    );
+
+    // Replaying every event Stripe sent changes nothing.
+    let events = stripe.get("/_standin/events").await;
+    for event in events["data"].as_array().unwrap() {
+        let body = event.to_string();
+        let header = comanda_security::webhook::sign(
+            &stripe.webhook_secret,
+            server.clock.now().unix_timestamp(),
+            body.as_bytes(),
+        );
+        let replay = server
+            .client
+            .post(server.url("/api/v1/webhooks/stripe"))
+            .header("stripe-signature", header)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status().as_u16(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        stripe.get("/_standin/ledger").await["transfers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The tip is credited to the server who accepted the table, in the month's export.
+    let month = format!(
+        "{}-{:02}",
+        server.clock.now().year(),
+        u8::from(server.clock.now().month())
+    );
+    let tips = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={month}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(tips.status, 200, "{}", tips.body);
+    assert_eq!(tips.body["entries"].as_array().unwrap().len(), 1);
+    let csv = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={month}&format=csv"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert!(csv.body.as_str().unwrap().contains(",189000,COP"), "{}", csv.body);
+
+    // Full refunds of both payments: everyone is back where they started.
+    for (payment, amount) in [(&first_id, 2_079_000), (&second_id, 1_890_000)] {
+        let refund = post(
+            &server,
+            &format!("/api/v1/payments/{payment}/refunds"),
+            Some(&v.owner),
+            json!({"amount": amount, "reason": "cliente insatisfecho"}),
+        )
+        .await;
+        assert_eq!(refund.status, 201, "{}", refund.body);
+        assert_eq!(refund.body["status"], "succeeded");
+    }
+    assert_eq!(stripe.balance_of("platform").await, 0);
+    assert_eq!(stripe.balance_of(&account).await, 0);
+    let ledger = stripe.get("/_standin/ledger").await;
+    assert!(
+        ledger["cards"].as_object().unwrap().values().all(|v| v == 0),
+        "{ledger}"
+    );
+    let over = post(
+        &server,
+        &format!("/api/v1/payments/{first_id}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 1, "reason": "otra vez"}),
+    )
+    .await;
+    assert_eq!(over.status, 409, "{}", over.body);
+    let tips = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={month}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let net: i64 = tips.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(net, 0, "the refunded tip left the server's ledger");
+    server.stop().await;
+}
+
+pub struct MoneyIds {
+    pub payment: String,
+    pub refund: String,
+    pub approval: String,
+}
+
+/// A partner with a paid bill, a refund of part of it and a pending payout-details approval (ids for the
+/// cross-tenant test). The table's first order must already be placed.
+pub async fn payment_refund_and_approval(server: &TestServer, v: &Venue) -> MoneyIds {
+    accept_table(server, v).await;
+    onboarded(server, v).await;
+    let stripe = stripe(server);
+    let paid = pay(server, v, json!({"split": {"kind": "remaining"}})).await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    stripe
+        .confirm(paid.body["client_secret"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    let payment = paid.body["payment_id"].as_str().unwrap().to_owned();
+    succeeded(server, v, &payment).await;
+    let refund = eventually("a refund once the transfer is sent", async || {
+        let refund = post(
+            server,
+            &format!("/api/v1/payments/{payment}/refunds"),
+            Some(&v.owner),
+            json!({"amount": 1_000, "reason": "cortesía"}),
+        )
+        .await;
+        (refund.status == 201).then(|| refund.body["refund_id"].as_str().unwrap().to_owned())
+    })
+    .await;
+    let change = post(server, "/api/v1/payouts/bank-details", Some(&v.owner), json!({})).await;
+    assert_eq!(change.status, 202, "{}", change.body);
+    MoneyIds {
+        payment,
+        refund,
+        approval: change.body["approval_id"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A `payment_intent.succeeded` event for one of our payments, as Stripe would send it.
+fn succeeded_event(id: &str, intent: &str, payment: &str, amount: i64) -> String {
+    json!({
+        "id": id, "object": "event", "api_version": "2025-03-31.basil", "created": 1, "livemode": false,
+        "type": "payment_intent.succeeded",
+        "data": {"object": {"id": intent, "object": "payment_intent", "amount": amount, "amount_received": amount,
+                             "currency": "cop", "status": "succeeded", "latest_charge": "ch_forged", "created": 1,
+                             "metadata": {"payment_id": payment}}},
+    })
+    .to_string()
+}
+
+pub async fn forged_stale_and_repeated_webhooks_change_nothing(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "webhooks@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let stripe = stripe(&server);
+    let created = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let payment = created.body["payment_id"].as_str().unwrap().to_owned();
+    let intent = created.body["client_secret"]
+        .as_str()
+        .unwrap()
+        .split("_secret_")
+        .next()
+        .unwrap()
+        .to_owned();
+    let body = succeeded_event("evt_handmade", &intent, &payment, 3_780_000);
+    let now = server.clock.now().unix_timestamp();
+    let deliver = |header: String, body: String| {
+        server
+            .client
+            .post(server.url("/api/v1/webhooks/stripe"))
+            .header("stripe-signature", header)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let forged = comanda_security::webhook::sign("whsec_not_ours", now, body.as_bytes());
+    let stale = comanda_security::webhook::sign(&stripe.webhook_secret, now - 301, body.as_bytes());
+    for (header, what) in [
+        (forged, "another secret"),
+        (stale, "older than 5 minutes"),
+        ("t=1,v0=abc".to_owned(), "no v1"),
+    ] {
+        let refused = deliver(header, body.clone()).await.unwrap();
+        assert_eq!(refused.status().as_u16(), 400, "{what}");
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(
+            problem["type"], "https://comanda.dev/problems/webhook-signature",
+            "{what}"
+        );
+    }
+    let unsigned = server
+        .client
+        .post(server.url("/api/v1/webhooks/stripe"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 400);
+    assert_eq!(
+        payment_state(&server, &v, &payment).await["status"],
+        "pending",
+        "nothing changed"
+    );
+
+    // The same valid event ten times at once: one payment, one transfer, one tip entry.
+    let header = comanda_security::webhook::sign(&stripe.webhook_secret, now, body.as_bytes());
+    let deliveries: Vec<_> = (0..10).map(|_| deliver(header.clone(), body.clone())).collect();
+    for reply in futures_util::future::join_all(deliveries).await {
+        assert_eq!(reply.unwrap().status().as_u16(), 200);
+    }
+    assert_eq!(payment_state(&server, &v, &payment).await["status"], "succeeded");
+    let store = server.store().await;
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test",
+        store
+            .payment_partner(payment.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap(),
+    ));
+    let transfer = store
+        .transfer(&scope, payment.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(transfer.amount.amount, 3_780_000 - 113_400);
+    let payments = store
+        .venue_payments(&scope, v.venue.parse().unwrap(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        payments
+            .iter()
+            .filter(|p| p.status == comanda_store::payments::PaymentStatus::Succeeded)
+            .count(),
+        1
+    );
+
+    // The handmade event was never Stripe's: reconciliation finds the bill paid here but not at Stripe.
+    let service = server.server().payments().unwrap();
+    let store: std::sync::Arc<dyn comanda_store::Store> = store;
+    let mismatches = comanda_server::payments::reconcile(
+        &store,
+        service,
+        server.clock.now() - time::Duration::hours(1),
+        server.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    assert!(mismatches[0].contains(&payment), "{mismatches:?}");
+    let alerts = store
+        .alerts(server.clock.now() - time::Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(alerts.iter().any(|a| a.kind == "payments.mismatch"), "{alerts:?}");
+    server.stop().await;
+}
+
+pub async fn two_guests_paying_the_last_half_at_once_are_never_both_charged(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "carrera@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let stripe = stripe(&server);
+    let first = pay(&server, &v, json!({"split": {"kind": "equal", "parts": 2}})).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    stripe
+        .confirm(first.body["client_secret"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    let body = json!({"split": {"kind": "equal", "parts": 2}, "amount": 1_890_000});
+    let (a, b) = tokio::join!(pay(&server, &v, body.clone()), pay(&server, &v, body));
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409], "{} / {}", a.body, b.body);
+    let refused = if a.status == 409 { &a } else { &b };
+    assert_eq!(refused.body["type"], "https://comanda.dev/problems/bill-covered");
+    // Stripe saw two PaymentIntents in all: the first half and the one winner of the race.
+    let intents = stripe.get("/v1/payment_intents?limit=100").await;
+    assert_eq!(intents["data"].as_array().unwrap().len(), 2, "{intents}");
+    // "The whole bill" is refused while part is paid; asking for a share that changed is refused too.
+    let whole = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    assert_eq!(whole.status, 409);
+    server.stop().await;
+}
+
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Postgres).await } )*
+        }
+    };
+}
+
+on_both_engines!(
+    a_bill_paid_in_halves_lands_once_and_refunds_undo_it,
+    forged_stale_and_repeated_webhooks_change_nothing,
+    two_guests_paying_the_last_half_at_once_are_never_both_charged,
+);
+
+#[tokio::test]
+async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_authority() {
+    let server = TestServer::start_with(|config| config.payments.refund_approval_threshold = 1_000_000).await;
+    let v = venue_with_menu(&server, "aprobar@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let stripe = stripe(&server);
+    let paid = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    stripe
+        .confirm(paid.body["client_secret"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    let payment = paid.body["payment_id"].as_str().unwrap().to_owned();
+    succeeded(&server, &v, &payment).await;
+    eventually("the transfer", async || {
+        let ledger = stripe.get("/_standin/ledger").await;
+        (ledger["transfers"].as_array().unwrap().len() == 1).then_some(())
+    })
+    .await;
+    let asked = post(
+        &server,
+        &format!("/api/v1/payments/{payment}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 3_780_000, "reason": "evento cancelado"}),
+    )
+    .await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    assert_eq!(asked.body["status"], "awaiting_approval");
+    let refund = asked.body["refund_id"].as_str().unwrap().to_owned();
+    let alone = post(
+        &server,
+        &format!("/api/v1/refunds/{refund}/approve"),
+        Some(&v.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(alone.status, 409, "{}", alone.body);
+    assert_eq!(stripe.balance_of("platform").await, 113_400, "no money moved yet");
+
+    // A second person with payout authority (a manager, with a second factor).
+    invite_and_join(&server, &v.owner, "gerente@example.co", "manager", PASSWORD).await;
+    let staff = call(&server, "GET", "/api/v1/staff", Some(&v.owner), None).await;
+    let manager_id = staff.body["items"]
+        .as_array()
+        .or(staff.body.as_array())
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "gerente@example.co")
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let granted = call(
+        &server,
+        "PATCH",
+        &format!("/api/v1/staff/{manager_id}"),
+        Some(&v.owner),
+        Some(json!({"payout_authority": true})),
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    let manager = crate::identity::enrolled(&server, "gerente@example.co", PASSWORD)
+        .await
+        .access;
+    let approved = post(
+        &server,
+        &format!("/api/v1/refunds/{refund}/approve"),
+        Some(&manager),
+        json!({}),
+    )
+    .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.body["status"], "succeeded");
+    assert_eq!(stripe.balance_of("platform").await, 0);
+
+    // Changing the payout bank details: asked by one, approved by another, then Stripe's update link.
+    let change = post(&server, "/api/v1/payouts/bank-details", Some(&v.owner), json!({})).await;
+    assert_eq!(change.status, 202, "{}", change.body);
+    let approval = change.body["approval_id"].as_str().unwrap().to_owned();
+    let own = post(
+        &server,
+        &format!("/api/v1/approvals/{approval}/approve"),
+        Some(&v.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(own.status, 409);
+    let other = post(
+        &server,
+        &format!("/api/v1/approvals/{approval}/approve"),
+        Some(&manager),
+        json!({}),
+    )
+    .await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert!(
+        other.body["url"]
+            .as_str()
+            .unwrap()
+            .contains("/setup/account_update/")
+    );
+    let audit = call(&server, "GET", "/api/v1/audit", Some(&v.owner), None).await;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in [
+        "refund.requested",
+        "refund.approved",
+        "payouts.details_change_requested",
+        "payouts.details_change_approved",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn disputes_are_shown_with_evidence_and_payouts_as_stripe_reports_them() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "disputa@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let stripe = stripe(&server);
+    let paid = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    stripe
+        .confirm(
+            paid.body["client_secret"].as_str().unwrap(),
+            "pm_card_createDispute",
+        )
+        .await;
+    let disputes = eventually("the dispute", async || {
+        let disputes = call(&server, "GET", "/api/v1/disputes", Some(&v.owner), None).await;
+        (disputes.body.as_array().is_some_and(|d| !d.is_empty())).then_some(disputes.body)
+    })
+    .await;
+    let dispute = &disputes[0];
+    assert_eq!(dispute["reason"], "fraudulent");
+    assert_eq!(dispute["amount"]["amount"], 3_780_000);
+    assert_eq!(dispute["evidence"]["items"][0]["quantity"], 2);
+    assert!(dispute["evidence"]["session"]["first_order_at"].is_string());
+    assert!(dispute["debt"]["amount"].as_i64().unwrap() > 0);
+    let store = server.store().await;
+    let payment: uuid::Uuid = paid.body["payment_id"].as_str().unwrap().parse().unwrap();
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test",
+        store.payment_partner(payment).await.unwrap().unwrap(),
+    ));
+    let account = store
+        .connected_account(&scope)
+        .await
+        .unwrap()
+        .unwrap()
+        .stripe_account;
+    let paid_out = stripe
+        .http
+        .post(format!("{}/_standin/payouts", stripe.base))
+        .bearer_auth(&stripe.secret_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("account", account.as_str()), ("currency", "cop")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid_out.status().as_u16(), 200);
+    let payouts = eventually("the payout", async || {
+        let payouts = call(&server, "GET", "/api/v1/payouts", Some(&v.owner), None).await;
+        (payouts.body["payouts"].as_array().is_some_and(|p| !p.is_empty())).then_some(payouts.body)
+    })
+    .await;
+    assert_eq!(payouts["payouts"][0]["status"], "paid");
+    assert!(payouts["outstanding_debt"].is_i64());
+    server.stop().await;
+}
+
+/// PAY-3: the payment page allows scripts only from our origin and Stripe, and loads exactly the scripts listed in
+/// security/payment-page-scripts.toml, our own with the integrity hash listed there.
+#[tokio::test]
+async fn the_payment_page_loads_only_its_inventoried_scripts() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "pagina@example.co").await;
+    let page = server
+        .client
+        .get(server.url(&format!("/t/{}/pay", v.token)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let stripe = stripe(&server);
+    let script_src = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("script-src"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(script_src, format!("script-src 'self' {}", stripe.base));
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    let mut scripts: Vec<(String, Option<String>)> = html
+        .split("<script")
+        .skip(1)
+        .map(|tag| {
+            let tag = &tag[..tag.find('>').unwrap()];
+            let attr = |name: &str| {
+                tag.split(&format!("{name}=\""))
+                    .nth(1)
+                    .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+            };
+            (attr("src").expect("no inline scripts"), attr("integrity"))
+        })
+        .collect();
+    scripts.sort();
+    let inventory: toml::Value = toml::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../security/payment-page-scripts.toml"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut listed: Vec<(String, Option<String>)> = inventory["script"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let src = s["src"].as_str().unwrap();
+            let src = if src == "stripe.js" {
+                format!("{}/v3", stripe.base)
+            } else {
+                src.to_owned()
+            };
+            (
+                src,
+                s.get("integrity").and_then(|i| i.as_str()).map(str::to_owned),
+            )
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(
+        scripts, listed,
+        "the payment page's scripts changed: update security/payment-page-scripts.toml"
+    );
+    // Our own script's bytes hash to the integrity the page and the inventory state.
+    use base64::Engine as _;
+    let ours = server
+        .client
+        .get(server.url("/assets/pay.js"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA384, &ours);
+    let integrity = format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|(_, i)| i.as_deref() == Some(integrity.as_str()))
+    );
+    server.stop().await;
+}
+
+/// PAY-1 on PostgreSQL: a card number sent anywhere is refused and is found nowhere in the database.
+#[tokio::test]
+async fn a_card_number_reaches_no_postgres_table() {
+    let server = TestServer::start_on(Engine::Postgres, |_| {}).await;
+    let v = venue_with_menu(&server, "tarjeta@example.co").await;
+    table_with_bill(&server, &v).await;
+    let path = format!("/api/v1/t/{}/payments", v.token);
+    let attempts = [
+        server
+            .client
+            .post(server.url(&path))
+            .json(&json!({"split": {"kind": "full"}, "card": "4242 4242 4242 4242"})),
+        server
+            .client
+            .post(server.url(&path))
+            .json(&json!({"split": {"kind": "full"}, "note": "4242-4242-4242-4242"})),
+        server
+            .client
+            .get(server.url(&format!("/api/v1/t/{}/bill?card=4242424242424242", v.token))),
+        server
+            .client
+            .get(server.url("/healthz"))
+            .header("x-card-number", "4242 4242 4242 4242"),
+    ];
+    for attempt in attempts {
+        let refused = attempt.send().await.unwrap();
+        assert_eq!(refused.status().as_u16(), 400);
+        let text = refused.text().await.unwrap();
+        assert!(!text.contains("4242"), "{text}");
+    }
+    let bin = comanda_store::testing::postgres_bin_dir().unwrap();
+    let dump = std::process::Command::new(bin.join("pg_dump"))
+        .args(["--data-only", "--dbname", &server.superuser_url().unwrap()])
+        .output()
+        .unwrap();
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        dump.contains("tarjeta") || dump.contains("Sede Centro"),
+        "the dump holds the workload"
+    );
+    for form in ["4242424242424242", "4242 4242 4242 4242", "4242-4242-4242-4242"] {
+        assert!(!dump.contains(form), "{form} reached the database");
+    }
+    server.stop().await;
+}
