@@ -108,6 +108,7 @@
             fraction.appendChild(option);
           }
           const label = document.createElement('label');
+          label.className = 'inline';
           label.append(box, ` ${line.quantity} × ${english && line.name.en ? line.name.en : line.name.es} — ${money(line.unit_price.amount * line.quantity, currency)} `);
           item.append(label, fraction);
           list.appendChild(item);

@@ -416,17 +416,17 @@ pub async fn pay_page(
 </section>
 <form id="share-form" class="card">
 <fieldset><legend>{how}</legend>
-<label><input type="radio" name="split" value="full"> {full}</label>
-<label><input type="radio" name="split" value="equal" checked> {equal} <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric"></label>
-<label><input type="radio" name="split" value="items"> {items}</label>
+<label class="inline"><input type="radio" name="split" value="full"> {full}</label>
+<label class="inline"><input type="radio" name="split" value="equal" checked> {equal} <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric"></label>
+<label class="inline"><input type="radio" name="split" value="items"> {items}</label>
 <ul id="item-choices" hidden></ul>
-<label><input type="radio" name="split" value="remaining"> {remaining}</label>
+<label class="inline"><input type="radio" name="split" value="remaining"> {remaining}</label>
 </fieldset>
 <fieldset><legend>{tip}</legend>
 <p class="hint">{tip_hint}</p>
-<label><input type="radio" name="tip" value="none"> {no_tip}</label>
-<label><input type="radio" name="tip" value="suggested"> <span id="tip-suggested"></span></label>
-<label><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" type="number" min="0" inputmode="numeric"></label>
+<label class="inline"><input type="radio" name="tip" value="none"> {no_tip}</label>
+<label class="inline"><input type="radio" name="tip" value="suggested"> <span id="tip-suggested"></span></label>
+<label class="inline"><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" type="number" min="0" inputmode="numeric"></label>
 </fieldset>
 <p id="summary" class="total"></p>
 <p class="hint">{no_fee}</p>

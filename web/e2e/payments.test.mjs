@@ -1,0 +1,134 @@
+// Pay at the table: a guest opens the bill, splits it in two and pays one half with a tip through Stripe Elements
+// (the demo mode's Stripe stand-in, which confirms the way Stripe.js does); a second guest, in another browser
+// context, pays what is left; the kitchen display shows the table paid. The payment page raises no CSP violation.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { totp } from './totp.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function until(what, check) {
+  for (let i = 0; i < 100; i++) {
+    const value = await check();
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/// Through the JSON API: an owner with 2FA and payout authority, an onboarded connected account, a venue with a
+/// table and one dish, two dishes ordered by the table and the table accepted: a 40.000 COP bill.
+async function setUp(api) {
+  const json = async (response) => {
+    const text = await response.text();
+    assert.ok(response.ok(), `${response.url()} → ${response.status()}: ${text}`);
+    return text ? JSON.parse(text) : {};
+  };
+  const call = (method, path, data, token) =>
+    api.fetch(`${server.origin}${path}`, { method, data, headers: token ? { Authorization: `Bearer ${token}` } : {} }).then(json);
+  const email = 'pago@example.co';
+  const password = 'la cuenta por favor';
+  await call('POST', '/api/v1/signup', { business_name: 'Asadero El Fogón', country: 'CO', owner: { name: 'Marta', email, password } });
+  const login = await call('POST', '/api/v1/auth/login', { email, password });
+  const enrollment = await call('POST', '/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
+  const session = await call('POST', '/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token);
+  const token = session.access_token;
+  const me = await call('GET', '/api/v1/me', undefined, token);
+  await call('PATCH', `/api/v1/staff/${me.user_id}`, { payout_authority: true }, token);
+  const link = await call('POST', '/api/v1/payouts/onboarding', {}, token);
+  const onboardingForm = await api.get(link.url, { maxRedirects: 0 });
+  assert.equal(onboardingForm.status(), 303);
+  await until('the connected account to be active', async () => (await call('GET', '/api/v1/payouts', undefined, token)).accepts_payments);
+
+  const venue = await call('POST', '/api/v1/venues', { name: 'Asadero El Fogón', timezone: 'America/Bogota' }, token);
+  const table = await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 7', seats: 4 }, token);
+  const category = await call('POST', `/api/v1/venues/${venue.id}/menu/categories`, { name: { es: 'Parrilla', en: 'Grill' } }, token);
+  const item = await call('POST', `/api/v1/venues/${venue.id}/menu/items`, {
+    category_id: category.id,
+    name: { es: 'Punta de anca', en: 'Rump cap' },
+    price: { amount: 2_000_000, currency: 'COP' },
+  }, token);
+  const guestPath = new URL(table.guest_url).pathname;
+  await call('POST', `/api/v1${guestPath}/orders`, { items: [{ item_id: item.id, quantity: 2 }] });
+  const sessions = await call('GET', `/api/v1/venues/${venue.id}/table-sessions`, undefined, token);
+  await call('POST', `/api/v1/table-sessions/${sessions[0].id}/accept`, {}, token);
+  return { token, venue: venue.id, payPath: `${guestPath}/pay` };
+}
+
+async function payOnPhone(payPath, choose) {
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const page = await phone.newPage();
+  const cspViolations = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+  await page.goto(`${server.origin}${payPath}`);
+  await page.locator('#bill-total').filter({ hasText: '40.000' }).waitFor();
+  await choose(page);
+  await page.click('#continue');
+  // Stripe Elements (the stand-in) mounts its payment methods; no card number is typed into comanda's page.
+  await page.locator('[data-testid="pm_card_visa"]').waitFor();
+  assert.equal(await page.locator('input[autocomplete="cc-number"]').count(), 0);
+  await page.click('#pay-now');
+  await page.locator('#paid-message').waitFor({ state: 'visible', timeout: 15000 });
+  return { phone, page, cspViolations };
+}
+
+test('two guests split the bill, one tips, and the kitchen sees the table paid', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
+  const { token, venue, payPath } = await setUp(staff.request);
+  await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const kitchen = await staff.newPage();
+  await kitchen.goto(`${server.origin}/kitchen?venue=${venue}`);
+  await kitchen.locator('.table-balance', { hasText: 'Mesa 7' }).waitFor({ timeout: 5000 });
+
+  // First guest: half of the bill with the suggested 10 % tip, shown before anything is charged.
+  const first = await payOnPhone(payPath, async (page) => {
+    await page.check('input[name=split][value=equal]');
+    await page.fill('input[name=parts]', '2');
+    assert.equal(await page.locator('input[name=tip]:checked').count(), 0, 'no tip is pre-selected');
+    await page.check('input[name=tip][value=suggested]');
+    await page.locator('#summary').filter({ hasText: '$ 20.000 + propina $ 2.000 = $ 22.000' }).waitFor();
+    assert.match(await page.textContent('#share-form'), /No se cobra ningún cargo adicional/);
+    await page.screenshot({ path: artifactPath('pay-share.png'), fullPage: true });
+  });
+  await first.page.locator('#bill-paid').filter({ hasText: '20.000' }).waitFor();
+  await first.page.screenshot({ path: artifactPath('pay-first-half.png'), fullPage: true });
+
+  // Second guest, another browser context: what is left, no tip.
+  const second = await payOnPhone(payPath, async (page) => {
+    await page.locator('#bill-remaining').filter({ hasText: '20.000' }).waitFor();
+    await page.check('input[name=split][value=remaining]');
+    await page.check('input[name=tip][value=none]');
+    await page.locator('#summary').filter({ hasText: '$ 20.000 + propina $ 0 = $ 20.000' }).waitFor();
+  });
+  await second.page.locator('#settled').waitFor({ state: 'visible' });
+  // Every guest sees the same live balance.
+  await first.page.locator('#settled').waitFor({ state: 'visible', timeout: 10000 });
+  await second.page.screenshot({ path: artifactPath('pay-settled.png'), fullPage: true });
+
+  // The kitchen display shows the table paid.
+  await kitchen.locator('.table-balance[data-settled="true"]', { hasText: 'Mesa 7' }).waitFor({ timeout: 5000 });
+  assert.match(await kitchen.locator('.table-balance').first().textContent(), /pagada/);
+  await kitchen.screenshot({ path: artifactPath('kitchen-paid.png'), fullPage: true });
+  assert.deepEqual([...first.cspViolations, ...second.cspViolations], []);
+
+  // The tip reached the ledger; the partner's transfers are at Stripe.
+  const month = new Date().toISOString().slice(0, 7);
+  const tips = await (await staff.request.get(`${server.origin}/api/v1/tips?month=${month}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(tips.entries.length, 1);
+  assert.equal(tips.entries[0].amount, 200_000);
+  await first.phone.close();
+  await second.phone.close();
+  await staff.close();
+});
