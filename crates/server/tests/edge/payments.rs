@@ -126,8 +126,6 @@ pub async fn onboarded(server: &TestServer, v: &Venue) -> String {
         (payouts.body["accepts_payments"] == true).then_some(())
     })
     .await;
-    let payouts = call(server, "GET", "/api/v1/payouts", Some(&v.owner), None).await;
-    assert_eq!(payouts.body["charge_model"], "separate_charges_and_transfers");
     owner_id
 }
 
@@ -189,6 +187,11 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
         "https://comanda.dev/problems/payments-unavailable"
     );
     onboarded(&server, &v).await;
+    let payouts = call(&server, "GET", "/api/v1/payouts", Some(&v.owner), None).await;
+    assert_eq!(
+        payouts.body["charge_model"], "separate_charges_and_transfers",
+        "a Colombian partner"
+    );
 
     let first = pay(
         &server,
@@ -884,5 +887,167 @@ async fn a_card_number_reaches_no_postgres_table() {
     for form in ["4242424242424242", "4242 4242 4242 4242", "4242-4242-4242-4242"] {
         assert!(!dump.contains(form), "{form} reached the database");
     }
+    server.stop().await;
+}
+
+/// Where the partner's country allows card-accepting accounts (Mexico), the share is a destination charge on the
+/// partner's behalf: the application fee stays with the platform, the rest (tip included) lands on the partner's
+/// account with the charge, and a full refund reverses the transfer and the fee.
+#[tokio::test]
+async fn destination_charges_where_the_country_allows_them() {
+    let server = TestServer::start().await;
+    let signup = post(
+        &server,
+        "/api/v1/signup",
+        None,
+        json!({"business_name": "Taquería El Güero", "country": "MX",
+               "owner": {"name": "Lupe", "email": "lupe@example.mx", "password": PASSWORD}}),
+    )
+    .await;
+    assert_eq!(signup.status, 201, "{}", signup.body);
+    let owner = crate::identity::enrolled(&server, "lupe@example.mx", PASSWORD)
+        .await
+        .access;
+    let venue = post(
+        &server,
+        "/api/v1/venues",
+        Some(&owner),
+        json!({"name": "Centro", "timezone": "America/Mexico_City", "currency": "MXN", "tax": {"kind": "iva", "rate_bp": 1600}}),
+    )
+    .await;
+    assert_eq!(venue.status, 201, "{}", venue.body);
+    let venue_id = venue.body["id"].as_str().unwrap().to_owned();
+    let table = post(
+        &server,
+        &format!("/api/v1/venues/{venue_id}/tables"),
+        Some(&owner),
+        json!({"label": "1", "seats": 2}),
+    )
+    .await;
+    let category = post(
+        &server,
+        &format!("/api/v1/venues/{venue_id}/menu/categories"),
+        Some(&owner),
+        json!({"name": {"es": "Tacos"}}),
+    )
+    .await;
+    let item = post(
+        &server,
+        &format!("/api/v1/venues/{venue_id}/menu/items"),
+        Some(&owner),
+        json!({"category_id": category.body["id"], "name": {"es": "Tacos al pastor"}, "price": {"amount": 10_000, "currency": "MXN"}}),
+    )
+    .await;
+    assert_eq!(item.status, 201, "{}", item.body);
+    let v = Venue {
+        owner,
+        venue: venue_id,
+        category: category.body["id"].as_str().unwrap().to_owned(),
+        table: table.body["id"].as_str().unwrap().to_owned(),
+        token: table.body["token"].as_str().unwrap().to_owned(),
+        item: item.body["id"].as_str().unwrap().to_owned(),
+    };
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let payouts = call(&server, "GET", "/api/v1/payouts", Some(&v.owner), None).await;
+    assert_eq!(payouts.body["charge_model"], "destination_charges");
+    let stripe = stripe(&server);
+    let paid = pay(&server, &v, json!({"split": {"kind": "full"}, "tip": 2_000})).await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let confirmed = stripe
+        .confirm(paid.body["client_secret"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    assert_eq!(
+        confirmed["transfer_data"]["destination"]
+            .as_str()
+            .map(|d| d.starts_with("acct_")),
+        Some(true)
+    );
+    assert_eq!(
+        confirmed["application_fee_amount"], 600,
+        "3 % of the 20.000 share, never of the tip"
+    );
+    let payment = paid.body["payment_id"].as_str().unwrap().to_owned();
+    succeeded(&server, &v, &payment).await;
+    let account = confirmed["transfer_data"]["destination"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(stripe.balance_of("platform").await, 600);
+    assert_eq!(stripe.balance_of(&account).await, 20_000 + 2_000 - 600);
+    assert!(
+        stripe.get("/_standin/ledger").await["transfers"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no separate transfer"
+    );
+    let refund = post(
+        &server,
+        &format!("/api/v1/payments/{payment}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 22_000, "reason": "pedido equivocado"}),
+    )
+    .await;
+    assert_eq!(refund.status, 201, "{}", refund.body);
+    assert_eq!(stripe.balance_of("platform").await, 0);
+    assert_eq!(stripe.balance_of(&account).await, 0);
+    server.stop().await;
+}
+
+/// A payment left unfinished holds its share only for a while: then it is cancelled at Stripe first and its share
+/// is free again. A guest can also give up a payment at once.
+#[tokio::test]
+async fn abandoned_payments_are_cancelled_at_stripe_then_released() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "abandono@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let stripe = stripe(&server);
+    let given_up = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    let id = given_up.body["payment_id"].as_str().unwrap().to_owned();
+    let cancelled = post(
+        &server,
+        &format!("/api/v1/t/{}/payments/{id}/cancel", v.token),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    let abandoned = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    assert_eq!(
+        abandoned.status, 201,
+        "the whole bill is free again: {}",
+        abandoned.body
+    );
+    let intent = abandoned.body["client_secret"]
+        .as_str()
+        .unwrap()
+        .split("_secret_")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(bill(&server, &v).await["balance"]["remaining"]["amount"], 0);
+    server.clock.advance(time::Duration::minutes(16));
+    let service = server.server().payments().unwrap();
+    let store = server.store().await;
+    comanda_server::payments::upkeep(&store, service, &(std::sync::Arc::new(server.clock.clone()) as _))
+        .await;
+    assert_eq!(
+        stripe.get(&format!("/v1/payment_intents/{intent}")).await["status"],
+        "canceled"
+    );
+    let id = abandoned.body["payment_id"].as_str().unwrap();
+    assert_eq!(payment_state(&server, &v, id).await["status"], "cancelled");
+    assert_eq!(
+        bill(&server, &v).await["balance"]["remaining"]["amount"],
+        3_780_000
+    );
+    // A cancelled PaymentIntent can no longer be paid.
+    let late = stripe
+        .confirm(abandoned.body["client_secret"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    assert_eq!(late["error"]["code"], "payment_intent_unexpected_state");
     server.stop().await;
 }
