@@ -498,3 +498,90 @@ fn keys_rotate_adds_a_key_and_the_previous_keeps_verifying() {
     let kid = |line: &str| line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(listed.contains(&kid(&first)) && listed.contains(&kid(&second)));
 }
+
+/// `comanda payments reconcile` runs the reconciliation job once against the configured Stripe (here the stand-in,
+/// holding a succeeded PaymentIntent comanda never made: a mismatch, exit 1) and refuses demo mode, whose stand-in
+/// lives inside `comanda serve`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_reconcile_reports_mismatches_with_its_exit_status() {
+    use comanda_payments::standin::{StandIn, StandInConfig};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cwd = tempfile::tempdir().unwrap();
+    let demo = Command::new(BIN)
+        .current_dir(cwd.path())
+        .args(["payments", "reconcile"])
+        .output()
+        .unwrap();
+    assert!(!demo.status.success());
+    assert!(String::from_utf8_lossy(&demo.stderr).contains("demo mode"));
+
+    let standin = StandIn::start(
+        StandInConfig::generate(),
+        std::sync::Arc::new(comanda_domain::SystemClock),
+    )
+    .await
+    .unwrap();
+    let keys = standin.config();
+    let env = [
+        ("COMANDA_PAYMENTS__PROVIDER", "stripe".to_owned()),
+        ("COMANDA_PAYMENTS__API_BASE", standin.api_base()),
+        ("COMANDA_PAYMENTS__SECRET_KEY", keys.secret_key.clone()),
+        ("COMANDA_PAYMENTS__PUBLISHABLE_KEY", keys.publishable_key.clone()),
+        ("COMANDA_PAYMENTS__WEBHOOK_SECRET", keys.webhook_secret.clone()),
+    ];
+    let reconcile = || {
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(cwd.path())
+            .args(["payments", "reconcile", "--hours", "1"]);
+        for (key, value) in &env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    };
+    let clean = reconcile();
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("every paid bill matches"));
+
+    // A payment taken at Stripe that no bill of comanda knows.
+    let http = reqwest::Client::new();
+    let form = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let intent: serde_json::Value = http
+        .post(format!("{}/v1/payment_intents", standin.api_base()))
+        .bearer_auth(&keys.secret_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("amount", "5000"), ("currency", "cop")]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = intent["id"].as_str().unwrap();
+    http.post(format!("{}/v1/payment_intents/{id}/confirm", standin.api_base()))
+        .bearer_auth(&keys.secret_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("payment_method", "pm_card_visa")]))
+        .send()
+        .await
+        .unwrap();
+    let mismatch = reconcile();
+    assert_eq!(
+        mismatch.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&mismatch.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&mismatch.stdout);
+    assert!(stdout.contains("MISMATCH") && stdout.contains(id), "{stdout}");
+}

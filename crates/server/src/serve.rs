@@ -169,6 +169,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     if let Some(addr) = http_redirect_addr {
         choices.push(format!("plain HTTP on http://{addr} redirects to HTTPS"));
     }
+    choices.push(match payments.as_ref() {
+        None => "card payments: off".to_owned(),
+        Some(p) if p.standin.is_some() => format!(
+            "card payments: DEMO MODE — a local Stripe stand-in at {} (test cards, no real money); set payments.provider = \"stripe\" for real payments",
+            p.api_base
+        ),
+        Some(p) => format!("card payments: Stripe at {}", p.api_base),
+    });
     Ok(Server {
         https_addr,
         http_redirect_addr,

@@ -334,16 +334,23 @@ pub async fn payment_status(
     Ok(Json(PaymentView::from(&payment)))
 }
 
-/// The guest gives up a payment in progress: it is cancelled at Stripe, then its share of the bill is free again.
+/// The guest gives up a payment in progress (`X-Guest-Device` of the device that started it): it is cancelled at
+/// Stripe, then its share of the bill is free again.
 #[utoipa::path(post, path = "/api/v1/t/{token}/payments/{payment}/cancel", tag = "payments",
     params(("token" = String, Path), ("payment" = String, Path)),
     responses((status = 200, body = PaymentView), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_guest_payment(
     State(state): State<AppState>,
     Path((token, payment)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Json<PaymentView>, ApiError> {
     let service = service(&state)?;
+    let device = guest_device(&headers)?;
     let (scope, payment) = guest_payment(&state, &token, &payment).await?;
+    // Only the device that started a payment may give it up (another guest at the table sees it, not cancels it).
+    if payment.device.is_some() && payment.device != device {
+        return Err(ApiError::NotFound);
+    }
     if payment.status != PaymentStatus::Pending {
         return Err(Problem::new(ProblemType::Conflict)
             .detail("this payment is no longer in progress")

@@ -1004,17 +1004,33 @@ async fn abandoned_payments_are_cancelled_at_stripe_then_released() {
     table_with_bill(&server, &v).await;
     onboarded(&server, &v).await;
     let stripe = stripe(&server);
-    let given_up = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
-    let id = given_up.body["payment_id"].as_str().unwrap().to_owned();
-    let cancelled = post(
-        &server,
-        &format!("/api/v1/t/{}/payments/{id}/cancel", v.token),
-        None,
-        json!({}),
-    )
-    .await;
-    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
-    assert_eq!(cancelled.body["status"], "cancelled");
+    let given_up = server
+        .client
+        .post(server.url(&format!("/api/v1/t/{}/payments", v.token)))
+        .header("x-guest-device", "phone-1")
+        .json(&json!({"split": {"kind": "full"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given_up.status().as_u16(), 201);
+    let given_up: Value = given_up.json().await.unwrap();
+    let id = given_up["payment_id"].as_str().unwrap().to_owned();
+    let cancel = |device: &'static str| {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/t/{}/payments/{id}/cancel", v.token)))
+            .header("x-guest-device", device)
+            .send()
+    };
+    assert_eq!(
+        cancel("phone-2").await.unwrap().status().as_u16(),
+        404,
+        "another guest's device"
+    );
+    let cancelled = cancel("phone-1").await.unwrap();
+    assert_eq!(cancelled.status().as_u16(), 200);
+    let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
     let abandoned = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
     assert_eq!(
         abandoned.status, 201,
