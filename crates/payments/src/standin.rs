@@ -295,6 +295,23 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> Result<(), Reply> {
     }
 }
 
+/// Answers a read-only request with the secret key: `read` sees the ledger at the stand-in's now.
+async fn read(inner: &Inner, headers: &HeaderMap, read: impl FnOnce(&Ledger) -> Reply) -> Response {
+    if let Err(refused) = authorized(inner, headers) {
+        return reply(refused);
+    }
+    let mut ledger = inner.ledger.lock().await;
+    ledger.now = inner.clock.now().unix_timestamp();
+    reply(read(&ledger))
+}
+
+fn found(object: Option<&Value>, id: &str) -> Reply {
+    match object {
+        Some(object) => (StatusCode::OK, object.clone()),
+        None => missing(id),
+    }
+}
+
 fn reply((status, body): Reply) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     response
@@ -490,15 +507,7 @@ async fn retrieve_account(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = authorized(&inner, &headers) {
-        return reply(refused);
-    }
-    let mut ledger = inner.ledger.lock().await;
-    ledger.now = inner.clock.now().unix_timestamp();
-    reply(match ledger.accounts.get(&id) {
-        Some(account) => (StatusCode::OK, account.clone()),
-        None => missing(&id),
-    })
+    read(&inner, &headers, |ledger| found(ledger.accounts.get(&id), &id)).await
 }
 
 async fn create_account_link(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -622,15 +631,7 @@ async fn retrieve_intent(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = authorized(&inner, &headers) {
-        return reply(refused);
-    }
-    let mut ledger = inner.ledger.lock().await;
-    ledger.now = inner.clock.now().unix_timestamp();
-    reply(match ledger.intents.get(&id) {
-        Some(intent) => (StatusCode::OK, intent.clone()),
-        None => missing(&id),
-    })
+    read(&inner, &headers, |ledger| found(ledger.intents.get(&id), &id)).await
 }
 
 async fn list_intents(
@@ -638,9 +639,6 @@ async fn list_intents(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(refused) = authorized(&inner, &headers) {
-        return reply(refused);
-    }
     let limit = query
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
@@ -650,33 +648,34 @@ async fn list_intents(
         .get("created[gte]")
         .and_then(|c| c.parse::<i64>().ok())
         .unwrap_or(0);
-    let mut ledger = inner.ledger.lock().await;
-    ledger.now = inner.clock.now().unix_timestamp();
-    let newest_first: Vec<&Value> = ledger
-        .intent_order
-        .iter()
-        .rev()
-        .filter_map(|id| ledger.intents.get(id))
-        .filter(|i| i["created"].as_i64().unwrap_or(0) >= since)
-        .collect();
-    let start = match query.get("starting_after") {
-        Some(after) => newest_first
+    read(&inner, &headers, |ledger| {
+        let newest_first: Vec<&Value> = ledger
+            .intent_order
             .iter()
-            .position(|i| i["id"].as_str() == Some(after))
-            .map_or(newest_first.len(), |p| p + 1),
-        None => 0,
-    };
-    let page: Vec<Value> = newest_first
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(|v| (*v).clone())
-        .collect();
-    let has_more = start + page.len() < newest_first.len();
-    reply((
-        StatusCode::OK,
-        json!({"object": "list", "url": "/v1/payment_intents", "has_more": has_more, "data": page}),
-    ))
+            .rev()
+            .filter_map(|id| ledger.intents.get(id))
+            .filter(|i| i["created"].as_i64().unwrap_or(0) >= since)
+            .collect();
+        let start = match query.get("starting_after") {
+            Some(after) => newest_first
+                .iter()
+                .position(|i| i["id"].as_str() == Some(after))
+                .map_or(newest_first.len(), |p| p + 1),
+            None => 0,
+        };
+        let page: Vec<Value> = newest_first
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|v| (*v).clone())
+            .collect();
+        let has_more = start + page.len() < newest_first.len();
+        (
+            StatusCode::OK,
+            json!({"object": "list", "url": "/v1/payment_intents", "has_more": has_more, "data": page}),
+        )
+    })
+    .await
 }
 
 fn cors(mut response: Response) -> Response {
@@ -1031,46 +1030,39 @@ fn connected_account(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn balance(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorized(&inner, &headers) {
-        return reply(refused);
-    }
     let holder = connected_account(&headers).unwrap_or_else(|| "platform".into());
-    let mut ledger = inner.ledger.lock().await;
-    ledger.now = inner.clock.now().unix_timestamp();
-    if holder != "platform" && !ledger.accounts.contains_key(&holder) {
-        return reply(missing(&holder));
-    }
-    let available: Vec<Value> = ledger
-        .balances
-        .iter()
-        .filter(|((h, _), _)| *h == holder)
-        .map(|((_, currency), amount)| json!({"amount": amount, "currency": currency, "source_types": {"card": amount}}))
-        .collect();
-    reply((
-        StatusCode::OK,
-        json!({"object": "balance", "available": available, "pending": [], "livemode": false}),
-    ))
+    read(&inner, &headers, |ledger| {
+        if holder != "platform" && !ledger.accounts.contains_key(&holder) {
+            return missing(&holder);
+        }
+        let available: Vec<Value> = ledger
+            .balances
+            .iter()
+            .filter(|((h, _), _)| *h == holder)
+            .map(|((_, currency), amount)| json!({"amount": amount, "currency": currency, "source_types": {"card": amount}}))
+            .collect();
+        (
+            StatusCode::OK,
+            json!({"object": "balance", "available": available, "pending": [], "livemode": false}),
+        )
+    })
+    .await
 }
 
 async fn list_payouts(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorized(&inner, &headers) {
-        return reply(refused);
-    }
     let holder = connected_account(&headers).unwrap_or_default();
-    let mut ledger = inner.ledger.lock().await;
-    ledger.now = inner.clock.now().unix_timestamp();
-    let data: Vec<Value> = ledger
-        .payouts
-        .get(&holder)
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .rev()
-        .collect();
-    reply((
-        StatusCode::OK,
-        json!({"object": "list", "url": "/v1/payouts", "has_more": false, "data": data}),
-    ))
+    read(&inner, &headers, |ledger| {
+        let data: Vec<&Value> = ledger
+            .payouts
+            .get(&holder)
+            .map(|p| p.iter().rev().collect())
+            .unwrap_or_default();
+        (
+            StatusCode::OK,
+            json!({"object": "list", "url": "/v1/payouts", "has_more": false, "data": data}),
+        )
+    })
+    .await
 }
 
 async fn retrieve_event(
@@ -1078,15 +1070,7 @@ async fn retrieve_event(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = authorized(&inner, &headers) {
-        return reply(refused);
-    }
-    let mut ledger = inner.ledger.lock().await;
-    ledger.now = inner.clock.now().unix_timestamp();
-    reply(match ledger.events.get(&id) {
-        Some(event) => (StatusCode::OK, event.clone()),
-        None => missing(&id),
-    })
+    read(&inner, &headers, |ledger| found(ledger.events.get(&id), &id)).await
 }
 
 /// A payout of a connected account's balance reaching (or failing to reach) its bank.
@@ -1128,35 +1112,31 @@ async fn standin_payout(State(inner): State<Arc<Inner>>, headers: HeaderMap, bod
 
 /// Who holds what: balances by holder and currency, and each PaymentIntent's net charge to its guest's card.
 async fn standin_ledger(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorized(&inner, &headers) {
-        return reply(refused);
-    }
-    let mut ledger = inner.ledger.lock().await;
-    ledger.now = inner.clock.now().unix_timestamp();
-    let balances: Vec<Value> = ledger
-        .balances
-        .iter()
-        .map(|((holder, currency), amount)| json!({"holder": holder, "currency": currency, "amount": amount}))
-        .collect();
-    let transfers: Vec<Value> = ledger.transfers.values().cloned().collect();
-    reply((
-        StatusCode::OK,
-        json!({"balances": balances, "cards": ledger.cards, "transfers": transfers}),
-    ))
+    read(&inner, &headers, |ledger| {
+        let balances: Vec<Value> = ledger
+            .balances
+            .iter()
+            .map(|((holder, currency), amount)| json!({"holder": holder, "currency": currency, "amount": amount}))
+            .collect();
+        let transfers: Vec<&Value> = ledger.transfers.values().collect();
+        (
+            StatusCode::OK,
+            json!({"balances": balances, "cards": ledger.cards, "transfers": transfers}),
+        )
+    })
+    .await
 }
 
 async fn standin_events(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorized(&inner, &headers) {
-        return reply(refused);
-    }
-    let mut ledger = inner.ledger.lock().await;
-    ledger.now = inner.clock.now().unix_timestamp();
-    let events: Vec<Value> = ledger
-        .event_order
-        .iter()
-        .filter_map(|id| ledger.events.get(id).cloned())
-        .collect();
-    reply((StatusCode::OK, json!({"data": events})))
+    read(&inner, &headers, |ledger| {
+        let events: Vec<&Value> = ledger
+            .event_order
+            .iter()
+            .filter_map(|id| ledger.events.get(id))
+            .collect();
+        (StatusCode::OK, json!({"data": events}))
+    })
+    .await
 }
 
 /// The Stripe.js stand-in: `Stripe(pk).elements({clientSecret}).create('payment').mount(el)` renders a choice of

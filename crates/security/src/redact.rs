@@ -75,11 +75,26 @@ fn redact_value(value: &mut serde_json::Value) {
     }
 }
 
-/// Free text: card-like numbers, `Bearer …` credentials and `sensitive_key=value` / `sensitive_key: value` pairs.
+/// Stripe credentials recognisable by their prefix: secret and restricted keys, webhook signing secrets; and the
+/// secret half of a PaymentIntent's client secret (`pi_…_secret_…`).
+const STRIPE_SECRET_PREFIXES: [(&str, bool); 6] = [
+    ("sk_live_", true),
+    ("sk_test_", true),
+    ("rk_live_", true),
+    ("rk_test_", true),
+    ("whsec_", true),
+    ("_secret_", false),
+];
+
+/// Free text: card-like numbers, `Bearer …` credentials, Stripe secrets and `sensitive_key=value` /
+/// `sensitive_key: value` pairs.
 pub fn redact_text(text: &str) -> String {
     let mut out = mask_pans(text);
     out = mask_after_marker(&out, "bearer ", true);
     out = mask_after_marker(&out, "basic ", true);
+    for (prefix, whole_word) in STRIPE_SECRET_PREFIXES {
+        out = mask_after_marker(&out, prefix, whole_word);
+    }
     for key in SENSITIVE_KEYS {
         out = mask_key_values(&out, key);
     }
@@ -313,6 +328,15 @@ mod tests {
     fn plain_text_lines_are_redacted_too() {
         let out = redact_line("GET /pay?card=4000 0566 5566 5556 token=abc\n");
         assert_eq!(out, "GET /pay?card=[redacted-pan] token=[redacted]\n");
+    }
+
+    #[test]
+    fn stripe_secrets_are_redacted_by_their_shape() {
+        let out = redact_line("stripe sk_live_51Habc whsec_9xYz pi_3Mtw_secret_YrKJ rk_test_77 pk_test_ok\n");
+        for secret in ["51Habc", "9xYz", "YrKJ", "rk_test_77"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(out.contains("pk_test_ok"), "publishable keys are public: {out}");
     }
 
     #[test]

@@ -754,6 +754,19 @@ impl OrderingStore for PgStore {
                 "{unfinished} order(s) are neither served nor cancelled"
             )));
         }
+        // A guest paying right now keeps the table open: their payment belongs to this bill.
+        let paying: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM payments WHERE partner_id = $1 AND session_id = $2 AND status = 'pending'",
+        )
+        .bind(scope.partner().as_uuid())
+        .bind(session)
+        .fetch_one(&mut *tx)
+        .await?;
+        if paying > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{paying} payment(s) of this bill are in progress"
+            )));
+        }
         let row = sqlx::query(
             "UPDATE table_sessions SET status = 'closed', closed_at = $3, closed_by = $4
              WHERE partner_id = $1 AND id = $2 RETURNING *",

@@ -1249,6 +1249,38 @@ mod suite {
             store.reserve_payment(&scope, &again, NOW).await.unwrap(),
             ReserveOutcome::KeyReused
         );
+        // The table cannot close while a guest is paying its bill.
+        let order = store.table_orders(&scope, table).await.unwrap()[0].id;
+        for (from, to) in [
+            (OrderStatus::Placed, OrderStatus::Accepted),
+            (OrderStatus::Accepted, OrderStatus::Preparing),
+            (OrderStatus::Preparing, OrderStatus::Ready),
+            (OrderStatus::Ready, OrderStatus::Served),
+        ] {
+            store
+                .transition_order(&scope, order, from, to, "k", None, NOW)
+                .await
+                .unwrap();
+        }
+        let refused = store.close_table(&scope, table, "manager:m", NOW).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("payment")),
+            "{refused:?}"
+        );
+        for held in store.session_payments(&scope, session).await.unwrap() {
+            if held.status == PaymentStatus::Pending {
+                store
+                    .release_payment(&scope, held.id, PaymentStatus::Cancelled, "abandoned")
+                    .await
+                    .unwrap();
+            }
+        }
+        store.close_table(&scope, table, "manager:m", NOW).await.unwrap();
+        let gone = store
+            .reserve_payment(&scope, &payment_of(venue, table, session, 1_000, 0, false), NOW)
+            .await
+            .unwrap();
+        assert_eq!(gone, ReserveOutcome::SessionGone);
     }
 
     pub async fn an_event_applies_once_however_often_it_is_delivered(store: &dyn Store) {

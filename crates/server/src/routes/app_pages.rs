@@ -37,7 +37,9 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page(lang: Lang, name: &str, title: &str, body: &str) -> Response {
+/// The HTML every page shares: language, title, the stylesheet, the page's scripts (same origin unless the page's
+/// own CSP says otherwise), the bar, and the error box the scripts fill.
+fn shell(lang: Lang, name: &str, title: &str, scripts: &str, main: &str, home: &str, body: &str) -> Response {
     let html = format!(
         r#"<!doctype html>
 <html lang="{lang}">
@@ -46,11 +48,11 @@ fn page(lang: Lang, name: &str, title: &str, body: &str) -> Response {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · comanda</title>
 <link rel="stylesheet" href="/assets/site.css">
-<script src="/assets/app.js" defer></script>
+{scripts}
 </head>
 <body data-page="{name}" data-lang="{lang}">
-<header class="bar"><a class="brand small" href="/">comanda</a></header>
-<main class="narrow">
+<header class="bar"><a class="brand small" href="{home}">comanda</a></header>
+<main {main}>
 <h1>{title}</h1>
 <p class="error" role="alert" hidden></p>
 {body}
@@ -65,6 +67,18 @@ fn page(lang: Lang, name: &str, title: &str, body: &str) -> Response {
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     response
+}
+
+fn page(lang: Lang, name: &str, title: &str, body: &str) -> Response {
+    shell(
+        lang,
+        name,
+        title,
+        r#"<script src="/assets/app.js" defer></script>"#,
+        r#"class="narrow""#,
+        "/",
+        body,
+    )
 }
 
 /// Registers a restaurant and its owner.
@@ -388,23 +402,16 @@ pub async fn pay_page(
             .detail("card payments are switched off on this server")
             .into_response();
     };
-    let html = format!(
-        r#"<!doctype html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · comanda</title>
-<link rel="stylesheet" href="/assets/site.css">
-<script src="{stripe_js}"></script>
-<script src="/assets/pay.js" integrity="{integrity}" defer></script>
-</head>
-<body data-page="pay" data-lang="{lang}">
-<header class="bar"><a class="brand small" href="/t/{token}">comanda</a></header>
-<main class="narrow" id="pay" data-token="{token}">
-<h1>{title}</h1>
-<p class="error" role="alert" hidden></p>
-<section class="card">
+    let token = escape(&token);
+    let title = tr(l, "Pagar la cuenta", "Pay the bill");
+    let scripts = format!(
+        r#"<script src="{}"></script>
+<script src="/assets/pay.js" integrity="{}" defer></script>"#,
+        escape(&payments.js_url),
+        state.pay_script_integrity
+    );
+    let body = format!(
+        r#"<section class="card">
 <p><span id="venue-name"></span> · <span id="table-label"></span></p>
 <dl class="balance">
 <dt>{total}</dt><dd id="bill-total"></dd>
@@ -437,16 +444,7 @@ pub async fn pay_page(
 <button id="pay-now" type="button"></button>
 <button id="cancel-payment" type="button" class="link">{cancel}</button>
 </section>
-<p id="paid-message" class="ok" hidden>{thanks}</p>
-</main>
-</body>
-</html>
-"#,
-        lang = l.code(),
-        token = escape(&token),
-        stripe_js = escape(&payments.js_url),
-        integrity = state.pay_script_integrity,
-        title = tr(l, "Pagar la cuenta", "Pay the bill"),
+<p id="paid-message" class="ok" hidden>{thanks}</p>"#,
         total = tr(l, "Total de la cuenta", "Bill total"),
         paid = tr(l, "Pagado", "Paid"),
         progress = tr(l, "Pagos en curso", "Being paid"),
@@ -478,15 +476,20 @@ pub async fn pay_page(
         cancel = tr(l, "Cancelar este pago", "Cancel this payment"),
         thanks = tr(l, "¡Pago recibido! Gracias.", "Payment received. Thank you!"),
     );
-    let mut response = Html(html).into_response();
+    let mut response = shell(
+        l,
+        "pay",
+        title,
+        &scripts,
+        &format!(r#"class="narrow" id="pay" data-token="{token}""#),
+        &format!("/t/{token}"),
+        &body,
+    );
     if let Ok(csp) = HeaderValue::from_str(&payments.payment_page_csp()) {
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     response
 }
 

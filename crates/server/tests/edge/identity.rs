@@ -549,17 +549,6 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     server.stop().await;
 }
 
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Postgres).await } )*
-        }
-    };
-}
-
 on_both_engines!(
     owner_must_enrol_then_needs_a_fresh_code_at_every_sign_in,
     tokens_expire_refuse_forgery_and_rotate,

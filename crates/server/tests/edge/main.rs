@@ -5,6 +5,18 @@
 
 mod support;
 
+/// Runs each named `async fn case(engine: Engine)` of the module on SQLite and on PostgreSQL.
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Postgres).await } )*
+        }
+    };
+}
+
 mod errors;
 mod identity;
 mod ordering;

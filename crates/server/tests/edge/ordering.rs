@@ -354,17 +354,6 @@ pub async fn next_sse_event(
         .expect("no event within 5 s")
 }
 
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $case() { super::$case(super::Engine::Postgres).await } )*
-        }
-    };
-}
-
 on_both_engines!(
     a_bill_of_three_items_matches_the_hand_checked_example,
     rotated_and_foreign_table_tokens_open_nothing,
