@@ -1,0 +1,892 @@
+//! `comanda-bench`: the load benchmark (issue 7). It starts the real `comanda` binary (release build) on a fresh
+//! SQLite data directory or a throwaway PostgreSQL cluster, seeds a partner through the HTTP API, and measures, in
+//! one run on one machine so that noise cancels:
+//!
+//! - (a) guests placing orders over HTTPS with Idempotency-Keys at N connections: throughput and p50/p95/p99/p99.9;
+//! - the raw limit: the same order-shaped transaction issued straight to the database (pgbench on PostgreSQL, a direct
+//!   loop on SQLite) at the same concurrency, and comanda ÷ raw;
+//! - (b) the order p99 while a 500 req/s login flood hits the bcrypt-12 sign-in;
+//! - (c) SSE fan-out: time from an order to its arrival on 1,000 connected kitchen displays;
+//! - (d) cold start to the first served request; (e) idle RSS and RSS with 1,000 connections open.
+//!
+//! Loopback only, bounded in time. Results print as a Markdown table; `--write BENCHMARKS.md` replaces the table
+//! between the `bench:start` / `bench:end` markers.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+#[derive(Debug, Parser)]
+#[command(about = "comanda's load benchmark: HTTPS order placement next to the database's own limit")]
+struct Args {
+    /// `sqlite`, `postgres` or `both`.
+    #[arg(long, default_value = "both")]
+    engine: String,
+    /// Concurrent guest connections placing orders.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Seconds each throughput run lasts.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Kitchen displays connected for the SSE fan-out.
+    #[arg(long, default_value_t = 1000)]
+    displays: usize,
+    /// The `comanda` binary (default: next to this one).
+    #[arg(long)]
+    comanda: Option<PathBuf>,
+    /// Write the results table into this Markdown file between the bench markers.
+    #[arg(long)]
+    write: Option<PathBuf>,
+}
+
+const TABLES: usize = 32;
+
+struct Served {
+    child: Child,
+    origin: String,
+    client: reqwest::Client,
+    cold_start: Duration,
+    data: tempfile::TempDir,
+}
+
+impl Served {
+    fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map_or(0.0, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Stops the server (SIGTERM, graceful) and hands back its data directory.
+    fn stop(mut self) -> tempfile::TempDir {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        self.data
+    }
+}
+
+fn https_client(cert: &Path, pool: usize) -> anyhow::Result<reqwest::Client> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(cert)? {
+        roots.add(cert?)?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .http1_only()
+        .pool_max_idle_per_host(pool)
+        .timeout(Duration::from_secs(60))
+        .build()?)
+}
+
+/// Starts `comanda serve` and times it to its first answered `/healthz` (d).
+async fn serve(binary: &Path, database: Option<(&str, &str)>, pool: usize) -> anyhow::Result<Served> {
+    let data = tempfile::tempdir()?;
+    let mut command = Command::new(binary);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path().join("data"))
+        .env("COMANDA_DATABASE__MAX_CONNECTIONS", "16")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some((app, owner)) = database {
+        command
+            .env("DATABASE_URL", app)
+            .env("COMANDA_DATABASE__MIGRATION_URL", owner);
+    }
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .context("starting comanda (build it with --release first)")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    // Drain the log for the whole run, so writing it never blocks the server.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on https://127.0.0.1:").nth(1) {
+                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                let _ = port_tx.send(port);
+            }
+        }
+    });
+    let port = port_rx
+        .recv_timeout(Duration::from_secs(30))
+        .context("comanda did not say where it listens")?;
+    let origin = format!("https://localhost:{port}");
+    let client = https_client(&data.path().join("data/tls/cert.pem"), pool)?;
+    loop {
+        if client
+            .get(format!("{origin}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("comanda did not become healthy");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(Served {
+        child,
+        origin,
+        client,
+        cold_start: started.elapsed(),
+        data,
+    })
+}
+
+struct Seed {
+    access: String,
+    partner: String,
+    venue: String,
+    item: String,
+    /// `(table id, token)`, every table's session accepted.
+    tables: Vec<(String, String)>,
+}
+
+async fn call(
+    served: &Served,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let mut request = served.client.request(
+        reqwest::Method::from_bytes(method.as_bytes())?,
+        format!("{}{path}", served.origin),
+    );
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if method != "GET" {
+        request = request.json(&body);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let value: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{method} {path}: {status} {value}");
+    }
+    Ok(value)
+}
+
+/// A partner with an enrolled owner, a venue, 32 accepted tables and one dish, all through the API.
+async fn seed(served: &Served) -> anyhow::Result<Seed> {
+    let password = "violet kettle forty two";
+    let signup = call(
+        served,
+        "POST",
+        "/api/v1/signup",
+        None,
+        json!({"business_name": "Bench", "country": "CO",
+        "owner": {"name": "Bench", "email": "bench@example.co", "password": password}}),
+    )
+    .await?;
+    let login = call(
+        served,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "bench@example.co", "password": password}),
+    )
+    .await?;
+    let enrolment = login["enrollment_token"]
+        .as_str()
+        .context("enrolment token")?
+        .to_owned();
+    let enrolled = call(
+        served,
+        "POST",
+        "/api/v1/auth/mfa/totp/enroll",
+        Some(&enrolment),
+        json!({}),
+    )
+    .await?;
+    let secret = comanda_security::totp::decode_secret(enrolled["secret"].as_str().unwrap_or_default())
+        .context("totp secret")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let code = comanda_security::totp::code_at(&secret, now)?;
+    let confirmed = call(
+        served,
+        "POST",
+        "/api/v1/auth/mfa/totp/confirm",
+        Some(&enrolment),
+        json!({"code": code}),
+    )
+    .await?;
+    let access = confirmed["access_token"]
+        .as_str()
+        .context("access token")?
+        .to_owned();
+    let token = Some(access.as_str());
+    let venue = call(
+        served,
+        "POST",
+        "/api/v1/venues",
+        token,
+        json!({"name": "Sede", "timezone": "America/Bogota"}),
+    )
+    .await?;
+    let venue = venue["id"].as_str().context("venue")?.to_owned();
+    let category = call(
+        served,
+        "POST",
+        &format!("/api/v1/venues/{venue}/menu/categories"),
+        token,
+        json!({"name": {"es": "Platos"}}),
+    )
+    .await?;
+    let item = call(served, "POST", &format!("/api/v1/venues/{venue}/menu/items"), token,
+        json!({"category_id": category["id"], "name": {"es": "Bandeja paisa"}, "price": {"amount": 1_890_000, "currency": "COP"}}))
+    .await?;
+    let item = item["id"].as_str().context("item")?.to_owned();
+    let mut tables = Vec::new();
+    for n in 0..TABLES {
+        let table = call(
+            served,
+            "POST",
+            &format!("/api/v1/venues/{venue}/tables"),
+            token,
+            json!({"label": format!("Mesa {n}"), "seats": 4}),
+        )
+        .await?;
+        let (id, table_token) = (
+            table["id"].as_str().context("table")?,
+            table["token"].as_str().context("token")?,
+        );
+        call(
+            served,
+            "POST",
+            &format!("/api/v1/t/{table_token}/orders"),
+            None,
+            json!({"items": [{"item_id": item, "quantity": 1}]}),
+        )
+        .await?;
+        tables.push((id.to_owned(), table_token.to_owned()));
+    }
+    let sessions = call(
+        served,
+        "GET",
+        &format!("/api/v1/venues/{venue}/table-sessions"),
+        token,
+        Value::Null,
+    )
+    .await?;
+    for session in sessions.as_array().context("sessions")? {
+        let id = session["id"].as_str().context("session")?;
+        call(
+            served,
+            "POST",
+            &format!("/api/v1/table-sessions/{id}/accept"),
+            token,
+            json!({}),
+        )
+        .await?;
+    }
+    Ok(Seed {
+        access,
+        partner: signup["partner_id"].as_str().context("partner")?.to_owned(),
+        venue,
+        item,
+        tables,
+    })
+}
+
+#[derive(Debug, Default, Clone)]
+struct Run {
+    ok: usize,
+    failed: usize,
+    elapsed: Duration,
+    /// Microseconds, sorted.
+    latencies: Vec<u64>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
+        self.latencies[rank.clamp(1, self.latencies.len()) - 1] as f64 / 1000.0
+    }
+}
+
+/// (a) guests placing orders, each with a fresh Idempotency-Key, over `connections` keep-alive connections.
+async fn place_orders(served: &Served, seed: &Seed, connections: usize, seconds: u64) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..connections {
+        let client = served.client.clone();
+        let origin = served.origin.clone();
+        let tables: Vec<String> = seed.tables.iter().map(|(_, t)| t.clone()).collect();
+        let body = json!({"items": [{"item_id": seed.item, "quantity": 1}]}).to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut run = Run::default();
+            let mut n = worker;
+            while Instant::now() < deadline {
+                let table = &tables[n % tables.len()];
+                n += connections;
+                let sent = Instant::now();
+                let reply = client
+                    .post(format!("{origin}/api/v1/t/{table}/orders"))
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let ok = match reply {
+                    Ok(response) => {
+                        let ok = response.status().as_u16() == 201;
+                        let _ = response.bytes().await;
+                        ok
+                    }
+                    Err(_) => false,
+                };
+                if ok {
+                    run.ok += 1;
+                    run.latencies
+                        .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+                } else {
+                    run.failed += 1;
+                }
+            }
+            run
+        }));
+    }
+    let mut total = Run::default();
+    for task in tasks {
+        if let Ok(run) = task.await {
+            total.ok += run.ok;
+            total.failed += run.failed;
+            total.latencies.extend(run.latencies);
+        }
+    }
+    total.elapsed = started.elapsed();
+    total.latencies.sort_unstable();
+    total
+}
+
+/// The raw limit on PostgreSQL: the order-shaped transaction (table lookup, session upsert and read, order row,
+/// order event) through pgbench at the same concurrency.
+fn raw_postgres(superuser_url: &str, seed: &Seed, connections: usize, seconds: u64) -> anyhow::Result<f64> {
+    let bin = comanda_store::testing::postgres_bin_dir().map_err(anyhow::Error::msg)?;
+    let (p, v) = (&seed.partner, &seed.venue);
+    let script = format!(
+        r"\set n random(0, {last})
+SELECT id AS tid FROM venue_tables WHERE partner_id = '{p}' ORDER BY id OFFSET :n LIMIT 1 \gset
+BEGIN;
+SELECT set_config('comanda.tenant', '{p}', true);
+INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at) VALUES ('{p}', gen_random_uuid(), '{v}', :tid, 'pending', now()) ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING;
+SELECT id AS sid, gen_random_uuid() AS oid FROM table_sessions WHERE partner_id = '{p}' AND table_id = :tid AND status <> 'closed' \gset
+INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key, request_hash, placed_at, updated_at, session_id, device) VALUES ('{p}', '{v}', :oid, :tid, 'placed', repeat('x', 160), 1890000, 'COP', gen_random_uuid()::text, '\x00'::bytea, now(), now(), :sid, NULL);
+SELECT EXISTS (SELECT 1 FROM table_sessions WHERE partner_id = '{p}' AND id = :sid AND status = 'open');
+INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at) VALUES ('{p}', '{v}', :oid, 'placed', 'guest', now());
+SELECT pg_notify('comanda_order_events', '{p}' || chr(58) || '{v}');
+END;
+",
+        last = TABLES - 1
+    );
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), script)?;
+    let output = Command::new(bin.join("pgbench"))
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-j",
+            "2",
+            "-c",
+            &connections.to_string(),
+            "-T",
+            &seconds.to_string(),
+            "-f",
+        ])
+        .arg(file.path())
+        .arg(superuser_url)
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|t| t.parse::<f64>().ok())
+        .with_context(|| format!("pgbench: {text}{}", String::from_utf8_lossy(&output.stderr)))
+}
+
+/// The raw limit on SQLite: the same transaction in a direct loop on the server's database file (server stopped).
+async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u64) -> anyhow::Result<f64> {
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+    let options = SqliteConnectOptions::new()
+        .filename(database)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(30))
+        .disable_statement_logging();
+    // SQLite has one writer: clients queue for one connection (the fastest way through; more connections only
+    // add busy-waiting on the write lock).
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let count = Arc::new(Mutex::new(0usize));
+    let mut tasks = Vec::new();
+    for worker in 0..connections {
+        let pool = pool.clone();
+        let (p, v) = (seed.partner.clone(), seed.venue.clone());
+        let tables: Vec<String> = seed.tables.iter().map(|(id, _)| id.clone()).collect();
+        let count = count.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = worker;
+            let mut done = 0;
+            while Instant::now() < deadline {
+                let table = &tables[n % tables.len()];
+                n += connections;
+                let result: Result<(), sqlx::Error> = async {
+                    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                    let now = time::OffsetDateTime::from(std::time::SystemTime::now());
+                    sqlx::query("SELECT id FROM venue_tables WHERE partner_id = ?1 AND id = ?2")
+                        .bind(&p).bind(table).fetch_optional(&mut *tx).await?;
+                    sqlx::query("INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
+                                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
+                                 ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING")
+                        .bind(&p).bind(uuid::Uuid::now_v7().hyphenated().to_string()).bind(&v).bind(table).bind(now)
+                        .execute(&mut *tx).await?;
+                    let session: String = sqlx::query_scalar(
+                        "SELECT id FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed'")
+                        .bind(&p).bind(table).fetch_one(&mut *tx).await?;
+                    let order = uuid::Uuid::now_v7().hyphenated().to_string();
+                    sqlx::query("INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency,
+                                 idempotency_key, request_hash, placed_at, updated_at, session_id, device)
+                                 VALUES (?1, ?2, ?3, ?4, 'placed', ?5, 1890000, 'COP', ?6, x'00', ?7, ?7, ?8, NULL)")
+                        .bind(&p).bind(&v).bind(&order).bind(table)
+                        .bind(r#"[{"name":{"es":"Bandeja paisa"},"quantity":1}]"#)
+                        .bind(uuid::Uuid::new_v4().to_string()).bind(now).bind(&session)
+                        .execute(&mut *tx).await?;
+                    sqlx::query("SELECT EXISTS (SELECT 1 FROM table_sessions WHERE partner_id = ?1 AND id = ?2 AND status = 'open')")
+                        .bind(&p).bind(&session).fetch_one(&mut *tx).await?;
+                    sqlx::query("INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at)
+                                 VALUES (?1, ?2, ?3, 'placed', 'guest', ?4)")
+                        .bind(&p).bind(&v).bind(&order).bind(now).execute(&mut *tx).await?;
+                    tx.commit().await
+                }
+                .await;
+                if result.is_ok() {
+                    done += 1;
+                }
+            }
+            *count.lock().await += done;
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let done = *count.lock().await;
+    pool.close().await;
+    Ok(done as f64 / started.elapsed().as_secs_f64())
+}
+
+/// (b) 500 sign-in attempts a second (wrong passwords, one address, as a credential-stuffing burst) while (a) runs.
+async fn orders_under_login_flood(
+    served: &Served,
+    seed: &Seed,
+    connections: usize,
+    seconds: u64,
+) -> (Run, HashMap<u16, usize>) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let statuses = Arc::new(Mutex::new(HashMap::new()));
+    let flood = {
+        let (client, origin, stop, statuses) = (
+            served.client.clone(),
+            served.origin.clone(),
+            stop.clone(),
+            statuses.clone(),
+        );
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(2));
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ticker.tick().await;
+                n += 1;
+                let (client, origin, statuses) = (client.clone(), origin.clone(), statuses.clone());
+                tokio::spawn(async move {
+                    let reply = client
+                        .post(format!("{origin}/api/v1/auth/login"))
+                        .json(&json!({"email": format!("guess{}@example.co", n % 50), "password": "not the right one at all"}))
+                        .send()
+                        .await;
+                    let status = reply.map_or(0, |r| r.status().as_u16());
+                    *statuses.lock().await.entry(status).or_insert(0) += 1;
+                });
+            }
+        })
+    };
+    let run = place_orders(served, seed, connections, seconds).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = flood.await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let statuses = statuses.lock().await.clone();
+    (run, statuses)
+}
+
+struct FanOut {
+    connected: usize,
+    delivered: usize,
+    expected: usize,
+    run: Run,
+    rss_connected: f64,
+}
+
+/// (c) and (e): `displays` kitchen displays on the SSE stream; orders placed one by one on an accepted table; the
+/// time from sending each order to its arrival on each display. RSS is read while every display is connected.
+async fn fan_out(served: &Served, seed: &Seed, displays: usize, orders: usize) -> anyhow::Result<FanOut> {
+    let arrivals: Arc<Mutex<Vec<(String, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
+    let connected = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream_client = https_client(&served.data.path().join("data/tls/cert.pem"), displays + 8)?;
+    let mut tasks = Vec::new();
+    for _ in 0..displays {
+        let (client, arrivals, connected, stop) = (
+            stream_client.clone(),
+            arrivals.clone(),
+            connected.clone(),
+            stop.clone(),
+        );
+        let url = format!("{}/api/v1/venues/{}/orders/stream", served.origin, seed.venue);
+        let access = seed.access.clone();
+        tasks.push(tokio::spawn(async move {
+            let Ok(response) = client
+                .get(url)
+                .bearer_auth(access)
+                .header("accept", "text/event-stream")
+                .send()
+                .await
+            else {
+                return;
+            };
+            if !response.status().is_success() {
+                return;
+            }
+            connected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut body = response.bytes_stream();
+            let mut buffer = String::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_millis(200), body.next()).await
+                else {
+                    continue;
+                };
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let event: String = buffer.drain(..end + 2).collect();
+                    for line in event.lines() {
+                        if let Some(data) = line.strip_prefix("data:")
+                            && let Ok(value) = serde_json::from_str::<Value>(data.trim())
+                            && let Some(id) = value["order"]["id"].as_str()
+                        {
+                            arrivals.lock().await.push((id.to_owned(), Instant::now()));
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let wait_until = Instant::now() + Duration::from_secs(60);
+    while connected.load(std::sync::atomic::Ordering::Relaxed) < displays && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_connected = served.rss_mib().0;
+    let connected = connected.load(std::sync::atomic::Ordering::Relaxed);
+    let mut sent = HashMap::new();
+    let table = &seed.tables[0].1;
+    for _ in 0..orders {
+        let start = Instant::now();
+        let reply = served
+            .client
+            .post(format!("{}/api/v1/t/{table}/orders", served.origin))
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&json!({"items": [{"item_id": seed.item, "quantity": 1}]}))
+            .send()
+            .await?;
+        let order: Value = reply.json().await?;
+        if let Some(id) = order["id"].as_str() {
+            sent.insert(id.to_owned(), start);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let arrivals = arrivals.lock().await;
+    let mut run = Run::default();
+    for (id, at) in arrivals.iter() {
+        if let Some(start) = sent.get(id) {
+            run.latencies
+                .push(u64::try_from(at.duration_since(*start).as_micros()).unwrap_or(u64::MAX));
+        }
+    }
+    run.latencies.sort_unstable();
+    Ok(FanOut {
+        connected,
+        delivered: run.latencies.len(),
+        expected: sent.len() * connected,
+        run,
+        rss_connected,
+    })
+}
+
+struct EngineResults {
+    engine: &'static str,
+    orders: Run,
+    raw_tps: f64,
+    flood: Run,
+    flood_statuses: HashMap<u16, usize>,
+    fan_out: FanOut,
+    cold_start: Duration,
+    idle_rss: f64,
+    peak_rss: f64,
+}
+
+async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Result<EngineResults> {
+    let database = if postgres {
+        Some(comanda_store::testing::PgTestDatabase::create().await)
+    } else {
+        None
+    };
+    let urls = database.as_ref().map(|db| (db.app_url(), db.owner_url()));
+    let served = serve(
+        binary,
+        urls.as_ref().map(|(a, o)| (a.as_str(), o.as_str())),
+        args.connections + 8,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_rss = served.rss_mib().0;
+    let seed = seed(&served).await?;
+    eprintln!(
+        "[{}] seeded; placing orders at {} connections",
+        engine_name(postgres),
+        args.connections
+    );
+    let _warm_up = place_orders(&served, &seed, args.connections, 2).await;
+    let orders = place_orders(&served, &seed, args.connections, args.seconds).await;
+    eprintln!(
+        "[{}] {:.0} orders/s; login flood next",
+        engine_name(postgres),
+        orders.rate()
+    );
+    let (flood, flood_statuses) =
+        orders_under_login_flood(&served, &seed, args.connections, args.seconds).await;
+    eprintln!(
+        "[{}] SSE fan-out to {} displays",
+        engine_name(postgres),
+        args.displays
+    );
+    let fan_out = fan_out(&served, &seed, args.displays, 30).await?;
+    let peak_rss = served.rss_mib().1;
+    let cold_start = served.cold_start;
+    let raw_tps = if let Some(db) = &database {
+        let tps = raw_postgres(&db.superuser_url(), &seed, args.connections, args.seconds)?;
+        served.stop();
+        tps
+    } else {
+        let data = served.stop();
+        raw_sqlite(
+            &data.path().join("data/comanda.db"),
+            &seed,
+            args.connections,
+            args.seconds,
+        )
+        .await?
+    };
+    Ok(EngineResults {
+        engine: engine_name(postgres),
+        orders,
+        raw_tps,
+        flood,
+        flood_statuses,
+        fan_out,
+        cold_start,
+        idle_rss,
+        peak_rss,
+    })
+}
+
+fn engine_name(postgres: bool) -> &'static str {
+    if postgres {
+        "PostgreSQL 15"
+    } else {
+        "SQLite (embedded)"
+    }
+}
+
+fn table(results: &[EngineResults], args: &Args) -> String {
+    let mut out = format!(
+        "| measure | {} |\n| --- |{}\n",
+        results.iter().map(|r| r.engine).collect::<Vec<_>>().join(" | "),
+        " --- |".repeat(results.len())
+    );
+    let mut row = |name: String, cell: &dyn Fn(&EngineResults) -> String| {
+        out.push_str(&format!(
+            "| {name} | {} |\n",
+            results.iter().map(cell).collect::<Vec<_>>().join(" | ")
+        ));
+    };
+    let c = args.connections;
+    row(
+        format!("(a) orders over HTTPS, {c} connections (orders/s)"),
+        &|r| format!("{:.0}", r.orders.rate()),
+    );
+    row("(a) latency p50 / p95 / p99 / p99.9 (ms)".into(), &|r| {
+        format!(
+            "{:.1} / {:.1} / {:.1} / {:.1}",
+            r.orders.percentile_ms(50.0),
+            r.orders.percentile_ms(95.0),
+            r.orders.percentile_ms(99.0),
+            r.orders.percentile_ms(99.9)
+        )
+    });
+    row("(a) failed requests".into(), &|r| r.orders.failed.to_string());
+    row(format!("raw order transaction, {c} clients (tx/s)"), &|r| {
+        format!("{:.0}", r.raw_tps)
+    });
+    row("**comanda ÷ raw**".into(), &|r| {
+        format!("**{:.0} %**", 100.0 * r.orders.rate() / r.raw_tps)
+    });
+    row("(b) order p99 under a 500 req/s login flood (ms)".into(), &|r| {
+        let base = r.orders.percentile_ms(99.0);
+        let flood = r.flood.percentile_ms(99.0);
+        format!("{flood:.1} ({:+.0} %)", 100.0 * (flood - base) / base)
+    });
+    row("(b) orders/s during the flood; sign-in answers".into(), &|r| {
+        let mut statuses: Vec<_> = r.flood_statuses.iter().collect();
+        statuses.sort();
+        let statuses: Vec<String> = statuses.iter().map(|(s, n)| format!("{n}×{s}")).collect();
+        format!("{:.0}; {}", r.flood.rate(), statuses.join(", "))
+    });
+    row(
+        format!("(c) SSE order→display p50 / p99 (ms), {} displays", args.displays),
+        &|r| {
+            format!(
+                "{:.1} / {:.1}",
+                r.fan_out.run.percentile_ms(50.0),
+                r.fan_out.run.percentile_ms(99.0)
+            )
+        },
+    );
+    row(
+        "(c) displays connected; events delivered / expected".into(),
+        &|r| {
+            format!(
+                "{}; {} / {}",
+                r.fan_out.connected, r.fan_out.delivered, r.fan_out.expected
+            )
+        },
+    );
+    row("(d) cold start to first served request (ms)".into(), &|r| {
+        format!("{:.0}", r.cold_start.as_secs_f64() * 1000.0)
+    });
+    row("(e) idle RSS (MiB)".into(), &|r| format!("{:.1}", r.idle_rss));
+    row(
+        format!("(e) RSS with {} SSE connections open (MiB)", args.displays),
+        &|r| format!("{:.1}", r.fan_out.rss_connected),
+    );
+    row("peak RSS of the run (MiB)".into(), &|r| {
+        format!("{:.1}", r.peak_rss)
+    });
+    out
+}
+
+fn write_results(path: &Path, table: &str, command: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let block = format!(
+        "<!-- bench:start -->\nMeasured {} with `{command}`:\n\n{table}<!-- bench:end -->",
+        time::OffsetDateTime::from(std::time::SystemTime::now()).date()
+    );
+    let updated = match (text.find("<!-- bench:start -->"), text.find("<!-- bench:end -->")) {
+        (Some(start), Some(end)) => format!(
+            "{}{block}{}",
+            &text[..start],
+            &text[end + "<!-- bench:end -->".len()..]
+        ),
+        _ => format!("{text}\n{block}\n"),
+    };
+    std::fs::write(path, updated)?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = Args::parse();
+    // A thousand displays need more than the usual 1024 descriptors, here and in the server (which inherits them).
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    if let Some(line) = limits.lines().find(|l| l.starts_with("Max open files"))
+        && line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n < args.displays * 2 + 256)
+    {
+        bail!(
+            "raise the open-files limit first (ulimit -n {}): {line}",
+            args.displays * 2 + 256
+        );
+    }
+    let binary = match &args.comanda {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("comanda"),
+    };
+    let engines: Vec<bool> = match args.engine.as_str() {
+        "sqlite" => vec![false],
+        "postgres" => vec![true],
+        "both" => vec![false, true],
+        other => bail!("--engine: sqlite, postgres or both, not {other}"),
+    };
+    let mut results = Vec::new();
+    for postgres in engines {
+        results.push(bench_engine(&args, &binary, postgres).await?);
+    }
+    let table = table(&results, &args);
+    println!("{table}");
+    if let Some(path) = &args.write {
+        let command = format!(
+            "cargo build --release -p comanda -p comanda-bench && target/release/comanda-bench --engine {} --connections {} --seconds {} --displays {} --write BENCHMARKS.md",
+            args.engine, args.connections, args.seconds, args.displays
+        );
+        write_results(path, &table, &command)?;
+    }
+    Ok(())
+}
