@@ -106,7 +106,6 @@ async fn serve(binary: &Path, database: Option<(&str, &str)>, pool: usize) -> an
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data.path().join("data"))
-        .env("COMANDA_DATABASE__MAX_CONNECTIONS", "16")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     if let Some((app, owner)) = database {

@@ -928,11 +928,14 @@ impl PgStore {
         &self,
         partner: PartnerId,
     ) -> StoreResult<sqlx::Transaction<'_, sqlx::Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
-            .bind(partner.to_string())
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        // One round trip: BEGIN and the tenant setting travel together as a simple query. The partner id is a
+        // UUID we format ourselves, so nothing from a request reaches this SQL text.
+        let partner: uuid::Uuid = partner.as_uuid();
+        Ok(self
+            .pool
+            .begin_with(sqlx::AssertSqlSafe(format!(
+                "BEGIN; SELECT set_config('comanda.tenant', '{partner}', true)"
+            )))
+            .await?)
     }
 }

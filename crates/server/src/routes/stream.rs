@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
@@ -32,37 +33,86 @@ impl Feed {
     /// Reads every event after `last_seq` into `pending` (in pages of 200), each with its order as it is now.
     async fn catch_up(&mut self) {
         loop {
-            let events = match self
-                .state
-                .store
-                .order_events_after(&self.caller.scope, self.venue, self.last_seq, 200)
-                .await
-            {
-                Ok(events) => events,
-                Err(error) => {
-                    tracing::warn!(%error, "kitchen feed could not read events");
-                    return;
-                }
+            let events = match self.read_after(self.last_seq).await {
+                Some(events) => events,
+                None => return,
             };
             let full_page = events.len() == 200;
-            for event in events {
-                self.last_seq = event.seq;
-                let Ok(order) = self.state.store.order(&self.caller.scope, event.order_id).await else {
-                    continue;
-                };
-                let payload = serde_json::json!({
-                    "seq": event.seq, "status": event.status, "actor": event.actor, "order": OrderView::from(order),
-                });
-                self.pending.push_back(
-                    Event::default()
-                        .id(event.seq.to_string())
-                        .event("order")
-                        .data(payload.to_string()),
-                );
+            for (seq, data) in events {
+                self.last_seq = seq;
+                self.pending.push_back(order_event(seq, &data));
             }
             if !full_page {
                 return;
             }
+        }
+    }
+
+    /// One page of events after `after`, rendered.
+    async fn read_after(&self, after: i64) -> Option<Vec<(i64, Arc<str>)>> {
+        let events = match self
+            .state
+            .store
+            .order_events_after(&self.caller.scope, self.venue, after, 200)
+            .await
+        {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(%error, "kitchen feed could not read events");
+                return None;
+            }
+        };
+        let mut rendered = Vec::with_capacity(events.len());
+        for event in events {
+            let Ok(order) = self.state.store.order(&self.caller.scope, event.order_id).await else {
+                continue;
+            };
+            let payload = serde_json::json!({
+                "seq": event.seq, "status": event.status, "actor": event.actor, "order": OrderView::from(order),
+            });
+            rendered.push((event.seq, Arc::from(payload.to_string())));
+        }
+        Some(rendered)
+    }
+
+    /// After an announcement: new events from the venue's shared log, which reads the database once per
+    /// announcement for every display of this instance. `force` reads even without a new announcement (the
+    /// periodic wake that makes a missed announcement only a delay). A display the log no longer covers catches
+    /// up on its own.
+    async fn catch_up_shared(&mut self, force: bool) {
+        let partner = self.caller.scope.partner().as_uuid();
+        let events = self.state.order_events.clone();
+        let log = events.venue_log(partner, self.venue);
+        let mut log = log.lock().await;
+        let generation = events.generation(partner, self.venue);
+        if force || log.generation_read < generation || log.complete_after.is_none() {
+            let mut after = log.newest().unwrap_or(self.last_seq);
+            if log.complete_after.is_none() {
+                log.complete_after = Some(after);
+            }
+            loop {
+                let Some(page) = self.read_after(after).await else {
+                    return;
+                };
+                let full_page = page.len() == 200;
+                for (seq, data) in page {
+                    after = seq;
+                    log.push(seq, data);
+                }
+                if !full_page {
+                    break;
+                }
+            }
+            log.generation_read = generation;
+        }
+        if log.complete_after.is_some_and(|from| from > self.last_seq) {
+            drop(log);
+            return self.catch_up().await;
+        }
+        let after = self.last_seq;
+        for (seq, data) in log.events.iter().filter(|(seq, _)| *seq > after) {
+            self.last_seq = *seq;
+            self.pending.push_back(order_event(*seq, data));
         }
     }
 
@@ -94,9 +144,13 @@ impl Feed {
             if woke == Ok(false) || *self.closing.borrow() {
                 return None;
             }
-            self.catch_up().await;
+            self.catch_up_shared(woke.is_err()).await;
         }
     }
+}
+
+fn order_event(seq: i64, data: &str) -> Event {
+    Event::default().id(seq.to_string()).event("order").data(data)
 }
 
 /// Order changes of a venue as Server-Sent Events (`event: order`, `id:` the event sequence). Reconnecting with
