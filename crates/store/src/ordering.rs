@@ -127,6 +127,13 @@ pub trait OrderingStore: Send + Sync {
     ) -> StoreResult<VenueTable>;
     async fn tables(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<VenueTable>>;
     async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable>;
+    /// The venue and the table a guest's token opens, read together (every guest request starts with them).
+    async fn guest_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        table: Uuid,
+    ) -> StoreResult<(comanda_domain::Venue, VenueTable)>;
     /// Bumps the token version: every QR code printed before stops working.
     async fn rotate_table_token(
         &self,

@@ -189,7 +189,7 @@ fn partner_from_row(row: &PgRow) -> StoreResult<Partner> {
     .into_partner()
 }
 
-fn venue_from_row(row: &PgRow) -> StoreResult<Venue> {
+pub(crate) fn venue_from_row(row: &PgRow) -> StoreResult<Venue> {
     VenueColumns {
         partner_id: row.try_get("partner_id")?,
         id: row.try_get("id")?,

@@ -204,6 +204,27 @@ impl OrderingStore for PgStore {
         table_from_row(&row)
     }
 
+    async fn guest_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        table: Uuid,
+    ) -> StoreResult<(comanda_domain::Venue, VenueTable)> {
+        let mut tx = self.scoped(scope).await?;
+        let venue = sqlx::query("SELECT * FROM venues WHERE partner_id = $1 AND id = $2")
+            .bind(scope.partner().as_uuid())
+            .bind(venue)
+            .fetch_one(&mut *tx)
+            .await?;
+        let table = sqlx::query("SELECT * FROM venue_tables WHERE partner_id = $1 AND id = $2")
+            .bind(scope.partner().as_uuid())
+            .bind(table)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((crate::postgres::venue_from_row(&venue)?, table_from_row(&table)?))
+    }
+
     async fn rotate_table_token(
         &self,
         scope: &TenantScope,

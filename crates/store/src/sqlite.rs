@@ -160,7 +160,7 @@ fn partner_from_row(row: &SqliteRow) -> StoreResult<Partner> {
     .into_partner()
 }
 
-fn venue_from_row(row: &SqliteRow) -> StoreResult<Venue> {
+pub(crate) fn venue_from_row(row: &SqliteRow) -> StoreResult<Venue> {
     VenueColumns {
         partner_id: parse_uuid(row.try_get("partner_id")?)?,
         id: parse_uuid(row.try_get("id")?)?,

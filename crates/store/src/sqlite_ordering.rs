@@ -198,6 +198,26 @@ impl OrderingStore for SqliteStore {
         table_from_row(&row)
     }
 
+    async fn guest_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        table: Uuid,
+    ) -> StoreResult<(comanda_domain::Venue, VenueTable)> {
+        // Reads only: outside a write transaction, so guests never queue on SQLite's write lock to look.
+        let venue = sqlx::query("SELECT * FROM venues WHERE partner_id = ?1 AND id = ?2")
+            .bind(scope.partner().to_string())
+            .bind(venue.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        let table = sqlx::query("SELECT * FROM venue_tables WHERE partner_id = ?1 AND id = ?2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(table))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((crate::sqlite::venue_from_row(&venue)?, table_from_row(&table)?))
+    }
+
     async fn rotate_table_token(
         &self,
         scope: &TenantScope,

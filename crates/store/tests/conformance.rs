@@ -1175,6 +1175,25 @@ mod suite {
             .unwrap()
     }
 
+    pub async fn a_guest_reads_its_venue_and_table_together_and_nothing_else(store: &dyn Store) {
+        let scope = new_partner(store, "Invitados").await;
+        let venue = venue_of(store, &scope).await;
+        let table = store.create_table(&scope, venue, "12", 6, NOW).await.unwrap();
+        let (read_venue, read_table) = store.guest_table(&scope, venue, table.id).await.unwrap();
+        assert_eq!(read_venue.id.as_uuid(), venue);
+        assert_eq!(read_table, table);
+        let other = new_partner(store, "Otros").await;
+        assert!(matches!(
+            store.guest_table(&other, venue, table.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let elsewhere = venue_of(store, &other).await;
+        assert!(matches!(
+            store.guest_table(&other, elsewhere, table.id).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
     pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
         let (scope, venue, table, session) = paying_table(store, "Pagos").await;
         let balance = store.session_balance(&scope, session).await.unwrap();
@@ -1576,6 +1595,7 @@ conformance!(
     guests_cancel_only_their_own_unaccepted_orders,
     twenty_concurrent_retries_create_one_order,
     orders_move_forward_once_and_leave_events,
+    a_guest_reads_its_venue_and_table_together_and_nothing_else,
     parallel_payers_never_cover_more_than_the_bill,
     an_event_applies_once_however_often_it_is_delivered,
     refunds_reverse_in_proportion_and_big_ones_need_a_second_person,

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use comanda_domain::bill::{Bill, TipChoice, compute_bill};
 use comanda_domain::menu::{RequestedLine, price_order};
-use comanda_domain::{Money, OrderStatus, Venue, VenueId};
+use comanda_domain::{Money, OrderStatus, Venue};
 use comanda_security::TenantScope;
 use comanda_security::table_token;
 use comanda_store::ordering::{NewOrder, PlaceOutcome, VenueTable};
@@ -33,11 +33,10 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<GuestTable,
     let entry = state.store.table_entry(table_id).await?.ok_or_else(not_found)?;
     let access = table_token::verify(&state.table_key, token, &entry).ok_or_else(not_found)?;
     let scope = TenantScope::from_proof(&access.proof);
-    let venue = state
+    let (venue, table) = state
         .store
-        .venue(&scope, VenueId::from_uuid(access.venue))
+        .guest_table(&scope, access.venue, access.table)
         .await?;
-    let table = state.store.table(&scope, access.table).await?;
     Ok(GuestTable { scope, venue, table })
 }
 
