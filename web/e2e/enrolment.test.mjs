@@ -132,8 +132,10 @@ test('the owner invites a member from the staff page and changes their role', as
   const luis = page.locator('select[aria-label="luis@example.co"]');
   await luis.waitFor();
   assert.equal(await luis.inputValue(), 'server');
+  // Listen before acting: the PATCH can answer before a listener registered afterwards would see it.
+  const saved = page.waitForResponse((r) => r.url().includes('/api/v1/staff/') && r.request().method() === 'PATCH');
   await luis.selectOption('kitchen');
-  await page.waitForResponse((r) => r.url().includes('/api/v1/staff/') && r.request().method() === 'PATCH');
+  await saved;
   await page.reload();
   await page.locator('select[aria-label="luis@example.co"]').waitFor();
   assert.equal(await page.locator('select[aria-label="luis@example.co"]').inputValue(), 'kitchen');

@@ -131,8 +131,10 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   await editor.locator('.menu-row', { hasText: 'Jugo de lulo' }).waitFor();
   assert.match(await editor.locator('.menu-row', { hasText: 'Jugo de lulo' }).textContent(), /7\.000/);
 
+  // Listen before acting: the PATCH can answer before a listener registered afterwards would see it.
+  const saved = editor.waitForResponse((r) => r.url().includes('/api/v1/menu/items/') && r.request().method() === 'PATCH');
   await editor.getByLabel('Disponible: Limonada de coco').uncheck();
-  await editor.waitForResponse((r) => r.url().includes('/api/v1/menu/items/') && r.request().method() === 'PATCH');
+  await saved;
   await editor.screenshot({ path: artifactPath('menu-editor.png'), fullPage: true });
 
   const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 } });
