@@ -19,7 +19,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rand::Rng;
@@ -700,12 +700,10 @@ async fn preflight() -> Response {
 /// intent's client secret, as Stripe.js does).
 async fn confirm_intent(
     State(inner): State<Arc<Inner>>,
-    method: Method,
     mut headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let _ = method;
     let params = form(&body);
     let config = inner.config.read().map(|c| c.clone()).ok();
     let from_browser = config

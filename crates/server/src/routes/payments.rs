@@ -158,7 +158,11 @@ pub async fn create_payment(
             )
         })?;
     let balance = state.store.session_balance(&guest.scope, session.id).await?;
-    let orders = state.store.table_orders(&guest.scope, guest.table.id).await?;
+    // Only a split by lines needs the orders themselves; every other split is computed from the balance.
+    let orders = match &request.split {
+        Split::Items { .. } => state.store.table_orders(&guest.scope, guest.table.id).await?,
+        _ => Vec::new(),
+    };
     let line_total = |order: Uuid, line: u32| {
         orders
             .iter()
