@@ -1,6 +1,7 @@
 //! Security controls shared by every layer: the tenant scope that gates partner data, secret values that never
 //! print, the log redaction layer, and card-number (PAN) detection.
 
+pub mod audit_chain;
 pub mod kms;
 pub mod pan;
 pub mod password;

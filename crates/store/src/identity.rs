@@ -307,7 +307,6 @@ pub trait IdentityStore: Send + Sync {
         entry: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
-    async fn audit_events(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<AuditEvent>>;
 
     /// Remembers a device/network for the member; true when it was not seen before.
     async fn note_device(

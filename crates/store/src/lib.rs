@@ -6,18 +6,21 @@
 //! statement by it. PostgreSQL adds row-level security as a second wall, so a statement that forgot the tenant
 //! filter still sees nothing of other partners.
 
+pub mod audit;
 mod error;
 pub mod identity;
 mod migrate;
 pub mod ordering;
 pub mod payments;
 pub mod postgres;
+mod postgres_audit;
 mod postgres_identity;
 mod postgres_ordering;
 mod postgres_payments;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 mod records;
 pub mod sqlite;
+mod sqlite_audit;
 mod sqlite_identity;
 mod sqlite_ordering;
 mod sqlite_payments;
@@ -90,6 +93,7 @@ pub trait Store:
     + ordering::OrderingStore
     + ordering::OrderEventFeed
     + payments::PaymentStore
+    + audit::AuditStore
     + std::fmt::Debug
 {
     fn engine(&self) -> Engine;

@@ -43,6 +43,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "payments",
         sql: include_str!("../migrations/postgres/0005_payments.sql"),
     },
+    Migration {
+        version: 6,
+        name: "audit_chain",
+        sql: include_str!("../migrations/postgres/0006_audit_chain.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).
@@ -127,7 +132,8 @@ async fn grant_serving_role(conn: &mut PgConnection, serving_url: &str) -> Store
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
          REVOKE INSERT, UPDATE, DELETE ON comanda_migrations FROM {role};
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
-         REVOKE UPDATE, DELETE ON audit_events FROM {role};"
+         REVOKE UPDATE, DELETE ON audit_events, audit_checkpoints FROM {role};
+         GRANT DELETE, UPDATE (source, source_salt) ON audit_events TO {role};"
     )))
     .execute(&mut *conn)
     .await

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::identity::{
-    AuditEntry, AuditEvent, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
+    AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
     RefreshOutcome, RefreshRecord, StaffMember, StoredSigningKey, TotpState, role_from,
 };
 use crate::postgres::PgStore;
@@ -59,29 +59,7 @@ fn invitation_from_row(row: &PgRow) -> StoreResult<Invitation> {
     })
 }
 
-pub(crate) async fn insert_audit(
-    conn: &mut PgConnection,
-    partner: PartnerId,
-    entry: &AuditEntry,
-    now: OffsetDateTime,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (partner_id, id, at, actor, action, target, source, request_id, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(partner.as_uuid())
-    .bind(Uuid::now_v7())
-    .bind(now)
-    .bind(entry.actor)
-    .bind(&entry.action)
-    .bind(&entry.target)
-    .bind(&entry.source)
-    .bind(&entry.request_id)
-    .bind(&entry.detail)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+pub(crate) use crate::postgres_audit::insert_audit;
 
 async fn insert_staff(
     conn: &mut PgConnection,
@@ -718,37 +696,6 @@ impl IdentityStore for PgStore {
         insert_audit(&mut tx, scope.partner(), entry, now).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn audit_events(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<AuditEvent>> {
-        let mut tx = self.scoped(scope).await?;
-        let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE partner_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
-        )
-        .bind(scope.partner().as_uuid())
-        .bind(page.after.map(|c| c.last_id()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let events = rows
-            .iter()
-            .map(|row| {
-                Ok(AuditEvent {
-                    id: row.try_get("id")?,
-                    at: row.try_get("at")?,
-                    entry: AuditEntry {
-                        actor: row.try_get("actor")?,
-                        action: row.try_get("action")?,
-                        target: row.try_get("target")?,
-                        source: row.try_get("source")?,
-                        request_id: row.try_get("request_id")?,
-                        detail: row.try_get("detail")?,
-                    },
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(events, page.limit, |e| e.id))
     }
 
     async fn note_device(

@@ -45,6 +45,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "payments",
         sql: include_str!("../migrations/sqlite/0005_payments.sql"),
     },
+    Migration {
+        version: 6,
+        name: "audit_chain",
+        sql: include_str!("../migrations/sqlite/0006_audit_chain.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use crate::identity::{
-    AuditEntry, AuditEvent, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
+    AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
     RefreshOutcome, RefreshRecord, StaffMember, StoredSigningKey, TotpState, role_from,
 };
 use crate::sqlite::SqliteStore;
@@ -61,29 +61,7 @@ fn invitation_from_row(row: &SqliteRow) -> StoreResult<Invitation> {
     })
 }
 
-pub(crate) async fn insert_audit(
-    conn: &mut SqliteConnection,
-    partner: PartnerId,
-    entry: &AuditEntry,
-    now: OffsetDateTime,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (partner_id, id, at, actor, action, target, source, request_id, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .bind(h(partner.as_uuid()))
-    .bind(h(Uuid::now_v7()))
-    .bind(now)
-    .bind(entry.actor.map(h))
-    .bind(&entry.action)
-    .bind(&entry.target)
-    .bind(&entry.source)
-    .bind(&entry.request_id)
-    .bind(&entry.detail)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+pub(crate) use crate::sqlite_audit::insert_audit;
 
 async fn insert_staff(
     conn: &mut SqliteConnection,
@@ -720,37 +698,6 @@ impl IdentityStore for SqliteStore {
         insert_audit(&mut tx, scope.partner(), entry, now).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn audit_events(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<AuditEvent>> {
-        let mut tx = self.scoped(scope).await?;
-        let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE partner_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
-        )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(page.after.map(|c| h(c.last_id())))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let events = rows
-            .iter()
-            .map(|row| {
-                Ok(AuditEvent {
-                    id: uuid_col(row, "id")?,
-                    at: row.try_get("at")?,
-                    entry: AuditEntry {
-                        actor: opt_uuid_col(row, "actor")?,
-                        action: row.try_get("action")?,
-                        target: row.try_get("target")?,
-                        source: row.try_get("source")?,
-                        request_id: row.try_get("request_id")?,
-                        detail: row.try_get("detail")?,
-                    },
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(events, page.limit, |e| e.id))
     }
 
     async fn note_device(
