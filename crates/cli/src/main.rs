@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// The tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Card payments.
     Payments {
         #[command(subcommand)]
@@ -61,6 +66,17 @@ enum PaymentsCommand {
         /// How far back to look.
         #[arg(long, default_value_t = 48)]
         hours: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check every partner's hash chain, month by month, against its signed checkpoints (MON-5). Names the first
+    /// edited, deleted or reordered entry; the exit status is 1 when any chain does not verify.
+    Verify {
+        /// Only this partner (its id).
+        #[arg(long, value_name = "ID")]
+        partner: Option<String>,
     },
 }
 
@@ -110,6 +126,9 @@ fn main() -> ExitCode {
             Command::Payments {
                 action: PaymentsCommand::Reconcile { hours },
             } => reconcile(config, hours).await,
+            Command::Audit {
+                action: AuditCommand::Verify { partner },
+            } => verify_audit(config, partner).await,
             Command::Controls => {
                 print!("{}", controls::render(&controls::load()?));
                 Ok(())
@@ -163,6 +182,37 @@ async fn reconcile(config: Config, hours: u64) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("{} payment mismatch(es); alerts raised", mismatches.len())
     }
+}
+
+async fn verify_audit(config: Config, partner: Option<String>) -> anyhow::Result<()> {
+    let only = partner
+        .map(|raw| {
+            raw.parse::<uuid::Uuid>()
+                .map(comanda_domain::PartnerId::from_uuid)
+                .map_err(|_| anyhow::anyhow!("--partner must be a partner id"))
+        })
+        .transpose()?;
+    let statuses =
+        comanda_server::serve::verify_audit_chains(&config, Arc::new(comanda_server::SystemClock), only)
+            .await?;
+    let mut broken = 0;
+    for status in &statuses {
+        match &status.outcome {
+            Ok(report) => println!(
+                "partner {}: verified {} entries in {} months ({} pruned), {} signed checkpoints",
+                status.partner, report.entries, report.shards, report.pruned_shards, report.checkpoints
+            ),
+            Err(chain_break) => {
+                broken += 1;
+                println!("partner {}: BROKEN: {chain_break}", status.partner);
+            }
+        }
+    }
+    if broken > 0 {
+        anyhow::bail!("{broken} of {} audit chain(s) do not verify", statuses.len());
+    }
+    println!("audit verify: {} chain(s) verified", statuses.len());
+    Ok(())
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

@@ -585,3 +585,120 @@ async fn payments_reconcile_reports_mismatches_with_its_exit_status() {
     let stdout = String::from_utf8_lossy(&mismatch.stdout);
     assert!(stdout.contains("MISMATCH") && stdout.contains(id), "{stdout}");
 }
+
+/// What `comanda audit verify` prints and how it exits, run against the data directory (and database) of `cwd`.
+fn audit_verify(cwd: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = Command::new(BIN);
+    command.current_dir(cwd).args(["audit", "verify"]);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// Signs a partner up and fails a sign-in, so its chain holds two entries; returns the failure's entry id.
+async fn audited_workload(cwd: &Path, env: &[(&str, &str)]) {
+    let mut server = Running::spawn(cwd, &["serve", "--listen", "127.0.0.1:0"], env);
+    let port = server.https_port();
+    let client = https_client(&cwd.join("comanda-data/tls/cert.pem"));
+    let signup = client
+        .post(format!("https://localhost:{port}/api/v1/signup"))
+        .json(
+            &serde_json::json!({"business_name": "Cadena S.A.S.", "country": "CO",
+               "owner": {"name": "Ana", "email": "ana@example.co", "password": "violet kettle forty two"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status().as_u16(), 201);
+    let failed = client
+        .post(format!("https://localhost:{port}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "ana@example.co", "password": "not the password at all"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status().as_u16(), 401);
+    server.terminate();
+}
+
+/// MON-5 acceptance on the embedded default (SQLite): someone with the database file edits one entry's payload
+/// (dropping the append-only trigger first); `comanda audit verify` fails and names exactly that entry.
+#[tokio::test]
+async fn audit_verify_names_the_entry_edited_in_the_sqlite_file() {
+    use sqlx::{Connection, Row, SqliteConnection};
+    let cwd = tempfile::tempdir().unwrap();
+    audited_workload(cwd.path(), &[]).await;
+    let (ok, text) = audit_verify(cwd.path(), &[]);
+    assert!(ok && text.contains("verified 2 entries"), "{text}");
+
+    let url = format!(
+        "sqlite://{}",
+        cwd.path().join("comanda-data/comanda.db").display()
+    );
+    let mut conn = SqliteConnection::connect(&url).await.unwrap();
+    let edited: String = sqlx::query("SELECT id FROM audit_events WHERE action = 'auth.sign_in_failed'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("id");
+    sqlx::raw_sql(
+        "DROP TRIGGER audit_events_no_update;
+         UPDATE audit_events SET detail = 'nothing happened' WHERE action = 'auth.sign_in_failed';",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let (ok, text) = audit_verify(cwd.path(), &[]);
+    assert!(!ok, "verification must fail: {text}");
+    assert!(
+        text.contains(&format!("entry {edited}")) && text.contains("was edited"),
+        "{text}"
+    );
+}
+
+/// The same on PostgreSQL, tampered by a superuser who switches the triggers off: the entry is named.
+#[tokio::test]
+async fn audit_verify_names_the_entry_a_postgresql_superuser_edited() {
+    use sqlx::{Connection, PgConnection, Row};
+    let db = PgTestDatabase::create().await;
+    let cwd = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", db.app_url()),
+        ("COMANDA_DATABASE__MIGRATION_URL", db.owner_url()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    audited_workload(cwd.path(), &env).await;
+    let (ok, text) = audit_verify(cwd.path(), &env);
+    assert!(ok && text.contains("verified 2 entries"), "{text}");
+
+    let mut superuser = PgConnection::connect(&db.superuser_url()).await.unwrap();
+    let edited: uuid::Uuid = sqlx::query("SELECT id FROM audit_events WHERE action = 'partner.registered'")
+        .fetch_one(&mut superuser)
+        .await
+        .unwrap()
+        .get("id");
+    sqlx::raw_sql(
+        "ALTER TABLE audit_events DISABLE TRIGGER USER;
+         UPDATE audit_events SET action = 'partner.renamed' WHERE action = 'partner.registered';
+         ALTER TABLE audit_events ENABLE TRIGGER USER;",
+    )
+    .execute(&mut superuser)
+    .await
+    .unwrap();
+    superuser.close().await.unwrap();
+
+    let (ok, text) = audit_verify(cwd.path(), &env);
+    assert!(!ok, "verification must fail: {text}");
+    assert!(
+        text.contains(&format!("entry {edited}")) && text.contains("was edited"),
+        "{text}"
+    );
+}

@@ -297,6 +297,22 @@ pub enum ChainBreak {
     PrunedWithoutCheckpoint { shard: String },
 }
 
+impl ChainBreak {
+    /// The entry the break names, when it names one.
+    pub fn entry(&self) -> Option<Uuid> {
+        match self {
+            ChainBreak::Edited { id, .. }
+            | ChainBreak::SourceEdited { id, .. }
+            | ChainBreak::Unlinked { id, .. } => Some(*id),
+            ChainBreak::Missing { found, .. } => *found,
+            ChainBreak::CheckpointMismatch { id, .. } => *id,
+            ChainBreak::Truncated { .. }
+            | ChainBreak::BadSignature { .. }
+            | ChainBreak::PrunedWithoutCheckpoint { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifiedChain {
     pub shards: usize,

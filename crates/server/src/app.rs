@@ -38,6 +38,8 @@ pub struct AppState {
     pub payments: Option<Arc<crate::payments::PaymentService>>,
     /// `integrity` of the payment page's own script (PAY-3).
     pub pay_script_integrity: Arc<str>,
+    /// The tamper-evident audit trail: access records, checkpoints, retention, verification.
+    pub audit: Arc<crate::audit::AuditTrail>,
 }
 
 impl AppState {
@@ -71,6 +73,11 @@ impl AppState {
             public_origin,
         };
         let table_key = kms.derive("table-token");
+        let audit = Arc::new(crate::audit::AuditTrail::new(
+            store.clone(),
+            clock.clone(),
+            &*kms,
+        )?);
         let identity = Identity::new(store.clone(), clock.clone(), kms, hasher, keys, auth);
         let payments = crate::payments::PaymentService::from_config(&config.payments, clock.clone())
             .await?
@@ -86,6 +93,7 @@ impl AppState {
             order_events: crate::events::OrderEvents::default(),
             payments,
             pay_script_integrity: crate::routes::app_pages::pay_script_integrity().into(),
+            audit,
         })
     }
 }
@@ -193,6 +201,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(staff::update, staff::remove))
         .routes(routes!(staff::accept_invitation))
         .routes(routes!(staff::audit))
+        .routes(routes!(staff::audit_csv))
+        .routes(routes!(staff::verify_audit))
         .routes(routes!(ordering::create_venue, ordering::list_venues))
         .routes(routes!(ordering::create_table, ordering::list_tables))
         .routes(routes!(ordering::rotate_table_token))

@@ -25,6 +25,26 @@ pub struct Config {
     pub auth: AuthConfig,
     pub mail: MailConfig,
     pub payments: PaymentsConfig,
+    pub audit: AuditConfig,
+}
+
+/// The audit trail (MON-5, MON-6).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// How often every chain's head is signed and months past retention are pruned.
+    pub checkpoint_every_secs: u64,
+    /// How often queued access records (one per authenticated request) are appended to the chains.
+    pub access_flush_millis: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_every_secs: 300,
+            access_flush_millis: 250,
+        }
+    }
 }
 
 /// Where guests' card payments go.
@@ -157,6 +177,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             mail: MailConfig::default(),
             payments: PaymentsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! metrics. Handlers stay thin: parse, authorize, call the domain, store, answer.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod embedded;

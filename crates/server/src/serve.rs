@@ -78,6 +78,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let identity = state.identity.clone();
     let order_events = state.order_events.clone();
     let payments = state.payments.clone();
+    let audit = state.audit.clone();
     if let Some(standin) = payments.as_ref().and_then(|p| p.standin.as_ref()) {
         // Demo mode: the stand-in delivers its events to this server, trusting its certificate.
         let pem = std::fs::read(&resources.cert_file).unwrap_or_default();
@@ -116,6 +117,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     );
     spawn_metrics_upkeep(stop_rx.clone());
     spawn_key_rotation(identity, stop_rx.clone());
+    audit.spawn_flusher(
+        Duration::from_millis(config.audit.access_flush_millis.max(10)),
+        stop_rx.clone(),
+    );
+    audit.spawn_upkeep(
+        Duration::from_secs(config.audit.checkpoint_every_secs.max(1)),
+        stop_rx.clone(),
+    );
     if let Some(service) = payments.clone() {
         spawn_payments_upkeep(
             store.clone(),
@@ -377,6 +386,43 @@ pub async fn key_manager(
         rotation,
     )
     .await?)
+}
+
+/// One partner's verification, as `comanda audit verify` prints it.
+#[derive(Debug)]
+pub struct ChainStatus {
+    pub partner: comanda_domain::PartnerId,
+    pub outcome:
+        Result<comanda_security::audit_chain::VerifiedChain, comanda_security::audit_chain::ChainBreak>,
+}
+
+/// `comanda audit verify`: every partner's chain (or one), verified against the configured database and KMS.
+pub async fn verify_audit_chains(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    only: Option<comanda_domain::PartnerId>,
+) -> anyhow::Result<Vec<ChainStatus>> {
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    let store = comanda_store::open(&resources.database).await?;
+    let kms = LocalKeyKms::from_bytes(&embedded::read_local_kms_key(&resources.kms_key_file)?)?;
+    let trail = crate::audit::AuditTrail::new(store.clone(), clock, &kms)?;
+    let partners = match only {
+        Some(partner) => vec![partner],
+        None => store.audited_partners().await?,
+    };
+    let mut statuses = Vec::with_capacity(partners.len());
+    for partner in partners {
+        let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+            "audit-verify",
+            partner,
+        ));
+        statuses.push(ChainStatus {
+            partner,
+            outcome: trail.verify(&scope).await?,
+        });
+    }
+    store.close().await;
+    Ok(statuses)
 }
 
 /// `comanda payments reconcile`: the reconciliation job, run once by hand against the configured Stripe.

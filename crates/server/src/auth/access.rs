@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use comanda_domain::Permission;
 use comanda_security::tokens::TokenKind;
+use comanda_store::identity::AuditEntry;
 
 use super::{Identity, RequestContext, mfa_enrollment_required};
 use crate::app::AppState;
@@ -56,7 +57,9 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("GET" | "POST", "/api/v1/staff") | ("PATCH" | "DELETE", "/api/v1/staff/{id}") => {
             Staff(Permission::ManageStaff)
         }
-        ("GET", "/api/v1/audit") => Staff(Permission::ViewAudit),
+        ("GET", "/api/v1/audit" | "/api/v1/audit/export.csv" | "/api/v1/audit/verify") => {
+            Staff(Permission::ViewAudit)
+        }
         ("GET", "/api/v1/t/{token}" | "/api/v1/t/{token}/bill")
         | ("POST", "/api/v1/t/{token}/orders" | "/api/v1/t/{token}/orders/{order}/cancel") => Public,
         // Guests pay by table token; Stripe's webhook proves itself by its signature.
@@ -186,10 +189,37 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
                     .retry_after(wait.0.max(1))
                     .into_response();
             }
+            let partner = caller.scope.partner();
+            let entry = access_record(&state, &request, &route, caller.member.id);
             request.extensions_mut().insert(caller);
-            next.run(request).await
+            let response = next.run(request).await;
+            // MON-6: who, which partner, what, when, from where, which request, and how it ended.
+            state.audit.record_access(
+                partner,
+                AuditEntry {
+                    detail: format!("status={}", response.status().as_u16()),
+                    ..entry
+                },
+            );
+            response
         }
         Err(error) => error.into_response(),
+    }
+}
+
+/// The access record of an authenticated request, before its outcome is known.
+fn access_record(state: &AppState, request: &Request, route: &str, actor: uuid::Uuid) -> AuditEntry {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| client_addr(peer.ip(), request.headers(), &state.settings.trusted_proxies));
+    AuditEntry {
+        actor: Some(actor),
+        action: format!("http.{}", request.method().as_str().to_ascii_lowercase()),
+        target: Some(format!("{} {route}", request.uri().path())),
+        source: client.map(|c| c.to_string()),
+        request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        detail: String::new(),
     }
 }
 

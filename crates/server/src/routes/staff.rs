@@ -1,7 +1,8 @@
 //! Staff management: invitations, roles and payout authority, removal, and the partner's audit trail.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -10,8 +11,11 @@ use crate::app::AppState;
 use crate::auth::{Caller, InvitationCreated, InviteRequest, RequestContext, SignupResponse, StandingPatch};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::{ApiError, Problem};
-use comanda_domain::PageRequest;
-use comanda_store::identity::StaffMember;
+use comanda_domain::{PageRequest, ValidationErrors};
+use comanda_store::audit::AuditFilter;
+use comanda_store::identity::{AuditEvent, StaffMember};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StaffView {
@@ -184,31 +188,205 @@ pub struct AuditList {
     pub next_cursor: Option<String>,
 }
 
-/// The partner's audit trail, oldest first (Owner).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "staff", security(("bearer" = [])), params(ListQuery),
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+    /// An action (`staff.invited`) or a family of them ending in a dot (`staff.`, `http.`).
+    pub action: Option<String>,
+    /// Entries made by this member.
+    pub actor: Option<String>,
+    /// From this instant (RFC 3339), inclusive.
+    pub from: Option<String>,
+    /// Until this instant (RFC 3339), exclusive.
+    pub until: Option<String>,
+}
+
+impl AuditQuery {
+    fn filter(&self) -> Result<AuditFilter, ApiError> {
+        let mut errors = ValidationErrors::default();
+        let instant = |field: &str, raw: &Option<String>, errors: &mut ValidationErrors| {
+            raw.as_deref().and_then(|raw| {
+                OffsetDateTime::parse(raw, &Rfc3339)
+                    .map_err(|_| errors.push(field, "must be an RFC 3339 instant, e.g. 2026-11-23T00:00:00Z"))
+                    .ok()
+            })
+        };
+        let from = instant("from", &self.from, &mut errors);
+        let until = instant("until", &self.until, &mut errors);
+        let actor = self.actor.as_deref().and_then(|raw| {
+            raw.parse::<Uuid>()
+                .map_err(|_| errors.push("actor", "must be a member id"))
+                .ok()
+        });
+        if let Some(action) = &self.action
+            && (action.is_empty()
+                || action.len() > 64
+                || !action
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+        {
+            errors.push(
+                "action",
+                "must be an action name such as staff.invited or a prefix such as staff.",
+            );
+        }
+        Ok(errors.into_result(AuditFilter {
+            action: self.action.clone(),
+            actor,
+            from,
+            until,
+        })?)
+    }
+}
+
+fn audit_view(event: AuditEvent) -> AuditView {
+    AuditView {
+        id: event.id.to_string(),
+        at: event.at,
+        actor: event.entry.actor.map(|a| a.to_string()),
+        action: event.entry.action,
+        target: event.entry.target,
+        source: event.entry.source,
+        request_id: event.entry.request_id,
+        detail: event.entry.detail,
+    }
+}
+
+/// The partner's audit trail, oldest first, filtered by action, member and time (Owner).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "staff", security(("bearer" = [])), params(AuditQuery),
     responses((status = 200, body = AuditList)))]
 pub async fn audit(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditList>, ApiError> {
+    let filter = query.filter()?;
     let page = PageRequest::parse(query.cursor.as_deref(), query.limit)?;
-    let page = state.store.audit_events(&caller.scope, page).await?;
+    // Requests made a moment ago are in the answer too.
+    state.audit.flush().await;
+    let page = state.store.search_audit(&caller.scope, &filter, page).await?;
     Ok(Json(AuditList {
-        items: page
-            .items
-            .into_iter()
-            .map(|e| AuditView {
-                id: e.id.to_string(),
-                at: e.at,
-                actor: e.entry.actor.map(|a| a.to_string()),
-                action: e.entry.action,
-                target: e.entry.target,
-                source: e.entry.source,
-                request_id: e.entry.request_id,
-                detail: e.entry.detail,
-            })
-            .collect(),
+        items: page.items.into_iter().map(audit_view).collect(),
         next_cursor: page.next.map(|c| c.encode()),
+    }))
+}
+
+/// The most rows one CSV export carries; narrow the filter for more.
+const CSV_EXPORT_LIMIT: usize = 100_000;
+
+/// The filtered audit trail as CSV (RFC 4180), oldest first, up to 100,000 rows (Owner).
+#[utoipa::path(get, path = "/api/v1/audit/export.csv", tag = "staff", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, content_type = "text/csv", body = String)))]
+pub async fn audit_csv(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let filter = query.filter()?;
+    state.audit.flush().await;
+    let mut csv = String::from("id,at,actor,action,target,source,request_id,detail\r\n");
+    let mut page = PageRequest {
+        after: None,
+        limit: comanda_domain::page::MAX_PAGE_SIZE,
+    };
+    let mut rows = 0;
+    loop {
+        let chunk = state.store.search_audit(&caller.scope, &filter, page).await?;
+        for event in chunk.items {
+            let view = audit_view(event);
+            let at = view.at.format(&Rfc3339).unwrap_or_default();
+            let fields = [
+                view.id.as_str(),
+                at.as_str(),
+                view.actor.as_deref().unwrap_or(""),
+                view.action.as_str(),
+                view.target.as_deref().unwrap_or(""),
+                view.source.as_deref().unwrap_or(""),
+                view.request_id.as_deref().unwrap_or(""),
+                view.detail.as_str(),
+            ];
+            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            csv.push_str(&line.join(","));
+            csv.push_str("\r\n");
+            rows += 1;
+        }
+        match chunk.next {
+            Some(next) if rows < CSV_EXPORT_LIMIT => page.after = Some(next),
+            _ => break,
+        }
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"audit.csv\""),
+        ],
+        csv,
+    ))
+}
+
+/// RFC 4180 quoting, and a leading `'` for cells a spreadsheet would run as a formula (OWASP CSV injection).
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditVerification {
+    /// True when every entry, link, month and signed checkpoint holds.
+    pub verified: bool,
+    pub months: usize,
+    pub entries: usize,
+    pub checkpoints: usize,
+    pub pruned_months: usize,
+    /// What does not hold, naming the entry where it can.
+    pub problem: Option<String>,
+    /// The entry named by the problem.
+    pub entry: Option<String>,
+    /// The checkpoint signing key (Ed25519, hex), to check the checkpoints independently.
+    pub checkpoint_key: String,
+}
+
+/// Verifies the partner's audit chain end to end (MON-5): every entry's hash and link, every month's head, and
+/// every signed checkpoint (Owner).
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = AuditVerification)))]
+pub async fn verify_audit(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<AuditVerification>, ApiError> {
+    let checkpoint_key = state.audit.public_key_hex();
+    Ok(Json(match state.audit.verify(&caller.scope).await? {
+        Ok(report) => AuditVerification {
+            verified: true,
+            months: report.shards,
+            entries: report.entries,
+            checkpoints: report.checkpoints,
+            pruned_months: report.pruned_shards,
+            problem: None,
+            entry: None,
+            checkpoint_key,
+        },
+        Err(chain_break) => {
+            tracing::error!(partner = %caller.scope.partner(), problem = %chain_break, "alert=audit.chain-broken");
+            AuditVerification {
+                verified: false,
+                months: 0,
+                entries: 0,
+                checkpoints: 0,
+                pruned_months: 0,
+                entry: chain_break.entry().map(|id| id.to_string()),
+                problem: Some(chain_break.to_string()),
+                checkpoint_key,
+            }
+        }
     }))
 }

@@ -1,0 +1,258 @@
+//! The audit trail's service side (MON-5, MON-6): the access log of every authenticated request, batched into the
+//! partner's hash chain; signed checkpoints of every chain; retention that drops months past 12 months behind
+//! their final checkpoint; and verification for `GET /api/v1/audit/verify` and `comanda audit verify`.
+//!
+//! State changes are audited in the transaction that makes them (the store does that). Access records are not
+//! changes, so they are queued and appended every `flush_every` in one transaction per partner: a request never
+//! waits on the chain's lock, and at most one flush interval is lost if the process is killed outright (a graceful
+//! stop flushes).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use comanda_domain::{Clock, PartnerId};
+use comanda_security::TenantScope;
+use comanda_security::audit_chain::{
+    ChainBreak, CheckpointBody, CheckpointSigner, TrustedKeys, VerifiedChain, shard_end,
+};
+use comanda_security::kms::Kms;
+use comanda_security::tenancy::JobAuthority;
+use comanda_store::identity::AuditEntry;
+use comanda_store::{Store, StoreResult};
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch};
+
+/// Entries waiting for the next flush before a request has to wait for one.
+const QUEUE_SOFT_LIMIT: usize = 4_096;
+
+pub struct AuditTrail {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    signer: CheckpointSigner,
+    keys: TrustedKeys,
+    pending: Mutex<Vec<(PartnerId, AuditEntry)>>,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for AuditTrail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditTrail")
+            .field("signer", &self.signer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one upkeep pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UpkeepReport {
+    pub checkpoints: usize,
+    pub pruned_months: usize,
+    pub pruned_entries: u64,
+}
+
+impl AuditTrail {
+    /// The checkpoint key is derived from the KMS for this one purpose, so every instance signs with the same key.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, kms: &dyn Kms) -> anyhow::Result<Self> {
+        let signer = CheckpointSigner::from_seed(&kms.derive("audit-checkpoint-ed25519"))?;
+        let keys = TrustedKeys::new([signer.public_key()]);
+        Ok(Self {
+            store,
+            clock,
+            signer,
+            keys,
+            pending: Mutex::new(Vec::new()),
+            wake: Notify::new(),
+        })
+    }
+
+    /// The checkpoint signing key's public half (hex), for auditors who verify checkpoints elsewhere.
+    pub fn public_key_hex(&self) -> String {
+        self.signer
+            .public_key()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Queues an access record (MON-6); flushed within `flush_every`.
+    pub fn record_access(&self, partner: PartnerId, entry: AuditEntry) {
+        let len = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            pending.push((partner, entry));
+            pending.len()
+        };
+        if len >= QUEUE_SOFT_LIMIT {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Appends everything queued, one transaction per partner; entries that could not be written are queued again.
+    pub async fn flush(&self) {
+        let batch = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if batch.is_empty() {
+            return;
+        }
+        let mut by_partner: Vec<(PartnerId, Vec<AuditEntry>)> = Vec::new();
+        for (partner, entry) in batch {
+            match by_partner.iter_mut().find(|(p, _)| *p == partner) {
+                Some((_, entries)) => entries.push(entry),
+                None => by_partner.push((partner, vec![entry])),
+            }
+        }
+        let now = self.clock.now();
+        for (partner, entries) in by_partner {
+            let scope = TenantScope::from_proof(&JobAuthority::new("audit-access-log", partner));
+            if let Err(error) = self.store.append_audit_batch(&scope, &entries, now).await {
+                tracing::error!(%error, %partner, count = entries.len(), "access records not yet written; retrying");
+                let mut pending = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                pending.extend(entries.into_iter().map(|e| (partner, e)));
+            }
+        }
+    }
+
+    /// Flushes every `every` (or sooner when the queue fills) until `stop`, then once more.
+    pub fn spawn_flusher(self: &Arc<Self>, every: Duration, mut stop: watch::Receiver<bool>) {
+        let trail = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => trail.flush().await,
+                    () = trail.wake.notified() => trail.flush().await,
+                    _ = stop.changed() => {
+                        trail.flush().await;
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Verifies one partner's chain (after writing what is queued, so the answer covers every request so far).
+    pub async fn verify(&self, scope: &TenantScope) -> StoreResult<Result<VerifiedChain, ChainBreak>> {
+        self.flush().await;
+        comanda_store::audit::verify_chain(&*self.store, scope, &self.keys).await
+    }
+
+    /// Signs the head of every month whose last entry has no checkpoint yet; returns how many were signed.
+    pub async fn checkpoint(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<usize> {
+        let heads = self.store.audit_heads(scope).await?;
+        let signed = self.store.audit_checkpoints(scope).await?;
+        let mut written = 0;
+        for (head, pruned) in heads {
+            let last = head.next_seq - 1;
+            let covered = signed
+                .iter()
+                .any(|c| c.body.shard == head.shard && c.body.seq == last);
+            if pruned || last < 0 || covered || head.head_hash.len() != 32 {
+                continue;
+            }
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(&head.head_hash);
+            let checkpoint = self.signer.sign(CheckpointBody {
+                partner: scope.partner().as_uuid(),
+                shard: head.shard,
+                seq: last,
+                hash,
+                at_micros: i64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX),
+            });
+            self.store.record_checkpoint(scope, &checkpoint).await?;
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    /// Drops the months that ended more than 12 months ago, each behind its final signed checkpoint.
+    pub async fn prune(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<(usize, u64)> {
+        let cutoff = twelve_months_before(now);
+        let expired: Vec<String> = self
+            .store
+            .audit_heads(scope)
+            .await?
+            .into_iter()
+            .filter(|(head, pruned)| !pruned && shard_end(&head.shard).is_some_and(|end| end <= cutoff))
+            .map(|(head, _)| head.shard)
+            .collect();
+        if expired.is_empty() {
+            return Ok((0, 0));
+        }
+        self.checkpoint(scope, now).await?;
+        let mut entries = 0;
+        for shard in &expired {
+            entries += self.store.prune_audit_shard(scope, shard, now).await?;
+        }
+        Ok((expired.len(), entries))
+    }
+
+    /// Checkpoints and retention for every partner.
+    pub async fn upkeep(&self) -> StoreResult<UpkeepReport> {
+        self.flush().await;
+        let now = self.clock.now();
+        let mut report = UpkeepReport::default();
+        for partner in self.store.audited_partners().await? {
+            let scope = TenantScope::from_proof(&JobAuthority::new("audit-upkeep", partner));
+            let (months, entries) = self.prune(&scope, now).await?;
+            report.pruned_months += months;
+            report.pruned_entries += entries;
+            report.checkpoints += self.checkpoint(&scope, now).await?;
+        }
+        Ok(report)
+    }
+
+    /// Runs [`Self::upkeep`] every `every` until `stop`.
+    pub fn spawn_upkeep(self: &Arc<Self>, every: Duration, mut stop: watch::Receiver<bool>) {
+        let trail = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => match trail.upkeep().await {
+                        Ok(report) if report != UpkeepReport::default() => {
+                            tracing::info!(?report, "audit checkpoints and retention");
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::error!(%error, "audit upkeep failed"),
+                    },
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+    }
+}
+
+/// The same instant a year earlier (Feb 29 falls back to Feb 28).
+pub fn twelve_months_before(now: OffsetDateTime) -> OffsetDateTime {
+    let year = now.year() - 1;
+    now.replace_year(year)
+        .or_else(|_| now.replace_day(28).and_then(|d| d.replace_year(year)))
+        .unwrap_or(now - time::Duration::days(366))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_year_back_even_from_a_leap_day() {
+        assert_eq!(
+            twelve_months_before(datetime!(2026-11-23 12:00 UTC)),
+            datetime!(2025-11-23 12:00 UTC)
+        );
+        assert_eq!(
+            twelve_months_before(datetime!(2028-02-29 08:00 UTC)),
+            datetime!(2027-02-28 08:00 UTC)
+        );
+    }
+}
