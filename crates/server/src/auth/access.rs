@@ -197,7 +197,7 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
             state.audit.record_access(
                 partner,
                 AuditEntry {
-                    detail: format!("status={}", response.status().as_u16()),
+                    detail: format!("{} status={}", entry.detail, response.status().as_u16()),
                     ..entry
                 },
             );
@@ -216,10 +216,10 @@ fn access_record(state: &AppState, request: &Request, route: &str, actor: uuid::
     AuditEntry {
         actor: Some(actor),
         action: format!("http.{}", request.method().as_str().to_ascii_lowercase()),
-        target: Some(format!("{} {route}", request.uri().path())),
+        target: Some(request.uri().path().to_owned()),
         source: client.map(|c| c.to_string()),
         request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
-        detail: String::new(),
+        detail: format!("route={route}"),
     }
 }
 

@@ -1,0 +1,178 @@
+//! The audit trail through the real HTTPS server, on SQLite and on PostgreSQL (MON-5, MON-6): every authenticated
+//! request is recorded with who, partner, what, when, from where and which request; owners filter and export it;
+//! the chain verifies, and an entry edited behind the server's back is named.
+
+use serde_json::Value;
+use sqlx::Connection;
+
+use crate::identity::{PASSWORD, call, enrolled, sign_up};
+use crate::support::{Engine, TestServer};
+
+pub async fn every_authenticated_request_is_chained_and_verifiable(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let owner = sign_up(&server, "auditor@example.co").await;
+    let owner_id = owner["user_id"].as_str().unwrap().to_owned();
+    let session = enrolled(&server, "auditor@example.co", PASSWORD).await;
+    let token = Some(session.access.as_str());
+    assert_eq!(
+        call(&server, "GET", "/api/v1/venues", token, None).await.status,
+        200
+    );
+    assert_eq!(call(&server, "GET", "/api/v1/me", token, None).await.status, 200);
+    let denied = call(&server, "GET", "/api/v1/venues/not-a-venue/tables", token, None).await;
+    assert_eq!(denied.status, 404);
+
+    let requests = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=http.&limit=200",
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(requests.status, 200, "{}", requests.body);
+    let items = requests.body["items"].as_array().unwrap();
+    let find = |path: &str| -> &Value {
+        items
+            .iter()
+            .find(|e| e["target"] == path)
+            .unwrap_or_else(|| panic!("{path} not recorded: {items:?}"))
+    };
+    let venues = find("/api/v1/venues");
+    assert_eq!(venues["action"], "http.get");
+    assert_eq!(venues["actor"], owner_id.as_str());
+    assert_eq!(venues["source"], "127.0.0.1");
+    assert!(venues["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+    assert_eq!(venues["detail"], "route=/api/v1/venues status=200");
+    let missing = find("/api/v1/venues/not-a-venue/tables");
+    assert!(missing["detail"].as_str().unwrap().ends_with("status=404"));
+    find("/api/v1/me");
+
+    // Filters narrow; a filter that is not one is a clear 400 naming the field.
+    let by_actor = call(
+        &server,
+        "GET",
+        &format!("/api/v1/audit?actor={owner_id}&action=mfa.enrolled"),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        by_actor.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        by_actor.body
+    );
+    let bad = call(
+        &server,
+        "GET",
+        "/api/v1/audit?from=yesterday&actor=x",
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(
+        bad.body["type"], "https://comanda.dev/problems/validation",
+        "{}",
+        bad.body
+    );
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["from", "actor"]);
+
+    // CSV export for owners and auditors.
+    let csv = server
+        .client
+        .get(server.url("/api/v1/audit/export.csv?action=http."))
+        .bearer_auth(&session.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,at,actor,action,target,source,request_id,detail")
+    );
+    assert!(
+        lines.any(|l| l.contains(",http.get,/api/v1/venues,127.0.0.1,")),
+        "{csv}"
+    );
+
+    let verified = call(&server, "GET", "/api/v1/audit/verify", token, None).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert_eq!(verified.body["verified"], true, "{}", verified.body);
+    assert!(
+        verified.body["entries"].as_u64().unwrap() >= 8,
+        "{}",
+        verified.body
+    );
+    assert_eq!(verified.body["checkpoint_key"].as_str().unwrap().len(), 64);
+
+    // Someone with database access edits the registration entry behind the server's back.
+    let edited = tamper_with_registration(&server).await;
+    let broken = call(&server, "GET", "/api/v1/audit/verify", token, None).await;
+    assert_eq!(broken.body["verified"], false, "{}", broken.body);
+    assert_eq!(broken.body["entry"], edited.as_str(), "{}", broken.body);
+    assert!(
+        broken.body["problem"].as_str().unwrap().contains("was edited"),
+        "{}",
+        broken.body
+    );
+    server.stop().await;
+}
+
+/// Rewrites the `partner.registered` entry's detail with the append-only trigger out of the way; returns its id.
+async fn tamper_with_registration(server: &TestServer) -> String {
+    match server.superuser_url() {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            let id: uuid::Uuid =
+                sqlx::query_scalar("SELECT id FROM audit_events WHERE action = 'partner.registered'")
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+            sqlx::raw_sql(
+                "ALTER TABLE audit_events DISABLE TRIGGER USER;
+                 UPDATE audit_events SET detail = 'forged' WHERE action = 'partner.registered';
+                 ALTER TABLE audit_events ENABLE TRIGGER USER;",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            id.to_string()
+        }
+        None => {
+            let mut conn = sqlx::SqliteConnection::connect(&server.database.url)
+                .await
+                .unwrap();
+            let id: String =
+                sqlx::query_scalar("SELECT id FROM audit_events WHERE action = 'partner.registered'")
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+            sqlx::raw_sql(
+                "DROP TRIGGER audit_events_no_update;
+                 UPDATE audit_events SET detail = 'forged' WHERE action = 'partner.registered';",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            id
+        }
+    }
+}
+
+on_both_engines!(every_authenticated_request_is_chained_and_verifiable);
