@@ -1,6 +1,8 @@
 //! The KMS backends against the real thing: a local key file, and SoftHSM2 through PKCS#11 (each PKCS#11 test in a
 //! process and token of its own, see `comanda_security::testing`).
 
+#![allow(clippy::unwrap_used)] // test helpers fail loudly on purpose
+
 use comanda_security::Secret;
 use comanda_security::envelope::{self, DataKey, DataKeyRef, FieldContext};
 use comanda_security::kms::{
