@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine with the Rust toolchain lacks for building and testing comanda:
 # PostgreSQL's server binaries (the tests start throwaway clusters), Debian's Chromium (browser tests), Node.js and
-# npm (Playwright), python3 (the controls check), and the clippy/rustfmt components. Idempotent; quiet when all
-# is present.
+# npm (Playwright), python3 (the controls check), SoftHSM2 (the PKCS#11 KMS tests), and the clippy/rustfmt
+# components. Idempotent; quiet when all is present.
 set -euo pipefail
 
 missing=()
@@ -11,6 +11,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_config >/de
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
 command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
 fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 

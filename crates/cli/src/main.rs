@@ -41,7 +41,7 @@ enum Command {
     Config,
     /// Print the security controls map: each public promise and the tests that prove it.
     Controls,
-    /// Token signing keys.
+    /// Token signing keys, and the key-encryption key that protects the platform key.
     Keys {
         #[command(subcommand)]
         action: KeysCommand,
@@ -87,6 +87,11 @@ enum KeysCommand {
     Rotate,
     /// List the signing keys and whether each still verifies.
     List,
+    /// Make a new key-encryption-key version in the KMS (key file or PKCS#11 token) and rewrap the platform key
+    /// under it; older versions keep decrypting (REST-3). On Cloud KMS, versions are made in Cloud KMS instead.
+    RotateKek,
+    /// Re-encrypt the platform key under the KMS's newest key-encryption-key version (REST-3).
+    Rewrap,
 }
 
 fn main() -> ExitCode {
@@ -157,6 +162,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
+    if let KeysCommand::RotateKek | KeysCommand::Rewrap = action {
+        let new_version = matches!(action, KeysCommand::RotateKek);
+        let clock = Arc::new(comanda_server::SystemClock);
+        let (before, after) = comanda_server::serve::rewrap_platform_key(&config, clock, new_version).await?;
+        if before == after {
+            println!("platform key already under key-encryption-key version {after}");
+        } else {
+            println!("platform key rewrapped from key-encryption-key version {before} to {after}");
+        }
+        return Ok(());
+    }
     let manager = comanda_server::serve::key_manager(&config, Arc::new(comanda_server::SystemClock)).await?;
     match action {
         KeysCommand::Rotate => println!("new signing key {}", manager.rotate_now().await?),
@@ -166,6 +182,7 @@ async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
                 println!("{kid}  created {created}  {state}");
             }
         }
+        KeysCommand::RotateKek | KeysCommand::Rewrap => {}
     }
     Ok(())
 }

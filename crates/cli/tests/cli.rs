@@ -161,7 +161,13 @@ async fn serve_with_no_configuration_answers_healthz_within_3s() {
         output.contains("SIGTERM received") && output.contains("stopped"),
         "{output}"
     );
-    for file in ["comanda.db", "kms.key", "tls/cert.pem", "tls/key.pem"] {
+    for file in [
+        "comanda.db",
+        "kms.key",
+        "platform.key.wrapped",
+        "tls/cert.pem",
+        "tls/key.pem",
+    ] {
         assert!(cwd.path().join("comanda-data").join(file).exists(), "{file}");
     }
 }
@@ -700,5 +706,43 @@ async fn audit_verify_names_the_entry_a_postgresql_superuser_edited() {
     assert!(
         text.contains(&format!("entry {edited}")) && text.contains("was edited"),
         "{text}"
+    );
+}
+
+#[test]
+fn keys_rotate_kek_and_rewrap_move_the_platform_key_forward() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .current_dir(cwd.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run(&["keys", "rewrap"]);
+    assert!(
+        first.contains("already under key-encryption-key version 1"),
+        "{first}"
+    );
+    let rotated = run(&["keys", "rotate-kek"]);
+    assert!(
+        rotated.contains("from key-encryption-key version 1 to 2"),
+        "{rotated}"
+    );
+    let again = run(&["keys", "rewrap"]);
+    assert!(
+        again.contains("already under key-encryption-key version 2"),
+        "{again}"
+    );
+    let key_file = std::fs::read_to_string(cwd.path().join("comanda-data/kms.key")).unwrap();
+    assert!(
+        key_file.contains("v1 ") && key_file.contains("v2 "),
+        "old versions stay to decrypt"
     );
 }

@@ -1,7 +1,8 @@
 //! Security controls shared by every layer: the tenant scope that gates partner data, secret values that never
-//! print, the log redaction layer, and card-number (PAN) detection.
+//! print, the log redaction layer, card-number (PAN) detection, and envelope encryption under a KMS.
 
 pub mod audit_chain;
+pub mod envelope;
 pub mod kms;
 pub mod pan;
 pub mod password;
@@ -10,6 +11,8 @@ pub mod secret;
 pub mod secrets;
 pub mod table_token;
 pub mod tenancy;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod tokens;
 pub mod totp;
 pub mod webhook;

@@ -20,7 +20,7 @@ use crate::middleware::{self, TrustedProxies};
 use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
 use crate::routes::{app_pages, auth, guest, ordering, pages, payments, platform, staff, stream};
-use comanda_security::kms::Kms;
+use comanda_security::kms::PlatformKeys;
 use comanda_security::password::PasswordHasher;
 
 #[derive(Clone)]
@@ -48,7 +48,7 @@ impl AppState {
         config: &Config,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        kms: Arc<dyn Kms>,
+        kms: Arc<PlatformKeys>,
         public_origin: String,
     ) -> anyhow::Result<Self> {
         let hasher = PasswordHasher::new(kms.derive("password-pepper"), config.auth.bcrypt_cost);

@@ -15,7 +15,7 @@ use comanda_security::TenantScope;
 use comanda_security::audit_chain::{
     ChainBreak, CheckpointBody, CheckpointSigner, TrustedKeys, VerifiedChain, shard_end,
 };
-use comanda_security::kms::Kms;
+use comanda_security::kms::PlatformKeys;
 use comanda_security::tenancy::JobAuthority;
 use comanda_store::identity::AuditEntry;
 use comanda_store::{Store, StoreResult};
@@ -52,8 +52,8 @@ pub struct UpkeepReport {
 
 impl AuditTrail {
     /// The checkpoint key is derived from the KMS for this one purpose, so every instance signs with the same key.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, kms: &dyn Kms) -> anyhow::Result<Self> {
-        let signer = CheckpointSigner::from_seed(&kms.derive("audit-checkpoint-ed25519"))?;
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: &PlatformKeys) -> anyhow::Result<Self> {
+        let signer = CheckpointSigner::from_seed(&keys.derive("audit-checkpoint-ed25519"))?;
         let keys = TrustedKeys::new([signer.public_key()]);
         Ok(Self {
             store,

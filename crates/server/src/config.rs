@@ -250,6 +250,8 @@ pub enum KmsBackend {
     /// A key file in the data directory (mode 0600): the embedded single-machine default only.
     #[default]
     LocalFile,
+    /// A PKCS#11 token (`kms.pkcs11`): the key-encryption key never leaves it (production).
+    Pkcs11,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -258,6 +260,59 @@ pub struct KmsConfig {
     pub backend: KmsBackend,
     /// Defaults to `<data_dir>/kms.key`.
     pub key_file: Option<PathBuf>,
+    pub pkcs11: Pkcs11Config,
+}
+
+/// How data keys are encrypted under the PKCS#11 key-encryption key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pkcs11Mechanism {
+    /// Standard `CKM_AES_GCM` with a random caller IV (SoftHSM2 and most HSMs).
+    #[default]
+    AesGcm,
+    /// Google Cloud KMS's `CKM_CLOUDKMS_AES_GCM` (kmsp11), the IV chosen by the KMS.
+    CloudkmsAesGcm,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pkcs11Config {
+    /// The PKCS#11 library.
+    pub module: PathBuf,
+    pub token_label: String,
+    /// The token's user PIN (`COMANDA_KMS__PKCS11__PIN`).
+    pub pin: Option<Secret<String>>,
+    /// The key-encryption key's label; versions are `<key_label>-v<n>` (on Cloud KMS: the crypto key's name).
+    pub key_label: String,
+    pub mechanism: Pkcs11Mechanism,
+}
+
+impl Default for Pkcs11Config {
+    fn default() -> Self {
+        Self {
+            module: PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"),
+            token_label: "comanda".into(),
+            pin: None,
+            key_label: "comanda-kek".into(),
+            mechanism: Pkcs11Mechanism::AesGcm,
+        }
+    }
+}
+
+impl Pkcs11Config {
+    /// The settings of the PKCS#11 KMS (after [`Config::validate`], which requires the PIN).
+    pub fn settings(&self) -> comanda_security::kms::Pkcs11Settings {
+        comanda_security::kms::Pkcs11Settings {
+            module: self.module.clone(),
+            token_label: self.token_label.clone(),
+            pin: self.pin.clone().unwrap_or_default(),
+            key_label: self.key_label.clone(),
+            mechanism: match self.mechanism {
+                Pkcs11Mechanism::AesGcm => comanda_security::kms::KekMechanism::AesGcm,
+                Pkcs11Mechanism::CloudkmsAesGcm => comanda_security::kms::KekMechanism::CloudkmsAesGcm,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -430,6 +485,18 @@ impl Config {
             }
             _ => {}
         }
+        if self.kms.backend == KmsBackend::Pkcs11 {
+            let pkcs11 = &self.kms.pkcs11;
+            if pkcs11.pin.is_none() {
+                return invalid("kms.pkcs11.pin", "is required when kms.backend is pkcs11");
+            }
+            if pkcs11.token_label.is_empty() || pkcs11.token_label.len() > 32 {
+                return invalid("kms.pkcs11.token_label", "must have 1 to 32 bytes");
+            }
+            if pkcs11.key_label.is_empty() || pkcs11.key_label.len() > 64 {
+                return invalid("kms.pkcs11.key_label", "must have 1 to 64 bytes");
+            }
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
@@ -448,6 +515,11 @@ impl Config {
             .key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("kms.key"))
+    }
+
+    /// The platform data key, wrapped by the KMS (until it moves into the database).
+    pub fn platform_key_path(&self) -> PathBuf {
+        self.data_dir.join("platform.key.wrapped")
     }
 
     pub fn self_signed_paths(&self) -> (PathBuf, PathBuf) {
@@ -543,9 +615,11 @@ mod tests {
         let mut config = Config::default();
         config.database.url = Some(Secret::new("postgres://app:s3cr3t-pw@db.internal/comanda".into()));
         config.metrics.token = Some(Secret::new("metrics-token-value".into()));
+        config.kms.pkcs11.pin = Some(Secret::new("hsm-pin-value".into()));
         let printed = config.to_redacted_toml();
         assert!(!printed.contains("s3cr3t-pw"), "{printed}");
         assert!(!printed.contains("metrics-token-value"), "{printed}");
+        assert!(!printed.contains("hsm-pin-value"), "{printed}");
         assert!(printed.contains("url = \"[redacted]\""), "{printed}");
         assert!(printed.contains("listen = \"127.0.0.1:8443\""), "{printed}");
         toml::from_str::<toml::Value>(&printed).expect("the printed configuration is TOML");
@@ -597,5 +671,31 @@ mod tests {
         let mut config = Config::default();
         config.tls.cert_file = Some("cert.pem".into());
         assert!(config.validate().unwrap_err().to_string().contains("tls"));
+    }
+
+    #[test]
+    fn pkcs11_kms_needs_a_pin_and_reads_its_mechanism() {
+        let mut config = Config::default();
+        config.kms.backend = KmsBackend::Pkcs11;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("kms.pkcs11.pin")
+        );
+        config.kms.pkcs11.pin = Some(Secret::new("1234".into()));
+        config.validate().unwrap();
+        let parsed: KmsConfig = toml::from_str(
+            "backend = \"pkcs11\"\n[pkcs11]\nmodule = \"/opt/libkmsp11.so\"\ntoken_label = \"t\"\npin = \"x\"\n\
+             key_label = \"comanda-kek\"\nmechanism = \"cloudkms-aes-gcm\"\n",
+        )
+        .unwrap();
+        assert_eq!(parsed.backend, KmsBackend::Pkcs11);
+        assert_eq!(
+            parsed.pkcs11.settings().mechanism,
+            comanda_security::kms::KekMechanism::CloudkmsAesGcm
+        );
+        assert_eq!(parsed.pkcs11.settings().pin.expose(), "x");
     }
 }

@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::embedded;
 use crate::problem::{Problem, ProblemType};
 use crate::tls;
-use comanda_security::kms::{Kms, LocalKeyKms};
+use comanda_security::kms::{Kms, PlatformKeys};
 
 /// A running server.
 pub struct Server {
@@ -66,15 +66,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     listener.set_nonblocking(true)?;
     let https_addr = listener.local_addr()?;
 
-    let kms: Arc<dyn Kms> = Arc::new(LocalKeyKms::from_bytes(&embedded::read_local_kms_key(
-        &resources.kms_key_file,
-    )?)?);
+    let platform_keys = open_platform_keys(config, &resources).await?;
     let public_origin = config
         .server
         .public_url
         .clone()
         .unwrap_or_else(|| format!("https://localhost:{}", https_addr.port()));
-    let state = AppState::assemble(config, store.clone(), clock.clone(), kms, public_origin).await?;
+    let state =
+        AppState::assemble(config, store.clone(), clock.clone(), platform_keys, public_origin).await?;
     let identity = state.identity.clone();
     let order_events = state.order_events.clone();
     let payments = state.payments.clone();
@@ -361,6 +360,45 @@ fn host_without_port(value: &str) -> Option<&str> {
     valid.then_some(host)
 }
 
+/// The configured KMS and the platform key it unwraps, off the async threads (PKCS#11 calls block).
+async fn open_platform_keys(
+    config: &Config,
+    resources: &embedded::Resources,
+) -> anyhow::Result<Arc<PlatformKeys>> {
+    let config = config.clone();
+    let created = resources.kms_key_created;
+    let keys = tokio::task::spawn_blocking(move || {
+        let kms = embedded::open_kms(&config)?;
+        embedded::platform_keys(&config, kms.as_ref(), created)
+    })
+    .await
+    .context("opening the KMS")??;
+    Ok(Arc::new(keys))
+}
+
+/// `comanda keys rotate-kek` and `comanda keys rewrap` (REST-3): optionally a new key-encryption-key version, then
+/// the platform key re-encrypted under the newest version. Returns the platform key's KEK version before and after.
+pub async fn rewrap_platform_key(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    new_version: bool,
+) -> anyhow::Result<(u32, u32)> {
+    embedded::prepare(config, clock.as_ref())?;
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<(u32, u32)> {
+        let kms: Arc<dyn Kms> = embedded::open_kms(&config)?;
+        // A first run makes the platform key, so there is something to rewrap.
+        embedded::platform_keys(&config, kms.as_ref(), false)?;
+        if new_version {
+            let version = kms.create_new_version()?;
+            tracing::info!(version, "new key-encryption-key version");
+        }
+        Ok(embedded::rewrap_platform_key(&config, kms.as_ref())?)
+    })
+    .await
+    .context("rewrapping the platform key")?
+}
+
 /// `comanda keys …`: the key manager over the configured database and KMS, without serving.
 pub async fn key_manager(
     config: &Config,
@@ -373,9 +411,7 @@ pub async fn key_manager(
     let store = comanda_store::connect(&resources.database)
         .await
         .context("opening the database")?;
-    let kms: Arc<dyn Kms> = Arc::new(LocalKeyKms::from_bytes(&embedded::read_local_kms_key(
-        &resources.kms_key_file,
-    )?)?);
+    let kms = open_platform_keys(config, &resources).await?;
     let rotation = time::Duration::days(i64::try_from(config.auth.key_rotation_days).unwrap_or(30));
     Ok(crate::auth::keys::KeyManager::open(
         store,
@@ -404,8 +440,8 @@ pub async fn verify_audit_chains(
 ) -> anyhow::Result<Vec<ChainStatus>> {
     let resources = embedded::prepare(config, clock.as_ref())?;
     let store = comanda_store::open(&resources.database).await?;
-    let kms = LocalKeyKms::from_bytes(&embedded::read_local_kms_key(&resources.kms_key_file)?)?;
-    let trail = crate::audit::AuditTrail::new(store.clone(), clock, &kms)?;
+    let keys = open_platform_keys(config, &resources).await?;
+    let trail = crate::audit::AuditTrail::new(store.clone(), clock, &keys)?;
     let partners = match only {
         Some(partner) => vec![partner],
         None => store.audited_partners().await?,

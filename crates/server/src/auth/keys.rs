@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use comanda_domain::Clock;
-use comanda_security::kms::Kms;
+use comanda_security::kms::PlatformKeys;
 use comanda_security::tokens::{self, KeyRing, SigningKey, VerifyingKey};
 use comanda_store::Store;
 use comanda_store::identity::StoredSigningKey;
@@ -25,7 +25,7 @@ pub enum KeyError {
 
 pub struct KeyManager {
     store: Arc<dyn Store>,
-    kms: Arc<dyn Kms>,
+    kms: Arc<PlatformKeys>,
     clock: Arc<dyn Clock>,
     issuer: String,
     audience: String,
@@ -46,7 +46,7 @@ impl KeyManager {
     /// Loads the keys and rotates if due (a server starting).
     pub async fn start(
         store: Arc<dyn Store>,
-        kms: Arc<dyn Kms>,
+        kms: Arc<PlatformKeys>,
         clock: Arc<dyn Clock>,
         issuer: String,
         audience: String,
@@ -60,7 +60,7 @@ impl KeyManager {
     /// Loads the keys without rotating (the `comanda keys` commands).
     pub async fn open(
         store: Arc<dyn Store>,
-        kms: Arc<dyn Kms>,
+        kms: Arc<PlatformKeys>,
         clock: Arc<dyn Clock>,
         issuer: String,
         audience: String,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use comanda_domain::email::normalize_email;
 use comanda_domain::password::check_new_password;
 use comanda_domain::{Clock, NewPartner, Page, PageRequest, Role, Standing, ValidationErrors};
-use comanda_security::kms::{Kms, keyed_digest};
+use comanda_security::kms::{PlatformKeys, keyed_digest};
 use comanda_security::password::{PasswordHasher, Verdict};
 use comanda_security::tokens::{Subject, TokenError, TokenKind, VerifiedClaims};
 use comanda_security::{Secret, TenantScope, secrets, totp};
@@ -169,7 +169,7 @@ pub struct StandingPatch {
 pub struct Identity {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    kms: Arc<dyn Kms>,
+    kms: Arc<PlatformKeys>,
     hasher: PasswordHasher,
     pub keys: KeyManager,
     pub throttle: Throttle,
@@ -206,7 +206,7 @@ impl Identity {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        kms: Arc<dyn Kms>,
+        kms: Arc<PlatformKeys>,
         hasher: PasswordHasher,
         keys: KeyManager,
         settings: AuthSettings,

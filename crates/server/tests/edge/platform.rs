@@ -240,7 +240,7 @@ async fn router_over(
     store: std::sync::Arc<dyn comanda_store::Store>,
     config: &comanda_server::Config,
 ) -> axum::Router {
-    let kms = std::sync::Arc::new(comanda_security::kms::LocalKeyKms::from_bytes(&[5; 32]).unwrap());
+    let kms = std::sync::Arc::new(comanda_security::kms::PlatformKeys::from_bytes(&[5; 32]).unwrap());
     let clock = std::sync::Arc::new(comanda_server::SystemClock);
     let state =
         comanda_server::app::AppState::assemble(config, store, clock, kms, "https://localhost".into())
