@@ -67,6 +67,7 @@ pub fn prepare(config: &Config, clock: &dyn Clock) -> Result<Resources, PrepareE
                 url: url.expose().clone(),
                 migration_url: config.database.migration_url.as_ref().map(|u| u.expose().clone()),
                 max_connections: pool_size(config.database.max_connections, 16),
+                kms: None,
             }
         }
         None => {
@@ -83,6 +84,7 @@ pub fn prepare(config: &Config, clock: &dyn Clock) -> Result<Resources, PrepareE
                 url: format!("sqlite://{}", path.display()),
                 migration_url: None,
                 max_connections: pool_size(config.database.max_connections, 8),
+                kms: None,
             }
         }
     };

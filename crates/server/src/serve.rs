@@ -51,7 +51,13 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     for applied in &report.applied {
         tracing::info!(version = applied.version, name = %applied.name, "migration applied");
     }
-    let store = comanda_store::connect(&resources.database)
+    // Personal data is sealed under data keys that this KMS wraps (REST-1).
+    let kms = open_kms(config).await?;
+    let database = comanda_store::DatabaseTarget {
+        kms: Some(kms.clone()),
+        ..resources.database.clone()
+    };
+    let store = comanda_store::connect(&database)
         .await
         .context("opening the database")?;
 
@@ -66,7 +72,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     listener.set_nonblocking(true)?;
     let https_addr = listener.local_addr()?;
 
-    let platform_keys = open_platform_keys(config, &resources).await?;
+    let platform_keys = platform_keys_under(config, &resources, kms).await?;
     let public_origin = config
         .server
         .public_url
@@ -365,14 +371,30 @@ async fn open_platform_keys(
     config: &Config,
     resources: &embedded::Resources,
 ) -> anyhow::Result<Arc<PlatformKeys>> {
+    let kms = open_kms(config).await?;
+    platform_keys_under(config, resources, kms).await
+}
+
+/// The configured KMS, opened off the async threads (a PKCS#11 module may block).
+async fn open_kms(config: &Config) -> anyhow::Result<Arc<dyn Kms>> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || embedded::open_kms(&config))
+        .await
+        .context("opening the KMS")?
+        .context("opening the KMS")
+}
+
+/// The platform key, unwrapped by `kms` (made on a first start).
+async fn platform_keys_under(
+    config: &Config,
+    resources: &embedded::Resources,
+    kms: Arc<dyn Kms>,
+) -> anyhow::Result<Arc<PlatformKeys>> {
     let config = config.clone();
     let created = resources.kms_key_created;
-    let keys = tokio::task::spawn_blocking(move || {
-        let kms = embedded::open_kms(&config)?;
-        embedded::platform_keys(&config, kms.as_ref(), created)
-    })
-    .await
-    .context("opening the KMS")??;
+    let keys = tokio::task::spawn_blocking(move || embedded::platform_keys(&config, kms.as_ref(), created))
+        .await
+        .context("opening the KMS")??;
     Ok(Arc::new(keys))
 }
 

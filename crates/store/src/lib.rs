@@ -17,13 +17,16 @@ mod postgres_audit;
 mod postgres_identity;
 mod postgres_ordering;
 mod postgres_payments;
+mod postgres_sealing;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 mod records;
+pub mod sealing;
 pub mod sqlite;
 mod sqlite_audit;
 mod sqlite_identity;
 mod sqlite_ordering;
 mod sqlite_payments;
+mod sqlite_sealing;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -114,6 +117,8 @@ pub struct DatabaseTarget {
     /// less privileged one. Defaults to `url`.
     pub migration_url: Option<String>,
     pub max_connections: u32,
+    /// Seals personal data (REST-1); a store without one refuses to write or read it.
+    pub kms: Option<Arc<dyn comanda_security::kms::Kms>>,
 }
 
 impl DatabaseTarget {
@@ -143,8 +148,12 @@ pub async fn open(target: &DatabaseTarget) -> StoreResult<Arc<dyn Store>> {
 /// Opens the serving store without migrating (it refuses a schema older than this build).
 pub async fn connect(target: &DatabaseTarget) -> StoreResult<Arc<dyn Store>> {
     Ok(match target.engine()? {
-        Engine::Sqlite => Arc::new(sqlite::SqliteStore::connect(&target.url, target.max_connections).await?),
-        Engine::Postgres => Arc::new(postgres::PgStore::connect(&target.url, target.max_connections).await?),
+        Engine::Sqlite => Arc::new(
+            sqlite::SqliteStore::connect(&target.url, target.max_connections, target.kms.clone()).await?,
+        ),
+        Engine::Postgres => Arc::new(
+            postgres::PgStore::connect(&target.url, target.max_connections, target.kms.clone()).await?,
+        ),
     })
 }
 

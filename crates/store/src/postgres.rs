@@ -48,6 +48,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "audit_chain",
         sql: include_str!("../migrations/postgres/0006_audit_chain.sql"),
     },
+    Migration {
+        version: 7,
+        name: "field_keys",
+        sql: include_str!("../migrations/postgres/0007_field_keys.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).
@@ -56,6 +61,7 @@ const MIGRATION_LOCK: i64 = 0x0063_6f6d_616e_6461; // "comanda"
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    pub(crate) sealer: std::sync::Arc<crate::sealing::FieldSealer>,
 }
 
 fn options(url: &str) -> StoreResult<PgConnectOptions> {
@@ -146,7 +152,11 @@ fn quote_identifier(name: &str) -> String {
 }
 
 impl PgStore {
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        kms: Option<std::sync::Arc<dyn comanda_security::kms::Kms>>,
+    ) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
@@ -176,7 +186,10 @@ impl PgStore {
                 version.unwrap_or(0)
             )));
         }
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            sealer: std::sync::Arc::new(crate::sealing::FieldSealer::new(kms)),
+        })
     }
 
     /// A transaction bound to one tenant: row-level security applies to every statement in it.

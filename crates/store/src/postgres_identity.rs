@@ -62,6 +62,7 @@ fn invitation_from_row(row: &PgRow) -> StoreResult<Invitation> {
 pub(crate) use crate::postgres_audit::insert_audit;
 
 async fn insert_staff(
+    store: &PgStore,
     conn: &mut PgConnection,
     partner: PartnerId,
     staff: &NewStaff,
@@ -81,6 +82,18 @@ async fn insert_staff(
         StoreError::Conflict(_) => StoreError::Conflict("email".into()),
         other => other,
     })?;
+    let owner = crate::sealing::KeyOwner::Person(staff.id);
+    let place = |column| crate::sealing::Place {
+        table: "staff",
+        column,
+        row: staff.id,
+    };
+    let email = store
+        .seal_field(conn, partner, owner, place("email"), &staff.email)
+        .await?;
+    let name = store
+        .seal_field(conn, partner, owner, place("name"), &staff.name)
+        .await?;
     let row = sqlx::query(concat!(
         "INSERT INTO staff (partner_id, id, email, name, role, payout_authority, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
@@ -89,14 +102,14 @@ async fn insert_staff(
     ))
     .bind(partner.as_uuid())
     .bind(staff.id)
-    .bind(&staff.email)
-    .bind(&staff.name)
+    .bind(&email)
+    .bind(&name)
     .bind(staff.standing.role.as_str())
     .bind(staff.standing.payout_authority)
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    staff_from_row(&row)
+    store.open_staff(conn, staff_from_row(&row)?).await
 }
 
 #[async_trait]
@@ -117,7 +130,7 @@ impl IdentityStore for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let member = insert_staff(&mut tx, scope.partner(), owner, now).await?;
+        let member = insert_staff(self, &mut tx, scope.partner(), owner, now).await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         let partner = Partner {
@@ -180,8 +193,9 @@ impl IdentityStore for PgStore {
         .bind(user)
         .fetch_one(&mut *tx)
         .await?;
+        let member = self.open_staff(&mut tx, staff_from_row(&row)?).await?;
         tx.commit().await?;
-        staff_from_row(&row)
+        Ok(member)
     }
 
     async fn list_staff(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<StaffMember>> {
@@ -197,8 +211,11 @@ impl IdentityStore for PgStore {
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *tx)
         .await?;
+        let mut members = Vec::with_capacity(rows.len());
+        for row in &rows {
+            members.push(self.open_staff(&mut tx, staff_from_row(row)?).await?);
+        }
         tx.commit().await?;
-        let members = rows.iter().map(staff_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_overfetch(members, page.limit, |m| m.id))
     }
 
@@ -378,8 +395,9 @@ impl IdentityStore for PgStore {
         .fetch_one(&mut *tx)
         .await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        let member = self.open_staff(&mut tx, staff_from_row(&row)?).await?;
         tx.commit().await?;
-        staff_from_row(&row)
+        Ok(member)
     }
 
     async fn remove_staff(
@@ -463,6 +481,24 @@ impl IdentityStore for PgStore {
         now: OffsetDateTime,
     ) -> StoreResult<Invitation> {
         let mut tx = self.scoped(scope).await?;
+        let place = |column| crate::sealing::Place {
+            table: "invitations",
+            column,
+            row: invitation.id,
+        };
+        let tenant = crate::sealing::KeyOwner::Tenant;
+        let email = self
+            .seal_field(
+                &mut tx,
+                scope.partner(),
+                tenant,
+                place("email"),
+                &invitation.email,
+            )
+            .await?;
+        let name = self
+            .seal_field(&mut tx, scope.partner(), tenant, place("name"), &invitation.name)
+            .await?;
         let row = sqlx::query(
             "INSERT INTO invitations (digest, id, partner_id, email, name, role, payout_authority, invited_by,
                                       created_at, expires_at)
@@ -471,8 +507,8 @@ impl IdentityStore for PgStore {
         .bind(&invitation.digest)
         .bind(invitation.id)
         .bind(scope.partner().as_uuid())
-        .bind(&invitation.email)
-        .bind(&invitation.name)
+        .bind(&email)
+        .bind(&name)
         .bind(invitation.standing.role.as_str())
         .bind(invitation.standing.payout_authority)
         .bind(invitation.invited_by)
@@ -482,8 +518,9 @@ impl IdentityStore for PgStore {
         .await?;
         insert_message(&mut tx, message).await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        let created = self.open_invitation(&mut tx, invitation_from_row(&row)?).await?;
         tx.commit().await?;
-        invitation_from_row(&row)
+        Ok(created)
     }
 
     async fn invitation_by_digest(&self, digest: &[u8]) -> StoreResult<Option<Invitation>> {
@@ -491,7 +528,15 @@ impl IdentityStore for PgStore {
             .bind(digest)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(invitation_from_row).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // The lookup is by digest (no tenant yet); the partner's key is read inside its own tenant transaction.
+        let invitation = invitation_from_row(&row)?;
+        let mut tx = self.tenant_tx(invitation.partner).await?;
+        let invitation = self.open_invitation(&mut tx, invitation).await?;
+        tx.commit().await?;
+        Ok(Some(invitation))
     }
 
     async fn accept_invitation(
@@ -517,7 +562,7 @@ impl IdentityStore for PgStore {
                 "the invitation was already used or has expired".into(),
             ));
         }
-        let member = insert_staff(&mut tx, scope.partner(), staff, now).await?;
+        let member = insert_staff(self, &mut tx, scope.partner(), staff, now).await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(member)

@@ -50,11 +50,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "audit_chain",
         sql: include_str!("../migrations/sqlite/0006_audit_chain.sql"),
     },
+    Migration {
+        version: 7,
+        name: "field_keys",
+        sql: include_str!("../migrations/sqlite/0007_field_keys.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    pub(crate) sealer: std::sync::Arc<crate::sealing::FieldSealer>,
 }
 
 fn options(url: &str) -> StoreResult<SqliteConnectOptions> {
@@ -132,7 +138,11 @@ async fn migrate_one(conn: &mut SqliteConnection) -> StoreResult<Option<AppliedM
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        kms: Option<std::sync::Arc<dyn comanda_security::kms::Kms>>,
+    ) -> StoreResult<Self> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
@@ -151,7 +161,10 @@ impl SqliteStore {
                 version.unwrap_or(0)
             )));
         }
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            sealer: std::sync::Arc::new(crate::sealing::FieldSealer::new(kms)),
+        })
     }
 }
 

@@ -271,6 +271,7 @@ impl PgTestDatabase {
             url: self.app_url(),
             migration_url: Some(self.owner_url()),
             max_connections: 8,
+            kms: Some(test_kms()),
         }
     }
 
@@ -299,6 +300,7 @@ impl SqliteTestDatabase {
             url: self.url.clone(),
             migration_url: None,
             max_connections: 4,
+            kms: Some(test_kms()),
         }
     }
 
@@ -307,4 +309,9 @@ impl SqliteTestDatabase {
             .await
             .unwrap_or_else(|e| panic!("open SQLite store: {e}"))
     }
+}
+
+/// The key-encryption key of test stores: fixed, in memory.
+pub fn test_kms() -> Arc<dyn comanda_security::kms::Kms> {
+    Arc::new(comanda_security::kms::LocalKeyKms::from_bytes(&[0x5a; 32]).expect("a 32-byte key"))
 }

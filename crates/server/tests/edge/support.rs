@@ -66,6 +66,7 @@ impl TestServer {
                 url: format!("sqlite://{}", config.sqlite_path().display()),
                 migration_url: None,
                 max_connections: 2,
+                kms: None,
             },
         };
         let addr = server.https_addr;

@@ -1,0 +1,176 @@
+//! PostgreSQL side of field encryption: data keys read (or made) inside the caller's tenant transaction.
+
+use std::sync::Arc;
+
+use comanda_domain::PartnerId;
+use comanda_security::envelope::DataKey;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use crate::identity::{Invitation, StaffMember};
+use crate::postgres::PgStore;
+use crate::sealing::{self, KeyOwner, Place, StoredKey};
+use crate::{StoreError, StoreResult};
+
+impl PgStore {
+    async fn stored_key(
+        conn: &mut PgConnection,
+        partner: PartnerId,
+        owner: KeyOwner,
+    ) -> StoreResult<Option<StoredKey>> {
+        let select = match owner {
+            KeyOwner::Tenant => {
+                "SELECT key_id, version, wrapped FROM tenant_keys WHERE partner_id = $1 AND owner_id = $2"
+            }
+            KeyOwner::Person(_) => {
+                "SELECT key_id, version, wrapped FROM person_keys WHERE partner_id = $1 AND owner_id = $2"
+            }
+        };
+        let row = sqlx::query(select)
+            .bind(partner.as_uuid())
+            .bind(owner.owner_id(partner))
+            .fetch_optional(&mut *conn)
+            .await?;
+        row.map(|row| {
+            Ok(StoredKey {
+                key_id: row.try_get("key_id")?,
+                version: row.try_get("version")?,
+                wrapped: row.try_get("wrapped")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The owner's data key; made and stored (wrapped) on first use when `create`.
+    pub(crate) async fn data_key(
+        &self,
+        conn: &mut PgConnection,
+        partner: PartnerId,
+        owner: KeyOwner,
+        create: bool,
+    ) -> StoreResult<Option<Arc<DataKey>>> {
+        if let Some(key) = self.sealer.cached(partner, owner) {
+            return Ok(Some(key));
+        }
+        let stored = match Self::stored_key(conn, partner, owner).await? {
+            Some(stored) => stored,
+            None if create => {
+                let (_, made) = self.sealer.generate()?;
+                let insert = match owner {
+                    KeyOwner::Tenant => {
+                        "INSERT INTO tenant_keys (partner_id, owner_id, key_id, version, wrapped)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+                    }
+                    KeyOwner::Person(_) => {
+                        "INSERT INTO person_keys (partner_id, owner_id, key_id, version, wrapped)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+                    }
+                };
+                sqlx::query(insert)
+                    .bind(partner.as_uuid())
+                    .bind(owner.owner_id(partner))
+                    .bind(made.key_id)
+                    .bind(made.version)
+                    .bind(&made.wrapped)
+                    .execute(&mut *conn)
+                    .await?;
+                // Whoever stored first wins; everyone uses what is stored.
+                Self::stored_key(conn, partner, owner)
+                    .await?
+                    .ok_or_else(|| StoreError::Config("a data key vanished while it was made".into()))?
+            }
+            None => return Ok(None),
+        };
+        self.sealer.unwrap(partner, owner, &stored).map(Some)
+    }
+
+    pub(crate) async fn seal_field(
+        &self,
+        conn: &mut PgConnection,
+        partner: PartnerId,
+        owner: KeyOwner,
+        place: Place<'_>,
+        plaintext: &str,
+    ) -> StoreResult<String> {
+        let key = self
+            .data_key(conn, partner, owner, true)
+            .await?
+            .ok_or_else(|| StoreError::Config("no data key".into()))?;
+        sealing::seal(&key, partner, place, plaintext)
+    }
+
+    pub(crate) async fn open_field(
+        &self,
+        conn: &mut PgConnection,
+        partner: PartnerId,
+        owner: KeyOwner,
+        place: Place<'_>,
+        stored: &str,
+    ) -> StoreResult<String> {
+        if !sealing::is_sealed(stored) {
+            return Ok(stored.to_owned());
+        }
+        let key = self.data_key(conn, partner, owner, false).await?;
+        sealing::open(key.as_deref(), partner, place, stored)
+    }
+
+    /// A staff member's email and name, opened with their own key.
+    pub(crate) async fn open_staff(
+        &self,
+        conn: &mut PgConnection,
+        mut member: StaffMember,
+    ) -> StoreResult<StaffMember> {
+        let owner = KeyOwner::Person(member.id);
+        let place = |column| Place {
+            table: "staff",
+            column,
+            row: member.id,
+        };
+        member.email = self
+            .open_field(conn, member.partner_id, owner, place("email"), &member.email)
+            .await?;
+        member.name = self
+            .open_field(conn, member.partner_id, owner, place("name"), &member.name)
+            .await?;
+        Ok(member)
+    }
+
+    /// An invitation's email and name, opened with the partner's key.
+    pub(crate) async fn open_invitation(
+        &self,
+        conn: &mut PgConnection,
+        mut invitation: Invitation,
+    ) -> StoreResult<Invitation> {
+        let place = |column| Place {
+            table: "invitations",
+            column,
+            row: invitation.id,
+        };
+        let partner = invitation.partner;
+        invitation.email = self
+            .open_field(conn, partner, KeyOwner::Tenant, place("email"), &invitation.email)
+            .await?;
+        invitation.name = self
+            .open_field(conn, partner, KeyOwner::Tenant, place("name"), &invitation.name)
+            .await?;
+        Ok(invitation)
+    }
+
+    /// Crypto-shredding: the person's key is deleted, so every field it sealed — here, in every backup, in every
+    /// copy — is unreadable from now on.
+    pub(crate) async fn destroy_person_key(
+        &self,
+        conn: &mut PgConnection,
+        partner: PartnerId,
+        person: Uuid,
+    ) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM person_keys WHERE partner_id = $1 AND owner_id = $2")
+            .bind(partner.as_uuid())
+            .bind(person)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        self.sealer.forget(partner, KeyOwner::Person(person));
+        Ok(deleted > 0)
+    }
+}

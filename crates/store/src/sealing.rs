@@ -1,0 +1,248 @@
+//! Field encryption at rest (REST-1): the store seals personal data before it reaches a table and opens it when it is
+//! read, so neither the database file nor a dump nor a backup holds it in clear.
+//!
+//! Each partner has a data key (`tenant_keys`), and each person whose data may have to be erased has their own
+//! (`person_keys`): erasing a person deletes their key, which makes their fields unreadable everywhere, backups
+//! included, because `person_keys` never rides along in the ordinary backups (it is backed up apart). Data keys are
+//! stored only wrapped by the KMS's key-encryption key; the associated data binds every ciphertext to its tenant,
+//! table, column and row.
+//!
+//! A sealed field is text: `enc1:` followed by the base64 of the envelope blob. Text without the prefix is a value
+//! written before field encryption and is returned as it is.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use comanda_domain::PartnerId;
+use comanda_security::envelope::{DataKey, DataKeyRef, FieldContext, decrypt_field, encrypt_field};
+use comanda_security::kms::{Kms, WrappedKey};
+use uuid::Uuid;
+
+use crate::{StoreError, StoreResult};
+
+const PREFIX: &str = "enc1:";
+
+/// What a person's erased field reads as.
+pub const ERASED: &str = "[erased]";
+
+/// How long an unwrapped person key may be reused from memory: an erasure on another instance takes effect here
+/// within this time.
+const PERSON_KEY_TTL: Duration = Duration::from_secs(30);
+
+/// Whose data key seals a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyOwner {
+    Tenant,
+    Person(Uuid),
+}
+
+impl KeyOwner {
+    pub(crate) fn owner_id(self, partner: PartnerId) -> Uuid {
+        match self {
+            KeyOwner::Tenant => partner.as_uuid(),
+            KeyOwner::Person(person) => person,
+        }
+    }
+}
+
+/// A stored data key: its reference and its wrap.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredKey {
+    pub key_id: Uuid,
+    pub version: i64,
+    pub wrapped: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct FieldSealer {
+    kms: Option<Arc<dyn Kms>>,
+    cache: Mutex<HashMap<(PartnerId, KeyOwner), (Arc<DataKey>, Instant)>>,
+}
+
+impl FieldSealer {
+    pub fn new(kms: Option<Arc<dyn Kms>>) -> Self {
+        Self {
+            kms,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn kms(&self) -> StoreResult<&dyn Kms> {
+        self.kms.as_deref().ok_or_else(|| {
+            StoreError::Config("personal data needs a KMS: none was configured for this store".into())
+        })
+    }
+
+    pub(crate) fn cached(&self, partner: PartnerId, owner: KeyOwner) -> Option<Arc<DataKey>> {
+        let cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.get(&(partner, owner)).and_then(|(key, at)| {
+            (matches!(owner, KeyOwner::Tenant) || at.elapsed() < PERSON_KEY_TTL).then(|| key.clone())
+        })
+    }
+
+    pub(crate) fn forget(&self, partner: PartnerId, owner: KeyOwner) {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&(partner, owner));
+    }
+
+    /// A fresh data key and its wrap, to store when the owner has none yet.
+    pub(crate) fn generate(&self) -> StoreResult<(DataKey, StoredKey)> {
+        let reference = DataKeyRef {
+            id: Uuid::new_v4(),
+            version: 1,
+        };
+        let key = DataKey::generate(reference).map_err(|e| StoreError::Config(format!("data key: {e}")))?;
+        let wrapped = key
+            .wrap(self.kms()?)
+            .and_then(|w| w.to_bytes())
+            .map_err(|e| StoreError::Config(format!("wrapping a data key: {e}")))?;
+        Ok((
+            key,
+            StoredKey {
+                key_id: reference.id,
+                version: 1,
+                wrapped,
+            },
+        ))
+    }
+
+    /// Unwraps a stored key and remembers it.
+    pub(crate) fn unwrap(
+        &self,
+        partner: PartnerId,
+        owner: KeyOwner,
+        stored: &StoredKey,
+    ) -> StoreResult<Arc<DataKey>> {
+        let reference = DataKeyRef {
+            id: stored.key_id,
+            version: u32::try_from(stored.version).unwrap_or(0),
+        };
+        let wrapped = WrappedKey::from_bytes(&stored.wrapped)
+            .map_err(|e| StoreError::Config(format!("stored data key: {e}")))?;
+        let key = DataKey::unwrap(reference, &wrapped, self.kms()?)
+            .map_err(|e| StoreError::Config(format!("unwrapping data key {reference}: {e}")))?;
+        let key = Arc::new(key);
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((partner, owner), (key.clone(), Instant::now()));
+        Ok(key)
+    }
+}
+
+/// Where a sealed field lives.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub table: &'a str,
+    pub column: &'a str,
+    pub row: Uuid,
+}
+
+pub(crate) fn seal(
+    key: &DataKey,
+    partner: PartnerId,
+    place: Place<'_>,
+    plaintext: &str,
+) -> StoreResult<String> {
+    let tenant = partner.to_string();
+    let row = place.row.to_string();
+    let blob = encrypt_field(
+        key,
+        plaintext.as_bytes(),
+        &FieldContext {
+            tenant: &tenant,
+            table: place.table,
+            column: place.column,
+            row: &row,
+        },
+    )
+    .map_err(|e| StoreError::Config(format!("sealing {}.{}: {e}", place.table, place.column)))?;
+    Ok(format!("{PREFIX}{}", STANDARD.encode(blob)))
+}
+
+/// Whether a stored value is sealed (or a plaintext from before field encryption).
+pub(crate) fn is_sealed(stored: &str) -> bool {
+    stored.starts_with(PREFIX)
+}
+
+/// Opens a sealed field; `None` key means the owner's key is gone (erased), which reads as [`ERASED`].
+pub(crate) fn open(
+    key: Option<&DataKey>,
+    partner: PartnerId,
+    place: Place<'_>,
+    stored: &str,
+) -> StoreResult<String> {
+    let Some(encoded) = stored.strip_prefix(PREFIX) else {
+        return Ok(stored.to_owned());
+    };
+    let Some(key) = key else {
+        return Ok(ERASED.to_owned());
+    };
+    let blob = STANDARD.decode(encoded).map_err(|_| {
+        StoreError::Config(format!(
+            "{}.{} of {} is not a sealed value",
+            place.table, place.column, place.row
+        ))
+    })?;
+    let tenant = partner.to_string();
+    let row = place.row.to_string();
+    let plain = decrypt_field(
+        key,
+        &blob,
+        &FieldContext {
+            tenant: &tenant,
+            table: place.table,
+            column: place.column,
+            row: &row,
+        },
+    )
+    .map_err(|e| StoreError::Config(format!("{}.{} of {}: {e}", place.table, place.column, place.row)))?;
+    String::from_utf8(plain).map_err(|_| StoreError::Config("a sealed field is not UTF-8".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> DataKey {
+        DataKey::generate(DataKeyRef {
+            id: Uuid::from_u128(1),
+            version: 1,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_sealed_field_opens_only_where_it_was_sealed() {
+        let key = key();
+        let partner = PartnerId::from_uuid(Uuid::from_u128(10));
+        let place = Place {
+            table: "staff",
+            column: "email",
+            row: Uuid::from_u128(20),
+        };
+        let sealed = seal(&key, partner, place, "ana@example.co").unwrap();
+        assert!(sealed.starts_with("enc1:") && !sealed.contains("ana"));
+        assert_eq!(
+            open(Some(&key), partner, place, &sealed).unwrap(),
+            "ana@example.co"
+        );
+        let other_tenant = PartnerId::from_uuid(Uuid::from_u128(11));
+        assert!(open(Some(&key), other_tenant, place, &sealed).is_err());
+        let other_row = Place {
+            row: Uuid::from_u128(21),
+            ..place
+        };
+        assert!(open(Some(&key), partner, other_row, &sealed).is_err());
+        assert_eq!(open(None, partner, place, &sealed).unwrap(), ERASED);
+        assert_eq!(open(Some(&key), partner, place, "legacy").unwrap(), "legacy");
+    }
+}
