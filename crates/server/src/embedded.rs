@@ -41,7 +41,7 @@ pub enum PrepareError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("KMS key file {path}: {reason}")]
     KmsKey { path: PathBuf, reason: String },
-    #[error("KMS: {0}")]
+    #[error(transparent)]
     Kms(#[from] KmsError),
     #[error("platform key {path}: {reason}")]
     PlatformKey { path: PathBuf, reason: String },

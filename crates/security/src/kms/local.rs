@@ -162,8 +162,9 @@ fn decode_key(text: &str) -> Result<Secret<[u8; 32]>, String> {
 fn parse(text: &str) -> Result<BTreeMap<u32, Secret<[u8; 32]>>, String> {
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let mut versions = BTreeMap::new();
+    // A base64 key has no space (and may well start with `v`): a lone bare line is the embedded default's file.
     if let [only] = lines.as_slice()
-        && !only.starts_with('v')
+        && !only.contains(' ')
     {
         versions.insert(1, decode_key(only)?);
         return Ok(versions);
@@ -248,6 +249,10 @@ mod tests {
                 .contains("twice")
         );
         assert!(parse(&format!("v0 {key}\n")).is_err());
+        // A bare key that happens to start with `v` is still version 1.
+        let v_key = base64::engine::general_purpose::STANDARD.encode([0xbe; 32]);
+        assert!(v_key.starts_with('v'), "{v_key}");
+        assert_eq!(parse(&v_key).unwrap()[&1].expose(), &[0xbe; 32]);
     }
 
     #[test]

@@ -94,11 +94,11 @@ impl TestServer {
         comanda_server::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
-        std::fs::copy(
-            self.dir.path().join("data/kms.key"),
-            dir.path().join("data/kms.key"),
-        )
-        .unwrap();
+        // Instances share the key-encryption key and the platform key it wraps (until that key moves into the
+        // database).
+        for file in ["data/kms.key", "data/platform.key.wrapped"] {
+            std::fs::copy(self.dir.path().join(file), dir.path().join(file)).unwrap();
+        }
         let mut config = Config {
             data_dir: dir.path().join("data"),
             ..Config::default()
