@@ -18,6 +18,7 @@ mod postgres_identity;
 mod postgres_ordering;
 mod postgres_payments;
 mod postgres_sealing;
+pub mod privacy;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 mod records;
 pub mod sealing;
@@ -97,6 +98,7 @@ pub trait Store:
     + ordering::OrderEventFeed
     + payments::PaymentStore
     + audit::AuditStore
+    + privacy::PrivacyStore
     + std::fmt::Debug
 {
     fn engine(&self) -> Engine;

@@ -516,7 +516,7 @@ impl IdentityStore for PgStore {
         .bind(invitation.expires_at)
         .fetch_one(&mut *tx)
         .await?;
-        insert_message(&mut tx, message).await?;
+        insert_message(self, &mut tx, message).await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
         let created = self.open_invitation(&mut tx, invitation_from_row(&row)?).await?;
         tx.commit().await?;
@@ -790,8 +790,18 @@ impl IdentityStore for PgStore {
     }
 
     async fn enqueue_message(&self, message: &OutboxMessage) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert_message(&mut conn, message).await
+        match message.partner {
+            Some(partner) => {
+                let mut tx = self.tenant_tx(partner).await?;
+                insert_message(self, &mut tx, message).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            None => {
+                let mut conn = self.pool.acquire().await?;
+                insert_message(self, &mut conn, message).await
+            }
+        }
     }
 
     async fn pending_messages(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
@@ -799,7 +809,8 @@ impl IdentityStore for PgStore {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
+        let messages = rows
+            .iter()
             .map(|row| {
                 Ok(OutboxMessage {
                     id: row.try_get("id")?,
@@ -812,11 +823,35 @@ impl IdentityStore for PgStore {
                     created_at: row.try_get("created_at")?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut opened = Vec::with_capacity(messages.len());
+        for mut message in messages {
+            if let Some(partner) = message.partner {
+                let mut tx = self.tenant_tx(partner).await?;
+                let id = message.id;
+                for (field, column) in [
+                    (&mut message.recipient, "recipient"),
+                    (&mut message.subject, "subject"),
+                    (&mut message.body, "body"),
+                ] {
+                    let place = crate::sealing::Place {
+                        table: "outbox",
+                        column,
+                        row: id,
+                    };
+                    *field = self
+                        .open_field(&mut tx, partner, crate::sealing::KeyOwner::Tenant, place, field)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+            opened.push(message);
+        }
+        Ok(opened)
     }
 
     async fn mark_message_sent(&self, id: Uuid, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET sent_at = $2 WHERE id = $1")
+        sqlx::query("UPDATE outbox SET sent_at = $2, recipient = '', subject = '', body = '' WHERE id = $1")
             .bind(id)
             .bind(now)
             .execute(&self.pool)
@@ -899,16 +934,39 @@ async fn insert_successor(
     Ok(())
 }
 
-async fn insert_message(conn: &mut PgConnection, message: &OutboxMessage) -> StoreResult<()> {
+/// Mail of a partner is sealed under the partner's key until it is sent (then it is blanked).
+async fn insert_message(
+    store: &PgStore,
+    conn: &mut PgConnection,
+    message: &OutboxMessage,
+) -> StoreResult<()> {
+    let mut fields = [
+        message.recipient.clone(),
+        message.subject.clone(),
+        message.body.clone(),
+    ];
+    if let Some(partner) = message.partner {
+        for (field, column) in fields.iter_mut().zip(["recipient", "subject", "body"]) {
+            let place = crate::sealing::Place {
+                table: "outbox",
+                column,
+                row: message.id,
+            };
+            *field = store
+                .seal_field(conn, partner, crate::sealing::KeyOwner::Tenant, place, field)
+                .await?;
+        }
+    }
+    let [recipient, subject, body] = fields;
     sqlx::query(
         "INSERT INTO outbox (id, partner_id, created_at, recipient, subject, body) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(message.id)
     .bind(message.partner.map(|p| p.as_uuid()))
     .bind(message.created_at)
-    .bind(&message.recipient)
-    .bind(&message.subject)
-    .bind(&message.body)
+    .bind(recipient)
+    .bind(subject)
+    .bind(body)
     .execute(conn)
     .await?;
     Ok(())

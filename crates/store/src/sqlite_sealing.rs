@@ -7,7 +7,7 @@ use comanda_security::envelope::DataKey;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use crate::identity::{Invitation, StaffMember};
+use crate::identity::{IdentityStore, Invitation, StaffMember};
 use crate::sealing::{self, KeyOwner, Place, StoredKey};
 use crate::sqlite::SqliteStore;
 use crate::sqlite_identity::{h, uuid_col};
@@ -173,5 +173,114 @@ impl SqliteStore {
             .rows_affected();
         self.sealer.forget(partner, KeyOwner::Person(person));
         Ok(deleted > 0)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::privacy::PrivacyStore for SqliteStore {
+    async fn erase_person(
+        &self,
+        scope: &comanda_security::TenantScope,
+        person: Uuid,
+        audit: &crate::identity::AuditEntry,
+        now: time::OffsetDateTime,
+    ) -> StoreResult<crate::privacy::Erasure> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let member_removed = sqlx::query("DELETE FROM staff WHERE partner_id = ?1 AND id = ?2")
+            .bind(h(partner.as_uuid()))
+            .bind(h(person))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        for statement in [
+            "DELETE FROM credentials WHERE partner_id = ?1 AND user_id = ?2",
+            "DELETE FROM refresh_tokens WHERE partner_id = ?1 AND user_id = ?2",
+            "DELETE FROM security_events WHERE partner_id = ?1 AND user_id = ?2",
+        ] {
+            sqlx::query(statement)
+                .bind(h(partner.as_uuid()))
+                .bind(h(person))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let addresses_cleared = sqlx::query(
+            "UPDATE audit_events SET source = NULL, source_salt = NULL
+              WHERE partner_id = ?1 AND actor = ?2 AND source IS NOT NULL",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(person))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let key_destroyed = self.destroy_person_key(&mut tx, partner, person).await?;
+        crate::sqlite_audit::insert_audit(&mut tx, partner, audit, now).await?;
+        tx.commit().await?;
+        Ok(crate::privacy::Erasure {
+            key_destroyed,
+            member_removed,
+            addresses_cleared,
+        })
+    }
+
+    async fn rectify_person(
+        &self,
+        scope: &comanda_security::TenantScope,
+        person: Uuid,
+        changes: &crate::privacy::Rectification,
+        audit: &crate::identity::AuditEntry,
+        now: time::OffsetDateTime,
+    ) -> StoreResult<StaffMember> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let owner = KeyOwner::Person(person);
+        let place = |column| Place {
+            table: "staff",
+            column,
+            row: person,
+        };
+        if let Some((email, email_key)) = &changes.email {
+            let sealed = self
+                .seal_field(&mut tx, partner, owner, place("email"), email)
+                .await?;
+            let updated = sqlx::query("UPDATE staff SET email = ?3 WHERE partner_id = ?1 AND id = ?2")
+                .bind(h(partner.as_uuid()))
+                .bind(h(person))
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query("UPDATE credentials SET email_key = ?3, updated_at = ?4 WHERE partner_id = ?1 AND user_id = ?2")
+                .bind(h(partner.as_uuid()))
+                .bind(h(person))
+                .bind(email_key)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict("email".into()),
+                    other => other,
+                })?;
+        }
+        if let Some(name) = &changes.name {
+            let sealed = self
+                .seal_field(&mut tx, partner, owner, place("name"), name)
+                .await?;
+            let updated = sqlx::query("UPDATE staff SET name = ?3 WHERE partner_id = ?1 AND id = ?2")
+                .bind(h(partner.as_uuid()))
+                .bind(h(person))
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        crate::sqlite_audit::insert_audit(&mut tx, partner, audit, now).await?;
+        tx.commit().await?;
+        self.staff_member(scope, person).await
     }
 }

@@ -1680,6 +1680,75 @@ mod suite {
         verify_chain(store, &scope, &trusted()).await.unwrap().unwrap();
     }
 
+    pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
+        use comanda_store::privacy::Rectification;
+        let (scope, owner) = registered(store, "ana@example.co").await;
+        store
+            .append_audit(
+                &scope,
+                &AuditEntry {
+                    source: Some("198.51.100.7".into()),
+                    ..AuditEntry::new("auth.sign_in").actor(owner)
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let changed = store
+            .rectify_person(
+                &scope,
+                owner,
+                &Rectification {
+                    email: Some((
+                        "ana.maria@example.co".into(),
+                        b"key:ana.maria@example.co".to_vec(),
+                    )),
+                    name: Some("Ana María Rojas".into()),
+                },
+                &AuditEntry::new("privacy.rectified").actor(owner),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (changed.email.as_str(), changed.name.as_str()),
+            ("ana.maria@example.co", "Ana María Rojas")
+        );
+        assert!(
+            store
+                .login_record(b"key:ana.maria@example.co")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(store.login_record(b"key:ana@example.co").await.unwrap().is_none());
+
+        let erasure = store
+            .erase_person(&scope, owner, &AuditEntry::new("privacy.erased"), NOW)
+            .await
+            .unwrap();
+        assert!(erasure.key_destroyed && erasure.member_removed, "{erasure:?}");
+        assert_eq!(erasure.addresses_cleared, 1);
+        assert!(store.staff_member(&scope, owner).await.is_err());
+        assert!(
+            store
+                .login_record(b"key:ana.maria@example.co")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // The chain stays whole; a second erasure finds nothing left.
+        comanda_store::audit::verify_chain(store, &scope, &trusted())
+            .await
+            .unwrap()
+            .unwrap();
+        let again = store
+            .erase_person(&scope, owner, &AuditEntry::new("privacy.erased"), NOW)
+            .await
+            .unwrap();
+        assert!(!again.key_destroyed && !again.member_removed);
+    }
+
     pub async fn audit_retention_drops_old_months_behind_their_final_checkpoint(store: &dyn Store) {
         use comanda_store::audit::verify_chain;
         let now = wall_clock();
@@ -1785,6 +1854,7 @@ conformance!(
     disputes_leave_a_debt_netted_against_later_transfers,
     audit_chain_links_every_append_across_months,
     audit_retention_drops_old_months_behind_their_final_checkpoint,
+    personal_data_is_sealed_rectified_and_shredded,
 );
 
 mod sqlite_walls {
@@ -1993,7 +2063,7 @@ mod row_level_security {
     #[tokio::test]
     async fn serving_as_a_role_that_bypasses_rls_is_refused() {
         let db = PgTestDatabase::create().await;
-        let error = comanda_store::postgres::PgStore::connect(&db.superuser_url(), 1)
+        let error = comanda_store::postgres::PgStore::connect(&db.superuser_url(), 1, None)
             .await
             .unwrap_err();
         assert!(error.to_string().contains("BYPASSRLS"), "{error}");

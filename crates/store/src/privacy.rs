@@ -1,0 +1,53 @@
+//! Data-subject rights in the store (PRIV-1): erasure by crypto-shredding and rectification. Export needs nothing of
+//! its own: it is read through the ordinary stores.
+
+use async_trait::async_trait;
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreResult;
+use crate::identity::{AuditEntry, StaffMember};
+
+/// What an erasure did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Erasure {
+    /// The person's data key existed and is now destroyed.
+    pub key_destroyed: bool,
+    /// The person was a member and is removed (with credentials, sessions, devices, recovery codes).
+    pub member_removed: bool,
+    /// Audit entries whose client address was cleared (the entries themselves stay: they hold no identity).
+    pub addresses_cleared: u64,
+}
+
+/// A rectification: the fields to replace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rectification {
+    /// New email and its lookup digest (the login directory is keyed by it).
+    pub email: Option<(String, Vec<u8>)>,
+    pub name: Option<String>,
+}
+
+#[async_trait]
+pub trait PrivacyStore: Send + Sync {
+    /// Erases a person in one transaction: their data key is destroyed (so what it sealed is unreadable here and in
+    /// every backup), their membership, login, sessions, devices and security events are deleted, and the client
+    /// addresses of their audit entries are cleared. Amounts they took part in stay, without identity.
+    async fn erase_person(
+        &self,
+        scope: &TenantScope,
+        person: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Erasure>;
+
+    /// Replaces a member's email and/or name (sealed again under their key).
+    async fn rectify_person(
+        &self,
+        scope: &TenantScope,
+        person: Uuid,
+        changes: &Rectification,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<StaffMember>;
+}
