@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::middleware::{self, TrustedProxies};
 use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
-use crate::routes::{app_pages, auth, guest, ordering, pages, payments, platform, staff, stream};
+use crate::routes::{app_pages, auth, guest, ordering, pages, payments, platform, privacy, staff, stream};
 use comanda_security::kms::PlatformKeys;
 use comanda_security::password::PasswordHasher;
 
@@ -135,6 +135,7 @@ impl Settings {
         (name = "pages", description = "Server-rendered pages"),
         (name = "identity", description = "Sign-up, sign-in, second factor, sessions"),
         (name = "staff", description = "Staff, roles and the audit trail"),
+        (name = "privacy", description = "Data-subject requests: export, rectification, erasure"),
         (name = "venues", description = "Venues and tables with their QR codes"),
         (name = "menu", description = "Bilingual menus"),
         (name = "orders", description = "The order queue and the kitchen feed"),
@@ -203,6 +204,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(staff::audit))
         .routes(routes!(staff::audit_csv))
         .routes(routes!(staff::verify_audit))
+        .routes(routes!(privacy::request))
         .routes(routes!(ordering::create_venue, ordering::list_venues))
         .routes(routes!(ordering::create_table, ordering::list_tables))
         .routes(routes!(ordering::rotate_table_token))

@@ -236,7 +236,7 @@ impl Identity {
         self.clock.now()
     }
 
-    fn email_key(&self, normalized: &str) -> Vec<u8> {
+    pub(crate) fn email_key(&self, normalized: &str) -> Vec<u8> {
         keyed_digest(&self.email_index, normalized.as_bytes())
     }
 

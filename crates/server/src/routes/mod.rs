@@ -5,5 +5,6 @@ pub mod ordering;
 pub mod pages;
 pub mod payments;
 pub mod platform;
+pub mod privacy;
 pub mod staff;
 pub mod stream;

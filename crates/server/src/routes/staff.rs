@@ -240,7 +240,7 @@ impl AuditQuery {
     }
 }
 
-fn audit_view(event: AuditEvent) -> AuditView {
+pub(crate) fn audit_view(event: AuditEvent) -> AuditView {
     AuditView {
         id: event.id.to_string(),
         at: event.at,

@@ -23,4 +23,5 @@ mod identity;
 mod ordering;
 mod payments;
 mod platform;
+mod privacy;
 mod tls_handshakes;

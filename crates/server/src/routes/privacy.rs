@@ -1,0 +1,202 @@
+//! Data-subject requests (PRIV-1: GDPR, CCPA/CPRA, Colombia's Law 1581 habeas data): a person's data exported as
+//! one JSON document, rectified, or erased. Erasure destroys the person's data key (crypto-shredding), so what it
+//! sealed is unreadable here and in every backup; amounts they took part in stay, without identity.
+//!
+//! A member may ask for their own export or rectification; asking about someone else, or erasing, needs the right
+//! to manage staff. The partner's last owner cannot be erased (the partner would have nobody to answer for it).
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use comanda_domain::validation::clean_text;
+use comanda_domain::{Permission, Role, ValidationErrors};
+use comanda_store::audit::AuditFilter;
+use comanda_store::privacy::Rectification;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Caller, RequestContext};
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, Problem, ProblemType};
+use crate::routes::staff::{AuditView, StaffView, audit_view};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    Export,
+    Rectify,
+    Erase,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyRequest {
+    pub kind: RequestKind,
+    /// The member the request is about.
+    pub subject: String,
+    /// Rectification: the corrected email.
+    pub email: Option<String>,
+    /// Rectification: the corrected name.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PersonalDataExport {
+    pub subject: StaffView,
+    pub partner_id: String,
+    /// Everything this person did that the audit trail records.
+    pub activity: Vec<AuditView>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub generated_at: time::OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErasureOutcome {
+    pub erased: bool,
+    /// The person's data key was destroyed: their sealed data is unreadable everywhere, backups included.
+    pub key_destroyed: bool,
+    pub member_removed: bool,
+    pub addresses_cleared: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum PrivacyAnswer {
+    Export(Box<PersonalDataExport>),
+    Rectified(StaffView),
+    Erased(ErasureOutcome),
+}
+
+/// The most audit entries one export carries.
+const EXPORT_ACTIVITY_LIMIT: usize = 100_000;
+
+/// Exports, rectifies or erases a person's data (PRIV-1).
+#[utoipa::path(post, path = "/api/v1/privacy/requests", tag = "privacy", security(("bearer" = [])),
+    request_body = PrivacyRequest, responses((status = 200, body = PrivacyAnswer)))]
+pub async fn request(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<PrivacyRequest>,
+) -> Result<Json<PrivacyAnswer>, ApiError> {
+    let subject: Uuid = request
+        .subject
+        .parse()
+        .map_err(|_| ValidationErrors::single("subject", "must be a member id"))?;
+    let about_self = subject == caller.member.id;
+    if (!about_self || request.kind == RequestKind::Erase)
+        && !caller.member.standing.allows(Permission::ManageStaff)
+    {
+        return Err(Problem::new(ProblemType::Forbidden)
+            .detail("only the person themselves, or someone who manages staff, may ask this")
+            .into());
+    }
+    let scope = &caller.scope;
+    let store = &state.store;
+    let now = state.clock.now();
+    let member = store.staff_member(scope, subject).await?;
+    let audit = ctx
+        .audit(match request.kind {
+            RequestKind::Export => "privacy.exported",
+            RequestKind::Rectify => "privacy.rectified",
+            RequestKind::Erase => "privacy.erased",
+        })
+        .actor(caller.member.id)
+        .target(subject.to_string());
+    Ok(Json(match request.kind {
+        RequestKind::Export => {
+            state.audit.flush().await;
+            let filter = AuditFilter {
+                actor: Some(subject),
+                ..AuditFilter::default()
+            };
+            let mut page = comanda_domain::PageRequest {
+                after: None,
+                limit: comanda_domain::page::MAX_PAGE_SIZE,
+            };
+            let mut activity = Vec::new();
+            loop {
+                let chunk = store.search_audit(scope, &filter, page).await?;
+                activity.extend(chunk.items.into_iter().map(audit_view));
+                match chunk.next {
+                    Some(next) if activity.len() < EXPORT_ACTIVITY_LIMIT => page.after = Some(next),
+                    _ => break,
+                }
+            }
+            store.append_audit(scope, &audit, now).await?;
+            PrivacyAnswer::Export(Box::new(PersonalDataExport {
+                subject: member.into(),
+                partner_id: scope.partner().to_string(),
+                activity,
+                generated_at: now,
+            }))
+        }
+        RequestKind::Rectify => {
+            let mut errors = ValidationErrors::default();
+            let email = match request.email.as_deref() {
+                Some(raw) => match comanda_domain::email::normalize_email("email", raw) {
+                    Ok(email) => Some(email),
+                    Err(invalid) => {
+                        errors.0.extend(invalid.0);
+                        None
+                    }
+                },
+                None => None,
+            };
+            let name = request
+                .name
+                .as_deref()
+                .map(|raw| clean_text(&mut errors, "name", raw, 1, 200));
+            if email.is_none() && name.is_none() && errors.0.is_empty() {
+                errors.push("email", "give the corrected email, name or both");
+            }
+            let changes = errors.into_result(Rectification {
+                email: email.map(|e| {
+                    let key = state.identity.email_key(&e);
+                    (e, key)
+                }),
+                name,
+            })?;
+            let updated = store
+                .rectify_person(scope, subject, &changes, &audit, now)
+                .await
+                .map_err(|error| match error {
+                    comanda_store::StoreError::Conflict(_) => {
+                        ApiError::from(ValidationErrors::single("email", "already has an account"))
+                    }
+                    other => other.into(),
+                })?;
+            PrivacyAnswer::Rectified(updated.into())
+        }
+        RequestKind::Erase => {
+            if member.standing.role == Role::Owner {
+                let owners = store
+                    .list_staff(
+                        scope,
+                        comanda_domain::PageRequest {
+                            after: None,
+                            limit: comanda_domain::page::MAX_PAGE_SIZE,
+                        },
+                    )
+                    .await?
+                    .items
+                    .iter()
+                    .filter(|m| m.standing.role == Role::Owner)
+                    .count();
+                if owners <= 1 {
+                    return Err(Problem::new(ProblemType::Conflict)
+                        .detail("the partner's only owner cannot be erased: make someone else owner first")
+                        .into());
+                }
+            }
+            let erasure = store.erase_person(scope, subject, &audit, now).await?;
+            PrivacyAnswer::Erased(ErasureOutcome {
+                erased: true,
+                key_destroyed: erasure.key_destroyed,
+                member_removed: erasure.member_removed,
+                addresses_cleared: erasure.addresses_cleared,
+            })
+        }
+    }))
+}

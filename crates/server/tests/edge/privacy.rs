@@ -1,0 +1,236 @@
+//! Personal data at rest and data-subject rights through the real HTTPS server, on SQLite and on PostgreSQL
+//! (REST-1, PRIV-1): after a realistic workload no sensitive plaintext is in the database file or a dump; a sealed
+//! value moved to another partner's row does not decrypt; a person's data is exported, rectified and erased.
+
+use serde_json::json;
+use sqlx::Connection;
+
+use crate::identity::{PASSWORD, call, enrolled, invite_and_join, post};
+use crate::support::{Engine, TestServer};
+
+const OWNER_EMAIL: &str = "anacleta.quinones@example.co";
+const OWNER_NAME: &str = "Anacleta Quiñones Restrepo";
+const MEMBER_EMAIL: &str = "luis.zambrano@example.co";
+const MEMBER_NAME: &str = "Luis Pérez Zambrano";
+
+/// Every byte the database holds: the SQLite file and its neighbours, or a superuser's dump (above row-level
+/// security) of every PostgreSQL table.
+fn database_bytes(server: &TestServer) -> String {
+    match server.superuser_url() {
+        Some(url) => {
+            let bin = comanda_store::testing::postgres_bin_dir().unwrap();
+            let dump = std::process::Command::new(bin.join("pg_dump"))
+                .args(["--data-only", "--dbname", &url])
+                .output()
+                .unwrap();
+            assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+            String::from_utf8_lossy(&dump.stdout).into_owned()
+        }
+        None => {
+            let mut all = String::new();
+            for entry in std::fs::read_dir(server.dir.path().join("data")).unwrap() {
+                let path = entry.unwrap().path();
+                let is_database = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("comanda.db"));
+                if is_database {
+                    all.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+                }
+            }
+            all
+        }
+    }
+}
+
+pub async fn personal_data_is_sealed_exported_rectified_and_erased(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let signup = post(
+        &server,
+        "/api/v1/signup",
+        None,
+        json!({"business_name": "Privacidad S.A.S.", "country": "CO",
+               "owner": {"name": OWNER_NAME, "email": OWNER_EMAIL, "password": PASSWORD}}),
+    )
+    .await;
+    assert_eq!(signup.status, 201, "{}", signup.body);
+    let owner = enrolled(&server, OWNER_EMAIL, PASSWORD).await;
+    let owner_token = Some(owner.access.as_str());
+    let member_id = invite_and_join(&server, &owner.access, MEMBER_EMAIL, "server", PASSWORD).await;
+
+    // Rectification by the owner: the member's name was misspelt.
+    let rectified = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner_token,
+        json!({"kind": "rectify", "subject": member_id, "name": MEMBER_NAME}),
+    )
+    .await;
+    assert_eq!(rectified.status, 200, "{}", rectified.body);
+    assert_eq!(rectified.body["name"], MEMBER_NAME);
+
+    // The member exports their own data.
+    let member_login = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": MEMBER_EMAIL, "password": PASSWORD}),
+    )
+    .await;
+    let member_token = member_login.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&member_token), None)
+            .await
+            .status,
+        200
+    );
+    let export = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&member_token),
+        json!({"kind": "export", "subject": member_id}),
+    )
+    .await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(export.body["subject"]["email"], MEMBER_EMAIL);
+    assert_eq!(export.body["subject"]["name"], MEMBER_NAME);
+    let activity = export.body["activity"].as_array().unwrap();
+    assert!(
+        activity.iter().any(|e| e["target"] == "/api/v1/me"),
+        "{activity:?}"
+    );
+    // …but not someone else's, and not an erasure.
+    let owner_id = signup.body["user_id"].as_str().unwrap();
+    for body in [
+        json!({"kind": "export", "subject": owner_id}),
+        json!({"kind": "erase", "subject": member_id}),
+    ] {
+        let refused = post(&server, "/api/v1/privacy/requests", Some(&member_token), body).await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+    }
+    let bad = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner_token,
+        json!({"kind": "rectify", "subject": member_id, "email": "not an email"}),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
+    // REST-1: after this workload, no sensitive plaintext is in the database.
+    let stored = database_bytes(&server);
+    assert!(
+        stored.contains("Privacidad S.A.S."),
+        "the scan reads the real rows"
+    );
+    for secret in [
+        OWNER_EMAIL,
+        OWNER_NAME,
+        MEMBER_EMAIL,
+        MEMBER_NAME,
+        owner.secret.as_str(),
+    ] {
+        assert!(!stored.contains(secret), "{secret} is stored in clear");
+    }
+    for code in &owner.recovery_codes {
+        assert!(
+            !stored.contains(code.as_str()),
+            "a recovery code is stored in clear"
+        );
+    }
+
+    // A sealed value copied into another partner's row does not decrypt there.
+    let other = post(
+        &server,
+        "/api/v1/signup",
+        None,
+        json!({"business_name": "Otra Casa", "country": "CO",
+               "owner": {"name": "Otra Persona", "email": "otra@example.co", "password": PASSWORD}}),
+    )
+    .await;
+    let other_owner = other.body["user_id"].as_str().unwrap().to_owned();
+    let other_session = enrolled(&server, "otra@example.co", PASSWORD).await;
+    move_sealed_email(&server, &member_id, &other_owner).await;
+    let me = call(&server, "GET", "/api/v1/me", Some(&other_session.access), None).await;
+    assert_ne!(me.status, 200, "a moved ciphertext must not open: {}", me.body);
+    assert!(!me.body.to_string().contains(MEMBER_EMAIL));
+
+    // Erasure: the only owner cannot be erased; the member can, and is gone for good.
+    let last_owner = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner_token,
+        json!({"kind": "erase", "subject": owner_id}),
+    )
+    .await;
+    assert_eq!(last_owner.status, 409, "{}", last_owner.body);
+    let erased = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner_token,
+        json!({"kind": "erase", "subject": member_id}),
+    )
+    .await;
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    assert_eq!(erased.body["key_destroyed"], true);
+    assert_eq!(erased.body["member_removed"], true);
+    let login = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": MEMBER_EMAIL, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(login.status, 401);
+    let gone = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner_token,
+        json!({"kind": "export", "subject": member_id}),
+    )
+    .await;
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    // The erasure is audited and the chain still verifies.
+    let verified = call(&server, "GET", "/api/v1/audit/verify", owner_token, None).await;
+    assert_eq!(verified.body["verified"], true, "{}", verified.body);
+    let erasures = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=privacy.erased",
+        owner_token,
+        None,
+    )
+    .await;
+    assert_eq!(erasures.body["items"][0]["target"], member_id.as_str());
+    server.stop().await;
+}
+
+/// Copies the member's sealed email over another partner's owner's email, as someone with database access might.
+async fn move_sealed_email(server: &TestServer, from_member: &str, to_member: &str) {
+    match server.superuser_url() {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(
+                "UPDATE staff SET email = (SELECT email FROM staff WHERE id = $1::uuid) WHERE id = $2::uuid",
+            )
+            .bind(from_member)
+            .bind(to_member)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        None => {
+            let mut conn = sqlx::SqliteConnection::connect(&server.database.url)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE staff SET email = (SELECT email FROM staff WHERE id = ?1) WHERE id = ?2")
+                .bind(from_member)
+                .bind(to_member)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+on_both_engines!(personal_data_is_sealed_exported_rectified_and_erased);
