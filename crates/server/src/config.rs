@@ -25,6 +25,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub mail: MailConfig,
     pub payments: PaymentsConfig,
+    pub backup: comanda_backup::BackupConfig,
 }
 
 /// Where guests' card payments go.
@@ -157,6 +158,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             mail: MailConfig::default(),
             payments: PaymentsConfig::default(),
+            backup: comanda_backup::BackupConfig::default(),
         }
     }
 }
@@ -409,6 +411,9 @@ impl Config {
             }
             _ => {}
         }
+        if let Err((field, message)) = self.backup.validate() {
+            return Err(ConfigError::Invalid { field, message });
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
@@ -427,6 +432,39 @@ impl Config {
             .key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("kms.key"))
+    }
+
+    /// What backups need: the `[backup]` section, the data directory and the database.
+    pub fn backup_setup(&self) -> comanda_backup::BackupSetup {
+        comanda_backup::BackupSetup {
+            config: self.backup.clone(),
+            data_dir: self.data_dir.clone(),
+            database: self.database_target(),
+        }
+    }
+
+    /// The database as configured (the embedded default's SQLite file when none is).
+    pub fn database_target(&self) -> comanda_store::DatabaseTarget {
+        match &self.database.url {
+            Some(url) => comanda_store::DatabaseTarget {
+                url: url.expose().clone(),
+                migration_url: self.database.migration_url.as_ref().map(|u| u.expose().clone()),
+                max_connections: if self.database.max_connections == 0 {
+                    16
+                } else {
+                    self.database.max_connections
+                },
+            },
+            None => comanda_store::DatabaseTarget {
+                url: format!("sqlite://{}", self.sqlite_path().display()),
+                migration_url: None,
+                max_connections: if self.database.max_connections == 0 {
+                    8
+                } else {
+                    self.database.max_connections
+                },
+            },
+        }
     }
 
     pub fn self_signed_paths(&self) -> (PathBuf, PathBuf) {
@@ -522,9 +560,16 @@ mod tests {
         let mut config = Config::default();
         config.database.url = Some(Secret::new("postgres://app:s3cr3t-pw@db.internal/comanda".into()));
         config.metrics.token = Some(Secret::new("metrics-token-value".into()));
+        config.backup.s3.secret_access_key = Some(Secret::new("s3-secret-key-value".into()));
+        config.backup.database_url = Some(Secret::new("postgres://backup:bk-pw@db/comanda".into()));
         let printed = config.to_redacted_toml();
         assert!(!printed.contains("s3cr3t-pw"), "{printed}");
         assert!(!printed.contains("metrics-token-value"), "{printed}");
+        assert!(
+            !printed.contains("s3-secret-key-value") && !printed.contains("bk-pw"),
+            "{printed}"
+        );
+        assert!(printed.contains("retention_days = 30"), "{printed}");
         assert!(printed.contains("url = \"[redacted]\""), "{printed}");
         assert!(printed.contains("listen = \"127.0.0.1:8443\""), "{printed}");
         toml::from_str::<toml::Value>(&printed).expect("the printed configuration is TOML");

@@ -6,6 +6,7 @@
 //! statement by it. PostgreSQL adds row-level security as a second wall, so a statement that forgot the tenant
 //! filter still sees nothing of other partners.
 
+pub mod backup_runs;
 mod error;
 pub mod identity;
 mod migrate;
@@ -90,6 +91,7 @@ pub trait Store:
     + ordering::OrderingStore
     + ordering::OrderEventFeed
     + payments::PaymentStore
+    + backup_runs::BackupRunStore
     + std::fmt::Debug
 {
     fn engine(&self) -> Engine;

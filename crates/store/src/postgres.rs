@@ -43,6 +43,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "payments",
         sql: include_str!("../migrations/postgres/0005_payments.sql"),
     },
+    Migration {
+        version: 8,
+        name: "backups",
+        sql: include_str!("../migrations/postgres/0008_backups.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

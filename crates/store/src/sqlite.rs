@@ -45,6 +45,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "payments",
         sql: include_str!("../migrations/sqlite/0005_payments.sql"),
     },
+    Migration {
+        version: 8,
+        name: "backups",
+        sql: include_str!("../migrations/sqlite/0008_backups.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]
