@@ -33,6 +33,8 @@ use tokio::sync::watch;
 
 pub use config::{BackupConfig, S3Config};
 pub use manifest::Manifest;
+/// The object-store crate targets are built on, for callers that read a target directly.
+pub use object_store;
 pub use progress::Progress;
 pub use snapshot::Scratch;
 pub use target::Target;
