@@ -173,8 +173,10 @@ mod tests {
         config.validate().unwrap();
         config.s3.allow_http = false;
         assert_eq!(config.validate().unwrap_err().0, "backup.s3.endpoint");
-        let mut config = BackupConfig::default();
-        config.targets = vec!["file:///var/backups/comanda".into()];
+        let mut config = BackupConfig {
+            targets: vec!["file:///var/backups/comanda".into()],
+            ..BackupConfig::default()
+        };
         assert_eq!(config.validate().unwrap_err().0, "backup.targets");
         config.targets.push("ftp://x".into());
         assert_eq!(config.validate().unwrap_err().0, "backup.targets");

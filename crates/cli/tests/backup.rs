@@ -219,13 +219,13 @@ async fn sqlite_backup_wipe_restore_gives_identical_rows_and_only_the_backup_key
     let [object] = &backup_objects(&data.join("backups/a"))[..] else {
         panic!("one object in target a")
     };
-    let copy_b = data.join("backups/b/backups").join(object_name(&object));
-    assert_eq!(std::fs::read(&object).unwrap(), std::fs::read(&copy_b).unwrap());
-    assert!(object_name(&object).ends_with("Z-sqlite.cmdb.age"));
+    let copy_b = data.join("backups/b/backups").join(object_name(object));
+    assert_eq!(std::fs::read(object).unwrap(), std::fs::read(&copy_b).unwrap());
+    assert!(object_name(object).ends_with("Z-sqlite.cmdb.age"));
 
     // REST-2: nothing readable leaves the machine, in the object or in its manifest.
-    let raw = std::fs::read(&object).unwrap();
-    let manifest_path = object.with_file_name(object_name(&object).replace(".cmdb.age", ".manifest.json"));
+    let raw = std::fs::read(object).unwrap();
+    let manifest_path = object.with_file_name(object_name(object).replace(".cmdb.age", ".manifest.json"));
     let manifest = std::fs::read_to_string(&manifest_path).unwrap();
     for text in [&String::from_utf8_lossy(&raw).into_owned(), &manifest] {
         assert!(
@@ -279,7 +279,7 @@ async fn sqlite_backup_wipe_restore_gives_identical_rows_and_only_the_backup_key
     let without_yes = comanda(cwd, &["backup", "restore"], &[]);
     assert!(!without_yes.status.success(), "restore needs --yes");
     let restored = ok(cwd, &["backup", "restore", "--yes"], &[]);
-    assert!(restored.contains(&object_name(&object)), "{restored}");
+    assert!(restored.contains(&object_name(object)), "{restored}");
     assert_eq!(
         sqlite_dump(&db).await,
         before,
@@ -349,7 +349,7 @@ async fn postgresql_backup_drop_tables_restore_gives_identical_rows() {
     let [object] = &backup_objects(&cwd.join("comanda-data/backups/a"))[..] else {
         panic!("one object")
     };
-    assert!(!String::from_utf8_lossy(&std::fs::read(&object).unwrap()).contains(PARTNER));
+    assert!(!String::from_utf8_lossy(&std::fs::read(object).unwrap()).contains(PARTNER));
 
     let verified = ok(cwd, &["backup", "verify"], &env);
     assert!(
@@ -380,7 +380,7 @@ async fn postgresql_backup_drop_tables_restore_gives_identical_rows() {
     );
 
     let restored = ok(cwd, &["backup", "restore", "--yes"], &env);
-    assert!(restored.contains(&object_name(&object)), "{restored}");
+    assert!(restored.contains(&object_name(object)), "{restored}");
     assert_eq!(
         pg_dump_text(&db.superuser_url()).await,
         before,
@@ -576,7 +576,7 @@ async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_det
     let [object] = &backup_objects(&local)[..] else {
         panic!("one object locally")
     };
-    let name = object_name(&object);
+    let name = object_name(object);
     // Read the S3 copy with credentials, as the backup does.
     let s3 = comanda_backup::S3Config {
         endpoint: Some(format!("http://127.0.0.1:{}", moto.port)),
@@ -606,7 +606,7 @@ async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_det
     let mut corrupt = local_bytes.clone();
     let at = corrupt.len() / 2;
     corrupt[at] ^= 0xff;
-    std::fs::write(&object, &corrupt).unwrap();
+    std::fs::write(object, &corrupt).unwrap();
     let verify = comanda(cwd, &["backup", "verify"], &env);
     assert_eq!(verify.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&verify.stdout);
