@@ -51,6 +51,14 @@ enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// Encrypted backups: create, list, prune, restore, verify (a restore test), status.
+    Backup {
+        #[command(subcommand)]
+        action: BackupCommand,
+        /// Tests only: act as if the time were this RFC 3339 instant.
+        #[arg(long, global = true, hide = true, value_name = "RFC3339")]
+        now: Option<String>,
+    },
     /// Card payments.
     Payments {
         #[command(subcommand)]
@@ -78,6 +86,31 @@ enum AuditCommand {
         #[arg(long, value_name = "ID")]
         partner: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Snapshot the database, compress, encrypt with the backup key and write it to every target; succeeds only
+    /// when every target holds an intact copy.
+    Create,
+    /// Every backup on every target: name, creation time, size, and whether that copy is intact.
+    List,
+    /// Delete the backups older than backup.retention_days (30) on every target.
+    Prune,
+    /// Replace the database with a backup (the newest by default). Stop the server first.
+    Restore {
+        /// The object name (`2026-11-23T12-00-00Z-sqlite.cmdb.age`, with or without `backups/`).
+        name: Option<String>,
+        /// Confirm that the current database is to be replaced.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Restore test: restore the newest backup into a scratch database and check checksums, row counts and
+    /// integrity; the result is recorded, and a failure raises an alert (exit status 1).
+    Verify,
+    /// The last backup and restore test; raises backup.restore-test-stale (exit status 1) when the last successful
+    /// restore test is older than backup.restore_test_max_age_days (31).
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +161,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Keys { action } => keys(config, action).await,
+            Command::Backup { action, now } => backup(config, action, now.as_deref()).await,
             Command::Payments {
                 action: PaymentsCommand::Reconcile { hours },
             } => reconcile(config, hours).await,
@@ -185,6 +219,121 @@ async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::RotateKek | KeysCommand::Rewrap => {}
     }
     Ok(())
+}
+
+async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> anyhow::Result<()> {
+    use comanda_store::backup_runs::BackupRunKind;
+    comanda_server::install_crypto_provider();
+    let clock: Arc<dyn comanda_server::Clock> = match now {
+        Some(text) => {
+            let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| anyhow::anyhow!("--now {text}: {e}"))?;
+            Arc::new(comanda_domain::ManualClock::at(at))
+        }
+        None => Arc::new(comanda_server::SystemClock),
+    };
+    if let BackupCommand::Restore { name, yes } = &action {
+        if !yes {
+            anyhow::bail!(
+                "this replaces the current database with a backup: stop the server, then run again with --yes"
+            );
+        }
+        let (backups, _) = comanda_server::serve::backups(&config, clock, false).await?;
+        let restored = backups.restore(name.as_deref()).await?;
+        println!(
+            "restored {} from {} ({})",
+            restored.object, restored.from_target, restored.note
+        );
+        return Ok(());
+    }
+    let (backups, store) = comanda_server::serve::backups(&config, clock, true).await?;
+    let store = store.ok_or_else(|| anyhow::anyhow!("the database could not be opened"))?;
+    let outcome = match action {
+        BackupCommand::Create => backups.run_backup(store.as_ref()).await.map(|created| {
+            println!("created {}", created.object);
+            for target in &created.targets {
+                println!("  written to {target} and read back");
+            }
+            let rows: i64 = created.manifest.tables.values().sum();
+            println!(
+                "  {} bytes encrypted ({} bytes snapshot), {} tables, {rows} rows, schema version {}",
+                created.manifest.object_bytes,
+                created.manifest.snapshot_bytes,
+                created.manifest.tables.len(),
+                created.manifest.schema_version
+            );
+        }),
+        BackupCommand::List => backups.list().await.map(|listings| {
+            for listing in &listings {
+                let created = listing
+                    .created_at
+                    .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+                    .unwrap_or_else(|| "?".into());
+                let verified = match &listing.verified {
+                    Ok(()) => "verified".to_owned(),
+                    Err(problem) => format!("NOT VERIFIED: {problem}"),
+                };
+                println!(
+                    "{}  {}  {}  {} bytes  {verified}",
+                    listing.target, listing.object, created, listing.bytes
+                );
+            }
+            if listings.is_empty() {
+                println!("no backups");
+            }
+        }),
+        BackupCommand::Prune => backups.prune().await.map(|deleted| {
+            for (target, object) in &deleted {
+                println!("deleted {target} {object}");
+            }
+            println!("pruned {} object(s)", deleted.len());
+        }),
+        BackupCommand::Verify => {
+            let report = backups
+                .run_verify(store.as_ref(), &comanda_backup::default_checks())
+                .await?;
+            for check in &report.checks {
+                println!("ok       {check}");
+            }
+            for problem in &report.problems {
+                println!("FAILED   {problem}");
+            }
+            if report.ok() {
+                println!("restore test of {} passed", report.object);
+                Ok(())
+            } else {
+                store.close().await;
+                anyhow::bail!("restore test of {} failed; alert raised", report.object)
+            }
+        }
+        BackupCommand::Status => {
+            let last_backup = store.last_backup_run(BackupRunKind::Backup, false).await?;
+            let last_test = store.last_backup_run(BackupRunKind::RestoreTest, false).await?;
+            for (what, run) in [("last backup", last_backup), ("last restore test", last_test)] {
+                match run {
+                    Some(run) => println!(
+                        "{what}: {} at {} ({}): {}",
+                        if run.ok { "ok" } else { "FAILED" },
+                        run.finished_at,
+                        run.object,
+                        run.detail
+                    ),
+                    None => println!("{what}: never"),
+                }
+            }
+            let staleness = backups.check_restore_test_age(store.as_ref()).await?;
+            if staleness.stale {
+                store.close().await;
+                anyhow::bail!(
+                    "the last successful restore test is too old; alert backup.restore-test-stale raised"
+                )
+            }
+            Ok(())
+        }
+        BackupCommand::Restore { .. } => Ok(()),
+    };
+    store.close().await;
+    Ok(outcome?)
 }
 
 async fn reconcile(config: Config, hours: u64) -> anyhow::Result<()> {

@@ -26,6 +26,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub payments: PaymentsConfig,
     pub audit: AuditConfig,
+    pub backup: comanda_backup::BackupConfig,
 }
 
 /// The audit trail (MON-5, MON-6).
@@ -178,6 +179,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             payments: PaymentsConfig::default(),
             audit: AuditConfig::default(),
+            backup: comanda_backup::BackupConfig::default(),
         }
     }
 }
@@ -497,6 +499,9 @@ impl Config {
                 return invalid("kms.pkcs11.key_label", "must have 1 to 64 bytes");
             }
         }
+        if let Err((field, message)) = self.backup.validate() {
+            return Err(ConfigError::Invalid { field, message });
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
@@ -520,6 +525,41 @@ impl Config {
     /// The platform data key, wrapped by the KMS (until it moves into the database).
     pub fn platform_key_path(&self) -> PathBuf {
         self.data_dir.join("platform.key.wrapped")
+    }
+
+    /// What backups need: the `[backup]` section, the data directory and the database.
+    pub fn backup_setup(&self) -> comanda_backup::BackupSetup {
+        comanda_backup::BackupSetup {
+            config: self.backup.clone(),
+            data_dir: self.data_dir.clone(),
+            database: self.database_target(),
+        }
+    }
+
+    /// The database as configured (the embedded default's SQLite file when none is).
+    pub fn database_target(&self) -> comanda_store::DatabaseTarget {
+        match &self.database.url {
+            Some(url) => comanda_store::DatabaseTarget {
+                url: url.expose().clone(),
+                migration_url: self.database.migration_url.as_ref().map(|u| u.expose().clone()),
+                max_connections: if self.database.max_connections == 0 {
+                    16
+                } else {
+                    self.database.max_connections
+                },
+                kms: None,
+            },
+            None => comanda_store::DatabaseTarget {
+                url: format!("sqlite://{}", self.sqlite_path().display()),
+                migration_url: None,
+                max_connections: if self.database.max_connections == 0 {
+                    8
+                } else {
+                    self.database.max_connections
+                },
+                kms: None,
+            },
+        }
     }
 
     pub fn self_signed_paths(&self) -> (PathBuf, PathBuf) {
@@ -620,6 +660,14 @@ mod tests {
         assert!(!printed.contains("s3cr3t-pw"), "{printed}");
         assert!(!printed.contains("metrics-token-value"), "{printed}");
         assert!(!printed.contains("hsm-pin-value"), "{printed}");
+        config.backup.s3.secret_access_key = Some(Secret::new("s3-secret-key-value".into()));
+        config.backup.database_url = Some(Secret::new("postgres://backup:bk-pw@db/comanda".into()));
+        let printed = config.to_redacted_toml();
+        assert!(
+            !printed.contains("s3-secret-key-value") && !printed.contains("bk-pw"),
+            "{printed}"
+        );
+        assert!(printed.contains("retention_days = 30"), "{printed}");
         assert!(printed.contains("url = \"[redacted]\""), "{printed}");
         assert!(printed.contains("listen = \"127.0.0.1:8443\""), "{printed}");
         toml::from_str::<toml::Value>(&printed).expect("the printed configuration is TOML");

@@ -47,6 +47,8 @@ pub enum PrepareError {
     PlatformKey { path: PathBuf, reason: String },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Backup(#[from] comanda_backup::BackupError),
 }
 
 pub fn prepare(config: &Config, clock: &dyn Clock) -> Result<Resources, PrepareError> {
@@ -109,6 +111,23 @@ pub fn prepare(config: &Config, clock: &dyn Clock) -> Result<Resources, PrepareE
                 pkcs11.settings().mechanism
             ));
         }
+    }
+
+    if config.backup.enabled {
+        let setup = config.backup_setup();
+        let key = setup.key_path();
+        comanda_backup::key::ensure(&key, &comanda_backup::manifest::stamp(clock.now()))?;
+        comanda_backup::key::load(&key)?;
+        choices.push(format!(
+            "backups: every {} h to {} (key {}, kept {} days, restore test every {} days)",
+            config.backup.every_hours,
+            setup.target_urls().join(" and "),
+            display(&key),
+            config.backup.retention_days,
+            config.backup.verify_every_days
+        ));
+    } else {
+        choices.push("backups: off (backup.enabled = false)".to_owned());
     }
 
     let (cert_file, key_file) = match (&config.tls.cert_file, &config.tls.key_file) {
@@ -292,6 +311,12 @@ mod tests {
         assert_eq!(mode(&resources.key_file), 0o600);
         assert_eq!(mode(&config.data_dir), 0o700);
         assert_eq!(mode(&config.sqlite_path()), 0o600);
+        assert_eq!(mode(&config.data_dir.join("backup.key")), 0o600);
+        assert_ne!(
+            std::fs::read(config.data_dir.join("backup.key")).unwrap(),
+            std::fs::read(&resources.kms_key_file).unwrap(),
+            "the backup key is not the data key"
+        );
         assert!(resources.database.url.starts_with("sqlite://"));
         tls::load_certified_key(&resources.cert_file, &resources.key_file).unwrap();
 
@@ -440,6 +465,23 @@ mod tests {
                 let again = platform_keys(&config, open_kms(&config).unwrap().as_ref(), false).unwrap();
                 assert_eq!(again.open(&sealed, b"kid").unwrap(), b"signing key");
             },
+        );
+    }
+
+    #[test]
+    fn exposed_backup_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        prepare(&config, &SystemClock).unwrap();
+        let key = dir.path().join("backup.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let error = prepare(&config, &SystemClock).unwrap_err();
+        assert!(
+            error.to_string().contains("backup key") && error.to_string().contains("chmod 600"),
+            "{error}"
         );
     }
 }

@@ -139,6 +139,11 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
             stop_rx.clone(),
         );
     }
+    if config.backup.enabled {
+        let backups = comanda_backup::Backups::open(&config.backup_setup(), clock.clone(), false)
+            .context("opening the backup targets")?;
+        Arc::new(backups).spawn_scheduler(store.clone(), comanda_backup::default_checks(), stop_rx.clone());
+    }
     Mailer::new(
         config.mail.sink,
         config.data_dir.join("outbox"),
@@ -481,6 +486,27 @@ pub async fn verify_audit_chains(
     }
     store.close().await;
     Ok(statuses)
+}
+
+/// `comanda backup …`: the backups of the configured database, and the store their runs and alerts go to (None
+/// for a restore, which must not open the database it replaces).
+pub async fn backups(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    open_store: bool,
+) -> anyhow::Result<(comanda_backup::Backups, Option<Arc<dyn Store>>)> {
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    let backups = comanda_backup::Backups::open(&config.backup_setup(), clock, true)?;
+    let store = if open_store {
+        Some(
+            comanda_store::open(&resources.database)
+                .await
+                .context("opening the database")?,
+        )
+    } else {
+        None
+    };
+    Ok((backups, store))
 }
 
 /// `comanda payments reconcile`: the reconciliation job, run once by hand against the configured Stripe.

@@ -7,6 +7,7 @@
 //! filter still sees nothing of other partners.
 
 pub mod audit;
+pub mod backup_runs;
 mod error;
 pub mod identity;
 mod migrate;
@@ -99,6 +100,7 @@ pub trait Store:
     + payments::PaymentStore
     + audit::AuditStore
     + privacy::PrivacyStore
+    + backup_runs::BackupRunStore
     + std::fmt::Debug
 {
     fn engine(&self) -> Engine;

@@ -53,6 +53,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "field_keys",
         sql: include_str!("../migrations/postgres/0007_field_keys.sql"),
     },
+    Migration {
+        version: 8,
+        name: "backups",
+        sql: include_str!("../migrations/postgres/0008_backups.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

@@ -55,6 +55,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "field_keys",
         sql: include_str!("../migrations/sqlite/0007_field_keys.sql"),
     },
+    Migration {
+        version: 8,
+        name: "backups",
+        sql: include_str!("../migrations/sqlite/0008_backups.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,530 @@
+//! Consistent snapshots and restores, one implementation of [`Engine`] per database engine.
+//!
+//! SQLite: `VACUUM INTO` a new file (a transactionally consistent copy while the server keeps serving); restore
+//! replaces the database file atomically (rename) while the server is stopped, keeping the old file beside it.
+//!
+//! PostgreSQL: `pg_dump --format=custom` inside an exported REPEATABLE READ snapshot, in which the row counts of the
+//! manifest are taken too, so counts and dump agree exactly. Tables use FORCE ROW LEVEL SECURITY, so the dump role
+//! must bypass it (BYPASSRLS): `--enable-row-security` would silently dump only the rows the role's tenant sees
+//! (none), which is why a role that cannot see every row is refused instead. Restore replays the dump as the schema
+//! owner in one transaction (drop schema, recreate, restore: all or nothing).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::Connection;
+use sqlx::Row;
+use sqlx::postgres::PgConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use uuid::Uuid;
+
+use crate::BackupError;
+
+/// What a snapshot holds, for the manifest.
+#[derive(Debug, Clone)]
+pub struct SnapshotInfo {
+    pub tables: BTreeMap<String, i64>,
+    pub schema_version: i64,
+}
+
+/// A database restored from a backup for a restore test, dropped by [`Scratch::discard`].
+#[derive(Debug)]
+pub struct Scratch {
+    pub engine: comanda_store::Engine,
+    /// How to connect to it (`sqlite://…` or `postgres://…`), with full read access.
+    pub url: String,
+    dir: Option<tempfile::TempDir>,
+    pg_drop: Option<(String, String)>,
+}
+
+impl Scratch {
+    pub async fn discard(mut self) -> Result<(), BackupError> {
+        if let Some((maintenance_url, name)) = self.pg_drop.take() {
+            let mut conn = PgConnection::connect(&maintenance_url).await.map_err(db)?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote(&name)
+            )))
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+            let _ = conn.close().await;
+        }
+        drop(self.dir.take());
+        Ok(())
+    }
+}
+
+#[async_trait]
+pub trait Engine: Send + Sync + std::fmt::Debug {
+    fn engine(&self) -> comanda_store::Engine;
+    /// Writes a consistent snapshot of the live database to `out`.
+    async fn snapshot(&self, out: &Path) -> Result<SnapshotInfo, BackupError>;
+    /// Replaces the live database with the snapshot. `label` names what is kept of the old one.
+    async fn restore(&self, snapshot: &Path, label: &str) -> Result<String, BackupError>;
+    /// Restores the snapshot into a new scratch database.
+    async fn scratch(&self, snapshot: &Path) -> Result<Scratch, BackupError>;
+    /// Rows per table of a restored scratch database.
+    async fn count_rows(&self, scratch: &Scratch) -> Result<BTreeMap<String, i64>, BackupError>;
+}
+
+pub(crate) fn db(e: sqlx::Error) -> BackupError {
+    BackupError::Database(e.to_string())
+}
+
+fn io(what: &str) -> impl Fn(std::io::Error) -> BackupError + '_ {
+    move |e| BackupError::Io(format!("{what}: {e}"))
+}
+
+/// A double-quoted SQL identifier.
+pub fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+// ---------------------------------------------------------------------------------------------------------- SQLite
+
+#[derive(Debug)]
+pub struct Sqlite {
+    pub path: PathBuf,
+}
+
+impl Sqlite {
+    pub fn from_url(url: &str) -> Result<Self, BackupError> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| BackupError::Config(format!("not a SQLite URL: {url}")))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        Ok(Self {
+            path: PathBuf::from(path),
+        })
+    }
+}
+
+async fn sqlite_open(path: &Path, read_only: bool) -> Result<SqliteConnection, BackupError> {
+    if !path.exists() {
+        return Err(BackupError::Database(format!(
+            "{} does not exist",
+            path.display()
+        )));
+    }
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+        .map_err(db)?
+        .read_only(read_only);
+    SqliteConnection::connect_with(&options).await.map_err(db)
+}
+
+async fn sqlite_tables(conn: &mut SqliteConnection) -> Result<Vec<String>, BackupError> {
+    sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)
+}
+
+async fn sqlite_info(path: &Path) -> Result<SnapshotInfo, BackupError> {
+    let mut conn = sqlite_open(path, true).await?;
+    let mut tables = BTreeMap::new();
+    for table in sqlite_tables(&mut conn).await? {
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {}",
+            quote(&table)
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .map_err(db)?;
+        tables.insert(table, count);
+    }
+    let schema_version: i64 = sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM comanda_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(db)?;
+    let _ = conn.close().await;
+    Ok(SnapshotInfo {
+        tables,
+        schema_version,
+    })
+}
+
+/// `PRAGMA integrity_check` and `PRAGMA foreign_key_check` of a SQLite file.
+pub async fn sqlite_integrity(path: &Path) -> Result<(), BackupError> {
+    let mut conn = sqlite_open(path, true).await?;
+    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(db)?;
+    if verdict != "ok" {
+        return Err(BackupError::Integrity(format!(
+            "PRAGMA integrity_check: {verdict}"
+        )));
+    }
+    let violations = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(db)?;
+    if !violations.is_empty() {
+        return Err(BackupError::Integrity(format!(
+            "PRAGMA foreign_key_check: {} violation(s)",
+            violations.len()
+        )));
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Reads every row of every table (forcing every page and overflow page to be decoded).
+pub async fn sqlite_read_all(url: &str) -> Result<u64, BackupError> {
+    let path = Sqlite::from_url(url)?.path;
+    let mut conn = sqlite_open(&path, true).await?;
+    let mut rows = 0u64;
+    for table in sqlite_tables(&mut conn).await? {
+        let read = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {}", quote(&table))))
+            .fetch_all(&mut conn)
+            .await
+            .map_err(db)?;
+        rows += read.len() as u64;
+    }
+    let _ = conn.close().await;
+    Ok(rows)
+}
+
+fn fsync_dir(dir: &Path) {
+    if let Ok(handle) = fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+#[async_trait]
+impl Engine for Sqlite {
+    fn engine(&self) -> comanda_store::Engine {
+        comanda_store::Engine::Sqlite
+    }
+
+    async fn snapshot(&self, out: &Path) -> Result<SnapshotInfo, BackupError> {
+        let _ = fs::remove_file(out);
+        let mut conn = sqlite_open(&self.path, false).await?;
+        sqlx::query("VACUUM INTO ?1")
+            .bind(out.display().to_string())
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+        let _ = conn.close().await;
+        sqlite_info(out).await
+    }
+
+    async fn restore(&self, snapshot: &Path, label: &str) -> Result<String, BackupError> {
+        sqlite_integrity(snapshot).await?;
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file_name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "comanda.db".into());
+        let staged = dir.join(format!(".{file_name}.restoring"));
+        fs::copy(snapshot, &staged).map_err(io("staging the restored database"))?;
+        fs::set_permissions(&staged, fs::Permissions::from_mode(0o600)).map_err(io("staging"))?;
+        fs::File::open(&staged)
+            .and_then(|f| f.sync_all())
+            .map_err(io("staging"))?;
+        let mut kept = String::from("no previous database");
+        if self.path.exists() {
+            let previous = dir.join(format!("{file_name}.pre-restore-{label}"));
+            fs::hard_link(&self.path, &previous).map_err(io("keeping the previous database"))?;
+            kept = format!("previous database kept as {}", previous.display());
+        }
+        // The old write-ahead log belongs to the old file: applied to the new one it would corrupt it.
+        for suffix in ["-wal", "-shm"] {
+            let side = dir.join(format!("{file_name}{suffix}"));
+            match fs::remove_file(&side) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(BackupError::Io(format!("{}: {e}", side.display())));
+                }
+                _ => {}
+            }
+        }
+        fs::rename(&staged, &self.path).map_err(io("replacing the database"))?;
+        fsync_dir(dir);
+        Ok(kept)
+    }
+
+    async fn scratch(&self, snapshot: &Path) -> Result<Scratch, BackupError> {
+        let dir = tempfile::Builder::new()
+            .prefix("comanda-restore-test-")
+            .tempdir()
+            .map_err(io("scratch directory"))?;
+        let path = dir.path().join("scratch.db");
+        fs::copy(snapshot, &path).map_err(io("scratch database"))?;
+        Ok(Scratch {
+            engine: comanda_store::Engine::Sqlite,
+            url: format!("sqlite://{}", path.display()),
+            dir: Some(dir),
+            pg_drop: None,
+        })
+    }
+
+    async fn count_rows(&self, scratch: &Scratch) -> Result<BTreeMap<String, i64>, BackupError> {
+        Ok(sqlite_info(&Sqlite::from_url(&scratch.url)?.path).await?.tables)
+    }
+}
+
+// ------------------------------------------------------------------------------------------------------ PostgreSQL
+
+#[derive(Debug)]
+pub struct Postgres {
+    /// Dumps and scratch databases: a role that bypasses row-level security and may create databases.
+    pub dump_url: String,
+    /// Restores: the schema owner.
+    pub owner_url: String,
+    pub bin_dir: Option<PathBuf>,
+}
+
+/// The directory of `pg_dump`: configured, else the newest `/usr/lib/postgresql/*/bin`, else `PATH` (None).
+pub fn pg_bin_dir(configured: Option<&Path>) -> Option<PathBuf> {
+    if let Some(dir) = configured {
+        return Some(dir.to_path_buf());
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("pg_dump").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+/// A connection URL without its password (which goes to the tool in `PGPASSWORD`, never on a command line).
+fn split_password(url: &str) -> Result<(String, Option<String>), BackupError> {
+    let mut parsed = url::Url::parse(url).map_err(|e| BackupError::Config(format!("PostgreSQL URL: {e}")))?;
+    let password = parsed.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    let _ = parsed.set_password(None);
+    Ok((parsed.to_string(), password))
+}
+
+fn with_database(url: &str, database: &str) -> Result<String, BackupError> {
+    let mut parsed = url::Url::parse(url).map_err(|e| BackupError::Config(format!("PostgreSQL URL: {e}")))?;
+    parsed.set_path(&format!("/{database}"));
+    Ok(parsed.to_string())
+}
+
+impl Postgres {
+    fn tool(&self, name: &str, url: &str) -> Result<(tokio::process::Command, String), BackupError> {
+        let program = match &self.bin_dir {
+            Some(dir) => dir.join(name),
+            None => PathBuf::from(name),
+        };
+        let (url, password) = split_password(url)?;
+        let mut command = tokio::process::Command::new(program);
+        command
+            .env_remove("PGPASSWORD")
+            .stdin(std::process::Stdio::null());
+        if let Some(password) = password {
+            command.env("PGPASSWORD", password);
+        }
+        Ok((command, url))
+    }
+
+    async fn run(mut command: tokio::process::Command, what: &str) -> Result<(), BackupError> {
+        let output = command
+            .output()
+            .await
+            .map_err(|e| BackupError::Tool(format!("{what}: {e} (set backup.pg_bin_dir)")))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(BackupError::Tool(format!(
+                "{what} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )))
+        }
+    }
+
+    async fn counts(conn: &mut PgConnection) -> Result<BTreeMap<String, i64>, BackupError> {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut counts = BTreeMap::new();
+        for table in tables {
+            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM public.{}",
+                quote(&table)
+            )))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+            counts.insert(table, count);
+        }
+        Ok(counts)
+    }
+}
+
+#[async_trait]
+impl Engine for Postgres {
+    fn engine(&self) -> comanda_store::Engine {
+        comanda_store::Engine::Postgres
+    }
+
+    async fn snapshot(&self, out: &Path) -> Result<SnapshotInfo, BackupError> {
+        let mut conn = PgConnection::connect(&self.dump_url).await.map_err(db)?;
+        let row = sqlx::query(
+            "SELECT current_user::text AS who, rolsuper OR rolbypassrls AS bypass,
+                    EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                            WHERE n.nspname = 'public' AND c.relrowsecurity) AS guarded
+             FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .map_err(db)?;
+        let (who, bypass, guarded): (String, bool, bool) = (
+            row.try_get("who").map_err(db)?,
+            row.try_get("bypass").map_err(db)?,
+            row.try_get("guarded").map_err(db)?,
+        );
+        if guarded && !bypass {
+            return Err(BackupError::Config(format!(
+                "role {who:?} cannot see every row (tables use FORCE ROW LEVEL SECURITY), so its dump would be \
+                 incomplete: set backup.database_url to a role WITH BYPASSRLS (see docs/backups.md)"
+            )));
+        }
+        sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+        let snapshot_id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(db)?;
+        let tables = Self::counts(&mut conn).await?;
+        let schema_version: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM comanda_migrations")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(db)?;
+        let (mut command, url) = self.tool("pg_dump", &self.dump_url)?;
+        command
+            .args(["--format=custom", "--no-password", "--snapshot"])
+            .arg(&snapshot_id)
+            .arg("--file")
+            .arg(out)
+            .arg("--dbname")
+            .arg(url);
+        let dumped = Self::run(command, "pg_dump").await;
+        sqlx::raw_sql("COMMIT").execute(&mut conn).await.map_err(db)?;
+        let _ = conn.close().await;
+        dumped?;
+        Ok(SnapshotInfo {
+            tables,
+            schema_version,
+        })
+    }
+
+    async fn restore(&self, snapshot: &Path, _label: &str) -> Result<String, BackupError> {
+        let dir = tempfile::tempdir().map_err(io("temporary directory"))?;
+        let script = dir.path().join("restore.sql");
+        let (mut to_sql, _) = self.tool("pg_restore", &self.owner_url)?;
+        to_sql.args(["--no-owner", "--file"]).arg(&script).arg(snapshot);
+        Self::run(to_sql, "pg_restore").await?;
+        let (mut psql, url) = self.tool("psql", &self.owner_url)?;
+        psql.args([
+            "--no-psqlrc",
+            "--quiet",
+            "--no-password",
+            "--single-transaction",
+            "--set",
+            "ON_ERROR_STOP=1",
+            "--command",
+            "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;",
+            "--file",
+        ])
+        .arg(&script)
+        .arg("--dbname")
+        .arg(url)
+        .stdout(std::process::Stdio::null());
+        Self::run(psql, "psql (restore)").await?;
+        Ok("the schema was replaced in one transaction".into())
+    }
+
+    async fn scratch(&self, snapshot: &Path) -> Result<Scratch, BackupError> {
+        let name = format!("comanda_restore_test_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&self.dump_url).await.map_err(db)?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {}", quote(&name))))
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+        let _ = conn.close().await;
+        let url = with_database(&self.dump_url, &name)?;
+        let scratch = Scratch {
+            engine: comanda_store::Engine::Postgres,
+            url: url.clone(),
+            dir: None,
+            pg_drop: Some((self.dump_url.clone(), name)),
+        };
+        let (mut command, tool_url) = self.tool("pg_restore", &url)?;
+        command
+            .args([
+                "--no-owner",
+                "--no-acl",
+                "--exit-on-error",
+                "--no-password",
+                "--dbname",
+            ])
+            .arg(tool_url)
+            .arg(snapshot);
+        if let Err(error) = Self::run(command, "pg_restore (scratch)").await {
+            let _ = scratch.discard().await;
+            return Err(error);
+        }
+        Ok(scratch)
+    }
+
+    async fn count_rows(&self, scratch: &Scratch) -> Result<BTreeMap<String, i64>, BackupError> {
+        let mut conn = PgConnection::connect(&scratch.url).await.map_err(db)?;
+        let counts = Self::counts(&mut conn).await;
+        let _ = conn.close().await;
+        counts
+    }
+}
+
+/// Reads every row of every table of a PostgreSQL database, detoasting every value.
+pub async fn pg_read_all(url: &str) -> Result<u64, BackupError> {
+    let mut conn = PgConnection::connect(url).await.map_err(db)?;
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(db)?;
+    let mut rows = 0u64;
+    for table in tables {
+        let (count, _bytes): (i64, Option<i64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*), sum(length(t::text))::bigint FROM public.{} AS t",
+            quote(&table)
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .map_err(db)?;
+        rows += u64::try_from(count).unwrap_or(0);
+    }
+    let _ = conn.close().await;
+    Ok(rows)
+}

@@ -1,0 +1,641 @@
+//! Backups through the real `comanda` binary (BAK-1..4, REST-2), on SQLite and on a throwaway PostgreSQL, with a
+//! local directory and an S3 bucket (moto, started here on a loopback port) as targets.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly on purpose
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use comanda_store::testing::PgTestDatabase;
+use sqlx::{Connection, Row};
+
+const BIN: &str = env!("CARGO_BIN_EXE_comanda");
+const PARTNER: &str = "Cevicheria Copia Segura S.A.S.";
+const OWNER_EMAIL: &str = "dueña.backup@example.co";
+
+fn comanda(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command.current_dir(cwd).args(args).stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+/// Runs and asserts success, returning stdout.
+fn ok(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = comanda(cwd, args, env);
+    assert!(
+        output.status.success(),
+        "comanda {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Signs up a partner and its owner through the HTTPS API of a real `comanda serve`, then stops it.
+async fn seed(cwd: &Path, env: &[(&str, &str)]) {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(cwd)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("COMANDA_AUTH__BCRYPT_COST", "4")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child: Child = command.spawn().unwrap();
+    let (tx, lines) = mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let port: u16 = loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("serve did not start:\n{}", seen.join("\n")));
+        if let Some(rest) = line.split("listening on https://").nth(1) {
+            break rest.rsplit(':').next().unwrap().trim().parse().unwrap();
+        }
+        seen.push(line);
+    };
+    let client = https_client(&cwd.join("comanda-data/tls/cert.pem"));
+    let signup = client
+        .post(format!("https://localhost:{port}/api/v1/signup"))
+        .json(&serde_json::json!({"business_name": PARTNER, "country": "CO",
+            "owner": {"name": "Ana Copia", "email": OWNER_EMAIL, "password": "violet kettle forty two"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status().as_u16(), 201);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "serve exit {status}");
+}
+
+fn https_client(cert: &Path) -> reqwest::Client {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Every row of every table as text, tables by name, rows sorted: equal dumps mean equal databases.
+async fn sqlite_dump(db: &Path) -> String {
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut out = String::new();
+    for table in tables {
+        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let expr = columns
+            .iter()
+            .map(|c| format!("quote(\"{c}\")"))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT {expr} FROM \"{table}\" ORDER BY 1"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        out.push_str(&format!("== {table} ({})\n", rows.len()));
+        let mut rows = rows;
+        rows.sort();
+        for row in rows {
+            out.push_str(&row);
+            out.push('\n');
+        }
+    }
+    let _ = conn.close().await;
+    out
+}
+
+async fn pg_dump_text(superuser_url: &str) -> String {
+    let mut conn = sqlx::PgConnection::connect(superuser_url).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let mut out = String::new();
+    for table in tables {
+        let mut rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT t::text FROM public.\"{table}\" AS t"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        rows.sort();
+        out.push_str(&format!("== {table} ({})\n", rows.len()));
+        for row in rows {
+            out.push_str(&row);
+            out.push('\n');
+        }
+    }
+    let _ = conn.close().await;
+    out
+}
+
+fn backup_objects(dir: &Path) -> Vec<PathBuf> {
+    let mut objects: Vec<PathBuf> = std::fs::read_dir(dir.join("backups"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".cmdb.age"))
+                .collect()
+        })
+        .unwrap_or_default();
+    objects.sort();
+    objects
+}
+
+fn object_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// BAK-1 and REST-2 on the embedded default: backup, wipe, restore gives back the same rows; the object holds no
+/// plaintext and opens with the backup key only (not with the data key, not with another age key).
+#[tokio::test]
+async fn sqlite_backup_wipe_restore_gives_identical_rows_and_only_the_backup_key_opens_it() {
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    seed(cwd, &[]).await;
+    let data = cwd.join("comanda-data");
+    let db = data.join("comanda.db");
+    let before = sqlite_dump(&db).await;
+    assert!(before.contains(PARTNER), "seeded: {before}");
+
+    let created = ok(cwd, &["backup", "create"], &[]);
+    assert!(
+        created.contains("written to file://") && created.contains("read back"),
+        "{created}"
+    );
+    let [object] = &backup_objects(&data.join("backups/a"))[..] else {
+        panic!("one object in target a")
+    };
+    let copy_b = data.join("backups/b/backups").join(object_name(object));
+    assert_eq!(std::fs::read(object).unwrap(), std::fs::read(&copy_b).unwrap());
+    assert!(object_name(object).ends_with("Z-sqlite.cmdb.age"));
+
+    // REST-2: nothing readable leaves the machine, in the object or in its manifest.
+    let raw = std::fs::read(object).unwrap();
+    let manifest_path = object.with_file_name(object_name(object).replace(".cmdb.age", ".manifest.json"));
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+    for text in [&String::from_utf8_lossy(&raw).into_owned(), &manifest] {
+        assert!(
+            !text.contains(PARTNER) && !text.contains("Cevicheria") && !text.contains("backup@example.co")
+        );
+    }
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(manifest["engine"], "sqlite");
+    assert_eq!(manifest["tables"]["partners"], 1);
+    assert_eq!(manifest["object_sha256"].as_str().unwrap().len(), 64);
+
+    // BAK-1: the backup key (its own file, not the data key) opens it; another age key does not.
+    let key_text = std::fs::read_to_string(data.join("backup.key")).unwrap();
+    assert_ne!(key_text, std::fs::read_to_string(data.join("kms.key")).unwrap());
+    let line = key_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap();
+    let right = age::x25519::Identity::from_str(line).unwrap();
+    let plain = decrypt(&raw, &right).expect("the backup key opens it");
+    assert!(
+        String::from_utf8_lossy(&plain).contains(PARTNER),
+        "the snapshot holds the rows"
+    );
+    let wrong = age::x25519::Identity::generate();
+    assert!(decrypt(&raw, &wrong).is_err(), "another key must not open it");
+
+    // The data directory with every key except the backup key (a fresh age identity in its place) cannot restore.
+    let saved_key = std::fs::read(data.join("backup.key")).unwrap();
+    std::fs::write(
+        data.join("backup.key"),
+        format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&wrong.to_string())
+        ),
+    )
+    .unwrap();
+    let refused = comanda(cwd, &["backup", "restore", "--yes"], &[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("backup key") || stderr.contains("decrypt"),
+        "{stderr}"
+    );
+    std::fs::write(data.join("backup.key"), saved_key).unwrap();
+
+    // Wipe, then restore the newest backup.
+    for file in ["comanda.db", "comanda.db-wal", "comanda.db-shm"] {
+        let _ = std::fs::remove_file(data.join(file));
+    }
+    let without_yes = comanda(cwd, &["backup", "restore"], &[]);
+    assert!(!without_yes.status.success(), "restore needs --yes");
+    let restored = ok(cwd, &["backup", "restore", "--yes"], &[]);
+    assert!(restored.contains(&object_name(object)), "{restored}");
+    assert_eq!(
+        sqlite_dump(&db).await,
+        before,
+        "byte-identical rows after restore"
+    );
+    // And the server runs on it.
+    ok(cwd, &["migrate"], &[]);
+}
+
+fn decrypt(raw: &[u8], identity: &age::x25519::Identity) -> Result<Vec<u8>, String> {
+    let decryptor = age::Decryptor::new_buffered(raw).map_err(|e| e.to_string())?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|e| e.to_string())?;
+    let mut compressed = Vec::new();
+    reader.read_to_end(&mut compressed).map_err(|e| e.to_string())?;
+    zstd::decode_all(&compressed[..]).map_err(|e| e.to_string())
+}
+
+/// The PostgreSQL engine end to end: a role that cannot see every row is refused (its dump would be silently
+/// incomplete); with a BYPASSRLS role, backup → drop every table → restore gives back the same rows, and the
+/// restore test restores into a scratch database it drops afterwards.
+#[tokio::test]
+async fn postgresql_backup_drop_tables_restore_gives_identical_rows() {
+    let db = PgTestDatabase::create().await;
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    let app = db.app_url();
+    let owner = db.owner_url();
+    let base_env = [
+        ("DATABASE_URL", app.as_str()),
+        ("COMANDA_DATABASE__MIGRATION_URL", owner.as_str()),
+    ];
+    seed(cwd, &base_env).await;
+
+    let refused = comanda(cwd, &["backup", "create"], &base_env);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("BYPASSRLS"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let mut superuser = sqlx::PgConnection::connect(&db.superuser_url()).await.unwrap();
+    sqlx::raw_sql(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'comanda_backup') THEN
+             CREATE ROLE comanda_backup LOGIN BYPASSRLS CREATEDB;
+             GRANT pg_read_all_data TO comanda_backup;
+           END IF;
+         END $$",
+    )
+    .execute(&mut superuser)
+    .await
+    .unwrap();
+    let backup_url = db.cluster.url("comanda_backup", &db.name);
+    let env = [
+        base_env[0],
+        base_env[1],
+        ("COMANDA_BACKUP__DATABASE_URL", backup_url.as_str()),
+    ];
+    let before = pg_dump_text(&db.superuser_url()).await;
+    assert!(before.contains(PARTNER), "seeded");
+
+    let created = ok(cwd, &["backup", "create"], &env);
+    assert!(created.contains("-postgresql.cmdb.age"), "{created}");
+    let [object] = &backup_objects(&cwd.join("comanda-data/backups/a"))[..] else {
+        panic!("one object")
+    };
+    assert!(!String::from_utf8_lossy(&std::fs::read(object).unwrap()).contains(PARTNER));
+
+    let verified = ok(cwd, &["backup", "verify"], &env);
+    assert!(
+        verified.contains("row counts of") && verified.contains("passed"),
+        "{verified}"
+    );
+    let scratch: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'comanda_restore_test_%'")
+            .fetch_one(&mut superuser)
+            .await
+            .unwrap();
+    assert_eq!(scratch, 0, "the scratch database was dropped");
+
+    sqlx::raw_sql(
+        "DO $$ DECLARE t text; BEGIN
+           FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP
+             EXECUTE format('DROP TABLE public.%I CASCADE', t);
+           END LOOP;
+         END $$",
+    )
+    .execute(&mut superuser)
+    .await
+    .unwrap();
+    let _ = superuser.close().await;
+    assert!(
+        !pg_dump_text(&db.superuser_url()).await.contains(PARTNER),
+        "wiped"
+    );
+
+    let restored = ok(cwd, &["backup", "restore", "--yes"], &env);
+    assert!(restored.contains(&object_name(object)), "{restored}");
+    assert_eq!(
+        pg_dump_text(&db.superuser_url()).await,
+        before,
+        "identical rows after restore"
+    );
+    // The serving role works on the restored schema.
+    let status = ok(cwd, &["backup", "status"], &env);
+    assert!(
+        status.contains("last backup: FAILED") && status.contains("BYPASSRLS"),
+        "the run log is part of the snapshot, with the refused attempt before it: {status}"
+    );
+}
+
+/// BAK-2: with the clock placed, prune keeps exactly the backups of the last 30 days.
+#[tokio::test]
+async fn prune_keeps_exactly_the_backups_of_the_last_30_days() {
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    ok(cwd, &["migrate"], &[]);
+    let now = "2026-06-01T12:00:00Z";
+    let placed = [
+        ("2026-04-22T12:00:00Z", false), // 40 days
+        ("2026-05-01T12:00:00Z", false), // 31 days
+        ("2026-05-02T12:01:00Z", true),  // 30 days less a minute
+        ("2026-05-03T12:00:00Z", true),  // 29 days
+        (now, true),
+    ];
+    for (at, _) in placed {
+        ok(cwd, &["backup", "create", "--now", at], &[]);
+    }
+    let pruned = ok(cwd, &["backup", "prune", "--now", now], &[]);
+    assert!(
+        pruned.contains("pruned 8 object(s)"),
+        "two backups × object and manifest × two targets: {pruned}"
+    );
+    let expected: Vec<String> = placed
+        .iter()
+        .filter(|(_, kept)| *kept)
+        .map(|(at, _)| format!("{}-sqlite.cmdb.age", at.replace(':', "-")))
+        .collect();
+    for target in ["a", "b"] {
+        let names: Vec<String> = backup_objects(&cwd.join("comanda-data/backups").join(target))
+            .iter()
+            .map(|p| object_name(p))
+            .collect();
+        assert_eq!(names, expected, "target {target}");
+    }
+    let again = ok(cwd, &["backup", "prune", "--now", now], &[]);
+    assert!(again.contains("pruned 0 object(s)"));
+}
+
+/// BAK-4: a restore test records its success; when the last success is older than 31 days, `backup status`
+/// raises the `backup.restore-test-stale` alert (once), and a new restore test clears it.
+#[tokio::test]
+async fn restore_test_is_recorded_and_a_stale_one_raises_the_alert() {
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    seed(cwd, &[]).await;
+    let long_ago = "2026-03-01T09:00:00Z";
+    ok(cwd, &["backup", "create", "--now", long_ago], &[]);
+    let verified = ok(cwd, &["backup", "verify", "--now", long_ago], &[]);
+    assert!(
+        verified.contains("passed") && verified.contains("read-every-table"),
+        "{verified}"
+    );
+    let fresh = ok(cwd, &["backup", "status", "--now", "2026-03-20T09:00:00Z"], &[]);
+    assert!(fresh.contains("last restore test: ok"), "{fresh}");
+
+    let stale = comanda(cwd, &["backup", "status", "--now", "2026-04-05T09:00:00Z"], &[]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("backup.restore-test-stale"));
+    let db = cwd.join("comanda-data/comanda.db");
+    let alerts = |kind: &'static str| {
+        let db = db.clone();
+        async move {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+                .await
+                .unwrap();
+            let rows = sqlx::query("SELECT partner_id, detail FROM alerts WHERE kind = ?1")
+                .bind(kind)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            let _ = conn.close().await;
+            rows.iter()
+                .map(|r| {
+                    let partner: Option<String> = r.get("partner_id");
+                    assert!(partner.is_none(), "a platform alert");
+                    r.get::<String, _>("detail")
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(alerts("backup.restore-test-stale").await.len(), 1);
+    // The same day it is not raised twice.
+    let _ = comanda(cwd, &["backup", "status", "--now", "2026-04-05T10:00:00Z"], &[]);
+    assert_eq!(alerts("backup.restore-test-stale").await.len(), 1);
+
+    ok(cwd, &["backup", "verify", "--now", "2026-04-05T11:00:00Z"], &[]);
+    ok(cwd, &["backup", "status", "--now", "2026-04-05T12:00:00Z"], &[]);
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let runs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM backup_runs WHERE kind = 'restore-test' AND ok = 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(runs, 2);
+    let _ = conn.close().await;
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// moto's S3 server on a loopback port, stopped on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    async fn start() -> Self {
+        let server = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/moto/bin/moto_server");
+        assert!(
+            server.exists(),
+            "{} is missing: run scripts/install-deps.sh (it installs moto's S3 server into .tools/moto)",
+            server.display()
+        );
+        let port = free_port();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let moto = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not listen within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        moto
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// BAK-3: every backup is written to a local directory and to an S3 bucket, both copies identical and read back;
+/// a corrupted copy is caught by the restore test (alert) and `list`, and restore falls back to the intact copy.
+#[tokio::test]
+async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_detected() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let moto = Moto::start().await;
+    let http = reqwest::Client::new();
+    let made = http.put(moto.url("comanda-backups")).send().await.unwrap();
+    assert!(made.status().is_success(), "bucket: {}", made.status());
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    let local = cwd.join("offsite-a");
+    let config = cwd.join("comanda.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[backup]\ntargets = [\"file://{}\", \"s3://comanda-backups/prod\"]\n\
+             [backup.s3]\nendpoint = \"http://127.0.0.1:{}\"\nregion = \"us-east-1\"\n\
+             access_key_id = \"testing\"\nsecret_access_key = \"testing-secret\"\nallow_http = true\n",
+            local.display(),
+            moto.port
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+    seed(cwd, &[("COMANDA_CONFIG", config_arg)]).await;
+    let env = [("COMANDA_CONFIG", config_arg)];
+    let created = ok(cwd, &["backup", "create"], &env);
+    assert!(created.contains("s3://comanda-backups/prod"), "{created}");
+    let [object] = &backup_objects(&local)[..] else {
+        panic!("one object locally")
+    };
+    let name = object_name(object);
+    // Read the S3 copy with credentials, as the backup does.
+    let s3 = comanda_backup::S3Config {
+        endpoint: Some(format!("http://127.0.0.1:{}", moto.port)),
+        access_key_id: Some("testing".into()),
+        secret_access_key: Some(comanda_security::Secret::new("testing-secret".into())),
+        allow_http: true,
+        ..comanda_backup::S3Config::default()
+    };
+    let bucket = comanda_backup::Target::open("s3://comanda-backups/prod", &s3).unwrap();
+    let in_s3 = comanda_backup::object_store::ObjectStoreExt::get(
+        bucket.store.as_ref(),
+        &comanda_backup::object_store::path::Path::from(format!("backups/{name}")),
+    )
+    .await
+    .unwrap()
+    .bytes()
+    .await
+    .unwrap();
+    let local_bytes = std::fs::read(object).unwrap();
+    assert_eq!(in_s3.as_ref(), local_bytes.as_slice(), "the same object");
+    let listed = ok(cwd, &["backup", "list"], &env);
+    assert_eq!(listed.matches("  verified").count(), 2, "{listed}");
+    let config_printed = ok(cwd, &["config"], &env);
+    assert!(!config_printed.contains("testing-secret"), "{config_printed}");
+
+    // Corrupt the local copy: the restore test fails and raises an alert; list shows it.
+    let mut corrupt = local_bytes.clone();
+    let at = corrupt.len() / 2;
+    corrupt[at] ^= 0xff;
+    std::fs::write(object, &corrupt).unwrap();
+    let verify = comanda(cwd, &["backup", "verify"], &env);
+    assert_eq!(verify.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        stdout.contains("FAILED") && stdout.contains("offsite-a"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("s3://comanda-backups/prod: checksum ok"),
+        "{stdout}"
+    );
+    let listed = ok(cwd, &["backup", "list"], &env);
+    assert!(listed.contains("NOT VERIFIED"), "{listed}");
+    let mut conn = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        cwd.join("comanda-data/comanda.db").display()
+    ))
+    .await
+    .unwrap();
+    let alerts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM alerts WHERE kind = 'backup.restore-test-failed' AND partner_id IS NULL",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(alerts, 1);
+    let _ = conn.close().await;
+
+    // Restore skips the corrupt copy and uses the S3 one.
+    let restored = ok(cwd, &["backup", "restore", "--yes"], &env);
+    assert!(restored.contains("from s3://comanda-backups/prod"), "{restored}");
+}
