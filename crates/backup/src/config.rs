@@ -21,6 +21,12 @@ pub struct BackupConfig {
     /// The age identity (X25519) backups are encrypted to; separate from the data keys (BAK-1). Defaults to
     /// `<data_dir>/backup.key`, created 0600 when missing and refused when other users can read it.
     pub key_file: Option<PathBuf>,
+    /// The person-key store's own backup key (PRIV-1): separate from `key_file` and the data keys. Defaults to
+    /// `<data_dir>/keystore-backup.key`.
+    pub keystore_key_file: Option<PathBuf>,
+    /// Key-store backups older than this many days are deleted (the newest is always kept): an erased person's key
+    /// survives in them at most this long.
+    pub keystore_retention_days: u64,
     /// Where every backup is written: `file:///dir` or `s3://bucket/prefix`, at least two (BAK-3). Empty: two
     /// local directories, `<data_dir>/backups/a` and `<data_dir>/backups/b` (embedded default only).
     pub targets: Vec<String>,
@@ -43,6 +49,8 @@ impl Default for BackupConfig {
             retention_days: 30,
             restore_test_max_age_days: 31,
             key_file: None,
+            keystore_key_file: None,
+            keystore_retention_days: 7,
             targets: Vec::new(),
             database_url: None,
             pg_bin_dir: None,

@@ -32,6 +32,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 pub use config::{BackupConfig, S3Config};
+
+/// Where the person-key store's own backups go, and how they end.
+pub const KEYSTORE_DIR: &str = "keystore";
+pub const KEYSTORE_SUFFIX: &str = ".keys.age";
 pub use manifest::Manifest;
 /// The object-store crate targets are built on, for callers that read a target directly.
 pub use object_store;
@@ -84,6 +88,14 @@ impl BackupSetup {
             .key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("backup.key"))
+    }
+
+    /// The key of the person-key store's own backups: separate from the backup key and the data keys.
+    pub fn keystore_key_path(&self) -> PathBuf {
+        self.config
+            .keystore_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keystore-backup.key"))
     }
 
     /// The configured targets, or the embedded default's two local directories.
@@ -216,6 +228,8 @@ pub struct Backups {
     config: BackupConfig,
     engine: Box<dyn snapshot::Engine>,
     identity: age::x25519::Identity,
+    /// The person-key store's own backup key: never the ordinary backup key (PRIV-1).
+    keystore_identity: age::x25519::Identity,
     targets: Vec<Target>,
     clock: Arc<dyn Clock>,
     progress: bool,
@@ -246,6 +260,9 @@ impl Backups {
         let key_path = setup.key_path();
         key::ensure(&key_path, &manifest::stamp(clock.now()))?;
         let identity = key::load(&key_path)?;
+        let keystore_path = setup.keystore_key_path();
+        key::ensure(&keystore_path, &manifest::stamp(clock.now()))?;
+        let keystore_identity = key::load(&keystore_path)?;
         let targets = setup
             .target_urls()
             .iter()
@@ -279,6 +296,7 @@ impl Backups {
             config: setup.config.clone(),
             engine,
             identity,
+            keystore_identity,
             targets,
             clock,
             progress,
@@ -377,11 +395,98 @@ impl Backups {
                 });
             }
         }
+        self.backup_keystore(now, work.path()).await?;
         Ok(Created {
             object,
             manifest,
             targets: self.targets.iter().map(|t| t.label.clone()).collect(),
         })
+    }
+
+    /// The person-key store, backed up apart (PRIV-1): its own object under `keystore/`, encrypted to its own key,
+    /// kept `keystore_retention_days` (7). The ordinary backups never hold person keys, so an erasure (which
+    /// deletes the person's key) cannot be undone by restoring one of them.
+    async fn backup_keystore(&self, now: OffsetDateTime, work: &Path) -> Result<String, BackupError> {
+        let rows = self.engine.person_keys().await?.unwrap_or_default();
+        let plain = work.join("keystore.json");
+        let sealed_path = work.join("keystore.age");
+        std::fs::write(
+            &plain,
+            serde_json::to_vec(&rows).map_err(|e| BackupError::Io(e.to_string()))?,
+        )
+        .map_err(|e| BackupError::Io(format!("key store snapshot: {e}")))?;
+        let recipient = self.keystore_identity.to_public();
+        let (plain_c, sealed_c) = (plain.clone(), sealed_path.clone());
+        tokio::task::spawn_blocking(move || crypt::seal(&plain_c, &sealed_c, &recipient, Progress::hidden()))
+            .await
+            .map_err(|e| BackupError::Io(e.to_string()))??;
+        let _ = std::fs::remove_file(&plain);
+        let name = format!(
+            "{KEYSTORE_DIR}/{}-{}{KEYSTORE_SUFFIX}",
+            manifest::stamp(now),
+            self.engine.engine().name()
+        );
+        for target in &self.targets {
+            self.upload(target, &name, &sealed_path).await?;
+        }
+        Ok(name)
+    }
+
+    /// The key-store backups on any target, oldest first.
+    pub async fn keystore_names(&self) -> Result<Vec<String>, BackupError> {
+        let mut names = BTreeSet::new();
+        for target in &self.targets {
+            let listed = target
+                .store
+                .list(Some(&ObjectPath::from(KEYSTORE_DIR)))
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(store_err(target))?;
+            names.extend(
+                listed
+                    .into_iter()
+                    .map(|m| m.location.to_string())
+                    .filter(|n| n.ends_with(KEYSTORE_SUFFIX)),
+            );
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// After a restore where no live key store existed (the database was lost), the newest key-store backup is put
+    /// back. Where one existed, its keys were kept as they are: a key an erasure destroyed stays destroyed.
+    async fn restore_keystore(&self, work: &Path, live_existed: bool) -> Result<String, BackupError> {
+        if live_existed {
+            return Ok("the live person keys were kept".into());
+        }
+        let Some(name) = self.keystore_names().await?.pop() else {
+            return Ok("no key-store backup: personal data sealed under person keys stays unreadable".into());
+        };
+        let fetched = work.join("keystore.age");
+        let plain = work.join("keystore.json");
+        let mut problems = Vec::new();
+        for target in &self.targets {
+            if let Err(error) = self.download(target, &name, Some(&fetched)).await {
+                problems.push(error.to_string());
+                continue;
+            }
+            let identity = self.keystore_identity.clone();
+            let (fetched_c, plain_c) = (fetched.clone(), plain.clone());
+            tokio::task::spawn_blocking(move || {
+                crypt::open(&fetched_c, &plain_c, &identity, Progress::hidden())
+            })
+            .await
+            .map_err(|e| BackupError::Io(e.to_string()))??;
+            let bytes = std::fs::read(&plain).map_err(|e| BackupError::Io(e.to_string()))?;
+            let _ = std::fs::remove_file(&plain);
+            let rows: Vec<snapshot::PersonKeyRow> =
+                serde_json::from_slice(&bytes).map_err(|e| BackupError::Integrity(format!("{name}: {e}")))?;
+            let added = self.engine.put_person_keys(&rows).await?;
+            return Ok(format!("{added} person key(s) put back from {name}"));
+        }
+        Err(BackupError::NotFound(format!(
+            "no readable copy of {name}: {}",
+            problems.join("; ")
+        )))
     }
 
     async fn upload(&self, target: &Target, name: &str, file: &Path) -> Result<(), BackupError> {
@@ -563,7 +668,7 @@ impl Backups {
         let retention =
             time::Duration::days(i64::try_from(self.config.retention_days).unwrap_or(i64::MAX / 86_400 / 2));
         let cutoff = self.clock.now() - retention;
-        let mut deleted = Vec::new();
+        let mut deleted = self.prune_keystore().await?;
         for target in &self.targets {
             for meta in self.objects(target).await? {
                 let name = meta.location.to_string();
@@ -571,6 +676,35 @@ impl Backups {
                     continue;
                 };
                 if created < cutoff {
+                    target
+                        .store
+                        .delete(&meta.location)
+                        .await
+                        .map_err(store_err(target))?;
+                    deleted.push((target.label.clone(), name));
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes key-store backups older than `keystore_retention_days`, always keeping the newest one.
+    async fn prune_keystore(&self) -> Result<Vec<(String, String)>, BackupError> {
+        let days = i64::try_from(self.config.keystore_retention_days).unwrap_or(7);
+        let cutoff = self.clock.now() - time::Duration::days(days);
+        let newest = self.keystore_names().await?.pop();
+        let mut deleted = Vec::new();
+        for target in &self.targets {
+            let listed = target
+                .store
+                .list(Some(&ObjectPath::from(KEYSTORE_DIR)))
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(store_err(target))?;
+            for meta in listed {
+                let name = meta.location.to_string();
+                let created = manifest::created_at_of(&name);
+                if Some(&name) != newest.as_ref() && created.is_some_and(|at| at < cutoff) {
                     target
                         .store
                         .delete(&meta.location)
@@ -625,16 +759,18 @@ impl Backups {
         };
         let plain = work.path().join("snapshot");
         self.decrypt(&fetched, &plain, &manifest).await?;
+        let live_existed = self.engine.person_keys().await.ok().flatten().is_some();
         let bar = self.bar(0, "restore");
         let note = self
             .engine
             .restore(&plain, &manifest::stamp(self.clock.now()))
             .await;
         bar.finish();
+        let keys = self.restore_keystore(work.path(), live_existed).await?;
         Ok(Restored {
             object,
             from_target,
-            note: note?,
+            note: format!("{}; {keys}", note?),
         })
     }
 
@@ -792,6 +928,7 @@ impl Backups {
                 self.clock.now(),
             )
             .await?;
+        self.audit_restore_test(store, &report).await;
         if !report.ok() {
             self.alert(
                 store,
@@ -801,6 +938,33 @@ impl Backups {
             .await;
         }
         Ok(report)
+    }
+
+    /// BAK-4: the restore test's result goes into every partner's audit chain (their data was what was tested).
+    async fn audit_restore_test(&self, store: &dyn Store, report: &VerifyReport) {
+        let entry = comanda_store::identity::AuditEntry::new("backup.restore_tested")
+            .target(report.object.clone())
+            .detail(format!(
+                "{} {}",
+                if report.ok() { "ok" } else { "FAILED" },
+                report.detail()
+            ));
+        let now = self.clock.now();
+        let partners = match store.audited_partners().await {
+            Ok(partners) => partners,
+            Err(error) => {
+                tracing::error!(%error, "the restore test could not be written to the audit log");
+                return;
+            }
+        };
+        for partner in partners {
+            let scope = comanda_security::TenantScope::from_proof(
+                &comanda_security::tenancy::JobAuthority::new("restore-test", partner),
+            );
+            if let Err(error) = store.append_audit(&scope, &entry, now).await {
+                tracing::error!(%error, %partner, "the restore test could not be written to the audit log");
+            }
+        }
     }
 
     /// Raises `backup.restore-test-stale` (at most once a day) when the last successful restore test — or, when

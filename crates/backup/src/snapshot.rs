@@ -59,6 +59,10 @@ impl Scratch {
     }
 }
 
+/// Per-person data keys never ride along in the ordinary backups: erasing a person deletes their key, and a
+/// restore must not bring it back (PRIV-1). A restore keeps the live database's person keys instead.
+pub const PERSON_KEYS: &str = "person_keys";
+
 #[async_trait]
 pub trait Engine: Send + Sync + std::fmt::Debug {
     fn engine(&self) -> comanda_store::Engine;
@@ -70,6 +74,22 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     async fn scratch(&self, snapshot: &Path) -> Result<Scratch, BackupError>;
     /// Rows per table of a restored scratch database.
     async fn count_rows(&self, scratch: &Scratch) -> Result<BTreeMap<String, i64>, BackupError>;
+    /// The live person keys (still wrapped by the KMS), for the key store's own backup; `None` when there is no
+    /// live key store at all (the database or its schema is gone).
+    async fn person_keys(&self) -> Result<Option<Vec<PersonKeyRow>>, BackupError>;
+    /// Puts person keys into the live database (keeping any already there); returns how many were added.
+    async fn put_person_keys(&self, rows: &[PersonKeyRow]) -> Result<usize, BackupError>;
+}
+
+/// One person key as its own backup carries it: ids and times as text, the wrap as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PersonKeyRow {
+    pub partner_id: String,
+    pub owner_id: String,
+    pub key_id: String,
+    pub version: i64,
+    pub wrapped: Vec<u8>,
+    pub created_at: String,
 }
 
 pub(crate) fn db(e: sqlx::Error) -> BackupError {
@@ -151,6 +171,36 @@ async fn sqlite_info(path: &Path) -> Result<SnapshotInfo, BackupError> {
     })
 }
 
+/// Copies the live database's person keys into the file about to replace it (a restore never resurrects a key an
+/// erasure destroyed, and never loses one that exists).
+async fn carry_person_keys(live: &Path, staged: &Path) -> Result<(), BackupError> {
+    let mut conn = sqlite_open(staged, false).await?;
+    let staged_has = sqlite_tables(&mut conn).await?.iter().any(|t| t == PERSON_KEYS);
+    let mut live_conn = sqlite_open(live, true).await?;
+    let live_has = sqlite_tables(&mut live_conn)
+        .await?
+        .iter()
+        .any(|t| t == PERSON_KEYS);
+    let _ = live_conn.close().await;
+    if staged_has && live_has {
+        sqlx::query("ATTACH DATABASE ?1 AS live")
+            .bind(live.display().to_string())
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+        sqlx::raw_sql(
+            "DELETE FROM main.person_keys;
+             INSERT INTO main.person_keys SELECT * FROM live.person_keys;
+             DETACH DATABASE live;",
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(db)?;
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
 /// `PRAGMA integrity_check` and `PRAGMA foreign_key_check` of a SQLite file.
 pub async fn sqlite_integrity(path: &Path) -> Result<(), BackupError> {
     let mut conn = sqlite_open(path, true).await?;
@@ -214,6 +264,15 @@ impl Engine for Sqlite {
             .await
             .map_err(db)?;
         let _ = conn.close().await;
+        // The copy loses its person keys; VACUUM rewrites it so not even freed pages keep them.
+        let mut copy = sqlite_open(out, false).await?;
+        if sqlite_tables(&mut copy).await?.iter().any(|t| t == PERSON_KEYS) {
+            sqlx::raw_sql("DELETE FROM person_keys; VACUUM;")
+                .execute(&mut copy)
+                .await
+                .map_err(db)?;
+        }
+        let _ = copy.close().await;
         sqlite_info(out).await
     }
 
@@ -235,6 +294,9 @@ impl Engine for Sqlite {
         fs::File::open(&staged)
             .and_then(|f| f.sync_all())
             .map_err(io("staging"))?;
+        if self.path.exists() {
+            carry_person_keys(&self.path, &staged).await?;
+        }
         let mut kept = String::from("no previous database");
         if self.path.exists() {
             let previous = dir.join(format!("{file_name}.pre-restore-{label}"));
@@ -273,6 +335,62 @@ impl Engine for Sqlite {
 
     async fn count_rows(&self, scratch: &Scratch) -> Result<BTreeMap<String, i64>, BackupError> {
         Ok(sqlite_info(&Sqlite::from_url(&scratch.url)?.path).await?.tables)
+    }
+
+    async fn person_keys(&self) -> Result<Option<Vec<PersonKeyRow>>, BackupError> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let mut conn = sqlite_open(&self.path, true).await?;
+        if !sqlite_tables(&mut conn).await?.iter().any(|t| t == PERSON_KEYS) {
+            let _ = conn.close().await;
+            return Ok(None);
+        }
+        let mut rows = Vec::new();
+        {
+            for row in sqlx::query(
+                "SELECT partner_id, owner_id, key_id, version, wrapped, created_at FROM person_keys
+                  ORDER BY partner_id, owner_id",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .map_err(db)?
+            {
+                rows.push(PersonKeyRow {
+                    partner_id: row.try_get("partner_id").map_err(db)?,
+                    owner_id: row.try_get("owner_id").map_err(db)?,
+                    key_id: row.try_get("key_id").map_err(db)?,
+                    version: row.try_get("version").map_err(db)?,
+                    wrapped: row.try_get("wrapped").map_err(db)?,
+                    created_at: row.try_get("created_at").map_err(db)?,
+                });
+            }
+        }
+        let _ = conn.close().await;
+        Ok(Some(rows))
+    }
+
+    async fn put_person_keys(&self, rows: &[PersonKeyRow]) -> Result<usize, BackupError> {
+        let mut conn = sqlite_open(&self.path, false).await?;
+        let mut added = 0;
+        for row in rows {
+            added += sqlx::query(
+                "INSERT OR IGNORE INTO person_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(&row.partner_id)
+            .bind(&row.owner_id)
+            .bind(&row.key_id)
+            .bind(row.version)
+            .bind(&row.wrapped)
+            .bind(&row.created_at)
+            .execute(&mut conn)
+            .await
+            .map_err(db)?
+            .rows_affected() as usize;
+        }
+        let _ = conn.close().await;
+        Ok(added)
     }
 }
 
@@ -366,6 +484,11 @@ impl Postgres {
         .map_err(db)?;
         let mut counts = BTreeMap::new();
         for table in tables {
+            if table == PERSON_KEYS {
+                // Not in the dump (see PERSON_KEYS).
+                counts.insert(table, 0);
+                continue;
+            }
             let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT count(*) FROM public.{}",
                 quote(&table)
@@ -423,7 +546,12 @@ impl Engine for Postgres {
                 .map_err(db)?;
         let (mut command, url) = self.tool("pg_dump", &self.dump_url)?;
         command
-            .args(["--format=custom", "--no-password", "--snapshot"])
+            .args([
+                "--format=custom",
+                "--no-password",
+                "--exclude-table-data=person_keys",
+                "--snapshot",
+            ])
             .arg(&snapshot_id)
             .arg("--file")
             .arg(out)
@@ -440,6 +568,7 @@ impl Engine for Postgres {
     }
 
     async fn restore(&self, snapshot: &Path, _label: &str) -> Result<String, BackupError> {
+        let live_keys = Engine::person_keys(self).await?.unwrap_or_default();
         let dir = tempfile::tempdir().map_err(io("temporary directory"))?;
         let script = dir.path().join("restore.sql");
         let (mut to_sql, _) = self.tool("pg_restore", &self.owner_url)?;
@@ -462,7 +591,11 @@ impl Engine for Postgres {
         .arg(url)
         .stdout(std::process::Stdio::null());
         Self::run(psql, "psql (restore)").await?;
-        Ok("the schema was replaced in one transaction".into())
+        self.put_person_keys(&live_keys).await?;
+        Ok(format!(
+            "the schema was replaced in one transaction; the {} live person key(s) were kept",
+            live_keys.len()
+        ))
     }
 
     async fn scratch(&self, snapshot: &Path) -> Result<Scratch, BackupError> {
@@ -503,6 +636,72 @@ impl Engine for Postgres {
         let counts = Self::counts(&mut conn).await;
         let _ = conn.close().await;
         counts
+    }
+
+    async fn person_keys(&self) -> Result<Option<Vec<PersonKeyRow>>, BackupError> {
+        let mut conn = PgConnection::connect(&self.dump_url).await.map_err(db)?;
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('public.person_keys') IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(db)?;
+        if !exists {
+            let _ = conn.close().await;
+            return Ok(None);
+        }
+        let mut rows = Vec::new();
+        {
+            for row in sqlx::query(
+                "SELECT partner_id::text AS partner_id, owner_id::text AS owner_id, key_id::text AS key_id, version,
+                        wrapped, created_at::text AS created_at
+                   FROM person_keys ORDER BY partner_id, owner_id",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .map_err(db)?
+            {
+                rows.push(PersonKeyRow {
+                    partner_id: row.try_get("partner_id").map_err(db)?,
+                    owner_id: row.try_get("owner_id").map_err(db)?,
+                    key_id: row.try_get("key_id").map_err(db)?,
+                    version: row.try_get("version").map_err(db)?,
+                    wrapped: row.try_get("wrapped").map_err(db)?,
+                    created_at: row.try_get("created_at").map_err(db)?,
+                });
+            }
+        }
+        let _ = conn.close().await;
+        Ok(Some(rows))
+    }
+
+    async fn put_person_keys(&self, rows: &[PersonKeyRow]) -> Result<usize, BackupError> {
+        // As the schema owner, inside each row's tenant (row-level security applies to the owner too).
+        let mut conn = PgConnection::connect(&self.owner_url).await.map_err(db)?;
+        let mut added = 0;
+        for row in rows {
+            sqlx::raw_sql("BEGIN").execute(&mut conn).await.map_err(db)?;
+            sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+                .bind(&row.partner_id)
+                .execute(&mut conn)
+                .await
+                .map_err(db)?;
+            added += sqlx::query(
+                "INSERT INTO person_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
+                 VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::timestamptz) ON CONFLICT DO NOTHING",
+            )
+            .bind(&row.partner_id)
+            .bind(&row.owner_id)
+            .bind(&row.key_id)
+            .bind(row.version)
+            .bind(&row.wrapped)
+            .bind(&row.created_at)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| BackupError::Database(format!("putting person keys back: {e}")))?
+            .rows_affected() as usize;
+            sqlx::raw_sql("COMMIT").execute(&mut conn).await.map_err(db)?;
+        }
+        let _ = conn.close().await;
+        Ok(added)
     }
 }
 

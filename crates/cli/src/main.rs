@@ -289,9 +289,8 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
             println!("pruned {} object(s)", deleted.len());
         }),
         BackupCommand::Verify => {
-            let report = backups
-                .run_verify(store.as_ref(), &comanda_backup::default_checks())
-                .await?;
+            let checks = comanda_server::serve::restore_checks(&config).await?;
+            let report = backups.run_verify(store.as_ref(), &checks).await?;
             for check in &report.checks {
                 println!("ok       {check}");
             }

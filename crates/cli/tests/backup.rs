@@ -413,9 +413,23 @@ async fn prune_keeps_exactly_the_backups_of_the_last_30_days() {
     }
     let pruned = ok(cwd, &["backup", "prune", "--now", now], &[]);
     assert!(
-        pruned.contains("pruned 8 object(s)"),
-        "two backups × object and manifest × two targets: {pruned}"
+        pruned.contains("pruned 16 object(s)"),
+        "two backups × object and manifest × two targets, and four key-store backups (kept 7 days) × two \
+         targets: {pruned}"
     );
+    for target in ["a", "b"] {
+        let keystore: Vec<String> =
+            std::fs::read_dir(cwd.join("comanda-data/backups").join(target).join("keystore"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+        assert_eq!(
+            keystore,
+            [format!("{}-sqlite.keys.age", now.replace(':', "-"))],
+            "the person-key store's backups are kept 7 days (target {target})"
+        );
+    }
     let expected: Vec<String> = placed
         .iter()
         .filter(|(_, kept)| *kept)
@@ -446,6 +460,26 @@ async fn restore_test_is_recorded_and_a_stale_one_raises_the_alert() {
         verified.contains("passed") && verified.contains("read-every-table"),
         "{verified}"
     );
+    assert!(
+        verified.contains("audit chain: 1 chain(s)"),
+        "the restored audit chain verifies: {verified}"
+    );
+    // The result is in the partner's audit log, and the chain with it still verifies.
+    let mut conn = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        cwd.join("comanda-data/comanda.db").display()
+    ))
+    .await
+    .unwrap();
+    let recorded: String =
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE action = 'backup.restore_tested'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(recorded.starts_with("ok "), "{recorded}");
+    let _ = conn.close().await;
+    let chains = ok(cwd, &["audit", "verify"], &[]);
+    assert!(chains.contains("1 chain(s) verified"), "{chains}");
     let fresh = ok(cwd, &["backup", "status", "--now", "2026-03-20T09:00:00Z"], &[]);
     assert!(fresh.contains("last restore test: ok"), "{fresh}");
 
@@ -638,4 +672,115 @@ async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_det
     // Restore skips the corrupt copy and uses the S3 one.
     let restored = ok(cwd, &["backup", "restore", "--yes"], &env);
     assert!(restored.contains("from s3://comanda-backups/prod"), "{restored}");
+}
+
+/// The store as the server opens it: the data directory's KMS key file wraps the data keys.
+async fn sealed_store(cwd: &Path, url: &str) -> Arc<dyn comanda_store::Store> {
+    let kms = comanda_security::kms::LocalKeyKms::open(&cwd.join("comanda-data/kms.key")).unwrap();
+    comanda_store::connect(&comanda_store::DatabaseTarget {
+        url: url.to_owned(),
+        migration_url: None,
+        max_connections: 2,
+        kms: Some(Arc::new(kms)),
+    })
+    .await
+    .unwrap()
+}
+
+/// PRIV-1 acceptance: a person erased after a backup was taken stays erased when that older backup is restored —
+/// their row comes back, but their data key does not (person keys never ride along in the ordinary backups, and a
+/// restore keeps the live key store), so their email and name read as erased and are nowhere in clear.
+async fn an_erased_person_stays_erased_after_an_older_backup_is_restored(
+    cwd: &Path,
+    env: &[(&str, &str)],
+    serving_url: &str,
+) {
+    seed(cwd, env).await;
+    let store = sealed_store(cwd, serving_url).await;
+    let partner = store.audited_partners().await.unwrap()[0];
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test", partner,
+    ));
+    let owner = store
+        .list_staff(&scope, comanda_domain::PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(owner.email, OWNER_EMAIL);
+    store.close().await;
+
+    let older = ok(cwd, &["backup", "create", "--now", "2026-11-20T08:00:00Z"], env);
+    assert!(older.contains("2026-11-20T08-00-00Z"), "{older}");
+
+    let store = sealed_store(cwd, serving_url).await;
+    let erasure = store
+        .erase_person(
+            &scope,
+            owner.id,
+            &comanda_store::identity::AuditEntry::new("privacy.erased"),
+            time::OffsetDateTime::from(std::time::SystemTime::now()),
+        )
+        .await
+        .unwrap();
+    assert!(erasure.key_destroyed);
+    store.close().await;
+
+    let engine = if serving_url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgresql"
+    };
+    let name = format!("2026-11-20T08-00-00Z-{engine}.cmdb.age");
+    ok(cwd, &["backup", "restore", &name, "--yes"], env);
+
+    let store = sealed_store(cwd, serving_url).await;
+    let restored = store.staff_member(&scope, owner.id).await.unwrap();
+    assert_eq!(
+        (restored.email.as_str(), restored.name.as_str()),
+        (comanda_store::sealing::ERASED, comanda_store::sealing::ERASED),
+        "the older backup brought the row back, not the person"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_an_erased_person_stays_erased_after_an_older_backup_is_restored() {
+    let cwd = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        cwd.path().join("comanda-data/comanda.db").display()
+    );
+    an_erased_person_stays_erased_after_an_older_backup_is_restored(cwd.path(), &[], &url).await;
+    let raw = std::fs::read(cwd.path().join("comanda-data/comanda.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains(OWNER_EMAIL));
+}
+
+#[tokio::test]
+async fn postgresql_an_erased_person_stays_erased_after_an_older_backup_is_restored() {
+    let db = PgTestDatabase::create().await;
+    let mut superuser = sqlx::PgConnection::connect(&db.superuser_url()).await.unwrap();
+    sqlx::raw_sql(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'comanda_backup') THEN
+             CREATE ROLE comanda_backup LOGIN BYPASSRLS CREATEDB;
+             GRANT pg_read_all_data TO comanda_backup;
+           END IF;
+         END $$",
+    )
+    .execute(&mut superuser)
+    .await
+    .unwrap();
+    let (app, owner, backup) = (
+        db.app_url(),
+        db.owner_url(),
+        db.cluster.url("comanda_backup", &db.name),
+    );
+    let env = [
+        ("DATABASE_URL", app.as_str()),
+        ("COMANDA_DATABASE__MIGRATION_URL", owner.as_str()),
+        ("COMANDA_BACKUP__DATABASE_URL", backup.as_str()),
+    ];
+    let cwd = tempfile::tempdir().unwrap();
+    an_erased_person_stays_erased_after_an_older_backup_is_restored(cwd.path(), &env, &app).await;
 }

@@ -256,3 +256,55 @@ mod tests {
         );
     }
 }
+
+/// The restore test's audit-chain check (BAK-4): every partner's chain in the restored scratch database verifies.
+pub struct ChainCheck {
+    keys: TrustedKeys,
+}
+
+impl ChainCheck {
+    pub fn new(keys: &PlatformKeys) -> anyhow::Result<Self> {
+        let signer = CheckpointSigner::from_seed(&keys.derive("audit-checkpoint-ed25519"))?;
+        Ok(Self {
+            keys: TrustedKeys::new([signer.public_key()]),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl comanda_backup::ScratchCheck for ChainCheck {
+    fn name(&self) -> &str {
+        "audit chain"
+    }
+
+    async fn check(&self, scratch: &comanda_backup::ScratchDatabase<'_>) -> Result<String, String> {
+        let store = comanda_store::connect_scratch(scratch.url)
+            .await
+            .map_err(|e| format!("opening the scratch database: {e}"))?;
+        let mut entries = 0;
+        let partners = store.audited_partners().await.map_err(|e| e.to_string())?;
+        for partner in &partners {
+            let scope = TenantScope::from_proof(&JobAuthority::new("restore-test", *partner));
+            match comanda_store::audit::verify_chain(&*store, &scope, &self.keys).await {
+                Ok(Ok(report)) => entries += report.entries,
+                Ok(Err(chain_break)) => {
+                    store.close().await;
+                    return Err(format!("partner {partner}: {chain_break}"));
+                }
+                Err(error) => {
+                    store.close().await;
+                    return Err(error.to_string());
+                }
+            }
+        }
+        store.close().await;
+        Ok(format!("{} chain(s), {entries} entries verified", partners.len()))
+    }
+}
+
+/// The checks of a restore test: the backup crate's own, then the audit chain.
+pub fn restore_checks(keys: &PlatformKeys) -> anyhow::Result<Vec<Arc<dyn comanda_backup::ScratchCheck>>> {
+    let mut checks = comanda_backup::default_checks();
+    checks.push(Arc::new(ChainCheck::new(keys)?));
+    Ok(checks)
+}

@@ -78,8 +78,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         .public_url
         .clone()
         .unwrap_or_else(|| format!("https://localhost:{}", https_addr.port()));
-    let state =
-        AppState::assemble(config, store.clone(), clock.clone(), platform_keys, public_origin).await?;
+    let state = AppState::assemble(
+        config,
+        store.clone(),
+        clock.clone(),
+        platform_keys.clone(),
+        public_origin,
+    )
+    .await?;
     let identity = state.identity.clone();
     let order_events = state.order_events.clone();
     let payments = state.payments.clone();
@@ -142,7 +148,11 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     if config.backup.enabled {
         let backups = comanda_backup::Backups::open(&config.backup_setup(), clock.clone(), false)
             .context("opening the backup targets")?;
-        Arc::new(backups).spawn_scheduler(store.clone(), comanda_backup::default_checks(), stop_rx.clone());
+        Arc::new(backups).spawn_scheduler(
+            store.clone(),
+            crate::audit::restore_checks(&platform_keys)?,
+            stop_rx.clone(),
+        );
     }
     Mailer::new(
         config.mail.sink,
@@ -486,6 +496,13 @@ pub async fn verify_audit_chains(
     }
     store.close().await;
     Ok(statuses)
+}
+
+/// The checks of `comanda backup verify`: the backup crate's own and the audit chain's (BAK-4).
+pub async fn restore_checks(config: &Config) -> anyhow::Result<Vec<Arc<dyn comanda_backup::ScratchCheck>>> {
+    let resources = embedded::prepare(config, &crate::SystemClock)?;
+    let keys = open_platform_keys(config, &resources).await?;
+    crate::audit::restore_checks(&keys)
 }
 
 /// `comanda backup …`: the backups of the configured database, and the store their runs and alerts go to (None

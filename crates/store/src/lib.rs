@@ -161,6 +161,15 @@ pub async fn connect(target: &DatabaseTarget) -> StoreResult<Arc<dyn Store>> {
     })
 }
 
+/// Opens a restored scratch database for reading (a restore test): on PostgreSQL the role may see every row, which
+/// a serving store refuses.
+pub async fn connect_scratch(url: &str) -> StoreResult<Arc<dyn Store>> {
+    Ok(match engine_of(url)? {
+        Engine::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, 1, None).await?),
+        Engine::Postgres => Arc::new(postgres::PgStore::connect_as(url, 1, None, false).await?),
+    })
+}
+
 /// Applies pending migrations (`comanda migrate`, and at every start).
 pub async fn migrate(target: &DatabaseTarget) -> StoreResult<MigrationReport> {
     match target.engine()? {

@@ -162,6 +162,17 @@ impl PgStore {
         max_connections: u32,
         kms: Option<std::sync::Arc<dyn comanda_security::kms::Kms>>,
     ) -> StoreResult<Self> {
+        Self::connect_as(url, max_connections, kms, true).await
+    }
+
+    /// `refuse_bypass`: refuse a role that switches row-level security off (always, except for reading a restore
+    /// test's scratch database, which only a role that sees every row can restore).
+    pub(crate) async fn connect_as(
+        url: &str,
+        max_connections: u32,
+        kms: Option<std::sync::Arc<dyn comanda_security::kms::Kms>>,
+        refuse_bypass: bool,
+    ) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
@@ -171,7 +182,7 @@ impl PgStore {
             sqlx::query_scalar("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
                 .fetch_one(&pool)
                 .await?;
-        if bypasses {
+        if bypasses && refuse_bypass {
             return Err(StoreError::Config(
                 "the serving database role is a superuser or has BYPASSRLS, which would switch off row-level \
                  security: serve as an ordinary role (see docs/deployment.md)"
