@@ -205,6 +205,9 @@ async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
         } else {
             println!("platform key rewrapped from key-encryption-key version {before} to {after}");
         }
+        let moved =
+            comanda_server::serve::rewrap_data_keys(&config, Arc::new(comanda_server::SystemClock)).await?;
+        println!("{moved} data key(s) in the database rewrapped to the newest key-encryption-key version");
         return Ok(());
     }
     let manager = comanda_server::serve::key_manager(&config, Arc::new(comanda_server::SystemClock)).await?;

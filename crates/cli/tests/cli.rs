@@ -732,6 +732,10 @@ fn keys_rotate_kek_and_rewrap_move_the_platform_key_forward() {
     );
     let rotated = run(&["keys", "rotate-kek"]);
     assert!(
+        rotated.contains("data key(s) in the database rewrapped"),
+        "the database's data keys move too: {rotated}"
+    );
+    assert!(
         rotated.contains("from key-encryption-key version 1 to 2"),
         "{rotated}"
     );

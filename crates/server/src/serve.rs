@@ -436,6 +436,32 @@ pub async fn rewrap_platform_key(
     .context("rewrapping the platform key")?
 }
 
+/// `comanda keys rewrap` (REST-3): every partner's and person's data key in the database moved to the KMS's newest
+/// key-encryption-key version, without downtime (the data keys themselves do not change). Returns how many moved.
+pub async fn rewrap_data_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<u64> {
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    comanda_store::migrate(&resources.database)
+        .await
+        .context("migrating the database")?;
+    let kms = open_kms(config).await?;
+    let store = comanda_store::connect(&comanda_store::DatabaseTarget {
+        kms: Some(kms),
+        ..resources.database.clone()
+    })
+    .await
+    .context("opening the database")?;
+    let mut moved = 0;
+    for partner in store.audited_partners().await? {
+        let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+            "keys-rewrap",
+            partner,
+        ));
+        moved += store.rewrap_data_keys(&scope).await?;
+    }
+    store.close().await;
+    Ok(moved)
+}
+
 /// `comanda keys …`: the key manager over the configured database and KMS, without serving.
 pub async fn key_manager(
     config: &Config,

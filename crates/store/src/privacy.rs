@@ -41,6 +41,10 @@ pub trait PrivacyStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Erasure>;
 
+    /// REST-3: moves every data key of the partner (its own and its people's) to the KMS's newest key-encryption-key
+    /// version; returns how many moved.
+    async fn rewrap_data_keys(&self, scope: &TenantScope) -> StoreResult<u64>;
+
     /// Replaces a member's email and/or name (sealed again under their key).
     async fn rectify_person(
         &self,

@@ -70,7 +70,7 @@ impl FieldSealer {
         }
     }
 
-    fn kms(&self) -> StoreResult<&dyn Kms> {
+    pub(crate) fn kms(&self) -> StoreResult<&dyn Kms> {
         self.kms.as_deref().ok_or_else(|| {
             StoreError::Config("personal data needs a KMS: none was configured for this store".into())
         })
@@ -136,6 +136,26 @@ impl FieldSealer {
             .insert((partner, owner), (key.clone(), Instant::now()));
         Ok(key)
     }
+}
+
+/// REST-3: a stored data key re-encrypted under the KMS's newest key-encryption-key version; `None` when it already
+/// is. The data key itself (and so every field it sealed) stays the same.
+pub(crate) fn rewrapped(kms: &dyn Kms, stored: &StoredKey) -> StoreResult<Option<Vec<u8>>> {
+    let reference = DataKeyRef {
+        id: stored.key_id,
+        version: u32::try_from(stored.version).unwrap_or(0),
+    };
+    let wrapped = WrappedKey::from_bytes(&stored.wrapped)
+        .map_err(|e| StoreError::Config(format!("stored data key: {e}")))?;
+    let moved = comanda_security::envelope::rewrap(&wrapped, &reference.wrap_aad(), kms)
+        .map_err(|e| StoreError::Config(format!("rewrapping data key {reference}: {e}")))?;
+    if moved == wrapped {
+        return Ok(None);
+    }
+    moved
+        .to_bytes()
+        .map(Some)
+        .map_err(|e| StoreError::Config(format!("data key {reference}: {e}")))
 }
 
 /// Where a sealed field lives.

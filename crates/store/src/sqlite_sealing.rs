@@ -224,6 +224,45 @@ impl crate::privacy::PrivacyStore for SqliteStore {
         })
     }
 
+    async fn rewrap_data_keys(&self, scope: &comanda_security::TenantScope) -> StoreResult<u64> {
+        let mut tx = self.scoped(scope).await?;
+        let mut moved = 0;
+        for (select, update) in [
+            (
+                "SELECT owner_id, key_id, version, wrapped FROM tenant_keys WHERE partner_id = ?1",
+                "UPDATE tenant_keys SET wrapped = ?3 WHERE partner_id = ?1 AND owner_id = ?2",
+            ),
+            (
+                "SELECT owner_id, key_id, version, wrapped FROM person_keys WHERE partner_id = ?1",
+                "UPDATE person_keys SET wrapped = ?3 WHERE partner_id = ?1 AND owner_id = ?2",
+            ),
+        ] {
+            let rows = sqlx::query(select)
+                .bind(h(scope.partner().as_uuid()))
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                let owner: String = row.try_get("owner_id")?;
+                let stored = StoredKey {
+                    key_id: uuid_col(&row, "key_id")?,
+                    version: row.try_get("version")?,
+                    wrapped: row.try_get("wrapped")?,
+                };
+                if let Some(wrapped) = sealing::rewrapped(self.sealer.kms()?, &stored)? {
+                    sqlx::query(update)
+                        .bind(h(scope.partner().as_uuid()))
+                        .bind(owner)
+                        .bind(wrapped)
+                        .execute(&mut *tx)
+                        .await?;
+                    moved += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     async fn rectify_person(
         &self,
         scope: &comanda_security::TenantScope,

@@ -2069,3 +2069,46 @@ mod row_level_security {
         assert!(error.to_string().contains("BYPASSRLS"), "{error}");
     }
 }
+
+/// REST-3 on both engines: after a new key-encryption-key version, the rewrap moves every stored data key to it,
+/// once, and the data they sealed still opens (with a fresh store, so nothing comes from a cache).
+mod key_rotation {
+    use super::*;
+    use comanda_security::kms::{Kms, LocalKeyKms};
+    use comanda_store::DatabaseTarget;
+    use std::sync::Arc;
+
+    async fn data_keys_move_to_the_newest_kek(target: DatabaseTarget) {
+        let kms = Arc::new(LocalKeyKms::from_bytes(&[9u8; 32]).unwrap());
+        let target = DatabaseTarget {
+            kms: Some(kms.clone()),
+            ..target
+        };
+        let store = comanda_store::open(&target).await.unwrap();
+        let (scope, owner) = suite::registered(&*store, "rotacion@example.co").await;
+        assert_eq!(kms.create_new_version().unwrap(), 2);
+        assert_eq!(
+            store.rewrap_data_keys(&scope).await.unwrap(),
+            1,
+            "the owner's key"
+        );
+        assert_eq!(store.rewrap_data_keys(&scope).await.unwrap(), 0, "already moved");
+        store.close().await;
+        let fresh = comanda_store::connect(&target).await.unwrap();
+        let member = fresh.staff_member(&scope, owner).await.unwrap();
+        assert_eq!(member.email, "rotacion@example.co");
+        fresh.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_data_keys_move_to_the_newest_kek() {
+        let db = SqliteTestDatabase::create();
+        data_keys_move_to_the_newest_kek(db.target()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_data_keys_move_to_the_newest_kek() {
+        let db = PgTestDatabase::create().await;
+        data_keys_move_to_the_newest_kek(db.target()).await;
+    }
+}
