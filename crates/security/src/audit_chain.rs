@@ -610,7 +610,7 @@ mod tests {
         forged.head.head_hash = prev.to_vec();
         // …but not with the signed checkpoint.
         assert!(matches!(
-            verify_partner(partner(), &[forged], &[cp.clone()], &keys()).unwrap_err(),
+            verify_partner(partner(), &[forged], std::slice::from_ref(&cp), &keys()).unwrap_err(),
             ChainBreak::CheckpointMismatch { seq: 4, .. }
         ));
         // And a checkpoint signed by someone else is refused.

@@ -256,9 +256,14 @@ impl IdentityStore for PgStore {
         .bind(user)
         .fetch_one(&mut *tx)
         .await?;
+        let stored: Option<Vec<u8>> = row.try_get("totp_secret_sealed")?;
+        let sealed_secret = match stored {
+            Some(stored) => self.open_totp(&mut tx, scope.partner(), user, &stored).await?,
+            None => None,
+        };
         tx.commit().await?;
         Ok(TotpState {
-            sealed_secret: row.try_get("totp_secret_sealed")?,
+            sealed_secret,
             confirmed: row
                 .try_get::<Option<OffsetDateTime>, _>("totp_confirmed_at")?
                 .is_some(),
@@ -273,12 +278,13 @@ impl IdentityStore for PgStore {
         sealed: &[u8],
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
+        let sealed = self.seal_totp(&mut tx, scope.partner(), user, sealed).await?;
         let updated = sqlx::query(
             "UPDATE staff SET totp_secret_sealed = $3 WHERE partner_id = $1 AND id = $2 AND totp_confirmed_at IS NULL",
         )
         .bind(scope.partner().as_uuid())
         .bind(user)
-        .bind(sealed)
+        .bind(&sealed)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -12,6 +12,14 @@ use crate::postgres::PgStore;
 use crate::sealing::{self, KeyOwner, Place, StoredKey};
 use crate::{StoreError, StoreResult};
 
+fn totp_place(member: Uuid) -> Place<'static> {
+    Place {
+        table: "staff",
+        column: "totp_secret",
+        row: member,
+    }
+}
+
 impl PgStore {
     async fn stored_key(
         conn: &mut PgConnection,
@@ -112,6 +120,35 @@ impl PgStore {
         }
         let key = self.data_key(conn, partner, owner, false).await?;
         sealing::open(key.as_deref(), partner, place, stored)
+    }
+
+    /// A member's TOTP secret (already sealed by the platform key) sealed again under the member's own key, so an
+    /// erasure shreds it too.
+    pub(crate) async fn seal_totp(
+        &self,
+        conn: &mut PgConnection,
+        partner: PartnerId,
+        member: Uuid,
+        sealed: &[u8],
+    ) -> StoreResult<Vec<u8>> {
+        let key = self
+            .data_key(conn, partner, KeyOwner::Person(member), true)
+            .await?
+            .ok_or_else(|| StoreError::Config("no data key".into()))?;
+        sealing::seal_bytes(&key, partner, totp_place(member), sealed)
+    }
+
+    pub(crate) async fn open_totp(
+        &self,
+        conn: &mut PgConnection,
+        partner: PartnerId,
+        member: Uuid,
+        stored: &[u8],
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let key = self
+            .data_key(conn, partner, KeyOwner::Person(member), false)
+            .await?;
+        sealing::open_bytes(key.as_deref(), partner, totp_place(member), stored)
     }
 
     /// A staff member's email and name, opened with their own key.

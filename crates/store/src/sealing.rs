@@ -56,10 +56,13 @@ pub(crate) struct StoredKey {
     pub wrapped: Vec<u8>,
 }
 
+/// An unwrapped data key and when it was unwrapped.
+type CachedKey = (Arc<DataKey>, Instant);
+
 #[derive(Debug)]
 pub struct FieldSealer {
     kms: Option<Arc<dyn Kms>>,
-    cache: Mutex<HashMap<(PartnerId, KeyOwner), (Arc<DataKey>, Instant)>>,
+    cache: Mutex<HashMap<(PartnerId, KeyOwner), CachedKey>>,
 }
 
 impl FieldSealer {
@@ -186,6 +189,85 @@ pub(crate) fn seal(
     )
     .map_err(|e| StoreError::Config(format!("sealing {}.{}: {e}", place.table, place.column)))?;
     Ok(format!("{PREFIX}{}", STANDARD.encode(blob)))
+}
+
+const BLOB_PREFIX: &[u8] = b"enc1";
+
+/// Seals binary data (e.g. an already platform-sealed TOTP secret) the same way, for BLOB columns.
+pub(crate) fn seal_bytes(
+    key: &DataKey,
+    partner: PartnerId,
+    place: Place<'_>,
+    plaintext: &[u8],
+) -> StoreResult<Vec<u8>> {
+    let tenant = partner.to_string();
+    let row = place.row.to_string();
+    let blob = encrypt_field(
+        key,
+        plaintext,
+        &FieldContext {
+            tenant: &tenant,
+            table: place.table,
+            column: place.column,
+            row: &row,
+        },
+    )
+    .map_err(|e| StoreError::Config(format!("sealing {}.{}: {e}", place.table, place.column)))?;
+    Ok([BLOB_PREFIX, &blob].concat())
+}
+
+/// Opens what [`seal_bytes`] made; bytes without the prefix are from before field encryption. `None` key: erased.
+pub(crate) fn open_bytes(
+    key: Option<&DataKey>,
+    partner: PartnerId,
+    place: Place<'_>,
+    stored: &[u8],
+) -> StoreResult<Option<Vec<u8>>> {
+    let Some(blob) = stored.strip_prefix(BLOB_PREFIX) else {
+        return Ok(Some(stored.to_vec()));
+    };
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let tenant = partner.to_string();
+    let row = place.row.to_string();
+    decrypt_field(
+        key,
+        blob,
+        &FieldContext {
+            tenant: &tenant,
+            table: place.table,
+            column: place.column,
+            row: &row,
+        },
+    )
+    .map(Some)
+    .map_err(|e| StoreError::Config(format!("{}.{} of {}: {e}", place.table, place.column, place.row)))
+}
+
+/// The connected account's reference is sealed under the partner's key (REST-1); the platform directory that finds
+/// a webhook's partner holds only its SHA-256 (account ids are random, so the digest reveals nothing).
+pub(crate) fn account_place(partner: PartnerId) -> Place<'static> {
+    Place {
+        table: "connected_accounts",
+        column: "stripe_account",
+        row: partner.as_uuid(),
+    }
+}
+
+/// A transfer's destination (the connected account), sealed under the partner's key like the account itself.
+pub(crate) fn destination_place(payment: Uuid) -> Place<'static> {
+    Place {
+        table: "transfers",
+        column: "destination",
+        row: payment,
+    }
+}
+
+pub(crate) fn account_digest(stripe_account: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, stripe_account.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// Whether a stored value is sealed (or a plaintext from before field encryption).

@@ -20,6 +20,7 @@ use crate::payments::{
     SessionBalance, TipEntry, TransferOrder, TransferStatus, settlement,
 };
 use crate::records::corrupt;
+use crate::sealing::{KeyOwner, account_digest, account_place, destination_place};
 use crate::sqlite::SqliteStore;
 use crate::sqlite_identity::{insert_audit, opt_uuid_col, uuid_col};
 use crate::{StoreError, StoreResult};
@@ -219,7 +220,44 @@ async fn insert_tip(
 }
 
 impl SqliteStore {
+    async fn open_account(
+        &self,
+        conn: &mut SqliteConnection,
+        partner: PartnerId,
+        mut account: ConnectedAccount,
+    ) -> StoreResult<ConnectedAccount> {
+        account.stripe_account = self
+            .open_field(
+                conn,
+                partner,
+                KeyOwner::Tenant,
+                account_place(partner),
+                &account.stripe_account,
+            )
+            .await?;
+        Ok(account)
+    }
+
+    async fn open_transfer(
+        &self,
+        conn: &mut SqliteConnection,
+        partner: PartnerId,
+        mut transfer: TransferOrder,
+    ) -> StoreResult<TransferOrder> {
+        transfer.destination = self
+            .open_field(
+                conn,
+                partner,
+                KeyOwner::Tenant,
+                destination_place(transfer.payment_id),
+                &transfer.destination,
+            )
+            .await?;
+        Ok(transfer)
+    }
+
     async fn apply_effect(
+        &self,
         conn: &mut SqliteConnection,
         scope: &TenantScope,
         effect: &EventEffect,
@@ -266,7 +304,20 @@ impl SqliteStore {
                         .await?
                         .map(|row| account_from_row(&row))
                         .transpose()?;
+                    let account = match account {
+                        Some(account) => Some(self.open_account(conn, scope.partner(), account).await?),
+                        None => None,
+                    };
                     let destination = account.map(|a| a.stripe_account).unwrap_or_default();
+                    let sealed_destination = self
+                        .seal_field(
+                            conn,
+                            scope.partner(),
+                            KeyOwner::Tenant,
+                            destination_place(*payment),
+                            &destination,
+                        )
+                        .await?;
                     let currency = current.settlement.charged.currency;
                     let (amount, recovered, status) = match current.charge_model {
                         ChargeModel::DestinationCharges => (
@@ -297,7 +348,7 @@ impl SqliteStore {
                     .bind(amount.amount)
                     .bind(recovered.amount)
                     .bind(currency.code())
-                    .bind(&destination)
+                    .bind(&sealed_destination)
                     .bind(current.session_id.to_string())
                     .bind(charge)
                     .bind(status.as_str())
@@ -444,7 +495,7 @@ impl SqliteStore {
                 sqlx::query(
                     "UPDATE connected_accounts SET details_submitted = ?3, charges_enabled = ?4,
                             payouts_enabled = ?5, transfers_active = ?6, updated_at = ?7
-                     WHERE partner_id = ?1 AND stripe_account = ?2",
+                     WHERE partner_id = ?1 AND ?2 IS NOT NULL",
                 )
                 .bind(u(partner))
                 .bind(stripe_account)
@@ -500,8 +551,15 @@ impl PaymentStore for SqliteStore {
             .bind(u(scope.partner().as_uuid()))
             .fetch_optional(&mut *tx)
             .await?;
+        let account = match row {
+            Some(row) => Some(
+                self.open_account(&mut tx, scope.partner(), account_from_row(&row)?)
+                    .await?,
+            ),
+            None => None,
+        };
         tx.commit().await?;
-        row.map(|r| account_from_row(&r)).transpose()
+        Ok(account)
     }
 
     async fn save_connected_account(
@@ -512,13 +570,22 @@ impl PaymentStore for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<ConnectedAccount> {
         let mut tx = self.scoped(scope).await?;
+        let sealed_account = self
+            .seal_field(
+                &mut tx,
+                scope.partner(),
+                KeyOwner::Tenant,
+                account_place(scope.partner()),
+                &account.stripe_account,
+            )
+            .await?;
         let row = sqlx::query(
             "INSERT INTO connected_accounts (partner_id, stripe_account, charge_model, country, details_submitted,
                                              charges_enabled, payouts_enabled, transfers_active, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING *",
         )
         .bind(u(scope.partner().as_uuid()))
-        .bind(&account.stripe_account)
+        .bind(&sealed_account)
         .bind(account.charge_model.as_str())
         .bind(&account.country)
         .bind(account.details_submitted)
@@ -529,19 +596,22 @@ impl PaymentStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO account_directory (stripe_account, partner_id) VALUES (?1, ?2)")
-            .bind(&account.stripe_account)
+            .bind(account_digest(&account.stripe_account))
             .bind(u(scope.partner().as_uuid()))
             .execute(&mut *tx)
             .await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        let saved = self
+            .open_account(&mut tx, scope.partner(), account_from_row(&row)?)
+            .await?;
         tx.commit().await?;
-        account_from_row(&row)
+        Ok(saved)
     }
 
     async fn account_partner(&self, stripe_account: &str) -> StoreResult<Option<PartnerId>> {
         let partner: Option<uuid::fmt::Hyphenated> =
             sqlx::query_scalar("SELECT partner_id FROM account_directory WHERE stripe_account = ?1")
-                .bind(stripe_account)
+                .bind(account_digest(stripe_account))
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(partner.map(|p| PartnerId::from_uuid(p.into_uuid())))
@@ -791,7 +861,7 @@ impl PaymentStore for SqliteStore {
             return Ok(EventOutcome::Duplicate);
         }
         let outcome = match scope {
-            Some(scope) => Self::apply_effect(&mut tx, scope, effect, now).await?,
+            Some(scope) => self.apply_effect(&mut tx, scope, effect, now).await?,
             None => EventOutcome::Applied {
                 transfer_due: None,
                 settled: None,
@@ -818,8 +888,15 @@ impl PaymentStore for SqliteStore {
             .bind(u(payment))
             .fetch_optional(&mut *tx)
             .await?;
+        let transfer = match row {
+            Some(row) => Some(
+                self.open_transfer(&mut tx, scope.partner(), transfer_from_row(&row)?)
+                    .await?,
+            ),
+            None => None,
+        };
         tx.commit().await?;
-        row.map(|r| transfer_from_row(&r)).transpose()
+        Ok(transfer)
     }
 
     async fn due_transfers(&self, scope: &TenantScope) -> StoreResult<Vec<TransferOrder>> {
@@ -830,8 +907,15 @@ impl PaymentStore for SqliteStore {
         .bind(u(scope.partner().as_uuid()))
         .fetch_all(&mut *tx)
         .await?;
+        let mut transfers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            transfers.push(
+                self.open_transfer(&mut tx, scope.partner(), transfer_from_row(row)?)
+                    .await?,
+            );
+        }
         tx.commit().await?;
-        rows.iter().map(transfer_from_row).collect()
+        Ok(transfers)
     }
 
     async fn mark_transfer_sent(

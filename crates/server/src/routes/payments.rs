@@ -480,7 +480,8 @@ pub async fn onboarding(
             let audit = context
                 .audit("payouts.account_created")
                 .actor(caller.member.id)
-                .target(created.id.clone());
+                // The account reference itself is sealed (REST-1); the audit chain is not, so it names the partner.
+                .target(caller.scope.partner().to_string());
             match state
                 .store
                 .save_connected_account(&caller.scope, &record, &audit, state.clock.now())

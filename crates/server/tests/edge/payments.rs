@@ -838,6 +838,7 @@ async fn the_payment_page_loads_only_its_inventoried_scripts() {
 async fn a_card_number_reaches_no_postgres_table() {
     let server = TestServer::start_on(Engine::Postgres, |_| {}).await;
     let v = venue_with_menu(&server, "tarjeta@example.co").await;
+    onboarded(&server, &v).await;
     table_with_bill(&server, &v).await;
     let path = format!("/api/v1/t/{}/payments", v.token);
     let attempts = [
@@ -877,6 +878,13 @@ async fn a_card_number_reaches_no_postgres_table() {
     for form in ["4242424242424242", "4242 4242 4242 4242", "4242-4242-4242-4242"] {
         assert!(!dump.contains(form), "{form} reached the database");
     }
+    // REST-1: the partner's Stripe account reference is sealed (the directory holds only its digest).
+    assert!(dump.contains("sha256:"), "the account directory holds the digest");
+    let clear: Vec<&str> = dump.lines().filter(|l| l.contains("acct_")).collect();
+    assert!(
+        clear.is_empty(),
+        "a Stripe account reference is stored in clear: {clear:?}"
+    );
     server.stop().await;
 }
 

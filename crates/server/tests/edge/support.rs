@@ -140,7 +140,15 @@ impl TestServer {
 
     /// A second connection to the server's database, for reading what it stored.
     pub async fn store(&self) -> Arc<dyn comanda_store::Store> {
-        comanda_store::connect(&self.database).await.unwrap()
+        // The server's own KMS (its key file), so sealed fields open as they do for the server.
+        let kms =
+            comanda_security::kms::LocalKeyKms::open(&self.dir.path().join("data").join("kms.key")).unwrap();
+        comanda_store::connect(&DatabaseTarget {
+            kms: Some(Arc::new(kms)),
+            ..self.database.clone()
+        })
+        .await
+        .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
