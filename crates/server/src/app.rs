@@ -73,11 +73,7 @@ impl AppState {
             public_origin,
         };
         let table_key = kms.derive("table-token");
-        let audit = Arc::new(crate::audit::AuditTrail::new(
-            store.clone(),
-            clock.clone(),
-            &*kms,
-        )?);
+        let audit = Arc::new(crate::audit::AuditTrail::new(store.clone(), clock.clone(), &kms)?);
         let identity = Identity::new(store.clone(), clock.clone(), kms, hasher, keys, auth);
         let payments = crate::payments::PaymentService::from_config(&config.payments, clock.clone())
             .await?
@@ -205,6 +201,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(staff::audit_csv))
         .routes(routes!(staff::verify_audit))
         .routes(routes!(privacy::request))
+        .routes(routes!(privacy::leave_contact))
         .routes(routes!(ordering::create_venue, ordering::list_venues))
         .routes(routes!(ordering::create_table, ordering::list_tables))
         .routes(routes!(ordering::rotate_table_token))

@@ -23,13 +23,11 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    /// The SQL `LIKE` pattern for the action filter (prefixes end in `.`; `%` and `_` cannot occur in action names).
+    /// The SQL `LIKE` pattern for the action filter (prefixes end in `.`). `%` is dropped; `_` stays: as a LIKE
+    /// wildcard it still matches itself, and action names never differ only there.
     pub(crate) fn action_pattern(&self) -> Option<String> {
         self.action.as_ref().map(|a| {
-            let escaped: String = a
-                .chars()
-                .filter(|c| *c != '%' && *c != '_' && *c != '\\')
-                .collect();
+            let escaped: String = a.chars().filter(|c| *c != '%' && *c != '\\').collect();
             if escaped.ends_with('.') {
                 format!("{escaped}%")
             } else {

@@ -58,6 +58,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "backups",
         sql: include_str!("../migrations/postgres/0008_backups.sql"),
     },
+    Migration {
+        version: 9,
+        name: "guest_contacts",
+        sql: include_str!("../migrations/postgres/0009_guest_contacts.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

@@ -12,6 +12,14 @@ use crate::postgres::PgStore;
 use crate::sealing::{self, KeyOwner, Place, StoredKey};
 use crate::{StoreError, StoreResult};
 
+fn guest_place(guest: Uuid, column: &'static str) -> Place<'static> {
+    Place {
+        table: "guest_contacts",
+        column,
+        row: guest,
+    }
+}
+
 fn totp_place(member: Uuid) -> Place<'static> {
     Place {
         table: "staff",
@@ -250,12 +258,23 @@ impl crate::privacy::PrivacyStore for PgStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let guest_erased = sqlx::query(
+            "UPDATE guest_contacts SET erased_at = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
+        )
+        .bind(partner.as_uuid())
+        .bind(person)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
         let key_destroyed = self.destroy_person_key(&mut tx, partner, person).await?;
         crate::postgres_audit::insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;
         Ok(crate::privacy::Erasure {
             key_destroyed,
             member_removed,
+            guest_erased,
             addresses_cleared,
         })
     }
@@ -297,6 +316,124 @@ impl crate::privacy::PrivacyStore for PgStore {
         }
         tx.commit().await?;
         Ok(moved)
+    }
+
+    async fn add_guest_contact(
+        &self,
+        scope: &comanda_security::TenantScope,
+        contact: &crate::privacy::GuestContact,
+        audit: &crate::identity::AuditEntry,
+        now: time::OffsetDateTime,
+    ) -> StoreResult<crate::privacy::GuestContact> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let owner = KeyOwner::Person(contact.id);
+        let email = self
+            .seal_field(
+                &mut tx,
+                partner,
+                owner,
+                guest_place(contact.id, "email"),
+                &contact.email,
+            )
+            .await?;
+        let name = self
+            .seal_field(
+                &mut tx,
+                partner,
+                owner,
+                guest_place(contact.id, "name"),
+                &contact.name,
+            )
+            .await?;
+        sqlx::query(
+            "INSERT INTO guest_contacts (partner_id, id, venue_id, email, name, notice_version, consented_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(partner.as_uuid())
+        .bind(contact.id)
+        .bind(contact.venue_id)
+        .bind(email)
+        .bind(name)
+        .bind(&contact.notice_version)
+        .bind(contact.consented_at)
+        .execute(&mut *tx)
+        .await?;
+        crate::postgres_audit::insert_audit(&mut tx, partner, audit, now).await?;
+        tx.commit().await?;
+        Ok(contact.clone())
+    }
+
+    async fn guest_contact(
+        &self,
+        scope: &comanda_security::TenantScope,
+        id: Uuid,
+    ) -> StoreResult<crate::privacy::GuestContact> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query("SELECT * FROM guest_contacts WHERE partner_id = $1 AND id = $2")
+            .bind(partner.as_uuid())
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let owner = KeyOwner::Person(id);
+        let email: String = row.try_get("email")?;
+        let name: String = row.try_get("name")?;
+        let contact = crate::privacy::GuestContact {
+            id,
+            venue_id: row.try_get("venue_id")?,
+            email: self
+                .open_field(&mut tx, partner, owner, guest_place(id, "email"), &email)
+                .await?,
+            name: self
+                .open_field(&mut tx, partner, owner, guest_place(id, "name"), &name)
+                .await?,
+            notice_version: row.try_get("notice_version")?,
+            consented_at: row.try_get("consented_at")?,
+            erased_at: row.try_get("erased_at")?,
+        };
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn rectify_guest(
+        &self,
+        scope: &comanda_security::TenantScope,
+        id: Uuid,
+        changes: &crate::privacy::Rectification,
+        audit: &crate::identity::AuditEntry,
+        now: time::OffsetDateTime,
+    ) -> StoreResult<crate::privacy::GuestContact> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let owner = KeyOwner::Person(id);
+        for (column, value) in [
+            ("email", changes.email.as_ref().map(|(email, _)| email)),
+            ("name", changes.name.as_ref()),
+        ] {
+            let Some(value) = value else { continue };
+            let sealed = self
+                .seal_field(&mut tx, partner, owner, guest_place(id, column), value)
+                .await?;
+            let statement = if column == "email" {
+                "UPDATE guest_contacts SET email = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL"
+            } else {
+                "UPDATE guest_contacts SET name = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL"
+            };
+            let updated = sqlx::query(statement)
+                .bind(partner.as_uuid())
+                .bind(id)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        crate::postgres_audit::insert_audit(&mut tx, partner, audit, now).await?;
+        tx.commit().await?;
+        self.guest_contact(scope, id).await
     }
 
     async fn rectify_person(

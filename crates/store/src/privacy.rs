@@ -16,6 +16,8 @@ pub struct Erasure {
     pub key_destroyed: bool,
     /// The person was a member and is removed (with credentials, sessions, devices, recovery codes).
     pub member_removed: bool,
+    /// The person was a guest: their contact row stays as the consent record, its fields unreadable.
+    pub guest_erased: bool,
     /// Audit entries whose client address was cleared (the entries themselves stay: they hold no identity).
     pub addresses_cleared: u64,
 }
@@ -28,8 +30,42 @@ pub struct Rectification {
     pub name: Option<String>,
 }
 
+/// A guest's contact data and the consent it was given under (PRIV-2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestContact {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub email: String,
+    pub name: String,
+    /// The privacy notice the guest accepted, and when.
+    pub notice_version: String,
+    pub consented_at: OffsetDateTime,
+    pub erased_at: Option<OffsetDateTime>,
+}
+
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
+    /// Stores a guest's contact data, sealed under the guest's own key, with the consent record.
+    async fn add_guest_contact(
+        &self,
+        scope: &TenantScope,
+        contact: &GuestContact,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<GuestContact>;
+
+    async fn guest_contact(&self, scope: &TenantScope, id: Uuid) -> StoreResult<GuestContact>;
+
+    /// Replaces a guest's email and/or name (sealed again under their key).
+    async fn rectify_guest(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        changes: &Rectification,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<GuestContact>;
+
     /// Erases a person in one transaction: their data key is destroyed (so what it sealed is unreadable here and in
     /// every backup), their membership, login, sessions, devices and security events are deleted, and the client
     /// addresses of their audit entries are cleared. Amounts they took part in stay, without identity.

@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "backups",
         sql: include_str!("../migrations/sqlite/0008_backups.sql"),
     },
+    Migration {
+        version: 9,
+        name: "guest_contacts",
+        sql: include_str!("../migrations/sqlite/0009_guest_contacts.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]

@@ -68,6 +68,8 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("GET", "/api/v1/t/{token}/payments/{payment}")
         | ("POST", "/api/v1/t/{token}/payments" | "/api/v1/t/{token}/payments/{payment}/cancel")
         | ("POST", "/api/v1/webhooks/stripe") => Public,
+        // A guest leaves contact data by table token, with consent (PRIV-2).
+        ("POST", "/api/v1/t/{token}/contact") => Public,
         ("POST", "/api/v1/payouts/onboarding" | "/api/v1/payouts/bank-details")
         | ("POST", "/api/v1/approvals/{approval}/approve" | "/api/v1/refunds/{refund}/approve")
         | ("GET", "/api/v1/payouts") => Staff(Permission::ManagePayouts),

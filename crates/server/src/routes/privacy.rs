@@ -5,12 +5,13 @@
 //! A member may ask for their own export or rectification; asking about someone else, or erasing, needs the right
 //! to manage staff. The partner's last owner cannot be erased (the partner would have nobody to answer for it).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use comanda_domain::validation::clean_text;
 use comanda_domain::{Permission, Role, ValidationErrors};
 use comanda_store::audit::AuditFilter;
-use comanda_store::privacy::Rectification;
+use comanda_store::privacy::{GuestContact, Rectification};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -57,6 +58,7 @@ pub struct ErasureOutcome {
     /// The person's data key was destroyed: their sealed data is unreadable everywhere, backups included.
     pub key_destroyed: bool,
     pub member_removed: bool,
+    pub guest_erased: bool,
     pub addresses_cleared: u64,
 }
 
@@ -64,8 +66,117 @@ pub struct ErasureOutcome {
 #[serde(untagged)]
 pub enum PrivacyAnswer {
     Export(Box<PersonalDataExport>),
+    GuestExport(GuestExport),
     Rectified(StaffView),
+    GuestRectified(GuestContactView),
     Erased(ErasureOutcome),
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GuestExport {
+    pub guest: GuestContactView,
+    pub partner_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub generated_at: time::OffsetDateTime,
+}
+
+/// The privacy notice guests accept when they leave contact data (docs/privacy.md). A new version needs fresh
+/// consent: contact data offered under an older notice is refused until the guest accepts the current one.
+pub const NOTICE_VERSION: &str = "2026-11";
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRequest {
+    pub email: String,
+    pub name: Option<String>,
+    /// The guest ticked the consent box…
+    pub consent: bool,
+    /// …for this notice version (it must be the current one).
+    pub notice_version: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GuestContactView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub notice_version: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub consented_at: time::OffsetDateTime,
+}
+
+impl From<GuestContact> for GuestContactView {
+    fn from(contact: GuestContact) -> Self {
+        Self {
+            id: contact.id.to_string(),
+            email: contact.email,
+            name: contact.name,
+            notice_version: contact.notice_version,
+            consented_at: contact.consented_at,
+        }
+    }
+}
+
+/// A guest leaves contact data (e.g. for a receipt), with consent to the current privacy notice recorded with its
+/// version and time (PRIV-2). The data is sealed under the guest's own key; the id answered is their handle for
+/// data-subject requests.
+#[utoipa::path(post, path = "/api/v1/t/{token}/contact", tag = "privacy", request_body = ContactRequest,
+    params(("token" = String, Path)), responses((status = 201, body = GuestContactView)))]
+pub async fn leave_contact(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<ContactRequest>,
+) -> Result<(StatusCode, Json<GuestContactView>), ApiError> {
+    let guest = crate::routes::guest::resolve(&state, &token).await?;
+    let mut errors = ValidationErrors::default();
+    if !request.consent {
+        errors.push(
+            "consent",
+            "contact data is kept only with consent to the privacy notice",
+        );
+    }
+    if request.notice_version != NOTICE_VERSION {
+        errors.push(
+            "notice_version",
+            format!("the current privacy notice is version {NOTICE_VERSION}: read and accept it"),
+        );
+    }
+    let email = match comanda_domain::email::normalize_email("email", &request.email) {
+        Ok(email) => email,
+        Err(invalid) => {
+            errors.0.extend(invalid.0);
+            String::new()
+        }
+    };
+    let name = clean_text(
+        &mut errors,
+        "name",
+        request.name.as_deref().unwrap_or("-"),
+        1,
+        200,
+    );
+    let now = state.clock.now();
+    let contact = errors.into_result(GuestContact {
+        id: Uuid::now_v7(),
+        venue_id: guest.venue.id.as_uuid(),
+        email,
+        name,
+        notice_version: NOTICE_VERSION.to_owned(),
+        consented_at: now,
+        erased_at: None,
+    })?;
+    let audit = ctx
+        .audit("privacy.consent_recorded")
+        .target(contact.id.to_string())
+        .detail(format!("notice={NOTICE_VERSION}"));
+    let stored = state
+        .store
+        .add_guest_contact(&guest.scope, &contact, &audit, now)
+        .await?;
+    Ok((StatusCode::CREATED, Json(stored.into())))
 }
 
 /// The most audit entries one export carries.
@@ -95,7 +206,15 @@ pub async fn request(
     let scope = &caller.scope;
     let store = &state.store;
     let now = state.clock.now();
-    let member = store.staff_member(scope, subject).await?;
+    let member = match store.staff_member(scope, subject).await {
+        Ok(member) => member,
+        Err(comanda_store::StoreError::NotFound) if !about_self => {
+            return guest_request(&state, &caller, &ctx, subject, &request)
+                .await
+                .map(Json);
+        }
+        Err(other) => return Err(other.into()),
+    };
     let audit = ctx
         .audit(match request.kind {
             RequestKind::Export => "privacy.exported",
@@ -191,12 +310,74 @@ pub async fn request(
                 }
             }
             let erasure = store.erase_person(scope, subject, &audit, now).await?;
-            PrivacyAnswer::Erased(ErasureOutcome {
-                erased: true,
-                key_destroyed: erasure.key_destroyed,
-                member_removed: erasure.member_removed,
-                addresses_cleared: erasure.addresses_cleared,
-            })
+            erased(erasure)
         }
     }))
+}
+
+fn erased(erasure: comanda_store::privacy::Erasure) -> PrivacyAnswer {
+    PrivacyAnswer::Erased(ErasureOutcome {
+        erased: true,
+        key_destroyed: erasure.key_destroyed,
+        member_removed: erasure.member_removed,
+        guest_erased: erasure.guest_erased,
+        addresses_cleared: erasure.addresses_cleared,
+    })
+}
+
+/// The same requests about a guest who left contact data (staff who manage staff act on the guest's behalf).
+async fn guest_request(
+    state: &AppState,
+    caller: &Caller,
+    ctx: &RequestContext,
+    subject: Uuid,
+    request: &PrivacyRequest,
+) -> Result<PrivacyAnswer, ApiError> {
+    let scope = &caller.scope;
+    let store = &state.store;
+    let now = state.clock.now();
+    let contact = store.guest_contact(scope, subject).await?;
+    let audit = |action: &str| {
+        ctx.audit(action)
+            .actor(caller.member.id)
+            .target(subject.to_string())
+    };
+    Ok(match request.kind {
+        RequestKind::Export => {
+            store.append_audit(scope, &audit("privacy.exported"), now).await?;
+            PrivacyAnswer::GuestExport(GuestExport {
+                guest: contact.into(),
+                partner_id: scope.partner().to_string(),
+                generated_at: now,
+            })
+        }
+        RequestKind::Rectify => {
+            let mut errors = ValidationErrors::default();
+            let email = request.email.as_deref().and_then(|raw| {
+                comanda_domain::email::normalize_email("email", raw)
+                    .map_err(|invalid| errors.0.extend(invalid.0))
+                    .ok()
+            });
+            let name = request
+                .name
+                .as_deref()
+                .map(|raw| clean_text(&mut errors, "name", raw, 1, 200));
+            if email.is_none() && name.is_none() && errors.0.is_empty() {
+                errors.push("email", "give the corrected email, name or both");
+            }
+            let changes = errors.into_result(Rectification {
+                email: email.map(|e| (e, Vec::new())),
+                name,
+            })?;
+            let updated = store
+                .rectify_guest(scope, subject, &changes, &audit("privacy.rectified"), now)
+                .await?;
+            PrivacyAnswer::GuestRectified(updated.into())
+        }
+        RequestKind::Erase => erased(
+            store
+                .erase_person(scope, subject, &audit("privacy.erased"), now)
+                .await?,
+        ),
+    })
 }

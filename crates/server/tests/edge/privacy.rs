@@ -233,4 +233,106 @@ async fn move_sealed_email(server: &TestServer, from_member: &str, to_member: &s
     }
 }
 
-on_both_engines!(personal_data_is_sealed_exported_rectified_and_erased);
+/// PRIV-2: a guest leaves contact data only with consent to the current notice, recorded with its version and time;
+/// the data is sealed under the guest's own key, exported, rectified and erased on request (the consent record
+/// stays, without identity).
+pub async fn guests_leave_contact_data_only_with_consent(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = crate::ordering::venue_with_menu(&server, "consent@example.co").await;
+    let path = format!("/api/v1/t/{}/contact", v.token);
+    let without = post(
+        &server,
+        &path,
+        None,
+        json!({"email": "huesped.recibo@example.co", "consent": false, "notice_version": "2026-11"}),
+    )
+    .await;
+    assert_eq!(without.status, 400, "{}", without.body);
+    let stale = post(
+        &server,
+        &path,
+        None,
+        json!({"email": "huesped.recibo@example.co", "consent": true, "notice_version": "2020-01"}),
+    )
+    .await;
+    assert_eq!(stale.status, 400, "{}", stale.body);
+    assert!(
+        stale.body.to_string().contains("notice_version"),
+        "{}",
+        stale.body
+    );
+
+    let given = post(
+        &server,
+        &path,
+        None,
+        json!({"email": "huesped.recibo@example.co", "name": "Huésped Recibo", "consent": true,
+               "notice_version": "2026-11"}),
+    )
+    .await;
+    assert_eq!(given.status, 201, "{}", given.body);
+    assert_eq!(given.body["notice_version"], "2026-11");
+    assert!(given.body["consented_at"].as_str().is_some());
+    let guest = given.body["id"].as_str().unwrap().to_owned();
+    let stored = database_bytes(&server);
+    assert!(!stored.contains("huesped.recibo@example.co") && !stored.contains("Huésped Recibo"));
+
+    let owner = Some(v.owner.as_str());
+    let export = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner,
+        json!({"kind": "export", "subject": guest}),
+    )
+    .await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(export.body["guest"]["email"], "huesped.recibo@example.co");
+    assert_eq!(export.body["guest"]["notice_version"], "2026-11");
+    let rectified = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner,
+        json!({"kind": "rectify", "subject": guest, "name": "Huésped Corregido"}),
+    )
+    .await;
+    assert_eq!(rectified.status, 200, "{}", rectified.body);
+    assert_eq!(rectified.body["name"], "Huésped Corregido");
+    let erased = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner,
+        json!({"kind": "erase", "subject": guest}),
+    )
+    .await;
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    assert_eq!(erased.body["guest_erased"], true);
+    assert_eq!(erased.body["key_destroyed"], true);
+    let after = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner,
+        json!({"kind": "export", "subject": guest}),
+    )
+    .await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    assert_eq!(
+        after.body["guest"]["email"], "[erased]",
+        "the consent record stays, without identity"
+    );
+    assert_eq!(after.body["guest"]["notice_version"], "2026-11");
+    let consents = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=privacy.consent_recorded",
+        owner,
+        None,
+    )
+    .await;
+    assert_eq!(consents.body["items"][0]["detail"], "notice=2026-11");
+    server.stop().await;
+}
+
+on_both_engines!(
+    personal_data_is_sealed_exported_rectified_and_erased,
+    guests_leave_contact_data_only_with_consent,
+);
