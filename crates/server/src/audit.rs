@@ -239,24 +239,6 @@ pub fn twelve_months_before(now: OffsetDateTime) -> OffsetDateTime {
         .unwrap_or(now - time::Duration::days(366))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn a_year_back_even_from_a_leap_day() {
-        assert_eq!(
-            twelve_months_before(datetime!(2026-11-23 12:00 UTC)),
-            datetime!(2025-11-23 12:00 UTC)
-        );
-        assert_eq!(
-            twelve_months_before(datetime!(2028-02-29 08:00 UTC)),
-            datetime!(2027-02-28 08:00 UTC)
-        );
-    }
-}
-
 /// The restore test's audit-chain check (BAK-4): every partner's chain in the restored scratch database verifies.
 pub struct ChainCheck {
     keys: TrustedKeys,
@@ -307,4 +289,22 @@ pub fn restore_checks(keys: &PlatformKeys) -> anyhow::Result<Vec<Arc<dyn comanda
     let mut checks = comanda_backup::default_checks();
     checks.push(Arc::new(ChainCheck::new(keys)?));
     Ok(checks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_year_back_even_from_a_leap_day() {
+        assert_eq!(
+            twelve_months_before(datetime!(2026-11-23 12:00 UTC)),
+            datetime!(2025-11-23 12:00 UTC)
+        );
+        assert_eq!(
+            twelve_months_before(datetime!(2028-02-29 08:00 UTC)),
+            datetime!(2027-02-28 08:00 UTC)
+        );
+    }
 }
