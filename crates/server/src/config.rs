@@ -536,27 +536,20 @@ impl Config {
         }
     }
 
-    /// The database as configured (the embedded default's SQLite file when none is).
+    /// The database as configured (the embedded default's SQLite file when none is); the serving store adds its
+    /// KMS when it opens it.
     pub fn database_target(&self) -> comanda_store::DatabaseTarget {
         match &self.database.url {
             Some(url) => comanda_store::DatabaseTarget {
                 url: url.expose().clone(),
                 migration_url: self.database.migration_url.as_ref().map(|u| u.expose().clone()),
-                max_connections: if self.database.max_connections == 0 {
-                    16
-                } else {
-                    self.database.max_connections
-                },
+                max_connections: pool_size(self.database.max_connections, 16),
                 kms: None,
             },
             None => comanda_store::DatabaseTarget {
                 url: format!("sqlite://{}", self.sqlite_path().display()),
                 migration_url: None,
-                max_connections: if self.database.max_connections == 0 {
-                    8
-                } else {
-                    self.database.max_connections
-                },
+                max_connections: pool_size(self.database.max_connections, 8),
                 kms: None,
             },
         }
@@ -620,6 +613,11 @@ fn strip_nulls(value: serde_json::Value) -> serde_json::Value {
         ),
         other => other,
     }
+}
+
+/// The configured pool size, or the engine's default when it is 0.
+fn pool_size(configured: u32, default: u32) -> u32 {
+    if configured == 0 { default } else { configured }
 }
 
 #[cfg(test)]

@@ -59,18 +59,12 @@ pub fn prepare(config: &Config, clock: &dyn Clock) -> Result<Resources, PrepareE
     })?;
     let mut choices = vec![format!("data directory: {}", display(&data_dir))];
 
-    let database = match &config.database.url {
+    match &config.database.url {
         Some(url) => {
             let engine = comanda_store::engine_of(url.expose())
                 .map(|e| e.name())
                 .unwrap_or("unknown");
             choices.push(format!("database: {engine} (from configuration)"));
-            DatabaseTarget {
-                url: url.expose().clone(),
-                migration_url: config.database.migration_url.as_ref().map(|u| u.expose().clone()),
-                max_connections: pool_size(config.database.max_connections, 16),
-                kms: None,
-            }
         }
         None => {
             let path = config.sqlite_path();
@@ -82,14 +76,9 @@ pub fn prepare(config: &Config, clock: &dyn Clock) -> Result<Resources, PrepareE
                 })?;
             }
             choices.push(format!("database: sqlite {} (embedded default)", display(&path)));
-            DatabaseTarget {
-                url: format!("sqlite://{}", path.display()),
-                migration_url: None,
-                max_connections: pool_size(config.database.max_connections, 8),
-                kms: None,
-            }
         }
-    };
+    }
+    let database = config.database_target();
 
     let kms_key_file = config.kms_key_path();
     let mut kms_key_created = false;
@@ -252,10 +241,6 @@ fn write_platform_key(config: &Config, wrapped: &WrappedKey, replace: bool) -> R
     } else {
         files::write_private(&path, text.as_bytes()).map_err(|e| fail(e.to_string()))
     }
-}
-
-fn pool_size(configured: u32, default: u32) -> u32 {
-    if configured == 0 { default } else { configured }
 }
 
 fn display(path: &std::path::Path) -> String {
