@@ -169,82 +169,6 @@ pub struct Place<'a> {
     pub row: Uuid,
 }
 
-pub(crate) fn seal(
-    key: &DataKey,
-    partner: PartnerId,
-    place: Place<'_>,
-    plaintext: &str,
-) -> StoreResult<String> {
-    let tenant = partner.to_string();
-    let row = place.row.to_string();
-    let blob = encrypt_field(
-        key,
-        plaintext.as_bytes(),
-        &FieldContext {
-            tenant: &tenant,
-            table: place.table,
-            column: place.column,
-            row: &row,
-        },
-    )
-    .map_err(|e| StoreError::Config(format!("sealing {}.{}: {e}", place.table, place.column)))?;
-    Ok(format!("{PREFIX}{}", STANDARD.encode(blob)))
-}
-
-const BLOB_PREFIX: &[u8] = b"enc1";
-
-/// Seals binary data (e.g. an already platform-sealed TOTP secret) the same way, for BLOB columns.
-pub(crate) fn seal_bytes(
-    key: &DataKey,
-    partner: PartnerId,
-    place: Place<'_>,
-    plaintext: &[u8],
-) -> StoreResult<Vec<u8>> {
-    let tenant = partner.to_string();
-    let row = place.row.to_string();
-    let blob = encrypt_field(
-        key,
-        plaintext,
-        &FieldContext {
-            tenant: &tenant,
-            table: place.table,
-            column: place.column,
-            row: &row,
-        },
-    )
-    .map_err(|e| StoreError::Config(format!("sealing {}.{}: {e}", place.table, place.column)))?;
-    Ok([BLOB_PREFIX, &blob].concat())
-}
-
-/// Opens what [`seal_bytes`] made; bytes without the prefix are from before field encryption. `None` key: erased.
-pub(crate) fn open_bytes(
-    key: Option<&DataKey>,
-    partner: PartnerId,
-    place: Place<'_>,
-    stored: &[u8],
-) -> StoreResult<Option<Vec<u8>>> {
-    let Some(blob) = stored.strip_prefix(BLOB_PREFIX) else {
-        return Ok(Some(stored.to_vec()));
-    };
-    let Some(key) = key else {
-        return Ok(None);
-    };
-    let tenant = partner.to_string();
-    let row = place.row.to_string();
-    decrypt_field(
-        key,
-        blob,
-        &FieldContext {
-            tenant: &tenant,
-            table: place.table,
-            column: place.column,
-            row: &row,
-        },
-    )
-    .map(Some)
-    .map_err(|e| StoreError::Config(format!("{}.{} of {}: {e}", place.table, place.column, place.row)))
-}
-
 /// The connected account's reference is sealed under the partner's key (REST-1); the platform directory that finds
 /// a webhook's partner holds only its SHA-256 (account ids are random, so the digest reveals nothing).
 pub(crate) fn account_place(partner: PartnerId) -> Place<'static> {
@@ -270,12 +194,45 @@ pub(crate) fn account_digest(stripe_account: &str) -> String {
     format!("sha256:{hex}")
 }
 
-/// Whether a stored value is sealed (or a plaintext from before field encryption).
-pub(crate) fn is_sealed(stored: &str) -> bool {
-    stored.starts_with(PREFIX)
+/// The envelope blob of `plaintext`, bound to its place.
+fn encrypt_at(key: &DataKey, partner: PartnerId, place: Place<'_>, plaintext: &[u8]) -> StoreResult<Vec<u8>> {
+    let (tenant, row) = (partner.to_string(), place.row.to_string());
+    let context = FieldContext {
+        tenant: &tenant,
+        table: place.table,
+        column: place.column,
+        row: &row,
+    };
+    encrypt_field(key, plaintext, &context)
+        .map_err(|e| StoreError::Config(format!("sealing {}.{}: {e}", place.table, place.column)))
 }
 
-/// Opens a sealed field; `None` key means the owner's key is gone (erased), which reads as [`ERASED`].
+/// The plaintext of an envelope blob, which must have been sealed at this place.
+fn decrypt_at(key: &DataKey, partner: PartnerId, place: Place<'_>, blob: &[u8]) -> StoreResult<Vec<u8>> {
+    let (tenant, row) = (partner.to_string(), place.row.to_string());
+    let context = FieldContext {
+        tenant: &tenant,
+        table: place.table,
+        column: place.column,
+        row: &row,
+    };
+    decrypt_field(key, blob, &context)
+        .map_err(|e| StoreError::Config(format!("{}.{} of {}: {e}", place.table, place.column, place.row)))
+}
+
+/// Seals a text field: `enc1:` + base64 of the blob.
+pub(crate) fn seal(
+    key: &DataKey,
+    partner: PartnerId,
+    place: Place<'_>,
+    plaintext: &str,
+) -> StoreResult<String> {
+    let blob = encrypt_at(key, partner, place, plaintext.as_bytes())?;
+    Ok(format!("{PREFIX}{}", STANDARD.encode(blob)))
+}
+
+/// Opens a sealed text field; `None` key means the owner's key is gone (erased), which reads as [`ERASED`].
+/// Text without the prefix is from before field encryption and is returned as it is.
 pub(crate) fn open(
     key: Option<&DataKey>,
     partner: PartnerId,
@@ -294,20 +251,38 @@ pub(crate) fn open(
             place.table, place.column, place.row
         ))
     })?;
-    let tenant = partner.to_string();
-    let row = place.row.to_string();
-    let plain = decrypt_field(
-        key,
-        &blob,
-        &FieldContext {
-            tenant: &tenant,
-            table: place.table,
-            column: place.column,
-            row: &row,
-        },
-    )
-    .map_err(|e| StoreError::Config(format!("{}.{} of {}: {e}", place.table, place.column, place.row)))?;
-    String::from_utf8(plain).map_err(|_| StoreError::Config("a sealed field is not UTF-8".into()))
+    String::from_utf8(decrypt_at(key, partner, place, &blob)?)
+        .map_err(|_| StoreError::Config("a sealed field is not UTF-8".into()))
+}
+
+const BLOB_PREFIX: &[u8] = b"enc1";
+
+/// Seals binary data (e.g. an already platform-sealed TOTP secret) the same way, for BLOB columns.
+pub(crate) fn seal_bytes(
+    key: &DataKey,
+    partner: PartnerId,
+    place: Place<'_>,
+    plaintext: &[u8],
+) -> StoreResult<Vec<u8>> {
+    Ok([BLOB_PREFIX, &encrypt_at(key, partner, place, plaintext)?].concat())
+}
+
+/// Opens what [`seal_bytes`] made; bytes without the prefix are from before field encryption. `None` key: erased.
+pub(crate) fn open_bytes(
+    key: Option<&DataKey>,
+    partner: PartnerId,
+    place: Place<'_>,
+    stored: &[u8],
+) -> StoreResult<Option<Vec<u8>>> {
+    let Some(blob) = stored.strip_prefix(BLOB_PREFIX) else {
+        return Ok(Some(stored.to_vec()));
+    };
+    key.map(|key| decrypt_at(key, partner, place, blob)).transpose()
+}
+
+/// Whether a stored value is sealed (or a plaintext from before field encryption).
+pub(crate) fn is_sealed(stored: &str) -> bool {
+    stored.starts_with(PREFIX)
 }
 
 #[cfg(test)]

@@ -252,31 +252,7 @@ pub async fn request(
             }))
         }
         RequestKind::Rectify => {
-            let mut errors = ValidationErrors::default();
-            let email = match request.email.as_deref() {
-                Some(raw) => match comanda_domain::email::normalize_email("email", raw) {
-                    Ok(email) => Some(email),
-                    Err(invalid) => {
-                        errors.0.extend(invalid.0);
-                        None
-                    }
-                },
-                None => None,
-            };
-            let name = request
-                .name
-                .as_deref()
-                .map(|raw| clean_text(&mut errors, "name", raw, 1, 200));
-            if email.is_none() && name.is_none() && errors.0.is_empty() {
-                errors.push("email", "give the corrected email, name or both");
-            }
-            let changes = errors.into_result(Rectification {
-                email: email.map(|e| {
-                    let key = state.identity.email_key(&e);
-                    (e, key)
-                }),
-                name,
-            })?;
+            let changes = rectification(&state, &request)?;
             let updated = store
                 .rectify_person(scope, subject, &changes, &audit, now)
                 .await
@@ -313,6 +289,30 @@ pub async fn request(
             erased(erasure)
         }
     }))
+}
+
+/// The corrected email and/or name of a rectification, validated (the email with its login lookup digest).
+fn rectification(state: &AppState, request: &PrivacyRequest) -> Result<Rectification, ApiError> {
+    let mut errors = ValidationErrors::default();
+    let email = request.email.as_deref().and_then(|raw| {
+        comanda_domain::email::normalize_email("email", raw)
+            .map_err(|invalid| errors.0.extend(invalid.0))
+            .ok()
+    });
+    let name = request
+        .name
+        .as_deref()
+        .map(|raw| clean_text(&mut errors, "name", raw, 1, 200));
+    if email.is_none() && name.is_none() && errors.0.is_empty() {
+        errors.push("email", "give the corrected email, name or both");
+    }
+    Ok(errors.into_result(Rectification {
+        email: email.map(|e| {
+            let key = state.identity.email_key(&e);
+            (e, key)
+        }),
+        name,
+    })?)
 }
 
 fn erased(erasure: comanda_store::privacy::Erasure) -> PrivacyAnswer {
@@ -352,23 +352,7 @@ async fn guest_request(
             })
         }
         RequestKind::Rectify => {
-            let mut errors = ValidationErrors::default();
-            let email = request.email.as_deref().and_then(|raw| {
-                comanda_domain::email::normalize_email("email", raw)
-                    .map_err(|invalid| errors.0.extend(invalid.0))
-                    .ok()
-            });
-            let name = request
-                .name
-                .as_deref()
-                .map(|raw| clean_text(&mut errors, "name", raw, 1, 200));
-            if email.is_none() && name.is_none() && errors.0.is_empty() {
-                errors.push("email", "give the corrected email, name or both");
-            }
-            let changes = errors.into_result(Rectification {
-                email: email.map(|e| (e, Vec::new())),
-                name,
-            })?;
+            let changes = rectification(state, request)?;
             let updated = store
                 .rectify_guest(scope, subject, &changes, &audit("privacy.rectified"), now)
                 .await?;
