@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use comanda_domain::menu::{Localized, MenuItem, PricedLine};
-use comanda_domain::{Money, OrderStatus};
+use comanda_domain::{Money, OrderStatus, ValidationErrors, Venue};
 use comanda_security::TenantScope;
 use comanda_security::table_token::TableEntry;
 use time::OffsetDateTime;
@@ -94,6 +94,40 @@ pub struct NewOrder {
     pub device: Option<String>,
 }
 
+/// A guest's order as the request names it, before pricing: the items are priced inside the order's own
+/// transaction, so the prices and availability it keeps are those of the moment it was stored.
+#[derive(Debug, Clone)]
+pub struct OrderDraft {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub table_id: Uuid,
+    /// The menu items the request names; ids that are not the venue's are simply absent from what pricing sees.
+    pub item_ids: Vec<Uuid>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Vec<u8>,
+    pub device: Option<String>,
+}
+
+impl OrderDraft {
+    pub fn priced(&self, lines: Vec<PricedLine>, subtotal: Money) -> NewOrder {
+        NewOrder {
+            id: self.id,
+            venue_id: self.venue_id,
+            table_id: self.table_id,
+            lines,
+            subtotal,
+            idempotency_key: self.idempotency_key.clone(),
+            request_hash: self.request_hash.clone(),
+            device: self.device.clone(),
+        }
+    }
+}
+
+/// Prices a draft from the venue and the items it names, as read inside the order's transaction: the lines and
+/// their subtotal, or every field the guest has to change.
+pub type PriceOrder<'a> =
+    dyn Fn(&Venue, &[MenuItem]) -> Result<(Vec<PricedLine>, Money), ValidationErrors> + Send + Sync + 'a;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlaceOutcome {
     Created(Order),
@@ -183,6 +217,16 @@ pub trait OrderingStore: Send + Sync {
         order: &NewOrder,
         now: OffsetDateTime,
     ) -> StoreResult<PlaceOutcome>;
+    /// A guest's order in one transaction (the hot path): reads the venue and only the items the draft names,
+    /// prices them with `price` (a refusal stores nothing and comes back as `Ok(Err(_))`), then stores the order
+    /// as [`OrderingStore::place_order`] does. [`crate::StoreError::NotFound`] when the venue is not the partner's.
+    async fn place_guest_order(
+        &self,
+        scope: &TenantScope,
+        draft: &OrderDraft,
+        price: &PriceOrder<'_>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>>;
     async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order>;
     async fn table_orders(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Vec<Order>>;
     /// Every order of one table session (live or closed), oldest first.

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use comanda_domain::menu::{Localized, MenuItem};
-use comanda_domain::{Currency, Money, OrderStatus, PartnerId};
+use comanda_domain::{Currency, Money, OrderStatus, PartnerId, ValidationErrors};
 use comanda_security::TenantScope;
 use comanda_security::table_token::TableEntry;
 use sqlx::postgres::PgRow;
@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::identity::AuditEntry;
 use crate::ordering::{
-    Category, NewOrder, Order, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome, SessionStatus,
-    TableSession, VenueTable, json_from, json_text, status_from,
+    Category, NewOrder, Order, OrderDraft, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome,
+    PriceOrder, SessionStatus, TableSession, VenueTable, json_from, json_text, status_from,
 };
 use crate::postgres::PgStore;
 use crate::{StoreError, StoreResult};
@@ -95,25 +95,7 @@ async fn record_event(
     actor: &str,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at) VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING seq",
-    )
-    .bind(partner.as_uuid())
-    .bind(order.venue_id)
-    .bind(order.id)
-    .bind(order.status.as_str())
-    .bind(actor)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    // Delivered at commit, to every instance listening.
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(ORDER_EVENTS_CHANNEL)
-        .bind(format!("{partner}:{}:{seq}", order.venue_id))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    insert_event(conn, partner, order, actor, now, false).await
 }
 
 /// Records an order event only while the order's session is open: until staff accept the table the kitchen has
@@ -125,17 +107,123 @@ async fn record_event_if_open(
     actor: &str,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    let open: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM table_sessions WHERE partner_id = $1 AND id = $2 AND status = 'open')",
+    insert_event(conn, partner, order, actor, now, true).await
+}
+
+/// The event row and its announcement (NOTIFY, delivered at commit to every instance listening) in one statement:
+/// the check that the session is open, the insert and the NOTIFY cost one round trip together.
+async fn insert_event(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+    order: &Order,
+    actor: &str,
+    now: OffsetDateTime,
+    only_if_open: bool,
+) -> StoreResult<()> {
+    sqlx::query(
+        "WITH recorded AS (
+             INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at)
+             SELECT $1, $2, $3, $4, $5, $6
+             WHERE NOT $7 OR EXISTS
+                 (SELECT 1 FROM table_sessions WHERE partner_id = $1 AND id = $8 AND status = 'open')
+             RETURNING seq)
+         SELECT pg_notify($9, $10 || seq::text) FROM recorded",
     )
     .bind(partner.as_uuid())
+    .bind(order.venue_id)
+    .bind(order.id)
+    .bind(order.status.as_str())
+    .bind(actor)
+    .bind(now)
+    .bind(only_if_open)
     .bind(order.session_id)
-    .fetch_one(&mut *conn)
+    .bind(ORDER_EVENTS_CHANNEL)
+    .bind(format!("{partner}:{}:", order.venue_id))
+    .execute(&mut *conn)
     .await?;
-    if open {
-        record_event(conn, partner, order, actor, now).await?;
-    }
     Ok(())
+}
+
+/// Stores an order in the caller's tenant transaction: the table's first order opens a pending session, later
+/// ones join it; a retried Idempotency-Key returns the first order. Three statements on the way to a new order
+/// (session, order, event), because on this path every round trip is latency the guest waits for.
+async fn insert_order(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+    order: &NewOrder,
+    now: OffsetDateTime,
+) -> StoreResult<PlaceOutcome> {
+    let partner_id = partner.as_uuid();
+    // Opens the session or reads the live one in one statement. The read shares the statement's snapshot, so a
+    // session another guest opened at the same instant (committed after that snapshot) is read again after.
+    let opened_or_live: Option<Uuid> = sqlx::query_scalar(
+        "WITH opened AS (
+             INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
+             VALUES ($1, $2, $3, $4, 'pending', $5)
+             ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING
+             RETURNING id)
+         SELECT id FROM opened
+         UNION ALL
+         SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $4 AND status <> 'closed'
+         LIMIT 1",
+    )
+    .bind(partner_id)
+    .bind(Uuid::now_v7())
+    .bind(order.venue_id)
+    .bind(order.table_id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(foreign_key_to_not_found)?;
+    let session = match opened_or_live {
+        Some(session) => session,
+        None => sqlx::query_scalar(
+            "SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'",
+        )
+        .bind(partner_id)
+        .bind(order.table_id)
+        .fetch_one(&mut *conn)
+        .await?,
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key,
+                             request_hash, placed_at, updated_at, session_id, device)
+         VALUES ($1, $2, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $10, $11, $12)
+         ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *",
+    )
+    .bind(partner_id)
+    .bind(order.venue_id)
+    .bind(order.id)
+    .bind(order.table_id)
+    .bind(json_text(&order.lines))
+    .bind(order.subtotal.amount)
+    .bind(order.subtotal.currency.code())
+    .bind(&order.idempotency_key)
+    .bind(&order.request_hash)
+    .bind(now)
+    .bind(session)
+    .bind(&order.device)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(foreign_key_to_not_found)?;
+    if let Some(row) = inserted {
+        let created = order_from_row(&row)?;
+        record_event_if_open(conn, partner, &created, "guest", now).await?;
+        return Ok(PlaceOutcome::Created(created));
+    }
+    let existing =
+        sqlx::query("SELECT * FROM orders WHERE partner_id = $1 AND table_id = $2 AND idempotency_key = $3")
+            .bind(partner_id)
+            .bind(order.table_id)
+            .bind(&order.idempotency_key)
+            .fetch_one(&mut *conn)
+            .await?;
+    let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
+    if hash.as_deref() == Some(order.request_hash.as_slice()) {
+        Ok(PlaceOutcome::Replayed(order_from_row(&existing)?))
+    } else {
+        Ok(PlaceOutcome::KeyReused)
+    }
 }
 
 fn foreign_key_to_not_found(error: sqlx::Error) -> StoreError {
@@ -508,70 +596,48 @@ impl OrderingStore for PgStore {
         now: OffsetDateTime,
     ) -> StoreResult<PlaceOutcome> {
         let mut tx = self.scoped(scope).await?;
-        let partner = scope.partner().as_uuid();
-        // The table's first order opens a pending session; later ones join it.
-        sqlx::query(
-            "INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
-             VALUES ($1, $2, $3, $4, 'pending', $5)
-             ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING",
-        )
-        .bind(partner)
-        .bind(Uuid::now_v7())
-        .bind(order.venue_id)
-        .bind(order.table_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(foreign_key_to_not_found)?;
-        let session: Uuid = sqlx::query_scalar(
-            "SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'",
-        )
-        .bind(partner)
-        .bind(order.table_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key,
-                                 request_hash, placed_at, updated_at, session_id, device)
-             VALUES ($1, $2, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $10, $11, $12)
-             ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *",
-        )
-        .bind(partner)
-        .bind(order.venue_id)
-        .bind(order.id)
-        .bind(order.table_id)
-        .bind(json_text(&order.lines))
-        .bind(order.subtotal.amount)
-        .bind(order.subtotal.currency.code())
-        .bind(&order.idempotency_key)
-        .bind(&order.request_hash)
-        .bind(now)
-        .bind(session)
-        .bind(&order.device)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(foreign_key_to_not_found)?;
-        if let Some(row) = inserted {
-            let created = order_from_row(&row)?;
-            record_event_if_open(&mut tx, scope.partner(), &created, "guest", now).await?;
-            tx.commit().await?;
-            return Ok(PlaceOutcome::Created(created));
-        }
-        let existing = sqlx::query(
-            "SELECT * FROM orders WHERE partner_id = $1 AND table_id = $2 AND idempotency_key = $3",
-        )
-        .bind(partner)
-        .bind(order.table_id)
-        .bind(&order.idempotency_key)
-        .fetch_one(&mut *tx)
-        .await?;
+        let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
         tx.commit().await?;
-        let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
-        if hash.as_deref() == Some(order.request_hash.as_slice()) {
-            Ok(PlaceOutcome::Replayed(order_from_row(&existing)?))
+        Ok(outcome)
+    }
+
+    async fn place_guest_order(
+        &self,
+        scope: &TenantScope,
+        draft: &OrderDraft,
+        price: &PriceOrder<'_>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        let venue = sqlx::query("SELECT * FROM venues WHERE partner_id = $1 AND id = $2")
+            .bind(partner)
+            .bind(draft.venue_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let venue = crate::postgres::venue_from_row(&venue)?;
+        let items = if draft.item_ids.is_empty() {
+            Vec::new()
         } else {
-            Ok(PlaceOutcome::KeyReused)
-        }
+            sqlx::query("SELECT * FROM menu_items WHERE partner_id = $1 AND venue_id = $2 AND id = ANY($3)")
+                .bind(partner)
+                .bind(draft.venue_id)
+                .bind(&draft.item_ids)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(item_from_row)
+                .collect::<StoreResult<Vec<_>>>()?
+        };
+        let (lines, subtotal) = match price(&venue, &items) {
+            Ok(priced) => priced,
+            // Dropping the transaction rolls it back: it has only read.
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let outcome = insert_order(&mut tx, scope.partner(), &draft.priced(lines, subtotal), now).await?;
+        tx.commit().await?;
+        Ok(Ok(outcome))
     }
 
     async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order> {

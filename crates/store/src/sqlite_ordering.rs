@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use comanda_domain::menu::{Localized, MenuItem};
-use comanda_domain::{Currency, Money, OrderStatus, PartnerId};
+use comanda_domain::{Currency, Money, OrderStatus, PartnerId, ValidationErrors};
 use comanda_security::TenantScope;
 use comanda_security::table_token::TableEntry;
 use sqlx::sqlite::SqliteRow;
@@ -14,8 +14,8 @@ use uuid::fmt::Hyphenated;
 
 use crate::identity::AuditEntry;
 use crate::ordering::{
-    Category, NewOrder, Order, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome, SessionStatus,
-    TableSession, VenueTable, json_from, json_text, status_from,
+    Category, NewOrder, Order, OrderDraft, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome,
+    PriceOrder, SessionStatus, TableSession, VenueTable, json_from, json_text, status_from,
 };
 use crate::sqlite::SqliteStore;
 use crate::sqlite_identity::{h, opt_uuid_col, uuid_col};
@@ -130,6 +130,78 @@ async fn record_event_if_open(
         record_event(conn, partner, order, actor, now).await?;
     }
     Ok(())
+}
+
+/// Stores an order in the caller's write transaction: the table's first order opens a pending session, later
+/// ones join it; a retried Idempotency-Key returns the first order.
+async fn insert_order(
+    conn: &mut SqliteConnection,
+    partner: PartnerId,
+    order: &NewOrder,
+    now: OffsetDateTime,
+) -> StoreResult<PlaceOutcome> {
+    let partner_id = partner.as_uuid();
+    // The table's first order opens a pending session; later ones join it.
+    sqlx::query(
+        "INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
+         ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING",
+    )
+    .bind(h(partner_id))
+    .bind(h(Uuid::now_v7()))
+    .bind(h(order.venue_id))
+    .bind(h(order.table_id))
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(foreign_key_to_not_found)?;
+    let session: Hyphenated = sqlx::query_scalar(
+        "SELECT id FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed'",
+    )
+    .bind(h(partner_id))
+    .bind(h(order.table_id))
+    .fetch_one(&mut *conn)
+    .await?;
+    let session = session.into_uuid();
+    let inserted = sqlx::query(
+        "INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key,
+                             request_hash, placed_at, updated_at, session_id, device)
+         VALUES (?1, ?2, ?3, ?4, 'placed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
+         ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *",
+    )
+    .bind(h(partner_id))
+    .bind(h(order.venue_id))
+    .bind(h(order.id))
+    .bind(h(order.table_id))
+    .bind(json_text(&order.lines))
+    .bind(order.subtotal.amount)
+    .bind(order.subtotal.currency.code())
+    .bind(&order.idempotency_key)
+    .bind(&order.request_hash)
+    .bind(now)
+    .bind(h(session))
+    .bind(&order.device)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(foreign_key_to_not_found)?;
+    if let Some(row) = inserted {
+        let created = order_from_row(&row)?;
+        record_event_if_open(conn, partner, &created, "guest", now).await?;
+        return Ok(PlaceOutcome::Created(created));
+    }
+    let existing =
+        sqlx::query("SELECT * FROM orders WHERE partner_id = ?1 AND table_id = ?2 AND idempotency_key = ?3")
+            .bind(h(partner_id))
+            .bind(h(order.table_id))
+            .bind(&order.idempotency_key)
+            .fetch_one(&mut *conn)
+            .await?;
+    let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
+    if hash.as_deref() == Some(order.request_hash.as_slice()) {
+        Ok(PlaceOutcome::Replayed(order_from_row(&existing)?))
+    } else {
+        Ok(PlaceOutcome::KeyReused)
+    }
 }
 
 fn foreign_key_to_not_found(error: sqlx::Error) -> StoreError {
@@ -501,71 +573,63 @@ impl OrderingStore for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<PlaceOutcome> {
         let mut tx = self.scoped(scope).await?;
-        let partner = scope.partner().as_uuid();
-        // The table's first order opens a pending session; later ones join it.
-        sqlx::query(
-            "INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
-             ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING",
-        )
-        .bind(h(partner))
-        .bind(h(Uuid::now_v7()))
-        .bind(h(order.venue_id))
-        .bind(h(order.table_id))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(foreign_key_to_not_found)?;
-        let session: Hyphenated = sqlx::query_scalar(
-            "SELECT id FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed'",
-        )
-        .bind(h(partner))
-        .bind(h(order.table_id))
-        .fetch_one(&mut *tx)
-        .await?;
-        let session = session.into_uuid();
-        let inserted = sqlx::query(
-            "INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key,
-                                 request_hash, placed_at, updated_at, session_id, device)
-             VALUES (?1, ?2, ?3, ?4, 'placed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
-             ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *",
-        )
-        .bind(h(partner))
-        .bind(h(order.venue_id))
-        .bind(h(order.id))
-        .bind(h(order.table_id))
-        .bind(json_text(&order.lines))
-        .bind(order.subtotal.amount)
-        .bind(order.subtotal.currency.code())
-        .bind(&order.idempotency_key)
-        .bind(&order.request_hash)
-        .bind(now)
-        .bind(h(session))
-        .bind(&order.device)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(foreign_key_to_not_found)?;
-        if let Some(row) = inserted {
-            let created = order_from_row(&row)?;
-            record_event_if_open(&mut tx, scope.partner(), &created, "guest", now).await?;
-            tx.commit().await?;
-            return Ok(PlaceOutcome::Created(created));
-        }
-        let existing = sqlx::query(
-            "SELECT * FROM orders WHERE partner_id = ?1 AND table_id = ?2 AND idempotency_key = ?3",
-        )
-        .bind(h(partner))
-        .bind(h(order.table_id))
-        .bind(&order.idempotency_key)
-        .fetch_one(&mut *tx)
-        .await?;
+        let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
         tx.commit().await?;
-        let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
-        if hash.as_deref() == Some(order.request_hash.as_slice()) {
-            Ok(PlaceOutcome::Replayed(order_from_row(&existing)?))
+        Ok(outcome)
+    }
+
+    async fn place_guest_order(
+        &self,
+        scope: &TenantScope,
+        draft: &OrderDraft,
+        price: &PriceOrder<'_>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>> {
+        // The reads and the pricing happen before the write lock is taken, so guests do not hold SQLite's single
+        // writer while their order is priced; a price changed in between is the same race as a guest ordering a
+        // moment earlier.
+        let partner = h(scope.partner().as_uuid());
+        let venue = sqlx::query("SELECT * FROM venues WHERE partner_id = ?1 AND id = ?2")
+            .bind(partner)
+            .bind(h(draft.venue_id))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let venue = crate::sqlite::venue_from_row(&venue)?;
+        let items = if draft.item_ids.is_empty() {
+            Vec::new()
         } else {
-            Ok(PlaceOutcome::KeyReused)
-        }
+            // A JSON array of hyphenated ids, the form ids are stored in.
+            let ids = format!(
+                "[{}]",
+                draft
+                    .item_ids
+                    .iter()
+                    .map(|id| format!("\"{}\"", h(*id)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            sqlx::query(
+                "SELECT * FROM menu_items WHERE partner_id = ?1 AND venue_id = ?2
+                   AND id IN (SELECT value FROM json_each(?3))",
+            )
+            .bind(partner)
+            .bind(h(draft.venue_id))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(item_from_row)
+            .collect::<StoreResult<Vec<_>>>()?
+        };
+        let (lines, subtotal) = match price(&venue, &items) {
+            Ok(priced) => priced,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let mut tx = self.scoped(scope).await?;
+        let outcome = insert_order(&mut tx, scope.partner(), &draft.priced(lines, subtotal), now).await?;
+        tx.commit().await?;
+        Ok(Ok(outcome))
     }
 
     async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order> {

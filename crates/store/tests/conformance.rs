@@ -575,9 +575,11 @@ mod suite {
 
     // ----- ordering -----
 
-    use comanda_domain::menu::{Localized, MenuItem, ModifierGroup, ModifierOption, PricedLine};
+    use comanda_domain::menu::{
+        Localized, MenuItem, ModifierGroup, ModifierOption, PricedLine, RequestedLine, price_order,
+    };
     use comanda_domain::{Money, OrderStatus};
-    use comanda_store::ordering::{NewOrder, PlaceOutcome};
+    use comanda_store::ordering::{NewOrder, OrderDraft, PlaceOutcome};
 
     fn text(es: &str) -> Localized {
         Localized {
@@ -1204,6 +1206,191 @@ mod suite {
             store.guest_table(&other, elsewhere, table.id).await,
             Err(StoreError::NotFound)
         ));
+    }
+
+    fn guest_draft(venue: Uuid, table: Uuid, items: &[Uuid], key: &str) -> OrderDraft {
+        OrderDraft {
+            id: Uuid::now_v7(),
+            venue_id: venue,
+            table_id: table,
+            item_ids: items.to_vec(),
+            idempotency_key: Some(key.to_owned()),
+            request_hash: key.as_bytes().to_vec(),
+            device: None,
+        }
+    }
+
+    fn request_for(items: &[Uuid]) -> Vec<RequestedLine> {
+        items
+            .iter()
+            .map(|id| RequestedLine {
+                item_id: id.to_string(),
+                quantity: 2,
+                modifiers: vec![],
+                note: None,
+            })
+            .collect()
+    }
+
+    pub async fn a_guest_order_is_priced_in_its_transaction_from_only_what_it_names(store: &dyn Store) {
+        let scope = new_partner(store, "Hot path").await;
+        let venue = venue_of(store, &scope).await;
+        let other_venue = venue_of(store, &scope).await;
+        let category = store
+            .create_category(&scope, venue, &text("Platos"), 1)
+            .await
+            .unwrap();
+        let elsewhere = store
+            .create_category(&scope, other_venue, &text("Otros"), 1)
+            .await
+            .unwrap();
+        let dish = store
+            .create_menu_item(&scope, &item(venue, category.id))
+            .await
+            .unwrap();
+        let unnamed = store
+            .create_menu_item(&scope, &item(venue, category.id))
+            .await
+            .unwrap();
+        let foreign = store
+            .create_menu_item(&scope, &item(other_venue, elsewhere.id))
+            .await
+            .unwrap();
+        let table = store.create_table(&scope, venue, "H1", 4, NOW).await.unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let price = |v: &comanda_domain::Venue, items: &[MenuItem]| {
+            seen.lock()
+                .unwrap()
+                .push(items.iter().map(|i| i.id).collect::<Vec<_>>());
+            let ids: Vec<Uuid> = items.iter().map(|i| i.id).collect();
+            let lines = price_order(items, &request_for(&ids))?;
+            let subtotal = Money::sum(
+                v.currency,
+                lines
+                    .iter()
+                    .map(|l| l.unit_price.checked_mul(l.quantity).unwrap()),
+            )
+            .unwrap();
+            if lines.is_empty() {
+                return Err(comanda_domain::ValidationErrors::single(
+                    "items",
+                    "nothing to order",
+                ));
+            }
+            Ok((lines, subtotal))
+        };
+        let placed = store
+            .place_guest_order(
+                &scope,
+                &guest_draft(venue, table.id, &[dish.id], "k1"),
+                &price,
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let PlaceOutcome::Created(order) = placed else {
+            panic!("{placed:?}")
+        };
+        assert_eq!(
+            seen.lock().unwrap().pop(),
+            Some(vec![dish.id]),
+            "only the named item is read"
+        );
+        assert_eq!(order.subtotal, Money::new(3_780_000, Currency::COP).unwrap());
+        assert_eq!(order.lines[0].item_id, dish.id);
+        assert_ne!(order.lines[0].item_id, unnamed.id);
+        // Another venue's item and another partner's view read as absent; a refusal stores nothing.
+        let other = new_partner(store, "Other hot path").await;
+        for (scope, draft) in [
+            (&scope, guest_draft(venue, table.id, &[foreign.id], "k2")),
+            (&other, guest_draft(venue, table.id, &[dish.id], "k3")),
+        ] {
+            let refused = store.place_guest_order(scope, &draft, &price, NOW).await;
+            match refused {
+                Ok(Err(_)) => assert_eq!(seen.lock().unwrap().pop(), Some(vec![])),
+                Err(StoreError::NotFound) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            store
+                .place_guest_order(
+                    &other,
+                    &guest_draft(venue, table.id, &[dish.id], "k3"),
+                    &price,
+                    NOW
+                )
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.table_orders(&scope, table.id).await.unwrap().len(), 1);
+        // The same key again is the first order; sold out is refused.
+        let again = store
+            .place_guest_order(
+                &scope,
+                &guest_draft(venue, table.id, &[dish.id], "k1"),
+                &price,
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again, PlaceOutcome::Replayed(order.clone()));
+        store.set_item_available(&scope, dish.id, false).await.unwrap();
+        let sold_out = store
+            .place_guest_order(
+                &scope,
+                &guest_draft(venue, table.id, &[dish.id], "k4"),
+                &price,
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert!(sold_out.is_err(), "{sold_out:?}");
+        store.set_item_available(&scope, dish.id, true).await.unwrap();
+        // Ten guests ordering at once at a fresh table share the one session the first of them opened, and once
+        // staff accept the table each order reaches the kitchen as an event.
+        let fresh = store.create_table(&scope, venue, "H2", 4, NOW).await.unwrap();
+        let drafts: Vec<OrderDraft> = (0..10)
+            .map(|n| guest_draft(venue, fresh.id, &[dish.id], &format!("fresh-{n}")))
+            .collect();
+        let outcomes = futures_join_all(
+            drafts
+                .iter()
+                .map(|d| store.place_guest_order(&scope, d, &price, NOW)),
+        )
+        .await;
+        let sessions: std::collections::BTreeSet<_> = outcomes
+            .iter()
+            .map(|o| match o {
+                Ok(Ok(PlaceOutcome::Created(order))) => order.session_id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        accept_table(store, &scope, fresh.id).await;
+        let before = store
+            .order_events_after(&scope, venue, 0, 100)
+            .await
+            .unwrap()
+            .len();
+        let late = store
+            .place_guest_order(
+                &scope,
+                &guest_draft(venue, fresh.id, &[dish.id], "late"),
+                &price,
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let PlaceOutcome::Created(late) = late else {
+            panic!("{late:?}")
+        };
+        let events = store.order_events_after(&scope, venue, 0, 100).await.unwrap();
+        assert_eq!(events.len(), before + 1);
+        assert_eq!(events.last().map(|e| e.order_id), Some(late.id));
     }
 
     pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
@@ -1848,6 +2035,7 @@ conformance!(
     twenty_concurrent_retries_create_one_order,
     orders_move_forward_once_and_leave_events,
     a_guest_reads_its_venue_and_table_together_and_nothing_else,
+    a_guest_order_is_priced_in_its_transaction_from_only_what_it_names,
     parallel_payers_never_cover_more_than_the_bill,
     an_event_applies_once_however_often_it_is_delivered,
     refunds_reverse_in_proportion_and_big_ones_need_a_second_person,

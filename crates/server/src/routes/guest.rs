@@ -5,11 +5,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use comanda_domain::bill::{Bill, TipChoice, compute_bill};
-use comanda_domain::menu::{RequestedLine, price_order};
-use comanda_domain::{Money, OrderStatus, Venue};
+use comanda_domain::menu::{MenuItem, RequestedLine, price_order};
+use comanda_domain::{Money, OrderStatus, ValidationErrors, Venue};
 use comanda_security::TenantScope;
 use comanda_security::table_token;
-use comanda_store::ordering::{NewOrder, PlaceOutcome, VenueTable};
+use comanda_store::ordering::{OrderDraft, PlaceOutcome, VenueTable};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -25,19 +25,38 @@ pub(crate) struct GuestTable {
     pub table: VenueTable,
 }
 
-pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<GuestTable, ApiError> {
+/// The table a verified token names, before anything of the partner's is read.
+struct TokenAccess {
+    scope: TenantScope,
+    venue: Uuid,
+    table: Uuid,
+}
+
+async fn verify_token(state: &AppState, token: &str) -> Result<TokenAccess, ApiError> {
     let not_found = || {
         ApiError::from(Problem::new(ProblemType::NotFound).detail("this table code is not valid any more"))
     };
     let table_id = table_token::claimed_table(token).ok_or_else(not_found)?;
     let entry = state.store.table_entry(table_id).await?.ok_or_else(not_found)?;
     let access = table_token::verify(&state.table_key, token, &entry).ok_or_else(not_found)?;
-    let scope = TenantScope::from_proof(&access.proof);
+    Ok(TokenAccess {
+        scope: TenantScope::from_proof(&access.proof),
+        venue: access.venue,
+        table: access.table,
+    })
+}
+
+pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<GuestTable, ApiError> {
+    let access = verify_token(state, token).await?;
     let (venue, table) = state
         .store
-        .guest_table(&scope, access.venue, access.table)
+        .guest_table(&access.scope, access.venue, access.table)
         .await?;
-    Ok(GuestTable { scope, venue, table })
+    Ok(GuestTable {
+        scope: access.scope,
+        venue,
+        table,
+    })
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -165,44 +184,50 @@ pub async fn place_order(
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     let key = idempotency_key(&headers)?;
     let device = guest_device(&headers)?;
-    let guest = resolve(&state, &token).await?;
-    let (_, items) = state.store.menu(&guest.scope, guest.venue.id.as_uuid()).await?;
-    // Lines that cannot be ordered (sold out, bad modifiers, quantity outside 1..=50) are a business refusal: 422,
-    // naming each field.
-    let lines = price_order(&items, &request.items).map_err(|errors| {
-        let mut problem = Problem::new(ProblemType::BusinessRule).detail("some lines cannot be ordered");
-        problem.errors = errors.0;
-        ApiError::from(problem)
-    })?;
-    let subtotal = Money::sum(
-        guest.venue.currency,
-        lines
-            .iter()
-            .filter_map(|l| l.unit_price.checked_mul(l.quantity).ok()),
-    )
-    .map_err(|e| ApiError::from(Problem::new(ProblemType::BusinessRule).detail(e.to_string())))?;
+    let access = verify_token(&state, &token).await?;
     let body = serde_json::to_vec(&request).unwrap_or_default();
-    let order = NewOrder {
+    let draft = OrderDraft {
         id: Uuid::now_v7(),
-        venue_id: guest.venue.id.as_uuid(),
-        table_id: guest.table.id,
-        lines,
-        subtotal,
+        venue_id: access.venue,
+        table_id: access.table,
+        item_ids: request
+            .items
+            .iter()
+            .filter_map(|line| line.item_id.parse().ok())
+            .collect(),
         idempotency_key: key,
         request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
             .as_ref()
             .to_vec(),
         device,
     };
-    match state
+    // Priced inside the order's transaction from only the items ordered. Lines that cannot be ordered (sold out,
+    // bad modifiers, quantity outside 1..=50) are a business refusal: 422, naming each field.
+    let price = |venue: &Venue, items: &[MenuItem]| {
+        let lines = price_order(items, &request.items)?;
+        let subtotal = Money::sum(
+            venue.currency,
+            lines
+                .iter()
+                .filter_map(|l| l.unit_price.checked_mul(l.quantity).ok()),
+        )
+        .map_err(|e| ValidationErrors::single("items", e.to_string()))?;
+        Ok((lines, subtotal))
+    };
+    let placed = state
         .store
-        .place_order(&guest.scope, &order, state.clock.now())
-        .await?
-    {
+        .place_guest_order(&access.scope, &draft, &price, state.clock.now())
+        .await?;
+    let outcome = placed.map_err(|errors| {
+        let mut problem = Problem::new(ProblemType::BusinessRule).detail("some lines cannot be ordered");
+        problem.errors = errors.0;
+        ApiError::from(problem)
+    })?;
+    match outcome {
         PlaceOutcome::Created(created) => {
             state
                 .order_events
-                .announce(guest.scope.partner().as_uuid(), created.venue_id);
+                .announce(access.scope.partner().as_uuid(), created.venue_id);
             Ok((StatusCode::CREATED, Json(created.into())))
         }
         PlaceOutcome::Replayed(first) => Ok((StatusCode::CREATED, Json(first.into()))),
