@@ -5,10 +5,14 @@
 //! password — and that is what bcrypt hashes. The pepper is derived from the KMS, so a stolen database alone cannot
 //! be attacked offline.
 //!
-//! Hashing runs on tokio's blocking pool behind a semaphore of at most half the cores, so a flood of logins queues
-//! for those permits instead of taking every core from ordering traffic.
+//! Hashing runs on its own threads, at most half the cores and behind a semaphore, so a flood of logins queues for
+//! those threads instead of taking every core from ordering traffic. The threads also run at a lower scheduling
+//! priority (nice 10 on Linux): a bcrypt-12 hash is a quarter second of CPU, and when the machine is busy the
+//! kernel should give that time to guests waiting on an order first. Sign-in gets slower under load, never wrong;
+//! its rate limits do not depend on how fast hashing is.
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -33,11 +37,19 @@ pub struct PasswordHasher {
     inner: Arc<Inner>,
 }
 
+/// The nice value hashing threads run at (0 is normal, 19 the lowest): low enough that order traffic comes first,
+/// high enough that sign-ins still progress on a saturated machine (about a tenth of a normal thread's share).
+pub const HASHING_NICE: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
+
 #[derive(Debug)]
 struct Inner {
     pepper: Secret<[u8; 32]>,
     cost: u32,
     permits: Semaphore,
+    /// Feeds the hashing threads; they stop when the hasher (and so this sender) is dropped.
+    jobs: Mutex<mpsc::Sender<Job>>,
     queue_timeout: Duration,
     /// A hash of a random password, verified against when the account does not exist, so an unknown email
     /// costs the same time as a wrong password.
@@ -56,11 +68,13 @@ pub enum Verdict {
 impl PasswordHasher {
     pub fn new(pepper: Secret<[u8; 32]>, cost: u32) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (cores / 2).max(1);
         Self {
             inner: Arc::new(Inner {
                 pepper,
                 cost,
-                permits: Semaphore::new((cores / 2).max(1)),
+                permits: Semaphore::new(threads),
+                jobs: Mutex::new(spawn_hashing_threads(threads)),
                 queue_timeout: Duration::from_secs(10),
                 decoy: OnceCell::new(),
             }),
@@ -84,9 +98,19 @@ impl PasswordHasher {
             .await
             .map_err(|_| HashError::Busy)?
             .map_err(|_| HashError::Busy)?;
-        let result = tokio::task::spawn_blocking(work)
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.inner
+            .jobs
+            .lock()
+            .map_err(|_| HashError::Failed("the hashing threads are gone".into()))?
+            .send(job)
+            .map_err(|_| HashError::Failed("the hashing threads are gone".into()))?;
+        let result = result
             .await
-            .map_err(|e| HashError::Failed(e.to_string()));
+            .map_err(|_| HashError::Failed("a hashing job was dropped".into()));
         drop(permit);
         result
     }
@@ -149,6 +173,41 @@ impl PasswordHasher {
             })
             .await
             .cloned()
+    }
+}
+
+fn spawn_hashing_threads(count: usize) -> mpsc::Sender<Job> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for n in 0..count {
+        let receiver = receiver.clone();
+        // A thread that cannot be spawned leaves its jobs to the others; with none at all the receiver is dropped
+        // and hashing answers `Failed` instead of hanging.
+        let _ = std::thread::Builder::new()
+            .name(format!("password-hashing-{n}"))
+            .spawn(move || {
+                lower_this_threads_priority();
+                loop {
+                    let next = match receiver.lock() {
+                        Ok(jobs) => jobs.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+    }
+    sender
+}
+
+/// On Linux the nice value belongs to the thread (setpriority on one thread id), so only the hashing threads are
+/// lowered. Raising a nice value needs no privilege; failing to is harmless (hashing then competes as before).
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICE);
     }
 }
 
@@ -240,6 +299,23 @@ mod tests {
             hasher.inner.decoy.get().is_some(),
             "the decoy hash was computed and checked"
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_on_its_own_lower_priority_threads() {
+        let hasher = hasher(4);
+        let (name, nice) = hasher
+            .on_pool(|| {
+                let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+                (std::thread::current().name().map(str::to_owned), nice.ok())
+            })
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("password-hashing-0"));
+        assert_eq!(nice, Some(HASHING_NICE));
+        let caller = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert_ne!(caller, HASHING_NICE, "only the hashing threads are lowered");
     }
 
     #[test]
