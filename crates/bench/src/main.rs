@@ -37,6 +37,9 @@ struct Args {
     /// Seconds each throughput run lasts.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// The steady load latency is measured at, as a share of the saturated order throughput just measured.
+    #[arg(long, default_value_t = 0.5)]
+    steady_share: f64,
     /// Kitchen displays connected for the SSE fan-out.
     #[arg(long, default_value_t = 1000)]
     displays: usize,
@@ -341,10 +344,26 @@ impl Run {
     }
 }
 
+/// How hard guests press: as fast as answers come back (the saturated throughput), or a steady arrival rate
+/// spread over the connections (the latency a guest sees at a given load).
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    Saturated,
+    Steady { orders_per_second: f64 },
+}
+
 /// (a) guests placing orders, each with a fresh Idempotency-Key, over `connections` keep-alive connections.
-async fn place_orders(served: &Served, seed: &Seed, connections: usize, seconds: u64) -> Run {
+/// At a steady pace each order's latency is counted from the moment it was due, not from when it was sent, so a
+/// server that falls behind is charged for the wait it caused (no coordinated omission).
+async fn place_orders(served: &Served, seed: &Seed, connections: usize, seconds: u64, pace: Pace) -> Run {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
+    let interval = match pace {
+        Pace::Saturated => None,
+        Pace::Steady { orders_per_second } => Some(Duration::from_secs_f64(
+            connections as f64 / orders_per_second.max(1.0),
+        )),
+    };
     let mut tasks = Vec::new();
     for worker in 0..connections {
         let client = served.client.clone();
@@ -354,10 +373,23 @@ async fn place_orders(served: &Served, seed: &Seed, connections: usize, seconds:
         tasks.push(tokio::spawn(async move {
             let mut run = Run::default();
             let mut n = worker;
+            // Workers start spread over one interval so that arrivals are even, not in bursts of `connections`.
+            let mut due = interval.map(|every| started + every.mul_f64(worker as f64 / connections as f64));
             while Instant::now() < deadline {
                 let table = &tables[n % tables.len()];
                 n += connections;
-                let sent = Instant::now();
+                let sent = match (due.as_mut(), interval) {
+                    (Some(due), Some(every)) => {
+                        tokio::time::sleep_until((*due).into()).await;
+                        let this = *due;
+                        *due += every;
+                        if this >= deadline {
+                            break;
+                        }
+                        this
+                    }
+                    _ => Instant::now(),
+                };
                 let reply = client
                     .post(format!("{origin}/api/v1/t/{table}/orders"))
                     .header("content-type", "application/json")
@@ -524,6 +556,7 @@ async fn orders_under_login_flood(
     seed: &Seed,
     connections: usize,
     seconds: u64,
+    pace: Pace,
 ) -> (Run, HashMap<u16, usize>) {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let statuses = Arc::new(Mutex::new(HashMap::new()));
@@ -553,7 +586,7 @@ async fn orders_under_login_flood(
             }
         })
     };
-    let run = place_orders(served, seed, connections, seconds).await;
+    let run = place_orders(served, seed, connections, seconds, pace).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = flood.await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -673,6 +706,9 @@ struct EngineResults {
     engine: &'static str,
     orders: Run,
     raw_tps: f64,
+    steady_rate: f64,
+    steady: Run,
+    steady_flood: Run,
     flood: Run,
     flood_statuses: HashMap<u16, usize>,
     fan_out: FanOut,
@@ -702,15 +738,22 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
         engine_name(postgres),
         args.connections
     );
-    let _warm_up = place_orders(&served, &seed, args.connections, 2).await;
-    let orders = place_orders(&served, &seed, args.connections, args.seconds).await;
+    let _warm_up = place_orders(&served, &seed, args.connections, 2, Pace::Saturated).await;
+    let orders = place_orders(&served, &seed, args.connections, args.seconds, Pace::Saturated).await;
+    let steady_rate = (orders.rate() * args.steady_share).max(1.0);
+    let steady_pace = Pace::Steady {
+        orders_per_second: steady_rate,
+    };
     eprintln!(
-        "[{}] {:.0} orders/s; login flood next",
+        "[{}] {:.0} orders/s; a steady {steady_rate:.0} orders/s next, then the login flood",
         engine_name(postgres),
         orders.rate()
     );
+    let steady = place_orders(&served, &seed, args.connections, args.seconds, steady_pace).await;
+    let (steady_flood, _) =
+        orders_under_login_flood(&served, &seed, args.connections, args.seconds, steady_pace).await;
     let (flood, flood_statuses) =
-        orders_under_login_flood(&served, &seed, args.connections, args.seconds).await;
+        orders_under_login_flood(&served, &seed, args.connections, args.seconds, Pace::Saturated).await;
     eprintln!(
         "[{}] SSE fan-out to {} displays",
         engine_name(postgres),
@@ -737,6 +780,9 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
         engine: engine_name(postgres),
         orders,
         raw_tps,
+        steady_rate,
+        steady,
+        steady_flood,
         flood,
         flood_statuses,
         fan_out,
@@ -787,17 +833,42 @@ fn table(results: &[EngineResults], args: &Args) -> String {
     row("**comanda ÷ raw**".into(), &|r| {
         format!("**{:.0} %**", 100.0 * r.orders.rate() / r.raw_tps)
     });
-    row("(b) order p99 under a 500 req/s login flood (ms)".into(), &|r| {
+    let share = args.steady_share * 100.0;
+    row(
+        format!("(a) at a steady {share:.0} % of that load: orders/s due, served; p50 / p99 / p99.9 (ms)"),
+        &|r| {
+            format!(
+                "{:.0}, {:.0}; {:.1} / {:.1} / {:.1}",
+                r.steady_rate,
+                r.steady.rate(),
+                r.steady.percentile_ms(50.0),
+                r.steady.percentile_ms(99.0),
+                r.steady.percentile_ms(99.9)
+            )
+        },
+    );
+    row(
+        "(b) order p99 at that steady load under a 500 req/s login flood (ms)".into(),
+        &|r| {
+            let base = r.steady.percentile_ms(99.0);
+            let flood = r.steady_flood.percentile_ms(99.0);
+            format!("{flood:.1} ({:+.0} %)", 100.0 * (flood - base) / base)
+        },
+    );
+    row("(b) order p99 at saturation under the flood (ms)".into(), &|r| {
         let base = r.orders.percentile_ms(99.0);
         let flood = r.flood.percentile_ms(99.0);
         format!("{flood:.1} ({:+.0} %)", 100.0 * (flood - base) / base)
     });
-    row("(b) orders/s during the flood; sign-in answers".into(), &|r| {
-        let mut statuses: Vec<_> = r.flood_statuses.iter().collect();
-        statuses.sort();
-        let statuses: Vec<String> = statuses.iter().map(|(s, n)| format!("{n}×{s}")).collect();
-        format!("{:.0}; {}", r.flood.rate(), statuses.join(", "))
-    });
+    row(
+        "(b) orders/s at saturation during the flood; sign-in answers".into(),
+        &|r| {
+            let mut statuses: Vec<_> = r.flood_statuses.iter().collect();
+            statuses.sort();
+            let statuses: Vec<String> = statuses.iter().map(|(s, n)| format!("{n}×{s}")).collect();
+            format!("{:.0}; {}", r.flood.rate(), statuses.join(", "))
+        },
+    );
     row(
         format!("(c) SSE order→display p50 / p99 (ms), {} displays", args.displays),
         &|r| {
