@@ -13,6 +13,7 @@ pub mod identity;
 mod migrate;
 pub mod ordering;
 pub mod payments;
+mod pooling;
 pub mod postgres;
 mod postgres_audit;
 mod postgres_identity;
@@ -41,6 +42,7 @@ use time::OffsetDateTime;
 
 pub use error::StoreError;
 pub use migrate::{AppliedMigration, MigrationReport};
+pub use pooling::PING_AFTER_IDLE;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

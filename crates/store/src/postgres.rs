@@ -180,6 +180,8 @@ impl PgStore {
     ) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
+            .test_before_acquire(false)
+            .before_acquire(crate::pooling::ping_if_idle)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options(url)?)
             .await?;

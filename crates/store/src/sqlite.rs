@@ -155,6 +155,8 @@ impl SqliteStore {
     ) -> StoreResult<Self> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
+            .test_before_acquire(false)
+            .before_acquire(crate::pooling::ping_if_idle)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options(url)?)
             .await?;

@@ -2260,6 +2260,43 @@ mod row_level_security {
 
 /// REST-3 on both engines: after a new key-encryption-key version, the rewrap moves every stored data key to it,
 /// once, and the data they sealed still opens (with a fresh store, so nothing comes from a cache).
+/// Pooled connections are not pinged on every use (a round trip per transaction); one that sat idle is, so a
+/// database that dropped its connections meanwhile costs a request nothing.
+mod pooled_connections {
+    use super::*;
+    use sqlx::{Connection, PgConnection};
+
+    #[tokio::test]
+    async fn connections_the_database_dropped_while_idle_are_replaced_unseen() {
+        let db = PgTestDatabase::create().await;
+        let store = db.store().await;
+        let scope = suite::new_partner(&*store, "Reconnect").await;
+        let mut superuser = PgConnection::connect(&db.superuser_url()).await.unwrap();
+        let dropped: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename <> current_user) AS t",
+        )
+        .fetch_one(&mut superuser)
+        .await
+        .unwrap();
+        assert!(dropped >= 1, "the store's connections were terminated");
+        tokio::time::sleep(comanda_store::PING_AFTER_IDLE + std::time::Duration::from_millis(200)).await;
+        for _ in 0..3 {
+            store.ping().await.unwrap();
+            assert_eq!(
+                store
+                    .list_venues(&scope, comanda_domain::PageRequest::default())
+                    .await
+                    .unwrap()
+                    .items
+                    .len(),
+                0
+            );
+        }
+        store.close().await;
+    }
+}
+
 mod key_rotation {
     use super::*;
     use comanda_security::kms::{Kms, LocalKeyKms};
