@@ -286,6 +286,7 @@ impl Identity {
         if !errors.0.is_empty() {
             return Err(errors.into());
         }
+        let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
         let hash = self
             .hasher
             .hash(&request.owner.password)
@@ -335,6 +336,7 @@ impl Identity {
         self.throttle
             .sign_in_attempt(&key, ctx.address())
             .map_err(throttled)?;
+        let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
         let record = self.store.login_record(&key).await?;
         let stored = record.as_ref().map(|r| (r.partner, r.password_hash.as_str()));
         let (verdict, proof) = self
@@ -969,6 +971,7 @@ impl Identity {
             &[&invitation.email, &invitation.name],
         )?;
         let scope = TenantScope::from_proof(&proof);
+        let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
         let staff = NewStaff {
             id: Uuid::now_v7(),
             email_key: self.email_key(&invitation.email),

@@ -23,6 +23,7 @@ pub struct Throttle {
     sign_in_per_account: DefaultKeyedRateLimiter<Vec<u8>>,
     api_per_tenant: DefaultKeyedRateLimiter<uuid::Uuid>,
     failures: Mutex<HashMap<IpAddr, RecentFailures>>,
+    password_checks: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// When each recent failed sign-in from one address happened, and for which account.
@@ -38,6 +39,11 @@ fn quota(per_minute: u32, burst: u32) -> Quota {
     let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
     Quota::per_minute(per_minute).allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
+
+/// Password checks one address may have queued or running at once. Hashing is one shared queue (bcrypt-12 is a
+/// quarter second of a core): without this bound one address's burst would fill it and every other sign-in
+/// would wait behind the attacker's.
+pub const PASSWORD_CHECKS_PER_ADDRESS: usize = 4;
 
 /// Distinct accounts failing from one address within the window that count as credential stuffing.
 pub const STUFFING_ACCOUNTS: usize = 10;
@@ -55,6 +61,7 @@ impl Default for Throttle {
             ),
             api_per_tenant: RateLimiter::keyed(quota(6000, 1200)),
             failures: Mutex::new(HashMap::new()),
+            password_checks: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -89,6 +96,43 @@ impl Throttle {
         self.check(&self.api_per_tenant, &tenant)
     }
 
+    /// Admits one password check (a bcrypt verification) from `address`, held until the returned slot drops.
+    /// Refused while the address is a credential-stuffing source (it failed on [`STUFFING_ACCOUNTS`] distinct
+    /// accounts within the window: refused until its oldest failure there ages out) and while it already has
+    /// [`PASSWORD_CHECKS_PER_ADDRESS`] checks in flight. Neither refusal costs a hash; neither touches any account.
+    pub fn password_check(&self, address: IpAddr) -> Result<PasswordCheckSlot<'_>, RetryAfter> {
+        if let Some(wait) = self.stuffing_source(address) {
+            return Err(wait);
+        }
+        let mut in_flight = self.password_checks.lock().map_err(|_| RetryAfter(1))?;
+        let count = in_flight.entry(address).or_insert(0);
+        if *count >= PASSWORD_CHECKS_PER_ADDRESS {
+            return Err(RetryAfter(1));
+        }
+        *count += 1;
+        Ok(PasswordCheckSlot {
+            in_flight: &self.password_checks,
+            address,
+        })
+    }
+
+    fn stuffing_source(&self, address: IpAddr) -> Option<RetryAfter> {
+        let failures = self.failures.lock().ok()?;
+        let now = Instant::now();
+        let live: Vec<&(Instant, Vec<u8>)> = failures
+            .get(&address)?
+            .iter()
+            .filter(|(at, _)| now.duration_since(*at) < STUFFING_WINDOW)
+            .collect();
+        let distinct: HashSet<&Vec<u8>> = live.iter().map(|(_, account)| account).collect();
+        if distinct.len() < STUFFING_ACCOUNTS {
+            return None;
+        }
+        let oldest = live.first()?.0;
+        let wait = STUFFING_WINDOW.saturating_sub(now.duration_since(oldest));
+        Some(RetryAfter(wait.as_secs().max(1)))
+    }
+
     /// Records a failed sign-in; true when this address has now failed on many distinct accounts recently
     /// (a credential-stuffing burst).
     pub fn record_failure(&self, account: &[u8], address: IpAddr) -> bool {
@@ -104,6 +148,25 @@ impl Throttle {
         }
         let distinct: HashSet<&Vec<u8>> = recent.iter().map(|(_, a)| a).collect();
         distinct.len() == STUFFING_ACCOUNTS
+    }
+}
+
+/// One admitted password check; dropping it frees the address's place.
+pub struct PasswordCheckSlot<'a> {
+    in_flight: &'a Mutex<HashMap<IpAddr, usize>>,
+    address: IpAddr,
+}
+
+impl Drop for PasswordCheckSlot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut in_flight) = self.in_flight.lock()
+            && let Some(count) = in_flight.get_mut(&self.address)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                in_flight.remove(&self.address);
+            }
+        }
     }
 }
 
@@ -161,5 +224,48 @@ mod tests {
             "reported once, at the threshold"
         );
         assert!(bursts[STUFFING_ACCOUNTS - 1]);
+    }
+
+    #[test]
+    fn a_stuffing_source_gets_no_more_password_checks_and_others_still_do() {
+        let throttle = Throttle::default();
+        let attacker: IpAddr = "203.0.113.9".parse().unwrap();
+        let owner: IpAddr = "198.51.100.21".parse().unwrap();
+        for n in 0..STUFFING_ACCOUNTS - 1 {
+            drop(
+                throttle
+                    .password_check(attacker)
+                    .expect("not yet a stuffing source"),
+            );
+            throttle.record_failure(format!("user{n}").as_bytes(), attacker);
+        }
+        assert!(
+            throttle.password_check(attacker).is_ok(),
+            "nine accounts are not yet a burst"
+        );
+        throttle.record_failure(b"user-last", attacker);
+        let refused = throttle.password_check(attacker).err().expect("refused");
+        assert!(
+            refused.0 > 200 && refused.0 <= 300,
+            "until the window slides: {refused:?}"
+        );
+        assert!(throttle.password_check(owner).is_ok());
+    }
+
+    #[test]
+    fn one_address_has_a_bounded_share_of_the_hashing_queue() {
+        let throttle = Throttle::default();
+        let attacker: IpAddr = "203.0.113.10".parse().unwrap();
+        let held: Vec<_> = (0..PASSWORD_CHECKS_PER_ADDRESS)
+            .map(|_| throttle.password_check(attacker).expect("within the share"))
+            .collect();
+        assert_eq!(throttle.password_check(attacker).err(), Some(RetryAfter(1)));
+        assert!(throttle.password_check("198.51.100.22".parse().unwrap()).is_ok());
+        drop(held);
+        assert!(throttle.password_check(attacker).is_ok(), "places come back");
+        assert!(
+            throttle.password_checks.lock().unwrap().is_empty(),
+            "no entry outlives its checks"
+        );
     }
 }

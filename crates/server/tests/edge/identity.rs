@@ -589,6 +589,84 @@ pub async fn passwords_are_bcrypt_12_and_follow_the_policy(engine: Engine) {
 }
 
 #[tokio::test]
+async fn a_credential_stuffing_address_costs_no_more_hashing_and_the_owner_still_signs_in() {
+    let server =
+        TestServer::start_with(|config| config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    sign_up(&server, "stuffed@example.co").await;
+    let attempt = |email: String, password: &'static str, from: &'static str| {
+        server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    };
+    // A burst from one address: at most PASSWORD_CHECKS_PER_ADDRESS of its sign-ins wait for hashing at once, so
+    // the owner's sign-in from elsewhere is not queued behind it.
+    let burst: Vec<_> = (0..12)
+        .map(|n| {
+            attempt(
+                format!("guess{n}@example.co"),
+                "wrong wrong wrong wrong",
+                "203.0.113.90",
+            )
+        })
+        .collect();
+    let (burst, owner) = tokio::join!(
+        futures_util::future::join_all(burst),
+        attempt("stuffed@example.co".into(), PASSWORD, "198.51.100.90")
+    );
+    let statuses: Vec<u16> = burst
+        .iter()
+        .map(|r| r.as_ref().unwrap().status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().filter(|s| **s == 401).count() <= 4,
+        "{statuses:?}"
+    );
+    assert!(statuses.iter().all(|s| matches!(s, 401 | 429)), "{statuses:?}");
+    assert_eq!(owner.unwrap().status().as_u16(), 200);
+    // Failing on ten distinct accounts makes the address a stuffing source: refused before any hashing, even with
+    // a correct password, until its failures age out; the owner elsewhere is unaffected.
+    let mut failed = statuses.iter().filter(|s| **s == 401).count();
+    let mut n = 100;
+    while failed < 10 {
+        let reply = attempt(
+            format!("guess{n}@example.co"),
+            "wrong wrong wrong wrong",
+            "203.0.113.90",
+        )
+        .await
+        .unwrap();
+        n += 1;
+        match reply.status().as_u16() {
+            401 => failed += 1,
+            429 => tokio::time::sleep(std::time::Duration::from_millis(1100)).await,
+            other => panic!("{other}"),
+        }
+    }
+    let blocked = attempt("stuffed@example.co".into(), PASSWORD, "203.0.113.90")
+        .await
+        .unwrap();
+    assert_eq!(blocked.status().as_u16(), 429);
+    let retry_after: u64 = blocked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        retry_after > 200,
+        "until the five-minute window slides: {retry_after}"
+    );
+    let owner = attempt("stuffed@example.co".into(), PASSWORD, "198.51.100.91")
+        .await
+        .unwrap();
+    assert_eq!(owner.status().as_u16(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn thirty_rapid_wrong_passwords_are_throttled_without_locking_out_the_owner() {
     let server =
         TestServer::start_with(|config| config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
