@@ -763,14 +763,6 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
     let peak_rss = served.rss_mib().1;
     let cold_start = served.cold_start;
     let raw_tps = if let Some(db) = &database {
-        if std::env::var_os("BENCH_PGSTATS").is_some() {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(&db.superuser_url()).await?;
-            let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as("SELECT relname::text, seq_scan, coalesce(seq_tup_read,0), coalesce(idx_scan,0), n_tup_ins, n_tup_upd, n_dead_tup FROM pg_stat_user_tables ORDER BY seq_tup_read DESC LIMIT 15").fetch_all(&mut c).await?;
-            for r in rows {
-                eprintln!("PGSTAT {r:?}");
-            }
-        }
         let tps = raw_postgres(&db.superuser_url(), &seed, args.connections, args.seconds)?;
         served.stop();
         tps
