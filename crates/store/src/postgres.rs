@@ -232,16 +232,22 @@ fn partner_from_row(row: &PgRow) -> StoreResult<Partner> {
 }
 
 pub(crate) fn venue_from_row(row: &PgRow) -> StoreResult<Venue> {
+    venue_from_prefixed_row(row, "")
+}
+
+/// A venue read with its columns renamed `{prefix}{column}`, as when joined with another table's rows.
+pub(crate) fn venue_from_prefixed_row(row: &PgRow, prefix: &str) -> StoreResult<Venue> {
+    let column = |name: &str| format!("{prefix}{name}");
     VenueColumns {
-        partner_id: row.try_get("partner_id")?,
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        timezone: row.try_get("timezone")?,
-        address: row.try_get("address")?,
-        currency: row.try_get("currency")?,
-        tax_kind: row.try_get("tax_kind")?,
-        tax_rate_bp: i64::from(row.try_get::<i32, _>("tax_rate_bp")?),
-        created_at: row.try_get("created_at")?,
+        partner_id: row.try_get(column("partner_id").as_str())?,
+        id: row.try_get(column("id").as_str())?,
+        name: row.try_get(column("name").as_str())?,
+        timezone: row.try_get(column("timezone").as_str())?,
+        address: row.try_get(column("address").as_str())?,
+        currency: row.try_get(column("currency").as_str())?,
+        tax_kind: row.try_get(column("tax_kind").as_str())?,
+        tax_rate_bp: i64::from(row.try_get::<i32, _>(column("tax_rate_bp").as_str())?),
+        created_at: row.try_get(column("created_at").as_str())?,
     }
     .into_venue()
 }

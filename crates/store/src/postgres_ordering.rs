@@ -145,8 +145,9 @@ async fn insert_event(
 }
 
 /// Stores an order in the caller's tenant transaction: the table's first order opens a pending session, later
-/// ones join it; a retried Idempotency-Key returns the first order. Three statements on the way to a new order
-/// (session, order, event), because on this path every round trip is latency the guest waits for.
+/// ones join it; a retried Idempotency-Key returns the first order. On the way to a new order everything is one
+/// statement (session, order, kitchen event and its NOTIFY), because on this path every round trip is latency the
+/// guest waits for.
 async fn insert_order(
     conn: &mut PgConnection,
     partner: PartnerId,
@@ -154,76 +155,73 @@ async fn insert_order(
     now: OffsetDateTime,
 ) -> StoreResult<PlaceOutcome> {
     let partner_id = partner.as_uuid();
-    // Opens the session or reads the live one in one statement. The read shares the statement's snapshot, so a
-    // session another guest opened at the same instant (committed after that snapshot) is read again after.
-    let opened_or_live: Option<Uuid> = sqlx::query_scalar(
-        "WITH opened AS (
-             INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
-             VALUES ($1, $2, $3, $4, 'pending', $5)
-             ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING
-             RETURNING id)
-         SELECT id FROM opened
-         UNION ALL
-         SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $4 AND status <> 'closed'
-         LIMIT 1",
-    )
-    .bind(partner_id)
-    .bind(Uuid::now_v7())
-    .bind(order.venue_id)
-    .bind(order.table_id)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(foreign_key_to_not_found)?;
-    let session = match opened_or_live {
-        Some(session) => session,
-        None => sqlx::query_scalar(
-            "SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'",
+    // Twice at most: the session's read shares the statement's snapshot, so when another guest opened the table's
+    // session at the same instant (committed after that snapshot) nothing is placed, and the second run sees it.
+    for _ in 0..2 {
+        let placed = sqlx::query(
+            "WITH opened AS (
+                 INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
+                 VALUES ($1, $2, $3, $4, 'pending', $5)
+                 ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING
+                 RETURNING id, status),
+             live AS (
+                 SELECT id, status FROM opened
+                 UNION ALL
+                 SELECT id, status FROM table_sessions WHERE partner_id = $1 AND table_id = $4 AND status <> 'closed'
+                 LIMIT 1),
+             placed AS (
+                 INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency,
+                                     idempotency_key, request_hash, placed_at, updated_at, session_id, device)
+                 SELECT $1, $3, $6, $4, 'placed', $7, $8, $9, $10, $11, $5, $5, live.id, $12 FROM live
+                 ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING
+                 RETURNING *),
+             recorded AS (
+                 INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at)
+                 SELECT $1, $3, placed.id, 'placed', 'guest', $5 FROM placed, live WHERE live.status = 'open'
+                 RETURNING seq)
+             SELECT placed.*, (SELECT count(pg_notify($13, $14 || seq::text)) FROM recorded) AS announced
+             FROM placed",
+        )
+        .bind(partner_id)
+        .bind(Uuid::now_v7())
+        .bind(order.venue_id)
+        .bind(order.table_id)
+        .bind(now)
+        .bind(order.id)
+        .bind(json_text(&order.lines))
+        .bind(order.subtotal.amount)
+        .bind(order.subtotal.currency.code())
+        .bind(&order.idempotency_key)
+        .bind(&order.request_hash)
+        .bind(&order.device)
+        .bind(ORDER_EVENTS_CHANNEL)
+        .bind(format!("{partner}:{}:", order.venue_id))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        if let Some(row) = placed {
+            return Ok(PlaceOutcome::Created(order_from_row(&row)?));
+        }
+        let existing = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = $1 AND table_id = $2 AND idempotency_key = $3",
         )
         .bind(partner_id)
         .bind(order.table_id)
-        .fetch_one(&mut *conn)
-        .await?,
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key,
-                             request_hash, placed_at, updated_at, session_id, device)
-         VALUES ($1, $2, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $10, $11, $12)
-         ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *",
-    )
-    .bind(partner_id)
-    .bind(order.venue_id)
-    .bind(order.id)
-    .bind(order.table_id)
-    .bind(json_text(&order.lines))
-    .bind(order.subtotal.amount)
-    .bind(order.subtotal.currency.code())
-    .bind(&order.idempotency_key)
-    .bind(&order.request_hash)
-    .bind(now)
-    .bind(session)
-    .bind(&order.device)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(foreign_key_to_not_found)?;
-    if let Some(row) = inserted {
-        let created = order_from_row(&row)?;
-        record_event_if_open(conn, partner, &created, "guest", now).await?;
-        return Ok(PlaceOutcome::Created(created));
+        .bind(&order.idempotency_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(existing) = existing {
+            let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
+            return if hash.as_deref() == Some(order.request_hash.as_slice()) {
+                Ok(PlaceOutcome::Replayed(order_from_row(&existing)?))
+            } else {
+                Ok(PlaceOutcome::KeyReused)
+            };
+        }
     }
-    let existing =
-        sqlx::query("SELECT * FROM orders WHERE partner_id = $1 AND table_id = $2 AND idempotency_key = $3")
-            .bind(partner_id)
-            .bind(order.table_id)
-            .bind(&order.idempotency_key)
-            .fetch_one(&mut *conn)
-            .await?;
-    let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
-    if hash.as_deref() == Some(order.request_hash.as_slice()) {
-        Ok(PlaceOutcome::Replayed(order_from_row(&existing)?))
-    } else {
-        Ok(PlaceOutcome::KeyReused)
-    }
+    Err(StoreError::Conflict(
+        "the table's session changed twice while the order was placed; try again".into(),
+    ))
 }
 
 fn foreign_key_to_not_found(error: sqlx::Error) -> StoreError {
@@ -610,26 +608,28 @@ impl OrderingStore for PgStore {
     ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>> {
         let partner = scope.partner().as_uuid();
         let mut tx = self.scoped(scope).await?;
-        let venue = sqlx::query("SELECT * FROM venues WHERE partner_id = $1 AND id = $2")
-            .bind(partner)
-            .bind(draft.venue_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let venue = crate::postgres::venue_from_row(&venue)?;
-        let items = if draft.item_ids.is_empty() {
-            Vec::new()
-        } else {
-            sqlx::query("SELECT * FROM menu_items WHERE partner_id = $1 AND venue_id = $2 AND id = ANY($3)")
-                .bind(partner)
-                .bind(draft.venue_id)
-                .bind(&draft.item_ids)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(item_from_row)
-                .collect::<StoreResult<Vec<_>>>()?
-        };
+        // The venue and the named items in one round trip: one row per item found, or one row of the venue alone.
+        let rows = sqlx::query(
+            "SELECT v.partner_id AS v_partner_id, v.id AS v_id, v.name AS v_name, v.timezone AS v_timezone,
+                    v.address AS v_address, v.currency AS v_currency, v.tax_kind AS v_tax_kind,
+                    v.tax_rate_bp AS v_tax_rate_bp, v.created_at AS v_created_at, i.*
+             FROM venues v
+             LEFT JOIN menu_items i ON i.partner_id = v.partner_id AND i.venue_id = v.id AND i.id = ANY($3)
+             WHERE v.partner_id = $1 AND v.id = $2",
+        )
+        .bind(partner)
+        .bind(draft.venue_id)
+        .bind(&draft.item_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let venue =
+            crate::postgres::venue_from_prefixed_row(rows.first().ok_or(StoreError::NotFound)?, "v_")?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<Uuid>, _>("id")?.is_some() {
+                items.push(item_from_row(row)?);
+            }
+        }
         let (lines, subtotal) = match price(&venue, &items) {
             Ok(priced) => priced,
             // Dropping the transaction rolls it back: it has only read.
