@@ -71,6 +71,47 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     pub(crate) sealer: std::sync::Arc<crate::sealing::FieldSealer>,
+    /// SQLite has one writer at a time. Writers of this process queue here, in order and without spinning, rather
+    /// than in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and so turns a short queue into a
+    /// long tail. Other processes (the CLI, a backup) still meet the busy timeout.
+    pub(crate) write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction holding the store's write gate until it commits or is dropped (the transaction is
+/// declared first, so it rolls back before the gate opens).
+pub(crate) struct WriteTx<'a> {
+    tx: sqlx::Transaction<'a, sqlx::Sqlite>,
+    _gate: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl WriteTx<'_> {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl SqliteStore {
+    /// A write transaction (`BEGIN IMMEDIATE`), after this process's earlier writers.
+    pub(crate) async fn write_tx(&self) -> StoreResult<WriteTx<'_>> {
+        let gate = self.write_gate.lock().await;
+        Ok(WriteTx {
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _gate: gate,
+        })
+    }
 }
 
 fn options(url: &str) -> StoreResult<SqliteConnectOptions> {
@@ -176,6 +217,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             sealer: std::sync::Arc::new(crate::sealing::FieldSealer::new(kms)),
+            write_gate: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 }

@@ -886,7 +886,7 @@ impl IdentityStore for SqliteStore {
         key: &StoredSigningKey,
         unless_newer_than: OffsetDateTime,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx().await?;
         // BEGIN IMMEDIATE serialises writers: one rotation wins, the others then see the new key and stand down.
         let newer: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE created_at > ?1)")
@@ -975,17 +975,11 @@ async fn insert_message(
 /// SQLite has no row-level security: a tenant transaction is a write transaction, and every statement in it
 /// filters by partner itself.
 impl SqliteStore {
-    pub(crate) async fn tenant_tx(
-        &self,
-        _partner: PartnerId,
-    ) -> StoreResult<sqlx::Transaction<'_, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    pub(crate) async fn tenant_tx(&self, _partner: PartnerId) -> StoreResult<crate::sqlite::WriteTx<'_>> {
+        self.write_tx().await
     }
 
-    pub(crate) async fn scoped(
-        &self,
-        scope: &TenantScope,
-    ) -> StoreResult<sqlx::Transaction<'_, sqlx::Sqlite>> {
+    pub(crate) async fn scoped(&self, scope: &TenantScope) -> StoreResult<crate::sqlite::WriteTx<'_>> {
         self.tenant_tx(scope.partner()).await
     }
 }

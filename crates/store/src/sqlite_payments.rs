@@ -840,10 +840,8 @@ impl PaymentStore for SqliteStore {
         effect: &EventEffect,
         now: OffsetDateTime,
     ) -> StoreResult<EventOutcome> {
-        let mut tx = match scope {
-            Some(scope) => self.scoped(scope).await?,
-            None => self.pool.begin().await?,
-        };
+        // A write either way (the event is recorded): through the write gate.
+        let mut tx = self.write_tx().await?;
         // Concurrent deliveries of one event queue on this row: the first inserts it and applies the effect, the
         // others find it once the first commits and change nothing.
         let recorded = sqlx::query(
