@@ -2,7 +2,8 @@
 //! SQLite data directory or a throwaway PostgreSQL cluster, seeds a partner through the HTTP API, and measures, in
 //! one run on one machine so that noise cancels:
 //!
-//! - (a) guests placing orders over HTTPS with Idempotency-Keys at N connections: throughput and p50/p95/p99/p99.9;
+//! - (a) guests placing orders over HTTPS with Idempotency-Keys at N connections: throughput and p50/p95/p99/p99.9,
+//!   while staff read the venue's bills; at saturation and at a steady half load;
 //! - the raw limit: the same order-shaped transaction issued straight to the database (pgbench on PostgreSQL, a direct
 //!   loop on SQLite) at the same concurrency, and comanda ÷ raw;
 //! - (b) the order p99 while a 500 req/s login flood hits the bcrypt-12 sign-in;
@@ -52,6 +53,9 @@ struct Args {
 }
 
 const TABLES: usize = 32;
+/// Staff connections reading the venue's bills during order placement, and how often each reads.
+const STAFF_READERS: usize = 4;
+const STAFF_READ_EVERY: Duration = Duration::from_millis(250);
 
 struct Served {
     child: Child,
@@ -550,6 +554,73 @@ async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u
     Ok(done as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Staff reading bills while guests order: `STAFF_READERS` connections, each reading the venue's live table
+/// sessions with their bills (`GET /venues/{venue}/table-sessions`) every `STAFF_READ_EVERY`, until `stop`.
+async fn staff_reading_bills(served: &Served, seed: &Seed, stop: Arc<std::sync::atomic::AtomicBool>) -> Run {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..STAFF_READERS {
+        let (client, stop) = (served.client.clone(), stop.clone());
+        let url = format!("{}/api/v1/venues/{}/table-sessions", served.origin, seed.venue);
+        let access = seed.access.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut run = Run::default();
+            let mut ticker = tokio::time::interval(STAFF_READ_EVERY);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ticker.tick().await;
+                let sent = Instant::now();
+                let ok = match client.get(&url).bearer_auth(&access).send().await {
+                    Ok(response) => {
+                        let success = response.status().is_success();
+                        let read = response.bytes().await.is_ok();
+                        success && read
+                    }
+                    Err(_) => false,
+                };
+                if ok {
+                    run.ok += 1;
+                    run.latencies
+                        .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+                } else {
+                    run.failed += 1;
+                }
+            }
+            run
+        }));
+    }
+    let mut total = Run::default();
+    for task in tasks {
+        if let Ok(run) = task.await {
+            total.ok += run.ok;
+            total.failed += run.failed;
+            total.latencies.extend(run.latencies);
+        }
+    }
+    total.elapsed = started.elapsed();
+    total.latencies.sort_unstable();
+    total
+}
+
+/// Orders placed at `pace` with staff reading bills alongside: the orders' run and the staff's.
+async fn orders_with_staff_reading(
+    served: &Served,
+    seed: &Seed,
+    connections: usize,
+    seconds: u64,
+    pace: Pace,
+) -> (Run, Run) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (orders, staff) = tokio::join!(
+        async {
+            let run = place_orders(served, seed, connections, seconds, pace).await;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            run
+        },
+        staff_reading_bills(served, seed, stop.clone())
+    );
+    (orders, staff)
+}
+
 /// (b) 500 sign-in attempts a second (wrong passwords, one address, as a credential-stuffing burst) while (a) runs.
 async fn orders_under_login_flood(
     served: &Served,
@@ -705,9 +776,11 @@ async fn fan_out(served: &Served, seed: &Seed, displays: usize, orders: usize) -
 struct EngineResults {
     engine: &'static str,
     orders: Run,
+    staff: Run,
     raw_tps: f64,
     steady_rate: f64,
     steady: Run,
+    steady_staff: Run,
     steady_flood: Run,
     flood: Run,
     flood_statuses: HashMap<u16, usize>,
@@ -739,7 +812,8 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
         args.connections
     );
     let _warm_up = place_orders(&served, &seed, args.connections, 2, Pace::Saturated).await;
-    let orders = place_orders(&served, &seed, args.connections, args.seconds, Pace::Saturated).await;
+    let (orders, staff) =
+        orders_with_staff_reading(&served, &seed, args.connections, args.seconds, Pace::Saturated).await;
     let steady_rate = (orders.rate() * args.steady_share).max(1.0);
     let steady_pace = Pace::Steady {
         orders_per_second: steady_rate,
@@ -749,7 +823,8 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
         engine_name(postgres),
         orders.rate()
     );
-    let steady = place_orders(&served, &seed, args.connections, args.seconds, steady_pace).await;
+    let (steady, steady_staff) =
+        orders_with_staff_reading(&served, &seed, args.connections, args.seconds, steady_pace).await;
     let (steady_flood, _) =
         orders_under_login_flood(&served, &seed, args.connections, args.seconds, steady_pace).await;
     let (flood, flood_statuses) =
@@ -779,9 +854,11 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
     Ok(EngineResults {
         engine: engine_name(postgres),
         orders,
+        staff,
         raw_tps,
         steady_rate,
         steady,
+        steady_staff,
         steady_flood,
         flood,
         flood_statuses,
@@ -827,6 +904,21 @@ fn table(results: &[EngineResults], args: &Args) -> String {
         )
     });
     row("(a) failed requests".into(), &|r| r.orders.failed.to_string());
+    row(
+        format!(
+            "(a) alongside: {STAFF_READERS} staff reading the venue's bills every {} ms: reads/s; p50 / p99 (ms); failed",
+            STAFF_READ_EVERY.as_millis()
+        ),
+        &|r| {
+            format!(
+                "{:.0}; {:.1} / {:.1}; {}",
+                r.staff.rate(),
+                r.staff.percentile_ms(50.0),
+                r.staff.percentile_ms(99.0),
+                r.staff.failed
+            )
+        },
+    );
     row(format!("raw order transaction, {c} clients (tx/s)"), &|r| {
         format!("{:.0}", r.raw_tps)
     });
@@ -847,6 +939,13 @@ fn table(results: &[EngineResults], args: &Args) -> String {
             )
         },
     );
+    row("(a) staff bill reads at that load: p50 / p99 (ms)".into(), &|r| {
+        format!(
+            "{:.1} / {:.1}",
+            r.steady_staff.percentile_ms(50.0),
+            r.steady_staff.percentile_ms(99.0)
+        )
+    });
     row(
         "(b) order p99 at that steady load under a 500 req/s login flood (ms)".into(),
         &|r| {

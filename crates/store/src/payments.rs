@@ -407,6 +407,12 @@ pub trait PaymentStore: Send + Sync {
     async fn payment_partners(&self) -> StoreResult<Vec<PartnerId>>;
 
     async fn session_balance(&self, scope: &TenantScope, session: Uuid) -> StoreResult<SessionBalance>;
+    /// The balances of many sessions in one read, in the order given (a staff view of a venue's live tables).
+    async fn session_balances(
+        &self,
+        scope: &TenantScope,
+        sessions: &[Uuid],
+    ) -> StoreResult<Vec<SessionBalance>>;
     /// Holds the payment's share of the bill if that much is left, under a lock of the session.
     async fn reserve_payment(
         &self,

@@ -140,29 +140,48 @@ fn alert_from_row(row: &PgRow) -> StoreResult<Alert> {
 
 /// A session's bill and payments, read inside the caller's transaction.
 async fn balance_in(conn: &mut PgConnection, partner: Uuid, session: Uuid) -> StoreResult<SessionBalance> {
-    let row = sqlx::query(
+    balances_in(conn, partner, &[session])
+        .await?
+        .pop()
+        .ok_or_else(|| corrupt("balance", "missing"))
+}
+
+/// Each session's bill against its payments, one row per session in the order given.
+async fn balances_in(
+    conn: &mut PgConnection,
+    partner: Uuid,
+    sessions: &[Uuid],
+) -> StoreResult<Vec<SessionBalance>> {
+    let rows = sqlx::query(
         "SELECT (SELECT COALESCE(sum(subtotal), 0)::bigint FROM orders
-                  WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled') AS total,
-                (SELECT min(currency) FROM orders WHERE partner_id = $1 AND session_id = $2) AS currency,
+                  WHERE partner_id = $1 AND session_id = s.id AND status <> 'cancelled') AS total,
+                (SELECT min(currency) FROM orders WHERE partner_id = $1 AND session_id = s.id) AS currency,
                 (SELECT COALESCE(sum(share), 0)::bigint FROM payments
-                  WHERE partner_id = $1 AND session_id = $2 AND status = 'succeeded') AS paid,
+                  WHERE partner_id = $1 AND session_id = s.id AND status = 'succeeded') AS paid,
                 (SELECT COALESCE(sum(share), 0)::bigint FROM payments
-                  WHERE partner_id = $1 AND session_id = $2 AND status = 'pending') AS held",
+                  WHERE partner_id = $1 AND session_id = s.id AND status = 'pending') AS held
+         FROM unnest($2::uuid[]) WITH ORDINALITY AS s(id, position)
+         ORDER BY s.position",
     )
     .bind(partner)
-    .bind(session)
-    .fetch_one(&mut *conn)
+    .bind(sessions)
+    .fetch_all(&mut *conn)
     .await?;
-    let currency = match row.try_get::<Option<String>, _>("currency")? {
-        Some(code) => Currency::from_code(code.trim()).ok_or_else(|| corrupt("currency", &code))?,
-        None => Currency::COP,
-    };
-    let total = Money::new(row.try_get("total")?, currency).map_err(|_| corrupt("total", "negative"))?;
-    Ok(SessionBalance::new(
-        total,
-        row.try_get("paid")?,
-        row.try_get("held")?,
-    ))
+    rows.iter()
+        .map(|row| {
+            let currency = match row.try_get::<Option<String>, _>("currency")? {
+                Some(code) => Currency::from_code(code.trim()).ok_or_else(|| corrupt("currency", &code))?,
+                None => Currency::COP,
+            };
+            let total =
+                Money::new(row.try_get("total")?, currency).map_err(|_| corrupt("total", "negative"))?;
+            Ok(SessionBalance::new(
+                total,
+                row.try_get("paid")?,
+                row.try_get("held")?,
+            ))
+        })
+        .collect()
 }
 
 async fn outstanding_debt_in(conn: &mut PgConnection, partner: Uuid) -> StoreResult<i64> {
@@ -629,6 +648,17 @@ impl PaymentStore for PgStore {
         let balance = balance_in(&mut tx, scope.partner().as_uuid(), session).await?;
         tx.commit().await?;
         Ok(balance)
+    }
+
+    async fn session_balances(
+        &self,
+        scope: &TenantScope,
+        sessions: &[Uuid],
+    ) -> StoreResult<Vec<SessionBalance>> {
+        let mut tx = self.scoped(scope).await?;
+        let balances = balances_in(&mut tx, scope.partner().as_uuid(), sessions).await?;
+        tx.commit().await?;
+        Ok(balances)
     }
 
     async fn reserve_payment(

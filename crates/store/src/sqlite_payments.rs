@@ -151,29 +151,57 @@ async fn balance_in(
     partner: Uuid,
     session: Uuid,
 ) -> StoreResult<SessionBalance> {
-    let row = sqlx::query(
+    balances_in(conn, partner, &[session])
+        .await?
+        .pop()
+        .ok_or_else(|| corrupt("balance", "missing"))
+}
+
+/// Each session's bill against its payments, one row per session in the order given.
+async fn balances_in(
+    conn: &mut SqliteConnection,
+    partner: Uuid,
+    sessions: &[Uuid],
+) -> StoreResult<Vec<SessionBalance>> {
+    // A JSON array of hyphenated ids, the form ids are stored in.
+    let ids = format!(
+        "[{}]",
+        sessions
+            .iter()
+            .map(|id| format!("\"{}\"", u(id)))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let rows = sqlx::query(
         "SELECT (SELECT COALESCE(sum(subtotal), 0) FROM orders
-                  WHERE partner_id = ?1 AND session_id = ?2 AND status <> 'cancelled') AS total,
-                (SELECT min(currency) FROM orders WHERE partner_id = ?1 AND session_id = ?2) AS currency,
+                  WHERE partner_id = ?1 AND session_id = s.value AND status <> 'cancelled') AS total,
+                (SELECT min(currency) FROM orders WHERE partner_id = ?1 AND session_id = s.value) AS currency,
                 (SELECT COALESCE(sum(share), 0) FROM payments
-                  WHERE partner_id = ?1 AND session_id = ?2 AND status = 'succeeded') AS paid,
+                  WHERE partner_id = ?1 AND session_id = s.value AND status = 'succeeded') AS paid,
                 (SELECT COALESCE(sum(share), 0) FROM payments
-                  WHERE partner_id = ?1 AND session_id = ?2 AND status = 'pending') AS held",
+                  WHERE partner_id = ?1 AND session_id = s.value AND status = 'pending') AS held
+         FROM json_each(?2) AS s
+         ORDER BY s.key",
     )
     .bind(u(partner))
-    .bind(u(session))
-    .fetch_one(&mut *conn)
+    .bind(ids)
+    .fetch_all(&mut *conn)
     .await?;
-    let currency = match row.try_get::<Option<String>, _>("currency")? {
-        Some(code) => Currency::from_code(code.trim()).ok_or_else(|| corrupt("currency", &code))?,
-        None => Currency::COP,
-    };
-    let total = Money::new(row.try_get("total")?, currency).map_err(|_| corrupt("total", "negative"))?;
-    Ok(SessionBalance::new(
-        total,
-        row.try_get("paid")?,
-        row.try_get("held")?,
-    ))
+    rows.iter()
+        .map(|row| {
+            let currency = match row.try_get::<Option<String>, _>("currency")? {
+                Some(code) => Currency::from_code(code.trim()).ok_or_else(|| corrupt("currency", &code))?,
+                None => Currency::COP,
+            };
+            let total =
+                Money::new(row.try_get("total")?, currency).map_err(|_| corrupt("total", "negative"))?;
+            Ok(SessionBalance::new(
+                total,
+                row.try_get("paid")?,
+                row.try_get("held")?,
+            ))
+        })
+        .collect()
 }
 
 async fn outstanding_debt_in(conn: &mut SqliteConnection, partner: Uuid) -> StoreResult<i64> {
@@ -642,6 +670,16 @@ impl PaymentStore for SqliteStore {
         let balance = balance_in(&mut tx, scope.partner().as_uuid(), session).await?;
         tx.commit().await?;
         Ok(balance)
+    }
+
+    async fn session_balances(
+        &self,
+        scope: &TenantScope,
+        sessions: &[Uuid],
+    ) -> StoreResult<Vec<SessionBalance>> {
+        // One statement reads consistently on its own: no write lock for a view.
+        let mut conn = self.pool.acquire().await?;
+        balances_in(&mut conn, scope.partner().as_uuid(), sessions).await
     }
 
     async fn reserve_payment(

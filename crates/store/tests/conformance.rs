@@ -1398,6 +1398,17 @@ mod suite {
         let balance = store.session_balance(&scope, session).await.unwrap();
         assert_eq!(balance.total, cop(4_380_000));
         assert_eq!(balance.remaining, cop(4_380_000));
+        // Many sessions in one read, in the order asked; a session with nothing on it reads as zero.
+        let many = store
+            .session_balances(&scope, &[session, uuid::Uuid::now_v7(), session])
+            .await
+            .unwrap();
+        assert_eq!(many.len(), 3);
+        assert_eq!((&many[0], &many[2]), (&balance, &balance));
+        assert_eq!(
+            many[1],
+            comanda_store::payments::SessionBalance::new(cop(0), 0, 0)
+        );
         let first = reserved(
             store,
             &scope,

@@ -752,10 +752,8 @@ async fn session_views(
     sessions: Vec<comanda_store::ordering::TableSession>,
 ) -> Result<Vec<SessionView>, ApiError> {
     let tables = state.store.tables(&caller.scope, venue).await?;
-    let mut balances = Vec::with_capacity(sessions.len());
-    for session in &sessions {
-        balances.push(state.store.session_balance(&caller.scope, session.id).await?);
-    }
+    let ids: Vec<Uuid> = sessions.iter().map(|s| s.id).collect();
+    let balances = state.store.session_balances(&caller.scope, &ids).await?;
     Ok(sessions
         .into_iter()
         .zip(balances)
