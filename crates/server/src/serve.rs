@@ -113,11 +113,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let router = app::build(state);
     let identity_for_server = identity.clone();
     let handle = axum_server::Handle::new();
-    // TCP_NODELAY: a response leaves as TLS records in more than one write, and Nagle's algorithm would hold the
-    // last one until the client acknowledges the first (up to its 40 ms delayed-ACK timer).
-    let mut server = axum_server::from_tcp_rustls(listener, tls_config)?
-        .map(|tls| tls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
-        .handle(handle.clone());
+    let mut server = axum_server::from_tcp_rustls(listener, tls_config)?.handle(handle.clone());
     server
         .http_builder()
         .http1()
