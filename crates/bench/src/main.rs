@@ -667,6 +667,8 @@ async fn orders_under_login_flood(
 
 struct FanOut {
     connected: usize,
+    /// Why displays got no stream: HTTP status, or 0 when the request itself failed.
+    refused: HashMap<u16, usize>,
     delivered: usize,
     expected: usize,
     run: Run,
@@ -679,18 +681,25 @@ async fn fan_out(served: &Served, seed: &Seed, displays: usize, orders: usize) -
     let arrivals: Arc<Mutex<Vec<(String, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
     let connected = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refused: Arc<std::sync::Mutex<HashMap<u16, usize>>> = Arc::default();
     let stream_client = https_client(&served.data.path().join("data/tls/cert.pem"), displays + 8)?;
     let mut tasks = Vec::new();
     for _ in 0..displays {
-        let (client, arrivals, connected, stop) = (
+        let (client, arrivals, connected, stop, refused) = (
             stream_client.clone(),
             arrivals.clone(),
             connected.clone(),
             stop.clone(),
+            refused.clone(),
         );
         let url = format!("{}/api/v1/venues/{}/orders/stream", served.origin, seed.venue);
         let access = seed.access.clone();
         tasks.push(tokio::spawn(async move {
+            let refuse = |status: u16| {
+                if let Ok(mut refused) = refused.lock() {
+                    *refused.entry(status).or_insert(0) += 1;
+                }
+            };
             let Ok(response) = client
                 .get(url)
                 .bearer_auth(access)
@@ -698,9 +707,11 @@ async fn fan_out(served: &Served, seed: &Seed, displays: usize, orders: usize) -
                 .send()
                 .await
             else {
+                refuse(0);
                 return;
             };
             if !response.status().is_success() {
+                refuse(response.status().as_u16());
                 return;
             }
             connected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -764,7 +775,9 @@ async fn fan_out(served: &Served, seed: &Seed, displays: usize, orders: usize) -
         }
     }
     run.latencies.sort_unstable();
+    let refused = refused.lock().map(|r| r.clone()).unwrap_or_default();
     Ok(FanOut {
+        refused,
         connected,
         delivered: run.latencies.len(),
         expected: sent.len() * connected,
@@ -970,11 +983,21 @@ fn table(results: &[EngineResults], args: &Args) -> String {
         },
     );
     row(
-        "(c) displays connected; events delivered / expected".into(),
+        "(c) displays connected (refused: n×status, 0 = no answer); events delivered / expected".into(),
         &|r| {
+            let mut refused: Vec<_> = r.fan_out.refused.iter().collect();
+            refused.sort();
+            let refused: Vec<String> = refused.iter().map(|(s, n)| format!("{n}×{s}")).collect();
             format!(
-                "{}; {} / {}",
-                r.fan_out.connected, r.fan_out.delivered, r.fan_out.expected
+                "{}{}; {} / {}",
+                r.fan_out.connected,
+                if refused.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (refused: {})", refused.join(", "))
+                },
+                r.fan_out.delivered,
+                r.fan_out.expected
             )
         },
     );
