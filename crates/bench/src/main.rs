@@ -335,6 +335,32 @@ struct Run {
 }
 
 impl Run {
+    /// One request: counted, and timed from `sent` when it succeeded.
+    fn record(&mut self, ok: bool, sent: Instant) {
+        if ok {
+            self.ok += 1;
+            self.latencies
+                .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+        } else {
+            self.failed += 1;
+        }
+    }
+
+    /// The runs of several workers as one, timed from `started`.
+    async fn joined(tasks: Vec<tokio::task::JoinHandle<Run>>, started: Instant) -> Run {
+        let mut total = Run::default();
+        for task in tasks {
+            if let Ok(run) = task.await {
+                total.ok += run.ok;
+                total.failed += run.failed;
+                total.latencies.extend(run.latencies);
+            }
+        }
+        total.elapsed = started.elapsed();
+        total.latencies.sort_unstable();
+        total
+    }
+
     fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
     }
@@ -409,28 +435,12 @@ async fn place_orders(served: &Served, seed: &Seed, connections: usize, seconds:
                     }
                     Err(_) => false,
                 };
-                if ok {
-                    run.ok += 1;
-                    run.latencies
-                        .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
-                } else {
-                    run.failed += 1;
-                }
+                run.record(ok, sent);
             }
             run
         }));
     }
-    let mut total = Run::default();
-    for task in tasks {
-        if let Ok(run) = task.await {
-            total.ok += run.ok;
-            total.failed += run.failed;
-            total.latencies.extend(run.latencies);
-        }
-    }
-    total.elapsed = started.elapsed();
-    total.latencies.sort_unstable();
-    total
+    Run::joined(tasks, started).await
 }
 
 /// The raw limit on PostgreSQL: the order-shaped transaction (table lookup, session upsert and read, order row,
@@ -577,28 +587,12 @@ async fn staff_reading_bills(served: &Served, seed: &Seed, stop: Arc<std::sync::
                     }
                     Err(_) => false,
                 };
-                if ok {
-                    run.ok += 1;
-                    run.latencies
-                        .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
-                } else {
-                    run.failed += 1;
-                }
+                run.record(ok, sent);
             }
             run
         }));
     }
-    let mut total = Run::default();
-    for task in tasks {
-        if let Ok(run) = task.await {
-            total.ok += run.ok;
-            total.failed += run.failed;
-            total.latencies.extend(run.latencies);
-        }
-    }
-    total.elapsed = started.elapsed();
-    total.latencies.sort_unstable();
-    total
+    Run::joined(tasks, started).await
 }
 
 /// Orders placed at `pace` with staff reading bills alongside: the orders' run and the staff's.
