@@ -14,7 +14,7 @@
 //! between the `bench:start` / `bench:end` markers.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -50,6 +50,10 @@ struct Args {
     /// Write the results table into this Markdown file between the bench markers.
     #[arg(long)]
     write: Option<PathBuf>,
+    /// Keep the server's own log (its warnings say why a request was refused) in this file; one per engine,
+    /// named `<file>.<engine>`.
+    #[arg(long)]
+    server_log: Option<PathBuf>,
 }
 
 const TABLES: usize = 32;
@@ -107,7 +111,12 @@ fn https_client(cert: &Path, pool: usize) -> anyhow::Result<reqwest::Client> {
 }
 
 /// Starts `comanda serve` and times it to its first answered `/healthz` (d).
-async fn serve(binary: &Path, database: Option<(&str, &str)>, pool: usize) -> anyhow::Result<Served> {
+async fn serve(
+    binary: &Path,
+    database: Option<(&str, &str)>,
+    pool: usize,
+    server_log: Option<PathBuf>,
+) -> anyhow::Result<Served> {
     let data = tempfile::tempdir()?;
     let mut command = Command::new(binary);
     command
@@ -129,9 +138,18 @@ async fn serve(binary: &Path, database: Option<(&str, &str)>, pool: usize) -> an
         .context("starting comanda (build it with --release first)")?;
     let stdout = child.stdout.take().context("no stdout")?;
     let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let mut kept_log = match server_log {
+        Some(path) => Some(std::io::LineWriter::new(
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
     // Drain the log for the whole run, so writing it never blocks the server.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(kept) = kept_log.as_mut() {
+                let _ = writeln!(kept, "{line}");
+            }
             if let Some(rest) = line.split("listening on https://127.0.0.1:").nth(1) {
                 let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 let _ = port_tx.send(port);
@@ -444,7 +462,7 @@ async fn place_orders(served: &Served, seed: &Seed, connections: usize, seconds:
 }
 
 /// The raw limit on PostgreSQL: the order-shaped transaction (table lookup, session upsert and read, order row,
-/// order event) through pgbench at the same concurrency.
+/// the venue's next event number, order event) through pgbench at the same concurrency.
 fn raw_postgres(superuser_url: &str, seed: &Seed, connections: usize, seconds: u64) -> anyhow::Result<f64> {
     let bin = comanda_store::testing::postgres_bin_dir().map_err(anyhow::Error::msg)?;
     let (p, v) = (&seed.partner, &seed.venue);
@@ -457,7 +475,8 @@ INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_
 SELECT id AS sid, gen_random_uuid() AS oid FROM table_sessions WHERE partner_id = '{p}' AND table_id = :tid AND status <> 'closed' \gset
 INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key, request_hash, placed_at, updated_at, session_id, device) VALUES ('{p}', '{v}', :oid, :tid, 'placed', repeat('x', 160), 1890000, 'COP', gen_random_uuid()::text, '\x00'::bytea, now(), now(), :sid, NULL);
 SELECT EXISTS (SELECT 1 FROM table_sessions WHERE partner_id = '{p}' AND id = :sid AND status = 'open');
-INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at) VALUES ('{p}', '{v}', :oid, 'placed', 'guest', now());
+INSERT INTO venue_event_heads (partner_id, venue_id, last_seq) VALUES ('{p}', '{v}', 1) ON CONFLICT (partner_id, venue_id) DO UPDATE SET last_seq = venue_event_heads.last_seq + 1 RETURNING last_seq AS eseq \gset
+INSERT INTO order_events (partner_id, venue_id, seq, order_id, status, actor, at) VALUES ('{p}', '{v}', :eseq, :oid, 'placed', 'guest', now());
 SELECT pg_notify('comanda_order_events', '{p}' || chr(58) || '{v}');
 END;
 ",
@@ -807,6 +826,11 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
         binary,
         urls.as_ref().map(|(a, o)| (a.as_str(), o.as_str())),
         args.connections + 8,
+        args.server_log.as_ref().map(|path| {
+            let mut named = path.clone().into_os_string();
+            named.push(if postgres { ".postgres" } else { ".sqlite" });
+            PathBuf::from(named)
+        }),
     )
     .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -139,7 +139,8 @@ pub enum PlaceOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderEvent {
-    /// Strictly increasing across the whole platform: the SSE event id clients resume from.
+    /// The SSE event id clients resume from. Within a venue it increases in commit order, so once a reader has seen
+    /// an event no event numbered below it can still appear (numbers of different venues are not comparable).
     pub seq: i64,
     pub order_id: Uuid,
     pub venue_id: Uuid,
@@ -293,6 +294,8 @@ pub trait OrderingStore: Send + Sync {
 /// Where an SSE stream without a Last-Event-ID starts: the venue's newest event.
 #[async_trait]
 pub trait OrderEventFeed: Send + Sync {
+    /// The venue's newest event number (0 before its first event); `NotFound` when the venue is not the caller's,
+    /// so opening a stream costs this one read.
     async fn latest_order_event(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<i64>;
     /// `(partner, venue)` notices of new order events from every instance, where the engine can tell (PostgreSQL
     /// LISTEN); `None` for a single-process engine.

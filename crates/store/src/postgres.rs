@@ -63,6 +63,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "guest_contacts",
         sql: include_str!("../migrations/postgres/0009_guest_contacts.sql"),
     },
+    Migration {
+        version: 10,
+        name: "venue_event_order",
+        sql: include_str!("../migrations/postgres/0010_venue_event_order.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

@@ -111,7 +111,9 @@ async fn record_event_if_open(
 }
 
 /// The event row and its announcement (NOTIFY, delivered at commit to every instance listening) in one statement:
-/// the check that the session is open, the insert and the NOTIFY cost one round trip together.
+/// the check that the session is open, the insert and the NOTIFY cost one round trip together. The event's number
+/// comes from the venue's head row, which stays locked until this transaction commits: at one venue, numbers are
+/// given in commit order, so a reader that passed a number has seen every event below it (migration 0010).
 async fn insert_event(
     conn: &mut PgConnection,
     partner: PartnerId,
@@ -121,11 +123,16 @@ async fn insert_event(
     only_if_open: bool,
 ) -> StoreResult<()> {
     sqlx::query(
-        "WITH recorded AS (
-             INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at)
-             SELECT $1, $2, $3, $4, $5, $6
+        "WITH numbered AS (
+             INSERT INTO venue_event_heads (partner_id, venue_id, last_seq)
+             SELECT $1, $2, 1
              WHERE NOT $7 OR EXISTS
                  (SELECT 1 FROM table_sessions WHERE partner_id = $1 AND id = $8 AND status = 'open')
+             ON CONFLICT (partner_id, venue_id) DO UPDATE SET last_seq = venue_event_heads.last_seq + 1
+             RETURNING last_seq),
+         recorded AS (
+             INSERT INTO order_events (partner_id, venue_id, seq, order_id, status, actor, at)
+             SELECT $1, $2, last_seq, $3, $4, $5, $6 FROM numbered
              RETURNING seq)
          SELECT pg_notify($9, $10 || seq::text) FROM recorded",
     )
@@ -175,9 +182,14 @@ async fn insert_order(
                  SELECT $1, $3, $6, $4, 'placed', $7, $8, $9, $10, $11, $5, $5, live.id, $12 FROM live
                  ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING
                  RETURNING *),
+             numbered AS (
+                 INSERT INTO venue_event_heads (partner_id, venue_id, last_seq)
+                 SELECT $1, $3, 1 FROM placed, live WHERE live.status = 'open'
+                 ON CONFLICT (partner_id, venue_id) DO UPDATE SET last_seq = venue_event_heads.last_seq + 1
+                 RETURNING last_seq),
              recorded AS (
-                 INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at)
-                 SELECT $1, $3, placed.id, 'placed', 'guest', $5 FROM placed, live WHERE live.status = 'open'
+                 INSERT INTO order_events (partner_id, venue_id, seq, order_id, status, actor, at)
+                 SELECT $1, $3, numbered.last_seq, placed.id, 'placed', 'guest', $5 FROM placed, numbered
                  RETURNING seq)
              SELECT placed.*, (SELECT count(pg_notify($13, $14 || seq::text)) FROM recorded) AS announced
              FROM placed",
@@ -947,14 +959,16 @@ impl OrderingStore for PgStore {
 impl OrderEventFeed for PgStore {
     async fn latest_order_event(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<i64> {
         let mut tx = self.scoped(scope).await?;
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT max(seq) FROM order_events WHERE partner_id = $1 AND venue_id = $2")
-                .bind(scope.partner().as_uuid())
-                .bind(venue)
-                .fetch_one(&mut *tx)
-                .await?;
+        let newest: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT (SELECT max(seq) FROM order_events WHERE partner_id = $1 AND venue_id = $2)
+             FROM venues WHERE partner_id = $1 AND id = $2",
+        )
+        .bind(scope.partner().as_uuid())
+        .bind(venue)
+        .fetch_optional(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(seq.unwrap_or(0))
+        Ok(newest.ok_or(StoreError::NotFound)?.unwrap_or(0))
     }
 
     async fn order_event_notices(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<(Uuid, Uuid)>>> {

@@ -200,6 +200,33 @@ impl IdentityStore for SqliteStore {
         Ok(member)
     }
 
+    async fn staff_member_in_session(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<(StaffMember, bool)> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            staff_columns!(),
+            ", EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = ?3 AND partner_id = ?1
+                       AND revoked_at IS NULL AND family_expires_at > ?4) AS session_live
+             FROM staff WHERE partner_id = ?1 AND id = ?2"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(h(family))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let live: bool = row.try_get("session_live")?;
+        let member = self.open_staff(&mut tx, staff_from_row(&row)?).await?;
+        tx.commit().await?;
+        Ok((member, live))
+    }
+
     async fn list_staff(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<StaffMember>> {
         let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(concat!(
@@ -719,24 +746,6 @@ impl IdentityStore for SqliteStore {
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn session_active(
-        &self,
-        scope: &TenantScope,
-        family: Uuid,
-        now: OffsetDateTime,
-    ) -> StoreResult<bool> {
-        let live: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = ?1 AND partner_id = ?2
-                            AND revoked_at IS NULL AND family_expires_at > ?3)",
-        )
-        .bind(h(family))
-        .bind(h(scope.partner().as_uuid()))
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(live)
     }
 
     async fn append_audit(

@@ -938,13 +938,15 @@ impl OrderingStore for SqliteStore {
 #[async_trait]
 impl OrderEventFeed for SqliteStore {
     async fn latest_order_event(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<i64> {
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT max(seq) FROM order_events WHERE partner_id = ?1 AND venue_id = ?2")
-                .bind(h(scope.partner().as_uuid()))
-                .bind(h(venue))
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(seq.unwrap_or(0))
+        let newest: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT (SELECT max(seq) FROM order_events WHERE partner_id = ?1 AND venue_id = ?2)
+             FROM venues WHERE partner_id = ?1 AND id = ?2",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(newest.ok_or(StoreError::NotFound)?.unwrap_or(0))
     }
 
     async fn order_event_notices(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<(Uuid, Uuid)>>> {

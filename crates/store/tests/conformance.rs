@@ -98,6 +98,16 @@ mod suite {
         let scope = new_partner(store, "Vacío").await;
         let missing = store.venue(&scope, comanda_domain::VenueId::mint()).await;
         assert!(matches!(missing, Err(StoreError::NotFound)));
+        let feed = store.latest_order_event(&scope, Uuid::now_v7()).await;
+        assert!(matches!(feed, Err(StoreError::NotFound)), "{feed:?}");
+        let venue = store.create_venue(&scope, &venue("Nueva"), NOW).await.unwrap();
+        assert_eq!(
+            store
+                .latest_order_event(&scope, venue.id.as_uuid())
+                .await
+                .unwrap(),
+            0
+        );
     }
 
     pub async fn venues_paginate_in_creation_order(store: &dyn Store) {
@@ -286,6 +296,22 @@ mod suite {
         );
     }
 
+    /// Whether the member's session reads as alive, checked the way every authenticated request checks it.
+    async fn session_live(
+        store: &dyn Store,
+        scope: &TenantScope,
+        user: Uuid,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> bool {
+        let (member, live) = store
+            .staff_member_in_session(scope, user, family, now)
+            .await
+            .unwrap();
+        assert_eq!(member.id, user);
+        live
+    }
+
     pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: &dyn Store) {
         let (scope, user) = registered(store, "rt@example.co").await;
         let family = Uuid::now_v7();
@@ -295,7 +321,7 @@ mod suite {
             .create_session(&scope, user, family, b"t1", expires, NOW)
             .await
             .unwrap();
-        assert!(store.session_active(&scope, family, NOW).await.unwrap());
+        assert!(session_live(store, &scope, user, family, NOW).await);
         assert_eq!(
             store
                 .rotate_refresh(&scope, b"t1", b"t2", grace, NOW)
@@ -326,7 +352,7 @@ mod suite {
                 .unwrap(),
             RefreshOutcome::Invalid
         );
-        assert!(!store.session_active(&scope, family, later).await.unwrap());
+        assert!(!session_live(store, &scope, user, family, later).await);
         let record = store.refresh_record(b"t3").await.unwrap().unwrap();
         assert!(record.revoked_at.is_some());
         assert_eq!(
@@ -375,7 +401,7 @@ mod suite {
                 .unwrap(),
             RefreshOutcome::Rotated
         );
-        assert!(store.session_active(&scope, family, retry).await.unwrap());
+        assert!(session_live(store, &scope, user, family, retry).await);
     }
 
     pub async fn refresh_family_expires_absolutely(store: &dyn Store) {
@@ -1031,6 +1057,62 @@ mod suite {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    /// A kitchen display follows the feed by asking for the events after the last one it saw. Orders placed at
+    /// the same moment at one venue commit in any order, so an event must never become visible behind one the
+    /// reader has already passed: every order placed while the reader polls reaches it.
+    pub async fn a_reader_following_the_feed_misses_no_concurrent_order(store: &dyn Store) {
+        let scope = new_partner(store, "Rush hour").await;
+        let venue = venue_of(store, &scope).await;
+        let table = store.create_table(&scope, venue, "R1", 8, NOW).await.unwrap();
+        store
+            .place_order(&scope, &order_for(venue, table.id, Some("opening"), b"o"), NOW)
+            .await
+            .unwrap();
+        accept_table(store, &scope, table.id).await;
+        let orders: Vec<NewOrder> = (0..120)
+            .map(|n| order_for(venue, table.id, Some(&format!("rush-{n}")), b"r"))
+            .collect();
+        let placing_done = std::sync::atomic::AtomicBool::new(false);
+        // The display's starting point is read before anyone orders.
+        let mut last = store.latest_order_event(&scope, venue).await.unwrap();
+        let placing = async {
+            for round in orders.chunks(12) {
+                let outcomes =
+                    futures_join_all(round.iter().map(|o| store.place_order(&scope, o, NOW))).await;
+                assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+            }
+            placing_done.store(true, std::sync::atomic::Ordering::SeqCst);
+        };
+        let following = async {
+            let mut seen = std::collections::BTreeSet::new();
+            loop {
+                // Read the flag before reading: a read that starts after placing ended sees every order.
+                let finished = placing_done.load(std::sync::atomic::Ordering::SeqCst);
+                for event in store.order_events_after(&scope, venue, last, 1000).await.unwrap() {
+                    assert!(event.seq > last);
+                    last = event.seq;
+                    seen.insert(event.order_id);
+                }
+                if finished {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        let ((), seen) = tokio::join!(placing, following);
+        let missed: Vec<Uuid> = orders
+            .iter()
+            .map(|o| o.id)
+            .filter(|id| !seen.contains(id))
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "{} of {} orders never reached the reader",
+            missed.len(),
+            orders.len()
         );
     }
 
@@ -2047,6 +2129,7 @@ conformance!(
     orders_move_forward_once_and_leave_events,
     a_guest_reads_its_venue_and_table_together_and_nothing_else,
     a_guest_order_is_priced_in_its_transaction_from_only_what_it_names,
+    a_reader_following_the_feed_misses_no_concurrent_order,
     parallel_payers_never_cover_more_than_the_bill,
     an_event_applies_once_however_often_it_is_delivered,
     refunds_reverse_in_proportion_and_big_ones_need_a_second_person,

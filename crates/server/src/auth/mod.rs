@@ -672,20 +672,28 @@ impl Identity {
 
     async fn caller_for(&self, claims: VerifiedClaims) -> Result<Caller, ApiError> {
         let scope = TenantScope::from_proof(&claims);
-        let member = match self.store.staff_member(&scope, claims.user).await {
-            Ok(member) => member,
+        // A token tied to a session (every access token) has its member and session read in one round trip.
+        let found = match claims.claims.sid.parse::<Uuid>() {
+            Ok(session) => {
+                self.store
+                    .staff_member_in_session(&scope, claims.user, session, self.now())
+                    .await
+            }
+            Err(_) => self
+                .store
+                .staff_member(&scope, claims.user)
+                .await
+                .map(|member| (member, true)),
+        };
+        let (member, session_live) = match found {
+            Ok(found) => found,
             Err(StoreError::NotFound) => return Err(unauthorized("the account no longer exists")),
             Err(other) => return Err(other.into()),
         };
-        if member
+        let revoked_since_issued = member
             .sessions_revoked_at
-            .is_some_and(|revoked| claims.claims.iat < revoked.unix_timestamp())
-        {
-            return Err(unauthorized("the session was signed out"));
-        }
-        if let Ok(session) = claims.claims.sid.parse::<Uuid>()
-            && !self.store.session_active(&scope, session, self.now()).await?
-        {
+            .is_some_and(|revoked| claims.claims.iat < revoked.unix_timestamp());
+        if revoked_since_issued || !session_live {
             return Err(unauthorized("the session was signed out"));
         }
         Ok(Caller {

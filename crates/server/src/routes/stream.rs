@@ -9,7 +9,6 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use comanda_domain::VenueId;
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -164,30 +163,29 @@ pub async fn order_stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let venue = path_id(&venue)?;
-    state
-        .store
-        .venue(&caller.scope, VenueId::from_uuid(venue))
-        .await?;
+    // Subscribed before the read below: an event committed after that read is announced to this receiver, so
+    // starting at the newest event needs no catch-up read.
+    let notices = state.order_events.subscribe();
+    let closing = state.order_events.closing();
+    // One read both proves the venue is the caller's and says where a fresh display starts.
+    let newest = state.store.latest_order_event(&caller.scope, venue).await?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok());
-    let last_seq = match resume {
-        Some(seq) => seq,
-        None => state.store.latest_order_event(&caller.scope, venue).await?,
-    };
-    let notices = state.order_events.subscribe();
-    let closing = state.order_events.closing();
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|seq| *seq < newest);
     let mut feed = Feed {
         state,
         caller,
         venue,
-        last_seq,
+        last_seq: resume.unwrap_or(newest),
         pending: VecDeque::new(),
         notices,
         closing,
     };
-    feed.catch_up().await;
+    if resume.is_some() {
+        feed.catch_up().await;
+    }
     let events = stream::unfold(feed, Feed::next_event);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

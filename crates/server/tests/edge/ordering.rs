@@ -327,6 +327,29 @@ pub async fn orders_move_forward_and_the_kitchen_feed_sees_them(engine: Engine) 
     let mut resumed = resumed.bytes_stream();
     assert_eq!(next_sse_event(&mut resumed).await["status"], "accepted");
     assert_eq!(next_sse_event(&mut resumed).await["status"], "preparing");
+
+    // A venue that is not the caller's has no stream (its existence is not confirmed either).
+    let elsewhere = server
+        .client
+        .get(server.url(&format!("/api/v1/venues/{}/orders/stream", uuid::Uuid::now_v7())))
+        .bearer_auth(&v.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status().as_u16(), 404);
+    assert_eq!(elsewhere.headers()["content-type"], "application/problem+json");
+    // An id from beyond the venue's newest event starts the display at the newest, so the next change arrives.
+    let ahead = server
+        .client
+        .get(server.url(&format!("/api/v1/venues/{}/orders/stream", v.venue)))
+        .bearer_auth(&v.owner)
+        .header("last-event-id", "999999999")
+        .send()
+        .await
+        .unwrap();
+    let mut ahead = ahead.bytes_stream();
+    assert_eq!(transition("ready").await.status, 200);
+    assert_eq!(next_sse_event(&mut ahead).await["status"], "ready");
     server.stop().await;
 }
 
