@@ -56,7 +56,10 @@ struct Args {
     server_log: Option<PathBuf>,
 }
 
-const TABLES: usize = 32;
+/// Guests order at `VENUES` venues of `TABLES_PER_VENUE` tables each: the platform serves many venues at once,
+/// and one venue's kitchen events are numbered in commit order, so a single venue is measured on its own line.
+const VENUES: usize = 8;
+const TABLES_PER_VENUE: usize = 4;
 /// Staff connections reading the venue's bills during order placement, and how often each reads.
 const STAFF_READERS: usize = 4;
 const STAFF_READ_EVERY: Duration = Duration::from_millis(250);
@@ -187,10 +190,29 @@ async fn serve(
 struct Seed {
     access: String,
     partner: String,
+    /// The first venue: its staff read bills and its kitchen displays follow the feed.
     venue: String,
+    /// Every venue's tables, the first venue's first; every table's session accepted.
+    tables: Vec<SeedTable>,
+}
+
+#[derive(Clone)]
+struct SeedTable {
+    venue: String,
+    id: String,
+    token: String,
+    /// An item of the table's venue's menu.
     item: String,
-    /// `(table id, token)`, every table's session accepted.
-    tables: Vec<(String, String)>,
+}
+
+impl Seed {
+    fn first_venue_tables(&self) -> Vec<SeedTable> {
+        self.tables
+            .iter()
+            .filter(|t| t.venue == self.venue)
+            .cloned()
+            .collect()
+    }
 }
 
 async fn call(
@@ -270,75 +292,83 @@ async fn seed(served: &Served) -> anyhow::Result<Seed> {
         .context("access token")?
         .to_owned();
     let token = Some(access.as_str());
-    let venue = call(
-        served,
-        "POST",
-        "/api/v1/venues",
-        token,
-        json!({"name": "Sede", "timezone": "America/Bogota"}),
-    )
-    .await?;
-    let venue = venue["id"].as_str().context("venue")?.to_owned();
-    let category = call(
-        served,
-        "POST",
-        &format!("/api/v1/venues/{venue}/menu/categories"),
-        token,
-        json!({"name": {"es": "Platos"}}),
-    )
-    .await?;
-    let item = call(served, "POST", &format!("/api/v1/venues/{venue}/menu/items"), token,
-        json!({"category_id": category["id"], "name": {"es": "Bandeja paisa"}, "price": {"amount": 1_890_000, "currency": "COP"}}))
-    .await?;
-    let item = item["id"].as_str().context("item")?.to_owned();
+    let mut venues = Vec::new();
     let mut tables = Vec::new();
-    for n in 0..TABLES {
-        let table = call(
+    for v in 0..VENUES {
+        let venue = call(
             served,
             "POST",
-            &format!("/api/v1/venues/{venue}/tables"),
+            "/api/v1/venues",
             token,
-            json!({"label": format!("Mesa {n}"), "seats": 4}),
+            json!({"name": format!("Sede {v}"), "timezone": "America/Bogota"}),
         )
         .await?;
-        let (id, table_token) = (
-            table["id"].as_str().context("table")?,
-            table["token"].as_str().context("token")?,
-        );
-        call(
+        let venue = venue["id"].as_str().context("venue")?.to_owned();
+        let category = call(
             served,
             "POST",
-            &format!("/api/v1/t/{table_token}/orders"),
-            None,
-            json!({"items": [{"item_id": item, "quantity": 1}]}),
-        )
-        .await?;
-        tables.push((id.to_owned(), table_token.to_owned()));
-    }
-    let sessions = call(
-        served,
-        "GET",
-        &format!("/api/v1/venues/{venue}/table-sessions"),
-        token,
-        Value::Null,
-    )
-    .await?;
-    for session in sessions.as_array().context("sessions")? {
-        let id = session["id"].as_str().context("session")?;
-        call(
-            served,
-            "POST",
-            &format!("/api/v1/table-sessions/{id}/accept"),
+            &format!("/api/v1/venues/{venue}/menu/categories"),
             token,
-            json!({}),
+            json!({"name": {"es": "Platos"}}),
         )
         .await?;
+        let item = call(served, "POST", &format!("/api/v1/venues/{venue}/menu/items"), token,
+            json!({"category_id": category["id"], "name": {"es": "Bandeja paisa"}, "price": {"amount": 1_890_000, "currency": "COP"}}))
+        .await?;
+        let item = item["id"].as_str().context("item")?.to_owned();
+        for n in 0..TABLES_PER_VENUE {
+            let table = call(
+                served,
+                "POST",
+                &format!("/api/v1/venues/{venue}/tables"),
+                token,
+                json!({"label": format!("Mesa {n}"), "seats": 4}),
+            )
+            .await?;
+            let (id, table_token) = (
+                table["id"].as_str().context("table")?,
+                table["token"].as_str().context("token")?,
+            );
+            call(
+                served,
+                "POST",
+                &format!("/api/v1/t/{table_token}/orders"),
+                None,
+                json!({"items": [{"item_id": item, "quantity": 1}]}),
+            )
+            .await?;
+            tables.push(SeedTable {
+                venue: venue.clone(),
+                id: id.to_owned(),
+                token: table_token.to_owned(),
+                item: item.clone(),
+            });
+        }
+        let sessions = call(
+            served,
+            "GET",
+            &format!("/api/v1/venues/{venue}/table-sessions"),
+            token,
+            Value::Null,
+        )
+        .await?;
+        for session in sessions.as_array().context("sessions")? {
+            let id = session["id"].as_str().context("session")?;
+            call(
+                served,
+                "POST",
+                &format!("/api/v1/table-sessions/{id}/accept"),
+                token,
+                json!({}),
+            )
+            .await?;
+        }
+        venues.push(venue);
     }
     Ok(Seed {
         access,
         partner: signup["partner_id"].as_str().context("partner")?.to_owned(),
-        venue,
-        item,
+        venue: venues.first().context("no venue")?.clone(),
         tables,
     })
 }
@@ -403,7 +433,13 @@ enum Pace {
 /// (a) guests placing orders, each with a fresh Idempotency-Key, over `connections` keep-alive connections.
 /// At a steady pace each order's latency is counted from the moment it was due, not from when it was sent, so a
 /// server that falls behind is charged for the wait it caused (no coordinated omission).
-async fn place_orders(served: &Served, seed: &Seed, connections: usize, seconds: u64, pace: Pace) -> Run {
+async fn place_orders(
+    served: &Served,
+    tables: &[SeedTable],
+    connections: usize,
+    seconds: u64,
+    pace: Pace,
+) -> Run {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let interval = match pace {
@@ -416,15 +452,20 @@ async fn place_orders(served: &Served, seed: &Seed, connections: usize, seconds:
     for worker in 0..connections {
         let client = served.client.clone();
         let origin = served.origin.clone();
-        let tables: Vec<String> = seed.tables.iter().map(|(_, t)| t.clone()).collect();
-        let body = json!({"items": [{"item_id": seed.item, "quantity": 1}]}).to_string();
+        let tables: Vec<(String, String)> = tables
+            .iter()
+            .map(|t| {
+                let body = json!({"items": [{"item_id": t.item, "quantity": 1}]}).to_string();
+                (t.token.clone(), body)
+            })
+            .collect();
         tasks.push(tokio::spawn(async move {
             let mut run = Run::default();
             let mut n = worker;
             // Workers start spread over one interval so that arrivals are even, not in bursts of `connections`.
             let mut due = interval.map(|every| started + every.mul_f64(worker as f64 / connections as f64));
             while Instant::now() < deadline {
-                let table = &tables[n % tables.len()];
+                let (table, body) = &tables[n % tables.len()];
                 n += connections;
                 let sent = match (due.as_mut(), interval) {
                     (Some(due), Some(every)) => {
@@ -465,22 +506,22 @@ async fn place_orders(served: &Served, seed: &Seed, connections: usize, seconds:
 /// the venue's next event number, order event) through pgbench at the same concurrency.
 fn raw_postgres(superuser_url: &str, seed: &Seed, connections: usize, seconds: u64) -> anyhow::Result<f64> {
     let bin = comanda_store::testing::postgres_bin_dir().map_err(anyhow::Error::msg)?;
-    let (p, v) = (&seed.partner, &seed.venue);
+    let p = &seed.partner;
     let script = format!(
         r"\set n random(0, {last})
-SELECT id AS tid FROM venue_tables WHERE partner_id = '{p}' ORDER BY id OFFSET :n LIMIT 1 \gset
+SELECT venue_id AS vid, id AS tid FROM venue_tables WHERE partner_id = '{p}' ORDER BY id OFFSET :n LIMIT 1 \gset
 BEGIN;
 SELECT set_config('comanda.tenant', '{p}', true);
-INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at) VALUES ('{p}', gen_random_uuid(), '{v}', :tid, 'pending', now()) ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING;
+INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at) VALUES ('{p}', gen_random_uuid(), :vid, :tid, 'pending', now()) ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING;
 SELECT id AS sid, gen_random_uuid() AS oid FROM table_sessions WHERE partner_id = '{p}' AND table_id = :tid AND status <> 'closed' \gset
-INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key, request_hash, placed_at, updated_at, session_id, device) VALUES ('{p}', '{v}', :oid, :tid, 'placed', repeat('x', 160), 1890000, 'COP', gen_random_uuid()::text, '\x00'::bytea, now(), now(), :sid, NULL);
+INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key, request_hash, placed_at, updated_at, session_id, device) VALUES ('{p}', :vid, :oid, :tid, 'placed', repeat('x', 160), 1890000, 'COP', gen_random_uuid()::text, '\x00'::bytea, now(), now(), :sid, NULL);
 SELECT EXISTS (SELECT 1 FROM table_sessions WHERE partner_id = '{p}' AND id = :sid AND status = 'open');
-INSERT INTO venue_event_heads (partner_id, venue_id, last_seq) VALUES ('{p}', '{v}', 1) ON CONFLICT (partner_id, venue_id) DO UPDATE SET last_seq = venue_event_heads.last_seq + 1 RETURNING last_seq AS eseq \gset
-INSERT INTO order_events (partner_id, venue_id, seq, order_id, status, actor, at) VALUES ('{p}', '{v}', :eseq, :oid, 'placed', 'guest', now());
-SELECT pg_notify('comanda_order_events', '{p}' || chr(58) || '{v}');
+INSERT INTO venue_event_heads (partner_id, venue_id, last_seq) VALUES ('{p}', :vid, 1) ON CONFLICT (partner_id, venue_id) DO UPDATE SET last_seq = venue_event_heads.last_seq + 1 RETURNING last_seq AS eseq \gset
+INSERT INTO order_events (partner_id, venue_id, seq, order_id, status, actor, at) VALUES ('{p}', :vid, :eseq, :oid, 'placed', 'guest', now());
+SELECT pg_notify('comanda_order_events', '{p}' || chr(58) || :vid::text);
 END;
 ",
-        last = TABLES - 1
+        last = seed.tables.len() - 1
     );
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), script)?;
@@ -530,14 +571,18 @@ async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u
     let mut tasks = Vec::new();
     for worker in 0..connections {
         let pool = pool.clone();
-        let (p, v) = (seed.partner.clone(), seed.venue.clone());
-        let tables: Vec<String> = seed.tables.iter().map(|(id, _)| id.clone()).collect();
+        let p = seed.partner.clone();
+        let tables: Vec<(String, String)> = seed
+            .tables
+            .iter()
+            .map(|t| (t.id.clone(), t.venue.clone()))
+            .collect();
         let count = count.clone();
         tasks.push(tokio::spawn(async move {
             let mut n = worker;
             let mut done = 0;
             while Instant::now() < deadline {
-                let table = &tables[n % tables.len()];
+                let (table, v) = &tables[n % tables.len()];
                 n += connections;
                 let result: Result<(), sqlx::Error> = async {
                     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -547,7 +592,7 @@ async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u
                     sqlx::query("INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
                                  VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
                                  ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING")
-                        .bind(&p).bind(uuid::Uuid::now_v7().hyphenated().to_string()).bind(&v).bind(table).bind(now)
+                        .bind(&p).bind(uuid::Uuid::now_v7().hyphenated().to_string()).bind(v).bind(table).bind(now)
                         .execute(&mut *tx).await?;
                     let session: String = sqlx::query_scalar(
                         "SELECT id FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed'")
@@ -556,7 +601,7 @@ async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u
                     sqlx::query("INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency,
                                  idempotency_key, request_hash, placed_at, updated_at, session_id, device)
                                  VALUES (?1, ?2, ?3, ?4, 'placed', ?5, 1890000, 'COP', ?6, x'00', ?7, ?7, ?8, NULL)")
-                        .bind(&p).bind(&v).bind(&order).bind(table)
+                        .bind(&p).bind(v).bind(&order).bind(table)
                         .bind(r#"[{"name":{"es":"Bandeja paisa"},"quantity":1}]"#)
                         .bind(uuid::Uuid::new_v4().to_string()).bind(now).bind(&session)
                         .execute(&mut *tx).await?;
@@ -564,7 +609,7 @@ async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u
                         .bind(&p).bind(&session).fetch_one(&mut *tx).await?;
                     sqlx::query("INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at)
                                  VALUES (?1, ?2, ?3, 'placed', 'guest', ?4)")
-                        .bind(&p).bind(&v).bind(&order).bind(now).execute(&mut *tx).await?;
+                        .bind(&p).bind(v).bind(&order).bind(now).execute(&mut *tx).await?;
                     tx.commit().await
                 }
                 .await;
@@ -625,7 +670,7 @@ async fn orders_with_staff_reading(
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (orders, staff) = tokio::join!(
         async {
-            let run = place_orders(served, seed, connections, seconds, pace).await;
+            let run = place_orders(served, &seed.tables, connections, seconds, pace).await;
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             run
         },
@@ -670,7 +715,7 @@ async fn orders_under_login_flood(
             }
         })
     };
-    let run = place_orders(served, seed, connections, seconds, pace).await;
+    let run = place_orders(served, &seed.tables, connections, seconds, pace).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = flood.await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -758,14 +803,14 @@ async fn fan_out(served: &Served, seed: &Seed, displays: usize, orders: usize) -
     let rss_connected = served.rss_mib().0;
     let connected = connected.load(std::sync::atomic::Ordering::Relaxed);
     let mut sent = HashMap::new();
-    let table = &seed.tables[0].1;
+    let table = &seed.tables[0].token;
     for _ in 0..orders {
         let start = Instant::now();
         let reply = served
             .client
             .post(format!("{}/api/v1/t/{table}/orders", served.origin))
             .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-            .json(&json!({"items": [{"item_id": seed.item, "quantity": 1}]}))
+            .json(&json!({"items": [{"item_id": seed.tables[0].item, "quantity": 1}]}))
             .send()
             .await?;
         let order: Value = reply.json().await?;
@@ -802,6 +847,7 @@ async fn fan_out(served: &Served, seed: &Seed, displays: usize, orders: usize) -
 struct EngineResults {
     engine: &'static str,
     orders: Run,
+    one_venue: Run,
     raw_tps: f64,
     steady_rate: f64,
     steady: Run,
@@ -841,9 +887,24 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
         engine_name(postgres),
         args.connections
     );
-    let _warm_up = place_orders(&served, &seed, args.connections, 2, Pace::Saturated).await;
+    let _warm_up = place_orders(&served, &seed.tables, args.connections, 2, Pace::Saturated).await;
     // At saturation only orders, so that the ratio compares like with like (the raw transaction reads no bills).
-    let orders = place_orders(&served, &seed, args.connections, args.seconds, Pace::Saturated).await;
+    let orders = place_orders(
+        &served,
+        &seed.tables,
+        args.connections,
+        args.seconds,
+        Pace::Saturated,
+    )
+    .await;
+    let one_venue = place_orders(
+        &served,
+        &seed.first_venue_tables(),
+        args.connections,
+        args.seconds,
+        Pace::Saturated,
+    )
+    .await;
     let steady_rate = (orders.rate() * args.steady_share).max(1.0);
     let steady_pace = Pace::Steady {
         orders_per_second: steady_rate,
@@ -884,6 +945,7 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
     Ok(EngineResults {
         engine: engine_name(postgres),
         orders,
+        one_venue,
         raw_tps,
         steady_rate,
         steady,
@@ -920,7 +982,9 @@ fn table(results: &[EngineResults], args: &Args) -> String {
     };
     let c = args.connections;
     row(
-        format!("(a) orders over HTTPS, {c} connections (orders/s)"),
+        format!(
+            "(a) orders over HTTPS, {c} connections, {VENUES} venues × {TABLES_PER_VENUE} tables (orders/s)"
+        ),
         &|r| format!("{:.0}", r.orders.rate()),
     );
     row("(a) latency p50 / p95 / p99 / p99.9 (ms)".into(), &|r| {
@@ -939,6 +1003,16 @@ fn table(results: &[EngineResults], args: &Args) -> String {
     row("**comanda ÷ raw**".into(), &|r| {
         format!("**{:.0} %**", 100.0 * r.orders.rate() / r.raw_tps)
     });
+    row(
+        format!("(a) all {c} connections at one venue's {TABLES_PER_VENUE} tables: orders/s; p99 (ms)"),
+        &|r| {
+            format!(
+                "{:.0}; {:.1}",
+                r.one_venue.rate(),
+                r.one_venue.percentile_ms(99.0)
+            )
+        },
+    );
     let share = args.steady_share * 100.0;
     row(
         format!("(a) at a steady {share:.0} % of that load: orders/s due, served; p50 / p99 / p99.9 (ms)"),

@@ -224,6 +224,52 @@ impl PgStore {
     pub(crate) async fn scoped(&self, scope: &TenantScope) -> StoreResult<Transaction<'_, Postgres>> {
         self.tenant_tx(scope.partner()).await
     }
+
+    /// One read under the tenant's row-level security in a single round trip, for the reads every request makes
+    /// (who is calling, where a kitchen feed starts). The tenant setting and the read travel as one simple-protocol
+    /// message, which PostgreSQL runs as one implicit transaction: `SET LOCAL` ends with it, and an error rolls it
+    /// back and leaves the connection idle. A scoped transaction costs three round trips (BEGIN and the setting,
+    /// the read, COMMIT). The read's values are `TextLiteral`s: only ids and instants we render ourselves reach
+    /// the SQL text.
+    pub(crate) async fn read_as_tenant(&self, scope: &TenantScope, read: &str) -> StoreResult<Vec<PgRow>> {
+        // A hyphenated UUID is hex digits and hyphens only.
+        let partner = scope.partner().as_uuid().hyphenated();
+        let message = format!("SET LOCAL comanda.tenant = '{partner}'; {read}");
+        Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(message))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+/// A value rendered into SQL text by us, never from a request's text: a UUID or an instant, quoted and typed.
+pub(crate) struct TextLiteral(String);
+
+impl From<uuid::Uuid> for TextLiteral {
+    fn from(id: uuid::Uuid) -> Self {
+        Self(format!("'{}'::uuid", id.hyphenated()))
+    }
+}
+
+impl From<time::OffsetDateTime> for TextLiteral {
+    fn from(at: time::OffsetDateTime) -> Self {
+        let utc = at.to_offset(time::UtcOffset::UTC);
+        Self(format!(
+            "'{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00'::timestamptz",
+            utc.year(),
+            u8::from(utc.month()),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second(),
+            utc.microsecond()
+        ))
+    }
+}
+
+impl std::fmt::Display for TextLiteral {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 fn partner_from_row(row: &PgRow) -> StoreResult<Partner> {
@@ -373,5 +419,54 @@ impl Store for PgStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use comanda_security::TenantScope;
+
+    use super::*;
+    use crate::testing::PgTestDatabase;
+
+    /// The one-round-trip read must leave nothing behind on a pooled connection: not the tenant setting (the next
+    /// request on that connection may be another tenant's), and not a failed transaction after an error.
+    #[tokio::test]
+    async fn a_one_round_trip_read_leaves_the_connection_as_it_found_it() {
+        let db = PgTestDatabase::create().await;
+        let store = PgStore::connect(&db.app_url(), 1, None).await.unwrap();
+        let scope = TenantScope::for_new_partner();
+        let tenant_now = "SELECT NULLIF(current_setting('comanda.tenant', true), '') AS tenant";
+        let rows = store.read_as_tenant(&scope, tenant_now).await.unwrap();
+        let inside: Option<String> = rows[0].try_get("tenant").unwrap();
+        assert_eq!(inside, Some(scope.partner().as_uuid().to_string()));
+        let after: Option<String> = sqlx::query_scalar(tenant_now)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(after, None, "the tenant setting ended with the read");
+        assert!(store.read_as_tenant(&scope, "SELECT 1 / 0").await.is_err());
+        let after: Option<String> = sqlx::query_scalar(tenant_now)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            after, None,
+            "after an error the connection is idle, outside any transaction"
+        );
+    }
+
+    #[test]
+    fn literals_are_quoted_and_typed() {
+        let id = uuid::Uuid::nil();
+        assert_eq!(
+            TextLiteral::from(id).to_string(),
+            "'00000000-0000-0000-0000-000000000000'::uuid"
+        );
+        let at = time::macros::datetime!(2026-11-23 07:05:09.000123 -05:00);
+        assert_eq!(
+            TextLiteral::from(at).to_string(),
+            "'2026-11-23 12:05:09.000123+00'::timestamptz"
+        );
     }
 }

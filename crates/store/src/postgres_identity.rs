@@ -13,7 +13,7 @@ use crate::identity::{
     AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
     RefreshOutcome, RefreshRecord, StaffMember, StoredSigningKey, TotpState, role_from,
 };
-use crate::postgres::PgStore;
+use crate::postgres::{PgStore, TextLiteral};
 use crate::{StoreError, StoreResult};
 
 macro_rules! staff_columns {
@@ -205,23 +205,44 @@ impl IdentityStore for PgStore {
         family: Uuid,
         now: OffsetDateTime,
     ) -> StoreResult<(StaffMember, bool)> {
-        let mut tx = self.scoped(scope).await?;
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            staff_columns!(),
-            ", EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = $3 AND partner_id = $1
-                       AND revoked_at IS NULL AND family_expires_at > $4) AS session_live
-             FROM staff WHERE partner_id = $1 AND id = $2"
-        ))
-        .bind(scope.partner().as_uuid())
-        .bind(user)
-        .bind(family)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (partner, user, family, now) = (
+            TextLiteral::from(scope.partner().as_uuid()),
+            TextLiteral::from(user),
+            TextLiteral::from(family),
+            TextLiteral::from(now),
+        );
+        let rows = self
+            .read_as_tenant(
+                scope,
+                &format!(
+                    concat!(
+                        "SELECT ",
+                        staff_columns!(),
+                        ", EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = {family} AND partner_id = {partner}
+                                   AND revoked_at IS NULL AND family_expires_at > {now}) AS session_live
+                         FROM staff WHERE partner_id = {partner} AND id = {user}"
+                    ),
+                    partner = partner,
+                    user = user,
+                    family = family,
+                    now = now
+                ),
+            )
+            .await?;
+        let row = rows.first().ok_or(StoreError::NotFound)?;
         let live: bool = row.try_get("session_live")?;
-        let member = self.open_staff(&mut tx, staff_from_row(&row)?).await?;
-        tx.commit().await?;
+        let member = staff_from_row(row)?;
+        // The member's own data key is cached after its first use; opening their fields needs a connection only
+        // when it is not.
+        let member = match self.open_staff_cached(&member) {
+            Some(opened) => opened?,
+            None => {
+                let mut tx = self.scoped(scope).await?;
+                let opened = self.open_staff(&mut tx, member).await?;
+                tx.commit().await?;
+                opened
+            }
+        };
         Ok((member, live))
     }
 

@@ -16,7 +16,7 @@ use crate::ordering::{
     Category, NewOrder, Order, OrderDraft, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome,
     PriceOrder, SessionStatus, TableSession, VenueTable, json_from, json_text, status_from,
 };
-use crate::postgres::PgStore;
+use crate::postgres::{PgStore, TextLiteral};
 use crate::{StoreError, StoreResult};
 
 /// The channel order events are announced on: payload `partner:venue:seq`.
@@ -958,17 +958,22 @@ impl OrderingStore for PgStore {
 #[async_trait]
 impl OrderEventFeed for PgStore {
     async fn latest_order_event(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<i64> {
-        let mut tx = self.scoped(scope).await?;
-        let newest: Option<Option<i64>> = sqlx::query_scalar(
-            "SELECT (SELECT max(seq) FROM order_events WHERE partner_id = $1 AND venue_id = $2)
-             FROM venues WHERE partner_id = $1 AND id = $2",
-        )
-        .bind(scope.partner().as_uuid())
-        .bind(venue)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(newest.ok_or(StoreError::NotFound)?.unwrap_or(0))
+        let (partner, venue) = (
+            TextLiteral::from(scope.partner().as_uuid()),
+            TextLiteral::from(venue),
+        );
+        let rows = self
+            .read_as_tenant(
+                scope,
+                &format!(
+                    "SELECT (SELECT max(seq) FROM order_events WHERE partner_id = {partner} AND venue_id = {venue})
+                            AS newest
+                     FROM venues WHERE partner_id = {partner} AND id = {venue}"
+                ),
+            )
+            .await?;
+        let row = rows.first().ok_or(StoreError::NotFound)?;
+        Ok(row.try_get::<Option<i64>, _>("newest")?.unwrap_or(0))
     }
 
     async fn order_event_notices(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<(Uuid, Uuid)>>> {

@@ -159,6 +159,36 @@ impl PgStore {
         sealing::open_bytes(key.as_deref(), partner, totp_place(member), stored)
     }
 
+    /// A staff member's email and name opened with their key from the cache, or `None` when the key must be read
+    /// from the database first (its first use in this process, or after an erasure dropped it).
+    pub(crate) fn open_staff_cached(&self, member: &StaffMember) -> Option<StoreResult<StaffMember>> {
+        let owner = KeyOwner::Person(member.id);
+        let sealed = sealing::is_sealed(&member.email) || sealing::is_sealed(&member.name);
+        let key = if sealed {
+            Some(self.sealer.cached(member.partner_id, owner)?)
+        } else {
+            None
+        };
+        let open = |column, stored: &str| -> StoreResult<String> {
+            if !sealing::is_sealed(stored) {
+                return Ok(stored.to_owned());
+            }
+            let place = Place {
+                table: "staff",
+                column,
+                row: member.id,
+            };
+            sealing::open(key.as_deref(), member.partner_id, place, stored)
+        };
+        Some((|| {
+            Ok(StaffMember {
+                email: open("email", &member.email)?,
+                name: open("name", &member.name)?,
+                ..member.clone()
+            })
+        })())
+    }
+
     /// A staff member's email and name, opened with their own key.
     pub(crate) async fn open_staff(
         &self,
