@@ -513,21 +513,32 @@ pages.kitchen = async () => {
     return showError(error.problem);
   }
   let lastEventId = null;
+  let failures = 0;
   for (;;) {
+    // After a restart every display of every venue reconnects at once: waits grow with each failure and are
+    // spread at random, and a Retry-After from the server is honoured, so the displays do not return in lockstep.
+    let wait = Math.min(30000, 1000 * 2 ** failures) * (0.5 + Math.random());
     try {
       const headers = { Authorization: 'Bearer ' + store.get('access'), Accept: 'text/event-stream' };
       if (lastEventId) headers['Last-Event-ID'] = lastEventId;
       const response = await fetch(`/api/v1/venues/${venue}/orders/stream`, { headers });
-      if (!response.ok) throw new Error('stream ' + response.status);
+      if (!response.ok) {
+        const retryAfter = Number(response.headers.get('retry-after'));
+        if (retryAfter > 0) wait = retryAfter * 1000 * (1 + Math.random());
+        throw new Error('stream ' + response.status);
+      }
+      failures = 0;
       $('#live').textContent = english ? 'Live' : 'En vivo';
       await readEvents(response, (event, id) => {
         if (id) lastEventId = id;
         render(event.order);
       });
+      wait = 1000 * (0.5 + Math.random());
     } catch (error) {
+      failures = Math.min(failures + 1, 5);
       $('#live').textContent = english ? 'Reconnecting…' : 'Reconectando…';
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 };
 
