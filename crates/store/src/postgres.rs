@@ -456,6 +456,66 @@ mod tests {
         );
     }
 
+    /// Migration 0010 on a database with kitchen events: every number already given out stays (a display resuming
+    /// with Last-Event-ID keeps its place) and each venue's head starts at its own highest.
+    #[tokio::test]
+    async fn event_numbers_given_before_venue_numbering_stay_and_each_venue_continues_after_its_highest() {
+        use sqlx::Connection;
+        let cluster = crate::testing::cluster();
+        let name = format!("before_venue_numbering_{}", std::process::id());
+        let mut admin = PgConnection::connect(&cluster.url("postgres", "postgres"))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut conn = PgConnection::connect(&cluster.url("postgres", &name))
+            .await
+            .unwrap();
+        let (before, numbering): (Vec<&Migration>, Vec<&Migration>) =
+            MIGRATIONS.iter().partition(|m| m.version < 10);
+        for migration in before {
+            sqlx::raw_sql(migration.sql).execute(&mut conn).await.unwrap();
+        }
+        // Events alone, without their orders: foreign keys are not what this test is about.
+        sqlx::raw_sql("SET session_replication_role = replica")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (partner, first, second) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        for venue in [first, second, first, second, first] {
+            sqlx::query(
+                "INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at)
+                 VALUES ($1, $2, $3, 'placed', 'guest', now())",
+            )
+            .bind(partner)
+            .bind(venue)
+            .bind(uuid::Uuid::now_v7())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        for migration in numbering {
+            sqlx::raw_sql(migration.sql).execute(&mut conn).await.unwrap();
+        }
+        let seqs: Vec<(uuid::Uuid, i64)> =
+            sqlx::query_as("SELECT venue_id, seq FROM order_events ORDER BY seq")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(
+            seqs,
+            [(first, 1), (second, 2), (first, 3), (second, 4), (first, 5)]
+        );
+        let heads: Vec<(uuid::Uuid, i64)> =
+            sqlx::query_as("SELECT venue_id, last_seq FROM venue_event_heads ORDER BY last_seq")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(heads, [(second, 4), (first, 5)]);
+    }
+
     #[test]
     fn literals_are_quoted_and_typed() {
         let id = uuid::Uuid::nil();
