@@ -132,15 +132,13 @@ impl AuditStore for SqliteStore {
     }
 
     async fn audit_heads(&self, scope: &TenantScope) -> StoreResult<Vec<(ShardHead, bool)>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT shard, next_seq, head_hash, pruned_at IS NOT NULL AS pruned FROM audit_heads
               WHERE partner_id = ?1 ORDER BY shard",
         )
         .bind(h(scope.partner().as_uuid()))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 Ok((
@@ -156,14 +154,12 @@ impl AuditStore for SqliteStore {
     }
 
     async fn audit_shard(&self, scope: &TenantScope, shard: &str) -> StoreResult<Vec<StoredEntry>> {
-        let mut tx = self.scoped(scope).await?;
         let rows =
             sqlx::query("SELECT * FROM audit_events WHERE partner_id = ?1 AND shard = ?2 ORDER BY seq")
                 .bind(h(scope.partner().as_uuid()))
                 .bind(shard)
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.pool)
                 .await?;
-        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 Ok(StoredEntry {
@@ -188,12 +184,10 @@ impl AuditStore for SqliteStore {
     }
 
     async fn audit_checkpoints(&self, scope: &TenantScope) -> StoreResult<Vec<Checkpoint>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query("SELECT * FROM audit_checkpoints WHERE partner_id = ?1 ORDER BY shard, seq")
             .bind(h(scope.partner().as_uuid()))
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.pool)
             .await?;
-        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 Ok(Checkpoint {
@@ -261,7 +255,6 @@ impl AuditStore for SqliteStore {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> StoreResult<Page<AuditEvent>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM audit_events
               WHERE partner_id = ?1 AND (?2 IS NULL OR id > ?2)
@@ -276,9 +269,8 @@ impl AuditStore for SqliteStore {
         .bind(filter.from)
         .bind(filter.until)
         .bind(i64::from(page.limit) + 1)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         let events = rows
             .iter()
             .map(audit_event_from_row)

@@ -185,7 +185,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn staff_member(&self, scope: &TenantScope, user: Uuid) -> StoreResult<StaffMember> {
-        let mut tx = self.scoped(scope).await?;
+        let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(concat!(
             "SELECT ",
             staff_columns!(),
@@ -193,11 +193,9 @@ impl IdentityStore for SqliteStore {
         ))
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
-        let member = self.open_staff(&mut tx, staff_from_row(&row)?).await?;
-        tx.commit().await?;
-        Ok(member)
+        self.open_staff(&mut conn, staff_from_row(&row)?).await
     }
 
     async fn staff_member_in_session(
@@ -207,7 +205,9 @@ impl IdentityStore for SqliteStore {
         family: Uuid,
         now: OffsetDateTime,
     ) -> StoreResult<(StaffMember, bool)> {
-        let mut tx = self.scoped(scope).await?;
+        // Read on a pooled connection, outside the write gate: every authenticated request asks this, and it must
+        // not queue behind the orders being written (WAL readers do not wait for the writer).
+        let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(concat!(
             "SELECT ",
             staff_columns!(),
@@ -219,11 +219,10 @@ impl IdentityStore for SqliteStore {
         .bind(h(user))
         .bind(h(family))
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
         let live: bool = row.try_get("session_live")?;
-        let member = self.open_staff(&mut tx, staff_from_row(&row)?).await?;
-        tx.commit().await?;
+        let member = self.open_staff(&mut conn, staff_from_row(&row)?).await?;
         Ok((member, live))
     }
 
@@ -497,13 +496,11 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn count_owners(&self, scope: &TenantScope) -> StoreResult<u64> {
-        let mut tx = self.scoped(scope).await?;
         let count: i64 =
             sqlx::query_scalar("SELECT count(*) FROM staff WHERE partner_id = ?1 AND role = 'owner'")
                 .bind(h(scope.partner().as_uuid()))
-                .fetch_one(&mut *tx)
+                .fetch_one(&self.pool)
                 .await?;
-        tx.commit().await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 

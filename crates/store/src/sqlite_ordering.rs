@@ -247,26 +247,22 @@ impl OrderingStore for SqliteStore {
     }
 
     async fn tables(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<VenueTable>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM venue_tables WHERE partner_id = ?1 AND venue_id = ?2 ORDER BY label, id",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter().map(table_from_row).collect()
     }
 
     async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable> {
-        let mut tx = self.scoped(scope).await?;
         let row = sqlx::query("SELECT * FROM venue_tables WHERE partner_id = ?1 AND id = ?2")
             .bind(h(scope.partner().as_uuid()))
             .bind(h(table))
-            .fetch_one(&mut *tx)
+            .fetch_one(&self.pool)
             .await?;
-        tx.commit().await?;
         table_from_row(&row)
     }
 
@@ -419,13 +415,11 @@ impl OrderingStore for SqliteStore {
     }
 
     async fn menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<MenuItem> {
-        let mut tx = self.scoped(scope).await?;
         let row = sqlx::query("SELECT * FROM menu_items WHERE partner_id = ?1 AND id = ?2")
             .bind(h(scope.partner().as_uuid()))
             .bind(h(item))
-            .fetch_one(&mut *tx)
+            .fetch_one(&self.pool)
             .await?;
-        tx.commit().await?;
         item_from_row(&row)
     }
 
@@ -633,18 +627,15 @@ impl OrderingStore for SqliteStore {
     }
 
     async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order> {
-        let mut tx = self.scoped(scope).await?;
         let row = sqlx::query("SELECT * FROM orders WHERE partner_id = ?1 AND id = ?2")
             .bind(h(scope.partner().as_uuid()))
             .bind(h(order))
-            .fetch_one(&mut *tx)
+            .fetch_one(&self.pool)
             .await?;
-        tx.commit().await?;
         order_from_row(&row)
     }
 
     async fn table_orders(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Vec<Order>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM orders WHERE partner_id = ?1 AND table_id = ?2 AND session_id IN
                  (SELECT id FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed')
@@ -652,22 +643,19 @@ impl OrderingStore for SqliteStore {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(table))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter().map(order_from_row).collect()
     }
 
     async fn session_orders(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Order>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM orders WHERE partner_id = ?1 AND session_id = ?2 ORDER BY placed_at, id LIMIT 500",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(session))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter().map(order_from_row).collect()
     }
 
@@ -677,7 +665,6 @@ impl OrderingStore for SqliteStore {
         venue: Uuid,
         status: Option<OrderStatus>,
     ) -> StoreResult<Vec<Order>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM orders WHERE partner_id = ?1 AND venue_id = ?2 AND (?3 IS NULL OR status = ?3)
                AND session_id IN (SELECT id FROM table_sessions WHERE partner_id = ?1 AND status = 'open')
@@ -686,9 +673,8 @@ impl OrderingStore for SqliteStore {
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
         .bind(status.map(OrderStatus::as_str))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter().map(order_from_row).collect()
     }
 
@@ -729,29 +715,25 @@ impl OrderingStore for SqliteStore {
     }
 
     async fn live_session(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Option<TableSession>> {
-        let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
             "SELECT * FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed'",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(table))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        tx.commit().await?;
         row.as_ref().map(session_from_row).transpose()
     }
 
     async fn venue_sessions(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<TableSession>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM table_sessions WHERE partner_id = ?1 AND venue_id = ?2 AND status <> 'closed'
              ORDER BY created_at, id",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter().map(session_from_row).collect()
     }
 
@@ -906,7 +888,6 @@ impl OrderingStore for SqliteStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<OrderEvent>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT e.* FROM order_events e JOIN orders o ON o.partner_id = e.partner_id AND o.id = e.order_id
              JOIN table_sessions s ON s.partner_id = o.partner_id AND s.id = o.session_id
@@ -917,9 +898,8 @@ impl OrderingStore for SqliteStore {
         .bind(h(venue))
         .bind(after)
         .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 Ok(OrderEvent {

@@ -795,27 +795,23 @@ impl PaymentStore for SqliteStore {
     }
 
     async fn payment(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Payment> {
-        let mut tx = self.scoped(scope).await?;
         let row = sqlx::query("SELECT * FROM payments WHERE partner_id = ?1 AND id = ?2")
             .bind(u(scope.partner().as_uuid()))
             .bind(u(payment))
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        tx.commit().await?;
         payment_from_row(&row)
     }
 
     async fn session_payments(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Payment>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM payments WHERE partner_id = ?1 AND session_id = ?2 ORDER BY created_at, id",
         )
         .bind(u(scope.partner().as_uuid()))
         .bind(u(session))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter().map(payment_from_row).collect()
     }
 
@@ -825,7 +821,6 @@ impl PaymentStore for SqliteStore {
         venue: Uuid,
         limit: u32,
     ) -> StoreResult<Vec<Payment>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM payments WHERE partner_id = ?1 AND venue_id = ?2 ORDER BY created_at DESC, id DESC
              LIMIT ?3",
@@ -833,22 +828,19 @@ impl PaymentStore for SqliteStore {
         .bind(u(scope.partner().as_uuid()))
         .bind(u(venue))
         .bind(i64::from(limit.min(500)))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter().map(payment_from_row).collect()
     }
 
     async fn expired_holds(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Payment>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM payments WHERE partner_id = ?1 AND status = 'pending' AND expires_at <= ?2 LIMIT 200",
         )
         .bind(u(scope.partner().as_uuid()))
         .bind(now)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter().map(payment_from_row).collect()
     }
 
@@ -857,16 +849,14 @@ impl PaymentStore for SqliteStore {
         scope: &TenantScope,
         since: OffsetDateTime,
     ) -> StoreResult<Vec<Payment>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM payments WHERE partner_id = ?1 AND status = 'succeeded' AND created_at >= ?2
              ORDER BY created_at",
         )
         .bind(u(scope.partner().as_uuid()))
         .bind(since)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter().map(payment_from_row).collect()
     }
 
@@ -1171,25 +1161,21 @@ impl PaymentStore for SqliteStore {
     }
 
     async fn refund(&self, scope: &TenantScope, refund: Uuid) -> StoreResult<Refund> {
-        let mut tx = self.scoped(scope).await?;
         let row = sqlx::query("SELECT * FROM refunds WHERE partner_id = ?1 AND id = ?2")
             .bind(u(scope.partner().as_uuid()))
             .bind(u(refund))
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        tx.commit().await?;
         refund_from_row(&row)
     }
 
     async fn disputes(&self, scope: &TenantScope) -> StoreResult<Vec<Dispute>> {
-        let mut tx = self.scoped(scope).await?;
         let rows =
             sqlx::query("SELECT * FROM disputes WHERE partner_id = ?1 ORDER BY created_at DESC LIMIT 200")
                 .bind(u(scope.partner().as_uuid()))
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.pool)
                 .await?;
-        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 let currency = currency_of(row)?;
@@ -1221,16 +1207,14 @@ impl PaymentStore for SqliteStore {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> StoreResult<Vec<TipEntry>> {
-        let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM tip_ledger WHERE partner_id = ?1 AND at >= ?2 AND at < ?3 ORDER BY at, id LIMIT 100000",
         )
         .bind(u(scope.partner().as_uuid()))
         .bind(from)
         .bind(to)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 Ok(TipEntry {
@@ -1246,13 +1230,11 @@ impl PaymentStore for SqliteStore {
     }
 
     async fn payouts(&self, scope: &TenantScope) -> StoreResult<Vec<PayoutRecord>> {
-        let mut tx = self.scoped(scope).await?;
         let rows =
             sqlx::query("SELECT * FROM payouts WHERE partner_id = ?1 ORDER BY updated_at DESC LIMIT 100")
                 .bind(u(scope.partner().as_uuid()))
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.pool)
                 .await?;
-        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 Ok(PayoutRecord {
