@@ -28,6 +28,30 @@ fn totp_place(member: Uuid) -> Place<'static> {
     }
 }
 
+fn staff_fields_sealed(member: &StaffMember) -> bool {
+    sealing::is_sealed(&member.email) || sealing::is_sealed(&member.name)
+}
+
+/// Email and name opened with the member's key (`None` once erased); a field stored in the clear stays as it is.
+fn opened_staff(key: Option<&DataKey>, mut member: StaffMember) -> StoreResult<StaffMember> {
+    let open = |column, stored: &str| -> StoreResult<String> {
+        if !sealing::is_sealed(stored) {
+            return Ok(stored.to_owned());
+        }
+        let place = Place {
+            table: "staff",
+            column,
+            row: member.id,
+        };
+        sealing::open(key, member.partner_id, place, stored)
+    };
+    let email = open("email", &member.email)?;
+    let name = open("name", &member.name)?;
+    member.email = email;
+    member.name = name;
+    Ok(member)
+}
+
 impl PgStore {
     async fn stored_key(
         conn: &mut PgConnection,
@@ -162,52 +186,28 @@ impl PgStore {
     /// A staff member's email and name opened with their key from the cache, or `None` when the key must be read
     /// from the database first (its first use in this process, or after an erasure dropped it).
     pub(crate) fn open_staff_cached(&self, member: &StaffMember) -> Option<StoreResult<StaffMember>> {
-        let owner = KeyOwner::Person(member.id);
-        let sealed = sealing::is_sealed(&member.email) || sealing::is_sealed(&member.name);
-        let key = if sealed {
-            Some(self.sealer.cached(member.partner_id, owner)?)
-        } else {
-            None
-        };
-        let open = |column, stored: &str| -> StoreResult<String> {
-            if !sealing::is_sealed(stored) {
-                return Ok(stored.to_owned());
-            }
-            let place = Place {
-                table: "staff",
-                column,
-                row: member.id,
-            };
-            sealing::open(key.as_deref(), member.partner_id, place, stored)
-        };
-        Some((|| {
-            Ok(StaffMember {
-                email: open("email", &member.email)?,
-                name: open("name", &member.name)?,
-                ..member.clone()
-            })
-        })())
+        if !staff_fields_sealed(member) {
+            return Some(Ok(member.clone()));
+        }
+        let key = self
+            .sealer
+            .cached(member.partner_id, KeyOwner::Person(member.id))?;
+        Some(opened_staff(Some(&key), member.clone()))
     }
 
     /// A staff member's email and name, opened with their own key.
     pub(crate) async fn open_staff(
         &self,
         conn: &mut PgConnection,
-        mut member: StaffMember,
+        member: StaffMember,
     ) -> StoreResult<StaffMember> {
-        let owner = KeyOwner::Person(member.id);
-        let place = |column| Place {
-            table: "staff",
-            column,
-            row: member.id,
-        };
-        member.email = self
-            .open_field(conn, member.partner_id, owner, place("email"), &member.email)
+        if !staff_fields_sealed(&member) {
+            return Ok(member);
+        }
+        let key = self
+            .data_key(conn, member.partner_id, KeyOwner::Person(member.id), false)
             .await?;
-        member.name = self
-            .open_field(conn, member.partner_id, owner, place("name"), &member.name)
-            .await?;
-        Ok(member)
+        opened_staff(key.as_deref(), member)
     }
 
     /// An invitation's email and name, opened with the partner's key.
