@@ -63,7 +63,7 @@ async function setUp(api) {
   const guestPath = new URL(table.guest_url).pathname;
   await call('POST', `/api/v1${guestPath}/orders`, { items: [{ item_id: item.id, quantity: 2 }] });
   const sessions = await call('GET', `/api/v1/venues/${venue.id}/table-sessions`, undefined, token);
-  await call('POST', `/api/v1/table-sessions/${sessions[0].id}/accept`, {}, token);
+  await call('POST', `/api/v1/table-sessions/${sessions.items[0].id}/accept`, {}, token);
   return { token, venue: venue.id, payPath: `${guestPath}/pay` };
 }
 

@@ -344,15 +344,25 @@ async fn seed(served: &Served) -> anyhow::Result<Seed> {
                 item: item.clone(),
             });
         }
-        let sessions = call(
-            served,
-            "GET",
-            &format!("/api/v1/venues/{venue}/table-sessions"),
-            token,
-            Value::Null,
-        )
-        .await?;
-        for session in sessions.as_array().context("sessions")? {
+        // The sessions list is paginated: follow the cursor so every table is accepted, however many there are.
+        let mut sessions = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = call(
+                served,
+                "GET",
+                &format!("/api/v1/venues/{venue}/table-sessions?limit=200&cursor={cursor}"),
+                token,
+                Value::Null,
+            )
+            .await?;
+            sessions.extend(page["items"].as_array().context("sessions")?.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_owned(),
+                None => break,
+            }
+        }
+        for session in &sessions {
             let id = session["id"].as_str().context("session")?;
             call(
                 served,

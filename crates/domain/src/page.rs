@@ -1,5 +1,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::ValidationErrors;
@@ -7,24 +8,67 @@ use crate::ValidationErrors;
 pub const MAX_PAGE_SIZE: u16 = 200;
 pub const DEFAULT_PAGE_SIZE: u16 = 50;
 
-/// An opaque position in a list: the last identifier a client has seen. Clients must not build it themselves,
-/// so it is encoded and its shape checked on the way back in.
+/// An opaque position in a list: the last row a client has seen. Clients must not build it themselves, so it is
+/// encoded and its shape checked on the way back in.
+///
+/// Lists in creation order of a UUIDv7 key carry only the last identifier. Lists ordered by a time and then the
+/// identifier (orders by `placed_at`, sessions by `created_at`, …) carry both, so the next page starts strictly after
+/// the pair `(at, id)` — keyset pagination, never an offset, so rows added meanwhile neither repeat nor go missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor(Uuid);
+pub struct Cursor {
+    id: Uuid,
+    at: Option<OffsetDateTime>,
+}
+
+/// 16 bytes of identifier, then (timed cursors) 16 bytes of Unix nanoseconds, big-endian.
+const ID_LEN: usize = 16;
+const TIMED_LEN: usize = ID_LEN + 16;
 
 impl Cursor {
     pub fn after(last_id: Uuid) -> Self {
-        Self(last_id)
+        Self {
+            id: last_id,
+            at: None,
+        }
+    }
+    /// After the row `(at, last_id)` of a list ordered by a time and then the identifier.
+    pub fn after_timed(at: OffsetDateTime, last_id: Uuid) -> Self {
+        Self {
+            id: last_id,
+            at: Some(at.to_offset(time::UtcOffset::UTC)),
+        }
     }
     pub fn last_id(&self) -> Uuid {
-        self.0
+        self.id
+    }
+    /// The time of the last row, for cursors of time-ordered lists.
+    pub fn last_at(&self) -> Option<OffsetDateTime> {
+        self.at
+    }
+    /// The `(at, id)` pair of a timed cursor.
+    pub fn timed(&self) -> Option<(OffsetDateTime, Uuid)> {
+        self.at.map(|at| (at, self.id))
     }
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+        let mut bytes = Vec::with_capacity(TIMED_LEN);
+        bytes.extend_from_slice(self.id.as_bytes());
+        if let Some(at) = self.at {
+            bytes.extend_from_slice(&at.unix_timestamp_nanos().to_be_bytes());
+        }
+        URL_SAFE_NO_PAD.encode(bytes)
     }
     pub fn decode(text: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        Uuid::from_slice(&bytes).ok().map(Self)
+        let id = Uuid::from_slice(bytes.get(..ID_LEN)?).ok()?;
+        match bytes.len() {
+            ID_LEN => Some(Self::after(id)),
+            TIMED_LEN => {
+                let nanos = i128::from_be_bytes(bytes[ID_LEN..].try_into().ok()?);
+                let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
+                Some(Self::after_timed(at, id))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -67,6 +111,24 @@ impl PageRequest {
         };
         errors.into_result(Self { after, limit })
     }
+
+    /// As [`PageRequest::parse`], for a list ordered by a time and then the identifier: its cursors carry both, and a
+    /// cursor of another list (the identifier alone) is refused rather than read from the wrong place.
+    pub fn parse_timed(cursor: Option<&str>, limit: Option<u32>) -> Result<Self, ValidationErrors> {
+        let page = Self::parse(cursor, limit)?;
+        match page.after {
+            Some(c) if c.timed().is_none() => Err(ValidationErrors::single(
+                "cursor",
+                "is not a cursor this server issued for this list",
+            )),
+            _ => Ok(page),
+        }
+    }
+
+    /// The `(at, id)` the next page starts after, for a time-ordered list ([`PageRequest::parse_timed`]).
+    pub fn after_timed(&self) -> Option<(OffsetDateTime, Uuid)> {
+        self.after.and_then(|c| c.timed())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +148,54 @@ impl<T> Page<T> {
             None
         };
         Self { items: rows, next }
+    }
+
+    /// As [`Page::from_overfetch`] for a list ordered by a time and then the identifier: the cursor carries both.
+    pub fn from_overfetch_timed(
+        mut rows: Vec<T>,
+        limit: u16,
+        key_of: impl Fn(&T) -> (OffsetDateTime, Uuid),
+    ) -> Self {
+        let has_more = rows.len() > usize::from(limit);
+        rows.truncate(usize::from(limit));
+        let next = if has_more {
+            rows.last().map(|row| {
+                let (at, id) = key_of(row);
+                Cursor::after_timed(at, id)
+            })
+        } else {
+            None
+        };
+        Self { items: rows, next }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}
+
+/// Reads a whole list page by page, for the callers that need every row (a bill, an evidence file, a report):
+/// they follow the cursors to the end instead of trusting one page to hold everything.
+pub async fn collect_all<T, E, F, Fut>(mut fetch: F) -> Result<Vec<T>, E>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, E>>,
+{
+    let mut all = Vec::new();
+    let mut request = PageRequest {
+        after: None,
+        limit: MAX_PAGE_SIZE,
+    };
+    loop {
+        let page = fetch(request).await?;
+        all.extend(page.items);
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => return Ok(all),
+        }
     }
 }
 
@@ -111,10 +221,40 @@ mod tests {
         assert_eq!(Page::from_overfetch(ids, 3, |id| *id).next, None);
     }
 
+    #[test]
+    fn timed_lists_refuse_cursors_without_a_time() {
+        let plain = Cursor::after(Uuid::now_v7()).encode();
+        assert!(PageRequest::parse(Some(&plain), None).is_ok());
+        assert!(PageRequest::parse_timed(Some(&plain), None).is_err());
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_123_456_789).unwrap();
+        let id = Uuid::now_v7();
+        let timed = Cursor::after_timed(at, id).encode();
+        let page = PageRequest::parse_timed(Some(&timed), Some(200)).unwrap();
+        assert_eq!(page.after_timed(), Some((at, id)));
+        assert!(PageRequest::parse_timed(Some(&timed), Some(201)).is_err());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode([0u8; 20])).is_none());
+    }
+
+    #[test]
+    fn timed_overfetch_carries_the_last_rows_time_and_id() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let rows: Vec<(OffsetDateTime, Uuid)> = (0..3).map(|_| (at, Uuid::now_v7())).collect();
+        let page = Page::from_overfetch_timed(rows.clone(), 2, |r| *r);
+        assert_eq!(page.next, Some(Cursor::after_timed(at, rows[1].1)));
+        assert_eq!(Page::from_overfetch_timed(rows, 3, |r| *r).next, None);
+    }
+
     proptest! {
         #[test]
         fn cursors_round_trip(bytes in any::<[u8; 16]>()) {
             let cursor = Cursor::after(Uuid::from_bytes(bytes));
+            prop_assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        }
+
+        #[test]
+        fn timed_cursors_round_trip(bytes in any::<[u8; 16]>(), nanos in -4_000_000_000_000_000_000i128..8_000_000_000_000_000_000i128) {
+            let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let cursor = Cursor::after_timed(at, Uuid::from_bytes(bytes));
             prop_assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         }
     }

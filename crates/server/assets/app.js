@@ -59,6 +59,20 @@ async function authed(method, path, body) {
   }
 }
 
+// Every list answers one page at a time (`{items, next_cursor}`); a view that shows the whole list follows the
+// cursors to the end instead of showing the first page as if it were everything.
+async function allPages(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const query = `limit=200${cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`;
+    const page = await authed('GET', `${path}${path.includes('?') ? '&' : '?'}${query}`);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
+}
+
 function afterSignIn(outcome) {
   if (outcome.access_token) {
     keepTokens(outcome);
@@ -157,8 +171,8 @@ const pages = {
       showError(error.problem);
     }
     try {
-      const venues = await authed('GET', '/api/v1/venues');
-      for (const venue of venues.items) {
+      const venues = await allPages('/api/v1/venues');
+      for (const venue of venues) {
         const item = document.createElement('li');
         const menu = document.createElement('a');
         menu.href = `/menu?venue=${venue.id}`;
@@ -182,7 +196,7 @@ const pages = {
   async staff() {
     if (!store.get('access')) return location.assign('/signin');
     const render = async () => {
-      const list = await authed('GET', '/api/v1/staff?limit=200');
+      const list = { items: await allPages('/api/v1/staff') };
       const body = $('#staff-table tbody');
       body.replaceChildren();
       const roles = ['owner', 'manager', 'server', 'kitchen', 'host', 'analyst'];
@@ -471,7 +485,7 @@ pages.kitchen = async () => {
   const pendingBox = $('#pending-tables');
   const balancesBox = $('#table-balances');
   const refreshSessions = async () => {
-    const sessions = await authed('GET', `/api/v1/venues/${venue}/table-sessions`);
+    const sessions = await allPages(`/api/v1/venues/${venue}/table-sessions`);
     balancesBox.replaceChildren();
     for (const session of sessions.filter((s) => s.status === 'open' && s.balance.total.amount > 0)) {
       const card = document.createElement('article');
@@ -507,7 +521,8 @@ pages.kitchen = async () => {
   setInterval(() => refreshSessions().catch(() => {}), 2000);
   refreshSessions().catch(() => {});
   try {
-    const open = await authed('GET', `/api/v1/venues/${venue}/orders`);
+    // The whole queue, however long: a busy night must not show the first page as the kitchen's every order.
+    const open = await allPages(`/api/v1/venues/${venue}/orders`);
     open.filter((o) => o.status !== 'served' && o.status !== 'cancelled').forEach(render);
   } catch (error) {
     return showError(error.problem);

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use comanda_domain::menu::{Localized, MenuItem, PricedLine};
-use comanda_domain::{Money, OrderStatus, ValidationErrors, Venue};
+use comanda_domain::{Money, OrderStatus, Page, PageRequest, ValidationErrors, Venue};
 use comanda_security::TenantScope;
 use comanda_security::table_token::TableEntry;
 use time::OffsetDateTime;
@@ -160,7 +160,13 @@ pub trait OrderingStore: Send + Sync {
         seats: u32,
         now: OffsetDateTime,
     ) -> StoreResult<VenueTable>;
-    async fn tables(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<VenueTable>>;
+    /// The venue's tables in the order they were added, keyset-paginated by `(created_at, id)`.
+    async fn tables(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<VenueTable>>;
     async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable>;
     /// The venue and the table a guest's token opens, read together (every guest request starts with them).
     async fn guest_table(
@@ -230,14 +236,22 @@ pub trait OrderingStore: Send + Sync {
     ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>>;
     async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order>;
     async fn table_orders(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Vec<Order>>;
-    /// Every order of one table session (live or closed), oldest first.
-    async fn session_orders(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Order>>;
+    /// The orders of one table session (live or closed), oldest first, keyset-paginated by `(placed_at, id)`.
+    async fn session_orders(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<Order>>;
+    /// The orders of the venue's open sessions (optionally of one status), oldest first, keyset-paginated by
+    /// `(placed_at, id)`.
     async fn venue_orders(
         &self,
         scope: &TenantScope,
         venue: Uuid,
         status: Option<OrderStatus>,
-    ) -> StoreResult<Vec<Order>>;
+        page: PageRequest,
+    ) -> StoreResult<Page<Order>>;
     /// Moves an order from `from` to `to` only if it is still at `from` ([`crate::StoreError::Conflict`] else),
     /// recording who and when as an order event.
     #[allow(clippy::too_many_arguments)]
@@ -253,8 +267,13 @@ pub trait OrderingStore: Send + Sync {
     ) -> StoreResult<Order>;
     /// The table's live (pending or open) session.
     async fn live_session(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Option<TableSession>>;
-    /// The venue's live sessions, oldest first.
-    async fn venue_sessions(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<TableSession>>;
+    /// The venue's live sessions, oldest first, keyset-paginated by `(created_at, id)`.
+    async fn venue_sessions(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<TableSession>>;
     /// Opens a pending session; its orders then reach the kitchen (an order event is recorded for each).
     async fn accept_session(
         &self,

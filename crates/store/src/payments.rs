@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use comanda_domain::payment::{ChargeModel, RefundSplit, Settlement, Split};
-use comanda_domain::{Money, PartnerId};
+use comanda_domain::{Money, Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -329,6 +329,7 @@ pub struct Dispute {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TipEntry {
+    pub id: Uuid,
     pub venue_id: Uuid,
     pub member: Option<Uuid>,
     pub payment_id: Uuid,
@@ -432,9 +433,13 @@ pub trait PaymentStore: Send + Sync {
     ) -> StoreResult<Payment>;
     async fn payment(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Payment>;
     async fn session_payments(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Payment>>;
-    /// The venue's latest payments, newest first.
-    async fn venue_payments(&self, scope: &TenantScope, venue: Uuid, limit: u32)
-    -> StoreResult<Vec<Payment>>;
+    /// The venue's payments, newest first, keyset-paginated by `(created_at, id)` descending.
+    async fn venue_payments(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<Payment>>;
     /// Pending payments whose hold has expired (to be cancelled at Stripe, then released).
     async fn expired_holds(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Payment>>;
     /// Succeeded payments since `since` (reconciliation).
@@ -495,15 +500,18 @@ pub trait PaymentStore: Send + Sync {
     async fn fail_refund(&self, scope: &TenantScope, refund: Uuid, reason: &str) -> StoreResult<Refund>;
     async fn refund(&self, scope: &TenantScope, refund: Uuid) -> StoreResult<Refund>;
 
-    async fn disputes(&self, scope: &TenantScope) -> StoreResult<Vec<Dispute>>;
+    /// The partner's disputes, newest first, keyset-paginated by `(created_at, id)` descending.
+    async fn disputes(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Dispute>>;
     /// What the partner still owes (disputes lost minus what transfers recovered).
     async fn outstanding_debt(&self, scope: &TenantScope) -> StoreResult<i64>;
+    /// The tip ledger between `from` (inclusive) and `to`, oldest first, keyset-paginated by `(at, id)`.
     async fn tips(
         &self,
         scope: &TenantScope,
         from: OffsetDateTime,
         to: OffsetDateTime,
-    ) -> StoreResult<Vec<TipEntry>>;
+        page: PageRequest,
+    ) -> StoreResult<Page<TipEntry>>;
     async fn payouts(&self, scope: &TenantScope) -> StoreResult<Vec<PayoutRecord>>;
 
     async fn request_approval(

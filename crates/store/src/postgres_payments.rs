@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use comanda_domain::payment::{
     ChargeModel, RefundSplit, Refundable, dispute_debt, net_against_debt, split_refund,
 };
-use comanda_domain::{Currency, Money, PartnerId};
+use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -803,20 +803,30 @@ impl PaymentStore for PgStore {
         &self,
         scope: &TenantScope,
         venue: Uuid,
-        limit: u32,
-    ) -> StoreResult<Vec<Payment>> {
+        page: PageRequest,
+    ) -> StoreResult<Page<Payment>> {
+        let (at, id) = page.after_timed().unzip();
         let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
-            "SELECT * FROM payments WHERE partner_id = $1 AND venue_id = $2 ORDER BY created_at DESC, id DESC
-             LIMIT $3",
+            "SELECT * FROM payments WHERE partner_id = $1 AND venue_id = $2
+               AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+             ORDER BY created_at DESC, id DESC LIMIT $5",
         )
         .bind(scope.partner().as_uuid())
         .bind(venue)
-        .bind(i64::from(limit.min(500)))
+        .bind(at)
+        .bind(id)
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter().map(payment_from_row).collect()
+        let payments = rows
+            .iter()
+            .map(payment_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(payments, page.limit, |p| {
+            (p.created_at, p.id)
+        }))
     }
 
     async fn expired_holds(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Payment>> {
@@ -1164,15 +1174,23 @@ impl PaymentStore for PgStore {
         refund_from_row(&row)
     }
 
-    async fn disputes(&self, scope: &TenantScope) -> StoreResult<Vec<Dispute>> {
+    async fn disputes(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Dispute>> {
+        let (at, id) = page.after_timed().unzip();
         let mut tx = self.scoped(scope).await?;
-        let rows =
-            sqlx::query("SELECT * FROM disputes WHERE partner_id = $1 ORDER BY created_at DESC LIMIT 200")
-                .bind(scope.partner().as_uuid())
-                .fetch_all(&mut *tx)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM disputes WHERE partner_id = $1
+               AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+        )
+        .bind(scope.partner().as_uuid())
+        .bind(at)
+        .bind(id)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        rows.iter()
+        let disputes = rows
+            .iter()
             .map(|row| {
                 let currency = currency_of(row)?;
                 Ok(Dispute {
@@ -1187,7 +1205,10 @@ impl PaymentStore for PgStore {
                     created_at: row.try_get("created_at")?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(disputes, page.limit, |d| {
+            (d.created_at, d.id)
+        }))
     }
 
     async fn outstanding_debt(&self, scope: &TenantScope) -> StoreResult<i64> {
@@ -1202,20 +1223,29 @@ impl PaymentStore for PgStore {
         scope: &TenantScope,
         from: OffsetDateTime,
         to: OffsetDateTime,
-    ) -> StoreResult<Vec<TipEntry>> {
+        page: PageRequest,
+    ) -> StoreResult<Page<TipEntry>> {
+        let (after_at, after_id) = page.after_timed().unzip();
         let mut tx = self.scoped(scope).await?;
         let rows = sqlx::query(
-            "SELECT * FROM tip_ledger WHERE partner_id = $1 AND at >= $2 AND at < $3 ORDER BY at, id LIMIT 100000",
+            "SELECT * FROM tip_ledger WHERE partner_id = $1 AND at >= $2 AND at < $3
+               AND ($4::timestamptz IS NULL OR (at, id) > ($4, $5))
+             ORDER BY at, id LIMIT $6",
         )
         .bind(scope.partner().as_uuid())
         .bind(from)
         .bind(to)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter()
+        let entries = rows
+            .iter()
             .map(|row| {
                 Ok(TipEntry {
+                    id: row.try_get("id")?,
                     venue_id: row.try_get("venue_id")?,
                     member: row.try_get("member")?,
                     payment_id: row.try_get("payment_id")?,
@@ -1224,7 +1254,8 @@ impl PaymentStore for PgStore {
                     at: row.try_get("at")?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(entries, page.limit, |e| (e.at, e.id)))
     }
 
     async fn payouts(&self, scope: &TenantScope) -> StoreResult<Vec<PayoutRecord>> {

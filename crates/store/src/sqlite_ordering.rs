@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use comanda_domain::menu::{Localized, MenuItem};
-use comanda_domain::{Currency, Money, OrderStatus, PartnerId, ValidationErrors};
+use comanda_domain::{Currency, Money, OrderStatus, Page, PageRequest, PartnerId, ValidationErrors};
 use comanda_security::TenantScope;
 use comanda_security::table_token::TableEntry;
 use sqlx::sqlite::SqliteRow;
@@ -246,15 +246,29 @@ impl OrderingStore for SqliteStore {
         Ok(table)
     }
 
-    async fn tables(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<VenueTable>> {
+    async fn tables(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<VenueTable>> {
+        let (at, id) = page.after_timed().unzip();
         let rows = sqlx::query(
-            "SELECT * FROM venue_tables WHERE partner_id = ?1 AND venue_id = ?2 ORDER BY label, id",
+            "SELECT * FROM venue_tables WHERE partner_id = ?1 AND venue_id = ?2
+               AND (?3 IS NULL OR (created_at, id) > (?3, ?4))
+             ORDER BY created_at, id LIMIT ?5",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
+        .bind(at)
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(table_from_row).collect()
+        let tables = rows.iter().map(table_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(tables, page.limit, |t| {
+            (t.created_at, t.id)
+        }))
     }
 
     async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable> {
@@ -648,15 +662,29 @@ impl OrderingStore for SqliteStore {
         rows.iter().map(order_from_row).collect()
     }
 
-    async fn session_orders(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Order>> {
+    async fn session_orders(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        let (at, id) = page.after_timed().unzip();
         let rows = sqlx::query(
-            "SELECT * FROM orders WHERE partner_id = ?1 AND session_id = ?2 ORDER BY placed_at, id LIMIT 500",
+            "SELECT * FROM orders WHERE partner_id = ?1 AND session_id = ?2
+               AND (?3 IS NULL OR (placed_at, id) > (?3, ?4))
+             ORDER BY placed_at, id LIMIT ?5",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(session))
+        .bind(at)
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(order_from_row).collect()
+        let orders = rows.iter().map(order_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(orders, page.limit, |o| {
+            (o.placed_at, o.id)
+        }))
     }
 
     async fn venue_orders(
@@ -664,18 +692,27 @@ impl OrderingStore for SqliteStore {
         scope: &TenantScope,
         venue: Uuid,
         status: Option<OrderStatus>,
-    ) -> StoreResult<Vec<Order>> {
+        page: PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        let (at, id) = page.after_timed().unzip();
         let rows = sqlx::query(
             "SELECT * FROM orders WHERE partner_id = ?1 AND venue_id = ?2 AND (?3 IS NULL OR status = ?3)
                AND session_id IN (SELECT id FROM table_sessions WHERE partner_id = ?1 AND status = 'open')
-             ORDER BY placed_at, id LIMIT 500",
+               AND (?4 IS NULL OR (placed_at, id) > (?4, ?5))
+             ORDER BY placed_at, id LIMIT ?6",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
         .bind(status.map(OrderStatus::as_str))
+        .bind(at)
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(order_from_row).collect()
+        let orders = rows.iter().map(order_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(orders, page.limit, |o| {
+            (o.placed_at, o.id)
+        }))
     }
 
     async fn transition_order(
@@ -725,16 +762,32 @@ impl OrderingStore for SqliteStore {
         row.as_ref().map(session_from_row).transpose()
     }
 
-    async fn venue_sessions(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<TableSession>> {
+    async fn venue_sessions(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<TableSession>> {
+        let (at, id) = page.after_timed().unzip();
         let rows = sqlx::query(
             "SELECT * FROM table_sessions WHERE partner_id = ?1 AND venue_id = ?2 AND status <> 'closed'
-             ORDER BY created_at, id",
+               AND (?3 IS NULL OR (created_at, id) > (?3, ?4))
+             ORDER BY created_at, id LIMIT ?5",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
+        .bind(at)
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(session_from_row).collect()
+        let sessions = rows
+            .iter()
+            .map(session_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(sessions, page.limit, |s| {
+            (s.created_at, s.id)
+        }))
     }
 
     async fn accept_session(

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use comanda_domain::payment::{
     ChargeModel, RefundSplit, Refundable, dispute_debt, net_against_debt, split_refund,
 };
-use comanda_domain::{Currency, Money, PartnerId};
+use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -819,18 +819,28 @@ impl PaymentStore for SqliteStore {
         &self,
         scope: &TenantScope,
         venue: Uuid,
-        limit: u32,
-    ) -> StoreResult<Vec<Payment>> {
+        page: PageRequest,
+    ) -> StoreResult<Page<Payment>> {
+        let (at, id) = page.after_timed().unzip();
         let rows = sqlx::query(
-            "SELECT * FROM payments WHERE partner_id = ?1 AND venue_id = ?2 ORDER BY created_at DESC, id DESC
-             LIMIT ?3",
+            "SELECT * FROM payments WHERE partner_id = ?1 AND venue_id = ?2
+               AND (?3 IS NULL OR (created_at, id) < (?3, ?4))
+             ORDER BY created_at DESC, id DESC LIMIT ?5",
         )
         .bind(u(scope.partner().as_uuid()))
         .bind(u(venue))
-        .bind(i64::from(limit.min(500)))
+        .bind(at)
+        .bind(id.map(u))
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(payment_from_row).collect()
+        let payments = rows
+            .iter()
+            .map(payment_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(payments, page.limit, |p| {
+            (p.created_at, p.id)
+        }))
     }
 
     async fn expired_holds(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Payment>> {
@@ -1170,13 +1180,21 @@ impl PaymentStore for SqliteStore {
         refund_from_row(&row)
     }
 
-    async fn disputes(&self, scope: &TenantScope) -> StoreResult<Vec<Dispute>> {
-        let rows =
-            sqlx::query("SELECT * FROM disputes WHERE partner_id = ?1 ORDER BY created_at DESC LIMIT 200")
-                .bind(u(scope.partner().as_uuid()))
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
+    async fn disputes(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Dispute>> {
+        let (at, id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT * FROM disputes WHERE partner_id = ?1
+               AND (?2 IS NULL OR (created_at, id) < (?2, ?3))
+             ORDER BY created_at DESC, id DESC LIMIT ?4",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(at)
+        .bind(id.map(u))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let disputes = rows
+            .iter()
             .map(|row| {
                 let currency = currency_of(row)?;
                 Ok(Dispute {
@@ -1191,7 +1209,10 @@ impl PaymentStore for SqliteStore {
                     created_at: row.try_get("created_at")?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(disputes, page.limit, |d| {
+            (d.created_at, d.id)
+        }))
     }
 
     async fn outstanding_debt(&self, scope: &TenantScope) -> StoreResult<i64> {
@@ -1206,18 +1227,27 @@ impl PaymentStore for SqliteStore {
         scope: &TenantScope,
         from: OffsetDateTime,
         to: OffsetDateTime,
-    ) -> StoreResult<Vec<TipEntry>> {
+        page: PageRequest,
+    ) -> StoreResult<Page<TipEntry>> {
+        let (after_at, after_id) = page.after_timed().unzip();
         let rows = sqlx::query(
-            "SELECT * FROM tip_ledger WHERE partner_id = ?1 AND at >= ?2 AND at < ?3 ORDER BY at, id LIMIT 100000",
+            "SELECT * FROM tip_ledger WHERE partner_id = ?1 AND at >= ?2 AND at < ?3
+               AND (?4 IS NULL OR (at, id) > (?4, ?5))
+             ORDER BY at, id LIMIT ?6",
         )
         .bind(u(scope.partner().as_uuid()))
         .bind(from)
         .bind(to)
+        .bind(after_at)
+        .bind(after_id.map(u))
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let entries = rows
+            .iter()
             .map(|row| {
                 Ok(TipEntry {
+                    id: uuid_col(row, "id")?,
                     venue_id: uuid_col(row, "venue_id")?,
                     member: opt_uuid_col(row, "member")?,
                     payment_id: uuid_col(row, "payment_id")?,
@@ -1226,7 +1256,8 @@ impl PaymentStore for SqliteStore {
                     at: row.try_get("at")?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(entries, page.limit, |e| (e.at, e.id)))
     }
 
     async fn payouts(&self, scope: &TenantScope) -> StoreResult<Vec<PayoutRecord>> {

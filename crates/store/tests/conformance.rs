@@ -644,7 +644,14 @@ mod suite {
             store.table(&b, table.id).await,
             Err(StoreError::NotFound)
         ));
-        assert!(store.tables(&b, venue_a).await.unwrap().is_empty());
+        assert!(
+            store
+                .tables(&b, venue_a, PageRequest::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
         let foreign = store.create_table(&b, venue_a, "Intrusa", 2, NOW).await;
         assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
         assert!(store.table_entry(Uuid::now_v7()).await.unwrap().is_none());
@@ -714,7 +721,12 @@ mod suite {
         assert_eq!(pending.status, comanda_store::ordering::SessionStatus::Pending);
         assert_eq!(first.session_id, Some(pending.id));
         assert!(
-            store.venue_orders(&scope, venue, None).await.unwrap().is_empty(),
+            store
+                .venue_orders(&scope, venue, None, PageRequest::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty(),
             "the kitchen waits for staff"
         );
         assert!(
@@ -736,7 +748,15 @@ mod suite {
             )
             .await;
         assert!(matches!(early, Err(StoreError::Conflict(_))));
-        assert_eq!(store.venue_sessions(&scope, venue).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .venue_sessions(&scope, venue, PageRequest::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
 
         let opened = store
             .accept_session(&scope, pending.id, "manager:rosa", NOW)
@@ -747,7 +767,15 @@ mod suite {
             store.accept_session(&scope, pending.id, "x", NOW).await,
             Err(StoreError::Conflict(_))
         ));
-        assert_eq!(store.venue_orders(&scope, venue, None).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .venue_orders(&scope, venue, None, PageRequest::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
         let PlaceOutcome::Created(second) = store
             .place_order(&scope, &order_for(venue, table.id, None, b"2"), NOW)
             .await
@@ -957,6 +985,150 @@ mod suite {
             .unwrap();
     }
 
+    /// Issue 14, part 7: a venue with more live orders than the old silent cut (500) is read to its end page by
+    /// page, in `(placed_at, id)` order, no order twice and none missing — the same for one table session's orders,
+    /// the venue's live sessions and its tables. Keyset, not offset: an order placed between two pages is not
+    /// skipped and does not push an order seen already onto the next page.
+    pub async fn five_hundred_and_one_orders_are_read_page_by_page(store: &dyn Store) {
+        let scope = new_partner(store, "Cocina llena").await;
+        let venue = venue_of(store, &scope).await;
+        let table = store.create_table(&scope, venue, "1", 4, NOW).await.unwrap();
+        let mut placed = Vec::new();
+        for n in 0..501u32 {
+            // Three orders share each instant, and their ids are not in placing order, so the id breaks ties
+            // inside a page and across a page boundary.
+            let mut order = order_for(venue, table.id, None, &n.to_be_bytes());
+            order.id = Uuid::from_u128(u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+            let at = NOW + time::Duration::seconds(i64::from(n / 3));
+            let PlaceOutcome::Created(order) = store.place_order(&scope, &order, at).await.unwrap() else {
+                panic!("not created")
+            };
+            placed.push((order.placed_at, order.id));
+        }
+        placed.sort();
+        let pending = store.live_session(&scope, table.id).await.unwrap().unwrap();
+        accept_table(store, &scope, table.id).await;
+
+        let mut seen = Vec::new();
+        let mut sizes = Vec::new();
+        let mut page = PageRequest {
+            after: None,
+            limit: 200,
+        };
+        loop {
+            let got = store.venue_orders(&scope, venue, None, page).await.unwrap();
+            sizes.push(got.items.len());
+            seen.extend(got.items.iter().map(|o| (o.placed_at, o.id)));
+            if seen.len() == 200 {
+                // An order placed while the kitchen reads sorts last: it is read once, on a later page.
+                let PlaceOutcome::Created(late) = store
+                    .place_order(
+                        &scope,
+                        &order_for(venue, table.id, None, b"late"),
+                        NOW + time::Duration::hours(1),
+                    )
+                    .await
+                    .unwrap()
+                else {
+                    panic!("not created")
+                };
+                placed.push((late.placed_at, late.id));
+            }
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(
+            sizes,
+            [200, 200, 102],
+            "full pages, then the rest; no empty last page"
+        );
+        assert_eq!(seen, placed, "every order once, oldest first, ties broken by id");
+
+        let by_default = store
+            .venue_orders(&scope, venue, None, PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(by_default.items.len(), usize::from(PageRequest::default().limit));
+        assert!(by_default.next.is_some(), "a first page says that more follow");
+        let placed_only =
+            comanda_domain::collect_all(|p| store.venue_orders(&scope, venue, Some(OrderStatus::Placed), p))
+                .await
+                .unwrap();
+        assert_eq!(placed_only.len(), 502, "the status filter pages the same way");
+
+        let session = comanda_domain::collect_all(|p| store.session_orders(&scope, pending.id, p))
+            .await
+            .unwrap();
+        assert_eq!(
+            session.iter().map(|o| (o.placed_at, o.id)).collect::<Vec<_>>(),
+            placed,
+            "a bill or an evidence file reads every order of its session"
+        );
+
+        // Another tenant's cursor position reveals nothing: the same request in its scope is empty.
+        let other = new_partner(store, "Otra").await;
+        let stranger = store
+            .venue_orders(
+                &other,
+                venue,
+                None,
+                PageRequest {
+                    after: page.after,
+                    limit: 200,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(stranger.items.is_empty() && stranger.next.is_none());
+
+        for (n, label) in ["2", "3", "4"].into_iter().enumerate() {
+            let added = NOW + time::Duration::seconds(i64::try_from(n).unwrap() + 1);
+            let t = store.create_table(&scope, venue, label, 2, added).await.unwrap();
+            let later = NOW + time::Duration::hours(2);
+            store
+                .place_order(&scope, &order_for(venue, t.id, None, label.as_bytes()), later)
+                .await
+                .unwrap();
+        }
+        let two = PageRequest {
+            after: None,
+            limit: 2,
+        };
+        let first = store.tables(&scope, venue, two).await.unwrap();
+        let rest = store
+            .tables(
+                &scope,
+                venue,
+                PageRequest {
+                    after: first.next,
+                    ..two
+                },
+            )
+            .await
+            .unwrap();
+        let labels: Vec<_> = first
+            .items
+            .iter()
+            .chain(&rest.items)
+            .map(|t| t.label.as_str())
+            .collect();
+        assert_eq!(
+            labels,
+            ["1", "2", "3", "4"],
+            "tables in the order they were added"
+        );
+        assert!(rest.next.is_none());
+        let sessions = comanda_domain::collect_all(|p| {
+            store.venue_sessions(&scope, venue, PageRequest { limit: 1, ..p })
+        })
+        .await
+        .unwrap();
+        assert_eq!(sessions.len(), 4, "one live session per table, read one per page");
+        assert_eq!(sessions[0].id, pending.id);
+    }
+
     pub async fn twenty_concurrent_retries_create_one_order(store: &dyn Store) {
         let scope = new_partner(store, "Idem").await;
         let venue = venue_of(store, &scope).await;
@@ -1045,17 +1217,19 @@ mod suite {
         assert_eq!(later.len(), 1, "resume after the last seen event");
         assert_eq!(
             store
-                .venue_orders(&scope, venue, Some(OrderStatus::Accepted))
+                .venue_orders(&scope, venue, Some(OrderStatus::Accepted), PageRequest::default())
                 .await
                 .unwrap()
+                .items
                 .len(),
             1
         );
         assert!(
             store
-                .venue_orders(&scope, venue, Some(OrderStatus::Placed))
+                .venue_orders(&scope, venue, Some(OrderStatus::Placed), PageRequest::default())
                 .await
                 .unwrap()
+                .items
                 .is_empty()
         );
     }
@@ -1649,9 +1823,11 @@ mod suite {
                 &scope,
                 NOW - time::Duration::days(1),
                 NOW + time::Duration::days(1),
+                PageRequest::default(),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .items;
         assert_eq!(tips.iter().map(|t| t.amount).sum::<i64>(), 438_000);
         assert!(store.session_balance(&scope, session).await.unwrap().settled);
         assert_eq!(
@@ -1770,9 +1946,11 @@ mod suite {
                 &scope,
                 NOW - time::Duration::days(1),
                 NOW + time::Duration::days(1),
+                PageRequest::default(),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .items;
         assert_eq!(tips.iter().map(|t| t.amount).sum::<i64>(), 0);
         // A refund that failed at Stripe gives its amount back to what can be refunded.
         assert_eq!(
@@ -1806,7 +1984,11 @@ mod suite {
             .apply_event(Some(&scope), "evt_dp", "charge.dispute.created", &dispute, NOW)
             .await
             .unwrap();
-        let disputes = store.disputes(&scope).await.unwrap();
+        let disputes = store
+            .disputes(&scope, PageRequest::default())
+            .await
+            .unwrap()
+            .items;
         assert_eq!(disputes.len(), 1);
         assert_eq!(disputes[0].debt, first.settlement.partner_part);
         assert_eq!(
@@ -2124,6 +2306,7 @@ conformance!(
     menus_round_trip_and_items_stay_in_their_venue,
     menu_items_and_categories_are_edited_and_removed,
     table_sessions_gate_the_kitchen_and_close_cleanly,
+    five_hundred_and_one_orders_are_read_page_by_page,
     guests_cancel_only_their_own_unaccepted_orders,
     twenty_concurrent_retries_create_one_order,
     orders_move_forward_once_and_leave_events,

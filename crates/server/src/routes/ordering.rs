@@ -6,7 +6,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use comanda_domain::menu::{Localized, MenuItem, ModifierGroup, check_modifiers};
 use comanda_domain::validation::clean_text;
-use comanda_domain::{Money, NewVenue, OrderStatus, PageRequest, TaxRegime, ValidationErrors, VenueId};
+use comanda_domain::{
+    Money, NewVenue, OrderStatus, PageRequest, TaxRegime, ValidationErrors, VenueId, collect_all,
+};
 use comanda_security::table_token::{self, TableEntry};
 use comanda_store::ordering::{Order, VenueTable};
 use serde::{Deserialize, Serialize};
@@ -168,26 +170,41 @@ pub async fn create_table(
     ))
 }
 
-/// A venue's tables with their current QR tokens.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TableList {
+    pub items: Vec<TableView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A venue's tables with their current QR tokens, in the order they were added.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/tables", tag = "venues", security(("bearer" = [])),
-    params(("venue" = String, Path)), responses((status = 200, body = Vec<TableView>)))]
+    params(("venue" = String, Path), ListQuery), responses((status = 200, body = TableList)))]
 pub async fn list_tables(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-) -> Result<Json<Vec<TableView>>, ApiError> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<TableList>, ApiError> {
     let venue = path_id(&venue)?;
+    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     state
         .store
         .venue(&caller.scope, VenueId::from_uuid(venue))
         .await?;
-    let tables = state.store.tables(&caller.scope, venue).await?;
-    Ok(Json(
-        tables
+    let page = state.store.tables(&caller.scope, venue, page).await?;
+    Ok(Json(TableList {
+        next_cursor: page.next.map(|c| c.encode()),
+        items: page
+            .items
             .into_iter()
             .map(|t| table_view(&state, caller.scope.partner(), t))
             .collect(),
-    ))
+    }))
+}
+
+/// Every table of a venue, read page by page (the QR sheet and the session views need them all).
+async fn all_tables(state: &AppState, caller: &Caller, venue: Uuid) -> Result<Vec<VenueTable>, ApiError> {
+    Ok(collect_all(|page| state.store.tables(&caller.scope, venue, page)).await?)
 }
 
 /// Issues the table a new token: its old QR code stops working at once (audited).
@@ -608,27 +625,40 @@ impl From<Order> for OrderView {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct OrdersQuery {
     pub status: Option<OrderStatus>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
 }
 
-/// The venue's orders, optionally of one status (the kitchen queue).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderList {
+    pub items: Vec<OrderView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The orders of the venue's open tables, oldest first, optionally of one status (the kitchen queue). Paginated
+/// by `(placed_at, id)`: follow `next_cursor` until it is `null` to see every order.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/orders", tag = "orders", security(("bearer" = [])),
-    params(("venue" = String, Path), OrdersQuery), responses((status = 200, body = Vec<OrderView>)))]
+    params(("venue" = String, Path), OrdersQuery), responses((status = 200, body = OrderList)))]
 pub async fn venue_orders(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
     ApiQuery(query): ApiQuery<OrdersQuery>,
-) -> Result<Json<Vec<OrderView>>, ApiError> {
+) -> Result<Json<OrderList>, ApiError> {
     let venue = path_id(&venue)?;
+    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     state
         .store
         .venue(&caller.scope, VenueId::from_uuid(venue))
         .await?;
-    let orders = state
+    let page = state
         .store
-        .venue_orders(&caller.scope, venue, query.status)
+        .venue_orders(&caller.scope, venue, query.status, page)
         .await?;
-    Ok(Json(orders.into_iter().map(Into::into).collect()))
+    Ok(Json(OrderList {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -709,7 +739,7 @@ pub async fn tables_qr_pdf(
         .store
         .venue(&caller.scope, VenueId::from_uuid(path_id(&venue)?))
         .await?;
-    let tables = state.store.tables(&caller.scope, venue.id.as_uuid()).await?;
+    let tables = all_tables(&state, &caller, venue.id.as_uuid()).await?;
     let entries: Vec<(String, String)> = tables
         .into_iter()
         .map(|t| {
@@ -751,7 +781,7 @@ async fn session_views(
     venue: Uuid,
     sessions: Vec<comanda_store::ordering::TableSession>,
 ) -> Result<Vec<SessionView>, ApiError> {
-    let tables = state.store.tables(&caller.scope, venue).await?;
+    let tables = all_tables(state, caller, venue).await?;
     let ids: Vec<Uuid> = sessions.iter().map(|s| s.id).collect();
     let balances = state.store.session_balances(&caller.scope, &ids).await?;
     Ok(sessions
@@ -772,21 +802,32 @@ async fn session_views(
         .collect())
 }
 
-/// The venue's live table sessions; pending ones wait for staff to accept the table.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionList {
+    pub items: Vec<SessionView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The venue's live table sessions, oldest first; pending ones wait for staff to accept the table.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/table-sessions", tag = "orders", security(("bearer" = [])),
-    params(("venue" = String, Path)), responses((status = 200, body = Vec<SessionView>)))]
+    params(("venue" = String, Path), ListQuery), responses((status = 200, body = SessionList)))]
 pub async fn table_sessions(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-) -> Result<Json<Vec<SessionView>>, ApiError> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<SessionList>, ApiError> {
     let venue = path_id(&venue)?;
+    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     state
         .store
         .venue(&caller.scope, VenueId::from_uuid(venue))
         .await?;
-    let sessions = state.store.venue_sessions(&caller.scope, venue).await?;
-    Ok(Json(session_views(&state, &caller, venue, sessions).await?))
+    let page = state.store.venue_sessions(&caller.scope, venue, page).await?;
+    Ok(Json(SessionList {
+        next_cursor: page.next.map(|c| c.encode()),
+        items: session_views(&state, &caller, venue, page.items).await?,
+    }))
 }
 
 /// Accepts a table's pending session: its orders go to the kitchen. A QR code photographed earlier cannot order

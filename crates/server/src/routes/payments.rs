@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use comanda_domain::payment::{
     BillBalance, ChargeModel, Settlement, ShareError, Split, check_tip, settle, share_amount,
 };
-use comanda_domain::{Money, OrderStatus, ValidationErrors};
+use comanda_domain::{Money, OrderStatus, PageRequest, ValidationErrors, collect_all};
 use comanda_payments::StripeError;
 use comanda_payments::stripe::{Event, LinkKind, NewPaymentIntent};
 use comanda_security::TenantScope;
@@ -28,11 +28,11 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{Caller, RequestContext};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::payments::{PaymentService, cancel_payment, execute_refund, interpret, send_due_transfers};
 use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::guest::{guest_device, idempotency_key, resolve};
-use crate::routes::ordering::path_id;
+use crate::routes::ordering::{ListQuery, path_id};
 
 fn service(state: &AppState) -> Result<&Arc<PaymentService>, ApiError> {
     state.payments.as_ref().ok_or_else(|| {
@@ -681,22 +681,32 @@ pub struct StaffPaymentView {
     pub payment_intent: Option<String>,
 }
 
-/// The venue's latest payments with where their money went.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StaffPaymentList {
+    pub items: Vec<StaffPaymentView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The venue's payments, newest first, with where their money went.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/payments", tag = "payments", security(("bearer" = [])),
-    params(("venue" = String, Path)), responses((status = 200, body = Vec<StaffPaymentView>)))]
+    params(("venue" = String, Path), ListQuery), responses((status = 200, body = StaffPaymentList)))]
 pub async fn venue_payments(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-) -> Result<Json<Vec<StaffPaymentView>>, ApiError> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<StaffPaymentList>, ApiError> {
     let venue = path_id(&venue)?;
+    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     state
         .store
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
         .await?;
-    let payments = state.store.venue_payments(&caller.scope, venue, 200).await?;
-    Ok(Json(
-        payments
+    let page = state.store.venue_payments(&caller.scope, venue, page).await?;
+    Ok(Json(StaffPaymentList {
+        next_cursor: page.next.map(|c| c.encode()),
+        items: page
+            .items
             .iter()
             .map(|p| StaffPaymentView {
                 payment: PaymentView::from(p),
@@ -707,7 +717,7 @@ pub async fn venue_payments(
                 payment_intent: p.payment_intent.clone(),
             })
             .collect(),
-    ))
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -851,21 +861,29 @@ pub struct DisputeView {
     pub evidence: serde_json::Value,
 }
 
-/// Disputes on the partner's payments with the evidence comanda holds.
-#[utoipa::path(get, path = "/api/v1/disputes", tag = "payments", security(("bearer" = [])),
-    responses((status = 200, body = Vec<DisputeView>)))]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DisputeList {
+    pub items: Vec<DisputeView>,
+    pub next_cursor: Option<String>,
+}
+
+/// Disputes on the partner's payments, newest first, with the evidence comanda holds (every order of the
+/// session, however many).
+#[utoipa::path(get, path = "/api/v1/disputes", tag = "payments", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = DisputeList)))]
 pub async fn disputes(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-) -> Result<Json<Vec<DisputeView>>, ApiError> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<DisputeList>, ApiError> {
+    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     let format = time::format_description::well_known::Rfc3339;
     let mut views = Vec::new();
-    for dispute in state.store.disputes(&caller.scope).await? {
+    let page = state.store.disputes(&caller.scope, page).await?;
+    for dispute in &page.items {
         let payment = state.store.payment(&caller.scope, dispute.payment_id).await?;
-        let orders = state
-            .store
-            .session_orders(&caller.scope, payment.session_id)
-            .await?;
+        let orders =
+            collect_all(|p| state.store.session_orders(&caller.scope, payment.session_id, p)).await?;
         let items: Vec<serde_json::Value> = orders
             .iter()
             .filter(|o| o.status != OrderStatus::Cancelled)
@@ -898,7 +916,10 @@ pub async fn disputes(
             }),
         });
     }
-    Ok(Json(views))
+    Ok(Json(DisputeList {
+        items: views,
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -908,17 +929,23 @@ pub struct TipsQuery {
     /// `json` (default) or `csv`.
     #[serde(default)]
     pub format: Option<String>,
+    /// JSON: where `entries` continue (`next_cursor` of the previous answer). The CSV is always the whole month.
+    pub cursor: Option<String>,
+    /// JSON: how many `entries` per answer (1–200). The totals always cover the whole month.
+    pub limit: Option<u32>,
 }
 
 /// The tip ledger of one month: each tip credited to the server of the table (negative when a refund took it
-/// back), as JSON or CSV for payroll.
+/// back), as JSON or CSV for payroll. The JSON pages `entries` (`cursor`, `limit`, `next_cursor`); its totals and the
+/// CSV always cover the whole month, read in pages.
 #[utoipa::path(get, path = "/api/v1/tips", tag = "payments", security(("bearer" = [])), params(TipsQuery),
     responses((status = 200, description = "The month's tip ledger (JSON or CSV)")))]
 pub async fn tips(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    crate::extract::ApiQuery(query): crate::extract::ApiQuery<TipsQuery>,
+    ApiQuery(query): ApiQuery<TipsQuery>,
 ) -> Result<Response, ApiError> {
+    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     let bad_month = || ApiError::from(ValidationErrors::single("month", "use YYYY-MM"));
     let (year, month) = query.month.split_once('-').ok_or_else(bad_month)?;
     let year: i32 = year.parse().map_err(|_| bad_month())?;
@@ -931,14 +958,9 @@ pub async fn tips(
         time::Date::from_calendar_date(year, month.next(), 1)
     }
     .map_err(|_| bad_month())?;
-    let entries = state
-        .store
-        .tips(
-            &caller.scope,
-            start.midnight().assume_utc(),
-            next.midnight().assume_utc(),
-        )
-        .await?;
+    let (from, to) = (start.midnight().assume_utc(), next.midnight().assume_utc());
+    // The payroll file and the totals need the whole month: it is read in pages, never cut at a row count.
+    let entries = collect_all(|p| state.store.tips(&caller.scope, from, to, p)).await?;
     let format = time::format_description::well_known::Rfc3339;
     if query.format.as_deref() == Some("csv") {
         let mut csv = String::from("at,venue_id,member_id,payment_id,amount_minor,currency\n");
@@ -972,15 +994,18 @@ pub async fn tips(
             )
             .or_default() += e.amount;
     }
-    let rows: Vec<serde_json::Value> = entries
+    let listed = state.store.tips(&caller.scope, from, to, page).await?;
+    let rows: Vec<serde_json::Value> = listed
+        .items
         .iter()
         .map(|e| {
             serde_json::json!({"at": e.at.format(&format).ok(), "venue_id": e.venue_id, "member_id": e.member,
                                "payment_id": e.payment_id, "amount": e.amount, "currency": e.currency})
         })
         .collect();
-    Ok(
-        Json(serde_json::json!({"month": query.month, "entries": rows, "totals_by_member": totals}))
-            .into_response(),
+    Ok(Json(
+        serde_json::json!({"month": query.month, "entries": rows, "totals_by_member": totals,
+                                "next_cursor": listed.next.map(|c| c.encode())}),
     )
+    .into_response())
 }

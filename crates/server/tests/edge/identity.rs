@@ -474,7 +474,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
         None,
     )
     .await;
-    let session_b = sessions_b.body[0]["id"].as_str().unwrap().to_owned();
+    let session_b = sessions_b.body["items"][0]["id"].as_str().unwrap().to_owned();
     let money_b = crate::payments::payment_refund_and_approval(&server, &b).await;
     let ids_of_b = |param: &str| -> Vec<String> {
         match param {

@@ -79,8 +79,7 @@ pub async fn accept_table(server: &TestServer, v: &Venue) {
         None,
     )
     .await;
-    let pending = sessions
-        .body
+    let pending = sessions.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -377,11 +376,262 @@ pub async fn next_sse_event(
         .expect("no event within 5 s")
 }
 
+/// Issue 14, part 7: the kitchen list of a venue with 501 live orders on one table (a crash test left 1,800) is
+/// read through HTTP page by page, each order once, oldest first; it used to stop at 500 without saying so. Every
+/// list route takes `cursor` and `limit` and refuses a limit above 200; a cursor of another list is refused.
+pub async fn the_kitchen_list_is_read_to_its_end_page_by_page(engine: Engine) {
+    use comanda_domain::menu::{Localized, PricedLine};
+    use comanda_domain::{Clock as _, Currency, Money};
+    use comanda_store::ordering::{NewOrder, PlaceOutcome};
+
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "cocina-llena@example.co").await;
+    let first = order(
+        &server,
+        &v.token,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+        None,
+    )
+    .await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    accept_table(&server, &v).await;
+    // 500 more on the same live table, straight into the store; four share each second.
+    let store = server.store().await;
+    let table: uuid::Uuid = v.table.parse().unwrap();
+    let entry = store.table_entry(table).await.unwrap().unwrap();
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test",
+        entry.partner,
+    ));
+    let price = Money::new(1_890_000, Currency::COP).unwrap();
+    let mut stored = Vec::new();
+    for n in 0..500i64 {
+        let id = uuid::Uuid::now_v7();
+        let line = PricedLine {
+            item_id: v.item.parse().unwrap(),
+            name: Localized {
+                es: "Bandeja paisa".into(),
+                en: "Paisa platter".into(),
+            },
+            quantity: 1,
+            modifiers: Vec::new(),
+            note: None,
+            unit_price: price,
+            taxed: true,
+        };
+        let new = NewOrder {
+            id,
+            venue_id: v.venue.parse().unwrap(),
+            table_id: table,
+            lines: vec![line],
+            subtotal: price,
+            idempotency_key: None,
+            request_hash: n.to_be_bytes().to_vec(),
+            device: Some("crash-test".into()),
+        };
+        let at = server.clock.now() + time::Duration::seconds(1 + n / 4);
+        let placed = store.place_order(&scope, &new, at).await.unwrap();
+        assert!(matches!(placed, PlaceOutcome::Created(_)), "{placed:?}");
+        stored.push((at, id));
+    }
+    store.close().await;
+    stored.sort();
+    let expected: Vec<String> = std::iter::once(first.body["id"].as_str().unwrap().to_owned())
+        .chain(stored.iter().map(|(_, id)| id.to_string()))
+        .collect();
+
+    let mut seen: Vec<String> = Vec::new();
+    let mut placed_at: Vec<time::OffsetDateTime> = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = call(
+            &server,
+            "GET",
+            &format!("/api/v1/venues/{}/orders?limit=200&cursor={cursor}", v.venue),
+            Some(&v.owner),
+            None,
+        )
+        .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let items = page.body["items"].as_array().unwrap();
+        sizes.push(items.len());
+        for o in items {
+            seen.push(o["id"].as_str().unwrap().to_owned());
+            let at = o["placed_at"].as_str().unwrap();
+            placed_at.push(
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap(),
+            );
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [200, 200, 101]);
+    assert_eq!(seen, expected, "all 501 orders, each once, oldest first");
+    assert!(placed_at.windows(2).all(|w| w[0] <= w[1]));
+
+    // The default page says that more follow; a filtered list pages the same way.
+    let default = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/orders", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(default.body["items"].as_array().unwrap().len(), 50);
+    assert!(
+        default.body["next_cursor"].is_string(),
+        "{}",
+        default.body["next_cursor"]
+    );
+    let filtered = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/orders?status=accepted&limit=5", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(filtered.status, 200, "{}", filtered.body);
+    assert!(filtered.body["items"].as_array().unwrap().is_empty());
+    assert!(filtered.body["next_cursor"].is_null());
+
+    // A cursor of another list (the venues list carries an id alone) or a forged one is refused, as is a limit
+    // outside 1..=200.
+    let venues = call(&server, "GET", "/api/v1/venues?limit=1", Some(&v.owner), None).await;
+    let foreign = comanda_domain::Cursor::after(v.venue.parse().unwrap()).encode();
+    assert!(venues.body["next_cursor"].is_null(), "one venue");
+    for (query, field) in [
+        (format!("cursor={foreign}"), "cursor"),
+        ("cursor=not-a-cursor".to_owned(), "cursor"),
+        ("limit=201".to_owned(), "limit"),
+        ("limit=0".to_owned(), "limit"),
+    ] {
+        let refused = call(
+            &server,
+            "GET",
+            &format!("/api/v1/venues/{}/orders?{query}", v.venue),
+            Some(&v.owner),
+            None,
+        )
+        .await;
+        assert_eq!(refused.status, 400, "{query}: {}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], field, "{query}");
+    }
+
+    // Every list route: `limit` and `cursor` are taken, a limit above 200 is refused naming it.
+    let month = format!(
+        "{}-{:02}",
+        server.clock.now().year(),
+        u8::from(server.clock.now().month())
+    );
+    let lists = [
+        ("/api/v1/venues".to_owned(), "items"),
+        ("/api/v1/staff".to_owned(), "items"),
+        ("/api/v1/audit".to_owned(), "items"),
+        (format!("/api/v1/venues/{}/tables", v.venue), "items"),
+        (format!("/api/v1/venues/{}/table-sessions", v.venue), "items"),
+        (format!("/api/v1/venues/{}/orders", v.venue), "items"),
+        (format!("/api/v1/venues/{}/payments", v.venue), "items"),
+        ("/api/v1/disputes".to_owned(), "items"),
+        (format!("/api/v1/tips?month={month}"), "entries"),
+    ];
+    for (path, items) in &lists {
+        let join = if path.contains('?') { '&' } else { '?' };
+        let one = call(
+            &server,
+            "GET",
+            &format!("{path}{join}limit=1"),
+            Some(&v.owner),
+            None,
+        )
+        .await;
+        assert_eq!(one.status, 200, "{path}: {}", one.body);
+        assert!(
+            one.body[items].as_array().is_some_and(|i| i.len() <= 1),
+            "{path}: {}",
+            one.body
+        );
+        assert!(
+            one.body.get("next_cursor").is_some(),
+            "{path} says whether more follow: {}",
+            one.body
+        );
+        if let Some(next) = one.body["next_cursor"].as_str() {
+            let more = call(
+                &server,
+                "GET",
+                &format!("{path}{join}limit=1&cursor={next}"),
+                Some(&v.owner),
+                None,
+            )
+            .await;
+            assert_eq!(more.status, 200, "{path}: {}", more.body);
+            assert_ne!(more.body[items][0], one.body[items][0], "{path} moves on");
+        }
+        let over = call(
+            &server,
+            "GET",
+            &format!("{path}{join}limit=201"),
+            Some(&v.owner),
+            None,
+        )
+        .await;
+        assert_eq!(over.status, 400, "{path}: {}", over.body);
+    }
+    server.stop().await;
+}
+
+/// No JSON list answers a bare array, and every paginated answer declares its `cursor` and `limit` (issue 14,
+/// part 7: a list that cannot say "there is more" stops without saying so).
+#[tokio::test]
+async fn the_contract_declares_no_bare_list() {
+    let server = TestServer::start().await;
+    let doc = call(&server, "GET", "/openapi.json", None, None).await.body;
+    let schemas = &doc["components"]["schemas"];
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+            None => schema.clone(),
+        }
+    };
+    let mut paged = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(get) = item.get("get") else { continue };
+        let schema = &get["responses"]["200"]["content"]["application/json"]["schema"];
+        if schema.is_null() {
+            continue;
+        }
+        let schema = resolve(schema);
+        assert_ne!(schema["type"], "array", "GET {path} answers a bare array");
+        if schema["properties"].get("next_cursor").is_some() {
+            paged += 1;
+            let params: Vec<&str> = get["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            assert!(
+                params.contains(&"cursor") && params.contains(&"limit"),
+                "GET {path}: {params:?}"
+            );
+        }
+    }
+    assert!(paged >= 8, "{paged} paginated lists");
+    server.stop().await;
+}
+
 on_both_engines!(
     a_bill_of_three_items_matches_the_hand_checked_example,
     rotated_and_foreign_table_tokens_open_nothing,
     twenty_concurrent_retries_with_one_idempotency_key_create_one_order,
     orders_move_forward_and_the_kitchen_feed_sees_them,
+    the_kitchen_list_is_read_to_its_end_page_by_page,
 );
 
 #[tokio::test]
@@ -650,7 +900,7 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
     )
     .await;
     assert!(
-        kitchen.body.as_array().unwrap().is_empty(),
+        kitchen.body["items"].as_array().unwrap().is_empty(),
         "nothing reaches the kitchen before staff accept the table"
     );
     server.stop().await;

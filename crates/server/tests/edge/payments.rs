@@ -243,7 +243,7 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
         None,
     )
     .await;
-    assert_eq!(sessions.body[0]["balance"]["settled"], true);
+    assert_eq!(sessions.body["items"][0]["balance"]["settled"], true);
 
     // Each share became one transfer: share − 3 % fee + the whole tip.
     let transfers = eventually("two transfers", async || {
@@ -497,9 +497,17 @@ pub async fn forged_stale_and_repeated_webhooks_change_nothing(engine: Engine) {
         .unwrap();
     assert_eq!(transfer.amount.amount, 3_780_000 - 113_400);
     let payments = store
-        .venue_payments(&scope, v.venue.parse().unwrap(), 10)
+        .venue_payments(
+            &scope,
+            v.venue.parse().unwrap(),
+            comanda_domain::PageRequest {
+                after: None,
+                limit: 10,
+            },
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(
         payments
             .iter()
@@ -694,10 +702,11 @@ async fn disputes_are_shown_with_evidence_and_payouts_as_stripe_reports_them() {
         .await;
     let disputes = eventually("the dispute", async || {
         let disputes = call(&server, "GET", "/api/v1/disputes", Some(&v.owner), None).await;
-        (disputes.body.as_array().is_some_and(|d| !d.is_empty())).then_some(disputes.body)
+        (disputes.body["items"].as_array().is_some_and(|d| !d.is_empty())).then_some(disputes.body)
     })
     .await;
-    let dispute = &disputes[0];
+    assert!(disputes["next_cursor"].is_null(), "{disputes}");
+    let dispute = &disputes["items"][0];
     assert_eq!(dispute["reason"], "fraudulent");
     assert_eq!(dispute["amount"]["amount"], 3_780_000);
     assert_eq!(dispute["evidence"]["items"][0]["quantity"], 2);
