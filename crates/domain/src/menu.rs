@@ -11,6 +11,7 @@ use crate::validation::{ValidationErrors, clean_text};
 pub const MAX_QUANTITY: u32 = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Localized {
     pub es: String,
     #[serde(default)]
@@ -28,6 +29,7 @@ impl Localized {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ModifierOption {
     pub name: Localized,
     /// Added to the item's price, in minor units (never negative).
@@ -36,6 +38,7 @@ pub struct ModifierOption {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ModifierGroup {
     pub name: Localized,
     pub options: Vec<ModifierOption>,
@@ -112,6 +115,7 @@ pub struct MenuItem {
 
 /// One line as the guest asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RequestedLine {
     pub item_id: String,
     pub quantity: u32,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::Currency;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Money {
     /// Minor units (COP: centavos; 18.900 COP is 1890000).
     pub amount: i64,

@@ -65,6 +65,7 @@ impl ChargeModel {
 
 /// One line (or a fraction of it) a guest chooses to pay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LineShare {
     pub order_id: Uuid,
     /// The line's position within its order (0-based).
@@ -82,7 +83,7 @@ fn one() -> u32 {
 
 /// What part of the bill a guest pays.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", from = "SplitWire")]
 pub enum Split {
     /// The whole bill, while nothing of it is paid or being paid.
     Full,
@@ -92,6 +93,28 @@ pub enum Split {
     Items { items: Vec<LineShare> },
     /// Whatever is still unpaid.
     Remaining,
+}
+
+/// How a [`Split`] is read: serde lets the unit variants of an internally tagged enum ignore any other field
+/// (`{"kind": "full", "parts": 2}` would pass), so they are read as empty struct variants, which refuse them.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum SplitWire {
+    Full {},
+    Equal { parts: u32 },
+    Items { items: Vec<LineShare> },
+    Remaining {},
+}
+
+impl From<SplitWire> for Split {
+    fn from(wire: SplitWire) -> Self {
+        match wire {
+            SplitWire::Full {} => Split::Full,
+            SplitWire::Equal { parts } => Split::Equal { parts },
+            SplitWire::Items { items } => Split::Items { items },
+            SplitWire::Remaining {} => Split::Remaining,
+        }
+    }
 }
 
 /// The bill as the share is computed against.
@@ -351,6 +374,30 @@ mod tests {
         BillBalance {
             total: cop(total),
             remaining: cop(remaining),
+        }
+    }
+
+    #[test]
+    fn a_split_refuses_fields_it_does_not_have_in_every_variant() {
+        let parse = |json: &str| serde_json::from_str::<Split>(json);
+        assert_eq!(parse(r#"{"kind": "full"}"#).unwrap(), Split::Full);
+        assert_eq!(parse(r#"{"kind": "remaining"}"#).unwrap(), Split::Remaining);
+        assert_eq!(
+            parse(r#"{"kind": "equal", "parts": 3}"#).unwrap(),
+            Split::Equal { parts: 3 }
+        );
+        for wrong in [
+            r#"{"kind": "full", "parts": 2}"#,
+            r#"{"kind": "remaining", "items": []}"#,
+            r#"{"kind": "equal", "parts": 3, "part": 1}"#,
+            r#"{"kind": "items", "items": [{"order_id": "0190d3a0-0000-7000-8000-000000000000", "line": 0, "numerater": 1}]}"#,
+        ] {
+            let error = parse(wrong).unwrap_err().to_string();
+            assert!(error.contains("unknown field"), "{wrong}: {error}");
+        }
+        // What is written reads back.
+        for split in [Split::Full, Split::Remaining, Split::Equal { parts: 2 }] {
+            assert_eq!(parse(&serde_json::to_string(&split).unwrap()).unwrap(), split);
         }
     }
 

@@ -32,6 +32,7 @@ impl TaxKind {
 
 /// A tax rate in basis points (800 = 8 %), never a float.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TaxRegime {
     pub kind: TaxKind,
     pub rate_bp: u16,

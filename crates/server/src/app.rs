@@ -239,9 +239,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(payments::disputes))
         .routes(routes!(payments::tips))
         .split_for_parts();
-    let _ = state
-        .openapi_json
-        .set(api.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    let _ = state.openapi_json.set(crate::contract::document(api));
     let trusted = state.settings.trusted_proxies.clone();
     let body_limit = state.settings.body_limit_bytes;
 

@@ -5,7 +5,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, Visitor};
 
 use crate::problem::{Problem, ProblemType};
 
@@ -68,13 +68,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::new(ProblemType::MalformedJson).detail("the request body is empty"));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
-    if parsed.is_ok()
-        && let Err(trailing) = deserializer.end()
-    {
-        return Err(Problem::new(ProblemType::MalformedJson).field("$", trailing.to_string()));
-    }
+    // Syntax first (with the position of the fault), then the shape, through [`Strict`].
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
+        let kind = match error.classify() {
+            serde_json::error::Category::Data => ProblemType::Validation,
+            _ => ProblemType::MalformedJson,
+        };
+        Problem::new(kind).field("$", error.to_string())
+    })?;
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(Strict(value));
     parsed.map_err(|error| {
         let path = error.path().to_string();
         let field = if path == "." || path.is_empty() {
@@ -87,9 +89,190 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             serde_json::error::Category::Data => ProblemType::Validation,
             _ => ProblemType::MalformedJson,
         };
+        let message = inner.to_string();
+        // A field the body type does not have (a misspelling, or one this version does not know) is refused by
+        // `deny_unknown_fields`; the problem names it, with its full path, instead of the object around it.
+        if let Some(unknown) = unknown_field(&message) {
+            let field = if field == "$" {
+                unknown.to_owned()
+            } else if field == unknown || field.ends_with(&format!(".{unknown}")) {
+                field
+            } else {
+                format!("{field}.{unknown}")
+            };
+            return Problem::new(kind)
+                .detail(format!("unknown field `{field}`"))
+                .field(field, message);
+        }
         // serde's message carries the position but never the value itself, so it is safe to echo.
-        Problem::new(kind).field(field, inner.to_string())
+        Problem::new(kind).field(field, message)
     })
+}
+
+/// A parsed JSON value read the way the OpenAPI document describes it, where serde's JSON reader is looser:
+/// - an object type is only ever read from a JSON object (serde would also fill a struct from an array by position,
+///   so `[null, null]` passed for an object of optional fields);
+/// - an integer may be written with a zero fraction (`747.0`): JSON Schema's `integer` is a number without a
+///   fractional part, however it is spelt.
+struct Strict(serde_json::Value);
+
+impl<'de> serde::Deserializer<'de> for Strict {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        use serde_json::Value;
+        match self.0 {
+            Value::Number(number) => match number.as_f64() {
+                Some(float)
+                    if !number.is_i64()
+                        && !number.is_u64()
+                        && float.fract() == 0.0
+                        && (-9_007_199_254_740_992.0..=9_007_199_254_740_992.0).contains(&float) =>
+                {
+                    // Within ±2^53 a float with no fraction is exactly that integer.
+                    #[allow(clippy::cast_possible_truncation)]
+                    visitor.visit_i64(float as i64)
+                }
+                _ => Value::Number(number).deserialize_any(visitor),
+            },
+            Value::Array(items) => {
+                let mut seq = StrictSeq(items.into_iter());
+                let value = visitor.visit_seq(&mut seq)?;
+                match seq.0.len() {
+                    0 => Ok(value),
+                    left => Err(de::Error::invalid_length(left, &"fewer elements in the array")),
+                }
+            }
+            Value::Object(entries) => visitor.visit_map(StrictMap {
+                entries: entries.into_iter(),
+                value: None,
+            }),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            serde_json::Value::Null => visitor.visit_none(),
+            value => visitor.visit_some(Strict(value)),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            serde_json::Value::Object(_) => self.deserialize_any(visitor),
+            other => Err(de::Error::invalid_type(unexpected(&other), &"an object")),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_struct("", &[], visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        // Unit variants are strings; the rest are read by serde_json itself (no request body has an externally
+        // tagged variant with data).
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct identifier
+    }
+}
+
+fn unexpected(value: &serde_json::Value) -> de::Unexpected<'_> {
+    use serde_json::Value;
+    match value {
+        Value::Null => de::Unexpected::Unit,
+        Value::Bool(b) => de::Unexpected::Bool(*b),
+        Value::Number(_) => de::Unexpected::Other("a number"),
+        Value::String(s) => de::Unexpected::Str(s),
+        Value::Array(_) => de::Unexpected::Seq,
+        Value::Object(_) => de::Unexpected::Map,
+    }
+}
+
+struct StrictSeq(std::vec::IntoIter<serde_json::Value>);
+
+impl<'de> de::SeqAccess<'de> for StrictSeq {
+    type Error = serde_json::Error;
+
+    fn next_element_seed<S: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, Self::Error> {
+        self.0
+            .next()
+            .map(|value| seed.deserialize(Strict(value)))
+            .transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+struct StrictMap {
+    entries: serde_json::map::IntoIter,
+    value: Option<serde_json::Value>,
+}
+
+impl<'de> de::MapAccess<'de> for StrictMap {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        match self.entries.next() {
+            Some((key, value)) => {
+                self.value = Some(value);
+                seed.deserialize(serde_json::Value::String(key)).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<S: de::DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Self::Error> {
+        let value = self
+            .value
+            .take()
+            .ok_or_else(|| <serde_json::Error as de::Error>::custom("a value without a key"))?;
+        seed.deserialize(Strict(value))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
+    }
+}
+
+/// The name in serde's "unknown field `name`, expected …" message.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(name, _)| name)
 }
 
 /// Query parameters; a bad one answers 400 naming it.
@@ -139,6 +322,55 @@ mod tests {
         assert_eq!(problem.status, 400);
         assert!(problem.kind.ends_with("/validation"));
         assert_eq!(problem.errors[0].field, "owner.age");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Strict {
+        owner: StrictOwner,
+        #[serde(default)]
+        tip: i64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct StrictOwner {
+        name: String,
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_their_path() {
+        let problem = parse_json::<Strict>(br#"{"owner": {"name": "Ana"}, "tips": 5000}"#).unwrap_err();
+        assert_eq!(problem.status, 400);
+        assert_eq!(problem.errors[0].field, "tips");
+        assert_eq!(problem.detail.as_deref(), Some("unknown field `tips`"));
+        let problem = parse_json::<Strict>(br#"{"owner": {"name": "Ana", "nmae": "x"}}"#).unwrap_err();
+        assert_eq!(problem.errors[0].field, "owner.nmae");
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Optional {
+        a: Option<u32>,
+        b: Option<String>,
+    }
+
+    #[test]
+    fn objects_come_only_from_objects_and_integers_may_have_a_zero_fraction() {
+        assert!(parse_json::<Optional>(b"[null, null]").is_err());
+        assert!(parse_json::<Body>(br#"{"owner": ["Ana", 3]}"#).is_err());
+        let parsed = parse_json::<Optional>(br#"{"a": 747.0, "b": "x"}"#).unwrap();
+        assert_eq!(
+            parsed,
+            Optional {
+                a: Some(747),
+                b: Some("x".into())
+            }
+        );
+        assert!(parse_json::<Optional>(br#"{"a": 747.5}"#).is_err());
+        assert!(parse_json::<Optional>(br#"{"a": -1.0}"#).is_err());
+        assert_eq!(parse_json::<Vec<u8>>(b"[1, 2.0]").unwrap(), vec![1, 2]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod contract;
 pub mod embedded;
 pub mod events;
 pub mod extract;

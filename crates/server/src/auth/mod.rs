@@ -124,6 +124,7 @@ pub struct EnrollmentConfirmed {
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignupOwner {
     pub name: String,
     pub email: String,
@@ -131,6 +132,7 @@ pub struct SignupOwner {
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     pub business_name: String,
     pub country: String,
@@ -144,6 +146,7 @@ pub struct SignupResponse {
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     pub email: String,
     pub name: String,
@@ -161,6 +164,7 @@ pub struct InvitationCreated {
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StandingPatch {
     pub role: Option<Role>,
     pub payout_authority: Option<bool>,

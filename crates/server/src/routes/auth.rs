@@ -33,6 +33,7 @@ pub async fn signup(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub email: String,
     pub password: String,
@@ -72,6 +73,7 @@ pub async fn enroll(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     /// The six-digit code of the authenticator app.
     pub code: String,
@@ -99,6 +101,7 @@ pub async fn confirm(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SecondFactorRequest {
     pub mfa_token: String,
     /// A TOTP code or a recovery code.
@@ -125,6 +128,7 @@ pub async fn verify(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
@@ -183,6 +187,7 @@ pub async fn compromised(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,

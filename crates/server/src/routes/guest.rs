@@ -131,6 +131,7 @@ pub async fn table(
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GuestOrderRequest {
     pub items: Vec<RequestedLine>,
 }

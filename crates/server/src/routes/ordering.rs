@@ -25,6 +25,7 @@ pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VenueRequest {
     pub name: String,
     pub timezone: String,
@@ -86,6 +87,7 @@ pub struct VenueList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub cursor: Option<String>,
     pub limit: Option<u32>,
@@ -108,6 +110,7 @@ pub async fn list_venues(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TableRequest {
     pub label: String,
     pub seats: u32,
@@ -249,6 +252,7 @@ pub async fn table_qr(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CategoryRequest {
     pub name: Localized,
     #[serde(default)]
@@ -290,6 +294,7 @@ pub async fn create_category(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ItemRequest {
     pub category_id: String,
     pub name: Localized,
@@ -405,6 +410,7 @@ pub async fn create_item(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ItemPatch {
     pub category_id: Option<String>,
     pub name: Option<Localized>,
@@ -490,6 +496,7 @@ pub async fn delete_item(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CategoryPatch {
     pub name: Option<Localized>,
     pub position: Option<i32>,
@@ -623,6 +630,7 @@ impl From<Order> for OrderView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
     pub status: Option<OrderStatus>,
     pub cursor: Option<String>,
@@ -662,6 +670,7 @@ pub async fn venue_orders(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
     pub to: OrderStatus,
     pub reason: Option<String>,

@@ -52,6 +52,7 @@ fn provider_error(error: &StripeError) -> ApiError {
 }
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
     pub split: Split,
     /// A voluntary tip in minor units (nothing is pre-selected; the suggestion is at most 10 %).
@@ -721,6 +722,7 @@ pub async fn venue_payments(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     /// Minor units; at most what is left of the payment (share plus tip).
     pub amount: i64,
@@ -923,6 +925,7 @@ pub async fn disputes(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TipsQuery {
     /// `YYYY-MM` (UTC).
     pub month: String,

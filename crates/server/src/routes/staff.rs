@@ -51,6 +51,7 @@ pub struct StaffList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub cursor: Option<String>,
     pub limit: Option<u32>,
@@ -142,6 +143,7 @@ pub async fn remove(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AcceptInvitation {
     pub password: String,
 }
@@ -189,6 +191,7 @@ pub struct AuditList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     pub cursor: Option<String>,
     pub limit: Option<u32>,

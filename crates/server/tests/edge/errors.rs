@@ -204,3 +204,65 @@ async fn card_numbers_are_refused_wherever_they_appear() {
     assert_eq!(fine.status().as_u16(), 204);
     server.stop().await;
 }
+
+/// A client that misspells a field is told so (400 naming it), never silently given the default: every request body
+/// refuses fields it does not have, at the top, nested, and in each variant of a tagged union.
+#[tokio::test]
+async fn a_misspelled_field_is_400_naming_it() {
+    let server = TestServer::start().await;
+    let signup = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({
+            "business_name": "Bistro",
+            "country": "CO",
+            "owner": {"name": "Ana", "email": "ana@bistro.example", "password": "correct horse battery staple"},
+        });
+        merge(&mut body, extra);
+        server.client.post(server.url("/api/v1/signup")).json(&body)
+    };
+    let cases = [
+        (signup(serde_json::json!({"plan": "pro"})), "plan"),
+        (
+            signup(serde_json::json!({"owner": {"nmae": "Ana"}})),
+            "owner.nmae",
+        ),
+        // The JSON extractor refuses the body before the table token is even looked at.
+        (
+            server
+                .client
+                .post(server.url("/api/v1/t/some-table/payments"))
+                .json(&serde_json::json!({"split": {"kind": "full"}, "tips": 5000})),
+            "tips",
+        ),
+        (
+            server
+                .client
+                .post(server.url("/api/v1/t/some-table/payments"))
+                .json(&serde_json::json!({"split": {"kind": "full", "parts": 2}})),
+            "split.parts",
+        ),
+        (
+            server
+                .client
+                .post(server.url("/api/v1/t/some-table/orders"))
+                .json(&serde_json::json!({"items": [{"item_id": "x", "quantity": 1, "notes": "no onion"}]})),
+            "items[0].notes",
+        ),
+    ];
+    for (request, field) in cases {
+        let body = expect_problem(request.send().await.unwrap(), 400, "validation").await;
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+        assert_eq!(body["detail"], format!("unknown field `{field}`"), "{body}");
+    }
+    server.stop().await;
+}
+
+fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+    match (into, from) {
+        (serde_json::Value::Object(into), serde_json::Value::Object(from)) => {
+            for (key, value) in from {
+                merge(into.entry(key).or_insert(serde_json::Value::Null), value);
+            }
+        }
+        (into, from) => *into = from,
+    }
+}

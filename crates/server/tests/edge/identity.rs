@@ -520,7 +520,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
                 let send = if method == "get" || method == "delete" {
                     None
                 } else {
-                    Some(body.clone())
+                    Some(declared_fields(&doc, &operations[method], &body))
                 };
                 let reply = call(
                     &server,
@@ -973,4 +973,29 @@ async fn signing_keys_rotate_by_themselves_after_thirty_days() {
         "the previous key still verifies for a token lifetime"
     );
     server.stop().await;
+}
+
+/// The fields of `body` the operation's request body declares (bodies refuse fields they do not have).
+fn declared_fields(
+    doc: &serde_json::Value,
+    operation: &serde_json::Value,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+    let schema = match schema["$ref"].as_str() {
+        Some(reference) => {
+            &doc["components"]["schemas"][reference.trim_start_matches("#/components/schemas/")]
+        }
+        None => schema,
+    };
+    let Some(properties) = schema["properties"].as_object() else {
+        return body.clone();
+    };
+    body.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(key, _)| properties.contains_key(*key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }

@@ -126,11 +126,20 @@ pub async fn a_bill_of_three_items_matches_the_hand_checked_example(engine: Engi
         "Bandeja paisa"
     );
 
-    // A client-sent price is ignored: the server prices from the menu.
-    let placed = order(
+    // A client-sent price is refused (a field the body does not have), never used: the server prices from the menu.
+    let priced_by_client = order(
         &server,
         &v.token,
         json!({"items": [{"item_id": v.item, "quantity": 3, "price": 1}]}),
+        None,
+    )
+    .await;
+    assert_eq!(priced_by_client.status, 400, "{}", priced_by_client.body);
+    assert_eq!(priced_by_client.body["errors"][0]["field"], "items[0].price");
+    let placed = order(
+        &server,
+        &v.token,
+        json!({"items": [{"item_id": v.item, "quantity": 3}]}),
         None,
     )
     .await;
@@ -149,8 +158,8 @@ pub async fn a_bill_of_three_items_matches_the_hand_checked_example(engine: Engi
     );
     assert_eq!(b["net"]["amount"], 5_250_000);
     assert_eq!(
-        b["suggested_tip"]["amount"], 567_000,
-        "10 % suggested apart: 5.670 COP"
+        b["suggested_tip"]["amount"], 525_000,
+        "10 % of the value before tax suggested apart: 5.250 COP (Ley 1935: the tax is not the service)"
     );
     assert_eq!(b["tip"]["amount"], 0, "no tip unless the guest chooses one");
     assert_eq!(b["total"]["amount"], 5_670_000);

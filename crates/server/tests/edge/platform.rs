@@ -235,6 +235,106 @@ async fn openapi_document_covers_every_route() {
     server.stop().await;
 }
 
+/// The document tells the truth about what every route can answer (issue 14): the shared problem responses are
+/// declared from each operation's shape, query parameters sit in the query and are required when the handler needs
+/// them, and every JSON request body refuses fields it does not declare.
+#[tokio::test]
+async fn openapi_document_declares_what_every_route_can_answer() {
+    let server = TestServer::start().await;
+    let doc: serde_json::Value = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let label = format!("{} {path}", method.to_uppercase());
+            let responses = operation["responses"].as_object().unwrap();
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|r| !r.is_empty())));
+            let body = &operation["requestBody"]["content"];
+            let mut expected = vec!["400", "413", "500", "503"];
+            if secured {
+                expected.extend(["401", "403", "429"]);
+            }
+            if path.contains('{') {
+                expected.push("404");
+            }
+            if method != "get" {
+                expected.extend(["409", "422"]);
+            }
+            if body.get("application/json").is_some() {
+                expected.push("415");
+            }
+            for status in expected {
+                let response = &responses
+                    .get(status)
+                    .unwrap_or_else(|| panic!("{label} does not declare {status}"));
+                if response["content"].get("application/problem+json").is_none() {
+                    // A route may declare its own answer for the status (e.g. 404 as a page); then it is its own.
+                    assert!(response["content"].is_object(), "{label} {status}: {response}");
+                }
+            }
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                if parameter["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{label}: `{name}` is not in the path"
+                    );
+                    assert_eq!(parameter["required"], true, "{label}: `{name}`");
+                }
+            }
+            if let Some(schema) = body.get("application/json").map(|c| &c["schema"]) {
+                assert_closed(&doc, schema, &label, &mut Vec::new());
+            }
+        }
+    }
+    let month = doc["paths"]["/api/v1/tips"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "month")
+        .unwrap();
+    assert_eq!(month["in"], "query");
+    assert_eq!(month["required"], true);
+    server.stop().await;
+}
+
+/// Every object schema reachable from a request body refuses undeclared properties.
+fn assert_closed(doc: &serde_json::Value, schema: &serde_json::Value, label: &str, seen: &mut Vec<String>) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        if seen.iter().any(|s| s == reference) {
+            return;
+        }
+        seen.push(reference.to_owned());
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return assert_closed(doc, &doc["components"]["schemas"][name], label, seen);
+    }
+    if let Some(properties) = schema["properties"].as_object() {
+        assert_eq!(
+            schema["additionalProperties"], false,
+            "{label}: an object of its body accepts unknown fields: {schema}"
+        );
+        for property in properties.values() {
+            assert_closed(doc, property, label, seen);
+        }
+    }
+    for key in ["oneOf", "anyOf", "allOf", "prefixItems"] {
+        for branch in schema[key].as_array().into_iter().flatten() {
+            assert_closed(doc, branch, label, seen);
+        }
+    }
+    if schema["items"].is_object() {
+        assert_closed(doc, &schema["items"], label, seen);
+    }
+}
+
 /// The router alone, over a given store, for requests a loopback client cannot make (a remote peer).
 async fn router_over(
     store: std::sync::Arc<dyn comanda_store::Store>,
