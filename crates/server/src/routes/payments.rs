@@ -537,6 +537,8 @@ pub struct PayoutsView {
     pub balance: serde_json::Value,
     #[schema(value_type = Vec<Object>)]
     pub payouts: Vec<comanda_payments::stripe::Payout>,
+    /// The newest 50 payouts are listed; `true` when Stripe holds older ones (the Stripe dashboard lists them all).
+    pub payouts_has_more: bool,
     /// What the partner owes from lost disputes, netted against its next transfers (minor units).
     pub outstanding_debt: i64,
 }
@@ -559,6 +561,7 @@ pub async fn payouts(
             payouts_enabled: false,
             balance: serde_json::Value::Null,
             payouts: Vec::new(),
+            payouts_has_more: false,
             outstanding_debt,
         }));
     };
@@ -579,6 +582,7 @@ pub async fn payouts(
         payouts_enabled: account.payouts_enabled,
         balance: serde_json::json!({"available": balance.available, "pending": balance.pending}),
         payouts: payouts.data,
+        payouts_has_more: payouts.has_more,
         outstanding_debt,
     }))
 }

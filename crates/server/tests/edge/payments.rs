@@ -740,6 +740,10 @@ async fn disputes_are_shown_with_evidence_and_payouts_as_stripe_reports_them() {
     })
     .await;
     assert_eq!(payouts["payouts"][0]["status"], "paid");
+    assert_eq!(
+        payouts["payouts_has_more"], false,
+        "one payout: nothing older is left out"
+    );
     assert!(payouts["outstanding_debt"].is_i64());
     server.stop().await;
 }
