@@ -60,6 +60,11 @@ pub struct Claims {
     /// The session (refresh-token family) this token belongs to; empty before a session exists.
     #[serde(default)]
     pub sid: String,
+    /// The member's credential generation when the token was issued. Every revocation of the member's
+    /// credentials moves the generation on, so a token of an older generation is dead — a counter, which cannot
+    /// tie the way a revocation time compared in whole seconds does.
+    #[serde(default)]
+    pub generation: i64,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -182,6 +187,8 @@ pub struct Subject {
     pub partner: PartnerId,
     pub user: Uuid,
     pub role: Role,
+    /// The member's credential generation the token is issued under (see [`Claims::generation`]).
+    pub generation: i64,
 }
 
 impl KeyRing {
@@ -231,6 +238,7 @@ impl KeyRing {
             role: subject.role,
             jti: Uuid::now_v7().to_string(),
             sid: session.map(|s| s.to_string()).unwrap_or_default(),
+            generation: subject.generation,
             iat: now.unix_timestamp(),
             nbf: now.unix_timestamp(),
             exp: (now + ttl).unix_timestamp(),
@@ -333,6 +341,7 @@ mod tests {
             partner: PartnerId::mint(),
             user: Uuid::now_v7(),
             role: Role::Owner,
+            generation: 0,
         }
     }
 

@@ -21,6 +21,7 @@ fn auth_overhead(c: &mut Criterion) {
         partner: PartnerId::mint(),
         user: uuid::Uuid::now_v7(),
         role: Role::Manager,
+        generation: 0,
     };
     let token = ring
         .issue(TokenKind::Access, subject, None, now, time::Duration::minutes(15))

@@ -29,8 +29,11 @@ pub struct StaffMember {
     pub name: String,
     pub standing: Standing,
     pub totp_enabled: bool,
-    /// Tokens issued before this instant are void (logout-all, compromised credential, removal).
+    /// When the member's credentials were last revoked (for people; the rule uses the generation below).
     pub sessions_revoked_at: Option<OffsetDateTime>,
+    /// Moves on with every revocation of the member's credentials; a credential issued under an older generation
+    /// is dead (see `comanda_security::tokens::Claims::generation`).
+    pub credential_generation: i64,
     pub created_at: OffsetDateTime,
 }
 
@@ -45,6 +48,8 @@ pub struct LoginRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TotpState {
     pub sealed_secret: Option<Vec<u8>>,
+    /// A re-enrolment's new secret, in force only once a code from it is confirmed.
+    pub pending_secret: Option<Vec<u8>>,
     pub confirmed: bool,
     pub last_step: Option<i64>,
 }
@@ -124,6 +129,23 @@ pub struct RefreshRecord {
     pub used_at: Option<OffsetDateTime>,
     pub family_expires_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    /// The member's credential generation the session was opened under.
+    pub credential_generation: i64,
+}
+
+/// A change to a member's second factor made after step-up (issue 14).
+#[derive(Debug, Clone, Copy)]
+pub enum SecondFactorChange<'a> {
+    /// The staged secret replaces the current one, its first accepted code at `step`; every old recovery code is
+    /// replaced by `recovery_digests`, and every credential issued before is revoked.
+    Reenrol {
+        step: i64,
+        recovery_digests: &'a [Vec<u8>],
+    },
+    /// Fresh recovery codes; every old one stops working.
+    RecoveryCodes { recovery_digests: &'a [Vec<u8>] },
+    /// Second factor off: secret, staged secret and recovery codes are deleted, every credential revoked.
+    Disable,
 }
 
 /// What presenting a refresh token did.
@@ -210,6 +232,19 @@ pub trait IdentityStore: Send + Sync {
         user: Uuid,
         sealed: &[u8],
     ) -> StoreResult<()>;
+    /// Stages a re-enrolment's new secret while 2FA stays on with the current one; [`crate::StoreError::Conflict`]
+    /// when 2FA is off (enrol instead).
+    async fn stage_totp_secret(&self, scope: &TenantScope, user: Uuid, sealed: &[u8]) -> StoreResult<()>;
+    /// Applies `change` in one transaction with its audit entry; answers the member's credential generation after
+    /// it. [`crate::StoreError::Conflict`] when 2FA is off, or for `Reenrol` when no secret is staged.
+    async fn change_second_factor(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        change: SecondFactorChange<'_>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<i64>;
     /// Turns 2FA on with the step of the first accepted code and the recovery codes' digests.
     async fn confirm_totp(
         &self,
@@ -232,6 +267,8 @@ pub trait IdentityStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
 
+    /// Changes a member's role or payout authority. Credentials stay valid: every request is authorised by the
+    /// standing read with the member, never by the role a token names.
     async fn change_standing(
         &self,
         scope: &TenantScope,
@@ -248,14 +285,15 @@ pub trait IdentityStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
-    /// Voids every session and access token of the member issued before `now`.
+    /// Voids every credential of the member issued so far: moves their credential generation on and revokes their
+    /// refresh families. Answers the new generation.
     async fn revoke_sessions(
         &self,
         scope: &TenantScope,
         user: Uuid,
         audit: &AuditEntry,
         now: OffsetDateTime,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<i64>;
     async fn count_owners(&self, scope: &TenantScope) -> StoreResult<u64>;
 
     async fn create_invitation(
@@ -277,11 +315,15 @@ pub trait IdentityStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<StaffMember>;
 
+    /// Opens a session (refresh family) under the credential `generation` the sign-in was proven at: a family
+    /// opened under a generation a revocation has since moved past is dead at its first refresh.
+    #[allow(clippy::too_many_arguments)]
     async fn create_session(
         &self,
         scope: &TenantScope,
         user: Uuid,
         family: Uuid,
+        generation: i64,
         digest: &[u8],
         family_expires_at: OffsetDateTime,
         now: OffsetDateTime,

@@ -68,6 +68,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "venue_event_order",
         sql: include_str!("../migrations/postgres/0010_venue_event_order.sql"),
     },
+    Migration {
+        version: 11,
+        name: "credential_generation",
+        sql: include_str!("../migrations/postgres/0011_credential_generation.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

@@ -65,6 +65,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "guest_contacts",
         sql: include_str!("../migrations/sqlite/0009_guest_contacts.sql"),
     },
+    Migration {
+        version: 11,
+        name: "credential_generation",
+        sql: include_str!("../migrations/sqlite/0011_credential_generation.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]

@@ -13,14 +13,14 @@ use uuid::fmt::Hyphenated;
 
 use crate::identity::{
     AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
-    RefreshOutcome, RefreshRecord, StaffMember, StoredSigningKey, TotpState, role_from,
+    RefreshOutcome, RefreshRecord, SecondFactorChange, StaffMember, StoredSigningKey, TotpState, role_from,
 };
 use crate::sqlite::SqliteStore;
 use crate::{StoreError, StoreResult};
 
 macro_rules! staff_columns {
     () => {
-        "partner_id, id, email, name, role, payout_authority, totp_confirmed_at, sessions_revoked_at, created_at"
+        "partner_id, id, email, name, role, payout_authority, totp_confirmed_at, sessions_revoked_at, credential_generation, created_at"
     };
 }
 
@@ -39,6 +39,7 @@ fn staff_from_row(row: &SqliteRow) -> StoreResult<StaffMember> {
             .try_get::<Option<OffsetDateTime>, _>("totp_confirmed_at")?
             .is_some(),
         sessions_revoked_at: row.try_get("sessions_revoked_at")?,
+        credential_generation: row.try_get("credential_generation")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -278,7 +279,8 @@ impl IdentityStore for SqliteStore {
     async fn totp_state(&self, scope: &TenantScope, user: Uuid) -> StoreResult<TotpState> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
-            "SELECT totp_secret_sealed, totp_confirmed_at, totp_last_step FROM staff WHERE partner_id = ?1 AND id = ?2",
+            "SELECT totp_secret_sealed, totp_pending_sealed, totp_confirmed_at, totp_last_step FROM staff
+             WHERE partner_id = ?1 AND id = ?2",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
@@ -289,9 +291,15 @@ impl IdentityStore for SqliteStore {
             Some(stored) => self.open_totp(&mut tx, scope.partner(), user, &stored).await?,
             None => None,
         };
+        let staged: Option<Vec<u8>> = row.try_get("totp_pending_sealed")?;
+        let pending_secret = match staged {
+            Some(staged) => self.open_totp(&mut tx, scope.partner(), user, &staged).await?,
+            None => None,
+        };
         tx.commit().await?;
         Ok(TotpState {
             sealed_secret,
+            pending_secret,
             confirmed: row
                 .try_get::<Option<OffsetDateTime>, _>("totp_confirmed_at")?
                 .is_some(),
@@ -322,6 +330,106 @@ impl IdentityStore for SqliteStore {
             ));
         }
         Ok(())
+    }
+
+    async fn stage_totp_secret(&self, scope: &TenantScope, user: Uuid, sealed: &[u8]) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let sealed = self.seal_totp(&mut tx, scope.partner(), user, sealed).await?;
+        let updated = sqlx::query(
+            "UPDATE staff SET totp_pending_sealed = ?3 WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NOT NULL",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(&sealed)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict("two-factor authentication is off".into()));
+        }
+        Ok(())
+    }
+
+    async fn change_second_factor(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        change: SecondFactorChange<'_>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<i64> {
+        let mut tx = self.scoped(scope).await?;
+        let partner = h(scope.partner().as_uuid());
+        let (query, digests, revokes) = match change {
+            SecondFactorChange::Reenrol { step, recovery_digests } => (
+                sqlx::query(
+                    "UPDATE staff SET totp_secret_sealed = totp_pending_sealed, totp_pending_sealed = NULL,
+                            totp_last_step = ?3, totp_confirmed_at = ?4
+                     WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NOT NULL
+                       AND totp_pending_sealed IS NOT NULL",
+                )
+                .bind(partner)
+                .bind(h(user))
+                .bind(step)
+                .bind(now),
+                recovery_digests,
+                true,
+            ),
+            // Touches nothing: only finds out, under the write lock, that the second factor is on.
+            SecondFactorChange::RecoveryCodes { recovery_digests } => (
+                sqlx::query(
+                    "UPDATE staff SET totp_confirmed_at = totp_confirmed_at
+                     WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NOT NULL",
+                )
+                .bind(partner)
+                .bind(h(user)),
+                recovery_digests,
+                false,
+            ),
+            SecondFactorChange::Disable => (
+                sqlx::query(
+                    "UPDATE staff SET totp_secret_sealed = NULL, totp_pending_sealed = NULL, totp_confirmed_at = NULL,
+                            totp_last_step = NULL
+                     WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NOT NULL",
+                )
+                .bind(partner)
+                .bind(h(user)),
+                &[][..],
+                true,
+            ),
+        };
+        let updated = query.execute(&mut *tx).await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict(match change {
+                SecondFactorChange::Reenrol { .. } => "no re-enrolment was started".into(),
+                _ => "two-factor authentication is off".into(),
+            }));
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE partner_id = ?1 AND user_id = ?2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(user))
+            .execute(&mut *tx)
+            .await?;
+        for digest in digests {
+            sqlx::query("INSERT INTO recovery_codes (partner_id, user_id, digest) VALUES (?1, ?2, ?3)")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(user))
+                .bind(digest)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let generation = if revokes {
+            revoke_credentials(&mut tx, scope, user, now).await?
+        } else {
+            sqlx::query_scalar("SELECT credential_generation FROM staff WHERE partner_id = ?1 AND id = ?2")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(user))
+                .fetch_one(&mut *tx)
+                .await?
+        };
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(generation)
     }
 
     async fn confirm_totp(
@@ -472,27 +580,12 @@ impl IdentityStore for SqliteStore {
         user: Uuid,
         audit: &AuditEntry,
         now: OffsetDateTime,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<i64> {
         let mut tx = self.scoped(scope).await?;
-        let updated =
-            sqlx::query("UPDATE staff SET sessions_revoked_at = ?3 WHERE partner_id = ?1 AND id = ?2")
-                .bind(h(scope.partner().as_uuid()))
-                .bind(h(user))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = ?3 WHERE partner_id = ?1 AND user_id = ?2 AND revoked_at IS NULL")
-            .bind(h(scope.partner().as_uuid()))
-            .bind(h(user))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        let generation = revoke_credentials(&mut tx, scope, user, now).await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(generation)
     }
 
     async fn count_owners(&self, scope: &TenantScope) -> StoreResult<u64> {
@@ -605,13 +698,15 @@ impl IdentityStore for SqliteStore {
         scope: &TenantScope,
         user: Uuid,
         family: Uuid,
+        generation: i64,
         digest: &[u8],
         family_expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO refresh_tokens (digest, family_id, partner_id, user_id, created_at, family_expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO refresh_tokens
+                 (digest, family_id, partner_id, user_id, created_at, family_expires_at, credential_generation)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(digest)
         .bind(h(family))
@@ -619,6 +714,7 @@ impl IdentityStore for SqliteStore {
         .bind(h(user))
         .bind(now)
         .bind(family_expires_at)
+        .bind(generation)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -639,6 +735,7 @@ impl IdentityStore for SqliteStore {
                 used_at: row.try_get("used_at")?,
                 family_expires_at: row.try_get("family_expires_at")?,
                 revoked_at: row.try_get("revoked_at")?,
+                credential_generation: row.try_get("credential_generation")?,
             })
         })
         .transpose()
@@ -658,7 +755,7 @@ impl IdentityStore for SqliteStore {
         let spent = sqlx::query(
             "UPDATE refresh_tokens SET used_at = ?3
              WHERE digest = ?1 AND partner_id = ?2 AND used_at IS NULL AND revoked_at IS NULL AND family_expires_at > ?3
-             RETURNING family_id, user_id, family_expires_at",
+             RETURNING family_id, user_id, family_expires_at, credential_generation",
         )
         .bind(presented)
         .bind(h(partner))
@@ -671,7 +768,7 @@ impl IdentityStore for SqliteStore {
             return Ok(RefreshOutcome::Rotated);
         }
         let Some(row) = sqlx::query(
-            "SELECT family_id, user_id, family_expires_at, used_at, revoked_at FROM refresh_tokens
+            "SELECT family_id, user_id, family_expires_at, credential_generation, used_at, revoked_at FROM refresh_tokens
              WHERE digest = ?1 AND partner_id = ?2",
         )
         .bind(presented)
@@ -916,6 +1013,45 @@ impl IdentityStore for SqliteStore {
     }
 }
 
+/// Revokes every credential of a member: the generation moves on (tokens of older ones are dead) and their refresh
+/// families end. Answers the new generation; [`StoreError::NotFound`] for no such member.
+async fn revoke_credentials(
+    conn: &mut SqliteConnection,
+    scope: &TenantScope,
+    user: Uuid,
+    now: OffsetDateTime,
+) -> StoreResult<i64> {
+    let generation: Option<i64> = sqlx::query_scalar(
+        "UPDATE staff SET sessions_revoked_at = ?3, credential_generation = credential_generation + 1
+         WHERE partner_id = ?1 AND id = ?2 RETURNING credential_generation",
+    )
+    .bind(h(scope.partner().as_uuid()))
+    .bind(h(user))
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let generation = generation.ok_or(StoreError::NotFound)?;
+    revoke_families(conn, scope, user, now).await?;
+    Ok(generation)
+}
+
+async fn revoke_families(
+    conn: &mut SqliteConnection,
+    scope: &TenantScope,
+    user: Uuid,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ?3 WHERE partner_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+    )
+    .bind(h(scope.partner().as_uuid()))
+    .bind(h(user))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 async fn insert_successor(
     conn: &mut SqliteConnection,
     parent: &SqliteRow,
@@ -925,8 +1061,9 @@ async fn insert_successor(
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (digest, parent_digest, family_id, partner_id, user_id, created_at, family_expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO refresh_tokens
+             (digest, parent_digest, family_id, partner_id, user_id, created_at, family_expires_at, credential_generation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .bind(successor)
     .bind(parent_digest)
@@ -935,6 +1072,7 @@ async fn insert_successor(
     .bind(h(uuid_col(parent, "user_id")?))
     .bind(now)
     .bind(parent.try_get::<OffsetDateTime, _>("family_expires_at")?)
+    .bind(parent.try_get::<i64, _>("credential_generation")?)
     .execute(conn)
     .await?;
     Ok(())

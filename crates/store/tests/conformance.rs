@@ -147,7 +147,8 @@ mod suite {
 
     use comanda_domain::{Role, Standing};
     use comanda_store::identity::{
-        AuditEntry, NewInvitation, NewStaff, OutboxMessage, RefreshOutcome, StoredSigningKey,
+        AuditEntry, NewInvitation, NewStaff, OutboxMessage, RefreshOutcome, SecondFactorChange,
+        StoredSigningKey,
     };
     use uuid::Uuid;
 
@@ -318,7 +319,7 @@ mod suite {
         let grace = time::Duration::seconds(10);
         let expires = NOW + time::Duration::days(30);
         store
-            .create_session(&scope, user, family, b"t1", expires, NOW)
+            .create_session(&scope, user, family, 0, b"t1", expires, NOW)
             .await
             .unwrap();
         assert!(session_live(store, &scope, user, family, NOW).await);
@@ -369,7 +370,15 @@ mod suite {
         let family = Uuid::now_v7();
         let grace = time::Duration::seconds(10);
         store
-            .create_session(&scope, user, family, b"r1", NOW + time::Duration::days(30), NOW)
+            .create_session(
+                &scope,
+                user,
+                family,
+                0,
+                b"r1",
+                NOW + time::Duration::days(30),
+                NOW,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -408,7 +417,7 @@ mod suite {
         let (scope, user) = registered(store, "abs@example.co").await;
         let family = Uuid::now_v7();
         store
-            .create_session(&scope, user, family, b"e1", NOW + time::Duration::days(1), NOW)
+            .create_session(&scope, user, family, 0, b"e1", NOW + time::Duration::days(1), NOW)
             .await
             .unwrap();
         let after = NOW + time::Duration::days(2);
@@ -423,7 +432,15 @@ mod suite {
         let (scope, user) = registered(store, "out@example.co").await;
         let family = Uuid::now_v7();
         store
-            .create_session(&scope, user, family, b"o1", NOW + time::Duration::days(30), NOW)
+            .create_session(
+                &scope,
+                user,
+                family,
+                0,
+                b"o1",
+                NOW + time::Duration::days(30),
+                NOW,
+            )
             .await
             .unwrap();
         store
@@ -443,6 +460,201 @@ mod suite {
             .await
             .unwrap();
         assert_eq!(outcome, RefreshOutcome::Invalid);
+    }
+
+    /// Every revocation moves the credential generation on; a session opened under an older one keeps it, and its
+    /// successors inherit it (so a family opened concurrently with a revocation is dead at its first refresh).
+    pub async fn revocations_move_the_credential_generation_on(store: &dyn Store) {
+        let (scope, user) = registered(store, "generation@example.co").await;
+        assert_eq!(
+            store
+                .staff_member(&scope, user)
+                .await
+                .unwrap()
+                .credential_generation,
+            0
+        );
+        let audit = AuditEntry::new("session.logout_all");
+        assert_eq!(store.revoke_sessions(&scope, user, &audit, NOW).await.unwrap(), 1);
+        assert_eq!(store.revoke_sessions(&scope, user, &audit, NOW).await.unwrap(), 2);
+        assert_eq!(
+            store
+                .staff_member(&scope, user)
+                .await
+                .unwrap()
+                .credential_generation,
+            2
+        );
+        // A sign-in proven at generation 1 opens its family after the second revocation.
+        let family = Uuid::now_v7();
+        store
+            .create_session(
+                &scope,
+                user,
+                family,
+                1,
+                b"g1",
+                NOW + time::Duration::days(30),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let outcome = store
+            .rotate_refresh(&scope, b"g1", b"g2", time::Duration::seconds(10), NOW)
+            .await
+            .unwrap();
+        assert_eq!(outcome, RefreshOutcome::Rotated);
+        let successor = store.refresh_record(b"g2").await.unwrap().unwrap();
+        assert_eq!(
+            successor.credential_generation, 1,
+            "the successor keeps its family's generation"
+        );
+        assert!(matches!(
+            store
+                .revoke_sessions(&TenantScope::for_new_partner(), user, &audit, NOW)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    pub async fn second_factor_changes_replace_codes_and_revoke(store: &dyn Store) {
+        let (scope, user) = registered(store, "second@example.co").await;
+        let audit = AuditEntry::new("mfa.changed");
+        let codes = |prefix: &str| {
+            vec![
+                format!("{prefix}1").into_bytes(),
+                format!("{prefix}2").into_bytes(),
+            ]
+        };
+        let old = codes("old");
+        let off = store
+            .change_second_factor(
+                &scope,
+                user,
+                SecondFactorChange::RecoveryCodes {
+                    recovery_digests: &old,
+                },
+                &audit,
+                NOW,
+            )
+            .await;
+        assert!(
+            matches!(off, Err(StoreError::Conflict(_))),
+            "2FA is off: nothing to change"
+        );
+        assert!(matches!(
+            store.stage_totp_secret(&scope, user, b"new").await,
+            Err(StoreError::Conflict(_))
+        ));
+        store
+            .set_pending_totp_secret(&scope, user, b"first")
+            .await
+            .unwrap();
+        store
+            .confirm_totp(&scope, user, 100, &old, &AuditEntry::new("mfa.enrolled"), NOW)
+            .await
+            .unwrap();
+        // Fresh recovery codes: the old ones stop working; nothing is revoked.
+        let fresh = codes("fresh");
+        let generation = store
+            .change_second_factor(
+                &scope,
+                user,
+                SecondFactorChange::RecoveryCodes {
+                    recovery_digests: &fresh,
+                },
+                &audit,
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(generation, 0);
+        assert!(
+            !store
+                .use_recovery_code(&scope, user, b"old1", &audit, NOW)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .use_recovery_code(&scope, user, b"fresh1", &audit, NOW)
+                .await
+                .unwrap()
+        );
+        // Re-enrolment: nothing staged is a conflict; staged, the new secret replaces the old at once.
+        let reenrol = |digests| SecondFactorChange::Reenrol {
+            step: 7,
+            recovery_digests: digests,
+        };
+        let newest = codes("newest");
+        assert!(matches!(
+            store
+                .change_second_factor(&scope, user, reenrol(&newest), &audit, NOW)
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        store.stage_totp_secret(&scope, user, b"second").await.unwrap();
+        let staged = store.totp_state(&scope, user).await.unwrap();
+        assert_eq!(
+            staged.sealed_secret.as_deref(),
+            Some(&b"first"[..]),
+            "in force until confirmed"
+        );
+        assert_eq!(staged.pending_secret.as_deref(), Some(&b"second"[..]));
+        let family = Uuid::now_v7();
+        store
+            .create_session(
+                &scope,
+                user,
+                family,
+                0,
+                b"s1",
+                NOW + time::Duration::days(30),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let generation = store
+            .change_second_factor(&scope, user, reenrol(&newest), &audit, NOW)
+            .await
+            .unwrap();
+        assert_eq!(generation, 1, "re-enrolment revokes every credential");
+        let state = store.totp_state(&scope, user).await.unwrap();
+        assert_eq!(state.sealed_secret.as_deref(), Some(&b"second"[..]));
+        assert_eq!(state.pending_secret, None);
+        assert_eq!(state.last_step, Some(7));
+        assert!(
+            !store
+                .use_recovery_code(&scope, user, b"fresh2", &audit, NOW)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .use_recovery_code(&scope, user, b"newest1", &audit, NOW)
+                .await
+                .unwrap()
+        );
+        let outcome = store
+            .rotate_refresh(&scope, b"s1", b"s2", time::Duration::seconds(10), NOW)
+            .await
+            .unwrap();
+        assert_eq!(outcome, RefreshOutcome::Invalid, "the family was revoked");
+        // Off: secret and codes gone, revoked again.
+        let generation = store
+            .change_second_factor(&scope, user, SecondFactorChange::Disable, &audit, NOW)
+            .await
+            .unwrap();
+        assert_eq!(generation, 2);
+        let state = store.totp_state(&scope, user).await.unwrap();
+        assert_eq!((state.sealed_secret, state.confirmed), (None, false));
+        assert!(!store.staff_member(&scope, user).await.unwrap().totp_enabled);
+        assert!(
+            !store
+                .use_recovery_code(&scope, user, b"newest2", &audit, NOW)
+                .await
+                .unwrap()
+        );
     }
 
     pub async fn invitations_are_single_use_expiring_and_mailed(store: &dyn Store) {
@@ -2297,6 +2509,8 @@ conformance!(
     refresh_retry_within_grace_replaces_the_unused_successor,
     refresh_family_expires_absolutely,
     revoking_sessions_voids_refresh_tokens,
+    revocations_move_the_credential_generation_on,
+    second_factor_changes_replace_codes_and_revoke,
     invitations_are_single_use_expiring_and_mailed,
     standing_changes_and_removal,
     sign_in_failures_reach_the_right_partner,

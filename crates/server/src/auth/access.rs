@@ -54,6 +54,13 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("GET", "/api/v1/me")
         | ("POST", "/api/v1/auth/logout" | "/api/v1/auth/logout-all" | "/api/v1/auth/compromised")
         | ("POST", "/api/v1/auth/password") => Staff(Permission::OwnAccount),
+        (
+            "POST",
+            "/api/v1/auth/mfa/totp/reenroll"
+            | "/api/v1/auth/mfa/totp/reenroll/confirm"
+            | "/api/v1/auth/mfa/recovery-codes"
+            | "/api/v1/auth/mfa/totp/disable",
+        ) => Staff(Permission::OwnAccount),
         // About oneself, or (checked in the handler) about others with the right to manage staff.
         ("POST", "/api/v1/privacy/requests") => Staff(Permission::OwnAccount),
         ("GET" | "POST", "/api/v1/staff") | ("PATCH" | "DELETE", "/api/v1/staff/{id}") => {

@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 use comanda_domain::email::normalize_email;
 use comanda_domain::password::check_new_password;
-use comanda_domain::{Clock, NewPartner, Page, PageRequest, Role, Standing, ValidationErrors};
+use comanda_domain::{Clock, NewPartner, Page, PageRequest, PartnerId, Role, Standing, ValidationErrors};
 use comanda_security::kms::{PlatformKeys, keyed_digest};
 use comanda_security::password::{PasswordHasher, Verdict};
 use comanda_security::tokens::{Subject, TokenError, TokenKind, VerifiedClaims};
 use comanda_security::{Secret, TenantScope, secrets, totp};
 use comanda_store::identity::{
-    AuditEntry, NewInvitation, NewStaff, OutboxMessage, RefreshOutcome, StaffMember,
+    AuditEntry, NewInvitation, NewStaff, OutboxMessage, RefreshOutcome, SecondFactorChange, StaffMember,
 };
 use comanda_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -123,6 +123,13 @@ pub struct EnrollmentConfirmed {
     pub tokens: TokenPair,
 }
 
+/// Fresh recovery codes, shown once.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten single-use codes; every earlier one stopped working.
+    pub recovery_codes: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupOwner {
@@ -180,6 +187,20 @@ pub struct Identity {
     settings: AuthSettings,
     email_index: Secret<[u8; 32]>,
     secret_index: Secret<[u8; 32]>,
+    /// Announces every revocation of a member's credentials to what holds one open in this process (kitchen
+    /// streams), so it ends at once rather than at its token's expiry.
+    revocations: tokio::sync::broadcast::Sender<(PartnerId, Uuid)>,
+}
+
+/// The one revocation rule (issue 14): a credential — sign-in or enrolment token, access token, refresh family, open
+/// kitchen stream — issued under an older credential generation than the member's current one is dead. Every
+/// revocation (compromised, logout-all, password change, second-factor re-enrolment or turned off) moves the
+/// generation on in the same transaction, so the comparison cannot tie; removal deletes the member, which kills
+/// every credential the same way. A change of role or payout authority revokes nothing — every request is
+/// authorised by the standing read with the member, not by a token's role claim — but it ends the member's open
+/// kitchen streams, which then reconnect under the new standing.
+pub fn credential_is_current(member: &StaffMember, issued_under: i64) -> bool {
+    issued_under == member.credential_generation
 }
 
 impl std::fmt::Debug for Identity {
@@ -225,7 +246,17 @@ impl Identity {
             keys,
             throttle: Throttle::default(),
             settings,
+            revocations: tokio::sync::broadcast::channel(256).0,
         }
+    }
+
+    /// Revocations of members' credentials as they happen in this process: `(partner, member)`.
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<(PartnerId, Uuid)> {
+        self.revocations.subscribe()
+    }
+
+    fn announce_revocation(&self, scope: &TenantScope, user: Uuid) {
+        let _ = self.revocations.send((scope.partner(), user));
     }
 
     pub fn public_origin(&self) -> &str {
@@ -396,6 +427,7 @@ impl Identity {
             partner: scope.partner(),
             user: member.id,
             role: member.standing.role,
+            generation: member.credential_generation,
         };
         let ring = self.keys.ring();
         if member.totp_enabled {
@@ -429,14 +461,17 @@ impl Identity {
             });
         }
         Ok(SignInOutcome::Tokens(
-            self.open_session(scope, member, ctx, "auth.sign_in").await?,
+            self.open_session(scope, member, member.credential_generation, ctx, "auth.sign_in")
+                .await?,
         ))
     }
 
+    /// Opens a session for `member` under the credential `generation` the sign-in was proven at.
     async fn open_session(
         &self,
         scope: &TenantScope,
         member: &StaffMember,
+        generation: i64,
         ctx: &RequestContext,
         action: &str,
     ) -> Result<TokenPair, ApiError> {
@@ -449,6 +484,7 @@ impl Identity {
                 scope,
                 member.id,
                 family,
+                generation,
                 &digest,
                 now + self.settings.session,
                 now,
@@ -462,7 +498,7 @@ impl Identity {
             )
             .await?;
         self.notice_device(scope, member, ctx).await;
-        self.access_pair(scope, member, family, refresh)
+        self.access_pair(scope, member, family, generation, refresh)
     }
 
     fn access_pair(
@@ -470,12 +506,14 @@ impl Identity {
         scope: &TenantScope,
         member: &StaffMember,
         family: Uuid,
+        generation: i64,
         refresh: String,
     ) -> Result<TokenPair, ApiError> {
         let subject = Subject {
             partner: scope.partner(),
             user: member.id,
             role: member.standing.role,
+            generation,
         };
         let issued = self
             .keys
@@ -592,7 +630,13 @@ impl Identity {
             .await?;
         let member = self.store.staff_member(&caller.scope, caller.member.id).await?;
         let tokens = self
-            .open_session(&caller.scope, &member, ctx, "auth.sign_in")
+            .open_session(
+                &caller.scope,
+                &member,
+                caller.claims.claims.generation,
+                ctx,
+                "auth.sign_in",
+            )
             .await?;
         Ok(EnrollmentConfirmed {
             recovery_codes: codes,
@@ -626,6 +670,11 @@ impl Identity {
             .staff_member(&scope, user)
             .await
             .map_err(|_| unauthorized("the token is not valid"))?;
+        // A password thief who started a sign-in must not outwait the owner's reaction (compromised, logout-all).
+        let generation = verified.claims.generation;
+        if !credential_is_current(&member, generation) {
+            return Err(unauthorized("the sign-in was revoked; sign in again"));
+        }
         let state = self.store.totp_state(&scope, user).await?;
         let now = self.now();
         if let (Some(sealed), true) = (&state.sealed_secret, state.confirmed) {
@@ -633,7 +682,9 @@ impl Identity {
             if let Some(step) = totp::verify(&secret, code, unix(now), state.last_step)
                 && self.store.accept_totp_step(&scope, user, step).await?
             {
-                return self.open_session(&scope, &member, ctx, "auth.sign_in").await;
+                return self
+                    .open_session(&scope, &member, generation, ctx, "auth.sign_in")
+                    .await;
             }
         }
         let audit = ctx.audit("mfa.recovery_code_used").actor(user);
@@ -642,7 +693,9 @@ impl Identity {
             .use_recovery_code(&scope, user, &self.recovery_digest(code), &audit, now)
             .await?
         {
-            return self.open_session(&scope, &member, ctx, "auth.sign_in").await;
+            return self
+                .open_session(&scope, &member, generation, ctx, "auth.sign_in")
+                .await;
         }
         self.store
             .append_audit(&scope, &ctx.audit("auth.second_factor_failed").actor(user), now)
@@ -694,10 +747,7 @@ impl Identity {
             Err(StoreError::NotFound) => return Err(unauthorized("the account no longer exists")),
             Err(other) => return Err(other.into()),
         };
-        let revoked_since_issued = member
-            .sessions_revoked_at
-            .is_some_and(|revoked| claims.claims.iat < revoked.unix_timestamp());
-        if revoked_since_issued || !session_live {
+        if !credential_is_current(&member, claims.claims.generation) || !session_live {
             return Err(unauthorized("the session was signed out"));
         }
         Ok(Caller {
@@ -739,10 +789,19 @@ impl Identity {
                     .staff_member(&scope, record.user)
                     .await
                     .map_err(|_| unauthorized("signed out"))?;
+                if !credential_is_current(&member, record.credential_generation) {
+                    return Err(unauthorized("the session was signed out"));
+                }
                 if member.standing.requires_second_factor() && !member.totp_enabled {
                     return Err(mfa_enrollment_required());
                 }
-                self.access_pair(&scope, &member, record.family, successor)
+                self.access_pair(
+                    &scope,
+                    &member,
+                    record.family,
+                    record.credential_generation,
+                    successor,
+                )
             }
             RefreshOutcome::ReuseDetected => {
                 tracing::warn!(family = %record.family, "refresh token reuse: session revoked");
@@ -778,6 +837,7 @@ impl Identity {
         self.store
             .revoke_sessions(&caller.scope, caller.member.id, &audit, self.now())
             .await?;
+        self.announce_revocation(&caller.scope, caller.member.id);
         if action == "auth.credential_compromised" {
             let now = self.now();
             let _ = self
@@ -823,10 +883,12 @@ impl Identity {
             .audit("auth.sign_out_everywhere")
             .actor(member.id)
             .detail("password changed");
-        self.store
+        let generation = self
+            .store
             .revoke_sessions(&caller.scope, member.id, &audit, now)
             .await?;
-        self.open_session(&caller.scope, member, ctx, "auth.sign_in")
+        self.announce_revocation(&caller.scope, member.id);
+        self.open_session(&caller.scope, member, generation, ctx, "auth.sign_in")
             .await
     }
 
@@ -866,11 +928,200 @@ impl Identity {
                 }
                 None => false,
             };
-            if !accepted {
+            // A recovery code stands in for the app (a lost phone), and is spent.
+            let recovered = !accepted
+                && match code {
+                    Some(code) => {
+                        let audit = ctx.audit("mfa.recovery_code_used").actor(caller.member.id);
+                        self.store
+                            .use_recovery_code(
+                                &caller.scope,
+                                caller.member.id,
+                                &self.recovery_digest(code),
+                                &audit,
+                                self.now(),
+                            )
+                            .await?
+                    }
+                    None => false,
+                };
+            if !accepted && !recovered {
                 return Err(unauthorized("the code is wrong or was already used"));
             }
         }
         Ok(())
+    }
+
+    // ----- managing the second factor (step-up: password and a current or recovery code) -----
+
+    /// Starts replacing the authenticator: a new secret is staged; the current one and the recovery codes stay in
+    /// force until [`Self::confirm_reenrollment`].
+    pub async fn begin_reenrollment(
+        &self,
+        caller: &Caller,
+        password: &str,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<Enrollment, ApiError> {
+        if !caller.member.totp_enabled {
+            return Err(second_factor_off());
+        }
+        self.step_up(caller, password, Some(code), ctx).await?;
+        let secret = totp::new_secret().map_err(internal)?;
+        let sealed = self
+            .kms
+            .seal(&secret, &Self::totp_context(&caller.scope, caller.member.id))
+            .map_err(internal)?;
+        self.store
+            .stage_totp_secret(&caller.scope, caller.member.id, &sealed)
+            .await
+            .map_err(conflict_problem)?;
+        let uri = totp::otpauth_uri(&secret, "comanda", &caller.member.email).map_err(internal)?;
+        Ok(Enrollment {
+            secret: totp::encoded_secret(&secret),
+            qr_svg: crate::qr::svg(&uri),
+            otpauth_uri: uri,
+        })
+    }
+
+    /// Confirms a re-enrolment with a code of the new secret. At once the old secret and every old recovery code
+    /// stop working and every credential of the member is revoked; answers new recovery codes and a new session.
+    pub async fn confirm_reenrollment(
+        &self,
+        caller: &Caller,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<EnrollmentConfirmed, ApiError> {
+        let state = self.store.totp_state(&caller.scope, caller.member.id).await?;
+        let Some(staged) = state.pending_secret else {
+            return Err(Problem::new(ProblemType::Conflict)
+                .detail("start the re-enrolment first (POST /api/v1/auth/mfa/totp/reenroll)")
+                .into());
+        };
+        let secret = self.open_totp_secret(&caller.scope, caller.member.id, &staged)?;
+        let now = self.now();
+        let Some(step) = totp::verify(&secret, code, unix(now), None) else {
+            return Err(ValidationErrors::single(
+                "code",
+                "is not the current code of your new authenticator",
+            )
+            .into());
+        };
+        let codes = totp::new_recovery_codes().map_err(internal)?;
+        let digests: Vec<Vec<u8>> = codes.iter().map(|c| self.recovery_digest(c)).collect();
+        let change = SecondFactorChange::Reenrol {
+            step,
+            recovery_digests: &digests,
+        };
+        let generation = self
+            .change_second_factor(
+                caller,
+                change,
+                ctx.audit("mfa.reenrolled"),
+                SecurityNotice::Reenrolled,
+            )
+            .await?;
+        let member = self.store.staff_member(&caller.scope, caller.member.id).await?;
+        let tokens = self
+            .open_session(&caller.scope, &member, generation, ctx, "auth.sign_in")
+            .await?;
+        Ok(EnrollmentConfirmed {
+            recovery_codes: codes,
+            tokens,
+        })
+    }
+
+    /// Ten new recovery codes; every earlier one stops working.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        caller: &Caller,
+        password: &str,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<RecoveryCodes, ApiError> {
+        if !caller.member.totp_enabled {
+            return Err(second_factor_off());
+        }
+        self.step_up(caller, password, Some(code), ctx).await?;
+        let codes = totp::new_recovery_codes().map_err(internal)?;
+        let digests: Vec<Vec<u8>> = codes.iter().map(|c| self.recovery_digest(c)).collect();
+        let change = SecondFactorChange::RecoveryCodes {
+            recovery_digests: &digests,
+        };
+        self.change_second_factor(
+            caller,
+            change,
+            ctx.audit("mfa.recovery_codes_regenerated"),
+            SecurityNotice::RecoveryCodes,
+        )
+        .await?;
+        Ok(RecoveryCodes {
+            recovery_codes: codes,
+        })
+    }
+
+    /// Turns the second factor off where the standing allows it (AUTH-5: owners, managers and payout authority
+    /// cannot go without); every credential is revoked and a new session answered.
+    pub async fn disable_second_factor(
+        &self,
+        caller: &Caller,
+        password: &str,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<TokenPair, ApiError> {
+        if caller.member.standing.requires_second_factor() {
+            return Err(Problem::new(ProblemType::BusinessRule)
+                .detail("your role requires two-step sign-in; it cannot be turned off")
+                .into());
+        }
+        if !caller.member.totp_enabled {
+            return Err(second_factor_off());
+        }
+        self.step_up(caller, password, Some(code), ctx).await?;
+        let generation = self
+            .change_second_factor(
+                caller,
+                SecondFactorChange::Disable,
+                ctx.audit("mfa.disabled"),
+                SecurityNotice::Disabled,
+            )
+            .await?;
+        let member = self.store.staff_member(&caller.scope, caller.member.id).await?;
+        self.open_session(&caller.scope, &member, generation, ctx, "auth.sign_in")
+            .await
+    }
+
+    /// Applies a second-factor change with its audit entry, ends what it revokes, and tells the member by mail.
+    async fn change_second_factor(
+        &self,
+        caller: &Caller,
+        change: SecondFactorChange<'_>,
+        audit: AuditEntry,
+        notice: SecurityNotice,
+    ) -> Result<i64, ApiError> {
+        let now = self.now();
+        let audit = audit.actor(caller.member.id);
+        let generation = self
+            .store
+            .change_second_factor(&caller.scope, caller.member.id, change, &audit, now)
+            .await
+            .map_err(conflict_problem)?;
+        if generation != caller.member.credential_generation {
+            self.announce_revocation(&caller.scope, caller.member.id);
+        }
+        let (subject, body) = notice.text();
+        let message = OutboxMessage {
+            id: Uuid::now_v7(),
+            partner: Some(caller.scope.partner()),
+            recipient: caller.member.email.clone(),
+            subject: subject.into(),
+            body: body.into(),
+            created_at: now,
+        };
+        if let Err(error) = self.store.enqueue_message(&message).await {
+            tracing::warn!(%error, "could not queue the second-factor notice");
+        }
+        Ok(generation)
     }
 
     // ----- staff -----
@@ -1061,10 +1312,12 @@ impl Identity {
                 target.standing.payout_authority,
                 new.payout_authority
             ));
-        Ok(self
+        let changed = self
             .store
             .change_standing(&caller.scope, user, new, &audit, self.now())
-            .await?)
+            .await?;
+        self.announce_revocation(&caller.scope, user);
+        Ok(changed)
     }
 
     pub async fn remove_staff(
@@ -1088,10 +1341,68 @@ impl Identity {
             .audit("staff.removed")
             .actor(caller.member.id)
             .target(user.to_string());
-        Ok(self
-            .store
+        self.store
             .remove_staff(&caller.scope, user, &audit, self.now())
-            .await?)
+            .await?;
+        self.announce_revocation(&caller.scope, user);
+        Ok(())
+    }
+}
+
+/// The mail a member gets when their second factor changes (they may not have made the change).
+#[derive(Debug, Clone, Copy)]
+enum SecurityNotice {
+    Reenrolled,
+    RecoveryCodes,
+    Disabled,
+}
+
+impl SecurityNotice {
+    fn text(self) -> (&'static str, &'static str) {
+        match self {
+            SecurityNotice::Reenrolled => (
+                "Your two-step sign-in app was changed / Se cambió tu app de verificación en dos pasos",
+                concat!(
+                    "Your comanda account now uses a new authenticator app; the old one and every old recovery code \
+                     no longer work, and every session was signed out. ",
+                    "If it was not you, report it from your account at once (it signs out every session).\n\n",
+                    "Tu cuenta de comanda usa ahora una nueva app de verificación; la anterior y los códigos de \
+                     recuperación anteriores ya no sirven, y se cerraron todas las sesiones. Si no fuiste tú, \
+                     repórtalo desde tu cuenta de inmediato.\n"
+                ),
+            ),
+            SecurityNotice::RecoveryCodes => (
+                "New recovery codes for comanda / Nuevos códigos de recuperación de comanda",
+                concat!(
+                    "New recovery codes were made for your comanda account; the earlier ones no longer work. ",
+                    "If it was not you, report it from your account at once (it signs out every session).\n\n",
+                    "Se generaron nuevos códigos de recuperación para tu cuenta de comanda; los anteriores ya no \
+                     sirven. Si no fuiste tú, repórtalo desde tu cuenta de inmediato.\n"
+                ),
+            ),
+            SecurityNotice::Disabled => (
+                "Two-step sign-in was turned off / Se desactivó la verificación en dos pasos",
+                concat!(
+                    "Two-step sign-in was turned off for your comanda account, and every session was signed out. ",
+                    "If it was not you, report it from your account at once (it signs out every session).\n\n",
+                    "Se desactivó la verificación en dos pasos de tu cuenta de comanda y se cerraron todas las \
+                     sesiones. Si no fuiste tú, repórtalo desde tu cuenta de inmediato.\n"
+                ),
+            ),
+        }
+    }
+}
+
+fn second_factor_off() -> ApiError {
+    Problem::new(ProblemType::Conflict)
+        .detail("two-step sign-in is off; enrol first (POST /api/v1/auth/mfa/totp/enroll)")
+        .into()
+}
+
+fn conflict_problem(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Conflict(detail) => Problem::new(ProblemType::Conflict).detail(detail).into(),
+        other => other.into(),
     }
 }
 

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::auth::{
-    Caller, Enrollment, EnrollmentConfirmed, RequestContext, SignInOutcome, SignupRequest, SignupResponse,
-    TokenPair,
+    Caller, Enrollment, EnrollmentConfirmed, RecoveryCodes, RequestContext, SignInOutcome, SignupRequest,
+    SignupResponse, TokenPair,
 };
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -219,6 +219,104 @@ pub async fn change_password(
         )
         .await?;
     Ok(Json(tokens))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepUpRequest {
+    /// The current password.
+    pub password: String,
+    /// A current code of the authenticator app, or an unused recovery code (which is then spent).
+    pub code: String,
+}
+
+/// Starts replacing the authenticator app (step-up: password and a current or recovery code). Answers the new
+/// secret; the current app and recovery codes keep working until the re-enrolment is confirmed.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/totp/reenroll", tag = "identity", security(("bearer" = [])),
+    request_body = StepUpRequest, responses(
+    (status = 200, body = Enrollment),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn reenroll(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<StepUpRequest>,
+) -> Result<Json<Enrollment>, ApiError> {
+    Ok(Json(
+        state
+            .identity
+            .begin_reenrollment(&caller, &request.password, &request.code, &ctx)
+            .await?,
+    ))
+}
+
+/// Confirms the re-enrolment with a code of the new app: the old app and every old recovery code stop working at
+/// once, every session ends; answers ten new recovery codes and a new session.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/totp/reenroll/confirm", tag = "identity", security(("bearer" = [])),
+    request_body = CodeRequest, responses(
+    (status = 200, body = EnrollmentConfirmed),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn confirm_reenroll(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<CodeRequest>,
+) -> Result<Json<EnrollmentConfirmed>, ApiError> {
+    Ok(Json(
+        state
+            .identity
+            .confirm_reenrollment(&caller, &request.code, &ctx)
+            .await?,
+    ))
+}
+
+/// Replaces the recovery codes (step-up); every earlier code stops working. Shown once.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/recovery-codes", tag = "identity", security(("bearer" = [])),
+    request_body = StepUpRequest, responses(
+    (status = 200, body = RecoveryCodes),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn recovery_codes(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<StepUpRequest>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    Ok(Json(
+        state
+            .identity
+            .regenerate_recovery_codes(&caller, &request.password, &request.code, &ctx)
+            .await?,
+    ))
+}
+
+/// Turns two-step sign-in off (step-up), where the role allows it: owners, managers and members with payout
+/// authority cannot (422). Every session ends; answers a new one.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/totp/disable", tag = "identity", security(("bearer" = [])),
+    request_body = StepUpRequest, responses(
+    (status = 200, body = TokenPair),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn disable_mfa(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<StepUpRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
+    Ok(Json(
+        state
+            .identity
+            .disable_second_factor(&caller, &request.password, &request.code, &ctx)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -9,6 +9,7 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use comanda_domain::PartnerId;
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -26,6 +27,11 @@ struct Feed {
     pending: VecDeque<Event>,
     notices: broadcast::Receiver<(Uuid, Uuid)>,
     closing: tokio::sync::watch::Receiver<bool>,
+    /// Revocations of members' credentials: a stream is a credential too, and ends with the caller's.
+    revocations: broadcast::Receiver<(PartnerId, Uuid)>,
+    /// The stream ends when its access token would have expired (a revocation made on another instance reaches
+    /// it then); the display reconnects with a fresh token.
+    expires: tokio::time::Instant,
 }
 
 impl Feed {
@@ -124,12 +130,21 @@ impl Feed {
             let partner = self.caller.scope.partner().as_uuid();
             let closing = &mut self.closing;
             let notices = &mut self.notices;
+            let revocations = &mut self.revocations;
+            let (member, expires) = ((partner, self.caller.member.id), self.expires);
             let venue = self.venue;
             let woke = tokio::time::timeout(Duration::from_secs(10), async {
                 loop {
                     let notice = tokio::select! {
                         notice = notices.recv() => notice,
                         _ = closing.changed() => return false,
+                        _ = tokio::time::sleep_until(expires) => return false,
+                        revoked = revocations.recv() => match revoked {
+                            Ok((p, user)) if (p.as_uuid(), user) == member => return false,
+                            // Missed revocations might include this member's: end, the display reconnects.
+                            Err(broadcast::error::RecvError::Lagged(_)) => return false,
+                            _ => continue,
+                        },
                     };
                     match notice {
                         Ok((p, v)) if p == partner && v == venue => return true,
@@ -140,7 +155,7 @@ impl Feed {
                 }
             })
             .await;
-            if woke == Ok(false) || *self.closing.borrow() {
+            if woke == Ok(false) || *self.closing.borrow() || tokio::time::Instant::now() >= self.expires {
                 return None;
             }
             self.catch_up_shared(woke.is_err()).await;
@@ -167,6 +182,9 @@ pub async fn order_stream(
     // starting at the newest event needs no catch-up read.
     let notices = state.order_events.subscribe();
     let closing = state.order_events.closing();
+    let revocations = state.identity.revocations();
+    let lifetime = caller.claims.claims.exp - state.clock.now().unix_timestamp();
+    let expires = tokio::time::Instant::now() + Duration::from_secs(u64::try_from(lifetime).unwrap_or(0));
     // One read both proves the venue is the caller's and says where a fresh display starts.
     let newest = state.store.latest_order_event(&caller.scope, venue).await?;
     let resume = headers
@@ -182,6 +200,8 @@ pub async fn order_stream(
         pending: VecDeque::new(),
         notices,
         closing,
+        revocations,
+        expires,
     };
     if resume.is_some() {
         feed.catch_up().await;

@@ -304,6 +304,7 @@ pub async fn tokens_expire_refuse_forgery_and_rotate(engine: Engine) {
         partner: claims["tenant"].as_str().unwrap().parse().unwrap(),
         user: claims["sub"].as_str().unwrap().parse().unwrap(),
         role: comanda_domain::Role::Owner,
+        generation: 0,
     };
     let now = server.clock.now();
     let foreign = foreign_ring
@@ -972,6 +973,115 @@ async fn signing_keys_rotate_by_themselves_after_thirty_days() {
         keys.ring().knows(&first),
         "the previous key still verifies for a token lifetime"
     );
+    server.stop().await;
+}
+
+/// Managing the second factor (issue 14): fresh recovery codes replace the old ones, an owner cannot turn two-step
+/// sign-in off, a server can; each change is audited and mailed, and needs the password and a current code.
+#[tokio::test]
+async fn the_second_factor_is_managed_with_step_up() {
+    let server = TestServer::start().await;
+    sign_up(&server, "mfa-owner@example.co").await;
+    let owner = enrolled(&server, "mfa-owner@example.co", PASSWORD).await;
+    let access = Some(owner.access.as_str());
+
+    // Step-up is required: a wrong password or a wrong code changes nothing.
+    for body in [
+        json!({"password": "not the password at all", "code": owner.recovery_codes[0]}),
+        json!({"password": PASSWORD, "code": "000000"}),
+    ] {
+        let refused = post(&server, "/api/v1/auth/mfa/recovery-codes", access, body).await;
+        assert_eq!(refused.status, 401, "{}", refused.body);
+    }
+    let fresh = post(
+        &server,
+        "/api/v1/auth/mfa/recovery-codes",
+        access,
+        json!({"password": PASSWORD, "code": code(&server, &owner.secret, 1)}),
+    )
+    .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    let fresh: Vec<String> = serde_json::from_value(fresh.body["recovery_codes"].clone()).unwrap();
+    assert_eq!(fresh.len(), 10);
+    let finish = |code: String| {
+        let server = &server;
+        async move {
+            let login = post(
+                server,
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "mfa-owner@example.co", "password": PASSWORD}),
+            )
+            .await;
+            post(
+                server,
+                "/api/v1/auth/mfa/verify",
+                None,
+                json!({"mfa_token": login.body["mfa_token"], "code": code}),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(
+        finish(owner.recovery_codes[1].clone()).await,
+        401,
+        "an old recovery code"
+    );
+    assert_eq!(finish(fresh[0].clone()).await, 200, "a new one");
+
+    // Owners cannot go without a second factor (AUTH-5), whatever they prove.
+    let kept = post(
+        &server,
+        "/api/v1/auth/mfa/totp/disable",
+        access,
+        json!({"password": PASSWORD, "code": fresh[1]}),
+    )
+    .await;
+    assert_eq!(kept.status, 422, "{}", kept.body);
+    assert_eq!(kept.body["type"], "https://comanda.dev/problems/business-rule");
+    // Re-enrolment needs a second factor that is on: the confirm step without a start is a conflict.
+    let early = post(
+        &server,
+        "/api/v1/auth/mfa/totp/reenroll/confirm",
+        access,
+        json!({"code": "123456"}),
+    )
+    .await;
+    assert_eq!(early.status, 409, "{}", early.body);
+
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=mfa.recovery_codes_regenerated",
+        access,
+        None,
+    )
+    .await;
+    assert_eq!(
+        audit.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        audit.body
+    );
+    let outbox = server.dir.path().join("data/outbox");
+    let mut mailed = false;
+    for _ in 0..100 {
+        mailed = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| {
+                std::fs::read_to_string(entry.path())
+                    .unwrap_or_default()
+                    .contains("New recovery codes for comanda")
+            });
+        if mailed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(mailed, "the member is told by mail");
     server.stop().await;
 }
 

@@ -24,4 +24,5 @@ mod ordering;
 mod payments;
 mod platform;
 mod privacy;
+mod revocation;
 mod tls_handshakes;
