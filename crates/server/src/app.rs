@@ -40,6 +40,8 @@ pub struct AppState {
     pub pay_script_integrity: Arc<str>,
     /// The tamper-evident audit trail: access records, checkpoints, retention, verification.
     pub audit: Arc<crate::audit::AuditTrail>,
+    /// The `file` mail sink's messages at rest (`None` with another sink).
+    pub mail_files: Option<crate::auth::mail::MailFiles>,
 }
 
 impl AppState {
@@ -90,6 +92,12 @@ impl AppState {
             payments,
             pay_script_integrity: crate::routes::app_pages::pay_script_integrity().into(),
             audit,
+            mail_files: (config.mail.sink == crate::config::MailSink::File).then(|| {
+                crate::auth::mail::MailFiles {
+                    directory: config.data_dir.join("outbox"),
+                    retention: time::Duration::days(i64::from(config.mail.file_retention_days)),
+                }
+            }),
         })
     }
 }
@@ -122,7 +130,8 @@ impl Settings {
 #[openapi(
     info(
         title = "comanda",
-        description = "Order and pay at the table, reservations and analytics for restaurants. Errors are RFC 9457 \
+        description = "Order and pay at the table for restaurants: menus, orders, the kitchen feed, split payments and \
+                       tips. Errors are RFC 9457 \
                        problem documents (application/problem+json) with a stable `type`.",
         license(name = "Proprietary")
     ),
@@ -192,6 +201,10 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(auth::logout_all))
         .routes(routes!(auth::compromised))
         .routes(routes!(auth::change_password))
+        .routes(routes!(auth::reenroll))
+        .routes(routes!(auth::confirm_reenroll))
+        .routes(routes!(auth::recovery_codes))
+        .routes(routes!(auth::disable_mfa))
         .routes(routes!(auth::me))
         .routes(routes!(auth::jwks))
         .routes(routes!(staff::invite, staff::list))

@@ -147,21 +147,35 @@ pub enum MailSink {
     /// One `.eml` file per message under `<data_dir>/outbox/` (the embedded default).
     #[default]
     File,
-    /// Messages are written to the log (subject and recipient only; bodies carry tokens).
+    /// Only that a message was sent reaches the log (its id): recipients are personal data and bodies carry tokens.
     Log,
     /// Delivered over SMTP to `mail.smtp_url`.
     Smtp,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailConfig {
     pub sink: MailSink,
+    /// The `file` sink's `.eml` files (personal data outside the sealed store) are deleted this many days after
+    /// they were written (1–30).
+    pub file_retention_days: u32,
     /// From address of outgoing mail.
     pub from: Option<String>,
     /// `smtps://user:password@host:465`, or `smtp://user:password@host:587?tls=required`; plain `smtp://` only to
     /// a relay on this machine.
     pub smtp_url: Option<Secret<String>>,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            sink: MailSink::default(),
+            file_retention_days: 7,
+            from: None,
+            smtp_url: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -476,6 +490,9 @@ impl Config {
         }
         if self.auth.session_days == 0 || self.auth.invitation_ttl_hours == 0 {
             return invalid("auth", "session_days and invitation_ttl_hours must be positive");
+        }
+        if !(1..=30).contains(&self.mail.file_retention_days) {
+            return invalid("mail.file_retention_days", "must be between 1 and 30");
         }
         match (&self.mail.sink, &self.mail.smtp_url) {
             (MailSink::Smtp, None) => return invalid("mail.smtp_url", "is required when mail.sink is smtp"),

@@ -90,6 +90,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let order_events = state.order_events.clone();
     let payments = state.payments.clone();
     let audit = state.audit.clone();
+    let mail_files = state.mail_files.clone();
     if let Some(standin) = payments.as_ref().and_then(|p| p.standin.as_ref()) {
         // Demo mode: the stand-in delivers its events to this server, trusting its certificate.
         let pem = std::fs::read(&resources.cert_file).unwrap_or_default();
@@ -165,7 +166,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         config.mail.smtp_url.as_ref().map(|u| u.expose().as_str()),
     )
     .map_err(anyhow::Error::msg)?
-    .spawn(store.clone(), clock.clone(), stop_rx.clone());
+    .spawn(store.clone(), clock.clone(), mail_files, stop_rx.clone());
 
     let (redirect_task, http_redirect_addr) = match config.server.http_redirect_listen {
         Some(addr) => {

@@ -72,8 +72,8 @@ impl Mailer {
                 transport.send(email).await.map(|_| ()).map_err(|e| e.to_string())
             }
             MailSink::Log => {
-                // Bodies carry invitation links: only the envelope reaches the log.
-                tracing::info!(to = %message.recipient, subject = %message.subject, "mail sent to the log sink");
+                // Recipients are personal data and bodies carry invitation links: only the message's id is logged.
+                tracing::info!(id = %message.id, "mail sent to the log sink");
                 Ok(())
             }
             MailSink::File => {
@@ -117,16 +117,157 @@ impl Mailer {
         sent
     }
 
-    pub fn spawn(self, store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut stop: watch::Receiver<bool>) {
+    /// Drains the outbox every half second and, with the `file` sink, deletes messages past their retention
+    /// every hour (and once at start).
+    pub fn spawn(
+        self,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        files: Option<MailFiles>,
+        mut stop: watch::Receiver<bool>,
+    ) {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_millis(500));
+            let mut pruning = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tokio::select! {
                     _ = ticker.tick() => { self.drain(store.as_ref(), clock.as_ref()).await; }
+                    _ = pruning.tick(), if files.is_some() => {
+                        if let Some(files) = &files {
+                            let pruned = files.prune(clock.now()).await;
+                            if pruned > 0 {
+                                tracing::info!(pruned, "mail files past their retention deleted");
+                            }
+                        }
+                    }
                     _ = stop.changed() => return,
                 }
             }
         });
+    }
+}
+
+/// The `file` sink's messages at rest: personal data outside the sealed store (recipients, names, invitation
+/// links). They are kept `retention` from their `Date:` and then deleted by the mailer's job, exported with the
+/// person they are addressed to, and deleted when that person is erased (docs/privacy.md lists every such place).
+#[derive(Debug, Clone)]
+pub struct MailFiles {
+    pub directory: PathBuf,
+    pub retention: time::Duration,
+}
+
+/// One message at rest, as a data-subject export shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct MailCopy {
+    pub subject: String,
+    /// RFC 2822 date the message was written.
+    pub date: String,
+    pub body: String,
+}
+
+/// A message file read back: its path, the headers the rules need, its body and whole text.
+struct StoredMail {
+    path: PathBuf,
+    to: String,
+    subject: String,
+    date: String,
+    body: String,
+    text: String,
+}
+
+impl MailFiles {
+    fn read_all(directory: &std::path::Path) -> Vec<StoredMail> {
+        let Ok(entries) = std::fs::read_dir(directory) else {
+            return Vec::new();
+        };
+        let mut mails = Vec::new();
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.extension().and_then(|e| e.to_str()) != Some("eml") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+            let header = |name: &str| {
+                head.split("\r\n")
+                    .find_map(|line| line.strip_prefix(name))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            mails.push(StoredMail {
+                to: header("To:"),
+                subject: header("Subject:"),
+                date: header("Date:"),
+                body: body.replace("\r\n", "\n"),
+                path: path.clone(),
+                text: text.clone(),
+            });
+        }
+        mails
+    }
+
+    async fn with_files<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Vec<StoredMail>) -> T + Send + 'static,
+    ) -> T {
+        let directory = self.directory.clone();
+        let read = move || work(Self::read_all(&directory));
+        match tokio::task::spawn_blocking(read).await {
+            Ok(answer) => answer,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    }
+
+    /// Deletes messages written more than the retention ago (a file whose date cannot be read counts as old).
+    pub async fn prune(&self, now: time::OffsetDateTime) -> usize {
+        let cutoff = now - self.retention;
+        self.with_files(move |mails| {
+            mails
+                .into_iter()
+                .filter(|mail| {
+                    time::OffsetDateTime::parse(&mail.date, &Rfc2822).map_or(true, |date| date < cutoff)
+                })
+                .filter(|mail| std::fs::remove_file(&mail.path).is_ok())
+                .count()
+        })
+        .await
+    }
+
+    /// The messages addressed to `email`, for the person's data export.
+    pub async fn addressed_to(&self, email: &str) -> Vec<MailCopy> {
+        let email = email.trim().to_lowercase();
+        self.with_files(move |mails| {
+            let mut copies: Vec<MailCopy> = mails
+                .into_iter()
+                .filter(|mail| mail.to.to_lowercase() == email)
+                .map(|mail| MailCopy {
+                    subject: mail.subject,
+                    date: mail.date,
+                    body: mail.body,
+                })
+                .collect();
+            copies.sort_by(|a, b| a.date.cmp(&b.date));
+            copies
+        })
+        .await
+    }
+
+    /// Erasure: deletes every message that holds `email` (addressed to it, or naming it). Answers how many.
+    pub async fn erase_mentioning(&self, email: &str) -> usize {
+        let email = email.trim().to_lowercase();
+        if email.is_empty() {
+            return 0;
+        }
+        self.with_files(move |mails| {
+            mails
+                .into_iter()
+                .filter(|mail| mail.text.to_lowercase().contains(&email))
+                .filter(|mail| std::fs::remove_file(&mail.path).is_ok())
+                .count()
+        })
+        .await
     }
 }
 
@@ -219,5 +360,60 @@ mod tests {
             transcript.contains("https://localhost/invitations/inv_x"),
             "{transcript}"
         );
+    }
+
+    /// Mail files at rest (issue 14): kept for the retention from their date, then pruned; found by recipient for
+    /// export; deleted with the person they name.
+    #[tokio::test]
+    async fn mail_files_are_pruned_exported_and_erased() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("outbox");
+        let mailer = Mailer::new(
+            MailSink::File,
+            outbox.clone(),
+            "comanda <no-reply@comanda.dev>".into(),
+            None,
+        )
+        .unwrap();
+        let now = time::macros::datetime!(2026-11-23 12:00 UTC);
+        let message = |to: &str, body: &str, days_ago: i64| OutboxMessage {
+            id: uuid::Uuid::now_v7(),
+            partner: None,
+            recipient: to.into(),
+            subject: format!("to {to}"),
+            body: body.into(),
+            created_at: now - time::Duration::days(days_ago),
+        };
+        for mail in [
+            message("ana@example.co", "old notice", 9),
+            message("ana@example.co", "fresh notice", 1),
+            message("luis@example.co", "Ana (ana@example.co) invited you", 1),
+            message("rosa@example.co", "unrelated", 2),
+        ] {
+            mailer.deliver(&mail).await.unwrap();
+        }
+        let files = MailFiles {
+            directory: outbox.clone(),
+            retention: time::Duration::days(7),
+        };
+        assert_eq!(
+            files.prune(now).await,
+            1,
+            "only the message older than seven days"
+        );
+        let exported = files.addressed_to("ANA@example.co").await;
+        assert_eq!(exported.len(), 1);
+        assert_eq!(exported[0].body, "fresh notice");
+        assert_eq!(
+            files.erase_mentioning("ana@example.co").await,
+            2,
+            "addressed to her, or naming her"
+        );
+        let left: Vec<String> = std::fs::read_dir(&outbox)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        assert_eq!(left.len(), 1);
+        assert!(left.iter().all(|text| !text.contains("ana@example.co")));
     }
 }

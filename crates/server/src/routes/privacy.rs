@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::mail::MailCopy;
 use crate::auth::{Caller, RequestContext};
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, Problem, ProblemType};
@@ -47,6 +48,8 @@ pub struct PersonalDataExport {
     pub partner_id: String,
     /// Everything this person did that the audit trail records.
     pub activity: Vec<AuditView>,
+    /// Mail addressed to this person still at rest (the `file` sink keeps it `mail.file_retention_days`).
+    pub mail: Vec<MailCopy>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub generated_at: time::OffsetDateTime,
@@ -60,6 +63,8 @@ pub struct ErasureOutcome {
     pub member_removed: bool,
     pub guest_erased: bool,
     pub addresses_cleared: u64,
+    /// Mail files at rest that held the person's address, deleted.
+    pub mail_files_removed: u64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -75,6 +80,8 @@ pub enum PrivacyAnswer {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GuestExport {
     pub guest: GuestContactView,
+    /// Mail addressed to the guest still at rest.
+    pub mail: Vec<MailCopy>,
     pub partner_id: String,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -244,7 +251,9 @@ pub async fn request(
                 }
             }
             store.append_audit(scope, &audit, now).await?;
+            let mail = mail_addressed_to(&state, &member.email).await;
             PrivacyAnswer::Export(Box::new(PersonalDataExport {
+                mail,
                 subject: member.into(),
                 partner_id: scope.partner().to_string(),
                 activity,
@@ -286,7 +295,7 @@ pub async fn request(
                 }
             }
             let erasure = store.erase_person(scope, subject, &audit, now).await?;
-            erased(erasure)
+            erased(erasure, erase_mail(&state, &member.email).await)
         }
     }))
 }
@@ -315,14 +324,38 @@ fn rectification(state: &AppState, request: &PrivacyRequest) -> Result<Rectifica
     })?)
 }
 
-fn erased(erasure: comanda_store::privacy::Erasure) -> PrivacyAnswer {
+fn erased(erasure: comanda_store::privacy::Erasure, mail_files_removed: u64) -> PrivacyAnswer {
     PrivacyAnswer::Erased(ErasureOutcome {
         erased: true,
         key_destroyed: erasure.key_destroyed,
         member_removed: erasure.member_removed,
         guest_erased: erasure.guest_erased,
         addresses_cleared: erasure.addresses_cleared,
+        mail_files_removed,
     })
+}
+
+async fn mail_addressed_to(state: &AppState, email: &str) -> Vec<MailCopy> {
+    match &state.mail_files {
+        Some(files) => files.addressed_to(email).await,
+        None => Vec::new(),
+    }
+}
+
+/// Personal data outside the sealed store goes with the person: mail still queued to them is dropped (so the sender
+/// writes no new file after the erasure), then every mail file that holds their address is deleted.
+async fn erase_mail(state: &AppState, email: &str) -> u64 {
+    if let Ok(pending) = state.store.pending_messages(1_000).await {
+        for message in pending.iter().filter(|m| m.recipient.eq_ignore_ascii_case(email)) {
+            if let Err(error) = state.store.mark_message_sent(message.id, state.clock.now()).await {
+                tracing::warn!(%error, "could not drop mail queued to an erased person");
+            }
+        }
+    }
+    match &state.mail_files {
+        Some(files) => u64::try_from(files.erase_mentioning(email).await).unwrap_or(u64::MAX),
+        None => 0,
+    }
 }
 
 /// The same requests about a guest who left contact data (staff who manage staff act on the guest's behalf).
@@ -346,6 +379,7 @@ async fn guest_request(
         RequestKind::Export => {
             store.append_audit(scope, &audit("privacy.exported"), now).await?;
             PrivacyAnswer::GuestExport(GuestExport {
+                mail: mail_addressed_to(state, &contact.email).await,
                 guest: contact.into(),
                 partner_id: scope.partner().to_string(),
                 generated_at: now,
@@ -358,10 +392,11 @@ async fn guest_request(
                 .await?;
             PrivacyAnswer::GuestRectified(updated.into())
         }
-        RequestKind::Erase => erased(
-            store
+        RequestKind::Erase => {
+            let erasure = store
                 .erase_person(scope, subject, &audit("privacy.erased"), now)
-                .await?,
-        ),
+                .await?;
+            erased(erasure, erase_mail(state, &contact.email).await)
+        }
     })
 }

@@ -94,6 +94,13 @@ pub async fn personal_data_is_sealed_exported_rectified_and_erased(engine: Engin
     assert_eq!(export.status, 200, "{}", export.body);
     assert_eq!(export.body["subject"]["email"], MEMBER_EMAIL);
     assert_eq!(export.body["subject"]["name"], MEMBER_NAME);
+    // Mail at rest outside the sealed store (the file sink's outbox) is part of the person's data.
+    let mail = export.body["mail"].as_array().unwrap();
+    assert!(
+        mail.iter()
+            .any(|m| m["subject"].as_str().unwrap_or_default().contains("invited")),
+        "the invitation mail is exported: {mail:?}"
+    );
     let activity = export.body["activity"].as_array().unwrap();
     assert!(
         activity.iter().any(|e| e["target"] == "/api/v1/me"),
@@ -174,6 +181,31 @@ pub async fn personal_data_is_sealed_exported_rectified_and_erased(engine: Engin
     assert_eq!(erased.status, 200, "{}", erased.body);
     assert_eq!(erased.body["key_destroyed"], true);
     assert_eq!(erased.body["member_removed"], true);
+    assert!(
+        erased.body["mail_files_removed"].as_u64().unwrap() >= 1,
+        "{}",
+        erased.body
+    );
+    // No file under the data directory holds the erased member's address (mail files, database, keys, backups).
+    let mut stack = vec![server.dir.path().join("data")];
+    let mut scanned = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_lowercase();
+            assert!(
+                !text.contains(MEMBER_EMAIL),
+                "{MEMBER_EMAIL} is still in {}",
+                path.display()
+            );
+            scanned += 1;
+        }
+    }
+    assert!(scanned > 3, "the scan read the data directory");
     let login = post(
         &server,
         "/api/v1/auth/login",
