@@ -47,7 +47,12 @@ async function setUp(api, email = 'rosa@example.co') {
     name: { es: 'Limonada de coco', en: 'Coconut lemonade' },
     price: { amount: 900_000, currency: 'COP' },
   }, token);
-  return { token, venue: venue.id, guestPath: new URL(table.guest_url).pathname };
+  const tasting = await post(`/api/v1/venues/${venue.id}/menu/items`, {
+    category_id: category.id,
+    name: { es: 'Menú de degustación', en: 'Tasting menu' },
+    price: { amount: 108_000_000, currency: 'COP' },
+  }, token);
+  return { token, venue: venue.id, tasting: tasting.id, guestPath: new URL(table.guest_url).pathname };
 }
 
 test('a guest orders on a phone and the kitchen display follows it live', async () => {
@@ -142,6 +147,27 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   await guest.goto(`${server.origin}${guestPath}`);
   await guest.locator('.dish', { hasText: 'Jugo de lulo' }).waitFor();
   assert.equal(await guest.locator('.dish', { hasText: 'Limonada' }).count(), 0, 'sold out: not offered');
+  await phone.close();
+  await staff.close();
+});
+
+test('the suggested tip is 10 % of the value before tax (Ley 1935)', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO' });
+  const { tasting, guestPath } = await setUp(staff.request, 'propina@example.co');
+  // 9 × 1.080.000 COP, INC 8 % contained: net 9.000.000, INC 720.000; the suggestion is 900.000, not 972.000.
+  const placed = await staff.request.post(`${server.origin}/api/v1${guestPath}/orders`, { data: { items: [{ item_id: tasting, quantity: 9 }] } });
+  assert.ok(placed.ok(), await placed.text());
+  const overHttp = await (await staff.request.get(`${server.origin}/api/v1${guestPath}/bill`)).json();
+  assert.equal(overHttp.bill.net.amount, 900_000_000);
+  assert.equal(overHttp.bill.suggested_tip.amount, 90_000_000, 'the bill API suggests 900.000 COP');
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true });
+  const guest = await phone.newPage();
+  await guest.goto(`${server.origin}${guestPath}`);
+  await guest.locator('#bill').filter({ hasText: '9.720.000' }).waitFor();
+  const bill = await guest.locator('#bill').textContent();
+  assert.match(bill, /Propina sugerida \(voluntaria\) 10 % del valor antes de impuestos: \$ 900\.000/);
+  assert.doesNotMatch(bill, /972\.000/);
+  await guest.screenshot({ path: artifactPath('guest-tip-before-tax.png'), fullPage: true });
   await phone.close();
   await staff.close();
 });

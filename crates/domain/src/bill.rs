@@ -5,8 +5,11 @@
 //! the minor unit; the net is the gross minus that tax. Computing on the sum rather than per line keeps the
 //! rounding error to at most half a minor unit per rate, and the shown lines always add up to the subtotal.
 //!
-//! Tips follow Colombia's Ley 1935 de 2018: a suggestion of at most 10 % of the subtotal, shown on its own line,
-//! never pre-selected and never added unless the guest chooses it.
+//! Tips follow Colombia's Ley 1935 de 2018 (which amends art. 131 of the Código Sustantivo del Trabajo): a
+//! suggestion of at most 10 % *of the value of the service*, shown on its own line, never pre-selected and never
+//! added unless the guest chooses it. The tax the prices contain (impuesto al consumo) is not the service, so the
+//! suggestion is computed on the net (the value before tax) and rounded down, so that it never exceeds the cap:
+//! on 9 × 1.080.000 COP (net 9.000.000, INC 720.000) the suggestion is 900.000, not 972.000.
 
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +70,8 @@ pub struct Bill {
     pub taxes: Vec<TaxLine>,
     /// Subtotal minus contained taxes.
     pub net: Money,
-    /// The suggested tip (at most 10 %), shown apart; not part of `total` unless chosen.
+    /// The suggested tip: at most 10 % of `net` (the value of the service before tax), rounded down; shown apart,
+    /// not part of `total` unless chosen.
     pub suggested_tip: Money,
     pub suggested_tip_bp: u32,
     /// The tip the guest chose (zero unless chosen).
@@ -124,7 +128,7 @@ pub fn compute_bill(
     }
     let net = subtotal.checked_sub(tax_total)?;
     let suggested_tip_bp = suggestion_bp.min(MAX_SUGGESTED_TIP_BP);
-    let suggested_tip = subtotal.percent_bp(suggested_tip_bp)?;
+    let suggested_tip = suggested_tip(subtotal, subtotal, net, suggested_tip_bp)?;
     let tip = match tip {
         TipChoice::None => Money::zero(currency),
         TipChoice::Percent { basis_points } => subtotal.percent_bp(basis_points)?,
@@ -144,6 +148,31 @@ pub fn compute_bill(
     })
 }
 
+/// The tip suggested on `share` (tax included) of a bill whose `subtotal` contains `net` before tax: `suggestion_bp`
+/// (at most [`MAX_SUGGESTED_TIP_BP`]) of the share's value before tax, rounded down so that it never exceeds the
+/// cap of Ley 1935 de 2018. The share's value before tax is its part of `net`, in proportion (a whole bill: `net`).
+pub fn suggested_tip(
+    share: Money,
+    subtotal: Money,
+    net: Money,
+    suggestion_bp: u32,
+) -> Result<Money, MoneyError> {
+    if share.currency != subtotal.currency || net.currency != subtotal.currency {
+        return Err(MoneyError::CurrencyMismatch);
+    }
+    if subtotal.amount <= 0 || share.amount <= 0 {
+        return Ok(Money::zero(share.currency));
+    }
+    let bp = i128::from(suggestion_bp.min(MAX_SUGGESTED_TIP_BP));
+    // share × (net / subtotal) × bp / 10000, in one division so that the rounding happens once, downwards.
+    let scaled = i128::from(share.amount) * i128::from(net.amount) * bp;
+    let amount = scaled / (i128::from(subtotal.amount) * 10_000);
+    Money::new(
+        i64::try_from(amount).map_err(|_| MoneyError::Overflow)?,
+        share.currency,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,7 +185,7 @@ mod tests {
     #[test]
     fn three_items_of_18_900_cop_hand_checked() {
         // 3 × 18.900 COP = 56.700 COP, INC 8 % contained = 56.700 × 8/108 = 4.200 COP, net 52.500 COP,
-        // suggested tip 10 % = 5.670 COP shown apart, total without a chosen tip 56.700 COP.
+        // suggested tip 10 % of the net = 5.250 COP shown apart, total without a chosen tip 56.700 COP.
         let line = BillLine {
             description: "Bandeja paisa".into(),
             quantity: 3,
@@ -176,7 +205,7 @@ mod tests {
         assert_eq!(bill.taxes[0].kind, TaxKind::Inc);
         assert_eq!(bill.taxes[0].amount, cop(420_000));
         assert_eq!(bill.net, cop(5_250_000));
-        assert_eq!(bill.suggested_tip, cop(567_000));
+        assert_eq!(bill.suggested_tip, cop(525_000), "10 % of the net 52.500 COP");
         assert_eq!(bill.tip, cop(0), "nothing pre-selected");
         assert_eq!(bill.total, cop(5_670_000));
     }
@@ -198,7 +227,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(bill.suggested_tip_bp, 1_000);
-        assert_eq!(bill.suggested_tip, cop(10_000));
+        // 1.000 COP with INC 8 % contained: net 925,93 COP, 10 % of it rounded down.
+        assert_eq!(bill.suggested_tip, cop(9_259));
+    }
+
+    #[test]
+    fn the_suggestion_is_ten_percent_of_the_service_before_tax() {
+        // Issue 14's case: 9 × 1.080.000 COP, INC 8 % contained (net 9.000.000, INC 720.000).
+        let line = BillLine {
+            description: "menú".into(),
+            quantity: 9,
+            unit_price: cop(108_000_000),
+            taxed: true,
+        };
+        let bill = compute_bill(
+            Currency::COP,
+            vec![line],
+            TaxRegime::COLOMBIA_INC,
+            1_000,
+            TipChoice::None,
+        )
+        .unwrap();
+        assert_eq!(bill.net, cop(900_000_000));
+        assert_eq!(bill.taxes[0].amount, cop(72_000_000));
+        assert_eq!(bill.suggested_tip, cop(90_000_000), "900.000 COP, not 972.000");
+        // Half of the bill suggests half: 10 % of its 4.500.000 before tax.
+        let half = suggested_tip(cop(486_000_000), bill.subtotal, bill.net, 1_000).unwrap();
+        assert_eq!(half, cop(45_000_000));
     }
 
     #[test]
@@ -248,7 +303,11 @@ mod tests {
             prop_assert_eq!(bill.net.amount + tax, bill.subtotal.amount, "net + tax = subtotal");
             prop_assert_eq!(bill.subtotal.amount + bill.tip.amount, bill.total.amount, "lines + tip = total");
             prop_assert!(tax >= 0 && bill.net.amount >= 0 && bill.tip.amount >= 0);
-            prop_assert!(bill.suggested_tip.amount * 10 <= bill.subtotal.amount + 5, "suggestion ≤ 10 %");
+            prop_assert!(bill.suggested_tip.amount * 10 <= bill.net.amount, "suggestion ≤ 10 % of the net");
+            prop_assert!(
+                (i128::from(bill.suggested_tip.amount) + 1) * 10_000 > i128::from(bill.net.amount) * i128::from(bill.suggested_tip_bp),
+                "and rounded down by less than one minor unit"
+            );
             // The contained tax is within half a minor unit of the exact value.
             let taxed: i64 = lines.iter().filter(|l| l.taxed).map(|l| l.unit_price.amount * i64::from(l.quantity)).sum();
             let exact_times_denominator = i128::from(taxed) * i128::from(rate);

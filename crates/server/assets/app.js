@@ -326,7 +326,7 @@ pages.guest = async () => {
     }
     const b = bill.bill;
     const tax = b.taxes.map((t) => `${t.kind === 'inc' ? (english ? 'Consumption tax' : 'Impuesto al consumo') : 'IVA'} ${t.rate_bp / 100} % ${english ? 'included' : 'incluido'}: ${formatMoney(t.amount)}`).join(' · ');
-    $('#bill').textContent = `${english ? 'Subtotal' : 'Subtotal'}: ${formatMoney(b.subtotal)} · ${tax} · ${english ? 'Suggested tip (voluntary)' : 'Propina sugerida (voluntaria)'} ${b.suggested_tip_bp / 100} %: ${formatMoney(b.suggested_tip)}`;
+    $('#bill').textContent = `${english ? 'Subtotal' : 'Subtotal'}: ${formatMoney(b.subtotal)} · ${tax} · ${english ? 'Suggested tip (voluntary)' : 'Propina sugerida (voluntaria)'} ${b.suggested_tip_bp / 100} % ${english ? 'of the value before tax' : 'del valor antes de impuestos'}: ${formatMoney(b.suggested_tip)}`;
   };
 
   try {

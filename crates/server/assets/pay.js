@@ -67,9 +67,17 @@
     }
     return sum;
   };
+  // Ley 1935 de 2018: the suggestion is 10 % of the value of the service, before tax, rounded down so it never
+  // exceeds the cap — the share's part of the bill's net (comanda_domain::bill::suggested_tip, same arithmetic).
+  const suggestedTip = (share) => {
+    const { subtotal, net } = bill.bill;
+    if (subtotal.amount <= 0 || share <= 0) return 0;
+    const scaled = BigInt(share) * BigInt(net.amount) * BigInt(bill.bill.suggested_tip_bp);
+    return Number(scaled / (BigInt(subtotal.amount) * 10000n));
+  };
   const chosenTip = (share) => {
     const choice = new FormData($('#share-form')).get('tip');
-    if (choice === 'suggested') return Math.floor((share * 1000 + 5000) / 10000);
+    if (choice === 'suggested') return suggestedTip(share);
     if (choice === 'custom') return Math.max(0, Math.round(Number($('input[name=tip_amount]').value || 0) * 100));
     return 0;
   };
@@ -78,7 +86,7 @@
     const currency = bill.bill.currency;
     const share = previewShare();
     const tip = chosenTip(share);
-    $('#tip-suggested').textContent = `10 % (${money(Math.floor((share * 1000 + 5000) / 10000), currency)})`;
+    $('#tip-suggested').textContent = `${bill.bill.suggested_tip_bp / 100} % ${english ? 'of the value before tax' : 'del valor antes de impuestos'} (${money(suggestedTip(share), currency)})`;
     $('#summary').textContent = `${english ? 'You pay' : 'Pagas'} ${money(share, currency)} + ${english ? 'tip' : 'propina'} ${money(tip, currency)} = ${money(share + tip, currency)}`;
   };
 
