@@ -63,27 +63,28 @@ struct Copy {
 
 const ES: Copy = Copy {
     title: "comanda — pide y paga desde la mesa",
-    tagline: "Pide y paga desde la mesa. Reservas, cocina en vivo y analítica para tu restaurante.",
+    tagline: "Pide y paga desde la mesa. Cocina en vivo, cuenta dividida y propinas para tu restaurante.",
     guests: "Para tus comensales",
     guests_text: "Escanean el código QR de la mesa, piden desde el celular, dividen la cuenta y pagan con propina \
                   voluntaria.",
     partners: "Para tu restaurante",
-    partners_text: "Pantalla de cocina en vivo, reservas, equipo con roles y reportes de ventas.",
+    partners_text: "Menú bilingüe, código QR por mesa, pantalla de cocina en vivo, equipo con roles y el registro mensual de \
+                    propinas.",
     security: "Seguridad",
-    security_text: "TLS 1.3, HSTS y separación estricta entre restaurantes. Los datos de tarjeta \
+    security_text: "TLS 1.2 o superior (1.3 por defecto), HSTS y separación estricta entre restaurantes. Los datos de tarjeta \
                     nunca llegan a nuestros servidores.",
     disclosure: "Reportar una vulnerabilidad",
 };
 
 const EN: Copy = Copy {
     title: "comanda — order and pay at the table",
-    tagline: "Order and pay at the table. Reservations, a live kitchen display and analytics for your restaurant.",
+    tagline: "Order and pay at the table. A live kitchen display, split bills and tips for your restaurant.",
     guests: "For your guests",
     guests_text: "Scan the table's QR code, order from the phone, split the bill and pay with a voluntary tip.",
     partners: "For your restaurant",
-    partners_text: "Live kitchen display, reservations, staff roles and sales reports.",
+    partners_text: "A bilingual menu, a QR code per table, a live kitchen display, staff roles and a monthly tip ledger.",
     security: "Security",
-    security_text: "TLS 1.3, HSTS and strict separation between restaurants. Card data never \
+    security_text: "TLS 1.2 or later (1.3 by default), HSTS and strict separation between restaurants. Card data never \
                     reaches our servers.",
     disclosure: "Report a vulnerability",
 };
