@@ -90,6 +90,7 @@ pub struct VenueList {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -634,6 +635,7 @@ impl From<Order> for OrderView {
 pub struct OrdersQuery {
     pub status: Option<OrderStatus>,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

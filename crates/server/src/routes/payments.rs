@@ -932,6 +932,7 @@ pub async fn disputes(
 #[into_params(parameter_in = Query)]
 pub struct TipsQuery {
     /// `YYYY-MM` (UTC).
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: String,
     /// `json` (default) or `csv`.
     #[serde(default)]
@@ -939,6 +940,7 @@ pub struct TipsQuery {
     /// JSON: where `entries` continue (`next_cursor` of the previous answer). The CSV is always the whole month.
     pub cursor: Option<String>,
     /// JSON: how many `entries` per answer (1–200). The totals always cover the whole month.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

@@ -54,6 +54,7 @@ pub struct StaffList {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -194,6 +195,7 @@ pub struct AuditList {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// An action (`staff.invited`) or a family of them ending in a dot (`staff.`, `http.`).
     pub action: Option<String>,
