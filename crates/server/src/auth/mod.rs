@@ -581,11 +581,7 @@ impl Identity {
     // ----- second factor -----
 
     pub async fn begin_enrollment(&self, caller: &Caller) -> Result<Enrollment, ApiError> {
-        let secret = totp::new_secret().map_err(internal)?;
-        let sealed = self
-            .kms
-            .seal(&secret, &Self::totp_context(&caller.scope, caller.member.id))
-            .map_err(internal)?;
+        let (sealed, enrollment) = self.new_totp_secret(caller)?;
         self.store
             .set_pending_totp_secret(&caller.scope, caller.member.id, &sealed)
             .await
@@ -595,12 +591,24 @@ impl Identity {
                 ),
                 other => other.into(),
             })?;
+        Ok(enrollment)
+    }
+
+    /// A new TOTP secret for the caller: sealed (bound to their partner and member) for the store, and as the
+    /// caller's authenticator app takes it (base32, otpauth URI, QR code).
+    fn new_totp_secret(&self, caller: &Caller) -> Result<(Vec<u8>, Enrollment), ApiError> {
+        let secret = totp::new_secret().map_err(internal)?;
+        let sealed = self
+            .kms
+            .seal(&secret, &Self::totp_context(&caller.scope, caller.member.id))
+            .map_err(internal)?;
         let uri = totp::otpauth_uri(&secret, "comanda", &caller.member.email).map_err(internal)?;
-        Ok(Enrollment {
+        let enrollment = Enrollment {
             secret: totp::encoded_secret(&secret),
             qr_svg: crate::qr::svg(&uri),
             otpauth_uri: uri,
-        })
+        };
+        Ok((sealed, enrollment))
     }
 
     pub async fn confirm_enrollment(
@@ -967,21 +975,12 @@ impl Identity {
             return Err(second_factor_off());
         }
         self.step_up(caller, password, Some(code), ctx).await?;
-        let secret = totp::new_secret().map_err(internal)?;
-        let sealed = self
-            .kms
-            .seal(&secret, &Self::totp_context(&caller.scope, caller.member.id))
-            .map_err(internal)?;
+        let (sealed, enrollment) = self.new_totp_secret(caller)?;
         self.store
             .stage_totp_secret(&caller.scope, caller.member.id, &sealed)
             .await
             .map_err(conflict_problem)?;
-        let uri = totp::otpauth_uri(&secret, "comanda", &caller.member.email).map_err(internal)?;
-        Ok(Enrollment {
-            secret: totp::encoded_secret(&secret),
-            qr_svg: crate::qr::svg(&uri),
-            otpauth_uri: uri,
-        })
+        Ok(enrollment)
     }
 
     /// Confirms a re-enrolment with a code of the new secret. At once the old secret and every old recovery code
