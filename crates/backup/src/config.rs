@@ -86,6 +86,25 @@ impl Default for S3Config {
 }
 
 impl BackupConfig {
+    /// Two configured targets that are not independent (BAK-3: "at least two independent storage targets"): local
+    /// directories on one filesystem (the same device, or one inside the other), or prefixes of one S3 bucket.
+    /// Answers the first such pair.
+    pub fn targets_sharing_storage(&self) -> Option<(String, String)> {
+        let parsed: Vec<(&String, crate::target::TargetUrl)> = self
+            .targets
+            .iter()
+            .filter_map(|text| crate::target::TargetUrl::parse(text).ok().map(|url| (text, url)))
+            .collect();
+        for (i, (a_text, a)) in parsed.iter().enumerate() {
+            for (b_text, b) in &parsed[i + 1..] {
+                if shares_storage(a, b) {
+                    return Some(((*a_text).clone(), (*b_text).clone()));
+                }
+            }
+        }
+        None
+    }
+
     /// `Err((field, message))` for the first invalid value.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         let invalid = |field, message: &str| Err((field, message.to_owned()));
@@ -190,5 +209,57 @@ mod tests {
         assert_eq!(config.validate().unwrap_err().0, "backup.targets");
         config.targets[1] = "s3://bucket/prefix".into();
         config.validate().unwrap();
+    }
+}
+
+fn shares_storage(a: &crate::target::TargetUrl, b: &crate::target::TargetUrl) -> bool {
+    use crate::target::TargetUrl;
+    match (a, b) {
+        (TargetUrl::S3 { bucket: x, .. }, TargetUrl::S3 { bucket: y, .. }) => x == y,
+        (TargetUrl::Dir(x), TargetUrl::Dir(y)) => {
+            x.starts_with(y)
+                || y.starts_with(x)
+                || matches!((device(x), device(y)), (Some(p), Some(q)) if p == q)
+        }
+        _ => false,
+    }
+}
+
+/// The device of a directory, or of its nearest existing ancestor (a target's folder is created at first use).
+fn device(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    path.ancestors()
+        .find_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.dev())
+}
+
+#[cfg(test)]
+mod sharing_tests {
+    use super::*;
+
+    fn with_targets(targets: &[&str]) -> BackupConfig {
+        BackupConfig {
+            targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+            ..BackupConfig::default()
+        }
+    }
+
+    #[test]
+    fn targets_on_one_filesystem_or_one_bucket_are_not_independent() {
+        let dir = std::env::temp_dir();
+        let a = format!("file://{}", dir.join("comanda-a").display());
+        let b = format!("file://{}", dir.join("comanda-b").display());
+        assert!(
+            with_targets(&[&a, &b]).targets_sharing_storage().is_some(),
+            "one filesystem"
+        );
+        let nested = format!("file://{}", dir.join("comanda-a/inner").display());
+        assert!(with_targets(&[&a, &nested]).targets_sharing_storage().is_some());
+        let one_bucket = with_targets(&["s3://backups/eu", "s3://backups/us"]);
+        assert!(one_bucket.targets_sharing_storage().is_some(), "one bucket");
+        let apart = with_targets(&["s3://backups-eu/x", "s3://backups-us/x"]);
+        assert_eq!(apart.targets_sharing_storage(), None);
+        let mixed = with_targets(&[&a, "s3://backups-eu/x"]);
+        assert_eq!(mixed.targets_sharing_storage(), None);
     }
 }

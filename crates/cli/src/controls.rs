@@ -45,16 +45,30 @@ pub fn load() -> Result<ControlsMap, toml::de::Error> {
     toml::from_str(MAP)
 }
 
-/// One line per promise, then a summary.
-pub fn render(map: &ControlsMap) -> String {
+/// One line per promise, then a summary. A promise the running configuration does not keep (`broken`: the
+/// control and why) is shown as FAILING, whatever its tests prove.
+pub fn render(map: &ControlsMap, broken: &[(&str, String)]) -> String {
     let mut out = String::new();
     for control in &map.control {
+        let failing: Vec<&String> = broken
+            .iter()
+            .filter(|(id, _)| *id == control.id)
+            .map(|(_, why)| why)
+            .collect();
+        let status = if failing.is_empty() {
+            control.status.label()
+        } else {
+            "FAILING"
+        };
         out.push_str(&format!(
             "{:<8} {:<8} {} test(s)",
             control.id,
-            control.status.label(),
+            status,
             control.tests.len()
         ));
+        for why in &failing {
+            out.push_str(&format!(", not kept by this configuration: {why}"));
+        }
         if let Some(live) = &control.live {
             out.push_str(&format!(", live check {live}"));
         }
@@ -72,6 +86,13 @@ pub fn render(map: &ControlsMap) -> String {
         count(Status::Process),
         map.control.len()
     ));
+    let failing: std::collections::BTreeSet<&str> = broken.iter().map(|(id, _)| *id).collect();
+    if !failing.is_empty() {
+        out.push_str(&format!(
+            "FAILING with this configuration: {}\n",
+            failing.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
     out
 }
 
@@ -165,6 +186,13 @@ mod tests {
                 "controls.toml must list exactly the promises of SECURITY-PROMISES.md"
             );
         }
-        assert!(render(&map).contains("proven"));
+        assert!(render(&map, &[]).contains("proven"));
+        let broken = [("AUTH-2", "bcrypt cost 10 is below 12".to_owned())];
+        let shown = render(&map, &broken);
+        assert!(shown.contains("AUTH-2   FAILING"), "{shown}");
+        assert!(
+            shown.contains("FAILING with this configuration: AUTH-2"),
+            "{shown}"
+        );
     }
 }

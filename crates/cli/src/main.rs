@@ -169,7 +169,12 @@ fn main() -> ExitCode {
                 action: AuditCommand::Verify { partner },
             } => verify_audit(config, partner).await,
             Command::Controls => {
-                print!("{}", controls::render(&controls::load()?));
+                let broken: Vec<(&str, String)> = config
+                    .broken_promises()
+                    .into_iter()
+                    .map(|b| (b.control, format!("{} ({})", b.why, b.field)))
+                    .collect();
+                print!("{}", controls::render(&controls::load()?, &broken));
                 Ok(())
             }
         }

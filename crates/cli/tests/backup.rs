@@ -47,6 +47,7 @@ async fn seed(cwd: &Path, env: &[(&str, &str)]) {
         .current_dir(cwd)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("COMANDA_AUTH__BCRYPT_COST", "4")
+        .env("COMANDA_INSECURE_DEMO", "true")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

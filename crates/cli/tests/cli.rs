@@ -453,6 +453,39 @@ fn invalid_configuration_is_refused_with_the_field_named() {
     }
 }
 
+/// Issue 15: `auth.bcrypt_cost = 10` without the insecure demo switch refuses to start with a clear message; with
+/// it, the server starts and `comanda controls` shows AUTH-2 failing.
+#[test]
+fn a_cost_below_twelve_needs_the_insecure_switch_and_then_fails_its_control() {
+    let cwd = tempfile::tempdir().unwrap();
+    let refused = Command::new(BIN)
+        .current_dir(cwd.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("COMANDA_AUTH__BCRYPT_COST", "10")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("auth.bcrypt_cost") && stderr.contains("AUTH-2") && stderr.contains("insecure_demo"),
+        "{stderr}"
+    );
+    let controls = Command::new(BIN)
+        .current_dir(cwd.path())
+        .arg("controls")
+        .env("COMANDA_AUTH__BCRYPT_COST", "10")
+        .env("COMANDA_INSECURE_DEMO", "true")
+        .output()
+        .unwrap();
+    assert!(controls.status.success());
+    let shown = String::from_utf8_lossy(&controls.stdout);
+    assert!(shown.contains("AUTH-2   FAILING"), "{shown}");
+    assert!(
+        shown.contains("FAILING with this configuration: AUTH-2, BAK-3"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn migrate_applies_once_then_reports_up_to_date() {
     let cwd = tempfile::tempdir().unwrap();

@@ -27,6 +27,22 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub audit: AuditConfig,
     pub backup: comanda_backup::BackupConfig,
+    /// Lets a demo or a test run with settings that break a promise of the security page (see
+    /// [`Config::broken_promises`]); without it such settings refuse to start. Every promise broken shows as
+    /// failing on `comanda controls` and in the start banner.
+    pub insecure_demo: bool,
+}
+
+/// A promise of the security page (../shared/SECURITY-PROMISES.md) that a configuration does not keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenPromise {
+    /// The control (`AUTH-2`, `BAK-3`, …).
+    pub control: &'static str,
+    pub field: &'static str,
+    pub why: String,
+    /// Refused at start unless `insecure_demo` is set; the embedded default's single-machine backups are not
+    /// refused (it starts with no configuration) but still reported.
+    pub refused: bool,
 }
 
 /// The audit trail (MON-5, MON-6).
@@ -194,6 +210,7 @@ impl Default for Config {
             payments: PaymentsConfig::default(),
             audit: AuditConfig::default(),
             backup: comanda_backup::BackupConfig::default(),
+            insecure_demo: false,
         }
     }
 }
@@ -519,6 +536,17 @@ impl Config {
         if let Err((field, message)) = self.backup.validate() {
             return Err(ConfigError::Invalid { field, message });
         }
+        if !self.insecure_demo
+            && let Some(broken) = self.broken_promises().into_iter().find(|b| b.refused)
+        {
+            return Err(ConfigError::Invalid {
+                field: broken.field,
+                message: format!(
+                    "{}: it breaks {} of the security page (set insecure_demo = true only for a demo or a test)",
+                    broken.why, broken.control
+                ),
+            });
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
@@ -526,6 +554,73 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// The promises of the security page this configuration does not keep, each with its control.
+    pub fn broken_promises(&self) -> Vec<BrokenPromise> {
+        let mut broken = Vec::new();
+        let mut add = |control, field, why: String, refused| {
+            broken.push(BrokenPromise {
+                control,
+                field,
+                why,
+                refused,
+            })
+        };
+        let cost = self.auth.bcrypt_cost;
+        if cost < comanda_security::password::PRODUCTION_COST {
+            add(
+                "AUTH-2",
+                "auth.bcrypt_cost",
+                format!("bcrypt cost {cost} is below 12"),
+                true,
+            );
+        }
+        let grace = self.auth.refresh_grace_secs;
+        if grace > 30 {
+            add(
+                "AUTH-6",
+                "auth.refresh_grace_secs",
+                format!("a spent refresh token stays usable {grace} s (at most 30)"),
+                true,
+            );
+        }
+        let rotation = self.auth.key_rotation_days;
+        if rotation > 31 {
+            add(
+                "AUTH-7",
+                "auth.key_rotation_days",
+                format!("signing keys rotate every {rotation} days, not monthly (at most 31)"),
+                true,
+            );
+        }
+        let retention = self.backup.retention_days;
+        if retention < 30 {
+            add(
+                "BAK-2",
+                "backup.retention_days",
+                format!("backups are kept {retention} days, not 30"),
+                true,
+            );
+        }
+        if let Some((a, b)) = self.backup.targets_sharing_storage() {
+            add(
+                "BAK-3",
+                "backup.targets",
+                format!("{a} and {b} share one filesystem or bucket, so they are not independent"),
+                true,
+            );
+        }
+        if self.backup.targets.is_empty() {
+            add(
+                "BAK-3",
+                "backup.targets",
+                "the embedded default keeps both backup copies in folders of one data directory, on one machine"
+                    .into(),
+                false,
+            );
+        }
+        broken
     }
 
     pub fn sqlite_path(&self) -> PathBuf {
@@ -654,6 +749,61 @@ mod tests {
                 .to_string()
                 .contains("auth.access_ttl_secs")
         );
+    }
+
+    /// Issue 15: a setting that breaks a promise refuses to start unless the insecure demo switch is set, and then
+    /// the promise is reported as not kept. The embedded default starts, its single-machine backups reported.
+    #[test]
+    fn settings_that_break_a_promise_need_the_insecure_demo_switch() {
+        let defaults = Config::default();
+        defaults.validate().unwrap();
+        let reported: Vec<_> = defaults
+            .broken_promises()
+            .into_iter()
+            .map(|b| (b.control, b.refused))
+            .collect();
+        assert_eq!(
+            reported,
+            vec![("BAK-3", false)],
+            "one machine holds both default backup folders"
+        );
+        let cases: [(&str, &str, fn(&mut Config)); 5] = [
+            ("auth.bcrypt_cost", "AUTH-2", |c| c.auth.bcrypt_cost = 10),
+            ("auth.refresh_grace_secs", "AUTH-6", |c| {
+                c.auth.refresh_grace_secs = 31
+            }),
+            ("auth.key_rotation_days", "AUTH-7", |c| {
+                c.auth.key_rotation_days = 32
+            }),
+            ("backup.retention_days", "BAK-2", |c| c.backup.retention_days = 29),
+            ("backup.targets", "BAK-3", |c| {
+                c.backup.targets = vec!["s3://one-bucket/eu".into(), "s3://one-bucket/us".into()]
+            }),
+        ];
+        for (field, control, breaks) in cases {
+            let mut config = Config::default();
+            breaks(&mut config);
+            let refused = config.validate().unwrap_err().to_string();
+            assert!(refused.contains(field) && refused.contains(control), "{refused}");
+            assert!(
+                refused.contains("insecure_demo"),
+                "the message names the switch: {refused}"
+            );
+            config.insecure_demo = true;
+            config.validate().unwrap();
+            assert!(
+                config
+                    .broken_promises()
+                    .iter()
+                    .any(|b| b.control == control && b.refused),
+                "{control} is reported as not kept"
+            );
+        }
+        let mut kept = Config::default();
+        kept.auth.refresh_grace_secs = 30;
+        kept.auth.key_rotation_days = 31;
+        kept.backup.retention_days = 30;
+        kept.validate().unwrap();
     }
 
     #[test]

@@ -207,6 +207,15 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         ),
         Some(p) => format!("card payments: Stripe at {}", p.api_base),
     });
+    // The start banner says which promises of the security page this configuration does not keep.
+    for broken in config.broken_promises() {
+        let switch = if broken.refused { " (insecure_demo)" } else { "" };
+        choices.push(format!(
+            "NOT KEPT {}{switch}: {} — {}",
+            broken.control, broken.field, broken.why
+        ));
+        tracing::warn!(control = broken.control, field = broken.field, why = %broken.why, "a security promise is not kept");
+    }
     Ok(Server {
         https_addr,
         http_redirect_addr,
