@@ -13,8 +13,25 @@ pub const MAX_QUANTITY: u32 = 50;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Localized {
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
     pub es: String,
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    pub en: String,
+}
+
+/// The document's shape of a [`Localized`] name: as a description, but the Spanish text must not be blank.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LocalizedName {
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
+    pub es: String,
+    #[serde(default)]
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
     pub en: String,
 }
 
@@ -31,20 +48,28 @@ impl Localized {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModifierOption {
+    #[schema(value_type = LocalizedName)]
     pub name: Localized,
     /// Added to the item's price, in minor units (never negative).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub price_delta: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModifierGroup {
+    #[schema(value_type = LocalizedName)]
     pub name: Localized,
+    #[schema(min_items = 1, max_items = 30)]
     pub options: Vec<ModifierOption>,
+    /// At least this many options must be chosen (at most `max`, and at most the options there are: a request
+    /// that breaks that is refused with 422).
     #[serde(default)]
+    #[schema(maximum = 255)]
     pub min: u8,
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 255)]
     pub max: u8,
 }
 
@@ -52,8 +77,13 @@ fn one() -> u8 {
     1
 }
 
-/// Validates modifier groups as staff define them.
-pub fn check_modifiers(groups: &[ModifierGroup]) -> Result<Vec<ModifierGroup>, ValidationErrors> {
+/// Validates modifier groups as staff define them. What the document's schema says (names, 1–30 options, prices)
+/// is refused in the result; how the fields of a group agree with each other (`min` ≤ `max`, `min` ≤ the options)
+/// is pushed to `rules`, which the server answers with 422.
+pub fn check_modifiers(
+    groups: &[ModifierGroup],
+    rules: &mut ValidationErrors,
+) -> Result<Vec<ModifierGroup>, ValidationErrors> {
     let mut errors = ValidationErrors::default();
     let mut clean = Vec::new();
     for (g, group) in groups.iter().enumerate() {
@@ -62,8 +92,10 @@ pub fn check_modifiers(groups: &[ModifierGroup]) -> Result<Vec<ModifierGroup>, V
         if group.options.is_empty() || group.options.len() > 30 {
             errors.push(format!("{field}.options"), "must have between 1 and 30 options");
         }
-        if group.min > group.max || usize::from(group.min) > group.options.len() || group.max == 0 {
-            errors.push(
+        if group.max == 0 {
+            errors.push(format!("{field}.max"), "must be between 1 and 255");
+        } else if group.min > group.max || usize::from(group.min) > group.options.len() {
+            rules.push(
                 format!("{field}.max"),
                 "min must not exceed max, and max must be between 1 and the options",
             );
@@ -118,12 +150,33 @@ pub struct MenuItem {
 #[serde(deny_unknown_fields)]
 pub struct RequestedLine {
     pub item_id: String,
+    #[schema(minimum = 1, maximum = 50)]
     pub quantity: u32,
     /// For each chosen option: `[group index, option index]`.
     #[serde(default)]
+    #[schema(schema_with = option_pairs)]
     pub modifiers: Vec<[usize; 2]>,
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 300)]
     pub note: Option<String>,
+}
+
+/// `[group index, option index]` pairs: arrays of exactly two non-negative integers.
+fn option_pairs() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let index = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .maximum(Some(u32::MAX));
+    ArrayBuilder::new()
+        .items(
+            ArrayBuilder::new()
+                .items(index)
+                .min_items(Some(2))
+                .max_items(Some(2)),
+        )
+        .description(Some("For each chosen option: `[group index, option index]`."))
+        .build()
 }
 
 /// A line priced by the server: what the kitchen sees and the bill adds up.

@@ -23,6 +23,21 @@ pub struct Cursor {
 /// 16 bytes of identifier, then (timed cursors) 16 bytes of Unix nanoseconds, big-endian.
 const ID_LEN: usize = 16;
 const TIMED_LEN: usize = ID_LEN + 16;
+/// A timed cursor's instant is from the Unix epoch to 2^67 ns after it (the year 6646): its 128-bit big-endian
+/// nanoseconds start with 61 zero bits, which is what [`TIMED_CURSOR_PATTERN`] spells in base64url. (Every row is
+/// dated after 1970; an earlier instant is no position in any list, and the databases store no year before 1.)
+const TIMED_BITS: u32 = 67;
+
+/// The `pattern` the OpenAPI document declares for the `cursor` of a list ordered by a time and then the identifier:
+/// empty (the first page) or exactly the strings [`Cursor::decode`] reads as a timed cursor — 43 characters of
+/// unpadded base64url (32 bytes: the identifier, then nanoseconds whose top 61 bits are 0; the last
+/// character carries no stray bits). A client that sends such a string gets a page; anything else is a 400.
+pub const TIMED_CURSOR_PATTERN: &str =
+    "^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$";
+/// The `pattern` for the `cursor` of a list in identifier order: empty, an identifier cursor (22 characters: 16
+/// bytes, the last character carrying no stray bits) or a timed one (its identifier is used).
+pub const CURSOR_PATTERN: &str =
+    "^([A-Za-z0-9_-]{21}[AQgw]|[A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$";
 
 impl Cursor {
     pub fn after(last_id: Uuid) -> Self {
@@ -64,6 +79,9 @@ impl Cursor {
             ID_LEN => Some(Self::after(id)),
             TIMED_LEN => {
                 let nanos = i128::from_be_bytes(bytes[ID_LEN..].try_into().ok()?);
+                if nanos >> TIMED_BITS != 0 {
+                    return None;
+                }
                 let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
                 Some(Self::after_timed(at, id))
             }
@@ -212,6 +230,36 @@ mod tests {
         assert_eq!(PageRequest::parse(None, None).unwrap().limit, DEFAULT_PAGE_SIZE);
     }
 
+    /// The document's cursor patterns describe exactly what `decode` reads: every issued cursor matches, a
+    /// string of the pattern's shape decodes (its instant within 2^67 ns after the epoch), and none outside does.
+    #[test]
+    fn cursor_patterns_spell_what_decode_reads() {
+        let id = Uuid::now_v7();
+        let plain = Cursor::after(id).encode();
+        assert_eq!(plain.len(), 22);
+        assert!(b"AQgw".contains(&plain.as_bytes()[21]));
+        for nanos in [0, 1_790_000_000_123_456_789, (1 << 67) - 1] {
+            let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let timed = Cursor::after_timed(at, id).encode();
+            assert_eq!(
+                Cursor::decode(&timed),
+                Some(Cursor::after_timed(at, id)),
+                "{nanos}"
+            );
+            let b = timed.as_bytes();
+            assert!(b"AQgw".contains(&b[21]), "{timed}");
+            assert!(b[22..31].iter().all(|c| *c == b'A'), "{timed}");
+            assert!((b'A'..=b'H').contains(&b[31]), "{timed}");
+            assert!(b"AEIMQUYcgkosw048".contains(&b[42]), "{timed}");
+        }
+        for nanos in [1i128 << 67, -1] {
+            let mut bytes = id.as_bytes().to_vec();
+            bytes.extend_from_slice(&nanos.to_be_bytes());
+            assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode(bytes)), None, "{nanos}");
+        }
+        assert_eq!(Cursor::decode(&format!("{}B", &plain[..21])), None, "stray bits");
+    }
+
     #[test]
     fn overfetch_reveals_next_page() {
         let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
@@ -252,7 +300,7 @@ mod tests {
         }
 
         #[test]
-        fn timed_cursors_round_trip(bytes in any::<[u8; 16]>(), nanos in -4_000_000_000_000_000_000i128..8_000_000_000_000_000_000i128) {
+        fn timed_cursors_round_trip(bytes in any::<[u8; 16]>(), nanos in 0i128..(1i128 << 67)) {
             let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
             let cursor = Cursor::after_timed(at, Uuid::from_bytes(bytes));
             prop_assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));

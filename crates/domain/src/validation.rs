@@ -40,7 +40,15 @@ impl ValidationErrors {
     }
 }
 
-/// Trims a human-entered name and checks its length in characters (not bytes), refusing control characters.
+/// What the OpenAPI document says of a text [`clean_text`] takes: no control character but `\n` (Unicode `Cc`:
+/// U+0000–U+001F, U+007F–U+009F). Schemas spell it as a literal (`#[schema(pattern = …)]` takes no constant).
+pub const TEXT_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$";
+/// As [`TEXT_PATTERN`], for a text that must not be blank: at least one character that is neither a control
+/// character nor Unicode `White_Space` (what `str::trim` removes).
+pub const NON_BLANK_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$";
+
+/// Trims a human-entered name and checks its length in characters (not bytes), refusing control characters (but
+/// `\n`) anywhere in what was sent, as the documents' text patterns say ([`TEXT_PATTERN`], [`NON_BLANK_PATTERN`]).
 pub fn clean_text(
     errors: &mut ValidationErrors,
     field: &str,
@@ -61,7 +69,7 @@ pub fn clean_text(
         );
     } else if chars > max_chars {
         errors.push(field, format!("must have at most {max_chars} characters"));
-    } else if trimmed.chars().any(|c| c.is_control() && c != '\n') {
+    } else if raw.chars().any(|c| c.is_control() && c != '\n') {
         errors.push(field, "must not contain control characters");
     }
     trimmed.to_owned()

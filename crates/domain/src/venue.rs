@@ -35,6 +35,7 @@ impl TaxKind {
 #[serde(deny_unknown_fields)]
 pub struct TaxRegime {
     pub kind: TaxKind,
+    #[schema(maximum = 10000)]
     pub rate_bp: u16,
 }
 

@@ -222,6 +222,37 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A well-formed request refused by a rule the document cannot state because it depends on the stored state
+    /// (the venue's currency, a category that must exist) or on lists and policies outside the request's shape (a
+    /// breached password): 422 `business-rule`, naming each field. 400 stays for what the document's schemas say.
+    pub fn rule(errors: ValidationErrors) -> Self {
+        let mut problem = Problem::new(ProblemType::BusinessRule);
+        problem.errors = errors.0;
+        problem.into()
+    }
+
+    /// A request that collides with what exists (an email that already has an account): 409, naming the field.
+    pub fn conflict_on(field: &str, message: &str) -> Self {
+        Problem::new(ProblemType::Conflict).field(field, message).into()
+    }
+
+    /// A new password refused by `check_new_password`: 400 when its length is outside what the document declares
+    /// (12–128 characters), else 422 — the password is well-formed and a policy refuses it (a breached or patterned
+    /// password, one containing the account's name or email, or under 15 characters for an account without a
+    /// second factor).
+    pub fn password(errors: ValidationErrors, password: &str) -> Self {
+        let length = password.chars().count();
+        if (comanda_domain::password::MIN_WITH_SECOND_FACTOR..=comanda_domain::password::MAX_LENGTH)
+            .contains(&length)
+        {
+            ApiError::rule(errors)
+        } else {
+            ApiError::Validation(errors)
+        }
+    }
+}
+
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
         ApiError::Problem(Box::new(problem))

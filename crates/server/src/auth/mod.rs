@@ -146,15 +146,29 @@ pub struct SignupRequest {
     pub owner: SignupOwner,
 }
 
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+    #[schema(format = Email, max_length = 254)]
 pub struct SignupResponse {
+    /// 12–128 characters; a breached or patterned password, or one containing the owner's name, email or business
+    /// name, is refused with 422.
+    #[schema(min_length = 12, max_length = 128)]
     pub partner_id: String,
     pub user_id: String,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
 pub struct InviteRequest {
+    /// ISO 3166-1 alpha-2.
+    #[schema(schema_with = comanda_domain::partner::country_schema)]
     pub email: String,
     pub name: String,
     pub role: Role,
@@ -168,7 +182,12 @@ pub struct InvitationCreated {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: OffsetDateTime,
+    #[schema(format = Email, max_length = 254)]
 }
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -309,12 +328,10 @@ impl Identity {
             request.owner.name.as_str(),
             request.business_name.as_str(),
         ];
-        if let Err(e) = check_new_password(&request.owner.password, true, &context) {
-            errors.0.extend(e.0.into_iter().map(|mut f| {
-                f.field = "owner.password".into();
-                f
-            }));
-        }
+        let password = check_new_password(&request.owner.password, true, &context).map_err(|mut e| {
+            e.0.iter_mut().for_each(|f| f.field = "owner.password".into());
+            e
+        });
         let (Some(partner), Some(email)) = (partner, email) else {
             return Err(errors.into());
         };
@@ -329,11 +346,18 @@ impl Identity {
             .map_err(hash_failure)?;
         let owner = NewStaff {
             id: Uuid::now_v7(),
+            if let Err(e) = password {
+                errors.0.extend(e.0);
+            }
             email_key: self.email_key(&email),
             email,
             name,
+            if let Err(e) = password {
+                errors.0.extend(e.0);
+            }
             standing: Standing {
                 role: Role::Owner,
+        password.map_err(|e| ApiError::password(e, &request.owner.password))?;
                 payout_authority: false,
             },
             password_hash: hash,
@@ -348,9 +372,7 @@ impl Identity {
             .register_partner(&scope, &partner, &owner, &audit, self.now())
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => {
-                    ApiError::Validation(ValidationErrors::single("owner.email", "is already registered"))
-                }
+                StoreError::Conflict(_) => ApiError::conflict_on("owner.email", "is already registered"),
                 other => other.into(),
             })?;
         Ok(SignupResponse {
@@ -877,7 +899,7 @@ impl Identity {
         check_new_password(new, second_factor, &[member.email.as_str(), member.name.as_str()]).map_err(
             |mut e| {
                 e.0.iter_mut().for_each(|f| f.field = "new_password".into());
-                e
+                ApiError::password(e, new)
             },
         )?;
         let hash = self.hasher.hash(new).await.map_err(hash_failure)?;
@@ -1152,7 +1174,7 @@ impl Identity {
                 .into());
         }
         if self.store.login_record(&self.email_key(&email)).await?.is_some() {
-            return Err(ValidationErrors::single("email", "already has an account").into());
+            return Err(ApiError::conflict_on("email", "already has an account"));
         }
         let token = secrets::new_secret("inv").map_err(internal)?;
         let now = self.now();
@@ -1231,7 +1253,8 @@ impl Identity {
             password,
             invitation.standing.requires_second_factor(),
             &[&invitation.email, &invitation.name],
-        )?;
+        )
+        .map_err(|e| ApiError::password(e, password))?;
         let scope = TenantScope::from_proof(&proof);
         let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
         let staff = NewStaff {

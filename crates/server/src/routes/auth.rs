@@ -35,6 +35,7 @@ pub async fn signup(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     pub password: String,
 }

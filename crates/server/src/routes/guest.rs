@@ -133,6 +133,7 @@ pub async fn table(
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuestOrderRequest {
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<RequestedLine>,
 }
 
@@ -170,7 +171,11 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
 
 /// Places an order. Prices come from the menu (a client-sent price is ignored); a retry with the same
 /// `Idempotency-Key` returns the first order, the same key with another body is 409.
-#[utoipa::path(post, path = "/api/v1/t/{token}/orders", tag = "guests", params(("token" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/t/{token}/orders", tag = "guests", params(("token" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
+            description = "A retry with the same key returns the first order; the same key with another body is 409"),
+        ("X-Guest-Device" = Option<String>, Header, pattern = r"^[A-Za-z0-9_-]{1,64}$",
+            description = "The guest page's device id: only this device may later cancel the order")),
     request_body = GuestOrderRequest, responses(
         (status = 201, body = OrderView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -295,7 +300,9 @@ pub async fn bill(
 
 /// A guest cancels one of their own orders while the kitchen has not accepted it (`X-Guest-Device` required).
 #[utoipa::path(post, path = "/api/v1/t/{token}/orders/{order}/cancel", tag = "guests",
-    params(("token" = String, Path), ("order" = String, Path)),
+    params(("token" = String, Path), ("order" = String, Path),
+        ("X-Guest-Device" = String, Header, pattern = r"^[A-Za-z0-9_-]{1,64}$",
+            description = "The device id the order was placed with")),
     responses(
         (status = 200, body = OrderView),
         (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -27,10 +27,21 @@ pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VenueRequest {
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
     pub name: String,
+    /// An IANA time zone name (`America/Bogota`, `UTC`).
+    #[schema(
+        pattern = r"^(UTC|[A-Z][A-Za-z0-9_+-]*(/[A-Z][A-Za-z0-9_+-]*){1,2})$",
+        max_length = 64
+    )]
     pub timezone: String,
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 500)]
     pub address: String,
+    #[schema(value_type = Option<comanda_domain::Currency>)]
     pub currency: Option<String>,
     pub tax: Option<TaxRegime>,
 }
@@ -89,6 +100,21 @@ pub struct VenueList {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Where the page starts: the `next_cursor` of the previous page (`comanda_domain::page::CURSOR_PATTERN`).
+    #[param(
+        pattern = r"^([A-Za-z0-9_-]{21}[AQgw]|[A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$"
+    )]
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// The `cursor` and `limit` of a list ordered by a time and then the identifier: its cursors carry both.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimedListQuery {
+    /// Where the page starts: the `next_cursor` of the previous page (`comanda_domain::page::TIMED_CURSOR_PATTERN`).
+    #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$")]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -113,7 +139,12 @@ pub async fn list_venues(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TableRequest {
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 40
+    )]
     pub label: String,
+    #[schema(minimum = 1, maximum = 100)]
     pub seats: u32,
 }
 
@@ -182,12 +213,12 @@ pub struct TableList {
 
 /// A venue's tables with their current QR tokens, in the order they were added.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/tables", tag = "venues", security(("bearer" = [])),
-    params(("venue" = String, Path), ListQuery), responses((status = 200, body = TableList)))]
+    params(("venue" = String, Path), TimedListQuery), responses((status = 200, body = TableList)))]
 pub async fn list_tables(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<TimedListQuery>,
 ) -> Result<Json<TableList>, ApiError> {
     let venue = path_id(&venue)?;
     let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
@@ -255,6 +286,7 @@ pub async fn table_qr(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryRequest {
+    #[schema(value_type = comanda_domain::menu::LocalizedName)]
     pub name: Localized,
     #[serde(default)]
     pub position: i32,
@@ -297,11 +329,14 @@ pub async fn create_category(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemRequest {
+    #[schema(format = Uuid)]
     pub category_id: String,
+    #[schema(value_type = comanda_domain::menu::LocalizedName)]
     pub name: Localized,
     #[serde(default = "empty_text")]
     pub description: Localized,
     /// Tax-included price in minor units (`{"amount": 1890000, "currency": "COP"}`).
+    #[schema(value_type = MenuPrice)]
     pub price: Money,
     #[serde(default = "yes")]
     pub tax_included: bool,
@@ -309,6 +344,17 @@ pub struct ItemRequest {
     pub available: bool,
     #[serde(default)]
     pub modifiers: Vec<ModifierGroup>,
+}
+
+/// The document's shape of a menu price: [`Money`] of 0 to 100.000.000,00 in minor units. Its currency must be the
+/// venue's (a rule of the stored venue: 422).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MenuPrice {
+    /// Minor units (COP: centavos; 18.900 COP is 1890000).
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    amount: i64,
+    currency: comanda_domain::Currency,
 }
 
 fn empty_text() -> Localized {
@@ -364,10 +410,11 @@ pub async fn create_item(
         .venue(&caller.scope, VenueId::from_uuid(venue_id))
         .await?;
     let mut errors = ValidationErrors::default();
+    let mut rules = ValidationErrors::default();
     let name = Localized::parse(&mut errors, "name", &request.name, true);
     let description = Localized::parse(&mut errors, "description", &request.description, false);
     if request.price.currency != venue.currency {
-        errors.push(
+        rules.push(
             "price.currency",
             format!("must be the venue's currency ({})", venue.currency.code()),
         );
@@ -378,10 +425,11 @@ pub async fn create_item(
     let category_id = request.category_id.parse::<Uuid>().map_err(|_| {
         errors.push("category_id", "is not a category of this venue");
     });
-    let modifiers = check_modifiers(&request.modifiers)
+    let modifiers = check_modifiers(&request.modifiers, &mut rules)
         .map_err(|e| errors.0.extend(e.0))
         .unwrap_or_default();
     errors.into_result(())?;
+    rules.into_result(()).map_err(ApiError::rule)?;
     let Ok(category_id) = category_id else {
         return Err(ValidationErrors::single("category_id", "is not valid").into());
     };
@@ -401,7 +449,7 @@ pub async fn create_item(
         .create_menu_item(&caller.scope, &item)
         .await
         .map_err(|e| match e {
-            comanda_store::StoreError::NotFound => ApiError::Validation(ValidationErrors::single(
+            comanda_store::StoreError::NotFound => ApiError::rule(ValidationErrors::single(
                 "category_id",
                 "is not a category of this venue",
             )),
@@ -413,9 +461,12 @@ pub async fn create_item(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemPatch {
+    #[schema(format = Uuid)]
     pub category_id: Option<String>,
+    #[schema(value_type = Option<comanda_domain::menu::LocalizedName>)]
     pub name: Option<Localized>,
     pub description: Option<Localized>,
+    #[schema(value_type = Option<MenuPrice>)]
     pub price: Option<Money>,
     pub tax_included: Option<bool>,
     /// `false` marks the item sold out in one call.
@@ -435,6 +486,7 @@ pub async fn update_item(
 ) -> Result<Json<ItemView>, ApiError> {
     let mut item = state.store.menu_item(&caller.scope, path_id(&item)?).await?;
     let mut errors = ValidationErrors::default();
+    let mut rules = ValidationErrors::default();
     if let Some(name) = &patch.name {
         item.name = Localized::parse(&mut errors, "name", name, true);
     }
@@ -443,7 +495,7 @@ pub async fn update_item(
     }
     if let Some(price) = patch.price {
         if price.currency != item.price.currency {
-            errors.push(
+            rules.push(
                 "price.currency",
                 format!("must be the venue's currency ({})", item.price.currency.code()),
             );
@@ -454,7 +506,7 @@ pub async fn update_item(
         item.price = price;
     }
     if let Some(modifiers) = &patch.modifiers {
-        item.modifiers = check_modifiers(modifiers)
+        item.modifiers = check_modifiers(modifiers, &mut rules)
             .map_err(|e| errors.0.extend(e.0))
             .unwrap_or_default();
     }
@@ -467,12 +519,13 @@ pub async fn update_item(
     item.taxed = patch.tax_included.unwrap_or(item.taxed);
     item.available = patch.available.unwrap_or(item.available);
     errors.into_result(())?;
+    rules.into_result(()).map_err(ApiError::rule)?;
     let saved = state
         .store
         .update_menu_item(&caller.scope, &item)
         .await
         .map_err(|e| match e {
-            comanda_store::StoreError::NotFound => ApiError::Validation(ValidationErrors::single(
+            comanda_store::StoreError::NotFound => ApiError::rule(ValidationErrors::single(
                 "category_id",
                 "is not a category of this venue",
             )),
@@ -499,6 +552,7 @@ pub async fn delete_item(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryPatch {
+    #[schema(value_type = Option<comanda_domain::menu::LocalizedName>)]
     pub name: Option<Localized>,
     pub position: Option<i32>,
 }
@@ -634,6 +688,7 @@ impl From<Order> for OrderView {
 #[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
     pub status: Option<OrderStatus>,
+    #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$")]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -821,12 +876,12 @@ pub struct SessionList {
 
 /// The venue's live table sessions, oldest first; pending ones wait for staff to accept the table.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/table-sessions", tag = "orders", security(("bearer" = [])),
-    params(("venue" = String, Path), ListQuery), responses((status = 200, body = SessionList)))]
+    params(("venue" = String, Path), TimedListQuery), responses((status = 200, body = SessionList)))]
 pub async fn table_sessions(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<TimedListQuery>,
 ) -> Result<Json<SessionList>, ApiError> {
     let venue = path_id(&venue)?;
     let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;

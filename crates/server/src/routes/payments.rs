@@ -32,7 +32,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::payments::{PaymentService, cancel_payment, execute_refund, interpret, send_due_transfers};
 use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::guest::{guest_device, idempotency_key, resolve};
-use crate::routes::ordering::{ListQuery, path_id};
+use crate::routes::ordering::{TimedListQuery, path_id};
 
 fn service(state: &AppState) -> Result<&Arc<PaymentService>, ApiError> {
     state.payments.as_ref().ok_or_else(|| {
@@ -373,8 +373,13 @@ pub async fn cancel_guest_payment(
 /// Stripe's webhook (PAY-4): accepted only with a valid `Stripe-Signature` within 5 minutes; each event id changes
 /// our records once, in the transaction of its effect, whatever the order or number of deliveries.
 #[utoipa::path(post, path = "/api/v1/webhooks/stripe", tag = "payments",
+    params(("Stripe-Signature" = String, Header,
+        description = "`t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with the endpoint secret>`; only Stripe can \
+                       compute it")),
     responses((status = 200, description = "Processed, or already processed"),
-              (status = 400, body = Problem, content_type = "application/problem+json")))]
+              (status = 400, description = "The signature is missing, stale or does not verify (what Stripe \
+                  expects of an endpoint), or the body is not a Stripe event", body = Problem,
+                  content_type = "application/problem+json")))]
 pub async fn stripe_webhook(
     State(state): State<AppState>,
     request: axum::extract::Request,
@@ -694,12 +699,12 @@ pub struct StaffPaymentList {
 
 /// The venue's payments, newest first, with where their money went.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/payments", tag = "payments", security(("bearer" = [])),
-    params(("venue" = String, Path), ListQuery), responses((status = 200, body = StaffPaymentList)))]
+    params(("venue" = String, Path), TimedListQuery), responses((status = 200, body = StaffPaymentList)))]
 pub async fn venue_payments(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<TimedListQuery>,
 ) -> Result<Json<StaffPaymentList>, ApiError> {
     let venue = path_id(&venue)?;
     let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
@@ -875,12 +880,12 @@ pub struct DisputeList {
 
 /// Disputes on the partner's payments, newest first, with the evidence comanda holds (every order of the
 /// session, however many).
-#[utoipa::path(get, path = "/api/v1/disputes", tag = "payments", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/disputes", tag = "payments", security(("bearer" = [])), params(TimedListQuery),
     responses((status = 200, body = DisputeList)))]
 pub async fn disputes(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<TimedListQuery>,
 ) -> Result<Json<DisputeList>, ApiError> {
     let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     let format = time::format_description::well_known::Rfc3339;
@@ -938,6 +943,7 @@ pub struct TipsQuery {
     #[serde(default)]
     pub format: Option<String>,
     /// JSON: where `entries` continue (`next_cursor` of the previous answer). The CSV is always the whole month.
+    #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$")]
     pub cursor: Option<String>,
     /// JSON: how many `entries` per answer (1–200). The totals always cover the whole month.
     #[param(minimum = 1, maximum = 200)]

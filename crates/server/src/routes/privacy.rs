@@ -35,6 +35,7 @@ pub enum RequestKind {
 pub struct PrivacyRequest {
     pub kind: RequestKind,
     /// The member the request is about.
+    #[schema(format = Uuid)]
     pub subject: String,
     /// Rectification: the corrected email.
     pub email: Option<String>,
@@ -191,7 +192,9 @@ const EXPORT_ACTIVITY_LIMIT: usize = 100_000;
 
 /// Exports, rectifies or erases a person's data (PRIV-1).
 #[utoipa::path(post, path = "/api/v1/privacy/requests", tag = "privacy", security(("bearer" = [])),
-    request_body = PrivacyRequest, responses((status = 200, body = PrivacyAnswer)))]
+    request_body = PrivacyRequest, responses((status = 200, body = PrivacyAnswer),
+        (status = 404, description = "No member of this partner goes by `subject`", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn request(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -267,7 +270,7 @@ pub async fn request(
                 .await
                 .map_err(|error| match error {
                     comanda_store::StoreError::Conflict(_) => {
-                        ApiError::from(ValidationErrors::single("email", "already has an account"))
+                        ApiError::conflict_on("email", "already has an account")
                     }
                     other => other.into(),
                 })?;

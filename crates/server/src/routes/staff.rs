@@ -53,6 +53,9 @@ pub struct StaffList {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(
+        pattern = r"^([A-Za-z0-9_-]{21}[AQgw]|[A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$"
+    )]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -194,20 +197,57 @@ pub struct AuditList {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    #[param(
+        pattern = r"^([A-Za-z0-9_-]{21}[AQgw]|[A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$"
+    )]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// An action (`staff.invited`) or a family of them ending in a dot (`staff.`, `http.`).
+    #[param(pattern = r"^[A-Za-z0-9._]{1,64}$")]
     pub action: Option<String>,
     /// Entries made by this member.
+    #[param(format = Uuid)]
     pub actor: Option<String>,
     /// From this instant (RFC 3339), inclusive.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Until this instant (RFC 3339), exclusive.
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+}
+
+/// The filter of the CSV export: [`AuditQuery`] without the page (the export follows every page itself).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditExportQuery {
+    /// An action (`staff.invited`) or a family of them ending in a dot (`staff.`, `http.`).
+    #[param(pattern = r"^[A-Za-z0-9._]{1,64}$")]
+    pub action: Option<String>,
+    /// Entries made by this member.
+    #[param(format = Uuid)]
+    pub actor: Option<String>,
+    /// From this instant (RFC 3339), inclusive.
+    #[param(format = DateTime)]
+    pub from: Option<String>,
+    /// Until this instant (RFC 3339), exclusive.
+    #[param(format = DateTime)]
     pub until: Option<String>,
 }
 
 impl AuditQuery {
+    fn filter(&self) -> Result<AuditFilter, ApiError> {
+        AuditExportQuery {
+            action: self.action.clone(),
+            actor: self.actor.clone(),
+            from: self.from.clone(),
+            until: self.until.clone(),
+        }
+        .filter()
+    }
+}
+
+impl AuditExportQuery {
     fn filter(&self) -> Result<AuditFilter, ApiError> {
         let mut errors = ValidationErrors::default();
         let instant = |field: &str, raw: &Option<String>, errors: &mut ValidationErrors| {
@@ -281,12 +321,12 @@ pub async fn audit(
 const CSV_EXPORT_LIMIT: usize = 100_000;
 
 /// The filtered audit trail as CSV (RFC 4180), oldest first, up to 100,000 rows (Owner).
-#[utoipa::path(get, path = "/api/v1/audit/export.csv", tag = "staff", security(("bearer" = [])), params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/audit/export.csv", tag = "staff", security(("bearer" = [])), params(AuditExportQuery),
     responses((status = 200, content_type = "text/csv", body = String)))]
 pub async fn audit_csv(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(query): ApiQuery<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditExportQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let filter = query.filter()?;
     state.audit.flush().await;
