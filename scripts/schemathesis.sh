@@ -19,16 +19,14 @@ venv="$root/.tools/schemathesis"
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$version"; then
   echo "installing schemathesis $version into .tools/schemathesis"
   rm -rf "$venv"
-  # Python 3.11's ast.parse can fail inside hypothesis ("AST constructor recursion depth mismatch"): prefer a
-  # newer interpreter where the machine has one.
-  python=python3
-  for candidate in python3.13 python3.12; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-      python=$candidate
-      break
-    fi
-  done
-  "$python" -m venv "$venv"
+  # Debian's python3 (3.11 on bookworm) is enough: the hooks serialise ast.parse, which CPython 3.11 does not make
+  # safe across schemathesis' worker threads. A fresh machine may lack the venv module.
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version" >/dev/null
 fi
 

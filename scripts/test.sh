@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every Rust test (unit, property, the storage conformance suite on SQLite
-# and on a throwaway PostgreSQL cluster, the HTTPS edge over real TLS, the real binary), the browser end-to-end
-# tests in headless Debian Chromium, and the security controls map. Installs what the machine lacks first.
+# and on a throwaway PostgreSQL cluster, the HTTPS edge over real TLS, the real binary), schemathesis against the
+# real binary's OpenAPI document, the browser end-to-end tests in headless Debian Chromium, and the security
+# controls map. Installs what the machine lacks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== Rust tests"
 cargo test --workspace --locked
+
+echo "== the OpenAPI contract, fuzzed by schemathesis"
+./scripts/schemathesis.sh
 
 echo "== browser end-to-end tests"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
