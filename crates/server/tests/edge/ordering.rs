@@ -753,7 +753,10 @@ async fn staff_edit_and_remove_menu_items_and_categories() {
     .await;
     // A well-formed price in another currency than the venue's: a rule of the stored venue, 422.
     assert_eq!(wrong_currency.status, 422);
-    assert_eq!(wrong_currency.body["type"], "https://comanda.dev/problems/business-rule");
+    assert_eq!(
+        wrong_currency.body["type"],
+        "https://comanda.dev/problems/business-rule"
+    );
     assert_eq!(wrong_currency.body["errors"][0]["field"], "price.currency");
 
     let category_path = format!("/api/v1/menu/categories/{}", v.category);
