@@ -49,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-COMANDA_AUTH__BCRYPT_COST=4 RUST_LOG="${RUST_LOG:-warn}" \
+COMANDA_AUTH__BCRYPT_COST=4 COMANDA_INSECURE_DEMO=true RUST_LOG="${RUST_LOG:-warn}" \
   "$binary" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/server.log" 2>&1 &
 server_pid=$!
 port=""
