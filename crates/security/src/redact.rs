@@ -330,6 +330,27 @@ mod tests {
         assert_eq!(out, "GET /pay?card=[redacted-pan] token=[redacted]\n");
     }
 
+    /// PAY-1: a card number glued to letters or an underscore is masked like any other (the scanner is the PAN
+    /// guard's), in plain lines and in the strings of JSON lines.
+    #[test]
+    fn glued_card_numbers_are_redacted() {
+        let out = redact_line("name=x4242424242424242 ref=_5555555555554444_ id=card378282246310005end\n");
+        assert_eq!(
+            out,
+            "name=x[redacted-pan] ref=_[redacted-pan]_ id=card[redacted-pan]end\n"
+        );
+        let out = redact_line(
+            r#"{"message":"refused","name":"x4242424242424242","nested":{"n":"tok_6011111111111117"}}"#,
+        );
+        for digits in ["4242424242424242", "6011111111111117"] {
+            assert!(!out.contains(digits), "{out}");
+        }
+        serde_json::from_str::<serde_json::Value>(&out).expect("still JSON");
+        // Our own identifiers stay readable.
+        let line = "request_id=01936b5e-2c4f-7a1b-9c3d-4e5f6a7b8c9d at=1763880243742 amount=4500000";
+        assert_eq!(redact_line(line), line);
+    }
+
     #[test]
     fn stripe_secrets_are_redacted_by_their_shape() {
         let out = redact_line("stripe sk_live_51Habc whsec_9xYz pi_3Mtw_secret_YrKJ rk_test_77 pk_test_ok\n");

@@ -1,6 +1,7 @@
 //! PCI DSS SAQ A: card data never reaches our servers. Card numbers are typed into Stripe Elements in the guest's
-//! browser; a request that carries a card-like number anyway (in its path, query, a header or its body) is refused
-//! with 400 before any handler runs, and the number itself is never logged, stored or echoed.
+//! browser; a request that carries a card-like number anyway (in its path, query, a header or its body, wherever it
+//! stands there: glued to letters or an underscore too) is refused with 400 before any handler runs, and the number
+//! itself is never logged, stored or echoed. What counts as a card number is [`comanda_security::pan`]'s rule.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -111,5 +112,19 @@ mod tests {
         assert!(!body_has_pan(
             br#"{"amount": 4500000, "id": "01936b5e-2c4f-7a1b-4242-424242424242"}"#
         ));
+    }
+
+    #[test]
+    fn glued_card_numbers_in_bodies_are_seen() {
+        for body in [
+            &br#"{"name":"x4242424242424242"}"#[..],
+            br#"{"name":"_4242424242424242"}"#,
+            br#"{"note":"card4242424242424242end"}"#,
+            br#"{"x4242424242424242":1}"#,
+            br#"{"name":"x\u0034242424242424242"}"#,
+            b"name=4242424242424242x",
+        ] {
+            assert!(body_has_pan(body), "{}", String::from_utf8_lossy(body));
+        }
     }
 }
