@@ -292,6 +292,15 @@ async fn a_card_number_reaches_no_log_and_no_table() {
             .get(url("/healthz"))
             .header("x-card", "4242 4242 4242 4242"),
         client.get(url("/t/4242-4242-4242-4242/pay")),
+        // Issue 15: glued to a letter or an underscore, the number is still refused and still kept out of the log.
+        client.post(url("/api/v1/signup")).json(
+            &serde_json::json!({"business_name": "x4242424242424242", "country": "CO",
+                   "owner": {"name": "_4242424242424242", "email": "z@example.co",
+                             "password": "violet kettle forty two"}}),
+        ),
+        client
+            .post(url("/api/v1/csp-reports"))
+            .json(&serde_json::json!({"name": "x4242424242424242"})),
     ];
     for attempt in attempts {
         let refused = attempt.send().await.unwrap();

@@ -205,6 +205,83 @@ async fn card_numbers_are_refused_wherever_they_appear() {
     server.stop().await;
 }
 
+/// PAY-1, issue 15: a card number glued to a letter or an underscore is still a card number. Each request below is
+/// refused with 400 card-data-refused before any handler runs (a signup that would otherwise be stored among
+/// them), and no log line the server writes, through the production redaction layer, holds the digits.
+#[tokio::test]
+async fn a_glued_card_number_is_refused_and_reaches_no_log_line() {
+    use comanda_security::redact::RedactingMakeWriter;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // The server runs on this test's single-threaded runtime, so this thread's subscriber sees its events.
+    let capture = Capture::default();
+    let sink = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(RedactingMakeWriter::new(move || sink.clone()))
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    // With one subscriber registered, tracing caches each event site's interest as judged by the thread that reaches
+    // it first (another test's, which has none); a second registered subscriber makes it ask every one of them.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+
+    let server = TestServer::start().await;
+    let json = |path: &str, body: serde_json::Value| server.client.post(server.url(path)).json(&body);
+    let attempts = [
+        json(CSP_REPORTS, serde_json::json!({"name": "x4242424242424242"})),
+        json(
+            "/api/v1/signup",
+            serde_json::json!({"business_name": "x4242424242424242", "country": "CO",
+                "owner": {"name": "Ana", "email": "ana@glued.example",
+                          "password": "violet kettle forty two"}}),
+        ),
+        json(
+            "/api/v1/signup",
+            serde_json::json!({"business_name": "Bistro", "country": "CO",
+                "owner": {"name": "_4242424242424242", "email": "b@glued.example",
+                          "password": "violet kettle forty two"}}),
+        ),
+        server
+            .client
+            .get(server.url("/healthz?ref=card4242424242424242end")),
+        server
+            .client
+            .get(server.url("/healthz"))
+            .header("x-note", "4242424242424242x"),
+    ];
+    for attempt in attempts {
+        let body = expect_problem(attempt.send().await.unwrap(), 400, "card-data-refused").await;
+        assert!(
+            !body.to_string().contains("4242"),
+            "the number is never echoed: {body}"
+        );
+    }
+    server.stop().await;
+    let logged = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("card-like number refused"),
+        "the guard's own lines were captured:\n{logged}"
+    );
+    let leaks: Vec<&str> = logged
+        .lines()
+        .filter(|line| line.contains("4242424242424242"))
+        .collect();
+    assert!(leaks.is_empty(), "the digits reached the log: {leaks:#?}");
+}
+
 /// A client that misspells a field is told so (400 naming it), never silently given the default: every request body
 /// refuses fields it does not have, at the top, nested, and in each variant of a tagged union.
 #[tokio::test]
