@@ -767,7 +767,8 @@ mod tests {
             vec![("BAK-3", false)],
             "one machine holds both default backup folders"
         );
-        let cases: [(&str, &str, fn(&mut Config)); 5] = [
+        type Breaks = fn(&mut Config);
+        let cases: [(&str, &str, Breaks); 5] = [
             ("auth.bcrypt_cost", "AUTH-2", |c| c.auth.bcrypt_cost = 10),
             ("auth.refresh_grace_secs", "AUTH-6", |c| {
                 c.auth.refresh_grace_secs = 31

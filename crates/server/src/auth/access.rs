@@ -250,6 +250,14 @@ impl FromRequestParts<AppState> for RequestContext {
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.chars().take(300).collect()),
+            device_cookie: parts
+                .headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .find_map(|pair| pair.trim().strip_prefix(super::DEVICE_COOKIE)?.strip_prefix('='))
+                .map(|v| v.chars().take(200).collect()),
         })
     }
 }

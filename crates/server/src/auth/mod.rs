@@ -64,7 +64,17 @@ pub struct RequestContext {
     pub client: Option<IpAddr>,
     pub request_id: Option<String>,
     pub user_agent: Option<String>,
+    /// The device cookie the client sent ([`DEVICE_COOKIE`]), if any.
+    pub device_cookie: Option<String>,
 }
+
+/// The device cookie's name (OWASP Authentication Cheat Sheet, "device cookies"): a client that has signed in to an
+/// account before holds one for it, and is not counted against that account's sign-in limit, so an attacker
+/// spending the account's budget from other addresses cannot lock the owner's known devices out (AUTH-8).
+pub const DEVICE_COOKIE: &str = "comanda_device";
+
+/// How long a device cookie is good for: a year, in seconds.
+pub const DEVICE_COOKIE_MAX_AGE: i64 = 365 * 24 * 3600;
 
 impl RequestContext {
     pub(crate) fn audit(&self, action: &str) -> AuditEntry {
@@ -89,6 +99,9 @@ pub struct TokenPair {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
+    /// The device cookie for the account signed in to (sent as `Set-Cookie` by the sign-in routes, not in JSON).
+    #[serde(skip)]
+    pub device_cookie: Option<String>,
 }
 
 /// The answer to a sign-in: tokens, or the second step that is still due.
@@ -133,43 +146,48 @@ pub struct RecoveryCodes {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupOwner {
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
     pub name: String,
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 12–128 characters; a breached or patterned password, or one containing the owner's name, email or business
+    /// name, is refused with 422.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
-    pub business_name: String,
-    pub country: String,
-    pub owner: SignupOwner,
-}
-
     #[schema(
         pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
         max_length = 200
     )]
+    pub business_name: String,
+    /// ISO 3166-1 alpha-2.
+    #[schema(schema_with = comanda_domain::partner::country_schema)]
+    pub country: String,
+    pub owner: SignupOwner,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-    #[schema(format = Email, max_length = 254)]
 pub struct SignupResponse {
-    /// 12–128 characters; a breached or patterned password, or one containing the owner's name, email or business
-    /// name, is refused with 422.
-    #[schema(min_length = 12, max_length = 128)]
     pub partner_id: String,
     pub user_id: String,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
     #[schema(
         pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
         max_length = 200
     )]
-pub struct InviteRequest {
-    /// ISO 3166-1 alpha-2.
-    #[schema(schema_with = comanda_domain::partner::country_schema)]
-    pub email: String,
     pub name: String,
     pub role: Role,
     #[serde(default)]
@@ -182,12 +200,7 @@ pub struct InvitationCreated {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: OffsetDateTime,
-    #[schema(format = Email, max_length = 254)]
 }
-    #[schema(
-        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
-        max_length = 200
-    )]
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -333,11 +346,18 @@ impl Identity {
             e
         });
         let (Some(partner), Some(email)) = (partner, email) else {
+            if let Err(e) = password {
+                errors.0.extend(e.0);
+            }
             return Err(errors.into());
         };
         if !errors.0.is_empty() {
+            if let Err(e) = password {
+                errors.0.extend(e.0);
+            }
             return Err(errors.into());
         }
+        password.map_err(|e| ApiError::password(e, &request.owner.password))?;
         let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
         let hash = self
             .hasher
@@ -346,18 +366,11 @@ impl Identity {
             .map_err(hash_failure)?;
         let owner = NewStaff {
             id: Uuid::now_v7(),
-            if let Err(e) = password {
-                errors.0.extend(e.0);
-            }
             email_key: self.email_key(&email),
             email,
             name,
-            if let Err(e) = password {
-                errors.0.extend(e.0);
-            }
             standing: Standing {
                 role: Role::Owner,
-        password.map_err(|e| ApiError::password(e, &request.owner.password))?;
                 payout_authority: false,
             },
             password_hash: hash,
@@ -390,8 +403,9 @@ impl Identity {
         self.throttle.auth_attempt(ctx.address()).map_err(throttled)?;
         let email = normalize_email("email", email)?;
         let key = self.email_key(&email);
+        let device = self.known_device(&key, ctx.device_cookie.as_deref());
         self.throttle
-            .sign_in_attempt(&key, ctx.address())
+            .sign_in_attempt(&key, ctx.address(), device.as_deref())
             .map_err(throttled)?;
         let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
         let record = self.store.login_record(&key).await?;
@@ -520,7 +534,39 @@ impl Identity {
             )
             .await?;
         self.notice_device(scope, member, ctx).await;
-        self.access_pair(scope, member, family, generation, refresh)
+        let mut pair = self.access_pair(scope, member, family, generation, refresh)?;
+        pair.device_cookie = Some(self.device_cookie(&self.email_key(&member.email))?);
+        Ok(pair)
+    }
+
+    /// A new device cookie for the account `email_key`: `nonce.tag`, the tag a keyed digest of the account and the
+    /// nonce, so it names its account without storing anything.
+    fn device_cookie(&self, email_key: &[u8]) -> Result<String, ApiError> {
+        use base64::Engine as _;
+        let nonce = secrets::new_secret("dev").map_err(internal)?;
+        let tag = keyed_digest(
+            &self.secret_index,
+            &[b"device:", email_key, nonce.as_bytes()].concat(),
+        );
+        Ok(format!(
+            "{nonce}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag)
+        ))
+    }
+
+    /// The device a valid cookie for the account `email_key` names (its nonce), or `None`: no cookie, or one for
+    /// another account, or forged.
+    fn known_device(&self, email_key: &[u8], cookie: Option<&str>) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        let (nonce, tag) = cookie?.split_once('.')?;
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(tag)
+            .ok()?;
+        let expected = keyed_digest(
+            &self.secret_index,
+            &[b"device:", email_key, nonce.as_bytes()].concat(),
+        );
+        comanda_security::constant_time_eq(&tag, &expected).then(|| nonce.as_bytes().to_vec())
     }
 
     fn access_pair(
@@ -553,6 +599,7 @@ impl Identity {
             refresh_token: refresh,
             token_type: "Bearer",
             expires_in: issued.claims.exp - issued.claims.iat,
+            device_cookie: None,
         })
     }
 
@@ -693,7 +740,7 @@ impl Identity {
         let scope = TenantScope::from_proof(&verified);
         let user = verified.user;
         self.throttle
-            .sign_in_attempt(user.as_bytes(), ctx.address())
+            .sign_in_attempt(user.as_bytes(), ctx.address(), None)
             .map_err(throttled)?;
         let member = self
             .store
@@ -931,7 +978,7 @@ impl Identity {
     ) -> Result<(), ApiError> {
         let key = self.email_key(&caller.member.email);
         self.throttle
-            .sign_in_attempt(&key, ctx.address())
+            .sign_in_attempt(&key, ctx.address(), None)
             .map_err(throttled)?;
         let record = self.store.login_record(&key).await?;
         let stored = record.as_ref().map(|r| (r.partner, r.password_hash.as_str()));

@@ -1,7 +1,8 @@
 //! Throttling (INF-1, AUTH-8): keyed token buckets per client address, per account and address, per account, and
 //! per tenant. Throttled requests get 429 with `Retry-After`; no account is ever locked, so an attacker cannot lock
 //! the real owner out — the owner signing in from another address is not slowed by the attacker's failures, and
-//! account-wide attempts are capped at 100 an hour (NIST SP 800-63B's ceiling on consecutive failures).
+//! account-wide attempts by unknown clients are capped at 100 an hour (NIST SP 800-63B's ceiling on consecutive
+//! failures); a client with the account's device cookie is limited per device instead.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ pub struct Throttle {
     auth_per_address: DefaultKeyedRateLimiter<IpAddr>,
     sign_in_per_account_and_address: DefaultKeyedRateLimiter<(Vec<u8>, IpAddr)>,
     sign_in_per_account: DefaultKeyedRateLimiter<Vec<u8>>,
+    sign_in_per_device: DefaultKeyedRateLimiter<Vec<u8>>,
     api_per_tenant: DefaultKeyedRateLimiter<uuid::Uuid>,
     failures: Mutex<HashMap<IpAddr, RecentFailures>>,
     password_checks: Mutex<HashMap<IpAddr, usize>>,
@@ -59,6 +61,7 @@ impl Default for Throttle {
                 Quota::per_hour(NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN))
                     .allow_burst(NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN)),
             ),
+            sign_in_per_device: RateLimiter::keyed(quota(1, 10)),
             api_per_tenant: RateLimiter::keyed(quota(6000, 1200)),
             failures: Mutex::new(HashMap::new()),
             password_checks: Mutex::new(HashMap::new()),
@@ -83,13 +86,24 @@ impl Throttle {
         self.check(&self.auth_per_address, &address)
     }
 
-    /// A sign-in (or second-factor) attempt for one account from one address.
-    pub fn sign_in_attempt(&self, account: &[u8], address: IpAddr) -> Result<(), RetryAfter> {
+    /// A sign-in (or second-factor) attempt for one account from one address. A client with a `device` cookie for
+    /// this account (it signed in here before) is limited per device instead of by the account-wide budget
+    /// (OWASP's device cookies): an attacker who spends the account's budget from many addresses locks out only
+    /// unknown clients, never the owner's known devices; a stolen cookie hammered is limited on its own.
+    pub fn sign_in_attempt(
+        &self,
+        account: &[u8],
+        address: IpAddr,
+        device: Option<&[u8]>,
+    ) -> Result<(), RetryAfter> {
         self.check(
             &self.sign_in_per_account_and_address,
             &(account.to_vec(), address),
         )?;
-        self.check(&self.sign_in_per_account, &account.to_vec())
+        match device {
+            Some(device) => self.check(&self.sign_in_per_device, &device.to_vec()),
+            None => self.check(&self.sign_in_per_account, &account.to_vec()),
+        }
     }
 
     pub fn tenant_request(&self, tenant: uuid::Uuid) -> Result<(), RetryAfter> {
@@ -181,14 +195,54 @@ mod tests {
         let owner: IpAddr = "198.51.100.20".parse().unwrap();
         let account = b"owner@example.co".to_vec();
         let allowed = (0..30)
-            .filter(|_| throttle.sign_in_attempt(&account, attacker).is_ok())
+            .filter(|_| throttle.sign_in_attempt(&account, attacker, None).is_ok())
             .count();
         assert_eq!(allowed, 10);
-        let refused = throttle.sign_in_attempt(&account, attacker).unwrap_err();
+        let refused = throttle.sign_in_attempt(&account, attacker, None).unwrap_err();
         assert!(refused.0 >= 1 && refused.0 <= 60, "{refused:?}");
         assert!(
-            throttle.sign_in_attempt(&account, owner).is_ok(),
+            throttle.sign_in_attempt(&account, owner, None).is_ok(),
             "the owner from elsewhere still gets in"
+        );
+    }
+
+    /// AUTH-8: an attacker spread over many addresses spends the account-wide budget; unknown clients are then
+    /// refused, the owner's known device is not.
+    #[test]
+    fn the_account_budget_spent_from_many_addresses_does_not_lock_out_a_known_device() {
+        let throttle = Throttle::default();
+        let account = b"owner@example.co".to_vec();
+        let spent = (0..=255u8)
+            .flat_map(|a| (0..=255u8).map(move |b| IpAddr::from([203, 0, a, b])))
+            .take(150)
+            .filter(|attacker| throttle.sign_in_attempt(&account, *attacker, None).is_ok())
+            .count();
+        assert_eq!(spent, 100, "the account-wide budget: 100 an hour");
+        let newcomer: IpAddr = "198.51.100.9".parse().unwrap();
+        assert!(
+            throttle.sign_in_attempt(&account, newcomer, None).is_err(),
+            "an unknown client waits"
+        );
+        let owner: IpAddr = "198.51.100.20".parse().unwrap();
+        assert!(
+            throttle
+                .sign_in_attempt(&account, owner, Some(b"owner-device"))
+                .is_ok()
+        );
+        // A device cookie hammered is limited on its own, and only it.
+        let thieves = (1..=30u8).map(|n| IpAddr::from([192, 0, 2, n]));
+        let hammered = thieves
+            .filter(|thief| {
+                throttle
+                    .sign_in_attempt(&account, *thief, Some(b"stolen-device"))
+                    .is_ok()
+            })
+            .count();
+        assert!(hammered <= 10, "{hammered}");
+        assert!(
+            throttle
+                .sign_in_attempt(&account, owner, Some(b"owner-device"))
+                .is_ok()
         );
     }
 

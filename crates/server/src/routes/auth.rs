@@ -51,13 +51,33 @@ pub async fn login(
     State(state): State<AppState>,
     ctx: RequestContext,
     ApiJson(request): ApiJson<SignInRequest>,
-) -> Result<Json<SignInOutcome>, ApiError> {
-    Ok(Json(
-        state
-            .identity
-            .sign_in(&request.email, &request.password, &ctx)
-            .await?,
-    ))
+) -> Result<Response, ApiError> {
+    let mut outcome = state
+        .identity
+        .sign_in(&request.email, &request.password, &ctx)
+        .await?;
+    let cookie = match &mut outcome {
+        SignInOutcome::Tokens(pair) => pair.device_cookie.take(),
+        _ => None,
+    };
+    Ok(with_device_cookie(Json(outcome), cookie))
+}
+
+/// The answer of a route that signs in, with the account's device cookie (AUTH-8) when a session was opened: only
+/// over HTTPS, out of scripts' reach, sent back only to the sign-in routes.
+fn with_device_cookie(body: impl IntoResponse, cookie: Option<String>) -> Response {
+    let mut response = body.into_response();
+    if let Some(value) = cookie {
+        let cookie = format!(
+            "{}={value}; Path=/api/v1/auth; Max-Age={}; Secure; HttpOnly; SameSite=Strict",
+            crate::auth::DEVICE_COOKIE,
+            crate::auth::DEVICE_COOKIE_MAX_AGE
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
 }
 
 /// Starts TOTP enrolment (enrolment or access token): a new secret, its otpauth URI and QR code.
@@ -92,13 +112,13 @@ pub async fn confirm(
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
     ApiJson(request): ApiJson<CodeRequest>,
-) -> Result<Json<EnrollmentConfirmed>, ApiError> {
-    Ok(Json(
-        state
-            .identity
-            .confirm_enrollment(&caller, &request.code, &ctx)
-            .await?,
-    ))
+) -> Result<Response, ApiError> {
+    let mut confirmed = state
+        .identity
+        .confirm_enrollment(&caller, &request.code, &ctx)
+        .await?;
+    let cookie = confirmed.tokens.device_cookie.take();
+    Ok(with_device_cookie(Json(confirmed), cookie))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -119,13 +139,13 @@ pub async fn verify(
     State(state): State<AppState>,
     ctx: RequestContext,
     ApiJson(request): ApiJson<SecondFactorRequest>,
-) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(
-        state
-            .identity
-            .verify_second_factor(&request.mfa_token, &request.code, &ctx)
-            .await?,
-    ))
+) -> Result<Response, ApiError> {
+    let mut pair = state
+        .identity
+        .verify_second_factor(&request.mfa_token, &request.code, &ctx)
+        .await?;
+    let cookie = pair.device_cookie.take();
+    Ok(with_device_cookie(Json(pair), cookie))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -685,6 +685,80 @@ async fn a_credential_stuffing_address_costs_no_more_hashing_and_the_owner_still
     server.stop().await;
 }
 
+/// AUTH-8 (issue 15): an attacker spread over many addresses spends the account's sign-in budget; unknown clients
+/// then wait, but the owner's device, which signed in before and holds the account's device cookie, signs in.
+#[tokio::test]
+async fn an_exhausted_account_budget_does_not_lock_out_the_owners_known_device() {
+    let server =
+        TestServer::start_with(|config| config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    sign_up(&server, "known@example.co").await;
+    let owner = enrolled(&server, "known@example.co", PASSWORD).await;
+    let attempt = |password: &'static str, from: String, cookie: Option<String>| {
+        let mut request = server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": "known@example.co", "password": password}));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    // The owner's device signs in once and keeps the device cookie the sign-in sets.
+    let login = attempt(PASSWORD, "198.51.100.20".into(), None).await.unwrap();
+    let mfa_token = login.json::<Value>().await.unwrap()["mfa_token"].clone();
+    let verified = server
+        .client
+        .post(server.url("/api/v1/auth/mfa/verify"))
+        .header("x-forwarded-for", "198.51.100.20")
+        .json(&json!({"mfa_token": mfa_token, "code": code(&server, &owner.secret, 1)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status().as_u16(), 200);
+    let set_cookie = verified.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.contains("Secure")
+            && set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let device = set_cookie.split(';').next().unwrap().to_owned();
+    assert!(device.starts_with("comanda_device="), "{device}");
+
+    // 120 wrong guesses, each from its own address: the account-wide budget (100 an hour) runs out.
+    let mut statuses = Vec::new();
+    for n in 0..120 {
+        let from = format!("203.0.113.{n}");
+        statuses.push(
+            attempt("wrong wrong wrong wrong", from, None)
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses.iter().all(|s| matches!(s, 401 | 429)), "{statuses:?}");
+    assert!(statuses.ends_with(&[429, 429, 429]), "{statuses:?}");
+    let newcomer = attempt(PASSWORD, "198.51.100.9".into(), None).await.unwrap();
+    assert_eq!(newcomer.status().as_u16(), 429, "an unknown client waits");
+    // A cookie for another account, or a forged one, counts as unknown.
+    let forged = attempt(
+        PASSWORD,
+        "198.51.100.9".into(),
+        Some("comanda_device=dev_x.AAAA".into()),
+    )
+    .await;
+    assert_eq!(forged.unwrap().status().as_u16(), 429);
+    let known = attempt(PASSWORD, "198.51.100.20".into(), Some(device))
+        .await
+        .unwrap();
+    assert_eq!(known.status().as_u16(), 200, "the owner's known device signs in");
+    assert_eq!(known.json::<Value>().await.unwrap()["mfa_required"], true);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn thirty_rapid_wrong_passwords_are_throttled_without_locking_out_the_owner() {
     let server =
