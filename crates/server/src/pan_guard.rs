@@ -76,9 +76,27 @@ fn find_in_head(parts: &axum::http::request::Parts) -> Option<Location> {
     parts
         .headers
         .iter()
+        .filter(|(name, _)| !MACHINE_HEADERS.contains(&name.as_str()))
         .find(|(_, value)| contains_pan(&String::from_utf8_lossy(value.as_bytes())))
         .map(|(name, _)| Location::Header(name.as_str().to_owned()))
 }
+
+/// Headers that infrastructure fills with hex identifiers, never a person: Stripe's webhook signature (an HMAC in
+/// hex) and distributed-tracing ids (W3C Trace Context, Google Cloud's, AWS's, Zipkin's B3). A random hex string
+/// holds a 13–19 digit run in a card scheme's range often enough (about 1 trace id in 800, measured in
+/// `comanda_security::pan`'s corpus) that scanning them would refuse real traffic — a webhook Stripe could then
+/// never deliver — while no card number can reach them from a guest.
+const MACHINE_HEADERS: &[&str] = &[
+    "stripe-signature",
+    "traceparent",
+    "tracestate",
+    "x-cloud-trace-context",
+    "x-amzn-trace-id",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+];
 
 /// Scans the body as text, and also as JSON when it parses, so `\u0034`-escaped digits cannot slip past.
 fn body_has_pan(bytes: &[u8]) -> bool {
@@ -104,6 +122,27 @@ fn json_has_pan(value: &serde_json::Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_headers_with_hex_ids_are_not_scanned_and_others_are() {
+        // A W3C trace id whose hex holds a Luhn-valid Visa-range run (4242424242424242).
+        let traced = axum::http::Request::builder()
+            .uri("/healthz")
+            .header(
+                "traceparent",
+                "00-4242424242424242a0b1c2d3e4f5a6b7-00f067aa0ba902b7-01",
+            )
+            .header("stripe-signature", "t=1700000000,v1=4242424242424242deadbeef")
+            .body(())
+            .unwrap();
+        assert_eq!(find_in_head(&traced.into_parts().0), None);
+        let typed = axum::http::Request::builder()
+            .uri("/healthz")
+            .header("x-note", "card 4242424242424242")
+            .body(())
+            .unwrap();
+        assert!(find_in_head(&typed.into_parts().0).is_some());
+    }
 
     #[test]
     fn escaped_json_digits_are_seen() {
