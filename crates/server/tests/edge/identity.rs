@@ -685,6 +685,52 @@ async fn a_credential_stuffing_address_costs_no_more_hashing_and_the_owner_still
     server.stop().await;
 }
 
+/// AUTH-2 (issue 15): the sign-in path itself stores the upgraded hash. An account hashed at a lower cost (an
+/// instance at cost 4) signs in through an instance at cost 5; the stored hash is then cost 5 and still signs in.
+#[tokio::test]
+async fn signing_in_stores_a_hash_upgraded_to_the_current_cost() {
+    use sqlx::Connection;
+    let first = TestServer::start_on(Engine::Postgres, |_| {}).await;
+    sign_up(&first, "upgrade@example.co").await;
+    let stored_cost = || async {
+        let mut db = sqlx::PgConnection::connect(&first.superuser_url().unwrap())
+            .await
+            .unwrap();
+        let hashes: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM credentials")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+        assert_eq!(hashes.len(), 1);
+        hashes[0].split('$').nth(2).unwrap().to_owned()
+    };
+    assert_eq!(stored_cost().await, "04");
+    let stronger = first
+        .second_instance_with(|config| config.auth.bcrypt_cost = 5)
+        .await;
+    let login = |server| {
+        post(
+            server,
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "upgrade@example.co", "password": PASSWORD}),
+        )
+    };
+    assert_eq!(login(&stronger).await.status, 200);
+    assert_eq!(
+        stored_cost().await,
+        "05",
+        "the sign-in stored the hash at the current cost"
+    );
+    assert_eq!(login(&stronger).await.status, 200, "the upgraded hash signs in");
+    assert_eq!(
+        login(&first).await.status,
+        200,
+        "and verifies on an instance of the older cost"
+    );
+    stronger.stop().await;
+    first.stop().await;
+}
+
 /// AUTH-8 (issue 15): an attacker spread over many addresses spends the account's sign-in budget; unknown clients
 /// then wait, but the owner's device, which signed in before and holds the account's device cookie, signs in.
 #[tokio::test]

@@ -91,6 +91,11 @@ impl TestServer {
     /// A second instance on the same PostgreSQL database and KMS key (as production instances behind one load
     /// balancer would be).
     pub async fn second_instance(&self) -> Self {
+        self.second_instance_with(|_| {}).await
+    }
+
+    /// Another instance on the same database, its configuration adjusted (e.g. a different bcrypt cost).
+    pub async fn second_instance_with(&self, adjust: impl FnOnce(&mut Config)) -> Self {
         comanda_server::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
@@ -111,6 +116,7 @@ impl TestServer {
             .migration_url
             .clone()
             .map(comanda_security::Secret::new);
+        adjust(&mut config);
         let server = comanda_server::start(&config, Arc::new(self.clock.clone()))
             .await
             .unwrap();
