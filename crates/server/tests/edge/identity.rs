@@ -731,6 +731,54 @@ async fn signing_in_stores_a_hash_upgraded_to_the_current_cost() {
     first.stop().await;
 }
 
+/// INF-1 (issue 15): one partner's burst past its request budget (1,200 at once, 6,000 a minute) gets 429 with
+/// `Retry-After` over HTTP, and another partner is served meanwhile.
+#[tokio::test]
+async fn a_tenant_past_its_request_budget_gets_429_and_another_tenant_is_served() {
+    let server = TestServer::start().await;
+    sign_up(&server, "busy@example.co").await;
+    let busy = enrolled(&server, "busy@example.co", PASSWORD).await;
+    sign_up(&server, "quiet@example.co").await;
+    let quiet = enrolled(&server, "quiet@example.co", PASSWORD).await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..20 {
+        let wave = (0..100).map(|_| {
+            server
+                .client
+                .get(server.url("/api/v1/venues"))
+                .bearer_auth(&busy.access)
+                .send()
+        });
+        for reply in futures_util::future::join_all(wave).await {
+            let reply = reply.unwrap();
+            let status = reply.status().as_u16();
+            if status == 429 {
+                retry_after = reply
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body: Value = reply.json().await.unwrap();
+                assert_eq!(
+                    body["type"], "https://comanda.dev/problems/rate-limited",
+                    "{body}"
+                );
+            }
+            statuses.push(status);
+        }
+    }
+    assert!(statuses.iter().all(|s| matches!(s, 200 | 429)), "{statuses:?}");
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        refused >= 1,
+        "a burst past the budget is refused: {refused} of 2000 (the budget refills at 100 a second while the burst runs, so how many depends on the machine)"
+    );
+    assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+    let other = call(&server, "GET", "/api/v1/venues", Some(&quiet.access), None).await;
+    assert_eq!(other.status, 200, "another partner is served");
+    server.stop().await;
+}
+
 /// AUTH-8 (issue 15): an attacker spread over many addresses spends the account's sign-in budget; unknown clients
 /// then wait, but the owner's device, which signed in before and holds the account's device cookie, signs in.
 #[tokio::test]
