@@ -19,6 +19,36 @@ pub struct Control {
     pub tests: Vec<String>,
     pub live: Option<String>,
     pub note: Option<String>,
+    /// The promise split into its clauses, each with the tests that prove it (every proven or partial control).
+    #[serde(default)]
+    pub clauses: Vec<Clause>,
+}
+
+/// One clause of a promise and the tests that prove that clause. A clause no test proves yet is `open`, with a
+/// note saying what is missing, and only a partial control may have one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clause {
+    pub clause: String,
+    #[serde(default)]
+    pub tests: Vec<String>,
+    #[serde(default)]
+    pub open: bool,
+    pub note: Option<String>,
+}
+
+impl Clause {
+    /// Open: marked so, or proven by no test.
+    pub fn is_open(&self) -> bool {
+        self.open || self.tests.is_empty()
+    }
+}
+
+impl Control {
+    /// How many of this control's clauses no test proves yet.
+    pub fn open_clauses(&self) -> usize {
+        self.clauses.iter().filter(|c| c.is_open()).count()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -66,6 +96,13 @@ pub fn render(map: &ControlsMap, broken: &[(&str, String)]) -> String {
             status,
             control.tests.len()
         ));
+        if control.status == Status::Partial && !control.clauses.is_empty() {
+            out.push_str(&format!(
+                ", {} of {} clause(s) open",
+                control.open_clauses(),
+                control.clauses.len()
+            ));
+        }
         for why in &failing {
             out.push_str(&format!(", not kept by this configuration: {why}"));
         }
@@ -76,6 +113,13 @@ pub fn render(map: &ControlsMap, broken: &[(&str, String)]) -> String {
             out.push_str(&format!("  {note}"));
         }
         out.push('\n');
+        for clause in control.clauses.iter().filter(|c| c.is_open()) {
+            out.push_str(&format!("         open clause: {}", clause.clause));
+            if let Some(note) = &clause.note {
+                out.push_str(&format!(" ({note})"));
+            }
+            out.push('\n');
+        }
     }
     let count = |status| map.control.iter().filter(|c| c.status == status).count();
     out.push_str(&format!(
@@ -165,6 +209,51 @@ mod tests {
                     control.id
                 );
             }
+            // Clause by clause: a proven or partial promise is split into clauses, each proven by named tests that
+            // the control lists too, or open (only on a partial control, and then with a note).
+            if matches!(control.status, Status::Proven | Status::Partial) {
+                assert!(
+                    !control.clauses.is_empty(),
+                    "{} is {:?} but lists no clauses",
+                    control.id,
+                    control.status
+                );
+            }
+            for clause in &control.clauses {
+                let what = format!("{}: clause {:?}", control.id, clause.clause);
+                if clause.open {
+                    assert!(
+                        control.status == Status::Partial,
+                        "{what} is open on a control that is not partial"
+                    );
+                    assert!(clause.tests.is_empty(), "{what} is open but names tests");
+                    assert!(clause.note.is_some(), "{what} is open without a note");
+                } else {
+                    assert!(!clause.tests.is_empty(), "{what} names no test");
+                }
+                for test in &clause.tests {
+                    assert!(
+                        control.tests.contains(test),
+                        "{what}: {test:?} is missing from the control's tests"
+                    );
+                }
+            }
+            if !control.clauses.is_empty() {
+                for test in &control.tests {
+                    assert!(
+                        control.clauses.iter().any(|c| c.tests.contains(test)),
+                        "{}: {test:?} proves none of its clauses",
+                        control.id
+                    );
+                }
+            }
+            if control.status == Status::Partial && !control.clauses.is_empty() {
+                assert!(
+                    control.open_clauses() > 0,
+                    "{} is partial but every clause is proven",
+                    control.id
+                );
+            }
         }
         // Every promise of the public security page, when the shared promises file is beside the checkout.
         let promises = repo_root().join("../shared/SECURITY-PROMISES.md");
@@ -186,7 +275,19 @@ mod tests {
                 "controls.toml must list exactly the promises of SECURITY-PROMISES.md"
             );
         }
-        assert!(render(&map, &[]).contains("proven"));
+        let shown = render(&map, &[]);
+        assert!(shown.contains("proven"));
+        for control in map.control.iter().filter(|c| c.status == Status::Partial) {
+            assert!(
+                shown.contains(&format!(
+                    "{} of {} clause(s) open",
+                    control.open_clauses(),
+                    control.clauses.len()
+                )),
+                "{}: {shown}",
+                control.id
+            );
+        }
         let broken = [("AUTH-2", "bcrypt cost 10 is below 12".to_owned())];
         let shown = render(&map, &broken);
         assert!(shown.contains("AUTH-2   FAILING"), "{shown}");
