@@ -254,16 +254,25 @@ impl MailFiles {
         .await
     }
 
-    /// Erasure: deletes every message that holds `email` (addressed to it, or naming it). Answers how many.
-    pub async fn erase_mentioning(&self, email: &str) -> usize {
-        let email = email.trim().to_lowercase();
-        if email.is_empty() {
+    /// Erasure: deletes every message that holds the person's email or name (addressed to them, or naming them,
+    /// as an invitation names its sender). A name shorter than three characters is not searched for. Answers how
+    /// many. Deleting a message that merely shares a name with the person loses only a copy of sent mail.
+    pub async fn erase_mentioning(&self, email: &str, name: &str) -> usize {
+        let needles: Vec<String> = [email, name]
+            .iter()
+            .map(|n| n.trim().to_lowercase())
+            .filter(|n| n.chars().count() >= 3)
+            .collect();
+        if needles.is_empty() {
             return 0;
         }
         self.with_files(move |mails| {
             mails
                 .into_iter()
-                .filter(|mail| mail.text.to_lowercase().contains(&email))
+                .filter(|mail| {
+                    let text = mail.text.to_lowercase();
+                    needles.iter().any(|needle| text.contains(needle.as_str()))
+                })
                 .filter(|mail| std::fs::remove_file(&mail.path).is_ok())
                 .count()
         })
@@ -388,6 +397,7 @@ mod tests {
             message("ana@example.co", "old notice", 9),
             message("ana@example.co", "fresh notice", 1),
             message("luis@example.co", "Ana (ana@example.co) invited you", 1),
+            message("pedro@example.co", "Ana Quiñones invited you", 1),
             message("rosa@example.co", "unrelated", 2),
         ] {
             mailer.deliver(&mail).await.unwrap();
@@ -405,9 +415,9 @@ mod tests {
         assert_eq!(exported.len(), 1);
         assert_eq!(exported[0].body, "fresh notice");
         assert_eq!(
-            files.erase_mentioning("ana@example.co").await,
-            2,
-            "addressed to her, or naming her"
+            files.erase_mentioning("ana@example.co", "Ana Quiñones").await,
+            3,
+            "addressed to her, or naming her by address or by name"
         );
         let left: Vec<String> = std::fs::read_dir(&outbox)
             .unwrap()

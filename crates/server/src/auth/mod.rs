@@ -739,14 +739,21 @@ impl Identity {
         let verified = self.verify_token(mfa_token, TokenKind::MfaPending).await?;
         let scope = TenantScope::from_proof(&verified);
         let user = verified.user;
+        // A pending sign-in is good for a few guesses only; the account and device limits below come on top.
         self.throttle
-            .sign_in_attempt(user.as_bytes(), ctx.address(), None)
+            .second_factor_guess(&verified.claims.jti)
             .map_err(throttled)?;
         let member = self
             .store
             .staff_member(&scope, user)
             .await
             .map_err(|_| unauthorized("the token is not valid"))?;
+        // The owner's known device finishes its sign-in even while an attacker with the password spends the
+        // account's budget of second-factor guesses (AUTH-8).
+        let device = self.known_device(&self.email_key(&member.email), ctx.device_cookie.as_deref());
+        self.throttle
+            .sign_in_attempt(user.as_bytes(), ctx.address(), device.as_deref())
+            .map_err(throttled)?;
         // A password thief who started a sign-in must not outwait the owner's reaction (compromised, logout-all).
         let generation = verified.claims.generation;
         if !credential_is_current(&member, generation) {
@@ -977,8 +984,9 @@ impl Identity {
         ctx: &RequestContext,
     ) -> Result<(), ApiError> {
         let key = self.email_key(&caller.member.email);
+        let device = self.known_device(&key, ctx.device_cookie.as_deref());
         self.throttle
-            .sign_in_attempt(&key, ctx.address(), None)
+            .sign_in_attempt(&key, ctx.address(), device.as_deref())
             .map_err(throttled)?;
         let record = self.store.login_record(&key).await?;
         let stored = record.as_ref().map(|r| (r.partner, r.password_hash.as_str()));
@@ -1146,6 +1154,16 @@ impl Identity {
             return Err(second_factor_off());
         }
         self.step_up(caller, password, Some(code), ctx).await?;
+        // AUTH-3: a password allowed beside a second factor (12 characters) may be too weak without one (15).
+        let context = [caller.member.email.as_str(), caller.member.name.as_str()];
+        if check_new_password(password, false, &context).is_err() {
+            return Err(Problem::new(ProblemType::BusinessRule)
+                .detail(
+                    "without two-step sign-in the password must be stronger (at least 15 characters): change it \
+                     first, then turn two-step sign-in off",
+                )
+                .into());
+        }
         let generation = self
             .change_second_factor(
                 caller,

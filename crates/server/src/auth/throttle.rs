@@ -23,6 +23,7 @@ pub struct Throttle {
     sign_in_per_account_and_address: DefaultKeyedRateLimiter<(Vec<u8>, IpAddr)>,
     sign_in_per_account: DefaultKeyedRateLimiter<Vec<u8>>,
     sign_in_per_device: DefaultKeyedRateLimiter<Vec<u8>>,
+    guesses_per_pending_sign_in: DefaultKeyedRateLimiter<String>,
     api_per_tenant: DefaultKeyedRateLimiter<uuid::Uuid>,
     failures: Mutex<HashMap<IpAddr, RecentFailures>>,
     password_checks: Mutex<HashMap<IpAddr, usize>>,
@@ -62,6 +63,7 @@ impl Default for Throttle {
                     .allow_burst(NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN)),
             ),
             sign_in_per_device: RateLimiter::keyed(quota(1, 10)),
+            guesses_per_pending_sign_in: RateLimiter::keyed(quota(1, 5)),
             api_per_tenant: RateLimiter::keyed(quota(6000, 1200)),
             failures: Mutex::new(HashMap::new()),
             password_checks: Mutex::new(HashMap::new()),
@@ -104,6 +106,12 @@ impl Throttle {
             Some(device) => self.check(&self.sign_in_per_device, &device.to_vec()),
             None => self.check(&self.sign_in_per_account, &account.to_vec()),
         }
+    }
+
+    /// A second-factor guess with one pending sign-in token (its `jti`): five, then one a minute until the token
+    /// expires (five minutes), so one password cannot buy an unbounded number of code guesses.
+    pub fn second_factor_guess(&self, pending_sign_in: &str) -> Result<(), RetryAfter> {
+        self.check(&self.guesses_per_pending_sign_in, &pending_sign_in.to_owned())
     }
 
     pub fn tenant_request(&self, tenant: uuid::Uuid) -> Result<(), RetryAfter> {

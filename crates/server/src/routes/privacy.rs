@@ -127,7 +127,7 @@ impl From<GuestContact> for GuestContactView {
     }
 }
 
-/// A guest leaves contact data (e.g. for a receipt), with consent to the current privacy notice recorded with its
+/// A guest leaves contact data (for the partner to reach them; comanda sends guests no mail yet), with consent to the current privacy notice recorded with its
 /// version and time (PRIV-2). The data is sealed under the guest's own key; the id answered is their handle for
 /// data-subject requests.
 #[utoipa::path(post, path = "/api/v1/t/{token}/contact", tag = "privacy", request_body = ContactRequest,
@@ -298,7 +298,7 @@ pub async fn request(
                 }
             }
             let erasure = store.erase_person(scope, subject, &audit, now).await?;
-            erased(erasure, erase_mail(&state, &member.email).await)
+            erased(erasure, erase_mail(&state, &member.email, &member.name).await)
         }
     }))
 }
@@ -346,8 +346,8 @@ async fn mail_addressed_to(state: &AppState, email: &str) -> Vec<MailCopy> {
 }
 
 /// Personal data outside the sealed store goes with the person: mail still queued to them is dropped (so the sender
-/// writes no new file after the erasure), then every mail file that holds their address is deleted.
-async fn erase_mail(state: &AppState, email: &str) -> u64 {
+/// writes no new file after the erasure), then every mail file that holds their address or name is deleted.
+async fn erase_mail(state: &AppState, email: &str, name: &str) -> u64 {
     if let Ok(pending) = state.store.pending_messages(1_000).await {
         for message in pending.iter().filter(|m| m.recipient.eq_ignore_ascii_case(email)) {
             if let Err(error) = state.store.mark_message_sent(message.id, state.clock.now()).await {
@@ -356,7 +356,7 @@ async fn erase_mail(state: &AppState, email: &str) -> u64 {
         }
     }
     match &state.mail_files {
-        Some(files) => u64::try_from(files.erase_mentioning(email).await).unwrap_or(u64::MAX),
+        Some(files) => u64::try_from(files.erase_mentioning(email, name).await).unwrap_or(u64::MAX),
         None => 0,
     }
 }
@@ -399,7 +399,7 @@ async fn guest_request(
             let erasure = store
                 .erase_person(scope, subject, &audit("privacy.erased"), now)
                 .await?;
-            erased(erasure, erase_mail(state, &contact.email).await)
+            erased(erasure, erase_mail(state, &contact.email, &contact.name).await)
         }
     })
 }

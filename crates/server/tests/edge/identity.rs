@@ -845,11 +845,145 @@ async fn an_exhausted_account_budget_does_not_lock_out_the_owners_known_device()
     )
     .await;
     assert_eq!(forged.unwrap().status().as_u16(), 429);
-    let known = attempt(PASSWORD, "198.51.100.20".into(), Some(device))
+    let known = attempt(PASSWORD, "198.51.100.20".into(), Some(device.clone()))
         .await
         .unwrap();
     assert_eq!(known.status().as_u16(), 200, "the owner's known device signs in");
-    assert_eq!(known.json::<Value>().await.unwrap()["mfa_required"], true);
+    let known: Value = known.json().await.unwrap();
+    assert_eq!(known["mfa_required"], true);
+    // …finishes the sign-in, and may still make the changes that need step-up (the account's budget is spent).
+    let finished = server
+        .client
+        .post(server.url("/api/v1/auth/mfa/verify"))
+        .header("x-forwarded-for", "198.51.100.20")
+        .header("cookie", device.clone())
+        .json(&json!({"mfa_token": known["mfa_token"], "code": owner.recovery_codes[0]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finished.status().as_u16(), 200);
+    let access = finished.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let step_up = |cookie: Option<String>, code: &str| {
+        let mut request = server
+            .client
+            .post(server.url("/api/v1/auth/mfa/recovery-codes"))
+            .header("x-forwarded-for", "198.51.100.20")
+            .bearer_auth(&access)
+            .json(&json!({"password": PASSWORD, "code": code}));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let without = step_up(None, &owner.recovery_codes[1]).await.unwrap();
+    assert_eq!(
+        without.status().as_u16(),
+        429,
+        "step-up from an unknown client waits"
+    );
+    let with = step_up(Some(device), &owner.recovery_codes[1]).await.unwrap();
+    assert_eq!(
+        with.status().as_u16(),
+        200,
+        "step-up from the known device does not"
+    );
+    server.stop().await;
+}
+
+/// One pending sign-in buys five second-factor guesses, not an unbounded number; turning two-step sign-in off
+/// needs a password strong enough to stand alone (15 characters, AUTH-3).
+#[tokio::test]
+async fn a_pending_sign_in_allows_five_guesses_and_2fa_off_needs_a_standalone_password() {
+    let server = TestServer::start().await;
+    sign_up(&server, "guess@example.co").await;
+    let owner = enrolled(&server, "guess@example.co", PASSWORD).await;
+    let login = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "guess@example.co", "password": PASSWORD}),
+    )
+    .await;
+    let token = login.body["mfa_token"].clone();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let guess = post(
+            &server,
+            "/api/v1/auth/mfa/verify",
+            None,
+            json!({"mfa_token": token, "code": "000000"}),
+        )
+        .await;
+        statuses.push(guess.status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    let right = post(
+        &server,
+        "/api/v1/auth/mfa/verify",
+        None,
+        json!({"mfa_token": token, "code": owner.recovery_codes[0]}),
+    )
+    .await;
+    assert_eq!(
+        right.status, 429,
+        "even the right code waits once the token's guesses are spent"
+    );
+
+    // A server enrolled voluntarily with a 12-character password cannot turn 2FA off until the password is longer.
+    let waiter = "guessing waiter@example.co".replace(' ', "-");
+    invite_and_join(
+        &server,
+        &owner.access,
+        &waiter,
+        "server",
+        "a much longer passphrase",
+    )
+    .await;
+    let session = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": waiter, "password": "a much longer passphrase"}),
+    )
+    .await;
+    let access = session.body["access_token"].as_str().unwrap().to_owned();
+    let enrolment = post(&server, "/api/v1/auth/mfa/totp/enroll", Some(&access), json!({})).await;
+    let secret = enrolment.body["secret"].as_str().unwrap().to_owned();
+    let confirmed = post(
+        &server,
+        "/api/v1/auth/mfa/totp/confirm",
+        Some(&access),
+        json!({"code": code(&server, &secret, 0)}),
+    )
+    .await;
+    let access = confirmed.body["access_token"].as_str().unwrap().to_owned();
+    let codes = confirmed.body["recovery_codes"].clone();
+    let short = "Qw7!zr9#Lp2x";
+    let changed = post(
+        &server,
+        "/api/v1/auth/password",
+        Some(&access),
+        json!({"current_password": "a much longer passphrase", "new_password": short, "code": codes[0]}),
+    )
+    .await;
+    assert_eq!(
+        changed.status, 200,
+        "12 characters are enough beside a second factor: {}",
+        changed.body
+    );
+    let access = changed.body["access_token"].as_str().unwrap().to_owned();
+    let refused = post(
+        &server,
+        "/api/v1/auth/mfa/totp/disable",
+        Some(&access),
+        json!({"password": short, "code": codes[1]}),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body["detail"].as_str().unwrap().contains("15 characters"));
     server.stop().await;
 }
 
