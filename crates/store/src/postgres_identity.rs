@@ -333,41 +333,23 @@ impl IdentityStore for PgStore {
         user: Uuid,
         sealed: &[u8],
     ) -> StoreResult<()> {
-        let mut tx = self.scoped(scope).await?;
-        let sealed = self.seal_totp(&mut tx, scope.partner(), user, sealed).await?;
-        let updated = sqlx::query(
-            "UPDATE staff SET totp_secret_sealed = $3 WHERE partner_id = $1 AND id = $2 AND totp_confirmed_at IS NULL",
+        let statement = "UPDATE staff SET totp_secret_sealed = $3
+                         WHERE partner_id = $1 AND id = $2 AND totp_confirmed_at IS NULL";
+        self.write_totp_secret(
+            scope,
+            user,
+            sealed,
+            statement,
+            "two-factor authentication is already on",
         )
-        .bind(scope.partner().as_uuid())
-        .bind(user)
-        .bind(&sealed)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
-                "two-factor authentication is already on".into(),
-            ));
-        }
-        Ok(())
+        .await
     }
 
     async fn stage_totp_secret(&self, scope: &TenantScope, user: Uuid, sealed: &[u8]) -> StoreResult<()> {
-        let mut tx = self.scoped(scope).await?;
-        let sealed = self.seal_totp(&mut tx, scope.partner(), user, sealed).await?;
-        let updated = sqlx::query(
-            "UPDATE staff SET totp_pending_sealed = $3 WHERE partner_id = $1 AND id = $2 AND totp_confirmed_at IS NOT NULL",
-        )
-        .bind(scope.partner().as_uuid())
-        .bind(user)
-        .bind(&sealed)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict("two-factor authentication is off".into()));
-        }
-        Ok(())
+        let statement = "UPDATE staff SET totp_pending_sealed = $3
+                         WHERE partner_id = $1 AND id = $2 AND totp_confirmed_at IS NOT NULL";
+        self.write_totp_secret(scope, user, sealed, statement, "two-factor authentication is off")
+            .await
     }
 
     async fn change_second_factor(
@@ -1148,6 +1130,32 @@ async fn insert_message(
 
 /// Used by the store's own system writes; never exposed.
 impl PgStore {
+    /// Seals a TOTP secret for `user` and writes it with `statement` (`$1` partner, `$2` member, `$3` the
+    /// sealed secret), whose condition on the second factor's state must hold: [`StoreError::Conflict`] with
+    /// `refusal` when no row matched.
+    async fn write_totp_secret(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        sealed: &[u8],
+        statement: &'static str,
+        refusal: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let sealed = self.seal_totp(&mut tx, scope.partner(), user, sealed).await?;
+        let updated = sqlx::query(statement)
+            .bind(scope.partner().as_uuid())
+            .bind(user)
+            .bind(&sealed)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict(refusal.into()));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn tenant_tx(
         &self,
         partner: PartnerId,

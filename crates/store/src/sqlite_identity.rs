@@ -313,41 +313,23 @@ impl IdentityStore for SqliteStore {
         user: Uuid,
         sealed: &[u8],
     ) -> StoreResult<()> {
-        let mut tx = self.scoped(scope).await?;
-        let sealed = self.seal_totp(&mut tx, scope.partner(), user, sealed).await?;
-        let updated = sqlx::query(
-            "UPDATE staff SET totp_secret_sealed = ?3 WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NULL",
+        let statement = "UPDATE staff SET totp_secret_sealed = ?3
+                         WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NULL";
+        self.write_totp_secret(
+            scope,
+            user,
+            sealed,
+            statement,
+            "two-factor authentication is already on",
         )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(user))
-        .bind(&sealed)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
-                "two-factor authentication is already on".into(),
-            ));
-        }
-        Ok(())
+        .await
     }
 
     async fn stage_totp_secret(&self, scope: &TenantScope, user: Uuid, sealed: &[u8]) -> StoreResult<()> {
-        let mut tx = self.scoped(scope).await?;
-        let sealed = self.seal_totp(&mut tx, scope.partner(), user, sealed).await?;
-        let updated = sqlx::query(
-            "UPDATE staff SET totp_pending_sealed = ?3 WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NOT NULL",
-        )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(user))
-        .bind(&sealed)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict("two-factor authentication is off".into()));
-        }
-        Ok(())
+        let statement = "UPDATE staff SET totp_pending_sealed = ?3
+                         WHERE partner_id = ?1 AND id = ?2 AND totp_confirmed_at IS NOT NULL";
+        self.write_totp_secret(scope, user, sealed, statement, "two-factor authentication is off")
+            .await
     }
 
     async fn change_second_factor(
@@ -1119,6 +1101,32 @@ async fn insert_message(
 /// SQLite has no row-level security: a tenant transaction is a write transaction, and every statement in it
 /// filters by partner itself.
 impl SqliteStore {
+    /// Seals a TOTP secret for `user` and writes it with `statement` (`?1` partner, `?2` member, `?3` the
+    /// sealed secret), whose condition on the second factor's state must hold: [`StoreError::Conflict`] with
+    /// `refusal` when no row matched.
+    async fn write_totp_secret(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        sealed: &[u8],
+        statement: &'static str,
+        refusal: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let sealed = self.seal_totp(&mut tx, scope.partner(), user, sealed).await?;
+        let updated = sqlx::query(statement)
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(user))
+            .bind(&sealed)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict(refusal.into()));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn tenant_tx(&self, _partner: PartnerId) -> StoreResult<crate::sqlite::WriteTx<'_>> {
         self.write_tx().await
     }
