@@ -96,12 +96,35 @@ pub const NOTICE_VERSION: &str = "2026-11";
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
     pub name: Option<String>,
-    /// The guest ticked the consent box…
+    /// The guest ticked the consent box… (contact data is kept only with consent: anything but `true` is refused)
+    #[schema(schema_with = consent_given)]
     pub consent: bool,
     /// …for this notice version (it must be the current one).
+    #[schema(schema_with = current_notice_version)]
     pub notice_version: String,
+}
+
+/// `true`, the only consent the contact route accepts (PRIV-2), as the document states it.
+fn consent_given() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
+}
+
+/// The current privacy notice's version, the only one the contact route accepts.
+fn current_notice_version() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([NOTICE_VERSION]))
+        .build()
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
