@@ -83,6 +83,7 @@ run() {
     --tls-verify "$work/data/tls/cert.pem" \
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-15}" \
     --seed "${SCHEMATHESIS_SEED:-14}" \
+    --generation-deterministic \
     --workers 2 \
     --request-timeout 15 \
     --no-color \
