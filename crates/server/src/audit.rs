@@ -2,7 +2,8 @@
 //! partner's hash chain; signed checkpoints of every chain; retention that drops months past 12 months behind
 //! their final checkpoint; and verification for `GET /api/v1/audit/verify` and `comanda audit verify`.
 //!
-//! State changes are audited in the transaction that makes them (the store does that). Access records are not
+//! State changes are audited in the transaction that makes them (the store does that). Access records — of every
+//! request a valid credential or table token made, whatever its answer (403 and 429 included) — are not
 //! changes, so they are queued and appended every `flush_every` in one transaction per partner: a request never
 //! waits on the chain's lock, and at most one flush interval is lost if the process is killed outright (a graceful
 //! stop flushes).
@@ -21,6 +22,28 @@ use comanda_store::identity::AuditEntry;
 use comanda_store::{Store, StoreResult};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
+
+tokio::task_local! {
+    /// The partner a guest's table token proved, noted by the guest routes while their request runs: the access
+    /// record of a guest request (which has no signed-in caller) belongs in that partner's chain.
+    static GUEST_PARTNER: std::cell::Cell<Option<PartnerId>>;
+}
+
+/// Notes the partner a verified table token names, for the access record of the request being served (no effect
+/// outside [`with_guest_partner`]).
+pub fn note_guest_partner(partner: PartnerId) {
+    let _ = GUEST_PARTNER.try_with(|noted| noted.set(Some(partner)));
+}
+
+/// Runs a guest request and returns its answer with the partner its token proved, if it got that far.
+pub async fn with_guest_partner<F: std::future::Future>(request: F) -> (F::Output, Option<PartnerId>) {
+    GUEST_PARTNER
+        .scope(std::cell::Cell::new(None), async {
+            let answer = request.await;
+            (answer, GUEST_PARTNER.with(std::cell::Cell::get))
+        })
+        .await
+}
 
 /// Entries waiting for the next flush before a request has to wait for one.
 const QUEUE_SOFT_LIMIT: usize = 4_096;

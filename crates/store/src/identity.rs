@@ -85,6 +85,13 @@ impl AuditEntry {
         self.detail = detail.into();
         self
     }
+    /// This entry, naming `id` as its target unless it already names one (a creation's id is minted in the store).
+    pub fn targeting(&self, id: Uuid) -> Self {
+        Self {
+            target: self.target.clone().or_else(|| Some(id.to_string())),
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -61,10 +61,12 @@ pub trait PartnerStore: Send + Sync {
 
 #[async_trait]
 pub trait VenueStore: Send + Sync {
+    /// Appends `audit` (its target defaulting to the new venue's id) in the same transaction.
     async fn create_venue(
         &self,
         scope: &TenantScope,
         venue: &NewVenue,
+        audit: &identity::AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Venue>;
 

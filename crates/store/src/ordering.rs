@@ -149,6 +149,10 @@ pub struct OrderEvent {
     pub at: OffsetDateTime,
 }
 
+/// Every method that changes something takes the change's audit entry and appends it to the partner's chain in
+/// the same transaction (MON-5): the change and its record commit together or not at all. An entry without a
+/// target is given the id of the record the change created or touched. A replayed order changes nothing and
+/// appends nothing.
 #[async_trait]
 pub trait OrderingStore: Send + Sync {
     /// [`crate::StoreError::NotFound`] when the venue is not the partner's.
@@ -158,6 +162,7 @@ pub trait OrderingStore: Send + Sync {
         venue: Uuid,
         label: &str,
         seats: u32,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<VenueTable>;
     /// The venue's tables in the order they were added, keyset-paginated by `(created_at, id)`.
@@ -192,20 +197,42 @@ pub trait OrderingStore: Send + Sync {
         venue: Uuid,
         name: &Localized,
         position: i32,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
     ) -> StoreResult<Category>;
     /// The item's category must be of the same venue, else [`crate::StoreError::NotFound`].
-    async fn create_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem>;
+    async fn create_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: &MenuItem,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MenuItem>;
     async fn set_item_available(
         &self,
         scope: &TenantScope,
         item: Uuid,
         available: bool,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
     ) -> StoreResult<MenuItem>;
     async fn menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<MenuItem>;
     /// Replaces an item's editable fields (its id and venue stay); the category must be of the same venue.
-    async fn update_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem>;
+    async fn update_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: &MenuItem,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MenuItem>;
     /// Orders keep their own copy of what was ordered, so removing an item rewrites no history.
-    async fn delete_menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<()>;
+    async fn delete_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
     /// Changes what is given (name, position) and keeps the rest.
     async fn update_category(
         &self,
@@ -213,15 +240,24 @@ pub trait OrderingStore: Send + Sync {
         category: Uuid,
         name: Option<&Localized>,
         position: Option<i32>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
     ) -> StoreResult<Category>;
     /// [`crate::StoreError::Conflict`] while the category still has items.
-    async fn delete_category(&self, scope: &TenantScope, category: Uuid) -> StoreResult<()>;
+    async fn delete_category(
+        &self,
+        scope: &TenantScope,
+        category: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
     async fn menu(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<(Vec<Category>, Vec<MenuItem>)>;
 
     async fn place_order(
         &self,
         scope: &TenantScope,
         order: &NewOrder,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<PlaceOutcome>;
     /// A guest's order in one transaction (the hot path): reads the venue and only the items the draft names,
@@ -232,6 +268,7 @@ pub trait OrderingStore: Send + Sync {
         scope: &TenantScope,
         draft: &OrderDraft,
         price: &PriceOrder<'_>,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>>;
     async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order>;
@@ -263,6 +300,7 @@ pub trait OrderingStore: Send + Sync {
         to: OrderStatus,
         actor: &str,
         reason: Option<&str>,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Order>;
     /// The table's live (pending or open) session.
@@ -280,6 +318,7 @@ pub trait OrderingStore: Send + Sync {
         scope: &TenantScope,
         session: Uuid,
         actor: &str,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession>;
     /// Closes the table's live session ([`crate::StoreError::Conflict`] while an order is neither served nor
@@ -289,6 +328,7 @@ pub trait OrderingStore: Send + Sync {
         scope: &TenantScope,
         table: Uuid,
         actor: &str,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession>;
     /// A guest cancels their own order while it is still only placed.
@@ -297,6 +337,7 @@ pub trait OrderingStore: Send + Sync {
         scope: &TenantScope,
         order: Uuid,
         device: &str,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Order>;
 

@@ -73,6 +73,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "credential_generation",
         sql: include_str!("../migrations/postgres/0011_credential_generation.sql"),
     },
+    Migration {
+        version: 12,
+        name: "audit_retention_only",
+        sql: include_str!("../migrations/postgres/0012_audit_retention_only.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).
@@ -159,7 +164,8 @@ async fn grant_serving_role(conn: &mut PgConnection, serving_url: &str) -> Store
          REVOKE INSERT, UPDATE, DELETE ON comanda_migrations FROM {role};
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
          REVOKE UPDATE, DELETE ON audit_events, audit_checkpoints FROM {role};
-         GRANT DELETE, UPDATE (source, source_salt) ON audit_events TO {role};"
+         GRANT UPDATE (source, source_salt) ON audit_events TO {role};
+         GRANT EXECUTE ON FUNCTION comanda_prune_audit_month(uuid, text) TO {role};"
     )))
     .execute(&mut *conn)
     .await
@@ -354,6 +360,7 @@ impl VenueStore for PgStore {
         &self,
         scope: &TenantScope,
         venue: &NewVenue,
+        audit: &crate::identity::AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Venue> {
         let mut tx = self.scoped(scope).await?;
@@ -374,8 +381,11 @@ impl VenueStore for PgStore {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        let created = venue_from_row(&row)?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(created.id.as_uuid()), now)
+            .await?;
         tx.commit().await?;
-        venue_from_row(&row)
+        Ok(created)
     }
 
     async fn venue(&self, scope: &TenantScope, id: VenueId) -> StoreResult<Venue> {

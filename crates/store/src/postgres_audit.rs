@@ -235,12 +235,13 @@ impl AuditStore for PgStore {
         now: OffsetDateTime,
     ) -> StoreResult<u64> {
         let mut tx = self.scoped(scope).await?;
-        let deleted = sqlx::query("DELETE FROM audit_events WHERE partner_id = $1 AND shard = $2")
+        // The serving role holds no DELETE on audit_events: retention is the one function that may delete.
+        let deleted: i64 = sqlx::query_scalar("SELECT comanda_prune_audit_month($1, $2)")
             .bind(scope.partner().as_uuid())
             .bind(shard)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .fetch_one(&mut *tx)
+            .await?;
+        let deleted = u64::try_from(deleted).unwrap_or(0);
         sqlx::query("UPDATE audit_heads SET pruned_at = $3 WHERE partner_id = $1 AND shard = $2")
             .bind(scope.partner().as_uuid())
             .bind(shard)

@@ -251,6 +251,7 @@ impl OrderingStore for PgStore {
         venue: Uuid,
         label: &str,
         seats: u32,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<VenueTable> {
         let mut tx = self.scoped(scope).await?;
@@ -274,6 +275,7 @@ impl OrderingStore for PgStore {
             .bind(venue)
             .execute(&mut *tx)
             .await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now).await?;
         tx.commit().await?;
         Ok(table)
     }
@@ -385,6 +387,8 @@ impl OrderingStore for PgStore {
         venue: Uuid,
         name: &Localized,
         position: i32,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
     ) -> StoreResult<Category> {
         let mut tx = self.scoped(scope).await?;
         let id = Uuid::now_v7();
@@ -401,6 +405,7 @@ impl OrderingStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now).await?;
         tx.commit().await?;
         Ok(Category {
             id,
@@ -410,7 +415,13 @@ impl OrderingStore for PgStore {
         })
     }
 
-    async fn create_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem> {
+    async fn create_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: &MenuItem,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MenuItem> {
         let mut tx = self.scoped(scope).await?;
         let same_venue: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM menu_categories WHERE partner_id = $1 AND id = $2 AND venue_id = $3)",
@@ -443,6 +454,7 @@ impl OrderingStore for PgStore {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -452,6 +464,8 @@ impl OrderingStore for PgStore {
         scope: &TenantScope,
         item: Uuid,
         available: bool,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
     ) -> StoreResult<MenuItem> {
         let mut tx = self.scoped(scope).await?;
         let row =
@@ -461,6 +475,7 @@ impl OrderingStore for PgStore {
                 .bind(available)
                 .fetch_one(&mut *tx)
                 .await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now).await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -476,7 +491,13 @@ impl OrderingStore for PgStore {
         item_from_row(&row)
     }
 
-    async fn update_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem> {
+    async fn update_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: &MenuItem,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MenuItem> {
         let mut tx = self.scoped(scope).await?;
         let same_venue: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM menu_categories WHERE partner_id = $1 AND id = $2 AND venue_id = $3)",
@@ -507,23 +528,30 @@ impl OrderingStore for PgStore {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
         tx.commit().await?;
         item_from_row(&row)
     }
 
-    async fn delete_menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<()> {
+    async fn delete_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
         let deleted = sqlx::query("DELETE FROM menu_items WHERE partner_id = $1 AND id = $2")
             .bind(scope.partner().as_uuid())
             .bind(item)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
         if deleted.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn update_category(
@@ -532,6 +560,8 @@ impl OrderingStore for PgStore {
         category: Uuid,
         name: Option<&Localized>,
         position: Option<i32>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
     ) -> StoreResult<Category> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
@@ -546,6 +576,7 @@ impl OrderingStore for PgStore {
         .bind(position)
         .fetch_one(&mut *tx)
         .await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
         tx.commit().await?;
         Ok(Category {
             id: row.try_get("id")?,
@@ -558,7 +589,13 @@ impl OrderingStore for PgStore {
         })
     }
 
-    async fn delete_category(&self, scope: &TenantScope, category: Uuid) -> StoreResult<()> {
+    async fn delete_category(
+        &self,
+        scope: &TenantScope,
+        category: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
         let deleted = sqlx::query("DELETE FROM menu_categories WHERE partner_id = $1 AND id = $2")
             .bind(scope.partner().as_uuid())
@@ -569,12 +606,12 @@ impl OrderingStore for PgStore {
                 StoreError::NotFound => StoreError::Conflict("the category still has items".into()),
                 other => other,
             })?;
-        tx.commit().await?;
         if deleted.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn menu(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<(Vec<Category>, Vec<MenuItem>)> {
@@ -617,10 +654,14 @@ impl OrderingStore for PgStore {
         &self,
         scope: &TenantScope,
         order: &NewOrder,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<PlaceOutcome> {
         let mut tx = self.scoped(scope).await?;
         let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
+        if let PlaceOutcome::Created(placed) = &outcome {
+            crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+        }
         tx.commit().await?;
         Ok(outcome)
     }
@@ -630,6 +671,7 @@ impl OrderingStore for PgStore {
         scope: &TenantScope,
         draft: &OrderDraft,
         price: &PriceOrder<'_>,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>> {
         let partner = scope.partner().as_uuid();
@@ -662,6 +704,9 @@ impl OrderingStore for PgStore {
             Err(refusal) => return Ok(Err(refusal)),
         };
         let outcome = insert_order(&mut tx, scope.partner(), &draft.priced(lines, subtotal), now).await?;
+        if let PlaceOutcome::Created(placed) = &outcome {
+            crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+        }
         tx.commit().await?;
         Ok(Ok(outcome))
     }
@@ -757,6 +802,7 @@ impl OrderingStore for PgStore {
         to: OrderStatus,
         actor: &str,
         reason: Option<&str>,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Order> {
         let mut tx = self.scoped(scope).await?;
@@ -781,6 +827,7 @@ impl OrderingStore for PgStore {
         };
         let updated = order_from_row(&row)?;
         record_event(&mut tx, scope.partner(), &updated, actor, now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -833,6 +880,7 @@ impl OrderingStore for PgStore {
         scope: &TenantScope,
         session: Uuid,
         actor: &str,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession> {
         let mut tx = self.scoped(scope).await?;
@@ -871,6 +919,7 @@ impl OrderingStore for PgStore {
         for order in orders.iter().map(order_from_row) {
             record_event(&mut tx, scope.partner(), &order?, actor, now).await?;
         }
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
         tx.commit().await?;
         Ok(accepted)
     }
@@ -880,6 +929,7 @@ impl OrderingStore for PgStore {
         scope: &TenantScope,
         table: Uuid,
         actor: &str,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession> {
         let mut tx = self.scoped(scope).await?;
@@ -929,6 +979,7 @@ impl OrderingStore for PgStore {
         .bind(actor)
         .fetch_one(&mut *tx)
         .await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
         tx.commit().await?;
         session_from_row(&row)
     }
@@ -938,6 +989,7 @@ impl OrderingStore for PgStore {
         scope: &TenantScope,
         order: Uuid,
         device: &str,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Order> {
         let mut tx = self.scoped(scope).await?;
@@ -968,6 +1020,7 @@ impl OrderingStore for PgStore {
         };
         let cancelled = order_from_row(&row)?;
         record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
         tx.commit().await?;
         Ok(cancelled)
     }

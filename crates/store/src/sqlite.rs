@@ -297,9 +297,11 @@ impl VenueStore for SqliteStore {
         &self,
         scope: &TenantScope,
         venue: &NewVenue,
+        audit: &crate::identity::AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Venue> {
         let id = VenueId::mint();
+        let mut tx = self.scoped(scope).await?;
         sqlx::query(concat!(
             "INSERT INTO venues (",
             venue_columns!(),
@@ -314,8 +316,10 @@ impl VenueStore for SqliteStore {
         .bind(venue.tax.kind.as_str())
         .bind(i64::from(venue.tax.rate_bp))
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(id.as_uuid()), now).await?;
+        tx.commit().await?;
         Ok(Venue {
             id,
             partner_id: scope.partner(),

@@ -219,6 +219,7 @@ impl OrderingStore for SqliteStore {
         venue: Uuid,
         label: &str,
         seats: u32,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<VenueTable> {
         let mut tx = self.scoped(scope).await?;
@@ -242,6 +243,7 @@ impl OrderingStore for SqliteStore {
             .bind(h(venue))
             .execute(&mut *tx)
             .await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now).await?;
         tx.commit().await?;
         Ok(table)
     }
@@ -348,6 +350,8 @@ impl OrderingStore for SqliteStore {
         venue: Uuid,
         name: &Localized,
         position: i32,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
     ) -> StoreResult<Category> {
         let mut tx = self.scoped(scope).await?;
         let id = Uuid::now_v7();
@@ -364,6 +368,7 @@ impl OrderingStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now).await?;
         tx.commit().await?;
         Ok(Category {
             id,
@@ -373,7 +378,13 @@ impl OrderingStore for SqliteStore {
         })
     }
 
-    async fn create_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem> {
+    async fn create_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: &MenuItem,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MenuItem> {
         let mut tx = self.scoped(scope).await?;
         let same_venue: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM menu_categories WHERE partner_id = ?1 AND id = ?2 AND venue_id = ?3)",
@@ -406,6 +417,7 @@ impl OrderingStore for SqliteStore {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -415,6 +427,8 @@ impl OrderingStore for SqliteStore {
         scope: &TenantScope,
         item: Uuid,
         available: bool,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
     ) -> StoreResult<MenuItem> {
         let mut tx = self.scoped(scope).await?;
         let row =
@@ -424,6 +438,7 @@ impl OrderingStore for SqliteStore {
                 .bind(available)
                 .fetch_one(&mut *tx)
                 .await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now).await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -437,7 +452,13 @@ impl OrderingStore for SqliteStore {
         item_from_row(&row)
     }
 
-    async fn update_menu_item(&self, scope: &TenantScope, item: &MenuItem) -> StoreResult<MenuItem> {
+    async fn update_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: &MenuItem,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MenuItem> {
         let mut tx = self.scoped(scope).await?;
         let same_venue: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM menu_categories WHERE partner_id = ?1 AND id = ?2 AND venue_id = ?3)",
@@ -468,23 +489,30 @@ impl OrderingStore for SqliteStore {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
         tx.commit().await?;
         item_from_row(&row)
     }
 
-    async fn delete_menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<()> {
+    async fn delete_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
         let deleted = sqlx::query("DELETE FROM menu_items WHERE partner_id = ?1 AND id = ?2")
             .bind(h(scope.partner().as_uuid()))
             .bind(h(item))
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
         if deleted.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn update_category(
@@ -493,6 +521,8 @@ impl OrderingStore for SqliteStore {
         category: Uuid,
         name: Option<&Localized>,
         position: Option<i32>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
     ) -> StoreResult<Category> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
@@ -507,6 +537,7 @@ impl OrderingStore for SqliteStore {
         .bind(position)
         .fetch_one(&mut *tx)
         .await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
         tx.commit().await?;
         Ok(Category {
             id: uuid_col(&row, "id")?,
@@ -519,7 +550,13 @@ impl OrderingStore for SqliteStore {
         })
     }
 
-    async fn delete_category(&self, scope: &TenantScope, category: Uuid) -> StoreResult<()> {
+    async fn delete_category(
+        &self,
+        scope: &TenantScope,
+        category: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
         let deleted = sqlx::query("DELETE FROM menu_categories WHERE partner_id = ?1 AND id = ?2")
             .bind(h(scope.partner().as_uuid()))
@@ -530,12 +567,12 @@ impl OrderingStore for SqliteStore {
                 StoreError::NotFound => StoreError::Conflict("the category still has items".into()),
                 other => other,
             })?;
-        tx.commit().await?;
         if deleted.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn menu(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<(Vec<Category>, Vec<MenuItem>)> {
@@ -578,10 +615,14 @@ impl OrderingStore for SqliteStore {
         &self,
         scope: &TenantScope,
         order: &NewOrder,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<PlaceOutcome> {
         let mut tx = self.scoped(scope).await?;
         let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
+        if let PlaceOutcome::Created(placed) = &outcome {
+            crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+        }
         tx.commit().await?;
         Ok(outcome)
     }
@@ -591,6 +632,7 @@ impl OrderingStore for SqliteStore {
         scope: &TenantScope,
         draft: &OrderDraft,
         price: &PriceOrder<'_>,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>> {
         // The reads and the pricing happen before the write lock is taken, so guests do not hold SQLite's single
@@ -636,6 +678,9 @@ impl OrderingStore for SqliteStore {
         };
         let mut tx = self.scoped(scope).await?;
         let outcome = insert_order(&mut tx, scope.partner(), &draft.priced(lines, subtotal), now).await?;
+        if let PlaceOutcome::Created(placed) = &outcome {
+            crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+        }
         tx.commit().await?;
         Ok(Ok(outcome))
     }
@@ -723,6 +768,7 @@ impl OrderingStore for SqliteStore {
         to: OrderStatus,
         actor: &str,
         reason: Option<&str>,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Order> {
         let mut tx = self.scoped(scope).await?;
@@ -747,6 +793,7 @@ impl OrderingStore for SqliteStore {
         };
         let updated = order_from_row(&row)?;
         record_event(&mut tx, scope.partner(), &updated, actor, now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -795,6 +842,7 @@ impl OrderingStore for SqliteStore {
         scope: &TenantScope,
         session: Uuid,
         actor: &str,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession> {
         let mut tx = self.scoped(scope).await?;
@@ -833,6 +881,7 @@ impl OrderingStore for SqliteStore {
         for order in orders.iter().map(order_from_row) {
             record_event(&mut tx, scope.partner(), &order?, actor, now).await?;
         }
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
         tx.commit().await?;
         Ok(accepted)
     }
@@ -842,6 +891,7 @@ impl OrderingStore for SqliteStore {
         scope: &TenantScope,
         table: Uuid,
         actor: &str,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession> {
         let mut tx = self.scoped(scope).await?;
@@ -891,6 +941,7 @@ impl OrderingStore for SqliteStore {
         .bind(actor)
         .fetch_one(&mut *tx)
         .await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
         tx.commit().await?;
         session_from_row(&row)
     }
@@ -900,6 +951,7 @@ impl OrderingStore for SqliteStore {
         scope: &TenantScope,
         order: Uuid,
         device: &str,
+        audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Order> {
         let mut tx = self.scoped(scope).await?;
@@ -930,6 +982,7 @@ impl OrderingStore for SqliteStore {
         };
         let cancelled = order_from_row(&row)?;
         record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
         tx.commit().await?;
         Ok(cancelled)
     }

@@ -6,7 +6,13 @@
 
 use comanda_store::testing::{PgTestDatabase, SqliteTestDatabase};
 
+/// The audit entry of a change made by a test (every change carries one, MON-5).
+fn change() -> comanda_store::identity::AuditEntry {
+    comanda_store::identity::AuditEntry::new("test.change")
+}
+
 mod suite {
+    use super::change;
     use comanda_domain::{Currency, NewPartner, NewVenue, PageRequest, TaxKind, TaxRegime};
     use comanda_security::TenantScope;
     use comanda_store::{Store, StoreError};
@@ -58,7 +64,7 @@ mod suite {
             }),
         )
         .unwrap();
-        let created = store.create_venue(&scope, &new, NOW).await.unwrap();
+        let created = store.create_venue(&scope, &new, &change(), NOW).await.unwrap();
         let read = store.venue(&scope, created.id).await.unwrap();
         assert_eq!(read, created);
         assert_eq!(read.partner_id, scope.partner());
@@ -76,7 +82,10 @@ mod suite {
     pub async fn tenant_rows_are_invisible_to_other_tenants(store: &dyn Store) {
         let a = new_partner(store, "Partner A").await;
         let b = new_partner(store, "Partner B").await;
-        let venue_of_a = store.create_venue(&a, &venue("A's venue"), NOW).await.unwrap();
+        let venue_of_a = store
+            .create_venue(&a, &venue("A's venue"), &change(), NOW)
+            .await
+            .unwrap();
 
         let seen_by_b = store.venue(&b, venue_of_a.id).await;
         assert!(matches!(seen_by_b, Err(StoreError::NotFound)), "{seen_by_b:?}");
@@ -100,7 +109,10 @@ mod suite {
         assert!(matches!(missing, Err(StoreError::NotFound)));
         let feed = store.latest_order_event(&scope, Uuid::now_v7()).await;
         assert!(matches!(feed, Err(StoreError::NotFound)), "{feed:?}");
-        let venue = store.create_venue(&scope, &venue("Nueva"), NOW).await.unwrap();
+        let venue = store
+            .create_venue(&scope, &venue("Nueva"), &change(), NOW)
+            .await
+            .unwrap();
         assert_eq!(
             store
                 .latest_order_event(&scope, venue.id.as_uuid())
@@ -116,7 +128,7 @@ mod suite {
         for n in 0..5 {
             created.push(
                 store
-                    .create_venue(&scope, &venue(&format!("Sede {n}")), NOW)
+                    .create_venue(&scope, &venue(&format!("Sede {n}")), &change(), NOW)
                     .await
                     .unwrap()
                     .id,
@@ -828,7 +840,7 @@ mod suite {
 
     async fn venue_of(store: &dyn Store, scope: &TenantScope) -> Uuid {
         store
-            .create_venue(scope, &venue("Sede"), NOW)
+            .create_venue(scope, &venue("Sede"), &change(), NOW)
             .await
             .unwrap()
             .id
@@ -839,7 +851,10 @@ mod suite {
         let a = new_partner(store, "A").await;
         let b = new_partner(store, "B").await;
         let venue_a = venue_of(store, &a).await;
-        let table = store.create_table(&a, venue_a, "Mesa 1", 4, NOW).await.unwrap();
+        let table = store
+            .create_table(&a, venue_a, "Mesa 1", 4, &change(), NOW)
+            .await
+            .unwrap();
         assert_eq!(table.token_version, 1);
         let entry = store.table_entry(table.id).await.unwrap().unwrap();
         assert_eq!(
@@ -864,7 +879,9 @@ mod suite {
                 .items
                 .is_empty()
         );
-        let foreign = store.create_table(&b, venue_a, "Intrusa", 2, NOW).await;
+        let foreign = store
+            .create_table(&b, venue_a, "Intrusa", 2, &change(), NOW)
+            .await;
         assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
         assert!(store.table_entry(Uuid::now_v7()).await.unwrap().is_none());
     }
@@ -896,20 +913,23 @@ mod suite {
         let venue = venue_of(store, &scope).await;
         let other_venue = venue_of(store, &scope).await;
         let category = store
-            .create_category(&scope, venue, &text("Sopas"), 1)
+            .create_category(&scope, venue, &text("Sopas"), 1, &change(), NOW)
             .await
             .unwrap();
         let created = store
-            .create_menu_item(&scope, &item(venue, category.id))
+            .create_menu_item(&scope, &item(venue, category.id), &change(), NOW)
             .await
             .unwrap();
         let (categories, items) = store.menu(&scope, venue).await.unwrap();
         assert_eq!(categories, vec![category.clone()]);
         assert_eq!(items, vec![created.clone()]);
-        let sold_out = store.set_item_available(&scope, created.id, false).await.unwrap();
+        let sold_out = store
+            .set_item_available(&scope, created.id, false, &change(), NOW)
+            .await
+            .unwrap();
         assert!(!sold_out.available);
         let misplaced = store
-            .create_menu_item(&scope, &item(other_venue, category.id))
+            .create_menu_item(&scope, &item(other_venue, category.id), &change(), NOW)
             .await;
         assert!(
             matches!(misplaced, Err(StoreError::NotFound)),
@@ -920,10 +940,13 @@ mod suite {
     pub async fn table_sessions_gate_the_kitchen_and_close_cleanly(store: &dyn Store) {
         let scope = new_partner(store, "Sesiones").await;
         let venue = venue_of(store, &scope).await;
-        let table = store.create_table(&scope, venue, "9", 2, NOW).await.unwrap();
+        let table = store
+            .create_table(&scope, venue, "9", 2, &change(), NOW)
+            .await
+            .unwrap();
         assert!(store.live_session(&scope, table.id).await.unwrap().is_none());
         let PlaceOutcome::Created(first) = store
-            .place_order(&scope, &order_for(venue, table.id, None, b"1"), NOW)
+            .place_order(&scope, &order_for(venue, table.id, None, b"1"), &change(), NOW)
             .await
             .unwrap()
         else {
@@ -956,6 +979,7 @@ mod suite {
                 OrderStatus::Accepted,
                 "k",
                 None,
+                &change(),
                 NOW,
             )
             .await;
@@ -971,12 +995,14 @@ mod suite {
         );
 
         let opened = store
-            .accept_session(&scope, pending.id, "manager:rosa", NOW)
+            .accept_session(&scope, pending.id, "manager:rosa", &change(), NOW)
             .await
             .unwrap();
         assert_eq!(opened.accepted_by.as_deref(), Some("manager:rosa"));
         assert!(matches!(
-            store.accept_session(&scope, pending.id, "x", NOW).await,
+            store
+                .accept_session(&scope, pending.id, "x", &change(), NOW)
+                .await,
             Err(StoreError::Conflict(_))
         ));
         assert_eq!(
@@ -989,7 +1015,7 @@ mod suite {
             1
         );
         let PlaceOutcome::Created(second) = store
-            .place_order(&scope, &order_for(venue, table.id, None, b"2"), NOW)
+            .place_order(&scope, &order_for(venue, table.id, None, b"2"), &change(), NOW)
             .await
             .unwrap()
         else {
@@ -1002,7 +1028,9 @@ mod suite {
         );
 
         assert!(matches!(
-            store.close_table(&scope, table.id, "manager:rosa", NOW).await,
+            store
+                .close_table(&scope, table.id, "manager:rosa", &change(), NOW)
+                .await,
             Err(StoreError::Conflict(_))
         ));
         let mut status = OrderStatus::Placed;
@@ -1013,7 +1041,7 @@ mod suite {
             OrderStatus::Served,
         ] {
             store
-                .transition_order(&scope, first.id, status, to, "k", None, NOW)
+                .transition_order(&scope, first.id, status, to, "k", None, &change(), NOW)
                 .await
                 .unwrap();
             status = to;
@@ -1026,12 +1054,13 @@ mod suite {
                 OrderStatus::Cancelled,
                 "k",
                 Some("no stock"),
+                &change(),
                 NOW,
             )
             .await
             .unwrap();
         let closed = store
-            .close_table(&scope, table.id, "manager:rosa", NOW)
+            .close_table(&scope, table.id, "manager:rosa", &change(), NOW)
             .await
             .unwrap();
         assert_eq!(closed.status, comanda_store::ordering::SessionStatus::Closed);
@@ -1043,7 +1072,7 @@ mod suite {
 
         // Yesterday's QR code, today: the order waits for a new acceptance.
         let PlaceOutcome::Created(today) = store
-            .place_order(&scope, &order_for(venue, table.id, None, b"3"), NOW)
+            .place_order(&scope, &order_for(venue, table.id, None, b"3"), &change(), NOW)
             .await
             .unwrap()
         else {
@@ -1054,7 +1083,9 @@ mod suite {
         assert_eq!(fresh.status, comanda_store::ordering::SessionStatus::Pending);
         assert_eq!(today.session_id, Some(fresh.id));
         assert!(matches!(
-            store.close_table(&scope, Uuid::now_v7(), "x", NOW).await,
+            store
+                .close_table(&scope, Uuid::now_v7(), "x", &change(), NOW)
+                .await,
             Err(StoreError::NotFound)
         ));
     }
@@ -1062,26 +1093,31 @@ mod suite {
     pub async fn guests_cancel_only_their_own_unaccepted_orders(store: &dyn Store) {
         let scope = new_partner(store, "Cancelar").await;
         let venue = venue_of(store, &scope).await;
-        let table = store.create_table(&scope, venue, "2", 2, NOW).await.unwrap();
+        let table = store
+            .create_table(&scope, venue, "2", 2, &change(), NOW)
+            .await
+            .unwrap();
         let PlaceOutcome::Created(mine) = store
-            .place_order(&scope, &order_for(venue, table.id, None, b"a"), NOW)
+            .place_order(&scope, &order_for(venue, table.id, None, b"a"), &change(), NOW)
             .await
             .unwrap()
         else {
             panic!("not created")
         };
-        let other_device = store.cancel_guest_order(&scope, mine.id, "device-2", NOW).await;
+        let other_device = store
+            .cancel_guest_order(&scope, mine.id, "device-2", &change(), NOW)
+            .await;
         assert!(
             matches!(other_device, Err(StoreError::NotFound)),
             "another guest's device cannot touch it"
         );
         let cancelled = store
-            .cancel_guest_order(&scope, mine.id, "device-1", NOW)
+            .cancel_guest_order(&scope, mine.id, "device-1", &change(), NOW)
             .await
             .unwrap();
         assert_eq!(cancelled.status, OrderStatus::Cancelled);
         let PlaceOutcome::Created(later) = store
-            .place_order(&scope, &order_for(venue, table.id, None, b"b"), NOW)
+            .place_order(&scope, &order_for(venue, table.id, None, b"b"), &change(), NOW)
             .await
             .unwrap()
         else {
@@ -1096,11 +1132,14 @@ mod suite {
                 OrderStatus::Accepted,
                 "k",
                 None,
+                &change(),
                 NOW,
             )
             .await
             .unwrap();
-        let too_late = store.cancel_guest_order(&scope, later.id, "device-1", NOW).await;
+        let too_late = store
+            .cancel_guest_order(&scope, later.id, "device-1", &change(), NOW)
+            .await;
         assert!(
             matches!(too_late, Err(StoreError::Conflict(_))),
             "accepted orders are the kitchen's"
@@ -1112,19 +1151,19 @@ mod suite {
         let venue = venue_of(store, &scope).await;
         let other_venue = venue_of(store, &scope).await;
         let soups = store
-            .create_category(&scope, venue, &text("Sopas"), 1)
+            .create_category(&scope, venue, &text("Sopas"), 1, &change(), NOW)
             .await
             .unwrap();
         let mains = store
-            .create_category(&scope, venue, &text("Fuertes"), 2)
+            .create_category(&scope, venue, &text("Fuertes"), 2, &change(), NOW)
             .await
             .unwrap();
         let foreign = store
-            .create_category(&scope, other_venue, &text("Otra"), 1)
+            .create_category(&scope, other_venue, &text("Otra"), 1, &change(), NOW)
             .await
             .unwrap();
         let created = store
-            .create_menu_item(&scope, &item(venue, soups.id))
+            .create_menu_item(&scope, &item(venue, soups.id), &change(), NOW)
             .await
             .unwrap();
 
@@ -1133,7 +1172,10 @@ mod suite {
         edited.price = Money::new(2_500_000, comanda_domain::Currency::COP).unwrap();
         edited.category_id = mains.id;
         edited.modifiers.clear();
-        let saved = store.update_menu_item(&scope, &edited).await.unwrap();
+        let saved = store
+            .update_menu_item(&scope, &edited, &change(), NOW)
+            .await
+            .unwrap();
         assert_eq!(saved, edited);
         assert_eq!(store.menu_item(&scope, created.id).await.unwrap(), edited);
         let moved_away = MenuItem {
@@ -1141,23 +1183,29 @@ mod suite {
             ..edited.clone()
         };
         assert!(matches!(
-            store.update_menu_item(&scope, &moved_away).await,
+            store.update_menu_item(&scope, &moved_away, &change(), NOW).await,
             Err(StoreError::NotFound)
         ));
 
         let renamed = store
-            .update_category(&scope, soups.id, Some(&text("Caldos")), Some(3))
+            .update_category(&scope, soups.id, Some(&text("Caldos")), Some(3), &change(), NOW)
             .await
             .unwrap();
         assert_eq!((renamed.name.es.as_str(), renamed.position), ("Caldos", 3));
-        let busy = store.delete_category(&scope, mains.id).await;
+        let busy = store.delete_category(&scope, mains.id, &change(), NOW).await;
         assert!(matches!(busy, Err(StoreError::Conflict(_))), "{busy:?}");
-        store.delete_menu_item(&scope, created.id).await.unwrap();
+        store
+            .delete_menu_item(&scope, created.id, &change(), NOW)
+            .await
+            .unwrap();
         assert!(matches!(
-            store.delete_menu_item(&scope, created.id).await,
+            store.delete_menu_item(&scope, created.id, &change(), NOW).await,
             Err(StoreError::NotFound)
         ));
-        store.delete_category(&scope, mains.id).await.unwrap();
+        store
+            .delete_category(&scope, mains.id, &change(), NOW)
+            .await
+            .unwrap();
         let (categories, items) = store.menu(&scope, venue).await.unwrap();
         assert_eq!(categories.len(), 1);
         assert!(items.is_empty());
@@ -1192,7 +1240,7 @@ mod suite {
             .unwrap()
             .expect("a pending session");
         store
-            .accept_session(scope, session.id, "manager:test", NOW)
+            .accept_session(scope, session.id, "manager:test", &change(), NOW)
             .await
             .unwrap();
     }
@@ -1204,7 +1252,10 @@ mod suite {
     pub async fn five_hundred_and_one_orders_are_read_page_by_page(store: &dyn Store) {
         let scope = new_partner(store, "Cocina llena").await;
         let venue = venue_of(store, &scope).await;
-        let table = store.create_table(&scope, venue, "1", 4, NOW).await.unwrap();
+        let table = store
+            .create_table(&scope, venue, "1", 4, &change(), NOW)
+            .await
+            .unwrap();
         let mut placed = Vec::new();
         for n in 0..501u32 {
             // Three orders share each instant, and their ids are not in placing order, so the id breaks ties
@@ -1212,7 +1263,9 @@ mod suite {
             let mut order = order_for(venue, table.id, None, &n.to_be_bytes());
             order.id = Uuid::from_u128(u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
             let at = NOW + time::Duration::seconds(i64::from(n / 3));
-            let PlaceOutcome::Created(order) = store.place_order(&scope, &order, at).await.unwrap() else {
+            let PlaceOutcome::Created(order) =
+                store.place_order(&scope, &order, &change(), at).await.unwrap()
+            else {
                 panic!("not created")
             };
             placed.push((order.placed_at, order.id));
@@ -1237,6 +1290,7 @@ mod suite {
                     .place_order(
                         &scope,
                         &order_for(venue, table.id, None, b"late"),
+                        &change(),
                         NOW + time::Duration::hours(1),
                     )
                     .await
@@ -1297,10 +1351,18 @@ mod suite {
 
         for (n, label) in ["2", "3", "4"].into_iter().enumerate() {
             let added = NOW + time::Duration::seconds(i64::try_from(n).unwrap() + 1);
-            let t = store.create_table(&scope, venue, label, 2, added).await.unwrap();
+            let t = store
+                .create_table(&scope, venue, label, 2, &change(), added)
+                .await
+                .unwrap();
             let later = NOW + time::Duration::hours(2);
             store
-                .place_order(&scope, &order_for(venue, t.id, None, label.as_bytes()), later)
+                .place_order(
+                    &scope,
+                    &order_for(venue, t.id, None, label.as_bytes()),
+                    &change(),
+                    later,
+                )
                 .await
                 .unwrap();
         }
@@ -1344,11 +1406,20 @@ mod suite {
     pub async fn twenty_concurrent_retries_create_one_order(store: &dyn Store) {
         let scope = new_partner(store, "Idem").await;
         let venue = venue_of(store, &scope).await;
-        let table = store.create_table(&scope, venue, "5", 2, NOW).await.unwrap();
+        let table = store
+            .create_table(&scope, venue, "5", 2, &change(), NOW)
+            .await
+            .unwrap();
         let attempts: Vec<NewOrder> = (0..20)
             .map(|_| order_for(venue, table.id, Some("key-1"), b"same body"))
             .collect();
-        let outcomes = futures_join_all(attempts.iter().map(|o| store.place_order(&scope, o, NOW))).await;
+        let audit = change();
+        let outcomes = futures_join_all(
+            attempts
+                .iter()
+                .map(|o| store.place_order(&scope, o, &audit, NOW)),
+        )
+        .await;
         let created: Vec<_> = outcomes
             .iter()
             .filter(|o| matches!(o, Ok(PlaceOutcome::Created(_))))
@@ -1368,11 +1439,16 @@ mod suite {
         }
         assert_eq!(store.table_orders(&scope, table.id).await.unwrap().len(), 1);
         let other_body = store
-            .place_order(&scope, &order_for(venue, table.id, Some("key-1"), b"other"), NOW)
+            .place_order(
+                &scope,
+                &order_for(venue, table.id, Some("key-1"), b"other"),
+                &change(),
+                NOW,
+            )
             .await;
         assert_eq!(other_body.unwrap(), PlaceOutcome::KeyReused);
         let without_key = store
-            .place_order(&scope, &order_for(venue, table.id, None, b"x"), NOW)
+            .place_order(&scope, &order_for(venue, table.id, None, b"x"), &change(), NOW)
             .await
             .unwrap();
         assert!(matches!(without_key, PlaceOutcome::Created(_)));
@@ -1381,9 +1457,12 @@ mod suite {
     pub async fn orders_move_forward_once_and_leave_events(store: &dyn Store) {
         let scope = new_partner(store, "Cocina").await;
         let venue = venue_of(store, &scope).await;
-        let table = store.create_table(&scope, venue, "7", 2, NOW).await.unwrap();
+        let table = store
+            .create_table(&scope, venue, "7", 2, &change(), NOW)
+            .await
+            .unwrap();
         let PlaceOutcome::Created(order) = store
-            .place_order(&scope, &order_for(venue, table.id, None, b"x"), NOW)
+            .place_order(&scope, &order_for(venue, table.id, None, b"x"), &change(), NOW)
             .await
             .unwrap()
         else {
@@ -1400,6 +1479,7 @@ mod suite {
                 OrderStatus::Accepted,
                 "kitchen:ana",
                 None,
+                &change(),
                 NOW,
             )
             .await
@@ -1413,6 +1493,7 @@ mod suite {
                 OrderStatus::Accepted,
                 "kitchen:luis",
                 None,
+                &change(),
                 NOW,
             )
             .await;
@@ -1452,9 +1533,17 @@ mod suite {
     pub async fn a_reader_following_the_feed_misses_no_concurrent_order(store: &dyn Store) {
         let scope = new_partner(store, "Rush hour").await;
         let venue = venue_of(store, &scope).await;
-        let table = store.create_table(&scope, venue, "R1", 8, NOW).await.unwrap();
+        let table = store
+            .create_table(&scope, venue, "R1", 8, &change(), NOW)
+            .await
+            .unwrap();
         store
-            .place_order(&scope, &order_for(venue, table.id, Some("opening"), b"o"), NOW)
+            .place_order(
+                &scope,
+                &order_for(venue, table.id, Some("opening"), b"o"),
+                &change(),
+                NOW,
+            )
             .await
             .unwrap();
         accept_table(store, &scope, table.id).await;
@@ -1464,10 +1553,12 @@ mod suite {
         let placing_done = std::sync::atomic::AtomicBool::new(false);
         // The display's starting point is read before anyone orders.
         let mut last = store.latest_order_event(&scope, venue).await.unwrap();
+        let audit = change();
         let placing = async {
             for round in orders.chunks(12) {
                 let outcomes =
-                    futures_join_all(round.iter().map(|o| store.place_order(&scope, o, NOW))).await;
+                    futures_join_all(round.iter().map(|o| store.place_order(&scope, o, &audit, NOW)))
+                        .await;
                 assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
             }
             placing_done.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -1578,9 +1669,12 @@ mod suite {
     async fn paying_table(store: &dyn Store, name: &str) -> (TenantScope, Uuid, Uuid, Uuid) {
         let scope = new_partner(store, name).await;
         let venue = venue_of(store, &scope).await;
-        let table = store.create_table(&scope, venue, "P", 4, NOW).await.unwrap();
+        let table = store
+            .create_table(&scope, venue, "P", 4, &change(), NOW)
+            .await
+            .unwrap();
         store
-            .place_order(&scope, &order_for(venue, table.id, None, b"bill"), NOW)
+            .place_order(&scope, &order_for(venue, table.id, None, b"bill"), &change(), NOW)
             .await
             .unwrap();
         accept_table(store, &scope, table.id).await;
@@ -1660,7 +1754,10 @@ mod suite {
     pub async fn a_guest_reads_its_venue_and_table_together_and_nothing_else(store: &dyn Store) {
         let scope = new_partner(store, "Invitados").await;
         let venue = venue_of(store, &scope).await;
-        let table = store.create_table(&scope, venue, "12", 6, NOW).await.unwrap();
+        let table = store
+            .create_table(&scope, venue, "12", 6, &change(), NOW)
+            .await
+            .unwrap();
         let (read_venue, read_table) = store.guest_table(&scope, venue, table.id).await.unwrap();
         assert_eq!(read_venue.id.as_uuid(), venue);
         assert_eq!(read_table, table);
@@ -1705,26 +1802,29 @@ mod suite {
         let venue = venue_of(store, &scope).await;
         let other_venue = venue_of(store, &scope).await;
         let category = store
-            .create_category(&scope, venue, &text("Platos"), 1)
+            .create_category(&scope, venue, &text("Platos"), 1, &change(), NOW)
             .await
             .unwrap();
         let elsewhere = store
-            .create_category(&scope, other_venue, &text("Otros"), 1)
+            .create_category(&scope, other_venue, &text("Otros"), 1, &change(), NOW)
             .await
             .unwrap();
         let dish = store
-            .create_menu_item(&scope, &item(venue, category.id))
+            .create_menu_item(&scope, &item(venue, category.id), &change(), NOW)
             .await
             .unwrap();
         let unnamed = store
-            .create_menu_item(&scope, &item(venue, category.id))
+            .create_menu_item(&scope, &item(venue, category.id), &change(), NOW)
             .await
             .unwrap();
         let foreign = store
-            .create_menu_item(&scope, &item(other_venue, elsewhere.id))
+            .create_menu_item(&scope, &item(other_venue, elsewhere.id), &change(), NOW)
             .await
             .unwrap();
-        let table = store.create_table(&scope, venue, "H1", 4, NOW).await.unwrap();
+        let table = store
+            .create_table(&scope, venue, "H1", 4, &change(), NOW)
+            .await
+            .unwrap();
         let seen = std::sync::Mutex::new(Vec::new());
         let price = |v: &comanda_domain::Venue, items: &[MenuItem]| {
             seen.lock()
@@ -1752,6 +1852,7 @@ mod suite {
                 &scope,
                 &guest_draft(venue, table.id, &[dish.id], "k1"),
                 &price,
+                &change(),
                 NOW,
             )
             .await
@@ -1774,7 +1875,9 @@ mod suite {
             (&scope, guest_draft(venue, table.id, &[foreign.id], "k2")),
             (&other, guest_draft(venue, table.id, &[dish.id], "k3")),
         ] {
-            let refused = store.place_guest_order(scope, &draft, &price, NOW).await;
+            let refused = store
+                .place_guest_order(scope, &draft, &price, &change(), NOW)
+                .await;
             match refused {
                 Ok(Err(_)) => assert_eq!(seen.lock().unwrap().pop(), Some(vec![])),
                 Err(StoreError::NotFound) => {}
@@ -1787,6 +1890,7 @@ mod suite {
                     &other,
                     &guest_draft(venue, table.id, &[dish.id], "k3"),
                     &price,
+                    &change(),
                     NOW
                 )
                 .await,
@@ -1799,34 +1903,46 @@ mod suite {
                 &scope,
                 &guest_draft(venue, table.id, &[dish.id], "k1"),
                 &price,
+                &change(),
                 NOW,
             )
             .await
             .unwrap()
             .unwrap();
         assert_eq!(again, PlaceOutcome::Replayed(order.clone()));
-        store.set_item_available(&scope, dish.id, false).await.unwrap();
+        store
+            .set_item_available(&scope, dish.id, false, &change(), NOW)
+            .await
+            .unwrap();
         let sold_out = store
             .place_guest_order(
                 &scope,
                 &guest_draft(venue, table.id, &[dish.id], "k4"),
                 &price,
+                &change(),
                 NOW,
             )
             .await
             .unwrap();
         assert!(sold_out.is_err(), "{sold_out:?}");
-        store.set_item_available(&scope, dish.id, true).await.unwrap();
+        store
+            .set_item_available(&scope, dish.id, true, &change(), NOW)
+            .await
+            .unwrap();
         // Ten guests ordering at once at a fresh table share the one session the first of them opened, and once
         // staff accept the table each order reaches the kitchen as an event.
-        let fresh = store.create_table(&scope, venue, "H2", 4, NOW).await.unwrap();
+        let fresh = store
+            .create_table(&scope, venue, "H2", 4, &change(), NOW)
+            .await
+            .unwrap();
         let drafts: Vec<OrderDraft> = (0..10)
             .map(|n| guest_draft(venue, fresh.id, &[dish.id], &format!("fresh-{n}")))
             .collect();
+        let audit = change();
         let outcomes = futures_join_all(
             drafts
                 .iter()
-                .map(|d| store.place_guest_order(&scope, d, &price, NOW)),
+                .map(|d| store.place_guest_order(&scope, d, &price, &audit, NOW)),
         )
         .await;
         let sessions: std::collections::BTreeSet<_> = outcomes
@@ -1848,6 +1964,7 @@ mod suite {
                 &scope,
                 &guest_draft(venue, fresh.id, &[dish.id], "late"),
                 &price,
+                &change(),
                 NOW,
             )
             .await
@@ -1955,11 +2072,13 @@ mod suite {
             (OrderStatus::Ready, OrderStatus::Served),
         ] {
             store
-                .transition_order(&scope, order, from, to, "k", None, NOW)
+                .transition_order(&scope, order, from, to, "k", None, &change(), NOW)
                 .await
                 .unwrap();
         }
-        let refused = store.close_table(&scope, table, "manager:m", NOW).await;
+        let refused = store
+            .close_table(&scope, table, "manager:m", &change(), NOW)
+            .await;
         assert!(
             matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("payment")),
             "{refused:?}"
@@ -1972,7 +2091,10 @@ mod suite {
                     .unwrap();
             }
         }
-        store.close_table(&scope, table, "manager:m", NOW).await.unwrap();
+        store
+            .close_table(&scope, table, "manager:m", &change(), NOW)
+            .await
+            .unwrap();
         let gone = store
             .reserve_payment(&scope, &payment_of(venue, table, session, 1_000, 0, false), NOW)
             .await
@@ -2607,7 +2729,12 @@ mod row_level_security {
         for (scope, name) in [(&a, "A1"), (&a, "A2"), (&b, "B1")] {
             let venue = comanda_domain::NewVenue::parse(name, "America/Bogota", "", None, None).unwrap();
             store
-                .create_venue(scope, &venue, time::macros::datetime!(2026-11-23 0:00 UTC))
+                .create_venue(
+                    scope,
+                    &venue,
+                    &change(),
+                    time::macros::datetime!(2026-11-23 0:00 UTC),
+                )
                 .await
                 .unwrap();
         }
@@ -2701,8 +2828,38 @@ mod row_level_security {
             .await;
         assert!(edit.is_err(), "the serving role cannot edit audit events");
         tx.rollback().await.unwrap();
-        // Not even the owner (who has the privilege) gets past the trigger.
+        // Nor delete or truncate them: retention's function is its only way to delete.
+        for statement in [
+            "DELETE FROM audit_events",
+            "TRUNCATE audit_events",
+            "TRUNCATE audit_checkpoints",
+        ] {
+            let mut tx = app.begin().await.unwrap();
+            sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+                .bind(scope.partner().to_string())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let refused = sqlx::query(statement).execute(&mut *tx).await.unwrap_err();
+            assert!(
+                refused.to_string().contains("permission denied"),
+                "{statement}: {refused}"
+            );
+            tx.rollback().await.unwrap();
+        }
+        // The schema owner may truncate its tables, except these: the statement trigger refuses it.
         let mut owner = PgConnection::connect(&db.owner_url()).await.unwrap();
+        for table in ["audit_events", "audit_checkpoints", "audit_heads"] {
+            let refused = sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {table} CASCADE")))
+                .execute(&mut owner)
+                .await
+                .unwrap_err();
+            assert!(
+                refused.to_string().contains("TRUNCATE is refused"),
+                "{table}: {refused}"
+            );
+        }
+        // Not even the owner (who has the privilege) gets past the row trigger.
         let mut tx = owner.begin().await.unwrap();
         sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
             .bind(scope.partner().to_string())

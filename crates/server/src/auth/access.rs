@@ -158,6 +158,7 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     };
     let identity: &Arc<Identity> = &state.identity;
     let caller = match access {
+        Access::Public if route.starts_with("/api/v1/t/") => return guest_request(&state, &route, request, next).await,
         Access::Public => return next.run(request).await,
         Access::SecondFactorEnrollment => {
             let Some(token) = bearer(&request) else {
@@ -166,6 +167,7 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
             identity
                 .authenticate(token, &[TokenKind::Enrollment, TokenKind::Access])
                 .await
+                .map_err(|error| (None, error))
         }
         Access::Staff(permission) => {
             let Some(token) = bearer(&request) else {
@@ -182,50 +184,77 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
                         || (caller.member.standing.requires_second_factor()
                             && !caller.member.totp_enabled) =>
                 {
-                    Err(mfa_enrollment_required())
+                    Err((Some(caller), mfa_enrollment_required()))
                 }
-                Ok(caller) if !caller.member.standing.allows(permission) => {
-                    Err(Problem::new(ProblemType::Forbidden)
+                Ok(caller) if !caller.member.standing.allows(permission) => Err((
+                    Some(caller),
+                    Problem::new(ProblemType::Forbidden)
                         .detail("your role does not allow this")
-                        .into())
-                }
-                other => other,
+                        .into(),
+                )),
+                Ok(caller) => Ok(caller),
+                Err(error) => Err((None, error)),
             }
         }
     };
     match caller {
         Ok(caller) => {
-            if let Err(wait) = identity.throttle.tenant_request(caller.scope.partner().as_uuid()) {
-                return Problem::new(ProblemType::RateLimited)
+            let partner = caller.scope.partner();
+            let entry = access_record(&state, &request, &route, Some(caller.member.id));
+            if let Err(wait) = identity.throttle.tenant_request(partner.as_uuid()) {
+                let response = Problem::new(ProblemType::RateLimited)
                     .retry_after(wait.0.max(1))
                     .into_response();
+                state.audit.record_access(partner, outcome(entry, &response));
+                return response;
             }
-            let partner = caller.scope.partner();
-            let entry = access_record(&state, &request, &route, caller.member.id);
             request.extensions_mut().insert(caller);
             let response = next.run(request).await;
-            // MON-6: who, which partner, what, when, from where, which request, and how it ended.
-            state.audit.record_access(
-                partner,
-                AuditEntry {
-                    detail: format!("{} status={}", entry.detail, response.status().as_u16()),
-                    ..entry
-                },
-            );
+            state.audit.record_access(partner, outcome(entry, &response));
             response
         }
-        Err(error) => error.into_response(),
+        // A valid credential refused here (403, enrolment first) is recorded as well: a member probing what their
+        // role does not allow leaves a trace. A credential that does not verify names no partner to record it for.
+        Err((Some(caller), error)) => {
+            let entry = access_record(&state, &request, &route, Some(caller.member.id));
+            let response = error.into_response();
+            state.audit.record_access(caller.scope.partner(), outcome(entry, &response));
+            response
+        }
+        Err((None, error)) => error.into_response(),
     }
 }
 
+/// MON-6: who, which partner, what, when, from where, which request, and how it ended.
+fn outcome(entry: AuditEntry, response: &Response) -> AuditEntry {
+    AuditEntry {
+        detail: format!("{} status={}", entry.detail, response.status().as_u16()),
+        ..entry
+    }
+}
+
+/// A guest's request by table token: recorded in the partner's chain the token proves (whatever the answer), with
+/// no actor and no client address — a guest is not a member, and their address is personal data. The target is
+/// the route template, never the path, which carries the table's token.
+async fn guest_request(state: &AppState, route: &str, request: Request, next: Next) -> Response {
+    let mut entry = access_record(state, &request, route, None);
+    entry.source = None;
+    entry.target = Some(route.to_owned());
+    let (response, partner) = crate::audit::with_guest_partner(next.run(request)).await;
+    if let Some(partner) = partner {
+        state.audit.record_access(partner, outcome(entry, &response));
+    }
+    response
+}
+
 /// The access record of an authenticated request, before its outcome is known.
-fn access_record(state: &AppState, request: &Request, route: &str, actor: uuid::Uuid) -> AuditEntry {
+fn access_record(state: &AppState, request: &Request, route: &str, actor: Option<uuid::Uuid>) -> AuditEntry {
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| client_addr(peer.ip(), request.headers(), &state.settings.trusted_proxies));
     AuditEntry {
-        actor: Some(actor),
+        actor,
         action: format!("http.{}", request.method().as_str().to_ascii_lowercase()),
         target: Some(request.uri().path().to_owned()),
         source: client.map(|c| c.to_string()),

@@ -56,6 +56,11 @@ impl Caller {
     pub fn session(&self) -> Option<Uuid> {
         self.claims.claims.sid.parse().ok()
     }
+
+    /// The audit entry of a change this caller makes (MON-5): who, from where, in which request.
+    pub fn audit(&self, ctx: &RequestContext, action: &str) -> AuditEntry {
+        ctx.audit(action).actor(self.member.id)
+    }
 }
 
 /// Where a request came from, for audit records and throttling.

@@ -9,11 +9,13 @@ use comanda_domain::menu::{MenuItem, RequestedLine, price_order};
 use comanda_domain::{Money, OrderStatus, ValidationErrors, Venue};
 use comanda_security::TenantScope;
 use comanda_security::table_token;
+use comanda_store::identity::AuditEntry;
 use comanda_store::ordering::{OrderDraft, PlaceOutcome, VenueTable};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::RequestContext;
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::ordering::{MenuView, OrderView, menu_view};
@@ -39,11 +41,21 @@ async fn verify_token(state: &AppState, token: &str) -> Result<TokenAccess, ApiE
     let table_id = table_token::claimed_table(token).ok_or_else(not_found)?;
     let entry = state.store.table_entry(table_id).await?.ok_or_else(not_found)?;
     let access = table_token::verify(&state.table_key, token, &entry).ok_or_else(not_found)?;
+    crate::audit::note_guest_partner(entry.partner);
     Ok(TokenAccess {
         scope: TenantScope::from_proof(&access.proof),
         venue: access.venue,
         table: access.table,
     })
+}
+
+/// A guest's change as the audit chain records it (MON-5): no actor and no client address (a guest is not a member,
+/// and their address is personal data), only the table and the request id.
+pub(crate) fn guest_audit(ctx: &RequestContext, action: &str, table: Uuid) -> AuditEntry {
+    AuditEntry {
+        request_id: ctx.request_id.clone(),
+        ..AuditEntry::new(action).detail(format!("table={table} by=guest"))
+    }
 }
 
 pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<GuestTable, ApiError> {
@@ -186,6 +198,7 @@ pub async fn place_order(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    ctx: RequestContext,
     ApiJson(request): ApiJson<GuestOrderRequest>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     let key = idempotency_key(&headers)?;
@@ -222,7 +235,13 @@ pub async fn place_order(
     };
     let placed = state
         .store
-        .place_guest_order(&access.scope, &draft, &price, state.clock.now())
+        .place_guest_order(
+            &access.scope,
+            &draft,
+            &price,
+            &guest_audit(&ctx, "order.placed", access.table),
+            state.clock.now(),
+        )
         .await?;
     let outcome = placed.map_err(|errors| {
         let mut problem = Problem::new(ProblemType::BusinessRule).detail("some lines cannot be ordered");
@@ -312,6 +331,7 @@ pub async fn cancel_order(
     State(state): State<AppState>,
     Path((token, order)): Path<(String, String)>,
     headers: HeaderMap,
+    ctx: RequestContext,
 ) -> Result<Json<OrderView>, ApiError> {
     let device = guest_device(&headers)?.ok_or_else(|| {
         ApiError::from(comanda_domain::ValidationErrors::single(
@@ -323,7 +343,13 @@ pub async fn cancel_order(
     let order = crate::routes::ordering::path_id(&order)?;
     let cancelled = state
         .store
-        .cancel_guest_order(&guest.scope, order, &device, state.clock.now())
+        .cancel_guest_order(
+            &guest.scope,
+            order,
+            &device,
+            &guest_audit(&ctx, "order.cancelled_by_guest", guest.table.id),
+            state.clock.now(),
+        )
         .await?;
     state
         .order_events

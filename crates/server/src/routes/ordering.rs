@@ -75,6 +75,7 @@ impl From<comanda_domain::Venue> for VenueView {
 pub async fn create_venue(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     ApiJson(request): ApiJson<VenueRequest>,
 ) -> Result<(StatusCode, Json<VenueView>), ApiError> {
     let venue = NewVenue::parse(
@@ -86,7 +87,12 @@ pub async fn create_venue(
     )?;
     let created = state
         .store
-        .create_venue(&caller.scope, &venue, state.clock.now())
+        .create_venue(
+            &caller.scope,
+            &venue,
+            &caller.audit(&ctx, "venue.created"),
+            state.clock.now(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
@@ -185,6 +191,7 @@ fn table_view(state: &AppState, partner: comanda_domain::PartnerId, table: Venue
 pub async fn create_table(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path(venue): Path<String>,
     ApiJson(request): ApiJson<TableRequest>,
 ) -> Result<(StatusCode, Json<TableView>), ApiError> {
@@ -197,7 +204,14 @@ pub async fn create_table(
     errors.into_result(())?;
     let table = state
         .store
-        .create_table(&caller.scope, venue, &label, request.seats, state.clock.now())
+        .create_table(
+            &caller.scope,
+            venue,
+            &label,
+            request.seats,
+            &caller.audit(&ctx, "table.created").detail(format!("venue={venue}")),
+            state.clock.now(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -305,6 +319,7 @@ pub struct CategoryView {
 pub async fn create_category(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path(venue): Path<String>,
     ApiJson(request): ApiJson<CategoryRequest>,
 ) -> Result<(StatusCode, Json<CategoryView>), ApiError> {
@@ -314,7 +329,14 @@ pub async fn create_category(
     errors.into_result(())?;
     let category = state
         .store
-        .create_category(&caller.scope, venue, &name, request.position)
+        .create_category(
+            &caller.scope,
+            venue,
+            &name,
+            request.position,
+            &caller.audit(&ctx, "menu.category_created").detail(format!("venue={venue}")),
+            state.clock.now(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -401,6 +423,7 @@ impl From<MenuItem> for ItemView {
 pub async fn create_item(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path(venue): Path<String>,
     ApiJson(request): ApiJson<ItemRequest>,
 ) -> Result<(StatusCode, Json<ItemView>), ApiError> {
@@ -446,7 +469,14 @@ pub async fn create_item(
     };
     let created = state
         .store
-        .create_menu_item(&caller.scope, &item)
+        .create_menu_item(
+            &caller.scope,
+            &item,
+            &caller
+                .audit(&ctx, "menu.item_created")
+                .detail(format!("venue={venue_id} price={}", item.price.amount)),
+            state.clock.now(),
+        )
         .await
         .map_err(|e| match e {
             comanda_store::StoreError::NotFound => ApiError::rule(ValidationErrors::single(
@@ -481,6 +511,7 @@ pub struct ItemPatch {
 pub async fn update_item(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path(item): Path<String>,
     ApiJson(patch): ApiJson<ItemPatch>,
 ) -> Result<Json<ItemView>, ApiError> {
@@ -522,7 +553,15 @@ pub async fn update_item(
     rules.into_result(()).map_err(ApiError::rule)?;
     let saved = state
         .store
-        .update_menu_item(&caller.scope, &item)
+        .update_menu_item(
+            &caller.scope,
+            &item,
+            &caller.audit(&ctx, "menu.item_updated").detail(format!(
+                "price={} available={}",
+                item.price.amount, item.available
+            )),
+            state.clock.now(),
+        )
         .await
         .map_err(|e| match e {
             comanda_store::StoreError::NotFound => ApiError::rule(ValidationErrors::single(
@@ -540,11 +579,17 @@ pub async fn update_item(
 pub async fn delete_item(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path(item): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_menu_item(&caller.scope, path_id(&item)?)
+        .delete_menu_item(
+            &caller.scope,
+            path_id(&item)?,
+            &caller.audit(&ctx, "menu.item_deleted"),
+            state.clock.now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -563,6 +608,7 @@ pub struct CategoryPatch {
 pub async fn update_category(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path(category): Path<String>,
     ApiJson(patch): ApiJson<CategoryPatch>,
 ) -> Result<Json<CategoryView>, ApiError> {
@@ -575,7 +621,14 @@ pub async fn update_category(
     errors.into_result(())?;
     let saved = state
         .store
-        .update_category(&caller.scope, id, name.as_ref(), patch.position)
+        .update_category(
+            &caller.scope,
+            id,
+            name.as_ref(),
+            patch.position,
+            &caller.audit(&ctx, "menu.category_updated"),
+            state.clock.now(),
+        )
         .await?;
     Ok(Json(CategoryView {
         id: saved.id.to_string(),
@@ -591,11 +644,17 @@ pub async fn update_category(
 pub async fn delete_category(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path(category): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_category(&caller.scope, path_id(&category)?)
+        .delete_category(
+            &caller.scope,
+            path_id(&category)?,
+            &caller.audit(&ctx, "menu.category_deleted"),
+            state.clock.now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -744,6 +803,7 @@ pub struct TransitionRequest {
 pub async fn transition(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path(order): Path<String>,
     ApiJson(request): ApiJson<TransitionRequest>,
 ) -> Result<Json<OrderView>, ApiError> {
@@ -762,6 +822,9 @@ pub async fn transition(
             to,
             &actor,
             request.reason.as_deref(),
+            &caller
+                .audit(&ctx, "order.transitioned")
+                .detail(format!("from={} to={}", order.status.as_str(), to.as_str())),
             state.clock.now(),
         )
         .await?;
@@ -904,12 +967,19 @@ pub async fn table_sessions(
 pub async fn accept_session(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path(session): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
     let actor = caller.actor();
     let accepted = state
         .store
-        .accept_session(&caller.scope, path_id(&session)?, &actor, state.clock.now())
+        .accept_session(
+            &caller.scope,
+            path_id(&session)?,
+            &actor,
+            &caller.audit(&ctx, "table_session.accepted"),
+            state.clock.now(),
+        )
         .await?;
     state
         .order_events
@@ -927,6 +997,7 @@ pub async fn accept_session(
 pub async fn close_table(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
     Path((venue, table)): Path<(String, String)>,
 ) -> Result<Json<SessionView>, ApiError> {
     let (venue, table) = (path_id(&venue)?, path_id(&table)?);
@@ -936,7 +1007,13 @@ pub async fn close_table(
     let actor = caller.actor();
     let closed = state
         .store
-        .close_table(&caller.scope, table, &actor, state.clock.now())
+        .close_table(
+            &caller.scope,
+            table,
+            &actor,
+            &caller.audit(&ctx, "table_session.closed").detail(format!("table={table}")),
+            state.clock.now(),
+        )
         .await?;
     let mut views = session_views(&state, &caller, venue, vec![closed]).await?;
     views.pop().map(Json).ok_or(ApiError::NotFound)

@@ -2,10 +2,10 @@
 //! request is recorded with who, partner, what, when, from where and which request; owners filter and export it;
 //! the chain verifies, and an entry edited behind the server's back is named.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::Connection;
 
-use crate::identity::{PASSWORD, call, enrolled, sign_up};
+use crate::identity::{PASSWORD, call, enrolled, invite_and_join, post, sign_up};
 use crate::support::{Engine, TestServer};
 
 pub async fn every_authenticated_request_is_chained_and_verifiable(engine: Engine) {
@@ -175,4 +175,143 @@ async fn tamper_with_registration(server: &TestServer) -> String {
     }
 }
 
-on_both_engines!(every_authenticated_request_is_chained_and_verifiable);
+/// MON-5, MON-6 (issue 15): every venue, table, menu, order and session change appends its own entry, a guest's
+/// without actor or address; a member refused with 403 and a guest's request by table token are recorded too.
+pub async fn every_change_and_every_refusal_is_audited(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = crate::ordering::venue_with_menu(&server, "changes@example.co").await;
+    let owner = Some(v.owner.as_str());
+    let edited = call(
+        &server,
+        "PATCH",
+        &format!("/api/v1/menu/items/{}", v.item),
+        owner,
+        Some(json!({"available": false})),
+    )
+    .await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    let edited = call(
+        &server,
+        "PATCH",
+        &format!("/api/v1/menu/items/{}", v.item),
+        owner,
+        Some(json!({"available": true})),
+    )
+    .await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    let guest_view = call(&server, "GET", &format!("/api/v1/t/{}", v.token), None, None).await;
+    assert_eq!(guest_view.status, 200);
+    let placed = post(
+        &server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let order = placed.body["id"].as_str().unwrap().to_owned();
+    crate::ordering::accept_table(&server, &v).await;
+    let moved = post(
+        &server,
+        &format!("/api/v1/orders/{order}/transitions"),
+        owner,
+        json!({"to": "accepted"}),
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    // A refused change leaves no change entry: the category still has its item.
+    let refused = call(
+        &server,
+        "DELETE",
+        &format!("/api/v1/menu/categories/{}", v.category),
+        owner,
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    // A waiter's valid token on a route their role does not allow: 403, recorded.
+    let waiter = invite_and_join(
+        &server,
+        &v.owner,
+        "waiter@example.co",
+        "server",
+        "a much longer passphrase",
+    )
+    .await;
+    let signed_in = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "waiter@example.co", "password": "a much longer passphrase"}),
+    )
+    .await;
+    let waiter_token = signed_in.body["access_token"].as_str().unwrap().to_owned();
+    let forbidden = post(
+        &server,
+        "/api/v1/venues",
+        Some(&waiter_token),
+        json!({"name": "Sede Norte", "timezone": "America/Bogota"}),
+    )
+    .await;
+    assert_eq!(forbidden.status, 403, "{}", forbidden.body);
+
+    let log = call(&server, "GET", "/api/v1/audit?limit=200", owner, None).await;
+    assert_eq!(log.status, 200, "{}", log.body);
+    let items = log.body["items"].as_array().unwrap();
+    let with = |action: &str| -> Vec<&Value> { items.iter().filter(|e| e["action"] == action).collect() };
+    let one = |action: &str, target: &str| -> &Value {
+        with(action)
+            .into_iter()
+            .find(|e| e["target"] == target)
+            .unwrap_or_else(|| panic!("no {action} of {target}: {items:#?}"))
+    };
+    let owner_id = one("venue.created", &v.venue)["actor"].clone();
+    assert!(owner_id.is_string());
+    assert_eq!(one("table.created", &v.table)["actor"], owner_id);
+    one("menu.category_created", &v.category);
+    one("menu.item_created", &v.item);
+    assert_eq!(with("menu.item_updated").len(), 2);
+    assert!(
+        with("menu.category_deleted").is_empty(),
+        "a refused change is not recorded"
+    );
+    let guest_order = one("order.placed", &order);
+    assert!(
+        guest_order["actor"].is_null() && guest_order["source"].is_null(),
+        "{guest_order}"
+    );
+    assert_eq!(guest_order["detail"], format!("table={} by=guest", v.table));
+    assert_eq!(with("table_session.accepted").len(), 1);
+    let transitioned = one("order.transitioned", &order);
+    assert_eq!(transitioned["detail"], "from=placed to=accepted");
+    assert_eq!(transitioned["source"], "127.0.0.1");
+    assert!(transitioned["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+
+    // The access log: the 403 with the waiter as actor; the guest's reads by route template, token-free.
+    let refused_access = items
+        .iter()
+        .find(|e| e["actor"] == waiter.as_str() && e["action"] == "http.post")
+        .unwrap_or_else(|| panic!("the 403 is not recorded: {items:#?}"));
+    assert_eq!(refused_access["detail"], "route=/api/v1/venues status=403");
+    let guest_read = items
+        .iter()
+        .find(|e| e["action"] == "http.get" && e["target"] == "/api/v1/t/{token}")
+        .unwrap_or_else(|| panic!("the guest's read is not recorded: {items:#?}"));
+    assert!(
+        guest_read["actor"].is_null() && guest_read["source"].is_null(),
+        "{guest_read}"
+    );
+    assert_eq!(guest_read["detail"], "route=/api/v1/t/{token} status=200");
+    assert!(
+        !log.body.to_string().contains(&v.token),
+        "no table token reaches the audit log"
+    );
+    let verified = call(&server, "GET", "/api/v1/audit/verify", owner, None).await;
+    assert_eq!(verified.body["verified"], true, "{}", verified.body);
+    server.stop().await;
+}
+
+on_both_engines!(
+    every_authenticated_request_is_chained_and_verifiable,
+    every_change_and_every_refusal_is_audited,
+);

@@ -776,6 +776,21 @@ async fn a_tenant_past_its_request_budget_gets_429_and_another_tenant_is_served(
     assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
     let other = call(&server, "GET", "/api/v1/venues", Some(&quiet.access), None).await;
     assert_eq!(other.status, 200, "another partner is served");
+    // MON-6: a request refused by the budget is recorded like any other (once the budget has refilled a little).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let csv = server
+        .client
+        .get(server.url("/api/v1/audit/export.csv?action=http.get"))
+        .bearer_auth(&busy.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.lines().any(|l| l.contains("route=/api/v1/venues status=429")),
+        "the 429s are in the access log"
+    );
     server.stop().await;
 }
 

@@ -439,7 +439,15 @@ pub async fn the_kitchen_list_is_read_to_its_end_page_by_page(engine: Engine) {
             device: Some("crash-test".into()),
         };
         let at = server.clock.now() + time::Duration::seconds(1 + n / 4);
-        let placed = store.place_order(&scope, &new, at).await.unwrap();
+        let placed = store
+            .place_order(
+                &scope,
+                &new,
+                &comanda_store::identity::AuditEntry::new("order.placed"),
+                at,
+            )
+            .await
+            .unwrap();
         assert!(matches!(placed, PlaceOutcome::Created(_)), "{placed:?}");
         stored.push((at, id));
     }
