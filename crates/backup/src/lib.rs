@@ -407,7 +407,7 @@ impl Backups {
     /// kept `keystore_retention_days` (7). The ordinary backups never hold person keys, so an erasure (which
     /// deletes the person's key) cannot be undone by restoring one of them.
     async fn backup_keystore(&self, now: OffsetDateTime, work: &Path) -> Result<String, BackupError> {
-        let rows = self.engine.person_keys().await?.unwrap_or_default();
+        let rows = self.engine.key_rows().await?.unwrap_or_default();
         let plain = work.join("keystore.json");
         let sealed_path = work.join("keystore.age");
         std::fs::write(
@@ -456,10 +456,10 @@ impl Backups {
     /// back. Where one existed, its keys were kept as they are: a key an erasure destroyed stays destroyed.
     async fn restore_keystore(&self, work: &Path, live_existed: bool) -> Result<String, BackupError> {
         if live_existed {
-            return Ok("the live person keys were kept".into());
+            return Ok("the live data keys were kept".into());
         }
         let Some(name) = self.keystore_names().await?.pop() else {
-            return Ok("no key-store backup: personal data sealed under person keys stays unreadable".into());
+            return Ok("no key-store backup: data sealed under the lost keys stays unreadable".into());
         };
         let fetched = work.join("keystore.age");
         let plain = work.join("keystore.json");
@@ -478,10 +478,10 @@ impl Backups {
             .map_err(|e| BackupError::Io(e.to_string()))??;
             let bytes = std::fs::read(&plain).map_err(|e| BackupError::Io(e.to_string()))?;
             let _ = std::fs::remove_file(&plain);
-            let rows: Vec<snapshot::PersonKeyRow> =
+            let rows: Vec<snapshot::KeyRow> =
                 serde_json::from_slice(&bytes).map_err(|e| BackupError::Integrity(format!("{name}: {e}")))?;
-            let added = self.engine.put_person_keys(&rows).await?;
-            return Ok(format!("{added} person key(s) put back from {name}"));
+            let added = self.engine.put_key_rows(&rows).await?;
+            return Ok(format!("{added} data key(s) put back from {name}"));
         }
         Err(BackupError::NotFound(format!(
             "no readable copy of {name}: {}",
@@ -688,6 +688,13 @@ impl Backups {
         Ok(deleted)
     }
 
+    /// Writes a fresh key-store backup, then deletes those older than `keystore_retention_days`.
+    pub async fn refresh_keystore(&self) -> Result<Vec<(String, String)>, BackupError> {
+        let work = tempfile::tempdir().map_err(|e| BackupError::Io(format!("work directory: {e}")))?;
+        self.backup_keystore(self.clock.now(), work.path()).await?;
+        self.prune_keystore().await
+    }
+
     /// Deletes key-store backups older than `keystore_retention_days`, always keeping the newest one.
     async fn prune_keystore(&self) -> Result<Vec<(String, String)>, BackupError> {
         let days = i64::try_from(self.config.keystore_retention_days).unwrap_or(7);
@@ -759,7 +766,7 @@ impl Backups {
         };
         let plain = work.path().join("snapshot");
         self.decrypt(&fetched, &plain, &manifest).await?;
-        let live_existed = self.engine.person_keys().await.ok().flatten().is_some();
+        let live_existed = self.engine.key_rows().await.ok().flatten().is_some();
         let bar = self.bar(0, "restore");
         let note = self
             .engine
@@ -1019,6 +1026,14 @@ impl Backups {
                     match self.prune().await {
                         Ok(deleted) => report.pruned = deleted.len(),
                         Err(error) => tracing::error!(%error, "pruning old backups failed"),
+                    }
+                } else {
+                    // Old backups stay while new ones fail, but the key store's window does not wait on them: a
+                    // fresh key-store backup is written and the ones past `keystore_retention_days` go, so an
+                    // erased key leaves the key-store backups in time even while database backups fail (PRIV-1).
+                    match self.refresh_keystore().await {
+                        Ok(deleted) => report.pruned = deleted.len(),
+                        Err(error) => tracing::error!(%error, "refreshing the key-store backups failed"),
                     }
                 }
             }

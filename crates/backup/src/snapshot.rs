@@ -59,9 +59,14 @@ impl Scratch {
     }
 }
 
-/// Per-person data keys never ride along in the ordinary backups: erasing a person deletes their key, and a
-/// restore must not bring it back (PRIV-1). A restore keeps the live database's person keys instead.
-pub const PERSON_KEYS: &str = "person_keys";
+/// The key store: tenants' and persons' data keys (still wrapped by the KMS). Neither table's rows ride along in the
+/// ordinary backups: erasing a person or offboarding a partner deletes their key, and a restore must not bring it
+/// back (PRIV-1). A restore keeps the live database's keys instead, and the key store is backed up apart.
+pub const KEY_TABLES: [&str; 2] = ["tenant_keys", "person_keys"];
+
+fn is_key_table(table: &str) -> bool {
+    KEY_TABLES.contains(&table)
+}
 
 #[async_trait]
 pub trait Engine: Send + Sync + std::fmt::Debug {
@@ -74,22 +79,30 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     async fn scratch(&self, snapshot: &Path) -> Result<Scratch, BackupError>;
     /// Rows per table of a restored scratch database.
     async fn count_rows(&self, scratch: &Scratch) -> Result<BTreeMap<String, i64>, BackupError>;
-    /// The live person keys (still wrapped by the KMS), for the key store's own backup; `None` when there is no
-    /// live key store at all (the database or its schema is gone).
-    async fn person_keys(&self) -> Result<Option<Vec<PersonKeyRow>>, BackupError>;
-    /// Puts person keys into the live database (keeping any already there); returns how many were added.
-    async fn put_person_keys(&self, rows: &[PersonKeyRow]) -> Result<usize, BackupError>;
+    /// The live data keys of [`KEY_TABLES`] (still wrapped by the KMS), for the key store's own backup; `None`
+    /// when there is no live key store at all (the database or its schema is gone).
+    async fn key_rows(&self) -> Result<Option<Vec<KeyRow>>, BackupError>;
+    /// Puts data keys into the live database (keeping any already there; a tenant key only while its partner
+    /// exists); returns how many were added.
+    async fn put_key_rows(&self, rows: &[KeyRow]) -> Result<usize, BackupError>;
 }
 
-/// One person key as its own backup carries it: ids and times as text, the wrap as stored.
+/// One data key as the key store's backup carries it: its table, ids and times as text, the wrap as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PersonKeyRow {
+pub struct KeyRow {
+    /// One of [`KEY_TABLES`]; key-store backups written before tenant keys joined them hold person keys only.
+    #[serde(default = "person_keys_table")]
+    pub table: String,
     pub partner_id: String,
     pub owner_id: String,
     pub key_id: String,
     pub version: i64,
     pub wrapped: Vec<u8>,
     pub created_at: String,
+}
+
+fn person_keys_table() -> String {
+    "person_keys".into()
 }
 
 pub(crate) fn db(e: sqlx::Error) -> BackupError {
@@ -171,32 +184,55 @@ async fn sqlite_info(path: &Path) -> Result<SnapshotInfo, BackupError> {
     })
 }
 
-/// Copies the live database's person keys into the file about to replace it (a restore never resurrects a key an
-/// erasure destroyed, and never loses one that exists).
-async fn carry_person_keys(live: &Path, staged: &Path) -> Result<(), BackupError> {
+/// Copies the live database's data keys into the file about to replace it (a restore never resurrects a key an
+/// erasure or an offboarding destroyed, and never loses one that exists; a tenant key goes along while its partner
+/// is in the restored file, as its foreign key requires).
+async fn carry_keys(live: &Path, staged: &Path) -> Result<(), BackupError> {
     let mut conn = sqlite_open(staged, false).await?;
-    let staged_has = sqlite_tables(&mut conn).await?.iter().any(|t| t == PERSON_KEYS);
+    let staged_tables = sqlite_tables(&mut conn).await?;
     let mut live_conn = sqlite_open(live, true).await?;
-    let live_has = sqlite_tables(&mut live_conn)
-        .await?
-        .iter()
-        .any(|t| t == PERSON_KEYS);
+    let live_tables = sqlite_tables(&mut live_conn).await?;
     let _ = live_conn.close().await;
-    if staged_has && live_has {
-        sqlx::query("ATTACH DATABASE ?1 AS live")
-            .bind(live.display().to_string())
-            .execute(&mut conn)
-            .await
-            .map_err(db)?;
-        sqlx::raw_sql(
-            "DELETE FROM main.person_keys;
-             INSERT INTO main.person_keys SELECT * FROM live.person_keys;
-             DETACH DATABASE live;",
-        )
+    sqlx::query("ATTACH DATABASE ?1 AS live")
+        .bind(live.display().to_string())
+        .execute(&mut conn)
+        .await
+        .map_err(db)?;
+    for table in KEY_TABLES {
+        if !(staged_tables.iter().any(|t| t == table) && live_tables.iter().any(|t| t == table)) {
+            continue;
+        }
+        let keep = if table == "tenant_keys" {
+            " WHERE partner_id IN (SELECT id FROM main.partners)"
+        } else {
+            ""
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM main.{table}; INSERT INTO main.{table} SELECT * FROM live.{table}{keep};"
+        )))
         .execute(&mut conn)
         .await
         .map_err(db)?;
     }
+    sqlx::raw_sql("DETACH DATABASE live")
+        .execute(&mut conn)
+        .await
+        .map_err(db)?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Deletes every data key from a SQLite file and rewrites it, so not even its freed pages keep one.
+async fn strip_keys(path: &Path) -> Result<(), BackupError> {
+    let mut conn = sqlite_open(path, false).await?;
+    let tables = sqlite_tables(&mut conn).await?;
+    for table in KEY_TABLES.iter().filter(|t| tables.iter().any(|have| have == *t)) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+    }
+    sqlx::raw_sql("VACUUM").execute(&mut conn).await.map_err(db)?;
     let _ = conn.close().await;
     Ok(())
 }
@@ -264,15 +300,8 @@ impl Engine for Sqlite {
             .await
             .map_err(db)?;
         let _ = conn.close().await;
-        // The copy loses its person keys; VACUUM rewrites it so not even freed pages keep them.
-        let mut copy = sqlite_open(out, false).await?;
-        if sqlite_tables(&mut copy).await?.iter().any(|t| t == PERSON_KEYS) {
-            sqlx::raw_sql("DELETE FROM person_keys; VACUUM;")
-                .execute(&mut copy)
-                .await
-                .map_err(db)?;
-        }
-        let _ = copy.close().await;
+        // The copy loses its data keys (see KEY_TABLES).
+        strip_keys(out).await?;
         sqlite_info(out).await
     }
 
@@ -295,13 +324,18 @@ impl Engine for Sqlite {
             .and_then(|f| f.sync_all())
             .map_err(io("staging"))?;
         if self.path.exists() {
-            carry_person_keys(&self.path, &staged).await?;
+            carry_keys(&self.path, &staged).await?;
         }
         let mut kept = String::from("no previous database");
+        let mut previous = None;
         if self.path.exists() {
-            let previous = dir.join(format!("{file_name}.pre-restore-{label}"));
-            fs::hard_link(&self.path, &previous).map_err(io("keeping the previous database"))?;
-            kept = format!("previous database kept as {}", previous.display());
+            let copy = dir.join(format!("{file_name}.pre-restore-{label}"));
+            fs::hard_link(&self.path, &copy).map_err(io("keeping the previous database"))?;
+            kept = format!(
+                "previous database kept as {} (without its data keys: they stay in the live database)",
+                copy.display()
+            );
+            previous = Some(copy);
         }
         // The old write-ahead log belongs to the old file: applied to the new one it would corrupt it.
         for suffix in ["-wal", "-shm"] {
@@ -315,6 +349,11 @@ impl Engine for Sqlite {
         }
         fs::rename(&staged, &self.path).map_err(io("replacing the database"))?;
         fsync_dir(dir);
+        if let Some(previous) = previous {
+            // The live keys went into the restored file; the kept copy holds none, so a key destroyed after this
+            // restore is not left behind in it (PRIV-1).
+            strip_keys(&previous).await?;
+        }
         Ok(kept)
     }
 
@@ -337,26 +376,32 @@ impl Engine for Sqlite {
         Ok(sqlite_info(&Sqlite::from_url(&scratch.url)?.path).await?.tables)
     }
 
-    async fn person_keys(&self) -> Result<Option<Vec<PersonKeyRow>>, BackupError> {
+    async fn key_rows(&self) -> Result<Option<Vec<KeyRow>>, BackupError> {
         if !self.path.exists() {
             return Ok(None);
         }
         let mut conn = sqlite_open(&self.path, true).await?;
-        if !sqlite_tables(&mut conn).await?.iter().any(|t| t == PERSON_KEYS) {
+        let tables = sqlite_tables(&mut conn).await?;
+        let present: Vec<&str> = KEY_TABLES
+            .into_iter()
+            .filter(|t| tables.iter().any(|have| have == t))
+            .collect();
+        if present.is_empty() {
             let _ = conn.close().await;
             return Ok(None);
         }
         let mut rows = Vec::new();
-        {
-            for row in sqlx::query(
-                "SELECT partner_id, owner_id, key_id, version, wrapped, created_at FROM person_keys
-                  ORDER BY partner_id, owner_id",
-            )
+        for table in present {
+            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT partner_id, owner_id, key_id, version, wrapped, created_at FROM {table}
+                  ORDER BY partner_id, owner_id"
+            )))
             .fetch_all(&mut conn)
             .await
             .map_err(db)?
             {
-                rows.push(PersonKeyRow {
+                rows.push(KeyRow {
+                    table: table.to_owned(),
                     partner_id: row.try_get("partner_id").map_err(db)?,
                     owner_id: row.try_get("owner_id").map_err(db)?,
                     key_id: row.try_get("key_id").map_err(db)?,
@@ -370,20 +415,22 @@ impl Engine for Sqlite {
         Ok(Some(rows))
     }
 
-    async fn put_person_keys(&self, rows: &[PersonKeyRow]) -> Result<usize, BackupError> {
+    async fn put_key_rows(&self, rows: &[KeyRow]) -> Result<usize, BackupError> {
         let mut conn = sqlite_open(&self.path, false).await?;
         let mut added = 0;
         for row in rows {
-            added += sqlx::query(
-                "INSERT OR IGNORE INTO person_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
+            let table = checked_key_table(&row.table)?;
+            added += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT OR IGNORE INTO {table} (partner_id, owner_id, key_id, version, wrapped, created_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE ?7 OR EXISTS (SELECT 1 FROM partners WHERE id = ?1)"
+            )))
             .bind(&row.partner_id)
             .bind(&row.owner_id)
             .bind(&row.key_id)
             .bind(row.version)
             .bind(&row.wrapped)
             .bind(&row.created_at)
+            .bind(table == "person_keys")
             .execute(&mut conn)
             .await
             .map_err(db)?
@@ -392,6 +439,14 @@ impl Engine for Sqlite {
         let _ = conn.close().await;
         Ok(added)
     }
+}
+
+/// The key table a key-store backup names, refused unless it is one of [`KEY_TABLES`].
+fn checked_key_table(table: &str) -> Result<&'static str, BackupError> {
+    KEY_TABLES
+        .into_iter()
+        .find(|t| *t == table)
+        .ok_or_else(|| BackupError::Integrity(format!("the key store names an unknown table {table:?}")))
 }
 
 // ------------------------------------------------------------------------------------------------------ PostgreSQL
@@ -484,8 +539,8 @@ impl Postgres {
         .map_err(db)?;
         let mut counts = BTreeMap::new();
         for table in tables {
-            if table == PERSON_KEYS {
-                // Not in the dump (see PERSON_KEYS).
+            if is_key_table(&table) {
+                // Not in the dump (see KEY_TABLES).
                 counts.insert(table, 0);
                 continue;
             }
@@ -550,6 +605,7 @@ impl Engine for Postgres {
                 "--format=custom",
                 "--no-password",
                 "--exclude-table-data=person_keys",
+                "--exclude-table-data=tenant_keys",
                 "--snapshot",
             ])
             .arg(&snapshot_id)
@@ -568,7 +624,7 @@ impl Engine for Postgres {
     }
 
     async fn restore(&self, snapshot: &Path, _label: &str) -> Result<String, BackupError> {
-        let live_keys = Engine::person_keys(self).await?.unwrap_or_default();
+        let live_keys = Engine::key_rows(self).await?.unwrap_or_default();
         let dir = tempfile::tempdir().map_err(io("temporary directory"))?;
         let script = dir.path().join("restore.sql");
         let (mut to_sql, _) = self.tool("pg_restore", &self.owner_url)?;
@@ -591,7 +647,7 @@ impl Engine for Postgres {
         .arg(url)
         .stdout(std::process::Stdio::null());
         Self::run(psql, "psql (restore)").await?;
-        self.put_person_keys(&live_keys).await?;
+        self.put_key_rows(&live_keys).await?;
         Ok(format!(
             "the schema was replaced in one transaction; the {} live person key(s) were kept",
             live_keys.len()
@@ -638,28 +694,31 @@ impl Engine for Postgres {
         counts
     }
 
-    async fn person_keys(&self) -> Result<Option<Vec<PersonKeyRow>>, BackupError> {
+    async fn key_rows(&self) -> Result<Option<Vec<KeyRow>>, BackupError> {
         let mut conn = PgConnection::connect(&self.dump_url).await.map_err(db)?;
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass('public.person_keys') IS NOT NULL")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(db)?;
-        if !exists {
-            let _ = conn.close().await;
-            return Ok(None);
-        }
         let mut rows = Vec::new();
-        {
-            for row in sqlx::query(
+        let mut any = false;
+        for table in KEY_TABLES {
+            let exists: bool = sqlx::query_scalar("SELECT to_regclass('public.' || $1) IS NOT NULL")
+                .bind(table)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(db)?;
+            if !exists {
+                continue;
+            }
+            any = true;
+            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT partner_id::text AS partner_id, owner_id::text AS owner_id, key_id::text AS key_id, version,
                         wrapped, created_at::text AS created_at
-                   FROM person_keys ORDER BY partner_id, owner_id",
-            )
+                   FROM {table} ORDER BY partner_id, owner_id"
+            )))
             .fetch_all(&mut conn)
             .await
             .map_err(db)?
             {
-                rows.push(PersonKeyRow {
+                rows.push(KeyRow {
+                    table: table.to_owned(),
                     partner_id: row.try_get("partner_id").map_err(db)?,
                     owner_id: row.try_get("owner_id").map_err(db)?,
                     key_id: row.try_get("key_id").map_err(db)?,
@@ -670,33 +729,37 @@ impl Engine for Postgres {
             }
         }
         let _ = conn.close().await;
-        Ok(Some(rows))
+        Ok(any.then_some(rows))
     }
 
-    async fn put_person_keys(&self, rows: &[PersonKeyRow]) -> Result<usize, BackupError> {
+    async fn put_key_rows(&self, rows: &[KeyRow]) -> Result<usize, BackupError> {
         // As the schema owner, inside each row's tenant (row-level security applies to the owner too).
         let mut conn = PgConnection::connect(&self.owner_url).await.map_err(db)?;
         let mut added = 0;
         for row in rows {
+            let table = checked_key_table(&row.table)?;
             sqlx::raw_sql("BEGIN").execute(&mut conn).await.map_err(db)?;
             sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
                 .bind(&row.partner_id)
                 .execute(&mut conn)
                 .await
                 .map_err(db)?;
-            added += sqlx::query(
-                "INSERT INTO person_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
-                 VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::timestamptz) ON CONFLICT DO NOTHING",
-            )
+            added += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} (partner_id, owner_id, key_id, version, wrapped, created_at)
+                 SELECT $1::uuid, $2::uuid, $3::uuid, $4, $5, $6::timestamptz
+                  WHERE $7 OR EXISTS (SELECT 1 FROM partners WHERE id = $1::uuid)
+                 ON CONFLICT DO NOTHING"
+            )))
             .bind(&row.partner_id)
             .bind(&row.owner_id)
             .bind(&row.key_id)
             .bind(row.version)
             .bind(&row.wrapped)
             .bind(&row.created_at)
+            .bind(table == "person_keys")
             .execute(&mut conn)
             .await
-            .map_err(|e| BackupError::Database(format!("putting person keys back: {e}")))?
+            .map_err(|e| BackupError::Database(format!("putting data keys back: {e}")))?
             .rows_affected() as usize;
             sqlx::raw_sql("COMMIT").execute(&mut conn).await.map_err(db)?;
         }

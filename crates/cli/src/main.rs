@@ -64,6 +64,26 @@ enum Command {
         #[command(subcommand)]
         action: PaymentsCommand,
     },
+    /// Partners, as the platform's operator sees them.
+    Partners {
+        #[command(subcommand)]
+        action: PartnersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PartnersCommand {
+    /// Offboard a partner (PRIV-1): its data keys are destroyed, so every personal field it held is unreadable here
+    /// and in every backup; its members can no longer sign in and its QR codes open nothing. Orders, amounts and the
+    /// audit chain stay, without identity. Cannot be undone.
+    Offboard {
+        /// The partner's id.
+        #[arg(long, value_name = "ID")]
+        partner: String,
+        /// Confirm: this destroys keys for good.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +188,9 @@ fn main() -> ExitCode {
             Command::Audit {
                 action: AuditCommand::Verify { partner },
             } => verify_audit(config, partner).await,
+            Command::Partners {
+                action: PartnersCommand::Offboard { partner, yes },
+            } => offboard(config, &partner, yes).await,
             Command::Controls => {
                 let broken: Vec<(&str, String)> = config
                     .broken_promises()
@@ -385,6 +408,25 @@ async fn verify_audit(config: Config, partner: Option<String>) -> anyhow::Result
         anyhow::bail!("{broken} of {} audit chain(s) do not verify", statuses.len());
     }
     println!("audit verify: {} chain(s) verified", statuses.len());
+    Ok(())
+}
+
+async fn offboard(config: Config, partner: &str, yes: bool) -> anyhow::Result<()> {
+    let partner = partner
+        .parse::<uuid::Uuid>()
+        .map(comanda_domain::PartnerId::from_uuid)
+        .map_err(|_| anyhow::anyhow!("--partner must be a partner id"))?;
+    if !yes {
+        anyhow::bail!("offboarding destroys the partner's data keys for good: add --yes to go ahead");
+    }
+    let done =
+        comanda_server::serve::offboard_partner(&config, Arc::new(comanda_server::SystemClock), partner)
+            .await?;
+    println!(
+        "partner {partner} offboarded: {} data key(s) destroyed, {} sign-in record(s) removed, {} table(s) unlisted; \
+         the keys survive only in key-store backups younger than backup.keystore_retention_days",
+        done.keys_destroyed, done.sign_ins_removed, done.tables_unlisted
+    );
     Ok(())
 }
 

@@ -688,14 +688,15 @@ async fn sealed_store(cwd: &Path, url: &str) -> Arc<dyn comanda_store::Store> {
     .unwrap()
 }
 
-/// PRIV-1 acceptance: a person erased after a backup was taken stays erased when that older backup is restored —
-/// their row comes back, but their data key does not (person keys never ride along in the ordinary backups, and a
-/// restore keeps the live key store), so their email and name read as erased and are nowhere in clear.
+/// PRIV-1 acceptance: a person erased and a partner offboarded after a backup was taken stay so when that older
+/// backup is restored — the rows come back, but no data key does (neither key table rides along in the ordinary
+/// backups, and a restore keeps the live key store), so the person's email and name read as erased and are nowhere
+/// in clear. Returns the partner's id, for the engine's own look at where keys remain.
 async fn an_erased_person_stays_erased_after_an_older_backup_is_restored(
     cwd: &Path,
     env: &[(&str, &str)],
     serving_url: &str,
-) {
+) -> String {
     seed(cwd, env).await;
     let store = sealed_store(cwd, serving_url).await;
     let partner = store.audited_partners().await.unwrap()[0];
@@ -725,7 +726,49 @@ async fn an_erased_person_stays_erased_after_an_older_backup_is_restored(
         .await
         .unwrap();
     assert!(erasure.key_destroyed);
+    // A tenant key for the partner (an invitation's address is sealed under it), then the partner is offboarded.
+    let now = time::OffsetDateTime::from(std::time::SystemTime::now());
+    let invited = comanda_store::identity::NewInvitation {
+        id: uuid::Uuid::now_v7(),
+        digest: vec![7; 32],
+        email: "camarero@example.co".into(),
+        name: "Camarero".into(),
+        standing: comanda_domain::Standing {
+            role: comanda_domain::Role::Server,
+            payout_authority: false,
+        },
+        invited_by: owner.id,
+        expires_at: now + time::Duration::days(7),
+    };
+    let message = comanda_store::identity::OutboxMessage {
+        id: uuid::Uuid::now_v7(),
+        partner: Some(partner),
+        recipient: "camarero@example.co".into(),
+        subject: "Invitation".into(),
+        body: "accept at …".into(),
+        created_at: now,
+    };
+    store
+        .create_invitation(
+            &scope,
+            &invited,
+            &message,
+            &comanda_store::identity::AuditEntry::new("staff.invited"),
+            now,
+        )
+        .await
+        .unwrap();
     store.close().await;
+    let offboarded = ok(
+        cwd,
+        &["partners", "offboard", "--partner", &partner.to_string(), "--yes"],
+        env,
+    );
+    assert!(offboarded.contains("data key(s) destroyed"), "{offboarded}");
+    assert!(
+        !offboarded.contains(" 0 data key(s)"),
+        "the tenant key went: {offboarded}"
+    );
 
     let engine = if serving_url.starts_with("sqlite") {
         "sqlite"
@@ -743,6 +786,26 @@ async fn an_erased_person_stays_erased_after_an_older_backup_is_restored(
         "the older backup brought the row back, not the person"
     );
     store.close().await;
+    partner.to_string()
+}
+
+/// The data keys of `partner` in a SQLite file.
+async fn sqlite_keys_of(path: &Path, partner: &str) -> i64 {
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let mut keys = 0;
+    for table in ["tenant_keys", "person_keys"] {
+        keys += sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE partner_id = ?1"
+        )))
+        .bind(partner)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    }
+    let _ = conn.close().await;
+    keys
 }
 
 #[tokio::test]
@@ -752,9 +815,53 @@ async fn sqlite_an_erased_person_stays_erased_after_an_older_backup_is_restored(
         "sqlite://{}",
         cwd.path().join("comanda-data/comanda.db").display()
     );
-    an_erased_person_stays_erased_after_an_older_backup_is_restored(cwd.path(), &[], &url).await;
-    let raw = std::fs::read(cwd.path().join("comanda-data/comanda.db")).unwrap();
+    let partner =
+        an_erased_person_stays_erased_after_an_older_backup_is_restored(cwd.path(), &[], &url).await;
+    let data = cwd.path().join("comanda-data");
+    let raw = std::fs::read(data.join("comanda.db")).unwrap();
     assert!(!String::from_utf8_lossy(&raw).contains(OWNER_EMAIL));
+    // The partner's and the person's keys are nowhere but in the key-store backups: not in the live database, not
+    // in the copy the restore kept of the database it replaced, not in the ordinary backup that was restored.
+    assert_eq!(sqlite_keys_of(&data.join("comanda.db"), &partner).await, 0);
+    let kept: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".pre-restore-") && !p.to_string_lossy().ends_with("-wal"))
+        .filter(|p| !p.to_string_lossy().ends_with("-shm"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        sqlite_keys_of(&kept[0], &partner).await,
+        0,
+        "the kept copy holds no key"
+    );
+    let key_text = std::fs::read_to_string(data.join("backup.key")).unwrap();
+    let identity = age::x25519::Identity::from_str(
+        key_text
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+            .unwrap(),
+    )
+    .unwrap();
+    for object in backup_objects(&data.join("backups/a")) {
+        let plain = decrypt(&std::fs::read(&object).unwrap(), &identity).unwrap();
+        let snapshot = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(snapshot.path(), plain).unwrap();
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", snapshot.path().display()))
+            .await
+            .unwrap();
+        for table in ["tenant_keys", "person_keys"] {
+            let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(rows, 0, "{table} rides along in {}", object.display());
+        }
+        let _ = conn.close().await;
+    }
+    // Key-store backups hold keys, but only for their window: past it they go, even with no new database backup.
+    let keystore = data.join("backups/a/keystore");
+    assert!(std::fs::read_dir(&keystore).unwrap().count() >= 1);
 }
 
 #[tokio::test]
@@ -783,5 +890,17 @@ async fn postgresql_an_erased_person_stays_erased_after_an_older_backup_is_resto
         ("COMANDA_BACKUP__DATABASE_URL", backup.as_str()),
     ];
     let cwd = tempfile::tempdir().unwrap();
-    an_erased_person_stays_erased_after_an_older_backup_is_restored(cwd.path(), &env, &app).await;
+    let partner =
+        an_erased_person_stays_erased_after_an_older_backup_is_restored(cwd.path(), &env, &app).await;
+    // Neither the partner's key nor the person's is in the live database (the superuser sees every row).
+    for table in ["tenant_keys", "person_keys"] {
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE partner_id = $1::uuid"
+        )))
+        .bind(&partner)
+        .fetch_one(&mut superuser)
+        .await
+        .unwrap();
+        assert_eq!(rows, 0, "{table}");
+    }
 }

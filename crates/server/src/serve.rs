@@ -534,6 +534,32 @@ pub async fn verify_audit_chains(
     Ok(statuses)
 }
 
+/// `comanda partners offboard`: destroys the partner's data keys and every way in (PRIV-1), audited in the same
+/// transaction. Backups: neither key table is in the ordinary backups, so the keys survive only in the key-store
+/// backups, for `backup.keystore_retention_days`.
+pub async fn offboard_partner(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    partner: comanda_domain::PartnerId,
+) -> anyhow::Result<comanda_store::privacy::Offboarding> {
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    let store = comanda_store::open(&resources.database).await?;
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "partner-offboarding",
+        partner,
+    ));
+    if !store.audited_partners().await?.contains(&partner) {
+        store.close().await;
+        anyhow::bail!("no partner {partner}");
+    }
+    let audit = comanda_store::identity::AuditEntry::new("partner.offboarded")
+        .target(partner.to_string())
+        .detail("by=operator via comanda partners offboard");
+    let done = store.offboard_partner(&scope, &audit, clock.now()).await;
+    store.close().await;
+    Ok(done?)
+}
+
 /// The checks of `comanda backup verify`: the backup crate's own and the audit chain's (BAK-4).
 pub async fn restore_checks(config: &Config) -> anyhow::Result<Vec<Arc<dyn comanda_backup::ScratchCheck>>> {
     let resources = embedded::prepare(config, &crate::SystemClock)?;

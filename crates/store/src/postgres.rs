@@ -78,6 +78,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "audit_retention_only",
         sql: include_str!("../migrations/postgres/0012_audit_retention_only.sql"),
     },
+    Migration {
+        version: 13,
+        name: "partner_directory",
+        sql: include_str!("../migrations/postgres/0013_partner_directory.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).
@@ -333,6 +338,10 @@ impl PartnerStore for PgStore {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        sqlx::query("INSERT INTO partner_directory (partner_id) VALUES ($1)")
+            .bind(scope.partner().as_uuid())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         partner_from_row(&row)
     }
@@ -382,8 +391,13 @@ impl VenueStore for PgStore {
         .fetch_one(&mut *tx)
         .await?;
         let created = venue_from_row(&row)?;
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(created.id.as_uuid()), now)
-            .await?;
+        crate::postgres_identity::insert_audit(
+            &mut tx,
+            scope.partner(),
+            &audit.targeting(created.id.as_uuid()),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }

@@ -131,6 +131,10 @@ impl IdentityStore for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("INSERT INTO partner_directory (partner_id) VALUES ($1)")
+            .bind(scope.partner().as_uuid())
+            .execute(&mut *tx)
+            .await?;
         let member = insert_staff(self, &mut tx, scope.partner(), owner, now).await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;

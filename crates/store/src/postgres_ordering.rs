@@ -275,7 +275,8 @@ impl OrderingStore for PgStore {
             .bind(venue)
             .execute(&mut *tx)
             .await?;
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now)
+            .await?;
         tx.commit().await?;
         Ok(table)
     }
@@ -454,7 +455,8 @@ impl OrderingStore for PgStore {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
+            .await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -528,7 +530,8 @@ impl OrderingStore for PgStore {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
+            .await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -576,7 +579,8 @@ impl OrderingStore for PgStore {
         .bind(position)
         .fetch_one(&mut *tx)
         .await?;
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
+            .await?;
         tx.commit().await?;
         Ok(Category {
             id: row.try_get("id")?,
@@ -609,7 +613,8 @@ impl OrderingStore for PgStore {
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -660,7 +665,13 @@ impl OrderingStore for PgStore {
         let mut tx = self.scoped(scope).await?;
         let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
         if let PlaceOutcome::Created(placed) = &outcome {
-            crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+            crate::postgres_identity::insert_audit(
+                &mut tx,
+                scope.partner(),
+                &audit.targeting(placed.id),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -705,7 +716,13 @@ impl OrderingStore for PgStore {
         };
         let outcome = insert_order(&mut tx, scope.partner(), &draft.priced(lines, subtotal), now).await?;
         if let PlaceOutcome::Created(placed) = &outcome {
-            crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+            crate::postgres_identity::insert_audit(
+                &mut tx,
+                scope.partner(),
+                &audit.targeting(placed.id),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(Ok(outcome))
@@ -827,7 +844,8 @@ impl OrderingStore for PgStore {
         };
         let updated = order_from_row(&row)?;
         record_event(&mut tx, scope.partner(), &updated, actor, now).await?;
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now)
+            .await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -919,7 +937,8 @@ impl OrderingStore for PgStore {
         for order in orders.iter().map(order_from_row) {
             record_event(&mut tx, scope.partner(), &order?, actor, now).await?;
         }
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
+            .await?;
         tx.commit().await?;
         Ok(accepted)
     }
@@ -979,7 +998,8 @@ impl OrderingStore for PgStore {
         .bind(actor)
         .fetch_one(&mut *tx)
         .await?;
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
+            .await?;
         tx.commit().await?;
         session_from_row(&row)
     }
@@ -1020,7 +1040,8 @@ impl OrderingStore for PgStore {
         };
         let cancelled = order_from_row(&row)?;
         record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;
-        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
+        crate::postgres_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now)
+            .await?;
         tx.commit().await?;
         Ok(cancelled)
     }

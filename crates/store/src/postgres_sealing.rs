@@ -309,6 +309,51 @@ impl crate::privacy::PrivacyStore for PgStore {
         })
     }
 
+    async fn offboard_partner(
+        &self,
+        scope: &comanda_security::TenantScope,
+        audit: &crate::identity::AuditEntry,
+        now: time::OffsetDateTime,
+    ) -> StoreResult<crate::privacy::Offboarding> {
+        let mut tx = self.scoped(scope).await?;
+        // Counts per kind: data keys, sign-ins, listed tables (the credential generation's count is not reported).
+        let mut counts = [0u64; 4];
+        for (statement, kind) in [
+            ("DELETE FROM tenant_keys WHERE partner_id = $1", 0),
+            ("DELETE FROM person_keys WHERE partner_id = $1", 0),
+            ("DELETE FROM credentials WHERE partner_id = $1", 1),
+            ("DELETE FROM refresh_tokens WHERE partner_id = $1", 3),
+            ("DELETE FROM table_directory WHERE partner_id = $1", 2),
+            (
+                "UPDATE staff SET credential_generation = credential_generation + 1 WHERE partner_id = $1",
+                3,
+            ),
+        ] {
+            counts[kind] += sqlx::query(statement)
+                .bind(scope.partner().as_uuid())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        // The partner stays in the directory: its audit chain is still checkpointed, verified and pruned.
+        sqlx::query(
+            "UPDATE partner_directory SET offboarded_at = $2 WHERE partner_id = $1 AND offboarded_at IS NULL",
+        )
+        .bind(scope.partner().as_uuid())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let done = crate::privacy::Offboarding {
+            keys_destroyed: counts[0],
+            sign_ins_removed: counts[1],
+            tables_unlisted: counts[2],
+        };
+        crate::postgres_audit::insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        self.sealer.forget_partner(scope.partner());
+        Ok(done)
+    }
+
     async fn rewrap_data_keys(&self, scope: &comanda_security::TenantScope) -> StoreResult<u64> {
         let mut tx = self.scoped(scope).await?;
         let mut moved = 0;

@@ -22,6 +22,17 @@ pub struct Erasure {
     pub addresses_cleared: u64,
 }
 
+/// What offboarding a partner did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offboarding {
+    /// Data keys destroyed: the partner's own and every person's (guests and members).
+    pub keys_destroyed: u64,
+    /// Sign-in records removed (one per member).
+    pub sign_ins_removed: u64,
+    /// Tables whose QR codes stop opening anything.
+    pub tables_unlisted: u64,
+}
+
 /// A rectification: the fields to replace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rectification {
@@ -76,6 +87,18 @@ pub trait PrivacyStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Erasure>;
+
+    /// Offboards the partner in one transaction (PRIV-1): its data keys — the tenant's and every person's — are
+    /// destroyed, so every field they sealed is unreadable here and in every ordinary backup (neither key table rides
+    /// along in them); its members' sign-in records and refresh families are deleted and their credential generation
+    /// moves on, so no token of the partner works any more; its tables leave the guest directory, so no QR code opens
+    /// anything. Rows without identity (orders, amounts, the audit chain) stay for the accounting and audit periods.
+    async fn offboard_partner(
+        &self,
+        scope: &TenantScope,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Offboarding>;
 
     /// REST-3: moves every data key of the partner (its own and its people's) to the KMS's newest key-encryption-key
     /// version; returns how many moved.

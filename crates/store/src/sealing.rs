@@ -89,6 +89,14 @@ impl FieldSealer {
         })
     }
 
+    /// Drops every cached key of the partner (offboarding).
+    pub(crate) fn forget_partner(&self, partner: PartnerId) {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(cached, _), _| *cached != partner);
+    }
+
     pub(crate) fn forget(&self, partner: PartnerId, owner: KeyOwner) {
         self.cache
             .lock()

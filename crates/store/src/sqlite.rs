@@ -70,6 +70,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "credential_generation",
         sql: include_str!("../migrations/sqlite/0011_credential_generation.sql"),
     },
+    Migration {
+        version: 13,
+        name: "partner_directory",
+        sql: include_str!("../migrations/sqlite/0013_partner_directory.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]
@@ -261,13 +266,19 @@ impl PartnerStore for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<Partner> {
         let id = scope.partner();
+        let mut tx = self.scoped(scope).await?;
         sqlx::query("INSERT INTO partners (id, business_name, country, created_at) VALUES (?, ?, ?, ?)")
             .bind(id.to_string())
             .bind(&partner.business_name)
             .bind(partner.country.code())
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("INSERT INTO partner_directory (partner_id) VALUES (?1)")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(Partner {
             id,
             business_name: partner.business_name.clone(),
@@ -318,7 +329,8 @@ impl VenueStore for SqliteStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(id.as_uuid()), now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(id.as_uuid()), now)
+            .await?;
         tx.commit().await?;
         Ok(Venue {
             id,

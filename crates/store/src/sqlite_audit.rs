@@ -122,7 +122,7 @@ impl AuditStore for SqliteStore {
 
     async fn audited_partners(&self) -> StoreResult<Vec<PartnerId>> {
         let ids: Vec<uuid::fmt::Hyphenated> =
-            sqlx::query_scalar("SELECT DISTINCT partner_id FROM credentials ORDER BY partner_id")
+            sqlx::query_scalar("SELECT partner_id FROM partner_directory ORDER BY partner_id")
                 .fetch_all(&self.pool)
                 .await?;
         Ok(ids

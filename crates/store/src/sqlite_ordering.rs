@@ -243,7 +243,8 @@ impl OrderingStore for SqliteStore {
             .bind(h(venue))
             .execute(&mut *tx)
             .await?;
-        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now)
+            .await?;
         tx.commit().await?;
         Ok(table)
     }
@@ -417,7 +418,8 @@ impl OrderingStore for SqliteStore {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
-        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
+            .await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -489,7 +491,8 @@ impl OrderingStore for SqliteStore {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
-        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
+            .await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -537,7 +540,8 @@ impl OrderingStore for SqliteStore {
         .bind(position)
         .fetch_one(&mut *tx)
         .await?;
-        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
+            .await?;
         tx.commit().await?;
         Ok(Category {
             id: uuid_col(&row, "id")?,
@@ -570,7 +574,8 @@ impl OrderingStore for SqliteStore {
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -621,7 +626,8 @@ impl OrderingStore for SqliteStore {
         let mut tx = self.scoped(scope).await?;
         let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
         if let PlaceOutcome::Created(placed) = &outcome {
-            crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+            crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now)
+                .await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -679,7 +685,8 @@ impl OrderingStore for SqliteStore {
         let mut tx = self.scoped(scope).await?;
         let outcome = insert_order(&mut tx, scope.partner(), &draft.priced(lines, subtotal), now).await?;
         if let PlaceOutcome::Created(placed) = &outcome {
-            crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+            crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now)
+                .await?;
         }
         tx.commit().await?;
         Ok(Ok(outcome))
@@ -881,7 +888,8 @@ impl OrderingStore for SqliteStore {
         for order in orders.iter().map(order_from_row) {
             record_event(&mut tx, scope.partner(), &order?, actor, now).await?;
         }
-        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
+            .await?;
         tx.commit().await?;
         Ok(accepted)
     }
@@ -941,7 +949,8 @@ impl OrderingStore for SqliteStore {
         .bind(actor)
         .fetch_one(&mut *tx)
         .await?;
-        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
+        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
+            .await?;
         tx.commit().await?;
         session_from_row(&row)
     }

@@ -1414,12 +1414,8 @@ mod suite {
             .map(|_| order_for(venue, table.id, Some("key-1"), b"same body"))
             .collect();
         let audit = change();
-        let outcomes = futures_join_all(
-            attempts
-                .iter()
-                .map(|o| store.place_order(&scope, o, &audit, NOW)),
-        )
-        .await;
+        let outcomes =
+            futures_join_all(attempts.iter().map(|o| store.place_order(&scope, o, &audit, NOW))).await;
         let created: Vec<_> = outcomes
             .iter()
             .filter(|o| matches!(o, Ok(PlaceOutcome::Created(_))))
@@ -1557,8 +1553,7 @@ mod suite {
         let placing = async {
             for round in orders.chunks(12) {
                 let outcomes =
-                    futures_join_all(round.iter().map(|o| store.place_order(&scope, o, &audit, NOW)))
-                        .await;
+                    futures_join_all(round.iter().map(|o| store.place_order(&scope, o, &audit, NOW))).await;
                 assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
             }
             placing_done.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -158,7 +158,9 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     };
     let identity: &Arc<Identity> = &state.identity;
     let caller = match access {
-        Access::Public if route.starts_with("/api/v1/t/") => return guest_request(&state, &route, request, next).await,
+        Access::Public if route.starts_with("/api/v1/t/") => {
+            return guest_request(&state, &route, request, next).await;
+        }
         Access::Public => return next.run(request).await,
         Access::SecondFactorEnrollment => {
             let Some(token) = bearer(&request) else {
@@ -218,7 +220,9 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
         Err((Some(caller), error)) => {
             let entry = access_record(&state, &request, &route, Some(caller.member.id));
             let response = error.into_response();
-            state.audit.record_access(caller.scope.partner(), outcome(entry, &response));
+            state
+                .audit
+                .record_access(caller.scope.partner(), outcome(entry, &response));
             response
         }
         Err((None, error)) => error.into_response(),

@@ -209,7 +209,9 @@ pub async fn create_table(
             venue,
             &label,
             request.seats,
-            &caller.audit(&ctx, "table.created").detail(format!("venue={venue}")),
+            &caller
+                .audit(&ctx, "table.created")
+                .detail(format!("venue={venue}")),
             state.clock.now(),
         )
         .await?;
@@ -334,7 +336,9 @@ pub async fn create_category(
             venue,
             &name,
             request.position,
-            &caller.audit(&ctx, "menu.category_created").detail(format!("venue={venue}")),
+            &caller
+                .audit(&ctx, "menu.category_created")
+                .detail(format!("venue={venue}")),
             state.clock.now(),
         )
         .await?;
@@ -822,9 +826,11 @@ pub async fn transition(
             to,
             &actor,
             request.reason.as_deref(),
-            &caller
-                .audit(&ctx, "order.transitioned")
-                .detail(format!("from={} to={}", order.status.as_str(), to.as_str())),
+            &caller.audit(&ctx, "order.transitioned").detail(format!(
+                "from={} to={}",
+                order.status.as_str(),
+                to.as_str()
+            )),
             state.clock.now(),
         )
         .await?;
@@ -1011,7 +1017,9 @@ pub async fn close_table(
             &caller.scope,
             table,
             &actor,
-            &caller.audit(&ctx, "table_session.closed").detail(format!("table={table}")),
+            &caller
+                .audit(&ctx, "table_session.closed")
+                .detail(format!("table={table}")),
             state.clock.now(),
         )
         .await?;
