@@ -663,12 +663,14 @@ impl Backups {
     }
 
     /// Deletes, on every target, the backups (objects and manifests) created strictly more than `retention_days`
-    /// ago (BAK-2). Returns `(target, object)` of each deletion.
+    /// ago (BAK-2), and the key-store backups past `keystore_retention_days` once a fresh one is written (so the
+    /// newest, which is always kept, holds no key destroyed before this call). Returns `(target, object)` of each
+    /// deletion.
     pub async fn prune(&self) -> Result<Vec<(String, String)>, BackupError> {
         let retention =
             time::Duration::days(i64::try_from(self.config.retention_days).unwrap_or(i64::MAX / 86_400 / 2));
         let cutoff = self.clock.now() - retention;
-        let mut deleted = self.prune_keystore().await?;
+        let mut deleted = self.refresh_keystore().await?;
         for target in &self.targets {
             for meta in self.objects(target).await? {
                 let name = meta.location.to_string();

@@ -859,9 +859,39 @@ async fn sqlite_an_erased_person_stays_erased_after_an_older_backup_is_restored(
         }
         let _ = conn.close().await;
     }
-    // Key-store backups hold keys, but only for their window: past it they go, even with no new database backup.
+    // Key-store backups hold keys, but only for their window (7 days): pruning writes a fresh one and deletes the
+    // older ones, so the one taken with the older backup (ten days ago) goes, and what stays holds neither key.
+    let keystore_key = std::fs::read_to_string(data.join("keystore-backup.key")).unwrap();
+    let keystore_identity = age::x25519::Identity::from_str(
+        keystore_key
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+            .unwrap(),
+    )
+    .unwrap();
     let keystore = data.join("backups/a/keystore");
-    assert!(std::fs::read_dir(&keystore).unwrap().count() >= 1);
+    let holds_partner = |path: &Path| {
+        let plain = decrypt(&std::fs::read(path).unwrap(), &keystore_identity).unwrap();
+        String::from_utf8_lossy(&plain).contains(&partner)
+    };
+    let before: Vec<PathBuf> = std::fs::read_dir(&keystore)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        before.iter().any(|p| holds_partner(p)),
+        "the older key-store backup holds the keys"
+    );
+    ok(cwd.path(), &["backup", "prune"], &[]);
+    let after: Vec<PathBuf> = std::fs::read_dir(&keystore)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(
+        !holds_partner(&after[0]),
+        "no key-store backup younger than the window holds the keys"
+    );
 }
 
 #[tokio::test]
