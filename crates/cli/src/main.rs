@@ -95,6 +95,26 @@ enum PaymentsCommand {
         #[arg(long, default_value_t = 48)]
         hours: u64,
     },
+    /// Stripe's webhook endpoints.
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhooksCommand {
+    /// Create comanda's two webhook endpoints at Stripe, both rendering events at the client's pinned API version:
+    /// the platform endpoint (payment_intent.*, charge.*) and the Connect endpoint (account.updated, payout.*).
+    /// Prints the secrets to set as `payments.webhook_secret` and `payments.connect_webhook_secret`. With
+    /// `--print`, only prints what to configure in the Dashboard (nothing is created).
+    Setup {
+        /// The public origin Stripe delivers to (`https://comanda.example`).
+        #[arg(long, value_name = "URL")]
+        url: String,
+        #[arg(long)]
+        print: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +205,12 @@ fn main() -> ExitCode {
             Command::Payments {
                 action: PaymentsCommand::Reconcile { hours },
             } => reconcile(config, hours).await,
+            Command::Payments {
+                action:
+                    PaymentsCommand::Webhooks {
+                        action: WebhooksCommand::Setup { url, print },
+                    },
+            } => setup_webhooks(config, &url, print).await,
             Command::Audit {
                 action: AuditCommand::Verify { partner },
             } => verify_audit(config, partner).await,
@@ -378,6 +404,73 @@ async fn reconcile(config: Config, hours: u64) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("{} payment mismatch(es); alerts raised", mismatches.len())
     }
+}
+
+async fn setup_webhooks(config: Config, url: &str, print: bool) -> anyhow::Result<()> {
+    use comanda_server::payments::WebhookEndpoint;
+    let origin = url.trim_end_matches('/');
+    if !origin.starts_with("https://") {
+        anyhow::bail!("--url must be the public https:// origin Stripe delivers to");
+    }
+    let version = comanda_payments::stripe::API_VERSION;
+    let endpoints = [
+        (WebhookEndpoint::Platform, false, "payments.webhook_secret"),
+        (WebhookEndpoint::Connect, true, "payments.connect_webhook_secret"),
+    ];
+    if print {
+        for (endpoint, connect, setting) in endpoints {
+            println!(
+                "{} endpoint: {origin}{}\n  listen to: {}\n  API version: {version}\n  events: {}\n  its signing secret goes in {setting}",
+                if connect { "Connect" } else { "Platform" },
+                endpoint.path(),
+                if connect {
+                    "events on connected accounts"
+                } else {
+                    "events on your account"
+                },
+                endpoint.events().join(", "),
+            );
+        }
+        return Ok(());
+    }
+    if config.payments.provider != comanda_server::config::PaymentProvider::Stripe {
+        anyhow::bail!(
+            "payments.provider is not \"stripe\": demo mode's stand-in lives inside `comanda serve`"
+        );
+    }
+    let secret = config
+        .payments
+        .secret_key
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("payments.secret_key is required"))?;
+    let client = comanda_payments::StripeClient::new(&config.payments.api_base, secret)?;
+    for (endpoint, connect, setting) in endpoints {
+        let created = client
+            .create_webhook_endpoint(
+                &format!("{origin}{}", endpoint.path()),
+                endpoint.events(),
+                connect,
+                &format!("webhook-endpoint-{}-{}", endpoint.path(), uuid::Uuid::now_v7()),
+            )
+            .await?;
+        if created.api_version.as_deref() != Some(version) {
+            anyhow::bail!(
+                "Stripe created {} at API version {:?}, not {version}",
+                created.id,
+                created.api_version
+            );
+        }
+        println!(
+            "{} ({}, API version {version}): set {setting} = \"{}\"",
+            created.url,
+            created.id,
+            created
+                .secret
+                .as_deref()
+                .unwrap_or("(not returned; roll it in the Dashboard)")
+        );
+    }
+    Ok(())
 }
 
 async fn verify_audit(config: Config, partner: Option<String>) -> anyhow::Result<()> {

@@ -575,7 +575,14 @@ async fn payments_reconcile_reports_mismatches_with_its_exit_status() {
         ("COMANDA_PAYMENTS__API_BASE", standin.api_base()),
         ("COMANDA_PAYMENTS__SECRET_KEY", keys.secret_key.clone()),
         ("COMANDA_PAYMENTS__PUBLISHABLE_KEY", keys.publishable_key.clone()),
-        ("COMANDA_PAYMENTS__WEBHOOK_SECRET", keys.webhook_secret.clone()),
+        (
+            "COMANDA_PAYMENTS__WEBHOOK_SECRET",
+            keys.platform_endpoint.secret.clone(),
+        ),
+        (
+            "COMANDA_PAYMENTS__CONNECT_WEBHOOK_SECRET",
+            keys.connect_endpoint.secret.clone(),
+        ),
     ];
     let reconcile = || {
         let mut command = Command::new(BIN);
@@ -632,6 +639,67 @@ async fn payments_reconcile_reports_mismatches_with_its_exit_status() {
     );
     let stdout = String::from_utf8_lossy(&mismatch.stdout);
     assert!(stdout.contains("MISMATCH") && stdout.contains(id), "{stdout}");
+
+    // `comanda payments webhooks setup` creates both endpoints at the pinned version and prints their secrets.
+    let mut setup = Command::new(BIN);
+    setup.current_dir(cwd.path()).args([
+        "payments",
+        "webhooks",
+        "setup",
+        "--url",
+        "https://comanda.example",
+    ]);
+    for (key, value) in &env {
+        setup.env(key, value);
+    }
+    let setup = setup.output().unwrap();
+    let printed = String::from_utf8_lossy(&setup.stdout);
+    assert!(
+        setup.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    for line in [
+        "https://comanda.example/api/v1/webhooks/stripe (",
+        "https://comanda.example/api/v1/webhooks/stripe/connect (",
+    ] {
+        assert!(printed.contains(line), "{printed}");
+    }
+    assert!(
+        printed.contains("set payments.webhook_secret = \"whsec_"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("set payments.connect_webhook_secret = \"whsec_"),
+        "{printed}"
+    );
+    let endpoints: serde_json::Value = http
+        .get(format!("{}/v1/webhook_endpoints", standin.api_base()))
+        .bearer_auth(&keys.secret_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoints = endpoints["data"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 2, "{endpoints:?}");
+    assert!(
+        endpoints
+            .iter()
+            .all(|e| e["api_version"] == comanda_payments::stripe::API_VERSION),
+        "{endpoints:?}"
+    );
+    // The stand-in now delivers with the new secrets, each kind of event only to its endpoint.
+    let config = standin.config();
+    assert_eq!(
+        config.connect_endpoint.url.as_deref(),
+        Some("https://comanda.example/api/v1/webhooks/stripe/connect")
+    );
+    assert!(
+        printed.contains(&config.connect_endpoint.secret)
+            && printed.contains(&config.platform_endpoint.secret)
+    );
 }
 
 /// What `comanda audit verify` prints and how it exits, run against the data directory (and database) of `cwd`.

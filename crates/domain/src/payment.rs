@@ -360,6 +360,91 @@ pub fn dispute_debt(transferred: Money, charged: Money, disputed: Money) -> Resu
     Ok(part)
 }
 
+/// One payment's money as the platform's Stripe balance received it: the charge's *balance transaction*, in the
+/// platform's settlement currency (Stripe converts a COP charge into, say, USD when it settles). Amounts are minor
+/// units of `currency` (Stripe's lowercase ISO code), which need not be a currency comanda prices in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SettledAmounts {
+    /// What the transfer sends the partner: its part of the charge, converted.
+    pub transfer: i64,
+    /// The part of `transfer` that is the guest's tip (credited to the server in the tip ledger).
+    pub tip: i64,
+    /// What the platform keeps of the balance transaction's net: its fee, less Stripe's fee and rounding.
+    pub platform: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SettlementError {
+    #[error("the charge settled for nothing, or for less than Stripe's fee")]
+    NothingSettled,
+    #[error("the transfer is larger than the charge it comes from")]
+    TransferExceedsCharge,
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// Apportions a charge's balance transaction between partner and platform (docs/payments.md, "Settlement currency").
+///
+/// Stripe requires a transfer made with `source_transaction` to be in the currency of that charge's balance
+/// transaction and no larger than it (docs.stripe.com/connect/separate-charges-and-transfers), so the partner's
+/// transfer is its part of the charge (`transfer` of `charged`, both in the charge's currency) converted at the
+/// balance transaction's own rate (`settled_gross / charged`), rounded half up, and never more than the balance
+/// transaction's `net` (gross less Stripe's fee). The tip is converted the same way and never exceeds the transfer.
+/// The platform keeps `net − transfer`: its fee, less Stripe's processing fee and the rounding.
+pub fn apportion_settlement(
+    charged: Money,
+    transfer: Money,
+    tip: Money,
+    settled_gross: i64,
+    settled_net: i64,
+    currency: &str,
+) -> Result<SettledAmounts, SettlementError> {
+    if charged.amount <= 0 || settled_gross <= 0 || settled_net < 0 || settled_net > settled_gross {
+        return Err(SettlementError::NothingSettled);
+    }
+    if transfer.amount < 0 || transfer.amount > charged.amount || tip.amount < 0 {
+        return Err(SettlementError::TransferExceedsCharge);
+    }
+    let convert = |part: i64| -> Result<i64, MoneyError> {
+        let scaled = i128::from(part) * i128::from(settled_gross) * 2 + i128::from(charged.amount);
+        i64::try_from(scaled / (2 * i128::from(charged.amount))).map_err(|_| MoneyError::Overflow)
+    };
+    let settled_transfer = convert(transfer.amount)?.min(settled_net);
+    let settled_tip = convert(tip.amount.min(transfer.amount))?.min(settled_transfer);
+    Ok(SettledAmounts {
+        transfer: settled_transfer,
+        tip: settled_tip,
+        platform: settled_net - settled_transfer,
+        currency: currency.to_ascii_lowercase(),
+    })
+}
+
+/// The part of a transfer made in the settlement currency that a refund's reversal takes back.
+///
+/// `reversal` of `transferred` (both in the charge's currency, `reversed_before` already taken) is converted in
+/// proportion of what the transfer sent (`settled_total`, of which Stripe has reversed `settled_reversed`), rounded
+/// half up; the reversal that empties the transfer takes exactly what is left at Stripe, so a full refund returns the
+/// transfer whole.
+pub fn settled_reversal(
+    reversal: i64,
+    transferred: i64,
+    reversed_before: i64,
+    settled_total: i64,
+    settled_reversed: i64,
+) -> i64 {
+    let open = (settled_total - settled_reversed).max(0);
+    if transferred <= 0 || reversal <= 0 {
+        return 0;
+    }
+    if reversal >= transferred - reversed_before {
+        return open;
+    }
+    let scaled = i128::from(reversal) * i128::from(settled_total) * 2 + i128::from(transferred);
+    let part = i64::try_from(scaled / (2 * i128::from(transferred))).unwrap_or(i64::MAX);
+    part.min(open)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,7 +628,68 @@ mod tests {
         assert!(split_refund(&state, cop(0)).is_err());
     }
 
+    #[test]
+    fn a_cop_charge_settled_in_usd_is_apportioned_at_its_own_rate() {
+        // 20.790,00 COP charged (18.900 share + 1.890 tip, 567 fee), settled as 5,20 USD with 0,45 USD Stripe fee.
+        let charged = cop(2_079_000);
+        let transfer = cop(2_079_000 - 56_700);
+        let settled = apportion_settlement(charged, transfer, cop(189_000), 520, 475, "USD").unwrap();
+        // 2.022.300 × 520 / 2.079.000 = 505,8 → 506, but never more than the net 475.
+        assert_eq!(settled.transfer, 475);
+        assert_eq!(settled.platform, 0);
+        assert_eq!(settled.currency, "usd");
+        let settled = apportion_settlement(charged, transfer, cop(189_000), 520, 520, "usd").unwrap();
+        assert_eq!((settled.transfer, settled.tip, settled.platform), (506, 47, 14));
+        assert_eq!(
+            apportion_settlement(charged, cop(2_079_001), cop(0), 520, 520, "usd"),
+            Err(SettlementError::TransferExceedsCharge)
+        );
+        assert_eq!(
+            apportion_settlement(charged, transfer, cop(0), 0, 0, "usd"),
+            Err(SettlementError::NothingSettled)
+        );
+    }
+
+    #[test]
+    fn the_last_reversal_takes_what_is_left_at_stripe() {
+        // A 506-cent transfer for 2.022.300 COP: half reversed, then the rest.
+        assert_eq!(settled_reversal(1_011_150, 2_022_300, 0, 506, 0), 253);
+        assert_eq!(settled_reversal(1_011_150, 2_022_300, 1_011_150, 506, 253), 253);
+        assert_eq!(settled_reversal(0, 2_022_300, 0, 506, 0), 0);
+    }
+
     proptest! {
+        #[test]
+        fn settled_shares_add_up_and_never_exceed_the_net(charged in 1i64..10_000_000_000, transfer_pct in 0i64..=100,
+                                                           tip_pct in 0i64..=100, gross in 1i64..100_000_000,
+                                                           fee_pct in 0i64..=10) {
+            let transfer = charged * transfer_pct / 100;
+            let tip = transfer * tip_pct / 100;
+            let net = gross - gross * fee_pct / 100;
+            let s = apportion_settlement(cop(charged), cop(transfer), cop(tip), gross, net, "usd").unwrap();
+            prop_assert!(s.transfer >= 0 && s.transfer <= net);
+            prop_assert!(s.tip >= 0 && s.tip <= s.transfer);
+            prop_assert_eq!(s.transfer + s.platform, net);
+            // Within half a minor unit of the exact conversion, unless capped at the net.
+            let exact = i128::from(transfer) * i128::from(gross);
+            let got = i128::from(s.transfer) * i128::from(charged);
+            prop_assert!(s.transfer == net || (got - exact).abs() * 2 <= i128::from(charged));
+        }
+
+        #[test]
+        fn reversals_return_the_settled_transfer_whole(transferred in 1i64..1_000_000_000, settled in 0i64..10_000_000,
+                                                       cuts in proptest::collection::vec(1i64..1_000, 1..6)) {
+            let total: i64 = cuts.iter().sum();
+            let (mut reversed, mut settled_reversed) = (0i64, 0i64);
+            for (i, cut) in cuts.iter().enumerate() {
+                let part = if i + 1 == cuts.len() { transferred - reversed } else { transferred * cut / total };
+                let back = settled_reversal(part, transferred, reversed, settled, settled_reversed);
+                prop_assert!(back >= 0 && settled_reversed + back <= settled);
+                reversed += part;
+                settled_reversed += back;
+            }
+            prop_assert_eq!(settled_reversed, settled);
+        }
         /// Any sequence of partial refunds that ends in a full refund reverses exactly the transfer and the tip,
         /// and the platform gives back exactly its fee: guest, partner and platform end where they started.
         #[test]

@@ -6,7 +6,16 @@
 //! stand-in at `/v3` so the browser flow runs without the internet.
 //!
 //! It keeps a ledger of who holds what (platform, connected accounts, guests' cards) so tests can prove that money
-//! ends up where it should. Stripe's own processing fees are not modelled.
+//! ends up where it should. Like a real platform account it settles in its own currency (USD by default): a charge
+//! in another currency gets a balance transaction converted at the configured rate, and a transfer that names a
+//! `source_transaction` must be in that balance transaction's currency and no larger than what is left of it, or it
+//! is refused as Stripe refuses it. Connected accounts hold what they receive in the settlement currency and are
+//! paid out in their own (`/_standin/payouts`). Stripe's processing fees are not modelled (`fee` is 0).
+//!
+//! Like Stripe, it refuses a parameter the pinned version's operation does not have (`parameter_unknown`, from
+//! `stripe-contract.json`), and delivers events of connected accounts (those carrying `account`) only to the
+//! Connect endpoint and the platform's own only to the platform endpoint, each signed with its endpoint's secret and
+//! rendered at its endpoint's API version.
 //!
 //! Endpoints under `/_standin/` are not Stripe's: they stand for things that happen at Stripe on their own (a payout
 //! reaching a bank) and for reading the ledger.
@@ -30,27 +39,48 @@ use comanda_domain::Clock;
 
 use crate::stripe::API_VERSION;
 
+/// One webhook endpoint: where its events go, the secret they are signed with and the version they are rendered at.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: Option<String>,
+    pub secret: String,
+    pub api_version: String,
+}
+
 /// How the stand-in is set up.
 #[derive(Debug, Clone)]
 pub struct StandInConfig {
     pub secret_key: String,
     pub publishable_key: String,
-    pub webhook_secret: String,
-    /// Where events are delivered (comanda's `/api/v1/webhooks/stripe`); none until [`StandIn::set_webhook`].
-    pub webhook_url: Option<String>,
+    /// The platform's endpoint: events of the platform account (`payment_intent.*`, `charge.*`).
+    pub platform_endpoint: Endpoint,
+    /// The Connect endpoint: events of connected accounts (`account.updated`, `payout.*`, carrying `account`).
+    pub connect_endpoint: Endpoint,
     /// PEM certificates to trust when delivering (the server's self-signed certificate in tests and demo mode).
     pub webhook_roots_pem: Vec<u8>,
+    /// The platform account's settlement currency (lowercase ISO code).
+    pub settlement_currency: String,
+    /// Settlement minor units per minor unit of any other currency, as `numerator / denominator` (1/4000: 4.000 COP
+    /// to the dollar).
+    pub exchange_rate: (i64, i64),
 }
 
 impl StandInConfig {
-    /// Fresh random keys in Stripe's formats.
+    /// Fresh random keys in Stripe's formats, settling in USD at 4.000 COP to the dollar.
     pub fn generate() -> Self {
+        let endpoint = || Endpoint {
+            url: None,
+            secret: format!("whsec_{}", token(32)),
+            api_version: API_VERSION.to_owned(),
+        };
         Self {
             secret_key: format!("sk_test_{}", token(24)),
             publishable_key: format!("pk_test_{}", token(24)),
-            webhook_secret: format!("whsec_{}", token(32)),
-            webhook_url: None,
+            platform_endpoint: endpoint(),
+            connect_endpoint: endpoint(),
             webhook_roots_pem: Vec::new(),
+            settlement_currency: "usd".to_owned(),
+            exchange_rate: (1, 4000),
         }
     }
 }
@@ -76,7 +106,16 @@ struct Ledger {
     /// Creation order, for lists (newest first, as Stripe lists).
     intent_order: Vec<String>,
     charges: HashMap<String, Value>,
+    balance_transactions: HashMap<String, Value>,
+    /// Charge → what its refunds took from the balance, and what transfers sent from it (settlement currency).
+    settled_refunded: HashMap<String, i64>,
+    transferred_from: HashMap<String, i64>,
     transfers: HashMap<String, Value>,
+    transfer_order: Vec<String>,
+    refunds: Vec<Value>,
+    webhook_endpoints: Vec<Value>,
+    settlement_currency: String,
+    exchange_rate: (i64, i64),
     payouts: HashMap<String, Vec<Value>>,
     events: HashMap<String, Value>,
     event_order: Vec<String>,
@@ -101,6 +140,45 @@ impl Ledger {
             .get(&(holder.to_owned(), currency.to_owned()))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// `amount` of `currency` in the settlement currency, rounded half up.
+    fn settle(&self, currency: &str, amount: i64) -> i64 {
+        if currency == self.settlement_currency {
+            return amount;
+        }
+        let (numerator, denominator) = self.exchange_rate;
+        let scaled = i128::from(amount) * i128::from(numerator) * 2 + i128::from(denominator);
+        i64::try_from(scaled / (2 * i128::from(denominator.max(1)))).unwrap_or(0)
+    }
+
+    /// The balance transaction of a charge settling into the platform's balance.
+    fn balance_transaction(&mut self, source: &str, kind: &str, currency: &str, amount: i64) -> Value {
+        let settled = self.settle(currency, amount);
+        let (numerator, denominator) = self.exchange_rate;
+        let transaction = json!({
+            "id": new_id("txn"),
+            "object": "balance_transaction",
+            "amount": settled,
+            "available_on": self.now + 2 * 86_400,
+            "created": self.now,
+            "currency": self.settlement_currency,
+            "description": null,
+            "exchange_rate": if currency == self.settlement_currency { Value::Null }
+                             else { json!(numerator as f64 / denominator as f64) },
+            "fee": 0,
+            "fee_details": [],
+            "net": settled,
+            "reporting_category": kind,
+            "source": source,
+            "status": "pending",
+            "type": kind,
+        });
+        self.balance_transactions.insert(
+            transaction["id"].as_str().unwrap_or_default().to_owned(),
+            transaction.clone(),
+        );
+        transaction
     }
 
     fn event(&mut self, kind: &str, object: Value, account: Option<&str>) -> Value {
@@ -202,15 +280,69 @@ fn amount(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, R
     }
 }
 
+/// Refuses, as Stripe does, a request to an operation comanda's contract lacks or with a parameter the pinned
+/// version's operation does not have.
+async fn per_contract(
+    matched: axum::extract::MatchedPath,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = matched.as_str().to_owned();
+    let method = request.method().as_str().to_owned();
+    // Stripe.js confirms from the browser; comanda's client never makes that call.
+    if !route.starts_with("/v1/") || route.ends_with("/confirm") {
+        return next.run(request).await;
+    }
+    let Some(params) = crate::contract::contract().operation(&method, &route) else {
+        return reply(error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "",
+            &format!("Unrecognized request URL ({method}: {route})."),
+        ));
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 1 << 20).await else {
+        return reply(invalid("The request body could not be read.", ""));
+    };
+    let query = parts.uri.query().unwrap_or_default().as_bytes().to_vec();
+    let keys: Vec<String> = form_urlencoded::parse(&query)
+        .chain(form_urlencoded::parse(&body))
+        .map(|(key, _)| key.into_owned())
+        .collect();
+    if let Some(unknown) =
+        crate::contract::Contract::unknown_parameter(params, keys.iter().map(String::as_str))
+    {
+        let mut refused = error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "parameter_unknown",
+            &format!("Received unknown parameter: {unknown}"),
+        );
+        refused.1["error"]["param"] = json!(unknown);
+        return reply(refused);
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(body),
+    ))
+    .await
+}
+
 impl StandIn {
     /// Starts the stand-in on a loopback port.
     pub async fn start(config: StandInConfig, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
+        let ledger = Ledger {
+            settlement_currency: config.settlement_currency.clone(),
+            exchange_rate: config.exchange_rate,
+            ..Ledger::default()
+        };
         let inner = Arc::new(Inner {
             config: std::sync::RwLock::new(config),
             base: format!("http://{addr}"),
-            ledger: Mutex::new(Ledger::default()),
+            ledger: Mutex::new(ledger),
             clock,
             http: std::sync::RwLock::new(None),
         });
@@ -226,12 +358,19 @@ impl StandIn {
                 post(confirm_intent).options(preflight),
             )
             .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
-            .route("/v1/transfers", post(create_transfer))
+            .route("/v1/charges/{id}", get(retrieve_charge))
+            .route("/v1/transfers", post(create_transfer).get(list_transfers))
+            .route("/v1/transfers/{id}", get(retrieve_transfer))
             .route("/v1/transfers/{id}/reversals", post(reverse_transfer))
-            .route("/v1/refunds", post(create_refund))
+            .route("/v1/refunds", post(create_refund).get(list_refunds))
             .route("/v1/balance", get(balance))
             .route("/v1/payouts", get(list_payouts))
             .route("/v1/events/{id}", get(retrieve_event))
+            .route(
+                "/v1/webhook_endpoints",
+                post(create_webhook_endpoint).get(list_webhook_endpoints),
+            )
+            .route_layer(axum::middleware::from_fn(per_contract))
             .route("/v3", get(stripe_js))
             .route("/_standin/payouts", post(standin_payout))
             .route("/_standin/ledger", get(standin_ledger))
@@ -261,14 +400,26 @@ impl StandIn {
             .unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    /// Points event delivery at comanda, trusting `roots_pem` for its TLS certificate.
-    pub fn set_webhook(&self, url: &str, roots_pem: &[u8]) {
+    /// Points event delivery at comanda's two endpoints, trusting `roots_pem` for its TLS certificate.
+    pub fn set_webhooks(&self, platform_url: &str, connect_url: &str, roots_pem: &[u8]) {
         if let Ok(mut config) = self.inner.config.write() {
-            config.webhook_url = Some(url.to_owned());
+            config.platform_endpoint.url = Some(platform_url.to_owned());
+            config.connect_endpoint.url = Some(connect_url.to_owned());
             config.webhook_roots_pem = roots_pem.to_vec();
         }
         if let Ok(mut http) = self.inner.http.write() {
             *http = None;
+        }
+    }
+}
+
+impl StandIn {
+    /// Renders the events of both endpoints at `version` from now on, as an endpoint created at an older version
+    /// (or whose version was changed in the Dashboard) would receive them.
+    pub fn render_events_at(&self, version: &str) {
+        if let Ok(mut config) = self.inner.config.write() {
+            config.platform_endpoint.api_version = version.to_owned();
+            config.connect_endpoint.api_version = version.to_owned();
         }
     }
 }
@@ -412,11 +563,10 @@ fn deliver(inner: &Arc<Inner>, events: Vec<Value>) {
     if events.is_empty() {
         return;
     }
-    let Some((url, secret)) = inner
+    let Ok((platform, connect)) = inner
         .config
         .read()
-        .ok()
-        .and_then(|c| c.webhook_url.clone().map(|u| (u, c.webhook_secret.clone())))
+        .map(|c| (c.platform_endpoint.clone(), c.connect_endpoint.clone()))
     else {
         return;
     };
@@ -424,10 +574,16 @@ fn deliver(inner: &Arc<Inner>, events: Vec<Value>) {
         tracing::warn!("stripe stand-in: no webhook client");
         return;
     };
-    for event in events {
+    for mut event in events {
+        let endpoint = if event.get("account").is_some() {
+            &connect
+        } else {
+            &platform
+        };
+        let Some(url) = endpoint.url.clone() else { continue };
+        event["api_version"] = json!(endpoint.api_version);
         let client = client.clone();
-        let url = url.clone();
-        let secret = secret.clone();
+        let secret = endpoint.secret.clone();
         let clock = inner.clock.clone();
         tokio::spawn(async move {
             let payload = event.to_string();
@@ -756,12 +912,19 @@ fn confirm(ledger: &mut Ledger, id: &str, payment_method: Option<&str>) -> Resul
     match method {
         "pm_card_visa" | "pm_card_mastercard" | "pm_card_createDispute" => {
             let charge_id = new_id("ch");
+            let destination = intent["transfer_data"]["destination"].as_str().map(str::to_owned);
+            // A destination charge settles on the connected account; the platform's own settles into its balance.
+            let settled = match &destination {
+                Some(_) => Value::Null,
+                None => ledger.balance_transaction(&charge_id, "charge", &currency, amount),
+            };
             let charge = json!({
                 "id": charge_id,
                 "object": "charge",
                 "amount": amount,
                 "amount_captured": amount,
                 "amount_refunded": 0,
+                "balance_transaction": settled["id"],
                 "currency": currency,
                 "paid": true,
                 "refunded": false,
@@ -777,14 +940,17 @@ fn confirm(ledger: &mut Ledger, id: &str, payment_method: Option<&str>) -> Resul
             intent["amount_received"] = json!(amount);
             intent["latest_charge"] = json!(charge_id);
             *ledger.cards.entry(id.to_owned()).or_default() += amount;
-            match intent["transfer_data"]["destination"].as_str().map(str::to_owned) {
+            match destination {
                 Some(account) => {
                     // A destination charge: the whole amount moves to the account, the application fee back.
                     let fee = intent["application_fee_amount"].as_i64().unwrap_or(0);
                     ledger.credit(&account, &currency, amount - fee);
                     ledger.credit("platform", &currency, fee);
                 }
-                None => ledger.credit("platform", &currency, amount),
+                None => {
+                    let settlement = ledger.settlement_currency.clone();
+                    ledger.credit("platform", &settlement, settled["amount"].as_i64().unwrap_or(0));
+                }
             }
             ledger.intents.insert(id.to_owned(), intent.clone());
             ledger.event("charge.succeeded", charge.clone(), None);
@@ -803,7 +969,14 @@ fn confirm(ledger: &mut Ledger, id: &str, payment_method: Option<&str>) -> Resul
                                          "submission_count": 0},
                     "created": t,
                 });
-                ledger.credit("platform", &currency, -amount);
+                let (settlement, taken) = match intent["transfer_data"]["destination"].as_str() {
+                    Some(_) => (currency.clone(), amount),
+                    None => (
+                        ledger.settlement_currency.clone(),
+                        ledger.settle(&currency, amount),
+                    ),
+                };
+                ledger.credit("platform", &settlement, -taken);
                 ledger.event("charge.dispute.created", dispute, None);
             }
             Ok(intent)
@@ -873,10 +1046,38 @@ async fn create_transfer(State(inner): State<Arc<Inner>>, headers: HeaderMap, bo
                 "destination",
             ));
         }
-        if let Some(source) = params.get("source_transaction")
-            && !ledger.charges.contains_key(source)
-        {
-            return Err(missing(source));
+        if let Some(source) = params.get("source_transaction") {
+            let Some(charge) = ledger.charges.get(source) else {
+                return Err(missing(source));
+            };
+            let settled = charge["balance_transaction"]
+                .as_str()
+                .and_then(|id| ledger.balance_transactions.get(id))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let settled_currency = settled["currency"].as_str().unwrap_or_default();
+            if settled_currency != currency {
+                // Stripe's answer (docs.stripe.com/connect/separate-charges-and-transfers#transfer-availability).
+                return Err(invalid(
+                    &format!(
+                        "The currency of source_transaction's balance transaction ({settled_currency}) must be the \
+                         same as the transfer currency ({currency})"
+                    ),
+                    "currency",
+                ));
+            }
+            let left = settled["amount"].as_i64().unwrap_or(0)
+                - ledger.transferred_from.get(source).copied().unwrap_or(0);
+            if amount > left {
+                return Err(invalid(
+                    &format!(
+                        "Insufficient funds in source transaction {source}: the transfer amount ({amount}) exceeds \
+                         what is left of it ({left})."
+                    ),
+                    "amount",
+                ));
+            }
+            *ledger.transferred_from.entry(source.clone()).or_default() += amount;
         }
         if ledger.available("platform", &currency) < amount {
             return Err(error(
@@ -901,9 +1102,9 @@ async fn create_transfer(State(inner): State<Arc<Inner>>, headers: HeaderMap, bo
         });
         ledger.credit("platform", &currency, -amount);
         ledger.credit(&destination, &currency, amount);
-        ledger
-            .transfers
-            .insert(transfer["id"].as_str().unwrap_or_default().to_owned(), transfer.clone());
+        let id = transfer["id"].as_str().unwrap_or_default().to_owned();
+        ledger.transfers.insert(id.clone(), transfer.clone());
+        ledger.transfer_order.push(id);
         ledger.event("transfer.created", transfer.clone(), None);
         Ok(transfer)
     })
@@ -982,7 +1183,26 @@ async fn create_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body
             ));
         }
         let currency = charge["currency"].as_str().unwrap_or_default().to_owned();
-        ledger.credit("platform", &currency, -amount);
+        match charge["balance_transaction"]
+            .as_str()
+            .and_then(|id| ledger.balance_transactions.get(id))
+        {
+            Some(settled) => {
+                // What the refund takes from the balance, converted; the refund that empties the charge takes
+                // exactly what is left of its balance transaction.
+                let gross = settled["amount"].as_i64().unwrap_or(0);
+                let settlement = settled["currency"].as_str().unwrap_or_default().to_owned();
+                let before = ledger.settled_refunded.get(&charge_id).copied().unwrap_or(0);
+                let taken = if amount == charged - refunded {
+                    gross - before
+                } else {
+                    ledger.settle(&currency, amount)
+                };
+                *ledger.settled_refunded.entry(charge_id.clone()).or_default() += taken;
+                ledger.credit("platform", &settlement, -taken);
+            }
+            None => ledger.credit("platform", &currency, -amount),
+        }
         if let Some(account) = intent["transfer_data"]["destination"].as_str() {
             // Destination charge: reverse the transfer and give back the application fee in proportion.
             let fee = intent["application_fee_amount"].as_i64().unwrap_or(0);
@@ -1014,6 +1234,7 @@ async fn create_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body
             "metadata": metadata(&params),
             "created": ledger.now,
         });
+        ledger.refunds.push(refund.clone());
         ledger.event("charge.refunded", charge, None);
         Ok(refund)
     })
@@ -1071,6 +1292,160 @@ async fn retrieve_event(
     read(&inner, &headers, |ledger| found(ledger.events.get(&id), &id)).await
 }
 
+/// A charge; `expand[]=balance_transaction` replaces the id with the object, as at Stripe.
+async fn retrieve_charge(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let expand = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .any(|(key, value)| key.starts_with("expand[") && value == "balance_transaction");
+    read(&inner, &headers, |ledger| {
+        let Some(mut charge) = ledger.charges.get(&id).cloned() else {
+            return missing(&id);
+        };
+        if expand
+            && let Some(transaction) = charge["balance_transaction"]
+                .as_str()
+                .and_then(|t| ledger.balance_transactions.get(t))
+        {
+            charge["balance_transaction"] = transaction.clone();
+        }
+        (StatusCode::OK, charge)
+    })
+    .await
+}
+
+fn list(url: &str, data: Vec<Value>) -> Reply {
+    (
+        StatusCode::OK,
+        json!({"object": "list", "url": url, "has_more": false, "data": data}),
+    )
+}
+
+async fn list_transfers(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    read(&inner, &headers, |ledger| {
+        let data = ledger
+            .transfer_order
+            .iter()
+            .rev()
+            .filter_map(|id| ledger.transfers.get(id))
+            .filter(|t| {
+                query
+                    .get("transfer_group")
+                    .is_none_or(|g| t["transfer_group"] == g.as_str())
+            })
+            .cloned()
+            .collect();
+        list("/v1/transfers", data)
+    })
+    .await
+}
+
+async fn retrieve_transfer(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    read(&inner, &headers, |ledger| found(ledger.transfers.get(&id), &id)).await
+}
+
+async fn list_refunds(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    read(&inner, &headers, |ledger| {
+        let data = ledger
+            .refunds
+            .iter()
+            .rev()
+            .filter(|r| {
+                query
+                    .get("payment_intent")
+                    .is_none_or(|i| r["payment_intent"] == i.as_str())
+            })
+            .cloned()
+            .collect();
+        list("/v1/refunds", data)
+    })
+    .await
+}
+
+/// A webhook endpoint: a `connect` one receives the events of connected accounts, the other the platform's; from
+/// now on the stand-in delivers there, signed with the new secret and rendered at the endpoint's version.
+async fn create_webhook_endpoint(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let one = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let events: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k.starts_with("enabled_events["))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let config = inner.clone();
+    idempotent(inner, &headers, "/v1/webhook_endpoints", &body, |ledger, _| {
+        let Some(url) = one("url") else {
+            return Err(invalid("Missing required param: url.", "url"));
+        };
+        if events.is_empty() {
+            return Err(invalid(
+                "Missing required param: enabled_events.",
+                "enabled_events",
+            ));
+        }
+        let connect = one("connect").as_deref() == Some("true");
+        let version = one("api_version");
+        let endpoint = json!({
+            "id": new_id("we"),
+            "object": "webhook_endpoint",
+            "api_version": version,
+            "application": null,
+            "created": ledger.now,
+            "description": one("description"),
+            "enabled_events": events,
+            "livemode": false,
+            "metadata": {},
+            "secret": format!("whsec_{}", token(32)),
+            "status": "enabled",
+            "url": url,
+        });
+        if let Ok(mut config) = config.config.write() {
+            let target = if connect {
+                &mut config.connect_endpoint
+            } else {
+                &mut config.platform_endpoint
+            };
+            target.url = Some(url.clone());
+            target.secret = endpoint["secret"].as_str().unwrap_or_default().to_owned();
+            target.api_version = version.unwrap_or_else(|| API_VERSION.to_owned());
+        }
+        let mut listed = endpoint.clone();
+        listed["secret"] = Value::Null;
+        ledger.webhook_endpoints.push(listed);
+        Ok(endpoint)
+    })
+    .await
+}
+
+async fn list_webhook_endpoints(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    read(&inner, &headers, |ledger| {
+        list(
+            "/v1/webhook_endpoints",
+            ledger.webhook_endpoints.iter().rev().cloned().collect(),
+        )
+    })
+    .await
+}
+
 /// A payout of a connected account's balance reaching (or failing to reach) its bank.
 async fn standin_payout(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
     let params = form(&body);
@@ -1080,7 +1455,22 @@ async fn standin_payout(State(inner): State<Arc<Inner>>, headers: HeaderMap, bod
             return Err(missing(&account));
         }
         let currency = params.get("currency").cloned().unwrap_or_else(|| "cop".into());
-        let amount = amount(&params, "amount")?.unwrap_or_else(|| ledger.available(&account, &currency));
+        // The account holds what it was sent in the platform's settlement currency; its payout converts it into
+        // the account's own currency at the rate charges settle at.
+        let settlement = ledger.settlement_currency.clone();
+        let held = ledger.available(&account, &settlement);
+        let (held_currency, paid_from) = if currency != settlement && held > 0 {
+            (settlement, held)
+        } else {
+            (currency.clone(), ledger.available(&account, &currency))
+        };
+        let (numerator, denominator) = ledger.exchange_rate;
+        let converted = if held_currency == currency {
+            paid_from
+        } else {
+            paid_from * denominator / numerator.max(1)
+        };
+        let amount = amount(&params, "amount")?.unwrap_or(converted);
         let paid = params.get("outcome").map(String::as_str) != Some("failed");
         let payout = json!({
             "id": new_id("po"),
@@ -1094,7 +1484,12 @@ async fn standin_payout(State(inner): State<Arc<Inner>>, headers: HeaderMap, bod
             "created": ledger.now,
         });
         if paid {
-            ledger.credit(&account, &currency, -amount);
+            let taken = if held_currency == currency {
+                amount
+            } else {
+                paid_from
+            };
+            ledger.credit(&account, &held_currency, -taken);
         }
         ledger
             .payouts

@@ -40,6 +40,15 @@ impl StripeError {
     }
 }
 
+/// A field the spec marks nullable, read as its default when null (an empty `metadata`, say).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 #[derive(Debug, Deserialize)]
 struct ErrorBody {
     error: ErrorObject,
@@ -78,7 +87,7 @@ pub struct Account {
     pub details_submitted: bool,
     #[serde(default)]
     pub capabilities: Option<Capabilities>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: std::collections::HashMap<String, String>,
 }
 
@@ -124,11 +133,54 @@ pub struct PaymentIntent {
     pub latest_charge: Option<String>,
     #[serde(default)]
     pub transfer_group: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: std::collections::HashMap<String, String>,
     #[serde(default)]
     pub last_payment_error: Option<LastPaymentError>,
     pub created: i64,
+}
+
+/// A field Stripe can expand: the id, or the object when the request asked for it (`expand[]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable<T> {
+    Id(String),
+    Object(Box<T>),
+}
+
+/// A charge, read for its balance transaction (what the platform's balance received, in its settlement currency).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    /// Nullable in the spec: a charge that has not settled (failed, pending) has none.
+    #[serde(default)]
+    pub balance_transaction: Option<Expandable<BalanceTransaction>>,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+}
+
+impl Charge {
+    /// The balance transaction, when it was expanded.
+    pub fn settled(&self) -> Option<&BalanceTransaction> {
+        match &self.balance_transaction {
+            Some(Expandable::Object(transaction)) => Some(transaction),
+            _ => None,
+        }
+    }
+}
+
+/// How one charge (or refund, transfer) moved the balance, in the balance's own currency: `amount` gross, `fee`
+/// Stripe's, `net = amount − fee`. A charge in another currency is converted at settlement (docs.stripe.com/currencies
+/// /conversions).
+#[derive(Debug, Clone, Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub fee: i64,
+    pub net: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,27 +188,53 @@ pub struct Transfer {
     pub id: String,
     pub amount: i64,
     pub currency: String,
-    pub destination: String,
+    /// Nullable in the spec (a transfer to a since-deleted account).
+    #[serde(default)]
+    pub destination: Option<String>,
     #[serde(default)]
     pub amount_reversed: i64,
     #[serde(default)]
     pub transfer_group: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: std::collections::HashMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct TransferReversal {
     pub id: String,
     pub amount: i64,
-    pub transfer: String,
+    pub currency: String,
+    /// Nullable in the spec.
+    #[serde(default)]
+    pub transfer: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Refund {
     pub id: String,
     pub amount: i64,
-    pub status: String,
+    /// Nullable in the spec: `pending`, `requires_action`, `succeeded`, `failed` or `canceled` when present.
+    #[serde(default)]
+    pub status: Option<String>,
     #[serde(default)]
     pub payment_intent: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+/// A webhook endpoint as Stripe reports it; `secret` only in the answer that created it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    /// The version events are rendered at (`None`: the account's default version).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub enabled_events: Vec<String>,
+    #[serde(default)]
+    pub secret: Option<String>,
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -203,6 +281,10 @@ pub struct Event {
     /// The connected account the event happened on (Connect events).
     #[serde(default)]
     pub account: Option<String>,
+    /// The version `data.object` is rendered at: the webhook endpoint's pinned version (nullable in the spec for
+    /// events older than 2014).
+    #[serde(default)]
+    pub api_version: Option<String>,
     #[serde(default)]
     pub livemode: bool,
 }
@@ -522,5 +604,81 @@ impl StripeClient {
 
     pub async fn event(&self, id: &str) -> Result<Event, StripeError> {
         self.get(&format!("/v1/events/{id}"), &[], None).await
+    }
+
+    /// A charge with its balance transaction expanded: what the platform's balance received for it.
+    pub async fn charge(&self, id: &str) -> Result<Charge, StripeError> {
+        self.get(
+            &format!("/v1/charges/{id}"),
+            &[("expand[]", "balance_transaction".to_owned())],
+            None,
+        )
+        .await
+    }
+
+    pub async fn transfer(&self, id: &str) -> Result<Transfer, StripeError> {
+        self.get(&format!("/v1/transfers/{id}"), &[], None).await
+    }
+
+    /// The transfers of one `transfer_group` (a bill): how a transfer whose answer was lost is found again.
+    pub async fn transfers_in_group(&self, transfer_group: &str) -> Result<List<Transfer>, StripeError> {
+        self.get(
+            "/v1/transfers",
+            &[
+                ("transfer_group", transfer_group.to_owned()),
+                ("limit", "100".to_owned()),
+            ],
+            None,
+        )
+        .await
+    }
+
+    /// The refunds of one PaymentIntent: how a refund whose answer was lost is found again.
+    pub async fn refunds_of(&self, payment_intent: &str) -> Result<List<Refund>, StripeError> {
+        self.get(
+            "/v1/refunds",
+            &[
+                ("payment_intent", payment_intent.to_owned()),
+                ("limit", "100".to_owned()),
+            ],
+            None,
+        )
+        .await
+    }
+
+    /// A webhook endpoint whose events are rendered at [`API_VERSION`]; `connect` endpoints receive the events of
+    /// connected accounts (docs.stripe.com/connect/webhooks).
+    pub async fn create_webhook_endpoint(
+        &self,
+        url: &str,
+        events: &[&str],
+        connect: bool,
+        idempotency_key: &str,
+    ) -> Result<WebhookEndpoint, StripeError> {
+        let mut form = Form::new();
+        field(&mut form, "url", url);
+        field(&mut form, "api_version", API_VERSION);
+        for event in events {
+            field(&mut form, "enabled_events[]", event);
+        }
+        if connect {
+            field(&mut form, "connect", "true");
+        }
+        field(
+            &mut form,
+            "description",
+            if connect {
+                "comanda: connected accounts"
+            } else {
+                "comanda: platform"
+            },
+        );
+        self.post("/v1/webhook_endpoints", &form, idempotency_key, None)
+            .await
+    }
+
+    pub async fn webhook_endpoints(&self) -> Result<List<WebhookEndpoint>, StripeError> {
+        self.get("/v1/webhook_endpoints", &[("limit", "100".to_owned())], None)
+            .await
     }
 }

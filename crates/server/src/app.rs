@@ -242,6 +242,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(payments::payment_status))
         .routes(routes!(payments::cancel_guest_payment))
         .routes(routes!(payments::stripe_webhook))
+        .routes(routes!(payments::stripe_connect_webhook))
         .routes(routes!(payments::onboarding))
         .routes(routes!(payments::payouts))
         .routes(routes!(payments::bank_details))

@@ -86,9 +86,14 @@ pub struct PaymentsConfig {
     pub js_url: String,
     pub secret_key: Option<Secret<String>>,
     pub publishable_key: Option<String>,
-    /// The webhook endpoint's signing secret (`whsec_…`), and the previous one while rolling it.
+    /// The platform endpoint's signing secret (`whsec_…`, events of the platform account at
+    /// `/api/v1/webhooks/stripe`), and the previous one while rolling it.
     pub webhook_secret: Option<Secret<String>>,
     pub previous_webhook_secret: Option<Secret<String>>,
+    /// The Connect endpoint's signing secret (events of connected accounts at `/api/v1/webhooks/stripe/connect`),
+    /// and the previous one while rolling it. Stripe gives each endpoint its own secret.
+    pub connect_webhook_secret: Option<Secret<String>>,
+    pub previous_connect_webhook_secret: Option<Secret<String>>,
     /// The platform's fee on each share (tips excluded), in basis points.
     pub platform_fee_bp: u32,
     /// Refunds above this many minor units need a second person with payout authority.
@@ -112,6 +117,8 @@ impl Default for PaymentsConfig {
             publishable_key: None,
             webhook_secret: None,
             previous_webhook_secret: None,
+            connect_webhook_secret: None,
+            previous_connect_webhook_secret: None,
             platform_fee_bp: 300,
             refund_approval_threshold: 20_000_000,
             hold_minutes: 15,
@@ -478,13 +485,12 @@ impl Config {
             return invalid("server.http_redirect_listen", "must differ from server.listen");
         }
         if self.payments.provider == PaymentProvider::Stripe
-            && (self.payments.secret_key.is_none()
-                || self.payments.publishable_key.is_none()
-                || self.payments.webhook_secret.is_none())
+            && (self.payments.secret_key.is_none() || self.payments.publishable_key.is_none())
         {
+            // The webhook secrets are checked when serving: `comanda payments webhooks setup` runs before they exist.
             return invalid(
                 "payments",
-                "provider \"stripe\" needs secret_key, publishable_key and webhook_secret",
+                "provider \"stripe\" needs secret_key and publishable_key",
             );
         }
         if self.payments.platform_fee_bp > 5_000 {

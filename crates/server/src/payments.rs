@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use comanda_domain::payment::ChargeModel;
+use comanda_domain::payment::{apportion_settlement, settled_reversal};
 use comanda_domain::{Clock, PartnerId};
 use comanda_payments::standin::StandIn;
 use comanda_payments::stripe::{Event, PaymentIntent};
@@ -12,11 +13,49 @@ use comanda_security::tenancy::JobAuthority;
 use comanda_security::webhook::{SignatureError, VerifiedWebhook};
 use comanda_security::{Secret, TenantScope};
 use comanda_store::Store;
-use comanda_store::payments::{EventEffect, Payment, PaymentStatus, Refund, TransferStatus};
+use comanda_store::payments::{EventEffect, Payment, PaymentStatus, Refund, TransferOrder, TransferStatus};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::{PaymentProvider, PaymentsConfig};
+
+/// Which of Stripe's two webhook endpoints a delivery arrived at (docs.stripe.com/connect/webhooks): the platform's
+/// own events, or the events of connected accounts (which carry `account`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookEndpoint {
+    Platform,
+    Connect,
+}
+
+impl WebhookEndpoint {
+    /// The events comanda handles at this endpoint (what `comanda payments webhooks setup` enables).
+    pub fn events(self) -> &'static [&'static str] {
+        match self {
+            WebhookEndpoint::Platform => &[
+                "payment_intent.succeeded",
+                "payment_intent.payment_failed",
+                "charge.refunded",
+                "charge.dispute.created",
+            ],
+            WebhookEndpoint::Connect => &["account.updated", "payout.paid", "payout.failed"],
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            WebhookEndpoint::Platform => "/api/v1/webhooks/stripe",
+            WebhookEndpoint::Connect => "/api/v1/webhooks/stripe/connect",
+        }
+    }
+
+    /// Whether an event belongs at this endpoint: Connect events name the connected account, platform events none.
+    pub fn receives(self, event: &Event) -> bool {
+        match self {
+            WebhookEndpoint::Platform => event.account.is_none(),
+            WebhookEndpoint::Connect => event.account.is_some(),
+        }
+    }
+}
 
 /// Stripe as this server uses it.
 pub struct PaymentService {
@@ -24,7 +63,9 @@ pub struct PaymentService {
     pub publishable_key: String,
     pub js_url: String,
     pub api_base: String,
-    webhook_secrets: Vec<Secret<String>>,
+    /// Each endpoint's signing secrets (current first, then the previous one while rolling).
+    platform_secrets: Vec<Secret<String>>,
+    connect_secrets: Vec<Secret<String>>,
     pub fee_bp: u32,
     pub refund_threshold: i64,
     pub hold: time::Duration,
@@ -51,7 +92,7 @@ fn origin_of(url: &str) -> String {
 impl PaymentService {
     /// The service the configuration asks for; demo mode starts a stand-in in this process.
     pub async fn from_config(config: &PaymentsConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Option<Self>> {
-        let (api_base, js_url, secret, publishable, webhook, standin) = match config.provider {
+        let (api_base, js_url, secret, publishable, webhook, connect, standin) = match config.provider {
             PaymentProvider::Off => return Ok(None),
             PaymentProvider::Stripe => (
                 config.api_base.clone(),
@@ -59,6 +100,7 @@ impl PaymentService {
                 config.secret_key.clone(),
                 config.publishable_key.clone(),
                 config.webhook_secret.clone(),
+                config.connect_webhook_secret.clone(),
                 None,
             ),
             PaymentProvider::Standin => {
@@ -71,22 +113,32 @@ impl PaymentService {
                     standin.js_url(),
                     Some(Secret::new(keys.secret_key)),
                     Some(keys.publishable_key),
-                    Some(Secret::new(keys.webhook_secret)),
+                    Some(Secret::new(keys.platform_endpoint.secret)),
+                    Some(Secret::new(keys.connect_endpoint.secret)),
                     Some(standin),
                 )
             }
         };
-        let (Some(secret), Some(publishable_key), Some(webhook)) = (secret, publishable, webhook) else {
-            anyhow::bail!("payments: secret_key, publishable_key and webhook_secret are required");
+        let (Some(secret), Some(publishable_key), Some(webhook), Some(connect)) =
+            (secret, publishable, webhook, connect)
+        else {
+            anyhow::bail!(
+                "payments: secret_key, publishable_key, webhook_secret and connect_webhook_secret are required \
+                 (`comanda payments webhooks setup --url https://<public host>` creates both webhook endpoints at \
+                 Stripe and prints their secrets)"
+            );
         };
-        let mut webhook_secrets = vec![webhook];
-        webhook_secrets.extend(config.previous_webhook_secret.clone());
+        let mut platform_secrets = vec![webhook];
+        platform_secrets.extend(config.previous_webhook_secret.clone());
+        let mut connect_secrets = vec![connect];
+        connect_secrets.extend(config.previous_connect_webhook_secret.clone());
         Ok(Some(Self {
             client: StripeClient::new(&api_base, secret)?,
             publishable_key,
             js_url,
             api_base,
-            webhook_secrets,
+            platform_secrets,
+            connect_secrets,
             fee_bp: config.platform_fee_bp,
             refund_threshold: config.refund_approval_threshold,
             hold: time::Duration::minutes(i64::try_from(config.hold_minutes).unwrap_or(15)),
@@ -94,13 +146,20 @@ impl PaymentService {
         }))
     }
 
+    /// Verifies a delivery with the secrets of the endpoint it arrived at: a platform event signed with the Connect
+    /// endpoint's secret (or the reverse) does not verify.
     pub fn verify<'a>(
         &self,
+        endpoint: WebhookEndpoint,
         header: &str,
         payload: &'a [u8],
         now: OffsetDateTime,
     ) -> Result<VerifiedWebhook<'a>, SignatureError> {
-        let secrets: Vec<&str> = self.webhook_secrets.iter().map(|s| s.expose().as_str()).collect();
+        let secrets = match endpoint {
+            WebhookEndpoint::Platform => &self.platform_secrets,
+            WebhookEndpoint::Connect => &self.connect_secrets,
+        };
+        let secrets: Vec<&str> = secrets.iter().map(|s| s.expose().as_str()).collect();
         comanda_security::webhook::verify(&secrets, header, payload, now)
     }
 
@@ -264,35 +323,135 @@ pub async fn send_due_transfers(
     };
     let mut sent = 0;
     for order in due {
-        let metadata = [("payment_id", order.payment_id.to_string())];
-        match service
-            .client
-            .create_transfer(
-                order.amount.amount,
-                order.amount.currency.code(),
-                &order.destination,
-                &order.transfer_group,
-                order.source_charge.as_deref(),
-                &metadata,
-                &format!("transfer-{}", order.payment_id),
-            )
-            .await
-        {
-            Ok(transfer) => {
-                if store
-                    .mark_transfer_sent(scope, order.payment_id, &transfer.id, now)
-                    .await
-                    .is_ok()
-                {
-                    sent += 1;
-                }
-            }
+        match send_transfer(store, service, scope, &order, now).await {
+            Ok(()) => sent += 1,
             Err(error) => {
                 tracing::warn!(payment = %order.payment_id, %error, "transfer not sent; will retry");
             }
         }
     }
     sent
+}
+
+/// Is this error one after which Stripe may have done what was asked (the answer was lost or unreadable)?
+fn outcome_unknown(error: &StripeError) -> bool {
+    matches!(error, StripeError::Decode(_) | StripeError::Transport(_))
+}
+
+/// One transfer, in the currency of the source charge's balance transaction (Stripe refuses any other with
+/// `source_transaction`), apportioned by [`apportion_settlement`].
+async fn send_transfer(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    order: &TransferOrder,
+    now: OffsetDateTime,
+) -> Result<(), StripeError> {
+    let internal = |e: &dyn std::fmt::Display| StripeError::Decode(e.to_string());
+    let payment = store
+        .payment(scope, order.payment_id)
+        .await
+        .map_err(|e| internal(&e))?;
+    let settled = match &order.source_charge {
+        Some(charge) => {
+            let charge = service.client.charge(charge).await?;
+            let Some(settled) = charge.settled() else {
+                return Err(StripeError::Decode(format!(
+                    "charge {} has no balance transaction yet",
+                    charge.id
+                )));
+            };
+            Some(
+                apportion_settlement(
+                    payment.settlement.charged,
+                    order.amount,
+                    payment.settlement.tip,
+                    settled.amount,
+                    settled.net,
+                    &settled.currency,
+                )
+                .map_err(|e| internal(&e))?,
+            )
+        }
+        None => None,
+    };
+    let (amount, currency) = match &settled {
+        Some(settled) => (settled.transfer, settled.currency.clone()),
+        None => (order.amount.amount, order.amount.currency.code().to_owned()),
+    };
+    let metadata = [("payment_id", order.payment_id.to_string())];
+    let created = service
+        .client
+        .create_transfer(
+            amount,
+            &currency,
+            &order.destination,
+            &order.transfer_group,
+            order.source_charge.as_deref(),
+            &metadata,
+            &format!("transfer-{}", order.payment_id),
+        )
+        .await;
+    let transfer = match created {
+        Ok(transfer) => transfer,
+        // Stripe may have made it: find it by the bill's transfer group and our payment id before anything else.
+        Err(error) if outcome_unknown(&error) => {
+            let wanted = order.payment_id.to_string();
+            let found = service
+                .client
+                .transfers_in_group(&order.transfer_group)
+                .await?
+                .data
+                .into_iter()
+                .find(|t| t.metadata.get("payment_id") == Some(&wanted));
+            found.ok_or(error)?
+        }
+        Err(error) => return Err(error),
+    };
+    store
+        .mark_transfer_sent(scope, order.payment_id, &transfer.id, settled.as_ref(), now)
+        .await
+        .map_err(|e| internal(&e))
+}
+
+/// Reads the partner's connected account back from Stripe (`GET /v1/accounts/{id}`) and records its capabilities:
+/// when the owner returns from Stripe's onboarding and in the upkeep job, so one lost `account.updated` never leaves
+/// a partner unable to take payments.
+pub async fn read_back_account(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+) -> Result<(), StripeError> {
+    let Some(known) = store
+        .connected_account(scope)
+        .await
+        .map_err(|e| StripeError::Decode(e.to_string()))?
+    else {
+        return Ok(());
+    };
+    let account = service.client.account(&known.stripe_account).await?;
+    let effect = EventEffect::AccountUpdated {
+        stripe_account: account.id.clone(),
+        details_submitted: account.details_submitted,
+        charges_enabled: account.charges_enabled,
+        payouts_enabled: account.payouts_enabled,
+        transfers_active: account.capability_active("transfers"),
+    };
+    let unchanged = known.details_submitted == account.details_submitted
+        && known.charges_enabled == account.charges_enabled
+        && known.payouts_enabled == account.payouts_enabled
+        && known.transfers_active == account.capability_active("transfers");
+    if unchanged {
+        return Ok(());
+    }
+    // Recorded as an event of its own (an id of ours, never Stripe's), so the change has the same path and audit.
+    let id = format!("readback_{}", Uuid::now_v7());
+    store
+        .apply_event(Some(scope), &id, "account.updated", &effect, now)
+        .await
+        .map_err(|e| StripeError::Decode(e.to_string()))?;
+    Ok(())
 }
 
 /// Cancels abandoned payments at Stripe first, then gives their part of the bill back.
@@ -356,7 +515,7 @@ pub async fn execute_refund(
     };
     let destination = payment.charge_model == ChargeModel::DestinationCharges;
     let metadata = [("refund_id", refund.id.to_string())];
-    let stripe_refund = match service
+    let created = service
         .client
         .create_refund(
             &intent,
@@ -365,27 +524,69 @@ pub async fn execute_refund(
             &metadata,
             &format!("refund-{}", refund.id),
         )
-        .await
-    {
+        .await;
+    let stripe_refund = match created {
         Ok(stripe_refund) => stripe_refund,
+        // The answer was lost or unreadable: Stripe may have refunded. Look for the refund by our id; if it cannot
+        // be found the refund stays pending (never failed) and an operator is alerted.
+        Err(error) if outcome_unknown(&error) => {
+            let wanted = refund.id.to_string();
+            let found = match service.client.refunds_of(&intent).await {
+                Ok(list) => list
+                    .data
+                    .into_iter()
+                    .find(|r| r.metadata.get("refund_id") == Some(&wanted)),
+                Err(_) => None,
+            };
+            match found {
+                Some(found) => found,
+                None => {
+                    let _ = store
+                        .raise_alert(
+                            Some(scope.partner()),
+                            "payments.refund_unknown",
+                            &format!(
+                                "refund {}: Stripe's answer was lost ({error}); check it at Stripe",
+                                refund.id
+                            ),
+                            now,
+                        )
+                        .await;
+                    return Err(error);
+                }
+            }
+        }
         Err(error) => return failed(error).await,
     };
     let mut reversal = None;
     if !destination && refund.split.transfer_reversal.amount > 0 {
         let transfer = store.transfer(scope, payment.id).await.ok().flatten();
-        if let Some(transfer_id) = transfer
-            .filter(|t| t.status == TransferStatus::Sent)
-            .and_then(|t| t.stripe_transfer)
-        {
-            match service
-                .client
-                .reverse_transfer(
-                    &transfer_id,
+        let order_of_transfer = transfer.clone().filter(|t| t.status == TransferStatus::Sent);
+        if let Some(transfer_id) = order_of_transfer.as_ref().and_then(|t| t.stripe_transfer.clone()) {
+            // The transfer went out in the settlement currency: its reversal is the same proportion of what Stripe
+            // sent, and the last one takes exactly what is left there.
+            let reversal_amount = match (&order_of_transfer, service.client.transfer(&transfer_id).await) {
+                (Some(order), Ok(at_stripe)) => Ok(settled_reversal(
                     refund.split.transfer_reversal.amount,
-                    &format!("reversal-{}", refund.id),
-                )
-                .await
-            {
+                    order.amount.amount,
+                    order.reversed.amount,
+                    at_stripe.amount,
+                    at_stripe.amount_reversed,
+                )),
+                (_, Err(error)) => Err(error),
+                (None, Ok(_)) => Ok(0),
+            };
+            let reversed = match reversal_amount {
+                Ok(0) => Err(StripeError::Decode("nothing left to reverse at Stripe".into())),
+                Ok(amount) => {
+                    service
+                        .client
+                        .reverse_transfer(&transfer_id, amount, &format!("reversal-{}", refund.id))
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            match reversed {
                 Ok(done) => reversal = Some(done.id),
                 Err(error) => {
                     let _ = store
@@ -413,6 +614,9 @@ pub async fn upkeep(store: &Arc<dyn Store>, service: &PaymentService, clock: &Ar
     };
     for partner in partners {
         let scope = TenantScope::from_proof(&JobAuthority::new("payments-upkeep", partner));
+        if let Err(error) = read_back_account(store, service, &scope, clock.now()).await {
+            tracing::warn!(%partner, %error, "connected account not read back");
+        }
         send_due_transfers(store, service, &scope, clock.now()).await;
         release_expired_holds(store, service, &scope, clock.now()).await;
     }

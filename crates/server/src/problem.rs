@@ -33,6 +33,8 @@ pub enum ProblemType {
     PaymentProvider,
     /// A webhook whose signature, timestamp or body does not verify.
     WebhookSignature,
+    /// A verified event rendered at another API version than the client is pinned to, or sent to the other endpoint.
+    WebhookEvent,
     Unavailable,
     Internal,
 }
@@ -57,6 +59,7 @@ impl ProblemType {
             ProblemType::PaymentsUnavailable => "payments-unavailable",
             ProblemType::PaymentProvider => "payment-provider",
             ProblemType::WebhookSignature => "webhook-signature",
+            ProblemType::WebhookEvent => "webhook-event",
             ProblemType::Unavailable => "unavailable",
             ProblemType::Internal => "internal",
         }
@@ -71,7 +74,8 @@ impl ProblemType {
             ProblemType::MalformedJson
             | ProblemType::Validation
             | ProblemType::CardDataRefused
-            | ProblemType::WebhookSignature => StatusCode::BAD_REQUEST,
+            | ProblemType::WebhookSignature
+            | ProblemType::WebhookEvent => StatusCode::BAD_REQUEST,
             ProblemType::BillCovered => StatusCode::CONFLICT,
             ProblemType::PaymentsUnavailable => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PaymentProvider => StatusCode::BAD_GATEWAY,
@@ -108,6 +112,7 @@ impl ProblemType {
             ProblemType::PaymentsUnavailable => "Card payments are not available here",
             ProblemType::PaymentProvider => "The payment provider did not accept the request",
             ProblemType::WebhookSignature => "Webhook signature not valid",
+            ProblemType::WebhookEvent => "Webhook event not accepted at this endpoint",
             ProblemType::Unavailable => "Temporarily unavailable",
             ProblemType::Internal => "Internal error",
         }

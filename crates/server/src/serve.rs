@@ -94,8 +94,12 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     if let Some(standin) = payments.as_ref().and_then(|p| p.standin.as_ref()) {
         // Demo mode: the stand-in delivers its events to this server, trusting its certificate.
         let pem = std::fs::read(&resources.cert_file).unwrap_or_default();
-        standin.set_webhook(
-            &format!("https://localhost:{}/api/v1/webhooks/stripe", https_addr.port()),
+        let url = |endpoint: crate::payments::WebhookEndpoint| {
+            format!("https://localhost:{}{}", https_addr.port(), endpoint.path())
+        };
+        standin.set_webhooks(
+            &url(crate::payments::WebhookEndpoint::Platform),
+            &url(crate::payments::WebhookEndpoint::Connect),
             &pem,
         );
     }

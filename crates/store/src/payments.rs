@@ -167,6 +167,16 @@ pub struct TransferOrder {
     pub reversed: Money,
     /// Debt recovered by netting it against this transfer.
     pub recovered: Money,
+    /// What the transfer sent in the platform's settlement currency (set when it is sent).
+    pub settled: Option<SettledMoney>,
+}
+
+/// An amount in the platform's settlement currency: minor units of a lowercase ISO code Stripe reported (which need
+/// not be a currency comanda prices in).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SettledMoney {
+    pub amount: i64,
+    pub currency: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -335,6 +345,8 @@ pub struct TipEntry {
     pub payment_id: Uuid,
     pub amount: i64,
     pub currency: String,
+    /// The tip as the partner's transfer carried it, in the platform's settlement currency (once sent).
+    pub settled: Option<SettledMoney>,
     pub at: OffsetDateTime,
 }
 
@@ -404,7 +416,7 @@ pub trait PaymentStore: Send + Sync {
     async fn account_partner(&self, stripe_account: &str) -> StoreResult<Option<PartnerId>>;
     /// The platform directory: which partner a payment belongs to.
     async fn payment_partner(&self, payment: Uuid) -> StoreResult<Option<PartnerId>>;
-    /// Partners that have taken payments (for the platform's transfer and reconciliation jobs).
+    /// Partners with a connected account or payments (for the platform's upkeep and reconciliation jobs).
     async fn payment_partners(&self) -> StoreResult<Vec<PartnerId>>;
 
     async fn session_balance(&self, scope: &TenantScope, session: Uuid) -> StoreResult<SessionBalance>;
@@ -463,11 +475,13 @@ pub trait PaymentStore: Send + Sync {
 
     async fn transfer(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Option<TransferOrder>>;
     async fn due_transfers(&self, scope: &TenantScope) -> StoreResult<Vec<TransferOrder>>;
+    /// Records the transfer Stripe made and what it sent in the settlement currency (also on the payment's tip).
     async fn mark_transfer_sent(
         &self,
         scope: &TenantScope,
         payment: Uuid,
         stripe_transfer: &str,
+        settled: Option<&comanda_domain::payment::SettledAmounts>,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
 

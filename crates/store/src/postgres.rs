@@ -83,6 +83,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "partner_directory",
         sql: include_str!("../migrations/postgres/0013_partner_directory.sql"),
     },
+    Migration {
+        version: 14,
+        name: "settlement_currency",
+        sql: include_str!("../migrations/postgres/0014_settlement_currency.sql"),
+    },
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

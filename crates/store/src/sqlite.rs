@@ -75,6 +75,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "partner_directory",
         sql: include_str!("../migrations/sqlite/0013_partner_directory.sql"),
     },
+    Migration {
+        version: 14,
+        name: "settlement_currency",
+        sql: include_str!("../migrations/sqlite/0014_settlement_currency.sql"),
+    },
 ];
 
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use comanda_domain::payment::{
-    ChargeModel, RefundSplit, Refundable, dispute_debt, net_against_debt, split_refund,
+    ChargeModel, RefundSplit, Refundable, SettledAmounts, dispute_debt, net_against_debt, split_refund,
 };
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
@@ -17,7 +17,7 @@ use crate::ordering::{json_from, json_text};
 use crate::payments::{
     Alert, Approval, ApprovalKind, ConnectedAccount, Dispute, EventEffect, EventOutcome, NewPayment,
     NewRefund, Payment, PaymentStatus, PaymentStore, PayoutRecord, Refund, RefundStatus, ReserveOutcome,
-    SessionBalance, TipEntry, TransferOrder, TransferStatus, settlement,
+    SessionBalance, SettledMoney, TipEntry, TransferOrder, TransferStatus, settlement,
 };
 use crate::records::corrupt;
 use crate::sealing::{KeyOwner, account_digest, account_place, destination_place};
@@ -86,6 +86,14 @@ fn account_from_row(row: &SqliteRow) -> StoreResult<ConnectedAccount> {
     })
 }
 
+fn settled_of(row: &SqliteRow) -> StoreResult<Option<SettledMoney>> {
+    let amount: Option<i64> = row.try_get("settled_amount")?;
+    let currency: Option<String> = row.try_get("settled_currency")?;
+    Ok(amount
+        .zip(currency)
+        .map(|(amount, currency)| SettledMoney { amount, currency }))
+}
+
 fn transfer_from_row(row: &SqliteRow) -> StoreResult<TransferOrder> {
     let currency = currency_of(row)?;
     let status: String = row.try_get("status")?;
@@ -99,6 +107,7 @@ fn transfer_from_row(row: &SqliteRow) -> StoreResult<TransferOrder> {
         stripe_transfer: row.try_get("stripe_transfer")?,
         reversed: money_col(row, "reversed", currency)?,
         recovered: money_col(row, "recovered", currency)?,
+        settled: settled_of(row)?,
     })
 }
 
@@ -655,10 +664,11 @@ impl PaymentStore for SqliteStore {
     }
 
     async fn payment_partners(&self) -> StoreResult<Vec<PartnerId>> {
-        let partners: Vec<uuid::fmt::Hyphenated> =
-            sqlx::query_scalar("SELECT DISTINCT partner_id FROM payment_directory")
-                .fetch_all(&self.pool)
-                .await?;
+        let partners: Vec<uuid::fmt::Hyphenated> = sqlx::query_scalar(
+            "SELECT partner_id FROM payment_directory UNION SELECT partner_id FROM account_directory",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(partners
             .into_iter()
             .map(|p| PartnerId::from_uuid(p.into_uuid()))
@@ -959,17 +969,36 @@ impl PaymentStore for SqliteStore {
         scope: &TenantScope,
         payment: Uuid,
         stripe_transfer: &str,
+        settled: Option<&SettledAmounts>,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
+        let settled_amount = settled.map(|s| s.transfer);
+        let settled_tip = settled.map(|s| s.tip);
+        let settled_currency = settled.map(|s| s.currency.as_str());
         sqlx::query(
-            "UPDATE transfers SET status = 'sent', stripe_transfer = ?3, sent_at = ?4
+            "UPDATE tip_ledger SET settled_amount = ?3, settled_currency = ?4
+             WHERE partner_id = ?1 AND payment_id = ?2 AND amount > 0 AND settled_amount IS NULL
+               AND EXISTS (SELECT 1 FROM transfers t WHERE t.partner_id = ?1 AND t.payment_id = ?2
+                             AND t.status = 'pending')",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(u(payment))
+        .bind(settled_tip)
+        .bind(settled_currency)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE transfers SET status = 'sent', stripe_transfer = ?3, sent_at = ?4,
+                    settled_amount = ?5, settled_currency = ?6
              WHERE partner_id = ?1 AND payment_id = ?2 AND status = 'pending'",
         )
         .bind(u(scope.partner().as_uuid()))
         .bind(u(payment))
         .bind(stripe_transfer)
         .bind(now)
+        .bind(settled_amount)
+        .bind(settled_currency)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -1253,6 +1282,7 @@ impl PaymentStore for SqliteStore {
                     payment_id: uuid_col(row, "payment_id")?,
                     amount: row.try_get("amount")?,
                     currency: row.try_get::<String, _>("currency")?.trim().to_owned(),
+                    settled: settled_of(row)?,
                     at: row.try_get("at")?,
                 })
             })

@@ -2142,11 +2142,30 @@ mod suite {
         assert_eq!(transfer.status, TransferStatus::Pending);
         assert_eq!(transfer.transfer_group, session.to_string());
         assert_eq!(store.due_transfers(&scope).await.unwrap().len(), 1);
+        // Sent in the platform's settlement currency: the transfer and the tip keep both amounts.
+        let settled = comanda_domain::payment::SettledAmounts {
+            transfer: 1_021,
+            tip: 110,
+            platform: 30,
+            currency: "usd".into(),
+        };
         store
-            .mark_transfer_sent(&scope, payment.id, "tr_1", NOW)
+            .mark_transfer_sent(&scope, payment.id, "tr_1", Some(&settled), NOW)
             .await
             .unwrap();
         assert!(store.due_transfers(&scope).await.unwrap().is_empty());
+        let sent = store.transfer(&scope, payment.id).await.unwrap().unwrap();
+        assert_eq!(
+            sent.settled,
+            Some(comanda_store::payments::SettledMoney {
+                amount: 1_021,
+                currency: "usd".into()
+            })
+        );
+        assert_eq!(
+            sent.amount, payment.settlement.partner_part,
+            "the charge's currency is kept"
+        );
         let tips = store
             .tips(
                 &scope,
@@ -2158,6 +2177,11 @@ mod suite {
             .unwrap()
             .items;
         assert_eq!(tips.iter().map(|t| t.amount).sum::<i64>(), 438_000);
+        assert!(
+            tips.iter()
+                .all(|t| t.settled.as_ref().map(|s| (s.amount, s.currency.as_str())) == Some((110, "usd"))),
+            "{tips:?}"
+        );
         assert!(store.session_balance(&scope, session).await.unwrap().settled);
         assert_eq!(
             store.payment_partner(payment.id).await.unwrap(),
@@ -2203,7 +2227,7 @@ mod suite {
             "the transfer is still owed: {early:?}"
         );
         store
-            .mark_transfer_sent(&scope, payment.id, "tr_1", NOW)
+            .mark_transfer_sent(&scope, payment.id, "tr_1", None, NOW)
             .await
             .unwrap();
         let part = store
@@ -2298,7 +2322,7 @@ mod suite {
         .await;
         succeed(store, &scope, &first).await;
         store
-            .mark_transfer_sent(&scope, first.id, "tr_1", NOW)
+            .mark_transfer_sent(&scope, first.id, "tr_1", None, NOW)
             .await
             .unwrap();
         let dispute = EventEffect::DisputeCreated {

@@ -74,7 +74,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         // Guests pay by table token; Stripe's webhook proves itself by its signature.
         ("GET", "/api/v1/t/{token}/payments/{payment}")
         | ("POST", "/api/v1/t/{token}/payments" | "/api/v1/t/{token}/payments/{payment}/cancel")
-        | ("POST", "/api/v1/webhooks/stripe") => Public,
+        | ("POST", "/api/v1/webhooks/stripe" | "/api/v1/webhooks/stripe/connect") => Public,
         // A guest leaves contact data by table token, with consent (PRIV-2).
         ("POST", "/api/v1/t/{token}/contact") => Public,
         ("POST", "/api/v1/payouts/onboarding" | "/api/v1/payouts/bank-details")

@@ -15,7 +15,7 @@ use comanda_domain::payment::{
 };
 use comanda_domain::{Money, OrderStatus, PageRequest, ValidationErrors, collect_all};
 use comanda_payments::StripeError;
-use comanda_payments::stripe::{Event, LinkKind, NewPaymentIntent};
+use comanda_payments::stripe::{API_VERSION, Event, LinkKind, NewPaymentIntent};
 use comanda_security::TenantScope;
 use comanda_store::StoreError;
 use comanda_store::ordering::SessionStatus;
@@ -29,7 +29,10 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::{Caller, RequestContext};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::payments::{PaymentService, cancel_payment, execute_refund, interpret, send_due_transfers};
+use crate::payments::{
+    PaymentService, WebhookEndpoint, cancel_payment, execute_refund, interpret, read_back_account,
+    send_due_transfers,
+};
 use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::guest::{guest_device, idempotency_key, resolve};
 use crate::routes::ordering::{TimedListQuery, path_id};
@@ -370,18 +373,47 @@ pub async fn cancel_guest_payment(
     Ok(Json(PaymentView::from(&cancelled)))
 }
 
-/// Stripe's webhook (PAY-4): accepted only with a valid `Stripe-Signature` within 5 minutes; each event id changes
-/// our records once, in the transaction of its effect, whatever the order or number of deliveries.
+/// Stripe's platform webhook endpoint (PAY-4): events of the platform account (`payment_intent.*`, `charge.*`),
+/// accepted only with a valid `Stripe-Signature` made with this endpoint's secret, within 5 minutes, and rendered at
+/// the pinned API version; each event id changes our records once, in the transaction of its effect, whatever the
+/// order or number of deliveries.
 #[utoipa::path(post, path = "/api/v1/webhooks/stripe", tag = "payments",
     params(("Stripe-Signature" = String, Header,
         description = "`t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with the endpoint secret>`; only Stripe can \
                        compute it")),
     responses((status = 200, description = "Processed, or already processed"),
-              (status = 400, description = "The signature is missing, stale or does not verify (what Stripe \
-                  expects of an endpoint), or the body is not a Stripe event", body = Problem,
-                  content_type = "application/problem+json")))]
+              (status = 400, description = "The signature is missing, stale or does not verify with this endpoint's \
+                  secret (what Stripe expects of an endpoint), the body is not a Stripe event, the event belongs at \
+                  the Connect endpoint, or it is rendered at another API version (refused and alerted)", body = Problem,
+                  content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json")))]
 pub async fn stripe_webhook(
     State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<StatusCode, ApiError> {
+    receive_webhook(state, WebhookEndpoint::Platform, request).await
+}
+
+/// Stripe's Connect webhook endpoint: events of connected accounts (`account.updated`, `payout.*`, each carrying
+/// `account`), signed with the Connect endpoint's own secret; otherwise as the platform endpoint.
+#[utoipa::path(post, path = "/api/v1/webhooks/stripe/connect", tag = "payments",
+    params(("Stripe-Signature" = String, Header,
+        description = "`t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with the Connect endpoint secret>`")),
+    responses((status = 200, description = "Processed, or already processed"),
+              (status = 400, description = "The signature does not verify with the Connect endpoint's secret, the \
+                  body is not a Stripe event, the event names no connected account, or it is rendered at another \
+                  API version (refused and alerted)", body = Problem, content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json")))]
+pub async fn stripe_connect_webhook(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<StatusCode, ApiError> {
+    receive_webhook(state, WebhookEndpoint::Connect, request).await
+}
+
+async fn receive_webhook(
+    state: AppState,
+    endpoint: WebhookEndpoint,
     request: axum::extract::Request,
 ) -> Result<StatusCode, ApiError> {
     let service = service(&state)?;
@@ -397,9 +429,35 @@ pub async fn stripe_webhook(
         .ok_or_else(|| refused("Stripe-Signature header missing"))?;
     let now = state.clock.now();
     let verified = service
-        .verify(signature, &body, now)
+        .verify(endpoint, signature, &body, now)
         .map_err(|e| refused(&e.to_string()))?;
     let event: Event = serde_json::from_slice(verified.payload).map_err(|_| refused("not a Stripe event"))?;
+    let not_here = |detail: String| ApiError::from(Problem::new(ProblemType::WebhookEvent).detail(detail));
+    if !endpoint.receives(&event) {
+        return Err(not_here(format!(
+            "{} belongs at the other endpoint: connected accounts' events arrive at {}, the platform's at {}",
+            event.id,
+            WebhookEndpoint::Connect.path(),
+            WebhookEndpoint::Platform.path()
+        )));
+    }
+    if event.api_version.as_deref() != Some(API_VERSION) {
+        // Read at another version the object may have other fields or meanings: refuse it (Stripe retries) and
+        // alert, rather than misread money movements. The endpoint's version is fixed at Stripe.
+        let detail = format!(
+            "event {} ({}) is rendered at API version {}, comanda reads {API_VERSION}: set the endpoint's version \
+             (comanda payments webhooks setup)",
+            event.id,
+            event.kind,
+            event.api_version.as_deref().unwrap_or("(none)")
+        );
+        tracing::error!(alert = "payments.event_version", %detail, "webhook event at another API version");
+        state
+            .store
+            .raise_alert(None, "payments.event_version", &detail, now)
+            .await?;
+        return Err(not_here(detail));
+    }
     if state.store.event_processed(&event.id).await? {
         return Ok(StatusCode::OK);
     }
@@ -556,7 +614,15 @@ pub async fn payouts(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<PayoutsView>, ApiError> {
     let service = service(&state)?;
-    let account = state.store.connected_account(&caller.scope).await?;
+    let mut account = state.store.connected_account(&caller.scope).await?;
+    if account.as_ref().is_some_and(|a| !a.accepts_payments()) {
+        // The owner is back from Stripe's onboarding (or waiting for it): read the account back rather than wait
+        // for `account.updated`, which may be late or lost.
+        read_back_account(&state.store, service, &caller.scope, state.clock.now())
+            .await
+            .map_err(|e| provider_error(&e))?;
+        account = state.store.connected_account(&caller.scope).await?;
+    }
     let outstanding_debt = state.store.outstanding_debt(&caller.scope).await?;
     let Some(account) = account else {
         return Ok(Json(PayoutsView {
@@ -978,16 +1044,28 @@ pub async fn tips(
     let entries = collect_all(|p| state.store.tips(&caller.scope, from, to, p)).await?;
     let format = time::format_description::well_known::Rfc3339;
     if query.format.as_deref() == Some("csv") {
-        let mut csv = String::from("at,venue_id,member_id,payment_id,amount_minor,currency\n");
+        // The tip in the bill's currency, then as the partner's transfer carried it (the platform's settlement
+        // currency; empty until the transfer is sent).
+        let mut csv = String::from(
+            "at,venue_id,member_id,payment_id,amount_minor,currency,settled_amount_minor,settled_currency\n",
+        );
         for e in &entries {
             csv.push_str(&format!(
-                "{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{}\n",
                 e.at.format(&format).unwrap_or_default(),
                 e.venue_id,
                 e.member.map(|m| m.to_string()).unwrap_or_default(),
                 e.payment_id,
                 e.amount,
-                e.currency
+                e.currency,
+                e.settled
+                    .as_ref()
+                    .map(|s| s.amount.to_string())
+                    .unwrap_or_default(),
+                e.settled
+                    .as_ref()
+                    .map(|s| s.currency.to_ascii_uppercase())
+                    .unwrap_or_default(),
             ));
         }
         return Ok((
@@ -1015,7 +1093,8 @@ pub async fn tips(
         .iter()
         .map(|e| {
             serde_json::json!({"at": e.at.format(&format).ok(), "venue_id": e.venue_id, "member_id": e.member,
-                               "payment_id": e.payment_id, "amount": e.amount, "currency": e.currency})
+                               "payment_id": e.payment_id, "amount": e.amount, "currency": e.currency,
+                               "settled": e.settled})
         })
         .collect();
     Ok(Json(

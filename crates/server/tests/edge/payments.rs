@@ -15,7 +15,10 @@ struct Stripe {
     base: String,
     secret_key: String,
     publishable_key: String,
+    /// The platform endpoint's signing secret.
     webhook_secret: String,
+    /// The Connect endpoint's signing secret.
+    connect_secret: String,
     http: reqwest::Client,
 }
 
@@ -27,7 +30,8 @@ fn stripe(server: &TestServer) -> Stripe {
         base: standin.api_base(),
         secret_key: config.secret_key,
         publishable_key: config.publishable_key,
-        webhook_secret: config.webhook_secret,
+        webhook_secret: config.platform_endpoint.secret,
+        connect_secret: config.connect_endpoint.secret,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -245,41 +249,103 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
     .await;
     assert_eq!(sessions.body["items"][0]["balance"]["settled"], true);
 
-    // Each share became one transfer: share − 3 % fee + the whole tip.
+    // Each share became one transfer of share − 3 % fee + the whole tip, sent in the platform's settlement currency
+    // (USD): the source charge's balance transaction, apportioned as the domain rule says.
     let transfers = eventually("two transfers", async || {
         let ledger = stripe.get("/_standin/ledger").await;
         let transfers = ledger["transfers"].as_array().unwrap().clone();
         (transfers.len() == 2).then_some(transfers)
     })
     .await;
-    let mut amounts: Vec<i64> = transfers.iter().map(|t| t["amount"].as_i64().unwrap()).collect();
-    amounts.sort_unstable();
-    assert_eq!(amounts, vec![1_890_000 - 56_700, 1_890_000 - 56_700 + 189_000]);
+    let cop = |n: i64| comanda_domain::Money::new(n, comanda_domain::Currency::COP).unwrap();
+    let mut settled_total = 0;
+    let mut sent_total = 0;
+    for transfer in &transfers {
+        let charge = stripe
+            .get(&format!(
+                "/v1/charges/{}?expand[]=balance_transaction",
+                transfer["source_transaction"].as_str().unwrap()
+            ))
+            .await;
+        let settled = &charge["balance_transaction"];
+        assert_eq!(settled["currency"], "usd", "{charge}");
+        let (charged, tip) = if transfer["metadata"]["payment_id"] == first_id.as_str() {
+            (2_079_000, 189_000)
+        } else {
+            (1_890_000, 0)
+        };
+        assert_eq!(charge["amount"], charged);
+        let expected = comanda_domain::payment::apportion_settlement(
+            cop(charged),
+            cop(charged - 56_700),
+            cop(tip),
+            settled["amount"].as_i64().unwrap(),
+            settled["net"].as_i64().unwrap(),
+            "usd",
+        )
+        .unwrap();
+        assert_eq!(transfer["currency"], "usd", "{transfer}");
+        assert_eq!(
+            transfer["amount"], expected.transfer,
+            "{transfer} against {settled}"
+        );
+        settled_total += settled["amount"].as_i64().unwrap();
+        sent_total += expected.transfer;
+    }
+    // 2.079.000 and 1.890.000 COP minor units at 4.000 COP to the dollar: 520 and 473 cents.
+    assert_eq!(settled_total, 520 + 473);
     let group = transfers[0]["transfer_group"].clone();
     assert!(transfers.iter().all(|t| t["transfer_group"] == group));
     let account = transfers[0]["destination"].as_str().unwrap().to_owned();
     assert_eq!(
         stripe.balance_of("platform").await,
-        2 * 56_700,
-        "the platform keeps its fee"
+        settled_total - sent_total,
+        "the platform keeps its fee, in dollars"
     );
-    assert_eq!(
-        stripe.balance_of(&account).await,
-        3_780_000 - 2 * 56_700 + 189_000
+    assert_eq!(stripe.balance_of(&account).await, sent_total);
+
+    // Stripe refuses a transfer in the charge's currency when the charge settled in another.
+    let source = transfers[0]["source_transaction"].as_str().unwrap();
+    let refused = stripe
+        .http
+        .post(format!("{}/v1/transfers", stripe.base))
+        .bearer_auth(&stripe.secret_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("amount", "1000"),
+            ("currency", "cop"),
+            ("destination", account.as_str()),
+            ("source_transaction", source),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["type"], "invalid_request_error", "{refused}");
+    assert_eq!(refused["error"]["param"], "currency", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("balance transaction (usd) must be the same as the transfer currency (cop)"),
+        "{refused}"
     );
 
     // Replaying every event Stripe sent changes nothing.
     let events = stripe.get("/_standin/events").await;
     for event in events["data"].as_array().unwrap() {
         let body = event.to_string();
-        let header = comanda_security::webhook::sign(
-            &stripe.webhook_secret,
-            server.clock.now().unix_timestamp(),
-            body.as_bytes(),
-        );
+        let (secret, path) = if event.get("account").is_some() {
+            (&stripe.connect_secret, "/api/v1/webhooks/stripe/connect")
+        } else {
+            (&stripe.webhook_secret, "/api/v1/webhooks/stripe")
+        };
+        let header =
+            comanda_security::webhook::sign(secret, server.clock.now().unix_timestamp(), body.as_bytes());
         let replay = server
             .client
-            .post(server.url("/api/v1/webhooks/stripe"))
+            .post(server.url(path))
             .header("stripe-signature", header)
             .body(body)
             .send()
@@ -564,8 +630,144 @@ pub async fn two_guests_paying_the_last_half_at_once_are_never_both_charged(engi
     server.stop().await;
 }
 
+/// Connect events arrive at their own endpoint with their own secret, and only at the pinned API version: an
+/// `account.updated` signed with the Connect endpoint's secret enables the partner; the same event signed with the
+/// platform endpoint's secret, or sent to the platform endpoint, changes nothing; an event rendered at an older
+/// version is refused and alerted.
+pub async fn connect_events_need_their_own_endpoint_secret_and_the_pinned_version(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "connect@example.co").await;
+    let stripe = stripe(&server);
+    let me = call(&server, "GET", "/api/v1/me", Some(&v.owner), None).await;
+    let owner = me.body["user_id"].as_str().unwrap().to_owned();
+    let granted = call(
+        &server,
+        "PATCH",
+        &format!("/api/v1/staff/{owner}"),
+        Some(&v.owner),
+        Some(json!({"payout_authority": true})),
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    let link = post(&server, "/api/v1/payouts/onboarding", Some(&v.owner), json!({})).await;
+    assert_eq!(link.status, 200, "{}", link.body);
+    let store = server.store().await;
+    let partner =
+        comanda_domain::PartnerId::from_uuid(me.body["partner_id"].as_str().unwrap().parse().unwrap());
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test", partner,
+    ));
+    let account = store.connected_account(&scope).await.unwrap().unwrap();
+    assert!(!account.accepts_payments());
+    let event = |id: &str, version: &str| {
+        json!({
+            "id": id, "object": "event", "api_version": version, "created": 1, "livemode": false,
+            "account": account.stripe_account, "type": "account.updated", "pending_webhooks": 1,
+            "request": {"id": null, "idempotency_key": null},
+            "data": {"object": {"id": account.stripe_account, "object": "account", "details_submitted": true,
+                                 "charges_enabled": false, "payouts_enabled": true,
+                                 "capabilities": {"transfers": "active"}}},
+        })
+        .to_string()
+    };
+    let now = server.clock.now().unix_timestamp();
+    let deliver = async |path: &str, secret: &str, body: &str| {
+        let header = comanda_security::webhook::sign(secret, now, body.as_bytes());
+        let reply = server
+            .client
+            .post(server.url(path))
+            .header("stripe-signature", header)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = reply.status().as_u16();
+        let body: Value = reply.json().await.unwrap_or(Value::Null);
+        (status, body["type"].as_str().unwrap_or_default().to_owned())
+    };
+    let enabling = event("evt_connect_1", comanda_payments::stripe::API_VERSION);
+    let connect = "/api/v1/webhooks/stripe/connect";
+    let platform = "/api/v1/webhooks/stripe";
+    assert_eq!(
+        deliver(connect, &stripe.webhook_secret, &enabling).await,
+        (400, "https://comanda.dev/problems/webhook-signature".to_owned()),
+        "the platform endpoint's secret does not sign Connect events"
+    );
+    assert_eq!(
+        deliver(platform, &stripe.webhook_secret, &enabling).await,
+        (400, "https://comanda.dev/problems/webhook-event".to_owned()),
+        "a connected account's event does not belong at the platform endpoint"
+    );
+    assert!(
+        !store
+            .connected_account(&scope)
+            .await
+            .unwrap()
+            .unwrap()
+            .accepts_payments()
+    );
+    assert!(!store.event_processed("evt_connect_1").await.unwrap());
+    assert_eq!(deliver(connect, &stripe.connect_secret, &enabling).await.0, 200);
+    assert!(
+        store
+            .connected_account(&scope)
+            .await
+            .unwrap()
+            .unwrap()
+            .accepts_payments(),
+        "enabled by the Connect endpoint's event"
+    );
+
+    // Rendered at an older version by the stand-in (an endpoint left at the account's old default): refused and
+    // alerted, never read.
+    let since = server.clock.now() - time::Duration::minutes(1);
+    server
+        .server()
+        .payments()
+        .unwrap()
+        .standin
+        .as_ref()
+        .unwrap()
+        .render_events_at("2024-06-20");
+    let paid_out = stripe
+        .http
+        .post(format!("{}/_standin/payouts", stripe.base))
+        .bearer_auth(&stripe.secret_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("account", account.stripe_account.as_str()),
+            ("amount", "1000"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid_out.status().as_u16(), 200);
+    let alerts = eventually("the version alert", async || {
+        let alerts = store.alerts(since).await.unwrap();
+        let found: Vec<_> = alerts
+            .into_iter()
+            .filter(|a| a.kind == "payments.event_version")
+            .collect();
+        (!found.is_empty()).then_some(found)
+    })
+    .await;
+    assert!(alerts[0].detail.contains("2024-06-20"), "{alerts:?}");
+    assert!(
+        store.payouts(&scope).await.unwrap().is_empty(),
+        "the old-version payout was not recorded"
+    );
+    let old = event("evt_connect_old", "2024-06-20");
+    assert_eq!(
+        deliver(connect, &stripe.connect_secret, &old).await,
+        (400, "https://comanda.dev/problems/webhook-event".to_owned())
+    );
+    server.stop().await;
+}
+
 on_both_engines!(
     a_bill_paid_in_halves_lands_once_and_refunds_undo_it,
+    connect_events_need_their_own_endpoint_secret_and_the_pinned_version,
     forged_stale_and_repeated_webhooks_change_nothing,
     two_guests_paying_the_last_half_at_once_are_never_both_charged,
 );
@@ -606,7 +808,8 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
     )
     .await;
     assert_eq!(alone.status, 409, "{}", alone.body);
-    assert_eq!(stripe.balance_of("platform").await, 113_400, "no money moved yet");
+    // 37.800 COP settled as 945 cents; the partner's 36.666 COP went out as 917 cents; the platform keeps 28.
+    assert_eq!(stripe.balance_of("platform").await, 28, "no money moved yet");
 
     // A second person with payout authority (a manager, with a second factor).
     invite_and_join(&server, &v.owner, "gerente@example.co", "manager", PASSWORD).await;
