@@ -85,6 +85,14 @@ impl StandInConfig {
     }
 }
 
+/// Where a US platform's connected accounts may be under the full service agreement and still receive transfers
+/// (docs.stripe.com/connect/cross-border-payouts: the US, the UK, the EEA, Canada and Switzerland).
+const SAME_REGION: [&str; 35] = [
+    "US", "GB", "CA", "CH", "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU",
+    "IE", "IT", "LV", "LI", "LT", "LU", "MT", "NL", "NO", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS",
+    "GI",
+];
+
 fn token(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
@@ -210,6 +218,8 @@ struct Inner {
     ledger: Mutex<Ledger>,
     clock: Arc<dyn Clock>,
     http: std::sync::RwLock<Option<reqwest::Client>>,
+    /// Paths whose next successful answer is garbled after the operation is done (a lost or unreadable answer).
+    garble: std::sync::Mutex<Vec<String>>,
 }
 
 /// A running stand-in.
@@ -345,6 +355,7 @@ impl StandIn {
             ledger: Mutex::new(ledger),
             clock,
             http: std::sync::RwLock::new(None),
+            garble: std::sync::Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/v1/accounts", post(create_account))
@@ -414,6 +425,14 @@ impl StandIn {
 }
 
 impl StandIn {
+    /// The next successful POST to `path` (`/v1/transfers`, `/v1/refunds`) is carried out, but its answer arrives
+    /// unreadable, as when a connection drops after Stripe moved the money.
+    pub fn garble_next_answer(&self, path: &str) {
+        if let Ok(mut garble) = self.inner.garble.lock() {
+            garble.push(path.to_owned());
+        }
+    }
+
     /// Renders the events of both endpoints at `version` from now on, as an endpoint created at an older version
     /// (or whose version was changed in the Dashboard) would receive them.
     pub fn render_events_at(&self, version: &str) {
@@ -525,6 +544,14 @@ async fn idempotent(
         ((status, body), events)
     };
     deliver(&inner, events);
+    let garbled = result.0.is_success()
+        && inner.garble.lock().is_ok_and(|mut garble| {
+            let position = garble.iter().position(|p| p == path);
+            position.map(|p| garble.remove(p)).is_some()
+        });
+    if garbled {
+        return (StatusCode::OK, "{\"id\": 42, \"object\": ").into_response();
+    }
     reply(result)
 }
 
@@ -1040,6 +1067,18 @@ async fn create_transfer(State(inner): State<Arc<Inner>>, headers: HeaderMap, bo
         let Some(account) = ledger.accounts.get(&destination) else {
             return Err(missing(&destination));
         };
+        // Cross-border transfers from a US platform reach accounts outside its region only under the recipient
+        // service agreement (docs.stripe.com/connect/service-agreement-types; the API's own error text).
+        let country = account["country"].as_str().unwrap_or("US").to_owned();
+        if !SAME_REGION.contains(&country.as_str()) && account["tos_acceptance"]["service_agreement"] == "full" {
+            return Err(invalid(
+                &format!(
+                    "Funds can't be sent to accounts located in {country} when the account is under the `full` \
+                     service agreement."
+                ),
+                "destination",
+            ));
+        }
         if account["capabilities"]["transfers"] != "active" {
             return Err(invalid(
                 "Your destination account needs to have at least one of the following capabilities enabled: transfers",

@@ -772,6 +772,66 @@ on_both_engines!(
     two_guests_paying_the_last_half_at_once_are_never_both_charged,
 );
 
+/// A transfer or refund whose answer from Stripe is lost or unreadable after Stripe moved the money is found again by
+/// our id, never marked failed and never made twice.
+#[tokio::test]
+async fn a_lost_answer_after_money_moved_is_found_again_not_failed() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "perdida@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let stripe = stripe(&server);
+    let standin = server.server().payments().unwrap().standin.clone().unwrap();
+    standin.garble_next_answer("/v1/transfers");
+    let paid = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    stripe
+        .confirm(paid.body["client_secret"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    let payment = paid.body["payment_id"].as_str().unwrap().to_owned();
+    succeeded(&server, &v, &payment).await;
+    let store = server.store().await;
+    let payment_id: uuid::Uuid = payment.parse().unwrap();
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test",
+        store.payment_partner(payment_id).await.unwrap().unwrap(),
+    ));
+    let sent = eventually("the transfer recorded as sent", async || {
+        let transfer = store.transfer(&scope, payment_id).await.unwrap()?;
+        (transfer.status == comanda_store::payments::TransferStatus::Sent).then_some(transfer)
+    })
+    .await;
+    let ledger = stripe.get("/_standin/ledger").await;
+    let transfers = ledger["transfers"].as_array().unwrap();
+    assert_eq!(transfers.len(), 1, "made once: {ledger}");
+    assert_eq!(sent.stripe_transfer.as_deref(), transfers[0]["id"].as_str());
+    assert_eq!(sent.settled.as_ref().map(|s| s.currency.as_str()), Some("usd"));
+
+    standin.garble_next_answer("/v1/refunds");
+    let refund = post(
+        &server,
+        &format!("/api/v1/payments/{payment}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 10_000, "reason": "cortesía"}),
+    )
+    .await;
+    assert_eq!(refund.status, 201, "{}", refund.body);
+    assert_eq!(
+        refund.body["status"], "succeeded",
+        "found again by its id: {}",
+        refund.body
+    );
+    let intent = paid.body["client_secret"]
+        .as_str()
+        .unwrap()
+        .split("_secret_")
+        .next()
+        .unwrap();
+    let refunds = stripe.get(&format!("/v1/refunds?payment_intent={intent}")).await;
+    assert_eq!(refunds["data"].as_array().unwrap().len(), 1, "{refunds}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_authority() {
     let server = TestServer::start_with(|config| config.payments.refund_approval_threshold = 1_000_000).await;
