@@ -622,8 +622,57 @@ pub async fn upkeep(store: &Arc<dyn Store>, service: &PaymentService, clock: &Ar
     }
 }
 
+/// A sent transfer must be at Stripe for exactly the amount and currency recorded here (the settlement currency),
+/// to the partner's account. The detail names both currencies.
+async fn transfer_mismatch(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    payment: &Payment,
+) -> Option<String> {
+    let order = store.transfer(scope, payment.id).await.ok().flatten()?;
+    if order.status != TransferStatus::Sent {
+        return None;
+    }
+    let id = order.stripe_transfer.clone()?;
+    let here = match &order.settled {
+        Some(settled) => (settled.amount, settled.currency.to_ascii_lowercase()),
+        None => (
+            order.amount.amount,
+            order.amount.currency.code().to_ascii_lowercase(),
+        ),
+    };
+    match service.client.transfer(&id).await {
+        Ok(at_stripe)
+            if (at_stripe.amount, at_stripe.currency.to_ascii_lowercase()) == here
+                && at_stripe.destination.as_deref() == Some(order.destination.as_str()) =>
+        {
+            None
+        }
+        Ok(at_stripe) => Some(format!(
+            "payment {}: transfer {id} of {} {} is {} {} to {} at Stripe, {} {} to {} here ({} {} before conversion)",
+            payment.id,
+            order.amount.amount,
+            order.amount.currency.code(),
+            at_stripe.amount,
+            at_stripe.currency,
+            at_stripe.destination.as_deref().unwrap_or("(none)"),
+            here.0,
+            here.1,
+            order.destination,
+            order.amount.amount,
+            order.amount.currency.code(),
+        )),
+        Err(error) => Some(format!(
+            "payment {}: transfer {id} not readable at Stripe: {error}",
+            payment.id
+        )),
+    }
+}
+
 /// MON-3: every succeeded payment of the window must be a succeeded PaymentIntent at Stripe for the same amount, and
-/// every succeeded PaymentIntent at Stripe must be a succeeded payment here. Each mismatch raises an alert; the
+/// every succeeded PaymentIntent at Stripe must be a succeeded payment here; each sent transfer must be at Stripe for
+/// the amount and settlement currency recorded here. Each mismatch raises an alert; the
 /// mismatches are returned.
 pub async fn reconcile(
     store: &Arc<dyn Store>,
@@ -680,6 +729,9 @@ pub async fn reconcile(
     for partner in store.payment_partners().await? {
         let scope = TenantScope::from_proof(&JobAuthority::new("payments-reconcile", partner));
         for payment in store.succeeded_payments(&scope, since).await? {
+            if let Some(detail) = transfer_mismatch(store, service, &scope, &payment).await {
+                mismatches.push((Some(partner), detail));
+            }
             let intent = payment.payment_intent.as_ref().and_then(|id| at_stripe.get(id));
             let fine = intent.is_some_and(|i| {
                 i.status == "succeeded" && i.amount_received == payment.settlement.charged.amount

@@ -304,6 +304,19 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
     );
     assert_eq!(stripe.balance_of(&account).await, sent_total);
 
+    // Reconciliation finds both transfers at Stripe in dollars, as recorded here.
+    let service = server.server().payments().unwrap();
+    let store: std::sync::Arc<dyn comanda_store::Store> = server.store().await;
+    let mismatches = comanda_server::payments::reconcile(
+        &store,
+        service,
+        server.clock.now() - time::Duration::hours(1),
+        server.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert!(mismatches.is_empty(), "{mismatches:?}");
+
     // Stripe refuses a transfer in the charge's currency when the charge settled in another.
     let source = transfers[0]["source_transaction"].as_str().unwrap();
     let refused = stripe
