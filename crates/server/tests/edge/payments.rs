@@ -70,6 +70,20 @@ impl Stripe {
         response.json().await.unwrap()
     }
 
+    /// A form POST with the secret key, as a Stripe client sends it; answers the status and the body.
+    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
+        let reply = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.secret_key)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(pairs))
+            .send()
+            .await
+            .unwrap();
+        (reply.status().as_u16(), reply.json().await.unwrap())
+    }
+
     /// `holder` → currency → amount.
     async fn balance_of(&self, holder: &str) -> i64 {
         let ledger = self.get("/_standin/ledger").await;
@@ -100,25 +114,37 @@ async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) ->
     panic!("timed out waiting for {what}");
 }
 
-/// The owner takes payout authority and onboards the connected account through the Stripe-hosted link.
-pub async fn onboarded(server: &TestServer, v: &Venue) -> String {
-    let me = call(server, "GET", "/api/v1/me", Some(&v.owner), None).await;
-    let owner_id = me.body["user_id"].as_str().unwrap().to_owned();
+/// The owner gives `member` payout authority.
+async fn grant_payout_authority(server: &TestServer, owner: &str, member: &str) {
     let granted = call(
         server,
         "PATCH",
-        &format!("/api/v1/staff/{owner_id}"),
-        Some(&v.owner),
+        &format!("/api/v1/staff/{member}"),
+        Some(owner),
         Some(json!({"payout_authority": true})),
     )
     .await;
     assert_eq!(granted.status, 200, "{}", granted.body);
-    // Not yet onboarded: guests cannot pay.
+}
+
+/// The owner takes payout authority and asks for Stripe's onboarding link (the connected account exists from
+/// here, not yet able to take payments). Answers the owner's member id, the partner's id and the link.
+async fn onboarding_link(server: &TestServer, v: &Venue) -> (String, String, String) {
+    let me = call(server, "GET", "/api/v1/me", Some(&v.owner), None).await;
+    let owner_id = me.body["user_id"].as_str().unwrap().to_owned();
+    grant_payout_authority(server, &v.owner, &owner_id).await;
     let link = post(server, "/api/v1/payouts/onboarding", Some(&v.owner), json!({})).await;
     assert_eq!(link.status, 200, "{}", link.body);
-    let url = link.body["url"].as_str().unwrap();
+    let partner = me.body["partner_id"].as_str().unwrap().to_owned();
+    (owner_id, partner, link.body["url"].as_str().unwrap().to_owned())
+}
+
+/// The owner takes payout authority and onboards the connected account through the Stripe-hosted link.
+pub async fn onboarded(server: &TestServer, v: &Venue) -> String {
+    // Not yet onboarded: guests cannot pay.
+    let (owner_id, _, url) = onboarding_link(server, v).await;
     let stripe = stripe(server);
-    let visited = stripe.http.get(url).send().await.unwrap();
+    let visited = stripe.http.get(&url).send().await.unwrap();
     assert_eq!(visited.status().as_u16(), 303);
     assert!(
         visited.headers()["location"]
@@ -319,22 +345,18 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
 
     // Stripe refuses a transfer in the charge's currency when the charge settled in another.
     let source = transfers[0]["source_transaction"].as_str().unwrap();
-    let refused = stripe
-        .http
-        .post(format!("{}/v1/transfers", stripe.base))
-        .bearer_auth(&stripe.secret_key)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("amount", "1000"),
-            ("currency", "cop"),
-            ("destination", account.as_str()),
-            ("source_transaction", source),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status().as_u16(), 400);
-    let refused: Value = refused.json().await.unwrap();
+    let (status, refused) = stripe
+        .post(
+            "/v1/transfers",
+            &[
+                ("amount", "1000"),
+                ("currency", "cop"),
+                ("destination", account.as_str()),
+                ("source_transaction", source),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
     assert_eq!(refused["error"]["type"], "invalid_request_error", "{refused}");
     assert_eq!(refused["error"]["param"], "currency", "{refused}");
     assert!(
@@ -651,22 +673,9 @@ pub async fn connect_events_need_their_own_endpoint_secret_and_the_pinned_versio
     let server = TestServer::start_on(engine, |_| {}).await;
     let v = venue_with_menu(&server, "connect@example.co").await;
     let stripe = stripe(&server);
-    let me = call(&server, "GET", "/api/v1/me", Some(&v.owner), None).await;
-    let owner = me.body["user_id"].as_str().unwrap().to_owned();
-    let granted = call(
-        &server,
-        "PATCH",
-        &format!("/api/v1/staff/{owner}"),
-        Some(&v.owner),
-        Some(json!({"payout_authority": true})),
-    )
-    .await;
-    assert_eq!(granted.status, 200, "{}", granted.body);
-    let link = post(&server, "/api/v1/payouts/onboarding", Some(&v.owner), json!({})).await;
-    assert_eq!(link.status, 200, "{}", link.body);
+    let (_, partner, _) = onboarding_link(&server, &v).await;
     let store = server.store().await;
-    let partner =
-        comanda_domain::PartnerId::from_uuid(me.body["partner_id"].as_str().unwrap().parse().unwrap());
+    let partner = comanda_domain::PartnerId::from_uuid(partner.parse().unwrap());
     let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
         "test", partner,
     ));
@@ -744,18 +753,12 @@ pub async fn connect_events_need_their_own_endpoint_secret_and_the_pinned_versio
         .unwrap()
         .render_events_at("2024-06-20");
     let paid_out = stripe
-        .http
-        .post(format!("{}/_standin/payouts", stripe.base))
-        .bearer_auth(&stripe.secret_key)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("account", account.stripe_account.as_str()),
-            ("amount", "1000"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid_out.status().as_u16(), 200);
+        .post(
+            "/_standin/payouts",
+            &[("account", account.stripe_account.as_str()), ("amount", "1000")],
+        )
+        .await;
+    assert_eq!(paid_out.0, 200, "{}", paid_out.1);
     let alerts = eventually("the version alert", async || {
         let alerts = store.alerts(since).await.unwrap();
         let found: Vec<_> = alerts
@@ -895,15 +898,7 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
         .find(|m| m["email"] == "gerente@example.co")
         .map(|m| m["id"].as_str().unwrap().to_owned())
         .unwrap();
-    let granted = call(
-        &server,
-        "PATCH",
-        &format!("/api/v1/staff/{manager_id}"),
-        Some(&v.owner),
-        Some(json!({"payout_authority": true})),
-    )
-    .await;
-    assert_eq!(granted.status, 200, "{}", granted.body);
+    grant_payout_authority(&server, &v.owner, &manager_id).await;
     let manager = crate::identity::enrolled(&server, "gerente@example.co", PASSWORD)
         .await
         .access;
@@ -1001,15 +996,12 @@ async fn disputes_are_shown_with_evidence_and_payouts_as_stripe_reports_them() {
         .unwrap()
         .stripe_account;
     let paid_out = stripe
-        .http
-        .post(format!("{}/_standin/payouts", stripe.base))
-        .bearer_auth(&stripe.secret_key)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("account", account.as_str()), ("currency", "cop")]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid_out.status().as_u16(), 200);
+        .post(
+            "/_standin/payouts",
+            &[("account", account.as_str()), ("currency", "cop")],
+        )
+        .await;
+    assert_eq!(paid_out.0, 200, "{}", paid_out.1);
     let payouts = eventually("the payout", async || {
         let payouts = call(&server, "GET", "/api/v1/payouts", Some(&v.owner), None).await;
         (payouts.body["payouts"].as_array().is_some_and(|p| !p.is_empty())).then_some(payouts.body)
