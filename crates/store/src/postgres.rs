@@ -241,6 +241,11 @@ impl PgStore {
         })
     }
 
+    /// A read of one tenant's data: the same tenant transaction as a write (row-level security applies).
+    pub(crate) async fn reading(&self, scope: &TenantScope) -> StoreResult<Transaction<'_, Postgres>> {
+        self.scoped(scope).await
+    }
+
     /// A transaction bound to one tenant: row-level security applies to every statement in it.
     pub(crate) async fn scoped(&self, scope: &TenantScope) -> StoreResult<Transaction<'_, Postgres>> {
         self.tenant_tx(scope.partner()).await

@@ -119,6 +119,15 @@ impl std::ops::DerefMut for WriteTx<'_> {
 }
 
 impl SqliteStore {
+    /// A read of one tenant's data: a deferred transaction, so several statements see one snapshot and no write
+    /// lock is taken (tenancy is enforced by the queries' `partner_id`; SQLite has no row-level security).
+    pub(crate) async fn reading(
+        &self,
+        _scope: &comanda_security::TenantScope,
+    ) -> StoreResult<sqlx::Transaction<'_, sqlx::Sqlite>> {
+        Ok(self.pool.begin().await?)
+    }
+
     /// A write transaction (`BEGIN IMMEDIATE`), after this process's earlier writers.
     pub(crate) async fn write_tx(&self) -> StoreResult<WriteTx<'_>> {
         let gate = self.write_gate.lock().await;

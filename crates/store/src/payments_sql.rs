@@ -1,0 +1,1359 @@
+// The payment store's statements and rules, written once for both engines. Not a module of its own: the engine
+// modules `sqlite_payments` and `postgres_payments` each `include!` it after defining what differs (see
+// docs/architecture.md, "Adding a query"): `Engine`, `DbRow`, `Conn`, the id encoding `u`/`ou`/`uuid_col`/
+// `opt_uuid_col`, the `locking!` row lock, the `BALANCES` statement with its `session_list`, and the transactions
+// `reading` (a tenant read), `scoped` (a tenant write) and `event_tx` (a webhook event, tenant or platform).
+//
+// Statements use `$N` placeholders (sqlx binds them by number on both engines) and portable SQL
+// (`CAST(… AS BIGINT)`, `CAST($n AS TIMESTAMPTZ) IS NULL` for a typed null).
+
+fn currency_of(row: &DbRow) -> StoreResult<Currency> {
+    let code: String = row.try_get("currency")?;
+    Currency::from_code(code.trim()).ok_or_else(|| corrupt("currency", &code))
+}
+
+fn money_col(row: &DbRow, column: &str, currency: Currency) -> StoreResult<Money> {
+    Money::new(row.try_get(column)?, currency).map_err(|_| corrupt(column, "negative"))
+}
+
+fn payment_from_row(row: &DbRow) -> StoreResult<Payment> {
+    let currency = currency_of(row)?;
+    let status: String = row.try_get("status")?;
+    let model: String = row.try_get("charge_model")?;
+    Ok(Payment {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        table_id: uuid_col(row, "table_id")?,
+        session_id: uuid_col(row, "session_id")?,
+        split: json_from("split", &row.try_get::<String, _>("split")?)?,
+        settlement: settlement(
+            currency,
+            row.try_get("share")?,
+            row.try_get("tip")?,
+            row.try_get("platform_fee")?,
+        )?,
+        charge_model: ChargeModel::parse(&model).ok_or_else(|| corrupt("charge_model", &model))?,
+        status: PaymentStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        payment_intent: row.try_get("payment_intent")?,
+        charge_id: row.try_get("charge_id")?,
+        device: row.try_get("device")?,
+        failure: row.try_get("failure")?,
+        refunded: money_col(row, "refunded", currency)?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        succeeded_at: row.try_get("succeeded_at")?,
+    })
+}
+
+fn account_from_row(row: &DbRow) -> StoreResult<ConnectedAccount> {
+    let model: String = row.try_get("charge_model")?;
+    Ok(ConnectedAccount {
+        stripe_account: row.try_get("stripe_account")?,
+        charge_model: ChargeModel::parse(&model).ok_or_else(|| corrupt("charge_model", &model))?,
+        country: row.try_get::<String, _>("country")?.trim().to_owned(),
+        details_submitted: row.try_get("details_submitted")?,
+        charges_enabled: row.try_get("charges_enabled")?,
+        payouts_enabled: row.try_get("payouts_enabled")?,
+        transfers_active: row.try_get("transfers_active")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn settled_of(row: &DbRow) -> StoreResult<Option<SettledMoney>> {
+    let amount: Option<i64> = row.try_get("settled_amount")?;
+    let currency: Option<String> = row.try_get("settled_currency")?;
+    Ok(amount
+        .zip(currency)
+        .map(|(amount, currency)| SettledMoney { amount, currency }))
+}
+
+fn transfer_from_row(row: &DbRow) -> StoreResult<TransferOrder> {
+    let currency = currency_of(row)?;
+    let status: String = row.try_get("status")?;
+    Ok(TransferOrder {
+        payment_id: uuid_col(row, "payment_id")?,
+        amount: money_col(row, "amount", currency)?,
+        destination: row.try_get("destination")?,
+        transfer_group: row.try_get("transfer_group")?,
+        source_charge: row.try_get("source_charge")?,
+        status: TransferStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        stripe_transfer: row.try_get("stripe_transfer")?,
+        reversed: money_col(row, "reversed", currency)?,
+        recovered: money_col(row, "recovered", currency)?,
+        settled: settled_of(row)?,
+    })
+}
+
+fn refund_from_row(row: &DbRow) -> StoreResult<Refund> {
+    let currency = currency_of(row)?;
+    let status: String = row.try_get("status")?;
+    Ok(Refund {
+        id: uuid_col(row, "id")?,
+        payment_id: uuid_col(row, "payment_id")?,
+        split: RefundSplit {
+            refund: money_col(row, "amount", currency)?,
+            transfer_reversal: money_col(row, "transfer_reversal", currency)?,
+            platform_part: money_col(row, "platform_part", currency)?,
+            tip_reversal: money_col(row, "tip_reversal", currency)?,
+        },
+        reason: row.try_get("reason")?,
+        status: RefundStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        requested_by: uuid_col(row, "requested_by")?,
+        approved_by: opt_uuid_col(row, "approved_by")?,
+        stripe_refund: row.try_get("stripe_refund")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn approval_from_row(row: &DbRow) -> StoreResult<Approval> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Approval {
+        id: uuid_col(row, "id")?,
+        kind: ApprovalKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        subject: opt_uuid_col(row, "subject")?,
+        requested_by: uuid_col(row, "requested_by")?,
+        approved_by: opt_uuid_col(row, "approved_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn alert_from_row(row: &DbRow) -> StoreResult<Alert> {
+    Ok(Alert {
+        id: uuid_col(row, "id")?,
+        partner: opt_uuid_col(row, "partner_id")?.map(PartnerId::from_uuid),
+        kind: row.try_get("kind")?,
+        detail: row.try_get("detail")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// A session's bill and payments, read inside the caller's transaction.
+async fn balance_in(
+    conn: &mut Conn,
+    partner: Uuid,
+    session: Uuid,
+) -> StoreResult<SessionBalance> {
+    balances_in(conn, partner, &[session])
+        .await?
+        .pop()
+        .ok_or_else(|| corrupt("balance", "missing"))
+}
+
+/// Each session's bill against its payments, one row per session in the order given.
+async fn balances_in(conn: &mut Conn, partner: Uuid, sessions: &[Uuid]) -> StoreResult<Vec<SessionBalance>> {
+    let rows = sqlx::query(BALANCES)
+        .bind(u(partner))
+        .bind(session_list(sessions))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let currency = match row.try_get::<Option<String>, _>("currency")? {
+                Some(code) => Currency::from_code(code.trim()).ok_or_else(|| corrupt("currency", &code))?,
+                None => Currency::COP,
+            };
+            let total =
+                Money::new(row.try_get("total")?, currency).map_err(|_| corrupt("total", "negative"))?;
+            Ok(SessionBalance::new(
+                total,
+                row.try_get("paid")?,
+                row.try_get("held")?,
+            ))
+        })
+        .collect()
+}
+
+async fn outstanding_debt_in(conn: &mut Conn, partner: Uuid) -> StoreResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM partner_debts WHERE partner_id = $1")
+            .bind(u(partner))
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+async fn lock_payment(conn: &mut Conn, partner: Uuid, payment: Uuid) -> StoreResult<Payment> {
+    let row = sqlx::query(locking!("SELECT * FROM payments WHERE partner_id = $1 AND id = $2"))
+        .bind(u(partner))
+        .bind(u(payment))
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    payment_from_row(&row)
+}
+
+async fn insert_tip(
+    conn: &mut Conn,
+    partner: Uuid,
+    payment: &Payment,
+    amount: i64,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO tip_ledger (partner_id, id, venue_id, member, payment_id, amount, currency, at)
+         SELECT $1, $2, venue_id, tip_member, id, $4, currency, $5 FROM payments WHERE partner_id = $1 AND id = $3",
+    )
+    .bind(u(partner))
+    .bind(u(Uuid::now_v7()))
+    .bind(u(payment.id))
+    .bind(amount)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Engine {
+    async fn open_account(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        mut account: ConnectedAccount,
+    ) -> StoreResult<ConnectedAccount> {
+        account.stripe_account = self
+            .open_field(
+                conn,
+                partner,
+                KeyOwner::Tenant,
+                account_place(partner),
+                &account.stripe_account,
+            )
+            .await?;
+        Ok(account)
+    }
+
+    async fn open_transfer(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        mut transfer: TransferOrder,
+    ) -> StoreResult<TransferOrder> {
+        transfer.destination = self
+            .open_field(
+                conn,
+                partner,
+                KeyOwner::Tenant,
+                destination_place(transfer.payment_id),
+                &transfer.destination,
+            )
+            .await?;
+        Ok(transfer)
+    }
+
+    async fn apply_effect(
+        &self,
+        conn: &mut Conn,
+        scope: &TenantScope,
+        effect: &EventEffect,
+        now: OffsetDateTime,
+    ) -> StoreResult<EventOutcome> {
+        let partner = scope.partner().as_uuid();
+        let mut transfer_due = None;
+        let mut settled = None;
+        let mut mismatch = None;
+        match effect {
+            EventEffect::PaymentSucceeded {
+                payment,
+                charge,
+                amount_received,
+            } => {
+                let current = lock_payment(conn, partner, *payment).await?;
+                if current.status != PaymentStatus::Succeeded {
+                    if current.status != PaymentStatus::Pending {
+                        mismatch = Some(format!(
+                            "payment {payment} succeeded at Stripe after it was {}",
+                            current.status.as_str()
+                        ));
+                    }
+                    if *amount_received != current.settlement.charged.amount {
+                        mismatch = Some(format!(
+                            "payment {payment}: Stripe received {amount_received}, the payment asked {}",
+                            current.settlement.charged.amount
+                        ));
+                    }
+                    sqlx::query(
+                        "UPDATE payments SET status = 'succeeded', charge_id = $3, succeeded_at = $4, failure = NULL
+                         WHERE partner_id = $1 AND id = $2",
+                    )
+                    .bind(u(partner))
+                    .bind(u(payment))
+                    .bind(charge)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    insert_tip(conn, partner, &current, current.settlement.tip.amount, now).await?;
+                    let account = sqlx::query("SELECT * FROM connected_accounts WHERE partner_id = $1")
+                        .bind(u(partner))
+                        .fetch_optional(&mut *conn)
+                        .await?
+                        .map(|row| account_from_row(&row))
+                        .transpose()?;
+                    let account = match account {
+                        Some(account) => Some(self.open_account(conn, scope.partner(), account).await?),
+                        None => None,
+                    };
+                    let destination = account.map(|a| a.stripe_account).unwrap_or_default();
+                    let sealed_destination = self
+                        .seal_field(
+                            conn,
+                            scope.partner(),
+                            KeyOwner::Tenant,
+                            destination_place(*payment),
+                            &destination,
+                        )
+                        .await?;
+                    let currency = current.settlement.charged.currency;
+                    let (amount, recovered, status) = match current.charge_model {
+                        ChargeModel::DestinationCharges => (
+                            current.settlement.partner_part,
+                            Money::zero(currency),
+                            TransferStatus::Included,
+                        ),
+                        ChargeModel::SeparateChargesAndTransfers => {
+                            let debt = Money::new(outstanding_debt_in(conn, partner).await?.max(0), currency)
+                                .map_err(|_| corrupt("debt", "negative"))?;
+                            let netting = net_against_debt(current.settlement.partner_part, debt)
+                                .map_err(|e| corrupt("transfer", &e.to_string()))?;
+                            let status = if netting.transfer.amount > 0 {
+                                TransferStatus::Pending
+                            } else {
+                                TransferStatus::None
+                            };
+                            (netting.transfer, netting.recovered, status)
+                        }
+                    };
+                    sqlx::query(
+                        "INSERT INTO transfers (partner_id, payment_id, amount, recovered, currency, destination,
+                                                transfer_group, source_charge, status, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(u(partner))
+                    .bind(u(payment))
+                    .bind(amount.amount)
+                    .bind(recovered.amount)
+                    .bind(currency.code())
+                    .bind(&sealed_destination)
+                    .bind(current.session_id.to_string())
+                    .bind(charge)
+                    .bind(status.as_str())
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    if recovered.amount > 0 {
+                        sqlx::query(
+                            "INSERT INTO partner_debts (partner_id, id, amount, currency, reason, reference, created_at)
+                             VALUES ($1, $2, $3, $4, 'netted against a transfer', $5, $6)",
+                        )
+                        .bind(u(partner))
+                        .bind(u(Uuid::now_v7()))
+                        .bind(-recovered.amount)
+                        .bind(currency.code())
+                        .bind(payment.to_string())
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    if status == TransferStatus::Pending {
+                        transfer_due = Some(*payment);
+                    }
+                    insert_audit(
+                        conn,
+                        scope.partner(),
+                        &AuditEntry::new("payment.succeeded")
+                            .target(payment.to_string())
+                            .detail(format!(
+                                "charged {} {}",
+                                current.settlement.charged.amount,
+                                currency.code()
+                            )),
+                        now,
+                    )
+                    .await?;
+                    let balance = balance_in(conn, partner, current.session_id).await?;
+                    if balance.settled {
+                        settled = Some((current.venue_id, current.session_id));
+                    }
+                }
+            }
+            EventEffect::PaymentFailed { payment, reason } => {
+                sqlx::query(
+                    "UPDATE payments SET failure = $3 WHERE partner_id = $1 AND id = $2 AND status = 'pending'",
+                )
+                .bind(u(partner))
+                .bind(u(payment))
+                .bind(reason)
+                .execute(&mut *conn)
+                .await?;
+            }
+            EventEffect::ChargeRefunded {
+                payment,
+                amount_refunded,
+            } => {
+                let current = lock_payment(conn, partner, *payment).await?;
+                if *amount_refunded > current.refunded.amount {
+                    mismatch = Some(format!(
+                        "payment {payment}: Stripe refunded {amount_refunded}, comanda recorded {}",
+                        current.refunded.amount
+                    ));
+                    sqlx::query("UPDATE payments SET refunded = $3 WHERE partner_id = $1 AND id = $2")
+                        .bind(u(partner))
+                        .bind(u(payment))
+                        .bind(amount_refunded.min(&current.settlement.charged.amount))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            EventEffect::DisputeCreated {
+                payment,
+                stripe_dispute,
+                amount,
+                reason,
+                status,
+                evidence_due,
+            } => {
+                let current = lock_payment(conn, partner, *payment).await?;
+                let currency = current.settlement.charged.currency;
+                let money =
+                    |n: i64| Money::new(n.max(0), currency).map_err(|_| corrupt("amount", "negative"));
+                // The partner's part of the disputed amount, whether or not its transfer has gone yet (events come
+                // in any order; a transfer still owed is netted against the debt).
+                let debt = dispute_debt(
+                    current.settlement.partner_part,
+                    current.settlement.charged,
+                    money(*amount)?,
+                )
+                .map_err(|e| corrupt("debt", &e.to_string()))?;
+                let inserted = sqlx::query(
+                    "INSERT INTO disputes (partner_id, id, stripe_dispute, payment_id, amount, currency, reason,
+                                           status, debt, evidence_due, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (stripe_dispute) DO NOTHING",
+                )
+                .bind(u(partner))
+                .bind(u(Uuid::now_v7()))
+                .bind(stripe_dispute)
+                .bind(u(payment))
+                .bind(amount)
+                .bind(currency.code())
+                .bind(reason)
+                .bind(status)
+                .bind(debt.amount)
+                .bind(evidence_due)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if inserted == 1 && debt.amount > 0 {
+                    sqlx::query(
+                        "INSERT INTO partner_debts (partner_id, id, amount, currency, reason, reference, created_at)
+                         VALUES ($1, $2, $3, $4, 'dispute', $5, $6)",
+                    )
+                    .bind(u(partner))
+                    .bind(u(Uuid::now_v7()))
+                    .bind(debt.amount)
+                    .bind(currency.code())
+                    .bind(stripe_dispute)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                insert_audit(
+                    conn,
+                    scope.partner(),
+                    &AuditEntry::new("payment.disputed")
+                        .target(payment.to_string())
+                        .detail(format!(
+                            "{stripe_dispute}: {amount} {}, {reason}",
+                            currency.code()
+                        )),
+                    now,
+                )
+                .await?;
+            }
+            EventEffect::AccountUpdated {
+                stripe_account,
+                details_submitted,
+                charges_enabled,
+                payouts_enabled,
+                transfers_active,
+            } => {
+                sqlx::query(
+                    "UPDATE connected_accounts SET details_submitted = $3, charges_enabled = $4,
+                            payouts_enabled = $5, transfers_active = $6, updated_at = $7
+                     WHERE partner_id = $1 AND $2 IS NOT NULL",
+                )
+                .bind(u(partner))
+                .bind(stripe_account)
+                .bind(details_submitted)
+                .bind(charges_enabled)
+                .bind(payouts_enabled)
+                .bind(transfers_active)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+            EventEffect::Payout {
+                stripe_payout,
+                amount,
+                currency,
+                status,
+                arrival_date,
+                failure,
+            } => {
+                sqlx::query(
+                    "INSERT INTO payouts (partner_id, stripe_payout, amount, currency, status, arrival_date, failure,
+                                          updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (partner_id, stripe_payout) DO UPDATE SET status = excluded.status,
+                        failure = excluded.failure, updated_at = excluded.updated_at",
+                )
+                .bind(u(partner))
+                .bind(stripe_payout)
+                .bind(amount)
+                .bind(currency.to_ascii_uppercase())
+                .bind(status)
+                .bind(arrival_date)
+                .bind(failure)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+            EventEffect::Ignored => {}
+        }
+        Ok(EventOutcome::Applied {
+            transfer_due,
+            settled,
+            mismatch,
+        })
+    }
+}
+
+#[async_trait]
+impl PaymentStore for Engine {
+    async fn connected_account(&self, scope: &TenantScope) -> StoreResult<Option<ConnectedAccount>> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query("SELECT * FROM connected_accounts WHERE partner_id = $1")
+            .bind(u(scope.partner().as_uuid()))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let account = match row {
+            Some(row) => Some(
+                self.open_account(&mut tx, scope.partner(), account_from_row(&row)?)
+                    .await?,
+            ),
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    async fn save_connected_account(
+        &self,
+        scope: &TenantScope,
+        account: &ConnectedAccount,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<ConnectedAccount> {
+        let mut tx = self.scoped(scope).await?;
+        let sealed_account = self
+            .seal_field(
+                &mut tx,
+                scope.partner(),
+                KeyOwner::Tenant,
+                account_place(scope.partner()),
+                &account.stripe_account,
+            )
+            .await?;
+        let row = sqlx::query(
+            "INSERT INTO connected_accounts (partner_id, stripe_account, charge_model, country, details_submitted,
+                                             charges_enabled, payouts_enabled, transfers_active, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(&sealed_account)
+        .bind(account.charge_model.as_str())
+        .bind(&account.country)
+        .bind(account.details_submitted)
+        .bind(account.charges_enabled)
+        .bind(account.payouts_enabled)
+        .bind(account.transfers_active)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO account_directory (stripe_account, partner_id) VALUES ($1, $2)")
+            .bind(account_digest(&account.stripe_account))
+            .bind(u(scope.partner().as_uuid()))
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        let saved = self
+            .open_account(&mut tx, scope.partner(), account_from_row(&row)?)
+            .await?;
+        tx.commit().await?;
+        Ok(saved)
+    }
+
+    async fn account_partner(&self, stripe_account: &str) -> StoreResult<Option<PartnerId>> {
+        let row = sqlx::query("SELECT partner_id FROM account_directory WHERE stripe_account = $1")
+            .bind(account_digest(stripe_account))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| uuid_col(&r, "partner_id").map(PartnerId::from_uuid))
+            .transpose()
+    }
+
+    async fn payment_partner(&self, payment: Uuid) -> StoreResult<Option<PartnerId>> {
+        let row = sqlx::query("SELECT partner_id FROM payment_directory WHERE payment_id = $1")
+            .bind(u(payment))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| uuid_col(&r, "partner_id").map(PartnerId::from_uuid))
+            .transpose()
+    }
+
+    async fn payment_partners(&self) -> StoreResult<Vec<PartnerId>> {
+        let rows = sqlx::query(
+            "SELECT partner_id FROM payment_directory UNION SELECT partner_id FROM account_directory",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| uuid_col(r, "partner_id").map(PartnerId::from_uuid))
+            .collect()
+    }
+
+    async fn session_balance(&self, scope: &TenantScope, session: Uuid) -> StoreResult<SessionBalance> {
+        let mut tx = self.scoped(scope).await?;
+        let balance = balance_in(&mut tx, scope.partner().as_uuid(), session).await?;
+        tx.commit().await?;
+        Ok(balance)
+    }
+
+    async fn session_balances(
+        &self,
+        scope: &TenantScope,
+        sessions: &[Uuid],
+    ) -> StoreResult<Vec<SessionBalance>> {
+        let mut tx = self.reading(scope).await?;
+        let balances = balances_in(&mut tx, scope.partner().as_uuid(), sessions).await?;
+        tx.commit().await?;
+        Ok(balances)
+    }
+
+    async fn reserve_payment(
+        &self,
+        scope: &TenantScope,
+        payment: &NewPayment,
+        now: OffsetDateTime,
+    ) -> StoreResult<ReserveOutcome> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        // The session row is the lock every payer of this bill queues on.
+        let live: Option<String> = sqlx::query_scalar(locking!(
+            "SELECT status FROM table_sessions WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(u(partner))
+        .bind(u(payment.session_id))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(key) = &payment.idempotency_key {
+            let first = sqlx::query(
+                "SELECT * FROM payments WHERE partner_id = $1 AND session_id = $2 AND idempotency_key = $3",
+            )
+            .bind(u(partner))
+            .bind(u(payment.session_id))
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(first) = first {
+                let hash: Option<Vec<u8>> = first.try_get("request_hash")?;
+                return Ok(if hash.as_deref() == Some(payment.request_hash.as_slice()) {
+                    ReserveOutcome::Replayed(payment_from_row(&first)?)
+                } else {
+                    ReserveOutcome::KeyReused
+                });
+            }
+        }
+        if live.as_deref().is_none_or(|s| s == "closed") {
+            return Ok(ReserveOutcome::SessionGone);
+        }
+        let balance = balance_in(&mut tx, partner, payment.session_id).await?;
+        let untouched = balance.paid.amount == 0 && balance.in_progress.amount == 0;
+        if payment.settlement.share.amount > balance.remaining.amount || (payment.whole_bill && !untouched) {
+            return Ok(ReserveOutcome::Covered {
+                remaining: balance.remaining,
+            });
+        }
+        let row = sqlx::query(
+            "INSERT INTO payments (partner_id, id, venue_id, table_id, session_id, split, currency, share, tip,
+                                   platform_fee, charge_model, status, device, idempotency_key, request_hash,
+                                   tip_member, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13, $14, $15, $16, $17)
+             RETURNING *",
+        )
+        .bind(u(partner))
+        .bind(u(payment.id))
+        .bind(u(payment.venue_id))
+        .bind(u(payment.table_id))
+        .bind(u(payment.session_id))
+        .bind(json_text(&payment.split))
+        .bind(payment.settlement.charged.currency.code())
+        .bind(payment.settlement.share.amount)
+        .bind(payment.settlement.tip.amount)
+        .bind(payment.settlement.platform_fee.amount)
+        .bind(payment.charge_model.as_str())
+        .bind(&payment.device)
+        .bind(&payment.idempotency_key)
+        .bind(&payment.request_hash)
+        .bind(ou(payment.tip_member))
+        .bind(now)
+        .bind(payment.expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO payment_directory (payment_id, partner_id) VALUES ($1, $2)")
+            .bind(u(payment.id))
+            .bind(u(partner))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ReserveOutcome::Reserved(payment_from_row(&row)?))
+    }
+
+    async fn attach_intent(&self, scope: &TenantScope, payment: Uuid, intent: &str) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        sqlx::query("UPDATE payments SET payment_intent = $3 WHERE partner_id = $1 AND id = $2")
+            .bind(u(scope.partner().as_uuid()))
+            .bind(u(payment))
+            .bind(intent)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_payment(
+        &self,
+        scope: &TenantScope,
+        payment: Uuid,
+        status: PaymentStatus,
+        reason: &str,
+    ) -> StoreResult<Payment> {
+        let mut tx = self.scoped(scope).await?;
+        sqlx::query(
+            "UPDATE payments SET status = $3, failure = $4 WHERE partner_id = $1 AND id = $2 AND status = 'pending'",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(u(payment))
+        .bind(status.as_str())
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        let current = lock_payment(&mut tx, scope.partner().as_uuid(), payment).await?;
+        tx.commit().await?;
+        Ok(current)
+    }
+
+    async fn payment(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Payment> {
+        let row = sqlx::query("SELECT * FROM payments WHERE partner_id = $1 AND id = $2")
+            .bind(u(scope.partner().as_uuid()))
+            .bind(u(payment))
+            .fetch_optional(&mut *self.reading(scope).await?)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        payment_from_row(&row)
+    }
+
+    async fn session_payments(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Payment>> {
+        let rows = sqlx::query(
+            "SELECT * FROM payments WHERE partner_id = $1 AND session_id = $2 ORDER BY created_at, id",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(u(session))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter().map(payment_from_row).collect()
+    }
+
+    async fn venue_payments(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<Payment>> {
+        let (at, id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT * FROM payments WHERE partner_id = $1 AND venue_id = $2
+               AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (created_at, id) < ($3, $4))
+             ORDER BY created_at DESC, id DESC LIMIT $5",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(u(venue))
+        .bind(at)
+        .bind(id.map(u))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let payments = rows
+            .iter()
+            .map(payment_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(payments, page.limit, |p| {
+            (p.created_at, p.id)
+        }))
+    }
+
+    async fn expired_holds(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Payment>> {
+        let rows = sqlx::query(
+            "SELECT * FROM payments WHERE partner_id = $1 AND status = 'pending' AND expires_at <= $2 LIMIT 200",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(now)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter().map(payment_from_row).collect()
+    }
+
+    async fn succeeded_payments(
+        &self,
+        scope: &TenantScope,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<Payment>> {
+        let rows = sqlx::query(
+            "SELECT * FROM payments WHERE partner_id = $1 AND status = 'succeeded' AND created_at >= $2
+             ORDER BY created_at",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(since)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter().map(payment_from_row).collect()
+    }
+
+    async fn apply_event(
+        &self,
+        scope: Option<&TenantScope>,
+        event_id: &str,
+        kind: &str,
+        effect: &EventEffect,
+        now: OffsetDateTime,
+    ) -> StoreResult<EventOutcome> {
+        // A write either way (the event is recorded), in the tenant's transaction when the event names one.
+        let mut tx = self.event_tx(scope).await?;
+        // Concurrent deliveries of one event queue on this row: the first inserts it and applies the effect, the
+        // others find it once the first commits and change nothing.
+        let recorded = sqlx::query(
+            "INSERT INTO stripe_events (event_id, kind, partner_id, received_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(kind)
+        .bind(ou(scope.map(|s| s.partner().as_uuid())))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if recorded == 0 {
+            return Ok(EventOutcome::Duplicate);
+        }
+        let outcome = match scope {
+            Some(scope) => self.apply_effect(&mut tx, scope, effect, now).await?,
+            None => EventOutcome::Applied {
+                transfer_due: None,
+                settled: None,
+                mismatch: None,
+            },
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn event_processed(&self, event_id: &str) -> StoreResult<bool> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT event_id FROM stripe_events WHERE event_id = $1")
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn transfer(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Option<TransferOrder>> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query("SELECT * FROM transfers WHERE partner_id = $1 AND payment_id = $2")
+            .bind(u(scope.partner().as_uuid()))
+            .bind(u(payment))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let transfer = match row {
+            Some(row) => Some(
+                self.open_transfer(&mut tx, scope.partner(), transfer_from_row(&row)?)
+                    .await?,
+            ),
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(transfer)
+    }
+
+    async fn due_transfers(&self, scope: &TenantScope) -> StoreResult<Vec<TransferOrder>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM transfers WHERE partner_id = $1 AND status = 'pending' ORDER BY created_at LIMIT 200",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut transfers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            transfers.push(
+                self.open_transfer(&mut tx, scope.partner(), transfer_from_row(row)?)
+                    .await?,
+            );
+        }
+        tx.commit().await?;
+        Ok(transfers)
+    }
+
+    async fn mark_transfer_sent(
+        &self,
+        scope: &TenantScope,
+        payment: Uuid,
+        stripe_transfer: &str,
+        settled: Option<&SettledAmounts>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let settled_amount = settled.map(|s| s.transfer);
+        let settled_tip = settled.map(|s| s.tip);
+        let settled_currency = settled.map(|s| s.currency.as_str());
+        sqlx::query(
+            "UPDATE tip_ledger SET settled_amount = $3, settled_currency = $4
+             WHERE partner_id = $1 AND payment_id = $2 AND amount > 0 AND settled_amount IS NULL
+               AND EXISTS (SELECT 1 FROM transfers t WHERE t.partner_id = $1 AND t.payment_id = $2
+                             AND t.status = 'pending')",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(u(payment))
+        .bind(settled_tip)
+        .bind(settled_currency)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE transfers SET status = 'sent', stripe_transfer = $3, sent_at = $4,
+                    settled_amount = $5, settled_currency = $6
+             WHERE partner_id = $1 AND payment_id = $2 AND status = 'pending'",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(u(payment))
+        .bind(stripe_transfer)
+        .bind(now)
+        .bind(settled_amount)
+        .bind(settled_currency)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn request_refund(
+        &self,
+        scope: &TenantScope,
+        refund: &NewRefund,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Refund> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        let payment = lock_payment(&mut tx, partner, refund.payment_id).await?;
+        if payment.status != PaymentStatus::Succeeded {
+            return Err(StoreError::Conflict(
+                "only a succeeded payment can be refunded".into(),
+            ));
+        }
+        let currency = payment.settlement.charged.currency;
+        let transfer = sqlx::query("SELECT * FROM transfers WHERE partner_id = $1 AND payment_id = $2")
+            .bind(u(partner))
+            .bind(u(refund.payment_id))
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| transfer_from_row(&r))
+            .transpose()?;
+        let transferred = match &transfer {
+            Some(t) if t.status == TransferStatus::Pending => {
+                return Err(StoreError::Conflict(
+                    "the partner's transfer for this payment is still being sent; try again in a minute"
+                        .into(),
+                ));
+            }
+            Some(t) if matches!(t.status, TransferStatus::Sent | TransferStatus::Included) => t.amount,
+            _ => Money::zero(currency),
+        };
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(sum(transfer_reversal), 0) AS BIGINT) AS reversed,
+                    CAST(COALESCE(sum(tip_reversal), 0) AS BIGINT) AS tips
+             FROM refunds WHERE partner_id = $1 AND payment_id = $2 AND status <> 'failed'",
+        )
+        .bind(u(partner))
+        .bind(u(refund.payment_id))
+        .fetch_one(&mut *tx)
+        .await?;
+        let money = |n: i64| Money::new(n, currency).map_err(|_| corrupt("refunds", "negative"));
+        let state = Refundable {
+            settlement: payment.settlement,
+            transferred,
+            refunded: payment.refunded,
+            reversed: money(row.try_get("reversed")?)?,
+            tip_reversed: money(row.try_get("tips")?)?,
+        };
+        let split = split_refund(&state, refund.amount).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let status = if refund.needs_approval {
+            RefundStatus::AwaitingApproval
+        } else {
+            RefundStatus::Pending
+        };
+        let row = sqlx::query(
+            "INSERT INTO refunds (partner_id, id, payment_id, amount, transfer_reversal, platform_part, tip_reversal,
+                                  reason, status, requested_by, created_at, currency)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
+        )
+        .bind(u(partner))
+        .bind(u(refund.id))
+        .bind(u(refund.payment_id))
+        .bind(split.refund.amount)
+        .bind(split.transfer_reversal.amount)
+        .bind(split.platform_part.amount)
+        .bind(split.tip_reversal.amount)
+        .bind(&refund.reason)
+        .bind(status.as_str())
+        .bind(u(refund.requested_by))
+        .bind(now)
+        .bind(currency.code())
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE payments SET refunded = refunded + $3 WHERE partner_id = $1 AND id = $2")
+            .bind(u(partner))
+            .bind(u(refund.payment_id))
+            .bind(split.refund.amount)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        refund_from_row(&row)
+    }
+
+    async fn approve_refund(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        approver: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Refund> {
+        let mut tx = self.scoped(scope).await?;
+        let current = sqlx::query(locking!("SELECT * FROM refunds WHERE partner_id = $1 AND id = $2"))
+            .bind(u(scope.partner().as_uuid()))
+            .bind(u(refund))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)
+            .and_then(|r| refund_from_row(&r))?;
+        if current.status != RefundStatus::AwaitingApproval {
+            return Err(StoreError::Conflict(
+                "this refund is not awaiting approval".into(),
+            ));
+        }
+        if current.requested_by == approver {
+            return Err(StoreError::Conflict(
+                "a second person with payout authority must approve this refund".into(),
+            ));
+        }
+        let row = sqlx::query(
+            "UPDATE refunds SET status = 'pending', approved_by = $3 WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(u(refund))
+        .bind(u(approver))
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        refund_from_row(&row)
+    }
+
+    async fn complete_refund(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        stripe_refund: &str,
+        stripe_reversal: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Refund> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE refunds SET status = 'succeeded', stripe_refund = $3, stripe_reversal = $4, completed_at = $5
+             WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING *",
+        )
+        .bind(u(partner))
+        .bind(u(refund))
+        .bind(stripe_refund)
+        .bind(stripe_reversal)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            let current = sqlx::query("SELECT * FROM refunds WHERE partner_id = $1 AND id = $2")
+                .bind(u(partner))
+                .bind(u(refund))
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            return refund_from_row(&current);
+        };
+        let done = refund_from_row(&row)?;
+        sqlx::query(
+            "UPDATE transfers SET reversed = reversed + $3 WHERE partner_id = $1 AND payment_id = $2",
+        )
+        .bind(u(partner))
+        .bind(u(done.payment_id))
+        .bind(done.split.transfer_reversal.amount)
+        .execute(&mut *tx)
+        .await?;
+        let payment = lock_payment(&mut tx, partner, done.payment_id).await?;
+        insert_tip(&mut tx, partner, &payment, -done.split.tip_reversal.amount, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn fail_refund(&self, scope: &TenantScope, refund: Uuid, reason: &str) -> StoreResult<Refund> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE refunds SET status = 'failed', failure = $3
+             WHERE partner_id = $1 AND id = $2 AND status IN ('pending', 'awaiting_approval') RETURNING *",
+        )
+        .bind(u(partner))
+        .bind(u(refund))
+        .bind(reason)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::Conflict("this refund can no longer fail".into()))?;
+        let failed = refund_from_row(&row)?;
+        sqlx::query("UPDATE payments SET refunded = refunded - $3 WHERE partner_id = $1 AND id = $2")
+            .bind(u(partner))
+            .bind(u(failed.payment_id))
+            .bind(failed.split.refund.amount)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(failed)
+    }
+
+    async fn refund(&self, scope: &TenantScope, refund: Uuid) -> StoreResult<Refund> {
+        let row = sqlx::query("SELECT * FROM refunds WHERE partner_id = $1 AND id = $2")
+            .bind(u(scope.partner().as_uuid()))
+            .bind(u(refund))
+            .fetch_optional(&mut *self.reading(scope).await?)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        refund_from_row(&row)
+    }
+
+    async fn disputes(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Dispute>> {
+        let (at, id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT * FROM disputes WHERE partner_id = $1
+               AND (CAST($2 AS TIMESTAMPTZ) IS NULL OR (created_at, id) < ($2, $3))
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(at)
+        .bind(id.map(u))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let disputes = rows
+            .iter()
+            .map(|row| {
+                let currency = currency_of(row)?;
+                Ok(Dispute {
+                    id: uuid_col(row, "id")?,
+                    stripe_dispute: row.try_get("stripe_dispute")?,
+                    payment_id: uuid_col(row, "payment_id")?,
+                    amount: money_col(row, "amount", currency)?,
+                    reason: row.try_get("reason")?,
+                    status: row.try_get("status")?,
+                    debt: money_col(row, "debt", currency)?,
+                    evidence_due: row.try_get("evidence_due")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(disputes, page.limit, |d| {
+            (d.created_at, d.id)
+        }))
+    }
+
+    async fn outstanding_debt(&self, scope: &TenantScope) -> StoreResult<i64> {
+        let mut tx = self.scoped(scope).await?;
+        let debt = outstanding_debt_in(&mut tx, scope.partner().as_uuid()).await?;
+        tx.commit().await?;
+        Ok(debt)
+    }
+
+    async fn tips(
+        &self,
+        scope: &TenantScope,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        page: PageRequest,
+    ) -> StoreResult<Page<TipEntry>> {
+        let (after_at, after_id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT * FROM tip_ledger WHERE partner_id = $1 AND at >= $2 AND at < $3
+               AND (CAST($4 AS TIMESTAMPTZ) IS NULL OR (at, id) > ($4, $5))
+             ORDER BY at, id LIMIT $6",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(from)
+        .bind(to)
+        .bind(after_at)
+        .bind(after_id.map(u))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let entries = rows
+            .iter()
+            .map(|row| {
+                Ok(TipEntry {
+                    id: uuid_col(row, "id")?,
+                    venue_id: uuid_col(row, "venue_id")?,
+                    member: opt_uuid_col(row, "member")?,
+                    payment_id: uuid_col(row, "payment_id")?,
+                    amount: row.try_get("amount")?,
+                    currency: row.try_get::<String, _>("currency")?.trim().to_owned(),
+                    settled: settled_of(row)?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(entries, page.limit, |e| (e.at, e.id)))
+    }
+
+    async fn payouts(&self, scope: &TenantScope) -> StoreResult<Vec<PayoutRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM payouts WHERE partner_id = $1 ORDER BY updated_at DESC LIMIT 100")
+                .bind(u(scope.partner().as_uuid()))
+                .fetch_all(&mut *self.reading(scope).await?)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PayoutRecord {
+                    stripe_payout: row.try_get("stripe_payout")?,
+                    amount: row.try_get("amount")?,
+                    currency: row.try_get::<String, _>("currency")?.trim().to_owned(),
+                    status: row.try_get("status")?,
+                    arrival_date: row.try_get("arrival_date")?,
+                    failure: row.try_get("failure")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn request_approval(
+        &self,
+        scope: &TenantScope,
+        kind: ApprovalKind,
+        subject: Option<Uuid>,
+        requested_by: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Approval> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "INSERT INTO approvals (partner_id, id, kind, subject, requested_by, status, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING *",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(u(Uuid::now_v7()))
+        .bind(kind.as_str())
+        .bind(ou(subject))
+        .bind(u(requested_by))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        approval_from_row(&row)
+    }
+
+    async fn approve(
+        &self,
+        scope: &TenantScope,
+        approval: Uuid,
+        approver: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Approval> {
+        let mut tx = self.scoped(scope).await?;
+        let current = sqlx::query(locking!("SELECT * FROM approvals WHERE partner_id = $1 AND id = $2"))
+            .bind(u(scope.partner().as_uuid()))
+            .bind(u(approval))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let status: String = current.try_get("status")?;
+        let requested_by: Uuid = uuid_col(&current, "requested_by")?;
+        if status != "pending" {
+            return Err(StoreError::Conflict("this request is already decided".into()));
+        }
+        if requested_by == approver {
+            return Err(StoreError::Conflict(
+                "a second person with payout authority must approve this request".into(),
+            ));
+        }
+        let row = sqlx::query(
+            "UPDATE approvals SET status = 'approved', approved_by = $3, decided_at = $4
+             WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(u(scope.partner().as_uuid()))
+        .bind(u(approval))
+        .bind(u(approver))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        approval_from_row(&row)
+    }
+
+    async fn raise_alert(
+        &self,
+        partner: Option<PartnerId>,
+        kind: &str,
+        detail: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Alert> {
+        let row = sqlx::query(
+            "INSERT INTO alerts (id, partner_id, kind, detail, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        )
+        .bind(u(Uuid::now_v7()))
+        .bind(ou(partner.map(|p| p.as_uuid())))
+        .bind(kind)
+        .bind(detail)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        alert_from_row(&row)
+    }
+
+    async fn alerts(&self, since: OffsetDateTime) -> StoreResult<Vec<Alert>> {
+        let rows = sqlx::query("SELECT * FROM alerts WHERE created_at >= $1 ORDER BY created_at LIMIT 1000")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+}
