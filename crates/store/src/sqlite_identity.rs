@@ -57,7 +57,11 @@ impl Engine {
         .fetch_one(&mut *conn)
         .await?;
         let live: bool = row.try_get("session_live")?;
-        let member = self.open_staff(&mut conn, staff_from_row(&row)?).await?;
+        let member = staff_from_row(&row)?;
+        let member = match self.open_staff_cached(&member) {
+            Some(opened) => opened?,
+            None => self.open_staff(&mut conn, member).await?,
+        };
         Ok((member, live))
     }
 
