@@ -1,0 +1,852 @@
+// The ordering store's statements, written once for both engines and `include!`d by `sqlite_ordering` and
+// `postgres_ordering` (docs/architecture.md, "Adding a query"). The engines keep their own arms where they really
+// differ: placing an order and recording its kitchen event (PostgreSQL does it in one statement with NOTIFY),
+// pricing a guest's order against the menu, and the order-event feed.
+
+fn table_from_row(row: &DbRow) -> StoreResult<VenueTable> {
+    Ok(VenueTable {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        label: row.try_get("label")?,
+        seats: u32::try_from(row.try_get::<i32, _>("seats")?).unwrap_or(0),
+        token_version: u32::try_from(row.try_get::<i32, _>("token_version")?).unwrap_or(0),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn money(row: &DbRow, amount: &str) -> StoreResult<Money> {
+    let code: String = row.try_get("currency")?;
+    let currency =
+        Currency::from_code(code.trim()).ok_or_else(|| crate::records::corrupt("currency", &code))?;
+    Money::new(row.try_get(amount)?, currency).map_err(|_| crate::records::corrupt(amount, "negative"))
+}
+
+fn item_from_row(row: &DbRow) -> StoreResult<MenuItem> {
+    Ok(MenuItem {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        category_id: uuid_col(row, "category_id")?,
+        name: Localized {
+            es: row.try_get("name_es")?,
+            en: row.try_get("name_en")?,
+        },
+        description: Localized {
+            es: row.try_get("description_es")?,
+            en: row.try_get("description_en")?,
+        },
+        price: money(row, "price")?,
+        taxed: row.try_get("taxed")?,
+        available: row.try_get("available")?,
+        modifiers: json_from("modifiers", &row.try_get::<String, _>("modifiers")?)?,
+    })
+}
+
+fn session_from_row(row: &DbRow) -> StoreResult<TableSession> {
+    let status: String = row.try_get("status")?;
+    Ok(TableSession {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        table_id: uuid_col(row, "table_id")?,
+        status: SessionStatus::parse(&status).ok_or_else(|| crate::records::corrupt("status", &status))?,
+        created_at: row.try_get("created_at")?,
+        accepted_by: row.try_get("accepted_by")?,
+    })
+}
+
+fn order_from_row(row: &DbRow) -> StoreResult<Order> {
+    Ok(Order {
+        id: uuid_col(row, "id")?,
+        session_id: opt_uuid_col(row, "session_id")?,
+        device: row.try_get("device")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        table_id: uuid_col(row, "table_id")?,
+        status: status_from(&row.try_get::<String, _>("status")?)?,
+        lines: json_from("lines", &row.try_get::<String, _>("lines")?)?,
+        subtotal: money(row, "subtotal")?,
+        cancel_reason: row.try_get("cancel_reason")?,
+        placed_at: row.try_get("placed_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn foreign_key_to_not_found(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => error.into(),
+    }
+}
+
+#[async_trait]
+impl OrderingStore for Engine {
+    async fn create_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        label: &str,
+        seats: u32,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<VenueTable> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "INSERT INTO venue_tables (partner_id, venue_id, id, label, seats, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(h(Uuid::now_v7()))
+        .bind(label)
+        .bind(i32::try_from(seats).unwrap_or(i32::MAX))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        let table = table_from_row(&row)?;
+        sqlx::query("INSERT INTO table_directory (table_id, partner_id, venue_id, token_version) VALUES ($1, $2, $3, 1)")
+            .bind(h(table.id))
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(venue))
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now)
+            .await?;
+        tx.commit().await?;
+        Ok(table)
+    }
+
+    async fn tables(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<VenueTable>> {
+        let (at, id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT * FROM venue_tables WHERE partner_id = $1 AND venue_id = $2
+               AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (created_at, id) > ($3, $4))
+             ORDER BY created_at, id LIMIT $5",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(at)
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let tables = rows.iter().map(table_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(tables, page.limit, |t| {
+            (t.created_at, t.id)
+        }))
+    }
+
+    async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable> {
+        let row = sqlx::query("SELECT * FROM venue_tables WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(table))
+            .fetch_one(&mut *self.reading(scope).await?)
+            .await?;
+        table_from_row(&row)
+    }
+
+    async fn guest_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        table: Uuid,
+    ) -> StoreResult<(comanda_domain::Venue, VenueTable)> {
+        // Reads only (on SQLite outside the write lock, so guests never queue on it to look).
+        let mut tx = self.reading(scope).await?;
+        let venue = sqlx::query("SELECT * FROM venues WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(venue))
+            .fetch_one(&mut *tx)
+            .await?;
+        let table = sqlx::query("SELECT * FROM venue_tables WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(table))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((venue_from_row(&venue)?, table_from_row(&table)?))
+    }
+
+    async fn rotate_table_token(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<VenueTable> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE venue_tables SET token_version = token_version + 1 WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_one(&mut *tx)
+        .await?;
+        let rotated = table_from_row(&row)?;
+        sqlx::query("UPDATE table_directory SET token_version = $2 WHERE table_id = $1")
+            .bind(h(table))
+            .bind(i32::try_from(rotated.token_version).unwrap_or(i32::MAX))
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(rotated)
+    }
+
+    async fn table_entry(&self, table: Uuid) -> StoreResult<Option<TableEntry>> {
+        let row = sqlx::query("SELECT * FROM table_directory WHERE table_id = $1")
+            .bind(h(table))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(TableEntry {
+                partner: PartnerId::from_uuid(uuid_col(&row, "partner_id")?),
+                venue: uuid_col(&row, "venue_id")?,
+                table: uuid_col(&row, "table_id")?,
+                version: u32::try_from(row.try_get::<i32, _>("token_version")?).unwrap_or(0),
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_category(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        name: &Localized,
+        position: i32,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Category> {
+        let mut tx = self.scoped(scope).await?;
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO menu_categories (partner_id, venue_id, id, name_es, name_en, position)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(h(id))
+        .bind(&name.es)
+        .bind(&name.en)
+        .bind(position)
+        .execute(&mut *tx)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now).await?;
+        tx.commit().await?;
+        Ok(Category {
+            id,
+            venue_id: venue,
+            name: name.clone(),
+            position,
+        })
+    }
+
+    async fn create_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: &MenuItem,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MenuItem> {
+        let mut tx = self.scoped(scope).await?;
+        let same_venue: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM menu_categories WHERE partner_id = $1 AND id = $2 AND venue_id = $3)",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(item.category_id))
+        .bind(h(item.venue_id))
+        .fetch_one(&mut *tx)
+        .await?;
+        if !same_venue {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query(
+            "INSERT INTO menu_items (partner_id, venue_id, id, category_id, name_es, name_en, description_es,
+                                     description_en, price, currency, taxed, available, modifiers)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(item.venue_id))
+        .bind(h(item.id))
+        .bind(h(item.category_id))
+        .bind(&item.name.es)
+        .bind(&item.name.en)
+        .bind(&item.description.es)
+        .bind(&item.description.en)
+        .bind(item.price.amount)
+        .bind(item.price.currency.code())
+        .bind(item.taxed)
+        .bind(item.available)
+        .bind(json_text(&item.modifiers))
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
+            .await?;
+        tx.commit().await?;
+        item_from_row(&row)
+    }
+
+    async fn set_item_available(
+        &self,
+        scope: &TenantScope,
+        item: Uuid,
+        available: bool,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MenuItem> {
+        let mut tx = self.scoped(scope).await?;
+        let row =
+            sqlx::query("UPDATE menu_items SET available = $3 WHERE partner_id = $1 AND id = $2 RETURNING *")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(item))
+                .bind(available)
+                .fetch_one(&mut *tx)
+                .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now).await?;
+        tx.commit().await?;
+        item_from_row(&row)
+    }
+
+    async fn menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<MenuItem> {
+        let row = sqlx::query("SELECT * FROM menu_items WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(item))
+            .fetch_one(&mut *self.reading(scope).await?)
+            .await?;
+        item_from_row(&row)
+    }
+
+    async fn update_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: &MenuItem,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MenuItem> {
+        let mut tx = self.scoped(scope).await?;
+        let same_venue: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM menu_categories WHERE partner_id = $1 AND id = $2 AND venue_id = $3)",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(item.category_id))
+        .bind(h(item.venue_id))
+        .fetch_one(&mut *tx)
+        .await?;
+        if !same_venue {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query(
+            "UPDATE menu_items SET category_id = $3, name_es = $4, name_en = $5, description_es = $6,
+                                   description_en = $7, price = $8, taxed = $9, available = $10, modifiers = $11
+             WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(item.id))
+        .bind(h(item.category_id))
+        .bind(&item.name.es)
+        .bind(&item.name.en)
+        .bind(&item.description.es)
+        .bind(&item.description.en)
+        .bind(item.price.amount)
+        .bind(item.taxed)
+        .bind(item.available)
+        .bind(json_text(&item.modifiers))
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
+            .await?;
+        tx.commit().await?;
+        item_from_row(&row)
+    }
+
+    async fn delete_menu_item(
+        &self,
+        scope: &TenantScope,
+        item: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let deleted = sqlx::query("DELETE FROM menu_items WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(item))
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_category(
+        &self,
+        scope: &TenantScope,
+        category: Uuid,
+        name: Option<&Localized>,
+        position: Option<i32>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Category> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE menu_categories SET name_es = COALESCE($3, name_es), name_en = COALESCE($4, name_en),
+                                        position = COALESCE($5, position) WHERE partner_id = $1 AND id = $2
+             RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(category))
+        .bind(name.map(|n| n.es.as_str()))
+        .bind(name.map(|n| n.en.as_str()))
+        .bind(position)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
+            .await?;
+        tx.commit().await?;
+        Ok(Category {
+            id: uuid_col(&row, "id")?,
+            venue_id: uuid_col(&row, "venue_id")?,
+            name: Localized {
+                es: row.try_get("name_es")?,
+                en: row.try_get("name_en")?,
+            },
+            position: row.try_get("position")?,
+        })
+    }
+
+    async fn delete_category(
+        &self,
+        scope: &TenantScope,
+        category: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let deleted = sqlx::query("DELETE FROM menu_categories WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(category))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match foreign_key_to_not_found(e) {
+                StoreError::NotFound => StoreError::Conflict("the category still has items".into()),
+                other => other,
+            })?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn menu(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<(Vec<Category>, Vec<MenuItem>)> {
+        let mut tx = self.scoped(scope).await?;
+        let categories = sqlx::query(
+            "SELECT * FROM menu_categories WHERE partner_id = $1 AND venue_id = $2 ORDER BY position, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items =
+            sqlx::query("SELECT * FROM menu_items WHERE partner_id = $1 AND venue_id = $2 ORDER BY id")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(venue))
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let categories = categories
+            .iter()
+            .map(|row| {
+                Ok(Category {
+                    id: uuid_col(row, "id")?,
+                    venue_id: uuid_col(row, "venue_id")?,
+                    name: Localized {
+                        es: row.try_get("name_es")?,
+                        en: row.try_get("name_en")?,
+                    },
+                    position: row.try_get("position")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((
+            categories,
+            items.iter().map(item_from_row).collect::<StoreResult<Vec<_>>>()?,
+        ))
+    }
+
+    async fn place_order(
+        &self,
+        scope: &TenantScope,
+        order: &NewOrder,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<PlaceOutcome> {
+        let mut tx = self.scoped(scope).await?;
+        let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
+        if let PlaceOutcome::Created(placed) = &outcome {
+            insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn place_guest_order(
+        &self,
+        scope: &TenantScope,
+        draft: &OrderDraft,
+        price: &PriceOrder<'_>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>> {
+        // The guest's hot path: each engine reads the menu and takes its write lock its own fastest way.
+        self.place_priced_order(scope, draft, price, audit, now).await
+    }
+
+    async fn order(&self, scope: &TenantScope, order: Uuid) -> StoreResult<Order> {
+        let row = sqlx::query("SELECT * FROM orders WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(order))
+            .fetch_one(&mut *self.reading(scope).await?)
+            .await?;
+        order_from_row(&row)
+    }
+
+    async fn table_orders(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Vec<Order>> {
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = $1 AND table_id = $2 AND session_id IN
+                 (SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed')
+             ORDER BY placed_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    async fn session_orders(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        let (at, id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = $1 AND session_id = $2
+               AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (placed_at, id) > ($3, $4))
+             ORDER BY placed_at, id LIMIT $5",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .bind(at)
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let orders = rows.iter().map(order_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(orders, page.limit, |o| {
+            (o.placed_at, o.id)
+        }))
+    }
+
+    async fn venue_orders(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        status: Option<OrderStatus>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        let (at, id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = $1 AND venue_id = $2 AND (CAST($3 AS TEXT) IS NULL OR status = $3)
+               AND session_id IN (SELECT id FROM table_sessions WHERE partner_id = $1 AND status = 'open')
+               AND (CAST($4 AS TIMESTAMPTZ) IS NULL OR (placed_at, id) > ($4, $5))
+             ORDER BY placed_at, id LIMIT $6",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(status.map(OrderStatus::as_str))
+        .bind(at)
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let orders = rows.iter().map(order_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(orders, page.limit, |o| {
+            (o.placed_at, o.id)
+        }))
+    }
+
+    async fn transition_order(
+        &self,
+        scope: &TenantScope,
+        order: Uuid,
+        from: OrderStatus,
+        to: OrderStatus,
+        actor: &str,
+        reason: Option<&str>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Order> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE orders SET status = $4, cancel_reason = COALESCE($5, cancel_reason), updated_at = $6
+             WHERE partner_id = $1 AND id = $2 AND status = $3
+               AND session_id IN (SELECT id FROM table_sessions WHERE partner_id = $1 AND status = 'open')
+             RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(order))
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Conflict(
+                "the order changed meanwhile, or its table is not accepted".into(),
+            ));
+        };
+        let updated = order_from_row(&row)?;
+        record_event(&mut tx, scope.partner(), &updated, actor, now).await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn live_session(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Option<TableSession>> {
+        let row = sqlx::query(
+            "SELECT * FROM table_sessions WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_optional(&mut *self.reading(scope).await?)
+        .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn venue_sessions(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<TableSession>> {
+        let (at, id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT * FROM table_sessions WHERE partner_id = $1 AND venue_id = $2 AND status <> 'closed'
+               AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (created_at, id) > ($3, $4))
+             ORDER BY created_at, id LIMIT $5",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(at)
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let sessions = rows
+            .iter()
+            .map(session_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(sessions, page.limit, |s| {
+            (s.created_at, s.id)
+        }))
+    }
+
+    async fn accept_session(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        actor: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<TableSession> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE table_sessions SET status = 'open', accepted_at = $3, accepted_by = $4
+             WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .bind(now)
+        .bind(actor)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            let exists: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM table_sessions WHERE partner_id = $1 AND id = $2)",
+            )
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(session))
+            .fetch_one(&mut *tx)
+            .await?;
+            return Err(if exists {
+                StoreError::Conflict("the session is not pending".into())
+            } else {
+                StoreError::NotFound
+            });
+        };
+        let accepted = session_from_row(&row)?;
+        let orders = sqlx::query(
+            "SELECT * FROM orders WHERE partner_id = $1 AND session_id = $2 ORDER BY placed_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .fetch_all(&mut *tx)
+        .await?;
+        for order in orders.iter().map(order_from_row) {
+            record_event(&mut tx, scope.partner(), &order?, actor, now).await?;
+        }
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
+            .await?;
+        tx.commit().await?;
+        Ok(accepted)
+    }
+
+    async fn close_table(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        actor: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<TableSession> {
+        let mut tx = self.scoped(scope).await?;
+        let session = sqlx::query(
+            "SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(session) = session.map(|row| uuid_col(&row, "id")).transpose()? else {
+            return Err(StoreError::NotFound);
+        };
+        let unfinished: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM orders WHERE partner_id = $1 AND session_id = $2
+               AND status NOT IN ('served', 'cancelled')",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .fetch_one(&mut *tx)
+        .await?;
+        if unfinished > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{unfinished} order(s) are neither served nor cancelled"
+            )));
+        }
+        // A guest paying right now keeps the table open: their payment belongs to this bill.
+        let paying: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM payments WHERE partner_id = $1 AND session_id = $2 AND status = 'pending'",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .fetch_one(&mut *tx)
+        .await?;
+        if paying > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{paying} payment(s) of this bill are in progress"
+            )));
+        }
+        let row = sqlx::query(
+            "UPDATE table_sessions SET status = 'closed', closed_at = $3, closed_by = $4
+             WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .bind(now)
+        .bind(actor)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
+            .await?;
+        tx.commit().await?;
+        session_from_row(&row)
+    }
+
+    async fn cancel_guest_order(
+        &self,
+        scope: &TenantScope,
+        order: Uuid,
+        device: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Order> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE orders SET status = 'cancelled', cancel_reason = 'cancelled by the guest', updated_at = $4
+             WHERE partner_id = $1 AND id = $2 AND device = $3 AND status = 'placed' RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(order))
+        .bind(device)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            let own: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM orders WHERE partner_id = $1 AND id = $2 AND device = $3)",
+            )
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(order))
+            .bind(device)
+            .fetch_one(&mut *tx)
+            .await?;
+            return Err(if own {
+                StoreError::Conflict("the kitchen has already accepted it".into())
+            } else {
+                StoreError::NotFound
+            });
+        };
+        let cancelled = order_from_row(&row)?;
+        record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
+        tx.commit().await?;
+        Ok(cancelled)
+    }
+
+    async fn order_events_after(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderEvent>> {
+        let rows = sqlx::query(
+            "SELECT e.* FROM order_events e JOIN orders o ON o.partner_id = e.partner_id AND o.id = e.order_id
+             JOIN table_sessions s ON s.partner_id = o.partner_id AND s.id = o.session_id
+             WHERE e.partner_id = $1 AND e.venue_id = $2 AND e.seq > $3 AND s.status = 'open'
+             ORDER BY e.seq LIMIT $4",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OrderEvent {
+                    seq: row.try_get("seq")?,
+                    order_id: uuid_col(row, "order_id")?,
+                    venue_id: uuid_col(row, "venue_id")?,
+                    status: status_from(&row.try_get::<String, _>("status")?)?,
+                    actor: row.try_get("actor")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+}
+
