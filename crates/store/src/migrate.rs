@@ -1,6 +1,26 @@
 //! Schema migrations: SQL files embedded in the binary, applied in version order inside one transaction each, and
 //! recorded with a checksum so an edited, already-applied migration is refused rather than silently skipped.
 
+/// `migration!("sqlite", "0005", 5, "payments")`: the embedded file `migrations/sqlite/0005_payments.sql`.
+macro_rules! migration {
+    ($engine:literal, $number:literal, $version:literal, $name:literal) => {
+        crate::migrate::Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!(
+                "../migrations/",
+                $engine,
+                "/",
+                $number,
+                "_",
+                $name,
+                ".sql"
+            )),
+        }
+    };
+}
+pub(crate) use migration;
+
 /// One migration file of one engine.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Migration {

@@ -13,81 +13,25 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use crate::migrate::{self, AppliedMigration, Migration, MigrationReport};
+use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migration};
 use crate::records::{PartnerColumns, VenueColumns};
 use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "partners_venues",
-        sql: include_str!("../migrations/postgres/0001_partners_venues.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "identity",
-        sql: include_str!("../migrations/postgres/0002_identity.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "ordering",
-        sql: include_str!("../migrations/postgres/0003_ordering.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "table_sessions",
-        sql: include_str!("../migrations/postgres/0004_table_sessions.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "payments",
-        sql: include_str!("../migrations/postgres/0005_payments.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "audit_chain",
-        sql: include_str!("../migrations/postgres/0006_audit_chain.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "field_keys",
-        sql: include_str!("../migrations/postgres/0007_field_keys.sql"),
-    },
-    Migration {
-        version: 8,
-        name: "backups",
-        sql: include_str!("../migrations/postgres/0008_backups.sql"),
-    },
-    Migration {
-        version: 9,
-        name: "guest_contacts",
-        sql: include_str!("../migrations/postgres/0009_guest_contacts.sql"),
-    },
-    Migration {
-        version: 10,
-        name: "venue_event_order",
-        sql: include_str!("../migrations/postgres/0010_venue_event_order.sql"),
-    },
-    Migration {
-        version: 11,
-        name: "credential_generation",
-        sql: include_str!("../migrations/postgres/0011_credential_generation.sql"),
-    },
-    Migration {
-        version: 12,
-        name: "audit_retention_only",
-        sql: include_str!("../migrations/postgres/0012_audit_retention_only.sql"),
-    },
-    Migration {
-        version: 13,
-        name: "partner_directory",
-        sql: include_str!("../migrations/postgres/0013_partner_directory.sql"),
-    },
-    Migration {
-        version: 14,
-        name: "settlement_currency",
-        sql: include_str!("../migrations/postgres/0014_settlement_currency.sql"),
-    },
+    migration!("postgres", "0001", 1, "partners_venues"),
+    migration!("postgres", "0002", 2, "identity"),
+    migration!("postgres", "0003", 3, "ordering"),
+    migration!("postgres", "0004", 4, "table_sessions"),
+    migration!("postgres", "0005", 5, "payments"),
+    migration!("postgres", "0006", 6, "audit_chain"),
+    migration!("postgres", "0007", 7, "field_keys"),
+    migration!("postgres", "0008", 8, "backups"),
+    migration!("postgres", "0009", 9, "guest_contacts"),
+    migration!("postgres", "0010", 10, "venue_event_order"),
+    migration!("postgres", "0011", 11, "credential_generation"),
+    migration!("postgres", "0012", 12, "audit_retention_only"),
+    migration!("postgres", "0013", 13, "partner_directory"),
+    migration!("postgres", "0014", 14, "settlement_currency"),
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

@@ -15,71 +15,23 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
-use crate::migrate::{self, AppliedMigration, Migration, MigrationReport};
+use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migration};
 use crate::records::{PartnerColumns, VenueColumns, parse_uuid};
 use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "partners_venues",
-        sql: include_str!("../migrations/sqlite/0001_partners_venues.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "identity",
-        sql: include_str!("../migrations/sqlite/0002_identity.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "ordering",
-        sql: include_str!("../migrations/sqlite/0003_ordering.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "table_sessions",
-        sql: include_str!("../migrations/sqlite/0004_table_sessions.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "payments",
-        sql: include_str!("../migrations/sqlite/0005_payments.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "audit_chain",
-        sql: include_str!("../migrations/sqlite/0006_audit_chain.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "field_keys",
-        sql: include_str!("../migrations/sqlite/0007_field_keys.sql"),
-    },
-    Migration {
-        version: 8,
-        name: "backups",
-        sql: include_str!("../migrations/sqlite/0008_backups.sql"),
-    },
-    Migration {
-        version: 9,
-        name: "guest_contacts",
-        sql: include_str!("../migrations/sqlite/0009_guest_contacts.sql"),
-    },
-    Migration {
-        version: 11,
-        name: "credential_generation",
-        sql: include_str!("../migrations/sqlite/0011_credential_generation.sql"),
-    },
-    Migration {
-        version: 13,
-        name: "partner_directory",
-        sql: include_str!("../migrations/sqlite/0013_partner_directory.sql"),
-    },
-    Migration {
-        version: 14,
-        name: "settlement_currency",
-        sql: include_str!("../migrations/sqlite/0014_settlement_currency.sql"),
-    },
+    migration!("sqlite", "0001", 1, "partners_venues"),
+    migration!("sqlite", "0002", 2, "identity"),
+    migration!("sqlite", "0003", 3, "ordering"),
+    migration!("sqlite", "0004", 4, "table_sessions"),
+    migration!("sqlite", "0005", 5, "payments"),
+    migration!("sqlite", "0006", 6, "audit_chain"),
+    migration!("sqlite", "0007", 7, "field_keys"),
+    migration!("sqlite", "0008", 8, "backups"),
+    migration!("sqlite", "0009", 9, "guest_contacts"),
+    migration!("sqlite", "0011", 11, "credential_generation"),
+    migration!("sqlite", "0013", 13, "partner_directory"),
+    migration!("sqlite", "0014", 14, "settlement_currency"),
 ];
 
 #[derive(Debug, Clone)]
