@@ -41,6 +41,10 @@ struct Args {
     /// The steady load latency is measured at, as a share of the saturated order throughput just measured.
     #[arg(long, default_value_t = 0.5)]
     steady_share: f64,
+    /// On PostgreSQL, how many comanda runs and raw pgbench runs are interleaved for the ratio (the raw limit is
+    /// the best raw run: a limit is the most the database can do, and one run on this shared machine is not).
+    #[arg(long, default_value_t = 3)]
+    pairs: usize,
     /// Kitchen displays connected for the SSE fan-out.
     #[arg(long, default_value_t = 1000)]
     displays: usize,
@@ -859,6 +863,8 @@ struct EngineResults {
     orders: Run,
     one_venue: Run,
     raw_tps: f64,
+    /// `(comanda orders/s, raw tx/s)` of each interleaved pair, in run order (PostgreSQL).
+    pairs: Vec<(f64, f64)>,
     steady_rate: f64,
     steady: Run,
     steady_staff: Run,
@@ -899,14 +905,36 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
     );
     let _warm_up = place_orders(&served, &seed.tables, args.connections, 2, Pace::Saturated).await;
     // At saturation only orders, so that the ratio compares like with like (the raw transaction reads no bills).
-    let orders = place_orders(
-        &served,
-        &seed.tables,
-        args.connections,
-        args.seconds,
-        Pace::Saturated,
-    )
-    .await;
+    // On PostgreSQL comanda and pgbench take turns, so both see the same machine and the same table sizes; the
+    // best comanda run is compared with the best raw run.
+    let mut pairs = Vec::new();
+    let mut best: Option<Run> = None;
+    let mut best_raw: f64 = 0.0;
+    for pair in 0..if database.is_some() { args.pairs.max(1) } else { 1 } {
+        let run = place_orders(
+            &served,
+            &seed.tables,
+            args.connections,
+            args.seconds,
+            Pace::Saturated,
+        )
+        .await;
+        if let Some(db) = &database {
+            let raw = raw_postgres(&db.superuser_url(), &seed, args.connections, args.seconds)?;
+            eprintln!(
+                "[{}] pair {}: comanda {:.0} orders/s, raw {raw:.0} tx/s",
+                engine_name(postgres),
+                pair + 1,
+                run.rate()
+            );
+            pairs.push((run.rate(), raw));
+            best_raw = best_raw.max(raw);
+        }
+        if best.as_ref().is_none_or(|b| run.rate() > b.rate()) {
+            best = Some(run);
+        }
+    }
+    let orders = best.unwrap_or_default();
     let one_venue = place_orders(
         &served,
         &seed.first_venue_tables(),
@@ -938,10 +966,9 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
     let fan_out = fan_out(&served, &seed, args.displays, 30).await?;
     let peak_rss = served.rss_mib().1;
     let cold_start = served.cold_start;
-    let raw_tps = if let Some(db) = &database {
-        let tps = raw_postgres(&db.superuser_url(), &seed, args.connections, args.seconds)?;
+    let raw_tps = if database.is_some() {
         served.stop();
-        tps
+        best_raw
     } else {
         let data = served.stop();
         raw_sqlite(
@@ -957,6 +984,7 @@ async fn bench_engine(args: &Args, binary: &Path, postgres: bool) -> anyhow::Res
         orders,
         one_venue,
         raw_tps,
+        pairs,
         steady_rate,
         steady,
         steady_staff,
@@ -1013,6 +1041,30 @@ fn table(results: &[EngineResults], args: &Args) -> String {
     row("**comanda ÷ raw**".into(), &|r| {
         format!("**{:.0} %**", 100.0 * r.orders.rate() / r.raw_tps)
     });
+    row(
+        "interleaved runs, comanda orders/s ÷ raw tx/s (spread)".into(),
+        &|r| {
+            if r.pairs.is_empty() {
+                return "one run each".into();
+            }
+            let listed: Vec<String> = r
+                .pairs
+                .iter()
+                .map(|(c, raw)| format!("{c:.0} ÷ {raw:.0}"))
+                .collect();
+            let spread = |values: Vec<f64>| {
+                let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+                let high = values.iter().copied().fold(0.0, f64::max);
+                format!("{low:.0}–{high:.0}")
+            };
+            format!(
+                "{}; comanda {}, raw {}",
+                listed.join(", "),
+                spread(r.pairs.iter().map(|p| p.0).collect()),
+                spread(r.pairs.iter().map(|p| p.1).collect())
+            )
+        },
+    );
     row(
         format!("(a) all {c} connections at one venue's {TABLES_PER_VENUE} tables: orders/s; p99 (ms)"),
         &|r| {
@@ -1171,8 +1223,8 @@ async fn main() -> anyhow::Result<()> {
     println!("{table}");
     if let Some(path) = &args.write {
         let command = format!(
-            "cargo build --release -p comanda -p comanda-bench && target/release/comanda-bench --engine {} --connections {} --seconds {} --displays {} --write BENCHMARKS.md",
-            args.engine, args.connections, args.seconds, args.displays
+            "cargo build --release -p comanda -p comanda-bench && target/release/comanda-bench --engine {} --connections {} --seconds {} --pairs {} --displays {} --write BENCHMARKS.md",
+            args.engine, args.connections, args.seconds, args.pairs, args.displays
         );
         write_results(path, &table, &command)?;
     }
