@@ -19,7 +19,7 @@ mod postgres_audit;
 mod postgres_identity;
 mod postgres_ordering;
 mod postgres_payments;
-mod postgres_sealing;
+mod postgres_privacy;
 pub mod privacy;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 mod records;
@@ -29,7 +29,7 @@ mod sqlite_audit;
 mod sqlite_identity;
 mod sqlite_ordering;
 mod sqlite_payments;
-mod sqlite_sealing;
+mod sqlite_privacy;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

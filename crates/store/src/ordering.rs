@@ -61,7 +61,10 @@ pub struct TableSession {
     pub table_id: Uuid,
     pub status: SessionStatus,
     pub created_at: OffsetDateTime,
+    /// Who accepted the table, as the audit log names actors (`role:member`).
     pub accepted_by: Option<String>,
+    /// The member who accepted the table: its tips are credited to them.
+    pub accepted_member: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,6 +321,7 @@ pub trait OrderingStore: Send + Sync {
         scope: &TenantScope,
         session: Uuid,
         actor: &str,
+        member: Uuid,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession>;

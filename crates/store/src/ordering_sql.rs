@@ -50,6 +50,7 @@ fn session_from_row(row: &DbRow) -> StoreResult<TableSession> {
         status: SessionStatus::parse(&status).ok_or_else(|| crate::records::corrupt("status", &status))?,
         created_at: row.try_get("created_at")?,
         accepted_by: row.try_get("accepted_by")?,
+        accepted_member: opt_uuid_col(row, "accepted_member")?,
     })
 }
 
@@ -669,18 +670,20 @@ impl OrderingStore for Engine {
         scope: &TenantScope,
         session: Uuid,
         actor: &str,
+        member: Uuid,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
-            "UPDATE table_sessions SET status = 'open', accepted_at = $3, accepted_by = $4
+            "UPDATE table_sessions SET status = 'open', accepted_at = $3, accepted_by = $4, accepted_member = $5
              WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING *",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(session))
         .bind(now)
         .bind(actor)
+        .bind(h(member))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!("postgres", "0012", 12, "audit_retention_only"),
     migration!("postgres", "0013", 13, "partner_directory"),
     migration!("postgres", "0014", 14, "settlement_currency"),
+    migration!("postgres", "0015", 15, "accepted_member"),
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).

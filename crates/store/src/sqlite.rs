@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!("sqlite", "0011", 11, "credential_generation"),
     migration!("sqlite", "0013", 13, "partner_directory"),
     migration!("sqlite", "0014", 14, "settlement_currency"),
+    migration!("sqlite", "0015", 15, "accepted_member"),
 ];
 
 #[derive(Debug, Clone)]

@@ -994,14 +994,16 @@ mod suite {
             1
         );
 
+        let rosa = Uuid::now_v7();
         let opened = store
-            .accept_session(&scope, pending.id, "manager:rosa", &change(), NOW)
+            .accept_session(&scope, pending.id, "manager:rosa", rosa, &change(), NOW)
             .await
             .unwrap();
         assert_eq!(opened.accepted_by.as_deref(), Some("manager:rosa"));
+        assert_eq!(opened.accepted_member, Some(rosa), "the member, as a column");
         assert!(matches!(
             store
-                .accept_session(&scope, pending.id, "x", &change(), NOW)
+                .accept_session(&scope, pending.id, "x", rosa, &change(), NOW)
                 .await,
             Err(StoreError::Conflict(_))
         ));
@@ -1240,7 +1242,7 @@ mod suite {
             .unwrap()
             .expect("a pending session");
         store
-            .accept_session(scope, session.id, "manager:test", &change(), NOW)
+            .accept_session(scope, session.id, "manager:test", Uuid::now_v7(), &change(), NOW)
             .await
             .unwrap();
     }

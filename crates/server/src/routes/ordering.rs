@@ -983,6 +983,7 @@ pub async fn accept_session(
             &caller.scope,
             path_id(&session)?,
             &actor,
+            caller.member.id,
             &caller.audit(&ctx, "table_session.accepted"),
             state.clock.now(),
         )

@@ -211,11 +211,7 @@ pub async fn create_payment(
         request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
             .as_ref()
             .to_vec(),
-        tip_member: session
-            .accepted_by
-            .as_deref()
-            .and_then(|actor| actor.rsplit(':').next())
-            .and_then(|id| id.parse().ok()),
+        tip_member: session.accepted_member,
         whole_bill: request.split == Split::Full,
         expires_at: now + service.hold,
     };

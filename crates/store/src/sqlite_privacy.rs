@@ -17,4 +17,4 @@ use crate::sqlite::SqliteStore as Engine;
 use crate::sqlite_audit::insert_audit;
 use crate::sqlite_identity::{h, uuid_col};
 
-include!("sealing_sql.rs");
+include!("privacy_sql.rs");

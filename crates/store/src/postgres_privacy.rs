@@ -25,4 +25,4 @@ fn uuid_col(row: &sqlx::postgres::PgRow, column: &str) -> StoreResult<Uuid> {
     Ok(row.try_get(column)?)
 }
 
-include!("sealing_sql.rs");
+include!("privacy_sql.rs");

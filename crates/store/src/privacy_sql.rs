@@ -1,5 +1,6 @@
-// Field encryption's statements (data keys read or made inside the caller's tenant transaction), written once for
-// both engines and `include!`d by `sqlite_sealing` and `postgres_sealing` (docs/architecture.md, "Adding a query").
+// Field encryption (data keys read or made inside the caller's tenant transaction) and the privacy store (erasure,
+// guest contacts, offboarding, key rewrapping): its statements, written once for both engines and `include!`d by
+// `sqlite_privacy` and `postgres_privacy` (docs/architecture.md, "Adding a query").
 
 fn staff_fields_sealed(member: &StaffMember) -> bool {
     sealing::is_sealed(&member.email) || sealing::is_sealed(&member.name)
