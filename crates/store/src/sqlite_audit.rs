@@ -30,4 +30,7 @@ async fn prune_month(conn: &mut Conn, partner: PartnerId, shard: &str) -> StoreR
     )
 }
 
+/// SQLite has no data-modifying CTE; its round trips stay in the process.
+const APPEND_AND_ADVANCE: Option<&str> = None;
+
 include!("audit_sql.rs");
