@@ -40,15 +40,6 @@ async fn prune_month(conn: &mut Conn, partner: PartnerId, shard: &str) -> StoreR
     Ok(u64::try_from(deleted).unwrap_or(0))
 }
 
-/// The last entry and the head's move in one statement (`$16` the next sequence number, `$17` the new head hash).
-const APPEND_AND_ADVANCE: Option<&str> = Some(
-    "WITH appended AS (
-         INSERT INTO audit_events (partner_id, id, at, actor, action, target, source, request_id, detail,
-                                   shard, seq, source_salt, source_commitment, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         RETURNING seq)
-     UPDATE audit_heads SET next_seq = $16, head_hash = $17
-      WHERE partner_id = $1 AND shard = $10 AND EXISTS (SELECT 1 FROM appended)",
-);
+type Db = sqlx::Postgres;
 
 include!("audit_sql.rs");

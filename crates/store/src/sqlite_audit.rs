@@ -30,7 +30,6 @@ async fn prune_month(conn: &mut Conn, partner: PartnerId, shard: &str) -> StoreR
     )
 }
 
-/// SQLite has no data-modifying CTE; its round trips stay in the process.
-const APPEND_AND_ADVANCE: Option<&str> = None;
+type Db = sqlx::Sqlite;
 
 include!("audit_sql.rs");
