@@ -561,33 +561,32 @@ pub async fn execute_refund(
     let mut reversal = None;
     if !destination && refund.split.transfer_reversal.amount > 0 {
         let transfer = store.transfer(scope, payment.id).await.ok().flatten();
-        let order_of_transfer = transfer.clone().filter(|t| t.status == TransferStatus::Sent);
-        if let Some(transfer_id) = order_of_transfer.as_ref().and_then(|t| t.stripe_transfer.clone()) {
+        if let Some((order, transfer_id)) = transfer
+            .filter(|t| t.status == TransferStatus::Sent)
+            .and_then(|t| t.stripe_transfer.clone().map(|id| (t, id)))
+        {
             // The transfer went out in the settlement currency: its reversal is the same proportion of what Stripe
-            // sent, and the last one takes exactly what is left there.
-            let reversal_amount = match (&order_of_transfer, service.client.transfer(&transfer_id).await) {
-                (Some(order), Ok(at_stripe)) => Ok(settled_reversal(
+            // sent, and the last one takes exactly what is left there. A small refund's share may round to nothing
+            // (the last reversal then takes it): no call, and no failure.
+            let reversed = match service.client.transfer(&transfer_id).await {
+                Ok(at_stripe) => match settled_reversal(
                     refund.split.transfer_reversal.amount,
                     order.amount.amount,
                     order.reversed.amount,
                     at_stripe.amount,
                     at_stripe.amount_reversed,
-                )),
-                (_, Err(error)) => Err(error),
-                (None, Ok(_)) => Ok(0),
-            };
-            let reversed = match reversal_amount {
-                Ok(0) => Err(StripeError::Decode("nothing left to reverse at Stripe".into())),
-                Ok(amount) => {
-                    service
+                ) {
+                    0 => Ok(None),
+                    amount => service
                         .client
                         .reverse_transfer(&transfer_id, amount, &format!("reversal-{}", refund.id))
                         .await
-                }
+                        .map(Some),
+                },
                 Err(error) => Err(error),
             };
             match reversed {
-                Ok(done) => reversal = Some(done.id),
+                Ok(done) => reversal = done.map(|d| d.id),
                 Err(error) => {
                     let _ = store
                         .raise_alert(
