@@ -105,11 +105,11 @@ pub(crate) fn chain_entry(
     partner: PartnerId,
     shard: &str,
     seq: i64,
+    id: Uuid,
     entry: &AuditEntry,
     at: OffsetDateTime,
     prev: &Hash,
 ) -> ChainedEntry {
-    let id = Uuid::now_v7();
     let (source_salt, source_commitment) = match &entry.source {
         Some(source) => {
             let salt = Uuid::new_v4().into_bytes().to_vec();

@@ -1,25 +1,85 @@
 // The audit chain's statements, written once for both engines and `include!`d by `sqlite_audit` and
 // `postgres_audit` (docs/architecture.md, "Adding a query"); the engines differ only in how a month is pruned.
 
+/// Writes a change's entry in the change's transaction. It waits in `audit_pending` and is linked into the chain by
+/// the next [`insert_audit_batch`] of the partner (migration 0016 says why: linking here made every order of a
+/// partner queue on its chain head).
 pub(crate) async fn insert_audit(
     conn: &mut Conn,
     partner: PartnerId,
     entry: &AuditEntry,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    insert_audit_batch(conn, partner, std::slice::from_ref(entry), now).await
+    sqlx::query(
+        "INSERT INTO audit_pending (partner_id, id, at, actor, action, target, source, request_id, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(Uuid::now_v7()))
+    .bind(truncate_to_micros(now))
+    .bind(entry.actor.map(h))
+    .bind(&entry.action)
+    .bind(&entry.target)
+    .bind(&entry.source)
+    .bind(&entry.request_id)
+    .bind(&entry.detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
+/// Links the partner's waiting entries into its chain, in the order the changes happened, in the caller's
+/// transaction. Readers of the chain call it first, so a read sees every committed change.
+pub(crate) async fn chain_pending(conn: &mut Conn, partner: PartnerId) -> StoreResult<()> {
+    insert_audit_batch(conn, partner, &[], OffsetDateTime::UNIX_EPOCH).await
+}
+
+/// Appends `entries` (stamped `now`) after the partner's waiting entries (each stamped with its change's time), in
+/// one hold of the partner's chain head.
 pub(crate) async fn insert_audit_batch(
     conn: &mut Conn,
     partner: PartnerId,
     entries: &[AuditEntry],
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
+    // Taking the rows is what claims them: a concurrent chainer waits on them and then finds them gone.
+    let taken = sqlx::query("DELETE FROM audit_pending WHERE partner_id = $1 RETURNING *")
+        .bind(h(partner.as_uuid()))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut waiting = taken
+        .iter()
+        .map(audit_event_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    waiting.sort_by_key(|event| (event.at, event.id));
     let now = truncate_to_micros(now);
+    let stamped: Vec<(Uuid, OffsetDateTime, &AuditEntry)> = waiting
+        .iter()
+        .map(|event| (event.id, event.at, &event.entry))
+        .chain(entries.iter().map(|entry| (Uuid::now_v7(), now, entry)))
+        .collect();
+    // Each entry goes to the month it happened in (or a later one already begun); a batch rarely spans two.
+    let mut rest = stamped.as_slice();
+    while let Some((_, first_at, _)) = rest.first() {
+        let month = audit_chain::shard_of(*first_at);
+        let same = rest
+            .iter()
+            .take_while(|(_, at, _)| audit_chain::shard_of(*at) == month)
+            .count();
+        let (group, later) = rest.split_at(same);
+        link_month(conn, partner, &month, group).await?;
+        rest = later;
+    }
+    Ok(())
+}
+
+/// Links `entries` (in order) at the end of the partner's `month`, or of the newest month already begun.
+async fn link_month(
+    conn: &mut Conn,
+    partner: PartnerId,
+    month: &str,
+    entries: &[(Uuid, OffsetDateTime, &AuditEntry)],
+) -> StoreResult<()> {
     // A month never reopens: an instance whose clock lags appends to the newest month that exists.
     let head = sqlx::query(
         "WITH target AS (SELECT COALESCE((SELECT max(shard) FROM audit_heads WHERE partner_id = $1 AND shard > CAST($2 AS TEXT)),
@@ -33,7 +93,7 @@ pub(crate) async fn insert_audit_batch(
          RETURNING shard, next_seq, head_hash",
     )
     .bind(h(partner.as_uuid()))
-    .bind(audit_chain::shard_of(now))
+    .bind(month)
     .bind(GENESIS.as_slice())
     .fetch_one(&mut *conn)
     .await?;
@@ -41,13 +101,13 @@ pub(crate) async fn insert_audit_batch(
     let mut seq: i64 = head.try_get("next_seq")?;
     let mut prev = to_hash(head.try_get::<&[u8], _>("head_hash")?);
     // Every entry of the batch in one statement (chunks stay far below both engines' parameter limits): the
-    // partner's head row, which its changes queue on until commit, is held for three round trips whatever the
-    // batch's size (an access-log flush carries hundreds).
+    // partner's head row is held for three round trips whatever the batch's size (an access-log flush carries
+    // hundreds).
     let mut chained = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let link = chain_entry(partner, &shard, seq, entry, now, &prev);
+    for (id, at, entry) in entries {
+        let link = chain_entry(partner, &shard, seq, *id, entry, *at, &prev);
         prev = link.hash;
-        chained.push((entry, link, seq));
+        chained.push((entry, link, seq, at));
         seq += 1;
     }
     for chunk in chained.chunks(APPEND_CHUNK) {
@@ -55,10 +115,10 @@ pub(crate) async fn insert_audit_batch(
             "INSERT INTO audit_events (partner_id, id, at, actor, action, target, source, request_id, detail,
                                        shard, seq, source_salt, source_commitment, prev_hash, hash) ",
         );
-        insert.push_values(chunk, |mut row, (entry, link, seq)| {
+        insert.push_values(chunk, |mut row, (entry, link, seq, at)| {
             row.push_bind(h(partner.as_uuid()))
                 .push_bind(h(link.id))
-                .push_bind(now)
+                .push_bind(**at)
                 .push_bind(entry.actor.map(h))
                 .push_bind(&entry.action)
                 .push_bind(&entry.target)
@@ -102,6 +162,16 @@ pub(crate) fn audit_event_from_row(row: &DbRow) -> StoreResult<AuditEvent> {
     })
 }
 
+impl Engine {
+    /// Links the partner's waiting entries, so that a read of the chain sees every committed change.
+    async fn chain_waiting(&self, scope: &TenantScope) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        chain_pending(&mut tx, scope.partner()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl AuditStore for Engine {
     async fn append_audit_batch(
@@ -126,6 +196,7 @@ impl AuditStore for Engine {
     }
 
     async fn audit_heads(&self, scope: &TenantScope) -> StoreResult<Vec<(ShardHead, bool)>> {
+        self.chain_waiting(scope).await?;
         let rows = sqlx::query(
             "SELECT shard, next_seq, head_hash, pruned_at IS NOT NULL AS pruned FROM audit_heads
               WHERE partner_id = $1 ORDER BY shard",
@@ -244,6 +315,7 @@ impl AuditStore for Engine {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> StoreResult<Page<AuditEvent>> {
+        self.chain_waiting(scope).await?;
         let rows = sqlx::query(
             "SELECT * FROM audit_events
               WHERE partner_id = $1 AND (CAST($2 AS UUID) IS NULL OR id > $2)
@@ -269,6 +341,8 @@ impl AuditStore for Engine {
 
     async fn erase_audit_sources(&self, scope: &TenantScope, actor: Uuid) -> StoreResult<u64> {
         let mut tx = self.scoped(scope).await?;
+        // A waiting entry is linked first, so its address is cleared like every other.
+        chain_pending(&mut tx, scope.partner()).await?;
         let cleared = sqlx::query(
             "UPDATE audit_events SET source = NULL, source_salt = NULL
               WHERE partner_id = $1 AND actor = $2 AND source IS NOT NULL",

@@ -803,8 +803,9 @@ impl IdentityStore for Engine {
         entry: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
+        // Linked at once (with whatever waits): a standalone entry has no change to commit with.
         let mut tx = self.scoped(scope).await?;
-        insert_audit(&mut tx, scope.partner(), entry, now).await?;
+        insert_audit_batch(&mut tx, scope.partner(), std::slice::from_ref(entry), now).await?;
         tx.commit().await?;
         Ok(())
     }

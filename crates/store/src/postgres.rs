@@ -33,6 +33,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!("postgres", "0013", 13, "partner_directory"),
     migration!("postgres", "0014", 14, "settlement_currency"),
     migration!("postgres", "0015", 15, "accepted_member"),
+    migration!("postgres", "0016", 16, "audit_pending"),
 ];
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).
@@ -119,6 +120,7 @@ async fn grant_serving_role(conn: &mut PgConnection, serving_url: &str) -> Store
          REVOKE INSERT, UPDATE, DELETE ON comanda_migrations FROM {role};
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
          REVOKE UPDATE, DELETE ON audit_events, audit_checkpoints FROM {role};
+         REVOKE UPDATE ON audit_pending FROM {role};
          GRANT UPDATE (source, source_salt) ON audit_events TO {role};
          GRANT EXECUTE ON FUNCTION comanda_prune_audit_month(uuid, text) TO {role};"
     )))

@@ -18,7 +18,7 @@ use crate::identity::{
 use crate::postgres::{PgStore as Engine, TextLiteral};
 use crate::{StoreError, StoreResult};
 
-pub(crate) use crate::postgres_audit::insert_audit;
+pub(crate) use crate::postgres_audit::{insert_audit, insert_audit_batch};
 
 /// The rows a decision depends on are locked until the transaction ends.
 macro_rules! locking {

@@ -33,6 +33,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!("sqlite", "0013", 13, "partner_directory"),
     migration!("sqlite", "0014", 14, "settlement_currency"),
     migration!("sqlite", "0015", 15, "accepted_member"),
+    migration!("sqlite", "0016", 16, "audit_pending"),
 ];
 
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@ use crate::identity::{
 use crate::sqlite::SqliteStore as Engine;
 use crate::{StoreError, StoreResult};
 
-pub(crate) use crate::sqlite_audit::insert_audit;
+pub(crate) use crate::sqlite_audit::{insert_audit, insert_audit_batch};
 
 /// No row lock: the write transaction already holds the database's only write lock.
 macro_rules! locking {

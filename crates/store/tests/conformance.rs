@@ -19,7 +19,7 @@ mod suite {
     use time::OffsetDateTime;
     use time::macros::datetime;
 
-    const NOW: OffsetDateTime = datetime!(2026-11-23 12:00:00.123456 UTC);
+    pub const NOW: OffsetDateTime = datetime!(2026-11-23 12:00:00.123456 UTC);
 
     pub async fn new_partner(store: &dyn Store, name: &str) -> TenantScope {
         let scope = TenantScope::for_new_partner();
@@ -30,7 +30,7 @@ mod suite {
         scope
     }
 
-    fn venue(name: &str) -> NewVenue {
+    pub fn venue(name: &str) -> NewVenue {
         NewVenue::parse(name, "America/Bogota", "Calle 10 # 5-51, Bogotá", None, None).unwrap()
     }
 
@@ -2687,9 +2687,20 @@ mod sqlite_walls {
     async fn sqlite_audit_log_is_append_only() {
         let db = SqliteTestDatabase::create();
         let store = db.store().await;
-        suite::registered(&*store, "audit@example.co").await;
+        let (scope, _) = suite::registered(&*store, "audit@example.co").await;
+        // The registration's entries wait to be linked until the chain is read; a venue's entry then waits.
+        store.audit_heads(&scope).await.unwrap();
+        store
+            .create_venue(&scope, &suite::venue("Espera"), &change(), suite::NOW)
+            .await
+            .unwrap();
         store.close().await;
         let mut conn = SqliteConnection::connect(&db.url).await.unwrap();
+        let edit_waiting = sqlx::query("UPDATE audit_pending SET action = 'forged'")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(edit_waiting.to_string().contains("append-only"), "{edit_waiting}");
         let edit = sqlx::query("UPDATE audit_events SET action = 'forged'")
             .execute(&mut conn)
             .await
@@ -2836,19 +2847,31 @@ mod row_level_security {
         let db = PgTestDatabase::create().await;
         let store = db.store().await;
         let (scope, _) = suite::registered(&*store, "audit@example.co").await;
-        store.close().await;
-        let mut app = PgConnection::connect(&db.app_url()).await.unwrap();
-        let mut tx = app.begin().await.unwrap();
-        sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
-            .bind(scope.partner().to_string())
-            .execute(&mut *tx)
+        // The registration's entries wait to be linked until the chain is read; a venue's entry then waits.
+        store.audit_heads(&scope).await.unwrap();
+        store
+            .create_venue(&scope, &suite::venue("Espera"), &change(), suite::NOW)
             .await
             .unwrap();
-        let edit = sqlx::query("UPDATE audit_events SET action = 'forged'")
-            .execute(&mut *tx)
-            .await;
-        assert!(edit.is_err(), "the serving role cannot edit audit events");
-        tx.rollback().await.unwrap();
+        store.close().await;
+        let mut app = PgConnection::connect(&db.app_url()).await.unwrap();
+        for edit in [
+            "UPDATE audit_events SET action = 'forged'",
+            "UPDATE audit_pending SET action = 'forged'",
+        ] {
+            let mut tx = app.begin().await.unwrap();
+            sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+                .bind(scope.partner().to_string())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let edited = sqlx::query(edit).execute(&mut *tx).await;
+            assert!(
+                edited.is_err(),
+                "the serving role cannot edit audit entries: {edit}"
+            );
+            tx.rollback().await.unwrap();
+        }
         // Nor delete or truncate them: retention's function is its only way to delete.
         for statement in [
             "DELETE FROM audit_events",
