@@ -14,6 +14,7 @@ pub mod page;
 pub mod partner;
 pub mod password;
 pub mod payment;
+pub mod reservation;
 pub mod validation;
 pub mod venue;
 

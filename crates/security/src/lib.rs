@@ -2,6 +2,7 @@
 //! print, the log redaction layer, card-number (PAN) detection, and envelope encryption under a KMS.
 
 pub mod audit_chain;
+pub mod booking_link;
 pub mod envelope;
 pub mod kms;
 pub mod pan;

@@ -19,7 +19,9 @@ use crate::config::Config;
 use crate::middleware::{self, TrustedProxies};
 use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
-use crate::routes::{app_pages, auth, guest, ordering, pages, payments, platform, privacy, staff, stream};
+use crate::routes::{
+    app_pages, auth, guest, ordering, pages, payments, platform, privacy, reservations, staff, stream,
+};
 use comanda_security::kms::PlatformKeys;
 use comanda_security::password::PasswordHasher;
 
@@ -33,6 +35,8 @@ pub struct AppState {
     pub identity: Arc<Identity>,
     /// Signs and checks table tokens (the guests' credential).
     pub table_key: comanda_security::Secret<[u8; 32]>,
+    /// Signs the guest's link to view or cancel a reservation (`comanda_security::booking_link`).
+    pub booking_key: comanda_security::Secret<[u8; 32]>,
     pub order_events: crate::events::OrderEvents,
     /// Card payments (`None` when switched off).
     pub payments: Option<Arc<crate::payments::PaymentService>>,
@@ -75,6 +79,7 @@ impl AppState {
             public_origin,
         };
         let table_key = kms.derive("table-token");
+        let booking_key = kms.derive("reservation-manage-link");
         let audit = Arc::new(crate::audit::AuditTrail::new(store.clone(), clock.clone(), &kms)?);
         let identity = Identity::new(store.clone(), clock.clone(), kms, hasher, keys, auth);
         let payments = crate::payments::PaymentService::from_config(&config.payments, clock.clone())
@@ -88,6 +93,7 @@ impl AppState {
             openapi_json: Arc::new(OnceLock::new()),
             identity: Arc::new(identity),
             table_key,
+            booking_key,
             order_events: crate::events::OrderEvents::default(),
             payments,
             pay_script_integrity: crate::routes::app_pages::pay_script_integrity().into(),
@@ -252,6 +258,13 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(payments::approve_refund))
         .routes(routes!(payments::disputes))
         .routes(routes!(payments::tips))
+        .routes(routes!(reservations::put_policy, reservations::get_policy))
+        .routes(routes!(reservations::add_combination))
+        .routes(routes!(reservations::availability))
+        .routes(routes!(reservations::book, reservations::day_list))
+        .routes(routes!(reservations::guest_view))
+        .routes(routes!(reservations::guest_cancel))
+        .routes(routes!(reservations::transition))
         .split_for_parts();
     let _ = state.openapi_json.set(crate::contract::document(api));
     let trusted = state.settings.trusted_proxies.clone();

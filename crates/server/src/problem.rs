@@ -27,6 +27,8 @@ pub enum ProblemType {
     CardDataRefused,
     /// The bill has no more left to pay than this (another guest paid or is paying it).
     BillCovered,
+    /// The reservation slot was taken by another booking (or pacing is full) while the guest chose it.
+    SlotTaken,
     /// The restaurant cannot take card payments (not onboarded, or payments are off).
     PaymentsUnavailable,
     /// The payment provider refused or could not be reached.
@@ -56,6 +58,7 @@ impl ProblemType {
             ProblemType::RateLimited => "rate-limited",
             ProblemType::CardDataRefused => "card-data-refused",
             ProblemType::BillCovered => "bill-covered",
+            ProblemType::SlotTaken => "slot-taken",
             ProblemType::PaymentsUnavailable => "payments-unavailable",
             ProblemType::PaymentProvider => "payment-provider",
             ProblemType::WebhookSignature => "webhook-signature",
@@ -76,7 +79,7 @@ impl ProblemType {
             | ProblemType::CardDataRefused
             | ProblemType::WebhookSignature
             | ProblemType::WebhookEvent => StatusCode::BAD_REQUEST,
-            ProblemType::BillCovered => StatusCode::CONFLICT,
+            ProblemType::BillCovered | ProblemType::SlotTaken => StatusCode::CONFLICT,
             ProblemType::PaymentsUnavailable => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PaymentProvider => StatusCode::BAD_GATEWAY,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -109,6 +112,7 @@ impl ProblemType {
             ProblemType::RateLimited => "Too many requests",
             ProblemType::CardDataRefused => "Card data is never accepted",
             ProblemType::BillCovered => "The bill is already covered",
+            ProblemType::SlotTaken => "That time is no longer available",
             ProblemType::PaymentsUnavailable => "Card payments are not available here",
             ProblemType::PaymentProvider => "The payment provider did not accept the request",
             ProblemType::WebhookSignature => "Webhook signature not valid",

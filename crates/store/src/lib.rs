@@ -20,7 +20,9 @@ mod postgres_identity;
 mod postgres_ordering;
 mod postgres_payments;
 mod postgres_privacy;
+mod postgres_reservations;
 pub mod privacy;
+pub mod reservations;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 mod records;
 pub mod sealing;
@@ -30,6 +32,7 @@ mod sqlite_identity;
 mod sqlite_ordering;
 mod sqlite_payments;
 mod sqlite_privacy;
+mod sqlite_reservations;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -104,6 +107,7 @@ pub trait Store:
     + payments::PaymentStore
     + audit::AuditStore
     + privacy::PrivacyStore
+    + reservations::ReservationStore
     + backup_runs::BackupRunStore
     + std::fmt::Debug
 {

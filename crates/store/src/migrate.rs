@@ -21,6 +21,33 @@ macro_rules! migration {
 }
 pub(crate) use migration;
 
+/// Every migration of one engine, in version order. Both engines have every version; where one has nothing to do,
+/// its file says why (SQLite's 0010 and 0012).
+macro_rules! migrations {
+    ($engine:literal) => {
+        &[
+            crate::migrate::migration!($engine, "0001", 1, "partners_venues"),
+            crate::migrate::migration!($engine, "0002", 2, "identity"),
+            crate::migrate::migration!($engine, "0003", 3, "ordering"),
+            crate::migrate::migration!($engine, "0004", 4, "table_sessions"),
+            crate::migrate::migration!($engine, "0005", 5, "payments"),
+            crate::migrate::migration!($engine, "0006", 6, "audit_chain"),
+            crate::migrate::migration!($engine, "0007", 7, "field_keys"),
+            crate::migrate::migration!($engine, "0008", 8, "backups"),
+            crate::migrate::migration!($engine, "0009", 9, "guest_contacts"),
+            crate::migrate::migration!($engine, "0010", 10, "venue_event_order"),
+            crate::migrate::migration!($engine, "0011", 11, "credential_generation"),
+            crate::migrate::migration!($engine, "0012", 12, "audit_retention_only"),
+            crate::migrate::migration!($engine, "0013", 13, "partner_directory"),
+            crate::migrate::migration!($engine, "0014", 14, "settlement_currency"),
+            crate::migrate::migration!($engine, "0015", 15, "accepted_member"),
+            crate::migrate::migration!($engine, "0016", 16, "audit_pending"),
+            crate::migrate::migration!($engine, "0017", 17, "reservations"),
+        ]
+    };
+}
+pub(crate) use migrations;
+
 /// One migration file of one engine.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Migration {

@@ -70,7 +70,7 @@ fn order_from_row(row: &DbRow) -> StoreResult<Order> {
     })
 }
 
-fn foreign_key_to_not_found(error: sqlx::Error) -> StoreError {
+pub(crate) fn foreign_key_to_not_found(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         _ => error.into(),

@@ -13,28 +13,11 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migration};
+use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migrations};
 use crate::records::{PartnerColumns, VenueColumns};
 use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
 
-pub(crate) const MIGRATIONS: &[Migration] = &[
-    migration!("postgres", "0001", 1, "partners_venues"),
-    migration!("postgres", "0002", 2, "identity"),
-    migration!("postgres", "0003", 3, "ordering"),
-    migration!("postgres", "0004", 4, "table_sessions"),
-    migration!("postgres", "0005", 5, "payments"),
-    migration!("postgres", "0006", 6, "audit_chain"),
-    migration!("postgres", "0007", 7, "field_keys"),
-    migration!("postgres", "0008", 8, "backups"),
-    migration!("postgres", "0009", 9, "guest_contacts"),
-    migration!("postgres", "0010", 10, "venue_event_order"),
-    migration!("postgres", "0011", 11, "credential_generation"),
-    migration!("postgres", "0012", 12, "audit_retention_only"),
-    migration!("postgres", "0013", 13, "partner_directory"),
-    migration!("postgres", "0014", 14, "settlement_currency"),
-    migration!("postgres", "0015", 15, "accepted_member"),
-    migration!("postgres", "0016", 16, "audit_pending"),
-];
+pub(crate) const MIGRATIONS: &[Migration] = migrations!("postgres");
 
 /// Serialises concurrent `comanda migrate` runs (several instances starting at once).
 const MIGRATION_LOCK: i64 = 0x0063_6f6d_616e_6461; // "comanda"

@@ -30,15 +30,15 @@ macro_rules! locking {
 include!("identity_sql.rs");
 
 /// PostgreSQL binds identifiers as `uuid`.
-fn h(id: Uuid) -> Uuid {
+pub(crate) fn h(id: Uuid) -> Uuid {
     id
 }
 
-fn uuid_col(row: &DbRow, column: &str) -> StoreResult<Uuid> {
+pub(crate) fn uuid_col(row: &DbRow, column: &str) -> StoreResult<Uuid> {
     Ok(row.try_get(column)?)
 }
 
-fn opt_uuid_col(row: &DbRow, column: &str) -> StoreResult<Option<Uuid>> {
+pub(crate) fn opt_uuid_col(row: &DbRow, column: &str) -> StoreResult<Option<Uuid>> {
     Ok(row.try_get(column)?)
 }
 

@@ -48,6 +48,8 @@ pub struct GuestContact {
     pub venue_id: Uuid,
     pub email: String,
     pub name: String,
+    /// Given with a reservation (E.164).
+    pub phone: Option<String>,
     /// The privacy notice the guest accepted, and when.
     pub notice_version: String,
     pub consented_at: OffsetDateTime,

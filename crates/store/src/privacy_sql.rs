@@ -114,6 +114,45 @@ impl Engine {
         self.sealer.unwrap(partner, owner, &stored).map(Some)
     }
 
+    /// Stores a guest's contact in the caller's transaction: email, name and phone sealed under the guest's own key,
+    /// with the consent record (a booking writes its guest this way, in the booking's transaction).
+    pub(crate) async fn insert_guest_contact(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        contact: &crate::privacy::GuestContact,
+    ) -> StoreResult<()> {
+        let owner = KeyOwner::Person(contact.id);
+        let email = self
+            .seal_field(conn, partner, owner, guest_place(contact.id, "email"), &contact.email)
+            .await?;
+        let name = self
+            .seal_field(conn, partner, owner, guest_place(contact.id, "name"), &contact.name)
+            .await?;
+        let phone = match &contact.phone {
+            Some(phone) => Some(
+                self.seal_field(conn, partner, owner, guest_place(contact.id, "phone"), phone)
+                    .await?,
+            ),
+            None => None,
+        };
+        sqlx::query(
+            "INSERT INTO guest_contacts (partner_id, id, venue_id, email, name, phone, notice_version, consented_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(contact.id))
+        .bind(h(contact.venue_id))
+        .bind(email)
+        .bind(name)
+        .bind(phone)
+        .bind(&contact.notice_version)
+        .bind(contact.consented_at)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     pub(crate) async fn seal_field(
         &self,
         conn: &mut Conn,
@@ -306,7 +345,8 @@ impl crate::privacy::PrivacyStore for Engine {
         now: time::OffsetDateTime,
     ) -> StoreResult<crate::privacy::Offboarding> {
         let mut tx = self.scoped(scope).await?;
-        // Counts per kind: data keys, sign-ins, listed tables (the credential generation's count is not reported).
+        // Counts per kind: data keys, sign-ins, listed tables (refresh families, the credential generation and the
+        // booking directory are not reported).
         let mut counts = [0u64; 4];
         for (statement, kind) in [
             ("DELETE FROM tenant_keys WHERE partner_id = $1", 0),
@@ -314,6 +354,8 @@ impl crate::privacy::PrivacyStore for Engine {
             ("DELETE FROM credentials WHERE partner_id = $1", 1),
             ("DELETE FROM refresh_tokens WHERE partner_id = $1", 3),
             ("DELETE FROM table_directory WHERE partner_id = $1", 2),
+            // Its venues leave the public booking directory: no availability or booking reaches them.
+            ("DELETE FROM booking_directory WHERE partner_id = $1", 3),
             (
                 "UPDATE staff SET credential_generation = credential_generation + 1 WHERE partner_id = $1",
                 3,
@@ -392,38 +434,7 @@ impl crate::privacy::PrivacyStore for Engine {
     ) -> StoreResult<crate::privacy::GuestContact> {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
-        let owner = KeyOwner::Person(contact.id);
-        let email = self
-            .seal_field(
-                &mut tx,
-                partner,
-                owner,
-                guest_place(contact.id, "email"),
-                &contact.email,
-            )
-            .await?;
-        let name = self
-            .seal_field(
-                &mut tx,
-                partner,
-                owner,
-                guest_place(contact.id, "name"),
-                &contact.name,
-            )
-            .await?;
-        sqlx::query(
-            "INSERT INTO guest_contacts (partner_id, id, venue_id, email, name, notice_version, consented_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(h(partner.as_uuid()))
-        .bind(h(contact.id))
-        .bind(h(contact.venue_id))
-        .bind(email)
-        .bind(name)
-        .bind(&contact.notice_version)
-        .bind(contact.consented_at)
-        .execute(&mut *tx)
-        .await?;
+        self.insert_guest_contact(&mut tx, partner, contact).await?;
         insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;
         Ok(contact.clone())
@@ -454,6 +465,13 @@ impl crate::privacy::PrivacyStore for Engine {
             name: self
                 .open_field(&mut tx, partner, owner, guest_place(id, "name"), &name)
                 .await?,
+            phone: match row.try_get::<Option<String>, _>("phone")? {
+                Some(phone) => Some(
+                    self.open_field(&mut tx, partner, owner, guest_place(id, "phone"), &phone)
+                        .await?,
+                ),
+                None => None,
+            },
             notice_version: row.try_get("notice_version")?,
             consented_at: row.try_get("consented_at")?,
             erased_at: row.try_get("erased_at")?,

@@ -15,26 +15,11 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
-use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migration};
+use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migrations};
 use crate::records::{PartnerColumns, VenueColumns, parse_uuid};
 use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
 
-pub(crate) const MIGRATIONS: &[Migration] = &[
-    migration!("sqlite", "0001", 1, "partners_venues"),
-    migration!("sqlite", "0002", 2, "identity"),
-    migration!("sqlite", "0003", 3, "ordering"),
-    migration!("sqlite", "0004", 4, "table_sessions"),
-    migration!("sqlite", "0005", 5, "payments"),
-    migration!("sqlite", "0006", 6, "audit_chain"),
-    migration!("sqlite", "0007", 7, "field_keys"),
-    migration!("sqlite", "0008", 8, "backups"),
-    migration!("sqlite", "0009", 9, "guest_contacts"),
-    migration!("sqlite", "0011", 11, "credential_generation"),
-    migration!("sqlite", "0013", 13, "partner_directory"),
-    migration!("sqlite", "0014", 14, "settlement_currency"),
-    migration!("sqlite", "0015", 15, "accepted_member"),
-    migration!("sqlite", "0016", 16, "audit_pending"),
-];
+pub(crate) const MIGRATIONS: &[Migration] = migrations!("sqlite");
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {

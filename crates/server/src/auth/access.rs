@@ -98,6 +98,14 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/venues/{venue}/table-sessions") => Staff(Permission::ViewKitchen),
         ("POST", "/api/v1/orders/{order}/transitions" | "/api/v1/table-sessions/{session}/accept")
         | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),
+        // Reservations: the public widget books by the venue's listing, the guest manages by the signed link in
+        // their confirmation; the host runs the day; the booking policy and combinations are the venue's setup.
+        ("GET", "/api/v1/venues/{venue}/availability" | "/api/v1/reservations/{id}")
+        | ("POST", "/api/v1/venues/{venue}/reservations" | "/api/v1/reservations/{id}/cancel") => Public,
+        ("GET", "/api/v1/venues/{venue}/reservations" | "/api/v1/venues/{venue}/booking-policy")
+        | ("POST", "/api/v1/reservations/{id}/transitions") => Staff(Permission::ManageReservations),
+        ("PUT", "/api/v1/venues/{venue}/booking-policy")
+        | ("POST", "/api/v1/venues/{venue}/table-combinations") => Staff(Permission::ManageVenues),
         _ => return None,
     })
 }

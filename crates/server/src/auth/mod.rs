@@ -265,6 +265,11 @@ fn token_refused(error: TokenError) -> ApiError {
 const SIGN_IN_FAILED: &str = "email or password is wrong";
 
 impl Identity {
+    /// Admits a public booking request from the caller's address, or answers 429 with `Retry-After`.
+    pub fn booking_attempt(&self, ctx: &RequestContext) -> Result<(), ApiError> {
+        self.throttle.booking_attempt(ctx.address()).map_err(throttled)
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,

@@ -25,6 +25,7 @@ pub struct Throttle {
     sign_in_per_device: DefaultKeyedRateLimiter<Vec<u8>>,
     guesses_per_pending_sign_in: DefaultKeyedRateLimiter<String>,
     api_per_tenant: DefaultKeyedRateLimiter<uuid::Uuid>,
+    bookings_per_address: DefaultKeyedRateLimiter<IpAddr>,
     failures: Mutex<HashMap<IpAddr, RecentFailures>>,
     password_checks: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -65,6 +66,8 @@ impl Default for Throttle {
             sign_in_per_device: RateLimiter::keyed(quota(1, 10)),
             guesses_per_pending_sign_in: RateLimiter::keyed(quota(1, 5)),
             api_per_tenant: RateLimiter::keyed(quota(6000, 1200)),
+            // A restaurant's guest Wi-Fi or a mobile carrier's NAT puts many guests behind one address.
+            bookings_per_address: RateLimiter::keyed(quota(60, 60)),
             failures: Mutex::new(HashMap::new()),
             password_checks: Mutex::new(HashMap::new()),
         }
@@ -112,6 +115,11 @@ impl Throttle {
     /// expires (five minutes), so one password cannot buy an unbounded number of code guesses.
     pub fn second_factor_guess(&self, pending_sign_in: &str) -> Result<(), RetryAfter> {
         self.check(&self.guesses_per_pending_sign_in, &pending_sign_in.to_owned())
+    }
+
+    /// A public booking or a guest's change to one (bookings hold tables other guests cannot take meanwhile).
+    pub fn booking_attempt(&self, address: IpAddr) -> Result<(), RetryAfter> {
+        self.check(&self.bookings_per_address, &address)
     }
 
     pub fn tenant_request(&self, tenant: uuid::Uuid) -> Result<(), RetryAfter> {

@@ -6,5 +6,6 @@ pub mod pages;
 pub mod payments;
 pub mod platform;
 pub mod privacy;
+pub mod reservations;
 pub mod staff;
 pub mod stream;

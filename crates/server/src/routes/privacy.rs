@@ -195,6 +195,7 @@ pub async fn leave_contact(
         venue_id: guest.venue.id.as_uuid(),
         email,
         name,
+        phone: None,
         notice_version: NOTICE_VERSION.to_owned(),
         consented_at: now,
         erased_at: None,

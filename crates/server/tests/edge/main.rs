@@ -24,5 +24,6 @@ mod ordering;
 mod payments;
 mod platform;
 mod privacy;
+mod reservations;
 mod revocation;
 mod tls_handshakes;

@@ -1,0 +1,799 @@
+//! Reservations: a venue's booking policy and the availability engine. Pure: the caller passes the clock's `now`,
+//! the venue's floor (tables and declared combinations) and the bookings that hold tables, and gets back the start
+//! instants that can be booked, or the table set a booking gets and the reason it cannot.
+//!
+//! Time: instants are UTC (`OffsetDateTime` at offset 0); services are written in the venue's local time and turned
+//! into instants with the venue's IANA zone (jiff's bundled tz database), date by date, so each date gets the
+//! offset in force at each of its slots. A local time skipped by a spring-forward night is not offered; a local
+//! time repeated by a fall-back night is offered once per instant it names. A last seating after midnight belongs
+//! to the service that began the evening before (`last_seating < first_seating`).
+//!
+//! Occupancy is counted in 15-minute cells of UTC time ([`CELL_SECONDS`]): every real zone's offset is a multiple of
+//! 15 minutes, slots are on 15-minute marks, and a booking holds its tables from its start until its turn time plus
+//! the buffer, rounded up to a whole cell. The store claims exactly these cells per table under a unique key, so the
+//! database refuses what this module would refuse even when two requests race.
+
+use std::collections::BTreeSet;
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::Money;
+use crate::validation::ValidationErrors;
+
+/// Occupancy and pacing are counted in cells of this many seconds (15 minutes: the industry's pacing window).
+pub const CELL_SECONDS: i64 = 15 * 60;
+
+/// One service (a shift) of the venue: the weekdays it runs (ISO: Monday = 1 … Sunday = 7) and its first and last
+/// seating, local "HH:MM". A last seating earlier than the first runs past midnight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub weekdays: Vec<u8>,
+    pub first_seating: String,
+    pub last_seating: String,
+}
+
+/// Turn time for parties up to `max_party` covers, in minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TurnTime {
+    pub max_party: u16,
+    pub minutes: u16,
+}
+
+/// Covers that may start in one 15-minute window: all bookings, and those made online (the public widget).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pacing {
+    pub covers_per_15_min: u32,
+    pub online_covers_per_15_min: u32,
+}
+
+/// A venue's booking policy (`PUT /api/v1/venues/{venue}/booking-policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingPolicy {
+    pub services: Vec<Service>,
+    /// Minutes between offered starts: 15, 30, 45 or 60.
+    pub slot_minutes: u16,
+    /// Turn time by party size, ascending `max_party`; the last rule covers every party up to `max_party_size`.
+    pub turn_minutes: Vec<TurnTime>,
+    /// Minutes a table is kept free after a party's turn (clearing, resetting).
+    pub buffer_minutes: u16,
+    pub pacing: Pacing,
+    /// How long before its start a booking can still be made.
+    pub min_notice_minutes: u32,
+    /// How many days ahead bookings open.
+    pub horizon_days: u16,
+    pub max_party_size: u16,
+    /// Deposit per cover, taken when the booking is made; `null` for none.
+    pub deposit_per_cover: Option<Money>,
+    /// A cancellation at least this many hours before the start refunds the deposit; later, it is kept.
+    pub cancellation_cutoff_hours: u16,
+}
+
+/// Minutes since local midnight of "HH:MM" on a 15-minute mark.
+fn parse_local_time(text: &str) -> Option<u16> {
+    let (hours, minutes) = text.split_once(':')?;
+    if hours.len() != 2 || minutes.len() != 2 {
+        return None;
+    }
+    let (hours, minutes): (u16, u16) = (hours.parse().ok()?, minutes.parse().ok()?);
+    (hours < 24 && minutes < 60 && minutes % 15 == 0).then_some(hours * 60 + minutes)
+}
+
+impl BookingPolicy {
+    /// Checks every field; errors name the field (`services[0].first_seating`).
+    pub fn validate(self) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        if self.services.is_empty() || self.services.len() > 14 {
+            errors.push("services", "must list between 1 and 14 services");
+        }
+        for (i, service) in self.services.iter().enumerate() {
+            if service.weekdays.is_empty() || service.weekdays.iter().any(|d| !(1..=7).contains(d)) {
+                errors.push(
+                    format!("services[{i}].weekdays"),
+                    "must list ISO weekdays, Monday = 1 to Sunday = 7",
+                );
+            }
+            for (field, value) in [
+                ("first_seating", &service.first_seating),
+                ("last_seating", &service.last_seating),
+            ] {
+                if parse_local_time(value).is_none() {
+                    errors.push(
+                        format!("services[{i}].{field}"),
+                        "must be a local time HH:MM on a quarter hour",
+                    );
+                }
+            }
+        }
+        if ![15, 30, 45, 60].contains(&self.slot_minutes) {
+            errors.push("slot_minutes", "must be 15, 30, 45 or 60");
+        }
+        if !(1..=100).contains(&self.max_party_size) {
+            errors.push("max_party_size", "must be between 1 and 100");
+        }
+        let ascending = self
+            .turn_minutes
+            .windows(2)
+            .all(|pair| pair[0].max_party < pair[1].max_party);
+        if self.turn_minutes.is_empty()
+            || !ascending
+            || self
+                .turn_minutes
+                .last()
+                .is_some_and(|last| last.max_party < self.max_party_size)
+        {
+            errors.push(
+                "turn_minutes",
+                "must list rules by ascending max_party, the last covering max_party_size",
+            );
+        }
+        if self.turn_minutes.iter().any(|t| !(15..=480).contains(&t.minutes)) {
+            errors.push("turn_minutes", "each turn must be between 15 and 480 minutes");
+        }
+        if self.buffer_minutes > 120 {
+            errors.push("buffer_minutes", "must be at most 120");
+        }
+        if self.pacing.covers_per_15_min == 0 || self.pacing.covers_per_15_min > 10_000 {
+            errors.push("pacing.covers_per_15_min", "must be between 1 and 10000");
+        }
+        if self.pacing.online_covers_per_15_min > self.pacing.covers_per_15_min {
+            errors.push(
+                "pacing.online_covers_per_15_min",
+                "must not exceed covers_per_15_min",
+            );
+        }
+        if self.min_notice_minutes > 7 * 24 * 60 {
+            errors.push("min_notice_minutes", "must be at most a week");
+        }
+        if !(1..=366).contains(&self.horizon_days) {
+            errors.push("horizon_days", "must be between 1 and 366");
+        }
+        if self.deposit_per_cover.is_some_and(|d| d.amount <= 0) {
+            errors.push("deposit_per_cover", "must be positive or null");
+        }
+        if self.cancellation_cutoff_hours > 24 * 14 {
+            errors.push("cancellation_cutoff_hours", "must be at most two weeks");
+        }
+        errors.into_result(self)
+    }
+
+    /// The turn time of a party in minutes, if the policy seats it.
+    pub fn turn_for(&self, party: u16) -> Option<u16> {
+        if party == 0 || party > self.max_party_size {
+            return None;
+        }
+        self.turn_minutes
+            .iter()
+            .find(|t| party <= t.max_party)
+            .map(|t| t.minutes)
+    }
+
+    /// Seconds a booking of `party` holds its tables: turn plus buffer, rounded up to whole cells.
+    pub fn hold_seconds(&self, party: u16) -> Option<i64> {
+        let minutes = i64::from(self.turn_for(party)?) + i64::from(self.buffer_minutes);
+        Some((minutes * 60 + CELL_SECONDS - 1) / CELL_SECONDS * CELL_SECONDS)
+    }
+}
+
+/// A table as the booking engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookableTable {
+    pub id: Uuid,
+    pub min_party: u16,
+    pub max_party: u16,
+    /// Bookable through the public widget (otherwise in-house or walk-in only).
+    pub online: bool,
+}
+
+/// The venue's tables and the combinations it declared for large parties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Floor {
+    pub tables: Vec<BookableTable>,
+    pub combinations: Vec<Vec<Uuid>>,
+}
+
+/// A booking that holds tables (booked, confirmed, seated or late; not cancelled, no-show or finished).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    pub tables: Vec<Uuid>,
+    pub start: OffsetDateTime,
+    /// Exclusive end of the hold: start + [`BookingPolicy::hold_seconds`].
+    pub until: OffsetDateTime,
+    pub party: u16,
+    pub online: bool,
+}
+
+/// Who books: the public widget (online tables and the online pacing cap) or staff (every table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Online,
+    Staff,
+}
+
+/// An offered start: the UTC instant and the same instant at the venue's offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub start: OffsetDateTime,
+    pub local: OffsetDateTime,
+}
+
+/// What a booking gets: its tables (one, or a declared combination) and the 15-minute cells it claims on each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub tables: Vec<Uuid>,
+    pub start: OffsetDateTime,
+    pub until: OffsetDateTime,
+}
+
+impl Assignment {
+    /// Unix seconds of every cell the booking holds, per table: what the store claims under its unique key.
+    pub fn cells(&self) -> Vec<i64> {
+        cells_between(self.start, self.until)
+    }
+}
+
+fn cells_between(start: OffsetDateTime, until: OffsetDateTime) -> Vec<i64> {
+    let first = start.unix_timestamp().div_euclid(CELL_SECONDS) * CELL_SECONDS;
+    (first..until.unix_timestamp())
+        .step_by(usize::try_from(CELL_SECONDS).unwrap_or(900))
+        .collect()
+}
+
+/// Why a booking is refused. `SlotTaken` is the one a guest cannot fix by changing the request (409); the others
+/// name the rule (422).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the venue does not seat a party of this size")]
+    PartySize,
+    #[error("the start is not one of the venue's slots")]
+    NotASlot,
+    #[error("the start is closer than the venue's minimum notice")]
+    TooSoon,
+    #[error("the start is beyond the venue's booking horizon")]
+    BeyondHorizon,
+    #[error("the start is in the past")]
+    Past,
+    #[error("no table is free for this party at this time")]
+    SlotTaken,
+}
+
+/// The venue's zone, or `None` for a name the tz database does not know.
+pub fn zone(name: &str) -> Option<TimeZone> {
+    TimeZone::get(name).ok()
+}
+
+fn to_jiff_date(date: time::Date) -> Option<Date> {
+    Date::new(
+        i16::try_from(date.year()).ok()?,
+        i8::try_from(u8::from(date.month())).ok()?,
+        i8::try_from(date.day()).ok()?,
+    )
+    .ok()
+}
+
+fn instant(seconds: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(seconds).ok()
+}
+
+/// Every start the policy's services offer on local `date`, ordered and unique, before any rule about tables,
+/// notice or pacing. Skipped local times are absent; repeated ones appear once per instant.
+pub fn service_slots(policy: &BookingPolicy, zone: &TimeZone, date: time::Date) -> Vec<Slot> {
+    let Some(day) = to_jiff_date(date) else {
+        return Vec::new();
+    };
+    let weekday = u8::try_from(day.weekday().to_monday_one_offset()).unwrap_or(0);
+    let step = i64::from(policy.slot_minutes.max(15));
+    let mut starts = BTreeSet::new();
+    for service in policy.services.iter().filter(|s| s.weekdays.contains(&weekday)) {
+        let (Some(first), Some(last)) = (
+            parse_local_time(&service.first_seating),
+            parse_local_time(&service.last_seating),
+        ) else {
+            continue;
+        };
+        let last = if last < first {
+            i64::from(last) + 24 * 60
+        } else {
+            i64::from(last)
+        };
+        let mut minute = i64::from(first);
+        while minute <= last {
+            let civil = day
+                .to_datetime(jiff::civil::Time::midnight())
+                .checked_add(jiff::Span::new().minutes(minute));
+            if let Ok(civil) = civil {
+                for seconds in instants_of(zone, civil) {
+                    starts.insert(seconds);
+                }
+            }
+            minute += step;
+        }
+    }
+    starts
+        .into_iter()
+        .filter_map(|seconds| slot_at(zone, seconds))
+        .collect()
+}
+
+/// The instants a local time names: none in a gap, two in a fold.
+fn instants_of(zone: &TimeZone, civil: DateTime) -> Vec<i64> {
+    let offsets = match zone.to_ambiguous_timestamp(civil).offset() {
+        AmbiguousOffset::Unambiguous { offset } => vec![offset],
+        AmbiguousOffset::Gap { .. } => Vec::new(),
+        AmbiguousOffset::Fold { before, after } => vec![before, after],
+    };
+    offsets
+        .into_iter()
+        .filter_map(|offset| offset.to_timestamp(civil).ok())
+        .map(|ts| ts.as_second())
+        .collect()
+}
+
+fn slot_at(zone: &TimeZone, seconds: i64) -> Option<Slot> {
+    let start = instant(seconds)?;
+    let ts = jiff::Timestamp::from_second(seconds).ok()?;
+    let offset = time::UtcOffset::from_whole_seconds(zone.to_offset(ts).seconds()).ok()?;
+    Some(Slot {
+        start,
+        local: start.to_offset(offset),
+    })
+}
+
+/// The local date of an instant in the venue's zone.
+pub fn local_date(zone: &TimeZone, at: OffsetDateTime) -> Option<time::Date> {
+    let ts = jiff::Timestamp::from_second(at.unix_timestamp()).ok()?;
+    let offset = time::UtcOffset::from_whole_seconds(zone.to_offset(ts).seconds()).ok()?;
+    Some(at.to_offset(offset).date())
+}
+
+fn overlaps(holding: &Holding, start: OffsetDateTime, until: OffsetDateTime) -> bool {
+    holding.start < until && start < holding.until
+}
+
+/// Covers starting in the 15-minute window of `start`: all of them, and those booked online.
+fn covers_in_window(holdings: &[Holding], start: OffsetDateTime) -> (u32, u32) {
+    let window = start.unix_timestamp().div_euclid(CELL_SECONDS);
+    holdings
+        .iter()
+        .filter(|h| h.start.unix_timestamp().div_euclid(CELL_SECONDS) == window)
+        .fold((0, 0), |(all, online), h| {
+            let covers = u32::from(h.party);
+            (all + covers, online + if h.online { covers } else { 0 })
+        })
+}
+
+/// The booking rules every path goes through (public booking, staff booking, a move): party size, the start
+/// being an offered slot, notice, horizon, pacing, and a free table or combination chosen best-fit (the fewest
+/// seats that take the party, then the fewest tables, then the lowest id, so the result does not depend on input
+/// order). `ignore` leaves one booking out of `holdings` (the one being moved).
+#[allow(clippy::too_many_arguments)]
+pub fn check_booking(
+    policy: &BookingPolicy,
+    zone: &TimeZone,
+    floor: &Floor,
+    holdings: &[Holding],
+    start: OffsetDateTime,
+    party: u16,
+    channel: Channel,
+    now: OffsetDateTime,
+) -> Result<Assignment, Refusal> {
+    let hold = policy.hold_seconds(party).ok_or(Refusal::PartySize)?;
+    if start <= now {
+        return Err(Refusal::Past);
+    }
+    let offered = local_date(zone, start)
+        .map(|date| {
+            [date.previous_day(), Some(date)]
+                .into_iter()
+                .flatten()
+                .any(|d| service_slots(policy, zone, d).iter().any(|s| s.start == start))
+        })
+        .unwrap_or(false);
+    if !offered {
+        return Err(Refusal::NotASlot);
+    }
+    if start - now < time::Duration::minutes(i64::from(policy.min_notice_minutes)) {
+        return Err(Refusal::TooSoon);
+    }
+    if start - now > time::Duration::days(i64::from(policy.horizon_days)) {
+        return Err(Refusal::BeyondHorizon);
+    }
+    let (all, online) = covers_in_window(holdings, start);
+    let covers = u32::from(party);
+    if all + covers > policy.pacing.covers_per_15_min
+        || (channel == Channel::Online && online + covers > policy.pacing.online_covers_per_15_min)
+    {
+        return Err(Refusal::SlotTaken);
+    }
+    let until = start + time::Duration::seconds(hold);
+    best_fit(floor, holdings, start, until, party, channel)
+        .map(|tables| Assignment { tables, start, until })
+        .ok_or(Refusal::SlotTaken)
+}
+
+fn best_fit(
+    floor: &Floor,
+    holdings: &[Holding],
+    start: OffsetDateTime,
+    until: OffsetDateTime,
+    party: u16,
+    channel: Channel,
+) -> Option<Vec<Uuid>> {
+    let busy: BTreeSet<Uuid> = holdings
+        .iter()
+        .filter(|h| overlaps(h, start, until))
+        .flat_map(|h| h.tables.iter().copied())
+        .collect();
+    let usable = |table: &BookableTable| channel == Channel::Staff || table.online;
+    let singles = floor
+        .tables
+        .iter()
+        .filter(|t| usable(t))
+        .map(|t| (u32::from(t.max_party), u32::from(t.min_party), vec![t.id]));
+    let combined = floor.combinations.iter().filter_map(|ids| {
+        let members: Vec<&BookableTable> = ids
+            .iter()
+            .map(|id| floor.tables.iter().find(|t| t.id == *id))
+            .collect::<Option<_>>()?;
+        if members.len() < 2 || !members.iter().all(|t| usable(t)) {
+            return None;
+        }
+        let seats = members.iter().map(|t| u32::from(t.max_party)).sum();
+        let least = members.iter().map(|t| u32::from(t.min_party)).max().unwrap_or(1);
+        let mut tables: Vec<Uuid> = ids.clone();
+        tables.sort();
+        tables.dedup();
+        Some((seats, least, tables))
+    });
+    singles
+        .chain(combined)
+        .filter(|(seats, least, tables)| {
+            u32::from(party) <= *seats
+                && u32::from(party) >= *least
+                && tables.iter().all(|id| !busy.contains(id))
+        })
+        .min_by(|a, b| (a.0, a.2.len(), &a.2).cmp(&(b.0, b.2.len(), &b.2)))
+        .map(|(_, _, tables)| tables)
+}
+
+/// The starts on local `date` a party of `party` can book through `channel` now: every one of them passes
+/// [`check_booking`]. Ordered by instant, unique.
+#[allow(clippy::too_many_arguments)]
+pub fn availability(
+    policy: &BookingPolicy,
+    zone: &TimeZone,
+    floor: &Floor,
+    holdings: &[Holding],
+    date: time::Date,
+    party: u16,
+    channel: Channel,
+    now: OffsetDateTime,
+) -> Vec<Slot> {
+    service_slots(policy, zone, date)
+        .into_iter()
+        .filter(|slot| check_booking(policy, zone, floor, holdings, slot.start, party, channel, now).is_ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::{date, datetime};
+
+    fn policy() -> BookingPolicy {
+        BookingPolicy {
+            services: vec![Service {
+                weekdays: vec![1, 2, 3, 4, 5, 6, 7],
+                first_seating: "18:00".into(),
+                last_seating: "22:00".into(),
+            }],
+            slot_minutes: 15,
+            turn_minutes: vec![
+                TurnTime {
+                    max_party: 2,
+                    minutes: 90,
+                },
+                TurnTime {
+                    max_party: 12,
+                    minutes: 120,
+                },
+            ],
+            buffer_minutes: 15,
+            pacing: Pacing {
+                covers_per_15_min: 8,
+                online_covers_per_15_min: 6,
+            },
+            min_notice_minutes: 60,
+            horizon_days: 60,
+            max_party_size: 12,
+            deposit_per_cover: None,
+            cancellation_cutoff_hours: 24,
+        }
+    }
+
+    fn table(n: u128, min: u16, max: u16) -> BookableTable {
+        BookableTable {
+            id: Uuid::from_u128(n),
+            min_party: min,
+            max_party: max,
+            online: true,
+        }
+    }
+
+    const NOW: OffsetDateTime = datetime!(2026-11-30 12:00 UTC);
+
+    #[test]
+    fn a_fall_back_night_lists_each_repeated_local_time_with_both_instants() {
+        // New York falls back at 02:00 EDT on 2026-11-01: 01:00-01:59 happens twice.
+        let mut policy = policy();
+        policy.services[0].first_seating = "23:00".into();
+        policy.services[0].last_seating = "02:00".into();
+        let ny = zone("America/New_York").unwrap();
+        let slots = service_slots(&policy, &ny, date!(2026 - 10 - 31));
+        let one_thirty: Vec<_> = slots
+            .iter()
+            .filter(|s| (s.local.hour(), s.local.minute()) == (1, 30))
+            .collect();
+        assert_eq!(one_thirty.len(), 2);
+        assert_eq!(one_thirty[0].start, datetime!(2026-11-01 05:30 UTC));
+        assert_eq!(one_thirty[0].local.offset().whole_hours(), -4);
+        assert_eq!(one_thirty[1].start, datetime!(2026-11-01 06:30 UTC));
+        assert_eq!(one_thirty[1].local.offset().whole_hours(), -5);
+        assert!(slots.windows(2).all(|w| w[0].start < w[1].start));
+    }
+
+    #[test]
+    fn a_spring_forward_night_offers_no_skipped_time() {
+        // New York springs forward at 02:00 EST on 2026-03-08: 02:00-02:59 does not exist.
+        let mut policy = policy();
+        policy.services[0].first_seating = "23:00".into();
+        policy.services[0].last_seating = "03:30".into();
+        let ny = zone("America/New_York").unwrap();
+        let slots = service_slots(&policy, &ny, date!(2026 - 03 - 07));
+        assert!(slots.iter().all(|s| s.local.hour() != 2), "{slots:?}");
+        let three = slots
+            .iter()
+            .find(|s| (s.local.hour(), s.local.minute()) == (3, 0))
+            .unwrap();
+        assert_eq!(three.start, datetime!(2026-03-08 07:00 UTC));
+        let before = slots
+            .iter()
+            .find(|s| (s.local.hour(), s.local.minute()) == (1, 45))
+            .unwrap();
+        assert_eq!(before.start, datetime!(2026-03-08 06:45 UTC));
+    }
+
+    #[test]
+    fn slots_use_each_dates_own_offset() {
+        // The same 19:00 in New York is 23:00 UTC in summer and 00:00 UTC in winter.
+        let ny = zone("America/New_York").unwrap();
+        let summer = service_slots(&policy(), &ny, date!(2026 - 07 - 01));
+        let winter = service_slots(&policy(), &ny, date!(2026 - 12 - 01));
+        assert_eq!(summer[4].start, datetime!(2026-07-01 23:00 UTC));
+        assert_eq!(winter[4].start, datetime!(2026-12-02 00:00 UTC));
+    }
+
+    #[test]
+    fn pacing_is_counted_per_window_not_per_day() {
+        let bogota = zone("America/Bogota").unwrap();
+        let floor = Floor {
+            tables: (1..=10).map(|n| table(n, 1, 4)).collect(),
+            combinations: vec![],
+        };
+        let seven = datetime!(2026-12-02 00:00 UTC); // 19:00 in Bogotá
+        let holdings = vec![Holding {
+            tables: vec![Uuid::from_u128(1)],
+            start: seven,
+            until: seven + time::Duration::hours(2),
+            party: 4,
+            online: false,
+        }];
+        let mut staff = policy();
+        staff.pacing.online_covers_per_15_min = 8;
+        // 4 + 4 = 8 covers fit; a ninth is refused although tables are free.
+        assert!(check_booking(&staff, &bogota, &floor, &holdings, seven, 4, Channel::Staff, NOW).is_ok());
+        let mut full = holdings.clone();
+        full.push(Holding {
+            tables: vec![Uuid::from_u128(2)],
+            ..holdings[0].clone()
+        });
+        assert_eq!(
+            check_booking(&staff, &bogota, &floor, &full, seven, 1, Channel::Staff, NOW),
+            Err(Refusal::SlotTaken)
+        );
+        // The next window is free again.
+        let later = seven + time::Duration::minutes(15);
+        assert!(check_booking(&staff, &bogota, &floor, &full, later, 4, Channel::Staff, NOW).is_ok());
+    }
+
+    #[test]
+    fn rules_refuse_with_their_reason() {
+        let bogota = zone("America/Bogota").unwrap();
+        let floor = Floor {
+            tables: vec![table(1, 1, 4)],
+            combinations: vec![],
+        };
+        let p = policy();
+        let seven = datetime!(2026-12-02 00:00 UTC);
+        let check =
+            |start, party| check_booking(&p, &bogota, &floor, &[], start, party, Channel::Online, NOW);
+        assert_eq!(check(seven, 0), Err(Refusal::PartySize));
+        assert_eq!(check(seven, 13), Err(Refusal::PartySize));
+        assert_eq!(
+            check(seven + time::Duration::minutes(5), 2),
+            Err(Refusal::NotASlot)
+        );
+        assert_eq!(check(datetime!(2026-11-30 11:00 UTC), 2), Err(Refusal::Past));
+        assert_eq!(
+            check(datetime!(2027-03-01 00:00 UTC), 2),
+            Err(Refusal::BeyondHorizon)
+        );
+        assert_eq!(check(seven, 5), Err(Refusal::SlotTaken));
+        assert!(check(seven, 4).is_ok());
+        // A slot at 18:00 local is 23:00 UTC; 12:30 UTC "now" leaves more than the hour of notice.
+        let soon = datetime!(2026-11-30 23:00 UTC);
+        let late_now = datetime!(2026-11-30 22:30 UTC);
+        assert_eq!(
+            check_booking(&p, &bogota, &floor, &[], soon, 2, Channel::Online, late_now),
+            Err(Refusal::TooSoon)
+        );
+    }
+
+    #[test]
+    fn a_large_party_gets_a_declared_combination_and_blocks_each_table() {
+        let bogota = zone("America/Bogota").unwrap();
+        let floor = Floor {
+            tables: vec![table(1, 1, 4), table(2, 1, 4), table(3, 1, 2)],
+            combinations: vec![vec![Uuid::from_u128(2), Uuid::from_u128(1)]],
+        };
+        let seven = datetime!(2026-12-02 00:00 UTC);
+        let got = check_booking(&policy(), &bogota, &floor, &[], seven, 7, Channel::Staff, NOW).unwrap();
+        assert_eq!(got.tables, vec![Uuid::from_u128(1), Uuid::from_u128(2)]);
+        // 120-minute turn plus 15 of buffer: nine cells.
+        assert_eq!(got.cells().len(), 9);
+        let holding = Holding {
+            tables: got.tables.clone(),
+            start: got.start,
+            until: got.until,
+            party: 7,
+            online: false,
+        };
+        // Best fit gives a couple the two-top, and a party of three nothing while the combination holds.
+        let couple = check_booking(
+            &policy(),
+            &bogota,
+            &floor,
+            std::slice::from_ref(&holding),
+            seven + time::Duration::minutes(15),
+            2,
+            Channel::Staff,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(couple.tables, vec![Uuid::from_u128(3)]);
+        assert_eq!(
+            check_booking(
+                &policy(),
+                &bogota,
+                &floor,
+                &[holding],
+                seven + time::Duration::minutes(15),
+                3,
+                Channel::Staff,
+                NOW
+            ),
+            Err(Refusal::SlotTaken)
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut bad = policy();
+        bad.slot_minutes = 20;
+        bad.services[0].first_seating = "25:00".into();
+        bad.pacing.online_covers_per_15_min = 9;
+        let errors = bad.validate().unwrap_err();
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"slot_minutes"), "{fields:?}");
+        assert!(fields.contains(&"services[0].first_seating"), "{fields:?}");
+        assert!(fields.contains(&"pacing.online_covers_per_15_min"), "{fields:?}");
+        assert!(policy().validate().is_ok());
+    }
+
+    fn arb_floor() -> impl Strategy<Value = Floor> {
+        proptest::collection::vec((1u16..=3, 2u16..=6, any::<bool>()), 1..8).prop_flat_map(|specs| {
+            let tables: Vec<BookableTable> = specs
+                .iter()
+                .enumerate()
+                .map(|(i, (min, max, online))| BookableTable {
+                    id: Uuid::from_u128(i as u128 + 1),
+                    min_party: (*min).min(*max),
+                    max_party: *max,
+                    online: *online,
+                })
+                .collect();
+            let n = tables.len();
+            proptest::collection::vec(proptest::collection::vec(0..n, 2..=3), 0..3).prop_map(move |combos| {
+                Floor {
+                    tables: tables.clone(),
+                    combinations: combos
+                        .into_iter()
+                        .map(|ids| ids.into_iter().map(|i| Uuid::from_u128(i as u128 + 1)).collect())
+                        .collect(),
+                }
+            })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Booking every offered slot in turn, for random parties: each booking passes the rules, no table is held
+        /// twice at once, pacing is never exceeded, and the offered list is ordered and unique.
+        #[test]
+        fn every_offered_slot_can_be_booked_and_nothing_is_double_held(
+            floor in arb_floor(),
+            parties in proptest::collection::vec(1u16..=8, 1..40),
+            zone_name in prop::sample::select(vec!["America/Bogota", "America/New_York", "Europe/Madrid"]),
+            day in 0i64..200,
+            online in any::<bool>(),
+        ) {
+            let tz = zone(zone_name).unwrap();
+            let date = date!(2026 - 12 - 01) + time::Duration::days(day % 50);
+            let channel = if online { Channel::Online } else { Channel::Staff };
+            let p = policy();
+            let mut holdings: Vec<Holding> = Vec::new();
+            for party in parties {
+                let offered = availability(&p, &tz, &floor, &holdings, date, party, channel, NOW);
+                prop_assert!(offered.windows(2).all(|w| w[0].start < w[1].start));
+                let Some(slot) = offered.get(usize::from(party) % offered.len().max(1)) else { continue };
+                let got = check_booking(&p, &tz, &floor, &holdings, slot.start, party, channel, NOW);
+                prop_assert!(got.is_ok(), "offered but refused: {got:?}");
+                let got = got.unwrap();
+                holdings.push(Holding { tables: got.tables, start: got.start, until: got.until, party, online });
+            }
+            for (i, a) in holdings.iter().enumerate() {
+                for b in &holdings[i + 1..] {
+                    let shared = a.tables.iter().any(|t| b.tables.contains(t));
+                    prop_assert!(!(shared && overlaps(a, b.start, b.until)), "{a:?} and {b:?} share a table");
+                }
+                let (all, on) = covers_in_window(&holdings, a.start);
+                prop_assert!(all <= p.pacing.covers_per_15_min);
+                prop_assert!(on <= p.pacing.online_covers_per_15_min || !online);
+            }
+        }
+
+        /// The answer does not depend on the order tables, combinations and bookings are listed in.
+        #[test]
+        fn availability_ignores_input_order(floor in arb_floor(), party in 1u16..=8, seed in any::<u64>()) {
+            let tz = zone("Europe/Madrid").unwrap();
+            let date = date!(2026 - 12 - 05);
+            let p = policy();
+            let first = check_booking(&p, &tz, &floor, &[], datetime!(2026-12-05 18:00 UTC), 2, Channel::Staff, NOW);
+            let holdings: Vec<Holding> = first.into_iter().map(|a| Holding { tables: a.tables, start: a.start, until: a.until, party: 2, online: false }).collect();
+            let mut shuffled = floor.clone();
+            let k = usize::try_from(seed % 7).unwrap_or(0);
+            let n = shuffled.tables.len().max(1);
+            shuffled.tables.rotate_left(k % n);
+            shuffled.tables.reverse();
+            shuffled.combinations.reverse();
+            for combo in &mut shuffled.combinations { combo.reverse(); }
+            let a = availability(&p, &tz, &floor, &holdings, date, party, Channel::Staff, NOW);
+            let b = availability(&p, &tz, &shuffled, &holdings, date, party, Channel::Staff, NOW);
+            prop_assert_eq!(&a, &b);
+            for slot in a {
+                let x = check_booking(&p, &tz, &floor, &holdings, slot.start, party, Channel::Staff, NOW).unwrap();
+                let y = check_booking(&p, &tz, &shuffled, &holdings, slot.start, party, Channel::Staff, NOW).unwrap();
+                prop_assert_eq!(x, y);
+            }
+        }
+    }
+}

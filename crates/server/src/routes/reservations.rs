@@ -1,0 +1,719 @@
+//! Reservations: the venue's booking policy and table combinations (staff), availability and booking (public), the
+//! guest's own view and cancellation by the signed link in their confirmation, and the host's day list and moves.
+//! Every path that books runs `comanda_domain::reservation::check_booking` inside the booking's transaction; the
+//! store's claim rows refuse a double booking even when two requests race.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
+use comanda_domain::ValidationErrors;
+use comanda_domain::reservation::{self, BookingPolicy, Channel, Refusal};
+use comanda_domain::validation::clean_text;
+use comanda_security::TenantScope;
+use comanda_security::booking_link::{self, PublicListing};
+use comanda_store::privacy::GuestContact;
+use comanda_store::reservations::{BookOutcome, Host, NewReservation, Reservation, ReservationStatus};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Caller, RequestContext};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::{ApiError, Problem, ProblemType};
+use crate::routes::guest::idempotency_key;
+use crate::routes::ordering::path_id;
+use crate::routes::privacy::NOTICE_VERSION;
+
+/// The venue's zone from the tz database, or 422 naming it (a venue saved before zones were checked this strictly).
+fn venue_zone(venue: &comanda_domain::Venue) -> Result<jiff::tz::TimeZone, ApiError> {
+    reservation::zone(&venue.timezone).ok_or_else(|| {
+        ApiError::rule(ValidationErrors::single(
+            "timezone",
+            format!(
+                "the venue's time zone {:?} is not in the tz database",
+                venue.timezone
+            ),
+        ))
+    })
+}
+
+/// Saves the venue's booking policy; from then on the venue takes reservations.
+#[utoipa::path(put, path = "/api/v1/venues/{venue}/booking-policy", tag = "reservations", security(("bearer" = [])),
+    params(("venue" = String, Path)), request_body = BookingPolicy, responses(
+        (status = 200, body = BookingPolicy),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_policy(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(venue): Path<String>,
+    ApiJson(policy): ApiJson<BookingPolicy>,
+) -> Result<Json<BookingPolicy>, ApiError> {
+    let venue = path_id(&venue)?;
+    let policy = policy.validate()?;
+    let found = state
+        .store
+        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    venue_zone(&found)?;
+    if policy.deposit_per_cover.is_some() {
+        // Refused rather than stored and ignored: a guest would be promised a rule nothing enforces.
+        return Err(ApiError::rule(ValidationErrors::single(
+            "deposit_per_cover",
+            "deposits are not taken yet; leave it null",
+        )));
+    }
+    state
+        .store
+        .put_booking_policy(
+            &caller.scope,
+            venue,
+            &policy,
+            &caller.audit(&ctx, "booking_policy.saved"),
+            state.clock.now(),
+        )
+        .await?;
+    Ok(Json(policy))
+}
+
+/// The venue's booking policy; 404 while it takes no reservations.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/booking-policy", tag = "reservations", security(("bearer" = [])),
+    params(("venue" = String, Path)), responses((status = 200, body = BookingPolicy),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_policy(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+) -> Result<Json<BookingPolicy>, ApiError> {
+    let venue = path_id(&venue)?;
+    let policy = state.store.booking_policy(&caller.scope, venue).await?;
+    policy.map(Json).ok_or(ApiError::NotFound)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CombinationRequest {
+    /// Two to six tables of the venue that may be joined for one party.
+    #[schema(min_items = 2, max_items = 6)]
+    pub tables: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CombinationView {
+    pub id: String,
+    pub tables: Vec<String>,
+}
+
+/// Declares tables that may be joined for a large party (the booking engine offers the combination when no single
+/// table fits).
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/table-combinations", tag = "reservations",
+    security(("bearer" = [])), params(("venue" = String, Path)), request_body = CombinationRequest, responses(
+        (status = 201, body = CombinationView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn add_combination(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(venue): Path<String>,
+    ApiJson(request): ApiJson<CombinationRequest>,
+) -> Result<(StatusCode, Json<CombinationView>), ApiError> {
+    let venue = path_id(&venue)?;
+    let mut tables: Vec<Uuid> = Vec::new();
+    for raw in &request.tables {
+        match raw.parse::<Uuid>() {
+            Ok(id) if !tables.contains(&id) => tables.push(id),
+            _ => {
+                return Err(ValidationErrors::single("tables", "must list distinct table ids").into());
+            }
+        }
+    }
+    if !(2..=6).contains(&tables.len()) {
+        return Err(ValidationErrors::single("tables", "must list between 2 and 6 tables").into());
+    }
+    let id = state
+        .store
+        .add_table_combination(
+            &caller.scope,
+            venue,
+            &tables,
+            &caller
+                .audit(&ctx, "table_combination.created")
+                .detail(format!("venue={venue}")),
+            state.clock.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CombinationView {
+            id: id.to_string(),
+            tables: tables.iter().map(Uuid::to_string).collect(),
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AvailabilityQuery {
+    /// The local date in the venue's time zone.
+    #[param(value_type = String, format = Date)]
+    pub date: String,
+    #[param(minimum = 1, maximum = 100)]
+    pub party_size: u16,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SlotView {
+    /// The start as a UTC instant (RFC 3339).
+    pub start: String,
+    /// The same instant at the venue's offset on that date (RFC 3339): on a fall-back night the repeated local
+    /// times appear twice, each with its own offset.
+    pub local: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Availability {
+    pub slots: Vec<SlotView>,
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// The tenant of a venue listed for public booking; 404 for a venue that takes no reservations (or does not exist).
+async fn listed(state: &AppState, venue: &str) -> Result<(TenantScope, Uuid), ApiError> {
+    let venue = path_id(venue)?;
+    let partner = state
+        .store
+        .booking_listing(venue)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((
+        TenantScope::from_proof(&PublicListing::from_directory(partner, venue)),
+        venue,
+    ))
+}
+
+fn parse_date(raw: &str) -> Result<time::Date, ApiError> {
+    time::Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| ValidationErrors::single("date", "must be a date YYYY-MM-DD").into())
+}
+
+/// The starts a party can book online on a local date, ordered and unique (public).
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/availability", tag = "reservations",
+    params(("venue" = String, Path), AvailabilityQuery), responses(
+        (status = 200, body = Availability),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn availability(
+    State(state): State<AppState>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<AvailabilityQuery>,
+) -> Result<Json<Availability>, ApiError> {
+    let (scope, venue) = listed(&state, &venue).await?;
+    let date = parse_date(&query.date)?;
+    let now = state.clock.now();
+    let (from, until) = (
+        date.midnight().assume_utc() - time::Duration::days(2),
+        date.midnight().assume_utc() + time::Duration::days(3),
+    );
+    let (found, policy, floor, holdings) = state
+        .store
+        .booking_view(&scope, venue, from, until)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let zone = venue_zone(&found)?;
+    let mut errors = ValidationErrors::default();
+    if query.party_size == 0 || query.party_size > policy.max_party_size {
+        errors.push(
+            "party_size",
+            format!("the venue seats parties of 1 to {}", policy.max_party_size),
+        );
+    }
+    let today = reservation::local_date(&zone, now).unwrap_or(now.date());
+    if date < today {
+        errors.push("date", "is in the past");
+    } else if date > today + time::Duration::days(i64::from(policy.horizon_days)) {
+        errors.push(
+            "date",
+            format!("bookings open {} days ahead", policy.horizon_days),
+        );
+    }
+    if !errors.0.is_empty() {
+        return Err(ApiError::rule(errors));
+    }
+    let slots = reservation::availability(
+        &policy,
+        &zone,
+        &floor,
+        &holdings,
+        date,
+        query.party_size,
+        Channel::Online,
+        now,
+    );
+    Ok(Json(Availability {
+        slots: slots
+            .into_iter()
+            .map(|slot| SlotView {
+                start: rfc3339(slot.start),
+                local: rfc3339(slot.local),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuestDetails {
+    #[schema(max_length = 200)]
+    pub name: String,
+    /// E.164, e.g. `+573001234567`.
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
+    pub phone: String,
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRequest {
+    /// One of the starts `availability` offers (RFC 3339).
+    pub start: String,
+    #[schema(minimum = 1, maximum = 100)]
+    pub party_size: u16,
+    pub guest: GuestDetails,
+    /// Consent to the privacy notice for the guest's contact data (Colombia's Law 1581; PRIV-2). Without it, 422.
+    #[serde(default)]
+    pub consent: bool,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BookingConfirmation {
+    pub reservation_id: String,
+    pub status: String,
+    pub start: String,
+    pub party_size: u16,
+    /// The guest's key to view or cancel this reservation (`?token=`); shown once, keep it.
+    pub manage_token: String,
+}
+
+fn valid_phone(phone: &str) -> bool {
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+/// What a refused booking answers: 409 `slot-taken` when the time is gone, 422 naming the rule otherwise.
+fn refusal(refused: Refusal) -> ApiError {
+    let field = match refused {
+        Refusal::SlotTaken => {
+            return Problem::new(ProblemType::SlotTaken)
+                .detail("that time was just taken; choose another")
+                .into();
+        }
+        Refusal::PartySize => "party_size",
+        Refusal::NotASlot | Refusal::TooSoon | Refusal::BeyondHorizon | Refusal::Past => "start",
+    };
+    ApiError::rule(ValidationErrors::single(field, refused.to_string()))
+}
+
+/// Books a table (public). Needs consent to the privacy notice; a retry with the same `Idempotency-Key` answers
+/// the first booking; 409 `slot-taken` when another booking took the time first.
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/reservations", tag = "reservations",
+    params(("venue" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
+            description = "A retry with the same key answers the first booking; the same key with another body is 409")),
+    request_body = BookingRequest, responses(
+        (status = 201, body = BookingConfirmation),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn book(
+    State(state): State<AppState>,
+    Path(venue): Path<String>,
+    headers: HeaderMap,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<BookingRequest>,
+) -> Result<(StatusCode, Json<BookingConfirmation>), ApiError> {
+    state.identity.booking_attempt(&ctx)?;
+    let key = idempotency_key(&headers)?;
+    let (scope, venue) = listed(&state, &venue).await?;
+    let mut errors = ValidationErrors::default();
+    let start = OffsetDateTime::parse(&request.start, &Rfc3339)
+        .map(|at| at.to_offset(time::UtcOffset::UTC))
+        .unwrap_or_else(|_| {
+            errors.push("start", "must be an RFC 3339 instant");
+            OffsetDateTime::UNIX_EPOCH
+        });
+    let name = clean_text(&mut errors, "guest.name", &request.guest.name, 1, 200);
+    if !valid_phone(&request.guest.phone) {
+        errors.push("guest.phone", "must be an E.164 number such as +573001234567");
+    }
+    let email = comanda_domain::email::normalize_email("guest.email", &request.guest.email).unwrap_or_else(
+        |invalid| {
+            errors.0.extend(invalid.0);
+            String::new()
+        },
+    );
+    let note = clean_text(&mut errors, "note", &request.note, 0, 500);
+    errors.into_result(())?;
+    if !request.consent {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "consent",
+            "a reservation keeps the guest's contact data only with consent to the privacy notice",
+        )));
+    }
+    let now = state.clock.now();
+    let id = Uuid::now_v7();
+    let body = serde_json::to_vec(&request).unwrap_or_default();
+    let booking = NewReservation {
+        id,
+        venue_id: venue,
+        guest: GuestContact {
+            id: Uuid::now_v7(),
+            venue_id: venue,
+            email,
+            name,
+            phone: Some(request.guest.phone.clone()),
+            notice_version: NOTICE_VERSION.to_owned(),
+            consented_at: now,
+            erased_at: None,
+        },
+        party_size: request.party_size,
+        start,
+        channel: "online".into(),
+        note,
+        idempotency_key: key,
+        request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
+            .as_ref()
+            .to_vec(),
+    };
+    let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
+        let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
+        reservation::check_booking(
+            ctx.policy,
+            &zone,
+            ctx.floor,
+            ctx.holdings,
+            start,
+            request.party_size,
+            Channel::Online,
+            now,
+        )
+    };
+    let audit = AuditedGuest::entry(&ctx, "reservation.booked", venue, request.party_size);
+    let outcome = state.store.book(&scope, &booking, &decide, &audit, now).await?;
+    let partner = scope.partner();
+    let confirmed = |reservation: Reservation| {
+        (
+            StatusCode::CREATED,
+            Json(BookingConfirmation {
+                reservation_id: reservation.id.to_string(),
+                status: reservation.status.as_str().to_owned(),
+                start: rfc3339(reservation.start),
+                party_size: reservation.party_size,
+                manage_token: booking_link::issue(&state.booking_key, partner, reservation.id),
+            }),
+        )
+    };
+    match outcome {
+        BookOutcome::Created(reservation) | BookOutcome::Replayed(reservation) => Ok(confirmed(reservation)),
+        BookOutcome::KeyReused => Err(Problem::new(ProblemType::Conflict)
+            .detail("this Idempotency-Key was used for another booking")
+            .into()),
+        BookOutcome::Refused(refused) => Err(refusal(refused)),
+        BookOutcome::NotTaking => Err(ApiError::NotFound),
+    }
+}
+
+/// A guest's audit entries: no actor, no client address (a guest is not a member; PRIV-1 keeps addresses with
+/// members only), the request id and the venue.
+struct AuditedGuest;
+
+impl AuditedGuest {
+    fn entry(
+        ctx: &RequestContext,
+        action: &str,
+        venue: Uuid,
+        party: u16,
+    ) -> comanda_store::identity::AuditEntry {
+        comanda_store::identity::AuditEntry {
+            request_id: ctx.request_id.clone(),
+            ..comanda_store::identity::AuditEntry::new(action)
+        }
+        .detail(format!("venue={venue} party={party}"))
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ManageQuery {
+    /// The `manage_token` of the booking's confirmation.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReservationView {
+    pub id: String,
+    pub venue_id: String,
+    pub status: String,
+    pub start: String,
+    pub party_size: u16,
+    pub tables: Vec<String>,
+    pub channel: String,
+    pub note: String,
+    /// The table session the party was seated into (its QR orders and bill), once seated.
+    pub session_id: Option<String>,
+}
+
+impl From<Reservation> for ReservationView {
+    fn from(r: Reservation) -> Self {
+        Self {
+            id: r.id.to_string(),
+            venue_id: r.venue_id.to_string(),
+            status: r.status.as_str().to_owned(),
+            start: rfc3339(r.start),
+            party_size: r.party_size,
+            tables: r.tables.iter().map(Uuid::to_string).collect(),
+            channel: r.channel,
+            note: r.note,
+            session_id: r.session_id.map(|id| id.to_string()),
+        }
+    }
+}
+
+fn guest_scope(state: &AppState, id: Uuid, token: &str) -> Result<TenantScope, ApiError> {
+    booking_link::verify(&state.booking_key, id, token)
+        .map(|proof| TenantScope::from_proof(&proof))
+        .ok_or(ApiError::NotFound)
+}
+
+/// The guest's own reservation, by the link in their confirmation (public; a wrong token is 404).
+#[utoipa::path(get, path = "/api/v1/reservations/{id}", tag = "reservations",
+    params(("id" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn guest_view(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ManageQuery>,
+) -> Result<Json<ReservationView>, ApiError> {
+    let id = path_id(&id)?;
+    let scope = guest_scope(&state, id, &query.token)?;
+    Ok(Json(state.store.reservation(&scope, id).await?.into()))
+}
+
+/// The guest cancels by the link in their confirmation; the tables are free again at once (public).
+#[utoipa::path(post, path = "/api/v1/reservations/{id}/cancel", tag = "reservations",
+    params(("id" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn guest_cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ctx: RequestContext,
+    ApiQuery(query): ApiQuery<ManageQuery>,
+) -> Result<Json<ReservationView>, ApiError> {
+    state.identity.booking_attempt(&ctx)?;
+    let id = path_id(&id)?;
+    let scope = guest_scope(&state, id, &query.token)?;
+    let current = state.store.reservation(&scope, id).await?;
+    if current.status == ReservationStatus::Seated {
+        return Err(not_movable(current.status, ReservationStatus::Cancelled));
+    }
+    let audit = AuditedGuest::entry(
+        &ctx,
+        "reservation.cancelled_by_guest",
+        current.venue_id,
+        current.party_size,
+    );
+    state
+        .store
+        .transition_reservation(
+            &scope,
+            id,
+            ReservationStatus::Cancelled,
+            None,
+            &audit,
+            state.clock.now(),
+        )
+        .await?
+        .map(|r| Json(r.into()))
+        .ok_or_else(|| not_movable(current.status, ReservationStatus::Cancelled))
+}
+
+fn not_movable(from: ReservationStatus, to: ReservationStatus) -> ApiError {
+    Problem::new(ProblemType::Conflict)
+        .detail(format!(
+            "a {} reservation cannot become {}",
+            from.as_str(),
+            to.as_str()
+        ))
+        .into()
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DayQuery {
+    /// The local date in the venue's time zone.
+    #[param(value_type = String, format = Date)]
+    pub date: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HostReservation {
+    #[serde(flatten)]
+    pub reservation: ReservationView,
+    /// The guest's name and phone, opened with the guest's key (empty once the guest is erased).
+    pub guest_name: String,
+    pub guest_phone: String,
+    /// The start at the venue's offset.
+    pub local: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DayList {
+    pub items: Vec<HostReservation>,
+}
+
+/// The host's day: every reservation starting on the venue's local date, by start.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/reservations", tag = "reservations", security(("bearer" = [])),
+    params(("venue" = String, Path), DayQuery), responses((status = 200, body = DayList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn day_list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<DayQuery>,
+) -> Result<Json<DayList>, ApiError> {
+    let venue = path_id(&venue)?;
+    let date = parse_date(&query.date)?;
+    let found = state
+        .store
+        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    let zone = venue_zone(&found)?;
+    // The local day's bounds as instants: the day's first and last offsets may differ (a DST night).
+    let day_start = |d: time::Date| {
+        jiff::civil::Date::new(
+            i16::try_from(d.year()).unwrap_or(2000),
+            i8::try_from(u8::from(d.month())).unwrap_or(1),
+            i8::try_from(d.day()).unwrap_or(1),
+        )
+        .ok()
+        .and_then(|civil| civil.to_zoned(zone.clone()).ok())
+        .and_then(|zoned| OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok())
+    };
+    let (Some(from), Some(until)) = (day_start(date), date.next_day().and_then(day_start)) else {
+        return Err(ValidationErrors::single("date", "is outside the supported range").into());
+    };
+    let mut items = Vec::new();
+    for reservation in state
+        .store
+        .reservations_between(&caller.scope, venue, from, until)
+        .await?
+    {
+        let guest = state
+            .store
+            .guest_contact(&caller.scope, reservation.guest_id)
+            .await
+            .ok();
+        let offset = reservation::local_date(&zone, reservation.start)
+            .and(jiff::Timestamp::from_second(reservation.start.unix_timestamp()).ok())
+            .and_then(|ts| time::UtcOffset::from_whole_seconds(zone.to_offset(ts).seconds()).ok())
+            .unwrap_or(time::UtcOffset::UTC);
+        items.push(HostReservation {
+            local: rfc3339(reservation.start.to_offset(offset)),
+            guest_name: guest.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
+            guest_phone: guest.and_then(|g| g.phone).unwrap_or_default(),
+            reservation: reservation.into(),
+        });
+    }
+    Ok(Json(DayList { items }))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HostMove {
+    Confirmed,
+    Late,
+    Seated,
+    Finished,
+    Cancelled,
+    NoShow,
+}
+
+impl From<HostMove> for ReservationStatus {
+    fn from(to: HostMove) -> Self {
+        match to {
+            HostMove::Confirmed => Self::Confirmed,
+            HostMove::Late => Self::Late,
+            HostMove::Seated => Self::Seated,
+            HostMove::Finished => Self::Finished,
+            HostMove::Cancelled => Self::Cancelled,
+            HostMove::NoShow => Self::NoShow,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    pub to: HostMove,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub reason: String,
+}
+
+/// The host moves a reservation: confirm, late, seat, finish, cancel, no-show. Leaving a holding state frees the
+/// tables at once; a move the current status does not allow is 409.
+#[utoipa::path(post, path = "/api/v1/reservations/{id}/transitions", tag = "reservations",
+    security(("bearer" = [])), params(("id" = String, Path)), request_body = TransitionRequest, responses(
+        (status = 200, body = ReservationView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn transition(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<TransitionRequest>,
+) -> Result<Json<ReservationView>, ApiError> {
+    let id = path_id(&id)?;
+    let mut errors = ValidationErrors::default();
+    let reason = clean_text(&mut errors, "reason", &request.reason, 0, 200);
+    errors.into_result(())?;
+    let to = ReservationStatus::from(request.to);
+    let audit = caller
+        .audit(&ctx, "reservation.moved")
+        .detail(format!("to={} reason={reason}", to.as_str()));
+    let host = Host {
+        actor: caller.actor(),
+        member: caller.member.id,
+    };
+    match state
+        .store
+        .transition_reservation(&caller.scope, id, to, Some(&host), &audit, state.clock.now())
+        .await?
+    {
+        Some(moved) => Ok(Json(moved.into())),
+        None => {
+            let current = state.store.reservation(&caller.scope, id).await?;
+            Err(not_movable(current.status, to))
+        }
+    }
+}

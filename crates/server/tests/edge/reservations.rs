@@ -1,0 +1,608 @@
+//! Reservations through the real HTTPS server on both engines: the last table raced by 50 guests, a venue in a zone
+//! with daylight saving (New York), pacing, consent and bad input, and a cancelled slot bookable again at once.
+
+use serde_json::{Value, json};
+use time::{Date, Month, OffsetDateTime, Weekday};
+
+use crate::identity::{PASSWORD, Reply, call, enrolled, post, sign_up};
+use crate::support::{Engine, TestServer};
+
+pub struct BookingVenue {
+    pub owner: String,
+    pub venue: String,
+    pub tables: Vec<String>,
+}
+
+/// An owner with a venue in `zone`, tables of the given seats, and a booking policy (every day, 18:00–22:00 unless
+/// `services` says otherwise; 90/120-minute turns, 15 minutes of buffer, `pacing` covers per 15 minutes).
+pub async fn booking_venue(
+    server: &TestServer,
+    email: &str,
+    zone: &str,
+    seats: &[u32],
+    services: Value,
+    pacing: u32,
+) -> BookingVenue {
+    sign_up(server, email).await;
+    let owner = enrolled(server, email, PASSWORD).await.access;
+    let venue = post(
+        server,
+        "/api/v1/venues",
+        Some(&owner),
+        json!({"name": "Sede Reservas", "timezone": zone}),
+    )
+    .await;
+    assert_eq!(venue.status, 201, "{}", venue.body);
+    let venue = venue.body["id"].as_str().unwrap().to_owned();
+    let mut tables = Vec::new();
+    for (i, seats) in seats.iter().enumerate() {
+        let table = post(
+            server,
+            &format!("/api/v1/venues/{venue}/tables"),
+            Some(&owner),
+            json!({"label": format!("Mesa {}", i + 1), "seats": seats}),
+        )
+        .await;
+        assert_eq!(table.status, 201, "{}", table.body);
+        tables.push(table.body["id"].as_str().unwrap().to_owned());
+    }
+    let policy = json!({
+        "services": services,
+        "slot_minutes": 15,
+        "turn_minutes": [{"max_party": 2, "minutes": 90}, {"max_party": 12, "minutes": 120}],
+        "buffer_minutes": 15,
+        "pacing": {"covers_per_15_min": pacing, "online_covers_per_15_min": pacing},
+        "min_notice_minutes": 60,
+        "horizon_days": 60,
+        "max_party_size": 12,
+        "deposit_per_cover": null,
+        "cancellation_cutoff_hours": 24
+    });
+    let saved = call(
+        server,
+        "PUT",
+        &format!("/api/v1/venues/{venue}/booking-policy"),
+        Some(&owner),
+        Some(policy),
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    BookingVenue { owner, venue, tables }
+}
+
+fn evenings() -> Value {
+    json!([{"weekdays": [1, 2, 3, 4, 5, 6, 7], "first_seating": "18:00", "last_seating": "22:00"}])
+}
+
+/// Moves the server's clock to `at` (forward only: the clock is shared with the tokens already issued).
+fn set_clock(server: &TestServer, at: OffsetDateTime) {
+    let now = comanda_domain::Clock::now(&server.clock);
+    assert!(at >= now, "the test clock only moves forward");
+    server.clock.advance(at - now);
+}
+
+/// A date two days ahead (whatever the hour, a future local date in Bogotá, UTC−5), with the clock left where the
+/// staff's tokens still work.
+fn tomorrow(server: &TestServer) -> Date {
+    comanda_domain::Clock::now(&server.clock).date() + time::Duration::days(2)
+}
+
+async fn availability(server: &TestServer, venue: &str, date: Date, party: u32) -> Reply {
+    call(
+        server,
+        "GET",
+        &format!("/api/v1/venues/{venue}/availability?date={date}&party_size={party}"),
+        None,
+        None,
+    )
+    .await
+}
+
+fn starts(reply: &Reply) -> Vec<String> {
+    reply.body["slots"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|s| s["start"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn booking(start: &str, party: u32) -> Value {
+    json!({"start": start, "party_size": party, "consent": true, "note": "",
+           "guest": {"name": "Valentina Ríos", "phone": "+573001234567", "email": "valentina@example.co"}})
+}
+
+async fn book(server: &TestServer, venue: &str, body: Value) -> Reply {
+    post(
+        server,
+        &format!("/api/v1/venues/{venue}/reservations"),
+        None,
+        body,
+    )
+    .await
+}
+
+async fn day(server: &TestServer, v: &BookingVenue, date: Date) -> Vec<Value> {
+    let list = call(
+        server,
+        "GET",
+        &format!("/api/v1/venues/{}/reservations?date={date}", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    list.body["items"].as_array().unwrap().clone()
+}
+
+pub async fn fifty_guests_race_for_the_last_table_and_one_wins(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "carrera@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let offered = availability(&server, &v.venue, date, 2).await;
+    assert_eq!(offered.status, 200, "{}", offered.body);
+    let slots = starts(&offered);
+    // 18:00 to 22:00 every 15 minutes, Bogotá being UTC−5 all year.
+    assert_eq!(slots.len(), 17);
+    assert_eq!(slots[4], format!("{}T00:00:00Z", date + time::Duration::days(1)));
+    let start = slots[4].clone();
+    let attempts = (0..50).map(|_| book(&server, &v.venue, booking(&start, 2)));
+    let replies = futures_util::future::join_all(attempts).await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    let taken = replies
+        .iter()
+        .filter(|r| r.status == 409 && r.body["type"] == "https://comanda.dev/problems/slot-taken")
+        .count();
+    assert_eq!(
+        (created, taken),
+        (1, 49),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        day(&server, &v, date).await.len(),
+        1,
+        "the database holds one booking"
+    );
+    // The slot and every start whose hold would overlap it are gone; the turn plus buffer later is free again.
+    let after = starts(&availability(&server, &v.venue, date, 2).await);
+    assert!(!after.contains(&start));
+    assert!(
+        !after.contains(&slots[9]),
+        "20:15 falls inside the 19:00 party's 90 + 15 minutes"
+    );
+    assert!(
+        after.contains(&slots[11]),
+        "20:45 is free once the first party's hold ends"
+    );
+}
+
+/// The second Sunday of March and the first Sunday of November of `year` (the US's DST changes).
+fn us_dst_sundays(year: i32) -> (Date, Date) {
+    let sunday_on_or_after = |date: Date| {
+        let mut d = date;
+        while d.weekday() != Weekday::Sunday {
+            d = d.next_day().unwrap();
+        }
+        d
+    };
+    (
+        sunday_on_or_after(Date::from_calendar_date(year, Month::March, 8).unwrap()),
+        sunday_on_or_after(Date::from_calendar_date(year, Month::November, 1).unwrap()),
+    )
+}
+
+pub async fn a_new_york_venue_lists_dst_nights_by_their_real_instants(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let late =
+        json!([{"weekdays": [1, 2, 3, 4, 5, 6, 7], "first_seating": "23:00", "last_seating": "03:30"}]);
+    let v = booking_venue(
+        &server,
+        "nueva.york@example.co",
+        "America/New_York",
+        &[4, 4],
+        late,
+        40,
+    )
+    .await;
+    let year = comanda_domain::Clock::now(&server.clock).year() + 1;
+    let (spring, fall) = us_dst_sundays(year);
+
+    // Spring forward: 02:00–02:59 on the Sunday does not exist and is not offered.
+    let saturday = spring.previous_day().unwrap();
+    set_clock(
+        &server,
+        saturday.midnight().assume_utc() - time::Duration::days(10),
+    );
+    let night = availability(&server, &v.venue, saturday, 2).await;
+    assert_eq!(night.status, 200, "{}", night.body);
+    let locals: Vec<String> = night.body["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["local"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(locals.iter().all(|l| !l.contains("T02:")), "{locals:?}");
+    assert!(locals.contains(&format!("{spring}T01:45:00-05:00")), "{locals:?}");
+    assert!(locals.contains(&format!("{spring}T03:00:00-04:00")), "{locals:?}");
+    // Booked on either side, the stored instants are the real ones.
+    let before = book(&server, &v.venue, booking(&format!("{spring}T06:45:00Z"), 2)).await;
+    assert_eq!(before.status, 201, "{}", before.body);
+    let after = book(&server, &v.venue, booking(&format!("{spring}T07:00:00Z"), 2)).await;
+    assert_eq!(after.status, 201, "{}", after.body);
+    assert_eq!(after.body["start"], format!("{spring}T07:00:00Z"));
+
+    // Fall back: 01:00–01:59 on the Sunday happens twice, each listed with its own instant and offset.
+    let saturday = fall.previous_day().unwrap();
+    set_clock(
+        &server,
+        saturday.midnight().assume_utc() - time::Duration::days(10),
+    );
+    let night = availability(&server, &v.venue, saturday, 2).await;
+    assert_eq!(night.status, 200, "{}", night.body);
+    let one_thirty: Vec<(String, String)> = night.body["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["local"].as_str().unwrap().contains("T01:30:00"))
+        .map(|s| {
+            (
+                s["start"].as_str().unwrap().to_owned(),
+                s["local"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        one_thirty,
+        vec![
+            (format!("{fall}T05:30:00Z"), format!("{fall}T01:30:00-04:00")),
+            (format!("{fall}T06:30:00Z"), format!("{fall}T01:30:00-05:00")),
+        ]
+    );
+    let all = starts(&night);
+    let mut sorted = all.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(all, sorted, "ordered and unique");
+    // The second 01:30 (EST) is booked and stored as 06:30Z; the first is still free.
+    let second = book(&server, &v.venue, booking(&format!("{fall}T01:30:00-05:00"), 2)).await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    assert_eq!(second.body["start"], format!("{fall}T06:30:00Z"));
+    let first = book(&server, &v.venue, booking(&format!("{fall}T05:30:00Z"), 2)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["start"], format!("{fall}T05:30:00Z"));
+}
+
+pub async fn pacing_refuses_covers_beyond_the_window_cap_on_free_tables(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "ritmo@example.co",
+        "America/Bogota",
+        &[4, 4, 4, 4, 4],
+        evenings(),
+        8,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let seven = format!("{}T00:00:00Z", date + time::Duration::days(1));
+    for _ in 0..2 {
+        let booked = book(&server, &v.venue, booking(&seven, 4)).await;
+        assert_eq!(booked.status, 201, "{}", booked.body);
+    }
+    // Eight covers start at 19:00: a couple is refused although three tables are free.
+    let refused = book(&server, &v.venue, booking(&seven, 2)).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(!starts(&availability(&server, &v.venue, date, 2).await).contains(&seven));
+    let quarter_past = format!("{}T00:15:00Z", date + time::Duration::days(1));
+    let next_window = book(&server, &v.venue, booking(&quarter_past, 2)).await;
+    assert_eq!(next_window.status, 201, "{}", next_window.body);
+
+    // A party of seven fits no single table until two tables are declared joinable; then it gets both.
+    let half_past_nine = format!("{}T02:30:00Z", date + time::Duration::days(1));
+    let seven_guests = book(&server, &v.venue, booking(&half_past_nine, 7)).await;
+    assert_eq!(seven_guests.status, 409, "{}", seven_guests.body);
+    let joined = post(
+        &server,
+        &format!("/api/v1/venues/{}/table-combinations", v.venue),
+        Some(&v.owner),
+        json!({"tables": [v.tables[3], v.tables[4]]}),
+    )
+    .await;
+    assert_eq!(joined.status, 201, "{}", joined.body);
+    let seven_guests = book(&server, &v.venue, booking(&half_past_nine, 7)).await;
+    assert_eq!(seven_guests.status, 201, "{}", seven_guests.body);
+    let listed = day(&server, &v, date).await;
+    let mut tables: Vec<String> = listed.last().unwrap()["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    tables.sort();
+    let mut expected = vec![v.tables[3].clone(), v.tables[4].clone()];
+    expected.sort();
+    assert_eq!(tables, expected, "the combination claims both tables");
+}
+
+pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_written(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "reglas@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let seven = format!("{}T00:00:00Z", date + time::Duration::days(1));
+    let field = |reply: &Reply| reply.body["errors"][0]["field"].as_str().unwrap_or("").to_owned();
+
+    let mut no_consent = booking(&seven, 2);
+    no_consent["consent"] = json!(false);
+    let refused = book(&server, &v.venue, no_consent).await;
+    assert_eq!(
+        (refused.status, field(&refused)),
+        (422, "consent".into()),
+        "{}",
+        refused.body
+    );
+    let mut missing = booking(&seven, 2);
+    missing.as_object_mut().unwrap().remove("consent");
+    assert_eq!(book(&server, &v.venue, missing).await.status, 422);
+
+    for (body, status, name) in [
+        (booking(&seven, 0), 422, "party_size"),
+        (booking(&seven, 13), 422, "party_size"),
+        (
+            booking(&format!("{}T00:05:00Z", date + time::Duration::days(1)), 2),
+            422,
+            "start",
+        ),
+        (
+            booking(&format!("{}T00:00:00Z", date - time::Duration::days(3)), 2),
+            422,
+            "start",
+        ),
+        (
+            booking(&format!("{}T00:00:00Z", date + time::Duration::days(90)), 2),
+            422,
+            "start",
+        ),
+        (booking("tomorrow at seven", 2), 400, "start"),
+    ] {
+        let reply = book(&server, &v.venue, body).await;
+        assert_eq!(
+            (reply.status, field(&reply)),
+            (status, name.to_owned()),
+            "{}",
+            reply.body
+        );
+    }
+    let mut bad_phone = booking(&seven, 2);
+    bad_phone["guest"]["phone"] = json!("300 123 4567");
+    let reply = book(&server, &v.venue, bad_phone).await;
+    assert_eq!(
+        (reply.status, field(&reply)),
+        (400, "guest.phone".into()),
+        "{}",
+        reply.body
+    );
+    let mut bad_email = booking(&seven, 2);
+    bad_email["guest"]["email"] = json!("not-an-email");
+    let reply = book(&server, &v.venue, bad_email).await;
+    assert_eq!(
+        (reply.status, field(&reply)),
+        (400, "guest.email".into()),
+        "{}",
+        reply.body
+    );
+    let mut extra = booking(&seven, 2);
+    extra["deposit"] = json!(0);
+    assert_eq!(
+        book(&server, &v.venue, extra).await.status,
+        400,
+        "unknown fields are refused"
+    );
+
+    for (query, name) in [
+        (format!("date={}&party_size=0", date), "party_size"),
+        (
+            format!("date={}&party_size=2", date - time::Duration::days(4)),
+            "date",
+        ),
+        (
+            format!("date={}&party_size=2", date + time::Duration::days(90)),
+            "date",
+        ),
+    ] {
+        let reply = call(
+            &server,
+            "GET",
+            &format!("/api/v1/venues/{}/availability?{query}", v.venue),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (reply.status, field(&reply)),
+            (422, name.to_owned()),
+            "{}",
+            reply.body
+        );
+    }
+    assert!(day(&server, &v, date).await.is_empty(), "nothing was written");
+    // A venue that takes no reservations, or an id that is no venue, is simply not found.
+    let unknown = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/venues/{}/availability?date={date}&party_size=2",
+            uuid::Uuid::now_v7()
+        ),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+}
+
+pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "libre@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let seven = format!("{}T00:00:00Z", date + time::Duration::days(1));
+    let first = book(&server, &v.venue, booking(&seven, 2)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let id = first.body["reservation_id"].as_str().unwrap().to_owned();
+    let token = first.body["manage_token"].as_str().unwrap().to_owned();
+    assert!(!starts(&availability(&server, &v.venue, date, 2).await).contains(&seven));
+
+    // The guest's link shows the booking; a wrong token shows nothing.
+    let seen = call(
+        &server,
+        "GET",
+        &format!("/api/v1/reservations/{id}?token={token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (seen.status, seen.body["status"].clone()),
+        (200, json!("booked")),
+        "{}",
+        seen.body
+    );
+    let forged = call(
+        &server,
+        "GET",
+        &format!("/api/v1/reservations/{id}?token=AAAA{}", &token[4..]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(forged.status, 404);
+    // The host sees the guest's name and phone, opened with the guest's key.
+    let listed = day(&server, &v, date).await;
+    assert_eq!(listed[0]["guest_name"], "Valentina Ríos");
+    assert_eq!(listed[0]["guest_phone"], "+573001234567");
+
+    let cancelled = post(
+        &server,
+        &format!("/api/v1/reservations/{id}/cancel?token={token}"),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (cancelled.status, cancelled.body["status"].clone()),
+        (200, json!("cancelled")),
+        "{}",
+        cancelled.body
+    );
+    assert!(starts(&availability(&server, &v.venue, date, 2).await).contains(&seven));
+    let again = book(&server, &v.venue, booking(&seven, 2)).await;
+    assert_eq!(again.status, 201, "{}", again.body);
+
+    // The host marks the second party a no-show: the table is free at once; a no-show cannot be seated.
+    let second = again.body["reservation_id"].as_str().unwrap();
+    let moved = post(
+        &server,
+        &format!("/api/v1/reservations/{second}/transitions"),
+        Some(&v.owner),
+        json!({"to": "no_show"}),
+    )
+    .await;
+    assert_eq!(
+        (moved.status, moved.body["status"].clone()),
+        (200, json!("no_show")),
+        "{}",
+        moved.body
+    );
+    assert!(starts(&availability(&server, &v.venue, date, 2).await).contains(&seven));
+    let seat = post(
+        &server,
+        &format!("/api/v1/reservations/{second}/transitions"),
+        Some(&v.owner),
+        json!({"to": "seated"}),
+    )
+    .await;
+    assert_eq!(seat.status, 409, "{}", seat.body);
+
+    // A retried booking with the same Idempotency-Key is the same booking.
+    let send = |key: &'static str| {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/venues/{}/reservations", v.venue)))
+            .header("idempotency-key", key)
+            .json(&booking(&seven, 2))
+            .send()
+    };
+    let a: Value = send("reserva-1").await.unwrap().json().await.unwrap();
+    let b: Value = send("reserva-1").await.unwrap().json().await.unwrap();
+    assert_eq!(a["reservation_id"], b["reservation_id"]);
+    assert_eq!(day(&server, &v, date).await.len(), 3);
+
+    // Seating the party opens its table's session, accepted by the host: the party's QR orders go straight to the
+    // kitchen and its bill belongs to the reservation.
+    let seated = post(
+        &server,
+        &format!(
+            "/api/v1/reservations/{}/transitions",
+            a["reservation_id"].as_str().unwrap()
+        ),
+        Some(&v.owner),
+        json!({"to": "seated"}),
+    )
+    .await;
+    assert_eq!(
+        (seated.status, seated.body["status"].clone()),
+        (200, json!("seated")),
+        "{}",
+        seated.body
+    );
+    let session = seated.body["session_id"].as_str().expect("a session").to_owned();
+    let sessions = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let opened = sessions.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == session.as_str())
+        .expect("the seated party's session is listed")
+        .clone();
+    assert_eq!(opened["status"], "open");
+    assert_eq!(opened["table_id"], v.tables[0].as_str());
+}
+
+on_both_engines!(
+    fifty_guests_race_for_the_last_table_and_one_wins,
+    a_new_york_venue_lists_dst_nights_by_their_real_instants,
+    pacing_refuses_covers_beyond_the_window_cap_on_free_tables,
+    consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_written,
+    a_cancelled_or_no_show_booking_frees_its_slot_at_once,
+);

@@ -1,0 +1,211 @@
+//! Reservations in the store: booking policies, table combinations, bookings and the claim rows that make the
+//! database refuse two bookings of one table at the same time (migration 0017). The rules (which start is offered,
+//! which tables a party gets, pacing, notice) are `comanda_domain::reservation`'s: a booking's transaction reads the
+//! policy, the floor and the bookings that hold tables under the venue's lock and hands them to the caller's
+//! [`DecideBooking`], so every path — public booking, staff booking, a move — runs the same check on fresh data.
+
+use async_trait::async_trait;
+use comanda_domain::Venue;
+use comanda_domain::reservation::{Assignment, BookingPolicy, Floor, Holding, Refusal};
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreResult;
+use crate::identity::AuditEntry;
+use crate::privacy::GuestContact;
+
+/// Where a reservation is in its life. Holding states keep their tables claimed; the others have released them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationStatus {
+    Booked,
+    Confirmed,
+    Late,
+    Seated,
+    Finished,
+    Cancelled,
+    NoShow,
+}
+
+impl ReservationStatus {
+    pub const ALL: [Self; 7] = [
+        Self::Booked,
+        Self::Confirmed,
+        Self::Late,
+        Self::Seated,
+        Self::Finished,
+        Self::Cancelled,
+        Self::NoShow,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Booked => "booked",
+            Self::Confirmed => "confirmed",
+            Self::Late => "late",
+            Self::Seated => "seated",
+            Self::Finished => "finished",
+            Self::Cancelled => "cancelled",
+            Self::NoShow => "no_show",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Booked, confirmed, late and seated parties hold their tables.
+    pub fn holds_tables(self) -> bool {
+        matches!(self, Self::Booked | Self::Confirmed | Self::Late | Self::Seated)
+    }
+
+    /// The host's moves: confirm, mark late (15 minutes past the start), seat, finish, cancel, no-show.
+    pub fn can_move_to(self, to: Self) -> bool {
+        use ReservationStatus::*;
+        matches!(
+            (self, to),
+            (Booked, Confirmed | Late | Seated | Cancelled | NoShow)
+                | (Confirmed, Late | Seated | Cancelled | NoShow)
+                | (Late, Seated | Cancelled | NoShow)
+                | (Seated, Finished)
+        )
+    }
+}
+
+/// A stored reservation (the guest's contact data is read separately, through the privacy layer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub guest_id: Uuid,
+    pub party_size: u16,
+    pub start: OffsetDateTime,
+    pub until: OffsetDateTime,
+    pub status: ReservationStatus,
+    /// `online` (the public widget) or `staff`.
+    pub channel: String,
+    pub tables: Vec<Uuid>,
+    pub note: String,
+    pub session_id: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A booking request, validated; the guest's contact is sealed under the guest's own key in the same transaction.
+#[derive(Debug, Clone)]
+pub struct NewReservation {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub guest: GuestContact,
+    pub party_size: u16,
+    pub start: OffsetDateTime,
+    pub channel: String,
+    pub note: String,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Vec<u8>,
+}
+
+/// The member moving a reservation: recorded as who accepted the table's session when they seat it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// `role:member`, as table sessions record who accepted them.
+    pub actor: String,
+    pub member: Uuid,
+}
+
+/// What the booking's transaction read under the venue's lock.
+#[derive(Debug)]
+pub struct BookingContext<'a> {
+    pub venue: &'a Venue,
+    pub policy: &'a BookingPolicy,
+    pub floor: &'a Floor,
+    /// Bookings holding tables from a day before to two days after the start (every hold that can overlap it).
+    pub holdings: &'a [Holding],
+}
+
+/// The booking rule run inside the transaction (`comanda_domain::reservation::check_booking`).
+pub type DecideBooking<'a> = dyn Fn(&BookingContext<'_>) -> Result<Assignment, Refusal> + Send + Sync + 'a;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BookOutcome {
+    Created(Reservation),
+    /// The same Idempotency-Key with the same body: the first booking.
+    Replayed(Reservation),
+    /// The same Idempotency-Key with another body.
+    KeyReused,
+    Refused(Refusal),
+    /// The venue has no booking policy: it takes no reservations.
+    NotTaking,
+}
+
+#[async_trait]
+pub trait ReservationStore: Send + Sync {
+    /// The partner that listed `venue` for public booking, from the platform's booking directory.
+    async fn booking_listing(&self, venue: Uuid) -> StoreResult<Option<comanda_domain::PartnerId>>;
+
+    async fn booking_policy(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Option<BookingPolicy>>;
+
+    async fn put_booking_policy(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        policy: &BookingPolicy,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    /// Declares tables of the venue that may be joined; `NotFound` when one is not the venue's.
+    async fn add_table_combination(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        tables: &[Uuid],
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Uuid>;
+
+    /// The venue, its policy, floor and the holdings between `from` and `until`, in one snapshot (availability).
+    async fn booking_view(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Option<(Venue, BookingPolicy, Floor, Vec<Holding>)>>;
+
+    /// Books under the venue's lock: `decide` sees fresh data, and the claim rows are the database's own refusal
+    /// of a double booking (`Refused(SlotTaken)` when a claim collides).
+    async fn book(
+        &self,
+        scope: &TenantScope,
+        booking: &NewReservation,
+        decide: &DecideBooking<'_>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<BookOutcome>;
+
+    async fn reservation(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Reservation>;
+
+    /// The venue's reservations starting in `[from, until)`, by start.
+    async fn reservations_between(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Vec<Reservation>>;
+
+    /// Moves a reservation to `to`; leaving a holding state releases its claims in the same transaction. Seating
+    /// (by `host`, a member) opens the first table's session, or joins the live one a guest's QR order opened, so
+    /// the party's orders and bill belong to the reservation. `Ok(None)` when the move is not allowed from the
+    /// current status.
+    async fn transition_reservation(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        to: ReservationStatus,
+        host: Option<&Host>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>>;
+}

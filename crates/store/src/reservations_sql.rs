@@ -1,0 +1,449 @@
+// The reservation store's statements, written once for both engines and `include!`d by `sqlite_reservations` and
+// `postgres_reservations` (docs/architecture.md, "Adding a query"). Nothing here differs by engine: the venue's lock
+// is `locking!` (FOR UPDATE, or SQLite's write transaction), and a double booking is refused by the claim rows'
+// primary key on both.
+
+/// Statuses whose bookings hold their tables (`ReservationStatus::holds_tables`).
+const HOLDING: &str = "('booked', 'confirmed', 'late', 'seated')";
+
+fn reservation_from_row(row: &DbRow) -> StoreResult<Reservation> {
+    let status: String = row.try_get("status")?;
+    let tables: String = row.try_get("tables")?;
+    Ok(Reservation {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        guest_id: uuid_col(row, "guest_id")?,
+        party_size: u16::try_from(row.try_get::<i32, _>("party_size")?).unwrap_or(0),
+        start: row.try_get("start_at")?,
+        until: row.try_get("until_at")?,
+        status: ReservationStatus::parse(&status)
+            .ok_or_else(|| StoreError::Config(format!("unknown reservation status {status:?}")))?,
+        channel: row.try_get("channel")?,
+        tables: serde_json::from_str(&tables)
+            .map_err(|e| StoreError::Config(format!("reservation tables: {e}")))?,
+        note: row.try_get("note")?,
+        session_id: opt_uuid_col(row, "session_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn policy_from_text(text: &str) -> StoreResult<BookingPolicy> {
+    serde_json::from_str(text).map_err(|e| StoreError::Config(format!("booking policy: {e}")))
+}
+
+async fn read_floor(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreResult<Floor> {
+    let tables = sqlx::query(
+        "SELECT id, min_party, seats, bookable_online FROM venue_tables WHERE partner_id = $1 AND venue_id = $2",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(venue))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(BookableTable {
+            id: uuid_col(row, "id")?,
+            min_party: u16::try_from(row.try_get::<i32, _>("min_party")?).unwrap_or(1),
+            max_party: u16::try_from(row.try_get::<i32, _>("seats")?).unwrap_or(1),
+            online: row.try_get("bookable_online")?,
+        })
+    })
+    .collect::<StoreResult<Vec<_>>>()?;
+    let combinations = sqlx::query("SELECT tables FROM table_combinations WHERE partner_id = $1 AND venue_id = $2")
+        .bind(h(partner.as_uuid()))
+        .bind(h(venue))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| {
+            let tables: String = row.try_get("tables")?;
+            serde_json::from_str(&tables).map_err(|e| StoreError::Config(format!("table combination: {e}")))
+        })
+        .collect::<StoreResult<Vec<Vec<Uuid>>>>()?;
+    Ok(Floor { tables, combinations })
+}
+
+async fn read_holdings(
+    conn: &mut Conn,
+    partner: PartnerId,
+    venue: Uuid,
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+) -> StoreResult<Vec<Holding>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM reservations
+          WHERE partner_id = $1 AND venue_id = $2 AND status IN {HOLDING} AND start_at < $4 AND until_at > $3"
+    )))
+    .bind(h(partner.as_uuid()))
+    .bind(h(venue))
+    .bind(from)
+    .bind(until)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        let booked = reservation_from_row(row)?;
+        Ok(Holding {
+            online: booked.channel == "online",
+            tables: booked.tables,
+            start: booked.start,
+            until: booked.until,
+            party: booked.party_size,
+        })
+    })
+    .collect()
+}
+
+async fn read_venue(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreResult<Option<Venue>> {
+    sqlx::query("SELECT * FROM venues WHERE partner_id = $1 AND id = $2")
+        .bind(h(partner.as_uuid()))
+        .bind(h(venue))
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(venue_from_row)
+        .transpose()
+}
+
+/// Every hold that can overlap a start lies within a day before and two days after it (turns are at most 8 hours).
+fn holding_window(start: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    (start - time::Duration::days(1), start + time::Duration::days(2))
+}
+
+#[async_trait]
+impl ReservationStore for Engine {
+    async fn booking_listing(&self, venue: Uuid) -> StoreResult<Option<PartnerId>> {
+        let row = sqlx::query("SELECT partner_id FROM booking_directory WHERE venue_id = $1")
+            .bind(h(venue))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| uuid_col(&row, "partner_id").map(PartnerId::from_uuid))
+            .transpose()
+    }
+
+    async fn booking_policy(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Option<BookingPolicy>> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT policy FROM booking_policies WHERE partner_id = $1 AND venue_id = $2")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(venue))
+                .fetch_optional(&mut *self.reading(scope).await?)
+                .await?;
+        text.as_deref().map(policy_from_text).transpose()
+    }
+
+    async fn put_booking_policy(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        policy: &BookingPolicy,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let text = serde_json::to_string(policy).map_err(|e| StoreError::Config(e.to_string()))?;
+        let mut tx = self.scoped(scope).await?;
+        sqlx::query(
+            "INSERT INTO booking_policies (partner_id, venue_id, policy, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (partner_id, venue_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(text)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        sqlx::query("INSERT INTO booking_directory (venue_id, partner_id) VALUES ($1, $2) ON CONFLICT (venue_id) DO NOTHING")
+            .bind(h(venue))
+            .bind(h(scope.partner().as_uuid()))
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(venue), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_table_combination(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        tables: &[Uuid],
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Uuid> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let floor = read_floor(&mut tx, partner, venue).await?;
+        if tables.iter().any(|id| !floor.tables.iter().any(|t| t.id == *id)) {
+            return Err(StoreError::NotFound);
+        }
+        let id = Uuid::now_v7();
+        let text = serde_json::to_string(tables).map_err(|e| StoreError::Config(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO table_combinations (partner_id, venue_id, id, tables, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(venue))
+        .bind(h(id))
+        .bind(text)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn booking_view(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Option<(Venue, BookingPolicy, Floor, Vec<Holding>)>> {
+        let partner = scope.partner();
+        let mut tx = self.reading(scope).await?;
+        let Some(found) = read_venue(&mut tx, partner, venue).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT policy FROM booking_policies WHERE partner_id = $1 AND venue_id = $2")
+                .bind(h(partner.as_uuid()))
+                .bind(h(venue))
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        let floor = read_floor(&mut tx, partner, venue).await?;
+        let holdings = read_holdings(&mut tx, partner, venue, from, until).await?;
+        Ok(Some((found, policy_from_text(&text)?, floor, holdings)))
+    }
+
+    async fn book(
+        &self,
+        scope: &TenantScope,
+        booking: &NewReservation,
+        decide: &DecideBooking<'_>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<BookOutcome> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        // The venue's policy row is its booking lock: bookings of one venue are decided one after another, on what
+        // the previous one committed (pacing counts covers across tables, which no claim row can see).
+        let text: Option<String> = sqlx::query_scalar(locking!(
+            "SELECT policy FROM booking_policies WHERE partner_id = $1 AND venue_id = $2"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(booking.venue_id))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(text) = text else {
+            return Ok(BookOutcome::NotTaking);
+        };
+        if let Some(key) = &booking.idempotency_key {
+            let first = sqlx::query(
+                "SELECT * FROM reservations WHERE partner_id = $1 AND venue_id = $2 AND idempotency_key = $3",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(booking.venue_id))
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(first) = first {
+                let hash: Option<Vec<u8>> = first.try_get("request_hash")?;
+                return Ok(if hash.as_deref() == Some(booking.request_hash.as_slice()) {
+                    BookOutcome::Replayed(reservation_from_row(&first)?)
+                } else {
+                    BookOutcome::KeyReused
+                });
+            }
+        }
+        let policy = policy_from_text(&text)?;
+        let venue = read_venue(&mut tx, partner, booking.venue_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let floor = read_floor(&mut tx, partner, booking.venue_id).await?;
+        let (from, until) = holding_window(booking.start);
+        let holdings = read_holdings(&mut tx, partner, booking.venue_id, from, until).await?;
+        let assignment = match decide(&BookingContext {
+            venue: &venue,
+            policy: &policy,
+            floor: &floor,
+            holdings: &holdings,
+        }) {
+            Ok(assignment) => assignment,
+            Err(refusal) => return Ok(BookOutcome::Refused(refusal)),
+        };
+        self.insert_guest_contact(&mut tx, partner, &booking.guest).await?;
+        let tables = serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
+        let row = sqlx::query(
+            "INSERT INTO reservations (partner_id, id, venue_id, guest_id, party_size, start_at, until_at, status,
+                                       channel, tables, note, idempotency_key, request_hash, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'booked', $8, $9, $10, $11, $12, $13, $13)
+             RETURNING *",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(booking.id))
+        .bind(h(booking.venue_id))
+        .bind(h(booking.guest.id))
+        .bind(i32::from(booking.party_size))
+        .bind(assignment.start)
+        .bind(assignment.until)
+        .bind(&booking.channel)
+        .bind(tables)
+        .bind(&booking.note)
+        .bind(&booking.idempotency_key)
+        .bind(&booking.request_hash)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let cells = assignment.cells();
+        let mut claims = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO reservation_claims (partner_id, table_id, cell, reservation_id) ",
+        );
+        claims.push_values(
+            assignment.tables.iter().flat_map(|table| cells.iter().map(move |cell| (table, cell))),
+            |mut claim, (table, cell)| {
+                claim
+                    .push_bind(h(partner.as_uuid()))
+                    .push_bind(h(*table))
+                    .push_bind(*cell)
+                    .push_bind(h(booking.id));
+            },
+        );
+        match claims.build().execute(&mut *tx).await {
+            Ok(_) => {}
+            // Another booking holds one of these cells: the database's own refusal of a double booking.
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Ok(BookOutcome::Refused(Refusal::SlotTaken));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        insert_audit(&mut tx, partner, &audit.targeting(booking.id), now).await?;
+        tx.commit().await?;
+        Ok(BookOutcome::Created(reservation_from_row(&row)?))
+    }
+
+    async fn reservation(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Reservation> {
+        let row = sqlx::query("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(id))
+            .fetch_optional(&mut *self.reading(scope).await?)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        reservation_from_row(&row)
+    }
+
+    async fn reservations_between(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Vec<Reservation>> {
+        sqlx::query(
+            "SELECT * FROM reservations WHERE partner_id = $1 AND venue_id = $2 AND start_at >= $3 AND start_at < $4
+              ORDER BY start_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(from)
+        .bind(until)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?
+        .iter()
+        .map(reservation_from_row)
+        .collect()
+    }
+
+    async fn transition_reservation(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        to: ReservationStatus,
+        host: Option<&Host>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(locking!("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2"))
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let current = reservation_from_row(&row)?;
+        if !current.status.can_move_to(to) {
+            return Ok(None);
+        }
+        sqlx::query(
+            "UPDATE reservations SET status = $3, updated_at = $4 WHERE partner_id = $1 AND id = $2",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .bind(to.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if let (ReservationStatus::Seated, Some(host), Some(table)) = (to, host, current.tables.first()) {
+            seat_at_table(&mut tx, partner, &current, *table, host, now).await?;
+        }
+        if !to.holds_tables() {
+            // Cancelled, no-show or finished: the tables are free again from this commit on.
+            sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
+                .bind(h(partner.as_uuid()))
+                .bind(h(id))
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
+        let moved = sqlx::query("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2")
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(reservation_from_row(&moved)?))
+    }
+}
+
+/// Opens the table's session as accepted by the host, or joins the live one (a guest's QR order may have opened
+/// it, pending until staff accept it the usual way), and links the reservation to it.
+async fn seat_at_table(
+    conn: &mut Conn,
+    partner: PartnerId,
+    reservation: &Reservation,
+    table: Uuid,
+    host: &Host,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at, accepted_at, accepted_by,
+                                     accepted_member)
+         VALUES ($1, $2, $3, $4, 'open', $5, $5, $6, $7)
+         ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(Uuid::now_v7()))
+    .bind(h(reservation.venue_id))
+    .bind(h(table))
+    .bind(now)
+    .bind(&host.actor)
+    .bind(h(host.member))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE reservations SET session_id =
+             (SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $3 AND status <> 'closed')
+          WHERE partner_id = $1 AND id = $2",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(reservation.id))
+    .bind(h(table))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
