@@ -180,7 +180,10 @@ const pages = {
         const kitchen = document.createElement('a');
         kitchen.href = `/kitchen?venue=${venue.id}`;
         kitchen.textContent = english ? 'kitchen' : 'cocina';
-        item.append(menu, ' · ', kitchen);
+        const host = document.createElement('a');
+        host.href = `/host?venue=${venue.id}`;
+        host.textContent = english ? 'bookings' : 'reservas';
+        item.append(menu, ' · ', kitchen, ' · ', host);
         $('#venues').appendChild(item);
       }
     } catch (error) {
@@ -555,6 +558,232 @@ pages.kitchen = async () => {
     }
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
+};
+
+// ----- reservations -----
+
+const hhmm = (rfc3339) => rfc3339.slice(11, 16);
+const isoDate = (date) => `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
+const bookingStatusNames = {
+  es: { booked: 'Reservada', confirmed: 'Confirmada', late: 'Tarde', seated: 'Sentada', finished: 'Terminada', cancelled: 'Cancelada', no_show: 'No llegó' },
+  en: { booked: 'Booked', confirmed: 'Confirmed', late: 'Late', seated: 'Seated', finished: 'Finished', cancelled: 'Cancelled', no_show: 'No-show' },
+};
+const bookingStatus = (status) => bookingStatusNames[english ? 'en' : 'es'][status] || status;
+
+pages.booking = async () => {
+  const root = $('#booking');
+  const venue = root.dataset.venue;
+  const params = new URLSearchParams(location.search);
+  const showBooking = (reservation, token) => {
+    $('#search-form').hidden = true;
+    $('#slots').hidden = true;
+    $('#details-form').hidden = true;
+    $('#confirmed').hidden = false;
+    // The venue's own date and time (`local` carries its offset), whatever zone the guest's phone is in.
+    const day = new Date(`${reservation.local.slice(0, 10)}T12:00:00Z`).toLocaleDateString(english ? 'en' : 'es-CO', { weekday: 'long', day: 'numeric', month: 'long', timeZone: 'UTC' });
+    const when = `${day}, ${hhmm(reservation.local)}`;
+    $('#confirmed-text').textContent = `${when} · ${reservation.party_size} ${english ? 'guests' : 'personas'} · ${bookingStatus(reservation.status)}`;
+    $('#manage-link').href = `/book/${encodeURIComponent(venue)}?reservation=${encodeURIComponent(reservation.reservation_id || reservation.id)}&token=${encodeURIComponent(token)}`;
+    $('#cancel-booking').hidden = !['booked', 'confirmed', 'late'].includes(reservation.status);
+    $('#cancel-booking').onclick = async () => {
+      clearError();
+      try {
+        const id = reservation.reservation_id || reservation.id;
+        const cancelled = await api('POST', `/api/v1/reservations/${encodeURIComponent(id)}/cancel?token=${encodeURIComponent(token)}`, {});
+        $('#confirmed-title').textContent = english ? 'Booking cancelled' : 'Reserva cancelada';
+        showBooking(cancelled, token);
+        $('#confirmed-title').textContent = english ? 'Booking cancelled' : 'Reserva cancelada';
+      } catch (error) {
+        showError(error.problem);
+      }
+    };
+  };
+  if (params.get('reservation') && params.get('token')) {
+    try {
+      const reservation = await api('GET', `/api/v1/reservations/${encodeURIComponent(params.get('reservation'))}?token=${encodeURIComponent(params.get('token'))}`);
+      $('#confirmed-title').textContent = english ? 'Your booking' : 'Tu reserva';
+      showBooking(reservation, params.get('token'));
+    } catch (error) {
+      showError(error.problem);
+    }
+    return;
+  }
+  const form = $('#search-form');
+  const tomorrow = new Date();
+  tomorrow.setDate(tomorrow.getDate() + 1);
+  form.date.value = isoDate(tomorrow);
+  form.date.min = isoDate(new Date());
+  let chosen = null;
+  const search = async () => {
+    clearError();
+    $('#details-form').hidden = true;
+    const party = Number(form.party_size.value);
+    try {
+      const answer = await api('GET', `/api/v1/venues/${encodeURIComponent(venue)}/availability?date=${form.date.value}&party_size=${party}`);
+      const list = $('#slot-list');
+      list.replaceChildren();
+      const counts = {};
+      for (const slot of answer.slots) counts[hhmm(slot.local)] = (counts[hhmm(slot.local)] || 0) + 1;
+      for (const slot of answer.slots) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.dataset.start = slot.start;
+        // A local time repeated by a fall-back night shows its offset, so the two are told apart.
+        button.textContent = counts[hhmm(slot.local)] > 1 ? `${hhmm(slot.local)} (${slot.local.slice(19)})` : hhmm(slot.local);
+        button.setAttribute('aria-pressed', 'false');
+        button.addEventListener('click', () => {
+          for (const other of list.querySelectorAll('button')) other.setAttribute('aria-pressed', 'false');
+          button.setAttribute('aria-pressed', 'true');
+          chosen = { start: slot.start, party, label: button.textContent, date: form.date.value };
+          $('#chosen').textContent = `${chosen.date} · ${chosen.label} · ${party} ${english ? 'guests' : 'personas'}`;
+          $('#details-form').hidden = false;
+          $('#details-form').name.focus();
+        });
+        list.appendChild(button);
+      }
+      $('#no-slots').hidden = answer.slots.length > 0;
+      $('#slots').hidden = false;
+    } catch (error) {
+      showError(error.problem);
+    }
+  };
+  form.addEventListener('submit', (event) => { event.preventDefault(); search(); });
+  const details = $('#details-form');
+  details.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearError();
+    if (!chosen) return;
+    const body = {
+      start: chosen.start,
+      party_size: chosen.party,
+      guest: { name: details.name.value, phone: details.phone.value.replace(/[\s-]/g, ''), email: details.email.value },
+      consent: details.consent.checked,
+      note: details.note.value,
+    };
+    try {
+      const response = await fetch(`/api/v1/venues/${encodeURIComponent(venue)}/reservations`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+        body: JSON.stringify(body),
+      });
+      const data = await response.json();
+      if (!response.ok) {
+        showError(data);
+        if (response.status === 409) search();
+        return;
+      }
+      showBooking(data, data.manage_token);
+    } catch (error) {
+      showError(null);
+    }
+  });
+};
+
+pages.host = async () => {
+  if (!store.get('access')) return location.assign('/signin');
+  const params = new URLSearchParams(location.search);
+  const venue = params.get('venue');
+  const form = $('#day-form');
+  form.date.value = params.get('date') || isoDate(new Date());
+  const tables = await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => []);
+  const moves = {
+    booked: ['confirmed', 'seated', 'late', 'no_show', 'cancelled'],
+    confirmed: ['seated', 'late', 'no_show', 'cancelled'],
+    late: ['seated', 'no_show', 'cancelled'],
+    seated: ['finished'],
+  };
+  const moveNames = {
+    es: { confirmed: 'Confirmar', seated: 'Sentar', late: 'Tarde', no_show: 'No llegó', cancelled: 'Cancelar', finished: 'Terminar' },
+    en: { confirmed: 'Confirm', seated: 'Seat', late: 'Late', no_show: 'No-show', cancelled: 'Cancel', finished: 'Finish' },
+  };
+  const render = async () => {
+    clearError();
+    let day;
+    try {
+      day = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/reservations?date=${form.date.value}`);
+    } catch (error) {
+      return showError(error.problem);
+    }
+    const items = day.items;
+    const holding = items.filter((r) => !['cancelled', 'no_show'].includes(r.status));
+    // The timeline spans the day's bookings (or the evening), whole hours, in the venue's local time.
+    const minutes = (r) => Number(r.local.slice(11, 13)) * 60 + Number(r.local.slice(14, 16));
+    const starts = holding.map(minutes);
+    const from = Math.floor(Math.min(17 * 60, ...starts) / 60) * 60;
+    const until = Math.ceil(Math.max(23 * 60, ...starts.map((m) => m + 150)) / 60) * 60;
+    const at = (m) => `${((m - from) / (until - from)) * 100}%`;
+    const timeline = $('#timeline');
+    timeline.replaceChildren();
+    const hours = document.createElement('div');
+    hours.className = 'hours';
+    const hoursTrack = document.createElement('div');
+    hoursTrack.className = 'hours-track';
+    for (let m = from; m <= until; m += 60) {
+      const mark = document.createElement('span');
+      mark.style.left = at(m);
+      mark.textContent = `${String(Math.floor(m / 60) % 24).padStart(2, '0')}:00`;
+      hoursTrack.appendChild(mark);
+    }
+    hours.append(document.createElement('span'), hoursTrack);
+    timeline.appendChild(hours);
+    for (const table of tables) {
+      const lane = document.createElement('div');
+      lane.className = 'lane';
+      const label = document.createElement('span');
+      label.className = 'lane-label';
+      label.textContent = table.label;
+      const track = document.createElement('div');
+      track.className = 'lane-track';
+      for (const r of holding.filter((r) => r.tables.includes(table.id))) {
+        const chip = document.createElement('div');
+        chip.className = 'chip';
+        chip.dataset.status = r.status;
+        const start = minutes(r);
+        const length = (new Date(r.until).getTime() - new Date(r.start).getTime()) / 60000;
+        chip.style.left = at(start);
+        chip.style.width = `calc(${at(start + length)} - ${at(start)})`;
+        chip.textContent = `${hhmm(r.local)} · ${r.guest_name} · ${r.party_size}`;
+        chip.title = `${bookingStatus(r.status)}`;
+        track.appendChild(chip);
+      }
+      lane.append(label, track);
+      timeline.appendChild(lane);
+    }
+    const list = $('#day-list');
+    list.replaceChildren();
+    for (const r of items) {
+      const row = document.createElement('li');
+      row.dataset.reservation = r.id;
+      const who = document.createElement('span');
+      who.className = 'who';
+      const names = r.tables.map((id) => (tables.find((t) => t.id === id) || { label: '?' }).label).join(' + ');
+      who.textContent = `${hhmm(r.local)} · ${r.guest_name} (${r.party_size}) · ${names} · ${r.guest_phone}`;
+      const status = document.createElement('strong');
+      status.className = 'status';
+      status.textContent = bookingStatus(r.status);
+      row.append(who, status);
+      for (const to of moves[r.status] || []) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.dataset.move = to;
+        button.textContent = moveNames[english ? 'en' : 'es'][to];
+        if (to !== 'seated') button.className = 'secondary';
+        button.addEventListener('click', async () => {
+          try {
+            await authed('POST', `/api/v1/reservations/${encodeURIComponent(r.id)}/transitions`, { to });
+            await render();
+          } catch (error) {
+            showError(error.problem);
+          }
+        });
+        row.appendChild(button);
+      }
+      list.appendChild(row);
+    }
+    $('#empty-day').hidden = items.length > 0;
+  };
+  form.addEventListener('submit', (event) => { event.preventDefault(); render(); });
+  await render();
 };
 
 pages.menu = async () => {

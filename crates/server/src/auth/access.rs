@@ -44,6 +44,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/.well-known/jwks.json" | "/" | "/assets/site.css" | "/assets/app.js")
         | ("GET", "/signin" | "/signup" | "/enroll" | "/dashboard" | "/staff" | "/invitations/{token}")
         | ("GET", "/t/{token}" | "/kitchen" | "/menu" | "/t/{token}/pay" | "/assets/pay.js")
+        | ("GET", "/book/{venue}" | "/host")
         | ("POST", "/api/v1/csp-reports")
         | (
             "POST",
@@ -100,10 +101,12 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),
         // Reservations: the public widget books by the venue's listing, the guest manages by the signed link in
         // their confirmation; the host runs the day; the booking policy and combinations are the venue's setup.
-        ("GET", "/api/v1/venues/{venue}/availability" | "/api/v1/reservations/{id}")
-        | ("POST", "/api/v1/venues/{venue}/reservations" | "/api/v1/reservations/{id}/cancel") => Public,
+        ("GET", "/api/v1/venues/{venue}/availability" | "/api/v1/reservations/{reservation}")
+        | ("POST", "/api/v1/venues/{venue}/reservations" | "/api/v1/reservations/{reservation}/cancel") => {
+            Public
+        }
         ("GET", "/api/v1/venues/{venue}/reservations" | "/api/v1/venues/{venue}/booking-policy")
-        | ("POST", "/api/v1/reservations/{id}/transitions") => Staff(Permission::ManageReservations),
+        | ("POST", "/api/v1/reservations/{reservation}/transitions") => Staff(Permission::ManageReservations),
         ("PUT", "/api/v1/venues/{venue}/booking-policy")
         | ("POST", "/api/v1/venues/{venue}/table-combinations") => Staff(Permission::ManageVenues),
         _ => return None,

@@ -333,6 +333,116 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
     page(l, "guest", tr(l, "Menú", "Menu"), &body)
 }
 
+/// A venue's public booking widget: a date and a party size, the free times, the guest's details with consent to
+/// the privacy notice, and the confirmation with the link to view or cancel. Opened with `?reservation=ID&token=T`
+/// (the confirmation's link) it shows that reservation and lets the guest cancel it. Mobile first; Spanish by
+/// default.
+#[utoipa::path(get, path = "/book/{venue}", tag = "pages", params(("venue" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn booking_widget(headers: HeaderMap, Path(venue): Path<String>, uri: axum::http::Uri) -> Response {
+    let l = language(&headers, uri.query());
+    let other = match l {
+        Lang::Es => r#"<a class="switch" href="?lang=en" hreflang="en">English</a>"#,
+        Lang::En => r#"<a class="switch" href="?lang=es" hreflang="es">Español</a>"#,
+    };
+    let body = format!(
+        r#"<div id="booking" data-venue="{venue}">
+<p class="hint">{intro} {other}</p>
+<form id="search-form" class="card">
+<label>{date}<input type="date" name="date" required></label>
+<label>{party}<input type="number" name="party_size" min="1" max="100" value="2" required></label>
+<button type="submit">{search}</button>
+</form>
+<section id="slots" class="card" hidden>
+<h2>{times}</h2>
+<div id="slot-list" class="slots"></div>
+<p id="no-slots" class="hint" hidden>{none}</p>
+</section>
+<form id="details-form" class="card" hidden>
+<h2>{details}</h2>
+<p id="chosen"></p>
+<label>{name}<input name="name" autocomplete="name" required maxlength="200"></label>
+<label>{phone}<input name="phone" type="tel" autocomplete="tel" required placeholder="+573001234567"></label>
+<label>{email}<input name="email" type="email" autocomplete="email" required maxlength="254"></label>
+<label>{note}<textarea name="note" maxlength="500"></textarea></label>
+<label class="check"><input type="checkbox" name="consent" required> {consent}</label>
+<button type="submit">{book}</button>
+</form>
+<section id="confirmed" class="card" hidden>
+<h2 id="confirmed-title">{done}</h2>
+<p id="confirmed-text"></p>
+<p class="hint">{keep}</p>
+<p><a id="manage-link" href="">{manage}</a></p>
+<button id="cancel-booking" type="button" class="secondary" hidden>{cancel}</button>
+</section>
+</div>"#,
+        venue = escape(&venue),
+        intro = tr(l, "Reserva tu mesa.", "Book your table."),
+        date = tr(l, "Fecha", "Date"),
+        party = tr(l, "Personas", "Guests"),
+        search = tr(l, "Ver horarios", "See times"),
+        times = tr(l, "Horarios disponibles", "Available times"),
+        none = tr(
+            l,
+            "No quedan horarios ese día para ese grupo.",
+            "No times left that day for that party."
+        ),
+        details = tr(l, "Tus datos", "Your details"),
+        name = tr(l, "Nombre", "Name"),
+        phone = tr(
+            l,
+            "Celular (con indicativo, +57…)",
+            "Mobile (with country code, +57…)"
+        ),
+        email = tr(l, "Correo", "Email"),
+        note = tr(l, "Nota (opcional)", "Note (optional)"),
+        consent = tr(
+            l,
+            "Autorizo el tratamiento de mis datos para gestionar esta reserva (Ley 1581 de 2012).",
+            "I consent to my data being processed to manage this booking (Colombia's Law 1581 of 2012)."
+        ),
+        book = tr(l, "Reservar", "Book"),
+        done = tr(l, "Reserva confirmada", "Booking confirmed"),
+        keep = tr(
+            l,
+            "Guarda este enlace: con él ves o cancelas tu reserva.",
+            "Keep this link: it lets you see or cancel your booking."
+        ),
+        manage = tr(l, "Ver o cancelar mi reserva", "See or cancel my booking"),
+        cancel = tr(l, "Cancelar la reserva", "Cancel the booking"),
+    );
+    page(l, "booking", tr(l, "Reservas", "Reservations"), &body)
+}
+
+/// The host's day view: the venue's tables against the evening's time, each booking placed where it holds its
+/// table, and the day's list with the moves a host makes (confirm, seat, late, no-show, cancel, finish).
+#[utoipa::path(get, path = "/host", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn host(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<form id="day-form" class="inline">
+<label>{date}<input type="date" name="date" required></label>
+<button type="submit">{show}</button>
+</form>
+<div id="timeline" class="timeline" aria-label="{timeline}"></div>
+<ul id="day-list" class="day-list"></ul>
+<p id="empty-day" class="hint" hidden>{empty}</p>"#,
+        date = tr(l, "Día", "Day"),
+        show = tr(l, "Ver", "Show"),
+        timeline = tr(l, "Mesas y horas", "Tables and times"),
+        empty = tr(l, "Sin reservas ese día.", "No bookings that day."),
+    );
+    shell(
+        l,
+        "host",
+        tr(l, "Reservas del día", "Today's bookings"),
+        r#"<script src="/assets/app.js" defer></script>"#,
+        r#"class="wide""#,
+        "/dashboard",
+        &body,
+    )
+}
+
 /// The kitchen display: open orders, live, with one button to move each along.
 #[utoipa::path(get, path = "/kitchen", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn kitchen(headers: HeaderMap) -> Response {

@@ -185,6 +185,24 @@ fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
+/// `at` at the venue's offset on that instant (RFC 3339).
+fn local_rfc3339(zone: &jiff::tz::TimeZone, at: OffsetDateTime) -> String {
+    let offset = jiff::Timestamp::from_second(at.unix_timestamp())
+        .ok()
+        .and_then(|ts| time::UtcOffset::from_whole_seconds(zone.to_offset(ts).seconds()).ok())
+        .unwrap_or(time::UtcOffset::UTC);
+    rfc3339(at.to_offset(offset))
+}
+
+/// The venue's zone for showing a reservation's local time (UTC if the venue's zone is unknown to the tz database).
+async fn zone_of(state: &AppState, scope: &TenantScope, venue: Uuid) -> Result<jiff::tz::TimeZone, ApiError> {
+    let found = state
+        .store
+        .venue(scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    Ok(reservation::zone(&found.timezone).unwrap_or(jiff::tz::TimeZone::UTC))
+}
+
 /// The tenant of a venue listed for public booking; 404 for a venue that takes no reservations (or does not exist).
 async fn listed(state: &AppState, venue: &str) -> Result<(TenantScope, Uuid), ApiError> {
     let venue = path_id(venue)?;
@@ -301,6 +319,8 @@ pub struct BookingConfirmation {
     pub reservation_id: String,
     pub status: String,
     pub start: String,
+    /// The start at the venue's offset (RFC 3339).
+    pub local: String,
     pub party_size: u16,
     /// The guest's key to view or cancel this reservation (`?token=`); shown once, keep it.
     pub manage_token: String,
@@ -414,6 +434,7 @@ pub async fn book(
     let audit = AuditedGuest::entry(&ctx, "reservation.booked", venue, request.party_size);
     let outcome = state.store.book(&scope, &booking, &decide, &audit, now).await?;
     let partner = scope.partner();
+    let zone = zone_of(&state, &scope, venue).await?;
     let confirmed = |reservation: Reservation| {
         (
             StatusCode::CREATED,
@@ -421,6 +442,7 @@ pub async fn book(
                 reservation_id: reservation.id.to_string(),
                 status: reservation.status.as_str().to_owned(),
                 start: rfc3339(reservation.start),
+                local: local_rfc3339(&zone, reservation.start),
                 party_size: reservation.party_size,
                 manage_token: booking_link::issue(&state.booking_key, partner, reservation.id),
             }),
@@ -469,6 +491,8 @@ pub struct ReservationView {
     pub venue_id: String,
     pub status: String,
     pub start: String,
+    /// The start at the venue's offset (RFC 3339).
+    pub local: String,
     pub party_size: u16,
     pub tables: Vec<String>,
     pub channel: String,
@@ -477,13 +501,14 @@ pub struct ReservationView {
     pub session_id: Option<String>,
 }
 
-impl From<Reservation> for ReservationView {
-    fn from(r: Reservation) -> Self {
+impl ReservationView {
+    fn new(r: Reservation, zone: &jiff::tz::TimeZone) -> Self {
         Self {
             id: r.id.to_string(),
             venue_id: r.venue_id.to_string(),
             status: r.status.as_str().to_owned(),
             start: rfc3339(r.start),
+            local: local_rfc3339(zone, r.start),
             party_size: r.party_size,
             tables: r.tables.iter().map(Uuid::to_string).collect(),
             channel: r.channel,
@@ -500,8 +525,8 @@ fn guest_scope(state: &AppState, id: Uuid, token: &str) -> Result<TenantScope, A
 }
 
 /// The guest's own reservation, by the link in their confirmation (public; a wrong token is 404).
-#[utoipa::path(get, path = "/api/v1/reservations/{id}", tag = "reservations",
-    params(("id" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
+#[utoipa::path(get, path = "/api/v1/reservations/{reservation}", tag = "reservations",
+    params(("reservation" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn guest_view(
     State(state): State<AppState>,
@@ -510,12 +535,14 @@ pub async fn guest_view(
 ) -> Result<Json<ReservationView>, ApiError> {
     let id = path_id(&id)?;
     let scope = guest_scope(&state, id, &query.token)?;
-    Ok(Json(state.store.reservation(&scope, id).await?.into()))
+    let found = state.store.reservation(&scope, id).await?;
+    let zone = zone_of(&state, &scope, found.venue_id).await?;
+    Ok(Json(ReservationView::new(found, &zone)))
 }
 
 /// The guest cancels by the link in their confirmation; the tables are free again at once (public).
-#[utoipa::path(post, path = "/api/v1/reservations/{id}/cancel", tag = "reservations",
-    params(("id" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
+#[utoipa::path(post, path = "/api/v1/reservations/{reservation}/cancel", tag = "reservations",
+    params(("reservation" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
@@ -538,6 +565,7 @@ pub async fn guest_cancel(
         current.venue_id,
         current.party_size,
     );
+    let zone = zone_of(&state, &scope, current.venue_id).await?;
     state
         .store
         .transition_reservation(
@@ -549,7 +577,7 @@ pub async fn guest_cancel(
             state.clock.now(),
         )
         .await?
-        .map(|r| Json(r.into()))
+        .map(|r| Json(ReservationView::new(r, &zone)))
         .ok_or_else(|| not_movable(current.status, ReservationStatus::Cancelled))
 }
 
@@ -579,8 +607,8 @@ pub struct HostReservation {
     /// The guest's name and phone, opened with the guest's key (empty once the guest is erased).
     pub guest_name: String,
     pub guest_phone: String,
-    /// The start at the venue's offset.
-    pub local: String,
+    /// When the booking stops holding its tables: turn time plus buffer after the start (RFC 3339, UTC).
+    pub until: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -631,15 +659,11 @@ pub async fn day_list(
             .guest_contact(&caller.scope, reservation.guest_id)
             .await
             .ok();
-        let offset = reservation::local_date(&zone, reservation.start)
-            .and(jiff::Timestamp::from_second(reservation.start.unix_timestamp()).ok())
-            .and_then(|ts| time::UtcOffset::from_whole_seconds(zone.to_offset(ts).seconds()).ok())
-            .unwrap_or(time::UtcOffset::UTC);
         items.push(HostReservation {
-            local: rfc3339(reservation.start.to_offset(offset)),
             guest_name: guest.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
             guest_phone: guest.and_then(|g| g.phone).unwrap_or_default(),
-            reservation: reservation.into(),
+            until: rfc3339(reservation.until),
+            reservation: ReservationView::new(reservation, &zone),
         });
     }
     Ok(Json(DayList { items }))
@@ -680,8 +704,8 @@ pub struct TransitionRequest {
 
 /// The host moves a reservation: confirm, late, seat, finish, cancel, no-show. Leaving a holding state frees the
 /// tables at once; a move the current status does not allow is 409.
-#[utoipa::path(post, path = "/api/v1/reservations/{id}/transitions", tag = "reservations",
-    security(("bearer" = [])), params(("id" = String, Path)), request_body = TransitionRequest, responses(
+#[utoipa::path(post, path = "/api/v1/reservations/{reservation}/transitions", tag = "reservations",
+    security(("bearer" = [])), params(("reservation" = String, Path)), request_body = TransitionRequest, responses(
         (status = 200, body = ReservationView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -710,7 +734,10 @@ pub async fn transition(
         .transition_reservation(&caller.scope, id, to, Some(&host), &audit, state.clock.now())
         .await?
     {
-        Some(moved) => Ok(Json(moved.into())),
+        Some(moved) => {
+            let zone = zone_of(&state, &caller.scope, moved.venue_id).await?;
+            Ok(Json(ReservationView::new(moved, &zone)))
+        }
         None => {
             let current = state.store.reservation(&caller.scope, id).await?;
             Err(not_movable(current.status, to))

@@ -7,6 +7,44 @@ use time::{Date, Month, OffsetDateTime, Weekday};
 use crate::identity::{PASSWORD, Reply, call, enrolled, post, sign_up};
 use crate::support::{Engine, TestServer};
 
+/// The booking policy the tests use: every evening, 90/120-minute turns, 15 minutes of buffer, pacing of 40.
+pub fn policy() -> Value {
+    json!({
+        "services": evenings(),
+        "slot_minutes": 15,
+        "turn_minutes": [{"max_party": 2, "minutes": 90}, {"max_party": 12, "minutes": 120}],
+        "buffer_minutes": 15,
+        "pacing": {"covers_per_15_min": 40, "online_covers_per_15_min": 40},
+        "min_notice_minutes": 60,
+        "horizon_days": 60,
+        "max_party_size": 12,
+        "deposit_per_cover": null,
+        "cancellation_cutoff_hours": 24
+    })
+}
+
+/// Saves [`policy`] for an existing venue and books it for two, two days ahead at 19:00 Bogotá; the booking's id.
+pub async fn a_booking_at(server: &TestServer, owner: &str, venue: &str) -> String {
+    let saved = call(
+        server,
+        "PUT",
+        &format!("/api/v1/venues/{venue}/booking-policy"),
+        Some(owner),
+        Some(policy()),
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let date = tomorrow(server);
+    let booked = book(
+        server,
+        venue,
+        booking(&format!("{}T00:00:00Z", date + time::Duration::days(1)), 2),
+    )
+    .await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    booked.body["reservation_id"].as_str().unwrap().to_owned()
+}
+
 pub struct BookingVenue {
     pub owner: String,
     pub venue: String,

@@ -1,0 +1,115 @@
+// A guest on a phone books a venue's last free time in the public widget; a second guest no longer sees that time;
+// the host, on the day view, seats the party and the table's session opens for its QR orders.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { totp } from './totp.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/// Through the JSON API: an owner with 2FA, a venue in Bogotá with one table of four, and its booking policy.
+async function setUp(api) {
+  const json = async (response) => {
+    const body = await response.json();
+    assert.ok(response.ok(), `${response.url()} → ${response.status()}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  const call = (method, path, data, token) =>
+    api.fetch(`${server.origin}${path}`, { method, data, headers: token ? { Authorization: `Bearer ${token}` } : {} }).then(json);
+  const email = 'anfitriona@example.co';
+  const password = 'mesas para la noche del viernes';
+  await call('POST', '/api/v1/signup', { business_name: 'Casa Bruma', country: 'CO', owner: { name: 'Lucía', email, password } });
+  const login = await call('POST', '/api/v1/auth/login', { email, password });
+  const enrollment = await call('POST', '/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
+  const session = await call('POST', '/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token);
+  const token = session.access_token;
+  const venue = await call('POST', '/api/v1/venues', { name: 'Casa Bruma', timezone: 'America/Bogota' }, token);
+  const table = await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 1', seats: 4 }, token);
+  await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, {
+    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '18:00', last_seating: '22:00' }],
+    slot_minutes: 15,
+    turn_minutes: [{ max_party: 2, minutes: 90 }, { max_party: 8, minutes: 120 }],
+    buffer_minutes: 15,
+    pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 },
+    min_notice_minutes: 60,
+    horizon_days: 30,
+    max_party_size: 8,
+    deposit_per_cover: null,
+    cancellation_cutoff_hours: 24,
+  }, token);
+  return { token, venue: venue.id, table: table.id };
+}
+
+test('a guest books the last free time, the next guest no longer sees it, and the host seats the party', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
+  const { token, venue, table } = await setUp(staff.request);
+  const cspViolations = [];
+  const watch = (page) => page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const guest = await phone.newPage();
+  watch(guest);
+  await guest.goto(`${server.origin}/book/${venue}`);
+  await guest.click('#search-form button');
+  await guest.locator('#slot-list button').first().waitFor();
+  const date = await guest.inputValue('#search-form input[name=date]');
+  const seven = guest.locator('#slot-list button', { hasText: '19:00' });
+  const start = await seven.getAttribute('data-start');
+  await guest.screenshot({ path: artifactPath('booking-times.png'), fullPage: true });
+  await seven.click();
+  await guest.fill('#details-form input[name=name]', 'Valentina Ríos');
+  await guest.fill('#details-form input[name=phone]', '+57 300 123 4567');
+  await guest.fill('#details-form input[name=email]', 'valentina@example.co');
+  await guest.check('#details-form input[name=consent]');
+  await guest.screenshot({ path: artifactPath('booking-details.png'), fullPage: true });
+  await guest.click('#details-form button[type=submit]');
+  await guest.locator('#confirmed').waitFor({ state: 'visible' });
+  assert.match(await guest.locator('#confirmed-text').textContent(), /19:00 · 2 personas · Reservada/);
+  const width = await guest.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `no horizontal scrolling on a 360 px screen (${width})`);
+  await guest.screenshot({ path: artifactPath('booking-confirmed.png'), fullPage: true });
+
+  // The confirmation's link opens the booking again.
+  await guest.click('#manage-link');
+  await guest.locator('#confirmed-title', { hasText: 'Tu reserva' }).waitFor();
+  assert.equal(await guest.locator('#cancel-booking').isVisible(), true);
+
+  // A second guest, that evening, no longer sees 19:00: the only table is held.
+  const secondPhone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true });
+  const second = await secondPhone.newPage();
+  watch(second);
+  await second.goto(`${server.origin}/book/${venue}`);
+  await second.fill('#search-form input[name=date]', date);
+  await second.click('#search-form button');
+  await second.locator('#slot-list button').first().waitFor();
+  assert.equal(await second.locator(`#slot-list button[data-start="${start}"]`).count(), 0, 'the booked time is gone');
+
+  // The host's day view: the booking on its table's lane; seating it opens the table's session.
+  await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const host = await staff.newPage();
+  watch(host);
+  await host.goto(`${server.origin}/host?venue=${venue}&date=${date}`);
+  await host.locator('.lane .chip', { hasText: 'Valentina Ríos' }).waitFor();
+  await host.screenshot({ path: artifactPath('host-day.png'), fullPage: true });
+  const row = host.locator('#day-list li', { hasText: 'Valentina Ríos' });
+  await row.locator('button[data-move="seated"]').click();
+  await host.locator('#day-list li .status', { hasText: 'Sentada' }).waitFor();
+  await host.screenshot({ path: artifactPath('host-seated.png'), fullPage: true });
+  const sessions = await (await staff.request.get(`${server.origin}/api/v1/venues/${venue}/table-sessions`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.ok(sessions.items.some((s) => s.table_id === table && s.status === 'open'), JSON.stringify(sessions));
+  assert.deepEqual(cspViolations, []);
+  await secondPhone.close();
+  await phone.close();
+  await staff.close();
+});
