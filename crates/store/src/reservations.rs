@@ -138,6 +138,15 @@ pub enum BookOutcome {
     NotTaking,
 }
 
+/// What a move did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveOutcome {
+    Moved(Box<Reservation>),
+    /// Only a booked, confirmed or late reservation moves (a seated party has its table; a finished one is done).
+    NotMovable(ReservationStatus),
+    Refused(Refusal),
+}
+
 #[async_trait]
 pub trait ReservationStore: Send + Sync {
     /// The partner that listed `venue` for public booking, from the platform's booking directory.
@@ -183,6 +192,20 @@ pub trait ReservationStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<BookOutcome>;
+
+    /// Moves a booking to another start and/or party size under the venue's lock: `decide` sees every other
+    /// holding (not this booking's), and the old claims are released and the new ones taken in one transaction, so
+    /// a move never leaves the party with no table or with two.
+    #[allow(clippy::too_many_arguments)]
+    async fn move_reservation(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        party_size: u16,
+        decide: &DecideBooking<'_>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MoveOutcome>;
 
     async fn reservation(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Reservation>;
 

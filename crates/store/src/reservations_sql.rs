@@ -64,21 +64,24 @@ async fn read_floor(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
     Ok(Floor { tables, combinations })
 }
 
+/// The bookings holding the venue's tables between `from` and `until`, leaving out `except` (a booking being moved).
 async fn read_holdings(
     conn: &mut Conn,
     partner: PartnerId,
     venue: Uuid,
-    from: OffsetDateTime,
-    until: OffsetDateTime,
+    (from, until): (OffsetDateTime, OffsetDateTime),
+    except: Option<Uuid>,
 ) -> StoreResult<Vec<Holding>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT * FROM reservations
-          WHERE partner_id = $1 AND venue_id = $2 AND status IN {HOLDING} AND start_at < $4 AND until_at > $3"
+          WHERE partner_id = $1 AND venue_id = $2 AND status IN {HOLDING} AND start_at < $4 AND until_at > $3
+            AND (CAST($5 AS UUID) IS NULL OR id <> $5)"
     )))
     .bind(h(partner.as_uuid()))
     .bind(h(venue))
     .bind(from)
     .bind(until)
+    .bind(except.map(h))
     .fetch_all(&mut *conn)
     .await?
     .iter()
@@ -104,6 +107,31 @@ async fn read_venue(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
         .as_ref()
         .map(venue_from_row)
         .transpose()
+}
+
+/// Claims every cell of the assignment on each of its tables; `false` when another booking holds one of them (the
+/// database's own refusal of a double booking).
+async fn claim(conn: &mut Conn, partner: PartnerId, reservation: Uuid, assignment: &Assignment) -> StoreResult<bool> {
+    let cells = assignment.cells();
+    let mut claims =
+        sqlx::QueryBuilder::<Db>::new("INSERT INTO reservation_claims (partner_id, table_id, cell, reservation_id) ");
+    claims.push_values(
+        assignment
+            .tables
+            .iter()
+            .flat_map(|table| cells.iter().map(move |cell| (table, cell))),
+        |mut row, (table, cell)| {
+            row.push_bind(h(partner.as_uuid()))
+                .push_bind(h(*table))
+                .push_bind(*cell)
+                .push_bind(h(reservation));
+        },
+    );
+    match claims.build().execute(&mut *conn).await {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Every hold that can overlap a start lies within a day before and two days after it (turns are at most 8 hours).
@@ -216,7 +244,7 @@ impl ReservationStore for Engine {
             return Ok(None);
         };
         let floor = read_floor(&mut tx, partner, venue).await?;
-        let holdings = read_holdings(&mut tx, partner, venue, from, until).await?;
+        let holdings = read_holdings(&mut tx, partner, venue, (from, until), None).await?;
         Ok(Some((found, policy_from_text(&text)?, floor, holdings)))
     }
 
@@ -265,8 +293,7 @@ impl ReservationStore for Engine {
             .await?
             .ok_or(StoreError::NotFound)?;
         let floor = read_floor(&mut tx, partner, booking.venue_id).await?;
-        let (from, until) = holding_window(booking.start);
-        let holdings = read_holdings(&mut tx, partner, booking.venue_id, from, until).await?;
+        let holdings = read_holdings(&mut tx, partner, booking.venue_id, holding_window(booking.start), None).await?;
         let assignment = match decide(&BookingContext {
             venue: &venue,
             policy: &policy,
@@ -299,31 +326,99 @@ impl ReservationStore for Engine {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        let cells = assignment.cells();
-        let mut claims = sqlx::QueryBuilder::<Db>::new(
-            "INSERT INTO reservation_claims (partner_id, table_id, cell, reservation_id) ",
-        );
-        claims.push_values(
-            assignment.tables.iter().flat_map(|table| cells.iter().map(move |cell| (table, cell))),
-            |mut claim, (table, cell)| {
-                claim
-                    .push_bind(h(partner.as_uuid()))
-                    .push_bind(h(*table))
-                    .push_bind(*cell)
-                    .push_bind(h(booking.id));
-            },
-        );
-        match claims.build().execute(&mut *tx).await {
-            Ok(_) => {}
-            // Another booking holds one of these cells: the database's own refusal of a double booking.
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                return Ok(BookOutcome::Refused(Refusal::SlotTaken));
-            }
-            Err(error) => return Err(error.into()),
+        if !claim(&mut tx, partner, booking.id, &assignment).await? {
+            return Ok(BookOutcome::Refused(Refusal::SlotTaken));
         }
         insert_audit(&mut tx, partner, &audit.targeting(booking.id), now).await?;
         tx.commit().await?;
         Ok(BookOutcome::Created(reservation_from_row(&row)?))
+    }
+
+    async fn move_reservation(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        party_size: u16,
+        decide: &DecideBooking<'_>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<MoveOutcome> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let venue: Uuid = {
+            let row = sqlx::query("SELECT venue_id FROM reservations WHERE partner_id = $1 AND id = $2")
+                .bind(h(partner.as_uuid()))
+                .bind(h(id))
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            uuid_col(&row, "venue_id")?
+        };
+        // The venue's lock first, as a booking takes it, then the reservation's row.
+        let text: String = sqlx::query_scalar(locking!(
+            "SELECT policy FROM booking_policies WHERE partner_id = $1 AND venue_id = $2"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(venue))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(locking!("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2"))
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .fetch_one(&mut *tx)
+            .await?;
+        let current = reservation_from_row(&row)?;
+        if !matches!(
+            current.status,
+            ReservationStatus::Booked | ReservationStatus::Confirmed | ReservationStatus::Late
+        ) {
+            return Ok(MoveOutcome::NotMovable(current.status));
+        }
+        let policy = policy_from_text(&text)?;
+        let found = read_venue(&mut tx, partner, venue).await?.ok_or(StoreError::NotFound)?;
+        let floor = read_floor(&mut tx, partner, venue).await?;
+        // The new start is known only to the caller's rule, which accepts starts from now to the horizon: every
+        // holding that can overlap one of those is read.
+        let window = (
+            current.start.min(now) - time::Duration::days(1),
+            now + time::Duration::days(i64::from(policy.horizon_days) + 2),
+        );
+        let holdings = read_holdings(&mut tx, partner, venue, window, Some(id)).await?;
+        let assignment = match decide(&BookingContext {
+            venue: &found,
+            policy: &policy,
+            floor: &floor,
+            holdings: &holdings,
+        }) {
+            Ok(assignment) => assignment,
+            Err(refusal) => return Ok(MoveOutcome::Refused(refusal)),
+        };
+        sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .execute(&mut *tx)
+            .await?;
+        if !claim(&mut tx, partner, id, &assignment).await? {
+            return Ok(MoveOutcome::Refused(Refusal::SlotTaken));
+        }
+        let tables = serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
+        let moved = sqlx::query(
+            "UPDATE reservations SET start_at = $3, until_at = $4, tables = $5, party_size = $6, updated_at = $7
+              WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .bind(assignment.start)
+        .bind(assignment.until)
+        .bind(tables)
+        .bind(i32::from(party_size))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
+        tx.commit().await?;
+        Ok(MoveOutcome::Moved(Box::new(reservation_from_row(&moved)?)))
     }
 
     async fn reservation(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Reservation> {

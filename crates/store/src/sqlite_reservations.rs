@@ -2,7 +2,7 @@
 //! booking's write transaction (`BEGIN IMMEDIATE`) is already the venue's lock.
 
 use async_trait::async_trait;
-use comanda_domain::reservation::{BookableTable, BookingPolicy, Floor, Holding, Refusal};
+use comanda_domain::reservation::{Assignment, BookableTable, BookingPolicy, Floor, Holding, Refusal};
 use comanda_domain::{PartnerId, Venue};
 use comanda_security::TenantScope;
 use sqlx::Row;
@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::identity::AuditEntry;
 use crate::reservations::{
-    BookOutcome, BookingContext, DecideBooking, Host, NewReservation, Reservation, ReservationStatus,
-    ReservationStore,
+    BookOutcome, BookingContext, DecideBooking, Host, MoveOutcome, NewReservation, Reservation,
+    ReservationStatus, ReservationStore,
 };
 use crate::sqlite::{SqliteStore as Engine, venue_from_row};
 use crate::sqlite_identity::{h, insert_audit, opt_uuid_col, uuid_col};

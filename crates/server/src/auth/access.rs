@@ -29,11 +29,14 @@ pub enum Access {
     /// An access token of a member whose standing allows the permission (and who has a second factor if their
     /// standing requires one).
     Staff(Permission),
+    /// Anyone without a token (a guest); with a bearer token, exactly as [`Access::Staff`] (a host booking a guest
+    /// by phone on the public booking route): a token that does not verify is refused, never treated as a guest.
+    PublicOrStaff(Permission),
 }
 
 /// The access of every route, by method and route template.
 pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
-    use Access::{Public, SecondFactorEnrollment, Staff};
+    use Access::{Public, PublicOrStaff, SecondFactorEnrollment, Staff};
     let method = if method == Method::HEAD {
         "GET"
     } else {
@@ -99,12 +102,12 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/venues/{venue}/table-sessions") => Staff(Permission::ViewKitchen),
         ("POST", "/api/v1/orders/{order}/transitions" | "/api/v1/table-sessions/{session}/accept")
         | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),
-        // Reservations: the public widget books by the venue's listing, the guest manages by the signed link in
-        // their confirmation; the host runs the day; the booking policy and combinations are the venue's setup.
+        // Reservations: the public widget books by the venue's listing (a host with a token books by phone on the
+        // same route), the guest manages by the signed link in their confirmation; the host runs the day; the
+        // booking policy and combinations are the venue's setup.
         ("GET", "/api/v1/venues/{venue}/availability" | "/api/v1/reservations/{reservation}")
-        | ("POST", "/api/v1/venues/{venue}/reservations" | "/api/v1/reservations/{reservation}/cancel") => {
-            Public
-        }
+        | ("POST", "/api/v1/reservations/{reservation}/cancel") => Public,
+        ("POST", "/api/v1/venues/{venue}/reservations") => PublicOrStaff(Permission::ManageReservations),
         ("GET", "/api/v1/venues/{venue}/reservations" | "/api/v1/venues/{venue}/booking-policy")
         | ("POST", "/api/v1/reservations/{reservation}/transitions") => Staff(Permission::ManageReservations),
         ("PUT", "/api/v1/venues/{venue}/booking-policy")
@@ -173,6 +176,7 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
             return guest_request(&state, &route, request, next).await;
         }
         Access::Public => return next.run(request).await,
+        Access::PublicOrStaff(_) if bearer(&request).is_none() => return next.run(request).await,
         Access::SecondFactorEnrollment => {
             let Some(token) = bearer(&request) else {
                 return sign_in_required();
@@ -182,7 +186,7 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
                 .await
                 .map_err(|error| (None, error))
         }
-        Access::Staff(permission) => {
+        Access::Staff(permission) | Access::PublicOrStaff(permission) => {
             let Some(token) = bearer(&request) else {
                 return sign_in_required();
             };

@@ -132,6 +132,8 @@ pub struct GuestContactView {
     pub id: String,
     pub email: String,
     pub name: String,
+    /// Given with a reservation.
+    pub phone: Option<String>,
     pub notice_version: String,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -144,6 +146,7 @@ impl From<GuestContact> for GuestContactView {
             id: contact.id.to_string(),
             email: contact.email,
             name: contact.name,
+            phone: contact.phone,
             notice_version: contact.notice_version,
             consented_at: contact.consented_at,
         }

@@ -12,7 +12,9 @@ use comanda_domain::validation::clean_text;
 use comanda_security::TenantScope;
 use comanda_security::booking_link::{self, PublicListing};
 use comanda_store::privacy::GuestContact;
-use comanda_store::reservations::{BookOutcome, Host, NewReservation, Reservation, ReservationStatus};
+use comanda_store::reservations::{
+    BookOutcome, Host, MoveOutcome, NewReservation, Reservation, ReservationStatus,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -54,7 +56,9 @@ pub async fn put_policy(
     ApiJson(policy): ApiJson<BookingPolicy>,
 ) -> Result<Json<BookingPolicy>, ApiError> {
     let venue = path_id(&venue)?;
-    let policy = policy.validate()?;
+    // The policy's rules (ascending turn rules, a pacing cap within the total, quarter-hour seatings) go beyond
+    // what the document's schema states: 422 naming each field.
+    let policy = policy.validate().map_err(ApiError::rule)?;
     let found = state
         .store
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
@@ -97,8 +101,8 @@ pub async fn get_policy(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CombinationRequest {
-    /// Two to six tables of the venue that may be joined for one party.
-    #[schema(min_items = 2, max_items = 6)]
+    /// Two to six distinct tables of the venue that may be joined for one party.
+    #[schema(value_type = Vec<uuid::Uuid>, min_items = 2, max_items = 6)]
     pub tables: Vec<String>,
 }
 
@@ -127,9 +131,13 @@ pub async fn add_combination(
     for raw in &request.tables {
         match raw.parse::<Uuid>() {
             Ok(id) if !tables.contains(&id) => tables.push(id),
-            _ => {
-                return Err(ValidationErrors::single("tables", "must list distinct table ids").into());
+            Ok(_) => {
+                return Err(ApiError::rule(ValidationErrors::single(
+                    "tables",
+                    "must list each table once",
+                )));
             }
+            Err(_) => return Err(ValidationErrors::single("tables", "must list table ids").into()),
         }
     }
     if !(2..=6).contains(&tables.len()) {
@@ -290,11 +298,12 @@ pub async fn availability(
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuestDetails {
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// E.164, e.g. `+573001234567`.
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
     pub phone: String,
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -302,6 +311,7 @@ pub struct GuestDetails {
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     /// One of the starts `availability` offers (RFC 3339).
+    #[schema(format = DateTime)]
     pub start: String,
     #[schema(minimum = 1, maximum = 100)]
     pub party_size: u16,
@@ -345,8 +355,9 @@ fn refusal(refused: Refusal) -> ApiError {
     ApiError::rule(ValidationErrors::single(field, refused.to_string()))
 }
 
-/// Books a table (public). Needs consent to the privacy notice; a retry with the same `Idempotency-Key` answers
-/// the first booking; 409 `slot-taken` when another booking took the time first.
+/// Books a table. Public for guests (online tables, the online pacing cap); with a host's bearer token it books by
+/// phone for the host's venue (every table, the total pacing cap). Needs consent to the privacy notice; a retry with
+/// the same `Idempotency-Key` answers the first booking; 409 `slot-taken` when another booking took the time first.
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/reservations", tag = "reservations",
     params(("venue" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
@@ -356,18 +367,30 @@ fn refusal(refused: Refusal) -> ApiError {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        (status = 429, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
 pub async fn book(
     State(state): State<AppState>,
     Path(venue): Path<String>,
     headers: HeaderMap,
     ctx: RequestContext,
+    caller: Option<Extension<Caller>>,
     ApiJson(request): ApiJson<BookingRequest>,
 ) -> Result<(StatusCode, Json<BookingConfirmation>), ApiError> {
     state.identity.booking_attempt(&ctx)?;
     let key = idempotency_key(&headers)?;
-    let (scope, venue) = listed(&state, &venue).await?;
+    // A host's token books by phone for the caller's own venue (every table, no online cap); a guest books
+    // through the venue's public listing.
+    let (scope, venue, channel) = match &caller {
+        Some(Extension(caller)) => (caller.scope.clone(), path_id(&venue)?, Channel::Staff),
+        None => {
+            let (scope, venue) = listed(&state, &venue).await?;
+            (scope, venue, Channel::Online)
+        }
+    };
     let mut errors = ValidationErrors::default();
     let start = OffsetDateTime::parse(&request.start, &Rfc3339)
         .map(|at| at.to_offset(time::UtcOffset::UTC))
@@ -411,7 +434,10 @@ pub async fn book(
         },
         party_size: request.party_size,
         start,
-        channel: "online".into(),
+        channel: match channel {
+            Channel::Online => "online".into(),
+            Channel::Staff => "staff".into(),
+        },
         note,
         idempotency_key: key,
         request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
@@ -427,11 +453,16 @@ pub async fn book(
             ctx.holdings,
             start,
             request.party_size,
-            Channel::Online,
+            channel,
             now,
         )
     };
-    let audit = AuditedGuest::entry(&ctx, "reservation.booked", venue, request.party_size);
+    let audit = match &caller {
+        Some(Extension(caller)) => caller
+            .audit(&ctx, "reservation.booked")
+            .detail(format!("venue={venue} party={} by=staff", request.party_size)),
+        None => AuditedGuest::entry(&ctx, "reservation.booked", venue, request.party_size),
+    };
     let outcome = state.store.book(&scope, &booking, &decide, &audit, now).await?;
     let partner = scope.partner();
     let zone = zone_of(&state, &scope, venue).await?;
@@ -604,6 +635,8 @@ pub struct DayQuery {
 pub struct HostReservation {
     #[serde(flatten)]
     pub reservation: ReservationView,
+    /// The guest's contact id: the subject of a data-subject request (export, rectify, erase) about them.
+    pub guest_id: String,
     /// The guest's name and phone, opened with the guest's key (empty once the guest is erased).
     pub guest_name: String,
     pub guest_phone: String,
@@ -660,6 +693,7 @@ pub async fn day_list(
             .await
             .ok();
         items.push(HostReservation {
+            guest_id: reservation.guest_id.to_string(),
             guest_name: guest.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
             guest_phone: guest.and_then(|g| g.phone).unwrap_or_default(),
             until: rfc3339(reservation.until),
@@ -671,7 +705,9 @@ pub async fn day_list(
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum HostMove {
+pub enum ReservationStep {
+    /// To another start (and party size): `start` says where; the status stays.
+    Moved,
     Confirmed,
     Late,
     Seated,
@@ -680,48 +716,77 @@ pub enum HostMove {
     NoShow,
 }
 
-impl From<HostMove> for ReservationStatus {
-    fn from(to: HostMove) -> Self {
-        match to {
-            HostMove::Confirmed => Self::Confirmed,
-            HostMove::Late => Self::Late,
-            HostMove::Seated => Self::Seated,
-            HostMove::Finished => Self::Finished,
-            HostMove::Cancelled => Self::Cancelled,
-            HostMove::NoShow => Self::NoShow,
+impl ReservationStep {
+    /// The status this move leads to; `None` for a move to another time, which keeps the status.
+    fn status(self) -> Option<ReservationStatus> {
+        match self {
+            Self::Moved => None,
+            Self::Confirmed => Some(ReservationStatus::Confirmed),
+            Self::Late => Some(ReservationStatus::Late),
+            Self::Seated => Some(ReservationStatus::Seated),
+            Self::Finished => Some(ReservationStatus::Finished),
+            Self::Cancelled => Some(ReservationStatus::Cancelled),
+            Self::NoShow => Some(ReservationStatus::NoShow),
         }
     }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TransitionRequest {
-    pub to: HostMove,
+pub struct ReservationMove {
+    pub to: ReservationStep,
     #[serde(default)]
     #[schema(max_length = 200)]
     pub reason: String,
+    /// With `to: "moved"` only: the new start (RFC 3339), one the venue offers.
+    pub start: Option<String>,
+    /// With `to: "moved"` only: a new party size (default: unchanged).
+    #[schema(minimum = 1, maximum = 100)]
+    pub party_size: Option<u16>,
 }
 
-/// The host moves a reservation: confirm, late, seat, finish, cancel, no-show. Leaving a holding state frees the
-/// tables at once; a move the current status does not allow is 409.
+/// The host moves a reservation: confirm, late, seat, finish, cancel, no-show, or to another time (`moved`, with
+/// `start` and optionally `party_size`, checked by the same rule as a booking; the tables move in one
+/// transaction). Leaving a holding state frees the tables at once; a move the current status does not allow is 409.
 #[utoipa::path(post, path = "/api/v1/reservations/{reservation}/transitions", tag = "reservations",
-    security(("bearer" = [])), params(("reservation" = String, Path)), request_body = TransitionRequest, responses(
+    security(("bearer" = [])), params(("reservation" = String, Path)), request_body = ReservationMove, responses(
         (status = 200, body = ReservationView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")))]
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn transition(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
     Path(id): Path<String>,
-    ApiJson(request): ApiJson<TransitionRequest>,
+    ApiJson(request): ApiJson<ReservationMove>,
 ) -> Result<Json<ReservationView>, ApiError> {
     let id = path_id(&id)?;
     let mut errors = ValidationErrors::default();
     let reason = clean_text(&mut errors, "reason", &request.reason, 0, 200);
+    let Some(to) = request.to.status() else {
+        let start = match request
+            .start
+            .as_deref()
+            .map(|raw| OffsetDateTime::parse(raw, &Rfc3339))
+        {
+            Some(Ok(start)) => start.to_offset(time::UtcOffset::UTC),
+            _ => {
+                errors.push("start", "a move needs the new start, an RFC 3339 instant");
+                OffsetDateTime::UNIX_EPOCH
+            }
+        };
+        errors.into_result(())?;
+        return move_to(&state, &caller, &ctx, id, start, request.party_size, &reason).await;
+    };
+    if request.start.is_some() || request.party_size.is_some() {
+        errors.push(
+            "start",
+            "only a move (`to: \"moved\"`) takes a start or a party size",
+        );
+    }
     errors.into_result(())?;
-    let to = ReservationStatus::from(request.to);
     let audit = caller
         .audit(&ctx, "reservation.moved")
         .detail(format!("to={} reason={reason}", to.as_str()));
@@ -742,5 +807,51 @@ pub async fn transition(
             let current = state.store.reservation(&caller.scope, id).await?;
             Err(not_movable(current.status, to))
         }
+    }
+}
+
+/// A host's move of a booking to another start (and party size), through the same rule as every booking.
+async fn move_to(
+    state: &AppState,
+    caller: &Caller,
+    ctx: &RequestContext,
+    id: Uuid,
+    start: OffsetDateTime,
+    party_size: Option<u16>,
+    reason: &str,
+) -> Result<Json<ReservationView>, ApiError> {
+    let current = state.store.reservation(&caller.scope, id).await?;
+    let party = party_size.unwrap_or(current.party_size);
+    let now = state.clock.now();
+    let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
+        let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
+        reservation::check_booking(
+            ctx.policy,
+            &zone,
+            ctx.floor,
+            ctx.holdings,
+            start,
+            party,
+            Channel::Staff,
+            now,
+        )
+    };
+    let audit = caller.audit(ctx, "reservation.moved").detail(format!(
+        "to=moved start={} party={party} reason={reason}",
+        rfc3339(start)
+    ));
+    match state
+        .store
+        .move_reservation(&caller.scope, id, party, &decide, &audit, now)
+        .await?
+    {
+        MoveOutcome::Moved(moved) => {
+            let zone = zone_of(state, &caller.scope, moved.venue_id).await?;
+            Ok(Json(ReservationView::new(*moved, &zone)))
+        }
+        MoveOutcome::NotMovable(status) => Err(Problem::new(ProblemType::Conflict)
+            .detail(format!("a {} reservation cannot move", status.as_str()))
+            .into()),
+        MoveOutcome::Refused(refused) => Err(refusal(refused)),
     }
 }

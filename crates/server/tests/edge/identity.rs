@@ -500,6 +500,8 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
         "name": {"es": "x", "en": "x"}, "category_id": uuid::Uuid::now_v7().to_string(),
         "price": {"amount": 1, "currency": "COP"}, "amount": 1, "reason": "x",
         "tables": [uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string()],
+        "start": "2030-01-01T00:00:00Z", "party_size": 2, "consent": true,
+        "guest": {"name": "x", "phone": "+573001234567", "email": "x@example.co"},
     });
     for (key, value) in crate::reservations::policy().as_object().unwrap() {
         body[key] = value.clone();
@@ -547,6 +549,9 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
                     // A reservation moves to a reservation status, an order to an order status.
                     if path.starts_with("/api/v1/reservations/") {
                         fields["to"] = json!("seated");
+                        let fields = fields.as_object_mut().unwrap();
+                        fields.remove("start");
+                        fields.remove("party_size");
                     }
                     Some(fields)
                 };

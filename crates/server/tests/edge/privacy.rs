@@ -15,7 +15,7 @@ const MEMBER_NAME: &str = "Luis Pérez Zambrano";
 
 /// Every byte the database holds: the SQLite file and its neighbours, or a superuser's dump (above row-level
 /// security) of every PostgreSQL table.
-fn database_bytes(server: &TestServer) -> String {
+pub fn database_bytes(server: &TestServer) -> String {
     match server.superuser_url() {
         Some(url) => {
             let bin = comanda_store::testing::postgres_bin_dir().unwrap();

@@ -637,7 +637,179 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     assert_eq!(opened["table_id"], v.tables[0].as_str());
 }
 
+pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "telefono@example.co",
+        "America/Bogota",
+        &[4, 4, 4],
+        evenings(),
+        4,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let at = |hh: u32, mm: u32| format!("{}T{:02}:{mm:02}:00Z", date + time::Duration::days(1), hh);
+    let reservations = format!("/api/v1/venues/{}/reservations", v.venue);
+    let by_phone = |start: &str, party: u32| {
+        call(
+            &server,
+            "POST",
+            &reservations,
+            Some(&v.owner),
+            Some(booking(start, party)),
+        )
+    };
+    // The host books by phone with their token; a token that does not verify is refused, not taken for a guest.
+    let phoned = by_phone(&at(0, 0), 2).await;
+    assert_eq!(phoned.status, 201, "{}", phoned.body);
+    let forged = call(
+        &server,
+        "POST",
+        &format!("/api/v1/venues/{}/reservations", v.venue),
+        Some("not-a-token"),
+        Some(booking(&at(0, 0), 2)),
+    )
+    .await;
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    let guest = book(&server, &v.venue, booking(&at(0, 0), 2)).await;
+    assert_eq!(guest.status, 201, "{}", guest.body);
+    // Pacing binds the host too: four covers start at 19:00, a third table is free, and the booking is refused.
+    let beyond = by_phone(&at(0, 0), 2).await;
+    assert_eq!(beyond.status, 409, "{}", beyond.body);
+    let listed = day(&server, &v, date).await;
+    let channels: Vec<&str> = listed.iter().map(|r| r["channel"].as_str().unwrap()).collect();
+    assert_eq!(channels, ["staff", "online"]);
+
+    // A move runs the same rule and takes its tables along in one transaction.
+    let id = guest.body["reservation_id"].as_str().unwrap();
+    let moves = format!("/api/v1/reservations/{id}/transitions");
+    let moved = post(
+        &server,
+        &moves,
+        Some(&v.owner),
+        json!({"to": "moved", "start": at(1, 0)}),
+    )
+    .await;
+    assert_eq!(
+        (moved.status, moved.body["start"].clone()),
+        (200, json!(at(1, 0))),
+        "{}",
+        moved.body
+    );
+    assert_eq!(moved.body["status"], "booked", "a move keeps the status");
+    // The 19:00 window has room again for two covers; the moved party holds its new time.
+    assert_eq!(by_phone(&at(0, 0), 2).await.status, 201);
+    for (body, status, field) in [
+        (json!({"to": "moved", "start": at(1, 5)}), 422, "start"),
+        (
+            json!({"to": "moved", "start": at(1, 0), "party_size": 13}),
+            422,
+            "party_size",
+        ),
+        (json!({"to": "moved"}), 400, "start"),
+        (json!({"to": "seated", "start": at(1, 0)}), 400, "start"),
+    ] {
+        let reply = post(&server, &moves, Some(&v.owner), body).await;
+        assert_eq!(
+            (
+                reply.status,
+                reply.body["errors"][0]["field"].as_str().unwrap_or("")
+            ),
+            (status, field),
+            "{}",
+            reply.body
+        );
+    }
+    // At 21:00 the two tables freed at 20:45 take two parties by phone; the first 19:00 party cannot move there.
+    for _ in 0..2 {
+        assert_eq!(by_phone(&at(2, 0), 2).await.status, 201);
+    }
+    let first = phoned.body["reservation_id"].as_str().unwrap();
+    let full = post(
+        &server,
+        &format!("/api/v1/reservations/{first}/transitions"),
+        Some(&v.owner),
+        json!({"to": "moved", "start": at(2, 0)}),
+    )
+    .await;
+    assert_eq!(full.status, 409, "{}", full.body);
+    // A party that did not come does not move.
+    let gone = post(&server, &moves, Some(&v.owner), json!({"to": "no_show"})).await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    let late_move = post(
+        &server,
+        &moves,
+        Some(&v.owner),
+        json!({"to": "moved", "start": at(2, 0)}),
+    )
+    .await;
+    assert_eq!(late_move.status, 409, "{}", late_move.body);
+}
+
+/// PRIV-1 and PRIV-2 for a booking's guest: name, phone and email are sealed at rest, exported with the consent
+/// record, and erased on request (the booking stays, without identity).
+pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "datos@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let mut body = booking(&format!("{}T00:00:00Z", date + time::Duration::days(1)), 2);
+    body["guest"] = json!({"name": "Esperanza Gómez Arboleda", "phone": "+573159876543", "email": "esperanza.gomez@example.co"});
+    let booked = book(&server, &v.venue, body).await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    let stored = crate::privacy::database_bytes(&server);
+    for secret in [
+        "Esperanza Gómez Arboleda",
+        "+573159876543",
+        "3159876543",
+        "esperanza.gomez@example.co",
+    ] {
+        assert!(!stored.contains(secret), "{secret} is stored in clear");
+    }
+    let guest = day(&server, &v, date).await[0]["guest_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let export = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&v.owner),
+        json!({"kind": "export", "subject": guest}),
+    )
+    .await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(export.body["guest"]["phone"], "+573159876543");
+    assert_eq!(export.body["guest"]["notice_version"], "2026-11");
+    let erased = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&v.owner),
+        json!({"kind": "erase", "subject": guest}),
+    )
+    .await;
+    assert_eq!(
+        (erased.status, erased.body["key_destroyed"].clone()),
+        (200, json!(true)),
+        "{}",
+        erased.body
+    );
+    let after = day(&server, &v, date).await;
+    assert_eq!(after.len(), 1, "the booking stays");
+    assert_ne!(after[0]["guest_name"], "Esperanza Gómez Arboleda");
+    assert_ne!(after[0]["guest_phone"], "+573159876543");
+}
+
 on_both_engines!(
+    staff_bookings_and_moves_go_through_the_same_rules,
+    a_booking_guest_is_sealed_exported_and_erased,
     fifty_guests_race_for_the_last_table_and_one_wins,
     a_new_york_venue_lists_dst_nights_by_their_real_instants,
     pacing_refuses_covers_beyond_the_window_cap_on_free_tables,
