@@ -26,6 +26,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+mod reservations;
+
 #[derive(Debug, Parser)]
 #[command(about = "comanda's load benchmark: HTTPS order placement next to the database's own limit")]
 struct Args {
@@ -54,6 +56,10 @@ struct Args {
     /// Write the results table into this Markdown file between the bench markers.
     #[arg(long)]
     write: Option<PathBuf>,
+    /// Measure reservations instead (f): availability under load and bookings against the raw conflict-checked
+    /// insert; written between the `reservations` markers.
+    #[arg(long)]
+    reservations: bool,
     /// Keep the server's own log (its warnings say why a request was refused) in this file; one per engine,
     /// named `<file>.<engine>`.
     #[arg(long)]
@@ -132,6 +138,9 @@ async fn serve(
         // The daily backup would land inside a measurement window (its first check is a minute after start): the
         // benchmark measures serving, and backups are measured by their own tests.
         .env("COMANDA_BACKUP__ENABLED", "false")
+        // The reservations run's guests come from many addresses through this loopback "proxy" (X-Forwarded-For);
+        // nothing else sends the header.
+        .env("COMANDA_SERVER__TRUSTED_PROXIES", r#"["127.0.0.1"]"#)
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     if let Some((app, owner)) = database {
@@ -245,8 +254,8 @@ async fn call(
     Ok(value)
 }
 
-/// A partner with an enrolled owner, a venue, 32 accepted tables and one dish, all through the API.
-async fn seed(served: &Served) -> anyhow::Result<Seed> {
+/// A partner with an owner enrolled in TOTP, through the API: the owner's access token and the partner's id.
+async fn enrolled_owner(served: &Served, email: &str) -> anyhow::Result<(String, String)> {
     let password = "violet kettle forty two";
     let signup = call(
         served,
@@ -254,7 +263,7 @@ async fn seed(served: &Served) -> anyhow::Result<Seed> {
         "/api/v1/signup",
         None,
         json!({"business_name": "Bench", "country": "CO",
-        "owner": {"name": "Bench", "email": "bench@example.co", "password": password}}),
+        "owner": {"name": "Bench", "email": email, "password": password}}),
     )
     .await?;
     let login = call(
@@ -262,7 +271,7 @@ async fn seed(served: &Served) -> anyhow::Result<Seed> {
         "POST",
         "/api/v1/auth/login",
         None,
-        json!({"email": "bench@example.co", "password": password}),
+        json!({"email": email, "password": password}),
     )
     .await?;
     let enrolment = login["enrollment_token"]
@@ -295,6 +304,13 @@ async fn seed(served: &Served) -> anyhow::Result<Seed> {
         .as_str()
         .context("access token")?
         .to_owned();
+    let partner = signup["partner_id"].as_str().context("partner")?.to_owned();
+    Ok((access, partner))
+}
+
+/// A partner with an enrolled owner, a venue, 32 accepted tables and one dish, all through the API.
+async fn seed(served: &Served) -> anyhow::Result<Seed> {
+    let (access, partner) = enrolled_owner(served, "bench@example.co").await?;
     let token = Some(access.as_str());
     let mut venues = Vec::new();
     let mut tables = Vec::new();
@@ -381,7 +397,7 @@ async fn seed(served: &Served) -> anyhow::Result<Seed> {
     }
     Ok(Seed {
         access,
-        partner: signup["partner_id"].as_str().context("partner")?.to_owned(),
+        partner,
         venue: venues.first().context("no venue")?.clone(),
         tables,
     })
@@ -519,7 +535,6 @@ async fn place_orders(
 /// The raw limit on PostgreSQL: the order-shaped transaction (table lookup, session upsert and read, order row,
 /// the venue's next event number, order event) through pgbench at the same concurrency.
 fn raw_postgres(superuser_url: &str, seed: &Seed, connections: usize, seconds: u64) -> anyhow::Result<f64> {
-    let bin = comanda_store::testing::postgres_bin_dir().map_err(anyhow::Error::msg)?;
     let p = &seed.partner;
     let script = format!(
         r"\set n random(0, {last})
@@ -537,6 +552,12 @@ END;
 ",
         last = seed.tables.len() - 1
     );
+    pgbench(superuser_url, &script, connections, seconds)
+}
+
+/// Runs `script` with `pgbench -M prepared` at `connections` clients for `seconds`; its transactions per second.
+fn pgbench(superuser_url: &str, script: &str, connections: usize, seconds: u64) -> anyhow::Result<f64> {
+    let bin = comanda_store::testing::postgres_bin_dir().map_err(anyhow::Error::msg)?;
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), script)?;
     let output = Command::new(bin.join("pgbench"))
@@ -564,7 +585,9 @@ END;
 }
 
 /// The raw limit on SQLite: the same transaction in a direct loop on the server's database file (server stopped).
-async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u64) -> anyhow::Result<f64> {
+/// One connection to the server's SQLite file (server stopped): SQLite has one writer, so clients queue for one
+/// connection (the fastest way through; more connections only add busy-waiting on the write lock).
+async fn raw_sqlite_pool(database: &Path) -> anyhow::Result<sqlx::SqlitePool> {
     use sqlx::ConnectOptions;
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
     let options = SqliteConnectOptions::new()
@@ -573,12 +596,14 @@ async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(30))
         .disable_statement_logging();
-    // SQLite has one writer: clients queue for one connection (the fastest way through; more connections only
-    // add busy-waiting on the write lock).
-    let pool = SqlitePoolOptions::new()
+    Ok(SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(options)
-        .await?;
+        .await?)
+}
+
+async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u64) -> anyhow::Result<f64> {
+    let pool = raw_sqlite_pool(database).await?;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let count = Arc::new(Mutex::new(0usize));
@@ -1169,22 +1194,125 @@ fn table(results: &[EngineResults], args: &Args) -> String {
     out
 }
 
-fn write_results(path: &Path, table: &str, command: &str) -> anyhow::Result<()> {
+fn write_results(path: &Path, marker: &str, table: &str, command: &str) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
+    let (open, close) = (
+        format!("<!-- {marker}:start -->"),
+        format!("<!-- {marker}:end -->"),
+    );
     let block = format!(
-        "<!-- bench:start -->\nMeasured {} with `{command}`:\n\n{table}<!-- bench:end -->",
+        "{open}\nMeasured {} with `{command}`:\n\n{table}{close}",
         time::OffsetDateTime::from(std::time::SystemTime::now()).date()
     );
-    let updated = match (text.find("<!-- bench:start -->"), text.find("<!-- bench:end -->")) {
-        (Some(start), Some(end)) => format!(
-            "{}{block}{}",
-            &text[..start],
-            &text[end + "<!-- bench:end -->".len()..]
-        ),
+    let updated = match (text.find(&open), text.find(&close)) {
+        (Some(start), Some(end)) => format!("{}{block}{}", &text[..start], &text[end + close.len()..]),
         _ => format!("{text}\n{block}\n"),
     };
     std::fs::write(path, updated)?;
     Ok(())
+}
+
+/// (f) on one engine: seed the venue, ask availability, book, then the raw insert.
+async fn bench_reservations(
+    args: &Args,
+    binary: &Path,
+    postgres: bool,
+) -> anyhow::Result<(&'static str, reservations::ReservationResults)> {
+    let database = if postgres {
+        Some(comanda_store::testing::PgTestDatabase::create().await)
+    } else {
+        None
+    };
+    let urls = database.as_ref().map(|db| (db.app_url(), db.owner_url()));
+    let served = serve(
+        binary,
+        urls.as_ref().map(|(a, o)| (a.as_str(), o.as_str())),
+        args.connections + 8,
+        None,
+    )
+    .await?;
+    let venue = reservations::seed(&served).await?;
+    eprintln!(
+        "[{}] reservations: {} bookings on the busy day; asking availability",
+        engine_name(postgres),
+        venue.booked_on_busy_day
+    );
+    let availability = reservations::availability(&served, &venue, args.connections, args.seconds).await;
+    let (bookings, refused) = reservations::bookings(&served, &venue, args.connections, args.seconds).await;
+    let raw_tps = match &database {
+        Some(db) => reservations::raw_postgres(&db.superuser_url(), &venue, args.connections, args.seconds)?,
+        None => {
+            let data = served.stop();
+            reservations::raw_sqlite(
+                &data.path().join("data/comanda.db"),
+                &venue,
+                args.connections,
+                args.seconds,
+            )
+            .await?
+        }
+    };
+    Ok((
+        engine_name(postgres),
+        reservations::ReservationResults {
+            booked_on_busy_day: venue.booked_on_busy_day,
+            availability,
+            bookings,
+            refused,
+            raw_tps,
+        },
+    ))
+}
+
+fn reservations_table(rows: &[(&'static str, reservations::ReservationResults)]) -> String {
+    let mut table = String::from("| measure |");
+    for (engine, _) in rows {
+        table.push_str(&format!(" {engine} |"));
+    }
+    table.push_str("\n| --- |");
+    table.push_str(&" --- |".repeat(rows.len()));
+    table.push('\n');
+    let mut line = |name: &str, cell: &dyn Fn(&reservations::ReservationResults) -> String| {
+        table.push_str(&format!("| {name} |"));
+        for (_, r) in rows {
+            table.push_str(&format!(" {} |", cell(r)));
+        }
+        table.push('\n');
+    };
+    line(
+        "(f) bookings on the busy day (60 tables, 10 combinations)",
+        &|r| r.booked_on_busy_day.to_string(),
+    );
+    line("(f) availability, 64 guests at once: answers/s; failed", &|r| {
+        format!("{:.0}; {}", r.availability.rate(), r.availability.failed)
+    });
+    line("(f) availability latency p50 / p95 / p99 (ms)", &|r| {
+        format!(
+            "{:.1} / {:.1} / {:.1}",
+            r.availability.percentile_ms(50.0),
+            r.availability.percentile_ms(95.0),
+            r.availability.percentile_ms(99.0)
+        )
+    });
+    line(
+        "(f) bookings decided/s (201 + 409 slot-taken); of them refused; failed",
+        &|r| format!("{:.0}; {}; {}", r.bookings.rate(), r.refused, r.bookings.failed),
+    );
+    line("(f) booking latency p50 / p95 / p99 (ms)", &|r| {
+        format!(
+            "{:.1} / {:.1} / {:.1}",
+            r.bookings.percentile_ms(50.0),
+            r.bookings.percentile_ms(95.0),
+            r.bookings.percentile_ms(99.0)
+        )
+    });
+    line("raw conflict-checked insert, 64 clients (tx/s)", &|r| {
+        format!("{:.0}", r.raw_tps)
+    });
+    line("**bookings ÷ raw**", &|r| {
+        format!("**{:.0} %**", 100.0 * r.bookings.rate() / r.raw_tps)
+    });
+    table
 }
 
 #[tokio::main]
@@ -1215,6 +1343,22 @@ async fn main() -> anyhow::Result<()> {
         "both" => vec![false, true],
         other => bail!("--engine: sqlite, postgres or both, not {other}"),
     };
+    if args.reservations {
+        let mut rows = Vec::new();
+        for postgres in engines {
+            rows.push(bench_reservations(&args, &binary, postgres).await?);
+        }
+        let table = reservations_table(&rows);
+        println!("{table}");
+        if let Some(path) = &args.write {
+            let command = format!(
+                "cargo build --release -p comanda -p comanda-bench && target/release/comanda-bench --reservations --engine {} --connections {} --seconds {} --write BENCHMARKS.md",
+                args.engine, args.connections, args.seconds
+            );
+            write_results(path, "reservations", &table, &command)?;
+        }
+        return Ok(());
+    }
     let mut results = Vec::new();
     for postgres in engines {
         results.push(bench_engine(&args, &binary, postgres).await?);
@@ -1226,7 +1370,7 @@ async fn main() -> anyhow::Result<()> {
             "cargo build --release -p comanda -p comanda-bench && target/release/comanda-bench --engine {} --connections {} --seconds {} --pairs {} --displays {} --write BENCHMARKS.md",
             args.engine, args.connections, args.seconds, args.pairs, args.displays
         );
-        write_results(path, &table, &command)?;
+        write_results(path, "bench", &table, &command)?;
     }
     Ok(())
 }

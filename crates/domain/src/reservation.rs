@@ -32,6 +32,7 @@ pub const CELL_SECONDS: i64 = 15 * 60;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
+    #[schema(value_type = Vec<u8>, maximum = 255)]
     pub weekdays: Vec<u8>,
     pub first_seating: String,
     pub last_seating: String,
@@ -41,7 +42,9 @@ pub struct Service {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TurnTime {
+    #[schema(maximum = 65535)]
     pub max_party: u16,
+    #[schema(maximum = 65535)]
     pub minutes: u16,
 }
 
@@ -49,7 +52,9 @@ pub struct TurnTime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pacing {
+    #[schema(maximum = 4294967295_u64)]
     pub covers_per_15_min: u32,
+    #[schema(maximum = 4294967295_u64)]
     pub online_covers_per_15_min: u32,
 }
 
@@ -59,20 +64,26 @@ pub struct Pacing {
 pub struct BookingPolicy {
     pub services: Vec<Service>,
     /// Minutes between offered starts: 15, 30, 45 or 60.
+    #[schema(maximum = 65535)]
     pub slot_minutes: u16,
     /// Turn time by party size, ascending `max_party`; the last rule covers every party up to `max_party_size`.
     pub turn_minutes: Vec<TurnTime>,
     /// Minutes a table is kept free after a party's turn (clearing, resetting).
+    #[schema(maximum = 65535)]
     pub buffer_minutes: u16,
     pub pacing: Pacing,
     /// How long before its start a booking can still be made.
+    #[schema(maximum = 4294967295_u64)]
     pub min_notice_minutes: u32,
     /// How many days ahead bookings open.
+    #[schema(maximum = 65535)]
     pub horizon_days: u16,
+    #[schema(maximum = 65535)]
     pub max_party_size: u16,
     /// Deposit per cover, taken when the booking is made; `null` for none.
     pub deposit_per_cover: Option<Money>,
     /// A cancellation at least this many hours before the start refunds the deposit; later, it is kept.
+    #[schema(maximum = 65535)]
     pub cancellation_cutoff_hours: u16,
 }
 

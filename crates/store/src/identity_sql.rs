@@ -1035,7 +1035,7 @@ async fn insert_successor(
 }
 
 /// Mail of a partner is sealed under the partner's key until it is sent (then it is blanked).
-async fn insert_message(
+pub(crate) async fn insert_message(
     store: &Engine,
     conn: &mut Conn,
     message: &OutboxMessage,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::identity::AuditEntry;
 use crate::postgres::{PgStore as Engine, venue_from_row};
-use crate::postgres_identity::{h, insert_audit, opt_uuid_col, uuid_col};
+use crate::postgres_identity::{h, insert_audit, insert_message, opt_uuid_col, uuid_col};
 use crate::postgres_ordering::foreign_key_to_not_found;
 use crate::reservations::{
     BookOutcome, BookingContext, DecideBooking, Host, MoveOutcome, NewReservation, Reservation,

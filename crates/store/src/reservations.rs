@@ -103,6 +103,9 @@ pub struct NewReservation {
     pub note: String,
     pub idempotency_key: Option<String>,
     pub request_hash: Vec<u8>,
+    /// The guest's confirmation with the link to view or cancel, queued in the booking's transaction (so a
+    /// booking that commits always sends it, and a refused one never does).
+    pub confirmation: Option<crate::identity::OutboxMessage>,
 }
 
 /// The member moving a reservation: recorded as who accepted the table's session when they seat it.

@@ -329,6 +329,9 @@ impl ReservationStore for Engine {
         if !claim(&mut tx, partner, booking.id, &assignment).await? {
             return Ok(BookOutcome::Refused(Refusal::SlotTaken));
         }
+        if let Some(message) = &booking.confirmation {
+            insert_message(self, &mut tx, message).await?;
+        }
         insert_audit(&mut tx, partner, &audit.targeting(booking.id), now).await?;
         tx.commit().await?;
         Ok(BookOutcome::Created(reservation_from_row(&row)?))

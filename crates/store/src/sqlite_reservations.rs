@@ -17,7 +17,7 @@ use crate::reservations::{
     ReservationStatus, ReservationStore,
 };
 use crate::sqlite::{SqliteStore as Engine, venue_from_row};
-use crate::sqlite_identity::{h, insert_audit, opt_uuid_col, uuid_col};
+use crate::sqlite_identity::{h, insert_audit, insert_message, opt_uuid_col, uuid_col};
 use crate::sqlite_ordering::foreign_key_to_not_found;
 use crate::{StoreError, StoreResult};
 

@@ -26,6 +26,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::guest::idempotency_key;
 use crate::routes::ordering::path_id;
+use crate::routes::pages::Lang;
 use crate::routes::privacy::NOTICE_VERSION;
 
 /// The venue's zone from the tz database, or 422 naming it (a venue saved before zones were checked this strictly).
@@ -84,18 +85,32 @@ pub async fn put_policy(
     Ok(Json(policy))
 }
 
-/// The venue's booking policy; 404 while it takes no reservations.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BookingSetup {
+    /// Whether the venue takes reservations (it does once a policy is saved).
+    pub taking_reservations: bool,
+    pub policy: Option<BookingPolicy>,
+}
+
+/// The venue's booking policy, or none while it takes no reservations.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/booking-policy", tag = "reservations", security(("bearer" = [])),
-    params(("venue" = String, Path)), responses((status = 200, body = BookingPolicy),
+    params(("venue" = String, Path)), responses((status = 200, body = BookingSetup),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_policy(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-) -> Result<Json<BookingPolicy>, ApiError> {
+) -> Result<Json<BookingSetup>, ApiError> {
     let venue = path_id(&venue)?;
+    state
+        .store
+        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
     let policy = state.store.booking_policy(&caller.scope, venue).await?;
-    policy.map(Json).ok_or(ApiError::NotFound)
+    Ok(Json(BookingSetup {
+        taking_reservations: policy.is_some(),
+        policy,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -118,7 +133,8 @@ pub struct CombinationView {
     security(("bearer" = [])), params(("venue" = String, Path)), request_body = CombinationRequest, responses(
         (status = 201, body = CombinationView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn add_combination(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -143,6 +159,11 @@ pub async fn add_combination(
     if !(2..=6).contains(&tables.len()) {
         return Err(ValidationErrors::single("tables", "must list between 2 and 6 tables").into());
     }
+    state
+        .store
+        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    // The venue exists: a table it does not have is the request's mistake, named, not a missing venue.
     let id = state
         .store
         .add_table_combination(
@@ -154,7 +175,14 @@ pub async fn add_combination(
                 .detail(format!("venue={venue}")),
             state.clock.now(),
         )
-        .await?;
+        .await
+        .map_err(|error| match error {
+            comanda_store::StoreError::NotFound => ApiError::rule(ValidationErrors::single(
+                "tables",
+                "every table must be one of the venue's",
+            )),
+            other => other.into(),
+        })?;
     Ok((
         StatusCode::CREATED,
         Json(CombinationView {
@@ -298,7 +326,10 @@ pub async fn availability(
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuestDetails {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
     pub name: String,
     /// E.164, e.g. `+573001234567`.
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
@@ -320,7 +351,7 @@ pub struct BookingRequest {
     #[serde(default)]
     pub consent: bool,
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 500)]
     pub note: String,
 }
 
@@ -419,6 +450,18 @@ pub async fn book(
     let now = state.clock.now();
     let id = Uuid::now_v7();
     let body = serde_json::to_vec(&request).unwrap_or_default();
+    let partner = scope.partner();
+    let zone = zone_of(&state, &scope, venue).await?;
+    let confirmation = confirmation_mail(
+        &state,
+        Lang::negotiate(&headers),
+        partner,
+        venue,
+        id,
+        &email,
+        &local_rfc3339(&zone, start),
+        request.party_size,
+    );
     let booking = NewReservation {
         id,
         venue_id: venue,
@@ -443,6 +486,7 @@ pub async fn book(
         request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
             .as_ref()
             .to_vec(),
+        confirmation: Some(confirmation),
     };
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
         let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
@@ -464,8 +508,6 @@ pub async fn book(
         None => AuditedGuest::entry(&ctx, "reservation.booked", venue, request.party_size),
     };
     let outcome = state.store.book(&scope, &booking, &decide, &audit, now).await?;
-    let partner = scope.partner();
-    let zone = zone_of(&state, &scope, venue).await?;
     let confirmed = |reservation: Reservation| {
         (
             StatusCode::CREATED,
@@ -486,6 +528,51 @@ pub async fn book(
             .into()),
         BookOutcome::Refused(refused) => Err(refusal(refused)),
         BookOutcome::NotTaking => Err(ApiError::NotFound),
+    }
+}
+
+/// The guest's confirmation (es/en by the booking request's `Accept-Language`), with the link that views or
+/// cancels the booking. `local` is the start at the venue's offset.
+#[allow(clippy::too_many_arguments)]
+fn confirmation_mail(
+    state: &AppState,
+    lang: Lang,
+    partner: comanda_domain::PartnerId,
+    venue: Uuid,
+    reservation: Uuid,
+    recipient: &str,
+    local: &str,
+    party: u16,
+) -> comanda_store::identity::OutboxMessage {
+    let token = booking_link::issue(&state.booking_key, partner, reservation);
+    let link = format!(
+        "{}/book/{venue}?reservation={reservation}&token={token}",
+        state.identity.public_origin()
+    );
+    let (date, time) = (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""));
+    let (subject, body) = match lang {
+        Lang::Es => (
+            "Reserva confirmada",
+            format!(
+                "Tu reserva para {party} el {date} a las {time} está confirmada.\n\n\
+                 Para verla o cancelarla: {link}\n"
+            ),
+        ),
+        Lang::En => (
+            "Booking confirmed",
+            format!(
+                "Your booking for {party} on {date} at {time} is confirmed.\n\n\
+                 To see or cancel it: {link}\n"
+            ),
+        ),
+    };
+    comanda_store::identity::OutboxMessage {
+        id: Uuid::now_v7(),
+        partner: Some(partner),
+        recipient: recipient.to_owned(),
+        subject: subject.to_owned(),
+        body,
+        created_at: state.clock.now(),
     }
 }
 

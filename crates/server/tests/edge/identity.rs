@@ -1313,7 +1313,7 @@ async fn a_sign_in_from_a_new_device_is_recorded_and_mailed() {
 }
 
 /// Whether a mail holding every one of `needles` reaches the outbox within five seconds.
-async fn mailed(server: &TestServer, needles: &[&str]) -> bool {
+pub async fn mailed(server: &TestServer, needles: &[&str]) -> bool {
     let outbox = server.dir.path().join("data/outbox");
     for _ in 0..100 {
         let found = std::fs::read_dir(&outbox)

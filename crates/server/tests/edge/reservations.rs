@@ -514,6 +514,19 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     let token = first.body["manage_token"].as_str().unwrap().to_owned();
     assert!(!starts(&availability(&server, &v.venue, date, 2).await).contains(&seven));
 
+    // The confirmation went out with the link (a mail written in the booking's transaction).
+    assert!(
+        crate::identity::mailed(
+            &server,
+            &[
+                "valentina@example.co",
+                "Reserva confirmada",
+                &format!("reservation={id}&token={token}")
+            ]
+        )
+        .await,
+        "the guest's confirmation carries the manage link"
+    );
     // The guest's link shows the booking; a wrong token shows nothing.
     let seen = call(
         &server,
