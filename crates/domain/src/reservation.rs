@@ -383,7 +383,7 @@ fn covers_in_window(holdings: &[Holding], start: OffsetDateTime) -> (u32, u32) {
 /// The booking rules every path goes through (public booking, staff booking, a move): party size, the start
 /// being an offered slot, notice, horizon, pacing, and a free table or combination chosen best-fit (the fewest
 /// seats that take the party, then the fewest tables, then the lowest id, so the result does not depend on input
-/// order). `ignore` leaves one booking out of `holdings` (the one being moved).
+/// order). A move passes `holdings` without the booking being moved.
 #[allow(clippy::too_many_arguments)]
 pub fn check_booking(
     policy: &BookingPolicy,
@@ -395,7 +395,7 @@ pub fn check_booking(
     channel: Channel,
     now: OffsetDateTime,
 ) -> Result<Assignment, Refusal> {
-    let hold = policy.hold_seconds(party).ok_or(Refusal::PartySize)?;
+    policy.hold_seconds(party).ok_or(Refusal::PartySize)?;
     if start <= now {
         return Err(Refusal::Past);
     }
@@ -409,6 +409,24 @@ pub fn check_booking(
         .unwrap_or(false);
     if !offered {
         return Err(Refusal::NotASlot);
+    }
+    fit(policy, floor, holdings, start, party, channel, now)
+}
+
+/// The rules once `start` is known to be an offered slot: notice, horizon, pacing and a free table. Availability
+/// calls this for the slots it generated itself, rather than regenerating the day's slots for each of them.
+fn fit(
+    policy: &BookingPolicy,
+    floor: &Floor,
+    holdings: &[Holding],
+    start: OffsetDateTime,
+    party: u16,
+    channel: Channel,
+    now: OffsetDateTime,
+) -> Result<Assignment, Refusal> {
+    let hold = policy.hold_seconds(party).ok_or(Refusal::PartySize)?;
+    if start <= now {
+        return Err(Refusal::Past);
     }
     if start - now < time::Duration::minutes(i64::from(policy.min_notice_minutes)) {
         return Err(Refusal::TooSoon);
@@ -489,7 +507,7 @@ pub fn availability(
 ) -> Vec<Slot> {
     service_slots(policy, zone, date)
         .into_iter()
-        .filter(|slot| check_booking(policy, zone, floor, holdings, slot.start, party, channel, now).is_ok())
+        .filter(|slot| fit(policy, floor, holdings, slot.start, party, channel, now).is_ok())
         .collect()
 }
 
