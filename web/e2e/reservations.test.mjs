@@ -46,7 +46,7 @@ async function setUp(api) {
     horizon_days: 30,
     max_party_size: 8,
     deposit_per_cover: null,
-    cancellation_cutoff_hours: 24,
+    cancellation_cutoff_hours: 0,
   }, token);
   return { token, venue: venue.id, table: table.id };
 }

@@ -124,7 +124,7 @@ pub async fn seed(served: &Served) -> anyhow::Result<Venue> {
         "buffer_minutes": 15,
         "pacing": {"covers_per_15_min": 400, "online_covers_per_15_min": 400},
         "min_notice_minutes": 60, "horizon_days": 60, "max_party_size": 12,
-        "deposit_per_cover": null, "cancellation_cutoff_hours": 24
+        "deposit_per_cover": null, "cancellation_cutoff_hours": 0
     });
     call(
         served,

@@ -544,7 +544,7 @@ mod tests {
             horizon_days: 60,
             max_party_size: 12,
             deposit_per_cover: None,
-            cancellation_cutoff_hours: 24,
+            cancellation_cutoff_hours: 0,
         }
     }
 

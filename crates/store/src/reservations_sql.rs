@@ -136,7 +136,11 @@ async fn claim(conn: &mut Conn, partner: PartnerId, reservation: Uuid, assignmen
 
 /// Every hold that can overlap a start lies within a day before and two days after it (turns are at most 8 hours).
 fn holding_window(start: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
-    (start - time::Duration::days(1), start + time::Duration::days(2))
+    // Saturating: a start at the calendar's edge is the rule's to refuse (beyond the horizon), not an overflow.
+    (
+        start.saturating_sub(time::Duration::days(1)),
+        start.saturating_add(time::Duration::days(2)),
+    )
 }
 
 #[async_trait]
@@ -384,8 +388,8 @@ impl ReservationStore for Engine {
         // The new start is known only to the caller's rule, which accepts starts from now to the horizon: every
         // holding that can overlap one of those is read.
         let window = (
-            current.start.min(now) - time::Duration::days(1),
-            now + time::Duration::days(i64::from(policy.horizon_days) + 2),
+            current.start.min(now).saturating_sub(time::Duration::days(1)),
+            now.saturating_add(time::Duration::days(i64::from(policy.horizon_days) + 2)),
         );
         let holdings = read_holdings(&mut tx, partner, venue, window, Some(id)).await?;
         let assignment = match decide(&BookingContext {
@@ -406,8 +410,10 @@ impl ReservationStore for Engine {
             return Ok(MoveOutcome::Refused(Refusal::SlotTaken));
         }
         let tables = serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
+        // A late party the host moves to a new time is expected then: confirmed again, not late.
         let moved = sqlx::query(
-            "UPDATE reservations SET start_at = $3, until_at = $4, tables = $5, party_size = $6, updated_at = $7
+            "UPDATE reservations SET start_at = $3, until_at = $4, tables = $5, party_size = $6, updated_at = $7,
+                    status = CASE WHEN status = 'late' THEN 'confirmed' ELSE status END
               WHERE partner_id = $1 AND id = $2 RETURNING *",
         )
         .bind(h(partner.as_uuid()))

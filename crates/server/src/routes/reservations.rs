@@ -65,13 +65,19 @@ pub async fn put_policy(
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
         .await?;
     venue_zone(&found)?;
+    // Refused rather than stored and ignored: a guest would be promised a rule nothing enforces. The cut-off
+    // decides whether a cancellation refunds the deposit, so it goes with deposits.
+    let mut later = ValidationErrors::default();
     if policy.deposit_per_cover.is_some() {
-        // Refused rather than stored and ignored: a guest would be promised a rule nothing enforces.
-        return Err(ApiError::rule(ValidationErrors::single(
-            "deposit_per_cover",
-            "deposits are not taken yet; leave it null",
-        )));
+        later.push("deposit_per_cover", "deposits are not taken yet; leave it null");
     }
+    if policy.cancellation_cutoff_hours > 0 {
+        later.push(
+            "cancellation_cutoff_hours",
+            "the cut-off decides deposit refunds, and deposits are not taken yet; leave it 0",
+        );
+    }
+    later.into_result(()).map_err(ApiError::rule)?;
     state
         .store
         .put_booking_policy(
@@ -227,7 +233,7 @@ fn local_rfc3339(zone: &jiff::tz::TimeZone, at: OffsetDateTime) -> String {
         .ok()
         .and_then(|ts| time::UtcOffset::from_whole_seconds(zone.to_offset(ts).seconds()).ok())
         .unwrap_or(time::UtcOffset::UTC);
-    rfc3339(at.to_offset(offset))
+    rfc3339(at.checked_to_offset(offset).unwrap_or(at))
 }
 
 /// The venue's zone for showing a reservation's local time (UTC if the venue's zone is unknown to the tz database).
@@ -273,9 +279,11 @@ pub async fn availability(
     let (scope, venue) = listed(&state, &venue).await?;
     let date = parse_date(&query.date)?;
     let now = state.clock.now();
+    // Saturating: a date at the calendar's edge is refused below (horizon), never an overflow here.
+    let midnight = date.midnight().assume_utc();
     let (from, until) = (
-        date.midnight().assume_utc() - time::Duration::days(2),
-        date.midnight().assume_utc() + time::Duration::days(3),
+        midnight.saturating_sub(time::Duration::days(2)),
+        midnight.saturating_add(time::Duration::days(3)),
     );
     let (found, policy, floor, holdings) = state
         .store
@@ -677,6 +685,11 @@ pub async fn guest_cancel(
     if current.status == ReservationStatus::Seated {
         return Err(not_movable(current.status, ReservationStatus::Cancelled));
     }
+    if state.clock.now() >= current.start {
+        return Err(Problem::new(ProblemType::Conflict)
+            .detail("the booking's time has come: the venue can still cancel it")
+            .into());
+    }
     let audit = AuditedGuest::entry(
         &ctx,
         "reservation.cancelled_by_guest",
@@ -697,6 +710,28 @@ pub async fn guest_cancel(
         .await?
         .map(|r| Json(ReservationView::new(r, &zone)))
         .ok_or_else(|| not_movable(current.status, ReservationStatus::Cancelled))
+}
+
+/// A party is late 15 minutes after its start, and a no-show once its time has come (the host's call from then on);
+/// neither can be said of a party whose time is still ahead.
+async fn too_early(
+    to: ReservationStatus,
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Option<&'static str>, ApiError> {
+    let grace = match to {
+        ReservationStatus::Late => time::Duration::minutes(15),
+        ReservationStatus::NoShow => time::Duration::ZERO,
+        _ => return Ok(None),
+    };
+    let current = state.store.reservation(&caller.scope, id).await?;
+    Ok(
+        (state.clock.now() < current.start.saturating_add(grace)).then_some(match to {
+            ReservationStatus::Late => "a party is late 15 minutes after its start, not before",
+            _ => "a party is a no-show only once its time has come",
+        }),
+    )
 }
 
 fn not_movable(from: ReservationStatus, to: ReservationStatus) -> ApiError {
@@ -874,6 +909,9 @@ pub async fn transition(
         );
     }
     errors.into_result(())?;
+    if let Some(early) = too_early(to, &state, &caller, id).await? {
+        return Err(Problem::new(ProblemType::Conflict).detail(early).into());
+    }
     let audit = caller
         .audit(&ctx, "reservation.moved")
         .detail(format!("to={} reason={reason}", to.as_str()));

@@ -19,7 +19,7 @@ pub fn policy() -> Value {
         "horizon_days": 60,
         "max_party_size": 12,
         "deposit_per_cover": null,
-        "cancellation_cutoff_hours": 24
+        "cancellation_cutoff_hours": 0
     })
 }
 
@@ -47,8 +47,25 @@ pub async fn a_booking_at(server: &TestServer, owner: &str, venue: &str) -> Stri
 
 pub struct BookingVenue {
     pub owner: String,
+    pub refresh: String,
     pub venue: String,
     pub tables: Vec<String>,
+}
+
+impl BookingVenue {
+    /// A fresh access token for the owner (after the test clock moved past the access token's life).
+    async fn refreshed(&mut self, server: &TestServer) {
+        let pair = post(
+            server,
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": self.refresh}),
+        )
+        .await;
+        assert_eq!(pair.status, 200, "{}", pair.body);
+        self.owner = pair.body["access_token"].as_str().unwrap().to_owned();
+        self.refresh = pair.body["refresh_token"].as_str().unwrap().to_owned();
+    }
 }
 
 /// An owner with a venue in `zone`, tables of the given seats, and a booking policy (every day, 18:00–22:00 unless
@@ -62,7 +79,8 @@ pub async fn booking_venue(
     pacing: u32,
 ) -> BookingVenue {
     sign_up(server, email).await;
-    let owner = enrolled(server, email, PASSWORD).await.access;
+    let session = enrolled(server, email, PASSWORD).await;
+    let (owner, refresh) = (session.access, session.refresh);
     let venue = post(
         server,
         "/api/v1/venues",
@@ -94,7 +112,7 @@ pub async fn booking_venue(
         "horizon_days": 60,
         "max_party_size": 12,
         "deposit_per_cover": null,
-        "cancellation_cutoff_hours": 24
+        "cancellation_cutoff_hours": 0
     });
     let saved = call(
         server,
@@ -105,7 +123,12 @@ pub async fn booking_venue(
     )
     .await;
     assert_eq!(saved.status, 200, "{}", saved.body);
-    BookingVenue { owner, venue, tables }
+    BookingVenue {
+        owner,
+        refresh,
+        venue,
+        tables,
+    }
 }
 
 fn evenings() -> Value {
@@ -423,6 +446,8 @@ pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_w
             "start",
         ),
         (booking("tomorrow at seven", 2), 400, "start"),
+        // The calendar's last day: refused by the horizon, never an overflow (a 500).
+        (booking("9999-12-31T23:00:00Z", 2), 422, "start"),
         (with_guest("phone", "300 123 4567"), 400, "guest.phone"),
         (with_guest("email", "not-an-email"), 400, "guest.email"),
     ] {
@@ -443,6 +468,7 @@ pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_w
     );
 
     for (query, name) in [
+        ("date=9999-12-31&party_size=2".to_owned(), "date"),
         (format!("date={}&party_size=0", date), "party_size"),
         (
             format!("date={}&party_size=2", date - time::Duration::days(4)),
@@ -469,6 +495,23 @@ pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_w
         );
     }
     assert!(day(&server, &v, date).await.is_empty(), "nothing was written");
+    // A cancellation cut-off decides deposit refunds; with deposits not taken yet it is refused, not ignored.
+    let mut cut_off = policy();
+    cut_off["cancellation_cutoff_hours"] = json!(24);
+    let refused = call(
+        &server,
+        "PUT",
+        &format!("/api/v1/venues/{}/booking-policy", v.venue),
+        Some(&v.owner),
+        Some(cut_off),
+    )
+    .await;
+    assert_eq!(
+        (refused.status, field(&refused)),
+        (422, "cancellation_cutoff_hours".to_owned()),
+        "{}",
+        refused.body
+    );
     // A venue that takes no reservations, or an id that is no venue, is simply not found.
     let unknown = call(
         &server,
@@ -562,30 +605,21 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     let again = book(&server, &v.venue, booking(&seven, 2)).await;
     assert_eq!(again.status, 201, "{}", again.body);
 
-    // The host marks the second party a no-show: the table is free at once; a no-show cannot be seated.
+    // Before its time a party is neither late nor a no-show; the host's cancellation frees the table at once.
     let second = again.body["reservation_id"].as_str().unwrap();
-    let moved = post(
-        &server,
-        &format!("/api/v1/reservations/{second}/transitions"),
-        Some(&v.owner),
-        json!({"to": "no_show"}),
-    )
-    .await;
+    let host_moves = format!("/api/v1/reservations/{second}/transitions");
+    for early in ["late", "no_show"] {
+        let refused = post(&server, &host_moves, Some(&v.owner), json!({"to": early})).await;
+        assert_eq!(refused.status, 409, "{early}: {}", refused.body);
+    }
+    let cancelled = post(&server, &host_moves, Some(&v.owner), json!({"to": "cancelled"})).await;
     assert_eq!(
-        (moved.status, moved.body["status"].clone()),
-        (200, json!("no_show")),
+        (cancelled.status, cancelled.body["status"].clone()),
+        (200, json!("cancelled")),
         "{}",
-        moved.body
+        cancelled.body
     );
     assert!(starts(&availability(&server, &v.venue, date, 2).await).contains(&seven));
-    let seat = post(
-        &server,
-        &format!("/api/v1/reservations/{second}/transitions"),
-        Some(&v.owner),
-        json!({"to": "seated"}),
-    )
-    .await;
-    assert_eq!(seat.status, 409, "{}", seat.body);
 
     // A retried booking with the same Idempotency-Key is the same booking.
     let send = |key: &'static str| {
@@ -637,6 +671,36 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
         .clone();
     assert_eq!(opened["status"], "open");
     assert_eq!(opened["table_id"], v.tables[0].as_str());
+
+    // At 21:00 the table is free again (the 19:00 party's hold ends at 20:45). Once that time has come the guest's
+    // link no longer cancels; 15 minutes later the party is late, then a no-show, which is never seated.
+    let nine = format!("{}T02:00:00Z", date + time::Duration::days(1));
+    let third = book(&server, &v.venue, booking(&nine, 2)).await;
+    assert_eq!(third.status, 201, "{}", third.body);
+    let (id, token) = (
+        third.body["reservation_id"].as_str().unwrap(),
+        third.body["manage_token"].as_str().unwrap(),
+    );
+    set_clock(
+        &server,
+        time::OffsetDateTime::parse(&nine, &time::format_description::well_known::Rfc3339).unwrap()
+            + time::Duration::minutes(16),
+    );
+    let mut v = v;
+    v.refreshed(&server).await;
+    let too_late = post(
+        &server,
+        &format!("/api/v1/reservations/{id}/cancel?token={token}"),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(too_late.status, 409, "{}", too_late.body);
+    let moves = format!("/api/v1/reservations/{id}/transitions");
+    for (to, status) in [("late", 200), ("no_show", 200), ("seated", 409)] {
+        let moved = post(&server, &moves, Some(&v.owner), json!({"to": to})).await;
+        assert_eq!(moved.status, status, "{to}: {}", moved.body);
+    }
 }
 
 pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) {
@@ -736,8 +800,8 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
     )
     .await;
     assert_eq!(full.status, 409, "{}", full.body);
-    // A party that did not come does not move.
-    let gone = post(&server, &moves, Some(&v.owner), json!({"to": "no_show"})).await;
+    // A cancelled booking does not move.
+    let gone = post(&server, &moves, Some(&v.owner), json!({"to": "cancelled"})).await;
     assert_eq!(gone.status, 200, "{}", gone.body);
     let late_move = post(
         &server,
