@@ -171,6 +171,12 @@ impl BookingPolicy {
         }
         if self.cancellation_cutoff_hours > 24 * 14 {
             errors.push("cancellation_cutoff_hours", "must be at most two weeks");
+        } else if self.cancellation_cutoff_hours > 0 && self.deposit_per_cover.is_none() {
+            // The cut-off decides deposit refunds and nothing else: without a deposit it would be stored and ignored.
+            errors.push(
+                "cancellation_cutoff_hours",
+                "decides whether a cancellation refunds the deposit: set deposit_per_cover, or leave it 0",
+            );
         }
         errors.into_result(self)
     }
@@ -511,6 +517,52 @@ pub fn availability(
         .collect()
 }
 
+/// The deposit a booking asks: the policy's deposit per cover times the party's covers, or none. `None` also when
+/// the product would overflow (a policy's schema bounds keep it far from that).
+pub fn deposit_for(policy: &BookingPolicy, party: u16) -> Option<Money> {
+    let per_cover = policy.deposit_per_cover?;
+    let amount = per_cover.amount.checked_mul(i64::from(party))?;
+    Money::new(amount, per_cover.currency).ok()
+}
+
+/// The last instant a guest's cancellation still refunds the deposit: `cancellation_cutoff_hours` before the start
+/// (the rule the widget shows before paying).
+pub fn refundable_until(policy: &BookingPolicy, start: OffsetDateTime) -> OffsetDateTime {
+    start.saturating_sub(time::Duration::hours(i64::from(policy.cancellation_cutoff_hours)))
+}
+
+/// How a booking with a paid deposit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The guest cancelled, by the link in their confirmation.
+    GuestCancelled,
+    /// The venue cancelled (a host): never the guest's fault.
+    VenueCancelled,
+    NoShow,
+    /// The party came: the venue keeps the deposit and deducts it at its till.
+    Seated,
+}
+
+/// What becomes of a paid deposit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepositFate {
+    /// Back to the guest's card.
+    Refund,
+    /// To the venue.
+    Keep,
+}
+
+/// The venue's disclosed rule: a guest who cancels up to [`refundable_until`] gets the deposit back, later it is
+/// kept; a no-show forfeits it; a cancellation by the venue always refunds it; a seated party's deposit goes to the
+/// venue (deducted from its bill there).
+pub fn deposit_fate(ending: Ending, refundable_until: OffsetDateTime, at: OffsetDateTime) -> DepositFate {
+    match ending {
+        Ending::GuestCancelled if at <= refundable_until => DepositFate::Refund,
+        Ending::VenueCancelled => DepositFate::Refund,
+        Ending::GuestCancelled | Ending::NoShow | Ending::Seated => DepositFate::Keep,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -823,6 +875,54 @@ mod tests {
                 let y = check_booking(&p, &tz, &shuffled, &holdings, slot.start, party, Channel::Staff, NOW).unwrap();
                 prop_assert_eq!(x, y);
             }
+        }
+    }
+
+    #[test]
+    fn a_deposit_is_per_cover_and_refunded_only_before_the_cut_off_or_when_the_venue_cancels() {
+        let mut policy = policy();
+        assert_eq!(
+            deposit_for(&policy, 4),
+            None,
+            "no deposit in the policy, none asked"
+        );
+        policy.deposit_per_cover = Some(Money::new(20_000, crate::Currency::COP).unwrap());
+        policy.cancellation_cutoff_hours = 24;
+        assert_eq!(deposit_for(&policy, 4).map(|m| m.amount), Some(80_000));
+        let start = time::macros::datetime!(2026-12-05 20:00 UTC);
+        let until = refundable_until(&policy, start);
+        assert_eq!(until, time::macros::datetime!(2026-12-04 20:00 UTC));
+        let fate = |ending, at| deposit_fate(ending, until, at);
+        assert_eq!(
+            fate(Ending::GuestCancelled, until),
+            DepositFate::Refund,
+            "at the cut-off still refunds"
+        );
+        assert_eq!(
+            fate(Ending::GuestCancelled, until + time::Duration::SECOND),
+            DepositFate::Keep
+        );
+        assert_eq!(fate(Ending::VenueCancelled, start), DepositFate::Refund);
+        assert_eq!(
+            fate(Ending::NoShow, until - time::Duration::DAY),
+            DepositFate::Keep
+        );
+        assert_eq!(fate(Ending::Seated, start), DepositFate::Keep);
+    }
+
+    proptest::proptest! {
+        /// A guest's cancellation refunds exactly when it comes no later than the cut-off, whatever the times.
+        #[test]
+        fn a_guest_cancellation_refunds_exactly_up_to_the_cut_off(
+            cutoff in 0u16..400, start in 0i64..4_000_000_000, offset in -2_000_000i64..2_000_000,
+        ) {
+            let mut policy = policy();
+            policy.cancellation_cutoff_hours = cutoff;
+            let start = OffsetDateTime::from_unix_timestamp(start).unwrap();
+            let at = start + time::Duration::seconds(offset);
+            let refunded = deposit_fate(Ending::GuestCancelled, refundable_until(&policy, start), at)
+                == DepositFate::Refund;
+            proptest::prop_assert_eq!(refunded, start - at >= time::Duration::hours(i64::from(cutoff)));
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod contract;
+pub mod deposits;
 pub mod embedded;
 pub mod events;
 pub mod extract;

@@ -232,7 +232,26 @@ pub async fn interpret(
                         .unwrap_or_else(|| "payment failed".into());
                     (Some(partner), EventEffect::PaymentFailed { payment, reason })
                 }
-                None => (None, EventEffect::Ignored),
+                None => match crate::deposits::reservation_of(&intent) {
+                    // A deposit's: its partner from our deposit directory; the store checks the PaymentIntent is
+                    // the one it recorded for that reservation.
+                    Some(reservation) if event.kind == "payment_intent.succeeded" => {
+                        match store.deposit_partner(reservation).await.ok().flatten() {
+                            Some(partner) => (
+                                Some(partner),
+                                EventEffect::DepositPaid {
+                                    reservation,
+                                    payment_intent: intent.id.clone(),
+                                    charge: intent.latest_charge.clone(),
+                                    amount_received: intent.amount_received,
+                                },
+                            ),
+                            None => (None, EventEffect::Ignored),
+                        }
+                    }
+                    // A failed attempt: the guest may try another card until the hold expires.
+                    _ => (None, EventEffect::Ignored),
+                },
             }
         }
         "charge.refunded" | "charge.dispute.created" => {
@@ -618,6 +637,7 @@ pub async fn upkeep(store: &Arc<dyn Store>, service: &PaymentService, clock: &Ar
         }
         send_due_transfers(store, service, &scope, clock.now()).await;
         release_expired_holds(store, service, &scope, clock.now()).await;
+        crate::deposits::settle_due(store, service, &scope, clock.now()).await;
     }
 }
 

@@ -251,6 +251,13 @@ pub enum EventEffect {
         arrival_date: Option<OffsetDateTime>,
         failure: Option<String>,
     },
+    /// A reservation's deposit was paid (its PaymentIntent's metadata names the reservation).
+    DepositPaid {
+        reservation: Uuid,
+        payment_intent: String,
+        charge: Option<String>,
+        amount_received: i64,
+    },
     /// Recorded as processed, nothing else to do.
     Ignored,
 }

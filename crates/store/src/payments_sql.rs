@@ -520,6 +520,62 @@ impl Engine {
                 .execute(&mut *conn)
                 .await?;
             }
+            EventEffect::DepositPaid {
+                reservation,
+                payment_intent,
+                charge,
+                amount_received,
+            } => {
+                // Paid while the booking awaits it: the booking is confirmed. Paid after the booking ended (its hold
+                // expired while the guest was paying, or it was cancelled): the money goes back (refund-due).
+                let awaited: Option<i64> = sqlx::query_scalar(
+                    "UPDATE reservation_deposits SET status = CASE WHEN EXISTS
+                            (SELECT 1 FROM reservations WHERE partner_id = $1 AND id = $2
+                               AND status = 'awaiting_deposit') THEN 'paid' ELSE 'refund_due' END,
+                            charge_id = $4, updated_at = $5
+                      WHERE partner_id = $1 AND reservation_id = $2 AND payment_intent = $3
+                        AND status IN ('awaiting', 'released') RETURNING amount",
+                )
+                .bind(u(partner))
+                .bind(u(reservation))
+                .bind(payment_intent)
+                .bind(charge)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?;
+                match awaited {
+                    None => {
+                        mismatch = Some(format!(
+                            "deposit of reservation {reservation}: {payment_intent} succeeded but no deposit awaits it"
+                        ));
+                    }
+                    Some(asked) => {
+                        if asked != *amount_received {
+                            mismatch = Some(format!(
+                                "deposit of reservation {reservation}: Stripe received {amount_received}, we asked {asked}"
+                            ));
+                        }
+                        sqlx::query(
+                            "UPDATE reservations SET status = 'confirmed', updated_at = $3
+                              WHERE partner_id = $1 AND id = $2 AND status = 'awaiting_deposit'",
+                        )
+                        .bind(u(partner))
+                        .bind(u(reservation))
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?;
+                        insert_audit(
+                            conn,
+                            scope.partner(),
+                            &AuditEntry::new("reservation.deposit_paid")
+                                .target(reservation.to_string())
+                                .detail(format!("{payment_intent}: {amount_received}")),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+            }
             EventEffect::Ignored => {}
         }
         Ok(EventOutcome::Applied {

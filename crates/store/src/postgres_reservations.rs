@@ -2,8 +2,10 @@
 //! booking locks its venue's policy row (`FOR UPDATE`); row-level security scopes every statement to the tenant.
 
 use async_trait::async_trait;
-use comanda_domain::reservation::{Assignment, BookableTable, BookingPolicy, Floor, Holding, Refusal};
-use comanda_domain::{PartnerId, Venue};
+use comanda_domain::reservation::{
+    Assignment, BookableTable, BookingPolicy, DepositFate, Floor, Holding, Refusal,
+};
+use comanda_domain::{Currency, Money, PartnerId, Venue};
 use comanda_security::TenantScope;
 use sqlx::PgConnection as Conn;
 use sqlx::Row;
@@ -16,8 +18,8 @@ use crate::postgres::{PgStore as Engine, venue_from_row};
 use crate::postgres_identity::{h, insert_audit, insert_message, opt_uuid_col, uuid_col};
 use crate::postgres_ordering::foreign_key_to_not_found;
 use crate::reservations::{
-    BookOutcome, BookingContext, DecideBooking, Host, MoveOutcome, NewReservation, Reservation,
-    ReservationStatus, ReservationStore,
+    BookOutcome, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome, NewReservation,
+    Reservation, ReservationStatus, ReservationStore,
 };
 use crate::{StoreError, StoreResult};
 

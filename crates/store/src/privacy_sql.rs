@@ -356,6 +356,7 @@ impl crate::privacy::PrivacyStore for Engine {
             ("DELETE FROM table_directory WHERE partner_id = $1", 2),
             // Its venues leave the public booking directory: no availability or booking reaches them.
             ("DELETE FROM booking_directory WHERE partner_id = $1", 3),
+            ("DELETE FROM deposit_directory WHERE partner_id = $1", 3),
             (
                 "UPDATE staff SET credential_generation = credential_generation + 1 WHERE partner_id = $1",
                 3,

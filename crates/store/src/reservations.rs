@@ -5,8 +5,9 @@
 //! [`DecideBooking`], so every path — public booking, staff booking, a move — runs the same check on fresh data.
 
 use async_trait::async_trait;
+use comanda_domain::Money;
 use comanda_domain::Venue;
-use comanda_domain::reservation::{Assignment, BookingPolicy, Floor, Holding, Refusal};
+use comanda_domain::reservation::{Assignment, BookingPolicy, DepositFate, Floor, Holding, Refusal};
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -18,6 +19,8 @@ use crate::privacy::GuestContact;
 /// Where a reservation is in its life. Holding states keep their tables claimed; the others have released them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReservationStatus {
+    /// Held for its deposit: the tables are claimed until the hold expires; paying confirms it.
+    AwaitingDeposit,
     Booked,
     Confirmed,
     Late,
@@ -28,7 +31,8 @@ pub enum ReservationStatus {
 }
 
 impl ReservationStatus {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
+        Self::AwaitingDeposit,
         Self::Booked,
         Self::Confirmed,
         Self::Late,
@@ -40,6 +44,7 @@ impl ReservationStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::AwaitingDeposit => "awaiting_deposit",
             Self::Booked => "booked",
             Self::Confirmed => "confirmed",
             Self::Late => "late",
@@ -54,17 +59,22 @@ impl ReservationStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
-    /// Booked, confirmed, late and seated parties hold their tables.
+    /// Parties awaiting their deposit, booked, confirmed, late and seated hold their tables.
     pub fn holds_tables(self) -> bool {
-        matches!(self, Self::Booked | Self::Confirmed | Self::Late | Self::Seated)
+        matches!(
+            self,
+            Self::AwaitingDeposit | Self::Booked | Self::Confirmed | Self::Late | Self::Seated
+        )
     }
 
-    /// The host's moves: confirm, mark late (15 minutes past the start), seat, finish, cancel, no-show.
+    /// The host's moves: confirm, mark late (15 minutes past the start), seat, finish, cancel, no-show. A booking
+    /// awaiting its deposit can only be cancelled: paying it is what confirms it.
     pub fn can_move_to(self, to: Self) -> bool {
         use ReservationStatus::*;
         matches!(
             (self, to),
-            (Booked, Confirmed | Late | Seated | Cancelled | NoShow)
+            (AwaitingDeposit, Cancelled)
+                | (Booked, Confirmed | Late | Seated | Cancelled | NoShow)
                 | (Confirmed, Late | Seated | Cancelled | NoShow)
                 | (Late, Seated | Cancelled | NoShow)
                 | (Seated, Finished)
@@ -106,6 +116,79 @@ pub struct NewReservation {
     /// The guest's confirmation with the link to view or cancel, queued in the booking's transaction (so a
     /// booking that commits always sends it, and a refused one never does).
     pub confirmation: Option<crate::identity::OutboxMessage>,
+    /// The deposit the venue's policy asks: the booking then awaits it, holding its tables until the hold expires.
+    pub deposit: Option<NewDeposit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeposit {
+    pub amount: Money,
+    pub hold_expires_at: OffsetDateTime,
+    /// `comanda_domain::reservation::refundable_until`: recorded so the rule shown before paying is the one applied.
+    pub refundable_until: OffsetDateTime,
+}
+
+/// Where a deposit's money is (migration 0018 says what each means).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepositStatus {
+    Awaiting,
+    Paid,
+    RefundDue,
+    KeepDue,
+    Refunded,
+    Kept,
+    Released,
+}
+
+impl DepositStatus {
+    pub const ALL: [Self; 7] = [
+        Self::Awaiting,
+        Self::Paid,
+        Self::RefundDue,
+        Self::KeepDue,
+        Self::Refunded,
+        Self::Kept,
+        Self::Released,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Awaiting => "awaiting",
+            Self::Paid => "paid",
+            Self::RefundDue => "refund_due",
+            Self::KeepDue => "keep_due",
+            Self::Refunded => "refunded",
+            Self::Kept => "kept",
+            Self::Released => "released",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The status a paid deposit takes when its booking ends, by the fate the venue's rule gave it.
+    pub fn due(fate: DepositFate) -> Self {
+        match fate {
+            DepositFate::Refund => Self::RefundDue,
+            DepositFate::Keep => Self::KeepDue,
+        }
+    }
+}
+
+/// A reservation's deposit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deposit {
+    pub reservation_id: Uuid,
+    pub venue_id: Uuid,
+    pub amount: Money,
+    pub status: DepositStatus,
+    pub payment_intent: Option<String>,
+    pub charge: Option<String>,
+    /// The Stripe refund or transfer that settled it.
+    pub settlement: Option<String>,
+    pub hold_expires_at: OffsetDateTime,
+    pub refundable_until: OffsetDateTime,
 }
 
 /// The member moving a reservation: recorded as who accepted the table's session when they seat it.
@@ -225,13 +308,48 @@ pub trait ReservationStore: Send + Sync {
     /// (by `host`, a member) opens the first table's session, or joins the live one a guest's QR order opened, so
     /// the party's orders and bill belong to the reservation. `Ok(None)` when the move is not allowed from the
     /// current status.
+    /// `deposit` is what the venue's rule decided for a paid deposit when this move ends the booking: the deposit
+    /// becomes refund- or keep-due in the same transaction (a deposit still awaited is left for its hold's expiry).
+    #[allow(clippy::too_many_arguments)]
     async fn transition_reservation(
         &self,
         scope: &TenantScope,
         id: Uuid,
         to: ReservationStatus,
         host: Option<&Host>,
+        deposit: Option<DepositFate>,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>>;
+
+    /// The partner whose reservation a deposit's PaymentIntent names, from the platform's deposit directory.
+    async fn deposit_partner(&self, reservation: Uuid) -> StoreResult<Option<comanda_domain::PartnerId>>;
+
+    async fn deposit(&self, scope: &TenantScope, reservation: Uuid) -> StoreResult<Option<Deposit>>;
+
+    async fn attach_deposit_intent(
+        &self,
+        scope: &TenantScope,
+        reservation: Uuid,
+        intent: &str,
+    ) -> StoreResult<()>;
+
+    /// Deposits whose money must still move at Stripe: refund- or keep-due, and awaited ones whose hold expired.
+    async fn unsettled_deposits(&self, scope: &TenantScope, now: OffsetDateTime)
+    -> StoreResult<Vec<Deposit>>;
+
+    /// Records a deposit's settlement: `from` → `to` (refunded or kept with the Stripe object that moved it, or
+    /// released once its PaymentIntent is cancelled, which also cancels a booking still awaiting it and frees its
+    /// tables). `Ok(None)` when the deposit is no longer `from` (another instance settled it).
+    #[allow(clippy::too_many_arguments)]
+    async fn settle_deposit(
+        &self,
+        scope: &TenantScope,
+        reservation: Uuid,
+        from: DepositStatus,
+        to: DepositStatus,
+        settlement: Option<&str>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Deposit>>;
 }

@@ -4,7 +4,7 @@
 // primary key on both.
 
 /// Statuses whose bookings hold their tables (`ReservationStatus::holds_tables`).
-const HOLDING: &str = "('booked', 'confirmed', 'late', 'seated')";
+const HOLDING: &str = "('awaiting_deposit', 'booked', 'confirmed', 'late', 'seated')";
 
 fn reservation_from_row(row: &DbRow) -> StoreResult<Reservation> {
     let status: String = row.try_get("status")?;
@@ -25,6 +25,24 @@ fn reservation_from_row(row: &DbRow) -> StoreResult<Reservation> {
         session_id: opt_uuid_col(row, "session_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn deposit_from_row(row: &DbRow) -> StoreResult<Deposit> {
+    let status: String = row.try_get("status")?;
+    let code: String = row.try_get("currency")?;
+    let currency = Currency::from_code(&code).ok_or_else(|| crate::records::corrupt("currency", &code))?;
+    Ok(Deposit {
+        reservation_id: uuid_col(row, "reservation_id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        amount: Money::new(row.try_get("amount")?, currency)
+            .map_err(|_| crate::records::corrupt("amount", "negative"))?,
+        status: DepositStatus::parse(&status).ok_or_else(|| crate::records::corrupt("status", &status))?,
+        payment_intent: row.try_get("payment_intent")?,
+        charge: row.try_get("charge_id")?,
+        settlement: row.try_get("settlement")?,
+        hold_expires_at: row.try_get("hold_expires_at")?,
+        refundable_until: row.try_get("refundable_until")?,
     })
 }
 
@@ -312,7 +330,7 @@ impl ReservationStore for Engine {
         let row = sqlx::query(
             "INSERT INTO reservations (partner_id, id, venue_id, guest_id, party_size, start_at, until_at, status,
                                        channel, tables, note, idempotency_key, request_hash, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'booked', $8, $9, $10, $11, $12, $13, $13)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $14, $8, $9, $10, $11, $12, $13, $13)
              RETURNING *",
         )
         .bind(h(partner.as_uuid()))
@@ -328,10 +346,36 @@ impl ReservationStore for Engine {
         .bind(&booking.idempotency_key)
         .bind(&booking.request_hash)
         .bind(now)
+        .bind(match booking.deposit {
+            Some(_) => ReservationStatus::AwaitingDeposit.as_str(),
+            None => ReservationStatus::Booked.as_str(),
+        })
         .fetch_one(&mut *tx)
         .await?;
         if !claim(&mut tx, partner, booking.id, &assignment).await? {
             return Ok(BookOutcome::Refused(Refusal::SlotTaken));
+        }
+        if let Some(deposit) = &booking.deposit {
+            sqlx::query(
+                "INSERT INTO reservation_deposits (partner_id, reservation_id, venue_id, amount, currency, status,
+                                                   hold_expires_at, refundable_until, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'awaiting', $6, $7, $8, $8)",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(booking.id))
+            .bind(h(booking.venue_id))
+            .bind(deposit.amount.amount)
+            .bind(deposit.amount.currency.code())
+            .bind(deposit.hold_expires_at)
+            .bind(deposit.refundable_until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO deposit_directory (reservation_id, partner_id) VALUES ($1, $2)")
+                .bind(h(booking.id))
+                .bind(h(partner.as_uuid()))
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(message) = &booking.confirmation {
             insert_message(self, &mut tx, message).await?;
@@ -468,6 +512,7 @@ impl ReservationStore for Engine {
         id: Uuid,
         to: ReservationStatus,
         host: Option<&Host>,
+        deposit: Option<DepositFate>,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>> {
@@ -503,6 +548,18 @@ impl ReservationStore for Engine {
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Some(fate) = deposit {
+            sqlx::query(
+                "UPDATE reservation_deposits SET status = $3, updated_at = $4
+                  WHERE partner_id = $1 AND reservation_id = $2 AND status = 'paid'",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .bind(DepositStatus::due(fate).as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
         let moved = sqlx::query("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2")
             .bind(h(partner.as_uuid()))
@@ -511,6 +568,106 @@ impl ReservationStore for Engine {
             .await?;
         tx.commit().await?;
         Ok(Some(reservation_from_row(&moved)?))
+    }
+
+    async fn deposit_partner(&self, reservation: Uuid) -> StoreResult<Option<PartnerId>> {
+        let row = sqlx::query("SELECT partner_id FROM deposit_directory WHERE reservation_id = $1")
+            .bind(h(reservation))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| uuid_col(&row, "partner_id").map(PartnerId::from_uuid))
+            .transpose()
+    }
+
+    async fn deposit(&self, scope: &TenantScope, reservation: Uuid) -> StoreResult<Option<Deposit>> {
+        sqlx::query("SELECT * FROM reservation_deposits WHERE partner_id = $1 AND reservation_id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(reservation))
+            .fetch_optional(&mut *self.reading(scope).await?)
+            .await?
+            .as_ref()
+            .map(deposit_from_row)
+            .transpose()
+    }
+
+    async fn attach_deposit_intent(&self, scope: &TenantScope, reservation: Uuid, intent: &str) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        sqlx::query(
+            "UPDATE reservation_deposits SET payment_intent = $3 WHERE partner_id = $1 AND reservation_id = $2",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(reservation))
+        .bind(intent)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unsettled_deposits(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Deposit>> {
+        sqlx::query(
+            "SELECT * FROM reservation_deposits WHERE partner_id = $1
+               AND (status IN ('refund_due', 'keep_due') OR (status = 'awaiting' AND hold_expires_at <= $2))
+             ORDER BY updated_at LIMIT 500",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(now)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?
+        .iter()
+        .map(deposit_from_row)
+        .collect()
+    }
+
+    async fn settle_deposit(
+        &self,
+        scope: &TenantScope,
+        reservation: Uuid,
+        from: DepositStatus,
+        to: DepositStatus,
+        settlement: Option<&str>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Deposit>> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE reservation_deposits SET status = $4, settlement = COALESCE($5, settlement), updated_at = $6
+              WHERE partner_id = $1 AND reservation_id = $2 AND status = $3 RETURNING *",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(reservation))
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(settlement)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        if to == DepositStatus::Released {
+            // Never paid: a booking still awaiting it is cancelled, and its tables are free from this commit on.
+            let cancelled = sqlx::query(
+                "UPDATE reservations SET status = 'cancelled', updated_at = $3
+                  WHERE partner_id = $1 AND id = $2 AND status = 'awaiting_deposit'",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(reservation))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if cancelled.rows_affected() > 0 {
+                sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
+                    .bind(h(partner.as_uuid()))
+                    .bind(h(reservation))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        insert_audit(&mut tx, partner, &audit.targeting(reservation), now).await?;
+        tx.commit().await?;
+        Ok(Some(deposit_from_row(&row)?))
     }
 }
 

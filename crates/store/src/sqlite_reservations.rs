@@ -2,8 +2,10 @@
 //! booking's write transaction (`BEGIN IMMEDIATE`) is already the venue's lock.
 
 use async_trait::async_trait;
-use comanda_domain::reservation::{Assignment, BookableTable, BookingPolicy, Floor, Holding, Refusal};
-use comanda_domain::{PartnerId, Venue};
+use comanda_domain::reservation::{
+    Assignment, BookableTable, BookingPolicy, DepositFate, Floor, Holding, Refusal,
+};
+use comanda_domain::{Currency, Money, PartnerId, Venue};
 use comanda_security::TenantScope;
 use sqlx::Row;
 use sqlx::SqliteConnection as Conn;
@@ -13,8 +15,8 @@ use uuid::Uuid;
 
 use crate::identity::AuditEntry;
 use crate::reservations::{
-    BookOutcome, BookingContext, DecideBooking, Host, MoveOutcome, NewReservation, Reservation,
-    ReservationStatus, ReservationStore,
+    BookOutcome, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome, NewReservation,
+    Reservation, ReservationStatus, ReservationStore,
 };
 use crate::sqlite::{SqliteStore as Engine, venue_from_row};
 use crate::sqlite_identity::{h, insert_audit, insert_message, opt_uuid_col, uuid_col};

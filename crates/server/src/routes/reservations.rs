@@ -7,13 +7,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use comanda_domain::ValidationErrors;
-use comanda_domain::reservation::{self, BookingPolicy, Channel, Refusal};
+use comanda_domain::reservation::{self, BookingPolicy, Channel, Ending, Refusal};
 use comanda_domain::validation::clean_text;
 use comanda_security::TenantScope;
 use comanda_security::booking_link::{self, PublicListing};
+use comanda_store::payments::ConnectedAccount;
 use comanda_store::privacy::GuestContact;
 use comanda_store::reservations::{
-    BookOutcome, Host, MoveOutcome, NewReservation, Reservation, ReservationStatus,
+    BookOutcome, Deposit, DepositStatus, Host, MoveOutcome, NewReservation, Reservation, ReservationStatus,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{Caller, RequestContext};
+use crate::deposits;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::guest::idempotency_key;
@@ -65,19 +67,22 @@ pub async fn put_policy(
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
         .await?;
     venue_zone(&found)?;
-    // Refused rather than stored and ignored: a guest would be promised a rule nothing enforces. The cut-off
-    // decides whether a cancellation refunds the deposit, so it goes with deposits.
-    let mut later = ValidationErrors::default();
-    if policy.deposit_per_cover.is_some() {
-        later.push("deposit_per_cover", "deposits are not taken yet; leave it null");
+    // A deposit is taken in the venue's currency, by card through the partner's connected account: refused rather
+    // than stored and then unenforceable at the first booking.
+    if let Some(deposit) = policy.deposit_per_cover {
+        if deposit.currency != found.currency {
+            return Err(ApiError::rule(ValidationErrors::single(
+                "deposit_per_cover",
+                format!("must be in the venue's currency, {}", found.currency.code()),
+            )));
+        }
+        deposit_account(&state, &caller.scope).await.map_err(|_| {
+            ApiError::rule(ValidationErrors::single(
+                "deposit_per_cover",
+                "deposits are paid by card: finish the Stripe onboarding (payouts) first",
+            ))
+        })?;
     }
-    if policy.cancellation_cutoff_hours > 0 {
-        later.push(
-            "cancellation_cutoff_hours",
-            "the cut-off decides deposit refunds, and deposits are not taken yet; leave it 0",
-        );
-    }
-    later.into_result(()).map_err(ApiError::rule)?;
     state
         .store
         .put_booking_policy(
@@ -89,6 +94,28 @@ pub async fn put_policy(
         )
         .await?;
     Ok(Json(policy))
+}
+
+/// The payment service and the partner's connected account when it can take card payments; 422
+/// `payments-unavailable` otherwise.
+async fn deposit_account(
+    state: &AppState,
+    scope: &TenantScope,
+) -> Result<(std::sync::Arc<crate::payments::PaymentService>, ConnectedAccount), ApiError> {
+    let unavailable = || {
+        ApiError::from(
+            Problem::new(ProblemType::PaymentsUnavailable)
+                .detail("this restaurant cannot take its booking deposit by card right now; please call it"),
+        )
+    };
+    let service = state.payments.clone().ok_or_else(unavailable)?;
+    let account = state
+        .store
+        .connected_account(scope)
+        .await?
+        .filter(ConnectedAccount::accepts_payments)
+        .ok_or_else(unavailable)?;
+    Ok((service, account))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -373,6 +400,36 @@ pub struct BookingConfirmation {
     pub party_size: u16,
     /// The guest's key to view or cancel this reservation (`?token=`); shown once, keep it.
     pub manage_token: String,
+    /// The deposit the venue asks, when it does: the booking awaits it (`awaiting_deposit`) until `hold_expires_at`.
+    pub deposit: Option<DepositView>,
+    /// With a deposit awaiting payment: the PaymentIntent's client secret and the key for Stripe Elements.
+    pub client_secret: Option<String>,
+    pub publishable_key: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DepositView {
+    /// Minor units of `currency`.
+    pub amount: i64,
+    pub currency: String,
+    /// `awaiting`, `paid`, `refund_due`, `keep_due`, `refunded`, `kept` or `released`.
+    pub status: String,
+    /// A guest's cancellation until this instant refunds the deposit; later, or not coming, the venue keeps it.
+    pub refundable_until: String,
+    /// Unpaid by then, the booking is released.
+    pub hold_expires_at: String,
+}
+
+impl From<&Deposit> for DepositView {
+    fn from(d: &Deposit) -> Self {
+        Self {
+            amount: d.amount.amount,
+            currency: d.amount.currency.code().to_owned(),
+            status: d.status.as_str().to_owned(),
+            refundable_until: rfc3339(d.refundable_until),
+            hold_expires_at: rfc3339(d.hold_expires_at),
+        }
+    }
 }
 
 fn valid_phone(phone: &str) -> bool {
@@ -409,7 +466,8 @@ fn refusal(refused: Refusal) -> ApiError {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json")),
     security((), ("bearer" = [])))]
 pub async fn book(
     State(state): State<AppState>,
@@ -459,7 +517,31 @@ pub async fn book(
     let id = Uuid::now_v7();
     let body = serde_json::to_vec(&request).unwrap_or_default();
     let partner = scope.partner();
-    let zone = zone_of(&state, &scope, venue).await?;
+    let found = state
+        .store
+        .venue(&scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    let zone = reservation::zone(&found.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    // A guest booking online pays the venue's deposit; a host booking by phone takes the guest's word.
+    let policy = state.store.booking_policy(&scope, venue).await?;
+    let asked = match (channel, policy.as_ref()) {
+        (Channel::Online, Some(policy)) => reservation::deposit_for(policy, request.party_size)
+            .map(|amount| (amount, reservation::refundable_until(policy, start))),
+        _ => None,
+    };
+    let payments = match asked {
+        Some(_) => Some(deposit_account(&state, &scope).await?),
+        None => None,
+    };
+    let deposit = asked
+        .zip(payments.as_ref())
+        .map(
+            |((amount, refundable_until), (service, _))| comanda_store::reservations::NewDeposit {
+                amount,
+                hold_expires_at: now + service.hold,
+                refundable_until,
+            },
+        );
     let confirmation = confirmation_mail(
         &state,
         Lang::negotiate(&headers),
@@ -469,6 +551,7 @@ pub async fn book(
         &email,
         &local_rfc3339(&zone, start),
         request.party_size,
+        deposit.as_ref().map(|d| d.amount),
     );
     let booking = NewReservation {
         id,
@@ -495,6 +578,7 @@ pub async fn book(
             .as_ref()
             .to_vec(),
         confirmation: Some(confirmation),
+        deposit,
     };
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
         let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
@@ -516,7 +600,7 @@ pub async fn book(
         None => AuditedGuest::entry(&ctx, "reservation.booked", venue, request.party_size),
     };
     let outcome = state.store.book(&scope, &booking, &decide, &audit, now).await?;
-    let confirmed = |reservation: Reservation| {
+    let confirmed = |reservation: Reservation, deposit: Option<(&Deposit, String, String)>| {
         (
             StatusCode::CREATED,
             Json(BookingConfirmation {
@@ -526,11 +610,56 @@ pub async fn book(
                 local: local_rfc3339(&zone, reservation.start),
                 party_size: reservation.party_size,
                 manage_token: booking_link::issue(&state.booking_key, partner, reservation.id),
+                deposit: deposit.as_ref().map(|(d, _, _)| DepositView::from(*d)),
+                client_secret: deposit.as_ref().map(|(_, secret, _)| secret.clone()),
+                publishable_key: deposit.map(|(_, _, key)| key),
             }),
         )
     };
     match outcome {
-        BookOutcome::Created(reservation) | BookOutcome::Replayed(reservation) => Ok(confirmed(reservation)),
+        BookOutcome::Created(reservation) | BookOutcome::Replayed(reservation) => {
+            let Some((service, account)) = payments else {
+                return Ok(confirmed(reservation, None));
+            };
+            // The deposit's PaymentIntent, made (or found again, on a retry) under a key derived from the booking.
+            let stored = state.store.deposit(&scope, reservation.id).await?;
+            let Some(stored) = stored.filter(|d| d.status == DepositStatus::Awaiting) else {
+                return Ok(confirmed(reservation, None));
+            };
+            let amount = stored.amount;
+            match deposits::start(
+                &service,
+                &scope,
+                &account,
+                (venue, &found.name),
+                reservation.id,
+                amount,
+            )
+            .await
+            {
+                Ok(intent) => {
+                    state
+                        .store
+                        .attach_deposit_intent(&scope, reservation.id, &intent.id)
+                        .await?;
+                    let secret = intent.client_secret.unwrap_or_default();
+                    Ok(confirmed(
+                        reservation,
+                        Some((&stored, secret, service.publishable_key.clone())),
+                    ))
+                }
+                Err(error) => {
+                    // No way to pay: the booking is released at once rather than holding the tables for nothing.
+                    tracing::warn!(reservation = %reservation.id, %error, "deposit PaymentIntent not created");
+                    deposits::settle_now(&state.store, &service, &scope, reservation.id, now).await;
+                    Err(Problem::new(ProblemType::PaymentProvider)
+                        .detail(
+                            "the card processor did not answer; the booking was not kept, please try again",
+                        )
+                        .into())
+                }
+            }
+        }
         BookOutcome::KeyReused => Err(Problem::new(ProblemType::Conflict)
             .detail("this Idempotency-Key was used for another booking")
             .into()),
@@ -551,6 +680,7 @@ fn confirmation_mail(
     recipient: &str,
     local: &str,
     party: u16,
+    deposit: Option<comanda_domain::Money>,
 ) -> comanda_store::identity::OutboxMessage {
     let token = booking_link::issue(&state.booking_key, partner, reservation);
     let link = format!(
@@ -558,15 +688,33 @@ fn confirmation_mail(
         state.identity.public_origin()
     );
     let (date, time) = (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""));
-    let (subject, body) = match lang {
-        Lang::Es => (
+    let (subject, body) = match (lang, deposit) {
+        (Lang::Es, Some(deposit)) => (
+            "Reserva pendiente del depósito",
+            format!(
+                "Tu reserva para {party} el {date} a las {time} se confirma al pagar el depósito de {} {}.\n\n\
+                 Para verla o cancelarla: {link}\n",
+                deposit.amount,
+                deposit.currency.code()
+            ),
+        ),
+        (Lang::En, Some(deposit)) => (
+            "Booking awaiting its deposit",
+            format!(
+                "Your booking for {party} on {date} at {time} is confirmed once its deposit of {} {} is paid.\n\n\
+                 To see or cancel it: {link}\n",
+                deposit.amount,
+                deposit.currency.code()
+            ),
+        ),
+        (Lang::Es, None) => (
             "Reserva confirmada",
             format!(
                 "Tu reserva para {party} el {date} a las {time} está confirmada.\n\n\
                  Para verla o cancelarla: {link}\n"
             ),
         ),
-        Lang::En => (
+        (Lang::En, None) => (
             "Booking confirmed",
             format!(
                 "Your booking for {party} on {date} at {time} is confirmed.\n\n\
@@ -625,6 +773,8 @@ pub struct ReservationView {
     pub note: String,
     /// The table session the party was seated into (its QR orders and bill), once seated.
     pub session_id: Option<String>,
+    /// The booking's deposit, when the venue asked one.
+    pub deposit: Option<DepositView>,
 }
 
 impl ReservationView {
@@ -640,6 +790,7 @@ impl ReservationView {
             channel: r.channel,
             note: r.note,
             session_id: r.session_id.map(|id| id.to_string()),
+            deposit: None,
         }
     }
 }
@@ -663,7 +814,10 @@ pub async fn guest_view(
     let scope = guest_scope(&state, id, &query.token)?;
     let found = state.store.reservation(&scope, id).await?;
     let zone = zone_of(&state, &scope, found.venue_id).await?;
-    Ok(Json(ReservationView::new(found, &zone)))
+    let deposit = state.store.deposit(&scope, id).await?;
+    let mut view = ReservationView::new(found, &zone);
+    view.deposit = deposit.as_ref().map(DepositView::from);
+    Ok(Json(view))
 }
 
 /// The guest cancels by the link in their confirmation; the tables are free again at once (public).
@@ -697,19 +851,50 @@ pub async fn guest_cancel(
         current.party_size,
     );
     let zone = zone_of(&state, &scope, current.venue_id).await?;
-    state
+    let now = state.clock.now();
+    let fate = deposit_fate(&state, &scope, id, Ending::GuestCancelled, now).await?;
+    let cancelled = state
         .store
-        .transition_reservation(
-            &scope,
-            id,
-            ReservationStatus::Cancelled,
-            None,
-            &audit,
-            state.clock.now(),
-        )
+        .transition_reservation(&scope, id, ReservationStatus::Cancelled, None, fate, &audit, now)
         .await?
-        .map(|r| Json(ReservationView::new(r, &zone)))
-        .ok_or_else(|| not_movable(current.status, ReservationStatus::Cancelled))
+        .ok_or_else(|| not_movable(current.status, ReservationStatus::Cancelled))?;
+    let mut view = ReservationView::new(cancelled, &zone);
+    view.deposit = settle_deposit(&state, &scope, id, now).await?;
+    Ok(Json(view))
+}
+
+/// What the venue's rule does with the booking's deposit when it ends this way, if one is paid.
+async fn deposit_fate(
+    state: &AppState,
+    scope: &TenantScope,
+    id: Uuid,
+    ending: Ending,
+    now: OffsetDateTime,
+) -> Result<Option<reservation::DepositFate>, ApiError> {
+    Ok(state
+        .store
+        .deposit(scope, id)
+        .await?
+        .filter(|d| d.status == DepositStatus::Paid)
+        .map(|d| reservation::deposit_fate(ending, d.refundable_until, now)))
+}
+
+/// Moves an ended booking's deposit at Stripe now (the upkeep retries what fails) and answers where it stands.
+async fn settle_deposit(
+    state: &AppState,
+    scope: &TenantScope,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Option<DepositView>, ApiError> {
+    if let Some(service) = &state.payments {
+        deposits::settle_now(&state.store, service, scope, id, now).await;
+    }
+    Ok(state
+        .store
+        .deposit(scope, id)
+        .await?
+        .as_ref()
+        .map(DepositView::from))
 }
 
 /// A party is late 15 minutes after its start, and a no-show once its time has come (the host's call from then on);
@@ -919,14 +1104,35 @@ pub async fn transition(
         actor: caller.actor(),
         member: caller.member.id,
     };
+    let now = state.clock.now();
+    let ending = match to {
+        ReservationStatus::Cancelled => Some(Ending::VenueCancelled),
+        ReservationStatus::NoShow => Some(Ending::NoShow),
+        ReservationStatus::Seated => Some(Ending::Seated),
+        _ => None,
+    };
+    let fate = match ending {
+        Some(ending) => deposit_fate(&state, &caller.scope, id, ending, now).await?,
+        None => None,
+    };
     match state
         .store
-        .transition_reservation(&caller.scope, id, to, Some(&host), &audit, state.clock.now())
+        .transition_reservation(&caller.scope, id, to, Some(&host), fate, &audit, now)
         .await?
     {
         Some(moved) => {
             let zone = zone_of(&state, &caller.scope, moved.venue_id).await?;
-            Ok(Json(ReservationView::new(moved, &zone)))
+            let mut view = ReservationView::new(moved, &zone);
+            view.deposit = match ending {
+                Some(_) => settle_deposit(&state, &caller.scope, id, now).await?,
+                None => state
+                    .store
+                    .deposit(&caller.scope, id)
+                    .await?
+                    .as_ref()
+                    .map(DepositView::from),
+            };
+            Ok(Json(view))
         }
         None => {
             let current = state.store.reservation(&caller.scope, id).await?;

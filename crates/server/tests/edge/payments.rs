@@ -11,7 +11,7 @@ use crate::support::{Engine, TestServer};
 use comanda_domain::Clock;
 
 /// Plain HTTP to the stand-in (it listens on loopback, as a browser's Stripe.js would reach Stripe).
-struct Stripe {
+pub struct Stripe {
     base: String,
     secret_key: String,
     publishable_key: String,
@@ -22,7 +22,7 @@ struct Stripe {
     http: reqwest::Client,
 }
 
-fn stripe(server: &TestServer) -> Stripe {
+pub fn stripe(server: &TestServer) -> Stripe {
     let payments = server.server().payments().expect("payments on");
     let standin = payments.standin.as_ref().expect("demo mode");
     let config = standin.config();
@@ -40,7 +40,7 @@ fn stripe(server: &TestServer) -> Stripe {
 }
 
 impl Stripe {
-    async fn get(&self, path: &str) -> Value {
+    pub async fn get(&self, path: &str) -> Value {
         self.http
             .get(format!("{}{path}", self.base))
             .bearer_auth(&self.secret_key)
@@ -53,7 +53,7 @@ impl Stripe {
     }
 
     /// What Stripe.js does when the guest presses "pay": confirm with the publishable key and the client secret.
-    async fn confirm(&self, client_secret: &str, method: &str) -> Value {
+    pub async fn confirm(&self, client_secret: &str, method: &str) -> Value {
         let intent = client_secret.split("_secret_").next().unwrap();
         let response = self
             .http
@@ -103,7 +103,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     // Up to 15 s: webhooks travel over real TLS on a machine that may be busy with other tests.
     for _ in 0..300 {
         if let Some(value) = check().await {

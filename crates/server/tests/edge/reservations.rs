@@ -495,7 +495,7 @@ pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_w
         );
     }
     assert!(day(&server, &v, date).await.is_empty(), "nothing was written");
-    // A cancellation cut-off decides deposit refunds; with deposits not taken yet it is refused, not ignored.
+    // A cancellation cut-off decides deposit refunds and nothing else: without a deposit it is refused, not ignored.
     let mut cut_off = policy();
     cut_off["cancellation_cutoff_hours"] = json!(24);
     let refused = call(
@@ -873,7 +873,219 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     assert_ne!(after[0]["guest_phone"], "+573159876543");
 }
 
+/// The guest's view of a booking, by its manage link.
+async fn guest_view(server: &TestServer, id: &str, token: &str) -> Value {
+    let seen = call(
+        server,
+        "GET",
+        &format!("/api/v1/reservations/{id}?token={token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    seen.body
+}
+
+/// Deposits through the real Stripe client and the stand-in: a venue asks 20.000 COP per cover with a 24-hour
+/// cut-off. A booking awaits its deposit holding its table, paying confirms it, the guest's cancellation before the
+/// cut-off refunds it at Stripe, a no-show keeps it (transferred to the venue's account), and an unpaid hold expires
+/// and frees the table.
+pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_show(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let mut v = booking_venue(
+        &server,
+        "deposito@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let mut rule = policy();
+    rule["deposit_per_cover"] = json!({"amount": 2_000_000, "currency": "COP"});
+    rule["cancellation_cutoff_hours"] = json!(24);
+    let put = async |server: &TestServer, owner: &str, venue: &str, rule: &Value| {
+        call(
+            server,
+            "PUT",
+            &format!("/api/v1/venues/{venue}/booking-policy"),
+            Some(owner),
+            Some(rule.clone()),
+        )
+        .await
+    };
+    // Before the restaurant can take cards a deposit is refused, naming the field (not stored and then unpayable).
+    let early = put(&server, &v.owner, &v.venue, &rule).await;
+    assert_eq!(early.status, 422, "{}", early.body);
+    assert!(
+        early.body.to_string().contains("deposit_per_cover"),
+        "{}",
+        early.body
+    );
+    let mut in_dollars = rule.clone();
+    in_dollars["deposit_per_cover"]["currency"] = json!("USD");
+    crate::payments::onboarded(
+        &server,
+        &crate::ordering::Venue {
+            owner: v.owner.clone(),
+            venue: v.venue.clone(),
+            category: String::new(),
+            table: String::new(),
+            token: String::new(),
+            item: String::new(),
+        },
+    )
+    .await;
+    let dollars = put(&server, &v.owner, &v.venue, &in_dollars).await;
+    assert_eq!(
+        dollars.status, 422,
+        "a deposit in another currency than the venue's: {}",
+        dollars.body
+    );
+    let saved = put(&server, &v.owner, &v.venue, &rule).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let stripe = crate::payments::stripe(&server);
+
+    // Three evenings ahead at 19:00 Bogotá: the cut-off is a day before.
+    let date = tomorrow(&server) + time::Duration::days(1);
+    let at = |days: i64| format!("{}T00:00:00Z", date + time::Duration::days(days));
+    let first = book(&server, &v.venue, booking(&at(1), 2)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["status"], "awaiting_deposit");
+    assert_eq!(
+        first.body["deposit"]["amount"], 4_000_000,
+        "two covers: {}",
+        first.body
+    );
+    assert_eq!(
+        first.body["deposit"]["refundable_until"],
+        format!("{date}T00:00:00Z")
+    );
+    let (id, token) = (
+        first.body["reservation_id"].as_str().unwrap().to_owned(),
+        first.body["manage_token"].as_str().unwrap().to_owned(),
+    );
+    // Awaiting its deposit, the booking holds its table.
+    assert!(!starts(&availability(&server, &v.venue, date, 2).await).contains(&at(1)));
+    assert!(
+        crate::identity::mailed(
+            &server,
+            &["valentina@example.co", "Reserva pendiente del depósito"]
+        )
+        .await,
+        "the guest is told the booking awaits its deposit"
+    );
+    let secret = first.body["client_secret"].as_str().unwrap();
+    let intent = secret.split("_secret_").next().unwrap().to_owned();
+    let confirmed = stripe.confirm(secret, "pm_card_visa").await;
+    assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
+    crate::payments::eventually("the deposit's webhook", async || {
+        let seen = guest_view(&server, &id, &token).await;
+        (seen["status"] == "confirmed" && seen["deposit"]["status"] == "paid").then_some(())
+    })
+    .await;
+
+    // Cancelled two days before: the deposit goes back to the guest's card at Stripe, and the table is free.
+    let cancelled = post(
+        &server,
+        &format!("/api/v1/reservations/{id}/cancel?token={token}"),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(
+        (
+            cancelled.body["status"].clone(),
+            cancelled.body["deposit"]["status"].clone()
+        ),
+        (json!("cancelled"), json!("refunded")),
+        "{}",
+        cancelled.body
+    );
+    let refunds = stripe.get(&format!("/v1/refunds?payment_intent={intent}")).await;
+    assert_eq!(refunds["data"].as_array().map(Vec::len), Some(1), "{refunds}");
+    assert_eq!(refunds["data"][0]["amount"], 4_000_000);
+    assert!(starts(&availability(&server, &v.venue, date, 2).await).contains(&at(1)));
+
+    // A booking never paid holds its table only until the hold expires; the upkeep then cancels its PaymentIntent.
+    let unpaid = book(&server, &v.venue, booking(&at(1), 2)).await;
+    assert_eq!(unpaid.status, 201, "{}", unpaid.body);
+    let unpaid_intent = unpaid.body["client_secret"]
+        .as_str()
+        .unwrap()
+        .split("_secret_")
+        .next()
+        .unwrap()
+        .to_owned();
+    server.clock.advance(time::Duration::minutes(16));
+    let service = server.server().payments().unwrap();
+    let store = server.store().await;
+    comanda_server::payments::upkeep(&store, service, &(std::sync::Arc::new(server.clock.clone()) as _))
+        .await;
+    assert_eq!(
+        stripe.get(&format!("/v1/payment_intents/{unpaid_intent}")).await["status"],
+        "canceled"
+    );
+    let expired = guest_view(
+        &server,
+        unpaid.body["reservation_id"].as_str().unwrap(),
+        unpaid.body["manage_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (expired["status"].clone(), expired["deposit"]["status"].clone()),
+        (json!("cancelled"), json!("released")),
+        "{expired}"
+    );
+    assert!(starts(&availability(&server, &v.venue, date, 2).await).contains(&at(1)));
+
+    // Paid, and the party never comes: the venue keeps the deposit (sent to its connected account), nothing refunded.
+    let second = book(&server, &v.venue, booking(&at(1), 2)).await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    let second_id = second.body["reservation_id"].as_str().unwrap().to_owned();
+    let second_secret = second.body["client_secret"].as_str().unwrap();
+    let second_intent = second_secret.split("_secret_").next().unwrap().to_owned();
+    assert_eq!(
+        stripe.confirm(second_secret, "pm_card_visa").await["status"],
+        "succeeded"
+    );
+    let second_token = second.body["manage_token"].as_str().unwrap().to_owned();
+    crate::payments::eventually("the second deposit's webhook", async || {
+        (guest_view(&server, &second_id, &second_token).await["deposit"]["status"] == "paid").then_some(())
+    })
+    .await;
+    set_clock(
+        &server,
+        OffsetDateTime::parse(&at(1), &time::format_description::well_known::Rfc3339).unwrap(),
+    );
+    v.refreshed(&server).await;
+    let no_show = post(
+        &server,
+        &format!("/api/v1/reservations/{second_id}/transitions"),
+        Some(&v.owner),
+        json!({"to": "no_show"}),
+    )
+    .await;
+    assert_eq!(no_show.status, 200, "{}", no_show.body);
+    assert_eq!(no_show.body["deposit"]["status"], "kept", "{}", no_show.body);
+    let refunds = stripe
+        .get(&format!("/v1/refunds?payment_intent={second_intent}"))
+        .await;
+    assert_eq!(refunds["data"].as_array().map(Vec::len), Some(0), "{refunds}");
+    let transfers = stripe
+        .get(&format!("/v1/transfers?transfer_group=reservation-{second_id}"))
+        .await;
+    assert_eq!(
+        transfers["data"].as_array().map(Vec::len),
+        Some(1),
+        "kept: sent to the venue: {transfers}"
+    );
+}
+
 on_both_engines!(
+    deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_show,
     staff_bookings_and_moves_go_through_the_same_rules,
     a_booking_guest_is_sealed_exported_and_erased,
     fifty_guests_race_for_the_last_table_and_one_wins,
