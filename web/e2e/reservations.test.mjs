@@ -113,3 +113,84 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await phone.close();
   await staff.close();
 });
+
+test('a guest reads the deposit rule, pays the deposit with Elements, and the booking is confirmed', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
+  const api = staff.request;
+  const call = async (method, path, data, token) => {
+    const response = await api.fetch(`${server.origin}${path}`, { method, data, headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const text = await response.text();
+    assert.ok(response.ok(), `${path} → ${response.status()}: ${text}`);
+    return text ? JSON.parse(text) : {};
+  };
+  // An owner with 2FA and payout authority whose connected account takes cards, and a venue asking 20.000 COP per
+  // cover, refundable up to 24 hours before.
+  const email = 'deposito@example.co';
+  const password = 'noche de lluvia en la sierra';
+  await call('POST', '/api/v1/signup', { business_name: 'Casa Niebla', country: 'CO', owner: { name: 'Inés', email, password } });
+  const login = await call('POST', '/api/v1/auth/login', { email, password });
+  const enrollment = await call('POST', '/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
+  const session = await call('POST', '/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token);
+  const token = session.access_token;
+  const me = await call('GET', '/api/v1/me', undefined, token);
+  await call('PATCH', `/api/v1/staff/${me.user_id}`, { payout_authority: true }, token);
+  const link = await call('POST', '/api/v1/payouts/onboarding', {}, token);
+  assert.equal((await api.get(link.url, { maxRedirects: 0 })).status(), 303);
+  for (let i = 0; !(await call('GET', '/api/v1/payouts', undefined, token)).accepts_payments; i++) {
+    assert.ok(i < 100, 'the connected account becomes active');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const venue = await call('POST', '/api/v1/venues', { name: 'Casa Niebla', timezone: 'America/Bogota' }, token);
+  await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 1', seats: 4 }, token);
+  await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, {
+    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '18:00', last_seating: '22:00' }],
+    slot_minutes: 15,
+    turn_minutes: [{ max_party: 8, minutes: 120 }],
+    buffer_minutes: 15,
+    pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 },
+    min_notice_minutes: 60,
+    horizon_days: 30,
+    max_party_size: 8,
+    deposit_per_cover: { amount: 2_000_000, currency: 'COP' },
+    cancellation_cutoff_hours: 24,
+  }, token);
+
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const guest = await phone.newPage();
+  const cspViolations = [];
+  guest.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+  await guest.goto(`${server.origin}/book/${venue.id}`);
+  const later = new Date();
+  later.setDate(later.getDate() + 3);
+  await guest.fill('#search-form input[name=date]', isoDay(later));
+  await guest.click('#search-form button');
+  await guest.locator('#slot-list button', { hasText: '20:00' }).click();
+  await guest.fill('#details-form input[name=name]', 'Tomás Arango');
+  await guest.fill('#details-form input[name=phone]', '+573101234567');
+  await guest.fill('#details-form input[name=email]', 'tomas@example.co');
+  await guest.check('#details-form input[name=consent]');
+  await guest.click('#details-form button[type=submit]');
+
+  // The deposit page: the amount and the venue's rule before any card is asked.
+  await guest.waitForURL(/\/deposit\?/);
+  await guest.locator('#deposit-amount', { hasText: '40.000 COP' }).waitFor();
+  assert.match(await guest.textContent('#deposit-rule'), /Si cancelas hasta el .*, 20:00, te lo devolvemos completo\. Si cancelas después o no llegas, el restaurante lo conserva/);
+  await guest.locator('[data-testid="pm_card_visa"]').waitFor();
+  assert.equal(await guest.locator('input[autocomplete="cc-number"]').count(), 0, 'no card field on our page');
+  await guest.screenshot({ path: artifactPath('booking-deposit.png'), fullPage: true });
+  await guest.click('#pay-deposit');
+  await guest.locator('#deposit-paid').waitFor({ state: 'visible', timeout: 15000 });
+  await guest.screenshot({ path: artifactPath('booking-deposit-paid.png'), fullPage: true });
+
+  // The booking's own page: confirmed, its deposit paid.
+  await guest.click('#deposit-manage');
+  await guest.locator('#confirmed-text', { hasText: 'Confirmada' }).waitFor();
+  assert.match(await guest.textContent('#deposit-text'), /40\.000 COP · pagado/);
+  assert.deepEqual(cspViolations, []);
+  await phone.close();
+  await staff.close();
+});
+
+function isoDay(date) {
+  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
+}

@@ -565,10 +565,15 @@ pages.kitchen = async () => {
 const hhmm = (rfc3339) => rfc3339.slice(11, 16);
 const isoDate = (date) => `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
 const bookingStatusNames = {
-  es: { booked: 'Reservada', confirmed: 'Confirmada', late: 'Tarde', seated: 'Sentada', finished: 'Terminada', cancelled: 'Cancelada', no_show: 'No llegó' },
-  en: { booked: 'Booked', confirmed: 'Confirmed', late: 'Late', seated: 'Seated', finished: 'Finished', cancelled: 'Cancelled', no_show: 'No-show' },
+  es: { awaiting_deposit: 'Pendiente del depósito', booked: 'Reservada', confirmed: 'Confirmada', late: 'Tarde', seated: 'Sentada', finished: 'Terminada', cancelled: 'Cancelada', no_show: 'No llegó' },
+  en: { awaiting_deposit: 'Awaiting its deposit', booked: 'Booked', confirmed: 'Confirmed', late: 'Late', seated: 'Seated', finished: 'Finished', cancelled: 'Cancelled', no_show: 'No-show' },
 };
 const bookingStatus = (status) => bookingStatusNames[english ? 'en' : 'es'][status] || status;
+const depositStatusNames = {
+  es: { awaiting: 'por pagar', paid: 'pagado', refund_due: 'en devolución', refunded: 'devuelto', keep_due: 'lo conserva el restaurante', kept: 'lo conserva el restaurante', released: 'sin pagar' },
+  en: { awaiting: 'to pay', paid: 'paid', refund_due: 'being refunded', refunded: 'refunded', keep_due: 'kept by the restaurant', kept: 'kept by the restaurant', released: 'not paid' },
+};
+const depositStatus = (status) => depositStatusNames[english ? 'en' : 'es'][status] || status;
 
 pages.booking = async () => {
   const root = $('#booking');
@@ -584,11 +589,19 @@ pages.booking = async () => {
     const when = `${day}, ${hhmm(reservation.local)}`;
     $('#confirmed-text').textContent = `${when} · ${reservation.party_size} ${english ? 'guests' : 'personas'} · ${bookingStatus(reservation.status)}`;
     $('#manage-link').href = `/book/${encodeURIComponent(venue)}?reservation=${encodeURIComponent(reservation.reservation_id || reservation.id)}&token=${encodeURIComponent(token)}`;
-    $('#cancel-booking').hidden = !['booked', 'confirmed', 'late'].includes(reservation.status);
+    const id = reservation.reservation_id || reservation.id;
+    const deposit = reservation.deposit;
+    $('#deposit-text').hidden = !deposit;
+    if (deposit) {
+      $('#deposit-text').textContent = `${english ? 'Deposit' : 'Depósito'}: $ ${(deposit.amount / 100).toLocaleString('es-CO')} ${deposit.currency} · ${depositStatus(deposit.status)}`;
+    }
+    const pay = $('#pay-deposit-link');
+    pay.hidden = reservation.status !== 'awaiting_deposit';
+    pay.href = `/book/${encodeURIComponent(venue)}/deposit?reservation=${encodeURIComponent(id)}&token=${encodeURIComponent(token)}`;
+    $('#cancel-booking').hidden = !['awaiting_deposit', 'booked', 'confirmed', 'late'].includes(reservation.status);
     $('#cancel-booking').onclick = async () => {
       clearError();
       try {
-        const id = reservation.reservation_id || reservation.id;
         const cancelled = await api('POST', `/api/v1/reservations/${encodeURIComponent(id)}/cancel?token=${encodeURIComponent(token)}`, {});
         $('#confirmed-title').textContent = english ? 'Booking cancelled' : 'Reserva cancelada';
         showBooking(cancelled, token);
@@ -672,6 +685,11 @@ pages.booking = async () => {
         if (response.status === 409) search();
         return;
       }
+      if (data.status === 'awaiting_deposit') {
+        // The venue asks a deposit: its page shows the rule, then the card.
+        location.assign(`/book/${encodeURIComponent(venue)}/deposit?reservation=${encodeURIComponent(data.reservation_id)}&token=${encodeURIComponent(data.manage_token)}`);
+        return;
+      }
       showBooking(data, data.manage_token);
     } catch (error) {
       showError(null);
@@ -687,6 +705,7 @@ pages.host = async () => {
   form.date.value = params.get('date') || isoDate(new Date());
   const tables = await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => []);
   const moves = {
+    awaiting_deposit: ['cancelled'],
     booked: ['confirmed', 'seated', 'late', 'no_show', 'cancelled'],
     confirmed: ['seated', 'late', 'no_show', 'cancelled'],
     late: ['seated', 'no_show', 'cancelled'],
@@ -762,6 +781,12 @@ pages.host = async () => {
       status.className = 'status';
       status.textContent = bookingStatus(r.status);
       row.append(who, status);
+      if (r.deposit) {
+        const deposit = document.createElement('span');
+        deposit.className = 'hint';
+        deposit.textContent = `${english ? 'deposit' : 'depósito'} $ ${(r.deposit.amount / 100).toLocaleString('es-CO')}: ${depositStatus(r.deposit.status)}`;
+        row.append(deposit);
+      }
       for (const to of moves[r.status] || []) {
         const button = document.createElement('button');
         button.type = 'button';

@@ -1,8 +1,97 @@
-// The payment page. Card details go into Stripe Elements (Stripe's own fields); this script only ever sends comanda
-// the chosen share and tip. Listed with its integrity hash in security/payment-page-scripts.toml.
+// The payment pages. Card details go into Stripe Elements (Stripe's own fields); this script only ever sends comanda
+// the chosen share and tip, or reads a booking's deposit. Listed with its integrity hash in
+// security/payment-page-scripts.toml.
 'use strict';
+// The deposit page (/book/{venue}/deposit): a booking's deposit, its rule shown before the card is asked.
+(() => {
+  const root = document.getElementById('deposit');
+  if (!root) return;
+  const english = document.body.dataset.lang === 'en';
+  const $ = (selector) => document.querySelector(selector);
+  const params = new URLSearchParams(location.search);
+  const id = params.get('reservation') || '';
+  const token = params.get('token') || '';
+  const path = `/api/v1/reservations/${encodeURIComponent(id)}?token=${encodeURIComponent(token)}`;
+  const showError = (problem) => {
+    const box = $('.error');
+    box.textContent = (problem && (problem.detail || problem.title)) || (english ? 'Something went wrong.' : 'Algo salió mal.');
+    box.hidden = false;
+  };
+  const read = async () => {
+    const response = await fetch(path, { headers: { Accept: 'application/json' } });
+    const json = await response.json().catch(() => ({}));
+    if (!response.ok) throw Object.assign(new Error('request'), { problem: json });
+    return json;
+  };
+  const money = (amount, currency) => {
+    const major = amount / 100;
+    const whole = Number.isInteger(major);
+    return '$ ' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: 2 }) + ' ' + currency;
+  };
+  // An instant at the venue's offset (the booking's `local` carries it), whatever zone the guest's phone is in.
+  const atVenue = (instant, offset) => {
+    const sign = offset.startsWith('-') ? -1 : 1;
+    const minutes = offset === 'Z' ? 0 : sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
+    const shifted = new Date(Date.parse(instant) + minutes * 60000);
+    const day = shifted.toLocaleDateString(english ? 'en' : 'es-CO', { weekday: 'long', day: 'numeric', month: 'long', timeZone: 'UTC' });
+    return `${day}, ${shifted.toISOString().slice(11, 16)}`;
+  };
+  $('#deposit-manage').href = `/book/${encodeURIComponent(root.dataset.venue)}?reservation=${encodeURIComponent(id)}&token=${encodeURIComponent(token)}`;
+  (async () => {
+    let booking;
+    try {
+      booking = await read();
+    } catch (error) {
+      return showError(error.problem);
+    }
+    const deposit = booking.deposit;
+    if (!deposit) return showError({ detail: english ? 'This booking has no deposit.' : 'Esta reserva no tiene depósito.' });
+    const offset = booking.local.slice(19) || 'Z';
+    $('#deposit-booking').textContent = `${atVenue(booking.start, offset)} · ${booking.party_size} ${english ? 'guests' : 'personas'}`;
+    $('#deposit-amount').textContent = money(deposit.amount, deposit.currency);
+    const until = atVenue(deposit.refundable_until, offset);
+    $('#deposit-rule').textContent = english
+      ? `Cancel by ${until} and it is refunded in full. Cancel later, or do not come, and the restaurant keeps it.`
+      : `Si cancelas hasta el ${until}, te lo devolvemos completo. Si cancelas después o no llegas, el restaurante lo conserva.`;
+    if (deposit.status !== 'awaiting' || !deposit.client_secret) {
+      $(deposit.status === 'paid' ? '#deposit-paid' : '#deposit-closed').hidden = false;
+      return;
+    }
+    $('#deposit-hold').textContent = english
+      ? `Pay by ${atVenue(deposit.hold_expires_at, offset)}, or the table is released.`
+      : `Paga antes del ${atVenue(deposit.hold_expires_at, offset)}; si no, la mesa se libera.`;
+    const stripe = window.Stripe(deposit.publishable_key);
+    const elements = stripe.elements({ clientSecret: deposit.client_secret });
+    elements.create('payment').mount('#payment-element');
+    $('#pay-deposit').textContent = `${english ? 'Pay' : 'Pagar'} ${money(deposit.amount, deposit.currency)}`;
+    $('#deposit-card').hidden = false;
+    $('#pay-deposit').addEventListener('click', async () => {
+      $('#pay-deposit').disabled = true;
+      $('.error').hidden = true;
+      const result = await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParams: { return_url: location.href } });
+      if (result.error) {
+        $('#pay-deposit').disabled = false;
+        return showError({ detail: result.error.message });
+      }
+      // Confirmed once Stripe's webhook reached comanda.
+      for (let i = 0; i < 60; i++) {
+        const now = await read().catch(() => null);
+        if (now && now.status === 'confirmed') {
+          $('#deposit-card').hidden = true;
+          $('#deposit-hold').hidden = true;
+          $('#deposit-paid').hidden = false;
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    });
+  })();
+})();
+
+// The table's payment page (/t/{token}/pay).
 (() => {
   const root = document.getElementById('pay');
+  if (!root) return;
   const token = root.dataset.token;
   const english = document.body.dataset.lang === 'en';
   const $ = (selector) => document.querySelector(selector);

@@ -245,6 +245,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(guest::place_order))
         .routes(routes!(guest::bill))
         .routes(routes!(app_pages::pay_page))
+        .routes(routes!(app_pages::deposit_page))
         .routes(routes!(app_pages::pay_script))
         .routes(routes!(payments::create_payment))
         .routes(routes!(payments::payment_status))

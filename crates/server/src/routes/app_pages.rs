@@ -371,6 +371,8 @@ pub async fn booking_widget(headers: HeaderMap, Path(venue): Path<String>, uri: 
 <section id="confirmed" class="card" hidden>
 <h2 id="confirmed-title">{done}</h2>
 <p id="confirmed-text"></p>
+<p id="deposit-text" hidden></p>
+<p><a id="pay-deposit-link" class="button" href="" hidden>{pay_deposit}</a></p>
 <p class="hint">{keep}</p>
 <p><a id="manage-link" href="">{manage}</a></p>
 <button id="cancel-booking" type="button" class="secondary" hidden>{cancel}</button>
@@ -409,6 +411,7 @@ pub async fn booking_widget(headers: HeaderMap, Path(venue): Path<String>, uri: 
             "Keep this link: it lets you see or cancel your booking."
         ),
         manage = tr(l, "Ver o cancelar mi reserva", "See or cancel my booking"),
+        pay_deposit = tr(l, "Pagar el depósito", "Pay the deposit"),
         cancel = tr(l, "Cancelar la reserva", "Cancel the booking"),
     );
     page(l, "booking", tr(l, "Reservas", "Reservations"), &body)
@@ -593,6 +596,77 @@ pub async fn pay_page(
         &scripts,
         &format!(r#"class="narrow" id="pay" data-token="{token}""#),
         &format!("/t/{token}"),
+        &body,
+    );
+    if let Ok(csp) = HeaderValue::from_str(&payments.payment_page_csp()) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+}
+
+/// A booking's deposit: the venue's rule (refundable up to the cut-off, kept on a late cancellation or a no-show,
+/// released unpaid when the hold expires) shown before the card is asked, then Stripe Elements. Opened with
+/// `?reservation=ID&token=T` (the booking's manage link); served like the payment page (its CSP, the same
+/// inventoried scripts).
+#[utoipa::path(get, path = "/book/{venue}/deposit", tag = "pages", params(("venue" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String),
+        (status = 422, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn deposit_page(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    headers: HeaderMap,
+    Path(venue): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let l = language(&headers, uri.query());
+    let Some(payments) = state.payments.as_ref() else {
+        return crate::problem::Problem::new(crate::problem::ProblemType::PaymentsUnavailable)
+            .detail("card payments are switched off on this server")
+            .into_response();
+    };
+    let venue = escape(&venue);
+    let scripts = format!(
+        r#"<script src="{}"></script>
+<script src="/assets/pay.js" integrity="{}" defer></script>"#,
+        escape(&payments.js_url),
+        state.pay_script_integrity
+    );
+    let body = format!(
+        r#"<section class="card">
+<h2>{heading}</h2>
+<p id="deposit-booking"></p>
+<p id="deposit-amount" class="total"></p>
+<p id="deposit-rule"></p>
+<p id="deposit-hold" class="hint"></p>
+</section>
+<section id="deposit-card" class="card" hidden>
+<div id="payment-element"></div>
+<button id="pay-deposit" type="button"></button>
+</section>
+<p id="deposit-paid" class="ok" hidden>{paid}</p>
+<p id="deposit-closed" class="hint" hidden>{closed}</p>
+<p><a id="deposit-manage" href="">{manage}</a></p>"#,
+        heading = tr(l, "Depósito de tu reserva", "Your booking's deposit"),
+        paid = tr(
+            l,
+            "¡Depósito recibido! Tu reserva está confirmada.",
+            "Deposit received. Your booking is confirmed."
+        ),
+        closed = tr(
+            l,
+            "Este depósito ya no se puede pagar.",
+            "This deposit can no longer be paid."
+        ),
+        manage = tr(l, "Ver o cancelar mi reserva", "See or cancel my booking"),
+    );
+    let mut response = shell(
+        l,
+        "deposit",
+        tr(l, "Depósito", "Deposit"),
+        &scripts,
+        &format!(r#"class="narrow" id="deposit" data-venue="{venue}""#),
+        &format!("/book/{venue}"),
         &body,
     );
     if let Ok(csp) = HeaderValue::from_str(&payments.payment_page_csp()) {

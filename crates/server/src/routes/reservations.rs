@@ -418,6 +418,10 @@ pub struct DepositView {
     pub refundable_until: String,
     /// Unpaid by then, the booking is released.
     pub hold_expires_at: String,
+    /// While the deposit awaits payment, in the guest's view: the PaymentIntent's client secret and the key for
+    /// Stripe Elements (the deposit page pays with them).
+    pub client_secret: Option<String>,
+    pub publishable_key: Option<String>,
 }
 
 impl From<&Deposit> for DepositView {
@@ -428,6 +432,8 @@ impl From<&Deposit> for DepositView {
             status: d.status.as_str().to_owned(),
             refundable_until: rfc3339(d.refundable_until),
             hold_expires_at: rfc3339(d.hold_expires_at),
+            client_secret: None,
+            publishable_key: None,
         }
     }
 }
@@ -804,7 +810,8 @@ fn guest_scope(state: &AppState, id: Uuid, token: &str) -> Result<TenantScope, A
 /// The guest's own reservation, by the link in their confirmation (public; a wrong token is 404).
 #[utoipa::path(get, path = "/api/v1/reservations/{reservation}", tag = "reservations",
     params(("reservation" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json")))]
 pub async fn guest_view(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -817,6 +824,21 @@ pub async fn guest_view(
     let deposit = state.store.deposit(&scope, id).await?;
     let mut view = ReservationView::new(found, &zone);
     view.deposit = deposit.as_ref().map(DepositView::from);
+    // Awaiting payment, the guest's link is also how the deposit page pays: the client secret, read back from Stripe.
+    if let (Some(view), Some(deposit), Some(service)) = (view.deposit.as_mut(), &deposit, &state.payments)
+        && deposit.status == DepositStatus::Awaiting
+        && let Some(intent) = &deposit.payment_intent
+    {
+        let intent = service.client.payment_intent(intent).await.map_err(|error| {
+            tracing::warn!(%error, "deposit PaymentIntent not read back");
+            ApiError::from(
+                Problem::new(ProblemType::PaymentProvider)
+                    .detail("the card processor did not answer; try again"),
+            )
+        })?;
+        view.client_secret = intent.client_secret;
+        view.publishable_key = Some(service.publishable_key.clone());
+    }
     Ok(Json(view))
 }
 
@@ -999,12 +1021,15 @@ pub async fn day_list(
             .guest_contact(&caller.scope, reservation.guest_id)
             .await
             .ok();
+        let deposit = state.store.deposit(&caller.scope, reservation.id).await?;
+        let mut view = ReservationView::new(reservation.clone(), &zone);
+        view.deposit = deposit.as_ref().map(DepositView::from);
         items.push(HostReservation {
             guest_id: reservation.guest_id.to_string(),
             guest_name: guest.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
             guest_phone: guest.and_then(|g| g.phone).unwrap_or_default(),
             until: rfc3339(reservation.until),
-            reservation: ReservationView::new(reservation, &zone),
+            reservation: view,
         });
     }
     Ok(Json(DayList { items }))

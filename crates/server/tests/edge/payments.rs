@@ -1016,24 +1016,29 @@ async fn disputes_are_shown_with_evidence_and_payouts_as_stripe_reports_them() {
     server.stop().await;
 }
 
-/// PAY-3: the payment page allows scripts only from our origin and Stripe, and loads exactly the scripts listed in
-/// security/payment-page-scripts.toml, our own with the integrity hash listed there.
+/// PAY-3: the payment pages (the table's and a booking's deposit) allow scripts only from our origin and Stripe, and
+/// load exactly the scripts listed in security/payment-page-scripts.toml, our own with the integrity hash listed there.
 #[tokio::test]
 async fn the_payment_page_loads_only_its_inventoried_scripts() {
     let server = TestServer::start().await;
     let v = venue_with_menu(&server, "pagina@example.co").await;
-    let page = server
-        .client
-        .get(server.url(&format!("/t/{}/pay", v.token)))
-        .send()
-        .await
-        .unwrap();
+    for path in [
+        format!("/t/{}/pay", v.token),
+        format!("/book/{}/deposit", v.venue),
+    ] {
+        payment_page_loads_only_inventoried_scripts(&server, &path).await;
+    }
+    server.stop().await;
+}
+
+async fn payment_page_loads_only_inventoried_scripts(server: &TestServer, path: &str) {
+    let page = server.client.get(server.url(path)).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let csp = page.headers()["content-security-policy"]
         .to_str()
         .unwrap()
         .to_owned();
-    let stripe = stripe(&server);
+    let stripe = stripe(server);
     let script_src = csp
         .split(';')
         .find(|d| d.trim().starts_with("script-src"))
@@ -1088,7 +1093,7 @@ async fn the_payment_page_loads_only_its_inventoried_scripts() {
     listed.sort();
     assert_eq!(
         scripts, listed,
-        "the payment page's scripts changed: update security/payment-page-scripts.toml"
+        "{path}: the payment page's scripts changed: update security/payment-page-scripts.toml"
     );
     // Our own script's bytes hash to the integrity the page and the inventory state.
     use base64::Engine as _;
@@ -1111,7 +1116,6 @@ async fn the_payment_page_loads_only_its_inventoried_scripts() {
             .iter()
             .any(|(_, i)| i.as_deref() == Some(integrity.as_str()))
     );
-    server.stop().await;
 }
 
 /// PAY-1 on PostgreSQL: a card number sent anywhere is refused and is found nowhere in the database.
