@@ -263,6 +263,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(payments::tips))
         .routes(routes!(reservations::put_policy, reservations::get_policy))
         .routes(routes!(reservations::add_combination))
+        .routes(routes!(reservations::put_table_booking))
         .routes(routes!(reservations::availability))
         .routes(routes!(reservations::book, reservations::day_list))
         .routes(routes!(reservations::guest_view))

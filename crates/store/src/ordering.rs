@@ -19,6 +19,10 @@ pub struct VenueTable {
     pub seats: u32,
     pub token_version: u32,
     pub created_at: OffsetDateTime,
+    /// Reservations: the smallest party the table is given to (its seats are the largest).
+    pub min_party: u16,
+    /// Reservations: offered by the public widget (otherwise booked by the host, or kept for walk-ins).
+    pub bookable_online: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,8 @@ fn table_from_row(row: &DbRow) -> StoreResult<VenueTable> {
         seats: u32::try_from(row.try_get::<i32, _>("seats")?).unwrap_or(0),
         token_version: u32::try_from(row.try_get::<i32, _>("token_version")?).unwrap_or(0),
         created_at: row.try_get("created_at")?,
+        min_party: u16::try_from(row.try_get::<i32, _>("min_party")?).unwrap_or(1),
+        bookable_online: row.try_get("bookable_online")?,
     })
 }
 

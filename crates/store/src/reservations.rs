@@ -259,6 +259,18 @@ pub trait ReservationStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Uuid>;
 
+    /// A table's reservation settings: the smallest party it is given to, and whether the public widget offers it.
+    /// `NotFound` for another tenant's table.
+    async fn set_table_booking(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        min_party: u16,
+        bookable_online: bool,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
     /// The venue, its policy, floor and the holdings between `from` and `until`, in one snapshot (availability).
     async fn booking_view(
         &self,

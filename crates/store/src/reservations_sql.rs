@@ -244,6 +244,33 @@ impl ReservationStore for Engine {
         Ok(id)
     }
 
+    async fn set_table_booking(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        min_party: u16,
+        bookable_online: bool,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let updated = sqlx::query(
+            "UPDATE venue_tables SET min_party = $3, bookable_online = $4 WHERE partner_id = $1 AND id = $2",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .bind(i32::from(min_party))
+        .bind(bookable_online)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(table), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn booking_view(
         &self,
         scope: &TenantScope,

@@ -110,7 +110,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("POST", "/api/v1/venues/{venue}/reservations") => PublicOrStaff(Permission::ManageReservations),
         ("GET", "/api/v1/venues/{venue}/reservations" | "/api/v1/venues/{venue}/booking-policy")
         | ("POST", "/api/v1/reservations/{reservation}/transitions") => Staff(Permission::ManageReservations),
-        ("PUT", "/api/v1/venues/{venue}/booking-policy")
+        ("PUT", "/api/v1/venues/{venue}/booking-policy" | "/api/v1/tables/{table}/booking")
         | ("POST", "/api/v1/venues/{venue}/table-combinations") => Staff(Permission::ManageVenues),
         _ => return None,
     })

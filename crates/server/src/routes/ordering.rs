@@ -164,9 +164,17 @@ pub struct TableView {
     pub token: String,
     /// What the QR code encodes.
     pub guest_url: String,
+    /// Reservations: the smallest party the table is given to (`seats` is the largest).
+    pub min_party: u16,
+    /// Reservations: offered by the public booking widget.
+    pub online: bool,
 }
 
-fn table_view(state: &AppState, partner: comanda_domain::PartnerId, table: VenueTable) -> TableView {
+pub(crate) fn table_view(
+    state: &AppState,
+    partner: comanda_domain::PartnerId,
+    table: VenueTable,
+) -> TableView {
     let entry = TableEntry {
         partner,
         venue: table.venue_id,
@@ -181,6 +189,8 @@ fn table_view(state: &AppState, partner: comanda_domain::PartnerId, table: Venue
         seats: table.seats,
         guest_url: format!("{}/t/{token}", state.identity.public_origin()),
         token,
+        min_party: table.min_party,
+        online: table.bookable_online,
     }
 }
 

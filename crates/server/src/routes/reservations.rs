@@ -148,6 +148,62 @@ pub async fn get_policy(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct TableBooking {
+    /// The smallest party the table is given to, at most its seats.
+    #[schema(minimum = 1, maximum = 100)]
+    pub min_party: u16,
+    /// Offered by the public widget; `false` keeps it for the host's bookings and walk-ins.
+    pub online: bool,
+}
+
+/// A table's reservation settings: the smallest party it takes and whether guests can book it online (the host's
+/// bookings by phone use every table).
+#[utoipa::path(put, path = "/api/v1/tables/{table}/booking", tag = "reservations", security(("bearer" = [])),
+    params(("table" = String, Path)), request_body = TableBooking, responses(
+        (status = 200, body = crate::routes::ordering::TableView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_table_booking(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(table): Path<String>,
+    ApiJson(request): ApiJson<TableBooking>,
+) -> Result<Json<crate::routes::ordering::TableView>, ApiError> {
+    let table = path_id(&table)?;
+    let current = state.store.table(&caller.scope, table).await?;
+    if request.min_party == 0 || u32::from(request.min_party) > current.seats {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "min_party",
+            format!("must be between 1 and the table's {} seats", current.seats),
+        )));
+    }
+    let audit = caller.audit(&ctx, "table.booking_set").detail(format!(
+        "min_party={} online={}",
+        request.min_party, request.online
+    ));
+    state
+        .store
+        .set_table_booking(
+            &caller.scope,
+            table,
+            request.min_party,
+            request.online,
+            &audit,
+            state.clock.now(),
+        )
+        .await?;
+    let updated = state.store.table(&caller.scope, table).await?;
+    Ok(Json(crate::routes::ordering::table_view(
+        &state,
+        caller.scope.partner(),
+        updated,
+    )))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CombinationRequest {
     /// Two to six distinct tables of the venue that may be joined for one party.
     #[schema(value_type = Vec<uuid::Uuid>, min_items = 2, max_items = 6)]

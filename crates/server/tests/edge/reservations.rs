@@ -1084,7 +1084,82 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     );
 }
 
+/// A table's settings decide what the widget offers: a table kept off the widget or above a party's size is not
+/// given to that party online, while the host still books it by phone; a minimum above the seats is refused.
+pub async fn table_settings_decide_what_the_widget_offers(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "mesas@example.co",
+        "America/Bogota",
+        &[2, 6],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let seven = format!("{}T00:00:00Z", date + time::Duration::days(1));
+    let set = async |table: &str, body: Value| {
+        call(
+            &server,
+            "PUT",
+            &format!("/api/v1/tables/{table}/booking"),
+            Some(&v.owner),
+            Some(body),
+        )
+        .await
+    };
+    let too_many = set(&v.tables[1], json!({"min_party": 7, "online": true})).await;
+    assert_eq!(too_many.status, 422, "{}", too_many.body);
+    assert!(
+        too_many.body.to_string().contains("min_party"),
+        "{}",
+        too_many.body
+    );
+    assert!(starts(&availability(&server, &v.venue, date, 2).await).contains(&seven));
+    // The two-top is kept for walk-ins and the six-top takes three or more: nothing left online for two.
+    let kept = set(&v.tables[0], json!({"min_party": 1, "online": false})).await;
+    assert_eq!(
+        (kept.status, kept.body["online"].clone()),
+        (200, json!(false)),
+        "{}",
+        kept.body
+    );
+    let larger = set(&v.tables[1], json!({"min_party": 3, "online": true})).await;
+    assert_eq!(
+        (larger.status, larger.body["min_party"].clone()),
+        (200, json!(3)),
+        "{}",
+        larger.body
+    );
+    assert!(starts(&availability(&server, &v.venue, date, 2).await).is_empty());
+    let online = book(&server, &v.venue, booking(&seven, 2)).await;
+    assert_eq!(online.status, 409, "no table for two online at that time: {}", online.body);
+    assert!(starts(&availability(&server, &v.venue, date, 4).await).contains(&seven));
+    // The host books the two-top by phone.
+    let phoned = call(
+        &server,
+        "POST",
+        &format!("/api/v1/venues/{}/reservations", v.venue),
+        Some(&v.owner),
+        Some(booking(&seven, 2)),
+    )
+    .await;
+    assert_eq!(phoned.status, 201, "{}", phoned.body);
+    assert_eq!(phoned.body["status"], "booked");
+    let listed = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/tables", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(listed.body["items"][1]["min_party"], 3, "{}", listed.body);
+}
+
 on_both_engines!(
+    table_settings_decide_what_the_widget_offers,
     deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_show,
     staff_bookings_and_moves_go_through_the_same_rules,
     a_booking_guest_is_sealed_exported_and_erased,
