@@ -114,7 +114,7 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await staff.close();
 });
 
-test('a guest reads the deposit rule, pays the deposit with Elements, and the booking is confirmed', async () => {
+test('the owner asks a deposit on the settings page; a guest reads its rule, pays it with Elements, and the booking is confirmed', async () => {
   const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
   const api = staff.request;
   const call = async (method, path, data, token) => {
@@ -151,9 +151,23 @@ test('a guest reads the deposit rule, pays the deposit with Elements, and the bo
     min_notice_minutes: 60,
     horizon_days: 30,
     max_party_size: 8,
-    deposit_per_cover: { amount: 2_000_000, currency: 'COP' },
-    cancellation_cutoff_hours: 24,
+    deposit_per_cover: null,
+    cancellation_cutoff_hours: 0,
   }, token);
+  // The owner asks the deposit on the settings page: the current rules are shown, the deposit and cut-off saved.
+  await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const owner = await staff.newPage();
+  await owner.goto(`${server.origin}/booking-settings?venue=${venue.id}`);
+  await owner.waitForFunction(() => document.querySelector('#policy-form input[name=horizon_days]').value === '30');
+  assert.equal(await owner.isChecked('#policy-form input[name=s0d5]'), true, 'Friday is in the first service');
+  await owner.fill('#policy-form input[name=deposit]', '20000');
+  await owner.fill('#policy-form input[name=cancellation_cutoff_hours]', '24');
+  await owner.click('#policy-form button[type=submit]');
+  await owner.locator('#policy-saved').waitFor({ state: 'visible' });
+  await owner.locator('#table-settings li', { hasText: 'Mesa 1' }).waitFor();
+  await owner.screenshot({ path: artifactPath('booking-settings.png'), fullPage: true });
+  const saved = await call('GET', `/api/v1/venues/${venue.id}/booking-policy`, undefined, token);
+  assert.deepEqual([saved.policy.deposit_per_cover, saved.policy.cancellation_cutoff_hours], [{ amount: 2_000_000, currency: 'COP' }, 24]);
 
   const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
   const guest = await phone.newPage();

@@ -183,7 +183,10 @@ const pages = {
         const host = document.createElement('a');
         host.href = `/host?venue=${venue.id}`;
         host.textContent = english ? 'bookings' : 'reservas';
-        item.append(menu, ' · ', kitchen, ' · ', host);
+        const settings = document.createElement('a');
+        settings.href = `/booking-settings?venue=${venue.id}`;
+        settings.textContent = english ? 'booking settings' : 'ajustes de reservas';
+        item.append(menu, ' · ', kitchen, ' · ', host, ' · ', settings);
         $('#venues').appendChild(item);
       }
     } catch (error) {
@@ -703,6 +706,7 @@ pages.host = async () => {
   const venue = params.get('venue');
   const form = $('#day-form');
   form.date.value = params.get('date') || isoDate(new Date());
+  $('#settings-link').href = `/booking-settings?venue=${encodeURIComponent(venue)}`;
   const tables = await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => []);
   const moves = {
     awaiting_deposit: ['cancelled'],
@@ -809,6 +813,114 @@ pages.host = async () => {
   };
   form.addEventListener('submit', (event) => { event.preventDefault(); render(); });
   await render();
+};
+
+// The venue's reservation settings: the booking policy (three service rows, three turn rows) and each table's
+// smallest party and online flag. The API checks every rule and names the field it refuses.
+pages.bookingSettings = async () => {
+  if (!store.get('access')) return location.assign('/signin');
+  const venue = new URLSearchParams(location.search).get('venue');
+  const form = $('#policy-form');
+  const field = (name) => form.elements[name];
+  let currency = 'COP';
+  try {
+    const venues = await allPages('/api/v1/venues');
+    currency = (venues.find((v) => v.id === venue) || {}).currency || currency;
+    const setup = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/booking-policy`);
+    const policy = setup.policy || {
+      services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '18:00', last_seating: '22:00' }],
+      slot_minutes: 15,
+      turn_minutes: [{ max_party: 2, minutes: 90 }, { max_party: 8, minutes: 120 }],
+      buffer_minutes: 15,
+      pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 },
+      min_notice_minutes: 60,
+      horizon_days: 30,
+      max_party_size: 8,
+      deposit_per_cover: null,
+      cancellation_cutoff_hours: 0,
+    };
+    policy.services.slice(0, 3).forEach((service, i) => {
+      for (const day of service.weekdays) field(`s${i}d${day}`).checked = true;
+      field(`s${i}first`).value = service.first_seating;
+      field(`s${i}last`).value = service.last_seating;
+    });
+    policy.turn_minutes.slice(0, 3).forEach((turn, i) => {
+      field(`t${i}party`).value = turn.max_party;
+      field(`t${i}minutes`).value = turn.minutes;
+    });
+    field('slot_minutes').value = String(policy.slot_minutes);
+    field('buffer_minutes').value = policy.buffer_minutes;
+    field('covers').value = policy.pacing.covers_per_15_min;
+    field('online_covers').value = policy.pacing.online_covers_per_15_min;
+    field('min_notice_minutes').value = policy.min_notice_minutes;
+    field('horizon_days').value = policy.horizon_days;
+    field('max_party_size').value = policy.max_party_size;
+    field('deposit').value = policy.deposit_per_cover ? policy.deposit_per_cover.amount / 100 : '';
+    field('cancellation_cutoff_hours').value = policy.cancellation_cutoff_hours;
+  } catch (error) {
+    return showError(error.problem);
+  }
+  onSubmit('#policy-form', async (v) => {
+    $('#policy-saved').hidden = true;
+    const services = [0, 1, 2]
+      .map((i) => ({
+        weekdays: [1, 2, 3, 4, 5, 6, 7].filter((d) => field(`s${i}d${d}`).checked),
+        first_seating: v[`s${i}first`],
+        last_seating: v[`s${i}last`],
+      }))
+      .filter((service) => service.weekdays.length > 0);
+    const turns = [0, 1, 2]
+      .filter((i) => v[`t${i}party`] && v[`t${i}minutes`])
+      .map((i) => ({ max_party: Number(v[`t${i}party`]), minutes: Number(v[`t${i}minutes`]) }));
+    await authed('PUT', `/api/v1/venues/${encodeURIComponent(venue)}/booking-policy`, {
+      services,
+      slot_minutes: Number(v.slot_minutes),
+      turn_minutes: turns,
+      buffer_minutes: Number(v.buffer_minutes),
+      pacing: { covers_per_15_min: Number(v.covers), online_covers_per_15_min: Number(v.online_covers) },
+      min_notice_minutes: Number(v.min_notice_minutes),
+      horizon_days: Number(v.horizon_days),
+      max_party_size: Number(v.max_party_size),
+      deposit_per_cover: v.deposit && Number(v.deposit) > 0 ? { amount: Math.round(Number(v.deposit) * 100), currency } : null,
+      cancellation_cutoff_hours: Number(v.cancellation_cutoff_hours),
+    });
+    $('#policy-saved').hidden = false;
+  });
+  const list = $('#table-settings');
+  for (const table of await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => [])) {
+    const row = document.createElement('li');
+    row.dataset.table = table.id;
+    const name = document.createElement('span');
+    name.className = 'who';
+    name.textContent = `${table.label} (${table.seats} ${english ? 'seats' : 'puestos'})`;
+    const smallest = document.createElement('input');
+    smallest.type = 'number';
+    smallest.min = '1';
+    smallest.max = String(table.seats);
+    smallest.value = String(table.min_party);
+    smallest.setAttribute('aria-label', english ? `Smallest party at ${table.label}` : `Grupo más pequeño en ${table.label}`);
+    const online = document.createElement('input');
+    online.type = 'checkbox';
+    online.checked = table.online;
+    const onlineLabel = document.createElement('label');
+    onlineLabel.className = 'inline';
+    onlineLabel.append(online, english ? ' online' : ' en línea');
+    const save = document.createElement('button');
+    save.type = 'button';
+    save.className = 'secondary';
+    save.textContent = english ? 'Save' : 'Guardar';
+    save.addEventListener('click', async () => {
+      clearError();
+      try {
+        await authed('PUT', `/api/v1/tables/${encodeURIComponent(table.id)}/booking`, { min_party: Number(smallest.value), online: online.checked });
+        save.textContent = english ? 'Saved' : 'Guardado';
+      } catch (error) {
+        showError(error.problem);
+      }
+    });
+    row.append(name, ' ', english ? 'from' : 'desde', ' ', smallest, ' ', onlineLabel, ' ', save);
+    list.appendChild(row);
+  }
 };
 
 pages.menu = async () => {

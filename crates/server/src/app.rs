@@ -198,6 +198,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(app_pages::kitchen))
         .routes(routes!(app_pages::booking_widget))
         .routes(routes!(app_pages::host))
+        .routes(routes!(app_pages::booking_settings))
         .routes(routes!(app_pages::menu_editor))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))

@@ -427,12 +427,14 @@ pub async fn host(headers: HeaderMap) -> Response {
 <label>{date}<input type="date" name="date" required></label>
 <button type="submit">{show}</button>
 </form>
+<p><a id="settings-link" href="/booking-settings">{settings}</a></p>
 <div id="timeline" class="timeline" aria-label="{timeline}"></div>
 <ul id="day-list" class="day-list"></ul>
 <p id="empty-day" class="hint" hidden>{empty}</p>"#,
         date = tr(l, "Día", "Day"),
         show = tr(l, "Ver", "Show"),
         timeline = tr(l, "Mesas y horas", "Tables and times"),
+        settings = tr(l, "Ajustes de reservas", "Reservation settings"),
         empty = tr(l, "Sin reservas ese día.", "No bookings that day."),
     );
     shell(
@@ -441,6 +443,168 @@ pub async fn host(headers: HeaderMap) -> Response {
         tr(l, "Reservas del día", "Today's bookings"),
         r#"<script src="/assets/app.js" defer></script>"#,
         r#"class="wide""#,
+        "/dashboard",
+        &body,
+    )
+}
+
+/// The venue's reservation settings (owners and managers): services per weekday, slot interval, turn times, buffer,
+/// pacing, notice, horizon, largest party, deposit and cut-off, and each table's smallest party and online flag.
+/// Every rule is checked by the API, which names the field it refuses.
+#[utoipa::path(get, path = "/booking-settings", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn booking_settings(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let days: [(&str, &str); 7] = [
+        ("Lu", "Mo"),
+        ("Ma", "Tu"),
+        ("Mi", "We"),
+        ("Ju", "Th"),
+        ("Vi", "Fr"),
+        ("Sá", "Sa"),
+        ("Do", "Su"),
+    ];
+    let mut services = String::new();
+    for i in 0..3 {
+        services.push_str(&format!(
+            r#"<div class="service" data-service="{i}"><p class="days">"#
+        ));
+        for (d, (es, en)) in days.iter().enumerate() {
+            services.push_str(&format!(
+                r#"<label class="inline"><input type="checkbox" name="s{i}d{}"> {}</label> "#,
+                d + 1,
+                tr(l, es, en)
+            ));
+        }
+        services.push_str(&format!(
+            r#"</p><label class="inline">{first} <input type="time" name="s{i}first" step="900"></label>
+<label class="inline">{last} <input type="time" name="s{i}last" step="900"></label></div>
+"#,
+            first = tr(l, "Primera mesa", "First seating"),
+            last = tr(l, "Última mesa", "Last seating"),
+        ));
+    }
+    let mut turns = String::new();
+    for i in 0..3 {
+        turns.push_str(&format!(
+            r#"<p class="turn"><label class="inline">{up_to} <input type="number" name="t{i}party" min="1" max="100" inputmode="numeric"></label>
+<label class="inline">{minutes} <input type="number" name="t{i}minutes" min="15" max="720" step="15" inputmode="numeric"></label></p>
+"#,
+            up_to = tr(l, "Grupos de hasta", "Parties of up to"),
+            minutes = tr(l, "minutos", "minutes"),
+        ));
+    }
+    let number = |name: &str, label: &str, min: u32| {
+        format!(
+            r#"<label>{label}<input type="number" name="{name}" min="{min}" inputmode="numeric" required></label>"#
+        )
+    };
+    let body = format!(
+        r#"<form id="policy-form" class="card">
+<fieldset><legend>{services_legend}</legend>
+<p class="hint">{services_hint}</p>
+{services}</fieldset>
+<label>{slot}<select name="slot_minutes"><option>15</option><option>30</option><option>45</option><option>60</option></select></label>
+<fieldset><legend>{turns_legend}</legend>
+{turns}</fieldset>
+{buffer}
+{covers}
+{online}
+{notice}
+{horizon}
+{largest}
+<label>{deposit}<input type="number" name="deposit" min="0" inputmode="numeric" placeholder="0"></label>
+{cutoff}
+<button type="submit">{save}</button>
+<p id="policy-saved" class="ok" hidden>{saved}</p>
+</form>
+<section class="card">
+<h2>{tables}</h2>
+<p class="hint">{tables_hint}</p>
+<ul id="table-settings" class="day-list"></ul>
+</section>"#,
+        services_legend = tr(l, "Servicios", "Services"),
+        services_hint = tr(
+            l,
+            "Hasta tres servicios; uno sin días queda sin usar. Una última mesa después de medianoche pertenece al servicio de la noche anterior.",
+            "Up to three services; one without days is unused. A last seating after midnight belongs to the service that started the evening before."
+        ),
+        slot = tr(l, "Intervalo entre horarios (minutos)", "Minutes between times"),
+        turns_legend = tr(
+            l,
+            "Tiempo de mesa por tamaño del grupo",
+            "Turn time by party size"
+        ),
+        buffer = number(
+            "buffer_minutes",
+            tr(
+                l,
+                "Minutos para preparar la mesa después",
+                "Minutes to reset a table after"
+            ),
+            0
+        ),
+        covers = number(
+            "covers",
+            tr(
+                l,
+                "Máximo de personas que llegan cada 15 minutos",
+                "Most covers arriving per 15 minutes"
+            ),
+            1
+        ),
+        online = number(
+            "online_covers",
+            tr(l, "De ellas, reservadas en línea", "Of them, booked online"),
+            0
+        ),
+        notice = number(
+            "min_notice_minutes",
+            tr(l, "Anticipación mínima (minutos)", "Minimum notice (minutes)"),
+            0
+        ),
+        horizon = number(
+            "horizon_days",
+            tr(
+                l,
+                "Días que se puede reservar con anticipación",
+                "Days ahead bookings open"
+            ),
+            1
+        ),
+        largest = number("max_party_size", tr(l, "Grupo más grande", "Largest party"), 1),
+        deposit = tr(
+            l,
+            "Depósito por persona en pesos (vacío: sin depósito)",
+            "Deposit per guest in pesos (empty: none)"
+        ),
+        cutoff = number(
+            "cancellation_cutoff_hours",
+            tr(
+                l,
+                "Horas antes en que cancelar aún devuelve el depósito",
+                "Hours before the start a cancellation still refunds the deposit"
+            ),
+            0
+        ),
+        save = tr(l, "Guardar", "Save"),
+        saved = tr(
+            l,
+            "Guardado. Las reservas en línea siguen estas reglas desde ya.",
+            "Saved. Online bookings follow these rules from now on."
+        ),
+        tables = tr(l, "Mesas", "Tables"),
+        tables_hint = tr(
+            l,
+            "El grupo más pequeño que recibe cada mesa, y si se ofrece en línea (si no, la reservas tú por teléfono o queda para quien llega).",
+            "The smallest party each table takes, and whether guests can book it online (otherwise you book it by phone, or keep it for walk-ins)."
+        ),
+    );
+    shell(
+        l,
+        "bookingSettings",
+        tr(l, "Ajustes de reservas", "Reservation settings"),
+        r#"<script src="/assets/app.js" defer></script>"#,
+        r#"class="narrow""#,
         "/dashboard",
         &body,
     )

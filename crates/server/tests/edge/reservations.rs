@@ -1134,7 +1134,11 @@ pub async fn table_settings_decide_what_the_widget_offers(engine: Engine) {
     );
     assert!(starts(&availability(&server, &v.venue, date, 2).await).is_empty());
     let online = book(&server, &v.venue, booking(&seven, 2)).await;
-    assert_eq!(online.status, 409, "no table for two online at that time: {}", online.body);
+    assert_eq!(
+        online.status, 409,
+        "no table for two online at that time: {}",
+        online.body
+    );
     assert!(starts(&availability(&server, &v.venue, date, 4).await).contains(&seven));
     // The host books the two-top by phone.
     let phoned = call(
