@@ -37,6 +37,8 @@ pub struct AppState {
     pub table_key: comanda_security::Secret<[u8; 32]>,
     /// Signs the guest's link to view or cancel a reservation (`comanda_security::booking_link`).
     pub booking_key: comanda_security::Secret<[u8; 32]>,
+    /// Public availability answers, kept for two seconds and dropped when this instance changes a venue's bookings.
+    pub availability: Arc<crate::availability_cache::AvailabilityCache>,
     pub order_events: crate::events::OrderEvents,
     /// Card payments (`None` when switched off).
     pub payments: Option<Arc<crate::payments::PaymentService>>,
@@ -94,6 +96,7 @@ impl AppState {
             identity: Arc::new(identity),
             table_key,
             booking_key,
+            availability: Arc::default(),
             order_events: crate::events::OrderEvents::default(),
             payments,
             pay_script_integrity: crate::routes::app_pages::pay_script_integrity().into(),

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod availability_cache;
 pub mod config;
 pub mod contract;
 pub mod deposits;

@@ -225,6 +225,7 @@ pub async fn create_table(
             state.clock.now(),
         )
         .await?;
+    state.availability.changed(venue);
     Ok((
         StatusCode::CREATED,
         Json(table_view(&state, caller.scope.partner(), table)),

@@ -93,6 +93,7 @@ pub async fn put_policy(
             state.clock.now(),
         )
         .await?;
+    state.availability.changed(venue);
     Ok(Json(policy))
 }
 
@@ -195,6 +196,7 @@ pub async fn put_table_booking(
         )
         .await?;
     let updated = state.store.table(&caller.scope, table).await?;
+    state.availability.changed(updated.venue_id);
     Ok(Json(crate::routes::ordering::table_view(
         &state,
         caller.scope.partner(),
@@ -272,6 +274,7 @@ pub async fn add_combination(
             )),
             other => other.into(),
         })?;
+    state.availability.changed(venue);
     Ok((
         StatusCode::CREATED,
         Json(CombinationView {
@@ -362,6 +365,19 @@ pub async fn availability(
     let (scope, venue) = listed(&state, &venue).await?;
     let date = parse_date(&query.date)?;
     let now = state.clock.now();
+    let answer = |slots: Vec<(String, String)>| {
+        Json(Availability {
+            slots: slots
+                .into_iter()
+                .map(|(start, local)| SlotView { start, local })
+                .collect(),
+        })
+    };
+    // Only valid questions are kept, so a kept answer needs no policy read to be given again.
+    let ticket = match state.availability.get(venue, date, query.party_size, now) {
+        Ok(slots) => return Ok(answer(slots)),
+        Err(ticket) => ticket,
+    };
     // Saturating: a date at the calendar's edge is refused below (horizon), never an overflow here.
     let midnight = date.midnight().assume_utc();
     let (from, until) = (
@@ -403,15 +419,12 @@ pub async fn availability(
         Channel::Online,
         now,
     );
-    Ok(Json(Availability {
-        slots: slots
-            .into_iter()
-            .map(|slot| SlotView {
-                start: rfc3339(slot.start),
-                local: rfc3339(slot.local),
-            })
-            .collect(),
-    }))
+    let slots: Vec<(String, String)> = slots
+        .into_iter()
+        .map(|slot| (rfc3339(slot.start), rfc3339(slot.local)))
+        .collect();
+    state.availability.keep(ticket, &slots);
+    Ok(answer(slots))
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -662,6 +675,9 @@ pub async fn book(
         None => AuditedGuest::entry(&ctx, "reservation.booked", venue, request.party_size),
     };
     let outcome = state.store.book(&scope, &booking, &decide, &audit, now).await?;
+    if matches!(outcome, BookOutcome::Created(_)) {
+        state.availability.changed(venue);
+    }
     let confirmed = |reservation: Reservation, deposit: Option<(&Deposit, String, String)>| {
         (
             StatusCode::CREATED,
@@ -714,6 +730,7 @@ pub async fn book(
                     // No way to pay: the booking is released at once rather than holding the tables for nothing.
                     tracing::warn!(reservation = %reservation.id, %error, "deposit PaymentIntent not created");
                     deposits::settle_now(&state.store, &service, &scope, reservation.id, now).await;
+                    state.availability.changed(venue);
                     Err(Problem::new(ProblemType::PaymentProvider)
                         .detail(
                             "the card processor did not answer; the booking was not kept, please try again",
@@ -936,6 +953,7 @@ pub async fn guest_cancel(
         .transition_reservation(&scope, id, ReservationStatus::Cancelled, None, fate, &audit, now)
         .await?
         .ok_or_else(|| not_movable(current.status, ReservationStatus::Cancelled))?;
+    state.availability.changed(cancelled.venue_id);
     let mut view = ReservationView::new(cancelled, &zone);
     view.deposit = settle_deposit(&state, &scope, id, now).await?;
     Ok(Json(view))
@@ -1202,6 +1220,7 @@ pub async fn transition(
         .await?
     {
         Some(moved) => {
+            state.availability.changed(moved.venue_id);
             let zone = zone_of(&state, &caller.scope, moved.venue_id).await?;
             let mut view = ReservationView::new(moved, &zone);
             view.deposit = match ending {
@@ -1258,6 +1277,7 @@ async fn move_to(
         .await?
     {
         MoveOutcome::Moved(moved) => {
+            state.availability.changed(moved.venue_id);
             let zone = zone_of(state, &caller.scope, moved.venue_id).await?;
             Ok(Json(ReservationView::new(*moved, &zone)))
         }
