@@ -568,8 +568,8 @@ pages.kitchen = async () => {
 const hhmm = (rfc3339) => rfc3339.slice(11, 16);
 const isoDate = (date) => `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
 const bookingStatusNames = {
-  es: { awaiting_deposit: 'Pendiente del depósito', booked: 'Reservada', confirmed: 'Confirmada', late: 'Tarde', seated: 'Sentada', finished: 'Terminada', cancelled: 'Cancelada', no_show: 'No llegó' },
-  en: { awaiting_deposit: 'Awaiting its deposit', booked: 'Booked', confirmed: 'Confirmed', late: 'Late', seated: 'Seated', finished: 'Finished', cancelled: 'Cancelled', no_show: 'No-show' },
+  es: { offered: 'Mesa ofrecida', awaiting_deposit: 'Pendiente del depósito', booked: 'Reservada', confirmed: 'Confirmada', late: 'Tarde', seated: 'Sentada', finished: 'Terminada', cancelled: 'Cancelada', no_show: 'No llegó' },
+  en: { offered: 'Table offered', awaiting_deposit: 'Awaiting its deposit', booked: 'Booked', confirmed: 'Confirmed', late: 'Late', seated: 'Seated', finished: 'Finished', cancelled: 'Cancelled', no_show: 'No-show' },
 };
 const bookingStatus = (status) => bookingStatusNames[english ? 'en' : 'es'][status] || status;
 const depositStatusNames = {
@@ -601,7 +601,22 @@ pages.booking = async () => {
     const pay = $('#pay-deposit-link');
     pay.hidden = reservation.status !== 'awaiting_deposit';
     pay.href = `/book/${encodeURIComponent(venue)}/deposit?reservation=${encodeURIComponent(id)}&token=${encodeURIComponent(token)}`;
-    $('#cancel-booking').hidden = !['awaiting_deposit', 'booked', 'confirmed', 'late'].includes(reservation.status);
+    $('#cancel-booking').hidden = !['offered', 'awaiting_deposit', 'booked', 'confirmed', 'late'].includes(reservation.status);
+    $('#accept-offer').hidden = reservation.status !== 'offered';
+    $('#accept-offer').onclick = async () => {
+      clearError();
+      try {
+        const accepted = await api('POST', `/api/v1/reservations/${encodeURIComponent(id)}/accept?token=${encodeURIComponent(token)}`, {});
+        if (accepted.status === 'awaiting_deposit') {
+          location.assign(`/book/${encodeURIComponent(venue)}/deposit?reservation=${encodeURIComponent(id)}&token=${encodeURIComponent(token)}`);
+          return;
+        }
+        $('#confirmed-title').textContent = english ? 'Booking confirmed' : 'Reserva confirmada';
+        showBooking(accepted, token);
+      } catch (error) {
+        showError(error.problem);
+      }
+    };
     $('#cancel-booking').onclick = async () => {
       clearError();
       try {
@@ -659,11 +674,34 @@ pages.booking = async () => {
       }
       $('#no-slots').hidden = answer.slots.length > 0;
       $('#slots').hidden = false;
+      // Nothing free: the guest can wait for a table that comes free in a window of their choice.
+      $('#waitlist-form').hidden = answer.slots.length > 0;
+      waitlistParty = party;
     } catch (error) {
       showError(error.problem);
     }
   };
   form.addEventListener('submit', (event) => { event.preventDefault(); search(); });
+  let waitlistParty = 2;
+  $('#waitlist-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearError();
+    const w = $('#waitlist-form');
+    try {
+      await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, {
+        date: form.date.value,
+        party_size: waitlistParty,
+        earliest: w.earliest.value,
+        latest: w.latest.value,
+        guest: { name: w.name.value, phone: w.phone.value.replace(/[\s-]/g, ''), email: w.email.value },
+        consent: w.consent.checked,
+      });
+      w.hidden = true;
+      $('#waitlist-joined').hidden = false;
+    } catch (error) {
+      showError(error.problem);
+    }
+  });
   const details = $('#details-form');
   details.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -810,6 +848,15 @@ pages.host = async () => {
       list.appendChild(row);
     }
     $('#empty-day').hidden = items.length > 0;
+    const waiting = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist?date=${form.date.value}`).catch(() => ({ items: [] }));
+    const waitNames = english
+      ? { waiting: 'waiting', offered: 'offered a table', booked: 'booked', expired: 'offer expired', left: 'left' }
+      : { waiting: 'esperando', offered: 'mesa ofrecida', booked: 'reservó', expired: 'oferta vencida', left: 'se retiró' };
+    $('#waitlist').replaceChildren(...waiting.items.map((w) => {
+      const row = document.createElement('li');
+      row.textContent = `${hhmm(w.earliest)}–${hhmm(w.latest)} · ${w.guest_name} (${w.party_size}) · ${w.guest_phone} · ${waitNames[w.status] || w.status}`;
+      return row;
+    }));
   };
   form.addEventListener('submit', (event) => { event.preventDefault(); render(); });
   await render();

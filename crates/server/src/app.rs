@@ -21,6 +21,7 @@ use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
 use crate::routes::{
     app_pages, auth, guest, ordering, pages, payments, platform, privacy, reservations, staff, stream,
+    waitlist,
 };
 use comanda_security::kms::PlatformKeys;
 use comanda_security::password::PasswordHasher;
@@ -268,6 +269,9 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(reservations::put_policy, reservations::get_policy))
         .routes(routes!(reservations::add_combination))
         .routes(routes!(reservations::put_table_booking))
+        .routes(routes!(waitlist::join, waitlist::day))
+        .routes(routes!(waitlist::leave))
+        .routes(routes!(waitlist::accept))
         .routes(routes!(reservations::availability))
         .routes(routes!(reservations::book, reservations::day_list))
         .routes(routes!(reservations::guest_view))

@@ -21,6 +21,7 @@ pub mod qr;
 pub mod routes;
 pub mod serve;
 pub mod tls;
+pub mod waitlist;
 
 pub use comanda_domain::{Clock, SystemClock};
 pub use config::{Config, Overrides};

@@ -40,6 +40,7 @@ pub struct Server {
     identity: Arc<crate::auth::Identity>,
     order_events: crate::events::OrderEvents,
     payments: Option<Arc<crate::payments::PaymentService>>,
+    waitlist_state: AppState,
 }
 
 /// Prepares everything, migrates the database and starts listening. Returns once the sockets are bound.
@@ -115,6 +116,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
             }
         });
     }
+    let waitlist_state = state.clone();
     let router = app::build(state);
     let identity_for_server = identity.clone();
     let handle = axum_server::Handle::new();
@@ -132,6 +134,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         stop_rx.clone(),
     );
     spawn_metrics_upkeep(stop_rx.clone());
+    spawn_waitlist_upkeep(waitlist_state.clone(), stop_rx.clone());
     spawn_key_rotation(identity, stop_rx.clone());
     audit.spawn_flusher(
         Duration::from_millis(config.audit.access_flush_millis.max(10)),
@@ -234,6 +237,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         identity: identity_for_server,
         order_events,
         payments,
+        waitlist_state,
     })
 }
 
@@ -263,6 +267,20 @@ fn spawn_payments_upkeep(
                         tracing::error!(%error, "payment reconciliation could not run");
                     }
                 }
+                _ = stop.changed() => return,
+            }
+        }
+    });
+}
+
+/// Expires waitlist offers not accepted in time and offers their tables on, every 30 seconds.
+fn spawn_waitlist_upkeep(state: AppState, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(30));
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => crate::waitlist::upkeep(&state).await,
                 _ = stop.changed() => return,
             }
         }
@@ -302,6 +320,11 @@ fn spawn_key_rotation(identity: Arc<crate::auth::Identity>, mut stop: watch::Rec
 }
 
 impl Server {
+    /// The waitlist's upkeep now (tests run it after moving the clock instead of waiting for its tick).
+    pub async fn run_waitlist_upkeep(&self) {
+        crate::waitlist::upkeep(&self.waitlist_state).await;
+    }
+
     /// Card payments as this server runs them (tests reach the demo mode's Stripe stand-in through it).
     pub fn payments(&self) -> Option<&Arc<crate::payments::PaymentService>> {
         self.payments.as_ref()

@@ -18,8 +18,9 @@ use crate::postgres::{PgStore as Engine, venue_from_row};
 use crate::postgres_identity::{h, insert_audit, insert_message, opt_uuid_col, uuid_col};
 use crate::postgres_ordering::foreign_key_to_not_found;
 use crate::reservations::{
-    BookOutcome, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome, NewReservation,
-    Reservation, ReservationStatus, ReservationStore,
+    BookOutcome, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome, NewDeposit,
+    NewReservation, NewWaitlistEntry, Reservation, ReservationStatus, ReservationStore, WaitlistEntry,
+    WaitlistStatus,
 };
 use crate::{StoreError, StoreResult};
 

@@ -19,6 +19,8 @@ use crate::privacy::GuestContact;
 /// Where a reservation is in its life. Holding states keep their tables claimed; the others have released them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReservationStatus {
+    /// A freed time offered to a waiting party: the table is held until the offer expires or the guest accepts.
+    Offered,
     /// Held for its deposit: the tables are claimed until the hold expires; paying confirms it.
     AwaitingDeposit,
     Booked,
@@ -31,7 +33,8 @@ pub enum ReservationStatus {
 }
 
 impl ReservationStatus {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
+        Self::Offered,
         Self::AwaitingDeposit,
         Self::Booked,
         Self::Confirmed,
@@ -44,6 +47,7 @@ impl ReservationStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Offered => "offered",
             Self::AwaitingDeposit => "awaiting_deposit",
             Self::Booked => "booked",
             Self::Confirmed => "confirmed",
@@ -59,11 +63,16 @@ impl ReservationStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
-    /// Parties awaiting their deposit, booked, confirmed, late and seated hold their tables.
+    /// Offers, parties awaiting their deposit, booked, confirmed, late and seated hold their tables.
     pub fn holds_tables(self) -> bool {
         matches!(
             self,
-            Self::AwaitingDeposit | Self::Booked | Self::Confirmed | Self::Late | Self::Seated
+            Self::Offered
+                | Self::AwaitingDeposit
+                | Self::Booked
+                | Self::Confirmed
+                | Self::Late
+                | Self::Seated
         )
     }
 
@@ -73,7 +82,7 @@ impl ReservationStatus {
         use ReservationStatus::*;
         matches!(
             (self, to),
-            (AwaitingDeposit, Cancelled)
+            (Offered | AwaitingDeposit, Cancelled)
                 | (Booked, Confirmed | Late | Seated | Cancelled | NoShow)
                 | (Confirmed, Late | Seated | Cancelled | NoShow)
                 | (Late, Seated | Cancelled | NoShow)
@@ -118,6 +127,78 @@ pub struct NewReservation {
     pub confirmation: Option<crate::identity::OutboxMessage>,
     /// The deposit the venue's policy asks: the booking then awaits it, holding its tables until the hold expires.
     pub deposit: Option<NewDeposit>,
+    /// A freed time offered to a waiting party (whose guest contact is already stored): the reservation starts
+    /// `offered`, and the entry moves to `offered` in the same transaction.
+    pub offer: Option<Offer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    pub entry: Uuid,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Where a waiting party is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitlistStatus {
+    Waiting,
+    Offered,
+    Booked,
+    Expired,
+    Left,
+}
+
+impl WaitlistStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Waiting,
+        Self::Offered,
+        Self::Booked,
+        Self::Expired,
+        Self::Left,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Offered => "offered",
+            Self::Booked => "booked",
+            Self::Expired => "expired",
+            Self::Left => "left",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A party on the waitlist: a size, a local date and a window of acceptable starts (instants in UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitlistEntry {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub guest_id: Uuid,
+    pub party_size: u16,
+    /// `YYYY-MM-DD` in the venue's zone.
+    pub local_date: String,
+    pub earliest: OffsetDateTime,
+    pub latest: OffsetDateTime,
+    pub status: WaitlistStatus,
+    /// The offered (then booked) reservation.
+    pub reservation_id: Option<Uuid>,
+    pub offer_expires_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWaitlistEntry {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub guest: GuestContact,
+    pub party_size: u16,
+    pub local_date: String,
+    pub earliest: OffsetDateTime,
+    pub latest: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,6 +414,52 @@ pub trait ReservationStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>>;
+
+    /// Adds a party to the venue's waitlist (its guest contact sealed in the same transaction).
+    async fn join_waitlist(
+        &self,
+        scope: &TenantScope,
+        entry: &NewWaitlistEntry,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<WaitlistEntry>;
+
+    /// The venue's waitlist in arrival order: one local date's, or (`None`) every party still waiting.
+    async fn waitlist(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        local_date: Option<&str>,
+    ) -> StoreResult<Vec<WaitlistEntry>>;
+
+    async fn waitlist_entry(&self, scope: &TenantScope, id: Uuid) -> StoreResult<WaitlistEntry>;
+
+    /// The party leaves the waitlist; `Ok(None)` when it no longer waits (offered, booked or gone).
+    async fn leave_waitlist(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<WaitlistEntry>>;
+
+    /// The guest accepts an offer: `offered` → `booked` (or `awaiting_deposit` with the venue's deposit), and the
+    /// entry is booked. `Ok(None)` when the reservation is no longer offered (the offer expired).
+    async fn accept_offer(
+        &self,
+        scope: &TenantScope,
+        reservation: Uuid,
+        deposit: Option<&NewDeposit>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>>;
+
+    /// Offers not accepted by `now`: each reservation is cancelled (its tables free) and its entry expires.
+    /// Answers the venues that got tables back.
+    async fn expire_offers(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Uuid>>;
+
+    /// Partners that take reservations (the booking directory), for the waitlist's upkeep.
+    async fn booking_partners(&self) -> StoreResult<Vec<comanda_domain::PartnerId>>;
 
     /// The partner whose reservation a deposit's PaymentIntent names, from the platform's deposit directory.
     async fn deposit_partner(&self, reservation: Uuid) -> StoreResult<Option<comanda_domain::PartnerId>>;

@@ -4,7 +4,7 @@
 // primary key on both.
 
 /// Statuses whose bookings hold their tables (`ReservationStatus::holds_tables`).
-const HOLDING: &str = "('awaiting_deposit', 'booked', 'confirmed', 'late', 'seated')";
+const HOLDING: &str = "('offered', 'awaiting_deposit', 'booked', 'confirmed', 'late', 'seated')";
 
 fn reservation_from_row(row: &DbRow) -> StoreResult<Reservation> {
     let status: String = row.try_get("status")?;
@@ -44,6 +44,47 @@ fn deposit_from_row(row: &DbRow) -> StoreResult<Deposit> {
         hold_expires_at: row.try_get("hold_expires_at")?,
         refundable_until: row.try_get("refundable_until")?,
     })
+}
+
+fn entry_from_row(row: &DbRow) -> StoreResult<WaitlistEntry> {
+    let status: String = row.try_get("status")?;
+    Ok(WaitlistEntry {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        guest_id: uuid_col(row, "guest_id")?,
+        party_size: u16::try_from(row.try_get::<i32, _>("party_size")?).unwrap_or(0),
+        local_date: row.try_get("local_date")?,
+        earliest: row.try_get("earliest_at")?,
+        latest: row.try_get("latest_at")?,
+        status: WaitlistStatus::parse(&status).ok_or_else(|| crate::records::corrupt("status", &status))?,
+        reservation_id: opt_uuid_col(row, "reservation_id")?,
+        offer_expires_at: row.try_get("offer_expires_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn insert_deposit(conn: &mut Conn, partner: PartnerId, reservation: Uuid, venue: Uuid, deposit: &NewDeposit, now: OffsetDateTime) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO reservation_deposits (partner_id, reservation_id, venue_id, amount, currency, status,
+                                           hold_expires_at, refundable_until, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'awaiting', $6, $7, $8, $8)",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(reservation))
+    .bind(h(venue))
+    .bind(deposit.amount.amount)
+    .bind(deposit.amount.currency.code())
+    .bind(deposit.hold_expires_at)
+    .bind(deposit.refundable_until)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("INSERT INTO deposit_directory (reservation_id, partner_id) VALUES ($1, $2)")
+        .bind(h(reservation))
+        .bind(h(partner.as_uuid()))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 fn policy_from_text(text: &str) -> StoreResult<BookingPolicy> {
@@ -352,7 +393,9 @@ impl ReservationStore for Engine {
             Ok(assignment) => assignment,
             Err(refusal) => return Ok(BookOutcome::Refused(refusal)),
         };
-        self.insert_guest_contact(&mut tx, partner, &booking.guest).await?;
+        if booking.offer.is_none() {
+            self.insert_guest_contact(&mut tx, partner, &booking.guest).await?;
+        }
         let tables = serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
         let row = sqlx::query(
             "INSERT INTO reservations (partner_id, id, venue_id, guest_id, party_size, start_at, until_at, status,
@@ -373,9 +416,10 @@ impl ReservationStore for Engine {
         .bind(&booking.idempotency_key)
         .bind(&booking.request_hash)
         .bind(now)
-        .bind(match booking.deposit {
-            Some(_) => ReservationStatus::AwaitingDeposit.as_str(),
-            None => ReservationStatus::Booked.as_str(),
+        .bind(match (&booking.offer, &booking.deposit) {
+            (Some(_), _) => ReservationStatus::Offered.as_str(),
+            (None, Some(_)) => ReservationStatus::AwaitingDeposit.as_str(),
+            (None, None) => ReservationStatus::Booked.as_str(),
         })
         .fetch_one(&mut *tx)
         .await?;
@@ -383,26 +427,25 @@ impl ReservationStore for Engine {
             return Ok(BookOutcome::Refused(Refusal::SlotTaken));
         }
         if let Some(deposit) = &booking.deposit {
-            sqlx::query(
-                "INSERT INTO reservation_deposits (partner_id, reservation_id, venue_id, amount, currency, status,
-                                                   hold_expires_at, refundable_until, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 'awaiting', $6, $7, $8, $8)",
+            insert_deposit(&mut tx, partner, booking.id, booking.venue_id, deposit, now).await?;
+        }
+        if let Some(offer) = &booking.offer {
+            let offered = sqlx::query(
+                "UPDATE waitlist_entries SET status = 'offered', reservation_id = $3, offer_expires_at = $4,
+                        updated_at = $5
+                  WHERE partner_id = $1 AND id = $2 AND status = 'waiting'",
             )
             .bind(h(partner.as_uuid()))
+            .bind(h(offer.entry))
             .bind(h(booking.id))
-            .bind(h(booking.venue_id))
-            .bind(deposit.amount.amount)
-            .bind(deposit.amount.currency.code())
-            .bind(deposit.hold_expires_at)
-            .bind(deposit.refundable_until)
+            .bind(offer.expires_at)
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("INSERT INTO deposit_directory (reservation_id, partner_id) VALUES ($1, $2)")
-                .bind(h(booking.id))
-                .bind(h(partner.as_uuid()))
-                .execute(&mut *tx)
-                .await?;
+            if offered.rows_affected() == 0 {
+                // The party left (or was offered elsewhere) meanwhile: nothing of this offer is kept.
+                return Ok(BookOutcome::Refused(Refusal::SlotTaken));
+            }
         }
         if let Some(message) = &booking.confirmation {
             insert_message(self, &mut tx, message).await?;
@@ -595,6 +638,195 @@ impl ReservationStore for Engine {
             .await?;
         tx.commit().await?;
         Ok(Some(reservation_from_row(&moved)?))
+    }
+
+    async fn join_waitlist(
+        &self,
+        scope: &TenantScope,
+        entry: &NewWaitlistEntry,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<WaitlistEntry> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        self.insert_guest_contact(&mut tx, partner, &entry.guest).await?;
+        let row = sqlx::query(
+            "INSERT INTO waitlist_entries (partner_id, id, venue_id, guest_id, party_size, local_date, earliest_at,
+                                           latest_at, status, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'waiting', $9, $9) RETURNING *",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(entry.id))
+        .bind(h(entry.venue_id))
+        .bind(h(entry.guest.id))
+        .bind(i32::from(entry.party_size))
+        .bind(&entry.local_date)
+        .bind(entry.earliest)
+        .bind(entry.latest)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        insert_audit(&mut tx, partner, &audit.targeting(entry.id), now).await?;
+        tx.commit().await?;
+        entry_from_row(&row)
+    }
+
+    async fn waitlist(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        local_date: Option<&str>,
+    ) -> StoreResult<Vec<WaitlistEntry>> {
+        sqlx::query(
+            "SELECT * FROM waitlist_entries WHERE partner_id = $1 AND venue_id = $2
+               AND (CAST($3 AS TEXT) IS NULL AND status = 'waiting' OR local_date = $3)
+             ORDER BY created_at, id LIMIT 1000",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(local_date)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect()
+    }
+
+    async fn waitlist_entry(&self, scope: &TenantScope, id: Uuid) -> StoreResult<WaitlistEntry> {
+        let row = sqlx::query("SELECT * FROM waitlist_entries WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(id))
+            .fetch_optional(&mut *self.reading(scope).await?)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        entry_from_row(&row)
+    }
+
+    async fn leave_waitlist(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<WaitlistEntry>> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE waitlist_entries SET status = 'left', updated_at = $3
+              WHERE partner_id = $1 AND id = $2 AND status = 'waiting' RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(id))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now).await?;
+        tx.commit().await?;
+        Ok(Some(entry_from_row(&row)?))
+    }
+
+    async fn accept_offer(
+        &self,
+        scope: &TenantScope,
+        reservation: Uuid,
+        deposit: Option<&NewDeposit>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE reservations SET status = $3, updated_at = $4
+              WHERE partner_id = $1 AND id = $2 AND status = 'offered' RETURNING *",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(reservation))
+        .bind(match deposit {
+            Some(_) => ReservationStatus::AwaitingDeposit.as_str(),
+            None => ReservationStatus::Booked.as_str(),
+        })
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let accepted = reservation_from_row(&row)?;
+        if let Some(deposit) = deposit {
+            insert_deposit(&mut tx, partner, reservation, accepted.venue_id, deposit, now).await?;
+        }
+        sqlx::query(
+            "UPDATE waitlist_entries SET status = 'booked', updated_at = $3 WHERE partner_id = $1 AND reservation_id = $2",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(reservation))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, partner, &audit.targeting(reservation), now).await?;
+        tx.commit().await?;
+        Ok(Some(accepted))
+    }
+
+    async fn expire_offers(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Uuid>> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let expired = sqlx::query(
+            "UPDATE waitlist_entries SET status = 'expired', updated_at = $2
+              WHERE partner_id = $1 AND status = 'offered' AND offer_expires_at <= $2 RETURNING *",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+        let mut venues = Vec::new();
+        for entry in &expired {
+            let Some(reservation) = entry.reservation_id else {
+                continue;
+            };
+            let cancelled = sqlx::query(
+                "UPDATE reservations SET status = 'cancelled', updated_at = $3
+                  WHERE partner_id = $1 AND id = $2 AND status = 'offered'",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(reservation))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if cancelled.rows_affected() > 0 {
+                sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
+                    .bind(h(partner.as_uuid()))
+                    .bind(h(reservation))
+                    .execute(&mut *tx)
+                    .await?;
+                venues.push(entry.venue_id);
+            }
+            insert_audit(
+                &mut tx,
+                partner,
+                &AuditEntry::new("waitlist.offer_expired").target(reservation.to_string()),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        venues.dedup();
+        Ok(venues)
+    }
+
+    async fn booking_partners(&self) -> StoreResult<Vec<PartnerId>> {
+        sqlx::query("SELECT DISTINCT partner_id FROM booking_directory")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| uuid_col(row, "partner_id").map(PartnerId::from_uuid))
+            .collect()
     }
 
     async fn deposit_partner(&self, reservation: Uuid) -> StoreResult<Option<PartnerId>> {

@@ -15,8 +15,9 @@ use uuid::Uuid;
 
 use crate::identity::AuditEntry;
 use crate::reservations::{
-    BookOutcome, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome, NewReservation,
-    Reservation, ReservationStatus, ReservationStore,
+    BookOutcome, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome, NewDeposit,
+    NewReservation, NewWaitlistEntry, Reservation, ReservationStatus, ReservationStore, WaitlistEntry,
+    WaitlistStatus,
 };
 use crate::sqlite::{SqliteStore as Engine, venue_from_row};
 use crate::sqlite_identity::{h, insert_audit, insert_message, opt_uuid_col, uuid_col};

@@ -106,9 +106,14 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         // same route), the guest manages by the signed link in their confirmation; the host runs the day; the
         // booking policy and combinations are the venue's setup.
         ("GET", "/api/v1/venues/{venue}/availability" | "/api/v1/reservations/{reservation}")
-        | ("POST", "/api/v1/reservations/{reservation}/cancel") => Public,
+        | (
+            "POST",
+            "/api/v1/reservations/{reservation}/cancel" | "/api/v1/reservations/{reservation}/accept",
+        )
+        | ("POST", "/api/v1/venues/{venue}/waitlist" | "/api/v1/waitlist/{entry}/leave") => Public,
         ("POST", "/api/v1/venues/{venue}/reservations") => PublicOrStaff(Permission::ManageReservations),
         ("GET", "/api/v1/venues/{venue}/reservations" | "/api/v1/venues/{venue}/booking-policy")
+        | ("GET", "/api/v1/venues/{venue}/waitlist")
         | ("POST", "/api/v1/reservations/{reservation}/transitions") => Staff(Permission::ManageReservations),
         ("PUT", "/api/v1/venues/{venue}/booking-policy" | "/api/v1/tables/{table}/booking")
         | ("POST", "/api/v1/venues/{venue}/table-combinations") => Staff(Permission::ManageVenues),

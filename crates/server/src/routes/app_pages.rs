@@ -368,6 +368,18 @@ pub async fn booking_widget(headers: HeaderMap, Path(venue): Path<String>, uri: 
 <label class="check"><input type="checkbox" name="consent" required> {consent}</label>
 <button type="submit">{book}</button>
 </form>
+<form id="waitlist-form" class="card" hidden>
+<h2>{waitlist}</h2>
+<p class="hint">{waitlist_hint}</p>
+<p class="turn"><label class="inline">{from} <input type="time" name="earliest" step="900" value="19:00" required></label>
+<label class="inline">{until} <input type="time" name="latest" step="900" value="21:00" required></label></p>
+<label>{name}<input name="name" autocomplete="name" required maxlength="200"></label>
+<label>{phone}<input name="phone" type="tel" autocomplete="tel" required placeholder="+573001234567"></label>
+<label>{email}<input name="email" type="email" autocomplete="email" required maxlength="254"></label>
+<label class="check"><input type="checkbox" name="consent" required> {consent}</label>
+<button type="submit">{join}</button>
+</form>
+<p id="waitlist-joined" class="ok" hidden>{joined}</p>
 <section id="confirmed" class="card" hidden>
 <h2 id="confirmed-title">{done}</h2>
 <p id="confirmed-text"></p>
@@ -375,6 +387,7 @@ pub async fn booking_widget(headers: HeaderMap, Path(venue): Path<String>, uri: 
 <p><a id="pay-deposit-link" class="button" href="" hidden>{pay_deposit}</a></p>
 <p class="hint">{keep}</p>
 <p><a id="manage-link" href="">{manage}</a></p>
+<button id="accept-offer" type="button" hidden>{accept}</button>
 <button id="cancel-booking" type="button" class="secondary" hidden>{cancel}</button>
 </section>
 </div>"#,
@@ -412,6 +425,21 @@ pub async fn booking_widget(headers: HeaderMap, Path(venue): Path<String>, uri: 
         ),
         manage = tr(l, "Ver o cancelar mi reserva", "See or cancel my booking"),
         pay_deposit = tr(l, "Pagar el depósito", "Pay the deposit"),
+        accept = tr(l, "Aceptar la mesa", "Accept the table"),
+        waitlist = tr(l, "Lista de espera", "Waitlist"),
+        waitlist_hint = tr(
+            l,
+            "Si se libera una mesa en ese horario te escribimos y la guardamos unos minutos para ti.",
+            "If a table comes free in that window we write to you and hold it for you for a few minutes."
+        ),
+        from = tr(l, "Desde", "From"),
+        until = tr(l, "Hasta", "Until"),
+        join = tr(l, "Avísame", "Let me know"),
+        joined = tr(
+            l,
+            "Estás en la lista de espera. Te escribiremos si se libera una mesa.",
+            "You are on the waitlist. We will write to you if a table comes free."
+        ),
         cancel = tr(l, "Cancelar la reserva", "Cancel the booking"),
     );
     page(l, "booking", tr(l, "Reservas", "Reservations"), &body)
@@ -430,11 +458,14 @@ pub async fn host(headers: HeaderMap) -> Response {
 <p><a id="settings-link" href="/booking-settings">{settings}</a></p>
 <div id="timeline" class="timeline" aria-label="{timeline}"></div>
 <ul id="day-list" class="day-list"></ul>
-<p id="empty-day" class="hint" hidden>{empty}</p>"#,
+<p id="empty-day" class="hint" hidden>{empty}</p>
+<h2>{waitlist}</h2>
+<ul id="waitlist" class="day-list"></ul>"#,
         date = tr(l, "Día", "Day"),
         show = tr(l, "Ver", "Show"),
         timeline = tr(l, "Mesas y horas", "Tables and times"),
         settings = tr(l, "Ajustes de reservas", "Reservation settings"),
+        waitlist = tr(l, "Lista de espera", "Waitlist"),
         empty = tr(l, "Sin reservas ese día.", "No bookings that day."),
     );
     shell(

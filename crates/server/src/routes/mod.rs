@@ -9,3 +9,4 @@ pub mod privacy;
 pub mod reservations;
 pub mod staff;
 pub mod stream;
+pub mod waitlist;

@@ -32,7 +32,7 @@ use crate::routes::pages::Lang;
 use crate::routes::privacy::NOTICE_VERSION;
 
 /// The venue's zone from the tz database, or 422 naming it (a venue saved before zones were checked this strictly).
-fn venue_zone(venue: &comanda_domain::Venue) -> Result<jiff::tz::TimeZone, ApiError> {
+pub(crate) fn venue_zone(venue: &comanda_domain::Venue) -> Result<jiff::tz::TimeZone, ApiError> {
     reservation::zone(&venue.timezone).ok_or_else(|| {
         ApiError::rule(ValidationErrors::single(
             "timezone",
@@ -99,7 +99,7 @@ pub async fn put_policy(
 
 /// The payment service and the partner's connected account when it can take card payments; 422
 /// `payments-unavailable` otherwise.
-async fn deposit_account(
+pub(crate) async fn deposit_account(
     state: &AppState,
     scope: &TenantScope,
 ) -> Result<(std::sync::Arc<crate::payments::PaymentService>, ConnectedAccount), ApiError> {
@@ -309,12 +309,12 @@ pub struct Availability {
     pub slots: Vec<SlotView>,
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
 /// `at` at the venue's offset on that instant (RFC 3339).
-fn local_rfc3339(zone: &jiff::tz::TimeZone, at: OffsetDateTime) -> String {
+pub(crate) fn local_rfc3339(zone: &jiff::tz::TimeZone, at: OffsetDateTime) -> String {
     let offset = jiff::Timestamp::from_second(at.unix_timestamp())
         .ok()
         .and_then(|ts| time::UtcOffset::from_whole_seconds(zone.to_offset(ts).seconds()).ok())
@@ -323,7 +323,11 @@ fn local_rfc3339(zone: &jiff::tz::TimeZone, at: OffsetDateTime) -> String {
 }
 
 /// The venue's zone for showing a reservation's local time (UTC if the venue's zone is unknown to the tz database).
-async fn zone_of(state: &AppState, scope: &TenantScope, venue: Uuid) -> Result<jiff::tz::TimeZone, ApiError> {
+pub(crate) async fn zone_of(
+    state: &AppState,
+    scope: &TenantScope,
+    venue: Uuid,
+) -> Result<jiff::tz::TimeZone, ApiError> {
     let found = state
         .store
         .venue(scope, comanda_domain::VenueId::from_uuid(venue))
@@ -332,7 +336,7 @@ async fn zone_of(state: &AppState, scope: &TenantScope, venue: Uuid) -> Result<j
 }
 
 /// The tenant of a venue listed for public booking; 404 for a venue that takes no reservations (or does not exist).
-async fn listed(state: &AppState, venue: &str) -> Result<(TenantScope, Uuid), ApiError> {
+pub(crate) async fn listed(state: &AppState, venue: &str) -> Result<(TenantScope, Uuid), ApiError> {
     let venue = path_id(venue)?;
     let partner = state
         .store
@@ -345,7 +349,7 @@ async fn listed(state: &AppState, venue: &str) -> Result<(TenantScope, Uuid), Ap
     ))
 }
 
-fn parse_date(raw: &str) -> Result<time::Date, ApiError> {
+pub(crate) fn parse_date(raw: &str) -> Result<time::Date, ApiError> {
     time::Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
         .map_err(|_| ValidationErrors::single("date", "must be a date YYYY-MM-DD").into())
 }
@@ -507,7 +511,7 @@ impl From<&Deposit> for DepositView {
     }
 }
 
-fn valid_phone(phone: &str) -> bool {
+pub(crate) fn valid_phone(phone: &str) -> bool {
     let digits = phone.strip_prefix('+').unwrap_or("");
     (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0')
 }
@@ -654,6 +658,7 @@ pub async fn book(
             .to_vec(),
         confirmation: Some(confirmation),
         deposit,
+        offer: None,
     };
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
         let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
@@ -696,47 +701,15 @@ pub async fn book(
     };
     match outcome {
         BookOutcome::Created(reservation) | BookOutcome::Replayed(reservation) => {
-            let Some((service, account)) = payments else {
+            let Some(payments) = payments else {
                 return Ok(confirmed(reservation, None));
             };
-            // The deposit's PaymentIntent, made (or found again, on a retry) under a key derived from the booking.
-            let stored = state.store.deposit(&scope, reservation.id).await?;
-            let Some(stored) = stored.filter(|d| d.status == DepositStatus::Awaiting) else {
-                return Ok(confirmed(reservation, None));
-            };
-            let amount = stored.amount;
-            match deposits::start(
-                &service,
-                &scope,
-                &account,
-                (venue, &found.name),
-                reservation.id,
-                amount,
-            )
-            .await
-            {
-                Ok(intent) => {
-                    state
-                        .store
-                        .attach_deposit_intent(&scope, reservation.id, &intent.id)
-                        .await?;
-                    let secret = intent.client_secret.unwrap_or_default();
-                    Ok(confirmed(
-                        reservation,
-                        Some((&stored, secret, service.publishable_key.clone())),
-                    ))
-                }
-                Err(error) => {
-                    // No way to pay: the booking is released at once rather than holding the tables for nothing.
-                    tracing::warn!(reservation = %reservation.id, %error, "deposit PaymentIntent not created");
-                    deposits::settle_now(&state.store, &service, &scope, reservation.id, now).await;
-                    state.availability.changed(venue);
-                    Err(Problem::new(ProblemType::PaymentProvider)
-                        .detail(
-                            "the card processor did not answer; the booking was not kept, please try again",
-                        )
-                        .into())
-                }
+            match open_deposit(&state, &scope, &payments, &found.name, &reservation).await? {
+                Some((stored, secret)) => Ok(confirmed(
+                    reservation,
+                    Some((&stored, secret, payments.0.publishable_key.clone())),
+                )),
+                None => Ok(confirmed(reservation, None)),
             }
         }
         BookOutcome::KeyReused => Err(Problem::new(ProblemType::Conflict)
@@ -744,6 +717,41 @@ pub async fn book(
             .into()),
         BookOutcome::Refused(refused) => Err(refusal(refused)),
         BookOutcome::NotTaking => Err(ApiError::NotFound),
+    }
+}
+
+/// The PaymentIntent of a reservation's awaited deposit, made (or found again, on a retry) under a key derived from
+/// the booking: the deposit and the client secret for Elements, or `None` when no deposit awaits. If Stripe cannot
+/// make it the booking is released at once (502) rather than holding its tables for a payment that cannot happen.
+pub(crate) async fn open_deposit(
+    state: &AppState,
+    scope: &TenantScope,
+    (service, account): &(std::sync::Arc<crate::payments::PaymentService>, ConnectedAccount),
+    venue_name: &str,
+    reservation: &Reservation,
+) -> Result<Option<(Deposit, String)>, ApiError> {
+    let stored = state.store.deposit(scope, reservation.id).await?;
+    let Some(stored) = stored.filter(|d| d.status == DepositStatus::Awaiting) else {
+        return Ok(None);
+    };
+    let venue = (reservation.venue_id, venue_name);
+    match deposits::start(service, scope, account, venue, reservation.id, stored.amount).await {
+        Ok(intent) => {
+            state
+                .store
+                .attach_deposit_intent(scope, reservation.id, &intent.id)
+                .await?;
+            Ok(Some((stored, intent.client_secret.unwrap_or_default())))
+        }
+        Err(error) => {
+            tracing::warn!(reservation = %reservation.id, %error, "deposit PaymentIntent not created");
+            let now = state.clock.now();
+            deposits::settle_now(&state.store, service, scope, reservation.id, now).await;
+            state.availability.changed(reservation.venue_id);
+            Err(Problem::new(ProblemType::PaymentProvider)
+                .detail("the card processor did not answer; the booking was not kept, please try again")
+                .into())
+        }
     }
 }
 
@@ -813,10 +821,10 @@ fn confirmation_mail(
 
 /// A guest's audit entries: no actor, no client address (a guest is not a member; PRIV-1 keeps addresses with
 /// members only), the request id and the venue.
-struct AuditedGuest;
+pub(crate) struct AuditedGuest;
 
 impl AuditedGuest {
-    fn entry(
+    pub(crate) fn entry(
         ctx: &RequestContext,
         action: &str,
         venue: Uuid,
@@ -857,7 +865,7 @@ pub struct ReservationView {
 }
 
 impl ReservationView {
-    fn new(r: Reservation, zone: &jiff::tz::TimeZone) -> Self {
+    pub(crate) fn new(r: Reservation, zone: &jiff::tz::TimeZone) -> Self {
         Self {
             id: r.id.to_string(),
             venue_id: r.venue_id.to_string(),
@@ -874,7 +882,7 @@ impl ReservationView {
     }
 }
 
-fn guest_scope(state: &AppState, id: Uuid, token: &str) -> Result<TenantScope, ApiError> {
+pub(crate) fn guest_scope(state: &AppState, id: Uuid, token: &str) -> Result<TenantScope, ApiError> {
     booking_link::verify(&state.booking_key, id, token)
         .map(|proof| TenantScope::from_proof(&proof))
         .ok_or(ApiError::NotFound)
@@ -954,6 +962,7 @@ pub async fn guest_cancel(
         .await?
         .ok_or_else(|| not_movable(current.status, ReservationStatus::Cancelled))?;
     state.availability.changed(cancelled.venue_id);
+    crate::waitlist::offer_freed(&state, &scope, cancelled.venue_id).await;
     let mut view = ReservationView::new(cancelled, &zone);
     view.deposit = settle_deposit(&state, &scope, id, now).await?;
     Ok(Json(view))
@@ -1015,7 +1024,7 @@ async fn too_early(
     )
 }
 
-fn not_movable(from: ReservationStatus, to: ReservationStatus) -> ApiError {
+pub(crate) fn not_movable(from: ReservationStatus, to: ReservationStatus) -> ApiError {
     Problem::new(ProblemType::Conflict)
         .detail(format!(
             "a {} reservation cannot become {}",
@@ -1221,6 +1230,9 @@ pub async fn transition(
     {
         Some(moved) => {
             state.availability.changed(moved.venue_id);
+            if !to.holds_tables() {
+                crate::waitlist::offer_freed(&state, &caller.scope, moved.venue_id).await;
+            }
             let zone = zone_of(&state, &caller.scope, moved.venue_id).await?;
             let mut view = ReservationView::new(moved, &zone);
             view.deposit = match ending {
@@ -1278,6 +1290,7 @@ async fn move_to(
     {
         MoveOutcome::Moved(moved) => {
             state.availability.changed(moved.venue_id);
+            crate::waitlist::offer_freed(state, &caller.scope, moved.venue_id).await;
             let zone = zone_of(state, &caller.scope, moved.venue_id).await?;
             Ok(Json(ReservationView::new(*moved, &zone)))
         }

@@ -1162,7 +1162,190 @@ pub async fn table_settings_decide_what_the_widget_offers(engine: Engine) {
     assert_eq!(listed.body["items"][1]["min_party"], 3, "{}", listed.body);
 }
 
+/// The text of the first mail in the outbox holding every needle (the outbox is delivered in the background).
+async fn mail_with(server: &TestServer, needles: &[&str]) -> Option<String> {
+    for _ in 0..100 {
+        let found = std::fs::read_dir(server.dir.path().join("data/outbox"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+            .find(|text| needles.iter().all(|needle| text.contains(needle)));
+        if found.is_some() {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// The waitlist: parties wait for a window; a cancellation offers the freed table to the first party that fits, in
+/// the order they joined, holding it while the guest answers; accepting books it; an offer left unanswered expires
+/// and frees the table again.
+pub async fn a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered_offer_expires(
+    engine: Engine,
+) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let mut v = booking_venue(
+        &server,
+        "espera@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let seven = format!("{}T00:00:00Z", date + time::Duration::days(1));
+    let first = book(&server, &v.venue, booking(&seven, 2)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let join = async |email: &str, earliest: &str, latest: &str, consent: bool| {
+        post(
+            &server,
+            &format!("/api/v1/venues/{}/waitlist", v.venue),
+            None,
+            json!({"date": date.to_string(), "party_size": 2, "earliest": earliest, "latest": latest,
+                   "consent": consent,
+                   "guest": {"name": "Mateo Gil", "phone": "+573001112233", "email": email}}),
+        )
+        .await
+    };
+    let backwards = join("mateo@example.co", "19:15", "18:45", true).await;
+    assert_eq!(backwards.status, 400, "{}", backwards.body);
+    assert!(
+        backwards.body.to_string().contains("latest"),
+        "{}",
+        backwards.body
+    );
+    let unconsented = join("mateo@example.co", "18:45", "19:15", false).await;
+    assert_eq!(unconsented.status, 422, "{}", unconsented.body);
+    assert!(
+        unconsented.body.to_string().contains("consent"),
+        "{}",
+        unconsented.body
+    );
+    let second = join("mateo@example.co", "18:45", "19:15", true).await;
+    assert_eq!(
+        (second.status, second.body["status"].clone()),
+        (201, json!("waiting")),
+        "{}",
+        second.body
+    );
+    let third = join("lucia@example.co", "18:30", "19:30", true).await;
+    assert_eq!(
+        (third.status, third.body["status"].clone()),
+        (201, json!("waiting")),
+        "{}",
+        third.body
+    );
+    let waitlist = async |v: &BookingVenue| {
+        let list = call(
+            &server,
+            "GET",
+            &format!("/api/v1/venues/{}/waitlist?date={date}", v.venue),
+            Some(&v.owner),
+            None,
+        )
+        .await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        list.body["items"].as_array().unwrap().clone()
+    };
+    assert_eq!(waitlist(&v).await.len(), 2);
+
+    // The booking is cancelled: the first party to join is offered 19:00, held for it; the second keeps waiting.
+    let cancelled = post(
+        &server,
+        &format!(
+            "/api/v1/reservations/{}/cancel?token={}",
+            first.body["reservation_id"].as_str().unwrap(),
+            first.body["manage_token"].as_str().unwrap()
+        ),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let list = waitlist(&v).await;
+    assert_eq!(
+        (list[0]["status"].clone(), list[1]["status"].clone()),
+        (json!("offered"), json!("waiting"))
+    );
+    assert_eq!(list[0]["guest_name"], "Mateo Gil");
+    assert!(
+        !starts(&availability(&server, &v.venue, date, 2).await).contains(&seven),
+        "the offer holds the table"
+    );
+    let offered = list[0]["reservation_id"].as_str().unwrap().to_owned();
+    let mail = mail_with(&server, &["mateo@example.co", "Se liberó una mesa", &offered])
+        .await
+        .expect("the offer is mailed");
+    let token = mail
+        .split(&format!("reservation={offered}&token="))
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let accepted = post(
+        &server,
+        &format!("/api/v1/reservations/{offered}/accept?token={token}"),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (accepted.status, accepted.body["status"].clone()),
+        (200, json!("booked")),
+        "{}",
+        accepted.body
+    );
+    assert_eq!(waitlist(&v).await[0]["status"], "booked");
+
+    // The venue cancels that booking: the next party is offered the table, and does not answer in time.
+    let host_cancel = post(
+        &server,
+        &format!("/api/v1/reservations/{offered}/transitions"),
+        Some(&v.owner),
+        json!({"to": "cancelled", "reason": "the kitchen closes early"}),
+    )
+    .await;
+    assert_eq!(host_cancel.status, 200, "{}", host_cancel.body);
+    let list = waitlist(&v).await;
+    assert_eq!(list[1]["status"], "offered", "{list:?}");
+    let unanswered = list[1]["reservation_id"].as_str().unwrap().to_owned();
+    server.clock.advance(time::Duration::minutes(11));
+    server.server().run_waitlist_upkeep().await;
+    v.refreshed(&server).await;
+    let list = waitlist(&v).await;
+    assert_eq!(list[1]["status"], "expired", "{list:?}");
+    assert!(
+        starts(&availability(&server, &v.venue, date, 2).await).contains(&seven),
+        "the table is free again"
+    );
+    let unanswered_mail = mail_with(&server, &["lucia@example.co", &unanswered])
+        .await
+        .expect("the second offer is mailed");
+    let late_token = unanswered_mail
+        .split(&format!("reservation={unanswered}&token="))
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let late = post(
+        &server,
+        &format!("/api/v1/reservations/{unanswered}/accept?token={late_token}"),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        late.status, 409,
+        "an expired offer cannot be accepted: {}",
+        late.body
+    );
+}
+
 on_both_engines!(
+    a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered_offer_expires,
     table_settings_decide_what_the_widget_offers,
     deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_show,
     staff_bookings_and_moves_go_through_the_same_rules,

@@ -1,0 +1,342 @@
+//! The waitlist: a guest asks to be told when a table comes free on a date, within a window of starts (public, with
+//! consent, like a booking); the host sees the day's list; an offered time is accepted (or declined) by the link in
+//! the offer's mail. Offers themselves are made by `crate::waitlist`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use comanda_domain::ValidationErrors;
+use comanda_domain::reservation;
+use comanda_domain::validation::clean_text;
+use comanda_security::booking_link;
+use comanda_store::privacy::GuestContact;
+use comanda_store::reservations::{NewDeposit, NewWaitlistEntry, ReservationStatus, WaitlistEntry};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Caller, RequestContext};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::{ApiError, Problem, ProblemType};
+use crate::routes::ordering::path_id;
+use crate::routes::privacy::NOTICE_VERSION;
+use crate::routes::reservations::{
+    AuditedGuest, DayQuery, DepositView, GuestDetails, ManageQuery, ReservationView, deposit_account,
+    guest_scope, listed, local_rfc3339, not_movable, open_deposit, parse_date, valid_phone, venue_zone,
+    zone_of,
+};
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitlistRequest {
+    /// The local date in the venue's time zone (`YYYY-MM-DD`).
+    #[schema(format = Date)]
+    pub date: String,
+    #[schema(minimum = 1, maximum = 100)]
+    pub party_size: u16,
+    /// The earliest and latest acceptable starts, local `HH:MM`.
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub earliest: String,
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub latest: String,
+    pub guest: GuestDetails,
+    /// Consent to the privacy notice for the guest's contact data (PRIV-2). Without it, 422.
+    #[serde(default)]
+    pub consent: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WaitlistView {
+    pub id: String,
+    /// `waiting`, `offered`, `booked`, `expired` or `left`.
+    pub status: String,
+    pub party_size: u16,
+    pub date: String,
+    /// The window's bounds at the venue's offset (RFC 3339).
+    pub earliest: String,
+    pub latest: String,
+    /// The offered (then booked) reservation.
+    pub reservation_id: Option<String>,
+    /// Only when the guest joins: the key to leave the list (`?token=`).
+    pub manage_token: Option<String>,
+}
+
+impl WaitlistView {
+    fn new(entry: &WaitlistEntry, zone: &jiff::tz::TimeZone) -> Self {
+        Self {
+            id: entry.id.to_string(),
+            status: entry.status.as_str().to_owned(),
+            party_size: entry.party_size,
+            date: entry.local_date.clone(),
+            earliest: local_rfc3339(zone, entry.earliest),
+            latest: local_rfc3339(zone, entry.latest),
+            reservation_id: entry.reservation_id.map(|id| id.to_string()),
+            manage_token: None,
+        }
+    }
+}
+
+/// `HH:MM` on `date` in the venue's zone, as an instant (a time a spring-forward night skips is taken as the later
+/// offset's, as a clock on the wall would show it).
+fn local_instant(zone: &jiff::tz::TimeZone, date: time::Date, hhmm: &str) -> Option<OffsetDateTime> {
+    let (hours, minutes) = hhmm.split_once(':')?;
+    let (hours, minutes): (i8, i8) = (hours.parse().ok()?, minutes.parse().ok()?);
+    let civil = jiff::civil::date(
+        i16::try_from(date.year()).ok()?,
+        i8::try_from(u8::from(date.month())).ok()?,
+        i8::try_from(date.day()).ok()?,
+    )
+    .at(hours, minutes, 0, 0);
+    let zoned = zone.to_ambiguous_zoned(civil).compatible().ok()?;
+    OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok()
+}
+
+/// Joins the venue's waitlist for a date and a window of starts (public). When a table comes free in the window the
+/// guest is mailed an offer that holds it for a few minutes; parties are offered in the order they joined.
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/waitlist", tag = "reservations",
+    params(("venue" = String, Path)), request_body = WaitlistRequest, responses(
+        (status = 201, body = WaitlistView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn join(
+    State(state): State<AppState>,
+    Path(venue): Path<String>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<WaitlistRequest>,
+) -> Result<(StatusCode, Json<WaitlistView>), ApiError> {
+    state.identity.booking_attempt(&ctx)?;
+    let (scope, venue) = listed(&state, &venue).await?;
+    let date = parse_date(&request.date)?;
+    let now = state.clock.now();
+    let found = state
+        .store
+        .venue(&scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    let zone = venue_zone(&found)?;
+    let policy = state
+        .store
+        .booking_policy(&scope, venue)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut errors = ValidationErrors::default();
+    let name = clean_text(&mut errors, "guest.name", &request.guest.name, 1, 200);
+    if !valid_phone(&request.guest.phone) {
+        errors.push("guest.phone", "must be an E.164 number such as +573001234567");
+    }
+    let email = comanda_domain::email::normalize_email("guest.email", &request.guest.email).unwrap_or_else(
+        |invalid| {
+            errors.0.extend(invalid.0);
+            String::new()
+        },
+    );
+    if request.party_size == 0 || request.party_size > policy.max_party_size {
+        errors.push(
+            "party_size",
+            format!("the venue seats parties of 1 to {}", policy.max_party_size),
+        );
+    }
+    let today = reservation::local_date(&zone, now).unwrap_or(now.date());
+    if date < today || date > today + time::Duration::days(i64::from(policy.horizon_days)) {
+        errors.push(
+            "date",
+            format!("must be from today to {} days ahead", policy.horizon_days),
+        );
+    }
+    let earliest = local_instant(&zone, date, &request.earliest);
+    let latest = local_instant(&zone, date, &request.latest);
+    if earliest.is_none() {
+        errors.push("earliest", "must be a local time HH:MM");
+    }
+    match (earliest, latest) {
+        (_, None) => errors.push("latest", "must be a local time HH:MM"),
+        (Some(earliest), Some(latest)) if latest < earliest => {
+            errors.push("latest", "must not be before earliest")
+        }
+        (_, Some(latest)) if latest <= now => errors.push("latest", "is already past"),
+        _ => {}
+    }
+    errors.into_result(())?;
+    if !request.consent {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "consent",
+            "the waitlist keeps the guest's contact data only with consent to the privacy notice",
+        )));
+    }
+    let (Some(earliest), Some(latest)) = (earliest, latest) else {
+        return Err(ValidationErrors::single("earliest", "must be a local time HH:MM").into());
+    };
+    let entry = NewWaitlistEntry {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        guest: GuestContact {
+            id: Uuid::now_v7(),
+            venue_id: venue,
+            email,
+            name,
+            phone: Some(request.guest.phone.clone()),
+            notice_version: NOTICE_VERSION.to_owned(),
+            consented_at: now,
+            erased_at: None,
+        },
+        party_size: request.party_size,
+        local_date: request.date.clone(),
+        earliest,
+        latest,
+    };
+    let audit = AuditedGuest::entry(&ctx, "waitlist.joined", venue, request.party_size);
+    let joined = state.store.join_waitlist(&scope, &entry, &audit, now).await?;
+    // A table may already be free in the window (the widget offers no slot for other reasons, e.g. notice).
+    crate::waitlist::offer_freed(&state, &scope, venue).await;
+    let joined = state.store.waitlist_entry(&scope, joined.id).await?;
+    let mut view = WaitlistView::new(&joined, &zone);
+    view.manage_token = Some(booking_link::issue(
+        &state.booking_key,
+        scope.partner(),
+        joined.id,
+    ));
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The guest leaves the waitlist, by the token they got when joining (public).
+#[utoipa::path(post, path = "/api/v1/waitlist/{entry}/leave", tag = "reservations",
+    params(("entry" = String, Path), ManageQuery), responses((status = 200, body = WaitlistView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn leave(
+    State(state): State<AppState>,
+    Path(entry): Path<String>,
+    ctx: RequestContext,
+    ApiQuery(query): ApiQuery<ManageQuery>,
+) -> Result<Json<WaitlistView>, ApiError> {
+    let id = path_id(&entry)?;
+    let scope = guest_scope(&state, id, &query.token)?;
+    let current = state.store.waitlist_entry(&scope, id).await?;
+    let audit = AuditedGuest::entry(&ctx, "waitlist.left", current.venue_id, current.party_size);
+    let left = state
+        .store
+        .leave_waitlist(&scope, id, &audit, state.clock.now())
+        .await?
+        .ok_or_else(|| {
+            ApiError::from(Problem::new(ProblemType::Conflict).detail(format!(
+                "this party is no longer waiting ({})",
+                current.status.as_str()
+            )))
+        })?;
+    let zone = zone_of(&state, &scope, left.venue_id).await?;
+    Ok(Json(WaitlistView::new(&left, &zone)))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WaitlistDayEntry {
+    #[serde(flatten)]
+    pub entry: WaitlistView,
+    pub guest_name: String,
+    pub guest_phone: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WaitlistDay {
+    pub items: Vec<WaitlistDayEntry>,
+}
+
+/// The host's waitlist for a local date, in the order parties joined.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/waitlist", tag = "reservations", security(("bearer" = [])),
+    params(("venue" = String, Path), DayQuery), responses((status = 200, body = WaitlistDay),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn day(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<DayQuery>,
+) -> Result<Json<WaitlistDay>, ApiError> {
+    let venue = path_id(&venue)?;
+    let date = parse_date(&query.date)?;
+    let found = state
+        .store
+        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    let zone = venue_zone(&found)?;
+    let mut items = Vec::new();
+    for entry in state
+        .store
+        .waitlist(&caller.scope, venue, Some(&date.to_string()))
+        .await?
+    {
+        let guest = state
+            .store
+            .guest_contact(&caller.scope, entry.guest_id)
+            .await
+            .ok();
+        items.push(WaitlistDayEntry {
+            entry: WaitlistView::new(&entry, &zone),
+            guest_name: guest.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
+            guest_phone: guest.and_then(|g| g.phone).unwrap_or_default(),
+        });
+    }
+    Ok(Json(WaitlistDay { items }))
+}
+
+/// The guest accepts a time the waitlist offered them, by the link in the offer (public). With a venue that asks a
+/// deposit the booking then awaits it (`deposit.client_secret` through the guest's view, paid on the deposit page).
+#[utoipa::path(post, path = "/api/v1/reservations/{reservation}/accept", tag = "reservations",
+    params(("reservation" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json")))]
+pub async fn accept(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ctx: RequestContext,
+    ApiQuery(query): ApiQuery<ManageQuery>,
+) -> Result<Json<ReservationView>, ApiError> {
+    let id = path_id(&id)?;
+    let scope = guest_scope(&state, id, &query.token)?;
+    let current = state.store.reservation(&scope, id).await?;
+    if current.status != ReservationStatus::Offered {
+        return Err(not_movable(current.status, ReservationStatus::Booked));
+    }
+    let now = state.clock.now();
+    let policy = state.store.booking_policy(&scope, current.venue_id).await?;
+    let amount = policy
+        .as_ref()
+        .and_then(|p| reservation::deposit_for(p, current.party_size).map(|a| (a, p)));
+    let payments = match amount {
+        Some(_) => Some(deposit_account(&state, &scope).await?),
+        None => None,
+    };
+    let deposit = amount
+        .zip(payments.as_ref())
+        .map(|((amount, policy), (service, _))| NewDeposit {
+            amount,
+            hold_expires_at: now + service.hold,
+            refundable_until: reservation::refundable_until(policy, current.start),
+        });
+    let audit = AuditedGuest::entry(&ctx, "waitlist.accepted", current.venue_id, current.party_size);
+    let accepted = state
+        .store
+        .accept_offer(&scope, id, deposit.as_ref(), &audit, now)
+        .await?
+        .ok_or_else(|| not_movable(current.status, ReservationStatus::Booked))?;
+    let found = state
+        .store
+        .venue(&scope, comanda_domain::VenueId::from_uuid(accepted.venue_id))
+        .await?;
+    let zone = venue_zone(&found)?;
+    let opened = match &payments {
+        Some(payments) => open_deposit(&state, &scope, payments, &found.name, &accepted).await?,
+        None => None,
+    };
+    let mut view = ReservationView::new(accepted, &zone);
+    view.deposit = opened.map(|(deposit, secret)| {
+        let mut shown = DepositView::from(&deposit);
+        shown.client_secret = Some(secret);
+        shown.publishable_key = payments.as_ref().map(|(s, _)| s.publishable_key.clone());
+        shown
+    });
+    Ok(Json(view))
+}

@@ -1,0 +1,184 @@
+//! The waitlist's offers: when a venue's tables come free (a cancellation, a no-show, an offer that expired), each
+//! party still waiting, in the order it joined, is offered the first time in its window that the same booking rule
+//! allows online: a reservation in status `offered` holds the table for [`OFFER_HOLD`] while the guest accepts by the
+//! link in the mail. Offers not accepted in time are expired by [`upkeep`], which frees the table and offers it on.
+
+use comanda_domain::PartnerId;
+use comanda_domain::reservation::{self, Channel, Refusal};
+use comanda_security::TenantScope;
+use comanda_security::booking_link;
+use comanda_security::tenancy::JobAuthority;
+use comanda_store::identity::{AuditEntry, OutboxMessage};
+use comanda_store::reservations::{BookOutcome, NewReservation, Offer, WaitlistEntry, WaitlistStatus};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::app::AppState;
+
+/// How long an offered table waits for the guest's answer.
+pub const OFFER_HOLD: time::Duration = time::Duration::minutes(10);
+
+/// Offers the venue's freed times to its waiting parties, in arrival order. Each offer is a booking under the
+/// venue's lock with the same check as any other, so it never takes a table twice or breaks pacing.
+pub async fn offer_freed(state: &AppState, scope: &TenantScope, venue: Uuid) {
+    let now = state.clock.now();
+    let Ok(entries) = state.store.waitlist(scope, venue, None).await else {
+        return;
+    };
+    for entry in entries
+        .into_iter()
+        .filter(|e| e.status == WaitlistStatus::Waiting && e.latest > now)
+    {
+        match offer(state, scope, &entry, now).await {
+            Ok(true) => state.availability.changed(venue),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(entry = %entry.id, %error, "waitlist offer not made"),
+        }
+    }
+}
+
+/// Offers `entry` the first time in its window the booking rule allows now; `Ok(false)` when none is free.
+async fn offer(
+    state: &AppState,
+    scope: &TenantScope,
+    entry: &WaitlistEntry,
+    now: OffsetDateTime,
+) -> Result<bool, comanda_store::StoreError> {
+    let window = (
+        entry.earliest.saturating_sub(time::Duration::days(1)),
+        entry.latest.saturating_add(time::Duration::days(2)),
+    );
+    let Some((venue, policy, floor, holdings)) = state
+        .store
+        .booking_view(scope, entry.venue_id, window.0, window.1)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let (Some(zone), Ok(date)) = (
+        reservation::zone(&venue.timezone),
+        time::Date::parse(
+            &entry.local_date,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        ),
+    ) else {
+        return Ok(false);
+    };
+    let slots = reservation::availability(
+        &policy,
+        &zone,
+        &floor,
+        &holdings,
+        date,
+        entry.party_size,
+        Channel::Online,
+        now,
+    );
+    let Some(slot) = slots
+        .into_iter()
+        .find(|s| s.start >= entry.earliest && s.start <= entry.latest)
+    else {
+        return Ok(false);
+    };
+    let guest = state.store.guest_contact(scope, entry.guest_id).await?;
+    let id = Uuid::now_v7();
+    let local = slot.local.format(&Rfc3339).unwrap_or_default();
+    let mail = offer_mail(
+        state,
+        scope.partner(),
+        entry.venue_id,
+        id,
+        &guest.email,
+        &local,
+        entry.party_size,
+    );
+    let booking = NewReservation {
+        id,
+        venue_id: entry.venue_id,
+        guest,
+        party_size: entry.party_size,
+        start: slot.start,
+        channel: "online".into(),
+        note: String::new(),
+        idempotency_key: None,
+        request_hash: Vec::new(),
+        confirmation: Some(mail),
+        deposit: None,
+        offer: Some(Offer {
+            entry: entry.id,
+            expires_at: now + OFFER_HOLD,
+        }),
+    };
+    let (start, party) = (slot.start, entry.party_size);
+    let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
+        let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
+        reservation::check_booking(
+            ctx.policy,
+            &zone,
+            ctx.floor,
+            ctx.holdings,
+            start,
+            party,
+            Channel::Online,
+            now,
+        )
+    };
+    let audit = AuditEntry::new("waitlist.offered").detail(format!("entry={} party={party}", entry.id));
+    Ok(matches!(
+        state.store.book(scope, &booking, &decide, &audit, now).await?,
+        BookOutcome::Created(_)
+    ))
+}
+
+/// The offer (in Spanish and English: the guest's language is not kept with the entry), with the link that accepts
+/// or declines it.
+fn offer_mail(
+    state: &AppState,
+    partner: PartnerId,
+    venue: Uuid,
+    reservation: Uuid,
+    recipient: &str,
+    local: &str,
+    party: u16,
+) -> OutboxMessage {
+    let token = booking_link::issue(&state.booking_key, partner, reservation);
+    let link = format!(
+        "{}/book/{venue}?reservation={reservation}&token={token}",
+        state.identity.public_origin()
+    );
+    let (date, time) = (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""));
+    let minutes = OFFER_HOLD.whole_minutes();
+    OutboxMessage {
+        id: Uuid::now_v7(),
+        partner: Some(partner),
+        recipient: recipient.to_owned(),
+        subject: "Se liberó una mesa / A table is free".to_owned(),
+        body: format!(
+            "Se liberó una mesa para {party} el {date} a las {time}. La guardamos {minutes} minutos: acéptala aquí \
+             {link}\n\nA table for {party} came free on {date} at {time}. It is held for you for {minutes} minutes: \
+             accept it here {link}\n"
+        ),
+        created_at: state.clock.now(),
+    }
+}
+
+/// Expires the offers not accepted in time (their tables come free) and offers those tables on; every partner that
+/// takes reservations, every [`crate::serve`] tick.
+pub async fn upkeep(state: &AppState) {
+    let Ok(partners) = state.store.booking_partners().await else {
+        return;
+    };
+    for partner in partners {
+        let scope = TenantScope::from_proof(&JobAuthority::new("waitlist-upkeep", partner));
+        match state.store.expire_offers(&scope, state.clock.now()).await {
+            Ok(venues) => {
+                for venue in venues {
+                    state.availability.changed(venue);
+                    offer_freed(state, &scope, venue).await;
+                }
+            }
+            Err(error) => tracing::warn!(%partner, %error, "waitlist offers not expired"),
+        }
+    }
+}
