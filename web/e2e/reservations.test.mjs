@@ -1,6 +1,8 @@
 // A guest on a phone books a venue's last free time in the public widget; a second guest no longer sees that time;
 // the host, on the day view, seats the party and the table's session opens for its QR orders.
 import { test, before, after } from 'node:test';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, artifactPath } from './harness.mjs';
 import { totp } from './totp.mjs';
@@ -208,3 +210,88 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
 function isoDay(date) {
   return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
 }
+
+test('with no time free a guest joins the waitlist; the host cancels a booking and the guest accepts the offered table', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
+  const api = staff.request;
+  const call = async (method, path, data, token) => {
+    const response = await api.fetch(`${server.origin}${path}`, { method, data, headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const text = await response.text();
+    assert.ok(response.ok(), `${path} → ${response.status()}: ${text}`);
+    return text ? JSON.parse(text) : {};
+  };
+  // One table and one seating a night (19:00): a single booking fills the evening.
+  const email = 'lista@example.co';
+  const password = 'una sola mesa por noche';
+  await call('POST', '/api/v1/signup', { business_name: 'Casa Única', country: 'CO', owner: { name: 'Rosa', email, password } });
+  const login = await call('POST', '/api/v1/auth/login', { email, password });
+  const enrollment = await call('POST', '/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
+  const token = (await call('POST', '/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token)).access_token;
+  const venue = (await call('POST', '/api/v1/venues', { name: 'Casa Única', timezone: 'America/Bogota' }, token)).id;
+  await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 1', seats: 4 }, token);
+  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, {
+    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '19:00', last_seating: '19:00' }],
+    slot_minutes: 15,
+    turn_minutes: [{ max_party: 8, minutes: 120 }],
+    buffer_minutes: 15,
+    pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 },
+    min_notice_minutes: 60,
+    horizon_days: 30,
+    max_party_size: 8,
+    deposit_per_cover: null,
+    cancellation_cutoff_hours: 0,
+  }, token);
+  const later = new Date();
+  later.setDate(later.getDate() + 3);
+  const date = isoDay(later);
+  const [slot] = (await call('GET', `/api/v1/venues/${venue}/availability?date=${date}&party_size=2`)).slots;
+  await call('POST', `/api/v1/venues/${venue}/reservations`, {
+    start: slot.start, party_size: 2, consent: true, note: '',
+    guest: { name: 'Andrés Mejía', phone: '+573005550101', email: 'andres@example.co' },
+  });
+
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const guest = await phone.newPage();
+  await guest.goto(`${server.origin}/book/${venue}`);
+  await guest.fill('#search-form input[name=date]', date);
+  await guest.click('#search-form button');
+  await guest.locator('#no-slots').waitFor({ state: 'visible' });
+  await guest.locator('#waitlist-form').waitFor({ state: 'visible' });
+  await guest.fill('#waitlist-form input[name=earliest]', '18:00');
+  await guest.fill('#waitlist-form input[name=latest]', '20:00');
+  await guest.fill('#waitlist-form input[name=name]', 'Camila Ortiz');
+  await guest.fill('#waitlist-form input[name=phone]', '+573005550202');
+  await guest.fill('#waitlist-form input[name=email]', 'camila@example.co');
+  await guest.check('#waitlist-form input[name=consent]');
+  await guest.click('#waitlist-form button[type=submit]');
+  await guest.locator('#waitlist-joined').waitFor({ state: 'visible' });
+  await guest.screenshot({ path: artifactPath('booking-waitlist.png'), fullPage: true });
+
+  // The host cancels the evening's booking; the waitlist's first party is offered the table at once.
+  await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const host = await staff.newPage();
+  await host.goto(`${server.origin}/host?venue=${venue}&date=${date}`);
+  await host.locator('#waitlist li', { hasText: 'Camila Ortiz' }).waitFor();
+  const row = host.locator('#day-list li', { hasText: 'Andrés Mejía' });
+  await row.locator('button[data-move="cancelled"]').click();
+  await host.locator('#waitlist li', { hasText: 'mesa ofrecida' }).waitFor();
+  await host.screenshot({ path: artifactPath('host-waitlist.png'), fullPage: true });
+
+  // The offer's mail carries the link; the guest accepts the table there.
+  let link = null;
+  for (let i = 0; i < 100 && !link; i++) {
+    for (const name of readdirSync(join(server.dataDir, 'outbox'))) {
+      const text = readFileSync(join(server.dataDir, 'outbox', name), 'utf8');
+      if (text.includes('camila@example.co') && text.includes('liber')) link = (text.match(/https:\/\/\S+\/book\/\S+token=[^\s]+/) || [null])[0];
+    }
+    if (!link) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(link, 'the offer was mailed with its link');
+  await guest.goto(link.replace(/^https:\/\/[^/]+/, server.origin));
+  await guest.locator('#accept-offer').waitFor({ state: 'visible' });
+  await guest.click('#accept-offer');
+  await guest.locator('#confirmed-text', { hasText: 'Reservada' }).waitFor();
+  await guest.screenshot({ path: artifactPath('booking-offer-accepted.png'), fullPage: true });
+  await phone.close();
+  await staff.close();
+});
