@@ -20,22 +20,28 @@ after(async () => {
   await server?.stop();
 });
 
-/// Through the JSON API: an owner with 2FA, a venue in Bogotá with one table of four, and its booking policy.
-async function setUp(api) {
-  const json = async (response) => {
-    const body = await response.json();
-    assert.ok(response.ok(), `${response.url()} → ${response.status()}: ${JSON.stringify(body)}`);
-    return body;
+/// JSON calls through a browser context's request API, failing the test on any error answer.
+function caller(api) {
+  return async (method, path, data, token) => {
+    const response = await api.fetch(`${server.origin}${path}`, { method, data, headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const text = await response.text();
+    assert.ok(response.ok(), `${path} → ${response.status()}: ${text}`);
+    return text ? JSON.parse(text) : {};
   };
-  const call = (method, path, data, token) =>
-    api.fetch(`${server.origin}${path}`, { method, data, headers: token ? { Authorization: `Bearer ${token}` } : {} }).then(json);
-  const email = 'anfitriona@example.co';
-  const password = 'mesas para la noche del viernes';
-  await call('POST', '/api/v1/signup', { business_name: 'Casa Bruma', country: 'CO', owner: { name: 'Lucía', email, password } });
+}
+
+/// Signs a business up and enrols its owner's authenticator: the owner's access token.
+async function owner(call, business, name, email, password) {
+  await call('POST', '/api/v1/signup', { business_name: business, country: 'CO', owner: { name, email, password } });
   const login = await call('POST', '/api/v1/auth/login', { email, password });
   const enrollment = await call('POST', '/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
-  const session = await call('POST', '/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token);
-  const token = session.access_token;
+  return (await call('POST', '/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token)).access_token;
+}
+
+/// Through the JSON API: an owner with 2FA, a venue in Bogotá with one table of four, and its booking policy.
+async function setUp(api) {
+  const call = caller(api);
+  const token = await owner(call, 'Casa Bruma', 'Lucía', 'anfitriona@example.co', 'mesas para la noche del viernes');
   const venue = await call('POST', '/api/v1/venues', { name: 'Casa Bruma', timezone: 'America/Bogota' }, token);
   const table = await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 1', seats: 4 }, token);
   await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, {
@@ -119,21 +125,10 @@ test('a guest books the last free time, the next guest no longer sees it, and th
 test('the owner asks a deposit on the settings page; a guest reads its rule, pays it with Elements, and the booking is confirmed', async () => {
   const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
   const api = staff.request;
-  const call = async (method, path, data, token) => {
-    const response = await api.fetch(`${server.origin}${path}`, { method, data, headers: token ? { Authorization: `Bearer ${token}` } : {} });
-    const text = await response.text();
-    assert.ok(response.ok(), `${path} → ${response.status()}: ${text}`);
-    return text ? JSON.parse(text) : {};
-  };
+  const call = caller(api);
   // An owner with 2FA and payout authority whose connected account takes cards, and a venue asking 20.000 COP per
   // cover, refundable up to 24 hours before.
-  const email = 'deposito@example.co';
-  const password = 'noche de lluvia en la sierra';
-  await call('POST', '/api/v1/signup', { business_name: 'Casa Niebla', country: 'CO', owner: { name: 'Inés', email, password } });
-  const login = await call('POST', '/api/v1/auth/login', { email, password });
-  const enrollment = await call('POST', '/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
-  const session = await call('POST', '/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token);
-  const token = session.access_token;
+  const token = await owner(call, 'Casa Niebla', 'Inés', 'deposito@example.co', 'noche de lluvia en la sierra');
   const me = await call('GET', '/api/v1/me', undefined, token);
   await call('PATCH', `/api/v1/staff/${me.user_id}`, { payout_authority: true }, token);
   const link = await call('POST', '/api/v1/payouts/onboarding', {}, token);
@@ -158,16 +153,16 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   }, token);
   // The owner asks the deposit on the settings page: the current rules are shown, the deposit and cut-off saved.
   await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
-  const owner = await staff.newPage();
-  await owner.goto(`${server.origin}/booking-settings?venue=${venue.id}`);
-  await owner.waitForFunction(() => document.querySelector('#policy-form input[name=horizon_days]').value === '30');
-  assert.equal(await owner.isChecked('#policy-form input[name=s0d5]'), true, 'Friday is in the first service');
-  await owner.fill('#policy-form input[name=deposit]', '20000');
-  await owner.fill('#policy-form input[name=cancellation_cutoff_hours]', '24');
-  await owner.click('#policy-form button[type=submit]');
-  await owner.locator('#policy-saved').waitFor({ state: 'visible' });
-  await owner.locator('#table-settings li', { hasText: 'Mesa 1' }).waitFor();
-  await owner.screenshot({ path: artifactPath('booking-settings.png'), fullPage: true });
+  const settings = await staff.newPage();
+  await settings.goto(`${server.origin}/booking-settings?venue=${venue.id}`);
+  await settings.waitForFunction(() => document.querySelector('#policy-form input[name=horizon_days]').value === '30');
+  assert.equal(await settings.isChecked('#policy-form input[name=s0d5]'), true, 'Friday is in the first service');
+  await settings.fill('#policy-form input[name=deposit]', '20000');
+  await settings.fill('#policy-form input[name=cancellation_cutoff_hours]', '24');
+  await settings.click('#policy-form button[type=submit]');
+  await settings.locator('#policy-saved').waitFor({ state: 'visible' });
+  await settings.locator('#table-settings li', { hasText: 'Mesa 1' }).waitFor();
+  await settings.screenshot({ path: artifactPath('booking-settings.png'), fullPage: true });
   const saved = await call('GET', `/api/v1/venues/${venue.id}/booking-policy`, undefined, token);
   assert.deepEqual([saved.policy.deposit_per_cover, saved.policy.cancellation_cutoff_hours], [{ amount: 2_000_000, currency: 'COP' }, 24]);
 
@@ -213,20 +208,9 @@ function isoDay(date) {
 
 test('with no time free a guest joins the waitlist; the host cancels a booking and the guest accepts the offered table', async () => {
   const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
-  const api = staff.request;
-  const call = async (method, path, data, token) => {
-    const response = await api.fetch(`${server.origin}${path}`, { method, data, headers: token ? { Authorization: `Bearer ${token}` } : {} });
-    const text = await response.text();
-    assert.ok(response.ok(), `${path} → ${response.status()}: ${text}`);
-    return text ? JSON.parse(text) : {};
-  };
+  const call = caller(staff.request);
   // One table and one seating a night (19:00): a single booking fills the evening.
-  const email = 'lista@example.co';
-  const password = 'una sola mesa por noche';
-  await call('POST', '/api/v1/signup', { business_name: 'Casa Única', country: 'CO', owner: { name: 'Rosa', email, password } });
-  const login = await call('POST', '/api/v1/auth/login', { email, password });
-  const enrollment = await call('POST', '/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
-  const token = (await call('POST', '/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token)).access_token;
+  const token = await owner(call, 'Casa Única', 'Rosa', 'lista@example.co', 'una sola mesa por noche');
   const venue = (await call('POST', '/api/v1/venues', { name: 'Casa Única', timezone: 'America/Bogota' }, token)).id;
   await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 1', seats: 4 }, token);
   await call('PUT', `/api/v1/venues/${venue}/booking-policy`, {

@@ -63,6 +63,34 @@ fn entry_from_row(row: &DbRow) -> StoreResult<WaitlistEntry> {
     })
 }
 
+/// Cancels a reservation that is still `from` and frees its tables in the caller's transaction; whether it was.
+async fn cancel_if(
+    conn: &mut Conn,
+    partner: PartnerId,
+    reservation: Uuid,
+    from: ReservationStatus,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let cancelled = sqlx::query(
+        "UPDATE reservations SET status = 'cancelled', updated_at = $3 WHERE partner_id = $1 AND id = $2 AND status = $4",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(reservation))
+    .bind(now)
+    .bind(from.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if cancelled.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
+        .bind(h(partner.as_uuid()))
+        .bind(h(reservation))
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
+
 async fn insert_deposit(conn: &mut Conn, partner: PartnerId, reservation: Uuid, venue: Uuid, deposit: &NewDeposit, now: OffsetDateTime) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO reservation_deposits (partner_id, reservation_id, venue_id, amount, currency, status,
@@ -790,21 +818,7 @@ impl ReservationStore for Engine {
             let Some(reservation) = entry.reservation_id else {
                 continue;
             };
-            let cancelled = sqlx::query(
-                "UPDATE reservations SET status = 'cancelled', updated_at = $3
-                  WHERE partner_id = $1 AND id = $2 AND status = 'offered'",
-            )
-            .bind(h(partner.as_uuid()))
-            .bind(h(reservation))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if cancelled.rows_affected() > 0 {
-                sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
-                    .bind(h(partner.as_uuid()))
-                    .bind(h(reservation))
-                    .execute(&mut *tx)
-                    .await?;
+            if cancel_if(&mut tx, partner, reservation, ReservationStatus::Offered, now).await? {
                 venues.push(entry.venue_id);
             }
             insert_audit(
@@ -907,22 +921,7 @@ impl ReservationStore for Engine {
         };
         if to == DepositStatus::Released {
             // Never paid: a booking still awaiting it is cancelled, and its tables are free from this commit on.
-            let cancelled = sqlx::query(
-                "UPDATE reservations SET status = 'cancelled', updated_at = $3
-                  WHERE partner_id = $1 AND id = $2 AND status = 'awaiting_deposit'",
-            )
-            .bind(h(partner.as_uuid()))
-            .bind(h(reservation))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if cancelled.rows_affected() > 0 {
-                sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
-                    .bind(h(partner.as_uuid()))
-                    .bind(h(reservation))
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            cancel_if(&mut tx, partner, reservation, ReservationStatus::AwaitingDeposit, now).await?;
         }
         insert_audit(&mut tx, partner, &audit.targeting(reservation), now).await?;
         tx.commit().await?;

@@ -705,19 +705,8 @@ pub async fn pay_page(
     uri: axum::http::Uri,
 ) -> Response {
     let l = language(&headers, uri.query());
-    let Some(payments) = state.payments.as_ref() else {
-        return crate::problem::Problem::new(crate::problem::ProblemType::PaymentsUnavailable)
-            .detail("card payments are switched off on this server")
-            .into_response();
-    };
     let token = escape(&token);
     let title = tr(l, "Pagar la cuenta", "Pay the bill");
-    let scripts = format!(
-        r#"<script src="{}"></script>
-<script src="/assets/pay.js" integrity="{}" defer></script>"#,
-        escape(&payments.js_url),
-        state.pay_script_integrity
-    );
     let body = format!(
         r#"<section class="card">
 <p><span id="venue-name"></span> · <span id="table-label"></span></p>
@@ -784,15 +773,41 @@ pub async fn pay_page(
         cancel = tr(l, "Cancelar este pago", "Cancel this payment"),
         thanks = tr(l, "¡Pago recibido! Gracias.", "Payment received. Thank you!"),
     );
-    let mut response = shell(
+    payment_page(
+        &state,
         l,
         "pay",
         title,
-        &scripts,
         &format!(r#"class="narrow" id="pay" data-token="{token}""#),
         &format!("/t/{token}"),
         &body,
+    )
+}
+
+/// A page that takes a card (the table's payment page, a booking's deposit page): Stripe.js and our own `pay.js`
+/// with its integrity hash (security/payment-page-scripts.toml), under the payment pages' CSP (PAY-3); 422 when card
+/// payments are switched off.
+fn payment_page(
+    state: &crate::app::AppState,
+    l: Lang,
+    name: &str,
+    title: &str,
+    main: &str,
+    home: &str,
+    body: &str,
+) -> Response {
+    let Some(payments) = state.payments.as_ref() else {
+        return crate::problem::Problem::new(crate::problem::ProblemType::PaymentsUnavailable)
+            .detail("card payments are switched off on this server")
+            .into_response();
+    };
+    let scripts = format!(
+        r#"<script src="{}"></script>
+<script src="/assets/pay.js" integrity="{}" defer></script>"#,
+        escape(&payments.js_url),
+        state.pay_script_integrity
     );
+    let mut response = shell(l, name, title, &scripts, main, home, body);
     if let Ok(csp) = HeaderValue::from_str(&payments.payment_page_csp()) {
         response
             .headers_mut()
@@ -815,18 +830,7 @@ pub async fn deposit_page(
     uri: axum::http::Uri,
 ) -> Response {
     let l = language(&headers, uri.query());
-    let Some(payments) = state.payments.as_ref() else {
-        return crate::problem::Problem::new(crate::problem::ProblemType::PaymentsUnavailable)
-            .detail("card payments are switched off on this server")
-            .into_response();
-    };
     let venue = escape(&venue);
-    let scripts = format!(
-        r#"<script src="{}"></script>
-<script src="/assets/pay.js" integrity="{}" defer></script>"#,
-        escape(&payments.js_url),
-        state.pay_script_integrity
-    );
     let body = format!(
         r#"<section class="card">
 <h2>{heading}</h2>
@@ -855,21 +859,15 @@ pub async fn deposit_page(
         ),
         manage = tr(l, "Ver o cancelar mi reserva", "See or cancel my booking"),
     );
-    let mut response = shell(
+    payment_page(
+        &state,
         l,
         "deposit",
         tr(l, "Depósito", "Deposit"),
-        &scripts,
         &format!(r#"class="narrow" id="deposit" data-venue="{venue}""#),
         &format!("/book/{venue}"),
         &body,
-    );
-    if let Ok(csp) = HeaderValue::from_str(&payments.payment_page_csp()) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    response
+    )
 }
 
 /// The payment page's script.

@@ -1043,6 +1043,53 @@ pub struct DayQuery {
     pub date: String,
 }
 
+/// A host's day view of a venue: its id, the local date asked and its zone (404 for another tenant's venue).
+pub(crate) async fn host_day(
+    state: &AppState,
+    caller: &Caller,
+    venue: &str,
+    date: &str,
+) -> Result<(Uuid, time::Date, jiff::tz::TimeZone), ApiError> {
+    let venue = path_id(venue)?;
+    let date = parse_date(date)?;
+    let found = state
+        .store
+        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    Ok((venue, date, venue_zone(&found)?))
+}
+
+/// A guest's name and phone, opened with the guest's key: empty once the guest is erased.
+pub(crate) async fn guest_name_and_phone(
+    state: &AppState,
+    scope: &TenantScope,
+    guest: Uuid,
+) -> (String, String) {
+    match state.store.guest_contact(scope, guest).await {
+        Ok(contact) => (contact.name, contact.phone.unwrap_or_default()),
+        Err(_) => (String::new(), String::new()),
+    }
+}
+
+/// `HH:MM` on `date` in the venue's zone, as an instant (a time a spring-forward night skips is taken at the later
+/// offset, as a clock on the wall would show it).
+pub(crate) fn local_instant(
+    zone: &jiff::tz::TimeZone,
+    date: time::Date,
+    hhmm: &str,
+) -> Option<OffsetDateTime> {
+    let (hours, minutes) = hhmm.split_once(':')?;
+    let (hours, minutes): (i8, i8) = (hours.parse().ok()?, minutes.parse().ok()?);
+    let civil = jiff::civil::date(
+        i16::try_from(date.year()).ok()?,
+        i8::try_from(u8::from(date.month())).ok()?,
+        i8::try_from(date.day()).ok()?,
+    )
+    .at(hours, minutes, 0, 0);
+    let zoned = zone.to_ambiguous_zoned(civil).compatible().ok()?;
+    OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok()
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HostReservation {
     #[serde(flatten)]
@@ -1072,24 +1119,9 @@ pub async fn day_list(
     Path(venue): Path<String>,
     ApiQuery(query): ApiQuery<DayQuery>,
 ) -> Result<Json<DayList>, ApiError> {
-    let venue = path_id(&venue)?;
-    let date = parse_date(&query.date)?;
-    let found = state
-        .store
-        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
-        .await?;
-    let zone = venue_zone(&found)?;
+    let (venue, date, zone) = host_day(&state, &caller, &venue, &query.date).await?;
     // The local day's bounds as instants: the day's first and last offsets may differ (a DST night).
-    let day_start = |d: time::Date| {
-        jiff::civil::Date::new(
-            i16::try_from(d.year()).unwrap_or(2000),
-            i8::try_from(u8::from(d.month())).unwrap_or(1),
-            i8::try_from(d.day()).unwrap_or(1),
-        )
-        .ok()
-        .and_then(|civil| civil.to_zoned(zone.clone()).ok())
-        .and_then(|zoned| OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok())
-    };
+    let day_start = |d: time::Date| local_instant(&zone, d, "00:00");
     let (Some(from), Some(until)) = (day_start(date), date.next_day().and_then(day_start)) else {
         return Err(ValidationErrors::single("date", "is outside the supported range").into());
     };
@@ -1099,18 +1131,15 @@ pub async fn day_list(
         .reservations_between(&caller.scope, venue, from, until)
         .await?
     {
-        let guest = state
-            .store
-            .guest_contact(&caller.scope, reservation.guest_id)
-            .await
-            .ok();
+        let (guest_name, guest_phone) =
+            guest_name_and_phone(&state, &caller.scope, reservation.guest_id).await;
         let deposit = state.store.deposit(&caller.scope, reservation.id).await?;
         let mut view = ReservationView::new(reservation.clone(), &zone);
         view.deposit = deposit.as_ref().map(DepositView::from);
         items.push(HostReservation {
             guest_id: reservation.guest_id.to_string(),
-            guest_name: guest.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
-            guest_phone: guest.and_then(|g| g.phone).unwrap_or_default(),
+            guest_name,
+            guest_phone,
             until: rfc3339(reservation.until),
             reservation: view,
         });

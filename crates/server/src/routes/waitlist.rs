@@ -12,7 +12,6 @@ use comanda_security::booking_link;
 use comanda_store::privacy::GuestContact;
 use comanda_store::reservations::{NewDeposit, NewWaitlistEntry, ReservationStatus, WaitlistEntry};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -23,8 +22,8 @@ use crate::routes::ordering::path_id;
 use crate::routes::privacy::NOTICE_VERSION;
 use crate::routes::reservations::{
     AuditedGuest, DayQuery, DepositView, GuestDetails, ManageQuery, ReservationView, deposit_account,
-    guest_scope, listed, local_rfc3339, not_movable, open_deposit, parse_date, valid_phone, venue_zone,
-    zone_of,
+    guest_name_and_phone, guest_scope, host_day, listed, local_instant, local_rfc3339, not_movable,
+    open_deposit, parse_date, valid_phone, venue_zone, zone_of,
 };
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -75,21 +74,6 @@ impl WaitlistView {
             manage_token: None,
         }
     }
-}
-
-/// `HH:MM` on `date` in the venue's zone, as an instant (a time a spring-forward night skips is taken as the later
-/// offset's, as a clock on the wall would show it).
-fn local_instant(zone: &jiff::tz::TimeZone, date: time::Date, hhmm: &str) -> Option<OffsetDateTime> {
-    let (hours, minutes) = hhmm.split_once(':')?;
-    let (hours, minutes): (i8, i8) = (hours.parse().ok()?, minutes.parse().ok()?);
-    let civil = jiff::civil::date(
-        i16::try_from(date.year()).ok()?,
-        i8::try_from(u8::from(date.month())).ok()?,
-        i8::try_from(date.day()).ok()?,
-    )
-    .at(hours, minutes, 0, 0);
-    let zoned = zone.to_ambiguous_zoned(civil).compatible().ok()?;
-    OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok()
 }
 
 /// Joins the venue's waitlist for a date and a window of starts (public). When a table comes free in the window the
@@ -253,28 +237,18 @@ pub async fn day(
     Path(venue): Path<String>,
     ApiQuery(query): ApiQuery<DayQuery>,
 ) -> Result<Json<WaitlistDay>, ApiError> {
-    let venue = path_id(&venue)?;
-    let date = parse_date(&query.date)?;
-    let found = state
-        .store
-        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
-        .await?;
-    let zone = venue_zone(&found)?;
+    let (venue, date, zone) = host_day(&state, &caller, &venue, &query.date).await?;
     let mut items = Vec::new();
     for entry in state
         .store
         .waitlist(&caller.scope, venue, Some(&date.to_string()))
         .await?
     {
-        let guest = state
-            .store
-            .guest_contact(&caller.scope, entry.guest_id)
-            .await
-            .ok();
+        let (guest_name, guest_phone) = guest_name_and_phone(&state, &caller.scope, entry.guest_id).await;
         items.push(WaitlistDayEntry {
             entry: WaitlistView::new(&entry, &zone),
-            guest_name: guest.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
-            guest_phone: guest.and_then(|g| g.phone).unwrap_or_default(),
+            guest_name,
+            guest_phone,
         });
     }
     Ok(Json(WaitlistDay { items }))

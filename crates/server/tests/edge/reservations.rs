@@ -1162,6 +1162,15 @@ pub async fn table_settings_decide_what_the_widget_offers(engine: Engine) {
     assert_eq!(listed.body["items"][1]["min_party"], 3, "{}", listed.body);
 }
 
+/// The `token` of the link to `reservation` in a mail.
+fn link_token(mail: &str, reservation: &str) -> String {
+    mail.split(&format!("reservation={reservation}&token="))
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned()
+}
+
 /// The text of the first mail in the outbox holding every needle (the outbox is delivered in the background).
 async fn mail_with(server: &TestServer, needles: &[&str]) -> Option<String> {
     for _ in 0..100 {
@@ -1279,12 +1288,7 @@ pub async fn a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered
     let mail = mail_with(&server, &["mateo@example.co", "Se liberó una mesa", &offered])
         .await
         .expect("the offer is mailed");
-    let token = mail
-        .split(&format!("reservation={offered}&token="))
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let token = link_token(&mail, &offered);
     let accepted = post(
         &server,
         &format!("/api/v1/reservations/{offered}/accept?token={token}"),
@@ -1324,12 +1328,7 @@ pub async fn a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered
     let unanswered_mail = mail_with(&server, &["lucia@example.co", &unanswered])
         .await
         .expect("the second offer is mailed");
-    let late_token = unanswered_mail
-        .split(&format!("reservation={unanswered}&token="))
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let late_token = link_token(&unanswered_mail, &unanswered);
     let late = post(
         &server,
         &format!("/api/v1/reservations/{unanswered}/accept?token={late_token}"),
