@@ -139,6 +139,7 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   }
   const venue = await call('POST', '/api/v1/venues', { name: 'Casa Niebla', timezone: 'America/Bogota' }, token);
   await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 1', seats: 4 }, token);
+  await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 2', seats: 4 }, token);
   await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, {
     services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '18:00', last_seating: '22:00' }],
     slot_minutes: 15,
@@ -162,6 +163,10 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   await settings.click('#policy-form button[type=submit]');
   await settings.locator('#policy-saved').waitFor({ state: 'visible' });
   await settings.locator('#table-settings li', { hasText: 'Mesa 1' }).waitFor();
+  // Two four-tops that join for a party of eight.
+  for (const box of await settings.locator('#combination-tables input').all()) await box.check();
+  await settings.click('#combination-form button[type=submit]');
+  await settings.locator('#combinations li', { hasText: 'Mesa 1 + Mesa 2' }).waitFor();
   await settings.screenshot({ path: artifactPath('booking-settings.png'), fullPage: true });
   const saved = await call('GET', `/api/v1/venues/${venue.id}/booking-policy`, undefined, token);
   assert.deepEqual([saved.policy.deposit_per_cover, saved.policy.cancellation_cutoff_hours], [{ amount: 2_000_000, currency: 'COP' }, 24]);

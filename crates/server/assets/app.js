@@ -934,7 +934,33 @@ pages.bookingSettings = async () => {
     $('#policy-saved').hidden = false;
   });
   const list = $('#table-settings');
-  for (const table of await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => [])) {
+  const tables = await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => []);
+  const labelOf = (id) => (tables.find((t) => t.id === id) || { label: '?' }).label;
+  const showCombinations = async () => {
+    const setup = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/booking-policy`).catch(() => ({ combinations: [] }));
+    $('#combinations').replaceChildren(...setup.combinations.map((ids) => {
+      const row = document.createElement('li');
+      row.textContent = ids.map(labelOf).join(' + ');
+      return row;
+    }));
+  };
+  $('#combination-tables').replaceChildren(...tables.map((table) => {
+    const label = document.createElement('label');
+    label.className = 'inline';
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.value = table.id;
+    label.append(box, ` ${table.label}`);
+    return label;
+  }));
+  onSubmit('#combination-form', async () => {
+    const chosen = [...document.querySelectorAll('#combination-tables input:checked')].map((box) => box.value);
+    await authed('POST', `/api/v1/venues/${encodeURIComponent(venue)}/table-combinations`, { tables: chosen });
+    for (const box of document.querySelectorAll('#combination-tables input')) box.checked = false;
+    await showCombinations();
+  });
+  await showCombinations();
+  for (const table of tables) {
     const row = document.createElement('li');
     row.dataset.table = table.id;
     const name = document.createElement('span');

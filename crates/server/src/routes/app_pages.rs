@@ -552,6 +552,15 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
 <h2>{tables}</h2>
 <p class="hint">{tables_hint}</p>
 <ul id="table-settings" class="day-list"></ul>
+</section>
+<section class="card">
+<h2>{combinations}</h2>
+<p class="hint">{combinations_hint}</p>
+<ul id="combinations" class="day-list"></ul>
+<form id="combination-form">
+<p id="combination-tables" class="days"></p>
+<button type="submit" class="secondary">{combine}</button>
+</form>
 </section>"#,
         services_legend = tr(l, "Servicios", "Services"),
         services_hint = tr(
@@ -624,6 +633,13 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
             "Saved. Online bookings follow these rules from now on."
         ),
         tables = tr(l, "Mesas", "Tables"),
+        combinations = tr(l, "Mesas que se juntan", "Tables that join"),
+        combinations_hint = tr(
+            l,
+            "Para grupos grandes: se ofrece la combinación cuando ninguna mesa sola alcanza.",
+            "For large parties: a combination is offered when no single table fits."
+        ),
+        combine = tr(l, "Juntar las mesas marcadas", "Join the ticked tables"),
         tables_hint = tr(
             l,
             "El grupo más pequeño que recibe cada mesa, y si se ofrece en línea (si no, la reservas tú por teléfono o queda para quien llega).",

@@ -124,6 +124,9 @@ pub struct BookingSetup {
     /// Whether the venue takes reservations (it does once a policy is saved).
     pub taking_reservations: bool,
     pub policy: Option<BookingPolicy>,
+    /// The tables the venue declared may be joined, each combination by its tables' ids.
+    #[schema(value_type = Vec<Vec<uuid::Uuid>>)]
+    pub combinations: Vec<Vec<String>>,
 }
 
 /// The venue's booking policy, or none while it takes no reservations.
@@ -141,9 +144,20 @@ pub async fn get_policy(
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
         .await?;
     let policy = state.store.booking_policy(&caller.scope, venue).await?;
+    // The floor as bookings see it (an empty window: no holdings are needed here).
+    let now = state.clock.now();
+    let combinations = match state.store.booking_view(&caller.scope, venue, now, now).await? {
+        Some((_, _, floor, _)) => floor
+            .combinations
+            .iter()
+            .map(|tables| tables.iter().map(Uuid::to_string).collect())
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(Json(BookingSetup {
         taking_reservations: policy.is_some(),
         policy,
+        combinations,
     }))
 }
 
