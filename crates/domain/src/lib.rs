@@ -2,6 +2,7 @@
 //! time comes from a [`Clock`] and identifiers are minted by the caller, so every rule is testable as a function.
 
 pub mod access;
+pub mod analytics;
 pub mod bill;
 pub mod clock;
 pub mod currency;
