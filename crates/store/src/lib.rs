@@ -1,6 +1,6 @@
 //! Storage for comanda. One trait per aggregate family ([`PartnerStore`], [`VenueStore`]), two engines that implement
 //! them ([`sqlite::SqliteStore`] for the embedded default, [`postgres::PgStore`] for production), and one conformance
-//! suite (`tests/conformance.rs`) that both must pass unchanged.
+//! suite (`tests/conformance/`, one module per aggregate) that both must pass unchanged.
 //!
 //! Tenancy is a type: every method that touches partner data takes a [`TenantScope`], and the engines scope every
 //! statement by it. PostgreSQL adds row-level security as a second wall, so a statement that forgot the tenant

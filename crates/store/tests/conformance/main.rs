@@ -1,0 +1,437 @@
+//! The storage conformance suite: every case in `suite` (one module per aggregate) runs unchanged against SQLite and against a real
+//! PostgreSQL (a throwaway cluster of this process, one database per test). A second engine passes when it passes
+//! this file; engine-specific walls (row-level security) are tested below it.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly on purpose
+
+use comanda_store::testing::{PgTestDatabase, SqliteTestDatabase};
+
+/// The audit entry of a change made by a test (every change carries one, MON-5).
+fn change() -> comanda_store::identity::AuditEntry {
+    comanda_store::identity::AuditEntry::new("test.change")
+}
+
+mod suite;
+
+/// Runs each named suite case on both engines: `sqlite::<case>` and `postgres::<case>`.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = SqliteTestDatabase::create();
+                    let store = db.store().await;
+                    suite::$case(&*store).await;
+                    store.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = PgTestDatabase::create().await;
+                    let store = db.store().await;
+                    suite::$case(&*store).await;
+                    store.close().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    partner_round_trips,
+    registering_the_same_partner_twice_conflicts,
+    venue_round_trips_every_field,
+    tenant_rows_are_invisible_to_other_tenants,
+    unknown_venue_is_not_found,
+    venues_paginate_in_creation_order,
+    store_answers_ping,
+    registration_creates_partner_owner_and_login_record,
+    staff_of_one_partner_are_invisible_to_another,
+    totp_enrolment_replay_and_recovery_codes,
+    refresh_tokens_rotate_and_reuse_revokes_the_family,
+    refresh_retry_within_grace_replaces_the_unused_successor,
+    refresh_family_expires_absolutely,
+    revoking_sessions_voids_refresh_tokens,
+    revocations_move_the_credential_generation_on,
+    second_factor_changes_replace_codes_and_revoke,
+    invitations_are_single_use_expiring_and_mailed,
+    standing_changes_and_removal,
+    sign_in_failures_reach_the_right_partner,
+    devices_and_security_events,
+    one_signing_key_rotation_wins,
+    tables_have_rotatable_tokens_and_stay_in_their_tenant,
+    menus_round_trip_and_items_stay_in_their_venue,
+    menu_items_and_categories_are_edited_and_removed,
+    table_sessions_gate_the_kitchen_and_close_cleanly,
+    five_hundred_and_one_orders_are_read_page_by_page,
+    guests_cancel_only_their_own_unaccepted_orders,
+    twenty_concurrent_retries_create_one_order,
+    orders_move_forward_once_and_leave_events,
+    a_guest_reads_its_venue_and_table_together_and_nothing_else,
+    a_guest_order_is_priced_in_its_transaction_from_only_what_it_names,
+    a_reader_following_the_feed_misses_no_concurrent_order,
+    parallel_payers_never_cover_more_than_the_bill,
+    an_event_applies_once_however_often_it_is_delivered,
+    refunds_reverse_in_proportion_and_big_ones_need_a_second_person,
+    disputes_leave_a_debt_netted_against_later_transfers,
+    audit_chain_links_every_append_across_months,
+    audit_retention_drops_old_months_behind_their_final_checkpoint,
+    personal_data_is_sealed_rectified_and_shredded,
+);
+
+mod sqlite_walls {
+    use super::*;
+    use sqlx::{Connection, SqliteConnection};
+
+    #[tokio::test]
+    async fn sqlite_audit_log_is_append_only() {
+        let db = SqliteTestDatabase::create();
+        let store = db.store().await;
+        let (scope, _) = suite::registered(&*store, "audit@example.co").await;
+        // The registration's entries wait to be linked until the chain is read; a venue's entry then waits.
+        store.audit_heads(&scope).await.unwrap();
+        store
+            .create_venue(&scope, &suite::venue("Espera"), &change(), suite::NOW)
+            .await
+            .unwrap();
+        store.close().await;
+        let mut conn = SqliteConnection::connect(&db.url).await.unwrap();
+        let edit_waiting = sqlx::query("UPDATE audit_pending SET action = 'forged'")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(edit_waiting.to_string().contains("append-only"), "{edit_waiting}");
+        let edit = sqlx::query("UPDATE audit_events SET action = 'forged'")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(edit.to_string().contains("append-only"), "{edit}");
+        let delete = sqlx::query("DELETE FROM audit_events")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(delete.to_string().contains("append-only"), "{delete}");
+    }
+}
+
+mod migrations {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_migrations_apply_once() {
+        let db = SqliteTestDatabase::create();
+        let first = comanda_store::migrate(&db.target()).await.unwrap();
+        assert!(!first.applied.is_empty());
+        let second = comanda_store::migrate(&db.target()).await.unwrap();
+        assert!(second.applied.is_empty());
+        assert_eq!(first.version, second.version);
+    }
+
+    #[tokio::test]
+    async fn postgres_migrations_apply_once() {
+        // The template was migrated already; migrating its clone applies nothing and keeps the version.
+        let db = PgTestDatabase::create().await;
+        let report = comanda_store::migrate(&db.target()).await.unwrap();
+        assert!(report.applied.is_empty());
+        assert!(report.version >= 1);
+    }
+
+    #[tokio::test]
+    async fn serving_needs_a_migrated_database() {
+        let db = SqliteTestDatabase::create();
+        let error = comanda_store::connect(&db.target()).await.unwrap_err();
+        assert!(error.to_string().contains("comanda migrate"), "{error}");
+    }
+}
+
+/// PostgreSQL's second wall: row-level security below the application's own tenant filter.
+mod row_level_security {
+    use super::*;
+    use sqlx::{Connection, PgConnection};
+
+    async fn seeded() -> (
+        PgTestDatabase,
+        comanda_security::TenantScope,
+        comanda_security::TenantScope,
+    ) {
+        let db = PgTestDatabase::create().await;
+        let store = db.store().await;
+        let a = suite::new_partner(&*store, "A").await;
+        let b = suite::new_partner(&*store, "B").await;
+        for (scope, name) in [(&a, "A1"), (&a, "A2"), (&b, "B1")] {
+            let venue = comanda_domain::NewVenue::parse(name, "America/Bogota", "", None, None).unwrap();
+            store
+                .create_venue(
+                    scope,
+                    &venue,
+                    &change(),
+                    time::macros::datetime!(2026-11-23 0:00 UTC),
+                )
+                .await
+                .unwrap();
+        }
+        store.close().await;
+        (db, a, b)
+    }
+
+    async fn count(conn: &mut PgConnection, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(conn).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn raw_query_without_tenant_setting_returns_zero_rows() {
+        let (db, a, _) = seeded().await;
+        let mut app = PgConnection::connect(&db.app_url()).await.unwrap();
+        assert_eq!(count(&mut app, "SELECT count(*) FROM venues").await, 0);
+        assert_eq!(count(&mut app, "SELECT count(*) FROM partners").await, 0);
+
+        // The same raw query with the tenant set sees exactly that tenant's rows.
+        let mut tx = app.begin().await.unwrap();
+        sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+            .bind(a.partner().to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(count(&mut tx, "SELECT count(*) FROM venues").await, 2);
+        tx.rollback().await.unwrap();
+
+        // The superuser (who bypasses RLS) proves the rows are there.
+        let mut root = PgConnection::connect(&db.superuser_url()).await.unwrap();
+        assert_eq!(count(&mut root, "SELECT count(*) FROM venues").await, 3);
+    }
+
+    #[tokio::test]
+    async fn forced_rls_binds_the_table_owner_too() {
+        let (db, _, _) = seeded().await;
+        let mut owner = PgConnection::connect(&db.owner_url()).await.unwrap();
+        assert_eq!(count(&mut owner, "SELECT count(*) FROM venues").await, 0);
+    }
+
+    #[tokio::test]
+    async fn rls_refuses_writing_into_another_tenant() {
+        let (db, a, b) = seeded().await;
+        let mut app = PgConnection::connect(&db.app_url()).await.unwrap();
+        let mut tx = app.begin().await.unwrap();
+        sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+            .bind(a.partner().to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let forged = sqlx::query(
+            "INSERT INTO venues (partner_id, id, name, timezone, address, currency, tax_kind, tax_rate_bp,
+             created_at) VALUES ($1, gen_random_uuid(), 'forged', 'UTC', '', 'COP', 'inc', 800, now())",
+        )
+        .bind(b.partner().as_uuid())
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+        assert!(forged.to_string().contains("row-level security"), "{forged}");
+        tx.rollback().await.unwrap();
+        // Updates and deletes across tenants touch nothing.
+        let mut tx = app.begin().await.unwrap();
+        sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+            .bind(a.partner().to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let deleted = sqlx::query("DELETE FROM venues WHERE partner_id = $1")
+            .bind(b.partner().as_uuid())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(deleted.rows_affected(), 0);
+    }
+
+    #[tokio::test]
+    async fn audit_log_is_append_only_for_the_serving_role() {
+        let db = PgTestDatabase::create().await;
+        let store = db.store().await;
+        let (scope, _) = suite::registered(&*store, "audit@example.co").await;
+        // The registration's entries wait to be linked until the chain is read; a venue's entry then waits.
+        store.audit_heads(&scope).await.unwrap();
+        store
+            .create_venue(&scope, &suite::venue("Espera"), &change(), suite::NOW)
+            .await
+            .unwrap();
+        store.close().await;
+        let mut app = PgConnection::connect(&db.app_url()).await.unwrap();
+        for edit in [
+            "UPDATE audit_events SET action = 'forged'",
+            "UPDATE audit_pending SET action = 'forged'",
+        ] {
+            let mut tx = app.begin().await.unwrap();
+            sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+                .bind(scope.partner().to_string())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let edited = sqlx::query(edit).execute(&mut *tx).await;
+            assert!(
+                edited.is_err(),
+                "the serving role cannot edit audit entries: {edit}"
+            );
+            tx.rollback().await.unwrap();
+        }
+        // Nor delete or truncate them: retention's function is its only way to delete.
+        for statement in [
+            "DELETE FROM audit_events",
+            "TRUNCATE audit_events",
+            "TRUNCATE audit_checkpoints",
+        ] {
+            let mut tx = app.begin().await.unwrap();
+            sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+                .bind(scope.partner().to_string())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let refused = sqlx::query(statement).execute(&mut *tx).await.unwrap_err();
+            assert!(
+                refused.to_string().contains("permission denied"),
+                "{statement}: {refused}"
+            );
+            tx.rollback().await.unwrap();
+        }
+        // The schema owner may truncate its tables, except these: the statement trigger refuses it.
+        let mut owner = PgConnection::connect(&db.owner_url()).await.unwrap();
+        for table in ["audit_events", "audit_checkpoints", "audit_heads"] {
+            let refused = sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {table} CASCADE")))
+                .execute(&mut owner)
+                .await
+                .unwrap_err();
+            assert!(
+                refused.to_string().contains("TRUNCATE is refused"),
+                "{table}: {refused}"
+            );
+        }
+        // Not even the owner (who has the privilege) gets past the row trigger.
+        let mut tx = owner.begin().await.unwrap();
+        sqlx::query("SELECT set_config('comanda.tenant', $1, true)")
+            .bind(scope.partner().to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let delete = sqlx::query("DELETE FROM audit_events")
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(delete.to_string().contains("append-only"), "{delete}");
+    }
+
+    #[tokio::test]
+    async fn staff_rows_are_behind_row_level_security() {
+        let db = PgTestDatabase::create().await;
+        let store = db.store().await;
+        suite::registered(&*store, "rls@example.co").await;
+        store.close().await;
+        let mut app = PgConnection::connect(&db.app_url()).await.unwrap();
+        for table in [
+            "staff",
+            "audit_events",
+            "recovery_codes",
+            "security_events",
+            "known_devices",
+        ] {
+            let sql = format!("SELECT count(*) FROM {table}");
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut app)
+                .await
+                .unwrap();
+            assert_eq!(n, 0, "{table} visible without a tenant");
+        }
+    }
+
+    #[tokio::test]
+    async fn serving_as_a_role_that_bypasses_rls_is_refused() {
+        let db = PgTestDatabase::create().await;
+        let error = comanda_store::postgres::PgStore::connect(&db.superuser_url(), 1, None)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("BYPASSRLS"), "{error}");
+    }
+}
+
+/// REST-3 on both engines: after a new key-encryption-key version, the rewrap moves every stored data key to it,
+/// once, and the data they sealed still opens (with a fresh store, so nothing comes from a cache).
+/// Pooled connections are not pinged on every use (a round trip per transaction); one that sat idle is, so a
+/// database that dropped its connections meanwhile costs a request nothing.
+mod pooled_connections {
+    use super::*;
+    use sqlx::{Connection, PgConnection};
+
+    #[tokio::test]
+    async fn connections_the_database_dropped_while_idle_are_replaced_unseen() {
+        let db = PgTestDatabase::create().await;
+        let store = db.store().await;
+        let scope = suite::new_partner(&*store, "Reconnect").await;
+        let mut superuser = PgConnection::connect(&db.superuser_url()).await.unwrap();
+        let dropped: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename <> current_user) AS t",
+        )
+        .fetch_one(&mut superuser)
+        .await
+        .unwrap();
+        assert!(dropped >= 1, "the store's connections were terminated");
+        tokio::time::sleep(comanda_store::PING_AFTER_IDLE + std::time::Duration::from_millis(200)).await;
+        for _ in 0..3 {
+            store.ping().await.unwrap();
+            assert_eq!(
+                store
+                    .list_venues(&scope, comanda_domain::PageRequest::default())
+                    .await
+                    .unwrap()
+                    .items
+                    .len(),
+                0
+            );
+        }
+        store.close().await;
+    }
+}
+
+mod key_rotation {
+    use super::*;
+    use comanda_security::kms::{Kms, LocalKeyKms};
+    use comanda_store::DatabaseTarget;
+    use std::sync::Arc;
+
+    async fn data_keys_move_to_the_newest_kek(target: DatabaseTarget) {
+        let kms = Arc::new(LocalKeyKms::from_bytes(&[9u8; 32]).unwrap());
+        let target = DatabaseTarget {
+            kms: Some(kms.clone()),
+            ..target
+        };
+        let store = comanda_store::open(&target).await.unwrap();
+        let (scope, owner) = suite::registered(&*store, "rotacion@example.co").await;
+        assert_eq!(kms.create_new_version().unwrap(), 2);
+        assert_eq!(
+            store.rewrap_data_keys(&scope).await.unwrap(),
+            1,
+            "the owner's key"
+        );
+        assert_eq!(store.rewrap_data_keys(&scope).await.unwrap(), 0, "already moved");
+        store.close().await;
+        let fresh = comanda_store::connect(&target).await.unwrap();
+        let member = fresh.staff_member(&scope, owner).await.unwrap();
+        assert_eq!(member.email, "rotacion@example.co");
+        fresh.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_data_keys_move_to_the_newest_kek() {
+        let db = SqliteTestDatabase::create();
+        data_keys_move_to_the_newest_kek(db.target()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_data_keys_move_to_the_newest_kek() {
+        let db = PgTestDatabase::create().await;
+        data_keys_move_to_the_newest_kek(db.target()).await;
+    }
+}

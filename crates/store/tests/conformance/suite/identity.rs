@@ -1,0 +1,662 @@
+//! Identity: staff, second factors, refresh-token families, revocation, invitations, standing, sign-in failures.
+
+use super::*;
+
+pub const OWNER: Standing = Standing {
+    role: Role::Owner,
+    payout_authority: false,
+};
+pub const SERVER: Standing = Standing {
+    role: Role::Server,
+    payout_authority: false,
+};
+
+pub fn new_staff(email: &str, standing: Standing) -> NewStaff {
+    NewStaff {
+        id: Uuid::now_v7(),
+        email: email.to_owned(),
+        email_key: format!("key:{email}").into_bytes(),
+        name: format!("Name of {email}"),
+        standing,
+        password_hash: "$2b$04$hash".to_owned(),
+    }
+}
+
+pub async fn registered(store: &dyn Store, email: &str) -> (TenantScope, Uuid) {
+    let scope = TenantScope::for_new_partner();
+    let owner = new_staff(email, OWNER);
+    let partner = NewPartner::parse("Casa Identidad", "CO").unwrap();
+    let audit = AuditEntry::new("partner.registered").actor(owner.id);
+    store
+        .register_partner(&scope, &partner, &owner, &audit, NOW)
+        .await
+        .unwrap();
+    (scope, owner.id)
+}
+
+pub async fn registration_creates_partner_owner_and_login_record(store: &dyn Store) {
+    let (scope, owner) = registered(store, "ana@example.co").await;
+    let member = store.staff_member(&scope, owner).await.unwrap();
+    assert_eq!(member.standing, OWNER);
+    assert!(!member.totp_enabled);
+    assert_eq!(member.email, "ana@example.co");
+    let record = store.login_record(b"key:ana@example.co").await.unwrap().unwrap();
+    assert_eq!((record.partner, record.user), (scope.partner(), owner));
+    assert!(store.login_record(b"key:nobody").await.unwrap().is_none());
+    let events = store
+        .search_audit(
+            &scope,
+            &comanda_store::audit::AuditFilter::default(),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(events[0].entry.action, "partner.registered");
+    assert_eq!(events[0].entry.actor, Some(owner));
+
+    let again = TenantScope::for_new_partner();
+    let taken = store
+        .register_partner(
+            &again,
+            &NewPartner::parse("Otra", "CO").unwrap(),
+            &new_staff("ana@example.co", OWNER),
+            &AuditEntry::new("partner.registered"),
+            NOW,
+        )
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    assert!(
+        matches!(store.partner(&again).await, Err(StoreError::NotFound)),
+        "nothing half-written"
+    );
+}
+
+pub async fn staff_of_one_partner_are_invisible_to_another(store: &dyn Store) {
+    let (a, owner_a) = registered(store, "a@example.co").await;
+    let (b, _) = registered(store, "b@example.co").await;
+    assert!(matches!(
+        store.staff_member(&b, owner_a).await,
+        Err(StoreError::NotFound)
+    ));
+    let listed = store.list_staff(&b, PageRequest::default()).await.unwrap().items;
+    assert!(listed.iter().all(|m| m.partner_id == b.partner()));
+    let audit = AuditEntry::new("staff.role_changed");
+    assert!(
+        store
+            .change_standing(&b, owner_a, SERVER, &audit, NOW)
+            .await
+            .is_err()
+    );
+    assert!(store.remove_staff(&b, owner_a, &audit, NOW).await.is_err());
+    assert_eq!(
+        store.staff_member(&a, owner_a).await.unwrap().standing,
+        OWNER,
+        "untouched"
+    );
+}
+
+pub async fn totp_enrolment_replay_and_recovery_codes(store: &dyn Store) {
+    let (scope, user) = registered(store, "totp@example.co").await;
+    store
+        .set_pending_totp_secret(&scope, user, b"sealed-secret")
+        .await
+        .unwrap();
+    let state = store.totp_state(&scope, user).await.unwrap();
+    assert_eq!(state.sealed_secret.as_deref(), Some(&b"sealed-secret"[..]));
+    assert!(!state.confirmed);
+    let codes = vec![b"rc1".to_vec(), b"rc2".to_vec()];
+    store
+        .confirm_totp(&scope, user, 100, &codes, &AuditEntry::new("mfa.enrolled"), NOW)
+        .await
+        .unwrap();
+    assert!(store.staff_member(&scope, user).await.unwrap().totp_enabled);
+    assert!(matches!(
+        store.set_pending_totp_secret(&scope, user, b"other").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        !store.accept_totp_step(&scope, user, 100).await.unwrap(),
+        "the enrolment code's step is spent"
+    );
+    assert!(store.accept_totp_step(&scope, user, 101).await.unwrap());
+    assert!(
+        !store.accept_totp_step(&scope, user, 101).await.unwrap(),
+        "replayed"
+    );
+    assert!(!store.accept_totp_step(&scope, user, 99).await.unwrap(), "older");
+    let audit = AuditEntry::new("mfa.recovery_code_used");
+    assert!(
+        store
+            .use_recovery_code(&scope, user, b"rc1", &audit, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_recovery_code(&scope, user, b"rc1", &audit, NOW)
+            .await
+            .unwrap(),
+        "single use"
+    );
+    assert!(
+        !store
+            .use_recovery_code(&scope, user, b"unknown", &audit, NOW)
+            .await
+            .unwrap()
+    );
+}
+
+/// Whether the member's session reads as alive, checked the way every authenticated request checks it.
+pub async fn session_live(
+    store: &dyn Store,
+    scope: &TenantScope,
+    user: Uuid,
+    family: Uuid,
+    now: OffsetDateTime,
+) -> bool {
+    let (member, live) = store
+        .staff_member_in_session(scope, user, family, now)
+        .await
+        .unwrap();
+    assert_eq!(member.id, user);
+    live
+}
+
+pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: &dyn Store) {
+    let (scope, user) = registered(store, "rt@example.co").await;
+    let family = Uuid::now_v7();
+    let grace = time::Duration::seconds(10);
+    let expires = NOW + time::Duration::days(30);
+    store
+        .create_session(&scope, user, family, 0, b"t1", expires, NOW)
+        .await
+        .unwrap();
+    assert!(session_live(store, &scope, user, family, NOW).await);
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"t1", b"t2", grace, NOW)
+            .await
+            .unwrap(),
+        RefreshOutcome::Rotated
+    );
+    let later = NOW + time::Duration::minutes(5);
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"t2", b"t3", grace, later)
+            .await
+            .unwrap(),
+        RefreshOutcome::Rotated
+    );
+    // t1 comes back long after it was spent: reuse.
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"t1", b"tx", grace, later)
+            .await
+            .unwrap(),
+        RefreshOutcome::ReuseDetected
+    );
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"t3", b"t4", grace, later)
+            .await
+            .unwrap(),
+        RefreshOutcome::Invalid
+    );
+    assert!(!session_live(store, &scope, user, family, later).await);
+    let record = store.refresh_record(b"t3").await.unwrap().unwrap();
+    assert!(record.revoked_at.is_some());
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"nope", b"t5", grace, later)
+            .await
+            .unwrap(),
+        RefreshOutcome::Invalid
+    );
+}
+
+pub async fn refresh_retry_within_grace_replaces_the_unused_successor(store: &dyn Store) {
+    let (scope, user) = registered(store, "retry@example.co").await;
+    let family = Uuid::now_v7();
+    let grace = time::Duration::seconds(10);
+    store
+        .create_session(
+            &scope,
+            user,
+            family,
+            0,
+            b"r1",
+            NOW + time::Duration::days(30),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"r1", b"r2", grace, NOW)
+            .await
+            .unwrap(),
+        RefreshOutcome::Rotated
+    );
+    let retry = NOW + time::Duration::seconds(3);
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"r1", b"r2b", grace, retry)
+            .await
+            .unwrap(),
+        RefreshOutcome::RetriedWithinGrace
+    );
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"r2", b"r3", grace, retry)
+            .await
+            .unwrap(),
+        RefreshOutcome::Invalid
+    );
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"r2b", b"r3", grace, retry)
+            .await
+            .unwrap(),
+        RefreshOutcome::Rotated
+    );
+    assert!(session_live(store, &scope, user, family, retry).await);
+}
+
+pub async fn refresh_family_expires_absolutely(store: &dyn Store) {
+    let (scope, user) = registered(store, "abs@example.co").await;
+    let family = Uuid::now_v7();
+    store
+        .create_session(&scope, user, family, 0, b"e1", NOW + time::Duration::days(1), NOW)
+        .await
+        .unwrap();
+    let after = NOW + time::Duration::days(2);
+    let outcome = store
+        .rotate_refresh(&scope, b"e1", b"e2", time::Duration::seconds(10), after)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RefreshOutcome::Invalid);
+}
+
+pub async fn revoking_sessions_voids_refresh_tokens(store: &dyn Store) {
+    let (scope, user) = registered(store, "out@example.co").await;
+    let family = Uuid::now_v7();
+    store
+        .create_session(
+            &scope,
+            user,
+            family,
+            0,
+            b"o1",
+            NOW + time::Duration::days(30),
+            NOW,
+        )
+        .await
+        .unwrap();
+    store
+        .revoke_sessions(&scope, user, &AuditEntry::new("session.logout_all"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .staff_member(&scope, user)
+            .await
+            .unwrap()
+            .sessions_revoked_at,
+        Some(NOW)
+    );
+    let outcome = store
+        .rotate_refresh(&scope, b"o1", b"o2", time::Duration::seconds(10), NOW)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RefreshOutcome::Invalid);
+}
+
+/// Every revocation moves the credential generation on; a session opened under an older one keeps it, and its
+/// successors inherit it (so a family opened concurrently with a revocation is dead at its first refresh).
+pub async fn revocations_move_the_credential_generation_on(store: &dyn Store) {
+    let (scope, user) = registered(store, "generation@example.co").await;
+    assert_eq!(
+        store
+            .staff_member(&scope, user)
+            .await
+            .unwrap()
+            .credential_generation,
+        0
+    );
+    let audit = AuditEntry::new("session.logout_all");
+    assert_eq!(store.revoke_sessions(&scope, user, &audit, NOW).await.unwrap(), 1);
+    assert_eq!(store.revoke_sessions(&scope, user, &audit, NOW).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .staff_member(&scope, user)
+            .await
+            .unwrap()
+            .credential_generation,
+        2
+    );
+    // A sign-in proven at generation 1 opens its family after the second revocation.
+    let family = Uuid::now_v7();
+    store
+        .create_session(
+            &scope,
+            user,
+            family,
+            1,
+            b"g1",
+            NOW + time::Duration::days(30),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let outcome = store
+        .rotate_refresh(&scope, b"g1", b"g2", time::Duration::seconds(10), NOW)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RefreshOutcome::Rotated);
+    let successor = store.refresh_record(b"g2").await.unwrap().unwrap();
+    assert_eq!(
+        successor.credential_generation, 1,
+        "the successor keeps its family's generation"
+    );
+    assert!(matches!(
+        store
+            .revoke_sessions(&TenantScope::for_new_partner(), user, &audit, NOW)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn second_factor_changes_replace_codes_and_revoke(store: &dyn Store) {
+    let (scope, user) = registered(store, "second@example.co").await;
+    let audit = AuditEntry::new("mfa.changed");
+    let codes = |prefix: &str| {
+        vec![
+            format!("{prefix}1").into_bytes(),
+            format!("{prefix}2").into_bytes(),
+        ]
+    };
+    let old = codes("old");
+    let off = store
+        .change_second_factor(
+            &scope,
+            user,
+            SecondFactorChange::RecoveryCodes {
+                recovery_digests: &old,
+            },
+            &audit,
+            NOW,
+        )
+        .await;
+    assert!(
+        matches!(off, Err(StoreError::Conflict(_))),
+        "2FA is off: nothing to change"
+    );
+    assert!(matches!(
+        store.stage_totp_secret(&scope, user, b"new").await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .set_pending_totp_secret(&scope, user, b"first")
+        .await
+        .unwrap();
+    store
+        .confirm_totp(&scope, user, 100, &old, &AuditEntry::new("mfa.enrolled"), NOW)
+        .await
+        .unwrap();
+    // Fresh recovery codes: the old ones stop working; nothing is revoked.
+    let fresh = codes("fresh");
+    let generation = store
+        .change_second_factor(
+            &scope,
+            user,
+            SecondFactorChange::RecoveryCodes {
+                recovery_digests: &fresh,
+            },
+            &audit,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(generation, 0);
+    assert!(
+        !store
+            .use_recovery_code(&scope, user, b"old1", &audit, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .use_recovery_code(&scope, user, b"fresh1", &audit, NOW)
+            .await
+            .unwrap()
+    );
+    // Re-enrolment: nothing staged is a conflict; staged, the new secret replaces the old at once.
+    let reenrol = |digests| SecondFactorChange::Reenrol {
+        step: 7,
+        recovery_digests: digests,
+    };
+    let newest = codes("newest");
+    assert!(matches!(
+        store
+            .change_second_factor(&scope, user, reenrol(&newest), &audit, NOW)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.stage_totp_secret(&scope, user, b"second").await.unwrap();
+    let staged = store.totp_state(&scope, user).await.unwrap();
+    assert_eq!(
+        staged.sealed_secret.as_deref(),
+        Some(&b"first"[..]),
+        "in force until confirmed"
+    );
+    assert_eq!(staged.pending_secret.as_deref(), Some(&b"second"[..]));
+    let family = Uuid::now_v7();
+    store
+        .create_session(
+            &scope,
+            user,
+            family,
+            0,
+            b"s1",
+            NOW + time::Duration::days(30),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let generation = store
+        .change_second_factor(&scope, user, reenrol(&newest), &audit, NOW)
+        .await
+        .unwrap();
+    assert_eq!(generation, 1, "re-enrolment revokes every credential");
+    let state = store.totp_state(&scope, user).await.unwrap();
+    assert_eq!(state.sealed_secret.as_deref(), Some(&b"second"[..]));
+    assert_eq!(state.pending_secret, None);
+    assert_eq!(state.last_step, Some(7));
+    assert!(
+        !store
+            .use_recovery_code(&scope, user, b"fresh2", &audit, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .use_recovery_code(&scope, user, b"newest1", &audit, NOW)
+            .await
+            .unwrap()
+    );
+    let outcome = store
+        .rotate_refresh(&scope, b"s1", b"s2", time::Duration::seconds(10), NOW)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RefreshOutcome::Invalid, "the family was revoked");
+    // Off: secret and codes gone, revoked again.
+    let generation = store
+        .change_second_factor(&scope, user, SecondFactorChange::Disable, &audit, NOW)
+        .await
+        .unwrap();
+    assert_eq!(generation, 2);
+    let state = store.totp_state(&scope, user).await.unwrap();
+    assert_eq!((state.sealed_secret, state.confirmed), (None, false));
+    assert!(!store.staff_member(&scope, user).await.unwrap().totp_enabled);
+    assert!(
+        !store
+            .use_recovery_code(&scope, user, b"newest2", &audit, NOW)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn invitations_are_single_use_expiring_and_mailed(store: &dyn Store) {
+    let (scope, owner) = registered(store, "boss@example.co").await;
+    let invite = |digest: &[u8], email: &str, expires_at| NewInvitation {
+        id: Uuid::now_v7(),
+        digest: digest.to_vec(),
+        email: email.to_owned(),
+        name: "Luis".into(),
+        standing: SERVER,
+        invited_by: owner,
+        expires_at,
+    };
+    let message = |to: &str| OutboxMessage {
+        id: Uuid::now_v7(),
+        partner: Some(scope.partner()),
+        recipient: to.to_owned(),
+        subject: "Invitation".into(),
+        body: "accept at …".into(),
+        created_at: NOW,
+    };
+    let audit = AuditEntry::new("staff.invited").actor(owner);
+    let live = invite(b"inv-1", "luis@example.co", NOW + time::Duration::days(7));
+    store
+        .create_invitation(&scope, &live, &message("luis@example.co"), &audit, NOW)
+        .await
+        .unwrap();
+    let found = store.invitation_by_digest(b"inv-1").await.unwrap().unwrap();
+    assert_eq!(
+        (found.partner, found.standing, found.accepted_at),
+        (scope.partner(), SERVER, None)
+    );
+    let pending = store.pending_messages(10).await.unwrap();
+    let mail = pending
+        .iter()
+        .find(|m| m.recipient == "luis@example.co")
+        .expect("queued in the same transaction");
+    store.mark_message_sent(mail.id, NOW).await.unwrap();
+    assert!(
+        store
+            .pending_messages(10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.id != mail.id)
+    );
+
+    let member = new_staff("luis@example.co", SERVER);
+    let accepted = store
+        .accept_invitation(&scope, live.id, &member, &AuditEntry::new("staff.joined"), NOW)
+        .await;
+    assert_eq!(accepted.unwrap().standing, SERVER);
+    let twice = store
+        .accept_invitation(&scope, live.id, &new_staff("x@example.co", SERVER), &audit, NOW)
+        .await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))), "single use");
+
+    let stale = invite(b"inv-2", "late@example.co", NOW + time::Duration::days(7));
+    store
+        .create_invitation(&scope, &stale, &message("late@example.co"), &audit, NOW)
+        .await
+        .unwrap();
+    let too_late = NOW + time::Duration::days(8);
+    let expired = store
+        .accept_invitation(
+            &scope,
+            stale.id,
+            &new_staff("late@example.co", SERVER),
+            &audit,
+            too_late,
+        )
+        .await;
+    assert!(matches!(expired, Err(StoreError::Conflict(_))), "expired");
+}
+
+pub async fn standing_changes_and_removal(store: &dyn Store) {
+    let (scope, owner) = registered(store, "own@example.co").await;
+    assert_eq!(store.count_owners(&scope).await.unwrap(), 1);
+    let audit = AuditEntry::new("staff.role_changed").actor(owner);
+    let paying = Standing {
+        role: Role::Server,
+        payout_authority: true,
+    };
+    let changed = store
+        .change_standing(&scope, owner, paying, &audit, NOW)
+        .await
+        .unwrap();
+    assert_eq!(changed.standing, paying);
+    assert_eq!(store.count_owners(&scope).await.unwrap(), 0);
+    store
+        .remove_staff(&scope, owner, &AuditEntry::new("staff.removed"), NOW)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.staff_member(&scope, owner).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store.login_record(b"key:own@example.co").await.unwrap().is_none(),
+        "cannot sign in any more"
+    );
+    let actions: Vec<String> = store
+        .search_audit(
+            &scope,
+            &comanda_store::audit::AuditFilter::default(),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.entry.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["partner.registered", "staff.role_changed", "staff.removed"]
+    );
+}
+
+pub async fn sign_in_failures_reach_the_right_partner(store: &dyn Store) {
+    let (scope, user) = registered(store, "fail@example.co").await;
+    let audit = AuditEntry::new("auth.sign_in_failed").detail("wrong password");
+    store
+        .record_sign_in_failure(b"key:fail@example.co", &audit, NOW)
+        .await
+        .unwrap();
+    store
+        .record_sign_in_failure(b"key:unknown", &audit, NOW)
+        .await
+        .unwrap();
+    let events = store
+        .search_audit(
+            &scope,
+            &comanda_store::audit::AuditFilter::default(),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    let failure = events
+        .iter()
+        .find(|e| e.entry.action == "auth.sign_in_failed")
+        .unwrap();
+    assert_eq!(failure.entry.target, Some(user.to_string()));
+}
+
+pub async fn devices_and_security_events(store: &dyn Store) {
+    let (scope, user) = registered(store, "dev@example.co").await;
+    assert!(store.note_device(&scope, user, b"fp-1", NOW).await.unwrap());
+    assert!(!store.note_device(&scope, user, b"fp-1", NOW).await.unwrap());
+    store
+        .record_security_event(&scope, Some(user), "new_device", "fp-1", NOW)
+        .await
+        .unwrap();
+}

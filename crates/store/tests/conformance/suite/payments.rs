@@ -1,0 +1,711 @@
+//! Payments: reserving shares of a bill, webhook effects applied once, refunds, disputes and debt netting.
+
+use super::*;
+
+pub fn cop(n: i64) -> Money {
+    Money::new(n, comanda_domain::Currency::COP).unwrap()
+}
+
+/// A partner with an onboarded recipient account and an accepted table whose bill is 43.800 COP.
+pub async fn paying_table(store: &dyn Store, name: &str) -> (TenantScope, Uuid, Uuid, Uuid) {
+    let scope = new_partner(store, name).await;
+    let venue = venue_of(store, &scope).await;
+    let table = store
+        .create_table(&scope, venue, "P", 4, &change(), NOW)
+        .await
+        .unwrap();
+    store
+        .place_order(&scope, &order_for(venue, table.id, None, b"bill"), &change(), NOW)
+        .await
+        .unwrap();
+    accept_table(store, &scope, table.id).await;
+    let account = ConnectedAccount {
+        stripe_account: format!("acct_{}", Uuid::now_v7().simple()),
+        charge_model: ChargeModel::SeparateChargesAndTransfers,
+        country: "CO".into(),
+        details_submitted: true,
+        charges_enabled: false,
+        payouts_enabled: true,
+        transfers_active: true,
+        updated_at: NOW,
+    };
+    store
+        .save_connected_account(&scope, &account, &AuditEntry::new("payouts.account_created"), NOW)
+        .await
+        .unwrap();
+    let session = store.live_session(&scope, table.id).await.unwrap().unwrap().id;
+    (scope, venue, table.id, session)
+}
+
+pub fn payment_of(venue: Uuid, table: Uuid, session: Uuid, share: i64, tip: i64, whole: bool) -> NewPayment {
+    NewPayment {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        table_id: table,
+        session_id: session,
+        split: if whole {
+            Split::Full
+        } else {
+            Split::Equal { parts: 2 }
+        },
+        settlement: settle(cop(share), cop(tip), 300).unwrap(),
+        charge_model: ChargeModel::SeparateChargesAndTransfers,
+        device: Some("d".into()),
+        idempotency_key: None,
+        request_hash: vec![1],
+        tip_member: Some(Uuid::now_v7()),
+        whole_bill: whole,
+        expires_at: NOW + time::Duration::minutes(15),
+    }
+}
+
+pub async fn reserved(
+    store: &dyn Store,
+    scope: &TenantScope,
+    payment: &NewPayment,
+) -> comanda_store::payments::Payment {
+    match store.reserve_payment(scope, payment, NOW).await.unwrap() {
+        ReserveOutcome::Reserved(p) => p,
+        other => panic!("not reserved: {other:?}"),
+    }
+}
+
+pub async fn succeed(
+    store: &dyn Store,
+    scope: &TenantScope,
+    payment: &comanda_store::payments::Payment,
+) -> EventOutcome {
+    let effect = EventEffect::PaymentSucceeded {
+        payment: payment.id,
+        charge: Some(format!("ch_{}", payment.id.simple())),
+        amount_received: payment.settlement.charged.amount,
+    };
+    store
+        .apply_event(
+            Some(scope),
+            &format!("evt_{}", payment.id.simple()),
+            "payment_intent.succeeded",
+            &effect,
+            NOW,
+        )
+        .await
+        .unwrap()
+}
+
+pub async fn a_guest_reads_its_venue_and_table_together_and_nothing_else(store: &dyn Store) {
+    let scope = new_partner(store, "Invitados").await;
+    let venue = venue_of(store, &scope).await;
+    let table = store
+        .create_table(&scope, venue, "12", 6, &change(), NOW)
+        .await
+        .unwrap();
+    let (read_venue, read_table) = store.guest_table(&scope, venue, table.id).await.unwrap();
+    assert_eq!(read_venue.id.as_uuid(), venue);
+    assert_eq!(read_table, table);
+    let other = new_partner(store, "Otros").await;
+    assert!(matches!(
+        store.guest_table(&other, venue, table.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let elsewhere = venue_of(store, &other).await;
+    assert!(matches!(
+        store.guest_table(&other, elsewhere, table.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub fn guest_draft(venue: Uuid, table: Uuid, items: &[Uuid], key: &str) -> OrderDraft {
+    OrderDraft {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        table_id: table,
+        item_ids: items.to_vec(),
+        idempotency_key: Some(key.to_owned()),
+        request_hash: key.as_bytes().to_vec(),
+        device: None,
+    }
+}
+
+pub fn request_for(items: &[Uuid]) -> Vec<RequestedLine> {
+    items
+        .iter()
+        .map(|id| RequestedLine {
+            item_id: id.to_string(),
+            quantity: 2,
+            modifiers: vec![],
+            note: None,
+        })
+        .collect()
+}
+
+pub async fn a_guest_order_is_priced_in_its_transaction_from_only_what_it_names(store: &dyn Store) {
+    let scope = new_partner(store, "Hot path").await;
+    let venue = venue_of(store, &scope).await;
+    let other_venue = venue_of(store, &scope).await;
+    let category = store
+        .create_category(&scope, venue, &text("Platos"), 1, &change(), NOW)
+        .await
+        .unwrap();
+    let elsewhere = store
+        .create_category(&scope, other_venue, &text("Otros"), 1, &change(), NOW)
+        .await
+        .unwrap();
+    let dish = store
+        .create_menu_item(&scope, &item(venue, category.id), &change(), NOW)
+        .await
+        .unwrap();
+    let unnamed = store
+        .create_menu_item(&scope, &item(venue, category.id), &change(), NOW)
+        .await
+        .unwrap();
+    let foreign = store
+        .create_menu_item(&scope, &item(other_venue, elsewhere.id), &change(), NOW)
+        .await
+        .unwrap();
+    let table = store
+        .create_table(&scope, venue, "H1", 4, &change(), NOW)
+        .await
+        .unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let price = |v: &comanda_domain::Venue, items: &[MenuItem]| {
+        seen.lock()
+            .unwrap()
+            .push(items.iter().map(|i| i.id).collect::<Vec<_>>());
+        let ids: Vec<Uuid> = items.iter().map(|i| i.id).collect();
+        let lines = price_order(items, &request_for(&ids))?;
+        let subtotal = Money::sum(
+            v.currency,
+            lines
+                .iter()
+                .map(|l| l.unit_price.checked_mul(l.quantity).unwrap()),
+        )
+        .unwrap();
+        if lines.is_empty() {
+            return Err(comanda_domain::ValidationErrors::single(
+                "items",
+                "nothing to order",
+            ));
+        }
+        Ok((lines, subtotal))
+    };
+    let placed = store
+        .place_guest_order(
+            &scope,
+            &guest_draft(venue, table.id, &[dish.id], "k1"),
+            &price,
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let PlaceOutcome::Created(order) = placed else {
+        panic!("{placed:?}")
+    };
+    assert_eq!(
+        seen.lock().unwrap().pop(),
+        Some(vec![dish.id]),
+        "only the named item is read"
+    );
+    assert_eq!(order.subtotal, Money::new(3_780_000, Currency::COP).unwrap());
+    assert_eq!(order.lines[0].item_id, dish.id);
+    assert_ne!(order.lines[0].item_id, unnamed.id);
+    // Another venue's item and another partner's view read as absent; a refusal stores nothing.
+    let other = new_partner(store, "Other hot path").await;
+    for (scope, draft) in [
+        (&scope, guest_draft(venue, table.id, &[foreign.id], "k2")),
+        (&other, guest_draft(venue, table.id, &[dish.id], "k3")),
+    ] {
+        let refused = store
+            .place_guest_order(scope, &draft, &price, &change(), NOW)
+            .await;
+        match refused {
+            Ok(Err(_)) => assert_eq!(seen.lock().unwrap().pop(), Some(vec![])),
+            Err(StoreError::NotFound) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(
+        store
+            .place_guest_order(
+                &other,
+                &guest_draft(venue, table.id, &[dish.id], "k3"),
+                &price,
+                &change(),
+                NOW
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.table_orders(&scope, table.id).await.unwrap().len(), 1);
+    // The same key again is the first order; sold out is refused.
+    let again = store
+        .place_guest_order(
+            &scope,
+            &guest_draft(venue, table.id, &[dish.id], "k1"),
+            &price,
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, PlaceOutcome::Replayed(order.clone()));
+    store
+        .set_item_available(&scope, dish.id, false, &change(), NOW)
+        .await
+        .unwrap();
+    let sold_out = store
+        .place_guest_order(
+            &scope,
+            &guest_draft(venue, table.id, &[dish.id], "k4"),
+            &price,
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(sold_out.is_err(), "{sold_out:?}");
+    store
+        .set_item_available(&scope, dish.id, true, &change(), NOW)
+        .await
+        .unwrap();
+    // Ten guests ordering at once at a fresh table share the one session the first of them opened, and once
+    // staff accept the table each order reaches the kitchen as an event.
+    let fresh = store
+        .create_table(&scope, venue, "H2", 4, &change(), NOW)
+        .await
+        .unwrap();
+    let drafts: Vec<OrderDraft> = (0..10)
+        .map(|n| guest_draft(venue, fresh.id, &[dish.id], &format!("fresh-{n}")))
+        .collect();
+    let audit = change();
+    let outcomes = futures_join_all(
+        drafts
+            .iter()
+            .map(|d| store.place_guest_order(&scope, d, &price, &audit, NOW)),
+    )
+    .await;
+    let sessions: std::collections::BTreeSet<_> = outcomes
+        .iter()
+        .map(|o| match o {
+            Ok(Ok(PlaceOutcome::Created(order))) => order.session_id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    accept_table(store, &scope, fresh.id).await;
+    let before = store
+        .order_events_after(&scope, venue, 0, 100)
+        .await
+        .unwrap()
+        .len();
+    let late = store
+        .place_guest_order(
+            &scope,
+            &guest_draft(venue, fresh.id, &[dish.id], "late"),
+            &price,
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let PlaceOutcome::Created(late) = late else {
+        panic!("{late:?}")
+    };
+    let events = store.order_events_after(&scope, venue, 0, 100).await.unwrap();
+    assert_eq!(events.len(), before + 1);
+    assert_eq!(events.last().map(|e| e.order_id), Some(late.id));
+}
+
+pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Pagos").await;
+    let balance = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!(balance.total, cop(4_380_000));
+    assert_eq!(balance.remaining, cop(4_380_000));
+    // Many sessions in one read, in the order asked; a session with nothing on it reads as zero.
+    let many = store
+        .session_balances(&scope, &[session, uuid::Uuid::now_v7(), session])
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 3);
+    assert_eq!((&many[0], &many[2]), (&balance, &balance));
+    assert_eq!(
+        many[1],
+        comanda_store::payments::SessionBalance::new(cop(0), 0, 0)
+    );
+    let first = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 2_190_000, 0, false),
+    )
+    .await;
+    assert_eq!(first.status, PaymentStatus::Pending);
+    // The whole bill is refused once part of it is held.
+    let whole = store
+        .reserve_payment(
+            &scope,
+            &payment_of(venue, table, session, 2_190_000, 0, true),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(whole, ReserveOutcome::Covered { .. }), "{whole:?}");
+    // Two guests take the last half at the same moment: one holds it, the other is told it is covered.
+    let a = payment_of(venue, table, session, 2_190_000, 100_000, false);
+    let b = payment_of(venue, table, session, 2_190_000, 0, false);
+    let outcomes = futures_join_all(
+        [&a, &b]
+            .into_iter()
+            .map(|p| store.reserve_payment(&scope, p, NOW)),
+    )
+    .await;
+    let won = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(ReserveOutcome::Reserved(_))))
+        .count();
+    let covered = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(ReserveOutcome::Covered { remaining }) if remaining.amount == 0))
+        .count();
+    assert_eq!((won, covered), (1, 1), "{outcomes:?}");
+    let balance = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!((balance.in_progress, balance.remaining), (cop(4_380_000), cop(0)));
+    // A released hold frees its part again; a released payment stays released.
+    let released = store
+        .release_payment(&scope, first.id, PaymentStatus::Cancelled, "abandoned")
+        .await
+        .unwrap();
+    assert_eq!(released.status, PaymentStatus::Cancelled);
+    assert_eq!(
+        store.session_balance(&scope, session).await.unwrap().remaining,
+        cop(2_190_000)
+    );
+    assert_eq!(
+        store
+            .expired_holds(&scope, NOW + time::Duration::hours(1))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Retried with the same key and body: the first payment; another body: refused.
+    let mut keyed = payment_of(venue, table, session, 1_000, 0, false);
+    keyed.idempotency_key = Some("k".into());
+    let first_keyed = reserved(store, &scope, &keyed).await;
+    let mut again = keyed.clone();
+    again.id = Uuid::now_v7();
+    assert!(
+        matches!(store.reserve_payment(&scope, &again, NOW).await.unwrap(), ReserveOutcome::Replayed(p) if p.id == first_keyed.id)
+    );
+    again.request_hash = vec![2];
+    assert_eq!(
+        store.reserve_payment(&scope, &again, NOW).await.unwrap(),
+        ReserveOutcome::KeyReused
+    );
+    // The table cannot close while a guest is paying its bill.
+    let order = store.table_orders(&scope, table).await.unwrap()[0].id;
+    for (from, to) in [
+        (OrderStatus::Placed, OrderStatus::Accepted),
+        (OrderStatus::Accepted, OrderStatus::Preparing),
+        (OrderStatus::Preparing, OrderStatus::Ready),
+        (OrderStatus::Ready, OrderStatus::Served),
+    ] {
+        store
+            .transition_order(&scope, order, from, to, "k", None, &change(), NOW)
+            .await
+            .unwrap();
+    }
+    let refused = store
+        .close_table(&scope, table, "manager:m", &change(), NOW)
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("payment")),
+        "{refused:?}"
+    );
+    for held in store.session_payments(&scope, session).await.unwrap() {
+        if held.status == PaymentStatus::Pending {
+            store
+                .release_payment(&scope, held.id, PaymentStatus::Cancelled, "abandoned")
+                .await
+                .unwrap();
+        }
+    }
+    store
+        .close_table(&scope, table, "manager:m", &change(), NOW)
+        .await
+        .unwrap();
+    let gone = store
+        .reserve_payment(&scope, &payment_of(venue, table, session, 1_000, 0, false), NOW)
+        .await
+        .unwrap();
+    assert_eq!(gone, ReserveOutcome::SessionGone);
+}
+
+pub async fn an_event_applies_once_however_often_it_is_delivered(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Eventos").await;
+    let payment = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 4_380_000, 438_000, true),
+    )
+    .await;
+    let effect = EventEffect::PaymentSucceeded {
+        payment: payment.id,
+        charge: Some("ch_1".into()),
+        amount_received: payment.settlement.charged.amount,
+    };
+    let deliveries = futures_join_all(
+        (0..10)
+            .map(|_| store.apply_event(Some(&scope), "evt_same", "payment_intent.succeeded", &effect, NOW)),
+    )
+    .await;
+    let applied: Vec<_> = deliveries
+        .iter()
+        .filter(|o| matches!(o, Ok(EventOutcome::Applied { .. })))
+        .collect();
+    assert_eq!(applied.len(), 1, "{deliveries:?}");
+    assert!(deliveries.iter().all(|o| o.is_ok()), "{deliveries:?}");
+    let Ok(EventOutcome::Applied {
+        transfer_due,
+        settled,
+        mismatch,
+    }) = applied[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(*transfer_due, Some(payment.id));
+    assert_eq!(*settled, Some((venue, session)));
+    assert_eq!(*mismatch, None);
+    assert!(store.event_processed("evt_same").await.unwrap());
+    assert_eq!(
+        store.payment(&scope, payment.id).await.unwrap().status,
+        PaymentStatus::Succeeded
+    );
+    let transfer = store.transfer(&scope, payment.id).await.unwrap().unwrap();
+    assert_eq!(transfer.amount, payment.settlement.partner_part);
+    assert_eq!(transfer.status, TransferStatus::Pending);
+    assert_eq!(transfer.transfer_group, session.to_string());
+    assert_eq!(store.due_transfers(&scope).await.unwrap().len(), 1);
+    // Sent in the platform's settlement currency: the transfer and the tip keep both amounts.
+    let settled = comanda_domain::payment::SettledAmounts {
+        transfer: 1_021,
+        tip: 110,
+        platform: 30,
+        currency: "usd".into(),
+    };
+    store
+        .mark_transfer_sent(&scope, payment.id, "tr_1", Some(&settled), NOW)
+        .await
+        .unwrap();
+    assert!(store.due_transfers(&scope).await.unwrap().is_empty());
+    let sent = store.transfer(&scope, payment.id).await.unwrap().unwrap();
+    assert_eq!(
+        sent.settled,
+        Some(comanda_store::payments::SettledMoney {
+            amount: 1_021,
+            currency: "usd".into()
+        })
+    );
+    assert_eq!(
+        sent.amount, payment.settlement.partner_part,
+        "the charge's currency is kept"
+    );
+    let tips = store
+        .tips(
+            &scope,
+            NOW - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(tips.iter().map(|t| t.amount).sum::<i64>(), 438_000);
+    assert!(
+        tips.iter()
+            .all(|t| t.settled.as_ref().map(|s| (s.amount, s.currency.as_str())) == Some((110, "usd"))),
+        "{tips:?}"
+    );
+    assert!(store.session_balance(&scope, session).await.unwrap().settled);
+    assert_eq!(
+        store.payment_partner(payment.id).await.unwrap(),
+        Some(scope.partner())
+    );
+    // Another partner sees none of it.
+    let other = new_partner(store, "Otro").await;
+    assert!(matches!(
+        store.payment(&other, payment.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.transfer(&other, payment.id).await.unwrap().is_none());
+}
+
+pub async fn refunds_reverse_in_proportion_and_big_ones_need_a_second_person(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Reembolsos").await;
+    let payment = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 4_380_000, 438_000, true),
+    )
+    .await;
+    succeed(store, &scope, &payment).await;
+    let refund = |amount: i64, needs_approval: bool, by: Uuid| NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: payment.id,
+        amount: cop(amount),
+        reason: "plato frío".into(),
+        requested_by: by,
+        needs_approval,
+    };
+    let manager = Uuid::now_v7();
+    let early = store
+        .request_refund(
+            &scope,
+            &refund(1_000, false, manager),
+            &AuditEntry::new("refund.issued"),
+            NOW,
+        )
+        .await;
+    assert!(
+        matches!(early, Err(StoreError::Conflict(_))),
+        "the transfer is still owed: {early:?}"
+    );
+    store
+        .mark_transfer_sent(&scope, payment.id, "tr_1", None, NOW)
+        .await
+        .unwrap();
+    let part = store
+        .request_refund(
+            &scope,
+            &refund(1_000_000, false, manager),
+            &AuditEntry::new("refund.issued"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(part.status, RefundStatus::Pending);
+    assert!(part.split.transfer_reversal.amount < 1_000_000);
+    store
+        .complete_refund(&scope, part.id, "re_1", Some("trr_1"), NOW)
+        .await
+        .unwrap();
+    let too_much = store
+        .request_refund(
+            &scope,
+            &refund(4_000_000, false, manager),
+            &AuditEntry::new("refund.issued"),
+            NOW,
+        )
+        .await;
+    assert!(matches!(too_much, Err(StoreError::Conflict(_))), "{too_much:?}");
+    let rest = payment.settlement.charged.amount - 1_000_000;
+    let big = store
+        .request_refund(
+            &scope,
+            &refund(rest, true, manager),
+            &AuditEntry::new("refund.requested"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(big.status, RefundStatus::AwaitingApproval);
+    let self_approved = store
+        .approve_refund(&scope, big.id, manager, &AuditEntry::new("refund.approved"), NOW)
+        .await;
+    assert!(
+        matches!(self_approved, Err(StoreError::Conflict(_))),
+        "{self_approved:?}"
+    );
+    let approved = store
+        .approve_refund(
+            &scope,
+            big.id,
+            Uuid::now_v7(),
+            &AuditEntry::new("refund.approved"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(approved.status, RefundStatus::Pending);
+    store
+        .complete_refund(&scope, big.id, "re_2", Some("trr_2"), NOW)
+        .await
+        .unwrap();
+    // Fully refunded: the whole transfer reversed, the whole tip taken back, the platform returned its fee.
+    let transfer = store.transfer(&scope, payment.id).await.unwrap().unwrap();
+    assert_eq!(transfer.reversed, transfer.amount);
+    assert_eq!(
+        part.split.platform_part.amount + approved.split.platform_part.amount,
+        payment.settlement.platform_fee.amount
+    );
+    let tips = store
+        .tips(
+            &scope,
+            NOW - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(tips.iter().map(|t| t.amount).sum::<i64>(), 0);
+    // A refund that failed at Stripe gives its amount back to what can be refunded.
+    assert_eq!(
+        store.payment(&scope, payment.id).await.unwrap().refunded,
+        payment.settlement.charged
+    );
+}
+
+pub async fn disputes_leave_a_debt_netted_against_later_transfers(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Disputas").await;
+    let first = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 1_000_000, 0, false),
+    )
+    .await;
+    succeed(store, &scope, &first).await;
+    store
+        .mark_transfer_sent(&scope, first.id, "tr_1", None, NOW)
+        .await
+        .unwrap();
+    let dispute = EventEffect::DisputeCreated {
+        payment: first.id,
+        stripe_dispute: "dp_1".into(),
+        amount: 1_000_000,
+        reason: "fraudulent".into(),
+        status: "needs_response".into(),
+        evidence_due: Some(NOW + time::Duration::days(7)),
+    };
+    store
+        .apply_event(Some(&scope), "evt_dp", "charge.dispute.created", &dispute, NOW)
+        .await
+        .unwrap();
+    let disputes = store
+        .disputes(&scope, PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(disputes.len(), 1);
+    assert_eq!(disputes[0].debt, first.settlement.partner_part);
+    assert_eq!(
+        store.outstanding_debt(&scope).await.unwrap(),
+        first.settlement.partner_part.amount
+    );
+    let second = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 3_000_000, 0, false),
+    )
+    .await;
+    succeed(store, &scope, &second).await;
+    let transfer = store.transfer(&scope, second.id).await.unwrap().unwrap();
+    assert_eq!(transfer.recovered, first.settlement.partner_part);
+    assert_eq!(
+        transfer.amount.amount,
+        second.settlement.partner_part.amount - first.settlement.partner_part.amount
+    );
+    assert_eq!(store.outstanding_debt(&scope).await.unwrap(), 0);
+}

@@ -1,0 +1,72 @@
+//! Personal data: sealed, rectified and crypto-shredded.
+
+use super::*;
+
+pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
+    use comanda_store::privacy::Rectification;
+    let (scope, owner) = registered(store, "ana@example.co").await;
+    store
+        .append_audit(
+            &scope,
+            &AuditEntry {
+                source: Some("198.51.100.7".into()),
+                ..AuditEntry::new("auth.sign_in").actor(owner)
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let changed = store
+        .rectify_person(
+            &scope,
+            owner,
+            &Rectification {
+                email: Some((
+                    "ana.maria@example.co".into(),
+                    b"key:ana.maria@example.co".to_vec(),
+                )),
+                name: Some("Ana María Rojas".into()),
+            },
+            &AuditEntry::new("privacy.rectified").actor(owner),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (changed.email.as_str(), changed.name.as_str()),
+        ("ana.maria@example.co", "Ana María Rojas")
+    );
+    assert!(
+        store
+            .login_record(b"key:ana.maria@example.co")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.login_record(b"key:ana@example.co").await.unwrap().is_none());
+
+    let erasure = store
+        .erase_person(&scope, owner, &AuditEntry::new("privacy.erased"), NOW)
+        .await
+        .unwrap();
+    assert!(erasure.key_destroyed && erasure.member_removed, "{erasure:?}");
+    assert_eq!(erasure.addresses_cleared, 1);
+    assert!(store.staff_member(&scope, owner).await.is_err());
+    assert!(
+        store
+            .login_record(b"key:ana.maria@example.co")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The chain stays whole; a second erasure finds nothing left.
+    comanda_store::audit::verify_chain(store, &scope, &trusted())
+        .await
+        .unwrap()
+        .unwrap();
+    let again = store
+        .erase_person(&scope, owner, &AuditEntry::new("privacy.erased"), NOW)
+        .await
+        .unwrap();
+    assert!(!again.key_destroyed && !again.member_removed);
+}
