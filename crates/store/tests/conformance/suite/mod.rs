@@ -29,6 +29,7 @@ mod ordering;
 mod partners;
 mod payments;
 mod privacy;
+mod reservations;
 
 pub use audit::*;
 pub use identity::*;
@@ -36,3 +37,4 @@ pub use ordering::*;
 pub use partners::*;
 pub use payments::*;
 pub use privacy::*;
+pub use reservations::*;

@@ -1,0 +1,397 @@
+//! Reservations: the claim rows' own refusal of a double booking (whatever the rule above them decided), a deposit
+//! moving once from awaited to settled, and a waitlist offer holding its table until it expires.
+
+use super::*;
+
+use comanda_domain::reservation::{
+    Assignment, BookingPolicy, DepositFate, Pacing, Refusal, Service, TurnTime,
+};
+use comanda_store::privacy::GuestContact;
+use comanda_store::reservations::{
+    BookOutcome, BookingContext, DepositStatus, NewDeposit, NewReservation, NewWaitlistEntry, Offer,
+    ReservationStatus, WaitlistStatus,
+};
+
+/// Every evening 18:00–22:00, two-hour turns; no notice, so the store's tests can book any instant.
+pub fn evenings() -> BookingPolicy {
+    BookingPolicy {
+        services: vec![Service {
+            weekdays: vec![1, 2, 3, 4, 5, 6, 7],
+            first_seating: "18:00".into(),
+            last_seating: "22:00".into(),
+        }],
+        slot_minutes: 15,
+        turn_minutes: vec![TurnTime {
+            max_party: 8,
+            minutes: 120,
+        }],
+        buffer_minutes: 0,
+        pacing: Pacing {
+            covers_per_15_min: 40,
+            online_covers_per_15_min: 40,
+        },
+        min_notice_minutes: 0,
+        horizon_days: 60,
+        max_party_size: 8,
+        deposit_per_cover: None,
+        cancellation_cutoff_hours: 0,
+    }
+}
+
+/// A partner with a venue taking reservations and one table; the scope, the venue and the table.
+pub async fn booking_floor(store: &dyn Store, name: &str) -> (TenantScope, Uuid, Uuid) {
+    let scope = new_partner(store, name).await;
+    let venue = store
+        .create_venue(&scope, &venue("Sede Reservas"), &change(), NOW)
+        .await
+        .unwrap();
+    let venue = venue.id.as_uuid();
+    let table = store
+        .create_table(&scope, venue, "Mesa 1", 4, &change(), NOW)
+        .await
+        .unwrap();
+    store
+        .put_booking_policy(&scope, venue, &evenings(), &change(), NOW)
+        .await
+        .unwrap();
+    (scope, venue, table.id)
+}
+
+pub fn guest(venue: Uuid, email: &str) -> GuestContact {
+    GuestContact {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        email: email.into(),
+        name: "Valentina Ríos".into(),
+        phone: Some("+573001234567".into()),
+        notice_version: "2026-11".into(),
+        consented_at: NOW,
+        erased_at: None,
+    }
+}
+
+pub fn booking_of(venue: Uuid, start: OffsetDateTime) -> NewReservation {
+    NewReservation {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        guest: guest(venue, "valentina@example.co"),
+        party_size: 2,
+        start,
+        channel: "online".into(),
+        note: String::new(),
+        idempotency_key: None,
+        request_hash: Vec::new(),
+        confirmation: None,
+        deposit: None,
+        offer: None,
+    }
+}
+
+/// A rule that gives the table for two hours from `start`, whatever is booked: only the claims can refuse.
+pub fn blind(
+    table: Uuid,
+    start: OffsetDateTime,
+) -> impl Fn(&BookingContext<'_>) -> Result<Assignment, Refusal> {
+    move |_| {
+        Ok(Assignment {
+            tables: vec![table],
+            start,
+            until: start + time::Duration::hours(2),
+        })
+    }
+}
+
+pub async fn claims_refuse_a_second_booking_of_a_table_at_an_overlapping_time(store: &dyn Store) {
+    let (scope, venue, table) = booking_floor(store, "Claims").await;
+    let seven = datetime!(2026-12-05 00:00 UTC);
+    let first = store
+        .book(
+            &scope,
+            &booking_of(venue, seven),
+            &blind(table, seven),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(first, BookOutcome::Created(_)), "{first:?}");
+    // An hour later on the same table overlaps by an hour: the database refuses it, and keeps nothing of it.
+    let eight = seven + time::Duration::HOUR;
+    let second = booking_of(venue, eight);
+    let refused = store
+        .book(&scope, &second, &blind(table, eight), &change(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(refused, BookOutcome::Refused(Refusal::SlotTaken));
+    assert!(
+        store.reservation(&scope, second.id).await.is_err(),
+        "nothing of the refused booking stays"
+    );
+    // Right after the first one's two hours the table is free.
+    let nine = seven + time::Duration::hours(2);
+    let after = store
+        .book(
+            &scope,
+            &booking_of(venue, nine),
+            &blind(table, nine),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(after, BookOutcome::Created(_)), "{after:?}");
+    // Cancelling frees the claims at once: the refused hour books now.
+    let BookOutcome::Created(first) = first else {
+        unreachable!()
+    };
+    store
+        .transition_reservation(
+            &scope,
+            first.id,
+            ReservationStatus::Cancelled,
+            None,
+            None,
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let again = store
+        .book(
+            &scope,
+            &booking_of(venue, eight),
+            &blind(table, eight),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, BookOutcome::Refused(Refusal::SlotTaken)),
+        "nine o'clock still holds 21:00–22:00"
+    );
+    let early = seven - time::Duration::hours(1);
+    let freed = store
+        .book(
+            &scope,
+            &booking_of(venue, early),
+            &blind(table, early),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(freed, BookOutcome::Created(_)),
+        "the cancelled hours are free: {freed:?}"
+    );
+}
+
+pub async fn a_deposit_moves_once_from_awaited_to_settled(store: &dyn Store) {
+    let (scope, venue, table) = booking_floor(store, "Deposits").await;
+    let seven = datetime!(2026-12-05 00:00 UTC);
+    let mut booking = booking_of(venue, seven);
+    booking.deposit = Some(NewDeposit {
+        amount: cop(4_000_000),
+        hold_expires_at: NOW + time::Duration::minutes(15),
+        refundable_until: seven - time::Duration::DAY,
+    });
+    let BookOutcome::Created(held) = store
+        .book(&scope, &booking, &blind(table, seven), &change(), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("booked");
+    };
+    assert_eq!(held.status, ReservationStatus::AwaitingDeposit);
+    assert_eq!(
+        store.deposit_partner(held.id).await.unwrap(),
+        Some(scope.partner())
+    );
+    store
+        .attach_deposit_intent(&scope, held.id, "pi_deposit")
+        .await
+        .unwrap();
+    // Not expired yet: nothing to settle.
+    assert!(store.unsettled_deposits(&scope, NOW).await.unwrap().is_empty());
+    // Stripe's payment: the booking is confirmed, once however often the event comes.
+    let paid = EventEffect::DepositPaid {
+        reservation: held.id,
+        payment_intent: "pi_deposit".into(),
+        charge: Some("ch_deposit".into()),
+        amount_received: 4_000_000,
+    };
+    for _ in 0..2 {
+        store
+            .apply_event(
+                Some(&scope),
+                "evt_deposit",
+                "payment_intent.succeeded",
+                &paid,
+                NOW,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.reservation(&scope, held.id).await.unwrap().status,
+        ReservationStatus::Confirmed
+    );
+    let deposit = store.deposit(&scope, held.id).await.unwrap().unwrap();
+    assert_eq!(
+        (deposit.status, deposit.charge.as_deref()),
+        (DepositStatus::Paid, Some("ch_deposit"))
+    );
+    // Another PaymentIntent naming the reservation does not pay it.
+    let forged = EventEffect::DepositPaid {
+        reservation: held.id,
+        payment_intent: "pi_other".into(),
+        charge: None,
+        amount_received: 4_000_000,
+    };
+    let outcome = store
+        .apply_event(
+            Some(&scope),
+            "evt_forged",
+            "payment_intent.succeeded",
+            &forged,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            EventOutcome::Applied {
+                mismatch: Some(_),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    // Cancelled: the rule's fate is recorded with the cancellation, and carried out once.
+    store
+        .transition_reservation(
+            &scope,
+            held.id,
+            ReservationStatus::Cancelled,
+            None,
+            Some(DepositFate::Refund),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let due = store.unsettled_deposits(&scope, NOW).await.unwrap();
+    assert_eq!(
+        due.iter().map(|d| d.status).collect::<Vec<_>>(),
+        [DepositStatus::RefundDue]
+    );
+    let audit = change();
+    let settle = || {
+        store.settle_deposit(
+            &scope,
+            held.id,
+            DepositStatus::RefundDue,
+            DepositStatus::Refunded,
+            Some("re_1"),
+            &audit,
+            NOW,
+        )
+    };
+    let first = settle().await.unwrap();
+    assert_eq!(first.map(|d| d.settlement), Some(Some("re_1".to_owned())));
+    let second = settle().await.unwrap();
+    assert_eq!(second, None, "a second settlement finds nothing to do");
+    assert!(store.unsettled_deposits(&scope, NOW).await.unwrap().is_empty());
+}
+
+pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
+    let (scope, venue, table) = booking_floor(store, "Waitlist").await;
+    let seven = datetime!(2026-12-05 00:00 UTC);
+    let contact = guest(venue, "mateo@example.co");
+    let entry = store
+        .join_waitlist(
+            &scope,
+            &NewWaitlistEntry {
+                id: Uuid::now_v7(),
+                venue_id: venue,
+                guest: contact.clone(),
+                party_size: 2,
+                local_date: "2026-12-04".into(),
+                earliest: seven - time::Duration::HOUR,
+                latest: seven + time::Duration::HOUR,
+            },
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.waitlist(&scope, venue, None).await.unwrap().len(), 1);
+    let mut offer = booking_of(venue, seven);
+    offer.guest = contact;
+    offer.offer = Some(Offer {
+        entry: entry.id,
+        expires_at: NOW + time::Duration::minutes(10),
+    });
+    let BookOutcome::Created(offered) = store
+        .book(&scope, &offer, &blind(table, seven), &change(), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("offered");
+    };
+    assert_eq!(offered.status, ReservationStatus::Offered);
+    let waiting = store.waitlist_entry(&scope, entry.id).await.unwrap();
+    assert_eq!(
+        (waiting.status, waiting.reservation_id),
+        (WaitlistStatus::Offered, Some(offered.id))
+    );
+    // The offer holds the table.
+    let taken = store
+        .book(
+            &scope,
+            &booking_of(venue, seven),
+            &blind(table, seven),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken, BookOutcome::Refused(Refusal::SlotTaken));
+    // Not answered in time: cancelled, its table free, its entry expired; accepting it then finds nothing.
+    assert!(
+        store.expire_offers(&scope, NOW).await.unwrap().is_empty(),
+        "not yet"
+    );
+    let later = NOW + time::Duration::minutes(11);
+    assert_eq!(store.expire_offers(&scope, later).await.unwrap(), [venue]);
+    assert_eq!(
+        store.reservation(&scope, offered.id).await.unwrap().status,
+        ReservationStatus::Cancelled
+    );
+    assert_eq!(
+        store.waitlist_entry(&scope, entry.id).await.unwrap().status,
+        WaitlistStatus::Expired
+    );
+    assert_eq!(
+        store
+            .accept_offer(&scope, offered.id, None, &change(), later)
+            .await
+            .unwrap(),
+        None
+    );
+    let free = store
+        .book(
+            &scope,
+            &booking_of(venue, seven),
+            &blind(table, seven),
+            &change(),
+            later,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(free, BookOutcome::Created(_)), "{free:?}");
+}
