@@ -1,0 +1,316 @@
+//! The platform's payment work outside requests: owed transfers, reading the connected account back, abandoned
+//! holds released, refunds carried out at Stripe, and the periodic upkeep that runs them.
+
+use super::*;
+
+/// Sends every transfer the partner is owed. Each carries an idempotency key derived from its payment, so a retry
+/// (another instance, a crash between Stripe's answer and our record) can never pay twice.
+pub async fn send_due_transfers(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+) -> usize {
+    let Ok(due) = store.due_transfers(scope).await else {
+        return 0;
+    };
+    let mut sent = 0;
+    for order in due {
+        match send_transfer(store, service, scope, &order, now).await {
+            Ok(()) => sent += 1,
+            Err(error) => {
+                tracing::warn!(payment = %order.payment_id, %error, "transfer not sent; will retry");
+            }
+        }
+    }
+    sent
+}
+
+/// Is this error one after which Stripe may have done what was asked (the answer was lost or unreadable)?
+pub(crate) fn outcome_unknown(error: &StripeError) -> bool {
+    matches!(error, StripeError::Decode(_) | StripeError::Transport(_))
+}
+
+/// One transfer, in the currency of the source charge's balance transaction (Stripe refuses any other with
+/// `source_transaction`), apportioned by [`apportion_settlement`].
+pub(crate) async fn send_transfer(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    order: &TransferOrder,
+    now: OffsetDateTime,
+) -> Result<(), StripeError> {
+    let internal = |e: &dyn std::fmt::Display| StripeError::Decode(e.to_string());
+    let payment = store
+        .payment(scope, order.payment_id)
+        .await
+        .map_err(|e| internal(&e))?;
+    let settled = match &order.source_charge {
+        Some(charge) => {
+            let charge = service.client.charge(charge).await?;
+            let Some(settled) = charge.settled() else {
+                return Err(StripeError::Decode(format!(
+                    "charge {} has no balance transaction yet",
+                    charge.id
+                )));
+            };
+            Some(
+                apportion_settlement(
+                    payment.settlement.charged,
+                    order.amount,
+                    payment.settlement.tip,
+                    settled.amount,
+                    settled.net,
+                    &settled.currency,
+                )
+                .map_err(|e| internal(&e))?,
+            )
+        }
+        None => None,
+    };
+    let (amount, currency) = match &settled {
+        Some(settled) => (settled.transfer, settled.currency.clone()),
+        None => (order.amount.amount, order.amount.currency.code().to_owned()),
+    };
+    let metadata = [("payment_id", order.payment_id.to_string())];
+    let created = service
+        .client
+        .create_transfer(
+            amount,
+            &currency,
+            &order.destination,
+            &order.transfer_group,
+            order.source_charge.as_deref(),
+            &metadata,
+            &format!("transfer-{}", order.payment_id),
+        )
+        .await;
+    let transfer = match created {
+        Ok(transfer) => transfer,
+        // Stripe may have made it: find it by the bill's transfer group and our payment id before anything else.
+        Err(error) if outcome_unknown(&error) => {
+            let wanted = order.payment_id.to_string();
+            let found = service
+                .client
+                .transfers_in_group(&order.transfer_group)
+                .await?
+                .data
+                .into_iter()
+                .find(|t| t.metadata.get("payment_id") == Some(&wanted));
+            found.ok_or(error)?
+        }
+        Err(error) => return Err(error),
+    };
+    store
+        .mark_transfer_sent(scope, order.payment_id, &transfer.id, settled.as_ref(), now)
+        .await
+        .map_err(|e| internal(&e))
+}
+
+/// Reads the partner's connected account back from Stripe (`GET /v1/accounts/{id}`) and records its capabilities:
+/// when the owner returns from Stripe's onboarding and in the upkeep job, so one lost `account.updated` never leaves
+/// a partner unable to take payments.
+pub async fn read_back_account(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+) -> Result<(), StripeError> {
+    let Some(known) = store
+        .connected_account(scope)
+        .await
+        .map_err(|e| StripeError::Decode(e.to_string()))?
+    else {
+        return Ok(());
+    };
+    let account = service.client.account(&known.stripe_account).await?;
+    let effect = EventEffect::AccountUpdated {
+        stripe_account: account.id.clone(),
+        details_submitted: account.details_submitted,
+        charges_enabled: account.charges_enabled,
+        payouts_enabled: account.payouts_enabled,
+        transfers_active: account.capability_active("transfers"),
+    };
+    let unchanged = known.details_submitted == account.details_submitted
+        && known.charges_enabled == account.charges_enabled
+        && known.payouts_enabled == account.payouts_enabled
+        && known.transfers_active == account.capability_active("transfers");
+    if unchanged {
+        return Ok(());
+    }
+    // Recorded as an event of its own (an id of ours, never Stripe's), so the change has the same path and audit.
+    let id = format!("readback_{}", Uuid::now_v7());
+    store
+        .apply_event(Some(scope), &id, "account.updated", &effect, now)
+        .await
+        .map_err(|e| StripeError::Decode(e.to_string()))?;
+    Ok(())
+}
+
+/// Cancels abandoned payments at Stripe first, then gives their part of the bill back.
+pub async fn release_expired_holds(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+) {
+    let Ok(expired) = store.expired_holds(scope, now).await else {
+        return;
+    };
+    for payment in expired {
+        cancel_payment(store, service, scope, &payment, "abandoned").await;
+    }
+}
+
+/// Cancels a pending payment: at Stripe first (so it can no longer be paid), then its hold. A payment Stripe has
+/// already taken is left for its webhook.
+pub async fn cancel_payment(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    payment: &Payment,
+    reason: &str,
+) -> Option<Payment> {
+    if let Some(intent) = &payment.payment_intent
+        && let Err(error) = service
+            .client
+            .cancel_payment_intent(intent, &format!("cancel-{}", payment.id))
+            .await
+    {
+        tracing::info!(payment = %payment.id, %error, "payment not cancelled at Stripe");
+        return None;
+    }
+    store
+        .release_payment(scope, payment.id, PaymentStatus::Cancelled, reason)
+        .await
+        .ok()
+}
+
+/// Moves the refund's money: the refund at Stripe, then (separate charges and transfers) the proportional reversal
+/// of the partner's transfer. The Stripe calls carry idempotency keys derived from the refund.
+pub async fn execute_refund(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    refund: &Refund,
+    now: OffsetDateTime,
+) -> Result<Refund, StripeError> {
+    let failed = |error: StripeError| async move {
+        let _ = store.fail_refund(scope, refund.id, &error.to_string()).await;
+        Err(error)
+    };
+    let payment = match store.payment(scope, refund.payment_id).await {
+        Ok(payment) => payment,
+        Err(error) => return failed(StripeError::Decode(error.to_string())).await,
+    };
+    let Some(intent) = payment.payment_intent.clone() else {
+        return failed(StripeError::Decode("payment without PaymentIntent".into())).await;
+    };
+    let destination = payment.charge_model == ChargeModel::DestinationCharges;
+    let metadata = [("refund_id", refund.id.to_string())];
+    let created = service
+        .client
+        .create_refund(
+            &intent,
+            refund.split.refund.amount,
+            destination,
+            &metadata,
+            &format!("refund-{}", refund.id),
+        )
+        .await;
+    let stripe_refund = match created {
+        Ok(stripe_refund) => stripe_refund,
+        // The answer was lost or unreadable: Stripe may have refunded. Look for the refund by our id; if it cannot
+        // be found the refund stays pending (never failed) and an operator is alerted.
+        Err(error) if outcome_unknown(&error) => {
+            let wanted = refund.id.to_string();
+            let found = match service.client.refunds_of(&intent).await {
+                Ok(list) => list
+                    .data
+                    .into_iter()
+                    .find(|r| r.metadata.get("refund_id") == Some(&wanted)),
+                Err(_) => None,
+            };
+            match found {
+                Some(found) => found,
+                None => {
+                    let _ = store
+                        .raise_alert(
+                            Some(scope.partner()),
+                            "payments.refund_unknown",
+                            &format!(
+                                "refund {}: Stripe's answer was lost ({error}); check it at Stripe",
+                                refund.id
+                            ),
+                            now,
+                        )
+                        .await;
+                    return Err(error);
+                }
+            }
+        }
+        Err(error) => return failed(error).await,
+    };
+    let mut reversal = None;
+    if !destination && refund.split.transfer_reversal.amount > 0 {
+        let transfer = store.transfer(scope, payment.id).await.ok().flatten();
+        if let Some((order, transfer_id)) = transfer
+            .filter(|t| t.status == TransferStatus::Sent)
+            .and_then(|t| t.stripe_transfer.clone().map(|id| (t, id)))
+        {
+            // The transfer went out in the settlement currency: its reversal is the same proportion of what Stripe
+            // sent, and the last one takes exactly what is left there. A small refund's share may round to nothing
+            // (the last reversal then takes it): no call, and no failure.
+            let reversed = match service.client.transfer(&transfer_id).await {
+                Ok(at_stripe) => match settled_reversal(
+                    refund.split.transfer_reversal.amount,
+                    order.amount.amount,
+                    order.reversed.amount,
+                    at_stripe.amount,
+                    at_stripe.amount_reversed,
+                ) {
+                    0 => Ok(None),
+                    amount => service
+                        .client
+                        .reverse_transfer(&transfer_id, amount, &format!("reversal-{}", refund.id))
+                        .await
+                        .map(Some),
+                },
+                Err(error) => Err(error),
+            };
+            match reversed {
+                Ok(done) => reversal = done.map(|d| d.id),
+                Err(error) => {
+                    let _ = store
+                        .raise_alert(
+                            Some(scope.partner()),
+                            "payments.reversal_failed",
+                            &format!("refund {}: transfer reversal failed: {error}", refund.id),
+                            now,
+                        )
+                        .await;
+                }
+            }
+        }
+    }
+    store
+        .complete_refund(scope, refund.id, &stripe_refund.id, reversal.as_deref(), now)
+        .await
+        .map_err(|e| StripeError::Decode(e.to_string()))
+}
+
+/// The platform's periodic payment work for every partner that takes payments.
+pub async fn upkeep(store: &Arc<dyn Store>, service: &PaymentService, clock: &Arc<dyn Clock>) {
+    let Ok(partners) = store.payment_partners().await else {
+        return;
+    };
+    for partner in partners {
+        let scope = TenantScope::from_proof(&JobAuthority::new("payments-upkeep", partner));
+        if let Err(error) = read_back_account(store, service, &scope, clock.now()).await {
+            tracing::warn!(%partner, %error, "connected account not read back");
+        }
+        send_due_transfers(store, service, &scope, clock.now()).await;
+        release_expired_holds(store, service, &scope, clock.now()).await;
+        crate::deposits::settle_due(store, service, &scope, clock.now()).await;
+    }
+}
