@@ -1,0 +1,254 @@
+//! Tokens and sessions: verifying access tokens, refresh-token rotation, signing out here or everywhere, the password
+//! change, and the step-up that sensitive changes ask.
+
+use super::*;
+
+impl Identity {
+    pub async fn verify_token(&self, token: &str, kind: TokenKind) -> Result<VerifiedClaims, ApiError> {
+        let now = self.now();
+        match self.keys.ring().verify(token, kind, now) {
+            Err(TokenError::UnknownKey) if self.keys.reload_for_unknown_kid().await => {
+                self.keys.ring().verify(token, kind, now).map_err(token_refused)
+            }
+            other => other.map_err(token_refused),
+        }
+    }
+
+    /// Authenticates a bearer token of one of `kinds` and checks the member still stands as the token says.
+    pub async fn authenticate(&self, token: &str, kinds: &[TokenKind]) -> Result<Caller, ApiError> {
+        let mut last = unauthorized("the token is not valid");
+        for kind in kinds {
+            match self.verify_token(token, *kind).await {
+                Ok(claims) => return self.caller_for(claims).await,
+                Err(error) => last = error,
+            }
+        }
+        Err(last)
+    }
+
+    pub(super) async fn caller_for(&self, claims: VerifiedClaims) -> Result<Caller, ApiError> {
+        let scope = TenantScope::from_proof(&claims);
+        // A token tied to a session (every access token) has its member and session read in one round trip.
+        let found = match claims.claims.sid.parse::<Uuid>() {
+            Ok(session) => {
+                self.store
+                    .staff_member_in_session(&scope, claims.user, session, self.now())
+                    .await
+            }
+            Err(_) => self
+                .store
+                .staff_member(&scope, claims.user)
+                .await
+                .map(|member| (member, true)),
+        };
+        let (member, session_live) = match found {
+            Ok(found) => found,
+            Err(StoreError::NotFound) => return Err(unauthorized("the account no longer exists")),
+            Err(other) => return Err(other.into()),
+        };
+        if !credential_is_current(&member, claims.claims.generation) || !session_live {
+            return Err(unauthorized("the session was signed out"));
+        }
+        Ok(Caller {
+            scope,
+            member,
+            claims,
+        })
+    }
+
+    pub async fn refresh(&self, refresh_token: &str, ctx: &RequestContext) -> Result<TokenPair, ApiError> {
+        self.throttle.auth_attempt(ctx.address()).map_err(throttled)?;
+        let digest = secrets::digest(&self.secret_index, refresh_token);
+        let Some(record) = self.store.refresh_record(&digest).await? else {
+            return Err(unauthorized("the refresh token is not valid"));
+        };
+        let stored = secrets::StoredSecret {
+            partner: record.partner,
+            digest: record.digest.clone(),
+        };
+        let proof = secrets::matches(&self.secret_index, refresh_token, &stored)
+            .ok_or_else(|| unauthorized("the refresh token is not valid"))?;
+        let scope = TenantScope::from_proof(&proof);
+        let successor = secrets::new_secret("rt").map_err(internal)?;
+        let successor_digest = secrets::digest(&self.secret_index, &successor);
+        let outcome = self
+            .store
+            .rotate_refresh(
+                &scope,
+                &digest,
+                &successor_digest,
+                self.settings.refresh_grace,
+                self.now(),
+            )
+            .await?;
+        match outcome {
+            RefreshOutcome::Rotated | RefreshOutcome::RetriedWithinGrace => {
+                let member = self
+                    .store
+                    .staff_member(&scope, record.user)
+                    .await
+                    .map_err(|_| unauthorized("signed out"))?;
+                if !credential_is_current(&member, record.credential_generation) {
+                    return Err(unauthorized("the session was signed out"));
+                }
+                if member.standing.requires_second_factor() && !member.totp_enabled {
+                    return Err(mfa_enrollment_required());
+                }
+                self.access_pair(
+                    &scope,
+                    &member,
+                    record.family,
+                    record.credential_generation,
+                    successor,
+                )
+            }
+            RefreshOutcome::ReuseDetected => {
+                tracing::warn!(family = %record.family, "refresh token reuse: session revoked");
+                Err(unauthorized(
+                    "the refresh token was already used; the session has been signed out",
+                ))
+            }
+            RefreshOutcome::Invalid => Err(unauthorized("the refresh token is not valid")),
+        }
+    }
+
+    pub async fn sign_out(&self, caller: &Caller, ctx: &RequestContext) -> Result<(), ApiError> {
+        let Some(session) = caller.session() else {
+            return Ok(());
+        };
+        let audit = ctx
+            .audit("auth.sign_out")
+            .actor(caller.member.id)
+            .target(session.to_string());
+        Ok(self
+            .store
+            .revoke_family(&caller.scope, session, &audit, self.now())
+            .await?)
+    }
+
+    pub async fn sign_out_everywhere(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        action: &str,
+    ) -> Result<(), ApiError> {
+        let audit = ctx.audit(action).actor(caller.member.id);
+        self.store
+            .revoke_sessions(&caller.scope, caller.member.id, &audit, self.now())
+            .await?;
+        self.announce_revocation(&caller.scope, caller.member.id);
+        if action == "auth.credential_compromised" {
+            let now = self.now();
+            let _ = self
+                .store
+                .record_security_event(
+                    &caller.scope,
+                    Some(caller.member.id),
+                    "credential_compromised",
+                    "",
+                    now,
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Step-up: changing the password needs the current one (and the current code when 2FA is on).
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &str,
+        code: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<TokenPair, ApiError> {
+        self.step_up(caller, current, code, ctx).await?;
+        let member = &caller.member;
+        let second_factor = member.totp_enabled || member.standing.requires_second_factor();
+        check_new_password(new, second_factor, &[member.email.as_str(), member.name.as_str()]).map_err(
+            |mut e| {
+                e.0.iter_mut().for_each(|f| f.field = "new_password".into());
+                ApiError::password(e, new)
+            },
+        )?;
+        let hash = self.hasher.hash(new).await.map_err(hash_failure)?;
+        let now = self.now();
+        let audit = ctx.audit("auth.password_changed").actor(member.id);
+        self.store
+            .set_password_hash(&caller.scope, member.id, &hash, Some(&audit), now)
+            .await?;
+        // Every other session ends with the old password.
+        let audit = ctx
+            .audit("auth.sign_out_everywhere")
+            .actor(member.id)
+            .detail("password changed");
+        let generation = self
+            .store
+            .revoke_sessions(&caller.scope, member.id, &audit, now)
+            .await?;
+        self.announce_revocation(&caller.scope, member.id);
+        self.open_session(&caller.scope, member, generation, ctx, "auth.sign_in")
+            .await
+    }
+
+    pub(super) async fn step_up(
+        &self,
+        caller: &Caller,
+        password: &str,
+        code: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<(), ApiError> {
+        let key = self.email_key(&caller.member.email);
+        let device = self.known_device(&key, ctx.device_cookie.as_deref());
+        self.throttle
+            .sign_in_attempt(&key, ctx.address(), device.as_deref())
+            .map_err(throttled)?;
+        let record = self.store.login_record(&key).await?;
+        let stored = record.as_ref().map(|r| (r.partner, r.password_hash.as_str()));
+        let (verdict, _) = self
+            .hasher
+            .verify_credential(password, stored)
+            .await
+            .map_err(hash_failure)?;
+        if verdict == Verdict::Mismatch {
+            return Err(unauthorized("the current password is wrong"));
+        }
+        if caller.member.totp_enabled {
+            let state = self.store.totp_state(&caller.scope, caller.member.id).await?;
+            let secret = match state.sealed_secret {
+                Some(sealed) => self.open_totp_secret(&caller.scope, caller.member.id, &sealed)?,
+                None => return Err(unauthorized("the code is wrong")),
+            };
+            let step = code.and_then(|c| totp::verify(&secret, c, unix(self.now()), state.last_step));
+            let accepted = match step {
+                Some(step) => {
+                    self.store
+                        .accept_totp_step(&caller.scope, caller.member.id, step)
+                        .await?
+                }
+                None => false,
+            };
+            // A recovery code stands in for the app (a lost phone), and is spent.
+            let recovered = !accepted
+                && match code {
+                    Some(code) => {
+                        let audit = ctx.audit("mfa.recovery_code_used").actor(caller.member.id);
+                        self.store
+                            .use_recovery_code(
+                                &caller.scope,
+                                caller.member.id,
+                                &self.recovery_digest(code),
+                                &audit,
+                                self.now(),
+                            )
+                            .await?
+                    }
+                    None => false,
+                };
+            if !accepted && !recovered {
+                return Err(unauthorized("the code is wrong or was already used"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,337 @@
+//! Signing up and signing in: the password step, the second step, the session opened and the device noticed.
+
+use super::*;
+
+impl Identity {
+    pub async fn signup(
+        &self,
+        request: &SignupRequest,
+        ctx: &RequestContext,
+    ) -> Result<SignupResponse, ApiError> {
+        self.throttle.auth_attempt(ctx.address()).map_err(throttled)?;
+        let mut errors = ValidationErrors::default();
+        let partner = NewPartner::parse(&request.business_name, &request.country)
+            .map_err(|e| errors.0.extend(e.0))
+            .ok();
+        let name =
+            comanda_domain::validation::clean_text(&mut errors, "owner.name", &request.owner.name, 1, 200);
+        let email = normalize_email("owner.email", &request.owner.email)
+            .map_err(|e| errors.0.extend(e.0))
+            .ok();
+        // Owners must enrol a second factor before they can do anything (AUTH-5), so the 12-character floor applies.
+        let context = [
+            request.owner.email.as_str(),
+            request.owner.name.as_str(),
+            request.business_name.as_str(),
+        ];
+        let password = check_new_password(&request.owner.password, true, &context).map_err(|mut e| {
+            e.0.iter_mut().for_each(|f| f.field = "owner.password".into());
+            e
+        });
+        let (Some(partner), Some(email)) = (partner, email) else {
+            if let Err(e) = password {
+                errors.0.extend(e.0);
+            }
+            return Err(errors.into());
+        };
+        if !errors.0.is_empty() {
+            if let Err(e) = password {
+                errors.0.extend(e.0);
+            }
+            return Err(errors.into());
+        }
+        password.map_err(|e| ApiError::password(e, &request.owner.password))?;
+        let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
+        let hash = self
+            .hasher
+            .hash(&request.owner.password)
+            .await
+            .map_err(hash_failure)?;
+        let owner = NewStaff {
+            id: Uuid::now_v7(),
+            email_key: self.email_key(&email),
+            email,
+            name,
+            standing: Standing {
+                role: Role::Owner,
+                payout_authority: false,
+            },
+            password_hash: hash,
+        };
+        let scope = TenantScope::for_new_partner();
+        let audit = ctx
+            .audit("partner.registered")
+            .actor(owner.id)
+            .target(scope.partner().to_string());
+        let (partner, member) = self
+            .store
+            .register_partner(&scope, &partner, &owner, &audit, self.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => ApiError::conflict_on("owner.email", "is already registered"),
+                other => other.into(),
+            })?;
+        Ok(SignupResponse {
+            partner_id: partner.id.to_string(),
+            user_id: member.id.to_string(),
+        })
+    }
+
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<SignInOutcome, ApiError> {
+        self.throttle.auth_attempt(ctx.address()).map_err(throttled)?;
+        let email = normalize_email("email", email)?;
+        let key = self.email_key(&email);
+        let device = self.known_device(&key, ctx.device_cookie.as_deref());
+        self.throttle
+            .sign_in_attempt(&key, ctx.address(), device.as_deref())
+            .map_err(throttled)?;
+        let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
+        let record = self.store.login_record(&key).await?;
+        let stored = record.as_ref().map(|r| (r.partner, r.password_hash.as_str()));
+        let (verdict, proof) = self
+            .hasher
+            .verify_credential(password, stored)
+            .await
+            .map_err(hash_failure)?;
+        let (Some(record), Some(proof)) = (record, proof) else {
+            return Err(self.sign_in_failed(&key, ctx, "wrong email or password").await);
+        };
+        let scope = TenantScope::from_proof(&proof);
+        if let Verdict::MatchRehashed(upgraded) = verdict {
+            self.store
+                .set_password_hash(&scope, record.user, &upgraded, None, self.now())
+                .await?;
+        }
+        let member = self
+            .store
+            .staff_member(&scope, record.user)
+            .await
+            .map_err(|_| unauthorized(SIGN_IN_FAILED))?;
+        self.second_step(&scope, &member, ctx).await
+    }
+
+    pub(super) async fn sign_in_failed(&self, key: &[u8], ctx: &RequestContext, detail: &str) -> ApiError {
+        let audit = ctx.audit("auth.sign_in_failed").detail(detail);
+        if let Err(error) = self.store.record_sign_in_failure(key, &audit, self.now()).await {
+            tracing::warn!(%error, "could not audit a failed sign-in");
+        }
+        if self.throttle.record_failure(key, ctx.address()) {
+            metrics::counter!("credential_stuffing_bursts_total").increment(1);
+            tracing::warn!(client = %ctx.address(), "sign-in failures across many accounts from one address");
+            if let Ok(Some(record)) = self.store.login_record(key).await {
+                // Recorded in the partner of the account this burst just reached.
+                let _ = self
+                    .store
+                    .record_sign_in_failure(key, &ctx.audit("security.credential_stuffing_burst"), self.now())
+                    .await;
+                tracing::warn!(partner = %record.partner, "credential-stuffing burst reached a known account");
+            }
+        }
+        unauthorized(SIGN_IN_FAILED)
+    }
+
+    /// After the password: a second factor if enrolled, enrolment if required, otherwise a session.
+    pub(super) async fn second_step(
+        &self,
+        scope: &TenantScope,
+        member: &StaffMember,
+        ctx: &RequestContext,
+    ) -> Result<SignInOutcome, ApiError> {
+        let subject = Subject {
+            partner: scope.partner(),
+            user: member.id,
+            role: member.standing.role,
+            generation: member.credential_generation,
+        };
+        let ring = self.keys.ring();
+        if member.totp_enabled {
+            let issued = ring
+                .issue(
+                    TokenKind::MfaPending,
+                    subject,
+                    None,
+                    self.now(),
+                    self.settings.second_factor_ttl,
+                )
+                .map_err(internal)?;
+            return Ok(SignInOutcome::SecondFactorRequired {
+                mfa_required: true,
+                mfa_token: issued.token,
+            });
+        }
+        if member.standing.requires_second_factor() {
+            let issued = ring
+                .issue(
+                    TokenKind::Enrollment,
+                    subject,
+                    None,
+                    self.now(),
+                    self.settings.access_ttl,
+                )
+                .map_err(internal)?;
+            return Ok(SignInOutcome::EnrollmentRequired {
+                mfa_enrollment_required: true,
+                enrollment_token: issued.token,
+            });
+        }
+        Ok(SignInOutcome::Tokens(
+            self.open_session(scope, member, member.credential_generation, ctx, "auth.sign_in")
+                .await?,
+        ))
+    }
+
+    /// Opens a session for `member` under the credential `generation` the sign-in was proven at.
+    pub(super) async fn open_session(
+        &self,
+        scope: &TenantScope,
+        member: &StaffMember,
+        generation: i64,
+        ctx: &RequestContext,
+        action: &str,
+    ) -> Result<TokenPair, ApiError> {
+        let now = self.now();
+        let family = Uuid::now_v7();
+        let refresh = secrets::new_secret("rt").map_err(internal)?;
+        let digest = secrets::digest(&self.secret_index, &refresh);
+        self.store
+            .create_session(
+                scope,
+                member.id,
+                family,
+                generation,
+                &digest,
+                now + self.settings.session,
+                now,
+            )
+            .await?;
+        self.store
+            .append_audit(
+                scope,
+                &ctx.audit(action).actor(member.id).target(family.to_string()),
+                now,
+            )
+            .await?;
+        self.notice_device(scope, member, ctx).await;
+        let mut pair = self.access_pair(scope, member, family, generation, refresh)?;
+        pair.device_cookie = Some(self.device_cookie(&self.email_key(&member.email))?);
+        Ok(pair)
+    }
+
+    /// A new device cookie for the account `email_key`: `nonce.tag`, the tag a keyed digest of the account and the
+    /// nonce, so it names its account without storing anything.
+    pub(super) fn device_cookie(&self, email_key: &[u8]) -> Result<String, ApiError> {
+        use base64::Engine as _;
+        let nonce = secrets::new_secret("dev").map_err(internal)?;
+        let tag = keyed_digest(
+            &self.secret_index,
+            &[b"device:", email_key, nonce.as_bytes()].concat(),
+        );
+        Ok(format!(
+            "{nonce}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag)
+        ))
+    }
+
+    /// The device a valid cookie for the account `email_key` names (its nonce), or `None`: no cookie, or one for
+    /// another account, or forged.
+    pub(super) fn known_device(&self, email_key: &[u8], cookie: Option<&str>) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        let (nonce, tag) = cookie?.split_once('.')?;
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(tag)
+            .ok()?;
+        let expected = keyed_digest(
+            &self.secret_index,
+            &[b"device:", email_key, nonce.as_bytes()].concat(),
+        );
+        comanda_security::constant_time_eq(&tag, &expected).then(|| nonce.as_bytes().to_vec())
+    }
+
+    pub(super) fn access_pair(
+        &self,
+        scope: &TenantScope,
+        member: &StaffMember,
+        family: Uuid,
+        generation: i64,
+        refresh: String,
+    ) -> Result<TokenPair, ApiError> {
+        let subject = Subject {
+            partner: scope.partner(),
+            user: member.id,
+            role: member.standing.role,
+            generation,
+        };
+        let issued = self
+            .keys
+            .ring()
+            .issue(
+                TokenKind::Access,
+                subject,
+                Some(family),
+                self.now(),
+                self.settings.access_ttl,
+            )
+            .map_err(internal)?;
+        Ok(TokenPair {
+            access_token: issued.token,
+            refresh_token: refresh,
+            token_type: "Bearer",
+            expires_in: issued.claims.exp - issued.claims.iat,
+            device_cookie: None,
+        })
+    }
+
+    /// MON-2 groundwork: a sign-in from a device/network not seen before records a security event and tells the
+    /// account by mail.
+    pub(super) async fn notice_device(
+        &self,
+        scope: &TenantScope,
+        member: &StaffMember,
+        ctx: &RequestContext,
+    ) {
+        let network = match ctx.client {
+            Some(IpAddr::V4(v4)) => {
+                let [a, b, c, _] = v4.octets();
+                format!("{a}.{b}.{c}.0/24")
+            }
+            Some(IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+            None => "unknown".into(),
+        };
+        let agent = ctx.user_agent.clone().unwrap_or_default();
+        let fingerprint = keyed_digest(&self.secret_index, format!("{agent}|{network}").as_bytes());
+        let now = self.now();
+        match self.store.note_device(scope, member.id, &fingerprint, now).await {
+            Ok(true) => {
+                let detail = format!("network {network}");
+                let _ = self
+                    .store
+                    .record_security_event(scope, Some(member.id), "sign_in.new_device", &detail, now)
+                    .await;
+                let message = OutboxMessage {
+                    id: Uuid::now_v7(),
+                    partner: Some(scope.partner()),
+                    recipient: member.email.clone(),
+                    subject: "New sign-in to comanda / Nuevo inicio de sesión en comanda".into(),
+                    body: format!(
+                        "A new device or network signed in to your comanda account ({network}). If it was not you, \
+                         report it from your account (it signs out every session).\n\nUn dispositivo o red nuevos \
+                         iniciaron sesión en tu cuenta de comanda ({network}). Si no fuiste tú, repórtalo desde tu \
+                         cuenta (cierra todas las sesiones).\n"
+                    ),
+                    created_at: now,
+                };
+                let _ = self.store.enqueue_message(&message).await;
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "could not record the sign-in device"),
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Managing staff: invitations, accepting one, the list, standing changes and removal.
+
+use super::*;
+
+impl Identity {
+    pub async fn invite(
+        &self,
+        caller: &Caller,
+        request: &InviteRequest,
+        ctx: &RequestContext,
+    ) -> Result<InvitationCreated, ApiError> {
+        let mut errors = ValidationErrors::default();
+        let name = comanda_domain::validation::clean_text(&mut errors, "name", &request.name, 1, 200);
+        let email = normalize_email("email", &request.email)
+            .map_err(|e| errors.0.extend(e.0))
+            .ok();
+        let Some(email) = email else {
+            return Err(errors.into());
+        };
+        if !errors.0.is_empty() {
+            return Err(errors.into());
+        }
+        let standing = Standing {
+            role: request.role,
+            payout_authority: request.payout_authority,
+        };
+        if !caller.member.standing.may_assign(None, Some(standing)) {
+            return Err(Problem::new(ProblemType::Forbidden)
+                .detail("your role cannot grant this role")
+                .into());
+        }
+        if self.store.login_record(&self.email_key(&email)).await?.is_some() {
+            return Err(ApiError::conflict_on("email", "already has an account"));
+        }
+        let token = secrets::new_secret("inv").map_err(internal)?;
+        let now = self.now();
+        let invitation = NewInvitation {
+            id: Uuid::now_v7(),
+            digest: secrets::digest(&self.secret_index, &token),
+            email: email.clone(),
+            name,
+            standing,
+            invited_by: caller.member.id,
+            expires_at: now + self.settings.invitation_ttl,
+        };
+        let link = format!("{}/invitations/{token}", self.settings.public_origin);
+        let message = OutboxMessage {
+            id: Uuid::now_v7(),
+            partner: Some(caller.scope.partner()),
+            recipient: email,
+            subject: "You are invited to comanda / Te invitaron a comanda".into(),
+            body: format!(
+                "{} invited you to join their team on comanda as {}.\nAccept within {} hours: {link}\n\n\
+                 {} te invitó a su equipo en comanda como {}.\nAcepta dentro de {} horas: {link}\n",
+                caller.member.name,
+                standing.role.as_str(),
+                self.settings.invitation_ttl.whole_hours(),
+                caller.member.name,
+                standing.role.as_str(),
+                self.settings.invitation_ttl.whole_hours(),
+            ),
+            created_at: now,
+        };
+        let audit = ctx
+            .audit("staff.invited")
+            .actor(caller.member.id)
+            .target(invitation.id.to_string())
+            .detail(format!(
+                "role={} payout_authority={}",
+                standing.role.as_str(),
+                standing.payout_authority
+            ));
+        let created = self
+            .store
+            .create_invitation(&caller.scope, &invitation, &message, &audit, now)
+            .await?;
+        Ok(InvitationCreated {
+            invitation_id: created.id.to_string(),
+            expires_at: created.expires_at,
+        })
+    }
+
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<SignupResponse, ApiError> {
+        self.throttle.auth_attempt(ctx.address()).map_err(throttled)?;
+        let digest = secrets::digest(&self.secret_index, token);
+        let not_found = || ApiError::from(Problem::new(ProblemType::NotFound).detail("no such invitation"));
+        let invitation = self
+            .store
+            .invitation_by_digest(&digest)
+            .await?
+            .ok_or_else(not_found)?;
+        let stored = secrets::StoredSecret {
+            partner: invitation.partner,
+            digest,
+        };
+        let proof = secrets::matches(&self.secret_index, token, &stored).ok_or_else(not_found)?;
+        let now = self.now();
+        if invitation.accepted_at.is_some() || invitation.expires_at <= now {
+            return Err(Problem::new(ProblemType::Conflict)
+                .detail("the invitation was already used or has expired")
+                .into());
+        }
+        check_new_password(
+            password,
+            invitation.standing.requires_second_factor(),
+            &[&invitation.email, &invitation.name],
+        )
+        .map_err(|e| ApiError::password(e, password))?;
+        let scope = TenantScope::from_proof(&proof);
+        let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
+        let staff = NewStaff {
+            id: Uuid::now_v7(),
+            email_key: self.email_key(&invitation.email),
+            email: invitation.email.clone(),
+            name: invitation.name.clone(),
+            standing: invitation.standing,
+            password_hash: self.hasher.hash(password).await.map_err(hash_failure)?,
+        };
+        let audit = ctx
+            .audit("staff.joined")
+            .actor(staff.id)
+            .target(invitation.id.to_string());
+        let member = self
+            .store
+            .accept_invitation(&scope, invitation.id, &staff, &audit, now)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(detail) => {
+                    ApiError::from(Problem::new(ProblemType::Conflict).detail(detail))
+                }
+                other => other.into(),
+            })?;
+        Ok(SignupResponse {
+            partner_id: scope.partner().to_string(),
+            user_id: member.id.to_string(),
+        })
+    }
+
+    pub async fn list_staff(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+    ) -> Result<Page<StaffMember>, ApiError> {
+        Ok(self.store.list_staff(&caller.scope, page).await?)
+    }
+
+    /// Another partner's member and a member that does not exist look the same: 404.
+    pub async fn change_standing(
+        &self,
+        caller: &Caller,
+        user: Uuid,
+        patch: &StandingPatch,
+        ctx: &RequestContext,
+    ) -> Result<StaffMember, ApiError> {
+        let target = self.store.staff_member(&caller.scope, user).await?;
+        let new = Standing {
+            role: patch.role.unwrap_or(target.standing.role),
+            payout_authority: patch.payout_authority.unwrap_or(target.standing.payout_authority),
+        };
+        if !caller
+            .member
+            .standing
+            .may_assign(Some(target.standing), Some(new))
+        {
+            return Err(Problem::new(ProblemType::Forbidden)
+                .detail("your role cannot make this change")
+                .into());
+        }
+        if target.standing.role == Role::Owner
+            && new.role != Role::Owner
+            && self.store.count_owners(&caller.scope).await? <= 1
+        {
+            return Err(Problem::new(ProblemType::BusinessRule)
+                .detail("a partner always keeps at least one owner")
+                .into());
+        }
+        let audit = ctx
+            .audit("staff.standing_changed")
+            .actor(caller.member.id)
+            .target(user.to_string())
+            .detail(format!(
+                "role {}→{} payout_authority {}→{}",
+                target.standing.role.as_str(),
+                new.role.as_str(),
+                target.standing.payout_authority,
+                new.payout_authority
+            ));
+        let changed = self
+            .store
+            .change_standing(&caller.scope, user, new, &audit, self.now())
+            .await?;
+        self.announce_revocation(&caller.scope, user);
+        Ok(changed)
+    }
+
+    pub async fn remove_staff(
+        &self,
+        caller: &Caller,
+        user: Uuid,
+        ctx: &RequestContext,
+    ) -> Result<(), ApiError> {
+        let target = self.store.staff_member(&caller.scope, user).await?;
+        if !caller.member.standing.may_assign(Some(target.standing), None) {
+            return Err(Problem::new(ProblemType::Forbidden)
+                .detail("your role cannot remove this member")
+                .into());
+        }
+        if target.standing.role == Role::Owner && self.store.count_owners(&caller.scope).await? <= 1 {
+            return Err(Problem::new(ProblemType::BusinessRule)
+                .detail("a partner always keeps at least one owner")
+                .into());
+        }
+        let audit = ctx
+            .audit("staff.removed")
+            .actor(caller.member.id)
+            .target(user.to_string());
+        self.store
+            .remove_staff(&caller.scope, user, &audit, self.now())
+            .await?;
+        self.announce_revocation(&caller.scope, user);
+        Ok(())
+    }
+}
