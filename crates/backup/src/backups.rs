@@ -1,0 +1,589 @@
+//! [`Backups`]: the configured targets and keys, taking a backup (and the person-key store's own), listing and
+//! pruning what the targets hold, and reading an object back.
+
+use crate::*;
+
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub object: String,
+    pub manifest: Manifest,
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub target: String,
+    pub object: String,
+    pub created_at: Option<OffsetDateTime>,
+    pub bytes: u64,
+    /// Its manifest is genuine and the object's checksum matches it.
+    pub verified: Result<(), String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub object: String,
+    pub from_target: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    pub object: String,
+    pub checks: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub(crate) fn detail(&self) -> String {
+        if self.ok() {
+            self.checks.join("; ")
+        } else {
+            self.problems.join("; ")
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Staleness {
+    pub last_success: Option<OffsetDateTime>,
+    pub stale: bool,
+    pub alerted: bool,
+}
+
+/// What one scheduler step did.
+#[derive(Debug, Default, Clone)]
+pub struct StepReport {
+    pub backed_up: Option<Result<String, String>>,
+    pub pruned: usize,
+    pub verified: Option<Result<String, String>>,
+    pub stale: bool,
+}
+
+pub struct Backups {
+    pub(crate) config: BackupConfig,
+    pub(crate) engine: Box<dyn snapshot::Engine>,
+    pub(crate) identity: age::x25519::Identity,
+    /// The person-key store's own backup key: never the ordinary backup key (PRIV-1).
+    pub(crate) keystore_identity: age::x25519::Identity,
+    pub(crate) targets: Vec<Target>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) progress: bool,
+}
+
+impl std::fmt::Debug for Backups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backups")
+            .field("engine", &self.engine)
+            .field(
+                "targets",
+                &self.targets.iter().map(|t| &t.label).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn store_err(target: &Target) -> impl Fn(object_store::Error) -> BackupError + '_ {
+    move |e| BackupError::Target {
+        target: target.label.clone(),
+        reason: e.to_string(),
+    }
+}
+
+impl Backups {
+    /// Creates the backup key when missing (0600), refuses an exposed one, and opens every target.
+    pub fn open(setup: &BackupSetup, clock: Arc<dyn Clock>, progress: bool) -> Result<Self, BackupError> {
+        let key_path = setup.key_path();
+        key::ensure(&key_path, &manifest::stamp(clock.now()))?;
+        let identity = key::load(&key_path)?;
+        let keystore_path = setup.keystore_key_path();
+        key::ensure(&keystore_path, &manifest::stamp(clock.now()))?;
+        let keystore_identity = key::load(&keystore_path)?;
+        let targets = setup
+            .target_urls()
+            .iter()
+            .map(|url| Target::open(url, &setup.config.s3))
+            .collect::<Result<Vec<_>, _>>()?;
+        if targets.len() < 2 {
+            return Err(BackupError::Config(
+                "at least two targets are needed (BAK-3)".into(),
+            ));
+        }
+        let engine: Box<dyn snapshot::Engine> = match setup.database.engine()? {
+            Engine::Sqlite => Box::new(snapshot::Sqlite::from_url(&setup.database.url)?),
+            Engine::Postgres => {
+                let owner = setup
+                    .database
+                    .migration_url
+                    .clone()
+                    .unwrap_or_else(|| setup.database.url.clone());
+                Box::new(snapshot::Postgres {
+                    dump_url: setup
+                        .config
+                        .database_url
+                        .as_ref()
+                        .map_or_else(|| owner.clone(), |u| u.expose().clone()),
+                    owner_url: owner,
+                    bin_dir: snapshot::pg_bin_dir(setup.config.pg_bin_dir.as_deref()),
+                })
+            }
+        };
+        Ok(Self {
+            config: setup.config.clone(),
+            engine,
+            identity,
+            keystore_identity,
+            targets,
+            clock,
+            progress,
+        })
+    }
+
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// The public half of the backup key.
+    pub fn recipient(&self) -> String {
+        self.identity.to_public().to_string()
+    }
+
+    pub(crate) fn bar(&self, len: u64, message: &str) -> Progress {
+        Progress::bytes(self.progress, len, message)
+    }
+
+    /// Takes a snapshot, seals it and writes it to every target, reading each copy back. Successful only when
+    /// every target holds an intact copy.
+    pub async fn create(&self) -> Result<Created, BackupError> {
+        let now = self.clock.now();
+        let object = manifest::object_name(now, self.engine.engine().name());
+        let manifest_name = manifest::manifest_name(&object);
+        for target in &self.targets {
+            match target.store.head(&ObjectPath::from(object.as_str())).await {
+                Ok(_) => {
+                    return Err(BackupError::Target {
+                        target: target.label.clone(),
+                        reason: format!("{object} already exists"),
+                    });
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(store_err(target)(e)),
+            }
+        }
+        let work = tempfile::tempdir().map_err(|e| BackupError::Io(format!("work directory: {e}")))?;
+        let plain = work.path().join("snapshot");
+        let sealed_path = work.path().join("object");
+        let info = self.engine.snapshot(&plain).await?;
+        let size = std::fs::metadata(&plain).map(|m| m.len()).unwrap_or(0);
+        let bar = self.bar(size, "encrypt");
+        let recipient = self.identity.to_public();
+        let (plain_c, sealed_c, bar_c) = (plain.clone(), sealed_path.clone(), bar.clone());
+        let sealed = tokio::task::spawn_blocking(move || crypt::seal(&plain_c, &sealed_c, &recipient, bar_c))
+            .await
+            .map_err(|e| BackupError::Io(e.to_string()))??;
+        bar.finish();
+        let _ = std::fs::remove_file(&plain);
+        let mut manifest = Manifest {
+            format: manifest::FORMAT,
+            object: object.clone(),
+            created_at: now,
+            engine: self.engine.engine().name().to_owned(),
+            schema_version: info.schema_version,
+            snapshot_sha256: sealed.snapshot_sha256,
+            snapshot_bytes: sealed.snapshot_bytes,
+            object_sha256: sealed.object_sha256.clone(),
+            object_bytes: sealed.object_bytes,
+            tables: info.tables,
+            recipient: self.recipient(),
+            mac: String::new(),
+        };
+        manifest.sign(&self.identity)?;
+        let manifest_json = manifest.to_json()?;
+        for target in &self.targets {
+            self.upload(target, &object, &sealed_path).await?;
+            target
+                .store
+                .put(
+                    &ObjectPath::from(manifest_name.as_str()),
+                    manifest_json.clone().into(),
+                )
+                .await
+                .map_err(store_err(target))?;
+            let (sha, bytes) = self.download(target, &object, None).await?;
+            if sha != sealed.object_sha256 || bytes != sealed.object_bytes {
+                return Err(BackupError::Target {
+                    target: target.label.clone(),
+                    reason: format!("{object} read back differs from what was written"),
+                });
+            }
+            let back = target
+                .store
+                .get(&ObjectPath::from(manifest_name.as_str()))
+                .await
+                .map_err(store_err(target))?
+                .bytes()
+                .await
+                .map_err(store_err(target))?;
+            if back.as_ref() != manifest_json.as_slice() {
+                return Err(BackupError::Target {
+                    target: target.label.clone(),
+                    reason: format!("{manifest_name} read back differs from what was written"),
+                });
+            }
+        }
+        self.backup_keystore(now, work.path()).await?;
+        Ok(Created {
+            object,
+            manifest,
+            targets: self.targets.iter().map(|t| t.label.clone()).collect(),
+        })
+    }
+
+    /// The person-key store, backed up apart (PRIV-1): its own object under `keystore/`, encrypted to its own key,
+    /// kept `keystore_retention_days` (7). The ordinary backups never hold person keys, so an erasure (which
+    /// deletes the person's key) cannot be undone by restoring one of them.
+    pub(crate) async fn backup_keystore(
+        &self,
+        now: OffsetDateTime,
+        work: &Path,
+    ) -> Result<String, BackupError> {
+        let rows = self.engine.key_rows().await?.unwrap_or_default();
+        let plain = work.join("keystore.json");
+        let sealed_path = work.join("keystore.age");
+        std::fs::write(
+            &plain,
+            serde_json::to_vec(&rows).map_err(|e| BackupError::Io(e.to_string()))?,
+        )
+        .map_err(|e| BackupError::Io(format!("key store snapshot: {e}")))?;
+        let recipient = self.keystore_identity.to_public();
+        let (plain_c, sealed_c) = (plain.clone(), sealed_path.clone());
+        tokio::task::spawn_blocking(move || crypt::seal(&plain_c, &sealed_c, &recipient, Progress::hidden()))
+            .await
+            .map_err(|e| BackupError::Io(e.to_string()))??;
+        let _ = std::fs::remove_file(&plain);
+        let name = format!(
+            "{KEYSTORE_DIR}/{}-{}{KEYSTORE_SUFFIX}",
+            manifest::stamp(now),
+            self.engine.engine().name()
+        );
+        for target in &self.targets {
+            self.upload(target, &name, &sealed_path).await?;
+        }
+        Ok(name)
+    }
+
+    /// The key-store backups on any target, oldest first.
+    pub async fn keystore_names(&self) -> Result<Vec<String>, BackupError> {
+        let mut names = BTreeSet::new();
+        for target in &self.targets {
+            let listed = target
+                .store
+                .list(Some(&ObjectPath::from(KEYSTORE_DIR)))
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(store_err(target))?;
+            names.extend(
+                listed
+                    .into_iter()
+                    .map(|m| m.location.to_string())
+                    .filter(|n| n.ends_with(KEYSTORE_SUFFIX)),
+            );
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// After a restore where no live key store existed (the database was lost), the newest key-store backup is put
+    /// back. Where one existed, its keys were kept as they are: a key an erasure destroyed stays destroyed.
+    pub(crate) async fn restore_keystore(
+        &self,
+        work: &Path,
+        live_existed: bool,
+    ) -> Result<String, BackupError> {
+        if live_existed {
+            return Ok("the live data keys were kept".into());
+        }
+        let Some(name) = self.keystore_names().await?.pop() else {
+            return Ok("no key-store backup: data sealed under the lost keys stays unreadable".into());
+        };
+        let fetched = work.join("keystore.age");
+        let plain = work.join("keystore.json");
+        let mut problems = Vec::new();
+        for target in &self.targets {
+            if let Err(error) = self.download(target, &name, Some(&fetched)).await {
+                problems.push(error.to_string());
+                continue;
+            }
+            let identity = self.keystore_identity.clone();
+            let (fetched_c, plain_c) = (fetched.clone(), plain.clone());
+            tokio::task::spawn_blocking(move || {
+                crypt::open(&fetched_c, &plain_c, &identity, Progress::hidden())
+            })
+            .await
+            .map_err(|e| BackupError::Io(e.to_string()))??;
+            let bytes = std::fs::read(&plain).map_err(|e| BackupError::Io(e.to_string()))?;
+            let _ = std::fs::remove_file(&plain);
+            let rows: Vec<snapshot::KeyRow> =
+                serde_json::from_slice(&bytes).map_err(|e| BackupError::Integrity(format!("{name}: {e}")))?;
+            let added = self.engine.put_key_rows(&rows).await?;
+            return Ok(format!("{added} data key(s) put back from {name}"));
+        }
+        Err(BackupError::NotFound(format!(
+            "no readable copy of {name}: {}",
+            problems.join("; ")
+        )))
+    }
+
+    pub(crate) async fn upload(&self, target: &Target, name: &str, file: &Path) -> Result<(), BackupError> {
+        let io_err = |e: std::io::Error| BackupError::Target {
+            target: target.label.clone(),
+            reason: format!("writing {name}: {e}"),
+        };
+        let mut input = tokio::fs::File::open(file).await.map_err(io_err)?;
+        let len = input.metadata().await.map(|m| m.len()).unwrap_or(0);
+        let bar = self.bar(len, "upload");
+        let mut writer = object_store::buffered::BufWriter::new(target.store.clone(), ObjectPath::from(name));
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = input.read(&mut buffer).await.map_err(io_err)?;
+            if n == 0 {
+                break;
+            }
+            writer.write_all(&buffer[..n]).await.map_err(io_err)?;
+            bar.inc(n as u64);
+        }
+        writer.shutdown().await.map_err(io_err)?;
+        bar.finish();
+        Ok(())
+    }
+
+    /// Reads an object, hashing it, into `out` when given.
+    pub(crate) async fn download(
+        &self,
+        target: &Target,
+        name: &str,
+        out: Option<&Path>,
+    ) -> Result<(String, u64), BackupError> {
+        let result = target
+            .store
+            .get(&ObjectPath::from(name))
+            .await
+            .map_err(store_err(target))?;
+        let bar = self.bar(if out.is_some() { result.meta.size } else { 0 }, "download");
+        let bar = if out.is_some() { bar } else { Progress::hidden() };
+        let mut file = match out {
+            Some(path) => Some(
+                tokio::fs::File::create(path)
+                    .await
+                    .map_err(|e| BackupError::Io(format!("{}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        let mut digest = Context::new(&SHA256);
+        let mut bytes = 0u64;
+        let mut stream = result.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(store_err(target))?;
+            digest.update(&chunk);
+            bytes += chunk.len() as u64;
+            bar.inc(chunk.len() as u64);
+            if let Some(file) = file.as_mut() {
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| BackupError::Io(format!("downloading {name}: {e}")))?;
+            }
+        }
+        if let Some(mut file) = file {
+            file.flush().await.map_err(|e| BackupError::Io(e.to_string()))?;
+            file.sync_all()
+                .await
+                .map_err(|e| BackupError::Io(e.to_string()))?;
+        }
+        bar.finish();
+        Ok((crypt::hex(digest.finish().as_ref()), bytes))
+    }
+
+    pub(crate) async fn read_manifest(&self, target: &Target, object: &str) -> Result<Manifest, BackupError> {
+        let name = manifest::manifest_name(object);
+        let bytes = target
+            .store
+            .get(&ObjectPath::from(name.as_str()))
+            .await
+            .map_err(store_err(target))?
+            .bytes()
+            .await
+            .map_err(store_err(target))?;
+        Manifest::parse(&bytes, object, &self.identity)
+    }
+
+    /// Downloads `object` from `target` into `out` and checks it against its manifest.
+    pub(crate) async fn fetch(
+        &self,
+        target: &Target,
+        object: &str,
+        out: &Path,
+    ) -> Result<Manifest, BackupError> {
+        let manifest = self.read_manifest(target, object).await?;
+        let (sha, bytes) = self.download(target, object, Some(out)).await?;
+        if sha != manifest.object_sha256 || bytes != manifest.object_bytes {
+            return Err(BackupError::Integrity(format!(
+                "{object} on {}: checksum {sha} ({bytes} bytes) differs from the manifest's {} ({} bytes)",
+                target.label, manifest.object_sha256, manifest.object_bytes
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// Decrypts a fetched object and checks the plaintext against the manifest.
+    pub(crate) async fn decrypt(
+        &self,
+        object: &Path,
+        out: &Path,
+        manifest: &Manifest,
+    ) -> Result<(), BackupError> {
+        let len = std::fs::metadata(object).map(|m| m.len()).unwrap_or(0);
+        let bar = self.bar(len, "decrypt");
+        let identity = self.identity.clone();
+        let (object_c, out_c, bar_c) = (object.to_path_buf(), out.to_path_buf(), bar.clone());
+        let (sha, bytes) =
+            tokio::task::spawn_blocking(move || crypt::open(&object_c, &out_c, &identity, bar_c))
+                .await
+                .map_err(|e| BackupError::Io(e.to_string()))??;
+        bar.finish();
+        if sha != manifest.snapshot_sha256 || bytes != manifest.snapshot_bytes {
+            return Err(BackupError::Integrity(format!(
+                "{}: the decrypted snapshot's checksum differs from the manifest",
+                manifest.object
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every backup object name found on any target, oldest first.
+    pub async fn names(&self) -> Result<Vec<String>, BackupError> {
+        let mut names = BTreeSet::new();
+        for target in &self.targets {
+            for meta in self.objects(target).await? {
+                let name = meta.location.to_string();
+                if name.ends_with(manifest::OBJECT_SUFFIX) {
+                    names.insert(name);
+                }
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    pub(crate) async fn objects(
+        &self,
+        target: &Target,
+    ) -> Result<Vec<object_store::ObjectMeta>, BackupError> {
+        target
+            .store
+            .list(Some(&ObjectPath::from(manifest::DIR)))
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(store_err(target))
+    }
+
+    /// Every backup on every target, with whether its copy there is intact.
+    pub async fn list(&self) -> Result<Vec<Listing>, BackupError> {
+        let mut listings = Vec::new();
+        for target in &self.targets {
+            let mut objects = self.objects(target).await?;
+            objects.sort_by(|a, b| a.location.cmp(&b.location));
+            for meta in objects {
+                let object = meta.location.to_string();
+                if !object.ends_with(manifest::OBJECT_SUFFIX) {
+                    continue;
+                }
+                let verified = match self.read_manifest(target, &object).await {
+                    Err(e) => Err(e.to_string()),
+                    Ok(manifest) => match self.download(target, &object, None).await {
+                        Ok((sha, bytes))
+                            if sha == manifest.object_sha256 && bytes == manifest.object_bytes =>
+                        {
+                            Ok(())
+                        }
+                        Ok(_) => Err("checksum differs from the manifest".to_owned()),
+                        Err(e) => Err(e.to_string()),
+                    },
+                };
+                listings.push(Listing {
+                    target: target.label.clone(),
+                    created_at: manifest::created_at_of(&object),
+                    object,
+                    bytes: meta.size,
+                    verified,
+                });
+            }
+        }
+        Ok(listings)
+    }
+
+    /// Deletes, on every target, the backups (objects and manifests) created strictly more than `retention_days`
+    /// ago (BAK-2), and the key-store backups past `keystore_retention_days` once a fresh one is written (so the
+    /// newest, which is always kept, holds no key destroyed before this call). Returns `(target, object)` of each
+    /// deletion.
+    pub async fn prune(&self) -> Result<Vec<(String, String)>, BackupError> {
+        let retention =
+            time::Duration::days(i64::try_from(self.config.retention_days).unwrap_or(i64::MAX / 86_400 / 2));
+        let cutoff = self.clock.now() - retention;
+        let mut deleted = self.refresh_keystore().await?;
+        for target in &self.targets {
+            for meta in self.objects(target).await? {
+                let name = meta.location.to_string();
+                let Some(created) = manifest::created_at_of(&name) else {
+                    continue;
+                };
+                if created < cutoff {
+                    target
+                        .store
+                        .delete(&meta.location)
+                        .await
+                        .map_err(store_err(target))?;
+                    deleted.push((target.label.clone(), name));
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Writes a fresh key-store backup, then deletes those older than `keystore_retention_days`.
+    pub async fn refresh_keystore(&self) -> Result<Vec<(String, String)>, BackupError> {
+        let work = tempfile::tempdir().map_err(|e| BackupError::Io(format!("work directory: {e}")))?;
+        self.backup_keystore(self.clock.now(), work.path()).await?;
+        self.prune_keystore().await
+    }
+
+    /// Deletes key-store backups older than `keystore_retention_days`, always keeping the newest one.
+    pub(crate) async fn prune_keystore(&self) -> Result<Vec<(String, String)>, BackupError> {
+        let days = i64::try_from(self.config.keystore_retention_days).unwrap_or(7);
+        let cutoff = self.clock.now() - time::Duration::days(days);
+        let newest = self.keystore_names().await?.pop();
+        let mut deleted = Vec::new();
+        for target in &self.targets {
+            let listed = target
+                .store
+                .list(Some(&ObjectPath::from(KEYSTORE_DIR)))
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(store_err(target))?;
+            for meta in listed {
+                let name = meta.location.to_string();
+                let created = manifest::created_at_of(&name);
+                if Some(&name) != newest.as_ref() && created.is_some_and(|at| at < cutoff) {
+                    target
+                        .store
+                        .delete(&meta.location)
+                        .await
+                        .map_err(store_err(target))?;
+                    deleted.push((target.label.clone(), name));
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,151 @@
+//! Restoring a backup over the live database, and the restore test into a scratch database.
+
+use crate::*;
+
+impl Backups {
+    /// Restores `name` (default: the newest backup) over the live database, from the first target whose copy is
+    /// intact. SQLite: the server must be stopped.
+    pub async fn restore(&self, name: Option<&str>) -> Result<Restored, BackupError> {
+        let object = match name {
+            Some(name) => {
+                let name = name.trim_start_matches('/');
+                if name.starts_with(manifest::DIR) {
+                    name.to_owned()
+                } else {
+                    format!("{}/{name}", manifest::DIR)
+                }
+            }
+            None => self
+                .names()
+                .await?
+                .pop()
+                .ok_or_else(|| BackupError::NotFound("no backup on any target".into()))?,
+        };
+        let work = tempfile::tempdir().map_err(|e| BackupError::Io(format!("work directory: {e}")))?;
+        let fetched = work.path().join("object");
+        let mut problems = Vec::new();
+        let mut found = None;
+        for target in &self.targets {
+            match self.fetch(target, &object, &fetched).await {
+                Ok(manifest) => {
+                    found = Some((target.label.clone(), manifest));
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(target = %target.label, %error, "backup copy unusable, trying the next target");
+                    problems.push(error.to_string());
+                }
+            }
+        }
+        let Some((from_target, manifest)) = found else {
+            return Err(BackupError::NotFound(format!(
+                "no intact copy of {object}: {}",
+                problems.join("; ")
+            )));
+        };
+        let plain = work.path().join("snapshot");
+        self.decrypt(&fetched, &plain, &manifest).await?;
+        let live_existed = self.engine.key_rows().await.ok().flatten().is_some();
+        let bar = self.bar(0, "restore");
+        let note = self
+            .engine
+            .restore(&plain, &manifest::stamp(self.clock.now()))
+            .await;
+        bar.finish();
+        let keys = self.restore_keystore(work.path(), live_existed).await?;
+        Ok(Restored {
+            object,
+            from_target,
+            note: format!("{}; {keys}", note?),
+        })
+    }
+
+    /// A restore test of the newest backup: every target's copy checked against the manifest, decrypted,
+    /// restored into a scratch database, row counts compared with the manifest, and `checks` run (BAK-4).
+    pub async fn verify(&self, checks: &[Arc<dyn ScratchCheck>]) -> Result<VerifyReport, BackupError> {
+        let object = self
+            .names()
+            .await?
+            .pop()
+            .ok_or_else(|| BackupError::NotFound("no backup on any target".into()))?;
+        let work = tempfile::tempdir().map_err(|e| BackupError::Io(format!("work directory: {e}")))?;
+        let mut report = VerifyReport {
+            object: object.clone(),
+            checks: Vec::new(),
+            problems: Vec::new(),
+        };
+        let mut good: Option<(PathBuf, Manifest)> = None;
+        for (i, target) in self.targets.iter().enumerate() {
+            let path = work.path().join(format!("object-{i}"));
+            match self.fetch(target, &object, &path).await {
+                Ok(manifest) => {
+                    report.checks.push(format!("{}: checksum ok", target.label));
+                    if good.is_none() {
+                        good = Some((path, manifest));
+                    } else {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+                Err(error) => report.problems.push(error.to_string()),
+            }
+        }
+        let Some((fetched, manifest)) = good else {
+            return Ok(report);
+        };
+        let plain = work.path().join("snapshot");
+        if let Err(error) = self.decrypt(&fetched, &plain, &manifest).await {
+            report.problems.push(error.to_string());
+            return Ok(report);
+        }
+        report.checks.push("decrypted, snapshot checksum ok".into());
+        let scratch = match self.engine.scratch(&plain).await {
+            Ok(scratch) => scratch,
+            Err(error) => {
+                report
+                    .problems
+                    .push(format!("restore into a scratch database: {error}"));
+                return Ok(report);
+            }
+        };
+        match self.engine.count_rows(&scratch).await {
+            Ok(counts) if counts == manifest.tables => {
+                report.checks.push(format!(
+                    "row counts of {} tables match ({} rows)",
+                    counts.len(),
+                    counts.values().sum::<i64>()
+                ));
+            }
+            Ok(counts) => {
+                let differing: Vec<String> = manifest
+                    .tables
+                    .keys()
+                    .chain(counts.keys())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .filter(|t| manifest.tables.get(*t) != counts.get(*t))
+                    .map(|t| format!("{t}: {:?} != {:?}", counts.get(t), manifest.tables.get(t)))
+                    .collect();
+                report.problems.push(format!(
+                    "row counts differ from the manifest: {}",
+                    differing.join(", ")
+                ));
+            }
+            Err(error) => report.problems.push(format!("counting rows: {error}")),
+        }
+        let view = ScratchDatabase {
+            engine: scratch.engine,
+            url: &scratch.url,
+            manifest: &manifest,
+        };
+        for check in checks {
+            match check.check(&view).await {
+                Ok(summary) => report.checks.push(format!("{}: {summary}", check.name())),
+                Err(problem) => report.problems.push(format!("{}: {problem}", check.name())),
+            }
+        }
+        if let Err(error) = scratch.discard().await {
+            tracing::warn!(%error, "the scratch database could not be dropped");
+        }
+        Ok(report)
+    }
+}
