@@ -34,8 +34,7 @@ pub struct Category {
 }
 
 /// A table's session: pending until staff accept it, open while guests order, closed when the table is closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStatus {
     Pending,
     Open,

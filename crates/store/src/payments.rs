@@ -39,8 +39,7 @@ impl ConnectedAccount {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentStatus {
     /// Created; holds its amount of the bill until it succeeds, or is cancelled (at Stripe first).
     Pending,
@@ -127,7 +126,7 @@ pub enum ReserveOutcome {
 }
 
 /// A session's bill against its payments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionBalance {
     /// What the orders come to (tax included, tips excluded).
     pub total: Money,
@@ -173,14 +172,13 @@ pub struct TransferOrder {
 
 /// An amount in the platform's settlement currency: minor units of a lowercase ISO code Stripe reported (which need
 /// not be a currency comanda prices in).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettledMoney {
     pub amount: i64,
     pub currency: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferStatus {
     /// Owed, not yet sent to Stripe.
     Pending,
@@ -276,8 +274,7 @@ pub enum EventOutcome {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefundStatus {
     AwaitingApproval,
     Pending,
@@ -368,8 +365,7 @@ pub struct PayoutRecord {
     pub updated_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApprovalKind {
     Refund,
     PayoutDetails,

@@ -80,7 +80,7 @@ pub struct GuestVenue {
 /// The table's session as a guest sees it: `pending` until staff accept the table, then `open`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GuestSession {
-    pub status: comanda_store::ordering::SessionStatus,
+    pub status: crate::routes::wire::SessionStatus,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -129,7 +129,9 @@ pub async fn table(
         .store
         .live_session(&guest.scope, guest.table.id)
         .await?
-        .map(|s| GuestSession { status: s.status });
+        .map(|s| GuestSession {
+            status: s.status.into(),
+        });
     Ok(Json(GuestView {
         venue: GuestVenue {
             name: guest.venue.name.clone(),
@@ -280,7 +282,7 @@ pub struct GuestBill {
     /// Neither paid nor being paid.
     pub remaining: Money,
     /// The live balance every guest of the table sees: total, paid, being paid, left, settled.
-    pub balance: comanda_store::payments::SessionBalance,
+    pub balance: crate::routes::wire::SessionBalance,
 }
 
 /// The table's open bill: lines, subtotal, the tax it contains, the suggested tip apart, and the orders' status.
@@ -299,7 +301,9 @@ pub async fn bill(
         Some(session) => state.store.session_balance(&guest.scope, session.id).await?,
         None => comanda_store::payments::SessionBalance::new(Money::zero(bill.currency), 0, 0),
     };
-    let session = live.map(|s| GuestSession { status: s.status });
+    let session = live.map(|s| GuestSession {
+        status: s.status.into(),
+    });
     let orders = orders
         .into_iter()
         .map(|o| GuestOrder {
@@ -310,7 +314,7 @@ pub async fn bill(
     Ok(Json(GuestBill {
         remaining: balance.remaining,
         paid: balance.paid,
-        balance,
+        balance: balance.into(),
         session,
         orders,
         bill,

@@ -10,3 +10,4 @@ pub mod reservations;
 pub mod staff;
 pub mod stream;
 pub mod waitlist;
+pub mod wire;

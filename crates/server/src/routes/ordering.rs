@@ -913,12 +913,12 @@ pub struct SessionView {
     pub id: String,
     pub table_id: String,
     pub table: String,
-    pub status: comanda_store::ordering::SessionStatus,
+    pub status: crate::routes::wire::SessionStatus,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: time::OffsetDateTime,
     /// The bill against its payments.
-    pub balance: comanda_store::payments::SessionBalance,
+    pub balance: crate::routes::wire::SessionBalance,
 }
 
 async fn session_views(
@@ -934,7 +934,7 @@ async fn session_views(
         .into_iter()
         .zip(balances)
         .map(|(s, balance)| SessionView {
-            balance,
+            balance: balance.into(),
             id: s.id.to_string(),
             table_id: s.table_id.to_string(),
             table: tables
@@ -942,7 +942,7 @@ async fn session_views(
                 .find(|t| t.id == s.table_id)
                 .map(|t| t.label.clone())
                 .unwrap_or_default(),
-            status: s.status,
+            status: s.status.into(),
             created_at: s.created_at,
         })
         .collect())

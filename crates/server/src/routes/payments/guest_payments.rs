@@ -18,7 +18,7 @@ pub struct PaymentRequest {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentView {
     pub payment_id: String,
-    pub status: PaymentStatus,
+    pub status: crate::routes::wire::PaymentStatus,
     /// The guest's share of the bill.
     pub amount: Money,
     pub tip: Money,
@@ -34,7 +34,7 @@ impl From<&Payment> for PaymentView {
     fn from(p: &Payment) -> Self {
         Self {
             payment_id: p.id.to_string(),
-            status: p.status,
+            status: p.status.into(),
             amount: p.settlement.share,
             tip: p.settlement.tip,
             total: p.settlement.charged,

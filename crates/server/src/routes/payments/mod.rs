@@ -20,8 +20,7 @@ use comanda_security::TenantScope;
 use comanda_store::StoreError;
 use comanda_store::ordering::SessionStatus;
 use comanda_store::payments::{
-    ApprovalKind, EventOutcome, NewPayment, NewRefund, Payment, PaymentStatus, Refund, RefundStatus,
-    ReserveOutcome,
+    ApprovalKind, EventOutcome, NewPayment, NewRefund, Payment, PaymentStatus, Refund, ReserveOutcome,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

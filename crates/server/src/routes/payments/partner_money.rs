@@ -166,7 +166,7 @@ pub async fn payouts(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApprovalView {
     pub approval_id: String,
-    pub kind: ApprovalKind,
+    pub kind: crate::routes::wire::ApprovalKind,
     pub status: &'static str,
     /// After approval of a payout-details change: the Stripe-hosted link to change them.
     pub url: Option<String>,
@@ -205,7 +205,7 @@ pub async fn bank_details(
         StatusCode::ACCEPTED,
         Json(ApprovalView {
             approval_id: approval.id.to_string(),
-            kind: approval.kind,
+            kind: approval.kind.into(),
             status: "awaiting_approval",
             url: None,
         }),
@@ -245,7 +245,7 @@ pub async fn approve(
     let link = account_link(&state, service, &account.stripe_account, LinkKind::Update).await?;
     Ok(Json(ApprovalView {
         approval_id: approved.id.to_string(),
-        kind: approved.kind,
+        kind: approved.kind.into(),
         status: "approved",
         url: Some(link.0.url),
     }))
@@ -313,7 +313,7 @@ pub struct RefundRequest {
 pub struct RefundView {
     pub refund_id: String,
     pub payment_id: String,
-    pub status: RefundStatus,
+    pub status: crate::routes::wire::RefundStatus,
     pub split: comanda_domain::payment::RefundSplit,
     pub reason: String,
 }
@@ -323,7 +323,7 @@ impl From<&Refund> for RefundView {
         Self {
             refund_id: r.id.to_string(),
             payment_id: r.payment_id.to_string(),
-            status: r.status,
+            status: r.status.into(),
             split: r.split,
             reason: r.reason.clone(),
         }
@@ -599,7 +599,7 @@ pub async fn tips(
         .map(|e| {
             serde_json::json!({"at": e.at.format(&format).ok(), "venue_id": e.venue_id, "member_id": e.member,
                                "payment_id": e.payment_id, "amount": e.amount, "currency": e.currency,
-                               "settled": e.settled})
+                               "settled": e.settled.as_ref().map(|s| serde_json::json!({"amount": s.amount, "currency": s.currency}))})
         })
         .collect();
     Ok(Json(
