@@ -77,7 +77,6 @@ done < <(python3 scripts/schemathesis_seed.py "$origin")
 export SCHEMATHESIS_HOOKS="$root/scripts/schemathesis_hooks.py"
 run() {
   "$venv/bin/schemathesis" --config-file "$root/scripts/schemathesis.toml" run "$origin/openapi.json" \
-    --checks all \
     --phases examples,coverage,fuzzing,stateful \
     --header "Authorization: Bearer $ACCESS_TOKEN" \
     --tls-verify "$work/data/tls/cert.pem" \
