@@ -6,6 +6,8 @@
 //! statement by it. PostgreSQL adds row-level security as a second wall, so a statement that forgot the tenant
 //! filter still sees nothing of other partners.
 
+#[macro_use]
+mod records;
 pub mod audit;
 pub mod backup_runs;
 mod error;
@@ -24,7 +26,6 @@ mod postgres_reservations;
 pub mod privacy;
 pub mod reservations;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
-mod records;
 pub mod sealing;
 pub mod sqlite;
 mod sqlite_audit;

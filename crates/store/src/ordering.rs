@@ -33,27 +33,12 @@ pub struct Category {
     pub position: i32,
 }
 
-/// A table's session: pending until staff accept it, open while guests order, closed when the table is closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionStatus {
-    Pending,
-    Open,
-    Closed,
-}
-
-impl SessionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionStatus::Pending => "pending",
-            SessionStatus::Open => "open",
-            SessionStatus::Closed => "closed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [SessionStatus::Pending, SessionStatus::Open, SessionStatus::Closed]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+stored_enum! {
+    /// A table's session: pending until staff accept it, open while guests order, closed when the table is closed.
+    pub enum SessionStatus {
+        Pending = "pending",
+        Open = "open",
+        Closed = "closed",
     }
 }
 

@@ -39,34 +39,13 @@ impl ConnectedAccount {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaymentStatus {
-    /// Created; holds its amount of the bill until it succeeds, or is cancelled (at Stripe first).
-    Pending,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl PaymentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentStatus::Pending => "pending",
-            PaymentStatus::Succeeded => "succeeded",
-            PaymentStatus::Failed => "failed",
-            PaymentStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            PaymentStatus::Pending,
-            PaymentStatus::Succeeded,
-            PaymentStatus::Failed,
-            PaymentStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+stored_enum! {
+    pub enum PaymentStatus {
+        /// Created; holds its amount of the bill until it succeeds, or is cancelled (at Stripe first).
+        Pending = "pending",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
     }
 }
 
@@ -178,35 +157,15 @@ pub struct SettledMoney {
     pub currency: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransferStatus {
-    /// Owed, not yet sent to Stripe.
-    Pending,
-    Sent,
-    /// Nothing to send (all netted against debt).
-    None,
-    /// Part of a destination charge: Stripe moved the money with the charge.
-    Included,
-}
-
-impl TransferStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransferStatus::Pending => "pending",
-            TransferStatus::Sent => "sent",
-            TransferStatus::None => "none",
-            TransferStatus::Included => "included",
-        }
-    }
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            TransferStatus::Pending,
-            TransferStatus::Sent,
-            TransferStatus::None,
-            TransferStatus::Included,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+stored_enum! {
+    pub enum TransferStatus {
+        /// Owed, not yet sent to Stripe.
+        Pending = "pending",
+        Sent = "sent",
+        /// Nothing to send (all netted against debt).
+        None = "none",
+        /// Part of a destination charge: Stripe moved the money with the charge.
+        Included = "included",
     }
 }
 
@@ -274,32 +233,12 @@ pub enum EventOutcome {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundStatus {
-    AwaitingApproval,
-    Pending,
-    Succeeded,
-    Failed,
-}
-
-impl RefundStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundStatus::AwaitingApproval => "awaiting_approval",
-            RefundStatus::Pending => "pending",
-            RefundStatus::Succeeded => "succeeded",
-            RefundStatus::Failed => "failed",
-        }
-    }
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            RefundStatus::AwaitingApproval,
-            RefundStatus::Pending,
-            RefundStatus::Succeeded,
-            RefundStatus::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+stored_enum! {
+    pub enum RefundStatus {
+        AwaitingApproval = "awaiting_approval",
+        Pending = "pending",
+        Succeeded = "succeeded",
+        Failed = "failed",
     }
 }
 
@@ -365,23 +304,10 @@ pub struct PayoutRecord {
     pub updated_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApprovalKind {
-    Refund,
-    PayoutDetails,
-}
-
-impl ApprovalKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalKind::Refund => "refund",
-            ApprovalKind::PayoutDetails => "payout_details",
-        }
-    }
-    pub fn parse(text: &str) -> Option<Self> {
-        [ApprovalKind::Refund, ApprovalKind::PayoutDetails]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+stored_enum! {
+    pub enum ApprovalKind {
+        Refund = "refund",
+        PayoutDetails = "payout_details",
     }
 }
 

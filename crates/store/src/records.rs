@@ -7,6 +7,32 @@ use uuid::Uuid;
 
 use crate::{StoreError, StoreResult};
 
+/// A status or kind stored as text: the enum with each variant's stored spelling, `as_str` to write it, `parse` to
+/// read it back (`None` for a spelling this build does not know, which the decoders report as corrupt) and `ALL`.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),*
+        }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),*
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|s| s.as_str() == text)
+            }
+        }
+    };
+}
+
 pub(crate) struct PartnerColumns {
     pub id: Uuid,
     pub business_name: String,

@@ -16,53 +16,24 @@ use crate::StoreResult;
 use crate::identity::AuditEntry;
 use crate::privacy::GuestContact;
 
-/// Where a reservation is in its life. Holding states keep their tables claimed; the others have released them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReservationStatus {
-    /// A freed time offered to a waiting party: the table is held until the offer expires or the guest accepts.
-    Offered,
-    /// Held for its deposit: the tables are claimed until the hold expires; paying confirms it.
-    AwaitingDeposit,
-    Booked,
-    Confirmed,
-    Late,
-    Seated,
-    Finished,
-    Cancelled,
-    NoShow,
+stored_enum! {
+    /// Where a reservation is in its life. Holding states keep their tables claimed; the others have released them.
+    pub enum ReservationStatus {
+        /// A freed time offered to a waiting party: the table is held until the offer expires or the guest accepts.
+        Offered = "offered",
+        /// Held for its deposit: the tables are claimed until the hold expires; paying confirms it.
+        AwaitingDeposit = "awaiting_deposit",
+        Booked = "booked",
+        Confirmed = "confirmed",
+        Late = "late",
+        Seated = "seated",
+        Finished = "finished",
+        Cancelled = "cancelled",
+        NoShow = "no_show",
+    }
 }
 
 impl ReservationStatus {
-    pub const ALL: [Self; 9] = [
-        Self::Offered,
-        Self::AwaitingDeposit,
-        Self::Booked,
-        Self::Confirmed,
-        Self::Late,
-        Self::Seated,
-        Self::Finished,
-        Self::Cancelled,
-        Self::NoShow,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Offered => "offered",
-            Self::AwaitingDeposit => "awaiting_deposit",
-            Self::Booked => "booked",
-            Self::Confirmed => "confirmed",
-            Self::Late => "late",
-            Self::Seated => "seated",
-            Self::Finished => "finished",
-            Self::Cancelled => "cancelled",
-            Self::NoShow => "no_show",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// Offers, parties awaiting their deposit, booked, confirmed, late and seated hold their tables.
     pub fn holds_tables(self) -> bool {
         matches!(
@@ -138,37 +109,14 @@ pub struct Offer {
     pub expires_at: OffsetDateTime,
 }
 
-/// Where a waiting party is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitlistStatus {
-    Waiting,
-    Offered,
-    Booked,
-    Expired,
-    Left,
-}
-
-impl WaitlistStatus {
-    pub const ALL: [Self; 5] = [
-        Self::Waiting,
-        Self::Offered,
-        Self::Booked,
-        Self::Expired,
-        Self::Left,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Waiting => "waiting",
-            Self::Offered => "offered",
-            Self::Booked => "booked",
-            Self::Expired => "expired",
-            Self::Left => "left",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
+stored_enum! {
+    /// Where a waiting party is.
+    pub enum WaitlistStatus {
+        Waiting = "waiting",
+        Offered = "offered",
+        Booked = "booked",
+        Expired = "expired",
+        Left = "left",
     }
 }
 
@@ -209,45 +157,20 @@ pub struct NewDeposit {
     pub refundable_until: OffsetDateTime,
 }
 
-/// Where a deposit's money is (migration 0018 says what each means).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DepositStatus {
-    Awaiting,
-    Paid,
-    RefundDue,
-    KeepDue,
-    Refunded,
-    Kept,
-    Released,
+stored_enum! {
+    /// Where a deposit's money is (migration 0018 says what each means).
+    pub enum DepositStatus {
+        Awaiting = "awaiting",
+        Paid = "paid",
+        RefundDue = "refund_due",
+        KeepDue = "keep_due",
+        Refunded = "refunded",
+        Kept = "kept",
+        Released = "released",
+    }
 }
 
 impl DepositStatus {
-    pub const ALL: [Self; 7] = [
-        Self::Awaiting,
-        Self::Paid,
-        Self::RefundDue,
-        Self::KeepDue,
-        Self::Refunded,
-        Self::Kept,
-        Self::Released,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Awaiting => "awaiting",
-            Self::Paid => "paid",
-            Self::RefundDue => "refund_due",
-            Self::KeepDue => "keep_due",
-            Self::Refunded => "refunded",
-            Self::Kept => "kept",
-            Self::Released => "released",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// The status a paid deposit takes when its booking ends, by the fate the venue's rule gave it.
     pub fn due(fate: DepositFate) -> Self {
         match fate {
