@@ -7,15 +7,23 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use comanda_domain::{NewPartner, NewVenue, Page, PageRequest, Partner, Venue, VenueId};
+use comanda_domain::{
+    Country, Currency, NewPartner, NewVenue, Page, PageRequest, Partner, PartnerId, TaxKind, TaxRegime,
+    Venue, VenueId,
+};
 use comanda_security::TenantScope;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
+use crate::identity::AuditEntry;
 use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migrations};
-use crate::records::{PartnerColumns, VenueColumns};
-use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
+use crate::postgres_identity::{h, insert_audit, uuid_col};
+use crate::records::corrupt;
+use crate::{PartnerStore, Store, StoreError, StoreResult, VenueStore};
+
+type Engine = PgStore;
+type DbRow = PgRow;
 
 pub(crate) const MIGRATIONS: &[Migration] = migrations!("postgres");
 
@@ -228,157 +236,12 @@ impl std::fmt::Display for TextLiteral {
     }
 }
 
-fn partner_from_row(row: &PgRow) -> StoreResult<Partner> {
-    PartnerColumns {
-        id: row.try_get("id")?,
-        business_name: row.try_get("business_name")?,
-        country: row.try_get("country")?,
-        created_at: row.try_get("created_at")?,
-    }
-    .into_partner()
-}
-
-pub(crate) fn venue_from_row(row: &PgRow) -> StoreResult<Venue> {
-    venue_from_prefixed_row(row, "")
-}
-
-/// A venue read with its columns renamed `{prefix}{column}`, as when joined with another table's rows.
-pub(crate) fn venue_from_prefixed_row(row: &PgRow, prefix: &str) -> StoreResult<Venue> {
-    let column = |name: &str| format!("{prefix}{name}");
-    VenueColumns {
-        partner_id: row.try_get(column("partner_id").as_str())?,
-        id: row.try_get(column("id").as_str())?,
-        name: row.try_get(column("name").as_str())?,
-        timezone: row.try_get(column("timezone").as_str())?,
-        address: row.try_get(column("address").as_str())?,
-        currency: row.try_get(column("currency").as_str())?,
-        tax_kind: row.try_get(column("tax_kind").as_str())?,
-        tax_rate_bp: i64::from(row.try_get::<i32, _>(column("tax_rate_bp").as_str())?),
-        created_at: row.try_get(column("created_at").as_str())?,
-    }
-    .into_venue()
-}
-
-#[async_trait]
-impl PartnerStore for PgStore {
-    async fn create_partner(
-        &self,
-        scope: &TenantScope,
-        partner: &NewPartner,
-        now: OffsetDateTime,
-    ) -> StoreResult<Partner> {
-        let mut tx = self.scoped(scope).await?;
-        let row = sqlx::query(
-            "INSERT INTO partners (id, business_name, country, created_at) VALUES ($1, $2, $3, $4)
-             RETURNING id, business_name, country, created_at",
-        )
-        .bind(scope.partner().as_uuid())
-        .bind(&partner.business_name)
-        .bind(partner.country.code())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO partner_directory (partner_id) VALUES ($1)")
-            .bind(scope.partner().as_uuid())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        partner_from_row(&row)
-    }
-
-    async fn partner(&self, scope: &TenantScope) -> StoreResult<Partner> {
-        let mut tx = self.scoped(scope).await?;
-        let row = sqlx::query("SELECT id, business_name, country, created_at FROM partners WHERE id = $1")
-            .bind(scope.partner().as_uuid())
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        partner_from_row(&row)
-    }
-}
-
-macro_rules! venue_columns {
-    () => {
-        "partner_id, id, name, timezone, address, currency, tax_kind, tax_rate_bp, created_at"
-    };
-}
-
-#[async_trait]
-impl VenueStore for PgStore {
-    async fn create_venue(
-        &self,
-        scope: &TenantScope,
-        venue: &NewVenue,
-        audit: &crate::identity::AuditEntry,
-        now: OffsetDateTime,
-    ) -> StoreResult<Venue> {
-        let mut tx = self.scoped(scope).await?;
-        let row = sqlx::query(concat!(
-            "INSERT INTO venues (",
-            venue_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
-            venue_columns!()
-        ))
-        .bind(scope.partner().as_uuid())
-        .bind(VenueId::mint().as_uuid())
-        .bind(&venue.name)
-        .bind(&venue.timezone)
-        .bind(&venue.address)
-        .bind(venue.currency.code())
-        .bind(venue.tax.kind.as_str())
-        .bind(i32::from(venue.tax.rate_bp))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let created = venue_from_row(&row)?;
-        crate::postgres_identity::insert_audit(
-            &mut tx,
-            scope.partner(),
-            &audit.targeting(created.id.as_uuid()),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(created)
-    }
-
-    async fn venue(&self, scope: &TenantScope, id: VenueId) -> StoreResult<Venue> {
-        let mut tx = self.scoped(scope).await?;
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            venue_columns!(),
-            " FROM venues WHERE partner_id = $1 AND id = $2"
-        ))
-        .bind(scope.partner().as_uuid())
-        .bind(id.as_uuid())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        venue_from_row(&row)
-    }
-
-    async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>> {
-        let mut tx = self.scoped(scope).await?;
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            venue_columns!(),
-            " FROM venues WHERE partner_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
-        ))
-        .bind(scope.partner().as_uuid())
-        .bind(page.after.map(|c| c.last_id()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let venues = rows.iter().map(venue_from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(venues, page.limit, |v| v.id.as_uuid()))
-    }
-}
+include!("partners_sql.rs");
 
 #[async_trait]
 impl Store for PgStore {
-    fn engine(&self) -> Engine {
-        Engine::Postgres
+    fn engine(&self) -> crate::Engine {
+        crate::Engine::Postgres
     }
 
     async fn ping(&self) -> StoreResult<()> {

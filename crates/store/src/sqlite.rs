@@ -6,7 +6,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use comanda_domain::{NewPartner, NewVenue, Page, PageRequest, Partner, Venue, VenueId};
+use comanda_domain::{
+    Country, Currency, NewPartner, NewVenue, Page, PageRequest, Partner, PartnerId, TaxKind, TaxRegime,
+    Venue, VenueId,
+};
 use comanda_security::TenantScope;
 use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{
@@ -15,9 +18,14 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
+use crate::identity::AuditEntry;
 use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migrations};
-use crate::records::{PartnerColumns, VenueColumns, parse_uuid};
-use crate::{Engine, PartnerStore, Store, StoreError, StoreResult, VenueStore};
+use crate::records::corrupt;
+use crate::sqlite_identity::{h, insert_audit, uuid_col};
+use crate::{PartnerStore, Store, StoreError, StoreResult, VenueStore};
+
+type Engine = SqliteStore;
+type DbRow = SqliteRow;
 
 pub(crate) const MIGRATIONS: &[Migration] = migrations!("sqlite");
 
@@ -185,153 +193,12 @@ impl SqliteStore {
     }
 }
 
-fn partner_from_row(row: &SqliteRow) -> StoreResult<Partner> {
-    PartnerColumns {
-        id: parse_uuid(row.try_get("id")?)?,
-        business_name: row.try_get("business_name")?,
-        country: row.try_get("country")?,
-        created_at: row.try_get("created_at")?,
-    }
-    .into_partner()
-}
-
-pub(crate) fn venue_from_row(row: &SqliteRow) -> StoreResult<Venue> {
-    VenueColumns {
-        partner_id: parse_uuid(row.try_get("partner_id")?)?,
-        id: parse_uuid(row.try_get("id")?)?,
-        name: row.try_get("name")?,
-        timezone: row.try_get("timezone")?,
-        address: row.try_get("address")?,
-        currency: row.try_get("currency")?,
-        tax_kind: row.try_get("tax_kind")?,
-        tax_rate_bp: row.try_get("tax_rate_bp")?,
-        created_at: row.try_get("created_at")?,
-    }
-    .into_venue()
-}
-
-#[async_trait]
-impl PartnerStore for SqliteStore {
-    async fn create_partner(
-        &self,
-        scope: &TenantScope,
-        partner: &NewPartner,
-        now: OffsetDateTime,
-    ) -> StoreResult<Partner> {
-        let id = scope.partner();
-        let mut tx = self.scoped(scope).await?;
-        sqlx::query("INSERT INTO partners (id, business_name, country, created_at) VALUES (?, ?, ?, ?)")
-            .bind(id.to_string())
-            .bind(&partner.business_name)
-            .bind(partner.country.code())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO partner_directory (partner_id) VALUES (?1)")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Partner {
-            id,
-            business_name: partner.business_name.clone(),
-            country: partner.country,
-            created_at: now,
-        })
-    }
-
-    async fn partner(&self, scope: &TenantScope) -> StoreResult<Partner> {
-        let row = sqlx::query("SELECT id, business_name, country, created_at FROM partners WHERE id = ?")
-            .bind(scope.partner().to_string())
-            .fetch_one(&self.pool)
-            .await?;
-        partner_from_row(&row)
-    }
-}
-
-macro_rules! venue_columns {
-    () => {
-        "partner_id, id, name, timezone, address, currency, tax_kind, tax_rate_bp, created_at"
-    };
-}
-
-#[async_trait]
-impl VenueStore for SqliteStore {
-    async fn create_venue(
-        &self,
-        scope: &TenantScope,
-        venue: &NewVenue,
-        audit: &crate::identity::AuditEntry,
-        now: OffsetDateTime,
-    ) -> StoreResult<Venue> {
-        let id = VenueId::mint();
-        let mut tx = self.scoped(scope).await?;
-        sqlx::query(concat!(
-            "INSERT INTO venues (",
-            venue_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(scope.partner().to_string())
-        .bind(id.to_string())
-        .bind(&venue.name)
-        .bind(&venue.timezone)
-        .bind(&venue.address)
-        .bind(venue.currency.code())
-        .bind(venue.tax.kind.as_str())
-        .bind(i64::from(venue.tax.rate_bp))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        crate::sqlite_identity::insert_audit(&mut tx, scope.partner(), &audit.targeting(id.as_uuid()), now)
-            .await?;
-        tx.commit().await?;
-        Ok(Venue {
-            id,
-            partner_id: scope.partner(),
-            name: venue.name.clone(),
-            timezone: venue.timezone.clone(),
-            address: venue.address.clone(),
-            currency: venue.currency,
-            tax: venue.tax,
-            created_at: now,
-        })
-    }
-
-    async fn venue(&self, scope: &TenantScope, id: VenueId) -> StoreResult<Venue> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            venue_columns!(),
-            " FROM venues WHERE partner_id = ? AND id = ?"
-        ))
-        .bind(scope.partner().to_string())
-        .bind(id.to_string())
-        .fetch_one(&self.pool)
-        .await?;
-        venue_from_row(&row)
-    }
-
-    async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>> {
-        // UUIDv7 text sorts in creation order, so the identifier is the keyset.
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            venue_columns!(),
-            " FROM venues WHERE partner_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?"
-        ))
-        .bind(scope.partner().to_string())
-        .bind(page.after.map(|c| c.last_id().to_string()))
-        .bind(page.after.map(|c| c.last_id().to_string()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let venues = rows.iter().map(venue_from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(venues, page.limit, |v| v.id.as_uuid()))
-    }
-}
+include!("partners_sql.rs");
 
 #[async_trait]
 impl Store for SqliteStore {
-    fn engine(&self) -> Engine {
-        Engine::Sqlite
+    fn engine(&self) -> crate::Engine {
+        crate::Engine::Sqlite
     }
 
     async fn ping(&self) -> StoreResult<()> {

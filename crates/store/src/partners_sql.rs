@@ -1,0 +1,128 @@
+// Partners and venues, written once for both engines and `include!`d by `sqlite` and `postgres` (docs/architecture.md,
+// "Adding a query"). The engine module brings `DbRow`, the id encoding `h`/`uuid_col`, `insert_audit` and its
+// transactions `reading` and `scoped`.
+
+fn partner_from_row(row: &DbRow) -> StoreResult<Partner> {
+    let country: String = row.try_get("country")?;
+    Ok(Partner {
+        id: PartnerId::from_uuid(uuid_col(row, "id")?),
+        business_name: row.try_get("business_name")?,
+        country: Country::parse(country.trim()).ok_or_else(|| corrupt("country", &country))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn venue_from_row(row: &DbRow) -> StoreResult<Venue> {
+    venue_from_prefixed_row(row, "")
+}
+
+/// A venue read with its columns renamed `{prefix}{column}`, as when joined with another table's rows.
+pub(crate) fn venue_from_prefixed_row(row: &DbRow, prefix: &str) -> StoreResult<Venue> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let text = |name: &str| row.try_get::<String, _>(column(name).as_str());
+    let (currency, tax_kind) = (text("currency")?, text("tax_kind")?);
+    let rate_bp: i32 = row.try_get(column("tax_rate_bp").as_str())?;
+    Ok(Venue {
+        id: VenueId::from_uuid(uuid_col(row, &column("id"))?),
+        partner_id: PartnerId::from_uuid(uuid_col(row, &column("partner_id"))?),
+        name: text("name")?,
+        timezone: text("timezone")?,
+        address: text("address")?,
+        currency: Currency::from_code(currency.trim()).ok_or_else(|| corrupt("currency", &currency))?,
+        tax: TaxRegime {
+            kind: TaxKind::parse(&tax_kind).ok_or_else(|| corrupt("tax_kind", &tax_kind))?,
+            rate_bp: u16::try_from(rate_bp).map_err(|_| corrupt("tax_rate_bp", &rate_bp.to_string()))?,
+        },
+        created_at: row.try_get(column("created_at").as_str())?,
+    })
+}
+
+#[async_trait]
+impl PartnerStore for Engine {
+    async fn create_partner(
+        &self,
+        scope: &TenantScope,
+        partner: &NewPartner,
+        now: OffsetDateTime,
+    ) -> StoreResult<Partner> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "INSERT INTO partners (id, business_name, country, created_at) VALUES ($1, $2, $3, $4) RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(&partner.business_name)
+        .bind(partner.country.code())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO partner_directory (partner_id) VALUES ($1)")
+            .bind(h(scope.partner().as_uuid()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        partner_from_row(&row)
+    }
+
+    async fn partner(&self, scope: &TenantScope) -> StoreResult<Partner> {
+        let row = sqlx::query("SELECT * FROM partners WHERE id = $1")
+            .bind(h(scope.partner().as_uuid()))
+            .fetch_one(&mut *self.reading(scope).await?)
+            .await?;
+        partner_from_row(&row)
+    }
+}
+
+#[async_trait]
+impl VenueStore for Engine {
+    async fn create_venue(
+        &self,
+        scope: &TenantScope,
+        venue: &NewVenue,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Venue> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "INSERT INTO venues (partner_id, id, name, timezone, address, currency, tax_kind, tax_rate_bp, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(VenueId::mint().as_uuid()))
+        .bind(&venue.name)
+        .bind(&venue.timezone)
+        .bind(&venue.address)
+        .bind(venue.currency.code())
+        .bind(venue.tax.kind.as_str())
+        .bind(i32::from(venue.tax.rate_bp))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let created = venue_from_row(&row)?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(created.id.as_uuid()), now).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn venue(&self, scope: &TenantScope, id: VenueId) -> StoreResult<Venue> {
+        let row = sqlx::query("SELECT * FROM venues WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(id.as_uuid()))
+            .fetch_one(&mut *self.reading(scope).await?)
+            .await?;
+        venue_from_row(&row)
+    }
+
+    async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>> {
+        // UUIDv7 sorts in creation order (as text on SQLite too), so the identifier is the keyset.
+        let rows = sqlx::query(
+            "SELECT * FROM venues WHERE partner_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(page.after.map(|c| h(c.last_id())))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let venues = rows.iter().map(venue_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch(venues, page.limit, |v| v.id.as_uuid()))
+    }
+}
