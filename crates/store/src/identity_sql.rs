@@ -3,6 +3,17 @@
 // `Conn`, the id encoding `h`/`uuid_col`/`opt_uuid_col`, `locking!`, `insert_audit`, the transactions `reading`,
 // `scoped`, `tenant_tx` and `signing_key_tx`, and `member_in_session`, the read every authenticated request makes.
 
+use async_trait::async_trait;
+use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing};
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use crate::identity::{
+    AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
+    RefreshOutcome, RefreshRecord, SecondFactorChange, StaffMember, StoredSigningKey, TotpState, role_from,
+};
+use crate::{StoreError, StoreResult};
+
 macro_rules! staff_columns {
     () => {
         "partner_id, id, email, name, role, payout_authority, totp_confirmed_at, sessions_revoked_at, credential_generation, created_at"

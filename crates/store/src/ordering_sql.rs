@@ -3,6 +3,20 @@
 // differ: placing an order and recording its kitchen event (PostgreSQL does it in one statement with NOTIFY),
 // pricing a guest's order against the menu, and the order-event feed.
 
+use async_trait::async_trait;
+use comanda_domain::menu::{Localized, MenuItem};
+use comanda_domain::{Currency, Money, OrderStatus, Page, PageRequest, PartnerId, ValidationErrors};
+use comanda_security::TenantScope;
+use comanda_security::table_token::TableEntry;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use crate::identity::AuditEntry;
+use crate::ordering::{
+    Category, NewOrder, Order, OrderDraft, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome,
+    PriceOrder, SessionStatus, TableSession, VenueTable, json_from, json_text, status_from,
+};
+use crate::{StoreError, StoreResult};
+
 fn table_from_row(row: &DbRow) -> StoreResult<VenueTable> {
     Ok(VenueTable {
         id: uuid_col(row, "id")?,
@@ -70,13 +84,6 @@ fn order_from_row(row: &DbRow) -> StoreResult<Order> {
         placed_at: row.try_get("placed_at")?,
         updated_at: row.try_get("updated_at")?,
     })
-}
-
-pub(crate) fn foreign_key_to_not_found(error: sqlx::Error) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-        _ => error.into(),
-    }
 }
 
 #[async_trait]

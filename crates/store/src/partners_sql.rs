@@ -2,6 +2,14 @@
 // "Adding a query"). The engine module brings `DbRow`, the id encoding `h`/`uuid_col`, `insert_audit` and its
 // transactions `reading` and `scoped`.
 
+use comanda_domain::{
+    Country, Currency, NewPartner, NewVenue, Page, PageRequest, Partner, PartnerId, TaxKind, TaxRegime, Venue,
+    VenueId,
+};
+
+use crate::identity::AuditEntry;
+use crate::{PartnerStore, VenueStore};
+
 fn partner_from_row(row: &DbRow) -> StoreResult<Partner> {
     let country: String = row.try_get("country")?;
     Ok(Partner {

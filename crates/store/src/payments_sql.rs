@@ -1,11 +1,29 @@
 // The payment store's statements and rules, written once for both engines. Not a module of its own: the engine
-// modules `sqlite_payments` and `postgres_payments` each `include!` it after defining what differs (see
-// docs/architecture.md, "Adding a query"): `Engine`, `DbRow`, `Conn`, the id encoding `u`/`ou`/`uuid_col`/
-// `opt_uuid_col`, the `locking!` row lock, the `BALANCES` statement with its `session_list`, and the transactions
-// `reading` (a tenant read), `scoped` (a tenant write) and `event_tx` (a webhook event, tenant or platform).
+// modules `sqlite_payments` and `postgres_payments` each `include!` it after bringing in their engine's
+// kit (`sqlite::kit`, `postgres::kit`: `Engine`, `DbRow`, `Conn`, the id encoding `h`/`uuid_col`/`opt_uuid_col`, the
+// `locking!` row lock) and defining what differs (see docs/architecture.md, "Adding a query"): the `BALANCES`
+// statement with its `session_list`, and the transaction `event_tx` (a webhook event, tenant or platform).
 //
 // Statements use `$N` placeholders (sqlx binds them by number on both engines) and portable SQL
 // (`CAST(… AS BIGINT)`, `CAST($n AS TIMESTAMPTZ) IS NULL` for a typed null).
+
+use async_trait::async_trait;
+use comanda_domain::payment::{
+    ChargeModel, RefundSplit, Refundable, SettledAmounts, dispute_debt, net_against_debt, split_refund,
+};
+use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use crate::identity::AuditEntry;
+use crate::ordering::{json_from, json_text};
+use crate::payments::{
+    Alert, Approval, ApprovalKind, ConnectedAccount, Dispute, EventEffect, EventOutcome, NewPayment,
+    NewRefund, Payment, PaymentStatus, PaymentStore, PayoutRecord, Refund, RefundStatus, ReserveOutcome,
+    SessionBalance, SettledMoney, TipEntry, TransferOrder, TransferStatus, settlement,
+};
+use crate::sealing::{KeyOwner, account_digest, account_place, destination_place};
+use crate::{StoreError, StoreResult};
 
 fn currency_of(row: &DbRow) -> StoreResult<Currency> {
     let code: String = row.try_get("currency")?;
@@ -142,7 +160,7 @@ async fn balance_in(
 /// Each session's bill against its payments, one row per session in the order given.
 async fn balances_in(conn: &mut Conn, partner: Uuid, sessions: &[Uuid]) -> StoreResult<Vec<SessionBalance>> {
     let rows = sqlx::query(BALANCES)
-        .bind(u(partner))
+        .bind(h(partner))
         .bind(session_list(sessions))
         .fetch_all(&mut *conn)
         .await?;
@@ -166,7 +184,7 @@ async fn balances_in(conn: &mut Conn, partner: Uuid, sessions: &[Uuid]) -> Store
 async fn outstanding_debt_in(conn: &mut Conn, partner: Uuid) -> StoreResult<i64> {
     Ok(
         sqlx::query_scalar("SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM partner_debts WHERE partner_id = $1")
-            .bind(u(partner))
+            .bind(h(partner))
             .fetch_one(conn)
             .await?,
     )
@@ -174,8 +192,8 @@ async fn outstanding_debt_in(conn: &mut Conn, partner: Uuid) -> StoreResult<i64>
 
 async fn lock_payment(conn: &mut Conn, partner: Uuid, payment: Uuid) -> StoreResult<Payment> {
     let row = sqlx::query(locking!("SELECT * FROM payments WHERE partner_id = $1 AND id = $2"))
-        .bind(u(partner))
-        .bind(u(payment))
+        .bind(h(partner))
+        .bind(h(payment))
         .fetch_optional(conn)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -196,9 +214,9 @@ async fn insert_tip(
         "INSERT INTO tip_ledger (partner_id, id, venue_id, member, payment_id, amount, currency, at)
          SELECT $1, $2, venue_id, tip_member, id, $4, currency, $5 FROM payments WHERE partner_id = $1 AND id = $3",
     )
-    .bind(u(partner))
-    .bind(u(Uuid::now_v7()))
-    .bind(u(payment.id))
+    .bind(h(partner))
+    .bind(h(Uuid::now_v7()))
+    .bind(h(payment.id))
     .bind(amount)
     .bind(now)
     .execute(conn)
@@ -278,15 +296,15 @@ impl Engine {
                         "UPDATE payments SET status = 'succeeded', charge_id = $3, succeeded_at = $4, failure = NULL
                          WHERE partner_id = $1 AND id = $2",
                     )
-                    .bind(u(partner))
-                    .bind(u(payment))
+                    .bind(h(partner))
+                    .bind(h(payment))
                     .bind(charge)
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
                     insert_tip(conn, partner, &current, current.settlement.tip.amount, now).await?;
                     let account = sqlx::query("SELECT * FROM connected_accounts WHERE partner_id = $1")
-                        .bind(u(partner))
+                        .bind(h(partner))
                         .fetch_optional(&mut *conn)
                         .await?
                         .map(|row| account_from_row(&row))
@@ -330,8 +348,8 @@ impl Engine {
                                                 transfer_group, source_charge, status, created_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
-                    .bind(u(partner))
-                    .bind(u(payment))
+                    .bind(h(partner))
+                    .bind(h(payment))
                     .bind(amount.amount)
                     .bind(recovered.amount)
                     .bind(currency.code())
@@ -347,8 +365,8 @@ impl Engine {
                             "INSERT INTO partner_debts (partner_id, id, amount, currency, reason, reference, created_at)
                              VALUES ($1, $2, $3, $4, 'netted against a transfer', $5, $6)",
                         )
-                        .bind(u(partner))
-                        .bind(u(Uuid::now_v7()))
+                        .bind(h(partner))
+                        .bind(h(Uuid::now_v7()))
                         .bind(-recovered.amount)
                         .bind(currency.code())
                         .bind(payment.to_string())
@@ -382,8 +400,8 @@ impl Engine {
                 sqlx::query(
                     "UPDATE payments SET failure = $3 WHERE partner_id = $1 AND id = $2 AND status = 'pending'",
                 )
-                .bind(u(partner))
-                .bind(u(payment))
+                .bind(h(partner))
+                .bind(h(payment))
                 .bind(reason)
                 .execute(&mut *conn)
                 .await?;
@@ -399,8 +417,8 @@ impl Engine {
                         current.refunded.amount
                     ));
                     sqlx::query("UPDATE payments SET refunded = $3 WHERE partner_id = $1 AND id = $2")
-                        .bind(u(partner))
-                        .bind(u(payment))
+                        .bind(h(partner))
+                        .bind(h(payment))
                         .bind(amount_refunded.min(&current.settlement.charged.amount))
                         .execute(&mut *conn)
                         .await?;
@@ -431,10 +449,10 @@ impl Engine {
                                            status, debt, evidence_due, created_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (stripe_dispute) DO NOTHING",
                 )
-                .bind(u(partner))
-                .bind(u(Uuid::now_v7()))
+                .bind(h(partner))
+                .bind(h(Uuid::now_v7()))
                 .bind(stripe_dispute)
-                .bind(u(payment))
+                .bind(h(payment))
                 .bind(amount)
                 .bind(currency.code())
                 .bind(reason)
@@ -450,8 +468,8 @@ impl Engine {
                         "INSERT INTO partner_debts (partner_id, id, amount, currency, reason, reference, created_at)
                          VALUES ($1, $2, $3, $4, 'dispute', $5, $6)",
                     )
-                    .bind(u(partner))
-                    .bind(u(Uuid::now_v7()))
+                    .bind(h(partner))
+                    .bind(h(Uuid::now_v7()))
                     .bind(debt.amount)
                     .bind(currency.code())
                     .bind(stripe_dispute)
@@ -484,7 +502,7 @@ impl Engine {
                             payouts_enabled = $5, transfers_active = $6, updated_at = $7
                      WHERE partner_id = $1 AND $2 IS NOT NULL",
                 )
-                .bind(u(partner))
+                .bind(h(partner))
                 .bind(stripe_account)
                 .bind(details_submitted)
                 .bind(charges_enabled)
@@ -509,7 +527,7 @@ impl Engine {
                      ON CONFLICT (partner_id, stripe_payout) DO UPDATE SET status = excluded.status,
                         failure = excluded.failure, updated_at = excluded.updated_at",
                 )
-                .bind(u(partner))
+                .bind(h(partner))
                 .bind(stripe_payout)
                 .bind(amount)
                 .bind(currency.to_ascii_uppercase())
@@ -536,8 +554,8 @@ impl Engine {
                       WHERE partner_id = $1 AND reservation_id = $2 AND payment_intent = $3
                         AND status IN ('awaiting', 'released') RETURNING amount",
                 )
-                .bind(u(partner))
-                .bind(u(reservation))
+                .bind(h(partner))
+                .bind(h(reservation))
                 .bind(payment_intent)
                 .bind(charge)
                 .bind(now)
@@ -559,8 +577,8 @@ impl Engine {
                             "UPDATE reservations SET status = 'confirmed', updated_at = $3
                               WHERE partner_id = $1 AND id = $2 AND status = 'awaiting_deposit'",
                         )
-                        .bind(u(partner))
-                        .bind(u(reservation))
+                        .bind(h(partner))
+                        .bind(h(reservation))
                         .bind(now)
                         .execute(&mut *conn)
                         .await?;
@@ -591,7 +609,7 @@ impl PaymentStore for Engine {
     async fn connected_account(&self, scope: &TenantScope) -> StoreResult<Option<ConnectedAccount>> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query("SELECT * FROM connected_accounts WHERE partner_id = $1")
-            .bind(u(scope.partner().as_uuid()))
+            .bind(h(scope.partner().as_uuid()))
             .fetch_optional(&mut *tx)
             .await?;
         let account = match row {
@@ -627,7 +645,7 @@ impl PaymentStore for Engine {
                                              charges_enabled, payouts_enabled, transfers_active, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
         )
-        .bind(u(scope.partner().as_uuid()))
+        .bind(h(scope.partner().as_uuid()))
         .bind(&sealed_account)
         .bind(account.charge_model.as_str())
         .bind(&account.country)
@@ -640,7 +658,7 @@ impl PaymentStore for Engine {
         .await?;
         sqlx::query("INSERT INTO account_directory (stripe_account, partner_id) VALUES ($1, $2)")
             .bind(account_digest(&account.stripe_account))
-            .bind(u(scope.partner().as_uuid()))
+            .bind(h(scope.partner().as_uuid()))
             .execute(&mut *tx)
             .await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
@@ -662,7 +680,7 @@ impl PaymentStore for Engine {
 
     async fn payment_partner(&self, payment: Uuid) -> StoreResult<Option<PartnerId>> {
         let row = sqlx::query("SELECT partner_id FROM payment_directory WHERE payment_id = $1")
-            .bind(u(payment))
+            .bind(h(payment))
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| uuid_col(&r, "partner_id").map(PartnerId::from_uuid))
@@ -710,16 +728,16 @@ impl PaymentStore for Engine {
         let live: Option<String> = sqlx::query_scalar(locking!(
             "SELECT status FROM table_sessions WHERE partner_id = $1 AND id = $2"
         ))
-        .bind(u(partner))
-        .bind(u(payment.session_id))
+        .bind(h(partner))
+        .bind(h(payment.session_id))
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(key) = &payment.idempotency_key {
             let first = sqlx::query(
                 "SELECT * FROM payments WHERE partner_id = $1 AND session_id = $2 AND idempotency_key = $3",
             )
-            .bind(u(partner))
-            .bind(u(payment.session_id))
+            .bind(h(partner))
+            .bind(h(payment.session_id))
             .bind(key)
             .fetch_optional(&mut *tx)
             .await?;
@@ -749,11 +767,11 @@ impl PaymentStore for Engine {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13, $14, $15, $16, $17)
              RETURNING *",
         )
-        .bind(u(partner))
-        .bind(u(payment.id))
-        .bind(u(payment.venue_id))
-        .bind(u(payment.table_id))
-        .bind(u(payment.session_id))
+        .bind(h(partner))
+        .bind(h(payment.id))
+        .bind(h(payment.venue_id))
+        .bind(h(payment.table_id))
+        .bind(h(payment.session_id))
         .bind(json_text(&payment.split))
         .bind(payment.settlement.charged.currency.code())
         .bind(payment.settlement.share.amount)
@@ -763,14 +781,14 @@ impl PaymentStore for Engine {
         .bind(&payment.device)
         .bind(&payment.idempotency_key)
         .bind(&payment.request_hash)
-        .bind(ou(payment.tip_member))
+        .bind(payment.tip_member.map(h))
         .bind(now)
         .bind(payment.expires_at)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO payment_directory (payment_id, partner_id) VALUES ($1, $2)")
-            .bind(u(payment.id))
-            .bind(u(partner))
+            .bind(h(payment.id))
+            .bind(h(partner))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -780,8 +798,8 @@ impl PaymentStore for Engine {
     async fn attach_intent(&self, scope: &TenantScope, payment: Uuid, intent: &str) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
         sqlx::query("UPDATE payments SET payment_intent = $3 WHERE partner_id = $1 AND id = $2")
-            .bind(u(scope.partner().as_uuid()))
-            .bind(u(payment))
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(payment))
             .bind(intent)
             .execute(&mut *tx)
             .await?;
@@ -800,8 +818,8 @@ impl PaymentStore for Engine {
         sqlx::query(
             "UPDATE payments SET status = $3, failure = $4 WHERE partner_id = $1 AND id = $2 AND status = 'pending'",
         )
-        .bind(u(scope.partner().as_uuid()))
-        .bind(u(payment))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(payment))
         .bind(status.as_str())
         .bind(reason)
         .execute(&mut *tx)
@@ -813,8 +831,8 @@ impl PaymentStore for Engine {
 
     async fn payment(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Payment> {
         let row = sqlx::query("SELECT * FROM payments WHERE partner_id = $1 AND id = $2")
-            .bind(u(scope.partner().as_uuid()))
-            .bind(u(payment))
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(payment))
             .fetch_optional(&mut *self.reading(scope).await?)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -825,8 +843,8 @@ impl PaymentStore for Engine {
         let rows = sqlx::query(
             "SELECT * FROM payments WHERE partner_id = $1 AND session_id = $2 ORDER BY created_at, id",
         )
-        .bind(u(scope.partner().as_uuid()))
-        .bind(u(session))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
         .fetch_all(&mut *self.reading(scope).await?)
         .await?;
         rows.iter().map(payment_from_row).collect()
@@ -844,10 +862,10 @@ impl PaymentStore for Engine {
                AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (created_at, id) < ($3, $4))
              ORDER BY created_at DESC, id DESC LIMIT $5",
         )
-        .bind(u(scope.partner().as_uuid()))
-        .bind(u(venue))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
         .bind(at)
-        .bind(id.map(u))
+        .bind(id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
         .await?;
@@ -864,7 +882,7 @@ impl PaymentStore for Engine {
         let rows = sqlx::query(
             "SELECT * FROM payments WHERE partner_id = $1 AND status = 'pending' AND expires_at <= $2 LIMIT 200",
         )
-        .bind(u(scope.partner().as_uuid()))
+        .bind(h(scope.partner().as_uuid()))
         .bind(now)
         .fetch_all(&mut *self.reading(scope).await?)
         .await?;
@@ -880,7 +898,7 @@ impl PaymentStore for Engine {
             "SELECT * FROM payments WHERE partner_id = $1 AND status = 'succeeded' AND created_at >= $2
              ORDER BY created_at",
         )
-        .bind(u(scope.partner().as_uuid()))
+        .bind(h(scope.partner().as_uuid()))
         .bind(since)
         .fetch_all(&mut *self.reading(scope).await?)
         .await?;
@@ -905,7 +923,7 @@ impl PaymentStore for Engine {
         )
         .bind(event_id)
         .bind(kind)
-        .bind(ou(scope.map(|s| s.partner().as_uuid())))
+        .bind(scope.map(|s| h(s.partner().as_uuid())))
         .bind(now)
         .execute(&mut *tx)
         .await?
@@ -937,8 +955,8 @@ impl PaymentStore for Engine {
     async fn transfer(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Option<TransferOrder>> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query("SELECT * FROM transfers WHERE partner_id = $1 AND payment_id = $2")
-            .bind(u(scope.partner().as_uuid()))
-            .bind(u(payment))
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(payment))
             .fetch_optional(&mut *tx)
             .await?;
         let transfer = match row {
@@ -957,7 +975,7 @@ impl PaymentStore for Engine {
         let rows = sqlx::query(
             "SELECT * FROM transfers WHERE partner_id = $1 AND status = 'pending' ORDER BY created_at LIMIT 200",
         )
-        .bind(u(scope.partner().as_uuid()))
+        .bind(h(scope.partner().as_uuid()))
         .fetch_all(&mut *tx)
         .await?;
         let mut transfers = Vec::with_capacity(rows.len());
@@ -989,8 +1007,8 @@ impl PaymentStore for Engine {
                AND EXISTS (SELECT 1 FROM transfers t WHERE t.partner_id = $1 AND t.payment_id = $2
                              AND t.status = 'pending')",
         )
-        .bind(u(scope.partner().as_uuid()))
-        .bind(u(payment))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(payment))
         .bind(settled_tip)
         .bind(settled_currency)
         .execute(&mut *tx)
@@ -1000,8 +1018,8 @@ impl PaymentStore for Engine {
                     settled_amount = $5, settled_currency = $6
              WHERE partner_id = $1 AND payment_id = $2 AND status = 'pending'",
         )
-        .bind(u(scope.partner().as_uuid()))
-        .bind(u(payment))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(payment))
         .bind(stripe_transfer)
         .bind(now)
         .bind(settled_amount)
@@ -1029,8 +1047,8 @@ impl PaymentStore for Engine {
         }
         let currency = payment.settlement.charged.currency;
         let transfer = sqlx::query("SELECT * FROM transfers WHERE partner_id = $1 AND payment_id = $2")
-            .bind(u(partner))
-            .bind(u(refund.payment_id))
+            .bind(h(partner))
+            .bind(h(refund.payment_id))
             .fetch_optional(&mut *tx)
             .await?
             .map(|r| transfer_from_row(&r))
@@ -1050,8 +1068,8 @@ impl PaymentStore for Engine {
                     CAST(COALESCE(sum(tip_reversal), 0) AS BIGINT) AS tips
              FROM refunds WHERE partner_id = $1 AND payment_id = $2 AND status <> 'failed'",
         )
-        .bind(u(partner))
-        .bind(u(refund.payment_id))
+        .bind(h(partner))
+        .bind(h(refund.payment_id))
         .fetch_one(&mut *tx)
         .await?;
         let money = |n: i64| Money::new(n, currency).map_err(|_| corrupt("refunds", "negative"));
@@ -1073,23 +1091,23 @@ impl PaymentStore for Engine {
                                   reason, status, requested_by, created_at, currency)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
         )
-        .bind(u(partner))
-        .bind(u(refund.id))
-        .bind(u(refund.payment_id))
+        .bind(h(partner))
+        .bind(h(refund.id))
+        .bind(h(refund.payment_id))
         .bind(split.refund.amount)
         .bind(split.transfer_reversal.amount)
         .bind(split.platform_part.amount)
         .bind(split.tip_reversal.amount)
         .bind(&refund.reason)
         .bind(status.as_str())
-        .bind(u(refund.requested_by))
+        .bind(h(refund.requested_by))
         .bind(now)
         .bind(currency.code())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE payments SET refunded = refunded + $3 WHERE partner_id = $1 AND id = $2")
-            .bind(u(partner))
-            .bind(u(refund.payment_id))
+            .bind(h(partner))
+            .bind(h(refund.payment_id))
             .bind(split.refund.amount)
             .execute(&mut *tx)
             .await?;
@@ -1108,8 +1126,8 @@ impl PaymentStore for Engine {
     ) -> StoreResult<Refund> {
         let mut tx = self.scoped(scope).await?;
         let current = sqlx::query(locking!("SELECT * FROM refunds WHERE partner_id = $1 AND id = $2"))
-            .bind(u(scope.partner().as_uuid()))
-            .bind(u(refund))
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(refund))
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)
@@ -1127,9 +1145,9 @@ impl PaymentStore for Engine {
         let row = sqlx::query(
             "UPDATE refunds SET status = 'pending', approved_by = $3 WHERE partner_id = $1 AND id = $2 RETURNING *",
         )
-        .bind(u(scope.partner().as_uuid()))
-        .bind(u(refund))
-        .bind(u(approver))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(refund))
+        .bind(h(approver))
         .fetch_one(&mut *tx)
         .await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
@@ -1151,8 +1169,8 @@ impl PaymentStore for Engine {
             "UPDATE refunds SET status = 'succeeded', stripe_refund = $3, stripe_reversal = $4, completed_at = $5
              WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING *",
         )
-        .bind(u(partner))
-        .bind(u(refund))
+        .bind(h(partner))
+        .bind(h(refund))
         .bind(stripe_refund)
         .bind(stripe_reversal)
         .bind(now)
@@ -1160,8 +1178,8 @@ impl PaymentStore for Engine {
         .await?;
         let Some(row) = row else {
             let current = sqlx::query("SELECT * FROM refunds WHERE partner_id = $1 AND id = $2")
-                .bind(u(partner))
-                .bind(u(refund))
+                .bind(h(partner))
+                .bind(h(refund))
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::NotFound)?;
@@ -1171,8 +1189,8 @@ impl PaymentStore for Engine {
         sqlx::query(
             "UPDATE transfers SET reversed = reversed + $3 WHERE partner_id = $1 AND payment_id = $2",
         )
-        .bind(u(partner))
-        .bind(u(done.payment_id))
+        .bind(h(partner))
+        .bind(h(done.payment_id))
         .bind(done.split.transfer_reversal.amount)
         .execute(&mut *tx)
         .await?;
@@ -1189,16 +1207,16 @@ impl PaymentStore for Engine {
             "UPDATE refunds SET status = 'failed', failure = $3
              WHERE partner_id = $1 AND id = $2 AND status IN ('pending', 'awaiting_approval') RETURNING *",
         )
-        .bind(u(partner))
-        .bind(u(refund))
+        .bind(h(partner))
+        .bind(h(refund))
         .bind(reason)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::Conflict("this refund can no longer fail".into()))?;
         let failed = refund_from_row(&row)?;
         sqlx::query("UPDATE payments SET refunded = refunded - $3 WHERE partner_id = $1 AND id = $2")
-            .bind(u(partner))
-            .bind(u(failed.payment_id))
+            .bind(h(partner))
+            .bind(h(failed.payment_id))
             .bind(failed.split.refund.amount)
             .execute(&mut *tx)
             .await?;
@@ -1208,8 +1226,8 @@ impl PaymentStore for Engine {
 
     async fn refund(&self, scope: &TenantScope, refund: Uuid) -> StoreResult<Refund> {
         let row = sqlx::query("SELECT * FROM refunds WHERE partner_id = $1 AND id = $2")
-            .bind(u(scope.partner().as_uuid()))
-            .bind(u(refund))
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(refund))
             .fetch_optional(&mut *self.reading(scope).await?)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -1223,9 +1241,9 @@ impl PaymentStore for Engine {
                AND (CAST($2 AS TIMESTAMPTZ) IS NULL OR (created_at, id) < ($2, $3))
              ORDER BY created_at DESC, id DESC LIMIT $4",
         )
-        .bind(u(scope.partner().as_uuid()))
+        .bind(h(scope.partner().as_uuid()))
         .bind(at)
-        .bind(id.map(u))
+        .bind(id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
         .await?;
@@ -1271,11 +1289,11 @@ impl PaymentStore for Engine {
                AND (CAST($4 AS TIMESTAMPTZ) IS NULL OR (at, id) > ($4, $5))
              ORDER BY at, id LIMIT $6",
         )
-        .bind(u(scope.partner().as_uuid()))
+        .bind(h(scope.partner().as_uuid()))
         .bind(from)
         .bind(to)
         .bind(after_at)
-        .bind(after_id.map(u))
+        .bind(after_id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
         .await?;
@@ -1300,7 +1318,7 @@ impl PaymentStore for Engine {
     async fn payouts(&self, scope: &TenantScope) -> StoreResult<Vec<PayoutRecord>> {
         let rows =
             sqlx::query("SELECT * FROM payouts WHERE partner_id = $1 ORDER BY updated_at DESC LIMIT 100")
-                .bind(u(scope.partner().as_uuid()))
+                .bind(h(scope.partner().as_uuid()))
                 .fetch_all(&mut *self.reading(scope).await?)
                 .await?;
         rows.iter()
@@ -1332,11 +1350,11 @@ impl PaymentStore for Engine {
             "INSERT INTO approvals (partner_id, id, kind, subject, requested_by, status, created_at)
              VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING *",
         )
-        .bind(u(scope.partner().as_uuid()))
-        .bind(u(Uuid::now_v7()))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(Uuid::now_v7()))
         .bind(kind.as_str())
-        .bind(ou(subject))
-        .bind(u(requested_by))
+        .bind(subject.map(h))
+        .bind(h(requested_by))
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -1355,8 +1373,8 @@ impl PaymentStore for Engine {
     ) -> StoreResult<Approval> {
         let mut tx = self.scoped(scope).await?;
         let current = sqlx::query(locking!("SELECT * FROM approvals WHERE partner_id = $1 AND id = $2"))
-            .bind(u(scope.partner().as_uuid()))
-            .bind(u(approval))
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(approval))
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -1374,9 +1392,9 @@ impl PaymentStore for Engine {
             "UPDATE approvals SET status = 'approved', approved_by = $3, decided_at = $4
              WHERE partner_id = $1 AND id = $2 RETURNING *",
         )
-        .bind(u(scope.partner().as_uuid()))
-        .bind(u(approval))
-        .bind(u(approver))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(approval))
+        .bind(h(approver))
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -1395,8 +1413,8 @@ impl PaymentStore for Engine {
         let row = sqlx::query(
             "INSERT INTO alerts (id, partner_id, kind, detail, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *",
         )
-        .bind(u(Uuid::now_v7()))
-        .bind(ou(partner.map(|p| p.as_uuid())))
+        .bind(h(Uuid::now_v7()))
+        .bind(partner.map(|p| h(p.as_uuid())))
         .bind(kind)
         .bind(detail)
         .bind(now)

@@ -7,23 +7,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use comanda_domain::{
-    Country, Currency, NewPartner, NewVenue, Page, PageRequest, Partner, PartnerId, TaxKind, TaxRegime,
-    Venue, VenueId,
-};
 use comanda_security::TenantScope;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use crate::identity::AuditEntry;
 use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migrations};
-use crate::postgres_identity::{h, insert_audit, uuid_col};
-use crate::records::corrupt;
-use crate::{PartnerStore, Store, StoreError, StoreResult, VenueStore};
-
-type Engine = PgStore;
-type DbRow = PgRow;
+use crate::{Store, StoreError, StoreResult};
+use kit::*;
 
 pub(crate) const MIGRATIONS: &[Migration] = migrations!("postgres");
 
@@ -236,7 +227,46 @@ impl std::fmt::Display for TextLiteral {
     }
 }
 
+/// What the statements shared with SQLite (`*_sql.rs`) take from the engine that includes them: its types, the
+/// identifier encoding, the row lock, and the writers every aggregate uses.
+pub(crate) mod kit {
+    pub(crate) use sqlx::Row;
+    use uuid::Uuid;
+
+    pub(crate) use super::{PgStore as Engine, venue_from_row};
+    use crate::StoreResult;
+    pub(crate) use crate::postgres_audit::{insert_audit, insert_audit_batch};
+    pub(crate) use crate::postgres_identity::insert_message;
+    pub(crate) use crate::records::{corrupt, foreign_key_to_not_found};
+
+    pub(crate) type Db = sqlx::Postgres;
+    pub(crate) type DbRow = sqlx::postgres::PgRow;
+    pub(crate) type Conn = sqlx::PgConnection;
+
+    /// PostgreSQL binds identifiers as `uuid`.
+    pub(crate) fn h<U: std::borrow::Borrow<Uuid>>(id: U) -> Uuid {
+        *id.borrow()
+    }
+
+    pub(crate) fn uuid_col(row: &DbRow, column: &str) -> StoreResult<Uuid> {
+        Ok(row.try_get(column)?)
+    }
+
+    pub(crate) fn opt_uuid_col(row: &DbRow, column: &str) -> StoreResult<Option<Uuid>> {
+        Ok(row.try_get(column)?)
+    }
+
+    /// The rows a decision depends on are locked until the transaction ends.
+    macro_rules! locking {
+        ($sql:literal) => {
+            concat!($sql, " FOR UPDATE")
+        };
+    }
+    pub(crate) use locking;
+}
+
 include!("partners_sql.rs");
+include!("backup_runs_sql.rs");
 
 #[async_trait]
 impl Store for PgStore {

@@ -2,45 +2,10 @@
 //! PostgreSQL does differently. Tenant tables are reached through [`PgStore::scoped`] transactions
 //! (row-level security applies); the credential directories are looked up by digest only.
 
-use async_trait::async_trait;
-use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing};
-use comanda_security::TenantScope;
-use sqlx::PgConnection as Conn;
-use sqlx::Row;
-use sqlx::postgres::PgRow as DbRow;
-use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::identity::{
-    AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
-    RefreshOutcome, RefreshRecord, SecondFactorChange, StaffMember, StoredSigningKey, TotpState, role_from,
-};
-use crate::postgres::{PgStore as Engine, TextLiteral};
-use crate::{StoreError, StoreResult};
-
-pub(crate) use crate::postgres_audit::{insert_audit, insert_audit_batch};
-
-/// The rows a decision depends on are locked until the transaction ends.
-macro_rules! locking {
-    ($sql:literal) => {
-        concat!($sql, " FOR UPDATE")
-    };
-}
+use crate::postgres::TextLiteral;
+use crate::postgres::kit::*;
 
 include!("identity_sql.rs");
-
-/// PostgreSQL binds identifiers as `uuid`.
-pub(crate) fn h(id: Uuid) -> Uuid {
-    id
-}
-
-pub(crate) fn uuid_col(row: &DbRow, column: &str) -> StoreResult<Uuid> {
-    Ok(row.try_get(column)?)
-}
-
-pub(crate) fn opt_uuid_col(row: &DbRow, column: &str) -> StoreResult<Option<Uuid>> {
-    Ok(row.try_get(column)?)
-}
 
 const SIGNING_KEY_LOCK: i64 = 0x0073_6967_6e6b_6579; // "signkey"
 

@@ -2,41 +2,11 @@
 //! PostgreSQL does differently); every statement runs in a tenant transaction (row-level security), the
 //! table directory excepted. New order events are announced with NOTIFY so every instance's kitchen streams see them.
 
-use async_trait::async_trait;
-use comanda_domain::menu::{Localized, MenuItem};
-use comanda_domain::{Currency, Money, OrderStatus, Page, PageRequest, PartnerId, ValidationErrors};
-use comanda_security::TenantScope;
-use comanda_security::table_token::TableEntry;
-use sqlx::PgConnection as Conn;
-use sqlx::Row;
-use sqlx::postgres::PgRow as DbRow;
-use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::identity::AuditEntry;
-use crate::ordering::{
-    Category, NewOrder, Order, OrderDraft, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome,
-    PriceOrder, SessionStatus, TableSession, VenueTable, json_from, json_text, status_from,
-};
-use crate::postgres::{PgStore as Engine, TextLiteral, venue_from_row};
-use crate::postgres_identity::insert_audit;
-use crate::{StoreError, StoreResult};
+use crate::postgres::TextLiteral;
+use crate::postgres::kit::*;
 
 /// The channel order events are announced on: payload `partner:venue:seq`.
 pub const ORDER_EVENTS_CHANNEL: &str = "comanda_order_events";
-
-/// PostgreSQL binds identifiers as `uuid`.
-fn h(id: Uuid) -> Uuid {
-    id
-}
-
-fn uuid_col(row: &DbRow, column: &str) -> StoreResult<Uuid> {
-    Ok(row.try_get(column)?)
-}
-
-fn opt_uuid_col(row: &DbRow, column: &str) -> StoreResult<Option<Uuid>> {
-    Ok(row.try_get(column)?)
-}
 
 include!("ordering_sql.rs");
 

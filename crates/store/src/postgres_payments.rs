@@ -3,54 +3,7 @@
 //! and the rows a decision depends on are locked `FOR UPDATE`; the platform directories (payment and account
 //! directories, processed events, alerts) are not tenant data.
 
-use async_trait::async_trait;
-use comanda_domain::payment::{
-    ChargeModel, RefundSplit, Refundable, SettledAmounts, dispute_debt, net_against_debt, split_refund,
-};
-use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
-use comanda_security::TenantScope;
-use sqlx::PgConnection as Conn;
-use sqlx::Row;
-use sqlx::postgres::PgRow as DbRow;
-use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::identity::AuditEntry;
-use crate::ordering::{json_from, json_text};
-use crate::payments::{
-    Alert, Approval, ApprovalKind, ConnectedAccount, Dispute, EventEffect, EventOutcome, NewPayment,
-    NewRefund, Payment, PaymentStatus, PaymentStore, PayoutRecord, Refund, RefundStatus, ReserveOutcome,
-    SessionBalance, SettledMoney, TipEntry, TransferOrder, TransferStatus, settlement,
-};
-use crate::postgres::PgStore as Engine;
-use crate::postgres_identity::insert_audit;
-use crate::records::corrupt;
-use crate::sealing::{KeyOwner, account_digest, account_place, destination_place};
-use crate::{StoreError, StoreResult};
-
-/// PostgreSQL binds identifiers as `uuid`.
-fn u<U: std::borrow::Borrow<Uuid>>(id: U) -> Uuid {
-    *id.borrow()
-}
-
-fn ou(id: Option<Uuid>) -> Option<Uuid> {
-    id
-}
-
-fn uuid_col(row: &DbRow, column: &str) -> StoreResult<Uuid> {
-    Ok(row.try_get(column)?)
-}
-
-fn opt_uuid_col(row: &DbRow, column: &str) -> StoreResult<Option<Uuid>> {
-    Ok(row.try_get(column)?)
-}
-
-/// The rows a decision depends on are locked until the transaction ends.
-macro_rules! locking {
-    ($sql:literal) => {
-        concat!($sql, " FOR UPDATE")
-    };
-}
+use crate::postgres::kit::*;
 
 /// Each session's bill against its payments, in the order of an array of session ids.
 const BALANCES: &str = "SELECT (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) FROM orders

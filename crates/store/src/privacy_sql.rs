@@ -2,6 +2,14 @@
 // guest contacts, offboarding, key rewrapping): its statements, written once for both engines and `include!`d by
 // `sqlite_privacy` and `postgres_privacy` (docs/architecture.md, "Adding a query").
 
+use std::sync::Arc;
+use comanda_domain::PartnerId;
+use comanda_security::envelope::DataKey;
+use uuid::Uuid;
+use crate::identity::{IdentityStore, Invitation, StaffMember};
+use crate::sealing::{self, KeyOwner, Place, StoredKey};
+use crate::{StoreError, StoreResult};
+
 fn staff_fields_sealed(member: &StaffMember) -> bool {
     sealing::is_sealed(&member.email) || sealing::is_sealed(&member.name)
 }

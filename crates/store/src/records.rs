@@ -1,8 +1,6 @@
 //! What both engines share to name stored values and refuse corrupt ones the same way, whichever engine read them.
 
-use uuid::Uuid;
-
-use crate::{StoreError, StoreResult};
+use crate::StoreError;
 
 /// A status or kind stored as text: the enum with each variant's stored spelling, `as_str` to write it, `parse` to
 /// read it back (`None` for a spelling this build does not know, which the decoders report as corrupt) and `ALL`.
@@ -34,6 +32,10 @@ pub(crate) fn corrupt(column: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{column} = {value:?}"))
 }
 
-pub(crate) fn parse_uuid(text: &str) -> StoreResult<Uuid> {
-    Uuid::parse_str(text).map_err(|_| corrupt("id", text))
+/// A row naming a parent that does not exist (or belongs to another tenant) is a missing parent, not a server fault.
+pub(crate) fn foreign_key_to_not_found(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => error.into(),
+    }
 }

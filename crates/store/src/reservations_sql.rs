@@ -3,6 +3,22 @@
 // is `locking!` (FOR UPDATE, or SQLite's write transaction), and a double booking is refused by the claim rows'
 // primary key on both.
 
+use async_trait::async_trait;
+use comanda_domain::reservation::{
+    Assignment, BookableTable, BookingPolicy, DepositFate, Floor, Holding, Refusal,
+};
+use comanda_domain::{Currency, Money, PartnerId, Venue};
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use crate::identity::AuditEntry;
+use crate::reservations::{
+    BookOutcome, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome, NewDeposit,
+    NewReservation, NewWaitlistEntry, Reservation, ReservationStatus, ReservationStore, WaitlistEntry,
+    WaitlistStatus,
+};
+use crate::{StoreError, StoreResult};
+
 /// Statuses whose bookings hold their tables (`ReservationStatus::holds_tables`).
 const HOLDING: &str = "('offered', 'awaiting_deposit', 'booked', 'confirmed', 'late', 'seated')";
 

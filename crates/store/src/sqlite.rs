@@ -6,26 +6,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use comanda_domain::{
-    Country, Currency, NewPartner, NewVenue, Page, PageRequest, Partner, PartnerId, TaxKind, TaxRegime,
-    Venue, VenueId,
-};
 use comanda_security::TenantScope;
-use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
-use crate::identity::AuditEntry;
 use crate::migrate::{self, AppliedMigration, Migration, MigrationReport, migrations};
-use crate::records::corrupt;
-use crate::sqlite_identity::{h, insert_audit, uuid_col};
-use crate::{PartnerStore, Store, StoreError, StoreResult, VenueStore};
-
-type Engine = SqliteStore;
-type DbRow = SqliteRow;
+use crate::{Store, StoreError, StoreResult};
+use kit::*;
 
 pub(crate) const MIGRATIONS: &[Migration] = migrations!("sqlite");
 
@@ -193,7 +183,49 @@ impl SqliteStore {
     }
 }
 
+/// What the statements shared with PostgreSQL (`*_sql.rs`) take from the engine that includes them: its types, the
+/// identifier encoding, the row lock, and the writers every aggregate uses.
+pub(crate) mod kit {
+    pub(crate) use sqlx::Row;
+    use uuid::Uuid;
+    use uuid::fmt::Hyphenated;
+
+    pub(crate) use super::{SqliteStore as Engine, venue_from_row};
+    use crate::StoreResult;
+    pub(crate) use crate::records::{corrupt, foreign_key_to_not_found};
+    pub(crate) use crate::sqlite_audit::{insert_audit, insert_audit_batch};
+    pub(crate) use crate::sqlite_identity::insert_message;
+
+    pub(crate) type Db = sqlx::Sqlite;
+    pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
+    pub(crate) type Conn = sqlx::SqliteConnection;
+
+    /// SQLite keeps identifiers as hyphenated text.
+    pub(crate) fn h<U: std::borrow::Borrow<Uuid>>(id: U) -> Hyphenated {
+        id.borrow().hyphenated()
+    }
+
+    pub(crate) fn uuid_col(row: &DbRow, column: &str) -> StoreResult<Uuid> {
+        Ok(row.try_get::<Hyphenated, _>(column)?.into_uuid())
+    }
+
+    pub(crate) fn opt_uuid_col(row: &DbRow, column: &str) -> StoreResult<Option<Uuid>> {
+        Ok(row
+            .try_get::<Option<Hyphenated>, _>(column)?
+            .map(Hyphenated::into_uuid))
+    }
+
+    /// No row lock: the write transaction already holds the database's only write lock.
+    macro_rules! locking {
+        ($sql:literal) => {
+            $sql
+        };
+    }
+    pub(crate) use locking;
+}
+
 include!("partners_sql.rs");
+include!("backup_runs_sql.rs");
 
 #[async_trait]
 impl Store for SqliteStore {

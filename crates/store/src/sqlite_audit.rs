@@ -1,21 +1,7 @@
 //! SQLite engine of the audit chain (statements in `audit_sql.rs`, shared with PostgreSQL): appends run inside the
 //! writer's `BEGIN IMMEDIATE` transaction, which already serialises them.
 
-use async_trait::async_trait;
-use comanda_domain::{Page, PageRequest, PartnerId};
-use comanda_security::TenantScope;
-use comanda_security::audit_chain::{self, Checkpoint, CheckpointBody, GENESIS, ShardHead, StoredEntry};
-use sqlx::Row;
-use sqlx::SqliteConnection as Conn;
-use sqlx::sqlite::SqliteRow as DbRow;
-use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::StoreResult;
-use crate::audit::{AuditFilter, AuditStore, chain_entry, micros, to_hash, truncate_to_micros};
-use crate::identity::{AuditEntry, AuditEvent};
-use crate::sqlite::SqliteStore as Engine;
-use crate::sqlite_identity::{h, opt_uuid_col, uuid_col};
+use crate::sqlite::kit::*;
 
 /// Deletes one month of the partner's chain (the append-only trigger lets retention delete only pruned-eligible
 /// months).
@@ -29,7 +15,5 @@ async fn prune_month(conn: &mut Conn, partner: PartnerId, shard: &str) -> StoreR
             .rows_affected(),
     )
 }
-
-type Db = sqlx::Sqlite;
 
 include!("audit_sql.rs");

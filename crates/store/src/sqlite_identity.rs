@@ -2,31 +2,7 @@
 //! SQLite does differently: identifiers as hyphenated text, and write transactions opened with `BEGIN IMMEDIATE` so
 //! that concurrent writers queue instead of failing to upgrade a read lock (no row needs `FOR UPDATE`).
 
-use async_trait::async_trait;
-use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing};
-use comanda_security::TenantScope;
-use sqlx::Row;
-use sqlx::SqliteConnection as Conn;
-use sqlx::sqlite::SqliteRow as DbRow;
-use time::OffsetDateTime;
-use uuid::Uuid;
-use uuid::fmt::Hyphenated;
-
-use crate::identity::{
-    AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
-    RefreshOutcome, RefreshRecord, SecondFactorChange, StaffMember, StoredSigningKey, TotpState, role_from,
-};
-use crate::sqlite::SqliteStore as Engine;
-use crate::{StoreError, StoreResult};
-
-pub(crate) use crate::sqlite_audit::{insert_audit, insert_audit_batch};
-
-/// No row lock: the write transaction already holds the database's only write lock.
-macro_rules! locking {
-    ($sql:literal) => {
-        $sql
-    };
-}
+use crate::sqlite::kit::*;
 
 include!("identity_sql.rs");
 
@@ -77,18 +53,4 @@ impl Engine {
     async fn signing_key_tx(&self) -> StoreResult<crate::sqlite::WriteTx<'_>> {
         self.write_tx().await
     }
-}
-
-pub(crate) fn h(id: Uuid) -> Hyphenated {
-    id.hyphenated()
-}
-
-pub(crate) fn uuid_col(row: &DbRow, column: &str) -> StoreResult<Uuid> {
-    Ok(row.try_get::<Hyphenated, _>(column)?.into_uuid())
-}
-
-pub(crate) fn opt_uuid_col(row: &DbRow, column: &str) -> StoreResult<Option<Uuid>> {
-    Ok(row
-        .try_get::<Option<Hyphenated>, _>(column)?
-        .map(Hyphenated::into_uuid))
 }

@@ -2,25 +2,7 @@
 //! SQLite does differently. One process serves the embedded default, so order events need no cross-instance
 //! announcement, and a guest's order is priced before the single write lock is taken.
 
-use async_trait::async_trait;
-use comanda_domain::menu::{Localized, MenuItem};
-use comanda_domain::{Currency, Money, OrderStatus, Page, PageRequest, PartnerId, ValidationErrors};
-use comanda_security::TenantScope;
-use comanda_security::table_token::TableEntry;
-use sqlx::Row;
-use sqlx::SqliteConnection as Conn;
-use sqlx::sqlite::SqliteRow as DbRow;
-use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::identity::AuditEntry;
-use crate::ordering::{
-    Category, NewOrder, Order, OrderDraft, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome,
-    PriceOrder, SessionStatus, TableSession, VenueTable, json_from, json_text, status_from,
-};
-use crate::sqlite::{SqliteStore as Engine, venue_from_row};
-use crate::sqlite_identity::{h, insert_audit, opt_uuid_col, uuid_col};
-use crate::{StoreError, StoreResult};
+use crate::sqlite::kit::*;
 
 include!("ordering_sql.rs");
 
