@@ -1,7 +1,7 @@
 // The identity store's statements, written once for both engines and `include!`d by `sqlite_identity` and
-// `postgres_identity` after they define what differs (docs/architecture.md, "Adding a query"): `Engine`, `DbRow`,
-// `Conn`, the id encoding `h`/`uuid_col`/`opt_uuid_col`, `locking!`, `insert_audit`, the transactions `reading`,
-// `scoped`, `tenant_tx` and `signing_key_tx`, and `member_in_session`, the read every authenticated request makes.
+// `postgres_identity` (docs/architecture.md, "Adding a query"). The engines keep their own arms where they differ:
+// the transactions `tenant_tx` and `signing_key_tx`, and `member_in_session`, the read every authenticated request
+// makes.
 
 use async_trait::async_trait;
 use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing};
@@ -110,6 +110,29 @@ async fn insert_staff(
     store.open_staff(conn, staff_from_row(&row)?).await
 }
 
+/// Every earlier recovery code of the member stops working; `digests` are the new ones (none when 2FA goes off).
+async fn replace_recovery_codes(
+    conn: &mut Conn,
+    scope: &TenantScope,
+    user: Uuid,
+    digests: &[Vec<u8>],
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE partner_id = $1 AND user_id = $2")
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .execute(&mut *conn)
+        .await?;
+    for digest in digests {
+        sqlx::query("INSERT INTO recovery_codes (partner_id, user_id, digest) VALUES ($1, $2, $3)")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(user))
+            .bind(digest)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl IdentityStore for Engine {
     async fn register_partner(
@@ -121,26 +144,10 @@ impl IdentityStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<(Partner, StaffMember)> {
         let mut tx = self.scoped(scope).await?;
-        sqlx::query("INSERT INTO partners (id, business_name, country, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(h(scope.partner().as_uuid()))
-            .bind(&partner.business_name)
-            .bind(partner.country.code())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO partner_directory (partner_id) VALUES ($1)")
-            .bind(h(scope.partner().as_uuid()))
-            .execute(&mut *tx)
-            .await?;
+        let partner = insert_partner(&mut tx, scope, partner, now).await?;
         let member = insert_staff(self, &mut tx, scope.partner(), owner, now).await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
-        let partner = Partner {
-            id: scope.partner(),
-            business_name: partner.business_name.clone(),
-            country: partner.country,
-            created_at: now,
-        };
         Ok((partner, member))
     }
 
@@ -371,19 +378,7 @@ impl IdentityStore for Engine {
                 _ => "two-factor authentication is off".into(),
             }));
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE partner_id = $1 AND user_id = $2")
-            .bind(h(scope.partner().as_uuid()))
-            .bind(h(user))
-            .execute(&mut *tx)
-            .await?;
-        for digest in digests {
-            sqlx::query("INSERT INTO recovery_codes (partner_id, user_id, digest) VALUES ($1, $2, $3)")
-                .bind(h(scope.partner().as_uuid()))
-                .bind(h(user))
-                .bind(digest)
-                .execute(&mut *tx)
-                .await?;
-        }
+        replace_recovery_codes(&mut tx, scope, user, digests).await?;
         let generation = if revokes {
             revoke_credentials(&mut tx, scope, user, now).await?
         } else {
@@ -421,19 +416,7 @@ impl IdentityStore for Engine {
         if updated.rows_affected() == 0 {
             return Err(StoreError::Conflict("no pending enrolment".into()));
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE partner_id = $1 AND user_id = $2")
-            .bind(h(scope.partner().as_uuid()))
-            .bind(h(user))
-            .execute(&mut *tx)
-            .await?;
-        for digest in recovery_digests {
-            sqlx::query("INSERT INTO recovery_codes (partner_id, user_id, digest) VALUES ($1, $2, $3)")
-                .bind(h(scope.partner().as_uuid()))
-                .bind(h(user))
-                .bind(digest)
-                .execute(&mut *tx)
-                .await?;
-        }
+        replace_recovery_codes(&mut tx, scope, user, recovery_digests).await?;
         insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(())

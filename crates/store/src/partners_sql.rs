@@ -45,6 +45,29 @@ pub(crate) fn venue_from_prefixed_row(row: &DbRow, prefix: &str) -> StoreResult<
     })
 }
 
+/// The partner the scope names, and its entry in the platform's partner directory.
+pub(crate) async fn insert_partner(
+    conn: &mut Conn,
+    scope: &TenantScope,
+    partner: &NewPartner,
+    now: OffsetDateTime,
+) -> StoreResult<Partner> {
+    let row = sqlx::query(
+        "INSERT INTO partners (id, business_name, country, created_at) VALUES ($1, $2, $3, $4) RETURNING *",
+    )
+    .bind(h(scope.partner().as_uuid()))
+    .bind(&partner.business_name)
+    .bind(partner.country.code())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("INSERT INTO partner_directory (partner_id) VALUES ($1)")
+        .bind(h(scope.partner().as_uuid()))
+        .execute(&mut *conn)
+        .await?;
+    partner_from_row(&row)
+}
+
 #[async_trait]
 impl PartnerStore for Engine {
     async fn create_partner(
@@ -54,21 +77,9 @@ impl PartnerStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<Partner> {
         let mut tx = self.scoped(scope).await?;
-        let row = sqlx::query(
-            "INSERT INTO partners (id, business_name, country, created_at) VALUES ($1, $2, $3, $4) RETURNING *",
-        )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(&partner.business_name)
-        .bind(partner.country.code())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO partner_directory (partner_id) VALUES ($1)")
-            .bind(h(scope.partner().as_uuid()))
-            .execute(&mut *tx)
-            .await?;
+        let created = insert_partner(&mut tx, scope, partner, now).await?;
         tx.commit().await?;
-        partner_from_row(&row)
+        Ok(created)
     }
 
     async fn partner(&self, scope: &TenantScope) -> StoreResult<Partner> {

@@ -233,7 +233,7 @@ pub(crate) mod kit {
     pub(crate) use sqlx::Row;
     use uuid::Uuid;
 
-    pub(crate) use super::{PgStore as Engine, venue_from_row};
+    pub(crate) use super::{PgStore as Engine, insert_partner, venue_from_row};
     use crate::StoreResult;
     pub(crate) use crate::postgres_audit::{insert_audit, insert_audit_batch};
     pub(crate) use crate::postgres_identity::insert_message;

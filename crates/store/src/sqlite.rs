@@ -190,7 +190,7 @@ pub(crate) mod kit {
     use uuid::Uuid;
     use uuid::fmt::Hyphenated;
 
-    pub(crate) use super::{SqliteStore as Engine, venue_from_row};
+    pub(crate) use super::{SqliteStore as Engine, insert_partner, venue_from_row};
     use crate::StoreResult;
     pub(crate) use crate::records::{corrupt, foreign_key_to_not_found};
     pub(crate) use crate::sqlite_audit::{insert_audit, insert_audit_batch};
