@@ -7,6 +7,7 @@ pub mod auth;
 pub mod availability_cache;
 pub mod config;
 pub mod contract;
+pub mod csv_export;
 pub mod deposits;
 pub mod embedded;
 pub mod events;

@@ -1,7 +1,8 @@
 //! Staff management: invitations, roles and payout authority, removal, and the partner's audit trail.
 
+use crate::csv_export::CsvExport;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
@@ -330,7 +331,19 @@ pub async fn audit_csv(
 ) -> Result<impl IntoResponse, ApiError> {
     let filter = query.filter()?;
     state.audit.flush().await;
-    let mut csv = String::from("id,at,actor,action,target,source,request_id,detail\r\n");
+    let mut csv = CsvExport::new(
+        "audit.csv",
+        &[
+            "id",
+            "at",
+            "actor",
+            "action",
+            "target",
+            "source",
+            "request_id",
+            "detail",
+        ],
+    );
     let mut page = PageRequest {
         after: None,
         limit: comanda_domain::page::MAX_PAGE_SIZE,
@@ -341,7 +354,7 @@ pub async fn audit_csv(
         for event in chunk.items {
             let view = audit_view(event);
             let at = view.at.format(&Rfc3339).unwrap_or_default();
-            let fields = [
+            csv.row([
                 view.id.as_str(),
                 at.as_str(),
                 view.actor.as_deref().unwrap_or(""),
@@ -350,10 +363,7 @@ pub async fn audit_csv(
                 view.source.as_deref().unwrap_or(""),
                 view.request_id.as_deref().unwrap_or(""),
                 view.detail.as_str(),
-            ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            csv.push_str(&line.join(","));
-            csv.push_str("\r\n");
+            ]);
             rows += 1;
         }
         match chunk.next {
@@ -361,27 +371,7 @@ pub async fn audit_csv(
             _ => break,
         }
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"audit.csv\""),
-        ],
-        csv,
-    ))
-}
-
-/// RFC 4180 quoting, and a leading `'` for cells a spreadsheet would run as a formula (OWASP CSV injection).
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
+    Ok(csv)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

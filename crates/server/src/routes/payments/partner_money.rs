@@ -3,6 +3,7 @@
 //! ledger.
 
 use super::*;
+use crate::csv_export::CsvExport;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountLinkView {
@@ -551,36 +552,35 @@ pub async fn tips(
     if query.format.as_deref() == Some("csv") {
         // The tip in the bill's currency, then as the partner's transfer carried it (the platform's settlement
         // currency; empty until the transfer is sent).
-        let mut csv = String::from(
-            "at,venue_id,member_id,payment_id,amount_minor,currency,settled_amount_minor,settled_currency\n",
+        let mut csv = CsvExport::new(
+            "tips.csv",
+            &[
+                "at",
+                "venue_id",
+                "member_id",
+                "payment_id",
+                "amount_minor",
+                "currency",
+                "settled_amount_minor",
+                "settled_currency",
+            ],
         );
         for e in &entries {
-            csv.push_str(&format!(
-                "{},{},{},{},{},{},{},{}\n",
+            let settled = e.settled.as_ref();
+            csv.row([
                 e.at.format(&format).unwrap_or_default(),
-                e.venue_id,
+                e.venue_id.to_string(),
                 e.member.map(|m| m.to_string()).unwrap_or_default(),
-                e.payment_id,
-                e.amount,
-                e.currency,
-                e.settled
-                    .as_ref()
-                    .map(|s| s.amount.to_string())
-                    .unwrap_or_default(),
-                e.settled
-                    .as_ref()
+                e.payment_id.to_string(),
+                e.amount.to_string(),
+                e.currency.clone(),
+                settled.map(|s| s.amount.to_string()).unwrap_or_default(),
+                settled
                     .map(|s| s.currency.to_ascii_uppercase())
                     .unwrap_or_default(),
-            ));
+            ]);
         }
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"tips.csv\""),
-            ],
-            csv,
-        )
-            .into_response());
+        return Ok(csv.into_response());
     }
     let mut totals: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for e in &entries {
