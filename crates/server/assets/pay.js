@@ -17,8 +17,11 @@
     box.textContent = (problem && (problem.detail || problem.title)) || (english ? 'Something went wrong.' : 'Algo salió mal.');
     box.hidden = false;
   };
-  const read = async () => {
-    const response = await fetch(path, { headers: { Accept: 'application/json' } });
+  // The booking is read again while the payment is confirmed; the PaymentIntent's secret once, from its own route,
+  // so that polling the booking never makes comanda ask Stripe.
+  const read = async (suffix = '') => {
+    const url = suffix ? path.replace('?', `${suffix}?`) : path;
+    const response = await fetch(url, { headers: { Accept: 'application/json' } });
     const json = await response.json().catch(() => ({}));
     if (!response.ok) throw Object.assign(new Error('request'), { problem: json });
     return json;
@@ -53,15 +56,24 @@
     $('#deposit-rule').textContent = english
       ? `Cancel by ${until} and it is refunded in full. Cancel later, or do not come, and the restaurant keeps it.`
       : `Si cancelas hasta el ${until}, te lo devolvemos completo. Si cancelas después o no llegas, el restaurante lo conserva.`;
-    if (deposit.status !== 'awaiting' || !deposit.client_secret) {
+    let payment = null;
+    if (deposit.status === 'awaiting') {
+      try {
+        payment = await read('/deposit/payment');
+      } catch (error) {
+        // 409: paid or released in the meantime, which the closed or paid notice below tells.
+        if (!error.problem || error.problem.status !== 409) return showError(error.problem);
+      }
+    }
+    if (!payment) {
       $(deposit.status === 'paid' ? '#deposit-paid' : '#deposit-closed').hidden = false;
       return;
     }
     $('#deposit-hold').textContent = english
       ? `Pay by ${atVenue(deposit.hold_expires_at, offset)}, or the table is released.`
       : `Paga antes del ${atVenue(deposit.hold_expires_at, offset)}; si no, la mesa se libera.`;
-    const stripe = window.Stripe(deposit.publishable_key);
-    const elements = stripe.elements({ clientSecret: deposit.client_secret });
+    const stripe = window.Stripe(payment.publishable_key);
+    const elements = stripe.elements({ clientSecret: payment.client_secret });
     elements.create('payment').mount('#payment-element');
     $('#pay-deposit').textContent = `${english ? 'Pay' : 'Pagar'} ${money(deposit.amount, deposit.currency)}`;
     $('#deposit-card').hidden = false;

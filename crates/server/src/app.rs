@@ -275,6 +275,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(reservations::availability))
         .routes(routes!(reservations::book, reservations::day_list))
         .routes(routes!(reservations::guest_view))
+        .routes(routes!(reservations::guest_deposit_payment))
         .routes(routes!(reservations::guest_cancel))
         .routes(routes!(reservations::transition))
         .split_for_parts();

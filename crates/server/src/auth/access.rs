@@ -106,6 +106,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         // same route), the guest manages by the signed link in their confirmation; the host runs the day; the
         // booking policy and combinations are the venue's setup.
         ("GET", "/api/v1/venues/{venue}/availability" | "/api/v1/reservations/{reservation}")
+        | ("GET", "/api/v1/reservations/{reservation}/deposit/payment")
         | (
             "POST",
             "/api/v1/reservations/{reservation}/cancel" | "/api/v1/reservations/{reservation}/accept",

@@ -505,8 +505,9 @@ pub struct DepositView {
     pub refundable_until: String,
     /// Unpaid by then, the booking is released.
     pub hold_expires_at: String,
-    /// While the deposit awaits payment, in the guest's view: the PaymentIntent's client secret and the key for
-    /// Stripe Elements (the deposit page pays with them).
+    /// In the answer to accepting an offer that asks a deposit: the PaymentIntent's client secret and the key for
+    /// Stripe Elements. The guest's view leaves them out (the deposit page reads them once from
+    /// `GET /api/v1/reservations/{reservation}/deposit/payment`).
     pub client_secret: Option<String>,
     pub publishable_key: Option<String>,
 }
@@ -919,22 +920,50 @@ pub async fn guest_view(
     let deposit = state.store.deposit(&scope, id).await?;
     let mut view = ReservationView::new(found, &zone);
     view.deposit = deposit.as_ref().map(DepositView::from);
-    // Awaiting payment, the guest's link is also how the deposit page pays: the client secret, read back from Stripe.
-    if let (Some(view), Some(deposit), Some(service)) = (view.deposit.as_mut(), &deposit, &state.payments)
-        && deposit.status == DepositStatus::Awaiting
-        && let Some(intent) = &deposit.payment_intent
-    {
-        let intent = service.client.payment_intent(intent).await.map_err(|error| {
-            tracing::warn!(%error, "deposit PaymentIntent not read back");
-            ApiError::from(
-                Problem::new(ProblemType::PaymentProvider)
-                    .detail("the card processor did not answer; try again"),
-            )
-        })?;
-        view.client_secret = intent.client_secret;
-        view.publishable_key = Some(service.publishable_key.clone());
-    }
     Ok(Json(view))
+}
+
+/// What the deposit page pays with: the PaymentIntent's client secret and the key for Stripe Elements.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DepositPayment {
+    pub client_secret: String,
+    pub publishable_key: String,
+}
+
+/// The deposit page's one read of the awaiting deposit's PaymentIntent, by the guest's link (public). It is apart
+/// from the booking's view, which the page polls after paying, so that polling never reaches Stripe. 409 once the
+/// deposit no longer awaits payment (paid, released, or no deposit).
+#[utoipa::path(get, path = "/api/v1/reservations/{reservation}/deposit/payment", tag = "reservations",
+    params(("reservation" = String, Path), ManageQuery), responses((status = 200, body = DepositPayment),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json")))]
+pub async fn guest_deposit_payment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ManageQuery>,
+) -> Result<Json<DepositPayment>, ApiError> {
+    let id = path_id(&id)?;
+    let scope = guest_scope(&state, id, &query.token)?;
+    let deposit = state.store.deposit(&scope, id).await?;
+    let awaiting = deposit
+        .filter(|d| d.status == DepositStatus::Awaiting)
+        .and_then(|d| d.payment_intent);
+    let (Some(intent), Some(service)) = (awaiting, &state.payments) else {
+        return Err(Problem::new(ProblemType::Conflict)
+            .detail("this booking has no deposit awaiting payment")
+            .into());
+    };
+    let intent = service.client.payment_intent(&intent).await.map_err(|error| {
+        tracing::warn!(%error, "deposit PaymentIntent not read back");
+        ApiError::from(
+            Problem::new(ProblemType::PaymentProvider).detail("the card processor did not answer; try again"),
+        )
+    })?;
+    Ok(Json(DepositPayment {
+        client_secret: intent.client_secret.unwrap_or_default(),
+        publishable_key: service.publishable_key.clone(),
+    }))
 }
 
 /// The guest cancels by the link in their confirmation; the tables are free again at once (public).

@@ -977,6 +977,34 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         "the guest is told the booking awaits its deposit"
     );
     let secret = first.body["client_secret"].as_str().unwrap();
+    // The deposit page reads the secret once from its own route; the booking's view, which it polls, never asks
+    // Stripe and carries no secret. A wrong link is 404.
+    let payment_route = format!("/api/v1/reservations/{id}/deposit/payment");
+    let pay = call(
+        &server,
+        "GET",
+        &format!("{payment_route}?token={token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(pay.status, 200, "{}", pay.body);
+    assert_eq!(pay.body["client_secret"], secret, "{}", pay.body);
+    assert!(
+        pay.body["publishable_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("pk_"))
+    );
+    assert!(guest_view(&server, &id, &token).await["deposit"]["client_secret"].is_null());
+    let forged = call(
+        &server,
+        "GET",
+        &format!("{payment_route}?token=x{token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(forged.status, 404, "{}", forged.body);
     let intent = secret.split("_secret_").next().unwrap().to_owned();
     let confirmed = stripe.confirm(secret, "pm_card_visa").await;
     assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
@@ -985,6 +1013,19 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         (seen["status"] == "confirmed" && seen["deposit"]["status"] == "paid").then_some(())
     })
     .await;
+    let paid = call(
+        &server,
+        "GET",
+        &format!("{payment_route}?token={token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        paid.status, 409,
+        "a paid deposit has nothing left to pay: {}",
+        paid.body
+    );
 
     // Cancelled two days before: the deposit goes back to the guest's card at Stripe, and the table is free.
     let cancelled = post(
