@@ -124,6 +124,26 @@ pub(crate) fn required_version(migrations: &[Migration]) -> i64 {
     migrations.last().map_or(0, |m| m.version)
 }
 
+/// Refuses to serve a database older than this build: `recorded` is the highest applied version as read from
+/// `comanda_migrations` (an error when that table does not exist yet).
+pub(crate) fn require_current(
+    recorded: Result<Option<i64>, sqlx::Error>,
+    migrations: &[Migration],
+) -> crate::StoreResult<()> {
+    let version = recorded
+        .map_err(|_| {
+            crate::StoreError::Migration("the database has no schema yet: run `comanda migrate`".into())
+        })?
+        .unwrap_or(0);
+    let required = required_version(migrations);
+    if version < required {
+        return Err(crate::StoreError::Migration(format!(
+            "the database is at schema version {version}, this build needs {required}: run `comanda migrate`"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +172,21 @@ mod tests {
     fn refuses_edited_or_future_migrations() {
         assert!(plan(&FILES, &[(1, "0000".into())]).is_err());
         assert!(plan(&FILES, &[(3, "x".into())]).is_err());
+    }
+
+    #[test]
+    fn serving_refuses_a_database_without_or_behind_this_builds_schema() {
+        assert!(require_current(Ok(Some(2)), &FILES).is_ok());
+        let behind = require_current(Ok(Some(1)), &FILES).unwrap_err().to_string();
+        assert!(
+            behind.contains("schema version 1, this build needs 2"),
+            "{behind}"
+        );
+        let empty = require_current(Ok(None), &FILES).unwrap_err().to_string();
+        assert!(empty.contains("schema version 0"), "{empty}");
+        let missing = require_current(Err(sqlx::Error::RowNotFound), &FILES)
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("no schema yet"), "{missing}");
     }
 }

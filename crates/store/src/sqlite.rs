@@ -162,19 +162,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options(url)?)
             .await?;
-        let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM comanda_migrations")
+        let recorded = sqlx::query_scalar("SELECT max(version) FROM comanda_migrations")
             .fetch_one(&pool)
-            .await
-            .map_err(|_| {
-                StoreError::Migration("the database has no schema yet: run `comanda migrate`".into())
-            })?;
-        let required = migrate::required_version(MIGRATIONS);
-        if version.unwrap_or(0) < required {
-            return Err(StoreError::Migration(format!(
-                "the database is at schema version {}, this build needs {required}: run `comanda migrate`",
-                version.unwrap_or(0)
-            )));
-        }
+            .await;
+        migrate::require_current(recorded, MIGRATIONS)?;
         Ok(Self {
             pool,
             sealer: std::sync::Arc::new(crate::sealing::FieldSealer::new(kms)),
