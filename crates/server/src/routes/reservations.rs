@@ -906,8 +906,7 @@ pub(crate) fn guest_scope(state: &AppState, id: Uuid, token: &str) -> Result<Ten
 /// The guest's own reservation, by the link in their confirmation (public; a wrong token is 404).
 #[utoipa::path(get, path = "/api/v1/reservations/{reservation}", tag = "reservations",
     params(("reservation" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 502, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn guest_view(
     State(state): State<AppState>,
     Path(id): Path<String>,
