@@ -68,45 +68,118 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::new(ProblemType::MalformedJson).detail("the request body is empty"));
     }
-    // Syntax first (with the position of the fault), then the shape, through [`Strict`].
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
-        let kind = match error.classify() {
-            serde_json::error::Category::Data => ProblemType::Validation,
-            _ => ProblemType::MalformedJson,
-        };
-        Problem::new(kind).field("$", error.to_string())
-    })?;
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(Strict(value));
-    parsed.map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." || path.is_empty() {
-            "$".to_owned()
+    // Syntax first (with the position of the fault, and no key twice in an object), then the shape, through
+    // [`Strict`].
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let Unique(value) = serde_path_to_error::deserialize(&mut reader).map_err(problem_at)?;
+    reader
+        .end()
+        .map_err(|error| Problem::new(ProblemType::MalformedJson).field("$", error.to_string()))?;
+    serde_path_to_error::deserialize(Strict(value)).map_err(problem_at)
+}
+
+/// The problem for a body that failed at `error`'s path, naming the field.
+fn problem_at(error: serde_path_to_error::Error<serde_json::Error>) -> Problem {
+    let path = error.path().to_string();
+    let field = if path == "." || path.is_empty() {
+        "$".to_owned()
+    } else {
+        path
+    };
+    let inner = error.into_inner();
+    let kind = match inner.classify() {
+        serde_json::error::Category::Data => ProblemType::Validation,
+        _ => ProblemType::MalformedJson,
+    };
+    let message = inner.to_string();
+    // A field the body type does not have (a misspelling, or one this version does not know; `deny_unknown_fields`),
+    // a required one that is missing, or a key written twice: serde reports these at the object around the field,
+    // so the problem names the field itself, with its full path.
+    if let Some((what, name)) = named_field(&message) {
+        let field = if field == "$" {
+            name.to_owned()
+        } else if field == name || field.ends_with(&format!(".{name}")) {
+            field
         } else {
-            path
+            format!("{field}.{name}")
         };
-        let inner = error.into_inner();
-        let kind = match inner.classify() {
-            serde_json::error::Category::Data => ProblemType::Validation,
-            _ => ProblemType::MalformedJson,
-        };
-        let message = inner.to_string();
-        // A field the body type does not have (a misspelling, or one this version does not know) is refused by
-        // `deny_unknown_fields`; the problem names it, with its full path, instead of the object around it.
-        if let Some(unknown) = unknown_field(&message) {
-            let field = if field == "$" {
-                unknown.to_owned()
-            } else if field == unknown || field.ends_with(&format!(".{unknown}")) {
-                field
-            } else {
-                format!("{field}.{unknown}")
-            };
-            return Problem::new(kind)
-                .detail(format!("unknown field `{field}`"))
-                .field(field, message);
+        return Problem::new(kind)
+            .detail(format!("{what} field `{field}`"))
+            .field(field, message);
+    }
+    // serde's message carries the position but never the value itself, so it is safe to echo.
+    Problem::new(kind).field(field, message)
+}
+
+/// A JSON value read as `serde_json::Value` reads it, except that an object naming the same key twice is refused:
+/// RFC 8259 (section 4) leaves such an object's meaning to the parser, which keeps one of the two silently, so the
+/// client could not know which value counted.
+struct Unique(serde_json::Value);
+
+impl<'de> de::Deserialize<'de> for Unique {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        serde_json::Number::from_f64(value)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| E::custom("a number JSON cannot hold"))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = seq.next_element()? {
+            items.push(item);
         }
-        // serde's message carries the position but never the value itself, so it is safe to echo.
-        Problem::new(kind).field(field, message)
-    })
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            let Unique(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
 }
 
 /// A parsed JSON value read the way the OpenAPI document describes it, where serde's JSON reader is looser:
@@ -270,9 +343,12 @@ impl<'de> de::MapAccess<'de> for StrictMap {
 }
 
 /// The name in serde's "unknown field `name`, expected …" message.
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split_once('`').map(|(name, _)| name)
+/// `("unknown", "tips")` for serde's "unknown field `tips`, expected …"; likewise "missing" and "duplicate".
+fn named_field(message: &str) -> Option<(&'static str, &str)> {
+    ["unknown", "missing", "duplicate"].into_iter().find_map(|what| {
+        let rest = message.strip_prefix(what)?.strip_prefix(" field `")?;
+        rest.split_once('`').map(|(name, _)| (what, name))
+    })
 }
 
 /// Query parameters; a bad one answers 400 naming it.
@@ -348,6 +424,27 @@ mod tests {
         assert_eq!(problem.detail.as_deref(), Some("unknown field `tips`"));
         let problem = parse_json::<Strict>(br#"{"owner": {"name": "Ana", "nmae": "x"}}"#).unwrap_err();
         assert_eq!(problem.errors[0].field, "owner.nmae");
+    }
+
+    #[test]
+    fn missing_and_repeated_fields_are_named_with_their_path() {
+        let problem = parse_json::<Body>(br#"{"owner": {"age": 30}}"#).unwrap_err();
+        assert_eq!(problem.status, 400);
+        assert_eq!(problem.errors[0].field, "owner.name");
+        assert_eq!(problem.detail.as_deref(), Some("missing field `owner.name`"));
+        let problem = parse_json::<Body>(br#"{}"#).unwrap_err();
+        assert_eq!(problem.errors[0].field, "owner");
+        // A key written twice is refused wherever it is, even where the type would accept either value.
+        let problem =
+            parse_json::<Strict>(br#"{"owner": {"name": "Ana"}, "tip": 1, "tip": 5000}"#).unwrap_err();
+        assert_eq!(problem.errors[0].field, "tip");
+        assert_eq!(problem.detail.as_deref(), Some("duplicate field `tip`"));
+        let problem = parse_json::<Strict>(br#"{"owner": {"name": "Ana", "name": "Bea"}}"#).unwrap_err();
+        assert_eq!(problem.errors[0].field, "owner.name");
+        let problem = parse_json::<serde_json::Value>(br#"[{"a": 1}, {"a": 1, "a": 2}]"#).unwrap_err();
+        assert_eq!(problem.errors[0].field, "[1].a");
+        // The same key in different objects is not a repeat.
+        assert!(parse_json::<serde_json::Value>(br#"[{"a": 1}, {"a": {"a": 2}}]"#).is_ok());
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
