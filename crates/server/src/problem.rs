@@ -3,9 +3,13 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use comanda_domain::payment::ShareError;
 use comanda_domain::{FieldError, ValidationErrors};
+use comanda_payments::StripeError;
 use comanda_store::StoreError;
 use serde::Serialize;
+
+use crate::payments::checkout::StartPaymentError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -265,6 +269,53 @@ impl ApiError {
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
         ApiError::Problem(Box::new(problem))
+    }
+}
+
+/// A share the bill cannot give: 409 `bill-covered` when it is (or is being) paid, 400 naming `tip` or `split`.
+impl From<ShareError> for ApiError {
+    fn from(error: ShareError) -> Self {
+        match error {
+            ShareError::BillCovered | ShareError::PartlyPaid | ShareError::ExceedsRemaining => {
+                Problem::new(ProblemType::BillCovered)
+                    .detail(error.to_string())
+                    .into()
+            }
+            ShareError::Tip => ValidationErrors::single("tip", error.to_string()).into(),
+            _ => ValidationErrors::single("split", error.to_string()).into(),
+        }
+    }
+}
+
+/// Stripe refused or did not answer: 502 `payment-provider`, with Stripe's own message for a card error (written
+/// for the cardholder) and a generic one otherwise.
+pub fn provider_error(error: &StripeError) -> ApiError {
+    tracing::warn!(%error, "payment provider refused");
+    let detail = match error {
+        StripeError::Api { message, .. } if error.is_card_error() => message.clone(),
+        _ => "the payment provider could not take this request; nothing was charged, try again".into(),
+    };
+    Problem::new(ProblemType::PaymentProvider).detail(detail).into()
+}
+
+impl From<StartPaymentError> for ApiError {
+    fn from(error: StartPaymentError) -> Self {
+        use StartPaymentError as E;
+        let detail = error.to_string();
+        match error {
+            E::AccountNotReady => Problem::new(ProblemType::PaymentsUnavailable)
+                .detail(detail)
+                .into(),
+            E::NoOpenBill | E::SessionGone => Problem::new(ProblemType::BusinessRule).detail(detail).into(),
+            E::Share(share) => share.into(),
+            E::AmountChanged(_) | E::Covered(_) => {
+                Problem::new(ProblemType::BillCovered).detail(detail).into()
+            }
+            E::NegativeTip | E::Unsettled(_) => ValidationErrors::single("tip", detail).into(),
+            E::KeyReused | E::NeverStarted => Problem::new(ProblemType::Conflict).detail(detail).into(),
+            E::Provider(stripe) => provider_error(&stripe),
+            E::Store(store) => store.into(),
+        }
     }
 }
 

@@ -189,6 +189,7 @@ pub(crate) fn payment_of(intent: &PaymentIntent) -> Option<Uuid> {
     intent.metadata.get("payment_id")?.parse().ok()
 }
 
+pub mod checkout;
 mod events;
 mod jobs;
 mod reconciliation;

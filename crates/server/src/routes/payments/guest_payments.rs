@@ -1,6 +1,7 @@
 //! Guests paying at the table by its token: a share of the bill and a tip, the payment's state, and giving it up.
 
 use super::*;
+use crate::payments::checkout::{StartPayment, start_payment};
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,18 +54,6 @@ pub struct CreatedPayment {
     pub publishable_key: String,
 }
 
-pub(crate) fn share_problem(error: ShareError) -> ApiError {
-    match error {
-        ShareError::BillCovered | ShareError::PartlyPaid | ShareError::ExceedsRemaining => {
-            Problem::new(ProblemType::BillCovered)
-                .detail(error.to_string())
-                .into()
-        }
-        ShareError::Tip => ValidationErrors::single("tip", error.to_string()).into(),
-        _ => ValidationErrors::single("split", error.to_string()).into(),
-    }
-}
-
 /// Starts paying part of the table's bill: the whole bill, an equal share, chosen lines (a shared line in
 /// fractions), or what is left, plus an optional tip. The share is held against the bill at once, so guests paying
 /// at the same moment can never cover more than the bill: a late one is told the bill is covered (409
@@ -84,174 +73,32 @@ pub async fn create_payment(
     headers: HeaderMap,
     ApiJson(request): ApiJson<PaymentRequest>,
 ) -> Result<(StatusCode, Json<CreatedPayment>), ApiError> {
-    let key = idempotency_key(&headers)?;
+    let idempotency_key = idempotency_key(&headers)?;
     let device = guest_device(&headers)?;
     let guest = resolve(&state, &token).await?;
     let service = service(&state)?;
-    let account = state
-        .store
-        .connected_account(&guest.scope)
-        .await?
-        .filter(|a| a.accepts_payments())
-        .ok_or_else(|| {
-            ApiError::from(
-                Problem::new(ProblemType::PaymentsUnavailable)
-                    .detail("this restaurant cannot take card payments yet; please pay the staff"),
-            )
-        })?;
-    let session = state
-        .store
-        .live_session(&guest.scope, guest.table.id)
-        .await?
-        .filter(|s| s.status == SessionStatus::Open)
-        .ok_or_else(|| {
-            ApiError::from(
-                Problem::new(ProblemType::BusinessRule).detail("this table has no open bill to pay"),
-            )
-        })?;
-    let balance = state.store.session_balance(&guest.scope, session.id).await?;
-    // Only a split by lines needs the orders themselves; every other split is computed from the balance.
-    let orders = match &request.split {
-        Split::Items { .. } => state.store.table_orders(&guest.scope, guest.table.id).await?,
-        _ => Vec::new(),
-    };
-    let line_total = |order: Uuid, line: u32| {
-        orders
-            .iter()
-            .filter(|o| o.id == order && o.status != OrderStatus::Cancelled)
-            .find_map(|o| o.lines.get(usize::try_from(line).ok()?))
-            .and_then(|l| l.bill_line().total().ok())
-    };
-    let share = share_amount(
-        &request.split,
-        &BillBalance {
-            total: balance.total,
-            remaining: balance.remaining,
-        },
-        line_total,
-    )
-    .map_err(share_problem)?;
-    if request.amount.is_some_and(|shown| shown != share.amount) {
-        return Err(Problem::new(ProblemType::BillCovered)
-            .detail(format!(
-                "the bill changed: this share is now {} (minor units); confirm the new amount",
-                share.amount
-            ))
-            .into());
-    }
-    let tip = Money::new(request.tip, share.currency)
-        .map_err(|_| ApiError::from(ValidationErrors::single("tip", "must not be negative")))?;
-    check_tip(share, tip).map_err(share_problem)?;
-    let settlement = settle(share, tip, service.fee_bp)
-        .map_err(|e| ApiError::from(ValidationErrors::single("tip", e.to_string())))?;
-    let now = state.clock.now();
     let body = serde_json::to_vec(&request).unwrap_or_default();
-    let payment = NewPayment {
-        id: Uuid::now_v7(),
-        venue_id: guest.venue.id.as_uuid(),
-        table_id: guest.table.id,
-        session_id: session.id,
-        split: request.split.clone(),
-        settlement,
-        charge_model: account.charge_model,
-        device,
-        idempotency_key: key,
-        request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
-            .as_ref()
-            .to_vec(),
-        tip_member: session.accepted_member,
-        whole_bill: request.split == Split::Full,
-        expires_at: now + service.hold,
-    };
-    let payment = match state.store.reserve_payment(&guest.scope, &payment, now).await? {
-        ReserveOutcome::Reserved(payment) => payment,
-        ReserveOutcome::Replayed(first) => {
-            let intent = match &first.payment_intent {
-                Some(id) => service
-                    .client
-                    .payment_intent(id)
-                    .await
-                    .map_err(|e| provider_error(&e))?,
-                None => {
-                    return Err(Problem::new(ProblemType::Conflict)
-                        .detail("this payment failed to start")
-                        .into());
-                }
-            };
-            return Ok((
-                StatusCode::CREATED,
-                Json(CreatedPayment {
-                    payment: PaymentView::from(&first),
-                    client_secret: intent.client_secret.unwrap_or_default(),
-                    publishable_key: service.publishable_key.clone(),
-                }),
-            ));
-        }
-        ReserveOutcome::KeyReused => {
-            return Err(Problem::new(ProblemType::Conflict)
-                .detail("this Idempotency-Key was used for another payment")
-                .into());
-        }
-        ReserveOutcome::Covered { remaining } => {
-            return Err(Problem::new(ProblemType::BillCovered)
-                .detail(format!(
-                    "the bill is already covered or being paid by someone else; {} (minor units) is left",
-                    remaining.amount
-                ))
-                .into());
-        }
-        ReserveOutcome::SessionGone => {
-            return Err(Problem::new(ProblemType::BusinessRule)
-                .detail("this table's bill was closed")
-                .into());
-        }
-    };
-    let metadata = [
-        ("payment_id", payment.id.to_string()),
-        ("partner_id", guest.scope.partner().to_string()),
-        ("venue_id", guest.venue.id.as_uuid().to_string()),
-        ("session_id", session.id.to_string()),
-    ];
-    let description = format!("{} — {}", guest.venue.name, guest.table.label);
-    let transfer_group = session.id.to_string();
-    let intent = NewPaymentIntent {
-        amount: settlement.charged.amount,
-        currency: settlement.charged.currency.code(),
-        transfer_group: &transfer_group,
-        metadata: &metadata,
-        description: &description,
-        destination: (account.charge_model == ChargeModel::DestinationCharges)
-            .then_some((account.stripe_account.as_str(), settlement.platform_fee.amount)),
-    };
-    let created = match service
-        .client
-        .create_payment_intent(&intent, &format!("intent-{}", payment.id))
-        .await
-    {
-        Ok(created) => created,
-        Err(error) => {
-            state
-                .store
-                .release_payment(
-                    &guest.scope,
-                    payment.id,
-                    PaymentStatus::Failed,
-                    "the provider refused it",
-                )
-                .await?;
-            return Err(provider_error(&error));
-        }
-    };
-    state
-        .store
-        .attach_intent(&guest.scope, payment.id, &created.id)
-        .await?;
-    announce_balance(&state, &guest.scope, payment.venue_id);
+    let started = start_payment(
+        &state,
+        service,
+        (&guest.scope, &guest.venue, &guest.table),
+        StartPayment {
+            split: &request.split,
+            tip: request.tip,
+            shown_amount: request.amount,
+            idempotency_key,
+            device,
+            request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
+                .as_ref()
+                .to_vec(),
+        },
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedPayment {
-            payment: PaymentView::from(&payment),
-            client_secret: created.client_secret.unwrap_or_default(),
+            payment: PaymentView::from(&started.payment),
+            client_secret: started.client_secret,
             publishable_key: service.publishable_key.clone(),
         }),
     ))

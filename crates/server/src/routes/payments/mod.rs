@@ -10,18 +10,12 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use comanda_domain::payment::{
-    BillBalance, ChargeModel, Settlement, ShareError, Split, check_tip, settle, share_amount,
-};
+use comanda_domain::payment::{ChargeModel, Settlement, Split};
 use comanda_domain::{Money, OrderStatus, PageRequest, ValidationErrors, collect_all};
-use comanda_payments::StripeError;
-use comanda_payments::stripe::{API_VERSION, Event, LinkKind, NewPaymentIntent};
+use comanda_payments::stripe::{API_VERSION, Event, LinkKind};
 use comanda_security::TenantScope;
 use comanda_store::StoreError;
-use comanda_store::ordering::SessionStatus;
-use comanda_store::payments::{
-    ApprovalKind, EventOutcome, NewPayment, NewRefund, Payment, PaymentStatus, Refund, ReserveOutcome,
-};
+use comanda_store::payments::{ApprovalKind, EventOutcome, NewRefund, Payment, PaymentStatus, Refund};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -44,14 +38,7 @@ pub(crate) fn service(state: &AppState) -> Result<&Arc<PaymentService>, ApiError
     })
 }
 
-pub(crate) fn provider_error(error: &StripeError) -> ApiError {
-    tracing::warn!(%error, "payment provider refused");
-    let detail = match error {
-        StripeError::Api { message, .. } if error.is_card_error() => message.clone(),
-        _ => "the payment provider could not take this request; nothing was charged, try again".into(),
-    };
-    Problem::new(ProblemType::PaymentProvider).detail(detail).into()
-}
+pub(crate) use crate::problem::provider_error;
 
 mod guest_payments;
 mod partner_money;

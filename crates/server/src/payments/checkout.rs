@@ -1,0 +1,195 @@
+//! A guest starting to pay part of the table's bill (`POST /api/v1/t/{token}/payments`): the use case behind the
+//! handler, which only parses the request and answers. Its refusals are [`StartPaymentError`], mapped to problem
+//! documents once, in `problem.rs`.
+//!
+//! The order matters for the money: the share is computed from the balance (`domain::payment::share_amount`), held
+//! against the bill in one store transaction (`reserve_payment`: parallel payers can never cover more than the bill),
+//! and only then is the PaymentIntent created at Stripe, under a key derived from the payment (`intent-{id}`), so a
+//! retried request never charges twice. A PaymentIntent Stripe refuses releases the hold at once.
+
+use comanda_domain::payment::{BillBalance, ChargeModel, ShareError, Split, check_tip, settle, share_amount};
+use comanda_domain::{Money, OrderStatus, Venue};
+use comanda_payments::StripeError;
+use comanda_payments::stripe::NewPaymentIntent;
+use comanda_security::TenantScope;
+use comanda_store::StoreError;
+use comanda_store::ordering::{SessionStatus, VenueTable};
+use comanda_store::payments::{NewPayment, Payment, PaymentStatus, ReserveOutcome};
+use uuid::Uuid;
+
+use super::PaymentService;
+use crate::app::AppState;
+
+/// What the guest asked for, as the handler parsed it.
+pub struct StartPayment<'a> {
+    pub split: &'a Split,
+    /// Minor units of the bill's currency.
+    pub tip: i64,
+    /// The share the guest was shown (minor units): a different share now is refused, never charged.
+    pub shown_amount: Option<i64>,
+    pub idempotency_key: Option<String>,
+    pub device: Option<String>,
+    /// SHA-256 of the request body: the same key with another body is refused.
+    pub request_hash: Vec<u8>,
+}
+
+/// A payment holding its share of the bill, and the client secret Stripe Elements confirms it with.
+pub struct StartedPayment {
+    pub payment: Payment,
+    pub client_secret: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartPaymentError {
+    #[error("this restaurant cannot take card payments yet; please pay the staff")]
+    AccountNotReady,
+    #[error("this table has no open bill to pay")]
+    NoOpenBill,
+    #[error(transparent)]
+    Share(#[from] ShareError),
+    #[error("the bill changed: this share is now {0} (minor units); confirm the new amount")]
+    AmountChanged(i64),
+    #[error("must not be negative")]
+    NegativeTip,
+    #[error("{0}")]
+    Unsettled(String),
+    #[error("this Idempotency-Key was used for another payment")]
+    KeyReused,
+    #[error("the bill is already covered or being paid by someone else; {0} (minor units) is left")]
+    Covered(i64),
+    #[error("this table's bill was closed")]
+    SessionGone,
+    #[error("this payment failed to start")]
+    NeverStarted,
+    #[error(transparent)]
+    Provider(StripeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Starts the payment, or answers the first one for a retried Idempotency-Key (its PaymentIntent read back).
+pub async fn start_payment(
+    state: &AppState,
+    service: &PaymentService,
+    (scope, venue, table): (&TenantScope, &Venue, &VenueTable),
+    request: StartPayment<'_>,
+) -> Result<StartedPayment, StartPaymentError> {
+    let account = state
+        .store
+        .connected_account(scope)
+        .await?
+        .filter(|a| a.accepts_payments())
+        .ok_or(StartPaymentError::AccountNotReady)?;
+    let session = state
+        .store
+        .live_session(scope, table.id)
+        .await?
+        .filter(|s| s.status == SessionStatus::Open)
+        .ok_or(StartPaymentError::NoOpenBill)?;
+    let balance = state.store.session_balance(scope, session.id).await?;
+    // Only a split by lines needs the orders themselves; every other split is computed from the balance.
+    let orders = match request.split {
+        Split::Items { .. } => state.store.table_orders(scope, table.id).await?,
+        _ => Vec::new(),
+    };
+    let line_total = |order: Uuid, line: u32| {
+        orders
+            .iter()
+            .filter(|o| o.id == order && o.status != OrderStatus::Cancelled)
+            .find_map(|o| o.lines.get(usize::try_from(line).ok()?))
+            .and_then(|l| l.bill_line().total().ok())
+    };
+    let bill = BillBalance {
+        total: balance.total,
+        remaining: balance.remaining,
+    };
+    let share = share_amount(request.split, &bill, line_total)?;
+    if request.shown_amount.is_some_and(|shown| shown != share.amount) {
+        return Err(StartPaymentError::AmountChanged(share.amount));
+    }
+    let tip = Money::new(request.tip, share.currency).map_err(|_| StartPaymentError::NegativeTip)?;
+    check_tip(share, tip)?;
+    let settlement =
+        settle(share, tip, service.fee_bp).map_err(|e| StartPaymentError::Unsettled(e.to_string()))?;
+    let now = state.clock.now();
+    let payment = NewPayment {
+        id: Uuid::now_v7(),
+        venue_id: venue.id.as_uuid(),
+        table_id: table.id,
+        session_id: session.id,
+        split: request.split.clone(),
+        settlement,
+        charge_model: account.charge_model,
+        device: request.device,
+        idempotency_key: request.idempotency_key,
+        request_hash: request.request_hash,
+        tip_member: session.accepted_member,
+        whole_bill: *request.split == Split::Full,
+        expires_at: now + service.hold,
+    };
+    let payment = match state.store.reserve_payment(scope, &payment, now).await? {
+        ReserveOutcome::Reserved(payment) => payment,
+        ReserveOutcome::Replayed(first) => {
+            let intent = first
+                .payment_intent
+                .as_deref()
+                .ok_or(StartPaymentError::NeverStarted)?;
+            let intent = service
+                .client
+                .payment_intent(intent)
+                .await
+                .map_err(StartPaymentError::Provider)?;
+            return Ok(StartedPayment {
+                payment: first,
+                client_secret: intent.client_secret.unwrap_or_default(),
+            });
+        }
+        ReserveOutcome::KeyReused => return Err(StartPaymentError::KeyReused),
+        ReserveOutcome::Covered { remaining } => return Err(StartPaymentError::Covered(remaining.amount)),
+        ReserveOutcome::SessionGone => return Err(StartPaymentError::SessionGone),
+    };
+    let metadata = [
+        ("payment_id", payment.id.to_string()),
+        ("partner_id", scope.partner().to_string()),
+        ("venue_id", venue.id.as_uuid().to_string()),
+        ("session_id", session.id.to_string()),
+    ];
+    let description = format!("{} — {}", venue.name, table.label);
+    let transfer_group = session.id.to_string();
+    let intent = NewPaymentIntent {
+        amount: settlement.charged.amount,
+        currency: settlement.charged.currency.code(),
+        transfer_group: &transfer_group,
+        metadata: &metadata,
+        description: &description,
+        destination: (account.charge_model == ChargeModel::DestinationCharges)
+            .then_some((account.stripe_account.as_str(), settlement.platform_fee.amount)),
+    };
+    let created = match service
+        .client
+        .create_payment_intent(&intent, &format!("intent-{}", payment.id))
+        .await
+    {
+        Ok(created) => created,
+        Err(error) => {
+            state
+                .store
+                .release_payment(
+                    scope,
+                    payment.id,
+                    PaymentStatus::Failed,
+                    "the provider refused it",
+                )
+                .await?;
+            return Err(StartPaymentError::Provider(error));
+        }
+    };
+    state.store.attach_intent(scope, payment.id, &created.id).await?;
+    state
+        .order_events
+        .announce(scope.partner().as_uuid(), payment.venue_id);
+    Ok(StartedPayment {
+        payment,
+        client_secret: created.client_secret.unwrap_or_default(),
+    })
+}
