@@ -139,6 +139,126 @@ impl BusinessCalendar {
     }
 }
 
+/// What one roll-up row holds for one venue and one UTC quarter-hour (docs/analytics.md, "When money counts"):
+/// money in minor units of the venue's currency, and counts. Adding rows adds each measure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Measures {
+    /// Orders placed and not cancelled: their totals, tax included.
+    pub gross: i64,
+    /// The tax contained in `gross`.
+    pub tax: i64,
+    /// The sales part of refunds that succeeded.
+    pub refunds: i64,
+    /// Tips of succeeded payments, minus the tip part of refunds.
+    pub tips: i64,
+    /// Succeeded payments, share plus tip.
+    pub collected: i64,
+    pub orders: i64,
+}
+
+impl Measures {
+    /// Gross minus tax minus the sales part of refunds.
+    pub fn net(&self) -> i64 {
+        self.gross - self.tax - self.refunds
+    }
+}
+
+impl std::ops::AddAssign for Measures {
+    fn add_assign(&mut self, other: Self) {
+        self.gross += other.gross;
+        self.tax += other.tax;
+        self.refunds += other.refunds;
+        self.tips += other.tips;
+        self.collected += other.collected;
+        self.orders += other.orders;
+    }
+}
+
+/// The roll-up key of `at`: its UTC quarter-hour. Every zone's offset is a multiple of 15 minutes, so this is also
+/// the start of a local quarter-hour, and lies in one local hour and one business day of any venue's calendar.
+pub fn utc_quarter(at: OffsetDateTime) -> OffsetDateTime {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let past = i64::from(at.minute() % 15) * 60 + i64::from(at.second());
+    at - time::Duration::seconds(past) - time::Duration::nanoseconds(i64::from(at.nanosecond()))
+}
+
+/// One bucket of a time series: where it starts (an instant), the business day it starts on, and its measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub start: OffsetDateTime,
+    pub day: time::Date,
+    pub measures: Measures,
+}
+
+/// A report read from roll-up rows `(UTC quarter-hour, measures)` of one venue.
+impl BusinessCalendar {
+    /// The instants business days `from` to `to` (inclusive) span, `[start, end)`: what a report reads.
+    pub fn range_bounds(&self, from: time::Date, to: time::Date) -> Option<(OffsetDateTime, OffsetDateTime)> {
+        Some((self.day_start(from)?, self.day_start(to.next_day()?)?))
+    }
+
+    /// The series over business days `from` to `to`: every bucket of the range in order, empty ones included, and
+    /// each row inside the range added to the one bucket holding it (rows outside are left out). Hourly buckets
+    /// are the local wall-clock hours that exist (a daylight-saving night has 23 or 25); weekly ones start on the
+    /// business day that is a Monday (the first may start at `from`).
+    pub fn series(
+        &self,
+        rows: &[(OffsetDateTime, Measures)],
+        from: time::Date,
+        to: time::Date,
+        granularity: Granularity,
+    ) -> Vec<Bucket> {
+        let Some((start, end)) = self.range_bounds(from, to) else {
+            return Vec::new();
+        };
+        let mut buckets: Vec<Bucket> = Vec::new();
+        let mut quarter = start;
+        while quarter < end {
+            let bucket_start = self.bucket_start(quarter, granularity).max(start);
+            if buckets.last().is_none_or(|b| b.start != bucket_start) {
+                buckets.push(Bucket {
+                    start: bucket_start,
+                    day: self.business_day(bucket_start),
+                    measures: Measures::default(),
+                });
+            }
+            quarter += time::Duration::minutes(15);
+        }
+        for (at, measures) in rows.iter().filter(|(at, _)| start <= *at && *at < end) {
+            let key = self.bucket_start(*at, granularity).max(start);
+            // Buckets are in ascending order of their start, one per start.
+            if let Ok(index) = buckets.binary_search_by(|b| b.start.cmp(&key)) {
+                buckets[index].measures += *measures;
+            }
+        }
+        buckets
+    }
+
+    /// Where the bucket of `granularity` holding `at` starts.
+    fn bucket_start(&self, at: OffsetDateTime, granularity: Granularity) -> OffsetDateTime {
+        match granularity {
+            Granularity::Hour => self.hour(at),
+            Granularity::Day => self.day_start(self.business_day(at)).unwrap_or(at),
+            Granularity::Week => {
+                let day = self.business_day(at);
+                let monday = day - time::Duration::days(i64::from(day.weekday().number_days_from_monday()));
+                self.day_start(monday).unwrap_or(at)
+            }
+        }
+    }
+
+    /// The hour × weekday heat map of the rows: `[weekday - 1][hour]`, weekday the business day's ISO weekday
+    /// (Monday = 1) and hour the local hour of day ([`BusinessCalendar::heat_cell`]).
+    pub fn heat_map(&self, rows: &[(OffsetDateTime, Measures)]) -> [[Measures; 24]; 7] {
+        let mut map = [[Measures::default(); 24]; 7];
+        for (at, measures) in rows {
+            let (weekday, hour) = self.heat_cell(*at);
+            map[usize::from(weekday - 1)][usize::from(hour)] += *measures;
+        }
+        map
+    }
+}
+
 /// Checks a report's range: `from` not after `to`, at most [`MAX_RANGE_DAYS`], and an hourly series at most
 /// [`MAX_HOURLY_DAYS`]; each refusal names its field.
 pub fn check_range(
@@ -181,6 +301,81 @@ mod tests {
         assert_eq!(bogota.hour(sale), datetime!(2026-12-05 02:00 UTC));
         assert_eq!(bogota.quarter_hour(datetime!(2026-12-05 02:44:59 UTC)), sale);
         assert_eq!(bogota.heat_cell(sale), (5, 21), "Friday, 21 h");
+    }
+
+    fn sale(gross: i64) -> Measures {
+        Measures {
+            gross,
+            orders: 1,
+            ..Measures::default()
+        }
+    }
+
+    #[test]
+    fn the_bogota_evening_sale_lands_on_its_day_hour_and_cell_in_every_report() {
+        let bogota = calendar("America/Bogota", 5);
+        let rows = [
+            (utc_quarter(datetime!(2026-12-05 02:31:10 UTC)), sale(1_890_000)),
+            (datetime!(2026-12-05 15:00 UTC), sale(500_000)),
+        ];
+        assert_eq!(rows[0].0, datetime!(2026-12-05 02:30 UTC));
+        let days = bogota.series(
+            &rows,
+            date!(2026 - 12 - 04),
+            date!(2026 - 12 - 05),
+            Granularity::Day,
+        );
+        assert_eq!(days.len(), 2);
+        assert_eq!(
+            (days[0].day, days[0].measures.gross),
+            (date!(2026 - 12 - 04), 1_890_000)
+        );
+        assert_eq!(
+            (days[1].day, days[1].measures.gross),
+            (date!(2026 - 12 - 05), 500_000)
+        );
+        let hours = bogota.series(
+            &rows,
+            date!(2026 - 12 - 04),
+            date!(2026 - 12 - 04),
+            Granularity::Hour,
+        );
+        assert_eq!(hours.len(), 24);
+        let evening = hours.iter().find(|b| b.measures.orders == 1).unwrap();
+        assert_eq!(evening.start, datetime!(2026-12-05 02:00 UTC), "21:00 Bogotá");
+        assert_eq!(bogota.heat_map(&rows)[4][21].gross, 1_890_000, "Friday, 21 h");
+    }
+
+    #[test]
+    fn a_daylight_saving_day_has_its_own_number_of_hours() {
+        let new_york = calendar("America/New_York", 5);
+        let hours = |day| new_york.series(&[], day, day, Granularity::Hour).len();
+        assert_eq!(
+            hours(date!(2026 - 03 - 07)),
+            23,
+            "spring forward in the small hours of the 8th"
+        );
+        assert_eq!(
+            hours(date!(2026 - 10 - 31)),
+            25,
+            "fall back in the small hours of November 1"
+        );
+        assert_eq!(hours(date!(2026 - 06 - 01)), 24);
+        let weeks = new_york.series(
+            &[],
+            date!(2026 - 06 - 03),
+            date!(2026 - 06 - 15),
+            Granularity::Week,
+        );
+        let starts: Vec<_> = weeks.iter().map(|b| b.day).collect();
+        assert_eq!(
+            starts,
+            [
+                date!(2026 - 06 - 03),
+                date!(2026 - 06 - 08),
+                date!(2026 - 06 - 15)
+            ]
+        );
     }
 
     #[test]
@@ -260,6 +455,53 @@ mod tests {
     }
 
     proptest! {
+
+        /// Whatever the rows, zone, day-start and granularity: buckets are in order and meet, each row in the range
+        /// is counted once in the bucket holding it, nothing outside is counted, and the heat map holds every row.
+        #[test]
+        fn every_row_in_range_is_counted_once_in_its_bucket(
+            offsets in prop::collection::vec((0i64..40 * 96, 1i64..1_000_000), 0..60),
+            zone in prop::sample::select(vec!["America/Bogota", "America/New_York", "Europe/Madrid", "Asia/Kathmandu"]),
+            day_start in 0u8..=MAX_DAY_START_HOUR,
+            granularity in prop::sample::select(vec![Granularity::Hour, Granularity::Day, Granularity::Week]),
+            span in 0i64..30,
+        ) {
+            let calendar = calendar(zone, day_start);
+            let first = datetime!(2026-02-20 00:00 UTC);
+            let rows: Vec<_> = offsets
+                .iter()
+                .map(|(q, gross)| (first + time::Duration::minutes(15 * q), sale(*gross)))
+                .collect();
+            let (from, to) = (date!(2026 - 03 - 01), date!(2026 - 03 - 01) + time::Duration::days(span));
+            let buckets = calendar.series(&rows, from, to, granularity);
+            let (start, end) = calendar.range_bounds(from, to).unwrap();
+            prop_assert_eq!(buckets.first().map(|b| b.start), Some(start));
+            prop_assert!(buckets.windows(2).all(|w| w[0].start < w[1].start));
+            let inside: Vec<_> = rows.iter().filter(|(at, _)| start <= *at && *at < end).collect();
+            let mut counted = Measures::default();
+            for bucket in &buckets {
+                counted += bucket.measures;
+            }
+            let mut expected = Measures::default();
+            for (_, m) in &inside {
+                expected += *m;
+            }
+            prop_assert_eq!(counted, expected);
+            for (at, _) in &inside {
+                let holder = buckets.iter().rposition(|b| b.start <= *at).unwrap();
+                prop_assert_eq!(buckets[holder].start, calendar.bucket_start(*at, granularity).max(start));
+                prop_assert!(buckets.get(holder + 1).is_none_or(|next| *at < next.start));
+            }
+            let mut heat = Measures::default();
+            for row in calendar.heat_map(&rows).iter().flatten() {
+                heat += *row;
+            }
+            let mut all = Measures::default();
+            for (_, m) in &rows {
+                all += *m;
+            }
+            prop_assert_eq!(heat, all);
+        }
         /// Every instant lies in its business day's bounds, consecutive days meet exactly, and buckets start at a
         /// local mark no later than the instant and less than a bucket before it; in zones with daylight saving and
         /// with half- and three-quarter-hour offsets.
