@@ -170,6 +170,11 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   await settings.screenshot({ path: artifactPath('booking-settings.png'), fullPage: true });
   const saved = await call('GET', `/api/v1/venues/${venue.id}/booking-policy`, undefined, token);
   assert.deepEqual([saved.policy.deposit_per_cover, saved.policy.cancellation_cutoff_hours], [{ amount: 2_000_000, currency: 'COP' }, 24]);
+  assert.deepEqual(saved.combinations.map((c) => c.tables.length), [2]);
+  // A combination declared by mistake is withdrawn from the same list.
+  await settings.locator('#combinations li button').click();
+  await settings.waitForFunction(() => document.querySelectorAll('#combinations li').length === 0);
+  assert.deepEqual((await call('GET', `/api/v1/venues/${venue.id}/booking-policy`, undefined, token)).combinations, []);
 
   const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
   const guest = await phone.newPage();

@@ -938,9 +938,20 @@ pages.bookingSettings = async () => {
   const labelOf = (id) => (tables.find((t) => t.id === id) || { label: '?' }).label;
   const showCombinations = async () => {
     const setup = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/booking-policy`).catch(() => ({ combinations: [] }));
-    $('#combinations').replaceChildren(...setup.combinations.map((ids) => {
+    $('#combinations').replaceChildren(...setup.combinations.map((combination) => {
       const row = document.createElement('li');
-      row.textContent = ids.map(labelOf).join(' + ');
+      const name = combination.tables.map(labelOf).join(' + ');
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'secondary';
+      remove.textContent = english ? 'Remove' : 'Quitar';
+      remove.setAttribute('aria-label', `${english ? 'Remove' : 'Quitar'} ${name}`);
+      remove.addEventListener('click', async () => {
+        remove.disabled = true;
+        await authed('DELETE', `/api/v1/venues/${encodeURIComponent(venue)}/table-combinations/${encodeURIComponent(combination.id)}`).catch(() => null);
+        await showCombinations();
+      });
+      row.append(`${name} `, remove);
       return row;
     }));
   };

@@ -268,6 +268,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(payments::tips))
         .routes(routes!(reservations::put_policy, reservations::get_policy))
         .routes(routes!(reservations::add_combination))
+        .routes(routes!(reservations::remove_combination))
         .routes(routes!(reservations::put_table_booking))
         .routes(routes!(waitlist::join, waitlist::day))
         .routes(routes!(waitlist::leave))

@@ -263,6 +263,24 @@ pub trait ReservationStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Uuid>;
 
+    /// The venue's declared combinations, `(id, tables)` in the order they were declared.
+    async fn table_combinations(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+    ) -> StoreResult<Vec<(Uuid, Vec<Uuid>)>>;
+
+    /// Withdraws a declared combination: later bookings are no longer offered it (bookings that hold it keep their
+    /// tables). `NotFound` when the venue has no such combination.
+    async fn remove_table_combination(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        combination: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
     /// A table's reservation settings: the smallest party it is given to, and whether the public widget offers it.
     /// `NotFound` for another tenant's table.
     async fn set_table_booking(

@@ -153,7 +153,21 @@ async fn read_floor(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
         })
     })
     .collect::<StoreResult<Vec<_>>>()?;
-    let combinations = sqlx::query("SELECT tables FROM table_combinations WHERE partner_id = $1 AND venue_id = $2")
+    let combinations = read_combinations(conn, partner, venue)
+        .await?
+        .into_iter()
+        .map(|(_, tables)| tables)
+        .collect();
+    Ok(Floor { tables, combinations })
+}
+
+/// The venue's combinations with their ids, in the order they were declared.
+async fn read_combinations(
+    conn: &mut Conn,
+    partner: PartnerId,
+    venue: Uuid,
+) -> StoreResult<Vec<(Uuid, Vec<Uuid>)>> {
+    sqlx::query("SELECT id, tables FROM table_combinations WHERE partner_id = $1 AND venue_id = $2 ORDER BY id")
         .bind(h(partner.as_uuid()))
         .bind(h(venue))
         .fetch_all(&mut *conn)
@@ -161,10 +175,11 @@ async fn read_floor(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
         .iter()
         .map(|row| {
             let tables: String = row.try_get("tables")?;
-            serde_json::from_str(&tables).map_err(|e| StoreError::Config(format!("table combination: {e}")))
+            let tables = serde_json::from_str(&tables)
+                .map_err(|e| StoreError::Config(format!("table combination: {e}")))?;
+            Ok((uuid_col(row, "id")?, tables))
         })
-        .collect::<StoreResult<Vec<Vec<Uuid>>>>()?;
-    Ok(Floor { tables, combinations })
+        .collect()
 }
 
 /// The bookings holding the venue's tables between `from` and `until`, leaving out `except` (a booking being moved).
@@ -327,6 +342,33 @@ impl ReservationStore for Engine {
         insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    async fn table_combinations(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<(Uuid, Vec<Uuid>)>> {
+        read_combinations(&mut *self.reading(scope).await?, scope.partner(), venue).await
+    }
+
+    async fn remove_table_combination(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        combination: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let removed = sqlx::query("DELETE FROM table_combinations WHERE partner_id = $1 AND venue_id = $2 AND id = $3")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(venue))
+            .bind(h(combination))
+            .execute(&mut *tx)
+            .await?;
+        if removed.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(combination), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn set_table_booking(

@@ -117,7 +117,10 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/venues/{venue}/waitlist")
         | ("POST", "/api/v1/reservations/{reservation}/transitions") => Staff(Permission::ManageReservations),
         ("PUT", "/api/v1/venues/{venue}/booking-policy" | "/api/v1/tables/{table}/booking")
-        | ("POST", "/api/v1/venues/{venue}/table-combinations") => Staff(Permission::ManageVenues),
+        | ("POST", "/api/v1/venues/{venue}/table-combinations")
+        | ("DELETE", "/api/v1/venues/{venue}/table-combinations/{combination}") => {
+            Staff(Permission::ManageVenues)
+        }
         _ => return None,
     })
 }

@@ -124,9 +124,8 @@ pub struct BookingSetup {
     /// Whether the venue takes reservations (it does once a policy is saved).
     pub taking_reservations: bool,
     pub policy: Option<BookingPolicy>,
-    /// The tables the venue declared may be joined, each combination by its tables' ids.
-    #[schema(value_type = Vec<Vec<uuid::Uuid>>)]
-    pub combinations: Vec<Vec<String>>,
+    /// The tables the venue declared may be joined, in the order they were declared.
+    pub combinations: Vec<CombinationView>,
 }
 
 /// The venue's booking policy, or none while it takes no reservations.
@@ -144,16 +143,13 @@ pub async fn get_policy(
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
         .await?;
     let policy = state.store.booking_policy(&caller.scope, venue).await?;
-    // The floor as bookings see it (an empty window: no holdings are needed here).
-    let now = state.clock.now();
-    let combinations = match state.store.booking_view(&caller.scope, venue, now, now).await? {
-        Some((_, _, floor, _)) => floor
-            .combinations
-            .iter()
-            .map(|tables| tables.iter().map(Uuid::to_string).collect())
-            .collect(),
-        None => Vec::new(),
-    };
+    let combinations = state
+        .store
+        .table_combinations(&caller.scope, venue)
+        .await?
+        .into_iter()
+        .map(|(id, tables)| CombinationView::new(id, &tables))
+        .collect();
     Ok(Json(BookingSetup {
         taking_reservations: policy.is_some(),
         policy,
@@ -228,8 +224,19 @@ pub struct CombinationRequest {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CombinationView {
+    #[schema(value_type = uuid::Uuid)]
     pub id: String,
+    #[schema(value_type = Vec<uuid::Uuid>)]
     pub tables: Vec<String>,
+}
+
+impl CombinationView {
+    fn new(id: Uuid, tables: &[Uuid]) -> Self {
+        Self {
+            id: id.to_string(),
+            tables: tables.iter().map(Uuid::to_string).collect(),
+        }
+    }
 }
 
 /// Declares tables that may be joined for a large party (the booking engine offers the combination when no single
@@ -289,13 +296,32 @@ pub async fn add_combination(
             other => other.into(),
         })?;
     state.availability.changed(venue);
-    Ok((
-        StatusCode::CREATED,
-        Json(CombinationView {
-            id: id.to_string(),
-            tables: tables.iter().map(Uuid::to_string).collect(),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(CombinationView::new(id, &tables))))
+}
+
+/// Withdraws a declared combination: bookings are no longer offered it, and bookings that already hold its tables
+/// keep them. 404 for a combination the venue does not have.
+#[utoipa::path(delete, path = "/api/v1/venues/{venue}/table-combinations/{combination}", tag = "reservations",
+    security(("bearer" = [])), params(("venue" = String, Path), ("combination" = String, Path)), responses(
+        (status = 204, description = "withdrawn"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn remove_combination(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path((venue, combination)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (venue, combination) = (path_id(&venue)?, path_id(&combination)?);
+    let audit = caller
+        .audit(&ctx, "table_combination.removed")
+        .detail(format!("venue={venue}"));
+    state
+        .store
+        .remove_table_combination(&caller.scope, venue, combination, &audit, state.clock.now())
+        .await?;
+    state.availability.changed(venue);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -392,6 +392,37 @@ pub async fn pacing_refuses_covers_beyond_the_window_cap_on_free_tables(engine: 
     let mut expected = vec![v.tables[3].clone(), v.tables[4].clone()];
     expected.sort();
     assert_eq!(tables, expected, "the combination claims both tables");
+
+    // The owner withdraws the combination: it is listed with its id until then, and a party of seven is refused
+    // again afterwards, while the booking that holds both tables keeps them.
+    let policy_path = format!("/api/v1/venues/{}/booking-policy", v.venue);
+    let setup = call(&server, "GET", &policy_path, Some(&v.owner), None).await;
+    assert_eq!(
+        setup.body["combinations"][0]["id"], joined.body["id"],
+        "{}",
+        setup.body
+    );
+    let removal = format!(
+        "/api/v1/venues/{}/table-combinations/{}",
+        v.venue,
+        joined.body["id"].as_str().unwrap()
+    );
+    let removed = call(&server, "DELETE", &removal, Some(&v.owner), None).await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    let setup = call(&server, "GET", &policy_path, Some(&v.owner), None).await;
+    assert_eq!(setup.body["combinations"], json!([]), "{}", setup.body);
+    let again = call(&server, "DELETE", &removal, Some(&v.owner), None).await;
+    assert_eq!(again.status, 404, "{}", again.body);
+    let next_evening = format!("{}T02:30:00Z", date + time::Duration::days(2));
+    let seven_more = book(&server, &v.venue, booking(&next_evening, 7)).await;
+    assert_eq!(seven_more.status, 409, "{}", seven_more.body);
+    assert_eq!(
+        day(&server, &v, date).await.last().unwrap()["tables"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_written(engine: Engine) {

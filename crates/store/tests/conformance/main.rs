@@ -86,6 +86,7 @@ conformance!(
     claims_refuse_a_second_booking_of_a_table_at_an_overlapping_time,
     a_deposit_moves_once_from_awaited_to_settled,
     an_offer_holds_its_table_until_it_expires,
+    a_table_combination_is_withdrawn_once_and_only_by_its_venue,
 );
 
 mod sqlite_walls {

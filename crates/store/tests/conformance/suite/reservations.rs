@@ -1,5 +1,6 @@
 //! Reservations: the claim rows' own refusal of a double booking (whatever the rule above them decided), a deposit
-//! moving once from awaited to settled, and a waitlist offer holding its table until it expires.
+//! moving once from awaited to settled, a waitlist offer holding its table until it expires, and a table combination
+//! withdrawn once, by its own venue only.
 
 use super::*;
 
@@ -394,4 +395,44 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
         .await
         .unwrap();
     assert!(matches!(free, BookOutcome::Created(_)), "{free:?}");
+}
+
+pub async fn a_table_combination_is_withdrawn_once_and_only_by_its_venue(store: &dyn Store) {
+    let (scope, venue, first) = booking_floor(store, "Combinaciones").await;
+    let second = store
+        .create_table(&scope, venue, "Mesa 2", 4, &change(), NOW)
+        .await
+        .unwrap()
+        .id;
+    let id = store
+        .add_table_combination(&scope, venue, &[first, second], &change(), NOW)
+        .await
+        .unwrap();
+    let listed = store.table_combinations(&scope, venue).await.unwrap();
+    assert_eq!(listed, vec![(id, vec![first, second])]);
+    // Another partner, or another venue of the same partner, cannot withdraw it.
+    let (other, other_venue, _) = booking_floor(store, "Otro").await;
+    let refused = store
+        .remove_table_combination(&other, venue, id, &change(), NOW)
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    let refused = store
+        .remove_table_combination(&scope, other_venue, id, &change(), NOW)
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    store
+        .remove_table_combination(&scope, venue, id, &change(), NOW)
+        .await
+        .unwrap();
+    assert!(store.table_combinations(&scope, venue).await.unwrap().is_empty());
+    let (_, _, floor, _) = store
+        .booking_view(&scope, venue, NOW, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(floor.combinations.is_empty(), "bookings are no longer offered it");
+    let again = store
+        .remove_table_combination(&scope, venue, id, &change(), NOW)
+        .await;
+    assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
 }
