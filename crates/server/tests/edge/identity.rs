@@ -478,6 +478,23 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     let session_b = sessions_b.body["items"][0]["id"].as_str().unwrap().to_owned();
     let money_b = crate::payments::payment_refund_and_approval(&server, &b).await;
     let reservation_b = crate::reservations::a_booking_at(&server, &b.owner, &b.venue).await;
+    let second_table_b = post(
+        &server,
+        &format!("/api/v1/venues/{}/tables", b.venue),
+        Some(&b.owner),
+        json!({"label": "B2", "seats": 2}),
+    )
+    .await;
+    assert_eq!(second_table_b.status, 201, "{}", second_table_b.body);
+    let combination_b = post(
+        &server,
+        &format!("/api/v1/venues/{}/table-combinations", b.venue),
+        Some(&b.owner),
+        json!({"tables": [b.table.clone(), second_table_b.body["id"].as_str().unwrap()]}),
+    )
+    .await;
+    assert_eq!(combination_b.status, 201, "{}", combination_b.body);
+    let combination_b = combination_b.body["id"].as_str().unwrap().to_owned();
     let ids_of_b = |param: &str| -> Vec<String> {
         match param {
             "id" => vec![server_b.clone(), owner_b.clone()],
@@ -491,6 +508,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
             "refund" => vec![money_b.refund.clone()],
             "approval" => vec![money_b.approval.clone()],
             "reservation" => vec![reservation_b.clone()],
+            "combination" => vec![combination_b.clone()],
             other => panic!("no id of B for path parameter {{{other}}}: add one so the route is covered"),
         }
     };
