@@ -31,12 +31,11 @@ fn staff_from_row(row: &DbRow) -> StoreResult<StaffMember> {
             role: role_from(&role)?,
             payout_authority: row.try_get("payout_authority")?,
         },
-        totp_enabled: row
-            .try_get::<Option<OffsetDateTime>, _>("totp_confirmed_at")?
-            .is_some(),
-        sessions_revoked_at: row.try_get("sessions_revoked_at")?,
+        // Read through a simple query on PostgreSQL (`member_in_session`): instants go through `opt_instant_col`.
+        totp_enabled: opt_instant_col(row, "totp_confirmed_at")?.is_some(),
+        sessions_revoked_at: opt_instant_col(row, "sessions_revoked_at")?,
         credential_generation: row.try_get("credential_generation")?,
-        created_at: row.try_get("created_at")?,
+        created_at: opt_instant_col(row, "created_at")?.ok_or_else(|| corrupt("created_at", "missing"))?,
     })
 }
 

@@ -247,6 +247,30 @@ pub(crate) mod kit {
         Ok(row.try_get(column)?)
     }
 
+    /// An optional instant, also from a simple query's text result. sqlx 0.9 decodes a text `timestamptz` only when
+    /// PostgreSQL prints a fraction: it appends `.0` after the offset of `2026-12-05 02:30:00+00`, and the parse fails
+    /// (sqlx issue #2707 is the same fault for `time`). An instant on a whole second is then unreadable, and a
+    /// member whose second factor was confirmed on one could not be signed in at all; here the text is parsed with
+    /// the fraction optional.
+    pub(crate) fn opt_instant_col(row: &DbRow, column: &str) -> StoreResult<Option<time::OffsetDateTime>> {
+        use sqlx::postgres::PgValueFormat;
+        use sqlx::{Row as _, ValueRef as _};
+        let raw = row.try_get_raw(column)?;
+        if raw.is_null() || raw.format() == PgValueFormat::Binary {
+            return Ok(row.try_get(column)?);
+        }
+        let text = raw
+            .as_str()
+            .map_err(|e| crate::StoreError::Config(format!("{column}: {e}")))?;
+        let format = time::macros::format_description!(
+            version = 2,
+            "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][optional [:[offset_minute]]]"
+        );
+        time::OffsetDateTime::parse(text, format)
+            .map(Some)
+            .map_err(|_| corrupt(column, text))
+    }
+
     /// The rows a decision depends on are locked until the transaction ends.
     macro_rules! locking {
         ($sql:literal) => {
@@ -307,6 +331,39 @@ mod tests {
             after, None,
             "after an error the connection is idle, outside any transaction"
         );
+    }
+
+    /// A simple query's text instants on a whole second, with a fraction, in another zone and NULL all decode to
+    /// the instant they are (sqlx alone refuses the first).
+    #[tokio::test]
+    async fn instants_read_as_text_decode_with_or_without_a_fraction() {
+        use time::macros::datetime;
+        let db = PgTestDatabase::create().await;
+        let store = PgStore::connect(&db.app_url(), 1, None).await.unwrap();
+        let scope = TenantScope::for_new_partner();
+        let rows = store
+            .read_as_tenant(
+                &scope,
+                "SET LOCAL TimeZone = 'America/Bogota'; SELECT TIMESTAMPTZ '2026-12-05 02:30:00+00' AS whole,
+                        TIMESTAMPTZ '2026-12-05 02:30:00.000123+00' AS fraction,
+                        TIMESTAMPTZ '2026-12-05 02:30:00+05:45' AS kathmandu, NULL::timestamptz AS none",
+            )
+            .await
+            .unwrap();
+        let row = rows.last().unwrap();
+        assert_eq!(
+            kit::opt_instant_col(row, "whole").unwrap(),
+            Some(datetime!(2026-12-05 02:30 UTC))
+        );
+        assert_eq!(
+            kit::opt_instant_col(row, "fraction").unwrap(),
+            Some(datetime!(2026-12-05 02:30:00.000123 UTC))
+        );
+        assert_eq!(
+            kit::opt_instant_col(row, "kathmandu").unwrap(),
+            Some(datetime!(2026-12-04 20:45 UTC))
+        );
+        assert_eq!(kit::opt_instant_col(row, "none").unwrap(), None);
     }
 
     /// Migration 0010 on a database with kitchen events: every number already given out stays (a display resuming

@@ -206,6 +206,11 @@ pub(crate) mod kit {
             .map(Hyphenated::into_uuid))
     }
 
+    /// An optional instant (stored as text by sqlx).
+    pub(crate) fn opt_instant_col(row: &DbRow, column: &str) -> StoreResult<Option<time::OffsetDateTime>> {
+        Ok(row.try_get(column)?)
+    }
+
     /// No row lock: the write transaction already holds the database's only write lock.
     macro_rules! locking {
         ($sql:literal) => {
