@@ -132,6 +132,12 @@ impl BusinessCalendar {
         self.bucket(at, 60)
     }
 
+    /// `at` with the venue's UTC offset at that instant (how a report labels a bucket: `2026-12-04T21:00:00-05:00`).
+    pub fn with_local_offset(&self, at: OffsetDateTime) -> OffsetDateTime {
+        let seconds = self.zone.to_offset(timestamp(at)).seconds();
+        time::UtcOffset::from_whole_seconds(seconds).map_or(at, |offset| at.to_offset(offset))
+    }
+
     /// The heat map's cell: the business day's ISO weekday (Monday = 1) and the local hour of day (0–23).
     pub fn heat_cell(&self, at: OffsetDateTime) -> (u8, u8) {
         let weekday = self.business_day(at).weekday().number_from_monday();
@@ -301,6 +307,8 @@ mod tests {
         assert_eq!(bogota.hour(sale), datetime!(2026-12-05 02:00 UTC));
         assert_eq!(bogota.quarter_hour(datetime!(2026-12-05 02:44:59 UTC)), sale);
         assert_eq!(bogota.heat_cell(sale), (5, 21), "Friday, 21 h");
+        let local = bogota.with_local_offset(bogota.hour(sale));
+        assert_eq!((local.hour(), local.offset().whole_hours()), (21, -5));
     }
 
     fn sale(gross: i64) -> Measures {

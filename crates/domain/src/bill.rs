@@ -88,6 +88,28 @@ pub enum BillError {
     Currency,
 }
 
+/// The tax contained in `taxed_gross`, a tax-included sum of taxed lines: `gross × rate ÷ (1 + rate)`, rounded half
+/// up to the minor unit (the impuesto al consumo and VAT are included in Colombian menu prices, never added on top).
+pub fn contained_tax(taxed_gross: Money, regime: TaxRegime) -> Result<Money, MoneyError> {
+    let rate = i128::from(regime.rate_bp);
+    let contained = (i128::from(taxed_gross.amount) * rate * 2 + (10_000 + rate)) / (2 * (10_000 + rate));
+    Money::new(
+        i64::try_from(contained).map_err(|_| MoneyError::Overflow)?,
+        taxed_gross.currency,
+    )
+}
+
+/// The tax one order contains, computed as its bill would be on its own (docs/analytics.md, "Tax"): the contained
+/// tax of the sum of its taxed lines. Zero when nothing is taxed.
+pub fn order_tax(lines: &[BillLine], regime: TaxRegime, currency: Currency) -> Result<Money, MoneyError> {
+    let totals = lines
+        .iter()
+        .filter(|line| line.taxed)
+        .map(BillLine::total)
+        .collect::<Result<Vec<_>, _>>()?;
+    contained_tax(Money::sum(currency, totals)?, regime)
+}
+
 /// Prices a bill. `suggestion_bp` is clamped to the legal maximum.
 pub fn compute_bill(
     currency: Currency,
@@ -112,12 +134,7 @@ pub fn compute_bill(
     let mut taxes = Vec::new();
     let mut tax_total = Money::zero(currency);
     if regime.rate_bp > 0 && taxed_gross.amount > 0 {
-        let rate = i128::from(regime.rate_bp);
-        let contained = (i128::from(taxed_gross.amount) * rate * 2 + (10_000 + rate)) / (2 * (10_000 + rate));
-        let amount = Money::new(
-            i64::try_from(contained).map_err(|_| MoneyError::Overflow)?,
-            currency,
-        )?;
+        let amount = contained_tax(taxed_gross, regime)?;
         tax_total = tax_total.checked_add(amount)?;
         taxes.push(TaxLine {
             kind: regime.kind,
@@ -313,6 +330,8 @@ mod tests {
             let exact_times_denominator = i128::from(taxed) * i128::from(rate);
             let denominator = 10_000 + i128::from(rate);
             prop_assert!((i128::from(tax) * denominator - exact_times_denominator).abs() * 2 <= denominator);
+            // An order's own tax (analytics) is what its bill alone would contain.
+            prop_assert_eq!(order_tax(&lines, regime, Currency::COP).unwrap().amount, tax);
         }
 
         #[test]

@@ -13,6 +13,21 @@ pub struct Money {
     pub currency: Currency,
 }
 
+/// A signed amount of minor units written in major units with the currency's minor digits and a decimal point, the
+/// way a spreadsheet reads a number in any locale: `1890000` COP is `"18900.00"`, `-5` COP is `"-0.05"`, and a
+/// currency without minor units has no point. For reports, whose sums may be negative (a day of refunds).
+pub fn decimal_text(minor: i64, currency: Currency) -> String {
+    let digits = u32::from(currency.minor_unit_digits());
+    let sign = if minor < 0 { "-" } else { "" };
+    let magnitude = minor.unsigned_abs();
+    if digits == 0 {
+        return format!("{sign}{magnitude}");
+    }
+    let factor = 10u64.pow(digits);
+    let width = digits as usize;
+    format!("{sign}{}.{:0width$}", magnitude / factor, magnitude % factor)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     #[error("amount out of range")]
@@ -95,6 +110,14 @@ impl Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_write_major_units_with_the_currency_digits() {
+        assert_eq!(decimal_text(1_890_000, Currency::COP), "18900.00");
+        assert_eq!(decimal_text(-5, Currency::COP), "-0.05");
+        assert_eq!(decimal_text(0, Currency::COP), "0.00");
+        assert_eq!(decimal_text(i64::MIN, Currency::COP), "-92233720368547758.08");
+    }
 
     #[test]
     fn arithmetic_is_checked() {

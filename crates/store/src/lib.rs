@@ -8,6 +8,7 @@
 
 #[macro_use]
 mod records;
+pub mod analytics;
 pub mod audit;
 pub mod backup_runs;
 mod error;
@@ -17,6 +18,7 @@ pub mod ordering;
 pub mod payments;
 mod pooling;
 pub mod postgres;
+mod postgres_analytics;
 mod postgres_audit;
 mod postgres_identity;
 mod postgres_ordering;
@@ -28,6 +30,7 @@ pub mod reservations;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 pub mod sealing;
 pub mod sqlite;
+mod sqlite_analytics;
 mod sqlite_audit;
 mod sqlite_identity;
 mod sqlite_ordering;
@@ -110,6 +113,7 @@ pub trait Store:
     + privacy::PrivacyStore
     + reservations::ReservationStore
     + backup_runs::BackupRunStore
+    + analytics::AnalyticsStore
     + std::fmt::Debug
 {
     fn engine(&self) -> Engine;

@@ -45,6 +45,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0017", 17, "reservations"),
             crate::migrate::migration!($engine, "0018", 18, "reservation_deposits"),
             crate::migrate::migration!($engine, "0019", 19, "waitlist"),
+            crate::migrate::migration!($engine, "0020", 20, "sales_rollups"),
         ]
     };
 }

@@ -67,6 +67,8 @@ pub struct Order {
     pub status: OrderStatus,
     pub lines: Vec<PricedLine>,
     pub subtotal: Money,
+    /// The tax contained in `subtotal` (`comanda_domain::bill::order_tax`), what analytics counts as this order's.
+    pub tax: Money,
     pub cancel_reason: Option<String>,
     pub placed_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -79,6 +81,8 @@ pub struct NewOrder {
     pub table_id: Uuid,
     pub lines: Vec<PricedLine>,
     pub subtotal: Money,
+    /// The tax contained in `subtotal`.
+    pub tax: Money,
     pub idempotency_key: Option<String>,
     /// Digest of the request body, so a reused key with another body is told apart.
     pub request_hash: Vec<u8>,
@@ -100,13 +104,19 @@ pub struct OrderDraft {
 }
 
 impl OrderDraft {
-    pub fn priced(&self, lines: Vec<PricedLine>, subtotal: Money) -> NewOrder {
+    /// The order to store: the priced lines, their subtotal and the tax they contain under the venue's regime.
+    pub fn priced(&self, venue: &Venue, lines: Vec<PricedLine>, subtotal: Money) -> NewOrder {
+        let bill_lines: Vec<_> = lines.iter().map(PricedLine::bill_line).collect();
+        // The subtotal was summed without overflow, so the tax it contains cannot overflow either.
+        let tax = comanda_domain::bill::order_tax(&bill_lines, venue.tax, subtotal.currency)
+            .unwrap_or(Money::zero(subtotal.currency));
         NewOrder {
             id: self.id,
             venue_id: self.venue_id,
             table_id: self.table_id,
             lines,
             subtotal,
+            tax,
             idempotency_key: self.idempotency_key.clone(),
             request_hash: self.request_hash.clone(),
             device: self.device.clone(),

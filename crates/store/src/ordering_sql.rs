@@ -4,6 +4,7 @@
 // pricing a guest's order against the menu, and the order-event feed.
 
 use async_trait::async_trait;
+use comanda_domain::analytics::Measures;
 use comanda_domain::menu::{Localized, MenuItem};
 use comanda_domain::{Currency, Money, OrderStatus, Page, PageRequest, PartnerId, ValidationErrors};
 use comanda_security::TenantScope;
@@ -80,10 +81,26 @@ fn order_from_row(row: &DbRow) -> StoreResult<Order> {
         status: status_from(&row.try_get::<String, _>("status")?)?,
         lines: json_from("lines", &row.try_get::<String, _>("lines")?)?,
         subtotal: money(row, "subtotal")?,
+        tax: money(row, "tax")?,
         cancel_reason: row.try_get("cancel_reason")?,
         placed_at: row.try_get("placed_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+/// What an order adds to its venue's sales (docs/analytics.md: gross tax included, its tax, one order), counted at
+/// its placing; a cancellation takes the same away from the same quarter-hour.
+fn sales_of(order: &Order) -> Measures {
+    Measures { gross: order.subtotal.amount, tax: order.tax.amount, orders: 1, ..Measures::default() }
+}
+
+/// Takes a cancelled order out of the roll-up it was counted in, in the cancellation's transaction. Called after
+/// the order's event is recorded: every path takes the venue's event head before its roll-up row (PostgreSQL's
+/// placing statement too), so two of them never wait on each other in opposite order.
+async fn uncount_order(conn: &mut Conn, partner: PartnerId, order: &Order) -> StoreResult<()> {
+    let sales = sales_of(order);
+    let minus = Measures { gross: -sales.gross, tax: -sales.tax, orders: -sales.orders, ..Measures::default() };
+    add_to_sales(conn, partner.as_uuid(), order.venue_id, order.placed_at, order.subtotal.currency, &minus).await
 }
 
 #[async_trait]
@@ -630,6 +647,9 @@ impl OrderingStore for Engine {
         };
         let updated = order_from_row(&row)?;
         record_event(&mut tx, scope.partner(), &updated, actor, now).await?;
+        if to == OrderStatus::Cancelled {
+            uncount_order(&mut tx, scope.partner(), &updated).await?;
+        }
         insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
         tx.commit().await?;
         Ok(updated)
@@ -823,6 +843,7 @@ impl OrderingStore for Engine {
         };
         let cancelled = order_from_row(&row)?;
         record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;
+        uncount_order(&mut tx, scope.partner(), &cancelled).await?;
         insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
         tx.commit().await?;
         Ok(cancelled)

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use comanda_domain::payment::{
     ChargeModel, RefundSplit, Refundable, SettledAmounts, dispute_debt, net_against_debt, split_refund,
 };
+use comanda_domain::analytics::Measures;
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
@@ -219,9 +220,10 @@ async fn insert_tip(
     .bind(h(payment.id))
     .bind(amount)
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    let tips = Measures { tips: amount, ..Measures::default() };
+    add_to_sales(conn, partner, payment.venue_id, now, payment.settlement.charged.currency, &tips).await
 }
 
 impl Engine {
@@ -303,6 +305,9 @@ impl Engine {
                     .execute(&mut *conn)
                     .await?;
                     insert_tip(conn, partner, &current, current.settlement.tip.amount, now).await?;
+                    let collected = Measures { collected: current.settlement.charged.amount, ..Measures::default() };
+                    add_to_sales(conn, partner, current.venue_id, now, current.settlement.charged.currency, &collected)
+                        .await?;
                     let account = sqlx::query("SELECT * FROM connected_accounts WHERE partner_id = $1")
                         .bind(h(partner))
                         .fetch_optional(&mut *conn)
@@ -1196,6 +1201,11 @@ impl PaymentStore for Engine {
         .await?;
         let payment = lock_payment(&mut tx, partner, done.payment_id).await?;
         insert_tip(&mut tx, partner, &payment, -done.split.tip_reversal.amount, now).await?;
+        // docs/analytics.md, "Refunds": the sales part counts on the day the refund completed; the tip part left the
+        // tips just above.
+        let sales_part = done.split.refund.amount - done.split.tip_reversal.amount;
+        let refunds = Measures { refunds: sales_part, ..Measures::default() };
+        add_to_sales(&mut tx, partner, payment.venue_id, now, done.split.refund.currency, &refunds).await?;
         tx.commit().await?;
         Ok(done)
     }

@@ -75,8 +75,9 @@ async fn insert_event(
 
 /// Stores an order in the caller's tenant transaction: the table's first order opens a pending session, later
 /// ones join it; a retried Idempotency-Key returns the first order. On the way to a new order everything is one
-/// statement (session, order, kitchen event and its NOTIFY), because on this path every round trip is latency the
-/// guest waits for.
+/// statement (session, order, its sales roll-up, kitchen event and its NOTIFY), because on this path every round
+/// trip is latency the guest waits for. The roll-up row is the venue's current quarter-hour: like the event head, a
+/// lock at the venue's grain held until commit.
 async fn insert_order(
     conn: &mut Conn,
     partner: PartnerId,
@@ -100,8 +101,8 @@ async fn insert_order(
                  LIMIT 1),
              placed AS (
                  INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency,
-                                     idempotency_key, request_hash, placed_at, updated_at, session_id, device)
-                 SELECT $1, $3, $6, $4, 'placed', $7, $8, $9, $10, $11, $5, $5, live.id, $12 FROM live
+                                     idempotency_key, request_hash, placed_at, updated_at, session_id, device, tax)
+                 SELECT $1, $3, $6, $4, 'placed', $7, $8, $9, $10, $11, $5, $5, live.id, $12, $16 FROM live
                  ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING
                  RETURNING *),
              numbered AS (
@@ -112,7 +113,16 @@ async fn insert_order(
              recorded AS (
                  INSERT INTO order_events (partner_id, venue_id, seq, order_id, status, actor, at)
                  SELECT $1, $3, numbered.last_seq, placed.id, 'placed', 'guest', $5 FROM placed, numbered
-                 RETURNING seq)
+                 RETURNING seq),
+             -- After the event (it reads `recorded`), so the venue's event head is always taken before its roll-up
+             -- row, as the cancellations take them.
+             counted AS (
+                 INSERT INTO sales_quarters (partner_id, venue_id, quarter, currency, gross, tax, refunds, tips,
+                                             collected, orders)
+                 SELECT $1, $3, $15, $9, $8, $16, 0, 0, 0, 1 FROM placed, (SELECT count(*) FROM recorded) AS evented
+                 ON CONFLICT (partner_id, venue_id, quarter) DO UPDATE SET
+                     gross = sales_quarters.gross + excluded.gross, tax = sales_quarters.tax + excluded.tax,
+                     orders = sales_quarters.orders + excluded.orders)
              SELECT placed.*, (SELECT count(pg_notify($13, $14 || seq::text)) FROM recorded) AS announced
              FROM placed",
         )
@@ -130,6 +140,8 @@ async fn insert_order(
         .bind(&order.device)
         .bind(ORDER_EVENTS_CHANNEL)
         .bind(format!("{partner}:{}:", order.venue_id))
+        .bind(comanda_domain::analytics::utc_quarter(now))
+        .bind(order.tax.amount)
         .fetch_optional(&mut *conn)
         .await
         .map_err(foreign_key_to_not_found)?;
@@ -196,7 +208,13 @@ impl Engine {
             // Dropping the transaction rolls it back: it has only read.
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let outcome = insert_order(&mut tx, scope.partner(), &draft.priced(lines, subtotal), now).await?;
+        let outcome = insert_order(
+            &mut tx,
+            scope.partner(),
+            &draft.priced(&venue, lines, subtotal),
+            now,
+        )
+        .await?;
         if let PlaceOutcome::Created(placed) = &outcome {
             insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
         }

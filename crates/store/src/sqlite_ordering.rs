@@ -84,8 +84,8 @@ async fn insert_order(
     let session = session.into_uuid();
     let inserted = sqlx::query(
         "INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key,
-                             request_hash, placed_at, updated_at, session_id, device)
-         VALUES (?1, ?2, ?3, ?4, 'placed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
+                             request_hash, placed_at, updated_at, session_id, device, tax)
+         VALUES (?1, ?2, ?3, ?4, 'placed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)
          ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *",
     )
     .bind(h(partner_id))
@@ -100,11 +100,21 @@ async fn insert_order(
     .bind(now)
     .bind(h(session))
     .bind(&order.device)
+    .bind(order.tax.amount)
     .fetch_optional(&mut *conn)
     .await
     .map_err(foreign_key_to_not_found)?;
     if let Some(row) = inserted {
         let created = order_from_row(&row)?;
+        add_to_sales(
+            conn,
+            partner_id,
+            created.venue_id,
+            now,
+            created.subtotal.currency,
+            &sales_of(&created),
+        )
+        .await?;
         record_event_if_open(conn, partner, &created, "guest", now).await?;
         return Ok(PlaceOutcome::Created(created));
     }
@@ -174,7 +184,13 @@ impl Engine {
             Err(refusal) => return Ok(Err(refusal)),
         };
         let mut tx = self.scoped(scope).await?;
-        let outcome = insert_order(&mut tx, scope.partner(), &draft.priced(lines, subtotal), now).await?;
+        let outcome = insert_order(
+            &mut tx,
+            scope.partner(),
+            &draft.priced(&venue, lines, subtotal),
+            now,
+        )
+        .await?;
         if let PlaceOutcome::Created(placed) = &outcome {
             insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
         }

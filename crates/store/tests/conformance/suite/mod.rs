@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
 
+mod analytics;
 mod audit;
 mod identity;
 mod ordering;
@@ -31,6 +32,7 @@ mod payments;
 mod privacy;
 mod reservations;
 
+pub use analytics::*;
 pub use audit::*;
 pub use identity::*;
 pub use ordering::*;

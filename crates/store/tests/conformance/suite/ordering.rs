@@ -399,6 +399,8 @@ pub fn order_for(venue: Uuid, table: Uuid, key: Option<&str>, hash: &[u8]) -> Ne
         venue_id: venue,
         table_id: table,
         subtotal: Money::new(4_380_000, comanda_domain::Currency::COP).unwrap(),
+        // 8 % impuesto al consumo contained in 43.800 COP.
+        tax: Money::new(324_444, comanda_domain::Currency::COP).unwrap(),
         lines: vec![line],
         idempotency_key: key.map(str::to_owned),
         request_hash: hash.to_vec(),

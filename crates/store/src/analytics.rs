@@ -1,0 +1,47 @@
+//! Analytics in the store (issue 19, docs/analytics.md): the sales roll-ups, one row per venue and UTC quarter-hour,
+//! moved by the same transaction as the change that moves them, and the same figures recomputed from the raw rows
+//! (what the roll-ups must always equal, and the benchmark's raw comparison). Which business day, hour or bucket a
+//! quarter-hour belongs to is `comanda_domain::analytics`'s rule, applied when a report is read.
+
+use async_trait::async_trait;
+use comanda_domain::Currency;
+use comanda_domain::analytics::Measures;
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreResult;
+
+/// One venue's measures in one UTC quarter-hour, in the venue's currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SalesQuarter {
+    pub venue_id: Uuid,
+    /// The quarter-hour's start (UTC, on :00, :15, :30 or :45).
+    pub quarter: OffsetDateTime,
+    pub currency: Currency,
+    pub measures: Measures,
+}
+
+#[async_trait]
+pub trait AnalyticsStore: Send + Sync {
+    /// The roll-up rows of one venue (or, with `None`, of all the partner's venues) whose quarter-hour starts in
+    /// `[start, end)`, ordered by venue and quarter-hour. A quarter-hour in which nothing moved has no row.
+    async fn sales_quarters(
+        &self,
+        scope: &TenantScope,
+        venue: Option<Uuid>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<SalesQuarter>>;
+
+    /// The same rows recomputed from the raw rows (orders placed and not cancelled, succeeded payments, the tip
+    /// ledger, completed refunds) by the rules of docs/analytics.md; rows whose measures are all zero are left out.
+    /// A scan: for the recomputation test and the benchmark, never for a dashboard.
+    async fn sales_quarters_from_raw(
+        &self,
+        scope: &TenantScope,
+        venue: Option<Uuid>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<SalesQuarter>>;
+}

@@ -1,0 +1,185 @@
+// The analytics store's statements, written once for both engines and `include!`d by `sqlite_analytics` and
+// `postgres_analytics` (docs/architecture.md, "Adding a query"). The roll-up upsert is portable (`ON CONFLICT … DO
+// UPDATE`, SQLite 3.24 and PostgreSQL 9.5 alike); the order path on PostgreSQL runs the same upsert inside its one
+// statement (`postgres_ordering::insert_order`).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use comanda_domain::analytics::{Measures, utc_quarter};
+use comanda_domain::Currency;
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::analytics::{AnalyticsStore, SalesQuarter};
+use crate::StoreResult;
+
+/// Adds `measures` to the venue's roll-up row of the quarter-hour holding `at`, in the caller's transaction.
+pub(crate) async fn add_to_sales(
+    conn: &mut Conn,
+    partner: Uuid,
+    venue: Uuid,
+    at: OffsetDateTime,
+    currency: Currency,
+    measures: &Measures,
+) -> StoreResult<()> {
+    if *measures == Measures::default() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO sales_quarters (partner_id, venue_id, quarter, currency, gross, tax, refunds, tips, collected, orders)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (partner_id, venue_id, quarter) DO UPDATE SET
+             gross = sales_quarters.gross + excluded.gross, tax = sales_quarters.tax + excluded.tax,
+             refunds = sales_quarters.refunds + excluded.refunds, tips = sales_quarters.tips + excluded.tips,
+             collected = sales_quarters.collected + excluded.collected, orders = sales_quarters.orders + excluded.orders",
+    )
+    .bind(h(partner))
+    .bind(h(venue))
+    .bind(utc_quarter(at))
+    .bind(currency.code())
+    .bind(measures.gross)
+    .bind(measures.tax)
+    .bind(measures.refunds)
+    .bind(measures.tips)
+    .bind(measures.collected)
+    .bind(measures.orders)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn currency_of(row: &DbRow) -> StoreResult<Currency> {
+    let code: String = row.try_get("currency")?;
+    Currency::from_code(code.trim()).ok_or_else(|| corrupt("currency", &code))
+}
+
+/// The raw rows behind each measure (docs/analytics.md, "When money counts"), each `(venue_id, at, currency, amount)`:
+/// `$1` partner, `$2` venue or NULL for all, `[$3, $4)` the instants.
+const RAW_SALES: [(RawKind, &str); 4] = [
+    // Orders placed in the range and not cancelled, at their placing: gross (tax included), tax, one order.
+    (
+        RawKind::Order,
+        "SELECT venue_id, placed_at AS at, currency, subtotal AS amount, tax FROM orders
+         WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2)
+           AND placed_at >= $3 AND placed_at < $4 AND status <> 'cancelled'",
+    ),
+    // Succeeded payments (share plus tip), when they succeeded.
+    (
+        RawKind::Collected,
+        "SELECT venue_id, succeeded_at AS at, currency, share + tip AS amount FROM payments
+         WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2)
+           AND status = 'succeeded' AND succeeded_at >= $3 AND succeeded_at < $4",
+    ),
+    // The tip ledger: a tip when its payment succeeds, minus the tip part of each refund when it completes.
+    (
+        RawKind::Tip,
+        "SELECT venue_id, at, currency, amount FROM tip_ledger
+         WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2) AND at >= $3 AND at < $4",
+    ),
+    // The sales part of refunds completed in the range (their tip part left the tips).
+    (
+        RawKind::Refund,
+        "SELECT p.venue_id, r.completed_at AS at, r.currency, r.amount - r.tip_reversal AS amount
+         FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
+         WHERE r.partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR p.venue_id = $2)
+           AND r.status = 'succeeded' AND r.completed_at >= $3 AND r.completed_at < $4",
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum RawKind {
+    Order,
+    Collected,
+    Tip,
+    Refund,
+}
+
+impl RawKind {
+    fn measures(self, row: &DbRow) -> StoreResult<Measures> {
+        let amount: i64 = row.try_get("amount")?;
+        Ok(match self {
+            RawKind::Order => Measures { gross: amount, tax: row.try_get("tax")?, orders: 1, ..Measures::default() },
+            RawKind::Collected => Measures { collected: amount, ..Measures::default() },
+            RawKind::Tip => Measures { tips: amount, ..Measures::default() },
+            RawKind::Refund => Measures { refunds: amount, ..Measures::default() },
+        })
+    }
+}
+
+#[async_trait]
+impl AnalyticsStore for Engine {
+    async fn sales_quarters(
+        &self,
+        scope: &TenantScope,
+        venue: Option<Uuid>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<SalesQuarter>> {
+        let rows = sqlx::query(
+            "SELECT * FROM sales_quarters WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2)
+               AND quarter >= $3 AND quarter < $4
+             ORDER BY venue_id, quarter",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(venue.map(h))
+        .bind(start.to_offset(time::UtcOffset::UTC))
+        .bind(end.to_offset(time::UtcOffset::UTC))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SalesQuarter {
+                    venue_id: uuid_col(row, "venue_id")?,
+                    quarter: row.try_get("quarter")?,
+                    currency: currency_of(row)?,
+                    measures: measures_of(row)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn sales_quarters_from_raw(
+        &self,
+        scope: &TenantScope,
+        venue: Option<Uuid>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<SalesQuarter>> {
+        let mut tx = self.reading(scope).await?;
+        let mut quarters: BTreeMap<(Uuid, OffsetDateTime), (Currency, Measures)> = BTreeMap::new();
+        for (kind, statement) in RAW_SALES {
+            let rows = sqlx::query(statement)
+                .bind(h(scope.partner().as_uuid()))
+                .bind(venue.map(h))
+                .bind(start.to_offset(time::UtcOffset::UTC))
+                .bind(end.to_offset(time::UtcOffset::UTC))
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in &rows {
+                let at: OffsetDateTime = row.try_get("at")?;
+                let entry = quarters
+                    .entry((uuid_col(row, "venue_id")?, utc_quarter(at)))
+                    .or_insert((currency_of(row)?, Measures::default()));
+                entry.1 += kind.measures(row)?;
+            }
+        }
+        Ok(quarters
+            .into_iter()
+            .filter(|(_, (_, measures))| *measures != Measures::default())
+            .map(|((venue_id, quarter), (currency, measures))| SalesQuarter { venue_id, quarter, currency, measures })
+            .collect())
+    }
+}
+
+fn measures_of(row: &DbRow) -> StoreResult<Measures> {
+    Ok(Measures {
+        gross: row.try_get("gross")?,
+        tax: row.try_get("tax")?,
+        refunds: row.try_get("refunds")?,
+        tips: row.try_get("tips")?,
+        collected: row.try_get("collected")?,
+        orders: row.try_get("orders")?,
+    })
+}
