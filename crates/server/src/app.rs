@@ -20,8 +20,8 @@ use crate::middleware::{self, TrustedProxies};
 use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
 use crate::routes::{
-    app_pages, auth, guest, ordering, pages, payments, platform, privacy, reservations, staff, stream,
-    waitlist,
+    analytics, app_pages, auth, guest, ordering, pages, payments, platform, privacy, reservations, staff,
+    stream, waitlist,
 };
 use comanda_security::kms::PlatformKeys;
 use comanda_security::password::PasswordHasher;
@@ -156,6 +156,7 @@ impl Settings {
         (name = "orders", description = "The order queue and the kitchen feed"),
         (name = "guests", description = "What a guest at a table can do with its table token"),
         (name = "payments", description = "Paying at the table, Stripe webhooks, payouts, refunds, disputes, tips"),
+        (name = "analytics", description = "Sales reports on each venue's business days (docs/analytics.md)"),
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)
@@ -266,6 +267,9 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(payments::approve_refund))
         .routes(routes!(payments::disputes))
         .routes(routes!(payments::tips))
+        .routes(routes!(analytics::venue_summary))
+        .routes(routes!(analytics::venue_series))
+        .routes(routes!(analytics::venue_heat_map))
         .routes(routes!(reservations::put_policy, reservations::get_policy))
         .routes(routes!(reservations::add_combination))
         .routes(routes!(reservations::remove_combination))

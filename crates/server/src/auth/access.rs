@@ -86,7 +86,12 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/payouts") => Staff(Permission::ManagePayouts),
         ("GET", "/api/v1/venues/{venue}/payments" | "/api/v1/disputes")
         | ("POST", "/api/v1/payments/{payment}/refunds") => Staff(Permission::IssueRefunds),
-        ("GET", "/api/v1/tips") => Staff(Permission::ViewAnalytics),
+        ("GET", "/api/v1/tips")
+        | (
+            "GET",
+            "/api/v1/venues/{venue}/analytics/summary" | "/api/v1/venues/{venue}/analytics/timeseries",
+        )
+        | ("GET", "/api/v1/venues/{venue}/analytics/heatmap") => Staff(Permission::ViewAnalytics),
         (
             "POST",
             "/api/v1/venues" | "/api/v1/venues/{venue}/tables" | "/api/v1/tables/{table}/token/rotate",

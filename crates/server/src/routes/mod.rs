@@ -1,3 +1,4 @@
+pub mod analytics;
 pub mod app_pages;
 pub mod auth;
 pub mod guest;

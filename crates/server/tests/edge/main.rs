@@ -17,6 +17,7 @@ macro_rules! on_both_engines {
     };
 }
 
+mod analytics;
 mod audit;
 mod errors;
 mod identity;

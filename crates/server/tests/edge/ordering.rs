@@ -434,6 +434,7 @@ pub async fn the_kitchen_list_is_read_to_its_end_page_by_page(engine: Engine) {
             table_id: table,
             lines: vec![line],
             subtotal: price,
+            tax: comanda_domain::Money::zero(price.currency),
             idempotency_key: None,
             request_hash: n.to_be_bytes().to_vec(),
             device: Some("crash-test".into()),

@@ -1,0 +1,487 @@
+//! Analytics reports (issue 19; every figure is defined in docs/analytics.md): a venue's sales summary, time series
+//! and hour × weekday heat map over a range of its business days, as JSON or CSV. Both read the sales roll-ups (one row per UTC
+//! quarter-hour) and place them on the venue's business days and local hours with
+//! `comanda_domain::analytics::BusinessCalendar`; neither scans orders.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use comanda_domain::analytics::{self, BusinessCalendar, Granularity, Measures};
+use comanda_domain::money::decimal_text;
+use comanda_domain::{Currency, ValidationErrors, Venue, VenueId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::csv_export::CsvExport;
+use crate::extract::ApiQuery;
+use crate::problem::{ApiError, Problem};
+use crate::routes::ordering::path_id;
+use crate::routes::reservations::venue_zone;
+
+/// Where every venue's business day starts until the venue can choose (docs/analytics.md, "Business day").
+pub const DEFAULT_DAY_START_HOUR: u8 = 5;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    /// The first business day, `YYYY-MM-DD`, in the venue's calendar.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub from: String,
+    /// The last business day (inclusive), at most 400 days after `from`.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub to: String,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesQuery {
+    /// The first business day, `YYYY-MM-DD`.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub from: String,
+    /// The last business day (inclusive); an hourly series covers at most 92 days.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub to: String,
+    /// `gross` (default), `net`, `tax`, `refunds`, `tips`, `collected` or `orders`.
+    #[param(pattern = "^(gross|net|tax|refunds|tips|collected|orders)$")]
+    pub metric: Option<String>,
+    /// `hour`, `day` (default) or `week`.
+    #[param(pattern = "^(hour|day|week)$")]
+    pub granularity: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+
+/// A venue's sales over business days `from` to `to`; money in minor units of `currency`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SalesSummary {
+    pub venue_id: String,
+    /// The venue's IANA time zone: every day of the report is a business day there.
+    pub timezone: String,
+    /// The local hour a business day starts at.
+    pub day_start_hour: u8,
+    pub from: String,
+    pub to: String,
+    pub currency: Currency,
+    /// Orders placed and not cancelled, tax included.
+    pub gross: i64,
+    /// The tax contained in `gross`.
+    pub tax: i64,
+    /// The sales part of refunds completed in the range.
+    pub refunds: i64,
+    /// `gross − tax − refunds`.
+    pub net: i64,
+    /// Tips, never sales: succeeded payments' tips minus the tip part of refunds.
+    pub tips: i64,
+    /// Succeeded payments, share plus tip.
+    pub collected: i64,
+    pub orders: i64,
+    /// `gross ÷ orders`, rounded down; 0 without orders.
+    pub average_order: i64,
+}
+
+/// One bucket of a series: where it starts (the venue's local time, with its offset), its business day, the value.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SeriesPoint {
+    pub start: String,
+    pub day: String,
+    pub value: i64,
+}
+
+/// A venue's series of one metric, every bucket of the range in order (empty ones with 0).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SalesSeries {
+    pub venue_id: String,
+    pub timezone: String,
+    pub metric: String,
+    pub granularity: String,
+    /// The currency of money metrics (`orders` is a count).
+    pub currency: Currency,
+    pub points: Vec<SeriesPoint>,
+}
+
+/// What a report reads: the venue, its calendar, the range of business days and the roll-up rows inside it.
+struct VenueSales {
+    venue: Venue,
+    calendar: BusinessCalendar,
+    from: time::Date,
+    to: time::Date,
+    rows: Vec<(OffsetDateTime, Measures)>,
+}
+
+fn business_date(text: &str) -> Option<time::Date> {
+    time::Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// The caller's venue named by the path: 404 for an unknown id and for another partner's venue, before anything
+/// in the query is looked at.
+async fn venue_of(state: &AppState, caller: &Caller, venue: &str) -> Result<Venue, ApiError> {
+    let id = path_id(venue)?;
+    Ok(state.store.venue(&caller.scope, VenueId::from_uuid(id)).await?)
+}
+
+/// Reads the venue's roll-ups over a range of its business days; a malformed or refused range is 400 naming the
+/// field (docs/analytics.md, "Ranges and refusals").
+async fn venue_sales(
+    state: &AppState,
+    caller: &Caller,
+    venue: Venue,
+    from: &str,
+    to: &str,
+    granularity: Granularity,
+) -> Result<VenueSales, ApiError> {
+    let mut errors = ValidationErrors::default();
+    let (from, to) = (business_date(from), business_date(to));
+    for (field, date) in [("from", from), ("to", to)] {
+        if date.is_none() {
+            errors.push(field, "use a date YYYY-MM-DD");
+        }
+    }
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(errors.into());
+    };
+    analytics::check_range(from, to, granularity)?;
+    let zone = venue_zone(&venue)?;
+    let calendar = BusinessCalendar::new(zone, DEFAULT_DAY_START_HOUR)
+        .ok_or_else(|| ValidationErrors::single("day_start_hour", "out of range"))?;
+    let (start, end) = calendar
+        .range_bounds(from, to)
+        .ok_or_else(|| ValidationErrors::single("to", "outside the calendar"))?;
+    let rows = state
+        .store
+        .sales_quarters(&caller.scope, Some(venue.id.as_uuid()), start, end)
+        .await?
+        .into_iter()
+        .map(|quarter| (quarter.quarter, quarter.measures))
+        .collect();
+    Ok(VenueSales {
+        venue,
+        calendar,
+        from,
+        to,
+        rows,
+    })
+}
+
+fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(ValidationErrors::single("format", "json or csv").into()),
+    }
+}
+
+/// The venue's sales summary over business days `from` to `to` (docs/analytics.md, "When money counts").
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/summary", tag = "analytics", security(("bearer" = [])),
+    params(("venue" = String, Path), SummaryQuery), responses(
+        (status = 200, body = SalesSummary, description = "The summary (JSON, or CSV with `format=csv`)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn venue_summary(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<SummaryQuery>,
+) -> Result<Response, ApiError> {
+    let venue = venue_of(&state, &caller, &venue).await?;
+    let csv = wants_csv(query.format.as_deref())?;
+    let sales = venue_sales(&state, &caller, venue, &query.from, &query.to, Granularity::Day).await?;
+    let mut total = Measures::default();
+    for (_, measures) in &sales.rows {
+        total += *measures;
+    }
+    let summary = SalesSummary {
+        venue_id: sales.venue.id.to_string(),
+        timezone: sales.venue.timezone.clone(),
+        day_start_hour: DEFAULT_DAY_START_HOUR,
+        from: sales.from.to_string(),
+        to: sales.to.to_string(),
+        currency: sales.venue.currency,
+        gross: total.gross,
+        tax: total.tax,
+        refunds: total.refunds,
+        net: total.net(),
+        tips: total.tips,
+        collected: total.collected,
+        orders: total.orders,
+        average_order: if total.orders > 0 {
+            total.gross / total.orders
+        } else {
+            0
+        },
+    };
+    if !csv {
+        return Ok(Json(summary).into_response());
+    }
+    let mut export = CsvExport::new(
+        "sales-summary.csv",
+        &[
+            "venue_id",
+            "timezone",
+            "from",
+            "to",
+            "figure",
+            "value_minor",
+            "value",
+            "currency",
+        ],
+    );
+    let money = [
+        ("gross", summary.gross),
+        ("tax", summary.tax),
+        ("refunds", summary.refunds),
+        ("net", summary.net),
+        ("tips", summary.tips),
+        ("collected", summary.collected),
+        ("average_order", summary.average_order),
+    ];
+    for (figure, value) in money {
+        export.row([
+            summary.venue_id.as_str(),
+            &summary.timezone,
+            &summary.from,
+            &summary.to,
+            figure,
+            &value.to_string(),
+            &decimal_text(value, summary.currency),
+            summary.currency.code(),
+        ]);
+    }
+    let orders = summary.orders.to_string();
+    export.row([
+        summary.venue_id.as_str(),
+        &summary.timezone,
+        &summary.from,
+        &summary.to,
+        "orders",
+        &orders,
+        &orders,
+        "",
+    ]);
+    Ok(export.into_response())
+}
+
+/// The value of `metric` in a bucket's measures; `None` for a metric comanda does not report.
+fn metric_value(metric: &str, measures: &Measures) -> Option<i64> {
+    Some(match metric {
+        "gross" => measures.gross,
+        "net" => measures.net(),
+        "tax" => measures.tax,
+        "refunds" => measures.refunds,
+        "tips" => measures.tips,
+        "collected" => measures.collected,
+        "orders" => measures.orders,
+        _ => return None,
+    })
+}
+
+/// One metric of the venue over business days `from` to `to`, by local hour, business day or ISO week: every
+/// bucket of the range (a daylight-saving day has 23 or 25 hourly buckets), each labelled with its local start.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/timeseries", tag = "analytics",
+    security(("bearer" = [])), params(("venue" = String, Path), SeriesQuery), responses(
+        (status = 200, body = SalesSeries, description = "The series (JSON, or CSV with `format=csv`)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn venue_series(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<SeriesQuery>,
+) -> Result<Response, ApiError> {
+    let venue = venue_of(&state, &caller, &venue).await?;
+    let metric = metric_of(query.metric.as_deref())?;
+    let granularity_name = query.granularity.as_deref().unwrap_or("day");
+    let granularity = Granularity::parse(granularity_name)
+        .ok_or_else(|| ValidationErrors::single("granularity", "one of hour, day, week"))?;
+    let csv = wants_csv(query.format.as_deref())?;
+    let sales = venue_sales(&state, &caller, venue, &query.from, &query.to, granularity).await?;
+    let points: Vec<SeriesPoint> = sales
+        .calendar
+        .series(&sales.rows, sales.from, sales.to, granularity)
+        .iter()
+        .map(|bucket| SeriesPoint {
+            start: sales
+                .calendar
+                .with_local_offset(bucket.start)
+                .format(&Rfc3339)
+                .unwrap_or_default(),
+            day: bucket.day.to_string(),
+            value: metric_value(metric, &bucket.measures).unwrap_or(0),
+        })
+        .collect();
+    let series = SalesSeries {
+        venue_id: sales.venue.id.to_string(),
+        timezone: sales.venue.timezone.clone(),
+        metric: metric.to_owned(),
+        granularity: granularity_name.to_owned(),
+        currency: sales.venue.currency,
+        points,
+    };
+    if !csv {
+        return Ok(Json(series).into_response());
+    }
+    let mut export = CsvExport::new(
+        "sales-series.csv",
+        &[
+            "start_local",
+            "business_day",
+            "timezone",
+            "metric",
+            "value_minor",
+            "value",
+            "currency",
+        ],
+    );
+    let counted = metric == "orders";
+    for point in &series.points {
+        let value = point.value.to_string();
+        let shown = if counted {
+            value.clone()
+        } else {
+            decimal_text(point.value, series.currency)
+        };
+        export.row([
+            point.start.as_str(),
+            &point.day,
+            &series.timezone,
+            metric,
+            &value,
+            &shown,
+            if counted { "" } else { series.currency.code() },
+        ]);
+    }
+    Ok(export.into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct HeatMapQuery {
+    /// The first business day, `YYYY-MM-DD`.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub from: String,
+    /// The last business day (inclusive), at most 400 days after `from`.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub to: String,
+    /// `gross` (default), `net`, `tax`, `refunds`, `tips`, `collected` or `orders`.
+    #[param(pattern = "^(gross|net|tax|refunds|tips|collected|orders)$")]
+    pub metric: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+
+/// One cell of the heat map: the business day's ISO weekday (1 = Monday) and the local hour of day (0–23).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HeatCell {
+    pub weekday: u8,
+    pub hour: u8,
+    pub value: i64,
+}
+
+/// A metric by weekday and local hour over a range: 168 cells, Monday 00 h first (docs/analytics.md: an instant
+/// counts in its business day's weekday, so 01:30 on Saturday is Friday's column).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SalesHeatMap {
+    pub venue_id: String,
+    pub timezone: String,
+    pub metric: String,
+    pub currency: Currency,
+    pub cells: Vec<HeatCell>,
+}
+
+/// The metric's name, or 400 naming `metric`.
+fn metric_of(metric: Option<&str>) -> Result<&str, ApiError> {
+    let metric = metric.unwrap_or("gross");
+    if metric_value(metric, &Measures::default()).is_none() {
+        return Err(ValidationErrors::single(
+            "metric",
+            "one of gross, net, tax, refunds, tips, collected, orders",
+        )
+        .into());
+    }
+    Ok(metric)
+}
+
+/// The venue's hour × weekday heat map of one metric over business days `from` to `to`.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/heatmap", tag = "analytics",
+    security(("bearer" = [])), params(("venue" = String, Path), HeatMapQuery), responses(
+        (status = 200, body = SalesHeatMap, description = "The heat map (JSON, or CSV with `format=csv`)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn venue_heat_map(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<HeatMapQuery>,
+) -> Result<Response, ApiError> {
+    let venue = venue_of(&state, &caller, &venue).await?;
+    let metric = metric_of(query.metric.as_deref())?;
+    let csv = wants_csv(query.format.as_deref())?;
+    let sales = venue_sales(&state, &caller, venue, &query.from, &query.to, Granularity::Day).await?;
+    let map = sales.calendar.heat_map(&sales.rows);
+    let mut cells = Vec::with_capacity(7 * 24);
+    for (weekday, hours) in (1u8..).zip(map.iter()) {
+        for (hour, measures) in (0u8..).zip(hours.iter()) {
+            cells.push(HeatCell {
+                weekday,
+                hour,
+                value: metric_value(metric, measures).unwrap_or(0),
+            });
+        }
+    }
+    let heat = SalesHeatMap {
+        venue_id: sales.venue.id.to_string(),
+        timezone: sales.venue.timezone.clone(),
+        metric: metric.to_owned(),
+        currency: sales.venue.currency,
+        cells,
+    };
+    if !csv {
+        return Ok(Json(heat).into_response());
+    }
+    let mut export = CsvExport::new(
+        "sales-heatmap.csv",
+        &[
+            "weekday",
+            "hour",
+            "timezone",
+            "metric",
+            "value_minor",
+            "value",
+            "currency",
+        ],
+    );
+    let counted = metric == "orders";
+    for cell in &heat.cells {
+        let value = cell.value.to_string();
+        let shown = if counted {
+            value.clone()
+        } else {
+            decimal_text(cell.value, heat.currency)
+        };
+        export.row([
+            cell.weekday.to_string().as_str(),
+            &cell.hour.to_string(),
+            &heat.timezone,
+            metric,
+            &value,
+            &shown,
+            if counted { "" } else { heat.currency.code() },
+        ]);
+    }
+    Ok(export.into_response())
+}

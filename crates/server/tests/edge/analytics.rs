@@ -1,0 +1,245 @@
+//! Analytics through the real HTTPS server on both engines (issue 19, docs/analytics.md): a sale at 21:30 in Bogotá
+//! lands on its local business day and hour in the summary, the series and the CSV; only owners, managers and
+//! analysts read reports; bad ranges are refused naming the field.
+
+use comanda_domain::Clock;
+use serde_json::json;
+use time::{OffsetDateTime, UtcOffset, Weekday};
+
+use crate::identity::{PASSWORD, Reply, call, enrolled, invite_and_join, post};
+use crate::ordering::venue_with_menu;
+use crate::support::{Engine, TestServer};
+
+/// Moves the server's clock to the next Friday at 21:30 in Bogotá (UTC−5 all year): 02:30 UTC on Saturday, the
+/// instant a report cut at UTC midnight would put on the wrong day.
+fn to_friday_half_past_nine_in_bogota(server: &TestServer) -> OffsetDateTime {
+    let bogota = UtcOffset::from_hms(-5, 0, 0).unwrap();
+    let now = server.clock.now().to_offset(bogota);
+    let mut day = now.date().next_day().unwrap();
+    while day.weekday() != Weekday::Friday {
+        day = day.next_day().unwrap();
+    }
+    let sale = day.with_hms(21, 30, 0).unwrap().assume_offset(bogota);
+    server.clock.advance(sale - server.clock.now());
+    sale
+}
+
+/// A member's access token: owners and managers enrol a second factor first; the other roles sign in with the
+/// password alone.
+async fn access_of(server: &TestServer, email: &str) -> String {
+    let login = post(
+        server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    match login.body["access_token"].as_str() {
+        Some(access) => access.to_owned(),
+        None => enrolled(server, email, PASSWORD).await.access,
+    }
+}
+
+fn field(reply: &Reply) -> String {
+    reply.body["errors"][0]["field"].as_str().unwrap_or("").to_owned()
+}
+
+async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    // The clock moves first: tokens signed before a jump of days would have expired.
+    let sale = to_friday_half_past_nine_in_bogota(&server);
+    let venue = venue_with_menu(&server, "owner@example.co").await;
+    let friday = sale.date();
+    let placed = post(
+        &server,
+        &format!("/api/v1/t/{}/orders", venue.token),
+        None,
+        json!({"items": [{"item_id": venue.item, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let report = |path: String| {
+        let (server, owner) = (&server, venue.owner.clone());
+        async move { call(server, "GET", &path, Some(&owner), None).await }
+    };
+    let base = format!("/api/v1/venues/{}/analytics", venue.venue);
+
+    // The summary of Friday holds the sale: 18.900 COP with its 8 % impuesto al consumo contained (1.400 COP).
+    let summary = report(format!("{base}/summary?from={friday}&to={friday}")).await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert_eq!(summary.body["timezone"], "America/Bogota");
+    assert_eq!(summary.body["gross"], 1_890_000);
+    assert_eq!(summary.body["tax"], 140_000);
+    assert_eq!(summary.body["net"], 1_750_000);
+    assert_eq!(summary.body["orders"], 1);
+    assert_eq!(summary.body["tips"], 0);
+    // Saturday, the UTC date of the sale, has nothing.
+    let saturday = friday.next_day().unwrap();
+    let next = report(format!("{base}/summary?from={saturday}&to={saturday}")).await;
+    assert_eq!(
+        (next.body["gross"].clone(), next.body["orders"].clone()),
+        (json!(0), json!(0))
+    );
+
+    // The hourly series of Friday: 24 local hours from the 05:00 day start, the sale in the 21:00 bucket.
+    let series = report(format!(
+        "{base}/timeseries?metric=gross&granularity=hour&from={friday}&to={friday}"
+    ))
+    .await;
+    assert_eq!(series.status, 200, "{}", series.body);
+    let points = series.body["points"].as_array().unwrap();
+    assert_eq!(points.len(), 24);
+    assert_eq!(points[0]["start"], format!("{friday}T05:00:00-05:00"));
+    let nonzero: Vec<_> = points.iter().filter(|p| p["value"] != 0).collect();
+    assert_eq!(nonzero.len(), 1, "{points:?}");
+    assert_eq!(nonzero[0]["start"], format!("{friday}T21:00:00-05:00"));
+    assert_eq!(nonzero[0]["day"], friday.to_string());
+    assert_eq!(nonzero[0]["value"], 1_890_000);
+    let daily = report(format!(
+        "{base}/timeseries?metric=orders&from={friday}&to={saturday}"
+    ))
+    .await;
+    let days: Vec<_> = daily.body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["day"].clone(), p["value"].clone()))
+        .collect();
+    assert_eq!(
+        days,
+        vec![
+            (json!(friday.to_string()), json!(1)),
+            (json!(saturday.to_string()), json!(0))
+        ]
+    );
+
+    // The heat map puts it on Friday (ISO weekday 5) at 21 h, not on Saturday at 02 h.
+    let heat = report(format!("{base}/heatmap?from={friday}&to={saturday}")).await;
+    assert_eq!(heat.status, 200, "{}", heat.body);
+    let cells = heat.body["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 7 * 24);
+    let hot: Vec<_> = cells
+        .iter()
+        .filter(|c| c["value"] != 0)
+        .map(|c| (c["weekday"].clone(), c["hour"].clone()))
+        .collect();
+    assert_eq!(hot, vec![(json!(5), json!(21))]);
+
+    // The CSV says the same, with the zone, the minor units and the amount written out.
+    let csv = server
+        .client
+        .get(server.url(&format!(
+            "{base}/timeseries?granularity=hour&from={friday}&to={friday}&format=csv"
+        )))
+        .bearer_auth(&venue.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.unwrap();
+    let mut lines = text.split("\r\n");
+    assert_eq!(
+        lines.next(),
+        Some("start_local,business_day,timezone,metric,value_minor,value,currency")
+    );
+    let sale_row = format!("{friday}T21:00:00-05:00,{friday},America/Bogota,gross,1890000,18900.00,COP");
+    assert!(text.contains(&sale_row), "{text}");
+    let summary_csv = server
+        .client
+        .get(server.url(&format!("{base}/summary?from={friday}&to={friday}&format=csv")))
+        .bearer_auth(&venue.owner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        summary_csv.contains(&format!(
+            "{},America/Bogota,{friday},{friday},tax,140000,1400.00,COP",
+            venue.venue
+        )),
+        "{summary_csv}"
+    );
+}
+
+async fn only_owners_managers_and_analysts_read_reports_and_bad_ranges_name_their_field(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let venue = venue_with_menu(&server, "owner@example.co").await;
+    let summary = format!(
+        "/api/v1/venues/{}/analytics/summary?from=2026-12-01&to=2026-12-07",
+        venue.venue
+    );
+    for (role, email, status) in [
+        ("analyst", "analyst@example.co", 200),
+        ("manager", "manager@example.co", 200),
+        ("server", "server@example.co", 403),
+        ("kitchen", "kitchen@example.co", 403),
+        ("host", "host@example.co", 403),
+    ] {
+        invite_and_join(&server, &venue.owner, email, role, PASSWORD).await;
+        let member = access_of(&server, email).await;
+        let reply = call(&server, "GET", &summary, Some(&member), None).await;
+        assert_eq!(reply.status, status, "{role}: {}", reply.body);
+    }
+    let series = format!("/api/v1/venues/{}/analytics/timeseries", venue.venue);
+    for (query, status, named) in [
+        ("from=2026-12-07&to=2026-12-01", 400, "to"),
+        ("from=2025-01-01&to=2026-12-01", 400, "to"),
+        ("from=2026-12-01&to=2026-12-07&metric=covfefe", 400, "metric"),
+        (
+            "from=2026-12-01&to=2026-12-07&granularity=minute",
+            400,
+            "granularity",
+        ),
+        (
+            "from=2026-01-01&to=2026-06-30&granularity=hour",
+            400,
+            "granularity",
+        ),
+        ("from=2026-13-01&to=2026-12-07", 400, "from"),
+        ("from=2026-12-01&to=2026-12-07&format=xlsx", 400, "format"),
+    ] {
+        let reply = call(
+            &server,
+            "GET",
+            &format!("{series}?{query}"),
+            Some(&venue.owner),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, status, "{query}: {}", reply.body);
+        assert_eq!(field(&reply), named, "{query}: {}", reply.body);
+        assert_eq!(
+            reply.body["type"].as_str().map(|t| t.contains("validation")),
+            Some(true),
+            "{}",
+            reply.body
+        );
+    }
+    let unknown = call(
+        &server,
+        "GET",
+        &format!("{series}?from=2026-12-01&to=2026-12-07&colour=red"),
+        Some(&venue.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        unknown.status, 400,
+        "an unknown parameter is refused, not ignored: {}",
+        unknown.body
+    );
+}
+
+on_both_engines!(
+    a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour,
+    only_owners_managers_and_analysts_read_reports_and_bad_ranges_name_their_field,
+);
