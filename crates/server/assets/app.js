@@ -186,7 +186,10 @@ const pages = {
         const settings = document.createElement('a');
         settings.href = `/booking-settings?venue=${venue.id}`;
         settings.textContent = english ? 'booking settings' : 'ajustes de reservas';
-        item.append(menu, ' · ', kitchen, ' · ', host, ' · ', settings);
+        const sales = document.createElement('a');
+        sales.href = `/analytics?venue=${venue.id}`;
+        sales.textContent = english ? 'sales' : 'ventas';
+        item.append(menu, ' · ', kitchen, ' · ', host, ' · ', settings, ' · ', sales);
         $('#venues').appendChild(item);
       }
     } catch (error) {
@@ -736,6 +739,166 @@ pages.booking = async () => {
       showError(null);
     }
   });
+};
+
+// ----- sales dashboard (docs/analytics.md) -----
+
+const figureNames = {
+  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio' },
+  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order' },
+};
+// Each figure's definition, shown as its tooltip: the same words as docs/analytics.md.
+const figureDefinitions = {
+  es: {
+    gross: 'Pedidos hechos en el periodo y no cancelados, con impuesto incluido.',
+    tax: 'El impuesto al consumo (o IVA) contenido en las ventas brutas; nunca sumado encima.',
+    refunds: 'La parte de ventas de los reembolsos completados en el periodo, el día del reembolso.',
+    net: 'Ventas brutas menos impuesto menos reembolsos.',
+    tips: 'Propinas de pagos exitosos menos la parte de propina de los reembolsos. Nunca son ventas (Ley 1935 de 2018).',
+    collected: 'Pagos exitosos (parte más propina), el día en que se cobraron.',
+    orders: 'Pedidos hechos y no cancelados.',
+    average_order: 'Ventas brutas ÷ pedidos.',
+  },
+  en: {
+    gross: 'Orders placed in the period and not cancelled, tax included.',
+    tax: 'The consumption tax (or VAT) contained in gross sales; never added on top.',
+    refunds: 'The sales part of refunds completed in the period, on the day of the refund.',
+    net: 'Gross sales minus tax minus refunds.',
+    tips: 'Tips of succeeded payments minus the tip part of refunds. Never sales (Colombian Law 1935 of 2018).',
+    collected: 'Succeeded payments (share plus tip), on the day they succeeded.',
+    orders: 'Orders placed and not cancelled.',
+    average_order: 'Gross sales ÷ orders.',
+  },
+};
+
+const svgNs = 'http://www.w3.org/2000/svg';
+function svgElement(name, attributes, text) {
+  const element = document.createElementNS(svgNs, name);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+// A bar per bucket, scaled between the smallest (or zero) and the largest value; every bar has its value as a title.
+function drawSeries(svg, points, label) {
+  svg.replaceChildren();
+  const width = 640, height = 240, top = 10, bottom = 200, left = 8;
+  const values = points.map((p) => p.value);
+  const max = Math.max(1, ...values), min = Math.min(0, ...values);
+  const y = (v) => top + ((max - v) / (max - min)) * (bottom - top);
+  const step = (width - left) / Math.max(1, points.length);
+  const every = Math.ceil(points.length / 8);
+  // Hourly buckets share a business day: label them by local time; days and weeks by their date.
+  const hourly = points.length > 1 && points[0].day === points[1].day;
+  points.forEach((point, i) => {
+    const x = left + i * step;
+    const bar = svgElement('rect', { class: 'bar', x: x + step * 0.1, width: Math.max(1, step * 0.8), y: Math.min(y(point.value), y(0)), height: Math.abs(y(0) - y(point.value)) });
+    bar.appendChild(svgElement('title', {}, `${point.start.slice(0, 16).replace('T', ' ')}: ${label(point.value)}`));
+    svg.appendChild(bar);
+    if (i % every === 0) {
+      const text = hourly ? point.start.slice(5, 16).replace('T', ' ') : point.day.slice(5);
+      svg.appendChild(svgElement('text', { class: 'axis', x, y: height - 22 }, text));
+    }
+  });
+  svg.appendChild(svgElement('line', { x1: left, x2: width, y1: y(0), y2: y(0), stroke: '#6b6357' }));
+}
+
+// Seven rows (Monday first) of 24 local hours; a cell's strength is its share of the busiest cell.
+function drawHeatMap(svg, cells, label) {
+  svg.replaceChildren();
+  const left = 34, top = 4, cellWidth = (640 - left) / 24, cellHeight = 24;
+  const days = english ? ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] : ['Lun', 'Mar', 'Mié', 'Jue', 'Vie', 'Sáb', 'Dom'];
+  const max = Math.max(1, ...cells.map((c) => Math.abs(c.value)));
+  for (const cell of cells) {
+    const rect = svgElement('rect', {
+      class: 'cell', x: left + cell.hour * cellWidth + 1, y: top + (cell.weekday - 1) * cellHeight + 1,
+      width: cellWidth - 2, height: cellHeight - 2, 'fill-opacity': (0.06 + 0.94 * Math.abs(cell.value) / max).toFixed(2),
+    });
+    rect.appendChild(svgElement('title', {}, `${days[cell.weekday - 1]} ${String(cell.hour).padStart(2, '0')}:00 — ${label(cell.value)}`));
+    svg.appendChild(rect);
+  }
+  days.forEach((day, i) => svg.appendChild(svgElement('text', { class: 'axis', x: 0, y: top + i * cellHeight + 16 }, day)));
+  for (let hour = 0; hour < 24; hour += 3) {
+    svg.appendChild(svgElement('text', { class: 'axis', x: left + hour * cellWidth, y: top + 7 * cellHeight + 12 }, `${String(hour).padStart(2, '0')}h`));
+  }
+}
+
+// A CSV answer saved as a file: the API needs the bearer token, which a plain link cannot carry.
+async function downloadCsv(path, filename) {
+  clearError();
+  const response = await fetch(path, { headers: { Authorization: 'Bearer ' + store.get('access') } });
+  if (!response.ok) {
+    showError(await response.json().catch(() => null));
+    return;
+  }
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = filename;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+pages.analytics = async () => {
+  if (!store.get('access')) return location.assign('/signin');
+  const params = new URLSearchParams(location.search);
+  const venue = encodeURIComponent(params.get('venue') || '');
+  const base = `/api/v1/venues/${venue}/analytics`;
+  const form = $('#range-form');
+  const today = new Date();
+  const weekAgo = new Date(today.getTime() - 6 * 86400000);
+  form.from.value = params.get('from') || isoDate(weekAgo);
+  form.to.value = params.get('to') || isoDate(today);
+  const query = () => {
+    const values = formValues(form);
+    return new URLSearchParams({ from: values.from, to: values.to }).toString();
+  };
+  const names = figureNames[english ? 'en' : 'es'];
+  const definitions = figureDefinitions[english ? 'en' : 'es'];
+  const render = async () => {
+    clearError();
+    const values = formValues(form);
+    const range = query();
+    const series = `metric=${values.metric}&granularity=${values.granularity}&${range}`;
+    try {
+      const [summary, points, heat] = await Promise.all([
+        authed('GET', `${base}/summary?${range}`),
+        authed('GET', `${base}/timeseries?${series}`),
+        authed('GET', `${base}/heatmap?metric=${values.metric}&${range}`),
+      ]);
+      const money = (amount) => formatMoney({ amount, currency: summary.currency });
+      const label = values.metric === 'orders' ? (v) => String(v) : money;
+      $('#zone-note').textContent = english
+        ? `Business days in ${summary.timezone}, from ${String(summary.day_start_hour).padStart(2, '0')}:00 to the next day's start.`
+        : `Días de negocio en ${summary.timezone}, desde las ${String(summary.day_start_hour).padStart(2, '0')}:00 hasta el inicio del día siguiente.`;
+      const list = $('#summary');
+      list.replaceChildren();
+      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order']) {
+        const item = document.createElement('div');
+        const term = document.createElement('dt');
+        term.textContent = names[key];
+        term.title = definitions[key];
+        const value = document.createElement('dd');
+        value.dataset.figure = key;
+        value.textContent = key === 'orders' ? String(summary[key]) : money(summary[key]);
+        item.append(term, value);
+        list.appendChild(item);
+      }
+      drawSeries($('#series-chart'), points.points, label);
+      drawHeatMap($('#heat-chart'), heat.cells, label);
+    } catch (error) {
+      showError(error.problem);
+    }
+  };
+  form.addEventListener('submit', (event) => { event.preventDefault(); render(); });
+  $('#csv-summary').addEventListener('click', () => downloadCsv(`${base}/summary?${query()}&format=csv`, 'ventas-resumen.csv'));
+  $('#csv-series').addEventListener('click', () => {
+    const values = formValues(form);
+    downloadCsv(`${base}/timeseries?metric=${values.metric}&granularity=${values.granularity}&${query()}&format=csv`, 'ventas-serie.csv');
+  });
+  $('#csv-heat').addEventListener('click', () => downloadCsv(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=csv`, 'ventas-mapa.csv'));
+  await render();
 };
 
 pages.host = async () => {

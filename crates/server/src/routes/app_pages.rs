@@ -479,6 +479,68 @@ pub async fn host(headers: HeaderMap) -> Response {
     )
 }
 
+/// A venue's sales dashboard (owners, managers and analysts; issue 19): the summary with each figure's definition
+/// in its tooltip, the series of a metric as a bar chart, the hour × weekday heat map (both SVG drawn by our own
+/// script from the JSON API), a date-range picker and CSV downloads. Figures are defined in docs/analytics.md.
+#[utoipa::path(get, path = "/analytics", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn analytics(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let option = |value: &str, es: &'static str, en: &'static str| {
+        format!(r#"<option value="{value}">{}</option>"#, tr(l, es, en))
+    };
+    let metrics = [
+        option("gross", "Ventas brutas", "Gross sales"),
+        option("net", "Ventas netas", "Net sales"),
+        option("orders", "Pedidos", "Orders"),
+        option("tips", "Propinas", "Tips"),
+        option("collected", "Cobrado", "Collected"),
+        option("refunds", "Reembolsos", "Refunds"),
+        option("tax", "Impuesto", "Tax"),
+    ]
+    .concat();
+    let granularities = [
+        option("day", "Por día", "By day"),
+        option("hour", "Por hora", "By hour"),
+        option("week", "Por semana", "By week"),
+    ]
+    .concat();
+    let body = format!(
+        r#"<form id="range-form" class="inline">
+<label>{from}<input type="date" name="from" required></label>
+<label>{to}<input type="date" name="to" required></label>
+<label>{metric}<select name="metric">{metrics}</select></label>
+<label>{granularity}<select name="granularity">{granularities}</select></label>
+<button type="submit">{show}</button>
+</form>
+<p class="hint" id="zone-note"></p>
+<dl id="summary" class="figures"></dl>
+<figure class="card"><figcaption id="series-caption">{series}</figcaption>
+<svg id="series-chart" class="chart" role="img" aria-labelledby="series-caption" viewBox="0 0 640 240"></svg></figure>
+<figure class="card"><figcaption id="heat-caption">{heat}</figcaption>
+<svg id="heat-chart" class="chart" role="img" aria-labelledby="heat-caption" viewBox="0 0 640 200"></svg></figure>
+<p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button></p>"#,
+        from = tr(l, "Desde", "From"),
+        to = tr(l, "Hasta", "To"),
+        metric = tr(l, "Cifra", "Figure"),
+        granularity = tr(l, "Agrupar", "Group"),
+        show = tr(l, "Ver", "Show"),
+        series = tr(l, "En el tiempo", "Over time"),
+        heat = tr(l, "Hora × día de la semana", "Hour × weekday"),
+        csv_summary = tr(l, "Resumen en CSV", "Summary as CSV"),
+        csv_series = tr(l, "Serie en CSV", "Series as CSV"),
+        csv_heat = tr(l, "Mapa de calor en CSV", "Heat map as CSV"),
+    );
+    shell(
+        l,
+        "analytics",
+        tr(l, "Ventas", "Sales"),
+        r#"<script src="/assets/app.js" defer></script>"#,
+        r#"class="wide""#,
+        "/dashboard",
+        &body,
+    )
+}
+
 /// The venue's reservation settings (owners and managers): services per weekday, slot interval, turn times, buffer,
 /// pacing, notice, horizon, largest party, deposit and cut-off, and each table's smallest party and online flag.
 /// Every rule is checked by the API, which names the field it refuses.

@@ -1,0 +1,122 @@
+// An owner opens the sales dashboard of a venue whose guests ordered today: the figures match the orders, the
+// series and the heat map are drawn (our own SVG, no third-party script, no CSP violation), each figure explains
+// itself in a tooltip, the CSV downloads, and the page reads on a phone. Screenshots in target/e2e.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { totp } from './totp.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/// Through the JSON API: an owner with 2FA, a venue in Bogotá with two tables and two dishes, and six guest orders.
+async function seeded(api) {
+  const json = async (response) => {
+    const body = await response.json();
+    assert.ok(response.ok(), `${response.url()} → ${response.status()}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  const post = (path, data, token) =>
+    api.post(`${server.origin}${path}`, { data, headers: token ? { Authorization: `Bearer ${token}` } : {} }).then(json);
+  const email = 'dueña@example.co';
+  const password = 'las cuentas claras del mes';
+  await post('/api/v1/signup', { business_name: 'Café Aurora', country: 'CO', owner: { name: 'Marta', email, password } });
+  const login = await post('/api/v1/auth/login', { email, password });
+  const enrollment = await post('/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
+  const token = (await post('/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token)).access_token;
+  const venue = await post('/api/v1/venues', { name: 'Café Aurora', timezone: 'America/Bogota' }, token);
+  const category = await post(`/api/v1/venues/${venue.id}/menu/categories`, { name: { es: 'Carta', en: 'Menu' } }, token);
+  const coffee = await post(`/api/v1/venues/${venue.id}/menu/items`, {
+    category_id: category.id, name: { es: 'Tinto', en: 'Black coffee' }, price: { amount: 450_000, currency: 'COP' },
+  }, token);
+  const arepa = await post(`/api/v1/venues/${venue.id}/menu/items`, {
+    category_id: category.id, name: { es: 'Arepa de choclo', en: 'Sweet corn arepa' }, price: { amount: 1_200_000, currency: 'COP' },
+  }, token);
+  let gross = 0;
+  for (const label of ['Mesa 1', 'Mesa 2']) {
+    const table = await post(`/api/v1/venues/${venue.id}/tables`, { label, seats: 4 }, token);
+    const guest = new URL(table.guest_url).pathname.split('/').pop();
+    for (const [item, quantity, price] of [[coffee.id, 2, 450_000], [arepa.id, 1, 1_200_000], [coffee.id, 1, 450_000]]) {
+      await post(`/api/v1/t/${guest}/orders`, { items: [{ item_id: item, quantity }] });
+      gross += quantity * price;
+    }
+  }
+  return { token, venue: venue.id, gross };
+}
+
+test('an owner reads the sales dashboard over real orders, on a laptop and on a phone', async () => {
+  const laptop = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const { token, venue, gross } = await seeded(laptop.request);
+  await laptop.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const page = await laptop.newPage();
+  const cspViolations = [];
+  const foreign = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+  page.on('request', (r) => { if (!r.url().startsWith(server.origin) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url()); });
+
+  await page.goto(`${server.origin}/analytics?venue=${venue}`);
+  const grossShown = page.locator('#summary dd[data-figure=gross]');
+  await grossShown.waitFor();
+  assert.equal(await page.locator('#summary dd[data-figure=orders]').textContent(), '6');
+  // 6 × … COP as the page writes pesos: "$ 42.000".
+  assert.equal(await grossShown.textContent(), `$ ${(gross / 100).toLocaleString('es-CO')}`);
+  const tooltip = await page.locator('#summary dt', { hasText: 'Propinas' }).getAttribute('title');
+  assert.match(tooltip, /Ley 1935/);
+  assert.match(await page.textContent('#zone-note'), /America\/Bogota/);
+  // Seven daily bars, today's the only one with sales; the heat map has its 168 cells, one of them lit.
+  assert.equal(await page.locator('#series-chart rect.bar').count(), 7);
+  const heights = await page.locator('#series-chart rect.bar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
+  assert.equal(heights.filter((h) => h > 0).length, 1, `${heights}`);
+  assert.equal(await page.locator('#heat-chart rect.cell').count(), 168);
+  await page.screenshot({ path: artifactPath('analytics.png'), fullPage: true });
+
+  // Hourly over the business day that has the sales (Bogotá's, which is not always the machine's date).
+  const title = await page.locator('#series-chart rect.bar').nth(heights.findIndex((h) => h > 0)).locator('title').textContent();
+  const salesDay = title.slice(0, 10);
+  await page.selectOption('#range-form select[name=granularity]', 'hour');
+  await page.fill('#range-form input[name=from]', salesDay);
+  await page.fill('#range-form input[name=to]', salesDay);
+  await page.click('#range-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#series-chart rect.bar').length >= 23);
+  await page.screenshot({ path: artifactPath('analytics-hourly.png'), fullPage: true });
+
+  // The series as CSV, with the zone and the amounts in minor units and written out.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-series')]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  assert.match(csv, /^start_local,business_day,timezone,metric,value_minor,value,currency\r\n/);
+  assert.match(csv, new RegExp(`,America/Bogota,gross,${gross},${(gross / 100).toFixed(2)},COP\\r\\n`));
+
+  // A bad range is refused naming the field, on the page.
+  await page.fill('#range-form input[name=from]', '2026-12-31');
+  await page.fill('#range-form input[name=to]', '2026-01-01');
+  await page.click('#range-form button[type=submit]');
+  await page.locator('.error').waitFor();
+  assert.match(await page.textContent('.error'), /^to:/);
+
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  await phone.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const small = await phone.newPage();
+  small.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+  await small.goto(`${server.origin}/analytics?venue=${venue}`);
+  await small.locator('#summary dd[data-figure=orders]').waitFor();
+  assert.equal(await small.locator('#summary dt', { hasText: 'Gross sales' }).count(), 1);
+  const overflow = await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `the page scrolls sideways on a phone by ${overflow}px`);
+  await small.screenshot({ path: artifactPath('analytics-phone.png'), fullPage: true });
+
+  assert.deepEqual(cspViolations, []);
+  assert.deepEqual(foreign, [], 'no third-party request');
+  await laptop.close();
+  await phone.close();
+});
