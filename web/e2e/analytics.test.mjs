@@ -71,6 +71,7 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   assert.equal(await page.locator('#summary dd[data-figure=orders]').textContent(), '6');
   // 6 × … COP as the page writes pesos: "$ 42.000".
   assert.equal(await grossShown.textContent(), `$ ${(gross / 100).toLocaleString('es-CO')}`);
+  assert.equal(await page.locator('#summary dd[data-figure=no_show_rate]').textContent(), '0 %');
   const tooltip = await page.locator('#summary dt', { hasText: 'Propinas' }).getAttribute('title');
   assert.match(tooltip, /Ley 1935/);
   assert.match(await page.textContent('#zone-note'), /America\/Bogota/);

@@ -265,6 +265,73 @@ impl BusinessCalendar {
     }
 }
 
+/// What a report says of reservations (docs/analytics.md, "Reservations"), from the bookings whose start lies in the
+/// range counted by their current status. Rates are basis points (1 % = 100), rounded half up; 0 when nothing was
+/// there to divide by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReservationFigures {
+    /// Bookings (offers still open and unpaid deposit holds left out).
+    pub bookings: i64,
+    /// Their covers (party sizes), cancellations and no-shows included.
+    pub covers_booked: i64,
+    /// Covers of the parties that came (seated or finished).
+    pub covers_seated: i64,
+    pub no_shows: i64,
+    pub cancellations: i64,
+    /// No-shows ÷ (seated + finished + no-shows).
+    pub no_show_rate_bp: i64,
+    /// Cancellations ÷ bookings.
+    pub cancellation_rate_bp: i64,
+}
+
+/// Where a booking stands, as the reservation figures count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingState {
+    /// An offer to the waitlist or a hold for its deposit: not a booking yet.
+    Pending,
+    /// Booked, confirmed or late: still to come.
+    Upcoming,
+    /// Seated or finished: the party came.
+    Came,
+    NoShow,
+    Cancelled,
+}
+
+fn rate_bp(part: i64, whole: i64) -> i64 {
+    if whole <= 0 {
+        return 0;
+    }
+    let (part, whole) = (i128::from(part), i128::from(whole));
+    i64::try_from((part * 20_000 + whole) / (2 * whole)).unwrap_or(0)
+}
+
+impl ReservationFigures {
+    /// Adds up `(state, bookings, covers)` counts.
+    pub fn from_counts(counts: &[(BookingState, i64, i64)]) -> Self {
+        let mut figures = Self::default();
+        let mut came = 0;
+        for &(state, bookings, covers) in counts {
+            if state == BookingState::Pending {
+                continue;
+            }
+            figures.bookings += bookings;
+            figures.covers_booked += covers;
+            match state {
+                BookingState::Came => {
+                    came += bookings;
+                    figures.covers_seated += covers;
+                }
+                BookingState::NoShow => figures.no_shows += bookings,
+                BookingState::Cancelled => figures.cancellations += bookings,
+                BookingState::Pending | BookingState::Upcoming => {}
+            }
+        }
+        figures.no_show_rate_bp = rate_bp(figures.no_shows, came + figures.no_shows);
+        figures.cancellation_rate_bp = rate_bp(figures.cancellations, figures.bookings);
+        figures
+    }
+}
+
 /// Checks a report's range: `from` not after `to`, at most [`MAX_RANGE_DAYS`], and an hourly series at most
 /// [`MAX_HOURLY_DAYS`]; each refusal names its field.
 pub fn check_range(
@@ -309,6 +376,31 @@ mod tests {
         assert_eq!(bogota.heat_cell(sale), (5, 21), "Friday, 21 h");
         let local = bogota.with_local_offset(bogota.hour(sale));
         assert_eq!((local.hour(), local.offset().whole_hours()), (21, -5));
+    }
+
+    #[test]
+    fn reservation_rates_are_basis_points_of_what_they_divide() {
+        use BookingState::*;
+        let figures = ReservationFigures::from_counts(&[
+            (Pending, 4, 9),
+            (Upcoming, 2, 5),
+            (Came, 5, 14),
+            (NoShow, 1, 2),
+            (Cancelled, 2, 6),
+        ]);
+        assert_eq!(
+            (figures.bookings, figures.covers_booked, figures.covers_seated),
+            (10, 27, 14)
+        );
+        // 1 of 6 parties due did not come: 16.67 %; 2 of 10 bookings were cancelled: 20 %.
+        assert_eq!(
+            (figures.no_show_rate_bp, figures.cancellation_rate_bp),
+            (1_667, 2_000)
+        );
+        assert_eq!(
+            ReservationFigures::from_counts(&[(Pending, 3, 6)]),
+            ReservationFigures::default()
+        );
     }
 
     fn sale(gross: i64) -> Measures {

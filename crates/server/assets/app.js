@@ -744,8 +744,8 @@ pages.booking = async () => {
 // ----- sales dashboard (docs/analytics.md) -----
 
 const figureNames = {
-  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio' },
-  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order' },
+  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron' },
+  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate' },
 };
 // Each figure's definition, shown as its tooltip: the same words as docs/analytics.md.
 const figureDefinitions = {
@@ -758,6 +758,8 @@ const figureDefinitions = {
     collected: 'Pagos exitosos (parte más propina), el día en que se cobraron.',
     orders: 'Pedidos hechos y no cancelados.',
     average_order: 'Ventas brutas ÷ pedidos.',
+    covers_booked: 'Personas de las reservas que empiezan en el periodo (canceladas y no llegadas incluidas; ofertas y depósitos sin pagar no).',
+    no_show_rate: 'No llegaron ÷ (sentadas + terminadas + no llegaron).',
   },
   en: {
     gross: 'Orders placed in the period and not cancelled, tax included.',
@@ -768,6 +770,8 @@ const figureDefinitions = {
     collected: 'Succeeded payments (share plus tip), on the day they succeeded.',
     orders: 'Orders placed and not cancelled.',
     average_order: 'Gross sales ÷ orders.',
+    covers_booked: 'Party sizes of the bookings starting in the period (cancelled and no-shows included; offers and unpaid deposits not).',
+    no_show_rate: 'No-shows ÷ (seated + finished + no-shows).',
   },
 };
 
@@ -874,14 +878,20 @@ pages.analytics = async () => {
         : `Días de negocio en ${summary.timezone}, desde las ${String(summary.day_start_hour).padStart(2, '0')}:00 hasta el inicio del día siguiente.`;
       const list = $('#summary');
       list.replaceChildren();
-      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order']) {
+      const shown = {
+        ...Object.fromEntries(['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'average_order'].map((k) => [k, money(summary[k])])),
+        orders: String(summary.orders),
+        covers_booked: String(summary.reservations.covers_booked),
+        no_show_rate: `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
+      };
+      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order', 'covers_booked', 'no_show_rate']) {
         const item = document.createElement('div');
         const term = document.createElement('dt');
         term.textContent = names[key];
         term.title = definitions[key];
         const value = document.createElement('dd');
         value.dataset.figure = key;
-        value.textContent = key === 'orders' ? String(summary[key]) : money(summary[key]);
+        value.textContent = shown[key];
         item.append(term, value);
         list.appendChild(item);
       }

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreResult;
+use crate::reservations::ReservationStatus;
 
 /// One venue's measures in one UTC quarter-hour, in the venue's currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,16 @@ pub trait AnalyticsStore: Send + Sync {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Vec<SalesQuarter>>;
+
+    /// The venue's reservations whose start lies in `[start, end)`, per status: how many, and their covers (party
+    /// sizes). Reservations are few (a venue books tens a day), so this reads them directly.
+    async fn reservation_counts(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<(ReservationStatus, i64, i64)>>;
 
     /// The same rows recomputed from the raw rows (orders placed and not cancelled, succeeded payments, the tip
     /// ledger, completed refunds) by the rules of docs/analytics.md; rows whose measures are all zero are left out.

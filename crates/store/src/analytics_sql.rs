@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::analytics::{AnalyticsStore, SalesQuarter};
+use crate::reservations::ReservationStatus;
 use crate::StoreResult;
 
 /// Adds `measures` to the venue's roll-up row of the quarter-hour holding `at`, in the caller's transaction.
@@ -136,6 +137,36 @@ impl AnalyticsStore for Engine {
                     currency: currency_of(row)?,
                     measures: measures_of(row)?,
                 })
+            })
+            .collect()
+    }
+
+    async fn reservation_counts(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<(ReservationStatus, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT status, count(*) AS bookings, CAST(sum(party_size) AS BIGINT) AS covers FROM reservations
+             WHERE partner_id = $1 AND venue_id = $2 AND start_at >= $3 AND start_at < $4
+             GROUP BY status ORDER BY status",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(start.to_offset(time::UtcOffset::UTC))
+        .bind(end.to_offset(time::UtcOffset::UTC))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                Ok((
+                    ReservationStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+                    row.try_get("bookings")?,
+                    row.try_get("covers")?,
+                ))
             })
             .collect()
     }

@@ -34,6 +34,18 @@ stored_enum! {
 }
 
 impl ReservationStatus {
+    /// How the reservation figures of a report count a booking in this status (docs/analytics.md).
+    pub fn booking_state(self) -> comanda_domain::analytics::BookingState {
+        use comanda_domain::analytics::BookingState;
+        match self {
+            Self::Offered | Self::AwaitingDeposit => BookingState::Pending,
+            Self::Booked | Self::Confirmed | Self::Late => BookingState::Upcoming,
+            Self::Seated | Self::Finished => BookingState::Came,
+            Self::NoShow => BookingState::NoShow,
+            Self::Cancelled => BookingState::Cancelled,
+        }
+    }
+
     /// Offers, parties awaiting their deposit, booked, confirmed, late and seated hold their tables.
     pub fn holds_tables(self) -> bool {
         matches!(

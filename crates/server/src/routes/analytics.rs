@@ -7,7 +7,7 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use comanda_domain::analytics::{self, BusinessCalendar, Granularity, Measures};
+use comanda_domain::analytics::{self, BusinessCalendar, Granularity, Measures, ReservationFigures};
 use comanda_domain::money::decimal_text;
 use comanda_domain::{Currency, ValidationErrors, Venue, VenueId};
 use serde::{Deserialize, Serialize};
@@ -88,6 +88,39 @@ pub struct SalesSummary {
     pub orders: i64,
     /// `gross ÷ orders`, rounded down; 0 without orders.
     pub average_order: i64,
+    /// The bookings whose start falls on the range's business days.
+    pub reservations: ReservationSummary,
+}
+
+/// docs/analytics.md, "Reservations": bookings by their start's business day, counted by their current status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReservationSummary {
+    /// Bookings (open waitlist offers and unpaid deposit holds left out), cancelled and no-shows included.
+    pub bookings: i64,
+    /// Their covers (party sizes).
+    pub covers_booked: i64,
+    /// Covers of the parties seated (or finished).
+    pub covers_seated: i64,
+    pub no_shows: i64,
+    pub cancellations: i64,
+    /// No-shows ÷ (seated + finished + no-shows), in basis points (1 % = 100).
+    pub no_show_rate_bp: i64,
+    /// Cancellations ÷ bookings, in basis points.
+    pub cancellation_rate_bp: i64,
+}
+
+impl From<ReservationFigures> for ReservationSummary {
+    fn from(figures: ReservationFigures) -> Self {
+        Self {
+            bookings: figures.bookings,
+            covers_booked: figures.covers_booked,
+            covers_seated: figures.covers_seated,
+            no_shows: figures.no_shows,
+            cancellations: figures.cancellations,
+            no_show_rate_bp: figures.no_show_rate_bp,
+            cancellation_rate_bp: figures.cancellation_rate_bp,
+        }
+    }
 }
 
 /// One bucket of a series: where it starts (the venue's local time, with its offset), its business day, the value.
@@ -116,6 +149,8 @@ struct VenueSales {
     calendar: BusinessCalendar,
     from: time::Date,
     to: time::Date,
+    /// The instants the business days span, `[start, end)`.
+    bounds: (OffsetDateTime, OffsetDateTime),
     rows: Vec<(OffsetDateTime, Measures)>,
 }
 
@@ -169,6 +204,7 @@ async fn venue_sales(
         calendar,
         from,
         to,
+        bounds: (start, end),
         rows,
     })
 }
@@ -201,6 +237,15 @@ pub async fn venue_summary(
     for (_, measures) in &sales.rows {
         total += *measures;
     }
+    let (start, end) = sales.bounds;
+    let counts: Vec<_> = state
+        .store
+        .reservation_counts(&caller.scope, sales.venue.id.as_uuid(), start, end)
+        .await?
+        .into_iter()
+        .map(|(status, bookings, covers)| (status.booking_state(), bookings, covers))
+        .collect();
+    let reservations = ReservationFigures::from_counts(&counts);
     let summary = SalesSummary {
         venue_id: sales.venue.id.to_string(),
         timezone: sales.venue.timezone.clone(),
@@ -220,6 +265,7 @@ pub async fn venue_summary(
         } else {
             0
         },
+        reservations: reservations.into(),
     };
     if !csv {
         return Ok(Json(summary).into_response());
@@ -258,17 +304,29 @@ pub async fn venue_summary(
             summary.currency.code(),
         ]);
     }
-    let orders = summary.orders.to_string();
-    export.row([
-        summary.venue_id.as_str(),
-        &summary.timezone,
-        &summary.from,
-        &summary.to,
-        "orders",
-        &orders,
-        &orders,
-        "",
-    ]);
+    let counts = [
+        ("orders", summary.orders),
+        ("bookings", reservations.bookings),
+        ("covers_booked", reservations.covers_booked),
+        ("covers_seated", reservations.covers_seated),
+        ("no_shows", reservations.no_shows),
+        ("cancellations", reservations.cancellations),
+        ("no_show_rate_bp", reservations.no_show_rate_bp),
+        ("cancellation_rate_bp", reservations.cancellation_rate_bp),
+    ];
+    for (figure, value) in counts {
+        let value = value.to_string();
+        export.row([
+            summary.venue_id.as_str(),
+            &summary.timezone,
+            &summary.from,
+            &summary.to,
+            figure,
+            &value,
+            &value,
+            "",
+        ]);
+    }
     Ok(export.into_response())
 }
 

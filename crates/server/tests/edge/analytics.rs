@@ -74,6 +74,15 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
     assert_eq!(summary.body["net"], 1_750_000);
     assert_eq!(summary.body["orders"], 1);
     assert_eq!(summary.body["tips"], 0);
+    assert_eq!(summary.body["reservations"]["bookings"], 0);
+    // A booking for two on Monday evening counts on Monday's business day with its covers.
+    crate::reservations::a_booking_at(&server, &venue.owner, &venue.venue).await;
+    let week = friday + time::Duration::days(6);
+    let booked = report(format!("{base}/summary?from={friday}&to={week}")).await;
+    assert_eq!(booked.status, 200, "{}", booked.body);
+    assert_eq!(booked.body["reservations"]["bookings"], 1, "{}", booked.body);
+    assert_eq!(booked.body["reservations"]["covers_booked"], 2);
+    assert_eq!(booked.body["reservations"]["no_show_rate_bp"], 0);
     // Saturday, the UTC date of the sale, has nothing.
     let saturday = friday.next_day().unwrap();
     let next = report(format!("{base}/summary?from={saturday}&to={saturday}")).await;
