@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use comanda_domain::analytics::{self, BusinessCalendar, Granularity, Measures, ReservationFigures};
 use comanda_domain::money::decimal_text;
-use comanda_domain::{Currency, ValidationErrors, Venue, VenueId};
+use comanda_domain::{Currency, ValidationErrors, Venue, VenueId, collect_all};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -158,6 +158,26 @@ fn business_date(text: &str) -> Option<time::Date> {
     time::Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
 }
 
+/// A report's business dates, or 400 naming the field (docs/analytics.md, "Ranges and refusals").
+fn business_range(
+    from: &str,
+    to: &str,
+    granularity: Granularity,
+) -> Result<(time::Date, time::Date), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let (from, to) = (business_date(from), business_date(to));
+    for (field, date) in [("from", from), ("to", to)] {
+        if date.is_none() {
+            errors.push(field, "use a date YYYY-MM-DD");
+        }
+    }
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(errors);
+    };
+    analytics::check_range(from, to, granularity)?;
+    Ok((from, to))
+}
+
 /// The caller's venue named by the path: 404 for an unknown id and for another partner's venue, before anything
 /// in the query is looked at.
 async fn venue_of(state: &AppState, caller: &Caller, venue: &str) -> Result<Venue, ApiError> {
@@ -175,17 +195,7 @@ async fn venue_sales(
     to: &str,
     granularity: Granularity,
 ) -> Result<VenueSales, ApiError> {
-    let mut errors = ValidationErrors::default();
-    let (from, to) = (business_date(from), business_date(to));
-    for (field, date) in [("from", from), ("to", to)] {
-        if date.is_none() {
-            errors.push(field, "use a date YYYY-MM-DD");
-        }
-    }
-    let (Some(from), Some(to)) = (from, to) else {
-        return Err(errors.into());
-    };
-    analytics::check_range(from, to, granularity)?;
+    let (from, to) = business_range(from, to, granularity)?;
     let zone = venue_zone(&venue)?;
     let calendar = BusinessCalendar::new(zone, DEFAULT_DAY_START_HOUR)
         .ok_or_else(|| ValidationErrors::single("day_start_hour", "out of range"))?;
@@ -217,6 +227,112 @@ fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
     }
 }
 
+/// One venue's summary over business days `from` to `to`: its roll-ups added up, and its reservations.
+async fn summarize(
+    state: &AppState,
+    caller: &Caller,
+    venue: Venue,
+    from: &str,
+    to: &str,
+) -> Result<SalesSummary, ApiError> {
+    let sales = venue_sales(state, caller, venue, from, to, Granularity::Day).await?;
+    let mut total = Measures::default();
+    for (_, measures) in &sales.rows {
+        total += *measures;
+    }
+    let (start, end) = sales.bounds;
+    let counts: Vec<_> = state
+        .store
+        .reservation_counts(&caller.scope, sales.venue.id.as_uuid(), start, end)
+        .await?
+        .into_iter()
+        .map(|(status, bookings, covers)| (status.booking_state(), bookings, covers))
+        .collect();
+    Ok(SalesSummary {
+        venue_id: sales.venue.id.to_string(),
+        timezone: sales.venue.timezone.clone(),
+        day_start_hour: DEFAULT_DAY_START_HOUR,
+        from: sales.from.to_string(),
+        to: sales.to.to_string(),
+        currency: sales.venue.currency,
+        gross: total.gross,
+        tax: total.tax,
+        refunds: total.refunds,
+        net: total.net(),
+        tips: total.tips,
+        collected: total.collected,
+        orders: total.orders,
+        average_order: average(total.gross, total.orders),
+        reservations: ReservationFigures::from_counts(&counts).into(),
+    })
+}
+
+fn average(gross: i64, orders: i64) -> i64 {
+    if orders > 0 { gross / orders } else { 0 }
+}
+
+const SUMMARY_CSV_HEADER: [&str; 8] = [
+    "venue_id",
+    "timezone",
+    "from",
+    "to",
+    "figure",
+    "value_minor",
+    "value",
+    "currency",
+];
+
+/// A summary's CSV rows: each figure with its value in minor units and written out (counts stay counts).
+fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
+    let money = [
+        ("gross", summary.gross),
+        ("tax", summary.tax),
+        ("refunds", summary.refunds),
+        ("net", summary.net),
+        ("tips", summary.tips),
+        ("collected", summary.collected),
+        ("average_order", summary.average_order),
+    ];
+    let reservations = &summary.reservations;
+    let counts = [
+        ("orders", summary.orders),
+        ("bookings", reservations.bookings),
+        ("covers_booked", reservations.covers_booked),
+        ("covers_seated", reservations.covers_seated),
+        ("no_shows", reservations.no_shows),
+        ("cancellations", reservations.cancellations),
+        ("no_show_rate_bp", reservations.no_show_rate_bp),
+        ("cancellation_rate_bp", reservations.cancellation_rate_bp),
+    ];
+    let rows = money
+        .iter()
+        .map(|&(figure, value)| {
+            (
+                figure,
+                value,
+                decimal_text(value, summary.currency),
+                summary.currency.code(),
+            )
+        })
+        .chain(
+            counts
+                .iter()
+                .map(|&(figure, value)| (figure, value, value.to_string(), "")),
+        );
+    for (figure, value, shown, currency) in rows {
+        export.row([
+            summary.venue_id.as_str(),
+            &summary.timezone,
+            &summary.from,
+            &summary.to,
+            figure,
+            &value.to_string(),
+            &shown,
+            currency,
+        ]);
+    }
+}
+
 /// The venue's sales summary over business days `from` to `to` (docs/analytics.md, "When money counts").
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/summary", tag = "analytics", security(("bearer" = [])),
     params(("venue" = String, Path), SummaryQuery), responses(
@@ -232,102 +348,110 @@ pub async fn venue_summary(
 ) -> Result<Response, ApiError> {
     let venue = venue_of(&state, &caller, &venue).await?;
     let csv = wants_csv(query.format.as_deref())?;
-    let sales = venue_sales(&state, &caller, venue, &query.from, &query.to, Granularity::Day).await?;
-    let mut total = Measures::default();
-    for (_, measures) in &sales.rows {
-        total += *measures;
-    }
-    let (start, end) = sales.bounds;
-    let counts: Vec<_> = state
-        .store
-        .reservation_counts(&caller.scope, sales.venue.id.as_uuid(), start, end)
-        .await?
-        .into_iter()
-        .map(|(status, bookings, covers)| (status.booking_state(), bookings, covers))
-        .collect();
-    let reservations = ReservationFigures::from_counts(&counts);
-    let summary = SalesSummary {
-        venue_id: sales.venue.id.to_string(),
-        timezone: sales.venue.timezone.clone(),
-        day_start_hour: DEFAULT_DAY_START_HOUR,
-        from: sales.from.to_string(),
-        to: sales.to.to_string(),
-        currency: sales.venue.currency,
-        gross: total.gross,
-        tax: total.tax,
-        refunds: total.refunds,
-        net: total.net(),
-        tips: total.tips,
-        collected: total.collected,
-        orders: total.orders,
-        average_order: if total.orders > 0 {
-            total.gross / total.orders
-        } else {
-            0
-        },
-        reservations: reservations.into(),
-    };
+    let summary = summarize(&state, &caller, venue, &query.from, &query.to).await?;
     if !csv {
         return Ok(Json(summary).into_response());
     }
-    let mut export = CsvExport::new(
-        "sales-summary.csv",
-        &[
-            "venue_id",
-            "timezone",
-            "from",
-            "to",
-            "figure",
-            "value_minor",
-            "value",
-            "currency",
-        ],
-    );
-    let money = [
-        ("gross", summary.gross),
-        ("tax", summary.tax),
-        ("refunds", summary.refunds),
-        ("net", summary.net),
-        ("tips", summary.tips),
-        ("collected", summary.collected),
-        ("average_order", summary.average_order),
-    ];
-    for (figure, value) in money {
-        export.row([
-            summary.venue_id.as_str(),
-            &summary.timezone,
-            &summary.from,
-            &summary.to,
-            figure,
-            &value.to_string(),
-            &decimal_text(value, summary.currency),
-            summary.currency.code(),
-        ]);
-    }
-    let counts = [
-        ("orders", summary.orders),
-        ("bookings", reservations.bookings),
-        ("covers_booked", reservations.covers_booked),
-        ("covers_seated", reservations.covers_seated),
-        ("no_shows", reservations.no_shows),
-        ("cancellations", reservations.cancellations),
-        ("no_show_rate_bp", reservations.no_show_rate_bp),
-        ("cancellation_rate_bp", reservations.cancellation_rate_bp),
-    ];
-    for (figure, value) in counts {
-        let value = value.to_string();
-        export.row([
-            summary.venue_id.as_str(),
-            &summary.timezone,
-            &summary.from,
-            &summary.to,
-            figure,
-            &value,
-            &value,
-            "",
-        ]);
-    }
+    let mut export = CsvExport::new("sales-summary.csv", &SUMMARY_CSV_HEADER);
+    summary_rows(&mut export, &summary);
     Ok(export.into_response())
+}
+
+/// The figures of the partner's venues that price in one currency, added up: each venue's on its own business days
+/// (docs/analytics.md, "Across venues"); venues in different currencies are never added.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurrencyTotals {
+    pub currency: Currency,
+    pub venues: usize,
+    pub gross: i64,
+    pub tax: i64,
+    pub refunds: i64,
+    pub net: i64,
+    pub tips: i64,
+    pub collected: i64,
+    pub orders: i64,
+    pub average_order: i64,
+    pub bookings: i64,
+    pub covers_booked: i64,
+}
+
+/// Every venue of the partner over the same business dates, each in its own zone, and the totals per currency.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PartnerSummary {
+    pub from: String,
+    pub to: String,
+    pub totals: Vec<CurrencyTotals>,
+    pub venues: Vec<SalesSummary>,
+}
+
+/// The summary across all of the partner's venues (each on its own business days), with totals per currency.
+#[utoipa::path(get, path = "/api/v1/analytics/summary", tag = "analytics", security(("bearer" = [])),
+    params(SummaryQuery), responses(
+        (status = 200, body = PartnerSummary, description = "The summary (JSON, or CSV with `format=csv`)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn partner_summary(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<SummaryQuery>,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(query.format.as_deref())?;
+    // The range is checked even for a partner without venues.
+    business_range(&query.from, &query.to, Granularity::Day)?;
+    let venues = collect_all(|page| state.store.list_venues(&caller.scope, page)).await?;
+    let mut summaries = Vec::with_capacity(venues.len());
+    for venue in venues {
+        summaries.push(summarize(&state, &caller, venue, &query.from, &query.to).await?);
+    }
+    let mut totals: Vec<CurrencyTotals> = Vec::new();
+    for summary in &summaries {
+        let index = match totals.iter().position(|t| t.currency == summary.currency) {
+            Some(index) => index,
+            None => {
+                totals.push(CurrencyTotals {
+                    currency: summary.currency,
+                    venues: 0,
+                    gross: 0,
+                    tax: 0,
+                    refunds: 0,
+                    net: 0,
+                    tips: 0,
+                    collected: 0,
+                    orders: 0,
+                    average_order: 0,
+                    bookings: 0,
+                    covers_booked: 0,
+                });
+                totals.len() - 1
+            }
+        };
+        let total = &mut totals[index];
+        total.venues += 1;
+        total.gross += summary.gross;
+        total.tax += summary.tax;
+        total.refunds += summary.refunds;
+        total.net += summary.net;
+        total.tips += summary.tips;
+        total.collected += summary.collected;
+        total.orders += summary.orders;
+        total.average_order = average(total.gross, total.orders);
+        total.bookings += summary.reservations.bookings;
+        total.covers_booked += summary.reservations.covers_booked;
+    }
+    if csv {
+        let mut export = CsvExport::new("sales-summary-all-venues.csv", &SUMMARY_CSV_HEADER);
+        for summary in &summaries {
+            summary_rows(&mut export, summary);
+        }
+        return Ok(export.into_response());
+    }
+    Ok(Json(PartnerSummary {
+        from: query.from,
+        to: query.to,
+        totals,
+        venues: summaries,
+    })
+    .into_response())
 }
 
 /// The value of `metric` in a bucket's measures; `None` for a metric comanda does not report.

@@ -75,6 +75,16 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
     assert_eq!(summary.body["orders"], 1);
     assert_eq!(summary.body["tips"], 0);
     assert_eq!(summary.body["reservations"]["bookings"], 0);
+    // Across the partner's venues: one venue in COP, the same figures, totalled per currency.
+    let partner = report(format!("/api/v1/analytics/summary?from={friday}&to={friday}")).await;
+    assert_eq!(partner.status, 200, "{}", partner.body);
+    assert_eq!(partner.body["venues"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        partner.body["totals"],
+        json!([{"currency": "COP", "venues": 1, "gross": 1_890_000, "tax": 140_000,
+        "refunds": 0, "net": 1_750_000, "tips": 0, "collected": 0, "orders": 1, "average_order": 1_890_000,
+        "bookings": 0, "covers_booked": 0}])
+    );
     // A booking for two on Monday evening counts on Monday's business day with its covers.
     crate::reservations::a_booking_at(&server, &venue.owner, &venue.venue).await;
     let week = friday + time::Duration::days(6);
