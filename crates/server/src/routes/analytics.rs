@@ -514,37 +514,18 @@ pub async fn venue_series(
     if !csv {
         return Ok(Json(series).into_response());
     }
-    let mut export = CsvExport::new(
+    let rows = series
+        .points
+        .iter()
+        .map(|p| (p.start.clone(), p.day.clone(), p.value));
+    Ok(metric_csv(
         "sales-series.csv",
-        &[
-            "start_local",
-            "business_day",
-            "timezone",
-            "metric",
-            "value_minor",
-            "value",
-            "currency",
-        ],
-    );
-    let counted = metric == "orders";
-    for point in &series.points {
-        let value = point.value.to_string();
-        let shown = if counted {
-            value.clone()
-        } else {
-            decimal_text(point.value, series.currency)
-        };
-        export.row([
-            point.start.as_str(),
-            &point.day,
-            &series.timezone,
-            metric,
-            &value,
-            &shown,
-            if counted { "" } else { series.currency.code() },
-        ]);
-    }
-    Ok(export.into_response())
+        ["start_local", "business_day"],
+        &series.timezone,
+        metric,
+        series.currency,
+        rows,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -635,35 +616,50 @@ pub async fn venue_heat_map(
     if !csv {
         return Ok(Json(heat).into_response());
     }
-    let mut export = CsvExport::new(
+    let rows = heat
+        .cells
+        .iter()
+        .map(|c| (c.weekday.to_string(), c.hour.to_string(), c.value));
+    Ok(metric_csv(
         "sales-heatmap.csv",
-        &[
-            "weekday",
-            "hour",
-            "timezone",
-            "metric",
-            "value_minor",
-            "value",
-            "currency",
-        ],
-    );
+        ["weekday", "hour"],
+        &heat.timezone,
+        metric,
+        heat.currency,
+        rows,
+    ))
+}
+
+/// A metric's CSV: two columns placing each value (a bucket's local start and business day, or a weekday and an
+/// hour), then the venue's zone, the metric, and the value in minor units and written out (a count stays a count).
+fn metric_csv(
+    filename: &'static str,
+    place: [&str; 2],
+    timezone: &str,
+    metric: &str,
+    currency: Currency,
+    rows: impl IntoIterator<Item = (String, String, i64)>,
+) -> Response {
+    let header = [
+        place[0],
+        place[1],
+        "timezone",
+        "metric",
+        "value_minor",
+        "value",
+        "currency",
+    ];
+    let mut export = CsvExport::new(filename, &header);
     let counted = metric == "orders";
-    for cell in &heat.cells {
-        let value = cell.value.to_string();
+    for (first, second, value) in rows {
+        let minor = value.to_string();
         let shown = if counted {
-            value.clone()
+            minor.clone()
         } else {
-            decimal_text(cell.value, heat.currency)
+            decimal_text(value, currency)
         };
-        export.row([
-            cell.weekday.to_string().as_str(),
-            &cell.hour.to_string(),
-            &heat.timezone,
-            metric,
-            &value,
-            &shown,
-            if counted { "" } else { heat.currency.code() },
-        ]);
+        let unit = if counted { "" } else { currency.code() };
+        export.row([first.as_str(), &second, timezone, metric, &minor, &shown, unit]);
     }
-    Ok(export.into_response())
+    export.into_response()
 }
