@@ -31,10 +31,10 @@ pub const DEFAULT_DAY_START_HOUR: u8 = 5;
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
     /// The first business day, `YYYY-MM-DD`, in the venue's calendar.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(value_type = String, format = Date)]
     pub from: String,
     /// The last business day (inclusive), at most 400 days after `from`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(value_type = String, format = Date)]
     pub to: String,
     /// `json` (default) or `csv`.
     #[param(pattern = "^(json|csv)$")]
@@ -46,10 +46,10 @@ pub struct SummaryQuery {
 #[serde(deny_unknown_fields)]
 pub struct SeriesQuery {
     /// The first business day, `YYYY-MM-DD`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(value_type = String, format = Date)]
     pub from: String,
     /// The last business day (inclusive); an hourly series covers at most 92 days.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(value_type = String, format = Date)]
     pub to: String,
     /// `gross` (default), `net`, `tax`, `refunds`, `tips`, `collected` or `orders`.
     #[param(pattern = "^(gross|net|tax|refunds|tips|collected|orders)$")]
@@ -158,12 +158,13 @@ fn business_date(text: &str) -> Option<time::Date> {
     time::Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
 }
 
-/// A report's business dates, or 400 naming the field (docs/analytics.md, "Ranges and refusals").
+/// A report's business dates (docs/analytics.md, "Ranges and refusals"): 400 naming the field for a text that is not
+/// a date, 422 naming it for a range the reports refuse (`from` after `to`, over 400 days, hourly over 92).
 fn business_range(
     from: &str,
     to: &str,
     granularity: Granularity,
-) -> Result<(time::Date, time::Date), ValidationErrors> {
+) -> Result<(time::Date, time::Date), ApiError> {
     let mut errors = ValidationErrors::default();
     let (from, to) = (business_date(from), business_date(to));
     for (field, date) in [("from", from), ("to", to)] {
@@ -172,9 +173,9 @@ fn business_range(
         }
     }
     let (Some(from), Some(to)) = (from, to) else {
-        return Err(errors);
+        return Err(errors.into());
     };
-    analytics::check_range(from, to, granularity)?;
+    analytics::check_range(from, to, granularity).map_err(ApiError::rule)?;
     Ok((from, to))
 }
 
@@ -336,7 +337,8 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
 /// The venue's sales summary over business days `from` to `to` (docs/analytics.md, "When money counts").
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/summary", tag = "analytics", security(("bearer" = [])),
     params(("venue" = String, Path), SummaryQuery), responses(
-        (status = 200, body = SalesSummary, description = "The summary (JSON, or CSV with `format=csv`)"),
+        (status = 200, description = "The summary (JSON, or CSV with `format=csv`)",
+            content((SalesSummary = "application/json"), (String = "text/csv"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -387,7 +389,8 @@ pub struct PartnerSummary {
 /// The summary across all of the partner's venues (each on its own business days), with totals per currency.
 #[utoipa::path(get, path = "/api/v1/analytics/summary", tag = "analytics", security(("bearer" = [])),
     params(SummaryQuery), responses(
-        (status = 200, body = PartnerSummary, description = "The summary (JSON, or CSV with `format=csv`)"),
+        (status = 200, description = "The summary (JSON, or CSV with `format=csv`)",
+            content((PartnerSummary = "application/json"), (String = "text/csv"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn partner_summary(
@@ -472,7 +475,8 @@ fn metric_value(metric: &str, measures: &Measures) -> Option<i64> {
 /// bucket of the range (a daylight-saving day has 23 or 25 hourly buckets), each labelled with its local start.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/timeseries", tag = "analytics",
     security(("bearer" = [])), params(("venue" = String, Path), SeriesQuery), responses(
-        (status = 200, body = SalesSeries, description = "The series (JSON, or CSV with `format=csv`)"),
+        (status = 200, description = "The series (JSON, or CSV with `format=csv`)",
+            content((SalesSeries = "application/json"), (String = "text/csv"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -533,10 +537,10 @@ pub async fn venue_series(
 #[serde(deny_unknown_fields)]
 pub struct HeatMapQuery {
     /// The first business day, `YYYY-MM-DD`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(value_type = String, format = Date)]
     pub from: String,
     /// The last business day (inclusive), at most 400 days after `from`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(value_type = String, format = Date)]
     pub to: String,
     /// `gross` (default), `net`, `tax`, `refunds`, `tips`, `collected` or `orders`.
     #[param(pattern = "^(gross|net|tax|refunds|tips|collected|orders)$")]
@@ -581,7 +585,8 @@ fn metric_of(metric: Option<&str>) -> Result<&str, ApiError> {
 /// The venue's hour × weekday heat map of one metric over business days `from` to `to`.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/heatmap", tag = "analytics",
     security(("bearer" = [])), params(("venue" = String, Path), HeatMapQuery), responses(
-        (status = 200, body = SalesHeatMap, description = "The heat map (JSON, or CSV with `format=csv`)"),
+        (status = 200, description = "The heat map (JSON, or CSV with `format=csv`)",
+            content((SalesHeatMap = "application/json"), (String = "text/csv"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
