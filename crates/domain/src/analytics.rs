@@ -12,6 +12,9 @@ use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use time::OffsetDateTime;
 
+use uuid::Uuid;
+
+use crate::menu::PricedLine;
 use crate::validation::ValidationErrors;
 
 /// Latest day-start hour a venue may choose: a business day must still hold its own lunch.
@@ -20,6 +23,34 @@ pub const MAX_DAY_START_HOUR: u8 = 11;
 pub const MAX_RANGE_DAYS: i64 = 400;
 /// Longest hourly series, in days.
 pub const MAX_HOURLY_DAYS: i64 = 92;
+
+/// One menu item's part of the product mix in one roll-up row or one order (docs/analytics.md, "Product mix"): how
+/// many were ordered, and their sales (unit price with options × quantity, tax included, minor units of the venue's
+/// currency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemSale {
+    pub item_id: Uuid,
+    pub quantity: i64,
+    pub sales: i64,
+}
+
+/// An order's product-mix measures: one per menu item, lines of the same item (with different options) added
+/// together, ordered by item id. The order matters: roll-up rows are locked in it, so two orders never wait on each
+/// other's rows in opposite order, and PostgreSQL's upsert never meets the same row twice in one statement.
+pub fn item_sales(lines: &[PricedLine]) -> Vec<ItemSale> {
+    let mut items: std::collections::BTreeMap<Uuid, ItemSale> = std::collections::BTreeMap::new();
+    for line in lines {
+        let quantity = i64::from(line.quantity);
+        let entry = items.entry(line.item_id).or_insert(ItemSale {
+            item_id: line.item_id,
+            quantity: 0,
+            sales: 0,
+        });
+        entry.quantity += quantity;
+        entry.sales += line.unit_price.amount.saturating_mul(quantity);
+    }
+    items.into_values().collect()
+}
 
 /// A venue's calendar for reports.
 #[derive(Debug, Clone)]
@@ -363,6 +394,34 @@ mod tests {
 
     fn calendar(zone: &str, day_start: u8) -> BusinessCalendar {
         BusinessCalendar::new(TimeZone::get(zone).unwrap(), day_start).unwrap()
+    }
+
+    proptest! {
+        /// An order's product mix holds each item once, in id order, and adds up to the order: its quantities to
+        /// the lines' quantities, its sales to the bill's line totals (so to the order's subtotal).
+        #[test]
+        fn an_orders_product_mix_adds_up_to_its_lines(
+            lines in proptest::collection::vec((0u128..4, 1u32..=50, 0i64..5_000_000), 1..12)
+        ) {
+            let priced: Vec<PricedLine> = lines
+                .iter()
+                .map(|&(item, quantity, unit)| PricedLine {
+                    item_id: Uuid::from_u128(item),
+                    name: crate::menu::Localized { es: "Ajiaco".into(), en: String::new() },
+                    quantity,
+                    modifiers: Vec::new(),
+                    note: None,
+                    unit_price: crate::Money::new(unit, crate::Currency::COP).unwrap(),
+                    taxed: true,
+                })
+                .collect();
+            let mix = item_sales(&priced);
+            prop_assert!(mix.windows(2).all(|w| w[0].item_id < w[1].item_id));
+            let bill_total: i64 = priced.iter().map(|l| l.bill_line().total().unwrap().amount).sum();
+            prop_assert_eq!(mix.iter().map(|i| i.sales).sum::<i64>(), bill_total);
+            let quantity: i64 = lines.iter().map(|l| i64::from(l.1)).sum();
+            prop_assert_eq!(mix.iter().map(|i| i.quantity).sum::<i64>(), quantity);
+        }
     }
 
     #[test]

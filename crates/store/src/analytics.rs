@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use comanda_domain::Currency;
-use comanda_domain::analytics::Measures;
+use comanda_domain::analytics::{ItemSale, Measures};
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -55,4 +55,25 @@ pub trait AnalyticsStore: Send + Sync {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Vec<SalesQuarter>>;
+
+    /// The product mix of one venue (or all the partner's venues) over the quarter-hours starting in `[start, end)`:
+    /// per menu item, quantity and sales summed from the item roll-ups, ordered by item id; items that sum to
+    /// nothing are left out.
+    async fn item_sales(
+        &self,
+        scope: &TenantScope,
+        venue: Option<Uuid>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<ItemSale>>;
+
+    /// The same product mix recomputed from the lines of the orders placed in the range and not cancelled. A scan:
+    /// for the recomputation test and the benchmark.
+    async fn item_sales_from_raw(
+        &self,
+        scope: &TenantScope,
+        venue: Option<Uuid>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<ItemSale>>;
 }

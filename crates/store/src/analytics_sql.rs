@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use comanda_domain::analytics::{Measures, utc_quarter};
+use comanda_domain::analytics::{ItemSale, Measures, item_sales, utc_quarter};
+use comanda_domain::menu::PricedLine;
 use comanda_domain::Currency;
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
@@ -48,6 +49,36 @@ pub(crate) async fn add_to_sales(
     .bind(measures.orders)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Adds (`sign` 1) or takes away (`sign` −1) an order's product mix to the venue's item rows of the quarter-hour
+/// holding `at`, in the caller's transaction, item by item in [`item_sales`]'s order.
+pub(crate) async fn add_to_item_sales(
+    conn: &mut Conn,
+    partner: Uuid,
+    venue: Uuid,
+    at: OffsetDateTime,
+    items: &[ItemSale],
+    sign: i64,
+) -> StoreResult<()> {
+    for item in items {
+        sqlx::query(
+            "INSERT INTO item_sales_quarters (partner_id, venue_id, quarter, item_id, quantity, sales)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (partner_id, venue_id, quarter, item_id) DO UPDATE SET
+                 quantity = item_sales_quarters.quantity + excluded.quantity,
+                 sales = item_sales_quarters.sales + excluded.sales",
+        )
+        .bind(h(partner))
+        .bind(h(venue))
+        .bind(utc_quarter(at))
+        .bind(h(item.item_id))
+        .bind(sign * item.quantity)
+        .bind(sign * item.sales)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -169,6 +200,67 @@ impl AnalyticsStore for Engine {
                 ))
             })
             .collect()
+    }
+
+    async fn item_sales(
+        &self,
+        scope: &TenantScope,
+        venue: Option<Uuid>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<ItemSale>> {
+        let rows = sqlx::query(
+            "SELECT item_id, CAST(sum(quantity) AS BIGINT) AS quantity, CAST(sum(sales) AS BIGINT) AS sales
+             FROM item_sales_quarters
+             WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2) AND quarter >= $3 AND quarter < $4
+             GROUP BY item_id HAVING sum(quantity) <> 0 OR sum(sales) <> 0 ORDER BY item_id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(venue.map(h))
+        .bind(start.to_offset(time::UtcOffset::UTC))
+        .bind(end.to_offset(time::UtcOffset::UTC))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ItemSale {
+                    item_id: uuid_col(row, "item_id")?,
+                    quantity: row.try_get("quantity")?,
+                    sales: row.try_get("sales")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn item_sales_from_raw(
+        &self,
+        scope: &TenantScope,
+        venue: Option<Uuid>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<ItemSale>> {
+        let rows = sqlx::query(
+            "SELECT lines FROM orders
+             WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2)
+               AND placed_at >= $3 AND placed_at < $4 AND status <> 'cancelled'",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(venue.map(h))
+        .bind(start.to_offset(time::UtcOffset::UTC))
+        .bind(end.to_offset(time::UtcOffset::UTC))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let mut items: BTreeMap<Uuid, ItemSale> = BTreeMap::new();
+        for row in &rows {
+            let text: String = row.try_get("lines")?;
+            let lines: Vec<PricedLine> = serde_json::from_str(&text).map_err(|_| corrupt("lines", &text))?;
+            for sale in item_sales(&lines) {
+                let entry = items.entry(sale.item_id).or_insert(ItemSale { quantity: 0, sales: 0, ..sale });
+                entry.quantity += sale.quantity;
+                entry.sales += sale.sales;
+            }
+        }
+        Ok(items.into_values().filter(|item| item.quantity != 0 || item.sales != 0).collect())
     }
 
     async fn sales_quarters_from_raw(

@@ -46,6 +46,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0018", 18, "reservation_deposits"),
             crate::migrate::migration!($engine, "0019", 19, "waitlist"),
             crate::migrate::migration!($engine, "0020", 20, "sales_rollups"),
+            crate::migrate::migration!($engine, "0021", 21, "item_rollups"),
         ]
     };
 }

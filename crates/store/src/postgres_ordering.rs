@@ -85,6 +85,7 @@ async fn insert_order(
     now: OffsetDateTime,
 ) -> StoreResult<PlaceOutcome> {
     let partner_id = partner.as_uuid();
+    let items = comanda_domain::analytics::item_sales(&order.lines);
     // Twice at most: the session's read shares the statement's snapshot, so when another guest opened the table's
     // session at the same instant (committed after that snapshot) nothing is placed, and the second run sees it.
     for _ in 0..2 {
@@ -122,7 +123,18 @@ async fn insert_order(
                  SELECT $1, $3, $15, $9, $8, $16, 0, 0, 0, 1 FROM placed, (SELECT count(*) FROM recorded) AS evented
                  ON CONFLICT (partner_id, venue_id, quarter) DO UPDATE SET
                      gross = sales_quarters.gross + excluded.gross, tax = sales_quarters.tax + excluded.tax,
-                     orders = sales_quarters.orders + excluded.orders)
+                     orders = sales_quarters.orders + excluded.orders
+                 RETURNING 1),
+             -- The product mix after the sales row (it reads `counted`), items in id order.
+             itemised AS (
+                 INSERT INTO item_sales_quarters (partner_id, venue_id, quarter, item_id, quantity, sales)
+                 SELECT $1, $3, $15, item.id, item.quantity, item.sales
+                 FROM placed, (SELECT count(*) FROM counted) AS rolled,
+                      unnest($17::uuid[], $18::bigint[], $19::bigint[]) WITH ORDINALITY AS item(id, quantity, sales, n)
+                 ORDER BY item.n
+                 ON CONFLICT (partner_id, venue_id, quarter, item_id) DO UPDATE SET
+                     quantity = item_sales_quarters.quantity + excluded.quantity,
+                     sales = item_sales_quarters.sales + excluded.sales)
              SELECT placed.*, (SELECT count(pg_notify($13, $14 || seq::text)) FROM recorded) AS announced
              FROM placed",
         )
@@ -142,6 +154,9 @@ async fn insert_order(
         .bind(format!("{partner}:{}:", order.venue_id))
         .bind(comanda_domain::analytics::utc_quarter(now))
         .bind(order.tax.amount)
+        .bind(items.iter().map(|i| i.item_id).collect::<Vec<_>>())
+        .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+        .bind(items.iter().map(|i| i.sales).collect::<Vec<_>>())
         .fetch_optional(&mut *conn)
         .await
         .map_err(foreign_key_to_not_found)?;

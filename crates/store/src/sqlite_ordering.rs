@@ -115,6 +115,15 @@ async fn insert_order(
             &sales_of(&created),
         )
         .await?;
+        add_to_item_sales(
+            conn,
+            partner_id,
+            created.venue_id,
+            now,
+            &item_sales(&created.lines),
+            1,
+        )
+        .await?;
         record_event_if_open(conn, partner, &created, "guest", now).await?;
         return Ok(PlaceOutcome::Created(created));
     }

@@ -23,13 +23,39 @@ impl Seeded {
     }
 }
 
-/// An order of `quantity` × `unit` COP, taxed or not, placed by guest device `device`.
-fn priced_order(venue: Uuid, table: Uuid, unit: i64, quantity: u32, taxed: bool) -> NewOrder {
+/// The menu items the workloads order from: few, so the product mix has items ordered many times.
+const ITEMS: [Uuid; 3] = [
+    Uuid::from_u128(0x1111),
+    Uuid::from_u128(0x2222),
+    Uuid::from_u128(0x3333),
+];
+
+/// An order of `quantity` × `unit` COP of `item`, taxed or not, and with `also` one more of another item at half the
+/// price (two lines, so an order's product mix holds several items).
+fn priced_order(
+    venue: Uuid,
+    table: Uuid,
+    (item, unit, quantity): (Uuid, i64, u32),
+    taxed: bool,
+    also: Option<Uuid>,
+) -> NewOrder {
     let mut order = order_for(venue, table, None, b"analytics");
+    order.lines[0].item_id = item;
     order.lines[0].unit_price = cop(unit);
     order.lines[0].quantity = quantity;
     order.lines[0].taxed = taxed;
-    order.subtotal = cop(unit * i64::from(quantity));
+    if let Some(other) = also {
+        let mut line = order.lines[0].clone();
+        line.item_id = other;
+        line.unit_price = cop(unit / 2);
+        line.quantity = 1;
+        order.lines.push(line);
+    }
+    order.subtotal = cop(order
+        .lines
+        .iter()
+        .map(|l| l.unit_price.amount * i64::from(l.quantity))
+        .sum());
     let regime = TaxRegime {
         kind: TaxKind::Inc,
         rate_bp: 800,
@@ -86,12 +112,19 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                         (venue, table)
                     };
                     let quantity = u32::try_from(1 + random.below(4)).unwrap();
+                    let item = ITEMS[usize::try_from(random.below(3)).unwrap()];
+                    let also =
+                        (random.below(2) == 0).then(|| ITEMS[usize::try_from(random.below(3)).unwrap()]);
                     let order = priced_order(
                         v,
                         t,
-                        100 * i64::try_from(1 + random.below(50_000)).unwrap(),
-                        quantity,
+                        (
+                            item,
+                            100 * i64::try_from(1 + random.below(50_000)).unwrap(),
+                            quantity,
+                        ),
                         random.below(5) != 0,
+                        also,
                     );
                     if let Ok(PlaceOutcome::Created(placed)) =
                         store.place_order(&scope, &order, &change(), at).await
@@ -198,6 +231,16 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
             let (rolled, raw) = both_ways(store, &scope, Some(one)).await;
             assert!(rolled.iter().all(|q| q.venue_id == one));
             assert_eq!(rolled, raw, "seed {seed}: venue {one}");
+        }
+        // The product mix, for the partner and for each venue.
+        let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
+        for one in [None, Some(venue), Some(other_venue)] {
+            let rolled = store.item_sales(&scope, one, start, end).await.unwrap();
+            let raw = store.item_sales_from_raw(&scope, one, start, end).await.unwrap();
+            assert_eq!(rolled, raw, "seed {seed}: product mix of {one:?}");
+            if one.is_none() {
+                assert!(!raw.is_empty(), "seed {seed}: items were sold");
+            }
         }
     }
     // The workloads reached every path that moves a roll-up.
