@@ -270,6 +270,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(analytics::venue_summary))
         .routes(routes!(analytics::venue_series))
         .routes(routes!(analytics::venue_heat_map))
+        .routes(routes!(analytics::venue_product_mix))
         .routes(routes!(analytics::partner_summary))
         .routes(routes!(app_pages::analytics))
         .routes(routes!(reservations::put_policy, reservations::get_policy))

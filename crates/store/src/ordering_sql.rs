@@ -4,7 +4,7 @@
 // pricing a guest's order against the menu, and the order-event feed.
 
 use async_trait::async_trait;
-use comanda_domain::analytics::Measures;
+use comanda_domain::analytics::{Measures, item_sales};
 use comanda_domain::menu::{Localized, MenuItem};
 use comanda_domain::{Currency, Money, OrderStatus, Page, PageRequest, PartnerId, ValidationErrors};
 use comanda_security::TenantScope;
@@ -94,13 +94,14 @@ fn sales_of(order: &Order) -> Measures {
     Measures { gross: order.subtotal.amount, tax: order.tax.amount, orders: 1, ..Measures::default() }
 }
 
-/// Takes a cancelled order out of the roll-up it was counted in, in the cancellation's transaction. Called after
+/// Takes a cancelled order out of the roll-ups it was counted in (sales, then its items), in the cancellation's transaction. Called after
 /// the order's event is recorded: every path takes the venue's event head before its roll-up row (PostgreSQL's
 /// placing statement too), so two of them never wait on each other in opposite order.
 async fn uncount_order(conn: &mut Conn, partner: PartnerId, order: &Order) -> StoreResult<()> {
     let sales = sales_of(order);
     let minus = Measures { gross: -sales.gross, tax: -sales.tax, orders: -sales.orders, ..Measures::default() };
-    add_to_sales(conn, partner.as_uuid(), order.venue_id, order.placed_at, order.subtotal.currency, &minus).await
+    add_to_sales(conn, partner.as_uuid(), order.venue_id, order.placed_at, order.subtotal.currency, &minus).await?;
+    add_to_item_sales(conn, partner.as_uuid(), order.venue_id, order.placed_at, &item_sales(&order.lines), -1).await
 }
 
 #[async_trait]

@@ -91,9 +91,12 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             "GET",
             "/api/v1/venues/{venue}/analytics/summary" | "/api/v1/venues/{venue}/analytics/timeseries",
         )
-        | ("GET", "/api/v1/venues/{venue}/analytics/heatmap" | "/api/v1/analytics/summary") => {
-            Staff(Permission::ViewAnalytics)
-        }
+        | (
+            "GET",
+            "/api/v1/venues/{venue}/analytics/heatmap"
+            | "/api/v1/venues/{venue}/analytics/product-mix"
+            | "/api/v1/analytics/summary",
+        ) => Staff(Permission::ViewAnalytics),
         (
             "POST",
             "/api/v1/venues" | "/api/v1/venues/{venue}/tables" | "/api/v1/tables/{table}/token/rotate",

@@ -186,6 +186,30 @@ async fn venue_of(state: &AppState, caller: &Caller, venue: &str) -> Result<Venu
     Ok(state.store.venue(&caller.scope, VenueId::from_uuid(id)).await?)
 }
 
+/// The venue's calendar, the business dates `from` to `to` and the instants `[start, end)` they span.
+fn venue_range(
+    venue: &Venue,
+    from: &str,
+    to: &str,
+    granularity: Granularity,
+) -> Result<
+    (
+        BusinessCalendar,
+        time::Date,
+        time::Date,
+        (OffsetDateTime, OffsetDateTime),
+    ),
+    ApiError,
+> {
+    let (from, to) = business_range(from, to, granularity)?;
+    let calendar = BusinessCalendar::new(venue_zone(venue)?, DEFAULT_DAY_START_HOUR)
+        .ok_or_else(|| ValidationErrors::single("day_start_hour", "out of range"))?;
+    let bounds = calendar
+        .range_bounds(from, to)
+        .ok_or_else(|| ValidationErrors::single("to", "outside the calendar"))?;
+    Ok((calendar, from, to, bounds))
+}
+
 /// Reads the venue's roll-ups over a range of its business days; a malformed or refused range is 400 naming the
 /// field (docs/analytics.md, "Ranges and refusals").
 async fn venue_sales(
@@ -196,13 +220,7 @@ async fn venue_sales(
     to: &str,
     granularity: Granularity,
 ) -> Result<VenueSales, ApiError> {
-    let (from, to) = business_range(from, to, granularity)?;
-    let zone = venue_zone(&venue)?;
-    let calendar = BusinessCalendar::new(zone, DEFAULT_DAY_START_HOUR)
-        .ok_or_else(|| ValidationErrors::single("day_start_hour", "out of range"))?;
-    let (start, end) = calendar
-        .range_bounds(from, to)
-        .ok_or_else(|| ValidationErrors::single("to", "outside the calendar"))?;
+    let (calendar, from, to, (start, end)) = venue_range(&venue, from, to, granularity)?;
     let rows = state
         .store
         .sales_quarters(&caller.scope, Some(venue.id.as_uuid()), start, end)
@@ -667,4 +685,191 @@ fn metric_csv(
         export.row([first.as_str(), &second, timezone, metric, &minor, &shown, unit]);
     }
     export.into_response()
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ProductMixQuery {
+    /// The first business day, `YYYY-MM-DD`.
+    #[param(value_type = String, format = Date)]
+    pub from: String,
+    /// The last business day (inclusive), at most 400 days after `from`.
+    #[param(value_type = String, format = Date)]
+    pub to: String,
+    /// Rank by `sales` (default) or `quantity`.
+    #[param(pattern = "^(sales|quantity)$")]
+    pub sort: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+
+/// One menu item's line of the product mix.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductMixItem {
+    /// 1 for the best seller by the chosen ranking.
+    pub rank: usize,
+    pub item_id: String,
+    /// Its name on the menu now; `null` for an item since deleted from the menu.
+    pub name: Option<comanda_domain::menu::Localized>,
+    /// How many were ordered (orders placed and not cancelled).
+    pub quantity: i64,
+    /// Their sales, tax included, in minor units.
+    pub sales: i64,
+    /// Its part of all the items' sales, in basis points (1 % = 100).
+    pub sales_share_bp: i64,
+}
+
+/// What sold over business days `from` to `to` (docs/analytics.md, "Product mix"): every item on the menu and every
+/// item sold, best first by `sort`, so the top sellers lead and the items that did not sell close the list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductMix {
+    pub venue_id: String,
+    pub timezone: String,
+    pub from: String,
+    pub to: String,
+    pub currency: Currency,
+    /// `sales` or `quantity`.
+    pub sort: String,
+    pub quantity: i64,
+    pub sales: i64,
+    pub items: Vec<ProductMixItem>,
+}
+
+/// The venue's product mix over business days `from` to `to`, read from the item roll-ups.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/product-mix", tag = "analytics",
+    security(("bearer" = [])), params(("venue" = String, Path), ProductMixQuery), responses(
+        (status = 200, description = "The product mix (JSON, or CSV with `format=csv`)",
+            content((ProductMix = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn venue_product_mix(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<ProductMixQuery>,
+) -> Result<Response, ApiError> {
+    let venue = venue_of(&state, &caller, &venue).await?;
+    let by_quantity = match query.sort.as_deref() {
+        None | Some("sales") => false,
+        Some("quantity") => true,
+        Some(_) => return Err(ValidationErrors::single("sort", "sales or quantity").into()),
+    };
+    let csv = wants_csv(query.format.as_deref())?;
+    let (_, from, to, (start, end)) = venue_range(&venue, &query.from, &query.to, Granularity::Day)?;
+    let sold = state
+        .store
+        .item_sales(&caller.scope, Some(venue.id.as_uuid()), start, end)
+        .await?;
+    let (_, menu) = state.store.menu(&caller.scope, venue.id.as_uuid()).await?;
+    let mix = product_mix(&sold, &menu, by_quantity);
+    let (quantity, sales) = (
+        mix.iter().map(|i| i.quantity).sum(),
+        mix.iter().map(|i| i.sales).sum(),
+    );
+    let report = ProductMix {
+        venue_id: venue.id.to_string(),
+        timezone: venue.timezone.clone(),
+        from: from.to_string(),
+        to: to.to_string(),
+        currency: venue.currency,
+        sort: if by_quantity { "quantity" } else { "sales" }.to_owned(),
+        quantity,
+        sales,
+        items: mix,
+    };
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    let mut export = CsvExport::new(
+        "product-mix.csv",
+        &[
+            "venue_id",
+            "timezone",
+            "from",
+            "to",
+            "rank",
+            "item_id",
+            "name",
+            "quantity",
+            "sales_minor",
+            "sales",
+            "currency",
+        ],
+    );
+    for item in &report.items {
+        export.row([
+            report.venue_id.as_str(),
+            &report.timezone,
+            &report.from,
+            &report.to,
+            &item.rank.to_string(),
+            &item.item_id,
+            item.name.as_ref().map_or("", |name| name.es.as_str()),
+            &item.quantity.to_string(),
+            &item.sales.to_string(),
+            &decimal_text(item.sales, report.currency),
+            report.currency.code(),
+        ]);
+    }
+    Ok(export.into_response())
+}
+
+/// Ranks the items sold, with the menu's unsold items after them (0 of each), best first; ties by name, then id.
+fn product_mix(
+    sold: &[comanda_domain::analytics::ItemSale],
+    menu: &[comanda_domain::menu::MenuItem],
+    by_quantity: bool,
+) -> Vec<ProductMixItem> {
+    let total: i64 = sold.iter().map(|item| item.sales).sum();
+    let name_of = |id: uuid::Uuid| {
+        menu.iter()
+            .find(|item| item.id == id)
+            .map(|item| item.name.clone())
+    };
+    let unsold = menu
+        .iter()
+        .filter(|item| !sold.iter().any(|s| s.item_id == item.id))
+        .map(|item| (item.id, 0, 0));
+    let mut lines: Vec<ProductMixItem> = sold
+        .iter()
+        .map(|item| (item.item_id, item.quantity, item.sales))
+        .chain(unsold)
+        .map(|(id, quantity, sales)| ProductMixItem {
+            rank: 0,
+            item_id: id.to_string(),
+            name: name_of(id),
+            quantity,
+            sales,
+            sales_share_bp: if total > 0 {
+                i64::try_from(i128::from(sales) * 10_000 / i128::from(total)).unwrap_or(0)
+            } else {
+                0
+            },
+        })
+        .collect();
+    let key = |item: &ProductMixItem| {
+        if by_quantity {
+            (item.quantity, item.sales)
+        } else {
+            (item.sales, item.quantity)
+        }
+    };
+    lines.sort_by(|a, b| {
+        key(b)
+            .cmp(&key(a))
+            .then_with(|| {
+                a.name
+                    .as_ref()
+                    .map(|n| &n.es)
+                    .cmp(&b.name.as_ref().map(|n| &n.es))
+            })
+            .then_with(|| a.item_id.cmp(&b.item_id))
+    });
+    for (rank, line) in lines.iter_mut().enumerate() {
+        line.rank = rank + 1;
+    }
+    lines
 }

@@ -145,6 +145,29 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
         .collect();
     assert_eq!(hot, vec![(json!(5), json!(21))]);
 
+    // The product mix of Friday: the dish, once, all of the sales; on Saturday it is on the menu, unsold.
+    let mix = report(format!("{base}/product-mix?from={friday}&to={friday}")).await;
+    assert_eq!(mix.status, 200, "{}", mix.body);
+    let top = &mix.body["items"][0];
+    assert_eq!(
+        (
+            top["rank"].clone(),
+            top["item_id"].clone(),
+            top["quantity"].clone(),
+            top["sales"].clone()
+        ),
+        (json!(1), json!(venue.item), json!(1), json!(1_890_000)),
+        "{}",
+        mix.body
+    );
+    assert_eq!(top["sales_share_bp"], 10_000);
+    let unsold = report(format!(
+        "{base}/product-mix?from={saturday}&to={saturday}&sort=quantity"
+    ))
+    .await;
+    assert_eq!(unsold.body["items"][0]["quantity"], 0, "{}", unsold.body);
+    assert_eq!(unsold.body["sales"], 0);
+
     // The CSV says the same, with the zone, the minor units and the amount written out.
     let csv = server
         .client
@@ -261,6 +284,23 @@ async fn only_owners_managers_and_analysts_read_reports_and_bad_ranges_name_thei
         unknown.status, 400,
         "an unknown parameter is refused, not ignored: {}",
         unknown.body
+    );
+    let unsorted = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/venues/{}/analytics/product-mix?from=2026-12-01&to=2026-12-07&sort=colour",
+            venue.venue
+        ),
+        Some(&venue.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (unsorted.status, field(&unsorted)),
+        (400, "sort".to_owned()),
+        "{}",
+        unsorted.body
     );
 }
 
