@@ -41,6 +41,30 @@ enum Command {
     Config,
     /// Print the security controls map: each public promise and the tests that prove it.
     Controls,
+    /// Generate a realistic history for demos, tests and benchmarks (new partners with their venues, menus, tables,
+    /// guests, orders, split payments with tips, refunds, cancellations, reservations and no-shows) and load it in
+    /// bulk with its analytics roll-ups. Adds to the database; never changes existing partners.
+    Seed {
+        /// Orders in all; venues are added so each has about --orders-per-venue-day a day.
+        #[arg(long)]
+        orders: u64,
+        /// Business days of history.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// The last business day of the history, YYYY-MM-DD (default: yesterday in Bogotá).
+        #[arg(long, value_name = "DATE")]
+        last_day: Option<String>,
+        #[arg(long, default_value_t = 150)]
+        orders_per_venue_day: u32,
+        #[arg(long, default_value_t = 8)]
+        venues_per_partner: u32,
+        /// The owners' password (also COMANDA_SEED_PASSWORD; default: a random one, printed).
+        #[arg(long, env = "COMANDA_SEED_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// The generator's seed: the same seed gives the same history.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Token signing keys, and the key-encryption key that protects the platform key.
     Keys {
         #[command(subcommand)]
@@ -217,6 +241,26 @@ fn main() -> ExitCode {
             Command::Partners {
                 action: PartnersCommand::Offboard { partner, yes },
             } => offboard(config, &partner, yes).await,
+            Command::Seed {
+                orders,
+                days,
+                last_day,
+                orders_per_venue_day,
+                venues_per_partner,
+                password,
+                seed,
+            } => {
+                let plan = SeedOptions {
+                    orders,
+                    days,
+                    last_day,
+                    orders_per_venue_day,
+                    venues_per_partner,
+                    password,
+                    seed,
+                };
+                seed_history(config, plan).await
+            }
             Command::Controls => {
                 let broken: Vec<(&str, String)> = config
                     .broken_promises()
@@ -533,5 +577,95 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     for applied in &report.applied {
         println!("applied migration {} {}", applied.version, applied.name);
     }
+    Ok(())
+}
+
+struct SeedOptions {
+    orders: u64,
+    days: u32,
+    last_day: Option<String>,
+    orders_per_venue_day: u32,
+    venues_per_partner: u32,
+    password: Option<String>,
+    seed: Option<u64>,
+}
+
+/// `comanda seed`: prints each partner's owner, and progress on stderr (one line rewritten on a terminal, a line
+/// every tenth otherwise).
+async fn seed_history(config: Config, options: SeedOptions) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    comanda_server::install_crypto_provider();
+    let clock: Arc<dyn comanda_server::Clock> = Arc::new(comanda_server::SystemClock);
+    let last_day = match options.last_day {
+        Some(text) => time::Date::parse(&text, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| anyhow::anyhow!("--last-day: use a date YYYY-MM-DD"))?,
+        // Yesterday in Bogotá (UTC−5 all year).
+        None => (clock.now() - time::Duration::hours(5))
+            .date()
+            .previous_day()
+            .unwrap_or(time::Date::MIN),
+    };
+    let (password, printed) = match options.password {
+        Some(password) => (password, false),
+        None => (format!("semilla-{}", uuid::Uuid::new_v4().simple()), true),
+    };
+    let plan = comanda_server::seed::SeedPlan {
+        orders: options.orders,
+        days: options.days.max(1),
+        last_day,
+        orders_per_venue_day: options.orders_per_venue_day.max(1),
+        venues_per_partner: options.venues_per_partner.max(1),
+        password: password.clone(),
+        seed: options
+            .seed
+            .unwrap_or_else(|| clock.now().unix_timestamp().unsigned_abs()),
+    };
+    let state = comanda_server::serve::offline_state(&config, clock).await?;
+    eprintln!(
+        "seeding {} orders over {} days ending {} in {} venues",
+        plan.orders,
+        plan.days,
+        plan.last_day,
+        comanda_server::seed::venues_needed(&plan)
+    );
+    let terminal = std::io::stderr().is_terminal();
+    let mut shown = 0;
+    let report = comanda_server::seed::seed(&state, &plan, |progress| {
+        let line = comanda_server::seed::progress_line(&progress);
+        let tenth = progress.orders_done * 10 / progress.orders_total.max(1);
+        if terminal {
+            eprint!("\r{line}");
+        } else if tenth > shown || progress.orders_done == progress.orders_total {
+            shown = tenth;
+            eprintln!("{line}");
+        }
+    })
+    .await?;
+    if terminal {
+        eprintln!();
+    }
+    state.store.close().await;
+    for partner in &report.partners {
+        println!(
+            "partner {} owner {} venues {}",
+            partner.partner,
+            partner.owner_email,
+            partner
+                .venues
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+    if printed {
+        println!("owners' password: {password}");
+    }
+    println!(
+        "seeded {} orders ({} rows) in {:.1} s",
+        report.orders,
+        report.rows,
+        report.elapsed.as_secs_f64()
+    );
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod payments;
 pub mod problem;
 pub mod qr;
 pub mod routes;
+pub mod seed;
 pub mod serve;
 pub mod tls;
 pub mod waitlist;

@@ -45,22 +45,7 @@ pub struct Server {
 
 /// Prepares everything, migrates the database and starts listening. Returns once the sockets are bound.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
-    let resources = embedded::prepare(config, clock.as_ref())?;
-    let report = comanda_store::migrate(&resources.database)
-        .await
-        .context("migrating the database")?;
-    for applied in &report.applied {
-        tracing::info!(version = applied.version, name = %applied.name, "migration applied");
-    }
-    // Personal data is sealed under data keys that this KMS wraps (REST-1).
-    let kms = open_kms(config).await?;
-    let database = comanda_store::DatabaseTarget {
-        kms: Some(kms.clone()),
-        ..resources.database.clone()
-    };
-    let store = comanda_store::connect(&database)
-        .await
-        .context("opening the database")?;
+    let (resources, store, kms) = open_store(config, clock.as_ref()).await?;
 
     let resolver = Arc::new(tls::ReloadingCertResolver::load(
         &resources.cert_file,
@@ -425,6 +410,41 @@ async fn open_platform_keys(
 ) -> anyhow::Result<Arc<PlatformKeys>> {
     let kms = open_kms(config).await?;
     platform_keys_under(config, resources, kms).await
+}
+
+/// The resources, the migrated store with the KMS that seals its personal data (REST-1), and that KMS.
+async fn open_store(
+    config: &Config,
+    clock: &dyn Clock,
+) -> anyhow::Result<(embedded::Resources, Arc<dyn Store>, Arc<dyn Kms>)> {
+    let resources = embedded::prepare(config, clock)?;
+    let report = comanda_store::migrate(&resources.database)
+        .await
+        .context("migrating the database")?;
+    for applied in &report.applied {
+        tracing::info!(version = applied.version, name = %applied.name, "migration applied");
+    }
+    let kms = open_kms(config).await?;
+    let database = comanda_store::DatabaseTarget {
+        kms: Some(kms.clone()),
+        ..resources.database.clone()
+    };
+    let store = comanda_store::connect(&database)
+        .await
+        .context("opening the database")?;
+    Ok((resources, store, kms))
+}
+
+/// What the server would serve with, without listening: for commands that act as it does (`comanda seed`).
+pub async fn offline_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let (resources, store, kms) = open_store(config, clock.as_ref()).await?;
+    let platform_keys = platform_keys_under(config, &resources, kms).await?;
+    let origin = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "https://localhost".into());
+    AppState::assemble(config, store, clock, platform_keys, origin).await
 }
 
 /// The configured KMS, opened off the async threads (a PKCS#11 module may block).

@@ -29,6 +29,7 @@ pub mod privacy;
 pub mod reservations;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 pub mod sealing;
+pub mod seeding;
 pub mod sqlite;
 mod sqlite_analytics;
 mod sqlite_audit;
@@ -114,6 +115,7 @@ pub trait Store:
     + reservations::ReservationStore
     + backup_runs::BackupRunStore
     + analytics::AnalyticsStore
+    + seeding::HistoryStore
     + std::fmt::Debug
 {
     fn engine(&self) -> Engine;

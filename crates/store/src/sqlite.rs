@@ -239,3 +239,48 @@ impl Store for SqliteStore {
         self.pool.close().await;
     }
 }
+
+#[async_trait]
+impl crate::seeding::HistoryStore for SqliteStore {
+    /// Each batch is one multi-row `INSERT … VALUES (…), (…)` with bound values, in one write transaction.
+    async fn load_history(
+        &self,
+        scope: &comanda_security::TenantScope,
+        history: &crate::seeding::History,
+    ) -> StoreResult<()> {
+        use crate::seeding::{Column, batch_rows, tables};
+        let mut tx = self.write_tx().await?;
+        for rows in tables(scope.partner().as_uuid(), history) {
+            let total = rows.columns.first().map_or(0, |(_, column)| column.len());
+            let names: Vec<&str> = rows.columns.iter().map(|(name, _)| *name).collect();
+            let step = batch_rows(names.len());
+            for start in (0..total).step_by(step) {
+                let end = (start + step).min(total);
+                let tuple = format!("({})", vec!["?"; names.len()].join(", "));
+                let sql = format!(
+                    "INSERT INTO {} ({}) VALUES {}",
+                    rows.table,
+                    names.join(", "),
+                    vec![tuple.as_str(); end - start].join(", ")
+                );
+                // Built from the static table and column names of `seeding::tables` only.
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for row in start..end {
+                    for (_, column) in &rows.columns {
+                        query = match column {
+                            Column::Id(v) => query.bind(v[row].hyphenated()),
+                            Column::OptId(v) => query.bind(v[row].map(|id| id.hyphenated())),
+                            Column::Text(v) => query.bind(v[row].clone()),
+                            Column::Int(v) => query.bind(v[row]),
+                            Column::Instant(v) => query.bind(v[row]),
+                            Column::OptInstant(v) => query.bind(v[row]),
+                        };
+                    }
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -317,6 +317,14 @@ impl Identity {
         self.clock.now()
     }
 
+    /// A password's hash as sign-up makes it (`comanda seed` hashes its owners' one password once).
+    pub(crate) async fn password_hash(
+        &self,
+        password: &str,
+    ) -> Result<String, comanda_security::password::HashError> {
+        self.hasher.hash(password).await
+    }
+
     pub(crate) fn email_key(&self, normalized: &str) -> Vec<u8> {
         keyed_digest(&self.email_index, normalized.as_bytes())
     }

@@ -304,7 +304,142 @@ async fn only_owners_managers_and_analysts_read_reports_and_bad_ranges_name_thei
     );
 }
 
+/// `comanda seed` writes a history whose roll-ups equal a recomputation from its raw rows (for every partner and
+/// venue, sales and product mix), and the reports read it: the summary's orders and gross are the raw rows', the
+/// product mix adds up to the gross, and the bookings have their no-shows.
+async fn a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let mut config = comanda_server::Config {
+        data_dir: server.dir.path().join("data"),
+        ..comanda_server::Config::default()
+    };
+    config.auth.bcrypt_cost = 4;
+    if engine == Engine::Postgres {
+        config.database.url = Some(comanda_security::Secret::new(server.database.url.clone()));
+        config.database.migration_url = server
+            .database
+            .migration_url
+            .clone()
+            .map(comanda_security::Secret::new);
+    }
+    let state = comanda_server::serve::offline_state(&config, std::sync::Arc::new(server.clock.clone()))
+        .await
+        .unwrap();
+    let bogota = UtcOffset::from_hms(-5, 0, 0).unwrap();
+    let last_day = server
+        .clock
+        .now()
+        .to_offset(bogota)
+        .date()
+        .previous_day()
+        .unwrap();
+    let plan = comanda_server::seed::SeedPlan {
+        orders: 3_000,
+        days: 30,
+        last_day,
+        orders_per_venue_day: 60,
+        venues_per_partner: 1,
+        password: PASSWORD.into(),
+        seed: 19,
+    };
+    let mut reported = Vec::new();
+    let report = comanda_server::seed::seed(&state, &plan, |p| reported.push(p.orders_done))
+        .await
+        .unwrap();
+    assert_eq!((report.orders, report.partners.len()), (3_000, 2));
+    assert_eq!(
+        reported.last(),
+        Some(&3_000),
+        "progress reaches the end: {reported:?}"
+    );
+    let (start, end) = (
+        OffsetDateTime::from_unix_timestamp(0).unwrap(),
+        server.clock.now() + time::Duration::days(3),
+    );
+    let mut raw_orders = 0;
+    for partner in &report.partners {
+        for venue in [None, partner.venues.first().copied()] {
+            let rolled: Vec<_> = state
+                .store
+                .sales_quarters(&partner.scope, venue, start, end)
+                .await
+                .unwrap();
+            let raw = state
+                .store
+                .sales_quarters_from_raw(&partner.scope, venue, start, end)
+                .await
+                .unwrap();
+            assert_eq!(rolled, raw, "sales of {venue:?}");
+            let items = state
+                .store
+                .item_sales(&partner.scope, venue, start, end)
+                .await
+                .unwrap();
+            let raw_items = state
+                .store
+                .item_sales_from_raw(&partner.scope, venue, start, end)
+                .await
+                .unwrap();
+            assert_eq!(items, raw_items, "product mix of {venue:?}");
+            if venue.is_none() {
+                let measures = raw
+                    .iter()
+                    .fold(comanda_domain::analytics::Measures::default(), |mut m, q| {
+                        m += q.measures;
+                        m
+                    });
+                assert!(
+                    measures.tips > 0 && measures.refunds > 0 && measures.collected > 0,
+                    "{measures:?}"
+                );
+                assert_eq!(items.iter().map(|i| i.sales).sum::<i64>(), measures.gross);
+                raw_orders += measures.orders;
+            }
+        }
+    }
+    // About 2 % of orders are cancelled: they are not sales.
+    assert!((2_850..3_000).contains(&raw_orders), "{raw_orders}");
+
+    // The first partner's owner reads its venue's reports.
+    let partner = &report.partners[0];
+    let owner = enrolled(&server, &partner.owner_email, PASSWORD).await.access;
+    let venue = partner.venues[0];
+    let first = last_day - time::Duration::days(29);
+    let summary = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{venue}/analytics/summary?from={first}&to={last_day}"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    let rolled = state
+        .store
+        .sales_quarters_from_raw(&partner.scope, Some(venue), start, end)
+        .await
+        .unwrap();
+    let orders: i64 = rolled.iter().map(|q| q.measures.orders).sum();
+    assert_eq!(summary.body["orders"], orders, "{}", summary.body);
+    let reservations = &summary.body["reservations"];
+    assert!(reservations["bookings"].as_i64().unwrap() > 100, "{reservations}");
+    assert!(reservations["no_shows"].as_i64().unwrap() > 0, "{reservations}");
+    let mix = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{venue}/analytics/product-mix?from={first}&to={last_day}"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(mix.status, 200, "{}", mix.body);
+    assert_eq!(mix.body["items"].as_array().unwrap().len(), 20);
+    assert_eq!(mix.body["sales"], summary.body["gross"]);
+    state.store.close().await;
+}
+
 on_both_engines!(
+    a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows,
     a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour,
     only_owners_managers_and_analysts_read_reports_and_bad_ranges_name_their_field,
 );
