@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { spawnSync } from 'node:child_process';
+import { startServer, launchBrowser, artifactPath, binary } from './harness.mjs';
 import { totp } from './totp.mjs';
 
 let server;
@@ -120,4 +121,49 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   assert.deepEqual(foreign, [], 'no third-party request');
   await laptop.close();
   await phone.close();
+});
+
+test('an owner reads the dashboard over sixty days of history made by comanda seed', async () => {
+  const password = 'semillas de sesenta días';
+  const seeded = spawnSync(binary, [
+    'seed', '--data-dir', server.dataDir, '--orders', '6000', '--days', '60', '--orders-per-venue-day', '50',
+    '--venues-per-partner', '1', '--seed', '5', '--password', password,
+  ], { encoding: 'utf8' });
+  assert.equal(seeded.status, 0, seeded.stderr);
+  const [, , , email, , venues] = seeded.stdout.split('\n').find((l) => l.startsWith('partner ')).split(' ');
+  const venue = venues.split(',')[0];
+  const laptop = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 900 } });
+  const post = async (path, data, token) => {
+    const response = await laptop.request.post(`${server.origin}${path}`, { data, headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const body = await response.json();
+    assert.ok(response.ok(), `${path} → ${response.status()}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  const login = await post('/api/v1/auth/login', { email, password });
+  const enrollment = await post('/api/v1/auth/mfa/totp/enroll', {}, login.enrollment_token);
+  const token = (await post('/api/v1/auth/mfa/totp/confirm', { code: totp(enrollment.secret) }, login.enrollment_token)).access_token;
+  await laptop.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const page = await laptop.newPage();
+  const cspViolations = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+  // The seed's sixty business days end yesterday in Bogotá.
+  const bogota = new Date(Date.now() - 5 * 3600_000);
+  const last = new Date(bogota.getTime() - 86400_000).toISOString().slice(0, 10);
+  const first = new Date(bogota.getTime() - 60 * 86400_000).toISOString().slice(0, 10);
+  await page.goto(`${server.origin}/analytics?venue=${venue}&from=${first}&to=${last}`);
+  await page.locator('#mix-chart rect.bar').first().waitFor();
+  const orders = Number(await page.locator('#summary dd[data-figure=orders]').textContent());
+  assert.ok(orders > 2_800 && orders <= 3_000, `one venue's orders: ${orders}`);
+  assert.notEqual(await page.locator('#summary dd[data-figure=no_show_rate]').textContent(), '0 %');
+  // Sixty daily bars, every day with sales; lunch and dinner lit on the heat map; ten best sellers.
+  const heights = await page.locator('#series-chart rect.bar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
+  assert.equal(heights.length, 60);
+  assert.ok(heights.every((h) => h > 0), `${heights}`);
+  const lit = await page.locator('#heat-chart rect.cell').evaluateAll((cells) => cells.filter((c) => Number(c.getAttribute('fill-opacity')) > 0.5).length);
+  assert.ok(lit >= 7, `busy hours on the heat map: ${lit}`);
+  assert.equal(await page.locator('#mix-chart rect.bar').count(), 10);
+  assert.match(await page.textContent('#mix-bottom'), /Lo que menos se vende/);
+  await page.screenshot({ path: artifactPath('analytics-seeded.png'), fullPage: true });
+  assert.deepEqual(cspViolations, []);
+  await laptop.close();
 });

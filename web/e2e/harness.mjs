@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..');
 export const targetDir = process.env.E2E_TARGET_DIR || join(repoRoot, 'target');
-const binary = process.env.E2E_COMANDA_BIN || join(targetDir, 'debug', 'comanda');
+export const binary = process.env.E2E_COMANDA_BIN || join(targetDir, 'debug', 'comanda');
 
 export function artifactPath(name) {
   const dir = join(targetDir, 'e2e');

@@ -26,6 +26,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+mod analytics;
 mod reservations;
 
 #[derive(Debug, Parser)]
@@ -60,6 +61,13 @@ struct Args {
     /// insert; written between the `reservations` markers.
     #[arg(long)]
     reservations: bool,
+    /// Measure analytics instead (g): seed this many orders with `comanda seed`, then time the reports over HTTPS
+    /// next to the same figures from the raw tables; written between the `analytics` markers.
+    #[arg(long, value_name = "ORDERS")]
+    analytics: Option<u64>,
+    /// Days of history the analytics seed spreads its orders over.
+    #[arg(long, default_value_t = 365)]
+    analytics_days: u32,
     /// Keep the server's own log (its warnings say why a request was refused) in this file; one per engine,
     /// named `<file>.<engine>`.
     #[arg(long)]
@@ -130,7 +138,17 @@ async fn serve(
     pool: usize,
     server_log: Option<PathBuf>,
 ) -> anyhow::Result<Served> {
-    let data = tempfile::tempdir()?;
+    serve_in(binary, tempfile::tempdir()?, database, pool, server_log).await
+}
+
+/// `serve` on an existing data directory (one `comanda seed` filled: its keys open what the seed sealed).
+async fn serve_in(
+    binary: &Path,
+    data: tempfile::TempDir,
+    database: Option<(&str, &str)>,
+    pool: usize,
+    server_log: Option<PathBuf>,
+) -> anyhow::Result<Served> {
     let mut command = Command::new(binary);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -266,6 +284,13 @@ async fn enrolled_owner(served: &Served, email: &str) -> anyhow::Result<(String,
         "owner": {"name": "Bench", "email": email, "password": password}}),
     )
     .await?;
+    let access = sign_in_enrolling(served, email, password).await?;
+    let partner = signup["partner_id"].as_str().context("partner")?.to_owned();
+    Ok((access, partner))
+}
+
+/// Signs in an owner who has not enrolled a second factor yet: enrols TOTP and confirms it; the access token.
+async fn sign_in_enrolling(served: &Served, email: &str, password: &str) -> anyhow::Result<String> {
     let login = call(
         served,
         "POST",
@@ -300,12 +325,10 @@ async fn enrolled_owner(served: &Served, email: &str) -> anyhow::Result<(String,
         json!({"code": code}),
     )
     .await?;
-    let access = confirmed["access_token"]
+    Ok(confirmed["access_token"]
         .as_str()
         .context("access token")?
-        .to_owned();
-    let partner = signup["partner_id"].as_str().context("partner")?.to_owned();
-    Ok((access, partner))
+        .to_owned())
 }
 
 /// A partner with an enrolled owner, a venue, 32 accepted tables and one dish, all through the API.
@@ -1343,6 +1366,31 @@ async fn main() -> anyhow::Result<()> {
         "both" => vec![false, true],
         other => bail!("--engine: sqlite, postgres or both, not {other}"),
     };
+    if let Some(orders) = args.analytics {
+        let mut results = Vec::new();
+        for postgres in engines {
+            results.push(
+                analytics::bench(
+                    &binary,
+                    postgres,
+                    orders,
+                    args.analytics_days,
+                    engine_name(postgres),
+                )
+                .await?,
+            );
+        }
+        let table = analytics::table(&results);
+        println!("{table}");
+        if let Some(path) = &args.write {
+            let command = format!(
+                "cargo build --release -p comanda -p comanda-bench && target/release/comanda-bench --analytics {orders} --analytics-days {} --engine {} --write BENCHMARKS.md",
+                args.analytics_days, args.engine
+            );
+            write_results(path, "analytics", &table, &command)?;
+        }
+        return Ok(());
+    }
     if args.reservations {
         let mut rows = Vec::new();
         for postgres in engines {

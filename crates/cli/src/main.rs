@@ -58,12 +58,15 @@ enum Command {
         orders_per_venue_day: u32,
         #[arg(long, default_value_t = 8)]
         venues_per_partner: u32,
-        /// The owners' password (also COMANDA_SEED_PASSWORD; default: a random one, printed).
-        #[arg(long, env = "COMANDA_SEED_PASSWORD", hide_env_values = true)]
+        /// The owners' password (default: a random one, printed).
+        #[arg(long)]
         password: Option<String>,
         /// The generator's seed: the same seed gives the same history.
         #[arg(long)]
         seed: Option<u64>,
+        /// Venues loaded at once, each over its own connection (SQLite takes them one after another).
+        #[arg(long, default_value_t = 2)]
+        loaders: usize,
     },
     /// Token signing keys, and the key-encryption key that protects the platform key.
     Keys {
@@ -249,8 +252,10 @@ fn main() -> ExitCode {
                 venues_per_partner,
                 password,
                 seed,
+                loaders,
             } => {
                 let plan = SeedOptions {
+                    loaders,
                     orders,
                     days,
                     last_day,
@@ -588,6 +593,7 @@ struct SeedOptions {
     venues_per_partner: u32,
     password: Option<String>,
     seed: Option<u64>,
+    loaders: usize,
 }
 
 /// `comanda seed`: prints each partner's owner, and progress on stderr (one line rewritten on a terminal, a line
@@ -619,7 +625,9 @@ async fn seed_history(config: Config, options: SeedOptions) -> anyhow::Result<()
         seed: options
             .seed
             .unwrap_or_else(|| clock.now().unix_timestamp().unsigned_abs()),
+        loaders: options.loaders.max(1),
     };
+    let plan_loaders = plan.loaders;
     let state = comanda_server::serve::offline_state(&config, clock).await?;
     eprintln!(
         "seeding {} orders over {} days ending {} in {} venues",
@@ -662,10 +670,13 @@ async fn seed_history(config: Config, options: SeedOptions) -> anyhow::Result<()
         println!("owners' password: {password}");
     }
     println!(
-        "seeded {} orders ({} rows) in {:.1} s",
+        "seeded {} orders ({} rows) in {:.1} s (generating {:.1} s; loading {:.1} s over {} connections)",
         report.orders,
         report.rows,
-        report.elapsed.as_secs_f64()
+        report.elapsed.as_secs_f64(),
+        report.generating.as_secs_f64(),
+        report.loading.as_secs_f64(),
+        plan_loaders
     );
     Ok(())
 }

@@ -827,6 +827,27 @@ function drawHeatMap(svg, cells, label) {
   }
 }
 
+// The product mix: the ten best sellers as horizontal bars (name, value as text and title), then the items that
+// sold least, named below the chart.
+function drawMix(svg, items, label, bottomList) {
+  svg.replaceChildren();
+  const top = items.slice(0, 10);
+  const max = Math.max(1, ...top.map((item) => item.sales));
+  const nameOf = (item) => (item.name ? (english && item.name.en) || item.name.es : english ? '(deleted item)' : '(plato eliminado)');
+  top.forEach((item, i) => {
+    const y = 6 + i * 28;
+    svg.appendChild(svgElement('text', { class: 'axis', x: 0, y: y + 15 }, nameOf(item)));
+    const bar = svgElement('rect', { class: 'bar', x: 210, y, height: 20, width: Math.max(1, (330 * item.sales) / max) });
+    bar.appendChild(svgElement('title', {}, `${nameOf(item)}: ${item.quantity} × — ${label(item.sales)}`));
+    svg.appendChild(bar);
+    svg.appendChild(svgElement('text', { class: 'axis', x: 215 + (330 * item.sales) / max, y: y + 15 }, label(item.sales)));
+  });
+  const bottom = items.slice(Math.max(10, items.length - 5)).reverse();
+  bottomList.textContent = bottom.length
+    ? `${english ? 'Selling least' : 'Lo que menos se vende'}: ${bottom.map((item) => `${nameOf(item)} (${item.quantity})`).join(', ')}`
+    : '';
+}
+
 // A CSV answer saved as a file: the API needs the bearer token, which a plain link cannot carry.
 async function downloadCsv(path, filename) {
   clearError();
@@ -866,10 +887,11 @@ pages.analytics = async () => {
     const range = query();
     const series = `metric=${values.metric}&granularity=${values.granularity}&${range}`;
     try {
-      const [summary, points, heat] = await Promise.all([
+      const [summary, points, heat, mix] = await Promise.all([
         authed('GET', `${base}/summary?${range}`),
         authed('GET', `${base}/timeseries?${series}`),
         authed('GET', `${base}/heatmap?metric=${values.metric}&${range}`),
+        authed('GET', `${base}/product-mix?${range}`),
       ]);
       const money = (amount) => formatMoney({ amount, currency: summary.currency });
       const label = values.metric === 'orders' ? (v) => String(v) : money;
@@ -897,6 +919,7 @@ pages.analytics = async () => {
       }
       drawSeries($('#series-chart'), points.points, label);
       drawHeatMap($('#heat-chart'), heat.cells, label);
+      drawMix($('#mix-chart'), mix.items, money, $('#mix-bottom'));
     } catch (error) {
       showError(error.problem);
     }
@@ -907,6 +930,7 @@ pages.analytics = async () => {
     const values = formValues(form);
     downloadCsv(`${base}/timeseries?metric=${values.metric}&granularity=${values.granularity}&${query()}&format=csv`, 'ventas-serie.csv');
   });
+  $('#csv-mix').addEventListener('click', () => downloadCsv(`${base}/product-mix?${query()}&format=csv`, 'ventas-platos.csv'));
   $('#csv-heat').addEventListener('click', () => downloadCsv(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=csv`, 'ventas-mapa.csv'));
   await render();
 };

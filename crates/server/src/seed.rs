@@ -10,6 +10,8 @@
 //! voluntary), 2 % of orders cancelled, 1 % of payments partly refunded, 7 % of bookings no-shows.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -48,6 +50,8 @@ pub struct SeedPlan {
     pub password: String,
     /// The random generator's seed: the same seed gives the same history.
     pub seed: u64,
+    /// Venues loaded at once (each over its own connection).
+    pub loaders: usize,
 }
 
 /// One partner made by the seed.
@@ -68,6 +72,9 @@ pub struct SeedReport {
     pub orders: u64,
     pub rows: u64,
     pub elapsed: Duration,
+    /// Time spent generating, and loading (summed over the loaders).
+    pub generating: Duration,
+    pub loading: Duration,
 }
 
 /// Progress, reported after each venue.
@@ -155,15 +162,29 @@ pub async fn seed(
     let tag = format!("{:06x}", plan.seed & 0xff_ffff);
     let mut partners: Vec<SeededPartner> = Vec::new();
     let (mut orders_done, mut rows) = (0u64, 0u64);
-    // The next venue is generated while the last one loads; one load at a time.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<(TenantScope, History)>(1);
-    let store = state.store.clone();
-    let loader = tokio::spawn(async move {
-        while let Some((scope, history)) = receiver.recv().await {
-            store.load_history(&scope, &history).await?;
-        }
-        anyhow::Ok(())
-    });
+    // Venues are generated while earlier ones load, `plan.loaders` at a time (each its own connection and
+    // transaction); the time spent in each is summed for the report.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<(TenantScope, History)>(plan.loaders.max(1));
+    let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+    let loading = Arc::new(AtomicU64::new(0));
+    let mut loaders = Vec::new();
+    for _ in 0..plan.loaders.max(1) {
+        let (store, receiver, loading) = (state.store.clone(), receiver.clone(), loading.clone());
+        loaders.push(tokio::spawn(async move {
+            loop {
+                let next = receiver.lock().await.recv().await;
+                let Some((scope, history)) = next else { break };
+                let began = Instant::now();
+                store.load_history(&scope, &history).await?;
+                loading.fetch_add(
+                    u64::try_from(began.elapsed().as_millis()).unwrap_or(0),
+                    Ordering::Relaxed,
+                );
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let mut generating = Duration::ZERO;
     for v in 0..venues {
         if v % per_partner == 0 {
             partners.push(register(state, &hash, &tag, partners.len(), now).await?);
@@ -175,11 +196,13 @@ pub async fn seed(
         let venue_orders = plan.orders / venues + u64::from(v < plan.orders % venues);
         let venue_seed = random.random::<u64>();
         let plan_copy = plan.clone();
+        let began = Instant::now();
         let history = tokio::task::spawn_blocking(move || {
             let mut random = StdRng::seed_from_u64(venue_seed);
             generate(&setup, &plan_copy, venue_orders, &mut random)
         })
         .await??;
+        generating += began.elapsed();
         rows += history.rows() as u64;
         orders_done += venue_orders;
         if sender.send((scope, history)).await.is_err() {
@@ -192,12 +215,16 @@ pub async fn seed(
         });
     }
     drop(sender);
-    loader.await??;
+    for loader in loaders {
+        loader.await??;
+    }
     Ok(SeedReport {
         partners,
         orders: orders_done,
         rows,
         elapsed: started.elapsed(),
+        generating,
+        loading: Duration::from_millis(loading.load(Ordering::Relaxed)),
     })
 }
 

@@ -518,7 +518,10 @@ pub async fn analytics(headers: HeaderMap) -> Response {
 <svg id="series-chart" class="chart" role="img" aria-labelledby="series-caption" viewBox="0 0 640 240"></svg></figure>
 <figure class="card"><figcaption id="heat-caption">{heat}</figcaption>
 <svg id="heat-chart" class="chart" role="img" aria-labelledby="heat-caption" viewBox="0 0 640 200"></svg></figure>
-<p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button></p>"#,
+<figure class="card"><figcaption id="mix-caption">{mix}</figcaption>
+<svg id="mix-chart" class="chart" role="img" aria-labelledby="mix-caption" viewBox="0 0 640 286"></svg>
+<p class="hint" id="mix-bottom"></p></figure>
+<p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button> <button type="button" id="csv-mix">{csv_mix}</button></p>"#,
         from = tr(l, "Desde", "From"),
         to = tr(l, "Hasta", "To"),
         metric = tr(l, "Cifra", "Figure"),
@@ -529,6 +532,12 @@ pub async fn analytics(headers: HeaderMap) -> Response {
         csv_summary = tr(l, "Resumen en CSV", "Summary as CSV"),
         csv_series = tr(l, "Serie en CSV", "Series as CSV"),
         csv_heat = tr(l, "Mapa de calor en CSV", "Heat map as CSV"),
+        mix = tr(
+            l,
+            "Platos más vendidos (ventas con impuesto)",
+            "Best sellers (sales, tax included)"
+        ),
+        csv_mix = tr(l, "Platos en CSV", "Product mix as CSV"),
     );
     shell(
         l,

@@ -341,6 +341,7 @@ async fn a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows(
         venues_per_partner: 1,
         password: PASSWORD.into(),
         seed: 19,
+        loaders: 2,
     };
     let mut reported = Vec::new();
     let report = comanda_server::seed::seed(&state, &plan, |p| reported.push(p.orders_done))
