@@ -76,4 +76,14 @@ pub trait AnalyticsStore: Send + Sync {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Vec<ItemSale>>;
+
+    /// The roll-up rows of one venue whose quarter-hour starts in `[start, end)`, added up by the database (what a
+    /// summary needs: one row back instead of one per quarter-hour). Zero measures when nothing moved.
+    async fn sales_total(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Measures>;
 }

@@ -210,6 +210,29 @@ impl AnalyticsStore for Engine {
             .collect()
     }
 
+    async fn sales_total(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Measures> {
+        let row = sqlx::query(
+            "SELECT CAST(coalesce(sum(gross), 0) AS BIGINT) AS gross, CAST(coalesce(sum(tax), 0) AS BIGINT) AS tax,
+                    CAST(coalesce(sum(refunds), 0) AS BIGINT) AS refunds, CAST(coalesce(sum(tips), 0) AS BIGINT) AS tips,
+                    CAST(coalesce(sum(collected), 0) AS BIGINT) AS collected,
+                    CAST(coalesce(sum(orders), 0) AS BIGINT) AS orders
+             FROM sales_quarters WHERE partner_id = $1 AND venue_id = $2 AND quarter >= $3 AND quarter < $4",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(start.to_offset(time::UtcOffset::UTC))
+        .bind(end.to_offset(time::UtcOffset::UTC))
+        .fetch_one(&mut *self.reading(scope).await?)
+        .await?;
+        measures_of(&row)
+    }
+
     async fn item_sales(
         &self,
         scope: &TenantScope,

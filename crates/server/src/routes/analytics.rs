@@ -149,8 +149,6 @@ struct VenueSales {
     calendar: BusinessCalendar,
     from: time::Date,
     to: time::Date,
-    /// The instants the business days span, `[start, end)`.
-    bounds: (OffsetDateTime, OffsetDateTime),
     rows: Vec<(OffsetDateTime, Measures)>,
 }
 
@@ -233,7 +231,6 @@ async fn venue_sales(
         calendar,
         from,
         to,
-        bounds: (start, end),
         rows,
     })
 }
@@ -254,26 +251,25 @@ async fn summarize(
     from: &str,
     to: &str,
 ) -> Result<SalesSummary, ApiError> {
-    let sales = venue_sales(state, caller, venue, from, to, Granularity::Day).await?;
-    let mut total = Measures::default();
-    for (_, measures) in &sales.rows {
-        total += *measures;
-    }
-    let (start, end) = sales.bounds;
+    let (_, from, to, (start, end)) = venue_range(&venue, from, to, Granularity::Day)?;
+    let total = state
+        .store
+        .sales_total(&caller.scope, venue.id.as_uuid(), start, end)
+        .await?;
     let counts: Vec<_> = state
         .store
-        .reservation_counts(&caller.scope, sales.venue.id.as_uuid(), start, end)
+        .reservation_counts(&caller.scope, venue.id.as_uuid(), start, end)
         .await?
         .into_iter()
         .map(|(status, bookings, covers)| (status.booking_state(), bookings, covers))
         .collect();
     Ok(SalesSummary {
-        venue_id: sales.venue.id.to_string(),
-        timezone: sales.venue.timezone.clone(),
+        venue_id: venue.id.to_string(),
+        timezone: venue.timezone.clone(),
         day_start_hour: DEFAULT_DAY_START_HOUR,
-        from: sales.from.to_string(),
-        to: sales.to.to_string(),
-        currency: sales.venue.currency,
+        from: from.to_string(),
+        to: to.to_string(),
+        currency: venue.currency,
         gross: total.gross,
         tax: total.tax,
         refunds: total.refunds,

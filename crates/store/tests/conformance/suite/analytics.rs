@@ -231,6 +231,14 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
             let (rolled, raw) = both_ways(store, &scope, Some(one)).await;
             assert!(rolled.iter().all(|q| q.venue_id == one));
             assert_eq!(rolled, raw, "seed {seed}: venue {one}");
+            // The summary's total, added up by the database, is the raw rows' total.
+            let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
+            let mut raw_total = Measures::default();
+            for quarter in &raw {
+                raw_total += quarter.measures;
+            }
+            let total = store.sales_total(&scope, one, start, end).await.unwrap();
+            assert_eq!(total, raw_total, "seed {seed}: total of venue {one}");
         }
         // The product mix, for the partner and for each venue.
         let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
