@@ -65,6 +65,9 @@ struct Args {
     /// next to the same figures from the raw tables; written between the `analytics` markers.
     #[arg(long, value_name = "ORDERS")]
     analytics: Option<u64>,
+    /// Orders for the SQLite run of `--analytics` (default: the same as PostgreSQL's).
+    #[arg(long, value_name = "ORDERS")]
+    analytics_sqlite: Option<u64>,
     /// Days of history the analytics seed spreads its orders over.
     #[arg(long, default_value_t = 365)]
     analytics_days: u32,
@@ -1373,7 +1376,11 @@ async fn main() -> anyhow::Result<()> {
                 analytics::bench(
                     &binary,
                     postgres,
-                    orders,
+                    if postgres {
+                        orders
+                    } else {
+                        args.analytics_sqlite.unwrap_or(orders)
+                    },
                     args.analytics_days,
                     engine_name(postgres),
                 )
@@ -1384,8 +1391,13 @@ async fn main() -> anyhow::Result<()> {
         println!("{table}");
         if let Some(path) = &args.write {
             let command = format!(
-                "cargo build --release -p comanda -p comanda-bench && target/release/comanda-bench --analytics {orders} --analytics-days {} --engine {} --write BENCHMARKS.md",
-                args.analytics_days, args.engine
+                "cargo build --release -p comanda -p comanda-bench && ulimit -n 8192 && TEST_PG_OPTIONS='{}' target/release/comanda-bench --analytics {orders}{} --analytics-days {} --engine {} --write BENCHMARKS.md",
+                std::env::var("TEST_PG_OPTIONS").unwrap_or_default(),
+                args.analytics_sqlite
+                    .map(|n| format!(" --analytics-sqlite {n}"))
+                    .unwrap_or_default(),
+                args.analytics_days,
+                args.engine
             );
             write_results(path, "analytics", &table, &command)?;
         }
