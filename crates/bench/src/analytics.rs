@@ -93,7 +93,7 @@ fn first_partner(lines: &[String], days: u32) -> anyhow::Result<Seeded> {
     let (partner, owner, venues) = (words.get(1), words.get(3), words.get(5));
     let venue = venues.and_then(|v| v.split(',').next()).context("no venue")?;
     // The seed's default last day: yesterday in Bogotá (UTC−5).
-    let now = time::OffsetDateTime::now_utc() - time::Duration::hours(5);
+    let now = time::OffsetDateTime::from(std::time::SystemTime::now()) - time::Duration::hours(5);
     let last_day = now.date().previous_day().context("a date")?;
     Ok(Seeded {
         partner: partner.context("partner")?.to_string(),

@@ -728,11 +728,9 @@ pub fn progress_line(progress: &Progress) -> String {
     let rate = progress.orders_done as f64 / seconds;
     let left = progress.orders_total.saturating_sub(progress.orders_done) as f64 / rate.max(1.0);
     let width = 30usize;
-    let filled = if progress.orders_total == 0 {
-        width
-    } else {
-        (width as u64 * progress.orders_done / progress.orders_total) as usize
-    };
+    let filled = (width as u64 * progress.orders_done)
+        .checked_div(progress.orders_total)
+        .map_or(width, |filled| filled as usize);
     format!(
         "[{}{}] {}/{} orders · {:.0} orders/s · {:.0} s left",
         "#".repeat(filled),

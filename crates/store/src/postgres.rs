@@ -300,6 +300,59 @@ impl Store for PgStore {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::seeding::HistoryStore for PgStore {
+    /// Each batch is one `INSERT … SELECT * FROM unnest($1::uuid[], …)`: whole columns travel as arrays, so a batch
+    /// of thousands of rows is one round trip, under the tenant's row-level security like every write.
+    async fn load_history(&self, scope: &TenantScope, history: &crate::seeding::History) -> StoreResult<()> {
+        use crate::seeding::{Column, batch_rows, slice, tables};
+        let mut tx = self.scoped(scope).await?;
+        for rows in tables(scope.partner().as_uuid(), history) {
+            let total = rows.columns.first().map_or(0, |(_, column)| column.len());
+            let names: Vec<&str> = rows.columns.iter().map(|(name, _)| *name).collect();
+            let arrays: Vec<String> = rows
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, column))| {
+                    let kind = match column {
+                        Column::Id(_) | Column::OptId(_) => "uuid",
+                        Column::Text(_) => "text",
+                        Column::Int(_) => "int8",
+                        Column::Instant(_) | Column::OptInstant(_) => "timestamptz",
+                    };
+                    format!("${}::{kind}[]", i + 1)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO {} ({}) SELECT * FROM unnest({})",
+                rows.table,
+                names.join(", "),
+                arrays.join(", ")
+            );
+            let step = batch_rows(names.len());
+            for start in (0..total).step_by(step) {
+                let range = start..(start + step).min(total);
+                // Built from the static table and column names of `seeding::tables` only.
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for (_, column) in &rows.columns {
+                    query = match slice(column, range.clone()) {
+                        Column::Id(v) => query.bind(v),
+                        Column::OptId(v) => query.bind(v),
+                        Column::Text(v) => query.bind(v),
+                        Column::Int(v) => query.bind(v),
+                        Column::Instant(v) => query.bind(v),
+                        Column::OptInstant(v) => query.bind(v),
+                    };
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use comanda_security::TenantScope;
@@ -439,58 +492,5 @@ mod tests {
             TextLiteral::from(at).to_string(),
             "'2026-11-23 12:05:09.000123+00'::timestamptz"
         );
-    }
-}
-
-#[async_trait::async_trait]
-impl crate::seeding::HistoryStore for PgStore {
-    /// Each batch is one `INSERT … SELECT * FROM unnest($1::uuid[], …)`: whole columns travel as arrays, so a batch
-    /// of thousands of rows is one round trip, under the tenant's row-level security like every write.
-    async fn load_history(&self, scope: &TenantScope, history: &crate::seeding::History) -> StoreResult<()> {
-        use crate::seeding::{Column, batch_rows, slice, tables};
-        let mut tx = self.scoped(scope).await?;
-        for rows in tables(scope.partner().as_uuid(), history) {
-            let total = rows.columns.first().map_or(0, |(_, column)| column.len());
-            let names: Vec<&str> = rows.columns.iter().map(|(name, _)| *name).collect();
-            let arrays: Vec<String> = rows
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, (_, column))| {
-                    let kind = match column {
-                        Column::Id(_) | Column::OptId(_) => "uuid",
-                        Column::Text(_) => "text",
-                        Column::Int(_) => "int8",
-                        Column::Instant(_) | Column::OptInstant(_) => "timestamptz",
-                    };
-                    format!("${}::{kind}[]", i + 1)
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO {} ({}) SELECT * FROM unnest({})",
-                rows.table,
-                names.join(", "),
-                arrays.join(", ")
-            );
-            let step = batch_rows(names.len());
-            for start in (0..total).step_by(step) {
-                let range = start..(start + step).min(total);
-                // Built from the static table and column names of `seeding::tables` only.
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for (_, column) in &rows.columns {
-                    query = match slice(column, range.clone()) {
-                        Column::Id(v) => query.bind(v),
-                        Column::OptId(v) => query.bind(v),
-                        Column::Text(v) => query.bind(v),
-                        Column::Int(v) => query.bind(v),
-                        Column::Instant(v) => query.bind(v),
-                        Column::OptInstant(v) => query.bind(v),
-                    };
-                }
-                query.execute(&mut *tx).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -151,12 +151,10 @@ pub(crate) struct Rows {
     pub columns: Vec<(&'static str, Column)>,
 }
 
-fn rows<T>(
-    table: &'static str,
-    partner: Uuid,
-    items: &[T],
-    columns: Vec<(&'static str, fn(&[T]) -> Column)>,
-) -> Rows {
+/// A column's name and how it is read from the records.
+type ColumnOf<T> = (&'static str, fn(&[T]) -> Column);
+
+fn rows<T>(table: &'static str, partner: Uuid, items: &[T], columns: Vec<ColumnOf<T>>) -> Rows {
     let mut all = vec![("partner_id", Column::Id(vec![partner; items.len()]))];
     all.extend(columns.into_iter().map(|(name, column)| (name, column(items))));
     Rows { table, columns: all }
