@@ -44,30 +44,7 @@ enum Command {
     /// Generate a realistic history for demos, tests and benchmarks (new partners with their venues, menus, tables,
     /// guests, orders, split payments with tips, refunds, cancellations, reservations and no-shows) and load it in
     /// bulk with its analytics roll-ups. Adds to the database; never changes existing partners.
-    Seed {
-        /// Orders in all; venues are added so each has about --orders-per-venue-day a day.
-        #[arg(long)]
-        orders: u64,
-        /// Business days of history.
-        #[arg(long, default_value_t = 365)]
-        days: u32,
-        /// The last business day of the history, YYYY-MM-DD (default: yesterday in Bogotá).
-        #[arg(long, value_name = "DATE")]
-        last_day: Option<String>,
-        #[arg(long, default_value_t = 150)]
-        orders_per_venue_day: u32,
-        #[arg(long, default_value_t = 8)]
-        venues_per_partner: u32,
-        /// The owners' password (default: a random one, printed).
-        #[arg(long)]
-        password: Option<String>,
-        /// The generator's seed: the same seed gives the same history.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Venues loaded at once, each over its own connection (SQLite takes them one after another).
-        #[arg(long, default_value_t = 2)]
-        loaders: usize,
-    },
+    Seed(SeedOptions),
     /// Token signing keys, and the key-encryption key that protects the platform key.
     Keys {
         #[command(subcommand)]
@@ -244,28 +221,7 @@ fn main() -> ExitCode {
             Command::Partners {
                 action: PartnersCommand::Offboard { partner, yes },
             } => offboard(config, &partner, yes).await,
-            Command::Seed {
-                orders,
-                days,
-                last_day,
-                orders_per_venue_day,
-                venues_per_partner,
-                password,
-                seed,
-                loaders,
-            } => {
-                let plan = SeedOptions {
-                    loaders,
-                    orders,
-                    days,
-                    last_day,
-                    orders_per_venue_day,
-                    venues_per_partner,
-                    password,
-                    seed,
-                };
-                seed_history(config, plan).await
-            }
+            Command::Seed(options) => seed_history(config, options).await,
             Command::Controls => {
                 let broken: Vec<(&str, String)> = config
                     .broken_promises()
@@ -585,14 +541,31 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Debug, clap::Args)]
 struct SeedOptions {
+    /// Orders in all; venues are added so each has about --orders-per-venue-day a day.
+    #[arg(long)]
     orders: u64,
+    /// Business days of history.
+    #[arg(long, default_value_t = 365)]
     days: u32,
+    /// The last business day of the history, YYYY-MM-DD (default: yesterday in Bogotá).
+    #[arg(long, value_name = "DATE")]
     last_day: Option<String>,
+    /// A venue's orders on an average day (sets how many venues the orders need).
+    #[arg(long, default_value_t = 150)]
     orders_per_venue_day: u32,
+    /// Venues of each seeded partner.
+    #[arg(long, default_value_t = 8)]
     venues_per_partner: u32,
+    /// The owners' password (default: a random one, printed).
+    #[arg(long)]
     password: Option<String>,
+    /// The generator's seed: the same seed gives the same history.
+    #[arg(long)]
     seed: Option<u64>,
+    /// Venues loaded at once, each over its own connection (SQLite takes them one after another).
+    #[arg(long, default_value_t = 2)]
     loaders: usize,
 }
 

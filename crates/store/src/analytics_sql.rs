@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::analytics::{AnalyticsStore, SalesQuarter};
 use crate::reservations::ReservationStatus;
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 /// Adds `measures` to the venue's roll-up row of the quarter-hour holding `at`, in the caller's transaction.
 pub(crate) async fn add_to_sales(
@@ -140,6 +140,27 @@ impl RawKind {
     }
 }
 
+impl Engine {
+    /// One of the reports' range reads in the tenant's read transaction: `$1` the partner, `$2` the venue (NULL for
+    /// all of them), `[$3, $4)` the instants.
+    async fn read_range(
+        &self,
+        sql: &'static str,
+        scope: &TenantScope,
+        venue: Option<Uuid>,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<DbRow>> {
+        Ok(sqlx::query(sql)
+            .bind(h(scope.partner().as_uuid()))
+            .bind(venue.map(h))
+            .bind(start.to_offset(time::UtcOffset::UTC))
+            .bind(end.to_offset(time::UtcOffset::UTC))
+            .fetch_all(&mut *self.reading(scope).await?)
+            .await?)
+    }
+}
+
 #[async_trait]
 impl AnalyticsStore for Engine {
     async fn sales_quarters(
@@ -151,7 +172,7 @@ impl AnalyticsStore for Engine {
     ) -> StoreResult<Vec<SalesQuarter>> {
         // Two texts, not `($2 IS NULL OR venue_id = $2)`: a cached generic plan of that cannot bound the primary key
         // by venue and quarter, and reads every venue of the partner (measured: 8× slower, BENCHMARKS.md).
-        let rows = sqlx::query(match venue {
+        let sql = match venue {
             Some(_) => {
                 "SELECT * FROM sales_quarters WHERE partner_id = $1 AND venue_id = $2 AND quarter >= $3 AND quarter < $4
                  ORDER BY venue_id, quarter"
@@ -161,13 +182,8 @@ impl AnalyticsStore for Engine {
                    AND quarter >= $3 AND quarter < $4
                  ORDER BY venue_id, quarter"
             }
-        })
-        .bind(h(scope.partner().as_uuid()))
-        .bind(venue.map(h))
-        .bind(start.to_offset(time::UtcOffset::UTC))
-        .bind(end.to_offset(time::UtcOffset::UTC))
-        .fetch_all(&mut *self.reading(scope).await?)
-        .await?;
+        };
+        let rows = self.read_range(sql, scope, venue, start, end).await?;
         rows.iter()
             .map(|row| {
                 Ok(SalesQuarter {
@@ -187,16 +203,15 @@ impl AnalyticsStore for Engine {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Vec<(ReservationStatus, i64, i64)>> {
-        let rows = sqlx::query(
+        let rows = self.read_range(
             "SELECT status, count(*) AS bookings, CAST(sum(party_size) AS BIGINT) AS covers FROM reservations
              WHERE partner_id = $1 AND venue_id = $2 AND start_at >= $3 AND start_at < $4
              GROUP BY status ORDER BY status",
+            scope,
+            Some(venue),
+            start,
+            end,
         )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(venue))
-        .bind(start.to_offset(time::UtcOffset::UTC))
-        .bind(end.to_offset(time::UtcOffset::UTC))
-        .fetch_all(&mut *self.reading(scope).await?)
         .await?;
         rows.iter()
             .map(|row| {
@@ -217,19 +232,21 @@ impl AnalyticsStore for Engine {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Measures> {
-        let row = sqlx::query(
+        let row = self.read_range(
             "SELECT CAST(coalesce(sum(gross), 0) AS BIGINT) AS gross, CAST(coalesce(sum(tax), 0) AS BIGINT) AS tax,
                     CAST(coalesce(sum(refunds), 0) AS BIGINT) AS refunds, CAST(coalesce(sum(tips), 0) AS BIGINT) AS tips,
                     CAST(coalesce(sum(collected), 0) AS BIGINT) AS collected,
                     CAST(coalesce(sum(orders), 0) AS BIGINT) AS orders
              FROM sales_quarters WHERE partner_id = $1 AND venue_id = $2 AND quarter >= $3 AND quarter < $4",
+            scope,
+            Some(venue),
+            start,
+            end,
         )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(venue))
-        .bind(start.to_offset(time::UtcOffset::UTC))
-        .bind(end.to_offset(time::UtcOffset::UTC))
-        .fetch_one(&mut *self.reading(scope).await?)
-        .await?;
+        .await?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::NotFound)?;
         measures_of(&row)
     }
 
@@ -241,7 +258,7 @@ impl AnalyticsStore for Engine {
         end: OffsetDateTime,
     ) -> StoreResult<Vec<ItemSale>> {
         // Two texts, as for `sales_quarters`.
-        let rows = sqlx::query(match venue {
+        let sql = match venue {
             Some(_) => {
                 "SELECT item_id, CAST(sum(quantity) AS BIGINT) AS quantity, CAST(sum(sales) AS BIGINT) AS sales
                  FROM item_sales_quarters
@@ -254,13 +271,8 @@ impl AnalyticsStore for Engine {
                  WHERE partner_id = $1 AND CAST($2 AS TEXT) IS NULL AND quarter >= $3 AND quarter < $4
                  GROUP BY item_id HAVING sum(quantity) <> 0 OR sum(sales) <> 0 ORDER BY item_id"
             }
-        })
-        .bind(h(scope.partner().as_uuid()))
-        .bind(venue.map(h))
-        .bind(start.to_offset(time::UtcOffset::UTC))
-        .bind(end.to_offset(time::UtcOffset::UTC))
-        .fetch_all(&mut *self.reading(scope).await?)
-        .await?;
+        };
+        let rows = self.read_range(sql, scope, venue, start, end).await?;
         rows.iter()
             .map(|row| {
                 Ok(ItemSale {
@@ -279,16 +291,15 @@ impl AnalyticsStore for Engine {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Vec<ItemSale>> {
-        let rows = sqlx::query(
+        let rows = self.read_range(
             "SELECT lines FROM orders
              WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2)
                AND placed_at >= $3 AND placed_at < $4 AND status <> 'cancelled'",
+            scope,
+            venue,
+            start,
+            end,
         )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(venue.map(h))
-        .bind(start.to_offset(time::UtcOffset::UTC))
-        .bind(end.to_offset(time::UtcOffset::UTC))
-        .fetch_all(&mut *self.reading(scope).await?)
         .await?;
         let mut items: BTreeMap<Uuid, ItemSale> = BTreeMap::new();
         for row in &rows {
