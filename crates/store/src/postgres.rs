@@ -305,7 +305,7 @@ impl crate::seeding::HistoryStore for PgStore {
     /// Each batch is one `INSERT … SELECT * FROM unnest($1::uuid[], …)`: whole columns travel as arrays, so a batch
     /// of thousands of rows is one round trip, under the tenant's row-level security like every write.
     async fn load_history(&self, scope: &TenantScope, history: &crate::seeding::History) -> StoreResult<()> {
-        use crate::seeding::{Column, batch_rows, slice, tables};
+        use crate::seeding::{Column, batch_rows, tables};
         let mut tx = self.scoped(scope).await?;
         for rows in tables(scope.partner().as_uuid(), history) {
             let total = rows.columns.first().map_or(0, |(_, column)| column.len());
@@ -336,13 +336,15 @@ impl crate::seeding::HistoryStore for PgStore {
                 // Built from the static table and column names of `seeding::tables` only.
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
                 for (_, column) in &rows.columns {
-                    query = match slice(column, range.clone()) {
-                        Column::Id(v) => query.bind(v),
-                        Column::OptId(v) => query.bind(v),
-                        Column::Text(v) => query.bind(v),
-                        Column::Int(v) => query.bind(v),
-                        Column::Instant(v) => query.bind(v),
-                        Column::OptInstant(v) => query.bind(v),
+                    // The batch's rows of each column, bound as a slice (no copy).
+                    let rows = range.clone();
+                    query = match column {
+                        Column::Id(v) => query.bind(&v[rows]),
+                        Column::OptId(v) => query.bind(&v[rows]),
+                        Column::Text(v) => query.bind(&v[rows]),
+                        Column::Int(v) => query.bind(&v[rows]),
+                        Column::Instant(v) => query.bind(&v[rows]),
+                        Column::OptInstant(v) => query.bind(&v[rows]),
                     };
                 }
                 query.execute(&mut *tx).await?;

@@ -338,15 +338,3 @@ pub(crate) fn tables(partner: Uuid, history: &History) -> Vec<Rows> {
 pub(crate) fn batch_rows(columns: usize) -> usize {
     (32_766 / columns.max(1)).min(4_000)
 }
-
-/// The rows `range` of one column, for one batch.
-pub(crate) fn slice(column: &Column, range: std::ops::Range<usize>) -> Column {
-    match column {
-        Column::Id(v) => Column::Id(v[range].to_vec()),
-        Column::OptId(v) => Column::OptId(v[range].to_vec()),
-        Column::Text(v) => Column::Text(v[range].to_vec()),
-        Column::Int(v) => Column::Int(v[range].to_vec()),
-        Column::Instant(v) => Column::Instant(v[range].to_vec()),
-        Column::OptInstant(v) => Column::OptInstant(v[range].to_vec()),
-    }
-}
