@@ -155,6 +155,13 @@ test('an owner reads the dashboard over sixty days of history made by comanda se
   const orders = Number(await page.locator('#summary dd[data-figure=orders]').textContent());
   assert.ok(orders > 2_800 && orders <= 3_000, `one venue's orders: ${orders}`);
   assert.notEqual(await page.locator('#summary dd[data-figure=no_show_rate]').textContent(), '0 %');
+  // The seeded tables turn more than once a day, for more than a few minutes each.
+  assert.match(await page.locator('#summary dd[data-figure=turnover]').textContent(), /^[1-9]\d*,\d\d ×$/);
+  assert.match(await page.locator('#summary dd[data-figure=average_turn]').textContent(), /^[1-9]\d+ min$/);
+  // Week over week: the sixty days before the seeded history sold nothing, and the tooltip names them.
+  const change = page.locator('#summary dd[data-change=gross]');
+  assert.equal(await change.textContent(), '▲ nuevo');
+  assert.match(await change.getAttribute('title'), /semanas completas antes/);
   // Sixty daily bars, every day with sales; lunch and dinner lit on the heat map; ten best sellers.
   const heights = await page.locator('#series-chart rect.bar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
   assert.equal(heights.length, 60);

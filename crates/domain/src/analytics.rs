@@ -17,6 +17,9 @@ use uuid::Uuid;
 use crate::menu::PricedLine;
 use crate::validation::ValidationErrors;
 
+/// Where a venue's business day starts unless it chooses otherwise: late enough that a service running past
+/// midnight stays on its evening's day (docs/analytics.md, "Business day").
+pub const DEFAULT_DAY_START_HOUR: u8 = 5;
 /// Latest day-start hour a venue may choose: a business day must still hold its own lunch.
 pub const MAX_DAY_START_HOUR: u8 = 11;
 /// Longest report range, in days (inclusive of both ends).
@@ -385,6 +388,44 @@ pub fn check_range(
     errors.into_result(())
 }
 
+/// The period a report is compared with (docs/analytics.md, "Week over week"): as many business days, whole weeks
+/// earlier — `from − 7k` to `to − 7k` with `k = ⌈days ÷ 7⌉` — so each day meets the same weekday and the two periods
+/// never overlap. `None` only at the calendar's edge.
+pub fn previous_period(from: time::Date, to: time::Date) -> Option<(time::Date, time::Date)> {
+    let days = (to - from).whole_days() + 1;
+    let back = time::Duration::weeks((days.max(1) + 6) / 7);
+    Some((from.checked_sub(back)?, to.checked_sub(back)?))
+}
+
+/// A venue's table turnover over a range (docs/analytics.md, "Table turnover").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Turnover {
+    /// Tables seated by staff and closed (paid) in the range.
+    pub turns: i64,
+    /// The venue's tables.
+    pub tables: i64,
+    /// `turns ÷ (tables × days)` in hundredths, rounded down (250 = two and a half turns a table a day); 0 without
+    /// tables.
+    pub turns_per_table_day_x100: i64,
+    /// The mean minutes from seated to closed, rounded down; 0 without turns.
+    pub average_turn_minutes: i64,
+}
+
+/// Turnover from the range's turns, their seconds seated, the venue's tables and the range's business days.
+pub fn turnover(turns: i64, seated_seconds: i64, tables: i64, days: i64) -> Turnover {
+    let seats = i128::from(tables) * i128::from(days.max(0));
+    Turnover {
+        turns,
+        tables,
+        turns_per_table_day_x100: if seats > 0 {
+            i64::try_from(i128::from(turns) * 100 / seats).unwrap_or(i64::MAX)
+        } else {
+            0
+        },
+        average_turn_minutes: if turns > 0 { seated_seconds / turns / 60 } else { 0 },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -396,7 +437,52 @@ mod tests {
         BusinessCalendar::new(TimeZone::get(zone).unwrap(), day_start).unwrap()
     }
 
+    #[test]
+    fn a_period_is_compared_with_the_same_weekdays_whole_weeks_before() {
+        // One Friday with the Friday before; a week with the week before; eight days with the eight two weeks before.
+        assert_eq!(
+            previous_period(date!(2026 - 12 - 04), date!(2026 - 12 - 04)),
+            Some((date!(2026 - 11 - 27), date!(2026 - 11 - 27)))
+        );
+        assert_eq!(
+            previous_period(date!(2026 - 11 - 30), date!(2026 - 12 - 06)),
+            Some((date!(2026 - 11 - 23), date!(2026 - 11 - 29)))
+        );
+        assert_eq!(
+            previous_period(date!(2026 - 11 - 30), date!(2026 - 12 - 07)),
+            Some((date!(2026 - 11 - 16), date!(2026 - 11 - 23)))
+        );
+    }
+
+    #[test]
+    fn turnover_divides_turns_by_tables_and_days() {
+        // 50 turns on 10 tables over 2 days: 2.5 a table a day; 50 × 84 minutes seated on average.
+        assert_eq!(
+            turnover(50, 50 * 84 * 60 + 59, 10, 2),
+            Turnover {
+                turns: 50,
+                tables: 10,
+                turns_per_table_day_x100: 250,
+                average_turn_minutes: 84
+            }
+        );
+        assert_eq!(turnover(3, 600, 0, 7).turns_per_table_day_x100, 0);
+        assert_eq!(turnover(0, 0, 10, 7).average_turn_minutes, 0);
+    }
+
     proptest! {
+        /// The compared period has as many days, starts on the same weekday and ends before the period starts.
+        #[test]
+        fn the_compared_period_keeps_length_and_weekdays(start in 0i64..20_000, days in 1i64..=400) {
+            let from = date!(1990 - 01 - 01) + time::Duration::days(start);
+            let to = from + time::Duration::days(days - 1);
+            let (before_from, before_to) = previous_period(from, to).unwrap();
+            prop_assert_eq!((before_to - before_from).whole_days(), days - 1);
+            prop_assert_eq!(before_from.weekday(), from.weekday());
+            prop_assert!(before_to < from);
+            prop_assert!((from - before_to).whole_days() <= 7);
+        }
+
         /// An order's product mix holds each item once, in id order, and adds up to the order: its quantities to
         /// the lines' quantities, its sales to the bill's line totals (so to the order's subtotal).
         #[test]

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::analytics::{DEFAULT_DAY_START_HOUR, MAX_DAY_START_HOUR};
 use crate::validation::{ValidationErrors, clean_text};
 use crate::{Currency, PartnerId, VenueId};
 
@@ -62,15 +63,20 @@ pub struct NewVenue {
     pub address: String,
     pub currency: Currency,
     pub tax: TaxRegime,
+    /// The local hour its business day starts at (docs/analytics.md, "Business day").
+    pub day_start_hour: u8,
 }
 
 impl NewVenue {
+    /// A venue from its request's fields; `day_start_hour` defaults to [`DEFAULT_DAY_START_HOUR`] and is at most
+    /// [`MAX_DAY_START_HOUR`]. Every refused field is named in the one error.
     pub fn parse(
         name: &str,
         timezone: &str,
         address: &str,
         currency: Option<&str>,
         tax: Option<TaxRegime>,
+        day_start_hour: Option<u8>,
     ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let name = clean_text(&mut errors, "name", name, 1, 200);
@@ -90,14 +96,30 @@ impl NewVenue {
         if tax.rate_bp > TaxRegime::MAX_RATE_BP {
             errors.push("tax.rate_bp", "must be between 0 and 10000 basis points");
         }
+        let day_start_hour = day_start_hour.unwrap_or(DEFAULT_DAY_START_HOUR);
+        if let Err(refused) = check_day_start_hour(day_start_hour) {
+            errors.0.extend(refused.0);
+        }
         errors.into_result(Self {
             name,
             timezone,
             address,
             currency,
             tax,
+            day_start_hour,
         })
     }
+}
+
+/// A day-start hour a venue may choose: 0 (midnight) to [`MAX_DAY_START_HOUR`], or 422 naming `day_start_hour`.
+pub fn check_day_start_hour(hour: u8) -> Result<u8, ValidationErrors> {
+    if hour > MAX_DAY_START_HOUR {
+        return Err(ValidationErrors::single(
+            "day_start_hour",
+            "must be an hour from 0 to 11: a business day still holds its own lunch",
+        ));
+    }
+    Ok(hour)
 }
 
 /// IANA zone names are `Area/Location[/Sub]` or `UTC`; the zone database itself is consulted where local time is
@@ -127,6 +149,9 @@ pub struct Venue {
     pub address: String,
     pub currency: Currency,
     pub tax: TaxRegime,
+    /// The local hour its business day starts at, 0 to [`MAX_DAY_START_HOUR`]: a sale before it counts on the day
+    /// before (docs/analytics.md, "Business day").
+    pub day_start_hour: u8,
     pub created_at: OffsetDateTime,
 }
 
@@ -136,7 +161,7 @@ mod tests {
 
     #[test]
     fn defaults_to_cop_and_impuesto_al_consumo() {
-        let venue = NewVenue::parse("El Patio", "America/Bogota", "Cra 7 # 12-34", None, None).unwrap();
+        let venue = NewVenue::parse("El Patio", "America/Bogota", "Cra 7 # 12-34", None, None, None).unwrap();
         assert_eq!(venue.currency, Currency::COP);
         assert_eq!(
             venue.tax,
@@ -145,6 +170,7 @@ mod tests {
                 rate_bp: 800
             }
         );
+        assert_eq!(venue.day_start_hour, 5);
     }
 
     #[test]
@@ -158,10 +184,14 @@ mod tests {
                 kind: TaxKind::Iva,
                 rate_bp: 10_001,
             }),
+            Some(12),
         )
         .unwrap_err();
         let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["name", "timezone", "currency", "tax.rate_bp"]);
+        assert_eq!(
+            fields,
+            ["name", "timezone", "currency", "tax.rate_bp", "day_start_hour"]
+        );
     }
 
     #[test]

@@ -744,8 +744,8 @@ pages.booking = async () => {
 // ----- sales dashboard (docs/analytics.md) -----
 
 const figureNames = {
-  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron' },
-  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate' },
+  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa' },
+  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', turnover: 'Table turnover', average_turn: 'Turn time' },
 };
 // Each figure's definition, shown as its tooltip: the same words as docs/analytics.md.
 const figureDefinitions = {
@@ -760,6 +760,9 @@ const figureDefinitions = {
     average_order: 'Ventas brutas ÷ pedidos.',
     covers_booked: 'Personas de las reservas que empiezan en el periodo (canceladas y no llegadas incluidas; ofertas y depósitos sin pagar no).',
     no_show_rate: 'No llegaron ÷ (sentadas + terminadas + no llegaron).',
+    turnover: 'Mesas sentadas por el personal y cerradas en el periodo ÷ (mesas × días).',
+    average_turn: 'Minutos promedio de sentada a cerrada.',
+    change: 'Frente al mismo número de días, semanas completas antes (los mismos días de la semana).',
   },
   en: {
     gross: 'Orders placed in the period and not cancelled, tax included.',
@@ -772,6 +775,9 @@ const figureDefinitions = {
     average_order: 'Gross sales ÷ orders.',
     covers_booked: 'Party sizes of the bookings starting in the period (cancelled and no-shows included; offers and unpaid deposits not).',
     no_show_rate: 'No-shows ÷ (seated + finished + no-shows).',
+    turnover: 'Tables seated by staff and closed in the period ÷ (tables × days).',
+    average_turn: 'Mean minutes from seated to closed.',
+    change: 'Against as many days, whole weeks earlier (the same weekdays).',
   },
 };
 
@@ -905,8 +911,23 @@ pages.analytics = async () => {
         orders: String(summary.orders),
         covers_booked: String(summary.reservations.covers_booked),
         no_show_rate: `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
+        turnover: `${(summary.turnover.turns_per_table_day_x100 / 100).toLocaleString(english ? 'en' : 'es-CO')} ×`,
+        average_turn: `${summary.turnover.average_turn_minutes} min`,
       };
-      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order', 'covers_booked', 'no_show_rate']) {
+      // Week over week: the change against the compared period, for the figures it carries.
+      const previous = summary.previous;
+      const change = (key) => {
+        if (!previous || !(key in previous)) return null;
+        const before = previous[key], now = summary[key];
+        const text = before === 0 ? (now === 0 ? '=' : `▲ ${english ? 'new' : 'nuevo'}`) : `${now >= before ? '▲' : '▼'} ${Math.round(Math.abs(now - before) * 100 / before)} %`;
+        const note = document.createElement('dd');
+        note.className = 'change';
+        note.dataset.change = key;
+        note.textContent = text;
+        note.title = `${definitions.change} ${previous.from} – ${previous.to}: ${key === 'orders' ? before : money(before)}`;
+        return note;
+      };
+      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order', 'covers_booked', 'no_show_rate', 'turnover', 'average_turn']) {
         const item = document.createElement('div');
         const term = document.createElement('dt');
         term.textContent = names[key];
@@ -915,6 +936,8 @@ pages.analytics = async () => {
         value.dataset.figure = key;
         value.textContent = shown[key];
         item.append(term, value);
+        const changed = change(key);
+        if (changed) item.appendChild(changed);
         list.appendChild(item);
       }
       drawSeries($('#series-chart'), points.points, label);

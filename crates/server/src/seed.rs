@@ -297,6 +297,7 @@ async fn venue_setup(
         &format!("Calle {} # {}-{}, Bogotá", 10 + n % 90, n % 70 + 1, n % 99 + 1),
         Some("COP"),
         Some(tax),
+        None,
     )
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let audit = AuditEntry::new("venue.created").detail("comanda seed");

@@ -23,6 +23,16 @@ pub struct SalesQuarter {
     pub measures: Measures,
 }
 
+/// A venue's table turns over a range (docs/analytics.md, "Table turnover"): the table sessions staff seated
+/// (accepted) and closed in it, and the venue's tables now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Turns {
+    pub turns: i64,
+    /// Seconds from seated to closed, added over the turns.
+    pub seated_seconds: i64,
+    pub tables: i64,
+}
+
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
     /// The roll-up rows of one venue (or, with `None`, of all the partner's venues) whose quarter-hour starts in
@@ -76,6 +86,16 @@ pub trait AnalyticsStore: Send + Sync {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Vec<ItemSale>>;
+
+    /// The venue's turns closed in `[start, end)`: a count and a sum read through an index on the sessions' close
+    /// (a venue closes tens of tables a day, so no roll-up is needed).
+    async fn turns(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Turns>;
 
     /// The roll-up rows of one venue whose quarter-hour starts in `[start, end)`, added up by the database (what a
     /// summary needs: one row back instead of one per quarter-hour). Zero measures when nothing moved.

@@ -13,7 +13,7 @@ use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::analytics::{AnalyticsStore, SalesQuarter};
+use crate::analytics::{AnalyticsStore, SalesQuarter, Turns};
 use crate::reservations::ReservationStatus;
 use crate::{StoreError, StoreResult};
 
@@ -248,6 +248,40 @@ impl AnalyticsStore for Engine {
             .next()
             .ok_or(StoreError::NotFound)?;
         measures_of(&row)
+    }
+
+    async fn turns(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Turns> {
+        let row = self
+            .read_range(
+                concat!(
+                    "SELECT COUNT(*) AS turns, CAST(coalesce(sum(",
+                    seconds_between!("accepted_at", "closed_at"),
+                    "), 0) AS BIGINT) AS seated_seconds,
+                            (SELECT COUNT(*) FROM venue_tables WHERE partner_id = $1 AND venue_id = $2) AS tables
+                     FROM table_sessions
+                     WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4
+                       AND accepted_at IS NOT NULL"
+                ),
+                scope,
+                Some(venue),
+                start,
+                end,
+            )
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::NotFound)?;
+        Ok(Turns {
+            turns: row.try_get("turns")?,
+            seated_seconds: row.try_get("seated_seconds")?,
+            tables: row.try_get("tables")?,
+        })
     }
 
     async fn item_sales(

@@ -81,6 +81,18 @@ pub trait VenueStore: Send + Sync {
     /// [`StoreError::NotFound`] both when the venue does not exist and when it belongs to another partner.
     async fn venue(&self, scope: &TenantScope, id: VenueId) -> StoreResult<Venue>;
 
+    /// Moves where the venue's business day starts (0 to `MAX_DAY_START_HOUR`, checked by the caller), appending
+    /// `audit` (targeting the venue) in the same transaction. Reports read it when they run, so every past day moves
+    /// with it: the roll-ups are kept by UTC quarter-hour, not by business day.
+    async fn set_day_start_hour(
+        &self,
+        scope: &TenantScope,
+        id: VenueId,
+        hour: u8,
+        audit: &identity::AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Venue>;
+
     /// The partner's venues in creation order, keyset-paginated.
     async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>>;
 }

@@ -47,6 +47,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0019", 19, "waitlist"),
             crate::migrate::migration!($engine, "0020", 20, "sales_rollups"),
             crate::migrate::migration!($engine, "0021", 21, "item_rollups"),
+            crate::migrate::migration!($engine, "0022", 22, "business_day"),
         ]
     };
 }

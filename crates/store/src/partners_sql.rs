@@ -41,6 +41,10 @@ pub(crate) fn venue_from_prefixed_row(row: &DbRow, prefix: &str) -> StoreResult<
             kind: TaxKind::parse(&tax_kind).ok_or_else(|| corrupt("tax_kind", &tax_kind))?,
             rate_bp: u16::try_from(rate_bp).map_err(|_| corrupt("tax_rate_bp", &rate_bp.to_string()))?,
         },
+        day_start_hour: {
+            let hour: i32 = row.try_get(column("day_start_hour").as_str())?;
+            u8::try_from(hour).map_err(|_| corrupt("day_start_hour", &hour.to_string()))?
+        },
         created_at: row.try_get(column("created_at").as_str())?,
     })
 }
@@ -102,8 +106,9 @@ impl VenueStore for Engine {
     ) -> StoreResult<Venue> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
-            "INSERT INTO venues (partner_id, id, name, timezone, address, currency, tax_kind, tax_rate_bp, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+            "INSERT INTO venues (partner_id, id, name, timezone, address, currency, tax_kind, tax_rate_bp, created_at,
+                                 day_start_hour)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(VenueId::mint().as_uuid()))
@@ -114,6 +119,7 @@ impl VenueStore for Engine {
         .bind(venue.tax.kind.as_str())
         .bind(i32::from(venue.tax.rate_bp))
         .bind(now)
+        .bind(i32::from(venue.day_start_hour))
         .fetch_one(&mut *tx)
         .await?;
         let created = venue_from_row(&row)?;
@@ -129,6 +135,28 @@ impl VenueStore for Engine {
             .fetch_one(&mut *self.reading(scope).await?)
             .await?;
         venue_from_row(&row)
+    }
+
+    async fn set_day_start_hour(
+        &self,
+        scope: &TenantScope,
+        id: VenueId,
+        hour: u8,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Venue> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query("UPDATE venues SET day_start_hour = $3 WHERE partner_id = $1 AND id = $2 RETURNING *")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(id.as_uuid()))
+            .bind(i32::from(hour))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let venue = venue_from_row(&row)?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(id.as_uuid()), now).await?;
+        tx.commit().await?;
+        Ok(venue)
     }
 
     async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>> {

@@ -279,6 +279,20 @@ pub(crate) mod kit {
         };
     }
     pub(crate) use locking;
+
+    /// Whole seconds from the instant column `$from` to `$to`.
+    macro_rules! seconds_between {
+        ($from:literal, $to:literal) => {
+            concat!(
+                "CAST(EXTRACT(EPOCH FROM ",
+                $to,
+                " - ",
+                $from,
+                ") AS BIGINT)"
+            )
+        };
+    }
+    pub(crate) use seconds_between;
 }
 
 include!("partners_sql.rs");

@@ -200,7 +200,8 @@ impl Engine {
         let rows = sqlx::query(
             "SELECT v.partner_id AS v_partner_id, v.id AS v_id, v.name AS v_name, v.timezone AS v_timezone,
                     v.address AS v_address, v.currency AS v_currency, v.tax_kind AS v_tax_kind,
-                    v.tax_rate_bp AS v_tax_rate_bp, v.created_at AS v_created_at, i.*
+                    v.tax_rate_bp AS v_tax_rate_bp, v.created_at AS v_created_at,
+                    v.day_start_hour AS v_day_start_hour, i.*
              FROM venues v
              LEFT JOIN menu_items i ON i.partner_id = v.partner_id AND i.venue_id = v.id AND i.id = ANY($3)
              WHERE v.partner_id = $1 AND v.id = $2",

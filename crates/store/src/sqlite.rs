@@ -219,6 +219,14 @@ pub(crate) mod kit {
         };
     }
     pub(crate) use locking;
+
+    /// Whole seconds from the instant column `$from` to `$to` (stored as RFC 3339 text, which `unixepoch` reads).
+    macro_rules! seconds_between {
+        ($from:literal, $to:literal) => {
+            concat!("(unixepoch(", $to, ") - unixepoch(", $from, "))")
+        };
+    }
+    pub(crate) use seconds_between;
 }
 
 include!("partners_sql.rs");

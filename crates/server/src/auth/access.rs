@@ -95,7 +95,14 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             "GET",
             "/api/v1/venues/{venue}/analytics/heatmap"
             | "/api/v1/venues/{venue}/analytics/product-mix"
-            | "/api/v1/analytics/summary",
+            | "/api/v1/venues/{venue}/analytics/top-items",
+        )
+        | (
+            "GET",
+            "/api/v1/analytics/summary"
+            | "/api/v1/analytics/timeseries"
+            | "/api/v1/analytics/heatmap"
+            | "/api/v1/analytics/top-items",
         ) => Staff(Permission::ViewAnalytics),
         (
             "POST",
@@ -127,6 +134,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/venues/{venue}/waitlist")
         | ("POST", "/api/v1/reservations/{reservation}/transitions") => Staff(Permission::ManageReservations),
         ("PUT", "/api/v1/venues/{venue}/booking-policy" | "/api/v1/tables/{table}/booking")
+        | ("PUT", "/api/v1/venues/{venue}/business-day")
         | ("POST", "/api/v1/venues/{venue}/table-combinations")
         | ("DELETE", "/api/v1/venues/{venue}/table-combinations/{combination}") => {
             Staff(Permission::ManageVenues)

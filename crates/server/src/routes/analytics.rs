@@ -3,6 +3,9 @@
 //! quarter-hour) and place them on the venue's business days and local hours with
 //! `comanda_domain::analytics::BusinessCalendar`; neither scans orders.
 
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,9 +14,9 @@ use comanda_domain::analytics::{self, BusinessCalendar, Granularity, Measures, R
 use comanda_domain::money::decimal_text;
 use comanda_domain::{Currency, ValidationErrors, Venue, VenueId, collect_all};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -22,9 +25,6 @@ use crate::extract::ApiQuery;
 use crate::problem::{ApiError, Problem};
 use crate::routes::ordering::path_id;
 use crate::routes::reservations::venue_zone;
-
-/// Where every venue's business day starts until the venue can choose (docs/analytics.md, "Business day").
-pub const DEFAULT_DAY_START_HOUR: u8 = 5;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -90,6 +90,46 @@ pub struct SalesSummary {
     pub average_order: i64,
     /// The bookings whose start falls on the range's business days.
     pub reservations: ReservationSummary,
+    /// Tables seated and closed on the range's business days (docs/analytics.md, "Table turnover").
+    pub turnover: TableTurnover,
+    /// The same sales figures over the compared period: as many business days, whole weeks earlier, so each day
+    /// meets its weekday (docs/analytics.md, "Week over week"); `null` only at the calendar's edge.
+    pub previous: Option<PreviousPeriod>,
+}
+
+/// docs/analytics.md, "Table turnover": the table sessions staff seated (accepted) and closed, by their close.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TableTurnover {
+    pub turns: i64,
+    /// The venue's tables now.
+    pub tables: i64,
+    /// `turns ÷ (tables × days)` in hundredths (250 = two and a half turns a table a day).
+    pub turns_per_table_day_x100: i64,
+    /// The mean minutes from seated to closed, rounded down.
+    pub average_turn_minutes: i64,
+}
+
+impl From<analytics::Turnover> for TableTurnover {
+    fn from(turnover: analytics::Turnover) -> Self {
+        Self {
+            turns: turnover.turns,
+            tables: turnover.tables,
+            turns_per_table_day_x100: turnover.turns_per_table_day_x100,
+            average_turn_minutes: turnover.average_turn_minutes,
+        }
+    }
+}
+
+/// The compared period's sales figures (week over week).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PreviousPeriod {
+    pub from: String,
+    pub to: String,
+    pub gross: i64,
+    pub net: i64,
+    pub tips: i64,
+    pub orders: i64,
+    pub average_order: i64,
 }
 
 /// docs/analytics.md, "Reservations": bookings by their start's business day, counted by their current status.
@@ -200,7 +240,7 @@ fn venue_range(
     ApiError,
 > {
     let (from, to) = business_range(from, to, granularity)?;
-    let calendar = BusinessCalendar::new(venue_zone(venue)?, DEFAULT_DAY_START_HOUR)
+    let calendar = BusinessCalendar::new(venue_zone(venue)?, venue.day_start_hour)
         .ok_or_else(|| ValidationErrors::single("day_start_hour", "out of range"))?;
     let bounds = calendar
         .range_bounds(from, to)
@@ -251,11 +291,36 @@ async fn summarize(
     from: &str,
     to: &str,
 ) -> Result<SalesSummary, ApiError> {
-    let (_, from, to, (start, end)) = venue_range(&venue, from, to, Granularity::Day)?;
+    let (calendar, from, to, (start, end)) = venue_range(&venue, from, to, Granularity::Day)?;
     let total = state
         .store
         .sales_total(&caller.scope, venue.id.as_uuid(), start, end)
         .await?;
+    let turns = state
+        .store
+        .turns(&caller.scope, venue.id.as_uuid(), start, end)
+        .await?;
+    let days = (to - from).whole_days() + 1;
+    let compared = analytics::previous_period(from, to)
+        .and_then(|(from, to)| Some((from, to, calendar.range_bounds(from, to)?)));
+    let previous = match compared {
+        Some((from, to, (start, end))) => {
+            let total = state
+                .store
+                .sales_total(&caller.scope, venue.id.as_uuid(), start, end)
+                .await?;
+            Some(PreviousPeriod {
+                from: from.to_string(),
+                to: to.to_string(),
+                gross: total.gross,
+                net: total.net(),
+                tips: total.tips,
+                orders: total.orders,
+                average_order: average(total.gross, total.orders),
+            })
+        }
+        None => None,
+    };
     let counts: Vec<_> = state
         .store
         .reservation_counts(&caller.scope, venue.id.as_uuid(), start, end)
@@ -266,7 +331,7 @@ async fn summarize(
     Ok(SalesSummary {
         venue_id: venue.id.to_string(),
         timezone: venue.timezone.clone(),
-        day_start_hour: DEFAULT_DAY_START_HOUR,
+        day_start_hour: venue.day_start_hour,
         from: from.to_string(),
         to: to.to_string(),
         currency: venue.currency,
@@ -279,6 +344,8 @@ async fn summarize(
         orders: total.orders,
         average_order: average(total.gross, total.orders),
         reservations: ReservationFigures::from_counts(&counts).into(),
+        turnover: analytics::turnover(turns.turns, turns.seated_seconds, turns.tables, days).into(),
+        previous,
     })
 }
 
@@ -308,7 +375,20 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
         ("collected", summary.collected),
         ("average_order", summary.average_order),
     ];
+    let previous = summary.previous.as_ref();
+    let previous_money = [
+        ("previous_gross", previous.map(|p| p.gross)),
+        ("previous_net", previous.map(|p| p.net)),
+        ("previous_tips", previous.map(|p| p.tips)),
+        ("previous_average_order", previous.map(|p| p.average_order)),
+    ];
+    let money = money.into_iter().chain(
+        previous_money
+            .into_iter()
+            .filter_map(|(figure, value)| Some((figure, value?))),
+    );
     let reservations = &summary.reservations;
+    let turnover = &summary.turnover;
     let counts = [
         ("orders", summary.orders),
         ("bookings", reservations.bookings),
@@ -318,10 +398,14 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
         ("cancellations", reservations.cancellations),
         ("no_show_rate_bp", reservations.no_show_rate_bp),
         ("cancellation_rate_bp", reservations.cancellation_rate_bp),
+        ("turns", turnover.turns),
+        ("tables", turnover.tables),
+        ("turns_per_table_day_x100", turnover.turns_per_table_day_x100),
+        ("average_turn_minutes", turnover.average_turn_minutes),
     ];
+    let previous_orders = previous.map(|p| ("previous_orders", p.orders));
     let rows = money
-        .iter()
-        .map(|&(figure, value)| {
+        .map(|(figure, value)| {
             (
                 figure,
                 value,
@@ -331,8 +415,9 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
         })
         .chain(
             counts
-                .iter()
-                .map(|&(figure, value)| (figure, value, value.to_string(), "")),
+                .into_iter()
+                .chain(previous_orders)
+                .map(|(figure, value)| (figure, value, value.to_string(), "")),
         );
     for (figure, value, shown, currency) in rows {
         export.row([
@@ -413,36 +498,32 @@ pub async fn partner_summary(
     ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> Result<Response, ApiError> {
     let csv = wants_csv(query.format.as_deref())?;
-    // The range is checked even for a partner without venues.
-    business_range(&query.from, &query.to, Granularity::Day)?;
-    let venues = collect_all(|page| state.store.list_venues(&caller.scope, page)).await?;
+    let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
     let mut summaries = Vec::with_capacity(venues.len());
     for venue in venues {
         summaries.push(summarize(&state, &caller, venue, &query.from, &query.to).await?);
     }
     let mut totals: Vec<CurrencyTotals> = Vec::new();
     for summary in &summaries {
-        let index = match totals.iter().position(|t| t.currency == summary.currency) {
-            Some(index) => index,
-            None => {
-                totals.push(CurrencyTotals {
-                    currency: summary.currency,
-                    venues: 0,
-                    gross: 0,
-                    tax: 0,
-                    refunds: 0,
-                    net: 0,
-                    tips: 0,
-                    collected: 0,
-                    orders: 0,
-                    average_order: 0,
-                    bookings: 0,
-                    covers_booked: 0,
-                });
-                totals.len() - 1
-            }
-        };
-        let total = &mut totals[index];
+        let total = currency_total(
+            &mut totals,
+            summary.currency,
+            |t| t.currency,
+            || CurrencyTotals {
+                currency: summary.currency,
+                venues: 0,
+                gross: 0,
+                tax: 0,
+                refunds: 0,
+                net: 0,
+                tips: 0,
+                collected: 0,
+                orders: 0,
+                average_order: 0,
+                bookings: 0,
+                covers_booked: 0,
+            },
+        );
         total.venues += 1;
         total.gross += summary.gross;
         total.tax += summary.tax;
@@ -485,6 +566,62 @@ fn metric_value(metric: &str, measures: &Measures) -> Option<i64> {
     })
 }
 
+/// What a series asks for, checked before any venue is read: 400 naming `metric`, `granularity` or `format`.
+struct SeriesAsk<'q> {
+    metric: &'q str,
+    granularity: Granularity,
+    granularity_name: &'q str,
+    csv: bool,
+}
+
+fn series_ask(query: &SeriesQuery) -> Result<SeriesAsk<'_>, ApiError> {
+    let metric = metric_of(query.metric.as_deref())?;
+    let granularity_name = query.granularity.as_deref().unwrap_or("day");
+    let granularity = Granularity::parse(granularity_name)
+        .ok_or_else(|| ValidationErrors::single("granularity", "one of hour, day, week"))?;
+    Ok(SeriesAsk {
+        metric,
+        granularity,
+        granularity_name,
+        csv: wants_csv(query.format.as_deref())?,
+    })
+}
+
+/// One venue's series, with each bucket's local wall-clock start (what the partner-wide series adds venues up by).
+async fn series_of(
+    state: &AppState,
+    caller: &Caller,
+    venue: Venue,
+    query: &SeriesQuery,
+    ask: &SeriesAsk<'_>,
+) -> Result<(SalesSeries, Vec<PrimitiveDateTime>), ApiError> {
+    let sales = venue_sales(state, caller, venue, &query.from, &query.to, ask.granularity).await?;
+    let mut locals = Vec::new();
+    let points: Vec<SeriesPoint> = sales
+        .calendar
+        .series(&sales.rows, sales.from, sales.to, ask.granularity)
+        .iter()
+        .map(|bucket| {
+            let local = sales.calendar.with_local_offset(bucket.start);
+            locals.push(PrimitiveDateTime::new(local.date(), local.time()));
+            SeriesPoint {
+                start: local.format(&Rfc3339).unwrap_or_default(),
+                day: bucket.day.to_string(),
+                value: metric_value(ask.metric, &bucket.measures).unwrap_or(0),
+            }
+        })
+        .collect();
+    let series = SalesSeries {
+        venue_id: sales.venue.id.to_string(),
+        timezone: sales.venue.timezone.clone(),
+        metric: ask.metric.to_owned(),
+        granularity: ask.granularity_name.to_owned(),
+        currency: sales.venue.currency,
+        points,
+    };
+    Ok((series, locals))
+}
+
 /// One metric of the venue over business days `from` to `to`, by local hour, business day or ISO week: every
 /// bucket of the range (a daylight-saving day has 23 or 25 hourly buckets), each labelled with its local start.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/timeseries", tag = "analytics",
@@ -501,50 +638,163 @@ pub async fn venue_series(
     ApiQuery(query): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {
     let venue = venue_of(&state, &caller, &venue).await?;
-    let metric = metric_of(query.metric.as_deref())?;
-    let granularity_name = query.granularity.as_deref().unwrap_or("day");
-    let granularity = Granularity::parse(granularity_name)
-        .ok_or_else(|| ValidationErrors::single("granularity", "one of hour, day, week"))?;
-    let csv = wants_csv(query.format.as_deref())?;
-    let sales = venue_sales(&state, &caller, venue, &query.from, &query.to, granularity).await?;
-    let points: Vec<SeriesPoint> = sales
-        .calendar
-        .series(&sales.rows, sales.from, sales.to, granularity)
-        .iter()
-        .map(|bucket| SeriesPoint {
-            start: sales
-                .calendar
-                .with_local_offset(bucket.start)
-                .format(&Rfc3339)
-                .unwrap_or_default(),
-            day: bucket.day.to_string(),
-            value: metric_value(metric, &bucket.measures).unwrap_or(0),
-        })
-        .collect();
-    let series = SalesSeries {
-        venue_id: sales.venue.id.to_string(),
-        timezone: sales.venue.timezone.clone(),
-        metric: metric.to_owned(),
-        granularity: granularity_name.to_owned(),
-        currency: sales.venue.currency,
-        points,
-    };
-    if !csv {
+    let ask = series_ask(&query)?;
+    let (series, _) = series_of(&state, &caller, venue, &query, &ask).await?;
+    if !ask.csv {
         return Ok(Json(series).into_response());
     }
-    let rows = series
-        .points
-        .iter()
-        .map(|p| (p.start.clone(), p.day.clone(), p.value));
-    Ok(metric_csv(
-        "sales-series.csv",
-        ["start_local", "business_day"],
-        &series.timezone,
-        metric,
-        series.currency,
-        rows,
-    ))
+    let mut export = metric_csv("sales-series.csv", false, ["start_local", "business_day"]);
+    series_rows(&mut export, false, &series);
+    Ok(export.into_response())
 }
+
+fn series_rows(export: &mut CsvExport, with_venue: bool, series: &SalesSeries) {
+    for point in &series.points {
+        let place = [point.start.as_str(), &point.day];
+        let venue = &series.venue_id;
+        metric_row(
+            export,
+            with_venue.then_some(venue),
+            place,
+            &series.timezone,
+            &series.metric,
+            series.currency,
+            point.value,
+        );
+    }
+}
+
+/// One point of a partner-wide series: the venues' buckets that start at the same local wall-clock time, each in
+/// its own zone (`2026-12-04T21:00:00`, no offset: the venues' offsets may differ), added up.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LocalPoint {
+    pub start: String,
+    pub day: String,
+    pub value: i64,
+}
+
+/// The series of the partner's venues that price in one currency, added up bucket by bucket.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurrencySeries {
+    pub currency: Currency,
+    pub venues: usize,
+    pub points: Vec<LocalPoint>,
+}
+
+/// One metric across the partner's venues (docs/analytics.md, "Across venues"): each venue's own series, and per
+/// currency their sum by local start.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PartnerSeries {
+    pub from: String,
+    pub to: String,
+    pub metric: String,
+    pub granularity: String,
+    pub totals: Vec<CurrencySeries>,
+    pub venues: Vec<SalesSeries>,
+}
+
+/// The entry of `currency` in per-currency totals, made by `empty` the first time the currency is met.
+fn currency_total<T>(
+    totals: &mut Vec<T>,
+    currency: Currency,
+    of: fn(&T) -> Currency,
+    empty: impl FnOnce() -> T,
+) -> &mut T {
+    let index = match totals.iter().position(|t| of(t) == currency) {
+        Some(index) => index,
+        None => {
+            totals.push(empty());
+            totals.len() - 1
+        }
+    };
+    &mut totals[index]
+}
+
+/// The partner's venues, after the request was checked: the range is refused even for a partner without venues.
+async fn partner_venues(
+    state: &AppState,
+    caller: &Caller,
+    from: &str,
+    to: &str,
+    granularity: Granularity,
+) -> Result<Vec<Venue>, ApiError> {
+    business_range(from, to, granularity)?;
+    Ok(collect_all(|page| state.store.list_venues(&caller.scope, page)).await?)
+}
+
+/// A currency's sums by local wall-clock start: the bucket's business day and the venues' values added.
+type LocalSums = BTreeMap<PrimitiveDateTime, (String, i64)>;
+
+/// One metric across all of the partner's venues, by local hour, business day or ISO week of each venue.
+#[utoipa::path(get, path = "/api/v1/analytics/timeseries", tag = "analytics", security(("bearer" = [])),
+    params(SeriesQuery), responses(
+        (status = 200, description = "The series (JSON, or CSV with `format=csv`: every venue's rows)",
+            content((PartnerSeries = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn partner_series(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<SeriesQuery>,
+) -> Result<Response, ApiError> {
+    let ask = series_ask(&query)?;
+    let venues = partner_venues(&state, &caller, &query.from, &query.to, ask.granularity).await?;
+    let mut sums: Vec<(Currency, usize, LocalSums)> = Vec::new();
+    let mut reports = Vec::with_capacity(venues.len());
+    for venue in venues {
+        let (series, locals) = series_of(&state, &caller, venue, &query, &ask).await?;
+        let (_, venues, points) = currency_total(
+            &mut sums,
+            series.currency,
+            |s| s.0,
+            || (series.currency, 0, BTreeMap::new()),
+        );
+        *venues += 1;
+        for (local, point) in locals.into_iter().zip(&series.points) {
+            points.entry(local).or_insert_with(|| (point.day.clone(), 0)).1 += point.value;
+        }
+        reports.push(series);
+    }
+    if ask.csv {
+        let mut export = metric_csv(
+            "sales-series-all-venues.csv",
+            true,
+            ["start_local", "business_day"],
+        );
+        for series in &reports {
+            series_rows(&mut export, true, series);
+        }
+        return Ok(export.into_response());
+    }
+    let totals = sums
+        .into_iter()
+        .map(|(currency, venues, points)| CurrencySeries {
+            currency,
+            venues,
+            points: points
+                .into_iter()
+                .map(|(local, (day, value))| LocalPoint {
+                    start: local.format(&RFC3339_LOCAL).unwrap_or_default(),
+                    day,
+                    value,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(PartnerSeries {
+        from: query.from.clone(),
+        to: query.to.clone(),
+        metric: ask.metric.to_owned(),
+        granularity: ask.granularity_name.to_owned(),
+        totals,
+        venues: reports,
+    })
+    .into_response())
+}
+
+/// A local wall-clock time as RFC 3339 writes it, without the offset.
+const RFC3339_LOCAL: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -596,6 +846,51 @@ fn metric_of(metric: Option<&str>) -> Result<&str, ApiError> {
     Ok(metric)
 }
 
+/// One venue's heat map of `metric`.
+async fn heat_map_of(
+    state: &AppState,
+    caller: &Caller,
+    venue: Venue,
+    query: &HeatMapQuery,
+    metric: &str,
+) -> Result<SalesHeatMap, ApiError> {
+    let sales = venue_sales(state, caller, venue, &query.from, &query.to, Granularity::Day).await?;
+    let map = sales.calendar.heat_map(&sales.rows);
+    let mut cells = Vec::with_capacity(7 * 24);
+    for (weekday, hours) in (1u8..).zip(map.iter()) {
+        for (hour, measures) in (0u8..).zip(hours.iter()) {
+            cells.push(HeatCell {
+                weekday,
+                hour,
+                value: metric_value(metric, measures).unwrap_or(0),
+            });
+        }
+    }
+    Ok(SalesHeatMap {
+        venue_id: sales.venue.id.to_string(),
+        timezone: sales.venue.timezone.clone(),
+        metric: metric.to_owned(),
+        currency: sales.venue.currency,
+        cells,
+    })
+}
+
+fn heat_rows(export: &mut CsvExport, with_venue: bool, heat: &SalesHeatMap) {
+    for cell in &heat.cells {
+        let place = [cell.weekday.to_string(), cell.hour.to_string()];
+        let venue = &heat.venue_id;
+        metric_row(
+            export,
+            with_venue.then_some(venue),
+            [&place[0], &place[1]],
+            &heat.timezone,
+            &heat.metric,
+            heat.currency,
+            cell.value,
+        );
+    }
+}
+
 /// The venue's hour × weekday heat map of one metric over business days `from` to `to`.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/heatmap", tag = "analytics",
     security(("bearer" = [])), params(("venue" = String, Path), HeatMapQuery), responses(
@@ -613,53 +908,99 @@ pub async fn venue_heat_map(
     let venue = venue_of(&state, &caller, &venue).await?;
     let metric = metric_of(query.metric.as_deref())?;
     let csv = wants_csv(query.format.as_deref())?;
-    let sales = venue_sales(&state, &caller, venue, &query.from, &query.to, Granularity::Day).await?;
-    let map = sales.calendar.heat_map(&sales.rows);
-    let mut cells = Vec::with_capacity(7 * 24);
-    for (weekday, hours) in (1u8..).zip(map.iter()) {
-        for (hour, measures) in (0u8..).zip(hours.iter()) {
-            cells.push(HeatCell {
-                weekday,
-                hour,
-                value: metric_value(metric, measures).unwrap_or(0),
-            });
-        }
-    }
-    let heat = SalesHeatMap {
-        venue_id: sales.venue.id.to_string(),
-        timezone: sales.venue.timezone.clone(),
-        metric: metric.to_owned(),
-        currency: sales.venue.currency,
-        cells,
-    };
+    let heat = heat_map_of(&state, &caller, venue, &query, metric).await?;
     if !csv {
         return Ok(Json(heat).into_response());
     }
-    let rows = heat
-        .cells
-        .iter()
-        .map(|c| (c.weekday.to_string(), c.hour.to_string(), c.value));
-    Ok(metric_csv(
-        "sales-heatmap.csv",
-        ["weekday", "hour"],
-        &heat.timezone,
-        metric,
-        heat.currency,
-        rows,
-    ))
+    let mut export = metric_csv("sales-heatmap.csv", false, ["weekday", "hour"]);
+    heat_rows(&mut export, false, &heat);
+    Ok(export.into_response())
 }
 
-/// A metric's CSV: two columns placing each value (a bucket's local start and business day, or a weekday and an
-/// hour), then the venue's zone, the metric, and the value in minor units and written out (a count stays a count).
-fn metric_csv(
-    filename: &'static str,
-    place: [&str; 2],
-    timezone: &str,
-    metric: &str,
-    currency: Currency,
-    rows: impl IntoIterator<Item = (String, String, i64)>,
-) -> Response {
+/// The heat maps of the partner's venues that price in one currency, added up cell by cell.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurrencyHeatMap {
+    pub currency: Currency,
+    pub venues: usize,
+    pub cells: Vec<HeatCell>,
+}
+
+/// One metric by weekday and local hour across the partner's venues, each venue on its own hours.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PartnerHeatMap {
+    pub from: String,
+    pub to: String,
+    pub metric: String,
+    pub totals: Vec<CurrencyHeatMap>,
+    pub venues: Vec<SalesHeatMap>,
+}
+
+/// The hour × weekday heat map across all of the partner's venues.
+#[utoipa::path(get, path = "/api/v1/analytics/heatmap", tag = "analytics", security(("bearer" = [])),
+    params(HeatMapQuery), responses(
+        (status = 200, description = "The heat map (JSON, or CSV with `format=csv`: every venue's rows)",
+            content((PartnerHeatMap = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn partner_heat_map(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<HeatMapQuery>,
+) -> Result<Response, ApiError> {
+    let metric = metric_of(query.metric.as_deref())?;
+    let csv = wants_csv(query.format.as_deref())?;
+    let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
+    let mut totals: Vec<CurrencyHeatMap> = Vec::new();
+    let mut maps = Vec::with_capacity(venues.len());
+    for venue in venues {
+        let heat = heat_map_of(&state, &caller, venue, &query, metric).await?;
+        let total = currency_total(
+            &mut totals,
+            heat.currency,
+            |t| t.currency,
+            || CurrencyHeatMap {
+                currency: heat.currency,
+                venues: 0,
+                cells: heat
+                    .cells
+                    .iter()
+                    .map(|c| HeatCell {
+                        weekday: c.weekday,
+                        hour: c.hour,
+                        value: 0,
+                    })
+                    .collect(),
+            },
+        );
+        total.venues += 1;
+        for (sum, cell) in total.cells.iter_mut().zip(&heat.cells) {
+            sum.value += cell.value;
+        }
+        maps.push(heat);
+    }
+    if csv {
+        let mut export = metric_csv("sales-heatmap-all-venues.csv", true, ["weekday", "hour"]);
+        for heat in &maps {
+            heat_rows(&mut export, true, heat);
+        }
+        return Ok(export.into_response());
+    }
+    Ok(Json(PartnerHeatMap {
+        from: query.from,
+        to: query.to,
+        metric: metric.to_owned(),
+        totals,
+        venues: maps,
+    })
+    .into_response())
+}
+
+/// A metric's CSV: (the venue, across venues,) two columns placing each value (a bucket's local start and business
+/// day, or a weekday and an hour), then the venue's zone, the metric, and the value in minor units and written out
+/// (a count stays a count).
+fn metric_csv(filename: &'static str, with_venue: bool, place: [&str; 2]) -> CsvExport {
     let header = [
+        "venue_id",
         place[0],
         place[1],
         "timezone",
@@ -668,19 +1009,37 @@ fn metric_csv(
         "value",
         "currency",
     ];
-    let mut export = CsvExport::new(filename, &header);
+    CsvExport::new(filename, &header[usize::from(!with_venue)..])
+}
+
+fn metric_row(
+    export: &mut CsvExport,
+    venue: Option<&String>,
+    place: [&str; 2],
+    timezone: &str,
+    metric: &str,
+    currency: Currency,
+    value: i64,
+) {
     let counted = metric == "orders";
-    for (first, second, value) in rows {
-        let minor = value.to_string();
-        let shown = if counted {
-            minor.clone()
-        } else {
-            decimal_text(value, currency)
-        };
-        let unit = if counted { "" } else { currency.code() };
-        export.row([first.as_str(), &second, timezone, metric, &minor, &shown, unit]);
-    }
-    export.into_response()
+    let minor = value.to_string();
+    let shown = if counted {
+        minor.clone()
+    } else {
+        decimal_text(value, currency)
+    };
+    let unit = if counted { "" } else { currency.code() };
+    let cells = [
+        venue.map_or("", String::as_str),
+        place[0],
+        place[1],
+        timezone,
+        metric,
+        &minor,
+        &shown,
+        unit,
+    ];
+    export.row(&cells[usize::from(venue.is_none())..]);
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -702,7 +1061,7 @@ pub struct ProductMixQuery {
 }
 
 /// One menu item's line of the product mix.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProductMixItem {
     /// 1 for the best seller by the chosen ranking.
     pub rank: usize,
@@ -733,27 +1092,23 @@ pub struct ProductMix {
     pub items: Vec<ProductMixItem>,
 }
 
-/// The venue's product mix over business days `from` to `to`, read from the item roll-ups.
-#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/product-mix", tag = "analytics",
-    security(("bearer" = [])), params(("venue" = String, Path), ProductMixQuery), responses(
-        (status = 200, description = "The product mix (JSON, or CSV with `format=csv`)",
-            content((ProductMix = "application/json"), (String = "text/csv"))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
-pub async fn venue_product_mix(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(venue): Path<String>,
-    ApiQuery(query): ApiQuery<ProductMixQuery>,
-) -> Result<Response, ApiError> {
-    let venue = venue_of(&state, &caller, &venue).await?;
-    let by_quantity = match query.sort.as_deref() {
-        None | Some("sales") => false,
-        Some("quantity") => true,
-        Some(_) => return Err(ValidationErrors::single("sort", "sales or quantity").into()),
-    };
-    let csv = wants_csv(query.format.as_deref())?;
+/// Whether the mix ranks by quantity (`sort=quantity`) rather than sales; 400 naming `sort` otherwise.
+fn by_quantity(sort: Option<&str>) -> Result<bool, ApiError> {
+    match sort {
+        None | Some("sales") => Ok(false),
+        Some("quantity") => Ok(true),
+        Some(_) => Err(ValidationErrors::single("sort", "sales or quantity").into()),
+    }
+}
+
+/// One venue's product mix, read from the item roll-ups and named from its menu.
+async fn product_mix_of(
+    state: &AppState,
+    caller: &Caller,
+    venue: Venue,
+    query: &ProductMixQuery,
+    by_quantity: bool,
+) -> Result<ProductMix, ApiError> {
     let (_, from, to, (start, end)) = venue_range(&venue, &query.from, &query.to, Granularity::Day)?;
     let sold = state
         .store
@@ -761,40 +1116,34 @@ pub async fn venue_product_mix(
         .await?;
     let (_, menu) = state.store.menu(&caller.scope, venue.id.as_uuid()).await?;
     let mix = product_mix(&sold, &menu, by_quantity);
-    let (quantity, sales) = (
-        mix.iter().map(|i| i.quantity).sum(),
-        mix.iter().map(|i| i.sales).sum(),
-    );
-    let report = ProductMix {
+    Ok(ProductMix {
         venue_id: venue.id.to_string(),
         timezone: venue.timezone.clone(),
         from: from.to_string(),
         to: to.to_string(),
         currency: venue.currency,
         sort: if by_quantity { "quantity" } else { "sales" }.to_owned(),
-        quantity,
-        sales,
+        quantity: mix.iter().map(|i| i.quantity).sum(),
+        sales: mix.iter().map(|i| i.sales).sum(),
         items: mix,
-    };
-    if !csv {
-        return Ok(Json(report).into_response());
-    }
-    let mut export = CsvExport::new(
-        "product-mix.csv",
-        &[
-            "venue_id",
-            "timezone",
-            "from",
-            "to",
-            "rank",
-            "item_id",
-            "name",
-            "quantity",
-            "sales_minor",
-            "sales",
-            "currency",
-        ],
-    );
+    })
+}
+
+const PRODUCT_MIX_CSV_HEADER: [&str; 11] = [
+    "venue_id",
+    "timezone",
+    "from",
+    "to",
+    "rank",
+    "item_id",
+    "name",
+    "quantity",
+    "sales_minor",
+    "sales",
+    "currency",
+];
+
+fn product_mix_rows(export: &mut CsvExport, report: &ProductMix) {
     for item in &report.items {
         export.row([
             report.venue_id.as_str(),
@@ -810,7 +1159,174 @@ pub async fn venue_product_mix(
             report.currency.code(),
         ]);
     }
+}
+
+/// The venue's product mix over business days `from` to `to`, read from the item roll-ups.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/product-mix", tag = "analytics",
+    security(("bearer" = [])), params(("venue" = String, Path), ProductMixQuery), responses(
+        (status = 200, description = "The product mix (JSON, or CSV with `format=csv`)",
+            content((ProductMix = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn venue_product_mix(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<ProductMixQuery>,
+) -> Result<Response, ApiError> {
+    let venue = venue_of(&state, &caller, &venue).await?;
+    let by_quantity = by_quantity(query.sort.as_deref())?;
+    let csv = wants_csv(query.format.as_deref())?;
+    let report = product_mix_of(&state, &caller, venue, &query, by_quantity).await?;
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    let mut export = CsvExport::new("product-mix.csv", &PRODUCT_MIX_CSV_HEADER);
+    product_mix_rows(&mut export, &report);
     Ok(export.into_response())
+}
+
+/// The same report under the name ../shared/API.md gives it (`top-items`): the product mix, best sellers first.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/top-items", tag = "analytics",
+    security(("bearer" = [])), params(("venue" = String, Path), ProductMixQuery), responses(
+        (status = 200, description = "The product mix (JSON, or CSV with `format=csv`)",
+            content((ProductMix = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn venue_top_items(
+    state: State<AppState>,
+    caller: Extension<Caller>,
+    venue: Path<String>,
+    query: ApiQuery<ProductMixQuery>,
+) -> Result<Response, ApiError> {
+    venue_product_mix(state, caller, venue, query).await
+}
+
+/// A line of the partner-wide product mix: a venue's item (items are each venue's own, so two venues' "Ajiaco"
+/// are two lines), ranked among all the venues in its currency.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VenueMixItem {
+    pub venue_id: String,
+    #[serde(flatten)]
+    pub item: ProductMixItem,
+}
+
+/// The product mix of the partner's venues that price in one currency, one ranking over all their items.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurrencyMix {
+    pub currency: Currency,
+    pub venues: usize,
+    pub quantity: i64,
+    pub sales: i64,
+    pub items: Vec<VenueMixItem>,
+}
+
+/// The product mix across the partner's venues: each venue's own, and per currency one ranking of all items.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PartnerProductMix {
+    pub from: String,
+    pub to: String,
+    pub sort: String,
+    pub totals: Vec<CurrencyMix>,
+    pub venues: Vec<ProductMix>,
+}
+
+/// The product mix across all of the partner's venues (../shared/API.md `top-items`).
+#[utoipa::path(get, path = "/api/v1/analytics/top-items", tag = "analytics", security(("bearer" = [])),
+    params(ProductMixQuery), responses(
+        (status = 200, description = "The product mix (JSON, or CSV with `format=csv`: every venue's rows)",
+            content((PartnerProductMix = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn partner_top_items(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<ProductMixQuery>,
+) -> Result<Response, ApiError> {
+    let by_quantity = by_quantity(query.sort.as_deref())?;
+    let csv = wants_csv(query.format.as_deref())?;
+    let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
+    let mut totals: Vec<CurrencyMix> = Vec::new();
+    let mut mixes = Vec::with_capacity(venues.len());
+    for venue in venues {
+        let mix = product_mix_of(&state, &caller, venue, &query, by_quantity).await?;
+        let total = currency_total(
+            &mut totals,
+            mix.currency,
+            |t| t.currency,
+            || CurrencyMix {
+                currency: mix.currency,
+                venues: 0,
+                quantity: 0,
+                sales: 0,
+                items: Vec::new(),
+            },
+        );
+        total.venues += 1;
+        total.quantity += mix.quantity;
+        total.sales += mix.sales;
+        total.items.extend(mix.items.iter().map(|item| VenueMixItem {
+            venue_id: mix.venue_id.clone(),
+            item: item.clone(),
+        }));
+        mixes.push(mix);
+    }
+    if csv {
+        let mut export = CsvExport::new("product-mix-all-venues.csv", &PRODUCT_MIX_CSV_HEADER);
+        for mix in &mixes {
+            product_mix_rows(&mut export, mix);
+        }
+        return Ok(export.into_response());
+    }
+    for total in &mut totals {
+        let sales = total.sales;
+        total.items.sort_by(|a, b| {
+            mix_order(&a.item, &b.item, by_quantity).then_with(|| a.venue_id.cmp(&b.venue_id))
+        });
+        for (rank, line) in total.items.iter_mut().enumerate() {
+            line.item.rank = rank + 1;
+            line.item.sales_share_bp = share_bp(line.item.sales, sales);
+        }
+    }
+    Ok(Json(PartnerProductMix {
+        from: query.from,
+        to: query.to,
+        sort: if by_quantity { "quantity" } else { "sales" }.to_owned(),
+        totals,
+        venues: mixes,
+    })
+    .into_response())
+}
+
+/// `part ÷ whole` in basis points, rounded down; 0 of nothing.
+fn share_bp(part: i64, whole: i64) -> i64 {
+    if whole > 0 {
+        i64::try_from(i128::from(part) * 10_000 / i128::from(whole)).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// The product mix's order: best first by the ranking, then by Spanish name, then by id (a stable order for ties).
+fn mix_order(a: &ProductMixItem, b: &ProductMixItem, by_quantity: bool) -> Ordering {
+    let key = |item: &ProductMixItem| {
+        if by_quantity {
+            (item.quantity, item.sales)
+        } else {
+            (item.sales, item.quantity)
+        }
+    };
+    key(b)
+        .cmp(&key(a))
+        .then_with(|| {
+            a.name
+                .as_ref()
+                .map(|n| &n.es)
+                .cmp(&b.name.as_ref().map(|n| &n.es))
+        })
+        .then_with(|| a.item_id.cmp(&b.item_id))
 }
 
 /// Ranks the items sold, with the menu's unsold items after them (0 of each), best first; ties by name, then id.
@@ -839,31 +1355,10 @@ fn product_mix(
             name: name_of(id),
             quantity,
             sales,
-            sales_share_bp: if total > 0 {
-                i64::try_from(i128::from(sales) * 10_000 / i128::from(total)).unwrap_or(0)
-            } else {
-                0
-            },
+            sales_share_bp: share_bp(sales, total),
         })
         .collect();
-    let key = |item: &ProductMixItem| {
-        if by_quantity {
-            (item.quantity, item.sales)
-        } else {
-            (item.sales, item.quantity)
-        }
-    };
-    lines.sort_by(|a, b| {
-        key(b)
-            .cmp(&key(a))
-            .then_with(|| {
-                a.name
-                    .as_ref()
-                    .map(|n| &n.es)
-                    .cmp(&b.name.as_ref().map(|n| &n.es))
-            })
-            .then_with(|| a.item_id.cmp(&b.item_id))
-    });
+    lines.sort_by(|a, b| mix_order(a, b, by_quantity));
     for (rank, line) in lines.iter_mut().enumerate() {
         line.rank = rank + 1;
     }

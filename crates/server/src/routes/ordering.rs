@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use comanda_domain::menu::{Localized, MenuItem, ModifierGroup, check_modifiers};
 use comanda_domain::validation::clean_text;
+use comanda_domain::venue::check_day_start_hour;
 use comanda_domain::{
     Money, NewVenue, OrderStatus, PageRequest, TaxRegime, ValidationErrors, VenueId, collect_all,
 };
@@ -44,6 +45,10 @@ pub struct VenueRequest {
     #[schema(value_type = Option<comanda_domain::Currency>)]
     pub currency: Option<String>,
     pub tax: Option<TaxRegime>,
+    /// The local hour (0–11) its business day starts at: a sale before it counts on the day before (default 5,
+    /// docs/analytics.md "Business day").
+    #[schema(minimum = 0, maximum = 11)]
+    pub day_start_hour: Option<u8>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -54,6 +59,8 @@ pub struct VenueView {
     pub address: String,
     pub currency: comanda_domain::Currency,
     pub tax: TaxRegime,
+    /// The local hour its business day starts at (docs/analytics.md, "Business day").
+    pub day_start_hour: u8,
 }
 
 impl From<comanda_domain::Venue> for VenueView {
@@ -65,6 +72,7 @@ impl From<comanda_domain::Venue> for VenueView {
             address: v.address,
             currency: v.currency,
             tax: v.tax,
+            day_start_hour: v.day_start_hour,
         }
     }
 }
@@ -84,6 +92,7 @@ pub async fn create_venue(
         &request.address,
         request.currency.as_deref(),
         request.tax,
+        request.day_start_hour,
     )?;
     let created = state
         .store
@@ -140,6 +149,42 @@ pub async fn list_venues(
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next.map(|c| c.encode()),
     }))
+}
+
+/// Where a venue's business day starts.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessDayRequest {
+    /// The local hour, 0 to 11: a sale before it counts on the day before (docs/analytics.md, "Business day").
+    #[schema(minimum = 0, maximum = 11)]
+    pub day_start_hour: u8,
+}
+
+/// Moves where the venue's business day starts. Every report reads it when it runs, so past days move with it
+/// (the roll-ups are kept by UTC quarter-hour); the change is audited as `venue.business_day_changed`.
+#[utoipa::path(put, path = "/api/v1/venues/{venue}/business-day", tag = "venues", security(("bearer" = [])),
+    params(("venue" = String, Path)), request_body = BusinessDayRequest, responses(
+        (status = 200, body = VenueView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn set_business_day(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(venue): Path<String>,
+    ApiJson(request): ApiJson<BusinessDayRequest>,
+) -> Result<Json<VenueView>, ApiError> {
+    let venue = VenueId::from_uuid(path_id(&venue)?);
+    let hour = check_day_start_hour(request.day_start_hour)?;
+    let audit = caller
+        .audit(&ctx, "venue.business_day_changed")
+        .detail(format!("day_start_hour={hour}"));
+    let moved = state
+        .store
+        .set_day_start_hour(&caller.scope, venue, hour, &audit, state.clock.now())
+        .await?;
+    Ok(Json(moved.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

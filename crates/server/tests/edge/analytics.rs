@@ -212,6 +212,241 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
     );
 }
 
+/// A venue's own day-start hour moves a sale after midnight between business days; a table seated and closed is a
+/// turn with its minutes; the summary compares with the same weekday a week before; and the partner-wide series,
+/// heat map and top items add the venues up (../shared/API.md "The same under /api/v1/analytics/...").
+async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let sale = to_friday_half_past_nine_in_bogota(&server);
+    let mut venue = venue_with_menu(&server, "owner@example.co").await;
+    let friday = sale.date();
+    let saturday = friday.next_day().unwrap();
+    let base = format!("/api/v1/venues/{}/analytics", venue.venue);
+    let get = |path: String, owner: String| {
+        let server = &server;
+        async move { call(server, "GET", &path, Some(&owner), None).await }
+    };
+    let (token, item) = (venue.token.clone(), venue.item.clone());
+    let order = || {
+        let server = &server;
+        let path = format!("/api/v1/t/{token}/orders");
+        let body = json!({"items": [{"item_id": item, "quantity": 1}]});
+        async move { post(server, &path, None, body).await }
+    };
+
+    // Seated at 21:30, served, closed 84 minutes later: one turn of one table on Friday.
+    let placed = order().await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    crate::ordering::accept_table(&server, &venue).await;
+    for to in ["accepted", "preparing", "ready", "served"] {
+        let path = format!(
+            "/api/v1/orders/{}/transitions",
+            placed.body["id"].as_str().unwrap()
+        );
+        assert_eq!(
+            post(&server, &path, Some(&venue.owner), json!({"to": to}))
+                .await
+                .status,
+            200
+        );
+    }
+    server.clock.advance(time::Duration::minutes(84));
+    renew(&server, &mut venue).await;
+    let close = format!("/api/v1/venues/{}/tables/{}/close", venue.venue, venue.table);
+    let closed = post(&server, &close, Some(&venue.owner), json!({})).await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let summary = get(
+        format!("{base}/summary?from={friday}&to={friday}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert_eq!(
+        summary.body["turnover"],
+        json!({"turns": 1, "tables": 1, "turns_per_table_day_x100": 100, "average_turn_minutes": 84})
+    );
+    // Week over week: the Friday before, empty; a week later, this Friday is the one compared.
+    let week_before = friday - time::Duration::days(7);
+    assert_eq!(
+        summary.body["previous"],
+        json!({"from": week_before.to_string(), "to": week_before.to_string(), "gross": 0, "net": 0, "tips": 0,
+               "orders": 0, "average_order": 0})
+    );
+    let next_week = friday + time::Duration::days(7);
+    let compared = get(
+        format!("{base}/summary?from={next_week}&to={next_week}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(compared.body["previous"]["from"], friday.to_string());
+    assert_eq!(compared.body["previous"]["gross"], 1_890_000, "{}", compared.body);
+    assert_eq!(compared.body["previous"]["orders"], 1);
+
+    // 01:30 on Saturday counts on Friday while the day starts at 05:00, on Saturday once it starts at midnight.
+    server
+        .clock
+        .advance((sale + time::Duration::hours(4)) - server.clock.now());
+    renew(&server, &mut venue).await;
+    assert_eq!(order().await.status, 201);
+    let orders_on = |day: time::Date| {
+        let (get, owner, base) = (&get, venue.owner.clone(), &base);
+        async move {
+            get(format!("{base}/summary?from={day}&to={day}"), owner)
+                .await
+                .body["orders"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        (orders_on(friday).await, orders_on(saturday).await),
+        (json!(2), json!(0))
+    );
+    let business_day = format!("/api/v1/venues/{}/business-day", venue.venue);
+    for (body, named) in [
+        (json!({"day_start_hour": 12}), Some("day_start_hour")),
+        (json!({"day_start_hour": -1}), None),
+        (json!({"day_start_hour": 0, "timezone": "UTC"}), None),
+    ] {
+        let refused = call(
+            &server,
+            "PUT",
+            &business_day,
+            Some(&venue.owner),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(refused.status, 400, "{body}: {}", refused.body);
+        if let Some(named) = named {
+            assert_eq!(field(&refused), named, "{}", refused.body);
+        }
+    }
+    let moved = call(
+        &server,
+        "PUT",
+        &business_day,
+        Some(&venue.owner),
+        Some(json!({"day_start_hour": 0})),
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["day_start_hour"], 0);
+    assert_eq!(
+        (orders_on(friday).await, orders_on(saturday).await),
+        (json!(1), json!(1))
+    );
+    let hourly = get(
+        format!("{base}/timeseries?granularity=hour&metric=orders&from={saturday}&to={saturday}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(
+        hourly.body["points"][0]["start"],
+        format!("{saturday}T00:00:00-05:00")
+    );
+    assert_eq!(hourly.body["points"][1]["value"], 1, "{}", hourly.body);
+    let venues = get("/api/v1/venues".to_owned(), venue.owner.clone()).await;
+    assert_eq!(venues.body["items"][0]["day_start_hour"], 0);
+    // Another partner cannot move it.
+    let stranger = venue_with_menu(&server, "stranger@example.co").await;
+    let foreign = call(
+        &server,
+        "PUT",
+        &business_day,
+        Some(&stranger.owner),
+        Some(json!({"day_start_hour": 3})),
+    )
+    .await;
+    assert_eq!(foreign.status, 404, "{}", foreign.body);
+
+    // Across the partner's venues (one here): the same figures per currency, each venue's rows in the CSV.
+    let range = format!("from={friday}&to={saturday}");
+    let series = get(
+        format!("/api/v1/analytics/timeseries?metric=orders&{range}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(series.status, 200, "{}", series.body);
+    assert_eq!(
+        series.body["totals"],
+        json!([{"currency": "COP", "venues": 1, "points": [
+            {"start": format!("{friday}T00:00:00"), "day": friday.to_string(), "value": 1},
+            {"start": format!("{saturday}T00:00:00"), "day": saturday.to_string(), "value": 1}]}])
+    );
+    assert_eq!(series.body["venues"][0]["venue_id"], venue.venue);
+    let heat = get(
+        format!("/api/v1/analytics/heatmap?metric=orders&{range}"),
+        venue.owner.clone(),
+    )
+    .await;
+    let hot: Vec<_> = heat.body["totals"][0]["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["value"] != 0)
+        .map(|c| (c["weekday"].clone(), c["hour"].clone()))
+        .collect();
+    assert_eq!(hot, vec![(json!(5), json!(21)), (json!(6), json!(1))]);
+    let top = get(
+        format!("/api/v1/analytics/top-items?{range}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(top.status, 200, "{}", top.body);
+    let line = &top.body["totals"][0]["items"][0];
+    assert_eq!(
+        (
+            line["venue_id"].clone(),
+            line["item_id"].clone(),
+            line["quantity"].clone(),
+            line["rank"].clone()
+        ),
+        (json!(venue.venue), json!(venue.item), json!(2), json!(1)),
+        "{}",
+        top.body
+    );
+    assert_eq!(top.body["totals"][0]["sales"], 3_780_000);
+    let named = get(format!("{base}/top-items?{range}"), venue.owner.clone()).await;
+    assert_eq!(named.body["items"][0]["quantity"], 2, "{}", named.body);
+    let csv = server
+        .client
+        .get(server.url(&format!(
+            "/api/v1/analytics/timeseries?metric=orders&{range}&format=csv"
+        )))
+        .bearer_auth(&venue.owner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        csv.split("\r\n").next(),
+        Some("venue_id,start_local,business_day,timezone,metric,value_minor,value,currency")
+    );
+    assert!(
+        csv.contains(&format!(
+            "{},{saturday}T00:00:00-05:00,{saturday},America/Bogota,orders,1,1,",
+            venue.venue
+        )),
+        "{csv}"
+    );
+    server.stop().await;
+}
+
+/// A fresh access token for the venue's owner after the clock has outrun the last one, by the refresh token.
+async fn renew(server: &TestServer, venue: &mut crate::ordering::Venue) {
+    let renewed = post(
+        server,
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": venue.refresh}),
+    )
+    .await;
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+    venue.owner = renewed.body["access_token"].as_str().unwrap().to_owned();
+    venue.refresh = renewed.body["refresh_token"].as_str().unwrap().to_owned();
+}
+
 async fn only_owners_managers_and_analysts_read_reports_and_bad_ranges_name_their_field(engine: Engine) {
     let server = TestServer::start_on(engine, |_| {}).await;
     let venue = venue_with_menu(&server, "owner@example.co").await;
@@ -436,11 +671,19 @@ async fn a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows(
     assert_eq!(mix.status, 200, "{}", mix.body);
     assert_eq!(mix.body["items"].as_array().unwrap().len(), 20);
     assert_eq!(mix.body["sales"], summary.body["gross"]);
+    // The seeded tables turn: sessions seated and closed, minutes apart.
+    let turnover = &summary.body["turnover"];
+    assert!(turnover["turns"].as_i64().unwrap() > 100, "{turnover}");
+    assert!(
+        turnover["average_turn_minutes"].as_i64().unwrap() > 0,
+        "{turnover}"
+    );
     state.store.close().await;
 }
 
 on_both_engines!(
     a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows,
     a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour,
+    a_venues_day_start_turns_and_compared_week_move_its_reports,
     only_owners_managers_and_analysts_read_reports_and_bad_ranges_name_their_field,
 );

@@ -520,7 +520,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
         "tables": [uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string()],
         "start": "2030-01-01T00:00:00Z", "party_size": 2, "consent": true,
         "guest": {"name": "x", "phone": "+573001234567", "email": "x@example.co"},
-        "min_party": 1, "online": true,
+        "min_party": 1, "online": true, "day_start_hour": 3,
     });
     for (key, value) in crate::reservations::policy().as_object().unwrap() {
         body[key] = value.clone();

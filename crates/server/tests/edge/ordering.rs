@@ -8,6 +8,8 @@ use crate::support::{Engine, TestServer};
 
 pub struct Venue {
     pub owner: String,
+    /// The owner's refresh token, for a test whose clock outlives the access token.
+    pub refresh: String,
     pub venue: String,
     pub category: String,
     pub table: String,
@@ -18,7 +20,8 @@ pub struct Venue {
 /// An enrolled owner with a venue, one table and an 18.900 COP item with an optional modifier.
 pub async fn venue_with_menu(server: &TestServer, email: &str) -> Venue {
     sign_up(server, email).await;
-    let owner = enrolled(server, email, PASSWORD).await.access;
+    let session = enrolled(server, email, PASSWORD).await;
+    let owner = session.access;
     let venue = post(
         server,
         "/api/v1/venues",
@@ -61,6 +64,7 @@ pub async fn venue_with_menu(server: &TestServer, email: &str) -> Venue {
     assert_eq!(item.status, 201, "{}", item.body);
     Venue {
         owner,
+        refresh: session.refresh,
         venue: venue_id,
         category: category.body["id"].as_str().unwrap().to_owned(),
         table: table.body["id"].as_str().unwrap().to_owned(),

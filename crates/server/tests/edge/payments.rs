@@ -1188,9 +1188,8 @@ async fn destination_charges_where_the_country_allows_them() {
     )
     .await;
     assert_eq!(signup.status, 201, "{}", signup.body);
-    let owner = crate::identity::enrolled(&server, "lupe@example.mx", PASSWORD)
-        .await
-        .access;
+    let session = crate::identity::enrolled(&server, "lupe@example.mx", PASSWORD).await;
+    let owner = session.access;
     let venue = post(
         &server,
         "/api/v1/venues",
@@ -1224,6 +1223,7 @@ async fn destination_charges_where_the_country_allows_them() {
     assert_eq!(item.status, 201, "{}", item.body);
     let v = Venue {
         owner,
+        refresh: session.refresh,
         venue: venue_id,
         category: category.body["id"].as_str().unwrap().to_owned(),
         table: table.body["id"].as_str().unwrap().to_owned(),

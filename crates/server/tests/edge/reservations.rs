@@ -960,6 +960,7 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         &server,
         &crate::ordering::Venue {
             owner: v.owner.clone(),
+            refresh: String::new(),
             venue: v.venue.clone(),
             category: String::new(),
             table: String::new(),

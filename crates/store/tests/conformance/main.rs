@@ -170,7 +170,8 @@ mod row_level_security {
         let a = suite::new_partner(&*store, "A").await;
         let b = suite::new_partner(&*store, "B").await;
         for (scope, name) in [(&a, "A1"), (&a, "A2"), (&b, "B1")] {
-            let venue = comanda_domain::NewVenue::parse(name, "America/Bogota", "", None, None).unwrap();
+            let venue =
+                comanda_domain::NewVenue::parse(name, "America/Bogota", "", None, None, None).unwrap();
             store
                 .create_venue(
                     scope,

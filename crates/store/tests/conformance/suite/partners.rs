@@ -14,7 +14,15 @@ pub async fn new_partner(store: &dyn Store, name: &str) -> TenantScope {
 }
 
 pub fn venue(name: &str) -> NewVenue {
-    NewVenue::parse(name, "America/Bogota", "Calle 10 # 5-51, Bogotá", None, None).unwrap()
+    NewVenue::parse(
+        name,
+        "America/Bogota",
+        "Calle 10 # 5-51, Bogotá",
+        None,
+        None,
+        None,
+    )
+    .unwrap()
 }
 
 pub async fn partner_round_trips(store: &dyn Store) {
@@ -45,6 +53,7 @@ pub async fn venue_round_trips_every_field(store: &dyn Store) {
             kind: TaxKind::Iva,
             rate_bp: 1900,
         }),
+        Some(0),
     )
     .unwrap();
     let created = store.create_venue(&scope, &new, &change(), NOW).await.unwrap();
@@ -60,6 +69,20 @@ pub async fn venue_round_trips_every_field(store: &dyn Store) {
         }
     );
     assert_eq!(read.created_at, NOW);
+    assert_eq!(read.day_start_hour, 0);
+    // The business day's start moves for the venue only, and only within its partner.
+    let moved = store
+        .set_day_start_hour(&scope, created.id, 6, &change(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(moved.day_start_hour, 6);
+    assert_eq!(store.venue(&scope, created.id).await.unwrap(), moved);
+    let other = new_partner(store, "Otra").await;
+    let refused = store
+        .set_day_start_hour(&other, created.id, 7, &change(), NOW)
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert_eq!(store.venue(&scope, created.id).await.unwrap().day_start_hour, 6);
 }
 
 pub async fn tenant_rows_are_invisible_to_other_tenants(store: &dyn Store) {
