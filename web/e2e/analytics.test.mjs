@@ -162,6 +162,10 @@ test('an owner reads the dashboard over sixty days of history made by comanda se
   const change = page.locator('#summary dd[data-change=gross]');
   assert.equal(await change.textContent(), '▲ nuevo');
   assert.match(await change.getAttribute('title'), /semanas completas antes/);
+  // The owner accepted every seeded table: one line by server, with all the orders and tips.
+  const serverCells = await page.locator('#servers-table tbody tr').first().locator('td').allTextContents();
+  assert.equal(Number(serverCells[1]), orders, `${serverCells}`);
+  assert.match(serverCells[4], /^\$ [1-9]/);
   // Sixty daily bars, every day with sales; lunch and dinner lit on the heat map; ten best sellers.
   const heights = await page.locator('#series-chart rect.bar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
   assert.equal(heights.length, 60);

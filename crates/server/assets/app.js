@@ -893,11 +893,12 @@ pages.analytics = async () => {
     const range = query();
     const series = `metric=${values.metric}&granularity=${values.granularity}&${range}`;
     try {
-      const [summary, points, heat, mix] = await Promise.all([
+      const [summary, points, heat, mix, servers] = await Promise.all([
         authed('GET', `${base}/summary?${range}`),
         authed('GET', `${base}/timeseries?${series}`),
         authed('GET', `${base}/heatmap?metric=${values.metric}&${range}`),
         authed('GET', `${base}/product-mix?${range}`),
+        authed('GET', `${base}/servers?${range}`),
       ]);
       const money = (amount) => formatMoney({ amount, currency: summary.currency });
       const label = values.metric === 'orders' ? (v) => String(v) : money;
@@ -943,6 +944,18 @@ pages.analytics = async () => {
       drawSeries($('#series-chart'), points.points, label);
       drawHeatMap($('#heat-chart'), heat.cells, label);
       drawMix($('#mix-chart'), mix.items, money, $('#mix-bottom'));
+      const rows = servers.servers.map((line) => {
+        const row = document.createElement('tr');
+        const who = line.name || (line.member_id ? (english ? '(former member)' : '(ya no está)') : (english ? '(not assigned)' : '(sin asignar)'));
+        for (const [text, amount] of [[who, false], [String(line.orders), true], [money(line.gross), true], [money(line.average_order), true], [money(line.tips), true]]) {
+          const cell = document.createElement('td');
+          cell.textContent = text;
+          if (amount) cell.className = 'amount';
+          row.appendChild(cell);
+        }
+        return row;
+      });
+      $('#servers-table tbody').replaceChildren(...rows);
     } catch (error) {
       showError(error.problem);
     }
@@ -954,6 +967,7 @@ pages.analytics = async () => {
     downloadCsv(`${base}/timeseries?metric=${values.metric}&granularity=${values.granularity}&${query()}&format=csv`, 'ventas-serie.csv');
   });
   $('#csv-mix').addEventListener('click', () => downloadCsv(`${base}/product-mix?${query()}&format=csv`, 'ventas-platos.csv'));
+  $('#csv-servers').addEventListener('click', () => downloadCsv(`${base}/servers?${query()}&format=csv`, 'ventas-meseros.csv'));
   $('#csv-heat').addEventListener('click', () => downloadCsv(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=csv`, 'ventas-mapa.csv'));
   await render();
 };

@@ -432,11 +432,19 @@ fn pick_weighted<T: Copy>(random: &mut StdRng, choices: &[(T, u32)]) -> T {
 struct Rollups {
     sales: BTreeMap<OffsetDateTime, Measures>,
     items: BTreeMap<(OffsetDateTime, Uuid), ItemSale>,
+    /// Orders and gross per quarter-hour and the member who accepted the table.
+    servers: BTreeMap<(OffsetDateTime, Uuid), (i64, i64)>,
 }
 
 impl Rollups {
     fn add(&mut self, at: OffsetDateTime, measures: Measures) {
         *self.sales.entry(utc_quarter(at)).or_default() += measures;
+    }
+
+    fn add_server_sale(&mut self, at: OffsetDateTime, member: Uuid, gross: i64) {
+        let row = self.servers.entry((utc_quarter(at), member)).or_default();
+        row.0 += 1;
+        row.1 += gross;
     }
 
     fn add_items(&mut self, at: OffsetDateTime, lines: &[PricedLine]) {
@@ -515,6 +523,11 @@ fn generate(
         .into_iter()
         .map(|((quarter, _), sale)| (venue, quarter, sale))
         .collect();
+    history.servers = rollups
+        .servers
+        .into_iter()
+        .map(|((quarter, member), (orders, gross))| (venue, quarter, member, orders, gross))
+        .collect();
     Ok(history)
 }
 
@@ -572,6 +585,8 @@ fn session(
                 },
             );
             rollups.add_items(at, &lines);
+            // Every seeded table is accepted and closed by the owner, so its orders are the owner's sales.
+            rollups.add_server_sale(at, setup.owner, subtotal);
         }
         history.orders.push(SeededOrder {
             id: Uuid::now_v7(),

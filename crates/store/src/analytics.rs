@@ -33,6 +33,15 @@ pub struct Turns {
     pub tables: i64,
 }
 
+/// One member's sales at one venue over a range (docs/analytics.md, "Sales per server"): the counted orders of the
+/// tables they accepted, closed since, and their gross (tax included, minor units of the venue's currency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSale {
+    pub member: Uuid,
+    pub orders: i64,
+    pub gross: i64,
+}
+
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
     /// The roll-up rows of one venue (or, with `None`, of all the partner's venues) whose quarter-hour starts in
@@ -96,6 +105,36 @@ pub trait AnalyticsStore: Send + Sync {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Turns>;
+
+    /// Sales per server at one venue over the quarter-hours starting in `[start, end)`, from the server roll-ups,
+    /// ordered by member.
+    async fn server_sales(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<ServerSale>>;
+
+    /// The same recomputed from the raw rows: the counted orders placed in the range of the closed tables a member
+    /// accepted. A scan, for the recomputation test and the benchmark.
+    async fn server_sales_from_raw(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<ServerSale>>;
+
+    /// The venue's tip ledger in `[start, end)` added up per member (`None`: tips of tables nobody accepted), tip
+    /// reversals of refunds included: the ledger's own attribution, read through its venue index.
+    async fn server_tips(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<(Option<Uuid>, i64)>>;
 
     /// The roll-up rows of one venue whose quarter-hour starts in `[start, end)`, added up by the database (what a
     /// summary needs: one row back instead of one per quarter-hour). Zero measures when nothing moved.

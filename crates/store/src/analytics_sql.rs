@@ -13,7 +13,7 @@ use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::analytics::{AnalyticsStore, SalesQuarter, Turns};
+use crate::analytics::{AnalyticsStore, SalesQuarter, ServerSale, Turns};
 use crate::reservations::ReservationStatus;
 use crate::{StoreError, StoreResult};
 
@@ -49,6 +49,53 @@ pub(crate) async fn add_to_sales(
     .bind(measures.orders)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Credits a closed table's counted orders to the member who accepted it (docs/analytics.md, "Sales per server"), in
+/// the closing transaction: one row per quarter-hour its orders were placed in. By the close each order is served or
+/// cancelled for good, so the credit never moves again; a table nobody accepted credits nobody.
+pub(crate) async fn add_to_server_sales(
+    conn: &mut Conn,
+    partner: Uuid,
+    venue: Uuid,
+    session: Uuid,
+    member: Option<Uuid>,
+) -> StoreResult<()> {
+    let Some(member) = member else {
+        return Ok(());
+    };
+    let orders = sqlx::query(
+        "SELECT placed_at, subtotal FROM orders WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled'",
+    )
+    .bind(h(partner))
+    .bind(h(session))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut quarters: BTreeMap<OffsetDateTime, (i64, i64)> = BTreeMap::new();
+    for row in &orders {
+        let placed: OffsetDateTime = row.try_get("placed_at")?;
+        let quarter = quarters.entry(utc_quarter(placed)).or_default();
+        quarter.0 += 1;
+        quarter.1 += row.try_get::<i64, _>("subtotal")?;
+    }
+    for (quarter, (orders, gross)) in quarters {
+        sqlx::query(
+            "INSERT INTO server_sales_quarters (partner_id, venue_id, quarter, member, orders, gross)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (partner_id, venue_id, quarter, member) DO UPDATE SET
+                 orders = server_sales_quarters.orders + excluded.orders,
+                 gross = server_sales_quarters.gross + excluded.gross",
+        )
+        .bind(h(partner))
+        .bind(h(venue))
+        .bind(quarter)
+        .bind(h(member))
+        .bind(orders)
+        .bind(gross)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -284,6 +331,71 @@ impl AnalyticsStore for Engine {
         })
     }
 
+    async fn server_sales(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<ServerSale>> {
+        let rows = self
+            .read_range(
+                "SELECT member, CAST(sum(orders) AS BIGINT) AS orders, CAST(sum(gross) AS BIGINT) AS gross
+                 FROM server_sales_quarters WHERE partner_id = $1 AND venue_id = $2 AND quarter >= $3 AND quarter < $4
+                 GROUP BY member ORDER BY member",
+                scope,
+                Some(venue),
+                start,
+                end,
+            )
+            .await?;
+        rows.iter().map(server_sale_of).collect()
+    }
+
+    async fn server_sales_from_raw(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<ServerSale>> {
+        let rows = self
+            .read_range(
+                "SELECT s.accepted_member AS member, COUNT(*) AS orders, CAST(sum(o.subtotal) AS BIGINT) AS gross
+                 FROM orders o JOIN table_sessions s ON s.partner_id = o.partner_id AND s.id = o.session_id
+                 WHERE o.partner_id = $1 AND o.venue_id = $2 AND o.placed_at >= $3 AND o.placed_at < $4
+                   AND o.status <> 'cancelled' AND s.status = 'closed' AND s.accepted_member IS NOT NULL
+                 GROUP BY s.accepted_member ORDER BY s.accepted_member",
+                scope,
+                Some(venue),
+                start,
+                end,
+            )
+            .await?;
+        rows.iter().map(server_sale_of).collect()
+    }
+
+    async fn server_tips(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<(Option<Uuid>, i64)>> {
+        self.read_range(
+            "SELECT member, CAST(sum(amount) AS BIGINT) AS tips FROM tip_ledger
+             WHERE partner_id = $1 AND venue_id = $2 AND at >= $3 AND at < $4 GROUP BY member",
+            scope,
+            Some(venue),
+            start,
+            end,
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((opt_uuid_col(row, "member")?, row.try_get("tips")?)))
+        .collect()
+    }
+
     async fn item_sales(
         &self,
         scope: &TenantScope,
@@ -379,6 +491,14 @@ impl AnalyticsStore for Engine {
             .map(|((venue_id, quarter), (currency, measures))| SalesQuarter { venue_id, quarter, currency, measures })
             .collect())
     }
+}
+
+fn server_sale_of(row: &DbRow) -> StoreResult<ServerSale> {
+    Ok(ServerSale {
+        member: uuid_col(row, "member")?,
+        orders: row.try_get("orders")?,
+        gross: row.try_get("gross")?,
+    })
 }
 
 fn measures_of(row: &DbRow) -> StoreResult<Measures> {

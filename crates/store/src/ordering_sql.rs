@@ -802,10 +802,12 @@ impl OrderingStore for Engine {
         .bind(actor)
         .fetch_one(&mut *tx)
         .await?;
+        let closed = session_from_row(&row)?;
+        add_to_server_sales(&mut tx, scope.partner().as_uuid(), closed.venue_id, session, closed.accepted_member).await?;
         insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
             .await?;
         tx.commit().await?;
-        session_from_row(&row)
+        Ok(closed)
     }
 
     async fn cancel_guest_order(

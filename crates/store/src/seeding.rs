@@ -99,6 +99,8 @@ pub struct History {
     pub reservations: Vec<SeededReservation>,
     pub sales: Vec<(Uuid, OffsetDateTime, Currency, Measures)>,
     pub items: Vec<(Uuid, OffsetDateTime, ItemSale)>,
+    /// Sales per server: venue, quarter-hour, member, orders and gross (`server_sales_quarters`).
+    pub servers: Vec<(Uuid, OffsetDateTime, Uuid, i64, i64)>,
 }
 
 impl History {
@@ -113,6 +115,7 @@ impl History {
             + self.reservations.len()
             + self.sales.len()
             + self.items.len()
+            + self.servers.len()
     }
 }
 
@@ -328,6 +331,18 @@ pub(crate) fn tables(partner: Uuid, history: &History) -> Vec<Rows> {
                 ("item_id", col!(Id, |i| i.2.item_id)),
                 ("quantity", col!(Int, |i| i.2.quantity)),
                 ("sales", col!(Int, |i| i.2.sales)),
+            ],
+        ),
+        rows(
+            "server_sales_quarters",
+            partner,
+            &history.servers,
+            vec![
+                ("venue_id", col!(Id, |s| s.0)),
+                ("quarter", col!(Instant, |s| s.1)),
+                ("member", col!(Id, |s| s.2)),
+                ("orders", col!(Int, |s| s.3)),
+                ("gross", col!(Int, |s| s.4)),
             ],
         ),
     ]

@@ -95,14 +95,16 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             "GET",
             "/api/v1/venues/{venue}/analytics/heatmap"
             | "/api/v1/venues/{venue}/analytics/product-mix"
-            | "/api/v1/venues/{venue}/analytics/top-items",
+            | "/api/v1/venues/{venue}/analytics/top-items"
+            | "/api/v1/venues/{venue}/analytics/servers",
         )
         | (
             "GET",
             "/api/v1/analytics/summary"
             | "/api/v1/analytics/timeseries"
             | "/api/v1/analytics/heatmap"
-            | "/api/v1/analytics/top-items",
+            | "/api/v1/analytics/top-items"
+            | "/api/v1/analytics/servers",
         ) => Staff(Permission::ViewAnalytics),
         (
             "POST",

@@ -1364,3 +1364,231 @@ fn product_mix(
     }
     lines
 }
+
+/// One member's line of the sales per server (docs/analytics.md, "Sales per server").
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServerLine {
+    /// `null` for the tips of tables nobody accepted.
+    pub member_id: Option<String>,
+    /// The member's name now; `null` for a member since removed (or for `member_id: null`).
+    pub name: Option<String>,
+    /// Orders of the tables they accepted, closed since, placed on the range's business days.
+    pub orders: i64,
+    /// Those orders' gross, tax included, in minor units.
+    pub gross: i64,
+    /// `gross ÷ orders`, rounded down; 0 without orders.
+    pub average_order: i64,
+    /// Tips credited to them in the range (the tip ledger, refunds' tip part taken back), never sales.
+    pub tips: i64,
+}
+
+/// A venue's sales and tips per server over business days `from` to `to`, best seller first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServerSales {
+    pub venue_id: String,
+    pub timezone: String,
+    pub from: String,
+    pub to: String,
+    pub currency: Currency,
+    pub servers: Vec<ServerLine>,
+}
+
+/// One venue's sales per server: the server roll-ups, the tip ledger's attribution, the staff's names.
+async fn servers_of(
+    state: &AppState,
+    caller: &Caller,
+    venue: Venue,
+    query: &SummaryQuery,
+    names: &[(uuid::Uuid, String)],
+) -> Result<ServerSales, ApiError> {
+    let (_, from, to, (start, end)) = venue_range(&venue, &query.from, &query.to, Granularity::Day)?;
+    let id = venue.id.as_uuid();
+    let sales = state.store.server_sales(&caller.scope, id, start, end).await?;
+    let tips = state.store.server_tips(&caller.scope, id, start, end).await?;
+    let mut lines: BTreeMap<Option<uuid::Uuid>, (i64, i64, i64)> = BTreeMap::new();
+    for sale in sales {
+        let line = lines.entry(Some(sale.member)).or_default();
+        (line.0, line.1) = (sale.orders, sale.gross);
+    }
+    for (member, tip) in tips {
+        lines.entry(member).or_default().2 += tip;
+    }
+    let mut servers: Vec<ServerLine> = lines
+        .into_iter()
+        .map(|(member, (orders, gross, tips))| ServerLine {
+            member_id: member.map(|m| m.to_string()),
+            name: member.and_then(|m| {
+                names
+                    .iter()
+                    .find(|(id, _)| *id == m)
+                    .map(|(_, name)| name.clone())
+            }),
+            orders,
+            gross,
+            average_order: average(gross, orders),
+            tips,
+        })
+        .collect();
+    servers.sort_by(|a, b| {
+        (b.gross, b.tips)
+            .cmp(&(a.gross, a.tips))
+            .then_with(|| a.member_id.cmp(&b.member_id))
+    });
+    Ok(ServerSales {
+        venue_id: venue.id.to_string(),
+        timezone: venue.timezone.clone(),
+        from: from.to_string(),
+        to: to.to_string(),
+        currency: venue.currency,
+        servers,
+    })
+}
+
+/// The partner's staff by id with their names, for naming servers.
+async fn staff_names(state: &AppState, caller: &Caller) -> Result<Vec<(uuid::Uuid, String)>, ApiError> {
+    let staff = collect_all(|page| state.store.list_staff(&caller.scope, page)).await?;
+    Ok(staff.into_iter().map(|member| (member.id, member.name)).collect())
+}
+
+const SERVERS_CSV_HEADER: [&str; 12] = [
+    "venue_id",
+    "timezone",
+    "from",
+    "to",
+    "member_id",
+    "name",
+    "orders",
+    "gross_minor",
+    "gross",
+    "tips_minor",
+    "tips",
+    "currency",
+];
+
+fn servers_rows(export: &mut CsvExport, report: &ServerSales) {
+    for line in &report.servers {
+        export.row([
+            report.venue_id.as_str(),
+            &report.timezone,
+            &report.from,
+            &report.to,
+            line.member_id.as_deref().unwrap_or(""),
+            line.name.as_deref().unwrap_or(""),
+            &line.orders.to_string(),
+            &line.gross.to_string(),
+            &decimal_text(line.gross, report.currency),
+            &line.tips.to_string(),
+            &decimal_text(line.tips, report.currency),
+            report.currency.code(),
+        ]);
+    }
+}
+
+/// The venue's sales and tips per server over business days `from` to `to` (docs/analytics.md, "Sales per server").
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/servers", tag = "analytics",
+    security(("bearer" = [])), params(("venue" = String, Path), SummaryQuery), responses(
+        (status = 200, description = "Sales per server (JSON, or CSV with `format=csv`)",
+            content((ServerSales = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn venue_servers(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<SummaryQuery>,
+) -> Result<Response, ApiError> {
+    let venue = venue_of(&state, &caller, &venue).await?;
+    let csv = wants_csv(query.format.as_deref())?;
+    let names = staff_names(&state, &caller).await?;
+    let report = servers_of(&state, &caller, venue, &query, &names).await?;
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    let mut export = CsvExport::new("sales-per-server.csv", &SERVERS_CSV_HEADER);
+    servers_rows(&mut export, &report);
+    Ok(export.into_response())
+}
+
+/// The servers of the partner's venues that price in one currency: each member's lines at every venue added up.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurrencyServers {
+    pub currency: Currency,
+    pub venues: usize,
+    pub servers: Vec<ServerLine>,
+}
+
+/// Sales per server across the partner's venues: each venue's own, and per currency each member's total.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PartnerServers {
+    pub from: String,
+    pub to: String,
+    pub totals: Vec<CurrencyServers>,
+    pub venues: Vec<ServerSales>,
+}
+
+/// Sales and tips per server across all of the partner's venues (a member who serves at two venues is one line).
+#[utoipa::path(get, path = "/api/v1/analytics/servers", tag = "analytics", security(("bearer" = [])),
+    params(SummaryQuery), responses(
+        (status = 200, description = "Sales per server (JSON, or CSV with `format=csv`: every venue's rows)",
+            content((PartnerServers = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn partner_servers(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<SummaryQuery>,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(query.format.as_deref())?;
+    let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
+    let names = staff_names(&state, &caller).await?;
+    let mut totals: Vec<CurrencyServers> = Vec::new();
+    let mut reports = Vec::with_capacity(venues.len());
+    for venue in venues {
+        let report = servers_of(&state, &caller, venue, &query, &names).await?;
+        let total = currency_total(
+            &mut totals,
+            report.currency,
+            |t| t.currency,
+            || CurrencyServers {
+                currency: report.currency,
+                venues: 0,
+                servers: Vec::new(),
+            },
+        );
+        total.venues += 1;
+        for line in &report.servers {
+            match total.servers.iter_mut().find(|l| l.member_id == line.member_id) {
+                Some(sum) => {
+                    sum.orders += line.orders;
+                    sum.gross += line.gross;
+                    sum.tips += line.tips;
+                    sum.average_order = average(sum.gross, sum.orders);
+                }
+                None => total.servers.push(line.clone()),
+            }
+        }
+        reports.push(report);
+    }
+    if csv {
+        let mut export = CsvExport::new("sales-per-server-all-venues.csv", &SERVERS_CSV_HEADER);
+        for report in &reports {
+            servers_rows(&mut export, report);
+        }
+        return Ok(export.into_response());
+    }
+    for total in &mut totals {
+        total.servers.sort_by(|a, b| {
+            (b.gross, b.tips)
+                .cmp(&(a.gross, a.tips))
+                .then_with(|| a.member_id.cmp(&b.member_id))
+        });
+    }
+    Ok(Json(PartnerServers {
+        from: query.from,
+        to: query.to,
+        totals,
+        venues: reports,
+    })
+    .into_response())
+}

@@ -521,7 +521,9 @@ pub async fn analytics(headers: HeaderMap) -> Response {
 <figure class="card"><figcaption id="mix-caption">{mix}</figcaption>
 <svg id="mix-chart" class="chart" role="img" aria-labelledby="mix-caption" viewBox="0 0 640 286"></svg>
 <p class="hint" id="mix-bottom"></p></figure>
-<p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button> <button type="button" id="csv-mix">{csv_mix}</button></p>"#,
+<figure class="card"><figcaption id="servers-caption" title="{servers_definition}">{servers}</figcaption>
+<div class="table-scroll" tabindex="0" role="region" aria-labelledby="servers-caption"><table id="servers-table" aria-labelledby="servers-caption"><thead><tr><th scope="col">{server}</th><th scope="col" class="amount">{orders}</th><th scope="col" class="amount">{sales}</th><th scope="col" class="amount">{average}</th><th scope="col" class="amount">{tips}</th></tr></thead><tbody></tbody></table></div></figure>
+<p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button> <button type="button" id="csv-mix">{csv_mix}</button> <button type="button" id="csv-servers">{csv_servers}</button></p>"#,
         from = tr(l, "Desde", "From"),
         to = tr(l, "Hasta", "To"),
         metric = tr(l, "Cifra", "Figure"),
@@ -538,6 +540,18 @@ pub async fn analytics(headers: HeaderMap) -> Response {
             "Best sellers (sales, tax included)"
         ),
         csv_mix = tr(l, "Platos en CSV", "Product mix as CSV"),
+        servers = tr(l, "Por mesero", "By server"),
+        servers_definition = tr(
+            l,
+            "Pedidos de las mesas que cada quien aceptó, ya cerradas, y las propinas que se le acreditaron (Ley 1935 de 2018).",
+            "Orders of the tables each member accepted, closed since, and the tips credited to them (Law 1935 of 2018)."
+        ),
+        server = tr(l, "Mesero", "Server"),
+        orders = tr(l, "Pedidos", "Orders"),
+        sales = tr(l, "Ventas", "Sales"),
+        average = tr(l, "Pedido promedio", "Average order"),
+        tips = tr(l, "Propinas", "Tips"),
+        csv_servers = tr(l, "Meseros en CSV", "Servers as CSV"),
     );
     shell(
         l,

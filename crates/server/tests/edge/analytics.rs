@@ -265,6 +265,39 @@ async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Eng
         summary.body["turnover"],
         json!({"turns": 1, "tables": 1, "turns_per_table_day_x100": 100, "average_turn_minutes": 84})
     );
+    // The owner accepted and closed the table: the sale is theirs.
+    let servers = get(
+        format!("{base}/servers?from={friday}&to={friday}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(servers.status, 200, "{}", servers.body);
+    let line = &servers.body["servers"][0];
+    assert_eq!(
+        (
+            line["orders"].clone(),
+            line["gross"].clone(),
+            line["average_order"].clone(),
+            line["tips"].clone()
+        ),
+        (json!(1), json!(1_890_000), json!(1_890_000), json!(0)),
+        "{}",
+        servers.body
+    );
+    assert!(
+        line["member_id"].is_string() && line["name"].is_string(),
+        "{line}"
+    );
+    let across = get(
+        format!("/api/v1/analytics/servers?from={friday}&to={friday}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(
+        across.body["totals"][0]["servers"][0]["gross"], 1_890_000,
+        "{}",
+        across.body
+    );
     // Week over week: the Friday before, empty; a week later, this Friday is the one compared.
     let week_before = friday - time::Duration::days(7);
     assert_eq!(
@@ -617,6 +650,20 @@ async fn a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows(
                 .await
                 .unwrap();
             assert_eq!(items, raw_items, "product mix of {venue:?}");
+            if let Some(one) = venue {
+                let servers = state
+                    .store
+                    .server_sales(&partner.scope, one, start, end)
+                    .await
+                    .unwrap();
+                let raw_servers = state
+                    .store
+                    .server_sales_from_raw(&partner.scope, one, start, end)
+                    .await
+                    .unwrap();
+                assert_eq!(servers, raw_servers, "sales per server of {one}");
+                assert!(!servers.is_empty());
+            }
             if venue.is_none() {
                 let measures = raw
                     .iter()
@@ -671,6 +718,21 @@ async fn a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows(
     assert_eq!(mix.status, 200, "{}", mix.body);
     assert_eq!(mix.body["items"].as_array().unwrap().len(), 20);
     assert_eq!(mix.body["sales"], summary.body["gross"]);
+    // Every seeded table was accepted by the owner: all the orders are the owner's, with the tips.
+    let servers = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{venue}/analytics/servers?from={first}&to={last_day}"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(servers.status, 200, "{}", servers.body);
+    let line = &servers.body["servers"][0];
+    assert_eq!(line["orders"], summary.body["orders"], "{}", servers.body);
+    assert_eq!(line["gross"], summary.body["gross"]);
+    assert!(line["name"].is_string(), "{line}");
+    assert!(line["tips"].as_i64().unwrap() > 0, "{line}");
     // The seeded tables turn: sessions seated and closed, minutes apart.
     let turnover = &summary.body["turnover"];
     assert!(turnover["turns"].as_i64().unwrap() > 100, "{turnover}");

@@ -23,6 +23,9 @@ impl Seeded {
     }
 }
 
+/// The members who accept tables in the workloads.
+const SERVERS: [Uuid; 2] = [Uuid::from_u128(0x5e1), Uuid::from_u128(0x5e2)];
+
 /// The menu items the workloads order from: few, so the product mix has items ordered many times.
 const ITEMS: [Uuid; 3] = [
     Uuid::from_u128(0x1111),
@@ -88,7 +91,7 @@ async fn both_ways(
 /// guests, split payments, partial refunds (with their tip part) — and checks every roll-up row against the raw rows,
 /// for the partner and for each venue. Each seed is its own partner, so the seeds also check tenant separation.
 pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn Store) {
-    let (mut reached, mut cancelled) = (Measures::default(), 0);
+    let (mut reached, mut cancelled, mut closed, mut credited) = (Measures::default(), 0, 0, 0);
     for seed in 1..=6u64 {
         let mut random = Seeded(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let (scope, venue, table, _) = paying_table(store, &format!("Analítica {seed}")).await;
@@ -104,7 +107,7 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
             let at = NOW
                 + time::Duration::minutes(i64::try_from(random.below(3 * 24 * 60)).unwrap())
                 + time::Duration::seconds(i64::try_from(random.below(60)).unwrap());
-            match random.below(10) {
+            match random.below(11) {
                 0..=3 => {
                     let (v, t) = if random.below(3) == 0 {
                         (other_venue, other_table)
@@ -215,6 +218,55 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                             .unwrap();
                     }
                 }
+                10 => {
+                    // Staff accept the table (one of two servers), serve what is still placed, and close it: its
+                    // counted orders become that server's sales.
+                    let t = if random.below(3) == 0 { other_table } else { table };
+                    let Some(session) = store.live_session(&scope, t).await.unwrap() else {
+                        continue;
+                    };
+                    let server = SERVERS[usize::try_from(random.below(2)).unwrap()];
+                    if session.accepted_member.is_none() {
+                        store
+                            .accept_session(&scope, session.id, "server:test", server, &change(), at)
+                            .await
+                            .unwrap();
+                    }
+                    let listed = store
+                        .session_orders(&scope, session.id, PageRequest::default())
+                        .await
+                        .unwrap();
+                    for order in listed.items.iter().filter(|o| o.status == OrderStatus::Placed) {
+                        let steps = [
+                            OrderStatus::Placed,
+                            OrderStatus::Accepted,
+                            OrderStatus::Preparing,
+                            OrderStatus::Ready,
+                            OrderStatus::Served,
+                        ];
+                        for pair in steps.windows(2) {
+                            store
+                                .transition_order(
+                                    &scope,
+                                    order.id,
+                                    pair[0],
+                                    pair[1],
+                                    "server:test",
+                                    None,
+                                    &change(),
+                                    at,
+                                )
+                                .await
+                                .unwrap();
+                        }
+                        orders.retain(|o| *o != order.id);
+                    }
+                    store
+                        .close_table(&scope, t, "server:test", &change(), at)
+                        .await
+                        .unwrap();
+                    closed += 1;
+                }
                 _ => {}
             }
         }
@@ -240,6 +292,17 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
             let total = store.sales_total(&scope, one, start, end).await.unwrap();
             assert_eq!(total, raw_total, "seed {seed}: total of venue {one}");
         }
+        // Sales per server, for each venue.
+        for one in [venue, other_venue] {
+            let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
+            let rolled = store.server_sales(&scope, one, start, end).await.unwrap();
+            let raw = store
+                .server_sales_from_raw(&scope, one, start, end)
+                .await
+                .unwrap();
+            assert_eq!(rolled, raw, "seed {seed}: sales per server of {one}");
+            credited += raw.iter().map(|s| s.orders).sum::<i64>();
+        }
         // The product mix, for the partner and for each venue.
         let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
         for one in [None, Some(venue), Some(other_venue)] {
@@ -253,6 +316,10 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
     }
     // The workloads reached every path that moves a roll-up.
     assert!(cancelled > 0, "some orders were cancelled");
+    assert!(
+        closed > 0 && credited > 0,
+        "tables were closed ({closed}) and their orders credited ({credited})"
+    );
     assert!(
         reached.collected > 0 && reached.tips > 0 && reached.refunds > 0,
         "{reached:?}"
