@@ -1,6 +1,7 @@
 //! (g) Analytics at scale (issue 19): `comanda seed --orders N` into a throwaway PostgreSQL cluster (or SQLite),
 //! timed; then the reports a dashboard opens — a venue's summary over the whole history, its hourly series of the
-//! last 90 days, its product mix over the whole history, and the partner's summary across its venues — 50 requests
+//! last 90 days, its product mix and its sales per server over the whole history, and the partner's summary across
+//! its venues — 50 requests
 //! each over HTTPS after 3 warm-ups, next to the same figures computed straight from the raw tables by SQL on the
 //! database (orders, payments, tip ledger, refunds and reservations; the order lines' JSON for the product mix),
 //! 5 runs each. The ratio raw ÷ roll-up is the roll-ups' speed-up; the HTTPS side also pays TLS, sign-in checks and
@@ -137,6 +138,10 @@ fn raw_statements(postgres: bool, report: &str) -> Vec<&'static str> {
                    AND r.completed_at >= $3 AND r.completed_at < $4",
                 "SELECT status, count(*), sum(party_size) FROM reservations WHERE partner_id = $1 AND venue_id = $2
                    AND start_at >= $3 AND start_at < $4 GROUP BY status",
+                // Turnover reads the sessions in both: the same statement as the served side's.
+                "SELECT count(*), (SELECT count(*) FROM venue_tables WHERE partner_id = $1 AND venue_id = $2)
+                 FROM table_sessions WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4
+                   AND accepted_at IS NOT NULL",
             ],
             (_, false) => vec![
                 "SELECT venue_id, count(*), sum(subtotal), sum(tax) FROM orders WHERE partner_id = $1
@@ -157,6 +162,14 @@ fn raw_statements(postgres: bool, report: &str) -> Vec<&'static str> {
     };
     match (report, postgres) {
         ("summary", _) => summary(true),
+        ("servers", _) => vec![
+            "SELECT s.accepted_member, count(*), sum(o.subtotal) FROM orders o
+               JOIN table_sessions s ON s.partner_id = o.partner_id AND s.id = o.session_id
+             WHERE o.partner_id = $1 AND o.venue_id = $2 AND o.placed_at >= $3 AND o.placed_at < $4
+               AND o.status <> 'cancelled' AND s.status = 'closed' GROUP BY s.accepted_member",
+            "SELECT member, sum(amount) FROM tip_ledger WHERE partner_id = $1 AND venue_id = $2 AND at >= $3 AND at < $4
+             GROUP BY member",
+        ],
         ("partner", _) => summary(false),
         ("series", true) => vec![
             "SELECT date_trunc('hour', placed_at AT TIME ZONE 'America/Bogota') AS hour, sum(subtotal) FROM orders
@@ -289,6 +302,10 @@ pub async fn bench(
             format!("/api/v1/venues/{venue}/analytics/product-mix?from={first}&to={last}"),
         ),
         (
+            "servers",
+            format!("/api/v1/venues/{venue}/analytics/servers?from={first}&to={last}"),
+        ),
+        (
             "partner",
             format!("/api/v1/analytics/summary?from={first}&to={last}"),
         ),
@@ -327,6 +344,7 @@ pub async fn bench(
                 "summary" => "venue summary, whole history",
                 "series" => "venue hourly series, 90 days",
                 "mix" => "venue product mix, whole history",
+                "servers" => "venue sales per server, whole history",
                 _ => "partner summary (8 venues), whole history",
             },
             served: served_run,
