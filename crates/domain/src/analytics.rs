@@ -411,6 +411,13 @@ pub struct Turnover {
     pub average_turn_minutes: i64,
 }
 
+/// The payment success rate (docs/analytics.md, "Payment success rate"): succeeded ÷ (succeeded + failed +
+/// cancelled) of the payments started in a range, in basis points rounded half up; payments still pending are left
+/// out until they end, and 0 is the rate when none ended.
+pub fn payment_success_rate_bp(succeeded: i64, failed: i64, cancelled: i64) -> i64 {
+    rate_bp(succeeded, succeeded + failed + cancelled)
+}
+
 /// Turnover from the range's turns, their seconds seated, the venue's tables and the range's business days.
 pub fn turnover(turns: i64, seated_seconds: i64, tables: i64, days: i64) -> Turnover {
     let seats = i128::from(tables) * i128::from(days.max(0));
@@ -452,6 +459,13 @@ mod tests {
             previous_period(date!(2026 - 11 - 30), date!(2026 - 12 - 07)),
             Some((date!(2026 - 11 - 16), date!(2026 - 11 - 23)))
         );
+    }
+
+    #[test]
+    fn the_success_rate_counts_only_payments_that_ended() {
+        assert_eq!(payment_success_rate_bp(9, 1, 0), 9_000);
+        assert_eq!(payment_success_rate_bp(2, 0, 1), 6_667);
+        assert_eq!(payment_success_rate_bp(0, 0, 0), 0);
     }
 
     #[test]

@@ -744,8 +744,8 @@ pages.booking = async () => {
 // ----- sales dashboard (docs/analytics.md) -----
 
 const figureNames = {
-  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa' },
-  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', turnover: 'Table turnover', average_turn: 'Turn time' },
+  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
+  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
 };
 // Each figure's definition, shown as its tooltip: the same words as docs/analytics.md.
 const figureDefinitions = {
@@ -762,6 +762,9 @@ const figureDefinitions = {
     no_show_rate: 'No llegaron ÷ (sentadas + terminadas + no llegaron).',
     turnover: 'Mesas sentadas por el personal y cerradas en el periodo ÷ (mesas × días).',
     average_turn: 'Minutos promedio de sentada a cerrada.',
+    checks: 'Mesas cerradas en el periodo con al menos un pedido que cuenta.',
+    average_ticket: 'Ventas brutas de esas cuentas ÷ cuentas.',
+    payment_success: 'Pagos exitosos ÷ pagos iniciados en el periodo que ya terminaron (exitosos, fallidos o cancelados).',
     change: 'Frente al mismo número de días, semanas completas antes (los mismos días de la semana).',
   },
   en: {
@@ -777,6 +780,9 @@ const figureDefinitions = {
     no_show_rate: 'No-shows ÷ (seated + finished + no-shows).',
     turnover: 'Tables seated by staff and closed in the period ÷ (tables × days).',
     average_turn: 'Mean minutes from seated to closed.',
+    checks: 'Tables closed in the period with at least one counted order.',
+    average_ticket: 'Gross sales of those checks ÷ checks.',
+    payment_success: 'Succeeded payments ÷ payments started in the period that ended (succeeded, failed or cancelled).',
     change: 'Against as many days, whole weeks earlier (the same weekdays).',
   },
 };
@@ -914,6 +920,9 @@ pages.analytics = async () => {
         no_show_rate: `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
         turnover: `${(summary.turnover.turns_per_table_day_x100 / 100).toLocaleString(english ? 'en' : 'es-CO')} ×`,
         average_turn: `${summary.turnover.average_turn_minutes} min`,
+        checks: String(summary.checks),
+        average_ticket: money(summary.average_ticket),
+        payment_success: `${(summary.payment_success_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
       };
       // Week over week: the change against the compared period, for the figures it carries.
       const previous = summary.previous;
@@ -928,7 +937,7 @@ pages.analytics = async () => {
         note.title = `${definitions.change} ${previous.from} – ${previous.to}: ${key === 'orders' ? before : money(before)}`;
         return note;
       };
-      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order', 'covers_booked', 'no_show_rate', 'turnover', 'average_turn']) {
+      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'covers_booked', 'no_show_rate', 'turnover', 'average_turn']) {
         const item = document.createElement('div');
         const term = document.createElement('dt');
         term.textContent = names[key];

@@ -547,7 +547,7 @@ fn session(
     let table = setup.tables[random.random_range(0..setup.tables.len())];
     let session_id = Uuid::now_v7();
     let mut at = opened;
-    let mut bill = 0i64;
+    let (mut bill, mut counted) = (0i64, 0i64);
     for n in 0..orders {
         if n > 0 {
             at += time::Duration::minutes(random.random_range(12..40));
@@ -575,6 +575,7 @@ fn session(
         let cancelled = random.random_range(0..100) < 2;
         if !cancelled {
             bill += subtotal;
+            counted += 1;
             rollups.add(
                 at,
                 Measures {
@@ -610,6 +611,8 @@ fn session(
         accepted_by: setup.owner,
         opened_at: opened,
         closed_at: closed,
+        check_orders: counted,
+        check_gross: bill,
     });
     if bill == 0 {
         return Ok(());

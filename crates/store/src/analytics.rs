@@ -23,14 +23,28 @@ pub struct SalesQuarter {
     pub measures: Measures,
 }
 
-/// A venue's table turns over a range (docs/analytics.md, "Table turnover"): the table sessions staff seated
-/// (accepted) and closed in it, and the venue's tables now.
+/// A venue's table turns over a range (docs/analytics.md, "Table turnover" and "Checks"): the table sessions staff
+/// seated (accepted) and closed in it, the venue's tables now, and the checks those closes wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Turns {
     pub turns: i64,
     /// Seconds from seated to closed, added over the turns.
     pub seated_seconds: i64,
     pub tables: i64,
+    /// Turns whose check holds at least one counted order.
+    pub checks: i64,
+    /// The gross of those checks (tax included, minor units).
+    pub check_gross: i64,
+}
+
+/// The payments a venue started in a range, by how they stand (docs/analytics.md, "Payment success rate").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PaymentOutcomes {
+    pub succeeded: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    /// Not ended yet: left out of the rate until they end.
+    pub pending: i64,
 }
 
 /// One member's sales at one venue over a range (docs/analytics.md, "Sales per server"): the counted orders of the
@@ -105,6 +119,15 @@ pub trait AnalyticsStore: Send + Sync {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Turns>;
+
+    /// The payments the venue started in `[start, end)`, counted by status through the payments' venue index.
+    async fn payment_outcomes(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<PaymentOutcomes>;
 
     /// Sales per server at one venue over the quarter-hours starting in `[start, end)`, from the server roll-ups,
     /// ordered by member.

@@ -13,7 +13,7 @@ use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::analytics::{AnalyticsStore, SalesQuarter, ServerSale, Turns};
+use crate::analytics::{AnalyticsStore, PaymentOutcomes, SalesQuarter, ServerSale, Turns};
 use crate::reservations::ReservationStatus;
 use crate::{StoreError, StoreResult};
 
@@ -52,19 +52,17 @@ pub(crate) async fn add_to_sales(
     Ok(())
 }
 
-/// Credits a closed table's counted orders to the member who accepted it (docs/analytics.md, "Sales per server"), in
-/// the closing transaction: one row per quarter-hour its orders were placed in. By the close each order is served or
-/// cancelled for good, so the credit never moves again; a table nobody accepted credits nobody.
-pub(crate) async fn add_to_server_sales(
+/// Closes a table's check in the closing transaction (docs/analytics.md, "Checks" and "Sales per server"): its
+/// counted orders and their gross are written on the session, and credited to the member who accepted it, one row per
+/// quarter-hour its orders were placed in. By the close each order is served or cancelled for good, so neither ever
+/// moves again; a table nobody accepted credits nobody.
+pub(crate) async fn close_check(
     conn: &mut Conn,
     partner: Uuid,
     venue: Uuid,
     session: Uuid,
     member: Option<Uuid>,
 ) -> StoreResult<()> {
-    let Some(member) = member else {
-        return Ok(());
-    };
     let orders = sqlx::query(
         "SELECT placed_at, subtotal FROM orders WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled'",
     )
@@ -79,6 +77,17 @@ pub(crate) async fn add_to_server_sales(
         quarter.0 += 1;
         quarter.1 += row.try_get::<i64, _>("subtotal")?;
     }
+    let (count, gross) = quarters.values().fold((0, 0), |(c, g), (orders, gross)| (c + orders, g + gross));
+    sqlx::query("UPDATE table_sessions SET check_orders = $3, check_gross = $4 WHERE partner_id = $1 AND id = $2")
+        .bind(h(partner))
+        .bind(h(session))
+        .bind(count)
+        .bind(gross)
+        .execute(&mut *conn)
+        .await?;
+    let Some(member) = member else {
+        return Ok(());
+    };
     for (quarter, (orders, gross)) in quarters {
         sqlx::query(
             "INSERT INTO server_sales_quarters (partner_id, venue_id, quarter, member, orders, gross)
@@ -310,6 +319,8 @@ impl AnalyticsStore for Engine {
                     "SELECT COUNT(*) AS turns, CAST(coalesce(sum(",
                     seconds_between!("accepted_at", "closed_at"),
                     "), 0) AS BIGINT) AS seated_seconds,
+                            COUNT(CASE WHEN check_orders > 0 THEN 1 END) AS checks,
+                            CAST(coalesce(sum(check_gross), 0) AS BIGINT) AS check_gross,
                             (SELECT COUNT(*) FROM venue_tables WHERE partner_id = $1 AND venue_id = $2) AS tables
                      FROM table_sessions
                      WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4
@@ -328,7 +339,41 @@ impl AnalyticsStore for Engine {
             turns: row.try_get("turns")?,
             seated_seconds: row.try_get("seated_seconds")?,
             tables: row.try_get("tables")?,
+            checks: row.try_get("checks")?,
+            check_gross: row.try_get("check_gross")?,
         })
+    }
+
+    async fn payment_outcomes(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<PaymentOutcomes> {
+        let mut outcomes = PaymentOutcomes::default();
+        let rows = self
+            .read_range(
+                "SELECT status, COUNT(*) AS payments FROM payments
+                 WHERE partner_id = $1 AND venue_id = $2 AND created_at >= $3 AND created_at < $4 GROUP BY status",
+                scope,
+                Some(venue),
+                start,
+                end,
+            )
+            .await?;
+        for row in &rows {
+            let status: String = row.try_get("status")?;
+            let payments: i64 = row.try_get("payments")?;
+            match status.as_str() {
+                "succeeded" => outcomes.succeeded += payments,
+                "failed" => outcomes.failed += payments,
+                "cancelled" => outcomes.cancelled += payments,
+                "pending" => outcomes.pending += payments,
+                other => return Err(corrupt("status", other)),
+            }
+        }
+        Ok(outcomes)
     }
 
     async fn server_sales(

@@ -49,6 +49,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0021", 21, "item_rollups"),
             crate::migrate::migration!($engine, "0022", 22, "business_day"),
             crate::migrate::migration!($engine, "0023", 23, "server_rollups"),
+            crate::migrate::migration!($engine, "0024", 24, "checks"),
         ]
     };
 }

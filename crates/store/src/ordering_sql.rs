@@ -803,7 +803,7 @@ impl OrderingStore for Engine {
         .fetch_one(&mut *tx)
         .await?;
         let closed = session_from_row(&row)?;
-        add_to_server_sales(&mut tx, scope.partner().as_uuid(), closed.venue_id, session, closed.accepted_member).await?;
+        close_check(&mut tx, scope.partner().as_uuid(), closed.venue_id, session, closed.accepted_member).await?;
         insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
             .await?;
         tx.commit().await?;

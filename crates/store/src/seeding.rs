@@ -22,6 +22,9 @@ pub struct SeededSession {
     pub accepted_by: Uuid,
     pub opened_at: OffsetDateTime,
     pub closed_at: OffsetDateTime,
+    /// The check its close wrote: its counted orders and their gross.
+    pub check_orders: i64,
+    pub check_gross: i64,
 }
 
 /// An order as the live path stores it: `lines` is its priced lines' JSON, `status` `served` or `cancelled`.
@@ -189,6 +192,8 @@ pub(crate) fn tables(partner: Uuid, history: &History) -> Vec<Rows> {
                 ("accepted_member", col!(OptId, |s| Some(s.accepted_by))),
                 ("closed_at", col!(OptInstant, |s| Some(s.closed_at))),
                 ("closed_by", col!(Text, |s| format!("staff:{}", s.accepted_by))),
+                ("check_orders", col!(Int, |s| s.check_orders)),
+                ("check_gross", col!(Int, |s| s.check_gross)),
             ],
         ),
         rows(

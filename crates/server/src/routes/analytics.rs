@@ -88,6 +88,12 @@ pub struct SalesSummary {
     pub orders: i64,
     /// `gross ÷ orders`, rounded down; 0 without orders.
     pub average_order: i64,
+    /// Tables closed on the range's business days with at least one counted order (docs/analytics.md, "Checks").
+    pub checks: i64,
+    /// Those checks' gross ÷ checks, rounded down; 0 without checks.
+    pub average_ticket: i64,
+    /// Succeeded ÷ ended (succeeded, failed, cancelled) of the payments started in the range, in basis points.
+    pub payment_success_rate_bp: i64,
     /// The bookings whose start falls on the range's business days.
     pub reservations: ReservationSummary,
     /// Tables seated and closed on the range's business days (docs/analytics.md, "Table turnover").
@@ -300,6 +306,10 @@ async fn summarize(
         .store
         .turns(&caller.scope, venue.id.as_uuid(), start, end)
         .await?;
+    let payments = state
+        .store
+        .payment_outcomes(&caller.scope, venue.id.as_uuid(), start, end)
+        .await?;
     let days = (to - from).whole_days() + 1;
     let compared = analytics::previous_period(from, to)
         .and_then(|(from, to)| Some((from, to, calendar.range_bounds(from, to)?)));
@@ -343,6 +353,13 @@ async fn summarize(
         collected: total.collected,
         orders: total.orders,
         average_order: average(total.gross, total.orders),
+        checks: turns.checks,
+        average_ticket: average(turns.check_gross, turns.checks),
+        payment_success_rate_bp: analytics::payment_success_rate_bp(
+            payments.succeeded,
+            payments.failed,
+            payments.cancelled,
+        ),
         reservations: ReservationFigures::from_counts(&counts).into(),
         turnover: analytics::turnover(turns.turns, turns.seated_seconds, turns.tables, days).into(),
         previous,
@@ -374,6 +391,7 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
         ("tips", summary.tips),
         ("collected", summary.collected),
         ("average_order", summary.average_order),
+        ("average_ticket", summary.average_ticket),
     ];
     let previous = summary.previous.as_ref();
     let previous_money = [
@@ -391,6 +409,8 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
     let turnover = &summary.turnover;
     let counts = [
         ("orders", summary.orders),
+        ("checks", summary.checks),
+        ("payment_success_rate_bp", summary.payment_success_rate_bp),
         ("bookings", reservations.bookings),
         ("covers_booked", reservations.covers_booked),
         ("covers_seated", reservations.covers_seated),

@@ -265,6 +265,15 @@ async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Eng
         summary.body["turnover"],
         json!({"turns": 1, "tables": 1, "turns_per_table_day_x100": 100, "average_turn_minutes": 84})
     );
+    // One check of one order; no payment started, so no success rate.
+    assert_eq!(
+        (
+            summary.body["checks"].clone(),
+            summary.body["average_ticket"].clone(),
+            summary.body["payment_success_rate_bp"].clone()
+        ),
+        (json!(1), json!(1_890_000), json!(0))
+    );
     // The owner accepted and closed the table: the sale is theirs.
     let servers = get(
         format!("{base}/servers?from={friday}&to={friday}"),
@@ -735,6 +744,16 @@ async fn a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows(
     assert!(line["tips"].as_i64().unwrap() > 0, "{line}");
     // The seeded tables turn: sessions seated and closed, minutes apart.
     let turnover = &summary.body["turnover"];
+    // Every seeded payment succeeded; every seeded table closed with its check.
+    assert_eq!(
+        summary.body["payment_success_rate_bp"], 10_000,
+        "{}",
+        summary.body
+    );
+    assert!(summary.body["checks"].as_i64().unwrap() > 100, "{}", summary.body);
+    assert!(
+        summary.body["average_ticket"].as_i64().unwrap() > summary.body["average_order"].as_i64().unwrap()
+    );
     assert!(turnover["turns"].as_i64().unwrap() > 100, "{turnover}");
     assert!(
         turnover["average_turn_minutes"].as_i64().unwrap() > 0,

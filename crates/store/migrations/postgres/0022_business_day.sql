@@ -3,4 +3,4 @@
 ALTER TABLE venues ADD COLUMN day_start_hour integer NOT NULL DEFAULT 5 CHECK (day_start_hour BETWEEN 0 AND 11);
 -- Table turnover reads the turns (sessions seated and paid) a venue closed in a range (docs/analytics.md,
 -- "Table turnover"): a few thousand rows a venue-year, found by this index instead of a scan.
-CREATE INDEX table_sessions_closed ON table_sessions (partner_id, venue_id, closed_at) WHERE closed_at IS NOT NULL;
+CREATE INDEX table_sessions_closed ON table_sessions (partner_id, venue_id, closed_at);

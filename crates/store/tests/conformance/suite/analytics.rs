@@ -302,6 +302,14 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                 .unwrap();
             assert_eq!(rolled, raw, "seed {seed}: sales per server of {one}");
             credited += raw.iter().map(|s| s.orders).sum::<i64>();
+            // The checks the closes wrote hold the same orders: every closed table here was accepted by a member.
+            let turns = store.turns(&scope, one, start, end).await.unwrap();
+            assert_eq!(
+                turns.check_gross,
+                raw.iter().map(|s| s.gross).sum::<i64>(),
+                "seed {seed}: checks of {one}"
+            );
+            assert!(turns.checks <= turns.turns, "{turns:?}");
         }
         // The product mix, for the partner and for each venue.
         let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
