@@ -162,10 +162,12 @@ test('an owner reads the dashboard over sixty days of history made by comanda se
   const change = page.locator('#summary dd[data-change=gross]');
   assert.equal(await change.textContent(), '▲ nuevo');
   assert.match(await change.getAttribute('title'), /semanas completas antes/);
-  // The owner accepted every seeded table: one line by server, with all the orders and tips.
-  const serverCells = await page.locator('#servers-table tbody tr').first().locator('td').allTextContents();
-  assert.equal(Number(serverCells[1]), orders, `${serverCells}`);
-  assert.match(serverCells[4], /^\$ [1-9]/);
+  // The owner and three servers accepted the seeded tables: four lines whose orders add up, each with tips.
+  const serverRows = page.locator('#servers-table tbody tr');
+  assert.equal(await serverRows.count(), 4);
+  const served = await serverRows.evaluateAll((rows) => rows.map((r) => Number(r.children[1].textContent)));
+  assert.equal(served.reduce((a, b) => a + b, 0), orders, `${served}`);
+  assert.match(await serverRows.first().locator('td').nth(4).textContent(), /^\$ [1-9]/);
   // Sixty daily bars, every day with sales; lunch and dinner lit on the heat map; ten best sellers.
   const heights = await page.locator('#series-chart rect.bar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
   assert.equal(heights.length, 60);

@@ -918,7 +918,7 @@ pages.analytics = async () => {
         orders: String(summary.orders),
         covers_booked: String(summary.reservations.covers_booked),
         no_show_rate: `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
-        turnover: `${(summary.turnover.turns_per_table_day_x100 / 100).toLocaleString(english ? 'en' : 'es-CO')} ×`,
+        turnover: `${(summary.turnover.turns_per_table_day_x100 / 100).toLocaleString(english ? 'en' : 'es-CO', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ×`,
         average_turn: `${summary.turnover.average_turn_minutes} min`,
         checks: String(summary.checks),
         average_ticket: money(summary.average_ticket),

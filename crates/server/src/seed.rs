@@ -23,7 +23,7 @@ use comanda_domain::{
     Country, Currency, Money, NewPartner, NewVenue, Role, Standing, TaxKind, TaxRegime, Venue,
 };
 use comanda_security::TenantScope;
-use comanda_store::identity::{AuditEntry, NewStaff};
+use comanda_store::identity::{AuditEntry, NewInvitation, NewStaff, OutboxMessage};
 use comanda_store::privacy::GuestContact;
 use comanda_store::seeding::{
     History, SeededOrder, SeededPayment, SeededRefund, SeededReservation, SeededSession,
@@ -62,6 +62,8 @@ pub struct SeededPartner {
     pub scope: TenantScope,
     pub owner: Uuid,
     pub owner_email: String,
+    /// Who accepts its tables: the owner and its servers.
+    pub servers: Vec<Uuid>,
     pub venues: Vec<Uuid>,
 }
 
@@ -191,7 +193,7 @@ pub async fn seed(
         }
         let partner = partners.last_mut().context("a partner")?;
         let scope = partner.scope.clone();
-        let setup = venue_setup(state, &scope, partner.owner, v, now).await?;
+        let setup = venue_setup(state, &scope, partner.owner, partner.servers.clone(), v, now).await?;
         partner.venues.push(setup.venue.id.as_uuid());
         let venue_orders = plan.orders / venues + u64::from(v < plan.orders % venues);
         let venue_seed = random.random::<u64>();
@@ -259,19 +261,88 @@ async fn register(
         .store
         .register_partner(&scope, &partner, &owner, &audit, now)
         .await?;
+    let mut servers = vec![member.id];
+    for s in 1..=SERVERS_PER_PARTNER {
+        servers.push(invite_server(state, &scope, member.id, hash, tag, n, s, now).await?);
+    }
     Ok(SeededPartner {
         partner: partner.id.as_uuid(),
         scope,
         owner: member.id,
         owner_email: email,
+        servers,
         venues: Vec::new(),
     })
+}
+
+/// Servers each seeded partner has besides its owner.
+const SERVERS_PER_PARTNER: usize = 3;
+
+/// A server, as an invitation accepted makes one (the password is the owners'). The invitation's mail is marked
+/// sent at once: seeded addresses are never written to.
+#[allow(clippy::too_many_arguments)]
+async fn invite_server(
+    state: &AppState,
+    scope: &TenantScope,
+    owner: Uuid,
+    hash: &str,
+    tag: &str,
+    n: usize,
+    s: usize,
+    now: OffsetDateTime,
+) -> anyhow::Result<Uuid> {
+    let email = format!("server{s}-{}-{tag}@seed.example.co", n + 1);
+    let standing = Standing {
+        role: Role::Server,
+        payout_authority: false,
+    };
+    let name = format!("Mesero {s}");
+    let invitation = NewInvitation {
+        id: Uuid::now_v7(),
+        digest: Uuid::now_v7().as_bytes().to_vec(),
+        email: email.clone(),
+        name: name.clone(),
+        standing,
+        invited_by: owner,
+        expires_at: now + time::Duration::days(1),
+    };
+    let message = OutboxMessage {
+        id: Uuid::now_v7(),
+        partner: Some(scope.partner()),
+        recipient: email.clone(),
+        subject: "comanda seed".into(),
+        body: "comanda seed".into(),
+        created_at: now,
+    };
+    let audit = AuditEntry::new("staff.invited")
+        .actor(owner)
+        .detail("comanda seed");
+    let store = &state.store;
+    let invited = store
+        .create_invitation(scope, &invitation, &message, &audit, now)
+        .await?;
+    store.mark_message_sent(message.id, now).await?;
+    let staff = NewStaff {
+        id: Uuid::now_v7(),
+        email_key: state.identity.email_key(&email),
+        email,
+        name,
+        standing,
+        password_hash: hash.to_owned(),
+    };
+    let audit = AuditEntry::new("staff.joined").detail("comanda seed");
+    Ok(store
+        .accept_invitation(scope, invited.id, &staff, &audit, now)
+        .await?
+        .id)
 }
 
 /// What the generator needs of a venue made through the store.
 struct VenueSetup {
     venue: Venue,
     owner: Uuid,
+    /// Who accepts its tables (and is credited their tips).
+    servers: Vec<Uuid>,
     menu: Vec<MenuItem>,
     /// `(menu index, weight)`: see [`popularity`].
     popularity: Vec<(usize, u32)>,
@@ -283,6 +354,7 @@ async fn venue_setup(
     state: &AppState,
     scope: &TenantScope,
     owner: Uuid,
+    servers: Vec<Uuid>,
     n: u64,
     now: OffsetDateTime,
 ) -> anyhow::Result<VenueSetup> {
@@ -385,6 +457,7 @@ async fn venue_setup(
     Ok(VenueSetup {
         venue,
         owner,
+        servers,
         menu,
         popularity,
         tables,
@@ -545,6 +618,7 @@ fn session(
 ) -> anyhow::Result<()> {
     let venue = setup.venue.id.as_uuid();
     let table = setup.tables[random.random_range(0..setup.tables.len())];
+    let server = setup.servers[random.random_range(0..setup.servers.len())];
     let session_id = Uuid::now_v7();
     let mut at = opened;
     let (mut bill, mut counted) = (0i64, 0i64);
@@ -586,8 +660,7 @@ fn session(
                 },
             );
             rollups.add_items(at, &lines);
-            // Every seeded table is accepted and closed by the owner, so its orders are the owner's sales.
-            rollups.add_server_sale(at, setup.owner, subtotal);
+            rollups.add_server_sale(at, server, subtotal);
         }
         history.orders.push(SeededOrder {
             id: Uuid::now_v7(),
@@ -608,7 +681,7 @@ fn session(
         id: session_id,
         venue_id: venue,
         table_id: table,
-        accepted_by: setup.owner,
+        accepted_by: server,
         opened_at: opened,
         closed_at: closed,
         check_orders: counted,
@@ -685,7 +758,7 @@ fn session(
             platform_fee: settlement.platform_fee.amount,
             charge_model,
             refunded,
-            tip_member: Some(setup.owner),
+            tip_member: Some(server),
             created_at: succeeded - time::Duration::minutes(2),
             succeeded_at: succeeded,
         });

@@ -120,6 +120,16 @@ pub trait AnalyticsStore: Send + Sync {
         end: OffsetDateTime,
     ) -> StoreResult<Turns>;
 
+    /// Each turn the venue closed in `[start, end)`: its table and the seconds it was seated, ordered by table. One row
+    /// a turn (tens a venue-day): for the turnover report's per-table times and percentiles.
+    async fn turn_times(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<(Uuid, i64)>>;
+
     /// The payments the venue started in `[start, end)`, counted by status through the payments' venue index.
     async fn payment_outcomes(
         &self,

@@ -344,6 +344,33 @@ impl AnalyticsStore for Engine {
         })
     }
 
+    async fn turn_times(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<(Uuid, i64)>> {
+        self.read_range(
+            concat!(
+                "SELECT table_id, ",
+                seconds_between!("accepted_at", "closed_at"),
+                " AS seconds FROM table_sessions
+                 WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4
+                   AND accepted_at IS NOT NULL
+                 ORDER BY table_id"
+            ),
+            scope,
+            Some(venue),
+            start,
+            end,
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((uuid_col(row, "table_id")?, row.try_get("seconds")?)))
+        .collect()
+    }
+
     async fn payment_outcomes(
         &self,
         scope: &TenantScope,

@@ -96,7 +96,8 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             "/api/v1/venues/{venue}/analytics/heatmap"
             | "/api/v1/venues/{venue}/analytics/product-mix"
             | "/api/v1/venues/{venue}/analytics/top-items"
-            | "/api/v1/venues/{venue}/analytics/servers",
+            | "/api/v1/venues/{venue}/analytics/servers"
+            | "/api/v1/venues/{venue}/analytics/turnover",
         )
         | (
             "GET",

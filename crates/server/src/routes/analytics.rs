@@ -1612,3 +1612,129 @@ pub async fn partner_servers(
     })
     .into_response())
 }
+
+/// One table's turns over the range (docs/analytics.md, "Table turnover").
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TableTurns {
+    pub table_id: String,
+    /// Its label now; `null` for a table since removed.
+    pub label: Option<String>,
+    pub turns: i64,
+    /// `turns ÷ days` in hundredths (250 = two and a half turns a day).
+    pub turns_per_day_x100: i64,
+    /// The median minutes seated, by the nearest-rank method; 0 without turns.
+    pub median_turn_minutes: i64,
+    /// The 90th percentile of the minutes seated; 0 without turns.
+    pub p90_turn_minutes: i64,
+}
+
+/// A venue's turnover table by table over business days `from` to `to`: every table, those that never turned too.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TurnoverReport {
+    pub venue_id: String,
+    pub timezone: String,
+    pub from: String,
+    pub to: String,
+    pub turns: i64,
+    pub median_turn_minutes: i64,
+    pub p90_turn_minutes: i64,
+    pub tables: Vec<TableTurns>,
+}
+
+/// The venue's table turnover, table by table, with the median and 90th-percentile turn times (the summary gives
+/// the venue's turns per table per day and its mean turn time).
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/turnover", tag = "analytics",
+    security(("bearer" = [])), params(("venue" = String, Path), SummaryQuery), responses(
+        (status = 200, description = "Turnover by table (JSON, or CSV with `format=csv`)",
+            content((TurnoverReport = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn venue_turnover(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<SummaryQuery>,
+) -> Result<Response, ApiError> {
+    let venue = venue_of(&state, &caller, &venue).await?;
+    let csv = wants_csv(query.format.as_deref())?;
+    let (_, from, to, (start, end)) = venue_range(&venue, &query.from, &query.to, Granularity::Day)?;
+    let id = venue.id.as_uuid();
+    let times = state.store.turn_times(&caller.scope, id, start, end).await?;
+    let tables = collect_all(|page| state.store.tables(&caller.scope, id, page)).await?;
+    let days = (to - from).whole_days() + 1;
+    let mut all: Vec<i64> = times.iter().map(|(_, seconds)| *seconds).collect();
+    let (median, p90) = analytics::turn_time_percentiles(&mut all);
+    let mut ids: Vec<uuid::Uuid> = tables.iter().map(|t| t.id).collect();
+    ids.extend(
+        times
+            .iter()
+            .map(|(table, _)| *table)
+            .filter(|t| !tables.iter().any(|known| known.id == *t)),
+    );
+    ids.dedup();
+    let mut lines: Vec<TableTurns> = ids
+        .into_iter()
+        .map(|table| {
+            let mut seconds: Vec<i64> = times
+                .iter()
+                .filter(|(t, _)| *t == table)
+                .map(|(_, s)| *s)
+                .collect();
+            let turns = i64::try_from(seconds.len()).unwrap_or(i64::MAX);
+            let (median, p90) = analytics::turn_time_percentiles(&mut seconds);
+            TableTurns {
+                table_id: table.to_string(),
+                label: tables.iter().find(|t| t.id == table).map(|t| t.label.clone()),
+                turns,
+                turns_per_day_x100: turns * 100 / days.max(1),
+                median_turn_minutes: median,
+                p90_turn_minutes: p90,
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| a.label.cmp(&b.label).then_with(|| a.table_id.cmp(&b.table_id)));
+    let report = TurnoverReport {
+        venue_id: venue.id.to_string(),
+        timezone: venue.timezone.clone(),
+        from: from.to_string(),
+        to: to.to_string(),
+        turns: i64::try_from(times.len()).unwrap_or(i64::MAX),
+        median_turn_minutes: median,
+        p90_turn_minutes: p90,
+        tables: lines,
+    };
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    let mut export = CsvExport::new(
+        "turnover.csv",
+        &[
+            "venue_id",
+            "timezone",
+            "from",
+            "to",
+            "table_id",
+            "label",
+            "turns",
+            "turns_per_day_x100",
+            "median_turn_minutes",
+            "p90_turn_minutes",
+        ],
+    );
+    for line in &report.tables {
+        export.row([
+            report.venue_id.as_str(),
+            &report.timezone,
+            &report.from,
+            &report.to,
+            &line.table_id,
+            line.label.as_deref().unwrap_or(""),
+            &line.turns.to_string(),
+            &line.turns_per_day_x100.to_string(),
+            &line.median_turn_minutes.to_string(),
+            &line.p90_turn_minutes.to_string(),
+        ]);
+    }
+    Ok(export.into_response())
+}

@@ -265,6 +265,18 @@ async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Eng
         summary.body["turnover"],
         json!({"turns": 1, "tables": 1, "turns_per_table_day_x100": 100, "average_turn_minutes": 84})
     );
+    // Table by table: the one table turned once, 84 minutes at the median and the 90th percentile.
+    let turnover = get(
+        format!("{base}/turnover?from={friday}&to={friday}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(turnover.status, 200, "{}", turnover.body);
+    assert_eq!(
+        turnover.body["tables"],
+        json!([{"table_id": venue.table, "label": "Mesa 4", "turns": 1, "turns_per_day_x100": 100,
+                "median_turn_minutes": 84, "p90_turn_minutes": 84}])
+    );
     // One check of one order; no payment started, so no success rate.
     assert_eq!(
         (
@@ -727,7 +739,8 @@ async fn a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows(
     assert_eq!(mix.status, 200, "{}", mix.body);
     assert_eq!(mix.body["items"].as_array().unwrap().len(), 20);
     assert_eq!(mix.body["sales"], summary.body["gross"]);
-    // Every seeded table was accepted by the owner: all the orders are the owner's, with the tips.
+    // The seeded tables were accepted by the owner and three servers: their lines add up to the venue's orders and
+    // gross, each with a name and tips.
     let servers = call(
         &server,
         "GET",
@@ -737,11 +750,18 @@ async fn a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows(
     )
     .await;
     assert_eq!(servers.status, 200, "{}", servers.body);
-    let line = &servers.body["servers"][0];
-    assert_eq!(line["orders"], summary.body["orders"], "{}", servers.body);
-    assert_eq!(line["gross"], summary.body["gross"]);
-    assert!(line["name"].is_string(), "{line}");
-    assert!(line["tips"].as_i64().unwrap() > 0, "{line}");
+    let lines = servers.body["servers"].as_array().unwrap();
+    assert_eq!(lines.len(), 4, "{}", servers.body);
+    let sum = |field: &str| lines.iter().map(|l| l[field].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(json!(sum("orders")), summary.body["orders"], "{}", servers.body);
+    assert_eq!(json!(sum("gross")), summary.body["gross"]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["name"].is_string() && l["tips"].as_i64().unwrap() > 0),
+        "{}",
+        servers.body
+    );
     // The seeded tables turn: sessions seated and closed, minutes apart.
     let turnover = &summary.body["turnover"];
     // Every seeded payment succeeded; every seeded table closed with its check.
