@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use comanda_domain::Currency;
 use comanda_domain::analytics::{ItemSale, Measures, item_sales, utc_quarter};
 use comanda_domain::menu::PricedLine;
-use comanda_domain::Currency;
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -77,14 +77,18 @@ pub(crate) async fn close_check(
         quarter.0 += 1;
         quarter.1 += row.try_get::<i64, _>("subtotal")?;
     }
-    let (count, gross) = quarters.values().fold((0, 0), |(c, g), (orders, gross)| (c + orders, g + gross));
-    sqlx::query("UPDATE table_sessions SET check_orders = $3, check_gross = $4 WHERE partner_id = $1 AND id = $2")
-        .bind(h(partner))
-        .bind(h(session))
-        .bind(count)
-        .bind(gross)
-        .execute(&mut *conn)
-        .await?;
+    let (count, gross) = quarters
+        .values()
+        .fold((0, 0), |(c, g), (orders, gross)| (c + orders, g + gross));
+    sqlx::query(
+        "UPDATE table_sessions SET check_orders = $3, check_gross = $4 WHERE partner_id = $1 AND id = $2",
+    )
+    .bind(h(partner))
+    .bind(h(session))
+    .bind(count)
+    .bind(gross)
+    .execute(&mut *conn)
+    .await?;
     let Some(member) = member else {
         return Ok(());
     };
@@ -188,10 +192,24 @@ impl RawKind {
     fn measures(self, row: &DbRow) -> StoreResult<Measures> {
         let amount: i64 = row.try_get("amount")?;
         Ok(match self {
-            RawKind::Order => Measures { gross: amount, tax: row.try_get("tax")?, orders: 1, ..Measures::default() },
-            RawKind::Collected => Measures { collected: amount, ..Measures::default() },
-            RawKind::Tip => Measures { tips: amount, ..Measures::default() },
-            RawKind::Refund => Measures { refunds: amount, ..Measures::default() },
+            RawKind::Order => Measures {
+                gross: amount,
+                tax: row.try_get("tax")?,
+                orders: 1,
+                ..Measures::default()
+            },
+            RawKind::Collected => Measures {
+                collected: amount,
+                ..Measures::default()
+            },
+            RawKind::Tip => Measures {
+                tips: amount,
+                ..Measures::default()
+            },
+            RawKind::Refund => Measures {
+                refunds: amount,
+                ..Measures::default()
+            },
         })
     }
 }
@@ -509,27 +527,35 @@ impl AnalyticsStore for Engine {
         start: OffsetDateTime,
         end: OffsetDateTime,
     ) -> StoreResult<Vec<ItemSale>> {
-        let rows = self.read_range(
-            "SELECT lines FROM orders
+        let rows = self
+            .read_range(
+                "SELECT lines FROM orders
              WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2)
                AND placed_at >= $3 AND placed_at < $4 AND status <> 'cancelled'",
-            scope,
-            venue,
-            start,
-            end,
-        )
-        .await?;
+                scope,
+                venue,
+                start,
+                end,
+            )
+            .await?;
         let mut items: BTreeMap<Uuid, ItemSale> = BTreeMap::new();
         for row in &rows {
             let text: String = row.try_get("lines")?;
             let lines: Vec<PricedLine> = serde_json::from_str(&text).map_err(|_| corrupt("lines", &text))?;
             for sale in item_sales(&lines) {
-                let entry = items.entry(sale.item_id).or_insert(ItemSale { quantity: 0, sales: 0, ..sale });
+                let entry = items.entry(sale.item_id).or_insert(ItemSale {
+                    quantity: 0,
+                    sales: 0,
+                    ..sale
+                });
                 entry.quantity += sale.quantity;
                 entry.sales += sale.sales;
             }
         }
-        Ok(items.into_values().filter(|item| item.quantity != 0 || item.sales != 0).collect())
+        Ok(items
+            .into_values()
+            .filter(|item| item.quantity != 0 || item.sales != 0)
+            .collect())
     }
 
     async fn sales_quarters_from_raw(
@@ -560,7 +586,12 @@ impl AnalyticsStore for Engine {
         Ok(quarters
             .into_iter()
             .filter(|(_, (_, measures))| *measures != Measures::default())
-            .map(|((venue_id, quarter), (currency, measures))| SalesQuarter { venue_id, quarter, currency, measures })
+            .map(|((venue_id, quarter), (currency, measures))| SalesQuarter {
+                venue_id,
+                quarter,
+                currency,
+                measures,
+            })
             .collect())
     }
 }

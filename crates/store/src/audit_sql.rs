@@ -1,15 +1,15 @@
 // The audit chain's statements, written once for both engines and `include!`d by `sqlite_audit` and
 // `postgres_audit` (docs/architecture.md, "Adding a query"); the engines differ only in how a month is pruned.
 
+use crate::StoreResult;
+use crate::audit::{AuditFilter, AuditStore, chain_entry, micros, to_hash, truncate_to_micros};
+use crate::identity::{AuditEntry, AuditEvent};
 use async_trait::async_trait;
 use comanda_domain::{Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
 use comanda_security::audit_chain::{self, Checkpoint, CheckpointBody, GENESIS, ShardHead, StoredEntry};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use crate::StoreResult;
-use crate::audit::{AuditFilter, AuditStore, chain_entry, micros, to_hash, truncate_to_micros};
-use crate::identity::{AuditEntry, AuditEvent};
 
 /// Writes a change's entry in the change's transaction. It waits in `audit_pending` and is linked into the chain by
 /// the next [`insert_audit_batch`] of the partner (migration 0016 says why: linking here made every order of a

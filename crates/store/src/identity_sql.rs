@@ -3,16 +3,16 @@
 // the transactions `tenant_tx` and `signing_key_tx`, and `member_in_session`, the read every authenticated request
 // makes.
 
-use async_trait::async_trait;
-use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing};
-use comanda_security::TenantScope;
-use time::OffsetDateTime;
-use uuid::Uuid;
 use crate::identity::{
     AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
     RefreshOutcome, RefreshRecord, SecondFactorChange, StaffMember, StoredSigningKey, TotpState, role_from,
 };
 use crate::{StoreError, StoreResult};
+use async_trait::async_trait;
+use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing};
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 macro_rules! staff_columns {
     () => {
@@ -56,7 +56,6 @@ fn invitation_from_row(row: &DbRow) -> StoreResult<Invitation> {
         accepted_at: row.try_get("accepted_at")?,
     })
 }
-
 
 async fn insert_staff(
     store: &Engine,

@@ -3,20 +3,21 @@
 // differ: placing an order and recording its kitchen event (PostgreSQL does it in one statement with NOTIFY),
 // pricing a guest's order against the menu, and the order-event feed.
 
-use async_trait::async_trait;
-use comanda_domain::analytics::{Measures, item_sales};
-use comanda_domain::menu::{Localized, MenuItem};
-use comanda_domain::{Currency, Money, OrderStatus, Page, PageRequest, PartnerId, ValidationErrors};
-use comanda_security::TenantScope;
-use comanda_security::table_token::TableEntry;
-use time::OffsetDateTime;
-use uuid::Uuid;
 use crate::identity::AuditEntry;
 use crate::ordering::{
     Category, NewOrder, Order, OrderDraft, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome,
     PriceOrder, SessionStatus, TableSession, VenueTable, json_from, json_text, status_from,
 };
 use crate::{StoreError, StoreResult};
+use async_trait::async_trait;
+use comanda_domain::Venue;
+use comanda_domain::analytics::{Measures, item_sales};
+use comanda_domain::menu::{Localized, MenuItem, PricedLine};
+use comanda_domain::{Currency, Money, OrderStatus, Page, PageRequest, PartnerId, ValidationErrors};
+use comanda_security::TenantScope;
+use comanda_security::table_token::TableEntry;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 fn table_from_row(row: &DbRow) -> StoreResult<VenueTable> {
     Ok(VenueTable {
@@ -91,7 +92,12 @@ fn order_from_row(row: &DbRow) -> StoreResult<Order> {
 /// What an order adds to its venue's sales (docs/analytics.md: gross tax included, its tax, one order), counted at
 /// its placing; a cancellation takes the same away from the same quarter-hour.
 fn sales_of(order: &Order) -> Measures {
-    Measures { gross: order.subtotal.amount, tax: order.tax.amount, orders: 1, ..Measures::default() }
+    Measures {
+        gross: order.subtotal.amount,
+        tax: order.tax.amount,
+        orders: 1,
+        ..Measures::default()
+    }
 }
 
 /// Takes a cancelled order out of the roll-ups it was counted in (sales, then its items), in the cancellation's transaction. Called after
@@ -99,9 +105,53 @@ fn sales_of(order: &Order) -> Measures {
 /// placing statement too), so two of them never wait on each other in opposite order.
 async fn uncount_order(conn: &mut Conn, partner: PartnerId, order: &Order) -> StoreResult<()> {
     let sales = sales_of(order);
-    let minus = Measures { gross: -sales.gross, tax: -sales.tax, orders: -sales.orders, ..Measures::default() };
-    add_to_sales(conn, partner.as_uuid(), order.venue_id, order.placed_at, order.subtotal.currency, &minus).await?;
-    add_to_item_sales(conn, partner.as_uuid(), order.venue_id, order.placed_at, &item_sales(&order.lines), -1).await
+    let minus = Measures {
+        gross: -sales.gross,
+        tax: -sales.tax,
+        orders: -sales.orders,
+        ..Measures::default()
+    };
+    add_to_sales(
+        conn,
+        partner.as_uuid(),
+        order.venue_id,
+        order.placed_at,
+        order.subtotal.currency,
+        &minus,
+    )
+    .await?;
+    add_to_item_sales(
+        conn,
+        partner.as_uuid(),
+        order.venue_id,
+        order.placed_at,
+        &item_sales(&order.lines),
+        -1,
+    )
+    .await
+}
+
+/// What both engines' `place_priced_order` do once the draft is priced: the order (`insert_order`, the engine
+/// arm) and, if it is new, its audit entry, in the transaction the engine opened. `Err` carries the fields the guest
+/// has to change; nothing is written then.
+async fn write_priced_order(
+    conn: &mut Conn,
+    scope: &TenantScope,
+    draft: &OrderDraft,
+    venue: &Venue,
+    priced: Result<(Vec<PricedLine>, Money), ValidationErrors>,
+    audit: &AuditEntry,
+    now: OffsetDateTime,
+) -> StoreResult<Result<PlaceOutcome, ValidationErrors>> {
+    let (lines, subtotal) = match priced {
+        Ok(priced) => priced,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let outcome = insert_order(conn, scope.partner(), &draft.priced(venue, lines, subtotal), now).await?;
+    if let PlaceOutcome::Created(placed) = &outcome {
+        insert_audit(conn, scope.partner(), &audit.targeting(placed.id), now).await?;
+    }
+    Ok(Ok(outcome))
 }
 
 #[async_trait]
@@ -136,8 +186,7 @@ impl OrderingStore for Engine {
             .bind(h(venue))
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now)
-            .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now).await?;
         tx.commit().await?;
         Ok(table)
     }
@@ -313,8 +362,7 @@ impl OrderingStore for Engine {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
-            .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -386,8 +434,7 @@ impl OrderingStore for Engine {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
-            .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -435,8 +482,7 @@ impl OrderingStore for Engine {
         .bind(position)
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
-            .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
         tx.commit().await?;
         Ok(Category {
             id: uuid_col(&row, "id")?,
@@ -469,8 +515,7 @@ impl OrderingStore for Engine {
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
-            .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -521,8 +566,7 @@ impl OrderingStore for Engine {
         let mut tx = self.scoped(scope).await?;
         let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
         if let PlaceOutcome::Created(placed) = &outcome {
-            insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now)
-                .await?;
+            insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -741,8 +785,7 @@ impl OrderingStore for Engine {
         for order in orders.iter().map(order_from_row) {
             record_event(&mut tx, scope.partner(), &order?, actor, now).await?;
         }
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
-            .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
         tx.commit().await?;
         Ok(accepted)
     }
@@ -803,9 +846,15 @@ impl OrderingStore for Engine {
         .fetch_one(&mut *tx)
         .await?;
         let closed = session_from_row(&row)?;
-        close_check(&mut tx, scope.partner().as_uuid(), closed.venue_id, session, closed.accepted_member).await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
-            .await?;
+        close_check(
+            &mut tx,
+            scope.partner().as_uuid(),
+            closed.venue_id,
+            session,
+            closed.accepted_member,
+        )
+        .await?;
+        insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
         tx.commit().await?;
         Ok(closed)
     }
@@ -885,4 +934,3 @@ impl OrderingStore for Engine {
             .collect()
     }
 }
-

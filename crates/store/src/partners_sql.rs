@@ -3,8 +3,8 @@
 // transactions `reading` and `scoped`.
 
 use comanda_domain::{
-    Country, Currency, NewPartner, NewVenue, Page, PageRequest, Partner, PartnerId, TaxKind, TaxRegime, Venue,
-    VenueId,
+    Country, Currency, NewPartner, NewVenue, Page, PageRequest, Partner, PartnerId, TaxKind, TaxRegime,
+    Venue, VenueId,
 };
 
 use crate::identity::AuditEntry;
@@ -123,7 +123,13 @@ impl VenueStore for Engine {
         .fetch_one(&mut *tx)
         .await?;
         let created = venue_from_row(&row)?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(created.id.as_uuid()), now).await?;
+        insert_audit(
+            &mut tx,
+            scope.partner(),
+            &audit.targeting(created.id.as_uuid()),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -146,13 +152,15 @@ impl VenueStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<Venue> {
         let mut tx = self.scoped(scope).await?;
-        let row = sqlx::query("UPDATE venues SET day_start_hour = $3 WHERE partner_id = $1 AND id = $2 RETURNING *")
-            .bind(h(scope.partner().as_uuid()))
-            .bind(h(id.as_uuid()))
-            .bind(i32::from(hour))
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(
+            "UPDATE venues SET day_start_hour = $3 WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(id.as_uuid()))
+        .bind(i32::from(hour))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let venue = venue_from_row(&row)?;
         insert_audit(&mut tx, scope.partner(), &audit.targeting(id.as_uuid()), now).await?;
         tx.commit().await?;

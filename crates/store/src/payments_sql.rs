@@ -7,15 +7,6 @@
 // Statements use `$N` placeholders (sqlx binds them by number on both engines) and portable SQL
 // (`CAST(… AS BIGINT)`, `CAST($n AS TIMESTAMPTZ) IS NULL` for a typed null).
 
-use async_trait::async_trait;
-use comanda_domain::payment::{
-    ChargeModel, RefundSplit, Refundable, SettledAmounts, dispute_debt, net_against_debt, split_refund,
-};
-use comanda_domain::analytics::Measures;
-use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
-use comanda_security::TenantScope;
-use time::OffsetDateTime;
-use uuid::Uuid;
 use crate::identity::AuditEntry;
 use crate::ordering::{json_from, json_text};
 use crate::payments::{
@@ -25,6 +16,15 @@ use crate::payments::{
 };
 use crate::sealing::{KeyOwner, account_digest, account_place, destination_place};
 use crate::{StoreError, StoreResult};
+use async_trait::async_trait;
+use comanda_domain::analytics::Measures;
+use comanda_domain::payment::{
+    ChargeModel, RefundSplit, Refundable, SettledAmounts, dispute_debt, net_against_debt, split_refund,
+};
+use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
+use comanda_security::TenantScope;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 fn currency_of(row: &DbRow) -> StoreResult<Currency> {
     let code: String = row.try_get("currency")?;
@@ -147,11 +147,7 @@ fn alert_from_row(row: &DbRow) -> StoreResult<Alert> {
 }
 
 /// A session's bill and payments, read inside the caller's transaction.
-async fn balance_in(
-    conn: &mut Conn,
-    partner: Uuid,
-    session: Uuid,
-) -> StoreResult<SessionBalance> {
+async fn balance_in(conn: &mut Conn, partner: Uuid, session: Uuid) -> StoreResult<SessionBalance> {
     balances_in(conn, partner, &[session])
         .await?
         .pop()
@@ -183,21 +179,23 @@ async fn balances_in(conn: &mut Conn, partner: Uuid, sessions: &[Uuid]) -> Store
 }
 
 async fn outstanding_debt_in(conn: &mut Conn, partner: Uuid) -> StoreResult<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM partner_debts WHERE partner_id = $1")
-            .bind(h(partner))
-            .fetch_one(conn)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM partner_debts WHERE partner_id = $1",
     )
+    .bind(h(partner))
+    .fetch_one(conn)
+    .await?)
 }
 
 async fn lock_payment(conn: &mut Conn, partner: Uuid, payment: Uuid) -> StoreResult<Payment> {
-    let row = sqlx::query(locking!("SELECT * FROM payments WHERE partner_id = $1 AND id = $2"))
-        .bind(h(partner))
-        .bind(h(payment))
-        .fetch_optional(conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(locking!(
+        "SELECT * FROM payments WHERE partner_id = $1 AND id = $2"
+    ))
+    .bind(h(partner))
+    .bind(h(payment))
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     payment_from_row(&row)
 }
 
@@ -222,8 +220,19 @@ async fn insert_tip(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let tips = Measures { tips: amount, ..Measures::default() };
-    add_to_sales(conn, partner, payment.venue_id, now, payment.settlement.charged.currency, &tips).await
+    let tips = Measures {
+        tips: amount,
+        ..Measures::default()
+    };
+    add_to_sales(
+        conn,
+        partner,
+        payment.venue_id,
+        now,
+        payment.settlement.charged.currency,
+        &tips,
+    )
+    .await
 }
 
 impl Engine {
@@ -305,9 +314,19 @@ impl Engine {
                     .execute(&mut *conn)
                     .await?;
                     insert_tip(conn, partner, &current, current.settlement.tip.amount, now).await?;
-                    let collected = Measures { collected: current.settlement.charged.amount, ..Measures::default() };
-                    add_to_sales(conn, partner, current.venue_id, now, current.settlement.charged.currency, &collected)
-                        .await?;
+                    let collected = Measures {
+                        collected: current.settlement.charged.amount,
+                        ..Measures::default()
+                    };
+                    add_to_sales(
+                        conn,
+                        partner,
+                        current.venue_id,
+                        now,
+                        current.settlement.charged.currency,
+                        &collected,
+                    )
+                    .await?;
                     let account = sqlx::query("SELECT * FROM connected_accounts WHERE partner_id = $1")
                         .bind(h(partner))
                         .fetch_optional(&mut *conn)
@@ -1130,13 +1149,15 @@ impl PaymentStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<Refund> {
         let mut tx = self.scoped(scope).await?;
-        let current = sqlx::query(locking!("SELECT * FROM refunds WHERE partner_id = $1 AND id = $2"))
-            .bind(h(scope.partner().as_uuid()))
-            .bind(h(refund))
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)
-            .and_then(|r| refund_from_row(&r))?;
+        let current = sqlx::query(locking!(
+            "SELECT * FROM refunds WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(refund))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)
+        .and_then(|r| refund_from_row(&r))?;
         if current.status != RefundStatus::AwaitingApproval {
             return Err(StoreError::Conflict(
                 "this refund is not awaiting approval".into(),
@@ -1204,8 +1225,19 @@ impl PaymentStore for Engine {
         // docs/analytics.md, "Refunds": the sales part counts on the day the refund completed; the tip part left the
         // tips just above.
         let sales_part = done.split.refund.amount - done.split.tip_reversal.amount;
-        let refunds = Measures { refunds: sales_part, ..Measures::default() };
-        add_to_sales(&mut tx, partner, payment.venue_id, now, done.split.refund.currency, &refunds).await?;
+        let refunds = Measures {
+            refunds: sales_part,
+            ..Measures::default()
+        };
+        add_to_sales(
+            &mut tx,
+            partner,
+            payment.venue_id,
+            now,
+            done.split.refund.currency,
+            &refunds,
+        )
+        .await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -1382,12 +1414,14 @@ impl PaymentStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<Approval> {
         let mut tx = self.scoped(scope).await?;
-        let current = sqlx::query(locking!("SELECT * FROM approvals WHERE partner_id = $1 AND id = $2"))
-            .bind(h(scope.partner().as_uuid()))
-            .bind(h(approval))
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let current = sqlx::query(locking!(
+            "SELECT * FROM approvals WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(approval))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let status: String = current.try_get("status")?;
         let requested_by: Uuid = uuid_col(&current, "requested_by")?;
         if status != "pending" {

@@ -219,23 +219,13 @@ impl Engine {
                 items.push(item_from_row(row)?);
             }
         }
-        let (lines, subtotal) = match price(&venue, &items) {
-            Ok(priced) => priced,
-            // Dropping the transaction rolls it back: it has only read.
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        let outcome = insert_order(
-            &mut tx,
-            scope.partner(),
-            &draft.priced(&venue, lines, subtotal),
-            now,
-        )
-        .await?;
-        if let PlaceOutcome::Created(placed) = &outcome {
-            insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+        let placed =
+            write_priced_order(&mut tx, scope, draft, &venue, price(&venue, &items), audit, now).await?;
+        // A refusal has only read: dropping the transaction rolls it back.
+        if placed.is_ok() {
+            tx.commit().await?;
         }
-        tx.commit().await?;
-        Ok(Ok(outcome))
+        Ok(placed)
     }
 }
 

@@ -2,13 +2,13 @@
 // guest contacts, offboarding, key rewrapping): its statements, written once for both engines and `include!`d by
 // `sqlite_privacy` and `postgres_privacy` (docs/architecture.md, "Adding a query").
 
-use std::sync::Arc;
-use comanda_domain::PartnerId;
-use comanda_security::envelope::DataKey;
-use uuid::Uuid;
 use crate::identity::{IdentityStore, Invitation, StaffMember};
 use crate::sealing::{self, KeyOwner, Place, StoredKey};
 use crate::{StoreError, StoreResult};
+use comanda_domain::PartnerId;
+use comanda_security::envelope::DataKey;
+use std::sync::Arc;
+use uuid::Uuid;
 
 fn staff_fields_sealed(member: &StaffMember) -> bool {
     sealing::is_sealed(&member.email) || sealing::is_sealed(&member.name)
@@ -132,10 +132,22 @@ impl Engine {
     ) -> StoreResult<()> {
         let owner = KeyOwner::Person(contact.id);
         let email = self
-            .seal_field(conn, partner, owner, guest_place(contact.id, "email"), &contact.email)
+            .seal_field(
+                conn,
+                partner,
+                owner,
+                guest_place(contact.id, "email"),
+                &contact.email,
+            )
             .await?;
         let name = self
-            .seal_field(conn, partner, owner, guest_place(contact.id, "name"), &contact.name)
+            .seal_field(
+                conn,
+                partner,
+                owner,
+                guest_place(contact.id, "name"),
+                &contact.name,
+            )
             .await?;
         let phone = match &contact.phone {
             Some(phone) => Some(
@@ -233,11 +245,7 @@ impl Engine {
     }
 
     /// A staff member's email and name, opened with their own key.
-    pub(crate) async fn open_staff(
-        &self,
-        conn: &mut Conn,
-        member: StaffMember,
-    ) -> StoreResult<StaffMember> {
+    pub(crate) async fn open_staff(&self, conn: &mut Conn, member: StaffMember) -> StoreResult<StaffMember> {
         if !staff_fields_sealed(&member) {
             return Ok(member);
         }

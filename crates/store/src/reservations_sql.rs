@@ -3,6 +3,13 @@
 // is `locking!` (FOR UPDATE, or SQLite's write transaction), and a double booking is refused by the claim rows'
 // primary key on both.
 
+use crate::identity::AuditEntry;
+use crate::reservations::{
+    BookOutcome, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome, NewDeposit,
+    NewReservation, NewWaitlistEntry, Reservation, ReservationStatus, ReservationStore, WaitlistEntry,
+    WaitlistStatus,
+};
+use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use comanda_domain::reservation::{
     Assignment, BookableTable, BookingPolicy, DepositFate, Floor, Holding, Refusal,
@@ -11,13 +18,6 @@ use comanda_domain::{Currency, Money, PartnerId, Venue};
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use crate::identity::AuditEntry;
-use crate::reservations::{
-    BookOutcome, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome, NewDeposit,
-    NewReservation, NewWaitlistEntry, Reservation, ReservationStatus, ReservationStore, WaitlistEntry,
-    WaitlistStatus,
-};
-use crate::{StoreError, StoreResult};
 
 /// Statuses whose bookings hold their tables (`ReservationStatus::holds_tables`).
 const HOLDING: &str = "('offered', 'awaiting_deposit', 'booked', 'confirmed', 'late', 'seated')";
@@ -107,7 +107,14 @@ async fn cancel_if(
     Ok(true)
 }
 
-async fn insert_deposit(conn: &mut Conn, partner: PartnerId, reservation: Uuid, venue: Uuid, deposit: &NewDeposit, now: OffsetDateTime) -> StoreResult<()> {
+async fn insert_deposit(
+    conn: &mut Conn,
+    partner: PartnerId,
+    reservation: Uuid,
+    venue: Uuid,
+    deposit: &NewDeposit,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO reservation_deposits (partner_id, reservation_id, venue_id, amount, currency, status,
                                            hold_expires_at, refundable_until, created_at, updated_at)
@@ -167,19 +174,21 @@ async fn read_combinations(
     partner: PartnerId,
     venue: Uuid,
 ) -> StoreResult<Vec<(Uuid, Vec<Uuid>)>> {
-    sqlx::query("SELECT id, tables FROM table_combinations WHERE partner_id = $1 AND venue_id = $2 ORDER BY id")
-        .bind(h(partner.as_uuid()))
-        .bind(h(venue))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| {
-            let tables: String = row.try_get("tables")?;
-            let tables = serde_json::from_str(&tables)
-                .map_err(|e| StoreError::Config(format!("table combination: {e}")))?;
-            Ok((uuid_col(row, "id")?, tables))
-        })
-        .collect()
+    sqlx::query(
+        "SELECT id, tables FROM table_combinations WHERE partner_id = $1 AND venue_id = $2 ORDER BY id",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(venue))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        let tables: String = row.try_get("tables")?;
+        let tables = serde_json::from_str(&tables)
+            .map_err(|e| StoreError::Config(format!("table combination: {e}")))?;
+        Ok((uuid_col(row, "id")?, tables))
+    })
+    .collect()
 }
 
 /// The bookings holding the venue's tables between `from` and `until`, leaving out `except` (a booking being moved).
@@ -229,10 +238,16 @@ async fn read_venue(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
 
 /// Claims every cell of the assignment on each of its tables; `false` when another booking holds one of them (the
 /// database's own refusal of a double booking).
-async fn claim(conn: &mut Conn, partner: PartnerId, reservation: Uuid, assignment: &Assignment) -> StoreResult<bool> {
+async fn claim(
+    conn: &mut Conn,
+    partner: PartnerId,
+    reservation: Uuid,
+    assignment: &Assignment,
+) -> StoreResult<bool> {
     let cells = assignment.cells();
-    let mut claims =
-        sqlx::QueryBuilder::<Db>::new("INSERT INTO reservation_claims (partner_id, table_id, cell, reservation_id) ");
+    let mut claims = sqlx::QueryBuilder::<Db>::new(
+        "INSERT INTO reservation_claims (partner_id, table_id, cell, reservation_id) ",
+    );
     claims.push_values(
         assignment
             .tables
@@ -344,7 +359,11 @@ impl ReservationStore for Engine {
         Ok(id)
     }
 
-    async fn table_combinations(&self, scope: &TenantScope, venue: Uuid) -> StoreResult<Vec<(Uuid, Vec<Uuid>)>> {
+    async fn table_combinations(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+    ) -> StoreResult<Vec<(Uuid, Vec<Uuid>)>> {
         read_combinations(&mut *self.reading(scope).await?, scope.partner(), venue).await
     }
 
@@ -357,12 +376,13 @@ impl ReservationStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
-        let removed = sqlx::query("DELETE FROM table_combinations WHERE partner_id = $1 AND venue_id = $2 AND id = $3")
-            .bind(h(scope.partner().as_uuid()))
-            .bind(h(venue))
-            .bind(h(combination))
-            .execute(&mut *tx)
-            .await?;
+        let removed =
+            sqlx::query("DELETE FROM table_combinations WHERE partner_id = $1 AND venue_id = $2 AND id = $3")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(venue))
+                .bind(h(combination))
+                .execute(&mut *tx)
+                .await?;
         if removed.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -469,7 +489,14 @@ impl ReservationStore for Engine {
             .await?
             .ok_or(StoreError::NotFound)?;
         let floor = read_floor(&mut tx, partner, booking.venue_id).await?;
-        let holdings = read_holdings(&mut tx, partner, booking.venue_id, holding_window(booking.start), None).await?;
+        let holdings = read_holdings(
+            &mut tx,
+            partner,
+            booking.venue_id,
+            holding_window(booking.start),
+            None,
+        )
+        .await?;
         let assignment = match decide(&BookingContext {
             venue: &venue,
             policy: &policy,
@@ -480,9 +507,11 @@ impl ReservationStore for Engine {
             Err(refusal) => return Ok(BookOutcome::Refused(refusal)),
         };
         if booking.offer.is_none() {
-            self.insert_guest_contact(&mut tx, partner, &booking.guest).await?;
+            self.insert_guest_contact(&mut tx, partner, &booking.guest)
+                .await?;
         }
-        let tables = serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
+        let tables =
+            serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
         let row = sqlx::query(
             "INSERT INTO reservations (partner_id, id, venue_id, guest_id, party_size, start_at, until_at, status,
                                        channel, tables, note, idempotency_key, request_hash, created_at, updated_at)
@@ -570,11 +599,13 @@ impl ReservationStore for Engine {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
-        let row = sqlx::query(locking!("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2"))
-            .bind(h(partner.as_uuid()))
-            .bind(h(id))
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(locking!(
+            "SELECT * FROM reservations WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .fetch_one(&mut *tx)
+        .await?;
         let current = reservation_from_row(&row)?;
         if !matches!(
             current.status,
@@ -583,7 +614,9 @@ impl ReservationStore for Engine {
             return Ok(MoveOutcome::NotMovable(current.status));
         }
         let policy = policy_from_text(&text)?;
-        let found = read_venue(&mut tx, partner, venue).await?.ok_or(StoreError::NotFound)?;
+        let found = read_venue(&mut tx, partner, venue)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let floor = read_floor(&mut tx, partner, venue).await?;
         // The new start is known only to the caller's rule, which accepts starts from now to the horizon: every
         // holding that can overlap one of those is read.
@@ -609,7 +642,8 @@ impl ReservationStore for Engine {
         if !claim(&mut tx, partner, id, &assignment).await? {
             return Ok(MoveOutcome::Refused(Refusal::SlotTaken));
         }
-        let tables = serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
+        let tables =
+            serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
         // A late party the host moves to a new time is expected then: confirmed again, not late.
         let moved = sqlx::query(
             "UPDATE reservations SET start_at = $3, until_at = $4, tables = $5, party_size = $6, updated_at = $7,
@@ -674,25 +708,25 @@ impl ReservationStore for Engine {
     ) -> StoreResult<Option<Reservation>> {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
-        let row = sqlx::query(locking!("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2"))
-            .bind(h(partner.as_uuid()))
-            .bind(h(id))
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(locking!(
+            "SELECT * FROM reservations WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let current = reservation_from_row(&row)?;
         if !current.status.can_move_to(to) {
             return Ok(None);
         }
-        sqlx::query(
-            "UPDATE reservations SET status = $3, updated_at = $4 WHERE partner_id = $1 AND id = $2",
-        )
-        .bind(h(partner.as_uuid()))
-        .bind(h(id))
-        .bind(to.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE reservations SET status = $3, updated_at = $4 WHERE partner_id = $1 AND id = $2")
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .bind(to.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         if let (ReservationStatus::Seated, Some(host), Some(table)) = (to, host, current.tables.first()) {
             seat_at_table(&mut tx, partner, &current, *table, host, now).await?;
         }
@@ -921,7 +955,12 @@ impl ReservationStore for Engine {
             .transpose()
     }
 
-    async fn attach_deposit_intent(&self, scope: &TenantScope, reservation: Uuid, intent: &str) -> StoreResult<()> {
+    async fn attach_deposit_intent(
+        &self,
+        scope: &TenantScope,
+        reservation: Uuid,
+        intent: &str,
+    ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
         sqlx::query(
             "UPDATE reservation_deposits SET payment_intent = $3 WHERE partner_id = $1 AND reservation_id = $2",
@@ -935,7 +974,11 @@ impl ReservationStore for Engine {
         Ok(())
     }
 
-    async fn unsettled_deposits(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Deposit>> {
+    async fn unsettled_deposits(
+        &self,
+        scope: &TenantScope,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Deposit>> {
         sqlx::query(
             "SELECT * FROM reservation_deposits WHERE partner_id = $1
                AND (status IN ('refund_due', 'keep_due') OR (status = 'awaiting' AND hold_expires_at <= $2))
@@ -979,7 +1022,14 @@ impl ReservationStore for Engine {
         };
         if to == DepositStatus::Released {
             // Never paid: a booking still awaiting it is cancelled, and its tables are free from this commit on.
-            cancel_if(&mut tx, partner, reservation, ReservationStatus::AwaitingDeposit, now).await?;
+            cancel_if(
+                &mut tx,
+                partner,
+                reservation,
+                ReservationStatus::AwaitingDeposit,
+                now,
+            )
+            .await?;
         }
         insert_audit(&mut tx, partner, &audit.targeting(reservation), now).await?;
         tx.commit().await?;

@@ -188,23 +188,14 @@ impl Engine {
             .map(item_from_row)
             .collect::<StoreResult<Vec<_>>>()?
         };
-        let (lines, subtotal) = match price(&venue, &items) {
-            Ok(priced) => priced,
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        let mut tx = self.scoped(scope).await?;
-        let outcome = insert_order(
-            &mut tx,
-            scope.partner(),
-            &draft.priced(&venue, lines, subtotal),
-            now,
-        )
-        .await?;
-        if let PlaceOutcome::Created(placed) = &outcome {
-            insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+        let priced = price(&venue, &items);
+        if let Err(refusal) = priced {
+            return Ok(Err(refusal));
         }
+        let mut tx = self.scoped(scope).await?;
+        let placed = write_priced_order(&mut tx, scope, draft, &venue, priced, audit, now).await?;
         tx.commit().await?;
-        Ok(Ok(outcome))
+        Ok(placed)
     }
 }
 
