@@ -249,6 +249,12 @@ impl Seed {
     }
 }
 
+/// The `n`-th guest's own address, sent as `X-Forwarded-For` (the bench's server trusts the loopback peer as it
+/// would its load balancer): the load stands for many guests' phones, each limited on its own (INF-1).
+pub(crate) fn guest_address(n: u64) -> String {
+    format!("10.{}.{}.{}", n / 65_536 % 256, n / 256 % 256, n % 256)
+}
+
 async fn call(
     served: &Served,
     method: &str,
@@ -375,14 +381,14 @@ async fn seed(served: &Served) -> anyhow::Result<Seed> {
                 table["id"].as_str().context("table")?,
                 table["token"].as_str().context("token")?,
             );
-            call(
-                served,
-                "POST",
-                &format!("/api/v1/t/{table_token}/orders"),
-                None,
-                json!({"items": [{"item_id": item, "quantity": 1}]}),
-            )
-            .await?;
+            let first = served
+                .client
+                .post(format!("{}/api/v1/t/{table_token}/orders", served.origin))
+                .header("x-forwarded-for", guest_address(tables.len() as u64))
+                .json(&json!({"items": [{"item_id": item, "quantity": 1}]}))
+                .send()
+                .await?;
+            anyhow::ensure!(first.status().as_u16() == 201, "first order: {}", first.status());
             tables.push(SeedTable {
                 venue: venue.clone(),
                 id: id.to_owned(),
@@ -538,6 +544,7 @@ async fn place_orders(
                 let reply = client
                     .post(format!("{origin}/api/v1/t/{table}/orders"))
                     .header("content-type", "application/json")
+                    .header("x-forwarded-for", guest_address(n as u64))
                     .header("idempotency-key", uuid::Uuid::new_v4().to_string())
                     .body(body.clone())
                     .send()
@@ -874,6 +881,7 @@ async fn fan_out(served: &Served, seed: &Seed, displays: usize, orders: usize) -
         let reply = served
             .client
             .post(format!("{}/api/v1/t/{table}/orders", served.origin))
+            .header("x-forwarded-for", guest_address(sent.len() as u64))
             .header("idempotency-key", uuid::Uuid::new_v4().to_string())
             .json(&json!({"items": [{"item_id": seed.tables[0].item, "quantity": 1}]}))
             .send()

@@ -69,10 +69,7 @@ async fn post_booking(
 ) -> anyhow::Result<u16> {
     let response = client
         .post(format!("{origin}/api/v1/venues/{venue}/reservations"))
-        .header(
-            "x-forwarded-for",
-            format!("10.{}.{}.{}", from / 65_536 % 256, from / 256 % 256, from % 256),
-        )
+        .header("x-forwarded-for", crate::guest_address(from))
         .json(body)
         .send()
         .await?;

@@ -185,6 +185,35 @@ mod tests {
         assert!(check_new_password(&"correct horse ".repeat(10), true, &[]).is_err());
     }
 
+    /// "Up to 128" (AUTH-3) at its exact edge: 128 code points, here 148 bytes (accents, emoji), are accepted, one
+    /// more is refused with the bound named.
+    #[test]
+    fn exactly_128_code_points_are_accepted_and_129_refused() {
+        let words = [
+            "ñandú",
+            "café",
+            "😀",
+            "montaña",
+            "bogotá",
+            "lluvia",
+            "árbol",
+            "jícara",
+            "pandebono",
+            "arepa",
+        ];
+        let phrase: String = words.iter().cycle().take(40).map(|w| format!("{w} ")).collect();
+        let at_most = |n: usize| phrase.chars().take(n).collect::<String>();
+        assert_eq!(
+            at_most(128).len(),
+            148,
+            "multi-byte on purpose: the bound counts code points"
+        );
+        assert!(check_new_password(&at_most(128), true, &[]).is_ok());
+        assert!(check_new_password(&at_most(128), false, &[]).is_ok());
+        let refused = check_new_password(&at_most(129), true, &[]).unwrap_err();
+        assert!(format!("{refused:?}").contains("at most 128"), "{refused:?}");
+    }
+
     #[test]
     fn no_composition_rules() {
         assert!(check_new_password("all lowercase words here", false, &[]).is_ok());

@@ -143,6 +143,9 @@ pub struct AuthConfig {
     pub refresh_grace_secs: u64,
     /// Signing keys rotate after this many days (AUTH-7).
     pub key_rotation_days: u64,
+    /// How often each instance checks whether its signing key is due (the first to find it due rotates it, the
+    /// others load the new key), in seconds.
+    pub key_check_secs: u64,
     /// bcrypt work factor; 12 in production (AUTH-2). Lower values only for tests.
     pub bcrypt_cost: u32,
     /// Invitations expire after this many hours.
@@ -158,6 +161,7 @@ impl Default for AuthConfig {
             session_days: 30,
             refresh_grace_secs: 10,
             key_rotation_days: 30,
+            key_check_secs: 60,
             bcrypt_cost: comanda_security::password::PRODUCTION_COST,
             invitation_ttl_hours: 72,
         }
@@ -510,6 +514,9 @@ impl Config {
         }
         if self.auth.key_rotation_days == 0 || self.auth.key_rotation_days > 90 {
             return invalid("auth.key_rotation_days", "must be between 1 and 90");
+        }
+        if !(1..=3600).contains(&self.auth.key_check_secs) {
+            return invalid("auth.key_check_secs", "must be between 1 and 3600");
         }
         if self.auth.session_days == 0 || self.auth.invitation_ttl_hours == 0 {
             return invalid("auth", "session_days and invitation_ttl_hours must be positive");

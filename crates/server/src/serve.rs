@@ -120,7 +120,11 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     );
     spawn_metrics_upkeep(stop_rx.clone());
     spawn_waitlist_upkeep(waitlist_state.clone(), stop_rx.clone());
-    spawn_key_rotation(identity, stop_rx.clone());
+    spawn_identity_upkeep(
+        identity,
+        Duration::from_secs(config.auth.key_check_secs),
+        stop_rx.clone(),
+    );
     audit.spawn_flusher(
         Duration::from_millis(config.audit.access_flush_millis.max(10)),
         stop_rx.clone(),
@@ -285,11 +289,16 @@ fn spawn_metrics_upkeep(mut stop: watch::Receiver<bool>) {
     });
 }
 
-/// Checks every minute whether the signing key is due for rotation (the instance that wins rotates; the others
-/// reload), and picks up keys rotated elsewhere.
-fn spawn_key_rotation(identity: Arc<crate::auth::Identity>, mut stop: watch::Receiver<bool>) {
+/// Checks every `period` (`auth.key_check_secs`, a minute by default) whether the signing key is due for rotation
+/// (the instance that wins rotates; the others reload), and picks up keys rotated elsewhere; at the same pace the
+/// throttle forgets the addresses and accounts whose budgets have refilled.
+fn spawn_identity_upkeep(
+    identity: Arc<crate::auth::Identity>,
+    period: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(60));
+        let mut ticker = tokio::time::interval(period);
         ticker.tick().await;
         loop {
             tokio::select! {
@@ -297,6 +306,7 @@ fn spawn_key_rotation(identity: Arc<crate::auth::Identity>, mut stop: watch::Rec
                     if let Err(error) = identity.keys.rotate_if_due().await {
                         tracing::error!(%error, "signing key rotation check failed");
                     }
+                    identity.throttle.forget_idle();
                 }
                 _ = stop.changed() => return,
             }

@@ -274,6 +274,14 @@ impl Identity {
         self.throttle.booking_attempt(ctx.address()).map_err(throttled)
     }
 
+    /// Admits a guest's write at a table (order, payment) from the caller's address, or answers 429 with
+    /// `Retry-After`.
+    pub fn guest_write_attempt(&self, ctx: &RequestContext) -> Result<(), ApiError> {
+        self.throttle
+            .guest_write_attempt(ctx.address())
+            .map_err(throttled)
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,

@@ -26,6 +26,7 @@ pub struct Throttle {
     guesses_per_pending_sign_in: DefaultKeyedRateLimiter<String>,
     api_per_tenant: DefaultKeyedRateLimiter<uuid::Uuid>,
     bookings_per_address: DefaultKeyedRateLimiter<IpAddr>,
+    guest_writes_per_address: DefaultKeyedRateLimiter<IpAddr>,
     failures: Mutex<HashMap<IpAddr, RecentFailures>>,
     password_checks: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -68,13 +69,54 @@ impl Default for Throttle {
             api_per_tenant: RateLimiter::keyed(quota(6000, 1200)),
             // A restaurant's guest Wi-Fi or a mobile carrier's NAT puts many guests behind one address.
             bookings_per_address: RateLimiter::keyed(quota(60, 60)),
+            // Same crowd as bookings, more often: a full dining room behind one NAT orders and pays a few times an
+            // hour per guest, far below this; a script placing orders on stolen table tokens is stopped at it.
+            guest_writes_per_address: RateLimiter::keyed(quota(120, 120)),
             failures: Mutex::new(HashMap::new()),
             password_checks: Mutex::new(HashMap::new()),
         }
     }
 }
 
+/// The address a budget is kept for: an IPv4 address as is, an IPv6 address by its /64, the block one subscriber
+/// (a home, a phone) is usually given, so that stepping through one's own /64 does not buy a fresh budget per address.
+pub fn client_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+        v4 => v4,
+    }
+}
+
 impl Throttle {
+    /// Forgets what no longer limits anyone: keys whose budget has refilled, and addresses with no failure left in
+    /// the stuffing window. Without it every address ever seen (an IPv6 scan, a flood of forged table tokens) would
+    /// stay in memory; serve calls it every minute.
+    pub fn forget_idle(&self) {
+        self.auth_per_address.retain_recent();
+        self.sign_in_per_account_and_address.retain_recent();
+        self.sign_in_per_account.retain_recent();
+        self.sign_in_per_device.retain_recent();
+        self.guesses_per_pending_sign_in.retain_recent();
+        self.api_per_tenant.retain_recent();
+        self.bookings_per_address.retain_recent();
+        self.guest_writes_per_address.retain_recent();
+        if let Ok(mut failures) = self.failures.lock() {
+            let now = Instant::now();
+            failures.retain(|_, recent| {
+                recent.retain(|(at, _)| now.duration_since(*at) < STUFFING_WINDOW);
+                !recent.is_empty()
+            });
+        }
+    }
+
+    /// How many keys the address-keyed budgets hold (for tests of [`Throttle::forget_idle`]).
+    pub fn tracked_addresses(&self) -> usize {
+        self.auth_per_address.len() + self.bookings_per_address.len() + self.guest_writes_per_address.len()
+    }
+
     fn check<K: std::hash::Hash + Eq + Clone>(
         &self,
         limiter: &DefaultKeyedRateLimiter<K>,
@@ -88,7 +130,7 @@ impl Throttle {
 
     /// Every unauthenticated identity route (sign-in, second factor, refresh, signup, invitations).
     pub fn auth_attempt(&self, address: IpAddr) -> Result<(), RetryAfter> {
-        self.check(&self.auth_per_address, &address)
+        self.check(&self.auth_per_address, &client_key(address))
     }
 
     /// A sign-in (or second-factor) attempt for one account from one address. A client with a `device` cookie for
@@ -103,7 +145,7 @@ impl Throttle {
     ) -> Result<(), RetryAfter> {
         self.check(
             &self.sign_in_per_account_and_address,
-            &(account.to_vec(), address),
+            &(account.to_vec(), client_key(address)),
         )?;
         match device {
             Some(device) => self.check(&self.sign_in_per_device, &device.to_vec()),
@@ -119,7 +161,13 @@ impl Throttle {
 
     /// A public booking or a guest's change to one (bookings hold tables other guests cannot take meanwhile).
     pub fn booking_attempt(&self, address: IpAddr) -> Result<(), RetryAfter> {
-        self.check(&self.bookings_per_address, &address)
+        self.check(&self.bookings_per_address, &client_key(address))
+    }
+
+    /// A guest's write at a table (placing or cancelling an order, starting or cancelling a payment): 120 a minute
+    /// per address (INF-1), counted before the table token is even checked.
+    pub fn guest_write_attempt(&self, address: IpAddr) -> Result<(), RetryAfter> {
+        self.check(&self.guest_writes_per_address, &client_key(address))
     }
 
     pub fn tenant_request(&self, tenant: uuid::Uuid) -> Result<(), RetryAfter> {
@@ -131,6 +179,7 @@ impl Throttle {
     /// accounts within the window: refused until its oldest failure there ages out) and while it already has
     /// [`PASSWORD_CHECKS_PER_ADDRESS`] checks in flight. Neither refusal costs a hash; neither touches any account.
     pub fn password_check(&self, address: IpAddr) -> Result<PasswordCheckSlot<'_>, RetryAfter> {
+        let address = client_key(address);
         if let Some(wait) = self.stuffing_source(address) {
             return Err(wait);
         }
@@ -166,6 +215,7 @@ impl Throttle {
     /// Records a failed sign-in; true when this address has now failed on many distinct accounts recently
     /// (a credential-stuffing burst).
     pub fn record_failure(&self, account: &[u8], address: IpAddr) -> bool {
+        let address = client_key(address);
         let Ok(mut failures) = self.failures.lock() else {
             return false;
         };
@@ -203,6 +253,34 @@ impl Drop for PasswordCheckSlot<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_64_shares_one_budget_and_another_64_has_its_own() {
+        let throttle = Throttle::default();
+        let same_64 = |n: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, n));
+        let allowed = (0..200)
+            .filter(|n| throttle.guest_write_attempt(same_64(*n)).is_ok())
+            .count();
+        assert!((120..=121).contains(&allowed), "{allowed}");
+        assert!(throttle.guest_write_attempt(same_64(0xffff)).is_err());
+        let next_64 = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
+        assert!(throttle.guest_write_attempt(next_64).is_ok());
+        let mapped: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
+        assert_eq!(client_key(mapped), "203.0.113.9".parse::<IpAddr>().unwrap());
+    }
+
+    #[tokio::test]
+    async fn addresses_whose_budget_has_refilled_are_forgotten() {
+        let throttle = Throttle::default();
+        for n in 0..50u8 {
+            let _ = throttle.guest_write_attempt(IpAddr::from([198, 51, 100, n]));
+        }
+        assert_eq!(throttle.tracked_addresses(), 50);
+        // One write of 120 a minute is refilled after half a second; governor drops a key one refill later.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        throttle.forget_idle();
+        assert_eq!(throttle.tracked_addresses(), 0);
+    }
 
     #[test]
     fn one_address_hammering_one_account_is_throttled_without_locking_the_owner_out() {

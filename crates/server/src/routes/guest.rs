@@ -195,6 +195,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn place_order(
     State(state): State<AppState>,
@@ -203,6 +204,7 @@ pub async fn place_order(
     ctx: RequestContext,
     ApiJson(request): ApiJson<GuestOrderRequest>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
+    state.identity.guest_write_attempt(&ctx)?;
     let key = idempotency_key(&headers)?;
     let device = guest_device(&headers)?;
     let access = verify_token(&state, &token).await?;
@@ -330,6 +332,7 @@ pub async fn bill(
         (status = 200, body = OrderView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn cancel_order(
     State(state): State<AppState>,
@@ -337,6 +340,7 @@ pub async fn cancel_order(
     headers: HeaderMap,
     ctx: RequestContext,
 ) -> Result<Json<OrderView>, ApiError> {
+    state.identity.guest_write_attempt(&ctx)?;
     let device = guest_device(&headers)?.ok_or_else(|| {
         ApiError::from(comanda_domain::ValidationErrors::single(
             "X-Guest-Device",

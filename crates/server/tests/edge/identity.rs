@@ -1369,6 +1369,100 @@ async fn signing_keys_rotate_by_themselves_after_thirty_days() {
     server.stop().await;
 }
 
+/// AUTH-3's "up to 128 characters" through the API: an owner signs up with a 128-code-point passphrase (148 bytes,
+/// twice what bcrypt reads) and signs in with it, the same passphrase with its last character changed is wrong, and
+/// a 129th character is refused at sign-up naming the field.
+#[tokio::test]
+async fn a_128_character_password_signs_up_and_signs_in_and_129_are_refused() {
+    let server = TestServer::start().await;
+    let words = [
+        "ñandú",
+        "café",
+        "😀",
+        "montaña",
+        "bogotá",
+        "lluvia",
+        "árbol",
+        "jícara",
+        "pandebono",
+        "arepa",
+    ];
+    let phrase: String = words.iter().cycle().take(40).map(|w| format!("{w} ")).collect();
+    let longest: String = phrase.chars().take(128).collect();
+    let sign_up_with = |email: &'static str, password: String| {
+        let server = &server;
+        async move {
+            post(
+                server,
+                "/api/v1/signup",
+                None,
+                json!({"business_name": "Casa Larga", "country": "CO",
+                       "owner": {"name": "Ana", "email": email, "password": password}}),
+            )
+            .await
+        }
+    };
+    let created = sign_up_with("longest@example.co", longest.clone()).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    enrolled(&server, "longest@example.co", &longest).await;
+    let mut last_changed: String = longest.chars().take(127).collect();
+    last_changed.push('x');
+    let wrong = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "longest@example.co", "password": last_changed}),
+    )
+    .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let refused = sign_up_with("too-long@example.co", phrase.chars().take(129).collect()).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.to_string().contains("at most 128"),
+        "{}",
+        refused.body
+    );
+    server.stop().await;
+}
+
+/// AUTH-7's "automatically", in the running server: nothing here calls a rotation. The server's own loop (checking
+/// every second in this test, every minute by default) finds the key due once the clock has moved 30 days, rotates
+/// it, and the JWKS then publishes the new key beside the previous one.
+#[tokio::test]
+async fn the_running_servers_own_loop_rotates_the_signing_key() {
+    let server = TestServer::start_with(|config| config.auth.key_check_secs = 1).await;
+    let keys = &server.server().identity().keys;
+    let first = keys.ring().active_kid().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(
+        keys.ring().active_kid().unwrap(),
+        first,
+        "a fresh key is not rotated"
+    );
+    server.clock.advance(time::Duration::days(30));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while keys.ring().active_kid().unwrap() == first {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server's loop did not rotate the due key"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let rotated = keys.ring().active_kid().unwrap().to_owned();
+    let jwks = call(&server, "GET", "/.well-known/jwks.json", None, None).await;
+    let kids: Vec<&str> = jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&first.as_str()) && kids.contains(&rotated.as_str()),
+        "{kids:?}"
+    );
+    server.stop().await;
+}
+
 /// Managing the second factor (issue 14): fresh recovery codes replace the old ones, an owner cannot turn two-step
 /// sign-in off, a server can; each change is audited and mailed, and needs the password and a current code.
 #[tokio::test]

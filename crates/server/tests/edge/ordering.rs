@@ -698,6 +698,75 @@ async fn a_kitchen_on_another_instance_sees_every_order() {
     first.stop().await;
 }
 
+/// INF-1 on the unauthenticated guest routes: one client address gets 120 writes at the tables a minute (orders,
+/// cancellations, payments, one budget), then 429 with `Retry-After`; a refused order is not kept, and a guest at
+/// another address is served meanwhile. The address comes from `X-Forwarded-For` because the peer is a trusted
+/// proxy here.
+#[tokio::test]
+async fn guest_writes_are_limited_per_client_address() {
+    let server =
+        TestServer::start_with(|config| config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    let v = venue_with_menu(&server, "rafaga@example.co").await;
+    let send = |path: String, from: &'static str, body: Value| {
+        server
+            .client
+            .post(server.url(&path))
+            .header("x-forwarded-for", from)
+            .json(&body)
+            .send()
+    };
+    let orders = format!("/api/v1/t/{}/orders", v.token);
+    let dish = json!({"items": [{"item_id": v.item, "quantity": 1}]});
+    let started = std::time::Instant::now();
+    let mut placed = 0;
+    let refused = loop {
+        let reply = send(orders.clone(), "203.0.113.7", dish.clone()).await.unwrap();
+        match reply.status().as_u16() {
+            201 => placed += 1,
+            429 => break reply,
+            other => panic!("{other}: {}", reply.text().await.unwrap()),
+        }
+        assert!(placed <= 200, "never limited");
+    };
+    // The budget refills at two a second while the burst is spent.
+    let refilled = 2 * started.elapsed().as_secs() + 2;
+    assert!(
+        (120..=120 + refilled).contains(&placed),
+        "{placed} orders before the limit"
+    );
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["status"], 429, "{problem}");
+    let payment = send(
+        format!("/api/v1/t/{}/payments", v.token),
+        "203.0.113.7",
+        json!({"split": {"kind": "full"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        payment.status().as_u16(),
+        429,
+        "payments share the address's budget"
+    );
+    let elsewhere = send(orders.clone(), "198.51.100.7", dish.clone()).await.unwrap();
+    assert_eq!(elsewhere.status().as_u16(), 201, "another address is served");
+    let bill = call(&server, "GET", &format!("/api/v1/t/{}/bill", v.token), None, None).await;
+    assert_eq!(bill.status, 200, "{}", bill.body);
+    assert_eq!(
+        bill.body["orders"].as_array().unwrap().len() as u64,
+        placed + 1,
+        "every 201 is an order and nothing of a refused one is kept"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn qr_codes_come_as_svg_png_and_a_printable_pdf_sheet() {
     let server = TestServer::start().await;

@@ -1416,6 +1416,59 @@ pub async fn a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered
     );
 }
 
+/// INF-1 on the public booking routes (a guest's contact details): one client address gets 60 booking requests a
+/// minute, answered or refused by the rules alike, then 429 with `Retry-After`; another address is served meanwhile.
+#[tokio::test]
+async fn a_flood_of_bookings_from_one_address_is_limited() {
+    let server =
+        TestServer::start_with(|config| config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    let v = booking_venue(
+        &server,
+        "aluvion@example.co",
+        "America/Bogota",
+        &[4, 4],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let slots = starts(&availability(&server, &v.venue, date, 2).await);
+    let send = |from: &'static str, start: &str| {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/venues/{}/reservations", v.venue)))
+            .header("x-forwarded-for", from)
+            .json(&booking(start, 2))
+            .send()
+    };
+    let started = std::time::Instant::now();
+    let mut answered = 0;
+    let refused = loop {
+        let reply = send("203.0.113.8", &slots[0]).await.unwrap();
+        match reply.status().as_u16() {
+            201 | 409 => answered += 1,
+            429 => break reply,
+            other => panic!("{other}: {}", reply.text().await.unwrap()),
+        }
+        assert!(answered <= 120, "never limited");
+    };
+    let refilled = started.elapsed().as_secs() + 1;
+    assert!(
+        (60..=60 + refilled).contains(&answered),
+        "{answered} answers before the limit"
+    );
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    let elsewhere = send("198.51.100.8", &slots[8]).await.unwrap();
+    assert_eq!(elsewhere.status().as_u16(), 201, "another address is served");
+    server.stop().await;
+}
+
 on_both_engines!(
     a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered_offer_expires,
     table_settings_decide_what_the_widget_offers,

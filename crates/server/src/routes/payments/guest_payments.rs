@@ -65,14 +65,17 @@ pub struct CreatedPayment {
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
         (status = 502, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_payment(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    ctx: RequestContext,
     ApiJson(request): ApiJson<PaymentRequest>,
 ) -> Result<(StatusCode, Json<CreatedPayment>), ApiError> {
+    state.identity.guest_write_attempt(&ctx)?;
     let idempotency_key = idempotency_key(&headers)?;
     let device = guest_device(&headers)?;
     let guest = resolve(&state, &token).await?;
@@ -137,12 +140,17 @@ pub async fn payment_status(
 /// Stripe, then its share of the bill is free again.
 #[utoipa::path(post, path = "/api/v1/t/{token}/payments/{payment}/cancel", tag = "payments",
     params(("token" = String, Path), ("payment" = String, Path)),
-    responses((status = 200, body = PaymentView), (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = PaymentView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_guest_payment(
     State(state): State<AppState>,
     Path((token, payment)): Path<(String, String)>,
     headers: HeaderMap,
+    ctx: RequestContext,
 ) -> Result<Json<PaymentView>, ApiError> {
+    state.identity.guest_write_attempt(&ctx)?;
     let service = service(&state)?;
     let device = guest_device(&headers)?;
     let (scope, payment) = guest_payment(&state, &token, &payment).await?;
