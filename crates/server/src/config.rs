@@ -27,6 +27,7 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub audit: AuditConfig,
     pub backup: comanda_backup::BackupConfig,
+    pub alerts: AlertsConfig,
     /// Lets a demo or a test run with settings that break a promise of the security page (see
     /// [`Config::broken_promises`]); without it such settings refuse to start. Every promise broken shows as
     /// failing on `comanda controls` and in the start banner.
@@ -43,6 +44,29 @@ pub struct BrokenPromise {
     /// Refused at start unless `insecure_demo` is set; the embedded default's single-machine backups are not
     /// refused (it starts with no configuration) but still reported.
     pub refused: bool,
+}
+
+/// Where alerts go besides the `alerts` table and the error log (MON-4): an on-call destination that takes a signed
+/// webhook (PagerDuty's or Opsgenie's generic webhook, a chat bridge, an incident tool).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// `https://…` (plain `http://` only to a loopback address); unset: alerts are not routed.
+    pub webhook_url: Option<String>,
+    /// The endpoint's signing secret in Standard Webhooks form, `whsec_` and base64 of 24 to 64 random bytes.
+    pub webhook_secret: Option<Secret<String>>,
+    /// How often the unrouted alerts are sent (and a refused delivery retried), in seconds.
+    pub route_every_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            webhook_secret: None,
+            route_every_secs: 10,
+        }
+    }
 }
 
 /// The audit trail (MON-5, MON-6).
@@ -221,6 +245,7 @@ impl Default for Config {
             payments: PaymentsConfig::default(),
             audit: AuditConfig::default(),
             backup: comanda_backup::BackupConfig::default(),
+            alerts: AlertsConfig::default(),
             insecure_demo: false,
         }
     }
@@ -484,6 +509,9 @@ impl Config {
                 "server.public_url",
                 "must be an https:// origin without a trailing slash",
             );
+        }
+        if let Err(message) = crate::alert_routing::check_settings(&self.alerts) {
+            return invalid("alerts", &message);
         }
         if self.server.http_redirect_listen == Some(self.server.listen) {
             return invalid("server.http_redirect_listen", "must differ from server.listen");

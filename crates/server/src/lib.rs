@@ -1,6 +1,7 @@
 //! The HTTPS edge of comanda: configuration, TLS, the router with its layers, problem+json errors, logs and
 //! metrics. Handlers stay thin: parse, authorize, call the domain, store, answer.
 
+pub mod alert_routing;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -142,6 +142,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
             stop_rx.clone(),
         );
     }
+    if let Some(router) = crate::alert_routing::AlertRouter::from_config(&config.alerts)? {
+        router.spawn(
+            store.clone(),
+            clock.clone(),
+            Duration::from_secs(config.alerts.route_every_secs),
+            stop_rx.clone(),
+        );
+    }
     if config.backup.enabled {
         let backups = comanda_backup::Backups::open(&config.backup_setup(), clock.clone(), false)
             .context("opening the backup targets")?;

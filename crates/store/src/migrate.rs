@@ -50,6 +50,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0022", 22, "business_day"),
             crate::migrate::migration!($engine, "0023", 23, "server_rollups"),
             crate::migrate::migration!($engine, "0024", 24, "checks"),
+            crate::migrate::migration!($engine, "0025", 25, "alert_routing"),
         ]
     };
 }

@@ -484,6 +484,11 @@ pub trait PaymentStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Alert>;
     async fn alerts(&self, since: OffsetDateTime) -> StoreResult<Vec<Alert>>;
+    /// Alerts raised at or after `since` that no on-call destination has accepted yet, oldest first, at most
+    /// `limit` (MON-4).
+    async fn unrouted_alerts(&self, since: OffsetDateTime, limit: i64) -> StoreResult<Vec<Alert>>;
+    /// Records that the on-call destination accepted the alert.
+    async fn mark_alert_routed(&self, alert: Uuid, at: OffsetDateTime) -> StoreResult<()>;
 }
 
 pub(crate) fn settlement(

@@ -1467,6 +1467,26 @@ impl PaymentStore for Engine {
         alert_from_row(&row)
     }
 
+    async fn unrouted_alerts(&self, since: OffsetDateTime, limit: i64) -> StoreResult<Vec<Alert>> {
+        let rows = sqlx::query(
+            "SELECT * FROM alerts WHERE routed_at IS NULL AND created_at >= $1 ORDER BY created_at, id LIMIT $2",
+        )
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    async fn mark_alert_routed(&self, alert: Uuid, at: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE alerts SET routed_at = $2 WHERE id = $1 AND routed_at IS NULL")
+            .bind(h(alert))
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn alerts(&self, since: OffsetDateTime) -> StoreResult<Vec<Alert>> {
         let rows = sqlx::query("SELECT * FROM alerts WHERE created_at >= $1 ORDER BY created_at LIMIT 1000")
             .bind(since)

@@ -522,3 +522,101 @@ async fn graceful_shutdown_closes_the_listener() {
         "listener still open after shutdown"
     );
 }
+
+/// MON-4: an alert raised while the server runs reaches the on-call webhook signed as Standard Webhooks says —
+/// checked with the specification's reference library, not our signer — and is sent again until the destination
+/// accepts it, then never again. Here the destination first answers 503.
+#[tokio::test]
+async fn alerts_reach_the_on_call_webhook_signed_and_retried_until_accepted() {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use comanda_domain::Clock as _;
+    use std::sync::{Arc, Mutex};
+
+    type Deliveries = Arc<Mutex<Vec<(HeaderMap, Bytes, u16)>>>;
+    let deliveries: Deliveries = Arc::default();
+    let page = axum::Router::new()
+        .route(
+            "/page",
+            axum::routing::post(
+                |State(seen): State<Deliveries>, headers: HeaderMap, body: Bytes| async move {
+                    let mut seen = seen.lock().unwrap();
+                    let status = if seen.is_empty() { 503 } else { 200 };
+                    seen.push((headers, body, status));
+                    StatusCode::from_u16(status).unwrap()
+                },
+            ),
+        )
+        .with_state(deliveries.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, page).await });
+    let secret = "whsec_9xQ2b7vLk3mP0sT5wY8zA1cE4gH6jN0r";
+    let server = TestServer::start_with(|config| {
+        config.alerts.webhook_url = Some(format!("http://127.0.0.1:{port}/page"));
+        config.alerts.webhook_secret = Some(comanda_security::Secret::new(secret.into()));
+        config.alerts.route_every_secs = 1;
+    })
+    .await;
+    let store = server.store().await;
+    let raised = store
+        .raise_alert(
+            None,
+            "payments.mismatch",
+            "payment 0190: Stripe received 43800, the payment asked 40000",
+            server.clock.now(),
+        )
+        .await
+        .unwrap();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while deliveries.lock().unwrap().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the alert was not sent twice"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Two more rounds: an accepted alert is not sent again.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let seen = deliveries.lock().unwrap().clone();
+    assert_eq!(
+        seen.iter().map(|(_, _, status)| *status).collect::<Vec<_>>(),
+        [503, 200]
+    );
+    let reference = standardwebhooks::Webhook::new(secret).unwrap();
+    for (headers, body, _) in &seen {
+        assert_eq!(headers["webhook-id"], raised.id.to_string().as_str());
+        reference
+            .verify(body, headers)
+            .expect("signed as Standard Webhooks says");
+        let mut forged = body.to_vec();
+        forged.extend_from_slice(b" ");
+        assert!(
+            reference.verify(&forged, headers).is_err(),
+            "the signature covers the body"
+        );
+        let sent: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(sent["type"], "alert.raised");
+        assert_eq!(sent["data"]["id"], raised.id.to_string());
+        assert_eq!(sent["data"]["kind"], "payments.mismatch");
+        assert_eq!(sent["data"]["detail"], raised.detail);
+    }
+    assert!(
+        standardwebhooks::Webhook::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")
+            .unwrap()
+            .verify(&seen[1].1, &seen[1].0)
+            .is_err(),
+        "another secret does not verify"
+    );
+    let now = server.clock.now();
+    assert!(
+        store
+            .unrouted_alerts(now - time::Duration::hours(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    server.stop().await;
+}

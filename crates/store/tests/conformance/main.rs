@@ -44,6 +44,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    alerts_wait_for_routing_oldest_first,
     every_roll_up_equals_a_recomputation_from_the_raw_rows,
     partner_round_trips,
     registering_the_same_partner_twice_conflicts,

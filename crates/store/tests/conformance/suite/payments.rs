@@ -709,3 +709,39 @@ pub async fn disputes_leave_a_debt_netted_against_later_transfers(store: &dyn St
     );
     assert_eq!(store.outstanding_debt(&scope).await.unwrap(), 0);
 }
+
+/// MON-4's queue: an alert stays unrouted, oldest first, until the on-call destination accepts it; marking it twice
+/// keeps the first time; alerts older than the window asked for are not offered again.
+pub async fn alerts_wait_for_routing_oldest_first(store: &dyn Store) {
+    let second = NOW + time::Duration::seconds(1);
+    let first = store.raise_alert(None, "test.first", "one", NOW).await.unwrap();
+    let later = store
+        .raise_alert(None, "test.second", "two", second)
+        .await
+        .unwrap();
+    let pending = store.unrouted_alerts(NOW, 10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [first.id, later.id]
+    );
+    assert_eq!(store.unrouted_alerts(NOW, 1).await.unwrap()[0].id, first.id);
+    store.mark_alert_routed(first.id, second).await.unwrap();
+    store
+        .mark_alert_routed(first.id, second + time::Duration::hours(1))
+        .await
+        .unwrap();
+    let pending = store.unrouted_alerts(NOW, 10).await.unwrap();
+    assert_eq!(pending.iter().map(|a| a.id).collect::<Vec<_>>(), [later.id]);
+    assert!(
+        store
+            .unrouted_alerts(second + time::Duration::seconds(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.alerts(NOW).await.unwrap().len(),
+        2,
+        "routing keeps every alert"
+    );
+}
