@@ -14,6 +14,9 @@ pub struct BackupConfig {
     pub every_hours: u64,
     /// A restore test (`comanda backup verify`) every this many days.
     pub verify_every_days: u64,
+    /// How often the running server looks at the schedule (is a backup or a restore test due, is the last
+    /// restore test stale), in seconds; the first look is a minute after start, or sooner when this is shorter.
+    pub schedule_check_secs: u64,
     /// Backups older than this many days (by their creation time) are deleted (BAK-2).
     pub retention_days: u64,
     /// The `backup.restore-test-stale` alert fires when the last successful restore test is older than this.
@@ -46,6 +49,7 @@ impl Default for BackupConfig {
             enabled: true,
             every_hours: 24,
             verify_every_days: 30,
+            schedule_check_secs: 600,
             retention_days: 30,
             restore_test_max_age_days: 31,
             key_file: None,
@@ -116,6 +120,9 @@ impl BackupConfig {
                 "backup.verify_every_days",
                 "must be between 1 and 31 (a restore test at least monthly)",
             );
+        }
+        if !(1..=3600).contains(&self.schedule_check_secs) {
+            return invalid("backup.schedule_check_secs", "must be between 1 and 3600");
         }
         if self.retention_days == 0 {
             return invalid("backup.retention_days", "must be at least 1");

@@ -197,7 +197,8 @@ impl Backups {
         report
     }
 
-    /// Runs [`Backups::scheduled_step`] a minute after start and every ten minutes after, until `stop`.
+    /// Runs [`Backups::scheduled_step`] a minute after start (sooner if `schedule_check_secs` is shorter) and
+    /// every `schedule_check_secs` after (ten minutes by default), until `stop`.
     pub fn spawn_scheduler(
         self: Arc<Self>,
         store: Arc<dyn Store>,
@@ -205,8 +206,10 @@ impl Backups {
         mut stop: watch::Receiver<bool>,
     ) {
         tokio::spawn(async move {
-            let start = tokio::time::Instant::now() + Duration::from_secs(60);
-            let mut ticker = tokio::time::interval_at(start, Duration::from_secs(600));
+            let every = Duration::from_secs(self.config.schedule_check_secs.max(1));
+            let start = tokio::time::Instant::now() + every.min(Duration::from_secs(60));
+            let mut ticker = tokio::time::interval_at(start, every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = ticker.tick() => {

@@ -620,3 +620,121 @@ async fn alerts_reach_the_on_call_webhook_signed_and_retried_until_accepted() {
     );
     server.stop().await;
 }
+
+/// BAK-2 and BAK-4 in the running server: nothing here runs a backup command. Its scheduler (looking every second
+/// here, every ten minutes by default) backs up and tests the restore at once. A month later on its clock it backs
+/// up again, prunes the backup past 30 days and tests the restore again; that test fails, because the audit log was
+/// tampered with in between, and the server raises by itself the failure and the stale restore-test alert.
+#[tokio::test]
+async fn the_running_servers_scheduler_backs_up_prunes_and_tests_the_restore_monthly() {
+    use comanda_domain::Clock as _;
+    use comanda_store::backup_runs::BackupRunKind;
+    use sqlx::Connection as _;
+
+    let server = TestServer::start_with(|config| config.backup.schedule_check_secs = 1).await;
+    crate::identity::sign_up(&server, "respaldo@example.co").await;
+    let store = server.store().await;
+    let target = server.dir.path().join("data").join("backups").join("a");
+    let objects = || {
+        let mut names = Vec::new();
+        let mut dirs = vec![target.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path
+                    .to_string_lossy()
+                    .ends_with(comanda_backup::manifest::OBJECT_SUFFIX)
+                {
+                    names.push(path.file_name().unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        names
+    };
+    let wait_for = |what: &'static str| {
+        let store = store.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let done = match what {
+                    "first restore test" => store
+                        .last_backup_run(BackupRunKind::RestoreTest, true)
+                        .await
+                        .unwrap()
+                        .is_some(),
+                    _ => store
+                        .alerts(time::OffsetDateTime::UNIX_EPOCH)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .any(|a| a.kind == comanda_backup::ALERT_RESTORE_TEST_STALE),
+                };
+                if done {
+                    return;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "waited in vain for the {what}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    wait_for("first restore test").await;
+    let first = objects();
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    // Someone edits the audit log behind the application's back.
+    let mut conn = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        server.dir.path().join("data").join("comanda.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::raw_sql(
+        "DROP TRIGGER audit_events_no_update;
+         UPDATE audit_events SET detail = 'nothing happened'
+          WHERE rowid = (SELECT min(rowid) FROM audit_events);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+
+    server.clock.advance(time::Duration::days(32));
+    wait_for("stale restore-test alert").await;
+    let now = server.clock.now();
+    let kept = objects();
+    assert_eq!(kept.len(), 1, "the month-old backup is pruned: {kept:?}");
+    assert_ne!(kept, first, "and a new one taken");
+    let tested = store
+        .last_backup_run(BackupRunKind::RestoreTest, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !tested.ok && tested.finished_at > now - time::Duration::days(1),
+        "{tested:?}"
+    );
+    assert!(
+        tested.detail.contains("audit"),
+        "failed on the tampered chain: {}",
+        tested.detail
+    );
+    let kinds: Vec<String> = store
+        .alerts(now - time::Duration::days(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .any(|k| k == comanda_backup::ALERT_RESTORE_TEST_FAILED),
+        "{kinds:?}"
+    );
+    server.stop().await;
+}
