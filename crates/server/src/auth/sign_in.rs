@@ -120,19 +120,77 @@ impl Identity {
         if let Err(error) = self.store.record_sign_in_failure(key, &audit, self.now()).await {
             tracing::warn!(%error, "could not audit a failed sign-in");
         }
-        if self.throttle.record_failure(key, ctx.address()) {
-            metrics::counter!("credential_stuffing_bursts_total").increment(1);
-            tracing::warn!(client = %ctx.address(), "sign-in failures across many accounts from one address");
-            if let Ok(Some(record)) = self.store.login_record(key).await {
-                // Recorded in the partner of the account this burst just reached.
-                let _ = self
-                    .store
-                    .record_sign_in_failure(key, &ctx.audit("security.credential_stuffing_burst"), self.now())
-                    .await;
-                tracing::warn!(partner = %record.partner, "credential-stuffing burst reached a known account");
-            }
+        if let Some(reached) = self.throttle.record_failure(key, ctx.address()) {
+            self.credential_stuffing_burst(&reached, ctx).await;
         }
         unauthorized(SIGN_IN_FAILED)
+    }
+
+    /// MON-2: one address failed on many accounts within minutes. The platform's on-call gets an alert, and each
+    /// account of ours it reached gets a security event, an audit entry in its partner's log and a mail (the others
+    /// were guesses of addresses that have no account here).
+    async fn credential_stuffing_burst(&self, reached: &[Vec<u8>], ctx: &RequestContext) {
+        metrics::counter!("credential_stuffing_bursts_total").increment(1);
+        tracing::warn!(client = %ctx.address(), "sign-in failures across many accounts from one address");
+        let now = self.now();
+        let mut known = 0;
+        for key in reached {
+            let Ok(Some(record)) = self.store.login_record(key).await else {
+                continue;
+            };
+            known += 1;
+            let _ = self
+                .store
+                .record_sign_in_failure(key, &ctx.audit("security.credential_stuffing_burst"), now)
+                .await;
+            let scope = TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+                "credential-stuffing-notice",
+                record.partner,
+            ));
+            let detail = "failed sign-ins on many accounts from one address";
+            let _ = self
+                .store
+                .record_security_event(
+                    &scope,
+                    Some(record.user),
+                    "sign_in.credential_stuffing",
+                    detail,
+                    now,
+                )
+                .await;
+            let Ok(member) = self.store.staff_member(&scope, record.user).await else {
+                continue;
+            };
+            let message = OutboxMessage {
+                id: Uuid::now_v7(),
+                partner: Some(record.partner),
+                recipient: member.email,
+                subject: "Sign-in attempts on your comanda account / Intentos de inicio de sesión en tu cuenta".into(),
+                body: "Someone tried to sign in to your comanda account with a wrong password, while trying many \
+                       accounts from one address (credential stuffing: passwords leaked from other sites). They did \
+                       not get in, and that address is now held back. If you use your comanda password anywhere \
+                       else, change it in comanda now.\n\nAlguien intentó iniciar sesión en tu cuenta de comanda con \
+                       una contraseña equivocada, mientras probaba muchas cuentas desde una misma dirección \
+                       (contraseñas filtradas de otros sitios). No entró, y esa dirección quedó frenada. Si usas tu \
+                       contraseña de comanda en otro lugar, cámbiala en comanda ahora.\n"
+                    .into(),
+                created_at: now,
+            };
+            let _ = self.store.enqueue_message(&message).await;
+        }
+        let detail = format!(
+            "client {}: failed sign-ins on {} accounts within five minutes, {known} of them ours; the address gets no \
+             more password checks until its failures age out",
+            ctx.address(),
+            reached.len()
+        );
+        if let Err(error) = self
+            .store
+            .raise_alert(None, "auth.credential_stuffing", &detail, now)
+            .await
+        {
+            tracing::error!(%error, "the credential-stuffing alert could not be recorded");
+        }
     }
 
     /// After the password: a second factor if enrolled, enrolment if required, otherwise a session.

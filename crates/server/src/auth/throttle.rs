@@ -212,12 +212,13 @@ impl Throttle {
         Some(RetryAfter(wait.as_secs().max(1)))
     }
 
-    /// Records a failed sign-in; true when this address has now failed on many distinct accounts recently
-    /// (a credential-stuffing burst).
-    pub fn record_failure(&self, account: &[u8], address: IpAddr) -> bool {
+    /// Records a failed sign-in. When this address has now failed on [`STUFFING_ACCOUNTS`] distinct accounts
+    /// within the window (a credential-stuffing burst, reported once, at the threshold), answers those accounts'
+    /// keys; the address is refused password checks from then on, so no later account is reached.
+    pub fn record_failure(&self, account: &[u8], address: IpAddr) -> Option<Vec<Vec<u8>>> {
         let address = client_key(address);
         let Ok(mut failures) = self.failures.lock() else {
-            return false;
+            return None;
         };
         let now = Instant::now();
         let recent = failures.entry(address).or_default();
@@ -227,7 +228,7 @@ impl Throttle {
             recent.pop_front();
         }
         let distinct: HashSet<&Vec<u8>> = recent.iter().map(|(_, a)| a).collect();
-        distinct.len() == STUFFING_ACCOUNTS
+        (distinct.len() == STUFFING_ACCOUNTS).then(|| distinct.into_iter().cloned().collect())
     }
 }
 
@@ -363,15 +364,21 @@ mod tests {
     fn failures_across_many_accounts_from_one_address_are_a_burst() {
         let throttle = Throttle::default();
         let address: IpAddr = "203.0.113.8".parse().unwrap();
-        let bursts: Vec<bool> = (0..12)
+        let bursts: Vec<Option<Vec<Vec<u8>>>> = (0..12)
             .map(|n| throttle.record_failure(format!("user{n}").as_bytes(), address))
             .collect();
         assert_eq!(
-            bursts.iter().filter(|b| **b).count(),
+            bursts.iter().filter(|b| b.is_some()).count(),
             1,
             "reported once, at the threshold"
         );
-        assert!(bursts[STUFFING_ACCOUNTS - 1]);
+        let mut reached = bursts[STUFFING_ACCOUNTS - 1].clone().unwrap();
+        reached.sort();
+        let mut expected: Vec<Vec<u8>> = (0..STUFFING_ACCOUNTS)
+            .map(|n| format!("user{n}").into_bytes())
+            .collect();
+        expected.sort();
+        assert_eq!(reached, expected, "the burst names every account it reached");
     }
 
     #[test]

@@ -736,6 +736,87 @@ async fn a_credential_stuffing_address_costs_no_more_hashing_and_the_owner_still
     server.stop().await;
 }
 
+/// MON-2 and MON-4: a credential-stuffing burst — one address failing on ten accounts within minutes, three of them
+/// accounts here — raises an on-call alert, and each of the three gets a mail and a security event; the seven
+/// guessed addresses with no account get nothing.
+#[tokio::test]
+async fn a_credential_stuffing_burst_raises_an_alert_and_tells_each_account_it_reached() {
+    use sqlx::Connection as _;
+    let server =
+        TestServer::start_with(|config| config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    for n in 0..3 {
+        sign_up(&server, &format!("victim{n}@example.co")).await;
+    }
+    let mut failed = 0;
+    while failed < 10 {
+        let email = if failed < 3 {
+            format!("victim{failed}@example.co")
+        } else {
+            format!("guess{failed}@example.co")
+        };
+        let reply = server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", "203.0.113.77")
+            .json(&json!({"email": email, "password": "wrong wrong wrong wrong"}))
+            .send()
+            .await
+            .unwrap();
+        match reply.status().as_u16() {
+            401 => failed += 1,
+            429 => tokio::time::sleep(std::time::Duration::from_millis(1100)).await,
+            other => panic!("{other}"),
+        }
+    }
+    let store = server.store().await;
+    let alerts = store.alerts(time::OffsetDateTime::UNIX_EPOCH).await.unwrap();
+    let burst: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.kind == "auth.credential_stuffing")
+        .collect();
+    assert_eq!(burst.len(), 1, "{alerts:?}");
+    assert!(
+        burst[0].detail.contains("203.0.113.77")
+            && burst[0].detail.contains("10 accounts")
+            && burst[0].detail.contains("3 of them ours"),
+        "{}",
+        burst[0].detail
+    );
+    for n in 0..3 {
+        let to = format!("To: victim{n}@example.co");
+        assert!(
+            mailed(&server, &[&to, "Sign-in attempts on your comanda account"]).await,
+            "{to}"
+        );
+    }
+    let outbox = server.dir.path().join("data/outbox");
+    let to_guesses = std::fs::read_dir(&outbox)
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            std::fs::read_to_string(entry.path())
+                .unwrap_or_default()
+                .contains("To: guess")
+        })
+        .count();
+    assert_eq!(to_guesses, 0, "no mail to an address without an account");
+    let mut db = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        server.dir.path().join("data/comanda.db").display()
+    ))
+    .await
+    .unwrap();
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind = 'sign_in.credential_stuffing'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(events, 3);
+    let _ = db.close().await;
+    server.stop().await;
+}
+
 /// AUTH-2 (issue 15): the sign-in path itself stores the upgraded hash. An account hashed at a lower cost (an
 /// instance at cost 4) signs in through an instance at cost 5; the stored hash is then cost 5 and still signs in.
 #[tokio::test]
