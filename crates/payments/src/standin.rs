@@ -775,6 +775,17 @@ async fn create_intent(State(inner): State<Arc<Inner>>, headers: HeaderMap, body
         {
             return Err(missing(account));
         }
+        // Stripe settles a card destination charge in the destination's country: `on_behalf_of`, when given,
+        // must name that same account (Stripe's error on a mismatch, docs "Connect: charges and transfers").
+        if let (Some(destination), Some(behalf)) = (&destination, params.get("on_behalf_of"))
+            && destination != behalf
+        {
+            return Err(invalid(
+                "You cannot specify an on_behalf_of value that is different from the transfer_data[destination] \
+                 value when using card or card_present in payment_method_types.",
+                "on_behalf_of",
+            ));
+        }
         let intent = json!({
             "id": id,
             "object": "payment_intent",

@@ -1250,6 +1250,31 @@ async fn destination_charges_where_the_country_allows_them() {
         confirmed["application_fee_amount"], 600,
         "3 % of the 20.000 share, never of the tip"
     );
+    assert_eq!(
+        confirmed["on_behalf_of"], confirmed["transfer_data"]["destination"],
+        "settled on the partner's behalf (PAY-2)"
+    );
+    // The stand-in holds the client to Stripe's rule: on another account's behalf than the destination is refused.
+    let mismatched = stripe
+        .http
+        .post(format!("{}/v1/payment_intents", stripe.base))
+        .bearer_auth(&stripe.secret_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("amount", "1000"),
+            ("currency", "mxn"),
+            (
+                "transfer_data[destination]",
+                confirmed["transfer_data"]["destination"].as_str().unwrap(),
+            ),
+            ("on_behalf_of", "acct_someone_else"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mismatched.status().as_u16(), 400);
+    let refused: Value = mismatched.json().await.unwrap();
+    assert_eq!(refused["error"]["param"], "on_behalf_of", "{refused}");
     let payment = paid.body["payment_id"].as_str().unwrap().to_owned();
     succeeded(&server, &v, &payment).await;
     let account = confirmed["transfer_data"]["destination"]
