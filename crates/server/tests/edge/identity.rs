@@ -381,6 +381,142 @@ pub async fn tokens_expire_refuse_forgery_and_rotate(engine: Engine) {
     owned.stop().await;
 }
 
+/// PRIV-3 for ids carried in request bodies (the OpenAPI document's id-valued body fields: `category_id`, `tables`,
+/// `subject`): another partner's id is answered exactly as an id that exists nowhere — same status (404 for the
+/// subject of a request, 422 naming the field where the path's own resource exists), same problem type, same field
+/// errors — never 403, and it changes nothing on either side. (The only id-like query parameter, `cursor`, is a position in
+/// the caller's own list: decoded under the caller's scope, another partner's cursor selects the caller's rows.)
+pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let a = crate::ordering::venue_with_menu(&server, "cuerpo-a@example.co").await;
+    let b = crate::ordering::venue_with_menu(&server, "cuerpo-b@example.co").await;
+    let member_b = invite_and_join(&server, &b.owner, "mesero-b@example.co", "server", PASSWORD).await;
+    let nowhere = || uuid::Uuid::now_v7().to_string();
+    type BodyWithId = Box<dyn Fn(&str) -> Value>;
+    let cases: Vec<(&str, String, BodyWithId)> = vec![
+        (
+            "POST",
+            format!("/api/v1/venues/{}/menu/items", a.venue),
+            Box::new(
+                |id: &str| json!({"category_id": id, "name": {"es": "Ajiaco"}, "price": {"amount": 1_800_000, "currency": "COP"}}),
+            ),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/menu/items/{}", a.item),
+            Box::new(|id: &str| json!({"category_id": id})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/venues/{}/table-combinations", a.venue),
+            Box::new({
+                let table = a.table.clone();
+                move |id: &str| json!({"tables": [table, id]})
+            }),
+        ),
+        (
+            "POST",
+            "/api/v1/privacy/requests".to_owned(),
+            Box::new(|id: &str| json!({"kind": "export", "subject": id})),
+        ),
+    ];
+    // Every id-valued body field the contract declares is one of the cases above: a new one fails here until added.
+    let doc = call(&server, "GET", "/openapi.json", None, None).await.body;
+    let mut declared = uuid_body_fields(&doc);
+    declared.sort();
+    let mut covered: Vec<(String, String, String)> = [
+        ("patch", "/api/v1/menu/items/{item}", "category_id"),
+        ("post", "/api/v1/privacy/requests", "subject"),
+        ("post", "/api/v1/venues/{venue}/menu/items", "category_id"),
+        ("post", "/api/v1/venues/{venue}/table-combinations", "tables"),
+    ]
+    .iter()
+    .map(|(m, p, f)| ((*m).to_owned(), (*p).to_owned(), (*f).to_owned()))
+    .collect();
+    covered.sort();
+    assert_eq!(declared, covered, "id-valued body fields of the contract");
+    let ids_of_b = [
+        b.category.clone(),
+        b.category.clone(),
+        b.table.clone(),
+        member_b.clone(),
+    ];
+    for ((method, path, body), id_of_b) in cases.iter().zip(ids_of_b) {
+        let foreign = call(&server, method, path, Some(&a.owner), Some(body(&id_of_b))).await;
+        let unknown = call(&server, method, path, Some(&a.owner), Some(body(&nowhere()))).await;
+        assert!(
+            matches!(foreign.status, 404 | 422),
+            "{method} {path} with B's id: {}",
+            foreign.body
+        );
+        assert_eq!(
+            (foreign.status, &foreign.body["type"], &foreign.body["errors"]),
+            (unknown.status, &unknown.body["type"], &unknown.body["errors"]),
+            "{method} {path}: B's id and an id of nothing answer alike"
+        );
+    }
+    // The one id-like query parameter: B's cursor, used by A, pages through A's own list and shows nothing of B.
+    let page_b = call(&server, "GET", "/api/v1/staff?limit=1", Some(&b.owner), None).await;
+    let cursor_b = page_b.body["next_cursor"]
+        .as_str()
+        .expect("B has two members")
+        .to_owned();
+    let with_cursor_of_b = call(
+        &server,
+        "GET",
+        &format!("/api/v1/staff?limit=50&cursor={cursor_b}"),
+        Some(&a.owner),
+        None,
+    )
+    .await;
+    assert_eq!(with_cursor_of_b.status, 200, "{}", with_cursor_of_b.body);
+    let text = with_cursor_of_b.body.to_string();
+    assert!(
+        !text.contains(&member_b) && !text.contains("cuerpo-b@") && !text.contains("mesero-b@"),
+        "{text}"
+    );
+    // Nothing changed on either side.
+    let menu_a = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/menu", a.venue),
+        Some(&a.owner),
+        None,
+    )
+    .await;
+    let menu_b = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/menu", b.venue),
+        Some(&b.owner),
+        None,
+    )
+    .await;
+    for (menu, category) in [(&menu_a, &a.category), (&menu_b, &b.category)] {
+        let text = menu.body.to_string();
+        assert!(text.contains(category.as_str()), "{text}");
+        assert!(!text.contains("Ajiaco"), "no item was created: {text}");
+    }
+    for (owner, venue) in [(&a.owner, &a.venue), (&b.owner, &b.venue)] {
+        let combinations = call(
+            &server,
+            "GET",
+            &format!("/api/v1/venues/{venue}/booking-policy"),
+            Some(owner),
+            None,
+        )
+        .await;
+        assert_eq!(combinations.status, 200, "{}", combinations.body);
+        assert_eq!(
+            combinations.body["combinations"],
+            json!([]),
+            "{}",
+            combinations.body
+        );
+    }
+    server.stop().await;
+}
+
 pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(engine: Engine) {
     let server = TestServer::start_on(engine, |_| {}).await;
     sign_up(&server, "ref@example.co").await;
@@ -602,6 +738,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
 }
 
 on_both_engines!(
+    another_partners_ids_in_bodies_and_queries_reveal_nothing,
     owner_must_enrol_then_needs_a_fresh_code_at_every_sign_in,
     tokens_expire_refuse_forgery_and_rotate,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
@@ -1644,6 +1781,49 @@ async fn the_second_factor_is_managed_with_step_up() {
 }
 
 /// The fields of `body` the operation's request body declares (bodies refuse fields they do not have).
+/// `(method, path, field)` of every request-body field the document declares as a UUID (or a list of them),
+/// through `$ref`s and `allOf`/`oneOf`/`anyOf`.
+fn uuid_body_fields(doc: &serde_json::Value) -> Vec<(String, String, String)> {
+    fn resolve<'a>(doc: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
+        match schema["$ref"].as_str() {
+            Some(reference) => resolve(
+                doc,
+                &doc["components"]["schemas"][reference.trim_start_matches("#/components/schemas/")],
+            ),
+            None => schema,
+        }
+    }
+    fn fields(doc: &serde_json::Value, schema: &serde_json::Value, found: &mut Vec<String>) {
+        let schema = resolve(doc, schema);
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            let property = resolve(doc, property);
+            if property["format"] == "uuid" || resolve(doc, &property["items"])["format"] == "uuid" {
+                found.push(name.clone());
+            }
+        }
+        for key in ["allOf", "oneOf", "anyOf"] {
+            for sub in schema[key].as_array().into_iter().flatten() {
+                fields(doc, sub, found);
+            }
+        }
+    }
+    let mut declared = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let mut found = Vec::new();
+            fields(
+                doc,
+                &operation["requestBody"]["content"]["application/json"]["schema"],
+                &mut found,
+            );
+            for field in found {
+                declared.push((method.clone(), path.clone(), field));
+            }
+        }
+    }
+    declared
+}
+
 fn declared_fields(
     doc: &serde_json::Value,
     operation: &serde_json::Value,
