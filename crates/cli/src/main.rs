@@ -244,7 +244,7 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     comanda_server::install_crypto_provider();
-    comanda_server::logging::init(&config.log);
+    let _reporting = comanda_server::logging::init(&config.log, &config.errors);
     let clock = Arc::new(comanda_server::SystemClock);
     let server = comanda_server::start(&config, clock).await?;
     println!("comanda {} started", env!("CARGO_PKG_VERSION"));

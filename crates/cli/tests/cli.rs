@@ -860,3 +860,88 @@ fn keys_rotate_kek_and_rewrap_move_the_platform_key_forward() {
         "old versions stay to decrypt"
     );
 }
+
+/// MON-7: with `errors.sentry_dsn` set, an error of the running binary reaches the Sentry-compatible service in
+/// Sentry's envelope format (`X-Sentry-Auth` carrying the DSN's public key, an envelope header naming the event,
+/// an `event` item): here the refusal of a broken certificate on SIGHUP. Warnings and lower do not leave.
+#[tokio::test]
+async fn errors_reach_a_sentry_compatible_service_when_a_dsn_is_set() {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+    use std::sync::Mutex;
+
+    type Envelopes = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+    let envelopes: Envelopes = Arc::default();
+    let sentry = axum::Router::new()
+        .route(
+            "/api/42/envelope/",
+            axum::routing::post(
+                |State(seen): State<Envelopes>, headers: HeaderMap, body: Bytes| async move {
+                    seen.lock().unwrap().push((headers, body));
+                    "{}"
+                },
+            ),
+        )
+        .with_state(envelopes.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sentry_port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, sentry).await });
+
+    let cwd = tempfile::tempdir().unwrap();
+    let dsn = format!("http://0123456789abcdef0123456789abcdef@127.0.0.1:{sentry_port}/42");
+    let mut server = Running::spawn(
+        cwd.path(),
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("COMANDA_ERRORS__SENTRY_DSN", dsn.as_str()),
+            ("COMANDA_ERRORS__ENVIRONMENT", "staging"),
+            ("COMANDA_TLS__RELOAD_CHECK_SECS", "3600"),
+        ],
+    );
+    server.https_port();
+    std::fs::write(
+        cwd.path().join("comanda-data/tls/cert.pem"),
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    server.signal("HUP");
+    server.wait_for("TLS certificate reload refused", Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while envelopes.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no envelope reached the Sentry endpoint"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let output = server.terminate();
+    let seen = envelopes.lock().unwrap().clone();
+    let (headers, body) = &seen[0];
+    let auth = headers["x-sentry-auth"].to_str().unwrap();
+    assert!(
+        auth.starts_with("Sentry ") && auth.contains("sentry_key=0123456789abcdef0123456789abcdef"),
+        "{auth}"
+    );
+    // An envelope: a header line, then per item a header line and its payload.
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let mut lines = text.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let item: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let event: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(item["type"], "event", "{text}");
+    assert_eq!(
+        header["event_id"].as_str().unwrap().replace('-', ""),
+        event["event_id"].as_str().unwrap().replace('-', "")
+    );
+    // Sentry's protocol: an event without `level` is an error.
+    assert!(matches!(event["level"].as_str(), None | Some("error")), "{event}");
+    assert_eq!(event["environment"], "staging");
+    assert_eq!(event["release"], concat!("comanda@", env!("CARGO_PKG_VERSION")));
+    assert!(text.contains("TLS certificate reload refused"), "{text}");
+    assert_eq!(
+        seen.len(),
+        1,
+        "only the error left the process, not the info and warning lines:\n{output}"
+    );
+}

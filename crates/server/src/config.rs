@@ -28,6 +28,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub backup: comanda_backup::BackupConfig,
     pub alerts: AlertsConfig,
+    pub errors: ErrorsConfig,
     /// Lets a demo or a test run with settings that break a promise of the security page (see
     /// [`Config::broken_promises`]); without it such settings refuse to start. Every promise broken shows as
     /// failing on `comanda controls` and in the start banner.
@@ -65,6 +66,26 @@ impl Default for AlertsConfig {
             webhook_url: None,
             webhook_secret: None,
             route_every_secs: 10,
+        }
+    }
+}
+
+/// Error reporting to a Sentry-compatible service (MON-7): Sentry itself, a self-hosted Sentry or GlitchTip.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErrorsConfig {
+    /// The project's DSN (`https://<public key>@<host>/<project id>`; plain `http://` only to a loopback address).
+    /// Every error-level event is reported there, redacted as log lines are. Unset: nothing is reported.
+    pub sentry_dsn: Option<Secret<String>>,
+    /// The environment the events are filed under.
+    pub environment: String,
+}
+
+impl Default for ErrorsConfig {
+    fn default() -> Self {
+        Self {
+            sentry_dsn: None,
+            environment: "production".into(),
         }
     }
 }
@@ -246,6 +267,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             backup: comanda_backup::BackupConfig::default(),
             alerts: AlertsConfig::default(),
+            errors: ErrorsConfig::default(),
             insecure_demo: false,
         }
     }
@@ -512,6 +534,16 @@ impl Config {
         }
         if let Err(message) = crate::alert_routing::check_settings(&self.alerts) {
             return invalid("alerts", &message);
+        }
+        if let Some(dsn) = &self.errors.sentry_dsn {
+            let parsed = dsn
+                .expose()
+                .parse::<sentry::types::Dsn>()
+                .map_err(|_| "is not a Sentry DSN (https://<public key>@<host>/<project id>)".to_owned())
+                .and_then(|_| crate::alert_routing::https_or_loopback(dsn.expose()));
+            if let Err(message) = parsed {
+                return invalid("errors.sentry_dsn", &message);
+            }
         }
         if self.server.http_redirect_listen == Some(self.server.listen) {
             return invalid("server.http_redirect_listen", "must differ from server.listen");
@@ -901,6 +933,32 @@ mod tests {
                 .to_string()
                 .contains("mail.smtp_url")
         );
+    }
+
+    #[test]
+    fn a_sentry_dsn_is_checked_and_never_printed() {
+        let mut config = Config::default();
+        for (dsn, ok) in [
+            ("https://0123456789abcdef@o1.ingest.sentry.io/42", true),
+            ("http://0123456789abcdef@127.0.0.1:9000/42", true),
+            ("http://0123456789abcdef@errors.example.co/42", false),
+            ("https://errors.example.co/42", false),
+            ("not a dsn", false),
+        ] {
+            config.errors.sentry_dsn = Some(Secret::new(dsn.into()));
+            match config.validate() {
+                Ok(()) => assert!(ok, "{dsn} accepted"),
+                Err(ConfigError::Invalid { field, .. }) => {
+                    assert!(!ok, "{dsn} refused");
+                    assert_eq!(field, "errors.sentry_dsn");
+                }
+                Err(other) => panic!("{other}"),
+            }
+        }
+        config.errors.sentry_dsn = Some(Secret::new(
+            "https://0123456789abcdef@o1.ingest.sentry.io/42".into(),
+        ));
+        assert!(!config.to_redacted_toml().contains("0123456789abcdef"));
     }
 
     #[test]

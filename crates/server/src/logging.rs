@@ -1,29 +1,108 @@
 //! Structured logs through `tracing`, every line passing the one redaction layer
-//! ([`comanda_security::redact::RedactingMakeWriter`]) on its way to stdout.
+//! ([`comanda_security::redact::RedactingMakeWriter`]) on its way to stdout. With `errors.sentry_dsn` set, every
+//! error-level event is also reported to a Sentry-compatible service (MON-7), through the same redaction
+//! ([`redacted`]): what may not reach a log line may not reach the error service either.
 
-use comanda_security::redact::RedactingMakeWriter;
-use tracing_subscriber::EnvFilter;
+use comanda_security::redact::{RedactingMakeWriter, redact_line};
+use sentry::integrations::tracing::ErrorLayer;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::{LogConfig, LogFormat};
+use crate::config::{ErrorsConfig, LogConfig, LogFormat};
+
+/// Keeps error reporting running while the process serves; dropping it sends what is still queued (for at most
+/// two seconds).
+pub struct ErrorReporting(Option<sentry::ClientInitGuard>);
+
+impl ErrorReporting {
+    /// Whether a DSN is configured and events are being reported.
+    pub fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+}
 
 /// Installs the global subscriber; a second call (tests starting several servers) keeps the first.
-pub fn init(config: &LogConfig) {
+pub fn init(config: &LogConfig, errors: &ErrorsConfig) -> ErrorReporting {
     let filter = EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let writer = RedactingMakeWriter::new(std::io::stdout);
-    let result = match config.format {
-        LogFormat::Json => tracing_subscriber::fmt()
+    let lines = match config.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .with_env_filter(filter)
             .with_writer(writer)
-            .try_init(),
-        LogFormat::Pretty => tracing_subscriber::fmt()
-            .with_env_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_writer(writer)
             .with_ansi(false)
-            .try_init(),
+            .boxed(),
     };
-    let _ = result;
+    let client = errors.sentry_dsn.as_ref().and_then(|dsn| {
+        // Checked by `Config::validate`; an unparsable DSN reports nothing rather than failing here.
+        let dsn = dsn.expose().parse::<sentry::types::Dsn>().ok()?;
+        let mut options = sentry::ClientOptions::new()
+            .release(concat!("comanda@", env!("CARGO_PKG_VERSION")))
+            .environment(errors.environment.clone())
+            .send_default_pii(false)
+            .before_send(redacted)
+            // Only error events leave the process: no trail of the requests before them.
+            .before_breadcrumb(|_| None);
+        options.dsn = Some(dsn);
+        Some(sentry::init(options))
+    });
+    let reporting = client
+        .as_ref()
+        .map(|_| ErrorLayer::new().with_filter(LevelFilter::ERROR));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(reporting)
+        .try_init();
+    ErrorReporting(client)
+}
+
+/// The one redaction ([`redact_line`]) applied to a whole Sentry event as JSON: sensitive keys, card-like
+/// numbers, bearer credentials and Stripe secrets are masked wherever they stand (message, fields, tags). An event
+/// that does not survive the round trip is dropped, never sent unredacted.
+pub fn redacted(event: sentry::protocol::Event<'static>) -> Option<sentry::protocol::Event<'static>> {
+    let json = serde_json::to_string(&event).ok()?;
+    serde_json::from_str(&redact_line(&json)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_leaves_redacted_as_a_log_line_would() {
+        let mut event = sentry::protocol::Event {
+            message: Some(
+                "refund failed for card 4242 4242 4242 4242, password=hunter2hunter2, Bearer eyJhbGciOi.x.y"
+                    .into(),
+            ),
+            level: sentry::Level::Error,
+            ..Default::default()
+        };
+        event
+            .extra
+            .insert("refresh_token".into(), "rt_abcdefabcdef".into());
+        event.tags.insert("stripe".into(), "sk_live_51Habcdef".into());
+        let kept = redacted(event.clone()).expect("an event survives redaction");
+        let text = serde_json::to_string(&kept).unwrap();
+        for secret in [
+            "4242 4242 4242 4242",
+            "hunter2hunter2",
+            "eyJhbGciOi",
+            "rt_abcdefabcdef",
+            "sk_live_51Habcdef",
+        ] {
+            assert!(!text.contains(secret), "{secret} left in {text}");
+        }
+        assert_eq!(kept.event_id, event.event_id);
+        assert_eq!(kept.level, sentry::Level::Error);
+        assert!(kept.message.unwrap().starts_with("refund failed for card"));
+    }
 }
