@@ -945,3 +945,122 @@ async fn errors_reach_a_sentry_compatible_service_when_a_dsn_is_set() {
         "only the error left the process, not the info and warning lines:\n{output}"
     );
 }
+
+/// REST-1 through a whole run on a PKCS#11 KMS: the real binary serves with its key-encryption key inside a
+/// SoftHSM2 token (no key file). A partner signs up, its owner enrols a second factor and invites a member, so the
+/// person's and the partner's data keys are made, and each is stored wrapped by the token's key (`comanda-kek`), none
+/// by a local one. After a restart on the same token the owner signs in again and lists the staff, whose sealed
+/// emails and names open with data keys unwrapped by the token.
+#[tokio::test]
+async fn a_whole_run_wraps_every_data_key_through_pkcs11() {
+    use sqlx::Connection as _;
+
+    let hsm = comanda_security::testing::SoftHsm::create("comanda-run").unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let mut env: Vec<(&str, String)> = hsm.env();
+    env.extend([
+        ("COMANDA_KMS__BACKEND", "pkcs11".to_owned()),
+        ("COMANDA_KMS__PKCS11__MODULE", hsm.module.display().to_string()),
+        ("COMANDA_KMS__PKCS11__TOKEN_LABEL", hsm.token_label.clone()),
+        ("COMANDA_KMS__PKCS11__PIN", hsm.pin.clone()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let password = "violet kettle forty two";
+    let cert = cwd.path().join("comanda-data/tls/cert.pem");
+
+    let mut server = Running::spawn(cwd.path(), &["serve", "--listen", "127.0.0.1:0"], &env);
+    let port = server.https_port();
+    let client = https_client(&cert);
+    let url = |path: &str| format!("https://localhost:{port}{path}");
+    let signed_up = client
+        .post(url("/api/v1/signup"))
+        .json(
+            &serde_json::json!({"business_name": "Casa del Token", "country": "CO",
+            "owner": {"name": "Ana Token", "email": "hsm-owner@example.co", "password": password}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status().as_u16(), 201);
+    let login: serde_json::Value = client
+        .post(url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "hsm-owner@example.co", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let enrolment_token = login["enrollment_token"].as_str().unwrap().to_owned();
+    let enrolment: serde_json::Value = client
+        .post(url("/api/v1/auth/mfa/totp/enroll"))
+        .bearer_auth(&enrolment_token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = comanda_security::totp::decode_secret(enrolment["secret"].as_str().unwrap()).unwrap();
+    let now =
+        u64::try_from(comanda_domain::Clock::now(&comanda_server::SystemClock).unix_timestamp()).unwrap();
+    let confirmed: serde_json::Value = client
+        .post(url("/api/v1/auth/mfa/totp/confirm"))
+        .bearer_auth(&enrolment_token)
+        .json(&serde_json::json!({"code": comanda_security::totp::code_at(&secret, now).unwrap()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = confirmed["access_token"].as_str().expect("enrolled").to_owned();
+    // An invitation is sealed with the partner's own data key.
+    let invited = client
+        .post(url("/api/v1/staff"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({"email": "hsm-server@example.co", "name": "Luis Mesa", "role": "server"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status().as_u16(), 201);
+    server.terminate();
+
+    let data = cwd.path().join("comanda-data");
+    assert!(!data.join("kms.key").exists(), "no local key-encryption key");
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", data.join("comanda.db").display()))
+        .await
+        .unwrap();
+    let mut wrapped = Vec::new();
+    for (table, select) in [
+        ("tenant_keys", "SELECT wrapped FROM tenant_keys"),
+        ("person_keys", "SELECT wrapped FROM person_keys"),
+    ] {
+        let keys: Vec<Vec<u8>> = sqlx::query_scalar(select).fetch_all(&mut db).await.unwrap();
+        assert!(!keys.is_empty(), "no data key in {table}");
+        wrapped.extend(keys);
+    }
+    let _ = db.close().await;
+    let names = |blob: &[u8], name: &[u8]| blob.windows(name.len()).any(|w| w == name);
+    for blob in &wrapped {
+        assert!(names(blob, b"comanda-kek") && !names(blob, b"local"), "{blob:?}");
+    }
+
+    let mut again = Running::spawn(cwd.path(), &["serve", "--listen", "127.0.0.1:0"], &env);
+    let port = again.https_port();
+    let client = https_client(&cert);
+    let staff = client
+        .get(format!("https://localhost:{port}/api/v1/staff"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staff.status().as_u16(), 200);
+    let staff = staff.text().await.unwrap();
+    assert!(
+        staff.contains("hsm-owner@example.co") && staff.contains("Ana Token"),
+        "opened through the token after the restart: {staff}"
+    );
+    again.terminate();
+}
