@@ -350,29 +350,14 @@ pub async fn tokens_expire_refuse_forgery_and_rotate(engine: Engine) {
         200,
         "tokens of the previous key still verify"
     );
-    let jwks = call(server, "GET", "/.well-known/jwks.json", None, None).await;
-    let kids: Vec<&str> = jwks.body["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert!(
-        kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
-        "{kids:?}"
-    );
+    let kids = jwks_kids(server).await;
+    assert!(kids.contains(&old_kid) && kids.contains(&new_kid), "{kids:?}");
 
     // Expiry, on the server's clock.
     server.clock.advance(time::Duration::minutes(16));
     assert_eq!(me(session.access.clone()).await, 401, "expired");
     server.server().identity().keys.reload().await.unwrap();
-    let jwks = call(server, "GET", "/.well-known/jwks.json", None, None).await;
-    let kids: Vec<&str> = jwks.body["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
+    let kids = jwks_kids(server).await;
     assert_eq!(
         kids,
         [new_kid.as_str()],
@@ -857,11 +842,7 @@ async fn a_credential_stuffing_address_costs_no_more_hashing_and_the_owner_still
         .await
         .unwrap();
     assert_eq!(blocked.status().as_u16(), 429);
-    let retry_after: u64 = blocked.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = crate::support::retry_after(&blocked);
     assert!(
         retry_after > 200,
         "until the five-minute window slides: {retry_after}"
@@ -1296,11 +1277,7 @@ async fn thirty_rapid_wrong_passwords_are_throttled_without_locking_out_the_owne
         statuses.iter().map(|r| r.status().as_u16()).collect::<Vec<_>>()
     );
     assert!(statuses.iter().all(|r| matches!(r.status().as_u16(), 401 | 429)));
-    let retry_after: u64 = throttled[0].headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = crate::support::retry_after(throttled[0]);
     assert!(retry_after >= 1);
     let owner = attempt(PASSWORD, "198.51.100.7").await.unwrap();
     assert_eq!(
@@ -1667,17 +1644,8 @@ async fn the_running_servers_own_loop_rotates_the_signing_key() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let rotated = keys.ring().active_kid().unwrap().to_owned();
-    let jwks = call(&server, "GET", "/.well-known/jwks.json", None, None).await;
-    let kids: Vec<&str> = jwks.body["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert!(
-        kids.contains(&first.as_str()) && kids.contains(&rotated.as_str()),
-        "{kids:?}"
-    );
+    let kids = jwks_kids(&server).await;
+    assert!(kids.contains(&first) && kids.contains(&rotated), "{kids:?}");
     server.stop().await;
 }
 
@@ -1846,4 +1814,15 @@ fn declared_fields(
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect::<serde_json::Map<_, _>>()
         .into()
+}
+
+/// The key ids the server publishes in its JWKS.
+async fn jwks_kids(server: &TestServer) -> Vec<String> {
+    let jwks = call(server, "GET", "/.well-known/jwks.json", None, None).await;
+    jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
 }

@@ -735,11 +735,7 @@ async fn guest_writes_are_limited_per_client_address() {
         (120..=120 + refilled).contains(&placed),
         "{placed} orders before the limit"
     );
-    let wait: u64 = refused.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let wait = crate::support::retry_after(&refused);
     assert!((1..=60).contains(&wait), "Retry-After: {wait}");
     let problem: Value = refused.json().await.unwrap();
     assert_eq!(problem["status"], 429, "{problem}");

@@ -222,3 +222,12 @@ pub async fn expect_problem(response: reqwest::Response, status: u16, slug: &str
     assert!(body["title"].is_string(), "{body}");
     body
 }
+
+/// The `Retry-After` of a 429, in seconds.
+pub fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
