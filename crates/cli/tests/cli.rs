@@ -949,8 +949,8 @@ async fn errors_reach_a_sentry_compatible_service_when_a_dsn_is_set() {
 /// REST-1 through a whole run on a PKCS#11 KMS: the real binary serves with its key-encryption key inside a
 /// SoftHSM2 token (no key file). A partner signs up, its owner enrols a second factor and invites a member, so the
 /// person's and the partner's data keys are made, and each is stored wrapped by the token's key (`comanda-kek`), none
-/// by a local one. After a restart on the same token the owner signs in again and lists the staff, whose sealed
-/// emails and names open with data keys unwrapped by the token.
+/// by a local one. After a restart on the same token the owner's access token (signed before the restart) lists the
+/// staff, whose sealed emails and names open with data keys unwrapped by the token.
 #[tokio::test]
 async fn a_whole_run_wraps_every_data_key_through_pkcs11() {
     use sqlx::Connection as _;

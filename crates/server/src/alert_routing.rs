@@ -5,9 +5,11 @@
 //! scheme"): `webhook-id` (the alert's id), `webhook-timestamp` (Unix seconds) and `webhook-signature`
 //! (`v1,` and the base64 HMAC-SHA256, under the secret's bytes, of `{id}.{timestamp}.{body}`).
 //!
-//! Delivery is at least once and in order: a refused or failed delivery stops the round and is retried at the
-//! next one, and two instances may both send an alert before either records it, so the destination drops repeats
-//! by `webhook-id`, as the specification asks of receivers.
+//! Delivery is at least once, oldest first: an alert the destination refuses is tried again at the next round
+//! while the others go on; when the destination cannot be reached the round stops. Two instances may both send an
+//! alert before either records it, so the destination drops repeats by `webhook-id`, as the specification asks of
+//! receivers. An alert still not accepted after [`ROUTING_WINDOW`] is given up, with an error log line (which
+//! error reporting, MON-7, carries) naming it. The alert's `detail` passes the log redaction before it leaves.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +24,8 @@ use tokio::sync::watch;
 
 use crate::config::AlertsConfig;
 
-/// Alerts older than this that were never delivered are no longer paged (they stay in the `alerts` table and the
-/// log): a destination configured today is not flooded with last month's alerts.
+/// Alerts older than this that were never accepted are given up (they stay in the `alerts` table, and the give-up
+/// is an error log line): a destination configured today is not flooded with last month's alerts.
 pub const ROUTING_WINDOW: time::Duration = time::Duration::hours(24);
 
 /// At most this many alerts per round.
@@ -105,10 +107,24 @@ fn payload(alert: &Alert) -> serde_json::Value {
             "id": alert.id,
             "kind": alert.kind,
             "partner_id": alert.partner.map(|p| p.as_uuid()),
-            "detail": alert.detail,
+            "detail": comanda_security::redact::redact_text(&alert.detail),
             "created_at": at,
         },
     })
+}
+
+/// Raises an alert: an error log line (which error reporting carries, MON-7) and a row of `alerts`, which the
+/// router sends on call (MON-4). The server's alerts all go through here (the backup crate logs its own the same
+/// way).
+pub async fn raise(
+    store: &dyn Store,
+    partner: Option<comanda_domain::PartnerId>,
+    kind: &str,
+    detail: &str,
+    now: time::OffsetDateTime,
+) -> comanda_store::StoreResult<Alert> {
+    tracing::error!(alert = kind, %detail, "alert raised");
+    store.raise_alert(partner, kind, detail, now).await
 }
 
 /// Sends unrouted alerts to the configured destination.
@@ -138,10 +154,19 @@ impl AlertRouter {
         Ok(Some(Self { http, url, key }))
     }
 
-    /// One round: the unrouted alerts of the last [`ROUTING_WINDOW`], oldest first, each sent until one is refused;
-    /// answers how many the destination accepted.
+    /// One round: the unrouted alerts of the last [`ROUTING_WINDOW`], oldest first, each sent once (the round
+    /// stops when the destination cannot be reached); older ones are given up. Answers how many were accepted.
     pub async fn route_pending(&self, store: &dyn Store, clock: &dyn Clock) -> usize {
         let now = clock.now();
+        match store.abandon_unrouted_alerts(now - ROUTING_WINDOW, now).await {
+            Ok(abandoned) => {
+                for alert in abandoned {
+                    tracing::error!(alert = %alert.id, kind = %alert.kind, raised_at = %alert.created_at,
+                        "the on-call destination never accepted this alert; no longer sending it");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "unrouted alerts could not be given up"),
+        }
         let pending = match store.unrouted_alerts(now - ROUTING_WINDOW, ROUND).await {
             Ok(pending) => pending,
             Err(error) => {
@@ -177,7 +202,6 @@ impl AlertRouter {
                 Ok(answer) => {
                     tracing::warn!(status = answer.status().as_u16(), alert = %alert.id,
                         "the on-call destination refused an alert; retrying at the next round");
-                    break;
                 }
                 Err(error) => {
                     tracing::warn!(%error, alert = %alert.id,

@@ -56,12 +56,25 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig) -> ErrorReporting {
     let reporting = client
         .as_ref()
         .map(|_| ErrorLayer::new().with_filter(LevelFilter::ERROR));
-    let _ = tracing_subscriber::registry()
+    let installed = tracing_subscriber::registry()
         .with(filter)
         .with(lines)
         .with(reporting)
         .try_init();
+    if installed.is_ok() {
+        log_panics();
+    }
     ErrorReporting(client)
+}
+
+/// A panic anywhere (a background task included, whose panic nobody awaits) becomes an error log line, so it
+/// passes the redaction, reaches the log and, when configured, error reporting; the previous hook still runs.
+fn log_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(panic = %info, "panicked");
+        previous(info);
+    }));
 }
 
 /// The one redaction ([`redact_line`]) applied to a whole Sentry event as JSON: sensitive keys, card-like

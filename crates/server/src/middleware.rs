@@ -49,6 +49,7 @@ pub struct TrustedProxies(pub Vec<IpAddr>);
 /// `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left are client-controlled).
 pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
     if !trusted.0.contains(&peer) {
+        warn_of_an_untrusted_proxy(peer, headers);
         return peer;
     }
     let forwarded: Vec<IpAddr> = headers
@@ -63,6 +64,24 @@ pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) 
         .rev()
         .find(|ip| !trusted.0.contains(ip))
         .unwrap_or(peer)
+}
+
+/// A forwarding header from a private or loopback peer that is not a trusted proxy is most likely a load balancer
+/// missing from `server.trusted_proxies`: every guest behind it would share one address's rate limits (INF-1).
+/// Said once per process, at warning level, so the operator sees it at the first such request.
+fn warn_of_an_untrusted_proxy(peer: IpAddr, headers: &HeaderMap) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let private = match peer {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
+    };
+    if private
+        && headers.contains_key("x-forwarded-for")
+        && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(%peer, "X-Forwarded-For from a peer that is not in server.trusted_proxies: its clients \
+            are counted as this one address for rate limits; add the proxy to server.trusted_proxies");
+    }
 }
 
 /// Access log line and Prometheus metrics, labelled by route template (never the raw path, which may carry

@@ -120,7 +120,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     );
     spawn_metrics_upkeep(stop_rx.clone());
     spawn_waitlist_upkeep(waitlist_state.clone(), stop_rx.clone());
-    spawn_identity_upkeep(
+    spawn_throttle_upkeep(identity.clone(), stop_rx.clone());
+    spawn_key_rotation(
         identity,
         Duration::from_secs(config.auth.key_check_secs),
         stop_rx.clone(),
@@ -297,10 +298,23 @@ fn spawn_metrics_upkeep(mut stop: watch::Receiver<bool>) {
     });
 }
 
+/// Every minute the throttle forgets the addresses and accounts whose budgets have refilled (INF-1: an address scan
+/// cannot grow memory without bound).
+fn spawn_throttle_upkeep(identity: Arc<crate::auth::Identity>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => identity.throttle.forget_idle(),
+                _ = stop.changed() => return,
+            }
+        }
+    });
+}
+
 /// Checks every `period` (`auth.key_check_secs`, a minute by default) whether the signing key is due for rotation
-/// (the instance that wins rotates; the others reload), and picks up keys rotated elsewhere; at the same pace the
-/// throttle forgets the addresses and accounts whose budgets have refilled.
-fn spawn_identity_upkeep(
+/// (the instance that wins rotates; the others reload), and picks up keys rotated elsewhere.
+fn spawn_key_rotation(
     identity: Arc<crate::auth::Identity>,
     period: Duration,
     mut stop: watch::Receiver<bool>,
@@ -314,7 +328,6 @@ fn spawn_identity_upkeep(
                     if let Err(error) = identity.keys.rotate_if_due().await {
                         tracing::error!(%error, "signing key rotation check failed");
                     }
-                    identity.throttle.forget_idle();
                 }
                 _ = stop.changed() => return,
             }

@@ -489,6 +489,13 @@ pub trait PaymentStore: Send + Sync {
     async fn unrouted_alerts(&self, since: OffsetDateTime, limit: i64) -> StoreResult<Vec<Alert>>;
     /// Records that the on-call destination accepted the alert.
     async fn mark_alert_routed(&self, alert: Uuid, at: OffsetDateTime) -> StoreResult<()>;
+    /// Gives up routing the alerts raised before `before` that were never accepted, recording `at`; answers them
+    /// (each once), so the router can say so.
+    async fn abandon_unrouted_alerts(
+        &self,
+        before: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Alert>>;
 }
 
 pub(crate) fn settlement(

@@ -1469,7 +1469,8 @@ impl PaymentStore for Engine {
 
     async fn unrouted_alerts(&self, since: OffsetDateTime, limit: i64) -> StoreResult<Vec<Alert>> {
         let rows = sqlx::query(
-            "SELECT * FROM alerts WHERE routed_at IS NULL AND created_at >= $1 ORDER BY created_at, id LIMIT $2",
+            "SELECT * FROM alerts WHERE routed_at IS NULL AND routing_abandoned_at IS NULL AND created_at >= $1
+             ORDER BY created_at, id LIMIT $2",
         )
         .bind(since)
         .bind(limit)
@@ -1485,6 +1486,22 @@ impl PaymentStore for Engine {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn abandon_unrouted_alerts(
+        &self,
+        before: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Alert>> {
+        let rows = sqlx::query(
+            "UPDATE alerts SET routing_abandoned_at = $2
+              WHERE routed_at IS NULL AND routing_abandoned_at IS NULL AND created_at < $1 RETURNING *",
+        )
+        .bind(before)
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert_from_row).collect()
     }
 
     async fn alerts(&self, since: OffsetDateTime) -> StoreResult<Vec<Alert>> {

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::problem::{ApiError, Problem, ProblemType};
 use keys::KeyManager;
-use throttle::{RetryAfter, Throttle};
+use throttle::{Burst, RetryAfter, Throttle};
 
 /// Lifetimes and names of issued credentials.
 #[derive(Debug, Clone)]

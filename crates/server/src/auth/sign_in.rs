@@ -120,8 +120,8 @@ impl Identity {
         if let Err(error) = self.store.record_sign_in_failure(key, &audit, self.now()).await {
             tracing::warn!(%error, "could not audit a failed sign-in");
         }
-        if let Some(reached) = self.throttle.record_failure(key, ctx.address()) {
-            self.credential_stuffing_burst(&reached, ctx).await;
+        if let Some(burst) = self.throttle.record_failure(key, ctx.address()) {
+            self.credential_stuffing_burst(&burst, ctx).await;
         }
         unauthorized(SIGN_IN_FAILED)
     }
@@ -129,12 +129,10 @@ impl Identity {
     /// MON-2: one address failed on many accounts within minutes. The platform's on-call gets an alert, and each
     /// account of ours it reached gets a security event, an audit entry in its partner's log and a mail (the others
     /// were guesses of addresses that have no account here).
-    async fn credential_stuffing_burst(&self, reached: &[Vec<u8>], ctx: &RequestContext) {
-        metrics::counter!("credential_stuffing_bursts_total").increment(1);
-        tracing::warn!(client = %ctx.address(), "sign-in failures across many accounts from one address");
+    async fn credential_stuffing_burst(&self, burst: &Burst, ctx: &RequestContext) {
         let now = self.now();
         let mut known = 0;
-        for key in reached {
+        for key in &burst.tell {
             let Ok(Some(record)) = self.store.login_record(key).await else {
                 continue;
             };
@@ -178,16 +176,18 @@ impl Identity {
             };
             let _ = self.store.enqueue_message(&message).await;
         }
+        if !burst.first_report {
+            return;
+        }
+        metrics::counter!("credential_stuffing_bursts_total").increment(1);
         let detail = format!(
-            "client {}: failed sign-ins on {} accounts within five minutes, {known} of them ours; the address gets no \
-             more password checks until its failures age out",
+            "client {}: failed sign-ins on {} accounts within five minutes; of those told now, {known} are accounts \
+             here; the address gets no more password checks until its failures age out",
             ctx.address(),
-            reached.len()
+            super::throttle::STUFFING_ACCOUNTS
         );
-        if let Err(error) = self
-            .store
-            .raise_alert(None, "auth.credential_stuffing", &detail, now)
-            .await
+        if let Err(error) =
+            crate::alert_routing::raise(&*self.store, None, "auth.credential_stuffing", &detail, now).await
         {
             tracing::error!(%error, "the credential-stuffing alert could not be recorded");
         }

@@ -28,11 +28,29 @@ pub struct Throttle {
     bookings_per_address: DefaultKeyedRateLimiter<IpAddr>,
     guest_writes_per_address: DefaultKeyedRateLimiter<IpAddr>,
     failures: Mutex<HashMap<IpAddr, RecentFailures>>,
+    /// When each account was last told of a burst that reached it, whichever address the burst came from.
+    burst_notices: Mutex<HashMap<Vec<u8>, Instant>>,
     password_checks: Mutex<HashMap<IpAddr, usize>>,
 }
 
-/// When each recent failed sign-in from one address happened, and for which account.
-type RecentFailures = VecDeque<(Instant, Vec<u8>)>;
+/// An address's recent failed sign-ins (when, and for which account), and whether a burst from it was reported.
+#[derive(Default)]
+struct RecentFailures {
+    failures: VecDeque<(Instant, Vec<u8>)>,
+    /// A burst from this address was reported; it is not reported again until every failure of it has aged out.
+    reported: bool,
+}
+
+/// What a burst asks of the sign-in path: raise the alert (once per burst), and tell these accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Burst {
+    pub first_report: bool,
+    /// Accounts reached by this address that have not been told of a burst in the last day.
+    pub tell: Vec<Vec<u8>>,
+}
+
+/// An account is told of credential stuffing at most once a day, however many addresses try it.
+const BURST_NOTICE_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 impl std::fmt::Debug for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,6 +91,7 @@ impl Default for Throttle {
             // hour per guest, far below this; a script placing orders on stolen table tokens is stopped at it.
             guest_writes_per_address: RateLimiter::keyed(quota(120, 120)),
             failures: Mutex::new(HashMap::new()),
+            burst_notices: Mutex::new(HashMap::new()),
             password_checks: Mutex::new(HashMap::new()),
         }
     }
@@ -106,9 +125,15 @@ impl Throttle {
         if let Ok(mut failures) = self.failures.lock() {
             let now = Instant::now();
             failures.retain(|_, recent| {
-                recent.retain(|(at, _)| now.duration_since(*at) < STUFFING_WINDOW);
-                !recent.is_empty()
+                recent
+                    .failures
+                    .retain(|(at, _)| now.duration_since(*at) < STUFFING_WINDOW);
+                !recent.failures.is_empty()
             });
+        }
+        if let Ok(mut notices) = self.burst_notices.lock() {
+            let now = Instant::now();
+            notices.retain(|_, at| now.duration_since(*at) < BURST_NOTICE_EVERY);
         }
     }
 
@@ -200,6 +225,7 @@ impl Throttle {
         let now = Instant::now();
         let live: Vec<&(Instant, Vec<u8>)> = failures
             .get(&address)?
+            .failures
             .iter()
             .filter(|(at, _)| now.duration_since(*at) < STUFFING_WINDOW)
             .collect();
@@ -212,23 +238,48 @@ impl Throttle {
         Some(RetryAfter(wait.as_secs().max(1)))
     }
 
-    /// Records a failed sign-in. When this address has now failed on [`STUFFING_ACCOUNTS`] distinct accounts
-    /// within the window (a credential-stuffing burst, reported once, at the threshold), answers those accounts'
-    /// keys; the address is refused password checks from then on, so no later account is reached.
-    pub fn record_failure(&self, account: &[u8], address: IpAddr) -> Option<Vec<Vec<u8>>> {
+    /// Records a failed sign-in. Once this address has failed on [`STUFFING_ACCOUNTS`] distinct accounts within
+    /// the window (a credential-stuffing burst), answers what to do: the alert on the first report only, until
+    /// every failure of the burst has aged out; and the accounts reached that were not told of a burst in the last
+    /// day (a check already running when the threshold was crossed can still reach one more account, which is told
+    /// too).
+    pub fn record_failure(&self, account: &[u8], address: IpAddr) -> Option<Burst> {
         let address = client_key(address);
         let Ok(mut failures) = self.failures.lock() else {
             return None;
         };
         let now = Instant::now();
         let recent = failures.entry(address).or_default();
-        recent.retain(|(at, _)| now.duration_since(*at) < STUFFING_WINDOW);
-        recent.push_back((now, account.to_vec()));
-        if recent.len() > 1000 {
-            recent.pop_front();
+        recent
+            .failures
+            .retain(|(at, _)| now.duration_since(*at) < STUFFING_WINDOW);
+        if recent.failures.is_empty() {
+            recent.reported = false;
         }
-        let distinct: HashSet<&Vec<u8>> = recent.iter().map(|(_, a)| a).collect();
-        (distinct.len() == STUFFING_ACCOUNTS).then(|| distinct.into_iter().cloned().collect())
+        recent.failures.push_back((now, account.to_vec()));
+        if recent.failures.len() > 1000 {
+            recent.failures.pop_front();
+        }
+        let distinct: HashSet<&Vec<u8>> = recent.failures.iter().map(|(_, a)| a).collect();
+        if distinct.len() < STUFFING_ACCOUNTS {
+            return None;
+        }
+        let first_report = !recent.reported;
+        recent.reported = true;
+        let mut notices = self.burst_notices.lock().ok()?;
+        let tell: Vec<Vec<u8>> = distinct
+            .into_iter()
+            .filter(|account| {
+                notices
+                    .get(*account)
+                    .is_none_or(|at| now.duration_since(*at) >= BURST_NOTICE_EVERY)
+            })
+            .cloned()
+            .collect();
+        for account in &tell {
+            notices.insert(account.clone(), now);
+        }
+        (first_report || !tell.is_empty()).then_some(Burst { first_report, tell })
     }
 }
 
@@ -364,21 +415,49 @@ mod tests {
     fn failures_across_many_accounts_from_one_address_are_a_burst() {
         let throttle = Throttle::default();
         let address: IpAddr = "203.0.113.8".parse().unwrap();
-        let bursts: Vec<Option<Vec<Vec<u8>>>> = (0..12)
+        let bursts: Vec<Option<Burst>> = (0..12)
             .map(|n| throttle.record_failure(format!("user{n}").as_bytes(), address))
             .collect();
         assert_eq!(
-            bursts.iter().filter(|b| b.is_some()).count(),
+            bursts
+                .iter()
+                .filter(|b| b.as_ref().is_some_and(|b| b.first_report))
+                .count(),
             1,
-            "reported once, at the threshold"
+            "the alert once, at the threshold"
         );
-        let mut reached = bursts[STUFFING_ACCOUNTS - 1].clone().unwrap();
+        // The accounts reached after the threshold are told too, each once.
+        assert_eq!(bursts[STUFFING_ACCOUNTS].as_ref().map(|b| b.tell.len()), Some(1));
+        let mut reached = bursts[STUFFING_ACCOUNTS - 1].clone().unwrap().tell;
         reached.sort();
         let mut expected: Vec<Vec<u8>> = (0..STUFFING_ACCOUNTS)
             .map(|n| format!("user{n}").into_bytes())
             .collect();
         expected.sort();
         assert_eq!(reached, expected, "the burst names every account it reached");
+    }
+
+    #[test]
+    fn a_burst_is_reported_once_and_an_account_is_told_once_a_day() {
+        let throttle = Throttle::default();
+        let first: IpAddr = "203.0.113.10".parse().unwrap();
+        let second: IpAddr = "203.0.113.11".parse().unwrap();
+        let burst_from = |address| {
+            (0..STUFFING_ACCOUNTS)
+                .filter_map(|n| throttle.record_failure(format!("user{n}").as_bytes(), address))
+                .collect::<Vec<_>>()
+        };
+        let bursts = burst_from(first);
+        assert_eq!(bursts.len(), 1);
+        assert!(bursts[0].first_report);
+        assert_eq!(bursts[0].tell.len(), STUFFING_ACCOUNTS);
+        // The same address failing again within the window: neither another alert nor another mail.
+        assert_eq!(throttle.record_failure(b"user0", first), None);
+        // Another address on the same accounts: its own alert, but nobody is told twice in a day.
+        let bursts = burst_from(second);
+        assert_eq!(bursts.len(), 1);
+        assert!(bursts[0].first_report);
+        assert!(bursts[0].tell.is_empty());
     }
 
     #[test]

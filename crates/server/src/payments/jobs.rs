@@ -234,17 +234,17 @@ pub async fn execute_refund(
             match found {
                 Some(found) => found,
                 None => {
-                    let _ = store
-                        .raise_alert(
-                            Some(scope.partner()),
-                            "payments.refund_unknown",
-                            &format!(
-                                "refund {}: Stripe's answer was lost ({error}); check it at Stripe",
-                                refund.id
-                            ),
-                            now,
-                        )
-                        .await;
+                    let _ = crate::alert_routing::raise(
+                        &**store,
+                        Some(scope.partner()),
+                        "payments.refund_unknown",
+                        &format!(
+                            "refund {}: Stripe's answer was lost ({error}); check it at Stripe",
+                            refund.id
+                        ),
+                        now,
+                    )
+                    .await;
                     return Err(error);
                 }
             }
@@ -281,14 +281,14 @@ pub async fn execute_refund(
             match reversed {
                 Ok(done) => reversal = done.map(|d| d.id),
                 Err(error) => {
-                    let _ = store
-                        .raise_alert(
-                            Some(scope.partner()),
-                            "payments.reversal_failed",
-                            &format!("refund {}: transfer reversal failed: {error}", refund.id),
-                            now,
-                        )
-                        .await;
+                    let _ = crate::alert_routing::raise(
+                        &**store,
+                        Some(scope.partner()),
+                        "payments.reversal_failed",
+                        &format!("refund {}: transfer reversal failed: {error}", refund.id),
+                        now,
+                    )
+                    .await;
                 }
             }
         }

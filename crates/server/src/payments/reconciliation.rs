@@ -130,10 +130,7 @@ pub async fn reconcile(
         }
     }
     for (partner, detail) in &mismatches {
-        tracing::error!(alert = "payments.mismatch", %detail, "payment reconciliation mismatch");
-        store
-            .raise_alert(*partner, "payments.mismatch", detail, now)
-            .await?;
+        crate::alert_routing::raise(&**store, *partner, "payments.mismatch", detail, now).await?;
     }
     Ok(mismatches.into_iter().map(|(_, d)| d).collect())
 }

@@ -330,6 +330,7 @@ pub async fn bill(
             description = "The device id the order was placed with")),
     responses(
         (status = 200, body = OrderView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),

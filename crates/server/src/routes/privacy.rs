@@ -157,13 +157,18 @@ impl From<GuestContact> for GuestContactView {
 /// version and time (PRIV-2). The data is sealed under the guest's own key; the id answered is their handle for
 /// data-subject requests.
 #[utoipa::path(post, path = "/api/v1/t/{token}/contact", tag = "privacy", request_body = ContactRequest,
-    params(("token" = String, Path)), responses((status = 201, body = GuestContactView)))]
+    params(("token" = String, Path)), responses((status = 201, body = GuestContactView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn leave_contact(
     State(state): State<AppState>,
     Path(token): Path<String>,
     ctx: RequestContext,
     ApiJson(request): ApiJson<ContactRequest>,
 ) -> Result<(StatusCode, Json<GuestContactView>), ApiError> {
+    // A guest's write at the table: the same per-address budget as orders and payments (INF-1).
+    state.identity.guest_write_attempt(&ctx)?;
     let guest = crate::routes::guest::resolve(&state, &token).await?;
     let mut errors = ValidationErrors::default();
     if !request.consent {

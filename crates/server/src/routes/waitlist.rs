@@ -188,13 +188,15 @@ pub async fn join(
 #[utoipa::path(post, path = "/api/v1/waitlist/{entry}/leave", tag = "reservations",
     params(("entry" = String, Path), ManageQuery), responses((status = 200, body = WaitlistView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")))]
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn leave(
     State(state): State<AppState>,
     Path(entry): Path<String>,
     ctx: RequestContext,
     ApiQuery(query): ApiQuery<ManageQuery>,
 ) -> Result<Json<WaitlistView>, ApiError> {
+    state.identity.booking_attempt(&ctx)?;
     let id = path_id(&entry)?;
     let scope = guest_scope(&state, id, &query.token)?;
     let current = state.store.waitlist_entry(&scope, id).await?;
@@ -261,6 +263,7 @@ pub async fn day(
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
         (status = 502, body = Problem, content_type = "application/problem+json")))]
 pub async fn accept(
     State(state): State<AppState>,
@@ -268,6 +271,7 @@ pub async fn accept(
     ctx: RequestContext,
     ApiQuery(query): ApiQuery<ManageQuery>,
 ) -> Result<Json<ReservationView>, ApiError> {
+    state.identity.booking_attempt(&ctx)?;
     let id = path_id(&id)?;
     let scope = guest_scope(&state, id, &query.token)?;
     let current = state.store.reservation(&scope, id).await?;

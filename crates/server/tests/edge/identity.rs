@@ -460,6 +460,44 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
         !text.contains(&member_b) && !text.contains("cuerpo-b@") && !text.contains("mesero-b@"),
         "{text}"
     );
+    // The UUID-valued query parameters of the contract: another partner's member as the audit log's actor filter
+    // finds nothing, as a member of nobody would.
+    let mut declared = uuid_query_params(&doc);
+    declared.sort();
+    assert_eq!(
+        declared,
+        [
+            ("get".to_owned(), "/api/v1/audit".to_owned(), "actor".to_owned()),
+            (
+                "get".to_owned(),
+                "/api/v1/audit/export.csv".to_owned(),
+                "actor".to_owned()
+            ),
+        ],
+        "id-valued query parameters of the contract"
+    );
+    for actor in [member_b.clone(), nowhere()] {
+        let audit = call(
+            &server,
+            "GET",
+            &format!("/api/v1/audit?actor={actor}"),
+            Some(&a.owner),
+            None,
+        )
+        .await;
+        assert_eq!(audit.status, 200, "{}", audit.body);
+        assert_eq!(audit.body["items"], json!([]), "{}", audit.body);
+        let export = server
+            .client
+            .get(server.url(&format!("/api/v1/audit/export.csv?actor={actor}")))
+            .bearer_auth(&a.owner)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(export.status().as_u16(), 200);
+        let csv = export.text().await.unwrap();
+        assert_eq!(csv.lines().count(), 1, "the header line alone: {csv}");
+    }
     // Nothing changed on either side.
     let menu_a = call(
         &server,
@@ -897,7 +935,7 @@ async fn a_credential_stuffing_burst_raises_an_alert_and_tells_each_account_it_r
     assert!(
         burst[0].detail.contains("203.0.113.77")
             && burst[0].detail.contains("10 accounts")
-            && burst[0].detail.contains("3 of them ours"),
+            && burst[0].detail.contains("3 are accounts here"),
         "{}",
         burst[0].detail
     );
@@ -1748,7 +1786,22 @@ async fn the_second_factor_is_managed_with_step_up() {
     server.stop().await;
 }
 
-/// The fields of `body` the operation's request body declares (bodies refuse fields they do not have).
+/// `(method, path, name)` of every query parameter the document declares as a UUID.
+fn uuid_query_params(doc: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut declared = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] == "query" && parameter["schema"]["format"] == "uuid" {
+                    let name = parameter["name"].as_str().unwrap().to_owned();
+                    declared.push((method.clone(), path.clone(), name));
+                }
+            }
+        }
+    }
+    declared
+}
+
 /// `(method, path, field)` of every request-body field the document declares as a UUID (or a list of them),
 /// through `$ref`s and `allOf`/`oneOf`/`anyOf`.
 fn uuid_body_fields(doc: &serde_json::Value) -> Vec<(String, String, String)> {
@@ -1792,6 +1845,7 @@ fn uuid_body_fields(doc: &serde_json::Value) -> Vec<(String, String, String)> {
     declared
 }
 
+/// The fields of `body` the operation's request body declares (bodies refuse fields they do not have).
 fn declared_fields(
     doc: &serde_json::Value,
     operation: &serde_json::Value,

@@ -564,7 +564,7 @@ async fn alerts_reach_the_on_call_webhook_signed_and_retried_until_accepted() {
         .raise_alert(
             None,
             "payments.mismatch",
-            "payment 0190: Stripe received 43800, the payment asked 40000",
+            "payment 0190: Stripe received 43800, the payment asked 40000 (token=tok_sEcReT123)",
             server.clock.now(),
         )
         .await
@@ -601,7 +601,11 @@ async fn alerts_reach_the_on_call_webhook_signed_and_retried_until_accepted() {
         assert_eq!(sent["type"], "alert.raised");
         assert_eq!(sent["data"]["id"], raised.id.to_string());
         assert_eq!(sent["data"]["kind"], "payments.mismatch");
-        assert_eq!(sent["data"]["detail"], raised.detail);
+        let detail = sent["data"]["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("payment 0190: Stripe received 43800") && !detail.contains("tok_sEcReT123"),
+            "the detail leaves through the log redaction: {detail}"
+        );
     }
     assert!(
         standardwebhooks::Webhook::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")

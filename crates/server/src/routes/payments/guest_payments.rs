@@ -139,9 +139,13 @@ pub async fn payment_status(
 /// The guest gives up a payment in progress (`X-Guest-Device` of the device that started it): it is cancelled at
 /// Stripe, then its share of the bill is free again.
 #[utoipa::path(post, path = "/api/v1/t/{token}/payments/{payment}/cancel", tag = "payments",
-    params(("token" = String, Path), ("payment" = String, Path)),
+    params(("token" = String, Path), ("payment" = String, Path),
+        ("X-Guest-Device" = Option<String>, Header, pattern = r"^[A-Za-z0-9_-]{1,64}$",
+            description = "The device id the payment was started with")),
     responses((status = 200, body = PaymentView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_guest_payment(

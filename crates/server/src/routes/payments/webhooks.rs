@@ -81,11 +81,7 @@ pub(crate) async fn receive_webhook(
             event.kind,
             event.api_version.as_deref().unwrap_or("(none)")
         );
-        tracing::error!(alert = "payments.event_version", %detail, "webhook event at another API version");
-        state
-            .store
-            .raise_alert(None, "payments.event_version", &detail, now)
-            .await?;
+        crate::alert_routing::raise(&*state.store, None, "payments.event_version", &detail, now).await?;
         return Err(not_here(detail));
     }
     if state.store.event_processed(&event.id).await? {
@@ -107,10 +103,7 @@ pub(crate) async fn receive_webhook(
             mismatch,
         } => {
             if let Some(detail) = mismatch {
-                tracing::error!(alert = "payments.mismatch", %detail, "payment event does not match our records");
-                state
-                    .store
-                    .raise_alert(partner, "payments.mismatch", &detail, now)
+                crate::alert_routing::raise(&*state.store, partner, "payments.mismatch", &detail, now)
                     .await?;
             }
             if let (Some(scope), Some((venue, _))) = (&scope, settled) {

@@ -739,6 +739,18 @@ pub async fn alerts_wait_for_routing_oldest_first(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+    // A day later the router gives up on what was never accepted: answered once, then no longer pending.
+    let day = second + time::Duration::days(1);
+    let abandoned = store
+        .abandon_unrouted_alerts(second + time::Duration::seconds(1), day)
+        .await
+        .unwrap();
+    assert_eq!(abandoned.iter().map(|a| a.id).collect::<Vec<_>>(), [later.id]);
+    assert!(
+        store.abandon_unrouted_alerts(day, day).await.unwrap().is_empty(),
+        "each once, and never a routed one"
+    );
+    assert!(store.unrouted_alerts(NOW, 10).await.unwrap().is_empty());
     assert_eq!(
         store.alerts(NOW).await.unwrap().len(),
         2,
