@@ -32,6 +32,19 @@ pub const ERASED: &str = "[erased]";
 /// within this time.
 const PERSON_KEY_TTL: Duration = Duration::from_secs(30);
 
+/// How long an unwrapped partner key may be reused from memory: an offboarding on another instance (which destroys
+/// the key) takes effect here within this time. Longer than a person's, since partner keys are read on every
+/// sealed staff and money path and an offboarding is rare.
+const TENANT_KEY_TTL: Duration = Duration::from_secs(300);
+
+/// Whether a key unwrapped `age` ago may still be used from memory.
+fn still_fresh(owner: KeyOwner, age: Duration) -> bool {
+    age < match owner {
+        KeyOwner::Tenant => TENANT_KEY_TTL,
+        KeyOwner::Person(_) => PERSON_KEY_TTL,
+    }
+}
+
 /// Whose data key seals a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyOwner {
@@ -84,9 +97,9 @@ impl FieldSealer {
             .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.get(&(partner, owner)).and_then(|(key, at)| {
-            (matches!(owner, KeyOwner::Tenant) || at.elapsed() < PERSON_KEY_TTL).then(|| key.clone())
-        })
+        cache
+            .get(&(partner, owner))
+            .and_then(|(key, at)| still_fresh(owner, at.elapsed()).then(|| key.clone()))
     }
 
     /// Drops every cached key of the partner (offboarding).
@@ -296,6 +309,18 @@ pub(crate) fn is_sealed(stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_keys_expire_so_an_erasure_or_offboarding_elsewhere_takes_effect() {
+        let person = KeyOwner::Person(Uuid::now_v7());
+        assert!(still_fresh(person, Duration::from_secs(29)));
+        assert!(!still_fresh(person, Duration::from_secs(30)));
+        assert!(still_fresh(KeyOwner::Tenant, Duration::from_secs(299)));
+        assert!(
+            !still_fresh(KeyOwner::Tenant, Duration::from_secs(300)),
+            "an offboarded partner's key leaves memory"
+        );
+    }
 
     fn key() -> DataKey {
         DataKey::generate(DataKeyRef {
