@@ -73,6 +73,53 @@ enum Command {
         #[command(subcommand)]
         action: PartnersCommand,
     },
+    /// Vulnerability reports and their clocks (VDP-2): acknowledged within 48 hours, triaged within 5 business
+    /// days, a critical one fixed within 30 days of receipt.
+    Reports {
+        #[command(subcommand)]
+        action: ReportsCommand,
+        /// Tests only: act as if the time were this RFC 3339 instant.
+        #[arg(long, global = true, hide = true, value_name = "RFC3339")]
+        now: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportsCommand {
+    /// Record a report as it arrived (its summary in your words; the reporter's contact stays in the mailbox).
+    Add {
+        #[arg(long)]
+        summary: String,
+        /// When it arrived (RFC 3339); now by default.
+        #[arg(long, value_name = "RFC3339")]
+        received: Option<String>,
+        /// The name to credit; only with --reporter-asked-for-credit (reporters are credited only with permission).
+        #[arg(long, value_name = "NAME")]
+        credit: Option<String>,
+        #[arg(long)]
+        reporter_asked_for_credit: bool,
+    },
+    /// The reporter was told the report arrived.
+    Acknowledge { id: String },
+    /// The report was assessed; a critical one starts the 30-day fix clock.
+    Triage {
+        id: String,
+        /// critical, high, medium, low or informational.
+        #[arg(long)]
+        severity: String,
+    },
+    /// The fix is released.
+    Fixed { id: String },
+    /// Open reports and each step's deadline; with --all, fixed ones too.
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// The names to credit (fixed reports whose reporter asked for it).
+    Credits,
+    /// Raise the alert of every clock in its last stretch or overdue (once per step), print them; exit status 1
+    /// when any is overdue. The running server does this every ten minutes.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +269,7 @@ fn main() -> ExitCode {
                 action: PartnersCommand::Offboard { partner, yes },
             } => offboard(config, &partner, yes).await,
             Command::Seed(options) => seed_history(config, options).await,
+            Command::Reports { action, now } => reports(config, action, now.as_deref()).await,
             Command::Controls => {
                 let broken: Vec<(&str, String)> = config
                     .broken_promises()
@@ -526,6 +574,116 @@ async fn offboard(config: Config, partner: &str, yes: bool) -> anyhow::Result<()
         done.keys_destroyed, done.sign_ins_removed, done.tables_unlisted
     );
     Ok(())
+}
+
+fn instant(text: &str, flag: &str) -> anyhow::Result<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| anyhow::anyhow!("{flag} {text}: {e}"))
+}
+
+async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> anyhow::Result<()> {
+    use comanda_domain::disclosure::{ClockState, Severity, Step, clocks};
+    let now = match now {
+        Some(text) => instant(text, "--now")?,
+        None => comanda_domain::Clock::now(&comanda_server::SystemClock),
+    };
+    let resources = comanda_server::embedded::prepare(&config, &comanda_server::SystemClock)?;
+    let store = comanda_store::open(&resources.database).await?;
+    let id = |text: &str| {
+        text.parse::<uuid::Uuid>()
+            .map_err(|_| anyhow::anyhow!("{text} is not a report id"))
+    };
+    let outcome: anyhow::Result<()> = async {
+        match action {
+            ReportsCommand::Add { summary, received, credit, reporter_asked_for_credit } => {
+                if credit.is_some() && !reporter_asked_for_credit {
+                    anyhow::bail!(
+                        "reporters are credited only with their permission: add --reporter-asked-for-credit when \
+                         they asked"
+                    );
+                }
+                let summary = summary.trim();
+                if summary.is_empty() {
+                    anyhow::bail!("--summary is empty");
+                }
+                let received = match received {
+                    Some(text) => instant(&text, "--received")?,
+                    None => now,
+                };
+                let report = store.record_report(summary, received, credit.as_deref()).await?;
+                println!("report {} recorded", report.id);
+                for clock in clocks(report.received_at, None) {
+                    println!("  {} by {}", clock.step.as_str(), clock.due);
+                }
+            }
+            ReportsCommand::Acknowledge { id: text } => {
+                store.complete_step(id(&text)?, Step::Acknowledge, None, now).await?;
+                println!("report {text} acknowledged");
+            }
+            ReportsCommand::Triage { id: text, severity } => {
+                let severity = Severity::parse(&severity).ok_or_else(|| {
+                    anyhow::anyhow!("--severity is one of critical, high, medium, low, informational")
+                })?;
+                let report = store.complete_step(id(&text)?, Step::Triage, Some(severity), now).await?;
+                println!("report {text} triaged {}", severity.as_str());
+                if let Some(fix) = clocks(report.received_at, report.severity).into_iter().find(|c| c.step == Step::Fix) {
+                    println!("  fix by {}", fix.due);
+                }
+            }
+            ReportsCommand::Fixed { id: text } => {
+                store.complete_step(id(&text)?, Step::Fix, None, now).await?;
+                println!("report {text} fixed");
+            }
+            ReportsCommand::List { all } => {
+                for report in store.disclosure_reports(!all).await? {
+                    println!("{} received {}: {}", report.id, report.received_at, report.summary);
+                    for clock in clocks(report.received_at, report.severity) {
+                        let state = if report.done(clock.step) {
+                            "done"
+                        } else {
+                            match clock.state(now) {
+                                ClockState::Running => "running",
+                                ClockState::DueSoon => "due soon",
+                                ClockState::Overdue => "OVERDUE",
+                            }
+                        };
+                        println!("  {:<11} by {}  {state}", clock.step.as_str(), clock.due);
+                    }
+                }
+            }
+            ReportsCommand::Credits => {
+                for report in store.disclosure_reports(false).await? {
+                    if let (Some(name), Some(_)) = (&report.credit, report.fixed_at) {
+                        println!("{name}: {}", report.summary);
+                    }
+                }
+            }
+            ReportsCommand::Check => {
+                let open = comanda_server::disclosure::check_clocks(store.as_ref(), now).await?;
+                let mut overdue = 0;
+                for step in open.iter().filter(|s| s.state != ClockState::Running) {
+                    let overdue_here = step.state == ClockState::Overdue;
+                    overdue += usize::from(overdue_here);
+                    println!(
+                        "{} {} ({}): {} due {}",
+                        if overdue_here { "OVERDUE" } else { "due soon" },
+                        step.report,
+                        step.summary,
+                        step.step.as_str(),
+                        step.due
+                    );
+                }
+                if overdue > 0 {
+                    anyhow::bail!("{overdue} clock(s) overdue (alert vdp.clock raised)");
+                }
+                println!("no clock overdue");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    outcome
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

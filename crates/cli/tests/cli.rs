@@ -1064,3 +1064,140 @@ async fn a_whole_run_wraps_every_data_key_through_pkcs11() {
     );
     again.terminate();
 }
+
+/// VDP-2 with the real binary: a report's clocks (acknowledge in 48 h, triage in 5 business days, a critical fix
+/// in 30 days), a clock in its last stretch or overdue raising the `vdp.clock` alert once per step, and credit only
+/// with the reporter's permission.
+#[tokio::test]
+async fn vulnerability_reports_are_tracked_with_clocks_and_credited_only_with_permission() {
+    use sqlx::Connection as _;
+    let cwd = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .current_dir(cwd.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert!(
+            output.status.success(),
+            "comanda {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // Thursday 2026-12-03 15:30 UTC.
+    let refused = run(&[
+        "reports",
+        "add",
+        "--summary",
+        "XSS in the menu editor",
+        "--received",
+        "2026-12-03T15:30:00Z",
+        "--credit",
+        "Ana Pérez",
+    ]);
+    assert!(
+        !refused.status.success(),
+        "a credit without the reporter's permission"
+    );
+    let added = ok(&[
+        "reports",
+        "add",
+        "--summary",
+        "XSS in the menu editor",
+        "--received",
+        "2026-12-03T15:30:00Z",
+        "--credit",
+        "Ana Pérez",
+        "--reporter-asked-for-credit",
+    ]);
+    assert!(
+        added.contains("acknowledge by 2026-12-05 15:30:00.0 +00:00:00"),
+        "{added}"
+    );
+    assert!(
+        added.contains("triage by 2026-12-10 15:30:00.0 +00:00:00"),
+        "{added}"
+    );
+    let id = added.split_whitespace().nth(1).unwrap().to_owned();
+    ok(&[
+        "reports",
+        "add",
+        "--summary",
+        "open redirect",
+        "--received",
+        "2026-12-03T16:00:00Z",
+        "--credit",
+        "Luis",
+        "--reporter-asked-for-credit",
+    ]);
+
+    // Saturday 04:00: 11.5 hours left to acknowledge, so the clock is in its last stretch; nothing overdue yet.
+    let saturday = ["--now", "2026-12-05T04:00:00Z"];
+    let checked = ok(&["reports", "check", saturday[0], saturday[1]]);
+    assert!(
+        checked.contains("due soon") && checked.contains("acknowledge"),
+        "{checked}"
+    );
+    ok(&["reports", "acknowledge", &id, saturday[0], saturday[1]]);
+    ok(&[
+        "reports",
+        "triage",
+        &id,
+        "--severity",
+        "critical",
+        saturday[0],
+        saturday[1],
+    ]);
+    // The next Friday: the second report was never acknowledged nor triaged.
+    let late = run(&["reports", "check", "--now", "2026-12-11T09:00:00Z"]);
+    assert_eq!(late.status.code(), Some(1));
+    let late_text = String::from_utf8_lossy(&late.stdout);
+    assert!(
+        late_text.contains("OVERDUE") && late_text.contains("open redirect"),
+        "{late_text}"
+    );
+    assert!(
+        !late_text.contains("XSS"),
+        "the first report's fix clock still runs: {late_text}"
+    );
+    let listed = ok(&["reports", "list", "--now", "2026-12-11T09:00:00Z"]);
+    assert!(
+        listed.contains("fix         by 2027-01-02 15:30:00.0 +00:00:00  running"),
+        "{listed}"
+    );
+    assert!(
+        ok(&["reports", "credits"]).trim().is_empty(),
+        "nobody is credited before the fix"
+    );
+    ok(&["reports", "fixed", &id, "--now", "2026-12-20T10:00:00Z"]);
+    assert_eq!(
+        ok(&["reports", "credits"]).trim(),
+        "Ana Pérez: XSS in the menu editor"
+    );
+
+    // One alert per step, however often the clocks are checked.
+    let _ = run(&["reports", "check", "--now", "2026-12-11T10:00:00Z"]);
+    let mut db = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        cwd.path().join("comanda-data/comanda.db").display()
+    ))
+    .await
+    .unwrap();
+    let alerts: Vec<String> =
+        sqlx::query_scalar("SELECT detail FROM alerts WHERE kind = 'vdp.clock' ORDER BY created_at")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    let _ = db.close().await;
+    assert_eq!(alerts.len(), 3, "{alerts:?}");
+    assert!(
+        alerts[0].contains("XSS") && alerts[0].contains("acknowledge"),
+        "{alerts:?}"
+    );
+}

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod bill;
 pub mod clock;
 pub mod currency;
+pub mod disclosure;
 pub mod email;
 pub mod ids;
 pub mod menu;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod contract;
 pub mod csv_export;
 pub mod deposits;
+pub mod disclosure;
 pub mod embedded;
 pub mod events;
 pub mod extract;

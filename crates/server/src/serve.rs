@@ -143,6 +143,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
             stop_rx.clone(),
         );
     }
+    crate::disclosure::spawn_clock_check(store.clone(), clock.clone(), stop_rx.clone());
     if let Some(router) = crate::alert_routing::AlertRouter::from_config(&config.alerts)? {
         router.spawn(
             store.clone(),

@@ -11,6 +11,7 @@ mod records;
 pub mod analytics;
 pub mod audit;
 pub mod backup_runs;
+pub mod disclosure;
 mod error;
 pub mod identity;
 mod migrate;
@@ -126,6 +127,7 @@ pub trait Store:
     + privacy::PrivacyStore
     + reservations::ReservationStore
     + backup_runs::BackupRunStore
+    + disclosure::DisclosureStore
     + analytics::AnalyticsStore
     + seeding::HistoryStore
     + std::fmt::Debug

@@ -51,6 +51,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0023", 23, "server_rollups"),
             crate::migrate::migration!($engine, "0024", 24, "checks"),
             crate::migrate::migration!($engine, "0025", 25, "alert_routing"),
+            crate::migrate::migration!($engine, "0026", 26, "disclosure_reports"),
         ]
     };
 }

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 mod analytics;
 mod audit;
+mod disclosure;
 mod identity;
 mod ordering;
 mod partners;
@@ -34,6 +35,7 @@ mod reservations;
 
 pub use analytics::*;
 pub use audit::*;
+pub use disclosure::*;
 pub use identity::*;
 pub use ordering::*;
 pub use partners::*;
