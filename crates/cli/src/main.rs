@@ -73,6 +73,15 @@ enum Command {
         #[command(subcommand)]
         action: PartnersCommand,
     },
+    /// Incidents and personal-data breaches: severity, timeline, decision-makers, affected partners and each
+    /// authority's notification deadline (IR-1, IR-2).
+    Incidents {
+        #[command(subcommand)]
+        action: IncidentsCommand,
+        /// Tests only: act as if the time were this RFC 3339 instant.
+        #[arg(long, global = true, hide = true, value_name = "RFC3339")]
+        now: Option<String>,
+    },
     /// Vulnerability reports and their clocks (VDP-2): acknowledged within 48 hours, triaged within 5 business
     /// days, a critical one fixed within 30 days of receipt.
     Reports {
@@ -82,6 +91,66 @@ enum Command {
         #[arg(long, global = true, hide = true, value_name = "RFC3339")]
         now: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum IncidentsCommand {
+    /// Open an incident (IR-1): its severity, what happened, who decides.
+    Open {
+        /// critical, high, medium, low or informational.
+        #[arg(long)]
+        severity: String,
+        #[arg(long)]
+        summary: String,
+        /// The decision-makers (names or roles).
+        #[arg(long, value_name = "NAMES")]
+        decided_by: String,
+    },
+    /// Add what happened to the incident's timeline.
+    Note {
+        id: String,
+        entry: String,
+    },
+    /// Record a personal-data breach (IR-2): the partners affected are computed from their audit logs over the
+    /// window (and action or actor, when given), and the notification deadlines start at --aware.
+    Breach {
+        id: String,
+        /// When comanda became aware of the breach (RFC 3339); now by default.
+        #[arg(long, value_name = "RFC3339")]
+        aware: Option<String>,
+        /// The window the breach covers (RFC 3339).
+        #[arg(long, value_name = "RFC3339")]
+        from: String,
+        #[arg(long, value_name = "RFC3339")]
+        until: String,
+        /// Only audit entries of this action (or prefix ending in `.`, e.g. `staff.`).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only audit entries of this member (their id).
+        #[arg(long, value_name = "ID")]
+        actor: Option<String>,
+    },
+    /// Record that an authority was notified (`GDPR`, `CO-1581`, `US-<state>`).
+    Notified {
+        id: String,
+        #[arg(long)]
+        jurisdiction: String,
+    },
+    Close {
+        id: String,
+    },
+    /// Open incidents; with --all, closed ones too.
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// One incident: its timeline, affected partners and each notification deadline.
+    Show {
+        id: String,
+    },
+    /// Raise the alert of every breach deadline in its last 12 hours or overdue (once per jurisdiction), print
+    /// them; exit status 1 when any is overdue. The running server does this every ten minutes.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,6 +339,7 @@ fn main() -> ExitCode {
             } => offboard(config, &partner, yes).await,
             Command::Seed(options) => seed_history(config, options).await,
             Command::Reports { action, now } => reports(config, action, now.as_deref()).await,
+            Command::Incidents { action, now } => incidents(config, action, now.as_deref()).await,
             Command::Controls => {
                 let broken: Vec<(&str, String)> = config
                     .broken_promises()
@@ -579,6 +649,177 @@ async fn offboard(config: Config, partner: &str, yes: bool) -> anyhow::Result<()
 fn instant(text: &str, flag: &str) -> anyhow::Result<time::OffsetDateTime> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map_err(|e| anyhow::anyhow!("{flag} {text}: {e}"))
+}
+
+async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) -> anyhow::Result<()> {
+    use comanda_domain::disclosure::{ClockState, Severity};
+    use comanda_domain::incident::notice_deadlines;
+    let now = match now {
+        Some(text) => instant(text, "--now")?,
+        None => comanda_domain::Clock::now(&comanda_server::SystemClock),
+    };
+    let states = config.incidents.us_state_notice_hours.clone();
+    let resources = comanda_server::embedded::prepare(&config, &comanda_server::SystemClock)?;
+    let store = comanda_store::open(&resources.database).await?;
+    let id = |text: &str| {
+        text.parse::<uuid::Uuid>()
+            .map_err(|_| anyhow::anyhow!("{text} is not an incident id"))
+    };
+    let severity_of = |text: &str| {
+        Severity::parse(text)
+            .ok_or_else(|| anyhow::anyhow!("--severity is one of critical, high, medium, low, informational"))
+    };
+    let state_of = |state: ClockState| match state {
+        ClockState::Running => "running",
+        ClockState::DueSoon => "due soon",
+        ClockState::Overdue => "OVERDUE",
+    };
+    let outcome: anyhow::Result<()> = async {
+        match action {
+            IncidentsCommand::Open {
+                severity,
+                summary,
+                decided_by,
+            } => {
+                let (summary, decided_by) = (summary.trim(), decided_by.trim());
+                if summary.is_empty() || decided_by.is_empty() {
+                    anyhow::bail!("--summary and --decided-by are needed");
+                }
+                let incident = store
+                    .open_incident(severity_of(&severity)?, summary, decided_by, now)
+                    .await?;
+                println!("incident {} opened", incident.id);
+            }
+            IncidentsCommand::Note { id: text, entry } => {
+                store.add_timeline(id(&text)?, now, entry.trim()).await?;
+                println!("noted");
+            }
+            IncidentsCommand::Breach {
+                id: text,
+                aware,
+                from,
+                until,
+                action,
+                actor,
+            } => {
+                let aware = match aware {
+                    Some(text) => instant(&text, "--aware")?,
+                    None => now,
+                };
+                let actor = actor
+                    .map(|a| {
+                        a.parse::<uuid::Uuid>()
+                            .map_err(|_| anyhow::anyhow!("--actor must be a member id"))
+                    })
+                    .transpose()?;
+                let affected = comanda_server::incidents::affected_partners(
+                    store.as_ref(),
+                    instant(&from, "--from")?,
+                    instant(&until, "--until")?,
+                    action,
+                    actor,
+                )
+                .await?;
+                let incident = store.record_breach(id(&text)?, aware, &affected, now).await?;
+                println!(
+                    "incident {} is a personal-data breach affecting {} partner(s)",
+                    incident.id,
+                    affected.len()
+                );
+                for partner in &affected {
+                    println!("  partner {partner}");
+                }
+                for deadline in notice_deadlines(aware, &states) {
+                    println!("  notify {} by {}", deadline.jurisdiction, deadline.due);
+                }
+            }
+            IncidentsCommand::Notified {
+                id: text,
+                jurisdiction,
+            } => {
+                if store
+                    .record_notified(id(&text)?, jurisdiction.trim(), now)
+                    .await?
+                {
+                    println!("{jurisdiction} notified");
+                } else {
+                    println!("{jurisdiction} was already recorded as notified");
+                }
+            }
+            IncidentsCommand::Close { id: text } => {
+                store.close_incident(id(&text)?, now).await?;
+                println!("incident {text} closed");
+            }
+            IncidentsCommand::List { all } => {
+                for incident in store.incidents(!all).await? {
+                    println!(
+                        "{} {} opened {}: {}{}",
+                        incident.id,
+                        incident.severity.as_str(),
+                        incident.opened_at,
+                        incident.summary,
+                        if incident.aware_at.is_some() {
+                            " (personal-data breach)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+            IncidentsCommand::Show { id: text } => {
+                let incident = store.incident(id(&text)?).await?;
+                println!(
+                    "incident {} ({}): {}",
+                    incident.id,
+                    incident.severity.as_str(),
+                    incident.summary
+                );
+                println!("decided by {}", incident.decided_by);
+                for (at, entry) in &incident.timeline {
+                    println!("  {at}  {entry}");
+                }
+                if let Some(aware) = incident.aware_at {
+                    println!("affected partners: {}", incident.affected_partners.len());
+                    for deadline in notice_deadlines(aware, &states) {
+                        let state = if incident.notified.contains(&deadline.jurisdiction) {
+                            "notified"
+                        } else {
+                            state_of(deadline.state(now))
+                        };
+                        println!(
+                            "  notify {:<8} by {}  {state}",
+                            deadline.jurisdiction, deadline.due
+                        );
+                    }
+                }
+            }
+            IncidentsCommand::Check => {
+                let open = comanda_server::incidents::check_deadlines(store.as_ref(), &states, now).await?;
+                let mut overdue = 0;
+                for notice in open.iter().filter(|n| n.state != ClockState::Running) {
+                    overdue += usize::from(notice.state == ClockState::Overdue);
+                    println!(
+                        "{} {} ({}): notify {} by {}",
+                        state_of(notice.state),
+                        notice.incident,
+                        notice.summary,
+                        notice.deadline.jurisdiction,
+                        notice.deadline.due
+                    );
+                }
+                if overdue > 0 {
+                    anyhow::bail!(
+                        "{overdue} notification deadline(s) overdue (alert ir.notification raised)"
+                    );
+                }
+                println!("no notification deadline overdue");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    outcome
 }
 
 async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> anyhow::Result<()> {

@@ -1201,3 +1201,170 @@ async fn vulnerability_reports_are_tracked_with_clocks_and_credited_only_with_pe
         "{alerts:?}"
     );
 }
+
+/// IR-1 and IR-2 with the real binary: an incident with its severity, decision-makers and timeline; recorded as a
+/// personal-data breach, the partners affected come from their audit logs over the window, and each authority's
+/// deadline (72 hours for the GDPR and Law 1581, sooner for a configured US state) raises `ir.notification` once in
+/// its last 12 hours unless the authority was notified.
+#[tokio::test]
+async fn a_breach_names_the_affected_partners_and_watches_each_notification_deadline() {
+    use sqlx::Connection as _;
+    let cwd = tempfile::tempdir().unwrap();
+    let env = [("COMANDA_INCIDENTS__US_STATE_NOTICE_HOURS__XA", "24")];
+    audited_workload(cwd.path(), &[]).await;
+    let run = |args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command.current_dir(cwd.path()).args(args).stdin(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert!(
+            output.status.success(),
+            "comanda {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let now = comanda_domain::Clock::now(&comanda_server::SystemClock);
+    let rfc = |at: time::OffsetDateTime| at.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let opened = ok(&[
+        "incidents",
+        "open",
+        "--severity",
+        "high",
+        "--summary",
+        "backup credentials leaked",
+        "--decided-by",
+        "Ana (incident lead), Luis (DPO)",
+    ]);
+    let id = opened.split_whitespace().nth(1).unwrap().to_owned();
+    ok(&["incidents", "note", &id, "credentials rotated"]);
+    let aware = now;
+    let breach = ok(&[
+        "incidents",
+        "breach",
+        &id,
+        "--aware",
+        &rfc(aware),
+        "--from",
+        &rfc(now - time::Duration::hours(1)),
+        "--until",
+        &rfc(now + time::Duration::hours(1)),
+    ]);
+    assert!(breach.contains("affecting 1 partner(s)"), "{breach}");
+    let order: Vec<&str> = breach.lines().filter(|l| l.contains("notify")).collect();
+    assert!(
+        order[0].contains("US-XA") && order[1].contains("CO-1581") && order[2].contains("GDPR"),
+        "{breach}"
+    );
+
+    // 61 hours later: the state's deadline is overdue, both 72-hour ones are in their last 12 hours.
+    let at_61 = rfc(aware + time::Duration::hours(61));
+    ok(&[
+        "incidents",
+        "notified",
+        &id,
+        "--jurisdiction",
+        "GDPR",
+        "--now",
+        &at_61,
+    ]);
+    let checked = run(&["incidents", "check", "--now", &at_61]);
+    assert_eq!(checked.status.code(), Some(1), "the state's 24 hours are past");
+    let text = String::from_utf8_lossy(&checked.stdout);
+    assert!(text.contains("OVERDUE") && text.contains("US-XA"), "{text}");
+    assert!(
+        text.contains("due soon") && text.contains("CO-1581") && !text.contains("GDPR"),
+        "{text}"
+    );
+    let _ = run(&[
+        "incidents",
+        "check",
+        "--now",
+        &rfc(aware + time::Duration::hours(73)),
+    ]);
+    let shown = ok(&["incidents", "show", &id, "--now", &at_61]);
+    assert!(
+        shown.contains("decided by Ana (incident lead), Luis (DPO)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("credentials rotated") && shown.contains("GDPR notified"),
+        "{shown}"
+    );
+    assert!(shown.contains("affected partners: 1"), "{shown}");
+
+    let mut db = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        cwd.path().join("comanda-data/comanda.db").display()
+    ))
+    .await
+    .unwrap();
+    let alerts: Vec<String> =
+        sqlx::query_scalar("SELECT detail FROM alerts WHERE kind = 'ir.notification' ORDER BY created_at")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    let _ = db.close().await;
+    assert_eq!(
+        alerts.len(),
+        2,
+        "once per jurisdiction, never for the notified one: {alerts:?}"
+    );
+    assert!(alerts.iter().all(|a| !a.contains("GDPR")), "{alerts:?}");
+
+    // A window the audit logs hold nothing in affects nobody.
+    let other = ok(&[
+        "incidents",
+        "open",
+        "--severity",
+        "low",
+        "--summary",
+        "old laptop",
+        "--decided-by",
+        "Ana",
+    ]);
+    let other = other.split_whitespace().nth(1).unwrap().to_owned();
+    let none = ok(&[
+        "incidents",
+        "breach",
+        &other,
+        "--from",
+        "2020-01-01T00:00:00Z",
+        "--until",
+        "2020-01-02T00:00:00Z",
+    ]);
+    assert!(none.contains("affecting 0 partner(s)"), "{none}");
+    ok(&["incidents", "close", &id]);
+    assert!(!ok(&["incidents", "list"]).contains(&id));
+}
+
+/// IR-1's runbook lives in docs/security/, and every `comanda incidents` command it tells the operator to run
+/// exists in this binary.
+#[test]
+fn the_incident_runbook_names_only_commands_that_exist() {
+    let runbook = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/security/incident-response.md"),
+    )
+    .unwrap();
+    let help = Command::new(BIN).args(["incidents", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let mut named = 0;
+    for line in runbook.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("comanda incidents ") else {
+            continue;
+        };
+        let subcommand = rest.split_whitespace().next().unwrap();
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(subcommand)),
+            "the runbook's `comanda incidents {subcommand}` is not a command:\n{help}"
+        );
+        named += 1;
+    }
+    assert!(named >= 5, "the runbook walks through the commands ({named})");
+}

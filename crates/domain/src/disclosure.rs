@@ -79,13 +79,18 @@ pub enum ClockState {
 
 impl Clock {
     pub fn state(&self, now: OffsetDateTime) -> ClockState {
-        if now >= self.due {
-            ClockState::Overdue
-        } else if now >= self.warn_from {
-            ClockState::DueSoon
-        } else {
-            ClockState::Running
-        }
+        state_at(now, self.warn_from, self.due)
+    }
+}
+
+/// Where a deadline `due`, counted as about to run out from `warn_from`, stands at `now`.
+pub fn state_at(now: OffsetDateTime, warn_from: OffsetDateTime, due: OffsetDateTime) -> ClockState {
+    if now >= due {
+        ClockState::Overdue
+    } else if now >= warn_from {
+        ClockState::DueSoon
+    } else {
+        ClockState::Running
     }
 }
 

@@ -9,6 +9,7 @@ pub mod currency;
 pub mod disclosure;
 pub mod email;
 pub mod ids;
+pub mod incident;
 pub mod menu;
 pub mod money;
 pub mod order;

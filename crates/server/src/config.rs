@@ -29,6 +29,7 @@ pub struct Config {
     pub backup: comanda_backup::BackupConfig,
     pub alerts: AlertsConfig,
     pub errors: ErrorsConfig,
+    pub incidents: IncidentsConfig,
     /// Lets a demo or a test run with settings that break a promise of the security page (see
     /// [`Config::broken_promises`]); without it such settings refuse to start. Every promise broken shows as
     /// failing on `comanda controls` and in the start banner.
@@ -88,6 +89,15 @@ impl Default for ErrorsConfig {
             environment: "production".into(),
         }
     }
+}
+
+/// Incident response (IR-2).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentsConfig {
+    /// US states whose breach law requires notice sooner than 72 hours: state code to hours (`{ XX = 24 }`). Their
+    /// deadlines join the GDPR's and Law 1581's on every breach.
+    pub us_state_notice_hours: std::collections::BTreeMap<String, u32>,
 }
 
 /// The audit trail (MON-5, MON-6).
@@ -268,6 +278,7 @@ impl Default for Config {
             backup: comanda_backup::BackupConfig::default(),
             alerts: AlertsConfig::default(),
             errors: ErrorsConfig::default(),
+            incidents: IncidentsConfig::default(),
             insecure_demo: false,
         }
     }
@@ -530,6 +541,14 @@ impl Config {
             return invalid(
                 "server.public_url",
                 "must be an https:// origin without a trailing slash",
+            );
+        }
+        if self.incidents.us_state_notice_hours.iter().any(|(state, hours)| {
+            *hours == 0 || state.len() != 2 || !state.bytes().all(|b| b.is_ascii_alphabetic())
+        }) {
+            return invalid(
+                "incidents.us_state_notice_hours",
+                "maps two-letter state codes to a positive number of hours",
             );
         }
         if let Err(message) = crate::alert_routing::check_settings(&self.alerts) {

@@ -1,15 +1,10 @@
 //! The clocks of vulnerability reports at work (VDP-2): the running server looks at every open report every ten
-//! minutes, and `comanda reports check` does the same by hand. A clock in its last stretch, or overdue, raises the
+//! minutes ([`crate::incidents::spawn_clock_checks`]), and `comanda reports check` does the same by hand. A clock in its last stretch, or overdue, raises the
 //! `vdp.clock` alert once per step (routed on call, MON-4).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use comanda_domain::Clock;
 use comanda_domain::disclosure::{ClockState, Step, clocks};
 use comanda_store::{Store, StoreResult};
 use time::OffsetDateTime;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 /// A step not yet done, with its clock.
@@ -60,21 +55,4 @@ pub async fn check_clocks(store: &dyn Store, now: OffsetDateTime) -> StoreResult
         }
     }
     Ok(open)
-}
-
-/// Runs [`check_clocks`] every ten minutes until `stop` changes.
-pub fn spawn_clock_check(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut stop: watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {
-                    if let Err(error) = check_clocks(store.as_ref(), clock.now()).await {
-                        tracing::error!(%error, "the vulnerability report clocks could not be checked");
-                    }
-                }
-                _ = stop.changed() => return,
-            }
-        }
-    });
 }

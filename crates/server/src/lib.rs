@@ -15,6 +15,7 @@ pub mod embedded;
 pub mod events;
 pub mod extract;
 mod files;
+pub mod incidents;
 pub mod logging;
 pub mod middleware;
 pub mod pan_guard;

@@ -143,7 +143,12 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
             stop_rx.clone(),
         );
     }
-    crate::disclosure::spawn_clock_check(store.clone(), clock.clone(), stop_rx.clone());
+    crate::incidents::spawn_clock_checks(
+        store.clone(),
+        clock.clone(),
+        config.incidents.us_state_notice_hours.clone(),
+        stop_rx.clone(),
+    );
     if let Some(router) = crate::alert_routing::AlertRouter::from_config(&config.alerts)? {
         router.spawn(
             store.clone(),

@@ -64,3 +64,62 @@ pub trait DisclosureStore: Send + Sync {
     /// Records that `step`'s clock raised its alert; false when it already had (another instance was first).
     async fn mark_step_alerted(&self, id: Uuid, step: Step) -> StoreResult<bool>;
 }
+
+/// An incident (IR-1) and, once it is known to be a personal-data breach, its notification record (IR-2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    pub id: Uuid,
+    pub opened_at: OffsetDateTime,
+    pub severity: Severity,
+    pub summary: String,
+    /// Who decides, as the operator wrote it (names or roles).
+    pub decided_by: String,
+    /// A breach: when comanda became aware of it (the notification clocks start there).
+    pub aware_at: Option<OffsetDateTime>,
+    pub affected_partners: Vec<comanda_domain::PartnerId>,
+    /// The jurisdictions already notified (`GDPR`, `CO-1581`, `US-<state>`).
+    pub notified: Vec<String>,
+    /// The jurisdictions whose deadline already raised its alert.
+    pub alerted: Vec<String>,
+    pub closed_at: Option<OffsetDateTime>,
+    /// What happened when, oldest first.
+    pub timeline: Vec<(OffsetDateTime, String)>,
+}
+
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Opens an incident; its timeline starts with the opening.
+    async fn open_incident(
+        &self,
+        severity: Severity,
+        summary: &str,
+        decided_by: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Incident>;
+
+    /// [`crate::StoreError::NotFound`] when there is no such incident.
+    async fn incident(&self, id: Uuid) -> StoreResult<Incident>;
+
+    /// Every incident, oldest first; only open ones when `open_only`.
+    async fn incidents(&self, open_only: bool) -> StoreResult<Vec<Incident>>;
+
+    async fn add_timeline(&self, id: Uuid, at: OffsetDateTime, entry: &str) -> StoreResult<()>;
+
+    /// Records that the incident is a personal-data breach comanda became aware of at `aware_at`, with the partners
+    /// it affects; [`crate::StoreError::Conflict`] when it already was.
+    async fn record_breach(
+        &self,
+        id: Uuid,
+        aware_at: OffsetDateTime,
+        affected: &[comanda_domain::PartnerId],
+        at: OffsetDateTime,
+    ) -> StoreResult<Incident>;
+
+    /// Records that `jurisdiction` was notified (once; false when it already was).
+    async fn record_notified(&self, id: Uuid, jurisdiction: &str, at: OffsetDateTime) -> StoreResult<bool>;
+
+    /// Records that `jurisdiction`'s deadline raised its alert (false when it already had).
+    async fn mark_incident_alerted(&self, id: Uuid, jurisdiction: &str) -> StoreResult<bool>;
+
+    async fn close_incident(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<Incident>;
+}

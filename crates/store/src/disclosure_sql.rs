@@ -1,7 +1,7 @@
 // Vulnerability reports, written once for both engines and `include!`d by `sqlite` and `postgres`. Platform data:
 // no tenant transaction.
 
-use crate::disclosure::{DisclosureReport, DisclosureStore};
+use crate::disclosure::{DisclosureReport, DisclosureStore, Incident, IncidentStore};
 use comanda_domain::disclosure::{Severity, Step};
 
 fn report_from_row(row: &DbRow) -> StoreResult<DisclosureReport> {
@@ -110,5 +110,204 @@ impl DisclosureStore for Engine {
         .await?
         .rows_affected();
         Ok(marked == 1)
+    }
+}
+
+/// The items of a comma-separated list column (`''` is empty).
+fn listed(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Engine {
+    async fn incident_from_row(&self, row: &DbRow) -> StoreResult<Incident> {
+        let id = uuid_col(row, "id")?;
+        let severity: String = row.try_get("severity")?;
+        let affected: String = row.try_get("affected_partners")?;
+        let timeline =
+            sqlx::query("SELECT at, entry FROM incident_timeline WHERE incident_id = $1 ORDER BY at, id")
+                .bind(h(id))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("at")?, row.try_get("entry")?)))
+                .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Incident {
+            id,
+            opened_at: row.try_get("opened_at")?,
+            severity: Severity::parse(&severity).ok_or_else(|| corrupt("severity", &severity))?,
+            summary: row.try_get("summary")?,
+            decided_by: row.try_get("decided_by")?,
+            aware_at: row.try_get("aware_at")?,
+            affected_partners: listed(&affected)
+                .iter()
+                .map(|p| {
+                    p.parse()
+                        .map(comanda_domain::PartnerId::from_uuid)
+                        .map_err(|_| corrupt("affected_partners", p))
+                })
+                .collect::<StoreResult<Vec<_>>>()?,
+            notified: listed(&row.try_get::<String, _>("notified")?),
+            alerted: listed(&row.try_get::<String, _>("alerted")?),
+            closed_at: row.try_get("closed_at")?,
+            timeline,
+        })
+    }
+}
+
+#[async_trait]
+impl IncidentStore for Engine {
+    async fn open_incident(
+        &self,
+        severity: Severity,
+        summary: &str,
+        decided_by: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Incident> {
+        let id = uuid::Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO incidents (id, opened_at, severity, summary, decided_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(h(id))
+        .bind(at)
+        .bind(severity.as_str())
+        .bind(summary)
+        .bind(decided_by)
+        .execute(&self.pool)
+        .await?;
+        self.add_timeline(
+            id,
+            at,
+            &format!("opened, {}; decided by {decided_by}", severity.as_str()),
+        )
+        .await?;
+        self.incident(id).await
+    }
+
+    async fn incident(&self, id: uuid::Uuid) -> StoreResult<Incident> {
+        let row = sqlx::query("SELECT * FROM incidents WHERE id = $1")
+            .bind(h(id))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.incident_from_row(&row).await
+    }
+
+    async fn incidents(&self, open_only: bool) -> StoreResult<Vec<Incident>> {
+        let rows =
+            sqlx::query("SELECT * FROM incidents WHERE closed_at IS NULL OR NOT $1 ORDER BY opened_at, id")
+                .bind(open_only)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut incidents = Vec::with_capacity(rows.len());
+        for row in &rows {
+            incidents.push(self.incident_from_row(row).await?);
+        }
+        Ok(incidents)
+    }
+
+    async fn add_timeline(&self, id: uuid::Uuid, at: OffsetDateTime, entry: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO incident_timeline (id, incident_id, at, entry) VALUES ($1, $2, $3, $4)")
+            .bind(h(uuid::Uuid::now_v7()))
+            .bind(h(id))
+            .bind(at)
+            .bind(entry)
+            .execute(&self.pool)
+            .await
+            .map_err(foreign_key_to_not_found)?;
+        Ok(())
+    }
+
+    async fn record_breach(
+        &self,
+        id: uuid::Uuid,
+        aware_at: OffsetDateTime,
+        affected: &[comanda_domain::PartnerId],
+        at: OffsetDateTime,
+    ) -> StoreResult<Incident> {
+        let affected_text = affected
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let updated = sqlx::query(
+            "UPDATE incidents SET aware_at = $2, affected_partners = $3 WHERE id = $1 AND aware_at IS NULL",
+        )
+        .bind(h(id))
+        .bind(aware_at)
+        .bind(&affected_text)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            self.incident(id).await?;
+            return Err(StoreError::Conflict(
+                "the incident is already recorded as a breach".into(),
+            ));
+        }
+        self.add_timeline(
+            id,
+            at,
+            &format!(
+                "personal-data breach, aware since {aware_at}; {} partner(s) affected",
+                affected.len()
+            ),
+        )
+        .await?;
+        self.incident(id).await
+    }
+
+    async fn record_notified(
+        &self,
+        id: uuid::Uuid,
+        jurisdiction: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let marked = sqlx::query(
+            "UPDATE incidents SET notified = notified || ',' || $2
+              WHERE id = $1 AND ',' || notified || ',' NOT LIKE '%,' || $2 || ',%'",
+        )
+        .bind(h(id))
+        .bind(jurisdiction)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if marked == 1 {
+            self.add_timeline(id, at, &format!("{jurisdiction} notified"))
+                .await?;
+        } else {
+            self.incident(id).await?;
+        }
+        Ok(marked == 1)
+    }
+
+    async fn mark_incident_alerted(&self, id: uuid::Uuid, jurisdiction: &str) -> StoreResult<bool> {
+        let marked = sqlx::query(
+            "UPDATE incidents SET alerted = alerted || ',' || $2
+              WHERE id = $1 AND ',' || alerted || ',' NOT LIKE '%,' || $2 || ',%'",
+        )
+        .bind(h(id))
+        .bind(jurisdiction)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(marked == 1)
+    }
+
+    async fn close_incident(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<Incident> {
+        let closed = sqlx::query("UPDATE incidents SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL")
+            .bind(h(id))
+            .bind(at)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if closed == 0 {
+            self.incident(id).await?;
+            return Err(StoreError::Conflict("the incident is already closed".into()));
+        }
+        self.add_timeline(id, at, "closed").await?;
+        self.incident(id).await
     }
 }

@@ -128,6 +128,7 @@ pub trait Store:
     + reservations::ReservationStore
     + backup_runs::BackupRunStore
     + disclosure::DisclosureStore
+    + disclosure::IncidentStore
     + analytics::AnalyticsStore
     + seeding::HistoryStore
     + std::fmt::Debug

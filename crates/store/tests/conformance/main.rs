@@ -46,6 +46,7 @@ macro_rules! conformance {
 conformance!(
     alerts_wait_for_routing_oldest_first,
     disclosure_reports_keep_their_steps_once,
+    incidents_keep_a_timeline_and_their_breach_record,
     every_roll_up_equals_a_recomputation_from_the_raw_rows,
     partner_round_trips,
     registering_the_same_partner_twice_conflicts,

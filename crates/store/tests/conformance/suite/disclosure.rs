@@ -63,3 +63,59 @@ pub async fn disclosure_reports_keep_their_steps_once(store: &dyn Store) {
         Err(StoreError::NotFound)
     ));
 }
+
+/// IR-1 and IR-2's record: an incident keeps its severity, who decides and a timeline; a breach is recorded once
+/// with the partners it affects; each authority is recorded notified once, each deadline alerted once.
+pub async fn incidents_keep_a_timeline_and_their_breach_record(store: &dyn Store) {
+    use comanda_domain::disclosure::Severity;
+    let partner = new_partner(store, "Brecha S.A.S.").await.partner();
+    let opened = store
+        .open_incident(
+            Severity::High,
+            "leaked backup credentials",
+            "Ana (lead), Luis",
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened.decided_by, "Ana (lead), Luis");
+    assert_eq!(opened.timeline.len(), 1);
+    let later = NOW + time::Duration::hours(1);
+    store
+        .add_timeline(opened.id, later, "credentials rotated")
+        .await
+        .unwrap();
+    let breach = store
+        .record_breach(opened.id, NOW, &[partner], later)
+        .await
+        .unwrap();
+    assert_eq!(breach.aware_at, Some(NOW));
+    assert_eq!(breach.affected_partners, [partner]);
+    assert!(matches!(
+        store.record_breach(opened.id, NOW, &[], later).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.record_notified(opened.id, "GDPR", later).await.unwrap());
+    assert!(
+        !store.record_notified(opened.id, "GDPR", later).await.unwrap(),
+        "once"
+    );
+    assert!(store.mark_incident_alerted(opened.id, "CO-1581").await.unwrap());
+    assert!(!store.mark_incident_alerted(opened.id, "CO-1581").await.unwrap());
+    let closed = store
+        .close_incident(opened.id, later + time::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(closed.notified, ["GDPR"]);
+    assert_eq!(closed.alerted, ["CO-1581"]);
+    let entries: Vec<&str> = closed.timeline.iter().map(|(_, e)| e.as_str()).collect();
+    assert_eq!(entries.len(), 5, "{entries:?}");
+    assert_eq!(entries[1], "credentials rotated");
+    assert_eq!(entries[4], "closed");
+    assert!(store.incidents(true).await.unwrap().is_empty());
+    assert_eq!(store.incidents(false).await.unwrap().len(), 1);
+    assert!(matches!(
+        store.add_timeline(uuid::Uuid::now_v7(), later, "x").await,
+        Err(StoreError::NotFound)
+    ));
+}
