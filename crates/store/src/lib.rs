@@ -11,7 +11,6 @@ mod records;
 pub mod analytics;
 pub mod audit;
 pub mod backup_runs;
-pub mod disclosure;
 mod error;
 pub mod identity;
 mod migrate;
@@ -28,6 +27,7 @@ mod postgres_privacy;
 mod postgres_reservations;
 pub mod privacy;
 pub mod reservations;
+pub mod security_response;
 pub use postgres_ordering::ORDER_EVENTS_CHANNEL;
 pub mod sealing;
 pub mod seeding;
@@ -127,8 +127,8 @@ pub trait Store:
     + privacy::PrivacyStore
     + reservations::ReservationStore
     + backup_runs::BackupRunStore
-    + disclosure::DisclosureStore
-    + disclosure::IncidentStore
+    + security_response::DisclosureStore
+    + security_response::IncidentStore
     + analytics::AnalyticsStore
     + seeding::HistoryStore
     + std::fmt::Debug

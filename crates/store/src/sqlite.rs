@@ -231,7 +231,7 @@ pub(crate) mod kit {
 
 include!("partners_sql.rs");
 include!("backup_runs_sql.rs");
-include!("disclosure_sql.rs");
+include!("security_response_sql.rs");
 
 #[async_trait]
 impl Store for SqliteStore {

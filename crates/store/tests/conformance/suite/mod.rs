@@ -25,20 +25,20 @@ use uuid::Uuid;
 
 mod analytics;
 mod audit;
-mod disclosure;
 mod identity;
 mod ordering;
 mod partners;
 mod payments;
 mod privacy;
 mod reservations;
+mod security_response;
 
 pub use analytics::*;
 pub use audit::*;
-pub use disclosure::*;
 pub use identity::*;
 pub use ordering::*;
 pub use partners::*;
 pub use payments::*;
 pub use privacy::*;
 pub use reservations::*;
+pub use security_response::*;

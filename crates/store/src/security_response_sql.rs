@@ -1,7 +1,7 @@
-// Vulnerability reports, written once for both engines and `include!`d by `sqlite` and `postgres`. Platform data:
-// no tenant transaction.
+// Vulnerability reports and incidents, written once for both engines and `include!`d by `sqlite` and `postgres`.
+// Platform data: no tenant transaction.
 
-use crate::disclosure::{DisclosureReport, DisclosureStore, Incident, IncidentStore};
+use crate::security_response::{DisclosureReport, DisclosureStore, Incident, IncidentStore};
 use comanda_domain::disclosure::{Severity, Step};
 
 fn report_from_row(row: &DbRow) -> StoreResult<DisclosureReport> {

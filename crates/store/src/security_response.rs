@@ -1,6 +1,8 @@
-//! Vulnerability reports and their clocks (VDP-2): platform data, written by the operator (`comanda reports`).
-//! The clocks themselves are `comanda_domain::disclosure`; the store keeps when each step was done and which
-//! clocks have raised their alert. Both engines implement [`DisclosureStore`] with `disclosure_sql.rs`.
+//! The security team's records, platform data written by the operator: vulnerability reports and their clocks
+//! (VDP-2, `comanda reports`) and incidents with their breach notifications (IR-1, IR-2, `comanda incidents`). The
+//! clocks themselves are `comanda_domain::disclosure` and `comanda_domain::incident`; the store keeps when each step
+//! was done and which clocks have raised their alert. Both engines implement [`DisclosureStore`] and
+//! [`IncidentStore`] with `security_response_sql.rs`.
 
 use async_trait::async_trait;
 use comanda_domain::disclosure::{Severity, Step};

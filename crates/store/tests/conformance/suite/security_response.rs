@@ -1,4 +1,4 @@
-//! Vulnerability reports (VDP-2): platform records of when each promised step was done.
+//! The security team's records: vulnerability reports (VDP-2) and incidents (IR-1, IR-2).
 
 use super::*;
 
