@@ -702,6 +702,46 @@ async fn payments_reconcile_reports_mismatches_with_its_exit_status() {
     );
 }
 
+/// A one-shot `comanda` command run in `cwd` (its data directory) with `env`.
+fn comanda_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(BIN);
+    command.current_dir(cwd).args(args).stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+/// [`comanda_in`], which must succeed; its standard output.
+fn ok_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = comanda_in(cwd, args, env);
+    assert!(
+        output.status.success(),
+        "comanda {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The details of the alerts of `kind` in the SQLite database of `cwd`, oldest first.
+async fn alert_details(cwd: &Path, kind: &str) -> Vec<String> {
+    use sqlx::Connection as _;
+    let mut db = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        cwd.join("comanda-data/comanda.db").display()
+    ))
+    .await
+    .unwrap();
+    let details = sqlx::query_scalar("SELECT detail FROM alerts WHERE kind = $1 ORDER BY created_at")
+        .bind(kind)
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let _ = db.close().await;
+    details
+}
+
 /// What `comanda audit verify` prints and how it exits, run against the data directory (and database) of `cwd`.
 fn audit_verify(cwd: &Path, env: &[(&str, &str)]) -> (bool, String) {
     let mut command = Command::new(BIN);
@@ -1070,26 +1110,9 @@ async fn a_whole_run_wraps_every_data_key_through_pkcs11() {
 /// with the reporter's permission.
 #[tokio::test]
 async fn vulnerability_reports_are_tracked_with_clocks_and_credited_only_with_permission() {
-    use sqlx::Connection as _;
     let cwd = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(BIN)
-            .current_dir(cwd.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
-    let ok = |args: &[&str]| {
-        let output = run(args);
-        assert!(
-            output.status.success(),
-            "comanda {args:?}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let run = |args: &[&str]| comanda_in(cwd.path(), args, &[]);
+    let ok = |args: &[&str]| ok_in(cwd.path(), args, &[]);
     // Thursday 2026-12-03 15:30 UTC.
     let refused = run(&[
         "reports",
@@ -1183,18 +1206,7 @@ async fn vulnerability_reports_are_tracked_with_clocks_and_credited_only_with_pe
 
     // One alert per step, however often the clocks are checked.
     let _ = run(&["reports", "check", "--now", "2026-12-11T10:00:00Z"]);
-    let mut db = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}",
-        cwd.path().join("comanda-data/comanda.db").display()
-    ))
-    .await
-    .unwrap();
-    let alerts: Vec<String> =
-        sqlx::query_scalar("SELECT detail FROM alerts WHERE kind = 'vdp.clock' ORDER BY created_at")
-            .fetch_all(&mut db)
-            .await
-            .unwrap();
-    let _ = db.close().await;
+    let alerts = alert_details(cwd.path(), "vdp.clock").await;
     assert_eq!(alerts.len(), 3, "{alerts:?}");
     assert!(
         alerts[0].contains("XSS") && alerts[0].contains("acknowledge"),
@@ -1208,28 +1220,11 @@ async fn vulnerability_reports_are_tracked_with_clocks_and_credited_only_with_pe
 /// its last 12 hours unless the authority was notified.
 #[tokio::test]
 async fn a_breach_names_the_affected_partners_and_watches_each_notification_deadline() {
-    use sqlx::Connection as _;
     let cwd = tempfile::tempdir().unwrap();
     let env = [("COMANDA_INCIDENTS__US_STATE_NOTICE_HOURS__XA", "24")];
     audited_workload(cwd.path(), &[]).await;
-    let run = |args: &[&str]| {
-        let mut command = Command::new(BIN);
-        command.current_dir(cwd.path()).args(args).stdin(Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command.output().unwrap()
-    };
-    let ok = |args: &[&str]| {
-        let output = run(args);
-        assert!(
-            output.status.success(),
-            "comanda {args:?}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let run = |args: &[&str]| comanda_in(cwd.path(), args, &env);
+    let ok = |args: &[&str]| ok_in(cwd.path(), args, &env);
     let now = comanda_domain::Clock::now(&comanda_server::SystemClock);
     let rfc = |at: time::OffsetDateTime| at.format(&time::format_description::well_known::Rfc3339).unwrap();
     let opened = ok(&[
@@ -1299,18 +1294,7 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
     );
     assert!(shown.contains("affected partners: 1"), "{shown}");
 
-    let mut db = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}",
-        cwd.path().join("comanda-data/comanda.db").display()
-    ))
-    .await
-    .unwrap();
-    let alerts: Vec<String> =
-        sqlx::query_scalar("SELECT detail FROM alerts WHERE kind = 'ir.notification' ORDER BY created_at")
-            .fetch_all(&mut db)
-            .await
-            .unwrap();
-    let _ = db.close().await;
+    let alerts = alert_details(cwd.path(), "ir.notification").await;
     assert_eq!(
         alerts.len(),
         2,
