@@ -10,6 +10,7 @@ import { totp } from './totp.mjs';
 let server;
 let browser;
 let ownerSecret;
+let ownerPage;
 
 before(async () => {
   server = await startServer();
@@ -17,6 +18,7 @@ before(async () => {
 });
 
 after(async () => {
+  await ownerPage?.context().close();
   await browser?.close();
   await server?.stop();
 });
@@ -140,5 +142,44 @@ test('the owner invites a member from the staff page and changes their role', as
   await page.locator('select[aria-label="luis@example.co"]').waitFor();
   assert.equal(await page.locator('select[aria-label="luis@example.co"]').inputValue(), 'kitchen');
   await page.screenshot({ path: artifactPath('staff.png'), fullPage: true });
-  await context.close();
+  // The next test goes on from this signed-in staff page (another sign-in would need a TOTP step not yet spent).
+  ownerPage = page;
+});
+
+test('a member promoted while signed in confirms their password before enrolling', async () => {
+  // Luis (kitchen, no second factor) is signed in on his phone.
+  const member = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US' });
+  const phone = await member.newPage();
+  await phone.goto(`${server.origin}/signin`);
+  await phone.fill('input[name=email]', 'luis@example.co');
+  await phone.fill('input[name=password]', 'arroz con coco y patacón');
+  await phone.click('#signin-form button');
+  await phone.waitForURL('**/dashboard');
+  await phone.locator('#me-role').filter({ hasText: 'kitchen' }).waitFor();
+
+  // The owner makes him a manager, a role that needs two-step sign-in.
+  const luis = ownerPage.locator('select[aria-label="luis@example.co"]');
+  const saved = ownerPage.waitForResponse((r) => r.url().includes('/api/v1/staff/') && r.request().method() === 'PATCH');
+  await luis.selectOption('manager');
+  assert.equal((await saved).status(), 200);
+
+  // His next request sends him to enrolment, which first asks for his password: his access token alone is not
+  // enough to add an authenticator.
+  await phone.reload();
+  await phone.waitForURL('**/enroll');
+  await phone.locator('#password-step').waitFor({ state: 'visible' });
+  assert.equal(await phone.locator('#enroll-step').isVisible(), false);
+  await phone.fill('#password-form input[name=password]', 'not my password');
+  await phone.click('#password-form button');
+  await phone.locator('.error').waitFor();
+  assert.equal(await phone.locator('#enroll-step').isVisible(), false);
+  await phone.fill('#password-form input[name=password]', 'arroz con coco y patacón');
+  await phone.click('#password-form button');
+  await phone.waitForFunction(() => document.querySelector('#totp-secret').textContent.trim().length > 0);
+  const secret = (await phone.locator('#totp-secret').textContent()).trim();
+  await phone.fill('#confirm-form input[name=code]', totp(secret));
+  await phone.click('#confirm-form button');
+  await phone.locator('#recovery-codes li').first().waitFor();
+  assert.equal(await phone.locator('#recovery-codes li').count(), 10);
+  await member.close();
 });

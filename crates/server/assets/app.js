@@ -131,14 +131,28 @@ const pages = {
   },
 
   async enroll() {
-    const token = store.get('enroll') || store.get('access');
+    const enrolling = store.get('enroll');
+    const token = enrolling || store.get('access');
     if (!token) return location.assign('/signin');
-    try {
-      const enrollment = await api('POST', '/api/v1/auth/mfa/totp/enroll', {}, token);
+    const start = async (body) => {
+      const enrollment = await api('POST', '/api/v1/auth/mfa/totp/enroll', body, token);
       $('#totp-qr').src = 'data:image/svg+xml;base64,' + btoa(enrollment.qr_svg);
       $('#totp-secret').textContent = enrollment.secret;
-    } catch (error) {
-      showError(error.problem);
+      $('#password-step').hidden = true;
+      $('#enroll-step').hidden = false;
+    };
+    if (enrolling) {
+      // The sign-in that issued the enrolment token has just checked the password.
+      try {
+        await start({});
+      } catch (error) {
+        showError(error.problem);
+      }
+    } else {
+      // From a signed-in session the server asks for the password again before a factor is added.
+      $('#enroll-step').hidden = true;
+      $('#password-step').hidden = false;
+      onSubmit('#password-form', (v) => start({ password: v.password }));
     }
     onSubmit('#confirm-form', async (v) => {
       const confirmed = await api('POST', '/api/v1/auth/mfa/totp/confirm', { code: v.code }, token);

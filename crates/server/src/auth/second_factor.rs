@@ -4,15 +4,41 @@
 use super::*;
 
 impl Identity {
-    pub async fn begin_enrollment(&self, caller: &Caller) -> Result<Enrollment, ApiError> {
+    /// Stages a new TOTP secret for a member without a second factor. With an access token the current password
+    /// is required (a step-up, throttled as sign-in is): OWASP's MFA cheat sheet asks for re-authentication before
+    /// a factor is added, and without it a stolen 15-minute access token could enrol the thief's app, lock the
+    /// member out and, through `confirm`, mint a refresh token. An enrolment token's sign-in has just checked it.
+    pub async fn begin_enrollment(
+        &self,
+        caller: &Caller,
+        password: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<Enrollment, ApiError> {
+        let already_on = || {
+            ApiError::from(
+                Problem::new(ProblemType::Conflict).detail("two-factor authentication is already on"),
+            )
+        };
+        if caller.member.totp_enabled {
+            return Err(already_on());
+        }
+        match (caller.claims.kind, password) {
+            (_, Some(password)) => self.step_up(caller, password, None, ctx).await?,
+            (TokenKind::Enrollment, None) => {}
+            (_, None) => {
+                return Err(ValidationErrors::single(
+                    "password",
+                    "is required: confirm your current password to turn on two-step sign-in",
+                )
+                .into());
+            }
+        }
         let (sealed, enrollment) = self.new_totp_secret(caller)?;
         self.store
             .set_pending_totp_secret(&caller.scope, caller.member.id, &sealed)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => ApiError::from(
-                    Problem::new(ProblemType::Conflict).detail("two-factor authentication is already on"),
-                ),
+                StoreError::Conflict(_) => already_on(),
                 other => other.into(),
             })?;
         Ok(enrollment)

@@ -155,7 +155,14 @@ pub async fn signin(headers: HeaderMap) -> Response {
 pub async fn enroll(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
-        r#"<section id="enroll-step">
+        r#"<section id="password-step" hidden>
+<p>{reauth}</p>
+<form id="password-form" method="post">
+<label>{password}<input name="password" type="password" required autocomplete="current-password"></label>
+<button type="submit">{next}</button>
+</form>
+</section>
+<section id="enroll-step">
 <p>{intro}</p>
 <img id="totp-qr" alt="{qr}" width="220" height="220">
 <p>{manual} <code id="totp-secret"></code></p>
@@ -174,6 +181,12 @@ pub async fn enroll(headers: HeaderMap) -> Response {
             "Tu rol exige verificación en dos pasos. Escanea el código con tu app de autenticación.",
             "Your role requires two-step verification. Scan the code with your authenticator app."
         ),
+        reauth = tr(
+            l,
+            "Para activar la verificación en dos pasos, confirma tu contraseña.",
+            "To turn on two-step verification, confirm your password."
+        ),
+        password = tr(l, "Contraseña actual", "Current password"),
         qr = tr(l, "Código QR para tu app", "QR code for your app"),
         manual = tr(
             l,

@@ -80,17 +80,38 @@ fn with_device_cookie(body: impl IntoResponse, cookie: Option<String>) -> Respon
     response
 }
 
-/// Starts TOTP enrolment (enrolment or access token): a new secret, its otpauth URI and QR code.
-#[utoipa::path(post, path = "/api/v1/auth/mfa/totp/enroll", tag = "identity", security(("bearer" = [])), responses(
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The account's current password: required with an access token (turning 2FA on from a signed-in session),
+    /// checked when given with an enrolment token (whose sign-in has just checked it).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// Starts TOTP enrolment: a new secret, its otpauth URI and QR code. With an enrolment token (the sign-in that
+/// issued it checked the password) the body may be `{}`; with an access token it needs the current password, so a
+/// stolen access token cannot put the thief's authenticator on the account and mint itself a refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/totp/enroll", tag = "identity", security(("bearer" = [])),
+    request_body = EnrollRequest, responses(
     (status = 200, body = Enrollment),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn enroll(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    ApiJson(request): ApiJson<EnrollRequest>,
 ) -> Result<Json<Enrollment>, ApiError> {
-    Ok(Json(state.identity.begin_enrollment(&caller).await?))
+    Ok(Json(
+        state
+            .identity
+            .begin_enrollment(&caller, request.password.as_deref(), &ctx)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

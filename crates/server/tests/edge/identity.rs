@@ -1253,7 +1253,13 @@ async fn a_pending_sign_in_allows_five_guesses_and_2fa_off_needs_a_standalone_pa
     )
     .await;
     let access = session.body["access_token"].as_str().unwrap().to_owned();
-    let enrolment = post(&server, "/api/v1/auth/mfa/totp/enroll", Some(&access), json!({})).await;
+    let enrolment = post(
+        &server,
+        "/api/v1/auth/mfa/totp/enroll",
+        Some(&access),
+        json!({"password": "a much longer passphrase"}),
+    )
+    .await;
     let secret = enrolment.body["secret"].as_str().unwrap().to_owned();
     let confirmed = post(
         &server,
@@ -1350,6 +1356,82 @@ async fn unknown_email_and_wrong_password_answer_alike() {
 }
 
 #[tokio::test]
+async fn turning_2fa_on_from_a_signed_in_session_needs_the_current_password() {
+    let server = TestServer::start().await;
+    sign_up(&server, "boss@example.co").await;
+    let owner = enrolled(&server, "boss@example.co", PASSWORD).await;
+    let long = "a much longer passphrase";
+    invite_and_join(&server, &owner.access, "host@example.co", "host", long).await;
+    let login = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "host@example.co", "password": long}),
+    )
+    .await;
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let enroll = |body: Value| post(&server, "/api/v1/auth/mfa/totp/enroll", Some(&access), body);
+
+    // A stolen access token alone cannot put another authenticator on the account.
+    let bare = enroll(json!({})).await;
+    assert_eq!(bare.status, 400, "{}", bare.body);
+    assert_eq!(bare.body["type"], "https://comanda.dev/problems/validation");
+    assert_eq!(bare.body["errors"][0]["field"], "password", "{}", bare.body);
+    let wrong = enroll(json!({"password": "not the password at all"})).await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert!(wrong.body.get("secret").is_none());
+    let unknown = enroll(json!({"password": long, "label": "my phone"})).await;
+    assert_eq!(
+        unknown.status, 400,
+        "an unknown field is refused, not ignored: {}",
+        unknown.body
+    );
+    let confirm = post(
+        &server,
+        "/api/v1/auth/mfa/totp/confirm",
+        Some(&access),
+        json!({"code": "123456"}),
+    )
+    .await;
+    assert_eq!(confirm.status, 409, "nothing was staged: {}", confirm.body);
+
+    let started = enroll(json!({"password": long})).await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let secret = started.body["secret"].as_str().unwrap().to_owned();
+    let confirmed = post(
+        &server,
+        "/api/v1/auth/mfa/totp/confirm",
+        Some(&access),
+        json!({"code": code(&server, &secret, 0)}),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let again = enroll(json!({"password": long})).await;
+    assert_eq!(again.status, 409, "already on: {}", again.body);
+
+    // The enrolment token of a forced enrolment comes from a sign-in that has just checked the password; a
+    // password given with it is checked all the same.
+    invite_and_join(&server, &owner.access, "manager@example.co", "manager", long).await;
+    let forced = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "manager@example.co", "password": long}),
+    )
+    .await;
+    let token = forced.body["enrollment_token"].as_str().unwrap().to_owned();
+    let enroll_forced = |body: Value| post(&server, "/api/v1/auth/mfa/totp/enroll", Some(&token), body);
+    assert_eq!(
+        enroll_forced(json!({"password": "not the password at all"}))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(enroll_forced(json!({})).await.status, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn granting_a_role_that_needs_2fa_forces_enrolment_at_the_next_request() {
     let server = TestServer::start().await;
     sign_up(&server, "boss@example.co").await;
@@ -1396,11 +1478,16 @@ async fn granting_a_role_that_needs_2fa_forces_enrolment_at_the_next_request() {
         forced.body["type"],
         "https://comanda.dev/problems/mfa-enrollment-required"
     );
-    // It can enrol with its access token.
+    // It can enrol with its access token, once it confirms its password.
     assert_eq!(
-        post(&server, "/api/v1/auth/mfa/totp/enroll", Some(&waiter), json!({}))
-            .await
-            .status,
+        post(
+            &server,
+            "/api/v1/auth/mfa/totp/enroll",
+            Some(&waiter),
+            json!({"password": long})
+        )
+        .await
+        .status,
         200
     );
     server.stop().await;

@@ -280,8 +280,14 @@ async fn member_holding_every_credential(server: &TestServer, owner: &str, n: us
     )
     .await;
     let access = login.body["access_token"].as_str().unwrap().to_owned();
-    // The member turns two-step sign-in on themselves.
-    let enrollment = post(server, "/api/v1/auth/mfa/totp/enroll", Some(&access), json!({})).await;
+    // The member turns two-step sign-in on themselves, confirming their password.
+    let enrollment = post(
+        server,
+        "/api/v1/auth/mfa/totp/enroll",
+        Some(&access),
+        json!({"password": PASSWORD}),
+    )
+    .await;
     assert_eq!(enrollment.status, 200, "{}", enrollment.body);
     let secret = enrollment.body["secret"].as_str().unwrap().to_owned();
     let confirmed = post(
