@@ -1,4 +1,4 @@
-//! PostgreSQL side of field encryption and of the privacy store: the statements are `sealing_sql.rs`, shared with
+//! PostgreSQL side of field encryption and of the privacy store: the statements are `privacy_sql.rs`, shared with
 //! SQLite.
 
 use crate::postgres::kit::*;

@@ -188,6 +188,34 @@ impl Engine {
         sealing::seal(&key, partner, place, plaintext)
     }
 
+    /// A `guest_contacts` row with its fields opened by the guest's own key (inside the caller's transaction).
+    pub(crate) async fn guest_contact_from_row(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        row: &DbRow,
+    ) -> StoreResult<crate::privacy::GuestContact> {
+        let id = uuid_col(row, "id")?;
+        let owner = KeyOwner::Person(id);
+        let mut open = async |column: &'static str, stored: &str| {
+            self.open_field(conn, partner, owner, guest_place(id, column), stored)
+                .await
+        };
+        Ok(crate::privacy::GuestContact {
+            id,
+            venue_id: uuid_col(row, "venue_id")?,
+            email: open("email", &row.try_get::<String, _>("email")?).await?,
+            name: open("name", &row.try_get::<String, _>("name")?).await?,
+            phone: match row.try_get::<Option<String>, _>("phone")? {
+                Some(phone) => Some(open("phone", &phone).await?),
+                None => None,
+            },
+            notice_version: row.try_get("notice_version")?,
+            consented_at: row.try_get("consented_at")?,
+            erased_at: row.try_get("erased_at")?,
+        })
+    }
+
     pub(crate) async fn open_field(
         &self,
         conn: &mut Conn,
@@ -463,36 +491,14 @@ impl crate::privacy::PrivacyStore for Engine {
         id: Uuid,
     ) -> StoreResult<crate::privacy::GuestContact> {
         let partner = scope.partner();
-        let mut tx = self.scoped(scope).await?;
+        let mut tx = self.reading(scope).await?;
         let row = sqlx::query("SELECT * FROM guest_contacts WHERE partner_id = $1 AND id = $2")
             .bind(h(partner.as_uuid()))
             .bind(h(id))
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let owner = KeyOwner::Person(id);
-        let email: String = row.try_get("email")?;
-        let name: String = row.try_get("name")?;
-        let contact = crate::privacy::GuestContact {
-            id,
-            venue_id: uuid_col(&row, "venue_id")?,
-            email: self
-                .open_field(&mut tx, partner, owner, guest_place(id, "email"), &email)
-                .await?,
-            name: self
-                .open_field(&mut tx, partner, owner, guest_place(id, "name"), &name)
-                .await?,
-            phone: match row.try_get::<Option<String>, _>("phone")? {
-                Some(phone) => Some(
-                    self.open_field(&mut tx, partner, owner, guest_place(id, "phone"), &phone)
-                        .await?,
-                ),
-                None => None,
-            },
-            notice_version: row.try_get("notice_version")?,
-            consented_at: row.try_get("consented_at")?,
-            erased_at: row.try_get("erased_at")?,
-        };
+        let contact = self.guest_contact_from_row(&mut tx, partner, &row).await?;
         tx.commit().await?;
         Ok(contact)
     }

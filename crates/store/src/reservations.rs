@@ -192,6 +192,14 @@ impl DepositStatus {
     }
 }
 
+/// A reservation as the host's list shows it: with its deposit and its guest's contact (opened).
+#[derive(Debug, Clone)]
+pub struct BookedParty {
+    pub reservation: Reservation,
+    pub deposit: Option<Deposit>,
+    pub guest: Option<GuestContact>,
+}
+
 /// A reservation's deposit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deposit {
@@ -341,14 +349,16 @@ pub trait ReservationStore: Send + Sync {
 
     async fn reservation(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Reservation>;
 
-    /// The venue's reservations starting in `[from, until)`, by start.
+    /// The host's list: the venue's reservations starting in `[from, until)`, by start, each with its deposit and
+    /// its guest's contact (`None` when there is none), read in one snapshot by three statements however full the
+    /// day is.
     async fn reservations_between(
         &self,
         scope: &TenantScope,
         venue: Uuid,
         from: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> StoreResult<Vec<Reservation>>;
+    ) -> StoreResult<Vec<BookedParty>>;
 
     /// Moves a reservation to `to`; leaving a holding state releases its claims in the same transaction. Seating
     /// (by `host`, a member) opens the first table's session, or joins the live one a guest's QR order opened, so

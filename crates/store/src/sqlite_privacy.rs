@@ -1,4 +1,4 @@
-//! SQLite side of field encryption and of the privacy store: the statements are `sealing_sql.rs`, shared with
+//! SQLite side of field encryption and of the privacy store: the statements are `privacy_sql.rs`, shared with
 //! PostgreSQL.
 
 use crate::sqlite::kit::*;

@@ -1128,14 +1128,17 @@ pub(crate) async fn host_day(
 }
 
 /// A guest's name and phone, opened with the guest's key: empty once the guest is erased.
+/// The guest's name and phone for the host, blank when no contact row is left; a failing store is an error, not a
+/// blank name.
 pub(crate) async fn guest_name_and_phone(
     state: &AppState,
     scope: &TenantScope,
     guest: Uuid,
-) -> (String, String) {
+) -> Result<(String, String), ApiError> {
     match state.store.guest_contact(scope, guest).await {
-        Ok(contact) => (contact.name, contact.phone.unwrap_or_default()),
-        Err(_) => (String::new(), String::new()),
+        Ok(contact) => Ok((contact.name, contact.phone.unwrap_or_default())),
+        Err(comanda_store::StoreError::NotFound) => Ok(Default::default()),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -1193,25 +1196,29 @@ pub async fn day_list(
     let (Some(from), Some(until)) = (day_start(date), date.next_day().and_then(day_start)) else {
         return Err(ValidationErrors::single("date", "is outside the supported range").into());
     };
-    let mut items = Vec::new();
-    for reservation in state
+    let items = state
         .store
         .reservations_between(&caller.scope, venue, from, until)
         .await?
-    {
-        let (guest_name, guest_phone) =
-            guest_name_and_phone(&state, &caller.scope, reservation.guest_id).await;
-        let deposit = state.store.deposit(&caller.scope, reservation.id).await?;
-        let mut view = ReservationView::new(reservation.clone(), &zone);
-        view.deposit = deposit.as_ref().map(DepositView::from);
-        items.push(HostReservation {
-            guest_id: reservation.guest_id.to_string(),
-            guest_name,
-            guest_phone,
-            until: rfc3339(reservation.until),
-            reservation: view,
-        });
-    }
+        .into_iter()
+        .map(|party| {
+            let reservation = party.reservation;
+            let (guest_name, guest_phone) = party
+                .guest
+                .map(|guest| (guest.name, guest.phone.unwrap_or_default()))
+                .unwrap_or_default();
+            let (guest_id, until) = (reservation.guest_id.to_string(), rfc3339(reservation.until));
+            let mut view = ReservationView::new(reservation, &zone);
+            view.deposit = party.deposit.as_ref().map(DepositView::from);
+            HostReservation {
+                guest_id,
+                guest_name,
+                guest_phone,
+                until,
+                reservation: view,
+            }
+        })
+        .collect();
     Ok(Json(DayList { items }))
 }
 

@@ -246,7 +246,7 @@ pub async fn day(
         .waitlist(&caller.scope, venue, Some(&date.to_string()))
         .await?
     {
-        let (guest_name, guest_phone) = guest_name_and_phone(&state, &caller.scope, entry.guest_id).await;
+        let (guest_name, guest_phone) = guest_name_and_phone(&state, &caller.scope, entry.guest_id).await?;
         items.push(WaitlistDayEntry {
             entry: WaitlistView::new(&entry, &zone),
             guest_name,

@@ -91,6 +91,7 @@ conformance!(
     a_deposit_moves_once_from_awaited_to_settled,
     an_offer_holds_its_table_until_it_expires,
     a_table_combination_is_withdrawn_once_and_only_by_its_venue,
+    the_host_list_holds_the_days_bookings_with_their_deposits_and_guests,
 );
 
 mod sqlite_walls {

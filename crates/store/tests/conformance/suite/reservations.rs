@@ -1,6 +1,6 @@
 //! Reservations: the claim rows' own refusal of a double booking (whatever the rule above them decided), a deposit
 //! moving once from awaited to settled, a waitlist offer holding its table until it expires, and a table combination
-//! withdrawn once, by its own venue only.
+//! withdrawn once, by its own venue only; the host's day list with each booking's deposit and guest.
 
 use super::*;
 
@@ -435,4 +435,116 @@ pub async fn a_table_combination_is_withdrawn_once_and_only_by_its_venue(store: 
         .remove_table_combination(&scope, venue, id, &change(), NOW)
         .await;
     assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
+}
+
+pub async fn the_host_list_holds_the_days_bookings_with_their_deposits_and_guests(store: &dyn Store) {
+    let (scope, venue, table) = booking_floor(store, "Host list").await;
+    let (other, other_venue, other_table) = booking_floor(store, "Other host list").await;
+    let day = datetime!(2026-12-05 00:00 UTC);
+    let book = async |scope: &TenantScope, venue: Uuid, table: Uuid, start: OffsetDateTime, email: &str| {
+        let mut booking = booking_of(venue, start);
+        booking.guest = guest(venue, email);
+        if email.starts_with("deposit") {
+            booking.deposit = Some(NewDeposit {
+                amount: cop(4_000_000),
+                hold_expires_at: NOW + time::Duration::minutes(15),
+                refundable_until: start - time::Duration::DAY,
+            });
+        }
+        let outcome = store
+            .book(scope, &booking, &blind(table, start), &change(), NOW)
+            .await
+            .unwrap();
+        let BookOutcome::Created(booked) = outcome else {
+            panic!("booked: {outcome:?}");
+        };
+        booked.id
+    };
+    let late = book(
+        &scope,
+        venue,
+        table,
+        day + time::Duration::hours(21),
+        "late@example.co",
+    )
+    .await;
+    let early = book(
+        &scope,
+        venue,
+        table,
+        day + time::Duration::hours(18),
+        "deposit@example.co",
+    )
+    .await;
+    book(
+        &scope,
+        venue,
+        table,
+        day + time::Duration::hours(30),
+        "tomorrow@example.co",
+    )
+    .await;
+    book(
+        &other,
+        other_venue,
+        other_table,
+        day + time::Duration::hours(19),
+        "other@example.co",
+    )
+    .await;
+
+    let list = store
+        .reservations_between(&scope, venue, day, day + time::Duration::DAY)
+        .await
+        .unwrap();
+    let ids: Vec<Uuid> = list.iter().map(|party| party.reservation.id).collect();
+    assert_eq!(
+        ids,
+        [early, late],
+        "the day's bookings by start, no other day's and no other partner's"
+    );
+    let deposit = list[0].deposit.as_ref().expect("the early booking's deposit");
+    assert_eq!(
+        (deposit.amount, deposit.status),
+        (cop(4_000_000), DepositStatus::Awaiting)
+    );
+    assert!(list[1].deposit.is_none());
+    let guests: Vec<_> = list
+        .iter()
+        .map(|party| {
+            let guest = party.guest.as_ref().expect("each booking's guest");
+            (
+                guest.id,
+                guest.email.as_str(),
+                guest.name.as_str(),
+                guest.phone.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        guests,
+        [
+            (
+                list[0].reservation.guest_id,
+                "deposit@example.co",
+                "Valentina Ríos",
+                Some("+573001234567")
+            ),
+            (
+                list[1].reservation.guest_id,
+                "late@example.co",
+                "Valentina Ríos",
+                Some("+573001234567")
+            ),
+        ],
+        "opened, not sealed"
+    );
+    assert!(
+        store
+            .reservations_between(&other, venue, day, day + time::Duration::DAY)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another partner sees nothing of this venue"
+    );
 }
