@@ -362,7 +362,7 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     comanda_server::install_crypto_provider();
-    let _reporting = comanda_server::logging::init(&config.log, &config.errors);
+    let _telemetry = comanda_server::logging::init(&config.log, &config.errors, &config.traces);
     let clock = Arc::new(comanda_server::SystemClock);
     let server = comanda_server::start(&config, clock).await?;
     println!("comanda {} started", env!("CARGO_PKG_VERSION"));

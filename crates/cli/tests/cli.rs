@@ -986,6 +986,186 @@ async fn errors_reach_a_sentry_compatible_service_when_a_dsn_is_set() {
     );
 }
 
+/// MON-1: with `traces.otlp_endpoint` set, every request's server span reaches an OTLP/HTTP collector, decoded here
+/// with the OpenTelemetry project's own protobuf types (`opentelemetry-proto`, generated from the specification's
+/// `.proto` files). The span follows the HTTP server conventions (name `{method} {route}`, kind server, method,
+/// route and status attributes), continues the caller's W3C `traceparent`, leaves out a caller's unsampled trace,
+/// and never carries the raw path of a guest's table token.
+#[tokio::test]
+async fn request_traces_reach_an_otlp_collector() {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+    use prost::Message as _;
+    use std::sync::Mutex;
+
+    type Exports = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+    let exports: Exports = Arc::default();
+    let collector = axum::Router::new()
+        .route(
+            "/v1/traces",
+            axum::routing::post(
+                |State(seen): State<Exports>, headers: HeaderMap, body: Bytes| async move {
+                    seen.lock().unwrap().push((headers, body));
+                    // An empty ExportTraceServiceResponse: everything accepted.
+                    ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
+                },
+            ),
+        )
+        .with_state(exports.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = Running::spawn(
+        cwd.path(),
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("COMANDA_TRACES__OTLP_ENDPOINT", endpoint.as_str()),
+            (
+                "COMANDA_TRACES__OTLP_HEADERS__X_COLLECTOR_KEY",
+                "collector-secret",
+            ),
+            // The batch processor's delay (OpenTelemetry's environment variable), so spans leave while it serves.
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    );
+    let port = server.https_port();
+    let client = https_client(&cwd.path().join("comanda-data/tls/cert.pem"));
+    let base = format!("https://127.0.0.1:{port}");
+    let sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let unsampled = "00-11111111111111111111111111111111-2222222222222222-00";
+    let healthz = client
+        .get(format!("{base}/healthz"))
+        .header("traceparent", sampled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(healthz.status(), 200);
+    let ready = client
+        .get(format!("{base}/readyz"))
+        .header("traceparent", unsampled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let guest = client
+        .get(format!("{base}/api/v1/t/tbl_secretTableToken123"))
+        .send()
+        .await
+        .unwrap();
+    assert!(guest.status().is_client_error(), "{}", guest.status());
+
+    let spans = || {
+        exports
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, body)| {
+                ExportTraceServiceRequest::decode(body.clone())
+                    .expect("an OTLP ExportTraceServiceRequest")
+                    .resource_spans
+            })
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while spans()
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .filter(|s| s.kind == SpanKind::Server as i32)
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no request spans reached the collector"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.terminate();
+
+    let seen = exports.lock().unwrap().clone();
+    for (headers, body) in &seen {
+        assert_eq!(headers["content-type"], "application/x-protobuf");
+        assert_eq!(headers["x_collector_key"], "collector-secret");
+        let raw = String::from_utf8_lossy(body);
+        assert!(!raw.contains("secretTableToken"), "a table token left in a trace");
+    }
+    let resources = spans();
+    let text = |value: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>| match value
+        .as_ref()
+        .and_then(|v| v.value.clone())
+    {
+        Some(Value::StringValue(s)) => s,
+        Some(Value::IntValue(i)) => i.to_string(),
+        other => format!("{other:?}"),
+    };
+    for resource in &resources {
+        let attributes = &resource.resource.as_ref().unwrap().attributes;
+        let service = attributes.iter().find(|a| a.key == "service.name").unwrap();
+        assert_eq!(text(&service.value), "comanda");
+    }
+    let all: Vec<_> = resources
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    let attribute = |span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str| {
+        span.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .map(|a| text(&a.value))
+    };
+    let health = all
+        .iter()
+        .find(|s| s.name == "GET /healthz")
+        .expect("the health check's span");
+    assert_eq!(health.kind, SpanKind::Server as i32);
+    assert_eq!(
+        hex(&health.trace_id),
+        "0af7651916cd43dd8448eb211c80319c",
+        "the caller's trace"
+    );
+    assert_eq!(
+        hex(&health.parent_span_id),
+        "b7ad6b7169203331",
+        "a child of the caller's span"
+    );
+    assert_eq!(attribute(health, "http.request.method").as_deref(), Some("GET"));
+    assert_eq!(attribute(health, "http.route").as_deref(), Some("/healthz"));
+    assert_eq!(
+        attribute(health, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert!(health.end_time_unix_nano > health.start_time_unix_nano);
+    assert!(health.events.is_empty(), "no log text rides along as span events");
+    assert!(
+        !all.iter()
+            .any(|s| hex(&s.trace_id) == "11111111111111111111111111111111"),
+        "a trace its caller did not sample is not recorded"
+    );
+    let guest = all
+        .iter()
+        .find(|s| s.name == "GET /api/v1/t/{token}")
+        .expect("the guest request's span, by route template");
+    assert!(attribute(guest, "http.response.status_code").is_some());
+    assert_eq!(
+        all.len(),
+        2,
+        "one span per request and nothing else: {:?}",
+        all.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// REST-1 through a whole run on a PKCS#11 KMS: the real binary serves with its key-encryption key inside a
 /// SoftHSM2 token (no key file). A partner signs up, its owner enrols a second factor and invites a member, so the
 /// person's and the partner's data keys are made, and each is stored wrapped by the token's key (`comanda-kek`), none

@@ -29,6 +29,7 @@ pub struct Config {
     pub backup: comanda_backup::BackupConfig,
     pub alerts: AlertsConfig,
     pub errors: ErrorsConfig,
+    pub traces: TracesConfig,
     pub incidents: IncidentsConfig,
     /// Lets a demo or a test run with settings that break a promise of the security page (see
     /// [`Config::broken_promises`]); without it such settings refuse to start. Every promise broken shows as
@@ -87,6 +88,33 @@ impl Default for ErrorsConfig {
         Self {
             sentry_dsn: None,
             environment: "production".into(),
+        }
+    }
+}
+
+/// Request traces exported with OpenTelemetry (MON-1): one server span per request, named and labelled after the
+/// OpenTelemetry HTTP conventions by route template (never the raw path, which may carry a table token), continuing
+/// the caller's W3C `traceparent`. Only those spans leave: no log line and no span event, so nothing passes by the
+/// redaction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesConfig {
+    /// The collector's OTLP/HTTP traces endpoint, spans sent as protobuf (`https://collector:4318/v1/traces`; plain
+    /// `http://` only to a loopback address). Unset: no traces.
+    pub otlp_endpoint: Option<String>,
+    /// Headers sent with every export, such as a vendor's API key; secret (never printed).
+    pub otlp_headers: std::collections::BTreeMap<String, Secret<String>>,
+    /// The share of traces started here that are recorded, from 0 to 1; a request whose caller sent a sampled
+    /// `traceparent` is recorded as the caller decided.
+    pub sample_ratio: f64,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            otlp_headers: Default::default(),
+            sample_ratio: 1.0,
         }
     }
 }
@@ -278,6 +306,7 @@ impl Default for Config {
             backup: comanda_backup::BackupConfig::default(),
             alerts: AlertsConfig::default(),
             errors: ErrorsConfig::default(),
+            traces: TracesConfig::default(),
             incidents: IncidentsConfig::default(),
             insecure_demo: false,
         }
@@ -563,6 +592,22 @@ impl Config {
             if let Err(message) = parsed {
                 return invalid("errors.sentry_dsn", &message);
             }
+        }
+        if let Some(endpoint) = &self.traces.otlp_endpoint
+            && let Err(message) = crate::alert_routing::https_or_loopback(endpoint)
+        {
+            return invalid("traces.otlp_endpoint", &message);
+        }
+        if !(0.0..=1.0).contains(&self.traces.sample_ratio) {
+            return invalid("traces.sample_ratio", "must be between 0 and 1");
+        }
+        if let Some(name) = self
+            .traces
+            .otlp_headers
+            .keys()
+            .find(|name| axum::http::HeaderName::from_bytes(name.as_bytes()).is_err())
+        {
+            return invalid("traces.otlp_headers", &format!("`{name}` is not a header name"));
         }
         if self.server.http_redirect_listen == Some(self.server.listen) {
             return invalid("server.http_redirect_listen", "must differ from server.listen");
@@ -929,6 +974,32 @@ mod tests {
         assert!(printed.contains("url = \"[redacted]\""), "{printed}");
         assert!(printed.contains("listen = \"127.0.0.1:8443\""), "{printed}");
         toml::from_str::<toml::Value>(&printed).expect("the printed configuration is TOML");
+    }
+
+    #[test]
+    fn trace_settings_are_checked_and_their_headers_never_printed() {
+        let refused = |config: &Config| config.validate().unwrap_err().to_string();
+        let mut config = Config::default();
+        config.traces.otlp_endpoint = Some("http://collector.internal:4318/v1/traces".into());
+        assert!(refused(&config).contains("traces.otlp_endpoint"));
+        config.traces.otlp_endpoint = Some("https://collector.internal:4318/v1/traces".into());
+        config.traces.sample_ratio = 1.5;
+        assert!(refused(&config).contains("traces.sample_ratio"));
+        config.traces.sample_ratio = 0.25;
+        config
+            .traces
+            .otlp_headers
+            .insert("bad header".into(), Secret::new("x".into()));
+        assert!(refused(&config).contains("traces.otlp_headers"));
+        config.traces.otlp_headers.clear();
+        config
+            .traces
+            .otlp_headers
+            .insert("x-honeycomb-team".into(), Secret::new("collector-api-key".into()));
+        config.validate().unwrap();
+        let printed = config.to_redacted_toml();
+        assert!(!printed.contains("collector-api-key"), "{printed}");
+        assert!(printed.contains("sample_ratio = 0.25"), "{printed}");
     }
 
     #[test]

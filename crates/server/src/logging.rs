@@ -1,30 +1,44 @@
 //! Structured logs through `tracing`, every line passing the one redaction layer
 //! ([`comanda_security::redact::RedactingMakeWriter`]) on its way to stdout. With `errors.sentry_dsn` set, every
 //! error-level event is also reported to a Sentry-compatible service (MON-7), through the same redaction
-//! ([`redacted`]): what may not reach a log line may not reach the error service either.
+//! ([`redacted`]): what may not reach a log line may not reach the error service either. With
+//! `traces.otlp_endpoint` set, each request's span is exported with OpenTelemetry (MON-1, [`REQUEST_SPANS`]); no
+//! event and no other span reaches the exporter, so no log text leaves that way.
 
 use comanda_security::redact::{RedactingMakeWriter, redact_line};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use sentry::integrations::tracing::ErrorLayer;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::{ErrorsConfig, LogConfig, LogFormat};
+use crate::config::{ErrorsConfig, LogConfig, LogFormat, TracesConfig};
 
-/// Keeps error reporting running while the process serves; dropping it sends what is still queued (for at most
-/// two seconds).
-pub struct ErrorReporting(Option<sentry::ClientInitGuard>);
+/// The `tracing` target of the one span per HTTP request (see `middleware::observe`): the only spans exported.
+pub const REQUEST_SPANS: &str = "comanda::request";
 
-impl ErrorReporting {
-    /// Whether a DSN is configured and events are being reported.
-    pub fn is_on(&self) -> bool {
-        self.0.is_some()
+/// Keeps error reporting and trace export running while the process serves; dropping it sends what is still
+/// queued (errors for at most two seconds; spans by the exporter's own timeout).
+pub struct Telemetry {
+    _errors: Option<sentry::ClientInitGuard>,
+    traces: Option<SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.traces.take()
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "the last request traces could not be exported");
+        }
     }
 }
 
 /// Installs the global subscriber; a second call (tests starting several servers) keeps the first.
-pub fn init(config: &LogConfig, errors: &ErrorsConfig) -> ErrorReporting {
+pub fn init(config: &LogConfig, errors: &ErrorsConfig, traces: &TracesConfig) -> Telemetry {
     let filter = EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let writer = RedactingMakeWriter::new(std::io::stdout);
     let lines = match config.format {
@@ -56,15 +70,71 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig) -> ErrorReporting {
     let reporting = client
         .as_ref()
         .map(|_| ErrorLayer::new().with_filter(LevelFilter::ERROR));
+    let provider = traces.otlp_endpoint.as_deref().and_then(|endpoint| {
+        tracer_provider(endpoint, traces)
+            .inspect_err(
+                |error| tracing::error!(%error, "request traces are off: the exporter failed to start"),
+            )
+            .ok()
+    });
+    // The request spans go to the exporter whatever the log level, and never to the log lines (whose filter is
+    // the configured level), so turning traces on changes no log line.
+    let exported = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("comanda"))
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_filter(filter_fn(|meta| meta.is_span() && meta.target() == REQUEST_SPANS))
+    });
+    let filter = match format!("{REQUEST_SPANS}=off").parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
+    let lines = lines.with_filter(filter);
     let installed = tracing_subscriber::registry()
-        .with(filter)
         .with(lines)
         .with(reporting)
+        .with(exported)
         .try_init();
     if installed.is_ok() {
         log_panics();
     }
-    ErrorReporting(client)
+    Telemetry {
+        _errors: client,
+        traces: provider,
+    }
+}
+
+/// The OTLP/HTTP exporter (protobuf) behind a batch processor, with the service's resource and the sampler.
+fn tracer_provider(endpoint: &str, config: &TracesConfig) -> Result<SdkTracerProvider, String> {
+    let headers = config
+        .otlp_headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.expose().clone()))
+        .collect();
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(endpoint)
+        .with_headers(headers)
+        .with_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|error| error.to_string())?;
+    let resource = opentelemetry_sdk::Resource::builder_empty()
+        .with_service_name("comanda")
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            config.sample_ratio,
+        ))))
+        .with_resource(resource)
+        .build())
 }
 
 /// A panic anywhere (a background task included, whose panic nobody awaits) becomes an error log line, so it
