@@ -18,6 +18,7 @@ pub mod partner;
 pub mod password;
 pub mod payment;
 pub mod reservation;
+pub mod sign_in_place;
 pub mod validation;
 pub mod venue;
 

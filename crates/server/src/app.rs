@@ -80,6 +80,13 @@ impl AppState {
                 i64::try_from(config.auth.invitation_ttl_hours).unwrap_or(72),
             ),
             public_origin,
+            geoip: match &config.auth.geoip_database {
+                Some(path) => Some(Arc::new(
+                    crate::auth::geoip::GeoIp::open(path)
+                        .map_err(|error| anyhow::anyhow!("auth.geoip_database: {error}"))?,
+                )),
+                None => None,
+            },
         };
         let table_key = kms.derive("table-token");
         let booking_key = kms.derive("reservation-manage-link");

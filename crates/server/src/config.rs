@@ -233,6 +233,10 @@ pub struct AuthConfig {
     pub bcrypt_cost: u32,
     /// Invitations expire after this many hours.
     pub invitation_ttl_hours: u64,
+    /// A GeoIP database in the MaxMind DB format (GeoLite2-City, GeoIP2-City, DB-IP City Lite; a Country edition
+    /// gives countries only). With it a sign-in from a new country, or too far from the previous one for the time
+    /// between them, is recorded, mailed to the account and alerted on call (MON-2). Unset: places are not known.
+    pub geoip_database: Option<PathBuf>,
 }
 
 impl Default for AuthConfig {
@@ -247,6 +251,7 @@ impl Default for AuthConfig {
             key_check_secs: 60,
             bcrypt_cost: comanda_security::password::PRODUCTION_COST,
             invitation_ttl_hours: 72,
+            geoip_database: None,
         }
     }
 }

@@ -9,6 +9,15 @@ use uuid::Uuid;
 
 use crate::StoreResult;
 
+/// Where a member signed in from, as a GeoIP database placed the address: the country (ISO 3166-1 alpha-2, empty
+/// when unknown), the coordinates when known, and when (the latest sign-in from that country).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInPlace {
+    pub country: String,
+    pub coordinates: Option<comanda_domain::sign_in_place::Coordinates>,
+    pub signed_in_at: OffsetDateTime,
+}
+
 /// A staff member to create (at registration or when an invitation is accepted).
 #[derive(Debug, Clone)]
 pub struct NewStaff {
@@ -358,6 +367,18 @@ pub trait IdentityStore: Send + Sync {
         entry: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
+
+    /// Records where the member signs in from now (by country, the latest sign-in replacing the one before) and
+    /// returns the places known before it, latest first, in one transaction (MON-2).
+    async fn note_sign_in_place(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        place: &SignInPlace,
+    ) -> StoreResult<Vec<SignInPlace>>;
+
+    /// The member's sign-in places, latest first (their data export).
+    async fn sign_in_places(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SignInPlace>>;
 
     /// Remembers a device/network for the member; true when it was not seen before.
     async fn note_device(

@@ -5,7 +5,8 @@
 
 use crate::identity::{
     AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
-    RefreshOutcome, RefreshRecord, SecondFactorChange, StaffMember, StoredSigningKey, TotpState, role_from,
+    RefreshOutcome, RefreshRecord, SecondFactorChange, SignInPlace, StaffMember, StoredSigningKey, TotpState,
+    role_from,
 };
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -802,6 +803,41 @@ impl IdentityStore for Engine {
         Ok(())
     }
 
+    async fn note_sign_in_place(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        place: &SignInPlace,
+    ) -> StoreResult<Vec<SignInPlace>> {
+        let mut tx = self.scoped(scope).await?;
+        let before = sign_in_places_in(&mut tx, scope.partner(), user).await?;
+        let coordinates = place.coordinates;
+        sqlx::query(
+            "INSERT INTO sign_in_places
+                    (partner_id, user_id, country, latitude_e4, longitude_e4, radius_km, signed_in_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (partner_id, user_id, country) DO UPDATE
+                SET latitude_e4 = excluded.latitude_e4, longitude_e4 = excluded.longitude_e4,
+                    radius_km = excluded.radius_km, signed_in_at = excluded.signed_in_at",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(&place.country)
+        .bind(coordinates.map(|c| c.latitude_e4))
+        .bind(coordinates.map(|c| c.longitude_e4))
+        .bind(coordinates.map(|c| i32::try_from(c.radius_km).unwrap_or(i32::MAX)))
+        .bind(place.signed_in_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(foreign_key_to_not_found)?;
+        tx.commit().await?;
+        Ok(before)
+    }
+
+    async fn sign_in_places(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SignInPlace>> {
+        sign_in_places_in(&mut *self.reading(scope).await?, scope.partner(), user).await
+    }
+
     async fn note_device(
         &self,
         scope: &TenantScope,
@@ -1090,4 +1126,36 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+async fn sign_in_places_in(conn: &mut Conn, partner: PartnerId, user: Uuid) -> StoreResult<Vec<SignInPlace>> {
+    let rows = sqlx::query(
+        "SELECT * FROM sign_in_places WHERE partner_id = $1 AND user_id = $2 ORDER BY signed_in_at DESC, country",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(user))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let latitude: Option<i32> = row.try_get("latitude_e4")?;
+            let longitude: Option<i32> = row.try_get("longitude_e4")?;
+            let radius: Option<i32> = row.try_get("radius_km")?;
+            Ok(SignInPlace {
+                country: row.try_get("country")?,
+                coordinates: match (latitude, longitude, radius) {
+                    (Some(latitude_e4), Some(longitude_e4), Some(radius)) => {
+                        Some(comanda_domain::sign_in_place::Coordinates {
+                            latitude_e4,
+                            longitude_e4,
+                            radius_km: u32::try_from(radius)
+                                .map_err(|_| corrupt("radius_km", "out of range"))?,
+                        })
+                    }
+                    _ => None,
+                },
+                signed_in_at: row.try_get("signed_in_at")?,
+            })
+        })
+        .collect()
 }

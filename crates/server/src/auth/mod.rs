@@ -2,6 +2,7 @@
 //! thin: they parse, then call one method here, which applies the domain rules, stores and audits.
 
 pub mod access;
+pub mod geoip;
 pub mod keys;
 pub mod mail;
 mod second_factor;
@@ -41,6 +42,8 @@ pub struct AuthSettings {
     pub refresh_grace: time::Duration,
     pub invitation_ttl: time::Duration,
     pub public_origin: String,
+    /// Where sign-ins come from, when a GeoIP database is configured (MON-2).
+    pub geoip: Option<Arc<geoip::GeoIp>>,
 }
 
 /// Who is calling, once authenticated and authorised.

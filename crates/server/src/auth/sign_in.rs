@@ -1,4 +1,5 @@
-//! Signing up and signing in: the password step, the second step, the session opened and the device noticed.
+//! Signing up and signing in: the password step, the second step, the session opened, and the device and place
+//! noticed.
 
 use super::*;
 
@@ -275,6 +276,7 @@ impl Identity {
             )
             .await?;
         self.notice_device(scope, member, ctx).await;
+        self.notice_place(scope, member, ctx).await;
         let mut pair = self.access_pair(scope, member, family, generation, refresh)?;
         pair.device_cookie = Some(self.device_cookie(&self.email_key(&member.email))?);
         Ok(pair)
@@ -373,23 +375,130 @@ impl Identity {
                     .store
                     .record_security_event(scope, Some(member.id), "sign_in.new_device", &detail, now)
                     .await;
-                let message = OutboxMessage {
-                    id: Uuid::now_v7(),
-                    partner: Some(scope.partner()),
-                    recipient: member.email.clone(),
-                    subject: "New sign-in to comanda / Nuevo inicio de sesión en comanda".into(),
-                    body: format!(
-                        "A new device or network signed in to your comanda account ({network}). If it was not you, \
-                         report it from your account (it signs out every session).\n\nUn dispositivo o red nuevos \
-                         iniciaron sesión en tu cuenta de comanda ({network}). Si no fuiste tú, repórtalo desde tu \
-                         cuenta (cierra todas las sesiones).\n"
+                self.tell_account(
+                    scope,
+                    member,
+                    "New sign-in to comanda / Nuevo inicio de sesión en comanda",
+                    &format!("A new device or network signed in to your comanda account ({network})."),
+                    &format!(
+                        "Un dispositivo o red nuevos iniciaron sesión en tu cuenta de comanda ({network})."
                     ),
-                    created_at: now,
-                };
-                let _ = self.store.enqueue_message(&message).await;
+                )
+                .await;
             }
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, "could not record the sign-in device"),
+        }
+    }
+
+    /// MON-2 by place, when `auth.geoip_database` knows the client's address: the place is remembered per country,
+    /// and a first sign-in from a country or impossible travel from the previous sign-in
+    /// ([`comanda_domain::sign_in_place::anomalies`]) is recorded as a security event, raises
+    /// `auth.sign_in_anomaly` (routed on call: either is a strong sign of a stolen password or session) and is
+    /// mailed to the account. The sign-in itself goes on: it has already passed every factor.
+    pub(super) async fn notice_place(&self, scope: &TenantScope, member: &StaffMember, ctx: &RequestContext) {
+        use comanda_domain::sign_in_place::{Anomaly, PastSignIn, Whereabouts, anomalies};
+        let (Some(geoip), Some(address)) = (&self.settings.geoip, ctx.client) else {
+            return;
+        };
+        let Some(here) = geoip.whereabouts(address) else {
+            return;
+        };
+        let now = self.now();
+        let place = comanda_store::identity::SignInPlace {
+            country: here.country.clone().unwrap_or_default(),
+            coordinates: here.coordinates,
+            signed_in_at: now,
+        };
+        let before = match self.store.note_sign_in_place(scope, member.id, &place).await {
+            Ok(before) => before,
+            Err(error) => {
+                tracing::warn!(%error, "could not record where a sign-in came from");
+                return;
+            }
+        };
+        let known: Vec<String> = before
+            .iter()
+            .filter(|place| !place.country.is_empty())
+            .map(|place| place.country.clone())
+            .collect();
+        let previous = before.first().map(|place| PastSignIn {
+            whereabouts: Whereabouts {
+                country: Some(place.country.clone()).filter(|country| !country.is_empty()),
+                coordinates: place.coordinates,
+            },
+            at: place.signed_in_at,
+        });
+        let found = anomalies(&known, previous.as_ref(), &here, now);
+        if found.is_empty() {
+            return;
+        }
+        for anomaly in &found {
+            let what = anomaly.describe(&here);
+            let _ = self
+                .store
+                .record_security_event(scope, Some(member.id), anomaly.kind(), &what, now)
+                .await;
+            let detail = format!("partner {} member {}: {what}", scope.partner(), member.id);
+            if let Err(error) = crate::alert_routing::raise(
+                &*self.store,
+                Some(scope.partner()),
+                "auth.sign_in_anomaly",
+                &detail,
+                now,
+            )
+            .await
+            {
+                tracing::error!(%error, "could not record a sign-in anomaly alert");
+            }
+        }
+        let country = here.country.as_deref().unwrap_or("?");
+        let (english, spanish) = if found
+            .iter()
+            .any(|a| matches!(a, Anomaly::ImpossibleTravel { .. }))
+        {
+            (
+                "too far from your previous sign-in for the time between them",
+                "demasiado lejos de tu inicio de sesión anterior para el tiempo transcurrido",
+            )
+        } else {
+            (
+                "a country you had not signed in from before",
+                "un país desde el que no habías iniciado sesión",
+            )
+        };
+        self.tell_account(
+            scope,
+            member,
+            "Unusual sign-in to comanda / Inicio de sesión inusual en comanda",
+            &format!("Your comanda account was signed in to from {country}: {english}."),
+            &format!("Se inició sesión en tu cuenta de comanda desde {country}: {spanish}."),
+        )
+        .await;
+    }
+
+    /// A bilingual security mail to the member: what happened, and what to do if it was not them.
+    async fn tell_account(
+        &self,
+        scope: &TenantScope,
+        member: &StaffMember,
+        subject: &str,
+        english: &str,
+        spanish: &str,
+    ) {
+        let message = OutboxMessage {
+            id: Uuid::now_v7(),
+            partner: Some(scope.partner()),
+            recipient: member.email.clone(),
+            subject: subject.into(),
+            body: format!(
+                "{english} If it was not you, report it from your account (it signs out every session).\n\n\
+                 {spanish} Si no fuiste tú, repórtalo desde tu cuenta (cierra todas las sesiones).\n"
+            ),
+            created_at: self.now(),
+        };
+        if let Err(error) = self.store.enqueue_message(&message).await {
+            tracing::warn!(%error, "could not queue a security mail");
         }
     }
 }

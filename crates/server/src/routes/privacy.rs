@@ -51,9 +51,39 @@ pub struct PersonalDataExport {
     pub activity: Vec<AuditView>,
     /// Mail addressed to this person still at rest (the `file` sink keeps it `mail.file_retention_days`).
     pub mail: Vec<MailCopy>,
+    /// Where this person signed in from, as the GeoIP database placed it: per country, the latest sign-in.
+    pub sign_in_places: Vec<SignInPlaceView>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub generated_at: time::OffsetDateTime,
+}
+
+/// A country a member signed in from, with the latest sign-in's place.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignInPlaceView {
+    /// ISO 3166-1 alpha-2; empty when the database knew no country.
+    pub country: String,
+    /// Degrees, as the GeoIP database placed the address (not the person's position).
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// The database's accuracy radius around the coordinates, in km.
+    pub radius_km: Option<u32>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub signed_in_at: time::OffsetDateTime,
+}
+
+impl From<comanda_store::identity::SignInPlace> for SignInPlaceView {
+    fn from(place: comanda_store::identity::SignInPlace) -> Self {
+        let degrees = |e4: i32| f64::from(e4) / 1e4;
+        Self {
+            country: place.country,
+            latitude: place.coordinates.map(|c| degrees(c.latitude_e4)),
+            longitude: place.coordinates.map(|c| degrees(c.longitude_e4)),
+            radius_km: place.coordinates.map(|c| c.radius_km),
+            signed_in_at: place.signed_in_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -287,8 +317,10 @@ pub async fn request(
             }
             store.append_audit(scope, &audit, now).await?;
             let mail = mail_addressed_to(&state, &member.email).await;
+            let places = store.sign_in_places(scope, member.id).await?;
             PrivacyAnswer::Export(Box::new(PersonalDataExport {
                 mail,
+                sign_in_places: places.into_iter().map(SignInPlaceView::from).collect(),
                 subject: member.into(),
                 partner_id: scope.partner().to_string(),
                 activity,

@@ -1651,6 +1651,135 @@ async fn a_sign_in_from_a_new_device_is_recorded_and_mailed() {
     server.stop().await;
 }
 
+/// MON-2 by place, placed by MaxMind's own test database: a member's first sign-in (London) is the baseline; another
+/// from London says nothing; Linköping half an hour later is both a new country and impossible travel (1,257 km in
+/// 30 minutes): two security events, two on-call alerts and one mail; the United States two days later is a new
+/// country only; an address the database does not know is not judged. The places are in the member's data export.
+#[tokio::test]
+async fn a_sign_in_from_a_new_country_or_after_impossible_travel_is_alerted_and_mailed() {
+    use sqlx::Connection as _;
+    let database =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/GeoLite2-City-Test.mmdb");
+    let server = TestServer::start_with(|config| {
+        config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        config.auth.geoip_database = Some(database);
+    })
+    .await;
+    sign_up(&server, "boss@example.co").await;
+    let owner = enrolled(&server, "boss@example.co", PASSWORD).await;
+    let long = "a much longer passphrase";
+    let member = invite_and_join(&server, &owner.access, "traveller@example.co", "server", long).await;
+    let sign_in_from = |address: &'static str| {
+        server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", address)
+            .json(&json!({"email": "traveller@example.co", "password": long}))
+            .send()
+    };
+    let unusual = || mailed(&server, &["To: traveller@example.co", "Unusual sign-in"]);
+    let anomalies = || async {
+        let store = server.store().await;
+        let alerts = store.alerts(time::OffsetDateTime::UNIX_EPOCH).await.unwrap();
+        alerts
+            .into_iter()
+            .filter(|a| a.kind == "auth.sign_in_anomaly")
+            .map(|a| a.detail)
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(sign_in_from("81.2.69.142").await.unwrap().status(), 200);
+    server.clock.advance(time::Duration::minutes(30));
+    assert_eq!(sign_in_from("81.2.69.160").await.unwrap().status(), 200);
+    assert!(anomalies().await.is_empty(), "a baseline, then the same city");
+    assert!(!unusual().await);
+
+    server.clock.advance(time::Duration::minutes(30));
+    assert_eq!(sign_in_from("89.160.20.112").await.unwrap().status(), 200);
+    let found = anomalies().await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|d| d.contains(&member.to_string())), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|d| d.contains("first sign-in from SE (before: GB)")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|d| d.contains("sign-in from SE 1") && d.contains("km from the previous one (GB) 0.5 h")),
+        "{found:?}"
+    );
+    assert!(unusual().await, "the account is told");
+    assert!(
+        mailed(&server, &["To: traveller@example.co", "demasiado lejos"]).await,
+        "in Spanish too"
+    );
+
+    server.clock.advance(time::Duration::days(2));
+    assert_eq!(sign_in_from("216.160.83.56").await.unwrap().status(), 200);
+    let found = anomalies().await;
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found[2].contains("first sign-in from US (before: SE, GB)"),
+        "{found:?}"
+    );
+    assert_eq!(sign_in_from("10.1.2.3").await.unwrap().status(), 200);
+    assert_eq!(
+        anomalies().await.len(),
+        3,
+        "an address the database cannot place claims nothing"
+    );
+
+    let mut db = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        server.dir.path().join("data/comanda.db").display()
+    ))
+    .await
+    .unwrap();
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "SELECT kind FROM security_events WHERE kind LIKE 'sign_in.%' AND kind <> 'sign_in.new_device' ORDER BY at, kind",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            "sign_in.impossible_travel",
+            "sign_in.new_country",
+            "sign_in.new_country"
+        ]
+    );
+    let _ = db.close().await;
+
+    let refreshed = post(
+        &server,
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": owner.refresh}),
+    )
+    .await;
+    let access = refreshed.body["access_token"].as_str().unwrap();
+    let export = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(access),
+        json!({"subject": member.to_string(), "kind": "export"}),
+    )
+    .await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    let places: Vec<&str> = export.body["sign_in_places"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["country"].as_str().unwrap())
+        .collect();
+    assert_eq!(places, ["US", "SE", "GB"], "{}", export.body);
+    server.stop().await;
+}
+
 /// Whether a mail holding every one of `needles` reaches the outbox within five seconds.
 pub async fn mailed(server: &TestServer, needles: &[&str]) -> bool {
     let outbox = server.dir.path().join("data/outbox");

@@ -68,6 +68,7 @@ conformance!(
     standing_changes_and_removal,
     sign_in_failures_reach_the_right_partner,
     devices_and_security_events,
+    sign_in_places_remember_each_country_latest_first,
     one_signing_key_rotation_wins,
     tables_have_rotatable_tokens_and_stay_in_their_tenant,
     menus_round_trip_and_items_stay_in_their_venue,

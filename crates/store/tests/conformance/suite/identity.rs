@@ -651,6 +651,56 @@ pub async fn sign_in_failures_reach_the_right_partner(store: &dyn Store) {
     assert_eq!(failure.entry.target, Some(user.to_string()));
 }
 
+/// MON-2's memory of places: the first sign-in finds none; later ones see every country before them, latest first,
+/// each with its latest coordinates; the member's removal takes them along; another partner sees nothing.
+pub async fn sign_in_places_remember_each_country_latest_first(store: &dyn Store) {
+    use comanda_domain::sign_in_place::Coordinates;
+    use comanda_store::identity::SignInPlace;
+
+    let (scope, user) = registered(store, "places@example.co").await;
+    let place = |country: &str, latitude: f64, minutes: i64| SignInPlace {
+        country: country.into(),
+        coordinates: Coordinates::from_degrees(latitude, -74.0, 20),
+        signed_in_at: NOW + time::Duration::minutes(minutes),
+    };
+    let bogota = place("CO", 4.711, 0);
+    assert!(
+        store
+            .note_sign_in_place(&scope, user, &bogota)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let madrid = place("ES", 40.4168, 60);
+    assert_eq!(
+        store.note_sign_in_place(&scope, user, &madrid).await.unwrap(),
+        vec![bogota.clone()]
+    );
+    let medellin = place("CO", 6.2442, 120);
+    assert_eq!(
+        store.note_sign_in_place(&scope, user, &medellin).await.unwrap(),
+        vec![madrid.clone(), bogota],
+        "latest first"
+    );
+    let unknown = SignInPlace {
+        country: String::new(),
+        coordinates: None,
+        signed_in_at: NOW + time::Duration::minutes(180),
+    };
+    store.note_sign_in_place(&scope, user, &unknown).await.unwrap();
+    assert_eq!(
+        store.sign_in_places(&scope, user).await.unwrap(),
+        vec![unknown, medellin.clone(), madrid],
+        "one row per country, the latest sign-in's"
+    );
+    let (other, _) = registered(store, "elsewhere@example.co").await;
+    assert!(store.sign_in_places(&other, user).await.unwrap().is_empty());
+    assert!(
+        store.note_sign_in_place(&other, user, &medellin).await.is_err(),
+        "no place for a member of another partner"
+    );
+}
+
 pub async fn devices_and_security_events(store: &dyn Store) {
     let (scope, user) = registered(store, "dev@example.co").await;
     assert!(store.note_device(&scope, user, b"fp-1", NOW).await.unwrap());
