@@ -34,25 +34,57 @@ where
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !is_json_media_type(content_type) {
-            return Err(
-                Problem::new(ProblemType::UnsupportedMediaType).detail(if content_type.is_empty() {
-                    "send the body as application/json".to_owned()
-                } else {
-                    format!("`{content_type}` is not accepted here; send application/json")
-                }),
-            );
-        }
+        json_media_type(&request)?;
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(body_rejection)?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A JSON body that may be left out, for a route whose every field is optional: no body at all reads as
+/// `T::default()`, so a client that sent nothing before the route had a body keeps working; a body that is there is
+/// read as [`ApiJson`] reads it.
+#[derive(Debug, Clone)]
+pub struct OptionalApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let media_type = json_media_type(&request);
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
+        if bytes.is_empty() {
+            return Ok(Self(T::default()));
+        }
+        media_type?;
+        parse_json(&bytes).map(OptionalApiJson)
+    }
+}
+
+/// 415 unless the request says its body is JSON.
+fn json_media_type(request: &Request) -> Result<(), Problem> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if is_json_media_type(content_type) {
+        return Ok(());
+    }
+    Err(
+        Problem::new(ProblemType::UnsupportedMediaType).detail(if content_type.is_empty() {
+            "send the body as application/json".to_owned()
+        } else {
+            format!("`{content_type}` is not accepted here; send application/json")
+        }),
+    )
 }
 
 fn body_rejection(rejection: BytesRejection) -> Problem {

@@ -350,8 +350,8 @@ pub trait ReservationStore: Send + Sync {
     async fn reservation(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Reservation>;
 
     /// The host's list: the venue's reservations starting in `[from, until)`, by start, each with its deposit and
-    /// its guest's contact (`None` when there is none), read in one snapshot by three statements however full the
-    /// day is.
+    /// its guest's contact (`None` when there is none), read in one transaction by three statements however full
+    /// the day is.
     async fn reservations_between(
         &self,
         scope: &TenantScope,

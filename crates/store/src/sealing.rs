@@ -75,14 +75,39 @@ type CachedKey = (Arc<DataKey>, Instant);
 #[derive(Debug)]
 pub struct FieldSealer {
     kms: Option<Arc<dyn Kms>>,
-    cache: Mutex<HashMap<(PartnerId, KeyOwner), CachedKey>>,
+    cache: Mutex<KeyMemory>,
+}
+
+/// Unwrapped keys, and when keys were destroyed here: a read whose snapshot began before an erasure or an
+/// offboarding may still find the key in the database and unwrap it for itself, but it must not put it back in
+/// memory for the next reads, so a destroyed key is not cached again for the longest freshness window.
+#[derive(Debug, Default)]
+struct KeyMemory {
+    keys: HashMap<(PartnerId, KeyOwner), CachedKey>,
+    /// `None`: every key of the partner (offboarding).
+    destroyed: HashMap<(PartnerId, Option<KeyOwner>), Instant>,
+}
+
+impl KeyMemory {
+    fn destroyed(&mut self, partner: PartnerId, owner: Option<KeyOwner>) {
+        self.destroyed.retain(|_, at| at.elapsed() < TENANT_KEY_TTL);
+        self.destroyed.insert((partner, owner), Instant::now());
+    }
+
+    fn may_keep(&self, partner: PartnerId, owner: KeyOwner) -> bool {
+        [None, Some(owner)].into_iter().all(|which| {
+            self.destroyed
+                .get(&(partner, which))
+                .is_none_or(|at| at.elapsed() >= TENANT_KEY_TTL)
+        })
+    }
 }
 
 impl FieldSealer {
     pub fn new(kms: Option<Arc<dyn Kms>>) -> Self {
         Self {
             kms,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(KeyMemory::default()),
         }
     }
 
@@ -98,23 +123,29 @@ impl FieldSealer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         cache
+            .keys
             .get(&(partner, owner))
             .and_then(|(key, at)| still_fresh(owner, at.elapsed()).then(|| key.clone()))
     }
 
-    /// Drops every cached key of the partner (offboarding).
+    /// Drops every cached key of the partner, and keeps them out of memory for a while (offboarding).
     pub(crate) fn forget_partner(&self, partner: PartnerId) {
-        self.cache
+        let mut memory = self
+            .cache
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|(cached, _), _| *cached != partner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        memory.keys.retain(|(cached, _), _| *cached != partner);
+        memory.destroyed(partner, None);
     }
 
+    /// Drops the owner's cached key, and keeps it out of memory for a while (erasure).
     pub(crate) fn forget(&self, partner: PartnerId, owner: KeyOwner) {
-        self.cache
+        let mut memory = self
+            .cache
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&(partner, owner));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        memory.keys.remove(&(partner, owner));
+        memory.destroyed(partner, Some(owner));
     }
 
     /// A fresh data key and its wrap, to store when the owner has none yet.
@@ -154,10 +185,15 @@ impl FieldSealer {
         let key = DataKey::unwrap(reference, &wrapped, self.kms()?)
             .map_err(|e| StoreError::Config(format!("unwrapping data key {reference}: {e}")))?;
         let key = Arc::new(key);
-        self.cache
+        let mut memory = self
+            .cache
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((partner, owner), (key.clone(), Instant::now()));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if memory.may_keep(partner, owner) {
+            memory
+                .keys
+                .insert((partner, owner), (key.clone(), Instant::now()));
+        }
         Ok(key)
     }
 }
@@ -309,6 +345,37 @@ pub(crate) fn is_sealed(stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_destroyed_key_unwrapped_by_an_older_read_is_not_cached_again() {
+        let sealer = FieldSealer::new(Some(Arc::new(
+            comanda_security::kms::LocalKeyKms::from_bytes(&[7; 32]).unwrap(),
+        )));
+        let partner = PartnerId::from_uuid(Uuid::now_v7());
+        let person = KeyOwner::Person(Uuid::now_v7());
+        let (_, stored) = sealer.generate().unwrap();
+        sealer.unwrap(partner, person, &stored).unwrap();
+        assert!(sealer.cached(partner, person).is_some());
+        sealer.forget(partner, person);
+        // A read that began before the erasure still sees the stored key and opens its own snapshot with it.
+        sealer.unwrap(partner, person, &stored).unwrap();
+        assert!(
+            sealer.cached(partner, person).is_none(),
+            "but memory does not keep it"
+        );
+        let colleague = KeyOwner::Person(Uuid::now_v7());
+        sealer.unwrap(partner, colleague, &stored).unwrap();
+        assert!(
+            sealer.cached(partner, colleague).is_some(),
+            "other people's keys are unaffected"
+        );
+        sealer.forget_partner(partner);
+        sealer.unwrap(partner, KeyOwner::Tenant, &stored).unwrap();
+        assert!(
+            sealer.cached(partner, KeyOwner::Tenant).is_none(),
+            "an offboarded partner's neither"
+        );
+    }
 
     #[test]
     fn cached_keys_expire_so_an_erasure_or_offboarding_elsewhere_takes_effect() {

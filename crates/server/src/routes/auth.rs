@@ -12,7 +12,7 @@ use crate::auth::{
     Caller, Enrollment, EnrollmentConfirmed, RecoveryCodes, RequestContext, SignInOutcome, SignupRequest,
     SignupResponse, TokenPair,
 };
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, OptionalApiJson};
 use crate::problem::{ApiError, Problem};
 
 /// Registers a partner and its owner. The owner must enrol a second factor before anything else works.
@@ -80,7 +80,7 @@ fn with_device_cookie(body: impl IntoResponse, cookie: Option<String>) -> Respon
     response
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The account's current password: required with an access token (turning 2FA on from a signed-in session),
@@ -90,10 +90,11 @@ pub struct EnrollRequest {
 }
 
 /// Starts TOTP enrolment: a new secret, its otpauth URI and QR code. With an enrolment token (the sign-in that
-/// issued it checked the password) the body may be `{}`; with an access token it needs the current password, so a
-/// stolen access token cannot put the thief's authenticator on the account and mint itself a refresh token.
+/// issued it checked the password) the body may be `{}` or left out; with an access token it needs the current
+/// password, so a stolen access token cannot put the thief's authenticator on the account and mint itself a refresh
+/// token.
 #[utoipa::path(post, path = "/api/v1/auth/mfa/totp/enroll", tag = "identity", security(("bearer" = [])),
-    request_body = EnrollRequest, responses(
+    request_body(content = EnrollRequest, description = "May be left out with an enrolment token"), responses(
     (status = 200, body = Enrollment),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -104,7 +105,7 @@ pub async fn enroll(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
-    ApiJson(request): ApiJson<EnrollRequest>,
+    OptionalApiJson(request): OptionalApiJson<EnrollRequest>,
 ) -> Result<Json<Enrollment>, ApiError> {
     Ok(Json(
         state

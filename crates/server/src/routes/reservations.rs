@@ -1127,19 +1127,27 @@ pub(crate) async fn host_day(
     Ok((venue, date, venue_zone(&found)?))
 }
 
-/// A guest's name and phone, opened with the guest's key: empty once the guest is erased.
-/// The guest's name and phone for the host, blank when no contact row is left; a failing store is an error, not a
-/// blank name.
+/// A guest's name and phone for the host, opened with the guest's key; blank when no contact row is left or the
+/// guest was erased. A failing store is an error, not a blank name.
 pub(crate) async fn guest_name_and_phone(
     state: &AppState,
     scope: &TenantScope,
     guest: Uuid,
 ) -> Result<(String, String), ApiError> {
     match state.store.guest_contact(scope, guest).await {
-        Ok(contact) => Ok((contact.name, contact.phone.unwrap_or_default())),
+        Ok(contact) => Ok(name_and_phone(Some(contact))),
         Err(comanda_store::StoreError::NotFound) => Ok(Default::default()),
         Err(error) => Err(error.into()),
     }
+}
+
+/// What the host sees of a guest: name and phone, blank for no contact or an erased guest (whose sealed fields
+/// would read `[erased]`).
+fn name_and_phone(contact: Option<comanda_store::privacy::GuestContact>) -> (String, String) {
+    contact
+        .filter(|contact| contact.erased_at.is_none())
+        .map(|contact| (contact.name, contact.phone.unwrap_or_default()))
+        .unwrap_or_default()
 }
 
 /// `HH:MM` on `date` in the venue's zone, as an instant (a time a spring-forward night skips is taken at the later
@@ -1203,10 +1211,7 @@ pub async fn day_list(
         .into_iter()
         .map(|party| {
             let reservation = party.reservation;
-            let (guest_name, guest_phone) = party
-                .guest
-                .map(|guest| (guest.name, guest.phone.unwrap_or_default()))
-                .unwrap_or_default();
+            let (guest_name, guest_phone) = name_and_phone(party.guest);
             let (guest_id, until) = (reservation.guest_id.to_string(), rfc3339(reservation.until));
             let mut view = ReservationView::new(reservation, &zone);
             view.deposit = party.deposit.as_ref().map(DepositView::from);

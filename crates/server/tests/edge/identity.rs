@@ -1428,6 +1428,15 @@ async fn turning_2fa_on_from_a_signed_in_session_needs_the_current_password() {
         401
     );
     assert_eq!(enroll_forced(json!({})).await.status, 200);
+    // As before the route took a body, a client may also send none.
+    let bodyless = server
+        .client
+        .post(server.url("/api/v1/auth/mfa/totp/enroll"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bodyless.status(), 200);
     server.stop().await;
 }
 

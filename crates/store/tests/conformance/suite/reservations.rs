@@ -547,4 +547,45 @@ pub async fn the_host_list_holds_the_days_bookings_with_their_deposits_and_guest
             .is_empty(),
         "another partner sees nothing of this venue"
     );
+
+    // The partner's other venue keeps its own day.
+    let second = store
+        .create_venue(&scope, &super::venue("Sede Norte"), &change(), NOW)
+        .await
+        .unwrap()
+        .id
+        .as_uuid();
+    let second_table = store
+        .create_table(&scope, second, "Mesa 9", 4, &change(), NOW)
+        .await
+        .unwrap()
+        .id;
+    store
+        .put_booking_policy(&scope, second, &evenings(), &change(), NOW)
+        .await
+        .unwrap();
+    book(
+        &scope,
+        second,
+        second_table,
+        day + time::Duration::hours(20),
+        "north@example.co",
+    )
+    .await;
+    let list = store
+        .reservations_between(&scope, venue, day, day + time::Duration::DAY)
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 2, "not the other venue's booking");
+
+    // An erased guest's booking stays on the list, its contact marked erased.
+    let erased = list[1].reservation.guest_id;
+    store.erase_person(&scope, erased, &change(), NOW).await.unwrap();
+    let list = store
+        .reservations_between(&scope, venue, day, day + time::Duration::DAY)
+        .await
+        .unwrap();
+    let guest = list[1].guest.as_ref().expect("the contact row stays, erased");
+    assert!(guest.erased_at.is_some());
+    assert_ne!(guest.email, "late@example.co");
 }
