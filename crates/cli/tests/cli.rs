@@ -986,29 +986,17 @@ async fn errors_reach_a_sentry_compatible_service_when_a_dsn_is_set() {
     );
 }
 
-/// MON-1: with `traces.otlp_endpoint` set, every request's server span reaches an OTLP/HTTP collector, decoded here
-/// with the OpenTelemetry project's own protobuf types (`opentelemetry-proto`, generated from the specification's
-/// `.proto` files). The span follows the HTTP server conventions (name `{method} {route}`, kind server, method,
-/// route and status attributes), continues the caller's W3C `traceparent`, leaves out a caller's unsampled trace,
-/// and never carries the raw path of a guest's table token.
-#[tokio::test]
-async fn request_traces_reach_an_otlp_collector() {
-    use axum::body::Bytes;
-    use axum::extract::State;
-    use axum::http::HeaderMap;
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use opentelemetry_proto::tonic::common::v1::any_value::Value;
-    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-    use prost::Message as _;
-    use std::sync::Mutex;
+/// A stand-in OTLP/HTTP collector: what reaches `/v1/traces`, headers and body.
+type Exports = Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes)>>>;
 
-    type Exports = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+async fn otlp_collector() -> (String, Exports) {
+    use axum::extract::State;
     let exports: Exports = Arc::default();
     let collector = axum::Router::new()
         .route(
             "/v1/traces",
             axum::routing::post(
-                |State(seen): State<Exports>, headers: HeaderMap, body: Bytes| async move {
+                |State(seen): State<Exports>, headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
                     seen.lock().unwrap().push((headers, body));
                     // An empty ExportTraceServiceResponse: everything accepted.
                     ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
@@ -1019,108 +1007,135 @@ async fn request_traces_reach_an_otlp_collector() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}/v1/traces", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, collector).await });
+    (endpoint, exports)
+}
 
-    let cwd = tempfile::tempdir().unwrap();
-    let mut server = Running::spawn(
-        cwd.path(),
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[
-            ("COMANDA_TRACES__OTLP_ENDPOINT", endpoint.as_str()),
-            (
-                "COMANDA_TRACES__OTLP_HEADERS__X_COLLECTOR_KEY",
-                "collector-secret",
-            ),
-            // The batch processor's delay (OpenTelemetry's environment variable), so spans leave while it serves.
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-        ],
-    );
-    let port = server.https_port();
-    let client = https_client(&cwd.path().join("comanda-data/tls/cert.pem"));
-    let base = format!("https://127.0.0.1:{port}");
-    let sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    let unsampled = "00-11111111111111111111111111111111-2222222222222222-00";
-    let healthz = client
-        .get(format!("{base}/healthz"))
-        .header("traceparent", sampled)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(healthz.status(), 200);
-    let ready = client
-        .get(format!("{base}/readyz"))
-        .header("traceparent", unsampled)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
-    let guest = client
-        .get(format!("{base}/api/v1/t/tbl_secretTableToken123"))
-        .send()
-        .await
-        .unwrap();
-    assert!(guest.status().is_client_error(), "{}", guest.status());
-
-    let spans = || {
-        exports
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|(_, body)| {
-                ExportTraceServiceRequest::decode(body.clone())
-                    .expect("an OTLP ExportTraceServiceRequest")
-                    .resource_spans
-            })
-            .collect::<Vec<_>>()
-    };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while spans()
+/// Every resource's spans the collector has received, decoded with OpenTelemetry's own protobuf types.
+fn received(exports: &Exports) -> Vec<opentelemetry_proto::tonic::trace::v1::ResourceSpans> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    exports
+        .lock()
+        .unwrap()
         .iter()
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .filter(|s| s.kind == SpanKind::Server as i32)
-        .count()
-        < 2
-    {
+        .flat_map(|(_, body)| {
+            ExportTraceServiceRequest::decode(body.clone())
+                .expect("an OTLP ExportTraceServiceRequest")
+                .resource_spans
+        })
+        .collect()
+}
+
+/// Waits until `count` spans have reached the collector.
+async fn spans_received(exports: &Exports, count: usize) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let spans: Vec<_> = received(exports)
+            .into_iter()
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .collect();
+        if spans.len() >= count {
+            return spans;
+        }
         assert!(
             Instant::now() < deadline,
-            "no request spans reached the collector"
+            "only {} spans reached the collector",
+            spans.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    server.terminate();
+}
 
-    let seen = exports.lock().unwrap().clone();
-    for (headers, body) in &seen {
-        assert_eq!(headers["content-type"], "application/x-protobuf");
-        assert_eq!(headers["x_collector_key"], "collector-secret");
-        let raw = String::from_utf8_lossy(body);
-        assert!(!raw.contains("secretTableToken"), "a table token left in a trace");
-    }
-    let resources = spans();
-    let text = |value: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>| match value
-        .as_ref()
-        .and_then(|v| v.value.clone())
-    {
+/// MON-1: with `traces.otlp_endpoint` set, every request's server span reaches an OTLP/HTTP collector, decoded here
+/// with the OpenTelemetry project's own protobuf types (`opentelemetry-proto`, generated from the specification's
+/// `.proto` files). The span follows the HTTP server conventions (name `{method} {route}`, kind server, method,
+/// route, scheme and status attributes); behind a trusted proxy it continues the proxy's W3C `traceparent` and
+/// leaves out a trace the proxy did not sample; it never carries the raw path of a guest's table token, and no log
+/// line carries it. From a peer that is not a trusted proxy the `traceparent` is ignored: a new trace is started.
+#[tokio::test]
+async fn request_traces_reach_an_otlp_collector() {
+    use opentelemetry_proto::tonic::common::v1::AnyValue;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+
+    let sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let unsampled = "00-11111111111111111111111111111111-2222222222222222-00";
+    let serve = |endpoint: String, trusted: &'static str| {
+        let cwd = tempfile::tempdir().unwrap();
+        let server = Running::spawn(
+            cwd.path(),
+            &["serve", "--listen", "127.0.0.1:0"],
+            &[
+                ("COMANDA_TRACES__OTLP_ENDPOINT", endpoint.as_str()),
+                (
+                    "COMANDA_TRACES__OTLP_HEADERS__X_COLLECTOR_KEY",
+                    "collector-secret",
+                ),
+                ("COMANDA_SERVER__TRUSTED_PROXIES", trusted),
+                ("COMANDA_LOG__FORMAT", "pretty"),
+                // The batch processor's delay (OpenTelemetry's environment variable), so spans leave while it
+                // serves.
+                ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ],
+        );
+        (cwd, server)
+    };
+    let text = |value: &Option<AnyValue>| match value.as_ref().and_then(|v| v.value.clone()) {
         Some(Value::StringValue(s)) => s,
         Some(Value::IntValue(i)) => i.to_string(),
         other => format!("{other:?}"),
     };
-    for resource in &resources {
-        let attributes = &resource.resource.as_ref().unwrap().attributes;
-        let service = attributes.iter().find(|a| a.key == "service.name").unwrap();
-        assert_eq!(text(&service.value), "comanda");
-    }
-    let all: Vec<_> = resources
-        .iter()
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .collect();
-    let attribute = |span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str| {
+    let attribute = |span: &Span, key: &str| {
         span.attributes
             .iter()
             .find(|a| a.key == key)
             .map(|a| text(&a.value))
     };
+
+    // Behind a trusted proxy (the test client stands in for it).
+    let (endpoint, exports) = otlp_collector().await;
+    let (cwd, mut server) = serve(endpoint, r#"["127.0.0.1"]"#);
+    let port = server.https_port();
+    let client = https_client(&cwd.path().join("comanda-data/tls/cert.pem"));
+    let base = format!("https://127.0.0.1:{port}");
+    let get = |path: &str, traceparent: Option<&str>| {
+        let mut request = client.get(format!("{base}{path}"));
+        if let Some(traceparent) = traceparent {
+            request = request.header("traceparent", traceparent);
+        }
+        request.send()
+    };
+    assert_eq!(get("/healthz", Some(sampled)).await.unwrap().status(), 200);
+    assert_eq!(get("/readyz", Some(unsampled)).await.unwrap().status(), 200);
+    let guest = get("/api/v1/t/tbl_secretTableToken123", None).await.unwrap();
+    assert!(guest.status().is_client_error(), "{}", guest.status());
+    // A request whose handler logs (a CSP report is a warning line), to see the span stay out of log lines.
+    let report = client
+        .post(format!("{base}/api/v1/csp-reports"))
+        .header("content-type", "application/csp-report")
+        .body(r#"{"csp-report": {"violated-directive": "script-src", "blocked-uri": "inline"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 204);
+    let all = spans_received(&exports, 3).await;
+    let output = server.terminate();
+
+    for (headers, body) in exports.lock().unwrap().iter() {
+        assert_eq!(headers["content-type"], "application/x-protobuf");
+        assert_eq!(headers["x_collector_key"], "collector-secret");
+        assert!(
+            !String::from_utf8_lossy(body).contains("secretTableToken"),
+            "a table token in a trace"
+        );
+    }
+    for resource in received(&exports) {
+        let attributes = resource.resource.unwrap().attributes;
+        let service = attributes.iter().find(|a| a.key == "service.name").unwrap();
+        assert_eq!(text(&service.value), "comanda");
+    }
     let health = all
         .iter()
         .find(|s| s.name == "GET /healthz")
@@ -1129,12 +1144,12 @@ async fn request_traces_reach_an_otlp_collector() {
     assert_eq!(
         hex(&health.trace_id),
         "0af7651916cd43dd8448eb211c80319c",
-        "the caller's trace"
+        "the proxy's trace"
     );
     assert_eq!(
         hex(&health.parent_span_id),
         "b7ad6b7169203331",
-        "a child of the caller's span"
+        "a child of the proxy's span"
     );
     assert_eq!(attribute(health, "http.request.method").as_deref(), Some("GET"));
     assert_eq!(attribute(health, "http.route").as_deref(), Some("/healthz"));
@@ -1142,12 +1157,13 @@ async fn request_traces_reach_an_otlp_collector() {
         attribute(health, "http.response.status_code").as_deref(),
         Some("200")
     );
+    assert_eq!(attribute(health, "url.scheme").as_deref(), Some("https"));
     assert!(health.end_time_unix_nano > health.start_time_unix_nano);
     assert!(health.events.is_empty(), "no log text rides along as span events");
     assert!(
         !all.iter()
             .any(|s| hex(&s.trace_id) == "11111111111111111111111111111111"),
-        "a trace its caller did not sample is not recorded"
+        "a trace its proxy did not sample is not recorded"
     );
     let guest = all
         .iter()
@@ -1156,9 +1172,42 @@ async fn request_traces_reach_an_otlp_collector() {
     assert!(attribute(guest, "http.response.status_code").is_some());
     assert_eq!(
         all.len(),
-        2,
+        3,
         "one span per request and nothing else: {:?}",
         all.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    let violation = output
+        .lines()
+        .find(|line| line.contains("content security policy violation"))
+        .expect("the handler's warning line");
+    assert!(
+        !violation.contains("request{"),
+        "the request span stays out of log lines: {violation}"
+    );
+    assert!(!output.contains("otel."), "{output}");
+
+    // From a peer that is not a trusted proxy, a `traceparent` starts nothing of the caller's choosing.
+    let (endpoint, exports) = otlp_collector().await;
+    let (cwd, mut server) = serve(endpoint, "[]");
+    let port = server.https_port();
+    let client = https_client(&cwd.path().join("comanda-data/tls/cert.pem"));
+    let reply = client
+        .get(format!("https://127.0.0.1:{port}/healthz"))
+        .header("traceparent", unsampled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let all = spans_received(&exports, 1).await;
+    server.terminate();
+    assert_ne!(
+        hex(&all[0].trace_id),
+        "11111111111111111111111111111111",
+        "a new trace"
+    );
+    assert!(
+        all[0].parent_span_id.is_empty(),
+        "a root span, recorded whatever the caller's flag said"
     );
 }
 

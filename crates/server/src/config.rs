@@ -94,7 +94,7 @@ impl Default for ErrorsConfig {
 
 /// Request traces exported with OpenTelemetry (MON-1): one server span per request, named and labelled after the
 /// OpenTelemetry HTTP conventions by route template (never the raw path, which may carry a table token), continuing
-/// the caller's W3C `traceparent`. Only those spans leave: no log line and no span event, so nothing passes by the
+/// the W3C `traceparent` of a trusted proxy. Only those spans leave: no log line and no span event, so nothing passes by the
 /// redaction.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -104,8 +104,8 @@ pub struct TracesConfig {
     pub otlp_endpoint: Option<String>,
     /// Headers sent with every export, such as a vendor's API key; secret (never printed).
     pub otlp_headers: std::collections::BTreeMap<String, Secret<String>>,
-    /// The share of traces started here that are recorded, from 0 to 1; a request whose caller sent a sampled
-    /// `traceparent` is recorded as the caller decided.
+    /// The share of traces started here that are recorded, from 0 to 1; a request whose trusted proxy
+    /// (`server.trusted_proxies`) sent a `traceparent` is recorded as the proxy's trace decided.
     pub sample_ratio: f64,
 }
 
@@ -606,13 +606,15 @@ impl Config {
         if !(0.0..=1.0).contains(&self.traces.sample_ratio) {
             return invalid("traces.sample_ratio", "must be between 0 and 1");
         }
-        if let Some(name) = self
-            .traces
-            .otlp_headers
-            .keys()
-            .find(|name| axum::http::HeaderName::from_bytes(name.as_bytes()).is_err())
-        {
-            return invalid("traces.otlp_headers", &format!("`{name}` is not a header name"));
+        if let Some((name, _)) = self.traces.otlp_headers.iter().find(|(name, value)| {
+            axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || axum::http::HeaderValue::from_str(value.expose()).is_err()
+        }) {
+            // The value is secret: only the name is told.
+            return invalid(
+                "traces.otlp_headers",
+                &format!("`{name}` is not a header name, or its value is not a header value"),
+            );
         }
         if self.server.http_redirect_listen == Some(self.server.listen) {
             return invalid("server.http_redirect_listen", "must differ from server.listen");
@@ -996,6 +998,16 @@ mod tests {
             .otlp_headers
             .insert("bad header".into(), Secret::new("x".into()));
         assert!(refused(&config).contains("traces.otlp_headers"));
+        config.traces.otlp_headers.clear();
+        config
+            .traces
+            .otlp_headers
+            .insert("x-api-key".into(), Secret::new("line\nbreak-secret".into()));
+        let message = refused(&config);
+        assert!(
+            message.contains("traces.otlp_headers") && !message.contains("break-secret"),
+            "{message}"
+        );
         config.traces.otlp_headers.clear();
         config
             .traces

@@ -10,7 +10,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use sentry::integrations::tracing::ErrorLayer;
-use tracing_subscriber::filter::{LevelFilter, filter_fn};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -67,9 +67,11 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig, traces: &TracesConfig) ->
         options.dsn = Some(dsn);
         Some(sentry::init(options))
     });
-    let reporting = client
-        .as_ref()
-        .map(|_| ErrorLayer::new().with_filter(LevelFilter::ERROR));
+    // Errors the configured level silences stay silent in error reporting too.
+    let reporting = client.as_ref().map(|_| {
+        ErrorLayer::new()
+            .with_filter(LevelFilter::ERROR.and(EnvFilter::try_new(&config.level).unwrap_or_default()))
+    });
     let provider = traces.otlp_endpoint.as_deref().and_then(|endpoint| {
         tracer_provider(endpoint, traces)
             .inspect_err(

@@ -99,13 +99,16 @@ pub async fn observe(State(trusted): State<TrustedProxies>, request: Request, ne
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let client = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| client_addr(peer.ip(), request.headers(), &trusted).to_string())
+        .map(|ConnectInfo(peer)| peer.ip());
+    let client = peer
+        .map(|peer| client_addr(peer, request.headers(), &trusted).to_string())
         .unwrap_or_default();
 
-    let span = request_span(&method, &route, request.headers());
+    let from_trusted_proxy = peer.is_some_and(|peer| trusted.0.contains(&peer));
+    let span = request_span(&method, &route, request.headers(), from_trusted_proxy);
     let response = next.run(request).instrument(span.clone()).await;
 
     let status = response.status().as_u16();
@@ -113,6 +116,7 @@ pub async fn observe(State(trusted): State<TrustedProxies>, request: Request, ne
     if status >= 500 {
         // A server span's status is an error for a 5xx only: a 4xx is the client's (OpenTelemetry HTTP conventions).
         span.record("otel.status_code", "error");
+        span.record("error.type", status);
     }
     let elapsed = started.elapsed();
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(),
@@ -136,18 +140,24 @@ pub async fn observe(State(trusted): State<TrustedProxies>, request: Request, ne
 }
 
 /// The request's server span, exported with OpenTelemetry when traces are on (MON-1; disabled, and nearly free,
-/// when they are off). Named and labelled per the OpenTelemetry HTTP server conventions, by route template only: the
-/// raw path (`url.path`) is left out because a guest's path carries its table token. A W3C `traceparent` from the
-/// caller makes it a child of the caller's span.
-fn request_span(method: &str, route: &str, headers: &HeaderMap) -> tracing::Span {
+/// when they are off). Named and labelled per the OpenTelemetry HTTP server conventions (`{method} {route}`, a
+/// method outside the standard ones as `_OTHER` and the span then `HTTP`), by route template only: the raw path
+/// (`url.path`, a required attribute) is left out on purpose, because a guest's path carries its table token. A W3C
+/// `traceparent` makes the span a child of the caller's only from a trusted proxy (`server.trusted_proxies`, the
+/// balancer that starts the trace): anyone else could otherwise force sampling or choose the trace.
+fn request_span(method: &str, route: &str, headers: &HeaderMap, from_trusted_proxy: bool) -> tracing::Span {
     use opentelemetry::propagation::TextMapPropagator;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    let method = if KNOWN.contains(&method) { method } else { "_OTHER" };
     let matched = route != "unmatched";
-    let name = if matched {
-        format!("{method} {route}")
-    } else {
-        method.to_owned()
+    let name = match (method, matched) {
+        ("_OTHER", _) => "HTTP".to_owned(),
+        (_, true) => format!("{method} {route}"),
+        (_, false) => method.to_owned(),
     };
     let span = tracing::info_span!(
         target: crate::logging::REQUEST_SPANS,
@@ -158,8 +168,10 @@ fn request_span(method: &str, route: &str, headers: &HeaderMap) -> tracing::Span
         http.request.method = method,
         http.route = matched.then_some(route),
         http.response.status_code = tracing::field::Empty,
+        url.scheme = "https",
+        error.type = tracing::field::Empty,
     );
-    if !span.is_disabled() {
+    if from_trusted_proxy && !span.is_disabled() {
         let parent =
             opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&HeaderText(headers));
         // Fails only when no OpenTelemetry layer holds the span, and then nothing is exported anyway.
