@@ -4,7 +4,7 @@
 //! Places come from a GeoIP database (MaxMind DB format: GeoLite2/GeoIP2 City, DB-IP City Lite), which locates an
 //! address only to within an accuracy radius; the travel rule gives both sign-ins the benefit of their radii. The
 //! speed limit is 1,000 km/h, above an airliner's cruising speed (about 900 km/h), so a real flight between two
-//! sign-ins is never flagged and two continents within an hour always are.
+//! sign-ins is not flagged, while two continents an ocean apart within a few hours are.
 
 use time::OffsetDateTime;
 

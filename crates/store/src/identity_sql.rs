@@ -809,23 +809,39 @@ impl IdentityStore for Engine {
         user: Uuid,
         place: &SignInPlace,
     ) -> StoreResult<Vec<SignInPlace>> {
+        let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
-        let before = sign_in_places_in(&mut tx, scope.partner(), user).await?;
-        let coordinates = place.coordinates;
+        let before = self.sign_in_places_in(&mut tx, partner, user).await?;
+        // The coordinates are sealed with the member's own key (an erasure shreds them in backups too); the
+        // country stays clear, as the row's key. A sign-in the database placed in a country only keeps the
+        // country's last coordinates.
+        let coordinates = match place.coordinates {
+            Some(c) => {
+                let text = format!("{},{},{}", c.latitude_e4, c.longitude_e4, c.radius_km);
+                Some(
+                    self.seal_field(
+                        &mut tx,
+                        partner,
+                        crate::sealing::KeyOwner::Person(user),
+                        place_of(user),
+                        &text,
+                    )
+                    .await?,
+                )
+            }
+            None => None,
+        };
         sqlx::query(
-            "INSERT INTO sign_in_places
-                    (partner_id, user_id, country, latitude_e4, longitude_e4, radius_km, signed_in_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO sign_in_places (partner_id, user_id, country, coordinates, signed_in_at)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (partner_id, user_id, country) DO UPDATE
-                SET latitude_e4 = excluded.latitude_e4, longitude_e4 = excluded.longitude_e4,
-                    radius_km = excluded.radius_km, signed_in_at = excluded.signed_in_at",
+                SET coordinates = COALESCE(excluded.coordinates, sign_in_places.coordinates),
+                    signed_in_at = excluded.signed_in_at",
         )
-        .bind(h(scope.partner().as_uuid()))
+        .bind(h(partner.as_uuid()))
         .bind(h(user))
         .bind(&place.country)
-        .bind(coordinates.map(|c| c.latitude_e4))
-        .bind(coordinates.map(|c| c.longitude_e4))
-        .bind(coordinates.map(|c| i32::try_from(c.radius_km).unwrap_or(i32::MAX)))
+        .bind(coordinates)
         .bind(place.signed_in_at)
         .execute(&mut *tx)
         .await
@@ -835,7 +851,8 @@ impl IdentityStore for Engine {
     }
 
     async fn sign_in_places(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SignInPlace>> {
-        sign_in_places_in(&mut *self.reading(scope).await?, scope.partner(), user).await
+        self.sign_in_places_in(&mut *self.reading(scope).await?, scope.partner(), user)
+            .await
     }
 
     async fn note_device(
@@ -1128,34 +1145,64 @@ impl Engine {
     }
 }
 
-async fn sign_in_places_in(conn: &mut Conn, partner: PartnerId, user: Uuid) -> StoreResult<Vec<SignInPlace>> {
-    let rows = sqlx::query(
-        "SELECT * FROM sign_in_places WHERE partner_id = $1 AND user_id = $2 ORDER BY signed_in_at DESC, country",
-    )
-    .bind(h(partner.as_uuid()))
-    .bind(h(user))
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let latitude: Option<i32> = row.try_get("latitude_e4")?;
-            let longitude: Option<i32> = row.try_get("longitude_e4")?;
-            let radius: Option<i32> = row.try_get("radius_km")?;
-            Ok(SignInPlace {
+/// Where a sealed sign-in place sits: the member's row of `sign_in_places`.
+fn place_of(user: Uuid) -> crate::sealing::Place<'static> {
+    crate::sealing::Place {
+        table: "sign_in_places",
+        column: "coordinates",
+        row: user,
+    }
+}
+
+impl Engine {
+    /// The member's sign-in places, latest first, their coordinates opened.
+    async fn sign_in_places_in(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        user: Uuid,
+    ) -> StoreResult<Vec<SignInPlace>> {
+        let rows = sqlx::query(
+            "SELECT * FROM sign_in_places WHERE partner_id = $1 AND user_id = $2 ORDER BY signed_in_at DESC, country",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(user))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut places = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let coordinates = match row.try_get::<Option<String>, _>("coordinates")? {
+                Some(sealed) => {
+                    let text = self
+                        .open_field(
+                            conn,
+                            partner,
+                            crate::sealing::KeyOwner::Person(user),
+                            place_of(user),
+                            &sealed,
+                        )
+                        .await?;
+                    coordinates_from(&text)
+                }
+                None => None,
+            };
+            places.push(SignInPlace {
                 country: row.try_get("country")?,
-                coordinates: match (latitude, longitude, radius) {
-                    (Some(latitude_e4), Some(longitude_e4), Some(radius)) => {
-                        Some(comanda_domain::sign_in_place::Coordinates {
-                            latitude_e4,
-                            longitude_e4,
-                            radius_km: u32::try_from(radius)
-                                .map_err(|_| corrupt("radius_km", "out of range"))?,
-                        })
-                    }
-                    _ => None,
-                },
+                coordinates,
                 signed_in_at: row.try_get("signed_in_at")?,
-            })
-        })
-        .collect()
+            });
+        }
+        Ok(places)
+    }
+}
+
+/// `lat_e4,lon_e4,radius_km` as sealed; `None` for anything else (an erased key opens as `[erased]`).
+fn coordinates_from(text: &str) -> Option<comanda_domain::sign_in_place::Coordinates> {
+    let mut parts = text.split(',');
+    let coordinates = comanda_domain::sign_in_place::Coordinates {
+        latitude_e4: parts.next()?.parse().ok()?,
+        longitude_e4: parts.next()?.parse().ok()?,
+        radius_km: parts.next()?.parse().ok()?,
+    };
+    parts.next().is_none().then_some(coordinates)
 }

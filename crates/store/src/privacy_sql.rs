@@ -401,6 +401,8 @@ impl crate::privacy::PrivacyStore for Engine {
             // Its venues leave the public booking directory: no availability or booking reaches them.
             ("DELETE FROM booking_directory WHERE partner_id = $1", 3),
             ("DELETE FROM deposit_directory WHERE partner_id = $1", 3),
+            // Where its staff signed in from: the countries are clear text.
+            ("DELETE FROM sign_in_places WHERE partner_id = $1", 3),
             (
                 "UPDATE staff SET credential_generation = credential_generation + 1 WHERE partner_id = $1",
                 3,

@@ -9,6 +9,11 @@ use std::path::Path;
 use comanda_domain::sign_in_place::{Coordinates, Whereabouts};
 use maxminddb::geoip2;
 
+/// The accuracy radius assumed when the database gives none (DB-IP's City Lite has none): its places are city
+/// centroids, and a mobile address is often placed in a city hundreds of km from the phone, so a small radius would
+/// page on a member moving between two cities' networks.
+const UNKNOWN_ACCURACY_KM: u32 = 250;
+
 /// An opened GeoIP database, read whole into memory (a City database is about 70 MB).
 pub struct GeoIp {
     reader: maxminddb::Reader<Vec<u8>>,
@@ -51,7 +56,7 @@ impl GeoIp {
                     Coordinates::from_degrees(
                         latitude,
                         longitude,
-                        location.accuracy_radius.map_or(0, u32::from),
+                        location.accuracy_radius.map_or(UNKNOWN_ACCURACY_KM, u32::from),
                     )
                 }),
         };

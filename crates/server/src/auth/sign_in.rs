@@ -439,18 +439,26 @@ impl Identity {
                 .store
                 .record_security_event(scope, Some(member.id), anomaly.kind(), &what, now)
                 .await;
-            let detail = format!("partner {} member {}: {what}", scope.partner(), member.id);
-            if let Err(error) = crate::alert_routing::raise(
-                &*self.store,
-                Some(scope.partner()),
-                "auth.sign_in_anomaly",
-                &detail,
-                now,
-            )
-            .await
-            {
-                tracing::error!(%error, "could not record a sign-in anomaly alert");
-            }
+        }
+        // One page per sign-in. It names the account and what was anomalous, not where: the places stay in the
+        // member's security events, which go with the member, while an alert is also a log line.
+        let kinds: Vec<&str> = found.iter().map(Anomaly::kind).collect();
+        let detail = format!(
+            "partner {} member {}: {} (the member's security events say where)",
+            scope.partner(),
+            member.id,
+            kinds.join(", ")
+        );
+        if let Err(error) = crate::alert_routing::raise(
+            &*self.store,
+            Some(scope.partner()),
+            "auth.sign_in_anomaly",
+            &detail,
+            now,
+        )
+        .await
+        {
+            tracing::error!(%error, "could not record a sign-in anomaly alert");
         }
         let country = here.country.as_deref().unwrap_or("?");
         let (english, spanish) = if found

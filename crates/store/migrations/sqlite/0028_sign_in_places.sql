@@ -3,9 +3,7 @@ CREATE TABLE sign_in_places (
     partner_id   TEXT NOT NULL,
     user_id      TEXT NOT NULL,
     country      TEXT NOT NULL,
-    latitude_e4  INTEGER,
-    longitude_e4 INTEGER,
-    radius_km    INTEGER,
+    coordinates  TEXT,
     signed_in_at TEXT NOT NULL,
     PRIMARY KEY (partner_id, user_id, country),
     FOREIGN KEY (partner_id, user_id) REFERENCES staff (partner_id, id) ON DELETE CASCADE

@@ -652,7 +652,8 @@ pub async fn sign_in_failures_reach_the_right_partner(store: &dyn Store) {
 }
 
 /// MON-2's memory of places: the first sign-in finds none; later ones see every country before them, latest first,
-/// each with its latest coordinates; the member's removal takes them along; another partner sees nothing.
+/// each with its latest coordinates (kept when a sign-in is placed in the country only); another partner sees
+/// nothing; the member's erasure takes them along.
 pub async fn sign_in_places_remember_each_country_latest_first(store: &dyn Store) {
     use comanda_domain::sign_in_place::Coordinates;
     use comanda_store::identity::SignInPlace;
@@ -693,11 +694,38 @@ pub async fn sign_in_places_remember_each_country_latest_first(store: &dyn Store
         vec![unknown, medellin.clone(), madrid],
         "one row per country, the latest sign-in's"
     );
+    // Placed in a country only: the country's last coordinates stay, its time moves on.
+    let somewhere_in_colombia = SignInPlace {
+        country: "CO".into(),
+        coordinates: None,
+        signed_in_at: NOW + time::Duration::minutes(240),
+    };
+    store
+        .note_sign_in_place(&scope, user, &somewhere_in_colombia)
+        .await
+        .unwrap();
+    let places = store.sign_in_places(&scope, user).await.unwrap();
+    assert_eq!(
+        (&places[0].country, places[0].coordinates, places[0].signed_in_at),
+        (
+            &"CO".to_owned(),
+            medellin.coordinates,
+            somewhere_in_colombia.signed_in_at
+        )
+    );
     let (other, _) = registered(store, "elsewhere@example.co").await;
     assert!(store.sign_in_places(&other, user).await.unwrap().is_empty());
     assert!(
         store.note_sign_in_place(&other, user, &medellin).await.is_err(),
         "no place for a member of another partner"
+    );
+    store
+        .erase_person(&scope, user, &AuditEntry::new("privacy.erased"), NOW)
+        .await
+        .unwrap();
+    assert!(
+        store.sign_in_places(&scope, user).await.unwrap().is_empty(),
+        "an erasure takes them along"
     );
 }
 
