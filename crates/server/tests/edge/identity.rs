@@ -42,6 +42,21 @@ pub async fn post(server: &TestServer, path: &str, token: Option<&str>, body: Va
     call(server, "POST", path, token, Some(body)).await
 }
 
+/// A password sign-in (`email` may be any JSON value the test wants to send).
+pub async fn login(
+    server: &TestServer,
+    email: impl serde::Serialize,
+    password: impl serde::Serialize,
+) -> Reply {
+    post(
+        server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": email, "password": password}),
+    )
+    .await
+}
+
 /// The code an authenticator app shows `steps` steps from the server's now.
 pub fn code(server: &TestServer, secret: &str, steps: i64) -> String {
     let at = server.clock.now().unix_timestamp() + steps * 30;
@@ -71,16 +86,14 @@ pub struct Session {
 
 /// Signs in with the password, and, when enrolment is due, enrols a TOTP secret and confirms it.
 pub async fn enrolled(server: &TestServer, email: &str, password: &str) -> Session {
-    let login = post(
-        server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": email, "password": password}),
-    )
-    .await;
-    assert_eq!(login.status, 200, "{}", login.body);
-    assert_eq!(login.body["mfa_enrollment_required"], true, "{}", login.body);
-    let enrollment_token = login.body["enrollment_token"].as_str().unwrap().to_owned();
+    let signed_in = login(server, email, password).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    assert_eq!(
+        signed_in.body["mfa_enrollment_required"], true,
+        "{}",
+        signed_in.body
+    );
+    let enrollment_token = signed_in.body["enrollment_token"].as_str().unwrap().to_owned();
     let enrollment = post(
         server,
         "/api/v1/auth/mfa/totp/enroll",
@@ -161,19 +174,17 @@ async fn invitation_token(server: &TestServer, email: &str) -> String {
 pub async fn owner_must_enrol_then_needs_a_fresh_code_at_every_sign_in(engine: Engine) {
     let server = TestServer::start_on(engine, |_| {}).await;
     sign_up(&server, "ana@example.co").await;
-    let login = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "ana@example.co", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(login.body["mfa_enrollment_required"], true, "{}", login.body);
+    let signed_in = login(&server, "ana@example.co", PASSWORD).await;
+    assert_eq!(
+        signed_in.body["mfa_enrollment_required"], true,
+        "{}",
+        signed_in.body
+    );
     assert!(
-        login.body.get("access_token").is_none(),
+        signed_in.body.get("access_token").is_none(),
         "no access before enrolment"
     );
-    let enrollment_token = login.body["enrollment_token"].as_str().unwrap();
+    let enrollment_token = signed_in.body["enrollment_token"].as_str().unwrap();
     for (method, path) in [
         ("GET", "/api/v1/me"),
         ("GET", "/api/v1/staff"),
@@ -1203,14 +1214,8 @@ async fn a_pending_sign_in_allows_five_guesses_and_2fa_off_needs_a_standalone_pa
     let server = TestServer::start().await;
     sign_up(&server, "guess@example.co").await;
     let owner = enrolled(&server, "guess@example.co", PASSWORD).await;
-    let login = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "guess@example.co", "password": PASSWORD}),
-    )
-    .await;
-    let token = login.body["mfa_token"].clone();
+    let signed_in = login(&server, "guess@example.co", PASSWORD).await;
+    let token = signed_in.body["mfa_token"].clone();
     let mut statuses = Vec::new();
     for _ in 0..6 {
         let guess = post(
@@ -1245,13 +1250,7 @@ async fn a_pending_sign_in_allows_five_guesses_and_2fa_off_needs_a_standalone_pa
         "a much longer passphrase",
     )
     .await;
-    let session = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": waiter, "password": "a much longer passphrase"}),
-    )
-    .await;
+    let session = login(&server, waiter, "a much longer passphrase").await;
     let access = session.body["access_token"].as_str().unwrap().to_owned();
     let enrolment = post(
         &server,
@@ -1336,20 +1335,8 @@ async fn thirty_rapid_wrong_passwords_are_throttled_without_locking_out_the_owne
 async fn unknown_email_and_wrong_password_answer_alike() {
     let server = TestServer::start().await;
     sign_up(&server, "alike@example.co").await;
-    let wrong_password = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "alike@example.co", "password": "not the password at all"}),
-    )
-    .await;
-    let unknown = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "nobody@example.co", "password": "not the password at all"}),
-    )
-    .await;
+    let wrong_password = login(&server, "alike@example.co", "not the password at all").await;
+    let unknown = login(&server, "nobody@example.co", "not the password at all").await;
     assert_eq!((wrong_password.status, unknown.status), (401, 401));
     assert_eq!(wrong_password.body, unknown.body);
     server.stop().await;
@@ -1362,14 +1349,8 @@ async fn turning_2fa_on_from_a_signed_in_session_needs_the_current_password() {
     let owner = enrolled(&server, "boss@example.co", PASSWORD).await;
     let long = "a much longer passphrase";
     invite_and_join(&server, &owner.access, "host@example.co", "host", long).await;
-    let login = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "host@example.co", "password": long}),
-    )
-    .await;
-    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let signed_in = login(&server, "host@example.co", long).await;
+    let access = signed_in.body["access_token"].as_str().unwrap().to_owned();
     let enroll = |body: Value| post(&server, "/api/v1/auth/mfa/totp/enroll", Some(&access), body);
 
     // A stolen access token alone cannot put another authenticator on the account.
@@ -1412,13 +1393,7 @@ async fn turning_2fa_on_from_a_signed_in_session_needs_the_current_password() {
     // The enrolment token of a forced enrolment comes from a sign-in that has just checked the password; a
     // password given with it is checked all the same.
     invite_and_join(&server, &owner.access, "manager@example.co", "manager", long).await;
-    let forced = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "manager@example.co", "password": long}),
-    )
-    .await;
+    let forced = login(&server, "manager@example.co", long).await;
     let token = forced.body["enrollment_token"].as_str().unwrap().to_owned();
     let enroll_forced = |body: Value| post(&server, "/api/v1/auth/mfa/totp/enroll", Some(&token), body);
     assert_eq!(
@@ -1447,14 +1422,8 @@ async fn granting_a_role_that_needs_2fa_forces_enrolment_at_the_next_request() {
     let owner = enrolled(&server, "boss@example.co", PASSWORD).await;
     let long = "a much longer passphrase";
     let member = invite_and_join(&server, &owner.access, "waiter@example.co", "server", long).await;
-    let login = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "waiter@example.co", "password": long}),
-    )
-    .await;
-    let waiter = login.body["access_token"]
+    let signed_in = login(&server, "waiter@example.co", long).await;
+    let waiter = signed_in.body["access_token"]
         .as_str()
         .expect("servers need no second factor")
         .to_owned();
@@ -1508,18 +1477,12 @@ async fn sign_out_everywhere_and_compromised_credentials_void_every_token() {
     sign_up(&server, "out@example.co").await;
     let first = enrolled(&server, "out@example.co", PASSWORD).await;
     server.clock.advance(time::Duration::seconds(2));
-    let login = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "out@example.co", "password": PASSWORD}),
-    )
-    .await;
+    let signed_in = login(&server, "out@example.co", PASSWORD).await;
     let second = post(
         &server,
         "/api/v1/auth/mfa/verify",
         None,
-        json!({"mfa_token": login.body["mfa_token"], "code": code(&server, &first.secret, 1)}),
+        json!({"mfa_token": signed_in.body["mfa_token"], "code": code(&server, &first.secret, 1)}),
     )
     .await;
     let second_access = second.body["access_token"].as_str().unwrap().to_owned();
@@ -1629,21 +1592,9 @@ async fn changing_the_password_needs_the_current_one_and_a_fresh_code() {
             .status,
         200
     );
-    let old = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "pw@example.co", "password": PASSWORD}),
-    )
-    .await;
+    let old = login(&server, "pw@example.co", PASSWORD).await;
     assert_eq!(old.status, 401);
-    let new = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "pw@example.co", "password": "otra frase bastante larga"}),
-    )
-    .await;
+    let new = login(&server, "pw@example.co", "otra frase bastante larga").await;
     assert_eq!(new.body["mfa_required"], true);
     server.stop().await;
 }
@@ -1876,13 +1827,7 @@ async fn a_128_character_password_signs_up_and_signs_in_and_129_are_refused() {
     enrolled(&server, "longest@example.co", &longest).await;
     let mut last_changed: String = longest.chars().take(127).collect();
     last_changed.push('x');
-    let wrong = post(
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "longest@example.co", "password": last_changed}),
-    )
-    .await;
+    let wrong = login(&server, "longest@example.co", last_changed).await;
     assert_eq!(wrong.status, 401, "{}", wrong.body);
     let refused = sign_up_with("too-long@example.co", phrase.chars().take(129).collect()).await;
     assert_eq!(refused.status, 400, "{}", refused.body);
@@ -1953,18 +1898,12 @@ async fn the_second_factor_is_managed_with_step_up() {
     let finish = |code: String| {
         let server = &server;
         async move {
-            let login = post(
-                server,
-                "/api/v1/auth/login",
-                None,
-                json!({"email": "mfa-owner@example.co", "password": PASSWORD}),
-            )
-            .await;
+            let signed_in = login(server, "mfa-owner@example.co", PASSWORD).await;
             post(
                 server,
                 "/api/v1/auth/mfa/verify",
                 None,
-                json!({"mfa_token": login.body["mfa_token"], "code": code}),
+                json!({"mfa_token": signed_in.body["mfa_token"], "code": code}),
             )
             .await
             .status
