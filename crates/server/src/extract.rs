@@ -42,8 +42,8 @@ where
     }
 }
 
-/// A JSON body that may be left out, for a route whose every field is optional: no body at all reads as
-/// `T::default()`, so a client that sent nothing before the route had a body keeps working; a body that is there is
+/// A JSON body that may be left out, for a route whose every field is optional: no body at all (or `null`) reads
+/// as `T::default()`, so a client that sent nothing before the route had a body keeps working; a body that is there is
 /// read as [`ApiJson`] reads it.
 #[derive(Debug, Clone)]
 pub struct OptionalApiJson<T>(pub T);
@@ -64,7 +64,8 @@ where
             return Ok(Self(T::default()));
         }
         media_type?;
-        parse_json(&bytes).map(OptionalApiJson)
+        // `null` reads as no body too: the OpenAPI document describes the body as the type or null.
+        parse_json::<Option<T>>(&bytes).map(|body| OptionalApiJson(body.unwrap_or_default()))
     }
 }
 

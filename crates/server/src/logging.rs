@@ -67,13 +67,18 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig, traces: &TracesConfig) ->
         options.dsn = Some(dsn);
         Some(sentry::init(options))
     });
-    // Errors the configured level silences stay silent in error reporting too.
+    // Errors the configured level silences stay silent in error reporting too; so does a failed trace export,
+    // which would otherwise be reported with every batch while the collector is away (it stays a log line).
     let reporting = client.as_ref().map(|_| {
-        ErrorLayer::new()
-            .with_filter(LevelFilter::ERROR.and(EnvFilter::try_new(&config.level).unwrap_or_default()))
+        let level = EnvFilter::try_new(&config.level).unwrap_or_default();
+        let level = match "opentelemetry=off".parse() {
+            Ok(directive) => level.add_directive(directive),
+            Err(_) => level,
+        };
+        ErrorLayer::new().with_filter(LevelFilter::ERROR.and(level))
     });
-    let provider = traces.otlp_endpoint.as_deref().and_then(|endpoint| {
-        tracer_provider(endpoint, traces)
+    let provider = traces.otlp_endpoint.as_ref().and_then(|_| {
+        tracer_provider(&traces_url(traces), traces)
             .inspect_err(
                 |error| tracing::error!(%error, "request traces are off: the exporter failed to start"),
             )
@@ -85,6 +90,7 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig, traces: &TracesConfig) ->
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("comanda"))
             .with_location(false)
+            .with_target(false)
             .with_threads(false)
             .with_tracked_inactivity(false)
             .with_filter(filter_fn(|meta| meta.is_span() && meta.target() == REQUEST_SPANS))
@@ -105,6 +111,19 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig, traces: &TracesConfig) ->
     Telemetry {
         _errors: client,
         traces: provider,
+    }
+}
+
+/// Where spans are sent: `traces.otlp_endpoint` as given, or, when it names no path (`https://collector:4318`),
+/// that base with `/v1/traces`, as OpenTelemetry's exporters treat a base endpoint (OTLP specification,
+/// "OTLP/HTTP Request"); empty when traces are off.
+pub fn traces_url(config: &TracesConfig) -> String {
+    let Some(endpoint) = config.otlp_endpoint.as_deref() else {
+        return String::new();
+    };
+    match reqwest::Url::parse(endpoint) {
+        Ok(url) if url.path() == "/" => format!("{}v1/traces", url),
+        _ => endpoint.to_owned(),
     }
 }
 
@@ -160,6 +179,23 @@ pub fn redacted(event: sentry::protocol::Event<'static>) -> Option<sentry::proto
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_endpoint_gets_the_traces_path() {
+        let url = |endpoint: &str| {
+            traces_url(&TracesConfig {
+                otlp_endpoint: Some(endpoint.into()),
+                ..TracesConfig::default()
+            })
+        };
+        assert_eq!(url("https://collector:4318"), "https://collector:4318/v1/traces");
+        assert_eq!(url("https://collector:4318/"), "https://collector:4318/v1/traces");
+        assert_eq!(
+            url("https://api.example/otlp/v1/traces"),
+            "https://api.example/otlp/v1/traces"
+        );
+        assert_eq!(traces_url(&TracesConfig::default()), "");
+    }
 
     #[test]
     fn an_event_leaves_redacted_as_a_log_line_would() {

@@ -218,6 +218,17 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         ),
         Some(p) => format!("card payments: Stripe at {}", p.api_base),
     });
+    choices.push(match &config.traces.otlp_endpoint {
+        Some(_) => format!(
+            "request traces: to {}",
+            crate::logging::traces_url(&config.traces)
+        ),
+        None => "request traces: off".to_owned(),
+    });
+    choices.push(match &config.auth.geoip_database {
+        Some(path) => format!("sign-in places: {}", path.display()),
+        None => "sign-in places: off (no auth.geoip_database)".to_owned(),
+    });
     // The start banner says which promises of the security page this configuration does not keep.
     for broken in config.broken_promises() {
         let switch = if broken.refused { " (insecure_demo)" } else { "" };

@@ -9,6 +9,15 @@ use uuid::Uuid;
 
 use crate::StoreResult;
 
+/// Something that happened to a member's account: `kind` (`sign_in.new_device`, `sign_in.new_country`,
+/// `sign_in.impossible_travel`, `credential_compromised`, …), what about it, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEvent {
+    pub kind: String,
+    pub detail: String,
+    pub at: OffsetDateTime,
+}
+
 /// Where a member signed in from, as a GeoIP database placed the address: the country (ISO 3166-1 alpha-2, empty
 /// when unknown), the coordinates when known, and when (the latest sign-in from that country).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,6 +388,9 @@ pub trait IdentityStore: Send + Sync {
 
     /// The member's sign-in places, latest first (their data export).
     async fn sign_in_places(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SignInPlace>>;
+
+    /// The member's security events, latest first, at most the latest 1,000 (their data export).
+    async fn security_events(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SecurityEvent>>;
 
     /// Remembers a device/network for the member; true when it was not seen before.
     async fn note_device(

@@ -5,8 +5,8 @@
 
 use crate::identity::{
     AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
-    RefreshOutcome, RefreshRecord, SecondFactorChange, SignInPlace, StaffMember, StoredSigningKey, TotpState,
-    role_from,
+    RefreshOutcome, RefreshRecord, SecondFactorChange, SecurityEvent, SignInPlace, StaffMember,
+    StoredSigningKey, TotpState, role_from,
 };
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -848,6 +848,26 @@ impl IdentityStore for Engine {
         .map_err(foreign_key_to_not_found)?;
         tx.commit().await?;
         Ok(before)
+    }
+
+    async fn security_events(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SecurityEvent>> {
+        let rows = sqlx::query(
+            "SELECT kind, detail, at FROM security_events WHERE partner_id = $1 AND user_id = $2
+              ORDER BY at DESC, id DESC LIMIT 1000",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SecurityEvent {
+                    kind: row.try_get("kind")?,
+                    detail: row.try_get("detail")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
     }
 
     async fn sign_in_places(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SignInPlace>> {

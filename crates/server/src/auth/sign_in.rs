@@ -441,10 +441,10 @@ impl Identity {
                 .await;
         }
         // One page per sign-in. It names the account and what was anomalous, not where: the places stay in the
-        // member's security events, which go with the member, while an alert is also a log line.
+        // member's security events (in their data export, and gone with them), while an alert is also a log line.
         let kinds: Vec<&str> = found.iter().map(Anomaly::kind).collect();
         let detail = format!(
-            "partner {} member {}: {} (the member's security events say where)",
+            "partner {} member {}: {} (where: the member's security events, in their data export)",
             scope.partner(),
             member.id,
             kinds.join(", ")

@@ -94,7 +94,7 @@ pub struct EnrollRequest {
 /// password, so a stolen access token cannot put the thief's authenticator on the account and mint itself a refresh
 /// token.
 #[utoipa::path(post, path = "/api/v1/auth/mfa/totp/enroll", tag = "identity", security(("bearer" = [])),
-    request_body(content = EnrollRequest, description = "May be left out with an enrolment token"), responses(
+    request_body(content = Option<EnrollRequest>, description = "May be left out with an enrolment token"), responses(
     (status = 200, body = Enrollment),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -53,9 +53,21 @@ pub struct PersonalDataExport {
     pub mail: Vec<MailCopy>,
     /// Where this person signed in from, as the GeoIP database placed it: per country, the latest sign-in.
     pub sign_in_places: Vec<SignInPlaceView>,
+    /// What happened to this person's account (new devices and countries, impossible travel, credential-stuffing
+    /// attempts, reported compromise), latest first.
+    pub security_events: Vec<SecurityEventView>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub generated_at: time::OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecurityEventView {
+    pub kind: String,
+    pub detail: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: time::OffsetDateTime,
 }
 
 /// A country a member signed in from, with the latest sign-in's place.
@@ -318,9 +330,18 @@ pub async fn request(
             store.append_audit(scope, &audit, now).await?;
             let mail = mail_addressed_to(&state, &member.email).await;
             let places = store.sign_in_places(scope, member.id).await?;
+            let events = store.security_events(scope, member.id).await?;
             PrivacyAnswer::Export(Box::new(PersonalDataExport {
                 mail,
                 sign_in_places: places.into_iter().map(SignInPlaceView::from).collect(),
+                security_events: events
+                    .into_iter()
+                    .map(|event| SecurityEventView {
+                        kind: event.kind,
+                        detail: event.detail,
+                        at: event.at,
+                    })
+                    .collect(),
                 subject: member.into(),
                 partner_id: scope.partner().to_string(),
                 activity,

@@ -1412,6 +1412,11 @@ async fn turning_2fa_on_from_a_signed_in_session_needs_the_current_password() {
         .await
         .unwrap();
     assert_eq!(bodyless.status(), 200);
+    assert_eq!(
+        enroll_forced(Value::Null).await.status,
+        200,
+        "null, as the OpenAPI document allows"
+    );
     server.stop().await;
 }
 
@@ -1676,7 +1681,7 @@ async fn a_sign_in_from_a_new_country_or_after_impossible_travel_is_alerted_and_
     let found = anomalies().await;
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(
-        found[1].ends_with("sign_in.new_country (the member's security events say where)"),
+        found[1].ends_with("sign_in.new_country (where: the member's security events, in their data export)"),
         "{found:?}"
     );
     assert_eq!(sign_in_from("10.1.2.3").await.unwrap().status(), 200);
@@ -1748,6 +1753,13 @@ async fn a_sign_in_from_a_new_country_or_after_impossible_travel_is_alerted_and_
         .map(|p| p["country"].as_str().unwrap())
         .collect();
     assert_eq!(places, ["US", "SE", "GB"], "{}", export.body);
+    let told: Vec<&str> = export.body["security_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert!(told.contains(&"first sign-in from SE (before: GB)"), "{told:?}");
     server.stop().await;
 }
 

@@ -737,4 +737,20 @@ pub async fn devices_and_security_events(store: &dyn Store) {
         .record_security_event(&scope, Some(user), "new_device", "fp-1", NOW)
         .await
         .unwrap();
+    store
+        .record_security_event(
+            &scope,
+            Some(user),
+            "credential_compromised",
+            "",
+            NOW + time::Duration::MINUTE,
+        )
+        .await
+        .unwrap();
+    let events = store.security_events(&scope, user).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["credential_compromised", "new_device"], "latest first");
+    assert_eq!((events[1].detail.as_str(), events[1].at), ("fp-1", NOW));
+    let (other, _) = registered(store, "dev-elsewhere@example.co").await;
+    assert!(store.security_events(&other, user).await.unwrap().is_empty());
 }
