@@ -99,8 +99,9 @@ impl Default for ErrorsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TracesConfig {
-    /// The collector's OTLP/HTTP traces endpoint, spans sent as protobuf (`https://collector:4318/v1/traces`; plain
-    /// `http://` only to a loopback address). Unset: no traces.
+    /// The collector's OTLP/HTTP endpoint, spans sent as protobuf: its traces URL (`…/v1/traces`) or its base
+    /// (`https://collector:4318`, `https://…/otlp`), to which `/v1/traces` is added; plain `http://` only to a
+    /// loopback address. Unset: no traces.
     pub otlp_endpoint: Option<String>,
     /// Headers sent with every export, such as a vendor's API key; secret (never printed).
     pub otlp_headers: std::collections::BTreeMap<String, Secret<String>>,

@@ -114,16 +114,36 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig, traces: &TracesConfig) ->
     }
 }
 
-/// Where spans are sent: `traces.otlp_endpoint` as given, or, when it names no path (`https://collector:4318`),
-/// that base with `/v1/traces`, as OpenTelemetry's exporters treat a base endpoint (OTLP specification,
-/// "OTLP/HTTP Request"); empty when traces are off.
+/// Where spans are sent: `traces.otlp_endpoint` when its path already ends in `/v1/traces`, else that endpoint
+/// as a base with `/v1/traces` added to its path (`https://collector:4318`, Grafana's `…/otlp`), as
+/// OpenTelemetry's exporters treat a base endpoint (OTLP specification, "OTLP/HTTP Request"); a query string
+/// stays where it was. Empty when traces are off.
 pub fn traces_url(config: &TracesConfig) -> String {
     let Some(endpoint) = config.otlp_endpoint.as_deref() else {
         return String::new();
     };
     match reqwest::Url::parse(endpoint) {
-        Ok(url) if url.path() == "/" => format!("{}v1/traces", url),
+        Ok(mut url) if !url.path().ends_with("/v1/traces") => {
+            let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+            url.to_string()
+        }
         _ => endpoint.to_owned(),
+    }
+}
+
+/// The traces URL for the start banner: scheme, host, port and path only, since credentials can ride in the
+/// URL's user part or query string and the banner is printed as it is.
+pub fn traces_destination(config: &TracesConfig) -> String {
+    match reqwest::Url::parse(&traces_url(config)) {
+        Ok(url) => format!(
+            "{}://{}{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            url.port().map(|port| format!(":{port}")).unwrap_or_default(),
+            url.path()
+        ),
+        Err(_) => "(unparsable endpoint)".to_owned(),
     }
 }
 
@@ -194,7 +214,20 @@ mod tests {
             url("https://api.example/otlp/v1/traces"),
             "https://api.example/otlp/v1/traces"
         );
+        assert_eq!(
+            url("https://grafana.example/otlp"),
+            "https://grafana.example/otlp/v1/traces"
+        );
+        assert_eq!(
+            url("https://collector:4318?tenant=a"),
+            "https://collector:4318/v1/traces?tenant=a"
+        );
         assert_eq!(traces_url(&TracesConfig::default()), "");
+        let shown = traces_destination(&TracesConfig {
+            otlp_endpoint: Some("https://user:s3cret@collector:4318/otlp?api_key=k3y".into()),
+            ..TracesConfig::default()
+        });
+        assert_eq!(shown, "https://collector:4318/otlp/v1/traces");
     }
 
     #[test]

@@ -221,7 +221,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     choices.push(match &config.traces.otlp_endpoint {
         Some(_) => format!(
             "request traces: to {}",
-            crate::logging::traces_url(&config.traces)
+            crate::logging::traces_destination(&config.traces)
         ),
         None => "request traces: off".to_owned(),
     });
