@@ -275,8 +275,9 @@ impl Identity {
                 now,
             )
             .await?;
-        self.notice_device(scope, member, ctx).await;
-        self.notice_place(scope, member, ctx).await;
+        let new_network = self.notice_device(scope, member, ctx).await;
+        let unusual = self.notice_place(scope, member, ctx).await;
+        self.tell_about_sign_in(scope, member, new_network, unusual).await;
         let mut pair = self.access_pair(scope, member, family, generation, refresh)?;
         pair.device_cookie = Some(self.device_cookie(&self.email_key(&member.email))?);
         Ok(pair)
@@ -353,7 +354,7 @@ impl Identity {
         scope: &TenantScope,
         member: &StaffMember,
         ctx: &RequestContext,
-    ) {
+    ) -> Option<String> {
         let network = match ctx.client {
             Some(IpAddr::V4(v4)) => {
                 let [a, b, c, _] = v4.octets();
@@ -375,35 +376,67 @@ impl Identity {
                     .store
                     .record_security_event(scope, Some(member.id), "sign_in.new_device", &detail, now)
                     .await;
-                self.tell_account(
-                    scope,
-                    member,
-                    "New sign-in to comanda / Nuevo inicio de sesión en comanda",
-                    &format!("A new device or network signed in to your comanda account ({network})."),
-                    &format!(
-                        "Un dispositivo o red nuevos iniciaron sesión en tu cuenta de comanda ({network})."
-                    ),
-                )
-                .await;
+                Some(network)
             }
-            Ok(false) => {}
-            Err(error) => tracing::warn!(%error, "could not record the sign-in device"),
+            Ok(false) => None,
+            Err(error) => {
+                tracing::warn!(%error, "could not record the sign-in device");
+                None
+            }
         }
+    }
+
+    /// One mail per sign-in that has something to tell: a new device or network, an unusual place, or both.
+    async fn tell_about_sign_in(
+        &self,
+        scope: &TenantScope,
+        member: &StaffMember,
+        new_network: Option<String>,
+        unusual: Option<(String, String)>,
+    ) {
+        let device = new_network.as_ref().map(|network| {
+            (
+                format!("A new device or network signed in to your comanda account ({network})."),
+                format!("Un dispositivo o red nuevos iniciaron sesión en tu cuenta de comanda ({network})."),
+            )
+        });
+        let (subject, english, spanish) = match (device, unusual) {
+            (None, None) => return,
+            (Some((english, spanish)), None) => (
+                "New sign-in to comanda / Nuevo inicio de sesión en comanda",
+                english,
+                spanish,
+            ),
+            (device, Some((english, spanish))) => {
+                let (device_en, device_es) = device.unwrap_or_default();
+                (
+                    "Unusual sign-in to comanda / Inicio de sesión inusual en comanda",
+                    format!("{english} {device_en}").trim_end().to_owned(),
+                    format!("{spanish} {device_es}").trim_end().to_owned(),
+                )
+            }
+        };
+        self.tell_account(scope, member, subject, &english, &spanish)
+            .await;
     }
 
     /// MON-2 by place, when `auth.geoip_database` knows the client's address: the place is remembered per country,
     /// and a first sign-in from a country or impossible travel from the previous sign-in
     /// ([`comanda_domain::sign_in_place::anomalies`]) is recorded as a security event, raises
     /// `auth.sign_in_anomaly` (routed on call: either is a strong sign of a stolen password or session) and is
-    /// mailed to the account. The sign-in itself goes on: it has already passed every factor.
-    pub(super) async fn notice_place(&self, scope: &TenantScope, member: &StaffMember, ctx: &RequestContext) {
+    /// told to the account (the returned English and Spanish sentences, for the sign-in's one mail). The sign-in
+    /// itself goes on: it has already passed every factor.
+    pub(super) async fn notice_place(
+        &self,
+        scope: &TenantScope,
+        member: &StaffMember,
+        ctx: &RequestContext,
+    ) -> Option<(String, String)> {
         use comanda_domain::sign_in_place::{Anomaly, PastSignIn, Whereabouts, anomalies};
         let (Some(geoip), Some(address)) = (&self.settings.geoip, ctx.client) else {
-            return;
+            return None;
         };
-        let Some(here) = geoip.whereabouts(address) else {
-            return;
-        };
+        let here = geoip.whereabouts(address)?;
         let now = self.now();
         let place = comanda_store::identity::SignInPlace {
             country: here.country.clone().unwrap_or_default(),
@@ -414,7 +447,7 @@ impl Identity {
             Ok(before) => before,
             Err(error) => {
                 tracing::warn!(%error, "could not record where a sign-in came from");
-                return;
+                return None;
             }
         };
         let known: Vec<String> = before
@@ -431,7 +464,7 @@ impl Identity {
         });
         let found = anomalies(&known, previous.as_ref(), &here, now);
         if found.is_empty() {
-            return;
+            return None;
         }
         for anomaly in &found {
             let what = anomaly.describe(&here);
@@ -475,14 +508,10 @@ impl Identity {
                 "un país desde el que no habías iniciado sesión",
             )
         };
-        self.tell_account(
-            scope,
-            member,
-            "Unusual sign-in to comanda / Inicio de sesión inusual en comanda",
-            &format!("Your comanda account was signed in to from {country}: {english}."),
-            &format!("Se inició sesión en tu cuenta de comanda desde {country}: {spanish}."),
-        )
-        .await;
+        Some((
+            format!("Your comanda account was signed in to from {country}: {english}."),
+            format!("Se inició sesión en tu cuenta de comanda desde {country}: {spanish}."),
+        ))
     }
 
     /// A bilingual security mail to the member: what happened, and what to do if it was not them.

@@ -1675,6 +1675,16 @@ async fn a_sign_in_from_a_new_country_or_after_impossible_travel_is_alerted_and_
         mailed(&server, &["To: traveller@example.co", "demasiado lejos"]).await,
         "in Spanish too"
     );
+    // The new network and the unusual place are one mail, not two.
+    let outbox = server.dir.path().join("data/outbox");
+    let about_linkoping: Vec<String> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .flatten()
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+        .filter(|text| text.contains("To: traveller@example.co") && text.contains("89.160.20.0/24"))
+        .collect();
+    assert_eq!(about_linkoping.len(), 1, "{about_linkoping:?}");
+    assert!(about_linkoping[0].contains("Unusual sign-in") && about_linkoping[0].contains("from SE"));
 
     server.clock.advance(time::Duration::days(2));
     assert_eq!(sign_in_from("216.160.83.56").await.unwrap().status(), 200);
