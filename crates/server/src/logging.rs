@@ -70,11 +70,10 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig, traces: &TracesConfig) ->
     // Errors the configured level silences stay silent in error reporting too; so does a failed trace export,
     // which would otherwise be reported with every batch while the collector is away (it stays a log line).
     let reporting = client.as_ref().map(|_| {
-        let level = EnvFilter::try_new(&config.level).unwrap_or_default();
-        let level = match "opentelemetry=off".parse() {
-            Ok(directive) => level.add_directive(directive),
-            Err(_) => level,
-        };
+        let level = silenced(
+            EnvFilter::try_new(&config.level).unwrap_or_default(),
+            "opentelemetry",
+        );
         ErrorLayer::new().with_filter(LevelFilter::ERROR.and(level))
     });
     let provider = traces.otlp_endpoint.as_ref().and_then(|_| {
@@ -95,11 +94,7 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig, traces: &TracesConfig) ->
             .with_tracked_inactivity(false)
             .with_filter(filter_fn(|meta| meta.is_span() && meta.target() == REQUEST_SPANS))
     });
-    let filter = match format!("{REQUEST_SPANS}=off").parse() {
-        Ok(directive) => filter.add_directive(directive),
-        Err(_) => filter,
-    };
-    let lines = lines.with_filter(filter);
+    let lines = lines.with_filter(silenced(filter, REQUEST_SPANS));
     let installed = tracing_subscriber::registry()
         .with(lines)
         .with(reporting)
@@ -111,6 +106,14 @@ pub fn init(config: &LogConfig, errors: &ErrorsConfig, traces: &TracesConfig) ->
     Telemetry {
         _errors: client,
         traces: provider,
+    }
+}
+
+/// `filter` with everything of `target` (and the targets it prefixes) turned off.
+fn silenced(filter: EnvFilter, target: &str) -> EnvFilter {
+    match format!("{target}=off").parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
     }
 }
 

@@ -347,8 +347,8 @@ impl Identity {
         })
     }
 
-    /// MON-2 groundwork: a sign-in from a device/network not seen before records a security event and tells the
-    /// account by mail.
+    /// MON-2: a sign-in from a device/network not seen before records a security event; the network it returns is
+    /// told to the account in the sign-in's one mail ([`Self::tell_about_sign_in`]).
     pub(super) async fn notice_device(
         &self,
         scope: &TenantScope,
