@@ -71,6 +71,8 @@ pub struct UpkeepReport {
     pub checkpoints: usize,
     pub pruned_months: usize,
     pub pruned_entries: u64,
+    /// Platform alerts past the same 12 months (a credential-stuffing alert names the attacking address).
+    pub pruned_alerts: u64,
 }
 
 impl AuditTrail {
@@ -222,7 +224,10 @@ impl AuditTrail {
     pub async fn upkeep(&self) -> StoreResult<UpkeepReport> {
         self.flush().await;
         let now = self.clock.now();
-        let mut report = UpkeepReport::default();
+        let mut report = UpkeepReport {
+            pruned_alerts: self.store.prune_alerts(twelve_months_before(now)).await?,
+            ..UpkeepReport::default()
+        };
         for partner in self.store.audited_partners().await? {
             let scope = TenantScope::from_proof(&JobAuthority::new("audit-upkeep", partner));
             let (months, entries) = self.prune(&scope, now).await?;

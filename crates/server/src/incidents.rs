@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use comanda_domain::disclosure::ClockState;
 use comanda_domain::incident::{NoticeDeadline, notice_deadlines};
-use comanda_domain::{Clock, PageRequest, PartnerId};
+use comanda_domain::{Clock, PartnerId};
 use comanda_security::TenantScope;
 use comanda_security::tenancy::JobAuthority;
 use comanda_store::audit::AuditFilter;
@@ -36,17 +36,7 @@ pub async fn affected_partners(
     let mut affected = Vec::new();
     for partner in store.audited_partners().await? {
         let scope = TenantScope::from_proof(&JobAuthority::new("breach-assessment", partner));
-        let page = store
-            .search_audit(
-                &scope,
-                &filter,
-                PageRequest {
-                    after: None,
-                    limit: 1,
-                },
-            )
-            .await?;
-        if !page.items.is_empty() {
+        if store.audit_entry_exists(&scope, &filter).await? {
             affected.push(partner);
         }
     }

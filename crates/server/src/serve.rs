@@ -40,7 +40,8 @@ pub struct Server {
     identity: Arc<crate::auth::Identity>,
     order_events: crate::events::OrderEvents,
     payments: Option<Arc<crate::payments::PaymentService>>,
-    waitlist_state: AppState,
+    /// The application's state, for the upkeep tests run on demand.
+    state: AppState,
 }
 
 /// Prepares everything, migrates the database and starts listening. Returns once the sockets are bound.
@@ -252,7 +253,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         identity: identity_for_server,
         order_events,
         payments,
-        waitlist_state,
+        state: waitlist_state,
     })
 }
 
@@ -355,7 +356,12 @@ fn spawn_key_rotation(
 impl Server {
     /// The waitlist's upkeep now (tests run it after moving the clock instead of waiting for its tick).
     pub async fn run_waitlist_upkeep(&self) {
-        crate::waitlist::upkeep(&self.waitlist_state).await;
+        crate::waitlist::upkeep(&self.state).await;
+    }
+
+    /// The audit trail's checkpoints and retention now (tests run it after moving the clock).
+    pub async fn run_audit_upkeep(&self) -> comanda_store::StoreResult<crate::audit::UpkeepReport> {
+        self.state.audit.upkeep().await
     }
 
     /// Card payments as this server runs them (tests reach the demo mode's Stripe stand-in through it).

@@ -78,6 +78,10 @@ pub trait AuditStore: Send + Sync {
         page: PageRequest,
     ) -> StoreResult<Page<AuditEvent>>;
 
+    /// Whether any entry passes the filter; opens no client address (a breach assessment needs no personal data,
+    /// and runs from the command line without the KMS).
+    async fn audit_entry_exists(&self, scope: &TenantScope, filter: &AuditFilter) -> StoreResult<bool>;
+
     /// Clears the client address of every entry a person made (erasure); the chain keeps the salted commitment.
     async fn erase_audit_sources(&self, scope: &TenantScope, actor: Uuid) -> StoreResult<u64>;
 }

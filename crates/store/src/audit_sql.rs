@@ -4,6 +4,7 @@
 use crate::StoreResult;
 use crate::audit::{AuditFilter, AuditStore, chain_entry, micros, to_hash, truncate_to_micros};
 use crate::identity::{AuditEntry, AuditEvent};
+use crate::sealing::KeyOwner;
 use async_trait::async_trait;
 use comanda_domain::{Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
@@ -11,45 +12,128 @@ use comanda_security::audit_chain::{self, Checkpoint, CheckpointBody, GENESIS, S
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Writes a change's entry in the change's transaction. It waits in `audit_pending` and is linked into the chain by
-/// the next [`insert_audit_batch`] of the partner (migration 0016 says why: linking here made every order of a
-/// partner queue on its chain head).
-pub(crate) async fn insert_audit(
-    conn: &mut Conn,
-    partner: PartnerId,
-    entry: &AuditEntry,
-    now: OffsetDateTime,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_pending (partner_id, id, at, actor, action, target, source, request_id, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(h(partner.as_uuid()))
-    .bind(h(Uuid::now_v7()))
-    .bind(truncate_to_micros(now))
-    .bind(entry.actor.map(h))
-    .bind(&entry.action)
-    .bind(&entry.target)
-    .bind(&entry.source)
-    .bind(&entry.request_id)
-    .bind(&entry.detail)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+/// Where an entry's client address is sealed: `audit_events.source` of the entry's row (the same id while it waits
+/// in `audit_pending`).
+fn source_place(id: Uuid) -> crate::sealing::Place<'static> {
+    crate::sealing::Place {
+        table: "audit_events",
+        column: "source",
+        row: id,
+    }
+}
+
+/// Whose key seals an entry's client address (REST-1: the address is personal data): the member who acted, so
+/// erasing them shreds it everywhere, backups included; the partner's when no member acted (a failed sign-in).
+fn source_owner(entry: &AuditEntry) -> KeyOwner {
+    entry.actor.map_or(KeyOwner::Tenant, KeyOwner::Person)
+}
+
+impl Engine {
+    /// Writes a change's entry in the change's transaction, its client address sealed. It waits in `audit_pending`
+    /// and is linked into the chain by the next [`Engine::insert_audit_batch`] of the partner (migration 0016 says
+    /// why: linking here made every order of a partner queue on its chain head).
+    pub(crate) async fn insert_audit(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        entry: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let id = Uuid::now_v7();
+        let source = self.seal_source(conn, partner, id, entry).await?;
+        sqlx::query(
+            "INSERT INTO audit_pending (partner_id, id, at, actor, action, target, source, request_id, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .bind(truncate_to_micros(now))
+        .bind(entry.actor.map(h))
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(source)
+        .bind(&entry.request_id)
+        .bind(&entry.detail)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Appends `entries` (stamped `now`, their client addresses sealed) after the partner's waiting entries, in
+    /// one hold of the partner's chain head.
+    pub(crate) async fn insert_audit_batch(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        entries: &[AuditEntry],
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut sealed = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let id = Uuid::now_v7();
+            let source = self.seal_source(conn, partner, id, entry).await?;
+            sealed.push((
+                id,
+                AuditEntry {
+                    source,
+                    ..entry.clone()
+                },
+            ));
+        }
+        link_entries(conn, partner, sealed, now).await
+    }
+
+    /// The entry's client address sealed for row `id`; the chain commits to this sealed text, so verifying the
+    /// chain needs no key and an erasure that destroys the key leaves the chain whole.
+    async fn seal_source(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        id: Uuid,
+        entry: &AuditEntry,
+    ) -> StoreResult<Option<String>> {
+        match &entry.source {
+            Some(address) => Ok(Some(
+                self.seal_field(conn, partner, source_owner(entry), source_place(id), address)
+                    .await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Opens the client addresses of entries read back; one whose key was destroyed (an erased member) reads as
+    /// none, like one an erasure cleared.
+    async fn open_sources(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        events: &mut [AuditEvent],
+    ) -> StoreResult<()> {
+        for event in events {
+            if let Some(stored) = event.entry.source.take() {
+                let owner = source_owner(&event.entry);
+                let opened = self
+                    .open_field(conn, partner, owner, source_place(event.id), &stored)
+                    .await?;
+                event.entry.source = Some(opened).filter(|address| address != crate::sealing::ERASED);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Links the partner's waiting entries into its chain, in the order the changes happened, in the caller's
 /// transaction. Readers of the chain call it first, so a read sees every committed change.
 pub(crate) async fn chain_pending(conn: &mut Conn, partner: PartnerId) -> StoreResult<()> {
-    insert_audit_batch(conn, partner, &[], OffsetDateTime::UNIX_EPOCH).await
+    link_entries(conn, partner, Vec::new(), OffsetDateTime::UNIX_EPOCH).await
 }
 
-/// Appends `entries` (stamped `now`) after the partner's waiting entries (each stamped with its change's time), in
-/// one hold of the partner's chain head.
-pub(crate) async fn insert_audit_batch(
+/// Appends `entries` (already sealed, stamped `now`) after the partner's waiting entries (each stamped with its
+/// change's time).
+async fn link_entries(
     conn: &mut Conn,
     partner: PartnerId,
-    entries: &[AuditEntry],
+    entries: Vec<(Uuid, AuditEntry)>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     // Taking the rows is what claims them: a concurrent chainer waits on them and then finds them gone.
@@ -66,7 +150,7 @@ pub(crate) async fn insert_audit_batch(
     let stamped: Vec<(Uuid, OffsetDateTime, &AuditEntry)> = waiting
         .iter()
         .map(|event| (event.id, event.at, &event.entry))
-        .chain(entries.iter().map(|entry| (Uuid::now_v7(), now, entry)))
+        .chain(entries.iter().map(|(id, entry)| (*id, now, entry)))
         .collect();
     // Each entry goes to the month it happened in (or a later one already begun); a batch rarely spans two.
     let mut rest = stamped.as_slice();
@@ -191,7 +275,8 @@ impl AuditStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
-        insert_audit_batch(&mut tx, scope.partner(), entries, now).await?;
+        self.insert_audit_batch(&mut tx, scope.partner(), entries, now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -326,43 +411,70 @@ impl AuditStore for Engine {
         page: PageRequest,
     ) -> StoreResult<Page<AuditEvent>> {
         self.chain_waiting(scope).await?;
-        let rows = sqlx::query(
-            "SELECT * FROM audit_events
-              WHERE partner_id = $1 AND (CAST($2 AS UUID) IS NULL OR id > $2)
-                AND (CAST($3 AS TEXT) IS NULL OR action LIKE $3) AND (CAST($4 AS UUID) IS NULL OR actor = $4)
-                AND (CAST($5 AS TIMESTAMPTZ) IS NULL OR at >= $5) AND (CAST($6 AS TIMESTAMPTZ) IS NULL OR at < $6)
-              ORDER BY id LIMIT $7",
-        )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(page.after.map(|c| h(c.last_id())))
-        .bind(filter.action_pattern())
-        .bind(filter.actor.map(h))
-        .bind(filter.from)
-        .bind(filter.until)
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&mut *self.reading(scope).await?)
-        .await?;
-        let events = rows
-            .iter()
-            .map(audit_event_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut conn = self.reading(scope).await?;
+        let mut events = filtered_entries(&mut conn, scope.partner(), filter, page).await?;
+        self.open_sources(&mut conn, scope.partner(), &mut events).await?;
         Ok(Page::from_overfetch(events, page.limit, |e| e.id))
+    }
+
+    async fn audit_entry_exists(&self, scope: &TenantScope, filter: &AuditFilter) -> StoreResult<bool> {
+        self.chain_waiting(scope).await?;
+        let page = PageRequest {
+            after: None,
+            limit: 1,
+        };
+        let found = filtered_entries(&mut *self.reading(scope).await?, scope.partner(), filter, page).await?;
+        Ok(!found.is_empty())
     }
 
     async fn erase_audit_sources(&self, scope: &TenantScope, actor: Uuid) -> StoreResult<u64> {
         let mut tx = self.scoped(scope).await?;
         // A waiting entry is linked first, so its address is cleared like every other.
         chain_pending(&mut tx, scope.partner()).await?;
-        let cleared = sqlx::query(
-            "UPDATE audit_events SET source = NULL, source_salt = NULL
-              WHERE partner_id = $1 AND actor = $2 AND source IS NOT NULL",
-        )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(actor))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let cleared = clear_sources(&mut tx, scope.partner(), actor).await?;
         tx.commit().await?;
         Ok(cleared)
     }
+}
+
+/// Clears the client addresses a person left in the partner's chain (erasure): of the entries they made, and of
+/// the failed sign-ins on their account (most often their own typing); the chain keeps the salted commitments.
+pub(crate) async fn clear_sources(conn: &mut Conn, partner: PartnerId, person: Uuid) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE audit_events SET source = NULL, source_salt = NULL
+          WHERE partner_id = $1 AND (actor = $2 OR (actor IS NULL AND target = $3)) AND source IS NOT NULL",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(person))
+    .bind(person.to_string())
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// The partner's entries the filter lets through after the page's cursor, oldest first, one more than the page
+/// holds; their client addresses as stored (sealed).
+async fn filtered_entries(
+    conn: &mut Conn,
+    partner: PartnerId,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> StoreResult<Vec<AuditEvent>> {
+    let rows = sqlx::query(
+        "SELECT * FROM audit_events
+          WHERE partner_id = $1 AND (CAST($2 AS UUID) IS NULL OR id > $2)
+            AND (CAST($3 AS TEXT) IS NULL OR action LIKE $3) AND (CAST($4 AS UUID) IS NULL OR actor = $4)
+            AND (CAST($5 AS TIMESTAMPTZ) IS NULL OR at >= $5) AND (CAST($6 AS TIMESTAMPTZ) IS NULL OR at < $6)
+          ORDER BY id LIMIT $7",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(page.after.map(|c| h(c.last_id())))
+    .bind(filter.action_pattern())
+    .bind(filter.actor.map(h))
+    .bind(filter.from)
+    .bind(filter.until)
+    .bind(i64::from(page.limit) + 1)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(audit_event_from_row).collect()
 }

@@ -8,6 +8,7 @@ use crate::identity::{
     RefreshOutcome, RefreshRecord, SecondFactorChange, SecurityEvent, SignInPlace, StaffMember,
     StoredSigningKey, TotpState, role_from,
 };
+use crate::sealing::KeyOwner;
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing};
@@ -145,7 +146,7 @@ impl IdentityStore for Engine {
         let mut tx = self.scoped(scope).await?;
         let partner = insert_partner(&mut tx, scope, partner, now).await?;
         let member = insert_staff(self, &mut tx, scope.partner(), owner, now).await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok((partner, member))
     }
@@ -176,7 +177,7 @@ impl IdentityStore for Engine {
             return Ok(());
         };
         let mut tx = self.tenant_tx(record.partner).await?;
-        insert_audit(
+        self.insert_audit(
             &mut tx,
             record.partner,
             &AuditEntry {
@@ -260,7 +261,7 @@ impl IdentityStore for Engine {
             return Err(StoreError::NotFound);
         }
         if let Some(audit) = audit {
-            insert_audit(&mut tx, scope.partner(), audit, now).await?;
+            self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -387,7 +388,7 @@ impl IdentityStore for Engine {
                 .fetch_one(&mut *tx)
                 .await?
         };
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(generation)
     }
@@ -416,7 +417,7 @@ impl IdentityStore for Engine {
             return Err(StoreError::Conflict("no pending enrolment".into()));
         }
         replace_recovery_codes(&mut tx, scope, user, recovery_digests).await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -457,7 +458,7 @@ impl IdentityStore for Engine {
         .await?;
         let used = updated.rows_affected() == 1;
         if used {
-            insert_audit(&mut tx, scope.partner(), audit, now).await?;
+            self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         }
         tx.commit().await?;
         Ok(used)
@@ -484,7 +485,7 @@ impl IdentityStore for Engine {
         .bind(standing.payout_authority)
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         let member = self.open_staff(&mut tx, staff_from_row(&row)?).await?;
         tx.commit().await?;
         Ok(member)
@@ -517,7 +518,7 @@ impl IdentityStore for Engine {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -531,7 +532,7 @@ impl IdentityStore for Engine {
     ) -> StoreResult<i64> {
         let mut tx = self.scoped(scope).await?;
         let generation = revoke_credentials(&mut tx, scope, user, now).await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(generation)
     }
@@ -590,7 +591,7 @@ impl IdentityStore for Engine {
         .fetch_one(&mut *tx)
         .await?;
         insert_message(self, &mut tx, message).await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         let created = self.open_invitation(&mut tx, invitation_from_row(&row)?).await?;
         tx.commit().await?;
         Ok(created)
@@ -636,7 +637,7 @@ impl IdentityStore for Engine {
             ));
         }
         let member = insert_staff(self, &mut tx, scope.partner(), staff, now).await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(member)
     }
@@ -762,7 +763,7 @@ impl IdentityStore for Engine {
                 .actor(uuid_col(&row, "user_id")?)
                 .target(family.to_string())
                 .detail("a spent refresh token was presented again; the session was revoked");
-            insert_audit(&mut tx, scope.partner(), &audit, now).await?;
+            self.insert_audit(&mut tx, scope.partner(), &audit, now).await?;
             tx.commit().await?;
             return Ok(RefreshOutcome::ReuseDetected);
         }
@@ -785,7 +786,7 @@ impl IdentityStore for Engine {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -798,7 +799,8 @@ impl IdentityStore for Engine {
     ) -> StoreResult<()> {
         // Linked at once (with whatever waits): a standalone entry has no change to commit with.
         let mut tx = self.scoped(scope).await?;
-        insert_audit_batch(&mut tx, scope.partner(), std::slice::from_ref(entry), now).await?;
+        self.insert_audit_batch(&mut tx, scope.partner(), std::slice::from_ref(entry), now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -851,23 +853,28 @@ impl IdentityStore for Engine {
     }
 
     async fn security_events(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SecurityEvent>> {
+        let mut conn = self.reading(scope).await?;
         let rows = sqlx::query(
-            "SELECT kind, detail, at FROM security_events WHERE partner_id = $1 AND user_id = $2
+            "SELECT id, kind, detail, at FROM security_events WHERE partner_id = $1 AND user_id = $2
               ORDER BY at DESC, id DESC LIMIT 1000",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
-        .fetch_all(&mut *self.reading(scope).await?)
+        .fetch_all(&mut *conn)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SecurityEvent {
-                    kind: row.try_get("kind")?,
-                    detail: row.try_get("detail")?,
-                    at: row.try_get("at")?,
-                })
-            })
-            .collect()
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let place = event_place(uuid_col(row, "id")?);
+            let stored: String = row.try_get("detail")?;
+            events.push(SecurityEvent {
+                kind: row.try_get("kind")?,
+                detail: self
+                    .open_field(&mut conn, scope.partner(), KeyOwner::Person(user), place, &stored)
+                    .await?,
+                at: row.try_get("at")?,
+            });
+        }
+        Ok(events)
     }
 
     async fn sign_in_places(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SignInPlace>> {
@@ -906,11 +913,22 @@ impl IdentityStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
+        // The detail names the member's network or whereabouts (REST-1: personal data), so it is sealed with the
+        // member's key and goes with them at erasure, backups included.
+        let id = Uuid::now_v7();
+        let detail = match detail {
+            "" => String::new(),
+            text => {
+                let owner = user.map_or(KeyOwner::Tenant, KeyOwner::Person);
+                self.seal_field(&mut tx, scope.partner(), owner, event_place(id), text)
+                    .await?
+            }
+        };
         sqlx::query(
             "INSERT INTO security_events (partner_id, id, at, user_id, kind, detail) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(h(scope.partner().as_uuid()))
-        .bind(h(Uuid::now_v7()))
+        .bind(h(id))
         .bind(now)
         .bind(user.map(h))
         .bind(kind)
@@ -1162,6 +1180,15 @@ impl Engine {
             return Err(StoreError::Conflict(refusal.into()));
         }
         Ok(())
+    }
+}
+
+/// Where a security event's sealed detail sits.
+fn event_place(id: Uuid) -> crate::sealing::Place<'static> {
+    crate::sealing::Place {
+        table: "security_events",
+        column: "detail",
+        row: id,
     }
 }
 

@@ -10,9 +10,8 @@ use crate::ordering::{
 };
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
-use comanda_domain::Venue;
 use comanda_domain::analytics::{Measures, item_sales};
-use comanda_domain::menu::{Localized, MenuItem, PricedLine};
+use comanda_domain::menu::{Localized, MenuItem};
 use comanda_domain::{Currency, Money, OrderStatus, Page, PageRequest, PartnerId, ValidationErrors};
 use comanda_security::TenantScope;
 use comanda_security::table_token::TableEntry;
@@ -135,21 +134,22 @@ async fn uncount_order(conn: &mut Conn, partner: PartnerId, order: &Order) -> St
 /// arm) and, if it is new, its audit entry, in the transaction the engine opened. `Err` carries the fields the guest
 /// has to change; nothing is written then.
 async fn write_priced_order(
+    engine: &Engine,
     conn: &mut Conn,
     scope: &TenantScope,
-    draft: &OrderDraft,
-    venue: &Venue,
-    priced: Result<(Vec<PricedLine>, Money), ValidationErrors>,
+    priced: Result<NewOrder, ValidationErrors>,
     audit: &AuditEntry,
     now: OffsetDateTime,
 ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>> {
-    let (lines, subtotal) = match priced {
-        Ok(priced) => priced,
+    let order = match priced {
+        Ok(order) => order,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let outcome = insert_order(conn, scope.partner(), &draft.priced(venue, lines, subtotal), now).await?;
+    let outcome = insert_order(conn, scope.partner(), &order, now).await?;
     if let PlaceOutcome::Created(placed) = &outcome {
-        insert_audit(conn, scope.partner(), &audit.targeting(placed.id), now).await?;
+        engine
+            .insert_audit(conn, scope.partner(), &audit.targeting(placed.id), now)
+            .await?;
     }
     Ok(Ok(outcome))
 }
@@ -186,7 +186,8 @@ impl OrderingStore for Engine {
             .bind(h(venue))
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(table.id), now)
+            .await?;
         tx.commit().await?;
         Ok(table)
     }
@@ -268,7 +269,7 @@ impl OrderingStore for Engine {
             .bind(i32::try_from(rotated.token_version).unwrap_or(i32::MAX))
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         Ok(rotated)
     }
@@ -313,7 +314,8 @@ impl OrderingStore for Engine {
         .execute(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now)
+            .await?;
         tx.commit().await?;
         Ok(Category {
             id,
@@ -362,7 +364,8 @@ impl OrderingStore for Engine {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
+            .await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -383,7 +386,8 @@ impl OrderingStore for Engine {
                 .bind(available)
                 .fetch_one(&mut *tx)
                 .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now)
+            .await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -434,7 +438,8 @@ impl OrderingStore for Engine {
         .bind(json_text(&item.modifiers))
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(item.id), now)
+            .await?;
         tx.commit().await?;
         item_from_row(&row)
     }
@@ -455,7 +460,8 @@ impl OrderingStore for Engine {
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -482,7 +488,8 @@ impl OrderingStore for Engine {
         .bind(position)
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
+            .await?;
         tx.commit().await?;
         Ok(Category {
             id: uuid_col(&row, "id")?,
@@ -515,7 +522,8 @@ impl OrderingStore for Engine {
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(category), now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -566,7 +574,8 @@ impl OrderingStore for Engine {
         let mut tx = self.scoped(scope).await?;
         let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
         if let PlaceOutcome::Created(placed) = &outcome {
-            insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now).await?;
+            self.insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now)
+                .await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -695,7 +704,8 @@ impl OrderingStore for Engine {
         if to == OrderStatus::Cancelled {
             uncount_order(&mut tx, scope.partner(), &updated).await?;
         }
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now)
+            .await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -785,7 +795,8 @@ impl OrderingStore for Engine {
         for order in orders.iter().map(order_from_row) {
             record_event(&mut tx, scope.partner(), &order?, actor, now).await?;
         }
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
+            .await?;
         tx.commit().await?;
         Ok(accepted)
     }
@@ -854,7 +865,8 @@ impl OrderingStore for Engine {
             closed.accepted_member,
         )
         .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
+            .await?;
         tx.commit().await?;
         Ok(closed)
     }
@@ -896,7 +908,8 @@ impl OrderingStore for Engine {
         let cancelled = order_from_row(&row)?;
         record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;
         uncount_order(&mut tx, scope.partner(), &cancelled).await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now)
+            .await?;
         tx.commit().await?;
         Ok(cancelled)
     }

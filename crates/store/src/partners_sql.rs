@@ -1,6 +1,6 @@
 // Partners and venues, written once for both engines and `include!`d by `sqlite` and `postgres` (docs/architecture.md,
-// "Adding a query"). The engine module brings `DbRow`, the id encoding `h`/`uuid_col`, `insert_audit` and its
-// transactions `reading` and `scoped`.
+// "Adding a query"). The engine module brings `DbRow`, the id encoding `h`/`uuid_col` and its transactions
+// `reading` and `scoped`; `insert_audit` is the store's method (it seals the entry's client address).
 
 use comanda_domain::{
     Country, Currency, NewPartner, NewVenue, Page, PageRequest, Partner, PartnerId, TaxKind, TaxRegime,
@@ -123,7 +123,7 @@ impl VenueStore for Engine {
         .fetch_one(&mut *tx)
         .await?;
         let created = venue_from_row(&row)?;
-        insert_audit(
+        self.insert_audit(
             &mut tx,
             scope.partner(),
             &audit.targeting(created.id.as_uuid()),
@@ -162,7 +162,8 @@ impl VenueStore for Engine {
         .await?
         .ok_or(StoreError::NotFound)?;
         let venue = venue_from_row(&row)?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(id.as_uuid()), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(id.as_uuid()), now)
+            .await?;
         tx.commit().await?;
         Ok(venue)
     }

@@ -484,6 +484,9 @@ pub trait PaymentStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Alert>;
     async fn alerts(&self, since: OffsetDateTime) -> StoreResult<Vec<Alert>>;
+    /// Deletes the alerts raised before `before` (retention: an alert may name an attacking client address, which
+    /// is personal data); answers how many went.
+    async fn prune_alerts(&self, before: OffsetDateTime) -> StoreResult<u64>;
     /// Alerts raised at or after `since` that no on-call destination has accepted yet, oldest first, at most
     /// `limit` (MON-4).
     async fn unrouted_alerts(&self, since: OffsetDateTime, limit: i64) -> StoreResult<Vec<Alert>>;

@@ -401,7 +401,7 @@ impl Engine {
                     if status == TransferStatus::Pending {
                         transfer_due = Some(*payment);
                     }
-                    insert_audit(
+                    self.insert_audit(
                         conn,
                         scope.partner(),
                         &AuditEntry::new("payment.succeeded")
@@ -501,7 +501,7 @@ impl Engine {
                     .execute(&mut *conn)
                     .await?;
                 }
-                insert_audit(
+                self.insert_audit(
                     conn,
                     scope.partner(),
                     &AuditEntry::new("payment.disputed")
@@ -606,7 +606,7 @@ impl Engine {
                         .bind(now)
                         .execute(&mut *conn)
                         .await?;
-                        insert_audit(
+                        self.insert_audit(
                             conn,
                             scope.partner(),
                             &AuditEntry::new("reservation.deposit_paid")
@@ -685,7 +685,7 @@ impl PaymentStore for Engine {
             .bind(h(scope.partner().as_uuid()))
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         let saved = self
             .open_account(&mut tx, scope.partner(), account_from_row(&row)?)
             .await?;
@@ -1135,7 +1135,7 @@ impl PaymentStore for Engine {
             .bind(split.refund.amount)
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         refund_from_row(&row)
     }
@@ -1176,7 +1176,7 @@ impl PaymentStore for Engine {
         .bind(h(approver))
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         refund_from_row(&row)
     }
@@ -1400,7 +1400,7 @@ impl PaymentStore for Engine {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         approval_from_row(&row)
     }
@@ -1442,7 +1442,7 @@ impl PaymentStore for Engine {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         approval_from_row(&row)
     }
@@ -1502,6 +1502,14 @@ impl PaymentStore for Engine {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(alert_from_row).collect()
+    }
+
+    async fn prune_alerts(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM alerts WHERE created_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     async fn alerts(&self, since: OffsetDateTime) -> StoreResult<Vec<Alert>> {

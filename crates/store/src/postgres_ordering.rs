@@ -219,8 +219,8 @@ impl Engine {
                 items.push(item_from_row(row)?);
             }
         }
-        let placed =
-            write_priced_order(&mut tx, scope, draft, &venue, price(&venue, &items), audit, now).await?;
+        let priced = price(&venue, &items).map(|(lines, subtotal)| draft.priced(&venue, lines, subtotal));
+        let placed = write_priced_order(self, &mut tx, scope, priced, audit, now).await?;
         // A refusal has only read: dropping the transaction rolls it back.
         if placed.is_ok() {
             tx.commit().await?;

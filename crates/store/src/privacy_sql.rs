@@ -352,15 +352,8 @@ impl crate::privacy::PrivacyStore for Engine {
                 .execute(&mut *tx)
                 .await?;
         }
-        let addresses_cleared = sqlx::query(
-            "UPDATE audit_events SET source = NULL, source_salt = NULL
-              WHERE partner_id = $1 AND actor = $2 AND source IS NOT NULL",
-        )
-        .bind(h(partner.as_uuid()))
-        .bind(h(person))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        chain_pending(&mut tx, partner).await?;
+        let addresses_cleared = clear_sources(&mut tx, partner, person).await?;
         let guest_erased = sqlx::query(
             "UPDATE guest_contacts SET erased_at = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
         )
@@ -372,7 +365,7 @@ impl crate::privacy::PrivacyStore for Engine {
         .rows_affected()
             > 0;
         let key_destroyed = self.destroy_person_key(&mut tx, partner, person).await?;
-        insert_audit(&mut tx, partner, audit, now).await?;
+        self.insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;
         Ok(crate::privacy::Erasure {
             key_destroyed,
@@ -427,7 +420,7 @@ impl crate::privacy::PrivacyStore for Engine {
             sign_ins_removed: counts[1],
             tables_unlisted: counts[2],
         };
-        insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         self.sealer.forget_partner(scope.partner());
         Ok(done)
@@ -482,7 +475,7 @@ impl crate::privacy::PrivacyStore for Engine {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
         self.insert_guest_contact(&mut tx, partner, contact).await?;
-        insert_audit(&mut tx, partner, audit, now).await?;
+        self.insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;
         Ok(contact.clone())
     }
@@ -539,7 +532,7 @@ impl crate::privacy::PrivacyStore for Engine {
                 return Err(StoreError::NotFound);
             }
         }
-        insert_audit(&mut tx, partner, audit, now).await?;
+        self.insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;
         self.guest_contact(scope, id).await
     }
@@ -599,7 +592,7 @@ impl crate::privacy::PrivacyStore for Engine {
                 return Err(StoreError::NotFound);
             }
         }
-        insert_audit(&mut tx, partner, audit, now).await?;
+        self.insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;
         self.staff_member(scope, person).await
     }

@@ -323,7 +323,8 @@ impl ReservationStore for Engine {
             .bind(h(scope.partner().as_uuid()))
             .execute(&mut *tx)
             .await?;
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(venue), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(venue), now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -354,7 +355,8 @@ impl ReservationStore for Engine {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
+            .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -386,7 +388,8 @@ impl ReservationStore for Engine {
         if removed.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(combination), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(combination), now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -413,7 +416,8 @@ impl ReservationStore for Engine {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(table), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(table), now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -565,7 +569,8 @@ impl ReservationStore for Engine {
         if let Some(message) = &booking.confirmation {
             insert_message(self, &mut tx, message).await?;
         }
-        insert_audit(&mut tx, partner, &audit.targeting(booking.id), now).await?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(booking.id), now)
+            .await?;
         tx.commit().await?;
         Ok(BookOutcome::Created(reservation_from_row(&row)?))
     }
@@ -659,7 +664,8 @@ impl ReservationStore for Engine {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
+            .await?;
         tx.commit().await?;
         Ok(MoveOutcome::Moved(Box::new(reservation_from_row(&moved)?)))
     }
@@ -787,7 +793,8 @@ impl ReservationStore for Engine {
             .execute(&mut *tx)
             .await?;
         }
-        insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
+            .await?;
         let moved = sqlx::query("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2")
             .bind(h(partner.as_uuid()))
             .bind(h(id))
@@ -824,7 +831,8 @@ impl ReservationStore for Engine {
         .fetch_one(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;
-        insert_audit(&mut tx, partner, &audit.targeting(entry.id), now).await?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(entry.id), now)
+            .await?;
         tx.commit().await?;
         entry_from_row(&row)
     }
@@ -880,7 +888,8 @@ impl ReservationStore for Engine {
         let Some(row) = row else {
             return Ok(None);
         };
-        insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now)
+            .await?;
         tx.commit().await?;
         Ok(Some(entry_from_row(&row)?))
     }
@@ -923,7 +932,8 @@ impl ReservationStore for Engine {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        insert_audit(&mut tx, partner, &audit.targeting(reservation), now).await?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(reservation), now)
+            .await?;
         tx.commit().await?;
         Ok(Some(accepted))
     }
@@ -950,7 +960,7 @@ impl ReservationStore for Engine {
             if cancel_if(&mut tx, partner, reservation, ReservationStatus::Offered, now).await? {
                 venues.push(entry.venue_id);
             }
-            insert_audit(
+            self.insert_audit(
                 &mut tx,
                 partner,
                 &AuditEntry::new("waitlist.offer_expired").target(reservation.to_string()),
@@ -1068,7 +1078,8 @@ impl ReservationStore for Engine {
             )
             .await?;
         }
-        insert_audit(&mut tx, partner, &audit.targeting(reservation), now).await?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(reservation), now)
+            .await?;
         tx.commit().await?;
         Ok(Some(deposit_from_row(&row)?))
     }

@@ -185,7 +185,7 @@ pub(crate) mod kit {
     use crate::StoreResult;
     pub(crate) use crate::records::{corrupt, foreign_key_to_not_found};
     pub(crate) use crate::sqlite_analytics::{add_to_item_sales, add_to_sales, close_check};
-    pub(crate) use crate::sqlite_audit::{insert_audit, insert_audit_batch};
+    pub(crate) use crate::sqlite_audit::{chain_pending, clear_sources};
     pub(crate) use crate::sqlite_identity::insert_message;
 
     pub(crate) type Db = sqlx::Sqlite;

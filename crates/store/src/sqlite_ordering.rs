@@ -188,12 +188,12 @@ impl Engine {
             .map(item_from_row)
             .collect::<StoreResult<Vec<_>>>()?
         };
-        let priced = price(&venue, &items);
-        if let Err(refusal) = priced {
-            return Ok(Err(refusal));
-        }
+        let priced = match price(&venue, &items) {
+            Ok((lines, subtotal)) => draft.priced(&venue, lines, subtotal),
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         let mut tx = self.scoped(scope).await?;
-        let placed = write_priced_order(&mut tx, scope, draft, &venue, priced, audit, now).await?;
+        let placed = write_priced_order(self, &mut tx, scope, Ok(priced), audit, now).await?;
         tx.commit().await?;
         Ok(placed)
     }

@@ -1707,27 +1707,15 @@ async fn a_sign_in_from_a_new_country_or_after_impossible_travel_is_alerted_and_
     ))
     .await
     .unwrap();
-    let events: Vec<(String, String)> = sqlx::query_as(
-        "SELECT kind, detail FROM security_events
-          WHERE kind LIKE 'sign_in.%' AND kind <> 'sign_in.new_device' ORDER BY at, kind",
-    )
-    .fetch_all(&mut db)
-    .await
-    .unwrap();
-    let events: Vec<(&str, &str)> = events.iter().map(|(k, d)| (k.as_str(), d.as_str())).collect();
-    assert_eq!(events.len(), 3, "{events:?}");
-    assert_eq!(events[0].0, "sign_in.impossible_travel");
+    // The events name places (REST-1: personal data), so they are sealed with the member's key at rest.
+    let details: Vec<String> =
+        sqlx::query_scalar("SELECT detail FROM security_events WHERE kind LIKE 'sign_in.%' AND detail <> ''")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
     assert!(
-        events[0].1.starts_with("sign-in from SE 1") && events[0].1.contains("(GB) 0.5 h"),
-        "{events:?}"
-    );
-    assert_eq!(
-        events[1],
-        ("sign_in.new_country", "first sign-in from SE (before: GB)")
-    );
-    assert_eq!(
-        events[2],
-        ("sign_in.new_country", "first sign-in from US (before: SE, GB)")
+        details.len() >= 3 && details.iter().all(|d| d.starts_with("enc1:")),
+        "security events are sealed: {details:?}"
     );
     let stored: Vec<Option<String>> = sqlx::query_scalar("SELECT coordinates FROM sign_in_places")
         .fetch_all(&mut db)
@@ -1770,6 +1758,33 @@ async fn a_sign_in_from_a_new_country_or_after_impossible_travel_is_alerted_and_
         .map(|e| e["detail"].as_str().unwrap())
         .collect();
     assert!(told.contains(&"first sign-in from SE (before: GB)"), "{told:?}");
+    // Read back opened, in the order they happened (and by kind within one sign-in).
+    let mut events: Vec<(&str, &str, &str)> = export.body["security_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let field = |name: &str| e[name].as_str().unwrap();
+            (field("at"), field("kind"), field("detail"))
+        })
+        .filter(|(_, kind, _)| kind.starts_with("sign_in.") && *kind != "sign_in.new_device")
+        .collect();
+    events.sort();
+    let events: Vec<(&str, &str)> = events.iter().map(|(_, kind, detail)| (*kind, *detail)).collect();
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[0].0, "sign_in.impossible_travel");
+    assert!(
+        events[0].1.starts_with("sign-in from SE 1") && events[0].1.contains("(GB) 0.5 h"),
+        "{events:?}"
+    );
+    assert_eq!(
+        events[1],
+        ("sign_in.new_country", "first sign-in from SE (before: GB)")
+    );
+    assert_eq!(
+        events[2],
+        ("sign_in.new_country", "first sign-in from US (before: SE, GB)")
+    );
     server.stop().await;
 }
 

@@ -237,6 +237,124 @@ pub async fn personal_data_is_sealed_exported_rectified_and_erased(engine: Engin
     server.stop().await;
 }
 
+/// REST-1: a member's client address is personal data. After a workload from one address (sign-up, enrolment, a
+/// wrong password, requests, an export), neither the database file nor a dump holds it: the audit trail and the
+/// security events keep it sealed with the member's key (the partner's for a failed sign-in), the owner still reads
+/// it, the member's export carries it, and the chain still verifies.
+pub async fn client_addresses_are_sealed_at_rest(engine: Engine) {
+    const ADDRESS: &str = "203.0.113.77";
+    let mut server = TestServer::start_on(engine, |config| {
+        config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]
+    })
+    .await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", ADDRESS.parse().unwrap());
+    server.client = reqwest::Client::builder()
+        .use_preconfigured_tls(crate::support::client_config(
+            &[server.cert_path()],
+            &[&rustls::version::TLS13],
+        ))
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let signup = post(
+        &server,
+        "/api/v1/signup",
+        None,
+        json!({"business_name": "Direcciones S.A.S.", "country": "CO",
+               "owner": {"name": OWNER_NAME, "email": OWNER_EMAIL, "password": PASSWORD}}),
+    )
+    .await;
+    assert_eq!(signup.status, 201, "{}", signup.body);
+    let owner_id = signup.body["user_id"].as_str().unwrap().to_owned();
+    let owner = enrolled(&server, OWNER_EMAIL, PASSWORD).await;
+    let token = Some(owner.access.as_str());
+    let wrong = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": OWNER_EMAIL, "password": "not the password at all"}),
+    )
+    .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert_eq!(call(&server, "GET", "/api/v1/me", token, None).await.status, 200);
+
+    // The owner reads the addresses in the audit log, the failed sign-in's included.
+    let log = call(&server, "GET", "/api/v1/audit?limit=100", token, None).await;
+    assert_eq!(log.status, 200, "{}", log.body);
+    let items = log.body["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|e| e["actor"] == owner_id.as_str() && e["source"] == ADDRESS),
+        "{items:?}"
+    );
+    assert!(
+        items
+            .iter()
+            .any(|e| e["actor"].is_null() && e["source"] == ADDRESS),
+        "the failed sign-in keeps its address: {items:?}"
+    );
+    // The member's export carries them, and the security event naming their network.
+    let export = post(
+        &server,
+        "/api/v1/privacy/requests",
+        token,
+        json!({"kind": "export", "subject": owner_id}),
+    )
+    .await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert!(
+        export.body["activity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["source"] == ADDRESS),
+        "{}",
+        export.body["activity"]
+    );
+    let events = export.body["security_events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("203.0.113.0/24")),
+        "{events:?}"
+    );
+
+    let stored = database_bytes(&server);
+    assert!(
+        stored.contains("Direcciones S.A.S."),
+        "the scan reads the real rows"
+    );
+    assert!(stored.contains("enc1:"), "the scan sees sealed values");
+    assert!(
+        !stored.contains("203.0.113."),
+        "a client address or network is stored in clear"
+    );
+    let verified = call(&server, "GET", "/api/v1/audit/verify", token, None).await;
+    assert_eq!(verified.body["verified"], true, "{}", verified.body);
+
+    // The one address kept in clear, an attacker's named by a platform alert, goes after 12 months.
+    let store = server.store().await;
+    let now = comanda_domain::Clock::now(&server.clock);
+    store
+        .raise_alert(None, "auth.credential_stuffing", "client 198.51.100.66: …", now)
+        .await
+        .unwrap();
+    let upkeep = server.server().run_audit_upkeep().await.unwrap();
+    assert_eq!(upkeep.pruned_alerts, 0, "a fresh alert stays");
+    server.clock.advance(time::Duration::days(367));
+    let upkeep = server.server().run_audit_upkeep().await.unwrap();
+    assert!(upkeep.pruned_alerts >= 1, "{upkeep:?}");
+    let left = store.alerts(time::OffsetDateTime::UNIX_EPOCH).await.unwrap();
+    assert!(
+        left.iter().all(|a| !a.detail.contains("198.51.100.66")),
+        "{left:?}"
+    );
+    server.stop().await;
+}
+
 /// Copies the member's sealed email over another partner's owner's email, as someone with database access might.
 async fn move_sealed_email(server: &TestServer, from_member: &str, to_member: &str) {
     match server.superuser_url() {
@@ -366,5 +484,6 @@ pub async fn guests_leave_contact_data_only_with_consent(engine: Engine) {
 
 on_both_engines!(
     personal_data_is_sealed_exported_rectified_and_erased,
+    client_addresses_are_sealed_at_rest,
     guests_leave_contact_data_only_with_consent,
 );

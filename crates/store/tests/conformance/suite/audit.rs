@@ -121,6 +121,22 @@ pub async fn audit_chain_links_every_append_across_months(store: &dyn Store) {
     })
     .await;
     assert_eq!(invited[0].entry.source.as_deref(), Some("203.0.113.9"));
+    // Whether anything matches, answered without opening an address (the breach assessment's question).
+    let invitations = AuditFilter {
+        action: Some("staff.invited".into()),
+        ..AuditFilter::default()
+    };
+    assert!(store.audit_entry_exists(&scope, &invitations).await.unwrap());
+    let later = AuditFilter {
+        from: Some(next_month + time::Duration::days(1)),
+        ..invitations
+    };
+    assert!(!store.audit_entry_exists(&scope, &later).await.unwrap());
+    // REST-1: the address is stored sealed (the chain commits to the sealed text) and opened only for readers.
+    let month = store.audit_shard(&scope, "2026-11").await.unwrap();
+    let stored: Vec<&str> = month.iter().filter_map(|e| e.source.as_deref()).collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(stored[0].starts_with("enc1:") && !stored[0].contains("203.0.113.9"));
 
     // Erasing a person clears their addresses; the chain still verifies.
     assert_eq!(store.erase_audit_sources(&scope, owner).await.unwrap(), 1);

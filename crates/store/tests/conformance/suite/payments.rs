@@ -711,7 +711,8 @@ pub async fn disputes_leave_a_debt_netted_against_later_transfers(store: &dyn St
 }
 
 /// MON-4's queue: an alert stays unrouted, oldest first, until the on-call destination accepts it; marking it twice
-/// keeps the first time; alerts older than the window asked for are not offered again.
+/// keeps the first time; alerts older than the window asked for are not offered again; retention deletes the alerts
+/// raised before its cut and no other.
 pub async fn alerts_wait_for_routing_oldest_first(store: &dyn Store) {
     let second = NOW + time::Duration::seconds(1);
     let first = store.raise_alert(None, "test.first", "one", NOW).await.unwrap();
@@ -756,4 +757,8 @@ pub async fn alerts_wait_for_routing_oldest_first(store: &dyn Store) {
         2,
         "routing keeps every alert"
     );
+    // Retention drops what was raised before the cut, and only that.
+    assert_eq!(store.prune_alerts(second).await.unwrap(), 1);
+    let kept = store.alerts(NOW).await.unwrap();
+    assert_eq!(kept.iter().map(|a| a.id).collect::<Vec<_>>(), [later.id]);
 }
