@@ -84,7 +84,8 @@ impl Engine {
     }
 
     /// The entry's client address sealed for row `id`; the chain commits to this sealed text, so verifying the
-    /// chain needs no key and an erasure that destroys the key leaves the chain whole.
+    /// chain needs no key and an erasure that destroys the key leaves the chain whole. An erased member's late
+    /// entry keeps no address.
     async fn seal_source(
         &self,
         conn: &mut Conn,
@@ -93,10 +94,10 @@ impl Engine {
         entry: &AuditEntry,
     ) -> StoreResult<Option<String>> {
         match &entry.source {
-            Some(address) => Ok(Some(
-                self.seal_field(conn, partner, source_owner(entry), source_place(id), address)
-                    .await?,
-            )),
+            Some(address) => {
+                self.seal_unless_erased(conn, partner, source_owner(entry), source_place(id), address)
+                    .await
+            }
             None => Ok(None),
         }
     }

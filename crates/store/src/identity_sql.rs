@@ -916,11 +916,11 @@ impl IdentityStore for Engine {
         // The detail names the member's network or whereabouts (REST-1: personal data), so it is sealed with the
         // member's key and goes with them at erasure, backups included.
         let id = Uuid::now_v7();
+        let owner = user.map_or(KeyOwner::Tenant, KeyOwner::Person);
         let detail = match detail {
-            "" => String::new(),
+            "" => None,
             text => {
-                let owner = user.map_or(KeyOwner::Tenant, KeyOwner::Person);
-                self.seal_field(&mut tx, scope.partner(), owner, event_place(id), text)
+                self.seal_unless_erased(&mut tx, scope.partner(), owner, event_place(id), text)
                     .await?
             }
         };
@@ -932,7 +932,7 @@ impl IdentityStore for Engine {
         .bind(now)
         .bind(user.map(h))
         .bind(kind)
-        .bind(detail)
+        .bind(detail.unwrap_or_default())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

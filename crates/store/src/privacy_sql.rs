@@ -188,6 +188,24 @@ impl Engine {
         sealing::seal(&key, partner, place, plaintext)
     }
 
+    /// Seals `plaintext` like [`Self::seal_field`], but never makes a person's key: a person without one has been
+    /// erased (a request of theirs still in flight, or an access record waiting to be flushed), so what would be
+    /// sealed for them is not kept (`None`) rather than sealed under a fresh key nobody destroys.
+    pub(crate) async fn seal_unless_erased(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        owner: KeyOwner,
+        place: Place<'_>,
+        plaintext: &str,
+    ) -> StoreResult<Option<String>> {
+        let create = owner == KeyOwner::Tenant;
+        match self.data_key(conn, partner, owner, create).await? {
+            Some(key) => sealing::seal(&key, partner, place, plaintext).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// A `guest_contacts` row with its fields opened by the guest's own key (inside the caller's transaction).
     pub(crate) async fn guest_contact_from_row(
         &self,

@@ -1,6 +1,7 @@
 //! Personal data: sealed, rectified and crypto-shredded.
 
 use super::*;
+use comanda_store::audit::AuditFilter;
 
 pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
     use comanda_store::privacy::Rectification;
@@ -64,6 +65,24 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
+    // A late entry of the erased person (an access record still waiting to be flushed) keeps no address and makes
+    // them no new key.
+    let late = AuditEntry {
+        source: Some("198.51.100.8".into()),
+        ..AuditEntry::new("http.get").actor(owner)
+    };
+    store.append_audit_batch(&scope, &[late], NOW).await.unwrap();
+    let mine = AuditFilter {
+        actor: Some(owner),
+        ..AuditFilter::default()
+    };
+    let entries = store
+        .search_audit(&scope, &mine, PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert!(entries.iter().any(|e| e.entry.action == "http.get"));
+    assert!(entries.iter().all(|e| e.entry.source.is_none()), "{entries:?}");
     let again = store
         .erase_person(&scope, owner, &AuditEntry::new("privacy.erased"), NOW)
         .await
