@@ -94,6 +94,16 @@ pub fn signature(key: &hmac::Key, id: &str, timestamp: i64, body: &[u8]) -> Stri
     format!("v1,{}", STANDARD.encode(hmac::sign(key, &signed)))
 }
 
+/// How urgent an alert is, in PagerDuty's Events API v2 terms (`critical`, `error`, `warning`, `info`), for the
+/// on-call destination to page or only queue: a new device alone is `info` (a member's new browser is usually
+/// theirs, and the member is told too); every other alert is `critical`.
+pub fn severity(kind: &str) -> &'static str {
+    match kind {
+        "auth.new_device" => "info",
+        _ => "critical",
+    }
+}
+
 /// The body of one delivery: the Standard Webhooks envelope (`type`, `timestamp`, `data`).
 fn payload(alert: &Alert) -> serde_json::Value {
     let at = alert
@@ -106,6 +116,7 @@ fn payload(alert: &Alert) -> serde_json::Value {
         "data": {
             "id": alert.id,
             "kind": alert.kind,
+            "severity": severity(&alert.kind),
             "partner_id": alert.partner.map(|p| p.as_uuid()),
             "detail": comanda_security::redact::redact_text(&alert.detail),
             "created_at": at,

@@ -72,6 +72,17 @@ pub struct TotpState {
     pub last_step: Option<i64>,
 }
 
+/// What [`IdentityStore::note_device`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSeen {
+    /// Seen before.
+    Known,
+    /// Not seen before; the member has signed in from others.
+    New,
+    /// The member's first device/network: the baseline, like a first sign-in place.
+    First,
+}
+
 /// One audit record, written in the same transaction as the change it describes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -392,14 +403,15 @@ pub trait IdentityStore: Send + Sync {
     /// The member's security events, latest first, at most the latest 1,000 (their data export).
     async fn security_events(&self, scope: &TenantScope, user: Uuid) -> StoreResult<Vec<SecurityEvent>>;
 
-    /// Remembers a device/network for the member; true when it was not seen before.
+    /// Remembers a device/network for the member and says whether it was seen before, and whether it is the
+    /// member's first.
     async fn note_device(
         &self,
         scope: &TenantScope,
         user: Uuid,
         fingerprint: &[u8],
         now: OffsetDateTime,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<DeviceSeen>;
     async fn record_security_event(
         &self,
         scope: &TenantScope,

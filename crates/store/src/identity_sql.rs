@@ -4,7 +4,7 @@
 // makes.
 
 use crate::identity::{
-    AuditEntry, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
+    AuditEntry, DeviceSeen, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
     RefreshOutcome, RefreshRecord, SecondFactorChange, SecurityEvent, SignInPlace, StaffMember,
     StoredSigningKey, TotpState, role_from,
 };
@@ -888,20 +888,32 @@ impl IdentityStore for Engine {
         user: Uuid,
         fingerprint: &[u8],
         now: OffsetDateTime,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<DeviceSeen> {
         let mut tx = self.scoped(scope).await?;
+        let partner = h(scope.partner().as_uuid());
+        let first = !sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM known_devices WHERE partner_id = $1 AND user_id = $2)",
+        )
+        .bind(partner)
+        .bind(h(user))
+        .fetch_one(&mut *tx)
+        .await?;
         let inserted = sqlx::query(
             "INSERT INTO known_devices (partner_id, user_id, fingerprint, first_seen) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
-        .bind(h(scope.partner().as_uuid()))
+        .bind(partner)
         .bind(h(user))
         .bind(fingerprint)
         .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(inserted.rows_affected() == 1)
+        Ok(match (inserted.rows_affected() == 1, first) {
+            (false, _) => DeviceSeen::Known,
+            (true, true) => DeviceSeen::First,
+            (true, false) => DeviceSeen::New,
+        })
     }
 
     async fn record_security_event(

@@ -22,7 +22,8 @@ use comanda_security::password::{PasswordHasher, Verdict};
 use comanda_security::tokens::{Subject, TokenError, TokenKind, VerifiedClaims};
 use comanda_security::{Secret, TenantScope, secrets, totp};
 use comanda_store::identity::{
-    AuditEntry, NewInvitation, NewStaff, OutboxMessage, RefreshOutcome, SecondFactorChange, StaffMember,
+    AuditEntry, DeviceSeen, NewInvitation, NewStaff, OutboxMessage, RefreshOutcome, SecondFactorChange,
+    StaffMember,
 };
 use comanda_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};

@@ -275,8 +275,13 @@ impl Identity {
                 now,
             )
             .await?;
-        let new_network = self.notice_device(scope, member, ctx).await;
-        let unusual = self.notice_place(scope, member, ctx).await;
+        let (new_network, new_device) = self.notice_device(scope, member, ctx).await;
+        let (place_kinds, unusual) = self.notice_place(scope, member, ctx).await.unzip();
+        let mut kinds = place_kinds.unwrap_or_default();
+        if new_device {
+            kinds.push(NEW_DEVICE);
+        }
+        self.page_on_call(scope, member, &kinds).await;
         self.tell_about_sign_in(scope, member, new_network, unusual).await;
         let mut pair = self.access_pair(scope, member, family, generation, refresh)?;
         pair.device_cookie = Some(self.device_cookie(&self.email_key(&member.email))?);
@@ -348,13 +353,14 @@ impl Identity {
     }
 
     /// MON-2: a sign-in from a device/network not seen before records a security event; the network it returns is
-    /// told to the account in the sign-in's one mail ([`Self::tell_about_sign_in`]).
+    /// told to the account in the sign-in's one mail ([`Self::tell_about_sign_in`]). The second value says whether
+    /// it is a new *device* ([`is_new_device`]), which is also paged on call.
     pub(super) async fn notice_device(
         &self,
         scope: &TenantScope,
         member: &StaffMember,
         ctx: &RequestContext,
-    ) -> Option<String> {
+    ) -> (Option<String>, bool) {
         let network = match ctx.client {
             Some(IpAddr::V4(v4)) => {
                 let [a, b, c, _] = v4.octets();
@@ -369,21 +375,23 @@ impl Identity {
         let agent = ctx.user_agent.clone().unwrap_or_default();
         let fingerprint = keyed_digest(&self.secret_index, format!("{agent}|{network}").as_bytes());
         let now = self.now();
-        match self.store.note_device(scope, member.id, &fingerprint, now).await {
-            Ok(true) => {
-                let detail = format!("network {network}");
-                let _ = self
-                    .store
-                    .record_security_event(scope, Some(member.id), "sign_in.new_device", &detail, now)
-                    .await;
-                Some(network)
-            }
-            Ok(false) => None,
+        let seen = match self.store.note_device(scope, member.id, &fingerprint, now).await {
+            Ok(DeviceSeen::Known) => return (None, false),
+            Ok(seen) => seen,
             Err(error) => {
                 tracing::warn!(%error, "could not record the sign-in device");
-                None
+                return (None, false);
             }
-        }
+        };
+        let detail = format!("network {network}");
+        let _ = self
+            .store
+            .record_security_event(scope, Some(member.id), "sign_in.new_device", &detail, now)
+            .await;
+        let holds_cookie = self
+            .known_device(&self.email_key(&member.email), ctx.device_cookie.as_deref())
+            .is_some();
+        (Some(network), is_new_device(seen, holds_cookie))
     }
 
     /// One mail per sign-in that has something to tell: a new device or network, an unusual place, or both.
@@ -422,16 +430,16 @@ impl Identity {
 
     /// MON-2 by place, when `auth.geoip_database` knows the client's address: the place is remembered per country,
     /// and a first sign-in from a country or impossible travel from the previous sign-in
-    /// ([`comanda_domain::sign_in_place::anomalies`]) is recorded as a security event, raises
-    /// `auth.sign_in_anomaly` (routed on call: either is a strong sign of a stolen password or session) and is
-    /// told to the account (the returned English and Spanish sentences, for the sign-in's one mail). The sign-in
-    /// itself goes on: it has already passed every factor.
+    /// ([`comanda_domain::sign_in_place::anomalies`]) is recorded as a security event; the kinds found are returned
+    /// for [`Self::page_on_call`] (either is a strong sign of a stolen password or session) with the English and
+    /// Spanish sentences that tell the account, for the sign-in's one mail. The sign-in itself goes on: it has
+    /// already passed every factor.
     pub(super) async fn notice_place(
         &self,
         scope: &TenantScope,
         member: &StaffMember,
         ctx: &RequestContext,
-    ) -> Option<(String, String)> {
+    ) -> Option<(Vec<&'static str>, (String, String))> {
         use comanda_domain::sign_in_place::{Anomaly, PastSignIn, Whereabouts, anomalies};
         let (Some(geoip), Some(address)) = (&self.settings.geoip, ctx.client) else {
             return None;
@@ -473,26 +481,7 @@ impl Identity {
                 .record_security_event(scope, Some(member.id), anomaly.kind(), &what, now)
                 .await;
         }
-        // One page per sign-in. It names the account and what was anomalous, not where: the places stay in the
-        // member's security events (in their data export, and gone with them), while an alert is also a log line.
-        let kinds: Vec<&str> = found.iter().map(Anomaly::kind).collect();
-        let detail = format!(
-            "partner {} member {}: {} (where: the member's security events, in their data export)",
-            scope.partner(),
-            member.id,
-            kinds.join(", ")
-        );
-        if let Err(error) = crate::alert_routing::raise(
-            &*self.store,
-            Some(scope.partner()),
-            "auth.sign_in_anomaly",
-            &detail,
-            now,
-        )
-        .await
-        {
-            tracing::error!(%error, "could not record a sign-in anomaly alert");
-        }
+        let kinds: Vec<&'static str> = found.iter().map(Anomaly::kind).collect();
         let country = here.country.as_deref().unwrap_or("?");
         let (english, spanish) = if found
             .iter()
@@ -509,9 +498,37 @@ impl Identity {
             )
         };
         Some((
-            format!("Your comanda account was signed in to from {country}: {english}."),
-            format!("Se inició sesión en tu cuenta de comanda desde {country}: {spanish}."),
+            kinds,
+            (
+                format!("Your comanda account was signed in to from {country}: {english}."),
+                format!("Se inició sesión en tu cuenta de comanda desde {country}: {spanish}."),
+            ),
         ))
+    }
+
+    /// One page per sign-in (MON-2, routed by MON-4): `auth.sign_in_anomaly` when the place was unusual (a new
+    /// country or impossible travel, whatever the device), otherwise `auth.new_device` for a new device alone,
+    /// which the on-call destination receives at severity `info` ([`crate::alert_routing::severity`]). It names
+    /// the account and what was found, not where: the places stay in the member's security events (in their data
+    /// export, and gone with them), while an alert is also a log line.
+    async fn page_on_call(&self, scope: &TenantScope, member: &StaffMember, kinds: &[&str]) {
+        let kind = match kinds {
+            [] => return,
+            [NEW_DEVICE] => "auth.new_device",
+            _ => "auth.sign_in_anomaly",
+        };
+        let detail = format!(
+            "partner {} member {}: {} (where: the member's security events, in their data export)",
+            scope.partner(),
+            member.id,
+            kinds.join(", ")
+        );
+        let now = self.now();
+        if let Err(error) =
+            crate::alert_routing::raise(&*self.store, Some(scope.partner()), kind, &detail, now).await
+        {
+            tracing::error!(%error, "could not record a sign-in alert");
+        }
     }
 
     /// A bilingual security mail to the member: what happened, and what to do if it was not them.
@@ -537,5 +554,34 @@ impl Identity {
         if let Err(error) = self.store.enqueue_message(&message).await {
             tracing::warn!(%error, "could not queue a security mail");
         }
+    }
+}
+
+/// The security event and alert detail kind of a new device.
+const NEW_DEVICE: &str = "sign_in.new_device";
+
+/// Whether a sign-in comes from a new *device* (MON-2): a browser and network the member has not signed in from,
+/// from a client that does not hold the account's device cookie (a known device that moved to another network
+/// holds it, and is not new), and not the member's first (the baseline, like a first sign-in place).
+fn is_new_device(seen: DeviceSeen, holds_cookie: bool) -> bool {
+    seen == DeviceSeen::New && !holds_cookie
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unknown_client_on_an_unseen_network_is_a_new_device() {
+        assert!(is_new_device(DeviceSeen::New, false));
+        assert!(
+            !is_new_device(DeviceSeen::New, true),
+            "a known device on a new network"
+        );
+        assert!(
+            !is_new_device(DeviceSeen::First, false),
+            "the first sign-in is the baseline"
+        );
+        assert!(!is_new_device(DeviceSeen::Known, false));
     }
 }

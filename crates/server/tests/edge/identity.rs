@@ -1604,15 +1604,91 @@ async fn changing_the_password_needs_the_current_one_and_a_fresh_code() {
     server.stop().await;
 }
 
+/// MON-2 by device: the first sign-in is the baseline (told, not paged); a client without the account's device
+/// cookie on a network the member never used is a new device: a security event, a mail and an `auth.new_device`
+/// alert (routed at severity `info`); the device that got a cookie moving to another network is told but not
+/// paged, and a network already seen is neither.
 #[tokio::test]
-async fn a_sign_in_from_a_new_device_is_recorded_and_mailed() {
-    let server = TestServer::start().await;
+async fn a_sign_in_from_a_new_device_is_recorded_mailed_and_paged() {
+    let server =
+        TestServer::start_with(|config| config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
     sign_up(&server, "device@example.co").await;
-    enrolled(&server, "device@example.co", PASSWORD).await;
+    let owner = enrolled(&server, "device@example.co", PASSWORD).await;
     assert!(
         mailed(&server, &["To: device@example.co", "New sign-in"]).await,
         "the account is told about the new device"
     );
+    let paged = || async {
+        let alerts = server
+            .store()
+            .await
+            .alerts(time::OffsetDateTime::UNIX_EPOCH)
+            .await
+            .unwrap();
+        alerts
+            .into_iter()
+            .filter(|a| a.kind.starts_with("auth."))
+            .map(|a| (a.kind, a.detail))
+            .collect::<Vec<_>>()
+    };
+    assert!(paged().await.is_empty(), "the first sign-in is the baseline");
+    // A full sign-in (password, then code) from `from`, with or without a device cookie; the cookie it sets.
+    let sign_in = |from: &'static str, cookie: Option<String>| {
+        server.clock.advance(time::Duration::minutes(2));
+        let server = &server;
+        let secret = owner.secret.clone();
+        async move {
+            let send = |path: &str, body: Value| {
+                let mut request = server
+                    .client
+                    .post(server.url(path))
+                    .header("x-forwarded-for", from)
+                    .json(&body);
+                if let Some(cookie) = &cookie {
+                    request = request.header("cookie", cookie.clone());
+                }
+                request.send()
+            };
+            let login = send(
+                "/api/v1/auth/login",
+                json!({"email": "device@example.co", "password": PASSWORD}),
+            )
+            .await
+            .unwrap();
+            let mfa_token = login.json::<Value>().await.unwrap()["mfa_token"].clone();
+            let verified = send(
+                "/api/v1/auth/mfa/verify",
+                json!({"mfa_token": mfa_token, "code": code(server, &secret, 0)}),
+            )
+            .await
+            .unwrap();
+            assert_eq!(verified.status().as_u16(), 200);
+            let set_cookie = verified.headers()["set-cookie"].to_str().unwrap();
+            set_cookie.split(';').next().unwrap().to_owned()
+        }
+    };
+
+    let device = sign_in("198.51.100.20", None).await;
+    let found = paged().await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "auth.new_device");
+    assert!(
+        found[0]
+            .1
+            .ends_with(": sign_in.new_device (where: the member's security events, in their data export)")
+            && !found[0].1.contains("198.51.100"),
+        "the account, not where: {found:?}"
+    );
+    assert!(mailed(&server, &["To: device@example.co", "198.51.100.0/24"]).await);
+
+    // The same device, with its cookie, on another network: told, not paged.
+    sign_in("203.0.113.5", Some(device)).await;
+    assert!(mailed(&server, &["To: device@example.co", "203.0.113.0/24"]).await);
+    // A cookie-less client on a network already seen: neither.
+    sign_in("198.51.100.20", None).await;
+    assert_eq!(paged().await.len(), 1, "{:?}", paged().await);
+    assert_eq!(comanda_server::alert_routing::severity("auth.new_device"), "info");
     server.stop().await;
 }
 
@@ -1690,8 +1766,9 @@ async fn a_sign_in_from_a_new_country_or_after_impossible_travel_is_alerted_and_
     assert_eq!(sign_in_from("216.160.83.56").await.unwrap().status(), 200);
     let found = anomalies().await;
     assert_eq!(found.len(), 2, "{found:?}");
+    // A script holds no device cookie, so a sign-in from a network it never used is a new device as well.
     assert!(
-        found[1].ends_with("sign_in.new_country (where: the member's security events, in their data export)"),
+        found[1].ends_with("sign_in.new_country, sign_in.new_device (where: the member's security events, in their data export)"),
         "{found:?}"
     );
     assert_eq!(sign_in_from("10.1.2.3").await.unwrap().status(), 200);

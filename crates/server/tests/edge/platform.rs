@@ -601,6 +601,10 @@ async fn alerts_reach_the_on_call_webhook_signed_and_retried_until_accepted() {
         assert_eq!(sent["type"], "alert.raised");
         assert_eq!(sent["data"]["id"], raised.id.to_string());
         assert_eq!(sent["data"]["kind"], "payments.mismatch");
+        assert_eq!(
+            sent["data"]["severity"], "critical",
+            "PagerDuty's terms: this one pages"
+        );
         let detail = sent["data"]["detail"].as_str().unwrap();
         assert!(
             detail.starts_with("payment 0190: Stripe received 43800") && !detail.contains("tok_sEcReT123"),

@@ -731,8 +731,12 @@ pub async fn sign_in_places_remember_each_country_latest_first(store: &dyn Store
 
 pub async fn devices_and_security_events(store: &dyn Store) {
     let (scope, user) = registered(store, "dev@example.co").await;
-    assert!(store.note_device(&scope, user, b"fp-1", NOW).await.unwrap());
-    assert!(!store.note_device(&scope, user, b"fp-1", NOW).await.unwrap());
+    use comanda_store::identity::DeviceSeen;
+    let seen = |fingerprint: &'static [u8]| store.note_device(&scope, user, fingerprint, NOW);
+    assert_eq!(seen(b"fp-1").await.unwrap(), DeviceSeen::First);
+    assert_eq!(seen(b"fp-1").await.unwrap(), DeviceSeen::Known);
+    assert_eq!(seen(b"fp-2").await.unwrap(), DeviceSeen::New);
+    assert_eq!(seen(b"fp-2").await.unwrap(), DeviceSeen::Known);
     store
         .record_security_event(&scope, Some(user), "new_device", "fp-1", NOW)
         .await
