@@ -25,6 +25,9 @@ pub enum ProblemType {
     Unauthorized,
     Forbidden,
     MfaEnrollmentRequired,
+    /// A signed-in member's step-up failed: the current password or the second-factor code is wrong. 403, not 401,
+    /// so a client does not take it for an expired session (and refresh, and send the wrong password again).
+    StepUpFailed,
     Conflict,
     BusinessRule,
     RateLimited,
@@ -55,6 +58,7 @@ impl ProblemType {
             ProblemType::NotFound => "not-found",
             ProblemType::MethodNotAllowed => "method-not-allowed",
             ProblemType::Unauthorized => "unauthorized",
+            ProblemType::StepUpFailed => "step-up-failed",
             ProblemType::Forbidden => "forbidden",
             ProblemType::MfaEnrollmentRequired => "mfa-enrollment-required",
             ProblemType::Conflict => "conflict",
@@ -91,7 +95,9 @@ impl ProblemType {
             ProblemType::NotFound => StatusCode::NOT_FOUND,
             ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
-            ProblemType::Forbidden | ProblemType::MfaEnrollmentRequired => StatusCode::FORBIDDEN,
+            ProblemType::Forbidden | ProblemType::MfaEnrollmentRequired | ProblemType::StepUpFailed => {
+                StatusCode::FORBIDDEN
+            }
             ProblemType::Conflict => StatusCode::CONFLICT,
             ProblemType::BusinessRule => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -109,6 +115,7 @@ impl ProblemType {
             ProblemType::NotFound => "Not found",
             ProblemType::MethodNotAllowed => "Method not allowed",
             ProblemType::Unauthorized => "Sign-in required",
+            ProblemType::StepUpFailed => "The current password or code is wrong",
             ProblemType::Forbidden => "Not allowed",
             ProblemType::MfaEnrollmentRequired => "Two-factor enrolment required",
             ProblemType::Conflict => "Conflict",

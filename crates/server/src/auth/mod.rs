@@ -258,6 +258,10 @@ fn unauthorized(detail: &str) -> ApiError {
     Problem::new(ProblemType::Unauthorized).detail(detail).into()
 }
 
+fn step_up_failed(detail: &str) -> ApiError {
+    Problem::new(ProblemType::StepUpFailed).detail(detail).into()
+}
+
 fn throttled(RetryAfter(secs): RetryAfter) -> ApiError {
     Problem::new(ProblemType::RateLimited)
         .detail("too many attempts; wait and try again")

@@ -211,13 +211,13 @@ impl Identity {
             .await
             .map_err(hash_failure)?;
         if verdict == Verdict::Mismatch {
-            return Err(unauthorized("the current password is wrong"));
+            return Err(step_up_failed("the current password is wrong"));
         }
         if caller.member.totp_enabled {
             let state = self.store.totp_state(&caller.scope, caller.member.id).await?;
             let secret = match state.sealed_secret {
                 Some(sealed) => self.open_totp_secret(&caller.scope, caller.member.id, &sealed)?,
-                None => return Err(unauthorized("the code is wrong")),
+                None => return Err(step_up_failed("the code is wrong")),
             };
             let step = code.and_then(|c| totp::verify(&secret, c, unix(self.now()), state.last_step));
             let accepted = match step {
@@ -246,7 +246,7 @@ impl Identity {
                     None => false,
                 };
             if !accepted && !recovered {
-                return Err(unauthorized("the code is wrong or was already used"));
+                return Err(step_up_failed("the code is wrong or was already used"));
             }
         }
         Ok(())

@@ -1359,7 +1359,8 @@ async fn turning_2fa_on_from_a_signed_in_session_needs_the_current_password() {
     assert_eq!(bare.body["type"], "https://comanda.dev/problems/validation");
     assert_eq!(bare.body["errors"][0]["field"], "password", "{}", bare.body);
     let wrong = enroll(json!({"password": "not the password at all"})).await;
-    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert_eq!(wrong.status, 403, "{}", wrong.body);
+    assert_eq!(wrong.body["type"], "https://comanda.dev/problems/step-up-failed");
     assert!(wrong.body.get("secret").is_none());
     let unknown = enroll(json!({"password": long, "label": "my phone"})).await;
     assert_eq!(
@@ -1400,7 +1401,7 @@ async fn turning_2fa_on_from_a_signed_in_session_needs_the_current_password() {
         enroll_forced(json!({"password": "not the password at all"}))
             .await
             .status,
-        401
+        403
     );
     assert_eq!(enroll_forced(json!({})).await.status, 200);
     // As before the route took a body, a client may also send none.
@@ -1574,11 +1575,12 @@ async fn changing_the_password_needs_the_current_one_and_a_fresh_code() {
         change("not my password at all", Some(code(&server, &session.secret, 1)))
             .await
             .status,
-        401
+        403,
+        "a failed step-up is not an expired session"
     );
     assert_eq!(
         change(PASSWORD, None).await.status,
-        401,
+        403,
         "2FA on: the code is part of the step-up"
     );
     let changed = change(PASSWORD, Some(code(&server, &session.secret, 1))).await;
@@ -1997,7 +1999,11 @@ async fn the_second_factor_is_managed_with_step_up() {
         json!({"password": PASSWORD, "code": "000000"}),
     ] {
         let refused = post(&server, "/api/v1/auth/mfa/recovery-codes", access, body).await;
-        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        assert_eq!(
+            refused.body["type"],
+            "https://comanda.dev/problems/step-up-failed"
+        );
     }
     let fresh = post(
         &server,
