@@ -332,8 +332,9 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// How long in-flight requests may finish after SIGTERM.
     pub shutdown_grace_secs: u64,
-    /// Peers whose `X-Forwarded-For` is believed (load balancers). Empty: the TCP peer is the client.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers): addresses or CIDR ranges. Empty: the TCP peer
+    /// is the client.
+    pub trusted_proxies: Vec<crate::middleware::ProxyRange>,
 }
 
 impl Default for ServerConfig {
@@ -1092,6 +1093,28 @@ mod tests {
         let mut config = Config::default();
         config.tls.cert_file = Some("cert.pem".into());
         assert!(config.validate().unwrap_err().to_string().contains("tls"));
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges() {
+        let read = |toml: &str| {
+            Figment::new()
+                .merge(Toml::string(&format!("[server]\ntrusted_proxies = {toml}")))
+                .extract::<Config>()
+                .map_err(|e| e.to_string())
+        };
+        let config = read(r#"["10.0.0.5", "35.191.0.0/16", "2600:2d00:1:b029::/64"]"#).unwrap();
+        assert_eq!(config.server.trusted_proxies.len(), 3);
+        let printed = config.to_redacted_toml();
+        assert!(
+            printed.contains(r#"trusted_proxies = ["10.0.0.5", "35.191.0.0/16", "2600:2d00:1:b029::/64"]"#),
+            "{printed}"
+        );
+        let refused = read(r#"["10.0.0.0/33"]"#).unwrap_err();
+        assert!(
+            refused.contains("trusted_proxies") && refused.contains("CIDR range"),
+            "{refused}"
+        );
     }
 
     #[test]

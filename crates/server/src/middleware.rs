@@ -44,12 +44,64 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
 
 /// Peers whose forwarding header is believed.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(pub Vec<IpAddr>);
+pub struct TrustedProxies(pub Vec<ProxyRange>);
+
+impl TrustedProxies {
+    /// Whether `ip` is one of the proxies (an IPv4 address a dual-stack listener sees as `::ffff:a.b.c.d` counts as
+    /// itself).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|range| range.0.contains(&ip))
+    }
+}
+
+/// One entry of `server.trusted_proxies`: an address (`10.0.0.5`) or a CIDR range (`35.191.0.0/16`,
+/// `2600:2d00:1:b029::/64`), as managed load balancers are published: their nodes come and go within a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProxyRange(ipnet::IpNet);
+
+impl std::str::FromStr for ProxyRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        text.parse::<ipnet::IpNet>()
+            .map(|net| net.trunc())
+            .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
+            .map(|net| Self(ipnet::IpNet::new(net.addr().to_canonical(), net.prefix_len()).unwrap_or(net)))
+            .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR range (10.0.0.0/8)"))
+    }
+}
+
+impl TryFrom<String> for ProxyRange {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<ProxyRange> for String {
+    fn from(range: ProxyRange) -> String {
+        range.to_string()
+    }
+}
+
+impl std::fmt::Display for ProxyRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.prefix_len() == self.0.max_prefix_len() {
+            write!(f, "{}", self.0.addr())
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
 
 /// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left are client-controlled).
 pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
-    if !trusted.0.contains(&peer) {
+    if !trusted.contains(peer) {
         warn_of_an_untrusted_proxy(peer, headers);
         return peer;
     }
@@ -63,7 +115,7 @@ pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) 
     forwarded
         .into_iter()
         .rev()
-        .find(|ip| !trusted.0.contains(ip))
+        .find(|ip| !trusted.contains(*ip))
         .unwrap_or(peer)
 }
 
@@ -107,7 +159,7 @@ pub async fn observe(State(trusted): State<TrustedProxies>, request: Request, ne
         .map(|peer| client_addr(peer, request.headers(), &trusted).to_string())
         .unwrap_or_default();
 
-    let from_trusted_proxy = peer.is_some_and(|peer| trusted.0.contains(&peer));
+    let from_trusted_proxy = peer.is_some_and(|peer| trusted.contains(peer));
     let span = request_span(&method, &route, request.headers(), from_trusted_proxy);
     let response = next.run(request).instrument(span.clone()).await;
 
@@ -286,7 +338,7 @@ mod tests {
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let proxy: IpAddr = "10.0.0.5".parse().unwrap();
-        let trusted = TrustedProxies(vec![proxy]);
+        let trusted = TrustedProxies(vec!["10.0.0.5".parse().unwrap()]);
         let mut headers = HeaderMap::new();
         headers.insert(
             "x-forwarded-for",
@@ -299,5 +351,40 @@ mod tests {
         let stranger: IpAddr = "198.51.100.9".parse().unwrap();
         assert_eq!(client_addr(stranger, &headers, &trusted), stranger);
         assert_eq!(client_addr(proxy, &HeaderMap::new(), &trusted), proxy);
+    }
+
+    #[test]
+    fn a_range_of_proxies_is_trusted_as_a_whole() {
+        let trusted = TrustedProxies(vec![
+            "35.191.0.0/16".parse().unwrap(),
+            "2600:2d00:1:b029::/64".parse().unwrap(),
+            " 10.0.0.5 ".parse().unwrap(),
+        ]);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.7, 35.191.9.9"),
+        );
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        for node in [
+            "35.191.200.1",
+            "::ffff:35.191.3.4",
+            "2600:2d00:1:b029::17",
+            "10.0.0.5",
+        ] {
+            let node: IpAddr = node.parse().unwrap();
+            assert_eq!(client_addr(node, &headers, &trusted), client, "{node}");
+        }
+        for outside in ["35.192.0.1", "10.0.0.6", "2600:2d00:1:b030::1"] {
+            let outside: IpAddr = outside.parse().unwrap();
+            assert_eq!(client_addr(outside, &headers, &trusted), outside);
+        }
+        // Host bits are dropped, and an address prints as itself.
+        let range: ProxyRange = "35.191.7.7/16".parse().unwrap();
+        assert_eq!(range.to_string(), "35.191.0.0/16");
+        assert_eq!("10.0.0.5".parse::<ProxyRange>().unwrap().to_string(), "10.0.0.5");
+        for bad in ["10.0.0.0/33", "load-balancer", "", "10.0.0.0/"] {
+            assert!(bad.parse::<ProxyRange>().is_err(), "{bad}");
+        }
     }
 }
