@@ -200,6 +200,13 @@ pub struct BookedParty {
     pub guest: Option<GuestContact>,
 }
 
+/// A waitlist entry with its guest's contact, as the host's day list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingParty {
+    pub entry: WaitlistEntry,
+    pub guest: Option<GuestContact>,
+}
+
 /// A reservation's deposit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deposit {
@@ -394,6 +401,15 @@ pub trait ReservationStore: Send + Sync {
         venue: Uuid,
         local_date: Option<&str>,
     ) -> StoreResult<Vec<WaitlistEntry>>;
+
+    /// One local date's waitlist for the host, in arrival order, each party with its guest's contact (opened), in
+    /// two statements whatever the list's length.
+    async fn waitlist_day(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        local_date: &str,
+    ) -> StoreResult<Vec<WaitingParty>>;
 
     async fn waitlist_entry(&self, scope: &TenantScope, id: Uuid) -> StoreResult<WaitlistEntry>;
 

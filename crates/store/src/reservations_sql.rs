@@ -7,7 +7,7 @@ use crate::identity::AuditEntry;
 use crate::reservations::{
     BookOutcome, BookedParty, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome,
     NewDeposit, NewReservation, NewWaitlistEntry, Reservation, ReservationStatus, ReservationStore,
-    WaitlistEntry, WaitlistStatus,
+    WaitingParty, WaitlistEntry, WaitlistStatus,
 };
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -856,6 +856,50 @@ impl ReservationStore for Engine {
         .iter()
         .map(entry_from_row)
         .collect()
+    }
+
+    async fn waitlist_day(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        local_date: &str,
+    ) -> StoreResult<Vec<WaitingParty>> {
+        // The day's entries, then the contacts of those same entries (the subquery), as the booking day list does.
+        let partner = scope.partner();
+        let mut tx = self.reading(scope).await?;
+        let entries = sqlx::query(
+            "SELECT * FROM waitlist_entries WHERE partner_id = $1 AND venue_id = $2 AND local_date = $3
+             ORDER BY created_at, id LIMIT 1000",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(venue))
+        .bind(local_date)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut guests = std::collections::HashMap::new();
+        for row in sqlx::query(
+            "SELECT * FROM guest_contacts WHERE partner_id = $1 AND id IN (
+                SELECT guest_id FROM waitlist_entries WHERE partner_id = $1 AND venue_id = $2 AND local_date = $3)",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(venue))
+        .bind(local_date)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let guest = self.guest_contact_from_row(&mut tx, partner, &row).await?;
+            guests.insert(guest.id, guest);
+        }
+        entries
+            .iter()
+            .map(|row| {
+                let entry = entry_from_row(row)?;
+                Ok(WaitingParty {
+                    guest: guests.get(&entry.guest_id).cloned(),
+                    entry,
+                })
+            })
+            .collect()
     }
 
     async fn waitlist_entry(&self, scope: &TenantScope, id: Uuid) -> StoreResult<WaitlistEntry> {

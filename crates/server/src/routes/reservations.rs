@@ -1127,23 +1127,9 @@ pub(crate) async fn host_day(
     Ok((venue, date, venue_zone(&found)?))
 }
 
-/// A guest's name and phone for the host, opened with the guest's key; blank when no contact row is left or the
-/// guest was erased. A failing store is an error, not a blank name.
-pub(crate) async fn guest_name_and_phone(
-    state: &AppState,
-    scope: &TenantScope,
-    guest: Uuid,
-) -> Result<(String, String), ApiError> {
-    match state.store.guest_contact(scope, guest).await {
-        Ok(contact) => Ok(name_and_phone(Some(contact))),
-        Err(comanda_store::StoreError::NotFound) => Ok(Default::default()),
-        Err(error) => Err(error.into()),
-    }
-}
-
 /// What the host sees of a guest: name and phone, blank for no contact or an erased guest (whose sealed fields
 /// would read `[erased]`).
-fn name_and_phone(contact: Option<comanda_store::privacy::GuestContact>) -> (String, String) {
+pub(crate) fn name_and_phone(contact: Option<comanda_store::privacy::GuestContact>) -> (String, String) {
     contact
         .filter(|contact| contact.erased_at.is_none())
         .map(|contact| (contact.name, contact.phone.unwrap_or_default()))

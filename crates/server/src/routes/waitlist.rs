@@ -22,8 +22,8 @@ use crate::routes::ordering::path_id;
 use crate::routes::privacy::NOTICE_VERSION;
 use crate::routes::reservations::{
     AuditedGuest, DayQuery, DepositView, GuestDetails, ManageQuery, ReservationView, deposit_account,
-    guest_name_and_phone, guest_scope, host_day, listed, local_instant, local_rfc3339, not_movable,
-    open_deposit, parse_date, valid_phone, venue_zone, zone_of,
+    guest_scope, host_day, listed, local_instant, local_rfc3339, name_and_phone, not_movable, open_deposit,
+    parse_date, valid_phone, venue_zone, zone_of,
 };
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -240,19 +240,21 @@ pub async fn day(
     ApiQuery(query): ApiQuery<DayQuery>,
 ) -> Result<Json<WaitlistDay>, ApiError> {
     let (venue, date, zone) = host_day(&state, &caller, &venue, &query.date).await?;
-    let mut items = Vec::new();
-    for entry in state
+    let parties = state
         .store
-        .waitlist(&caller.scope, venue, Some(&date.to_string()))
-        .await?
-    {
-        let (guest_name, guest_phone) = guest_name_and_phone(&state, &caller.scope, entry.guest_id).await?;
-        items.push(WaitlistDayEntry {
-            entry: WaitlistView::new(&entry, &zone),
-            guest_name,
-            guest_phone,
-        });
-    }
+        .waitlist_day(&caller.scope, venue, &date.to_string())
+        .await?;
+    let items = parties
+        .into_iter()
+        .map(|party| {
+            let (guest_name, guest_phone) = name_and_phone(party.guest);
+            WaitlistDayEntry {
+                entry: WaitlistView::new(&party.entry, &zone),
+                guest_name,
+                guest_phone,
+            }
+        })
+        .collect();
     Ok(Json(WaitlistDay { items }))
 }
 

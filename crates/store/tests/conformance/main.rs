@@ -93,6 +93,7 @@ conformance!(
     an_offer_holds_its_table_until_it_expires,
     a_table_combination_is_withdrawn_once_and_only_by_its_venue,
     the_host_list_holds_the_days_bookings_with_their_deposits_and_guests,
+    the_host_waitlist_holds_the_days_parties_with_their_guests,
 );
 
 mod sqlite_walls {

@@ -589,3 +589,71 @@ pub async fn the_host_list_holds_the_days_bookings_with_their_deposits_and_guest
     assert!(guest.erased_at.is_some());
     assert_ne!(guest.email, "late@example.co");
 }
+
+pub async fn the_host_waitlist_holds_the_days_parties_with_their_guests(store: &dyn Store) {
+    let (scope, venue, _) = booking_floor(store, "Host waitlist").await;
+    let (other, other_venue, _) = booking_floor(store, "Other host waitlist").await;
+    let seven = datetime!(2026-12-05 00:00 UTC);
+    let join = async |scope: &TenantScope, venue: Uuid, date: &str, email: &str, at: OffsetDateTime| {
+        store
+            .join_waitlist(
+                scope,
+                &NewWaitlistEntry {
+                    id: Uuid::now_v7(),
+                    venue_id: venue,
+                    guest: guest(venue, email),
+                    party_size: 2,
+                    local_date: date.into(),
+                    earliest: seven - time::Duration::HOUR,
+                    latest: seven + time::Duration::HOUR,
+                },
+                &change(),
+                at,
+            )
+            .await
+            .unwrap()
+            .id
+    };
+    let first = join(&scope, venue, "2026-12-04", "first@example.co", NOW).await;
+    let second = join(
+        &scope,
+        venue,
+        "2026-12-04",
+        "second@example.co",
+        NOW + time::Duration::minutes(1),
+    )
+    .await;
+    join(&scope, venue, "2026-12-05", "tomorrow@example.co", NOW).await;
+    join(&other, other_venue, "2026-12-04", "other@example.co", NOW).await;
+
+    let day = store.waitlist_day(&scope, venue, "2026-12-04").await.unwrap();
+    let listed: Vec<(Uuid, &str)> = day
+        .iter()
+        .map(|party| {
+            let guest = party.guest.as_ref().expect("each party's guest");
+            assert_eq!(guest.id, party.entry.guest_id);
+            (party.entry.id, guest.email.as_str())
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [(first, "first@example.co"), (second, "second@example.co")],
+        "the day's parties in arrival order, their contacts opened; no other day's and no other partner's"
+    );
+    assert!(
+        store
+            .waitlist_day(&other, venue, "2026-12-04")
+            .await
+            .unwrap()
+            .is_empty(),
+        "another partner sees nothing of this venue"
+    );
+
+    // An erased guest's entry stays on the list, its contact marked erased.
+    let erased = day[1].entry.guest_id;
+    store.erase_person(&scope, erased, &change(), NOW).await.unwrap();
+    let day = store.waitlist_day(&scope, venue, "2026-12-04").await.unwrap();
+    let guest = day[1].guest.as_ref().expect("the contact row stays, erased");
+    assert!(guest.erased_at.is_some());
+    assert_ne!(guest.email, "second@example.co");
+}
