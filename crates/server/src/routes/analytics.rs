@@ -505,6 +505,25 @@ pub struct PartnerSummary {
     pub venues: Vec<SalesSummary>,
 }
 
+/// How many of a partner's venues one partner-wide report reads at once: read one after another, 8 venues made the
+/// partner's summary 8 times one venue's; more at once than this would let one dashboard take most of the pooled
+/// connections (SQLite's pool holds 8, PostgreSQL's 16 by default).
+const VENUES_AT_ONCE: usize = 4;
+
+/// `read` of every venue, [`VENUES_AT_ONCE`] at a time, answered in the venues' order; the first error ends it.
+async fn per_venue<T, Read, Reading>(venues: Vec<Venue>, read: Read) -> Result<Vec<T>, ApiError>
+where
+    Read: FnMut(Venue) -> Reading,
+    Reading: std::future::Future<Output = Result<T, ApiError>>,
+{
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    futures_util::stream::iter(venues)
+        .map(read)
+        .buffered(VENUES_AT_ONCE)
+        .try_collect()
+        .await
+}
+
 /// The summary across all of the partner's venues (each on its own business days), with totals per currency.
 #[utoipa::path(get, path = "/api/v1/analytics/summary", tag = "analytics", security(("bearer" = [])),
     params(SummaryQuery), responses(
@@ -519,10 +538,11 @@ pub async fn partner_summary(
 ) -> Result<Response, ApiError> {
     let csv = wants_csv(query.format.as_deref())?;
     let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
-    let mut summaries = Vec::with_capacity(venues.len());
-    for venue in venues {
-        summaries.push(summarize(&state, &caller, venue, &query.from, &query.to).await?);
-    }
+    let (state_ref, caller_ref, from, to) = (&state, &caller, &query.from, &query.to);
+    let summaries = per_venue(venues, move |venue| {
+        summarize(state_ref, caller_ref, venue, from, to)
+    })
+    .await?;
     let mut totals: Vec<CurrencyTotals> = Vec::new();
     for summary in &summaries {
         let total = currency_total(
@@ -761,8 +781,12 @@ pub async fn partner_series(
     let venues = partner_venues(&state, &caller, &query.from, &query.to, ask.granularity).await?;
     let mut sums: Vec<(Currency, usize, LocalSums)> = Vec::new();
     let mut reports = Vec::with_capacity(venues.len());
-    for venue in venues {
-        let (series, locals) = series_of(&state, &caller, venue, &query, &ask).await?;
+    let (state_ref, caller_ref, query_ref, ask_ref) = (&state, &caller, &query, &ask);
+    let read = per_venue(venues, move |venue| {
+        series_of(state_ref, caller_ref, venue, query_ref, ask_ref)
+    })
+    .await?;
+    for (series, locals) in read {
         let (_, venues, points) = currency_total(
             &mut sums,
             series.currency,
@@ -972,8 +996,12 @@ pub async fn partner_heat_map(
     let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
     let mut totals: Vec<CurrencyHeatMap> = Vec::new();
     let mut maps = Vec::with_capacity(venues.len());
-    for venue in venues {
-        let heat = heat_map_of(&state, &caller, venue, &query, metric).await?;
+    let (state_ref, caller_ref, query_ref) = (&state, &caller, &query);
+    let read = per_venue(venues, move |venue| {
+        heat_map_of(state_ref, caller_ref, venue, query_ref, metric)
+    })
+    .await?;
+    for heat in read {
         let total = currency_total(
             &mut totals,
             heat.currency,
@@ -1270,8 +1298,12 @@ pub async fn partner_top_items(
     let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
     let mut totals: Vec<CurrencyMix> = Vec::new();
     let mut mixes = Vec::with_capacity(venues.len());
-    for venue in venues {
-        let mix = product_mix_of(&state, &caller, venue, &query, by_quantity).await?;
+    let (state_ref, caller_ref, query_ref) = (&state, &caller, &query);
+    let read = per_venue(venues, move |venue| {
+        product_mix_of(state_ref, caller_ref, venue, query_ref, by_quantity)
+    })
+    .await?;
+    for mix in read {
         let total = currency_total(
             &mut totals,
             mix.currency,
@@ -1564,8 +1596,12 @@ pub async fn partner_servers(
     let names = staff_names(&state, &caller).await?;
     let mut totals: Vec<CurrencyServers> = Vec::new();
     let mut reports = Vec::with_capacity(venues.len());
-    for venue in venues {
-        let report = servers_of(&state, &caller, venue, &query, &names).await?;
+    let (state_ref, caller_ref, query_ref, names_ref) = (&state, &caller, &query, &names);
+    let read = per_venue(venues, move |venue| {
+        servers_of(state_ref, caller_ref, venue, query_ref, names_ref)
+    })
+    .await?;
+    for report in read {
         let total = currency_total(
             &mut totals,
             report.currency,
