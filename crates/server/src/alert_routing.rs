@@ -124,8 +124,8 @@ fn payload(alert: &Alert) -> serde_json::Value {
     })
 }
 
-/// Raises an alert: an error log line (which error reporting carries, MON-7) and a row of `alerts`, which the
-/// router sends on call (MON-4). The server's alerts all go through here (the backup crate logs its own the same
+/// Raises an alert: an error log line (which error reporting carries, MON-7; a warning for an `info` alert) and a
+/// row of `alerts`, which the router sends on call (MON-4). The server's alerts all go through here (the backup crate logs its own the same
 /// way).
 pub async fn raise(
     store: &dyn Store,
@@ -134,7 +134,11 @@ pub async fn raise(
     detail: &str,
     now: time::OffsetDateTime,
 ) -> comanda_store::StoreResult<Alert> {
-    tracing::error!(alert = kind, %detail, "alert raised");
+    // An `info` alert is a notice, not an error: at error level, error reporting (MON-7) would carry every one.
+    match severity(kind) {
+        "info" => tracing::warn!(alert = kind, %detail, "alert raised"),
+        _ => tracing::error!(alert = kind, %detail, "alert raised"),
+    }
     store.raise_alert(partner, kind, detail, now).await
 }
 
@@ -284,6 +288,26 @@ mod tests {
         let mut half = settings("https://oncall.example.co/hook", SECRET);
         half.webhook_secret = None;
         assert!(check_settings(&half).is_err());
+    }
+
+    #[test]
+    fn a_new_device_is_sent_as_info_and_every_other_alert_as_critical() {
+        let alert = |kind: &str| Alert {
+            id: uuid::Uuid::now_v7(),
+            partner: None,
+            kind: kind.into(),
+            detail: "partner p member m: sign_in.new_device".into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_eq!(payload(&alert("auth.new_device"))["data"]["severity"], "info");
+        for kind in [
+            "auth.sign_in_anomaly",
+            "auth.credential_stuffing",
+            "payments.mismatch",
+            "vdp.clock",
+        ] {
+            assert_eq!(payload(&alert(kind))["data"]["severity"], "critical", "{kind}");
+        }
     }
 
     /// The vector of the Standard Webhooks reference library's own `test_sign` (standardwebhooks 1.0.1): this

@@ -73,6 +73,8 @@ pub struct UpkeepReport {
     pub pruned_entries: u64,
     /// Platform alerts past the same 12 months (a credential-stuffing alert names the attacking address).
     pub pruned_alerts: u64,
+    /// Security event details written in clear before they were sealed (REST-1), sealed now.
+    pub sealed_security_events: u64,
 }
 
 impl AuditTrail {
@@ -220,20 +222,24 @@ impl AuditTrail {
         Ok((expired.len(), entries))
     }
 
-    /// Checkpoints and retention for every partner.
+    /// Checkpoints and retention for every partner; also seals the security event details an older version wrote
+    /// in clear (one cheap read per partner once there are none).
     pub async fn upkeep(&self) -> StoreResult<UpkeepReport> {
         self.flush().await;
         let now = self.clock.now();
-        let mut report = UpkeepReport {
-            pruned_alerts: self.store.prune_alerts(twelve_months_before(now)).await?,
-            ..UpkeepReport::default()
-        };
+        let mut report = UpkeepReport::default();
         for partner in self.store.audited_partners().await? {
             let scope = TenantScope::from_proof(&JobAuthority::new("audit-upkeep", partner));
             let (months, entries) = self.prune(&scope, now).await?;
             report.pruned_months += months;
             report.pruned_entries += entries;
             report.checkpoints += self.checkpoint(&scope, now).await?;
+            report.sealed_security_events += self.store.seal_clear_security_events(&scope).await?;
+        }
+        // After the chains: a failing alert prune must not hold back any partner's checkpoints.
+        match self.store.prune_alerts(twelve_months_before(now)).await {
+            Ok(pruned) => report.pruned_alerts = pruned,
+            Err(error) => tracing::error!(%error, "alerts past their 12 months could not be deleted"),
         }
         Ok(report)
     }

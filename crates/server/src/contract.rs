@@ -74,7 +74,8 @@ impl Shape {
             ));
             statuses.push((
                 ProblemType::Forbidden,
-                "The caller's role does not allow this, or a second factor must be enrolled first.",
+                "The caller's role does not allow this, a second factor must be enrolled first, or a step-up's \
+                 current password or code was wrong (`step-up-failed`).",
             ));
         }
         if self.path_params {

@@ -66,11 +66,32 @@ impl std::str::FromStr for ProxyRange {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        text.parse::<ipnet::IpNet>()
-            .map(|net| net.trunc())
+        let net = text
+            .parse::<ipnet::IpNet>()
             .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
-            .map(|net| Self(ipnet::IpNet::new(net.addr().to_canonical(), net.prefix_len()).unwrap_or(net)))
-            .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR range (10.0.0.0/8)"))
+            .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR range (10.0.0.0/8)"))?;
+        // `::ffff:10.0.0.5` is the IPv4 address a dual-stack listener reports; peers are compared as IPv4.
+        let net = match net {
+            ipnet::IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+                Some(v4) if v6.prefix_len() >= 96 => ipnet::IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96)
+                    .map_err(|_| format!("{text:?} is not a valid range"))?,
+                Some(_) => return Err(format!("{text:?} reaches past the IPv4-mapped addresses")),
+                None => net,
+            },
+            ipnet::IpNet::V4(_) => net,
+        };
+        // Trusting a peer means believing what it says the client's address is; a range wider than a large
+        // provider's block would let clients choose their own address (rate limits, audit, sign-in places).
+        let widest = match net {
+            ipnet::IpNet::V4(_) => 8,
+            ipnet::IpNet::V6(_) => 32,
+        };
+        if net.prefix_len() < widest {
+            return Err(format!(
+                "{text:?} is wider than /{widest}: that would trust almost any peer's X-Forwarded-For"
+            ));
+        }
+        Ok(Self(net.trunc()))
     }
 }
 
@@ -101,6 +122,7 @@ impl std::fmt::Display for ProxyRange {
 /// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left are client-controlled).
 pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+    let peer = peer.to_canonical();
     if !trusted.contains(peer) {
         warn_of_an_untrusted_proxy(peer, headers);
         return peer;
@@ -110,7 +132,8 @@ pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) 
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|entry| entry.trim().parse().ok())
+        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
         .collect();
     forwarded
         .into_iter()
@@ -383,8 +406,29 @@ mod tests {
         let range: ProxyRange = "35.191.7.7/16".parse().unwrap();
         assert_eq!(range.to_string(), "35.191.0.0/16");
         assert_eq!("10.0.0.5".parse::<ProxyRange>().unwrap().to_string(), "10.0.0.5");
-        for bad in ["10.0.0.0/33", "load-balancer", "", "10.0.0.0/"] {
+        for bad in [
+            "10.0.0.0/33",
+            "load-balancer",
+            "",
+            "10.0.0.0/",
+            "0.0.0.0/0",
+            "::/0",
+            "8.0.0.0/7",
+            "2000::/16",
+        ] {
             assert!(bad.parse::<ProxyRange>().is_err(), "{bad}");
         }
+        // An IPv4-mapped entry is its IPv4 address; a dual-stack peer and client are reported as IPv4.
+        let mapped = TrustedProxies(vec!["::ffff:10.0.0.5".parse().unwrap()]);
+        assert_eq!(mapped.0[0].to_string(), "10.0.0.5");
+        let peer: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        let mut forwarded = HeaderMap::new();
+        forwarded.insert("x-forwarded-for", HeaderValue::from_static("::ffff:203.0.113.7"));
+        assert_eq!(client_addr(peer, &forwarded, &mapped), client);
+        let lone: IpAddr = "::ffff:198.51.100.9".parse().unwrap();
+        assert_eq!(
+            client_addr(lone, &HeaderMap::new(), &mapped),
+            "198.51.100.9".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -22,10 +22,18 @@ fn source_place(id: Uuid) -> crate::sealing::Place<'static> {
     }
 }
 
-/// Whose key seals an entry's client address (REST-1: the address is personal data): the member who acted, so
-/// erasing them shreds it everywhere, backups included; the partner's when no member acted (a failed sign-in).
+/// Whose key seals an entry's client address (REST-1: the address is personal data): the member who acted; for an
+/// entry no member made that carries an address (a sign-in attempt on an account, whose target is that member) the
+/// member tried; the partner's key only when the entry names no member. Erasing the member then shreds the address
+/// everywhere, backups included.
 fn source_owner(entry: &AuditEntry) -> KeyOwner {
-    entry.actor.map_or(KeyOwner::Tenant, KeyOwner::Person)
+    let member = entry.actor.or_else(|| {
+        entry
+            .target
+            .as_deref()
+            .and_then(|target| Uuid::parse_str(target).ok())
+    });
+    member.map_or(KeyOwner::Tenant, KeyOwner::Person)
 }
 
 impl Engine {

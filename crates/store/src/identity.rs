@@ -412,6 +412,11 @@ pub trait IdentityStore: Send + Sync {
         fingerprint: &[u8],
         now: OffsetDateTime,
     ) -> StoreResult<DeviceSeen>;
+    /// Seals the security event details written in clear before details were sealed (at most 1,000 a call, with
+    /// the member's key, or the partner's for an event about no member; an erased member's are blanked); answers
+    /// how many it sealed.
+    async fn seal_clear_security_events(&self, scope: &TenantScope) -> StoreResult<u64>;
+
     async fn record_security_event(
         &self,
         scope: &TenantScope,

@@ -926,15 +926,19 @@ impl IdentityStore for Engine {
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
         // The detail names the member's network or whereabouts (REST-1: personal data), so it is sealed with the
-        // member's key and goes with them at erasure, backups included.
+        // member's key and goes with them at erasure, backups included. An event about a member erased meanwhile
+        // (a sign-in racing the erasure) is not kept.
         let id = Uuid::now_v7();
         let owner = user.map_or(KeyOwner::Tenant, KeyOwner::Person);
         let detail = match detail {
-            "" => None,
-            text => {
-                self.seal_unless_erased(&mut tx, scope.partner(), owner, event_place(id), text)
-                    .await?
-            }
+            "" => String::new(),
+            text => match self
+                .seal_unless_erased(&mut tx, scope.partner(), owner, event_place(id), text)
+                .await?
+            {
+                Some(sealed) => sealed,
+                None => return Ok(()),
+            },
         };
         sqlx::query(
             "INSERT INTO security_events (partner_id, id, at, user_id, kind, detail) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -944,11 +948,39 @@ impl IdentityStore for Engine {
         .bind(now)
         .bind(user.map(h))
         .bind(kind)
-        .bind(detail.unwrap_or_default())
+        .bind(detail)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn seal_clear_security_events(&self, scope: &TenantScope) -> StoreResult<u64> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT id, user_id, detail FROM security_events
+              WHERE partner_id = $1 AND detail <> '' AND detail NOT LIKE 'enc1:%' LIMIT 1000",
+        )
+        .bind(h(partner.as_uuid()))
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let id = uuid_col(row, "id")?;
+            let owner = opt_uuid_col(row, "user_id")?.map_or(KeyOwner::Tenant, KeyOwner::Person);
+            let clear: String = row.try_get("detail")?;
+            let sealed = self
+                .seal_unless_erased(&mut tx, partner, owner, event_place(id), &clear)
+                .await?;
+            sqlx::query("UPDATE security_events SET detail = $3 WHERE partner_id = $1 AND id = $2")
+                .bind(h(partner.as_uuid()))
+                .bind(h(id))
+                .bind(sealed.unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
     }
 
     async fn enqueue_message(&self, message: &OutboxMessage) -> StoreResult<()> {

@@ -358,7 +358,7 @@ pub trait ReservationStore: Send + Sync {
 
     /// The host's list: the venue's reservations starting in `[from, until)`, by start, each with its deposit and
     /// its guest's contact (`None` when there is none), read in one transaction by three statements however full
-    /// the day is.
+    /// the day is (plus a read of each guest's data key not already in memory).
     async fn reservations_between(
         &self,
         scope: &TenantScope,
@@ -402,8 +402,8 @@ pub trait ReservationStore: Send + Sync {
         local_date: Option<&str>,
     ) -> StoreResult<Vec<WaitlistEntry>>;
 
-    /// One local date's waitlist for the host, in arrival order, each party with its guest's contact (opened), in
-    /// two statements whatever the list's length.
+    /// One local date's waitlist for the host, in arrival order, each party with its guest's contact (opened): two
+    /// statements whatever the list's length, plus a read of each guest's data key not already in memory.
     async fn waitlist_day(
         &self,
         scope: &TenantScope,

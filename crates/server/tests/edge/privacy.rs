@@ -295,6 +295,18 @@ pub async fn client_addresses_are_sealed_at_rest(engine: Engine) {
             .any(|e| e["actor"].is_null() && e["source"] == ADDRESS),
         "the failed sign-in keeps its address: {items:?}"
     );
+    // A detail written in clear before details were sealed (an upgraded database) is sealed by the next upkeep.
+    insert_clear_security_event(
+        &server,
+        &signup.body["partner_id"],
+        &owner_id,
+        "network 203.0.113.0/24 (old)",
+    )
+    .await;
+    // Long written: in the database file itself, not only in SQLite's write-ahead log.
+    checkpoint(&server).await;
+    let upkeep = server.server().run_audit_upkeep().await.unwrap();
+    assert_eq!(upkeep.sealed_security_events, 1, "{upkeep:?}");
     // The member's export carries them, and the security event naming their network.
     let export = post(
         &server,
@@ -315,6 +327,12 @@ pub async fn client_addresses_are_sealed_at_rest(engine: Engine) {
     );
     let events = export.body["security_events"].as_array().unwrap();
     assert!(
+        events
+            .iter()
+            .any(|e| e["detail"] == "network 203.0.113.0/24 (old)"),
+        "the old event reads as before: {events:?}"
+    );
+    assert!(
         events.iter().any(|e| e["detail"]
             .as_str()
             .unwrap_or_default()
@@ -322,6 +340,7 @@ pub async fn client_addresses_are_sealed_at_rest(engine: Engine) {
         "{events:?}"
     );
 
+    checkpoint(&server).await;
     let stored = database_bytes(&server);
     assert!(
         stored.contains("Direcciones S.A.S."),
@@ -338,21 +357,92 @@ pub async fn client_addresses_are_sealed_at_rest(engine: Engine) {
     // The one address kept in clear, an attacker's named by a platform alert, goes after 12 months.
     let store = server.store().await;
     let now = comanda_domain::Clock::now(&server.clock);
-    store
-        .raise_alert(None, "auth.credential_stuffing", "client 198.51.100.66: …", now)
-        .await
-        .unwrap();
+    for (address, at) in [
+        ("198.51.100.66", now - time::Duration::days(367)),
+        ("198.51.100.67", now),
+    ] {
+        store
+            .raise_alert(
+                None,
+                "auth.credential_stuffing",
+                &format!("client {address}: …"),
+                at,
+            )
+            .await
+            .unwrap();
+    }
     let upkeep = server.server().run_audit_upkeep().await.unwrap();
-    assert_eq!(upkeep.pruned_alerts, 0, "a fresh alert stays");
-    server.clock.advance(time::Duration::days(367));
-    let upkeep = server.server().run_audit_upkeep().await.unwrap();
-    assert!(upkeep.pruned_alerts >= 1, "{upkeep:?}");
+    assert_eq!(upkeep.pruned_alerts, 1, "{upkeep:?}");
     let left = store.alerts(time::OffsetDateTime::UNIX_EPOCH).await.unwrap();
     assert!(
         left.iter().all(|a| !a.detail.contains("198.51.100.66")),
         "{left:?}"
     );
+    assert!(
+        left.iter().any(|a| a.detail.contains("198.51.100.67")),
+        "a fresh alert stays"
+    );
     server.stop().await;
+}
+
+/// On SQLite, what its periodic checkpoint does: the write-ahead log's pages are written into the database file and
+/// the log emptied, so a scan of the files sees what a long-running database holds.
+async fn checkpoint(server: &TestServer) {
+    if server.superuser_url().is_none() {
+        let mut conn = sqlx::SqliteConnection::connect(&server.database.url)
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// A security event as a database written before event details were sealed holds it.
+async fn insert_clear_security_event(
+    server: &TestServer,
+    partner: &serde_json::Value,
+    user: &str,
+    detail: &str,
+) {
+    let partner = partner.as_str().unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    let at = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+    match server.superuser_url() {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(
+                "INSERT INTO security_events (partner_id, id, at, user_id, kind, detail)
+                 VALUES ($1::uuid, $2::uuid, $3, $4::uuid, 'sign_in.new_device', $5)",
+            )
+            .bind(partner)
+            .bind(&id)
+            .bind(at)
+            .bind(user)
+            .bind(detail)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        None => {
+            let mut conn = sqlx::SqliteConnection::connect(&server.database.url)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO security_events (partner_id, id, at, user_id, kind, detail)
+                 VALUES (?1, ?2, ?3, ?4, 'sign_in.new_device', ?5)",
+            )
+            .bind(partner)
+            .bind(&id)
+            .bind(at)
+            .bind(user)
+            .bind(detail)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+    }
 }
 
 /// Copies the member's sealed email over another partner's owner's email, as someone with database access might.

@@ -17,6 +17,18 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
         )
         .await
         .unwrap();
+    // A failed sign-in on the account: no actor, the member as target.
+    store
+        .append_audit(
+            &scope,
+            &AuditEntry {
+                source: Some("198.51.100.9".into()),
+                ..AuditEntry::new("auth.sign_in_failed").target(owner.to_string())
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
     let changed = store
         .rectify_person(
             &scope,
@@ -51,7 +63,10 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
         .await
         .unwrap();
     assert!(erasure.key_destroyed && erasure.member_removed, "{erasure:?}");
-    assert_eq!(erasure.addresses_cleared, 1);
+    assert_eq!(
+        erasure.addresses_cleared, 2,
+        "the member's own and the failed sign-in's on their account"
+    );
     assert!(store.staff_member(&scope, owner).await.is_err());
     assert!(
         store
@@ -83,6 +98,18 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
         .items;
     assert!(entries.iter().any(|e| e.entry.action == "http.get"));
     assert!(entries.iter().all(|e| e.entry.source.is_none()), "{entries:?}");
+    // So does a security event about them racing the erasure: it is not kept.
+    store
+        .record_security_event(
+            &scope,
+            Some(owner),
+            "sign_in.new_device",
+            "network 198.51.100.0/24",
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(store.security_events(&scope, owner).await.unwrap().is_empty());
     let again = store
         .erase_person(&scope, owner, &AuditEntry::new("privacy.erased"), NOW)
         .await
