@@ -188,6 +188,21 @@ impl Engine {
         sealing::seal(&key, partner, place, plaintext)
     }
 
+    /// `guest_contacts` rows opened, by guest id (inside the caller's transaction).
+    pub(crate) async fn contacts_by_guest(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        rows: &[DbRow],
+    ) -> StoreResult<std::collections::HashMap<Uuid, crate::privacy::GuestContact>> {
+        let mut guests = std::collections::HashMap::with_capacity(rows.len());
+        for row in rows {
+            let guest = self.guest_contact_from_row(conn, partner, row).await?;
+            guests.insert(guest.id, guest);
+        }
+        Ok(guests)
+    }
+
     /// Seals `plaintext` like [`Self::seal_field`], but never makes a person's key: a person without one has been
     /// erased (a request of theirs still in flight, or an access record waiting to be flushed), so what would be
     /// sealed for them is not kept (`None`) rather than sealed under a fresh key nobody destroys.

@@ -715,17 +715,13 @@ impl ReservationStore for Engine {
             let deposit = deposit_from_row(&row)?;
             deposits.insert(deposit.reservation_id, deposit);
         }
-        let mut guests = std::collections::HashMap::new();
-        for row in day(format!(
+        let contacts = day(format!(
             "SELECT * FROM guest_contacts WHERE partner_id = $1
                AND id IN (SELECT guest_id FROM reservations WHERE id IN ({DAY}))"
         ))
         .fetch_all(&mut *tx)
-        .await?
-        {
-            let guest = self.guest_contact_from_row(&mut tx, partner, &row).await?;
-            guests.insert(guest.id, guest);
-        }
+        .await?;
+        let guests = self.contacts_by_guest(&mut tx, partner, &contacts).await?;
         reservations
             .iter()
             .map(|row| {
@@ -876,8 +872,7 @@ impl ReservationStore for Engine {
         .bind(local_date)
         .fetch_all(&mut *tx)
         .await?;
-        let mut guests = std::collections::HashMap::new();
-        for row in sqlx::query(
+        let contacts = sqlx::query(
             "SELECT * FROM guest_contacts WHERE partner_id = $1 AND id IN (
                 SELECT guest_id FROM waitlist_entries WHERE partner_id = $1 AND venue_id = $2 AND local_date = $3)",
         )
@@ -885,11 +880,8 @@ impl ReservationStore for Engine {
         .bind(h(venue))
         .bind(local_date)
         .fetch_all(&mut *tx)
-        .await?
-        {
-            let guest = self.guest_contact_from_row(&mut tx, partner, &row).await?;
-            guests.insert(guest.id, guest);
-        }
+        .await?;
+        let guests = self.contacts_by_guest(&mut tx, partner, &contacts).await?;
         entries
             .iter()
             .map(|row| {
