@@ -813,6 +813,14 @@ impl IdentityStore for Engine {
     ) -> StoreResult<Vec<SignInPlace>> {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
+        // One member's sign-ins at the same moment are judged one after the other, each seeing the place the other
+        // left (the member's row is the lock on PostgreSQL; SQLite's write transaction already is one).
+        sqlx::query(locking!("SELECT id FROM staff WHERE partner_id = $1 AND id = $2"))
+            .bind(h(partner.as_uuid()))
+            .bind(h(user))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let before = self.sign_in_places_in(&mut tx, partner, user).await?;
         // The coordinates are sealed with the member's own key (an erasure shreds them in backups too); the
         // country stays clear, as the row's key. A sign-in the database placed in a country only keeps the

@@ -713,6 +713,19 @@ pub async fn sign_in_places_remember_each_country_latest_first(store: &dyn Store
             somewhere_in_colombia.signed_in_at
         )
     );
+    // Two sign-ins at the same moment are judged one after the other: the later sees the earlier's country.
+    // (Two reads at once first, so both sign-ins find a connection ready and really overlap.)
+    let warm = [0, 1].map(|_| store.sign_in_places(&scope, user));
+    super::ordering::futures_join_all(warm.into_iter()).await;
+    let (peru, ecuador) = (place("PE", -12.0464, 300), place("EC", -0.1807, 300));
+    let at_once = [&peru, &ecuador].map(|p| store.note_sign_in_place(&scope, user, p));
+    let mut seen: Vec<usize> = super::ordering::futures_join_all(at_once.into_iter())
+        .await
+        .into_iter()
+        .map(|before| before.unwrap().len())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, [3, 4], "neither may miss the other");
     let (other, _) = registered(store, "elsewhere@example.co").await;
     assert!(store.sign_in_places(&other, user).await.unwrap().is_empty());
     assert!(
