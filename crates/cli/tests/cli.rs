@@ -156,6 +156,12 @@ async fn serve_with_no_configuration_answers_healthz_within_3s() {
     server.wait_for("database: sqlite", Duration::from_secs(1));
     server.wait_for("KMS: local key file", Duration::from_secs(1));
     server.wait_for("TLS: self-signed certificate", Duration::from_secs(1));
+    // What an operator behind a balancer, or waiting for pages, needs to see at a glance.
+    server.wait_for("trusted proxies: none", Duration::from_secs(1));
+    server.wait_for(
+        "alerts: the alerts table and the error log only",
+        Duration::from_secs(1),
+    );
     let output = server.terminate();
     assert!(
         output.contains("SIGTERM received") && output.contains("stopped"),

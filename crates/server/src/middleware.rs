@@ -69,7 +69,13 @@ impl std::str::FromStr for ProxyRange {
         let net = text
             .parse::<ipnet::IpNet>()
             .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
-            .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR range (10.0.0.0/8)"))?;
+            .map_err(|_| match text.split_once('/') {
+                Some(_) => format!(
+                    "{text:?} is not a CIDR range: an address, a slash and a prefix length of at most 32 (IPv4) or \
+                     128 (IPv6), such as 10.0.0.0/8"
+                ),
+                None => format!("{text:?} is neither an IP address nor a CIDR range such as 10.0.0.0/8"),
+            })?;
         // `::ffff:10.0.0.5` is the IPv4 address a dual-stack listener reports; peers are compared as IPv4.
         let net = match net {
             ipnet::IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {

@@ -230,6 +230,34 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         Some(path) => format!("sign-in places: {}", path.display()),
         None => "sign-in places: off (no auth.geoip_database)".to_owned(),
     });
+    choices.push(match config.server.trusted_proxies.as_slice() {
+        [] => "trusted proxies: none (the TCP peer is the client; X-Forwarded-For is ignored)".to_owned(),
+        proxies => format!(
+            "trusted proxies: {}",
+            proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    });
+    // Only the scheme and host: a webhook's path often carries its own credential.
+    choices.push(
+        match config
+            .alerts
+            .webhook_url
+            .as_deref()
+            .and_then(|url| reqwest::Url::parse(url).ok())
+        {
+            Some(url) => format!(
+                "alerts: on call via webhook to {}://{}{}",
+                url.scheme(),
+                url.host_str().unwrap_or(""),
+                url.port().map(|port| format!(":{port}")).unwrap_or_default()
+            ),
+            None => "alerts: the alerts table and the error log only (no alerts.webhook_url)".to_owned(),
+        },
+    );
     // The start banner says which promises of the security page this configuration does not keep.
     for broken in config.broken_promises() {
         let switch = if broken.refused { " (insecure_demo)" } else { "" };

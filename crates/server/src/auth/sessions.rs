@@ -219,7 +219,12 @@ impl Identity {
                 Some(sealed) => self.open_totp_secret(&caller.scope, caller.member.id, &sealed)?,
                 None => return Err(step_up_failed("the code is wrong")),
             };
-            let step = code.and_then(|c| totp::verify(&secret, c, unix(self.now()), state.last_step));
+            let Some(code) = code else {
+                return Err(step_up_failed(
+                    "two-factor authentication is on: send `code`, from the authenticator app or a recovery code",
+                ));
+            };
+            let step = totp::verify(&secret, code, unix(self.now()), state.last_step);
             let accepted = match step {
                 Some(step) => {
                     self.store
@@ -230,21 +235,16 @@ impl Identity {
             };
             // A recovery code stands in for the app (a lost phone), and is spent.
             let recovered = !accepted
-                && match code {
-                    Some(code) => {
-                        let audit = ctx.audit("mfa.recovery_code_used").actor(caller.member.id);
-                        self.store
-                            .use_recovery_code(
-                                &caller.scope,
-                                caller.member.id,
-                                &self.recovery_digest(code),
-                                &audit,
-                                self.now(),
-                            )
-                            .await?
-                    }
-                    None => false,
-                };
+                && self
+                    .store
+                    .use_recovery_code(
+                        &caller.scope,
+                        caller.member.id,
+                        &self.recovery_digest(code),
+                        &ctx.audit("mfa.recovery_code_used").actor(caller.member.id),
+                        self.now(),
+                    )
+                    .await?;
             if !accepted && !recovered {
                 return Err(step_up_failed("the code is wrong or was already used"));
             }

@@ -1578,10 +1578,18 @@ async fn changing_the_password_needs_the_current_one_and_a_fresh_code() {
         403,
         "a failed step-up is not an expired session"
     );
+    let without_code = change(PASSWORD, None).await;
     assert_eq!(
-        change(PASSWORD, None).await.status,
-        403,
+        without_code.status, 403,
         "2FA on: the code is part of the step-up"
+    );
+    assert!(
+        without_code.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("send `code`"),
+        "it says what is missing: {}",
+        without_code.body
     );
     let changed = change(PASSWORD, Some(code(&server, &session.secret, 1))).await;
     assert_eq!(changed.status, 200, "{}", changed.body);
