@@ -53,7 +53,8 @@ pub struct AuditTrail {
     clock: Arc<dyn Clock>,
     signer: CheckpointSigner,
     keys: TrustedKeys,
-    pending: Mutex<Vec<(PartnerId, AuditEntry)>>,
+    /// Access records waiting to be written, each with when its request ended.
+    pending: Mutex<Vec<(PartnerId, AuditEntry, OffsetDateTime)>>,
     wake: Notify,
 }
 
@@ -108,7 +109,7 @@ impl AuditTrail {
                 .pending
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            pending.push((partner, entry));
+            pending.push((partner, entry, self.clock.now()));
             pending.len()
         };
         if len >= QUEUE_SOFT_LIMIT {
@@ -127,23 +128,22 @@ impl AuditTrail {
         if batch.is_empty() {
             return;
         }
-        let mut by_partner: Vec<(PartnerId, Vec<AuditEntry>)> = Vec::new();
-        for (partner, entry) in batch {
+        let mut by_partner: Vec<(PartnerId, Vec<(AuditEntry, OffsetDateTime)>)> = Vec::new();
+        for (partner, entry, at) in batch {
             match by_partner.iter_mut().find(|(p, _)| *p == partner) {
-                Some((_, entries)) => entries.push(entry),
-                None => by_partner.push((partner, vec![entry])),
+                Some((_, entries)) => entries.push((entry, at)),
+                None => by_partner.push((partner, vec![(entry, at)])),
             }
         }
-        let now = self.clock.now();
         for (partner, entries) in by_partner {
             let scope = TenantScope::from_proof(&JobAuthority::new("audit-access-log", partner));
-            if let Err(error) = self.store.append_audit_batch(&scope, &entries, now).await {
+            if let Err(error) = self.store.append_audit_batch(&scope, &entries).await {
                 tracing::error!(%error, %partner, count = entries.len(), "access records not yet written; retrying");
                 let mut pending = self
                     .pending
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                pending.extend(entries.into_iter().map(|e| (partner, e)));
+                pending.extend(entries.into_iter().map(|(e, at)| (partner, e, at)));
             }
         }
     }

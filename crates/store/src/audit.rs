@@ -39,12 +39,12 @@ impl AuditFilter {
 
 #[async_trait]
 pub trait AuditStore: Send + Sync {
-    /// Appends several entries in one transaction (the batched access log of MON-6).
+    /// Appends several entries in one transaction (the batched access log of MON-6), each stamped with when it
+    /// happened (not when the batch is written: a batch held back by an outage keeps its requests' times).
     async fn append_audit_batch(
         &self,
         scope: &TenantScope,
-        entries: &[AuditEntry],
-        now: OffsetDateTime,
+        entries: &[(AuditEntry, OffsetDateTime)],
     ) -> StoreResult<()>;
 
     /// Every partner that may have an audit chain (platform directory, no tenant needed).

@@ -67,28 +67,28 @@ impl Engine {
         Ok(())
     }
 
-    /// Appends `entries` (stamped `now`, their client addresses sealed) after the partner's waiting entries, in
-    /// one hold of the partner's chain head.
+    /// Links `entries` (each with when it happened, their client addresses sealed) with the partner's waiting
+    /// entries, in one hold of the partner's chain head.
     pub(crate) async fn insert_audit_batch(
         &self,
         conn: &mut Conn,
         partner: PartnerId,
-        entries: &[AuditEntry],
-        now: OffsetDateTime,
+        entries: &[(AuditEntry, OffsetDateTime)],
     ) -> StoreResult<()> {
         let mut sealed = Vec::with_capacity(entries.len());
-        for entry in entries {
+        for (entry, at) in entries {
             let id = Uuid::now_v7();
             let source = self.seal_source(conn, partner, id, entry).await?;
             sealed.push((
                 id,
+                truncate_to_micros(*at),
                 AuditEntry {
                     source,
                     ..entry.clone()
                 },
             ));
         }
-        link_entries(conn, partner, sealed, now).await
+        link_entries(conn, partner, sealed).await
     }
 
     /// The entry's client address sealed for row `id`; the chain commits to this sealed text, so verifying the
@@ -134,33 +134,31 @@ impl Engine {
 /// Links the partner's waiting entries into its chain, in the order the changes happened, in the caller's
 /// transaction. Readers of the chain call it first, so a read sees every committed change.
 pub(crate) async fn chain_pending(conn: &mut Conn, partner: PartnerId) -> StoreResult<()> {
-    link_entries(conn, partner, Vec::new(), OffsetDateTime::UNIX_EPOCH).await
+    link_entries(conn, partner, Vec::new()).await
 }
 
-/// Appends `entries` (already sealed, stamped `now`) after the partner's waiting entries (each stamped with its
-/// change's time).
+/// Links `entries` (already sealed, each with its id and time) and the partner's waiting entries (each stamped
+/// with its change's time) into the chain, in the order they happened.
 async fn link_entries(
     conn: &mut Conn,
     partner: PartnerId,
-    entries: Vec<(Uuid, AuditEntry)>,
-    now: OffsetDateTime,
+    entries: Vec<(Uuid, OffsetDateTime, AuditEntry)>,
 ) -> StoreResult<()> {
     // Taking the rows is what claims them: a concurrent chainer waits on them and then finds them gone.
     let taken = sqlx::query("DELETE FROM audit_pending WHERE partner_id = $1 RETURNING *")
         .bind(h(partner.as_uuid()))
         .fetch_all(&mut *conn)
         .await?;
-    let mut waiting = taken
+    let waiting = taken
         .iter()
         .map(audit_event_from_row)
         .collect::<StoreResult<Vec<_>>>()?;
-    waiting.sort_by_key(|event| (event.at, event.id));
-    let now = truncate_to_micros(now);
-    let stamped: Vec<(Uuid, OffsetDateTime, &AuditEntry)> = waiting
+    let mut stamped: Vec<(Uuid, OffsetDateTime, &AuditEntry)> = waiting
         .iter()
         .map(|event| (event.id, event.at, &event.entry))
-        .chain(entries.iter().map(|(id, entry)| (*id, now, entry)))
+        .chain(entries.iter().map(|(id, at, entry)| (*id, *at, entry)))
         .collect();
+    stamped.sort_by_key(|(id, at, _)| (*at, *id));
     // Each entry goes to the month it happened in (or a later one already begun); a batch rarely spans two.
     let mut rest = stamped.as_slice();
     while let Some((_, first_at, _)) = rest.first() {
@@ -280,12 +278,10 @@ impl AuditStore for Engine {
     async fn append_audit_batch(
         &self,
         scope: &TenantScope,
-        entries: &[AuditEntry],
-        now: OffsetDateTime,
+        entries: &[(AuditEntry, OffsetDateTime)],
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
-        self.insert_audit_batch(&mut tx, scope.partner(), entries, now)
-            .await?;
+        self.insert_audit_batch(&mut tx, scope.partner(), entries).await?;
         tx.commit().await?;
         Ok(())
     }

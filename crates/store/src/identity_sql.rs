@@ -799,7 +799,7 @@ impl IdentityStore for Engine {
     ) -> StoreResult<()> {
         // Linked at once (with whatever waits): a standalone entry has no change to commit with.
         let mut tx = self.scoped(scope).await?;
-        self.insert_audit_batch(&mut tx, scope.partner(), std::slice::from_ref(entry), now)
+        self.insert_audit_batch(&mut tx, scope.partner(), &[(entry.clone(), now)])
             .await?;
         tx.commit().await?;
         Ok(())

@@ -9,7 +9,8 @@ use crate::identity::{PASSWORD, call, enrolled, invite_and_join, post, sign_up};
 use crate::support::{Engine, TestServer};
 
 pub async fn every_authenticated_request_is_chained_and_verifiable(engine: Engine) {
-    let server = TestServer::start_on(engine, |_| {}).await;
+    // Batches written only when the log is read, so the records below wait while the clock moves on.
+    let server = TestServer::start_on(engine, |config| config.audit.access_flush_millis = 60_000).await;
     let owner = sign_up(&server, "auditor@example.co").await;
     let owner_id = owner["user_id"].as_str().unwrap().to_owned();
     let session = enrolled(&server, "auditor@example.co", PASSWORD).await;
@@ -21,6 +22,9 @@ pub async fn every_authenticated_request_is_chained_and_verifiable(engine: Engin
     assert_eq!(call(&server, "GET", "/api/v1/me", token, None).await.status, 200);
     let denied = call(&server, "GET", "/api/v1/venues/not-a-venue/tables", token, None).await;
     assert_eq!(denied.status, 404);
+    // The records are written in batches; each keeps when its request happened, not when its batch was written.
+    let asked = comanda_domain::Clock::now(&server.clock);
+    server.clock.advance(time::Duration::minutes(10));
 
     let requests = call(
         &server,
@@ -44,6 +48,12 @@ pub async fn every_authenticated_request_is_chained_and_verifiable(engine: Engin
     assert_eq!(venues["source"], "127.0.0.1");
     assert!(venues["request_id"].as_str().is_some_and(|r| !r.is_empty()));
     assert_eq!(venues["detail"], "route=/api/v1/venues status=200");
+    let at = time::OffsetDateTime::parse(
+        venues["at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(at <= asked, "recorded at {at}, the request was before {asked}");
     let missing = find("/api/v1/venues/not-a-venue/tables");
     assert!(missing["detail"].as_str().unwrap().ends_with("status=404"));
     find("/api/v1/me");

@@ -42,14 +42,15 @@ pub async fn audit_chain_links_every_append_across_months(store: &dyn Store) {
         ..AuditEntry::new("staff.invited").actor(owner)
     };
     store.append_audit(&scope, &sourced, NOW).await.unwrap();
+    // Each access record keeps when its request happened, however late the batch is written.
+    let (first, second) = (NOW + time::Duration::seconds(1), NOW + time::Duration::seconds(2));
     store
         .append_audit_batch(
             &scope,
             &[
-                AuditEntry::new("http.get").actor(owner),
-                AuditEntry::new("http.post").actor(owner),
+                (AuditEntry::new("http.get").actor(owner), first),
+                (AuditEntry::new("http.post").actor(owner), second),
             ],
-            NOW,
         )
         .await
         .unwrap();
@@ -102,6 +103,12 @@ pub async fn audit_chain_links_every_append_across_months(store: &dyn Store) {
     })
     .await;
     assert_eq!(http.len(), 2);
+    assert_eq!(
+        http.iter()
+            .map(|e| (e.entry.action.as_str(), e.at))
+            .collect::<Vec<_>>(),
+        [("http.get", first), ("http.post", second)]
+    );
     let mine = page(AuditFilter {
         actor: Some(owner),
         ..AuditFilter::default()

@@ -86,7 +86,7 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
         source: Some("198.51.100.8".into()),
         ..AuditEntry::new("http.get").actor(owner)
     };
-    store.append_audit_batch(&scope, &[late], NOW).await.unwrap();
+    store.append_audit_batch(&scope, &[(late, NOW)]).await.unwrap();
     let mine = AuditFilter {
         actor: Some(owner),
         ..AuditFilter::default()
