@@ -5,7 +5,7 @@
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::identity::{PASSWORD, call, enrolled, invite_and_join, post};
+use crate::identity::{PASSWORD, Reply, call, enrolled, invite_and_join, post};
 use crate::support::{Engine, TestServer};
 
 const OWNER_EMAIL: &str = "anacleta.quinones@example.co";
@@ -43,17 +43,23 @@ pub fn database_bytes(server: &TestServer) -> String {
     }
 }
 
-pub async fn personal_data_is_sealed_exported_rectified_and_erased(engine: Engine) {
-    let server = TestServer::start_on(engine, |_| {}).await;
+/// Signs up `business` with the owner these tests follow; the sign-up's answer (201).
+async fn sign_up_owner(server: &TestServer, business: &str) -> Reply {
     let signup = post(
-        &server,
+        server,
         "/api/v1/signup",
         None,
-        json!({"business_name": "Privacidad S.A.S.", "country": "CO",
+        json!({"business_name": business, "country": "CO",
                "owner": {"name": OWNER_NAME, "email": OWNER_EMAIL, "password": PASSWORD}}),
     )
     .await;
     assert_eq!(signup.status, 201, "{}", signup.body);
+    signup
+}
+
+pub async fn personal_data_is_sealed_exported_rectified_and_erased(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let signup = sign_up_owner(&server, "Privacidad S.A.S.").await;
     let owner = enrolled(&server, OWNER_EMAIL, PASSWORD).await;
     let owner_token = Some(owner.access.as_str());
     let member_id = invite_and_join(&server, &owner.access, MEMBER_EMAIL, "server", PASSWORD).await;
@@ -257,15 +263,7 @@ pub async fn client_addresses_are_sealed_at_rest(engine: Engine) {
         .default_headers(headers)
         .build()
         .unwrap();
-    let signup = post(
-        &server,
-        "/api/v1/signup",
-        None,
-        json!({"business_name": "Direcciones S.A.S.", "country": "CO",
-               "owner": {"name": OWNER_NAME, "email": OWNER_EMAIL, "password": PASSWORD}}),
-    )
-    .await;
-    assert_eq!(signup.status, 201, "{}", signup.body);
+    let signup = sign_up_owner(&server, "Direcciones S.A.S.").await;
     let owner_id = signup.body["user_id"].as_str().unwrap().to_owned();
     let owner = enrolled(&server, OWNER_EMAIL, PASSWORD).await;
     let token = Some(owner.access.as_str());
