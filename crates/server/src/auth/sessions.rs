@@ -211,18 +211,19 @@ impl Identity {
             .await
             .map_err(hash_failure)?;
         if verdict == Verdict::Mismatch {
-            return Err(step_up_failed("the current password is wrong"));
+            return Err(self
+                .step_up_refused(caller, ctx, "the current password is wrong")
+                .await);
         }
         if caller.member.totp_enabled {
             let state = self.store.totp_state(&caller.scope, caller.member.id).await?;
             let secret = match state.sealed_secret {
                 Some(sealed) => self.open_totp_secret(&caller.scope, caller.member.id, &sealed)?,
-                None => return Err(step_up_failed("the code is wrong")),
+                None => return Err(self.step_up_refused(caller, ctx, "the code is wrong").await),
             };
             let Some(code) = code else {
-                return Err(step_up_failed(
-                    "two-factor authentication is on: send `code`, from the authenticator app or a recovery code",
-                ));
+                let why = "two-factor authentication is on: send `code`, from the authenticator app or a recovery code";
+                return Err(self.step_up_refused(caller, ctx, why).await);
             };
             let step = totp::verify(&secret, code, unix(self.now()), state.last_step);
             let accepted = match step {
@@ -246,9 +247,24 @@ impl Identity {
                     )
                     .await?;
             if !accepted && !recovered {
-                return Err(step_up_failed("the code is wrong or was already used"));
+                return Err(self
+                    .step_up_refused(caller, ctx, "the code is wrong or was already used")
+                    .await);
             }
         }
         Ok(())
+    }
+
+    /// A refused step-up, audited (a stolen session guessing the password shows in the partner's log, with the
+    /// member and the address) and answered 403 `step-up-failed`.
+    async fn step_up_refused(&self, caller: &Caller, ctx: &RequestContext, why: &str) -> ApiError {
+        let entry = ctx
+            .audit("auth.step_up_failed")
+            .actor(caller.member.id)
+            .detail(why);
+        if let Err(error) = self.store.append_audit(&caller.scope, &entry, self.now()).await {
+            tracing::warn!(%error, "could not audit a refused step-up");
+        }
+        step_up_failed(why)
     }
 }

@@ -182,8 +182,8 @@ impl Identity {
         }
         metrics::counter!("credential_stuffing_bursts_total").increment(1);
         let detail = format!(
-            "client {}: failed sign-ins on {} accounts within five minutes; of those told now, {known} are accounts \
-             here; the address gets no more password checks until its failures age out",
+            "client {}: failed sign-ins on {} accounts within five minutes ({known} of them accounts here, each told \
+             now); the address gets no more password checks until its failures age out",
             ctx.address(),
             super::throttle::STUFFING_ACCOUNTS
         );

@@ -946,7 +946,9 @@ async fn a_credential_stuffing_burst_raises_an_alert_and_tells_each_account_it_r
     assert!(
         burst[0].detail.contains("203.0.113.77")
             && burst[0].detail.contains("10 accounts")
-            && burst[0].detail.contains("3 are accounts here"),
+            && burst[0]
+                .detail
+                .contains("(3 of them accounts here, each told now)"),
         "{}",
         burst[0].detail
     );
@@ -2013,6 +2015,27 @@ async fn the_second_factor_is_managed_with_step_up() {
             "https://comanda.dev/problems/step-up-failed"
         );
     }
+    // Each refusal is in the partner's audit log, with the member and why.
+    let refusals = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=auth.step_up_failed",
+        access,
+        None,
+    )
+    .await;
+    let refusals = refusals.body["items"].as_array().unwrap();
+    assert_eq!(
+        refusals
+            .iter()
+            .map(|e| e["detail"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        [
+            "the current password is wrong",
+            "the code is wrong or was already used"
+        ],
+        "{refusals:?}"
+    );
     let fresh = post(
         &server,
         "/api/v1/auth/mfa/recovery-codes",
