@@ -133,19 +133,37 @@ pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) 
         warn_of_an_untrusted_proxy(peer, headers);
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let forwarded: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
-        .map(|ip| ip.to_canonical())
+        .map(str::trim)
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(*ip))
-        .unwrap_or(peer)
+    // From the right, each entry was added by the hop after it; the first that is not a trusted proxy is the
+    // client. An entry that is not an address stops the walk: anything left of it may be the client's own text.
+    let mut origin = peer;
+    for entry in forwarded.iter().rev() {
+        let Some(ip) = forwarded_address(entry) else {
+            return peer;
+        };
+        if !trusted.contains(ip) {
+            return ip;
+        }
+        origin = ip;
+    }
+    // Every hop is a trusted proxy: the left-most is where the request began.
+    origin
+}
+
+/// An `X-Forwarded-For` entry's address: `203.0.113.7`, or with a port as some balancers write it
+/// (`203.0.113.7:4711`, `[2001:db8::1]:443`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<std::net::SocketAddr>().map(|socket| socket.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 /// A forwarding header from a private or loopback peer that is not a trusted proxy is most likely a load balancer
@@ -380,6 +398,19 @@ mod tests {
         let stranger: IpAddr = "198.51.100.9".parse().unwrap();
         assert_eq!(client_addr(stranger, &headers, &trusted), stranger);
         assert_eq!(client_addr(proxy, &HeaderMap::new(), &trusted), proxy);
+        let from = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", HeaderValue::from_static(value));
+            client_addr(proxy, &headers, &trusted)
+        };
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        // With the port some balancers append.
+        assert_eq!(from("203.0.113.7:4711"), ip("203.0.113.7"));
+        assert_eq!(from("[2001:db8::1]:443"), ip("2001:db8::1"));
+        // Text that is not an address stops the walk: what stands left of it may be the client's own.
+        assert_eq!(from("198.51.100.1, unknown"), proxy);
+        // Only trusted hops: the left-most began the request.
+        assert_eq!(from("10.0.0.5"), proxy);
     }
 
     #[test]
@@ -408,6 +439,13 @@ mod tests {
             let outside: IpAddr = outside.parse().unwrap();
             assert_eq!(client_addr(outside, &headers, &trusted), outside);
         }
+        // Every hop trusted: the left-most began the request (a balancer's own health check, say).
+        let mut inner = HeaderMap::new();
+        inner.insert("x-forwarded-for", HeaderValue::from_static("35.191.4.4"));
+        assert_eq!(
+            client_addr("10.0.0.5".parse().unwrap(), &inner, &trusted),
+            "35.191.4.4".parse::<IpAddr>().unwrap()
+        );
         // Host bits are dropped, and an address prints as itself.
         let range: ProxyRange = "35.191.7.7/16".parse().unwrap();
         assert_eq!(range.to_string(), "35.191.0.0/16");
