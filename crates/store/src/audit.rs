@@ -81,9 +81,6 @@ pub trait AuditStore: Send + Sync {
     /// Whether any entry passes the filter; opens no client address (a breach assessment needs no personal data,
     /// and runs from the command line without the KMS).
     async fn audit_entry_exists(&self, scope: &TenantScope, filter: &AuditFilter) -> StoreResult<bool>;
-
-    /// Clears the client address of every entry a person made (erasure); the chain keeps the salted commitment.
-    async fn erase_audit_sources(&self, scope: &TenantScope, actor: Uuid) -> StoreResult<u64>;
 }
 
 /// Both engines keep microseconds; hashing the truncated time makes what is read back hash the same.

@@ -431,15 +431,6 @@ impl AuditStore for Engine {
         let found = filtered_entries(&mut *self.reading(scope).await?, scope.partner(), filter, page).await?;
         Ok(!found.is_empty())
     }
-
-    async fn erase_audit_sources(&self, scope: &TenantScope, actor: Uuid) -> StoreResult<u64> {
-        let mut tx = self.scoped(scope).await?;
-        // A waiting entry is linked first, so its address is cleared like every other.
-        chain_pending(&mut tx, scope.partner()).await?;
-        let cleared = clear_sources(&mut tx, scope.partner(), actor).await?;
-        tx.commit().await?;
-        Ok(cleared)
-    }
 }
 
 /// Clears the client addresses a person left in the partner's chain (erasure): of the entries they made, and of

@@ -146,7 +146,11 @@ pub async fn audit_chain_links_every_append_across_months(store: &dyn Store) {
     assert!(stored[0].starts_with("enc1:") && !stored[0].contains("203.0.113.9"));
 
     // Erasing a person clears their addresses; the chain still verifies.
-    assert_eq!(store.erase_audit_sources(&scope, owner).await.unwrap(), 1);
+    let erasure = store
+        .erase_person(&scope, owner, &AuditEntry::new("privacy.erased"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(erasure.addresses_cleared, 1);
     let invited = page(AuditFilter {
         action: Some("staff.invited".into()),
         ..AuditFilter::default()
