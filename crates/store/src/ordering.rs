@@ -209,14 +209,6 @@ pub trait OrderingStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<MenuItem>;
-    async fn set_item_available(
-        &self,
-        scope: &TenantScope,
-        item: Uuid,
-        available: bool,
-        audit: &AuditEntry,
-        now: OffsetDateTime,
-    ) -> StoreResult<MenuItem>;
     async fn menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<MenuItem>;
     /// Replaces an item's editable fields (its id and venue stay); the category must be of the same venue.
     async fn update_menu_item(

@@ -370,28 +370,6 @@ impl OrderingStore for Engine {
         item_from_row(&row)
     }
 
-    async fn set_item_available(
-        &self,
-        scope: &TenantScope,
-        item: Uuid,
-        available: bool,
-        audit: &AuditEntry,
-        now: OffsetDateTime,
-    ) -> StoreResult<MenuItem> {
-        let mut tx = self.scoped(scope).await?;
-        let row =
-            sqlx::query("UPDATE menu_items SET available = $3 WHERE partner_id = $1 AND id = $2 RETURNING *")
-                .bind(h(scope.partner().as_uuid()))
-                .bind(h(item))
-                .bind(available)
-                .fetch_one(&mut *tx)
-                .await?;
-        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(item), now)
-            .await?;
-        tx.commit().await?;
-        item_from_row(&row)
-    }
-
     async fn menu_item(&self, scope: &TenantScope, item: Uuid) -> StoreResult<MenuItem> {
         let row = sqlx::query("SELECT * FROM menu_items WHERE partner_id = $1 AND id = $2")
             .bind(h(scope.partner().as_uuid()))

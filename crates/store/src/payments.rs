@@ -373,7 +373,6 @@ pub trait PaymentStore: Send + Sync {
         reason: &str,
     ) -> StoreResult<Payment>;
     async fn payment(&self, scope: &TenantScope, payment: Uuid) -> StoreResult<Payment>;
-    async fn session_payments(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Payment>>;
     /// The venue's payments, newest first, keyset-paginated by `(created_at, id)` descending.
     async fn venue_payments(
         &self,

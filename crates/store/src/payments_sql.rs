@@ -863,17 +863,6 @@ impl PaymentStore for Engine {
         payment_from_row(&row)
     }
 
-    async fn session_payments(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Payment>> {
-        let rows = sqlx::query(
-            "SELECT * FROM payments WHERE partner_id = $1 AND session_id = $2 ORDER BY created_at, id",
-        )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(session))
-        .fetch_all(&mut *self.reading(scope).await?)
-        .await?;
-        rows.iter().map(payment_from_row).collect()
-    }
-
     async fn venue_payments(
         &self,
         scope: &TenantScope,

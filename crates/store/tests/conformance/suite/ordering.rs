@@ -94,10 +94,7 @@ pub async fn menus_round_trip_and_items_stay_in_their_venue(store: &dyn Store) {
     let (categories, items) = store.menu(&scope, venue).await.unwrap();
     assert_eq!(categories, vec![category.clone()]);
     assert_eq!(items, vec![created.clone()]);
-    let sold_out = store
-        .set_item_available(&scope, created.id, false, &change(), NOW)
-        .await
-        .unwrap();
+    let sold_out = set_available(store, &scope, created.id, false).await;
     assert!(!sold_out.available);
     let misplaced = store
         .create_menu_item(&scope, &item(other_venue, category.id), &change(), NOW)
@@ -819,4 +816,13 @@ pub async fn one_signing_key_rotation_wins(store: &dyn Store) {
             .unwrap()
     );
     assert_eq!(store.signing_keys().await.unwrap().len(), 2);
+}
+
+/// Marks an item sold out or back (the PATCH route's `{"available": …}` goes through `update_menu_item`).
+pub async fn set_available(store: &dyn Store, scope: &TenantScope, item: Uuid, available: bool) -> MenuItem {
+    let current = store.menu_item(scope, item).await.unwrap();
+    store
+        .update_menu_item(scope, &MenuItem { available, ..current }, &change(), NOW)
+        .await
+        .unwrap()
 }

@@ -251,10 +251,7 @@ pub async fn a_guest_order_is_priced_in_its_transaction_from_only_what_it_names(
         .unwrap()
         .unwrap();
     assert_eq!(again, PlaceOutcome::Replayed(order.clone()));
-    store
-        .set_item_available(&scope, dish.id, false, &change(), NOW)
-        .await
-        .unwrap();
+    set_available(store, &scope, dish.id, false).await;
     let sold_out = store
         .place_guest_order(
             &scope,
@@ -266,10 +263,7 @@ pub async fn a_guest_order_is_priced_in_its_transaction_from_only_what_it_names(
         .await
         .unwrap();
     assert!(sold_out.is_err(), "{sold_out:?}");
-    store
-        .set_item_available(&scope, dish.id, true, &change(), NOW)
-        .await
-        .unwrap();
+    set_available(store, &scope, dish.id, true).await;
     // Ten guests ordering at once at a fresh table share the one session the first of them opened, and once
     // staff accept the table each order reaches the kitchen as an event.
     let fresh = store
@@ -424,8 +418,12 @@ pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
         matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("payment")),
         "{refused:?}"
     );
-    for held in store.session_payments(&scope, session).await.unwrap() {
-        if held.status == PaymentStatus::Pending {
+    let all = PageRequest {
+        after: None,
+        limit: 100,
+    };
+    for held in store.venue_payments(&scope, venue, all).await.unwrap().items {
+        if held.session_id == session && held.status == PaymentStatus::Pending {
             store
                 .release_payment(&scope, held.id, PaymentStatus::Cancelled, "abandoned")
                 .await
