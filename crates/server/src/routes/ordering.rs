@@ -113,6 +113,7 @@ pub struct VenueList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Where the page starts: the `next_cursor` of the previous page (`comanda_domain::page::CURSOR_PATTERN`).
@@ -126,6 +127,7 @@ pub struct ListQuery {
 
 /// The `cursor` and `limit` of a list ordered by a time and then the identifier: its cursors carry both.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TimedListQuery {
     /// Where the page starts: the `next_cursor` of the previous page (`comanda_domain::page::TIMED_CURSOR_PATTERN`).
@@ -804,6 +806,7 @@ impl From<Order> for OrderView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
     pub status: Option<OrderStatus>,

@@ -53,6 +53,7 @@ pub struct StaffList {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     #[param(
         pattern = r"^([A-Za-z0-9_-]{21}[AQgw]|[A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$"
@@ -197,6 +198,7 @@ pub struct AuditList {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     #[param(
         pattern = r"^([A-Za-z0-9_-]{21}[AQgw]|[A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$"
@@ -213,14 +215,16 @@ pub struct AuditQuery {
     /// From this instant (RFC 3339), inclusive.
     #[param(format = DateTime)]
     pub from: Option<String>,
-    /// Until this instant (RFC 3339), exclusive.
+    /// Until this instant (RFC 3339), exclusive (`until` is accepted as another name for it).
     #[param(format = DateTime)]
-    pub until: Option<String>,
+    #[serde(alias = "until")]
+    pub to: Option<String>,
 }
 
 /// The filter of the CSV export: [`AuditQuery`] without the page (the export follows every page itself).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditExportQuery {
     /// An action (`staff.invited`) or a family of them ending in a dot (`staff.`, `http.`).
     #[param(pattern = r"^[A-Za-z0-9._]{1,64}$")]
@@ -231,9 +235,10 @@ pub struct AuditExportQuery {
     /// From this instant (RFC 3339), inclusive.
     #[param(format = DateTime)]
     pub from: Option<String>,
-    /// Until this instant (RFC 3339), exclusive.
+    /// Until this instant (RFC 3339), exclusive (`until` is accepted as another name for it).
     #[param(format = DateTime)]
-    pub until: Option<String>,
+    #[serde(alias = "until")]
+    pub to: Option<String>,
 }
 
 impl AuditQuery {
@@ -242,7 +247,7 @@ impl AuditQuery {
             action: self.action.clone(),
             actor: self.actor.clone(),
             from: self.from.clone(),
-            until: self.until.clone(),
+            to: self.to.clone(),
         }
         .filter()
     }
@@ -259,7 +264,7 @@ impl AuditExportQuery {
             })
         };
         let from = instant("from", &self.from, &mut errors);
-        let until = instant("until", &self.until, &mut errors);
+        let until = instant("to", &self.to, &mut errors);
         let actor = self.actor.as_deref().and_then(|raw| {
             raw.parse::<Uuid>()
                 .map_err(|_| errors.push("actor", "must be a member id"))

@@ -506,6 +506,7 @@ pub async fn disputes(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TipsQuery {
     /// `YYYY-MM` (UTC).
