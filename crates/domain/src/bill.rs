@@ -190,6 +190,14 @@ pub fn suggested_tip(
     )
 }
 
+/// Whether a bill may shrink to `total_after` (minor units, after an order is cancelled) while its guests have
+/// paid or are paying `paying` towards it (the bill shares of succeeded and pending payments, tips excluded) of
+/// which refunds give back `returned`. A smaller bill than the money kept for it would leave the venue holding a
+/// guest's money for food it never served, so the payment is refunded first and the order cancelled after.
+pub fn may_shrink_bill(total_after: i64, paying: i64, returned: i64) -> bool {
+    paying.saturating_sub(returned) <= total_after
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +347,17 @@ mod tests {
             let line = BillLine { description: "x".into(), quantity, unit_price: cop(price), taxed: true };
             prop_assert!(compute_bill(Currency::COP, vec![line], TaxRegime::COLOMBIA_INC, 1_000, TipChoice::None).is_err());
         }
+    }
+
+    #[test]
+    fn a_bill_shrinks_only_above_what_is_kept_for_it() {
+        assert!(may_shrink_bill(500_000, 250_000, 0));
+        assert!(may_shrink_bill(250_000, 250_000, 0));
+        assert!(
+            !may_shrink_bill(0, 250_000, 0),
+            "paid half, then the order went away"
+        );
+        assert!(may_shrink_bill(0, 250_000, 250_000), "refunded first");
+        assert!(!may_shrink_bill(100_000, 250_000, 100_000));
     }
 }

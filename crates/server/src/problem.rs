@@ -237,6 +237,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::Refused(why) => Problem::new(ProblemType::BusinessRule).detail(why).into(),
             other => ApiError::Store(other),
         }
     }

@@ -5,6 +5,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A rule about what is stored refused the change (a business rule, not a race): nothing was written.
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("stored data is not valid: {0}")]

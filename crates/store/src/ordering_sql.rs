@@ -102,6 +102,47 @@ fn sales_of(order: &Order) -> Measures {
 /// Takes a cancelled order out of the roll-ups it was counted in (sales, then its items), in the cancellation's transaction. Called after
 /// the order's event is recorded: every path takes the venue's event head before its roll-up row (PostgreSQL's
 /// placing statement too), so two of them never wait on each other in opposite order.
+/// Refuses a cancellation that would leave the session's bill below the money its guests have paid or are paying
+/// for it ([`comanda_domain::bill::may_shrink_bill`]). Runs after the order is marked cancelled, in its transaction,
+/// holding the session row the way a payment's reservation holds it, so neither can pass the other unseen.
+async fn keep_paid_bill_covered(conn: &mut Conn, partner: PartnerId, session: Option<Uuid>) -> StoreResult<()> {
+    let Some(session) = session else {
+        return Ok(());
+    };
+    sqlx::query(locking!(
+        "SELECT id FROM table_sessions WHERE partner_id = $1 AND id = $2"
+    ))
+    .bind(h(partner.as_uuid()))
+    .bind(h(session))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let row = sqlx::query(
+        "SELECT (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) FROM orders
+                  WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled') AS total,
+                (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
+                  WHERE partner_id = $1 AND session_id = $2 AND status IN ('succeeded', 'pending')) AS paying,
+                (SELECT CAST(COALESCE(sum(r.amount - r.tip_reversal), 0) AS BIGINT)
+                   FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
+                  WHERE r.partner_id = $1 AND p.session_id = $2 AND r.status IN ('pending', 'succeeded')) AS returned",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(session))
+    .fetch_one(&mut *conn)
+    .await?;
+    let (total, paying, returned): (i64, i64, i64) = (
+        row.try_get("total")?,
+        row.try_get("paying")?,
+        row.try_get("returned")?,
+    );
+    if comanda_domain::bill::may_shrink_bill(total, paying, returned) {
+        Ok(())
+    } else {
+        Err(StoreError::Refused(
+            "guests have paid for this order: refund their payment first, then cancel it".into(),
+        ))
+    }
+}
+
 async fn uncount_order(conn: &mut Conn, partner: PartnerId, order: &Order) -> StoreResult<()> {
     let sales = sales_of(order);
     let minus = Measures {
@@ -681,6 +722,7 @@ impl OrderingStore for Engine {
         record_event(&mut tx, scope.partner(), &updated, actor, now).await?;
         if to == OrderStatus::Cancelled {
             uncount_order(&mut tx, scope.partner(), &updated).await?;
+            keep_paid_bill_covered(&mut tx, scope.partner(), updated.session_id).await?;
         }
         self.insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now)
             .await?;
@@ -886,6 +928,7 @@ impl OrderingStore for Engine {
         let cancelled = order_from_row(&row)?;
         record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;
         uncount_order(&mut tx, scope.partner(), &cancelled).await?;
+        keep_paid_bill_covered(&mut tx, scope.partner(), cancelled.session_id).await?;
         self.insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now)
             .await?;
         tx.commit().await?;

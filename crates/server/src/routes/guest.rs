@@ -333,6 +333,8 @@ pub async fn bill(
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "guests have paid for this order; the venue refunds them first"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn cancel_order(

@@ -760,3 +760,59 @@ pub async fn alerts_wait_for_routing_oldest_first(store: &dyn Store) {
     let kept = store.alerts(NOW).await.unwrap();
     assert_eq!(kept.iter().map(|a| a.id).collect::<Vec<_>>(), [later.id]);
 }
+
+pub async fn an_order_guests_paid_for_is_cancelled_only_after_their_refund(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Cancelaciones").await;
+    let order = store.table_orders(&scope, table).await.unwrap().remove(0);
+    let audit = change();
+    let cancel = || {
+        store.transition_order(
+            &scope,
+            order.id,
+            order.status,
+            OrderStatus::Cancelled,
+            "manager:m",
+            Some("the guest left"),
+            &audit,
+            NOW,
+        )
+    };
+    let half = order.subtotal.amount / 2;
+    let payment = reserved(store, &scope, &payment_of(venue, table, session, half, 0, false)).await;
+    let held = cancel().await;
+    assert!(
+        matches!(&held, Err(StoreError::Refused(_))),
+        "a payment under way: {held:?}"
+    );
+    succeed(store, &scope, &payment).await;
+    let paid = cancel().await;
+    assert!(matches!(&paid, Err(StoreError::Refused(_))), "{paid:?}");
+    assert_eq!(
+        store.order(&scope, order.id).await.unwrap().status,
+        order.status,
+        "nothing written"
+    );
+    store
+        .mark_transfer_sent(&scope, payment.id, "tr_1", None, NOW)
+        .await
+        .unwrap();
+    let refund = store
+        .request_refund(
+            &scope,
+            &NewRefund {
+                id: Uuid::now_v7(),
+                payment_id: payment.id,
+                amount: cop(half),
+                reason: "the guest left".into(),
+                requested_by: Uuid::now_v7(),
+                needs_approval: false,
+            },
+            &AuditEntry::new("refund.issued"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(refund.status, RefundStatus::Pending);
+    let cancelled = cancel().await.unwrap();
+    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+}
