@@ -51,8 +51,9 @@ pub struct SeriesQuery {
     /// The last business day (inclusive); an hourly series covers at most 92 days.
     #[param(value_type = String, format = Date)]
     pub to: String,
-    /// `gross` (default), `net`, `tax`, `refunds`, `tips`, `collected` or `orders`.
-    #[param(pattern = "^(gross|net|tax|refunds|tips|collected|orders)$")]
+    /// `gross` (default; `sales`, the contract's name, is the same), `net`, `tax`, `refunds`, `tips`, `collected`
+    /// or `orders`.
+    #[param(pattern = "^(sales|gross|net|tax|refunds|tips|collected|orders)$")]
     pub metric: Option<String>,
     /// `hour`, `day` (default) or `week`.
     #[param(pattern = "^(hour|day|week)$")]
@@ -595,7 +596,8 @@ pub async fn partner_summary(
 /// The value of `metric` in a bucket's measures; `None` for a metric comanda does not report.
 fn metric_value(metric: &str, measures: &Measures) -> Option<i64> {
     Some(match metric {
-        "gross" => measures.gross,
+        // API.md names the default metric `sales`: gross sales, tax included.
+        "gross" | "sales" => measures.gross,
         "net" => measures.net(),
         "tax" => measures.tax,
         "refunds" => measures.refunds,
@@ -850,8 +852,9 @@ pub struct HeatMapQuery {
     /// The last business day (inclusive), at most 400 days after `from`.
     #[param(value_type = String, format = Date)]
     pub to: String,
-    /// `gross` (default), `net`, `tax`, `refunds`, `tips`, `collected` or `orders`.
-    #[param(pattern = "^(gross|net|tax|refunds|tips|collected|orders)$")]
+    /// `gross` (default; `sales`, the contract's name, is the same), `net`, `tax`, `refunds`, `tips`, `collected`
+    /// or `orders`.
+    #[param(pattern = "^(sales|gross|net|tax|refunds|tips|collected|orders)$")]
     pub metric: Option<String>,
     /// `json` (default) or `csv`.
     #[param(pattern = "^(json|csv)$")]
@@ -883,7 +886,7 @@ fn metric_of(metric: Option<&str>) -> Result<&str, ApiError> {
     if metric_value(metric, &Measures::default()).is_none() {
         return Err(ValidationErrors::single(
             "metric",
-            "one of gross, net, tax, refunds, tips, collected, orders",
+            "one of sales (the same as gross), gross, net, tax, refunds, tips, collected, orders",
         )
         .into());
     }
