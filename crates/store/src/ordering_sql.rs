@@ -105,7 +105,11 @@ fn sales_of(order: &Order) -> Measures {
 /// Refuses a cancellation that would leave the session's bill below the money its guests have paid or are paying
 /// for it ([`comanda_domain::bill::may_shrink_bill`]). Runs after the order is marked cancelled, in its transaction,
 /// holding the session row the way a payment's reservation holds it, so neither can pass the other unseen.
-async fn keep_paid_bill_covered(conn: &mut Conn, partner: PartnerId, session: Option<Uuid>) -> StoreResult<()> {
+async fn keep_paid_bill_covered(
+    conn: &mut Conn,
+    partner: PartnerId,
+    session: Option<Uuid>,
+) -> StoreResult<()> {
     let Some(session) = session else {
         return Ok(());
     };

@@ -264,6 +264,10 @@ pub struct NewRefund {
     pub requested_by: Uuid,
     /// Above the threshold: a second person with payout authority must approve before any money moves.
     pub needs_approval: bool,
+    /// The request's `Idempotency-Key`: a refund already asked with it is answered instead of a second one.
+    pub idempotency_key: Option<String>,
+    /// A digest of what was asked (payment, amount, reason): the same key with another request is refused.
+    pub request_hash: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1053,6 +1053,24 @@ impl PaymentStore for Engine {
         let partner = scope.partner().as_uuid();
         let mut tx = self.scoped(scope).await?;
         let payment = lock_payment(&mut tx, partner, refund.payment_id).await?;
+        // Looked up under the payment's lock: a retry waits for the first request and then finds its refund.
+        if let Some(key) = &refund.idempotency_key {
+            let prior = sqlx::query("SELECT * FROM refunds WHERE partner_id = $1 AND idempotency_key = $2")
+                .bind(h(partner))
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(prior) = prior {
+                let asked: Option<Vec<u8>> = prior.try_get("request_hash")?;
+                return if asked.as_deref() == Some(refund.request_hash.as_slice()) {
+                    refund_from_row(&prior)
+                } else {
+                    Err(StoreError::Conflict(
+                        "this Idempotency-Key was used for another refund".into(),
+                    ))
+                };
+            }
+        }
         if payment.status != PaymentStatus::Succeeded {
             return Err(StoreError::Conflict(
                 "only a succeeded payment can be refunded".into(),
@@ -1101,8 +1119,8 @@ impl PaymentStore for Engine {
         };
         let row = sqlx::query(
             "INSERT INTO refunds (partner_id, id, payment_id, amount, transfer_reversal, platform_part, tip_reversal,
-                                  reason, status, requested_by, created_at, currency)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
+                                  reason, status, requested_by, created_at, currency, idempotency_key, request_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *",
         )
         .bind(h(partner))
         .bind(h(refund.id))
@@ -1116,6 +1134,8 @@ impl PaymentStore for Engine {
         .bind(h(refund.requested_by))
         .bind(now)
         .bind(currency.code())
+        .bind(&refund.idempotency_key)
+        .bind(&refund.request_hash)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE payments SET refunded = refunded + $3 WHERE partner_id = $1 AND id = $2")

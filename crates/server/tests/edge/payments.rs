@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::identity::{PASSWORD, Reply, call, invite_and_join, post};
 use crate::ordering::{Venue, accept_table, venue_with_menu};
-use crate::support::{Engine, TestServer};
+use crate::support::{Engine, TestServer, expect_problem};
 use comanda_domain::Clock;
 
 /// Plain HTTP to the stand-in (it listens on loopback, as a browser's Stripe.js would reach Stripe).
@@ -423,8 +423,27 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
     .await;
     assert!(csv.body.as_str().unwrap().contains(",189000,COP"), "{}", csv.body);
 
-    // Full refunds of both payments: everyone is back where they started.
-    for (payment, amount) in [(&first_id, 2_079_000), (&second_id, 1_890_000)] {
+    // A refund retried with its Idempotency-Key (a dropped answer, a double click) is the first refund: the money
+    // moves once. The same key asking something else is refused.
+    let keyed = |key: &'static str, amount: i64| {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/payments/{first_id}/refunds")))
+            .bearer_auth(&v.owner)
+            .header("idempotency-key", key)
+            .json(&json!({"amount": amount, "reason": "cliente insatisfecho"}))
+            .send()
+    };
+    let once = keyed("reembolso-1", 1_000_000).await.unwrap();
+    assert_eq!(once.status(), 201);
+    let once: Value = once.json().await.unwrap();
+    let again = keyed("reembolso-1", 1_000_000).await.unwrap();
+    assert_eq!(again.status(), 201);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(once["refund_id"], again["refund_id"], "{again}");
+    expect_problem(keyed("reembolso-1", 5).await.unwrap(), 409, "conflict").await;
+    // Full refunds of both payments (the first one's rest): everyone is back where they started.
+    for (payment, amount) in [(&first_id, 1_079_000), (&second_id, 1_890_000)] {
         let refund = post(
             &server,
             &format!("/api/v1/payments/{payment}/refunds"),

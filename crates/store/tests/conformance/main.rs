@@ -85,6 +85,7 @@ conformance!(
     an_event_applies_once_however_often_it_is_delivered,
     refunds_reverse_in_proportion_and_big_ones_need_a_second_person,
     an_order_guests_paid_for_is_cancelled_only_after_their_refund,
+    a_refund_asked_again_with_its_key_is_the_first_refund,
     disputes_leave_a_debt_netted_against_later_transfers,
     audit_chain_links_every_append_across_months,
     audit_retention_drops_old_months_behind_their_final_checkpoint,

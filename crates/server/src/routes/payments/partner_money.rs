@@ -335,9 +335,13 @@ impl From<&Refund> for RefundView {
 /// transfers the partner's transfer and the platform's fee are reversed in proportion. Above the configured
 /// threshold the refund waits (202) for a second person with payout authority.
 #[utoipa::path(post, path = "/api/v1/payments/{payment}/refunds", tag = "payments", security(("bearer" = [])),
-    params(("payment" = String, Path)), request_body = RefundRequest, responses(
+    params(("payment" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
+            description = "A retry with the same key and request answers the first refund; with another request, 409")),
+    request_body = RefundRequest, responses(
         (status = 201, body = RefundView),
         (status = 202, body = RefundView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 502, body = Problem, content_type = "application/problem+json"),
     ))]
@@ -346,9 +350,11 @@ pub async fn refund(
     Extension(caller): Extension<Caller>,
     context: RequestContext,
     Path(payment): Path<String>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<RefundRequest>,
 ) -> Result<(StatusCode, Json<RefundView>), ApiError> {
     let service = service(&state)?;
+    let idempotency_key = idempotency_key(&headers)?;
     let payment = state.store.payment(&caller.scope, path_id(&payment)?).await?;
     let reason = request.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
@@ -366,6 +372,13 @@ pub async fn refund(
         reason: reason.to_owned(),
         requested_by: caller.member.id,
         needs_approval,
+        idempotency_key,
+        request_hash: ring::digest::digest(
+            &ring::digest::SHA256,
+            format!("{}\n{}\n{}", payment.id, amount.amount, reason).as_bytes(),
+        )
+        .as_ref()
+        .to_vec(),
     };
     let audit = context
         .audit(if needs_approval {
@@ -380,6 +393,15 @@ pub async fn refund(
         .store
         .request_refund(&caller.scope, &new, &audit, state.clock.now())
         .await?;
+    if requested.id != new.id {
+        // A retry with the first request's key: its refund as it stands now, and no money moves again.
+        let status = if requested.status == comanda_store::payments::RefundStatus::AwaitingApproval {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::CREATED
+        };
+        return Ok((status, Json(RefundView::from(&requested))));
+    }
     if needs_approval {
         return Ok((StatusCode::ACCEPTED, Json(RefundView::from(&requested))));
     }

@@ -206,6 +206,8 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                         reason: "plato frío".into(),
                         requested_by: Uuid::now_v7(),
                         needs_approval: false,
+                        idempotency_key: None,
+                        request_hash: Vec::new(),
                     };
                     // Refused once the payment has little left to refund: nothing is written then.
                     if let Ok(requested) = store

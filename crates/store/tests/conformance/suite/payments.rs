@@ -556,6 +556,8 @@ pub async fn refunds_reverse_in_proportion_and_big_ones_need_a_second_person(sto
         reason: "plato frío".into(),
         requested_by: by,
         needs_approval,
+        idempotency_key: None,
+        request_hash: Vec::new(),
     };
     let manager = Uuid::now_v7();
     let early = store
@@ -806,6 +808,8 @@ pub async fn an_order_guests_paid_for_is_cancelled_only_after_their_refund(store
                 reason: "the guest left".into(),
                 requested_by: Uuid::now_v7(),
                 needs_approval: false,
+                idempotency_key: None,
+                request_hash: Vec::new(),
             },
             &AuditEntry::new("refund.issued"),
             NOW,
@@ -815,4 +819,56 @@ pub async fn an_order_guests_paid_for_is_cancelled_only_after_their_refund(store
     assert_eq!(refund.status, RefundStatus::Pending);
     let cancelled = cancel().await.unwrap();
     assert_eq!(cancelled.status, OrderStatus::Cancelled);
+}
+
+pub async fn a_refund_asked_again_with_its_key_is_the_first_refund(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Reintentos").await;
+    let payment = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 1_000_000, 0, true),
+    )
+    .await;
+    succeed(store, &scope, &payment).await;
+    store
+        .mark_transfer_sent(&scope, payment.id, "tr_1", None, NOW)
+        .await
+        .unwrap();
+    let ask = |amount: i64, key: &str, hash: &[u8]| NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: payment.id,
+        amount: cop(amount),
+        reason: "plato frío".into(),
+        requested_by: Uuid::now_v7(),
+        needs_approval: false,
+        idempotency_key: Some(key.into()),
+        request_hash: hash.to_vec(),
+    };
+    let audit = AuditEntry::new("refund.issued");
+    let first = store
+        .request_refund(&scope, &ask(300_000, "k-1", b"300000"), &audit, NOW)
+        .await
+        .unwrap();
+    let retried = store
+        .request_refund(&scope, &ask(300_000, "k-1", b"300000"), &audit, NOW)
+        .await
+        .unwrap();
+    assert_eq!(retried, first, "the retry answers the first refund");
+    assert_eq!(
+        store.payment(&scope, payment.id).await.unwrap().refunded,
+        cop(300_000)
+    );
+    let reused = store
+        .request_refund(&scope, &ask(5, "k-1", b"5"), &audit, NOW)
+        .await;
+    assert!(matches!(&reused, Err(StoreError::Conflict(_))), "{reused:?}");
+    let second = store
+        .request_refund(&scope, &ask(300_000, "k-2", b"300000"), &audit, NOW)
+        .await
+        .unwrap();
+    assert_ne!(second.id, first.id, "another key is another refund");
+    assert_eq!(
+        store.payment(&scope, payment.id).await.unwrap().refunded,
+        cop(600_000)
+    );
 }
