@@ -359,6 +359,7 @@ pub async fn request(
                     }
                     other => other.into(),
                 })?;
+            forget_replaced_mail(&state, &changes, &member.email).await;
             PrivacyAnswer::Rectified(updated.into())
         }
         RequestKind::Erase => {
@@ -430,6 +431,16 @@ async fn mail_addressed_to(state: &AppState, email: &str) -> Vec<MailCopy> {
     }
 }
 
+/// A rectified email replaces the inaccurate one everywhere comanda keeps it: the mail files (copies of sent mail,
+/// kept a few days) addressed to or naming the replaced address are deleted, so no copy keeps it (GDPR art. 16) and
+/// a later erasure, which searches by the current address, leaves nothing behind.
+async fn forget_replaced_mail(state: &AppState, changes: &Rectification, email: &str) {
+    if let (Some(files), Some(_)) = (&state.mail_files, &changes.email) {
+        let removed = files.erase_mentioning(email, "").await;
+        tracing::info!(removed, "mail files holding a rectified address deleted");
+    }
+}
+
 /// Personal data outside the sealed store goes with the person: mail still queued to them is dropped (so the sender
 /// writes no new file after the erasure), then every mail file that holds their address or name is deleted.
 async fn erase_mail(state: &AppState, email: &str, name: &str) -> u64 {
@@ -478,6 +489,7 @@ async fn guest_request(
             let updated = store
                 .rectify_guest(scope, subject, &changes, &audit("privacy.rectified"), now)
                 .await?;
+            forget_replaced_mail(state, &changes, &contact.email).await;
             PrivacyAnswer::GuestRectified(updated.into())
         }
         RequestKind::Erase => {

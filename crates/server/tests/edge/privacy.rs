@@ -570,7 +570,68 @@ pub async fn guests_leave_contact_data_only_with_consent(engine: Engine) {
     server.stop().await;
 }
 
+/// The files under the server's data directory (mail, database, keys, backups) whose bytes hold `needle`.
+fn files_holding(server: &TestServer, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut stack = vec![server.dir.path().join("data")];
+    let mut holding = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap())
+                .to_lowercase()
+                .contains(needle)
+            {
+                holding.push(path);
+            }
+        }
+    }
+    holding
+}
+
+pub async fn a_rectified_address_leaves_no_mail_copy_behind(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    sign_up_owner(&server, "Rectificación S.A.S.").await;
+    let owner = enrolled(&server, OWNER_EMAIL, PASSWORD).await;
+    let member = invite_and_join(&server, &owner.access, MEMBER_EMAIL, "server", PASSWORD).await;
+    assert!(
+        !files_holding(&server, MEMBER_EMAIL).is_empty(),
+        "the invitation was written to the outbox"
+    );
+    let corrected = "luis.perez@example.co";
+    let rectified = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&owner.access),
+        json!({"kind": "rectify", "subject": member, "email": corrected}),
+    )
+    .await;
+    assert_eq!(rectified.status, 200, "{}", rectified.body);
+    assert_eq!(
+        files_holding(&server, MEMBER_EMAIL),
+        Vec::<std::path::PathBuf>::new()
+    );
+    let erased = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&owner.access),
+        json!({"kind": "erase", "subject": member}),
+    )
+    .await;
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    for address in [MEMBER_EMAIL, corrected] {
+        assert_eq!(
+            files_holding(&server, address),
+            Vec::<std::path::PathBuf>::new(),
+            "{address}"
+        );
+    }
+    server.stop().await;
+}
+
 on_both_engines!(
+    a_rectified_address_leaves_no_mail_copy_behind,
     personal_data_is_sealed_exported_rectified_and_erased,
     client_addresses_are_sealed_at_rest,
     guests_leave_contact_data_only_with_consent,
