@@ -766,6 +766,39 @@ impl Config {
                 false,
             );
         }
+        let stale = self.backup.restore_test_max_age_days;
+        if stale > 31 {
+            add(
+                "BAK-4",
+                "backup.restore_test_max_age_days",
+                format!("a restore test is called stale after {stale} days, not 31"),
+                true,
+            );
+        }
+        // Reported, not refused: a deployment may run `comanda backup` from its own scheduler instead (the promise
+        // is then kept outside this server), and alerts still reach the table and the error log.
+        if !self.backup.enabled {
+            add(
+                "BAK-2",
+                "backup.enabled",
+                "this server runs no scheduled backup or pruning".into(),
+                false,
+            );
+            add(
+                "BAK-4",
+                "backup.enabled",
+                "this server runs no scheduled restore test and raises no stale-test alert".into(),
+                false,
+            );
+        }
+        if self.alerts.webhook_url.is_none() {
+            add(
+                "MON-4",
+                "alerts.webhook_url",
+                "alerts reach the alerts table and the error log, but no on-call destination".into(),
+                false,
+            );
+        }
         broken
     }
 
@@ -910,11 +943,11 @@ mod tests {
             .collect();
         assert_eq!(
             reported,
-            vec![("BAK-3", false)],
-            "one machine holds both default backup folders"
+            vec![("BAK-3", false), ("MON-4", false)],
+            "one machine holds both default backup folders, and no on-call destination is configured"
         );
         type Breaks = fn(&mut Config);
-        let cases: [(&str, &str, Breaks); 5] = [
+        let cases: [(&str, &str, Breaks); 6] = [
             ("auth.bcrypt_cost", "AUTH-2", |c| c.auth.bcrypt_cost = 10),
             ("auth.refresh_grace_secs", "AUTH-6", |c| {
                 c.auth.refresh_grace_secs = 31
@@ -923,6 +956,9 @@ mod tests {
                 c.auth.key_rotation_days = 32
             }),
             ("backup.retention_days", "BAK-2", |c| c.backup.retention_days = 29),
+            ("backup.restore_test_max_age_days", "BAK-4", |c| {
+                c.backup.restore_test_max_age_days = 32
+            }),
             ("backup.targets", "BAK-3", |c| {
                 c.backup.targets = vec!["s3://one-bucket/eu".into(), "s3://one-bucket/us".into()]
             }),
@@ -950,7 +986,18 @@ mod tests {
         kept.auth.refresh_grace_secs = 30;
         kept.auth.key_rotation_days = 31;
         kept.backup.retention_days = 30;
+        kept.backup.restore_test_max_age_days = 31;
         kept.validate().unwrap();
+        let mut unscheduled = Config::default();
+        unscheduled.backup.enabled = false;
+        unscheduled.validate().unwrap();
+        assert!(
+            unscheduled
+                .broken_promises()
+                .iter()
+                .any(|b| b.field == "backup.enabled" && !b.refused),
+            "a server without the scheduler says so"
+        );
     }
 
     #[test]
