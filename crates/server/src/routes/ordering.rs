@@ -79,7 +79,9 @@ impl From<comanda_domain::Venue> for VenueView {
 
 /// Creates a venue (COP and impuesto al consumo 8 % unless told otherwise).
 #[utoipa::path(post, path = "/api/v1/venues", tag = "venues", security(("bearer" = [])), request_body = VenueRequest,
-    responses((status = 201, body = VenueView), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = VenueView), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "a time zone the IANA tz database does not know")))]
 pub async fn create_venue(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -94,6 +96,12 @@ pub async fn create_venue(
         request.tax,
         request.day_start_hour,
     )?;
+    if !comanda_domain::venue::is_known_zone(&venue.timezone) {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "timezone",
+            "is not a zone of the IANA tz database (e.g. America/Bogota)",
+        )));
+    }
     let created = state
         .store
         .create_venue(
