@@ -1,79 +1,7 @@
 //! `comanda controls`: the map from every security promise to the tests that prove it (security/controls.toml),
 //! embedded in the binary so an operator can read what a given build proves.
 
-use serde::Deserialize;
-
-pub const MAP: &str = include_str!("../../../security/controls.toml");
-
-#[derive(Debug, Deserialize)]
-pub struct ControlsMap {
-    pub control: Vec<Control>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Control {
-    pub id: String,
-    pub status: Status,
-    #[serde(default)]
-    pub tests: Vec<String>,
-    pub live: Option<String>,
-    pub note: Option<String>,
-    /// The promise split into its clauses, each with the tests that prove it (every proven or partial control).
-    #[serde(default)]
-    pub clauses: Vec<Clause>,
-}
-
-/// One clause of a promise and the tests that prove that clause. A clause no test proves yet is `open`, with a
-/// note saying what is missing, and only a partial control may have one.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Clause {
-    pub clause: String,
-    #[serde(default)]
-    pub tests: Vec<String>,
-    #[serde(default)]
-    pub open: bool,
-    pub note: Option<String>,
-}
-
-impl Clause {
-    /// Open: marked so, or proven by no test.
-    pub fn is_open(&self) -> bool {
-        self.open || self.tests.is_empty()
-    }
-}
-
-impl Control {
-    /// How many of this control's clauses no test proves yet.
-    pub fn open_clauses(&self) -> usize {
-        self.clauses.iter().filter(|c| c.is_open()).count()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Proven,
-    Partial,
-    Missing,
-    Process,
-}
-
-impl Status {
-    fn label(self) -> &'static str {
-        match self {
-            Status::Proven => "proven",
-            Status::Partial => "partial",
-            Status::Missing => "missing",
-            Status::Process => "process",
-        }
-    }
-}
-
-pub fn load() -> Result<ControlsMap, toml::de::Error> {
-    toml::from_str(MAP)
-}
+pub use comanda_server::controls::{ControlsMap, Status, load};
 
 /// One line per promise, then a summary. A promise the running configuration does not keep (`broken`: the
 /// control and why) is shown as FAILING, whatever its tests prove.
@@ -140,8 +68,66 @@ pub fn render(map: &ControlsMap, broken: &[(&str, String)]) -> String {
     out
 }
 
+/// Runs the live checks against the deployment at `url` (`https://host[:port]`, any path ignored) and prints one
+/// line each; an error when one fails, so a scheduler or a deploy pipeline sees it.
+pub async fn live(url: &str) -> anyhow::Result<()> {
+    let (host, port) = endpoint(url)?;
+    let addr = tokio::net::lookup_host((host.as_str(), port))
+        .await?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{host} has no address"))?;
+    let now = comanda_domain::Clock::now(&comanda_server::SystemClock);
+    let report = comanda_server::live_checks::run(addr, &host, now).await;
+    for check in &report.checks {
+        println!(
+            "live {:<12} {:<6} {}",
+            check.name,
+            if check.passed { "passed" } else { "FAILED" },
+            check.observed
+        );
+    }
+    match report.checks.iter().filter(|c| !c.passed).count() {
+        0 => Ok(()),
+        failed => anyhow::bail!("{failed} live check(s) failed against {}", report.endpoint),
+    }
+}
+
+/// The host and port of `https://host[:port][/path]` (a bracketed IPv6 address too).
+fn endpoint(url: &str) -> anyhow::Result<(String, u16)> {
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| anyhow::anyhow!("--live takes an https:// URL, not {url:?}"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (
+            host,
+            port.parse()
+                .map_err(|_| anyhow::anyhow!("{port:?} is not a port"))?,
+        ),
+        _ => (authority, 443),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    anyhow::ensure!(!host.is_empty(), "{url:?} names no host");
+    Ok((host.to_owned(), port))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn live_urls_name_a_host_and_a_port() {
+        assert_eq!(
+            endpoint("https://comanda.example").unwrap(),
+            ("comanda.example".into(), 443)
+        );
+        assert_eq!(
+            endpoint("https://localhost:8443/trust").unwrap(),
+            ("localhost".into(), 8443)
+        );
+        assert_eq!(endpoint("https://[::1]:8443").unwrap(), ("::1".into(), 8443));
+        assert!(endpoint("http://comanda.example").is_err());
+        assert!(endpoint("https://:8443").is_err());
+    }
+
     use super::*;
     use std::collections::BTreeSet;
     use std::path::{Path, PathBuf};

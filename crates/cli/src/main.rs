@@ -40,7 +40,12 @@ enum Command {
     /// Print the effective configuration, secrets redacted.
     Config,
     /// Print the security controls map: each public promise and the tests that prove it.
-    Controls,
+    Controls {
+        /// Also run the live checks (TLS versions and suites, HSTS) against a deployment, e.g.
+        /// `https://comanda.example`; exits 1 when one fails.
+        #[arg(long, value_name = "URL")]
+        live: Option<String>,
+    },
     /// Generate a realistic history for demos, tests and benchmarks (new partners with their venues, menus, tables,
     /// guests, orders, split payments with tips, refunds, cancellations, reservations and no-shows) and load it in
     /// bulk with its analytics roll-ups. Adds to the database; never changes existing partners.
@@ -340,14 +345,17 @@ fn main() -> ExitCode {
             Command::Seed(options) => seed_history(config, options).await,
             Command::Reports { action, now } => reports(config, action, now.as_deref()).await,
             Command::Incidents { action, now } => incidents(config, action, now.as_deref()).await,
-            Command::Controls => {
+            Command::Controls { live } => {
                 let broken: Vec<(&str, String)> = config
                     .broken_promises()
                     .into_iter()
                     .map(|b| (b.control, format!("{} ({})", b.why, b.field)))
                     .collect();
                 print!("{}", controls::render(&controls::load()?, &broken));
-                Ok(())
+                match live {
+                    Some(url) => controls::live(&url).await,
+                    None => Ok(()),
+                }
             }
         }
     });

@@ -21,7 +21,7 @@ use crate::pan_guard::{BodyLimit, pan_guard};
 use crate::problem::{Problem, ProblemType};
 use crate::routes::{
     analytics, app_pages, auth, guest, ordering, pages, payments, platform, privacy, reservations, staff,
-    stream, waitlist,
+    stream, trust, waitlist,
 };
 use comanda_security::kms::PlatformKeys;
 use comanda_security::password::PasswordHasher;
@@ -49,6 +49,8 @@ pub struct AppState {
     pub audit: Arc<crate::audit::AuditTrail>,
     /// The `file` mail sink's messages at rest (`None` with another sink).
     pub mail_files: Option<crate::auth::mail::MailFiles>,
+    /// The last live checks this server ran against its own listener (the trust page shows them).
+    pub live_checks: Arc<arc_swap::ArcSwapOption<crate::live_checks::LiveReport>>,
 }
 
 impl AppState {
@@ -115,6 +117,7 @@ impl AppState {
                     retention: time::Duration::days(i64::from(config.mail.file_retention_days)),
                 }
             }),
+            live_checks: Arc::default(),
         })
     }
 }
@@ -126,6 +129,8 @@ pub struct Settings {
     pub metrics_token: Option<comanda_security::Secret<String>>,
     pub body_limit_bytes: usize,
     pub trusted_proxies: TrustedProxies,
+    /// The promises of the security page this configuration does not keep: control and why (the trust page).
+    pub broken_promises: Vec<(&'static str, String)>,
 }
 
 impl Settings {
@@ -139,6 +144,11 @@ impl Settings {
             metrics_token: config.metrics.token.clone(),
             body_limit_bytes: config.server.body_limit_bytes,
             trusted_proxies: TrustedProxies(config.server.trusted_proxies.clone()),
+            broken_promises: config
+                .broken_promises()
+                .into_iter()
+                .map(|b| (b.control, format!("{} ({})", b.why, b.field)))
+                .collect(),
         }
     }
 }
@@ -199,6 +209,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(platform::csp_report))
         .routes(routes!(pages::landing))
         .routes(routes!(pages::stylesheet))
+        .routes(routes!(trust::trust))
         .routes(routes!(app_pages::signup))
         .routes(routes!(app_pages::signin))
         .routes(routes!(app_pages::enroll))

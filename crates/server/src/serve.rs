@@ -103,6 +103,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         });
     }
     let waitlist_state = state.clone();
+    let live_checks = state.live_checks.clone();
     let router = app::build(state);
     let identity_for_server = identity.clone();
     let handle = axum_server::Handle::new();
@@ -114,6 +115,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let https_task = tokio::spawn(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()));
 
     let (stop, stop_rx) = watch::channel(false);
+    spawn_live_checks(live_checks, https_addr, clock.clone(), stop_rx.clone());
     tls::spawn_reloader(
         resolver.clone(),
         Duration::from_secs(config.tls.reload_check_secs),
@@ -310,6 +312,44 @@ fn spawn_payments_upkeep(
                     if let Err(error) = crate::payments::reconcile(&store, &service, now - window, now).await {
                         tracing::error!(%error, "payment reconciliation could not run");
                     }
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    });
+}
+
+/// Runs the controls map's live checks against this server's own listener a second after it starts, then every
+/// hour, for the trust page; a failure is also a warning in the log.
+fn spawn_live_checks(
+    report: Arc<arc_swap::ArcSwapOption<crate::live_checks::LiveReport>>,
+    listening: SocketAddr,
+    clock: Arc<dyn Clock>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // A listener on every address is probed on the loopback of its family.
+    let target = match listening.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], listening.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, listening.port()))
+        }
+        _ => listening,
+    };
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(1),
+            Duration::from_secs(3600),
+        );
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    let checked = crate::live_checks::run(target, "localhost", clock.now()).await;
+                    for failed in checked.checks.iter().filter(|c| !c.passed) {
+                        tracing::warn!(check = failed.name, observed = %failed.observed, "a live check failed");
+                    }
+                    report.store(Some(Arc::new(checked)));
                 }
                 _ = stop.changed() => return,
             }

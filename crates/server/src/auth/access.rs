@@ -43,7 +43,10 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         method.as_str()
     };
     Some(match (method, route) {
-        ("GET", "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/.well-known/security.txt")
+        (
+            "GET",
+            "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/.well-known/security.txt" | "/trust",
+        )
         | ("GET", "/.well-known/jwks.json" | "/" | "/assets/site.css" | "/assets/app.js")
         | ("GET", "/signin" | "/signup" | "/enroll" | "/dashboard" | "/staff" | "/invitations/{token}")
         | ("GET", "/t/{token}" | "/kitchen" | "/menu" | "/t/{token}/pay" | "/assets/pay.js")

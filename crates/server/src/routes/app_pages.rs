@@ -29,7 +29,7 @@ fn tr(lang: Lang, es: &'static str, en: &'static str) -> &'static str {
     }
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

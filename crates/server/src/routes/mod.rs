@@ -10,5 +10,6 @@ pub mod privacy;
 pub mod reservations;
 pub mod staff;
 pub mod stream;
+pub mod trust;
 pub mod waitlist;
 pub mod wire;

@@ -59,6 +59,7 @@ struct Copy {
     security: &'static str,
     security_text: &'static str,
     disclosure: &'static str,
+    trust: &'static str,
 }
 
 const ES: Copy = Copy {
@@ -74,6 +75,7 @@ const ES: Copy = Copy {
     security_text: "TLS 1.2 o superior (1.3 por defecto), HSTS y separación estricta entre restaurantes. Los datos de tarjeta \
                     nunca llegan a nuestros servidores.",
     disclosure: "Reportar una vulnerabilidad",
+    trust: "Cada promesa de seguridad, con las pruebas que la demuestran",
 };
 
 const EN: Copy = Copy {
@@ -87,6 +89,7 @@ const EN: Copy = Copy {
     security_text: "TLS 1.2 or later (1.3 by default), HSTS and strict separation between restaurants. Card data never \
                     reaches our servers.",
     disclosure: "Report a vulnerability",
+    trust: "Every security promise, with the tests that prove it",
 };
 
 /// The landing page, in Spanish or English by `Accept-Language`.
@@ -113,7 +116,7 @@ pub async fn landing(headers: HeaderMap) -> Response {
 <main>
 <section><h2>{guests}</h2><p>{guests_text}</p></section>
 <section><h2>{partners}</h2><p>{partners_text}</p></section>
-<section id="security"><h2>{security}</h2><p>{security_text}</p></section>
+<section id="security"><h2>{security}</h2><p>{security_text}</p><p><a href="/trust">{trust}</a></p></section>
 </main>
 <footer><a href="/.well-known/security.txt">{disclosure}</a> · <a href="/openapi.json">API</a></footer>
 </body>
@@ -129,6 +132,7 @@ pub async fn landing(headers: HeaderMap) -> Response {
         security = copy.security,
         security_text = copy.security_text,
         disclosure = copy.disclosure,
+        trust = copy.trust,
     );
     let mut response = Html(page).into_response();
     response

@@ -476,6 +476,48 @@ async fn plain_http_listener_only_redirects_to_https() {
     server.stop().await;
 }
 
+/// The trust page is generated: every promise of the map, the configuration's broken ones, and the live checks the
+/// server ran against its own listener a second after it started. The same probes against a listener that does not
+/// speak TLS (the plain-HTTP redirect) fail, all three.
+#[tokio::test]
+async fn the_trust_page_shows_the_map_and_the_live_checks_of_this_server() {
+    let server = TestServer::start_with(|config| {
+        config.server.http_redirect_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = server
+            .client
+            .get(server.url("/trust"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("3 of 3 passed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(page.contains("3 of 3 passed"), "{page}");
+    for shown in [
+        "<h2>TLS-1: proven by tests</h2>",
+        "Live check <code>tls-versions</code>: passed — offering 1.3 and 1.2: TLSv1_3",
+        "Live check <code>hsts-header</code>: passed — GET /healthz: max-age=31536000; includeSubDomains; preload",
+        "<h2>AUTH-1: not built yet</h2>",
+        "<h2>BAK-3: not kept by this deployment</h2>",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    let plain = server.server().http_redirect_addr.unwrap();
+    let probed =
+        comanda_server::live_checks::run(plain, "localhost", comanda_domain::Clock::now(&server.clock)).await;
+    assert!(probed.checks.iter().all(|c| !c.passed), "{probed:?}");
+    server.stop().await;
+}
+
 async fn expect_problem_plain(response: reqwest::Response) {
     assert_eq!(response.status().as_u16(), 400);
     assert!(response.headers().get("location").is_none());
