@@ -16,7 +16,7 @@ pub enum OrderStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
-    #[error("an order cannot go from {from:?} to {to:?}")]
+    #[error("an order cannot go from {} to {}", from.as_str(), to.as_str())]
     Illegal { from: OrderStatus, to: OrderStatus },
     #[error("cancelling needs a reason")]
     ReasonRequired,

@@ -70,10 +70,13 @@ pub struct LineShare {
     pub order_id: Uuid,
     /// The line's position within its order (0-based).
     pub line: u32,
-    /// The fraction of the line this guest pays: `numerator / denominator`, e.g. 1/3 of a shared dish.
+    /// The fraction of the line this guest pays: `numerator / denominator`, e.g. 1/3 of a shared dish (at most the
+    /// whole line).
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 20)]
     pub numerator: u32,
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 20)]
     pub denominator: u32,
 }
 
@@ -88,7 +91,10 @@ pub enum Split {
     /// The whole bill, while nothing of it is paid or being paid.
     Full,
     /// One of `parts` equal shares (rounded up to the minor unit; the last payer pays what is left).
-    Equal { parts: u32 },
+    Equal {
+        #[schema(minimum = 2, maximum = 20)]
+        parts: u32,
+    },
     /// Chosen lines, each whole or a fraction.
     Items { items: Vec<LineShare> },
     /// Whatever is still unpaid.

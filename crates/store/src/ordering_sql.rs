@@ -99,9 +99,6 @@ fn sales_of(order: &Order) -> Measures {
     }
 }
 
-/// Takes a cancelled order out of the roll-ups it was counted in (sales, then its items), in the cancellation's transaction. Called after
-/// the order's event is recorded: every path takes the venue's event head before its roll-up row (PostgreSQL's
-/// placing statement too), so two of them never wait on each other in opposite order.
 /// Refuses a cancellation that would leave the session's bill below the money its guests have paid or are paying
 /// for it ([`comanda_domain::bill::may_shrink_bill`]). Runs after the order is marked cancelled, in its transaction,
 /// holding the session row the way a payment's reservation holds it, so neither can pass the other unseen.
@@ -147,6 +144,9 @@ async fn keep_paid_bill_covered(
     }
 }
 
+/// Takes a cancelled order out of the roll-ups it was counted in (sales, then its items), in the cancellation's transaction. Called after
+/// the order's event is recorded: every path takes the venue's event head before its roll-up row (PostgreSQL's
+/// placing statement too), so two of them never wait on each other in opposite order.
 async fn uncount_order(conn: &mut Conn, partner: PartnerId, order: &Order) -> StoreResult<()> {
     let sales = sales_of(order);
     let minus = Measures {

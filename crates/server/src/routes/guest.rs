@@ -195,6 +195,8 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "a line the menu cannot serve: sold out, an unknown item or modifier"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn place_order(
@@ -205,6 +207,7 @@ pub async fn place_order(
     ApiJson(request): ApiJson<GuestOrderRequest>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     state.identity.guest_write_attempt(&ctx)?;
+    order_shape(&request)?;
     let key = idempotency_key(&headers)?;
     let device = guest_device(&headers)?;
     let access = verify_token(&state, &token).await?;
@@ -264,6 +267,30 @@ pub async fn place_order(
             .detail("this Idempotency-Key was used for another order")
             .into()),
     }
+}
+
+/// What the document's schema says of an order (1 to 100 lines, quantities 1 to 50, notes of at most 300
+/// characters without control characters), answered as bad input (400) before anything is read; what depends on
+/// the menu (sold out, modifiers) is a business refusal (422) when the order is priced.
+fn order_shape(request: &GuestOrderRequest) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    if request.items.is_empty() || request.items.len() > 100 {
+        errors.push("items", "must hold 1 to 100 lines");
+    }
+    for (i, line) in request.items.iter().enumerate() {
+        if !(1..=50).contains(&line.quantity) {
+            errors.push(format!("items[{i}].quantity"), "must be 1 to 50");
+        }
+        if let Some(note) = &line.note
+            && (note.chars().count() > 300 || note.chars().any(|c| c.is_control() && c != '\n'))
+        {
+            errors.push(
+                format!("items[{i}].note"),
+                "must be at most 300 characters, without control characters",
+            );
+        }
+    }
+    errors.into_result(())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -788,6 +788,11 @@ pub struct OrderView {
     pub status: OrderStatus,
     pub lines: Vec<comanda_domain::menu::PricedLine>,
     pub subtotal: Money,
+    /// The tax the prices contain (impuesto al consumo or IVA), computed once per rate and rounded half up.
+    pub tax: Money,
+    /// What the order adds to the bill: menu prices include tax, so the subtotal itself (a tip is the guest's
+    /// choice at payment, never added here).
+    pub total: Money,
     pub cancel_reason: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -806,6 +811,8 @@ impl From<Order> for OrderView {
             status: o.status,
             lines: o.lines,
             subtotal: o.subtotal,
+            tax: o.tax,
+            total: o.subtotal,
             cancel_reason: o.cancel_reason,
             placed_at: o.placed_at,
             updated_at: o.updated_at,

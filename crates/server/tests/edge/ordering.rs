@@ -1004,32 +1004,45 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
     server.stop().await;
 }
 
+/// What the schema states (quantities 1 to 50, at least one line, notes of at most 300 characters) is bad input,
+/// 400; what depends on the menu (a modifier it does not offer, an item it does not have) is a business refusal,
+/// 422. Either names the field and writes nothing.
 #[tokio::test]
-async fn lines_that_cannot_be_ordered_are_422_naming_the_field() {
+async fn lines_that_cannot_be_ordered_are_refused_naming_the_field() {
     let server = TestServer::start().await;
     let v = venue_with_menu(&server, "refuse@example.co").await;
+    let long_note = "x".repeat(301);
     let cases = [
         (
             json!({"items": [{"item_id": v.item, "quantity": 51}]}),
             "items[0].quantity",
+            400,
         ),
         (
             json!({"items": [{"item_id": v.item, "quantity": 0}]}),
             "items[0].quantity",
+            400,
+        ),
+        (json!({"items": []}), "items", 400),
+        (
+            json!({"items": [{"item_id": v.item, "quantity": 1, "note": long_note}]}),
+            "items[0].note",
+            400,
         ),
         (
             json!({"items": [{"item_id": v.item, "quantity": 1, "modifiers": [[0, 9]]}]}),
             "items[0].modifiers",
+            422,
         ),
         (
             json!({"items": [{"item_id": "not-an-item", "quantity": 1}]}),
             "items[0].item_id",
+            422,
         ),
-        (json!({"items": []}), "items"),
     ];
-    for (body, field) in cases {
+    for (body, field, status) in cases {
         let reply = order(&server, &v.token, body.clone(), None).await;
-        assert_eq!(reply.status, 422, "{body}: {}", reply.body);
+        assert_eq!(reply.status, status, "{body}: {}", reply.body);
         assert_eq!(reply.body["errors"][0]["field"], field, "{body}");
     }
     let bill = call(&server, "GET", &format!("/api/v1/t/{}/bill", v.token), None, None).await;

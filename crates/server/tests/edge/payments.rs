@@ -224,6 +224,18 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
         "a Colombian partner"
     );
 
+    // Negative money is bad input, named, before the bill is even read.
+    for (body, field) in [
+        (json!({"split": {"kind": "equal", "parts": 2}, "tip": -1}), "tip"),
+        (
+            json!({"split": {"kind": "equal", "parts": 2}, "amount": -5}),
+            "amount",
+        ),
+    ] {
+        let refused = pay(&server, &v, body).await;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], field, "{}", refused.body);
+    }
     let first = pay(
         &server,
         &v,

@@ -9,10 +9,12 @@ pub struct PaymentRequest {
     pub split: Split,
     /// A voluntary tip in minor units (nothing is pre-selected; the suggestion is at most 10 %).
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub tip: i64,
     /// The share the guest was shown, in minor units: if the bill changed meanwhile the payment is refused
     /// (409) rather than charging another amount.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub amount: Option<i64>,
 }
 
@@ -76,6 +78,14 @@ pub async fn create_payment(
     ApiJson(request): ApiJson<PaymentRequest>,
 ) -> Result<(StatusCode, Json<CreatedPayment>), ApiError> {
     state.identity.guest_write_attempt(&ctx)?;
+    let mut errors = ValidationErrors::default();
+    if request.tip < 0 {
+        errors.push("tip", "must be zero or more minor units");
+    }
+    if request.amount.is_some_and(|amount| amount < 0) {
+        errors.push("amount", "must be zero or more minor units");
+    }
+    errors.into_result(())?;
     let idempotency_key = idempotency_key(&headers)?;
     let device = guest_device(&headers)?;
     let guest = resolve(&state, &token).await?;
