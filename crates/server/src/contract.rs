@@ -17,6 +17,7 @@ use crate::problem::{PROBLEM_JSON, ProblemType};
 /// responses, and request bodies closed to unknown fields.
 pub fn document(mut api: OpenApi) -> String {
     place_parameters(&mut api);
+    declare_idempotency_keys(&mut api);
     declare_problem_responses(&mut api);
     let Ok(mut doc) = serde_json::to_value(&api) else {
         return "{}".into();
@@ -166,6 +167,45 @@ pub fn declare_problem_responses(api: &mut OpenApi) {
                     .entry(status.as_u16().to_string())
                     .or_insert_with(|| RefOr::T(response.build()));
             }
+        }
+    }
+}
+
+/// Every state-changing operation a signed-in member calls takes an optional `Idempotency-Key` header
+/// (`crate::idempotency`); a route that reads the key itself declares it in its own words, which stay.
+fn declare_idempotency_keys(api: &mut OpenApi) {
+    use utoipa::openapi::path::ParameterBuilder;
+    for (path, item) in api.paths.paths.iter_mut() {
+        for operation in [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete]
+            .into_iter()
+            .flatten()
+        {
+            let declared = operation.parameters.iter().flatten().any(|p| {
+                matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Header
+                    && p.name.eq_ignore_ascii_case("idempotency-key"))
+            });
+            if declared || !Shape::of(path, true, operation).secured {
+                continue;
+            }
+            let key = ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`), \
+                     never a second change; with another request, 409. Kept 24 hours, per member.",
+                ))
+                .schema(Some(Schema::Object(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(r"^[!-~]{1,200}$"))
+                        .build(),
+                )))
+                .build();
+            operation
+                .parameters
+                .get_or_insert_with(Vec::new)
+                .push(RefOr::T(key));
         }
     }
 }

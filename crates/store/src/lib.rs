@@ -12,6 +12,7 @@ pub mod analytics;
 pub mod audit;
 pub mod backup_runs;
 mod error;
+pub mod idempotency;
 pub mod identity;
 mod migrate;
 pub mod ordering;
@@ -129,6 +130,7 @@ pub trait Store:
     + backup_runs::BackupRunStore
     + security_response::DisclosureStore
     + security_response::IncidentStore
+    + idempotency::IdempotencyStore
     + analytics::AnalyticsStore
     + seeding::HistoryStore
     + std::fmt::Debug

@@ -297,6 +297,7 @@ pub(crate) mod kit {
 
 include!("partners_sql.rs");
 include!("backup_runs_sql.rs");
+include!("idempotency_sql.rs");
 include!("security_response_sql.rs");
 
 #[async_trait]

@@ -378,6 +378,7 @@ impl crate::privacy::PrivacyStore for Engine {
             "DELETE FROM credentials WHERE partner_id = $1 AND user_id = $2",
             "DELETE FROM refresh_tokens WHERE partner_id = $1 AND user_id = $2",
             "DELETE FROM security_events WHERE partner_id = $1 AND user_id = $2",
+            "DELETE FROM idempotency_records WHERE partner_id = $1 AND member_id = $2",
         ] {
             sqlx::query(statement)
                 .bind(h(partner.as_uuid()))
@@ -429,6 +430,7 @@ impl crate::privacy::PrivacyStore for Engine {
             ("DELETE FROM deposit_directory WHERE partner_id = $1", 3),
             // Where its staff signed in from: the countries are clear text.
             ("DELETE FROM sign_in_places WHERE partner_id = $1", 3),
+            ("DELETE FROM idempotency_records WHERE partner_id = $1", 3),
             (
                 "UPDATE staff SET credential_generation = credential_generation + 1 WHERE partner_id = $1",
                 3,

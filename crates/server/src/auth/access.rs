@@ -258,8 +258,8 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
                 state.audit.record_access(partner, outcome(entry, &response));
                 return response;
             }
-            request.extensions_mut().insert(caller);
-            let response = next.run(request).await;
+            request.extensions_mut().insert(caller.clone());
+            let response = crate::idempotency::answer_once(&state, &caller, &route, request, next).await;
             state.audit.record_access(partner, outcome(entry, &response));
             response
         }

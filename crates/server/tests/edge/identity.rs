@@ -2036,15 +2036,25 @@ async fn the_second_factor_is_managed_with_step_up() {
         ],
         "{refusals:?}"
     );
-    let fresh = post(
-        &server,
-        "/api/v1/auth/mfa/recovery-codes",
-        access,
-        json!({"password": PASSWORD, "code": code(&server, &owner.secret, 1)}),
-    )
-    .await;
-    assert_eq!(fresh.status, 200, "{}", fresh.body);
-    let fresh: Vec<String> = serde_json::from_value(fresh.body["recovery_codes"].clone()).unwrap();
+    // Sent with an Idempotency-Key: the new codes are shown once. A retry is told it was answered and neither shows
+    // them again (they are not kept) nor replaces them (the codes below still sign in).
+    let step_up = json!({"password": PASSWORD, "code": code(&server, &owner.secret, 1)});
+    let regenerate = || {
+        server
+            .client
+            .post(server.url("/api/v1/auth/mfa/recovery-codes"))
+            .bearer_auth(&owner.access)
+            .header("idempotency-key", "codigos-nuevos")
+            .json(&step_up)
+            .send()
+    };
+    let fresh = regenerate().await.unwrap();
+    assert_eq!(fresh.status(), 200);
+    let fresh: Value = fresh.json().await.unwrap();
+    let retried = regenerate().await.unwrap();
+    assert_eq!(retried.status(), 409);
+    assert!(!retried.text().await.unwrap().contains("recovery_codes"));
+    let fresh: Vec<String> = serde_json::from_value(fresh["recovery_codes"].clone()).unwrap();
     assert_eq!(fresh.len(), 10);
     let finish = |code: String| {
         let server = &server;

@@ -648,7 +648,83 @@ async fn the_contract_declares_no_bare_list() {
     server.stop().await;
 }
 
+/// A member's state-changing request retried with its Idempotency-Key (a dropped answer, a double click) gets the
+/// first answer and changes nothing again; the key with another request is 409; without a key every request runs.
+pub async fn a_retried_request_with_its_key_is_answered_once(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "idem@example.co").await;
+    let send = |key: &'static str, path: String, body: Value| {
+        server
+            .client
+            .post(server.url(&path))
+            .bearer_auth(&v.owner)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let tables = format!("/api/v1/venues/{}/tables", v.venue);
+    let first = send("mesa-9", tables.clone(), json!({"label": "Mesa 9", "seats": 2}))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = send("mesa-9", tables.clone(), json!({"label": "Mesa 9", "seats": 2}))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["content-type"], "application/json");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first, "the first answer, byte for byte");
+    for other in [
+        send("mesa-9", tables.clone(), json!({"label": "Mesa 10", "seats": 2})),
+        send(
+            "mesa-9",
+            "/api/v1/venues".into(),
+            json!({"name": "Sede Norte", "timezone": "America/Bogota"}),
+        ),
+    ] {
+        let refused = other.await.unwrap();
+        assert_eq!(refused.status(), 409);
+    }
+    // A bad request keeps its key free: the corrected one runs.
+    let bad = send("mesa-11", tables.clone(), json!({"label": "", "seats": 2}))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let fixed = send("mesa-11", tables.clone(), json!({"label": "Mesa 11", "seats": 2}))
+        .await
+        .unwrap();
+    assert_eq!(
+        fixed.status(),
+        201,
+        "a refusal changed nothing, so the key was not spent"
+    );
+    let listed = call(&server, "GET", &tables, Some(&v.owner), None).await;
+    let nines = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["label"] == "Mesa 9")
+        .count();
+    assert_eq!(nines, 1, "{}", listed.body);
+    // Without a key, two requests are two tables.
+    for _ in 0..2 {
+        let plain = post(
+            &server,
+            &tables,
+            Some(&v.owner),
+            json!({"label": "Mesa 12", "seats": 2}),
+        )
+        .await;
+        assert_eq!(plain.status, 201, "{}", plain.body);
+    }
+    server.stop().await;
+}
+
 on_both_engines!(
+    a_retried_request_with_its_key_is_answered_once,
     a_bill_of_three_items_matches_the_hand_checked_example,
     rotated_and_foreign_table_tokens_open_nothing,
     twenty_concurrent_retries_with_one_idempotency_key_create_one_order,

@@ -86,6 +86,7 @@ conformance!(
     refunds_reverse_in_proportion_and_big_ones_need_a_second_person,
     an_order_guests_paid_for_is_cancelled_only_after_their_refund,
     a_refund_asked_again_with_its_key_is_the_first_refund,
+    an_idempotency_key_names_one_request_answered_once,
     disputes_leave_a_debt_netted_against_later_transfers,
     audit_chain_links_every_append_across_months,
     audit_retention_drops_old_months_behind_their_final_checkpoint,

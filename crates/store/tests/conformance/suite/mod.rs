@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 mod analytics;
 mod audit;
+mod idempotency;
 mod identity;
 mod ordering;
 mod partners;
@@ -35,6 +36,7 @@ mod security_response;
 
 pub use analytics::*;
 pub use audit::*;
+pub use idempotency::*;
 pub use identity::*;
 pub use ordering::*;
 pub use partners::*;
