@@ -199,25 +199,33 @@ async fn lock_payment(conn: &mut Conn, partner: Uuid, payment: Uuid) -> StoreRes
     payment_from_row(&row)
 }
 
+/// A tip ledger entry: the tip of a succeeded payment (`amount` > 0, settled once its transfer is sent), or a
+/// refund's reversal of it (`amount` < 0, with `settled` its part of what the tip settled as).
 async fn insert_tip(
     conn: &mut Conn,
     partner: Uuid,
     payment: &Payment,
     amount: i64,
+    settled: Option<SettledMoney>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     if amount == 0 {
         return Ok(());
     }
+    let (settled_amount, settled_currency) = settled.map(|s| (s.amount, s.currency)).unzip();
     sqlx::query(
-        "INSERT INTO tip_ledger (partner_id, id, venue_id, member, payment_id, amount, currency, at)
-         SELECT $1, $2, venue_id, tip_member, id, $4, currency, $5 FROM payments WHERE partner_id = $1 AND id = $3",
+        "INSERT INTO tip_ledger (partner_id, id, venue_id, member, payment_id, amount, currency, at, settled_amount,
+                                 settled_currency)
+         SELECT $1, $2, venue_id, tip_member, id, $4, currency, $5, $6, $7 FROM payments
+          WHERE partner_id = $1 AND id = $3",
     )
     .bind(h(partner))
     .bind(h(Uuid::now_v7()))
     .bind(h(payment.id))
     .bind(amount)
     .bind(now)
+    .bind(settled_amount)
+    .bind(settled_currency)
     .execute(&mut *conn)
     .await?;
     let tips = Measures {
@@ -233,6 +241,45 @@ async fn insert_tip(
         &tips,
     )
     .await
+}
+
+/// What a tip reversal of `reversal` (minor units of the charge's currency) takes back of what the tip settled as:
+/// the same proportion, and all that is left for the reversal that empties the tip
+/// ([`comanda_domain::payment::settled_reversal`], as for the transfer). Negative, as the entry's amount is; `None`
+/// when the tip never settled in another currency.
+async fn settled_tip_reversal(
+    conn: &mut Conn,
+    partner: Uuid,
+    payment: Uuid,
+    reversal: i64,
+) -> StoreResult<Option<SettledMoney>> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(sum(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS BIGINT) AS tipped,
+                CAST(COALESCE(sum(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0) AS BIGINT) AS reversed,
+                CAST(COALESCE(sum(CASE WHEN amount > 0 THEN settled_amount ELSE 0 END), 0) AS BIGINT) AS settled,
+                CAST(COALESCE(sum(CASE WHEN amount < 0 THEN -settled_amount ELSE 0 END), 0) AS BIGINT)
+                  AS settled_reversed,
+                min(settled_currency) AS settled_currency
+         FROM tip_ledger WHERE partner_id = $1 AND payment_id = $2",
+    )
+    .bind(h(partner))
+    .bind(h(payment))
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(currency) = row.try_get::<Option<String>, _>("settled_currency")? else {
+        return Ok(None);
+    };
+    let part = comanda_domain::payment::settled_reversal(
+        reversal,
+        row.try_get("tipped")?,
+        row.try_get("reversed")?,
+        row.try_get("settled")?,
+        row.try_get("settled_reversed")?,
+    );
+    Ok(Some(SettledMoney {
+        amount: -part,
+        currency,
+    }))
 }
 
 impl Engine {
@@ -313,7 +360,7 @@ impl Engine {
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
-                    insert_tip(conn, partner, &current, current.settlement.tip.amount, now).await?;
+                    insert_tip(conn, partner, &current, current.settlement.tip.amount, None, now).await?;
                     let collected = Measures {
                         collected: current.settlement.charged.amount,
                         ..Measures::default()
@@ -1230,7 +1277,17 @@ impl PaymentStore for Engine {
         .execute(&mut *tx)
         .await?;
         let payment = lock_payment(&mut tx, partner, done.payment_id).await?;
-        insert_tip(&mut tx, partner, &payment, -done.split.tip_reversal.amount, now).await?;
+        let settled =
+            settled_tip_reversal(&mut tx, partner, payment.id, done.split.tip_reversal.amount).await?;
+        insert_tip(
+            &mut tx,
+            partner,
+            &payment,
+            -done.split.tip_reversal.amount,
+            settled,
+            now,
+        )
+        .await?;
         // docs/analytics.md, "Refunds": the sales part counts on the day the refund completed; the tip part left the
         // tips just above.
         let sales_part = done.split.refund.amount - done.split.tip_reversal.amount;

@@ -489,13 +489,20 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
         None,
     )
     .await;
-    let net: i64 = tips.body["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["amount"].as_i64().unwrap())
-        .sum();
+    let entries = tips.body["entries"].as_array().unwrap();
+    let net: i64 = entries.iter().map(|e| e["amount"].as_i64().unwrap()).sum();
     assert_eq!(net, 0, "the refunded tip left the server's ledger");
+    // The stand-in settles in dollars: each reversal takes back its part of what the tip settled as, so the settled
+    // column adds up to nothing as well.
+    assert!(
+        entries.iter().all(|e| e["settled"]["currency"] == "usd"),
+        "{entries:?}"
+    );
+    let settled: i64 = entries
+        .iter()
+        .map(|e| e["settled"]["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(settled, 0, "{entries:?}");
     server.stop().await;
 }
 
