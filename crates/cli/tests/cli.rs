@@ -1563,27 +1563,61 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
     assert!(!ok(&["incidents", "list"]).contains(&id));
 }
 
-/// IR-1's runbook lives in docs/security/, and every `comanda incidents` command it tells the operator to run
-/// exists in this binary.
+/// IR-1's runbook lives in docs/security/, and every command it tells the operator to run exists in this binary:
+/// each `comanda …` it names, in a code block or inline, is a whole subcommand path that `--help` accepts, and each
+/// `--flag` after it is one that subcommand's help lists.
 #[test]
 fn the_incident_runbook_names_only_commands_that_exist() {
     let runbook = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/security/incident-response.md"),
     )
     .unwrap();
-    let help = Command::new(BIN).args(["incidents", "--help"]).output().unwrap();
-    let help = String::from_utf8(help.stdout).unwrap();
-    let mut named = 0;
+    // A command runs to the end of its line, or of its inline code span.
+    let mut commands: Vec<String> = Vec::new();
     for line in runbook.lines() {
-        let Some(rest) = line.trim_start().strip_prefix("comanda incidents ") else {
-            continue;
-        };
-        let subcommand = rest.split_whitespace().next().unwrap();
-        assert!(
-            help.lines().any(|l| l.trim_start().starts_with(subcommand)),
-            "the runbook's `comanda incidents {subcommand}` is not a command:\n{help}"
-        );
-        named += 1;
+        if let Some(rest) = line.trim_start().strip_prefix("comanda ") {
+            commands.push(rest.trim_end_matches('\\').to_owned());
+        }
+        for span in line.split('`').skip(1).step_by(2) {
+            if let Some(rest) = span.strip_prefix("comanda ") {
+                commands.push(rest.to_owned());
+            }
+        }
     }
-    assert!(named >= 5, "the runbook walks through the commands ({named})");
+    let mut checked = std::collections::BTreeSet::new();
+    for command in &commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let path: Vec<&str> = words
+            .iter()
+            .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !w.starts_with('-'))
+            .copied()
+            .collect();
+        let help = Command::new(BIN).args(&path).arg("--help").output().unwrap();
+        assert!(
+            help.status.success(),
+            "the runbook's `comanda {}` is not a command: {}",
+            path.join(" "),
+            String::from_utf8_lossy(&help.stderr)
+        );
+        let help = String::from_utf8(help.stdout).unwrap();
+        for flag in words.iter().filter(|w| w.starts_with("--")) {
+            let flag = flag.split('=').next().unwrap();
+            assert!(
+                help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == '<')
+                    .any(|word| word == flag),
+                "the runbook's `comanda {} {flag}` is not an option of it:\n{help}",
+                path.join(" ")
+            );
+        }
+        checked.insert(path.join(" "));
+    }
+    for expected in [
+        "incidents open",
+        "incidents breach",
+        "keys rotate-kek",
+        "partners offboard",
+        "audit verify",
+    ] {
+        assert!(checked.contains(expected), "{expected} is checked: {checked:?}");
+    }
 }
