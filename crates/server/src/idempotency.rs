@@ -6,8 +6,8 @@
 //! request; a retry while the first is still being answered is 409. Answers are
 //! sealed at rest with the member's own key. Routes whose answer shows a secret once (second factors, session
 //! tokens, a payout onboarding link) keep only that they were answered: a retry is told so (409) and never runs
-//! twice. Guests' orders and payments, public bookings and refunds keep their key with the record they create, in
-//! its transaction, and pass through here untouched.
+//! twice. Guests' orders and payments, public bookings, waitlist joins and refunds keep their key with the record
+//! they create, in its transaction (bookings and refunds pass through here untouched).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;

@@ -159,6 +159,10 @@ pub struct NewWaitlistEntry {
     pub local_date: String,
     pub earliest: OffsetDateTime,
     pub latest: OffsetDateTime,
+    /// The join's `Idempotency-Key`: an entry already made with it is answered instead of a second one.
+    pub idempotency_key: Option<String>,
+    /// A digest of what was asked: the same key with another request is refused.
+    pub request_hash: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -809,11 +809,31 @@ impl ReservationStore for Engine {
     ) -> StoreResult<WaitlistEntry> {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
+        if let Some(key) = &entry.idempotency_key {
+            let first = sqlx::query(
+                "SELECT * FROM waitlist_entries WHERE partner_id = $1 AND venue_id = $2 AND idempotency_key = $3",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(entry.venue_id))
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(first) = first {
+                let asked: Option<Vec<u8>> = first.try_get("request_hash")?;
+                return if asked.as_deref() == Some(entry.request_hash.as_slice()) {
+                    entry_from_row(&first)
+                } else {
+                    Err(StoreError::Conflict(
+                        "this Idempotency-Key was used for another waitlist entry".into(),
+                    ))
+                };
+            }
+        }
         self.insert_guest_contact(&mut tx, partner, &entry.guest).await?;
         let row = sqlx::query(
             "INSERT INTO waitlist_entries (partner_id, id, venue_id, guest_id, party_size, local_date, earliest_at,
-                                           latest_at, status, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'waiting', $9, $9) RETURNING *",
+                                           latest_at, status, created_at, updated_at, idempotency_key, request_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'waiting', $9, $9, $10, $11) RETURNING *",
         )
         .bind(h(partner.as_uuid()))
         .bind(h(entry.id))
@@ -824,6 +844,8 @@ impl ReservationStore for Engine {
         .bind(entry.earliest)
         .bind(entry.latest)
         .bind(now)
+        .bind(&entry.idempotency_key)
+        .bind(&entry.request_hash)
         .fetch_one(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;

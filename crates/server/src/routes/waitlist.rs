@@ -79,19 +79,25 @@ impl WaitlistView {
 /// Joins the venue's waitlist for a date and a window of starts (public). When a table comes free in the window the
 /// guest is mailed an offer that holds it for a few minutes; parties are offered in the order they joined.
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/waitlist", tag = "reservations",
-    params(("venue" = String, Path)), request_body = WaitlistRequest, responses(
+    params(("venue" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
+            description = "A retried join with the same key and request is the same entry; with another request, 409")),
+    request_body = WaitlistRequest, responses(
         (status = 201, body = WaitlistView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn join(
     State(state): State<AppState>,
     Path(venue): Path<String>,
+    headers: axum::http::HeaderMap,
     ctx: RequestContext,
     ApiJson(request): ApiJson<WaitlistRequest>,
 ) -> Result<(StatusCode, Json<WaitlistView>), ApiError> {
     state.identity.booking_attempt(&ctx)?;
+    let idempotency_key = crate::routes::guest::idempotency_key(&headers)?;
     let (scope, venue) = listed(&state, &venue).await?;
     let date = parse_date(&request.date)?;
     let now = state.clock.now();
@@ -169,6 +175,13 @@ pub async fn join(
         local_date: request.date.clone(),
         earliest,
         latest,
+        idempotency_key,
+        request_hash: ring::digest::digest(
+            &ring::digest::SHA256,
+            &serde_json::to_vec(&request).unwrap_or_default(),
+        )
+        .as_ref()
+        .to_vec(),
     };
     let audit = AuditedGuest::entry(&ctx, "waitlist.joined", venue, request.party_size);
     let joined = state.store.join_waitlist(&scope, &entry, &audit, now).await?;

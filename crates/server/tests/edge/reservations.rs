@@ -1313,13 +1313,23 @@ pub async fn a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered
         "{}",
         second.body
     );
-    let third = join("lucia@example.co", "18:30", "19:30", true).await;
-    assert_eq!(
-        (third.status, third.body["status"].clone()),
-        (201, json!("waiting")),
-        "{}",
-        third.body
-    );
+    // Lucía's phone sends her join twice (a double tap, a retry) with one Idempotency-Key: one place in the queue.
+    let keyed = || {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/venues/{}/waitlist", v.venue)))
+            .header("idempotency-key", "espera-lucia")
+            .json(&json!({"date": date.to_string(), "party_size": 2, "earliest": "18:30", "latest": "19:30",
+                          "consent": true,
+                          "guest": {"name": "Lucía Gil", "phone": "+573001112234", "email": "lucia@example.co"}}))
+            .send()
+    };
+    let third = keyed().await.unwrap();
+    assert_eq!(third.status(), 201);
+    let third: Value = third.json().await.unwrap();
+    assert_eq!(third["status"], "waiting", "{third}");
+    let retried: Value = keyed().await.unwrap().json().await.unwrap();
+    assert_eq!(retried["id"], third["id"], "{retried}");
     let waitlist = async |v: &BookingVenue| {
         let list = call(
             &server,

@@ -313,23 +313,39 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
     let (scope, venue, table) = booking_floor(store, "Waitlist").await;
     let seven = datetime!(2026-12-05 00:00 UTC);
     let contact = guest(venue, "mateo@example.co");
+    let ask = |hash: &[u8]| NewWaitlistEntry {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        guest: guest(venue, "mateo@example.co"),
+        party_size: 2,
+        local_date: "2026-12-04".into(),
+        earliest: seven - time::Duration::HOUR,
+        latest: seven + time::Duration::HOUR,
+        idempotency_key: Some("espera-1".into()),
+        request_hash: hash.to_vec(),
+    };
     let entry = store
         .join_waitlist(
             &scope,
             &NewWaitlistEntry {
-                id: Uuid::now_v7(),
-                venue_id: venue,
                 guest: contact.clone(),
-                party_size: 2,
-                local_date: "2026-12-04".into(),
-                earliest: seven - time::Duration::HOUR,
-                latest: seven + time::Duration::HOUR,
+                ..ask(b"mateo")
             },
             &change(),
             NOW,
         )
         .await
         .unwrap();
+    // A retried join with its key is the same place in the queue; the key with another request is refused.
+    let again = store
+        .join_waitlist(&scope, &ask(b"mateo"), &change(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(again.id, entry.id);
+    let reused = store
+        .join_waitlist(&scope, &ask(b"another"), &change(), NOW)
+        .await;
+    assert!(matches!(reused, Err(StoreError::Conflict(_))), "{reused:?}");
     assert_eq!(store.waitlist(&scope, venue, None).await.unwrap().len(), 1);
     let mut offer = booking_of(venue, seven);
     offer.guest = contact;
@@ -606,6 +622,8 @@ pub async fn the_host_waitlist_holds_the_days_parties_with_their_guests(store: &
                     local_date: date.into(),
                     earliest: seven - time::Duration::HOUR,
                     latest: seven + time::Duration::HOUR,
+                    idempotency_key: None,
+                    request_hash: Vec::new(),
                 },
                 &change(),
                 at,
