@@ -24,8 +24,8 @@ function clearError() {
   if (box) box.hidden = true;
 }
 
-async function api(method, path, body, token) {
-  const headers = { Accept: 'application/json' };
+async function api(method, path, body, token, extraHeaders = {}) {
+  const headers = { Accept: 'application/json', ...extraHeaders };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = 'Bearer ' + token;
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -704,19 +704,28 @@ pages.booking = async () => {
     event.preventDefault();
     clearError();
     const w = $('#waitlist-form');
+    const submit = w.querySelector('button[type="submit"]');
+    if (submit) submit.disabled = true;
+    const body = {
+      date: form.date.value,
+      party_size: waitlistParty,
+      earliest: w.earliest.value,
+      latest: w.latest.value,
+      guest: { name: w.name.value, phone: w.phone.value.replace(/[\s-]/g, ''), email: w.email.value },
+      consent: w.consent.checked,
+    };
     try {
-      await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, {
-        date: form.date.value,
-        party_size: waitlistParty,
-        earliest: w.earliest.value,
-        latest: w.latest.value,
-        guest: { name: w.name.value, phone: w.phone.value.replace(/[\s-]/g, ''), email: w.email.value },
-        consent: w.consent.checked,
-      });
+      // The same request sent again (a second tap, a retry after a lost answer) carries the same key, so the server
+      // answers the same place in the queue instead of adding another.
+      const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(body)));
+      const key = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+      await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, body, undefined, { 'Idempotency-Key': key });
       w.hidden = true;
       $('#waitlist-joined').hidden = false;
     } catch (error) {
       showError(error.problem);
+    } finally {
+      if (submit) submit.disabled = false;
     }
   });
   const details = $('#details-form');
