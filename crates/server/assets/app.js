@@ -1027,7 +1027,7 @@ pages.host = async () => {
     clearError();
     let day;
     try {
-      day = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/reservations?date=${form.date.value}`);
+      day = { items: await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/reservations?date=${form.date.value}`) };
     } catch (error) {
       return showError(error.problem);
     }

@@ -5,9 +5,9 @@
 //! [`DecideBooking`], so every path — public booking, staff booking, a move — runs the same check on fresh data.
 
 use async_trait::async_trait;
-use comanda_domain::Money;
 use comanda_domain::Venue;
 use comanda_domain::reservation::{Assignment, BookingPolicy, DepositFate, Floor, Holding, Refusal};
+use comanda_domain::{Money, Page, PageRequest};
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -360,16 +360,18 @@ pub trait ReservationStore: Send + Sync {
 
     async fn reservation(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Reservation>;
 
-    /// The host's list: the venue's reservations starting in `[from, until)`, by start, each with its deposit and
-    /// its guest's contact (`None` when there is none), read in one transaction by three statements however full
-    /// the day is (plus a read of each guest's data key not already in memory).
+    /// The host's list: one page of the venue's reservations starting in `[from, until)`, by start then id
+    /// (keyset: the page after `page.after_timed()`), each with its deposit and its guest's contact (`None` when
+    /// there is none), read in one transaction by three statements however full the page is (plus a read of each
+    /// guest's data key not already in memory).
     async fn reservations_between(
         &self,
         scope: &TenantScope,
         venue: Uuid,
         from: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> StoreResult<Vec<BookedParty>>;
+        page: PageRequest,
+    ) -> StoreResult<Page<BookedParty>>;
 
     /// Moves a reservation to `to`; leaving a holding state releases its claims in the same transaction. Seating
     /// (by `host`, a member) opens the first table's session, or joins the live one a guest's QR order opened, so

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use comanda_domain::reservation::{
     Assignment, BookableTable, BookingPolicy, DepositFate, Floor, Holding, Refusal,
 };
-use comanda_domain::{Currency, Money, PartnerId, Venue};
+use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId, Venue};
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -686,19 +686,27 @@ impl ReservationStore for Engine {
         venue: Uuid,
         from: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> StoreResult<Vec<BookedParty>> {
-        // The day's reservations, and the deposits and contacts of those same reservations (the subquery), so the
-        // list costs three statements rather than two more per booking.
+        page: PageRequest,
+    ) -> StoreResult<Page<BookedParty>> {
+        // The page's reservations, and the deposits and contacts of those same reservations (the subquery), so the
+        // page costs three statements rather than two more per booking. One more row than the page is read to know
+        // whether another page follows.
         const DAY: &str = "SELECT id FROM reservations
-                            WHERE partner_id = $1 AND venue_id = $2 AND start_at >= $3 AND start_at < $4";
+                            WHERE partner_id = $1 AND venue_id = $2 AND start_at >= $3 AND start_at < $4
+                              AND (CAST($5 AS TIMESTAMPTZ) IS NULL OR (start_at, id) > ($5, $6))
+                            ORDER BY start_at, id LIMIT $7";
         let partner = scope.partner();
         let mut tx = self.reading(scope).await?;
+        let (after_start, after_id) = page.after_timed().unzip();
         let day = |sql: String| {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(h(partner.as_uuid()))
                 .bind(h(venue))
                 .bind(from)
                 .bind(until)
+                .bind(after_start)
+                .bind(after_id.map(h))
+                .bind(i64::from(page.limit) + 1)
         };
         let reservations = day(format!(
             "SELECT * FROM reservations WHERE id IN ({DAY}) ORDER BY start_at, id"
@@ -732,7 +740,10 @@ impl ReservationStore for Engine {
                     reservation,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()
+            .map(|parties| {
+                Page::from_overfetch_timed(parties, page.limit, |p| (p.reservation.start, p.reservation.id))
+            })
     }
 
     async fn transition_reservation(

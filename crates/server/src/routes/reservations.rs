@@ -6,6 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
+use comanda_domain::PageRequest;
 use comanda_domain::ValidationErrors;
 use comanda_domain::reservation::{self, BookingPolicy, Channel, Ending, Refusal};
 use comanda_domain::validation::clean_text;
@@ -1111,6 +1112,23 @@ pub struct DayQuery {
     pub date: String,
 }
 
+/// A page of the host's day: the local date, and `cursor` and `limit` as every list takes them.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DayPageQuery {
+    /// The local date in the venue's time zone.
+    #[param(value_type = String, format = Date)]
+    pub date: String,
+    /// Where the page starts: the `next_cursor` of the previous page.
+    #[param(
+        pattern = r"^([A-Za-z0-9_-]{21}[AQgw]|[A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$"
+    )]
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
 /// A host's day view of a venue: its id, the local date asked and its zone (404 for another tenant's venue).
 pub(crate) async fn host_day(
     state: &AppState,
@@ -1171,29 +1189,34 @@ pub struct HostReservation {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DayList {
     pub items: Vec<HostReservation>,
+    /// The next page's `cursor`; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// The host's day: every reservation starting on the venue's local date, by start.
+/// The host's day: the reservations starting on the venue's local date, by start, a page at a time.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/reservations", tag = "reservations", security(("bearer" = [])),
-    params(("venue" = String, Path), DayQuery), responses((status = 200, body = DayList),
+    params(("venue" = String, Path), DayPageQuery), responses((status = 200, body = DayList),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn day_list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-    ApiQuery(query): ApiQuery<DayQuery>,
+    ApiQuery(query): ApiQuery<DayPageQuery>,
 ) -> Result<Json<DayList>, ApiError> {
+    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     let (venue, date, zone) = host_day(&state, &caller, &venue, &query.date).await?;
     // The local day's bounds as instants: the day's first and last offsets may differ (a DST night).
     let day_start = |d: time::Date| local_instant(&zone, d, "00:00");
     let (Some(from), Some(until)) = (day_start(date), date.next_day().and_then(day_start)) else {
         return Err(ValidationErrors::single("date", "is outside the supported range").into());
     };
-    let items = state
+    let page = state
         .store
-        .reservations_between(&caller.scope, venue, from, until)
-        .await?
+        .reservations_between(&caller.scope, venue, from, until, page)
+        .await?;
+    let items = page
+        .items
         .into_iter()
         .map(|party| {
             let reservation = party.reservation;
@@ -1210,7 +1233,10 @@ pub async fn day_list(
             }
         })
         .collect();
-    Ok(Json(DayList { items }))
+    Ok(Json(DayList {
+        items,
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]

@@ -510,15 +510,35 @@ pub async fn the_host_list_holds_the_days_bookings_with_their_deposits_and_guest
     .await;
 
     let list = store
-        .reservations_between(&scope, venue, day, day + time::Duration::DAY)
+        .reservations_between(&scope, venue, day, day + time::Duration::DAY, whole_day())
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     let ids: Vec<Uuid> = list.iter().map(|party| party.reservation.id).collect();
     assert_eq!(
         ids,
         [early, late],
         "the day's bookings by start, no other day's and no other partner's"
     );
+    // A page at a time: the first page says where the next begins, and the last says it is the last.
+    let one = |after| PageRequest { after, limit: 1 };
+    let first = store
+        .reservations_between(&scope, venue, day, day + time::Duration::DAY, one(None))
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 1);
+    assert_eq!(first.items[0].reservation.id, early);
+    assert!(
+        first.items[0].deposit.is_some(),
+        "a page carries its own bookings' deposits"
+    );
+    let second = store
+        .reservations_between(&scope, venue, day, day + time::Duration::DAY, one(first.next))
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.items[0].reservation.id, late);
+    assert!(second.next.is_none());
     let deposit = list[0].deposit.as_ref().expect("the early booking's deposit");
     assert_eq!(
         (deposit.amount, deposit.status),
@@ -557,9 +577,10 @@ pub async fn the_host_list_holds_the_days_bookings_with_their_deposits_and_guest
     );
     assert!(
         store
-            .reservations_between(&other, venue, day, day + time::Duration::DAY)
+            .reservations_between(&other, venue, day, day + time::Duration::DAY, whole_day())
             .await
             .unwrap()
+            .items
             .is_empty(),
         "another partner sees nothing of this venue"
     );
@@ -589,18 +610,20 @@ pub async fn the_host_list_holds_the_days_bookings_with_their_deposits_and_guest
     )
     .await;
     let list = store
-        .reservations_between(&scope, venue, day, day + time::Duration::DAY)
+        .reservations_between(&scope, venue, day, day + time::Duration::DAY, whole_day())
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(list.len(), 2, "not the other venue's booking");
 
     // An erased guest's booking stays on the list, its contact marked erased.
     let erased = list[1].reservation.guest_id;
     store.erase_person(&scope, erased, &change(), NOW).await.unwrap();
     let list = store
-        .reservations_between(&scope, venue, day, day + time::Duration::DAY)
+        .reservations_between(&scope, venue, day, day + time::Duration::DAY, whole_day())
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     let guest = list[1].guest.as_ref().expect("the contact row stays, erased");
     assert!(guest.erased_at.is_some());
     assert_ne!(guest.email, "late@example.co");
@@ -674,4 +697,12 @@ pub async fn the_host_waitlist_holds_the_days_parties_with_their_guests(store: &
     let guest = day[1].guest.as_ref().expect("the contact row stays, erased");
     assert!(guest.erased_at.is_some());
     assert_ne!(guest.email, "second@example.co");
+}
+
+/// One page holding a whole test day.
+fn whole_day() -> PageRequest {
+    PageRequest {
+        after: None,
+        limit: 200,
+    }
 }
