@@ -1114,7 +1114,7 @@ pages.host = async () => {
       list.appendChild(row);
     }
     $('#empty-day').hidden = items.length > 0;
-    const waiting = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist?date=${form.date.value}`).catch(() => ({ items: [] }));
+    const waiting = { items: await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/waitlist?date=${form.date.value}`).catch(() => []) };
     const waitNames = english
       ? { waiting: 'waiting', offered: 'offered a table', booked: 'booked', expired: 'offer expired', left: 'left' }
       : { waiting: 'esperando', offered: 'mesa ofrecida', booked: 'reservó', expired: 'oferta vencida', left: 'se retiró' };

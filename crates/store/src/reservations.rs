@@ -408,14 +408,16 @@ pub trait ReservationStore: Send + Sync {
         local_date: Option<&str>,
     ) -> StoreResult<Vec<WaitlistEntry>>;
 
-    /// One local date's waitlist for the host, in arrival order, each party with its guest's contact (opened): two
-    /// statements whatever the list's length, plus a read of each guest's data key not already in memory.
+    /// One page of a local date's waitlist for the host, in arrival order (keyset by joining time then id), each
+    /// party with its guest's contact (opened): two statements whatever the page's length, plus a read of each
+    /// guest's data key not already in memory.
     async fn waitlist_day(
         &self,
         scope: &TenantScope,
         venue: Uuid,
         local_date: &str,
-    ) -> StoreResult<Vec<WaitingParty>>;
+        page: PageRequest,
+    ) -> StoreResult<Page<WaitingParty>>;
 
     async fn waitlist_entry(&self, scope: &TenantScope, id: Uuid) -> StoreResult<WaitlistEntry>;
 

@@ -892,26 +892,35 @@ impl ReservationStore for Engine {
         scope: &TenantScope,
         venue: Uuid,
         local_date: &str,
-    ) -> StoreResult<Vec<WaitingParty>> {
-        // The day's entries, then the contacts of those same entries (the subquery), as the booking day list does.
+        page: PageRequest,
+    ) -> StoreResult<Page<WaitingParty>> {
+        // The page's entries, then the contacts of those same entries (the subquery), as the booking day list does;
+        // one more entry than the page says whether another page follows.
+        const PAGE: &str = "SELECT id FROM waitlist_entries
+                             WHERE partner_id = $1 AND venue_id = $2 AND local_date = $3
+                               AND (CAST($4 AS TIMESTAMPTZ) IS NULL OR (created_at, id) > ($4, $5))
+                             ORDER BY created_at, id LIMIT $6";
         let partner = scope.partner();
         let mut tx = self.reading(scope).await?;
-        let entries = sqlx::query(
-            "SELECT * FROM waitlist_entries WHERE partner_id = $1 AND venue_id = $2 AND local_date = $3
-             ORDER BY created_at, id LIMIT 1000",
-        )
-        .bind(h(partner.as_uuid()))
-        .bind(h(venue))
-        .bind(local_date)
+        let (after_at, after_id) = page.after_timed().unzip();
+        let paged = |sql: String| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(h(partner.as_uuid()))
+                .bind(h(venue))
+                .bind(local_date)
+                .bind(after_at)
+                .bind(after_id.map(h))
+                .bind(i64::from(page.limit) + 1)
+        };
+        let entries = paged(format!(
+            "SELECT * FROM waitlist_entries WHERE id IN ({PAGE}) ORDER BY created_at, id"
+        ))
         .fetch_all(&mut *tx)
         .await?;
-        let contacts = sqlx::query(
-            "SELECT * FROM guest_contacts WHERE partner_id = $1 AND id IN (
-                SELECT guest_id FROM waitlist_entries WHERE partner_id = $1 AND venue_id = $2 AND local_date = $3)",
-        )
-        .bind(h(partner.as_uuid()))
-        .bind(h(venue))
-        .bind(local_date)
+        let contacts = paged(format!(
+            "SELECT * FROM guest_contacts WHERE partner_id = $1
+               AND id IN (SELECT guest_id FROM waitlist_entries WHERE id IN ({PAGE}))"
+        ))
         .fetch_all(&mut *tx)
         .await?;
         let guests = self.contacts_by_guest(&mut tx, partner, &contacts).await?;
@@ -924,7 +933,10 @@ impl ReservationStore for Engine {
                     entry,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()
+            .map(|parties| {
+                Page::from_overfetch_timed(parties, page.limit, |p| (p.entry.created_at, p.entry.id))
+            })
     }
 
     async fn waitlist_entry(&self, scope: &TenantScope, id: Uuid) -> StoreResult<WaitlistEntry> {

@@ -1103,15 +1103,6 @@ pub(crate) fn not_movable(from: ReservationStatus, to: ReservationStatus) -> Api
         .into()
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DayQuery {
-    /// The local date in the venue's time zone.
-    #[param(value_type = String, format = Date)]
-    pub date: String,
-}
-
 /// A page of the host's day: the local date, and `cursor` and `limit` as every list takes them.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

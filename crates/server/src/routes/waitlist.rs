@@ -21,7 +21,7 @@ use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::ordering::path_id;
 use crate::routes::privacy::NOTICE_VERSION;
 use crate::routes::reservations::{
-    AuditedGuest, DayQuery, DepositView, GuestDetails, ManageQuery, ReservationView, deposit_account,
+    AuditedGuest, DayPageQuery, DepositView, GuestDetails, ManageQuery, ReservationView, deposit_account,
     guest_scope, host_day, listed, local_instant, local_rfc3339, name_and_phone, not_movable, open_deposit,
     parse_date, valid_phone, venue_zone, zone_of,
 };
@@ -239,25 +239,29 @@ pub struct WaitlistDayEntry {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WaitlistDay {
     pub items: Vec<WaitlistDayEntry>,
+    /// The next page's `cursor`; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// The host's waitlist for a local date, in the order parties joined.
+/// The host's waitlist for a local date, in the order parties joined, a page at a time.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/waitlist", tag = "reservations", security(("bearer" = [])),
-    params(("venue" = String, Path), DayQuery), responses((status = 200, body = WaitlistDay),
+    params(("venue" = String, Path), DayPageQuery), responses((status = 200, body = WaitlistDay),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn day(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-    ApiQuery(query): ApiQuery<DayQuery>,
+    ApiQuery(query): ApiQuery<DayPageQuery>,
 ) -> Result<Json<WaitlistDay>, ApiError> {
+    let page = comanda_domain::PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     let (venue, date, zone) = host_day(&state, &caller, &venue, &query.date).await?;
     let parties = state
         .store
-        .waitlist_day(&caller.scope, venue, &date.to_string())
+        .waitlist_day(&caller.scope, venue, &date.to_string(), page)
         .await?;
     let items = parties
+        .items
         .into_iter()
         .map(|party| {
             let (guest_name, guest_phone) = name_and_phone(party.guest);
@@ -268,7 +272,10 @@ pub async fn day(
             }
         })
         .collect();
-    Ok(Json(WaitlistDay { items }))
+    Ok(Json(WaitlistDay {
+        items,
+        next_cursor: parties.next.map(|c| c.encode()),
+    }))
 }
 
 /// The guest accepts a time the waitlist offered them, by the link in the offer (public). With a venue that asks a

@@ -667,7 +667,11 @@ pub async fn the_host_waitlist_holds_the_days_parties_with_their_guests(store: &
     join(&scope, venue, "2026-12-05", "tomorrow@example.co", NOW).await;
     join(&other, other_venue, "2026-12-04", "other@example.co", NOW).await;
 
-    let day = store.waitlist_day(&scope, venue, "2026-12-04").await.unwrap();
+    let day = store
+        .waitlist_day(&scope, venue, "2026-12-04", whole_day())
+        .await
+        .unwrap()
+        .items;
     let listed: Vec<(Uuid, &str)> = day
         .iter()
         .map(|party| {
@@ -681,11 +685,25 @@ pub async fn the_host_waitlist_holds_the_days_parties_with_their_guests(store: &
         [(first, "first@example.co"), (second, "second@example.co")],
         "the day's parties in arrival order, their contacts opened; no other day's and no other partner's"
     );
+    let one = |after| PageRequest { after, limit: 1 };
+    let page = store
+        .waitlist_day(&scope, venue, "2026-12-04", one(None))
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].entry.id, first);
+    let next = store
+        .waitlist_day(&scope, venue, "2026-12-04", one(page.next))
+        .await
+        .unwrap();
+    assert_eq!(next.items.len(), 1);
+    assert_eq!(next.items[0].entry.id, second);
+    assert!(next.next.is_none(), "a page at a time, to the last");
     assert!(
         store
-            .waitlist_day(&other, venue, "2026-12-04")
+            .waitlist_day(&other, venue, "2026-12-04", whole_day())
             .await
             .unwrap()
+            .items
             .is_empty(),
         "another partner sees nothing of this venue"
     );
@@ -693,7 +711,11 @@ pub async fn the_host_waitlist_holds_the_days_parties_with_their_guests(store: &
     // An erased guest's entry stays on the list, its contact marked erased.
     let erased = day[1].entry.guest_id;
     store.erase_person(&scope, erased, &change(), NOW).await.unwrap();
-    let day = store.waitlist_day(&scope, venue, "2026-12-04").await.unwrap();
+    let day = store
+        .waitlist_day(&scope, venue, "2026-12-04", whole_day())
+        .await
+        .unwrap()
+        .items;
     let guest = day[1].guest.as_ref().expect("the contact row stays, erased");
     assert!(guest.erased_at.is_some());
     assert_ne!(guest.email, "second@example.co");
