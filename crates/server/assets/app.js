@@ -700,6 +700,7 @@ pages.booking = async () => {
   };
   form.addEventListener('submit', (event) => { event.preventDefault(); search(); });
   let waitlistParty = 2;
+  let waitlistKey = null;
   $('#waitlist-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     clearError();
@@ -715,11 +716,12 @@ pages.booking = async () => {
       consent: w.consent.checked,
     };
     try {
-      // The same request sent again (a second tap, a retry after a lost answer) carries the same key, so the server
-      // answers the same place in the queue instead of adding another.
-      const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(body)));
-      const key = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-      await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, body, undefined, { 'Idempotency-Key': key });
+      // The same request sent again (a retry after a lost answer) carries the same key, so the server answers the
+      // same place in the queue instead of adding another; a changed request, or a join after this one, a new key.
+      const asked = JSON.stringify(body);
+      if (!waitlistKey || waitlistKey.asked !== asked) waitlistKey = { asked, key: crypto.randomUUID() };
+      await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, body, undefined, { 'Idempotency-Key': waitlistKey.key });
+      waitlistKey = null;
       w.hidden = true;
       $('#waitlist-joined').hidden = false;
     } catch (error) {

@@ -76,6 +76,8 @@ pub struct UpkeepReport {
     pub pruned_alerts: u64,
     /// Security event details written in clear before they were sealed (REST-1), sealed now.
     pub sealed_security_events: u64,
+    /// Requests kept for their Idempotency-Key past their 24 hours.
+    pub pruned_idempotency_records: u64,
 }
 
 impl AuditTrail {
@@ -235,6 +237,10 @@ impl AuditTrail {
             report.pruned_entries += entries;
             report.checkpoints += self.checkpoint(&scope, now).await?;
             report.sealed_security_events += self.store.seal_clear_security_events(&scope).await?;
+            report.pruned_idempotency_records += self
+                .store
+                .prune_idempotency(&scope, now - crate::idempotency::KEPT_FOR)
+                .await?;
         }
         // After the chains: a failing alert prune must not hold back any partner's checkpoints.
         match self.store.prune_alerts(twelve_months_before(now)).await {

@@ -192,8 +192,10 @@ fn declare_idempotency_keys(api: &mut OpenApi) {
                 .parameter_in(ParameterIn::Header)
                 .required(Required::False)
                 .description(Some(
-                    "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`), \
-                     never a second change; with another request, 409. Kept 24 hours, per member.",
+                    "A retry with the same key and request gets the first successful answer \
+                     (`Idempotent-Replayed: true`) instead of running again, or 409 where that answer is not kept \
+                     (a secret shown once, a data subject's data); with another request, 409. Kept 24 hours, per \
+                     member.",
                 ))
                 .schema(Some(Schema::Object(
                     ObjectBuilder::new()

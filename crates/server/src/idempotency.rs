@@ -1,13 +1,19 @@
 //! `Idempotency-Key` on every state-changing request a signed-in member sends (API.md: the same key with the same
 //! body returns the first answer, with another body 409), in the manner of Stripe's idempotent requests: a key is
-//! the member's own and names one request (method, path and body) for 24 hours; its first successful answer (2xx)
-//! is kept and replayed with `Idempotent-Replayed: true`. A refusal (4xx) or a failure (5xx) changed nothing (no
-//! route writes part of a refused request), so it keeps nothing and the key stays free for the corrected or retried
-//! request; a retry while the first is still being answered is 409. Answers are
-//! sealed at rest with the member's own key. Routes whose answer shows a secret once (second factors, session
-//! tokens, a payout onboarding link) keep only that they were answered: a retry is told so (409) and never runs
-//! twice. Guests' orders and payments, public bookings, waitlist joins and refunds keep their key with the record
-//! they create, in its transaction (bookings and refunds pass through here untouched).
+//! the member's own and names one request (method, path and body) for 24 hours (the audit upkeep deletes older
+//! records); its first successful answer (2xx) is kept, sealed with the member's own key, and replayed with
+//! `Idempotent-Replayed: true`; a retry while the first is still being answered is 409. A refusal (4xx) or a
+//! failure (5xx) is not kept: a retry runs again, and meets what the first one left (a route refuses what is already
+//! done). Once claimed, a request runs to its end on its own task, so a client that goes away mid-way (the case the
+//! key exists for) cannot leave it half answered; only a server that dies mid-way leaves an unanswered record, taken
+//! as abandoned after two minutes.
+//!
+//! Not kept, only remembered as answered (a retry is told so, 409, and never runs again): answers that show a
+//! secret once (second factors, recovery codes, session tokens, a payout onboarding link), answers about a data
+//! subject (a privacy request's export or rectification: they must go with that person's erasure, not live under
+//! the caller's key), and answers over 1 MiB. Guests' orders and payments, public bookings, waitlist joins and
+//! refunds keep their key with the record they create, in its transaction (bookings and refunds pass through here
+//! untouched).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
@@ -21,11 +27,11 @@ use crate::auth::Caller;
 use crate::problem::{ApiError, Problem, ProblemType};
 
 /// How long a key names its request (Stripe keeps keys at least 24 hours).
-const KEPT_FOR: time::Duration = time::Duration::DAY;
-/// A request unanswered this long is taken as abandoned (its server stopped mid-way): the key may run again.
+pub const KEPT_FOR: time::Duration = time::Duration::DAY;
+/// A request unanswered this long is taken as abandoned (its server died mid-way): the key may run again.
 const ABANDONED_AFTER: time::Duration = time::Duration::minutes(2);
-/// The largest answer kept; state-changing routes answer a record or a short list, far below it.
-const LARGEST_ANSWER: usize = 1024 * 1024;
+/// The largest answer kept.
+const LARGEST_KEPT: usize = 1024 * 1024;
 
 /// Routes that keep the key with the record they create, in its own transaction.
 fn keeps_its_own_key(method: &Method, route: &str) -> bool {
@@ -36,10 +42,11 @@ fn keeps_its_own_key(method: &Method, route: &str) -> bool {
         )
 }
 
-/// Routes whose answer shows a secret once: the second factor's secret and recovery codes, session tokens, the
-/// Stripe onboarding link. Their answers are not kept.
-fn answer_shows_a_secret(route: &str) -> bool {
-    route.starts_with("/api/v1/auth/") || route == "/api/v1/payouts/onboarding"
+/// Routes whose answer is not kept: it shows a secret once, or it is about a data subject.
+fn answer_not_kept(route: &str) -> bool {
+    route.starts_with("/api/v1/auth/")
+        || route == "/api/v1/payouts/onboarding"
+        || route == "/api/v1/privacy/requests"
 }
 
 /// Answers `request` once per key: see the module's documentation.
@@ -74,13 +81,12 @@ pub async fn answer_once(
     asked.update(b"\n");
     asked.update(&body);
     let asked = asked.finish();
-    let (scope, member) = (&caller.scope, caller.member.id);
     let now = state.clock.now();
     let claim = state
         .store
         .claim_idempotency(
-            scope,
-            member,
+            &caller.scope,
+            caller.member.id,
             &key,
             asked.as_ref(),
             now - KEPT_FOR,
@@ -98,38 +104,70 @@ pub async fn answer_once(
             .into_response(),
         Ok(Claim::Answered(answer)) => replay(answer),
         Ok(Claim::Claimed) => {
-            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            let (head, body) = response.into_parts();
-            let body = to_bytes(body, LARGEST_ANSWER).await;
-            let kept = match &body {
-                Ok(bytes) if head.status.is_success() => {
-                    let shown_once = answer_shows_a_secret(route);
-                    Some(StoredAnswer {
-                        status: head.status.as_u16(),
-                        content_type: (!shown_once)
-                            .then(|| head.headers.get(header::CONTENT_TYPE))
-                            .flatten()
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned),
-                        body: (!shown_once)
-                            .then(|| String::from_utf8(bytes.to_vec()).ok())
-                            .flatten(),
-                    })
-                }
-                _ => None,
-            };
-            let recorded = match &kept {
-                Some(answer) => state.store.finish_idempotency(scope, member, &key, answer).await,
-                None => state.store.release_idempotency(scope, member, &key).await,
-            };
-            if let Err(error) = recorded {
-                tracing::warn!(%error, "an Idempotency-Key's answer could not be recorded");
-            }
-            match body {
-                Ok(bytes) => Response::from_parts(head, Body::from(bytes)),
-                Err(_) => Problem::new(ProblemType::Internal).into_response(),
-            }
+            let task = tokio::spawn(run_and_record(
+                state.clone(),
+                caller.clone(),
+                key,
+                answer_not_kept(route),
+                next,
+                Request::from_parts(parts, Body::from(body)),
+            ));
+            task.await
+                .unwrap_or_else(|_| Problem::new(ProblemType::Internal).into_response())
         }
+    }
+}
+
+/// Runs the claimed request and records its answer (or gives the key up), on a task of its own.
+async fn run_and_record(
+    state: AppState,
+    caller: Caller,
+    key: String,
+    not_kept: bool,
+    next: Next,
+    request: Request,
+) -> Response {
+    let (scope, member) = (&caller.scope, caller.member.id);
+    // A panic in the handler is caught here, so the key is given up rather than left claimed.
+    let run = tokio::spawn(next.run(request)).await;
+    let Ok(response) = run else {
+        release(&state, &caller, &key).await;
+        return Problem::new(ProblemType::Internal).into_response();
+    };
+    if !response.status().is_success() {
+        release(&state, &caller, &key).await;
+        return response;
+    }
+    let (head, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, usize::MAX).await else {
+        release(&state, &caller, &key).await;
+        return Problem::new(ProblemType::Internal).into_response();
+    };
+    let body = (!not_kept && bytes.len() <= LARGEST_KEPT)
+        .then(|| String::from_utf8(bytes.to_vec()).ok())
+        .flatten();
+    let answer = StoredAnswer {
+        status: head.status.as_u16(),
+        content_type: body
+            .as_ref()
+            .and(head.headers.get(header::CONTENT_TYPE))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body,
+    };
+    if let Err(error) = state.store.finish_idempotency(scope, member, &key, &answer).await {
+        tracing::warn!(%error, "an Idempotency-Key's answer could not be recorded");
+    }
+    Response::from_parts(head, Body::from(bytes))
+}
+
+async fn release(state: &AppState, caller: &Caller, key: &str) {
+    if let Err(error) = state
+        .store
+        .release_idempotency(&caller.scope, caller.member.id, key)
+        .await
+    {
+        tracing::warn!(%error, "an Idempotency-Key could not be given up");
     }
 }
 
@@ -138,8 +176,8 @@ fn replay(answer: StoredAnswer) -> Response {
     let (Some(body), Ok(status)) = (answer.body, StatusCode::from_u16(answer.status)) else {
         return Problem::new(ProblemType::Conflict)
             .detail(
-                "this request was answered already; its answer showed a secret once and is not kept, so it is not \
-                 sent again",
+                "this request was answered already; its answer is not kept (it showed a secret once, was about a \
+                 data subject, or was too large), so it is not sent again",
             )
             .into_response();
     };

@@ -57,6 +57,10 @@ pub trait IdempotencyStore: Send + Sync {
         answer: &StoredAnswer,
     ) -> StoreResult<()>;
 
+    /// Deletes the partner's records created before `before` (the audit upkeep, so kept answers do not outlive
+    /// their day whether or not their member sends another key); answers how many.
+    async fn prune_idempotency(&self, scope: &TenantScope, before: OffsetDateTime) -> StoreResult<u64>;
+
     /// Gives up a claimed, unanswered key (the request was not carried out), so a retry runs again.
     async fn release_idempotency(&self, scope: &TenantScope, member: Uuid, key: &str) -> StoreResult<()>;
 }

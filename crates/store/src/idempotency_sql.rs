@@ -37,32 +37,42 @@ impl IdempotencyStore for Engine {
         .bind(abandoned_before)
         .execute(&mut *tx)
         .await?;
-        let claimed = sqlx::query(
-            "INSERT INTO idempotency_records (partner_id, member_id, idempotency_key, id, request_hash, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(h(partner.as_uuid()))
-        .bind(h(member))
-        .bind(key)
-        .bind(h(uuid::Uuid::now_v7()))
-        .bind(request_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if claimed {
-            tx.commit().await?;
-            return Ok(Claim::Claimed);
-        }
-        let row = sqlx::query(
-            "SELECT * FROM idempotency_records WHERE partner_id = $1 AND member_id = $2 AND idempotency_key = $3",
-        )
-        .bind(h(partner.as_uuid()))
-        .bind(h(member))
-        .bind(key)
-        .fetch_one(&mut *tx)
-        .await?;
+        // Twice at most: a record seen by the insert can be given up (deleted) before the read that follows.
+        let mut attempts = 0;
+        let row = loop {
+            attempts += 1;
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency_records (partner_id, member_id, idempotency_key, id, request_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(member))
+            .bind(key)
+            .bind(h(uuid::Uuid::now_v7()))
+            .bind(request_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if claimed {
+                tx.commit().await?;
+                return Ok(Claim::Claimed);
+            }
+            let found = sqlx::query(
+                "SELECT * FROM idempotency_records WHERE partner_id = $1 AND member_id = $2 AND idempotency_key = $3",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(member))
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match found {
+                Some(row) => break row,
+                None if attempts < 2 => continue,
+                None => return Ok(Claim::InFlight),
+            }
+        };
         let asked: Vec<u8> = row.try_get("request_hash")?;
         let status: Option<i32> = row.try_get("status")?;
         let claim = match status {
@@ -137,6 +147,22 @@ impl IdempotencyStore for Engine {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn prune_idempotency(
+        &self,
+        scope: &comanda_security::TenantScope,
+        before: time::OffsetDateTime,
+    ) -> StoreResult<u64> {
+        let mut tx = self.scoped(scope).await?;
+        let pruned = sqlx::query("DELETE FROM idempotency_records WHERE partner_id = $1 AND created_at < $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(pruned)
     }
 
     async fn release_idempotency(

@@ -121,7 +121,9 @@ async fn keep_paid_bill_covered(
         "SELECT (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) FROM orders
                   WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled') AS total,
                 (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
-                  WHERE partner_id = $1 AND session_id = $2 AND status IN ('succeeded', 'pending')) AS paying,
+                  WHERE partner_id = $1 AND session_id = $2 AND status = 'succeeded') AS paid,
+                (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
+                  WHERE partner_id = $1 AND session_id = $2 AND status = 'pending') AS held,
                 (SELECT CAST(COALESCE(sum(r.amount - r.tip_reversal), 0) AS BIGINT)
                    FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
                   WHERE r.partner_id = $1 AND p.session_id = $2 AND r.status IN ('pending', 'succeeded')) AS returned",
@@ -130,16 +132,23 @@ async fn keep_paid_bill_covered(
     .bind(h(session))
     .fetch_one(&mut *conn)
     .await?;
-    let (total, paying, returned): (i64, i64, i64) = (
+    let (total, paid, held, returned): (i64, i64, i64, i64) = (
         row.try_get("total")?,
-        row.try_get("paying")?,
+        row.try_get("paid")?,
+        row.try_get("held")?,
         row.try_get("returned")?,
     );
-    if comanda_domain::bill::may_shrink_bill(total, paying, returned) {
+    if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held), returned) {
         Ok(())
-    } else {
+    } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
         Err(StoreError::Refused(
             "guests have paid for this order: refund their payment first, then cancel it".into(),
+        ))
+    } else {
+        Err(StoreError::Refused(
+            "a guest is paying this bill right now: cancel the order once the payment is done (then refund it) or \
+             its hold lapses"
+                .into(),
         ))
     }
 }

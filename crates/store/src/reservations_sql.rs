@@ -821,6 +821,15 @@ impl ReservationStore for Engine {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
         if let Some(key) = &entry.idempotency_key {
+            // Under the venue's policy row, as a booking is: two joins with one key at once meet here, and the
+            // second finds the first's entry.
+            sqlx::query(locking!(
+                "SELECT policy FROM booking_policies WHERE partner_id = $1 AND venue_id = $2"
+            ))
+            .bind(h(partner.as_uuid()))
+            .bind(h(entry.venue_id))
+            .fetch_optional(&mut *tx)
+            .await?;
             let first = sqlx::query(
                 "SELECT * FROM waitlist_entries WHERE partner_id = $1 AND venue_id = $2 AND idempotency_key = $3",
             )

@@ -168,6 +168,17 @@ pub(crate) fn guest_device(headers: &HeaderMap) -> Result<Option<String>, ApiErr
     })
 }
 
+/// The digest an Idempotency-Key is stored with to recognise its request: keyed (HMAC-SHA256 under a key derived
+/// from the platform key), because a guest's request names them, and a plain hash of a name, phone and email could
+/// be matched by anyone holding a guess and the database.
+pub(crate) fn request_digest(state: &AppState, body: &[u8]) -> Vec<u8> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, state.booking_key.expose());
+    let mut digest = ring::hmac::Context::with_key(&key);
+    digest.update(b"idempotent request\n");
+    digest.update(body);
+    digest.sign().as_ref().to_vec()
+}
+
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);

@@ -695,9 +695,7 @@ pub async fn book(
         },
         note,
         idempotency_key: key,
-        request_hash: ring::digest::digest(&ring::digest::SHA256, &body)
-            .as_ref()
-            .to_vec(),
+        request_hash: crate::routes::guest::request_digest(&state, &body),
         confirmation: Some(confirmation),
         deposit,
         offer: None,

@@ -176,12 +176,10 @@ pub async fn join(
         earliest,
         latest,
         idempotency_key,
-        request_hash: ring::digest::digest(
-            &ring::digest::SHA256,
+        request_hash: crate::routes::guest::request_digest(
+            &state,
             &serde_json::to_vec(&request).unwrap_or_default(),
-        )
-        .as_ref()
-        .to_vec(),
+        ),
     };
     let audit = AuditedGuest::entry(&ctx, "waitlist.joined", venue, request.party_size);
     let joined = state.store.join_waitlist(&scope, &entry, &audit, now).await?;

@@ -709,6 +709,18 @@ pub async fn a_retried_request_with_its_key_is_answered_once(engine: Engine) {
         .filter(|t| t["label"] == "Mesa 9")
         .count();
     assert_eq!(nines, 1, "{}", listed.body);
+    // A data subject's export is answered, not kept: its retry is told so, and the data is not held under the key.
+    let me = call(&server, "GET", "/api/v1/me", Some(&v.owner), None).await;
+    let export = json!({"kind": "export", "subject": me.body["user_id"]});
+    let exported = send("export-1", "/api/v1/privacy/requests".into(), export.clone())
+        .await
+        .unwrap();
+    assert_eq!(exported.status(), 200);
+    let retried = send("export-1", "/api/v1/privacy/requests".into(), export)
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 409);
+    assert!(!retried.text().await.unwrap().contains("idem@example.co"));
     // Without a key, two requests are two tables.
     for _ in 0..2 {
         let plain = post(

@@ -394,13 +394,30 @@ pub async fn refund(
         .request_refund(&caller.scope, &new, &audit, state.clock.now())
         .await?;
     if requested.id != new.id {
-        // A retry with the first request's key: its refund as it stands now, and no money moves again.
-        let status = if requested.status == comanda_store::payments::RefundStatus::AwaitingApproval {
-            StatusCode::ACCEPTED
-        } else {
-            StatusCode::CREATED
+        // A retry with the first request's key answers what its refund became: waiting for approval (202), done
+        // (201), refused by Stripe (the first answer's 502 again), or still pending because the first request was
+        // cut off before Stripe answered, which is sent on now (Stripe's own idempotency key is the refund's id,
+        // so the money still moves once).
+        use comanda_store::payments::RefundStatus;
+        return match requested.status {
+            RefundStatus::AwaitingApproval => Ok((StatusCode::ACCEPTED, Json(RefundView::from(&requested)))),
+            RefundStatus::Succeeded => Ok((StatusCode::CREATED, Json(RefundView::from(&requested)))),
+            RefundStatus::Failed => Err(Problem::new(ProblemType::PaymentProvider)
+                .detail("this refund was refused by the payment provider; nothing was refunded")
+                .into()),
+            RefundStatus::Pending => {
+                let done = execute_refund(
+                    &state.store,
+                    service,
+                    &caller.scope,
+                    &requested,
+                    state.clock.now(),
+                )
+                .await
+                .map_err(|e| provider_error(&e))?;
+                Ok((StatusCode::CREATED, Json(RefundView::from(&done))))
+            }
         };
-        return Ok((status, Json(RefundView::from(&requested))));
     }
     if needs_approval {
         return Ok((StatusCode::ACCEPTED, Json(RefundView::from(&requested))));

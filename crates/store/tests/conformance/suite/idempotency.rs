@@ -94,4 +94,10 @@ pub async fn an_idempotency_key_names_one_request_answered_once(store: &dyn Stor
         .await
         .unwrap();
     assert_eq!(claim("k3", b"codes", NOW).await, Claim::Claimed);
+
+    // The upkeep deletes records past their day, whoever sent them.
+    assert_eq!(claim("k5", b"menu", NOW).await, Claim::Claimed);
+    assert!(store.prune_idempotency(&scope, NOW - minute).await.unwrap() == 0);
+    assert!(store.prune_idempotency(&scope, NOW + minute).await.unwrap() >= 1);
+    assert_eq!(claim("k5", b"other", NOW).await, Claim::Claimed, "pruned");
 }

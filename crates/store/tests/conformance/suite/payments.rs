@@ -783,7 +783,7 @@ pub async fn an_order_guests_paid_for_is_cancelled_only_after_their_refund(store
     let payment = reserved(store, &scope, &payment_of(venue, table, session, half, 0, false)).await;
     let held = cancel().await;
     assert!(
-        matches!(&held, Err(StoreError::Refused(_))),
+        matches!(&held, Err(StoreError::Refused(m)) if m.contains("paying")),
         "a payment under way: {held:?}"
     );
     succeed(store, &scope, &payment).await;
