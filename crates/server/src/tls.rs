@@ -182,6 +182,9 @@ pub fn spawn_reloader(
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick completes at once: the pair was just loaded, and a change made since (a file written
+        // together with a SIGHUP) would otherwise be reported twice, once by this tick and once by the signal.
+        ticker.tick().await;
         loop {
             let forced = tokio::select! {
                 _ = ticker.tick() => false,

@@ -393,34 +393,22 @@ pub async fn refund(
         .store
         .request_refund(&caller.scope, &new, &audit, state.clock.now())
         .await?;
-    if requested.id != new.id {
-        // A retry with the first request's key answers what its refund became: waiting for approval (202), done
-        // (201), refused by Stripe (the first answer's 502 again), or still pending because the first request was
-        // cut off before Stripe answered, which is sent on now (Stripe's own idempotency key is the refund's id,
-        // so the money still moves once).
-        use comanda_store::payments::RefundStatus;
-        return match requested.status {
-            RefundStatus::AwaitingApproval => Ok((StatusCode::ACCEPTED, Json(RefundView::from(&requested)))),
-            RefundStatus::Succeeded => Ok((StatusCode::CREATED, Json(RefundView::from(&requested)))),
-            RefundStatus::Failed => Err(Problem::new(ProblemType::PaymentProvider)
+    // A new refund waits for a second person (202) or is sent below. A retry with the first request's key answers
+    // what its refund became: waiting (202), done (201), refused by Stripe (the first answer's 502 again), or still
+    // pending because the first request was cut off before Stripe answered, which is sent on below (Stripe's own
+    // idempotency key is the refund's id, so the money still moves once).
+    use comanda_store::payments::RefundStatus;
+    match requested.status {
+        RefundStatus::AwaitingApproval => {
+            return Ok((StatusCode::ACCEPTED, Json(RefundView::from(&requested))));
+        }
+        RefundStatus::Succeeded => return Ok((StatusCode::CREATED, Json(RefundView::from(&requested)))),
+        RefundStatus::Failed => {
+            return Err(Problem::new(ProblemType::PaymentProvider)
                 .detail("this refund was refused by the payment provider; nothing was refunded")
-                .into()),
-            RefundStatus::Pending => {
-                let done = execute_refund(
-                    &state.store,
-                    service,
-                    &caller.scope,
-                    &requested,
-                    state.clock.now(),
-                )
-                .await
-                .map_err(|e| provider_error(&e))?;
-                Ok((StatusCode::CREATED, Json(RefundView::from(&done))))
-            }
-        };
-    }
-    if needs_approval {
-        return Ok((StatusCode::ACCEPTED, Json(RefundView::from(&requested))));
+                .into());
+        }
+        RefundStatus::Pending => {}
     }
     let done = execute_refund(
         &state.store,
