@@ -160,7 +160,7 @@ pub fn is_card_number(digits: &[u8]) -> bool {
 /// ranges: a plain run of 13–19 digits whatever stands around it, or groups of 3–6 digits joined by single
 /// spaces or dashes.
 pub fn find_pans(text: &str) -> Vec<PanMatch> {
-    let masked = without_uuids(text.as_bytes());
+    let masked = without_phone_numbers(without_uuids(text.as_bytes()));
     let bytes: &[u8] = &masked;
     let mut found = Vec::new();
     let mut groups: Vec<(usize, usize)> = Vec::new();
@@ -227,6 +227,36 @@ fn without_uuids(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let mut masked = bytes.to_vec();
     for at in starts {
         masked[at..at + LEN].fill(b'x');
+    }
+    std::borrow::Cow::Owned(masked)
+}
+
+/// The text with every international phone number in E.164 form (a `+` standing alone, then 8 to 15 digits and no
+/// more: ITU-T E.164 allows at most 15) blanked to `x`s, offsets kept. Guests give such numbers in phone fields,
+/// and a 13–15 digit one in a card scheme's range is Luhn-valid one time in ten (a German mobile, `+49 15…`, reads
+/// as a 13-digit Visa), which refused that guest's booking. No one writes a card number after a `+`; card numbers
+/// of 16 to 19 digits are longer than any phone number, so they are never masked.
+fn without_phone_numbers(bytes: std::borrow::Cow<'_, [u8]>) -> std::borrow::Cow<'_, [u8]> {
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let alone = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if bytes[i] == b'+' && alone {
+            let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if (8..=15).contains(&digits) {
+                spans.push((i, i + 1 + digits));
+            }
+            i += 1 + digits;
+        } else {
+            i += 1;
+        }
+    }
+    if spans.is_empty() {
+        return bytes;
+    }
+    let mut masked = bytes.into_owned();
+    for (start, end) in spans {
+        masked[start..end].fill(b'x');
     }
     std::borrow::Cow::Owned(masked)
 }
@@ -331,6 +361,24 @@ mod tests {
             "4242 4242 4242 4242 123",
             "4242 4242 4242 4242 1227",
         ] {
+            assert!(contains_pan(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_in_e164_form_are_not_card_numbers_but_longer_runs_are() {
+        // +49 1512 3456789 style: 13 digits from 4 (Visa's range), made Luhn-valid.
+        let german = with_check_digit("491512345678");
+        assert!(contains_pan(&german), "the bare run reads as a Visa number");
+        for text in [
+            format!("+{german}"),
+            format!("{{\"phone\":\"+{german}\"}}"),
+            "+671801001043834".to_owned(),
+        ] {
+            assert!(!contains_pan(&text), "{text}");
+        }
+        // A 16-digit card after a `+`, or a `+` glued to a word, is still found.
+        for text in ["+4242424242424242", "a+4242424242424242", "x+378282246310005"] {
             assert!(contains_pan(text), "{text}");
         }
     }
