@@ -111,6 +111,17 @@ impl Identity {
             &[&invitation.email, &invitation.name],
         )
         .map_err(|e| ApiError::password(e, password))?;
+        // A second invitation to an email that accepted the first already has its account.
+        let has_account =
+            || ApiError::conflict_on("email", "already has an account: sign in with it instead");
+        if self
+            .store
+            .login_record(&self.email_key(&invitation.email))
+            .await?
+            .is_some()
+        {
+            return Err(has_account());
+        }
         let scope = TenantScope::from_proof(&proof);
         let _hashing_slot = self.throttle.password_check(ctx.address()).map_err(throttled)?;
         let staff = NewStaff {
@@ -130,9 +141,12 @@ impl Identity {
             .accept_invitation(&scope, invitation.id, &staff, &audit, now)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(detail) => {
+                // The invitation's own refusal says what happened; any other conflict is the login directory's
+                // unique email, met by an acceptance that raced this one.
+                StoreError::Conflict(detail) if detail.starts_with("the invitation") => {
                     ApiError::from(Problem::new(ProblemType::Conflict).detail(detail))
                 }
+                StoreError::Conflict(_) => has_account(),
                 other => other.into(),
             })?;
         Ok(SignupResponse {

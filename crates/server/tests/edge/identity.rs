@@ -171,6 +171,71 @@ async fn invitation_token(server: &TestServer, email: &str) -> String {
     panic!("no invitation mail for {email} in {}", outbox.display());
 }
 
+/// Invited twice before joining: the first acceptance makes the account, the second says the email has one (it
+/// said only `email`, a constraint's name).
+#[tokio::test]
+async fn a_second_invitation_to_a_member_who_joined_says_so() {
+    let server = TestServer::start().await;
+    sign_up(&server, "dos@example.co").await;
+    let owner = enrolled(&server, "dos@example.co", PASSWORD).await;
+    for _ in 0..2 {
+        let invited = post(
+            &server,
+            "/api/v1/staff",
+            Some(&owner.access),
+            json!({"email": "doble@example.co", "name": "Doble", "role": "server"}),
+        )
+        .await;
+        assert_eq!(invited.status, 201, "{}", invited.body);
+    }
+    let outbox = server.dir.path().join("data/outbox");
+    let mut tokens = Vec::new();
+    for _ in 0..100 {
+        tokens = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+            .filter(|text| text.contains("To: doble@example.co") && text.contains("/invitations/inv_"))
+            .map(|text| {
+                let start = text.find("/invitations/").unwrap() + "/invitations/".len();
+                text[start..].split_whitespace().next().unwrap().to_owned()
+            })
+            .collect();
+        if tokens.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(tokens.len(), 2, "two invitation mails");
+    let accept = |token: String| {
+        let server = &server;
+        async move {
+            post(
+                server,
+                &format!("/api/v1/staff/invitations/{token}/accept"),
+                None,
+                json!({"password": PASSWORD}),
+            )
+            .await
+        }
+    };
+    let joined = accept(tokens[0].clone()).await;
+    assert_eq!(joined.status, 201, "{}", joined.body);
+    let again = accept(tokens[1].clone()).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(again.body["errors"][0]["field"], "email", "{}", again.body);
+    assert!(
+        again.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already has an account"),
+        "{}",
+        again.body
+    );
+    server.stop().await;
+}
+
 pub async fn owner_must_enrol_then_needs_a_fresh_code_at_every_sign_in(engine: Engine) {
     let server = TestServer::start_on(engine, |_| {}).await;
     sign_up(&server, "ana@example.co").await;
