@@ -193,25 +193,15 @@ pub async fn personal_data_is_sealed_exported_rectified_and_erased(engine: Engin
         erased.body
     );
     // No file under the data directory holds the erased member's address (mail files, database, keys, backups).
-    let mut stack = vec![server.dir.path().join("data")];
-    let mut scanned = 0;
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_lowercase();
-            assert!(
-                !text.contains(MEMBER_EMAIL),
-                "{MEMBER_EMAIL} is still in {}",
-                path.display()
-            );
-            scanned += 1;
-        }
+    let files = data_files(&server);
+    for (path, text) in &files {
+        assert!(
+            !text.contains(MEMBER_EMAIL),
+            "{MEMBER_EMAIL} is still in {}",
+            path.display()
+        );
     }
-    assert!(scanned > 3, "the scan read the data directory");
+    assert!(files.len() > 3, "the scan read the data directory");
     let login = post(
         &server,
         "/api/v1/auth/login",
@@ -570,24 +560,31 @@ pub async fn guests_leave_contact_data_only_with_consent(engine: Engine) {
     server.stop().await;
 }
 
-/// The files under the server's data directory (mail, database, keys, backups) whose bytes hold `needle`.
-fn files_holding(server: &TestServer, needle: &str) -> Vec<std::path::PathBuf> {
+/// Every file under the server's data directory (mail, database, keys, backups) with its bytes as lowercase text.
+fn data_files(server: &TestServer) -> Vec<(std::path::PathBuf, String)> {
     let mut stack = vec![server.dir.path().join("data")];
-    let mut holding = Vec::new();
+    let mut files = Vec::new();
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-            } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap())
-                .to_lowercase()
-                .contains(needle)
-            {
-                holding.push(path);
+            } else {
+                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_lowercase();
+                files.push((path, text));
             }
         }
     }
-    holding
+    files
+}
+
+/// The files under the server's data directory whose bytes hold `needle`.
+fn files_holding(server: &TestServer, needle: &str) -> Vec<std::path::PathBuf> {
+    data_files(server)
+        .into_iter()
+        .filter(|(_, text)| text.contains(needle))
+        .map(|(path, _)| path)
+        .collect()
 }
 
 pub async fn a_rectified_address_leaves_no_mail_copy_behind(engine: Engine) {

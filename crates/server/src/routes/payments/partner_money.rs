@@ -373,12 +373,10 @@ pub async fn refund(
         requested_by: caller.member.id,
         needs_approval,
         idempotency_key,
-        request_hash: ring::digest::digest(
-            &ring::digest::SHA256,
+        request_hash: crate::routes::guest::request_digest(
+            &state,
             format!("{}\n{}\n{}", payment.id, amount.amount, reason).as_bytes(),
-        )
-        .as_ref()
-        .to_vec(),
+        ),
     };
     let audit = context
         .audit(if needs_approval {
