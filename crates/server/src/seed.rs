@@ -440,15 +440,18 @@ async fn venue_setup(
     }
     let mut guests = Vec::new();
     for g in 0..GUESTS_PER_VENUE {
+        let email = format!("huesped{}.{}@seed.example.co", g + 1, n + 1);
+        let phone = format!("+57300{:07}", n * 100 + g as u64);
         let contact = GuestContact {
             id: Uuid::now_v7(),
             venue_id: venue.id.as_uuid(),
-            email: format!("huesped{}.{}@seed.example.co", g + 1, n + 1),
+            email: email.clone(),
             name: format!("Huésped {}", g + 1),
-            phone: Some(format!("+57300{:07}", n * 100 + g as u64)),
+            phone: Some(phone.clone()),
             notice_version: crate::routes::privacy::NOTICE_VERSION.to_owned(),
             consented_at: now,
             erased_at: None,
+            lookup: state.identity.contact_lookup(&email, Some(&phone)),
         };
         let audit = AuditEntry::new("guest.contact.added").detail("comanda seed");
         guests.push(store.add_guest_contact(scope, &contact, &audit, now).await?.id);

@@ -36,9 +36,30 @@ pub struct Offboarding {
 /// A rectification: the fields to replace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rectification {
-    /// New email and its lookup digest (the login directory is keyed by it).
+    /// New email and its lookup digest (the login directory and [`ContactLookup::email`] are keyed by it).
     pub email: Option<(String, Vec<u8>)>,
     pub name: Option<String>,
+    /// A guest's new phone (E.164) and its [`ContactLookup::phone`] digest; members keep no phone.
+    pub phone: Option<(String, Vec<u8>)>,
+}
+
+/// The keyed digests a data-subject request finds a guest by (API.md: the subject is named by email or phone). The
+/// caller makes them (HMAC under the platform's index key, which the store never holds); `None` where the guest gave
+/// no phone, and on rows kept before digests were.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactLookup {
+    pub email: Option<Vec<u8>>,
+    pub phone: Option<Vec<u8>>,
+}
+
+/// Whom a [`ContactLookup`] names in one partner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeopleFound {
+    /// The member whose sign-in email has the email digest.
+    pub member: Option<Uuid>,
+    /// Guest contacts, not erased, with a matching digest, and those kept before digests were (`lookup` empty): the
+    /// caller compares the opened email or phone of those, the store cannot.
+    pub guests: Vec<GuestContact>,
 }
 
 /// A guest's contact data and the consent it was given under (PRIV-2).
@@ -54,6 +75,8 @@ pub struct GuestContact {
     pub notice_version: String,
     pub consented_at: OffsetDateTime,
     pub erased_at: Option<OffsetDateTime>,
+    /// Kept with the row (never opened: digests), cleared by an erasure.
+    pub lookup: ContactLookup,
 }
 
 #[async_trait]
@@ -69,7 +92,10 @@ pub trait PrivacyStore: Send + Sync {
 
     async fn guest_contact(&self, scope: &TenantScope, id: Uuid) -> StoreResult<GuestContact>;
 
-    /// Replaces a guest's email and/or name (sealed again under their key).
+    /// The member and the guests a data-subject request by email or phone is about (see [`PeopleFound`]).
+    async fn find_people(&self, scope: &TenantScope, lookup: &ContactLookup) -> StoreResult<PeopleFound>;
+
+    /// Replaces a guest's email, name and/or phone (sealed again under their key, with the lookup digests).
     async fn rectify_guest(
         &self,
         scope: &TenantScope,

@@ -157,8 +157,9 @@ impl Engine {
             None => None,
         };
         sqlx::query(
-            "INSERT INTO guest_contacts (partner_id, id, venue_id, email, name, phone, notice_version, consented_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO guest_contacts (partner_id, id, venue_id, email, name, phone, notice_version, consented_at,
+                                         email_digest, phone_digest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(h(partner.as_uuid()))
         .bind(h(contact.id))
@@ -168,6 +169,8 @@ impl Engine {
         .bind(phone)
         .bind(&contact.notice_version)
         .bind(contact.consented_at)
+        .bind(&contact.lookup.email)
+        .bind(&contact.lookup.phone)
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -246,6 +249,10 @@ impl Engine {
             notice_version: row.try_get("notice_version")?,
             consented_at: row.try_get("consented_at")?,
             erased_at: row.try_get("erased_at")?,
+            lookup: crate::privacy::ContactLookup {
+                email: row.try_get("email_digest")?,
+                phone: row.try_get("phone_digest")?,
+            },
         })
     }
 
@@ -389,7 +396,8 @@ impl crate::privacy::PrivacyStore for Engine {
         chain_pending(&mut tx, partner).await?;
         let addresses_cleared = clear_sources(&mut tx, partner, person).await?;
         let guest_erased = sqlx::query(
-            "UPDATE guest_contacts SET erased_at = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
+            "UPDATE guest_contacts SET erased_at = $3, email_digest = NULL, phone_digest = NULL
+             WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
         )
         .bind(h(partner.as_uuid()))
         .bind(h(person))
@@ -431,6 +439,11 @@ impl crate::privacy::PrivacyStore for Engine {
             // Where its staff signed in from: the countries are clear text.
             ("DELETE FROM sign_in_places WHERE partner_id = $1", 3),
             ("DELETE FROM idempotency_records WHERE partner_id = $1", 3),
+            // The keyed digests would still name the guests to whoever holds the index key.
+            (
+                "UPDATE guest_contacts SET email_digest = NULL, phone_digest = NULL WHERE partner_id = $1",
+                3,
+            ),
             (
                 "UPDATE staff SET credential_generation = credential_generation + 1 WHERE partner_id = $1",
                 3,
@@ -533,6 +546,41 @@ impl crate::privacy::PrivacyStore for Engine {
         Ok(contact)
     }
 
+    async fn find_people(
+        &self,
+        scope: &comanda_security::TenantScope,
+        lookup: &crate::privacy::ContactLookup,
+    ) -> StoreResult<crate::privacy::PeopleFound> {
+        let partner = scope.partner();
+        let mut tx = self.reading(scope).await?;
+        let member = match &lookup.email {
+            Some(digest) => sqlx::query("SELECT user_id FROM credentials WHERE partner_id = $1 AND email_key = $2")
+                .bind(h(partner.as_uuid()))
+                .bind(digest)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| uuid_col(&row, "user_id"))
+                .transpose()?,
+            None => None,
+        };
+        let rows = sqlx::query(
+            "SELECT * FROM guest_contacts WHERE partner_id = $1 AND erased_at IS NULL
+               AND (email_digest = $2 OR phone_digest = $3 OR (email_digest IS NULL AND phone_digest IS NULL))
+             ORDER BY consented_at, id",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(&lookup.email)
+        .bind(&lookup.phone)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut guests = Vec::with_capacity(rows.len());
+        for row in &rows {
+            guests.push(self.guest_contact_from_row(&mut tx, partner, row).await?);
+        }
+        tx.commit().await?;
+        Ok(crate::privacy::PeopleFound { member, guests })
+    }
+
     async fn rectify_guest(
         &self,
         scope: &comanda_security::TenantScope,
@@ -544,25 +592,40 @@ impl crate::privacy::PrivacyStore for Engine {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
         let owner = KeyOwner::Person(id);
-        for (column, value) in [
-            ("email", changes.email.as_ref().map(|(email, _)| email)),
-            ("name", changes.name.as_ref()),
+        fn with_digest(field: &Option<(String, Vec<u8>)>) -> Option<(&String, Option<&Vec<u8>>)> {
+            field.as_ref().map(|(value, digest)| (value, Some(digest)))
+        }
+        for (column, value, statement) in [
+            (
+                "email",
+                with_digest(&changes.email),
+                "UPDATE guest_contacts SET email = $3, email_digest = $4
+                 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
+            ),
+            (
+                "phone",
+                with_digest(&changes.phone),
+                "UPDATE guest_contacts SET phone = $3, phone_digest = $4
+                 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
+            ),
+            (
+                "name",
+                changes.name.as_ref().map(|name| (name, None)),
+                "UPDATE guest_contacts SET name = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
+            ),
         ] {
-            let Some(value) = value else { continue };
+            let Some((value, digest)) = value else { continue };
             let sealed = self
                 .seal_field(&mut tx, partner, owner, guest_place(id, column), value)
                 .await?;
-            let statement = if column == "email" {
-                "UPDATE guest_contacts SET email = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL"
-            } else {
-                "UPDATE guest_contacts SET name = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL"
-            };
-            let updated = sqlx::query(statement)
+            let mut update = sqlx::query(statement)
                 .bind(h(partner.as_uuid()))
                 .bind(h(id))
-                .bind(sealed)
-                .execute(&mut *tx)
-                .await?;
+                .bind(sealed);
+            if let Some(digest) = digest {
+                update = update.bind(digest);
+            }
+            let updated = update.execute(&mut *tx).await?;
             if updated.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }

@@ -25,6 +25,7 @@ use comanda_store::identity::{
     AuditEntry, DeviceSeen, NewInvitation, NewStaff, OutboxMessage, RefreshOutcome, SecondFactorChange,
     StaffMember,
 };
+use comanda_store::privacy::ContactLookup;
 use comanda_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -343,6 +344,20 @@ impl Identity {
 
     pub(crate) fn email_key(&self, normalized: &str) -> Vec<u8> {
         keyed_digest(&self.email_index, normalized.as_bytes())
+    }
+
+    /// A phone's lookup digest, under the email index key but apart from every email's (a `tel:` URI, RFC 3966, has
+    /// no `@`).
+    pub(crate) fn phone_key(&self, e164: &str) -> Vec<u8> {
+        keyed_digest(&self.email_index, format!("tel:{e164}").as_bytes())
+    }
+
+    /// The digests a data-subject request finds a guest by (the email as normalised, the phone in E.164).
+    pub(crate) fn contact_lookup(&self, email: &str, phone: Option<&str>) -> ContactLookup {
+        ContactLookup {
+            email: Some(self.email_key(email)),
+            phone: phone.map(|phone| self.phone_key(phone)),
+        }
     }
 
     /// A member's TOTP secret, unsealed (it is bound to its partner and member).

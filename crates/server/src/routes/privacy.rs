@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use comanda_domain::validation::clean_text;
 use comanda_domain::{Permission, Role, ValidationErrors};
 use comanda_store::audit::AuditFilter;
-use comanda_store::privacy::{GuestContact, Rectification};
+use comanda_store::privacy::{ContactLookup, GuestContact, Rectification};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -34,13 +34,44 @@ pub enum RequestKind {
 #[serde(deny_unknown_fields)]
 pub struct PrivacyRequest {
     pub kind: RequestKind,
-    /// The member the request is about.
-    #[schema(format = Uuid)]
-    pub subject: String,
+    pub subject: Subject,
     /// Rectification: the corrected email.
     pub email: Option<String>,
     /// Rectification: the corrected name.
     pub name: Option<String>,
+    /// Rectification: a guest's corrected phone, E.164 (members keep no phone).
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
+    pub phone: Option<String>,
+}
+
+/// Whom a request is about: as API.md names a person, by the email or the phone (E.164) they gave — which finds the
+/// member who signs in with that email and every guest record that gave it (bookings, waitlist entries, contact left
+/// at a table) — or by a member's or guest record's id.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(
+    untagged,
+    expecting = "a member or guest id, {\"email\": ...} or {\"phone\": ...}"
+)]
+pub enum Subject {
+    #[schema(format = Uuid)]
+    Id(String),
+    Email(EmailSubject),
+    Phone(PhoneSubject),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSubject {
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneSubject {
+    /// E.164, such as `+573001234567`.
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
+    pub phone: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -118,6 +149,25 @@ pub enum PrivacyAnswer {
     Rectified(StaffView),
     GuestRectified(GuestContactView),
     Erased(ErasureOutcome),
+}
+
+/// What a request by email or phone did: one answer per record the contact names.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubjectAnswers {
+    /// The subject as asked, normalised.
+    pub subject: Subject,
+    /// The member who signs in with the email (their export, rectified record or erasure).
+    pub member: Option<PrivacyAnswer>,
+    /// Every guest record that gave the email or phone, oldest first.
+    pub guests: Vec<PrivacyAnswer>,
+}
+
+/// The answer to a data-subject request: by id, the one record's; by email or phone, every record's.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum PrivacyResponse {
+    One(PrivacyAnswer),
+    ByContact(SubjectAnswers),
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -240,6 +290,7 @@ pub async fn leave_contact(
         200,
     );
     let now = state.clock.now();
+    let lookup = state.identity.contact_lookup(&email, None);
     let contact = errors.into_result(GuestContact {
         id: Uuid::now_v7(),
         venue_id: guest.venue.id.as_uuid(),
@@ -249,6 +300,7 @@ pub async fn leave_contact(
         notice_version: NOTICE_VERSION.to_owned(),
         consented_at: now,
         erased_at: None,
+        lookup,
     })?;
     let audit = ctx
         .audit("privacy.consent_recorded")
@@ -266,39 +318,171 @@ const EXPORT_ACTIVITY_LIMIT: usize = 100_000;
 
 /// Exports, rectifies or erases a person's data (PRIV-1).
 #[utoipa::path(post, path = "/api/v1/privacy/requests", tag = "privacy", security(("bearer" = [])),
-    request_body = PrivacyRequest, responses((status = 200, body = PrivacyAnswer),
-        (status = 404, description = "No member of this partner goes by `subject`", body = Problem,
-            content_type = "application/problem+json")))]
+    request_body = PrivacyRequest, responses((status = 200, body = PrivacyResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Asking about someone else, by email or phone, or erasing, needs the right to \
+            manage staff", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No member or guest of this partner goes by `subject`", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "The rectified email has an account, or the only owner would be erased",
+            body = Problem, content_type = "application/problem+json")))]
 pub async fn request(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
     ApiJson(request): ApiJson<PrivacyRequest>,
-) -> Result<Json<PrivacyAnswer>, ApiError> {
-    let subject: Uuid = request
-        .subject
-        .parse()
-        .map_err(|_| ValidationErrors::single("subject", "must be a member id"))?;
-    let about_self = subject == caller.member.id;
-    if (!about_self || request.kind == RequestKind::Erase)
-        && !caller.member.standing.allows(Permission::ManageStaff)
-    {
-        return Err(Problem::new(ProblemType::Forbidden)
-            .detail("only the person themselves, or someone who manages staff, may ask this")
-            .into());
-    }
-    let scope = &caller.scope;
-    let store = &state.store;
-    let now = state.clock.now();
-    let member = match store.staff_member(scope, subject).await {
-        Ok(member) => member,
-        Err(comanda_store::StoreError::NotFound) if !about_self => {
-            return guest_request(&state, &caller, &ctx, subject, &request)
+) -> Result<Json<PrivacyResponse>, ApiError> {
+    let changes = match request.kind {
+        RequestKind::Rectify => Some(rectification(&state, &request)?),
+        RequestKind::Export | RequestKind::Erase => None,
+    };
+    let manages_staff = caller.member.standing.allows(Permission::ManageStaff);
+    let subject = match &request.subject {
+        Subject::Id(raw) => raw
+            .parse::<Uuid>()
+            .map_err(|_| ValidationErrors::single("subject", "must be a member or guest id"))?,
+        Subject::Email(_) | Subject::Phone(_) => {
+            if !manages_staff {
+                return Err(forbidden());
+            }
+            return by_contact(&state, &caller, &ctx, &request, changes.as_ref())
                 .await
-                .map(Json);
+                .map(|answers| Json(PrivacyResponse::ByContact(answers)));
+        }
+    };
+    let about_self = subject == caller.member.id;
+    if (!about_self || request.kind == RequestKind::Erase) && !manages_staff {
+        return Err(forbidden());
+    }
+    let answer = match state.store.staff_member(&caller.scope, subject).await {
+        Ok(member) => member_request(&state, &caller, &ctx, member, &request, changes.as_ref()).await?,
+        Err(comanda_store::StoreError::NotFound) if !about_self => {
+            guest_request(&state, &caller, &ctx, subject, request.kind, changes.as_ref()).await?
         }
         Err(other) => return Err(other.into()),
     };
+    Ok(Json(PrivacyResponse::One(answer)))
+}
+
+fn forbidden() -> ApiError {
+    Problem::new(ProblemType::Forbidden)
+        .detail("only the person themselves, or someone who manages staff, may ask this; by email or phone, only someone who manages staff")
+        .into()
+}
+
+/// A request naming the person by email or phone: every record that gave it, found by its keyed lookup digest (the
+/// contacts themselves are sealed). Preconditions are checked before anything changes: an erasure that would remove
+/// the only owner is refused whole. Each record is then handled in its own transaction, the member first; a request
+/// cut off half-way is finished by asking again (what was erased is found no more).
+async fn by_contact(
+    state: &AppState,
+    caller: &Caller,
+    ctx: &RequestContext,
+    request: &PrivacyRequest,
+    changes: Option<&Rectification>,
+) -> Result<SubjectAnswers, ApiError> {
+    let (email, phone, subject) = match &request.subject {
+        Subject::Email(EmailSubject { email }) => {
+            let email = comanda_domain::email::normalize_email("subject.email", email)?;
+            (Some(email.clone()), None, Subject::Email(EmailSubject { email }))
+        }
+        Subject::Phone(PhoneSubject { phone }) => {
+            if !crate::routes::reservations::valid_phone(phone) {
+                return Err(ValidationErrors::single(
+                    "subject.phone",
+                    "must be an E.164 number such as +573001234567",
+                )
+                .into());
+            }
+            (None, Some(phone.clone()), request.subject.clone())
+        }
+        Subject::Id(_) => return Err(ValidationErrors::single("subject", "give an email or a phone").into()),
+    };
+    let lookup = ContactLookup {
+        email: email.as_deref().map(|email| state.identity.email_key(email)),
+        phone: phone.as_deref().map(|phone| state.identity.phone_key(phone)),
+    };
+    let found = state.store.find_people(&caller.scope, &lookup).await?;
+    let guests: Vec<Uuid> = found
+        .guests
+        .iter()
+        .filter(|guest| names_subject(guest, &lookup, email.as_deref(), phone.as_deref()))
+        .map(|guest| guest.id)
+        .collect();
+    let member = match found.member {
+        Some(id) => Some(state.store.staff_member(&caller.scope, id).await?),
+        None => None,
+    };
+    if member.is_none() && guests.is_empty() {
+        return Err(Problem::new(ProblemType::NotFound)
+            .detail("no member or guest of this partner gave this email or phone")
+            .into());
+    }
+    if let (Some(member), RequestKind::Erase) = (&member, request.kind) {
+        refuse_erasing_only_owner(state, caller, member).await?;
+    }
+    // A member has no phone: a rectification of only a guest's phone leaves the member as they are.
+    let member_changes = changes.filter(|c| c.email.is_some() || c.name.is_some());
+    let member = match member {
+        Some(member) if request.kind != RequestKind::Rectify || member_changes.is_some() => {
+            Some(member_request(state, caller, ctx, member, request, member_changes).await?)
+        }
+        _ => None,
+    };
+    let mut answers = Vec::with_capacity(guests.len());
+    for guest in guests {
+        answers.push(guest_request(state, caller, ctx, guest, request.kind, changes).await?);
+    }
+    Ok(SubjectAnswers {
+        subject,
+        member,
+        guests: answers,
+    })
+}
+
+/// Whether a guest record the store found gave this email or phone: its keyed digest matches, or — a record kept
+/// before digests were — its opened field does.
+fn names_subject(
+    guest: &GuestContact,
+    lookup: &ContactLookup,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> bool {
+    let digest_matches = |kept: &Option<Vec<u8>>, asked: &Option<Vec<u8>>| asked.is_some() && kept == asked;
+    if guest.lookup == ContactLookup::default() {
+        return email.is_some_and(|email| guest.email.eq_ignore_ascii_case(email))
+            || phone.is_some_and(|phone| guest.phone.as_deref() == Some(phone));
+    }
+    digest_matches(&guest.lookup.email, &lookup.email) || digest_matches(&guest.lookup.phone, &lookup.phone)
+}
+
+/// The partner's last owner cannot be erased: the partner would have nobody to answer for it.
+async fn refuse_erasing_only_owner(
+    state: &AppState,
+    caller: &Caller,
+    member: &comanda_store::identity::StaffMember,
+) -> Result<(), ApiError> {
+    if member.standing.role == Role::Owner && state.store.count_owners(&caller.scope).await? <= 1 {
+        return Err(Problem::new(ProblemType::Conflict)
+            .detail("the partner's only owner cannot be erased: make someone else owner first")
+            .into());
+    }
+    Ok(())
+}
+
+/// Export, rectification or erasure of a member.
+async fn member_request(
+    state: &AppState,
+    caller: &Caller,
+    ctx: &RequestContext,
+    member: comanda_store::identity::StaffMember,
+    request: &PrivacyRequest,
+    changes: Option<&Rectification>,
+) -> Result<PrivacyAnswer, ApiError> {
+    let scope = &caller.scope;
+    let store = &state.store;
+    let now = state.clock.now();
+    let subject = member.id;
     let audit = ctx
         .audit(match request.kind {
             RequestKind::Export => "privacy.exported",
@@ -307,7 +491,7 @@ pub async fn request(
         })
         .actor(caller.member.id)
         .target(subject.to_string());
-    Ok(Json(match request.kind {
+    Ok(match request.kind {
         RequestKind::Export => {
             state.audit.flush().await;
             let filter = AuditFilter {
@@ -328,7 +512,7 @@ pub async fn request(
                 }
             }
             store.append_audit(scope, &audit, now).await?;
-            let mail = mail_addressed_to(&state, &member.email).await;
+            let mail = mail_addressed_to(state, &member.email).await;
             let places = store.sign_in_places(scope, member.id).await?;
             let events = store.security_events(scope, member.id).await?;
             PrivacyAnswer::Export(Box::new(PersonalDataExport {
@@ -349,7 +533,14 @@ pub async fn request(
             }))
         }
         RequestKind::Rectify => {
-            let changes = rectification(&state, &request)?;
+            let changes = changes.cloned().unwrap_or_default();
+            if changes.email.is_none() && changes.name.is_none() {
+                return Err(ValidationErrors::single(
+                    "phone",
+                    "a member keeps no phone: give the email or name",
+                )
+                .into());
+            }
             let updated = store
                 .rectify_person(scope, subject, &changes, &audit, now)
                 .await
@@ -359,34 +550,15 @@ pub async fn request(
                     }
                     other => other.into(),
                 })?;
-            forget_replaced_mail(&state, &changes, &member.email).await;
+            forget_replaced_mail(state, &changes, &member.email).await;
             PrivacyAnswer::Rectified(updated.into())
         }
         RequestKind::Erase => {
-            if member.standing.role == Role::Owner {
-                let owners = store
-                    .list_staff(
-                        scope,
-                        comanda_domain::PageRequest {
-                            after: None,
-                            limit: comanda_domain::page::MAX_PAGE_SIZE,
-                        },
-                    )
-                    .await?
-                    .items
-                    .iter()
-                    .filter(|m| m.standing.role == Role::Owner)
-                    .count();
-                if owners <= 1 {
-                    return Err(Problem::new(ProblemType::Conflict)
-                        .detail("the partner's only owner cannot be erased: make someone else owner first")
-                        .into());
-                }
-            }
+            refuse_erasing_only_owner(state, caller, &member).await?;
             let erasure = store.erase_person(scope, subject, &audit, now).await?;
-            erased(erasure, erase_mail(&state, &member.email, &member.name).await)
+            erased(erasure, erase_mail(state, &member.email, &member.name).await)
         }
-    }))
+    })
 }
 
 /// The corrected email and/or name of a rectification, validated (the email with its login lookup digest).
@@ -401,8 +573,16 @@ fn rectification(state: &AppState, request: &PrivacyRequest) -> Result<Rectifica
         .name
         .as_deref()
         .map(|raw| clean_text(&mut errors, "name", raw, 1, 200));
-    if email.is_none() && name.is_none() && errors.0.is_empty() {
-        errors.push("email", "give the corrected email, name or both");
+    let phone = request.phone.as_deref().and_then(|raw| {
+        if crate::routes::reservations::valid_phone(raw) {
+            Some(raw.to_owned())
+        } else {
+            errors.push("phone", "must be an E.164 number such as +573001234567");
+            None
+        }
+    });
+    if email.is_none() && name.is_none() && phone.is_none() && errors.0.is_empty() {
+        errors.push("email", "give the corrected email, name, phone or several");
     }
     Ok(errors.into_result(Rectification {
         email: email.map(|e| {
@@ -410,6 +590,10 @@ fn rectification(state: &AppState, request: &PrivacyRequest) -> Result<Rectifica
             (e, key)
         }),
         name,
+        phone: phone.map(|p| {
+            let key = state.identity.phone_key(&p);
+            (p, key)
+        }),
     })?)
 }
 
@@ -463,7 +647,8 @@ async fn guest_request(
     caller: &Caller,
     ctx: &RequestContext,
     subject: Uuid,
-    request: &PrivacyRequest,
+    kind: RequestKind,
+    changes: Option<&Rectification>,
 ) -> Result<PrivacyAnswer, ApiError> {
     let scope = &caller.scope;
     let store = &state.store;
@@ -474,7 +659,7 @@ async fn guest_request(
             .actor(caller.member.id)
             .target(subject.to_string())
     };
-    Ok(match request.kind {
+    Ok(match kind {
         RequestKind::Export => {
             store.append_audit(scope, &audit("privacy.exported"), now).await?;
             PrivacyAnswer::GuestExport(GuestExport {
@@ -485,7 +670,7 @@ async fn guest_request(
             })
         }
         RequestKind::Rectify => {
-            let changes = rectification(state, request)?;
+            let changes = changes.cloned().unwrap_or_default();
             let updated = store
                 .rectify_guest(scope, subject, &changes, &audit("privacy.rectified"), now)
                 .await?;

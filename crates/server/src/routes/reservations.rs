@@ -674,6 +674,7 @@ pub async fn book(
         request.party_size,
         deposit.as_ref().map(|d| d.amount),
     );
+    let lookup = state.identity.contact_lookup(&email, Some(&request.guest.phone));
     let booking = NewReservation {
         id,
         venue_id: venue,
@@ -686,6 +687,7 @@ pub async fn book(
             notice_version: NOTICE_VERSION.to_owned(),
             consented_at: now,
             erased_at: None,
+            lookup,
         },
         party_size: request.party_size,
         start,

@@ -158,6 +158,7 @@ pub async fn join(
     let (Some(earliest), Some(latest)) = (earliest, latest) else {
         return Err(ValidationErrors::single("earliest", "must be a local time HH:MM").into());
     };
+    let lookup = state.identity.contact_lookup(&email, Some(&request.guest.phone));
     let entry = NewWaitlistEntry {
         id: Uuid::now_v7(),
         venue_id: venue,
@@ -170,6 +171,7 @@ pub async fn join(
             notice_version: NOTICE_VERSION.to_owned(),
             consented_at: now,
             erased_at: None,
+            lookup,
         },
         party_size: request.party_size,
         local_date: request.date.clone(),

@@ -904,6 +904,132 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     assert_ne!(after[0]["guest_phone"], "+573159876543");
 }
 
+/// API.md names a data subject by email or phone: a request so named finds every booking that gave it (the contacts
+/// are sealed; a keyed digest finds them), and the member who signs in with the email, and acts on all of them.
+pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "sujeto@example.co",
+        "America/Bogota",
+        &[4, 4],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let next = date + time::Duration::days(1);
+    let guest = |name: &str, phone: &str, email: &str| json!({"name": name, "phone": phone, "email": email});
+    for (hour, who) in [
+        (
+            0,
+            guest("Esperanza Gómez", "+573159876543", "esperanza@example.co"),
+        ),
+        (1, guest("Esperanza G.", "+573150000001", "Esperanza@Example.co")),
+        (2, guest("Otro Huésped", "+573150000002", "otro@example.co")),
+    ] {
+        let mut body = booking(&format!("{next}T{hour:02}:00:00Z"), 2);
+        body["guest"] = who;
+        assert_eq!(book(&server, &v.venue, body).await.status, 201);
+    }
+    let ask = async |body: Value| post(&server, "/api/v1/privacy/requests", Some(&v.owner), body).await;
+    let by_email = json!({"email": "ESPERANZA@example.co"});
+    let export = ask(json!({"kind": "export", "subject": by_email})).await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(export.body["subject"], json!({"email": "esperanza@example.co"}));
+    assert_eq!(export.body["member"], Value::Null);
+    let names: Vec<_> = export.body["guests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["guest"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["Esperanza Gómez", "Esperanza G."],
+        "both bookings, oldest first"
+    );
+    let by_phone = ask(json!({"kind": "export", "subject": {"phone": "+573159876543"}})).await;
+    assert_eq!(
+        by_phone.body["guests"].as_array().unwrap().len(),
+        1,
+        "{}",
+        by_phone.body
+    );
+    // The owner's own email names the member.
+    let owner = ask(json!({"kind": "export", "subject": {"email": "sujeto@example.co"}})).await;
+    assert_eq!(
+        owner.body["member"]["subject"]["email"], "sujeto@example.co",
+        "{}",
+        owner.body
+    );
+    assert_eq!(owner.body["guests"], json!([]));
+
+    // A corrected phone: the old one finds nobody, the new one the guest.
+    let rectified =
+        ask(json!({"kind": "rectify", "subject": {"phone": "+573159876543"}, "phone": "+573151112233"}))
+            .await;
+    assert_eq!(
+        rectified.body["guests"][0]["phone"], "+573151112233",
+        "{}",
+        rectified.body
+    );
+    assert_eq!(
+        ask(json!({"kind": "export", "subject": {"phone": "+573159876543"}}))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        ask(json!({"kind": "export", "subject": {"phone": "+573151112233"}}))
+            .await
+            .status,
+        200
+    );
+
+    let erased = ask(json!({"kind": "erase", "subject": by_email})).await;
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    let outcomes = erased.body["guests"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        outcomes.iter().all(|o| o["key_destroyed"] == json!(true)),
+        "{}",
+        erased.body
+    );
+    assert_eq!(
+        ask(json!({"kind": "export", "subject": by_email})).await.status,
+        404,
+        "found no more"
+    );
+    let listed = day(&server, &v, date).await;
+    let names: Vec<_> = listed.iter().map(|r| r["guest_name"].as_str().unwrap()).collect();
+    assert_eq!(listed.len(), 3, "the bookings stay");
+    assert!(
+        names.contains(&"Otro Huésped") && !names.iter().any(|n| n.starts_with("Esperanza")),
+        "{names:?}"
+    );
+
+    // The erasure that would remove the only owner is refused whole.
+    assert_eq!(
+        ask(json!({"kind": "erase", "subject": {"email": "sujeto@example.co"}}))
+            .await
+            .status,
+        409
+    );
+    for (subject, field) in [
+        (
+            json!({"email": "a@example.co", "phone": "+573001234567"}),
+            "subject",
+        ),
+        (json!({"phone": "3001234567"}), "subject.phone"),
+        (json!({"email": "not-an-email"}), "subject.email"),
+    ] {
+        let refused = ask(json!({"kind": "export", "subject": subject})).await;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], field, "{}", refused.body);
+    }
+}
+
 /// The guest's view of a booking, by its manage link.
 async fn guest_view(server: &TestServer, id: &str, token: &str) -> Value {
     let seen = call(
@@ -1481,6 +1607,7 @@ on_both_engines!(
     deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_show,
     staff_bookings_and_moves_go_through_the_same_rules,
     a_booking_guest_is_sealed_exported_and_erased,
+    a_data_subject_is_found_by_email_or_phone,
     fifty_guests_race_for_the_last_table_and_one_wins,
     a_new_york_venue_lists_dst_nights_by_their_real_instants,
     pacing_refuses_covers_beyond_the_window_cap_on_free_tables,

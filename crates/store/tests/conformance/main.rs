@@ -91,6 +91,7 @@ conformance!(
     audit_chain_links_every_append_across_months,
     audit_retention_drops_old_months_behind_their_final_checkpoint,
     personal_data_is_sealed_rectified_and_shredded,
+    data_subjects_are_found_by_email_or_phone_digest,
     claims_refuse_a_second_booking_of_a_table_at_an_overlapping_time,
     a_deposit_moves_once_from_awaited_to_settled,
     an_offer_holds_its_table_until_it_expires,

@@ -39,6 +39,7 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
                     b"key:ana.maria@example.co".to_vec(),
                 )),
                 name: Some("Ana María Rojas".into()),
+                phone: None,
             },
             &AuditEntry::new("privacy.rectified").actor(owner),
             NOW,
@@ -115,4 +116,118 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
         .await
         .unwrap();
     assert!(!again.key_destroyed && !again.member_removed);
+}
+
+/// A data-subject request names the person by email or phone (API.md): the store finds the member by the login
+/// directory's digest and the guests by theirs, only in the caller's partner, never an erased guest; contacts kept
+/// before digests were come back for the caller to compare; a rectification moves the digests with the fields.
+pub async fn data_subjects_are_found_by_email_or_phone_digest(store: &dyn Store) {
+    use comanda_store::privacy::{ContactLookup, Rectification};
+    let (scope, owner) = registered(store, "ana@example.co").await;
+    let (other_scope, _) = registered(store, "otra@example.co").await;
+    let venue = Uuid::now_v7();
+    let add = async |scope: &TenantScope, contact: comanda_store::privacy::GuestContact| {
+        store
+            .add_guest_contact(scope, &contact, &AuditEntry::new("guest.contact.added"), NOW)
+            .await
+            .unwrap()
+            .id
+    };
+    let booked = add(&scope, guest(venue, "ana@example.co")).await;
+    let mut queued = guest(venue, "vale@example.co");
+    queued.phone = Some("+573009998877".into());
+    queued.lookup = lookup("vale@example.co", Some("+573009998877"));
+    let queued = add(&scope, queued).await;
+    let mut legacy = guest(venue, "old@example.co");
+    legacy.lookup = ContactLookup::default();
+    let legacy = add(&scope, legacy).await;
+    let elsewhere = add(&other_scope, guest(venue, "ana@example.co")).await;
+    let ids =
+        |found: &comanda_store::privacy::PeopleFound| found.guests.iter().map(|g| g.id).collect::<Vec<_>>();
+
+    let by_email = store
+        .find_people(&scope, &lookup("ana@example.co", None))
+        .await
+        .unwrap();
+    assert_eq!(by_email.member, Some(owner));
+    assert_eq!(
+        ids(&by_email),
+        vec![booked, legacy],
+        "the match and the undigested row, in order"
+    );
+    assert_eq!(
+        by_email.guests[1].email, "old@example.co",
+        "opened for the caller to compare"
+    );
+    let by_phone = store
+        .find_people(
+            &scope,
+            &ContactLookup {
+                email: None,
+                phone: Some(b"tel:+573009998877".to_vec()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((by_phone.member, ids(&by_phone)), (None, vec![queued, legacy]));
+    let there = store
+        .find_people(&other_scope, &lookup("ana@example.co", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&there),
+        vec![elsewhere],
+        "another partner's guests stay theirs"
+    );
+
+    store
+        .rectify_guest(
+            &scope,
+            queued,
+            &Rectification {
+                email: Some((
+                    "valentina@example.co".into(),
+                    b"key:valentina@example.co".to_vec(),
+                )),
+                name: None,
+                phone: Some(("+573001112233".into(), b"tel:+573001112233".to_vec())),
+            },
+            &AuditEntry::new("privacy.rectified"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let moved = store.guest_contact(&scope, queued).await.unwrap();
+    assert_eq!(
+        (moved.email.as_str(), moved.phone.as_deref()),
+        ("valentina@example.co", Some("+573001112233"))
+    );
+    assert_eq!(
+        moved.lookup,
+        lookup("valentina@example.co", Some("+573001112233"))
+    );
+    let old_phone = store
+        .find_people(&scope, &lookup("vale@example.co", Some("+573009998877")))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&old_phone),
+        vec![legacy],
+        "the old digests no longer find the guest"
+    );
+
+    store
+        .erase_person(&scope, booked, &AuditEntry::new("privacy.erased"), NOW)
+        .await
+        .unwrap();
+    let after = store
+        .find_people(&scope, &lookup("ana@example.co", None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&after), vec![legacy], "an erased guest is found no more");
+    assert_eq!(
+        store.guest_contact(&scope, booked).await.unwrap().lookup,
+        ContactLookup::default(),
+        "its digests went with its key"
+    );
 }

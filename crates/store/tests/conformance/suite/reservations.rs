@@ -68,6 +68,15 @@ pub fn guest(venue: Uuid, email: &str) -> GuestContact {
         notice_version: "2026-11".into(),
         consented_at: NOW,
         erased_at: None,
+        lookup: lookup(email, Some("+573001234567")),
+    }
+}
+
+/// Stand-in lookup digests (the server's are HMACs): `key:<email>` as the login directory's, `tel:<phone>`.
+pub fn lookup(email: &str, phone: Option<&str>) -> comanda_store::privacy::ContactLookup {
+    comanda_store::privacy::ContactLookup {
+        email: Some(format!("key:{email}").into_bytes()),
+        phone: phone.map(|phone| format!("tel:{phone}").into_bytes()),
     }
 }
 

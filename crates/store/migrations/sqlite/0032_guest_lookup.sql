@@ -1,0 +1,5 @@
+-- Keyed lookup digests of a guest's email and phone: see the PostgreSQL migration of the same number.
+ALTER TABLE guest_contacts ADD COLUMN email_digest BLOB;
+ALTER TABLE guest_contacts ADD COLUMN phone_digest BLOB;
+CREATE INDEX guest_contacts_email_digest ON guest_contacts (partner_id, email_digest);
+CREATE INDEX guest_contacts_phone_digest ON guest_contacts (partner_id, phone_digest);
