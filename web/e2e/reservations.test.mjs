@@ -1,5 +1,6 @@
 // A guest on a phone books a venue's last free time in the public widget; a second guest no longer sees that time;
-// the host, on the day view, seats the party and the table's session opens for its QR orders.
+// the host's day view offers seating only near a party's time; a walk-in booked by phone is seated and the table's
+// session opens for its QR orders.
 import { test, before, after } from 'node:test';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,9 +60,9 @@ async function setUp(api) {
   return { token, venue: venue.id, table: table.id };
 }
 
-test('a guest books the last free time, the next guest no longer sees it, and the host seats the party', async () => {
+test('a guest books the last free time, the next guest no longer sees it, and the host seats a walk-in', async () => {
   const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
-  const { token, venue, table } = await setUp(staff.request);
+  const { token, venue } = await setUp(staff.request);
   const cspViolations = [];
   const watch = (page) => page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
 
@@ -103,7 +104,8 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await second.locator('#slot-list button').first().waitFor();
   assert.equal(await second.locator(`#slot-list button[data-start="${start}"]`).count(), 0, 'the booked time is gone');
 
-  // The host's day view: the booking on its table's lane; seating it opens the table's session.
+  // The host's day view: the booking on its table's lane. A party is seated from an hour before its time, so the
+  // evening's booking offers no "Sentar" yet (seating keeps a deposit: never days ahead).
   await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
   const host = await staff.newPage();
   watch(host);
@@ -111,11 +113,46 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await host.locator('.lane .chip', { hasText: 'Valentina Ríos' }).waitFor();
   await host.screenshot({ path: artifactPath('host-day.png'), fullPage: true });
   const row = host.locator('#day-list li', { hasText: 'Valentina Ríos' });
-  await row.locator('button[data-move="seated"]').click();
-  await host.locator('#day-list li .status', { hasText: 'Sentada' }).waitFor();
+  await row.locator('button[data-move="confirmed"]').waitFor();
+  const ahead = Date.parse(start) - Date.now();
+  if (ahead > 65 * 60_000) assert.equal(await row.locator('button[data-move="seated"]').count(), 0, 'not seated hours ahead');
+
+  // A party walks in: the venue takes bookings all day now, with a second table; the host books them by phone for
+  // the next free time (within the quarter hour) and seats them, which opens their table's session.
+  const call = caller(staff.request);
+  await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 2', seats: 4 }, token);
+  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, {
+    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '00:00', last_seating: '23:45' }],
+    slot_minutes: 15,
+    turn_minutes: [{ max_party: 2, minutes: 90 }, { max_party: 8, minutes: 120 }],
+    buffer_minutes: 15,
+    pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 },
+    min_notice_minutes: 0,
+    horizon_days: 30,
+    max_party_size: 8,
+    deposit_per_cover: null,
+    cancellation_cutoff_hours: 0,
+  }, token);
+  const venueDay = (when) => new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Bogota' }).format(when);
+  let slot;
+  for (const day of [venueDay(new Date()), venueDay(new Date(Date.now() + 86_400_000))]) {
+    slot ??= (await call('GET', `/api/v1/venues/${venue}/availability?date=${day}&party_size=2`)).slots[0];
+  }
+  assert.ok(slot, 'a free time within the next day');
+  const walkIn = await call('POST', `/api/v1/venues/${venue}/reservations`, {
+    start: slot.start, party_size: 2, consent: true, note: '',
+    guest: { name: 'Andrés Walk-in', phone: '+573005550101', email: 'andres@example.co' },
+  }, token);
+  await host.goto(`${server.origin}/host?venue=${venue}&date=${slot.local.slice(0, 10)}`);
+  const walkInRow = host.locator('#day-list li', { hasText: 'Andrés Walk-in' });
+  await walkInRow.locator('button[data-move="seated"]').click();
+  await walkInRow.locator('.status', { hasText: 'Sentada' }).waitFor();
   await host.screenshot({ path: artifactPath('host-seated.png'), fullPage: true });
-  const sessions = await (await staff.request.get(`${server.origin}/api/v1/venues/${venue}/table-sessions`, { headers: { Authorization: `Bearer ${token}` } })).json();
-  assert.ok(sessions.items.some((s) => s.table_id === table && s.status === 'open'), JSON.stringify(sessions));
+  const seated = (await call('GET', `/api/v1/venues/${venue}/reservations?date=${slot.local.slice(0, 10)}`, undefined, token))
+    .items.find((r) => r.id === walkIn.reservation_id);
+  assert.equal(seated.status, 'seated');
+  const sessions = await call('GET', `/api/v1/venues/${venue}/table-sessions`, undefined, token);
+  assert.ok(sessions.items.some((s) => seated.tables.includes(s.table_id) && s.status === 'open'), JSON.stringify(sessions));
   assert.deepEqual(cspViolations, []);
   await secondPhone.close();
   await phone.close();

@@ -531,6 +531,40 @@ pub fn refundable_until(policy: &BookingPolicy, start: OffsetDateTime) -> Offset
     start.saturating_sub(time::Duration::hours(i64::from(policy.cancellation_cutoff_hours)))
 }
 
+/// A host's move that waits for the party's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimedMove {
+    Seat,
+    MarkLate,
+    NoShow,
+}
+
+/// How long before its start a party may be seated: an early party whose table is ready. Seating is the party's
+/// coming, which keeps a deposit ([`deposit_fate`]): a booking days ahead must not be "seated" by a slip of the
+/// host's finger.
+pub const EARLIEST_SEATING: time::Duration = time::Duration::minutes(60);
+
+/// How long after its start a party is late.
+pub const LATE_AFTER: time::Duration = time::Duration::minutes(15);
+
+/// Why a host's `step` cannot be made yet of a booking starting at `start`, or `None` once its time has come: a
+/// party is seated from [`EARLIEST_SEATING`] before its start, late [`LATE_AFTER`] after it, and a no-show once its
+/// time has come.
+pub fn not_yet(step: TimedMove, start: OffsetDateTime, now: OffsetDateTime) -> Option<&'static str> {
+    let (from, why) = match step {
+        TimedMove::Seat => (
+            start.saturating_sub(EARLIEST_SEATING),
+            "a party is seated from an hour before its time: move the booking to seat it earlier",
+        ),
+        TimedMove::MarkLate => (
+            start.saturating_add(LATE_AFTER),
+            "a party is late 15 minutes after its start, not before",
+        ),
+        TimedMove::NoShow => (start, "a party is a no-show only once its time has come"),
+    };
+    (now < from).then_some(why)
+}
+
 /// How a booking with a paid deposit ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -908,6 +942,25 @@ mod tests {
             DepositFate::Keep
         );
         assert_eq!(fate(Ending::Seated, start), DepositFate::Keep);
+    }
+
+    #[test]
+    fn a_party_is_seated_from_an_hour_before_late_after_fifteen_minutes_and_a_no_show_at_its_time() {
+        let start = datetime!(2026-12-05 00:00 UTC);
+        let minutes = |m: i64| start + time::Duration::minutes(m);
+        for (step, first) in [
+            (TimedMove::Seat, -60),
+            (TimedMove::MarkLate, 15),
+            (TimedMove::NoShow, 0),
+        ] {
+            assert!(not_yet(step, start, minutes(first - 1)).is_some(), "{step:?}");
+            assert_eq!(not_yet(step, start, minutes(first)), None, "{step:?}");
+            assert_eq!(not_yet(step, start, minutes(first + 600)), None, "{step:?}");
+        }
+        assert!(
+            not_yet(TimedMove::Seat, start, start - time::Duration::days(1)).is_some(),
+            "not a day ahead"
+        );
     }
 
     proptest::proptest! {

@@ -1014,13 +1014,6 @@ pages.host = async () => {
   form.date.value = params.get('date') || isoDate(new Date());
   $('#settings-link').href = `/booking-settings?venue=${encodeURIComponent(venue)}`;
   const tables = await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => []);
-  const moves = {
-    awaiting_deposit: ['cancelled'],
-    booked: ['confirmed', 'seated', 'late', 'no_show', 'cancelled'],
-    confirmed: ['seated', 'late', 'no_show', 'cancelled'],
-    late: ['seated', 'no_show', 'cancelled'],
-    seated: ['finished'],
-  };
   const moveNames = {
     es: { confirmed: 'Confirmar', seated: 'Sentar', late: 'Tarde', no_show: 'No llegó', cancelled: 'Cancelar', finished: 'Terminar' },
     en: { confirmed: 'Confirm', seated: 'Seat', late: 'Late', no_show: 'No-show', cancelled: 'Cancel', finished: 'Finish' },
@@ -1097,7 +1090,8 @@ pages.host = async () => {
         deposit.textContent = `${english ? 'deposit' : 'depósito'} $ ${(r.deposit.amount / 100).toLocaleString('es-CO')}: ${depositStatus(r.deposit.status)}`;
         row.append(deposit);
       }
-      for (const to of moves[r.status] || []) {
+      // The server says which moves the host can make now (a party is seated from an hour before its time).
+      for (const to of r.moves) {
         const button = document.createElement('button');
         button.type = 'button';
         button.dataset.move = to;

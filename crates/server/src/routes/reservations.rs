@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use comanda_domain::PageRequest;
 use comanda_domain::ValidationErrors;
-use comanda_domain::reservation::{self, BookingPolicy, Channel, Ending, Refusal};
+use comanda_domain::reservation::{self, BookingPolicy, Channel, Ending, Refusal, TimedMove};
 use comanda_domain::validation::clean_text;
 use comanda_security::TenantScope;
 use comanda_security::booking_link::{self, PublicListing};
@@ -1071,26 +1071,47 @@ async fn settle_deposit(
         .map(DepositView::from))
 }
 
-/// A party is late 15 minutes after its start, and a no-show once its time has come (the host's call from then on);
-/// neither can be said of a party whose time is still ahead.
+/// The domain's timed move a status change waits for, if any (`reservation::not_yet`).
+fn timed(to: ReservationStatus) -> Option<TimedMove> {
+    match to {
+        ReservationStatus::Seated => Some(TimedMove::Seat),
+        ReservationStatus::Late => Some(TimedMove::MarkLate),
+        ReservationStatus::NoShow => Some(TimedMove::NoShow),
+        _ => None,
+    }
+}
+
+/// Why the host cannot move a booking to `to` yet (seat it, mark it late or a no-show before its time).
 async fn too_early(
     to: ReservationStatus,
     state: &AppState,
     caller: &Caller,
     id: Uuid,
 ) -> Result<Option<&'static str>, ApiError> {
-    let grace = match to {
-        ReservationStatus::Late => time::Duration::minutes(15),
-        ReservationStatus::NoShow => time::Duration::ZERO,
-        _ => return Ok(None),
+    let Some(step) = timed(to) else {
+        return Ok(None);
     };
     let current = state.store.reservation(&caller.scope, id).await?;
-    Ok(
-        (state.clock.now() < current.start.saturating_add(grace)).then_some(match to {
-            ReservationStatus::Late => "a party is late 15 minutes after its start, not before",
-            _ => "a party is a no-show only once its time has come",
-        }),
-    )
+    Ok(reservation::not_yet(step, current.start, state.clock.now()))
+}
+
+/// The moves the host can make now of a booking: its status allows them and their time has come (the host page
+/// shows these as buttons).
+fn moves_now(status: ReservationStatus, start: OffsetDateTime, now: OffsetDateTime) -> Vec<&'static str> {
+    [
+        ReservationStep::Confirmed,
+        ReservationStep::Seated,
+        ReservationStep::Late,
+        ReservationStep::NoShow,
+        ReservationStep::Cancelled,
+        ReservationStep::Finished,
+    ]
+    .into_iter()
+    .filter_map(|step| step.status())
+    .filter(|to| status.can_move_to(*to))
+    .filter(|to| timed(*to).is_none_or(|step| reservation::not_yet(step, start, now).is_none()))
+    .map(ReservationStatus::as_str)
+    .collect()
 }
 
 pub(crate) fn not_movable(from: ReservationStatus, to: ReservationStatus) -> ApiError {
@@ -1173,6 +1194,10 @@ pub struct HostReservation {
     pub guest_phone: String,
     /// When the booking stops holding its tables: turn time plus buffer after the start (RFC 3339, UTC).
     pub until: String,
+    /// The moves (`to` of a transition) the host can make now: those its status allows whose time has come (a
+    /// party is seated from an hour before its start, late 15 minutes after, a no-show from its start).
+    #[schema(value_type = Vec<String>)]
+    pub moves: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -1204,6 +1229,7 @@ pub async fn day_list(
         .store
         .reservations_between(&caller.scope, venue, from, until, page)
         .await?;
+    let now = state.clock.now();
     let items = page
         .items
         .into_iter()
@@ -1211,6 +1237,7 @@ pub async fn day_list(
             let reservation = party.reservation;
             let (guest_name, guest_phone) = name_and_phone(party.guest);
             let (guest_id, until) = (reservation.guest_id.to_string(), rfc3339(reservation.until));
+            let moves = moves_now(reservation.status, reservation.start, now);
             let mut view = ReservationView::new(reservation, &zone);
             view.deposit = party.deposit.as_ref().map(DepositView::from);
             HostReservation {
@@ -1218,6 +1245,7 @@ pub async fn day_list(
                 guest_name,
                 guest_phone,
                 until,
+                moves,
                 reservation: view,
             }
         })

@@ -666,6 +666,29 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     assert_eq!(a["reservation_id"], b["reservation_id"]);
     assert_eq!(day(&server, &v, date).await.len(), 3);
 
+    // A party is seated from an hour before its time, not days ahead (seating keeps a deposit); the host's list
+    // offers only the moves whose time has come.
+    let first = a["reservation_id"].as_str().unwrap();
+    let seat_early = post(
+        &server,
+        &format!("/api/v1/reservations/{first}/transitions"),
+        Some(&v.owner),
+        json!({"to": "seated"}),
+    )
+    .await;
+    assert_eq!(seat_early.status, 409, "{}", seat_early.body);
+    let listed = day(&server, &v, date).await;
+    let row = listed.iter().find(|r| r["id"] == first).unwrap();
+    assert_eq!(row["moves"], json!(["confirmed", "cancelled"]));
+    let seven_at =
+        time::OffsetDateTime::parse(&seven, &time::format_description::well_known::Rfc3339).unwrap();
+    set_clock(&server, seven_at - time::Duration::minutes(50));
+    let mut v = v;
+    v.refreshed(&server).await;
+    let listed = day(&server, &v, date).await;
+    let row = listed.iter().find(|r| r["id"] == first).unwrap();
+    assert_eq!(row["moves"], json!(["confirmed", "seated", "cancelled"]));
+
     // Seating the party opens its table's session, accepted by the host: the party's QR orders go straight to the
     // kitchen and its bill belongs to the reservation.
     let seated = post(
@@ -717,7 +740,6 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
         time::OffsetDateTime::parse(&nine, &time::format_description::well_known::Rfc3339).unwrap()
             + time::Duration::minutes(16),
     );
-    let mut v = v;
     v.refreshed(&server).await;
     let too_late = post(
         &server,
