@@ -81,8 +81,20 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await guest.locator('.dish', { hasText: 'Limonada' }).locator('button.add').click();
   assert.match(await guest.locator('#cart-total').textContent(), /37\.000/);
   await guest.screenshot({ path: artifactPath('guest-cart.png'), fullPage: true });
+  // The first answer is lost on its way back (the phone's network drops): the order reached the server, the guest
+  // sees an error and taps again, and the retry is the same order (its Idempotency-Key), not a second one.
+  let lost = false;
+  await guest.route('**/api/v1/t/*/orders', async (route) => {
+    if (route.request().method() !== 'POST' || lost) return route.continue();
+    lost = true;
+    await route.fetch();
+    await route.abort('connectionreset');
+  });
+  await guest.click('#place-order');
+  await guest.locator('.error').waitFor({ state: 'visible' });
   await guest.click('#place-order');
   await guest.locator('.order-status').first().waitFor();
+  assert.equal(await guest.locator('.order-status').count(), 1);
   assert.match(await guest.locator('.order-status').first().textContent(), /Recibido/);
   await guest.locator('#waiting').waitFor({ state: 'visible' });
 
@@ -94,6 +106,8 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await ticket.waitFor({ timeout: 3000 });
   assert.match(await ticket.textContent(), /Ajiaco santafereño \(Aguacate\)/);
   assert.match(await ticket.textContent(), /Limonada de coco/);
+  const placed = await (await staff.request.get(`${server.origin}/api/v1/venues/${venue}/orders`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(placed.items.length, 1, `one order, not one per tap: ${JSON.stringify(placed)}`);
   await kitchen.screenshot({ path: artifactPath('kitchen.png'), fullPage: true });
   await ticket.locator('button.advance').click();
   await kitchen.locator('.ticket[data-status="accepted"]').waitFor();

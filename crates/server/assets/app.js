@@ -11,6 +11,21 @@ const page = document.body.dataset.page;
 const english = document.body.dataset.lang === 'en';
 const $ = (selector) => document.querySelector(selector);
 
+// One Idempotency-Key per distinct request until it succeeds: a guest who taps again after a lost answer (a phone's
+// network dropping mid-request) sends the same request, which the server answers once (API.md), instead of a second
+// order or booking; a changed request gets a new key.
+function requestKey() {
+  let kept = null;
+  return {
+    for(body) {
+      const asked = JSON.stringify(body);
+      if (!kept || kept.asked !== asked) kept = { asked, key: crypto.randomUUID() };
+      return kept.key;
+    },
+    succeeded() { kept = null; },
+  };
+}
+
 function showError(problem) {
   const box = $('.error');
   if (!box) return;
@@ -411,19 +426,20 @@ pages.guest = async () => {
       menu.appendChild(card);
     }
   }
+  const orderKey = requestKey();
   $('#place-order').addEventListener('click', async () => {
     clearError();
     const button = $('#place-order');
     button.disabled = true;
     try {
-      const headers = { 'Idempotency-Key': crypto.randomUUID() };
       const body = { items: cart.map(({ item_id, quantity, modifiers }) => ({ item_id, quantity, modifiers })) };
       const response = await fetch(`/api/v1/t/${encodeURIComponent(token)}/orders`, {
         method: 'POST',
-        headers: { ...headers, 'Content-Type': 'application/json', 'X-Guest-Device': device },
+        headers: { 'Idempotency-Key': orderKey.for(body), 'Content-Type': 'application/json', 'X-Guest-Device': device },
         body: JSON.stringify(body),
       });
       if (!response.ok) throw Object.assign(new Error('order'), { problem: await response.json() });
+      orderKey.succeeded();
       cart.length = 0;
       renderCart();
       await renderOrders();
@@ -700,7 +716,7 @@ pages.booking = async () => {
   };
   form.addEventListener('submit', (event) => { event.preventDefault(); search(); });
   let waitlistParty = 2;
-  let waitlistKey = null;
+  const waitlistKey = requestKey();
   $('#waitlist-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     clearError();
@@ -716,12 +732,9 @@ pages.booking = async () => {
       consent: w.consent.checked,
     };
     try {
-      // The same request sent again (a retry after a lost answer) carries the same key, so the server answers the
-      // same place in the queue instead of adding another; a changed request, or a join after this one, a new key.
-      const asked = JSON.stringify(body);
-      if (!waitlistKey || waitlistKey.asked !== asked) waitlistKey = { asked, key: crypto.randomUUID() };
-      await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, body, undefined, { 'Idempotency-Key': waitlistKey.key });
-      waitlistKey = null;
+      // A retry after a lost answer is the same place in the queue, not another.
+      await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, body, undefined, { 'Idempotency-Key': waitlistKey.for(body) });
+      waitlistKey.succeeded();
       w.hidden = true;
       $('#waitlist-joined').hidden = false;
     } catch (error) {
@@ -731,10 +744,12 @@ pages.booking = async () => {
     }
   });
   const details = $('#details-form');
+  const bookingKey = requestKey();
   details.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearError();
     if (!chosen) return;
+    const submit = details.querySelector('button[type="submit"]');
     const body = {
       start: chosen.start,
       party_size: chosen.party,
@@ -742,13 +757,15 @@ pages.booking = async () => {
       consent: details.consent.checked,
       note: details.note.value,
     };
+    if (submit) submit.disabled = true;
     try {
       const response = await fetch(`/api/v1/venues/${encodeURIComponent(venue)}/reservations`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': bookingKey.for(body) },
         body: JSON.stringify(body),
-      });
+      }).finally(() => { if (submit) submit.disabled = false; });
       const data = await response.json();
+      if (response.ok) bookingKey.succeeded();
       if (!response.ok) {
         showError(data);
         if (response.status === 409) search();

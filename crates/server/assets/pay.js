@@ -128,15 +128,21 @@
     box.textContent = (problem && (problem.detail || problem.title)) || (english ? 'Something went wrong.' : 'Algo salió mal.');
     box.hidden = false;
   };
+  // One Idempotency-Key per distinct request until it succeeds: tapping again after a lost answer (a phone's
+  // network dropping mid-request) asks for the same payment, which the server answers once (API.md), not a second.
+  let kept = null;
   const call = async (method, path, body) => {
     const headers = { 'X-Guest-Device': device };
     if (body !== undefined) {
+      const asked = `${method} ${path} ${JSON.stringify(body)}`;
+      if (!kept || kept.asked !== asked) kept = { asked, key: crypto.randomUUID() };
       headers['Content-Type'] = 'application/json';
-      headers['Idempotency-Key'] = crypto.randomUUID();
+      headers['Idempotency-Key'] = kept.key;
     }
     const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const json = await response.json().catch(() => ({}));
     if (!response.ok) throw Object.assign(new Error('request'), { problem: json });
+    if (body !== undefined) kept = null;
     return json;
   };
 
