@@ -78,9 +78,13 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await guest.screenshot({ path: artifactPath('booking-times.png'), fullPage: true });
   await seven.click();
   await guest.fill('#details-form input[name=name]', 'Valentina Ríos');
-  await guest.fill('#details-form input[name=phone]', '+57 300 123 4567');
+  await guest.fill('#details-form input[name=phone]', '300 123 4567');
   await guest.fill('#details-form input[name=email]', 'valentina@example.co');
   await guest.check('#details-form input[name=consent]');
+  // A number without its country code is refused, in the page's language.
+  await guest.click('#details-form button[type=submit]');
+  await guest.locator('.error', { hasText: 'indicativo de país' }).waitFor();
+  await guest.fill('#details-form input[name=phone]', '+57 300 123 4567');
   await guest.screenshot({ path: artifactPath('booking-details.png'), fullPage: true });
   await guest.click('#details-form button[type=submit]');
   await guest.locator('#confirmed').waitFor({ state: 'visible' });

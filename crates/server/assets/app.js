@@ -26,11 +26,53 @@ function requestKey() {
   };
 }
 
+// What a refusal says on a Spanish page. The API's problem `type` and field names are stable and its messages
+// English (RFC 9457 leaves `detail` to the server, and the page, not the browser's Accept-Language, knows which
+// language the guest chose), so the pages say the common refusals in Spanish themselves and show the server's
+// words for the rest.
+const spanishFields = {
+  'guest.phone': 'Escribe el teléfono con su indicativo de país, por ejemplo +57 300 123 4567.',
+  'guest.email': 'Revisa el correo electrónico: debe ser como nombre@correo.co.',
+  email: 'Revisa el correo electrónico: debe ser como nombre@correo.co.',
+  'guest.name': 'Escribe tu nombre.',
+  consent: 'Para guardar tus datos necesitamos que aceptes el aviso de privacidad.',
+  party_size: 'El restaurante no recibe grupos de ese tamaño en línea; llámalo para reservar.',
+  start: 'Esa hora ya no se puede reservar; elige otra.',
+  date: 'Elige una fecha válida dentro de las que el restaurante recibe reservas.',
+  earliest: 'Revisa la franja de espera: desde qué hora puedes llegar.',
+  latest: 'Revisa la franja de espera: la hora final debe ser posterior a la inicial.',
+  note: 'La nota es demasiado larga.',
+  items: 'Tu pedido está vacío o tiene demasiados platos.',
+  'items[].quantity': 'Revisa las cantidades del pedido.',
+  'items[].item_id': 'Un plato de tu pedido ya no está disponible; recarga el menú.',
+  'items[].modifiers': 'Revisa las opciones elegidas para un plato.',
+};
+const spanishTypes = {
+  'slot-taken': 'Esa hora se acaba de ocupar; elige otra.',
+  'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',
+  'bill-covered': 'La cuenta ya está pagada, o la cubren pagos en curso.',
+  'payments-unavailable': 'Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.',
+  'payment-provider': 'El procesador de pagos no respondió; inténtalo de nuevo.',
+  'card-data-refused': 'No escribas números de tarjeta aquí: la tarjeta se escribe solo en el formulario de pago seguro.',
+  'payload-too-large': 'El texto enviado es demasiado largo.',
+  unavailable: 'El servicio no está disponible en este momento; inténtalo de nuevo en un minuto.',
+  internal: 'Algo salió mal de nuestro lado; inténtalo de nuevo.',
+};
+
+function problemText(problem) {
+  if (!problem || typeof problem !== 'object') return english ? 'Something went wrong; try again.' : 'Algo salió mal; inténtalo de nuevo.';
+  const field = problem.errors && problem.errors[0];
+  if (!english) {
+    const said = field ? spanishFields[field.field.replace(/\[\d+\]/g, '[]')] : spanishTypes[String(problem.type || '').split('/').pop()];
+    if (said) return said;
+  }
+  return field ? `${field.field}: ${field.message}` : problem.detail || problem.title || (english ? 'Something went wrong' : 'Algo salió mal');
+}
+
 function showError(problem) {
   const box = $('.error');
   if (!box) return;
-  const field = problem && problem.errors && problem.errors[0];
-  box.textContent = field ? `${field.field}: ${field.message}` : (problem && (problem.detail || problem.title)) || (english ? 'Something went wrong' : 'Algo salió mal');
+  box.textContent = problemText(problem);
   box.hidden = false;
 }
 

@@ -14,7 +14,7 @@
   const path = `/api/v1/reservations/${encodeURIComponent(id)}?token=${encodeURIComponent(token)}`;
   const showError = (problem) => {
     const box = $('.error');
-    box.textContent = (problem && (problem.detail || problem.title)) || (english ? 'Something went wrong.' : 'Algo salió mal.');
+    box.textContent = spoken(problem, english);
     box.hidden = false;
   };
   // The booking is read again while the payment is confirmed; the PaymentIntent's secret once, from its own route,
@@ -100,6 +100,25 @@
   })();
 })();
 
+// What a refusal says on a Spanish page: the API's problem `type` and field are stable, its words English, so the
+// common refusals of the payment pages are said here in Spanish and the rest in the server's words.
+function spoken(problem, english) {
+  if (!problem || typeof problem !== 'object') return english ? 'Something went wrong; try again.' : 'Algo salió mal; inténtalo de nuevo.';
+  const field = problem.errors && problem.errors[0];
+  if (!english) {
+    const said = field
+      ? { amount: 'Revisa el valor a pagar: no puede pasar de lo que falta por pagar.', tip: 'Revisa la propina: es voluntaria y no puede ser negativa.' }[field.field]
+      : {
+        'bill-covered': 'La cuenta ya está pagada, o la cubren pagos en curso.',
+        'payments-unavailable': 'Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.',
+        'payment-provider': 'El procesador de pagos no respondió; inténtalo de nuevo.',
+        'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',
+      }[String(problem.type || '').split('/').pop()];
+    if (said) return said;
+  }
+  return field ? `${field.field}: ${field.message}` : problem.detail || problem.title || (english ? 'Something went wrong.' : 'Algo salió mal.');
+}
+
 // The table's payment page (/t/{token}/pay).
 (() => {
   const root = document.getElementById('pay');
@@ -125,7 +144,7 @@
   };
   const showError = (problem) => {
     const box = $('.error');
-    box.textContent = (problem && (problem.detail || problem.title)) || (english ? 'Something went wrong.' : 'Algo salió mal.');
+    box.textContent = spoken(problem, english);
     box.hidden = false;
   };
   // One Idempotency-Key per distinct request until it succeeds: tapping again after a lost answer (a phone's

@@ -451,7 +451,9 @@ async fn venue_setup(
             notice_version: crate::routes::privacy::NOTICE_VERSION.to_owned(),
             consented_at: now,
             erased_at: None,
-            lookup: state.identity.contact_lookup(&email, Some(&phone)),
+            lookup: state
+                .identity
+                .contact_lookup(scope.partner(), Some(&email), Some(&phone)),
         };
         let audit = AuditEntry::new("guest.contact.added").detail("comanda seed");
         guests.push(store.add_guest_contact(scope, &contact, &audit, now).await?.id);

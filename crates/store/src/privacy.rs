@@ -36,29 +36,34 @@ pub struct Offboarding {
 /// A rectification: the fields to replace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rectification {
-    /// New email and its lookup digest (the login directory and [`ContactLookup::email`] are keyed by it).
+    /// New email and its login-directory digest (a member's sign-in follows it).
     pub email: Option<(String, Vec<u8>)>,
     pub name: Option<String>,
-    /// A guest's new phone (E.164) and its [`ContactLookup::phone`] digest; members keep no phone.
-    pub phone: Option<(String, Vec<u8>)>,
+    /// A guest's new phone (E.164); members keep no phone.
+    pub phone: Option<String>,
+    /// A guest's lookup digests once rectified (of the new email and phone, or the kept ones): written in the
+    /// rectification's transaction, so a digest never names a field the row no longer holds. Members: unused.
+    pub lookup: ContactLookup,
 }
 
 /// The keyed digests a data-subject request finds a guest by (API.md: the subject is named by email or phone). The
-/// caller makes them (HMAC under the platform's index key, which the store never holds); `None` where the guest gave
-/// no phone, and on rows kept before digests were.
+/// caller makes them (HMAC under the platform's index key, which the store never holds, bound to the partner so
+/// that rows of two partners, or a guest and a member's login, cannot be linked without the key); `None` where the
+/// guest gave no phone, and on rows kept before digests were.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContactLookup {
     pub email: Option<Vec<u8>>,
     pub phone: Option<Vec<u8>>,
 }
 
-/// Whom a [`ContactLookup`] names in one partner.
+/// Whom a data-subject request by email or phone names in one partner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeopleFound {
-    /// The member whose sign-in email has the email digest.
+    /// The member whose sign-in email has the login-directory digest asked.
     pub member: Option<Uuid>,
-    /// Guest contacts, not erased, with a matching digest, and those kept before digests were (`lookup` empty): the
-    /// caller compares the opened email or phone of those, the store cannot.
+    /// Guest contacts, neither erased nor left without their key (a restored backup's erased guest), with a matching
+    /// digest, and those kept before digests were (`lookup` empty): the caller compares the opened email or phone of
+    /// those, the store cannot, and gives them their digests ([`PrivacyStore::set_guest_lookup`]).
     pub guests: Vec<GuestContact>,
 }
 
@@ -92,8 +97,22 @@ pub trait PrivacyStore: Send + Sync {
 
     async fn guest_contact(&self, scope: &TenantScope, id: Uuid) -> StoreResult<GuestContact>;
 
-    /// The member and the guests a data-subject request by email or phone is about (see [`PeopleFound`]).
-    async fn find_people(&self, scope: &TenantScope, lookup: &ContactLookup) -> StoreResult<PeopleFound>;
+    /// The member (by `email_key`, the login directory's digest) and the guests (by `lookup`) a data-subject
+    /// request by email or phone is about (see [`PeopleFound`]).
+    async fn find_people(
+        &self,
+        scope: &TenantScope,
+        email_key: Option<&[u8]>,
+        lookup: &ContactLookup,
+    ) -> StoreResult<PeopleFound>;
+
+    /// Gives a guest contact kept before digests were its lookup digests (not an erased one).
+    async fn set_guest_lookup(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        lookup: &ContactLookup,
+    ) -> StoreResult<()>;
 
     /// Replaces a guest's email, name and/or phone (sealed again under their key, with the lookup digests).
     async fn rectify_guest(

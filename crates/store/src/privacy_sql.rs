@@ -344,6 +344,25 @@ impl Engine {
         Ok(invitation)
     }
 
+    async fn write_guest_lookup(
+        conn: &mut Conn,
+        partner: PartnerId,
+        id: Uuid,
+        lookup: &crate::privacy::ContactLookup,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE guest_contacts SET email_digest = $3, phone_digest = $4
+             WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .bind(&lookup.email)
+        .bind(&lookup.phone)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     /// Crypto-shredding: the person's key is deleted, so every field it sealed — here, in every backup, in every
     /// copy — is unreadable from now on.
     pub(crate) async fn destroy_person_key(
@@ -549,11 +568,12 @@ impl crate::privacy::PrivacyStore for Engine {
     async fn find_people(
         &self,
         scope: &comanda_security::TenantScope,
+        email_key: Option<&[u8]>,
         lookup: &crate::privacy::ContactLookup,
     ) -> StoreResult<crate::privacy::PeopleFound> {
         let partner = scope.partner();
         let mut tx = self.reading(scope).await?;
-        let member = match &lookup.email {
+        let member = match email_key {
             Some(digest) => sqlx::query("SELECT user_id FROM credentials WHERE partner_id = $1 AND email_key = $2")
                 .bind(h(partner.as_uuid()))
                 .bind(digest)
@@ -564,8 +584,9 @@ impl crate::privacy::PrivacyStore for Engine {
             None => None,
         };
         let rows = sqlx::query(
-            "SELECT * FROM guest_contacts WHERE partner_id = $1 AND erased_at IS NULL
+            "SELECT * FROM guest_contacts g WHERE partner_id = $1 AND erased_at IS NULL
                AND (email_digest = $2 OR phone_digest = $3 OR (email_digest IS NULL AND phone_digest IS NULL))
+               AND EXISTS (SELECT 1 FROM person_keys k WHERE k.partner_id = g.partner_id AND k.owner_id = g.id)
              ORDER BY consented_at, id",
         )
         .bind(h(partner.as_uuid()))
@@ -581,6 +602,18 @@ impl crate::privacy::PrivacyStore for Engine {
         Ok(crate::privacy::PeopleFound { member, guests })
     }
 
+    async fn set_guest_lookup(
+        &self,
+        scope: &comanda_security::TenantScope,
+        id: Uuid,
+        lookup: &crate::privacy::ContactLookup,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        Self::write_guest_lookup(&mut tx, scope.partner(), id, lookup).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn rectify_guest(
         &self,
         scope: &comanda_security::TenantScope,
@@ -592,44 +625,38 @@ impl crate::privacy::PrivacyStore for Engine {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
         let owner = KeyOwner::Person(id);
-        fn with_digest(field: &Option<(String, Vec<u8>)>) -> Option<(&String, Option<&Vec<u8>>)> {
-            field.as_ref().map(|(value, digest)| (value, Some(digest)))
-        }
         for (column, value, statement) in [
             (
                 "email",
-                with_digest(&changes.email),
-                "UPDATE guest_contacts SET email = $3, email_digest = $4
-                 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
+                changes.email.as_ref().map(|(email, _)| email),
+                "UPDATE guest_contacts SET email = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
             ),
             (
                 "phone",
-                with_digest(&changes.phone),
-                "UPDATE guest_contacts SET phone = $3, phone_digest = $4
-                 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
+                changes.phone.as_ref(),
+                "UPDATE guest_contacts SET phone = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
             ),
             (
                 "name",
-                changes.name.as_ref().map(|name| (name, None)),
+                changes.name.as_ref(),
                 "UPDATE guest_contacts SET name = $3 WHERE partner_id = $1 AND id = $2 AND erased_at IS NULL",
             ),
         ] {
-            let Some((value, digest)) = value else { continue };
+            let Some(value) = value else { continue };
             let sealed = self
                 .seal_field(&mut tx, partner, owner, guest_place(id, column), value)
                 .await?;
-            let mut update = sqlx::query(statement)
+            let updated = sqlx::query(statement)
                 .bind(h(partner.as_uuid()))
                 .bind(h(id))
-                .bind(sealed);
-            if let Some(digest) = digest {
-                update = update.bind(digest);
-            }
-            let updated = update.execute(&mut *tx).await?;
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
             if updated.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
         }
+        Self::write_guest_lookup(&mut tx, partner, id, &changes.lookup).await?;
         self.insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;
         self.guest_contact(scope, id).await

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use comanda_domain::Clock;
+use comanda_domain::{Clock, PartnerId};
 use comanda_store::Store;
 use comanda_store::identity::OutboxMessage;
 use time::format_description::well_known::Rfc2822;
@@ -79,9 +79,15 @@ impl Mailer {
             MailSink::File => {
                 crate::files::create_private_dir(&self.directory).map_err(|e| e.to_string())?;
                 let date = message.created_at.format(&Rfc2822).unwrap_or_default();
+                // The partner the message was sent for: a data-subject request of one partner reads and erases
+                // only that partner's copies (the files are the platform's; the same address may be another
+                // partner's guest or member).
+                let partner = message
+                    .partner
+                    .map_or_else(|| "platform".to_owned(), |p| p.to_string());
                 let text = format!(
                     "From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {date}\r\nMessage-ID: <{}@comanda>\r\n\
-                     Content-Type: text/plain; charset=utf-8\r\n\r\n{}",
+                     {PARTNER_HEADER} {partner}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
                     self.from,
                     message.recipient,
                     message.subject,
@@ -156,6 +162,9 @@ pub struct MailFiles {
     pub retention: time::Duration,
 }
 
+/// The header naming the partner a message at rest was sent for (`platform` for the operators' own mail).
+const PARTNER_HEADER: &str = "X-Comanda-Partner:";
+
 /// One message at rest, as a data-subject export shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct MailCopy {
@@ -168,6 +177,8 @@ pub struct MailCopy {
 /// A message file read back: its path, the headers the rules need, its body and whole text.
 struct StoredMail {
     path: PathBuf,
+    /// The partner it was sent for; empty in a file written before the header was (kept 30 days at most).
+    partner: String,
     to: String,
     subject: String,
     date: String,
@@ -197,6 +208,7 @@ impl MailFiles {
                     .to_owned()
             };
             mails.push(StoredMail {
+                partner: header(PARTNER_HEADER),
                 to: header("To:"),
                 subject: header("Subject:"),
                 date: header("Date:"),
@@ -235,13 +247,15 @@ impl MailFiles {
         .await
     }
 
-    /// The messages addressed to `email`, for the person's data export.
-    pub async fn addressed_to(&self, email: &str) -> Vec<MailCopy> {
+    /// The messages `partner` sent to `email`, for the person's data export (another partner's mail to the same
+    /// address is that partner's; a file that names no partner is left out).
+    pub async fn addressed_to(&self, email: &str, partner: PartnerId) -> Vec<MailCopy> {
         let email = email.trim().to_lowercase();
+        let partner = partner.to_string();
         self.with_files(move |mails| {
             let mut copies: Vec<MailCopy> = mails
                 .into_iter()
-                .filter(|mail| mail.to.to_lowercase() == email)
+                .filter(|mail| mail.partner == partner && mail.to.to_lowercase() == email)
                 .map(|mail| MailCopy {
                     subject: mail.subject,
                     date: mail.date,
@@ -254,10 +268,13 @@ impl MailFiles {
         .await
     }
 
-    /// Erasure: deletes every message that holds the person's email or name (addressed to them, or naming them,
-    /// as an invitation names its sender). A name shorter than three characters is not searched for. Answers how
-    /// many. Deleting a message that merely shares a name with the person loses only a copy of sent mail.
-    pub async fn erase_mentioning(&self, email: &str, name: &str) -> usize {
+    /// Erasure: deletes every message `partner` sent that holds the person's email or name (addressed to them, or
+    /// naming them, as an invitation names its sender), and any such file that names no partner (written before
+    /// files did). Another partner's mail stays: the person's erasure there is that partner's request. A name
+    /// shorter than three characters is not searched for. Answers how many. Deleting a message that merely shares a
+    /// name with the person loses only a copy of sent mail.
+    pub async fn erase_mentioning(&self, email: &str, name: &str, partner: PartnerId) -> usize {
+        let partner = partner.to_string();
         let needles: Vec<String> = [email, name]
             .iter()
             .map(|n| n.trim().to_lowercase())
@@ -269,6 +286,7 @@ impl MailFiles {
         self.with_files(move |mails| {
             mails
                 .into_iter()
+                .filter(|mail| mail.partner.is_empty() || mail.partner == partner)
                 .filter(|mail| {
                     let text = mail.text.to_lowercase();
                     needles.iter().any(|needle| text.contains(needle.as_str()))
@@ -385,9 +403,13 @@ mod tests {
         )
         .unwrap();
         let now = time::macros::datetime!(2026-11-23 12:00 UTC);
+        let (ours, theirs) = (
+            PartnerId::from_uuid(uuid::Uuid::now_v7()),
+            PartnerId::from_uuid(uuid::Uuid::now_v7()),
+        );
         let message = |to: &str, body: &str, days_ago: i64| OutboxMessage {
             id: uuid::Uuid::now_v7(),
-            partner: None,
+            partner: Some(ours),
             recipient: to.into(),
             subject: format!("to {to}"),
             body: body.into(),
@@ -399,6 +421,15 @@ mod tests {
             message("luis@example.co", "Ana (ana@example.co) invited you", 1),
             message("pedro@example.co", "Ana Quiñones invited you", 1),
             message("rosa@example.co", "unrelated", 2),
+            // Another partner's booking confirmation to the same address, with its manage link: theirs alone.
+            OutboxMessage {
+                partner: Some(theirs),
+                ..message(
+                    "ana@example.co",
+                    "Manage: https://localhost/book/x?token=secret",
+                    1,
+                )
+            },
         ] {
             mailer.deliver(&mail).await.unwrap();
         }
@@ -411,19 +442,32 @@ mod tests {
             1,
             "only the message older than seven days"
         );
-        let exported = files.addressed_to("ANA@example.co").await;
-        assert_eq!(exported.len(), 1);
+        let exported = files.addressed_to("ANA@example.co", ours).await;
+        assert_eq!(exported.len(), 1, "not another partner's mail: {exported:?}");
         assert_eq!(exported[0].body, "fresh notice");
+        assert_eq!(files.addressed_to("ana@example.co", theirs).await.len(), 1);
         assert_eq!(
-            files.erase_mentioning("ana@example.co", "Ana Quiñones").await,
+            files
+                .erase_mentioning("ana@example.co", "Ana Quiñones", ours)
+                .await,
             3,
-            "addressed to her, or naming her by address or by name"
+            "addressed to her, or naming her by address or by name; another partner's copy stays"
         );
+        assert_eq!(files.addressed_to("ana@example.co", theirs).await.len(), 1);
         let left: Vec<String> = std::fs::read_dir(&outbox)
             .unwrap()
             .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
             .collect();
-        assert_eq!(left.len(), 1);
-        assert!(left.iter().all(|text| !text.contains("ana@example.co")));
+        assert_eq!(left.len(), 2);
+        let hers: Vec<_> = left
+            .iter()
+            .filter(|text| text.contains("ana@example.co"))
+            .collect();
+        assert_eq!(hers.len(), 1, "only the other partner's");
+        assert!(
+            hers[0].contains(&format!("X-Comanda-Partner: {theirs}")),
+            "{}",
+            hers[0]
+        );
     }
 }

@@ -346,17 +346,21 @@ impl Identity {
         keyed_digest(&self.email_index, normalized.as_bytes())
     }
 
-    /// A phone's lookup digest, under the email index key but apart from every email's (a `tel:` URI, RFC 3966, has
-    /// no `@`).
-    pub(crate) fn phone_key(&self, e164: &str) -> Vec<u8> {
-        keyed_digest(&self.email_index, format!("tel:{e164}").as_bytes())
-    }
-
-    /// The digests a data-subject request finds a guest by (the email as normalised, the phone in E.164).
-    pub(crate) fn contact_lookup(&self, email: &str, phone: Option<&str>) -> ContactLookup {
+    /// A guest's lookup digests in `partner` (the email as normalised, the phone in E.164): under the email index
+    /// key, bound to the partner and apart from the login directory's (a `guest` prefix), the email as a `mailto:`
+    /// and the phone as a `tel:` URI (RFC 6068, RFC 3966), so the columns of two partners, or a guest's and a
+    /// member's sign-in, cannot be joined without the key.
+    pub(crate) fn contact_lookup(
+        &self,
+        partner: PartnerId,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> ContactLookup {
+        let digest =
+            |uri: String| keyed_digest(&self.email_index, format!("guest\n{partner}\n{uri}").as_bytes());
         ContactLookup {
-            email: Some(self.email_key(email)),
-            phone: phone.map(|phone| self.phone_key(phone)),
+            email: email.map(|email| digest(format!("mailto:{email}"))),
+            phone: phone.map(|phone| digest(format!("tel:{phone}"))),
         }
     }
 

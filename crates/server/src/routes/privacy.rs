@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use comanda_domain::validation::clean_text;
 use comanda_domain::{Permission, Role, ValidationErrors};
+use comanda_security::TenantScope;
 use comanda_store::audit::AuditFilter;
 use comanda_store::privacy::{ContactLookup, GuestContact, Rectification};
 use serde::{Deserialize, Serialize};
@@ -290,7 +291,9 @@ pub async fn leave_contact(
         200,
     );
     let now = state.clock.now();
-    let lookup = state.identity.contact_lookup(&email, None);
+    let lookup = state
+        .identity
+        .contact_lookup(guest.scope.partner(), Some(&email), None);
     let contact = errors.into_result(GuestContact {
         id: Uuid::now_v7(),
         venue_id: guest.venue.id.as_uuid(),
@@ -364,6 +367,10 @@ pub async fn request(
     Ok(Json(PrivacyResponse::One(answer)))
 }
 
+fn member_has_no_phone() -> ApiError {
+    ValidationErrors::single("phone", "a member keeps no phone: give the email or name").into()
+}
+
 fn forbidden() -> ApiError {
     Problem::new(ProblemType::Forbidden)
         .detail("only the person themselves, or someone who manages staff, may ask this; by email or phone, only someone who manages staff")
@@ -398,17 +405,29 @@ async fn by_contact(
         }
         Subject::Id(_) => return Err(ValidationErrors::single("subject", "give an email or a phone").into()),
     };
-    let lookup = ContactLookup {
-        email: email.as_deref().map(|email| state.identity.email_key(email)),
-        phone: phone.as_deref().map(|phone| state.identity.phone_key(phone)),
-    };
-    let found = state.store.find_people(&caller.scope, &lookup).await?;
-    let guests: Vec<Uuid> = found
-        .guests
-        .iter()
-        .filter(|guest| names_subject(guest, &lookup, email.as_deref(), phone.as_deref()))
-        .map(|guest| guest.id)
-        .collect();
+    let scope = &caller.scope;
+    let lookup = state
+        .identity
+        .contact_lookup(scope.partner(), email.as_deref(), phone.as_deref());
+    let email_key = email.as_deref().map(|email| state.identity.email_key(email));
+    let found = state
+        .store
+        .find_people(scope, email_key.as_deref(), &lookup)
+        .await?;
+    let mut guests = Vec::new();
+    for guest in &found.guests {
+        if guest.lookup == ContactLookup::default() {
+            // Kept before digests were: given them now, so the next request finds it by digest.
+            let kept =
+                state
+                    .identity
+                    .contact_lookup(scope.partner(), Some(&guest.email), guest.phone.as_deref());
+            state.store.set_guest_lookup(scope, guest.id, &kept).await?;
+        }
+        if names_subject(guest, &lookup, email.as_deref(), phone.as_deref()) {
+            guests.push(guest.id);
+        }
+    }
     let member = match found.member {
         Some(id) => Some(state.store.staff_member(&caller.scope, id).await?),
         None => None,
@@ -421,11 +440,19 @@ async fn by_contact(
     if let (Some(member), RequestKind::Erase) = (&member, request.kind) {
         refuse_erasing_only_owner(state, caller, member).await?;
     }
-    // A member has no phone: a rectification of only a guest's phone leaves the member as they are.
-    let member_changes = changes.filter(|c| c.email.is_some() || c.name.is_some());
+    // A member keeps no phone: a corrected phone is the guests' alone, and must reach one.
+    if changes.is_some_and(|c| c.phone.is_some()) && guests.is_empty() {
+        return Err(member_has_no_phone());
+    }
+    let member_changes = changes
+        .filter(|c| c.email.is_some() || c.name.is_some())
+        .map(|c| Rectification {
+            phone: None,
+            ..c.clone()
+        });
     let member = match member {
         Some(member) if request.kind != RequestKind::Rectify || member_changes.is_some() => {
-            Some(member_request(state, caller, ctx, member, request, member_changes).await?)
+            Some(member_request(state, caller, ctx, member, request, member_changes.as_ref()).await?)
         }
         _ => None,
     };
@@ -512,7 +539,7 @@ async fn member_request(
                 }
             }
             store.append_audit(scope, &audit, now).await?;
-            let mail = mail_addressed_to(state, &member.email).await;
+            let mail = mail_addressed_to(state, scope, &member.email).await;
             let places = store.sign_in_places(scope, member.id).await?;
             let events = store.security_events(scope, member.id).await?;
             PrivacyAnswer::Export(Box::new(PersonalDataExport {
@@ -534,12 +561,8 @@ async fn member_request(
         }
         RequestKind::Rectify => {
             let changes = changes.cloned().unwrap_or_default();
-            if changes.email.is_none() && changes.name.is_none() {
-                return Err(ValidationErrors::single(
-                    "phone",
-                    "a member keeps no phone: give the email or name",
-                )
-                .into());
+            if changes.phone.is_some() {
+                return Err(member_has_no_phone());
             }
             let updated = store
                 .rectify_person(scope, subject, &changes, &audit, now)
@@ -550,13 +573,16 @@ async fn member_request(
                     }
                     other => other.into(),
                 })?;
-            forget_replaced_mail(state, &changes, &member.email).await;
+            forget_replaced_mail(state, scope, &changes, &member.email).await;
             PrivacyAnswer::Rectified(updated.into())
         }
         RequestKind::Erase => {
             refuse_erasing_only_owner(state, caller, &member).await?;
             let erasure = store.erase_person(scope, subject, &audit, now).await?;
-            erased(erasure, erase_mail(state, &member.email, &member.name).await)
+            erased(
+                erasure,
+                erase_mail(state, scope, &member.email, &member.name).await,
+            )
         }
     })
 }
@@ -590,10 +616,9 @@ fn rectification(state: &AppState, request: &PrivacyRequest) -> Result<Rectifica
             (e, key)
         }),
         name,
-        phone: phone.map(|p| {
-            let key = state.identity.phone_key(&p);
-            (p, key)
-        }),
+        phone,
+        // Each guest's digests follow from its own kept fields too: see `guest_request`.
+        lookup: ContactLookup::default(),
     })?)
 }
 
@@ -608,9 +633,9 @@ fn erased(erasure: comanda_store::privacy::Erasure, mail_files_removed: u64) -> 
     })
 }
 
-async fn mail_addressed_to(state: &AppState, email: &str) -> Vec<MailCopy> {
+async fn mail_addressed_to(state: &AppState, scope: &TenantScope, email: &str) -> Vec<MailCopy> {
     match &state.mail_files {
-        Some(files) => files.addressed_to(email).await,
+        Some(files) => files.addressed_to(email, scope.partner()).await,
         None => Vec::new(),
     }
 }
@@ -618,25 +643,30 @@ async fn mail_addressed_to(state: &AppState, email: &str) -> Vec<MailCopy> {
 /// A rectified email replaces the inaccurate one everywhere comanda keeps it: the mail files (copies of sent mail,
 /// kept a few days) addressed to or naming the replaced address are deleted, so no copy keeps it (GDPR art. 16) and
 /// a later erasure, which searches by the current address, leaves nothing behind.
-async fn forget_replaced_mail(state: &AppState, changes: &Rectification, email: &str) {
+async fn forget_replaced_mail(state: &AppState, scope: &TenantScope, changes: &Rectification, email: &str) {
     if let (Some(files), Some(_)) = (&state.mail_files, &changes.email) {
-        let removed = files.erase_mentioning(email, "").await;
+        let removed = files.erase_mentioning(email, "", scope.partner()).await;
         tracing::info!(removed, "mail files holding a rectified address deleted");
     }
 }
 
 /// Personal data outside the sealed store goes with the person: mail still queued to them is dropped (so the sender
 /// writes no new file after the erasure), then every mail file that holds their address or name is deleted.
-async fn erase_mail(state: &AppState, email: &str, name: &str) -> u64 {
+async fn erase_mail(state: &AppState, scope: &TenantScope, email: &str, name: &str) -> u64 {
     if let Ok(pending) = state.store.pending_messages(1_000).await {
-        for message in pending.iter().filter(|m| m.recipient.eq_ignore_ascii_case(email)) {
+        let theirs = |m: &&comanda_store::identity::OutboxMessage| {
+            m.partner == Some(scope.partner()) && m.recipient.eq_ignore_ascii_case(email)
+        };
+        for message in pending.iter().filter(theirs) {
             if let Err(error) = state.store.mark_message_sent(message.id, state.clock.now()).await {
                 tracing::warn!(%error, "could not drop mail queued to an erased person");
             }
         }
     }
     match &state.mail_files {
-        Some(files) => u64::try_from(files.erase_mentioning(email, name).await).unwrap_or(u64::MAX),
+        Some(files) => {
+            u64::try_from(files.erase_mentioning(email, name, scope.partner()).await).unwrap_or(u64::MAX)
+        }
         None => 0,
     }
 }
@@ -663,25 +693,35 @@ async fn guest_request(
         RequestKind::Export => {
             store.append_audit(scope, &audit("privacy.exported"), now).await?;
             PrivacyAnswer::GuestExport(GuestExport {
-                mail: mail_addressed_to(state, &contact.email).await,
+                mail: mail_addressed_to(state, scope, &contact.email).await,
                 guest: contact.into(),
                 partner_id: scope.partner().to_string(),
                 generated_at: now,
             })
         }
         RequestKind::Rectify => {
-            let changes = changes.cloned().unwrap_or_default();
+            let mut changes = changes.cloned().unwrap_or_default();
+            // The digests of what the row holds once rectified: the new fields, or the kept ones.
+            let email = changes.email.as_ref().map_or(&contact.email, |(email, _)| email);
+            let phone = changes.phone.as_ref().or(contact.phone.as_ref());
+            changes.lookup =
+                state
+                    .identity
+                    .contact_lookup(scope.partner(), Some(email), phone.map(String::as_str));
             let updated = store
                 .rectify_guest(scope, subject, &changes, &audit("privacy.rectified"), now)
                 .await?;
-            forget_replaced_mail(state, &changes, &contact.email).await;
+            forget_replaced_mail(state, scope, &changes, &contact.email).await;
             PrivacyAnswer::GuestRectified(updated.into())
         }
         RequestKind::Erase => {
             let erasure = store
                 .erase_person(scope, subject, &audit("privacy.erased"), now)
                 .await?;
-            erased(erasure, erase_mail(state, &contact.email, &contact.name).await)
+            erased(
+                erasure,
+                erase_mail(state, scope, &contact.email, &contact.name).await,
+            )
         }
     })
 }

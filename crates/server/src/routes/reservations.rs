@@ -674,7 +674,9 @@ pub async fn book(
         request.party_size,
         deposit.as_ref().map(|d| d.amount),
     );
-    let lookup = state.identity.contact_lookup(&email, Some(&request.guest.phone));
+    let lookup = state
+        .identity
+        .contact_lookup(partner, Some(&email), Some(&request.guest.phone));
     let booking = NewReservation {
         id,
         venue_id: venue,

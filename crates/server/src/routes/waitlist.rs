@@ -158,7 +158,9 @@ pub async fn join(
     let (Some(earliest), Some(latest)) = (earliest, latest) else {
         return Err(ValidationErrors::single("earliest", "must be a local time HH:MM").into());
     };
-    let lookup = state.identity.contact_lookup(&email, Some(&request.guest.phone));
+    let lookup = state
+        .identity
+        .contact_lookup(scope.partner(), Some(&email), Some(&request.guest.phone));
     let entry = NewWaitlistEntry {
         id: Uuid::now_v7(),
         venue_id: venue,

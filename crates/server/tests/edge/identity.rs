@@ -2219,7 +2219,15 @@ fn uuid_body_fields(doc: &serde_json::Value) -> Vec<(String, String, String)> {
         let schema = resolve(doc, schema);
         for (name, property) in schema["properties"].as_object().into_iter().flatten() {
             let property = resolve(doc, property);
-            if property["format"] == "uuid" || resolve(doc, &property["items"])["format"] == "uuid" {
+            // A field that may be an id among other shapes (`oneOf`, as a privacy request's subject) counts too.
+            let alternatives = ["oneOf", "anyOf"]
+                .iter()
+                .flat_map(|key| property[*key].as_array().into_iter().flatten())
+                .map(|alternative| resolve(doc, alternative));
+            if property["format"] == "uuid"
+                || resolve(doc, &property["items"])["format"] == "uuid"
+                || alternatives.clone().any(|alternative| alternative["format"] == "uuid")
+            {
                 found.push(name.clone());
             }
         }

@@ -1031,6 +1031,63 @@ pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
         "{names:?}"
     );
 
+    // A waitlist entry's guest is found by the phone they gave.
+    let joined = post(
+        &server,
+        &format!("/api/v1/venues/{}/waitlist", v.venue),
+        None,
+        json!({"date": date.to_string(), "party_size": 2, "earliest": "18:00", "latest": "22:00", "consent": true,
+               "guest": {"name": "Mateo Gil", "phone": "+573150000009", "email": "mateo@example.co"}}),
+    )
+    .await;
+    assert_eq!(joined.status, 201, "{}", joined.body);
+    let waiting = ask(json!({"kind": "export", "subject": {"phone": "+573150000009"}})).await;
+    assert_eq!(
+        waiting.body["guests"][0]["guest"]["name"], "Mateo Gil",
+        "{}",
+        waiting.body
+    );
+    // Another partner's guest is not this partner's to find; nor may a member who does not manage staff ask.
+    let other = booking_venue(
+        &server,
+        "otro-socio@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let mut elsewhere = booking(&format!("{next}T00:00:00Z"), 2);
+    elsewhere["guest"] = guest("Solo Allá", "+573150000010", "solo-alla@example.co");
+    assert_eq!(book(&server, &other.venue, elsewhere).await.status, 201);
+    assert_eq!(
+        ask(json!({"kind": "export", "subject": {"email": "solo-alla@example.co"}}))
+            .await
+            .status,
+        404
+    );
+    crate::identity::invite_and_join(&server, &v.owner, "mesero@example.co", "server", PASSWORD).await;
+    let waiter = crate::identity::login(&server, "mesero@example.co", PASSWORD).await;
+    let waiter = waiter.body["access_token"]
+        .as_str()
+        .expect("a server signs in without 2FA");
+    let refused = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(waiter),
+        json!({"kind": "export", "subject": {"email": "otro@example.co"}}),
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    // A member keeps no phone: a corrected phone that reaches no guest is refused, not silently dropped.
+    let no_phone =
+        ask(json!({"kind": "rectify", "subject": {"email": "sujeto@example.co"}, "phone": "+573001110000"}))
+            .await;
+    assert_eq!(
+        (no_phone.status, no_phone.body["errors"][0]["field"].clone()),
+        (400, json!("phone"))
+    );
+
     // The erasure that would remove the only owner is refused whole.
     assert_eq!(
         ask(json!({"kind": "erase", "subject": {"email": "sujeto@example.co"}}))

@@ -39,7 +39,7 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
                     b"key:ana.maria@example.co".to_vec(),
                 )),
                 name: Some("Ana María Rojas".into()),
-                phone: None,
+                ..Rectification::default()
             },
             &AuditEntry::new("privacy.rectified").actor(owner),
             NOW,
@@ -120,7 +120,8 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
 
 /// A data-subject request names the person by email or phone (API.md): the store finds the member by the login
 /// directory's digest and the guests by theirs, only in the caller's partner, never an erased guest; contacts kept
-/// before digests were come back for the caller to compare; a rectification moves the digests with the fields.
+/// before digests were come back for the caller to compare, until it gives them digests; a rectification writes the
+/// digests of what the row then holds.
 pub async fn data_subjects_are_found_by_email_or_phone_digest(store: &dyn Store) {
     use comanda_store::privacy::{ContactLookup, Rectification};
     let (scope, owner) = registered(store, "ana@example.co").await;
@@ -144,11 +145,10 @@ pub async fn data_subjects_are_found_by_email_or_phone_digest(store: &dyn Store)
     let elsewhere = add(&other_scope, guest(venue, "ana@example.co")).await;
     let ids =
         |found: &comanda_store::privacy::PeopleFound| found.guests.iter().map(|g| g.id).collect::<Vec<_>>();
+    let ana = lookup("ana@example.co", None);
+    let ana_key: &[u8] = b"key:ana@example.co";
 
-    let by_email = store
-        .find_people(&scope, &lookup("ana@example.co", None))
-        .await
-        .unwrap();
+    let by_email = store.find_people(&scope, Some(ana_key), &ana).await.unwrap();
     assert_eq!(by_email.member, Some(owner));
     assert_eq!(
         ids(&by_email),
@@ -159,19 +159,14 @@ pub async fn data_subjects_are_found_by_email_or_phone_digest(store: &dyn Store)
         by_email.guests[1].email, "old@example.co",
         "opened for the caller to compare"
     );
-    let by_phone = store
-        .find_people(
-            &scope,
-            &ContactLookup {
-                email: None,
-                phone: Some(b"tel:+573009998877".to_vec()),
-            },
-        )
-        .await
-        .unwrap();
+    let vale_phone = ContactLookup {
+        email: None,
+        phone: Some(b"tel:+573009998877".to_vec()),
+    };
+    let by_phone = store.find_people(&scope, None, &vale_phone).await.unwrap();
     assert_eq!((by_phone.member, ids(&by_phone)), (None, vec![queued, legacy]));
     let there = store
-        .find_people(&other_scope, &lookup("ana@example.co", None))
+        .find_people(&other_scope, Some(ana_key), &ana)
         .await
         .unwrap();
     assert_eq!(
@@ -179,7 +174,21 @@ pub async fn data_subjects_are_found_by_email_or_phone_digest(store: &dyn Store)
         vec![elsewhere],
         "another partner's guests stay theirs"
     );
+    assert_eq!(there.member, None, "and so do its members");
 
+    // The caller gives the old row its digests: from then on it is found by them alone.
+    store
+        .set_guest_lookup(&scope, legacy, &lookup("old@example.co", Some("+573001234567")))
+        .await
+        .unwrap();
+    let digested = store.find_people(&scope, None, &ana).await.unwrap();
+    assert_eq!(
+        ids(&digested),
+        vec![booked],
+        "the old row is no longer offered for comparing"
+    );
+
+    let rectified = lookup("valentina@example.co", Some("+573001112233"));
     store
         .rectify_guest(
             &scope,
@@ -190,7 +199,8 @@ pub async fn data_subjects_are_found_by_email_or_phone_digest(store: &dyn Store)
                     b"key:valentina@example.co".to_vec(),
                 )),
                 name: None,
-                phone: Some(("+573001112233".into(), b"tel:+573001112233".to_vec())),
+                phone: Some("+573001112233".into()),
+                lookup: rectified.clone(),
             },
             &AuditEntry::new("privacy.rectified"),
             NOW,
@@ -199,20 +209,12 @@ pub async fn data_subjects_are_found_by_email_or_phone_digest(store: &dyn Store)
         .unwrap();
     let moved = store.guest_contact(&scope, queued).await.unwrap();
     assert_eq!(
-        (moved.email.as_str(), moved.phone.as_deref()),
-        ("valentina@example.co", Some("+573001112233"))
+        (moved.email.as_str(), moved.phone.as_deref(), &moved.lookup),
+        ("valentina@example.co", Some("+573001112233"), &rectified)
     );
-    assert_eq!(
-        moved.lookup,
-        lookup("valentina@example.co", Some("+573001112233"))
-    );
-    let old_phone = store
-        .find_people(&scope, &lookup("vale@example.co", Some("+573009998877")))
-        .await
-        .unwrap();
-    assert_eq!(
-        ids(&old_phone),
-        vec![legacy],
+    let old_phone = store.find_people(&scope, None, &vale_phone).await.unwrap();
+    assert!(
+        ids(&old_phone).is_empty(),
         "the old digests no longer find the guest"
     );
 
@@ -220,11 +222,8 @@ pub async fn data_subjects_are_found_by_email_or_phone_digest(store: &dyn Store)
         .erase_person(&scope, booked, &AuditEntry::new("privacy.erased"), NOW)
         .await
         .unwrap();
-    let after = store
-        .find_people(&scope, &lookup("ana@example.co", None))
-        .await
-        .unwrap();
-    assert_eq!(ids(&after), vec![legacy], "an erased guest is found no more");
+    let after = store.find_people(&scope, None, &ana).await.unwrap();
+    assert!(ids(&after).is_empty(), "an erased guest is found no more");
     assert_eq!(
         store.guest_contact(&scope, booked).await.unwrap().lookup,
         ContactLookup::default(),
