@@ -72,7 +72,7 @@ pub struct BookingPolicy {
     #[schema(maximum = 65535)]
     pub buffer_minutes: u16,
     pub pacing: Pacing,
-    /// How long before its start a booking can still be made.
+    /// How long before its start a guest can still book online (a host booking by phone needs no notice).
     #[schema(maximum = 4294967295_u64)]
     pub min_notice_minutes: u32,
     /// How many days ahead bookings open.
@@ -434,7 +434,11 @@ fn fit(
     if start <= now {
         return Err(Refusal::Past);
     }
-    if start - now < time::Duration::minutes(i64::from(policy.min_notice_minutes)) {
+    // The notice is the online guests' (the kitchen's warning); a host booking a walk-in, or moving an early party
+    // to now, is on the floor and needs none.
+    if channel == Channel::Online
+        && start - now < time::Duration::minutes(i64::from(policy.min_notice_minutes))
+    {
         return Err(Refusal::TooSoon);
     }
     if start - now > time::Duration::days(i64::from(policy.horizon_days)) {
@@ -547,22 +551,31 @@ pub const EARLIEST_SEATING: time::Duration = time::Duration::minutes(60);
 /// How long after its start a party is late.
 pub const LATE_AFTER: time::Duration = time::Duration::minutes(15);
 
-/// Why a host's `step` cannot be made yet of a booking starting at `start`, or `None` once its time has come: a
-/// party is seated from [`EARLIEST_SEATING`] before its start, late [`LATE_AFTER`] after it, and a no-show once its
-/// time has come.
+/// The latest start of a booking whose time for `step` has come at `now`: a party is seated from
+/// [`EARLIEST_SEATING`] before its start, late [`LATE_AFTER`] after it, and a no-show once its time has come.
+pub fn latest_start(step: TimedMove, now: OffsetDateTime) -> OffsetDateTime {
+    match step {
+        TimedMove::Seat => now.saturating_add(EARLIEST_SEATING),
+        TimedMove::MarkLate => now.saturating_sub(LATE_AFTER),
+        TimedMove::NoShow => now,
+    }
+}
+
+/// What a host is told when `step` comes too early.
+pub fn too_early(step: TimedMove) -> &'static str {
+    match step {
+        TimedMove::Seat => {
+            "a party is seated from an hour before its time: move the booking to seat it earlier"
+        }
+        TimedMove::MarkLate => "a party is late 15 minutes after its start, not before",
+        TimedMove::NoShow => "a party is a no-show only once its time has come",
+    }
+}
+
+/// Why a host's `step` cannot be made yet of a booking starting at `start`, or `None` once its time has come
+/// ([`latest_start`]).
 pub fn not_yet(step: TimedMove, start: OffsetDateTime, now: OffsetDateTime) -> Option<&'static str> {
-    let (from, why) = match step {
-        TimedMove::Seat => (
-            start.saturating_sub(EARLIEST_SEATING),
-            "a party is seated from an hour before its time: move the booking to seat it earlier",
-        ),
-        TimedMove::MarkLate => (
-            start.saturating_add(LATE_AFTER),
-            "a party is late 15 minutes after its start, not before",
-        ),
-        TimedMove::NoShow => (start, "a party is a no-show only once its time has come"),
-    };
-    (now < from).then_some(why)
+    (start > latest_start(step, now)).then(|| too_early(step))
 }
 
 /// How a booking with a paid deposit ended.
@@ -760,6 +773,8 @@ mod tests {
             check_booking(&p, &bogota, &floor, &[], soon, 2, Channel::Online, late_now),
             Err(Refusal::TooSoon)
         );
+        // The notice is the online guests': a host books the walk-in, or moves an early party, for the next slot.
+        assert!(check_booking(&p, &bogota, &floor, &[], soon, 2, Channel::Staff, late_now).is_ok());
     }
 
     #[test]

@@ -1181,6 +1181,10 @@ pages.host = async () => {
   };
   form.addEventListener('submit', (event) => { event.preventDefault(); render(); });
   await render();
+  // The moves offered follow the clock (a party is seated from an hour before its time), and other hosts change the
+  // day too: the list is read again every minute and whenever the tab comes back into view.
+  setInterval(() => { if (!document.hidden) render().catch(() => {}); }, 60_000);
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) render().catch(() => {}); });
 };
 
 // The venue's reservation settings: the booking policy (three service rows, three turn rows) and each table's

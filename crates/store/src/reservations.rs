@@ -74,6 +74,14 @@ impl ReservationStatus {
     }
 }
 
+/// A host's move that waits for the party's time (`comanda_domain::reservation::latest_start`): refused with
+/// `StoreError::Refused(why)` while the reservation starts after `latest_start`.
+#[derive(Debug, Clone, Copy)]
+pub struct WhenDue {
+    pub latest_start: OffsetDateTime,
+    pub why: &'static str,
+}
+
 /// A stored reservation (the guest's contact data is read separately, through the privacy layer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
@@ -379,6 +387,8 @@ pub trait ReservationStore: Send + Sync {
     /// current status.
     /// `deposit` is what the venue's rule decided for a paid deposit when this move ends the booking: the deposit
     /// becomes refund- or keep-due in the same transaction (a deposit still awaited is left for its hold's expiry).
+    /// `due`: a move that waits for the party's time, refused while the reservation starts later (read under the
+    /// row's lock, so a concurrent move to a later start cannot slip between).
     #[allow(clippy::too_many_arguments)]
     async fn transition_reservation(
         &self,
@@ -387,6 +397,7 @@ pub trait ReservationStore: Send + Sync {
         to: ReservationStatus,
         host: Option<&Host>,
         deposit: Option<DepositFate>,
+        due: Option<WhenDue>,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>>;

@@ -7,7 +7,7 @@ use crate::identity::AuditEntry;
 use crate::reservations::{
     BookOutcome, BookedParty, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome,
     NewDeposit, NewReservation, NewWaitlistEntry, Reservation, ReservationStatus, ReservationStore,
-    WaitingParty, WaitlistEntry, WaitlistStatus,
+    WaitingParty, WaitlistEntry, WaitlistStatus, WhenDue,
 };
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -753,6 +753,7 @@ impl ReservationStore for Engine {
         to: ReservationStatus,
         host: Option<&Host>,
         deposit: Option<DepositFate>,
+        due: Option<WhenDue>,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>> {
@@ -769,6 +770,9 @@ impl ReservationStore for Engine {
         let current = reservation_from_row(&row)?;
         if !current.status.can_move_to(to) {
             return Ok(None);
+        }
+        if let Some(due) = due.filter(|due| current.start > due.latest_start) {
+            return Err(StoreError::Refused(due.why.to_owned()));
         }
         sqlx::query("UPDATE reservations SET status = $3, updated_at = $4 WHERE partner_id = $1 AND id = $2")
             .bind(h(partner.as_uuid()))

@@ -16,6 +16,7 @@ use comanda_store::payments::ConnectedAccount;
 use comanda_store::privacy::GuestContact;
 use comanda_store::reservations::{
     BookOutcome, Deposit, DepositStatus, Host, MoveOutcome, NewReservation, Reservation, ReservationStatus,
+    WhenDue,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -1029,7 +1030,16 @@ pub async fn guest_cancel(
     let fate = deposit_fate(&state, &scope, id, Ending::GuestCancelled, now).await?;
     let cancelled = state
         .store
-        .transition_reservation(&scope, id, ReservationStatus::Cancelled, None, fate, &audit, now)
+        .transition_reservation(
+            &scope,
+            id,
+            ReservationStatus::Cancelled,
+            None,
+            fate,
+            None,
+            &audit,
+            now,
+        )
         .await?
         .ok_or_else(|| not_movable(current.status, ReservationStatus::Cancelled))?;
     state.availability.changed(cancelled.venue_id);
@@ -1083,23 +1093,12 @@ fn timed(to: ReservationStatus) -> Option<TimedMove> {
     }
 }
 
-/// Why the host cannot move a booking to `to` yet (seat it, mark it late or a no-show before its time).
-async fn too_early(
-    to: ReservationStatus,
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<Option<&'static str>, ApiError> {
-    let Some(step) = timed(to) else {
-        return Ok(None);
-    };
-    let current = state.store.reservation(&caller.scope, id).await?;
-    Ok(reservation::not_yet(step, current.start, state.clock.now()))
-}
-
 /// The moves the host can make now of a booking: its status allows them and their time has come (the host page
-/// shows these as buttons).
+/// shows these as buttons). A waitlist offer is the guest's to take or let expire: the page offers no move on it.
 fn moves_now(status: ReservationStatus, start: OffsetDateTime, now: OffsetDateTime) -> Vec<&'static str> {
+    if status == ReservationStatus::Offered {
+        return Vec::new();
+    }
     [
         ReservationStep::Confirmed,
         ReservationStep::Seated,
@@ -1302,7 +1301,8 @@ pub struct ReservationMove {
 
 /// The host moves a reservation: confirm, late, seat, finish, cancel, no-show, or to another time (`moved`, with
 /// `start` and optionally `party_size`, checked by the same rule as a booking; the tables move in one
-/// transaction). Leaving a holding state frees the tables at once; a move the current status does not allow is 409.
+/// transaction). Leaving a holding state frees the tables at once; a move the current status does not allow is 409;
+/// one whose time has not come (seating more than an hour ahead, late or no-show before the start) is 422.
 #[utoipa::path(post, path = "/api/v1/reservations/{reservation}/transitions", tag = "reservations",
     security(("bearer" = [])), params(("reservation" = String, Path)), request_body = ReservationMove, responses(
         (status = 200, body = ReservationView),
@@ -1342,9 +1342,11 @@ pub async fn transition(
         );
     }
     errors.into_result(())?;
-    if let Some(early) = too_early(to, &state, &caller, id).await? {
-        return Err(Problem::new(ProblemType::Conflict).detail(early).into());
-    }
+    let now = state.clock.now();
+    let due = timed(to).map(|step| WhenDue {
+        latest_start: reservation::latest_start(step, now),
+        why: reservation::too_early(step),
+    });
     let audit = caller
         .audit(&ctx, "reservation.moved")
         .detail(format!("to={} reason={reason}", to.as_str()));
@@ -1352,7 +1354,6 @@ pub async fn transition(
         actor: caller.actor(),
         member: caller.member.id,
     };
-    let now = state.clock.now();
     let ending = match to {
         ReservationStatus::Cancelled => Some(Ending::VenueCancelled),
         ReservationStatus::NoShow => Some(Ending::NoShow),
@@ -1365,7 +1366,7 @@ pub async fn transition(
     };
     match state
         .store
-        .transition_reservation(&caller.scope, id, to, Some(&host), fate, &audit, now)
+        .transition_reservation(&caller.scope, id, to, Some(&host), fate, due, &audit, now)
         .await?
     {
         Some(moved) => {

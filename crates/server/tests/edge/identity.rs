@@ -2226,7 +2226,9 @@ fn uuid_body_fields(doc: &serde_json::Value) -> Vec<(String, String, String)> {
                 .map(|alternative| resolve(doc, alternative));
             if property["format"] == "uuid"
                 || resolve(doc, &property["items"])["format"] == "uuid"
-                || alternatives.clone().any(|alternative| alternative["format"] == "uuid")
+                || alternatives
+                    .clone()
+                    .any(|alternative| alternative["format"] == "uuid")
             {
                 found.push(name.clone());
             }

@@ -641,7 +641,7 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     let host_moves = format!("/api/v1/reservations/{second}/transitions");
     for early in ["late", "no_show"] {
         let refused = post(&server, &host_moves, Some(&v.owner), json!({"to": early})).await;
-        assert_eq!(refused.status, 409, "{early}: {}", refused.body);
+        assert_eq!(refused.status, 422, "{early}: {}", refused.body);
     }
     let cancelled = post(&server, &host_moves, Some(&v.owner), json!({"to": "cancelled"})).await;
     assert_eq!(
@@ -676,7 +676,12 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
         json!({"to": "seated"}),
     )
     .await;
-    assert_eq!(seat_early.status, 409, "{}", seat_early.body);
+    assert_eq!(seat_early.status, 422, "{}", seat_early.body);
+    assert_eq!(
+        seat_early.body["type"], "https://comanda.dev/problems/business-rule",
+        "{}",
+        seat_early.body
+    );
     let listed = day(&server, &v, date).await;
     let row = listed.iter().find(|r| r["id"] == first).unwrap();
     assert_eq!(row["moves"], json!(["confirmed", "cancelled"]));

@@ -154,11 +154,36 @@ pub async fn claims_refuse_a_second_booking_of_a_table_at_an_overlapping_time(st
     let BookOutcome::Created(first) = first else {
         unreachable!()
     };
+    // A move that waits for the party's time is refused, under the row's lock, while the booking starts later.
+    let early = store
+        .transition_reservation(
+            &scope,
+            first.id,
+            ReservationStatus::NoShow,
+            None,
+            None,
+            Some(comanda_store::reservations::WhenDue {
+                latest_start: first.start - time::Duration::SECOND,
+                why: "not yet",
+            }),
+            &change(),
+            NOW,
+        )
+        .await;
+    assert!(
+        matches!(early, Err(StoreError::Refused(ref why)) if why == "not yet"),
+        "{early:?}"
+    );
+    assert_eq!(
+        store.reservation(&scope, first.id).await.unwrap().status,
+        ReservationStatus::Booked
+    );
     store
         .transition_reservation(
             &scope,
             first.id,
             ReservationStatus::Cancelled,
+            None,
             None,
             None,
             &change(),
@@ -288,6 +313,7 @@ pub async fn a_deposit_moves_once_from_awaited_to_settled(store: &dyn Store) {
             ReservationStatus::Cancelled,
             None,
             Some(DepositFate::Refund),
+            None,
             &change(),
             NOW,
         )
