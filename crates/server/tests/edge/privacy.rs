@@ -433,6 +433,31 @@ async fn insert_clear_security_event(
     }
 }
 
+/// Runs one statement with no parameters on the server's database, as its superuser (an operator's or a migration's
+/// hand); answers the rows it changed.
+pub async fn execute_sql(server: &TestServer, statement: &'static str) -> u64 {
+    match server.superuser_url() {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+        None => {
+            let mut conn = sqlx::SqliteConnection::connect(&server.database.url)
+                .await
+                .unwrap();
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    }
+}
+
 /// Copies the member's sealed email over another partner's owner's email, as someone with database access might.
 async fn move_sealed_email(server: &TestServer, from_member: &str, to_member: &str) {
     match server.superuser_url() {
