@@ -45,19 +45,24 @@ async function setUp(api) {
   const token = await owner(call, 'Casa Bruma', 'Lucía', 'anfitriona@example.co', 'mesas para la noche del viernes');
   const venue = await call('POST', '/api/v1/venues', { name: 'Casa Bruma', timezone: 'America/Bogota' }, token);
   const table = await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 1', seats: 4 }, token);
-  await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, {
-    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '18:00', last_seating: '22:00' }],
+  await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, eveningPolicy('18:00', '22:00', 60), token);
+  return { token, venue: venue.id, table: table.id };
+}
+
+/// A booking policy seating every day from `first` to `last` (local), with `notice` minutes of online notice.
+function eveningPolicy(first, last, notice) {
+  return {
+    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: first, last_seating: last }],
     slot_minutes: 15,
     turn_minutes: [{ max_party: 2, minutes: 90 }, { max_party: 8, minutes: 120 }],
     buffer_minutes: 15,
     pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 },
-    min_notice_minutes: 60,
+    min_notice_minutes: notice,
     horizon_days: 30,
     max_party_size: 8,
     deposit_per_cover: null,
     cancellation_cutoff_hours: 0,
-  }, token);
-  return { token, venue: venue.id, table: table.id };
+  };
 }
 
 test('a guest books the last free time, the next guest no longer sees it, and the host seats a walk-in', async () => {
@@ -126,18 +131,7 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   // the next free time (within the quarter hour) and seats them, which opens their table's session.
   const call = caller(staff.request);
   await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 2', seats: 4 }, token);
-  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, {
-    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '00:00', last_seating: '23:45' }],
-    slot_minutes: 15,
-    turn_minutes: [{ max_party: 2, minutes: 90 }, { max_party: 8, minutes: 120 }],
-    buffer_minutes: 15,
-    pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 },
-    min_notice_minutes: 0,
-    horizon_days: 30,
-    max_party_size: 8,
-    deposit_per_cover: null,
-    cancellation_cutoff_hours: 0,
-  }, token);
+  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, eveningPolicy('00:00', '23:45', 0), token);
   const venueDay = (when) => new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Bogota' }).format(when);
   let slot;
   for (const day of [venueDay(new Date()), venueDay(new Date(Date.now() + 86_400_000))]) {
@@ -182,18 +176,7 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   const venue = await call('POST', '/api/v1/venues', { name: 'Casa Niebla', timezone: 'America/Bogota' }, token);
   await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 1', seats: 4 }, token);
   await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 2', seats: 4 }, token);
-  await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, {
-    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '18:00', last_seating: '22:00' }],
-    slot_minutes: 15,
-    turn_minutes: [{ max_party: 8, minutes: 120 }],
-    buffer_minutes: 15,
-    pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 },
-    min_notice_minutes: 60,
-    horizon_days: 30,
-    max_party_size: 8,
-    deposit_per_cover: null,
-    cancellation_cutoff_hours: 0,
-  }, token);
+  await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, { ...eveningPolicy('18:00', '22:00', 60), turn_minutes: [{ max_party: 8, minutes: 120 }] }, token);
   // The owner asks the deposit on the settings page: the current rules are shown, the deposit and cut-off saved.
   await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
   const settings = await staff.newPage();
@@ -265,18 +248,7 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   const token = await owner(call, 'Casa Única', 'Rosa', 'lista@example.co', 'una sola mesa por noche');
   const venue = (await call('POST', '/api/v1/venues', { name: 'Casa Única', timezone: 'America/Bogota' }, token)).id;
   await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 1', seats: 4 }, token);
-  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, {
-    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '19:00', last_seating: '19:00' }],
-    slot_minutes: 15,
-    turn_minutes: [{ max_party: 8, minutes: 120 }],
-    buffer_minutes: 15,
-    pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 },
-    min_notice_minutes: 60,
-    horizon_days: 30,
-    max_party_size: 8,
-    deposit_per_cover: null,
-    cancellation_cutoff_hours: 0,
-  }, token);
+  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, { ...eveningPolicy('19:00', '19:00', 60), turn_minutes: [{ max_party: 8, minutes: 120 }] }, token);
   const later = new Date();
   later.setDate(later.getDate() + 3);
   const date = isoDay(later);
