@@ -47,6 +47,26 @@ pub const TEXT_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$";
 /// character nor Unicode `White_Space` (what `str::trim` removes).
 pub const NON_BLANK_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$";
 
+/// The years a date or instant from a request may fall in. Storage writes instants as RFC 3339, whose years have
+/// four digits, and a local day's bounds step a day either way: a year 0 or a negative one (which `time` parses)
+/// must be refused as bad input, not reach the database and fail there.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=9998;
+
+/// A calendar date `YYYY-MM-DD` within [`YEARS`].
+pub fn calendar_date(raw: &str) -> Option<time::Date> {
+    time::Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
+        .ok()
+        .filter(|date| YEARS.contains(&date.year()))
+}
+
+/// An RFC 3339 instant within [`YEARS`], in UTC.
+pub fn instant(raw: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|at| at.to_offset(time::UtcOffset::UTC))
+        .filter(|at| YEARS.contains(&at.year()))
+}
+
 /// Trims a human-entered name and checks its length in characters (not bytes), refusing control characters (but
 /// `\n`) anywhere in what was sent, as the documents' text patterns say ([`TEXT_PATTERN`], [`NON_BLANK_PATTERN`]).
 pub fn clean_text(
@@ -93,5 +113,32 @@ mod tests {
             errors.0.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
             ["name", "other"]
         );
+    }
+}
+
+#[cfg(test)]
+mod dates {
+    use super::*;
+
+    #[test]
+    fn dates_and_instants_outside_the_stored_years_are_refused() {
+        assert!(calendar_date("2026-12-04").is_some());
+        for bad in [
+            "0000-01-01",
+            "-0001-01-01",
+            "9999-12-31",
+            "1899-12-31",
+            "2026-02-30",
+            "2026-1-1",
+        ] {
+            assert_eq!(calendar_date(bad), None, "{bad}");
+        }
+        assert_eq!(
+            instant("2026-12-05T00:30:00-05:00").map(|at| at.offset()),
+            Some(time::UtcOffset::UTC)
+        );
+        for bad in ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-12-05 00:30"] {
+            assert_eq!(instant(bad), None, "{bad}");
+        }
     }
 }

@@ -200,7 +200,7 @@ struct VenueSales {
 }
 
 fn business_date(text: &str) -> Option<time::Date> {
-    time::Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
+    comanda_domain::validation::calendar_date(text)
 }
 
 /// A report's business dates (docs/analytics.md, "Ranges and refusals"): 400 naming the field for a text that is not

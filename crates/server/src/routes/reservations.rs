@@ -392,8 +392,9 @@ pub(crate) async fn listed(state: &AppState, venue: &str) -> Result<(TenantScope
 }
 
 pub(crate) fn parse_date(raw: &str) -> Result<time::Date, ApiError> {
-    time::Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| ValidationErrors::single("date", "must be a date YYYY-MM-DD").into())
+    comanda_domain::validation::calendar_date(raw).ok_or_else(|| {
+        ValidationErrors::single("date", "must be a date YYYY-MM-DD between 1900 and 9998").into()
+    })
 }
 
 /// The starts a party can book online on a local date, ordered and unique (public).
@@ -611,12 +612,10 @@ pub async fn book(
         }
     };
     let mut errors = ValidationErrors::default();
-    let start = OffsetDateTime::parse(&request.start, &Rfc3339)
-        .map(|at| at.to_offset(time::UtcOffset::UTC))
-        .unwrap_or_else(|_| {
-            errors.push("start", "must be an RFC 3339 instant");
-            OffsetDateTime::UNIX_EPOCH
-        });
+    let start = comanda_domain::validation::instant(&request.start).unwrap_or_else(|| {
+        errors.push("start", "must be an RFC 3339 instant");
+        OffsetDateTime::UNIX_EPOCH
+    });
     let name = clean_text(&mut errors, "guest.name", &request.guest.name, 1, 200);
     if !valid_phone(&request.guest.phone) {
         errors.push("guest.phone", "must be an E.164 number such as +573001234567");
@@ -1324,10 +1323,10 @@ pub async fn transition(
         let start = match request
             .start
             .as_deref()
-            .map(|raw| OffsetDateTime::parse(raw, &Rfc3339))
+            .and_then(comanda_domain::validation::instant)
         {
-            Some(Ok(start)) => start.to_offset(time::UtcOffset::UTC),
-            _ => {
+            Some(start) => start,
+            None => {
                 errors.push("start", "a move needs the new start, an RFC 3339 instant");
                 OffsetDateTime::UNIX_EPOCH
             }

@@ -15,7 +15,6 @@ use crate::problem::{ApiError, Problem};
 use comanda_domain::{PageRequest, ValidationErrors};
 use comanda_store::audit::AuditFilter;
 use comanda_store::identity::{AuditEvent, StaffMember};
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -258,9 +257,10 @@ impl AuditExportQuery {
         let mut errors = ValidationErrors::default();
         let instant = |field: &str, raw: &Option<String>, errors: &mut ValidationErrors| {
             raw.as_deref().and_then(|raw| {
-                OffsetDateTime::parse(raw, &Rfc3339)
-                    .map_err(|_| errors.push(field, "must be an RFC 3339 instant, e.g. 2026-11-23T00:00:00Z"))
-                    .ok()
+                comanda_domain::validation::instant(raw).or_else(|| {
+                    errors.push(field, "must be an RFC 3339 instant, e.g. 2026-11-23T00:00:00Z");
+                    None
+                })
             })
         };
         let from = instant("from", &self.from, &mut errors);

@@ -1124,6 +1124,52 @@ pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
     }
 }
 
+/// Year 0 and negative years parse as dates but cannot be stored: every route taking a date or an instant refuses
+/// them as bad input (they answered 500, four of them on public routes).
+pub async fn dates_outside_the_stored_years_are_bad_input(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "fechas@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    for date in ["0000-01-01", "-0001-01-01", "9999-12-31"] {
+        let availability = availability_on(&server, &v.venue, date).await;
+        assert_eq!(availability.status, 400, "{date}: {}", availability.body);
+        for path in [
+            format!("/api/v1/venues/{}/reservations?date={date}", v.venue),
+            format!(
+                "/api/v1/venues/{}/analytics/summary?from={date}&to={date}",
+                v.venue
+            ),
+            format!("/api/v1/analytics/summary?from={date}&to={date}"),
+        ] {
+            let read = call(&server, "GET", &path, Some(&v.owner), None).await;
+            assert_eq!(read.status, 400, "{path}: {}", read.body);
+        }
+    }
+    let booked = book(&server, &v.venue, booking("0000-01-01T00:00:00Z", 2)).await;
+    assert_eq!(
+        (booked.status, booked.body["errors"][0]["field"].clone()),
+        (400, json!("start"))
+    );
+}
+
+async fn availability_on(server: &TestServer, venue: &str, date: &str) -> Reply {
+    call(
+        server,
+        "GET",
+        &format!("/api/v1/venues/{venue}/availability?date={date}&party_size=2"),
+        None,
+        None,
+    )
+    .await
+}
+
 /// The guest's view of a booking, by its manage link.
 async fn guest_view(server: &TestServer, id: &str, token: &str) -> Value {
     let seen = call(
@@ -1702,6 +1748,7 @@ on_both_engines!(
     staff_bookings_and_moves_go_through_the_same_rules,
     a_booking_guest_is_sealed_exported_and_erased,
     a_data_subject_is_found_by_email_or_phone,
+    dates_outside_the_stored_years_are_bad_input,
     fifty_guests_race_for_the_last_table_and_one_wins,
     a_new_york_venue_lists_dst_nights_by_their_real_instants,
     pacing_refuses_covers_beyond_the_window_cap_on_free_tables,
