@@ -28,6 +28,31 @@ pub fn decimal_text(minor: i64, currency: Currency) -> String {
     format!("{sign}{}.{:0width$}", magnitude / factor, magnitude % factor)
 }
 
+/// An amount as a person reads it in a message: major units grouped by thousands, the minor digits only when there
+/// are any, and the ISO 4217 code — Spanish (Colombia) `40.000 COP` and `18.900,50 COP`, English `40,000 COP`.
+/// (A mail that printed minor units read as a hundred times the amount.)
+pub fn spoken_text(money: Money, spanish: bool) -> String {
+    let (group, point) = if spanish { ('.', ',') } else { (',', '.') };
+    let digits = u32::from(money.currency.minor_unit_digits());
+    let factor = 10u64.pow(digits);
+    let magnitude = money.amount.unsigned_abs();
+    let whole = (magnitude / factor).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(group);
+        }
+        grouped.push(c);
+    }
+    let sign = if money.amount < 0 { "-" } else { "" };
+    let minor = magnitude % factor;
+    let width = digits as usize;
+    match minor {
+        0 => format!("{sign}{grouped} {}", money.currency.code()),
+        _ => format!("{sign}{grouped}{point}{minor:0width$} {}", money.currency.code()),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     #[error("amount out of range")]
@@ -110,6 +135,20 @@ impl Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_spoken_in_major_units_grouped_by_thousands() {
+        let cop = |amount| Money {
+            amount,
+            currency: Currency::COP,
+        };
+        assert_eq!(spoken_text(cop(4_000_000), true), "40.000 COP");
+        assert_eq!(spoken_text(cop(4_000_000), false), "40,000 COP");
+        assert_eq!(spoken_text(cop(1_890_050), true), "18.900,50 COP");
+        assert_eq!(spoken_text(cop(123_456_789_00), true), "123.456.789 COP");
+        assert_eq!(spoken_text(cop(5), false), "0.05 COP");
+        assert_eq!(spoken_text(cop(-100_000), true), "-1.000 COP");
+    }
 
     #[test]
     fn reports_write_major_units_with_the_currency_digits() {

@@ -586,7 +586,7 @@ pub enum Ending {
     /// The venue cancelled (a host): never the guest's fault.
     VenueCancelled,
     NoShow,
-    /// The party came: the venue keeps the deposit and deducts it at its till.
+    /// The party came: the deposit, which guaranteed the booking, goes back to the guest's card.
     Seated,
 }
 
@@ -600,13 +600,14 @@ pub enum DepositFate {
 }
 
 /// The venue's disclosed rule: a guest who cancels up to [`refundable_until`] gets the deposit back, later it is
-/// kept; a no-show forfeits it; a cancellation by the venue always refunds it; a seated party's deposit goes to the
-/// venue (deducted from its bill there).
+/// kept; a no-show forfeits it; a cancellation by the venue always refunds it; a party that comes gets it back when
+/// seated. The deposit guarantees the booking, it does not prepay the meal: the bill at the table is paid whole, so
+/// keeping the deposit of a party that came would charge it twice.
 pub fn deposit_fate(ending: Ending, refundable_until: OffsetDateTime, at: OffsetDateTime) -> DepositFate {
     match ending {
         Ending::GuestCancelled if at <= refundable_until => DepositFate::Refund,
-        Ending::VenueCancelled => DepositFate::Refund,
-        Ending::GuestCancelled | Ending::NoShow | Ending::Seated => DepositFate::Keep,
+        Ending::VenueCancelled | Ending::Seated => DepositFate::Refund,
+        Ending::GuestCancelled | Ending::NoShow => DepositFate::Keep,
     }
 }
 
@@ -956,7 +957,11 @@ mod tests {
             fate(Ending::NoShow, until - time::Duration::DAY),
             DepositFate::Keep
         );
-        assert_eq!(fate(Ending::Seated, start), DepositFate::Keep);
+        assert_eq!(
+            fate(Ending::Seated, start),
+            DepositFate::Refund,
+            "never charged twice"
+        );
     }
 
     #[test]

@@ -54,8 +54,8 @@
     $('#deposit-amount').textContent = money(deposit.amount, deposit.currency);
     const until = atVenue(deposit.refundable_until, offset);
     $('#deposit-rule').textContent = english
-      ? `Cancel by ${until} and it is refunded in full. Cancel later, or do not come, and the restaurant keeps it.`
-      : `Si cancelas hasta el ${until}, te lo devolvemos completo. Si cancelas después o no llegas, el restaurante lo conserva.`;
+      ? `It guarantees your table: when you come, it is refunded to your card. Cancel by ${until} and it is refunded in full; cancel later, or do not come, and the restaurant keeps it.`
+      : `Garantiza tu mesa: cuando llegas, te lo devolvemos a tu tarjeta. Si cancelas hasta el ${until}, te lo devolvemos completo; si cancelas después o no llegas, el restaurante lo conserva.`;
     let payment = null;
     if (deposit.status === 'awaiting') {
       try {

@@ -823,19 +823,19 @@ fn confirmation_mail(
         (Lang::Es, Some(deposit)) => (
             "Reserva pendiente del depósito",
             format!(
-                "Tu reserva para {party} el {date} a las {time} se confirma al pagar el depósito de {} {}.\n\n\
+                "Tu reserva para {party} el {date} a las {time} se confirma al pagar el depósito de {}. Garantiza \
+                 tu mesa: cuando llegas, te lo devolvemos a tu tarjeta.\n\n\
                  Para verla o cancelarla: {link}\n",
-                deposit.amount,
-                deposit.currency.code()
+                comanda_domain::money::spoken_text(deposit, true),
             ),
         ),
         (Lang::En, Some(deposit)) => (
             "Booking awaiting its deposit",
             format!(
-                "Your booking for {party} on {date} at {time} is confirmed once its deposit of {} {} is paid.\n\n\
+                "Your booking for {party} on {date} at {time} is confirmed once its deposit of {} is paid. It \
+                 guarantees your table: when you come, it is refunded to your card.\n\n\
                  To see or cancel it: {link}\n",
-                deposit.amount,
-                deposit.currency.code()
+                comanda_domain::money::spoken_text(deposit, false),
             ),
         ),
         (Lang::Es, None) => (

@@ -1395,6 +1395,21 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         (guest_view(&server, &second_id, &second_token).await["deposit"]["status"] == "paid").then_some(())
     })
     .await;
+    // A third party, the evening after, pays its deposit too: it will come.
+    let third = book(&server, &v.venue, booking(&at(2), 2)).await;
+    assert_eq!(third.status, 201, "{}", third.body);
+    let third_id = third.body["reservation_id"].as_str().unwrap().to_owned();
+    let third_secret = third.body["client_secret"].as_str().unwrap();
+    let third_intent = third_secret.split("_secret_").next().unwrap().to_owned();
+    assert_eq!(
+        stripe.confirm(third_secret, "pm_card_visa").await["status"],
+        "succeeded"
+    );
+    let third_token = third.body["manage_token"].as_str().unwrap().to_owned();
+    crate::payments::eventually("the third deposit's webhook", async || {
+        (guest_view(&server, &third_id, &third_token).await["deposit"]["status"] == "paid").then_some(())
+    })
+    .await;
     set_clock(
         &server,
         OffsetDateTime::parse(&at(1), &time::format_description::well_known::Rfc3339).unwrap(),
@@ -1421,6 +1436,28 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         Some(1),
         "kept: sent to the venue: {transfers}"
     );
+
+    // The third party comes: seated, its deposit goes back to the card (the bill at the table is paid whole, so
+    // keeping it would charge the party twice).
+    set_clock(
+        &server,
+        OffsetDateTime::parse(&at(2), &time::format_description::well_known::Rfc3339).unwrap()
+            - time::Duration::minutes(30),
+    );
+    v.refreshed(&server).await;
+    let seated = post(
+        &server,
+        &format!("/api/v1/reservations/{third_id}/transitions"),
+        Some(&v.owner),
+        json!({"to": "seated"}),
+    )
+    .await;
+    assert_eq!(seated.status, 200, "{}", seated.body);
+    assert_eq!(seated.body["deposit"]["status"], "refunded", "{}", seated.body);
+    let refunds = stripe
+        .get(&format!("/v1/refunds?payment_intent={third_intent}"))
+        .await;
+    assert_eq!(refunds["data"].as_array().map(Vec::len), Some(1), "{refunds}");
 }
 
 /// A table's settings decide what the widget offers: a table kept off the widget or above a party's size is not
