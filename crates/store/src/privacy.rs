@@ -125,8 +125,8 @@ pub trait PrivacyStore: Send + Sync {
     ) -> StoreResult<GuestContact>;
 
     /// Erases a person in one transaction: their data key is destroyed (so what it sealed is unreadable here and in
-    /// every backup), their membership, login, sessions, devices and security events are deleted, and the client
-    /// addresses of their audit entries are cleared. Amounts they took part in stay, without identity.
+    /// every backup), their membership, login, sessions, devices and security events are deleted, the notes of their
+    /// bookings are blanked, and the client addresses of their audit entries are cleared. Amounts they took part in stay, without identity.
     async fn erase_person(
         &self,
         scope: &TenantScope,

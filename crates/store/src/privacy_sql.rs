@@ -425,6 +425,12 @@ impl crate::privacy::PrivacyStore for Engine {
         .await?
         .rows_affected()
             > 0;
+        // A booking's note is the guest's own words (an allergy, a birthday, a name): it goes with them.
+        sqlx::query("UPDATE reservations SET note = '' WHERE partner_id = $1 AND guest_id = $2 AND note <> ''")
+            .bind(h(partner.as_uuid()))
+            .bind(h(person))
+            .execute(&mut *tx)
+            .await?;
         let key_destroyed = self.destroy_person_key(&mut tx, partner, person).await?;
         self.insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;

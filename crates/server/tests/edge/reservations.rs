@@ -887,6 +887,7 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     let date = tomorrow(&server);
     let mut body = booking(&format!("{}T00:00:00Z", date + time::Duration::days(1)), 2);
     body["guest"] = json!({"name": "Esperanza Gómez Arboleda", "phone": "+573159876543", "email": "esperanza.gomez@example.co"});
+    body["note"] = json!("Alergia severa al maní; cumpleaños de Hernán");
     let booked = book(&server, &v.venue, body).await;
     assert_eq!(booked.status, 201, "{}", booked.body);
     let stored = crate::privacy::database_bytes(&server);
@@ -929,6 +930,7 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     assert_eq!(after.len(), 1, "the booking stays");
     assert_ne!(after[0]["guest_name"], "Esperanza Gómez Arboleda");
     assert_ne!(after[0]["guest_phone"], "+573159876543");
+    assert_eq!(after[0]["note"], "", "the guest's own words go with them");
 }
 
 /// API.md names a data subject by email or phone: a request so named finds every booking that gave it (the contacts
