@@ -383,7 +383,8 @@ pub trait ReservationStore: Send + Sync {
 
     /// Moves a reservation to `to`; leaving a holding state releases its claims in the same transaction. Seating
     /// (by `host`, a member) opens the first table's session, or joins the live one a guest's QR order opened, so
-    /// the party's orders and bill belong to the reservation. `Ok(None)` when the move is not allowed from the
+    /// the party's orders and bill belong to the reservation; it is refused (`StoreError::Refused`) while staff have
+    /// accepted another party at the table who has ordered. `Ok(None)` when the move is not allowed from the
     /// current status.
     /// `deposit` is what the venue's rule decided for a paid deposit when this move ends the booking: the deposit
     /// becomes refund- or keep-due in the same transaction (a deposit still awaited is left for its hold's expiry).

@@ -1189,6 +1189,23 @@ async fn seat_at_table(
     host: &Host,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
+    // Staff accepted another party at this table and it has ordered: its bill is not this party's to join.
+    let occupied = sqlx::query(
+        "SELECT s.id FROM table_sessions s
+          WHERE s.partner_id = $1 AND s.table_id = $2 AND s.status <> 'closed' AND s.accepted_at IS NOT NULL
+            AND EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = s.partner_id AND o.session_id = s.id)",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(table))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if occupied.is_some() {
+        return Err(StoreError::Refused(
+            "the table still has another party's open bill: close it once it is settled, or move this booking to \
+             another table"
+                .into(),
+        ));
+    }
     sqlx::query(
         "INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at, accepted_at, accepted_by,
                                      accepted_member)

@@ -1126,6 +1126,95 @@ pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
     }
 }
 
+/// A booked party is not seated onto the bill of a walk-in party staff accepted at its table and who ordered: that
+/// bill is theirs (seating joined it, and the booked party saw the walk-in's dishes on their bill).
+pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let all_day =
+        json!([{"weekdays": [1, 2, 3, 4, 5, 6, 7], "first_seating": "00:00", "last_seating": "23:45"}]);
+    let mut v = booking_venue(&server, "ocupada@example.co", "America/Bogota", &[4], all_day, 40).await;
+    let date = tomorrow(&server);
+    let slots = availability(&server, &v.venue, date, 2).await;
+    let start = slots.body["slots"][0]["start"].as_str().unwrap().to_owned();
+    let booked = book(&server, &v.venue, booking(&start, 2)).await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    let id = booked.body["reservation_id"].as_str().unwrap().to_owned();
+    set_clock(
+        &server,
+        OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339).unwrap()
+            - time::Duration::minutes(30),
+    );
+    v.refreshed(&server).await;
+    // A walk-in sits at the table first, staff accept it, it orders.
+    let category = post(
+        &server,
+        &format!("/api/v1/venues/{}/menu/categories", v.venue),
+        Some(&v.owner),
+        json!({"name": {"es": "Platos", "en": "Dishes"}}),
+    )
+    .await;
+    let item = post(
+        &server,
+        &format!("/api/v1/venues/{}/menu/items", v.venue),
+        Some(&v.owner),
+        json!({"category_id": category.body["id"], "name": {"es": "Ajiaco", "en": "Ajiaco"},
+               "price": {"amount": 2_450_000, "currency": "COP"}}),
+    )
+    .await;
+    assert_eq!(item.status, 201, "{}", item.body);
+    let tables = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/tables", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let guest_url = tables.body["items"][0]["guest_url"].as_str().unwrap().to_owned();
+    let token = guest_url.rsplit("/t/").next().unwrap();
+    let ordered = post(
+        &server,
+        &format!("/api/v1/t/{token}/orders"),
+        None,
+        json!({"items": [{"item_id": item.body["id"], "quantity": 1, "modifiers": []}]}),
+    )
+    .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.body);
+    let sessions = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let walk_in = sessions.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let accepted = post(
+        &server,
+        &format!("/api/v1/table-sessions/{walk_in}/accept"),
+        Some(&v.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+
+    let seated = post(
+        &server,
+        &format!("/api/v1/reservations/{id}/transitions"),
+        Some(&v.owner),
+        json!({"to": "seated"}),
+    )
+    .await;
+    assert_eq!(seated.status, 422, "{}", seated.body);
+    assert!(
+        seated.body["detail"].as_str().unwrap().contains("open bill"),
+        "{}",
+        seated.body
+    );
+    let unchanged = guest_view(&server, &id, booked.body["manage_token"].as_str().unwrap()).await;
+    assert_eq!(unchanged["status"], "booked", "nothing was half done");
+}
+
 /// Year 0 and negative years parse as dates but cannot be stored: every route taking a date or an instant refuses
 /// them as bad input (they answered 500, four of them on public routes).
 pub async fn dates_outside_the_stored_years_are_bad_input(engine: Engine) {
@@ -1788,6 +1877,7 @@ on_both_engines!(
     a_booking_guest_is_sealed_exported_and_erased,
     a_data_subject_is_found_by_email_or_phone,
     dates_outside_the_stored_years_are_bad_input,
+    a_party_is_not_seated_onto_another_partys_open_bill,
     fifty_guests_race_for_the_last_table_and_one_wins,
     a_new_york_venue_lists_dst_nights_by_their_real_instants,
     pacing_refuses_covers_beyond_the_window_cap_on_free_tables,
