@@ -1088,7 +1088,8 @@ pages.host = async () => {
     const items = day.items;
     const holding = items.filter((r) => !['cancelled', 'no_show'].includes(r.status));
     // The timeline spans the day's bookings (or the evening), whole hours, in the venue's local time.
-    const minutes = (r) => Number(r.local.slice(11, 13)) * 60 + Number(r.local.slice(14, 16));
+    // A seating after midnight belongs to the evening before (the business day): it is placed after 24:00.
+    const minutes = (r) => (r.local.slice(0, 10) > form.date.value ? 1440 : 0) + Number(r.local.slice(11, 13)) * 60 + Number(r.local.slice(14, 16));
     const starts = holding.map(minutes);
     const from = Math.floor(Math.min(17 * 60, ...starts) / 60) * 60;
     const until = Math.ceil(Math.max(23 * 60, ...starts.map((m) => m + 150)) / 60) * 60;
@@ -1150,7 +1151,8 @@ pages.host = async () => {
         row.append(deposit);
       }
       // The server says which moves the host can make now (a party is seated from an hour before its time).
-      for (const to of r.moves) {
+      // (A move to another time needs the new time, which this page does not ask yet.)
+      for (const to of r.moves.filter((move) => move !== 'moved')) {
         const button = document.createElement('button');
         button.type = 'button';
         button.dataset.move = to;

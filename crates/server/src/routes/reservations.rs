@@ -1111,6 +1111,14 @@ fn moves_now(status: ReservationStatus, start: OffsetDateTime, now: OffsetDateTi
     .filter(|to| status.can_move_to(*to))
     .filter(|to| timed(*to).is_none_or(|step| reservation::not_yet(step, start, now).is_none()))
     .map(ReservationStatus::as_str)
+    // To another time: what `move_reservation` allows (a party not yet seated, its tables held).
+    .chain(
+        matches!(
+            status,
+            ReservationStatus::Booked | ReservationStatus::Confirmed | ReservationStatus::Late
+        )
+        .then_some("moved"),
+    )
     .collect()
 }
 
@@ -1145,14 +1153,14 @@ pub(crate) async fn host_day(
     caller: &Caller,
     venue: &str,
     date: &str,
-) -> Result<(Uuid, time::Date, jiff::tz::TimeZone), ApiError> {
+) -> Result<(Uuid, time::Date, jiff::tz::TimeZone, u8), ApiError> {
     let venue = path_id(venue)?;
     let date = parse_date(date)?;
     let found = state
         .store
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
         .await?;
-    Ok((venue, date, venue_zone(&found)?))
+    Ok((venue, date, venue_zone(&found)?, found.day_start_hour))
 }
 
 /// What the host sees of a guest: name and phone, blank for no contact or an erased guest (whose sealed fields
@@ -1195,7 +1203,8 @@ pub struct HostReservation {
     /// When the booking stops holding its tables: turn time plus buffer after the start (RFC 3339, UTC).
     pub until: String,
     /// The moves (`to` of a transition) the host can make now: those its status allows whose time has come (a
-    /// party is seated from an hour before its start, late 15 minutes after, a no-show from its start).
+    /// party is seated from an hour before its start, late 15 minutes after, a no-show from its start), and `moved`
+    /// while it can go to another time.
     #[schema(value_type = Vec<String>)]
     pub moves: Vec<&'static str>,
 }
@@ -1207,7 +1216,9 @@ pub struct DayList {
     pub next_cursor: Option<String>,
 }
 
-/// The host's day: the reservations starting on the venue's local date, by start, a page at a time.
+/// The host's day: the reservations starting on the venue's business day `date` (from its day-start hour, 05:00 by
+/// default, to the next day's, local: a seating after midnight belongs to the evening before), by start, a page at a
+/// time.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/reservations", tag = "reservations", security(("bearer" = [])),
     params(("venue" = String, Path), DayPageQuery), responses((status = 200, body = DayList),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -1219,10 +1230,12 @@ pub async fn day_list(
     ApiQuery(query): ApiQuery<DayPageQuery>,
 ) -> Result<Json<DayList>, ApiError> {
     let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
-    let (venue, date, zone) = host_day(&state, &caller, &venue, &query.date).await?;
-    // The local day's bounds as instants: the day's first and last offsets may differ (a DST night).
-    let day_start = |d: time::Date| local_instant(&zone, d, "00:00");
-    let (Some(from), Some(until)) = (day_start(date), date.next_day().and_then(day_start)) else {
+    let (venue, date, zone, day_start_hour) = host_day(&state, &caller, &venue, &query.date).await?;
+    // The venue's business day, as its reports count it (API.md: a seating after midnight belongs to the evening
+    // before): from its day-start hour to the next day's, local; the two offsets may differ (a DST night).
+    let bounds = comanda_domain::analytics::BusinessCalendar::new(zone.clone(), day_start_hour)
+        .and_then(|calendar| calendar.day_bounds(date));
+    let Some((from, until)) = bounds else {
         return Err(ValidationErrors::single("date", "is outside the supported range").into());
     };
     let page = state
@@ -1432,7 +1445,14 @@ async fn move_to(
             state.availability.changed(moved.venue_id);
             crate::waitlist::offer_freed(state, &caller.scope, moved.venue_id).await;
             let zone = zone_of(state, &caller.scope, moved.venue_id).await?;
-            Ok(Json(ReservationView::new(*moved, &zone)))
+            let mut view = ReservationView::new(*moved, &zone);
+            view.deposit = state
+                .store
+                .deposit(&caller.scope, id)
+                .await?
+                .as_ref()
+                .map(DepositView::from);
+            Ok(Json(view))
         }
         MoveOutcome::NotMovable(status) => Err(Problem::new(ProblemType::Conflict)
             .detail(format!("a {} reservation cannot move", status.as_str()))

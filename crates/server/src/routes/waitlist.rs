@@ -257,7 +257,7 @@ pub async fn day(
     ApiQuery(query): ApiQuery<DayPageQuery>,
 ) -> Result<Json<WaitlistDay>, ApiError> {
     let page = comanda_domain::PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
-    let (venue, date, zone) = host_day(&state, &caller, &venue, &query.date).await?;
+    let (venue, date, zone, _) = host_day(&state, &caller, &venue, &query.date).await?;
     let parties = state
         .store
         .waitlist_day(&caller.scope, venue, &date.to_string(), page)

@@ -477,8 +477,8 @@ pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_w
             "start",
         ),
         (booking("tomorrow at seven", 2), 400, "start"),
-        // The calendar's last day: refused by the horizon, never an overflow (a 500).
-        (booking("9999-12-31T23:00:00Z", 2), 422, "start"),
+        // The calendar's last day: outside the years a request may name, never an overflow (a 500).
+        (booking("9999-12-31T23:00:00Z", 2), 400, "start"),
         (with_guest("phone", "300 123 4567"), 400, "guest.phone"),
         (with_guest("email", "not-an-email"), 400, "guest.email"),
     ] {
@@ -499,7 +499,7 @@ pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_w
     );
 
     for (query, name) in [
-        ("date=9999-12-31&party_size=2".to_owned(), "date"),
+        ("date=9998-12-31&party_size=2".to_owned(), "date"),
         (format!("date={}&party_size=0", date), "party_size"),
         (
             format!("date={}&party_size=2", date - time::Duration::days(4)),
@@ -684,7 +684,7 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     );
     let listed = day(&server, &v, date).await;
     let row = listed.iter().find(|r| r["id"] == first).unwrap();
-    assert_eq!(row["moves"], json!(["confirmed", "cancelled"]));
+    assert_eq!(row["moves"], json!(["confirmed", "cancelled", "moved"]));
     let seven_at =
         time::OffsetDateTime::parse(&seven, &time::format_description::well_known::Rfc3339).unwrap();
     set_clock(&server, seven_at - time::Duration::minutes(50));
@@ -692,7 +692,7 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     v.refreshed(&server).await;
     let listed = day(&server, &v, date).await;
     let row = listed.iter().find(|r| r["id"] == first).unwrap();
-    assert_eq!(row["moves"], json!(["confirmed", "seated", "cancelled"]));
+    assert_eq!(row["moves"], json!(["confirmed", "seated", "cancelled", "moved"]));
 
     // Seating the party opens its table's session, accepted by the host: the party's QR orders go straight to the
     // kitchen and its bill belongs to the reservation.
@@ -1213,6 +1213,24 @@ pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine)
     );
     let unchanged = guest_view(&server, &id, booked.body["manage_token"].as_str().unwrap()).await;
     assert_eq!(unchanged["status"], "booked", "nothing was half done");
+}
+
+/// A seating after midnight belongs to the evening before (API.md): the host's list of that evening's business day
+/// shows it, the next day's does not.
+pub async fn a_seating_after_midnight_is_on_the_evening_before(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let late =
+        json!([{"weekdays": [1, 2, 3, 4, 5, 6, 7], "first_seating": "22:00", "last_seating": "01:00"}]);
+    let v = booking_venue(&server, "trasnocho@example.co", "America/Bogota", &[4], late, 40).await;
+    let date = tomorrow(&server);
+    // 00:30 in Bogotá (UTC-5) the night after `date`.
+    let half_past = format!("{}T05:30:00Z", date + time::Duration::days(1));
+    let booked = book(&server, &v.venue, booking(&half_past, 2)).await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    let evening = day(&server, &v, date).await;
+    assert_eq!(evening.len(), 1, "{evening:?}");
+    assert_eq!(evening[0]["start"], half_past.as_str());
+    assert!(day(&server, &v, date + time::Duration::days(1)).await.is_empty());
 }
 
 /// Year 0 and negative years parse as dates but cannot be stored: every route taking a date or an instant refuses
@@ -1878,6 +1896,7 @@ on_both_engines!(
     a_data_subject_is_found_by_email_or_phone,
     dates_outside_the_stored_years_are_bad_input,
     a_party_is_not_seated_onto_another_partys_open_bill,
+    a_seating_after_midnight_is_on_the_evening_before,
     fifty_guests_race_for_the_last_table_and_one_wins,
     a_new_york_venue_lists_dst_nights_by_their_real_instants,
     pacing_refuses_covers_beyond_the_window_cap_on_free_tables,
