@@ -337,7 +337,21 @@ pub async fn request(
 ) -> Result<Json<PrivacyResponse>, ApiError> {
     let changes = match request.kind {
         RequestKind::Rectify => Some(rectification(&state, &request)?),
-        RequestKind::Export | RequestKind::Erase => None,
+        RequestKind::Export | RequestKind::Erase => {
+            // A corrected field on another kind of request would be silently ignored: say so instead.
+            let mut errors = ValidationErrors::default();
+            for (field, given) in [
+                ("email", request.email.is_some()),
+                ("name", request.name.is_some()),
+                ("phone", request.phone.is_some()),
+            ] {
+                if given {
+                    errors.push(field, "only a rectification takes corrected fields");
+                }
+            }
+            errors.into_result(())?;
+            None
+        }
     };
     let manages_staff = caller.member.standing.allows(Permission::ManageStaff);
     let subject = match &request.subject {

@@ -1112,6 +1112,13 @@ pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
             .status,
         409
     );
+    let stray = ask(json!({"kind": "erase", "subject": {"email": "otro@example.co"}, "name": "X"})).await;
+    assert_eq!(
+        (stray.status, stray.body["errors"][0]["field"].clone()),
+        (400, json!("name")),
+        "{}",
+        stray.body
+    );
     for (subject, field) in [
         (
             json!({"email": "a@example.co", "phone": "+573001234567"}),
