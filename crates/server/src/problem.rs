@@ -204,7 +204,15 @@ impl Problem {
 }
 
 impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        // API.md: every problem has a `detail`. One that names fields says the first (and how many more).
+        if self.detail.is_none() {
+            self.detail = Some(match self.errors.as_slice() {
+                [] => self.title.clone(),
+                [one] => format!("{}: {}", one.field, one.message),
+                [first, rest @ ..] => format!("{}: {} (and {} more)", first.field, first.message, rest.len()),
+            });
+        }
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = (self.status_code(), body).into_response();
         let headers = response.headers_mut();

@@ -220,6 +220,8 @@ pub async fn expect_problem(response: reqwest::Response, status: u16, slug: &str
     );
     assert_eq!(body["status"], status, "{body}");
     assert!(body["title"].is_string(), "{body}");
+    // API.md: type, title, status and detail, always.
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
     body
 }
 
