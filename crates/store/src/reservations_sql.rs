@@ -664,6 +664,28 @@ impl ReservationStore for Engine {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        // The refund cut-off the guest was shown moves with the booking: as long before the new start as before the
+        // old one.
+        let shift = assignment.start - current.start;
+        let cut_off: Option<OffsetDateTime> = sqlx::query_scalar(
+            "SELECT refundable_until FROM reservation_deposits WHERE partner_id = $1 AND reservation_id = $2",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(cut_off) = cut_off.filter(|_| !shift.is_zero()) {
+            sqlx::query(
+                "UPDATE reservation_deposits SET refundable_until = $3, updated_at = $4
+                  WHERE partner_id = $1 AND reservation_id = $2",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .bind(cut_off.saturating_add(shift))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
             .await?;
         tx.commit().await?;

@@ -1526,6 +1526,24 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         (guest_view(&server, &third_id, &third_token).await["deposit"]["status"] == "paid").then_some(())
     })
     .await;
+    // The host moves it an hour later: the refund cut-off moves with it, and the answer shows the paid deposit.
+    let an_hour_later = format!("{}T01:00:00Z", date + time::Duration::days(2));
+    v.refreshed(&server).await;
+    let moved = post(
+        &server,
+        &format!("/api/v1/reservations/{third_id}/transitions"),
+        Some(&v.owner),
+        json!({"to": "moved", "start": an_hour_later}),
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["deposit"]["status"], "paid", "{}", moved.body);
+    assert_eq!(
+        moved.body["deposit"]["refundable_until"],
+        format!("{}T01:00:00Z", date + time::Duration::days(1)),
+        "still 24 hours before the start: {}",
+        moved.body
+    );
     set_clock(
         &server,
         OffsetDateTime::parse(&at(1), &time::format_description::well_known::Rfc3339).unwrap(),
@@ -1558,7 +1576,7 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     set_clock(
         &server,
         OffsetDateTime::parse(&at(2), &time::format_description::well_known::Rfc3339).unwrap()
-            - time::Duration::minutes(30),
+            + time::Duration::minutes(30),
     );
     v.refreshed(&server).await;
     let seated = post(
