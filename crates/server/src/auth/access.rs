@@ -236,12 +236,19 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
                 {
                     Err((Some(caller), mfa_enrollment_required()))
                 }
-                Ok(caller) if !caller.member.standing.allows(permission) => Err((
-                    Some(caller),
-                    Problem::new(ProblemType::Forbidden)
-                        .detail("your role does not allow this")
-                        .into(),
-                )),
+                Ok(caller) if !caller.member.standing.allows(permission) => {
+                    // Payouts need payout authority, which no role carries by itself (an owner grants it, to
+                    // themselves too): say how, rather than only no.
+                    let detail = match permission {
+                        Permission::ManagePayouts => format!(
+                            "payouts need payout authority: an owner grants it with PATCH /api/v1/staff/{} \
+                             {{\"payout_authority\": true}} (then a second factor is required)",
+                            caller.member.id
+                        ),
+                        _ => "your role does not allow this".to_owned(),
+                    };
+                    Err((Some(caller), Problem::new(ProblemType::Forbidden).detail(detail).into()))
+                }
                 Ok(caller) => Ok(caller),
                 Err(error) => Err((None, error)),
             }
