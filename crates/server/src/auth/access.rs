@@ -247,7 +247,10 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
                         ),
                         _ => "your role does not allow this".to_owned(),
                     };
-                    Err((Some(caller), Problem::new(ProblemType::Forbidden).detail(detail).into()))
+                    Err((
+                        Some(caller),
+                        Problem::new(ProblemType::Forbidden).detail(detail).into(),
+                    ))
                 }
                 Ok(caller) => Ok(caller),
                 Err(error) => Err((None, error)),

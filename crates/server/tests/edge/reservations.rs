@@ -1286,6 +1286,31 @@ async fn availability_on(server: &TestServer, venue: &str, date: &str) -> Reply 
     .await
 }
 
+/// A party of two booked online at `start` whose deposit is paid by card (the webhook seen): its id and its
+/// PaymentIntent's.
+async fn paid_booking(
+    server: &TestServer,
+    stripe: &crate::payments::Stripe,
+    venue: &str,
+    start: &str,
+) -> (String, String) {
+    let booked = book(server, venue, booking(start, 2)).await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    let id = booked.body["reservation_id"].as_str().unwrap().to_owned();
+    let secret = booked.body["client_secret"].as_str().unwrap();
+    let intent = secret.split("_secret_").next().unwrap().to_owned();
+    assert_eq!(
+        stripe.confirm(secret, "pm_card_visa").await["status"],
+        "succeeded"
+    );
+    let token = booked.body["manage_token"].as_str().unwrap().to_owned();
+    crate::payments::eventually("the deposit's webhook", async || {
+        (guest_view(server, &id, &token).await["deposit"]["status"] == "paid").then_some(())
+    })
+    .await;
+    (id, intent)
+}
+
 /// The guest's view of a booking, by its manage link.
 async fn guest_view(server: &TestServer, id: &str, token: &str) -> Value {
     let seen = call(
@@ -1497,35 +1522,9 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     assert!(starts(&availability(&server, &v.venue, date, 2).await).contains(&at(1)));
 
     // Paid, and the party never comes: the venue keeps the deposit (sent to its connected account), nothing refunded.
-    let second = book(&server, &v.venue, booking(&at(1), 2)).await;
-    assert_eq!(second.status, 201, "{}", second.body);
-    let second_id = second.body["reservation_id"].as_str().unwrap().to_owned();
-    let second_secret = second.body["client_secret"].as_str().unwrap();
-    let second_intent = second_secret.split("_secret_").next().unwrap().to_owned();
-    assert_eq!(
-        stripe.confirm(second_secret, "pm_card_visa").await["status"],
-        "succeeded"
-    );
-    let second_token = second.body["manage_token"].as_str().unwrap().to_owned();
-    crate::payments::eventually("the second deposit's webhook", async || {
-        (guest_view(&server, &second_id, &second_token).await["deposit"]["status"] == "paid").then_some(())
-    })
-    .await;
+    let (second_id, second_intent) = paid_booking(&server, &stripe, &v.venue, &at(1)).await;
     // A third party, the evening after, pays its deposit too: it will come.
-    let third = book(&server, &v.venue, booking(&at(2), 2)).await;
-    assert_eq!(third.status, 201, "{}", third.body);
-    let third_id = third.body["reservation_id"].as_str().unwrap().to_owned();
-    let third_secret = third.body["client_secret"].as_str().unwrap();
-    let third_intent = third_secret.split("_secret_").next().unwrap().to_owned();
-    assert_eq!(
-        stripe.confirm(third_secret, "pm_card_visa").await["status"],
-        "succeeded"
-    );
-    let third_token = third.body["manage_token"].as_str().unwrap().to_owned();
-    crate::payments::eventually("the third deposit's webhook", async || {
-        (guest_view(&server, &third_id, &third_token).await["deposit"]["status"] == "paid").then_some(())
-    })
-    .await;
+    let (third_id, third_intent) = paid_booking(&server, &stripe, &v.venue, &at(2)).await;
     // The host moves it an hour later: the refund cut-off moves with it, and the answer shows the paid deposit.
     let an_hour_later = format!("{}T01:00:00Z", date + time::Duration::days(2));
     v.refreshed(&server).await;
