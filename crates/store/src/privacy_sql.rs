@@ -426,11 +426,13 @@ impl crate::privacy::PrivacyStore for Engine {
         .rows_affected()
             > 0;
         // A booking's note is the guest's own words (an allergy, a birthday, a name): it goes with them.
-        sqlx::query("UPDATE reservations SET note = '' WHERE partner_id = $1 AND guest_id = $2 AND note <> ''")
-            .bind(h(partner.as_uuid()))
-            .bind(h(person))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE reservations SET note = '' WHERE partner_id = $1 AND guest_id = $2 AND note <> ''",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(person))
+        .execute(&mut *tx)
+        .await?;
         let key_destroyed = self.destroy_person_key(&mut tx, partner, person).await?;
         self.insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;
@@ -580,13 +582,15 @@ impl crate::privacy::PrivacyStore for Engine {
         let partner = scope.partner();
         let mut tx = self.reading(scope).await?;
         let member = match email_key {
-            Some(digest) => sqlx::query("SELECT user_id FROM credentials WHERE partner_id = $1 AND email_key = $2")
-                .bind(h(partner.as_uuid()))
-                .bind(digest)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|row| uuid_col(&row, "user_id"))
-                .transpose()?,
+            Some(digest) => {
+                sqlx::query("SELECT user_id FROM credentials WHERE partner_id = $1 AND email_key = $2")
+                    .bind(h(partner.as_uuid()))
+                    .bind(digest)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|row| uuid_col(&row, "user_id"))
+                    .transpose()?
+            }
             None => None,
         };
         let rows = sqlx::query(
