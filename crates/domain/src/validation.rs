@@ -48,23 +48,38 @@ pub const TEXT_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$";
 pub const NON_BLANK_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$";
 
 /// The years a date or instant from a request may fall in. Storage writes instants as RFC 3339, whose years have
-/// four digits, and a local day's bounds step a day either way: a year 0 or a negative one (which `time` parses)
-/// must be refused as bad input, not reach the database and fail there.
+/// four digits, and a local day's bounds step a day either way: a year 0 (which `time` parses) must be refused, not
+/// reach the database and fail there.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=9998;
 
+/// Why a date or instant from a request is not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateRefusal {
+    /// Not a date (or instant) at all: bad input, 400.
+    Malformed,
+    /// A well-formed date outside [`YEARS`]: a rule refuses it, 422 (RFC 3339 allows years 0000 to 9999).
+    OutOfRange,
+}
+
 /// A calendar date `YYYY-MM-DD` within [`YEARS`].
-pub fn calendar_date(raw: &str) -> Option<time::Date> {
-    time::Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
-        .ok()
-        .filter(|date| YEARS.contains(&date.year()))
+pub fn calendar_date(raw: &str) -> Result<time::Date, DateRefusal> {
+    let date = time::Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| DateRefusal::Malformed)?;
+    YEARS
+        .contains(&date.year())
+        .then_some(date)
+        .ok_or(DateRefusal::OutOfRange)
 }
 
 /// An RFC 3339 instant within [`YEARS`], in UTC.
-pub fn instant(raw: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(|at| at.to_offset(time::UtcOffset::UTC))
-        .filter(|at| YEARS.contains(&at.year()))
+pub fn instant(raw: &str) -> Result<time::OffsetDateTime, DateRefusal> {
+    let at = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| DateRefusal::Malformed)?
+        .to_offset(time::UtcOffset::UTC);
+    YEARS
+        .contains(&at.year())
+        .then_some(at)
+        .ok_or(DateRefusal::OutOfRange)
 }
 
 /// Trims a human-entered name and checks its length in characters (not bytes), refusing control characters (but
@@ -122,23 +137,19 @@ mod dates {
 
     #[test]
     fn dates_and_instants_outside_the_stored_years_are_refused() {
-        assert!(calendar_date("2026-12-04").is_some());
-        for bad in [
-            "0000-01-01",
-            "-0001-01-01",
-            "9999-12-31",
-            "1899-12-31",
-            "2026-02-30",
-            "2026-1-1",
-        ] {
-            assert_eq!(calendar_date(bad), None, "{bad}");
+        assert!(calendar_date("2026-12-04").is_ok());
+        for far in ["0000-01-01", "0947-04-27", "9999-12-31", "1899-12-31"] {
+            assert_eq!(calendar_date(far), Err(DateRefusal::OutOfRange), "{far}");
+        }
+        for bad in ["2026-02-30", "2026-1-1", "mañana"] {
+            assert_eq!(calendar_date(bad), Err(DateRefusal::Malformed), "{bad}");
         }
         assert_eq!(
             instant("2026-12-05T00:30:00-05:00").map(|at| at.offset()),
-            Some(time::UtcOffset::UTC)
+            Ok(time::UtcOffset::UTC)
         );
-        for bad in ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-12-05 00:30"] {
-            assert_eq!(instant(bad), None, "{bad}");
-        }
+        assert_eq!(instant("0000-01-01T00:00:00Z"), Err(DateRefusal::OutOfRange));
+        assert_eq!(instant("9999-12-31T23:59:59Z"), Err(DateRefusal::OutOfRange));
+        assert_eq!(instant("2026-12-05 00:30"), Err(DateRefusal::Malformed));
     }
 }

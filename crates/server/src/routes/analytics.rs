@@ -199,10 +199,6 @@ struct VenueSales {
     rows: Vec<(OffsetDateTime, Measures)>,
 }
 
-fn business_date(text: &str) -> Option<time::Date> {
-    comanda_domain::validation::calendar_date(text)
-}
-
 /// A report's business dates (docs/analytics.md, "Ranges and refusals"): 400 naming the field for a text that is not
 /// a date, 422 naming it for a range the reports refuse (`from` after `to`, over 400 days, hourly over 92).
 fn business_range(
@@ -210,15 +206,19 @@ fn business_range(
     to: &str,
     granularity: Granularity,
 ) -> Result<(time::Date, time::Date), ApiError> {
+    use comanda_domain::validation::{DateRefusal, calendar_date};
     let mut errors = ValidationErrors::default();
-    let (from, to) = (business_date(from), business_date(to));
+    let (from, to) = (calendar_date(from), calendar_date(to));
     for (field, date) in [("from", from), ("to", to)] {
-        if date.is_none() {
+        if date == Err(DateRefusal::Malformed) {
             errors.push(field, "use a date YYYY-MM-DD");
         }
     }
-    let (Some(from), Some(to)) = (from, to) else {
-        return Err(errors.into());
+    errors.into_result(())?;
+    let (from, to) = match (from, to) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(_), _) => return Err(crate::routes::reservations::out_of_years("from")),
+        (_, Err(_)) => return Err(crate::routes::reservations::out_of_years("to")),
     };
     analytics::check_range(from, to, granularity).map_err(ApiError::rule)?;
     Ok((from, to))

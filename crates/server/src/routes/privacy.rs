@@ -328,7 +328,9 @@ const EXPORT_ACTIVITY_LIMIT: usize = 100_000;
         (status = 404, description = "No member or guest of this partner goes by `subject`", body = Problem,
             content_type = "application/problem+json"),
         (status = 409, description = "The rectified email has an account, or the only owner would be erased",
-            body = Problem, content_type = "application/problem+json")))]
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Corrected fields on a request that is not a rectification", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn request(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -349,7 +351,7 @@ pub async fn request(
                     errors.push(field, "only a rectification takes corrected fields");
                 }
             }
-            errors.into_result(())?;
+            errors.into_result(()).map_err(ApiError::rule)?;
             None
         }
     };

@@ -392,9 +392,24 @@ pub(crate) async fn listed(state: &AppState, venue: &str) -> Result<(TenantScope
 }
 
 pub(crate) fn parse_date(raw: &str) -> Result<time::Date, ApiError> {
-    comanda_domain::validation::calendar_date(raw).ok_or_else(|| {
-        ValidationErrors::single("date", "must be a date YYYY-MM-DD between 1900 and 9998").into()
-    })
+    comanda_domain::validation::calendar_date(raw).map_err(|refused| date_refused("date", refused))
+}
+
+/// A date or instant not taken: 400 when it is not one, 422 when it is outside the years comanda keeps.
+pub(crate) fn date_refused(field: &str, refused: comanda_domain::validation::DateRefusal) -> ApiError {
+    use comanda_domain::validation::DateRefusal;
+    match refused {
+        DateRefusal::Malformed => ValidationErrors::single(field, "must be a date YYYY-MM-DD").into(),
+        DateRefusal::OutOfRange => out_of_years(field),
+    }
+}
+
+/// 422 for a well-formed date or instant outside the years comanda keeps (RFC 3339 allows 0000 to 9999).
+pub(crate) fn out_of_years(field: &str) -> ApiError {
+    ApiError::rule(ValidationErrors::single(
+        field,
+        "must fall between the years 1900 and 9998",
+    ))
 }
 
 /// The starts a party can book online on a local date, ordered and unique (public).
@@ -612,10 +627,16 @@ pub async fn book(
         }
     };
     let mut errors = ValidationErrors::default();
-    let start = comanda_domain::validation::instant(&request.start).unwrap_or_else(|| {
-        errors.push("start", "must be an RFC 3339 instant");
-        OffsetDateTime::UNIX_EPOCH
-    });
+    let start = match comanda_domain::validation::instant(&request.start) {
+        Ok(start) => start,
+        Err(comanda_domain::validation::DateRefusal::OutOfRange) => {
+            return Err(out_of_years("start"));
+        }
+        Err(comanda_domain::validation::DateRefusal::Malformed) => {
+            errors.push("start", "must be an RFC 3339 instant");
+            OffsetDateTime::UNIX_EPOCH
+        }
+    };
     let name = clean_text(&mut errors, "guest.name", &request.guest.name, 1, 200);
     if !valid_phone(&request.guest.phone) {
         errors.push("guest.phone", "must be an E.164 number such as +573001234567");
@@ -1222,6 +1243,8 @@ pub struct DayList {
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/reservations", tag = "reservations", security(("bearer" = [])),
     params(("venue" = String, Path), DayPageQuery), responses((status = 200, body = DayList),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A date outside the years 1900-9998", body = Problem,
+            content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn day_list(
     State(state): State<AppState>,
@@ -1333,13 +1356,12 @@ pub async fn transition(
     let mut errors = ValidationErrors::default();
     let reason = clean_text(&mut errors, "reason", &request.reason, 0, 200);
     let Some(to) = request.to.status() else {
-        let start = match request
-            .start
-            .as_deref()
-            .and_then(comanda_domain::validation::instant)
-        {
-            Some(start) => start,
-            None => {
+        let start = match request.start.as_deref().map(comanda_domain::validation::instant) {
+            Some(Ok(start)) => start,
+            Some(Err(comanda_domain::validation::DateRefusal::OutOfRange)) => {
+                return Err(out_of_years("start"));
+            }
+            _ => {
                 errors.push("start", "a move needs the new start, an RFC 3339 instant");
                 OffsetDateTime::UNIX_EPOCH
             }

@@ -257,10 +257,25 @@ impl AuditExportQuery {
         let mut errors = ValidationErrors::default();
         let instant = |field: &str, raw: &Option<String>, errors: &mut ValidationErrors| {
             raw.as_deref().and_then(|raw| {
-                comanda_domain::validation::instant(raw).or_else(|| {
-                    errors.push(field, "must be an RFC 3339 instant, e.g. 2026-11-23T00:00:00Z");
-                    None
-                })
+                // A bound outside the years comanda keeps is the trail's beginning or end.
+                match comanda_domain::validation::instant(raw) {
+                    Ok(at) => Some(at),
+                    Err(comanda_domain::validation::DateRefusal::OutOfRange) => Some(
+                        if raw
+                            .get(..4)
+                            .and_then(|year| year.parse::<i32>().ok())
+                            .is_some_and(|year| year < 1900)
+                        {
+                            time::macros::datetime!(1900-01-01 00:00 UTC)
+                        } else {
+                            time::macros::datetime!(9998-12-31 00:00 UTC)
+                        },
+                    ),
+                    Err(comanda_domain::validation::DateRefusal::Malformed) => {
+                        errors.push(field, "must be an RFC 3339 instant, e.g. 2026-11-23T00:00:00Z");
+                        None
+                    }
+                }
             })
         };
         let from = instant("from", &self.from, &mut errors);

@@ -249,6 +249,8 @@ pub struct WaitlistDay {
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/waitlist", tag = "reservations", security(("bearer" = [])),
     params(("venue" = String, Path), DayPageQuery), responses((status = 200, body = WaitlistDay),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A date outside the years 1900-9998", body = Problem,
+            content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn day(
     State(state): State<AppState>,
