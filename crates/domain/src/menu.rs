@@ -35,6 +35,41 @@ pub struct LocalizedName {
     pub en: String,
 }
 
+/// A `PATCH` of a [`Localized`] text: a language left out keeps its current text (an edit of the Spanish name
+/// blanked the English one).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizedPatch {
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    pub es: Option<String>,
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    pub en: Option<String>,
+}
+
+/// The document's shape of a [`LocalizedPatch`] of a name: the Spanish text, when sent, must not be blank.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LocalizedNamePatch {
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
+    pub es: Option<String>,
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    pub en: Option<String>,
+}
+
+impl LocalizedPatch {
+    /// `current` with the languages this patch sends replaced.
+    pub fn over(&self, current: &Localized) -> Localized {
+        Localized {
+            es: self.es.clone().unwrap_or_else(|| current.es.clone()),
+            en: self.en.clone().unwrap_or_else(|| current.en.clone()),
+        }
+    }
+}
+
 impl Localized {
     pub fn parse(errors: &mut ValidationErrors, field: &str, raw: &Localized, required: bool) -> Localized {
         let min = usize::from(required);

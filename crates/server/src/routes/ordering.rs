@@ -563,9 +563,10 @@ pub async fn create_item(
 pub struct ItemPatch {
     #[schema(format = Uuid)]
     pub category_id: Option<String>,
-    #[schema(value_type = Option<comanda_domain::menu::LocalizedName>)]
-    pub name: Option<Localized>,
-    pub description: Option<Localized>,
+    /// A language left out keeps its text.
+    #[schema(value_type = Option<comanda_domain::menu::LocalizedNamePatch>)]
+    pub name: Option<comanda_domain::menu::LocalizedPatch>,
+    pub description: Option<comanda_domain::menu::LocalizedPatch>,
     #[schema(value_type = Option<MenuPrice>)]
     pub price: Option<Money>,
     pub tax_included: Option<bool>,
@@ -589,10 +590,15 @@ pub async fn update_item(
     let mut errors = ValidationErrors::default();
     let mut rules = ValidationErrors::default();
     if let Some(name) = &patch.name {
-        item.name = Localized::parse(&mut errors, "name", name, true);
+        item.name = Localized::parse(&mut errors, "name", &name.over(&item.name), true);
     }
     if let Some(description) = &patch.description {
-        item.description = Localized::parse(&mut errors, "description", description, false);
+        item.description = Localized::parse(
+            &mut errors,
+            "description",
+            &description.over(&item.description),
+            false,
+        );
     }
     if let Some(price) = patch.price {
         if price.currency != item.price.currency {

@@ -915,6 +915,33 @@ async fn staff_edit_and_remove_menu_items_and_categories() {
     let repriced = call(&server, "PATCH", &item_path, Some(&v.owner), Some(json!({"price": {"amount": 2_000_000, "currency": "COP"}, "name": {"es": "Bandeja", "en": "Platter"}, "available": true}))).await;
     assert_eq!(repriced.body["price"]["amount"], 2_000_000);
     assert_eq!(repriced.body["name"]["es"], "Bandeja");
+    // A language left out keeps its text (the Spanish edit blanked the English name).
+    let renamed = call(
+        &server,
+        "PATCH",
+        &item_path,
+        Some(&v.owner),
+        Some(json!({"name": {"es": "Bandeja paisa"}})),
+    )
+    .await;
+    assert_eq!(
+        renamed.body["name"],
+        json!({"es": "Bandeja paisa", "en": "Platter"}),
+        "{}",
+        renamed.body
+    );
+    let blank = call(
+        &server,
+        "PATCH",
+        &item_path,
+        Some(&v.owner),
+        Some(json!({"name": {"es": " "}})),
+    )
+    .await;
+    assert_eq!(
+        (blank.status, blank.body["errors"][0]["field"].clone()),
+        (400, json!("name.es"))
+    );
     let wrong_currency = call(
         &server,
         "PATCH",
