@@ -185,8 +185,16 @@ fn replay(answer: StoredAnswer) -> Response {
     if let Some(media) = answer.content_type.and_then(|m| HeaderValue::from_str(&m).ok()) {
         response.headers_mut().insert(header::CONTENT_TYPE, media);
     }
+    response.headers_mut().extend(replayed_headers(true));
     response
-        .headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    response
+}
+
+/// `Idempotent-Replayed: true` on an answer given again for its key (Stripe's header), on every route that keeps
+/// keys: this layer's and those that keep theirs with their record (guest orders, bookings).
+pub(crate) fn replayed_headers(replayed: bool) -> axum::http::HeaderMap {
+    let mut headers = axum::http::HeaderMap::new();
+    if replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    headers
 }

@@ -216,7 +216,7 @@ pub async fn place_order(
     headers: HeaderMap,
     ctx: RequestContext,
     ApiJson(request): ApiJson<GuestOrderRequest>,
-) -> Result<(StatusCode, Json<OrderView>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<OrderView>), ApiError> {
     state.identity.guest_write_attempt(&ctx)?;
     order_shape(&request)?;
     let key = idempotency_key(&headers)?;
@@ -271,9 +271,13 @@ pub async fn place_order(
             state
                 .order_events
                 .announce(access.scope.partner().as_uuid(), created.venue_id);
-            Ok((StatusCode::CREATED, Json(created.into())))
+            Ok((StatusCode::CREATED, HeaderMap::new(), Json(created.into())))
         }
-        PlaceOutcome::Replayed(first) => Ok((StatusCode::CREATED, Json(first.into()))),
+        PlaceOutcome::Replayed(first) => Ok((
+            StatusCode::CREATED,
+            crate::idempotency::replayed_headers(true),
+            Json(first.into()),
+        )),
         PlaceOutcome::KeyReused => Err(Problem::new(ProblemType::Conflict)
             .detail("this Idempotency-Key was used for another order")
             .into()),

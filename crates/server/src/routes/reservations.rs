@@ -614,7 +614,7 @@ pub async fn book(
     ctx: RequestContext,
     caller: Option<Extension<Caller>>,
     ApiJson(request): ApiJson<BookingRequest>,
-) -> Result<(StatusCode, Json<BookingConfirmation>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<BookingConfirmation>), ApiError> {
     state.identity.booking_attempt(&ctx)?;
     let key = idempotency_key(&headers)?;
     // A host's token books by phone for the caller's own venue (every table, no online cap); a guest books
@@ -748,9 +748,11 @@ pub async fn book(
     if matches!(outcome, BookOutcome::Created(_)) {
         state.availability.changed(venue);
     }
+    let replayed = crate::idempotency::replayed_headers(matches!(outcome, BookOutcome::Replayed(_)));
     let confirmed = |reservation: Reservation, deposit: Option<(&Deposit, String, String)>| {
         (
             StatusCode::CREATED,
+            replayed.clone(),
             Json(BookingConfirmation {
                 reservation_id: reservation.id.to_string(),
                 status: reservation.status.as_str().to_owned(),

@@ -258,6 +258,20 @@ pub async fn twenty_concurrent_retries_with_one_idempotency_key_create_one_order
         })
         .collect();
     assert_eq!(ids.len(), 1, "one order for twenty retries");
+    let replay = server
+        .client
+        .post(server.url(&format!("/api/v1/t/{}/orders", v.token)))
+        .header("idempotency-key", "tap-2026-11-23-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status().as_u16(), 201);
+    assert_eq!(
+        replay.headers()["idempotent-replayed"],
+        "true",
+        "the answer given again says so"
+    );
     let bill = call(&server, "GET", &format!("/api/v1/t/{}/bill", v.token), None, None).await;
     assert_eq!(bill.body["orders"].as_array().unwrap().len(), 1);
     assert_eq!(

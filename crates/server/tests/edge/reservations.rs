@@ -661,8 +661,16 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
             .json(&booking(&seven, 2))
             .send()
     };
-    let a: Value = send("reserva-1").await.unwrap().json().await.unwrap();
-    let b: Value = send("reserva-1").await.unwrap().json().await.unwrap();
+    let first = send("reserva-1").await.unwrap();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let a: Value = first.json().await.unwrap();
+    let again = send("reserva-1").await.unwrap();
+    assert_eq!(
+        again.headers()["idempotent-replayed"],
+        "true",
+        "the answer given again says so"
+    );
+    let b: Value = again.json().await.unwrap();
     assert_eq!(a["reservation_id"], b["reservation_id"]);
     assert_eq!(day(&server, &v, date).await.len(), 3);
 
