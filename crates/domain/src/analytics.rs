@@ -187,8 +187,10 @@ pub struct Measures {
     pub gross: i64,
     /// The tax contained in `gross`.
     pub tax: i64,
-    /// The sales part of refunds that succeeded.
+    /// The sales part of refunds that succeeded (tax included, tips excluded).
     pub refunds: i64,
+    /// The tax contained in `refunds` (`bill::refund_tax`): given back with them, so not sold.
+    pub refund_tax: i64,
     /// Tips of succeeded payments, minus the tip part of refunds.
     pub tips: i64,
     /// Succeeded payments, share plus tip.
@@ -197,9 +199,10 @@ pub struct Measures {
 }
 
 impl Measures {
-    /// Gross minus tax minus the sales part of refunds.
+    /// What was sold before tax, after giving money back: gross minus its tax, minus the refunds' sales part
+    /// before tax (`refunds − refund_tax`).
     pub fn net(&self) -> i64 {
-        self.gross - self.tax - self.refunds
+        self.gross - self.tax - (self.refunds - self.refund_tax)
     }
 }
 
@@ -208,6 +211,7 @@ impl std::ops::AddAssign for Measures {
         self.gross += other.gross;
         self.tax += other.tax;
         self.refunds += other.refunds;
+        self.refund_tax += other.refund_tax;
         self.tips += other.tips;
         self.collected += other.collected;
         self.orders += other.orders;

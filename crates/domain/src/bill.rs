@@ -110,6 +110,23 @@ pub fn order_tax(lines: &[BillLine], regime: TaxRegime, currency: Currency) -> R
     contained_tax(Money::sum(currency, totals)?, regime)
 }
 
+/// The tax a refund gives back: the refunded sales part (its tip part excluded, tips are never taxed) carries the
+/// bill's own proportion of contained tax, `sales_part × bill_tax ÷ bill_subtotal`, rounded half up to the minor unit
+/// and never more than the bill's tax or the sales part (a refund is not per item, so the proportion of the whole
+/// bill is the only fair reading; docs/analytics.md, "Refunds"). Zero for an empty bill. Amounts in minor units.
+pub fn refund_tax(sales_part: i64, bill_subtotal: i64, bill_tax: i64) -> i64 {
+    if bill_subtotal <= 0 || sales_part <= 0 || bill_tax <= 0 {
+        return 0;
+    }
+    let (part, subtotal, tax) = (
+        i128::from(sales_part),
+        i128::from(bill_subtotal),
+        i128::from(bill_tax),
+    );
+    let proportional = (part * tax * 2 + subtotal) / (2 * subtotal);
+    i64::try_from(proportional.min(tax).min(part)).unwrap_or(0)
+}
+
 /// Prices a bill. `suggestion_bp` is clamped to the legal maximum.
 pub fn compute_bill(
     currency: Currency,
@@ -346,6 +363,34 @@ mod tests {
         fn huge_bills_are_errors_not_panics(price in (i64::MAX / 4)..i64::MAX, quantity in 5u32..=50) {
             let line = BillLine { description: "x".into(), quantity, unit_price: cop(price), taxed: true };
             prop_assert!(compute_bill(Currency::COP, vec![line], TaxRegime::COLOMBIA_INC, 1_000, TipChoice::None).is_err());
+        }
+    }
+
+    #[test]
+    fn a_refund_gives_back_the_bills_tax_in_proportion() {
+        // 500.000 COP at 8 % contain 37.037 of impuesto al consumo; refunding 50.000 of it gives back 3.704.
+        assert_eq!(refund_tax(50_000, 500_000, 37_037), 3_704);
+        assert_eq!(refund_tax(500_000, 500_000, 37_037), 37_037);
+        assert_eq!(refund_tax(50_000, 500_000, 0), 0);
+        assert_eq!(refund_tax(50_000, 0, 0), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn a_refunds_tax_is_its_proportion_of_the_bills(
+            subtotal in 1i64..1_000_000_000_000,
+            tax_bp in 0i64..=10_000,
+            part_bp in 0i64..=10_000,
+        ) {
+            let tax = subtotal * tax_bp / 10_000;
+            let part = subtotal * part_bp / 10_000;
+            let given_back = refund_tax(part, subtotal, tax);
+            prop_assert!(given_back >= 0 && given_back <= tax && given_back <= part);
+            // Within half a minor unit of the exact proportion: |given_back × subtotal − part × tax| ≤ subtotal ÷ 2.
+            let error = (i128::from(given_back) * i128::from(subtotal) - i128::from(part) * i128::from(tax)).abs();
+            prop_assert!(error * 2 <= i128::from(subtotal));
+            // The whole bill refunded gives back all its tax.
+            prop_assert_eq!(refund_tax(subtotal, subtotal, tax), tax);
         }
     }
 

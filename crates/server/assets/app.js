@@ -836,8 +836,8 @@ const figureDefinitions = {
   es: {
     gross: 'Pedidos hechos en el periodo y no cancelados, con impuesto incluido.',
     tax: 'El impuesto al consumo (o IVA) contenido en las ventas brutas; nunca sumado encima.',
-    refunds: 'La parte de ventas de los reembolsos completados en el periodo, el día del reembolso.',
-    net: 'Ventas brutas menos impuesto menos reembolsos.',
+    refunds: 'La parte de ventas de los reembolsos completados en el periodo (impuesto incluido), el día del reembolso.',
+    net: 'Ventas brutas sin impuesto, menos los reembolsos sin el impuesto que devuelven.',
     tips: 'Propinas de pagos exitosos menos la parte de propina de los reembolsos. Nunca son ventas (Ley 1935 de 2018).',
     collected: 'Pagos exitosos (parte más propina), el día en que se cobraron.',
     orders: 'Pedidos hechos y no cancelados.',
@@ -854,8 +854,8 @@ const figureDefinitions = {
   en: {
     gross: 'Orders placed in the period and not cancelled, tax included.',
     tax: 'The consumption tax (or VAT) contained in gross sales; never added on top.',
-    refunds: 'The sales part of refunds completed in the period, on the day of the refund.',
-    net: 'Gross sales minus tax minus refunds.',
+    refunds: 'The sales part of refunds completed in the period (tax included), on the day of the refund.',
+    net: 'Gross sales before tax, minus refunds before the tax they give back.',
     tips: 'Tips of succeeded payments minus the tip part of refunds. Never sales (Colombian Law 1935 of 2018).',
     collected: 'Succeeded payments (share plus tip), on the day they succeeded.',
     orders: 'Orders placed and not cancelled.',

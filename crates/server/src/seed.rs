@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use comanda_domain::analytics::{ItemSale, Measures, item_sales, utc_quarter};
-use comanda_domain::bill::order_tax;
+use comanda_domain::bill::{order_tax, refund_tax};
 use comanda_domain::menu::{Localized, MenuItem, PricedLine};
 use comanda_domain::payment::{ChargeModel, Split, settle};
 use comanda_domain::{
@@ -626,7 +626,7 @@ fn session(
     let server = setup.servers[random.random_range(0..setup.servers.len())];
     let session_id = Uuid::now_v7();
     let mut at = opened;
-    let (mut bill, mut counted) = (0i64, 0i64);
+    let (mut bill, mut bill_tax, mut counted) = (0i64, 0i64, 0i64);
     for n in 0..orders {
         if n > 0 {
             at += time::Duration::minutes(random.random_range(12..40));
@@ -654,6 +654,7 @@ fn session(
         let cancelled = random.random_range(0..100) < 2;
         if !cancelled {
             bill += subtotal;
+            bill_tax += tax;
             counted += 1;
             rollups.add(
                 at,
@@ -717,10 +718,12 @@ fn session(
         let refunded = if random.random_range(0..100) < 1 {
             let amount = (share / 4).max(1);
             let completed = succeeded + time::Duration::hours(random.random_range(1..48));
+            let tax_part = refund_tax(amount, bill, bill_tax);
             history.refunds.push(SeededRefund {
                 id: Uuid::now_v7(),
                 payment_id: id,
                 amount,
+                tax_part,
                 currency,
                 reason: "Plato equivocado".into(),
                 requested_by: setup.owner,
@@ -731,6 +734,7 @@ fn session(
                 completed,
                 Measures {
                     refunds: amount,
+                    refund_tax: tax_part,
                     ..Measures::default()
                 },
             );

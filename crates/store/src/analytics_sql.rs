@@ -30,11 +30,13 @@ pub(crate) async fn add_to_sales(
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO sales_quarters (partner_id, venue_id, quarter, currency, gross, tax, refunds, tips, collected, orders)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        "INSERT INTO sales_quarters (partner_id, venue_id, quarter, currency, gross, tax, refunds, refund_tax, tips,
+                                     collected, orders)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $11, $8, $9, $10)
          ON CONFLICT (partner_id, venue_id, quarter) DO UPDATE SET
              gross = sales_quarters.gross + excluded.gross, tax = sales_quarters.tax + excluded.tax,
-             refunds = sales_quarters.refunds + excluded.refunds, tips = sales_quarters.tips + excluded.tips,
+             refunds = sales_quarters.refunds + excluded.refunds,
+             refund_tax = sales_quarters.refund_tax + excluded.refund_tax, tips = sales_quarters.tips + excluded.tips,
              collected = sales_quarters.collected + excluded.collected, orders = sales_quarters.orders + excluded.orders",
     )
     .bind(h(partner))
@@ -47,6 +49,7 @@ pub(crate) async fn add_to_sales(
     .bind(measures.tips)
     .bind(measures.collected)
     .bind(measures.orders)
+    .bind(measures.refund_tax)
     .execute(conn)
     .await?;
     Ok(())
@@ -173,7 +176,7 @@ const RAW_SALES: [(RawKind, &str); 4] = [
     // The sales part of refunds completed in the range (their tip part left the tips).
     (
         RawKind::Refund,
-        "SELECT p.venue_id, r.completed_at AS at, r.currency, r.amount - r.tip_reversal AS amount
+        "SELECT p.venue_id, r.completed_at AS at, r.currency, r.amount - r.tip_reversal AS amount, r.tax_part
          FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
          WHERE r.partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR p.venue_id = $2)
            AND r.status = 'succeeded' AND r.completed_at >= $3 AND r.completed_at < $4",
@@ -208,6 +211,7 @@ impl RawKind {
             },
             RawKind::Refund => Measures {
                 refunds: amount,
+                refund_tax: row.try_get("tax_part")?,
                 ..Measures::default()
             },
         })
@@ -308,7 +312,9 @@ impl AnalyticsStore for Engine {
     ) -> StoreResult<Measures> {
         let row = self.read_range(
             "SELECT CAST(coalesce(sum(gross), 0) AS BIGINT) AS gross, CAST(coalesce(sum(tax), 0) AS BIGINT) AS tax,
-                    CAST(coalesce(sum(refunds), 0) AS BIGINT) AS refunds, CAST(coalesce(sum(tips), 0) AS BIGINT) AS tips,
+                    CAST(coalesce(sum(refunds), 0) AS BIGINT) AS refunds,
+                    CAST(coalesce(sum(refund_tax), 0) AS BIGINT) AS refund_tax,
+                    CAST(coalesce(sum(tips), 0) AS BIGINT) AS tips,
                     CAST(coalesce(sum(collected), 0) AS BIGINT) AS collected,
                     CAST(coalesce(sum(orders), 0) AS BIGINT) AS orders
              FROM sales_quarters WHERE partner_id = $1 AND venue_id = $2 AND quarter >= $3 AND quarter < $4",
@@ -609,6 +615,7 @@ fn measures_of(row: &DbRow) -> StoreResult<Measures> {
         gross: row.try_get("gross")?,
         tax: row.try_get("tax")?,
         refunds: row.try_get("refunds")?,
+        refund_tax: row.try_get("refund_tax")?,
         tips: row.try_get("tips")?,
         collected: row.try_get("collected")?,
         orders: row.try_get("orders")?,

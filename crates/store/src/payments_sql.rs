@@ -1159,6 +1159,20 @@ impl PaymentStore for Engine {
             tip_reversed: money(row.try_get("tips")?)?,
         };
         let split = split_refund(&state, refund.amount).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        // The tax the sales part gives back, in the bill's own proportion (docs/analytics.md, "Refunds").
+        let bill = sqlx::query(
+            "SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) AS subtotal, CAST(COALESCE(sum(tax), 0) AS BIGINT) AS tax
+             FROM orders WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled'",
+        )
+        .bind(h(partner))
+        .bind(h(payment.session_id))
+        .fetch_one(&mut *tx)
+        .await?;
+        let tax_part = comanda_domain::bill::refund_tax(
+            split.refund.amount - split.tip_reversal.amount,
+            bill.try_get("subtotal")?,
+            bill.try_get("tax")?,
+        );
         let status = if refund.needs_approval {
             RefundStatus::AwaitingApproval
         } else {
@@ -1166,8 +1180,9 @@ impl PaymentStore for Engine {
         };
         let row = sqlx::query(
             "INSERT INTO refunds (partner_id, id, payment_id, amount, transfer_reversal, platform_part, tip_reversal,
-                                  reason, status, requested_by, created_at, currency, idempotency_key, request_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *",
+                                  reason, status, requested_by, created_at, currency, idempotency_key, request_hash,
+                                  tax_part)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *",
         )
         .bind(h(partner))
         .bind(h(refund.id))
@@ -1183,6 +1198,7 @@ impl PaymentStore for Engine {
         .bind(currency.code())
         .bind(&refund.idempotency_key)
         .bind(&refund.request_hash)
+        .bind(tax_part)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE payments SET refunded = refunded + $3 WHERE partner_id = $1 AND id = $2")
@@ -1268,6 +1284,7 @@ impl PaymentStore for Engine {
             return refund_from_row(&current);
         };
         let done = refund_from_row(&row)?;
+        let tax_part: i64 = row.try_get("tax_part")?;
         sqlx::query(
             "UPDATE transfers SET reversed = reversed + $3 WHERE partner_id = $1 AND payment_id = $2",
         )
@@ -1288,11 +1305,12 @@ impl PaymentStore for Engine {
             now,
         )
         .await?;
-        // docs/analytics.md, "Refunds": the sales part counts on the day the refund completed; the tip part left the
-        // tips just above.
+        // docs/analytics.md, "Refunds": the sales part and the tax it carries count on the day the refund completed;
+        // the tip part left the tips just above.
         let sales_part = done.split.refund.amount - done.split.tip_reversal.amount;
         let refunds = Measures {
             refunds: sales_part,
+            refund_tax: tax_part,
             ..Measures::default()
         };
         add_to_sales(

@@ -78,9 +78,12 @@ pub struct SalesSummary {
     pub gross: i64,
     /// The tax contained in `gross`.
     pub tax: i64,
-    /// The sales part of refunds completed in the range.
+    /// The sales part of refunds completed in the range, tax included (tips excluded).
     pub refunds: i64,
-    /// `gross − tax − refunds`.
+    /// The tax contained in `refunds`: the bill's own proportion, given back with them (docs/analytics.md,
+    /// "Refunds").
+    pub refund_tax: i64,
+    /// Sold before tax, after refunds: `gross − tax − (refunds − refund_tax)`.
     pub net: i64,
     /// Tips, never sales: succeeded payments' tips minus the tip part of refunds.
     pub tips: i64,
@@ -349,6 +352,7 @@ async fn summarize(
         gross: total.gross,
         tax: total.tax,
         refunds: total.refunds,
+        refund_tax: total.refund_tax,
         net: total.net(),
         tips: total.tips,
         collected: total.collected,
@@ -388,6 +392,7 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
         ("gross", summary.gross),
         ("tax", summary.tax),
         ("refunds", summary.refunds),
+        ("refund_tax", summary.refund_tax),
         ("net", summary.net),
         ("tips", summary.tips),
         ("collected", summary.collected),
@@ -488,6 +493,7 @@ pub struct CurrencyTotals {
     pub gross: i64,
     pub tax: i64,
     pub refunds: i64,
+    pub refund_tax: i64,
     pub net: i64,
     pub tips: i64,
     pub collected: i64,
@@ -556,6 +562,7 @@ pub async fn partner_summary(
                 gross: 0,
                 tax: 0,
                 refunds: 0,
+                refund_tax: 0,
                 net: 0,
                 tips: 0,
                 collected: 0,
@@ -569,6 +576,7 @@ pub async fn partner_summary(
         total.gross += summary.gross;
         total.tax += summary.tax;
         total.refunds += summary.refunds;
+        total.refund_tax += summary.refund_tax;
         total.net += summary.net;
         total.tips += summary.tips;
         total.collected += summary.collected;

@@ -48,6 +48,7 @@ conformance!(
     disclosure_reports_keep_their_steps_once,
     incidents_keep_a_timeline_and_their_breach_record,
     every_roll_up_equals_a_recomputation_from_the_raw_rows,
+    a_refund_takes_back_its_sales_before_tax,
     partner_round_trips,
     registering_the_same_partner_twice_conflicts,
     venue_round_trips_every_field,
@@ -155,6 +156,93 @@ mod migrations {
         let report = comanda_store::migrate(&db.target()).await.unwrap();
         assert!(report.applied.is_empty());
         assert!(report.version >= 1);
+    }
+
+    /// Migration 0033's statements minus its new columns: what it does to rows written before it.
+    fn refund_tax_backfill(file: &str) -> Vec<String> {
+        file.split(';')
+            .map(|statement| {
+                statement
+                    .lines()
+                    .filter(|line| !line.trim_start().starts_with("--"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .filter(|statement| !statement.trim().is_empty() && !statement.contains("ADD COLUMN"))
+            .collect()
+    }
+
+    /// The refund tax of rows written before 0033, as the migration gives it (run through `migrator`), is what the
+    /// live path writes (read through `reader`, which sees every partner's rows).
+    async fn backfill_matches_the_live_path<Db: sqlx::Database>(
+        reader: &mut Db::Connection,
+        migrator: &mut Db::Connection,
+        file: &str,
+    ) where
+        for<'c> &'c mut Db::Connection: sqlx::Executor<'c, Database = Db>,
+        <Db as sqlx::Database>::Arguments: sqlx::IntoArguments<Db>,
+        i64: for<'r> sqlx::Decode<'r, Db> + sqlx::Type<Db>,
+        usize: sqlx::ColumnIndex<Db::Row>,
+    {
+        const WRITTEN: &str = "SELECT CAST((SELECT sum(tax_part) FROM refunds) AS BIGINT),
+                                      CAST((SELECT sum(refund_tax) FROM sales_quarters) AS BIGINT)";
+        let live: (i64, i64) = sqlx::query_as(WRITTEN).fetch_one(&mut *reader).await.unwrap();
+        assert_eq!(live, (162_222, 162_222));
+        sqlx::query("UPDATE refunds SET tax_part = 0")
+            .execute(&mut *reader)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE sales_quarters SET refund_tax = 0")
+            .execute(&mut *reader)
+            .await
+            .unwrap();
+        for statement in refund_tax_backfill(file) {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *migrator)
+                .await
+                .unwrap();
+        }
+        let backfilled: (i64, i64) = sqlx::query_as(WRITTEN).fetch_one(&mut *reader).await.unwrap();
+        assert_eq!(backfilled, live);
+    }
+
+    #[tokio::test]
+    async fn sqlite_refunds_before_0033_get_their_tax() {
+        let db = SqliteTestDatabase::create();
+        let store = db.store().await;
+        suite::a_refund_takes_back_its_sales_before_tax(&*store).await;
+        store.close().await;
+        let connect = || <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url);
+        let (mut reader, mut migrator) = (connect().await.unwrap(), connect().await.unwrap());
+        backfill_matches_the_live_path::<sqlx::Sqlite>(
+            &mut reader,
+            &mut migrator,
+            include_str!("../../migrations/sqlite/0033_refund_tax.sql"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn postgres_refunds_before_0033_get_their_tax() {
+        // As the migrations run: the owner, with row-level security forced on it (the migration lifts it for its
+        // own transaction).
+        let db = PgTestDatabase::create().await;
+        let store = db.store().await;
+        suite::a_refund_takes_back_its_sales_before_tax(&*store).await;
+        store.close().await;
+        let connect = |url: String| async move {
+            <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap()
+        };
+        let mut reader = connect(db.superuser_url()).await;
+        let mut migrator = connect(db.owner_url()).await;
+        backfill_matches_the_live_path::<sqlx::Postgres>(
+            &mut reader,
+            &mut migrator,
+            include_str!("../../migrations/postgres/0033_refund_tax.sql"),
+        )
+        .await;
     }
 
     #[tokio::test]

@@ -331,7 +331,74 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
         "tables were closed ({closed}) and their orders credited ({credited})"
     );
     assert!(
-        reached.collected > 0 && reached.tips > 0 && reached.refunds > 0,
+        reached.collected > 0 && reached.tips > 0 && reached.refunds > 0 && reached.refund_tax > 0,
         "{reached:?}"
     );
+}
+
+/// Net sales are sales before tax, so a refund takes back its sales part before tax (docs/analytics.md, "Refunds").
+/// Hand-checked: a bill of 43.800 COP contains 3.244,44 of impuesto al consumo (8 %); paid whole with a tip of
+/// 4.380, then half of the 48.180 charged refunded: 2.190 of it is tip, 21.900 sales, which carry 1.622,22 of tax.
+/// Net sales are 40.555,56 before the refund and half that, 20.277,78, after it.
+pub async fn a_refund_takes_back_its_sales_before_tax(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Reembolso con impuesto").await;
+    let Ok(ReserveOutcome::Reserved(payment)) = store
+        .reserve_payment(
+            &scope,
+            &payment_of(venue, table, session, 4_380_000, 438_000, true),
+            NOW,
+        )
+        .await
+    else {
+        panic!("the whole bill is reserved");
+    };
+    let effect = EventEffect::PaymentSucceeded {
+        payment: payment.id,
+        charge: Some(format!("ch_{}", payment.id.simple())),
+        amount_received: payment.settlement.charged.amount,
+    };
+    store
+        .apply_event(
+            Some(&scope),
+            "evt_refund_tax",
+            "payment_intent.succeeded",
+            &effect,
+            NOW,
+        )
+        .await
+        .unwrap();
+    store
+        .mark_transfer_sent(&scope, payment.id, "tr_refund_tax", None, NOW)
+        .await
+        .unwrap();
+    let refund = NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: payment.id,
+        amount: cop(2_409_000),
+        reason: "plato frío".into(),
+        requested_by: Uuid::now_v7(),
+        needs_approval: false,
+        idempotency_key: None,
+        request_hash: Vec::new(),
+    };
+    let requested = store
+        .request_refund(&scope, &refund, &AuditEntry::new("refund.issued"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(requested.split.tip_reversal, cop(219_000));
+    let later = NOW + time::Duration::hours(1);
+    store
+        .complete_refund(&scope, requested.id, "re_refund_tax", None, later)
+        .await
+        .unwrap();
+    let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
+    let total = store.sales_total(&scope, venue, start, end).await.unwrap();
+    assert_eq!(
+        (total.gross, total.tax, total.refunds, total.refund_tax),
+        (4_380_000, 324_444, 2_190_000, 162_222)
+    );
+    assert_eq!(total.net(), 2_027_778);
+    // The roll-ups still equal the raw rows.
+    let (rolled, raw) = both_ways(store, &scope, Some(venue)).await;
+    assert_eq!(rolled, raw);
 }
