@@ -158,6 +158,13 @@ pub struct WaitlistEntry {
     pub created_at: OffsetDateTime,
 }
 
+/// One guest record's bookings (`ReservationStore::guest_bookings`).
+#[derive(Debug, Clone, Default)]
+pub struct GuestBookings {
+    pub reservations: Vec<(Reservation, Option<Deposit>)>,
+    pub waitlist: Vec<WaitlistEntry>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewWaitlistEntry {
     pub id: Uuid,
@@ -464,6 +471,10 @@ pub trait ReservationStore: Send + Sync {
     async fn deposit_partner(&self, reservation: Uuid) -> StoreResult<Option<comanda_domain::PartnerId>>;
 
     async fn deposit(&self, scope: &TenantScope, reservation: Uuid) -> StoreResult<Option<Deposit>>;
+
+    /// What one guest record booked, for the data-subject export (GDPR art. 15, Ley 1581 art. 8): its reservations
+    /// with their deposits, and its waitlist entries, each oldest first.
+    async fn guest_bookings(&self, scope: &TenantScope, guest: Uuid) -> StoreResult<GuestBookings>;
 
     async fn attach_deposit_intent(
         &self,

@@ -5,9 +5,9 @@
 
 use crate::identity::AuditEntry;
 use crate::reservations::{
-    BookOutcome, BookedParty, BookingContext, DecideBooking, Deposit, DepositStatus, Host, MoveOutcome,
-    NewDeposit, NewReservation, NewWaitlistEntry, Reservation, ReservationStatus, ReservationStore,
-    WaitingParty, WaitlistEntry, WaitlistStatus, WhenDue,
+    BookOutcome, BookedParty, BookingContext, DecideBooking, Deposit, DepositStatus, GuestBookings, Host,
+    MoveOutcome, NewDeposit, NewReservation, NewWaitlistEntry, Reservation, ReservationStatus,
+    ReservationStore, WaitingParty, WaitlistEntry, WaitlistStatus, WhenDue,
 };
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -16,6 +16,7 @@ use comanda_domain::reservation::{
 };
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId, Venue};
 use comanda_security::TenantScope;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -1116,6 +1117,50 @@ impl ReservationStore for Engine {
             .as_ref()
             .map(deposit_from_row)
             .transpose()
+    }
+
+    async fn guest_bookings(&self, scope: &TenantScope, guest: Uuid) -> StoreResult<GuestBookings> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.reading(scope).await?;
+        let mut deposits: HashMap<Uuid, Deposit> = sqlx::query(
+            "SELECT * FROM reservation_deposits WHERE partner_id = $1
+               AND reservation_id IN (SELECT id FROM reservations WHERE partner_id = $1 AND guest_id = $2)",
+        )
+        .bind(h(partner))
+        .bind(h(guest))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| deposit_from_row(row).map(|deposit| (deposit.reservation_id, deposit)))
+        .collect::<StoreResult<_>>()?;
+        let reservations = sqlx::query(
+            "SELECT * FROM reservations WHERE partner_id = $1 AND guest_id = $2 ORDER BY created_at, id",
+        )
+        .bind(h(partner))
+        .bind(h(guest))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            let booked = reservation_from_row(row)?;
+            let deposit = deposits.remove(&booked.id);
+            Ok((booked, deposit))
+        })
+        .collect::<StoreResult<_>>()?;
+        let waitlist = sqlx::query(
+            "SELECT * FROM waitlist_entries WHERE partner_id = $1 AND guest_id = $2 ORDER BY created_at, id",
+        )
+        .bind(h(partner))
+        .bind(h(guest))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect::<StoreResult<_>>()?;
+        Ok(GuestBookings {
+            reservations,
+            waitlist,
+        })
     }
 
     async fn attach_deposit_intent(

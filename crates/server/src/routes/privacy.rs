@@ -21,7 +21,9 @@ use crate::auth::mail::MailCopy;
 use crate::auth::{Caller, RequestContext};
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, Problem, ProblemType};
+use crate::routes::reservations::{DepositView, ReservationView, zone_of};
 use crate::routes::staff::{AuditView, StaffView, audit_view};
+use crate::routes::waitlist::WaitlistView;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -174,6 +176,10 @@ pub enum PrivacyResponse {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GuestExport {
     pub guest: GuestContactView,
+    /// What this guest record booked, oldest first: each reservation with its note and deposit.
+    pub reservations: Vec<ReservationView>,
+    /// The waitlist entries it joined, oldest first.
+    pub waitlist: Vec<WaitlistView>,
     /// Mail addressed to the guest still at rest.
     pub mail: Vec<MailCopy>,
     pub partner_id: String,
@@ -707,8 +713,26 @@ async fn guest_request(
     };
     Ok(match kind {
         RequestKind::Export => {
+            let booked = store.guest_bookings(scope, subject).await?;
+            let zone = zone_of(state, scope, contact.venue_id).await?;
+            let reservations = booked
+                .reservations
+                .into_iter()
+                .map(|(reservation, deposit)| {
+                    let mut view = ReservationView::new(reservation, &zone);
+                    view.deposit = deposit.as_ref().map(DepositView::from);
+                    view
+                })
+                .collect();
+            let waitlist = booked
+                .waitlist
+                .iter()
+                .map(|entry| WaitlistView::new(entry, &zone))
+                .collect();
             store.append_audit(scope, &audit("privacy.exported"), now).await?;
             PrivacyAnswer::GuestExport(GuestExport {
+                reservations,
+                waitlist,
                 mail: mail_addressed_to(state, scope, &contact.email).await,
                 guest: contact.into(),
                 partner_id: scope.partner().to_string(),

@@ -62,7 +62,7 @@ pub struct WaitlistView {
 }
 
 impl WaitlistView {
-    fn new(entry: &WaitlistEntry, zone: &jiff::tz::TimeZone) -> Self {
+    pub(crate) fn new(entry: &WaitlistEntry, zone: &jiff::tz::TimeZone) -> Self {
         Self {
             id: entry.id.to_string(),
             status: entry.status.as_str().to_owned(),

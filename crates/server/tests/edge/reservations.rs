@@ -907,10 +907,8 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     ] {
         assert!(!stored.contains(secret), "{secret} is stored in clear");
     }
-    let guest = day(&server, &v, date).await[0]["guest_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let listed = day(&server, &v, date).await;
+    let guest = listed[0]["guest_id"].as_str().unwrap().to_owned();
     let export = post(
         &server,
         "/api/v1/privacy/requests",
@@ -921,6 +919,16 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     assert_eq!(export.status, 200, "{}", export.body);
     assert_eq!(export.body["guest"]["phone"], "+573159876543");
     assert_eq!(export.body["guest"]["notice_version"], "2026-11");
+    // The access right covers what the guest booked, not only the contact (GDPR art. 15, Ley 1581 art. 8).
+    let exported = &export.body["reservations"];
+    assert_eq!(exported.as_array().map(Vec::len), Some(1), "{}", export.body);
+    assert_eq!(exported[0]["id"], listed[0]["id"]);
+    assert_eq!(exported[0]["party_size"], 2);
+    assert_eq!(
+        exported[0]["note"],
+        "Alergia severa al maní; cumpleaños de Hernán"
+    );
+    assert_eq!(export.body["waitlist"], json!([]));
     let erased = post(
         &server,
         "/api/v1/privacy/requests",
@@ -989,6 +997,24 @@ pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
         names,
         ["Esperanza Gómez", "Esperanza G."],
         "both bookings, oldest first"
+    );
+    // Each record comes with what it booked: one party of two each, at 00:00 and 01:00 UTC.
+    let starts: Vec<_> = export.body["guests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            g["reservations"][0]["start"]
+                .as_str()
+                .unwrap_or("none")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        starts,
+        [format!("{next}T00:00:00Z"), format!("{next}T01:00:00Z")],
+        "{}",
+        export.body
     );
     let by_phone = ask(json!({"kind": "export", "subject": {"phone": "+573159876543"}})).await;
     assert_eq!(

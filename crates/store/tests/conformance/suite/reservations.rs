@@ -555,6 +555,21 @@ pub async fn the_host_list_holds_the_days_bookings_with_their_deposits_and_guest
         [early, late],
         "the day's bookings by start, no other day's and no other partner's"
     );
+    // The data-subject export's read: one guest record's bookings with their deposits, only in its partner.
+    let guest_of_early = list[0].reservation.guest_id;
+    let booked = store.guest_bookings(&scope, guest_of_early).await.unwrap();
+    let found: Vec<(Uuid, Option<i64>)> = booked
+        .reservations
+        .iter()
+        .map(|(reservation, deposit)| (reservation.id, deposit.as_ref().map(|d| d.amount.amount)))
+        .collect();
+    assert_eq!(found, [(early, Some(4_000_000))]);
+    assert!(booked.waitlist.is_empty());
+    let elsewhere = store.guest_bookings(&other, guest_of_early).await.unwrap();
+    assert!(
+        elsewhere.reservations.is_empty() && elsewhere.waitlist.is_empty(),
+        "another partner finds nothing of this guest"
+    );
     // A page at a time: the first page says where the next begins, and the last says it is the last.
     let one = |after| PageRequest { after, limit: 1 };
     let first = store
@@ -719,6 +734,16 @@ pub async fn the_host_waitlist_holds_the_days_parties_with_their_guests(store: &
         listed,
         [(first, "first@example.co"), (second, "second@example.co")],
         "the day's parties in arrival order, their contacts opened; no other day's and no other partner's"
+    );
+    let entries = store.guest_bookings(&scope, day[0].entry.guest_id).await.unwrap();
+    assert_eq!(
+        (
+            entries.reservations.len(),
+            entries.waitlist.len(),
+            entries.waitlist[0].id
+        ),
+        (0, 1, first),
+        "the export's read finds the guest's waitlist entry"
     );
     let one = |after| PageRequest { after, limit: 1 };
     let page = store
