@@ -578,6 +578,16 @@ pub fn not_yet(step: TimedMove, start: OffsetDateTime, now: OffsetDateTime) -> O
     (start > latest_start(step, now)).then(|| too_early(step))
 }
 
+/// Why a party marked a no-show cannot be seated any more, or `None` while its booked time lasts (`until`, the end
+/// of its turn): a party that comes after the host gave up on it is seated, not turned away, as long as its tables
+/// are still its own. Its deposit, kept for the no-show, is handed to the venue only once that time is over, so
+/// seating it refunds the deposit as for any party that came ([`deposit_fate`]).
+pub fn no_show_undone_too_late(until: OffsetDateTime, now: OffsetDateTime) -> Option<&'static str> {
+    (now >= until).then_some(
+        "the party's booked time is over: seat it as a walk-in (book it now for the time it stays)",
+    )
+}
+
 /// How a booking with a paid deposit ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -962,6 +972,17 @@ mod tests {
             DepositFate::Refund,
             "never charged twice"
         );
+    }
+
+    #[test]
+    fn a_no_show_is_seated_while_its_booked_time_lasts() {
+        let until = datetime!(2026-12-04 23:00 UTC);
+        assert_eq!(
+            no_show_undone_too_late(until, until - time::Duration::MINUTE),
+            None
+        );
+        assert!(no_show_undone_too_late(until, until).is_some());
+        assert!(no_show_undone_too_late(until, until + time::Duration::HOUR).is_some());
     }
 
     #[test]

@@ -60,7 +60,8 @@ impl ReservationStatus {
     }
 
     /// The host's moves: confirm, mark late (15 minutes past the start), seat, finish, cancel, no-show. A booking
-    /// awaiting its deposit can only be cancelled: paying it is what confirms it.
+    /// awaiting its deposit can only be cancelled: paying it is what confirms it. A no-show whose party comes after
+    /// all is seated while its booked time lasts (`reservation::no_show_undone_too_late`, checked by the store).
     pub fn can_move_to(self, to: Self) -> bool {
         use ReservationStatus::*;
         matches!(
@@ -69,6 +70,7 @@ impl ReservationStatus {
                 | (Booked, Confirmed | Late | Seated | Cancelled | NoShow)
                 | (Confirmed, Late | Seated | Cancelled | NoShow)
                 | (Late, Seated | Cancelled | NoShow)
+                | (NoShow, Seated)
                 | (Seated, Finished)
         )
     }
@@ -483,7 +485,8 @@ pub trait ReservationStore: Send + Sync {
         intent: &str,
     ) -> StoreResult<()>;
 
-    /// Deposits whose money must still move at Stripe: refund- or keep-due, and awaited ones whose hold expired.
+    /// Deposits whose money must still move at Stripe: refund-due, keep-due once their booking's time is over (a
+    /// no-show's party may still come until then), and awaited ones whose hold expired.
     async fn unsettled_deposits(&self, scope: &TenantScope, now: OffsetDateTime)
     -> StoreResult<Vec<Deposit>>;
 

@@ -797,6 +797,24 @@ impl ReservationStore for Engine {
         if let Some(due) = due.filter(|due| current.start > due.latest_start) {
             return Err(StoreError::Refused(due.why.to_owned()));
         }
+        if current.status == ReservationStatus::NoShow {
+            // The party came after all: its tables are taken back, unless another party has them now.
+            if let Some(why) = comanda_domain::reservation::no_show_undone_too_late(current.until, now) {
+                return Err(StoreError::Refused(why.to_owned()));
+            }
+            let booked = Assignment {
+                tables: current.tables.clone(),
+                start: current.start,
+                until: current.until,
+            };
+            if !claim(&mut tx, partner, id, &booked).await? {
+                return Err(StoreError::Refused(
+                    "its table was given to another party after the no-show: move the booking to a free table, \
+                     then seat it"
+                        .into(),
+                ));
+            }
+        }
         sqlx::query("UPDATE reservations SET status = $3, updated_at = $4 WHERE partner_id = $1 AND id = $2")
             .bind(h(partner.as_uuid()))
             .bind(h(id))
@@ -817,8 +835,9 @@ impl ReservationStore for Engine {
         }
         if let Some(fate) = deposit {
             sqlx::query(
+                // `keep_due`: a no-show's deposit, not yet handed over, whose party came after all.
                 "UPDATE reservation_deposits SET status = $3, updated_at = $4
-                  WHERE partner_id = $1 AND reservation_id = $2 AND status = 'paid'",
+                  WHERE partner_id = $1 AND reservation_id = $2 AND status IN ('paid', 'keep_due')",
             )
             .bind(h(partner.as_uuid()))
             .bind(h(id))
@@ -1189,7 +1208,9 @@ impl ReservationStore for Engine {
     ) -> StoreResult<Vec<Deposit>> {
         sqlx::query(
             "SELECT * FROM reservation_deposits WHERE partner_id = $1
-               AND (status IN ('refund_due', 'keep_due') OR (status = 'awaiting' AND hold_expires_at <= $2))
+               AND (status = 'refund_due' OR (status = 'awaiting' AND hold_expires_at <= $2)
+                    OR (status = 'keep_due' AND reservation_id IN (
+                        SELECT id FROM reservations WHERE partner_id = $1 AND until_at <= $2)))
              ORDER BY updated_at LIMIT 500",
         )
         .bind(h(scope.partner().as_uuid()))

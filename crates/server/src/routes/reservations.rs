@@ -1083,7 +1083,12 @@ async fn deposit_fate(
         .store
         .deposit(scope, id)
         .await?
-        .filter(|d| d.status == DepositStatus::Paid)
+        // A no-show's deposit waits for its time to be over before it is handed over: the party, seated after
+        // all, gets it back.
+        .filter(|d| {
+            d.status == DepositStatus::Paid
+                || (d.status == DepositStatus::KeepDue && ending == Ending::Seated)
+        })
         .map(|d| reservation::deposit_fate(ending, d.refundable_until, now)))
 }
 
@@ -1117,8 +1122,12 @@ fn timed(to: ReservationStatus) -> Option<TimedMove> {
 
 /// The moves the host can make now of a booking: its status allows them and their time has come (the host page
 /// shows these as buttons). A waitlist offer is the guest's to take or let expire: the page offers no move on it.
-fn moves_now(status: ReservationStatus, start: OffsetDateTime, now: OffsetDateTime) -> Vec<&'static str> {
-    if status == ReservationStatus::Offered {
+fn moves_now(reservation: &Reservation, now: OffsetDateTime) -> Vec<&'static str> {
+    let (status, start) = (reservation.status, reservation.start);
+    if status == ReservationStatus::Offered
+        || (status == ReservationStatus::NoShow
+            && reservation::no_show_undone_too_late(reservation.until, now).is_some())
+    {
         return Vec::new();
     }
     [
@@ -1275,7 +1284,7 @@ pub async fn day_list(
             let reservation = party.reservation;
             let (guest_name, guest_phone) = name_and_phone(party.guest);
             let (guest_id, until) = (reservation.guest_id.to_string(), rfc3339(reservation.until));
-            let moves = moves_now(reservation.status, reservation.start, now);
+            let moves = moves_now(&reservation, now);
             let mut view = ReservationView::new(reservation, &zone);
             view.deposit = party.deposit.as_ref().map(DepositView::from);
             HostReservation {
@@ -1339,7 +1348,9 @@ pub struct ReservationMove {
 /// The host moves a reservation: confirm, late, seat, finish, cancel, no-show, or to another time (`moved`, with
 /// `start` and optionally `party_size`, checked by the same rule as a booking; the tables move in one
 /// transaction). Leaving a holding state frees the tables at once; a move the current status does not allow is 409;
-/// one whose time has not come (seating more than an hour ahead, late or no-show before the start) is 422.
+/// one whose time has not come (seating more than an hour ahead, late or no-show before the start) is 422. A
+/// no-show's party that comes after all is seated while its booked time lasts and its tables are still free (422
+/// otherwise); its deposit, kept for the no-show but not yet handed over, is refunded.
 #[utoipa::path(post, path = "/api/v1/reservations/{reservation}/transitions", tag = "reservations",
     security(("bearer" = [])), params(("reservation" = String, Path)), request_body = ReservationMove, responses(
         (status = 200, body = ReservationView),
@@ -1413,13 +1424,15 @@ pub async fn transition(
             let zone = zone_of(&state, &caller.scope, moved.venue_id).await?;
             let mut view = ReservationView::new(moved, &zone);
             view.deposit = match ending {
-                Some(_) => settle_deposit(&state, &caller.scope, id, now).await?,
-                None => state
+                // A no-show's deposit is handed to the venue once its booked time is over (the upkeep does it):
+                // until then the party may still come and be seated.
+                Some(Ending::NoShow) | None => state
                     .store
                     .deposit(&caller.scope, id)
                     .await?
                     .as_ref()
                     .map(DepositView::from),
+                Some(_) => settle_deposit(&state, &caller.scope, id, now).await?,
             };
             Ok(Json(view))
         }

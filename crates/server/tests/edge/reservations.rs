@@ -740,7 +740,8 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     assert_eq!(opened["table_id"], v.tables[0].as_str());
 
     // At 21:00 the table is free again (the 19:00 party's hold ends at 20:45). Once that time has come the guest's
-    // link no longer cancels; 15 minutes later the party is late, then a no-show, which is never seated.
+    // link no longer cancels; 15 minutes later the party is late, then a no-show, and seated when it comes after all
+    // (its booked time lasts); then nothing more but finishing.
     let nine = format!("{}T02:00:00Z", date + time::Duration::days(1));
     let third = book(&server, &v.venue, booking(&nine, 2)).await;
     assert_eq!(third.status, 201, "{}", third.body);
@@ -763,7 +764,7 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     .await;
     assert_eq!(too_late.status, 409, "{}", too_late.body);
     let moves = format!("/api/v1/reservations/{id}/transitions");
-    for (to, status) in [("late", 200), ("no_show", 200), ("seated", 409)] {
+    for (to, status) in [("late", 200), ("no_show", 200), ("seated", 200), ("no_show", 409)] {
         let moved = post(&server, &moves, Some(&v.owner), json!({"to": to})).await;
         assert_eq!(moved.status, status, "{to}: {}", moved.body);
     }
@@ -1606,19 +1607,43 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     )
     .await;
     assert_eq!(no_show.status, 200, "{}", no_show.body);
-    assert_eq!(no_show.body["deposit"]["status"], "kept", "{}", no_show.body);
+    // Kept, but handed to the venue only once the booked time is over: the party may still come until then.
+    assert_eq!(no_show.body["deposit"]["status"], "keep_due", "{}", no_show.body);
+    let upkeep = async || {
+        let store = server.store().await;
+        let service = server.server().payments().unwrap();
+        comanda_server::payments::upkeep(&store, service, &(std::sync::Arc::new(server.clock.clone()) as _))
+            .await;
+    };
+    let transfers_of = async |id: &str| {
+        stripe
+            .get(&format!("/v1/transfers?transfer_group=reservation-{id}"))
+            .await["data"]
+            .as_array()
+            .map(Vec::len)
+    };
+    upkeep().await;
+    assert_eq!(
+        transfers_of(&second_id).await,
+        Some(0),
+        "not while its time lasts"
+    );
+    server.clock.advance(time::Duration::hours(3));
+    upkeep().await;
     let refunds = stripe
         .get(&format!("/v1/refunds?payment_intent={second_intent}"))
         .await;
     assert_eq!(refunds["data"].as_array().map(Vec::len), Some(0), "{refunds}");
-    let transfers = stripe
-        .get(&format!("/v1/transfers?transfer_group=reservation-{second_id}"))
-        .await;
-    assert_eq!(
-        transfers["data"].as_array().map(Vec::len),
-        Some(1),
-        "kept: sent to the venue: {transfers}"
-    );
+    assert_eq!(transfers_of(&second_id).await, Some(1), "kept: sent to the venue");
+    v.refreshed(&server).await;
+    let too_late = post(
+        &server,
+        &format!("/api/v1/reservations/{second_id}/transitions"),
+        Some(&v.owner),
+        json!({"to": "seated"}),
+    )
+    .await;
+    assert_eq!(too_late.status, 422, "its time is over: {}", too_late.body);
 
     // The third party comes: seated, its deposit goes back to the card (the bill at the table is paid whole, so
     // keeping it would charge the party twice).
@@ -1641,6 +1666,46 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         .get(&format!("/v1/refunds?payment_intent={third_intent}"))
         .await;
     assert_eq!(refunds["data"].as_array().map(Vec::len), Some(1), "{refunds}");
+
+    // A fourth party is marked a no-show 20 minutes after its start and walks in 10 minutes later: the host seats it
+    // (the day list offers the move), its table is its own again, and its deposit goes back to the card, never to
+    // the venue.
+    let (fourth_id, fourth_intent) = paid_booking(&server, &stripe, &v.venue, &at(3)).await;
+    set_clock(
+        &server,
+        OffsetDateTime::parse(&at(3), &time::format_description::well_known::Rfc3339).unwrap()
+            + time::Duration::minutes(20),
+    );
+    v.refreshed(&server).await;
+    let moves = format!("/api/v1/reservations/{fourth_id}/transitions");
+    let no_show = post(&server, &moves, Some(&v.owner), json!({"to": "no_show"})).await;
+    assert_eq!(no_show.body["deposit"]["status"], "keep_due", "{}", no_show.body);
+    server.clock.advance(time::Duration::minutes(10));
+    upkeep().await;
+    v.refreshed(&server).await;
+    let listed = day(&server, &v, date + time::Duration::days(2)).await;
+    let fourth = listed
+        .iter()
+        .find(|r| r["id"] == json!(fourth_id))
+        .expect("on its day");
+    assert_eq!(fourth["moves"], json!(["seated"]), "{fourth}");
+    let came = post(&server, &moves, Some(&v.owner), json!({"to": "seated"})).await;
+    assert_eq!(came.status, 200, "{}", came.body);
+    assert_eq!(came.body["deposit"]["status"], "refunded", "{}", came.body);
+    assert!(
+        came.body["session_id"].is_string(),
+        "seated at its table: {}",
+        came.body
+    );
+    let refunds = stripe
+        .get(&format!("/v1/refunds?payment_intent={fourth_intent}"))
+        .await;
+    assert_eq!(refunds["data"].as_array().map(Vec::len), Some(1), "{refunds}");
+    assert_eq!(
+        transfers_of(&fourth_id).await,
+        Some(0),
+        "nothing handed to the venue"
+    );
 }
 
 /// A table's settings decide what the widget offers: a table kept off the widget or above a party's size is not

@@ -98,6 +98,7 @@ conformance!(
     an_offer_holds_its_table_until_it_expires,
     a_table_combination_is_withdrawn_once_and_only_by_its_venue,
     the_host_list_holds_the_days_bookings_with_their_deposits_and_guests,
+    a_no_show_is_seated_only_while_its_tables_and_time_are_its_own,
     the_host_waitlist_holds_the_days_parties_with_their_guests,
 );
 

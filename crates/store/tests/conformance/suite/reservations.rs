@@ -223,6 +223,96 @@ pub async fn claims_refuse_a_second_booking_of_a_table_at_an_overlapping_time(st
     );
 }
 
+/// A no-show whose party comes while its booked time lasts is seated: its tables are claimed again under the
+/// booking's lock, so it is refused when another party took them after the no-show freed them, and once its time is
+/// over.
+pub async fn a_no_show_is_seated_only_while_its_tables_and_time_are_its_own(store: &dyn Store) {
+    let (scope, venue, table) = booking_floor(store, "No-show").await;
+    let seven = datetime!(2026-12-05 00:00 UTC);
+    let booked = async |start: OffsetDateTime| {
+        let outcome = store
+            .book(
+                &scope,
+                &booking_of(venue, start),
+                &blind(table, start),
+                &change(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        match outcome {
+            BookOutcome::Created(reservation) => Ok(reservation.id),
+            other => Err(other),
+        }
+    };
+    let move_to = async |id: Uuid, to: ReservationStatus, at: OffsetDateTime| {
+        store
+            .transition_reservation(&scope, id, to, None, None, None, &change(), at)
+            .await
+    };
+    let party = booked(seven).await.unwrap();
+    let twenty_past = seven + time::Duration::minutes(20);
+    move_to(party, ReservationStatus::NoShow, twenty_past)
+        .await
+        .unwrap()
+        .unwrap();
+    // The party comes ten minutes later: seated, and its table is its own again (a new booking of it is refused).
+    let came = move_to(
+        party,
+        ReservationStatus::Seated,
+        twenty_past + time::Duration::minutes(10),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(came.status, ReservationStatus::Seated);
+    assert_eq!(
+        booked(seven + time::Duration::hours(1)).await,
+        Err(BookOutcome::Refused(Refusal::SlotTaken))
+    );
+
+    // Another party marked a no-show whose table a walk-in took meanwhile cannot be seated there.
+    let nine = seven + time::Duration::hours(2);
+    let late_party = booked(nine).await.unwrap();
+    move_to(
+        late_party,
+        ReservationStatus::NoShow,
+        nine + time::Duration::minutes(20),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let walk_in = booked(nine + time::Duration::minutes(30)).await.unwrap();
+    let refused = move_to(
+        late_party,
+        ReservationStatus::Seated,
+        nine + time::Duration::minutes(35),
+    )
+    .await;
+    assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
+    assert_eq!(
+        store.reservation(&scope, late_party).await.unwrap().status,
+        ReservationStatus::NoShow,
+        "nothing half done"
+    );
+    // Once the walk-in leaves, the table is free, but the no-show's time is over.
+    move_to(
+        walk_in,
+        ReservationStatus::Cancelled,
+        nine + time::Duration::minutes(40),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let over = move_to(
+        late_party,
+        ReservationStatus::Seated,
+        nine + time::Duration::hours(2),
+    )
+    .await;
+    assert!(matches!(over, Err(StoreError::Refused(_))), "{over:?}");
+}
+
 pub async fn a_deposit_moves_once_from_awaited_to_settled(store: &dyn Store) {
     let (scope, venue, table) = booking_floor(store, "Deposits").await;
     let seven = datetime!(2026-12-05 00:00 UTC);
