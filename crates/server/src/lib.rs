@@ -16,6 +16,7 @@ pub mod embedded;
 pub mod events;
 pub mod extract;
 mod files;
+pub mod guest_notices;
 pub mod idempotency;
 pub mod incidents;
 pub mod live_checks;

@@ -252,8 +252,8 @@ impl From<GuestContact> for GuestContactView {
     }
 }
 
-/// A guest leaves contact data (for the partner to reach them; comanda sends guests no mail yet), with consent to the current privacy notice recorded with its
-/// version and time (PRIV-2). The data is sealed under the guest's own key; the id answered is their handle for
+/// A guest at a table leaves contact data (for the partner to reach them; comanda itself mails them nothing), with
+/// consent to the current privacy notice recorded with its version and time (PRIV-2). The data is sealed under the guest's own key; the id answered is their handle for
 /// data-subject requests.
 #[utoipa::path(post, path = "/api/v1/t/{token}/contact", tag = "privacy", request_body = ContactRequest,
     params(("token" = String, Path)), responses((status = 201, body = GuestContactView),

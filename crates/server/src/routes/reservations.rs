@@ -27,6 +27,7 @@ use crate::app::AppState;
 use crate::auth::{Caller, RequestContext};
 use crate::deposits;
 use crate::extract::{ApiJson, ApiQuery};
+use crate::guest_notices::{self, VenueChange};
 use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::guest::idempotency_key;
 use crate::routes::ordering::path_id;
@@ -1422,7 +1423,7 @@ pub async fn transition(
                 crate::waitlist::offer_freed(&state, &caller.scope, moved.venue_id).await;
             }
             let zone = zone_of(&state, &caller.scope, moved.venue_id).await?;
-            let mut view = ReservationView::new(moved, &zone);
+            let mut view = ReservationView::new(moved.clone(), &zone);
             view.deposit = match ending {
                 // A no-show's deposit is handed to the venue once its booked time is over (the upkeep does it):
                 // until then the party may still come and be seated.
@@ -1434,6 +1435,9 @@ pub async fn transition(
                     .map(DepositView::from),
                 Some(_) => settle_deposit(&state, &caller.scope, id, now).await?,
             };
+            if to == ReservationStatus::Cancelled {
+                guest_notices::tell_guest(&state, &caller.scope, &moved, VenueChange::Cancelled).await;
+            }
             Ok(Json(view))
         }
         None => {
@@ -1481,6 +1485,7 @@ async fn move_to(
         MoveOutcome::Moved(moved) => {
             state.availability.changed(moved.venue_id);
             crate::waitlist::offer_freed(state, &caller.scope, moved.venue_id).await;
+            guest_notices::tell_guest(state, &caller.scope, &moved, VenueChange::Moved).await;
             let zone = zone_of(state, &caller.scope, moved.venue_id).await?;
             let mut view = ReservationView::new(*moved, &zone);
             view.deposit = state

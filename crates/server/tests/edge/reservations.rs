@@ -1588,6 +1588,18 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     .await;
     assert_eq!(moved.status, 200, "{}", moved.body);
     assert_eq!(moved.body["deposit"]["status"], "paid", "{}", moved.body);
+    // The guest is told, in both languages, with the link to see or cancel it.
+    let moved_day = (date + time::Duration::days(1)).to_string();
+    let told = mail_with(
+        &server,
+        &[
+            "movió tu reserva: ahora es para 2 el",
+            &format!("now for 2 on {moved_day} at 20:00"),
+            &format!("reservation={third_id}&token="),
+        ],
+    )
+    .await;
+    assert!(told.is_some(), "the guest hears of the move");
     assert_eq!(
         moved.body["deposit"]["refundable_until"],
         format!("{}T01:00:00Z", date + time::Duration::days(1)),
@@ -1705,6 +1717,36 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         transfers_of(&fourth_id).await,
         Some(0),
         "nothing handed to the venue"
+    );
+
+    // The venue cancels a fifth, paid booking: the deposit is refunded and the guest is told so.
+    let (fifth_id, _) = paid_booking(&server, &stripe, &v.venue, &at(5)).await;
+    let cancelled = post(
+        &server,
+        &format!("/api/v1/reservations/{fifth_id}/transitions"),
+        Some(&v.owner),
+        json!({"to": "cancelled", "reason": "cocina cerrada"}),
+    )
+    .await;
+    assert_eq!(
+        cancelled.body["deposit"]["status"], "refunded",
+        "{}",
+        cancelled.body
+    );
+    let cancelled_day = (date + time::Duration::days(4)).to_string();
+    let told = mail_with(
+        &server,
+        &[
+            &format!(
+                "canceló tu reserva para 2 el {cancelled_day} a las 19:00. Te devolvemos el depósito de"
+            ),
+            &format!("cancelled your booking for 2 on {cancelled_day} at 19:00. Your deposit of"),
+        ],
+    )
+    .await;
+    assert!(
+        told.is_some(),
+        "the guest hears of the cancellation and the refund"
     );
 }
 
