@@ -866,16 +866,16 @@ impl ReservationStore for Engine {
     ) -> StoreResult<WaitlistEntry> {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
+        // Under the venue's policy row, as a booking is: two joins with one key, or of one guest, at once meet here,
+        // and the second finds the first's entry.
+        sqlx::query(locking!(
+            "SELECT policy FROM booking_policies WHERE partner_id = $1 AND venue_id = $2"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(entry.venue_id))
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some(key) = &entry.idempotency_key {
-            // Under the venue's policy row, as a booking is: two joins with one key at once meet here, and the
-            // second finds the first's entry.
-            sqlx::query(locking!(
-                "SELECT policy FROM booking_policies WHERE partner_id = $1 AND venue_id = $2"
-            ))
-            .bind(h(partner.as_uuid()))
-            .bind(h(entry.venue_id))
-            .fetch_optional(&mut *tx)
-            .await?;
             let first = sqlx::query(
                 "SELECT * FROM waitlist_entries WHERE partner_id = $1 AND venue_id = $2 AND idempotency_key = $3",
             )
@@ -894,6 +894,28 @@ impl ReservationStore for Engine {
                     ))
                 };
             }
+        }
+        // One place in the queue per guest and date: the same email and phone (their lookup digests) still waiting
+        // or offered there. Both must match, so the refusal tells nothing to someone who knows only one of them.
+        let waiting = sqlx::query(
+            "SELECT w.id FROM waitlist_entries w
+               JOIN guest_contacts g ON g.partner_id = w.partner_id AND g.id = w.guest_id
+              WHERE w.partner_id = $1 AND w.venue_id = $2 AND w.local_date = $3 AND w.status IN ('waiting', 'offered')
+                AND g.email_digest = $4 AND g.phone_digest = $5",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(entry.venue_id))
+        .bind(&entry.local_date)
+        .bind(&entry.guest.lookup.email)
+        .bind(&entry.guest.lookup.phone)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if waiting.is_some() {
+            return Err(StoreError::Conflict(
+                "this guest already waits for a table on that date: leave the list by its link to join with \
+                 another window"
+                    .into(),
+            ));
         }
         self.insert_guest_contact(&mut tx, partner, &entry.guest).await?;
         let row = sqlx::query(

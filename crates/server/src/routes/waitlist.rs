@@ -136,15 +136,28 @@ pub async fn join(
         );
     }
     let earliest = local_instant(&zone, date, &request.earliest);
-    let latest = local_instant(&zone, date, &request.latest);
+    // A window running past midnight (22:00–00:30) ends on the next calendar day, as a service may, when it ends
+    // before the venue's business day does (`day_start_hour`); later, it is a window the wrong way round.
+    let before_day_start = request
+        .latest
+        .split_once(':')
+        .and_then(|(hours, _)| hours.parse::<u8>().ok())
+        .is_some_and(|hour| hour < found.day_start_hour);
+    let latest = match (earliest, local_instant(&zone, date, &request.latest)) {
+        (Some(earliest), Some(latest)) if latest < earliest && before_day_start => date
+            .next_day()
+            .and_then(|next| local_instant(&zone, next, &request.latest)),
+        (_, latest) => latest,
+    };
     if earliest.is_none() {
         errors.push("earliest", "must be a local time HH:MM");
     }
     match (earliest, latest) {
         (_, None) => errors.push("latest", "must be a local time HH:MM"),
-        (Some(earliest), Some(latest)) if latest < earliest => {
-            errors.push("latest", "must not be before earliest")
-        }
+        (Some(earliest), Some(latest)) if latest < earliest => errors.push(
+            "latest",
+            "must not be before earliest (a window past midnight ends before the venue's day starts)",
+        ),
         (_, Some(latest)) if latest <= now => errors.push("latest", "is already past"),
         _ => {}
     }
@@ -158,6 +171,16 @@ pub async fn join(
     let (Some(earliest), Some(latest)) = (earliest, latest) else {
         return Err(ValidationErrors::single("earliest", "must be a local time HH:MM").into());
     };
+    let seatings = reservation::service_slots(&policy, &zone, date);
+    if !seatings
+        .iter()
+        .any(|slot| slot.start >= earliest && slot.start <= latest)
+    {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "earliest",
+            "the venue seats no one in this window on that date: choose times within its services",
+        )));
+    }
     let lookup = state
         .identity
         .contact_lookup(scope.partner(), Some(&email), Some(&request.guest.phone));

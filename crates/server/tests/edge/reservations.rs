@@ -1854,6 +1854,70 @@ async fn mail_with(server: &TestServer, needles: &[&str]) -> Option<String> {
     None
 }
 
+/// A waitlist window holds at least one of the venue's seatings, may run past midnight within the business day, and
+/// one guest (the same email and phone) has one place a date.
+pub async fn a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "ventana@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let join = async |phone: &str, earliest: &str, latest: &str| {
+        post(
+            &server,
+            &format!("/api/v1/venues/{}/waitlist", v.venue),
+            None,
+            json!({"date": date.to_string(), "party_size": 2, "earliest": earliest, "latest": latest,
+                   "consent": true,
+                   "guest": {"name": "Sara Ríos", "phone": phone, "email": "sara@example.co"}}),
+        )
+        .await
+    };
+    // The last seating is 22:00: a window from 22:00 to half past midnight holds it, and ends the next day.
+    let late = join("+573001110001", "22:00", "00:30").await;
+    assert_eq!(late.status, 201, "{}", late.body);
+    assert_eq!(late.body["earliest"], format!("{date}T22:00:00-05:00"));
+    assert_eq!(
+        late.body["latest"],
+        format!("{}T00:30:00-05:00", date + time::Duration::days(1))
+    );
+    // The same guest again, whatever the window: one place a date.
+    let again = join("+573001110001", "18:00", "19:00").await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    // Another phone is another guest (both must match, so knowing an email alone tells nothing).
+    assert_eq!(join("+573001110002", "18:00", "19:00").await.status, 201);
+    // No seating between 22:15 and 23:45; a window the wrong way round past the business day is not one.
+    let empty = join("+573001110003", "22:15", "23:45").await;
+    assert_eq!(
+        (
+            empty.status,
+            empty.body["errors"][0]["field"].as_str().unwrap_or("").to_owned()
+        ),
+        (422, "earliest".to_owned()),
+        "{}",
+        empty.body
+    );
+    let backwards = join("+573001110003", "19:15", "18:45").await;
+    assert_eq!(
+        (
+            backwards.status,
+            backwards.body["errors"][0]["field"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        ),
+        (400, "latest".to_owned()),
+        "{}",
+        backwards.body
+    );
+}
+
 /// The waitlist: parties wait for a window; a cancellation offers the freed table to the first party that fits, in
 /// the order they joined, holding it while the guest answers; accepting books it; an offer left unanswered expires
 /// and frees the table again.
@@ -2070,6 +2134,7 @@ async fn a_flood_of_bookings_from_one_address_is_limited() {
 
 on_both_engines!(
     a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered_offer_expires,
+    a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date,
     table_settings_decide_what_the_widget_offers,
     deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_show,
     staff_bookings_and_moves_go_through_the_same_rules,
