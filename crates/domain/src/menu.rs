@@ -61,6 +61,20 @@ pub struct LocalizedNamePatch {
 }
 
 impl LocalizedPatch {
+    /// The languages sent, cleaned (`clean_text`); a Spanish text sent must not be blank when `required`.
+    pub fn parse(&self, errors: &mut ValidationErrors, field: &str, required: bool) -> LocalizedPatch {
+        LocalizedPatch {
+            es: self
+                .es
+                .as_ref()
+                .map(|es| clean_text(errors, &format!("{field}.es"), es, usize::from(required), 200)),
+            en: self
+                .en
+                .as_ref()
+                .map(|en| clean_text(errors, &format!("{field}.en"), en, 0, 200)),
+        }
+    }
+
     /// `current` with the languages this patch sends replaced.
     pub fn over(&self, current: &Localized) -> Localized {
         Localized {

@@ -226,12 +226,12 @@ pub trait OrderingStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
-    /// Changes what is given (name, position) and keeps the rest.
+    /// Changes what is given (each language of the name, the position) and keeps the rest.
     async fn update_category(
         &self,
         scope: &TenantScope,
         category: Uuid,
-        name: Option<&Localized>,
+        name: &comanda_domain::menu::LocalizedPatch,
         position: Option<i32>,
         audit: &AuditEntry,
         now: OffsetDateTime,

@@ -502,7 +502,7 @@ impl OrderingStore for Engine {
         &self,
         scope: &TenantScope,
         category: Uuid,
-        name: Option<&Localized>,
+        name: &comanda_domain::menu::LocalizedPatch,
         position: Option<i32>,
         audit: &AuditEntry,
         now: OffsetDateTime,
@@ -515,8 +515,8 @@ impl OrderingStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(category))
-        .bind(name.map(|n| n.es.as_str()))
-        .bind(name.map(|n| n.en.as_str()))
+        .bind(name.es.as_deref())
+        .bind(name.en.as_deref())
         .bind(position)
         .fetch_one(&mut *tx)
         .await?;

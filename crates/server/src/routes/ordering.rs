@@ -673,12 +673,13 @@ pub async fn delete_item(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryPatch {
-    #[schema(value_type = Option<comanda_domain::menu::LocalizedName>)]
-    pub name: Option<Localized>,
+    /// A language left out keeps its text.
+    #[schema(value_type = Option<comanda_domain::menu::LocalizedNamePatch>)]
+    pub name: Option<comanda_domain::menu::LocalizedPatch>,
     pub position: Option<i32>,
 }
 
-/// Renames or reorders a category.
+/// Renames or reorders a category; a language of the name left out keeps its text.
 #[utoipa::path(patch, path = "/api/v1/menu/categories/{category}", tag = "menu", security(("bearer" = [])),
     params(("category" = String, Path)), request_body = CategoryPatch, responses((status = 200, body = CategoryView)))]
 pub async fn update_category(
@@ -693,14 +694,15 @@ pub async fn update_category(
     let name = patch
         .name
         .as_ref()
-        .map(|name| Localized::parse(&mut errors, "name", name, true));
+        .map(|name| name.parse(&mut errors, "name", true))
+        .unwrap_or_default();
     errors.into_result(())?;
     let saved = state
         .store
         .update_category(
             &caller.scope,
             id,
-            name.as_ref(),
+            &name,
             patch.position,
             &caller.audit(&ctx, "menu.category_updated"),
             state.clock.now(),

@@ -982,6 +982,33 @@ async fn staff_edit_and_remove_menu_items_and_categories() {
     )
     .await;
     assert_eq!(renamed.body["name"]["es"], "Fuertes");
+    // As for items, a language left out keeps its text, and a blank Spanish name is refused.
+    let spanish_only = call(
+        &server,
+        "PATCH",
+        &category_path,
+        Some(&v.owner),
+        Some(json!({"name": {"es": "Platos fuertes"}})),
+    )
+    .await;
+    assert_eq!(
+        spanish_only.body["name"],
+        json!({"es": "Platos fuertes", "en": "Mains"}),
+        "{}",
+        spanish_only.body
+    );
+    let blank = call(
+        &server,
+        "PATCH",
+        &category_path,
+        Some(&v.owner),
+        Some(json!({"name": {"es": ""}})),
+    )
+    .await;
+    assert_eq!(
+        (blank.status, blank.body["errors"][0]["field"].clone()),
+        (400, json!("name.es"))
+    );
     assert_eq!(
         call(&server, "DELETE", &category_path, Some(&v.owner), None)
             .await

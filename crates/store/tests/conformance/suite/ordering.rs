@@ -357,11 +357,23 @@ pub async fn menu_items_and_categories_are_edited_and_removed(store: &dyn Store)
         Err(StoreError::NotFound)
     ));
 
+    // A rename of one language keeps the other.
+    let spanish_only = comanda_domain::menu::LocalizedPatch {
+        es: Some("Caldos".into()),
+        en: None,
+    };
     let renamed = store
-        .update_category(&scope, soups.id, Some(&text("Caldos")), Some(3), &change(), NOW)
+        .update_category(&scope, soups.id, &spanish_only, Some(3), &change(), NOW)
         .await
         .unwrap();
-    assert_eq!((renamed.name.es.as_str(), renamed.position), ("Caldos", 3));
+    assert_eq!(
+        (
+            renamed.name.es.as_str(),
+            renamed.name.en.as_str(),
+            renamed.position
+        ),
+        ("Caldos", soups.name.en.as_str(), 3)
+    );
     let busy = store.delete_category(&scope, mains.id, &change(), NOW).await;
     assert!(matches!(busy, Err(StoreError::Conflict(_))), "{busy:?}");
     store
