@@ -156,7 +156,8 @@ pub struct OrderEvent {
 /// appends nothing.
 #[async_trait]
 pub trait OrderingStore: Send + Sync {
-    /// [`crate::StoreError::NotFound`] when the venue is not the partner's.
+    /// [`crate::StoreError::NotFound`] when the venue is not the partner's; [`crate::StoreError::Conflict`] when
+    /// one of its tables has the label already.
     async fn create_table(
         &self,
         scope: &TenantScope,

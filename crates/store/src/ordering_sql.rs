@@ -220,6 +220,27 @@ impl OrderingStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<VenueTable> {
         let mut tx = self.scoped(scope).await?;
+        // Under the venue's row, so two tables created at once cannot both take one label: a host seating "Mesa 4"
+        // must find one table.
+        sqlx::query(locking!(
+            "SELECT id FROM venues WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let taken =
+            sqlx::query("SELECT id FROM venue_tables WHERE partner_id = $1 AND venue_id = $2 AND label = $3")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(venue))
+                .bind(label)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "the venue already has a table labelled {label:?}"
+            )));
+        }
         let row = sqlx::query(
             "INSERT INTO venue_tables (partner_id, venue_id, id, label, seats, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",

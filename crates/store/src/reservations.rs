@@ -301,7 +301,8 @@ pub trait ReservationStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<()>;
 
-    /// Declares tables of the venue that may be joined; `NotFound` when one is not the venue's.
+    /// Declares tables of the venue that may be joined; `NotFound` when one is not the venue's, `Conflict` when
+    /// the venue joins the same tables already.
     async fn add_table_combination(
         &self,
         scope: &TenantScope,

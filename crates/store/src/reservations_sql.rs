@@ -344,6 +344,16 @@ impl ReservationStore for Engine {
         if tables.iter().any(|id| !floor.tables.iter().any(|t| t.id == *id)) {
             return Err(StoreError::NotFound);
         }
+        let asked: std::collections::BTreeSet<&Uuid> = tables.iter().collect();
+        let declared = read_combinations(&mut tx, partner, venue).await?;
+        if declared
+            .iter()
+            .any(|(_, joined)| joined.iter().collect::<std::collections::BTreeSet<_>>() == asked)
+        {
+            return Err(StoreError::Conflict(
+                "the venue already joins these tables".into(),
+            ));
+        }
         let id = Uuid::now_v7();
         let text = serde_json::to_string(tables).map_err(|e| StoreError::Config(e.to_string()))?;
         sqlx::query(

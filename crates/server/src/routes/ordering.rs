@@ -252,7 +252,9 @@ pub(crate) fn table_view(
 /// Adds a table to a venue.
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/tables", tag = "venues", security(("bearer" = [])),
     params(("venue" = String, Path)), request_body = TableRequest,
-    responses((status = 201, body = TableView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = TableView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The venue has a table with this label already", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn create_table(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -249,6 +249,8 @@ impl CombinationView {
         (status = 201, body = CombinationView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The venue joins these tables already", body = Problem,
+            content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn add_combination(
     State(state): State<AppState>,

@@ -27,6 +27,14 @@ pub async fn tables_have_rotatable_tokens_and_stay_in_their_tenant(store: &dyn S
         .await
         .unwrap();
     assert_eq!(table.token_version, 1);
+    // One label, one table: a host seating "Mesa 1" must find one (another partner's venue may use it).
+    let twice = store.create_table(&a, venue_a, "Mesa 1", 2, &change(), NOW).await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
+    let venue_b = venue_of(store, &b).await;
+    store
+        .create_table(&b, venue_b, "Mesa 1", 2, &change(), NOW)
+        .await
+        .unwrap();
     let entry = store.table_entry(table.id).await.unwrap().unwrap();
     assert_eq!(
         (entry.partner, entry.venue, entry.version),

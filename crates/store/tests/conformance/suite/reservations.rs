@@ -551,6 +551,11 @@ pub async fn a_table_combination_is_withdrawn_once_and_only_by_its_venue(store: 
         .unwrap();
     let listed = store.table_combinations(&scope, venue).await.unwrap();
     assert_eq!(listed, vec![(id, vec![first, second])]);
+    // The same tables, in any order, are joined once.
+    let again = store
+        .add_table_combination(&scope, venue, &[second, first], &change(), NOW)
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     // Another partner, or another venue of the same partner, cannot withdraw it.
     let (other, other_venue, _) = booking_floor(store, "Otro").await;
     let refused = store
