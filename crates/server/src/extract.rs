@@ -69,6 +69,15 @@ where
     }
 }
 
+/// The body of a route that takes none: nothing, `null` or `{}` (what clients send by habit). Anything else is refused
+/// with the field it named (400), never silently ignored.
+pub type NoBody = OptionalApiJson<NoFields>;
+
+/// An object with no fields: every field sent is unknown.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
+
 /// 415 unless the request says its body is JSON.
 fn json_media_type(request: &Request) -> Result<(), Problem> {
     let content_type = request
@@ -404,6 +413,25 @@ where
                 let field = error.path().to_string();
                 Problem::new(ProblemType::Validation).field(field, error.into_inner().to_string())
             })
+    }
+}
+
+/// The query of a route that takes none: a parameter sent is refused by name (400), never ignored.
+#[derive(Debug, Clone, Copy)]
+pub struct NoQuery;
+
+impl<S> FromRequestParts<S> for NoQuery
+where
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).next() {
+            Some((name, _)) => Err(Problem::new(ProblemType::Validation)
+                .field(name.into_owned(), "this route takes no query parameters")),
+            None => Ok(NoQuery),
+        }
     }
 }
 

@@ -196,6 +196,7 @@ pub async fn logout(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
+    _no_body: crate::extract::NoBody,
 ) -> Result<StatusCode, ApiError> {
     state.identity.sign_out(&caller, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -207,6 +208,7 @@ pub async fn logout_all(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
+    _no_body: crate::extract::NoBody,
 ) -> Result<StatusCode, ApiError> {
     state
         .identity
@@ -221,6 +223,7 @@ pub async fn compromised(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
+    _no_body: crate::extract::NoBody,
 ) -> Result<StatusCode, ApiError> {
     state
         .identity
@@ -386,7 +389,7 @@ pub struct Me {
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
+pub async fn me(_no_query: crate::extract::NoQuery, Extension(caller): Extension<Caller>) -> Json<Me> {
     let member = caller.member;
     Json(Me {
         user_id: member.id.to_string(),

@@ -119,6 +119,7 @@ async fn table_bill(
 #[utoipa::path(get, path = "/api/v1/t/{token}", tag = "guests", params(("token" = String, Path)),
     responses((status = 200, body = GuestView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn table(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Json<GuestView>, ApiError> {
@@ -333,6 +334,7 @@ pub struct GuestBill {
 #[utoipa::path(get, path = "/api/v1/t/{token}/bill", tag = "guests", params(("token" = String, Path)),
     responses((status = 200, body = GuestBill), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn bill(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
@@ -384,6 +386,7 @@ pub async fn cancel_order(
     Path((token, order)): Path<(String, String)>,
     headers: HeaderMap,
     ctx: RequestContext,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<OrderView>, ApiError> {
     state.identity.guest_write_attempt(&ctx)?;
     let device = guest_device(&headers)?.ok_or_else(|| {

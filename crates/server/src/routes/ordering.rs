@@ -334,6 +334,7 @@ pub async fn rotate_table_token(
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
     Path(table): Path<String>,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<TableView>, ApiError> {
     let table = path_id(&table)?;
     let audit = ctx
@@ -777,6 +778,7 @@ pub fn menu_view(
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/menu", tag = "menu", security(("bearer" = [])),
     params(("venue" = String, Path)), responses((status = 200, body = MenuView)))]
 pub async fn menu(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
@@ -1059,6 +1061,7 @@ pub async fn accept_session(
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
     Path(session): Path<String>,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<SessionView>, ApiError> {
     let actor = caller.actor();
     let accepted = state
@@ -1090,6 +1093,7 @@ pub async fn close_table(
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
     Path((venue, table)): Path<(String, String)>,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<SessionView>, ApiError> {
     let (venue, table) = (path_id(&venue)?, path_id(&table)?);
     if state.store.table(&caller.scope, table).await?.venue_id != venue {

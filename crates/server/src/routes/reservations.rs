@@ -136,6 +136,7 @@ pub struct BookingSetup {
     params(("venue" = String, Path)), responses((status = 200, body = BookingSetup),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_policy(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
@@ -1031,6 +1032,7 @@ pub async fn guest_cancel(
     Path(id): Path<String>,
     ctx: RequestContext,
     ApiQuery(query): ApiQuery<ManageQuery>,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<ReservationView>, ApiError> {
     state.identity.booking_attempt(&ctx)?;
     let id = path_id(&id)?;

@@ -415,6 +415,7 @@ pub struct AuditVerification {
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "staff", security(("bearer" = [])),
     responses((status = 200, body = AuditVerification)))]
 pub async fn verify_audit(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<AuditVerification>, ApiError> {

@@ -172,6 +172,7 @@ fn order_event(seq: i64, data: &str) -> Event {
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/orders/stream", tag = "orders", security(("bearer" = [])),
     params(("venue" = String, Path)), responses((status = 200, content_type = "text/event-stream", body = String)))]
 pub async fn order_stream(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,

@@ -233,6 +233,7 @@ pub async fn leave(
     Path(entry): Path<String>,
     ctx: RequestContext,
     ApiQuery(query): ApiQuery<ManageQuery>,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<WaitlistView>, ApiError> {
     state.identity.booking_attempt(&ctx)?;
     let id = path_id(&entry)?;
@@ -319,6 +320,7 @@ pub async fn accept(
     Path(id): Path<String>,
     ctx: RequestContext,
     ApiQuery(query): ApiQuery<ManageQuery>,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<ReservationView>, ApiError> {
     state.identity.booking_attempt(&ctx)?;
     let id = path_id(&id)?;

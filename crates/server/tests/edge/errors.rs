@@ -86,6 +86,31 @@ async fn unknown_path_is_404_problem() {
     server.stop().await;
 }
 
+/// A route that takes no query or no body refuses one sent, naming it: a client that thinks it asked for something
+/// learns it did not (an ignored `?lang=en` or `{"reason": ...}` looks like a server that forgot it).
+#[tokio::test]
+async fn a_query_or_body_a_route_does_not_take_is_400_naming_it() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .get(server.url("/api/v1/t/some-table?lang=en"))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_problem(response, 400, "validation").await;
+    assert_eq!(body["errors"][0]["field"], "lang", "{body}");
+    let response = server
+        .client
+        .post(server.url("/api/v1/t/some-table/orders/some-order/cancel"))
+        .json(&serde_json::json!({"reason": "lo pedí dos veces"}))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_problem(response, 400, "validation").await;
+    assert_eq!(body["errors"][0]["field"], "reason", "{body}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn wrong_method_is_405_problem_with_allow() {
     let server = TestServer::start().await;

@@ -2269,6 +2269,10 @@ fn declared_fields(
         }
         None => schema,
     };
+    // A route that takes no body is sent none of it (it refuses fields it does not take).
+    if operation.get("requestBody").is_none() {
+        return json!({});
+    }
     let Some(properties) = schema["properties"].as_object() else {
         return body.clone();
     };

@@ -619,6 +619,20 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     assert_eq!(listed[0]["guest_name"], "Valentina Ríos");
     assert_eq!(listed[0]["guest_phone"], "+573001234567");
 
+    // The cancellation takes no body: a field sent is refused by name, not ignored, and nothing is cancelled.
+    let with_reason = post(
+        &server,
+        &format!("/api/v1/reservations/{id}/cancel?token={token}"),
+        None,
+        json!({"reason": "cambio de planes"}),
+    )
+    .await;
+    assert_eq!(
+        (with_reason.status, with_reason.body["errors"][0]["field"].clone()),
+        (400, json!("reason")),
+        "{}",
+        with_reason.body
+    );
     let cancelled = post(
         &server,
         &format!("/api/v1/reservations/{id}/cancel?token={token}"),

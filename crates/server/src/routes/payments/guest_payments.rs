@@ -139,6 +139,7 @@ pub(crate) async fn guest_payment(
     params(("token" = String, Path), ("payment" = String, Path)),
     responses((status = 200, body = PaymentView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn payment_status(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Path((token, payment)): Path<(String, String)>,
 ) -> Result<Json<PaymentView>, ApiError> {
@@ -163,6 +164,7 @@ pub async fn cancel_guest_payment(
     Path((token, payment)): Path<(String, String)>,
     headers: HeaderMap,
     ctx: RequestContext,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<PaymentView>, ApiError> {
     state.identity.guest_write_attempt(&ctx)?;
     let service = service(&state)?;

@@ -20,6 +20,7 @@ pub async fn onboarding(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     context: RequestContext,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<AccountLinkView>, ApiError> {
     let service = service(&state)?;
     let account = match state.store.connected_account(&caller.scope).await? {
@@ -116,6 +117,7 @@ pub struct PayoutsView {
 #[utoipa::path(get, path = "/api/v1/payouts", tag = "payments", security(("bearer" = [])),
     responses((status = 200, body = PayoutsView)))]
 pub async fn payouts(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<PayoutsView>, ApiError> {
@@ -181,6 +183,7 @@ pub async fn bank_details(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     context: RequestContext,
+    _no_body: crate::extract::NoBody,
 ) -> Result<(StatusCode, Json<ApprovalView>), ApiError> {
     service(&state)?;
     if state.store.connected_account(&caller.scope).await?.is_none() {
@@ -222,6 +225,7 @@ pub async fn approve(
     Extension(caller): Extension<Caller>,
     context: RequestContext,
     Path(approval): Path<String>,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<ApprovalView>, ApiError> {
     let service = service(&state)?;
     let audit = context
@@ -431,6 +435,7 @@ pub async fn approve_refund(
     Extension(caller): Extension<Caller>,
     context: RequestContext,
     Path(refund): Path<String>,
+    _no_body: crate::extract::NoBody,
 ) -> Result<Json<RefundView>, ApiError> {
     let service = service(&state)?;
     let audit = context
