@@ -9,6 +9,7 @@ use crate::reservations::{
     MoveOutcome, NewDeposit, NewReservation, NewWaitlistEntry, Reservation, ReservationStatus,
     ReservationStore, WaitingParty, WaitlistEntry, WaitlistStatus, WhenDue,
 };
+use crate::sealing::{KeyOwner, Place};
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use comanda_domain::reservation::{
@@ -43,6 +44,39 @@ fn reservation_from_row(row: &DbRow) -> StoreResult<Reservation> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+/// Where a booking's note is sealed. The note is what the guest wrote (an allergy, an occasion, sometimes a name): it
+/// is sealed under the guest's own key with their contact (PRIV-1), so an erasure shreds it in backups too. Notes
+/// written before they were sealed are read as they are.
+fn note_place(reservation: Uuid) -> Place<'static> {
+    Place {
+        table: "reservations",
+        column: "note",
+        row: reservation,
+    }
+}
+
+impl Engine {
+    /// A reservation row with its note opened by its guest's key (inside the caller's transaction).
+    async fn reservation_opened(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        row: &DbRow,
+    ) -> StoreResult<Reservation> {
+        let mut booked = reservation_from_row(row)?;
+        booked.note = self
+            .open_field(
+                conn,
+                partner,
+                KeyOwner::Person(booked.guest_id),
+                note_place(booked.id),
+                &booked.note,
+            )
+            .await?;
+        Ok(booked)
+    }
 }
 
 fn deposit_from_row(row: &DbRow) -> StoreResult<Deposit> {
@@ -493,7 +527,7 @@ impl ReservationStore for Engine {
             if let Some(first) = first {
                 let hash: Option<Vec<u8>> = first.try_get("request_hash")?;
                 return Ok(if hash.as_deref() == Some(booking.request_hash.as_slice()) {
-                    BookOutcome::Replayed(reservation_from_row(&first)?)
+                    BookOutcome::Replayed(self.reservation_opened(&mut tx, partner, &first).await?)
                 } else {
                     BookOutcome::KeyReused
                 });
@@ -527,6 +561,18 @@ impl ReservationStore for Engine {
         }
         let tables =
             serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
+        let note = if booking.note.is_empty() {
+            String::new()
+        } else {
+            self.seal_field(
+                &mut tx,
+                partner,
+                KeyOwner::Person(booking.guest.id),
+                note_place(booking.id),
+                &booking.note,
+            )
+            .await?
+        };
         let row = sqlx::query(
             "INSERT INTO reservations (partner_id, id, venue_id, guest_id, party_size, start_at, until_at, status,
                                        channel, tables, note, idempotency_key, request_hash, created_at, updated_at)
@@ -542,7 +588,7 @@ impl ReservationStore for Engine {
         .bind(assignment.until)
         .bind(&booking.channel)
         .bind(tables)
-        .bind(&booking.note)
+        .bind(note)
         .bind(&booking.idempotency_key)
         .bind(&booking.request_hash)
         .bind(now)
@@ -582,8 +628,9 @@ impl ReservationStore for Engine {
         }
         self.insert_audit(&mut tx, partner, &audit.targeting(booking.id), now)
             .await?;
+        let created = self.reservation_opened(&mut tx, partner, &row).await?;
         tx.commit().await?;
-        Ok(BookOutcome::Created(reservation_from_row(&row)?))
+        Ok(BookOutcome::Created(created))
     }
 
     async fn move_reservation(
@@ -699,18 +746,20 @@ impl ReservationStore for Engine {
         }
         self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
             .await?;
+        let moved = self.reservation_opened(&mut tx, partner, &moved).await?;
         tx.commit().await?;
-        Ok(MoveOutcome::Moved(Box::new(reservation_from_row(&moved)?)))
+        Ok(MoveOutcome::Moved(Box::new(moved)))
     }
 
     async fn reservation(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Reservation> {
+        let mut tx = self.reading(scope).await?;
         let row = sqlx::query("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2")
             .bind(h(scope.partner().as_uuid()))
             .bind(h(id))
-            .fetch_optional(&mut *self.reading(scope).await?)
+            .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        reservation_from_row(&row)
+        self.reservation_opened(&mut tx, scope.partner(), &row).await
     }
 
     async fn reservations_between(
@@ -763,20 +812,18 @@ impl ReservationStore for Engine {
         .fetch_all(&mut *tx)
         .await?;
         let guests = self.contacts_by_guest(&mut tx, partner, &contacts).await?;
-        reservations
-            .iter()
-            .map(|row| {
-                let reservation = reservation_from_row(row)?;
-                Ok(BookedParty {
-                    deposit: deposits.remove(&reservation.id),
-                    guest: guests.get(&reservation.guest_id).cloned(),
-                    reservation,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()
-            .map(|parties| {
-                Page::from_overfetch_timed(parties, page.limit, |p| (p.reservation.start, p.reservation.id))
-            })
+        let mut parties = Vec::with_capacity(reservations.len());
+        for row in &reservations {
+            let reservation = self.reservation_opened(&mut tx, partner, row).await?;
+            parties.push(BookedParty {
+                deposit: deposits.remove(&reservation.id),
+                guest: guests.get(&reservation.guest_id).cloned(),
+                reservation,
+            });
+        }
+        Ok(Page::from_overfetch_timed(parties, page.limit, |p| {
+            (p.reservation.start, p.reservation.id)
+        }))
     }
 
     async fn transition_reservation(
@@ -863,8 +910,9 @@ impl ReservationStore for Engine {
             .bind(h(id))
             .fetch_one(&mut *tx)
             .await?;
+        let moved = self.reservation_opened(&mut tx, partner, &moved).await?;
         tx.commit().await?;
-        Ok(Some(reservation_from_row(&moved)?))
+        Ok(Some(moved))
     }
 
     async fn join_waitlist(
@@ -1088,7 +1136,7 @@ impl ReservationStore for Engine {
         let Some(row) = row else {
             return Ok(None);
         };
-        let accepted = reservation_from_row(&row)?;
+        let accepted = self.reservation_opened(&mut tx, partner, &row).await?;
         if let Some(deposit) = deposit {
             insert_deposit(&mut tx, partner, reservation, accepted.venue_id, deposit, now).await?;
         }
@@ -1190,14 +1238,14 @@ impl ReservationStore for Engine {
         .bind(h(partner))
         .bind(h(guest))
         .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| {
-            let booked = reservation_from_row(row)?;
-            let deposit = deposits.remove(&booked.id);
-            Ok((booked, deposit))
-        })
-        .collect::<StoreResult<_>>()?;
+        .await?;
+        let mut booked = Vec::with_capacity(reservations.len());
+        for row in &reservations {
+            let reservation = self.reservation_opened(&mut tx, scope.partner(), row).await?;
+            let deposit = deposits.remove(&reservation.id);
+            booked.push((reservation, deposit));
+        }
+        let reservations = booked;
         let waitlist = sqlx::query(
             "SELECT * FROM waitlist_entries WHERE partner_id = $1 AND guest_id = $2 ORDER BY created_at, id",
         )

@@ -919,6 +919,7 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
         "+573159876543",
         "3159876543",
         "esperanza.gomez@example.co",
+        "Alergia severa",
     ] {
         assert!(!stored.contains(secret), "{secret} is stored in clear");
     }
