@@ -691,13 +691,7 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     // A party is seated from an hour before its time, not days ahead (seating keeps a deposit); the host's list
     // offers only the moves whose time has come.
     let first = a["reservation_id"].as_str().unwrap();
-    let seat_early = post(
-        &server,
-        &format!("/api/v1/reservations/{first}/transitions"),
-        Some(&v.owner),
-        json!({"to": "seated"}),
-    )
-    .await;
+    let seat_early = host_move(&server, &v, &first, json!({"to": "seated"})).await;
     assert_eq!(seat_early.status, 422, "{}", seat_early.body);
     assert_eq!(
         seat_early.body["type"], "https://comanda.dev/problems/business-rule",
@@ -873,13 +867,7 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
         assert_eq!(by_phone(&at(2, 0), 2).await.status, 201);
     }
     let first = phoned.body["reservation_id"].as_str().unwrap();
-    let full = post(
-        &server,
-        &format!("/api/v1/reservations/{first}/transitions"),
-        Some(&v.owner),
-        json!({"to": "moved", "start": at(2, 0)}),
-    )
-    .await;
+    let full = host_move(&server, &v, &first, json!({"to": "moved", "start": at(2, 0)})).await;
     assert_eq!(full.status, 409, "{}", full.body);
     // A cancelled booking does not move.
     let gone = post(&server, &moves, Some(&v.owner), json!({"to": "cancelled"})).await;
@@ -1255,13 +1243,7 @@ pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine)
     .await;
     assert_eq!(accepted.status, 200, "{}", accepted.body);
 
-    let seated = post(
-        &server,
-        &format!("/api/v1/reservations/{id}/transitions"),
-        Some(&v.owner),
-        json!({"to": "seated"}),
-    )
-    .await;
+    let seated = host_move(&server, &v, &id, json!({"to": "seated"})).await;
     assert_eq!(seated.status, 422, "{}", seated.body);
     assert!(
         seated.body["detail"].as_str().unwrap().contains("open bill"),
@@ -1594,10 +1576,10 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     // The host moves it an hour later: the refund cut-off moves with it, and the answer shows the paid deposit.
     let an_hour_later = format!("{}T01:00:00Z", date + time::Duration::days(2));
     v.refreshed(&server).await;
-    let moved = post(
+    let moved = host_move(
         &server,
-        &format!("/api/v1/reservations/{third_id}/transitions"),
-        Some(&v.owner),
+        &v,
+        &third_id,
         json!({"to": "moved", "start": an_hour_later}),
     )
     .await;
@@ -1626,13 +1608,7 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         OffsetDateTime::parse(&at(1), &time::format_description::well_known::Rfc3339).unwrap(),
     );
     v.refreshed(&server).await;
-    let no_show = post(
-        &server,
-        &format!("/api/v1/reservations/{second_id}/transitions"),
-        Some(&v.owner),
-        json!({"to": "no_show"}),
-    )
-    .await;
+    let no_show = host_move(&server, &v, &second_id, json!({"to": "no_show"})).await;
     assert_eq!(no_show.status, 200, "{}", no_show.body);
     // Kept, but handed to the venue only once the booked time is over: the party may still come until then.
     assert_eq!(no_show.body["deposit"]["status"], "keep_due", "{}", no_show.body);
@@ -1663,13 +1639,7 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     assert_eq!(refunds["data"].as_array().map(Vec::len), Some(0), "{refunds}");
     assert_eq!(transfers_of(&second_id).await, Some(1), "kept: sent to the venue");
     v.refreshed(&server).await;
-    let too_late = post(
-        &server,
-        &format!("/api/v1/reservations/{second_id}/transitions"),
-        Some(&v.owner),
-        json!({"to": "seated"}),
-    )
-    .await;
+    let too_late = host_move(&server, &v, &second_id, json!({"to": "seated"})).await;
     assert_eq!(too_late.status, 422, "its time is over: {}", too_late.body);
 
     // The third party comes: seated, its deposit goes back to the card (the bill at the table is paid whole, so
@@ -1680,13 +1650,7 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
             + time::Duration::minutes(30),
     );
     v.refreshed(&server).await;
-    let seated = post(
-        &server,
-        &format!("/api/v1/reservations/{third_id}/transitions"),
-        Some(&v.owner),
-        json!({"to": "seated"}),
-    )
-    .await;
+    let seated = host_move(&server, &v, &third_id, json!({"to": "seated"})).await;
     assert_eq!(seated.status, 200, "{}", seated.body);
     assert_eq!(seated.body["deposit"]["status"], "refunded", "{}", seated.body);
     let refunds = stripe
@@ -1736,10 +1700,10 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
 
     // The venue cancels a fifth, paid booking: the deposit is refunded and the guest is told so.
     let (fifth_id, _) = paid_booking(&server, &stripe, &v.venue, &at(5)).await;
-    let cancelled = post(
+    let cancelled = host_move(
         &server,
-        &format!("/api/v1/reservations/{fifth_id}/transitions"),
-        Some(&v.owner),
+        &v,
+        &fifth_id,
         json!({"to": "cancelled", "reason": "cocina cerrada"}),
     )
     .await;
@@ -1850,6 +1814,17 @@ fn link_token(mail: &str, reservation: &str) -> String {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_owned()
+}
+
+/// The host moves a reservation: `POST /api/v1/reservations/{id}/transitions` with `body`.
+async fn host_move(server: &TestServer, v: &BookingVenue, id: &str, body: Value) -> Reply {
+    post(
+        server,
+        &format!("/api/v1/reservations/{id}/transitions"),
+        Some(&v.owner),
+        body,
+    )
+    .await
 }
 
 /// The text of the first mail in the outbox holding every needle (the outbox is delivered in the background).
@@ -2060,10 +2035,10 @@ pub async fn a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered
     assert_eq!(waitlist(&v).await[0]["status"], "booked");
 
     // The venue cancels that booking: the next party is offered the table, and does not answer in time.
-    let host_cancel = post(
+    let host_cancel = host_move(
         &server,
-        &format!("/api/v1/reservations/{offered}/transitions"),
-        Some(&v.owner),
+        &v,
+        &offered,
         json!({"to": "cancelled", "reason": "the kitchen closes early"}),
     )
     .await;

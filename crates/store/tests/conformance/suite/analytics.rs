@@ -342,31 +342,13 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
 /// Net sales are 40.555,56 before the refund and half that, 20.277,78, after it.
 pub async fn a_refund_takes_back_its_sales_before_tax(store: &dyn Store) {
     let (scope, venue, table, session) = paying_table(store, "Reembolso con impuesto").await;
-    let Ok(ReserveOutcome::Reserved(payment)) = store
-        .reserve_payment(
-            &scope,
-            &payment_of(venue, table, session, 4_380_000, 438_000, true),
-            NOW,
-        )
-        .await
-    else {
-        panic!("the whole bill is reserved");
-    };
-    let effect = EventEffect::PaymentSucceeded {
-        payment: payment.id,
-        charge: Some(format!("ch_{}", payment.id.simple())),
-        amount_received: payment.settlement.charged.amount,
-    };
-    store
-        .apply_event(
-            Some(&scope),
-            "evt_refund_tax",
-            "payment_intent.succeeded",
-            &effect,
-            NOW,
-        )
-        .await
-        .unwrap();
+    let payment = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 4_380_000, 438_000, true),
+    )
+    .await;
+    succeed(store, &scope, &payment).await;
     store
         .mark_transfer_sent(&scope, payment.id, "tr_refund_tax", None, NOW)
         .await
