@@ -691,7 +691,7 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     // A party is seated from an hour before its time, not days ahead (seating keeps a deposit); the host's list
     // offers only the moves whose time has come.
     let first = a["reservation_id"].as_str().unwrap();
-    let seat_early = host_move(&server, &v, &first, json!({"to": "seated"})).await;
+    let seat_early = host_move(&server, &v, first, json!({"to": "seated"})).await;
     assert_eq!(seat_early.status, 422, "{}", seat_early.body);
     assert_eq!(
         seat_early.body["type"], "https://comanda.dev/problems/business-rule",
@@ -867,7 +867,7 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
         assert_eq!(by_phone(&at(2, 0), 2).await.status, 201);
     }
     let first = phoned.body["reservation_id"].as_str().unwrap();
-    let full = host_move(&server, &v, &first, json!({"to": "moved", "start": at(2, 0)})).await;
+    let full = host_move(&server, &v, first, json!({"to": "moved", "start": at(2, 0)})).await;
     assert_eq!(full.status, 409, "{}", full.body);
     // A cancelled booking does not move.
     let gone = post(&server, &moves, Some(&v.owner), json!({"to": "cancelled"})).await;
