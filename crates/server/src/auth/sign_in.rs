@@ -51,7 +51,7 @@ impl Identity {
         let owner = NewStaff {
             id: Uuid::now_v7(),
             email_key: self.email_key(&email),
-            email: email.clone(),
+            email,
             name,
             standing: Standing {
                 role: Role::Owner,
@@ -64,47 +64,18 @@ impl Identity {
             .audit("partner.registered")
             .actor(owner.id)
             .target(scope.partner().to_string());
-        match self
+        let (partner, member) = self
             .store
             .register_partner(&scope, &partner, &owner, &audit, self.now())
             .await
-        {
-            Ok((partner, member)) => Ok(SignupResponse {
-                partner_id: partner.id.to_string(),
-                user_id: member.id.to_string(),
-            }),
-            // The email signs in to an account already. Saying so would tell anyone which emails have comanda
-            // accounts, which sign-in never does (OWASP Authentication Cheat Sheet, "Account creation"): the answer
-            // is the one a new account gets, with ids that name nothing, and the account's owner is told by mail.
-            Err(StoreError::Conflict(_)) => {
-                self.tell_owner_of_signup_attempt(&email).await;
-                Ok(SignupResponse {
-                    partner_id: Uuid::now_v7().to_string(),
-                    user_id: Uuid::now_v7().to_string(),
-                })
-            }
-            Err(other) => Err(other.into()),
-        }
-    }
-
-    /// Mail to the address an account signs in with, about a sign-up that used it.
-    async fn tell_owner_of_signup_attempt(&self, email: &str) {
-        let message = OutboxMessage {
-            id: Uuid::now_v7(),
-            partner: None,
-            recipient: email.to_owned(),
-            subject: "Your comanda account / Tu cuenta de comanda".into(),
-            body: "Someone tried to create a comanda account with this email address, which already has one. If it \
-                   was you, sign in with your password: nothing was created. If it was not you, nothing changed \
-                   and you need not do anything.\n\nAlguien intentó crear una cuenta de comanda con este correo, \
-                   que ya tiene una. Si fuiste tú, inicia sesión con tu contraseña: no se creó nada. Si no fuiste \
-                   tú, nada cambió y no tienes que hacer nada.\n"
-                .into(),
-            created_at: self.now(),
-        };
-        if let Err(error) = self.store.enqueue_message(&message).await {
-            tracing::warn!(%error, "the notice of a sign-up with a registered email was not queued");
-        }
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => ApiError::conflict_on("owner.email", "is already registered"),
+                other => other.into(),
+            })?;
+        Ok(SignupResponse {
+            partner_id: partner.id.to_string(),
+            user_id: member.id.to_string(),
+        })
     }
 
     pub async fn sign_in(

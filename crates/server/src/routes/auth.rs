@@ -15,9 +15,7 @@ use crate::auth::{
 use crate::extract::{ApiJson, OptionalApiJson};
 use crate::problem::{ApiError, Problem};
 
-/// Registers a partner and its owner. The owner must enrol a second factor before anything else works. An email that
-/// already signs in to an account is answered as a new one would be (nothing is created, and that account's owner is
-/// mailed): sign-up tells no one which emails have accounts, as sign-in does not.
+/// Registers a partner and its owner. The owner must enrol a second factor before anything else works.
 #[utoipa::path(post, path = "/api/v1/signup", tag = "identity", request_body = SignupRequest, responses(
     (status = 201, body = SignupResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),
