@@ -588,6 +588,11 @@ pub fn no_show_undone_too_late(until: OffsetDateTime, now: OffsetDateTime) -> Op
     )
 }
 
+/// How long after a no-show's booked time ends its kept deposit is handed to the venue. Seating the party is refused
+/// from that end on ([`no_show_undone_too_late`]), so the margin keeps a seating decided just before the end (a slow
+/// request, another instance's clock) from meeting the hand-over: the deposit is refunded or handed over, never both.
+pub const NO_SHOW_HANDOVER_MARGIN: time::Duration = time::Duration::minutes(15);
+
 /// How a booking with a paid deposit ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {

@@ -69,14 +69,33 @@ where
     }
 }
 
-/// The body of a route that takes none: nothing, `null` or `{}` (what clients send by habit). Anything else is refused
-/// with the field it named (400), never silently ignored.
-pub type NoBody = OptionalApiJson<NoFields>;
+/// The body of a route that takes none: nothing, `null` or `{}` (what clients send by habit), whatever its media
+/// type (the route declares no body, so it answers no 415). Anything else is refused with the field it named (400),
+/// never silently ignored.
+#[derive(Debug, Clone, Copy)]
+pub struct NoBody;
 
 /// An object with no fields: every field sent is unknown.
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NoFields {}
+struct NoFields {}
+
+impl<S> FromRequest<S> for NoBody
+where
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
+        if bytes.is_empty() {
+            return Ok(NoBody);
+        }
+        parse_json::<Option<NoFields>>(&bytes).map(|_| NoBody)
+    }
+}
 
 /// 415 unless the request says its body is JSON.
 fn json_media_type(request: &Request) -> Result<(), Problem> {

@@ -486,8 +486,9 @@ pub trait ReservationStore: Send + Sync {
         intent: &str,
     ) -> StoreResult<()>;
 
-    /// Deposits whose money must still move at Stripe: refund-due, keep-due once their booking's time is over (a
-    /// no-show's party may still come until then), and awaited ones whose hold expired.
+    /// Deposits whose money must still move at Stripe: refund-due, keep-due (a no-show's only once its booked time
+    /// and `reservation::NO_SHOW_HANDOVER_MARGIN` are over: the party may still come), and awaited ones whose hold
+    /// expired.
     async fn unsettled_deposits(&self, scope: &TenantScope, now: OffsetDateTime)
     -> StoreResult<Vec<Deposit>>;
 

@@ -374,6 +374,14 @@ impl ReservationStore for Engine {
     ) -> StoreResult<Uuid> {
         let partner = scope.partner();
         let mut tx = self.scoped(scope).await?;
+        // Under the venue's row, so two requests joining the same tables at once are told apart.
+        sqlx::query(locking!(
+            "SELECT id FROM venues WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(venue))
+        .fetch_optional(&mut *tx)
+        .await?;
         let floor = read_floor(&mut tx, partner, venue).await?;
         if tables.iter().any(|id| !floor.tables.iter().any(|t| t.id == *id)) {
             return Err(StoreError::NotFound);
@@ -1289,12 +1297,14 @@ impl ReservationStore for Engine {
         sqlx::query(
             "SELECT * FROM reservation_deposits WHERE partner_id = $1
                AND (status = 'refund_due' OR (status = 'awaiting' AND hold_expires_at <= $2)
-                    OR (status = 'keep_due' AND reservation_id IN (
-                        SELECT id FROM reservations WHERE partner_id = $1 AND until_at <= $2)))
+                    OR (status = 'keep_due' AND reservation_id NOT IN (
+                        SELECT id FROM reservations WHERE partner_id = $1 AND status = 'no_show' AND until_at > $3)))
              ORDER BY updated_at LIMIT 500",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(now)
+        // A no-show's deposit waits until its booked time is over, and a margin more (the party may still come).
+        .bind(now.saturating_sub(comanda_domain::reservation::NO_SHOW_HANDOVER_MARGIN))
         .fetch_all(&mut *self.reading(scope).await?)
         .await?
         .iter()

@@ -19,6 +19,8 @@ use crate::problem::{ApiError, Problem};
 #[utoipa::path(post, path = "/api/v1/signup", tag = "identity", request_body = SignupRequest, responses(
     (status = 201, body = SignupResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The owner's email signs in to an account already", body = Problem,
+        content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn signup(

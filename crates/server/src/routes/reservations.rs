@@ -1416,6 +1416,7 @@ pub async fn transition(
         Some(ending) => deposit_fate(&state, &caller.scope, id, ending, now).await?,
         None => None,
     };
+    let before = state.store.reservation(&caller.scope, id).await?.status;
     match state
         .store
         .transition_reservation(&caller.scope, id, to, Some(&host), fate, due, &audit, now)
@@ -1439,7 +1440,8 @@ pub async fn transition(
                     .map(DepositView::from),
                 Some(_) => settle_deposit(&state, &caller.scope, id, now).await?,
             };
-            if to == ReservationStatus::Cancelled {
+            // A waitlist offer the guest never accepted was not their booking: its expiry or withdrawal needs no mail.
+            if to == ReservationStatus::Cancelled && before != ReservationStatus::Offered {
                 guest_notices::tell_guest(&state, &caller.scope, &moved, VenueChange::Cancelled).await;
             }
             Ok(Json(view))

@@ -135,20 +135,22 @@ pub async fn join(
             format!("must be from today to {} days ahead", policy.horizon_days),
         );
     }
-    let earliest = local_instant(&zone, date, &request.earliest);
-    // A window running past midnight (22:00–00:30) ends on the next calendar day, as a service may, when it ends
-    // before the venue's business day does (`day_start_hour`); later, it is a window the wrong way round.
-    let before_day_start = request
-        .latest
-        .split_once(':')
-        .and_then(|(hours, _)| hours.parse::<u8>().ok())
-        .is_some_and(|hour| hour < found.day_start_hour);
-    let latest = match (earliest, local_instant(&zone, date, &request.latest)) {
-        (Some(earliest), Some(latest)) if latest < earliest && before_day_start => date
-            .next_day()
-            .and_then(|next| local_instant(&zone, next, &request.latest)),
-        (_, latest) => latest,
+    // The date is the business day: a time before the venue's day starts (`day_start_hour`), such as 00:30 after a
+    // 22:00 seating, is on the next calendar day, as a service running past midnight is.
+    let on_business_day = |hhmm: &str| {
+        let after_midnight = hhmm
+            .split_once(':')
+            .and_then(|(hours, _)| hours.parse::<u8>().ok())
+            .is_some_and(|hour| hour < found.day_start_hour);
+        let day = if after_midnight {
+            date.next_day()
+        } else {
+            Some(date)
+        };
+        day.and_then(|day| local_instant(&zone, day, hhmm))
     };
+    let earliest = on_business_day(&request.earliest);
+    let latest = on_business_day(&request.latest);
     if earliest.is_none() {
         errors.push("earliest", "must be a local time HH:MM");
     }
@@ -156,7 +158,7 @@ pub async fn join(
         (_, None) => errors.push("latest", "must be a local time HH:MM"),
         (Some(earliest), Some(latest)) if latest < earliest => errors.push(
             "latest",
-            "must not be before earliest (a window past midnight ends before the venue's day starts)",
+            "must not be before earliest on the business day (which runs past midnight to the venue's day start)",
         ),
         (_, Some(latest)) if latest <= now => errors.push("latest", "is already past"),
         _ => {}

@@ -108,6 +108,16 @@ async fn a_query_or_body_a_route_does_not_take_is_400_naming_it() {
         .unwrap();
     let body = expect_problem(response, 400, "validation").await;
     assert_eq!(body["errors"][0]["field"], "reason", "{body}");
+    // Whatever its media type: the route declares no body, so it answers no 415 either.
+    let response = server
+        .client
+        .post(server.url("/api/v1/t/some-table/orders/some-order/cancel"))
+        .header("content-type", "text/plain")
+        .body("por favor")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 400, "malformed-json").await;
     server.stop().await;
 }
 

@@ -5,8 +5,11 @@ ALTER TABLE sales_quarters ADD COLUMN refund_tax INTEGER NOT NULL DEFAULT 0;
 
 UPDATE refunds
    SET tax_part = coalesce((
+       -- A product past 2^63 turns into a float in SQLite: the cast brings the quotient back to an integer (the
+       -- floor, as the integer division does), which the STRICT column requires.
        SELECT min(b.tax, refunds.amount - refunds.tip_reversal,
-                  ((refunds.amount - refunds.tip_reversal) * b.tax * 2 + b.subtotal) / (2 * b.subtotal))
+                  CAST(((refunds.amount - refunds.tip_reversal) * b.tax * 2 + b.subtotal) / (2 * b.subtotal)
+                       AS INTEGER))
          FROM payments p,
               (SELECT o.partner_id, o.session_id, sum(o.subtotal) AS subtotal, sum(o.tax) AS tax FROM orders o
                 WHERE o.status <> 'cancelled' GROUP BY o.partner_id, o.session_id) b
