@@ -6,8 +6,8 @@
 //! of not holding the booking's row lock across the sealed contact's opening. A guest whose contact was erased, or
 //! who left no email (a phone booking), is told nothing.
 
-use comanda_domain::Money;
 use comanda_domain::money::spoken_text;
+use comanda_domain::{Money, PartnerId};
 use comanda_security::TenantScope;
 use comanda_security::booking_link;
 use comanda_store::reservations::{DepositStatus, Reservation};
@@ -46,13 +46,7 @@ pub async fn tell_guest(state: &AppState, scope: &TenantScope, booking: &Reserva
         }
         _ => None,
     };
-    let link = format!(
-        "{}/book/{}?reservation={}&token={}",
-        state.identity.public_origin(),
-        booking.venue_id,
-        booking.id,
-        booking_link::issue(&state.booking_key, scope.partner(), booking.id)
-    );
+    let link = manage_link(state, scope.partner(), booking.venue_id, booking.id);
     let local = local_rfc3339(&zone, booking.start);
     let (subject, body) = venue_change_text(change, &venue.name, &local, booking.party_size, refunded, &link);
     let message = comanda_store::identity::OutboxMessage {
@@ -68,6 +62,21 @@ pub async fn tell_guest(state: &AppState, scope: &TenantScope, booking: &Reserva
     }
 }
 
+/// The signed link a booking's guest views or cancels it by (its confirmation, an offer, a notice): the booking
+/// widget's page with the reservation and its manage token.
+pub(crate) fn manage_link(state: &AppState, partner: PartnerId, venue: Uuid, reservation: Uuid) -> String {
+    let token = booking_link::issue(&state.booking_key, partner, reservation);
+    format!(
+        "{}/book/{venue}?reservation={reservation}&token={token}",
+        state.identity.public_origin()
+    )
+}
+
+/// The local date (`YYYY-MM-DD`) and time (`HH:MM`) a mail names, from an RFC 3339 start at the venue's offset.
+pub(crate) fn date_and_time(local: &str) -> (&str, &str) {
+    (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""))
+}
+
 /// The notice's subject and body, Spanish then English. `local` is the start at the venue's offset (RFC 3339).
 fn venue_change_text(
     change: VenueChange,
@@ -77,7 +86,7 @@ fn venue_change_text(
     refunded: Option<Money>,
     link: &str,
 ) -> (String, String) {
-    let (date, time) = (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""));
+    let (date, time) = date_and_time(local);
     let refund = |spanish: bool| {
         refunded.map_or(String::new(), |amount| {
             if spanish {

@@ -6,7 +6,6 @@
 use comanda_domain::PartnerId;
 use comanda_domain::reservation::{self, Channel, Refusal};
 use comanda_security::TenantScope;
-use comanda_security::booking_link;
 use comanda_security::tenancy::JobAuthority;
 use comanda_store::identity::{AuditEntry, OutboxMessage};
 use comanda_store::reservations::{BookOutcome, NewReservation, Offer, WaitlistEntry, WaitlistStatus};
@@ -142,12 +141,8 @@ fn offer_mail(
     local: &str,
     party: u16,
 ) -> OutboxMessage {
-    let token = booking_link::issue(&state.booking_key, partner, reservation);
-    let link = format!(
-        "{}/book/{venue}?reservation={reservation}&token={token}",
-        state.identity.public_origin()
-    );
-    let (date, time) = (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""));
+    let link = crate::guest_notices::manage_link(state, partner, venue, reservation);
+    let (date, time) = crate::guest_notices::date_and_time(local);
     let minutes = OFFER_HOLD.whole_minutes();
     OutboxMessage {
         id: Uuid::now_v7(),

@@ -840,12 +840,8 @@ fn confirmation_mail(
     party: u16,
     deposit: Option<comanda_domain::Money>,
 ) -> comanda_store::identity::OutboxMessage {
-    let token = booking_link::issue(&state.booking_key, partner, reservation);
-    let link = format!(
-        "{}/book/{venue}?reservation={reservation}&token={token}",
-        state.identity.public_origin()
-    );
-    let (date, time) = (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""));
+    let link = crate::guest_notices::manage_link(state, partner, venue, reservation);
+    let (date, time) = crate::guest_notices::date_and_time(local);
     let (subject, body) = match (lang, deposit) {
         (Lang::Es, Some(deposit)) => (
             "Reserva pendiente del depósito",
