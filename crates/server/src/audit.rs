@@ -76,6 +76,8 @@ pub struct UpkeepReport {
     pub pruned_alerts: u64,
     /// Security event details written in clear before they were sealed (REST-1), sealed now.
     pub sealed_security_events: u64,
+    /// Booking notes written in clear before notes were sealed (PRIV-1), sealed now under their guest's key.
+    pub sealed_booking_notes: u64,
     /// Requests kept for their Idempotency-Key past their 24 hours.
     pub pruned_idempotency_records: u64,
 }
@@ -224,8 +226,8 @@ impl AuditTrail {
         Ok((expired.len(), entries))
     }
 
-    /// Checkpoints and retention for every partner; also seals the security event details an older version wrote
-    /// in clear (one cheap read per partner once there are none).
+    /// Checkpoints and retention for every partner; also seals the security event details and booking notes an older
+    /// version wrote in clear (one cheap read each per partner once there are none).
     pub async fn upkeep(&self) -> StoreResult<UpkeepReport> {
         self.flush().await;
         let now = self.clock.now();
@@ -237,6 +239,7 @@ impl AuditTrail {
             report.pruned_entries += entries;
             report.checkpoints += self.checkpoint(&scope, now).await?;
             report.sealed_security_events += self.store.seal_clear_security_events(&scope).await?;
+            report.sealed_booking_notes += self.store.seal_clear_booking_notes(&scope).await?;
             report.pruned_idempotency_records += self
                 .store
                 .prune_idempotency(&scope, now - crate::idempotency::KEPT_FOR)

@@ -479,6 +479,10 @@ pub trait ReservationStore: Send + Sync {
     /// with their deposits, and its waitlist entries, each oldest first.
     async fn guest_bookings(&self, scope: &TenantScope, guest: Uuid) -> StoreResult<GuestBookings>;
 
+    /// Seals the booking notes an older version wrote in clear (PRIV-1), each under its guest's own key, at most
+    /// 1,000 a call; a note whose guest was erased is blanked. Returns how many it rewrote (0 once none is left).
+    async fn seal_clear_booking_notes(&self, scope: &TenantScope) -> StoreResult<u64>;
+
     async fn attach_deposit_intent(
         &self,
         scope: &TenantScope,

@@ -48,7 +48,7 @@ fn reservation_from_row(row: &DbRow) -> StoreResult<Reservation> {
 
 /// Where a booking's note is sealed. The note is what the guest wrote (an allergy, an occasion, sometimes a name): it
 /// is sealed under the guest's own key with their contact (PRIV-1), so an erasure shreds it in backups too. Notes
-/// written before they were sealed are read as they are.
+/// written before they were sealed are read as they are until the upkeep seals them (`seal_clear_booking_notes`).
 fn note_place(reservation: Uuid) -> Place<'static> {
     Place {
         table: "reservations",
@@ -1224,6 +1224,34 @@ impl ReservationStore for Engine {
             .as_ref()
             .map(deposit_from_row)
             .transpose()
+    }
+
+    async fn seal_clear_booking_notes(&self, scope: &TenantScope) -> StoreResult<u64> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT id, guest_id, note FROM reservations
+              WHERE partner_id = $1 AND note <> '' AND note NOT LIKE 'enc1:%' LIMIT 1000",
+        )
+        .bind(h(partner.as_uuid()))
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let id = uuid_col(row, "id")?;
+            let guest = uuid_col(row, "guest_id")?;
+            let clear: String = row.try_get("note")?;
+            let sealed = self
+                .seal_unless_erased(&mut tx, partner, KeyOwner::Person(guest), note_place(id), &clear)
+                .await?;
+            sqlx::query("UPDATE reservations SET note = $3 WHERE partner_id = $1 AND id = $2")
+                .bind(h(partner.as_uuid()))
+                .bind(h(id))
+                .bind(sealed.unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
     }
 
     async fn guest_bookings(&self, scope: &TenantScope, guest: Uuid) -> StoreResult<GuestBookings> {

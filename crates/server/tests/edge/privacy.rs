@@ -375,7 +375,7 @@ pub async fn client_addresses_are_sealed_at_rest(engine: Engine) {
 
 /// On SQLite, what its periodic checkpoint does: the write-ahead log's pages are written into the database file and
 /// the log emptied, so a scan of the files sees what a long-running database holds.
-async fn checkpoint(server: &TestServer) {
+pub async fn checkpoint(server: &TestServer) {
     if server.superuser_url().is_none() {
         let mut conn = sqlx::SqliteConnection::connect(&server.database.url)
             .await

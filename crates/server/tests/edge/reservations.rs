@@ -933,6 +933,27 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
         "Alergia severa al maní; cumpleaños de Hernán"
     );
     assert_eq!(export.body["waitlist"], json!([]));
+    // A note an older version kept in clear (an upgraded database) is sealed under the guest's key by the next
+    // upkeep, so the erasure below shreds it as well.
+    let legacy = "UPDATE reservations SET note = 'Mesa lejos de la cocina (nota antigua)'";
+    assert_eq!(crate::privacy::execute_sql(&server, legacy).await, 1);
+    let upkeep = server.server().run_audit_upkeep().await.unwrap();
+    assert_eq!(upkeep.sealed_booking_notes, 1, "{upkeep:?}");
+    crate::privacy::checkpoint(&server).await;
+    assert!(!crate::privacy::database_bytes(&server).contains("nota antigua"));
+    assert_eq!(
+        server
+            .server()
+            .run_audit_upkeep()
+            .await
+            .unwrap()
+            .sealed_booking_notes,
+        0
+    );
+    assert_eq!(
+        day(&server, &v, date).await[0]["note"],
+        "Mesa lejos de la cocina (nota antigua)"
+    );
     let erased = post(
         &server,
         "/api/v1/privacy/requests",
