@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { startServer, launchBrowser, artifactPath, binary } from './harness.mjs';
+import { startServer, launchBrowser, artifactPath, binary, assertAccessible } from './harness.mjs';
 import { totp } from './totp.mjs';
 
 let server;
@@ -82,6 +82,7 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   assert.equal(heights.filter((h) => h > 0).length, 1, `${heights}`);
   assert.equal(await page.locator('#heat-chart rect.cell').count(), 168);
   await page.screenshot({ path: artifactPath('analytics.png'), fullPage: true });
+  await assertAccessible(page, 'analytics');
 
   // Hourly over the business day that has the sales (Bogotá's, which is not always the machine's date).
   const title = await page.locator('#series-chart rect.bar').nth(heights.findIndex((h) => h > 0)).locator('title').textContent();
@@ -92,6 +93,7 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   await page.click('#range-form button[type=submit]');
   await page.waitForFunction(() => document.querySelectorAll('#series-chart rect.bar').length >= 23);
   await page.screenshot({ path: artifactPath('analytics-hourly.png'), fullPage: true });
+  await assertAccessible(page, 'analytics-hourly');
 
   // The series as CSV, with the zone and the amounts in minor units and written out.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-series')]);
@@ -116,6 +118,7 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   const overflow = await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `the page scrolls sideways on a phone by ${overflow}px`);
   await small.screenshot({ path: artifactPath('analytics-phone.png'), fullPage: true });
+  await assertAccessible(small, 'analytics-phone');
 
   assert.deepEqual(cspViolations, []);
   assert.deepEqual(foreign, [], 'no third-party request');
@@ -177,6 +180,7 @@ test('an owner reads the dashboard over sixty days of history made by comanda se
   assert.equal(await page.locator('#mix-chart rect.bar').count(), 10);
   assert.match(await page.textContent('#mix-bottom'), /Lo que menos se vende/);
   await page.screenshot({ path: artifactPath('analytics-seeded.png'), fullPage: true });
+  await assertAccessible(page, 'analytics-seeded');
   assert.deepEqual(cspViolations, []);
   await laptop.close();
 });

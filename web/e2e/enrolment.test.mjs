@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { startServer, launchBrowser, artifactPath, assertAccessible } from './harness.mjs';
 import { totp } from './totp.mjs';
 
 let server;
@@ -38,6 +38,7 @@ test('an owner signs up, is forced into enrolment, and reaches the dashboard', a
   });
 
   await page.goto(`${server.origin}/signup`);
+  await assertAccessible(page, 'sign-up form');
   await page.fill('input[name=business_name]', 'Arepas de la Abuela');
   await page.fill('input[name=name]', 'Valentina Ríos');
   await page.fill('input[name=email]', 'valentina@example.co');
@@ -51,6 +52,7 @@ test('an owner signs up, is forced into enrolment, and reaches the dashboard', a
   ownerSecret = secret;
   assert.match(await page.getAttribute('#totp-qr', 'src'), /^data:image\/svg\+xml;base64,/);
   await page.screenshot({ path: artifactPath('enrol-qr.png'), fullPage: true });
+  await assertAccessible(page, 'enrolment (QR and secret)');
 
   await page.fill('#confirm-form input[name=code]', totp(secret));
   await page.click('#confirm-form button');
@@ -59,6 +61,7 @@ test('an owner signs up, is forced into enrolment, and reaches the dashboard', a
   assert.equal(codes.length, 10);
   for (const code of codes) assert.match(code, /^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$/);
   await page.screenshot({ path: artifactPath('enrol-recovery-codes.png'), fullPage: true });
+  await assertAccessible(page, 'enrolment (recovery codes)');
 
   await page.click('#continue');
   await page.waitForURL('**/dashboard');
@@ -66,6 +69,7 @@ test('an owner signs up, is forced into enrolment, and reaches the dashboard', a
   assert.equal(await page.locator('#me-role').textContent(), 'owner');
   assert.match(await page.locator('#me-mfa').textContent(), /activa/);
   await page.screenshot({ path: artifactPath('dashboard.png'), fullPage: true });
+  await assertAccessible(page, 'dashboard');
   assert.deepEqual(cspViolations, []);
   await context.close();
 });
@@ -80,9 +84,11 @@ test('signing in again asks for the code', async () => {
   await page.click('#signin-form button');
   await page.locator('.error').waitFor();
   assert.match(await page.locator('.error').textContent(), /wrong/);
+  await assertAccessible(page, 'sign-in with its error');
   await page.fill('input[name=password]', 'mango biche con sal y limón');
   await page.click('#signin-form button');
   await page.locator('#code-form').waitFor({ state: 'visible' });
+  await assertAccessible(page, 'sign-in code step');
   await context.close();
 });
 
@@ -121,10 +127,12 @@ test('the owner invites a member from the staff page and changes their role', as
   await page.selectOption('#invite-form select[name=role]', 'server');
   await page.click('#invite-form button');
   await page.locator('#invite-sent').waitFor({ state: 'visible' });
+  await assertAccessible(page, 'staff page');
 
   const invitee = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO' });
   const invitePage = await invitee.newPage();
   await invitePage.goto(`${server.origin}${await invitationLink('luis@example.co')}`);
+  await assertAccessible(invitePage, 'invitation acceptance');
   await invitePage.fill('#accept-form input[name=password]', 'arroz con coco y patacón');
   await invitePage.click('#accept-form button');
   await invitePage.waitForURL('**/signin');

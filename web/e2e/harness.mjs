@@ -1,7 +1,8 @@
 // Starts a real `comanda serve` (embedded default, fresh data directory, a free port) and a headless Debian
 // Chromium driven by playwright-core. Nothing here downloads a browser.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,4 +66,34 @@ export async function launchBrowser() {
       '--disable-sync',
     ],
   });
+}
+
+// Accessibility is checked by axe-core (Deque's engine, the reference nobody here wrote) against WCAG 2.0, 2.1 and 2.2
+// levels A and AA, on the page as the user sees it at that step. The engine is evaluated through the DevTools
+// protocol, which the pages' strict CSP (no inline script) does not govern, so the pages are tested as served.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const WCAG_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'];
+
+export async function accessibilityViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    await page.evaluate(axeSource);
+  }
+  const result = await page.evaluate(
+    (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }),
+    WCAG_AA,
+  );
+  return result.violations.map((v) => ({
+    rule: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`),
+  }));
+}
+
+// Fails the test, naming each rule and element, when the page breaks a WCAG A or AA rule axe-core can decide.
+export async function assertAccessible(page, where) {
+  const violations = await accessibilityViolations(page);
+  if (violations.length > 0) {
+    throw new Error(`${where} (${page.url()}) breaks WCAG rules:\n${JSON.stringify(violations, null, 2)}`);
+  }
 }

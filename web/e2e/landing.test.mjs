@@ -1,7 +1,7 @@
 // The landing page over HTTPS in a real browser: security headers, no CSP violation, both languages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { startServer, launchBrowser, artifactPath, assertAccessible, accessibilityViolations } from './harness.mjs';
 
 let server;
 let browser;
@@ -51,6 +51,7 @@ test('landing page loads over HTTPS with the security headers', async () => {
   assert.deepEqual(cspViolations, []);
 
   await page.screenshot({ path: artifactPath('landing-es.png'), fullPage: true });
+  await assertAccessible(page, 'landing-es');
   await context.close();
 });
 
@@ -60,7 +61,30 @@ test('landing page speaks English to an English browser', async () => {
   assert.match(await page.locator('.tagline').textContent(), /Order and pay at the table/);
   assert.deepEqual(cspViolations, []);
   await page.screenshot({ path: artifactPath('landing-en.png'), fullPage: true });
+  await assertAccessible(page, 'landing-en');
   await context.close();
+});
+
+test('the accessibility check sees what it must (a page that breaks WCAG fails it)', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.setContent('<html><body><img src="x.png"><input type="text"><p style="color:#ccc">faint</p></body></html>');
+  const rules = (await accessibilityViolations(page)).map((v) => v.rule).sort();
+  assert.deepEqual(rules, ['color-contrast', 'document-title', 'html-has-lang', 'image-alt', 'label']);
+  await assert.rejects(assertAccessible(page, 'a broken page'), /image-alt/);
+  await context.close();
+});
+
+test('the public trust page reads to everyone, screen readers included', async () => {
+  for (const locale of ['es-CO', 'en-US']) {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, locale });
+    const page = await context.newPage();
+    const response = await page.goto(`${server.origin}/trust`, { waitUntil: 'load' });
+    assert.equal(response.status(), 200);
+    await page.screenshot({ path: artifactPath(`trust-${locale}.png`), fullPage: true });
+    await assertAccessible(page, `trust page (${locale})`);
+    await context.close();
+  }
 });
 
 test('the browser refuses to frame the site', async () => {

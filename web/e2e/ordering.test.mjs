@@ -2,7 +2,7 @@
 // context, shows the order without reloading; the kitchen moves it to "preparing" and the guest sees it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { startServer, launchBrowser, artifactPath, assertAccessible } from './harness.mjs';
 import { totp } from './totp.mjs';
 
 let server;
@@ -64,6 +64,7 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   const kitchen = await staff.newPage();
   await kitchen.goto(`${server.origin}/kitchen?venue=${venue}`);
   await kitchen.locator('#live').filter({ hasText: 'En vivo' }).waitFor();
+  await assertAccessible(kitchen, 'kitchen display');
 
   const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
   const guest = await phone.newPage();
@@ -74,6 +75,7 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   assert.equal(await guest.locator('#table-label').textContent(), 'Mesa 3');
   const width = await guest.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `no horizontal scrolling on a 360 px screen (${width})`);
+  await assertAccessible(guest, 'guest menu on a phone');
 
   const soup = guest.locator('.dish', { hasText: 'Ajiaco' });
   await soup.getByLabel('Aguacate').check();
@@ -81,6 +83,7 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await guest.locator('.dish', { hasText: 'Limonada' }).locator('button.add').click();
   assert.match(await guest.locator('#cart-total').textContent(), /37\.000/);
   await guest.screenshot({ path: artifactPath('guest-cart.png'), fullPage: true });
+  await assertAccessible(guest, 'guest cart');
   // The first answer is lost on its way back (the phone's network drops): the order reached the server, the guest
   // sees an error and taps again, and the retry is the same order (its Idempotency-Key), not a second one.
   let lost = false;
@@ -109,6 +112,7 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   const placed = await (await staff.request.get(`${server.origin}/api/v1/venues/${venue}/orders`, { headers: { Authorization: `Bearer ${token}` } })).json();
   assert.equal(placed.items.length, 1, `one order, not one per tap: ${JSON.stringify(placed)}`);
   await kitchen.screenshot({ path: artifactPath('kitchen.png'), fullPage: true });
+  await assertAccessible(kitchen, 'kitchen display with a ticket');
   await ticket.locator('button.advance').click();
   await kitchen.locator('.ticket[data-status="accepted"]').waitFor();
   await kitchen.locator('.ticket button.advance').click();
@@ -119,6 +123,7 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   assert.match(await guest.locator('.order-status').first().textContent(), /En preparación/);
   assert.match(await guest.locator('#bill').textContent(), /Propina sugerida \(voluntaria\) 10 %/);
   await guest.screenshot({ path: artifactPath('guest-preparing.png'), fullPage: true });
+  await assertAccessible(guest, 'guest order status');
   assert.deepEqual(cspViolations, []);
 
   // The English switch.
@@ -155,6 +160,7 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   await editor.getByLabel('Disponible: Limonada de coco').uncheck();
   await saved;
   await editor.screenshot({ path: artifactPath('menu-editor.png'), fullPage: true });
+  await assertAccessible(editor, 'menu editor');
 
   const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 } });
   const guest = await phone.newPage();

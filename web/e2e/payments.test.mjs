@@ -3,7 +3,7 @@
 // context, pays what is left; the kitchen display shows the table paid. The payment page raises no CSP violation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { startServer, launchBrowser, artifactPath, assertAccessible } from './harness.mjs';
 import { totp } from './totp.mjs';
 
 let server;
@@ -74,6 +74,7 @@ async function payOnPhone(payPath, choose) {
   page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
   await page.goto(`${server.origin}${payPath}`);
   await page.locator('#bill-total').filter({ hasText: '40.000' }).waitFor();
+  await assertAccessible(page, 'payment page');
   await choose(page);
   await page.click('#continue');
   // Stripe Elements (the stand-in) mounts its payment methods; no card number is typed into comanda's page.
@@ -81,6 +82,7 @@ async function payOnPhone(payPath, choose) {
   assert.equal(await page.locator('input[autocomplete="cc-number"]').count(), 0);
   await page.click('#pay-now');
   await page.locator('#paid-message').waitFor({ state: 'visible', timeout: 15000 });
+  await assertAccessible(page, 'payment page, paid');
   return { phone, page, cspViolations };
 }
 
@@ -91,6 +93,7 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   const kitchen = await staff.newPage();
   await kitchen.goto(`${server.origin}/kitchen?venue=${venue}`);
   await kitchen.locator('.table-balance', { hasText: 'Mesa 7' }).waitFor({ timeout: 5000 });
+  await assertAccessible(kitchen, 'kitchen display with a balance');
 
   // First guest: half of the bill with the suggested tip, shown before anything is charged. Ley 1935: 10 % of the
   // value before tax — the half's part of the net (40.000 with INC 8 % contained: net 37.037,04), rounded down.
@@ -102,6 +105,7 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
     await page.locator('#summary').filter({ hasText: '$ 20.000 + propina $ 1.851,85 = $ 21.851,85' }).waitFor();
     assert.match(await page.textContent('#share-form'), /No se cobra ningún cargo adicional/);
     await page.screenshot({ path: artifactPath('pay-share.png'), fullPage: true });
+    await assertAccessible(page, 'payment page with a share and tip');
   });
   await first.page.locator('#bill-paid').filter({ hasText: '20.000' }).waitFor();
   await first.page.screenshot({ path: artifactPath('pay-first-half.png'), fullPage: true });

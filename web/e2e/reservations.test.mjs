@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, artifactPath } from './harness.mjs';
+import { startServer, launchBrowser, artifactPath, assertAccessible } from './harness.mjs';
 import { totp } from './totp.mjs';
 
 let server;
@@ -81,6 +81,7 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   const seven = guest.locator('#slot-list button', { hasText: '19:00' });
   const start = await seven.getAttribute('data-start');
   await guest.screenshot({ path: artifactPath('booking-times.png'), fullPage: true });
+  await assertAccessible(guest, 'booking-times');
   await seven.click();
   await guest.fill('#details-form input[name=name]', 'Valentina Ríos');
   await guest.fill('#details-form input[name=phone]', '300 123 4567');
@@ -91,12 +92,14 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await guest.locator('.error', { hasText: 'indicativo de país' }).waitFor();
   await guest.fill('#details-form input[name=phone]', '+57 300 123 4567');
   await guest.screenshot({ path: artifactPath('booking-details.png'), fullPage: true });
+  await assertAccessible(guest, 'booking-details');
   await guest.click('#details-form button[type=submit]');
   await guest.locator('#confirmed').waitFor({ state: 'visible' });
   assert.match(await guest.locator('#confirmed-text').textContent(), /19:00 · 2 personas · Reservada/);
   const width = await guest.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `no horizontal scrolling on a 360 px screen (${width})`);
   await guest.screenshot({ path: artifactPath('booking-confirmed.png'), fullPage: true });
+  await assertAccessible(guest, 'booking-confirmed');
 
   // The confirmation's link opens the booking again.
   await guest.click('#manage-link');
@@ -121,6 +124,7 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await host.goto(`${server.origin}/host?venue=${venue}&date=${date}`);
   await host.locator('.lane .chip', { hasText: 'Valentina Ríos' }).waitFor();
   await host.screenshot({ path: artifactPath('host-day.png'), fullPage: true });
+  await assertAccessible(host, 'host-day');
   const row = host.locator('#day-list li', { hasText: 'Valentina Ríos' });
   await row.locator('button[data-move="confirmed"]').waitFor();
   // (The widget's date is tomorrow in the browser's zone, so 19:00 in Bogotá is always hours away.)
@@ -147,6 +151,7 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await walkInRow.locator('button[data-move="seated"]').click();
   await walkInRow.locator('.status', { hasText: 'Sentada' }).waitFor();
   await host.screenshot({ path: artifactPath('host-seated.png'), fullPage: true });
+  await assertAccessible(host, 'host-seated');
   const seated = (await call('GET', `/api/v1/venues/${venue}/reservations?date=${slot.local.slice(0, 10)}`, undefined, token))
     .items.find((r) => r.id === walkIn.reservation_id);
   assert.equal(seated.status, 'seated');
@@ -193,6 +198,7 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   await settings.click('#combination-form button[type=submit]');
   await settings.locator('#combinations li', { hasText: 'Mesa 1 + Mesa 2' }).waitFor();
   await settings.screenshot({ path: artifactPath('booking-settings.png'), fullPage: true });
+  await assertAccessible(settings, 'booking-settings');
   const saved = await call('GET', `/api/v1/venues/${venue.id}/booking-policy`, undefined, token);
   assert.deepEqual([saved.policy.deposit_per_cover, saved.policy.cancellation_cutoff_hours], [{ amount: 2_000_000, currency: 'COP' }, 24]);
   assert.deepEqual(saved.combinations.map((c) => c.tables.length), [2]);
@@ -224,9 +230,11 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   await guest.locator('[data-testid="pm_card_visa"]').waitFor();
   assert.equal(await guest.locator('input[autocomplete="cc-number"]').count(), 0, 'no card field on our page');
   await guest.screenshot({ path: artifactPath('booking-deposit.png'), fullPage: true });
+  await assertAccessible(guest, 'booking-deposit');
   await guest.click('#pay-deposit');
   await guest.locator('#deposit-paid').waitFor({ state: 'visible', timeout: 15000 });
   await guest.screenshot({ path: artifactPath('booking-deposit-paid.png'), fullPage: true });
+  await assertAccessible(guest, 'booking-deposit-paid');
 
   // The booking's own page: confirmed, its deposit paid.
   await guest.click('#deposit-manage');
@@ -274,6 +282,7 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   await guest.click('#waitlist-form button[type=submit]');
   await guest.locator('#waitlist-joined').waitFor({ state: 'visible' });
   await guest.screenshot({ path: artifactPath('booking-waitlist.png'), fullPage: true });
+  await assertAccessible(guest, 'booking-waitlist');
 
   // The host cancels the evening's booking; the waitlist's first party is offered the table at once.
   await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
@@ -284,6 +293,7 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   await row.locator('button[data-move="cancelled"]').click();
   await host.locator('#waitlist li', { hasText: 'mesa ofrecida' }).waitFor();
   await host.screenshot({ path: artifactPath('host-waitlist.png'), fullPage: true });
+  await assertAccessible(host, 'host-waitlist');
 
   // The offer's mail carries the link; the guest accepts the table there.
   let link = null;
@@ -300,6 +310,7 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   await guest.click('#accept-offer');
   await guest.locator('#confirmed-text', { hasText: 'Reservada' }).waitFor();
   await guest.screenshot({ path: artifactPath('booking-offer-accepted.png'), fullPage: true });
+  await assertAccessible(guest, 'booking-offer-accepted');
   await phone.close();
   await staff.close();
 });
