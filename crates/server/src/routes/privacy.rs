@@ -330,7 +330,8 @@ const EXPORT_ACTIVITY_LIMIT: usize = 100_000;
     request_body = PrivacyRequest, responses((status = 200, body = PrivacyResponse),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Asking about someone else, by email or phone, or erasing, needs the right to \
-            manage staff", body = Problem, content_type = "application/problem+json"),
+            manage staff; about another member, the right to manage that member's role (a manager: the floor roles \
+            only)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No member or guest of this partner goes by `subject`", body = Problem,
             content_type = "application/problem+json"),
         (status = 409, description = "The rectified email has an account, or the only owner would be erased",
@@ -459,8 +460,11 @@ async fn by_contact(
             .detail("no member or guest of this partner gave this email or phone")
             .into());
     }
-    if let (Some(member), RequestKind::Erase) = (&member, request.kind) {
-        refuse_erasing_only_owner(state, caller, member).await?;
+    if let Some(member) = &member {
+        refuse_outranked(caller, member)?;
+        if request.kind == RequestKind::Erase {
+            refuse_erasing_only_owner(state, caller, member).await?;
+        }
     }
     // A member keeps no phone: a corrected phone is the guests' alone, and must reach one.
     if changes.is_some_and(|c| c.phone.is_some()) && guests.is_empty() {
@@ -505,6 +509,18 @@ fn names_subject(
     digest_matches(&guest.lookup.email, &lookup.email) || digest_matches(&guest.lookup.phone, &lookup.phone)
 }
 
+/// A request about another member reaches no further than the staff routes do (`Standing::may_assign`): a manager
+/// exports, rectifies or erases the floor roles only, never an owner, another manager or anyone with payout
+/// authority, whose email is their sign-in and whose export holds their sign-in places.
+fn refuse_outranked(caller: &Caller, member: &comanda_store::identity::StaffMember) -> Result<(), ApiError> {
+    if member.id != caller.member.id && !caller.member.standing.may_assign(Some(member.standing), None) {
+        return Err(Problem::new(ProblemType::Forbidden)
+            .detail("your role cannot act on this member's data: only an owner can for an owner, a manager or anyone with payout authority")
+            .into());
+    }
+    Ok(())
+}
+
 /// The partner's last owner cannot be erased: the partner would have nobody to answer for it.
 async fn refuse_erasing_only_owner(
     state: &AppState,
@@ -528,6 +544,7 @@ async fn member_request(
     request: &PrivacyRequest,
     changes: Option<&Rectification>,
 ) -> Result<PrivacyAnswer, ApiError> {
+    refuse_outranked(caller, &member)?;
     let scope = &caller.scope;
     let store = &state.store;
     let now = state.clock.now();

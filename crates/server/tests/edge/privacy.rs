@@ -233,6 +233,75 @@ pub async fn personal_data_is_sealed_exported_rectified_and_erased(engine: Engin
     server.stop().await;
 }
 
+/// A privacy request about another member reaches no further than the staff routes: a manager, who cannot change or
+/// remove an owner there, cannot rename, re-address (their sign-in), export or erase one here either, by id or by
+/// email, nor another manager; the floor roles and their own data they can.
+pub async fn a_manager_acts_only_on_the_members_they_manage(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let signup = sign_up_owner(&server, "Jerarquía S.A.S.").await;
+    let owner_id = signup.body["user_id"].as_str().unwrap().to_owned();
+    let owner = enrolled(&server, OWNER_EMAIL, PASSWORD).await;
+    let second_owner = invite_and_join(&server, &owner.access, "segunda@example.co", "owner", PASSWORD).await;
+    let other_manager = invite_and_join(
+        &server,
+        &owner.access,
+        "otro.gerente@example.co",
+        "manager",
+        PASSWORD,
+    )
+    .await;
+    let floor = invite_and_join(&server, &owner.access, MEMBER_EMAIL, "server", PASSWORD).await;
+    let manager_id = invite_and_join(&server, &owner.access, "gerente@example.co", "manager", PASSWORD).await;
+    let manager = enrolled(&server, "gerente@example.co", PASSWORD).await;
+    let ask = async |body: serde_json::Value| {
+        post(&server, "/api/v1/privacy/requests", Some(&manager.access), body).await
+    };
+    for subject in [&owner_id, &second_owner, &other_manager] {
+        for body in [
+            json!({"kind": "rectify", "subject": subject, "email": "tomado@example.co"}),
+            json!({"kind": "rectify", "subject": subject, "name": "Renombrado"}),
+            json!({"kind": "export", "subject": subject}),
+            json!({"kind": "erase", "subject": subject}),
+        ] {
+            let refused = ask(body.clone()).await;
+            assert_eq!(refused.status, 403, "{body}: {}", refused.body);
+        }
+    }
+    let by_email = ask(
+        json!({"kind": "rectify", "subject": {"email": "segunda@example.co"},
+                             "email": "tomado@example.co"}),
+    )
+    .await;
+    assert_eq!(by_email.status, 403, "{}", by_email.body);
+    let erase_by_email = ask(json!({"kind": "erase", "subject": {"email": OWNER_EMAIL}})).await;
+    assert_eq!(erase_by_email.status, 403, "{}", erase_by_email.body);
+    // Nothing moved: both owners still sign in with their own addresses.
+    for email in [OWNER_EMAIL, "segunda@example.co"] {
+        let login = post(
+            &server,
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(login.status, 200, "{email}: {}", login.body);
+    }
+    // The floor roles and the manager's own data are theirs to handle; an owner handles anyone.
+    let renamed = ask(json!({"kind": "rectify", "subject": floor, "name": MEMBER_NAME})).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let own = ask(json!({"kind": "export", "subject": manager_id})).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    let by_owner = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&owner.access),
+        json!({"kind": "rectify", "subject": other_manager, "name": "Gerente Corregido"}),
+    )
+    .await;
+    assert_eq!(by_owner.status, 200, "{}", by_owner.body);
+    server.stop().await;
+}
+
 /// REST-1: a member's client address is personal data. After a workload from one address (sign-up, enrolment, a
 /// wrong password, requests, an export), neither the database file nor a dump holds it: the audit trail and the
 /// security events keep it sealed with the member's key (the partner's for a failed sign-in), the owner still reads
@@ -653,6 +722,7 @@ pub async fn a_rectified_address_leaves_no_mail_copy_behind(engine: Engine) {
 }
 
 on_both_engines!(
+    a_manager_acts_only_on_the_members_they_manage,
     a_rectified_address_leaves_no_mail_copy_behind,
     personal_data_is_sealed_exported_rectified_and_erased,
     client_addresses_are_sealed_at_rest,
