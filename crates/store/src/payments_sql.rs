@@ -187,6 +187,34 @@ async fn outstanding_debt_in(conn: &mut Conn, partner: Uuid) -> StoreResult<i64>
     .await?)
 }
 
+/// The payment a guest's Idempotency-Key already made on this bill: `Replayed` for the same request, `KeyReused` for
+/// another, `None` when the key is new.
+async fn keyed_payment_in(
+    conn: &mut Conn,
+    partner: Uuid,
+    session: Uuid,
+    key: &str,
+    request_hash: &[u8],
+) -> StoreResult<Option<ReserveOutcome>> {
+    let first = sqlx::query(
+        "SELECT * FROM payments WHERE partner_id = $1 AND session_id = $2 AND idempotency_key = $3",
+    )
+    .bind(h(partner))
+    .bind(h(session))
+    .bind(key)
+    .fetch_optional(conn)
+    .await?;
+    let Some(first) = first else {
+        return Ok(None);
+    };
+    let hash: Option<Vec<u8>> = first.try_get("request_hash")?;
+    Ok(Some(if hash.as_deref() == Some(request_hash) {
+        ReserveOutcome::Replayed(payment_from_row(&first)?)
+    } else {
+        ReserveOutcome::KeyReused
+    }))
+}
+
 async fn lock_payment(conn: &mut Conn, partner: Uuid, payment: Uuid) -> StoreResult<Payment> {
     let row = sqlx::query(locking!(
         "SELECT * FROM payments WHERE partner_id = $1 AND id = $2"
@@ -787,6 +815,23 @@ impl PaymentStore for Engine {
         Ok(balances)
     }
 
+    async fn keyed_payment(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        key: &str,
+        request_hash: &[u8],
+    ) -> StoreResult<Option<ReserveOutcome>> {
+        keyed_payment_in(
+            &mut *self.reading(scope).await?,
+            scope.partner().as_uuid(),
+            session,
+            key,
+            request_hash,
+        )
+        .await
+    }
+
     async fn reserve_payment(
         &self,
         scope: &TenantScope,
@@ -803,23 +848,11 @@ impl PaymentStore for Engine {
         .bind(h(payment.session_id))
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(key) = &payment.idempotency_key {
-            let first = sqlx::query(
-                "SELECT * FROM payments WHERE partner_id = $1 AND session_id = $2 AND idempotency_key = $3",
-            )
-            .bind(h(partner))
-            .bind(h(payment.session_id))
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(first) = first {
-                let hash: Option<Vec<u8>> = first.try_get("request_hash")?;
-                return Ok(if hash.as_deref() == Some(payment.request_hash.as_slice()) {
-                    ReserveOutcome::Replayed(payment_from_row(&first)?)
-                } else {
-                    ReserveOutcome::KeyReused
-                });
-            }
+        if let Some(key) = &payment.idempotency_key
+            && let Some(first) =
+                keyed_payment_in(&mut tx, partner, payment.session_id, key, &payment.request_hash).await?
+        {
+            return Ok(first);
         }
         if live.as_deref().is_none_or(|s| s == "closed") {
             return Ok(ReserveOutcome::SessionGone);

@@ -67,6 +67,33 @@ pub enum StartPaymentError {
     Store(#[from] StoreError),
 }
 
+/// The answer to a reservation that made no new payment: a retried key's first payment (its PaymentIntent read
+/// back for the client secret), or the refusal.
+async fn answer_reserved(
+    service: &PaymentService,
+    outcome: ReserveOutcome,
+) -> Result<StartedPayment, StartPaymentError> {
+    let first = match outcome {
+        ReserveOutcome::Reserved(first) | ReserveOutcome::Replayed(first) => first,
+        ReserveOutcome::KeyReused => return Err(StartPaymentError::KeyReused),
+        ReserveOutcome::Covered { remaining } => return Err(StartPaymentError::Covered(remaining.amount)),
+        ReserveOutcome::SessionGone => return Err(StartPaymentError::SessionGone),
+    };
+    let intent = first
+        .payment_intent
+        .as_deref()
+        .ok_or(StartPaymentError::NeverStarted)?;
+    let intent = service
+        .client
+        .payment_intent(intent)
+        .await
+        .map_err(StartPaymentError::Provider)?;
+    Ok(StartedPayment {
+        payment: first,
+        client_secret: intent.client_secret.unwrap_or_default(),
+    })
+}
+
 /// Starts the payment, or answers the first one for a retried Idempotency-Key (its PaymentIntent read back).
 pub async fn start_payment(
     state: &AppState,
@@ -84,8 +111,20 @@ pub async fn start_payment(
         .store
         .live_session(scope, table.id)
         .await?
-        .filter(|s| s.status == SessionStatus::Open)
         .ok_or(StartPaymentError::NoOpenBill)?;
+    // A retry finds its payment before anything is computed from the bill: the payment it made may have taken all
+    // that was left, and the retry must still get its client secret rather than "nothing left to pay".
+    if let Some(key) = &request.idempotency_key
+        && let Some(first) = state
+            .store
+            .keyed_payment(scope, session.id, key, &request.request_hash)
+            .await?
+    {
+        return answer_reserved(service, first).await;
+    }
+    if session.status != SessionStatus::Open {
+        return Err(StartPaymentError::NoOpenBill);
+    }
     let balance = state.store.session_balance(scope, session.id).await?;
     // Only a split by lines needs the orders themselves; every other split is computed from the balance.
     let orders = match request.split {
@@ -129,24 +168,7 @@ pub async fn start_payment(
     };
     let payment = match state.store.reserve_payment(scope, &payment, now).await? {
         ReserveOutcome::Reserved(payment) => payment,
-        ReserveOutcome::Replayed(first) => {
-            let intent = first
-                .payment_intent
-                .as_deref()
-                .ok_or(StartPaymentError::NeverStarted)?;
-            let intent = service
-                .client
-                .payment_intent(intent)
-                .await
-                .map_err(StartPaymentError::Provider)?;
-            return Ok(StartedPayment {
-                payment: first,
-                client_secret: intent.client_secret.unwrap_or_default(),
-            });
-        }
-        ReserveOutcome::KeyReused => return Err(StartPaymentError::KeyReused),
-        ReserveOutcome::Covered { remaining } => return Err(StartPaymentError::Covered(remaining.amount)),
-        ReserveOutcome::SessionGone => return Err(StartPaymentError::SessionGone),
+        other => return answer_reserved(service, other).await,
     };
     let metadata = [
         ("payment_id", payment.id.to_string()),

@@ -703,6 +703,61 @@ pub async fn two_guests_paying_the_last_half_at_once_are_never_both_charged(engi
     server.stop().await;
 }
 
+/// A guest's payment retried with its Idempotency-Key (the answer lost on a phone's network) gets the first answer
+/// again, with the same client secret, even when that payment took all that was left of the bill — the retry must
+/// not be told "nothing left to pay" by its own payment. The same key asking for something else is refused.
+pub async fn a_retried_payment_that_took_the_rest_is_answered_again(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "reintento@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let stripe = stripe(&server);
+    let keyed = async |key: &str, body: Value| {
+        let response = server
+            .client
+            .post(server.url(&format!("/api/v1/t/{}/payments", v.token)))
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().await.unwrap(),
+        )
+    };
+    let half = json!({"split": {"kind": "equal", "parts": 2}, "tip": 0});
+    let rest = json!({"split": {"kind": "remaining"}, "tip": 0});
+    let (status, first) = keyed("mitad-1", half.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, last) = keyed("resto-2", rest.clone()).await;
+    assert_eq!(status, 201, "{last}");
+    assert_eq!(bill(&server, &v).await["remaining"]["amount"], 0);
+    for (key, body, answered) in [("resto-2", &rest, &last), ("mitad-1", &half, &first)] {
+        let (status, again) = keyed(key, body.clone()).await;
+        assert_eq!(status, 201, "{key}: {again}");
+        assert_eq!(again["payment_id"], answered["payment_id"], "{key}");
+        assert_eq!(again["client_secret"], answered["client_secret"], "{key}");
+    }
+    let (status, other) = keyed("resto-2", json!({"split": {"kind": "full"}, "tip": 0})).await;
+    assert_eq!(status, 409, "{other}");
+    assert_eq!(other["type"], "https://comanda.dev/problems/conflict");
+    // Paid, the retry still finds it; Stripe saw two PaymentIntents in all.
+    stripe
+        .confirm(last["client_secret"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    succeeded(&server, &v, last["payment_id"].as_str().unwrap()).await;
+    let (status, again) = keyed("resto-2", rest).await;
+    assert_eq!(
+        (status, &again["payment_id"]),
+        (201, &last["payment_id"]),
+        "{again}"
+    );
+    let intents = stripe.get("/v1/payment_intents?limit=100").await;
+    assert_eq!(intents["data"].as_array().unwrap().len(), 2, "{intents}");
+    server.stop().await;
+}
+
 /// Connect events arrive at their own endpoint with their own secret, and only at the pinned API version: an
 /// `account.updated` signed with the Connect endpoint's secret enables the partner; the same event signed with the
 /// platform endpoint's secret, or sent to the platform endpoint, changes nothing; an event rendered at an older
@@ -820,6 +875,7 @@ pub async fn connect_events_need_their_own_endpoint_secret_and_the_pinned_versio
 }
 
 on_both_engines!(
+    a_retried_payment_that_took_the_rest_is_answered_again,
     a_bill_paid_in_halves_lands_once_and_refunds_undo_it,
     connect_events_need_their_own_endpoint_secret_and_the_pinned_version,
     forged_stale_and_repeated_webhooks_change_nothing,
