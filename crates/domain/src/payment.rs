@@ -7,6 +7,7 @@
 //! refund always returns every party to where it started.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::money::{Money, MoneyError};
@@ -148,6 +149,10 @@ pub enum ShareError {
     Fraction(usize),
     #[error("the chosen lines come to more than is left to pay")]
     ExceedsRemaining,
+    #[error("line {0}: the parts chosen of this line come to more than the whole line")]
+    LineChosenTwice(usize),
+    #[error("line {0} is already paid or being paid, whole or in part: choose what is left of it")]
+    LineTaken(usize),
     #[error("the tip must not be negative nor exceed the amount paid")]
     Tip,
     #[error(transparent)]
@@ -213,6 +218,7 @@ pub fn share_amount(
                 let total = line_total(item.order_id, item.line).ok_or(ShareError::UnknownLine(index))?;
                 sum = sum.checked_add(fraction_of(total, item.numerator, item.denominator)?)?;
             }
+            check_line_claims(std::iter::empty(), items)?;
             if sum.amount > balance.remaining.amount {
                 return Err(ShareError::ExceedsRemaining);
             }
@@ -223,6 +229,46 @@ pub fn share_amount(
         return Err(ShareError::BillCovered);
     }
     Ok(amount)
+}
+
+/// A line of the bill is paid once, whole or in parts: the fractions of it chosen by the bill's earlier item splits
+/// (`earlier`: those paid or being paid) and by this one (`chosen`) add up to at most the whole line. Counted in
+/// exact fractions (denominators up to [`MAX_LINE_FRACTION`]), so 1/3 + 1/3 + 1/3 is the whole line and a fourth
+/// third is refused. Errors name the first chosen line that goes past: [`ShareError::LineChosenTwice`] when this
+/// split alone does, [`ShareError::LineTaken`] when the earlier ones took it.
+pub fn check_line_claims<'a>(
+    earlier: impl IntoIterator<Item = &'a LineShare>,
+    chosen: &[LineShare],
+) -> Result<(), ShareError> {
+    type Fraction = (u128, u128);
+    fn plus((n1, d1): Fraction, (n2, d2): Fraction) -> Fraction {
+        fn gcd(a: u128, b: u128) -> u128 {
+            if b == 0 { a.max(1) } else { gcd(b, a % b) }
+        }
+        let (n, d) = (n1 * d2 + n2 * d1, d1 * d2);
+        let g = gcd(n, d);
+        (n / g, d / g)
+    }
+    let part = |share: &LineShare| (u128::from(share.numerator), u128::from(share.denominator.max(1)));
+    let mut taken: HashMap<(Uuid, u32), Fraction> = HashMap::new();
+    for share in earlier {
+        let sum = taken.entry((share.order_id, share.line)).or_insert((0, 1));
+        *sum = plus(*sum, part(share));
+    }
+    let mut own: HashMap<(Uuid, u32), Fraction> = HashMap::new();
+    for (index, share) in chosen.iter().enumerate() {
+        let line = (share.order_id, share.line);
+        let mine = plus(own.get(&line).copied().unwrap_or((0, 1)), part(share));
+        own.insert(line, mine);
+        if mine.0 > mine.1 {
+            return Err(ShareError::LineChosenTwice(index));
+        }
+        let all = plus(taken.get(&line).copied().unwrap_or((0, 1)), mine);
+        if all.0 > all.1 {
+            return Err(ShareError::LineTaken(index));
+        }
+    }
+    Ok(())
 }
 
 /// A voluntary tip: never negative, never more than the amount it tips on.
@@ -591,6 +637,64 @@ mod tests {
             share_amount(&bad, &balance(4_000, 4_000), lines),
             Err(ShareError::Fraction(0))
         );
+    }
+
+    #[test]
+    fn a_line_is_paid_once_whole_or_in_parts() {
+        let (order, other) = (Uuid::nil(), Uuid::max());
+        let share = |order: Uuid, line: u32, numerator: u32, denominator: u32| LineShare {
+            order_id: order,
+            line,
+            numerator,
+            denominator,
+        };
+        let third = share(order, 1, 1, 3);
+        // Three thirds are the whole line; a fourth, in one request or after the others, is not.
+        assert_eq!(check_line_claims(&[third, third], &[third]), Ok(()));
+        assert_eq!(
+            check_line_claims(&[], &[third, third, third, third]),
+            Err(ShareError::LineChosenTwice(3))
+        );
+        assert_eq!(
+            check_line_claims(&[third, third, third], &[share(order, 0, 1, 1), third]),
+            Err(ShareError::LineTaken(1))
+        );
+        // The same whole line twice, by one guest or after another.
+        let beer = share(order, 1, 1, 1);
+        assert_eq!(
+            check_line_claims(&[], &[beer, beer]),
+            Err(ShareError::LineChosenTwice(1))
+        );
+        assert_eq!(check_line_claims(&[beer], &[beer]), Err(ShareError::LineTaken(0)));
+        // Other lines and other orders are apart; halves and quarters meet exactly.
+        assert_eq!(
+            check_line_claims(
+                &[beer, share(order, 0, 1, 2)],
+                &[share(other, 1, 1, 1), share(order, 0, 2, 4)]
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_line_claims(&[share(order, 0, 1, 2)], &[share(order, 0, 11, 20)]),
+            Err(ShareError::LineTaken(0))
+        );
+    }
+
+    proptest! {
+        /// Any parts of one line are accepted exactly while they add up to at most the whole line (checked against
+        /// the sum over a common denominator).
+        #[test]
+        fn line_claims_accept_exactly_up_to_the_whole_line(parts in proptest::collection::vec((1u32..=20, 1u32..=20), 1..8),
+                                                           split_at in 0usize..8) {
+            let shares: Vec<LineShare> = parts
+                .iter()
+                .map(|&(a, b)| LineShare { order_id: Uuid::nil(), line: 0, numerator: a.min(b), denominator: a.max(b) })
+                .collect();
+            let common: u128 = 232_792_560; // lcm(1..=20)
+            let total: u128 = shares.iter().map(|s| common / u128::from(s.denominator) * u128::from(s.numerator)).sum();
+            let (earlier, chosen) = shares.split_at(split_at.min(shares.len()));
+            prop_assert_eq!(check_line_claims(earlier, chosen).is_ok(), total <= common || chosen.is_empty());
+        }
     }
 
     #[test]

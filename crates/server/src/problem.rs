@@ -292,11 +292,12 @@ impl From<Problem> for ApiError {
 impl From<ShareError> for ApiError {
     fn from(error: ShareError) -> Self {
         match error {
-            ShareError::BillCovered | ShareError::PartlyPaid | ShareError::ExceedsRemaining => {
-                Problem::new(ProblemType::BillCovered)
-                    .detail(error.to_string())
-                    .into()
-            }
+            ShareError::BillCovered
+            | ShareError::PartlyPaid
+            | ShareError::ExceedsRemaining
+            | ShareError::LineTaken(_) => Problem::new(ProblemType::BillCovered)
+                .detail(error.to_string())
+                .into(),
             ShareError::Tip => ValidationErrors::single("tip", error.to_string()).into(),
             _ => ValidationErrors::single("split", error.to_string()).into(),
         }

@@ -102,6 +102,9 @@ pub enum ReserveOutcome {
     },
     /// The session is not the table's live one any more (closed meanwhile).
     SessionGone,
+    /// A chosen line is already paid or being paid by the bill's other item splits
+    /// (`comanda_domain::payment::check_line_claims`, decided under the session's lock).
+    LineTaken(comanda_domain::payment::ShareError),
 }
 
 /// A session's bill against its payments.

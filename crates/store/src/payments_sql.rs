@@ -19,7 +19,8 @@ use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use comanda_domain::analytics::Measures;
 use comanda_domain::payment::{
-    ChargeModel, RefundSplit, Refundable, SettledAmounts, dispute_debt, net_against_debt, split_refund,
+    ChargeModel, RefundSplit, Refundable, SettledAmounts, Split, check_line_claims, dispute_debt,
+    net_against_debt, split_refund,
 };
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
@@ -863,6 +864,27 @@ impl PaymentStore for Engine {
             return Ok(ReserveOutcome::Covered {
                 remaining: balance.remaining,
             });
+        }
+        if let Split::Items { items } = &payment.split {
+            let earlier: Vec<String> = sqlx::query_scalar(
+                "SELECT split FROM payments
+                  WHERE partner_id = $1 AND session_id = $2 AND status IN ('pending', 'succeeded')",
+            )
+            .bind(h(partner))
+            .bind(h(payment.session_id))
+            .fetch_all(&mut *tx)
+            .await?;
+            let earlier = earlier
+                .iter()
+                .map(|text| json_from::<Split>("split", text))
+                .collect::<StoreResult<Vec<_>>>()?;
+            let lines = earlier.iter().flat_map(|split| match split {
+                Split::Items { items } => items.as_slice(),
+                _ => &[],
+            });
+            if let Err(taken) = check_line_claims(lines, items) {
+                return Ok(ReserveOutcome::LineTaken(taken));
+            }
         }
         let row = sqlx::query(
             "INSERT INTO payments (partner_id, id, venue_id, table_id, session_id, split, currency, share, tip,

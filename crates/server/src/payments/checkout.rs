@@ -78,6 +78,7 @@ async fn answer_reserved(
         ReserveOutcome::KeyReused => return Err(StartPaymentError::KeyReused),
         ReserveOutcome::Covered { remaining } => return Err(StartPaymentError::Covered(remaining.amount)),
         ReserveOutcome::SessionGone => return Err(StartPaymentError::SessionGone),
+        ReserveOutcome::LineTaken(taken) => return Err(StartPaymentError::Share(taken)),
     };
     let intent = first
         .payment_intent

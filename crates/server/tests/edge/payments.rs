@@ -758,6 +758,52 @@ pub async fn a_retried_payment_that_took_the_rest_is_answered_again(engine: Engi
     server.stop().await;
 }
 
+/// A line of the bill is paid once: guests choosing lines cannot pay more than a whole line between them, in one
+/// request (four thirds) or one after another (the same beer twice), while the rest of the bill stays payable.
+pub async fn a_line_is_paid_once_by_whoever_chooses_it(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "lineas@example.co").await;
+    let ordered = post(
+        &server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": 2}, {"item_id": v.item, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.body);
+    accept_table(&server, &v).await;
+    onboarded(&server, &v).await;
+    let order = ordered.body["id"].as_str().unwrap().to_owned();
+    let lines = |chosen: Value| json!({"split": {"kind": "items", "items": chosen}, "tip": 0});
+    let third = json!({"order_id": order, "line": 0, "numerator": 1, "denominator": 3});
+    let four_thirds = pay(&server, &v, lines(json!([third, third, third, third]))).await;
+    assert_eq!(four_thirds.status, 400, "{}", four_thirds.body);
+    assert_eq!(four_thirds.body["errors"][0]["field"], "split");
+    let single = json!([{"order_id": order, "line": 1}]);
+    let first = pay(&server, &v, lines(single.clone())).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["amount"]["amount"], 1_890_000);
+    let again = pay(&server, &v, lines(single)).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(again.body["type"], "https://comanda.dev/problems/bill-covered");
+    assert!(
+        again.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already paid or being paid"),
+        "{}",
+        again.body
+    );
+    // Two thirds and a third of the shared line are the whole of it.
+    let two_thirds = json!({"order_id": order, "line": 0, "numerator": 2, "denominator": 3});
+    for part in [two_thirds, third.clone()] {
+        let paid = pay(&server, &v, lines(json!([part]))).await;
+        assert_eq!(paid.status, 201, "{}", paid.body);
+    }
+    assert_eq!(bill(&server, &v).await["balance"]["remaining"]["amount"], 0);
+    server.stop().await;
+}
+
 /// Connect events arrive at their own endpoint with their own secret, and only at the pinned API version: an
 /// `account.updated` signed with the Connect endpoint's secret enables the partner; the same event signed with the
 /// platform endpoint's secret, or sent to the platform endpoint, changes nothing; an event rendered at an older
@@ -875,6 +921,7 @@ pub async fn connect_events_need_their_own_endpoint_secret_and_the_pinned_versio
 }
 
 on_both_engines!(
+    a_line_is_paid_once_by_whoever_chooses_it,
     a_retried_payment_that_took_the_rest_is_answered_again,
     a_bill_paid_in_halves_lands_once_and_refunds_undo_it,
     connect_events_need_their_own_endpoint_secret_and_the_pinned_version,
