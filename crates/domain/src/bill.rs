@@ -127,6 +127,22 @@ pub fn refund_tax(sales_part: i64, bill_subtotal: i64, bill_tax: i64) -> i64 {
     i64::try_from(proportional.min(tax).min(part)).unwrap_or(0)
 }
 
+/// What a cancelled order leaves in the sales, `(gross, tax)` in minor units: the part of it its guests had paid for
+/// when it was cancelled, `paid − total_after` (the bill's succeeded shares over what the bill comes to without it),
+/// at most the order's subtotal, with the order's own proportion of tax (rounded half up). Such an order can only be
+/// cancelled once a refund gave that money back ([`may_shrink_bill`]), and the refund already takes it out of net
+/// sales; taking the order out of gross as well would take the same money out twice. An order nobody paid for
+/// leaves nothing (docs/analytics.md, "Cancellations").
+pub fn kept_on_cancel(subtotal: i64, tax: i64, paid: i64, total_after: i64) -> (i64, i64) {
+    let gross = paid.saturating_sub(total_after).clamp(0, subtotal.max(0));
+    if gross == 0 || subtotal <= 0 || tax <= 0 {
+        return (gross, 0);
+    }
+    let (part, whole, contained) = (i128::from(gross), i128::from(subtotal), i128::from(tax));
+    let proportional = (part * contained * 2 + whole) / (2 * whole);
+    (gross, i64::try_from(proportional.min(contained)).unwrap_or(0))
+}
+
 /// Prices a bill. `suggestion_bp` is clamped to the legal maximum.
 pub fn compute_bill(
     currency: Currency,
@@ -219,6 +235,19 @@ pub fn may_shrink_bill(total_after: i64, paying: i64, returned: i64) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_cancelled_order_keeps_in_sales_what_was_paid_for_it() {
+        // 8.900 COP with 659,26 INC contained, paid in full, refunded, then cancelled: all of it stays.
+        assert_eq!(kept_on_cancel(890_000, 65_926, 890_000, 0), (890_000, 65_926));
+        // Nobody paid: nothing stays; a bill still above the money paid: nothing stays.
+        assert_eq!(kept_on_cancel(890_000, 65_926, 0, 0), (0, 0));
+        assert_eq!(kept_on_cancel(4_000, 296, 6_000, 6_000), (0, 0));
+        // 100 of orders, 70 paid, the 40 order cancelled after a refund of 30: 10 of it was paid for.
+        assert_eq!(kept_on_cancel(4_000, 296, 7_000, 6_000), (1_000, 74));
+        // Never more than the order itself.
+        assert_eq!(kept_on_cancel(1_000, 80, 9_000, 0), (1_000, 80));
+    }
 
     fn cop(amount: i64) -> Money {
         Money::new(amount, Currency::COP).unwrap()
@@ -327,6 +356,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn what_a_cancelled_order_keeps_is_within_it(subtotal in 0i64..10_000_000_000, tax_bp in 0i64..=10_000,
+                                                      paid in 0i64..20_000_000_000, after in 0i64..20_000_000_000) {
+            let tax = subtotal * tax_bp / 10_000;
+            let (gross, kept_tax) = kept_on_cancel(subtotal, tax, paid, after);
+            prop_assert!((0..=subtotal).contains(&gross));
+            prop_assert!((0..=tax).contains(&kept_tax));
+            prop_assert_eq!(gross, (paid - after).clamp(0, subtotal));
+            // Within half a minor unit of the order's own proportion.
+            prop_assert!(subtotal == 0 || (i128::from(kept_tax) * i128::from(subtotal) * 2
+                - i128::from(gross) * i128::from(tax) * 2).abs() <= i128::from(subtotal));
+        }
+
         #[test]
         fn bills_add_up_exactly(
             lines in proptest::collection::vec((0i64..500_000_000, 1u32..=50, any::<bool>()), 0..20),

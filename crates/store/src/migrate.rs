@@ -59,6 +59,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0031", 31, "waitlist_idempotency"),
             crate::migrate::migration!($engine, "0032", 32, "guest_lookup"),
             crate::migrate::migration!($engine, "0033", 33, "refund_tax"),
+            crate::migrate::migration!($engine, "0034", 34, "cancelled_sales"),
         ]
     };
 }

@@ -102,13 +102,14 @@ fn sales_of(order: &Order) -> Measures {
 /// Refuses a cancellation that would leave the session's bill below the money its guests have paid or are paying
 /// for it ([`comanda_domain::bill::may_shrink_bill`]). Runs after the order is marked cancelled, in its transaction,
 /// holding the session row the way a payment's reservation holds it, so neither can pass the other unseen.
+/// Returns the bill's total after the cancellation and its succeeded shares, `(total, paid)`.
 async fn keep_paid_bill_covered(
     conn: &mut Conn,
     partner: PartnerId,
     session: Option<Uuid>,
-) -> StoreResult<()> {
+) -> StoreResult<(i64, i64)> {
     let Some(session) = session else {
-        return Ok(());
+        return Ok((0, 0));
     };
     sqlx::query(locking!(
         "SELECT id FROM table_sessions WHERE partner_id = $1 AND id = $2"
@@ -139,7 +140,7 @@ async fn keep_paid_bill_covered(
         row.try_get("returned")?,
     );
     if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held), returned) {
-        Ok(())
+        Ok((total, paid))
     } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
         Err(StoreError::Refused(
             "guests have paid for this order: refund their payment first, then cancel it".into(),
@@ -151,6 +152,41 @@ async fn keep_paid_bill_covered(
                 .into(),
         ))
     }
+}
+
+/// What an order's cancellation does to the money, in its transaction: the order leaves the roll-ups, the bill must
+/// still cover what its guests keep paid, and the part of the order they had paid for (given back by a refund, which
+/// already takes it out of net sales) stays in the sales (`bill::kept_on_cancel`), on the order and in its roll-up
+/// row — the row the uncounting just updated, so no other lock is taken.
+async fn count_cancellation(conn: &mut Conn, partner: PartnerId, order: &Order) -> StoreResult<()> {
+    uncount_order(conn, partner, order).await?;
+    let (total, paid) = keep_paid_bill_covered(conn, partner, order.session_id).await?;
+    let (gross, tax) =
+        comanda_domain::bill::kept_on_cancel(order.subtotal.amount, order.tax.amount, paid, total);
+    if gross == 0 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE orders SET kept_gross = $3, kept_tax = $4 WHERE partner_id = $1 AND id = $2")
+        .bind(h(partner.as_uuid()))
+        .bind(h(order.id))
+        .bind(gross)
+        .bind(tax)
+        .execute(&mut *conn)
+        .await?;
+    let kept = Measures {
+        gross,
+        tax,
+        ..Measures::default()
+    };
+    add_to_sales(
+        conn,
+        partner.as_uuid(),
+        order.venue_id,
+        order.placed_at,
+        order.subtotal.currency,
+        &kept,
+    )
+    .await
 }
 
 /// Takes a cancelled order out of the roll-ups it was counted in (sales, then its items), in the cancellation's transaction. Called after
@@ -755,8 +791,7 @@ impl OrderingStore for Engine {
         let updated = order_from_row(&row)?;
         record_event(&mut tx, scope.partner(), &updated, actor, now).await?;
         if to == OrderStatus::Cancelled {
-            uncount_order(&mut tx, scope.partner(), &updated).await?;
-            keep_paid_bill_covered(&mut tx, scope.partner(), updated.session_id).await?;
+            count_cancellation(&mut tx, scope.partner(), &updated).await?;
         }
         self.insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now)
             .await?;
@@ -961,8 +996,7 @@ impl OrderingStore for Engine {
         };
         let cancelled = order_from_row(&row)?;
         record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;
-        uncount_order(&mut tx, scope.partner(), &cancelled).await?;
-        keep_paid_bill_covered(&mut tx, scope.partner(), cancelled.session_id).await?;
+        count_cancellation(&mut tx, scope.partner(), &cancelled).await?;
         self.insert_audit(&mut tx, scope.partner(), &audit.targeting(order), now)
             .await?;
         tx.commit().await?;

@@ -384,3 +384,73 @@ pub async fn a_refund_takes_back_its_sales_before_tax(store: &dyn Store) {
     let (rolled, raw) = both_ways(store, &scope, Some(venue)).await;
     assert_eq!(rolled, raw);
 }
+
+/// An order its guests paid for is cancelled only once a refund gave the money back; the refund takes it out of net
+/// sales, and the order keeps in gross the part that was paid (`bill::kept_on_cancel`), so the money leaves once:
+/// the 43.800 COP bill paid, refunded whole and its one order cancelled nets to zero, not to minus 40.555,56.
+pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Reembolso y anulación").await;
+    let payment = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 4_380_000, 0, true),
+    )
+    .await;
+    succeed(store, &scope, &payment).await;
+    store
+        .mark_transfer_sent(&scope, payment.id, "tr_cancel_after_refund", None, NOW)
+        .await
+        .unwrap();
+    let order = store.table_orders(&scope, table).await.unwrap()[0].id;
+    let cancel = async |at| {
+        store
+            .transition_order(
+                &scope,
+                order,
+                OrderStatus::Placed,
+                OrderStatus::Cancelled,
+                "manager:test",
+                Some("devuelto"),
+                &change(),
+                at,
+            )
+            .await
+    };
+    // Paid and not refunded, it cannot be cancelled.
+    assert!(matches!(cancel(NOW).await, Err(StoreError::Refused(_))));
+    let refund = NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: payment.id,
+        amount: cop(4_380_000),
+        reason: "pedido equivocado".into(),
+        requested_by: Uuid::now_v7(),
+        needs_approval: false,
+        idempotency_key: None,
+        request_hash: Vec::new(),
+    };
+    let requested = store
+        .request_refund(&scope, &refund, &AuditEntry::new("refund.issued"), NOW)
+        .await
+        .unwrap();
+    let later = NOW + time::Duration::hours(1);
+    store
+        .complete_refund(&scope, requested.id, "re_cancel_after_refund", None, later)
+        .await
+        .unwrap();
+    cancel(later).await.unwrap();
+    let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
+    let total = store.sales_total(&scope, venue, start, end).await.unwrap();
+    assert_eq!(
+        (
+            total.gross,
+            total.tax,
+            total.refunds,
+            total.refund_tax,
+            total.orders
+        ),
+        (4_380_000, 324_444, 4_380_000, 324_444, 0)
+    );
+    assert_eq!(total.net(), 0);
+    let (rolled, raw) = both_ways(store, &scope, Some(venue)).await;
+    assert_eq!(rolled, raw);
+}
