@@ -109,7 +109,8 @@ function spoken(problem, english) {
     const said = field
       ? { amount: 'Revisa el valor a pagar: no puede pasar de lo que falta por pagar.', tip: 'Revisa la propina: es voluntaria y no puede ser negativa.' }[field.field]
       : {
-        'bill-covered': 'La cuenta ya está pagada, o la cubren pagos en curso.',
+        'bill-covered': 'Lo que elegiste ya está pagado o lo están pagando: elige lo que falta por pagar.',
+        'share-changed': 'La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.',
         'payments-unavailable': 'Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.',
         'payment-provider': 'El procesador de pagos no respondió; inténtalo de nuevo.',
         'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',

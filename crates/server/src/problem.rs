@@ -34,6 +34,9 @@ pub enum ProblemType {
     CardDataRefused,
     /// The bill has no more left to pay than this (another guest paid or is paying it).
     BillCovered,
+    /// The share the guest was shown is not what the bill now comes to for their split: nothing was charged, and the
+    /// detail gives the new share to confirm.
+    ShareChanged,
     /// The reservation slot was taken by another booking (or pacing is full) while the guest chose it.
     SlotTaken,
     /// The restaurant cannot take card payments (not onboarded, or payments are off).
@@ -66,6 +69,7 @@ impl ProblemType {
             ProblemType::RateLimited => "rate-limited",
             ProblemType::CardDataRefused => "card-data-refused",
             ProblemType::BillCovered => "bill-covered",
+            ProblemType::ShareChanged => "share-changed",
             ProblemType::SlotTaken => "slot-taken",
             ProblemType::PaymentsUnavailable => "payments-unavailable",
             ProblemType::PaymentProvider => "payment-provider",
@@ -87,7 +91,9 @@ impl ProblemType {
             | ProblemType::CardDataRefused
             | ProblemType::WebhookSignature
             | ProblemType::WebhookEvent => StatusCode::BAD_REQUEST,
-            ProblemType::BillCovered | ProblemType::SlotTaken => StatusCode::CONFLICT,
+            ProblemType::BillCovered | ProblemType::ShareChanged | ProblemType::SlotTaken => {
+                StatusCode::CONFLICT
+            }
             ProblemType::PaymentsUnavailable => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PaymentProvider => StatusCode::BAD_GATEWAY,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -123,6 +129,7 @@ impl ProblemType {
             ProblemType::RateLimited => "Too many requests",
             ProblemType::CardDataRefused => "Card data is never accepted",
             ProblemType::BillCovered => "The bill is already covered",
+            ProblemType::ShareChanged => "The share to pay changed",
             ProblemType::SlotTaken => "That time is no longer available",
             ProblemType::PaymentsUnavailable => "Card payments are not available here",
             ProblemType::PaymentProvider => "The payment provider did not accept the request",
@@ -325,9 +332,8 @@ impl From<StartPaymentError> for ApiError {
                 .into(),
             E::NoOpenBill | E::SessionGone => Problem::new(ProblemType::BusinessRule).detail(detail).into(),
             E::Share(share) => share.into(),
-            E::AmountChanged(_) | E::Covered(_) => {
-                Problem::new(ProblemType::BillCovered).detail(detail).into()
-            }
+            E::AmountChanged(_) => Problem::new(ProblemType::ShareChanged).detail(detail).into(),
+            E::Covered(_) => Problem::new(ProblemType::BillCovered).detail(detail).into(),
             E::NegativeTip | E::Unsettled(_) => ValidationErrors::single("tip", detail).into(),
             E::KeyReused | E::NeverStarted => Problem::new(ProblemType::Conflict).detail(detail).into(),
             E::Provider(stripe) => provider_error(&stripe),

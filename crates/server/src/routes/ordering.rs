@@ -434,6 +434,10 @@ pub struct ItemRequest {
     #[schema(value_type = MenuPrice)]
     pub price: Money,
     #[serde(default = "yes")]
+    /// Whether the venue's tax (impuesto al consumo or IVA) applies to this item. Its price always contains the tax
+    /// when it applies (prices shown to consumers in Colombia include every tax, Ley 1480 de 2011 art. 26): `true`
+    /// (the default) puts the venue's rate inside the price; `false` marks an item exempt from the venue's tax, whose
+    /// price carries none. It never adds tax on top of the price.
     pub tax_included: bool,
     #[serde(default = "yes")]
     pub available: bool,
@@ -470,6 +474,7 @@ pub struct ItemView {
     pub name: Localized,
     pub description: Localized,
     pub price: Money,
+    /// Whether the venue's tax applies, contained in the price (see `ItemRequest.tax_included`).
     pub tax_included: bool,
     pub available: bool,
     pub modifiers: Vec<ModifierGroup>,
@@ -572,6 +577,7 @@ pub struct ItemPatch {
     pub description: Option<comanda_domain::menu::LocalizedPatch>,
     #[schema(value_type = Option<MenuPrice>)]
     pub price: Option<Money>,
+    /// Whether the venue's tax applies to the item, contained in its price (see `ItemRequest.tax_included`).
     pub tax_included: Option<bool>,
     /// `false` marks the item sold out in one call.
     pub available: Option<bool>,

@@ -687,6 +687,16 @@ pub async fn two_guests_paying_the_last_half_at_once_are_never_both_charged(engi
     stripe
         .confirm(first.body["client_secret"].as_str().unwrap(), "pm_card_visa")
         .await;
+    // A share that is not what the guest was shown (a third now, not the half on their screen) is refused as such.
+    let changed = pay(
+        &server,
+        &v,
+        json!({"split": {"kind": "equal", "parts": 3}, "amount": 1_890_000}),
+    )
+    .await;
+    assert_eq!(changed.status, 409, "{}", changed.body);
+    assert_eq!(changed.body["type"], "https://comanda.dev/problems/share-changed");
+    assert_eq!(changed.body["title"], "The share to pay changed");
     let body = json!({"split": {"kind": "equal", "parts": 2}, "amount": 1_890_000});
     let (a, b) = tokio::join!(pay(&server, &v, body.clone()), pay(&server, &v, body));
     let mut statuses = [a.status, b.status];

@@ -59,7 +59,8 @@ pub struct CreatedPayment {
 /// Starts paying part of the table's bill: the whole bill, an equal share, chosen lines (a shared line in
 /// fractions), or what is left, plus an optional tip. The share is held against the bill at once, so guests paying
 /// at the same moment can never cover more than the bill: a late one is told the bill is covered (409
-/// `bill-covered`) and nothing is charged. Answers the PaymentIntent's client secret for Stripe Elements.
+/// `bill-covered`) and nothing is charged; a share that is no longer the `amount` the guest was shown is 409
+/// `share-changed`, its detail giving the new share. Answers the PaymentIntent's client secret for Stripe Elements.
 #[utoipa::path(post, path = "/api/v1/t/{token}/payments", tag = "payments", params(("token" = String, Path)),
     request_body = PaymentRequest, responses(
         (status = 201, body = CreatedPayment),
