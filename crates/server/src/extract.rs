@@ -429,8 +429,14 @@ where
         serde_path_to_error::deserialize(deserializer)
             .map(ApiQuery)
             .map_err(|error| {
-                let field = error.path().to_string();
-                Problem::new(ProblemType::Validation).field(field, error.into_inner().to_string())
+                let path = error.path().to_string();
+                let message = error.into_inner().to_string();
+                // A missing or unknown parameter is reported at the query itself (`.`): name the parameter.
+                let field = match named_field(&message) {
+                    Some((_, name)) if path == "." || path.is_empty() => name.to_owned(),
+                    _ => path,
+                };
+                Problem::new(ProblemType::Validation).field(field, message)
             })
     }
 }

@@ -537,6 +537,9 @@ async fn only_owners_managers_and_analysts_read_reports_and_bad_ranges_name_thei
         ),
         ("from=2026-13-01&to=2026-12-07", 400, "from"),
         ("from=2026-12-01&to=2026-12-07&format=xlsx", 400, "format"),
+        // A parameter left out, or one the route does not take, is named.
+        ("from=2026-12-01", 400, "to"),
+        ("from=2026-12-01&to=2026-12-07&venue=x", 400, "venue"),
     ] {
         let reply = call(
             &server,

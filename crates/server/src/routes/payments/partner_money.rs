@@ -630,7 +630,7 @@ pub async fn tips(
         .map(|e| {
             serde_json::json!({"at": e.at.format(&format).ok(), "venue_id": e.venue_id, "member_id": e.member,
                                "payment_id": e.payment_id, "amount": e.amount, "currency": e.currency,
-                               "settled": e.settled.as_ref().map(|s| serde_json::json!({"amount": s.amount, "currency": s.currency}))})
+                               "settled": e.settled.as_ref().map(|s| serde_json::json!({"amount": s.amount, "currency": s.currency.to_ascii_uppercase()}))})
         })
         .collect();
     Ok(Json(
