@@ -1213,7 +1213,9 @@ impl PaymentStore for Engine {
             reversed: money(row.try_get("reversed")?)?,
             tip_reversed: money(row.try_get("tips")?)?,
         };
-        let split = split_refund(&state, refund.amount).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        // More than is left of the payment breaks a rule (422), whether the caller asked too much or another refund
+        // took part of it first; the detail says what is left.
+        let split = split_refund(&state, refund.amount).map_err(|e| StoreError::Refused(e.to_string()))?;
         // The tax the sales part gives back, in the bill's own proportion (docs/analytics.md, "Refunds").
         let bill = sqlx::query(
             "SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) AS subtotal, CAST(COALESCE(sum(tax), 0) AS BIGINT) AS tax

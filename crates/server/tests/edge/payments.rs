@@ -480,7 +480,7 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
         json!({"amount": 1, "reason": "otra vez"}),
     )
     .await;
-    assert_eq!(over.status, 409, "{}", over.body);
+    assert_eq!(over.status, 422, "{}", over.body);
     let tips = call(
         &server,
         "GET",

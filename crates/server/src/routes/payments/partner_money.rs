@@ -347,6 +347,8 @@ impl From<&Refund> for RefundView {
         (status = 202, body = RefundView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "More than is left of the payment to refund", body = Problem,
+            content_type = "application/problem+json"),
         (status = 502, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn refund(

@@ -599,7 +599,7 @@ pub async fn refunds_reverse_in_proportion_and_big_ones_need_a_second_person(sto
             NOW,
         )
         .await;
-    assert!(matches!(too_much, Err(StoreError::Conflict(_))), "{too_much:?}");
+    assert!(matches!(too_much, Err(StoreError::Refused(_))), "{too_much:?}");
     let rest = payment.settlement.charged.amount - 1_000_000;
     let big = store
         .request_refund(
