@@ -89,12 +89,19 @@ pub struct BookingPolicy {
 
 /// Minutes since local midnight of "HH:MM" on a 15-minute mark.
 fn parse_local_time(text: &str) -> Option<u16> {
+    clock_minutes(text).filter(|minutes| minutes % 15 == 0)
+}
+
+/// Minutes since midnight of a wall-clock time written `HH:MM`, `00:00` to `23:59`, two digits each (`^([01][0-9]|
+/// 2[0-3]):[0-5][0-9]$`); `None` for anything else (`24:00`, `2:00`, `+1:00`).
+pub fn clock_minutes(text: &str) -> Option<u16> {
     let (hours, minutes) = text.split_once(':')?;
-    if hours.len() != 2 || minutes.len() != 2 {
+    let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+    if !two_digits(hours) || !two_digits(minutes) {
         return None;
     }
     let (hours, minutes): (u16, u16) = (hours.parse().ok()?, minutes.parse().ok()?);
-    (hours < 24 && minutes < 60 && minutes % 15 == 0).then_some(hours * 60 + minutes)
+    (hours < 24 && minutes < 60).then_some(hours * 60 + minutes)
 }
 
 impl BookingPolicy {

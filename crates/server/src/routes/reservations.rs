@@ -1212,14 +1212,22 @@ pub(crate) fn local_instant(
     date: time::Date,
     hhmm: &str,
 ) -> Option<OffsetDateTime> {
-    let (hours, minutes) = hhmm.split_once(':')?;
-    let (hours, minutes): (i8, i8) = (hours.parse().ok()?, minutes.parse().ok()?);
-    let civil = jiff::civil::date(
+    // jiff's infallible constructors panic on an impossible time: the text is checked first, the date built fallibly.
+    let minutes = reservation::clock_minutes(hhmm)?;
+    let time = jiff::civil::Time::new(
+        i8::try_from(minutes / 60).ok()?,
+        i8::try_from(minutes % 60).ok()?,
+        0,
+        0,
+    )
+    .ok()?;
+    let civil = jiff::civil::Date::new(
         i16::try_from(date.year()).ok()?,
         i8::try_from(u8::from(date.month())).ok()?,
         i8::try_from(date.day()).ok()?,
     )
-    .at(hours, minutes, 0, 0);
+    .ok()?
+    .to_datetime(time);
     let zoned = zone.to_ambiguous_zoned(civil).compatible().ok()?;
     OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok()
 }

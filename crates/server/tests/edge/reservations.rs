@@ -1927,6 +1927,28 @@ pub async fn a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date(eng
         "{}",
         backwards.body
     );
+    // Times that are no time of day are named, never a crash (a 500 was one).
+    for (earliest, latest, named) in [
+        ("24:00", "20:00", "earliest"),
+        ("23:60", "20:00", "earliest"),
+        ("18:00", "29:59", "latest"),
+        ("2:00", "20:00", "earliest"),
+        ("18:00", "+1:00", "latest"),
+    ] {
+        let refused = join("+573001110004", earliest, latest).await;
+        assert_eq!(
+            (
+                refused.status,
+                refused.body["errors"][0]["field"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            ),
+            (400, named.to_owned()),
+            "{earliest}-{latest}: {}",
+            refused.body
+        );
+    }
 }
 
 /// The waitlist: parties wait for a window; a cancellation offers the freed table to the first party that fits, in
