@@ -1412,6 +1412,45 @@ async fn seat_at_table(
                 .into(),
         ));
     }
+    // The parties seated at the table's live session: another one still there means the table is not free, bill or
+    // no bill; one that finished (or never came) without ordering left an empty session behind, which is closed so
+    // this party's bill starts on its own.
+    let parties = sqlx::query(
+        "SELECT r.status FROM reservations r
+           JOIN table_sessions s ON s.partner_id = r.partner_id AND s.id = r.session_id
+          WHERE r.partner_id = $1 AND s.table_id = $2 AND s.status <> 'closed' AND r.id <> $3",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(table))
+    .bind(h(reservation.id))
+    .fetch_all(&mut *conn)
+    .await?;
+    let statuses = parties
+        .iter()
+        .map(|row| row.try_get::<String, _>("status"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if statuses
+        .iter()
+        .any(|status| status == ReservationStatus::Seated.as_str())
+    {
+        return Err(StoreError::Refused(
+            "another party is still seated at this table: mark it finished, or move this booking to another table"
+                .into(),
+        ));
+    }
+    if !statuses.is_empty() {
+        sqlx::query(
+            "UPDATE table_sessions SET status = 'closed', closed_at = $3, closed_by = $4
+              WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'
+                AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = $1 AND o.session_id = table_sessions.id)",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(table))
+        .bind(now)
+        .bind(&host.actor)
+        .execute(&mut *conn)
+        .await?;
+    }
     sqlx::query(
         "INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at, accepted_at, accepted_by,
                                      accepted_member)

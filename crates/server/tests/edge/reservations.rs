@@ -772,9 +772,24 @@ pub async fn a_cancelled_or_no_show_booking_frees_its_slot_at_once(engine: Engin
     .await;
     assert_eq!(too_late.status, 409, "{}", too_late.body);
     let moves = format!("/api/v1/reservations/{id}/transitions");
+    // The 19:00 party still sits at the one table: nobody else is seated there until it has left.
+    let occupied = post(&server, &moves, Some(&v.owner), json!({"to": "seated"})).await;
+    assert_eq!(occupied.status, 422, "{}", occupied.body);
+    assert!(
+        occupied.body["detail"].as_str().unwrap().contains("still seated"),
+        "{}",
+        occupied.body
+    );
+    let left = host_move(&server, &v, first, json!({"to": "finished"})).await;
+    assert_eq!(left.status, 200, "{}", left.body);
     for (to, status) in [("late", 200), ("no_show", 200), ("seated", 200), ("no_show", 409)] {
         let moved = post(&server, &moves, Some(&v.owner), json!({"to": to})).await;
         assert_eq!(moved.status, status, "{to}: {}", moved.body);
+        if to == "seated" {
+            // The first party left without ordering: its empty bill was closed, and this party's is its own.
+            let own = moved.body["session_id"].as_str().expect("a session");
+            assert_ne!(own, session, "{}", moved.body);
+        }
     }
 }
 
@@ -1701,6 +1716,9 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         .find(|r| r["id"] == json!(fourth_id))
         .expect("on its day");
     assert_eq!(fourth["moves"], json!(["seated"]), "{fourth}");
+    // The third party has left the table by now.
+    let left = host_move(&server, &v, &third_id, json!({"to": "finished"})).await;
+    assert_eq!(left.status, 200, "{}", left.body);
     let came = post(&server, &moves, Some(&v.owner), json!({"to": "seated"})).await;
     assert_eq!(came.status, 200, "{}", came.body);
     assert_eq!(came.body["deposit"]["status"], "refunded", "{}", came.body);
