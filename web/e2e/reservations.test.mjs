@@ -181,7 +181,10 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   const venue = await call('POST', '/api/v1/venues', { name: 'Casa Niebla', timezone: 'America/Bogota' }, token);
   await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 1', seats: 4 }, token);
   await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 2', seats: 4 }, token);
-  await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, { ...eveningPolicy('18:00', '22:00', 60), turn_minutes: [{ max_party: 8, minutes: 120 }] }, token);
+  // Four services and four turn rules, more than the page shows at first: saving the page keeps every one.
+  const lunches = [1, 2, 3].map((day) => ({ weekdays: [day], first_seating: '12:00', last_seating: '14:00' }));
+  const turns = [{ max_party: 2, minutes: 75 }, { max_party: 4, minutes: 90 }, { max_party: 6, minutes: 105 }, { max_party: 8, minutes: 120 }];
+  await call('PUT', `/api/v1/venues/${venue.id}/booking-policy`, { ...eveningPolicy('18:00', '22:00', 60), turn_minutes: turns, services: [eveningPolicy('18:00', '22:00', 60).services[0], ...lunches] }, token);
   // The owner asks the deposit on the settings page: the current rules are shown, the deposit and cut-off saved.
   await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
   const settings = await staff.newPage();
@@ -201,6 +204,8 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   await assertAccessible(settings, 'booking-settings');
   const saved = await call('GET', `/api/v1/venues/${venue.id}/booking-policy`, undefined, token);
   assert.deepEqual([saved.policy.deposit_per_cover, saved.policy.cancellation_cutoff_hours], [{ amount: 2_000_000, currency: 'COP' }, 24]);
+  assert.deepEqual(saved.policy.services.slice(1), lunches, 'the fourth service survived the save');
+  assert.deepEqual(saved.policy.turn_minutes, turns);
   assert.deepEqual(saved.combinations.map((c) => c.tables.length), [2]);
   // A combination declared by mistake is withdrawn from the same list.
   await settings.locator('#combinations li button').click();

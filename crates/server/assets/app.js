@@ -1196,6 +1196,25 @@ pages.bookingSettings = async () => {
   const venue = new URLSearchParams(location.search).get('venue');
   const form = $('#policy-form');
   const field = (name) => form.elements[name];
+  // The page shows three services and three turn rules; a policy with more (the API takes 14 services) gets a row
+  // for each, so saving never drops one. A row is the first one copied, its fields renumbered and emptied.
+  const rows = (selector, wanted) => {
+    const all = () => form.querySelectorAll(selector);
+    while (all().length < wanted) {
+      const first = all()[0];
+      const copy = first.cloneNode(true);
+      const index = all().length;
+      for (const input of copy.querySelectorAll('input')) {
+        input.name = input.name.replace(/^([st])0/, `$1${index}`);
+        if (input.type === 'checkbox') input.checked = false;
+        else input.value = '';
+      }
+      if (copy.dataset.service !== undefined) copy.dataset.service = String(index);
+      all()[all().length - 1].after(copy);
+    }
+  };
+  $('#add-service').addEventListener('click', () => rows('.service', Math.min(14, form.querySelectorAll('.service').length + 1)));
+  $('#add-turn').addEventListener('click', () => rows('.turn', form.querySelectorAll('.turn').length + 1));
   let currency = 'COP';
   try {
     const venues = await allPages('/api/v1/venues');
@@ -1213,12 +1232,14 @@ pages.bookingSettings = async () => {
       deposit_per_cover: null,
       cancellation_cutoff_hours: 0,
     };
-    policy.services.slice(0, 3).forEach((service, i) => {
+    rows('.service', policy.services.length);
+    rows('.turn', policy.turn_minutes.length);
+    policy.services.forEach((service, i) => {
       for (const day of service.weekdays) field(`s${i}d${day}`).checked = true;
       field(`s${i}first`).value = service.first_seating;
       field(`s${i}last`).value = service.last_seating;
     });
-    policy.turn_minutes.slice(0, 3).forEach((turn, i) => {
+    policy.turn_minutes.forEach((turn, i) => {
       field(`t${i}party`).value = turn.max_party;
       field(`t${i}minutes`).value = turn.minutes;
     });
@@ -1236,14 +1257,15 @@ pages.bookingSettings = async () => {
   }
   onSubmit('#policy-form', async (v) => {
     $('#policy-saved').hidden = true;
-    const services = [0, 1, 2]
-      .map((i) => ({
+    const services = [...form.querySelectorAll('.service')]
+      .map((_, i) => ({
         weekdays: [1, 2, 3, 4, 5, 6, 7].filter((d) => field(`s${i}d${d}`).checked),
         first_seating: v[`s${i}first`],
         last_seating: v[`s${i}last`],
       }))
       .filter((service) => service.weekdays.length > 0);
-    const turns = [0, 1, 2]
+    const turns = [...form.querySelectorAll('.turn')]
+      .map((_, i) => i)
       .filter((i) => v[`t${i}party`] && v[`t${i}minutes`])
       .map((i) => ({ max_party: Number(v[`t${i}party`]), minutes: Number(v[`t${i}minutes`]) }));
     await authed('PUT', `/api/v1/venues/${encodeURIComponent(venue)}/booking-policy`, {

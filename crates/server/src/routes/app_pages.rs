@@ -616,7 +616,7 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
     for i in 0..3 {
         turns.push_str(&format!(
             r#"<p class="turn"><label class="inline">{up_to} <input type="number" name="t{i}party" min="1" max="100" inputmode="numeric"></label>
-<label class="inline">{minutes} <input type="number" name="t{i}minutes" min="15" max="720" step="15" inputmode="numeric"></label></p>
+<label class="inline">{minutes} <input type="number" name="t{i}minutes" min="15" max="480" step="15" inputmode="numeric"></label></p>
 "#,
             up_to = tr(l, "Grupos de hasta", "Parties of up to"),
             minutes = tr(l, "minutos", "minutes"),
@@ -631,10 +631,10 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
         r#"<form id="policy-form" class="card">
 <fieldset><legend>{services_legend}</legend>
 <p class="hint">{services_hint}</p>
-{services}</fieldset>
+{services}<button type="button" id="add-service" class="secondary">{add_service}</button></fieldset>
 <label>{slot}<select name="slot_minutes"><option>15</option><option>30</option><option>45</option><option>60</option></select></label>
 <fieldset><legend>{turns_legend}</legend>
-{turns}</fieldset>
+{turns}<button type="button" id="add-turn" class="secondary">{add_turn}</button></fieldset>
 {buffer}
 {covers}
 {online}
@@ -663,9 +663,11 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
         services_legend = tr(l, "Servicios", "Services"),
         services_hint = tr(
             l,
-            "Hasta tres servicios; uno sin días queda sin usar. Una última mesa después de medianoche pertenece al servicio de la noche anterior.",
-            "Up to three services; one without days is unused. A last seating after midnight belongs to the service that started the evening before."
+            "Hasta 14 servicios; uno sin días queda sin usar. Una última mesa después de medianoche pertenece al servicio de la noche anterior.",
+            "Up to 14 services; one without days is unused. A last seating after midnight belongs to the service that started the evening before."
         ),
+        add_service = tr(l, "Añadir un servicio", "Add a service"),
+        add_turn = tr(l, "Añadir una regla", "Add a rule"),
         slot = tr(l, "Intervalo entre horarios (minutos)", "Minutes between times"),
         turns_legend = tr(
             l,
