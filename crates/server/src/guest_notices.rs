@@ -72,6 +72,15 @@ pub(crate) fn manage_link(state: &AppState, partner: PartnerId, venue: Uuid, res
     )
 }
 
+/// Where the booking is, as a guest's mail names it: the venue's name, and its address when it has one (a guest who
+/// booked several places must know which one wrote).
+pub(crate) fn venue_place(venue: &comanda_domain::Venue) -> String {
+    match venue.address.trim() {
+        "" => venue.name.clone(),
+        address => format!("{} ({address})", venue.name),
+    }
+}
+
 /// The local date (`YYYY-MM-DD`) and time (`HH:MM`) a mail names, from an RFC 3339 start at the venue's offset.
 pub(crate) fn date_and_time(local: &str) -> (&str, &str) {
     (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""))

@@ -86,7 +86,7 @@ async fn offer(
     let mail = offer_mail(
         state,
         scope.partner(),
-        entry.venue_id,
+        &venue,
         id,
         &guest.email,
         &local,
@@ -135,24 +135,25 @@ async fn offer(
 fn offer_mail(
     state: &AppState,
     partner: PartnerId,
-    venue: Uuid,
+    venue: &comanda_domain::Venue,
     reservation: Uuid,
     recipient: &str,
     local: &str,
     party: u16,
 ) -> OutboxMessage {
-    let link = crate::guest_notices::manage_link(state, partner, venue, reservation);
+    let link = crate::guest_notices::manage_link(state, partner, venue.id.as_uuid(), reservation);
+    let place = crate::guest_notices::venue_place(venue);
     let (date, time) = crate::guest_notices::date_and_time(local);
     let minutes = OFFER_HOLD.whole_minutes();
     OutboxMessage {
         id: Uuid::now_v7(),
         partner: Some(partner),
         recipient: recipient.to_owned(),
-        subject: "Se liberó una mesa / A table is free".to_owned(),
+        subject: format!("Se liberó una mesa en {0} / A table is free at {0}", venue.name),
         body: format!(
-            "Se liberó una mesa para {party} el {date} a las {time}. La guardamos {minutes} minutos: acéptala aquí \
-             {link}\n\nA table for {party} came free on {date} at {time}. It is held for you for {minutes} minutes: \
-             accept it here {link}\n"
+            "Se liberó una mesa en {place} para {party} el {date} a las {time}. La guardamos {minutes} minutos: \
+             acéptala aquí {link}\n\nA table came free at {place} for {party} on {date} at {time}. It is held for \
+             you for {minutes} minutes: accept it here {link}\n"
         ),
         created_at: state.clock.now(),
     }

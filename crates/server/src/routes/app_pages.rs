@@ -2,7 +2,7 @@
 //! server-rendered shell in the visitor's language; `/assets/app.js` (same origin, so the strict CSP holds) drives
 //! the JSON API from it.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -351,15 +351,50 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
 /// (the confirmation's link) it shows that reservation and lets the guest cancel it. Mobile first; Spanish by
 /// default.
 #[utoipa::path(get, path = "/book/{venue}", tag = "pages", params(("venue" = String, Path)),
-    responses((status = 200, content_type = "text/html", body = String)))]
-pub async fn booking_widget(headers: HeaderMap, Path(venue): Path<String>, uri: axum::http::Uri) -> Response {
+    responses((status = 200, content_type = "text/html", body = String),
+        (status = 404, description = "No venue takes bookings at this address", content_type = "text/html",
+            body = String)))]
+pub async fn booking_widget(
+    State(state): State<crate::app::AppState>,
+    headers: HeaderMap,
+    Path(venue): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
     let l = language(&headers, uri.query());
+    // The guest sees whose table they book, by name and address; a link to no bookable venue says so (404).
+    let found = match crate::routes::reservations::listed(&state, &venue).await {
+        Ok((scope, id)) => state
+            .store
+            .venue(&scope, comanda_domain::VenueId::from_uuid(id))
+            .await
+            .ok(),
+        Err(_) => None,
+    };
+    let Some(found) = found else {
+        let gone = tr(
+            l,
+            "Este enlace no lleva a ningún restaurante que reciba reservas aquí: revísalo con el restaurante.",
+            "This link leads to no restaurant taking bookings here: check it with the restaurant.",
+        );
+        let mut response = page(
+            l,
+            "booking",
+            tr(l, "Reservas", "Reservations"),
+            &format!(r#"<p class="card">{gone}</p>"#),
+        );
+        *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+        return response;
+    };
+    let address = match found.address.trim() {
+        "" => String::new(),
+        address => format!(r#"<p id="venue-address" class="hint">{}</p>"#, escape(address)),
+    };
     let other = match l {
         Lang::Es => r#"<a class="switch" href="?lang=en" hreflang="en">English</a>"#,
         Lang::En => r#"<a class="switch" href="?lang=es" hreflang="es">Español</a>"#,
     };
     let body = format!(
-        r#"<div id="booking" data-venue="{venue}">
+        r#"{address}<div id="booking" data-venue="{venue}">
 <p class="hint">{intro} {other}</p>
 <form id="search-form" class="card">
 <label>{date}<input type="date" name="date" required></label>
@@ -455,7 +490,7 @@ pub async fn booking_widget(headers: HeaderMap, Path(venue): Path<String>, uri: 
         ),
         cancel = tr(l, "Cancelar la reserva", "Cancel the booking"),
     );
-    page(l, "booking", tr(l, "Reservas", "Reservations"), &body)
+    page(l, "booking", &escape(&found.name), &body)
 }
 
 /// The host's day view: the venue's tables against the evening's time, each booking placed where it holds its

@@ -692,7 +692,7 @@ pub async fn book(
         &state,
         Lang::negotiate(&headers),
         partner,
-        venue,
+        &found,
         id,
         &email,
         &local_rfc3339(&zone, start),
@@ -833,45 +833,46 @@ fn confirmation_mail(
     state: &AppState,
     lang: Lang,
     partner: comanda_domain::PartnerId,
-    venue: Uuid,
+    venue: &comanda_domain::Venue,
     reservation: Uuid,
     recipient: &str,
     local: &str,
     party: u16,
     deposit: Option<comanda_domain::Money>,
 ) -> comanda_store::identity::OutboxMessage {
-    let link = crate::guest_notices::manage_link(state, partner, venue, reservation);
+    let link = crate::guest_notices::manage_link(state, partner, venue.id.as_uuid(), reservation);
     let (date, time) = crate::guest_notices::date_and_time(local);
+    let place = crate::guest_notices::venue_place(venue);
     let (subject, body) = match (lang, deposit) {
         (Lang::Es, Some(deposit)) => (
-            "Reserva pendiente del depósito",
+            format!("Reserva en {} pendiente del depósito", venue.name),
             format!(
-                "Tu reserva para {party} el {date} a las {time} se confirma al pagar el depósito de {}. Garantiza \
+                "Tu reserva en {place} para {party} el {date} a las {time} se confirma al pagar el depósito de {}. Garantiza \
                  tu mesa: cuando llegas, te lo devolvemos a tu tarjeta.\n\n\
                  Para verla o cancelarla: {link}\n",
                 comanda_domain::money::spoken_text(deposit, true),
             ),
         ),
         (Lang::En, Some(deposit)) => (
-            "Booking awaiting its deposit",
+            format!("Booking at {} awaiting its deposit", venue.name),
             format!(
-                "Your booking for {party} on {date} at {time} is confirmed once its deposit of {} is paid. It \
+                "Your booking at {place} for {party} on {date} at {time} is confirmed once its deposit of {} is paid. It \
                  guarantees your table: when you come, it is refunded to your card.\n\n\
                  To see or cancel it: {link}\n",
                 comanda_domain::money::spoken_text(deposit, false),
             ),
         ),
         (Lang::Es, None) => (
-            "Reserva confirmada",
+            format!("Reserva confirmada en {}", venue.name),
             format!(
-                "Tu reserva para {party} el {date} a las {time} está confirmada.\n\n\
+                "Tu reserva en {place} para {party} el {date} a las {time} está confirmada.\n\n\
                  Para verla o cancelarla: {link}\n"
             ),
         ),
         (Lang::En, None) => (
-            "Booking confirmed",
+            format!("Booking confirmed at {}", venue.name),
             format!(
-                "Your booking for {party} on {date} at {time} is confirmed.\n\n\
+                "Your booking at {place} for {party} on {date} at {time} is confirmed.\n\n\
                  To see or cancel it: {link}\n"
             ),
         ),
@@ -880,7 +881,7 @@ fn confirmation_mail(
         id: Uuid::now_v7(),
         partner: Some(partner),
         recipient: recipient.to_owned(),
-        subject: subject.to_owned(),
+        subject,
         body,
         created_at: state.clock.now(),
     }

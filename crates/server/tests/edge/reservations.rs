@@ -897,6 +897,42 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
     assert_eq!(late_move.status, 409, "{}", late_move.body);
 }
 
+/// A guest knows whose table they book: the booking page and the confirmation name the venue; a link to no bookable
+/// venue answers 404, not a form that can only fail.
+pub async fn the_booking_page_and_its_mail_name_the_venue(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = booking_venue(
+        &server,
+        "nombre@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let page = |path: String| server.client.get(server.url(&path)).send();
+    let widget = page(format!("/book/{}", v.venue)).await.unwrap();
+    assert_eq!(widget.status(), 200);
+    let html = widget.text().await.unwrap();
+    assert!(html.contains("<h1>Sede Reservas</h1>"), "{html}");
+    let nowhere = page(format!("/book/{}", uuid::Uuid::now_v7())).await.unwrap();
+    assert_eq!(nowhere.status(), 404);
+    let date = tomorrow(&server);
+    let mut body = booking(&format!("{}T00:00:00Z", date + time::Duration::days(1)), 2);
+    body["guest"]["email"] = json!("nombre.huesped@example.co");
+    assert_eq!(book(&server, &v.venue, body).await.status, 201);
+    mail_with(
+        &server,
+        &[
+            "nombre.huesped@example.co",
+            "Reserva confirmada en Sede Reservas",
+            "Tu reserva en Sede Reservas para 2",
+        ],
+    )
+    .await
+    .expect("the confirmation names the venue");
+}
+
 /// PRIV-1 and PRIV-2 for a booking's guest: name, phone and email are sealed at rest, exported with the consent
 /// record, and erased on request (the booking stays, without identity).
 pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
@@ -2076,9 +2112,16 @@ pub async fn a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered
         "the offer holds the table"
     );
     let offered = list[0]["reservation_id"].as_str().unwrap().to_owned();
-    let mail = mail_with(&server, &["mateo@example.co", "Se liberó una mesa", &offered])
-        .await
-        .expect("the offer is mailed");
+    let mail = mail_with(
+        &server,
+        &[
+            "mateo@example.co",
+            "Se liberó una mesa en Sede Reservas",
+            &offered,
+        ],
+    )
+    .await
+    .expect("the offer is mailed");
     let token = link_token(&mail, &offered);
     let accepted = post(
         &server,
@@ -2190,6 +2233,7 @@ on_both_engines!(
     deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_show,
     staff_bookings_and_moves_go_through_the_same_rules,
     a_booking_guest_is_sealed_exported_and_erased,
+    the_booking_page_and_its_mail_name_the_venue,
     a_data_subject_is_found_by_email_or_phone,
     dates_outside_the_stored_years_are_bad_input,
     a_party_is_not_seated_onto_another_partys_open_bill,
