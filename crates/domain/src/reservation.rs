@@ -286,6 +286,11 @@ pub enum Refusal {
     Past,
     #[error("no table is free for this party at this time")]
     SlotTaken,
+    #[error(
+        "no table or combination of tables here seats a party of this size through this channel, nor does the \
+             venue's pacing let so many arrive at once: ask the venue"
+    )]
+    NeverSeated,
 }
 
 /// The venue's zone, or `None` for a name the tz database does not know.
@@ -441,6 +446,9 @@ fn fit(
     if start <= now {
         return Err(Refusal::Past);
     }
+    if !could_ever_seat(policy, floor, party, channel) {
+        return Err(Refusal::NeverSeated);
+    }
     // The notice is the online guests' (the kitchen's warning); a host booking a walk-in, or moving an early party
     // to now, is on the floor and needs none.
     if channel == Channel::Online
@@ -462,6 +470,31 @@ fn fit(
     best_fit(floor, holdings, start, until, party, channel)
         .map(|tables| Assignment { tables, start, until })
         .ok_or(Refusal::SlotTaken)
+}
+
+/// Whether the venue could seat a party of `party` through `channel` on an empty evening: a table or combination
+/// (usable by the channel) holds it, and the pacing lets that many covers arrive in one 15-minute window. A party
+/// it never could is told so (422), not that its time "was just taken", and never waits on a list for nothing.
+pub fn could_ever_seat(policy: &BookingPolicy, floor: &Floor, party: u16, channel: Channel) -> bool {
+    let covers = u32::from(party);
+    let cap = match channel {
+        Channel::Online => policy
+            .pacing
+            .covers_per_15_min
+            .min(policy.pacing.online_covers_per_15_min),
+        Channel::Staff => policy.pacing.covers_per_15_min,
+    };
+    let moment = OffsetDateTime::UNIX_EPOCH;
+    covers <= cap
+        && best_fit(
+            floor,
+            &[],
+            moment,
+            moment + time::Duration::hours(1),
+            party,
+            channel,
+        )
+        .is_some()
 }
 
 fn best_fit(
@@ -787,8 +820,21 @@ mod tests {
             check(datetime!(2027-03-01 00:00 UTC), 2),
             Err(Refusal::BeyondHorizon)
         );
-        assert_eq!(check(seven, 5), Err(Refusal::SlotTaken));
+        // Five fit no table of this floor on any evening: never seated, not "taken".
+        assert_eq!(check(seven, 5), Err(Refusal::NeverSeated));
         assert!(check(seven, 4).is_ok());
+        // Four at a table another party holds: taken.
+        let held = [Holding {
+            tables: vec![floor.tables[0].id],
+            start: seven,
+            until: seven + time::Duration::hours(2),
+            party: 2,
+            online: true,
+        }];
+        assert_eq!(
+            check_booking(&p, &bogota, &floor, &held, seven, 4, Channel::Online, NOW),
+            Err(Refusal::SlotTaken)
+        );
         // A slot at 18:00 local is 23:00 UTC; 12:30 UTC "now" leaves more than the hour of notice.
         let soon = datetime!(2026-11-30 23:00 UTC);
         let late_now = datetime!(2026-11-30 22:30 UTC);

@@ -50,7 +50,8 @@ const spanishFields = {
 const spanishTypes = {
   'slot-taken': 'Esa hora se acaba de ocupar; elige otra.',
   'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',
-  'bill-covered': 'La cuenta ya está pagada, o la cubren pagos en curso.',
+  'bill-covered': 'Lo que elegiste ya está pagado o lo están pagando: elige lo que falta por pagar.',
+  'share-changed': 'La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.',
   'payments-unavailable': 'Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.',
   'payment-provider': 'El procesador de pagos no respondió; inténtalo de nuevo.',
   'card-data-refused': 'No escribas números de tarjeta aquí: la tarjeta se escribe solo en el formulario de pago seguro.',

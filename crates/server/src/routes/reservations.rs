@@ -456,8 +456,12 @@ pub async fn availability(
         .await?
         .ok_or(ApiError::NotFound)?;
     let zone = venue_zone(&found)?;
+    // Outside the document's 1 to 100 is bad input (400); above the venue's own largest party, a rule (422).
+    if !(1..=MAX_PARTY).contains(&query.party_size) {
+        return Err(ValidationErrors::single("party_size", PARTY_RANGE).into());
+    }
     let mut errors = ValidationErrors::default();
-    if query.party_size == 0 || query.party_size > policy.max_party_size {
+    if query.party_size > policy.max_party_size {
         errors.push(
             "party_size",
             format!("the venue seats parties of 1 to {}", policy.max_party_size),
@@ -574,6 +578,10 @@ impl From<&Deposit> for DepositView {
     }
 }
 
+/// The largest party the API document takes (`party_size` maximum); a venue's own limit is its policy's.
+pub(crate) const MAX_PARTY: u16 = 100;
+pub(crate) const PARTY_RANGE: &str = "must be between 1 and 100";
+
 pub(crate) fn valid_phone(phone: &str) -> bool {
     let digits = phone.strip_prefix('+').unwrap_or("");
     (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0')
@@ -587,7 +595,7 @@ fn refusal(refused: Refusal) -> ApiError {
                 .detail("that time was just taken; choose another")
                 .into();
         }
-        Refusal::PartySize => "party_size",
+        Refusal::PartySize | Refusal::NeverSeated => "party_size",
         Refusal::NotASlot | Refusal::TooSoon | Refusal::BeyondHorizon | Refusal::Past => "start",
     };
     ApiError::rule(ValidationErrors::single(field, refused.to_string()))
@@ -652,6 +660,9 @@ pub async fn book(
         },
     );
     let note = clean_text(&mut errors, "note", &request.note, 0, 500);
+    if !(1..=MAX_PARTY).contains(&request.party_size) {
+        errors.push("party_size", PARTY_RANGE);
+    }
     errors.into_result(())?;
     if !request.consent {
         return Err(ApiError::rule(ValidationErrors::single(

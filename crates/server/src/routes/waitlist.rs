@@ -21,9 +21,9 @@ use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::ordering::path_id;
 use crate::routes::privacy::NOTICE_VERSION;
 use crate::routes::reservations::{
-    AuditedGuest, DayPageQuery, DepositView, GuestDetails, ManageQuery, ReservationView, deposit_account,
-    guest_scope, host_day, listed, local_instant, local_rfc3339, name_and_phone, not_movable, open_deposit,
-    parse_date, valid_phone, venue_zone, zone_of,
+    AuditedGuest, DayPageQuery, DepositView, GuestDetails, MAX_PARTY, ManageQuery, PARTY_RANGE,
+    ReservationView, deposit_account, guest_scope, host_day, listed, local_instant, local_rfc3339,
+    name_and_phone, not_movable, open_deposit, parse_date, valid_phone, venue_zone, zone_of,
 };
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -122,11 +122,8 @@ pub async fn join(
             String::new()
         },
     );
-    if request.party_size == 0 || request.party_size > policy.max_party_size {
-        errors.push(
-            "party_size",
-            format!("the venue seats parties of 1 to {}", policy.max_party_size),
-        );
+    if !(1..=MAX_PARTY).contains(&request.party_size) {
+        errors.push("party_size", PARTY_RANGE);
     }
     let today = reservation::local_date(&zone, now).unwrap_or(now.date());
     if date < today || date > today + time::Duration::days(i64::from(policy.horizon_days)) {
@@ -164,6 +161,12 @@ pub async fn join(
         _ => {}
     }
     errors.into_result(())?;
+    if request.party_size > policy.max_party_size {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "party_size",
+            format!("the venue seats parties of 1 to {}", policy.max_party_size),
+        )));
+    }
     if !request.consent {
         return Err(ApiError::rule(ValidationErrors::single(
             "consent",
@@ -181,6 +184,19 @@ pub async fn join(
         return Err(ApiError::rule(ValidationErrors::single(
             "earliest",
             "the venue seats no one in this window on that date: choose times within its services",
+        )));
+    }
+    // A party no table or combination could ever seat online would wait for an offer that never comes.
+    let floor = state
+        .store
+        .booking_view(&scope, venue, earliest, latest)
+        .await?
+        .map(|(_, _, floor, _)| floor)
+        .unwrap_or_default();
+    if !reservation::could_ever_seat(&policy, &floor, request.party_size, reservation::Channel::Online) {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "party_size",
+            reservation::Refusal::NeverSeated.to_string(),
         )));
     }
     let lookup = state

@@ -370,7 +370,9 @@ pub async fn pacing_refuses_covers_beyond_the_window_cap_on_free_tables(engine: 
     // A party of seven fits no single table until two tables are declared joinable; then it gets both.
     let half_past_nine = format!("{}T02:30:00Z", date + time::Duration::days(1));
     let seven_guests = book(&server, &v.venue, booking(&half_past_nine, 7)).await;
-    assert_eq!(seven_guests.status, 409, "{}", seven_guests.body);
+    // Not "just taken": no table here could ever seat seven, and the guest is told so (422 naming party_size).
+    assert_eq!(seven_guests.status, 422, "{}", seven_guests.body);
+    assert_eq!(seven_guests.body["errors"][0]["field"], "party_size");
     let joined = post(
         &server,
         &format!("/api/v1/venues/{}/table-combinations", v.venue),
@@ -415,7 +417,7 @@ pub async fn pacing_refuses_covers_beyond_the_window_cap_on_free_tables(engine: 
     assert_eq!(again.status, 404, "{}", again.body);
     let next_evening = format!("{}T02:30:00Z", date + time::Duration::days(2));
     let seven_more = book(&server, &v.venue, booking(&next_evening, 7)).await;
-    assert_eq!(seven_more.status, 409, "{}", seven_more.body);
+    assert_eq!(seven_more.status, 422, "{}", seven_more.body);
     assert_eq!(
         day(&server, &v, date).await.last().unwrap()["tables"]
             .as_array()
@@ -459,7 +461,9 @@ pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_w
         body
     };
     for (body, status, name) in [
-        (booking(&seven, 0), 422, "party_size"),
+        // Outside the document's 1 to 100 is bad input; above the venue's largest party (12), its rule.
+        (booking(&seven, 0), 400, "party_size"),
+        (booking(&seven, 101), 400, "party_size"),
         (booking(&seven, 13), 422, "party_size"),
         (
             booking(&format!("{}T00:05:00Z", date + time::Duration::days(1)), 2),
@@ -498,9 +502,23 @@ pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_w
         "unknown fields are refused"
     );
 
+    let zero = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/availability?date={date}&party_size=0", v.venue),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (zero.status, field(&zero)),
+        (400, "party_size".to_owned()),
+        "{}",
+        zero.body
+    );
     for (query, name) in [
         ("date=9999-12-31&party_size=2".to_owned(), "date"),
-        (format!("date={}&party_size=0", date), "party_size"),
+        (format!("date={}&party_size=13", date), "party_size"),
         (
             format!("date={}&party_size=2", date - time::Duration::days(4)),
             "date",
@@ -1528,11 +1546,7 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     // Awaiting its deposit, the booking holds its table.
     assert!(!starts(&availability(&server, &v.venue, date, 2).await).contains(&at(1)));
     assert!(
-        crate::identity::mailed(
-            &server,
-            &["valentina@example.co", "Reserva pendiente del depósito"]
-        )
-        .await,
+        crate::identity::mailed(&server, &["valentina@example.co", "pendiente del depósito"]).await,
         "the guest is told the booking awaits its deposit"
     );
     let secret = first.body["client_secret"].as_str().unwrap();
@@ -1855,8 +1869,8 @@ pub async fn table_settings_decide_what_the_widget_offers(engine: Engine) {
     assert!(starts(&availability(&server, &v.venue, date, 2).await).is_empty());
     let online = book(&server, &v.venue, booking(&seven, 2)).await;
     assert_eq!(
-        online.status, 409,
-        "no table for two online at that time: {}",
+        online.status, 422,
+        "no table seats two online at all: {}",
         online.body
     );
     assert!(starts(&availability(&server, &v.venue, date, 4).await).contains(&seven));
@@ -1980,6 +1994,22 @@ pub async fn a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date(eng
         (400, "latest".to_owned()),
         "{}",
         backwards.body
+    );
+    // A party no table here could ever seat online (one four-top, no combination) waits for nothing: refused.
+    let five = post(
+        &server,
+        &format!("/api/v1/venues/{}/waitlist", v.venue),
+        None,
+        json!({"date": date.to_string(), "party_size": 5, "earliest": "18:00", "latest": "20:00",
+               "consent": true,
+               "guest": {"name": "Grupo Grande", "phone": "+573001110009", "email": "grupo@example.co"}}),
+    )
+    .await;
+    assert_eq!(
+        (five.status, five.body["errors"][0]["field"].clone()),
+        (422, json!("party_size")),
+        "{}",
+        five.body
     );
     // Times that are no time of day are named, never a crash (a 500 was one).
     for (earliest, latest, named) in [
