@@ -443,7 +443,8 @@ pub trait ReservationStore: Send + Sync {
 
     async fn waitlist_entry(&self, scope: &TenantScope, id: Uuid) -> StoreResult<WaitlistEntry>;
 
-    /// The party leaves the waitlist; `Ok(None)` when it no longer waits (offered, booked or gone).
+    /// The party leaves the waitlist, declining an offer it has open (the offered booking is cancelled, its tables
+    /// free); `Ok(None)` when it no longer waits (booked or gone).
     async fn leave_waitlist(
         &self,
         scope: &TenantScope,

@@ -1102,7 +1102,7 @@ impl ReservationStore for Engine {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
             "UPDATE waitlist_entries SET status = 'left', updated_at = $3
-              WHERE partner_id = $1 AND id = $2 AND status = 'waiting' RETURNING *",
+              WHERE partner_id = $1 AND id = $2 AND status IN ('waiting', 'offered') RETURNING *",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(id))
@@ -1112,6 +1112,10 @@ impl ReservationStore for Engine {
         let Some(row) = row else {
             return Ok(None);
         };
+        // Leaving with an offer open declines it: its tables are free from this commit on.
+        if let Some(offered) = opt_uuid_col(&row, "reservation_id")? {
+            cancel_if(&mut tx, scope.partner(), offered, ReservationStatus::Offered, now).await?;
+        }
         self.insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now)
             .await?;
         tx.commit().await?;

@@ -1029,7 +1029,9 @@ pub async fn guest_deposit_payment(
     }))
 }
 
-/// The guest cancels by the link in their confirmation; the tables are free again at once (public).
+/// The guest cancels by the link in their confirmation; the tables are free again at once (public). Cancelling is
+/// idempotent: a booking already cancelled (a retry whose answer was lost, a second tap) answers its current view,
+/// deposit included, so the guest learns what became of their money instead of an error.
 #[utoipa::path(post, path = "/api/v1/reservations/{reservation}/cancel", tag = "reservations",
     params(("reservation" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -1046,6 +1048,17 @@ pub async fn guest_cancel(
     let id = path_id(&id)?;
     let scope = guest_scope(&state, id, &query.token)?;
     let current = state.store.reservation(&scope, id).await?;
+    if current.status == ReservationStatus::Cancelled {
+        let zone = zone_of(&state, &scope, current.venue_id).await?;
+        let mut view = ReservationView::new(current, &zone);
+        view.deposit = state
+            .store
+            .deposit(&scope, id)
+            .await?
+            .as_ref()
+            .map(DepositView::from);
+        return Ok(Json(view));
+    }
     if current.status == ReservationStatus::Seated {
         return Err(not_movable(current.status, ReservationStatus::Cancelled));
     }

@@ -240,7 +240,8 @@ pub async fn join(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// The guest leaves the waitlist, by the token they got when joining (public).
+/// The guest leaves the waitlist, by the token they got when joining (public). Leaving is idempotent: an entry that
+/// has already left answers its view again.
 #[utoipa::path(post, path = "/api/v1/waitlist/{entry}/leave", tag = "reservations",
     params(("entry" = String, Path), ManageQuery), responses((status = 200, body = WaitlistView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -257,6 +258,10 @@ pub async fn leave(
     let id = path_id(&entry)?;
     let scope = guest_scope(&state, id, &query.token)?;
     let current = state.store.waitlist_entry(&scope, id).await?;
+    if current.status == comanda_store::reservations::WaitlistStatus::Left {
+        let zone = zone_of(&state, &scope, current.venue_id).await?;
+        return Ok(Json(WaitlistView::new(&current, &zone)));
+    }
     let audit = AuditedGuest::entry(&ctx, "waitlist.left", current.venue_id, current.party_size);
     let left = state
         .store
@@ -268,6 +273,11 @@ pub async fn leave(
                 current.status.as_str()
             )))
         })?;
+    if current.status == comanda_store::reservations::WaitlistStatus::Offered {
+        // The declined offer's tables go to the next party waiting.
+        state.availability.changed(left.venue_id);
+        crate::waitlist::offer_freed(&state, &scope, left.venue_id).await;
+    }
     let zone = zone_of(&state, &scope, left.venue_id).await?;
     Ok(Json(WaitlistView::new(&left, &zone)))
 }

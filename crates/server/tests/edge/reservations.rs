@@ -1618,6 +1618,20 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         "{}",
         cancelled.body
     );
+    // The answer was lost and the guest taps again: the same view, the refund once.
+    let again = post(
+        &server,
+        &format!("/api/v1/reservations/{id}/cancel?token={token}"),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.body["deposit"]["status"].clone()),
+        (200, json!("refunded")),
+        "{}",
+        again.body
+    );
     let refunds = stripe.get(&format!("/v1/refunds?payment_intent={intent}")).await;
     assert_eq!(refunds["data"].as_array().map(Vec::len), Some(1), "{refunds}");
     assert_eq!(refunds["data"][0]["amount"], 4_000_000);
@@ -1969,6 +1983,27 @@ pub async fn a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date(eng
     // The same guest again, whatever the window: one place a date.
     let again = join("+573001110001", "18:00", "19:00").await;
     assert_eq!(again.status, 409, "{}", again.body);
+    // Leaving is idempotent (a lost answer, a second tap); then the guest may join with another window.
+    let leave = format!(
+        "/api/v1/waitlist/{}/leave?token={}",
+        late.body["id"].as_str().unwrap(),
+        late.body["manage_token"].as_str().unwrap()
+    );
+    for _ in 0..2 {
+        let left = post(&server, &leave, None, json!({})).await;
+        assert_eq!(
+            (left.status, left.body["status"].clone()),
+            (200, json!("left")),
+            "{}",
+            left.body
+        );
+    }
+    // The table was free, so the entry held an offer: leaving declined it, and its booking no longer holds the table.
+    let offered = late.body["reservation_id"].as_str().expect("an offer");
+    let listed = day(&server, &v, date).await;
+    let declined = listed.iter().find(|r| r["id"] == offered).expect("on the day");
+    assert_eq!(declined["status"], "cancelled", "{declined}");
+    assert_eq!(join("+573001110001", "18:00", "19:00").await.status, 201);
     // Another phone is another guest (both must match, so knowing an email alone tells nothing).
     assert_eq!(join("+573001110002", "18:00", "19:00").await.status, 201);
     // No seating between 22:15 and 23:45; a window the wrong way round past the business day is not one.
