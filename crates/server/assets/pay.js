@@ -53,9 +53,16 @@
     $('#deposit-booking').textContent = `${atVenue(booking.start, offset)} · ${booking.party_size} ${english ? 'guests' : 'personas'}`;
     $('#deposit-amount').textContent = money(deposit.amount, deposit.currency);
     const until = atVenue(deposit.refundable_until, offset);
-    $('#deposit-rule').textContent = english
-      ? `It guarantees your table: when you come, it is refunded to your card. Cancel by ${until} and it is refunded in full; cancel later, or do not come, and the restaurant keeps it.`
-      : `Garantiza tu mesa: cuando llegas, te lo devolvemos a tu tarjeta. Si cancelas hasta el ${until}, te lo devolvemos completo; si cancelas después o no llegas, el restaurante lo conserva.`;
+    // A booking made inside the venue's cut-off has no refundable time left: say so before the card is asked,
+    // rather than name a deadline already past.
+    const lapsed = new Date(deposit.refundable_until) <= new Date();
+    $('#deposit-rule').textContent = lapsed
+      ? (english
+        ? 'It guarantees your table: when you come, it is refunded to your card. This booking is already inside the restaurant\'s cancellation period: if you cancel or do not come, the restaurant keeps it.'
+        : 'Garantiza tu mesa: cuando llegas, te lo devolvemos a tu tarjeta. Esta reserva ya está dentro del plazo de cancelación del restaurante: si cancelas o no llegas, el restaurante lo conserva.')
+      : (english
+        ? `It guarantees your table: when you come, it is refunded to your card. Cancel by ${until} and it is refunded in full; cancel later, or do not come, and the restaurant keeps it.`
+        : `Garantiza tu mesa: cuando llegas, te lo devolvemos a tu tarjeta. Si cancelas hasta el ${until}, te lo devolvemos completo; si cancelas después o no llegas, el restaurante lo conserva.`);
     let payment = null;
     if (deposit.status === 'awaiting') {
       try {
