@@ -130,6 +130,37 @@ impl BookingPolicy {
                 }
             }
         }
+        for (i, service) in self.services.iter().enumerate() {
+            let mut days = service.weekdays.clone();
+            days.sort_unstable();
+            days.dedup();
+            if days.len() != service.weekdays.len() {
+                errors.push(format!("services[{i}].weekdays"), "must name each weekday once");
+            }
+        }
+        // Two services of one weekday whose seatings overlap would offer the same times twice and leave the floor
+        // plan to whichever came first: each weekday's services must follow one another (a service past midnight
+        // runs to its last seating the next morning).
+        let window = |service: &Service| {
+            let first = parse_local_time(&service.first_seating)?;
+            let last = parse_local_time(&service.last_seating)?;
+            Some((first, if last < first { last + 24 * 60 } else { last }))
+        };
+        for (i, later) in self.services.iter().enumerate() {
+            for earlier in &self.services[..i] {
+                let shared = later.weekdays.iter().any(|d| earlier.weekdays.contains(d));
+                if let (true, Some(a), Some(b)) = (shared, window(earlier), window(later))
+                    && a.0 <= b.1
+                    && b.0 <= a.1
+                {
+                    errors.push(
+                        format!("services[{i}]"),
+                        "overlaps another service on the same weekday: services of one day must not share seatings",
+                    );
+                    break;
+                }
+            }
+        }
         if ![15, 30, 45, 60].contains(&self.slot_minutes) {
             errors.push("slot_minutes", "must be 15, 30, 45 or 60");
         }
@@ -905,6 +936,51 @@ mod tests {
         assert!(fields.contains(&"services[0].first_seating"), "{fields:?}");
         assert!(fields.contains(&"pacing.online_covers_per_15_min"), "{fields:?}");
         assert!(policy().validate().is_ok());
+    }
+
+    #[test]
+    fn services_of_one_weekday_follow_one_another() {
+        let service = |days: &[u8], first: &str, last: &str| Service {
+            weekdays: days.to_vec(),
+            first_seating: first.into(),
+            last_seating: last.into(),
+        };
+        let with = |services: Vec<Service>| {
+            let mut p = policy();
+            p.services = services;
+            p.validate()
+                .map(|_| ())
+                .map_err(|e| e.0.iter().map(|e| e.field.clone()).collect::<Vec<_>>())
+        };
+        // Lunch and dinner on Tuesday, a late service on Friday past midnight: fine.
+        assert_eq!(
+            with(vec![
+                service(&[2], "12:00", "14:30"),
+                service(&[2, 5], "18:00", "22:00"),
+                service(&[6], "22:30", "01:00"),
+            ]),
+            Ok(())
+        );
+        // The same weekday twice, and two Tuesday services sharing seatings (one running past midnight).
+        assert_eq!(
+            with(vec![service(&[2, 2], "18:00", "22:00")]),
+            Err(vec!["services[0].weekdays".to_owned()])
+        );
+        assert_eq!(
+            with(vec![
+                service(&[2], "18:00", "01:00"),
+                service(&[2, 3], "19:00", "22:00")
+            ]),
+            Err(vec!["services[1]".to_owned()])
+        );
+        assert_eq!(
+            with(vec![
+                service(&[2], "22:00", "01:00"),
+                service(&[2], "00:30", "00:45")
+            ]),
+            Ok(()),
+            "a seating after midnight of Tuesday's early service is not Tuesday's late one"
+        );
     }
 
     fn arb_floor() -> impl Strategy<Value = Floor> {

@@ -1495,6 +1495,18 @@ async fn move_to(
     let current = state.store.reservation(&caller.scope, id).await?;
     let party = party_size.unwrap_or(current.party_size);
     let now = state.clock.now();
+    // A move to where the booking already is (a double tap) changes nothing, so it writes nothing and mails nobody.
+    if start == current.start && party == current.party_size && current.status.holds_tables() {
+        let zone = zone_of(state, &caller.scope, current.venue_id).await?;
+        let mut view = ReservationView::new(current, &zone);
+        view.deposit = state
+            .store
+            .deposit(&caller.scope, id)
+            .await?
+            .as_ref()
+            .map(DepositView::from);
+        return Ok(Json(view));
+    }
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
         let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
         reservation::check_booking(

@@ -1697,6 +1697,29 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     )
     .await;
     assert!(told.is_some(), "the guest hears of the move");
+    // The host taps again: nothing moves, nothing is recorded, the guest is not mailed twice.
+    let again = host_move(
+        &server,
+        &v,
+        &third_id,
+        json!({"to": "moved", "start": an_hour_later}),
+    )
+    .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    let moves = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=reservation.moved",
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        moves.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        moves.body
+    );
     assert_eq!(
         moved.body["deposit"]["refundable_until"],
         format!("{}T01:00:00Z", date + time::Duration::days(1)),
