@@ -508,8 +508,37 @@ pub struct GuestDetails {
     /// E.164, e.g. `+573001234567`.
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
     pub phone: String,
+    /// Where the confirmation and any notice are mailed. Required online and on the waitlist (422 without it); a
+    /// host booking a caller or a walk-in by phone may leave it out, and that guest is then not mailed.
+    #[serde(default)]
     #[schema(format = Email, max_length = 254)]
-    pub email: String,
+    pub email: Option<String>,
+}
+
+impl GuestDetails {
+    /// The normalised email, errors pushed under `guest.email`; `""` when none was given.
+    pub(crate) fn email(&self, errors: &mut ValidationErrors) -> String {
+        match &self.email {
+            None => String::new(),
+            Some(given) => {
+                comanda_domain::email::normalize_email("guest.email", given).unwrap_or_else(|invalid| {
+                    errors.0.extend(invalid.0);
+                    String::new()
+                })
+            }
+        }
+    }
+
+    /// The 422 of a guest who must be mailed (booking online, waiting for an offer) but gave no email.
+    pub(crate) fn require_email(&self) -> Result<(), ApiError> {
+        match self.email {
+            Some(_) => Ok(()),
+            None => Err(ApiError::rule(ValidationErrors::single(
+                "guest.email",
+                "is needed to send the confirmation and the link to manage the booking",
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -653,17 +682,15 @@ pub async fn book(
     if !valid_phone(&request.guest.phone) {
         errors.push("guest.phone", "must be an E.164 number such as +573001234567");
     }
-    let email = comanda_domain::email::normalize_email("guest.email", &request.guest.email).unwrap_or_else(
-        |invalid| {
-            errors.0.extend(invalid.0);
-            String::new()
-        },
-    );
+    let email = request.guest.email(&mut errors);
     let note = clean_text(&mut errors, "note", &request.note, 0, 500);
     if !(1..=MAX_PARTY).contains(&request.party_size) {
         errors.push("party_size", PARTY_RANGE);
     }
     errors.into_result(())?;
+    if channel == Channel::Online {
+        request.guest.require_email()?;
+    }
     if !request.consent {
         return Err(ApiError::rule(ValidationErrors::single(
             "consent",
@@ -710,9 +737,13 @@ pub async fn book(
         request.party_size,
         deposit.as_ref().map(|d| d.amount),
     );
-    let lookup = state
-        .identity
-        .contact_lookup(partner, Some(&email), Some(&request.guest.phone));
+    let lookup = state.identity.contact_lookup(
+        partner,
+        Some(email.as_str()).filter(|e| !e.is_empty()),
+        Some(&request.guest.phone),
+    );
+    // A guest booked by phone without an email is not mailed.
+    let confirmation = Some(confirmation).filter(|_| !email.is_empty());
     let booking = NewReservation {
         id,
         venue_id: venue,
@@ -736,7 +767,7 @@ pub async fn book(
         note,
         idempotency_key: key,
         request_hash: crate::routes::guest::request_digest(&state, &body),
-        confirmation: Some(confirmation),
+        confirmation,
         deposit,
         offer: None,
     };

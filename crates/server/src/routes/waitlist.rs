@@ -116,12 +116,7 @@ pub async fn join(
     if !valid_phone(&request.guest.phone) {
         errors.push("guest.phone", "must be an E.164 number such as +573001234567");
     }
-    let email = comanda_domain::email::normalize_email("guest.email", &request.guest.email).unwrap_or_else(
-        |invalid| {
-            errors.0.extend(invalid.0);
-            String::new()
-        },
-    );
+    let email = request.guest.email(&mut errors);
     if !(1..=MAX_PARTY).contains(&request.party_size) {
         errors.push("party_size", PARTY_RANGE);
     }
@@ -161,6 +156,8 @@ pub async fn join(
         _ => {}
     }
     errors.into_result(())?;
+    // The offer is mailed: a party waiting without an email would never hear of it.
+    request.guest.require_email()?;
     if request.party_size > policy.max_party_size {
         return Err(ApiError::rule(ValidationErrors::single(
             "party_size",
