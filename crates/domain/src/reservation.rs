@@ -138,27 +138,46 @@ impl BookingPolicy {
                 errors.push(format!("services[{i}].weekdays"), "must name each weekday once");
             }
         }
-        // Two services of one weekday whose seatings overlap would offer the same times twice and leave the floor
-        // plan to whichever came first: each weekday's services must follow one another (a service past midnight
-        // runs to its last seating the next morning).
-        let window = |service: &Service| {
-            let first = parse_local_time(&service.first_seating)?;
-            let last = parse_local_time(&service.last_seating)?;
-            Some((first, if last < first { last + 24 * 60 } else { last }))
+        // Two services whose seatings overlap would offer the same times twice and leave the floor plan to
+        // whichever came first: on the week's timeline (a service past midnight runs into the next weekday, Sunday's
+        // into Monday's), no two services may share a minute.
+        const WEEK: i64 = 7 * 24 * 60;
+        let spans = |service: &Service| -> Vec<(i64, i64)> {
+            let (Some(first), Some(last)) = (
+                parse_local_time(&service.first_seating),
+                parse_local_time(&service.last_seating),
+            ) else {
+                return Vec::new();
+            };
+            let (first, last) = (i64::from(first), i64::from(last));
+            let last = if last < first { last + 24 * 60 } else { last };
+            service
+                .weekdays
+                .iter()
+                .filter(|d| (1..=7).contains(*d))
+                .map(|d| {
+                    let day = (i64::from(*d) - 1) * 24 * 60;
+                    (day + first, day + last)
+                })
+                .collect()
+        };
+        let meet = |a: (i64, i64), b: (i64, i64)| {
+            [-WEEK, 0, WEEK]
+                .iter()
+                .any(|shift| a.0 <= b.1 + shift && b.0 + shift <= a.1)
         };
         for (i, later) in self.services.iter().enumerate() {
-            for earlier in &self.services[..i] {
-                let shared = later.weekdays.iter().any(|d| earlier.weekdays.contains(d));
-                if let (true, Some(a), Some(b)) = (shared, window(earlier), window(later))
-                    && a.0 <= b.1
-                    && b.0 <= a.1
-                {
-                    errors.push(
-                        format!("services[{i}]"),
-                        "overlaps another service on the same weekday: services of one day must not share seatings",
-                    );
-                    break;
-                }
+            let overlaps = self.services[..i].iter().any(|earlier| {
+                spans(earlier)
+                    .into_iter()
+                    .any(|a| spans(later).into_iter().any(|b| meet(a, b)))
+            });
+            if overlaps {
+                errors.push(
+                    format!("services[{i}]"),
+                    "overlaps another service (a service past midnight runs into the next weekday): services must \
+                     not share seatings",
+                );
             }
         }
         if ![15, 30, 45, 60].contains(&self.slot_minutes) {
@@ -980,6 +999,21 @@ mod tests {
             ]),
             Ok(()),
             "a seating after midnight of Tuesday's early service is not Tuesday's late one"
+        );
+        // Monday's late service runs into Tuesday 00:30; Sunday's into Monday's.
+        assert_eq!(
+            with(vec![
+                service(&[1], "22:00", "01:00"),
+                service(&[2], "00:30", "00:45")
+            ]),
+            Err(vec!["services[1]".to_owned()])
+        );
+        assert_eq!(
+            with(vec![
+                service(&[7], "22:00", "01:00"),
+                service(&[1], "00:00", "00:15")
+            ]),
+            Err(vec!["services[1]".to_owned()])
         );
     }
 

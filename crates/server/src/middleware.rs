@@ -339,7 +339,8 @@ const FIXED_HEADERS: [(HeaderName, &str); 7] = [
 ];
 
 /// Any error response that is not already a problem document (a 405 from the router, a layer's bare status)
-/// becomes one, keeping its status and headers such as `Allow` and `Retry-After`.
+/// becomes one, keeping its status and headers such as `Allow` and `Retry-After`. A page that answers its own error
+/// in HTML (a booking link to no venue) is a document for a person and stays one.
 pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
@@ -350,7 +351,7 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v.starts_with("text/html"));
     if is_problem {
         return response;
     }

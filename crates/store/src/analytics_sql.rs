@@ -153,14 +153,13 @@ fn currency_of(row: &DbRow) -> StoreResult<Currency> {
 /// The raw rows behind each measure (docs/analytics.md, "When money counts"), each `(venue_id, at, currency, amount)`:
 /// `$1` partner, `$2` venue or NULL for all, `[$3, $4)` the instants.
 const RAW_SALES: [(RawKind, &str); 4] = [
-    // Orders placed in the range, at their placing: gross (tax included), tax and one order for those not cancelled;
-    // for a cancelled one, the part its guests had paid for (`kept_gross`, `kept_tax`), and no order.
+    // Orders placed in the range, at their placing, each one order with its gross (tax included) and tax; a
+    // cancelled one only with the part its guests had paid for (`kept_gross`, `kept_tax`), when there is one.
     (
         RawKind::Order,
         "SELECT venue_id, placed_at AS at, currency,
                 CASE WHEN status = 'cancelled' THEN kept_gross ELSE subtotal END AS amount,
-                CASE WHEN status = 'cancelled' THEN kept_tax ELSE tax END AS tax,
-                CASE WHEN status = 'cancelled' THEN 0 ELSE 1 END AS counted FROM orders
+                CASE WHEN status = 'cancelled' THEN kept_tax ELSE tax END AS tax FROM orders
          WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2)
            AND placed_at >= $3 AND placed_at < $4 AND (status <> 'cancelled' OR kept_gross > 0)",
     ),
@@ -202,7 +201,7 @@ impl RawKind {
             RawKind::Order => Measures {
                 gross: amount,
                 tax: row.try_get("tax")?,
-                orders: row.try_get::<i32, _>("counted")?.into(),
+                orders: 1,
                 ..Measures::default()
             },
             RawKind::Collected => Measures {

@@ -102,14 +102,15 @@ fn sales_of(order: &Order) -> Measures {
 /// Refuses a cancellation that would leave the session's bill below the money its guests have paid or are paying
 /// for it ([`comanda_domain::bill::may_shrink_bill`]). Runs after the order is marked cancelled, in its transaction,
 /// holding the session row the way a payment's reservation holds it, so neither can pass the other unseen.
-/// Returns the bill's total after the cancellation and its succeeded shares, `(total, paid)`.
+/// Returns the bill's total after the cancellation, its succeeded shares and the shares still being paid,
+/// `(total, paid, held)`.
 async fn keep_paid_bill_covered(
     conn: &mut Conn,
     partner: PartnerId,
     session: Option<Uuid>,
-) -> StoreResult<(i64, i64)> {
+) -> StoreResult<(i64, i64, i64)> {
     let Some(session) = session else {
-        return Ok((0, 0));
+        return Ok((0, 0, 0));
     };
     sqlx::query(locking!(
         "SELECT id FROM table_sessions WHERE partner_id = $1 AND id = $2"
@@ -140,7 +141,7 @@ async fn keep_paid_bill_covered(
         row.try_get("returned")?,
     );
     if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held), returned) {
-        Ok((total, paid))
+        Ok((total, paid, held))
     } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
         Err(StoreError::Refused(
             "guests have paid for this order: refund their payment first, then cancel it".into(),
@@ -160,9 +161,19 @@ async fn keep_paid_bill_covered(
 /// row — the row the uncounting just updated, so no other lock is taken.
 async fn count_cancellation(conn: &mut Conn, partner: PartnerId, order: &Order) -> StoreResult<()> {
     uncount_order(conn, partner, order).await?;
-    let (total, paid) = keep_paid_bill_covered(conn, partner, order.session_id).await?;
-    let (gross, tax) =
-        comanda_domain::bill::kept_on_cancel(order.subtotal.amount, order.tax.amount, paid, total);
+    let (total, paid, held) = keep_paid_bill_covered(conn, partner, order.session_id).await?;
+    let kept =
+        |paid| comanda_domain::bill::kept_on_cancel(order.subtotal.amount, order.tax.amount, paid, total);
+    let (gross, tax) = kept(paid);
+    // What the order keeps depends on a payment still in progress: it could not be settled now, and a guess would
+    // leave the sales off by that payment whichever way it ends.
+    if kept(paid.saturating_add(held)) != (gross, tax) {
+        return Err(StoreError::Refused(
+            "a guest is paying this bill right now: cancel the order once the payment is done (then refund it) or \
+             its hold lapses"
+                .into(),
+        ));
+    }
     if gross == 0 {
         return Ok(());
     }
@@ -173,9 +184,11 @@ async fn count_cancellation(conn: &mut Conn, partner: PartnerId, order: &Order) 
         .bind(tax)
         .execute(&mut *conn)
         .await?;
+    // Sold, then given back by its refund: it counts as an order again, so the average ticket stays gross ÷ orders.
     let kept = Measures {
         gross,
         tax,
+        orders: 1,
         ..Measures::default()
     };
     add_to_sales(

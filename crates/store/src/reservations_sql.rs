@@ -887,8 +887,12 @@ impl ReservationStore for Engine {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        if let (ReservationStatus::Seated, Some(host), Some(table)) = (to, host, current.tables.first()) {
-            seat_at_table(&mut tx, partner, &current, *table, host, now).await?;
+        if let (ReservationStatus::Seated, Some(host)) = (to, host) {
+            seat_at_table(&mut tx, partner, &current, host, now).await?;
+        }
+        if to == ReservationStatus::Finished {
+            let actor = host.map_or("upkeep", |host| host.actor.as_str());
+            close_unused_session(&mut tx, partner, &current, actor, now).await?;
         }
         if !to.holds_tables() {
             // Cancelled, no-show or finished: the tables are free again from this commit on.
@@ -1100,6 +1104,16 @@ impl ReservationStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<Option<WaitlistEntry>> {
         let mut tx = self.scoped(scope).await?;
+        // The offered booking's row first, as accepting the offer takes it, then the entry: a guest tapping "leave"
+        // and "accept" at once has one wait for the other, never both wait on each other.
+        sqlx::query(locking!(
+            "SELECT id FROM reservations WHERE partner_id = $1
+                AND id = (SELECT reservation_id FROM waitlist_entries WHERE partner_id = $1 AND id = $2)"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(id))
+        .fetch_optional(&mut *tx)
+        .await?;
         let row = sqlx::query(
             "UPDATE waitlist_entries SET status = 'left', updated_at = $3
               WHERE partner_id = $1 AND id = $2 AND status IN ('waiting', 'offered') RETURNING *",
@@ -1390,66 +1404,81 @@ impl ReservationStore for Engine {
 }
 
 /// Opens the table's session as accepted by the host, or joins the live one (a guest's QR order may have opened
-/// it, pending until staff accept it the usual way), and links the reservation to it.
+/// it, pending until staff accept it the usual way), and links the reservation to it. Every table of the booking is
+/// locked first (in id order, so two seatings never wait on each other in opposite order): a table seats one party
+/// at a time, and two hosts seating two parties at one table at once must meet here, the second refused.
 async fn seat_at_table(
     conn: &mut Conn,
     partner: PartnerId,
     reservation: &Reservation,
-    table: Uuid,
     host: &Host,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    // Staff accepted another party at this table and it has ordered: its bill is not this party's to join.
-    let occupied = sqlx::query(
-        "SELECT s.id FROM table_sessions s
-          WHERE s.partner_id = $1 AND s.table_id = $2 AND s.status <> 'closed' AND s.accepted_at IS NOT NULL
-            AND EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = s.partner_id AND o.session_id = s.id)",
-    )
-    .bind(h(partner.as_uuid()))
-    .bind(h(table))
-    .fetch_optional(&mut *conn)
-    .await?;
-    if occupied.is_some() {
-        return Err(StoreError::Refused(
-            "the table still has another party's open bill: close it once it is settled, or move this booking to \
-             another table"
-                .into(),
-        ));
+    let Some(&first) = reservation.tables.first() else {
+        return Ok(());
+    };
+    let mut tables = reservation.tables.clone();
+    tables.sort();
+    tables.dedup();
+    for table in &tables {
+        sqlx::query(locking!(
+            "SELECT id FROM venue_tables WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(*table))
+        .fetch_optional(&mut *conn)
+        .await?;
     }
-    // The parties seated at the table's live session: another one still there means the table is not free, bill or
-    // no bill; one that finished (or never came) without ordering left an empty session behind, which is closed so
-    // this party's bill starts on its own.
-    let parties = sqlx::query(
-        "SELECT r.status FROM reservations r
-           JOIN table_sessions s ON s.partner_id = r.partner_id AND s.id = r.session_id
-          WHERE r.partner_id = $1 AND s.table_id = $2 AND s.status <> 'closed' AND r.id <> $3",
+    // Another party still seated at any of these tables: the table is not free, bill or no bill.
+    let seated = sqlx::query(
+        "SELECT * FROM reservations WHERE partner_id = $1 AND venue_id = $2 AND status = 'seated' AND id <> $3",
     )
     .bind(h(partner.as_uuid()))
-    .bind(h(table))
+    .bind(h(reservation.venue_id))
     .bind(h(reservation.id))
     .fetch_all(&mut *conn)
     .await?;
-    let statuses = parties
-        .iter()
-        .map(|row| row.try_get::<String, _>("status"))
-        .collect::<Result<Vec<_>, _>>()?;
-    if statuses
-        .iter()
-        .any(|status| status == ReservationStatus::Seated.as_str())
-    {
-        return Err(StoreError::Refused(
-            "another party is still seated at this table: mark it finished, or move this booking to another table"
-                .into(),
-        ));
+    for row in &seated {
+        if reservation_from_row(row)?
+            .tables
+            .iter()
+            .any(|t| tables.contains(t))
+        {
+            return Err(StoreError::Refused(
+                "another party is still seated at this table: mark it finished, or move this booking to another \
+                 table"
+                    .into(),
+            ));
+        }
     }
-    if !statuses.is_empty() {
+    for table in &tables {
+        // Staff accepted another party at this table and it has ordered: its bill is not this party's to join.
+        let occupied = sqlx::query(
+            "SELECT s.id FROM table_sessions s
+              WHERE s.partner_id = $1 AND s.table_id = $2 AND s.status <> 'closed' AND s.accepted_at IS NOT NULL
+                AND EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = s.partner_id AND o.session_id = s.id)",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(*table))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if occupied.is_some() {
+            return Err(StoreError::Refused(
+                "the table still has another party's open bill: close it once it is settled, or move this booking \
+                 to another table"
+                    .into(),
+            ));
+        }
+        // A party that left without ordering before its session was closed at its finish left an empty session
+        // behind: closed, so this party's bill starts on its own.
         sqlx::query(
             "UPDATE table_sessions SET status = 'closed', closed_at = $3, closed_by = $4
               WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'
+                AND EXISTS (SELECT 1 FROM reservations r WHERE r.partner_id = $1 AND r.session_id = table_sessions.id)
                 AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = $1 AND o.session_id = table_sessions.id)",
         )
         .bind(h(partner.as_uuid()))
-        .bind(h(table))
+        .bind(h(*table))
         .bind(now)
         .bind(&host.actor)
         .execute(&mut *conn)
@@ -1464,7 +1493,7 @@ async fn seat_at_table(
     .bind(h(partner.as_uuid()))
     .bind(h(Uuid::now_v7()))
     .bind(h(reservation.venue_id))
-    .bind(h(table))
+    .bind(h(first))
     .bind(now)
     .bind(&host.actor)
     .bind(h(host.member))
@@ -1477,7 +1506,34 @@ async fn seat_at_table(
     )
     .bind(h(partner.as_uuid()))
     .bind(h(reservation.id))
-    .bind(h(table))
+    .bind(h(first))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A party leaves (finished): a bill it never ordered on is closed with it, so the table's next party starts its
+/// own and the table's turn ends when the party left. A bill with orders stays for staff to close once settled.
+async fn close_unused_session(
+    conn: &mut Conn,
+    partner: PartnerId,
+    reservation: &Reservation,
+    actor: &str,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let Some(session) = reservation.session_id else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE table_sessions SET status = 'closed', closed_at = $3, closed_by = $4
+          WHERE partner_id = $1 AND id = $2 AND status <> 'closed'
+            AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = $1 AND o.session_id = $2)
+            AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.partner_id = $1 AND p.session_id = $2)",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(session))
+    .bind(now)
+    .bind(actor)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -362,13 +362,19 @@ pub async fn booking_widget(
 ) -> Response {
     let l = language(&headers, uri.query());
     // The guest sees whose table they book, by name and address; a link to no bookable venue says so (404).
+    // Only "no such bookable venue" is the 404 page; a database that fails answers its 5xx, never "no restaurant".
     let found = match crate::routes::reservations::listed(&state, &venue).await {
-        Ok((scope, id)) => state
+        Ok((scope, id)) => match state
             .store
             .venue(&scope, comanda_domain::VenueId::from_uuid(id))
             .await
-            .ok(),
-        Err(_) => None,
+        {
+            Ok(found) => Some(found),
+            Err(comanda_store::StoreError::NotFound) => None,
+            Err(other) => return crate::problem::ApiError::from(other).into_response(),
+        },
+        Err(crate::problem::ApiError::NotFound) => None,
+        Err(other) => return other.into_response(),
     };
     let Some(found) = found else {
         let gone = tr(

@@ -1080,15 +1080,7 @@ pub async fn guest_cancel(
     let scope = guest_scope(&state, id, &query.token)?;
     let current = state.store.reservation(&scope, id).await?;
     if current.status == ReservationStatus::Cancelled {
-        let zone = zone_of(&state, &scope, current.venue_id).await?;
-        let mut view = ReservationView::new(current, &zone);
-        view.deposit = state
-            .store
-            .deposit(&scope, id)
-            .await?
-            .as_ref()
-            .map(DepositView::from);
-        return Ok(Json(view));
+        return as_it_is(&state, &scope, current).await;
     }
     if current.status == ReservationStatus::Seated {
         return Err(not_movable(current.status, ReservationStatus::Cancelled));
@@ -1119,12 +1111,37 @@ pub async fn guest_cancel(
             &audit,
             now,
         )
-        .await?
-        .ok_or_else(|| not_movable(current.status, ReservationStatus::Cancelled))?;
+        .await?;
+    let Some(cancelled) = cancelled else {
+        // Two taps at once: the other one cancelled it first, and this one answers what it did.
+        let now_is = state.store.reservation(&scope, id).await?;
+        if now_is.status == ReservationStatus::Cancelled {
+            return as_it_is(&state, &scope, now_is).await;
+        }
+        return Err(not_movable(current.status, ReservationStatus::Cancelled));
+    };
     state.availability.changed(cancelled.venue_id);
     crate::waitlist::offer_freed(&state, &scope, cancelled.venue_id).await;
     let mut view = ReservationView::new(cancelled, &zone);
     view.deposit = settle_deposit(&state, &scope, id, now).await?;
+    Ok(Json(view))
+}
+
+/// A booking's view as it stands, with its deposit.
+async fn as_it_is(
+    state: &AppState,
+    scope: &TenantScope,
+    booking: Reservation,
+) -> Result<Json<ReservationView>, ApiError> {
+    let zone = zone_of(state, scope, booking.venue_id).await?;
+    let id = booking.id;
+    let mut view = ReservationView::new(booking, &zone);
+    view.deposit = state
+        .store
+        .deposit(scope, id)
+        .await?
+        .as_ref()
+        .map(DepositView::from);
     Ok(Json(view))
 }
 
@@ -1444,6 +1461,12 @@ pub async fn transition(
                 OffsetDateTime::UNIX_EPOCH
             }
         };
+        if request
+            .party_size
+            .is_some_and(|party| !(1..=MAX_PARTY).contains(&party))
+        {
+            errors.push("party_size", PARTY_RANGE);
+        }
         errors.into_result(())?;
         return move_to(&state, &caller, &ctx, id, start, request.party_size, &reason).await;
     };
@@ -1527,16 +1550,12 @@ async fn move_to(
     let party = party_size.unwrap_or(current.party_size);
     let now = state.clock.now();
     // A move to where the booking already is (a double tap) changes nothing, so it writes nothing and mails nobody.
-    if start == current.start && party == current.party_size && current.status.holds_tables() {
-        let zone = zone_of(state, &caller.scope, current.venue_id).await?;
-        let mut view = ReservationView::new(current, &zone);
-        view.deposit = state
-            .store
-            .deposit(&caller.scope, id)
-            .await?
-            .as_ref()
-            .map(DepositView::from);
-        return Ok(Json(view));
+    let movable = matches!(
+        current.status,
+        ReservationStatus::Booked | ReservationStatus::Confirmed | ReservationStatus::Late
+    );
+    if start == current.start && party == current.party_size && movable {
+        return as_it_is(state, &caller.scope, current).await;
     }
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
         let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;

@@ -270,7 +270,7 @@ pub async fn leave(
                 current.status.as_str()
             )))
         })?;
-    if current.status == comanda_store::reservations::WaitlistStatus::Offered {
+    if left.reservation_id.is_some() {
         // The declined offer's tables go to the next party waiting.
         state.availability.changed(left.venue_id);
         crate::waitlist::offer_freed(&state, &scope, left.venue_id).await;

@@ -881,6 +881,11 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
             422,
             "party_size",
         ),
+        (
+            json!({"to": "moved", "start": at(1, 0), "party_size": 0}),
+            400,
+            "party_size",
+        ),
         (json!({"to": "moved"}), 400, "start"),
         (json!({"to": "seated", "start": at(1, 0)}), 400, "start"),
     ] {
@@ -925,6 +930,69 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
     assert_eq!(late_move.status, 409, "{}", late_move.body);
 }
 
+/// A table seats one party at a time, even when two hosts seat two parties at one table at the same moment: one is
+/// seated, the other refused (the table's row is the lock). When the first leaves without ordering, its empty bill
+/// closes with it, and the second party's bill is its own.
+pub async fn a_table_seats_one_party_when_two_hosts_seat_at_once(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let mut v = booking_venue(
+        &server,
+        "una.mesa@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let date = tomorrow(&server);
+    let next = date + time::Duration::days(1);
+    // 19:00 holds the one table to 20:45 (90 minutes and a 15-minute reset); 20:45 takes it after.
+    let seven = book(&server, &v.venue, booking(&format!("{next}T00:00:00Z"), 2)).await;
+    let later = book(&server, &v.venue, booking(&format!("{next}T01:45:00Z"), 2)).await;
+    assert_eq!(
+        (seven.status, later.status),
+        (201, 201),
+        "{} {}",
+        seven.body,
+        later.body
+    );
+    let ids = [
+        seven.body["reservation_id"].as_str().unwrap().to_owned(),
+        later.body["reservation_id"].as_str().unwrap().to_owned(),
+    ];
+    // 19:50: both may be seated by the clock (the second from an hour before its time), not by the table.
+    set_clock(
+        &server,
+        OffsetDateTime::parse(
+            &format!("{next}T00:50:00Z"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap(),
+    );
+    v.refreshed(&server).await;
+    let (a, b) = tokio::join!(
+        host_move(&server, &v, &ids[0], json!({"to": "seated"})),
+        host_move(&server, &v, &ids[1], json!({"to": "seated"}))
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 422], "{} / {}", a.body, b.body);
+    let (seated, waiting, first_bill) = if a.status == 200 {
+        (&ids[0], &ids[1], a.body["session_id"].clone())
+    } else {
+        (&ids[1], &ids[0], b.body["session_id"].clone())
+    };
+    let left = host_move(&server, &v, seated, json!({"to": "finished"})).await;
+    assert_eq!(left.status, 200, "{}", left.body);
+    let second = host_move(&server, &v, waiting, json!({"to": "seated"})).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert!(second.body["session_id"].is_string(), "{}", second.body);
+    assert_ne!(
+        second.body["session_id"], first_bill,
+        "the second party's bill is its own"
+    );
+}
+
 /// A guest knows whose table they book: the booking page and the confirmation name the venue; a link to no bookable
 /// venue answers 404, not a form that can only fail.
 pub async fn the_booking_page_and_its_mail_name_the_venue(engine: Engine) {
@@ -945,6 +1013,14 @@ pub async fn the_booking_page_and_its_mail_name_the_venue(engine: Engine) {
     assert!(html.contains("<h1>Sede Reservas</h1>"), "{html}");
     let nowhere = page(format!("/book/{}", uuid::Uuid::now_v7())).await.unwrap();
     assert_eq!(nowhere.status(), 404);
+    assert!(
+        nowhere.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let said = nowhere.text().await.unwrap();
+    assert!(said.contains("no lleva a ningún restaurante"), "{said}");
     let date = tomorrow(&server);
     let mut body = booking(&format!("{}T00:00:00Z", date + time::Duration::days(1)), 2);
     body["guest"]["email"] = json!("nombre.huesped@example.co");
@@ -2325,6 +2401,7 @@ async fn a_flood_of_bookings_from_one_address_is_limited() {
 }
 
 on_both_engines!(
+    a_table_seats_one_party_when_two_hosts_seat_at_once,
     a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered_offer_expires,
     a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date,
     table_settings_decide_what_the_widget_offers,
