@@ -22,6 +22,8 @@ pub enum VenueChange {
     /// To the booking's current start and party size.
     Moved,
     Cancelled,
+    /// Confirmed once the guest did their part: the deposit paid, or the waitlist's offer accepted.
+    Confirmed,
 }
 
 /// Tells the booking's guest what the venue changed, with the refund of a deposit the change gives back.
@@ -40,15 +42,21 @@ pub async fn tell_guest(state: &AppState, scope: &TenantScope, booking: &Reserva
         return;
     };
     let zone = comanda_domain::reservation::zone(&venue.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let refunded = match store.deposit(scope, booking.id).await {
-        Ok(Some(deposit)) if matches!(deposit.status, DepositStatus::RefundDue | DepositStatus::Refunded) => {
-            Some(deposit.amount)
-        }
+    // The money the notice speaks of: a deposit given back (moved, cancelled), or the one just paid (confirmed).
+    let deposit = match store.deposit(scope, booking.id).await {
+        Ok(Some(deposit)) => match (change, deposit.status) {
+            (VenueChange::Confirmed, DepositStatus::Paid) => Some(deposit.amount),
+            (
+                VenueChange::Moved | VenueChange::Cancelled,
+                DepositStatus::RefundDue | DepositStatus::Refunded,
+            ) => Some(deposit.amount),
+            _ => None,
+        },
         _ => None,
     };
     let link = manage_link(state, scope.partner(), booking.venue_id, booking.id);
     let local = local_rfc3339(&zone, booking.start);
-    let (subject, body) = venue_change_text(change, &venue.name, &local, booking.party_size, refunded, &link);
+    let (subject, body) = venue_change_text(change, &venue.name, &local, booking.party_size, deposit, &link);
     let message = comanda_store::identity::OutboxMessage {
         id: Uuid::now_v7(),
         partner: Some(scope.partner()),
@@ -86,18 +94,19 @@ pub(crate) fn date_and_time(local: &str) -> (&str, &str) {
     (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""))
 }
 
-/// The notice's subject and body, Spanish then English. `local` is the start at the venue's offset (RFC 3339).
+/// The notice's subject and body, Spanish then English. `local` is the start at the venue's offset (RFC 3339);
+/// `deposit` is the deposit refunded (moved, cancelled) or paid (confirmed).
 fn venue_change_text(
     change: VenueChange,
     venue: &str,
     local: &str,
     party: u16,
-    refunded: Option<Money>,
+    deposit: Option<Money>,
     link: &str,
 ) -> (String, String) {
     let (date, time) = date_and_time(local);
     let refund = |spanish: bool| {
-        refunded.map_or(String::new(), |amount| {
+        deposit.map_or(String::new(), |amount| {
             if spanish {
                 format!(
                     " Te devolvemos el depósito de {} a tu tarjeta.",
@@ -123,6 +132,34 @@ fn venue_change_text(
                 refund(false),
             ),
         ),
+        VenueChange::Confirmed => {
+            let paid = |spanish: bool| {
+                deposit.map_or(String::new(), |amount| {
+                    if spanish {
+                        format!(
+                            " Recibimos tu depósito de {}: cuando llegas, te lo devolvemos a tu tarjeta.",
+                            spoken_text(amount, true)
+                        )
+                    } else {
+                        format!(
+                            " We received your deposit of {}: when you come, it is refunded to your card.",
+                            spoken_text(amount, false)
+                        )
+                    }
+                })
+            };
+            (
+                format!("{venue}: reserva confirmada / booking confirmed"),
+                format!(
+                    "Tu reserva en {venue} para {party} el {date} a las {time} está confirmada.{}\n\
+                     Para verla o cancelarla: {link}\n\n\
+                     Your booking at {venue} for {party} on {date} at {time} is confirmed.{}\n\
+                     To see or cancel it: {link}\n",
+                    paid(true),
+                    paid(false),
+                ),
+            )
+        }
         VenueChange::Cancelled => (
             format!("{venue}: reserva cancelada / booking cancelled"),
             format!(
@@ -138,6 +175,25 @@ fn venue_change_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_confirmation_names_the_deposit_received() {
+        let deposit = Money::new(4_000_000, comanda_domain::Currency::COP).unwrap();
+        let (subject, body) = venue_change_text(
+            VenueChange::Confirmed,
+            "La Cazuela",
+            "2026-12-04T19:00:00-05:00",
+            2,
+            Some(deposit),
+            "https://example.co/book?x",
+        );
+        assert_eq!(subject, "La Cazuela: reserva confirmada / booking confirmed");
+        assert!(body.contains("Tu reserva en La Cazuela para 2 el 2026-12-04 a las 19:00 está confirmada. Recibimos tu depósito de"), "{body}");
+        assert!(
+            body.contains("We received your deposit of") && body.contains("https://example.co/book?x"),
+            "{body}"
+        );
+    }
 
     #[test]
     fn a_cancellation_says_when_and_the_refund_in_both_languages() {

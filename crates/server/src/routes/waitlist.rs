@@ -385,6 +385,17 @@ pub async fn accept(
         Some(payments) => open_deposit(&state, &scope, payments, &found.name, &accepted).await?,
         None => None,
     };
+    if opened.is_none() {
+        // Nothing left to pay: the booking is the guest's now, and the mail says so (with a deposit, its payment
+        // does).
+        crate::guest_notices::tell_guest(
+            &state,
+            &scope,
+            &accepted,
+            crate::guest_notices::VenueChange::Confirmed,
+        )
+        .await;
+    }
     let mut view = ReservationView::new(accepted, &zone);
     view.deposit = opened.map(|(deposit, secret)| {
         let mut shown = DepositView::from(&deposit);

@@ -1685,6 +1685,21 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         "a paid deposit has nothing left to pay: {}",
         paid.body
     );
+    // The payment confirms the booking, and the guest is told so with the deposit's rule.
+    assert!(
+        crate::identity::mailed(
+            &server,
+            &[
+                "valentina@example.co",
+                "reserva confirmada",
+                "Recibimos tu depósito de",
+                "We received your deposit of",
+                &format!("reservation={id}&token="),
+            ]
+        )
+        .await,
+        "the guest hears the deposit confirmed the booking"
+    );
 
     // Cancelled two days before: the deposit goes back to the guest's card at Stripe, and the table is free.
     let cancelled = post(
@@ -2311,6 +2326,15 @@ pub async fn a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered
         accepted.body
     );
     assert_eq!(waitlist(&v).await[0]["status"], "booked");
+    assert!(
+        mail_with(
+            &server,
+            &["mateo@example.co", "reserva confirmada", "is confirmed", &offered]
+        )
+        .await
+        .is_some(),
+        "the guest who took the offer is told the booking is theirs"
+    );
 
     // The venue cancels that booking: the next party is offered the table, and does not answer in time.
     let host_cancel = host_move(

@@ -109,6 +109,20 @@ pub(crate) async fn receive_webhook(
             if let (Some(scope), Some((venue, _))) = (&scope, settled) {
                 announce_balance(&state, scope, venue);
             }
+            // A deposit paid confirms its booking: the guest is told so (once: a replayed event is a duplicate).
+            if let (Some(scope), comanda_store::payments::EventEffect::DepositPaid { reservation, .. }) =
+                (&scope, &effect)
+                && let Ok(booking) = state.store.reservation(scope, *reservation).await
+                && booking.status.holds_tables()
+            {
+                crate::guest_notices::tell_guest(
+                    &state,
+                    scope,
+                    &booking,
+                    crate::guest_notices::VenueChange::Confirmed,
+                )
+                .await;
+            }
             if let (Some(scope), Some(_)) = (scope, transfer_due) {
                 let store = state.store.clone();
                 let service = service.clone();
