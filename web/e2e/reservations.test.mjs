@@ -127,6 +127,17 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await assertAccessible(host, 'host-day');
   const row = host.locator('#day-list li', { hasText: 'Valentina Ríos' });
   await row.locator('button[data-move="confirmed"]').waitFor();
+  // Opened without a date, the host's day is the venue's business day in Bogotá (its day starts at 05:00), not the
+  // calendar day of a browser set to Tokyo.
+  const tokyo = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', timezoneId: 'Asia/Tokyo' });
+  await tokyo.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const today = await tokyo.newPage();
+  await today.goto(`${server.origin}/host?venue=${venue}`);
+  await today.waitForFunction(() => document.querySelector('#day-form input[name=date]').value !== '');
+  const business = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Bogota', year: 'numeric', month: '2-digit', day: '2-digit' })
+    .format(new Date(Date.now() - 5 * 3600 * 1000));
+  assert.equal(await today.inputValue('#day-form input[name=date]'), business);
+  await tokyo.close();
   // (The widget's date is tomorrow in the browser's zone, so 19:00 in Bogotá is always hours away.)
   assert.ok(Date.parse(start) - Date.now() > 2 * 3600_000, start);
   assert.equal(await row.locator('button[data-move="seated"]').count(), 0, 'not seated hours ahead');

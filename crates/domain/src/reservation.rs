@@ -105,6 +105,21 @@ pub fn clock_minutes(text: &str) -> Option<u16> {
 }
 
 impl BookingPolicy {
+    /// The first service (its index) whose seatings run past midnight to or beyond the venue's business-day start
+    /// (`day_start_hour`, 0–23): its late seatings would belong to the next business day, listed and counted apart
+    /// from the evening they end. `None` when every late service ends before the day starts.
+    pub fn runs_past_day_start(&self, day_start_hour: u8) -> Option<usize> {
+        self.services.iter().position(|service| {
+            match (
+                parse_local_time(&service.first_seating),
+                parse_local_time(&service.last_seating),
+            ) {
+                (Some(first), Some(last)) => last < first && last >= u16::from(day_start_hour) * 60,
+                _ => false,
+            }
+        })
+    }
+
     /// Checks every field; errors name the field (`services[0].first_seating`).
     pub fn validate(self) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
@@ -955,6 +970,31 @@ mod tests {
         assert!(fields.contains(&"services[0].first_seating"), "{fields:?}");
         assert!(fields.contains(&"pacing.online_covers_per_15_min"), "{fields:?}");
         assert!(policy().validate().is_ok());
+    }
+
+    #[test]
+    fn a_late_service_ends_before_the_business_day_starts() {
+        let mut p = policy();
+        p.services = vec![
+            Service {
+                weekdays: vec![2],
+                first_seating: "12:00".into(),
+                last_seating: "14:00".into(),
+            },
+            Service {
+                weekdays: vec![5, 6],
+                first_seating: "18:00".into(),
+                last_seating: "01:00".into(),
+            },
+        ];
+        assert_eq!(p.runs_past_day_start(5), None);
+        assert_eq!(p.runs_past_day_start(2), None);
+        assert_eq!(
+            p.runs_past_day_start(1),
+            Some(1),
+            "01:00 is the next business day's"
+        );
+        assert_eq!(p.runs_past_day_start(0), Some(1));
     }
 
     #[test]

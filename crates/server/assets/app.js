@@ -643,6 +643,17 @@ pages.kitchen = async () => {
 
 const hhmm = (rfc3339) => rfc3339.slice(11, 16);
 const isoDate = (date) => `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
+// The venue's business day now: its wall clock in its own time zone, less the hours before its day starts (at 00:30
+// on a Saturday, a venue whose day starts at 05:00 is still on Friday's service), whatever the browser's zone.
+const businessDay = (venue) => {
+  const startHour = Number(venue.day_start_hour) || 0;
+  const moved = new Date(Date.now() - startHour * 3600 * 1000);
+  try {
+    return new Intl.DateTimeFormat('en-CA', { timeZone: venue.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(moved);
+  } catch {
+    return isoDate(moved);
+  }
+};
 const bookingStatusNames = {
   es: { offered: 'Mesa ofrecida', awaiting_deposit: 'Pendiente del depósito', booked: 'Reservada', confirmed: 'Confirmada', late: 'Tarde', seated: 'Sentada', finished: 'Terminada', cancelled: 'Cancelada', no_show: 'No llegó' },
   en: { offered: 'Table offered', awaiting_deposit: 'Awaiting its deposit', booked: 'Booked', confirmed: 'Confirmed', late: 'Late', seated: 'Seated', finished: 'Finished', cancelled: 'Cancelled', no_show: 'No-show' },
@@ -1071,7 +1082,9 @@ pages.host = async () => {
   const params = new URLSearchParams(location.search);
   const venue = params.get('venue');
   const form = $('#day-form');
-  form.date.value = params.get('date') || isoDate(new Date());
+  const venues = await allPages('/api/v1/venues').catch(() => []);
+  const here = venues.find((v) => v.id === venue);
+  form.date.value = params.get('date') || (here ? businessDay(here) : isoDate(new Date()));
   $('#settings-link').href = `/booking-settings?venue=${encodeURIComponent(venue)}`;
   const tables = await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => []);
   const moveNames = {

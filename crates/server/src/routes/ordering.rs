@@ -187,6 +187,21 @@ pub async fn set_business_day(
 ) -> Result<Json<VenueView>, ApiError> {
     let venue = VenueId::from_uuid(path_id(&venue)?);
     let hour = check_day_start_hour(request.day_start_hour)?;
+    // A booking service running past midnight must end before the day starts, or its late bookings would land on
+    // the next day's host list and reports.
+    if let Some(policy) = state.store.booking_policy(&caller.scope, venue.as_uuid()).await?
+        && let Some(i) = policy.runs_past_day_start(hour)
+    {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "day_start_hour",
+            format!(
+                "booking service {} seats guests until {} after midnight: the business day must start after \
+                 that hour",
+                i + 1,
+                policy.services[i].last_seating
+            ),
+        )));
+    }
     let audit = caller
         .audit(&ctx, "venue.business_day_changed")
         .detail(format!("day_start_hour={hour}"));

@@ -70,6 +70,16 @@ pub async fn put_policy(
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
         .await?;
     venue_zone(&found)?;
+    if let Some(i) = policy.runs_past_day_start(found.day_start_hour) {
+        return Err(ApiError::rule(ValidationErrors::single(
+            format!("services[{i}].last_seating"),
+            format!(
+                "a seating after midnight must be before the venue's business day starts ({:02}:00), or its \
+                 bookings fall on the next day's list: end the service earlier or move the day start",
+                found.day_start_hour
+            ),
+        )));
+    }
     // A deposit is taken in the venue's currency, by card through the partner's connected account: refused rather
     // than stored and then unenforceable at the first booking.
     if let Some(deposit) = policy.deposit_per_cover {

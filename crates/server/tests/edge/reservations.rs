@@ -1446,6 +1446,44 @@ pub async fn a_seating_after_midnight_is_on_the_evening_before(engine: Engine) {
     assert_eq!(evening.len(), 1, "{evening:?}");
     assert_eq!(evening[0]["start"], half_past.as_str());
     assert!(day(&server, &v, date + time::Duration::days(1)).await.is_empty());
+    // The business day may not start before the service's last seating after midnight (at 00:00 the 00:30 booking
+    // would leave this evening's list); from 02:00 on it may.
+    let business_day = format!("/api/v1/venues/{}/business-day", v.venue);
+    let cut = call(
+        &server,
+        "PUT",
+        &business_day,
+        Some(&v.owner),
+        Some(json!({"day_start_hour": 0})),
+    )
+    .await;
+    assert_eq!(
+        (cut.status, cut.body["errors"][0]["field"].clone()),
+        (422, json!("day_start_hour")),
+        "{}",
+        cut.body
+    );
+    let early = call(
+        &server,
+        "PUT",
+        &business_day,
+        Some(&v.owner),
+        Some(json!({"day_start_hour": 2})),
+    )
+    .await;
+    assert_eq!(early.status, 200, "{}", early.body);
+    assert_eq!(day(&server, &v, date).await.len(), 1, "still this evening's");
+    // Likewise a service may not run past the day start.
+    let policy = format!("/api/v1/venues/{}/booking-policy", v.venue);
+    let mut setup = call(&server, "GET", &policy, Some(&v.owner), None).await.body["policy"].clone();
+    setup["services"][0]["last_seating"] = json!("02:30");
+    let past = call(&server, "PUT", &policy, Some(&v.owner), Some(setup)).await;
+    assert_eq!(
+        (past.status, past.body["errors"][0]["field"].clone()),
+        (422, json!("services[0].last_seating")),
+        "{}",
+        past.body
+    );
 }
 
 /// Year 0 parses as a date but cannot be stored: every route taking a date or an instant refuses a year outside
