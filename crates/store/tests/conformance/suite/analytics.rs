@@ -454,3 +454,68 @@ pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store
     let (rolled, raw) = both_ways(store, &scope, Some(venue)).await;
     assert_eq!(rolled, raw);
 }
+
+/// What a cancelled order keeps in the sales must not hang on a payment still in progress: with half of a two-order
+/// bill paid and refunded and the other half being paid, cancelling an order waits (refused, nothing written) —
+/// once that payment ends, what the order keeps is known.
+pub async fn a_cancellation_waits_for_a_payment_that_decides_its_sales(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Anulación en pleno pago").await;
+    store
+        .place_order(&scope, &order_for(venue, table, None, b"second"), &change(), NOW)
+        .await
+        .unwrap();
+    let half = || payment_of(venue, table, session, 4_380_000, 0, false);
+    let first = reserved(store, &scope, &half()).await;
+    succeed(store, &scope, &first).await;
+    store
+        .mark_transfer_sent(&scope, first.id, "tr_wait", None, NOW)
+        .await
+        .unwrap();
+    let refund = NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: first.id,
+        amount: cop(4_380_000),
+        reason: "plato equivocado".into(),
+        requested_by: Uuid::now_v7(),
+        needs_approval: false,
+        idempotency_key: None,
+        request_hash: Vec::new(),
+    };
+    let requested = store
+        .request_refund(&scope, &refund, &AuditEntry::new("refund.issued"), NOW)
+        .await
+        .unwrap();
+    store
+        .complete_refund(&scope, requested.id, "re_wait", None, NOW)
+        .await
+        .unwrap();
+    // The other half is being paid.
+    reserved(store, &scope, &half()).await;
+    let order = store.table_orders(&scope, table).await.unwrap()[0].id;
+    let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
+    let before = store.sales_total(&scope, venue, start, end).await.unwrap();
+    let cancelled = store
+        .transition_order(
+            &scope,
+            order,
+            OrderStatus::Placed,
+            OrderStatus::Cancelled,
+            "manager:test",
+            Some("devuelto"),
+            &change(),
+            NOW,
+        )
+        .await;
+    assert!(
+        matches!(&cancelled, Err(StoreError::Refused(why)) if why.contains("paying this bill")),
+        "{cancelled:?}"
+    );
+    assert_eq!(
+        store.sales_total(&scope, venue, start, end).await.unwrap(),
+        before
+    );
+    assert_eq!(
+        store.table_orders(&scope, table).await.unwrap()[0].status,
+        OrderStatus::Placed
+    );
+}
