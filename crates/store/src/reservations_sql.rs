@@ -890,6 +890,20 @@ impl ReservationStore for Engine {
         if let (ReservationStatus::Seated, Some(host)) = (to, host) {
             seat_at_table(&mut tx, partner, &current, host, now).await?;
         }
+        if current.status == ReservationStatus::Offered && to == ReservationStatus::Cancelled {
+            // A waitlist offer ended by its cancellation ends its entry now, not when the offer's time runs out:
+            // declined by the guest (left), or withdrawn by the venue (expired).
+            sqlx::query(
+                "UPDATE waitlist_entries SET status = $3, updated_at = $4
+                  WHERE partner_id = $1 AND reservation_id = $2 AND status = 'offered'",
+            )
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .bind(if host.is_some() { "expired" } else { "left" })
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         if to == ReservationStatus::Finished {
             let actor = host.map_or("upkeep", |host| host.actor.as_str());
             close_unused_session(&mut tx, partner, &current, actor, now).await?;

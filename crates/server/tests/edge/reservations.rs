@@ -2165,7 +2165,44 @@ pub async fn a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date(eng
     let listed = day(&server, &v, date).await;
     let declined = listed.iter().find(|r| r["id"] == offered).expect("on the day");
     assert_eq!(declined["status"], "cancelled", "{declined}");
-    assert_eq!(join("+573001110001", "18:00", "19:00").await.status, 201);
+    let rejoined = join("+573001110001", "18:00", "19:00").await;
+    assert_eq!(rejoined.status, 201, "{}", rejoined.body);
+    // Offered again at once (the table is free), the guest declines through the offer mail's link: the entry ends
+    // now, not when the offer's ten minutes run out.
+    let offer = rejoined.body["reservation_id"]
+        .as_str()
+        .expect("an offer")
+        .to_owned();
+    let mail = mail_with(&server, &["sara@example.co", "Se liberó una mesa", &offer])
+        .await
+        .expect("the offer is mailed");
+    let declined = post(
+        &server,
+        &format!(
+            "/api/v1/reservations/{offer}/cancel?token={}",
+            link_token(&mail, &offer)
+        ),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    let entries = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/waitlist?date={date}", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let entry = entries.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == rejoined.body["id"])
+        .expect("listed")
+        .clone();
+    assert_eq!(entry["status"], "left", "{entry}");
     // Another phone is another guest (both must match, so knowing an email alone tells nothing).
     assert_eq!(join("+573001110002", "18:00", "19:00").await.status, 201);
     // No seating between 22:15 and 23:45; a window the wrong way round past the business day is not one.
