@@ -336,7 +336,8 @@ const EXPORT_ACTIVITY_LIMIT: usize = 100_000;
             content_type = "application/problem+json"),
         (status = 409, description = "The rectified email has an account, or the only owner would be erased",
             body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Corrected fields on a request that is not a rectification", body = Problem,
+        (status = 422, description = "Corrected fields on a request that is not a rectification, or a phone for a \
+            member (members keep none)", body = Problem,
             content_type = "application/problem+json")))]
 pub async fn request(
     State(state): State<AppState>,
@@ -390,8 +391,13 @@ pub async fn request(
     Ok(Json(PrivacyResponse::One(answer)))
 }
 
+/// A corrected phone for a member: well-formed, but a member keeps no phone, a rule of what is kept (422), not bad
+/// input.
 fn member_has_no_phone() -> ApiError {
-    ValidationErrors::single("phone", "a member keeps no phone: give the email or name").into()
+    ApiError::rule(ValidationErrors::single(
+        "phone",
+        "a member keeps no phone: give the email or name",
+    ))
 }
 
 fn forbidden() -> ApiError {

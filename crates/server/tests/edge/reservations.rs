@@ -1316,7 +1316,7 @@ pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
             .await;
     assert_eq!(
         (no_phone.status, no_phone.body["errors"][0]["field"].clone()),
-        (400, json!("phone"))
+        (422, json!("phone"))
     );
 
     // The erasure that would remove the only owner is refused whole.
