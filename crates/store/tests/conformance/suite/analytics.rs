@@ -342,37 +342,11 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
 /// Net sales are 40.555,56 before the refund and half that, 20.277,78, after it.
 pub async fn a_refund_takes_back_its_sales_before_tax(store: &dyn Store) {
     let (scope, venue, table, session) = paying_table(store, "Reembolso con impuesto").await;
-    let payment = reserved(
-        store,
-        &scope,
-        &payment_of(venue, table, session, 4_380_000, 438_000, true),
-    )
-    .await;
-    succeed(store, &scope, &payment).await;
-    store
-        .mark_transfer_sent(&scope, payment.id, "tr_refund_tax", None, NOW)
-        .await
-        .unwrap();
-    let refund = NewRefund {
-        id: Uuid::now_v7(),
-        payment_id: payment.id,
-        amount: cop(2_409_000),
-        reason: "plato frío".into(),
-        requested_by: Uuid::now_v7(),
-        needs_approval: false,
-        idempotency_key: None,
-        request_hash: Vec::new(),
-    };
-    let requested = store
-        .request_refund(&scope, &refund, &AuditEntry::new("refund.issued"), NOW)
-        .await
-        .unwrap();
-    assert_eq!(requested.split.tip_reversal, cop(219_000));
+    let whole = payment_of(venue, table, session, 4_380_000, 438_000, true);
+    let payment = paid_and_sent(store, &scope, &whole, "tr_refund_tax").await;
     let later = NOW + time::Duration::hours(1);
-    store
-        .complete_refund(&scope, requested.id, "re_refund_tax", None, later)
-        .await
-        .unwrap();
+    let requested = refunded(store, &scope, payment.id, 2_409_000, "re_refund_tax", later).await;
+    assert_eq!(requested.split.tip_reversal, cop(219_000));
     let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
     let total = store.sales_total(&scope, venue, start, end).await.unwrap();
     assert_eq!(
@@ -390,17 +364,8 @@ pub async fn a_refund_takes_back_its_sales_before_tax(store: &dyn Store) {
 /// the 43.800 COP bill paid, refunded whole and its one order cancelled nets to zero, not to minus 40.555,56.
 pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store: &dyn Store) {
     let (scope, venue, table, session) = paying_table(store, "Reembolso y anulación").await;
-    let payment = reserved(
-        store,
-        &scope,
-        &payment_of(venue, table, session, 4_380_000, 0, true),
-    )
-    .await;
-    succeed(store, &scope, &payment).await;
-    store
-        .mark_transfer_sent(&scope, payment.id, "tr_cancel_after_refund", None, NOW)
-        .await
-        .unwrap();
+    let whole = payment_of(venue, table, session, 4_380_000, 0, true);
+    let payment = paid_and_sent(store, &scope, &whole, "tr_cancel_after_refund").await;
     let order = store.table_orders(&scope, table).await.unwrap()[0].id;
     let cancel = async |at| {
         store
@@ -418,25 +383,16 @@ pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store
     };
     // Paid and not refunded, it cannot be cancelled.
     assert!(matches!(cancel(NOW).await, Err(StoreError::Refused(_))));
-    let refund = NewRefund {
-        id: Uuid::now_v7(),
-        payment_id: payment.id,
-        amount: cop(4_380_000),
-        reason: "pedido equivocado".into(),
-        requested_by: Uuid::now_v7(),
-        needs_approval: false,
-        idempotency_key: None,
-        request_hash: Vec::new(),
-    };
-    let requested = store
-        .request_refund(&scope, &refund, &AuditEntry::new("refund.issued"), NOW)
-        .await
-        .unwrap();
     let later = NOW + time::Duration::hours(1);
-    store
-        .complete_refund(&scope, requested.id, "re_cancel_after_refund", None, later)
-        .await
-        .unwrap();
+    refunded(
+        store,
+        &scope,
+        payment.id,
+        4_380_000,
+        "re_cancel_after_refund",
+        later,
+    )
+    .await;
     cancel(later).await.unwrap();
     let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
     let total = store.sales_total(&scope, venue, start, end).await.unwrap();
@@ -465,30 +421,8 @@ pub async fn a_cancellation_waits_for_a_payment_that_decides_its_sales(store: &d
         .await
         .unwrap();
     let half = || payment_of(venue, table, session, 4_380_000, 0, false);
-    let first = reserved(store, &scope, &half()).await;
-    succeed(store, &scope, &first).await;
-    store
-        .mark_transfer_sent(&scope, first.id, "tr_wait", None, NOW)
-        .await
-        .unwrap();
-    let refund = NewRefund {
-        id: Uuid::now_v7(),
-        payment_id: first.id,
-        amount: cop(4_380_000),
-        reason: "plato equivocado".into(),
-        requested_by: Uuid::now_v7(),
-        needs_approval: false,
-        idempotency_key: None,
-        request_hash: Vec::new(),
-    };
-    let requested = store
-        .request_refund(&scope, &refund, &AuditEntry::new("refund.issued"), NOW)
-        .await
-        .unwrap();
-    store
-        .complete_refund(&scope, requested.id, "re_wait", None, NOW)
-        .await
-        .unwrap();
+    let first = paid_and_sent(store, &scope, &half(), "tr_wait").await;
+    refunded(store, &scope, first.id, 4_380_000, "re_wait", NOW).await;
     // The other half is being paid.
     reserved(store, &scope, &half()).await;
     let order = store.table_orders(&scope, table).await.unwrap()[0].id;
@@ -518,4 +452,50 @@ pub async fn a_cancellation_waits_for_a_payment_that_decides_its_sales(store: &d
         store.table_orders(&scope, table).await.unwrap()[0].status,
         OrderStatus::Placed
     );
+}
+
+/// A payment held, succeeded and its transfer sent, as the money path leaves it before any refund.
+async fn paid_and_sent(
+    store: &dyn Store,
+    scope: &TenantScope,
+    payment: &NewPayment,
+    transfer: &str,
+) -> comanda_store::payments::Payment {
+    let paid = reserved(store, scope, payment).await;
+    succeed(store, scope, &paid).await;
+    store
+        .mark_transfer_sent(scope, paid.id, transfer, None, NOW)
+        .await
+        .unwrap();
+    paid
+}
+
+/// A refund of `amount` (minor units) requested at `NOW` and completed at Stripe at `completed`.
+async fn refunded(
+    store: &dyn Store,
+    scope: &TenantScope,
+    payment: Uuid,
+    amount: i64,
+    stripe_refund: &str,
+    completed: OffsetDateTime,
+) -> comanda_store::payments::Refund {
+    let refund = NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: payment,
+        amount: cop(amount),
+        reason: "devuelto".into(),
+        requested_by: Uuid::now_v7(),
+        needs_approval: false,
+        idempotency_key: None,
+        request_hash: Vec::new(),
+    };
+    let requested = store
+        .request_refund(scope, &refund, &AuditEntry::new("refund.issued"), NOW)
+        .await
+        .unwrap();
+    store
+        .complete_refund(scope, requested.id, stripe_refund, None, completed)
+        .await
+        .unwrap();
+    requested
 }
