@@ -577,7 +577,10 @@ pages.kitchen = async () => {
       const paid = session.balance.settled
         ? (english ? 'paid in full' : 'pagada')
         : `${english ? 'paid' : 'pagado'} ${formatMoney(session.balance.paid)} / ${formatMoney(session.balance.total)}`;
-      card.textContent = `${session.table} — ${paid}`;
+      const refunded = session.balance.refunded.amount > 0
+        ? ` · ${english ? 'refunded' : 'devuelto'} ${formatMoney(session.balance.refunded)}`
+        : '';
+      card.textContent = `${session.table} — ${paid}${refunded}`;
       balancesBox.appendChild(card);
     }
     pendingBox.replaceChildren();

@@ -231,6 +231,8 @@ function spoken(problem, english) {
     $('#bill-paid').textContent = money(bill.balance.paid.amount, currency);
     $('#bill-progress').textContent = money(bill.balance.in_progress.amount, currency);
     $('#bill-remaining').textContent = money(bill.balance.remaining.amount, currency);
+    $('#bill-refunded').textContent = money(bill.balance.refunded.amount, currency);
+    for (const part of document.querySelectorAll('.bill-refunded')) part.hidden = bill.balance.refunded.amount === 0;
     $('#settled').hidden = !bill.balance.settled;
     root.dataset.settled = String(bill.balance.settled);
     const list = $('#item-choices');

@@ -119,9 +119,13 @@ pub struct SessionBalance {
     /// Neither paid nor held.
     pub remaining: Money,
     pub settled: bool,
+    /// Returned, or being returned, to the guests' cards by refunds of this bill's payments, tips included as
+    /// returned. A refund never reopens the bill: `paid` and `remaining` stay as they were.
+    pub refunded: Money,
 }
 
 impl SessionBalance {
+    /// A bill of `total` against `paid` and `held` (minor units of its currency, tips excluded).
     pub fn new(total: Money, paid: i64, held: i64) -> Self {
         let currency = total.currency;
         let money = |n: i64| Money::new(n.max(0), currency).unwrap_or(Money::zero(currency));
@@ -131,7 +135,14 @@ impl SessionBalance {
             in_progress: money(held),
             remaining: money(total.amount - paid - held),
             settled: total.amount > 0 && paid >= total.amount,
+            refunded: Money::zero(currency),
         }
+    }
+
+    /// The same bill with `refunded` minor units returned to cards.
+    pub fn with_refunded(self, refunded: i64) -> Self {
+        let refunded = Money::new(refunded.max(0), self.total.currency).unwrap_or(self.refunded);
+        Self { refunded, ..self }
     }
 }
 

@@ -170,11 +170,10 @@ async fn balances_in(conn: &mut Conn, partner: Uuid, sessions: &[Uuid]) -> Store
             };
             let total =
                 Money::new(row.try_get("total")?, currency).map_err(|_| corrupt("total", "negative"))?;
-            Ok(SessionBalance::new(
-                total,
-                row.try_get("paid")?,
-                row.try_get("held")?,
-            ))
+            Ok(
+                SessionBalance::new(total, row.try_get("paid")?, row.try_get("held")?)
+                    .with_refunded(row.try_get("refunded")?),
+            )
         })
         .collect()
 }

@@ -12,7 +12,9 @@ const BALANCES: &str = "SELECT (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT
                 (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
                   WHERE partner_id = $1 AND session_id = s.id AND status = 'succeeded') AS paid,
                 (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
-                  WHERE partner_id = $1 AND session_id = s.id AND status = 'pending') AS held
+                  WHERE partner_id = $1 AND session_id = s.id AND status = 'pending') AS held,
+                (SELECT CAST(COALESCE(sum(refunded), 0) AS BIGINT) FROM payments
+                  WHERE partner_id = $1 AND session_id = s.id AND status = 'succeeded') AS refunded
          FROM unnest($2::uuid[]) WITH ORDINALITY AS s(id, position)
          ORDER BY s.position";
 

@@ -11,7 +11,9 @@ const BALANCES: &str = "SELECT (SELECT COALESCE(sum(subtotal), 0) FROM orders
                 (SELECT COALESCE(sum(share), 0) FROM payments
                   WHERE partner_id = $1 AND session_id = s.value AND status = 'succeeded') AS paid,
                 (SELECT COALESCE(sum(share), 0) FROM payments
-                  WHERE partner_id = $1 AND session_id = s.value AND status = 'pending') AS held
+                  WHERE partner_id = $1 AND session_id = s.value AND status = 'pending') AS held,
+                (SELECT COALESCE(sum(refunded), 0) FROM payments
+                  WHERE partner_id = $1 AND session_id = s.value AND status = 'succeeded') AS refunded
          FROM json_each($2) AS s
          ORDER BY s.key";
 

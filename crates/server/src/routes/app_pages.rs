@@ -872,6 +872,7 @@ pub async fn pay_page(
 <dt>{paid}</dt><dd id="bill-paid"></dd>
 <dt>{progress}</dt><dd id="bill-progress"></dd>
 <dt>{left}</dt><dd id="bill-remaining"></dd>
+<dt class="bill-refunded" hidden>{refunded}</dt><dd id="bill-refunded" class="bill-refunded" hidden></dd>
 </dl>
 <p id="settled" class="ok" hidden>{settled}</p>
 </section>
@@ -903,6 +904,7 @@ pub async fn pay_page(
         paid = tr(l, "Pagado", "Paid"),
         progress = tr(l, "Pagos en curso", "Being paid"),
         left = tr(l, "Falta", "Left to pay"),
+        refunded = tr(l, "Devuelto a las tarjetas", "Refunded to cards"),
         settled = tr(
             l,
             "La cuenta está pagada. ¡Gracias!",

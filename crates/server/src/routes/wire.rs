@@ -65,6 +65,9 @@ pub struct SessionBalance {
     /// Neither paid nor held.
     pub remaining: Money,
     pub settled: bool,
+    /// Returned, or being returned, to the guests' cards by refunds of this bill's payments (tips included, as
+    /// returned). A refund does not reopen the bill: `paid` and `remaining` are unchanged by it.
+    pub refunded: Money,
 }
 
 impl From<payments::SessionBalance> for SessionBalance {
@@ -75,6 +78,7 @@ impl From<payments::SessionBalance> for SessionBalance {
             in_progress: b.in_progress,
             remaining: b.remaining,
             settled: b.settled,
+            refunded: b.refunded,
         }
     }
 }

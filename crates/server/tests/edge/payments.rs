@@ -468,6 +468,11 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
     }
     assert_eq!(stripe.balance_of("platform").await, 0);
     assert_eq!(stripe.balance_of(&account).await, 0);
+    // The guests' bill says what went back to their cards, the tip included, and stays paid.
+    let after = bill(&server, &v).await;
+    assert_eq!(after["balance"]["refunded"]["amount"], 3_969_000, "{after}");
+    assert_eq!(after["balance"]["paid"]["amount"], 3_780_000, "{after}");
+    assert_eq!(after["balance"]["settled"], true, "{after}");
     let ledger = stripe.get("/_standin/ledger").await;
     assert!(
         ledger["cards"].as_object().unwrap().values().all(|v| v == 0),

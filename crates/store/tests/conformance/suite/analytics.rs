@@ -347,6 +347,12 @@ pub async fn a_refund_takes_back_its_sales_before_tax(store: &dyn Store) {
     let later = NOW + time::Duration::hours(1);
     let requested = refunded(store, &scope, payment.id, 2_409_000, "re_refund_tax", later).await;
     assert_eq!(requested.split.tip_reversal, cop(219_000));
+    // The bill tells what went back to the card (tip included) and stays paid: a refund never reopens it.
+    let bill = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!(
+        (bill.paid, bill.remaining, bill.refunded, bill.settled),
+        (cop(4_380_000), cop(0), cop(2_409_000), true)
+    );
     let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
     let total = store.sales_total(&scope, venue, start, end).await.unwrap();
     assert_eq!(
