@@ -1,6 +1,6 @@
 // A guest on a phone books a venue's last free time in the public widget; a second guest no longer sees that time;
-// the host's day view offers seating only near a party's time; a walk-in booked by phone is seated and the table's
-// session opens for its QR orders.
+// the host's day view offers seating only near a party's time; the host seats a walk-in from the page's form (its table's
+// session opens for its QR orders), books a caller by phone and moves them to another time and party size.
 import { test, before, after } from 'node:test';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -142,32 +142,75 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   assert.ok(Date.parse(start) - Date.now() > 2 * 3600_000, start);
   assert.equal(await row.locator('button[data-move="seated"]').count(), 0, 'not seated hours ahead');
 
-  // A party walks in: the venue takes bookings all day now, with a second table; the host books them by phone for
-  // the next free time (within the quarter hour) and seats them, which opens their table's session.
+  // A party walks in: the venue takes bookings all day now (an hour's notice online), with a second table. The host
+  // opens the page's new-booking form and seats them at the first time free — the host's times ignore the online
+  // notice, so it is within the quarter hour — which opens their table's session.
   const call = caller(staff.request);
   await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 2', seats: 4 }, token);
-  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, eveningPolicy('00:00', '23:45', 0), token);
+  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, eveningPolicy('00:00', '23:45', 60), token);
   const venueDay = (when) => new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Bogota' }).format(when);
   let slot;
-  for (const day of [venueDay(new Date()), venueDay(new Date(Date.now() + 86_400_000))]) {
-    slot ??= (await call('GET', `/api/v1/venues/${venue}/availability?date=${day}&party_size=2`)).slots[0];
+  let day;
+  for (const candidate of [venueDay(new Date()), venueDay(new Date(Date.now() + 86_400_000))]) {
+    if (slot) break;
+    slot = (await call('GET', `/api/v1/venues/${venue}/availability?date=${candidate}&party_size=2`, undefined, token)).slots[0];
+    day = candidate;
   }
-  assert.ok(slot, 'a free time within the next day');
-  const walkIn = await call('POST', `/api/v1/venues/${venue}/reservations`, {
-    start: slot.start, party_size: 2, consent: true, note: '',
-    guest: { name: 'Andrés Walk-in', phone: '+573005550101', email: 'andres@example.co' },
-  }, token);
-  await host.goto(`${server.origin}/host?venue=${venue}&date=${slot.local.slice(0, 10)}`);
+  assert.ok(slot && Date.parse(slot.start) - Date.now() <= 15 * 60_000, `a free time within the quarter hour: ${JSON.stringify(slot)}`);
+  const online = (await call('GET', `/api/v1/venues/${venue}/availability?date=${day}&party_size=2`)).slots[0];
+  assert.ok(!online || Date.parse(online.start) - Date.now() >= 60 * 60_000, `online keeps its notice: ${JSON.stringify(online)}`);
+  await host.goto(`${server.origin}/host?venue=${venue}&date=${day}`);
+  await host.click('#new-booking summary');
+  await host.locator('#booking-form select[name=start] option').first().waitFor({ state: 'attached' });
+  await host.fill('#booking-form input[name=name]', 'Andrés Walk-in');
+  await host.fill('#booking-form input[name=phone]', '+57 300 555 0101');
+  await host.check('#booking-form input[name=consent]');
+  await host.screenshot({ path: artifactPath('host-new-booking.png'), fullPage: true });
+  await assertAccessible(host, 'host-new-booking');
+  await host.click('#booking-form button[name=walk_in]');
   const walkInRow = host.locator('#day-list li', { hasText: 'Andrés Walk-in' });
-  await walkInRow.locator('button[data-move="seated"]').click();
   await walkInRow.locator('.status', { hasText: 'Sentada' }).waitFor();
   await host.screenshot({ path: artifactPath('host-seated.png'), fullPage: true });
   await assertAccessible(host, 'host-seated');
-  const seated = (await call('GET', `/api/v1/venues/${venue}/reservations?date=${slot.local.slice(0, 10)}`, undefined, token))
-    .items.find((r) => r.id === walkIn.reservation_id);
+  const dayList = async () => (await call('GET', `/api/v1/venues/${venue}/reservations?date=${day}`, undefined, token)).items;
+  const seated = (await dayList()).find((r) => r.guest_name === 'Andrés Walk-in');
   assert.equal(seated.status, 'seated');
+  assert.equal(seated.start, slot.start);
   const sessions = await call('GET', `/api/v1/venues/${venue}/table-sessions`, undefined, token);
   assert.ok(sessions.items.some((s) => seated.tables.includes(s.table_id) && s.status === 'open'), JSON.stringify(sessions));
+
+  // A caller books by phone for the day's last time, without an email; then asks for one more guest and an earlier
+  // time, which the host moves on the booking's row.
+  await host.fill('#booking-form input[name=party_size]', '3');
+  await host.locator('#booking-form input[name=party_size]').dispatchEvent('change');
+  await host.locator('#booking-form select[name=start] option').first().waitFor({ state: 'attached' });
+  const times = await host.locator('#booking-form select[name=start] option').evaluateAll((options) => options.map((o) => o.value));
+  assert.ok(times.length >= 2, `times left: ${times}`);
+  await host.selectOption('#booking-form select[name=start]', times[times.length - 1]);
+  await host.fill('#booking-form input[name=name]', 'Marta por teléfono');
+  await host.fill('#booking-form input[name=phone]', '+573005550102');
+  await host.fill('#booking-form input[name=note]', 'Cumpleaños, una silla para bebé');
+  await host.check('#booking-form input[name=consent]');
+  await host.click('#booking-form button[name=book]');
+  const phoned = host.locator('#day-list li', { hasText: 'Marta por teléfono' });
+  await phoned.waitFor();
+  assert.match(await phoned.locator('.who').textContent(), /\(3\)/);
+  assert.equal(await phoned.locator('.note').textContent(), 'Nota: Cumpleaños, una silla para bebé');
+  await phoned.locator('button[data-move="moved"]').click();
+  const moveForm = phoned.locator('form.move-form');
+  await moveForm.locator('input[name=party_size]').fill('4');
+  await moveForm.locator('input[name=party_size]').dispatchEvent('change');
+  await host.waitForFunction(() => {
+    const select = document.querySelector('#day-list form.move-form select[name=start]');
+    return select && select.options.length > 0 && !select.closest('form').querySelector('button[type=submit]').disabled;
+  });
+  const earlier = await moveForm.locator('select[name=start] option').evaluateAll((options, last) => options.map((o) => o.value).find((v) => v !== last), times[times.length - 1]);
+  await moveForm.locator('select[name=start]').selectOption(earlier);
+  await assertAccessible(host, 'host-move');
+  await moveForm.locator('button[type=submit]').click();
+  await host.locator('#day-list li', { hasText: 'Marta por teléfono (4)' }).waitFor();
+  const moved = (await dayList()).find((r) => r.guest_name === 'Marta por teléfono');
+  assert.deepEqual([moved.start, moved.party_size], [earlier, 4]);
   assert.deepEqual(cspViolations, []);
   await secondPhone.close();
   await phone.close();

@@ -47,6 +47,13 @@ const spanishFields = {
   'items[].item_id': 'Un plato de tu pedido ya no está disponible; recarga el menú.',
   'items[].modifiers': 'Revisa las opciones elegidas para un plato.',
 };
+// The host page speaks to the host, not the guest.
+const hostSpanishFields = {
+  'guest.name': 'Escribe el nombre del cliente.',
+  party_size: 'El restaurante no tiene mesa para un grupo de ese tamaño; revisa las personas.',
+  start: 'Esa hora ya no está libre para ese grupo; elige otra.',
+  consent: 'Confirma que el cliente aceptó el aviso de privacidad.',
+};
 const spanishTypes = {
   'slot-taken': 'Esa hora se acaba de ocupar; elige otra.',
   'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',
@@ -64,7 +71,8 @@ function problemText(problem) {
   if (!problem || typeof problem !== 'object') return english ? 'Something went wrong; try again.' : 'Algo salió mal; inténtalo de nuevo.';
   const field = problem.errors && problem.errors[0];
   if (!english) {
-    const said = field ? spanishFields[field.field.replace(/\[\d+\]/g, '[]')] : spanishTypes[String(problem.type || '').split('/').pop()];
+    const name = field && field.field.replace(/\[\d+\]/g, '[]');
+    const said = field ? (page === 'host' && hostSpanishFields[name]) || spanishFields[name] : spanishTypes[String(problem.type || '').split('/').pop()];
     if (said) return said;
   }
   return field ? `${field.field}: ${field.message}` : problem.detail || problem.title || (english ? 'Something went wrong' : 'Algo salió mal');
@@ -1090,6 +1098,28 @@ pages.host = async () => {
   form.date.value = params.get('date') || (here ? businessDay(here) : isoDate(new Date()));
   $('#settings-link').href = `/booking-settings?venue=${encodeURIComponent(venue)}`;
   const tables = await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => []);
+  // The times the host can give a party on the page's day (every table, no notice: the host's availability), as
+  // the options of `select`; the option `keep` stays chosen while it is still free. Answers how many there are.
+  const fillTimes = async (select, party, keep) => {
+    const answer = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/availability?date=${form.date.value}&party_size=${party}`);
+    const counts = {};
+    for (const slot of answer.slots) counts[hhmm(slot.local)] = (counts[hhmm(slot.local)] || 0) + 1;
+    select.replaceChildren(...answer.slots.map((slot) => {
+      const option = document.createElement('option');
+      option.value = slot.start;
+      // A local time repeated by a fall-back night shows its offset, so the two are told apart.
+      option.textContent = counts[hhmm(slot.local)] > 1 ? `${hhmm(slot.local)} (${slot.local.slice(19)})` : hhmm(slot.local);
+      return option;
+    }));
+    if (answer.slots.some((slot) => slot.start === keep)) select.value = keep;
+    return answer.slots.length;
+  };
+  const labelled = (text, control) => {
+    const label = document.createElement('label');
+    label.className = 'inline';
+    label.append(text, control);
+    return label;
+  };
   const moveNames = {
     es: { confirmed: 'Confirmar', seated: 'Sentar', late: 'Tarde', no_show: 'No llegó', cancelled: 'Cancelar', finished: 'Terminar' },
     en: { confirmed: 'Confirm', seated: 'Seat', late: 'Late', no_show: 'No-show', cancelled: 'Cancel', finished: 'Finish' },
@@ -1161,6 +1191,13 @@ pages.host = async () => {
       status.className = 'status';
       status.textContent = bookingStatus(r.status);
       row.append(who, status);
+      // The guest's note (a birthday, a high chair, an allergy) is what the host acts on.
+      if (r.note) {
+        const note = document.createElement('span');
+        note.className = 'note';
+        note.textContent = `${english ? 'Note' : 'Nota'}: ${r.note}`;
+        row.append(note);
+      }
       if (r.deposit) {
         const deposit = document.createElement('span');
         deposit.className = 'hint';
@@ -1168,7 +1205,6 @@ pages.host = async () => {
         row.append(deposit);
       }
       // The server says which moves the host can make now (a party is seated from an hour before its time).
-      // (A move to another time needs the new time, which this page does not ask yet.)
       for (const to of r.moves.filter((move) => move !== 'moved')) {
         const button = document.createElement('button');
         button.type = 'button';
@@ -1185,6 +1221,58 @@ pages.host = async () => {
         });
         row.appendChild(button);
       }
+      // A move to another time or party size: the times offered are those free for the party's new size (the
+      // booking's own tables are still its own while it moves, so its current time may not be listed).
+      if (r.moves.includes('moved')) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'secondary';
+        button.dataset.move = 'moved';
+        button.textContent = english ? 'Move' : 'Mover';
+        button.setAttribute('aria-expanded', 'false');
+        button.addEventListener('click', () => {
+          const open = row.querySelector('form.move-form');
+          button.setAttribute('aria-expanded', String(!open));
+          if (open) return open.remove();
+          const moveForm = document.createElement('form');
+          moveForm.className = 'move-form inline';
+          const party = document.createElement('input');
+          Object.assign(party, { type: 'number', name: 'party_size', min: 1, max: 100, required: true, value: r.party_size, inputMode: 'numeric' });
+          const start = document.createElement('select');
+          start.name = 'start';
+          start.required = true;
+          const submit = document.createElement('button');
+          submit.type = 'submit';
+          submit.textContent = english ? 'Move here' : 'Mover aquí';
+          const load = async () => {
+            clearError();
+            try {
+              submit.disabled = (await fillTimes(start, Number(party.value) || 0, start.value)) === 0;
+            } catch (error) {
+              start.replaceChildren();
+              submit.disabled = true;
+              showError(error.problem);
+            }
+          };
+          party.addEventListener('change', load);
+          moveForm.append(labelled(english ? 'Guests' : 'Personas', party), labelled(english ? 'Time' : 'Hora', start), submit);
+          moveForm.addEventListener('submit', async (event) => {
+            event.preventDefault();
+            clearError();
+            submit.disabled = true;
+            try {
+              await authed('POST', `/api/v1/reservations/${encodeURIComponent(r.id)}/transitions`, { to: 'moved', start: start.value, party_size: Number(party.value) });
+              await render();
+            } catch (error) {
+              submit.disabled = false;
+              showError(error.problem);
+            }
+          });
+          row.appendChild(moveForm);
+          load();
+        });
+        row.appendChild(button);
+      }
       list.appendChild(row);
     }
     $('#empty-day').hidden = items.length > 0;
@@ -1198,12 +1286,59 @@ pages.host = async () => {
       return row;
     }));
   };
-  form.addEventListener('submit', (event) => { event.preventDefault(); render(); });
+  // A booking by phone, or a walk-in: booked at the chosen time (a walk-in at the first time still free, which must
+  // be within the hour) and seated at once. The guest's consent is the host's to ask (Law 1581).
+  const bookingForm = $('#booking-form');
+  const refreshTimes = async () => {
+    if (!$('#new-booking').open) return;
+    clearError();
+    try {
+      const count = await fillTimes(bookingForm.start, Number(bookingForm.party_size.value) || 0, bookingForm.start.value);
+      $('#no-times').hidden = count > 0;
+    } catch (error) {
+      bookingForm.start.replaceChildren();
+      showError(error.problem);
+    }
+  };
+  $('#new-booking').addEventListener('toggle', refreshTimes);
+  bookingForm.party_size.addEventListener('change', refreshTimes);
+  bookingForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearError();
+    const walkIn = Boolean(event.submitter && event.submitter.name === 'walk_in');
+    const values = formValues(bookingForm);
+    const first = bookingForm.start.options[0];
+    const start = walkIn ? first && first.value : values.start;
+    if (walkIn && !(first && new Date(first.value).getTime() - Date.now() <= 60 * 60_000)) {
+      return showError({ detail: english ? 'No table is free for that party within the hour.' : 'No hay mesa libre para ese grupo en la próxima hora.' });
+    }
+    const guest = { name: values.name, phone: values.phone.replace(/[\s().-]/g, '') };
+    if (values.email) guest.email = values.email;
+    const buttons = [...bookingForm.querySelectorAll('button')];
+    for (const button of buttons) button.disabled = true;
+    try {
+      const booked = await authed('POST', `/api/v1/venues/${encodeURIComponent(venue)}/reservations`, {
+        start, party_size: Number(values.party_size), guest, consent: values.consent === 'on', note: values.note || '',
+      });
+      if (walkIn) await authed('POST', `/api/v1/reservations/${encodeURIComponent(booked.reservation_id)}/transitions`, { to: 'seated' });
+      bookingForm.reset();
+      await render();
+      await refreshTimes();
+    } catch (error) {
+      showError(error.problem);
+      await render().catch(() => {});
+    } finally {
+      for (const button of buttons) button.disabled = false;
+    }
+  });
+  form.addEventListener('submit', async (event) => { event.preventDefault(); await render(); await refreshTimes(); });
   await render();
   // The moves offered follow the clock (a party is seated from an hour before its time), and other hosts change the
-  // day too: the list is read again every minute and whenever the tab comes back into view.
-  setInterval(() => { if (!document.hidden) render().catch(() => {}); }, 60_000);
-  document.addEventListener('visibilitychange', () => { if (!document.hidden) render().catch(() => {}); });
+  // day too: the list is read again every minute and whenever the tab comes back into view — not while a move is
+  // being written, which the new list would throw away.
+  const refresh = () => { if (!document.hidden && !$('#day-list form')) render().catch(() => {}); };
+  setInterval(refresh, 60_000);
+  document.addEventListener('visibilitychange', refresh);
 };
 
 // The venue's reservation settings: the booking policy (three service rows, three turn rows) and each table's

@@ -128,14 +128,16 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         // Reservations: the public widget books by the venue's listing (a host with a token books by phone on the
         // same route), the guest manages by the signed link in their confirmation; the host runs the day; the
         // booking policy and combinations are the venue's setup.
-        ("GET", "/api/v1/venues/{venue}/availability" | "/api/v1/reservations/{reservation}")
+        ("GET", "/api/v1/reservations/{reservation}")
         | ("GET", "/api/v1/reservations/{reservation}/deposit/payment")
         | (
             "POST",
             "/api/v1/reservations/{reservation}/cancel" | "/api/v1/reservations/{reservation}/accept",
         )
         | ("POST", "/api/v1/venues/{venue}/waitlist" | "/api/v1/waitlist/{entry}/leave") => Public,
-        ("POST", "/api/v1/venues/{venue}/reservations") => PublicOrStaff(Permission::ManageReservations),
+        ("POST", "/api/v1/venues/{venue}/reservations") | ("GET", "/api/v1/venues/{venue}/availability") => {
+            PublicOrStaff(Permission::ManageReservations)
+        }
         ("GET", "/api/v1/venues/{venue}/reservations" | "/api/v1/venues/{venue}/booking-policy")
         | ("GET", "/api/v1/venues/{venue}/waitlist")
         | ("POST", "/api/v1/reservations/{reservation}/transitions") => Staff(Permission::ManageReservations),

@@ -500,7 +500,9 @@ pub async fn booking_widget(
 }
 
 /// The host's day view: the venue's tables against the evening's time, each booking placed where it holds its
-/// table, and the day's list with the moves a host makes (confirm, seat, late, no-show, cancel, finish).
+/// table, the day's list with the moves a host makes (confirm, seat, late, no-show, cancel, finish, move to another
+/// time or party size), and the form for a booking by phone or a walk-in seated at once. The times offered are the
+/// host's (`availability` with the host's token: every table, no notice).
 #[utoipa::path(get, path = "/host", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn host(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
@@ -510,6 +512,19 @@ pub async fn host(headers: HeaderMap) -> Response {
 <button type="submit">{show}</button>
 </form>
 <p><a id="settings-link" href="/booking-settings">{settings}</a></p>
+<details id="new-booking" class="card"><summary>{new_booking}</summary>
+<form id="booking-form">
+<p class="turn"><label class="inline">{party}<input name="party_size" type="number" min="1" max="100" value="2" required inputmode="numeric"></label>
+<label class="inline">{time}<select name="start" required></select></label></p>
+<p id="no-times" class="hint" hidden>{no_times}</p>
+<label>{name}<input name="name" required maxlength="200" autocomplete="off"></label>
+<label>{phone}<input name="phone" type="tel" required placeholder="+573001234567" autocomplete="off"></label>
+<label>{email}<input name="email" type="email" maxlength="254" autocomplete="off"></label>
+<label>{note}<input name="note" maxlength="500" autocomplete="off"></label>
+<label class="check"><input type="checkbox" name="consent" required> {consent}</label>
+<p><button type="submit" name="book" value="book">{book}</button> <button type="submit" name="walk_in" value="walk_in" class="secondary">{walk_in}</button></p>
+</form>
+</details>
 <div id="timeline" class="timeline" aria-label="{timeline}"></div>
 <ul id="day-list" class="day-list"></ul>
 <p id="empty-day" class="hint" hidden>{empty}</p>
@@ -521,6 +536,29 @@ pub async fn host(headers: HeaderMap) -> Response {
         settings = tr(l, "Ajustes de reservas", "Reservation settings"),
         waitlist = tr(l, "Lista de espera", "Waitlist"),
         empty = tr(l, "Sin reservas ese día.", "No bookings that day."),
+        new_booking = tr(l, "Nueva reserva o cliente sin reserva", "New booking or walk-in"),
+        party = tr(l, "Personas", "Guests"),
+        time = tr(l, "Hora", "Time"),
+        no_times = tr(
+            l,
+            "No queda hora libre para ese grupo ese día.",
+            "No time is free for that party that day."
+        ),
+        name = tr(l, "Nombre", "Name"),
+        phone = tr(l, "Teléfono", "Phone"),
+        email = tr(
+            l,
+            "Correo (opcional: sin él no se envía confirmación)",
+            "Email (optional: without it no confirmation is sent)"
+        ),
+        note = tr(l, "Nota", "Note"),
+        consent = tr(
+            l,
+            "El cliente aceptó el aviso de privacidad para gestionar su reserva (Ley 1581 de 2012).",
+            "The guest agreed to the privacy notice for managing the booking (Colombia's Law 1581 of 2012)."
+        ),
+        book = tr(l, "Reservar", "Book"),
+        walk_in = tr(l, "Sentar ahora (sin reserva)", "Seat now (walk-in)"),
     );
     shell(
         l,

@@ -426,19 +426,32 @@ pub(crate) fn out_of_years(field: &str) -> ApiError {
     ))
 }
 
-/// The starts a party can book online on a local date, ordered and unique (public).
+/// The starts a party can book on a local date, ordered and unique. Public: what a guest can book online (online
+/// tables, the online pacing cap, the minimum notice). With a host's bearer token: what the host can book by phone
+/// or for a walk-in at the caller's venue (every table, the total pacing cap, no notice), the times the host page
+/// offers.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/availability", tag = "reservations",
     params(("venue" = String, Path), AvailabilityQuery), responses(
         (status = 200, body = Availability),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
 pub async fn availability(
     State(state): State<AppState>,
     Path(venue): Path<String>,
+    caller: Option<Extension<Caller>>,
     ApiQuery(query): ApiQuery<AvailabilityQuery>,
 ) -> Result<Json<Availability>, ApiError> {
-    let (scope, venue) = listed(&state, &venue).await?;
+    let (scope, venue, channel) = match &caller {
+        Some(Extension(caller)) => (caller.scope.clone(), path_id(&venue)?, Channel::Staff),
+        None => {
+            let (scope, venue) = listed(&state, &venue).await?;
+            (scope, venue, Channel::Online)
+        }
+    };
     let date = parse_date(&query.date)?;
     let now = state.clock.now();
     let answer = |slots: Vec<(String, String)>| {
@@ -449,10 +462,14 @@ pub async fn availability(
                 .collect(),
         })
     };
-    // Only valid questions are kept, so a kept answer needs no policy read to be given again.
-    let ticket = match state.availability.get(venue, date, query.party_size, now) {
-        Ok(slots) => return Ok(answer(slots)),
-        Err(ticket) => ticket,
+    // Only valid questions are kept, so a kept answer needs no policy read to be given again. The cache holds the
+    // guests' answers; a host's (a handful of calls an evening) is computed each time.
+    let ticket = match channel {
+        Channel::Online => match state.availability.get(venue, date, query.party_size, now) {
+            Ok(slots) => return Ok(answer(slots)),
+            Err(ticket) => Some(ticket),
+        },
+        Channel::Staff => None,
     };
     // Saturating: a date at the calendar's edge is refused below (horizon), never an overflow here.
     let midnight = date.midnight().assume_utc();
@@ -478,7 +495,8 @@ pub async fn availability(
         );
     }
     let today = reservation::local_date(&zone, now).unwrap_or(now.date());
-    if date < today {
+    // Yesterday's date still has its seatings past midnight (a late service belongs to the evening it started).
+    if date < today.previous_day().unwrap_or(today) {
         errors.push("date", "is in the past");
     } else if date > today + time::Duration::days(i64::from(policy.horizon_days)) {
         errors.push(
@@ -496,14 +514,16 @@ pub async fn availability(
         &holdings,
         date,
         query.party_size,
-        Channel::Online,
+        channel,
         now,
     );
     let slots: Vec<(String, String)> = slots
         .into_iter()
         .map(|slot| (rfc3339(slot.start), rfc3339(slot.local)))
         .collect();
-    state.availability.keep(ticket, &slots);
+    if let Some(ticket) = ticket {
+        state.availability.keep(ticket, &slots);
+    }
     Ok(answer(slots))
 }
 

@@ -1995,7 +1995,9 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
 }
 
 /// A table's settings decide what the widget offers: a table kept off the widget or above a party's size is not
-/// given to that party online, while the host still books it by phone; a minimum above the seats is refused.
+/// given to that party online, while the host still books it by phone — and the host's availability (the same route
+/// with the host's token, what the host page offers) lists it; another partner's token finds no such venue. A
+/// minimum above the seats is refused.
 pub async fn table_settings_decide_what_the_widget_offers(engine: Engine) {
     let server = TestServer::start_on(engine, |_| {}).await;
     let v = booking_venue(
@@ -2050,6 +2052,20 @@ pub async fn table_settings_decide_what_the_widget_offers(engine: Engine) {
         online.body
     );
     assert!(starts(&availability(&server, &v.venue, date, 4).await).contains(&seven));
+    let path = format!("/api/v1/venues/{}/availability?date={date}&party_size=2", v.venue);
+    let hosts = async |token: &str| call(&server, "GET", &path, Some(token), None).await;
+    assert!(starts(&hosts(&v.owner).await).contains(&seven));
+    let other = booking_venue(
+        &server,
+        "otra-sede@example.co",
+        "America/Bogota",
+        &[2],
+        evenings(),
+        40,
+    )
+    .await;
+    let foreign = hosts(&other.owner).await;
+    assert_eq!(foreign.status, 404, "{}", foreign.body);
     // The host books the two-top by phone.
     let phoned = call(
         &server,
