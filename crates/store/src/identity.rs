@@ -55,6 +55,15 @@ pub struct StaffMember {
     pub created_at: OffsetDateTime,
 }
 
+impl StaffMember {
+    /// Whether this member was erased (PRIV-1): their person key is gone, so their sealed address reads
+    /// [`ERASED`](crate::sealing::ERASED). Only a restored backup taken before the erasure (or the offboarding that
+    /// destroyed every key of the partner) still has their row; such a member must never authenticate again.
+    pub fn is_erased(&self) -> bool {
+        self.email == crate::sealing::ERASED
+    }
+}
+
 /// What a login needs before it knows the partner: found by the email's keyed digest.
 #[derive(Debug, Clone)]
 pub struct LoginRecord {

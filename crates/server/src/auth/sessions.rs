@@ -42,6 +42,9 @@ impl Identity {
                 .map(|member| (member, true)),
         };
         let (member, session_live) = match found {
+            Ok((member, _)) if member.is_erased() => {
+                return Err(unauthorized("the account no longer exists"));
+            }
             Ok(found) => found,
             Err(StoreError::NotFound) => return Err(unauthorized("the account no longer exists")),
             Err(other) => return Err(other.into()),
@@ -69,6 +72,20 @@ impl Identity {
         let proof = secrets::matches(&self.secret_index, refresh_token, &stored)
             .ok_or_else(|| unauthorized("the refresh token is not valid"))?;
         let scope = TenantScope::from_proof(&proof);
+        // The member's standing is read before the token is spent: a refresh it refuses (enrolment first, AUTH-5)
+        // leaves the token as it was, so the client's retry after enrolling is not taken for a stolen token's reuse
+        // (which signs the whole session out).
+        let member = self
+            .store
+            .staff_member(&scope, record.user)
+            .await
+            .map_err(|_| unauthorized("signed out"))?;
+        if member.is_erased() {
+            return Err(unauthorized("the account no longer exists"));
+        }
+        if member.standing.requires_second_factor() && !member.totp_enabled {
+            return Err(mfa_enrollment_required());
+        }
         let successor = secrets::new_secret("rt").map_err(internal)?;
         let successor_digest = secrets::digest(&self.secret_index, &successor);
         let outcome = self
@@ -83,16 +100,8 @@ impl Identity {
             .await?;
         match outcome {
             RefreshOutcome::Rotated | RefreshOutcome::RetriedWithinGrace => {
-                let member = self
-                    .store
-                    .staff_member(&scope, record.user)
-                    .await
-                    .map_err(|_| unauthorized("signed out"))?;
                 if !credential_is_current(&member, record.credential_generation) {
                     return Err(unauthorized("the session was signed out"));
-                }
-                if member.standing.requires_second_factor() && !member.totp_enabled {
-                    return Err(mfa_enrollment_required());
                 }
                 self.access_pair(
                     &scope,

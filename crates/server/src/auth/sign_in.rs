@@ -103,16 +103,21 @@ impl Identity {
             return Err(self.sign_in_failed(&key, ctx, "wrong email or password").await);
         };
         let scope = TenantScope::from_proof(&proof);
-        if let Verdict::MatchRehashed(upgraded) = verdict {
-            self.store
-                .set_password_hash(&scope, record.user, &upgraded, None, self.now())
-                .await?;
-        }
         let member = self
             .store
             .staff_member(&scope, record.user)
             .await
             .map_err(|_| unauthorized(SIGN_IN_FAILED))?;
+        // A backup restored from before an erasure or an offboarding brings the sign-in record back, never the
+        // person: their key stays destroyed (PRIV-1), and so does their way in.
+        if member.is_erased() {
+            return Err(unauthorized(SIGN_IN_FAILED));
+        }
+        if let Verdict::MatchRehashed(upgraded) = verdict {
+            self.store
+                .set_password_hash(&scope, record.user, &upgraded, None, self.now())
+                .await?;
+        }
         self.second_step(&scope, &member, ctx).await
     }
 

@@ -1529,6 +1529,25 @@ async fn granting_a_role_that_needs_2fa_forces_enrolment_at_the_next_request() {
         forced.body["type"],
         "https://comanda.dev/problems/mfa-enrollment-required"
     );
+    // A refresh says the same and spends nothing: the client's retry, past the reuse grace, is not taken for a
+    // stolen token's replay (which would sign the whole session out before the member could enrol).
+    let refresh = signed_in.body["refresh_token"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let refused = post(
+            &server,
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh }),
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.body["type"].as_str()),
+            (403, Some("https://comanda.dev/problems/mfa-enrollment-required")),
+            "{}",
+            refused.body
+        );
+        server.clock.advance(time::Duration::seconds(11));
+    }
     // It can enrol with its access token, once it confirms its password.
     assert_eq!(
         post(
@@ -2294,4 +2313,49 @@ async fn jwks_kids(server: &TestServer) -> Vec<String> {
         .iter()
         .map(|k| k["kid"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// PRIV-1 after a restore: a backup taken before an erasure brings the member's row and sign-in record back, but
+/// not their person key (the key store is never in the ordinary backups; `crates/cli/tests/backup.rs` restores one).
+/// Such a member reads `[erased]` and never authenticates again: neither their password, nor an access or refresh
+/// token issued before the erasure. Simulated here by deleting the key under the restored rows, and read through a
+/// second instance, whose memory never held the key.
+#[tokio::test]
+async fn a_member_whose_key_is_destroyed_never_signs_in_again() {
+    use sqlx::Connection;
+    let server = TestServer::start().await;
+    sign_up(&server, "dueña@example.co").await;
+    let owner = enrolled(&server, "dueña@example.co", PASSWORD).await;
+    let long = "numbers without names again";
+    let analyst = invite_and_join(&server, &owner.access, "cifras@example.co", "analyst", long).await;
+    let signed_in = login(&server, "cifras@example.co", long).await;
+    let access = signed_in.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = signed_in.body["refresh_token"].as_str().unwrap().to_owned();
+    let mut db = sqlx::SqliteConnection::connect(&server.database.url)
+        .await
+        .unwrap();
+    let destroyed = sqlx::query("DELETE FROM person_keys WHERE owner_id = $1")
+        .bind(&analyst)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(destroyed.rows_affected(), 1);
+    let restored = server.second_instance().await;
+    let again = login(&restored, "cifras@example.co", long).await;
+    assert_eq!(again.status, 401, "{}", again.body);
+    let me = call(&restored, "GET", "/api/v1/me", Some(&access), None).await;
+    assert_eq!(me.status, 401, "{}", me.body);
+    let refreshed = post(
+        &restored,
+        "/api/v1/auth/refresh",
+        None,
+        json!({ "refresh_token": refresh }),
+    )
+    .await;
+    assert_eq!(refreshed.status, 401, "{}", refreshed.body);
+    // The owner, whose key is whole, still signs in.
+    let owner_again = login(&restored, "dueña@example.co", PASSWORD).await;
+    assert_eq!(owner_again.status, 200, "{}", owner_again.body);
+    restored.stop().await;
+    server.stop().await;
 }
