@@ -150,7 +150,7 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   await editor.selectOption('#item-form select[name=category_id]', { label: 'Bebidas' });
   await editor.fill('#item-form input[name=es]', 'Jugo de lulo');
   await editor.fill('#item-form input[name=en]', 'Lulo juice');
-  await editor.fill('#item-form input[name=price]', '7000');
+  await editor.fill('#item-form input[name=price]', '7.000');
   await editor.click('#item-form button');
   await editor.locator('.menu-row', { hasText: 'Jugo de lulo' }).waitFor();
   assert.match(await editor.locator('.menu-row', { hasText: 'Jugo de lulo' }).textContent(), /7\.000/);

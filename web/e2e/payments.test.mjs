@@ -114,6 +114,10 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   const second = await payOnPhone(payPath, async (page) => {
     await page.locator('#bill-remaining').filter({ hasText: '20.000' }).waitFor();
     await page.check('input[name=split][value=remaining]');
+    // A tip of their own, written as pesos are written here (the dot groups thousands), is read as two thousand.
+    await page.check('input[name=tip][value=custom]');
+    await page.fill('input[name=tip_amount]', '2.000');
+    await page.locator('#summary').filter({ hasText: '$ 20.000 + propina $ 2.000 = $ 22.000' }).waitFor();
     await page.check('input[name=tip][value=none]');
     await page.locator('#summary').filter({ hasText: '$ 20.000 + propina $ 0 = $ 20.000' }).waitFor();
   });

@@ -245,7 +245,8 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   await settings.goto(`${server.origin}/booking-settings?venue=${venue.id}`);
   await settings.waitForFunction(() => document.querySelector('#policy-form input[name=horizon_days]').value === '30');
   assert.equal(await settings.isChecked('#policy-form input[name=s0d5]'), true, 'Friday is in the first service');
-  await settings.fill('#policy-form input[name=deposit]', '20000');
+  // Written as Colombians write pesos: the dot groups thousands (a number field read it as twenty pesos).
+  await settings.fill('#policy-form input[name=deposit]', '20.000');
   await settings.fill('#policy-form input[name=cancellation_cutoff_hours]', '24');
   await settings.click('#policy-form button[type=submit]');
   await settings.locator('#policy-saved').waitFor({ state: 'visible' });
@@ -260,6 +261,14 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   assert.deepEqual([saved.policy.deposit_per_cover, saved.policy.cancellation_cutoff_hours], [{ amount: 2_000_000, currency: 'COP' }, 24]);
   assert.deepEqual(saved.policy.services.slice(1), lunches, 'the fourth service survived the save');
   assert.deepEqual(saved.policy.turn_minutes, turns);
+  // Shown again as written; an amount that cannot be read for sure is refused, and nothing is saved.
+  await settings.reload();
+  await settings.waitForFunction(() => document.querySelector('#policy-form input[name=deposit]').value === '20.000');
+  await settings.fill('#policy-form input[name=deposit]', '20.5');
+  await settings.click('#policy-form button[type=submit]');
+  await settings.locator('.error', { hasText: 'en pesos' }).waitFor();
+  const kept = await call('GET', `/api/v1/venues/${venue.id}/booking-policy`, undefined, token);
+  assert.deepEqual(kept.policy.deposit_per_cover, { amount: 2_000_000, currency: 'COP' });
   assert.deepEqual(saved.combinations.map((c) => c.tables.length), [2]);
   // A combination declared by mistake is withdrawn from the same list.
   await settings.locator('#combinations li button').click();

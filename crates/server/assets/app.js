@@ -83,6 +83,8 @@ function showError(problem) {
   if (!box) return;
   box.textContent = problemText(problem);
   box.hidden = false;
+  // A phone's screen shows the bottom of the form that was sent: the refusal is brought into view.
+  box.scrollIntoView({ block: 'nearest' });
 }
 
 function clearError() {
@@ -340,6 +342,23 @@ const pages = {
 
 
 // ----- guest and kitchen -----
+
+// An amount of pesos as people write it — "20.000", "20000", "$ 20.000", "7.500,50" (Colombia: the dot groups
+// thousands, the comma marks centavos), or "20,000" — in minor units; NaN for anything else ("20.5"), so an
+// ambiguous amount is refused, never misread (a number field reads "20.000" as twenty). The payment page's script has the same reader.
+function pesosToMinor(text) {
+  const written = String(text).replace(/[\s$]/g, '');
+  const match = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$/.exec(written) || /^(\d{1,3}(?:,\d{3})+)()$/.exec(written);
+  if (!match) return NaN;
+  return Number(match[1].replace(/[.,]/g, '')) * 100 + Number((match[2] || '').padEnd(2, '0'));
+}
+
+// The refusal of an amount `pesosToMinor` could not read, as `onSubmit` shows it.
+function unreadableAmount(example) {
+  return Object.assign(new Error('amount'), {
+    problem: { detail: english ? `Write the amount in pesos, e.g. ${example}` : `Escribe el valor en pesos, por ejemplo ${example}` },
+  });
+}
 
 function formatMoney(money) {
   const digits = money.currency === 'CLP' ? 0 : 2;
@@ -832,8 +851,10 @@ pages.booking = async () => {
       const data = await response.json();
       if (response.ok) bookingKey.succeeded();
       if (!response.ok) {
+        // Another guest took the time first: the free times are read again, and the guest is told why the form
+        // went (the new search clears the old message, so the refusal is shown after it).
+        if (response.status === 409) await search();
         showError(data);
-        if (response.status === 409) search();
         return;
       }
       if (data.status === 'awaiting_deposit') {
@@ -1402,13 +1423,15 @@ pages.bookingSettings = async () => {
     field('min_notice_minutes').value = policy.min_notice_minutes;
     field('horizon_days').value = policy.horizon_days;
     field('max_party_size').value = policy.max_party_size;
-    field('deposit').value = policy.deposit_per_cover ? policy.deposit_per_cover.amount / 100 : '';
+    field('deposit').value = policy.deposit_per_cover ? (policy.deposit_per_cover.amount / 100).toLocaleString('es-CO') : '';
     field('cancellation_cutoff_hours').value = policy.cancellation_cutoff_hours;
   } catch (error) {
     return showError(error.problem);
   }
   onSubmit('#policy-form', async (v) => {
     $('#policy-saved').hidden = true;
+    const deposit = v.deposit.trim() === '' ? 0 : pesosToMinor(v.deposit);
+    if (Number.isNaN(deposit)) throw unreadableAmount('20.000');
     const services = [...form.querySelectorAll('.service')]
       .map((_, i) => ({
         weekdays: [1, 2, 3, 4, 5, 6, 7].filter((d) => field(`s${i}d${d}`).checked),
@@ -1429,7 +1452,7 @@ pages.bookingSettings = async () => {
       min_notice_minutes: Number(v.min_notice_minutes),
       horizon_days: Number(v.horizon_days),
       max_party_size: Number(v.max_party_size),
-      deposit_per_cover: v.deposit && Number(v.deposit) > 0 ? { amount: Math.round(Number(v.deposit) * 100), currency } : null,
+      deposit_per_cover: deposit > 0 ? { amount: deposit, currency } : null,
       cancellation_cutoff_hours: Number(v.cancellation_cutoff_hours),
     });
     $('#policy-saved').hidden = false;
@@ -1551,11 +1574,12 @@ pages.menu = async () => {
     await render();
   });
   onSubmit('#item-form', async (v, form) => {
-    const pesos = Number(v.price);
+    const price = pesosToMinor(v.price);
+    if (Number.isNaN(price)) throw unreadableAmount('7.500');
     await authed('POST', `/api/v1/venues/${venue}/menu/items`, {
       category_id: v.category_id,
       name: { es: v.es, en: v.en },
-      price: { amount: pesos * 100, currency: 'COP' },
+      price: { amount: price, currency: 'COP' },
       tax_included: v.tax_included === 'on',
     });
     form.reset();

@@ -2,6 +2,31 @@
 // the chosen share and tip, or reads a booking's deposit. Listed with its integrity hash in
 // security/payment-page-scripts.toml.
 'use strict';
+
+// An amount of pesos as people write it — "20.000", "20000", "$ 20.000", "7.500,50" (Colombia: the dot groups
+// thousands, the comma marks centavos), or "20,000" — in minor units; NaN for anything else ("20.5"), so an
+// ambiguous amount is refused, never misread (a number field reads "20.000" as twenty).
+function pesosToMinor(text) {
+  const written = String(text).replace(/[\s$]/g, '');
+  const match = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$/.exec(written) || /^(\d{1,3}(?:,\d{3})+)()$/.exec(written);
+  if (!match) return NaN;
+  return Number(match[1].replace(/[.,]/g, '')) * 100 + Number((match[2] || '').padEnd(2, '0'));
+}
+
+// Waits until `done()` answers true: every half second for half a minute, then (a slow webhook, a dropped
+// connection) every five seconds, after telling the guest once, through `#confirming`, not to pay again. A read that
+// fails is tried again, never the end of the wait.
+async function untilConfirmed(done) {
+  for (let i = 0; ; i++) {
+    if (await done().catch(() => false)) {
+      document.getElementById('confirming').hidden = true;
+      return;
+    }
+    if (i === 60) document.getElementById('confirming').hidden = false;
+    await new Promise((resolve) => setTimeout(resolve, i < 60 ? 500 : 5000));
+  }
+}
+
 // The deposit page (/book/{venue}/deposit): a booking's deposit, its rule shown before the card is asked.
 (() => {
   const root = document.getElementById('deposit');
@@ -16,6 +41,8 @@
     const box = $('.error');
     box.textContent = spoken(problem, english);
     box.hidden = false;
+    // A phone's screen shows the bottom of the form that was sent: the refusal is brought into view.
+    box.scrollIntoView({ block: 'nearest' });
   };
   // The booking is read again while the payment is confirmed; the PaymentIntent's secret once, from its own route,
   // so that polling the booking never makes comanda ask Stripe.
@@ -93,16 +120,10 @@
         return showError({ detail: result.error.message });
       }
       // Confirmed once Stripe's webhook reached comanda.
-      for (let i = 0; i < 60; i++) {
-        const now = await read().catch(() => null);
-        if (now && now.status === 'confirmed') {
-          $('#deposit-card').hidden = true;
-          $('#deposit-hold').hidden = true;
-          $('#deposit-paid').hidden = false;
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
+      await untilConfirmed(async () => (await read()).status === 'confirmed');
+      $('#deposit-card').hidden = true;
+      $('#deposit-hold').hidden = true;
+      $('#deposit-paid').hidden = false;
     });
   })();
 })();
@@ -154,6 +175,8 @@ function spoken(problem, english) {
     const box = $('.error');
     box.textContent = spoken(problem, english);
     box.hidden = false;
+    // A phone's screen shows the bottom of the form that was sent: the refusal is brought into view.
+    box.scrollIntoView({ block: 'nearest' });
   };
   // One Idempotency-Key per distinct request until it succeeds: tapping again after a lost answer (a phone's
   // network dropping mid-request) asks for the same payment, which the server answers once (API.md), not a second.
@@ -212,8 +235,15 @@ function spoken(problem, english) {
   const chosenTip = (share) => {
     const choice = new FormData($('#share-form')).get('tip');
     if (choice === 'suggested') return suggestedTip(share);
-    if (choice === 'custom') return Math.max(0, Math.round(Number($('input[name=tip_amount]').value || 0) * 100));
-    return 0;
+    const field = $('input[name=tip_amount]');
+    field.setCustomValidity('');
+    if (choice !== 'custom' || field.value.trim() === '') return 0;
+    const tip = pesosToMinor(field.value);
+    if (Number.isNaN(tip)) {
+      field.setCustomValidity(english ? 'Write the tip in pesos, e.g. 5.000' : 'Escribe la propina en pesos, por ejemplo 5.000');
+      return 0;
+    }
+    return tip;
   };
   const renderSummary = () => {
     if (!bill) return;
@@ -262,14 +292,6 @@ function spoken(problem, english) {
     renderSummary();
   };
 
-  const waitForConfirmation = async () => {
-    for (let i = 0; i < 60; i++) {
-      const state = await call('GET', `/payments/${payment.payment_id}`);
-      if (state.status === 'succeeded') return true;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    return false;
-  };
 
   $('#share-form').addEventListener('change', () => {
     $('#item-choices').hidden = new FormData($('#share-form')).get('split') !== 'items';
@@ -280,8 +302,10 @@ function spoken(problem, english) {
     event.preventDefault();
     $('.error').hidden = true;
     const share = previewShare();
+    const tip = chosenTip(share);
+    if (!$('#share-form').reportValidity()) return;
     try {
-      payment = await call('POST', '/payments', { split: chosenSplit(), tip: chosenTip(share), amount: share });
+      payment = await call('POST', '/payments', { split: chosenSplit(), tip, amount: share });
     } catch (error) {
       await renderBill().catch(() => {});
       return showError(error.problem);
@@ -302,10 +326,12 @@ function spoken(problem, english) {
       $('#pay-now').disabled = false;
       return showError({ detail: result.error.message });
     }
-    if (await waitForConfirmation()) {
-      $('#card-step').hidden = true;
-      $('#paid-message').hidden = false;
-    }
+    // The card was accepted; the payment is the guest's once Stripe's webhook reached comanda.
+    $('#cancel-payment').hidden = true;
+    await untilConfirmed(async () => (await call('GET', `/payments/${payment.payment_id}`)).status === 'succeeded');
+    $('#card-step').hidden = true;
+    $('#cancel-payment').hidden = false;
+    $('#paid-message').hidden = false;
     await renderBill().catch(() => {});
   });
   $('#cancel-payment').addEventListener('click', async () => {

@@ -720,7 +720,7 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
 {notice}
 {horizon}
 {largest}
-<label>{deposit}<input type="number" name="deposit" min="0" inputmode="numeric" placeholder="0"></label>
+<label>{deposit}<input name="deposit" inputmode="decimal" autocomplete="off" placeholder="20.000"></label>
 {cutoff}
 <button type="submit">{save}</button>
 <p id="policy-saved" class="ok" hidden>{saved}</p>
@@ -867,7 +867,7 @@ pub async fn menu_editor(headers: HeaderMap) -> Response {
 <label>{category}<select name="category_id" required></select></label>
 <label>{name_es}<input name="es" required maxlength="200"></label>
 <label>{name_en}<input name="en" maxlength="200"></label>
-<label>{price}<input name="price" required inputmode="numeric" pattern="[0-9]+"></label>
+<label>{price}<input name="price" required inputmode="decimal" autocomplete="off" placeholder="7.500"></label>
 <label class="inline"><input name="tax_included" type="checkbox" checked> {tax}</label>
 <button type="submit">{add}</button>
 </form>"#,
@@ -926,7 +926,7 @@ pub async fn pay_page(
 <p class="hint">{tip_hint}</p>
 <label class="inline"><input type="radio" name="tip" value="none"> {no_tip}</label>
 <label class="inline"><input type="radio" name="tip" value="suggested"> <span id="tip-suggested"></span></label>
-<label class="inline"><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" type="number" min="0" inputmode="numeric"></label>
+<label class="inline"><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" inputmode="numeric" autocomplete="off" placeholder="5.000"></label>
 </fieldset>
 <p id="summary" class="total"></p>
 <p class="hint">{no_fee}</p>
@@ -937,7 +937,9 @@ pub async fn pay_page(
 <button id="pay-now" type="button"></button>
 <button id="cancel-payment" type="button" class="link">{cancel}</button>
 </section>
+<p id="confirming" class="hint" role="status" hidden>{confirming}</p>
 <p id="paid-message" class="ok" hidden>{thanks}</p>"#,
+        confirming = tr(l, CONFIRMING_ES, CONFIRMING_EN),
         total = tr(l, "Total de la cuenta", "Bill total"),
         paid = tr(l, "Pagado", "Paid"),
         progress = tr(l, "Pagos en curso", "Being paid"),
@@ -1040,6 +1042,7 @@ pub async fn deposit_page(
 <div id="payment-element"></div>
 <button id="pay-deposit" type="button"></button>
 </section>
+<p id="confirming" class="hint" role="status" hidden>{confirming}</p>
 <p id="deposit-paid" class="ok" hidden>{paid}</p>
 <p id="deposit-closed" class="hint" hidden>{closed}</p>
 <p><a id="deposit-manage" href="">{manage}</a></p>"#,
@@ -1054,6 +1057,7 @@ pub async fn deposit_page(
             "Este depósito ya no se puede pagar.",
             "This deposit can no longer be paid."
         ),
+        confirming = tr(l, CONFIRMING_ES, CONFIRMING_EN),
         manage = tr(l, "Ver o cancelar mi reserva", "See or cancel my booking"),
     );
     payment_page(
@@ -1066,6 +1070,12 @@ pub async fn deposit_page(
         &body,
     )
 }
+
+/// What a payment page says while the card was accepted but Stripe's confirmation has not reached comanda yet (a slow
+/// webhook, a dropped connection): wait, do not pay again.
+const CONFIRMING_ES: &str =
+    "Tu banco ya respondió; estamos confirmando el pago. No lo repitas: esta página se actualizará sola.";
+const CONFIRMING_EN: &str = "Your bank has answered; we are confirming the payment. Do not pay again: this page will update by itself.";
 
 /// The payment page's script.
 #[utoipa::path(get, path = "/assets/pay.js", tag = "pages", responses((status = 200, content_type = "text/javascript", body = String)))]
