@@ -130,6 +130,18 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   await kitchen.locator('.table-balance[data-settled="true"]', { hasText: 'Mesa 7' }).waitFor({ timeout: 5000 });
   assert.match(await kitchen.locator('.table-balance').first().textContent(), /pagada/);
   await kitchen.screenshot({ path: artifactPath('kitchen-paid.png'), fullPage: true });
+  await assertAccessible(kitchen, 'kitchen display with a paid table');
+  // The ticket names its table; the kitchen serves it. The party has gone: staff close the table from the display,
+  // so the next party starts a bill of its own.
+  const ticket = kitchen.locator('.ticket', { hasText: 'Mesa 7' });
+  for (const to of ['accepted', 'preparing', 'ready']) {
+    await ticket.locator('button.advance').click();
+    await kitchen.locator(`.ticket[data-status="${to}"]`, { hasText: 'Mesa 7' }).waitFor();
+  }
+  await ticket.locator('button.advance').click();
+  await ticket.waitFor({ state: 'detached' });
+  await kitchen.locator('.table-balance', { hasText: 'Mesa 7' }).locator('button[data-close-table]').click();
+  await kitchen.locator('.table-balance', { hasText: 'Mesa 7' }).waitFor({ state: 'detached', timeout: 5000 });
   assert.deepEqual([...first.cspViolations, ...second.cspViolations], []);
 
   // The tip reached the ledger; the partner's transfers are at Stripe.

@@ -549,6 +549,13 @@ pages.kitchen = async () => {
   const board = $('#kitchen-orders');
   const next = { placed: 'accepted', accepted: 'preparing', preparing: 'ready', ready: 'served' };
   const cards = new Map();
+  // A ticket names its table: the labels are read once, and again when an order comes from a table added since.
+  let tableLabels = new Map();
+  const readTables = async () => {
+    const tables = await allPages(`/api/v1/venues/${venue}/tables`).catch(() => []);
+    tableLabels = new Map(tables.map((t) => [t.id, t.label]));
+  };
+  await readTables();
 
   const render = (order) => {
     let card = cards.get(order.id);
@@ -561,9 +568,14 @@ pages.kitchen = async () => {
     }
     card.dataset.status = order.status;
     card.replaceChildren();
+    if (!tableLabels.has(order.table_id)) readTables().then(() => { if (tableLabels.has(order.table_id)) render(order); });
     const title = document.createElement('h3');
-    title.textContent = statusName(order.status);
-    card.appendChild(title);
+    const placed = new Date(order.placed_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit' });
+    title.textContent = `${tableLabels.get(order.table_id) || '…'} · ${placed}`;
+    const status = document.createElement('p');
+    status.className = 'ticket-status';
+    status.textContent = statusName(order.status);
+    card.append(title, status);
     const lines = document.createElement('ul');
     for (const line of order.lines) {
       const item = document.createElement('li');
@@ -593,6 +605,8 @@ pages.kitchen = async () => {
 
   const pendingBox = $('#pending-tables');
   const balancesBox = $('#table-balances');
+  // Bills whose first tap on "close" was taken (kept here: the cards are drawn again every two seconds).
+  const confirmingClose = new Set();
   const refreshSessions = async () => {
     const sessions = await allPages(`/api/v1/venues/${venue}/table-sessions`);
     balancesBox.replaceChildren();
@@ -607,7 +621,33 @@ pages.kitchen = async () => {
       const refunded = session.balance.refunded.amount > 0
         ? ` · ${english ? 'refunded' : 'devuelto'} ${formatMoney(session.balance.refunded)}`
         : '';
-      card.textContent = `${session.table} — ${paid}${refunded}`;
+      const text = document.createElement('p');
+      text.textContent = `${session.table} — ${paid}${refunded}`;
+      // Closing ends the party's bill: the next guests at the table start their own. A bill not paid in full (cash,
+      // a guest who left) asks a second tap.
+      const close = document.createElement('button');
+      close.type = 'button';
+      close.className = 'secondary';
+      close.dataset.closeTable = session.table_id;
+      const unpaidWarning = english ? 'Not fully paid: tap again to close' : 'No está pagada del todo: toca otra vez para cerrar';
+      close.textContent = confirmingClose.has(session.id) ? unpaidWarning : (english ? 'Close table' : 'Cerrar mesa');
+      close.addEventListener('click', async () => {
+        if (!session.balance.settled && !confirmingClose.has(session.id)) {
+          confirmingClose.add(session.id);
+          close.textContent = unpaidWarning;
+          return;
+        }
+        confirmingClose.delete(session.id);
+        close.disabled = true;
+        try {
+          await authed('POST', `/api/v1/venues/${venue}/tables/${encodeURIComponent(session.table_id)}/close`);
+          await refreshSessions();
+        } catch (error) {
+          close.disabled = false;
+          showError(error.problem);
+        }
+      });
+      card.append(text, close);
       balancesBox.appendChild(card);
     }
     pendingBox.replaceChildren();

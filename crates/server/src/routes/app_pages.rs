@@ -836,7 +836,9 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
     )
 }
 
-/// The kitchen display: open orders, live, with one button to move each along.
+/// The kitchen display (a wall screen, so the wide layout): open orders, live, each ticket naming its table and the
+/// time it was placed, with one button to move it along; tables waiting to be accepted; each open table's bill,
+/// with the button that closes the table once its party has gone (the next party then starts a bill of its own).
 #[utoipa::path(get, path = "/kitchen", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn kitchen(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
@@ -847,7 +849,15 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
 <div id="kitchen-orders" class="board"></div>"#,
         waiting = tr(l, "Conectando…", "Connecting…"),
     );
-    page(l, "kitchen", tr(l, "Cocina", "Kitchen"), &body)
+    shell(
+        l,
+        "kitchen",
+        tr(l, "Cocina", "Kitchen"),
+        r#"<script src="/assets/app.js" defer></script>"#,
+        r#"class="wide""#,
+        "/dashboard",
+        &body,
+    )
 }
 
 /// The menu editor: categories, items, prices and availability of one venue.
