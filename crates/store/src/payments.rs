@@ -410,6 +410,13 @@ pub trait PaymentStore: Send + Sync {
     ) -> StoreResult<Page<Payment>>;
     /// Pending payments whose hold has expired (to be cancelled at Stripe, then released).
     async fn expired_holds(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Payment>>;
+    /// The pending payments a guest's device (`X-Guest-Device`) started on a bill.
+    async fn device_holds(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        device: &str,
+    ) -> StoreResult<Vec<Payment>>;
     /// Succeeded payments since `since` (reconciliation).
     async fn succeeded_payments(
         &self,

@@ -1003,6 +1003,24 @@ impl PaymentStore for Engine {
         rows.iter().map(payment_from_row).collect()
     }
 
+    async fn device_holds(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        device: &str,
+    ) -> StoreResult<Vec<Payment>> {
+        let rows = sqlx::query(
+            "SELECT * FROM payments
+             WHERE partner_id = $1 AND session_id = $2 AND status = 'pending' AND device = $3",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .bind(device)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter().map(payment_from_row).collect()
+    }
+
     async fn succeeded_payments(
         &self,
         scope: &TenantScope,

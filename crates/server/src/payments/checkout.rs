@@ -126,6 +126,15 @@ pub async fn start_payment(
     if session.status != SessionStatus::Open {
         return Err(StartPaymentError::NoOpenBill);
     }
+    // A new payment from a device replaces the one it left unfinished (the guest went back, reloaded the page, chose
+    // another share): that one is cancelled at Stripe first, then its share is free — it would otherwise hold the
+    // bill for its 15 minutes and block the guest's friends. One Stripe has already taken stays, and is counted.
+    if let Some(device) = request.device.as_deref() {
+        for left in state.store.device_holds(scope, session.id, device).await? {
+            crate::payments::cancel_payment(&state.store, service, scope, &left, "replaced by the guest")
+                .await;
+        }
+    }
     let balance = state.store.session_balance(scope, session.id).await?;
     // Only a split by lines needs the orders themselves; every other split is computed from the balance.
     let orders = match request.split {

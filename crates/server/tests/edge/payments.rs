@@ -1460,6 +1460,67 @@ async fn destination_charges_where_the_country_allows_them() {
     server.stop().await;
 }
 
+/// A guest who leaves the card step (back, a reload, another share) and asks again from the same phone replaces the
+/// payment they left: it is cancelled at Stripe first and its half of the bill is theirs to take again, where it
+/// used to hold that half for 15 minutes and answer `bill-covered`. Another guest's payment is left alone.
+#[tokio::test]
+async fn a_device_asking_again_replaces_the_payment_it_left() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "otra-vez@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let stripe = stripe(&server);
+    let path = format!("/api/v1/t/{}/payments", v.token);
+    let half = async |device: &'static str| {
+        let answer = server
+            .client
+            .post(server.url(&path))
+            .header("x-guest-device", device)
+            .json(&json!({"split": {"kind": "equal", "parts": 2}}))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(status, 201, "{device}: {body}");
+        body
+    };
+    let intent_of = |body: &Value| {
+        body["client_secret"]
+            .as_str()
+            .unwrap()
+            .split("_secret_")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let left = half("phone-1").await;
+    let friend = half("phone-2").await;
+    assert_eq!(bill(&server, &v).await["balance"]["remaining"]["amount"], 0);
+    let again = half("phone-1").await;
+    assert_ne!(again["payment_id"], left["payment_id"]);
+    assert_eq!(
+        stripe
+            .get(&format!("/v1/payment_intents/{}", intent_of(&left)))
+            .await["status"],
+        "canceled"
+    );
+    let left_id = left["payment_id"].as_str().unwrap();
+    assert_eq!(payment_state(&server, &v, left_id).await["status"], "cancelled");
+    let friend_id = friend["payment_id"].as_str().unwrap();
+    assert_eq!(payment_state(&server, &v, friend_id).await["status"], "pending");
+    let balance = bill(&server, &v).await["balance"].clone();
+    assert_eq!(
+        (
+            balance["in_progress"]["amount"].as_i64(),
+            balance["remaining"]["amount"].as_i64()
+        ),
+        (Some(3_780_000), Some(0)),
+        "{balance}"
+    );
+    server.stop().await;
+}
+
 /// A payment left unfinished holds its share only for a while: then it is cancelled at Stripe first and its share
 /// is free again. A guest can also give up a payment at once.
 #[tokio::test]

@@ -366,6 +366,32 @@ pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
     assert_eq!((won, covered), (1, 1), "{outcomes:?}");
     let balance = store.session_balance(&scope, session).await.unwrap();
     assert_eq!((balance.in_progress, balance.remaining), (cop(4_380_000), cop(0)));
+    // The device's holds on this bill (what a new payment from it replaces): both pending ones, no other device's.
+    let mut held: Vec<Uuid> = store
+        .device_holds(&scope, session, "d")
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    held.sort();
+    let winner = outcomes
+        .iter()
+        .find_map(|o| match o {
+            Ok(ReserveOutcome::Reserved(p)) => Some(p.id),
+            _ => None,
+        })
+        .unwrap();
+    let mut expected = vec![first.id, winner];
+    expected.sort();
+    assert_eq!(held, expected);
+    assert!(
+        store
+            .device_holds(&scope, session, "other")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A released hold frees its part again; a released payment stays released.
     let released = store
         .release_payment(&scope, first.id, PaymentStatus::Cancelled, "abandoned")
