@@ -295,6 +295,12 @@ pub enum ChainBreak {
     },
     #[error("month {shard} was pruned without a final signed checkpoint")]
     PrunedWithoutCheckpoint { shard: String },
+    /// Checkpoints are signed every few minutes, so an old entry no checkpoint covers means the checkpoints were
+    /// deleted — the one anchor someone who can rewrite the database cannot forge — or no server has run since.
+    #[error(
+        "entry {id} (month {shard}, position {seq}) is older than the checkpoint interval allows, yet no signed checkpoint covers it: checkpoints were deleted, or no comanda server has run since it was written"
+    )]
+    Unanchored { shard: String, seq: i64, id: Uuid },
 }
 
 impl ChainBreak {
@@ -303,7 +309,8 @@ impl ChainBreak {
         match self {
             ChainBreak::Edited { id, .. }
             | ChainBreak::SourceEdited { id, .. }
-            | ChainBreak::Unlinked { id, .. } => Some(*id),
+            | ChainBreak::Unlinked { id, .. }
+            | ChainBreak::Unanchored { id, .. } => Some(*id),
             ChainBreak::Missing { found, .. } => *found,
             ChainBreak::CheckpointMismatch { id, .. } => *id,
             ChainBreak::Truncated { .. }
@@ -328,6 +335,7 @@ pub struct ChainVerifier<'a> {
     keys: &'a TrustedKeys,
     prev_shard_final: Hash,
     report: VerifiedChain,
+    anchored_before: Option<i64>,
 }
 
 impl<'a> ChainVerifier<'a> {
@@ -338,7 +346,17 @@ impl<'a> ChainVerifier<'a> {
             keys,
             prev_shard_final: GENESIS,
             report: VerifiedChain::default(),
+            anchored_before: None,
         }
+    }
+
+    /// Requires every entry written before `at_micros` (Unix microseconds) to be covered by a signed checkpoint of
+    /// its month ([`ChainBreak::Unanchored`] otherwise). Without it, deleting the checkpoints and rewriting the chain
+    /// from its start would verify. A live chain passes `now` minus a few checkpoint intervals; a restored copy,
+    /// whose newest entries were never checkpointed before the copy was taken, passes nothing.
+    pub fn anchored_before(mut self, at_micros: Option<i64>) -> Self {
+        self.anchored_before = at_micros;
+        self
     }
 
     pub fn finish(self) -> VerifiedChain {
@@ -428,6 +446,18 @@ impl<'a> ChainVerifier<'a> {
         }
         let present = i64::try_from(record.entries.len()).unwrap_or(i64::MAX);
         let checkpointed_end = cps.last().map_or(0, |c| c.body.seq + 1);
+        if let Some(cutoff) = self.anchored_before
+            && let Some(loose) = record
+                .entries
+                .iter()
+                .find(|e| e.seq >= checkpointed_end && e.at_micros < cutoff)
+        {
+            return Err(ChainBreak::Unanchored {
+                shard: shard.to_owned(),
+                seq: loose.seq,
+                id: loose.id,
+            });
+        }
         let recorded = record.head.next_seq.max(checkpointed_end);
         if present < recorded {
             return Err(ChainBreak::Truncated {
@@ -541,6 +571,36 @@ mod tests {
             hash,
             at_micros: 0,
         })
+    }
+
+    /// MON-5: with the append-only triggers dropped, someone who deletes the checkpoints, the chain's last entries and
+    /// rewinds its head leaves a chain that hashes and links; only the missing anchor gives it away.
+    #[test]
+    fn old_entries_no_checkpoint_covers_are_a_break() {
+        let a = chain(5, GENESIS, "2026-10");
+        let cutoff = a.entries[3].at_micros;
+        let trusted = keys();
+        let verify = |cps: &[Checkpoint]| {
+            let mut verifier = ChainVerifier::new(partner(), cps, &trusted).anchored_before(Some(cutoff));
+            verifier.shard(&a).map(|()| verifier.finish())
+        };
+        assert_eq!(
+            verify(&[]).unwrap_err(),
+            ChainBreak::Unanchored {
+                shard: "2026-10".into(),
+                seq: 0,
+                id: a.entries[0].id
+            }
+        );
+        // Covered up to position 1: position 2 is old and loose.
+        assert_eq!(
+            verify(&[checkpoint_at(&a, 1)]).unwrap_err().entry(),
+            Some(a.entries[2].id)
+        );
+        // Covered up to position 2: what is left is newer than the cutoff (the next checkpoint will take it).
+        assert_eq!(verify(&[checkpoint_at(&a, 2)]).unwrap().entries, 5);
+        // Without the requirement (a restored copy), the same chain verifies.
+        assert!(verify_partner(partner(), std::slice::from_ref(&a), &[], &keys()).is_ok());
     }
 
     #[test]

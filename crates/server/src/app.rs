@@ -92,7 +92,10 @@ impl AppState {
         };
         let table_key = kms.derive("table-token");
         let booking_key = kms.derive("reservation-manage-link");
-        let audit = Arc::new(crate::audit::AuditTrail::new(store.clone(), clock.clone(), &kms)?);
+        let audit = Arc::new(
+            crate::audit::AuditTrail::new(store.clone(), clock.clone(), &kms)?
+                .checkpointed_every(std::time::Duration::from_secs(config.audit.checkpoint_every_secs)),
+        );
         let identity = Identity::new(store.clone(), clock.clone(), kms, hasher, keys, auth);
         let payments = crate::payments::PaymentService::from_config(&config.payments, clock.clone())
             .await?

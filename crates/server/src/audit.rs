@@ -56,6 +56,8 @@ pub struct AuditTrail {
     /// Access records waiting to be written, each with when its request ended.
     pending: Mutex<Vec<(PartnerId, AuditEntry, OffsetDateTime)>>,
     wake: Notify,
+    /// How old an entry may grow before `verify` requires a signed checkpoint to cover it.
+    anchor_within: time::Duration,
 }
 
 impl std::fmt::Debug for AuditTrail {
@@ -94,7 +96,15 @@ impl AuditTrail {
             keys,
             pending: Mutex::new(Vec::new()),
             wake: Notify::new(),
+            anchor_within: anchor_window(std::time::Duration::from_secs(300)),
         })
+    }
+
+    /// The upkeep signs checkpoints `every` so long: `verify` then requires every entry older than two such
+    /// intervals and ten minutes (a slow upkeep, a restart) to be covered by one.
+    pub fn checkpointed_every(mut self, every: std::time::Duration) -> Self {
+        self.anchor_within = anchor_window(every);
+        self
     }
 
     /// The checkpoint signing key's public half (hex), for auditors who verify checkpoints elsewhere.
@@ -170,10 +180,13 @@ impl AuditTrail {
         });
     }
 
-    /// Verifies one partner's chain (after writing what is queued, so the answer covers every request so far).
+    /// Verifies one partner's chain (after writing what is queued, so the answer covers every request so far),
+    /// requiring a signed checkpoint over every entry older than the checkpoint interval allows (MON-5: without it,
+    /// deleting the checkpoints and rewriting the chain would verify).
     pub async fn verify(&self, scope: &TenantScope) -> StoreResult<Result<VerifiedChain, ChainBreak>> {
         self.flush().await;
-        comanda_store::audit::verify_chain(&*self.store, scope, &self.keys).await
+        let cutoff = self.clock.now() - self.anchor_within;
+        comanda_store::audit::verify_chain(&*self.store, scope, &self.keys, Some(cutoff)).await
     }
 
     /// Signs the head of every month whose last entry has no checkpoint yet; returns how many were signed.
@@ -267,11 +280,26 @@ impl AuditTrail {
                         Ok(_) => {}
                         Err(error) => tracing::error!(%error, "audit upkeep failed"),
                     },
-                    _ = stop.changed() => return,
+                    // A last checkpoint on the way out, so what this server wrote is anchored while it is down.
+                    _ = stop.changed() => {
+                        trail.flush().await;
+                        if let Err(error) = trail.upkeep().await {
+                            tracing::error!(%error, "audit upkeep at shutdown failed");
+                        }
+                        return;
+                    }
                 }
             }
         });
     }
+}
+
+/// How old an entry may grow before a checkpoint signed `every` so long must cover it.
+fn anchor_window(every: std::time::Duration) -> time::Duration {
+    let every = time::Duration::try_from(every).unwrap_or(time::Duration::DAY);
+    every
+        .saturating_mul(2)
+        .saturating_add(time::Duration::minutes(10))
 }
 
 /// The same instant a year earlier (Feb 29 falls back to Feb 28).
@@ -310,7 +338,8 @@ impl comanda_backup::ScratchCheck for ChainCheck {
         let partners = store.audited_partners().await.map_err(|e| e.to_string())?;
         for partner in &partners {
             let scope = TenantScope::from_proof(&JobAuthority::new("restore-test", *partner));
-            match comanda_store::audit::verify_chain(&*store, &scope, &self.keys).await {
+            // A copy's newest entries were never checkpointed before it was taken: no anchoring is required of it.
+            match comanda_store::audit::verify_chain(&*store, &scope, &self.keys, None).await {
                 Ok(Ok(report)) => entries += report.entries,
                 Ok(Err(chain_break)) => {
                     store.close().await;

@@ -683,7 +683,8 @@ pub async fn verify_audit_chains(
     let resources = embedded::prepare(config, clock.as_ref())?;
     let store = comanda_store::open(&resources.database).await?;
     let keys = open_platform_keys(config, &resources).await?;
-    let trail = crate::audit::AuditTrail::new(store.clone(), clock, &keys)?;
+    let trail = crate::audit::AuditTrail::new(store.clone(), clock, &keys)?
+        .checkpointed_every(Duration::from_secs(config.audit.checkpoint_every_secs));
     let partners = match only {
         Some(partner) => vec![partner],
         None => store.audited_partners().await?,

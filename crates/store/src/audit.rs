@@ -153,13 +153,18 @@ pub(crate) fn to_hash(bytes: &[u8]) -> Hash {
 }
 
 /// Reads a partner's chain month by month and verifies it (MON-5): `Ok(Err(..))` names the entry that does not fit.
+/// Entries written before `anchored_before` must be covered by a signed checkpoint
+/// ([`audit_chain::ChainVerifier::anchored_before`]).
 pub async fn verify_chain(
     store: &dyn AuditStore,
     scope: &TenantScope,
     keys: &audit_chain::TrustedKeys,
+    anchored_before: Option<time::OffsetDateTime>,
 ) -> StoreResult<Result<audit_chain::VerifiedChain, audit_chain::ChainBreak>> {
     let checkpoints = store.audit_checkpoints(scope).await?;
-    let mut verifier = audit_chain::ChainVerifier::new(scope.partner().as_uuid(), &checkpoints, keys);
+    let cutoff = anchored_before.map(micros);
+    let mut verifier = audit_chain::ChainVerifier::new(scope.partner().as_uuid(), &checkpoints, keys)
+        .anchored_before(cutoff);
     for (head, pruned) in store.audit_heads(scope).await? {
         let entries = if pruned {
             Vec::new()

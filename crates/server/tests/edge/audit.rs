@@ -325,3 +325,44 @@ on_both_engines!(
     every_authenticated_request_is_chained_and_verifiable,
     every_change_and_every_refusal_is_audited,
 );
+
+/// MON-5: the signed checkpoints are the anchor that someone with only the database cannot forge. With them deleted
+/// (their trigger dropped first), a chain truncated and its head rewound would still hash and link; so entries older
+/// than the checkpoint interval allows that no checkpoint covers break verification.
+#[tokio::test]
+async fn old_entries_no_checkpoint_covers_do_not_verify() {
+    let server = TestServer::start().await;
+    sign_up(&server, "ancla@example.co").await;
+    let session = enrolled(&server, "ancla@example.co", PASSWORD).await;
+    server.server().run_audit_upkeep().await.unwrap();
+    server.clock.advance(time::Duration::hours(1));
+    let pair = post(
+        &server,
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": session.refresh}),
+    )
+    .await;
+    assert_eq!(pair.status, 200, "{}", pair.body);
+    let token = pair.body["access_token"].as_str();
+    let verified = call(&server, "GET", "/api/v1/audit/verify", token, None).await;
+    assert_eq!(verified.body["verified"], true, "{}", verified.body);
+    let mut conn = sqlx::SqliteConnection::connect(&server.database.url)
+        .await
+        .unwrap();
+    sqlx::raw_sql("DROP TRIGGER audit_checkpoints_no_delete; DELETE FROM audit_checkpoints;")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let broken = call(&server, "GET", "/api/v1/audit/verify", token, None).await;
+    assert_eq!(broken.body["verified"], false, "{}", broken.body);
+    assert!(
+        broken.body["problem"]
+            .as_str()
+            .unwrap()
+            .contains("no signed checkpoint covers it"),
+        "{}",
+        broken.body
+    );
+    server.stop().await;
+}

@@ -70,7 +70,10 @@ pub async fn audit_chain_links_every_append_across_months(store: &dyn Store) {
         .await
         .unwrap();
     checkpoint_heads(store, &scope, next_month).await;
-    let report = verify_chain(store, &scope, &trusted()).await.unwrap().unwrap();
+    let report = verify_chain(store, &scope, &trusted(), None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(report.entries, 15);
     assert_eq!(report.shards, 2);
     assert_eq!(report.checkpoints, 2);
@@ -84,7 +87,12 @@ pub async fn audit_chain_links_every_append_across_months(store: &dyn Store) {
     );
     // A checkpoint from an unknown key does not verify.
     let stranger = comanda_security::audit_chain::TrustedKeys::new([vec![0u8; 32]]);
-    assert!(verify_chain(store, &scope, &stranger).await.unwrap().is_err());
+    assert!(
+        verify_chain(store, &scope, &stranger, None)
+            .await
+            .unwrap()
+            .is_err()
+    );
 
     // Owners filter by action (exact or prefix), actor and time.
     let page = |filter: AuditFilter| {
@@ -157,7 +165,10 @@ pub async fn audit_chain_links_every_append_across_months(store: &dyn Store) {
     })
     .await;
     assert_eq!(invited[0].entry.source, None);
-    verify_chain(store, &scope, &trusted()).await.unwrap().unwrap();
+    verify_chain(store, &scope, &trusted(), None)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 pub async fn audit_retention_drops_old_months_behind_their_final_checkpoint(store: &dyn Store) {
@@ -190,12 +201,18 @@ pub async fn audit_retention_drops_old_months_behind_their_final_checkpoint(stor
         .append_audit(&scope, &AuditEntry::new("staff.removed"), now)
         .await
         .unwrap();
-    let report = verify_chain(store, &scope, &trusted()).await.unwrap().unwrap();
+    let report = verify_chain(store, &scope, &trusted(), None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((report.pruned_shards, report.entries), (1, 1));
     // Nothing younger than 12 months can be deleted, checkpoint or not.
     checkpoint_heads(store, &scope, now).await;
     let young = comanda_security::audit_chain::shard_of(now);
     let refused = store.prune_audit_shard(&scope, &young, now).await.unwrap_err();
     assert!(refused.to_string().contains("append-only"), "{refused}");
-    verify_chain(store, &scope, &trusted()).await.unwrap().unwrap();
+    verify_chain(store, &scope, &trusted(), None)
+        .await
+        .unwrap()
+        .unwrap();
 }

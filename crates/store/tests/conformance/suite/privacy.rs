@@ -77,7 +77,7 @@ pub async fn personal_data_is_sealed_rectified_and_shredded(store: &dyn Store) {
             .is_none()
     );
     // The chain stays whole; a second erasure finds nothing left.
-    comanda_store::audit::verify_chain(store, &scope, &trusted())
+    comanda_store::audit::verify_chain(store, &scope, &trusted(), None)
         .await
         .unwrap()
         .unwrap();
