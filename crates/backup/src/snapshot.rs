@@ -307,6 +307,9 @@ impl Engine for Sqlite {
 
     async fn restore(&self, snapshot: &Path, label: &str) -> Result<String, BackupError> {
         sqlite_integrity(snapshot).await?;
+        // Held to the end: no server or command opens the database while it is replaced, nor is it replaced under one.
+        let _claimed = comanda_store::sqlite::claim_for_restore(&self.path)
+            .map_err(|refused| BackupError::Tool(refused.to_string()))?;
         let dir = self
             .path
             .parent()

@@ -776,6 +776,18 @@ async fn an_erased_person_stays_erased_after_an_older_backup_is_restored(
         "postgresql"
     };
     let name = format!("2026-11-20T08-00-00Z-{engine}.cmdb.age");
+    if engine == "sqlite" {
+        // A running server (here, a store left open) keeps its file: a restore under it is refused, since the
+        // server's writes would go to the replaced file and be lost at its next start.
+        let running = sealed_store(cwd, serving_url).await;
+        let refused = comanda(cwd, &["backup", "restore", &name, "--yes"], env);
+        let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+        assert!(
+            !refused.status.success() && said.contains("in use by a running comanda process"),
+            "{said}"
+        );
+        running.close().await;
+    }
     ok(cwd, &["backup", "restore", &name, "--yes"], env);
 
     let store = sealed_store(cwd, serving_url).await;

@@ -27,6 +27,62 @@ pub struct SqliteStore {
     /// than in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and so turns a short queue into a
     /// long tail. Other processes (the CLI, a backup) still meet the busy timeout.
     pub(crate) write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Held shared while the store is open, let go by `close` (see [`claim_for_restore`]).
+    in_use: std::sync::Arc<std::sync::Mutex<Option<std::fs::File>>>,
+}
+
+/// The file whose lock says a database file is in use: `<database>.in-use`.
+fn in_use_marker(database: &std::path::Path) -> std::path::PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".in-use");
+    std::path::PathBuf::from(name)
+}
+
+fn marker_file(database: &std::path::Path) -> StoreResult<std::fs::File> {
+    let path = in_use_marker(database);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::Config(format!("{}: {e}", path.display())))
+}
+
+/// Every open store holds its database's marker shared (servers, CLI commands: many at once); a restore takes it
+/// exclusively, so it never replaces the file under a running server, whose writes would then go to the replaced
+/// file and be lost at its next start.
+fn hold_in_use(options: &SqliteConnectOptions) -> StoreResult<Option<std::fs::File>> {
+    let database = options.get_filename();
+    if database.as_os_str().is_empty() || database == std::path::Path::new(":memory:") {
+        return Ok(None);
+    }
+    let marker = marker_file(database)?;
+    match marker.try_lock_shared() {
+        Ok(()) => Ok(Some(marker)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Config(format!(
+            "{} is being restored from a backup: start again once the restore is done",
+            database.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StoreError::Config(format!("{}: {e}", database.display())))
+        }
+    }
+}
+
+/// Claims the database file for a restore: the returned file holds its marker exclusively until it is dropped.
+/// Refused while any store has it open (a running `comanda serve`, a CLI command).
+pub fn claim_for_restore(database: &std::path::Path) -> StoreResult<std::fs::File> {
+    let marker = marker_file(database)?;
+    match marker.try_lock() {
+        Ok(()) => Ok(marker),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Conflict(format!(
+            "{} is in use by a running comanda process (the server): stop it, then restore",
+            database.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StoreError::Config(format!("{}: {e}", database.display())))
+        }
+    }
 }
 
 /// A write transaction holding the store's write gate until it commits or is dropped (the transaction is
@@ -155,12 +211,14 @@ impl SqliteStore {
         max_connections: u32,
         kms: Option<std::sync::Arc<dyn comanda_security::kms::Kms>>,
     ) -> StoreResult<Self> {
+        let options = options(url)?;
+        let in_use = hold_in_use(&options)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .test_before_acquire(false)
             .before_acquire(crate::pooling::ping_if_idle)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options(url)?)
+            .connect_with(options)
             .await?;
         let recorded = sqlx::query_scalar("SELECT max(version) FROM comanda_migrations")
             .fetch_one(&pool)
@@ -170,6 +228,7 @@ impl SqliteStore {
             pool,
             sealer: std::sync::Arc::new(crate::sealing::FieldSealer::new(kms)),
             write_gate: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            in_use: std::sync::Arc::new(std::sync::Mutex::new(in_use)),
         })
     }
 }
@@ -247,6 +306,10 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await;
+        // Closed, the database may be restored (the marker's lock goes with its file).
+        if let Ok(mut held) = self.in_use.lock() {
+            held.take();
+        }
     }
 }
 
