@@ -118,6 +118,11 @@ impl Identity {
     ) -> Result<TokenPair, ApiError> {
         self.throttle.auth_attempt(ctx.address()).map_err(throttled)?;
         let verified = self.verify_token(mfa_token, TokenKind::MfaPending).await?;
+        // One password check opens one session: a pending sign-in already exchanged is spent (on this instance; its
+        // token lives minutes, and each further session would still need a fresh code).
+        if self.throttle.sign_in_spent(&verified.claims.jti) {
+            return Err(unauthorized("this sign-in was already completed; sign in again"));
+        }
         let scope = TenantScope::from_proof(&verified);
         let user = verified.user;
         // A pending sign-in is good for a few guesses only; the account and device limits below come on top.
@@ -142,22 +147,30 @@ impl Identity {
         }
         let state = self.store.totp_state(&scope, user).await?;
         let now = self.now();
-        if let (Some(sealed), true) = (&state.sealed_secret, state.confirmed) {
-            let secret = self.open_totp_secret(&scope, user, sealed)?;
-            if let Some(step) = totp::verify(&secret, code, unix(now), state.last_step)
-                && self.store.accept_totp_step(&scope, user, step).await?
-            {
-                return self
-                    .open_session(&scope, &member, generation, ctx, "auth.sign_in")
-                    .await;
+        let by_app = match (&state.sealed_secret, state.confirmed) {
+            (Some(sealed), true) => {
+                let secret = self.open_totp_secret(&scope, user, sealed)?;
+                match totp::verify(&secret, code, unix(now), state.last_step) {
+                    Some(step) => self.store.accept_totp_step(&scope, user, step).await?,
+                    None => false,
+                }
             }
-        }
+            _ => false,
+        };
         let audit = ctx.audit("mfa.recovery_code_used").actor(user);
-        if self
-            .store
-            .use_recovery_code(&scope, user, &self.recovery_digest(code), &audit, now)
-            .await?
+        if by_app
+            || self
+                .store
+                .use_recovery_code(&scope, user, &self.recovery_digest(code), &audit, now)
+                .await?
         {
+            let expires = verified.claims.exp;
+            if !self
+                .throttle
+                .spend_sign_in(&verified.claims.jti, expires, now.unix_timestamp())
+            {
+                return Err(unauthorized("this sign-in was already completed; sign in again"));
+            }
             return self
                 .open_session(&scope, &member, generation, ctx, "auth.sign_in")
                 .await;

@@ -31,6 +31,8 @@ pub struct Throttle {
     /// When each account was last told of a burst that reached it, whichever address the burst came from.
     burst_notices: Mutex<HashMap<Vec<u8>, Instant>>,
     password_checks: Mutex<HashMap<IpAddr, usize>>,
+    /// Pending sign-ins already exchanged for a session, each until its token expires (Unix seconds).
+    spent_sign_ins: Mutex<HashMap<String, i64>>,
 }
 
 /// An address's recent failed sign-ins (when, and for which account), and whether a burst from it was reported.
@@ -93,6 +95,7 @@ impl Default for Throttle {
             failures: Mutex::new(HashMap::new()),
             burst_notices: Mutex::new(HashMap::new()),
             password_checks: Mutex::new(HashMap::new()),
+            spent_sign_ins: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -182,6 +185,23 @@ impl Throttle {
     /// expires (five minutes), so one password cannot buy an unbounded number of code guesses.
     pub fn second_factor_guess(&self, pending_sign_in: &str) -> Result<(), RetryAfter> {
         self.check(&self.guesses_per_pending_sign_in, &pending_sign_in.to_owned())
+    }
+
+    /// Marks a pending sign-in (its token's `jti`, valid until `expires`, Unix seconds) as exchanged for a session:
+    /// one password check opens one session. Answers false when it already was.
+    pub fn spend_sign_in(&self, pending_sign_in: &str, expires: i64, now: i64) -> bool {
+        let Ok(mut spent) = self.spent_sign_ins.lock() else {
+            return false;
+        };
+        spent.retain(|_, until| *until > now);
+        spent.insert(pending_sign_in.to_owned(), expires).is_none()
+    }
+
+    /// Whether a pending sign-in was already exchanged for a session.
+    pub fn sign_in_spent(&self, pending_sign_in: &str) -> bool {
+        self.spent_sign_ins
+            .lock()
+            .map_or(true, |spent| spent.contains_key(pending_sign_in))
     }
 
     /// A public booking or a guest's change to one (bookings hold tables other guests cannot take meanwhile).
