@@ -70,8 +70,8 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   const grossShown = page.locator('#summary dd[data-figure=gross]');
   await grossShown.waitFor();
   assert.equal(await page.locator('#summary dd[data-figure=orders]').textContent(), '6');
-  // 6 × … COP as the page writes pesos: "$ 42.000".
-  assert.equal(await grossShown.textContent(), `$ ${(gross / 100).toLocaleString('es-CO')}`);
+  // 6 × … COP as the page writes pesos: "$ 42.000", a no-break space after the sign so the amount never wraps away from it.
+  assert.equal(await grossShown.textContent(), `$\u00a0${(gross / 100).toLocaleString('es-CO')}`);
   assert.equal(await page.locator('#summary dd[data-figure=no_show_rate]').textContent(), '0 %');
   const tooltip = await page.locator('#summary dt', { hasText: 'Propinas' }).getAttribute('title');
   assert.match(tooltip, /Ley 1935/);
@@ -170,7 +170,7 @@ test('an owner reads the dashboard over sixty days of history made by comanda se
   assert.equal(await serverRows.count(), 4);
   const served = await serverRows.evaluateAll((rows) => rows.map((r) => Number(r.children[1].textContent)));
   assert.equal(served.reduce((a, b) => a + b, 0), orders, `${served}`);
-  assert.match(await serverRows.first().locator('td').nth(4).textContent(), /^\$ [1-9]/);
+  assert.match(await serverRows.first().locator('td').nth(4).textContent(), /^\$\u00a0[1-9]/);
   // Sixty daily bars, every day with sales; lunch and dinner lit on the heat map; ten best sellers.
   const heights = await page.locator('#series-chart rect.bar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
   assert.equal(heights.length, 60);

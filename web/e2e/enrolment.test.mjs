@@ -66,10 +66,37 @@ test('an owner signs up, is forced into enrolment, and reaches the dashboard', a
   await page.click('#continue');
   await page.waitForURL('**/dashboard');
   await page.locator('#me-name').filter({ hasText: 'Valentina Ríos' }).waitFor();
-  assert.equal(await page.locator('#me-role').textContent(), 'owner');
+  assert.equal(await page.locator('#me-role').textContent(), 'propietario');
   assert.match(await page.locator('#me-mfa').textContent(), /activa/);
+  // Card payments wait for payout authority, and the dashboard says how to get it.
+  await page.locator('#payouts-state', { hasText: 'autorización de pagos' }).waitFor();
   await page.screenshot({ path: artifactPath('dashboard.png'), fullPage: true });
   await assertAccessible(page, 'dashboard');
+
+  // The owner sets the restaurant up from the pages: a venue, its tables, and the QR codes to print.
+  await page.fill('#venue-form input[name=name]', 'Casa Valentina');
+  await page.fill('#venue-form input[name=address]', 'Calle 85 # 12-30, Bogotá');
+  await page.click('#venue-form button');
+  await page.waitForURL('**/tables?venue=*');
+  await page.locator('#no-tables').waitFor({ state: 'visible' });
+  for (const [label, seats] of [['Mesa 1', '4'], ['Terraza 2', '6']]) {
+    await page.fill('#table-form input[name=label]', label);
+    await page.fill('#table-form input[name=seats]', seats);
+    await page.click('#table-form button');
+    await page.locator('#tables-table tbody tr', { hasText: label }).waitFor();
+  }
+  assert.match(await page.locator('#tables-table tbody tr', { hasText: 'Terraza 2' }).textContent(), /6/);
+  const guestLink = await page.locator('#tables-table tbody tr', { hasText: 'Mesa 1' }).locator('a').getAttribute('href');
+  assert.match(guestLink, /\/t\/[^/]+$/);
+  await page.screenshot({ path: artifactPath('tables.png'), fullPage: true });
+  await assertAccessible(page, 'tables and QR codes');
+  const [pdf] = await Promise.all([page.waitForEvent('download'), page.click('#qr-pdf')]);
+  assert.equal(pdf.suggestedFilename(), 'mesas-qr.pdf');
+  const bytes = readFileSync(await pdf.path());
+  assert.equal(bytes.subarray(0, 5).toString(), '%PDF-');
+  // Back on the dashboard the venue leads to its tables, menu, kitchen and bookings.
+  await page.goto(`${server.origin}/dashboard`);
+  await page.locator('#venues li', { hasText: 'Casa Valentina' }).waitFor();
   assert.deepEqual(cspViolations, []);
   await context.close();
 });

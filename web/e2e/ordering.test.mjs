@@ -78,9 +78,21 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await assertAccessible(guest, 'guest menu on a phone');
 
   const soup = guest.locator('.dish', { hasText: 'Ajiaco' });
+  // A dish whose side must be chosen does not reach the cart without it: the guest is told, where they are.
+  await soup.locator('button.add').click();
+  await guest.locator('.error', { hasText: 'Elige 1 en «Acompañamiento»' }).waitFor();
+  assert.equal(await guest.locator('#cart').isHidden(), true);
   await soup.getByLabel('Aguacate').check();
   await soup.locator('button.add').click();
   await guest.locator('.dish', { hasText: 'Limonada' }).locator('button.add').click();
+  assert.match(await guest.locator('#cart-total').textContent(), /37\.000/);
+  // The cart can be fixed (one more, one less) and survives a reload.
+  const lemonade = guest.locator('.cart-line', { hasText: 'Limonada' });
+  await lemonade.getByRole('button', { name: /Uno más/ }).click();
+  assert.doesNotMatch(await guest.locator('#cart-total').textContent(), /37\.000/);
+  await lemonade.getByRole('button', { name: /Uno menos/ }).click();
+  await guest.reload();
+  await guest.locator('.cart-line', { hasText: 'Limonada' }).waitFor();
   assert.match(await guest.locator('#cart-total').textContent(), /37\.000/);
   await guest.screenshot({ path: artifactPath('guest-cart.png'), fullPage: true });
   await assertAccessible(guest, 'guest cart');
@@ -185,7 +197,7 @@ test('the suggested tip is 10 % of the value before tax (Ley 1935)', async () =>
   await guest.goto(`${server.origin}${guestPath}`);
   await guest.locator('#bill').filter({ hasText: '9.720.000' }).waitFor();
   const bill = await guest.locator('#bill').textContent();
-  assert.match(bill, /Propina sugerida \(voluntaria\) 10 % del valor antes de impuestos: \$ 900\.000/);
+  assert.match(bill, /Propina sugerida \(voluntaria\) 10 % del valor antes de impuestos: \$\u00a0900\.000/);
   assert.doesNotMatch(bill, /972\.000/);
   await guest.screenshot({ path: artifactPath('guest-tip-before-tax.png'), fullPage: true });
   await phone.close();

@@ -239,10 +239,11 @@ const pages = {
 
   async dashboard() {
     if (!store.get('access')) return location.assign('/signin');
+    let me = null;
     try {
-      const me = await authed('GET', '/api/v1/me');
+      me = await authed('GET', '/api/v1/me');
       $('#me-name').textContent = me.name;
-      $('#me-role').textContent = me.role;
+      $('#me-role').textContent = roleName(me.role);
       $('#me-mfa').textContent = me.mfa.enabled
         ? (english ? 'Two-step verification is on.' : 'La verificación en dos pasos está activa.')
         : (english ? 'Two-step verification is off.' : 'La verificación en dos pasos está apagada.');
@@ -252,10 +253,14 @@ const pages = {
       }
       showError(error.problem);
     }
-    try {
+    const renderVenues = async () => {
       const venues = await allPages('/api/v1/venues');
+      $('#venues').replaceChildren();
       for (const venue of venues) {
         const item = document.createElement('li');
+        const tables = document.createElement('a');
+        tables.href = `/tables?venue=${venue.id}`;
+        tables.textContent = english ? 'tables and QR codes' : 'mesas y códigos QR';
         const menu = document.createElement('a');
         menu.href = `/menu?venue=${venue.id}`;
         menu.textContent = `${venue.name}: ${english ? 'menu' : 'menú'}`;
@@ -271,11 +276,55 @@ const pages = {
         const sales = document.createElement('a');
         sales.href = `/analytics?venue=${venue.id}`;
         sales.textContent = english ? 'sales' : 'ventas';
-        item.append(menu, ' · ', kitchen, ' · ', host, ' · ', settings, ' · ', sales);
+        item.append(menu, ' · ', tables, ' · ', kitchen, ' · ', host, ' · ', settings, ' · ', sales);
         $('#venues').appendChild(item);
       }
-    } catch (error) {
-      // Roles without venue access simply see no venues.
+    };
+    // Roles without venue access simply see no venues.
+    await renderVenues().catch(() => {});
+    // Setting up (owners and managers): a venue, then its tables and menu; and the card payments (Stripe).
+    if (me && ['owner', 'manager'].includes(me.role)) {
+      $('#setup').hidden = false;
+      const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : ['America/Bogota'];
+      $('#zones').replaceChildren(...zones.map((zone) => Object.assign(document.createElement('option'), { value: zone })));
+      onSubmit('#venue-form', async (v, form) => {
+        const venue = await authed('POST', '/api/v1/venues', { name: v.name, timezone: v.timezone.trim(), address: v.address });
+        form.reset();
+        location.assign(`/tables?venue=${encodeURIComponent(venue.id)}`);
+      });
+      const payoutsState = $('#payouts-state');
+      $('#payouts').hidden = false;
+      try {
+        const payouts = await authed('GET', '/api/v1/payouts');
+        payoutsState.textContent = payouts.accepts_payments
+          ? (english ? 'Guests can pay by card at your tables.' : 'Tus clientes ya pueden pagar con tarjeta en la mesa.')
+          : payouts.onboarded
+            ? (english ? 'Stripe is still checking your details: finish or review them.' : 'Stripe aún revisa tus datos: complétalos o revísalos.')
+            : (english ? 'Connect your business to Stripe so guests can pay by card.' : 'Conecta tu negocio con Stripe para que tus clientes paguen con tarjeta.');
+        $('#payouts-connect').hidden = payouts.accepts_payments;
+      } catch (error) {
+        // Payouts need payout authority, which no role carries by itself.
+        payoutsState.textContent = error.status === 403
+          ? (english
+            ? 'Card payments need payout authority: an owner grants it on the Staff page (a second factor is then required).'
+            : 'Los cobros con tarjeta necesitan autorización de pagos: un propietario la da en la página Equipo (y entonces se pide la verificación en dos pasos).')
+          : problemText(error.problem);
+        $('#payouts-connect').hidden = true;
+      }
+      const connect = async () => {
+        clearError();
+        $('#payouts-connect').disabled = true;
+        try {
+          const link = await authed('POST', '/api/v1/payouts/onboarding');
+          location.assign(link.url);
+        } catch (error) {
+          $('#payouts-connect').disabled = false;
+          showError(error.problem);
+        }
+      };
+      $('#payouts-connect').addEventListener('click', connect);
+      // Stripe sends the owner back here; an expired link (`refresh`) asks for a new one at once.
+      if (new URLSearchParams(location.search).get('payouts') === 'refresh' && !$('#payouts-connect').hidden) connect();
     }
     const signOut = (path) => async () => {
       try { await authed('POST', path, {}); } finally { store.set('access', null); store.set('refresh', null); location.assign('/signin'); }
@@ -302,7 +351,7 @@ const pages = {
         const select = document.createElement('select');
         select.setAttribute('aria-label', member.email);
         for (const role of roles) {
-          const option = new Option(role, role, false, role === member.role);
+          const option = new Option(roleName(role), role, false, role === member.role);
           select.add(option);
         }
         select.addEventListener('change', async () => {
@@ -360,11 +409,34 @@ function unreadableAmount(example) {
   });
 }
 
+const roleNames = {
+  es: { owner: 'propietario', manager: 'gerente', server: 'mesero', kitchen: 'cocina', host: 'anfitrión', analyst: 'analista' },
+  en: { owner: 'owner', manager: 'manager', server: 'server', kitchen: 'kitchen', host: 'host', analyst: 'analyst' },
+};
+const roleName = (role) => roleNames[english ? 'en' : 'es'][role] || role;
+
+// A file the API answers to a signed-in member (a CSV, the QR codes' PDF), saved under `filename`.
+async function download(path, filename) {
+  clearError();
+  const response = await fetch(path, { headers: { Authorization: 'Bearer ' + store.get('access') } });
+  if (!response.ok) {
+    showError(await response.json().catch(() => null));
+    return;
+  }
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = filename;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
 function formatMoney(money) {
   const digits = money.currency === 'CLP' ? 0 : 2;
   const major = money.amount / 10 ** digits;
   const whole = Number.isInteger(major);
-  return '$ ' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits });
+  return '$\u00a0' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits });
 }
 
 const statusNames = {
@@ -387,20 +459,60 @@ pages.guest = async () => {
   const root = $('#guest');
   const token = root.dataset.token;
   const device = guestDevice();
-  const cart = [];
+  // The cart survives a reload and a change of language (this tab only): what was chosen — dish, options,
+  // quantity — is kept, and its names and prices are read from the menu each time it is drawn.
+  const cartKey = `comanda.cart.${token}`;
+  let cart = [];
+  try {
+    cart = JSON.parse(sessionStorage.getItem(cartKey) || '[]').filter((line) => line && line.item_id && line.quantity > 0 && Array.isArray(line.modifiers));
+  } catch {
+    cart = [];
+  }
+  const saveCart = () => sessionStorage.setItem(cartKey, JSON.stringify(cart.map(({ item_id, quantity, modifiers }) => ({ item_id, quantity, modifiers }))));
   let view;
+  // A cart line as the menu describes it now: its name with the options chosen, and its unit price; null when the
+  // dish or an option is no longer on the menu.
+  const describe = (line) => {
+    const item = view.menu.categories.flatMap((c) => c.items).find((i) => i.id === line.item_id);
+    if (!item) return null;
+    const options = line.modifiers.map(([g, o]) => item.modifiers[g] && item.modifiers[g].options[o]);
+    if (options.some((option) => !option)) return null;
+    return {
+      label: [localized(item.name), ...options.map((option) => localized(option.name))].join(' + '),
+      unit: item.price.amount + options.reduce((sum, option) => sum + option.price_delta, 0),
+    };
+  };
 
   const renderCart = () => {
+    cart = cart.filter((line) => describe(line));
+    saveCart();
     $('#cart').hidden = cart.length === 0;
     const list = $('#cart-lines');
     list.replaceChildren();
     let total = 0;
-    for (const line of cart) {
+    cart.forEach((line) => {
+      const { label, unit } = describe(line);
       const item = document.createElement('li');
-      item.textContent = `${line.quantity} × ${line.label} — ${formatMoney({ amount: line.unit * line.quantity, currency: view.venue.currency })}`;
+      item.className = 'cart-line';
+      const text = document.createElement('span');
+      text.textContent = `${line.quantity} × ${label} — ${formatMoney({ amount: unit * line.quantity, currency: view.venue.currency })}`;
+      const step = (delta, sign, name) => {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'step';
+        button.textContent = sign;
+        button.setAttribute('aria-label', `${name}: ${label}`);
+        button.addEventListener('click', () => {
+          line.quantity += delta;
+          if (line.quantity <= 0) cart.splice(cart.indexOf(line), 1);
+          renderCart();
+        });
+        return button;
+      };
+      item.append(step(-1, '−', english ? 'One less' : 'Uno menos'), text, step(1, '+', english ? 'One more' : 'Uno más'));
       list.appendChild(item);
-      total += line.unit * line.quantity;
-    }
+      total += unit * line.quantity;
+    });
     $('#cart-total').textContent = formatMoney({ amount: total, currency: view.venue.currency });
   };
 
@@ -485,17 +597,34 @@ pages.guest = async () => {
       add.className = 'add';
       add.textContent = english ? 'Add' : 'Agregar';
       add.addEventListener('click', () => {
+        clearError();
         const chosen = [...card.querySelectorAll('input:checked')];
         const modifiers = chosen.map((input) => input.value.split(':').map(Number));
-        const unit = item.price.amount + chosen.reduce((sum, input) => sum + Number(input.dataset.delta), 0);
-        const label = [localized(item.name), ...chosen.map((input) => input.dataset.label)].join(' + ');
-        cart.push({ item_id: item.id, quantity: 1, modifiers, unit, label });
+        // Each group's own rule, before the dish reaches the cart: the kitchen refuses an order without it.
+        for (const [g, group] of item.modifiers.entries()) {
+          const count = modifiers.filter(([chosenGroup]) => chosenGroup === g).length;
+          if (count < group.min || count > group.max) {
+            const name = localized(group.name);
+            const many = group.min === group.max ? `${group.min}` : `${group.min}–${group.max}`;
+            showError({ detail: english ? `Choose ${many} in “${name}”.` : `Elige ${many} en «${name}».` });
+            return;
+          }
+        }
+        // The same dish with the same options adds to its line.
+        const same = cart.find((line) => line.item_id === item.id && JSON.stringify(line.modifiers) === JSON.stringify(modifiers));
+        if (same) same.quantity += 1;
+        else cart.push({ item_id: item.id, quantity: 1, modifiers });
         renderCart();
+        for (const input of chosen) input.checked = false;
+        // Said where the guest's finger is: the cart is further down the page.
+        add.textContent = english ? 'Added ✓' : 'Agregado ✓';
+        setTimeout(() => { add.textContent = english ? 'Add' : 'Agregar'; }, 1500);
       });
       card.appendChild(add);
       menu.appendChild(card);
     }
   }
+  renderCart();
   const orderKey = requestKey();
   $('#place-order').addEventListener('click', async () => {
     clearError();
@@ -510,7 +639,7 @@ pages.guest = async () => {
       });
       if (!response.ok) throw Object.assign(new Error('order'), { problem: await response.json() });
       orderKey.succeeded();
-      cart.length = 0;
+      cart = [];
       renderCart();
       await renderOrders();
     } catch (error) {
@@ -1029,21 +1158,6 @@ function drawMix(svg, items, label, bottomList) {
 }
 
 // A CSV answer saved as a file: the API needs the bearer token, which a plain link cannot carry.
-async function downloadCsv(path, filename) {
-  clearError();
-  const response = await fetch(path, { headers: { Authorization: 'Bearer ' + store.get('access') } });
-  if (!response.ok) {
-    showError(await response.json().catch(() => null));
-    return;
-  }
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(await response.blob());
-  link.download = filename;
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-}
 
 pages.analytics = async () => {
   if (!store.get('access')) return location.assign('/signin');
@@ -1138,14 +1252,14 @@ pages.analytics = async () => {
     }
   };
   form.addEventListener('submit', (event) => { event.preventDefault(); render(); });
-  $('#csv-summary').addEventListener('click', () => downloadCsv(`${base}/summary?${query()}&format=csv`, 'ventas-resumen.csv'));
+  $('#csv-summary').addEventListener('click', () => download(`${base}/summary?${query()}&format=csv`, 'ventas-resumen.csv'));
   $('#csv-series').addEventListener('click', () => {
     const values = formValues(form);
-    downloadCsv(`${base}/timeseries?metric=${values.metric}&granularity=${values.granularity}&${query()}&format=csv`, 'ventas-serie.csv');
+    download(`${base}/timeseries?metric=${values.metric}&granularity=${values.granularity}&${query()}&format=csv`, 'ventas-serie.csv');
   });
-  $('#csv-mix').addEventListener('click', () => downloadCsv(`${base}/product-mix?${query()}&format=csv`, 'ventas-platos.csv'));
-  $('#csv-servers').addEventListener('click', () => downloadCsv(`${base}/servers?${query()}&format=csv`, 'ventas-meseros.csv'));
-  $('#csv-heat').addEventListener('click', () => downloadCsv(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=csv`, 'ventas-mapa.csv'));
+  $('#csv-mix').addEventListener('click', () => download(`${base}/product-mix?${query()}&format=csv`, 'ventas-platos.csv'));
+  $('#csv-servers').addEventListener('click', () => download(`${base}/servers?${query()}&format=csv`, 'ventas-meseros.csv'));
+  $('#csv-heat').addEventListener('click', () => download(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=csv`, 'ventas-mapa.csv'));
   await render();
 };
 
@@ -1569,6 +1683,42 @@ pages.bookingSettings = async () => {
     row.append(name, ' ', english ? 'from' : 'desde', ' ', smallest, ' ', onlineLabel, ' ', save);
     list.appendChild(row);
   }
+};
+
+// A venue's tables and their QR codes: what an owner sets up before the first guest scans.
+pages.tables = async () => {
+  if (!store.get('access')) return location.assign('/signin');
+  const venue = new URLSearchParams(location.search).get('venue');
+  const path = `/api/v1/venues/${encodeURIComponent(venue)}/tables`;
+  const render = async () => {
+    const tables = await allPages(path);
+    const body = $('#tables-table tbody');
+    body.replaceChildren();
+    for (const table of tables) {
+      const row = document.createElement('tr');
+      const link = document.createElement('a');
+      link.href = table.guest_url;
+      link.textContent = english ? 'open' : 'abrir';
+      link.setAttribute('aria-label', `${english ? 'Open the menu of' : 'Abrir el menú de'} ${table.label}`);
+      const cells = [table.label, String(table.seats), link].map((value) => {
+        const cell = document.createElement('td');
+        cell.append(value);
+        return cell;
+      });
+      row.append(...cells);
+      body.appendChild(row);
+    }
+    $('#no-tables').hidden = tables.length > 0;
+    $('#qr-pdf').disabled = tables.length === 0;
+  };
+  try { await render(); } catch (error) { return showError(error.problem); }
+  $('#qr-pdf').addEventListener('click', () => download(`${path}/qr.pdf`, 'mesas-qr.pdf'));
+  onSubmit('#table-form', async (v, form) => {
+    await authed('POST', path, { label: v.label.trim(), seats: Number(v.seats) });
+    form.reset();
+    await render();
+    form.label.focus();
+  });
 };
 
 pages.menu = async () => {

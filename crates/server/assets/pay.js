@@ -56,7 +56,7 @@ async function untilConfirmed(done) {
   const money = (amount, currency) => {
     const major = amount / 100;
     const whole = Number.isInteger(major);
-    return '$ ' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: 2 }) + ' ' + currency;
+    return '$\u00a0' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: 2 }) + ' ' + currency;
   };
   // An instant at the venue's offset (the booking's `local` carries it), whatever zone the guest's phone is in.
   const atVenue = (instant, offset) => {
@@ -169,7 +169,7 @@ function spoken(problem, english) {
   const money = (amount, currency) => {
     const major = amount / 100;
     const whole = Number.isInteger(major);
-    return '$ ' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: 2 }) + (currency && currency !== 'COP' ? ' ' + currency : '');
+    return '$\u00a0' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: 2 }) + (currency && currency !== 'COP' ? ' ' + currency : '');
   };
   const showError = (problem) => {
     const box = $('.error');
@@ -265,9 +265,19 @@ function spoken(problem, english) {
     for (const part of document.querySelectorAll('.bill-refunded')) part.hidden = bill.balance.refunded.amount === 0;
     $('#settled').hidden = !bill.balance.settled;
     root.dataset.settled = String(bill.balance.settled);
+    // The lines to choose from follow the bill: a friend's new order appears, a cancelled one goes; what the guest
+    // already ticked stays ticked.
     const list = $('#item-choices');
-    if (!list.children.length) {
-      for (const order of bill.orders.filter((o) => o.status !== 'cancelled')) {
+    const lines = bill.orders.filter((o) => o.status !== 'cancelled');
+    const shape = lines.map((o) => `${o.id}:${o.lines.length}`).join(',');
+    if (list.dataset.shape !== shape) {
+      const kept = new Map([...list.querySelectorAll('li')].map((li) => {
+        const box = li.querySelector('input');
+        return [`${box.dataset.order}:${box.dataset.line}`, { checked: box.checked, parts: li.querySelector('select').value }];
+      }));
+      list.replaceChildren();
+      list.dataset.shape = shape;
+      for (const order of lines) {
         order.lines.forEach((line, index) => {
           const item = document.createElement('li');
           const box = document.createElement('input');
@@ -284,6 +294,11 @@ function spoken(problem, english) {
           const label = document.createElement('label');
           label.className = 'inline';
           label.append(box, ` ${line.quantity} × ${english && line.name.en ? line.name.en : line.name.es} — ${money(line.unit_price.amount * line.quantity, currency)} `);
+          const before = kept.get(`${order.id}:${index}`);
+          if (before) {
+            box.checked = before.checked;
+            fraction.value = before.parts;
+          }
           item.append(label, fraction);
           list.appendChild(item);
         });

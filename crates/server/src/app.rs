@@ -226,6 +226,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(app_pages::host))
         .routes(routes!(app_pages::booking_settings))
         .routes(routes!(app_pages::menu_editor))
+        .routes(routes!(app_pages::tables))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
         .routes(routes!(auth::enroll))

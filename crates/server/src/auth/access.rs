@@ -49,7 +49,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         )
         | ("GET", "/.well-known/jwks.json" | "/" | "/assets/site.css" | "/assets/app.js")
         | ("GET", "/signin" | "/signup" | "/enroll" | "/dashboard" | "/staff" | "/invitations/{token}")
-        | ("GET", "/t/{token}" | "/kitchen" | "/menu" | "/t/{token}/pay" | "/assets/pay.js")
+        | ("GET", "/t/{token}" | "/kitchen" | "/menu" | "/tables" | "/t/{token}/pay" | "/assets/pay.js")
         | ("GET", "/book/{venue}" | "/book/{venue}/deposit" | "/host" | "/booking-settings" | "/analytics")
         | ("POST", "/api/v1/csp-reports")
         | (

@@ -29,11 +29,39 @@ impl Identity {
                 .detail("your role cannot grant this role")
                 .into());
         }
-        if self.store.login_record(&self.email_key(&email)).await?.is_some() {
-            return Err(ApiError::conflict_on("email", "already has an account"));
+        let now = self.now();
+        match self.store.login_record(&self.email_key(&email)).await? {
+            // One of the inviter's own team: they see their team anyway.
+            Some(found) if found.partner == caller.scope.partner() => {
+                return Err(ApiError::conflict_on("email", "is already on your team"));
+            }
+            // Another partner's member: the answer is the one a new address gets (whether an address has an
+            // account anywhere is not told to a stranger), and the address's holder is told instead, by mail.
+            Some(_) => {
+                let notice = OutboxMessage {
+                    id: Uuid::now_v7(),
+                    partner: Some(caller.scope.partner()),
+                    recipient: email,
+                    subject: "An invitation to comanda / Una invitación a comanda".into(),
+                    body: format!(
+                        "{name} tried to invite this address to their team on comanda, but it already has a \
+                         comanda account, and an address holds one account. If you want to join them, give them \
+                         another address. Nothing changed in your account.\n\n{name} intentó invitar esta \
+                         dirección a su equipo en comanda, pero ya tiene una cuenta de comanda, y una dirección \
+                         tiene una sola cuenta. Si quieres unirte, dale otra dirección. Nada cambió en tu cuenta.\n",
+                        name = caller.member.name,
+                    ),
+                    created_at: now,
+                };
+                self.store.enqueue_message(&notice).await?;
+                return Ok(InvitationCreated {
+                    invitation_id: Uuid::now_v7().to_string(),
+                    expires_at: now + self.settings.invitation_ttl,
+                });
+            }
+            None => {}
         }
         let token = secrets::new_secret("inv").map_err(internal)?;
-        let now = self.now();
         let invitation = NewInvitation {
             id: Uuid::now_v7(),
             digest: secrets::digest(&self.secret_index, &token),

@@ -220,7 +220,29 @@ pub async fn dashboard(headers: HeaderMap) -> Response {
 <p id="me-mfa"></p>
 </section>
 <ul id="venues" class="venues"></ul>
+<section id="setup" class="card" hidden>
+<h2>{new_venue}</h2>
+<form id="venue-form">
+<label>{venue_name}<input name="name" required maxlength="200" autocomplete="organization"></label>
+<label>{address}<input name="address" maxlength="500" autocomplete="street-address"></label>
+<label>{zone}<input name="timezone" required list="zones" value="America/Bogota" autocomplete="off" spellcheck="false"></label>
+<datalist id="zones"></datalist>
+<button type="submit">{add_venue}</button>
+</form>
+</section>
+<section id="payouts" class="card" hidden>
+<h2>{payouts}</h2>
+<p id="payouts-state"></p>
+<button id="payouts-connect" type="button">{connect}</button>
+</section>
 <nav class="actions"><a href="/staff">{staff}</a> <button id="signout" type="button">{out}</button> <button id="signout-all" type="button">{all}</button></nav>"#,
+        new_venue = tr(l, "Nueva sede", "New venue"),
+        venue_name = tr(l, "Nombre de la sede", "Venue name"),
+        address = tr(l, "Dirección", "Address"),
+        zone = tr(l, "Zona horaria", "Time zone"),
+        add_venue = tr(l, "Crear sede", "Create venue"),
+        payouts = tr(l, "Cobros con tarjeta", "Card payments"),
+        connect = tr(l, "Conectar cobros con Stripe", "Connect payments with Stripe"),
         hello = tr(l, "Hola,", "Hello,"),
         staff = tr(l, "Equipo", "Staff"),
         out = tr(l, "Cerrar sesión", "Sign out"),
@@ -328,10 +350,11 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
 <h2>{orders}</h2>
 <ul id="order-list"></ul>
 <div id="bill"></div>
-<p><a id="pay-link" class="button" href="/t/{token}/pay">{pay}</a></p>
+<p><a id="pay-link" class="button" href="/t/{token}/pay?lang={lang}">{pay}</a></p>
 </section>
 </div>"#,
         pay = tr(l, "Pagar la cuenta", "Pay the bill"),
+        lang = l.code(),
         token = escape(&token),
         cart = tr(l, "Tu pedido", "Your order"),
         total = tr(l, "Total:", "Total:"),
@@ -525,7 +548,7 @@ pub async fn host(headers: HeaderMap) -> Response {
 <p><button type="submit" name="book" value="book">{book}</button> <button type="submit" name="walk_in" value="walk_in" class="secondary">{walk_in}</button></p>
 </form>
 </details>
-<div id="timeline" class="timeline" aria-label="{timeline}"></div>
+<div id="timeline" class="timeline" role="region" tabindex="0" aria-label="{timeline}"></div>
 <ul id="day-list" class="day-list"></ul>
 <p id="empty-day" class="hint" hidden>{empty}</p>
 <h2>{waitlist}</h2>
@@ -860,6 +883,42 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
     )
 }
 
+/// A venue's tables: each with its seats and the link its QR code opens, the form that adds one, and the PDF of every
+/// table's QR code to print.
+#[utoipa::path(get, path = "/tables", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn tables(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<div class="table-scroll" tabindex="0" role="region" aria-labelledby="tables-caption"><table id="tables-table"><caption id="tables-caption">{tables}</caption><thead><tr><th scope="col">{table}</th><th scope="col">{seats}</th><th scope="col">{link}</th></tr></thead><tbody></tbody></table></div>
+<p id="no-tables" class="hint" hidden>{none}</p>
+<p><button type="button" id="qr-pdf">{qr}</button></p>
+<h2>{new_table}</h2>
+<form id="table-form" method="post">
+<label>{table}<input name="label" required maxlength="40" placeholder="Mesa 1"></label>
+<label>{seats}<input name="seats" type="number" min="1" max="100" value="4" required inputmode="numeric"></label>
+<button type="submit">{add}</button>
+</form>"#,
+        tables = tr(l, "Mesas de la sede", "The venue's tables"),
+        table = tr(l, "Mesa", "Table"),
+        seats = tr(l, "Puestos", "Seats"),
+        link = tr(l, "Enlace del código QR", "QR code link"),
+        none = tr(l, "Aún no hay mesas.", "No tables yet."),
+        qr = tr(
+            l,
+            "Descargar los códigos QR (PDF para imprimir)",
+            "Download the QR codes (PDF to print)"
+        ),
+        new_table = tr(l, "Nueva mesa", "New table"),
+        add = tr(l, "Agregar mesa", "Add table"),
+    );
+    page(
+        l,
+        "tables",
+        tr(l, "Mesas y códigos QR", "Tables and QR codes"),
+        &body,
+    )
+}
+
 /// The menu editor: categories, items, prices and availability of one venue.
 #[utoipa::path(get, path = "/menu", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn menu_editor(headers: HeaderMap) -> Response {
@@ -988,7 +1047,8 @@ pub async fn pay_page(
         "pay",
         title,
         &format!(r#"class="narrow" id="pay" data-token="{token}""#),
-        &format!("/t/{token}"),
+        // Back to the menu in the language the guest chose there.
+        &format!("/t/{token}?lang={}", l.code()),
         &body,
     )
 }

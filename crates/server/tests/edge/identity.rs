@@ -2381,3 +2381,53 @@ async fn a_member_whose_key_is_destroyed_never_signs_in_again() {
     restored.stop().await;
     server.stop().await;
 }
+
+/// Whether an address has an account anywhere is not told to a stranger (API.md: such answers are identical). Inviting another partner's member
+/// answers exactly as a new address does (201, an invitation id and expiry), creates no invitation, and tells the
+/// address's holder by mail instead; inviting one of the inviter's own team is 409, since they see their team.
+#[tokio::test]
+async fn inviting_another_partners_member_reveals_nothing() {
+    let server = TestServer::start().await;
+    sign_up(&server, "alfa@example.co").await;
+    let alfa = enrolled(&server, "alfa@example.co", PASSWORD).await;
+    sign_up(&server, "beta@example.co").await;
+    let invite = async |email: &str| {
+        post(
+            &server,
+            "/api/v1/staff",
+            Some(&alfa.access),
+            json!({"email": email, "name": "Bruno", "role": "server"}),
+        )
+        .await
+    };
+    let stranger = invite("beta@example.co").await;
+    let fresh = invite("nuevo@example.co").await;
+    assert_eq!((stranger.status, fresh.status), (201, 201), "{}", stranger.body);
+    let keys = |body: &Value| {
+        let mut keys: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&stranger.body), keys(&fresh.body));
+    let outbox = server.dir.path().join("data/outbox");
+    let mut mails = Vec::new();
+    for _ in 0..100 {
+        mails = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+            .filter(|text| text.contains("To: beta@example.co"))
+            .collect();
+        if !mails.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(mails.len(), 1, "the holder is told: {mails:?}");
+    assert!(mails[0].contains("already has a comanda account"), "{}", mails[0]);
+    assert!(!mails[0].contains("/invitations/"), "no invitation to accept");
+    let own = invite("alfa@example.co").await;
+    assert_eq!(own.status, 409, "{}", own.body);
+    server.stop().await;
+}
