@@ -434,7 +434,7 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
         );
         return Ok(());
     }
-    let (backups, store) = comanda_server::serve::backups(&config, clock, true).await?;
+    let (backups, store) = comanda_server::serve::backups(&config, clock.clone(), true).await?;
     let store = store.ok_or_else(|| anyhow::anyhow!("the database could not be opened"))?;
     let outcome = match action {
         BackupCommand::Create => backups.run_backup(store.as_ref()).await.map(|created| {
@@ -479,6 +479,8 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
         BackupCommand::Verify => {
             let checks = comanda_server::serve::restore_checks(&config).await?;
             let report = backups.run_verify(store.as_ref(), &checks).await?;
+            // The result went into each partner's audit chain: anchored now, not at the server's next upkeep.
+            comanda_server::serve::checkpoint_audit_chains(&config, clock.clone()).await?;
             for check in &report.checks {
                 println!("ok       {check}");
             }
@@ -646,6 +648,7 @@ async fn offboard(config: Config, partner: &str, yes: bool) -> anyhow::Result<()
     let done =
         comanda_server::serve::offboard_partner(&config, Arc::new(comanda_server::SystemClock), partner)
             .await?;
+    comanda_server::serve::checkpoint_audit_chains(&config, Arc::new(comanda_server::SystemClock)).await?;
     println!(
         "partner {partner} offboarded: {} data key(s) destroyed, {} sign-in record(s) removed, {} table(s) unlisted; \
          the keys survive only in key-store backups younger than backup.keystore_retention_days",
@@ -1008,7 +1011,7 @@ async fn seed_history(config: Config, options: SeedOptions) -> anyhow::Result<()
         loaders: options.loaders.max(1),
     };
     let plan_loaders = plan.loaders;
-    let state = comanda_server::serve::offline_state(&config, clock).await?;
+    let state = comanda_server::serve::offline_state(&config, clock.clone()).await?;
     eprintln!(
         "seeding {} orders over {} days ending {} in {} venues",
         plan.orders,
@@ -1033,6 +1036,7 @@ async fn seed_history(config: Config, options: SeedOptions) -> anyhow::Result<()
         eprintln!();
     }
     state.store.close().await;
+    comanda_server::serve::checkpoint_audit_chains(&config, clock.clone()).await?;
     for partner in &report.partners {
         println!(
             "partner {} owner {} venues {}",

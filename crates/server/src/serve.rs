@@ -666,6 +666,28 @@ pub async fn key_manager(
     .await?)
 }
 
+/// Signs a checkpoint over every audit chain a command appended to, as `comanda serve` does every few minutes, so
+/// entries written while no server runs are anchored too (MON-5: `verify` requires old entries to be covered).
+/// Run by the commands that append (`backup verify`, `partners offboard`, `seed`), never by `audit verify`, which
+/// must not anchor what it is checking.
+pub async fn checkpoint_audit_chains(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<usize> {
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    let store = comanda_store::open(&resources.database).await?;
+    let keys = open_platform_keys(config, &resources).await?;
+    let trail = crate::audit::AuditTrail::new(store.clone(), clock.clone(), &keys)?;
+    let now = clock.now();
+    let mut signed = 0;
+    for partner in store.audited_partners().await? {
+        let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+            "audit-checkpoint",
+            partner,
+        ));
+        signed += trail.checkpoint(&scope, now).await?;
+    }
+    store.close().await;
+    Ok(signed)
+}
+
 /// One partner's verification, as `comanda audit verify` prints it.
 #[derive(Debug)]
 pub struct ChainStatus {
