@@ -484,6 +484,8 @@ pages.guest = async () => {
   };
 
   const renderCart = () => {
+    // The lines are drawn again: the button that had the focus gets it back (or the list, when its line went).
+    const active = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.step : undefined;
     cart = cart.filter((line) => describe(line));
     saveCart();
     $('#cart').hidden = cart.length === 0;
@@ -502,10 +504,12 @@ pages.guest = async () => {
         button.className = 'step';
         button.textContent = sign;
         button.setAttribute('aria-label', `${name}: ${label}`);
+        button.dataset.step = `${line.item_id}:${JSON.stringify(line.modifiers)}:${delta}`;
         button.addEventListener('click', () => {
           line.quantity += delta;
           if (line.quantity <= 0) cart.splice(cart.indexOf(line), 1);
           renderCart();
+          $('#cart-status').textContent = `${Math.max(line.quantity, 0)} × ${label}`;
         });
         return button;
       };
@@ -514,6 +518,12 @@ pages.guest = async () => {
       total += unit * line.quantity;
     });
     $('#cart-total').textContent = formatMoney({ amount: total, currency: view.venue.currency });
+    if (active !== undefined) {
+      const again = [...list.querySelectorAll('button.step')].find((button) => button.dataset.step === active);
+      if (again) again.focus();
+      else if (cart.length) list.querySelector('button.step').focus();
+      else $('#menu').querySelector('button.add')?.focus();
+    }
   };
 
   const renderOrders = async () => {
@@ -616,8 +626,9 @@ pages.guest = async () => {
         else cart.push({ item_id: item.id, quantity: 1, modifiers });
         renderCart();
         for (const input of chosen) input.checked = false;
-        // Said where the guest's finger is: the cart is further down the page.
+        // Said where the guest's finger is (the cart is further down the page), and to a screen reader.
         add.textContent = english ? 'Added ✓' : 'Agregado ✓';
+        $('#cart-status').textContent = `${english ? 'Added' : 'Agregado'}: ${describe(same || cart[cart.length - 1]).label}`;
         setTimeout(() => { add.textContent = english ? 'Add' : 'Agregar'; }, 1500);
       });
       card.appendChild(add);
@@ -738,6 +749,8 @@ pages.kitchen = async () => {
   const confirmingClose = new Set();
   const refreshSessions = async () => {
     const sessions = await allPages(`/api/v1/venues/${venue}/table-sessions`);
+    // Drawn again every two seconds: the close button that had the focus keeps it.
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.closeTable : undefined;
     balancesBox.replaceChildren();
     for (const session of sessions.filter((s) => s.status === 'open' && s.balance.total.amount > 0)) {
       const card = document.createElement('article');
@@ -764,6 +777,7 @@ pages.kitchen = async () => {
         if (!session.balance.settled && !confirmingClose.has(session.id)) {
           confirmingClose.add(session.id);
           close.textContent = unpaidWarning;
+          $('#kitchen-status').textContent = `${session.table}: ${unpaidWarning}`;
           return;
         }
         confirmingClose.delete(session.id);
@@ -778,6 +792,7 @@ pages.kitchen = async () => {
       });
       card.append(text, close);
       balancesBox.appendChild(card);
+      if (focused === session.table_id) close.focus();
     }
     pendingBox.replaceChildren();
     for (const session of sessions.filter((s) => s.status === 'pending')) {
@@ -1495,8 +1510,10 @@ pages.host = async () => {
       const booked = await authed('POST', `/api/v1/venues/${encodeURIComponent(venue)}/reservations`, {
         start, party_size: Number(values.party_size), guest, consent: values.consent === 'on', note: values.note || '',
       });
-      if (walkIn) await authed('POST', `/api/v1/reservations/${encodeURIComponent(booked.reservation_id)}/transitions`, { to: 'seated' });
+      // Booked: the form is cleared before seating, so a refused seating is never booked twice by a second tap
+      // (the booking is on the list, with its own Seat button).
       bookingForm.reset();
+      if (walkIn) await authed('POST', `/api/v1/reservations/${encodeURIComponent(booked.reservation_id)}/transitions`, { to: 'seated' });
       await render();
       await refreshTimes();
     } catch (error) {

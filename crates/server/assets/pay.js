@@ -13,14 +13,15 @@ function pesosToMinor(text) {
   return Number(match[1].replace(/[.,]/g, '')) * 100 + Number((match[2] || '').padEnd(2, '0'));
 }
 
-// Waits until `done()` answers true: every half second for half a minute, then (a slow webhook, a dropped
-// connection) every five seconds, after telling the guest once, through `#confirming`, not to pay again. A read that
-// fails is tried again, never the end of the wait.
+// Waits until `done()` answers true (confirmed) or 'ended' (the payment failed or was cancelled: answers false):
+// every half second for half a minute, then (a slow webhook, a dropped connection) every five seconds, after telling
+// the guest once, through `#confirming`, not to pay again. A read that fails is tried again, never the end of it.
 async function untilConfirmed(done) {
   for (let i = 0; ; i++) {
-    if (await done().catch(() => false)) {
+    const outcome = await done().catch(() => false);
+    if (outcome === true || outcome === 'ended') {
       document.getElementById('confirming').hidden = true;
-      return;
+      return outcome === true;
     }
     if (i === 60) document.getElementById('confirming').hidden = false;
     await new Promise((resolve) => setTimeout(resolve, i < 60 ? 500 : 5000));
@@ -120,10 +121,14 @@ async function untilConfirmed(done) {
         return showError({ detail: result.error.message });
       }
       // Confirmed once Stripe's webhook reached comanda.
-      await untilConfirmed(async () => (await read()).status === 'confirmed');
+      const confirmed = await untilConfirmed(async () => {
+        const status = (await read()).status;
+        return status === 'confirmed' || (['cancelled', 'expired', 'released'].includes(status) ? 'ended' : false);
+      });
       $('#deposit-card').hidden = true;
       $('#deposit-hold').hidden = true;
-      $('#deposit-paid').hidden = false;
+      if (confirmed) $('#deposit-paid').hidden = false;
+      else $('#deposit-closed').hidden = false;
     });
   })();
 })();
@@ -319,11 +324,15 @@ function spoken(problem, english) {
     const share = previewShare();
     const tip = chosenTip(share);
     if (!$('#share-form').reportValidity()) return;
+    // One request at a time: a second tap would start a second payment while the first is being created.
+    $('#continue').disabled = true;
     try {
       payment = await call('POST', '/payments', { split: chosenSplit(), tip, amount: share });
     } catch (error) {
       await renderBill().catch(() => {});
       return showError(error.problem);
+    } finally {
+      $('#continue').disabled = false;
     }
     stripe = window.Stripe(payment.publishable_key);
     elements = stripe.elements({ clientSecret: payment.client_secret });
@@ -343,10 +352,19 @@ function spoken(problem, english) {
     }
     // The card was accepted; the payment is the guest's once Stripe's webhook reached comanda.
     $('#cancel-payment').hidden = true;
-    await untilConfirmed(async () => (await call('GET', `/payments/${payment.payment_id}`)).status === 'succeeded');
+    const confirmed = await untilConfirmed(async () => {
+      const status = (await call('GET', `/payments/${payment.payment_id}`)).status;
+      return status === 'succeeded' || (['failed', 'cancelled'].includes(status) ? 'ended' : false);
+    });
     $('#card-step').hidden = true;
     $('#cancel-payment').hidden = false;
-    $('#paid-message').hidden = false;
+    if (confirmed) {
+      $('#paid-message').hidden = false;
+    } else {
+      // Stripe did not take it after all: the guest chooses again.
+      $('#share-form').hidden = false;
+      showError({ detail: english ? 'The payment did not go through; nothing was charged. Choose again.' : 'El pago no se completó; no se cobró nada. Elige de nuevo.' });
+    }
     await renderBill().catch(() => {});
   });
   $('#cancel-payment').addEventListener('click', async () => {

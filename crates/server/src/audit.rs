@@ -58,6 +58,8 @@ pub struct AuditTrail {
     wake: Notify,
     /// How old an entry may grow before `verify` requires a signed checkpoint to cover it.
     anchor_within: time::Duration,
+    /// Months already reported as unanchored by this process (the alert is raised once, not every upkeep).
+    reported_unanchored: Mutex<std::collections::HashSet<(PartnerId, String)>>,
 }
 
 impl std::fmt::Debug for AuditTrail {
@@ -97,6 +99,7 @@ impl AuditTrail {
             pending: Mutex::new(Vec::new()),
             wake: Notify::new(),
             anchor_within: anchor_window(std::time::Duration::from_secs(300)),
+            reported_unanchored: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -190,6 +193,11 @@ impl AuditTrail {
     }
 
     /// Signs the head of every month whose last entry has no checkpoint yet; returns how many were signed.
+    ///
+    /// A month whose oldest entry no checkpoint covers is older than `verify` allows is not signed: checkpoints
+    /// come every few minutes and at every shutdown, so such entries mean the checkpoints were deleted (and the
+    /// chain possibly cut and rewound) or a server died before signing. Signing would anchor whatever is there now;
+    /// instead `audit.unanchored` is raised for the operator, and `verify` keeps naming the entry.
     pub async fn checkpoint(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<usize> {
         let heads = self.store.audit_heads(scope).await?;
         let signed = self.store.audit_checkpoints(scope).await?;
@@ -200,6 +208,35 @@ impl AuditTrail {
                 .iter()
                 .any(|c| c.body.shard == head.shard && c.body.seq == last);
             if pruned || last < 0 || covered || head.head_hash.len() != 32 {
+                continue;
+            }
+            let first_loose = signed
+                .iter()
+                .filter(|c| c.body.shard == head.shard)
+                .map(|c| c.body.seq + 1)
+                .max()
+                .unwrap_or(0);
+            let loose_since = self
+                .store
+                .audit_entry_time(scope, &head.shard, first_loose)
+                .await?;
+            if loose_since.is_some_and(|at| at < now - self.anchor_within) {
+                let detail = format!(
+                    "month {} from position {first_loose}: entries no checkpoint covers, older than the checkpoint \
+                     interval; not signed (deleted checkpoints, or a server that stopped before signing)",
+                    head.shard
+                );
+                let first_report = self
+                    .reported_unanchored
+                    .lock()
+                    .map(|mut seen| seen.insert((scope.partner(), head.shard.clone())))
+                    .unwrap_or(true);
+                if first_report {
+                    tracing::error!(alert = "audit.unanchored", partner = %scope.partner(), %detail);
+                    self.store
+                        .raise_alert(Some(scope.partner()), "audit.unanchored", &detail, now)
+                        .await?;
+                }
                 continue;
             }
             let mut hash = [0u8; 32];
@@ -241,22 +278,48 @@ impl AuditTrail {
 
     /// Checkpoints and retention for every partner; also seals the security event details and booking notes an older
     /// version wrote in clear (one cheap read each per partner once there are none).
+    async fn partner_upkeep(
+        &self,
+        scope: &TenantScope,
+        now: OffsetDateTime,
+        report: &mut UpkeepReport,
+    ) -> StoreResult<()> {
+        let (months, entries) = self.prune(scope, now).await?;
+        report.pruned_months += months;
+        report.pruned_entries += entries;
+        report.checkpoints += self.checkpoint(scope, now).await?;
+        report.sealed_security_events += self.store.seal_clear_security_events(scope).await?;
+        report.sealed_booking_notes += self.store.seal_clear_booking_notes(scope).await?;
+        report.pruned_idempotency_records += self
+            .store
+            .prune_idempotency(scope, now - crate::idempotency::KEPT_FOR)
+            .await?;
+        Ok(())
+    }
+
+    /// Signs every partner's unsigned heads now (what `Server::shutdown` does before the database closes).
+    pub async fn checkpoint_all(&self) -> StoreResult<usize> {
+        self.flush().await;
+        let now = self.clock.now();
+        let mut signed = 0;
+        for partner in self.store.audited_partners().await? {
+            let scope = TenantScope::from_proof(&JobAuthority::new("audit-checkpoint", partner));
+            signed += self.checkpoint(&scope, now).await?;
+        }
+        Ok(signed)
+    }
+
     pub async fn upkeep(&self) -> StoreResult<UpkeepReport> {
         self.flush().await;
         let now = self.clock.now();
         let mut report = UpkeepReport::default();
+        // One partner's failure is logged and the next partner is served: an unsigned chain would soon read as
+        // tampered (`verify`'s anchoring rule).
         for partner in self.store.audited_partners().await? {
             let scope = TenantScope::from_proof(&JobAuthority::new("audit-upkeep", partner));
-            let (months, entries) = self.prune(&scope, now).await?;
-            report.pruned_months += months;
-            report.pruned_entries += entries;
-            report.checkpoints += self.checkpoint(&scope, now).await?;
-            report.sealed_security_events += self.store.seal_clear_security_events(&scope).await?;
-            report.sealed_booking_notes += self.store.seal_clear_booking_notes(&scope).await?;
-            report.pruned_idempotency_records += self
-                .store
-                .prune_idempotency(&scope, now - crate::idempotency::KEPT_FOR)
-                .await?;
+            if let Err(error) = self.partner_upkeep(&scope, now, &mut report).await {
+                tracing::error!(%error, %partner, "audit upkeep of a partner failed");
+            }
         }
         // After the chains: a failing alert prune must not hold back any partner's checkpoints.
         match self.store.prune_alerts(twelve_months_before(now)).await {
@@ -280,14 +343,8 @@ impl AuditTrail {
                         Ok(_) => {}
                         Err(error) => tracing::error!(%error, "audit upkeep failed"),
                     },
-                    // A last checkpoint on the way out, so what this server wrote is anchored while it is down.
-                    _ = stop.changed() => {
-                        trail.flush().await;
-                        if let Err(error) = trail.upkeep().await {
-                            tracing::error!(%error, "audit upkeep at shutdown failed");
-                        }
-                        return;
-                    }
+                    // The last checkpoint is `Server::shutdown`'s, taken before the database closes.
+                    _ = stop.changed() => return,
                 }
             }
         });

@@ -335,7 +335,9 @@ impl From<StartPaymentError> for ApiError {
             E::AmountChanged(_) => Problem::new(ProblemType::ShareChanged).detail(detail).into(),
             E::Covered(_) => Problem::new(ProblemType::BillCovered).detail(detail).into(),
             E::NegativeTip | E::Unsettled(_) => ValidationErrors::single("tip", detail).into(),
-            E::KeyReused | E::NeverStarted => Problem::new(ProblemType::Conflict).detail(detail).into(),
+            E::KeyReused | E::NeverStarted | E::Replaced => {
+                Problem::new(ProblemType::Conflict).detail(detail).into()
+            }
             E::Provider(stripe) => provider_error(&stripe),
             E::Store(store) => store.into(),
         }

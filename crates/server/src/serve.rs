@@ -456,6 +456,12 @@ impl Server {
         if let Some(task) = self.redirect_task {
             task.await.context("redirect server task")??;
         }
+        // What this server wrote since its last checkpoint is signed before the database closes, so it is anchored
+        // while the server is down (MON-5).
+        match self.state.audit.checkpoint_all().await {
+            Ok(signed) => tracing::info!(signed, "audit checkpoints at shutdown"),
+            Err(error) => tracing::warn!(%error, "audit checkpoints at shutdown failed"),
+        }
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -674,16 +680,9 @@ pub async fn checkpoint_audit_chains(config: &Config, clock: Arc<dyn Clock>) -> 
     let resources = embedded::prepare(config, clock.as_ref())?;
     let store = comanda_store::open(&resources.database).await?;
     let keys = open_platform_keys(config, &resources).await?;
-    let trail = crate::audit::AuditTrail::new(store.clone(), clock.clone(), &keys)?;
-    let now = clock.now();
-    let mut signed = 0;
-    for partner in store.audited_partners().await? {
-        let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
-            "audit-checkpoint",
-            partner,
-        ));
-        signed += trail.checkpoint(&scope, now).await?;
-    }
+    let trail = crate::audit::AuditTrail::new(store.clone(), clock, &keys)?
+        .checkpointed_every(Duration::from_secs(config.audit.checkpoint_every_secs));
+    let signed = trail.checkpoint_all().await?;
     store.close().await;
     Ok(signed)
 }

@@ -56,6 +56,14 @@ pub trait AuditStore: Send + Sync {
     /// One month's entries, in chain order.
     async fn audit_shard(&self, scope: &TenantScope, shard: &str) -> StoreResult<Vec<StoredEntry>>;
 
+    /// When the entry at `seq` of a month was written; `None` when there is none.
+    async fn audit_entry_time(
+        &self,
+        scope: &TenantScope,
+        shard: &str,
+        seq: i64,
+    ) -> StoreResult<Option<OffsetDateTime>>;
+
     async fn audit_checkpoints(&self, scope: &TenantScope) -> StoreResult<Vec<Checkpoint>>;
 
     /// Stores a signed checkpoint; storing the same position twice keeps the first.

@@ -318,6 +318,22 @@ impl AuditStore for Engine {
             .collect()
     }
 
+    async fn audit_entry_time(
+        &self,
+        scope: &TenantScope,
+        shard: &str,
+        seq: i64,
+    ) -> StoreResult<Option<OffsetDateTime>> {
+        Ok(sqlx::query_scalar(
+            "SELECT at FROM audit_events WHERE partner_id = $1 AND shard = $2 AND seq = $3",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(shard)
+        .bind(seq)
+        .fetch_optional(&mut *self.reading(scope).await?)
+        .await?)
+    }
+
     async fn audit_shard(&self, scope: &TenantScope, shard: &str) -> StoreResult<Vec<StoredEntry>> {
         let rows =
             sqlx::query("SELECT * FROM audit_events WHERE partner_id = $1 AND shard = $2 ORDER BY seq")

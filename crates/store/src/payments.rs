@@ -390,7 +390,9 @@ pub trait PaymentStore: Send + Sync {
         payment: &NewPayment,
         now: OffsetDateTime,
     ) -> StoreResult<ReserveOutcome>;
-    async fn attach_intent(&self, scope: &TenantScope, payment: Uuid, intent: &str) -> StoreResult<()>;
+    /// Records the payment's PaymentIntent while the payment is still pending; `false` when it no longer is
+    /// (released meanwhile), and the intent must then be cancelled at Stripe.
+    async fn attach_intent(&self, scope: &TenantScope, payment: Uuid, intent: &str) -> StoreResult<bool>;
     /// Ends a pending payment's hold (`Failed` when Stripe refused to create it, `Cancelled` after cancelling it at
     /// Stripe). A payment no longer pending is left as it is.
     async fn release_payment(

@@ -920,16 +920,19 @@ impl PaymentStore for Engine {
         Ok(ReserveOutcome::Reserved(payment_from_row(&row)?))
     }
 
-    async fn attach_intent(&self, scope: &TenantScope, payment: Uuid, intent: &str) -> StoreResult<()> {
+    async fn attach_intent(&self, scope: &TenantScope, payment: Uuid, intent: &str) -> StoreResult<bool> {
         let mut tx = self.scoped(scope).await?;
-        sqlx::query("UPDATE payments SET payment_intent = $3 WHERE partner_id = $1 AND id = $2")
-            .bind(h(scope.partner().as_uuid()))
-            .bind(h(payment))
-            .bind(intent)
-            .execute(&mut *tx)
-            .await?;
+        let attached = sqlx::query(
+            "UPDATE payments SET payment_intent = $3 WHERE partner_id = $1 AND id = $2 AND status = 'pending'",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(payment))
+        .bind(intent)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(attached == 1)
     }
 
     async fn release_payment(

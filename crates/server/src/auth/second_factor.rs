@@ -118,12 +118,32 @@ impl Identity {
     ) -> Result<TokenPair, ApiError> {
         self.throttle.auth_attempt(ctx.address()).map_err(throttled)?;
         let verified = self.verify_token(mfa_token, TokenKind::MfaPending).await?;
-        // One password check opens one session: a pending sign-in already exchanged is spent (on this instance; its
-        // token lives minutes, and each further session would still need a fresh code).
-        if self.throttle.sign_in_spent(&verified.claims.jti) {
+        // One password check opens one session: the pending sign-in is claimed before any code is checked (so two
+        // codes sent at once cannot both open one, nor can the loser use up a recovery code), and given back when
+        // the code is wrong. On this instance: its token lives minutes, and each further session would still need
+        // a fresh code.
+        let (jti, expires) = (verified.claims.jti.clone(), verified.claims.exp);
+        if !self
+            .throttle
+            .spend_sign_in(&jti, expires, self.now().unix_timestamp())
+        {
             return Err(unauthorized("this sign-in was already completed; sign in again"));
         }
-        let scope = TenantScope::from_proof(&verified);
+        let opened = self.open_with_second_factor(&verified, code, ctx).await;
+        if opened.is_err() {
+            self.throttle.unspend_sign_in(&jti);
+        }
+        opened
+    }
+
+    /// The checks and the session of [`Self::verify_second_factor`], once its pending sign-in is claimed.
+    async fn open_with_second_factor(
+        &self,
+        verified: &VerifiedClaims,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<TokenPair, ApiError> {
+        let scope = TenantScope::from_proof(verified);
         let user = verified.user;
         // A pending sign-in is good for a few guesses only; the account and device limits below come on top.
         self.throttle
@@ -164,13 +184,6 @@ impl Identity {
                 .use_recovery_code(&scope, user, &self.recovery_digest(code), &audit, now)
                 .await?
         {
-            let expires = verified.claims.exp;
-            if !self
-                .throttle
-                .spend_sign_in(&verified.claims.jti, expires, now.unix_timestamp())
-            {
-                return Err(unauthorized("this sign-in was already completed; sign in again"));
-            }
             return self
                 .open_session(&scope, &member, generation, ctx, "auth.sign_in")
                 .await;

@@ -54,8 +54,20 @@ impl Identity {
                     created_at: now,
                 };
                 self.store.enqueue_message(&notice).await?;
+                // The inviter's audit log reads as for any invitation (its id is the one answered).
+                let invitation_id = Uuid::now_v7();
+                let audit = ctx
+                    .audit("staff.invited")
+                    .actor(caller.member.id)
+                    .target(invitation_id.to_string())
+                    .detail(format!(
+                        "role={} payout_authority={}",
+                        standing.role.as_str(),
+                        standing.payout_authority
+                    ));
+                self.store.append_audit(&caller.scope, &audit, now).await?;
                 return Ok(InvitationCreated {
-                    invitation_id: Uuid::now_v7().to_string(),
+                    invitation_id: invitation_id.to_string(),
                     expires_at: now + self.settings.invitation_ttl,
                 });
             }

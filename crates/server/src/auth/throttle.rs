@@ -187,8 +187,8 @@ impl Throttle {
         self.check(&self.guesses_per_pending_sign_in, &pending_sign_in.to_owned())
     }
 
-    /// Marks a pending sign-in (its token's `jti`, valid until `expires`, Unix seconds) as exchanged for a session:
-    /// one password check opens one session. Answers false when it already was.
+    /// Claims a pending sign-in (its token's `jti`, valid until `expires`, Unix seconds) for the session it opens:
+    /// one password check opens one session. Answers false when it already was claimed.
     pub fn spend_sign_in(&self, pending_sign_in: &str, expires: i64, now: i64) -> bool {
         let Ok(mut spent) = self.spent_sign_ins.lock() else {
             return false;
@@ -197,11 +197,11 @@ impl Throttle {
         spent.insert(pending_sign_in.to_owned(), expires).is_none()
     }
 
-    /// Whether a pending sign-in was already exchanged for a session.
-    pub fn sign_in_spent(&self, pending_sign_in: &str) -> bool {
-        self.spent_sign_ins
-            .lock()
-            .map_or(true, |spent| spent.contains_key(pending_sign_in))
+    /// Gives a claimed pending sign-in back (its code was wrong: the next guess may still open the session).
+    pub fn unspend_sign_in(&self, pending_sign_in: &str) {
+        if let Ok(mut spent) = self.spent_sign_ins.lock() {
+            spent.remove(pending_sign_in);
+        }
     }
 
     /// A public booking or a guest's change to one (bookings hold tables other guests cannot take meanwhile).

@@ -61,6 +61,8 @@ pub enum StartPaymentError {
     SessionGone,
     #[error("this payment failed to start")]
     NeverStarted,
+    #[error("this payment was replaced by a newer one from this device; use that one")]
+    Replaced,
     #[error(transparent)]
     Provider(StripeError),
     #[error(transparent)]
@@ -128,11 +130,15 @@ pub async fn start_payment(
     }
     // A new payment from a device replaces the one it left unfinished (the guest went back, reloaded the page, chose
     // another share): that one is cancelled at Stripe first, then its share is free — it would otherwise hold the
-    // bill for its 15 minutes and block the guest's friends. One Stripe has already taken stays, and is counted.
+    // bill for its 15 minutes and block the guest's friends. One Stripe has already taken stays, and is counted; so
+    // does one still being created (no PaymentIntent yet: another request of this device is creating it, and only a
+    // payment cancelled at Stripe may be released).
     if let Some(device) = request.device.as_deref() {
         for left in state.store.device_holds(scope, session.id, device).await? {
-            crate::payments::cancel_payment(&state.store, service, scope, &left, "replaced by the guest")
-                .await;
+            if left.payment_intent.is_some() {
+                crate::payments::cancel_payment(&state.store, service, scope, &left, "replaced by the guest")
+                    .await;
+            }
         }
     }
     let balance = state.store.session_balance(scope, session.id).await?;
@@ -216,7 +222,17 @@ pub async fn start_payment(
             return Err(StartPaymentError::Provider(error));
         }
     };
-    state.store.attach_intent(scope, payment.id, &created.id).await?;
+    // Released meanwhile (its hold expired): the PaymentIntent must never be payable.
+    if !state.store.attach_intent(scope, payment.id, &created.id).await? {
+        if let Err(error) = service
+            .client
+            .cancel_payment_intent(&created.id, &format!("cancel-{}", payment.id))
+            .await
+        {
+            tracing::warn!(payment = %payment.id, %error, "an orphaned PaymentIntent could not be cancelled");
+        }
+        return Err(StartPaymentError::Replaced);
+    }
     state
         .order_events
         .announce(scope.partner().as_uuid(), payment.venue_id);

@@ -339,6 +339,7 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
         r#"<div id="guest" data-token="{token}">
 <p class="table-name"><span id="venue-name"></span> · <span id="table-label"></span> {other}</p>
 <section id="menu"></section>
+<p id="cart-status" class="visually-hidden" role="status"></p>
 <section id="cart" class="card" hidden>
 <h2>{cart}</h2>
 <ul id="cart-lines"></ul>
@@ -867,6 +868,7 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
         r#"<p id="live" class="hint">{waiting}</p>
+<p id="kitchen-status" class="visually-hidden" role="status"></p>
 <div id="pending-tables" class="board"></div>
 <div id="table-balances" class="board"></div>
 <div id="kitchen-orders" class="board"></div>"#,

@@ -328,7 +328,8 @@ on_both_engines!(
 
 /// MON-5: the signed checkpoints are the anchor that someone with only the database cannot forge. With them deleted
 /// (their trigger dropped first), a chain truncated and its head rewound would still hash and link; so entries older
-/// than the checkpoint interval allows that no checkpoint covers break verification.
+/// than the checkpoint interval allows that no checkpoint covers break verification — and the server's next upkeep
+/// refuses to sign over them (that would anchor the rewrite), raising `audit.unanchored` instead.
 #[tokio::test]
 async fn old_entries_no_checkpoint_covers_do_not_verify() {
     let server = TestServer::start().await;
@@ -364,5 +365,14 @@ async fn old_entries_no_checkpoint_covers_do_not_verify() {
         "{}",
         broken.body
     );
+    let report = server.server().run_audit_upkeep().await.unwrap();
+    assert_eq!(report.checkpoints, 0, "nothing signed over the gap");
+    let still = call(&server, "GET", "/api/v1/audit/verify", token, None).await;
+    assert_eq!(still.body["verified"], false, "{}", still.body);
+    let alerts: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts WHERE kind = 'audit.unanchored'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(alerts, 1);
     server.stop().await;
 }

@@ -2425,6 +2425,25 @@ async fn inviting_another_partners_member_reveals_nothing() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(mails.len(), 1, "the holder is told: {mails:?}");
+    // The inviter's audit log reads the same for both.
+    let log = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=staff.invited",
+        Some(&alfa.access),
+        None,
+    )
+    .await;
+    let targets: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    for answered in [&stranger.body, &fresh.body] {
+        let id = answered["invitation_id"].as_str().unwrap();
+        assert!(targets.contains(&id), "{id} in {targets:?}");
+    }
     assert!(mails[0].contains("already has a comanda account"), "{}", mails[0]);
     assert!(!mails[0].contains("/invitations/"), "no invitation to accept");
     let own = invite("alfa@example.co").await;

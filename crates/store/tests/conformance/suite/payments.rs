@@ -398,6 +398,13 @@ pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(released.status, PaymentStatus::Cancelled);
+    // A PaymentIntent created for it too late (the hold was released meanwhile) is not attached: the caller must
+    // cancel it at Stripe, so it can never be paid.
+    assert!(!store.attach_intent(&scope, first.id, "pi_late").await.unwrap());
+    assert_eq!(
+        store.payment(&scope, first.id).await.unwrap().payment_intent,
+        None
+    );
     assert_eq!(
         store.session_balance(&scope, session).await.unwrap().remaining,
         cop(2_190_000)
