@@ -251,6 +251,20 @@ enum AuditCommand {
         #[arg(long, value_name = "ID")]
         partner: Option<String>,
     },
+    /// After looking into an `audit.unanchored` alert and finding the unsigned entries are what was written (a
+    /// server that died before its checkpoint, not a rewrite): records the decision in the partner's chain, then
+    /// signs its heads. Never run it to silence a chain you have not looked at.
+    Anchor {
+        /// The partner (its id).
+        #[arg(long, value_name = "ID")]
+        partner: String,
+        /// What was looked at and why the entries are genuine; kept in the chain.
+        #[arg(long)]
+        reason: String,
+        /// Confirms the decision.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -339,6 +353,9 @@ fn main() -> ExitCode {
             Command::Audit {
                 action: AuditCommand::Verify { partner },
             } => verify_audit(config, partner).await,
+            Command::Audit {
+                action: AuditCommand::Anchor { partner, reason, yes },
+            } => anchor_audit(config, &partner, &reason, yes).await,
             Command::Partners {
                 action: PartnersCommand::Offboard { partner, yes },
             } => offboard(config, &partner, yes).await,
@@ -634,6 +651,30 @@ async fn verify_audit(config: Config, partner: Option<String>) -> anyhow::Result
         anyhow::bail!("{broken} of {} audit chain(s) do not verify", statuses.len());
     }
     println!("audit verify: {} chain(s) verified", statuses.len());
+    Ok(())
+}
+
+async fn anchor_audit(config: Config, partner: &str, reason: &str, yes: bool) -> anyhow::Result<()> {
+    let partner = partner
+        .parse::<uuid::Uuid>()
+        .map(comanda_domain::PartnerId::from_uuid)
+        .map_err(|_| anyhow::anyhow!("--partner must be a partner id"))?;
+    if !yes {
+        anyhow::bail!(
+            "this signs whatever the chain holds now: look into the audit.unanchored alert first, then add --yes"
+        );
+    }
+    if reason.trim().is_empty() {
+        anyhow::bail!("--reason: say what was looked at and why the entries are genuine");
+    }
+    let signed = comanda_server::serve::anchor_audit_chain(
+        &config,
+        Arc::new(comanda_server::SystemClock),
+        partner,
+        reason,
+    )
+    .await?;
+    println!("partner {partner}: decision recorded, {signed} checkpoint(s) signed");
     Ok(())
 }
 

@@ -199,6 +199,33 @@ impl AuditTrail {
     /// chain possibly cut and rewound) or a server died before signing. Signing would anchor whatever is there now;
     /// instead `audit.unanchored` is raised for the operator, and `verify` keeps naming the entry.
     pub async fn checkpoint(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<usize> {
+        self.sign_heads(scope, now, true).await
+    }
+
+    /// An operator's decision, after looking into an `audit.unanchored` alert, that the unsigned entries are what
+    /// was written (a server that died before signing, not a rewrite): the decision and its reason are appended to
+    /// the chain, then every head is signed. `comanda audit anchor`.
+    pub async fn anchor_after_review(&self, scope: &TenantScope, reason: &str) -> StoreResult<usize> {
+        let now = self.clock.now();
+        self.store
+            .append_audit(
+                scope,
+                &AuditEntry::new("audit.anchored_after_review").detail(reason),
+                now,
+            )
+            .await?;
+        if let Ok(mut seen) = self.reported_unanchored.lock() {
+            seen.retain(|(partner, _)| *partner != scope.partner());
+        }
+        self.sign_heads(scope, now, false).await
+    }
+
+    async fn sign_heads(
+        &self,
+        scope: &TenantScope,
+        now: OffsetDateTime,
+        anchored_only: bool,
+    ) -> StoreResult<usize> {
         let heads = self.store.audit_heads(scope).await?;
         let signed = self.store.audit_checkpoints(scope).await?;
         let mut written = 0;
@@ -216,10 +243,14 @@ impl AuditTrail {
                 .map(|c| c.body.seq + 1)
                 .max()
                 .unwrap_or(0);
-            let loose_since = self
-                .store
-                .audit_entry_time(scope, &head.shard, first_loose)
-                .await?;
+            let loose_since = match anchored_only {
+                true => {
+                    self.store
+                        .audit_entry_time(scope, &head.shard, first_loose)
+                        .await?
+                }
+                false => None,
+            };
             if loose_since.is_some_and(|at| at < now - self.anchor_within) {
                 let detail = format!(
                     "month {} from position {first_loose}: entries no checkpoint covers, older than the checkpoint \

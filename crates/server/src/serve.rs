@@ -427,6 +427,11 @@ impl Server {
         crate::waitlist::upkeep(&self.state).await;
     }
 
+    /// The audit trail (an operator's anchoring after review, in tests).
+    pub fn audit(&self) -> &Arc<crate::audit::AuditTrail> {
+        &self.state.audit
+    }
+
     /// The audit trail's checkpoints and retention now (tests run it after moving the clock).
     pub async fn run_audit_upkeep(&self) -> comanda_store::StoreResult<crate::audit::UpkeepReport> {
         self.state.audit.upkeep().await
@@ -683,6 +688,27 @@ pub async fn checkpoint_audit_chains(config: &Config, clock: Arc<dyn Clock>) -> 
     let trail = crate::audit::AuditTrail::new(store.clone(), clock, &keys)?
         .checkpointed_every(Duration::from_secs(config.audit.checkpoint_every_secs));
     let signed = trail.checkpoint_all().await?;
+    store.close().await;
+    Ok(signed)
+}
+
+/// `comanda audit anchor`: an operator signs a partner's chain after looking into `audit.unanchored` (see
+/// [`crate::audit::AuditTrail::anchor_after_review`]).
+pub async fn anchor_audit_chain(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    partner: comanda_domain::PartnerId,
+    reason: &str,
+) -> anyhow::Result<usize> {
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    let store = comanda_store::open(&resources.database).await?;
+    let keys = open_platform_keys(config, &resources).await?;
+    let trail = crate::audit::AuditTrail::new(store.clone(), clock, &keys)?;
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "audit-anchor",
+        partner,
+    ));
+    let signed = trail.anchor_after_review(&scope, reason).await?;
     store.close().await;
     Ok(signed)
 }

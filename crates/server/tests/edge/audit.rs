@@ -333,7 +333,11 @@ on_both_engines!(
 #[tokio::test]
 async fn old_entries_no_checkpoint_covers_do_not_verify() {
     let server = TestServer::start().await;
-    sign_up(&server, "ancla@example.co").await;
+    let partner = sign_up(&server, "ancla@example.co").await["partner_id"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
     let session = enrolled(&server, "ancla@example.co", PASSWORD).await;
     server.server().run_audit_upkeep().await.unwrap();
     server.clock.advance(time::Duration::hours(1));
@@ -374,5 +378,19 @@ async fn old_entries_no_checkpoint_covers_do_not_verify() {
         .await
         .unwrap();
     assert_eq!(alerts, 1);
+    // An operator who found the entries genuine (here they are) records that in the chain and signs it.
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test",
+        comanda_domain::PartnerId::from_uuid(partner),
+    ));
+    let signed = server
+        .server()
+        .audit()
+        .anchor_after_review(&scope, "server killed at 03:10; entries match its access log")
+        .await
+        .unwrap();
+    assert_eq!(signed, 1);
+    let anchored = call(&server, "GET", "/api/v1/audit/verify", token, None).await;
+    assert_eq!(anchored.body["verified"], true, "{}", anchored.body);
     server.stop().await;
 }
