@@ -682,14 +682,23 @@ pub async fn key_manager(
 /// Run by the commands that append (`backup verify`, `partners offboard`, `seed`), never by `audit verify`, which
 /// must not anchor what it is checking.
 pub async fn checkpoint_audit_chains(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<usize> {
+    let (store, trail) = offline_trail(config, clock).await?;
+    let signed = trail.checkpoint_all().await?;
+    store.close().await;
+    Ok(signed)
+}
+
+/// The configured database and the audit trail over it, for a command (the caller closes the store).
+async fn offline_trail(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Arc<dyn Store>, crate::audit::AuditTrail)> {
     let resources = embedded::prepare(config, clock.as_ref())?;
     let store = comanda_store::open(&resources.database).await?;
     let keys = open_platform_keys(config, &resources).await?;
     let trail = crate::audit::AuditTrail::new(store.clone(), clock, &keys)?
         .checkpointed_every(Duration::from_secs(config.audit.checkpoint_every_secs));
-    let signed = trail.checkpoint_all().await?;
-    store.close().await;
-    Ok(signed)
+    Ok((store, trail))
 }
 
 /// `comanda audit anchor`: an operator signs a partner's chain after looking into `audit.unanchored` (see
@@ -700,10 +709,7 @@ pub async fn anchor_audit_chain(
     partner: comanda_domain::PartnerId,
     reason: &str,
 ) -> anyhow::Result<usize> {
-    let resources = embedded::prepare(config, clock.as_ref())?;
-    let store = comanda_store::open(&resources.database).await?;
-    let keys = open_platform_keys(config, &resources).await?;
-    let trail = crate::audit::AuditTrail::new(store.clone(), clock, &keys)?;
+    let (store, trail) = offline_trail(config, clock).await?;
     let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
         "audit-anchor",
         partner,
@@ -727,11 +733,7 @@ pub async fn verify_audit_chains(
     clock: Arc<dyn Clock>,
     only: Option<comanda_domain::PartnerId>,
 ) -> anyhow::Result<Vec<ChainStatus>> {
-    let resources = embedded::prepare(config, clock.as_ref())?;
-    let store = comanda_store::open(&resources.database).await?;
-    let keys = open_platform_keys(config, &resources).await?;
-    let trail = crate::audit::AuditTrail::new(store.clone(), clock, &keys)?
-        .checkpointed_every(Duration::from_secs(config.audit.checkpoint_every_secs));
+    let (store, trail) = offline_trail(config, clock).await?;
     let partners = match only {
         Some(partner) => vec![partner],
         None => store.audited_partners().await?,

@@ -30,6 +30,16 @@ impl Identity {
                 .into());
         }
         let now = self.now();
+        let invited = |invitation: Uuid| {
+            ctx.audit("staff.invited")
+                .actor(caller.member.id)
+                .target(invitation.to_string())
+                .detail(format!(
+                    "role={} payout_authority={}",
+                    standing.role.as_str(),
+                    standing.payout_authority
+                ))
+        };
         match self.store.login_record(&self.email_key(&email)).await? {
             // One of the inviter's own team: they see their team anyway.
             Some(found) if found.partner == caller.scope.partner() => {
@@ -56,16 +66,9 @@ impl Identity {
                 self.store.enqueue_message(&notice).await?;
                 // The inviter's audit log reads as for any invitation (its id is the one answered).
                 let invitation_id = Uuid::now_v7();
-                let audit = ctx
-                    .audit("staff.invited")
-                    .actor(caller.member.id)
-                    .target(invitation_id.to_string())
-                    .detail(format!(
-                        "role={} payout_authority={}",
-                        standing.role.as_str(),
-                        standing.payout_authority
-                    ));
-                self.store.append_audit(&caller.scope, &audit, now).await?;
+                self.store
+                    .append_audit(&caller.scope, &invited(invitation_id), now)
+                    .await?;
                 return Ok(InvitationCreated {
                     invitation_id: invitation_id.to_string(),
                     expires_at: now + self.settings.invitation_ttl,
@@ -101,15 +104,7 @@ impl Identity {
             ),
             created_at: now,
         };
-        let audit = ctx
-            .audit("staff.invited")
-            .actor(caller.member.id)
-            .target(invitation.id.to_string())
-            .detail(format!(
-                "role={} payout_authority={}",
-                standing.role.as_str(),
-                standing.payout_authority
-            ));
+        let audit = invited(invitation.id);
         let created = self
             .store
             .create_invitation(&caller.scope, &invitation, &message, &audit, now)
