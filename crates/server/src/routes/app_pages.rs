@@ -81,6 +81,20 @@ fn page(lang: Lang, name: &str, title: &str, body: &str) -> Response {
     )
 }
 
+/// A staff page: the app script, and the brand leading back to the dashboard. `main` is its layout class
+/// (`class="narrow"` or `class="wide"`).
+fn staff_page(lang: Lang, name: &str, title: &str, main: &str, body: &str) -> Response {
+    shell(
+        lang,
+        name,
+        title,
+        r#"<script src="/assets/app.js" defer></script>"#,
+        main,
+        "/dashboard",
+        body,
+    )
+}
+
 /// Registers a restaurant and its owner.
 #[utoipa::path(get, path = "/signup", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn signup(headers: HeaderMap) -> Response {
@@ -584,13 +598,11 @@ pub async fn host(headers: HeaderMap) -> Response {
         book = tr(l, "Reservar", "Book"),
         walk_in = tr(l, "Sentar ahora (sin reserva)", "Seat now (walk-in)"),
     );
-    shell(
+    staff_page(
         l,
         "host",
         tr(l, "Reservas del día", "Today's bookings"),
-        r#"<script src="/assets/app.js" defer></script>"#,
         r#"class="wide""#,
-        "/dashboard",
         &body,
     )
 }
@@ -669,15 +681,7 @@ pub async fn analytics(headers: HeaderMap) -> Response {
         tips = tr(l, "Propinas", "Tips"),
         csv_servers = tr(l, "Meseros en CSV", "Servers as CSV"),
     );
-    shell(
-        l,
-        "analytics",
-        tr(l, "Ventas", "Sales"),
-        r#"<script src="/assets/app.js" defer></script>"#,
-        r#"class="wide""#,
-        "/dashboard",
-        &body,
-    )
+    staff_page(l, "analytics", tr(l, "Ventas", "Sales"), r#"class="wide""#, &body)
 }
 
 /// The venue's reservation settings (owners and managers): services per weekday, slot interval, turn times, buffer,
@@ -849,13 +853,11 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
             "The smallest party each table takes, and whether guests can book it online (otherwise you book it by phone, or keep it for walk-ins)."
         ),
     );
-    shell(
+    staff_page(
         l,
         "bookingSettings",
         tr(l, "Ajustes de reservas", "Reservation settings"),
-        r#"<script src="/assets/app.js" defer></script>"#,
         r#"class="narrow""#,
-        "/dashboard",
         &body,
     )
 }
@@ -874,15 +876,7 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
 <div id="kitchen-orders" class="board"></div>"#,
         waiting = tr(l, "Conectando…", "Connecting…"),
     );
-    shell(
-        l,
-        "kitchen",
-        tr(l, "Cocina", "Kitchen"),
-        r#"<script src="/assets/app.js" defer></script>"#,
-        r#"class="wide""#,
-        "/dashboard",
-        &body,
-    )
+    staff_page(l, "kitchen", tr(l, "Cocina", "Kitchen"), r#"class="wide""#, &body)
 }
 
 /// A venue's tables: each with its seats and the link its QR code opens, the form that adds one, and the PDF of every
