@@ -128,17 +128,22 @@ async fn keep_paid_bill_covered(
                   WHERE partner_id = $1 AND session_id = $2 AND status = 'pending') AS held,
                 (SELECT CAST(COALESCE(sum(r.amount - r.tip_reversal), 0) AS BIGINT)
                    FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
-                  WHERE r.partner_id = $1 AND p.session_id = $2 AND r.status IN ('pending', 'succeeded')) AS returned",
+                  WHERE r.partner_id = $1 AND p.session_id = $2 AND r.status IN ('pending', 'succeeded')) AS returned,
+                (SELECT CAST(COALESCE(sum(kept_gross), 0) AS BIGINT) FROM orders
+                  WHERE partner_id = $1 AND session_id = $2 AND status = 'cancelled') AS consumed",
     )
     .bind(h(partner.as_uuid()))
     .bind(h(session))
     .fetch_one(&mut *conn)
     .await?;
+    // Earlier cancellations already consumed part of the payments and of their refunds (what they kept): that
+    // money paid for orders no longer on the bill, so it neither covers this bill nor gives any of it back.
+    let consumed: i64 = row.try_get("consumed")?;
     let (total, paid, held, returned): (i64, i64, i64, i64) = (
         row.try_get("total")?,
-        row.try_get("paid")?,
+        row.try_get::<i64, _>("paid")?.saturating_sub(consumed),
         row.try_get("held")?,
-        row.try_get("returned")?,
+        row.try_get::<i64, _>("returned")?.saturating_sub(consumed),
     );
     if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held), returned) {
         Ok((total, paid, held))

@@ -112,7 +112,8 @@ pub enum ReserveOutcome {
 pub struct SessionBalance {
     /// What the orders come to (tax included, tips excluded).
     pub total: Money,
-    /// Covered by succeeded payments (tips excluded).
+    /// Covered by succeeded payments (tips excluded), less what cancelled orders kept of them: a refund followed
+    /// by its order's cancellation no longer pays for the rest of the bill (`comanda_domain::bill::kept_on_cancel`).
     pub paid: Money,
     /// Held by payments in progress.
     pub in_progress: Money,
@@ -120,7 +121,8 @@ pub struct SessionBalance {
     pub remaining: Money,
     pub settled: bool,
     /// Returned, or being returned, to the guests' cards by refunds of this bill's payments, tips included as
-    /// returned. A refund never reopens the bill: `paid` and `remaining` stay as they were.
+    /// returned. A refund alone never reopens the bill (a goodwill refund stays given): `paid` and `remaining` stay
+    /// as they were until an order it paid for is cancelled.
     pub refunded: Money,
 }
 

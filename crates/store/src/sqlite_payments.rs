@@ -9,7 +9,9 @@ const BALANCES: &str = "SELECT (SELECT COALESCE(sum(subtotal), 0) FROM orders
                   WHERE partner_id = $1 AND session_id = s.value AND status <> 'cancelled') AS total,
                 (SELECT min(currency) FROM orders WHERE partner_id = $1 AND session_id = s.value) AS currency,
                 (SELECT COALESCE(sum(share), 0) FROM payments
-                  WHERE partner_id = $1 AND session_id = s.value AND status = 'succeeded') AS paid,
+                  WHERE partner_id = $1 AND session_id = s.value AND status = 'succeeded')
+                - (SELECT COALESCE(sum(kept_gross), 0) FROM orders
+                  WHERE partner_id = $1 AND session_id = s.value AND status = 'cancelled') AS paid,
                 (SELECT COALESCE(sum(share), 0) FROM payments
                   WHERE partner_id = $1 AND session_id = s.value AND status = 'pending') AS held,
                 (SELECT COALESCE(sum(refunded), 0) FROM payments

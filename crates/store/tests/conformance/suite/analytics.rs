@@ -367,7 +367,8 @@ pub async fn a_refund_takes_back_its_sales_before_tax(store: &dyn Store) {
 
 /// An order its guests paid for is cancelled only once a refund gave the money back; the refund takes it out of net
 /// sales, and the order keeps in gross the part that was paid (`bill::kept_on_cancel`), so the money leaves once:
-/// the 43.800 COP bill paid, refunded whole and its one order cancelled nets to zero, not to minus 40.555,56.
+/// the 43.800 COP bill paid, refunded whole and its one order cancelled nets to zero, not to minus 40.555,56. The
+/// refund leaves with that order: the table's next order is owed whole.
 pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store: &dyn Store) {
     let (scope, venue, table, session) = paying_table(store, "Reembolso y anulación").await;
     let whole = payment_of(venue, table, session, 4_380_000, 0, true);
@@ -415,6 +416,47 @@ pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store
     assert_eq!(total.net(), 0);
     let (rolled, raw) = both_ways(store, &scope, Some(venue)).await;
     assert_eq!(rolled, raw);
+    // The refunded money went with the cancelled order: the table's next order is owed whole, not covered by it.
+    let bill = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!(
+        (
+            bill.total.amount,
+            bill.paid.amount,
+            bill.remaining.amount,
+            bill.refunded.amount
+        ),
+        (0, 0, 0, 4_380_000)
+    );
+    let next = order_for(venue, table, None, b"next");
+    store.place_order(&scope, &next, &change(), later).await.unwrap();
+    let bill = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!(
+        (
+            bill.total.amount,
+            bill.paid.amount,
+            bill.remaining.amount,
+            bill.settled
+        ),
+        (4_380_000, 0, 4_380_000, false)
+    );
+    // Unpaid, the next order cancels freely and keeps nothing in the sales.
+    store
+        .transition_order(
+            &scope,
+            next.id,
+            OrderStatus::Placed,
+            OrderStatus::Cancelled,
+            "manager:test",
+            Some("no llegó"),
+            &change(),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sales_total(&scope, venue, start, end).await.unwrap().gross,
+        4_380_000
+    );
 }
 
 /// What a cancelled order keeps in the sales must not hang on a payment still in progress: with half of a two-order
