@@ -173,11 +173,13 @@ pub fn fraction_of(amount: Money, numerator: u32, denominator: u32) -> Result<Mo
 }
 
 /// The amount (tip excluded) a guest's split comes to. `line_total` gives the total of an order's line, or `None`
-/// when the bill has no such line.
+/// when the bill has no such line; `earlier` are the line claims of the bill's other item splits, paid or being paid
+/// (they decide which claim completes a line, see [`line_claim_amount`]).
 pub fn share_amount(
     split: &Split,
     balance: &BillBalance,
     line_total: impl Fn(Uuid, u32) -> Option<Money>,
+    earlier: &[LineShare],
 ) -> Result<Money, ShareError> {
     if balance.remaining.amount == 0 {
         return Err(ShareError::BillCovered);
@@ -206,7 +208,7 @@ pub fn share_amount(
             if items.is_empty() {
                 return Err(ShareError::NoItems);
             }
-            let mut sum = Money::zero(balance.total.currency);
+            let mut totals = Vec::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
                 if item.denominator == 0
                     || item.denominator > MAX_LINE_FRACTION
@@ -215,10 +217,17 @@ pub fn share_amount(
                 {
                     return Err(ShareError::Fraction(index));
                 }
-                let total = line_total(item.order_id, item.line).ok_or(ShareError::UnknownLine(index))?;
-                sum = sum.checked_add(fraction_of(total, item.numerator, item.denominator)?)?;
+                totals.push(line_total(item.order_id, item.line).ok_or(ShareError::UnknownLine(index))?);
             }
             check_line_claims(std::iter::empty(), items)?;
+            let mut sum = Money::zero(balance.total.currency);
+            for (index, (item, total)) in items.iter().zip(totals).enumerate() {
+                let same_line =
+                    |other: &&LineShare| other.order_id == item.order_id && other.line == item.line;
+                let before: Vec<&LineShare> =
+                    earlier.iter().chain(&items[..index]).filter(same_line).collect();
+                sum = sum.checked_add(line_claim_amount(total, &before, item)?)?;
+            }
             if sum.amount > balance.remaining.amount {
                 return Err(ShareError::ExceedsRemaining);
             }
@@ -231,6 +240,46 @@ pub fn share_amount(
     Ok(amount)
 }
 
+/// An exact fraction `(numerator, denominator)`, in lowest terms.
+type Fraction = (u128, u128);
+
+fn fraction_plus((n1, d1): Fraction, (n2, d2): Fraction) -> Fraction {
+    fn gcd(a: u128, b: u128) -> u128 {
+        if b == 0 { a.max(1) } else { gcd(b, a % b) }
+    }
+    let (n, d) = (n1 * d2 + n2 * d1, d1 * d2);
+    let g = gcd(n, d);
+    (n / g, d / g)
+}
+
+fn fraction(share: &LineShare) -> Fraction {
+    (u128::from(share.numerator), u128::from(share.denominator.max(1)))
+}
+
+/// What `this` claim of a line of `line_total` pays, after the line's claims `before` (other splits' and earlier in
+/// the same split): its fraction of the line rounded half up ([`fraction_of`]), except the claim that completes the
+/// line, which pays what the others' amounts left of it. Three thirds of 20.000,00 COP are 6.666,67, 6.666,67 and
+/// 6.666,66, the whole line to the centavo, in whatever order they are paid (docs/payments.md, "Split by items").
+pub fn line_claim_amount(
+    line_total: Money,
+    before: &[&LineShare],
+    this: &LineShare,
+) -> Result<Money, MoneyError> {
+    let claimed = before
+        .iter()
+        .fold((0, 1), |sum, share| fraction_plus(sum, fraction(share)));
+    let own = fraction_of(line_total, this.numerator, this.denominator.max(1))?;
+    if fraction_plus(claimed, fraction(this)) != (1, 1) {
+        return Ok(own);
+    }
+    let mut left = line_total.amount;
+    for share in before {
+        left -= fraction_of(line_total, share.numerator, share.denominator.max(1))?.amount;
+    }
+    // Only a line of a few minor units split many ways can have its parts round above it: the last part pays nothing.
+    Money::new(left.max(0), line_total.currency)
+}
+
 /// A line of the bill is paid once, whole or in parts: the fractions of it chosen by the bill's earlier item splits
 /// (`earlier`: those paid or being paid) and by this one (`chosen`) add up to at most the whole line. Counted in
 /// exact fractions (denominators up to [`MAX_LINE_FRACTION`]), so 1/3 + 1/3 + 1/3 is the whole line and a fourth
@@ -240,30 +289,20 @@ pub fn check_line_claims<'a>(
     earlier: impl IntoIterator<Item = &'a LineShare>,
     chosen: &[LineShare],
 ) -> Result<(), ShareError> {
-    type Fraction = (u128, u128);
-    fn plus((n1, d1): Fraction, (n2, d2): Fraction) -> Fraction {
-        fn gcd(a: u128, b: u128) -> u128 {
-            if b == 0 { a.max(1) } else { gcd(b, a % b) }
-        }
-        let (n, d) = (n1 * d2 + n2 * d1, d1 * d2);
-        let g = gcd(n, d);
-        (n / g, d / g)
-    }
-    let part = |share: &LineShare| (u128::from(share.numerator), u128::from(share.denominator.max(1)));
     let mut taken: HashMap<(Uuid, u32), Fraction> = HashMap::new();
     for share in earlier {
         let sum = taken.entry((share.order_id, share.line)).or_insert((0, 1));
-        *sum = plus(*sum, part(share));
+        *sum = fraction_plus(*sum, fraction(share));
     }
     let mut own: HashMap<(Uuid, u32), Fraction> = HashMap::new();
     for (index, share) in chosen.iter().enumerate() {
         let line = (share.order_id, share.line);
-        let mine = plus(own.get(&line).copied().unwrap_or((0, 1)), part(share));
+        let mine = fraction_plus(own.get(&line).copied().unwrap_or((0, 1)), fraction(share));
         own.insert(line, mine);
         if mine.0 > mine.1 {
             return Err(ShareError::LineChosenTwice(index));
         }
-        let all = plus(taken.get(&line).copied().unwrap_or((0, 1)), mine);
+        let all = fraction_plus(taken.get(&line).copied().unwrap_or((0, 1)), mine);
         if all.0 > all.1 {
             return Err(ShareError::LineTaken(index));
         }
@@ -560,31 +599,31 @@ mod tests {
     fn splits_come_to_the_expected_shares() {
         let none = |_, _| None;
         assert_eq!(
-            share_amount(&Split::Full, &balance(100, 100), none).unwrap(),
+            share_amount(&Split::Full, &balance(100, 100), none, &[]).unwrap(),
             cop(100)
         );
         assert_eq!(
-            share_amount(&Split::Full, &balance(100, 50), none),
+            share_amount(&Split::Full, &balance(100, 50), none, &[]),
             Err(ShareError::PartlyPaid)
         );
         assert_eq!(
-            share_amount(&Split::Remaining, &balance(100, 30), none).unwrap(),
+            share_amount(&Split::Remaining, &balance(100, 30), none, &[]).unwrap(),
             cop(30)
         );
         assert_eq!(
-            share_amount(&Split::Equal { parts: 3 }, &balance(100, 100), none).unwrap(),
+            share_amount(&Split::Equal { parts: 3 }, &balance(100, 100), none, &[]).unwrap(),
             cop(34)
         );
         assert_eq!(
-            share_amount(&Split::Equal { parts: 3 }, &balance(100, 32), none).unwrap(),
+            share_amount(&Split::Equal { parts: 3 }, &balance(100, 32), none, &[]).unwrap(),
             cop(32)
         );
         assert_eq!(
-            share_amount(&Split::Equal { parts: 1 }, &balance(100, 100), none),
+            share_amount(&Split::Equal { parts: 1 }, &balance(100, 100), none, &[]),
             Err(ShareError::Parts)
         );
         assert_eq!(
-            share_amount(&Split::Remaining, &balance(100, 0), none),
+            share_amount(&Split::Remaining, &balance(100, 0), none, &[]),
             Err(ShareError::BillCovered)
         );
         let order = Uuid::nil();
@@ -606,11 +645,11 @@ mod tests {
             ],
         };
         assert_eq!(
-            share_amount(&items, &balance(4_000, 4_000), lines).unwrap(),
+            share_amount(&items, &balance(4_000, 4_000), lines, &[]).unwrap(),
             cop(2_000)
         );
         assert_eq!(
-            share_amount(&items, &balance(4_000, 1_500), lines),
+            share_amount(&items, &balance(4_000, 1_500), lines, &[]),
             Err(ShareError::ExceedsRemaining)
         );
         let unknown = Split::Items {
@@ -622,7 +661,7 @@ mod tests {
             }],
         };
         assert_eq!(
-            share_amount(&unknown, &balance(4_000, 4_000), lines),
+            share_amount(&unknown, &balance(4_000, 4_000), lines, &[]),
             Err(ShareError::UnknownLine(0))
         );
         let bad = Split::Items {
@@ -634,9 +673,48 @@ mod tests {
             }],
         };
         assert_eq!(
-            share_amount(&bad, &balance(4_000, 4_000), lines),
+            share_amount(&bad, &balance(4_000, 4_000), lines, &[]),
             Err(ShareError::Fraction(0))
         );
+    }
+
+    #[test]
+    fn three_thirds_of_a_line_pay_the_whole_line_to_the_centavo() {
+        // 20.000,00 COP shared by three guests, each paying 1/3 as a payment of its own: the third pays what the
+        // other two left (6.666,66), so the bill is covered exactly and the third is not refused.
+        let order = Uuid::nil();
+        let third = LineShare {
+            order_id: order,
+            line: 0,
+            numerator: 1,
+            denominator: 3,
+        };
+        let lines = |o: Uuid, l: u32| (o == order && l == 0).then(|| cop(2_000_000));
+        let split = Split::Items { items: vec![third] };
+        let first = share_amount(&split, &balance(2_000_000, 2_000_000), lines, &[]).unwrap();
+        let second = share_amount(&split, &balance(2_000_000, 1_333_333), lines, &[third]).unwrap();
+        let last = share_amount(&split, &balance(2_000_000, 666_666), lines, &[third, third]).unwrap();
+        assert_eq!(
+            (first.amount, second.amount, last.amount),
+            (666_667, 666_667, 666_666)
+        );
+        // Two thirds in one payment after a third: the last of them completes the line.
+        let two = Split::Items {
+            items: vec![third, third],
+        };
+        assert_eq!(
+            share_amount(&two, &balance(2_000_000, 1_333_333), lines, &[third]).unwrap(),
+            cop(1_333_333)
+        );
+        // Sevenths of 10 minor units round down (1 each): the seventh takes the 4 the others left.
+        let seventh = LineShare {
+            denominator: 7,
+            ..third
+        };
+        let ten = |_: Uuid, _: u32| Some(cop(10));
+        let six = [seventh; 6];
+        let split = Split::Items { items: vec![seventh] };
+        assert_eq!(share_amount(&split, &balance(10, 4), ten, &six).unwrap(), cop(4));
     }
 
     #[test]
@@ -694,6 +772,34 @@ mod tests {
             let total: u128 = shares.iter().map(|s| common / u128::from(s.denominator) * u128::from(s.numerator)).sum();
             let (earlier, chosen) = shares.split_at(split_at.min(shares.len()));
             prop_assert_eq!(check_line_claims(earlier, chosen).is_ok(), total <= common || chosen.is_empty());
+        }
+
+        /// Parts of a line that make it whole pay exactly the line, in any order they are paid; each part is within
+        /// rounding of its exact fraction (the completing part takes what the others' rounding left).
+        #[test]
+        fn parts_that_make_a_line_whole_pay_exactly_the_line(line in 1i64..100_000_000,
+                                                            cuts in proptest::collection::vec(1u32..20, 0..6),
+                                                            seed in any::<u64>()) {
+            // Twentieths cut at the given points: parts of a line that add up to exactly one.
+            let mut points: Vec<u32> = cuts.iter().map(|c| c % 20).filter(|c| *c > 0).collect();
+            points.extend([0, 20]);
+            points.sort();
+            points.dedup();
+            let mut parts: Vec<LineShare> = points
+                .windows(2)
+                .map(|w| LineShare { order_id: Uuid::nil(), line: 0, numerator: w[1] - w[0], denominator: 20 })
+                .collect();
+            let len = parts.len();
+            parts.rotate_left(usize::try_from(seed % len as u64).unwrap_or(0));
+            let mut paid = 0i64;
+            for (index, part) in parts.iter().enumerate() {
+                let before: Vec<&LineShare> = parts[..index].iter().collect();
+                let amount = line_claim_amount(cop(line), &before, part).unwrap().amount;
+                let exact = i128::from(line) * i128::from(part.numerator) / 20;
+                prop_assert!((i128::from(amount) - exact).abs() <= i128::try_from(len).unwrap());
+                paid += amount;
+            }
+            prop_assert_eq!(paid, line);
         }
     }
 
@@ -834,7 +940,7 @@ mod tests {
             let mut remaining = total;
             let mut payments = 0;
             while remaining > 0 {
-                let amount = share_amount(&Split::Equal { parts }, &balance(total, remaining), |_, _| None).unwrap();
+                let amount = share_amount(&Split::Equal { parts }, &balance(total, remaining), |_, _| None, &[]).unwrap();
                 prop_assert!(amount.amount > 0 && amount.amount <= remaining);
                 remaining -= amount.amount;
                 payments += 1;

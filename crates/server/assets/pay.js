@@ -213,6 +213,13 @@ function spoken(problem, english) {
     return { kind };
   };
 
+  // Parts of a line in exact integers: a line is LINE_WHOLE, the least common multiple of every denominator (1 to 20).
+  const LINE_WHOLE = 232792560;
+  const lineParts = (share) => LINE_WHOLE / share.denominator * share.numerator;
+  const claimedParts = (order, line) => (bill.claims || [])
+    .filter((c) => c.order_id === order && c.line === line)
+    .reduce((taken, c) => taken + lineParts(c), 0);
+
   // The share as the server will compute it (the server decides; this only shows it before anything is charged).
   const previewShare = () => {
     const split = chosenSplit();
@@ -221,12 +228,20 @@ function spoken(problem, english) {
     if (split.kind === 'full') return total;
     if (split.kind === 'remaining') return remaining;
     if (split.kind === 'equal') return Math.min(remaining, Math.ceil(total / Math.max(2, split.parts || 2)));
+    // Each part of a line rounded half up; the part that completes a line pays what its other parts left of it
+    // (comanda_domain::payment::line_claim_amount), so three thirds are the whole line.
     let sum = 0;
-    for (const item of split.items) {
+    split.items.forEach((item, index) => {
       const order = bill.orders.find((o) => o.id === item.order_id);
       const line = order && order.lines[item.line];
-      if (line) sum += Math.floor((line.unit_price.amount * line.quantity * 2 + item.denominator) / (2 * item.denominator));
-    }
+      if (!line) return;
+      const total = line.unit_price.amount * line.quantity;
+      const part = (share) => Math.floor((total * share.numerator * 2 + share.denominator) / (2 * share.denominator));
+      const before = [...(bill.claims || []), ...split.items.slice(0, index)]
+        .filter((c) => c.order_id === item.order_id && c.line === item.line);
+      const whole = before.reduce((taken, c) => taken + lineParts(c), 0) + lineParts(item) === LINE_WHOLE;
+      sum += whole ? total - before.reduce((taken, c) => taken + part(c), 0) : part(item);
+    });
     return sum;
   };
   // Ley 1935 de 2018: the suggestion is 10 % of the value of the service, before tax, rounded down so it never
@@ -290,7 +305,9 @@ function spoken(problem, english) {
           box.dataset.order = order.id;
           box.dataset.line = String(index);
           const fraction = document.createElement('select');
-          for (const parts of [1, 2, 3, 4]) {
+          const dish = english && line.name.en ? line.name.en : line.name.es;
+          fraction.setAttribute('aria-label', english ? `How much of ${dish} you pay` : `Cuánto pagas de ${dish}`);
+          for (const parts of [1, 2, 3, 4, 5, 6, 8, 10]) {
             const option = document.createElement('option');
             option.value = String(parts);
             option.textContent = parts === 1 ? (english ? 'all of it' : 'completo') : `1/${parts}`;
@@ -298,7 +315,9 @@ function spoken(problem, english) {
           }
           const label = document.createElement('label');
           label.className = 'inline';
-          label.append(box, ` ${line.quantity} × ${english && line.name.en ? line.name.en : line.name.es} — ${money(line.unit_price.amount * line.quantity, currency)} `);
+          const taken = document.createElement('span');
+          taken.className = 'line-taken';
+          label.append(box, ` ${line.quantity} × ${dish} — ${money(line.unit_price.amount * line.quantity, currency)} `, taken);
           const before = kept.get(`${order.id}:${index}`);
           if (before) {
             box.checked = before.checked;
@@ -307,6 +326,19 @@ function spoken(problem, english) {
           item.append(label, fraction);
           list.appendChild(item);
         });
+      }
+    }
+    // Lines other guests paid or are paying, whole or in part, say so; a line taken whole cannot be chosen.
+    for (const box of list.querySelectorAll('input[type=checkbox]')) {
+      const taken = claimedParts(box.dataset.order, Number(box.dataset.line));
+      const note = box.parentElement.querySelector('.line-taken');
+      if (taken >= LINE_WHOLE) {
+        box.checked = false;
+        box.disabled = true;
+        note.textContent = english ? '(paid or being paid)' : '(pagado o en pago)';
+      } else {
+        box.disabled = false;
+        note.textContent = taken > 0 ? (english ? '(partly paid)' : '(pagado en parte)') : '';
       }
     }
     renderSummary();

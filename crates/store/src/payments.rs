@@ -369,6 +369,13 @@ pub trait PaymentStore: Send + Sync {
     async fn payment_partners(&self) -> StoreResult<Vec<PartnerId>>;
 
     async fn session_balance(&self, scope: &TenantScope, session: Uuid) -> StoreResult<SessionBalance>;
+    /// The line claims (`Split::Items`) of a session's payments paid or being paid: which parts of which lines are
+    /// taken, and so which claim completes a line (`comanda_domain::payment::line_claim_amount`).
+    async fn line_claims(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+    ) -> StoreResult<Vec<comanda_domain::payment::LineShare>>;
     /// The balances of many sessions in one read, in the order given (a staff view of a venue's live tables).
     async fn session_balances(
         &self,

@@ -19,7 +19,7 @@ use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use comanda_domain::analytics::Measures;
 use comanda_domain::payment::{
-    ChargeModel, RefundSplit, Refundable, SettledAmounts, Split, check_line_claims, dispute_debt,
+    ChargeModel, LineShare, RefundSplit, Refundable, SettledAmounts, Split, check_line_claims, dispute_debt,
     net_against_debt, split_refund,
 };
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
@@ -176,6 +176,24 @@ async fn balances_in(conn: &mut Conn, partner: Uuid, sessions: &[Uuid]) -> Store
             )
         })
         .collect()
+}
+
+/// The line claims of a session's item splits paid or being paid.
+async fn line_claims_in(conn: &mut Conn, partner: Uuid, session: Uuid) -> StoreResult<Vec<LineShare>> {
+    let splits: Vec<String> = sqlx::query_scalar(
+        "SELECT split FROM payments WHERE partner_id = $1 AND session_id = $2 AND status IN ('pending', 'succeeded')",
+    )
+    .bind(h(partner))
+    .bind(h(session))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut claims = Vec::new();
+    for text in &splits {
+        if let Split::Items { items } = json_from::<Split>("split", text)? {
+            claims.extend(items);
+        }
+    }
+    Ok(claims)
 }
 
 async fn outstanding_debt_in(conn: &mut Conn, partner: Uuid) -> StoreResult<i64> {
@@ -705,6 +723,11 @@ impl Engine {
 
 #[async_trait]
 impl PaymentStore for Engine {
+    async fn line_claims(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<LineShare>> {
+        let mut tx = self.reading(scope).await?;
+        line_claims_in(&mut tx, scope.partner().as_uuid(), session).await
+    }
+
     async fn connected_account(&self, scope: &TenantScope) -> StoreResult<Option<ConnectedAccount>> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query("SELECT * FROM connected_accounts WHERE partner_id = $1")
@@ -865,23 +888,8 @@ impl PaymentStore for Engine {
             });
         }
         if let Split::Items { items } = &payment.split {
-            let earlier: Vec<String> = sqlx::query_scalar(
-                "SELECT split FROM payments
-                  WHERE partner_id = $1 AND session_id = $2 AND status IN ('pending', 'succeeded')",
-            )
-            .bind(h(partner))
-            .bind(h(payment.session_id))
-            .fetch_all(&mut *tx)
-            .await?;
-            let earlier = earlier
-                .iter()
-                .map(|text| json_from::<Split>("split", text))
-                .collect::<StoreResult<Vec<_>>>()?;
-            let lines = earlier.iter().flat_map(|split| match split {
-                Split::Items { items } => items.as_slice(),
-                _ => &[],
-            });
-            if let Err(taken) = check_line_claims(lines, items) {
+            let earlier = line_claims_in(&mut tx, partner, payment.session_id).await?;
+            if let Err(taken) = check_line_claims(&earlier, items) {
                 return Ok(ReserveOutcome::LineTaken(taken));
             }
         }

@@ -143,9 +143,12 @@ pub async fn start_payment(
     }
     let balance = state.store.session_balance(scope, session.id).await?;
     // Only a split by lines needs the orders themselves; every other split is computed from the balance.
-    let orders = match request.split {
-        Split::Items { .. } => state.store.table_orders(scope, table.id).await?,
-        _ => Vec::new(),
+    let (orders, claims) = match request.split {
+        Split::Items { .. } => (
+            state.store.table_orders(scope, table.id).await?,
+            state.store.line_claims(scope, session.id).await?,
+        ),
+        _ => (Vec::new(), Vec::new()),
     };
     let line_total = |order: Uuid, line: u32| {
         orders
@@ -158,7 +161,7 @@ pub async fn start_payment(
         total: balance.total,
         remaining: balance.remaining,
     };
-    let share = share_amount(request.split, &bill, line_total)?;
+    let share = share_amount(request.split, &bill, line_total, &claims)?;
     if request.shown_amount.is_some_and(|shown| shown != share.amount) {
         return Err(StartPaymentError::AmountChanged(share.amount));
     }

@@ -328,6 +328,9 @@ pub struct GuestBill {
     pub remaining: Money,
     /// The live balance every guest of the table sees: total, paid, being paid, left, settled.
     pub balance: crate::routes::wire::SessionBalance,
+    /// The parts of lines other guests' item splits paid or are paying (a line is paid once, whole or in parts; the
+    /// part that completes a line pays what its other parts left of it).
+    pub claims: Vec<comanda_domain::payment::LineShare>,
 }
 
 /// The table's open bill: lines, subtotal, the tax it contains, the suggested tip apart, and the orders' status.
@@ -343,9 +346,15 @@ pub async fn bill(
     let guest = resolve(&state, &token).await?;
     let (bill, orders) = table_bill(&state, &guest).await?;
     let live = state.store.live_session(&guest.scope, guest.table.id).await?;
-    let balance = match &live {
-        Some(session) => state.store.session_balance(&guest.scope, session.id).await?,
-        None => comanda_store::payments::SessionBalance::new(Money::zero(bill.currency), 0, 0),
+    let (balance, claims) = match &live {
+        Some(session) => (
+            state.store.session_balance(&guest.scope, session.id).await?,
+            state.store.line_claims(&guest.scope, session.id).await?,
+        ),
+        None => (
+            comanda_store::payments::SessionBalance::new(Money::zero(bill.currency), 0, 0),
+            Vec::new(),
+        ),
     };
     let session = live.map(|s| GuestSession {
         status: s.status.into(),
@@ -364,6 +373,7 @@ pub async fn bill(
         session,
         orders,
         bill,
+        claims,
     }))
 }
 

@@ -775,7 +775,8 @@ pub async fn a_retried_payment_that_took_the_rest_is_answered_again(engine: Engi
 }
 
 /// A line of the bill is paid once: guests choosing lines cannot pay more than a whole line between them, in one
-/// request (four thirds) or one after another (the same beer twice), while the rest of the bill stays payable.
+/// request (four thirds) or one after another (the same beer twice), while the rest of the bill stays payable; parts
+/// that make a line whole pay exactly the line.
 pub async fn a_line_is_paid_once_by_whoever_chooses_it(engine: Engine) {
     let server = TestServer::start_on(engine, |_| {}).await;
     let v = venue_with_menu(&server, "lineas@example.co").await;
@@ -810,13 +811,18 @@ pub async fn a_line_is_paid_once_by_whoever_chooses_it(engine: Engine) {
         "{}",
         again.body
     );
-    // Two thirds and a third of the shared line are the whole of it.
-    let two_thirds = json!({"order_id": order, "line": 0, "numerator": 2, "denominator": 3});
-    for part in [two_thirds, third.clone()] {
-        let paid = pay(&server, &v, lines(json!([part]))).await;
+    // 4/11, 4/11 and 3/11 of the shared 37.800 line are the whole of it to the centavo, though no part is a whole
+    // number of centavos: the part that completes the line pays what the others left (1.030.910 where 3/11 alone
+    // rounds to 1.030.909), so no centavo is left owing, nor one refused.
+    let elevenths = |n: u32| json!({"order_id": order, "line": 0, "numerator": n, "denominator": 11});
+    for (part, amount) in [(4, 1_374_545), (4, 1_374_545), (3, 1_030_910)] {
+        let paid = pay(&server, &v, lines(json!([elevenths(part)]))).await;
         assert_eq!(paid.status, 201, "{}", paid.body);
+        assert_eq!(paid.body["amount"]["amount"], amount, "{}", paid.body);
     }
-    assert_eq!(bill(&server, &v).await["balance"]["remaining"]["amount"], 0);
+    let after = bill(&server, &v).await;
+    assert_eq!(after["balance"]["remaining"]["amount"], 0, "{after}");
+    assert_eq!(after["claims"].as_array().map(Vec::len), Some(4), "{after}");
     server.stop().await;
 }
 
