@@ -105,17 +105,27 @@ pub fn clock_minutes(text: &str) -> Option<u16> {
 }
 
 impl BookingPolicy {
-    /// The first service (its index) whose seatings run past midnight to or beyond the venue's business-day start
-    /// (`day_start_hour`, 0–23): its late seatings would belong to the next business day, listed and counted apart
-    /// from the evening they end. `None` when every late service ends before the day starts.
-    pub fn runs_past_day_start(&self, day_start_hour: u8) -> Option<usize> {
-        self.services.iter().position(|service| {
+    /// The first service whose seatings leave its business day (from `day_start_hour`, 0–23, to the next day's):
+    /// its index and the field at fault. A service wholly before the day starts belongs to the previous business
+    /// day (`first_seating`: a 09:00–10:30 brunch under an 11:00 day start), one running past midnight to or beyond
+    /// the day start to the next one (`last_seating`); either way the guest books one date and the host finds the
+    /// booking on another day's list. `None` when every service stays within its day. (A service from midnight on,
+    /// such as an all-day one, keeps its seatings before the day start on the evening before's list, as a late
+    /// service's are.)
+    pub fn seats_outside_business_day(&self, day_start_hour: u8) -> Option<(usize, &'static str)> {
+        let day_start = u16::from(day_start_hour) * 60;
+        self.services.iter().enumerate().find_map(|(index, service)| {
             match (
                 parse_local_time(&service.first_seating),
                 parse_local_time(&service.last_seating),
             ) {
-                (Some(first), Some(last)) => last < first && last >= u16::from(day_start_hour) * 60,
-                _ => false,
+                (Some(first), Some(last)) if first <= last && last < day_start => {
+                    Some((index, "first_seating"))
+                }
+                (Some(first), Some(last)) if last < first && last >= day_start => {
+                    Some((index, "last_seating"))
+                }
+                _ => None,
             }
         })
     }
@@ -281,11 +291,62 @@ pub struct BookableTable {
     pub online: bool,
 }
 
-/// The venue's tables and the combinations it declared for large parties.
+/// The venue's tables, the combinations it declared for large parties, and the tables parties are at now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Floor {
     pub tables: Vec<BookableTable>,
     pub combinations: Vec<Vec<Uuid>>,
+    pub occupied: Vec<Occupied>,
+}
+
+/// A table with a live bill (guests who ordered from its QR code, or a bill staff opened), since the bill opened.
+/// A booking may hold the same table too; either keeps it from other parties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Occupied {
+    pub table: Uuid,
+    pub since: OffsetDateTime,
+}
+
+impl Floor {
+    /// The occupied tables as holdings, for the booking engine: a party at a table keeps it for the turn a party of
+    /// the table's size takes (turn and buffer) from when it sat down, and while it stays longer, until the next
+    /// quarter hour at least (it is still there: a walk-in is not seated on its lap). A bill left open past twice
+    /// that turn is taken for one staff forgot to close, and holds nothing (seating there still refuses while it has
+    /// orders, and says to close it).
+    fn occupancy(&self, policy: &BookingPolicy, now: OffsetDateTime) -> Vec<Holding> {
+        self.occupied
+            .iter()
+            .filter_map(|seated| {
+                let size = self.tables.iter().find(|t| t.id == seated.table)?.max_party;
+                let turn = policy
+                    .hold_seconds(size.min(policy.max_party_size).max(1))
+                    .unwrap_or(8 * CELL_SECONDS);
+                let turn = time::Duration::seconds(turn);
+                if now >= seated.since + turn * 2 {
+                    return None;
+                }
+                Some(Holding {
+                    tables: vec![seated.table],
+                    start: seated.since,
+                    until: (seated.since + turn).max(now + time::Duration::seconds(CELL_SECONDS)),
+                    party: 0,
+                    online: false,
+                })
+            })
+            .collect()
+    }
+}
+
+/// `holdings` and the floor's occupied tables, as every booking decision sees them.
+fn held_now(
+    policy: &BookingPolicy,
+    floor: &Floor,
+    holdings: &[Holding],
+    now: OffsetDateTime,
+) -> Vec<Holding> {
+    let mut held = holdings.to_vec();
+    held.extend(floor.occupancy(policy, now));
+    held
 }
 
 /// A booking that holds tables (booked, confirmed, seated or late; not cancelled, no-show or finished).
@@ -493,7 +554,15 @@ pub fn check_booking(
     if !offered {
         return Err(Refusal::NotASlot);
     }
-    fit(policy, floor, holdings, start, party, channel, now)
+    fit(
+        policy,
+        floor,
+        &held_now(policy, floor, holdings, now),
+        start,
+        party,
+        channel,
+        now,
+    )
 }
 
 /// The rules once `start` is known to be an offered slot: notice, horizon, pacing and a free table. Availability
@@ -620,9 +689,10 @@ pub fn availability(
     channel: Channel,
     now: OffsetDateTime,
 ) -> Vec<Slot> {
+    let held = held_now(policy, floor, holdings, now);
     service_slots(policy, zone, date)
         .into_iter()
-        .filter(|slot| fit(policy, floor, holdings, slot.start, party, channel, now).is_ok())
+        .filter(|slot| fit(policy, floor, &held, slot.start, party, channel, now).is_ok())
         .collect()
 }
 
@@ -836,6 +906,7 @@ mod tests {
         let floor = Floor {
             tables: (1..=10).map(|n| table(n, 1, 4)).collect(),
             combinations: vec![],
+            occupied: vec![],
         };
         let seven = datetime!(2026-12-02 00:00 UTC); // 19:00 in Bogotá
         let holdings = vec![Holding {
@@ -864,11 +935,73 @@ mod tests {
     }
 
     #[test]
+    fn a_party_at_a_table_keeps_it_from_walk_ins_for_its_turn() {
+        // Guests ordered from table 1's QR code at 18:30 (Bogotá); its turn for four is 120 minutes with the buffer.
+        let bogota = zone("America/Bogota").unwrap();
+        let sat = datetime!(2026-12-01 23:30 UTC);
+        let floor = Floor {
+            tables: vec![table(1, 1, 4), table(2, 1, 4)],
+            combinations: vec![],
+            occupied: vec![Occupied {
+                table: Uuid::from_u128(1),
+                since: sat,
+            }],
+        };
+        let p = policy();
+        let turn = time::Duration::seconds(p.hold_seconds(4).unwrap());
+        let walk_in = |now: OffsetDateTime, start| {
+            check_booking(&p, &bogota, &floor, &[], start, 2, Channel::Staff, now).map(|a| a.tables)
+        };
+        let seven = datetime!(2026-12-02 00:00 UTC);
+        let now = seven - time::Duration::minutes(5);
+        // Not on the occupied table (the lowest id), while it is there.
+        assert_eq!(walk_in(now, seven), Ok(vec![Uuid::from_u128(2)]));
+        assert!(
+            availability(
+                &p,
+                &bogota,
+                &floor,
+                &[],
+                date!(2026 - 12 - 01),
+                4,
+                Channel::Staff,
+                now
+            )
+            .iter()
+            .all(|slot| slot.start >= sat + turn || walk_in(now, slot.start) == Ok(vec![Uuid::from_u128(2)]))
+        );
+        // Once its turn is over the table is offered again, from the next quarter hour on while the party lingers.
+        assert_eq!(walk_in(now, sat + turn), Ok(vec![Uuid::from_u128(1)]));
+        let lingering = sat + turn + time::Duration::minutes(20); // 21:05
+        assert_eq!(
+            walk_in(lingering, datetime!(2026-12-02 02:15 UTC)),
+            Ok(vec![Uuid::from_u128(2)])
+        );
+        assert_eq!(
+            walk_in(lingering, datetime!(2026-12-02 02:30 UTC)),
+            Ok(vec![Uuid::from_u128(1)])
+        );
+        // A bill left open past twice the turn was forgotten: it holds nothing.
+        let forgotten = Floor {
+            occupied: vec![Occupied {
+                table: Uuid::from_u128(1),
+                since: now - turn * 2,
+            }],
+            ..floor.clone()
+        };
+        assert_eq!(
+            check_booking(&p, &bogota, &forgotten, &[], seven, 2, Channel::Staff, now).map(|a| a.tables),
+            Ok(vec![Uuid::from_u128(1)])
+        );
+    }
+
+    #[test]
     fn rules_refuse_with_their_reason() {
         let bogota = zone("America/Bogota").unwrap();
         let floor = Floor {
             tables: vec![table(1, 1, 4)],
             combinations: vec![],
+            occupied: vec![],
         };
         let p = policy();
         let seven = datetime!(2026-12-02 00:00 UTC);
@@ -917,6 +1050,7 @@ mod tests {
         let floor = Floor {
             tables: vec![table(1, 1, 4), table(2, 1, 4), table(3, 1, 2)],
             combinations: vec![vec![Uuid::from_u128(2), Uuid::from_u128(1)]],
+            occupied: vec![],
         };
         let seven = datetime!(2026-12-02 00:00 UTC);
         let got = check_booking(&policy(), &bogota, &floor, &[], seven, 7, Channel::Staff, NOW).unwrap();
@@ -987,14 +1121,16 @@ mod tests {
                 last_seating: "01:00".into(),
             },
         ];
-        assert_eq!(p.runs_past_day_start(5), None);
-        assert_eq!(p.runs_past_day_start(2), None);
+        assert_eq!(p.seats_outside_business_day(5), None);
+        assert_eq!(p.seats_outside_business_day(2), None);
         assert_eq!(
-            p.runs_past_day_start(1),
-            Some(1),
+            p.seats_outside_business_day(1),
+            Some((1, "last_seating")),
             "01:00 is the next business day's"
         );
-        assert_eq!(p.runs_past_day_start(0), Some(1));
+        assert_eq!(p.seats_outside_business_day(0), Some((1, "last_seating")));
+        // A day starting at 15:00 leaves the 12:00-14:00 lunch on the previous day's list.
+        assert_eq!(p.seats_outside_business_day(15), Some((0, "first_seating")));
     }
 
     #[test]
@@ -1077,6 +1213,7 @@ mod tests {
                         .into_iter()
                         .map(|ids| ids.into_iter().map(|i| Uuid::from_u128(i as u128 + 1)).collect())
                         .collect(),
+                    occupied: vec![],
                 }
             })
         })

@@ -868,6 +868,8 @@ const businessDay = (venue) => {
     return isoDate(moved);
   }
 };
+// The venue's own weekday and date of an RFC 3339 instant with its offset (`local`), e.g. "sábado, 6 de diciembre".
+const localDay = (local) => new Date(`${local.slice(0, 10)}T12:00:00Z`).toLocaleDateString(english ? 'en' : 'es-CO', { weekday: 'long', day: 'numeric', month: 'long', timeZone: 'UTC' });
 const bookingStatusNames = {
   es: { offered: 'Mesa ofrecida', awaiting_deposit: 'Pendiente del depósito', booked: 'Reservada', confirmed: 'Confirmada', late: 'Tarde', seated: 'Sentada', finished: 'Terminada', cancelled: 'Cancelada', no_show: 'No llegó' },
   en: { offered: 'Table offered', awaiting_deposit: 'Awaiting its deposit', booked: 'Booked', confirmed: 'Confirmed', late: 'Late', seated: 'Seated', finished: 'Finished', cancelled: 'Cancelled', no_show: 'No-show' },
@@ -889,8 +891,7 @@ pages.booking = async () => {
     $('#details-form').hidden = true;
     $('#confirmed').hidden = false;
     // The venue's own date and time (`local` carries its offset), whatever zone the guest's phone is in.
-    const day = new Date(`${reservation.local.slice(0, 10)}T12:00:00Z`).toLocaleDateString(english ? 'en' : 'es-CO', { weekday: 'long', day: 'numeric', month: 'long', timeZone: 'UTC' });
-    const when = `${day}, ${hhmm(reservation.local)}`;
+    const when = `${localDay(reservation.local)}, ${hhmm(reservation.local)}`;
     $('#confirmed-text').textContent = `${when} · ${reservation.party_size} ${english ? 'guests' : 'personas'} · ${bookingStatus(reservation.status)}`;
     $('#manage-link').href = `/book/${encodeURIComponent(venue)}?reservation=${encodeURIComponent(reservation.reservation_id || reservation.id)}&token=${encodeURIComponent(token)}`;
     const id = reservation.reservation_id || reservation.id;
@@ -918,8 +919,25 @@ pages.booking = async () => {
         showError(error.problem);
       }
     };
-    $('#cancel-booking').onclick = async () => {
+    const cancelButton = $('#cancel-booking');
+    cancelButton.textContent = english ? 'Cancel the booking' : 'Cancelar la reserva';
+    cancelButton.onclick = async () => {
       clearError();
+      // A paid deposit the venue keeps on a late cancellation (its policy): the guest is told how much, and taps
+      // again to cancel anyway.
+      const forfeited = deposit && deposit.status === 'paid' && Date.now() > Date.parse(deposit.refundable_until);
+      if (forfeited && cancelButton.dataset.confirm !== 'yes') {
+        cancelButton.dataset.confirm = 'yes';
+        const amount = `$ ${(deposit.amount / 100).toLocaleString('es-CO')} ${deposit.currency}`;
+        cancelButton.textContent = english
+          ? `Cancel anyway: the restaurant keeps the ${amount} deposit`
+          : `Cancelar de todos modos: el restaurante conserva el depósito de ${amount}`;
+        showError({ detail: english
+          ? `It is past the time to cancel with a refund: the restaurant keeps your ${amount} deposit. Tap again to cancel.`
+          : `Ya pasó el plazo para cancelar con devolución: el restaurante conserva tu depósito de ${amount}. Toca de nuevo para cancelar.` });
+        return;
+      }
+      delete cancelButton.dataset.confirm;
       try {
         const cancelled = await api('POST', `/api/v1/reservations/${encodeURIComponent(id)}/cancel?token=${encodeURIComponent(token)}`, {});
         $('#confirmed-title').textContent = english ? 'Booking cancelled' : 'Reserva cancelada';
@@ -944,7 +962,8 @@ pages.booking = async () => {
   const tomorrow = new Date();
   tomorrow.setDate(tomorrow.getDate() + 1);
   form.date.value = isoDate(tomorrow);
-  form.date.min = isoDate(new Date());
+  // Yesterday too: past midnight, the evening's late seatings are still yesterday's service (the server decides).
+  form.date.min = isoDate(new Date(Date.now() - 86400000));
   let chosen = null;
   const search = async () => {
     clearError();
@@ -960,14 +979,17 @@ pages.booking = async () => {
         const button = document.createElement('button');
         button.type = 'button';
         button.dataset.start = slot.start;
-        // A local time repeated by a fall-back night shows its offset, so the two are told apart.
+        // A local time repeated by a fall-back night shows its offset, so the two are told apart; a time after
+        // midnight (the evening's late service) names the day it falls on.
+        const nextDay = slot.local.slice(0, 10) !== form.date.value;
         button.textContent = counts[hhmm(slot.local)] > 1 ? `${hhmm(slot.local)} (${slot.local.slice(19)})` : hhmm(slot.local);
+        if (nextDay) button.textContent += ` (${localDay(slot.local).split(/[ ,]/)[0]})`;
         button.setAttribute('aria-pressed', 'false');
         button.addEventListener('click', () => {
           for (const other of list.querySelectorAll('button')) other.setAttribute('aria-pressed', 'false');
           button.setAttribute('aria-pressed', 'true');
-          chosen = { start: slot.start, party, label: button.textContent, date: form.date.value };
-          $('#chosen').textContent = `${chosen.date} · ${chosen.label} · ${party} ${english ? 'guests' : 'personas'}`;
+          chosen = { start: slot.start, party, label: hhmm(slot.local), date: slot.local.slice(0, 10) };
+          $('#chosen').textContent = `${localDay(slot.local)} · ${chosen.label} · ${party} ${english ? 'guests' : 'personas'}`;
           $('#details-form').hidden = false;
           $('#details-form').name.focus();
         });
@@ -1180,10 +1202,12 @@ pages.analytics = async () => {
   const venue = encodeURIComponent(params.get('venue') || '');
   const base = `/api/v1/venues/${venue}/analytics`;
   const form = $('#range-form');
-  const today = new Date();
-  const weekAgo = new Date(today.getTime() - 6 * 86400000);
-  form.from.value = params.get('from') || isoDate(weekAgo);
-  form.to.value = params.get('to') || isoDate(today);
+  // The last seven business days of the venue (its zone and day start), whatever the device's clock and zone say.
+  const here = (await allPages('/api/v1/venues').catch(() => [])).find((v) => v.id === params.get('venue'));
+  const today = here ? businessDay(here) : isoDate(new Date());
+  const weekAgo = new Date(Date.parse(`${today}T12:00:00Z`) - 6 * 86400000).toISOString().slice(0, 10);
+  form.from.value = params.get('from') || weekAgo;
+  form.to.value = params.get('to') || today;
   const query = () => {
     const values = formValues(form);
     return new URLSearchParams({ from: values.from, to: values.to }).toString();
@@ -1517,8 +1541,10 @@ pages.host = async () => {
       await render();
       await refreshTimes();
     } catch (error) {
-      showError(error.problem);
+      // The list first (a booked walk-in whose seating was refused is on it), then the reason, which a redraw
+      // would clear.
       await render().catch(() => {});
+      showError(error.problem);
     } finally {
       for (const button of buttons) button.disabled = false;
     }

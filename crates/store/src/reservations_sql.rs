@@ -13,7 +13,7 @@ use crate::sealing::{KeyOwner, Place};
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use comanda_domain::reservation::{
-    Assignment, BookableTable, BookingPolicy, DepositFate, Floor, Holding, Refusal,
+    Assignment, BookableTable, BookingPolicy, DepositFate, Floor, Holding, Occupied, Refusal,
 };
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId, Venue};
 use comanda_security::TenantScope;
@@ -200,7 +200,29 @@ async fn read_floor(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
         .into_iter()
         .map(|(_, tables)| tables)
         .collect();
-    Ok(Floor { tables, combinations })
+    // A live bill with orders, or one staff opened: a party is at the table (a guest who only scanned is not).
+    let occupied = sqlx::query(
+        "SELECT table_id, created_at FROM table_sessions s
+          WHERE partner_id = $1 AND venue_id = $2 AND status <> 'closed'
+            AND (status = 'open' OR EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = $1 AND o.session_id = s.id))",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(venue))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(Occupied {
+            table: uuid_col(row, "table_id")?,
+            since: row.try_get("created_at")?,
+        })
+    })
+    .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Floor {
+        tables,
+        combinations,
+        occupied,
+    })
 }
 
 /// The venue's combinations with their ids, in the order they were declared.

@@ -190,16 +190,25 @@ pub async fn set_business_day(
     // A booking service running past midnight must end before the day starts, or its late bookings would land on
     // the next day's host list and reports.
     if let Some(policy) = state.store.booking_policy(&caller.scope, venue.as_uuid()).await?
-        && let Some(i) = policy.runs_past_day_start(hour)
+        && let Some((i, field)) = policy.seats_outside_business_day(hour)
     {
+        let service = &policy.services[i];
         return Err(ApiError::rule(ValidationErrors::single(
             "day_start_hour",
-            format!(
-                "booking service {} seats guests until {} after midnight: the business day must start after \
-                 that hour",
-                i + 1,
-                policy.services[i].last_seating
-            ),
+            if field == "first_seating" {
+                format!(
+                    "booking service {} seats guests from {}: the business day must start by that hour",
+                    i + 1,
+                    service.first_seating
+                )
+            } else {
+                format!(
+                    "booking service {} seats guests until {} after midnight: the business day must start after \
+                     that hour",
+                    i + 1,
+                    service.last_seating
+                )
+            },
         )));
     }
     let audit = caller

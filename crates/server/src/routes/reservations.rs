@@ -70,14 +70,22 @@ pub async fn put_policy(
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
         .await?;
     venue_zone(&found)?;
-    if let Some(i) = policy.runs_past_day_start(found.day_start_hour) {
-        return Err(ApiError::rule(ValidationErrors::single(
-            format!("services[{i}].last_seating"),
+    if let Some((i, field)) = policy.seats_outside_business_day(found.day_start_hour) {
+        let hour = found.day_start_hour;
+        let why = if field == "first_seating" {
             format!(
-                "a seating after midnight must be before the venue's business day starts ({:02}:00), or its \
-                 bookings fall on the next day's list: end the service earlier or move the day start",
-                found.day_start_hour
-            ),
+                "a seating before the venue's business day starts ({hour:02}:00) falls on the previous day's list: \
+                 start the service later or move the day start"
+            )
+        } else {
+            format!(
+                "a seating after midnight must be before the venue's business day starts ({hour:02}:00), or its \
+                 bookings fall on the next day's list: end the service earlier or move the day start"
+            )
+        };
+        return Err(ApiError::rule(ValidationErrors::single(
+            format!("services[{i}].{field}"),
+            why,
         )));
     }
     // A deposit is taken in the venue's currency, by card through the partner's connected account: refused rather

@@ -1350,12 +1350,21 @@ pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
 }
 
 /// A booked party is not seated onto the bill of a walk-in party staff accepted at its table and who ordered: that
-/// bill is theirs (seating joined it, and the booked party saw the walk-in's dishes on their bill).
+/// bill is theirs (seating joined it, and the booked party saw the walk-in's dishes on their bill). The booking engine
+/// keeps that occupied table from new bookings and moves, so the host moves the party to the free one and seats it.
 pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine) {
     let server = TestServer::start_on(engine, |_| {}).await;
     let all_day =
         json!([{"weekdays": [1, 2, 3, 4, 5, 6, 7], "first_seating": "00:00", "last_seating": "23:45"}]);
-    let mut v = booking_venue(&server, "ocupada@example.co", "America/Bogota", &[4], all_day, 40).await;
+    let mut v = booking_venue(
+        &server,
+        "ocupada@example.co",
+        "America/Bogota",
+        &[4, 4],
+        all_day,
+        40,
+    )
+    .await;
     let date = tomorrow(&server);
     let slots = availability(&server, &v.venue, date, 2).await;
     let start = slots.body["slots"][0]["start"].as_str().unwrap().to_owned();
@@ -1393,7 +1402,18 @@ pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine)
         None,
     )
     .await;
-    let guest_url = tables.body["items"][0]["guest_url"].as_str().unwrap().to_owned();
+    let manage = booked.body["manage_token"].as_str().unwrap().to_owned();
+    let assigned = guest_view(&server, &id, &manage).await["tables"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let at_booked_table = tables.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| assigned.contains(&t["id"]))
+        .unwrap();
+    let guest_url = at_booked_table["guest_url"].as_str().unwrap().to_owned();
     let token = guest_url.rsplit("/t/").next().unwrap();
     let ordered = post(
         &server,
@@ -1430,6 +1450,30 @@ pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine)
     );
     let unchanged = guest_view(&server, &id, booked.body["manage_token"].as_str().unwrap()).await;
     assert_eq!(unchanged["status"], "booked", "nothing was half done");
+    // The host moves the party to the next quarter hour: the engine gives it the free table, not the occupied one,
+    // and the party is seated there.
+    let next = OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339).unwrap()
+        + time::Duration::minutes(15);
+    let moved = host_move(
+        &server,
+        &v,
+        &id,
+        json!({"to": "moved", "start": next.format(&time::format_description::well_known::Rfc3339).unwrap()}),
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let free = guest_view(&server, &id, &manage).await["tables"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        !free.iter().any(|t| assigned.contains(t)),
+        "{free:?} is not {assigned:?}"
+    );
+    set_clock(&server, next - time::Duration::minutes(5));
+    v.refreshed(&server).await;
+    let seated = host_move(&server, &v, &id, json!({"to": "seated"})).await;
+    assert_eq!(seated.status, 200, "{}", seated.body);
 }
 
 /// A seating after midnight belongs to the evening before (API.md): the host's list of that evening's business day
@@ -1478,13 +1522,29 @@ pub async fn a_seating_after_midnight_is_on_the_evening_before(engine: Engine) {
     // Likewise a service may not run past the day start.
     let policy = format!("/api/v1/venues/{}/booking-policy", v.venue);
     let mut setup = call(&server, "GET", &policy, Some(&v.owner), None).await.body["policy"].clone();
-    setup["services"][0]["last_seating"] = json!("02:30");
-    let past = call(&server, "PUT", &policy, Some(&v.owner), Some(setup)).await;
+    let mut running_past = setup.clone();
+    running_past["services"][0]["last_seating"] = json!("02:30");
+    let past = call(&server, "PUT", &policy, Some(&v.owner), Some(running_past)).await;
     assert_eq!(
         (past.status, past.body["errors"][0]["field"].clone()),
         (422, json!("services[0].last_seating")),
         "{}",
         past.body
+    );
+    // Nor lie before it: a 01:15-01:45 service under a 02:00 day start is offered on one date and would be listed
+    // on the day before's; the business day may not start after such a service either.
+    let mut before_start = setup.clone();
+    before_start["services"] = json!([setup["services"][0].clone(),
+        {"weekdays": [7], "first_seating": "01:15", "last_seating": "01:45"}]);
+    let early_service = call(&server, "PUT", &policy, Some(&v.owner), Some(before_start)).await;
+    assert_eq!(
+        (
+            early_service.status,
+            early_service.body["errors"][0]["field"].clone()
+        ),
+        (422, json!("services[1].first_seating")),
+        "{}",
+        early_service.body
     );
 }
 
