@@ -1521,7 +1521,7 @@ pub async fn a_seating_after_midnight_is_on_the_evening_before(engine: Engine) {
     assert_eq!(day(&server, &v, date).await.len(), 1, "still this evening's");
     // Likewise a service may not run past the day start.
     let policy = format!("/api/v1/venues/{}/booking-policy", v.venue);
-    let mut setup = call(&server, "GET", &policy, Some(&v.owner), None).await.body["policy"].clone();
+    let setup = call(&server, "GET", &policy, Some(&v.owner), None).await.body["policy"].clone();
     let mut running_past = setup.clone();
     running_past["services"][0]["last_seating"] = json!("02:30");
     let past = call(&server, "PUT", &policy, Some(&v.owner), Some(running_past)).await;
