@@ -752,12 +752,17 @@ pages.kitchen = async () => {
     // Drawn again every two seconds: the close button that had the focus keeps it.
     const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.closeTable : undefined;
     balancesBox.replaceChildren();
-    for (const session of sessions.filter((s) => s.status === 'open' && s.balance.total.amount > 0)) {
+    // Every open bill, an empty one too (every order cancelled, or a seated party that has not ordered yet): a bill
+    // left open would take the table's next party's orders.
+    for (const session of sessions.filter((s) => s.status === 'open')) {
+      const empty = session.balance.total.amount === 0;
       const card = document.createElement('article');
       card.className = 'table-balance card';
       card.dataset.session = session.id;
       card.dataset.settled = String(session.balance.settled);
-      const paid = session.balance.settled
+      const paid = empty
+        ? (english ? 'nothing to pay' : 'sin consumo')
+        : session.balance.settled
         ? (english ? 'paid in full' : 'pagada')
         : `${english ? 'paid' : 'pagado'} ${formatMoney(session.balance.paid)} / ${formatMoney(session.balance.total)}`;
       const refunded = session.balance.refunded.amount > 0
@@ -774,7 +779,7 @@ pages.kitchen = async () => {
       const unpaidWarning = english ? 'Not fully paid: tap again to close' : 'No está pagada del todo: toca otra vez para cerrar';
       close.textContent = confirmingClose.has(session.id) ? unpaidWarning : (english ? 'Close table' : 'Cerrar mesa');
       close.addEventListener('click', async () => {
-        if (!session.balance.settled && !confirmingClose.has(session.id)) {
+        if (!empty && !session.balance.settled && !confirmingClose.has(session.id)) {
           confirmingClose.add(session.id);
           close.textContent = unpaidWarning;
           $('#kitchen-status').textContent = `${session.table}: ${unpaidWarning}`;

@@ -391,7 +391,9 @@ function spoken(problem, english) {
     $('#card-step').hidden = true;
     $('#cancel-payment').hidden = false;
     if (confirmed) {
+      // The card step the focus was in is gone: the focus goes to the thanks, which a screen reader then reads.
       $('#paid-message').hidden = false;
+      $('#paid-message').focus();
     } else {
       // Stripe did not take it after all: the guest chooses again.
       $('#share-form').hidden = false;

@@ -977,7 +977,7 @@ pub async fn pay_page(
 <dt>{left}</dt><dd id="bill-remaining"></dd>
 <dt class="bill-refunded" hidden>{refunded}</dt><dd id="bill-refunded" class="bill-refunded" hidden></dd>
 </dl>
-<p id="settled" class="ok" hidden>{settled}</p>
+<p id="settled" class="ok" role="status" hidden>{settled}</p>
 </section>
 <form id="share-form" class="card">
 <fieldset><legend>{how}</legend>
@@ -1003,7 +1003,7 @@ pub async fn pay_page(
 <button id="cancel-payment" type="button" class="link">{cancel}</button>
 </section>
 <p id="confirming" class="hint" role="status" hidden>{confirming}</p>
-<p id="paid-message" class="ok" hidden>{thanks}</p>"#,
+<p id="paid-message" class="ok" role="status" tabindex="-1" hidden>{thanks}</p>"#,
         confirming = tr(l, CONFIRMING_ES, CONFIRMING_EN),
         total = tr(l, "Total de la cuenta", "Bill total"),
         paid = tr(l, "Pagado", "Paid"),
