@@ -776,10 +776,16 @@ pages.kitchen = async () => {
       close.type = 'button';
       close.className = 'secondary';
       close.dataset.closeTable = session.table_id;
-      const unpaidWarning = english ? 'Not fully paid: tap again to close' : 'No está pagada del todo: toca otra vez para cerrar';
+      // A guest who started paying and left holds part of the bill for 15 minutes: the second tap cancels that
+      // payment (a card Stripe already took stays, and so does the table).
+      const paying = session.balance.in_progress.amount > 0;
+      const unpaidWarning = paying
+        ? (english ? `A guest is paying ${formatMoney(session.balance.in_progress)}: tap again to cancel that payment and close`
+          : `Un cliente está pagando ${formatMoney(session.balance.in_progress)}: toca otra vez para cancelar ese pago y cerrar`)
+        : (english ? 'Not fully paid: tap again to close' : 'No está pagada del todo: toca otra vez para cerrar');
       close.textContent = confirmingClose.has(session.id) ? unpaidWarning : (english ? 'Close table' : 'Cerrar mesa');
       close.addEventListener('click', async () => {
-        if (!empty && !session.balance.settled && !confirmingClose.has(session.id)) {
+        if ((paying || (!empty && !session.balance.settled)) && !confirmingClose.has(session.id)) {
           confirmingClose.add(session.id);
           close.textContent = unpaidWarning;
           $('#kitchen-status').textContent = `${session.table}: ${unpaidWarning}`;
@@ -788,7 +794,7 @@ pages.kitchen = async () => {
         confirmingClose.delete(session.id);
         close.disabled = true;
         try {
-          await authed('POST', `/api/v1/venues/${venue}/tables/${encodeURIComponent(session.table_id)}/close`);
+          await authed('POST', `/api/v1/venues/${venue}/tables/${encodeURIComponent(session.table_id)}/close${paying ? '?cancel_payments=true' : ''}`);
           await refreshSessions();
         } catch (error) {
           close.disabled = false;

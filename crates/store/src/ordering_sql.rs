@@ -972,6 +972,32 @@ impl OrderingStore for Engine {
             closed.accepted_member,
         )
         .await?;
+        // The party seated from a booking at this bill has left with it: its booking is finished and its tables
+        // free for the next party, not held until the end of its turn.
+        let finished = sqlx::query(
+            "UPDATE reservations SET status = 'finished', updated_at = $3
+              WHERE partner_id = $1 AND session_id = $2 AND status = 'seated' RETURNING id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &finished {
+            let reservation = uuid_col(row, "id")?;
+            sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(reservation))
+                .execute(&mut *tx)
+                .await?;
+            let ended = AuditEntry {
+                action: "reservation.moved".into(),
+                target: Some(reservation.to_string()),
+                detail: "to=finished reason=its table was closed".into(),
+                ..audit.clone()
+            };
+            self.insert_audit(&mut tx, scope.partner(), &ended, now).await?;
+        }
         self.insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
             .await?;
         tx.commit().await?;

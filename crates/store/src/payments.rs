@@ -421,12 +421,12 @@ pub trait PaymentStore: Send + Sync {
     ) -> StoreResult<Page<Payment>>;
     /// Pending payments whose hold has expired (to be cancelled at Stripe, then released).
     async fn expired_holds(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Payment>>;
-    /// The pending payments a guest's device (`X-Guest-Device`) started on a bill.
-    async fn device_holds(
+    /// The pending payments of a bill: those a guest's device (`X-Guest-Device`) started, or with `None` all of them.
+    async fn session_holds(
         &self,
         scope: &TenantScope,
         session: Uuid,
-        device: &str,
+        device: Option<&str>,
     ) -> StoreResult<Vec<Payment>>;
     /// Succeeded payments since `since` (reconciliation).
     async fn succeeded_payments(

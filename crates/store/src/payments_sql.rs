@@ -1014,15 +1014,16 @@ impl PaymentStore for Engine {
         rows.iter().map(payment_from_row).collect()
     }
 
-    async fn device_holds(
+    async fn session_holds(
         &self,
         scope: &TenantScope,
         session: Uuid,
-        device: &str,
+        device: Option<&str>,
     ) -> StoreResult<Vec<Payment>> {
         let rows = sqlx::query(
             "SELECT * FROM payments
-             WHERE partner_id = $1 AND session_id = $2 AND status = 'pending' AND device = $3",
+             WHERE partner_id = $1 AND session_id = $2 AND status = 'pending'
+               AND (CAST($3 AS TEXT) IS NULL OR device = $3)",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(session))

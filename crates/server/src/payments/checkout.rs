@@ -134,7 +134,7 @@ pub async fn start_payment(
     // does one still being created (no PaymentIntent yet: another request of this device is creating it, and only a
     // payment cancelled at Stripe may be released).
     if let Some(device) = request.device.as_deref() {
-        for left in state.store.device_holds(scope, session.id, device).await? {
+        for left in state.store.session_holds(scope, session.id, Some(device)).await? {
             if left.payment_intent.is_some() {
                 crate::payments::cancel_payment(&state.store, service, scope, &left, "replaced by the guest")
                     .await;

@@ -1113,21 +1113,52 @@ pub async fn accept_session(
     views.pop().map(Json).ok_or(ApiError::NotFound)
 }
 
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CloseQuery {
+    /// First cancel the bill's payments in progress (at Stripe, then their holds): a guest who started paying and
+    /// left would otherwise keep the table open for the hold's 15 minutes. A payment Stripe already took cannot be
+    /// cancelled: it stays, and so does the table (409).
+    #[serde(default)]
+    pub cancel_payments: bool,
+}
+
 /// Closes the table: its session ends (every guest device loses its hold) once every order is served or
-/// cancelled; the next order opens a new session that staff must accept again.
+/// cancelled and no payment is in progress (`cancel_payments=true` cancels those first); the next order opens a new
+/// session that staff must accept again. A party seated from a booking at this bill is finished with it.
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/tables/{table}/close", tag = "orders", security(("bearer" = [])),
-    params(("venue" = String, Path), ("table" = String, Path)),
-    responses((status = 200, body = SessionView), (status = 409, body = Problem, content_type = "application/problem+json")))]
+    params(("venue" = String, Path), ("table" = String, Path), CloseQuery),
+    responses((status = 200, body = SessionView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn close_table(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
     Path((venue, table)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<CloseQuery>,
     _no_body: crate::extract::NoBody,
 ) -> Result<Json<SessionView>, ApiError> {
     let (venue, table) = (path_id(&venue)?, path_id(&table)?);
     if state.store.table(&caller.scope, table).await?.venue_id != venue {
         return Err(ApiError::NotFound);
+    }
+    let mut cancelled = 0;
+    if query.cancel_payments
+        && let Some(service) = state.payments.as_deref()
+        && let Some(session) = state.store.live_session(&caller.scope, table).await?
+    {
+        for held in state.store.session_holds(&caller.scope, session.id, None).await? {
+            let reason = "cancelled by staff closing the table";
+            if crate::payments::cancel_payment(&state.store, service, &caller.scope, &held, reason)
+                .await
+                .is_some()
+            {
+                cancelled += 1;
+            }
+        }
     }
     let actor = caller.actor();
     let closed = state
@@ -1138,10 +1169,13 @@ pub async fn close_table(
             &actor,
             &caller
                 .audit(&ctx, "table_session.closed")
-                .detail(format!("table={table}")),
+                .detail(format!("table={table} payments_cancelled={cancelled}")),
             state.clock.now(),
         )
         .await?;
+    // A party seated from a booking left with the bill: its tables are free for bookings and the waitlist now.
+    state.availability.changed(venue);
+    crate::waitlist::offer_freed(&state, &caller.scope, venue).await;
     let mut views = session_views(&state, &caller, venue, vec![closed]).await?;
     views.pop().map(Json).ok_or(ApiError::NotFound)
 }

@@ -942,7 +942,72 @@ pub async fn connect_events_need_their_own_endpoint_secret_and_the_pinned_versio
     server.stop().await;
 }
 
+/// A guest who started paying and walked away held the table for the hold's 15 minutes: closing it was refused and
+/// the next party ordered onto the old bill. Staff close it by cancelling that payment first — at Stripe, then its
+/// hold; the close asked without that is still refused, and an unknown parameter is not taken for it.
+pub async fn staff_close_a_table_a_guest_left_mid_payment(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let v = venue_with_menu(&server, "abandono@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let stripe = stripe(&server);
+    let left = pay(&server, &v, json!({"split": {"kind": "full"}, "tip": 0})).await;
+    assert_eq!(left.status, 201, "{}", left.body);
+    let payment = left.body["payment_id"].as_str().unwrap().to_owned();
+    let orders = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/orders", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    for order in orders.body["items"].as_array().unwrap() {
+        for to in ["accepted", "preparing", "ready", "served"] {
+            let moved = post(
+                &server,
+                &format!("/api/v1/orders/{}/transitions", order["id"].as_str().unwrap()),
+                Some(&v.owner),
+                json!({"to": to}),
+            )
+            .await;
+            assert_eq!(moved.status, 200, "{}", moved.body);
+        }
+    }
+    let close = format!("/api/v1/venues/{}/tables/{}/close", v.venue, v.table);
+    let refused = post(&server, &close, Some(&v.owner), json!({})).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let unknown = post(
+        &server,
+        &format!("{close}?cancel=true"),
+        Some(&v.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    let closed = post(
+        &server,
+        &format!("{close}?cancel_payments=true"),
+        Some(&v.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert_eq!(payment_state(&server, &v, &payment).await["status"], "cancelled");
+    let intent = left.body["client_secret"]
+        .as_str()
+        .unwrap()
+        .split("_secret")
+        .next()
+        .unwrap()
+        .to_owned();
+    let at_stripe = stripe.get(&format!("/v1/payment_intents/{intent}")).await;
+    assert_eq!(at_stripe["status"], "canceled", "{at_stripe}");
+    server.stop().await;
+}
+
 on_both_engines!(
+    staff_close_a_table_a_guest_left_mid_payment,
     a_line_is_paid_once_by_whoever_chooses_it,
     a_retried_payment_that_took_the_rest_is_answered_again,
     a_bill_paid_in_halves_lands_once_and_refunds_undo_it,

@@ -1474,6 +1474,15 @@ pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine)
     v.refreshed(&server).await;
     let seated = host_move(&server, &v, &id, json!({"to": "seated"})).await;
     assert_eq!(seated.status, 200, "{}", seated.body);
+    // The party leaves and staff close its table: the booking is finished with the bill, its table free again.
+    let close = format!(
+        "/api/v1/venues/{}/tables/{}/close",
+        v.venue,
+        free[0].as_str().unwrap()
+    );
+    let closed = post(&server, &close, Some(&v.owner), json!({})).await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert_eq!(guest_view(&server, &id, &manage).await["status"], "finished");
 }
 
 /// A seating after midnight belongs to the evening before (API.md): the host's list of that evening's business day

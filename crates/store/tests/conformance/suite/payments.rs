@@ -368,7 +368,7 @@ pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
     assert_eq!((balance.in_progress, balance.remaining), (cop(4_380_000), cop(0)));
     // The device's holds on this bill (what a new payment from it replaces): both pending ones, no other device's.
     let mut held: Vec<Uuid> = store
-        .device_holds(&scope, session, "d")
+        .session_holds(&scope, session, Some("d"))
         .await
         .unwrap()
         .iter()
@@ -387,7 +387,7 @@ pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
     assert_eq!(held, expected);
     assert!(
         store
-            .device_holds(&scope, session, "other")
+            .session_holds(&scope, session, Some("other"))
             .await
             .unwrap()
             .is_empty()
