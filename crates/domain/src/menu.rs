@@ -194,6 +194,36 @@ pub struct MenuItem {
     pub modifiers: Vec<ModifierGroup>,
 }
 
+impl MenuItem {
+    /// What a guest's order of this dish depends on, as 16 hex digits: its price, tax and option groups (names,
+    /// prices, limits, order). A guest's line names options by position, so it carries the version its menu showed
+    /// and is refused when the dish changed since (FNV-1a, 64 bits: a change detector, not a secret).
+    pub fn version(&self) -> String {
+        let mut text = format!(
+            "{}|{}|{}",
+            self.price.amount,
+            self.price.currency.code(),
+            self.taxed
+        );
+        for group in &self.modifiers {
+            text.push_str(&format!(
+                "|g{}:{}:{}:{}",
+                group.min, group.max, group.name.es, group.name.en
+            ));
+            for option in &group.options {
+                text.push_str(&format!(
+                    "|o{}:{}:{}",
+                    option.price_delta, option.name.es, option.name.en
+                ));
+            }
+        }
+        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        format!("{hash:016x}")
+    }
+}
+
 /// One line as the guest asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -208,6 +238,12 @@ pub struct RequestedLine {
     #[serde(default)]
     #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 300)]
     pub note: Option<String>,
+    /// The dish's `version` as the guest's menu showed it. When the venue changed the dish since (its price or its
+    /// options, which `modifiers` names by position), the line is refused naming `items[i].version` (422) rather
+    /// than priced with other options than the guest saw. Optional: without it the dish is taken as it is now.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9a-f]{16}$")]
+    pub version: Option<String>,
 }
 
 /// `[group index, option index]` pairs: arrays of exactly two non-negative integers.
@@ -280,6 +316,12 @@ pub fn price_order(
         };
         if !item.available {
             errors.push(format!("{field}.item_id"), "is sold out");
+        }
+        if line.version.as_ref().is_some_and(|seen| *seen != item.version()) {
+            errors.push(
+                format!("{field}.version"),
+                "the dish changed since the menu was loaded (its price or options): choose it again",
+            );
         }
         if !(1..=MAX_QUANTITY).contains(&line.quantity) {
             errors.push(
@@ -388,11 +430,38 @@ mod tests {
             quantity: 2,
             modifiers: vec![[0, 1]],
             note: Some(" sin sal ".into()),
+            version: None,
         };
         let priced = price_order(&menu, &[request]).unwrap();
         assert_eq!(priced[0].unit_price.amount, 1_600_000);
         assert_eq!(priced[0].modifiers, vec![text("Carne")]);
         assert_eq!(priced[0].note.as_deref(), Some("sin sal"));
+    }
+
+    #[test]
+    fn a_dish_changed_since_the_menu_was_loaded_is_refused_not_reinterpreted() {
+        // The guest chose "Carne" (option 1) from the menu they loaded; the venue then swapped the two options, so
+        // position 1 is now "Queso". The line carrying the old version is refused; the current one is priced.
+        let shown = arepa();
+        let mut changed = shown.clone();
+        changed.modifiers[0].options.swap(0, 1);
+        assert_ne!(shown.version(), changed.version());
+        assert_eq!(
+            shown.version(),
+            arepa().version(),
+            "the same dish, the same version"
+        );
+        let line = |version: String| RequestedLine {
+            item_id: shown.id.to_string(),
+            quantity: 1,
+            modifiers: vec![[0, 1]],
+            note: None,
+            version: Some(version),
+        };
+        let refused = price_order(std::slice::from_ref(&changed), &[line(shown.version())]).unwrap_err();
+        assert_eq!(refused.0[0].field, "items[0].version");
+        let priced = price_order(std::slice::from_ref(&changed), &[line(changed.version())]).unwrap();
+        assert_eq!(priced[0].modifiers, vec![text("Queso")]);
     }
 
     #[test]
@@ -406,30 +475,35 @@ mod tests {
                 quantity: 51,
                 modifiers: vec![[0, 0]],
                 note: None,
+                version: None,
             },
             RequestedLine {
                 item_id: sold_out.id.to_string(),
                 quantity: 1,
                 modifiers: vec![[0, 0]],
                 note: None,
+                version: None,
             },
             RequestedLine {
                 item_id: menu[0].id.to_string(),
                 quantity: 1,
                 modifiers: vec![],
                 note: None,
+                version: None,
             },
             RequestedLine {
                 item_id: "nope".into(),
                 quantity: 1,
                 modifiers: vec![],
                 note: None,
+                version: None,
             },
             RequestedLine {
                 item_id: menu[0].id.to_string(),
                 quantity: 1,
                 modifiers: vec![[0, 7]],
                 note: None,
+                version: None,
             },
         ];
         let errors = price_order(&menu, &requests).unwrap_err();

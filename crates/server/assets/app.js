@@ -46,6 +46,7 @@ const spanishFields = {
   'items[].quantity': 'Revisa las cantidades del pedido.',
   'items[].item_id': 'Un plato de tu pedido ya no está disponible; recarga el menú.',
   'items[].modifiers': 'Revisa las opciones elegidas para un plato.',
+  'items[].version': 'Un plato de tu pedido cambió en el menú (precio u opciones): lo quitamos, vuelve a elegirlo.',
 };
 // The host page speaks to the host, not the guest.
 const hostSpanishFields = {
@@ -468,13 +469,14 @@ pages.guest = async () => {
   } catch {
     cart = [];
   }
-  const saveCart = () => sessionStorage.setItem(cartKey, JSON.stringify(cart.map(({ item_id, quantity, modifiers }) => ({ item_id, quantity, modifiers }))));
+  const saveCart = () => sessionStorage.setItem(cartKey, JSON.stringify(cart.map(({ item_id, quantity, modifiers, version }) => ({ item_id, quantity, modifiers, version }))));
   let view;
   // A cart line as the menu describes it now: its name with the options chosen, and its unit price; null when the
   // dish or an option is no longer on the menu.
   const describe = (line) => {
     const item = view.menu.categories.flatMap((c) => c.items).find((i) => i.id === line.item_id);
-    if (!item) return null;
+    // The options are kept by position: against a dish changed since (another option at that place), never.
+    if (!item || (line.version && line.version !== item.version)) return null;
     const options = line.modifiers.map(([g, o]) => item.modifiers[g] && item.modifiers[g].options[o]);
     if (options.some((option) => !option)) return null;
     return {
@@ -486,7 +488,13 @@ pages.guest = async () => {
   const renderCart = () => {
     // The lines are drawn again: the button that had the focus gets it back (or the list, when its line went).
     const active = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.step : undefined;
-    cart = cart.filter((line) => describe(line));
+    const kept = cart.filter((line) => describe(line));
+    if (kept.length < cart.length) {
+      showError({ detail: english
+        ? 'A dish in your order changed on the menu or is no longer served: we took it out, choose it again.'
+        : 'Un plato de tu pedido cambió en el menú o ya no se sirve: lo quitamos, vuelve a elegirlo.' });
+    }
+    cart = kept;
     saveCart();
     $('#cart').hidden = cart.length === 0;
     const list = $('#cart-lines');
@@ -566,6 +574,11 @@ pages.guest = async () => {
   }
   $('#venue-name').textContent = view.venue.name;
   $('#table-label').textContent = view.table;
+  const notice = sessionStorage.getItem('comanda.notice');
+  if (notice) {
+    sessionStorage.removeItem('comanda.notice');
+    showError({ detail: notice });
+  }
   const menu = $('#menu');
   for (const category of view.menu.categories) {
     const heading = document.createElement('h2');
@@ -623,7 +636,7 @@ pages.guest = async () => {
         // The same dish with the same options adds to its line.
         const same = cart.find((line) => line.item_id === item.id && JSON.stringify(line.modifiers) === JSON.stringify(modifiers));
         if (same) same.quantity += 1;
-        else cart.push({ item_id: item.id, quantity: 1, modifiers });
+        else cart.push({ item_id: item.id, quantity: 1, modifiers, version: item.version });
         renderCart();
         for (const input of chosen) input.checked = false;
         // Said where the guest's finger is (the cart is further down the page), and to a screen reader.
@@ -642,7 +655,7 @@ pages.guest = async () => {
     const button = $('#place-order');
     button.disabled = true;
     try {
-      const body = { items: cart.map(({ item_id, quantity, modifiers }) => ({ item_id, quantity, modifiers })) };
+      const body = { items: cart.map(({ item_id, quantity, modifiers, version }) => ({ item_id, quantity, modifiers, version })) };
       const response = await fetch(`/api/v1/t/${encodeURIComponent(token)}/orders`, {
         method: 'POST',
         headers: { 'Idempotency-Key': orderKey.for(body), 'Content-Type': 'application/json', 'X-Guest-Device': device },
@@ -654,6 +667,19 @@ pages.guest = async () => {
       renderCart();
       await renderOrders();
     } catch (error) {
+      // Dishes changed since this menu was loaded: they leave the cart, and the page loads the menu as it is now
+      // (the notice is shown again after the reload).
+      const changed = new Set(((error.problem && error.problem.errors) || [])
+        .map((e) => /^items\[(\d+)\]\.version$/.exec(e.field || ''))
+        .filter(Boolean)
+        .map((match) => Number(match[1])));
+      if (changed.size > 0) {
+        cart = cart.filter((_, index) => !changed.has(index));
+        saveCart();
+        sessionStorage.setItem('comanda.notice', problemText(error.problem));
+        location.reload();
+        return;
+      }
       showError(error.problem);
     } finally {
       button.disabled = false;

@@ -502,11 +502,16 @@ pub struct ItemView {
     pub tax_included: bool,
     pub available: bool,
     pub modifiers: Vec<ModifierGroup>,
+    /// Changes whenever the price or the options change: a guest's order line carries it (`RequestedLine.version`)
+    /// so that options chosen by position are never read against a changed dish.
+    #[schema(pattern = "^[0-9a-f]{16}$")]
+    pub version: String,
 }
 
 impl From<MenuItem> for ItemView {
     fn from(item: MenuItem) -> Self {
         Self {
+            version: item.version(),
             id: item.id.to_string(),
             category_id: item.category_id.to_string(),
             name: item.name,

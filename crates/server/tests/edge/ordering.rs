@@ -927,9 +927,35 @@ async fn staff_edit_and_remove_menu_items_and_categories() {
     assert_eq!(refused.body["type"], "https://comanda.dev/problems/business-rule");
     assert_eq!(refused.body["errors"][0]["field"], "items[0].item_id");
 
+    let shown = sold_out.body["version"].as_str().unwrap().to_owned();
     let repriced = call(&server, "PATCH", &item_path, Some(&v.owner), Some(json!({"price": {"amount": 2_000_000, "currency": "COP"}, "name": {"es": "Bandeja", "en": "Platter"}, "available": true}))).await;
     assert_eq!(repriced.body["price"]["amount"], 2_000_000);
     assert_eq!(repriced.body["name"]["es"], "Bandeja");
+    // A guest's line carries the version its menu showed: the dish changed since (its price), so the line is
+    // refused naming the field, not charged at a price the guest never saw; the current version is taken.
+    let current = repriced.body["version"].as_str().unwrap().to_owned();
+    assert_ne!(current, shown);
+    let stale = order(
+        &server,
+        &v.token,
+        json!({"items": [{"item_id": v.item, "quantity": 1, "version": shown}]}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (stale.status, stale.body["errors"][0]["field"].clone()),
+        (422, json!("items[0].version")),
+        "{}",
+        stale.body
+    );
+    let fresh = order(
+        &server,
+        &v.token,
+        json!({"items": [{"item_id": v.item, "quantity": 1, "version": current}]}),
+        None,
+    )
+    .await;
+    assert_eq!(fresh.status, 201, "{}", fresh.body);
     // A language left out keeps its text (the Spanish edit blanked the English name).
     let renamed = call(
         &server,

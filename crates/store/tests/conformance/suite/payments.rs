@@ -134,6 +134,7 @@ pub fn request_for(items: &[Uuid]) -> Vec<RequestedLine> {
             quantity: 2,
             modifiers: vec![],
             note: None,
+            version: None,
         })
         .collect()
 }
