@@ -1734,13 +1734,20 @@ pages.bookingSettings = async () => {
     row.dataset.table = table.id;
     const name = document.createElement('span');
     name.className = 'who';
-    name.textContent = `${table.label} (${table.seats} ${english ? 'seats' : 'puestos'})`;
+    name.textContent = table.label;
     const smallest = document.createElement('input');
     smallest.type = 'number';
     smallest.min = '1';
-    smallest.max = String(table.seats);
+    smallest.max = String(table.max_party);
     smallest.value = String(table.min_party);
     smallest.setAttribute('aria-label', english ? `Smallest party at ${table.label}` : `Grupo más pequeño en ${table.label}`);
+    const largest = document.createElement('input');
+    largest.type = 'number';
+    largest.min = '1';
+    largest.max = '100';
+    largest.value = String(table.max_party);
+    largest.setAttribute('aria-label', english ? `Largest party at ${table.label} (its seats)` : `Grupo más grande en ${table.label} (sus puestos)`);
+    largest.addEventListener('input', () => { smallest.max = largest.value; });
     const online = document.createElement('input');
     online.type = 'checkbox';
     online.checked = table.online;
@@ -1754,13 +1761,13 @@ pages.bookingSettings = async () => {
     save.addEventListener('click', async () => {
       clearError();
       try {
-        await authed('PUT', `/api/v1/tables/${encodeURIComponent(table.id)}/booking`, { min_party: Number(smallest.value), online: online.checked });
+        await authed('PUT', `/api/v1/tables/${encodeURIComponent(table.id)}/booking`, { min_party: Number(smallest.value), max_party: Number(largest.value), online: online.checked });
         save.textContent = english ? 'Saved' : 'Guardado';
       } catch (error) {
         showError(error.problem);
       }
     });
-    row.append(name, ' ', english ? 'from' : 'desde', ' ', smallest, ' ', onlineLabel, ' ', save);
+    row.append(name, ' ', english ? 'from' : 'desde', ' ', smallest, ' ', english ? 'to' : 'hasta', ' ', largest, ' ', english ? 'guests' : 'personas', ' ', onlineLabel, ' ', save);
     list.appendChild(row);
   }
 };

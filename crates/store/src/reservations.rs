@@ -330,13 +330,13 @@ pub trait ReservationStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<()>;
 
-    /// A table's reservation settings: the smallest party it is given to, and whether the public widget offers it.
-    /// `NotFound` for another tenant's table.
+    /// A table's reservation settings: the smallest and the largest party it is given to (its seats), and whether
+    /// the public widget offers it. `NotFound` for another tenant's table.
     async fn set_table_booking(
         &self,
         scope: &TenantScope,
         table: Uuid,
-        min_party: u16,
+        parties: (u16, u32),
         bookable_online: bool,
         audit: &AuditEntry,
         now: OffsetDateTime,

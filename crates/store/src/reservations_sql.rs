@@ -473,19 +473,20 @@ impl ReservationStore for Engine {
         &self,
         scope: &TenantScope,
         table: Uuid,
-        min_party: u16,
+        (min_party, seats): (u16, u32),
         bookable_online: bool,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
         let updated = sqlx::query(
-            "UPDATE venue_tables SET min_party = $3, bookable_online = $4 WHERE partner_id = $1 AND id = $2",
+            "UPDATE venue_tables SET min_party = $3, bookable_online = $4, seats = $5 WHERE partner_id = $1 AND id = $2",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(table))
         .bind(i32::from(min_party))
         .bind(bookable_online)
+        .bind(i32::try_from(seats).unwrap_or(i32::MAX))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {

@@ -243,8 +243,11 @@ pub struct TableView {
     pub token: String,
     /// What the QR code encodes.
     pub guest_url: String,
-    /// Reservations: the smallest party the table is given to (`seats` is the largest).
+    /// Reservations: the smallest party the table is given to.
     pub min_party: u16,
+    /// Reservations: the largest party the table is given to, its seats (`PUT /api/v1/tables/{table}/booking`
+    /// changes both).
+    pub max_party: u32,
     /// Reservations: offered by the public booking widget.
     pub online: bool,
 }
@@ -269,6 +272,7 @@ pub(crate) fn table_view(
         guest_url: format!("{}/t/{token}", state.identity.public_origin()),
         token,
         min_party: table.min_party,
+        max_party: table.seats,
         online: table.bookable_online,
     }
 }

@@ -182,15 +182,19 @@ pub async fn get_policy(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TableBooking {
-    /// The smallest party the table is given to, at most its seats.
+    /// The smallest party the table is given to, at most `max_party`.
     #[schema(minimum = 1, maximum = 100)]
     pub min_party: u16,
+    /// The largest party the table is given to: its seats (a six-top capped at five). Left out, the seats stay.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
+    pub max_party: Option<u32>,
     /// Offered by the public widget; `false` keeps it for the host's bookings and walk-ins.
     pub online: bool,
 }
 
-/// A table's reservation settings: the smallest party it takes and whether guests can book it online (the host's
-/// bookings by phone use every table).
+/// A table's reservation settings: the smallest and largest party it takes and whether guests can book it online
+/// (the host's bookings by phone use every table).
 #[utoipa::path(put, path = "/api/v1/tables/{table}/booking", tag = "reservations", security(("bearer" = [])),
     params(("table" = String, Path)), request_body = TableBooking, responses(
         (status = 200, body = crate::routes::ordering::TableView),
@@ -206,14 +210,18 @@ pub async fn put_table_booking(
 ) -> Result<Json<crate::routes::ordering::TableView>, ApiError> {
     let table = path_id(&table)?;
     let current = state.store.table(&caller.scope, table).await?;
-    if request.min_party == 0 || u32::from(request.min_party) > current.seats {
+    if request.max_party.is_some_and(|max| !(1..=100).contains(&max)) {
+        return Err(ValidationErrors::single("max_party", "must be between 1 and 100").into());
+    }
+    let seats = request.max_party.unwrap_or(current.seats);
+    if request.min_party == 0 || u32::from(request.min_party) > seats {
         return Err(ApiError::rule(ValidationErrors::single(
             "min_party",
-            format!("must be between 1 and the table's {} seats", current.seats),
+            format!("must be between 1 and the table's largest party, {seats}"),
         )));
     }
     let audit = caller.audit(&ctx, "table.booking_set").detail(format!(
-        "min_party={} online={}",
+        "min_party={} max_party={seats} online={}",
         request.min_party, request.online
     ));
     state
@@ -221,7 +229,7 @@ pub async fn put_table_booking(
         .set_table_booking(
             &caller.scope,
             table,
-            request.min_party,
+            (request.min_party, seats),
             request.online,
             &audit,
             state.clock.now(),
@@ -489,7 +497,7 @@ pub async fn availability(
         .store
         .booking_view(&scope, venue, from, until)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or_else(|| not_taking(channel))?;
     let zone = venue_zone(&found)?;
     // Outside the document's 1 to 100 is bad input (400); above the venue's own largest party, a rule (422).
     if !(1..=MAX_PARTY).contains(&query.party_size) {
@@ -867,7 +875,18 @@ pub async fn book(
             .detail("this Idempotency-Key was used for another booking")
             .into()),
         BookOutcome::Refused(refused) => Err(refusal(refused)),
-        BookOutcome::NotTaking => Err(ApiError::NotFound),
+        BookOutcome::NotTaking => Err(not_taking(channel)),
+    }
+}
+
+/// A venue without a booking policy takes no reservations: the public is told no such listing exists (404), its
+/// staff what to do about it (422), not that their own venue is not found.
+fn not_taking(channel: Channel) -> ApiError {
+    match channel {
+        Channel::Online => ApiError::NotFound,
+        Channel::Staff => Problem::new(ProblemType::BusinessRule)
+            .detail("this venue takes no reservations yet: save its booking policy (booking settings) first")
+            .into(),
     }
 }
 

@@ -2157,6 +2157,58 @@ pub async fn table_settings_decide_what_the_widget_offers(engine: Engine) {
     )
     .await;
     assert_eq!(listed.body["items"][1]["min_party"], 3, "{}", listed.body);
+    assert_eq!(listed.body["items"][1]["max_party"], 6, "{}", listed.body);
+    // The six-top capped at five (API.md: tables carry min_party, max_party and online): six no longer fit it, and
+    // a minimum above the cap is refused.
+    assert!(starts(&availability(&server, &v.venue, date, 6).await).contains(&seven));
+    let capped = set(
+        &v.tables[1],
+        json!({"min_party": 3, "max_party": 5, "online": true}),
+    )
+    .await;
+    assert_eq!(
+        (capped.status, capped.body["max_party"].clone()),
+        (200, json!(5)),
+        "{}",
+        capped.body
+    );
+    assert!(starts(&availability(&server, &v.venue, date, 6).await).is_empty());
+    let crossed = set(
+        &v.tables[1],
+        json!({"min_party": 4, "max_party": 3, "online": true}),
+    )
+    .await;
+    assert_eq!(crossed.status, 422, "{}", crossed.body);
+    let huge = set(
+        &v.tables[1],
+        json!({"min_party": 1, "max_party": 101, "online": true}),
+    )
+    .await;
+    assert_eq!(huge.status, 400, "{}", huge.body);
+    // A venue of theirs without a booking policy: its host is told to set one (422), not that it does not exist;
+    // the public still finds no such listing.
+    let plain = crate::ordering::venue_with_menu(&server, "sin-reservas@example.co").await;
+    let unset = format!(
+        "/api/v1/venues/{}/availability?date={date}&party_size=2",
+        plain.venue
+    );
+    let told = call(&server, "GET", &unset, Some(&plain.owner), None).await;
+    assert_eq!(told.status, 422, "{}", told.body);
+    assert!(
+        told.body["detail"].as_str().unwrap().contains("booking policy"),
+        "{}",
+        told.body
+    );
+    assert_eq!(call(&server, "GET", &unset, None, None).await.status, 404);
+    let phoned = call(
+        &server,
+        "POST",
+        &format!("/api/v1/venues/{}/reservations", plain.venue),
+        Some(&plain.owner),
+        Some(booking(&seven, 2)),
+    )
+    .await;
+    assert_eq!(phoned.status, 422, "{}", phoned.body);
 }
 
 /// The `token` of the link to `reservation` in a mail.
