@@ -1569,7 +1569,7 @@ pages.host = async () => {
     for (const button of buttons) button.disabled = true;
     try {
       const booked = await authed('POST', `/api/v1/venues/${encodeURIComponent(venue)}/reservations`, {
-        start, party_size: Number(values.party_size), guest, consent: values.consent === 'on', note: values.note || '',
+        start, party_size: Number(values.party_size), guest, consent: values.consent === 'on', note: values.note || '', walk_in: walkIn,
       });
       // Booked: the form is cleared before seating, so a refused seating is never booked twice by a second tap
       // (the booking is on the list, with its own Seat button).

@@ -69,7 +69,8 @@ pub trait AnalyticsStore: Send + Sync {
     ) -> StoreResult<Vec<SalesQuarter>>;
 
     /// The venue's reservations whose start lies in `[start, end)`, per status: how many, and their covers (party
-    /// sizes). Reservations are few (a venue books tens a day), so this reads them directly.
+    /// sizes); walk-ins (channel `walk_in`) are not bookings and are left out. Reservations are few (a venue books
+    /// tens a day), so this reads them directly.
     async fn reservation_counts(
         &self,
         scope: &TenantScope,

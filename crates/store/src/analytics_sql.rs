@@ -286,7 +286,7 @@ impl AnalyticsStore for Engine {
     ) -> StoreResult<Vec<(ReservationStatus, i64, i64)>> {
         let rows = self.read_range(
             "SELECT status, count(*) AS bookings, CAST(sum(party_size) AS BIGINT) AS covers FROM reservations
-             WHERE partner_id = $1 AND venue_id = $2 AND start_at >= $3 AND start_at < $4
+             WHERE partner_id = $1 AND venue_id = $2 AND start_at >= $3 AND start_at < $4 AND channel <> 'walk_in'
              GROUP BY status ORDER BY status",
             scope,
             Some(venue),

@@ -602,6 +602,11 @@ pub struct BookingRequest {
     #[serde(default)]
     #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 500)]
     pub note: String,
+    /// Staff only: a party that walked in and is seated now, not a booking (channel `walk_in`): it holds its table
+    /// like a booking but is not counted among the reservations' bookings, covers or no-shows. A guest's booking
+    /// with it is refused (400).
+    #[serde(default)]
+    pub walk_in: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -733,6 +738,9 @@ pub async fn book(
     if !(1..=MAX_PARTY).contains(&request.party_size) {
         errors.push("party_size", PARTY_RANGE);
     }
+    if request.walk_in && channel == Channel::Online {
+        errors.push("walk_in", "only the venue's staff seat a walk-in");
+    }
     errors.into_result(())?;
     if channel == Channel::Online {
         request.guest.require_email()?;
@@ -806,9 +814,10 @@ pub async fn book(
         },
         party_size: request.party_size,
         start,
-        channel: match channel {
-            Channel::Online => "online".into(),
-            Channel::Staff => "staff".into(),
+        channel: match (channel, request.walk_in) {
+            (Channel::Online, _) => "online".into(),
+            (Channel::Staff, false) => "staff".into(),
+            (Channel::Staff, true) => "walk_in".into(),
         },
         note,
         idempotency_key: key,
@@ -1023,6 +1032,7 @@ pub struct ReservationView {
     pub local: String,
     pub party_size: u16,
     pub tables: Vec<String>,
+    /// `online` (the public widget), `staff` (booked by the host, by phone) or `walk_in` (seated on arrival).
     pub channel: String,
     pub note: String,
     /// The table session the party was seated into (its QR orders and bill), once seated.

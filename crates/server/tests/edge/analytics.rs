@@ -93,6 +93,30 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
     assert_eq!(booked.body["reservations"]["bookings"], 1, "{}", booked.body);
     assert_eq!(booked.body["reservations"]["covers_booked"], 2);
     assert_eq!(booked.body["reservations"]["no_show_rate_bp"], 0);
+    // A party the host seats on arrival is a walk-in, not a booking: the reservation figures do not count it. A
+    // guest cannot call their own booking one.
+    let monday = crate::reservations::tomorrow(&server) + time::Duration::days(1);
+    let mut walk_in = crate::reservations::booking(&format!("{monday}T02:30:00Z"), 3);
+    walk_in["walk_in"] = json!(true);
+    let seated = post(
+        &server,
+        &format!("/api/v1/venues/{}/reservations", venue.venue),
+        Some(&venue.owner),
+        walk_in.clone(),
+    )
+    .await;
+    assert_eq!(seated.status, 201, "{}", seated.body);
+    let public = post(
+        &server,
+        &format!("/api/v1/venues/{}/reservations", venue.venue),
+        None,
+        walk_in,
+    )
+    .await;
+    assert_eq!(public.status, 400, "{}", public.body);
+    let still = report(format!("{base}/summary?from={friday}&to={week}")).await;
+    assert_eq!(still.body["reservations"]["bookings"], 1, "{}", still.body);
+    assert_eq!(still.body["reservations"]["covers_booked"], 2);
     // Saturday, the UTC date of the sale, has nothing.
     let saturday = friday.next_day().unwrap();
     let next = report(format!("{base}/summary?from={saturday}&to={saturday}")).await;

@@ -144,7 +144,7 @@ fn set_clock(server: &TestServer, at: OffsetDateTime) {
 
 /// A date two days ahead (whatever the hour, a future local date in Bogotá, UTC−5), with the clock left where the
 /// staff's tokens still work.
-fn tomorrow(server: &TestServer) -> Date {
+pub fn tomorrow(server: &TestServer) -> Date {
     comanda_domain::Clock::now(&server.clock).date() + time::Duration::days(2)
 }
 
@@ -168,7 +168,7 @@ fn starts(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
-fn booking(start: &str, party: u32) -> Value {
+pub fn booking(start: &str, party: u32) -> Value {
     json!({"start": start, "party_size": party, "consent": true, "note": "",
            "guest": {"name": "Valentina Ríos", "phone": "+573001234567", "email": "valentina@example.co"}})
 }
