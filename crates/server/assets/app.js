@@ -540,6 +540,8 @@ pages.guest = async () => {
     if (!response.ok) throw Object.assign(new Error('bill'), { problem: bill });
     $('#orders').hidden = bill.orders.length === 0;
     $('#waiting').hidden = !(bill.session && bill.session.status === 'pending');
+    // Paying needs an open bill: not before the first order, nor while staff have not accepted the table.
+    $('#pay-link').hidden = !(bill.session && bill.session.status === 'open');
     const list = $('#order-list');
     list.replaceChildren();
     for (const order of bill.orders) {

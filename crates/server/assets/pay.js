@@ -140,11 +140,17 @@ function spoken(problem, english) {
   const field = problem.errors && problem.errors[0];
   if (!english) {
     const said = field
-      ? { amount: 'Revisa el valor a pagar: no puede pasar de lo que falta por pagar.', tip: 'Revisa la propina: es voluntaria y no puede ser negativa.' }[field.field]
+      ? {
+        amount: 'Revisa el valor a pagar: no puede pasar de lo que falta por pagar.',
+        tip: 'Revisa la propina: es voluntaria, no puede ser negativa ni mayor que lo que pagas.',
+        split: 'Revisa cómo dividir la cuenta: en partes iguales entre 2 y 20, o elige los platos.',
+      }[field.field]
       : {
         'bill-covered': 'Lo que elegiste ya está pagado o lo están pagando: elige lo que falta por pagar.',
         'share-changed': 'La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.',
         'payments-unavailable': 'Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.',
+        'no-open-bill': 'Tu mesa aún no tiene la cuenta abierta: el personal debe aceptar la mesa primero. Pídeselo al mesero.',
+        'not-found': 'Este código QR ya no es válido: pide al personal el código de tu mesa.',
         'payment-provider': 'El procesador de pagos no respondió; inténtalo de nuevo.',
         'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',
       }[String(problem.type || '').split('/').pop()];

@@ -39,6 +39,9 @@ pub enum ProblemType {
     ShareChanged,
     /// The reservation slot was taken by another booking (or pacing is full) while the guest chose it.
     SlotTaken,
+    /// The table has no open bill to pay: staff have not accepted it yet (its first order waits for them), or it was
+    /// closed.
+    NoOpenBill,
     /// The restaurant cannot take card payments (not onboarded, or payments are off).
     PaymentsUnavailable,
     /// The payment provider refused or could not be reached.
@@ -71,6 +74,7 @@ impl ProblemType {
             ProblemType::BillCovered => "bill-covered",
             ProblemType::ShareChanged => "share-changed",
             ProblemType::SlotTaken => "slot-taken",
+            ProblemType::NoOpenBill => "no-open-bill",
             ProblemType::PaymentsUnavailable => "payments-unavailable",
             ProblemType::PaymentProvider => "payment-provider",
             ProblemType::WebhookSignature => "webhook-signature",
@@ -94,7 +98,7 @@ impl ProblemType {
             ProblemType::BillCovered | ProblemType::ShareChanged | ProblemType::SlotTaken => {
                 StatusCode::CONFLICT
             }
-            ProblemType::PaymentsUnavailable => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::PaymentsUnavailable | ProblemType::NoOpenBill => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PaymentProvider => StatusCode::BAD_GATEWAY,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -131,6 +135,7 @@ impl ProblemType {
             ProblemType::BillCovered => "The bill is already covered",
             ProblemType::ShareChanged => "The share to pay changed",
             ProblemType::SlotTaken => "That time is no longer available",
+            ProblemType::NoOpenBill => "The table has no open bill to pay",
             ProblemType::PaymentsUnavailable => "Card payments are not available here",
             ProblemType::PaymentProvider => "The payment provider did not accept the request",
             ProblemType::WebhookSignature => "Webhook signature not valid",
@@ -330,7 +335,7 @@ impl From<StartPaymentError> for ApiError {
             E::AccountNotReady => Problem::new(ProblemType::PaymentsUnavailable)
                 .detail(detail)
                 .into(),
-            E::NoOpenBill | E::SessionGone => Problem::new(ProblemType::BusinessRule).detail(detail).into(),
+            E::NoOpenBill | E::SessionGone => Problem::new(ProblemType::NoOpenBill).detail(detail).into(),
             E::Share(share) => share.into(),
             E::AmountChanged(_) => Problem::new(ProblemType::ShareChanged).detail(detail).into(),
             E::Covered(_) => Problem::new(ProblemType::BillCovered).detail(detail).into(),

@@ -365,7 +365,7 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
 <h2>{orders}</h2>
 <ul id="order-list"></ul>
 <div id="bill"></div>
-<p><a id="pay-link" class="button" href="/t/{token}/pay?lang={lang}">{pay}</a></p>
+<p><a id="pay-link" class="button" href="/t/{token}/pay?lang={lang}" hidden>{pay}</a></p>
 </section>
 </div>"#,
         pay = tr(l, "Pagar la cuenta", "Pay the bill"),

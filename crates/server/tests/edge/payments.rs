@@ -1003,6 +1003,14 @@ pub async fn staff_close_a_table_a_guest_left_mid_payment(engine: Engine) {
         .to_owned();
     let at_stripe = stripe.get(&format!("/v1/payment_intents/{intent}")).await;
     assert_eq!(at_stripe["status"], "canceled", "{at_stripe}");
+    // The closed table has no bill to pay, said as such (the pay page words it for the guest).
+    let after = pay(&server, &v, json!({"split": {"kind": "full"}, "tip": 0})).await;
+    assert_eq!(
+        (after.status, after.body["type"].clone()),
+        (422, json!("https://comanda.dev/problems/no-open-bill")),
+        "{}",
+        after.body
+    );
     server.stop().await;
 }
 
