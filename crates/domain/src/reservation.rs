@@ -106,12 +106,12 @@ pub fn clock_minutes(text: &str) -> Option<u16> {
 
 impl BookingPolicy {
     /// The first service whose seatings leave its business day (from `day_start_hour`, 0–23, to the next day's):
-    /// its index and the field at fault. A service wholly before the day starts belongs to the previous business
-    /// day (`first_seating`: a 09:00–10:30 brunch under an 11:00 day start), one running past midnight to or beyond
-    /// the day start to the next one (`last_seating`); either way the guest books one date and the host finds the
-    /// booking on another day's list. `None` when every service stays within its day. (A service from midnight on,
-    /// such as an all-day one, keeps its seatings before the day start on the evening before's list, as a late
-    /// service's are.)
+    /// its index and the field at fault. A service starting before the day starts has seatings on the previous
+    /// business day (`first_seating`: a 09:00–10:30 brunch, or a 03:00–11:00 breakfast, under an 11:00 or 05:00 day
+    /// start), one running past midnight to or beyond the day start has seatings on the next one (`last_seating`);
+    /// either way the guest books one date and the host finds the booking on another day's list. `None` when every
+    /// service stays within its day. (An all-day service, from 00:00 to past the day start, is let be: its seatings
+    /// before the day start stay on the evening before's list, as a late service's are.)
     pub fn seats_outside_business_day(&self, day_start_hour: u8) -> Option<(usize, &'static str)> {
         let day_start = u16::from(day_start_hour) * 60;
         self.services.iter().enumerate().find_map(|(index, service)| {
@@ -119,7 +119,9 @@ impl BookingPolicy {
                 parse_local_time(&service.first_seating),
                 parse_local_time(&service.last_seating),
             ) {
-                (Some(first), Some(last)) if first <= last && last < day_start => {
+                (Some(first), Some(last))
+                    if first < day_start && first <= last && !(first == 0 && last >= day_start) =>
+                {
                     Some((index, "first_seating"))
                 }
                 (Some(first), Some(last)) if last < first && last >= day_start => {
@@ -1129,8 +1131,17 @@ mod tests {
             "01:00 is the next business day's"
         );
         assert_eq!(p.seats_outside_business_day(0), Some((1, "last_seating")));
-        // A day starting at 15:00 leaves the 12:00-14:00 lunch on the previous day's list.
+        // A day starting at 15:00 leaves the 12:00-14:00 lunch on the previous day's list, one at 13:00 its first
+        // hour.
         assert_eq!(p.seats_outside_business_day(15), Some((0, "first_seating")));
+        assert_eq!(p.seats_outside_business_day(13), Some((0, "first_seating")));
+        // An all-day service is let be.
+        p.services = vec![Service {
+            weekdays: vec![1],
+            first_seating: "00:00".into(),
+            last_seating: "23:45".into(),
+        }];
+        assert_eq!(p.seats_outside_business_day(5), None);
     }
 
     #[test]

@@ -138,7 +138,10 @@ async fn keep_paid_bill_covered(
     .await?;
     // Earlier cancellations already consumed part of the payments and of their refunds (what they kept): that
     // money paid for orders no longer on the bill, so it neither covers this bill nor gives any of it back.
-    let consumed: i64 = row.try_get("consumed")?;
+    // At most what refunds not failed gave back: a failed refund returned nothing, so nothing was consumed.
+    let consumed = row
+        .try_get::<i64, _>("consumed")?
+        .min(row.try_get::<i64, _>("returned")?);
     let (total, paid, held, returned): (i64, i64, i64, i64) = (
         row.try_get("total")?,
         row.try_get::<i64, _>("paid")?.saturating_sub(consumed),

@@ -370,11 +370,14 @@ pub trait PaymentStore: Send + Sync {
 
     async fn session_balance(&self, scope: &TenantScope, session: Uuid) -> StoreResult<SessionBalance>;
     /// The line claims (`Split::Items`) of a session's payments paid or being paid: which parts of which lines are
-    /// taken, and so which claim completes a line (`comanda_domain::payment::line_claim_amount`).
+    /// taken, and so which claim completes a line (`comanda_domain::payment::line_claim_amount`). `except_device`
+    /// leaves out that device's payments in progress that a new payment of it replaces (those with a
+    /// PaymentIntent), as the guest's own page must.
     async fn line_claims(
         &self,
         scope: &TenantScope,
         session: Uuid,
+        except_device: Option<&str>,
     ) -> StoreResult<Vec<comanda_domain::payment::LineShare>>;
     /// The balances of many sessions in one read, in the order given (a staff view of a venue's live tables).
     async fn session_balances(

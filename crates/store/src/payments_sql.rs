@@ -178,13 +178,22 @@ async fn balances_in(conn: &mut Conn, partner: Uuid, sessions: &[Uuid]) -> Store
         .collect()
 }
 
-/// The line claims of a session's item splits paid or being paid.
-async fn line_claims_in(conn: &mut Conn, partner: Uuid, session: Uuid) -> StoreResult<Vec<LineShare>> {
+/// The line claims of a session's item splits paid or being paid, but for `except_device`'s payments in progress
+/// that a new payment of that device replaces.
+async fn line_claims_in(
+    conn: &mut Conn,
+    partner: Uuid,
+    session: Uuid,
+    except_device: Option<&str>,
+) -> StoreResult<Vec<LineShare>> {
     let splits: Vec<String> = sqlx::query_scalar(
-        "SELECT split FROM payments WHERE partner_id = $1 AND session_id = $2 AND status IN ('pending', 'succeeded')",
+        "SELECT split FROM payments WHERE partner_id = $1 AND session_id = $2 AND status IN ('pending', 'succeeded')
+            AND NOT (status = 'pending' AND payment_intent IS NOT NULL AND device IS NOT NULL
+                     AND device = COALESCE(CAST($3 AS TEXT), ''))",
     )
     .bind(h(partner))
     .bind(h(session))
+    .bind(except_device)
     .fetch_all(&mut *conn)
     .await?;
     let mut claims = Vec::new();
@@ -723,9 +732,14 @@ impl Engine {
 
 #[async_trait]
 impl PaymentStore for Engine {
-    async fn line_claims(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<LineShare>> {
+    async fn line_claims(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        except_device: Option<&str>,
+    ) -> StoreResult<Vec<LineShare>> {
         let mut tx = self.reading(scope).await?;
-        line_claims_in(&mut tx, scope.partner().as_uuid(), session).await
+        line_claims_in(&mut tx, scope.partner().as_uuid(), session, except_device).await
     }
 
     async fn connected_account(&self, scope: &TenantScope) -> StoreResult<Option<ConnectedAccount>> {
@@ -888,7 +902,7 @@ impl PaymentStore for Engine {
             });
         }
         if let Split::Items { items } = &payment.split {
-            let earlier = line_claims_in(&mut tx, partner, payment.session_id).await?;
+            let earlier = line_claims_in(&mut tx, partner, payment.session_id, None).await?;
             if let Err(taken) = check_line_claims(&earlier, items) {
                 return Ok(ReserveOutcome::LineTaken(taken));
             }

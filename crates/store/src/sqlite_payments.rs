@@ -4,14 +4,20 @@
 
 use crate::sqlite::kit::*;
 
-/// Each session's bill against its payments, in the order of a JSON array of session ids.
+/// Each session's bill against its payments, in the order of a JSON array of session ids. `paid` leaves out what
+/// cancelled orders kept (`orders.kept_gross`), at most what refunds not failed gave back: money a refund returned
+/// before its order was cancelled no longer pays for the rest of the bill (a refund that failed returned nothing).
 const BALANCES: &str = "SELECT (SELECT COALESCE(sum(subtotal), 0) FROM orders
                   WHERE partner_id = $1 AND session_id = s.value AND status <> 'cancelled') AS total,
                 (SELECT min(currency) FROM orders WHERE partner_id = $1 AND session_id = s.value) AS currency,
                 (SELECT COALESCE(sum(share), 0) FROM payments
                   WHERE partner_id = $1 AND session_id = s.value AND status = 'succeeded')
-                - (SELECT COALESCE(sum(kept_gross), 0) FROM orders
-                  WHERE partner_id = $1 AND session_id = s.value AND status = 'cancelled') AS paid,
+                - min((SELECT COALESCE(sum(kept_gross), 0) FROM orders
+                        WHERE partner_id = $1 AND session_id = s.value AND status = 'cancelled'),
+                       (SELECT COALESCE(sum(r.amount - r.tip_reversal), 0)
+                          FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
+                         WHERE r.partner_id = $1 AND p.session_id = s.value AND r.status IN ('pending', 'succeeded')))
+                  AS paid,
                 (SELECT COALESCE(sum(share), 0) FROM payments
                   WHERE partner_id = $1 AND session_id = s.value AND status = 'pending') AS held,
                 (SELECT COALESCE(sum(refunded), 0) FROM payments

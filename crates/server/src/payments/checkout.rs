@@ -146,7 +146,7 @@ pub async fn start_payment(
     let (orders, claims) = match request.split {
         Split::Items { .. } => (
             state.store.table_orders(scope, table.id).await?,
-            state.store.line_claims(scope, session.id).await?,
+            state.store.line_claims(scope, session.id, None).await?,
         ),
         _ => (Vec::new(), Vec::new()),
     };

@@ -328,8 +328,9 @@ pub struct GuestBill {
     pub remaining: Money,
     /// The live balance every guest of the table sees: total, paid, being paid, left, settled.
     pub balance: crate::routes::wire::SessionBalance,
-    /// The parts of lines other guests' item splits paid or are paying (a line is paid once, whole or in parts; the
-    /// part that completes a line pays what its other parts left of it).
+    /// The parts of lines the bill's item splits paid or are paying (a line is paid once, whole or in parts; the
+    /// part that completes a line pays what its other parts left of it), but for this device's own payment in
+    /// progress, which its next payment replaces.
     pub claims: Vec<comanda_domain::payment::LineShare>,
 }
 
@@ -349,7 +350,10 @@ pub async fn bill(
     let (balance, claims) = match &live {
         Some(session) => (
             state.store.session_balance(&guest.scope, session.id).await?,
-            state.store.line_claims(&guest.scope, session.id).await?,
+            state
+                .store
+                .line_claims(&guest.scope, session.id, device.as_deref())
+                .await?,
         ),
         None => (
             comanda_store::payments::SessionBalance::new(Money::zero(bill.currency), 0, 0),

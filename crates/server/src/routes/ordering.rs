@@ -1159,6 +1159,20 @@ pub async fn close_table(
         && let Some(service) = state.payments.as_deref()
         && let Some(session) = state.store.live_session(&caller.scope, table).await?
     {
+        // A close refused anyway (an order not served yet) must not have cost a guest their payment: that is
+        // checked first, and only payments in progress are cancelled.
+        let unfinished = state
+            .store
+            .table_orders(&caller.scope, table)
+            .await?
+            .iter()
+            .filter(|o| !matches!(o.status, OrderStatus::Served | OrderStatus::Cancelled))
+            .count();
+        if unfinished > 0 {
+            return Err(ApiError::Conflict(format!(
+                "{unfinished} order(s) are neither served nor cancelled"
+            )));
+        }
         for held in state.store.session_holds(&caller.scope, session.id, None).await? {
             let reason = "cancelled by staff closing the table";
             if crate::payments::cancel_payment(&state.store, service, &caller.scope, &held, reason)

@@ -58,7 +58,8 @@ wire_enum! {
 pub struct SessionBalance {
     /// What the orders come to (tax included, tips excluded).
     pub total: Money,
-    /// Covered by succeeded payments (tips excluded).
+    /// Covered by succeeded payments (tips excluded), less what cancelled orders kept of them: a refund followed by
+    /// its order's cancellation no longer pays for the rest of the bill.
     pub paid: Money,
     /// Held by payments in progress.
     pub in_progress: Money,
@@ -66,7 +67,8 @@ pub struct SessionBalance {
     pub remaining: Money,
     pub settled: bool,
     /// Returned, or being returned, to the guests' cards by refunds of this bill's payments (tips included, as
-    /// returned). A refund does not reopen the bill: `paid` and `remaining` are unchanged by it.
+    /// returned). A refund alone does not reopen the bill (a goodwill refund stays given): `paid` and `remaining`
+    /// change only once an order it paid for is cancelled.
     pub refunded: Money,
 }
 

@@ -954,6 +954,17 @@ pub async fn staff_close_a_table_a_guest_left_mid_payment(engine: Engine) {
     let left = pay(&server, &v, json!({"split": {"kind": "full"}, "tip": 0})).await;
     assert_eq!(left.status, 201, "{}", left.body);
     let payment = left.body["payment_id"].as_str().unwrap().to_owned();
+    let close = format!("/api/v1/venues/{}/tables/{}/close", v.venue, v.table);
+    // Refused while the kitchen has not served the order: the guest's payment is left alone.
+    let early = post(
+        &server,
+        &format!("{close}?cancel_payments=true"),
+        Some(&v.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(early.status, 409, "{}", early.body);
+    assert_eq!(payment_state(&server, &v, &payment).await["status"], "pending");
     let orders = call(
         &server,
         "GET",
@@ -974,7 +985,6 @@ pub async fn staff_close_a_table_a_guest_left_mid_payment(engine: Engine) {
             assert_eq!(moved.status, 200, "{}", moved.body);
         }
     }
-    let close = format!("/api/v1/venues/{}/tables/{}/close", v.venue, v.table);
     let refused = post(&server, &close, Some(&v.owner), json!({})).await;
     assert_eq!(refused.status, 409, "{}", refused.body);
     let unknown = post(

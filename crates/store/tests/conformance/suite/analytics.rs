@@ -459,6 +459,52 @@ pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store
     );
 }
 
+/// A refund that fails returned nothing: the order cancelled on it stops consuming its payment, and the bill reads
+/// as paid again (the venue still holds that money), rather than owing it a second time.
+pub async fn a_failed_refund_gives_the_bill_its_payment_back(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Reembolso fallido").await;
+    let whole = payment_of(venue, table, session, 4_380_000, 0, true);
+    let payment = paid_and_sent(store, &scope, &whole, "tr_failed_refund").await;
+    let refund = NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: payment.id,
+        amount: cop(4_380_000),
+        reason: "devuelto".into(),
+        requested_by: Uuid::now_v7(),
+        needs_approval: false,
+        idempotency_key: None,
+        request_hash: Vec::new(),
+    };
+    let pending = store
+        .request_refund(&scope, &refund, &AuditEntry::new("refund.issued"), NOW)
+        .await
+        .unwrap();
+    let order = store.table_orders(&scope, table).await.unwrap()[0].id;
+    store
+        .transition_order(
+            &scope,
+            order,
+            OrderStatus::Placed,
+            OrderStatus::Cancelled,
+            "manager:test",
+            Some("devuelto"),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_balance(&scope, session).await.unwrap().paid.amount,
+        0
+    );
+    store
+        .fail_refund(&scope, pending.id, "card closed")
+        .await
+        .unwrap();
+    let bill = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!((bill.paid.amount, bill.refunded.amount), (4_380_000, 0));
+}
+
 /// What a cancelled order keeps in the sales must not hang on a payment still in progress: with half of a two-order
 /// bill paid and refunded and the other half being paid, cancelling an order waits (refused, nothing written) —
 /// once that payment ends, what the order keeps is known.
