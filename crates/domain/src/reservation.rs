@@ -302,7 +302,7 @@ pub struct Floor {
 }
 
 /// A table with a live bill (guests who ordered from its QR code, or a bill staff opened), since the bill opened.
-/// A booking may hold the same table too; either keeps it from other parties.
+/// A bill of a party seated from a booking is not one (the booking holds the table for the turn of its own size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Occupied {
     pub table: Uuid,

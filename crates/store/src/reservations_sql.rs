@@ -200,11 +200,14 @@ async fn read_floor(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
         .into_iter()
         .map(|(_, tables)| tables)
         .collect();
-    // A live bill with orders, or one staff opened: a party is at the table (a guest who only scanned is not).
+    // A live bill with orders, or one staff opened: a party is at the table (a guest who only scanned is not). A
+    // party seated from a booking is already held by its booking, for the turn of its own size.
     let occupied = sqlx::query(
         "SELECT table_id, created_at FROM table_sessions s
           WHERE partner_id = $1 AND venue_id = $2 AND status <> 'closed'
-            AND (status = 'open' OR EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = $1 AND o.session_id = s.id))",
+            AND (status = 'open' OR EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = $1 AND o.session_id = s.id))
+            AND NOT EXISTS (SELECT 1 FROM reservations r
+                             WHERE r.partner_id = $1 AND r.session_id = s.id AND r.status = 'seated')",
     )
     .bind(h(partner.as_uuid()))
     .bind(h(venue))

@@ -465,20 +465,7 @@ pub async fn a_failed_refund_gives_the_bill_its_payment_back(store: &dyn Store) 
     let (scope, venue, table, session) = paying_table(store, "Reembolso fallido").await;
     let whole = payment_of(venue, table, session, 4_380_000, 0, true);
     let payment = paid_and_sent(store, &scope, &whole, "tr_failed_refund").await;
-    let refund = NewRefund {
-        id: Uuid::now_v7(),
-        payment_id: payment.id,
-        amount: cop(4_380_000),
-        reason: "devuelto".into(),
-        requested_by: Uuid::now_v7(),
-        needs_approval: false,
-        idempotency_key: None,
-        request_hash: Vec::new(),
-    };
-    let pending = store
-        .request_refund(&scope, &refund, &AuditEntry::new("refund.issued"), NOW)
-        .await
-        .unwrap();
+    let pending = requested_refund(store, &scope, payment.id, 4_380_000).await;
     let order = store.table_orders(&scope, table).await.unwrap()[0].id;
     store
         .transition_order(
@@ -565,13 +552,12 @@ async fn paid_and_sent(
 }
 
 /// A refund of `amount` (minor units) requested at `NOW` and completed at Stripe at `completed`.
-async fn refunded(
+/// A refund of `amount` asked (pending, not yet at Stripe).
+async fn requested_refund(
     store: &dyn Store,
     scope: &TenantScope,
     payment: Uuid,
     amount: i64,
-    stripe_refund: &str,
-    completed: OffsetDateTime,
 ) -> comanda_store::payments::Refund {
     let refund = NewRefund {
         id: Uuid::now_v7(),
@@ -583,10 +569,21 @@ async fn refunded(
         idempotency_key: None,
         request_hash: Vec::new(),
     };
-    let requested = store
+    store
         .request_refund(scope, &refund, &AuditEntry::new("refund.issued"), NOW)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn refunded(
+    store: &dyn Store,
+    scope: &TenantScope,
+    payment: Uuid,
+    amount: i64,
+    stripe_refund: &str,
+    completed: OffsetDateTime,
+) -> comanda_store::payments::Refund {
+    let requested = requested_refund(store, scope, payment, amount).await;
     store
         .complete_refund(scope, requested.id, stripe_refund, None, completed)
         .await
