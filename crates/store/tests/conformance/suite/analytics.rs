@@ -141,18 +141,7 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                     // By staff on an accepted table, or by the guest before acceptance; either may be refused
                     // (the table is not accepted, or the kitchen already took it), and a refusal writes nothing.
                     if random.below(2) == 0 {
-                        let by_staff = store
-                            .transition_order(
-                                &scope,
-                                order,
-                                OrderStatus::Placed,
-                                OrderStatus::Cancelled,
-                                "manager:test",
-                                Some("test"),
-                                &change(),
-                                at,
-                            )
-                            .await;
+                        let by_staff = cancel_order(store, &scope, order, "test", at).await;
                         cancelled += usize::from(by_staff.is_ok());
                     } else {
                         let by_guest = store
@@ -374,20 +363,7 @@ pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store
     let whole = payment_of(venue, table, session, 4_380_000, 0, true);
     let payment = paid_and_sent(store, &scope, &whole, "tr_cancel_after_refund").await;
     let order = store.table_orders(&scope, table).await.unwrap()[0].id;
-    let cancel = async |at| {
-        store
-            .transition_order(
-                &scope,
-                order,
-                OrderStatus::Placed,
-                OrderStatus::Cancelled,
-                "manager:test",
-                Some("devuelto"),
-                &change(),
-                at,
-            )
-            .await
-    };
+    let cancel = async |at| cancel_order(store, &scope, order, "devuelto", at).await;
     // Paid and not refunded, it cannot be cancelled.
     assert!(matches!(cancel(NOW).await, Err(StoreError::Refused(_))));
     let later = NOW + time::Duration::hours(1);
@@ -440,17 +416,7 @@ pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store
         (4_380_000, 0, 4_380_000, false)
     );
     // Unpaid, the next order cancels freely and keeps nothing in the sales.
-    store
-        .transition_order(
-            &scope,
-            next.id,
-            OrderStatus::Placed,
-            OrderStatus::Cancelled,
-            "manager:test",
-            Some("no llegó"),
-            &change(),
-            later,
-        )
+    cancel_order(store, &scope, next.id, "no llegó", later)
         .await
         .unwrap();
     assert_eq!(
@@ -467,19 +433,7 @@ pub async fn a_failed_refund_gives_the_bill_its_payment_back(store: &dyn Store) 
     let payment = paid_and_sent(store, &scope, &whole, "tr_failed_refund").await;
     let pending = requested_refund(store, &scope, payment.id, 4_380_000).await;
     let order = store.table_orders(&scope, table).await.unwrap()[0].id;
-    store
-        .transition_order(
-            &scope,
-            order,
-            OrderStatus::Placed,
-            OrderStatus::Cancelled,
-            "manager:test",
-            Some("devuelto"),
-            &change(),
-            NOW,
-        )
-        .await
-        .unwrap();
+    cancel_order(store, &scope, order, "devuelto", NOW).await.unwrap();
     assert_eq!(
         store.session_balance(&scope, session).await.unwrap().paid.amount,
         0
@@ -509,18 +463,7 @@ pub async fn a_cancellation_waits_for_a_payment_that_decides_its_sales(store: &d
     let order = store.table_orders(&scope, table).await.unwrap()[0].id;
     let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
     let before = store.sales_total(&scope, venue, start, end).await.unwrap();
-    let cancelled = store
-        .transition_order(
-            &scope,
-            order,
-            OrderStatus::Placed,
-            OrderStatus::Cancelled,
-            "manager:test",
-            Some("devuelto"),
-            &change(),
-            NOW,
-        )
-        .await;
+    let cancelled = cancel_order(store, &scope, order, "devuelto", NOW).await;
     assert!(
         matches!(&cancelled, Err(StoreError::Refused(why)) if why.contains("paying this bill")),
         "{cancelled:?}"
@@ -552,6 +495,28 @@ async fn paid_and_sent(
 }
 
 /// A refund of `amount` (minor units) requested at `NOW` and completed at Stripe at `completed`.
+/// A staff cancellation of a placed order, with its reason.
+async fn cancel_order(
+    store: &dyn Store,
+    scope: &TenantScope,
+    order: Uuid,
+    reason: &str,
+    at: OffsetDateTime,
+) -> comanda_store::StoreResult<comanda_store::ordering::Order> {
+    store
+        .transition_order(
+            scope,
+            order,
+            OrderStatus::Placed,
+            OrderStatus::Cancelled,
+            "manager:test",
+            Some(reason),
+            &change(),
+            at,
+        )
+        .await
+}
+
 /// A refund of `amount` asked (pending, not yet at Stripe).
 async fn requested_refund(
     store: &dyn Store,
