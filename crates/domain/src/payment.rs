@@ -172,18 +172,52 @@ pub fn fraction_of(amount: Money, numerator: u32, denominator: u32) -> Result<Mo
     )
 }
 
-/// The amount (tip excluded) a guest's split comes to. `line_total` gives the total of an order's line, or `None`
-/// when the bill has no such line; `earlier` are the line claims of the bill's other item splits, paid or being paid
-/// (they decide which claim completes a line, see [`line_claim_amount`]).
+/// A part of a line taken by one of the bill's item payments, paid or being paid, with what that part was charged
+/// (minor units of the line's currency). `amount` is `None` for a payment made before parts' amounts were kept: its
+/// amount is then recomputed from its fraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineClaim {
+    pub share: LineShare,
+    pub amount: Option<i64>,
+}
+
+impl From<LineShare> for LineClaim {
+    fn from(share: LineShare) -> Self {
+        LineClaim { share, amount: None }
+    }
+}
+
+/// What a guest's split comes to (tip excluded): `amount`, and for a split by lines what each chosen part pays
+/// (`line_amounts`, in the order of the split's items; empty for any other split).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    pub amount: Money,
+    pub line_amounts: Vec<i64>,
+}
+
+/// The amount (tip excluded) a guest's split comes to; see [`split_share`].
 pub fn share_amount(
     split: &Split,
     balance: &BillBalance,
     line_total: impl Fn(Uuid, u32) -> Option<Money>,
-    earlier: &[LineShare],
+    earlier: &[LineClaim],
 ) -> Result<Money, ShareError> {
+    split_share(split, balance, line_total, earlier).map(|share| share.amount)
+}
+
+/// What a guest's split comes to. `line_total` gives the total of an order's line, or `None` when the bill has no
+/// such line; `earlier` are the line claims of the bill's other item splits, paid or being paid, with what each was
+/// charged (they decide which claim completes a line and what it pays, see [`line_claim_amount`]).
+pub fn split_share(
+    split: &Split,
+    balance: &BillBalance,
+    line_total: impl Fn(Uuid, u32) -> Option<Money>,
+    earlier: &[LineClaim],
+) -> Result<Share, ShareError> {
     if balance.remaining.amount == 0 {
         return Err(ShareError::BillCovered);
     }
+    let mut line_amounts = Vec::new();
     let amount = match split {
         Split::Full => {
             if balance.remaining != balance.total {
@@ -219,14 +253,11 @@ pub fn share_amount(
                 }
                 totals.push(line_total(item.order_id, item.line).ok_or(ShareError::UnknownLine(index))?);
             }
-            check_line_claims(std::iter::empty(), items)?;
+            check_line_claims(earlier.iter().map(|claim| &claim.share), items)?;
             let mut sum = Money::zero(balance.total.currency);
-            for (index, (item, total)) in items.iter().zip(totals).enumerate() {
-                let same_line =
-                    |other: &&LineShare| other.order_id == item.order_id && other.line == item.line;
-                let before: Vec<&LineShare> =
-                    earlier.iter().chain(&items[..index]).filter(same_line).collect();
-                sum = sum.checked_add(line_claim_amount(total, &before, item)?)?;
+            for part in line_part_amounts(items, &totals, earlier)? {
+                sum = sum.checked_add(part)?;
+                line_amounts.push(part.amount);
             }
             if sum.amount > balance.remaining.amount {
                 return Err(ShareError::ExceedsRemaining);
@@ -237,7 +268,38 @@ pub fn share_amount(
     if amount.amount == 0 {
         return Err(ShareError::BillCovered);
     }
-    Ok(amount)
+    Ok(Share { amount, line_amounts })
+}
+
+/// What each of `items` (parts of lines whose totals are `totals`, in the same order) pays after the bill's
+/// `earlier` claims: [`line_claim_amount`] for each, a part earlier in the same split counting as claimed before it.
+/// Recomputed under the bill's lock when a payment is reserved, so a part whose earlier claims changed meanwhile
+/// (another part paid, or lapsed) is not charged an amount computed from the old ones.
+pub fn line_part_amounts(
+    items: &[LineShare],
+    totals: &[Money],
+    earlier: &[LineClaim],
+) -> Result<Vec<Money>, MoneyError> {
+    let mut amounts: Vec<Money> = Vec::with_capacity(items.len());
+    for (index, (item, total)) in items.iter().zip(totals).enumerate() {
+        let same_line =
+            |claim: &LineClaim| claim.share.order_id == item.order_id && claim.share.line == item.line;
+        let own_before = items[..index]
+            .iter()
+            .zip(&amounts)
+            .map(|(share, amount)| LineClaim {
+                share: *share,
+                amount: Some(amount.amount),
+            });
+        let before: Vec<LineClaim> = earlier
+            .iter()
+            .copied()
+            .chain(own_before)
+            .filter(same_line)
+            .collect();
+        amounts.push(line_claim_amount(*total, &before, item)?);
+    }
+    Ok(amounts)
 }
 
 /// An exact fraction `(numerator, denominator)`, in lowest terms.
@@ -258,23 +320,28 @@ fn fraction(share: &LineShare) -> Fraction {
 
 /// What `this` claim of a line of `line_total` pays, after the line's claims `before` (other splits' and earlier in
 /// the same split): its fraction of the line rounded half up ([`fraction_of`]), except the claim that completes the
-/// line, which pays what the others' amounts left of it. Three thirds of 20.000,00 COP are 6.666,67, 6.666,67 and
-/// 6.666,66, the whole line to the centavo, in whatever order they are paid (docs/payments.md, "Split by items").
+/// line, which pays what the others were charged left of it (a claim of unknown amount counts as its rounded
+/// fraction). Three thirds of 20.000,00 COP are 6.666,67, 6.666,67 and 6.666,66, the whole line to the centavo, in
+/// whatever order they are paid, and still when a part lapses and is taken again (docs/payments.md, "Split by
+/// items").
 pub fn line_claim_amount(
     line_total: Money,
-    before: &[&LineShare],
+    before: &[LineClaim],
     this: &LineShare,
 ) -> Result<Money, MoneyError> {
     let claimed = before
         .iter()
-        .fold((0, 1), |sum, share| fraction_plus(sum, fraction(share)));
+        .fold((0, 1), |sum, claim| fraction_plus(sum, fraction(&claim.share)));
     let own = fraction_of(line_total, this.numerator, this.denominator.max(1))?;
     if fraction_plus(claimed, fraction(this)) != (1, 1) {
         return Ok(own);
     }
     let mut left = line_total.amount;
-    for share in before {
-        left -= fraction_of(line_total, share.numerator, share.denominator.max(1))?.amount;
+    for claim in before {
+        left -= match claim.amount {
+            Some(amount) => amount,
+            None => fraction_of(line_total, claim.share.numerator, claim.share.denominator.max(1))?.amount,
+        };
     }
     // Only a line of a few minor units split many ways can have its parts round above it: the last part pays nothing.
     Money::new(left.max(0), line_total.currency)
@@ -692,8 +759,14 @@ mod tests {
         let lines = |o: Uuid, l: u32| (o == order && l == 0).then(|| cop(2_000_000));
         let split = Split::Items { items: vec![third] };
         let first = share_amount(&split, &balance(2_000_000, 2_000_000), lines, &[]).unwrap();
-        let second = share_amount(&split, &balance(2_000_000, 1_333_333), lines, &[third]).unwrap();
-        let last = share_amount(&split, &balance(2_000_000, 666_666), lines, &[third, third]).unwrap();
+        let second = share_amount(&split, &balance(2_000_000, 1_333_333), lines, &[third.into()]).unwrap();
+        let last = share_amount(
+            &split,
+            &balance(2_000_000, 666_666),
+            lines,
+            &[third.into(), third.into()],
+        )
+        .unwrap();
         assert_eq!(
             (first.amount, second.amount, last.amount),
             (666_667, 666_667, 666_666)
@@ -703,18 +776,46 @@ mod tests {
             items: vec![third, third],
         };
         assert_eq!(
-            share_amount(&two, &balance(2_000_000, 1_333_333), lines, &[third]).unwrap(),
+            share_amount(&two, &balance(2_000_000, 1_333_333), lines, &[third.into()]).unwrap(),
             cop(1_333_333)
         );
+        // What each part of a split by lines pays is kept with the payment.
+        let both = split_share(&two, &balance(2_000_000, 1_333_333), lines, &[third.into()]).unwrap();
+        assert_eq!(both.line_amounts, vec![666_667, 666_666]);
         // Sevenths of 10 minor units round down (1 each): the seventh takes the 4 the others left.
         let seventh = LineShare {
             denominator: 7,
             ..third
         };
         let ten = |_: Uuid, _: u32| Some(cop(10));
-        let six = [seventh; 6];
+        let six = [LineClaim::from(seventh); 6];
         let split = Split::Items { items: vec![seventh] };
         assert_eq!(share_amount(&split, &balance(10, 4), ten, &six).unwrap(), cop(4));
+    }
+
+    #[test]
+    fn a_lapsed_third_taken_again_still_pays_the_line_to_the_centavo() {
+        // Thirds of 20.000,00 COP: A (6.666,67) and B (6.666,67) are being paid, C completes the line with 6.666,66.
+        // A's hold lapses; D takes A's third. D completes the line against what B and C were charged (6.666,67),
+        // not against their fractions recomputed (which would leave one centavo no card can pay).
+        let third = LineShare {
+            order_id: Uuid::nil(),
+            line: 0,
+            numerator: 1,
+            denominator: 3,
+        };
+        let charged = |amount: i64| LineClaim {
+            share: third,
+            amount: Some(amount),
+        };
+        let line = cop(2_000_000);
+        let c = line_claim_amount(line, &[charged(666_667), charged(666_667)], &third).unwrap();
+        assert_eq!(c, cop(666_666));
+        let d = line_claim_amount(line, &[charged(666_667), charged(c.amount)], &third).unwrap();
+        assert_eq!(666_667 + c.amount + d.amount, line.amount);
+        // The same parts recomputed under the lock from claims that changed meanwhile give the new amounts.
+        let parts = line_part_amounts(&[third], &[line], &[charged(666_667), charged(666_666)]).unwrap();
+        assert_eq!(parts, vec![cop(666_667)]);
     }
 
     #[test]
@@ -792,14 +893,20 @@ mod tests {
             let len = parts.len();
             parts.rotate_left(usize::try_from(seed % len as u64).unwrap_or(0));
             let mut paid = 0i64;
-            for (index, part) in parts.iter().enumerate() {
-                let before: Vec<&LineShare> = parts[..index].iter().collect();
-                let amount = line_claim_amount(cop(line), &before, part).unwrap().amount;
+            let mut claims: Vec<LineClaim> = Vec::new();
+            for part in &parts {
+                let amount = line_claim_amount(cop(line), &claims, part).unwrap().amount;
                 let exact = i128::from(line) * i128::from(part.numerator) / 20;
                 prop_assert!((i128::from(amount) - exact).abs() <= i128::try_from(len).unwrap());
                 paid += amount;
+                claims.push(LineClaim { share: *part, amount: Some(amount) });
             }
             prop_assert_eq!(paid, line);
+            // One part lapses (its hold expired) and is taken again: the line is still paid exactly.
+            let lapsed = usize::try_from(seed % len as u64).unwrap_or(0);
+            let gone = claims.remove(lapsed);
+            let again = line_claim_amount(cop(line), &claims, &gone.share).unwrap().amount;
+            prop_assert_eq!(paid - gone.amount.unwrap_or(0) + again, line);
         }
     }
 

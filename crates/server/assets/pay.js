@@ -246,7 +246,8 @@ function spoken(problem, english) {
       const before = [...(bill.claims || []), ...split.items.slice(0, index)]
         .filter((c) => c.order_id === item.order_id && c.line === item.line);
       const whole = before.reduce((taken, c) => taken + lineParts(c), 0) + lineParts(item) === LINE_WHOLE;
-      sum += whole ? total - before.reduce((taken, c) => taken + part(c), 0) : part(item);
+      // What the bill's other parts were charged (`amount`), else their own rounding.
+      sum += whole ? total - before.reduce((taken, c) => taken + (c.amount ?? part(c)), 0) : part(item);
     });
     return sum;
   };

@@ -60,6 +60,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0032", 32, "guest_lookup"),
             crate::migrate::migration!($engine, "0033", 33, "refund_tax"),
             crate::migrate::migration!($engine, "0034", 34, "cancelled_sales"),
+            crate::migrate::migration!($engine, "0035", 35, "line_amounts"),
         ]
     };
 }

@@ -87,6 +87,11 @@ pub struct NewPayment {
     pub tip_member: Option<Uuid>,
     /// The whole bill: refused unless nothing is paid or held.
     pub whole_bill: bool,
+    /// For a split by lines: each chosen line's total and what its part pays (`payment::split_share`), in the order
+    /// of the split's items; empty otherwise. The amounts are recomputed under the bill's lock against the claims
+    /// then current (`payment::line_part_amounts`) and the payment refused as changed if they differ.
+    pub line_totals: Vec<Money>,
+    pub line_amounts: Vec<i64>,
     pub expires_at: OffsetDateTime,
 }
 
@@ -105,6 +110,11 @@ pub enum ReserveOutcome {
     /// A chosen line is already paid or being paid by the bill's other item splits
     /// (`comanda_domain::payment::check_line_claims`, decided under the session's lock).
     LineTaken(comanda_domain::payment::ShareError),
+    /// The parts of lines chosen now come to `share` (other parts of the same lines were paid, or lapsed, since the
+    /// amount was computed).
+    ShareChanged {
+        share: Money,
+    },
 }
 
 /// A session's bill against its payments.
@@ -369,8 +379,9 @@ pub trait PaymentStore: Send + Sync {
     async fn payment_partners(&self) -> StoreResult<Vec<PartnerId>>;
 
     async fn session_balance(&self, scope: &TenantScope, session: Uuid) -> StoreResult<SessionBalance>;
-    /// The line claims (`Split::Items`) of a session's payments paid or being paid: which parts of which lines are
-    /// taken, and so which claim completes a line (`comanda_domain::payment::line_claim_amount`). `except_device`
+    /// The line claims (`Split::Items`) of a session's payments paid or being paid, with what each part was
+    /// charged: which parts of which lines are taken, which claim completes a line and what it pays
+    /// (`comanda_domain::payment::line_claim_amount`). `except_device`
     /// leaves out that device's payments in progress that a new payment of it replaces (those with a
     /// PaymentIntent), as the guest's own page must.
     async fn line_claims(
@@ -378,7 +389,7 @@ pub trait PaymentStore: Send + Sync {
         scope: &TenantScope,
         session: Uuid,
         except_device: Option<&str>,
-    ) -> StoreResult<Vec<comanda_domain::payment::LineShare>>;
+    ) -> StoreResult<Vec<comanda_domain::payment::LineClaim>>;
     /// The balances of many sessions in one read, in the order given (a staff view of a venue's live tables).
     async fn session_balances(
         &self,

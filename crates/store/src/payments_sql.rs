@@ -19,8 +19,8 @@ use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use comanda_domain::analytics::Measures;
 use comanda_domain::payment::{
-    ChargeModel, LineShare, RefundSplit, Refundable, SettledAmounts, Split, check_line_claims, dispute_debt,
-    net_against_debt, split_refund,
+    ChargeModel, LineClaim, RefundSplit, Refundable, SettledAmounts, Split, check_line_claims, dispute_debt,
+    line_part_amounts, net_against_debt, split_refund,
 };
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
@@ -178,18 +178,19 @@ async fn balances_in(conn: &mut Conn, partner: Uuid, sessions: &[Uuid]) -> Store
         .collect()
 }
 
-/// The line claims of a session's item splits paid or being paid, but for `except_device`'s payments in progress
-/// that a new payment of that device replaces.
+/// The line claims of a session's item splits paid or being paid, with what each part was charged, but for
+/// `except_device`'s payments in progress that a new payment of that device replaces.
 async fn line_claims_in(
     conn: &mut Conn,
     partner: Uuid,
     session: Uuid,
     except_device: Option<&str>,
-) -> StoreResult<Vec<LineShare>> {
-    let splits: Vec<String> = sqlx::query_scalar(
-        "SELECT split FROM payments WHERE partner_id = $1 AND session_id = $2 AND status IN ('pending', 'succeeded')
+) -> StoreResult<Vec<LineClaim>> {
+    let rows = sqlx::query(
+        "SELECT split, line_amounts FROM payments WHERE partner_id = $1 AND session_id = $2 AND status IN ('pending', 'succeeded')
             AND NOT (status = 'pending' AND payment_intent IS NOT NULL AND device IS NOT NULL
-                     AND device = COALESCE(CAST($3 AS TEXT), ''))",
+                     AND device = COALESCE(CAST($3 AS TEXT), ''))
+          ORDER BY created_at, id",
     )
     .bind(h(partner))
     .bind(h(session))
@@ -197,9 +198,16 @@ async fn line_claims_in(
     .fetch_all(&mut *conn)
     .await?;
     let mut claims = Vec::new();
-    for text in &splits {
-        if let Split::Items { items } = json_from::<Split>("split", text)? {
-            claims.extend(items);
+    for row in &rows {
+        if let Split::Items { items } = json_from::<Split>("split", &row.try_get::<String, _>("split")?)? {
+            let amounts: Vec<i64> = match row.try_get::<Option<String>, _>("line_amounts")? {
+                Some(text) => json_from("line_amounts", &text)?,
+                None => Vec::new(),
+            };
+            claims.extend(items.into_iter().enumerate().map(|(index, share)| LineClaim {
+                share,
+                amount: amounts.get(index).copied(),
+            }));
         }
     }
     Ok(claims)
@@ -737,7 +745,7 @@ impl PaymentStore for Engine {
         scope: &TenantScope,
         session: Uuid,
         except_device: Option<&str>,
-    ) -> StoreResult<Vec<LineShare>> {
+    ) -> StoreResult<Vec<LineClaim>> {
         let mut tx = self.reading(scope).await?;
         line_claims_in(&mut tx, scope.partner().as_uuid(), session, except_device).await
     }
@@ -903,15 +911,31 @@ impl PaymentStore for Engine {
         }
         if let Split::Items { items } = &payment.split {
             let earlier = line_claims_in(&mut tx, partner, payment.session_id, None).await?;
-            if let Err(taken) = check_line_claims(&earlier, items) {
+            if let Err(taken) = check_line_claims(earlier.iter().map(|claim| &claim.share), items) {
                 return Ok(ReserveOutcome::LineTaken(taken));
+            }
+            let parts = line_part_amounts(items, &payment.line_totals, &earlier)
+                .map_err(|e| corrupt("line_amounts", &e.to_string()))?;
+            if parts
+                .iter()
+                .map(|part| part.amount)
+                .ne(payment.line_amounts.iter().copied())
+            {
+                let share = parts
+                    .iter()
+                    .try_fold(Money::zero(payment.settlement.share.currency), |sum, part| {
+                        sum.checked_add(*part)
+                    });
+                return Ok(ReserveOutcome::ShareChanged {
+                    share: share.map_err(|e| corrupt("line_amounts", &e.to_string()))?,
+                });
             }
         }
         let row = sqlx::query(
             "INSERT INTO payments (partner_id, id, venue_id, table_id, session_id, split, currency, share, tip,
                                    platform_fee, charge_model, status, device, idempotency_key, request_hash,
-                                   tip_member, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13, $14, $15, $16, $17)
+                                   tip_member, created_at, expires_at, line_amounts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13, $14, $15, $16, $17, $18)
              RETURNING *",
         )
         .bind(h(partner))
@@ -931,6 +955,7 @@ impl PaymentStore for Engine {
         .bind(payment.tip_member.map(h))
         .bind(now)
         .bind(payment.expires_at)
+        .bind((!payment.line_amounts.is_empty()).then(|| json_text(&payment.line_amounts)))
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO payment_directory (payment_id, partner_id) VALUES ($1, $2)")

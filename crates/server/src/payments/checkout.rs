@@ -2,12 +2,14 @@
 //! handler, which only parses the request and answers. Its refusals are [`StartPaymentError`], mapped to problem
 //! documents once, in `problem.rs`.
 //!
-//! The order matters for the money: the share is computed from the balance (`domain::payment::share_amount`), held
+//! The order matters for the money: the share is computed from the balance (`domain::payment::split_share`), held
 //! against the bill in one store transaction (`reserve_payment`: parallel payers can never cover more than the bill),
 //! and only then is the PaymentIntent created at Stripe, under a key derived from the payment (`intent-{id}`), so a
 //! retried request never charges twice. A PaymentIntent Stripe refuses releases the hold at once.
 
-use comanda_domain::payment::{BillBalance, ChargeModel, ShareError, Split, check_tip, settle, share_amount};
+use comanda_domain::payment::{
+    BillBalance, ChargeModel, Share, ShareError, Split, check_tip, settle, split_share,
+};
 use comanda_domain::{Money, OrderStatus, Venue};
 use comanda_payments::StripeError;
 use comanda_payments::stripe::NewPaymentIntent;
@@ -81,6 +83,7 @@ async fn answer_reserved(
         ReserveOutcome::Covered { remaining } => return Err(StartPaymentError::Covered(remaining.amount)),
         ReserveOutcome::SessionGone => return Err(StartPaymentError::SessionGone),
         ReserveOutcome::LineTaken(taken) => return Err(StartPaymentError::Share(taken)),
+        ReserveOutcome::ShareChanged { share } => return Err(StartPaymentError::AmountChanged(share.amount)),
     };
     let intent = first
         .payment_intent
@@ -161,10 +164,20 @@ pub async fn start_payment(
         total: balance.total,
         remaining: balance.remaining,
     };
-    let share = share_amount(request.split, &bill, line_total, &claims)?;
+    let Share {
+        amount: share,
+        line_amounts,
+    } = split_share(request.split, &bill, line_total, &claims)?;
     if request.shown_amount.is_some_and(|shown| shown != share.amount) {
         return Err(StartPaymentError::AmountChanged(share.amount));
     }
+    let line_totals = match request.split {
+        Split::Items { items } => items
+            .iter()
+            .filter_map(|item| line_total(item.order_id, item.line))
+            .collect(),
+        _ => Vec::new(),
+    };
     let tip = Money::new(request.tip, share.currency).map_err(|_| StartPaymentError::NegativeTip)?;
     check_tip(share, tip)?;
     let settlement =
@@ -183,6 +196,8 @@ pub async fn start_payment(
         request_hash: request.request_hash,
         tip_member: session.accepted_member,
         whole_bill: *request.split == Split::Full,
+        line_totals,
+        line_amounts,
         expires_at: now + service.hold,
     };
     let payment = match state.store.reserve_payment(scope, &payment, now).await? {

@@ -331,7 +331,33 @@ pub struct GuestBill {
     /// The parts of lines the bill's item splits paid or are paying (a line is paid once, whole or in parts; the
     /// part that completes a line pays what its other parts left of it), but for this device's own payment in
     /// progress, which its next payment replaces.
-    pub claims: Vec<comanda_domain::payment::LineShare>,
+    pub claims: Vec<LineClaimView>,
+}
+
+/// A part of a line taken by one of the bill's item payments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LineClaimView {
+    pub order_id: Uuid,
+    /// The line's position within its order (0-based).
+    pub line: u32,
+    /// The fraction of the line taken: `numerator / denominator`.
+    pub numerator: u32,
+    pub denominator: u32,
+    /// What this part was charged (minor units, tip excluded); `null` for a payment made before parts' amounts were
+    /// kept, whose part counts as its fraction rounded half up.
+    pub amount: Option<i64>,
+}
+
+impl From<comanda_domain::payment::LineClaim> for LineClaimView {
+    fn from(claim: comanda_domain::payment::LineClaim) -> Self {
+        LineClaimView {
+            order_id: claim.share.order_id,
+            line: claim.share.line,
+            numerator: claim.share.numerator,
+            denominator: claim.share.denominator,
+            amount: claim.amount,
+        }
+    }
 }
 
 /// The table's open bill: lines, subtotal, the tax it contains, the suggested tip apart, and the orders' status.
@@ -377,7 +403,7 @@ pub async fn bill(
         session,
         orders,
         bill,
-        claims,
+        claims: claims.into_iter().map(LineClaimView::from).collect(),
     }))
 }
 

@@ -86,6 +86,7 @@ conformance!(
     a_guest_order_is_priced_in_its_transaction_from_only_what_it_names,
     a_reader_following_the_feed_misses_no_concurrent_order,
     parallel_payers_never_cover_more_than_the_bill,
+    line_parts_are_charged_against_the_claims_current_under_the_lock,
     an_event_applies_once_however_often_it_is_delivered,
     refunds_reverse_in_proportion_and_big_ones_need_a_second_person,
     an_order_guests_paid_for_is_cancelled_only_after_their_refund,

@@ -55,6 +55,8 @@ pub fn payment_of(venue: Uuid, table: Uuid, session: Uuid, share: i64, tip: i64,
         request_hash: vec![1],
         tip_member: Some(Uuid::now_v7()),
         whole_bill: whole,
+        line_totals: Vec::new(),
+        line_amounts: Vec::new(),
         expires_at: NOW + time::Duration::minutes(15),
     }
 }
@@ -473,6 +475,67 @@ pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(gone, ReserveOutcome::SessionGone);
+}
+
+/// What each part of a line was charged is kept with its payment and read back with the bill's claims; a part is
+/// reserved only if its amount, recomputed under the bill's lock against the claims then current, is what the guest
+/// was shown. Parts 1/7 + 1/7 + 5/7 of the 43.800,00 line: 6.257,14 + 6.257,14, and the 5/7 completing it pays
+/// 31.285,72 (its own rounding, 31.285,71, had it not completed the line). When a seventh lapses and is taken
+/// again, the line is still paid to the centavo.
+pub async fn line_parts_are_charged_against_the_claims_current_under_the_lock(store: &dyn Store) {
+    use comanda_domain::payment::{LineShare, line_part_amounts};
+    let (scope, venue, table, session) = paying_table(store, "Partes").await;
+    let order = store.table_orders(&scope, table).await.unwrap().remove(0);
+    let line = order.lines[0].bill_line().total().unwrap();
+    assert_eq!(line, cop(4_380_000));
+    let share = |numerator| LineShare {
+        order_id: order.id,
+        line: 0,
+        numerator,
+        denominator: 7,
+    };
+    let part = |numerator, amount: i64| {
+        let mut payment = payment_of(venue, table, session, amount, 0, false);
+        payment.split = Split::Items {
+            items: vec![share(numerator)],
+        };
+        payment.line_totals = vec![line];
+        payment.line_amounts = vec![amount];
+        payment
+    };
+    let a = reserved(store, &scope, &part(1, 625_714)).await;
+    reserved(store, &scope, &part(1, 625_714)).await;
+    // Computed before the second seventh was held: not completing, so its own rounding. Refused with the new amount.
+    let stale = store
+        .reserve_payment(&scope, &part(5, 3_128_571), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        stale,
+        ReserveOutcome::ShareChanged {
+            share: cop(3_128_572)
+        }
+    );
+    reserved(store, &scope, &part(5, 3_128_572)).await;
+    let claims = store.line_claims(&scope, session, None).await.unwrap();
+    let charged: Vec<Option<i64>> = claims.iter().map(|claim| claim.amount).collect();
+    assert_eq!(charged, vec![Some(625_714), Some(625_714), Some(3_128_572)]);
+    // The first seventh lapses; taken again, it pays what the others were charged left of the line.
+    store
+        .release_payment(&scope, a.id, PaymentStatus::Cancelled, "lapsed")
+        .await
+        .unwrap();
+    let claims = store.line_claims(&scope, session, None).await.unwrap();
+    let again = line_part_amounts(&[share(1)], &[line], &claims).unwrap();
+    assert_eq!(again, vec![cop(625_714)]);
+    reserved(store, &scope, &part(1, 625_714)).await;
+    let claims = store.line_claims(&scope, session, None).await.unwrap();
+    let paid: i64 = claims.iter().filter_map(|claim| claim.amount).sum();
+    assert_eq!(paid, line.amount, "the line is paid to the centavo");
+    assert_eq!(
+        store.session_balance(&scope, session).await.unwrap().remaining,
+        cop(0)
+    );
 }
 
 pub async fn an_event_applies_once_however_often_it_is_delivered(store: &dyn Store) {
