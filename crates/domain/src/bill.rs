@@ -128,13 +128,16 @@ pub fn refund_tax(sales_part: i64, bill_subtotal: i64, bill_tax: i64) -> i64 {
 }
 
 /// What a cancelled order leaves in the sales, `(gross, tax)` in minor units: the part of it its guests had paid for
-/// when it was cancelled, `paid − total_after` (the bill's succeeded shares over what the bill comes to without it),
-/// at most the order's subtotal, with the order's own proportion of tax (rounded half up). Such an order can only be
-/// cancelled once a refund gave that money back ([`may_shrink_bill`]), and the refund already takes it out of net
-/// sales; taking the order out of gross as well would take the same money out twice. An order nobody paid for
-/// leaves nothing (docs/analytics.md, "Cancellations").
-pub fn kept_on_cancel(subtotal: i64, tax: i64, paid: i64, total_after: i64) -> (i64, i64) {
-    let gross = paid.saturating_sub(total_after).clamp(0, subtotal.max(0));
+/// and a refund gave back. Payments pay a bill's orders in the order they were placed, so the order's paid part is
+/// `paid − older` (the bill's succeeded shares over the orders placed before it and still on the bill), at most the
+/// order's subtotal; of that, at most `returned` (what refunds not failed gave back and no earlier cancellation took):
+/// money paid but not returned pays for the bill's other orders instead, a later one too. With the order's own
+/// proportion of tax (rounded half up). Such an order can only be cancelled once a refund gave that money back
+/// ([`may_shrink_bill`]), and the refund already takes it out of net sales; taking the order out of gross as well
+/// would take the same money out twice. An order nobody paid for leaves nothing (docs/analytics.md,
+/// "Cancellations").
+pub fn kept_on_cancel(subtotal: i64, tax: i64, paid: i64, older: i64, returned: i64) -> (i64, i64) {
+    let gross = paid.saturating_sub(older).min(returned).clamp(0, subtotal.max(0));
     if gross == 0 || subtotal <= 0 || tax <= 0 {
         return (gross, 0);
     }
@@ -239,14 +242,25 @@ mod tests {
     #[test]
     fn a_cancelled_order_keeps_in_sales_what_was_paid_for_it() {
         // 8.900 COP with 659,26 INC contained, paid in full, refunded, then cancelled: all of it stays.
-        assert_eq!(kept_on_cancel(890_000, 65_926, 890_000, 0), (890_000, 65_926));
-        // Nobody paid: nothing stays; a bill still above the money paid: nothing stays.
-        assert_eq!(kept_on_cancel(890_000, 65_926, 0, 0), (0, 0));
-        assert_eq!(kept_on_cancel(4_000, 296, 6_000, 6_000), (0, 0));
-        // 100 of orders, 70 paid, the 40 order cancelled after a refund of 30: 10 of it was paid for.
-        assert_eq!(kept_on_cancel(4_000, 296, 7_000, 6_000), (1_000, 74));
+        assert_eq!(
+            kept_on_cancel(890_000, 65_926, 890_000, 0, 890_000),
+            (890_000, 65_926)
+        );
+        // Nobody paid: nothing stays; the orders before it took all the money paid: nothing stays.
+        assert_eq!(kept_on_cancel(890_000, 65_926, 0, 0, 0), (0, 0));
+        assert_eq!(kept_on_cancel(4_000, 296, 6_000, 6_000, 0), (0, 0));
+        // 60 of older orders, then this 40 one; 70 paid, 30 refunded: 10 of it was paid for.
+        assert_eq!(kept_on_cancel(4_000, 296, 7_000, 6_000, 3_000), (1_000, 74));
         // Never more than the order itself.
-        assert_eq!(kept_on_cancel(1_000, 80, 9_000, 0), (1_000, 80));
+        assert_eq!(kept_on_cancel(1_000, 80, 9_000, 0, 9_000), (1_000, 80));
+        // A beer (10.000) and a steak (39.000) paid 49.000, the beer refunded; another beer is ordered, then the
+        // first is cancelled: it was paid for and refunded, so it keeps its 10.000 and the new beer is owed whole.
+        assert_eq!(
+            kept_on_cancel(1_000_000, 74_074, 4_900_000, 0, 1_000_000).0,
+            1_000_000
+        );
+        // Paid but never refunded, cancelled as a new order came: its money pays for the new order; it keeps none.
+        assert_eq!(kept_on_cancel(1_000_000, 74_074, 4_900_000, 0, 0), (0, 0));
     }
 
     fn cop(amount: i64) -> Money {
@@ -358,12 +372,14 @@ mod tests {
     proptest! {
         #[test]
         fn what_a_cancelled_order_keeps_is_within_it(subtotal in 0i64..10_000_000_000, tax_bp in 0i64..=10_000,
-                                                      paid in 0i64..20_000_000_000, after in 0i64..20_000_000_000) {
+                                                      paid in 0i64..20_000_000_000, older in 0i64..20_000_000_000,
+                                                      returned in 0i64..20_000_000_000) {
             let tax = subtotal * tax_bp / 10_000;
-            let (gross, kept_tax) = kept_on_cancel(subtotal, tax, paid, after);
+            let (gross, kept_tax) = kept_on_cancel(subtotal, tax, paid, older, returned);
             prop_assert!((0..=subtotal).contains(&gross));
             prop_assert!((0..=tax).contains(&kept_tax));
-            prop_assert_eq!(gross, (paid - after).clamp(0, subtotal));
+            prop_assert!(gross <= returned && gross <= (paid - older).max(0));
+            prop_assert_eq!(gross, (paid - older).min(returned).clamp(0, subtotal));
             // Within half a minor unit of the order's own proportion.
             prop_assert!(subtotal == 0 || (i128::from(kept_tax) * i128::from(subtotal) * 2
                 - i128::from(gross) * i128::from(tax) * 2).abs() <= i128::from(subtotal));

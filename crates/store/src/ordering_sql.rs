@@ -102,15 +102,14 @@ fn sales_of(order: &Order) -> Measures {
 /// Refuses a cancellation that would leave the session's bill below the money its guests have paid or are paying
 /// for it ([`comanda_domain::bill::may_shrink_bill`]). Runs after the order is marked cancelled, in its transaction,
 /// holding the session row the way a payment's reservation holds it, so neither can pass the other unseen.
-/// Returns the bill's total after the cancellation, its succeeded shares and the shares still being paid,
-/// `(total, paid, held)`.
+/// Returns what decides the money the cancelled `order` keeps (`bill::kept_on_cancel`).
 async fn keep_paid_bill_covered(
     conn: &mut Conn,
     partner: PartnerId,
-    session: Option<Uuid>,
-) -> StoreResult<(i64, i64, i64)> {
-    let Some(session) = session else {
-        return Ok((0, 0, 0));
+    order: &Order,
+) -> StoreResult<CancelledBill> {
+    let Some(session) = order.session_id else {
+        return Ok(CancelledBill::default());
     };
     sqlx::query(locking!(
         "SELECT id FROM table_sessions WHERE partner_id = $1 AND id = $2"
@@ -130,10 +129,13 @@ async fn keep_paid_bill_covered(
                    FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
                   WHERE r.partner_id = $1 AND p.session_id = $2 AND r.status IN ('pending', 'succeeded')) AS returned,
                 (SELECT CAST(COALESCE(sum(kept_gross), 0) AS BIGINT) FROM orders
-                  WHERE partner_id = $1 AND session_id = $2 AND status = 'cancelled') AS consumed",
+                  WHERE partner_id = $1 AND session_id = $2 AND status = 'cancelled') AS consumed,
+                (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) FROM orders
+                  WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled' AND placed_at < $3) AS older",
     )
     .bind(h(partner.as_uuid()))
     .bind(h(session))
+    .bind(order.placed_at)
     .fetch_one(&mut *conn)
     .await?;
     // Earlier cancellations already consumed part of the payments and of their refunds (what they kept): that
@@ -149,7 +151,12 @@ async fn keep_paid_bill_covered(
         row.try_get::<i64, _>("returned")?.saturating_sub(consumed),
     );
     if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held), returned) {
-        Ok((total, paid, held))
+        Ok(CancelledBill {
+            paid,
+            held,
+            older: row.try_get("older")?,
+            returned,
+        })
     } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
         Err(StoreError::Refused(
             "guests have paid for this order: refund their payment first, then cancel it".into(),
@@ -163,19 +170,37 @@ async fn keep_paid_bill_covered(
     }
 }
 
+/// The bill an order is cancelled from, in minor units: its succeeded shares and those being paid (`paid`, `held`),
+/// what its orders placed before this one and still on it come to (`older`), and what refunds not failed gave back
+/// (`returned`); earlier cancellations' kept money taken out of `paid` and `returned`.
+#[derive(Debug, Default)]
+struct CancelledBill {
+    paid: i64,
+    held: i64,
+    older: i64,
+    returned: i64,
+}
+
 /// What an order's cancellation does to the money, in its transaction: the order leaves the roll-ups, the bill must
 /// still cover what its guests keep paid, and the part of the order they had paid for (given back by a refund, which
 /// already takes it out of net sales) stays in the sales (`bill::kept_on_cancel`), on the order and in its roll-up
 /// row — the row the uncounting just updated, so no other lock is taken.
 async fn count_cancellation(conn: &mut Conn, partner: PartnerId, order: &Order) -> StoreResult<()> {
     uncount_order(conn, partner, order).await?;
-    let (total, paid, held) = keep_paid_bill_covered(conn, partner, order.session_id).await?;
-    let kept =
-        |paid| comanda_domain::bill::kept_on_cancel(order.subtotal.amount, order.tax.amount, paid, total);
-    let (gross, tax) = kept(paid);
+    let bill = keep_paid_bill_covered(conn, partner, order).await?;
+    let kept = |paid| {
+        comanda_domain::bill::kept_on_cancel(
+            order.subtotal.amount,
+            order.tax.amount,
+            paid,
+            bill.older,
+            bill.returned,
+        )
+    };
+    let (gross, tax) = kept(bill.paid);
     // What the order keeps depends on a payment still in progress: it could not be settled now, and a guess would
     // leave the sales off by that payment whichever way it ends.
-    if kept(paid.saturating_add(held)) != (gross, tax) {
+    if kept(bill.paid.saturating_add(bill.held)) != (gross, tax) {
         return Err(StoreError::Refused(
             "a guest is paying this bill right now: cancel the order once the payment is done (then refund it) or \
              its hold lapses"

@@ -425,6 +425,47 @@ pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store
     );
 }
 
+/// The same refund and cancellation with the table's next order placed in between: payments pay the orders in the
+/// order they were placed, so the refunded first order keeps what was paid for it and the next order is still owed
+/// whole (it read as covered by the refunded money, and the table closed as settled).
+pub async fn a_refunded_order_cancelled_after_the_next_order_still_leaves_that_order_owed(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Anulación tras otro pedido").await;
+    let whole = payment_of(venue, table, session, 4_380_000, 0, true);
+    let payment = paid_and_sent(store, &scope, &whole, "tr_cancel_after_next").await;
+    let first = store.table_orders(&scope, table).await.unwrap()[0].id;
+    let later = NOW + time::Duration::hours(1);
+    refunded(
+        store,
+        &scope,
+        payment.id,
+        4_380_000,
+        "re_cancel_after_next",
+        later,
+    )
+    .await;
+    let next = order_for(venue, table, None, b"next");
+    store.place_order(&scope, &next, &change(), later).await.unwrap();
+    cancel_order(store, &scope, first, "devuelto", later)
+        .await
+        .unwrap();
+    let bill = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!(
+        (
+            bill.total.amount,
+            bill.paid.amount,
+            bill.remaining.amount,
+            bill.settled
+        ),
+        (4_380_000, 0, 4_380_000, false)
+    );
+    let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
+    let total = store.sales_total(&scope, venue, start, end).await.unwrap();
+    // The first order's 43.800 kept and the next one's: the refund took the first out of net once.
+    assert_eq!((total.gross, total.refunds), (8_760_000, 4_380_000));
+    let (rolled, raw) = both_ways(store, &scope, Some(venue)).await;
+    assert_eq!(rolled, raw);
+}
+
 /// A refund that fails returned nothing: the order cancelled on it stops consuming its payment, and the bill reads
 /// as paid again (the venue still holds that money), rather than owing it a second time.
 pub async fn a_failed_refund_gives_the_bill_its_payment_back(store: &dyn Store) {
@@ -447,12 +488,19 @@ pub async fn a_failed_refund_gives_the_bill_its_payment_back(store: &dyn Store) 
 }
 
 /// What a cancelled order keeps in the sales must not hang on a payment still in progress: with half of a two-order
-/// bill paid and refunded and the other half being paid, cancelling an order waits (refused, nothing written) —
-/// once that payment ends, what the order keeps is known.
+/// bill paid and refunded and the other half being paid, cancelling the later order (the one that payment pays)
+/// waits (refused, nothing written) — once that payment ends, what the order keeps is known. The earlier order was
+/// paid and refunded whatever that payment does: it cancels at once.
 pub async fn a_cancellation_waits_for_a_payment_that_decides_its_sales(store: &dyn Store) {
     let (scope, venue, table, session) = paying_table(store, "Anulación en pleno pago").await;
+    let second_at = NOW + time::Duration::minutes(1);
     store
-        .place_order(&scope, &order_for(venue, table, None, b"second"), &change(), NOW)
+        .place_order(
+            &scope,
+            &order_for(venue, table, None, b"second"),
+            &change(),
+            second_at,
+        )
         .await
         .unwrap();
     let half = || payment_of(venue, table, session, 4_380_000, 0, false);
@@ -460,10 +508,10 @@ pub async fn a_cancellation_waits_for_a_payment_that_decides_its_sales(store: &d
     refunded(store, &scope, first.id, 4_380_000, "re_wait", NOW).await;
     // The other half is being paid.
     reserved(store, &scope, &half()).await;
-    let order = store.table_orders(&scope, table).await.unwrap()[0].id;
+    let order = store.table_orders(&scope, table).await.unwrap()[1].id;
     let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
     let before = store.sales_total(&scope, venue, start, end).await.unwrap();
-    let cancelled = cancel_order(store, &scope, order, "devuelto", NOW).await;
+    let cancelled = cancel_order(store, &scope, order, "devuelto", second_at).await;
     assert!(
         matches!(&cancelled, Err(StoreError::Refused(why)) if why.contains("paying this bill")),
         "{cancelled:?}"
@@ -473,8 +521,17 @@ pub async fn a_cancellation_waits_for_a_payment_that_decides_its_sales(store: &d
         before
     );
     assert_eq!(
-        store.table_orders(&scope, table).await.unwrap()[0].status,
+        store.table_orders(&scope, table).await.unwrap()[1].status,
         OrderStatus::Placed
+    );
+    let first = store.table_orders(&scope, table).await.unwrap()[0].id;
+    cancel_order(store, &scope, first, "devuelto", second_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sales_total(&scope, venue, start, end).await.unwrap().gross,
+        before.gross,
+        "the earlier order keeps what was paid for it and refunded"
     );
 }
 
