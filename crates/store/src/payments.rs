@@ -151,6 +151,19 @@ impl SessionBalance {
         }
     }
 
+    /// The same bill with `held` minor units of its payments in progress counted as free: as a guest's device sees
+    /// it, whose own unfinished payment its next payment replaces.
+    pub fn releasing(self, held: i64) -> Self {
+        let currency = self.total.currency;
+        let held = held.clamp(0, self.in_progress.amount);
+        let money = |n: i64| Money::new(n.max(0), currency).unwrap_or(Money::zero(currency));
+        Self {
+            in_progress: money(self.in_progress.amount - held),
+            remaining: money(self.remaining.amount + held),
+            ..self
+        }
+    }
+
     /// The same bill with `refunded` minor units returned to cards.
     pub fn with_refunded(self, refunded: i64) -> Self {
         let refunded = Money::new(refunded.max(0), self.total.currency).unwrap_or(self.refunded);

@@ -132,24 +132,35 @@ pub async fn start_payment(
         return Err(StartPaymentError::NoOpenBill);
     }
     // A new payment from a device replaces the one it left unfinished (the guest went back, reloaded the page, chose
-    // another share): that one is cancelled at Stripe first, then its share is free — it would otherwise hold the
-    // bill for its 15 minutes and block the guest's friends. One Stripe has already taken stays, and is counted; so
-    // does one still being created (no PaymentIntent yet: another request of this device is creating it, and only a
-    // payment cancelled at Stripe may be released).
-    if let Some(device) = request.device.as_deref() {
-        for left in state.store.session_holds(scope, session.id, Some(device)).await? {
-            if left.payment_intent.is_some() {
-                crate::payments::cancel_payment(&state.store, service, scope, &left, "replaced by the guest")
-                    .await;
-            }
-        }
-    }
-    let balance = state.store.session_balance(scope, session.id).await?;
+    // another share): its share counts as free here, as the guest's page showed it, and it is cancelled at Stripe,
+    // then released, once this payment is known to go ahead (a refused request changes nothing) — it would otherwise
+    // hold the bill for its 15 minutes and block the guest's friends. One Stripe has already taken stays, and is
+    // counted when this one is reserved; so does one still being created (no PaymentIntent yet: another request of
+    // this device is creating it, and only a payment cancelled at Stripe may be released).
+    let replaced: Vec<Payment> = match request.device.as_deref() {
+        Some(device) => state
+            .store
+            .session_holds(scope, session.id, Some(device))
+            .await?
+            .into_iter()
+            .filter(|left| left.payment_intent.is_some())
+            .collect(),
+        None => Vec::new(),
+    };
+    let freed = replaced.iter().map(|left| left.settlement.share.amount).sum();
+    let balance = state
+        .store
+        .session_balance(scope, session.id)
+        .await?
+        .releasing(freed);
     // Only a split by lines needs the orders themselves; every other split is computed from the balance.
     let (orders, claims) = match request.split {
         Split::Items { .. } => (
             state.store.table_orders(scope, table.id).await?,
-            state.store.line_claims(scope, session.id, None).await?,
+            state
+                .store
+                .line_claims(scope, session.id, request.device.as_deref())
+                .await?,
         ),
         _ => (Vec::new(), Vec::new()),
     };
@@ -182,6 +193,9 @@ pub async fn start_payment(
     check_tip(share, tip)?;
     let settlement =
         settle(share, tip, service.fee_bp).map_err(|e| StartPaymentError::Unsettled(e.to_string()))?;
+    for left in &replaced {
+        crate::payments::cancel_payment(&state.store, service, scope, left, "replaced by the guest").await;
+    }
     let now = state.clock.now();
     let payment = NewPayment {
         id: Uuid::now_v7(),

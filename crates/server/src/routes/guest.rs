@@ -375,7 +375,7 @@ pub async fn bill(
     let live = state.store.live_session(&guest.scope, guest.table.id).await?;
     let (balance, claims) = match &live {
         Some(session) => (
-            state.store.session_balance(&guest.scope, session.id).await?,
+            own_view_of_balance(&state, &guest, session.id, device.as_deref()).await?,
             state
                 .store
                 .line_claims(&guest.scope, session.id, device.as_deref())
@@ -405,6 +405,30 @@ pub async fn bill(
         bill,
         claims: claims.into_iter().map(LineClaimView::from).collect(),
     }))
+}
+
+/// The bill's balance as a guest's device sees it: its own unfinished payment (one with a PaymentIntent, which its
+/// next payment replaces) counts as free, as the line claims leave it out, so a guest who reloads the pay page mid
+/// payment is shown what they would pay, not "nothing left".
+async fn own_view_of_balance(
+    state: &AppState,
+    guest: &GuestTable,
+    session: Uuid,
+    device: Option<&str>,
+) -> Result<comanda_store::payments::SessionBalance, ApiError> {
+    let balance = state.store.session_balance(&guest.scope, session).await?;
+    let Some(device) = device else {
+        return Ok(balance);
+    };
+    let own: i64 = state
+        .store
+        .session_holds(&guest.scope, session, Some(device))
+        .await?
+        .iter()
+        .filter(|held| held.payment_intent.is_some())
+        .map(|held| held.settlement.share.amount)
+        .sum();
+    Ok(balance.releasing(own))
 }
 
 /// A guest cancels one of their own orders while the kitchen has not accepted it (`X-Guest-Device` required).

@@ -1586,6 +1586,36 @@ async fn a_device_asking_again_replaces_the_payment_it_left() {
     let left = half("phone-1").await;
     let friend = half("phone-2").await;
     assert_eq!(bill(&server, &v).await["balance"]["remaining"]["amount"], 0);
+    // The phone that left its payment sees its own half as free (a reload shows what it would pay, not nothing).
+    let seen: Value = server
+        .client
+        .get(server.url(&format!("/api/v1/t/{}/bill", v.token)))
+        .header("x-guest-device", "phone-1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["balance"]["remaining"]["amount"], 1_890_000, "{seen}");
+    assert_eq!(seen["balance"]["in_progress"]["amount"], 1_890_000, "{seen}");
+    // A request refused (the amount shown is not the share) changes nothing: the payment left is not cancelled.
+    let refused = server
+        .client
+        .post(server.url(&path))
+        .header("x-guest-device", "phone-1")
+        .json(&json!({"split": {"kind": "remaining"}, "amount": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 409);
+    let refused: Value = refused.json().await.unwrap();
+    assert!(
+        refused["type"].as_str().unwrap().ends_with("share-changed"),
+        "{refused}"
+    );
+    let left_id = left["payment_id"].as_str().unwrap();
+    assert_eq!(payment_state(&server, &v, left_id).await["status"], "pending");
     let again = half("phone-1").await;
     assert_ne!(again["payment_id"], left["payment_id"]);
     assert_eq!(
@@ -1594,7 +1624,6 @@ async fn a_device_asking_again_replaces_the_payment_it_left() {
             .await["status"],
         "canceled"
     );
-    let left_id = left["payment_id"].as_str().unwrap();
     assert_eq!(payment_state(&server, &v, left_id).await["status"], "cancelled");
     let friend_id = friend["payment_id"].as_str().unwrap();
     assert_eq!(payment_state(&server, &v, friend_id).await["status"], "pending");
