@@ -822,7 +822,10 @@ pages.kitchen = async () => {
         confirmingClose.delete(session.id);
         close.disabled = true;
         try {
-          await authed('POST', `/api/v1/venues/${venue}/tables/${encodeURIComponent(session.table_id)}/close${paying ? '?cancel_payments=true' : ''}`);
+          // The second tap said so: the API closes a bill not paid in full only when asked to (audited).
+          const flags = [paying ? 'cancel_payments=true' : '', !empty && !session.balance.settled ? 'unpaid=true' : '']
+            .filter(Boolean).join('&');
+          await authed('POST', `/api/v1/venues/${venue}/tables/${encodeURIComponent(session.table_id)}/close${flags ? `?${flags}` : ''}`);
           await refreshSessions();
         } catch (error) {
           close.disabled = false;

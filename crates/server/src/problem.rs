@@ -42,6 +42,8 @@ pub enum ProblemType {
     /// The table has no open bill to pay: staff have not accepted it yet (its first order waits for them), or it was
     /// closed.
     NoOpenBill,
+    /// Staff closing a table whose bill is not paid in full, without saying it may close unpaid (`unpaid=true`).
+    BillNotSettled,
     /// The restaurant cannot take card payments (not onboarded, or payments are off).
     PaymentsUnavailable,
     /// The payment provider refused or could not be reached.
@@ -75,6 +77,7 @@ impl ProblemType {
             ProblemType::ShareChanged => "share-changed",
             ProblemType::SlotTaken => "slot-taken",
             ProblemType::NoOpenBill => "no-open-bill",
+            ProblemType::BillNotSettled => "bill-not-settled",
             ProblemType::PaymentsUnavailable => "payments-unavailable",
             ProblemType::PaymentProvider => "payment-provider",
             ProblemType::WebhookSignature => "webhook-signature",
@@ -95,9 +98,10 @@ impl ProblemType {
             | ProblemType::CardDataRefused
             | ProblemType::WebhookSignature
             | ProblemType::WebhookEvent => StatusCode::BAD_REQUEST,
-            ProblemType::BillCovered | ProblemType::ShareChanged | ProblemType::SlotTaken => {
-                StatusCode::CONFLICT
-            }
+            ProblemType::BillCovered
+            | ProblemType::ShareChanged
+            | ProblemType::SlotTaken
+            | ProblemType::BillNotSettled => StatusCode::CONFLICT,
             ProblemType::PaymentsUnavailable | ProblemType::NoOpenBill => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PaymentProvider => StatusCode::BAD_GATEWAY,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -136,6 +140,7 @@ impl ProblemType {
             ProblemType::ShareChanged => "The share to pay changed",
             ProblemType::SlotTaken => "That time is no longer available",
             ProblemType::NoOpenBill => "The table has no open bill to pay",
+            ProblemType::BillNotSettled => "The bill is not paid in full",
             ProblemType::PaymentsUnavailable => "Card payments are not available here",
             ProblemType::PaymentProvider => "The payment provider did not accept the request",
             ProblemType::WebhookSignature => "Webhook signature not valid",

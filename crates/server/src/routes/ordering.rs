@@ -1131,11 +1131,17 @@ pub struct CloseQuery {
     /// cancelled: it stays, and so does the table (409).
     #[serde(default)]
     pub cancel_payments: bool,
+    /// Close although the bill is not paid in full (the guests paid another way, or left without paying); what was
+    /// left is written in the audit entry. Without it such a close is refused (409 `bill-not-settled`), as is one
+    /// that cancels payments in progress.
+    #[serde(default)]
+    pub unpaid: bool,
 }
 
-/// Closes the table: its session ends (every guest device loses its hold) once every order is served or
-/// cancelled and no payment is in progress (`cancel_payments=true` cancels those first); the next order opens a new
-/// session that staff must accept again. A party seated from a booking at this bill is finished with it.
+/// Closes the table: its session ends (every guest device loses its hold) once the bill is settled (API.md; or with
+/// `unpaid=true`, audited with what was left), every order is served or cancelled and no payment is in progress
+/// (`cancel_payments=true` cancels those first); the next order opens a new session that staff must accept again. A
+/// party seated from a booking at this bill is finished with it.
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/tables/{table}/close", tag = "orders", security(("bearer" = [])),
     params(("venue" = String, Path), ("table" = String, Path), CloseQuery),
     responses((status = 200, body = SessionView),
@@ -1154,10 +1160,25 @@ pub async fn close_table(
     if state.store.table(&caller.scope, table).await?.venue_id != venue {
         return Err(ApiError::NotFound);
     }
+    let live = state.store.live_session(&caller.scope, table).await?;
+    // What the bill still lacks: refused before anything is cancelled, so a refused close costs no guest a payment.
+    let mut left = 0;
+    if let Some(session) = &live {
+        let balance = state.store.session_balance(&caller.scope, session.id).await?;
+        left = balance.total.amount.saturating_sub(balance.paid.amount).max(0);
+        if left > 0 && !query.unpaid {
+            return Err(Problem::new(ProblemType::BillNotSettled)
+                .detail(format!(
+                    "{left} (minor units) of this bill is not paid: close with unpaid=true once it was paid another \
+                     way or will not be"
+                ))
+                .into());
+        }
+    }
     let mut cancelled = 0;
     if query.cancel_payments
         && let Some(service) = state.payments.as_deref()
-        && let Some(session) = state.store.live_session(&caller.scope, table).await?
+        && let Some(session) = &live
     {
         // A close refused anyway (an order not served yet) must not have cost a guest their payment: that is
         // checked first, and only payments in progress are cancelled.
@@ -1190,9 +1211,9 @@ pub async fn close_table(
             &caller.scope,
             table,
             &actor,
-            &caller
-                .audit(&ctx, "table_session.closed")
-                .detail(format!("table={table} payments_cancelled={cancelled}")),
+            &caller.audit(&ctx, "table_session.closed").detail(format!(
+                "table={table} payments_cancelled={cancelled} unpaid={left}"
+            )),
             state.clock.now(),
         )
         .await?;

@@ -1158,8 +1158,26 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
     for to in ["preparing", "ready", "served"] {
         assert_eq!(transition(&theirs["id"], to).await.status, 200);
     }
+    // API.md: closed once the bill is settled; staff say when it may close unpaid (paid in cash, or never).
+    let unsettled = post(&server, &close_path, Some(&v.owner), json!({})).await;
+    assert_eq!(unsettled.status, 409, "{}", unsettled.body);
+    assert!(
+        unsettled.body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/bill-not-settled"),
+        "{}",
+        unsettled.body
+    );
     assert_eq!(
-        post(&server, &close_path, Some(&v.owner), json!({})).await.status,
+        post(
+            &server,
+            &format!("{close_path}?unpaid=true"),
+            Some(&v.owner),
+            json!({})
+        )
+        .await
+        .status,
         200
     );
 

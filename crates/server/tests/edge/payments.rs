@@ -958,7 +958,7 @@ pub async fn staff_close_a_table_a_guest_left_mid_payment(engine: Engine) {
     // Refused while the kitchen has not served the order: the guest's payment is left alone.
     let early = post(
         &server,
-        &format!("{close}?cancel_payments=true"),
+        &format!("{close}?cancel_payments=true&unpaid=true"),
         Some(&v.owner),
         json!({}),
     )
@@ -995,9 +995,19 @@ pub async fn staff_close_a_table_a_guest_left_mid_payment(engine: Engine) {
     )
     .await;
     assert_eq!(unknown.status, 400, "{}", unknown.body);
-    let closed = post(
+    // Cancelling the payment leaves the bill unpaid: staff must say it may close so, or nothing is cancelled.
+    let unsettled = post(
         &server,
         &format!("{close}?cancel_payments=true"),
+        Some(&v.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(unsettled.status, 409, "{}", unsettled.body);
+    assert_eq!(payment_state(&server, &v, &payment).await["status"], "pending");
+    let closed = post(
+        &server,
+        &format!("{close}?cancel_payments=true&unpaid=true"),
         Some(&v.owner),
         json!({}),
     )
