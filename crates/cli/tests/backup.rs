@@ -769,6 +769,19 @@ async fn an_erased_person_stays_erased_after_an_older_backup_is_restored(
         !offboarded.contains(" 0 data key(s)"),
         "the tenant key went: {offboarded}"
     );
+    // An invitation sent before cannot make a new member of it, and its mail is never sent.
+    let store = sealed_store(cwd, serving_url).await;
+    assert_eq!(store.invitation_by_digest(&[7; 32]).await.unwrap(), None);
+    assert!(
+        !store
+            .pending_messages(100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.partner == Some(partner)),
+        "the invitation's mail still queued"
+    );
+    store.close().await;
 
     let engine = if serving_url.starts_with("sqlite") {
         "sqlite"

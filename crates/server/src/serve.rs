@@ -776,7 +776,17 @@ pub async fn offboard_partner(
         .detail("by=operator via comanda partners offboard");
     let done = store.offboard_partner(&scope, &audit, clock.now()).await;
     store.close().await;
-    Ok(done?)
+    let done = done?;
+    // The mail files are personal data outside the sealed store (docs/privacy.md): they go with the partner.
+    if config.mail.sink == crate::config::MailSink::File {
+        let files = crate::auth::mail::MailFiles {
+            directory: config.data_dir.join("outbox"),
+            retention: time::Duration::days(i64::from(config.mail.file_retention_days)),
+        };
+        let removed = files.erase_partner(partner).await;
+        tracing::info!(removed, "the offboarded partner's mail files deleted");
+    }
+    Ok(done)
 }
 
 /// The checks of `comanda backup verify`: the backup crate's own and the audit chain's (BAK-4).

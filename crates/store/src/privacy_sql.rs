@@ -459,6 +459,10 @@ impl crate::privacy::PrivacyStore for Engine {
             ("DELETE FROM person_keys WHERE partner_id = $1", 0),
             ("DELETE FROM credentials WHERE partner_id = $1", 1),
             ("DELETE FROM refresh_tokens WHERE partner_id = $1", 3),
+            // An invitation sent before would otherwise make a new member of a partner nobody may sign in to.
+            ("DELETE FROM invitations WHERE partner_id = $1", 3),
+            // Mail still queued for it names its staff and guests and carries invitation links: never sent.
+            ("DELETE FROM outbox WHERE partner_id = $1 AND sent_at IS NULL", 3),
             ("DELETE FROM table_directory WHERE partner_id = $1", 2),
             // Its venues leave the public booking directory: no availability or booking reaches them.
             ("DELETE FROM booking_directory WHERE partner_id = $1", 3),

@@ -268,6 +268,20 @@ impl MailFiles {
         .await
     }
 
+    /// Offboarding: deletes every message sent for `partner` (its staff's and guests' addresses, names and
+    /// invitation links). Answers how many.
+    pub async fn erase_partner(&self, partner: PartnerId) -> usize {
+        let partner = partner.to_string();
+        self.with_files(move |mails| {
+            mails
+                .into_iter()
+                .filter(|mail| mail.partner == partner)
+                .filter(|mail| std::fs::remove_file(&mail.path).is_ok())
+                .count()
+        })
+        .await
+    }
+
     /// Erasure: deletes every message `partner` sent that holds the person's email or name (addressed to them, or
     /// naming them, as an invitation names its sender), and any such file that names no partner (written before
     /// files did). Another partner's mail stays: the person's erasure there is that partner's request. A name
@@ -468,6 +482,14 @@ mod tests {
             hers[0].contains(&format!("X-Comanda-Partner: {theirs}")),
             "{}",
             hers[0]
+        );
+        // Offboarding takes every file sent for the partner, and only those.
+        assert_eq!(files.erase_partner(ours).await, 1, "rosa's");
+        assert_eq!(files.erase_partner(ours).await, 0);
+        assert_eq!(
+            std::fs::read_dir(&outbox).unwrap().count(),
+            1,
+            "the other partner's stays"
         );
     }
 }

@@ -688,8 +688,14 @@ async fn mail_addressed_to(state: &AppState, scope: &TenantScope, email: &str) -
 /// A rectified email replaces the inaccurate one everywhere comanda keeps it: the mail files (copies of sent mail,
 /// kept a few days) addressed to or naming the replaced address are deleted, so no copy keeps it (GDPR art. 16) and
 /// a later erasure, which searches by the current address, leaves nothing behind.
+/// Mail still queued to the replaced address is dropped first: the sender would otherwise write a new file to it
+/// after the rectification, which no later request finds.
 async fn forget_replaced_mail(state: &AppState, scope: &TenantScope, changes: &Rectification, email: &str) {
-    if let (Some(files), Some(_)) = (&state.mail_files, &changes.email) {
+    if changes.email.is_none() {
+        return;
+    }
+    drop_queued_mail(state, scope, email).await;
+    if let Some(files) = &state.mail_files {
         let removed = files.erase_mentioning(email, "", scope.partner()).await;
         tracing::info!(removed, "mail files holding a rectified address deleted");
     }
@@ -698,21 +704,26 @@ async fn forget_replaced_mail(state: &AppState, scope: &TenantScope, changes: &R
 /// Personal data outside the sealed store goes with the person: mail still queued to them is dropped (so the sender
 /// writes no new file after the erasure), then every mail file that holds their address or name is deleted.
 async fn erase_mail(state: &AppState, scope: &TenantScope, email: &str, name: &str) -> u64 {
+    drop_queued_mail(state, scope, email).await;
+    match &state.mail_files {
+        Some(files) => {
+            u64::try_from(files.erase_mentioning(email, name, scope.partner()).await).unwrap_or(u64::MAX)
+        }
+        None => 0,
+    }
+}
+
+/// Marks the partner's mail still queued to `email` as done without sending it.
+async fn drop_queued_mail(state: &AppState, scope: &TenantScope, email: &str) {
     if let Ok(pending) = state.store.pending_messages(1_000).await {
         let theirs = |m: &&comanda_store::identity::OutboxMessage| {
             m.partner == Some(scope.partner()) && m.recipient.eq_ignore_ascii_case(email)
         };
         for message in pending.iter().filter(theirs) {
             if let Err(error) = state.store.mark_message_sent(message.id, state.clock.now()).await {
-                tracing::warn!(%error, "could not drop mail queued to an erased person");
+                tracing::warn!(%error, "could not drop mail queued to a replaced or erased address");
             }
         }
-    }
-    match &state.mail_files {
-        Some(files) => {
-            u64::try_from(files.erase_mentioning(email, name, scope.partner()).await).unwrap_or(u64::MAX)
-        }
-        None => 0,
     }
 }
 
