@@ -1212,7 +1212,10 @@ async fn as_it_is(
     Ok(Json(view))
 }
 
-/// What the venue's rule does with the booking's deposit when it ends this way, if one is paid.
+/// What the venue's rule does with the booking's deposit when it ends this way, if one is paid — or still awaited:
+/// the guest may be paying it this very moment, and a payment confirmed before this move commits must not stay paid
+/// on a cancelled booking (the store applies the fate only to a deposit paid by then; one still awaited is released
+/// when its hold expires, and one paid after the booking ended is refunded on arrival).
 async fn deposit_fate(
     state: &AppState,
     scope: &TenantScope,
@@ -1227,7 +1230,7 @@ async fn deposit_fate(
         // A no-show's deposit waits for its time to be over before it is handed over: the party, seated after
         // all, gets it back.
         .filter(|d| {
-            d.status == DepositStatus::Paid
+            matches!(d.status, DepositStatus::Paid | DepositStatus::Awaiting)
                 || (d.status == DepositStatus::KeepDue && ending == Ending::Seated)
         })
         .map(|d| reservation::deposit_fate(ending, d.refundable_until, now)))

@@ -121,7 +121,11 @@ pub async fn join(
         errors.push("party_size", PARTY_RANGE);
     }
     let today = reservation::local_date(&zone, now).unwrap_or(now.date());
-    if date < today || date > today + time::Duration::days(i64::from(policy.horizon_days)) {
+    // Yesterday's business day may still be running past midnight (a late service belongs to the evening it started),
+    // as availability lists it: a window already over is refused by `latest` below.
+    if date < today.previous_day().unwrap_or(today)
+        || date > today + time::Duration::days(i64::from(policy.horizon_days))
+    {
         errors.push(
             "date",
             format!("must be from today to {} days ahead", policy.horizon_days),

@@ -1555,6 +1555,30 @@ pub async fn a_seating_after_midnight_is_on_the_evening_before(engine: Engine) {
         "{}",
         early_service.body
     );
+    // At 00:05 that night the evening's service still runs (the owner's session has run out by then): a guest joins its waitlist for the evening's date (the
+    // calendar's yesterday), as availability still lists its times.
+    let five_past = time::OffsetDateTime::parse(
+        &format!("{}T05:05:00Z", date + time::Duration::days(1)),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    server
+        .clock
+        .advance(five_past - comanda_domain::Clock::now(&server.clock));
+    let waiting = post(
+        &server,
+        &format!("/api/v1/venues/{}/waitlist", v.venue),
+        None,
+        json!({"date": date.to_string(), "party_size": 2, "earliest": "00:15", "latest": "00:45",
+               "consent": true,
+               "guest": {"name": "Noctámbulo", "phone": "+573001110099", "email": "noche@example.co"}}),
+    )
+    .await;
+    assert_eq!(waiting.status, 201, "{}", waiting.body);
+    assert_eq!(
+        waiting.body["earliest"],
+        format!("{}T00:15:00-05:00", date + time::Duration::days(1))
+    );
 }
 
 /// Year 0 parses as a date but cannot be stored: every route taking a date or an instant refuses a year outside
