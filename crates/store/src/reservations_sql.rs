@@ -139,6 +139,16 @@ async fn cancel_if(
         .bind(h(reservation))
         .execute(&mut *conn)
         .await?;
+    // A waitlist place whose booking never came about (its deposit hold lapsed) is over, not "booked".
+    sqlx::query(
+        "UPDATE waitlist_entries SET status = 'expired', updated_at = $3
+          WHERE partner_id = $1 AND reservation_id = $2 AND status IN ('offered', 'booked')",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(reservation))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(true)
 }
 
@@ -916,12 +926,17 @@ impl ReservationStore for Engine {
         if let (ReservationStatus::Seated, Some(host)) = (to, host) {
             seat_at_table(&mut tx, partner, &current, host, now).await?;
         }
-        if current.status == ReservationStatus::Offered && to == ReservationStatus::Cancelled {
-            // A waitlist offer ended by its cancellation ends its entry now, not when the offer's time runs out:
-            // declined by the guest (left), or withdrawn by the venue (expired).
+        if matches!(
+            current.status,
+            ReservationStatus::Offered | ReservationStatus::AwaitingDeposit
+        ) && to == ReservationStatus::Cancelled
+        {
+            // A waitlist offer ended by its cancellation, or a booking from it cancelled before its deposit was
+            // paid, ends its entry now (not when the offer's time runs out, and not as "booked" for a booking that
+            // never came about): declined by the guest (left), or withdrawn by the venue (expired).
             sqlx::query(
                 "UPDATE waitlist_entries SET status = $3, updated_at = $4
-                  WHERE partner_id = $1 AND reservation_id = $2 AND status = 'offered'",
+                  WHERE partner_id = $1 AND reservation_id = $2 AND status IN ('offered', 'booked')",
             )
             .bind(h(partner.as_uuid()))
             .bind(h(id))

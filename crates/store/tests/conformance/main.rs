@@ -101,6 +101,7 @@ conformance!(
     claims_refuse_a_second_booking_of_a_table_at_an_overlapping_time,
     a_deposit_moves_once_from_awaited_to_settled,
     an_offer_holds_its_table_until_it_expires,
+    a_waitlist_booking_that_never_came_about_ends_its_entry,
     a_table_combination_is_withdrawn_once_and_only_by_its_venue,
     the_host_list_holds_the_days_bookings_with_their_deposits_and_guests,
     a_no_show_is_seated_only_while_its_tables_and_time_are_its_own,

@@ -538,6 +538,100 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
     assert!(matches!(free, BookOutcome::Created(_)), "{free:?}");
 }
 
+/// An offer accepted with the venue's deposit books the entry; a booking that then never comes about — the guest
+/// cancels before paying, or the deposit's hold lapses — ends the entry (left, expired), not "booked".
+pub async fn a_waitlist_booking_that_never_came_about_ends_its_entry(store: &dyn Store) {
+    let (scope, venue, table) = booking_floor(store, "Espera con depósito").await;
+    let seven = datetime!(2026-12-05 00:00 UTC);
+    let mut ended = Vec::new();
+    for (email, lapse) in [("ana@example.co", false), ("luis@example.co", true)] {
+        let contact = guest(venue, email);
+        let entry = store
+            .join_waitlist(
+                &scope,
+                &NewWaitlistEntry {
+                    id: Uuid::now_v7(),
+                    venue_id: venue,
+                    guest: contact.clone(),
+                    party_size: 2,
+                    local_date: "2026-12-04".into(),
+                    earliest: seven - time::Duration::HOUR,
+                    latest: seven + time::Duration::HOUR,
+                    idempotency_key: None,
+                    request_hash: Vec::new(),
+                },
+                &change(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let mut offer = booking_of(venue, seven);
+        offer.guest = contact;
+        offer.offer = Some(Offer {
+            entry: entry.id,
+            expires_at: NOW + time::Duration::minutes(10),
+        });
+        let BookOutcome::Created(offered) = store
+            .book(&scope, &offer, &blind(table, seven), &change(), NOW)
+            .await
+            .unwrap()
+        else {
+            panic!("offered");
+        };
+        let deposit = NewDeposit {
+            amount: cop(4_000_000),
+            hold_expires_at: NOW + time::Duration::minutes(15),
+            refundable_until: seven - time::Duration::DAY,
+        };
+        let accepted = store
+            .accept_offer(&scope, offered.id, Some(&deposit), &change(), NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(accepted.status, ReservationStatus::AwaitingDeposit);
+        assert_eq!(
+            store.waitlist_entry(&scope, entry.id).await.unwrap().status,
+            WaitlistStatus::Booked
+        );
+        if lapse {
+            store
+                .settle_deposit(
+                    &scope,
+                    offered.id,
+                    DepositStatus::Awaiting,
+                    DepositStatus::Released,
+                    None,
+                    &change(),
+                    NOW + time::Duration::minutes(16),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+        } else {
+            store
+                .transition_reservation(
+                    &scope,
+                    offered.id,
+                    ReservationStatus::Cancelled,
+                    None,
+                    None,
+                    None,
+                    &change(),
+                    NOW,
+                )
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(
+            store.reservation(&scope, offered.id).await.unwrap().status,
+            ReservationStatus::Cancelled
+        );
+        ended.push(store.waitlist_entry(&scope, entry.id).await.unwrap().status);
+    }
+    assert_eq!(ended, [WaitlistStatus::Left, WaitlistStatus::Expired]);
+}
+
 pub async fn a_table_combination_is_withdrawn_once_and_only_by_its_venue(store: &dyn Store) {
     let (scope, venue, first) = booking_floor(store, "Combinaciones").await;
     let second = store
