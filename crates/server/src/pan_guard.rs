@@ -7,7 +7,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use comanda_security::pan::contains_pan;
+use comanda_security::pan::{contains_pan, contains_typed_pan};
 use percent_encoding::percent_decode_str;
 
 use crate::problem::{Problem, ProblemType};
@@ -67,8 +67,8 @@ fn find_in_head(parts: &axum::http::request::Parts) -> Option<Location> {
         return Some(Location::Path);
     }
     if let Some(query) = parts.uri.query() {
-        let decoded =
-            form_urlencoded::parse(query.as_bytes()).any(|(k, v)| contains_pan(&k) || contains_pan(&v));
+        let decoded = form_urlencoded::parse(query.as_bytes())
+            .any(|(k, v)| contains_pan(&k) || contains_pan(&v) || contains_typed_pan(&v));
         if decoded || contains_pan(query) {
             return Some(Location::Query);
         }
@@ -111,7 +111,8 @@ fn body_has_pan(bytes: &[u8]) -> bool {
 
 fn json_has_pan(value: &serde_json::Value) -> bool {
     match value {
-        serde_json::Value::String(text) => contains_pan(text),
+        // A string value is what a person typed (a note, a name): read as typed, any separator or script.
+        serde_json::Value::String(text) => contains_pan(text) || contains_typed_pan(text),
         serde_json::Value::Number(number) => contains_pan(&number.to_string()),
         serde_json::Value::Array(items) => items.iter().any(json_has_pan),
         serde_json::Value::Object(map) => map.iter().any(|(k, v)| contains_pan(k) || json_has_pan(v)),

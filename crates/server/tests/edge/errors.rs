@@ -292,6 +292,17 @@ async fn a_glued_card_number_is_refused_and_reaches_no_log_line() {
                 "owner": {"name": "_4242424242424242", "email": "b@glued.example",
                           "password": "violet kettle forty two"}}),
         ),
+        // Typed to get past a filter, in a field a person fills in (found by an outside audit).
+        json(
+            "/api/v1/signup",
+            serde_json::json!({"business_name": "my card 4242.4242.4242.4242 exp 12/29", "country": "CO",
+                "owner": {"name": "Ana", "email": "c@typed.example",
+                          "password": "violet kettle forty two"}}),
+        ),
+        json(
+            CSP_REPORTS,
+            serde_json::json!({"name": "\u{FF14}\u{FF12}\u{FF14}\u{FF12} 4242 4242/42\u{200B}42"}),
+        ),
         server
             .client
             .get(server.url("/healthz?ref=card4242424242424242end")),
