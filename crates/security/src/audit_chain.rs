@@ -301,6 +301,12 @@ pub enum ChainBreak {
         "entry {id} (month {shard}, position {seq}) is older than the checkpoint interval allows, yet no signed checkpoint covers it: checkpoints were deleted, or no comanda server has run since it was written"
     )]
     Unanchored { shard: String, seq: i64, id: Uuid },
+    /// A partner's registration is audited, and months are pruned but never dropped (their heads stay), so a partner
+    /// with no month at all had its whole chain — entries, heads and checkpoints — deleted.
+    #[error(
+        "the partner's audit chain has no month at all, though its registration was audited: every entry, head and checkpoint was deleted"
+    )]
+    Emptied,
 }
 
 impl ChainBreak {
@@ -314,6 +320,7 @@ impl ChainBreak {
             ChainBreak::Missing { found, .. } => *found,
             ChainBreak::CheckpointMismatch { id, .. } => *id,
             ChainBreak::Truncated { .. }
+            | ChainBreak::Emptied
             | ChainBreak::BadSignature { .. }
             | ChainBreak::PrunedWithoutCheckpoint { .. } => None,
         }

@@ -173,7 +173,11 @@ pub async fn verify_chain(
     let cutoff = anchored_before.map(micros);
     let mut verifier = audit_chain::ChainVerifier::new(scope.partner().as_uuid(), &checkpoints, keys)
         .anchored_before(cutoff);
-    for (head, pruned) in store.audit_heads(scope).await? {
+    let heads = store.audit_heads(scope).await?;
+    if heads.is_empty() {
+        return Ok(Err(audit_chain::ChainBreak::Emptied));
+    }
+    for (head, pruned) in heads {
         let entries = if pruned {
             Vec::new()
         } else {

@@ -392,5 +392,41 @@ async fn old_entries_no_checkpoint_covers_do_not_verify() {
     assert_eq!(signed, 1);
     let anchored = call(&server, "GET", "/api/v1/audit/verify", token, None).await;
     assert_eq!(anchored.body["verified"], true, "{}", anchored.body);
+    // The whole chain deleted — every entry, head and checkpoint of the partner, triggers dropped — is a break, not
+    // "0 entries verified": the partner's registration was audited (an outside audit found it verified).
+    sqlx::raw_sql("DROP TRIGGER audit_events_no_delete;")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // The entries still waiting to be chained (this test's own requests) go too, as a wipe would take them.
+    server.server().audit().flush().await;
+    for table in [
+        "audit_pending",
+        "audit_events",
+        "audit_heads",
+        "audit_checkpoints",
+    ] {
+        let wipe = match table {
+            "audit_pending" => "DELETE FROM audit_pending WHERE partner_id = $1",
+            "audit_events" => "DELETE FROM audit_events WHERE partner_id = $1",
+            "audit_heads" => "DELETE FROM audit_heads WHERE partner_id = $1",
+            _ => "DELETE FROM audit_checkpoints WHERE partner_id = $1",
+        };
+        let gone = sqlx::query(wipe)
+            .bind(partner.to_string())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert!(gone.rows_affected() > 0 || table == "audit_pending", "{table}");
+    }
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test",
+        comanda_domain::PartnerId::from_uuid(partner),
+    ));
+    let wiped = server.server().audit().verify(&scope).await.unwrap();
+    assert!(
+        matches!(wiped, Err(comanda_security::audit_chain::ChainBreak::Emptied)),
+        "{wiped:?}"
+    );
     server.stop().await;
 }
