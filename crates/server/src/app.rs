@@ -288,6 +288,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(payments::venue_payments))
         .routes(routes!(payments::refund))
         .routes(routes!(payments::approve_refund))
+        .routes(routes!(payments::decline_refund))
         .routes(routes!(payments::disputes))
         .routes(routes!(payments::tips))
         .routes(routes!(analytics::venue_summary))

@@ -495,6 +495,16 @@ pub trait PaymentStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Refund>;
+    /// A refund awaiting approval is declined (or withdrawn by its requester): it ends `failed` with `reason`, and
+    /// what it reserved of its payment is free for another refund. `Conflict` once it is no longer awaiting approval.
+    async fn decline_refund(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        reason: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Refund>;
     /// A second person with payout authority approves a refund awaiting approval (never its requester).
     async fn approve_refund(
         &self,

@@ -1451,6 +1451,48 @@ impl PaymentStore for Engine {
         Ok(done)
     }
 
+    async fn decline_refund(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        reason: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Refund> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE refunds SET status = 'failed', failure = $3
+             WHERE partner_id = $1 AND id = $2 AND status = 'awaiting_approval' RETURNING *",
+        )
+        .bind(h(partner))
+        .bind(h(refund))
+        .bind(reason)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            sqlx::query("SELECT id FROM refunds WHERE partner_id = $1 AND id = $2")
+                .bind(h(partner))
+                .bind(h(refund))
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            return Err(StoreError::Conflict(
+                "this refund is not awaiting approval".into(),
+            ));
+        };
+        let declined = refund_from_row(&row)?;
+        sqlx::query("UPDATE payments SET refunded = refunded - $3 WHERE partner_id = $1 AND id = $2")
+            .bind(h(partner))
+            .bind(h(declined.payment_id))
+            .bind(declined.split.refund.amount)
+            .execute(&mut *tx)
+            .await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(declined)
+    }
+
     async fn fail_refund(&self, scope: &TenantScope, refund: Uuid, reason: &str) -> StoreResult<Refund> {
         let partner = scope.partner().as_uuid();
         let mut tx = self.scoped(scope).await?;

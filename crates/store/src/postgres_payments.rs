@@ -21,8 +21,9 @@ const BALANCES: &str = "SELECT (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT
                   AS paid,
                 (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
                   WHERE partner_id = $1 AND session_id = s.id AND status = 'pending') AS held,
-                (SELECT CAST(COALESCE(sum(refunded), 0) AS BIGINT) FROM payments
-                  WHERE partner_id = $1 AND session_id = s.id AND status = 'succeeded') AS refunded
+                (SELECT CAST(COALESCE(sum(r.amount), 0) AS BIGINT)
+                   FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
+                  WHERE r.partner_id = $1 AND p.session_id = s.id AND r.status IN ('pending', 'succeeded')) AS refunded
          FROM unnest($2::uuid[]) WITH ORDINALITY AS s(id, position)
          ORDER BY s.position";
 

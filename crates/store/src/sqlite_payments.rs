@@ -20,8 +20,9 @@ const BALANCES: &str = "SELECT (SELECT COALESCE(sum(subtotal), 0) FROM orders
                   AS paid,
                 (SELECT COALESCE(sum(share), 0) FROM payments
                   WHERE partner_id = $1 AND session_id = s.value AND status = 'pending') AS held,
-                (SELECT COALESCE(sum(refunded), 0) FROM payments
-                  WHERE partner_id = $1 AND session_id = s.value AND status = 'succeeded') AS refunded
+                (SELECT CAST(COALESCE(sum(r.amount), 0) AS BIGINT)
+                   FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
+                  WHERE r.partner_id = $1 AND p.session_id = s.value AND r.status IN ('pending', 'succeeded')) AS refunded
          FROM json_each($2) AS s
          ORDER BY s.key";
 

@@ -1142,6 +1142,30 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
     assert_eq!(alone.status, 409, "{}", alone.body);
     // 37.800 COP settled as 945 cents; the partner's 36.666 COP went out as 917 cents; the platform keeps 28.
     assert_eq!(stripe.balance_of("platform").await, 28, "no money moved yet");
+    // Nothing moved: the bill shows nothing refunded. A refund asked by mistake is declined (here withdrawn by its
+    // requester, who has payout authority), and what it reserved of the payment is free for the refund meant.
+    assert_eq!(bill(&server, &v).await["balance"]["refunded"]["amount"], 0);
+    let decline = format!("/api/v1/refunds/{refund}/decline");
+    let declined = post(&server, &decline, Some(&v.owner), json!({})).await;
+    assert_eq!(
+        (declined.status, declined.body["status"].clone()),
+        (200, json!("failed")),
+        "{}",
+        declined.body
+    );
+    assert_eq!(
+        post(&server, &decline, Some(&v.owner), json!({})).await.status,
+        409
+    );
+    let asked = post(
+        &server,
+        &format!("/api/v1/payments/{payment}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 3_780_000, "reason": "evento cancelado"}),
+    )
+    .await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    let refund = asked.body["refund_id"].as_str().unwrap().to_owned();
 
     // A second person with payout authority (a manager, with a second factor).
     invite_and_join(&server, &v.owner, "gerente@example.co", "manager", PASSWORD).await;

@@ -460,6 +460,39 @@ pub async fn approve_refund(
     Ok(Json(RefundView::from(&done)))
 }
 
+/// A refund awaiting approval is declined by someone with payout authority (its requester may withdraw it so, a
+/// mistyped amount say): nothing moved, and what it reserved of the payment is free for another refund.
+#[utoipa::path(post, path = "/api/v1/refunds/{refund}/decline", tag = "payments", security(("bearer" = [])),
+    params(("refund" = String, Path)), responses(
+        (status = 200, body = RefundView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn decline_refund(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    context: RequestContext,
+    Path(refund): Path<String>,
+    _no_body: crate::extract::NoBody,
+) -> Result<Json<RefundView>, ApiError> {
+    let audit = context
+        .audit("refund.declined")
+        .actor(caller.member.id)
+        .target(refund.clone());
+    let declined = state
+        .store
+        .decline_refund(
+            &caller.scope,
+            path_id(&refund)?,
+            &format!("declined by {}", caller.member.id),
+            &audit,
+            state.clock.now(),
+        )
+        .await?;
+    Ok(Json(RefundView::from(&declined)))
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DisputeView {
     pub dispute_id: String,
