@@ -246,6 +246,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(staff::invite, staff::list))
         .routes(routes!(staff::update, staff::remove))
         .routes(routes!(staff::accept_invitation))
+        .routes(routes!(staff::invitations))
+        .routes(routes!(staff::revoke_invitation))
         .routes(routes!(staff::audit))
         .routes(routes!(staff::audit_csv))
         .routes(routes!(staff::verify_audit))

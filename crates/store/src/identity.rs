@@ -350,6 +350,17 @@ pub trait IdentityStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Invitation>;
     async fn invitation_by_digest(&self, digest: &[u8]) -> StoreResult<Option<Invitation>>;
+    /// The partner's invitations not accepted yet (expired ones too, until revoked), oldest first, opened.
+    async fn pending_invitations(&self, scope: &TenantScope) -> StoreResult<Vec<Invitation>>;
+    /// Withdraws an invitation not accepted yet: its row (the invitee's sealed address and name) is deleted, so its
+    /// link opens nothing. `NotFound` when there is no such pending invitation.
+    async fn revoke_invitation(
+        &self,
+        scope: &TenantScope,
+        invitation: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
     /// Accepts once: [`crate::StoreError::Conflict`] when already accepted, expired, or the email is taken.
     async fn accept_invitation(
         &self,

@@ -597,6 +597,46 @@ impl IdentityStore for Engine {
         Ok(created)
     }
 
+    async fn pending_invitations(&self, scope: &TenantScope) -> StoreResult<Vec<Invitation>> {
+        let mut tx = self.scoped(scope).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM invitations WHERE partner_id = $1 AND accepted_at IS NULL ORDER BY created_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in &rows {
+            pending.push(self.open_invitation(&mut tx, invitation_from_row(row)?).await?);
+        }
+        tx.commit().await?;
+        Ok(pending)
+    }
+
+    async fn revoke_invitation(
+        &self,
+        scope: &TenantScope,
+        invitation: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        let gone = sqlx::query(
+            "DELETE FROM invitations WHERE partner_id = $1 AND id = $2 AND accepted_at IS NULL",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(invitation))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if gone == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn invitation_by_digest(&self, digest: &[u8]) -> StoreResult<Option<Invitation>> {
         let row = sqlx::query("SELECT * FROM invitations WHERE digest = $1")
             .bind(digest)

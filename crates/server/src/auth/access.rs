@@ -73,6 +73,9 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("GET" | "POST", "/api/v1/staff") | ("PATCH" | "DELETE", "/api/v1/staff/{id}") => {
             Staff(Permission::ManageStaff)
         }
+        ("GET", "/api/v1/invitations") | ("DELETE", "/api/v1/invitations/{invitation}") => {
+            Staff(Permission::ManageStaff)
+        }
         ("GET", "/api/v1/audit" | "/api/v1/audit/export.csv" | "/api/v1/audit/verify") => {
             Staff(Permission::ViewAudit)
         }

@@ -247,6 +247,36 @@ impl Identity {
         Ok(changed)
     }
 
+    /// Withdraws an invitation not accepted yet, one of a standing the caller could grant (403 otherwise): its link
+    /// opens nothing any more and the invitee's address and name leave the store. Answers the invitation withdrawn.
+    pub async fn revoke_invitation(
+        &self,
+        caller: &Caller,
+        invitation: Uuid,
+        ctx: &RequestContext,
+    ) -> Result<comanda_store::identity::Invitation, ApiError> {
+        let found = self
+            .store
+            .pending_invitations(&caller.scope)
+            .await?
+            .into_iter()
+            .find(|pending| pending.id == invitation)
+            .ok_or(ApiError::NotFound)?;
+        if !caller.member.standing.may_assign(None, Some(found.standing)) {
+            return Err(Problem::new(ProblemType::Forbidden)
+                .detail("your role cannot withdraw an invitation to this role")
+                .into());
+        }
+        let audit = ctx
+            .audit("staff.invitation_revoked")
+            .actor(caller.member.id)
+            .target(invitation.to_string());
+        self.store
+            .revoke_invitation(&caller.scope, invitation, &audit, self.now())
+            .await?;
+        Ok(found)
+    }
+
     pub async fn remove_staff(
         &self,
         caller: &Caller,

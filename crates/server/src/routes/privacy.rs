@@ -703,7 +703,7 @@ async fn forget_replaced_mail(state: &AppState, scope: &TenantScope, changes: &R
 
 /// Personal data outside the sealed store goes with the person: mail still queued to them is dropped (so the sender
 /// writes no new file after the erasure), then every mail file that holds their address or name is deleted.
-async fn erase_mail(state: &AppState, scope: &TenantScope, email: &str, name: &str) -> u64 {
+pub(crate) async fn erase_mail(state: &AppState, scope: &TenantScope, email: &str, name: &str) -> u64 {
     drop_queued_mail(state, scope, email).await;
     match &state.mail_files {
         Some(files) => {

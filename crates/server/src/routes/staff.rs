@@ -147,6 +147,81 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// An invitation not accepted yet.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InvitationView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: comanda_domain::Role,
+    pub payout_authority: bool,
+    /// The member who sent it.
+    pub invited_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: time::OffsetDateTime,
+    /// Its link opens nothing after this instant; it stays listed until withdrawn.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: time::OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InvitationList {
+    pub items: Vec<InvitationView>,
+}
+
+/// The invitations sent and not accepted yet, oldest first (expired ones too, until withdrawn).
+#[utoipa::path(get, path = "/api/v1/invitations", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = InvitationList), (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn invitations(
+    _no_query: crate::extract::NoQuery,
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<InvitationList>, ApiError> {
+    let pending = state.store.pending_invitations(&caller.scope).await?;
+    Ok(Json(InvitationList {
+        items: pending
+            .into_iter()
+            .map(|invitation| InvitationView {
+                id: invitation.id.to_string(),
+                email: invitation.email,
+                name: invitation.name,
+                role: invitation.standing.role,
+                payout_authority: invitation.standing.payout_authority,
+                invited_by: invitation.invited_by.to_string(),
+                created_at: invitation.created_at,
+                expires_at: invitation.expires_at,
+            })
+            .collect(),
+    }))
+}
+
+/// Withdraws an invitation not accepted yet (one of a role the caller could grant): its link opens nothing any
+/// more, and the invitee's address and name leave comanda — the stored invitation, its mail still queued and the
+/// copies of its mail — which is also how an invitee's data is erased (docs/privacy.md).
+#[utoipa::path(delete, path = "/api/v1/invitations/{invitation}", tag = "staff", security(("bearer" = [])),
+    params(("invitation" = String, Path, description = "Invitation id")),
+    responses(
+        (status = 204),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(invitation): Path<String>,
+    _no_body: crate::extract::NoBody,
+) -> Result<StatusCode, ApiError> {
+    let revoked = state
+        .identity
+        .revoke_invitation(&caller, member_id(&invitation)?, &ctx)
+        .await?;
+    crate::routes::privacy::erase_mail(&state, &caller.scope, &revoked.email, &revoked.name).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitation {

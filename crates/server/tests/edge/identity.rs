@@ -154,7 +154,7 @@ pub async fn invite_and_join(
     joined.body["user_id"].as_str().unwrap().to_owned()
 }
 
-async fn invitation_token(server: &TestServer, email: &str) -> String {
+pub async fn invitation_token(server: &TestServer, email: &str) -> String {
     let outbox = server.dir.path().join("data/outbox");
     for _ in 0..100 {
         if let Ok(entries) = std::fs::read_dir(&outbox) {

@@ -721,7 +721,55 @@ pub async fn a_rectified_address_leaves_no_mail_copy_behind(engine: Engine) {
     server.stop().await;
 }
 
+/// An invitation not accepted yet is listed, and withdrawn: its link then opens nothing, and the invitee's address
+/// and name are nowhere (the stored invitation and the copy of its mail), which is how an invitee is erased.
+pub async fn a_withdrawn_invitation_opens_nothing_and_leaves_no_trace(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    sign_up_owner(&server, "Invitaciones S.A.S.").await;
+    let owner = enrolled(&server, OWNER_EMAIL, PASSWORD).await;
+    let invitee = "marta.rios.invitada@example.co";
+    let invited = post(
+        &server,
+        "/api/v1/staff",
+        Some(&owner.access),
+        json!({"email": invitee, "name": "Marta Ríos", "role": "server"}),
+    )
+    .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let token = crate::identity::invitation_token(&server, invitee).await;
+    let listed = call(&server, "GET", "/api/v1/invitations", Some(&owner.access), None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let items = listed.body["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1, "{}", listed.body);
+    assert_eq!(
+        (items[0]["email"].clone(), items[0]["role"].clone()),
+        (json!(invitee), json!("server"))
+    );
+    let revoke = format!("/api/v1/invitations/{}", items[0]["id"].as_str().unwrap());
+    let revoked = call(&server, "DELETE", &revoke, Some(&owner.access), None).await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    assert_eq!(
+        call(&server, "DELETE", &revoke, Some(&owner.access), None)
+            .await
+            .status,
+        404
+    );
+    let accepted = post(
+        &server,
+        &format!("/api/v1/staff/invitations/{token}/accept"),
+        None,
+        json!({"password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(accepted.status, 404, "{}", accepted.body);
+    let after = call(&server, "GET", "/api/v1/invitations", Some(&owner.access), None).await;
+    assert_eq!(after.body["items"], json!([]));
+    assert_eq!(files_holding(&server, invitee), Vec::<std::path::PathBuf>::new());
+    server.stop().await;
+}
+
 on_both_engines!(
+    a_withdrawn_invitation_opens_nothing_and_leaves_no_trace,
     a_manager_acts_only_on_the_members_they_manage,
     a_rectified_address_leaves_no_mail_copy_behind,
     personal_data_is_sealed_exported_rectified_and_erased,
