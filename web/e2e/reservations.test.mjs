@@ -148,6 +148,9 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   const call = caller(staff.request);
   await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 2', seats: 4 }, token);
   await call('PUT', `/api/v1/venues/${venue}/booking-policy`, eveningPolicy('00:00', '23:45', 60), token);
+  // A day that starts at midnight, so an all-day service's every seating is on its own date's list at any hour this
+  // runs (with the default 05:00 start, a walk-in at 00:45 belongs to the evening before's list).
+  await call('PUT', `/api/v1/venues/${venue}/business-day`, { day_start_hour: 0 }, token);
   const venueDay = (when) => new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Bogota' }).format(when);
   let slot;
   let day;
