@@ -143,15 +143,17 @@ pub enum ShareError {
     Parts,
     #[error("choose at least one line")]
     NoItems,
-    #[error("line {0} is not on this bill")]
+    #[error("no such line of an order on this bill")]
     UnknownLine(usize),
-    #[error("line {0}: the fraction must be between 1/{MAX_LINE_FRACTION} and 1")]
+    #[error("the fraction must be between 1/{MAX_LINE_FRACTION} and 1")]
     Fraction(usize),
     #[error("the chosen lines come to more than is left to pay")]
     ExceedsRemaining,
-    #[error("line {0}: the parts chosen of this line come to more than the whole line")]
+    #[error("the parts chosen of this line come to more than the whole line")]
     LineChosenTwice(usize),
-    #[error("line {0} is already paid or being paid, whole or in part: choose what is left of it")]
+    #[error(
+        "split item {0}: that line is already paid or being paid, whole or in part: choose what is left of it"
+    )]
     LineTaken(usize),
     #[error("the tip must not be negative nor exceed the amount paid")]
     Tip,

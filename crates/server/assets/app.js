@@ -1060,7 +1060,7 @@ pages.booking = async () => {
       party_size: waitlistParty,
       earliest: w.earliest.value,
       latest: w.latest.value,
-      guest: { name: w.name.value, phone: w.phone.value.replace(/[\s-]/g, ''), email: w.email.value },
+      guest: { name: w.name.value, phone: w.phone.value.replace(/[\s().-]/g, ''), email: w.email.value },
       consent: w.consent.checked,
     };
     try {
@@ -1085,7 +1085,7 @@ pages.booking = async () => {
     const body = {
       start: chosen.start,
       party_size: chosen.party,
-      guest: { name: details.name.value, phone: details.phone.value.replace(/[\s-]/g, ''), email: details.email.value },
+      guest: { name: details.name.value, phone: details.phone.value.replace(/[\s().-]/g, ''), email: details.email.value },
       consent: details.consent.checked,
       note: details.note.value,
     };
@@ -1538,7 +1538,10 @@ pages.host = async () => {
       : { waiting: 'esperando', offered: 'mesa ofrecida', booked: 'reservó', expired: 'oferta vencida', left: 'se retiró' };
     $('#waitlist').replaceChildren(...waiting.items.map((w) => {
       const row = document.createElement('li');
-      row.textContent = `${hhmm(w.earliest)}–${hhmm(w.latest)} · ${w.guest_name} (${w.party_size}) · ${w.guest_phone} · ${waitNames[w.status] || w.status}`;
+      // Booked from the list but its deposit not paid yet: not a booking until it is (its hold may still lapse).
+      const unpaid = w.status === 'booked' && items.some((r) => r.id === w.reservation_id && r.status === 'awaiting_deposit');
+      const said = unpaid ? (english ? 'booked, deposit not paid yet' : 'reservó, falta pagar el depósito') : (waitNames[w.status] || w.status);
+      row.textContent = `${hhmm(w.earliest)}–${hhmm(w.latest)} · ${w.guest_name} (${w.party_size}) · ${w.guest_phone} · ${said}`;
       return row;
     }));
   };

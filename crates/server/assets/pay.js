@@ -4,11 +4,13 @@
 'use strict';
 
 // An amount of pesos as people write it — "20.000", "20000", "$ 20.000", "7.500,50" (Colombia: the dot groups
-// thousands, the comma marks centavos), or "20,000" — in minor units; NaN for anything else ("20.5"), so an
-// ambiguous amount is refused, never misread (a number field reads "20.000" as twenty).
+// thousands, the comma marks centavos), "20,000", or with a decimal point and one or two decimals, as English
+// writes it ("1500.50", "1,500.5") — in minor units; NaN for anything else, so an ambiguous amount is refused, never
+// misread (a dot before exactly three digits groups thousands: a number field reads "20.000" as twenty).
 function pesosToMinor(text) {
   const written = String(text).replace(/[\s$]/g, '');
-  const match = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$/.exec(written) || /^(\d{1,3}(?:,\d{3})+)()$/.exec(written);
+  const match = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$/.exec(written)
+    || /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$/.exec(written);
   if (!match) return NaN;
   return Number(match[1].replace(/[.,]/g, '')) * 100 + Number((match[2] || '').padEnd(2, '0'));
 }
@@ -144,7 +146,7 @@ function spoken(problem, english) {
         amount: 'Revisa el valor a pagar: no puede pasar de lo que falta por pagar.',
         tip: 'Revisa la propina: es voluntaria, no puede ser negativa ni mayor que lo que pagas.',
         split: 'Revisa cómo dividir la cuenta: en partes iguales entre 2 y 20, o elige los platos.',
-      }[field.field]
+      }[String(field.field).split(/[.[]/)[0]]
       : {
         'bill-covered': 'Lo que elegiste ya está pagado o lo están pagando: elige lo que falta por pagar.',
         'share-changed': 'La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.',

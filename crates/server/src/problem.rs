@@ -316,6 +316,16 @@ impl From<ShareError> for ApiError {
                 .detail(error.to_string())
                 .into(),
             ShareError::Tip => ValidationErrors::single("tip", error.to_string()).into(),
+            // Named by the item of the request it is about (the index in `split.items`, not the line's own).
+            ShareError::UnknownLine(item) => {
+                ValidationErrors::single(format!("split.items[{item}].line"), error.to_string()).into()
+            }
+            ShareError::Fraction(item) => {
+                ValidationErrors::single(format!("split.items[{item}].denominator"), error.to_string()).into()
+            }
+            ShareError::LineChosenTwice(item) => {
+                ValidationErrors::single(format!("split.items[{item}]"), error.to_string()).into()
+            }
             _ => ValidationErrors::single("split", error.to_string()).into(),
         }
     }

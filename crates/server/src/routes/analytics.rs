@@ -1740,7 +1740,9 @@ pub async fn venue_turnover(
             }
         })
         .collect();
-    lines.sort_by(|a, b| a.label.cmp(&b.label).then_with(|| a.table_id.cmp(&b.table_id)));
+    lines.sort_by(|a, b| {
+        natural_order(a.label.as_deref(), b.label.as_deref()).then_with(|| a.table_id.cmp(&b.table_id))
+    });
     let report = TurnoverReport {
         venue_id: venue.id.to_string(),
         timezone: venue.timezone.clone(),
@@ -1784,4 +1786,76 @@ pub async fn venue_turnover(
         ]);
     }
     Ok(export.into_response())
+}
+
+/// Table labels in the order people number them: "Mesa 2" before "Mesa 10" (runs of digits compared as numbers,
+/// the rest as text); a removed table (no label) last.
+fn natural_order(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+    fn chunks(text: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for (i, c) in text.char_indices().skip(1) {
+            let prev = text[..i].chars().next_back().is_some_and(|p| p.is_ascii_digit());
+            if prev != c.is_ascii_digit() {
+                out.push((prev, &text[start..i]));
+                start = i;
+            }
+        }
+        if !text.is_empty() {
+            out.push((
+                text[start..].chars().next().is_some_and(|c| c.is_ascii_digit()),
+                &text[start..],
+            ));
+        }
+        out
+    }
+    match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (Some(a), Some(b)) => {
+            for (x, y) in chunks(a).into_iter().zip(chunks(b)) {
+                let order = match (x, y) {
+                    ((true, x), (true, y)) => {
+                        let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                        x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+                    }
+                    ((_, x), (_, y)) => x.to_lowercase().cmp(&y.to_lowercase()),
+                };
+                if order.is_ne() {
+                    return order;
+                }
+            }
+            chunks(a).len().cmp(&chunks(b).len()).then_with(|| a.cmp(b))
+        }
+    }
+}
+
+#[cfg(test)]
+mod natural_order_tests {
+    use super::natural_order;
+
+    #[test]
+    fn table_labels_sort_as_people_number_them() {
+        let mut labels = vec![
+            Some("Mesa 10"),
+            None,
+            Some("Mesa 2"),
+            Some("Barra"),
+            Some("mesa 1"),
+            Some("Mesa 02a"),
+        ];
+        labels.sort_by(|a, b| natural_order(*a, *b));
+        assert_eq!(
+            labels,
+            vec![
+                Some("Barra"),
+                Some("mesa 1"),
+                Some("Mesa 2"),
+                Some("Mesa 02a"),
+                Some("Mesa 10"),
+                None
+            ]
+        );
+    }
 }

@@ -602,9 +602,11 @@ pub struct BookingRequest {
     #[serde(default)]
     #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 500)]
     pub note: String,
-    /// Staff only: a party that walked in and is seated now, not a booking (channel `walk_in`): it holds its table
-    /// like a booking but is not counted among the reservations' bookings, covers or no-shows. A guest's booking
-    /// with it is refused (400).
+    /// Staff only: a party that walked in, not a booking (channel `walk_in`): it is booked at the time given (the
+    /// host page gives the first time still free) and the host seats it with the next move (`POST
+    /// /api/v1/reservations/{id}/transitions` to `seated`, which opens its table's bill); it holds its table like a
+    /// booking but is not counted among the reservations' bookings, covers or no-shows. A guest's booking with it is
+    /// refused (400).
     #[serde(default)]
     pub walk_in: bool,
 }
@@ -1540,11 +1542,12 @@ pub async fn transition(
         errors.into_result(())?;
         return move_to(&state, &caller, &ctx, id, start, request.party_size, &reason).await;
     };
-    if request.start.is_some() || request.party_size.is_some() {
-        errors.push(
-            "start",
-            "only a move (`to: \"moved\"`) takes a start or a party size",
-        );
+    // Each field sent that only a move takes is named (a party size alone was reported as `start`).
+    if request.start.is_some() {
+        errors.push("start", "only a move (`to: \"moved\"`) takes a start");
+    }
+    if request.party_size.is_some() {
+        errors.push("party_size", "only a move (`to: \"moved\"`) takes a party size");
     }
     errors.into_result(())?;
     let now = state.clock.now();

@@ -795,7 +795,10 @@ pub async fn a_line_is_paid_once_by_whoever_chooses_it(engine: Engine) {
     let third = json!({"order_id": order, "line": 0, "numerator": 1, "denominator": 3});
     let four_thirds = pay(&server, &v, lines(json!([third, third, third, third]))).await;
     assert_eq!(four_thirds.status, 400, "{}", four_thirds.body);
-    assert_eq!(four_thirds.body["errors"][0]["field"], "split");
+    assert_eq!(
+        four_thirds.body["errors"][0]["field"], "split.items[3]",
+        "the fourth third is the one too many"
+    );
     let single = json!([{"order_id": order, "line": 1}]);
     let first = pay(&server, &v, lines(single.clone())).await;
     assert_eq!(first.status, 201, "{}", first.body);
@@ -1764,7 +1767,7 @@ async fn abandoned_payments_are_cancelled_at_stripe_then_released() {
     )
     .await;
     assert_eq!(unknown.status, 400, "{}", unknown.body);
-    assert_eq!(unknown.body["errors"][0]["field"], "split");
+    assert_eq!(unknown.body["errors"][0]["field"], "split.items[0].line");
     let negative = pay(&server, &v, json!({"split": {"kind": "remaining"}, "tip": -5})).await;
     assert_eq!(negative.status, 400, "{}", negative.body);
     server.stop().await;
