@@ -111,7 +111,8 @@ impl BookingPolicy {
     /// start), one running past midnight to or beyond the day start has seatings on the next one (`last_seating`);
     /// either way the guest books one date and the host finds the booking on another day's list. `None` when every
     /// service stays within its day. (An all-day service, from 00:00 to past the day start, is let be: its seatings
-    /// before the day start stay on the evening before's list, as a late service's are.)
+    /// before the day start are offered on the evening before's date and listed there, as a late service's are;
+    /// see [`service_slots`].)
     pub fn seats_outside_business_day(&self, day_start_hour: u8) -> Option<(usize, &'static str)> {
         let day_start = u16::from(day_start_hour) * 60;
         self.services.iter().enumerate().find_map(|(index, service)| {
@@ -439,38 +440,59 @@ fn instant(seconds: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(seconds).ok()
 }
 
-/// Every start the policy's services offer on local `date`, ordered and unique, before any rule about tables,
-/// notice or pacing. Skipped local times are absent; repeated ones appear once per instant.
-pub fn service_slots(policy: &BookingPolicy, zone: &TimeZone, date: time::Date) -> Vec<Slot> {
+/// Every start the policy's services offer on business day `date` (the venue's day starts at `day_start_hour`),
+/// ordered and unique, before any rule about tables, notice or pacing. A late service's seatings past midnight are
+/// its date's; so are the seatings an all-day service (from 00:00 past the day start) offers on the next calendar
+/// date before the day starts, and its own seatings before the day start are the evening before's — the date a
+/// seating is offered on is the date whose host list shows it. Skipped local times are absent; repeated ones
+/// appear once per instant.
+pub fn service_slots(
+    policy: &BookingPolicy,
+    zone: &TimeZone,
+    date: time::Date,
+    day_start_hour: u8,
+) -> Vec<Slot> {
     let Some(day) = to_jiff_date(date) else {
         return Vec::new();
     };
-    let weekday = u8::try_from(day.weekday().to_monday_one_offset()).unwrap_or(0);
+    let day_start = i64::from(day_start_hour) * 60;
     let step = i64::from(policy.slot_minutes.max(15));
     let mut starts = BTreeSet::new();
-    for service in policy.services.iter().filter(|s| s.weekdays.contains(&weekday)) {
-        let (Some(first), Some(last)) = (
-            parse_local_time(&service.first_seating),
-            parse_local_time(&service.last_seating),
-        ) else {
+    for (next_date, calendar) in [(false, Some(day)), (true, day.tomorrow().ok())] {
+        let Some(calendar) = calendar else {
             continue;
         };
-        let last = if last < first {
-            i64::from(last) + 24 * 60
-        } else {
-            i64::from(last)
-        };
-        let mut minute = i64::from(first);
-        while minute <= last {
-            let civil = day
-                .to_datetime(jiff::civil::Time::midnight())
-                .checked_add(jiff::Span::new().minutes(minute));
-            if let Ok(civil) = civil {
-                for seconds in instants_of(zone, civil) {
-                    starts.insert(seconds);
+        let weekday = u8::try_from(calendar.weekday().to_monday_one_offset()).unwrap_or(0);
+        for service in policy.services.iter().filter(|s| s.weekdays.contains(&weekday)) {
+            let (Some(first), Some(last)) = (
+                parse_local_time(&service.first_seating),
+                parse_local_time(&service.last_seating),
+            ) else {
+                continue;
+            };
+            let (first, last) = (i64::from(first), i64::from(last));
+            let last = if last < first { last + 24 * 60 } else { last };
+            // Before the day start on its own date: an all-day service (the only kind a policy may start there).
+            let all_day = first < day_start;
+            let (from, to) = match (next_date, all_day) {
+                (false, false) => (first, last),
+                // Its first seatings are the evening before's: from the first one at or after the day start.
+                (false, true) => (first + (day_start - first + step - 1) / step * step, last),
+                (true, true) => (first, last.min(day_start - 1)),
+                (true, false) => continue,
+            };
+            let mut minute = from;
+            while minute <= to {
+                let civil = calendar
+                    .to_datetime(jiff::civil::Time::midnight())
+                    .checked_add(jiff::Span::new().minutes(minute));
+                if let Ok(civil) = civil {
+                    for seconds in instants_of(zone, civil) {
+                        starts.insert(seconds);
+                    }
                 }
+                minute += step;
             }
-            minute += step;
         }
     }
     starts
@@ -534,6 +556,7 @@ fn covers_in_window(holdings: &[Holding], start: OffsetDateTime) -> (u32, u32) {
 pub fn check_booking(
     policy: &BookingPolicy,
     zone: &TimeZone,
+    day_start_hour: u8,
     floor: &Floor,
     holdings: &[Holding],
     start: OffsetDateTime,
@@ -547,10 +570,11 @@ pub fn check_booking(
     }
     let offered = local_date(zone, start)
         .map(|date| {
-            [date.previous_day(), Some(date)]
-                .into_iter()
-                .flatten()
-                .any(|d| service_slots(policy, zone, d).iter().any(|s| s.start == start))
+            [date.previous_day(), Some(date)].into_iter().flatten().any(|d| {
+                service_slots(policy, zone, d, day_start_hour)
+                    .iter()
+                    .any(|s| s.start == start)
+            })
         })
         .unwrap_or(false);
     if !offered {
@@ -684,6 +708,7 @@ fn best_fit(
 pub fn availability(
     policy: &BookingPolicy,
     zone: &TimeZone,
+    day_start_hour: u8,
     floor: &Floor,
     holdings: &[Holding],
     date: time::Date,
@@ -692,7 +717,7 @@ pub fn availability(
     now: OffsetDateTime,
 ) -> Vec<Slot> {
     let held = held_now(policy, floor, holdings, now);
-    service_slots(policy, zone, date)
+    service_slots(policy, zone, date, day_start_hour)
         .into_iter()
         .filter(|slot| fit(policy, floor, &held, slot.start, party, channel, now).is_ok())
         .collect()
@@ -858,7 +883,7 @@ mod tests {
         policy.services[0].first_seating = "23:00".into();
         policy.services[0].last_seating = "02:00".into();
         let ny = zone("America/New_York").unwrap();
-        let slots = service_slots(&policy, &ny, date!(2026 - 10 - 31));
+        let slots = service_slots(&policy, &ny, date!(2026 - 10 - 31), 5);
         let one_thirty: Vec<_> = slots
             .iter()
             .filter(|s| (s.local.hour(), s.local.minute()) == (1, 30))
@@ -878,7 +903,7 @@ mod tests {
         policy.services[0].first_seating = "23:00".into();
         policy.services[0].last_seating = "03:30".into();
         let ny = zone("America/New_York").unwrap();
-        let slots = service_slots(&policy, &ny, date!(2026 - 03 - 07));
+        let slots = service_slots(&policy, &ny, date!(2026 - 03 - 07), 5);
         assert!(slots.iter().all(|s| s.local.hour() != 2), "{slots:?}");
         let three = slots
             .iter()
@@ -896,8 +921,8 @@ mod tests {
     fn slots_use_each_dates_own_offset() {
         // The same 19:00 in New York is 23:00 UTC in summer and 00:00 UTC in winter.
         let ny = zone("America/New_York").unwrap();
-        let summer = service_slots(&policy(), &ny, date!(2026 - 07 - 01));
-        let winter = service_slots(&policy(), &ny, date!(2026 - 12 - 01));
+        let summer = service_slots(&policy(), &ny, date!(2026 - 07 - 01), 5);
+        let winter = service_slots(&policy(), &ny, date!(2026 - 12 - 01), 5);
         assert_eq!(summer[4].start, datetime!(2026-07-01 23:00 UTC));
         assert_eq!(winter[4].start, datetime!(2026-12-02 00:00 UTC));
     }
@@ -921,19 +946,32 @@ mod tests {
         let mut staff = policy();
         staff.pacing.online_covers_per_15_min = 8;
         // 4 + 4 = 8 covers fit; a ninth is refused although tables are free.
-        assert!(check_booking(&staff, &bogota, &floor, &holdings, seven, 4, Channel::Staff, NOW).is_ok());
+        assert!(
+            check_booking(
+                &staff,
+                &bogota,
+                5,
+                &floor,
+                &holdings,
+                seven,
+                4,
+                Channel::Staff,
+                NOW
+            )
+            .is_ok()
+        );
         let mut full = holdings.clone();
         full.push(Holding {
             tables: vec![Uuid::from_u128(2)],
             ..holdings[0].clone()
         });
         assert_eq!(
-            check_booking(&staff, &bogota, &floor, &full, seven, 1, Channel::Staff, NOW),
+            check_booking(&staff, &bogota, 5, &floor, &full, seven, 1, Channel::Staff, NOW),
             Err(Refusal::SlotTaken)
         );
         // The next window is free again.
         let later = seven + time::Duration::minutes(15);
-        assert!(check_booking(&staff, &bogota, &floor, &full, later, 4, Channel::Staff, NOW).is_ok());
+        assert!(check_booking(&staff, &bogota, 5, &floor, &full, later, 4, Channel::Staff, NOW).is_ok());
     }
 
     #[test]
@@ -952,7 +990,7 @@ mod tests {
         let p = policy();
         let turn = time::Duration::seconds(p.hold_seconds(4).unwrap());
         let walk_in = |now: OffsetDateTime, start| {
-            check_booking(&p, &bogota, &floor, &[], start, 2, Channel::Staff, now).map(|a| a.tables)
+            check_booking(&p, &bogota, 5, &floor, &[], start, 2, Channel::Staff, now).map(|a| a.tables)
         };
         let seven = datetime!(2026-12-02 00:00 UTC);
         let now = seven - time::Duration::minutes(5);
@@ -962,6 +1000,7 @@ mod tests {
             availability(
                 &p,
                 &bogota,
+                5,
                 &floor,
                 &[],
                 date!(2026 - 12 - 01),
@@ -992,7 +1031,7 @@ mod tests {
             ..floor.clone()
         };
         assert_eq!(
-            check_booking(&p, &bogota, &forgotten, &[], seven, 2, Channel::Staff, now).map(|a| a.tables),
+            check_booking(&p, &bogota, 5, &forgotten, &[], seven, 2, Channel::Staff, now).map(|a| a.tables),
             Ok(vec![Uuid::from_u128(1)])
         );
     }
@@ -1008,7 +1047,7 @@ mod tests {
         let p = policy();
         let seven = datetime!(2026-12-02 00:00 UTC);
         let check =
-            |start, party| check_booking(&p, &bogota, &floor, &[], start, party, Channel::Online, NOW);
+            |start, party| check_booking(&p, &bogota, 5, &floor, &[], start, party, Channel::Online, NOW);
         assert_eq!(check(seven, 0), Err(Refusal::PartySize));
         assert_eq!(check(seven, 13), Err(Refusal::PartySize));
         assert_eq!(
@@ -1032,18 +1071,18 @@ mod tests {
             online: true,
         }];
         assert_eq!(
-            check_booking(&p, &bogota, &floor, &held, seven, 4, Channel::Online, NOW),
+            check_booking(&p, &bogota, 5, &floor, &held, seven, 4, Channel::Online, NOW),
             Err(Refusal::SlotTaken)
         );
         // A slot at 18:00 local is 23:00 UTC; 12:30 UTC "now" leaves more than the hour of notice.
         let soon = datetime!(2026-11-30 23:00 UTC);
         let late_now = datetime!(2026-11-30 22:30 UTC);
         assert_eq!(
-            check_booking(&p, &bogota, &floor, &[], soon, 2, Channel::Online, late_now),
+            check_booking(&p, &bogota, 5, &floor, &[], soon, 2, Channel::Online, late_now),
             Err(Refusal::TooSoon)
         );
         // The notice is the online guests': a host books the walk-in, or moves an early party, for the next slot.
-        assert!(check_booking(&p, &bogota, &floor, &[], soon, 2, Channel::Staff, late_now).is_ok());
+        assert!(check_booking(&p, &bogota, 5, &floor, &[], soon, 2, Channel::Staff, late_now).is_ok());
     }
 
     #[test]
@@ -1055,7 +1094,7 @@ mod tests {
             occupied: vec![],
         };
         let seven = datetime!(2026-12-02 00:00 UTC);
-        let got = check_booking(&policy(), &bogota, &floor, &[], seven, 7, Channel::Staff, NOW).unwrap();
+        let got = check_booking(&policy(), &bogota, 5, &floor, &[], seven, 7, Channel::Staff, NOW).unwrap();
         assert_eq!(got.tables, vec![Uuid::from_u128(1), Uuid::from_u128(2)]);
         // 120-minute turn plus 15 of buffer: nine cells.
         assert_eq!(got.cells().len(), 9);
@@ -1070,6 +1109,7 @@ mod tests {
         let couple = check_booking(
             &policy(),
             &bogota,
+            5,
             &floor,
             std::slice::from_ref(&holding),
             seven + time::Duration::minutes(15),
@@ -1083,6 +1123,7 @@ mod tests {
             check_booking(
                 &policy(),
                 &bogota,
+                5,
                 &floor,
                 &[holding],
                 seven + time::Duration::minutes(15),
@@ -1092,6 +1133,29 @@ mod tests {
             ),
             Err(Refusal::SlotTaken)
         );
+    }
+
+    /// An all-day service (00:00 to 23:45) under a 05:00 day start: business day 1 December offers from 05:00 that
+    /// day to 04:45 the next (the small hours are the evening before's, as the host's list shows them); under a
+    /// midnight day start, its calendar day.
+    #[test]
+    fn an_all_day_service_offers_its_business_day() {
+        let mut p = policy();
+        p.services = vec![Service {
+            weekdays: vec![1, 2, 3, 4, 5, 6, 7],
+            first_seating: "00:00".into(),
+            last_seating: "23:45".into(),
+        }];
+        let bogota = zone("America/Bogota").unwrap();
+        let slots = service_slots(&p, &bogota, date!(2026 - 12 - 01), 5);
+        let local = |slot: &Slot| (slot.local.date(), slot.local.hour(), slot.local.minute());
+        assert_eq!(slots.len(), 96);
+        assert_eq!(local(&slots[0]), (date!(2026 - 12 - 01), 5, 0));
+        assert_eq!(local(&slots[95]), (date!(2026 - 12 - 02), 4, 45));
+        let midnight = service_slots(&p, &bogota, date!(2026 - 12 - 01), 0);
+        assert_eq!(midnight.len(), 96);
+        assert_eq!(local(&midnight[0]), (date!(2026 - 12 - 01), 0, 0));
+        assert_eq!(local(&midnight[95]), (date!(2026 - 12 - 01), 23, 45));
     }
 
     #[test]
@@ -1249,10 +1313,10 @@ mod tests {
             let p = policy();
             let mut holdings: Vec<Holding> = Vec::new();
             for party in parties {
-                let offered = availability(&p, &tz, &floor, &holdings, date, party, channel, NOW);
+                let offered = availability(&p, &tz, 5, &floor, &holdings, date, party, channel, NOW);
                 prop_assert!(offered.windows(2).all(|w| w[0].start < w[1].start));
                 let Some(slot) = offered.get(usize::from(party) % offered.len().max(1)) else { continue };
-                let got = check_booking(&p, &tz, &floor, &holdings, slot.start, party, channel, NOW);
+                let got = check_booking(&p, &tz, 5, &floor, &holdings, slot.start, party, channel, NOW);
                 prop_assert!(got.is_ok(), "offered but refused: {got:?}");
                 let got = got.unwrap();
                 holdings.push(Holding { tables: got.tables, start: got.start, until: got.until, party, online });
@@ -1274,7 +1338,7 @@ mod tests {
             let tz = zone("Europe/Madrid").unwrap();
             let date = date!(2026 - 12 - 05);
             let p = policy();
-            let first = check_booking(&p, &tz, &floor, &[], datetime!(2026-12-05 18:00 UTC), 2, Channel::Staff, NOW);
+            let first = check_booking(&p, &tz, 5, &floor, &[], datetime!(2026-12-05 18:00 UTC), 2, Channel::Staff, NOW);
             let holdings: Vec<Holding> = first.into_iter().map(|a| Holding { tables: a.tables, start: a.start, until: a.until, party: 2, online: false }).collect();
             let mut shuffled = floor.clone();
             let k = usize::try_from(seed % 7).unwrap_or(0);
@@ -1283,12 +1347,12 @@ mod tests {
             shuffled.tables.reverse();
             shuffled.combinations.reverse();
             for combo in &mut shuffled.combinations { combo.reverse(); }
-            let a = availability(&p, &tz, &floor, &holdings, date, party, Channel::Staff, NOW);
-            let b = availability(&p, &tz, &shuffled, &holdings, date, party, Channel::Staff, NOW);
+            let a = availability(&p, &tz, 5, &floor, &holdings, date, party, Channel::Staff, NOW);
+            let b = availability(&p, &tz, 5, &shuffled, &holdings, date, party, Channel::Staff, NOW);
             prop_assert_eq!(&a, &b);
             for slot in a {
-                let x = check_booking(&p, &tz, &floor, &holdings, slot.start, party, Channel::Staff, NOW).unwrap();
-                let y = check_booking(&p, &tz, &shuffled, &holdings, slot.start, party, Channel::Staff, NOW).unwrap();
+                let x = check_booking(&p, &tz, 5, &floor, &holdings, slot.start, party, Channel::Staff, NOW).unwrap();
+                let y = check_booking(&p, &tz, 5, &shuffled, &holdings, slot.start, party, Channel::Staff, NOW).unwrap();
                 prop_assert_eq!(x, y);
             }
         }

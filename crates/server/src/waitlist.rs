@@ -67,6 +67,7 @@ async fn offer(
     let slots = reservation::availability(
         &policy,
         &zone,
+        venue.day_start_hour,
         &floor,
         &holdings,
         date,
@@ -115,6 +116,7 @@ async fn offer(
         reservation::check_booking(
             ctx.policy,
             &zone,
+            ctx.venue.day_start_hour,
             ctx.floor,
             ctx.holdings,
             start,

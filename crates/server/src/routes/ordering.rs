@@ -218,6 +218,8 @@ pub async fn set_business_day(
         .store
         .set_day_start_hour(&caller.scope, venue, hour, &audit, state.clock.now())
         .await?;
+    // An all-day service's small hours are offered on the business day they belong to: the times kept move with it.
+    state.availability.changed(venue.as_uuid());
     Ok(Json(moved.into()))
 }
 

@@ -526,6 +526,7 @@ pub async fn availability(
     let slots = reservation::availability(
         &policy,
         &zone,
+        found.day_start_hour,
         &floor,
         &holdings,
         date,
@@ -833,6 +834,7 @@ pub async fn book(
         reservation::check_booking(
             ctx.policy,
             &zone,
+            ctx.venue.day_start_hour,
             ctx.floor,
             ctx.holdings,
             start,
@@ -1635,6 +1637,7 @@ async fn move_to(
         reservation::check_booking(
             ctx.policy,
             &zone,
+            ctx.venue.day_start_hour,
             ctx.floor,
             ctx.holdings,
             start,

@@ -177,7 +177,7 @@ pub async fn join(
     let (Some(earliest), Some(latest)) = (earliest, latest) else {
         return Err(ValidationErrors::single("earliest", "must be a local time HH:MM").into());
     };
-    let seatings = reservation::service_slots(&policy, &zone, date);
+    let seatings = reservation::service_slots(&policy, &zone, date, found.day_start_hour);
     if !seatings
         .iter()
         .any(|slot| slot.start >= earliest && slot.start <= latest)
