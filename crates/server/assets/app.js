@@ -603,6 +603,19 @@ pages.guest = async () => {
         const legend = document.createElement('legend');
         legend.textContent = localized(group.name);
         fieldset.appendChild(legend);
+        // An optional choice of one: radios cannot be unchosen, so "none" is a choice of its own, chosen at first.
+        if (group.max === 1 && group.min === 0) {
+          const label = document.createElement('label');
+          label.className = 'inline';
+          const none = document.createElement('input');
+          none.type = 'radio';
+          none.name = `${item.id}-${g}`;
+          none.value = '';
+          none.checked = true;
+          none.dataset.none = 'true';
+          label.append(none, ` ${english ? 'None' : 'Ninguno'}`);
+          fieldset.appendChild(label);
+        }
         group.options.forEach((option, o) => {
           const label = document.createElement('label');
           label.className = 'inline';
@@ -623,7 +636,7 @@ pages.guest = async () => {
       add.textContent = english ? 'Add' : 'Agregar';
       add.addEventListener('click', () => {
         clearError();
-        const chosen = [...card.querySelectorAll('input:checked')];
+        const chosen = [...card.querySelectorAll('input:checked')].filter((input) => input.value !== '');
         const modifiers = chosen.map((input) => input.value.split(':').map(Number));
         // Each group's own rule, before the dish reaches the cart: the kitchen refuses an order without it.
         for (const [g, group] of item.modifiers.entries()) {
@@ -641,6 +654,7 @@ pages.guest = async () => {
         else cart.push({ item_id: item.id, quantity: 1, modifiers, version: item.version });
         renderCart();
         for (const input of chosen) input.checked = false;
+        for (const none of card.querySelectorAll('input[data-none]')) none.checked = true;
         // Said where the guest's finger is (the cart is further down the page), and to a screen reader.
         add.textContent = english ? 'Added ✓' : 'Agregado ✓';
         $('#cart-status').textContent = `${english ? 'Added' : 'Agregado'}: ${describe(same || cart[cart.length - 1]).label}`;
