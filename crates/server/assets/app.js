@@ -548,7 +548,11 @@ pages.guest = async () => {
       const item = document.createElement('li');
       item.className = 'order-status';
       item.dataset.status = order.status;
-      const names = order.lines.map((l) => `${l.quantity} × ${localized(l.name)}`).join(', ');
+      // With the options chosen, as the kitchen's ticket shows them: two steaks are told apart by how they are cooked.
+      const names = order.lines.map((l) => {
+        const extras = (l.modifiers || []).map((m) => localized(m)).join(', ');
+        return `${l.quantity} × ${localized(l.name)}${extras ? ` (${extras})` : ''}`;
+      }).join(', ');
       item.textContent = `${names} — ${statusName(order.status)}`;
       if (order.mine && order.status === 'placed') {
         const cancel = document.createElement('button');

@@ -314,7 +314,10 @@ function spoken(problem, english) {
           box.dataset.order = order.id;
           box.dataset.line = String(index);
           const fraction = document.createElement('select');
-          const dish = english && line.name.en ? line.name.en : line.name.es;
+          const named = (text) => (english && text.en ? text.en : text.es);
+          // With its options: two lines of the same dish are told apart by what was chosen.
+          const extras = (line.modifiers || []).map(named).join(', ');
+          const dish = `${named(line.name)}${extras ? ` (${extras})` : ''}`;
           fraction.setAttribute('aria-label', english ? `How much of ${dish} you pay` : `Cuánto pagas de ${dish}`);
           for (const parts of [1, 2, 3, 4, 5, 6, 8, 10]) {
             const option = document.createElement('option');
