@@ -143,11 +143,11 @@ pub fn check_modifiers(
         }
         if group.max == 0 {
             errors.push(format!("{field}.max"), "must be between 1 and 255");
-        } else if group.min > group.max || usize::from(group.min) > group.options.len() {
-            rules.push(
-                format!("{field}.max"),
-                "min must not exceed max, and max must be between 1 and the options",
-            );
+        } else if group.min > group.max {
+            rules.push(format!("{field}.min"), "must not exceed max");
+        } else if usize::from(group.min) > group.options.len() {
+            // A max above the options is let be: a guest then chooses at most all of them.
+            rules.push(format!("{field}.min"), "must not exceed the number of options");
         }
         let options = group
             .options
@@ -462,6 +462,32 @@ mod tests {
         assert_eq!(refused.0[0].field, "items[0].version");
         let priced = price_order(std::slice::from_ref(&changed), &[line(changed.version())]).unwrap();
         assert_eq!(priced[0].modifiers, vec![text("Queso")]);
+    }
+
+    #[test]
+    fn a_groups_bounds_refused_name_the_field_at_fault() {
+        let group = |min: u8, max: u8, options: usize| ModifierGroup {
+            name: text("Salsas"),
+            options: (0..options)
+                .map(|_| ModifierOption {
+                    name: text("Ají"),
+                    price_delta: 0,
+                })
+                .collect(),
+            min,
+            max,
+        };
+        let fields = |g: ModifierGroup| {
+            let mut rules = ValidationErrors::default();
+            check_modifiers(&[g], &mut rules).unwrap();
+            rules.0.into_iter().map(|e| e.field).collect::<Vec<_>>()
+        };
+        assert_eq!(fields(group(3, 2, 4)), ["modifiers[0].min"]);
+        assert_eq!(fields(group(2, 2, 1)), ["modifiers[0].min"]);
+        assert!(
+            fields(group(0, 5, 1)).is_empty(),
+            "up to five of one option: at most that one"
+        );
     }
 
     #[test]
