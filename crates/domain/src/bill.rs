@@ -127,17 +127,52 @@ pub fn refund_tax(sales_part: i64, bill_subtotal: i64, bill_tax: i64) -> i64 {
     i64::try_from(proportional.min(tax).min(part)).unwrap_or(0)
 }
 
+/// One order of a bill, in the order they were placed, as [`paid_for_order`] reads it: its subtotal, whether it is
+/// still on the bill (not cancelled), and what the bill's succeeded item payments were charged for its lines
+/// (`direct`, minor units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaidOrder {
+    pub subtotal: i64,
+    pub on_bill: bool,
+    pub direct: i64,
+}
+
+/// What the bill's succeeded shares `paid` (minor units, net of what earlier cancellations kept) paid of order
+/// `this`: what item payments chose of its own lines, then its part of the other money (whole bill, equal shares,
+/// what is left), which pays the orders still on the bill in the order they were placed, after their own chosen
+/// lines. A guest who paid the beer by choosing its line paid the beer, whatever was ordered before it.
+pub fn paid_for_order(orders: &[PaidOrder], this: usize, paid: i64) -> i64 {
+    let Some(own) = orders.get(this) else {
+        return 0;
+    };
+    let chosen: i64 = orders
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| o.on_bill || *i == this)
+        .map(|(_, o)| o.direct.clamp(0, o.subtotal.max(0)))
+        .sum();
+    let other_money = paid.saturating_sub(chosen).max(0);
+    let older_unchosen: i64 = orders[..this]
+        .iter()
+        .filter(|o| o.on_bill)
+        .map(|o| (o.subtotal - o.direct).max(0))
+        .sum();
+    let own_direct = own.direct.clamp(0, own.subtotal.max(0));
+    let in_turn = other_money
+        .saturating_sub(older_unchosen)
+        .clamp(0, (own.subtotal - own_direct).max(0));
+    own_direct + in_turn
+}
+
 /// What a cancelled order leaves in the sales, `(gross, tax)` in minor units: the part of it its guests had paid for
-/// and a refund gave back. Payments pay a bill's orders in the order they were placed, so the order's paid part is
-/// `paid − older` (the bill's succeeded shares over the orders placed before it and still on the bill), at most the
-/// order's subtotal; of that, at most `returned` (what refunds not failed gave back and no earlier cancellation took):
-/// money paid but not returned pays for the bill's other orders instead, a later one too. With the order's own
-/// proportion of tax (rounded half up). Such an order can only be cancelled once a refund gave that money back
-/// ([`may_shrink_bill`]), and the refund already takes it out of net sales; taking the order out of gross as well
-/// would take the same money out twice. An order nobody paid for leaves nothing (docs/analytics.md,
-/// "Cancellations").
-pub fn kept_on_cancel(subtotal: i64, tax: i64, paid: i64, older: i64, returned: i64) -> (i64, i64) {
-    let gross = paid.saturating_sub(older).min(returned).clamp(0, subtotal.max(0));
+/// (`paid_part`, [`paid_for_order`]) and a refund gave back, at most `returned` (what refunds not failed gave back and
+/// no earlier cancellation took: money paid but not returned pays for the bill's other orders instead) and at most
+/// its subtotal, with the order's own proportion of tax (rounded half up). Such an order can only be cancelled once a
+/// refund gave that money back ([`may_shrink_bill`]), and the refund already takes it out of net sales; taking the
+/// order out of gross as well would take the same money out twice. An order nobody paid for leaves nothing
+/// (docs/analytics.md, "Cancellations").
+pub fn kept_on_cancel(subtotal: i64, tax: i64, paid_part: i64, returned: i64) -> (i64, i64) {
+    let gross = paid_part.min(returned).clamp(0, subtotal.max(0));
     if gross == 0 || subtotal <= 0 || tax <= 0 {
         return (gross, 0);
     }
@@ -241,26 +276,43 @@ mod tests {
 
     #[test]
     fn a_cancelled_order_keeps_in_sales_what_was_paid_for_it() {
+        let order = |subtotal: i64, direct: i64| PaidOrder {
+            subtotal,
+            on_bill: true,
+            direct,
+        };
         // 8.900 COP with 659,26 INC contained, paid in full, refunded, then cancelled: all of it stays.
+        let alone = [order(890_000, 0)];
+        assert_eq!(paid_for_order(&alone, 0, 890_000), 890_000);
         assert_eq!(
-            kept_on_cancel(890_000, 65_926, 890_000, 0, 890_000),
+            kept_on_cancel(890_000, 65_926, 890_000, 890_000),
             (890_000, 65_926)
         );
         // Nobody paid: nothing stays; the orders before it took all the money paid: nothing stays.
-        assert_eq!(kept_on_cancel(890_000, 65_926, 0, 0, 0), (0, 0));
-        assert_eq!(kept_on_cancel(4_000, 296, 6_000, 6_000, 0), (0, 0));
+        assert_eq!(paid_for_order(&alone, 0, 0), 0);
+        assert_eq!(paid_for_order(&[order(6_000, 0), order(4_000, 0)], 1, 6_000), 0);
         // 60 of older orders, then this 40 one; 70 paid, 30 refunded: 10 of it was paid for.
-        assert_eq!(kept_on_cancel(4_000, 296, 7_000, 6_000, 3_000), (1_000, 74));
+        let part = paid_for_order(&[order(6_000, 0), order(4_000, 0)], 1, 7_000);
+        assert_eq!(kept_on_cancel(4_000, 296, part, 3_000), (1_000, 74));
         // Never more than the order itself.
-        assert_eq!(kept_on_cancel(1_000, 80, 9_000, 0, 9_000), (1_000, 80));
+        let all = paid_for_order(&[order(1_000, 0)], 0, 9_000);
+        assert_eq!(kept_on_cancel(1_000, 80, all, 9_000), (1_000, 80));
         // A beer (10.000) and a steak (39.000) paid 49.000, the beer refunded; another beer is ordered, then the
         // first is cancelled: it was paid for and refunded, so it keeps its 10.000 and the new beer is owed whole.
-        assert_eq!(
-            kept_on_cancel(1_000_000, 74_074, 4_900_000, 0, 1_000_000).0,
-            1_000_000
-        );
+        let bill = [order(1_000_000, 0), order(3_900_000, 0), order(1_000_000, 0)];
+        let part = paid_for_order(&bill, 0, 4_900_000);
+        assert_eq!(kept_on_cancel(1_000_000, 74_074, part, 1_000_000).0, 1_000_000);
         // Paid but never refunded, cancelled as a new order came: its money pays for the new order; it keeps none.
-        assert_eq!(kept_on_cancel(1_000_000, 74_074, 4_900_000, 0, 0), (0, 0));
+        assert_eq!(kept_on_cancel(1_000_000, 74_074, part, 0), (0, 0));
+        // A steak (39.000) then a beer (10.000); a guest pays the beer by choosing its line, it is refunded and
+        // cancelled: the beer was paid, whatever was ordered before it.
+        let chosen = [order(3_900_000, 0), order(1_000_000, 1_000_000)];
+        assert_eq!(paid_for_order(&chosen, 1, 1_000_000), 1_000_000);
+        assert_eq!(
+            paid_for_order(&chosen, 0, 1_000_000),
+            0,
+            "the steak is still owed"
+        );
     }
 
     fn cop(amount: i64) -> Money {
@@ -372,17 +424,34 @@ mod tests {
     proptest! {
         #[test]
         fn what_a_cancelled_order_keeps_is_within_it(subtotal in 0i64..10_000_000_000, tax_bp in 0i64..=10_000,
-                                                      paid in 0i64..20_000_000_000, older in 0i64..20_000_000_000,
-                                                      returned in 0i64..20_000_000_000) {
+                                                      paid in 0i64..20_000_000_000, returned in 0i64..20_000_000_000) {
             let tax = subtotal * tax_bp / 10_000;
-            let (gross, kept_tax) = kept_on_cancel(subtotal, tax, paid, older, returned);
+            let (gross, kept_tax) = kept_on_cancel(subtotal, tax, paid, returned);
             prop_assert!((0..=subtotal).contains(&gross));
             prop_assert!((0..=tax).contains(&kept_tax));
-            prop_assert!(gross <= returned && gross <= (paid - older).max(0));
-            prop_assert_eq!(gross, (paid - older).min(returned).clamp(0, subtotal));
+            prop_assert_eq!(gross, paid.min(returned).clamp(0, subtotal));
             // Within half a minor unit of the order's own proportion.
             prop_assert!(subtotal == 0 || (i128::from(kept_tax) * i128::from(subtotal) * 2
                 - i128::from(gross) * i128::from(tax) * 2).abs() <= i128::from(subtotal));
+        }
+
+        #[test]
+        fn what_payments_paid_of_each_order_adds_up_to_at_most_what_was_paid(
+            orders in proptest::collection::vec((0i64..10_000_000, any::<bool>(), 0i64..10_000_000), 1..8),
+            paid in 0i64..100_000_000,
+        ) {
+            let orders: Vec<PaidOrder> = orders
+                .into_iter()
+                .map(|(subtotal, on_bill, direct)| PaidOrder { subtotal, on_bill, direct: direct.min(subtotal) })
+                .collect();
+            let direct: i64 = orders.iter().filter(|o| o.on_bill).map(|o| o.direct).sum();
+            let paid = paid.max(direct);
+            let parts: Vec<i64> = (0..orders.len()).map(|i| paid_for_order(&orders, i, paid)).collect();
+            for (part, order) in parts.iter().zip(&orders) {
+                prop_assert!((order.direct..=order.subtotal).contains(part));
+            }
+            let on_bill: i64 = parts.iter().zip(&orders).filter(|(_, o)| o.on_bill).map(|(p, _)| p).sum();
+            prop_assert!(on_bill <= paid);
         }
 
         #[test]

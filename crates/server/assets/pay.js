@@ -5,12 +5,13 @@
 
 // An amount of pesos as people write it — "20.000", "20000", "$ 20.000", "7.500,50" (Colombia: the dot groups
 // thousands, the comma marks centavos), "20,000", or with a decimal point and one or two decimals, as English
-// writes it ("1500.50", "1,500.5") — in minor units; NaN for anything else, so an ambiguous amount is refused, never
+// writes it on the English page ("1500.50", "1,500.5") — in minor units; NaN for anything else, so an ambiguous amount is refused, never
 // misread (a dot before exactly three digits groups thousands: a number field reads "20.000" as twenty).
-function pesosToMinor(text) {
+function pesosToMinor(text, english = false) {
   const written = String(text).replace(/[\s$]/g, '');
+  // The decimal point only on the English page: in Spanish "2.5" is more likely 2.500 typed short than 2,50.
   const match = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$/.exec(written)
-    || /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$/.exec(written);
+    || (english ? /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$/ : /^(\d{1,3}(?:,\d{3})+)()$/).exec(written);
   if (!match) return NaN;
   return Number(match[1].replace(/[.,]/g, '')) * 100 + Number((match[2] || '').padEnd(2, '0'));
 }
@@ -267,7 +268,7 @@ function spoken(problem, english) {
     const field = $('input[name=tip_amount]');
     field.setCustomValidity('');
     if (choice !== 'custom' || field.value.trim() === '') return 0;
-    const tip = pesosToMinor(field.value);
+    const tip = pesosToMinor(field.value, english);
     if (Number.isNaN(tip)) {
       field.setCustomValidity(english ? 'Write the tip in pesos, e.g. 5.000' : 'Escribe la propina en pesos, por ejemplo 5.000');
       return 0;

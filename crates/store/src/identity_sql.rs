@@ -621,14 +621,13 @@ impl IdentityStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
-        let gone = sqlx::query(
-            "DELETE FROM invitations WHERE partner_id = $1 AND id = $2 AND accepted_at IS NULL",
-        )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(invitation))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let gone =
+            sqlx::query("DELETE FROM invitations WHERE partner_id = $1 AND id = $2 AND accepted_at IS NULL")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(invitation))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if gone == 0 {
             return Err(StoreError::NotFound);
         }

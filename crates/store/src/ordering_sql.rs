@@ -129,13 +129,10 @@ async fn keep_paid_bill_covered(
                    FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
                   WHERE r.partner_id = $1 AND p.session_id = $2 AND r.status IN ('pending', 'succeeded')) AS returned,
                 (SELECT CAST(COALESCE(sum(kept_gross), 0) AS BIGINT) FROM orders
-                  WHERE partner_id = $1 AND session_id = $2 AND status = 'cancelled') AS consumed,
-                (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) FROM orders
-                  WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled' AND placed_at < $3) AS older",
+                  WHERE partner_id = $1 AND session_id = $2 AND status = 'cancelled') AS consumed",
     )
     .bind(h(partner.as_uuid()))
     .bind(h(session))
-    .bind(order.placed_at)
     .fetch_one(&mut *conn)
     .await?;
     // Earlier cancellations already consumed part of the payments and of their refunds (what they kept): that
@@ -151,12 +148,7 @@ async fn keep_paid_bill_covered(
         row.try_get::<i64, _>("returned")?.saturating_sub(consumed),
     );
     if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held), returned) {
-        Ok(CancelledBill {
-            paid,
-            held,
-            older: row.try_get("older")?,
-            returned,
-        })
+        Ok(CancelledBill { paid, held, returned })
     } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
         Err(StoreError::Refused(
             "guests have paid for this order: refund their payment first, then cancel it".into(),
@@ -170,15 +162,80 @@ async fn keep_paid_bill_covered(
     }
 }
 
-/// The bill an order is cancelled from, in minor units: its succeeded shares and those being paid (`paid`, `held`),
-/// what its orders placed before this one and still on it come to (`older`), and what refunds not failed gave back
-/// (`returned`); earlier cancellations' kept money taken out of `paid` and `returned`.
+/// The bill an order is cancelled from, in minor units: its succeeded shares and those being paid (`paid`, `held`)
+/// and what refunds not failed gave back (`returned`); earlier cancellations' kept money taken out of `paid` and
+/// `returned`.
 #[derive(Debug, Default)]
 struct CancelledBill {
     paid: i64,
     held: i64,
-    older: i64,
     returned: i64,
+}
+
+/// The cancelled `order`'s session's orders in the order they were placed (ids are UUIDv7, minted at placing: they
+/// sort so on both engines), each with what succeeded item payments were charged for its lines, and the position of
+/// `order` among them, as `bill::paid_for_order` reads them.
+async fn paid_orders(
+    conn: &mut Conn,
+    partner: PartnerId,
+    order: &Order,
+) -> StoreResult<(Vec<comanda_domain::bill::PaidOrder>, usize)> {
+    use comanda_domain::payment::{Split, fraction_of};
+    let Some(session) = order.session_id else {
+        return Ok((Vec::new(), 0));
+    };
+    let rows = sqlx::query("SELECT * FROM orders WHERE partner_id = $1 AND session_id = $2 ORDER BY id")
+        .bind(h(partner.as_uuid()))
+        .bind(h(session))
+        .fetch_all(&mut *conn)
+        .await?;
+    let orders = rows
+        .iter()
+        .map(order_from_row)
+        .collect::<StoreResult<Vec<Order>>>()?;
+    let payments = sqlx::query(
+        "SELECT split, line_amounts FROM payments WHERE partner_id = $1 AND session_id = $2 AND status = 'succeeded'",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(session))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut direct: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
+    for row in &payments {
+        let Split::Items { items } = json_from::<Split>("split", &row.try_get::<String, _>("split")?)? else {
+            continue;
+        };
+        let amounts: Vec<i64> = match row.try_get::<Option<String>, _>("line_amounts")? {
+            Some(text) => json_from("line_amounts", &text)?,
+            None => Vec::new(),
+        };
+        for (index, share) in items.iter().enumerate() {
+            // A payment made before parts' amounts were kept: its part's fraction of the line.
+            let amount = amounts.get(index).copied().unwrap_or_else(|| {
+                orders
+                    .iter()
+                    .find(|o| o.id == share.order_id)
+                    .and_then(|o| o.lines.get(usize::try_from(share.line).ok()?))
+                    .and_then(|line| line.bill_line().total().ok())
+                    .and_then(|total| fraction_of(total, share.numerator, share.denominator.max(1)).ok())
+                    .map_or(0, |part| part.amount)
+            });
+            *direct.entry(share.order_id).or_default() += amount;
+        }
+    }
+    let this = orders
+        .iter()
+        .position(|o| o.id == order.id)
+        .unwrap_or(orders.len());
+    let listed = orders
+        .iter()
+        .map(|o| comanda_domain::bill::PaidOrder {
+            subtotal: o.subtotal.amount,
+            on_bill: o.status != OrderStatus::Cancelled,
+            direct: direct.get(&o.id).copied().unwrap_or(0),
+        })
+        .collect();
+    Ok((listed, this))
 }
 
 /// What an order's cancellation does to the money, in its transaction: the order leaves the roll-ups, the bill must
@@ -188,12 +245,12 @@ struct CancelledBill {
 async fn count_cancellation(conn: &mut Conn, partner: PartnerId, order: &Order) -> StoreResult<()> {
     uncount_order(conn, partner, order).await?;
     let bill = keep_paid_bill_covered(conn, partner, order).await?;
+    let (orders, this) = paid_orders(conn, partner, order).await?;
     let kept = |paid| {
         comanda_domain::bill::kept_on_cancel(
             order.subtotal.amount,
             order.tax.amount,
-            paid,
-            bill.older,
+            comanda_domain::bill::paid_for_order(&orders, this, paid),
             bill.returned,
         )
     };

@@ -63,15 +63,25 @@ impl Identity {
                     ),
                     created_at: now,
                 };
-                self.store.enqueue_message(&notice).await?;
-                // The inviter's audit log reads as for any invitation (its id is the one answered).
-                let invitation_id = Uuid::now_v7();
-                self.store
-                    .append_audit(&caller.scope, &invited(invitation_id), now)
+                // Stored as any invitation is (listed, withdrawable, expiring, audited), so the inviter's list does
+                // not tell such an address apart either; its token was never sent, so nobody can accept it.
+                let unsent = secrets::new_secret("inv").map_err(internal)?;
+                let invitation = NewInvitation {
+                    id: Uuid::now_v7(),
+                    digest: secrets::digest(&self.secret_index, &unsent),
+                    email: notice.recipient.clone(),
+                    name,
+                    standing,
+                    invited_by: caller.member.id,
+                    expires_at: now + self.settings.invitation_ttl,
+                };
+                let created = self
+                    .store
+                    .create_invitation(&caller.scope, &invitation, &notice, &invited(invitation.id), now)
                     .await?;
                 return Ok(InvitationCreated {
-                    invitation_id: invitation_id.to_string(),
-                    expires_at: now + self.settings.invitation_ttl,
+                    invitation_id: created.id.to_string(),
+                    expires_at: created.expires_at,
                 });
             }
             None => {}

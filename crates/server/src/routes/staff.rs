@@ -218,7 +218,17 @@ pub async fn revoke_invitation(
         .identity
         .revoke_invitation(&caller, member_id(&invitation)?, &ctx)
         .await?;
-    crate::routes::privacy::erase_mail(&state, &caller.scope, &revoked.email, &revoked.name).await;
+    // Its mail goes with it, unless the same address has another invitation still pending (re-invited): that one's
+    // mail must still arrive.
+    let invited_again = state
+        .store
+        .pending_invitations(&caller.scope)
+        .await?
+        .iter()
+        .any(|other| other.email.eq_ignore_ascii_case(&revoked.email));
+    if !invited_again {
+        crate::routes::privacy::erase_mail(&state, &caller.scope, &revoked.email, &revoked.name).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

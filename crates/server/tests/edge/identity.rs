@@ -746,6 +746,15 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     .await;
     assert_eq!(combination_b.status, 201, "{}", combination_b.body);
     let combination_b = combination_b.body["id"].as_str().unwrap().to_owned();
+    let invited_b = post(
+        &server,
+        "/api/v1/staff",
+        Some(&b.owner),
+        json!({"email": "invitada.b@example.co", "name": "Invitada", "role": "server"}),
+    )
+    .await;
+    assert_eq!(invited_b.status, 201, "{}", invited_b.body);
+    let invitation_b = invited_b.body["invitation_id"].as_str().unwrap().to_owned();
     let ids_of_b = |param: &str| -> Vec<String> {
         match param {
             "id" => vec![server_b.clone(), owner_b.clone()],
@@ -760,6 +769,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
             "approval" => vec![money_b.approval.clone()],
             "reservation" => vec![reservation_b.clone()],
             "combination" => vec![combination_b.clone()],
+            "invitation" => vec![invitation_b.clone()],
             other => panic!("no id of B for path parameter {{{other}}}: add one so the route is covered"),
         }
     };
@@ -2383,8 +2393,8 @@ async fn a_member_whose_key_is_destroyed_never_signs_in_again() {
 }
 
 /// Whether an address has an account anywhere is not told to a stranger (API.md: such answers are identical). Inviting another partner's member
-/// answers exactly as a new address does (201, an invitation id and expiry), creates no invitation, and tells the
-/// address's holder by mail instead; inviting one of the inviter's own team is 409, since they see their team.
+/// answers exactly as a new address does (201, an invitation id and expiry; listed and withdrawable alike, though its
+/// token was never sent, so it can never be accepted), and tells the address's holder by mail instead; inviting one of the inviter's own team is 409, since they see their team.
 #[tokio::test]
 async fn inviting_another_partners_member_reveals_nothing() {
     let server = TestServer::start().await;
@@ -2446,6 +2456,27 @@ async fn inviting_another_partners_member_reveals_nothing() {
     }
     assert!(mails[0].contains("already has a comanda account"), "{}", mails[0]);
     assert!(!mails[0].contains("/invitations/"), "no invitation to accept");
+    // The inviter's pending invitations list both, and both can be withdrawn: nothing tells them apart.
+    let listed = call(&server, "GET", "/api/v1/invitations", Some(&alfa.access), None).await;
+    let emails: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["beta@example.co", "nuevo@example.co"], "{}", listed.body);
+    for answered in [&stranger.body, &fresh.body] {
+        let id = answered["invitation_id"].as_str().unwrap();
+        let withdrawn = call(
+            &server,
+            "DELETE",
+            &format!("/api/v1/invitations/{id}"),
+            Some(&alfa.access),
+            None,
+        )
+        .await;
+        assert_eq!(withdrawn.status, 204, "{}", withdrawn.body);
+    }
     let own = invite("alfa@example.co").await;
     assert_eq!(own.status, 409, "{}", own.body);
     server.stop().await;

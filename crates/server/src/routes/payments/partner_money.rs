@@ -466,6 +466,7 @@ pub async fn approve_refund(
     params(("refund" = String, Path)), responses(
         (status = 200, body = RefundView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     ))]
@@ -476,6 +477,18 @@ pub async fn decline_refund(
     Path(refund): Path<String>,
     _no_body: crate::extract::NoBody,
 ) -> Result<Json<RefundView>, ApiError> {
+    let id = path_id(&refund)?;
+    let asked = state.store.refund(&caller.scope, id).await?;
+    if asked.requested_by != caller.member.id
+        && !caller
+            .member
+            .standing
+            .allows(comanda_domain::access::Permission::ManagePayouts)
+    {
+        return Err(Problem::new(ProblemType::Forbidden)
+            .detail("only its requester or someone with payout authority declines a refund")
+            .into());
+    }
     let audit = context
         .audit("refund.declined")
         .actor(caller.member.id)
@@ -484,7 +497,7 @@ pub async fn decline_refund(
         .store
         .decline_refund(
             &caller.scope,
-            path_id(&refund)?,
+            id,
             &format!("declined by {}", caller.member.id),
             &audit,
             state.clock.now(),

@@ -466,6 +466,49 @@ pub async fn a_refunded_order_cancelled_after_the_next_order_still_leaves_that_o
     assert_eq!(rolled, raw);
 }
 
+/// A guest pays the table's second order by choosing its line; it is refunded and cancelled. That order was paid,
+/// whatever was ordered before it: it keeps its money, and the first order is still owed whole (placement order
+/// alone gave the payment to the first order, which then read as paid).
+pub async fn an_order_paid_by_choosing_its_line_keeps_that_money_when_cancelled(store: &dyn Store) {
+    use comanda_domain::payment::LineShare;
+    let (scope, venue, table, session) = paying_table(store, "Pago por plato").await;
+    let later = NOW + time::Duration::minutes(5);
+    let second = order_for(venue, table, None, b"second");
+    store
+        .place_order(&scope, &second, &change(), later)
+        .await
+        .unwrap();
+    let mut by_line = payment_of(venue, table, session, 4_380_000, 0, false);
+    by_line.split = Split::Items {
+        items: vec![LineShare {
+            order_id: second.id,
+            line: 0,
+            numerator: 1,
+            denominator: 1,
+        }],
+    };
+    by_line.line_totals = vec![cop(4_380_000)];
+    by_line.line_amounts = vec![4_380_000];
+    let payment = paid_and_sent(store, &scope, &by_line, "tr_by_line").await;
+    refunded(store, &scope, payment.id, 4_380_000, "re_by_line", later).await;
+    cancel_order(store, &scope, second.id, "devuelto", later)
+        .await
+        .unwrap();
+    let bill = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!(
+        (
+            bill.total.amount,
+            bill.paid.amount,
+            bill.remaining.amount,
+            bill.settled
+        ),
+        (4_380_000, 0, 4_380_000, false)
+    );
+    let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
+    let total = store.sales_total(&scope, venue, start, end).await.unwrap();
+    assert_eq!((total.gross, total.refunds), (8_760_000, 4_380_000));
+}
+
 /// A refund that fails returned nothing: the order cancelled on it stops consuming its payment, and the bill reads
 /// as paid again (the venue still holds that money), rather than owing it a second time.
 pub async fn a_failed_refund_gives_the_bill_its_payment_back(store: &dyn Store) {
