@@ -448,22 +448,7 @@ pub async fn a_refunded_order_cancelled_after_the_next_order_still_leaves_that_o
     cancel_order(store, &scope, first, "devuelto", later)
         .await
         .unwrap();
-    let bill = store.session_balance(&scope, session).await.unwrap();
-    assert_eq!(
-        (
-            bill.total.amount,
-            bill.paid.amount,
-            bill.remaining.amount,
-            bill.settled
-        ),
-        (4_380_000, 0, 4_380_000, false)
-    );
-    let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
-    let total = store.sales_total(&scope, venue, start, end).await.unwrap();
-    // The first order's 43.800 kept and the next one's: the refund took the first out of net once.
-    assert_eq!((total.gross, total.refunds), (8_760_000, 4_380_000));
-    let (rolled, raw) = both_ways(store, &scope, Some(venue)).await;
-    assert_eq!(rolled, raw);
+    one_order_owed_whole_and_one_kept(store, &scope, venue, session).await;
 }
 
 /// A guest pays the table's second order by choosing its line; it is refunded and cancelled. That order was paid,
@@ -494,7 +479,18 @@ pub async fn an_order_paid_by_choosing_its_line_keeps_that_money_when_cancelled(
     cancel_order(store, &scope, second.id, "devuelto", later)
         .await
         .unwrap();
-    let bill = store.session_balance(&scope, session).await.unwrap();
+    one_order_owed_whole_and_one_kept(store, &scope, venue, session).await;
+}
+
+/// Of two 43.800 orders, one refunded and cancelled: the other is owed whole, and the sales keep both (the refund
+/// takes the cancelled one out of net once), the roll-ups as the raw rows.
+async fn one_order_owed_whole_and_one_kept(
+    store: &dyn Store,
+    scope: &TenantScope,
+    venue: Uuid,
+    session: Uuid,
+) {
+    let bill = store.session_balance(scope, session).await.unwrap();
     assert_eq!(
         (
             bill.total.amount,
@@ -505,8 +501,10 @@ pub async fn an_order_paid_by_choosing_its_line_keeps_that_money_when_cancelled(
         (4_380_000, 0, 4_380_000, false)
     );
     let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
-    let total = store.sales_total(&scope, venue, start, end).await.unwrap();
+    let total = store.sales_total(scope, venue, start, end).await.unwrap();
     assert_eq!((total.gross, total.refunds), (8_760_000, 4_380_000));
+    let (rolled, raw) = both_ways(store, scope, Some(venue)).await;
+    assert_eq!(rolled, raw);
 }
 
 /// A refund that fails returned nothing: the order cancelled on it stops consuming its payment, and the bill reads
