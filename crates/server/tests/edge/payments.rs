@@ -958,14 +958,10 @@ pub async fn staff_close_a_table_a_guest_left_mid_payment(engine: Engine) {
     assert_eq!(left.status, 201, "{}", left.body);
     let payment = left.body["payment_id"].as_str().unwrap().to_owned();
     let close = format!("/api/v1/venues/{}/tables/{}/close", v.venue, v.table);
+    let close_with =
+        async |query: &str| post(&server, &format!("{close}{query}"), Some(&v.owner), json!({})).await;
     // Refused while the kitchen has not served the order: the guest's payment is left alone.
-    let early = post(
-        &server,
-        &format!("{close}?cancel_payments=true&unpaid=true"),
-        Some(&v.owner),
-        json!({}),
-    )
-    .await;
+    let early = close_with("?cancel_payments=true&unpaid=true").await;
     assert_eq!(early.status, 409, "{}", early.body);
     assert_eq!(payment_state(&server, &v, &payment).await["status"], "pending");
     let orders = call(
@@ -988,33 +984,15 @@ pub async fn staff_close_a_table_a_guest_left_mid_payment(engine: Engine) {
             assert_eq!(moved.status, 200, "{}", moved.body);
         }
     }
-    let refused = post(&server, &close, Some(&v.owner), json!({})).await;
+    let refused = close_with("").await;
     assert_eq!(refused.status, 409, "{}", refused.body);
-    let unknown = post(
-        &server,
-        &format!("{close}?cancel=true"),
-        Some(&v.owner),
-        json!({}),
-    )
-    .await;
+    let unknown = close_with("?cancel=true").await;
     assert_eq!(unknown.status, 400, "{}", unknown.body);
     // Cancelling the payment leaves the bill unpaid: staff must say it may close so, or nothing is cancelled.
-    let unsettled = post(
-        &server,
-        &format!("{close}?cancel_payments=true"),
-        Some(&v.owner),
-        json!({}),
-    )
-    .await;
+    let unsettled = close_with("?cancel_payments=true").await;
     assert_eq!(unsettled.status, 409, "{}", unsettled.body);
     assert_eq!(payment_state(&server, &v, &payment).await["status"], "pending");
-    let closed = post(
-        &server,
-        &format!("{close}?cancel_payments=true&unpaid=true"),
-        Some(&v.owner),
-        json!({}),
-    )
-    .await;
+    let closed = close_with("?cancel_payments=true&unpaid=true").await;
     assert_eq!(closed.status, 200, "{}", closed.body);
     assert_eq!(payment_state(&server, &v, &payment).await["status"], "cancelled");
     let intent = left.body["client_secret"]

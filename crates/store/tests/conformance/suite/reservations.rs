@@ -434,6 +434,31 @@ pub async fn a_deposit_moves_once_from_awaited_to_settled(store: &dyn Store) {
     assert!(store.unsettled_deposits(&scope, NOW).await.unwrap().is_empty());
 }
 
+/// The waitlist `entry` (of `contact`) offered `table` at `start` for ten minutes.
+async fn offer_table(
+    store: &dyn Store,
+    scope: &TenantScope,
+    table: Uuid,
+    entry: &comanda_store::reservations::WaitlistEntry,
+    contact: GuestContact,
+    start: OffsetDateTime,
+) -> comanda_store::reservations::Reservation {
+    let mut offer = booking_of(entry.venue_id, start);
+    offer.guest = contact;
+    offer.offer = Some(Offer {
+        entry: entry.id,
+        expires_at: NOW + time::Duration::minutes(10),
+    });
+    let BookOutcome::Created(offered) = store
+        .book(scope, &offer, &blind(table, start), &change(), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("offered");
+    };
+    offered
+}
+
 pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
     let (scope, venue, table) = booking_floor(store, "Waitlist").await;
     let seven = datetime!(2026-12-05 00:00 UTC);
@@ -472,19 +497,7 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
         .await;
     assert!(matches!(reused, Err(StoreError::Conflict(_))), "{reused:?}");
     assert_eq!(store.waitlist(&scope, venue, None).await.unwrap().len(), 1);
-    let mut offer = booking_of(venue, seven);
-    offer.guest = contact;
-    offer.offer = Some(Offer {
-        entry: entry.id,
-        expires_at: NOW + time::Duration::minutes(10),
-    });
-    let BookOutcome::Created(offered) = store
-        .book(&scope, &offer, &blind(table, seven), &change(), NOW)
-        .await
-        .unwrap()
-    else {
-        panic!("offered");
-    };
+    let offered = offer_table(store, &scope, table, &entry, contact, seven).await;
     assert_eq!(offered.status, ReservationStatus::Offered);
     let waiting = store.waitlist_entry(&scope, entry.id).await.unwrap();
     assert_eq!(
@@ -565,19 +578,7 @@ pub async fn a_waitlist_booking_that_never_came_about_ends_its_entry(store: &dyn
             )
             .await
             .unwrap();
-        let mut offer = booking_of(venue, seven);
-        offer.guest = contact;
-        offer.offer = Some(Offer {
-            entry: entry.id,
-            expires_at: NOW + time::Duration::minutes(10),
-        });
-        let BookOutcome::Created(offered) = store
-            .book(&scope, &offer, &blind(table, seven), &change(), NOW)
-            .await
-            .unwrap()
-        else {
-            panic!("offered");
-        };
+        let offered = offer_table(store, &scope, table, &entry, contact, seven).await;
         let deposit = NewDeposit {
             amount: cop(4_000_000),
             hold_expires_at: NOW + time::Duration::minutes(15),
