@@ -114,12 +114,7 @@ impl AppState {
             payments,
             pay_script_integrity: crate::routes::app_pages::pay_script_integrity().into(),
             audit,
-            mail_files: (config.mail.sink == crate::config::MailSink::File).then(|| {
-                crate::auth::mail::MailFiles {
-                    directory: config.data_dir.join("outbox"),
-                    retention: time::Duration::days(i64::from(config.mail.file_retention_days)),
-                }
-            }),
+            mail_files: crate::auth::mail::MailFiles::configured(config),
             live_checks: Arc::default(),
         })
     }

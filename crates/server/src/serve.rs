@@ -778,11 +778,7 @@ pub async fn offboard_partner(
     store.close().await;
     let done = done?;
     // The mail files are personal data outside the sealed store (docs/privacy.md): they go with the partner.
-    if config.mail.sink == crate::config::MailSink::File {
-        let files = crate::auth::mail::MailFiles {
-            directory: config.data_dir.join("outbox"),
-            retention: time::Duration::days(i64::from(config.mail.file_retention_days)),
-        };
+    if let Some(files) = crate::auth::mail::MailFiles::configured(config) {
         let removed = files.erase_partner(partner).await;
         tracing::info!(removed, "the offboarded partner's mail files deleted");
     }

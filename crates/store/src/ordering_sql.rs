@@ -180,7 +180,7 @@ async fn paid_orders(
     partner: PartnerId,
     order: &Order,
 ) -> StoreResult<(Vec<comanda_domain::bill::PaidOrder>, usize)> {
-    use comanda_domain::payment::{Split, fraction_of};
+    use comanda_domain::payment::{LineClaim, fraction_of};
     let Some(session) = order.session_id else {
         return Ok((Vec::new(), 0));
     };
@@ -202,16 +202,12 @@ async fn paid_orders(
     .await?;
     let mut direct: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
     for row in &payments {
-        let Split::Items { items } = json_from::<Split>("split", &row.try_get::<String, _>("split")?)? else {
-            continue;
-        };
-        let amounts: Vec<i64> = match row.try_get::<Option<String>, _>("line_amounts")? {
-            Some(text) => json_from("line_amounts", &text)?,
-            None => Vec::new(),
-        };
-        for (index, share) in items.iter().enumerate() {
+        let amounts: Option<String> = row.try_get("line_amounts")?;
+        let claims =
+            crate::payments::line_claims_of(&row.try_get::<String, _>("split")?, amounts.as_deref())?;
+        for LineClaim { share, amount } in claims {
             // A payment made before parts' amounts were kept: its part's fraction of the line.
-            let amount = amounts.get(index).copied().unwrap_or_else(|| {
+            let amount = amount.unwrap_or_else(|| {
                 orders
                     .iter()
                     .find(|o| o.id == share.order_id)

@@ -599,3 +599,28 @@ pub(crate) fn settlement(
         partner_part: money(share + tip - fee)?,
     })
 }
+
+/// The line claims a payment row holds: its split's parts of lines (none unless it is `Split::Items`), each with
+/// what it was charged from its `line_amounts` column (JSON minor units in the split's order; `None` for a payment
+/// made before the column was kept). One reading for the bill's claims and for what a cancelled order was paid.
+pub(crate) fn line_claims_of(
+    split: &str,
+    line_amounts: Option<&str>,
+) -> StoreResult<Vec<comanda_domain::payment::LineClaim>> {
+    use crate::ordering::json_from;
+    let comanda_domain::payment::Split::Items { items } = json_from("split", split)? else {
+        return Ok(Vec::new());
+    };
+    let amounts: Vec<i64> = match line_amounts {
+        Some(text) => json_from("line_amounts", text)?,
+        None => Vec::new(),
+    };
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(index, share)| comanda_domain::payment::LineClaim {
+            share,
+            amount: amounts.get(index).copied(),
+        })
+        .collect())
+}

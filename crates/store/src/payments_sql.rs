@@ -199,16 +199,11 @@ async fn line_claims_in(
     .await?;
     let mut claims = Vec::new();
     for row in &rows {
-        if let Split::Items { items } = json_from::<Split>("split", &row.try_get::<String, _>("split")?)? {
-            let amounts: Vec<i64> = match row.try_get::<Option<String>, _>("line_amounts")? {
-                Some(text) => json_from("line_amounts", &text)?,
-                None => Vec::new(),
-            };
-            claims.extend(items.into_iter().enumerate().map(|(index, share)| LineClaim {
-                share,
-                amount: amounts.get(index).copied(),
-            }));
-        }
+        let amounts: Option<String> = row.try_get("line_amounts")?;
+        claims.extend(crate::payments::line_claims_of(
+            &row.try_get::<String, _>("split")?,
+            amounts.as_deref(),
+        )?);
     }
     Ok(claims)
 }

@@ -187,6 +187,14 @@ struct StoredMail {
 }
 
 impl MailFiles {
+    /// The configured `file` sink's messages (under `data_dir/outbox`), or `None` with another sink.
+    pub fn configured(config: &crate::config::Config) -> Option<Self> {
+        (config.mail.sink == MailSink::File).then(|| MailFiles {
+            directory: config.data_dir.join("outbox"),
+            retention: time::Duration::days(i64::from(config.mail.file_retention_days)),
+        })
+    }
+
     fn read_all(directory: &std::path::Path) -> Vec<StoredMail> {
         let Ok(entries) = std::fs::read_dir(directory) else {
             return Vec::new();
