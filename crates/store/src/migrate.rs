@@ -61,6 +61,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0033", 33, "refund_tax"),
             crate::migrate::migration!($engine, "0034", 34, "cancelled_sales"),
             crate::migrate::migration!($engine, "0035", 35, "line_amounts"),
+            crate::migrate::migration!($engine, "0036", 36, "refund_decliner"),
         ]
     };
 }

@@ -290,6 +290,9 @@ pub struct Refund {
     pub status: RefundStatus,
     pub requested_by: Uuid,
     pub approved_by: Option<Uuid>,
+    /// Who declined it while it awaited approval (its requester, withdrawing it, or someone with payout authority):
+    /// it then ends `Failed` with nothing moved.
+    pub declined_by: Option<Uuid>,
     pub stripe_refund: Option<String>,
     pub created_at: OffsetDateTime,
 }
@@ -495,13 +498,14 @@ pub trait PaymentStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Refund>;
-    /// A refund awaiting approval is declined (or withdrawn by its requester): it ends `failed` with `reason`, and
-    /// what it reserved of its payment is free for another refund. `Conflict` once it is no longer awaiting approval.
+    /// A refund awaiting approval is declined (or withdrawn by its requester) by `declined_by`: it ends `failed`
+    /// with `declined_by` kept, and what it reserved of its payment is free for another refund. `Conflict` once it is
+    /// no longer awaiting approval.
     async fn decline_refund(
         &self,
         scope: &TenantScope,
         refund: Uuid,
-        reason: &str,
+        declined_by: Uuid,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Refund>;

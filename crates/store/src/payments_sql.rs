@@ -120,6 +120,7 @@ fn refund_from_row(row: &DbRow) -> StoreResult<Refund> {
         status: RefundStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         requested_by: uuid_col(row, "requested_by")?,
         approved_by: opt_uuid_col(row, "approved_by")?,
+        declined_by: opt_uuid_col(row, "declined_by")?,
         stripe_refund: row.try_get("stripe_refund")?,
         created_at: row.try_get("created_at")?,
     })
@@ -1450,19 +1451,19 @@ impl PaymentStore for Engine {
         &self,
         scope: &TenantScope,
         refund: Uuid,
-        reason: &str,
+        declined_by: Uuid,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Refund> {
         let partner = scope.partner().as_uuid();
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
-            "UPDATE refunds SET status = 'failed', failure = $3
+            "UPDATE refunds SET status = 'failed', failure = 'declined', declined_by = $3
              WHERE partner_id = $1 AND id = $2 AND status = 'awaiting_approval' RETURNING *",
         )
         .bind(h(partner))
         .bind(h(refund))
-        .bind(reason)
+        .bind(h(declined_by))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

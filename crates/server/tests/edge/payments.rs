@@ -1103,16 +1103,20 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
         (ledger["transfers"].as_array().unwrap().len() == 1).then_some(())
     })
     .await;
-    let asked = post(
-        &server,
-        &format!("/api/v1/payments/{payment}/refunds"),
-        Some(&v.owner),
-        json!({"amount": 3_780_000, "reason": "evento cancelado"}),
-    )
-    .await;
-    assert_eq!(asked.status, 202, "{}", asked.body);
-    assert_eq!(asked.body["status"], "awaiting_approval");
-    let refund = asked.body["refund_id"].as_str().unwrap().to_owned();
+    let keyed = || {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/payments/{payment}/refunds")))
+            .bearer_auth(&v.owner)
+            .header("idempotency-key", "reembolso-evento")
+            .json(&json!({"amount": 3_780_000, "reason": "evento cancelado"}))
+            .send()
+    };
+    let asked = keyed().await.unwrap();
+    assert_eq!(asked.status(), 202);
+    let asked: Value = asked.json().await.unwrap();
+    assert_eq!(asked["status"], "awaiting_approval");
+    let refund = asked["refund_id"].as_str().unwrap().to_owned();
     let alone = post(
         &server,
         &format!("/api/v1/refunds/{refund}/approve"),
@@ -1134,6 +1138,11 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
         "{}",
         declined.body
     );
+    let me = call(&server, "GET", "/api/v1/me", Some(&v.owner), None).await;
+    assert_eq!(declined.body["declined_by"], me.body["user_id"]);
+    // Its request retried with its key (a dropped answer) is told it was declined, not that Stripe refused it.
+    let retried = expect_problem(keyed().await.unwrap(), 409, "conflict").await;
+    assert!(retried["detail"].as_str().unwrap().contains("declined"), "{retried}");
     assert_eq!(
         post(&server, &decline, Some(&v.owner), json!({})).await.status,
         409

@@ -321,6 +321,8 @@ pub struct RefundView {
     pub status: crate::routes::wire::RefundStatus,
     pub split: comanda_domain::payment::RefundSplit,
     pub reason: String,
+    /// The member who declined it while it awaited approval (then `status` is `failed` and nothing moved).
+    pub declined_by: Option<String>,
 }
 
 impl From<&Refund> for RefundView {
@@ -331,6 +333,7 @@ impl From<&Refund> for RefundView {
             status: r.status.into(),
             split: r.split,
             reason: r.reason.clone(),
+            declined_by: r.declined_by.map(|m| m.to_string()),
         }
     }
 }
@@ -407,6 +410,14 @@ pub async fn refund(
             return Ok((StatusCode::ACCEPTED, Json(RefundView::from(&requested))));
         }
         RefundStatus::Succeeded => return Ok((StatusCode::CREATED, Json(RefundView::from(&requested)))),
+        RefundStatus::Failed if requested.declined_by.is_some() => {
+            return Err(Problem::new(ProblemType::Conflict)
+                .detail(
+                    "this refund was declined while it awaited approval; nothing was refunded. To ask again, send \
+                     a new request with another Idempotency-Key",
+                )
+                .into());
+        }
         RefundStatus::Failed => {
             return Err(Problem::new(ProblemType::PaymentProvider)
                 .detail("this refund was refused by the payment provider; nothing was refunded")
@@ -498,7 +509,7 @@ pub async fn decline_refund(
         .decline_refund(
             &caller.scope,
             id,
-            &format!("declined by {}", caller.member.id),
+            caller.member.id,
             &audit,
             state.clock.now(),
         )
