@@ -320,6 +320,9 @@ pub struct ReservationFigures {
     pub no_show_rate_bp: i64,
     /// Cancellations ÷ bookings.
     pub cancellation_rate_bp: i64,
+    /// Deposits the venue keeps (no-shows, and guests who cancelled after the cut-off), in the venue currency's minor
+    /// units: revenue that is in no sale.
+    pub deposits_kept: i64,
 }
 
 /// Where a booking stands, as the reservation figures count it.
@@ -344,11 +347,12 @@ fn rate_bp(part: i64, whole: i64) -> i64 {
 }
 
 impl ReservationFigures {
-    /// Adds up `(state, bookings, covers)` counts.
-    pub fn from_counts(counts: &[(BookingState, i64, i64)]) -> Self {
+    /// Adds up `(state, bookings, covers, deposits kept)` counts.
+    pub fn from_counts(counts: &[(BookingState, i64, i64, i64)]) -> Self {
         let mut figures = Self::default();
         let mut came = 0;
-        for &(state, bookings, covers) in counts {
+        for &(state, bookings, covers, kept) in counts {
+            figures.deposits_kept += kept;
             if state == BookingState::Pending {
                 continue;
             }
@@ -569,23 +573,24 @@ mod tests {
     fn reservation_rates_are_basis_points_of_what_they_divide() {
         use BookingState::*;
         let figures = ReservationFigures::from_counts(&[
-            (Pending, 4, 9),
-            (Upcoming, 2, 5),
-            (Came, 5, 14),
-            (NoShow, 1, 2),
-            (Cancelled, 2, 6),
+            (Pending, 4, 9, 0),
+            (Upcoming, 2, 5, 0),
+            (Came, 5, 14, 0),
+            (NoShow, 1, 2, 4_000_000),
+            (Cancelled, 2, 6, 2_000_000),
         ]);
         assert_eq!(
             (figures.bookings, figures.covers_booked, figures.covers_seated),
             (10, 27, 14)
         );
+        assert_eq!(figures.deposits_kept, 6_000_000);
         // 1 of 6 parties due did not come: 16.67 %; 2 of 10 bookings were cancelled: 20 %.
         assert_eq!(
             (figures.no_show_rate_bp, figures.cancellation_rate_bp),
             (1_667, 2_000)
         );
         assert_eq!(
-            ReservationFigures::from_counts(&[(Pending, 3, 6)]),
+            ReservationFigures::from_counts(&[(Pending, 3, 6, 0)]),
             ReservationFigures::default()
         );
     }

@@ -1138,8 +1138,8 @@ pages.booking = async () => {
 // ----- sales dashboard (docs/analytics.md) -----
 
 const figureNames = {
-  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
-  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
+  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', deposits_kept: 'Depósitos retenidos', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
+  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', deposits_kept: 'Deposits kept', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
 };
 // Each figure's definition, shown as its tooltip: the same words as docs/analytics.md.
 const figureDefinitions = {
@@ -1154,6 +1154,7 @@ const figureDefinitions = {
     average_order: 'Ventas brutas ÷ pedidos.',
     covers_booked: 'Personas de las reservas que empiezan en el periodo (canceladas y no llegadas incluidas; ofertas y depósitos sin pagar no).',
     no_show_rate: 'No llegaron ÷ (sentadas + terminadas + no llegaron).',
+    deposits_kept: 'Depósitos de reservas que el local retiene (no llegaron, o cancelaron después del plazo). No son ventas.',
     turnover: 'Mesas sentadas por el personal y cerradas en el periodo ÷ (mesas × días).',
     average_turn: 'Minutos promedio de sentada a cerrada.',
     checks: 'Mesas cerradas en el periodo con al menos un pedido que cuenta.',
@@ -1172,6 +1173,7 @@ const figureDefinitions = {
     average_order: 'Gross sales ÷ orders.',
     covers_booked: 'Party sizes of the bookings starting in the period (cancelled and no-shows included; offers and unpaid deposits not).',
     no_show_rate: 'No-shows ÷ (seated + finished + no-shows).',
+    deposits_kept: 'Booking deposits the venue keeps (no-shows, cancellations after the cut-off). Not sales.',
     turnover: 'Tables seated by staff and closed in the period ÷ (tables × days).',
     average_turn: 'Mean minutes from seated to closed.',
     checks: 'Tables closed in the period with at least one counted order.',
@@ -1299,6 +1301,7 @@ pages.analytics = async () => {
         orders: String(summary.orders),
         covers_booked: String(summary.reservations.covers_booked),
         no_show_rate: `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
+        deposits_kept: money(summary.reservations.deposits_kept),
         turnover: `${(summary.turnover.turns_per_table_day_x100 / 100).toLocaleString(english ? 'en' : 'es-CO', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ×`,
         average_turn: `${summary.turnover.average_turn_minutes} min`,
         checks: String(summary.checks),
@@ -1318,7 +1321,7 @@ pages.analytics = async () => {
         note.title = `${definitions.change} ${previous.from} – ${previous.to}: ${key === 'orders' ? before : money(before)}`;
         return note;
       };
-      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'covers_booked', 'no_show_rate', 'turnover', 'average_turn']) {
+      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'covers_booked', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
         const item = document.createElement('div');
         const term = document.createElement('dt');
         term.textContent = names[key];

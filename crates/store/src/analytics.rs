@@ -68,16 +68,17 @@ pub trait AnalyticsStore: Send + Sync {
         end: OffsetDateTime,
     ) -> StoreResult<Vec<SalesQuarter>>;
 
-    /// The venue's reservations whose start lies in `[start, end)`, per status: how many, and their covers (party
-    /// sizes); walk-ins (channel `walk_in`) are not bookings and are left out. Reservations are few (a venue books
-    /// tens a day), so this reads them directly.
+    /// The venue's reservations whose start lies in `[start, end)`, per status: how many, their covers (party
+    /// sizes), and the minor units of their deposits decided kept (`keep_due` or `kept`); walk-ins (channel
+    /// `walk_in`) are not bookings and are left out. Reservations are few (a venue books tens a day), so this reads
+    /// them directly.
     async fn reservation_counts(
         &self,
         scope: &TenantScope,
         venue: Uuid,
         start: OffsetDateTime,
         end: OffsetDateTime,
-    ) -> StoreResult<Vec<(ReservationStatus, i64, i64)>>;
+    ) -> StoreResult<Vec<(ReservationStatus, i64, i64, i64)>>;
 
     /// The same rows recomputed from the raw rows (orders placed and not cancelled, succeeded payments, the tip
     /// ledger, completed refunds) by the rules of docs/analytics.md; rows whose measures are all zero are left out.

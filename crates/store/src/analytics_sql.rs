@@ -283,11 +283,16 @@ impl AnalyticsStore for Engine {
         venue: Uuid,
         start: OffsetDateTime,
         end: OffsetDateTime,
-    ) -> StoreResult<Vec<(ReservationStatus, i64, i64)>> {
+    ) -> StoreResult<Vec<(ReservationStatus, i64, i64, i64)>> {
         let rows = self.read_range(
-            "SELECT status, count(*) AS bookings, CAST(sum(party_size) AS BIGINT) AS covers FROM reservations
-             WHERE partner_id = $1 AND venue_id = $2 AND start_at >= $3 AND start_at < $4 AND channel <> 'walk_in'
-             GROUP BY status ORDER BY status",
+            "SELECT r.status, count(*) AS bookings, CAST(sum(r.party_size) AS BIGINT) AS covers,
+                    CAST(coalesce(sum(CASE WHEN d.status IN ('keep_due', 'kept') THEN d.amount END), 0) AS BIGINT)
+                        AS deposits_kept
+             FROM reservations r
+             LEFT JOIN reservation_deposits d ON d.partner_id = r.partner_id AND d.reservation_id = r.id
+             WHERE r.partner_id = $1 AND r.venue_id = $2 AND r.start_at >= $3 AND r.start_at < $4
+               AND r.channel <> 'walk_in'
+             GROUP BY r.status ORDER BY r.status",
             scope,
             Some(venue),
             start,
@@ -301,6 +306,7 @@ impl AnalyticsStore for Engine {
                     ReservationStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
                     row.try_get("bookings")?,
                     row.try_get("covers")?,
+                    row.try_get("deposits_kept")?,
                 ))
             })
             .collect()

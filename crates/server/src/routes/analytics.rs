@@ -157,6 +157,9 @@ pub struct ReservationSummary {
     pub no_show_rate_bp: i64,
     /// Cancellations ÷ bookings, in basis points.
     pub cancellation_rate_bp: i64,
+    /// Deposits the venue keeps (no-shows, cancellations after the cut-off), in minor units of the summary's
+    /// currency: money in no sale figure.
+    pub deposits_kept: i64,
 }
 
 impl From<ReservationFigures> for ReservationSummary {
@@ -169,6 +172,7 @@ impl From<ReservationFigures> for ReservationSummary {
             cancellations: figures.cancellations,
             no_show_rate_bp: figures.no_show_rate_bp,
             cancellation_rate_bp: figures.cancellation_rate_bp,
+            deposits_kept: figures.deposits_kept,
         }
     }
 }
@@ -340,7 +344,7 @@ async fn summarize(
         .reservation_counts(&caller.scope, venue.id.as_uuid(), start, end)
         .await?
         .into_iter()
-        .map(|(status, bookings, covers)| (status.booking_state(), bookings, covers))
+        .map(|(status, bookings, covers, kept)| (status.booking_state(), bookings, covers, kept))
         .collect();
     Ok(SalesSummary {
         venue_id: venue.id.to_string(),
@@ -398,6 +402,7 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
         ("collected", summary.collected),
         ("average_order", summary.average_order),
         ("average_ticket", summary.average_ticket),
+        ("deposits_kept", summary.reservations.deposits_kept),
     ];
     let previous = summary.previous.as_ref();
     let previous_money = [

@@ -1142,7 +1142,10 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
     assert_eq!(declined.body["declined_by"], me.body["user_id"]);
     // Its request retried with its key (a dropped answer) is told it was declined, not that Stripe refused it.
     let retried = expect_problem(keyed().await.unwrap(), 409, "conflict").await;
-    assert!(retried["detail"].as_str().unwrap().contains("declined"), "{retried}");
+    assert!(
+        retried["detail"].as_str().unwrap().contains("declined"),
+        "{retried}"
+    );
     assert_eq!(
         post(&server, &decline, Some(&v.owner), json!({})).await.status,
         409

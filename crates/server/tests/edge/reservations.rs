@@ -1995,6 +1995,24 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         .await;
     assert_eq!(refunds["data"].as_array().map(Vec::len), Some(0), "{refunds}");
     assert_eq!(transfers_of(&second_id).await, Some(1), "kept: sent to the venue");
+    // The kept deposit is in the day's reservation figures (it is in no sale).
+    v.refreshed(&server).await;
+    let summary = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/venues/{}/analytics/summary?from={date}&to={date}",
+            v.venue
+        ),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        summary.body["reservations"]["deposits_kept"], no_show.body["deposit"]["amount"],
+        "{}",
+        summary.body
+    );
     v.refreshed(&server).await;
     let too_late = host_move(&server, &v, &second_id, json!({"to": "seated"})).await;
     assert_eq!(too_late.status, 422, "its time is over: {}", too_late.body);

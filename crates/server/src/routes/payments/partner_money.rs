@@ -506,13 +506,7 @@ pub async fn decline_refund(
         .target(refund.clone());
     let declined = state
         .store
-        .decline_refund(
-            &caller.scope,
-            id,
-            caller.member.id,
-            &audit,
-            state.clock.now(),
-        )
+        .decline_refund(&caller.scope, id, caller.member.id, &audit, state.clock.now())
         .await?;
     Ok(Json(RefundView::from(&declined)))
 }
