@@ -14,7 +14,7 @@ use comanda_security::TenantScope;
 use comanda_store::Store;
 use comanda_store::identity::AuditEntry;
 use comanda_store::payments::ConnectedAccount;
-use comanda_store::reservations::{Deposit, DepositStatus};
+use comanda_store::reservations::{Deposit, DepositStatus, Reservation, ReservationStatus};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -216,19 +216,38 @@ pub async fn settle_now(
     }
 }
 
-/// The upkeep's part: every deposit of the partner whose money must still move.
+/// The upkeep's part: every deposit of the partner whose money must still move. Answers the bookings this released
+/// because their deposit's hold ran out before it was paid (the store cancels a booking still awaiting its deposit):
+/// their tables are free, and their guests have not been told.
 pub async fn settle_due(
     store: &Arc<dyn Store>,
     service: &PaymentService,
     scope: &TenantScope,
     now: OffsetDateTime,
-) {
+) -> Vec<Reservation> {
     let Ok(due) = store.unsettled_deposits(scope, now).await else {
-        return;
+        return Vec::new();
     };
+    let mut lapsed = Vec::new();
     for deposit in due {
-        if let Err(error) = settle(store, service, scope, &deposit, now).await {
-            tracing::warn!(reservation = %deposit.reservation_id, %error, "deposit not settled; will retry");
+        let awaited = deposit.status == DepositStatus::Awaiting
+            && store
+                .reservation(scope, deposit.reservation_id)
+                .await
+                .is_ok_and(|booking| booking.status == ReservationStatus::AwaitingDeposit);
+        match settle(store, service, scope, &deposit, now).await {
+            Ok(Some(_)) if awaited => {
+                if let Ok(booking) = store.reservation(scope, deposit.reservation_id).await
+                    && booking.status == ReservationStatus::Cancelled
+                {
+                    lapsed.push(booking);
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(reservation = %deposit.reservation_id, %error, "deposit not settled; will retry");
+            }
         }
     }
+    lapsed
 }

@@ -1,6 +1,8 @@
-//! Mail to a booking's guest when the venue changes the booking: moved to another time, or cancelled by the venue.
-//! The guest booked online or by phone and would otherwise find out at the door. The guest's language is not kept
-//! with a booking, so a notice speaks Spanish, then English.
+//! Mail to a booking's guest when the booking changes other than by their own hand on the page they are looking at:
+//! moved or cancelled by the venue, confirmed once the deposit is paid or the waitlist's offer accepted, released
+//! because its deposit was not paid in time, and — for their records, with what became of their deposit — cancelled
+//! by themselves. The guest booked online or by phone and would otherwise find out at the door. The guest's language
+//! is not kept with a booking, so a notice speaks Spanish, then English.
 //!
 //! Sent after the change commits, as the account notices are: a notice lost to a crash between the two is the cost
 //! of not holding the booking's row lock across the sealed contact's opening. A guest whose contact was erased, or
@@ -16,18 +18,23 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::routes::reservations::local_rfc3339;
 
-/// What the venue did to the booking.
+/// What became of the booking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VenueChange {
-    /// To the booking's current start and party size.
+pub enum BookingNotice {
+    /// Moved by the venue to the booking's current start and party size.
     Moved,
+    /// Cancelled by the venue.
     Cancelled,
     /// Confirmed once the guest did their part: the deposit paid, or the waitlist's offer accepted.
     Confirmed,
+    /// Cancelled by the guest by their link: what became of the deposit (refunded before the cut-off, kept after).
+    GuestCancelled,
+    /// Released because its deposit was not paid before the hold ran out: nothing was charged.
+    HoldLapsed,
 }
 
 /// Tells the booking's guest what the venue changed, with the refund of a deposit the change gives back.
-pub async fn tell_guest(state: &AppState, scope: &TenantScope, booking: &Reservation, change: VenueChange) {
+pub async fn tell_guest(state: &AppState, scope: &TenantScope, booking: &Reservation, change: BookingNotice) {
     let store = &state.store;
     let Ok(contact) = store.guest_contact(scope, booking.guest_id).await else {
         return;
@@ -42,21 +49,33 @@ pub async fn tell_guest(state: &AppState, scope: &TenantScope, booking: &Reserva
         return;
     };
     let zone = comanda_domain::reservation::zone(&venue.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    // The money the notice speaks of: a deposit given back (moved, cancelled), or the one just paid (confirmed).
+    // The money the notice speaks of: a deposit given back (moved, cancelled), the one just paid (confirmed), or
+    // the one kept (a guest's cancellation after the cut-off).
     let deposit = match store.deposit(scope, booking.id).await {
         Ok(Some(deposit)) => match (change, deposit.status) {
-            (VenueChange::Confirmed, DepositStatus::Paid) => Some(deposit.amount),
+            (BookingNotice::Confirmed, DepositStatus::Paid) => Some(Deposit::Paid(deposit.amount)),
             (
-                VenueChange::Moved | VenueChange::Cancelled,
+                BookingNotice::Moved | BookingNotice::Cancelled | BookingNotice::GuestCancelled,
                 DepositStatus::RefundDue | DepositStatus::Refunded,
-            ) => Some(deposit.amount),
+            ) => Some(Deposit::Refunded(deposit.amount)),
+            (BookingNotice::GuestCancelled, DepositStatus::KeepDue | DepositStatus::Kept) => {
+                Some(Deposit::Kept(deposit.amount))
+            }
             _ => None,
         },
         _ => None,
     };
-    let link = manage_link(state, scope.partner(), booking.venue_id, booking.id);
+    let link = match change {
+        BookingNotice::Moved | BookingNotice::Confirmed => {
+            manage_link(state, scope.partner(), booking.venue_id, booking.id)
+        }
+        // Nothing left to manage: where to book again.
+        BookingNotice::Cancelled | BookingNotice::GuestCancelled | BookingNotice::HoldLapsed => {
+            format!("{}/book/{}", state.identity.public_origin(), booking.venue_id)
+        }
+    };
     let local = local_rfc3339(&zone, booking.start);
-    let (subject, body) = venue_change_text(change, &venue.name, &local, booking.party_size, deposit, &link);
+    let (subject, body) = notice_text(change, &venue.name, &local, booking.party_size, deposit, &link);
     let message = comanda_store::identity::OutboxMessage {
         id: Uuid::now_v7(),
         partner: Some(scope.partner()),
@@ -94,34 +113,46 @@ pub(crate) fn date_and_time(local: &str) -> (&str, &str) {
     (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""))
 }
 
+/// The deposit a notice speaks of, and what became of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deposit {
+    Paid(Money),
+    Refunded(Money),
+    Kept(Money),
+}
+
 /// The notice's subject and body, Spanish then English. `local` is the start at the venue's offset (RFC 3339);
-/// `deposit` is the deposit refunded (moved, cancelled) or paid (confirmed).
-fn venue_change_text(
-    change: VenueChange,
+/// `link` manages the booking (moved, confirmed) or books again (cancelled, released).
+fn notice_text(
+    change: BookingNotice,
     venue: &str,
     local: &str,
     party: u16,
-    deposit: Option<Money>,
+    deposit: Option<Deposit>,
     link: &str,
 ) -> (String, String) {
     let (date, time) = date_and_time(local);
-    let refund = |spanish: bool| {
-        deposit.map_or(String::new(), |amount| {
-            if spanish {
-                format!(
-                    " Te devolvemos el depósito de {} a tu tarjeta.",
-                    spoken_text(amount, true)
-                )
-            } else {
-                format!(
-                    " Your deposit of {} is refunded to your card.",
-                    spoken_text(amount, false)
-                )
-            }
-        })
+    let refund = |spanish: bool| match deposit {
+        Some(Deposit::Refunded(amount)) if spanish => format!(
+            " Te devolvemos el depósito de {} a tu tarjeta.",
+            spoken_text(amount, true)
+        ),
+        Some(Deposit::Refunded(amount)) => format!(
+            " Your deposit of {} is refunded to your card.",
+            spoken_text(amount, false)
+        ),
+        Some(Deposit::Kept(amount)) if spanish => format!(
+            " Cancelaste después del plazo de la política del local, así que el depósito de {} queda para el local.",
+            spoken_text(amount, true)
+        ),
+        Some(Deposit::Kept(amount)) => format!(
+            " You cancelled after the venue's cut-off, so the deposit of {} is kept by the venue.",
+            spoken_text(amount, false)
+        ),
+        _ => String::new(),
     };
     match change {
-        VenueChange::Moved => (
+        BookingNotice::Moved => (
             format!("{venue}: tu reserva cambió / your booking was moved"),
             format!(
                 "{venue} movió tu reserva: ahora es para {party} el {date} a las {time}.{}\n\
@@ -132,21 +163,17 @@ fn venue_change_text(
                 refund(false),
             ),
         ),
-        VenueChange::Confirmed => {
-            let paid = |spanish: bool| {
-                deposit.map_or(String::new(), |amount| {
-                    if spanish {
-                        format!(
-                            " Recibimos tu depósito de {}: cuando llegas, te lo devolvemos a tu tarjeta.",
-                            spoken_text(amount, true)
-                        )
-                    } else {
-                        format!(
-                            " We received your deposit of {}: when you come, it is refunded to your card.",
-                            spoken_text(amount, false)
-                        )
-                    }
-                })
+        BookingNotice::Confirmed => {
+            let paid = |spanish: bool| match deposit {
+                Some(Deposit::Paid(amount)) if spanish => format!(
+                    " Recibimos tu depósito de {}: cuando llegas, te lo devolvemos a tu tarjeta.",
+                    spoken_text(amount, true)
+                ),
+                Some(Deposit::Paid(amount)) => format!(
+                    " We received your deposit of {}: when you come, it is refunded to your card.",
+                    spoken_text(amount, false)
+                ),
+                _ => String::new(),
             };
             (
                 format!("{venue}: reserva confirmada / booking confirmed"),
@@ -160,13 +187,37 @@ fn venue_change_text(
                 ),
             )
         }
-        VenueChange::Cancelled => (
+        BookingNotice::Cancelled => (
             format!("{venue}: reserva cancelada / booking cancelled"),
             format!(
-                "{venue} canceló tu reserva para {party} el {date} a las {time}.{}\n\n\
-                 {venue} cancelled your booking for {party} on {date} at {time}.{}\n",
+                "{venue} canceló tu reserva para {party} el {date} a las {time}.{}\n\
+                 Para reservar de nuevo: {link}\n\n\
+                 {venue} cancelled your booking for {party} on {date} at {time}.{}\n\
+                 To book again: {link}\n",
                 refund(true),
                 refund(false),
+            ),
+        ),
+        BookingNotice::GuestCancelled => (
+            format!("{venue}: cancelaste tu reserva / you cancelled your booking"),
+            format!(
+                "Cancelaste tu reserva en {venue} para {party} el {date} a las {time}.{}\n\
+                 Para reservar de nuevo: {link}\n\n\
+                 You cancelled your booking at {venue} for {party} on {date} at {time}.{}\n\
+                 To book again: {link}\n",
+                refund(true),
+                refund(false),
+            ),
+        ),
+        BookingNotice::HoldLapsed => (
+            format!("{venue}: reserva no confirmada / booking not confirmed"),
+            format!(
+                "Tu reserva en {venue} para {party} el {date} a las {time} no se confirmó: el depósito no se pagó \
+                 a tiempo, así que la mesa quedó libre. No se cobró nada.\n\
+                 Para reservar de nuevo: {link}\n\n\
+                 Your booking at {venue} for {party} on {date} at {time} was not confirmed: its deposit was not paid \
+                 in time, so the table was released. Nothing was charged.\n\
+                 To book again: {link}\n"
             ),
         ),
     }
@@ -179,12 +230,12 @@ mod tests {
     #[test]
     fn a_confirmation_names_the_deposit_received() {
         let deposit = Money::new(4_000_000, comanda_domain::Currency::COP).unwrap();
-        let (subject, body) = venue_change_text(
-            VenueChange::Confirmed,
+        let (subject, body) = notice_text(
+            BookingNotice::Confirmed,
             "La Cazuela",
             "2026-12-04T19:00:00-05:00",
             2,
-            Some(deposit),
+            Some(Deposit::Paid(deposit)),
             "https://example.co/book?x",
         );
         assert_eq!(subject, "La Cazuela: reserva confirmada / booking confirmed");
@@ -198,13 +249,13 @@ mod tests {
     #[test]
     fn a_cancellation_says_when_and_the_refund_in_both_languages() {
         let deposit = Money::new(4_000_000, comanda_domain::Currency::COP).unwrap();
-        let (subject, body) = venue_change_text(
-            VenueChange::Cancelled,
+        let (subject, body) = notice_text(
+            BookingNotice::Cancelled,
             "La Cazuela",
             "2026-12-04T19:00:00-05:00",
             4,
-            Some(deposit),
-            "https://example.co/book",
+            Some(Deposit::Refunded(deposit)),
+            "https://example.co/book/venue",
         );
         assert_eq!(subject, "La Cazuela: reserva cancelada / booking cancelled");
         assert!(
@@ -217,8 +268,54 @@ mod tests {
         );
         assert!(body.contains(&spoken_text(deposit, true)) && body.contains(&spoken_text(deposit, false)));
         assert!(
-            !body.contains("https://"),
-            "a cancelled booking has nothing left to manage"
+            body.contains("Para reservar de nuevo: https://example.co/book/venue"),
+            "a cancelled booking has nothing left to manage, only a new booking to make: {body}"
+        );
+    }
+
+    #[test]
+    fn a_guest_who_cancelled_late_is_told_the_deposit_is_kept_and_a_lapsed_hold_that_nothing_was_charged() {
+        let deposit = Money::new(4_000_000, comanda_domain::Currency::COP).unwrap();
+        let late = |kept| {
+            notice_text(
+                BookingNotice::GuestCancelled,
+                "La Cazuela",
+                "2026-12-04T19:00:00-05:00",
+                2,
+                kept,
+                "https://example.co/book/venue",
+            )
+        };
+        let (subject, body) = late(Some(Deposit::Kept(deposit)));
+        assert_eq!(
+            subject,
+            "La Cazuela: cancelaste tu reserva / you cancelled your booking"
+        );
+        assert!(
+            body.contains("queda para el local") && body.contains("is kept by the venue"),
+            "{body}"
+        );
+        assert!(body.contains(&spoken_text(deposit, true)), "{body}");
+        let (_, early) = late(Some(Deposit::Refunded(deposit)));
+        assert!(
+            early.contains("Te devolvemos el depósito") && !early.contains("kept"),
+            "{early}"
+        );
+        let (subject, body) = notice_text(
+            BookingNotice::HoldLapsed,
+            "La Cazuela",
+            "2026-12-04T19:00:00-05:00",
+            2,
+            None,
+            "https://example.co/book/venue",
+        );
+        assert_eq!(
+            subject,
+            "La Cazuela: reserva no confirmada / booking not confirmed"
+        );
+        assert!(
+            body.contains("No se cobró nada") && body.contains("Nothing was charged"),
+            "{body}"
         );
     }
 }

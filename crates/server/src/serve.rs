@@ -138,13 +138,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         stop_rx.clone(),
     );
     if let Some(service) = payments.clone() {
-        spawn_payments_upkeep(
-            store.clone(),
-            service,
-            clock.clone(),
-            &config.payments,
-            stop_rx.clone(),
-        );
+        spawn_payments_upkeep(waitlist_state.clone(), service, &config.payments, stop_rx.clone());
     }
     crate::incidents::spawn_clock_checks(
         store.clone(),
@@ -290,9 +284,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
 /// Owed transfers retried and abandoned holds released every `upkeep_secs`; payments reconciled with Stripe every
 /// `reconcile_every_secs` over the last `reconcile_window_hours` (MON-3).
 fn spawn_payments_upkeep(
-    store: Arc<dyn Store>,
+    state: AppState,
     service: Arc<crate::payments::PaymentService>,
-    clock: Arc<dyn Clock>,
     config: &crate::config::PaymentsConfig,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -306,10 +299,10 @@ fn spawn_payments_upkeep(
         reconcile.tick().await;
         loop {
             tokio::select! {
-                _ = upkeep.tick() => crate::payments::upkeep(&store, &service, &clock).await,
+                _ = upkeep.tick() => run_payments_upkeep(&state, &service).await,
                 _ = reconcile.tick() => {
-                    let now = clock.now();
-                    if let Err(error) = crate::payments::reconcile(&store, &service, now - window, now).await {
+                    let now = state.clock.now();
+                    if let Err(error) = crate::payments::reconcile(&state.store, &service, now - window, now).await {
                         tracing::error!(%error, "payment reconciliation could not run");
                     }
                 }
@@ -421,7 +414,21 @@ fn spawn_key_rotation(
     });
 }
 
+/// The payments upkeep, then what a released deposit hold leaves to do: its guest told, its tables offered on.
+async fn run_payments_upkeep(state: &AppState, service: &crate::payments::PaymentService) {
+    for (scope, released) in crate::payments::upkeep(&state.store, service, &state.clock).await {
+        crate::waitlist::holds_lapsed(state, &scope, &released).await;
+    }
+}
+
 impl Server {
+    /// The payments upkeep now, with what it leaves to the waitlist (tests run it after moving the clock).
+    pub async fn run_payments_upkeep(&self) {
+        if let Some(service) = &self.payments {
+            run_payments_upkeep(&self.state, service).await;
+        }
+    }
+
     /// The waitlist's upkeep now (tests run it after moving the clock instead of waiting for its tick).
     pub async fn run_waitlist_upkeep(&self) {
         crate::waitlist::upkeep(&self.state).await;

@@ -161,6 +161,32 @@ fn offer_mail(
     }
 }
 
+/// After the payments upkeep released `bookings` whose deposit was not paid in time: their guests are told, and
+/// their tables are offered to the parties waiting.
+pub async fn holds_lapsed(
+    state: &AppState,
+    scope: &TenantScope,
+    bookings: &[comanda_store::reservations::Reservation],
+) {
+    let mut venues = Vec::new();
+    for booking in bookings {
+        crate::guest_notices::tell_guest(
+            state,
+            scope,
+            booking,
+            crate::guest_notices::BookingNotice::HoldLapsed,
+        )
+        .await;
+        if !venues.contains(&booking.venue_id) {
+            venues.push(booking.venue_id);
+        }
+    }
+    for venue in venues {
+        state.availability.changed(venue);
+        offer_freed(state, scope, venue).await;
+    }
+}
+
 /// Expires the offers not accepted in time (their tables come free) and offers those tables on; every partner that
 /// takes reservations, every [`crate::serve`] tick.
 pub async fn upkeep(state: &AppState) {

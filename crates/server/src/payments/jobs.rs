@@ -299,11 +299,18 @@ pub async fn execute_refund(
         .map_err(|e| StripeError::Decode(e.to_string()))
 }
 
-/// The platform's periodic payment work for every partner that takes payments.
-pub async fn upkeep(store: &Arc<dyn Store>, service: &PaymentService, clock: &Arc<dyn Clock>) {
+/// The platform's periodic payment work for every partner that takes payments. Answers, per partner, the bookings
+/// released because their deposit's hold ran out ([`crate::deposits::settle_due`]), for
+/// [`crate::waitlist::holds_lapsed`].
+pub async fn upkeep(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    clock: &Arc<dyn Clock>,
+) -> Vec<(TenantScope, Vec<comanda_store::reservations::Reservation>)> {
     let Ok(partners) = store.payment_partners().await else {
-        return;
+        return Vec::new();
     };
+    let mut lapsed = Vec::new();
     for partner in partners {
         let scope = TenantScope::from_proof(&JobAuthority::new("payments-upkeep", partner));
         if let Err(error) = read_back_account(store, service, &scope, clock.now()).await {
@@ -311,6 +318,10 @@ pub async fn upkeep(store: &Arc<dyn Store>, service: &PaymentService, clock: &Ar
         }
         send_due_transfers(store, service, &scope, clock.now()).await;
         release_expired_holds(store, service, &scope, clock.now()).await;
-        crate::deposits::settle_due(store, service, &scope, clock.now()).await;
+        let released = crate::deposits::settle_due(store, service, &scope, clock.now()).await;
+        if !released.is_empty() {
+            lapsed.push((scope, released));
+        }
     }
+    lapsed
 }

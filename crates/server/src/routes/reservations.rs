@@ -27,7 +27,7 @@ use crate::app::AppState;
 use crate::auth::{Caller, RequestContext};
 use crate::deposits;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::guest_notices::{self, VenueChange};
+use crate::guest_notices::{self, BookingNotice};
 use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::guest::idempotency_key;
 use crate::routes::ordering::path_id;
@@ -1193,8 +1193,9 @@ pub async fn guest_cancel(
     };
     state.availability.changed(cancelled.venue_id);
     crate::waitlist::offer_freed(&state, &scope, cancelled.venue_id).await;
-    let mut view = ReservationView::new(cancelled, &zone);
+    let mut view = ReservationView::new(cancelled.clone(), &zone);
     view.deposit = settle_deposit(&state, &scope, id, now).await?;
+    guest_notices::tell_guest(&state, &scope, &cancelled, BookingNotice::GuestCancelled).await;
     Ok(Json(view))
 }
 
@@ -1600,7 +1601,7 @@ pub async fn transition(
             };
             // A waitlist offer the guest never accepted was not their booking: its expiry or withdrawal needs no mail.
             if to == ReservationStatus::Cancelled && before != ReservationStatus::Offered {
-                guest_notices::tell_guest(&state, &caller.scope, &moved, VenueChange::Cancelled).await;
+                guest_notices::tell_guest(&state, &caller.scope, &moved, BookingNotice::Cancelled).await;
             }
             Ok(Json(view))
         }
@@ -1658,7 +1659,7 @@ async fn move_to(
         MoveOutcome::Moved(moved) => {
             state.availability.changed(moved.venue_id);
             crate::waitlist::offer_freed(state, &caller.scope, moved.venue_id).await;
-            guest_notices::tell_guest(state, &caller.scope, &moved, VenueChange::Moved).await;
+            guest_notices::tell_guest(state, &caller.scope, &moved, BookingNotice::Moved).await;
             let zone = zone_of(state, &caller.scope, moved.venue_id).await?;
             let mut view = ReservationView::new(*moved, &zone);
             view.deposit = state

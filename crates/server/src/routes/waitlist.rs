@@ -396,7 +396,7 @@ pub async fn accept(
             &state,
             &scope,
             &accepted,
-            crate::guest_notices::VenueChange::Confirmed,
+            crate::guest_notices::BookingNotice::Confirmed,
         )
         .await;
     }

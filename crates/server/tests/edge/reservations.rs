@@ -1852,6 +1852,20 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         "{}",
         cancelled.body
     );
+    // The guest gets a record of it, with the refund.
+    assert!(
+        mail_with(
+            &server,
+            &[
+                "Cancelaste tu reserva en",
+                "Te devolvemos el depósito de",
+                "You cancelled your booking at"
+            ]
+        )
+        .await
+        .is_some(),
+        "the guest's cancellation is confirmed by mail"
+    );
     // The answer was lost and the guest taps again: the same view, the refund once.
     let again = post(
         &server,
@@ -1882,13 +1896,24 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         .unwrap()
         .to_owned();
     server.clock.advance(time::Duration::minutes(16));
-    let service = server.server().payments().unwrap();
-    let store = server.store().await;
-    comanda_server::payments::upkeep(&store, service, &(std::sync::Arc::new(server.clock.clone()) as _))
-        .await;
+    server.server().run_payments_upkeep().await;
     assert_eq!(
         stripe.get(&format!("/v1/payment_intents/{unpaid_intent}")).await["status"],
         "canceled"
+    );
+    // Its guest hears that the booking was released and nothing was charged, with where to book again.
+    assert!(
+        mail_with(
+            &server,
+            &[
+                "no se confirmó: el depósito no se pagó",
+                "Nothing was charged",
+                &format!("/book/{}", v.venue)
+            ]
+        )
+        .await
+        .is_some(),
+        "the guest hears the hold lapsed"
     );
     let expired = guest_view(
         &server,

@@ -119,7 +119,7 @@ pub(crate) async fn receive_webhook(
                     &state,
                     scope,
                     &booking,
-                    crate::guest_notices::VenueChange::Confirmed,
+                    crate::guest_notices::BookingNotice::Confirmed,
                 )
                 .await;
             }
