@@ -326,10 +326,13 @@ pub trait OrderingStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession>;
-    /// A guest cancels their own order while it is still only placed.
+    /// A guest at `table` cancels their own order (placed at that table from `device`) while it is still only
+    /// placed. `NotFound` for an order of another table or device; `Conflict` once the kitchen accepted it; an order
+    /// already cancelled is answered as it is (a second tap), with nothing written.
     async fn cancel_guest_order(
         &self,
         scope: &TenantScope,
+        table: Uuid,
         order: Uuid,
         device: &str,
         audit: &AuditEntry,

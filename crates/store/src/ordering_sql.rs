@@ -1088,6 +1088,7 @@ impl OrderingStore for Engine {
     async fn cancel_guest_order(
         &self,
         scope: &TenantScope,
+        table: Uuid,
         order: Uuid,
         device: &str,
         audit: &AuditEntry,
@@ -1095,29 +1096,32 @@ impl OrderingStore for Engine {
     ) -> StoreResult<Order> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
-            "UPDATE orders SET status = 'cancelled', cancel_reason = 'cancelled by the guest', updated_at = $4
-             WHERE partner_id = $1 AND id = $2 AND device = $3 AND status = 'placed' RETURNING *",
+            "UPDATE orders SET status = 'cancelled', cancel_reason = 'cancelled by the guest', updated_at = $5
+             WHERE partner_id = $1 AND id = $2 AND device = $3 AND table_id = $4 AND status = 'placed' RETURNING *",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(order))
         .bind(device)
+        .bind(h(table))
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            let own: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM orders WHERE partner_id = $1 AND id = $2 AND device = $3)",
+            let own = sqlx::query(
+                "SELECT * FROM orders WHERE partner_id = $1 AND id = $2 AND device = $3 AND table_id = $4",
             )
             .bind(h(scope.partner().as_uuid()))
             .bind(h(order))
             .bind(device)
-            .fetch_one(&mut *tx)
-            .await?;
-            return Err(if own {
-                StoreError::Conflict("the kitchen has already accepted it".into())
-            } else {
-                StoreError::NotFound
-            });
+            .bind(h(table))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+            let own = order_from_row(&own)?;
+            return match own.status {
+                OrderStatus::Cancelled => Ok(own),
+                _ => Err(StoreError::Conflict("the kitchen has already accepted it".into())),
+            };
         };
         let cancelled = order_from_row(&row)?;
         record_event_if_open(&mut tx, scope.partner(), &cancelled, "guest", now).await?;

@@ -465,6 +465,7 @@ pub async fn cancel_order(
         .store
         .cancel_guest_order(
             &guest.scope,
+            guest.table.id,
             order,
             &device,
             &guest_audit(&ctx, "order.cancelled_by_guest", guest.table.id),

@@ -101,7 +101,7 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
             .await
             .unwrap()
             .id;
-        let mut orders: Vec<Uuid> = Vec::new();
+        let mut orders: Vec<(Uuid, Uuid)> = Vec::new();
         let mut paid: Vec<comanda_store::payments::Payment> = Vec::new();
         for step in 0..40 {
             let at = NOW
@@ -132,11 +132,11 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                     if let Ok(PlaceOutcome::Created(placed)) =
                         store.place_order(&scope, &order, &change(), at).await
                     {
-                        orders.push(placed.id);
+                        orders.push((placed.id, t));
                     }
                 }
                 4 | 5 if !orders.is_empty() => {
-                    let order =
+                    let (order, at_table) =
                         orders.swap_remove(usize::try_from(random.below(orders.len() as u64)).unwrap());
                     // By staff on an accepted table, or by the guest before acceptance; either may be refused
                     // (the table is not accepted, or the kitchen already took it), and a refusal writes nothing.
@@ -145,7 +145,7 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                         cancelled += usize::from(by_staff.is_ok());
                     } else {
                         let by_guest = store
-                            .cancel_guest_order(&scope, order, "device-1", &change(), at)
+                            .cancel_guest_order(&scope, at_table, order, "device-1", &change(), at)
                             .await;
                         cancelled += usize::from(by_guest.is_ok());
                     }
@@ -250,7 +250,7 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                                 .await
                                 .unwrap();
                         }
-                        orders.retain(|o| *o != order.id);
+                        orders.retain(|(o, _)| *o != order.id);
                     }
                     store
                         .close_table(&scope, t, "server:test", &change(), at)

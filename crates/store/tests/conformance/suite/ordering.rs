@@ -283,17 +283,35 @@ pub async fn guests_cancel_only_their_own_unaccepted_orders(store: &dyn Store) {
         panic!("not created")
     };
     let other_device = store
-        .cancel_guest_order(&scope, mine.id, "device-2", &change(), NOW)
+        .cancel_guest_order(&scope, table.id, mine.id, "device-2", &change(), NOW)
         .await;
     assert!(
         matches!(other_device, Err(StoreError::NotFound)),
         "another guest's device cannot touch it"
     );
+    // The device's own id sent through another table's token (a QR code of the next table) does not reach it.
+    let next_table = store
+        .create_table(&scope, venue, "3", 2, &change(), NOW)
+        .await
+        .unwrap();
+    let other_table = store
+        .cancel_guest_order(&scope, next_table.id, mine.id, "device-1", &change(), NOW)
+        .await;
+    assert!(
+        matches!(other_table, Err(StoreError::NotFound)),
+        "another table's token cannot touch it"
+    );
     let cancelled = store
-        .cancel_guest_order(&scope, mine.id, "device-1", &change(), NOW)
+        .cancel_guest_order(&scope, table.id, mine.id, "device-1", &change(), NOW)
         .await
         .unwrap();
     assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    // A second tap is answered with the order as it is.
+    let again = store
+        .cancel_guest_order(&scope, table.id, mine.id, "device-1", &change(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(again, cancelled);
     let PlaceOutcome::Created(later) = store
         .place_order(&scope, &order_for(venue, table.id, None, b"b"), &change(), NOW)
         .await
@@ -316,7 +334,7 @@ pub async fn guests_cancel_only_their_own_unaccepted_orders(store: &dyn Store) {
         .await
         .unwrap();
     let too_late = store
-        .cancel_guest_order(&scope, later.id, "device-1", &change(), NOW)
+        .cancel_guest_order(&scope, table.id, later.id, "device-1", &change(), NOW)
         .await;
     assert!(
         matches!(too_late, Err(StoreError::Conflict(_))),
