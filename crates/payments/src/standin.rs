@@ -1629,7 +1629,11 @@ const STRIPE_JS: &str = r#"(function () {
   };
   function Elements(pk, options) { this.state = { pk: pk, clientSecret: options && options.clientSecret }; }
   Elements.prototype.create = function () { return new Element(this.state); };
-  window.Stripe = function (pk) {
+  // Stripe.js localizes its error messages to the `locale` option (https://docs.stripe.com/js/initializing); the
+  // stand-in does for the messages its API sends.
+  var SPANISH = { card_declined: "Tu tarjeta fue rechazada." };
+  window.Stripe = function (pk, stripeOptions) {
+    var spanish = String((stripeOptions && stripeOptions.locale) || "").indexOf("es") === 0;
     return {
       elements: function (options) { return new Elements(pk, options); },
       confirmPayment: function (args) {
@@ -1642,6 +1646,7 @@ const STRIPE_JS: &str = r#"(function () {
           headers: { "Content-Type": "application/x-www-form-urlencoded" }
         }).then(function (r) {
           return r.json().then(function (json) {
+            if (!r.ok && spanish && json.error && SPANISH[json.error.code]) json.error.message = SPANISH[json.error.code];
             return r.ok ? { paymentIntent: json } : { error: json.error };
           });
         });

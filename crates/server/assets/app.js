@@ -543,11 +543,20 @@ pages.guest = async () => {
     // Paying needs an open bill: not before the first order, nor while staff have not accepted the table.
     $('#pay-link').hidden = !(bill.session && bill.session.status === 'open');
     const list = $('#order-list');
+    // Redrawn only when an order changed: a redraw every two seconds would take the focus from a guest's keyboard or
+    // screen reader on the Cancel button. The focus on an order's line or button stays on it across a redraw.
+    const shape = JSON.stringify(bill.orders.map((o) => [o.id, o.status, o.mine, o.lines.length]));
+    if (list.dataset.shape === shape) return renderBillLine(bill);
+    list.dataset.shape = shape;
+    const focused = document.activeElement && list.contains(document.activeElement)
+      ? document.activeElement.closest('li')?.dataset.order : null;
     list.replaceChildren();
     for (const order of bill.orders) {
       const item = document.createElement('li');
       item.className = 'order-status';
       item.dataset.status = order.status;
+      item.dataset.order = order.id;
+      item.tabIndex = -1;
       // With the options chosen, as the kitchen's ticket shows them: two steaks are told apart by how they are cooked.
       const names = order.lines.map((l) => {
         const extras = (l.modifiers || []).map((m) => localized(m)).join(', ');
@@ -559,15 +568,25 @@ pages.guest = async () => {
         cancel.type = 'button';
         cancel.className = 'cancel link';
         cancel.textContent = english ? 'Cancel' : 'Cancelar';
+        cancel.setAttribute('aria-label', `${english ? 'Cancel the order' : 'Cancelar el pedido'}: ${names}`);
         cancel.addEventListener('click', async () => {
           const reply = await fetch(`/api/v1/t/${encodeURIComponent(token)}/orders/${order.id}/cancel`, { method: 'POST', headers: { 'X-Guest-Device': device } });
           if (!reply.ok) showError(await reply.json());
           await renderOrders();
+          // The button is gone with the redraw: the focus goes to the order's line, which now says it is cancelled.
+          list.querySelector(`li[data-order="${order.id}"]`)?.focus();
         });
         item.append(' ', cancel);
       }
       list.appendChild(item);
     }
+    if (focused) {
+      const again = list.querySelector(`li[data-order="${focused}"]`);
+      (again?.querySelector('button') || again)?.focus();
+    }
+    renderBillLine(bill);
+  };
+  const renderBillLine = (bill) => {
     const b = bill.bill;
     const tax = b.taxes.map((t) => `${t.kind === 'inc' ? (english ? 'Consumption tax' : 'Impuesto al consumo') : 'IVA'} ${t.rate_bp / 100} % ${english ? 'included' : 'incluido'}: ${formatMoney(t.amount)}`).join(' · ');
     $('#bill').textContent = `${english ? 'Subtotal' : 'Subtotal'}: ${formatMoney(b.subtotal)} · ${tax} · ${english ? 'Suggested tip (voluntary)' : 'Propina sugerida (voluntaria)'} ${b.suggested_tip_bp / 100} % ${english ? 'of the value before tax' : 'del valor antes de impuestos'}: ${formatMoney(b.suggested_tip)}`;
@@ -638,6 +657,8 @@ pages.guest = async () => {
       add.type = 'button';
       add.className = 'add';
       add.textContent = english ? 'Add' : 'Agregar';
+      // Named with its dish: a screen reader's list of buttons is otherwise "Add, Add, Add".
+      add.setAttribute('aria-label', `${english ? 'Add' : 'Agregar'} ${localized(item.name)}`);
       add.addEventListener('click', () => {
         clearError();
         const chosen = [...card.querySelectorAll('input:checked')].filter((input) => input.value !== '');
@@ -682,10 +703,13 @@ pages.guest = async () => {
         body: JSON.stringify(body),
       });
       if (!response.ok) throw Object.assign(new Error('order'), { problem: await response.json() });
+      const placed = await response.json().catch(() => ({}));
       orderKey.succeeded();
       cart = [];
       renderCart();
       await renderOrders();
+      // The cart the focus was in is empty: the focus goes to the order just sent, which says where it stands.
+      $('#order-list').querySelector(`li[data-order="${placed.id}"]`)?.focus();
     } catch (error) {
       // Dishes changed since this menu was loaded: they leave the cart, and the page loads the menu as it is now
       // (the notice is shown again after the reload).

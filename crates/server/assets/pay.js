@@ -16,6 +16,10 @@ function pesosToMinor(text, english = false) {
   return Number(match[1].replace(/[.,]/g, '')) * 100 + Number((match[2] || '').padEnd(2, '0'));
 }
 
+// Stripe.js's own texts (its card fields, a declined card's message) in the page's language: Latin American Spanish,
+// or English (https://docs.stripe.com/js/appendix/supported_locales).
+const STRIPE_LOCALE = document.body.dataset.lang === 'en' ? 'en' : 'es-419';
+
 // Waits until `done()` answers true (confirmed) or 'ended' (the payment failed or was cancelled: answers false):
 // every half second for half a minute, then (a slow webhook, a dropped connection) every five seconds, after telling
 // the guest once, through `#confirming`, not to pay again. A read that fails is tried again, never the end of it.
@@ -110,7 +114,7 @@ async function untilConfirmed(done) {
     $('#deposit-hold').textContent = english
       ? `Pay by ${atVenue(deposit.hold_expires_at, offset)}, or the table is released.`
       : `Paga antes del ${atVenue(deposit.hold_expires_at, offset)}; si no, la mesa se libera.`;
-    const stripe = window.Stripe(payment.publishable_key);
+    const stripe = window.Stripe(payment.publishable_key, { locale: STRIPE_LOCALE });
     const elements = stripe.elements({ clientSecret: payment.client_secret });
     elements.create('payment').mount('#payment-element');
     $('#pay-deposit').textContent = `${english ? 'Pay' : 'Pagar'} ${money(deposit.amount, deposit.currency)}`;
@@ -121,6 +125,8 @@ async function untilConfirmed(done) {
       const result = await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParams: { return_url: location.href } });
       if (result.error) {
         $('#pay-deposit').disabled = false;
+        // Disabled while it was being confirmed, the button lost the focus: it gets it back, under the error.
+        $('#pay-deposit').focus();
         return showError({ detail: result.error.message });
       }
       // Confirmed once Stripe's webhook reached comanda.
@@ -295,6 +301,21 @@ function spoken(problem, english) {
     for (const part of document.querySelectorAll('.bill-refunded')) part.hidden = bill.balance.refunded.amount === 0;
     $('#settled').hidden = !bill.balance.settled;
     root.dataset.settled = String(bill.balance.settled);
+    // Nothing left to pay (settled, or the rest held by other guests' payments): no form offering to pay nothing.
+    // It comes back if a held payment lapses. The focus, if it was in the form, moves to the status that says why.
+    const form = $('#share-form');
+    const nothingLeft = bill.balance.remaining.amount <= 0;
+    const othersPaying = nothingLeft && !bill.balance.settled && bill.balance.in_progress.amount > 0;
+    $('#all-in-progress').hidden = !othersPaying;
+    if (nothingLeft && !form.hidden) {
+      const hadFocus = form.contains(document.activeElement);
+      form.hidden = true;
+      form.dataset.nothingLeft = 'true';
+      if (hadFocus) (othersPaying ? $('#all-in-progress') : $('#settled')).focus();
+    } else if (!nothingLeft && form.dataset.nothingLeft === 'true') {
+      form.hidden = false;
+      delete form.dataset.nothingLeft;
+    }
     // The lines to choose from follow the bill: a friend's new order appears, a cancelled one goes; what the guest
     // already ticked stays ticked.
     const list = $('#item-choices');
@@ -379,13 +400,15 @@ function spoken(problem, english) {
     } finally {
       $('#continue').disabled = false;
     }
-    stripe = window.Stripe(payment.publishable_key);
+    stripe = window.Stripe(payment.publishable_key, { locale: STRIPE_LOCALE });
     elements = stripe.elements({ clientSecret: payment.client_secret });
     $('#payment-element').replaceChildren();
     elements.create('payment').mount('#payment-element');
     $('#pay-now').textContent = `${english ? 'Pay' : 'Pagar'} ${money(payment.total.amount, payment.total.currency)}`;
     $('#share-form').hidden = true;
     $('#card-step').hidden = false;
+    // The form the focus was in is hidden: the focus goes to the card step that replaced it.
+    $('#card-step').focus();
   });
   $('#pay-now').addEventListener('click', async () => {
     $('#pay-now').disabled = true;
@@ -393,6 +416,7 @@ function spoken(problem, english) {
     const result = await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParams: { return_url: location.href } });
     if (result.error) {
       $('#pay-now').disabled = false;
+      $('#pay-now').focus();
       return showError({ detail: result.error.message });
     }
     // The card was accepted; the payment is the guest's once Stripe's webhook reached comanda.
@@ -419,6 +443,8 @@ function spoken(problem, english) {
     $('#card-step').hidden = true;
     $('#share-form').hidden = false;
     await renderBill().catch(() => {});
+    // Back to choosing: the focus goes where the guest continues from (or to the status, if nothing is left).
+    if (!$('#share-form').hidden) $('#continue').focus();
   });
 
   (async () => {

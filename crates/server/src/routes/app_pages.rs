@@ -977,12 +977,13 @@ pub async fn pay_page(
 <dt>{left}</dt><dd id="bill-remaining"></dd>
 <dt class="bill-refunded" hidden>{refunded}</dt><dd id="bill-refunded" class="bill-refunded" hidden></dd>
 </dl>
-<p id="settled" class="ok" role="status" hidden>{settled}</p>
+<p id="settled" class="ok" role="status" tabindex="-1" hidden>{settled}</p>
+<p id="all-in-progress" class="hint" role="status" tabindex="-1" hidden>{all_in_progress}</p>
 </section>
 <form id="share-form" class="card">
 <fieldset><legend>{how}</legend>
 <label class="inline"><input type="radio" name="split" value="full"> {full}</label>
-<label class="inline"><input type="radio" name="split" value="equal" checked> {equal} <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric"></label>
+<label class="inline"><input type="radio" name="split" value="equal" checked> {equal} <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric" aria-label="{parts}"></label>
 <label class="inline"><input type="radio" name="split" value="items"> {items}</label>
 <ul id="item-choices" hidden></ul>
 <label class="inline"><input type="radio" name="split" value="remaining"> {remaining}</label>
@@ -991,13 +992,13 @@ pub async fn pay_page(
 <p class="hint">{tip_hint}</p>
 <label class="inline"><input type="radio" name="tip" value="none"> {no_tip}</label>
 <label class="inline"><input type="radio" name="tip" value="suggested"> <span id="tip-suggested"></span></label>
-<label class="inline"><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" inputmode="numeric" autocomplete="off" placeholder="5.000"></label>
+<label class="inline"><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" inputmode="numeric" autocomplete="off" placeholder="5.000" aria-label="{tip_amount}"></label>
 </fieldset>
 <p id="summary" class="total"></p>
 <p class="hint">{no_fee}</p>
 <button id="continue" type="submit">{cont}</button>
 </form>
-<section id="card-step" class="card" hidden>
+<section id="card-step" class="card" tabindex="-1" aria-label="{card_step}" hidden>
 <div id="payment-element"></div>
 <button id="pay-now" type="button"></button>
 <button id="cancel-payment" type="button" class="link">{cancel}</button>
@@ -1017,7 +1018,20 @@ pub async fn pay_page(
         ),
         how = tr(l, "¿Cuánto pagas?", "What do you pay?"),
         full = tr(l, "Toda la cuenta", "The whole bill"),
-        equal = tr(l, "Partes iguales entre", "Equal parts, split in"),
+        equal = tr(
+            l,
+            "Partes iguales del total, entre",
+            "Equal parts of the total, split in"
+        ),
+        parts = tr(l, "Número de partes", "Number of parts"),
+        tip_amount = tr(l, "Otra propina, en pesos", "Another tip, in pesos"),
+        all_in_progress = tr(
+            l,
+            "Lo que falta lo están pagando otras personas de la mesa. Si no terminan, podrás pagarlo aquí en unos \
+             minutos; también puedes pedirle ayuda al personal.",
+            "What is left is being paid by others at the table. If they do not finish, you can pay it here in a few \
+             minutes, or ask the staff."
+        ),
         items = tr(l, "Lo que consumí", "What I had"),
         remaining = tr(l, "Lo que falta", "What is left"),
         tip = tr(l, "Propina (voluntaria)", "Tip (voluntary)"),
@@ -1035,6 +1049,7 @@ pub async fn pay_page(
         ),
         cont = tr(l, "Continuar al pago", "Continue to payment"),
         cancel = tr(l, "Cancelar este pago", "Cancel this payment"),
+        card_step = tr(l, "Datos de la tarjeta", "Card details"),
         thanks = tr(l, "¡Pago recibido! Gracias.", "Payment received. Thank you!"),
     );
     payment_page(
