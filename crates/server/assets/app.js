@@ -62,16 +62,42 @@ const spanishTypes = {
   'share-changed': 'La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.',
   'payments-unavailable': 'Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.',
   'payment-provider': 'El procesador de pagos no respondió; inténtalo de nuevo.',
+  forbidden: 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.',
+  'bill-not-settled': 'La cuenta no está pagada del todo.',
+  'step-up-failed': 'La contraseña o el código no son correctos.',
   'card-data-refused': 'No escribas números de tarjeta aquí: la tarjeta se escribe solo en el formulario de pago seguro.',
   'payload-too-large': 'El texto enviado es demasiado largo.',
   unavailable: 'El servicio no está disponible en este momento; inténtalo de nuevo en un minuto.',
   internal: 'Algo salió mal de nuestro lado; inténtalo de nuevo.',
 };
 
+// Refusals whose words say more than their field or type (which password rule, which conflict), recognised by the
+// API's English words — stable, the edge tests hold them — and said in Spanish; checked before the field's generic text.
+const spanishDetails = [
+  [/^password: must have at least (\d+) characters$/, 'La contraseña debe tener al menos $1 caracteres.'],
+  [/^password: must have at most (\d+) characters$/, 'La contraseña debe tener como máximo $1 caracteres.'],
+  [/^password: is too common/, 'Esa contraseña es demasiado común: aparece en listas de contraseñas filtradas. Elige otra.'],
+  [/^password: is a repeated or sequential pattern/, 'La contraseña es un patrón repetido o una secuencia: usa una frase de varias palabras.'],
+  [/^password: must not contain your name/, 'La contraseña no puede contener tu nombre, tu correo ni el nombre del negocio.'],
+  [/^code: is not the current code/, 'El código no es el que muestra ahora tu aplicación autenticadora.'],
+  [/^email: already has an account$/, 'Ese correo ya tiene una cuenta: inicia sesión con él.'],
+  [/^email or password is wrong$/, 'El correo o la contraseña no son correctos.'],
+  [/already has a table labelled/, 'Este local ya tiene una mesa con ese nombre.'],
+  [/^pacing\.online_covers_per_15_min: must not exceed/, 'Los cubiertos en línea por 15 minutos no pueden superar los cubiertos totales por 15 minutos.'],
+  [/^(\d+) order\(s\) are neither served nor cancelled$/, '$1 pedido(s) sin servir ni cancelar: sírvelos o cancélalos antes de cerrar la mesa.'],
+  [/a manager closes a table whose bill is not paid in full$/, 'Solo un gerente o el propietario cierra una mesa cuya cuenta no está pagada del todo.'],
+  [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
+];
+
 function problemText(problem) {
   if (!problem || typeof problem !== 'object') return english ? 'Something went wrong; try again.' : 'Algo salió mal; inténtalo de nuevo.';
   const field = problem.errors && problem.errors[0];
   if (!english) {
+    const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
+    for (const [pattern, spanish] of spanishDetails) {
+      const found = words.match(pattern);
+      if (found) return spanish.replace(/\$(\d)/g, (_, n) => found[Number(n)] || '');
+    }
     const name = field && field.field.replace(/\[\d+\]/g, '[]');
     const said = field ? (page === 'host' && hostSpanishFields[name]) || spanishFields[name] : spanishTypes[String(problem.type || '').split('/').pop()];
     if (said) return said;

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use comanda_domain::access::Permission;
 use comanda_domain::menu::{Localized, MenuItem, ModifierGroup, check_modifiers};
 use comanda_domain::validation::clean_text;
 use comanda_domain::venue::check_day_start_hour;
@@ -1148,6 +1149,8 @@ pub struct CloseQuery {
     params(("venue" = String, Path), ("table" = String, Path), CloseQuery),
     responses((status = 200, body = SessionView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The bill is not paid in full and the caller may not issue refunds",
+            body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn close_table(
@@ -1173,6 +1176,16 @@ pub async fn close_table(
                 .detail(format!(
                     "{left} (minor units) of this bill is not paid: close with unpaid=true once it was paid another \
                      way or will not be"
+                ))
+                .into());
+        }
+        // Letting money go is a manager's decision, as a void is at any till: a server or a cook closing a bill
+        // unpaid could pocket cash paid at the table. It takes someone who may issue refunds.
+        if left > 0 && !caller.member.standing.allows(Permission::IssueRefunds) {
+            return Err(Problem::new(ProblemType::Forbidden)
+                .detail(format!(
+                    "{left} (minor units) of this bill is not paid: a manager closes a table whose bill is not paid \
+                     in full"
                 ))
                 .into());
         }

@@ -1169,6 +1169,23 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
         "{}",
         unsettled.body
     );
+    // Letting the bill go is a manager's decision: a server is refused (cash pocketed at a table would otherwise
+    // leave as "unpaid").
+    crate::identity::invite_and_join(&server, &v.owner, "mesero@example.co", "server", PASSWORD).await;
+    let waiter = crate::identity::login(&server, "mesero@example.co", PASSWORD)
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let by_waiter = post(
+        &server,
+        &format!("{close_path}?unpaid=true"),
+        Some(&waiter),
+        json!({}),
+    )
+    .await;
+    assert_eq!(by_waiter.status, 403, "{}", by_waiter.body);
     assert_eq!(
         post(
             &server,
