@@ -62,15 +62,33 @@ impl LocalKeyKms {
     }
 
     fn key(&self, version: u32) -> Result<Secret<[u8; 32]>, KmsError> {
-        self.versions
+        if let Some(key) = self
+            .versions
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&version)
-            .cloned()
-            .ok_or_else(|| KmsError::UnknownVersion {
-                kek_id: LOCAL_KEK_ID.into(),
-                version,
-            })
+        {
+            return Ok(key.clone());
+        }
+        // A version another process appended while this one runs (`comanda keys rotate-kek` beside a serving
+        // server, whose `keys rewrap` then moves the data keys to it): the file is read again, and versions it adds
+        // join the ones known (a known version is never replaced).
+        if let Some(path) = &self.path
+            && let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(on_disk) = parse(&text)
+        {
+            let mut versions = self.versions.write().unwrap_or_else(PoisonError::into_inner);
+            for (number, key) in on_disk {
+                versions.entry(number).or_insert(key);
+            }
+            if let Some(key) = versions.get(&version) {
+                return Ok(key.clone());
+            }
+        }
+        Err(KmsError::UnknownVersion {
+            kek_id: LOCAL_KEK_ID.into(),
+            version,
+        })
     }
 }
 
@@ -284,5 +302,22 @@ mod tests {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("v1 ") && text.contains("\nv2 "), "{text}");
+
+        // A server opened the file before another process (`keys rotate-kek`, then `keys rewrap`) added version 3
+        // and wrapped a data key under it: the server reads the file again and unwraps it.
+        let rotated = reopened.create_new_version().unwrap();
+        let v3 = reopened.encrypt_data_key(&data_key, PLATFORM_KEY_AAD).unwrap();
+        assert_eq!((rotated, v3.kek_version), (3, 3));
+        assert_eq!(
+            kms.decrypt_data_key(&v3, PLATFORM_KEY_AAD).unwrap().expose(),
+            data_key.expose(),
+            "the version made elsewhere is read from the file"
+        );
+        let mut unknown = v3.clone();
+        unknown.kek_version = 9;
+        assert!(matches!(
+            kms.decrypt_data_key(&unknown, PLATFORM_KEY_AAD),
+            Err(KmsError::UnknownVersion { version: 9, .. })
+        ));
     }
 }

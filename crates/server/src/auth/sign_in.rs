@@ -107,7 +107,15 @@ impl Identity {
             .store
             .staff_member(&scope, record.user)
             .await
-            .map_err(|_| unauthorized(SIGN_IN_FAILED))?;
+            .map_err(|error| match error {
+                comanda_store::StoreError::NotFound => unauthorized(SIGN_IN_FAILED),
+                // The member's sealed record did not open (a key the KMS does not give): the operator's fault to
+                // see, not a wrong password to tell the member.
+                other => {
+                    tracing::error!(error = %other, "a member's record could not be read at sign-in");
+                    ApiError::from(other)
+                }
+            })?;
         // A backup restored from before an erasure or an offboarding brings the sign-in record back, never the
         // person: their key stays destroyed (PRIV-1), and so does their way in.
         if member.is_erased() {
