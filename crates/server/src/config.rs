@@ -55,6 +55,7 @@ pub struct BrokenPromise {
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     /// `https://…` (plain `http://` only to a loopback address); unset: alerts are not routed.
+    #[serde(serialize_with = "url_without_credentials")]
     pub webhook_url: Option<String>,
     /// The endpoint's signing secret in Standard Webhooks form, `whsec_` and base64 of 24 to 64 random bytes.
     pub webhook_secret: Option<Secret<String>>,
@@ -102,6 +103,7 @@ pub struct TracesConfig {
     /// The collector's OTLP/HTTP endpoint, spans sent as protobuf: its traces URL (`…/v1/traces`) or its base
     /// (`https://collector:4318`, `https://…/otlp`), to which `/v1/traces` is added; plain `http://` only to a
     /// loopback address. Unset: no traces.
+    #[serde(serialize_with = "url_without_credentials")]
     pub otlp_endpoint: Option<String>,
     /// Headers sent with every export, such as a vendor's API key; secret (never printed).
     pub otlp_headers: std::collections::BTreeMap<String, Secret<String>>,
@@ -888,6 +890,26 @@ fn smtp_url_is_private(url: &str) -> bool {
     scheme == "smtps" || (scheme == "smtp" && (rest.contains("tls=required") || loopback))
 }
 
+/// A URL as `comanda config` prints it: its user part and its query (where services put a key, `…?apikey=`) shown
+/// as `[redacted]`, its scheme, host, port and path kept, so the operator still sees where it points.
+fn url_without_credentials<S: serde::Serializer>(url: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    let Some(url) = url else {
+        return serializer.serialize_none();
+    };
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url.as_str()));
+    let (rest, query) = match rest.split_once('?') {
+        Some((before, _)) => (before, "?[redacted]"),
+        None => (rest, ""),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("[redacted]@{host}"),
+        None => authority.to_owned(),
+    };
+    let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+    serializer.serialize_some(&format!("{scheme}{host}{path}{query}"))
+}
+
 fn toml_string(config: &Config) -> String {
     // Through JSON first: TOML cannot express `None`, so unset options are dropped rather than failing.
     let value = strip_nulls(serde_json::to_value(config).unwrap_or_default());
@@ -1065,6 +1087,15 @@ mod tests {
         config.validate().unwrap();
         let printed = config.to_redacted_toml();
         assert!(!printed.contains("collector-api-key"), "{printed}");
+        // Credentials written into a URL (user part, query) are not printed either; where it points is.
+        config.traces.otlp_endpoint = Some("https://tuser:TPASS@collector:4318/v1?key=QK".into());
+        config.alerts.webhook_url = Some("https://user:PASSWORDINURL@hooks.example/hook?apikey=QUERYSECRET".into());
+        let printed = config.to_redacted_toml();
+        for secret in ["TPASS", "tuser", "QK", "PASSWORDINURL", "QUERYSECRET"] {
+            assert!(!printed.contains(secret), "{secret}: {printed}");
+        }
+        assert!(printed.contains("https://[redacted]@collector:4318/v1?[redacted]"), "{printed}");
+        assert!(printed.contains("https://[redacted]@hooks.example/hook?[redacted]"), "{printed}");
         assert!(printed.contains("sample_ratio = 0.25"), "{printed}");
     }
 
