@@ -20,6 +20,35 @@ pub struct Listing {
     pub verified: Result<(), String>,
 }
 
+/// Targets that could not be listed while reading backups: each is skipped with a warning, since another target's
+/// copy serves a restore (docs/backups.md); the reading fails only when every target failed.
+#[derive(Default)]
+struct Unreachable {
+    first: Option<BackupError>,
+    count: usize,
+}
+
+impl Unreachable {
+    fn skip<T>(&mut self, target: &Target, listed: Result<T, BackupError>) -> Option<T> {
+        match listed {
+            Ok(listed) => Some(listed),
+            Err(error) => {
+                tracing::warn!(target = %target.label, %error, "backup target not listed; reading the others");
+                self.count += 1;
+                self.first.get_or_insert(error);
+                None
+            }
+        }
+    }
+
+    fn unless_all(self, targets: usize) -> Result<(), BackupError> {
+        match self.first {
+            Some(error) if self.count == targets => Err(error),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Restored {
     pub object: String,
@@ -279,13 +308,17 @@ impl Backups {
     /// The key-store backups on any target, oldest first.
     pub async fn keystore_names(&self) -> Result<Vec<String>, BackupError> {
         let mut names = BTreeSet::new();
+        let mut unreachable = Unreachable::default();
         for target in &self.targets {
             let listed = target
                 .store
                 .list(Some(&ObjectPath::from(KEYSTORE_DIR)))
                 .try_collect::<Vec<_>>()
                 .await
-                .map_err(store_err(target))?;
+                .map_err(store_err(target));
+            let Some(listed) = unreachable.skip(target, listed) else {
+                continue;
+            };
             names.extend(
                 listed
                     .into_iter()
@@ -293,6 +326,7 @@ impl Backups {
                     .filter(|n| n.ends_with(KEYSTORE_SUFFIX)),
             );
         }
+        unreachable.unless_all(self.targets.len())?;
         Ok(names.into_iter().collect())
     }
 
@@ -465,14 +499,19 @@ impl Backups {
     /// Every backup object name found on any target, oldest first.
     pub async fn names(&self) -> Result<Vec<String>, BackupError> {
         let mut names = BTreeSet::new();
+        let mut unreachable = Unreachable::default();
         for target in &self.targets {
-            for meta in self.objects(target).await? {
+            let Some(objects) = unreachable.skip(target, self.objects(target).await) else {
+                continue;
+            };
+            for meta in objects {
                 let name = meta.location.to_string();
                 if name.ends_with(manifest::OBJECT_SUFFIX) {
                     names.insert(name);
                 }
             }
         }
+        unreachable.unless_all(self.targets.len())?;
         Ok(names.into_iter().collect())
     }
 
@@ -488,11 +527,26 @@ impl Backups {
             .map_err(store_err(target))
     }
 
-    /// Every backup on every target, with whether its copy there is intact.
+    /// Every backup on every target, with whether its copy there is intact. A target that cannot be listed is one
+    /// listing of its own, not verified, saying why (the other targets' copies are why there are several); an
+    /// error only when no target answers.
     pub async fn list(&self) -> Result<Vec<Listing>, BackupError> {
         let mut listings = Vec::new();
+        let mut unreachable = Unreachable::default();
         for target in &self.targets {
-            let mut objects = self.objects(target).await?;
+            let listed = self.objects(target).await;
+            if let Err(error) = &listed {
+                listings.push(Listing {
+                    target: target.label.clone(),
+                    object: "(target not listed)".into(),
+                    created_at: None,
+                    bytes: 0,
+                    verified: Err(error.to_string()),
+                });
+            }
+            let Some(mut objects) = unreachable.skip(target, listed) else {
+                continue;
+            };
             objects.sort_by(|a, b| a.location.cmp(&b.location));
             for meta in objects {
                 let object = meta.location.to_string();
@@ -520,6 +574,7 @@ impl Backups {
                 });
             }
         }
+        unreachable.unless_all(self.targets.len())?;
         Ok(listings)
     }
 

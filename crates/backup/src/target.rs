@@ -73,10 +73,18 @@ impl Target {
             TargetUrl::S3 { bucket, prefix } => {
                 // reqwest is built without a crypto provider of its own; comanda's is ring.
                 let _ = rustls::crypto::ring::default_provider().install_default();
+                // A target that does not answer is given a few seconds, not object_store's three minutes per
+                // request: at 3 a.m. the other target's copy is the way on (docs/backups.md).
+                let retry = object_store::RetryConfig {
+                    max_retries: 4,
+                    retry_timeout: std::time::Duration::from_secs(30),
+                    ..object_store::RetryConfig::default()
+                };
                 let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
                     .with_region(&s3.region)
-                    .with_allow_http(s3.allow_http);
+                    .with_allow_http(s3.allow_http)
+                    .with_retry(retry);
                 if let Some(endpoint) = &s3.endpoint {
                     builder = builder.with_endpoint(endpoint);
                 }

@@ -468,7 +468,7 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
                 created.manifest.schema_version
             );
         }),
-        BackupCommand::List => backups.list().await.map(|listings| {
+        BackupCommand::List => backups.list().await.and_then(|listings| {
             for listing in &listings {
                 let created = listing
                     .created_at
@@ -486,6 +486,14 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
             if listings.is_empty() {
                 println!("no backups");
             }
+            // A script checking its backups stops on a copy that is not intact, or a target not listed.
+            let unverified = listings.iter().filter(|l| l.verified.is_err()).count();
+            if unverified > 0 {
+                return Err(comanda_backup::BackupError::Integrity(format!(
+                    "{unverified} listed copy(ies) NOT VERIFIED"
+                )));
+            }
+            Ok(())
         }),
         BackupCommand::Prune => backups.prune().await.map(|deleted| {
             for (target, object) in &deleted {

@@ -653,7 +653,13 @@ async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_det
         stdout.contains("s3://comanda-backups/prod: checksum ok"),
         "{stdout}"
     );
-    let listed = ok(cwd, &["backup", "list"], &env);
+    let listed = comanda(cwd, &["backup", "list"], &env);
+    assert_eq!(
+        listed.status.code(),
+        Some(1),
+        "a copy not intact fails the listing"
+    );
+    let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.contains("NOT VERIFIED"), "{listed}");
     let mut conn = sqlx::SqliteConnection::connect(&format!(
         "sqlite://{}",
@@ -673,6 +679,29 @@ async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_det
     // Restore skips the corrupt copy and uses the S3 one.
     let restored = ok(cwd, &["backup", "restore", "--yes"], &env);
     assert!(restored.contains("from s3://comanda-backups/prod"), "{restored}");
+
+    // The S3 endpoint is down (nothing listens there) and the local copy is whole again: the listing names the
+    // target it could not read and fails, and the restore at 3 a.m. uses the local copy.
+    std::fs::write(object, &local_bytes).unwrap();
+    let down = cwd.join("down.toml");
+    std::fs::write(
+        &down,
+        std::fs::read_to_string(&config).unwrap().replace(
+            &format!("127.0.0.1:{}", moto.port),
+            &format!("127.0.0.1:{}", free_port()),
+        ),
+    )
+    .unwrap();
+    let env = [("COMANDA_CONFIG", down.to_str().unwrap())];
+    let listed = comanda(cwd, &["backup", "list"], &env);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(listed.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("s3://comanda-backups/prod  (target not listed)") && stdout.contains("  verified"),
+        "{stdout}"
+    );
+    let restored = ok(cwd, &["backup", "restore", "--yes"], &env);
+    assert!(restored.contains("from file://"), "{restored}");
 }
 
 /// The store as the server opens it: the data directory's KMS key file wraps the data keys.

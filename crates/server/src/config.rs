@@ -892,7 +892,10 @@ fn smtp_url_is_private(url: &str) -> bool {
 
 /// A URL as `comanda config` prints it: its user part and its query (where services put a key, `…?apikey=`) shown
 /// as `[redacted]`, its scheme, host, port and path kept, so the operator still sees where it points.
-fn url_without_credentials<S: serde::Serializer>(url: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+fn url_without_credentials<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     let Some(url) = url else {
         return serializer.serialize_none();
     };
@@ -906,7 +909,11 @@ fn url_without_credentials<S: serde::Serializer>(url: &Option<String>, serialize
         Some((_, host)) => format!("[redacted]@{host}"),
         None => authority.to_owned(),
     };
-    let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+    let scheme = if scheme.is_empty() {
+        String::new()
+    } else {
+        format!("{scheme}://")
+    };
     serializer.serialize_some(&format!("{scheme}{host}{path}{query}"))
 }
 
@@ -1089,13 +1096,20 @@ mod tests {
         assert!(!printed.contains("collector-api-key"), "{printed}");
         // Credentials written into a URL (user part, query) are not printed either; where it points is.
         config.traces.otlp_endpoint = Some("https://tuser:TPASS@collector:4318/v1?key=QK".into());
-        config.alerts.webhook_url = Some("https://user:PASSWORDINURL@hooks.example/hook?apikey=QUERYSECRET".into());
+        config.alerts.webhook_url =
+            Some("https://user:PASSWORDINURL@hooks.example/hook?apikey=QUERYSECRET".into());
         let printed = config.to_redacted_toml();
         for secret in ["TPASS", "tuser", "QK", "PASSWORDINURL", "QUERYSECRET"] {
             assert!(!printed.contains(secret), "{secret}: {printed}");
         }
-        assert!(printed.contains("https://[redacted]@collector:4318/v1?[redacted]"), "{printed}");
-        assert!(printed.contains("https://[redacted]@hooks.example/hook?[redacted]"), "{printed}");
+        assert!(
+            printed.contains("https://[redacted]@collector:4318/v1?[redacted]"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("https://[redacted]@hooks.example/hook?[redacted]"),
+            "{printed}"
+        );
         assert!(printed.contains("sample_ratio = 0.25"), "{printed}");
     }
 
