@@ -766,6 +766,12 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                     Some(text) => instant(&text, "--aware")?,
                     None => now,
                 };
+                if aware > now {
+                    anyhow::bail!("--aware {aware} is in the future: it is when comanda became aware of the breach");
+                }
+                if instant(&from, "--from")? > instant(&until, "--until")? {
+                    anyhow::bail!("--from must not be after --until: the window the breach exposed");
+                }
                 let actor = actor
                     .map(|a| {
                         a.parse::<uuid::Uuid>()
@@ -797,10 +803,28 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 id: text,
                 jurisdiction,
             } => {
-                if store
-                    .record_notified(id(&text)?, jurisdiction.trim(), now)
-                    .await?
-                {
+                // Only a deadline this breach has, spelled as its deadline is (`gdpr` is GDPR): a misspelling
+                // recorded as notified would leave the real deadline overdue with no way to correct it.
+                let incident = store.incident(id(&text)?).await?;
+                let Some(aware) = incident.aware_at else {
+                    anyhow::bail!("incident {text} is not a personal-data breach: it has no notification deadline");
+                };
+                let deadlines = notice_deadlines(aware, &states);
+                let Some(deadline) = deadlines
+                    .iter()
+                    .find(|d| d.jurisdiction.eq_ignore_ascii_case(jurisdiction.trim()))
+                else {
+                    anyhow::bail!(
+                        "--jurisdiction {jurisdiction}: this breach's deadlines are {}",
+                        deadlines
+                            .iter()
+                            .map(|d| d.jurisdiction.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                };
+                let jurisdiction = &deadline.jurisdiction;
+                if store.record_notified(incident.id, jurisdiction, now).await? {
                     println!("{jurisdiction} notified");
                 } else {
                     println!("{jurisdiction} was already recorded as notified");
