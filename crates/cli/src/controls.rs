@@ -79,7 +79,7 @@ pub async fn live(url: &str) -> anyhow::Result<()> {
     let now = comanda_domain::Clock::now(&comanda_server::SystemClock);
     let report = comanda_server::live_checks::run(addr, &host, now).await;
     for check in &report.checks {
-        println!(
+        crate::out!(
             "live {:<12} {:<6} {}",
             check.name,
             if check.passed { "passed" } else { "FAILED" },

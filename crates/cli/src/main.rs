@@ -5,6 +5,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `println!` for a command's output: a reader that went away (`comanda backup list | head -1`) ends the command
+/// quietly with status 0, as Unix tools end on SIGPIPE, instead of a panic and its backtrace.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout(), $($arg)*)
+            && error.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            std::process::exit(0);
+        }
+    }};
+}
+pub(crate) use out;
+
 mod controls;
 
 use clap::{Parser, Subcommand};
@@ -390,9 +404,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _telemetry = comanda_server::logging::init(&config.log, &config.errors, &config.traces);
     let clock = Arc::new(comanda_server::SystemClock);
     let server = comanda_server::start(&config, clock).await?;
-    println!("comanda {} started", env!("CARGO_PKG_VERSION"));
+    out!("comanda {} started", env!("CARGO_PKG_VERSION"));
     for choice in &server.choices {
-        println!("  {choice}");
+        out!("  {choice}");
     }
     server.run_until_signal().await
 }
@@ -403,22 +417,22 @@ async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
         let clock = Arc::new(comanda_server::SystemClock);
         let (before, after) = comanda_server::serve::rewrap_platform_key(&config, clock, new_version).await?;
         if before == after {
-            println!("platform key already under key-encryption-key version {after}");
+            out!("platform key already under key-encryption-key version {after}");
         } else {
-            println!("platform key rewrapped from key-encryption-key version {before} to {after}");
+            out!("platform key rewrapped from key-encryption-key version {before} to {after}");
         }
         let moved =
             comanda_server::serve::rewrap_data_keys(&config, Arc::new(comanda_server::SystemClock)).await?;
-        println!("{moved} data key(s) in the database rewrapped to the newest key-encryption-key version");
+        out!("{moved} data key(s) in the database rewrapped to the newest key-encryption-key version");
         return Ok(());
     }
     let manager = comanda_server::serve::key_manager(&config, Arc::new(comanda_server::SystemClock)).await?;
     match action {
-        KeysCommand::Rotate => println!("new signing key {}", manager.rotate_now().await?),
+        KeysCommand::Rotate => out!("new signing key {}", manager.rotate_now().await?),
         KeysCommand::List => {
             for (kid, created, verifies) in manager.list().await? {
                 let state = if verifies { "verifies" } else { "retired" };
-                println!("{kid}  created {created}  {state}");
+                out!("{kid}  created {created}  {state}");
             }
         }
         KeysCommand::RotateKek | KeysCommand::Rewrap => {}
@@ -445,9 +459,11 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
         }
         let (backups, _) = comanda_server::serve::backups(&config, clock, false).await?;
         let restored = backups.restore(name.as_deref()).await?;
-        println!(
+        out!(
             "restored {} from {} ({})",
-            restored.object, restored.from_target, restored.note
+            restored.object,
+            restored.from_target,
+            restored.note
         );
         return Ok(());
     }
@@ -455,12 +471,12 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
     let store = store.ok_or_else(|| anyhow::anyhow!("the database could not be opened"))?;
     let outcome = match action {
         BackupCommand::Create => backups.run_backup(store.as_ref()).await.map(|created| {
-            println!("created {}", created.object);
+            out!("created {}", created.object);
             for target in &created.targets {
-                println!("  written to {target} and read back");
+                out!("  written to {target} and read back");
             }
             let rows: i64 = created.manifest.tables.values().sum();
-            println!(
+            out!(
                 "  {} bytes encrypted ({} bytes snapshot), {} tables, {rows} rows, schema version {}",
                 created.manifest.object_bytes,
                 created.manifest.snapshot_bytes,
@@ -478,13 +494,16 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
                     Ok(()) => "verified".to_owned(),
                     Err(problem) => format!("NOT VERIFIED: {problem}"),
                 };
-                println!(
+                out!(
                     "{}  {}  {}  {} bytes  {verified}",
-                    listing.target, listing.object, created, listing.bytes
+                    listing.target,
+                    listing.object,
+                    created,
+                    listing.bytes
                 );
             }
             if listings.is_empty() {
-                println!("no backups");
+                out!("no backups");
             }
             // A script checking its backups stops on a copy that is not intact, or a target not listed.
             let unverified = listings.iter().filter(|l| l.verified.is_err()).count();
@@ -497,9 +516,9 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
         }),
         BackupCommand::Prune => backups.prune().await.map(|deleted| {
             for (target, object) in &deleted {
-                println!("deleted {target} {object}");
+                out!("deleted {target} {object}");
             }
-            println!("pruned {} object(s)", deleted.len());
+            out!("pruned {} object(s)", deleted.len());
         }),
         BackupCommand::Verify => {
             let checks = comanda_server::serve::restore_checks(&config).await?;
@@ -507,13 +526,13 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
             // The result went into each partner's audit chain: anchored now, not at the server's next upkeep.
             comanda_server::serve::checkpoint_audit_chains(&config, clock.clone()).await?;
             for check in &report.checks {
-                println!("ok       {check}");
+                out!("ok       {check}");
             }
             for problem in &report.problems {
-                println!("FAILED   {problem}");
+                out!("FAILED   {problem}");
             }
             if report.ok() {
-                println!("restore test of {} passed", report.object);
+                out!("restore test of {} passed", report.object);
                 Ok(())
             } else {
                 store.close().await;
@@ -525,14 +544,14 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
             let last_test = store.last_backup_run(BackupRunKind::RestoreTest, false).await?;
             for (what, run) in [("last backup", last_backup), ("last restore test", last_test)] {
                 match run {
-                    Some(run) => println!(
+                    Some(run) => out!(
                         "{what}: {} at {} ({}): {}",
                         if run.ok { "ok" } else { "FAILED" },
                         run.finished_at,
                         run.object,
                         run.detail
                     ),
-                    None => println!("{what}: never"),
+                    None => out!("{what}: never"),
                 }
             }
             let staleness = backups.check_restore_test_age(store.as_ref()).await?;
@@ -554,10 +573,10 @@ async fn reconcile(config: Config, hours: u64) -> anyhow::Result<()> {
     let clock: Arc<dyn comanda_server::Clock> = Arc::new(comanda_server::SystemClock);
     let mismatches = comanda_server::serve::reconcile_payments(&config, clock, hours).await?;
     for mismatch in &mismatches {
-        println!("MISMATCH {mismatch}");
+        out!("MISMATCH {mismatch}");
     }
     if mismatches.is_empty() {
-        println!("payments reconcile: every paid bill matches a succeeded payment at Stripe, and vice versa");
+        out!("payments reconcile: every paid bill matches a succeeded payment at Stripe, and vice versa");
         Ok(())
     } else {
         anyhow::bail!("{} payment mismatch(es); alerts raised", mismatches.len())
@@ -577,7 +596,7 @@ async fn setup_webhooks(config: Config, url: &str, print: bool) -> anyhow::Resul
     ];
     if print {
         for (endpoint, connect, setting) in endpoints {
-            println!(
+            out!(
                 "{} endpoint: {origin}{}\n  listen to: {}\n  API version: {version}\n  events: {}\n  its signing secret goes in {setting}",
                 if connect { "Connect" } else { "Platform" },
                 endpoint.path(),
@@ -618,7 +637,7 @@ async fn setup_webhooks(config: Config, url: &str, print: bool) -> anyhow::Resul
                 created.api_version
             );
         }
-        println!(
+        out!(
             "{} ({}, API version {version}): set {setting} = \"{}\"",
             created.url,
             created.id,
@@ -645,20 +664,24 @@ async fn verify_audit(config: Config, partner: Option<String>) -> anyhow::Result
     let mut broken = 0;
     for status in &statuses {
         match &status.outcome {
-            Ok(report) => println!(
+            Ok(report) => out!(
                 "partner {}: verified {} entries in {} months ({} pruned), {} signed checkpoints",
-                status.partner, report.entries, report.shards, report.pruned_shards, report.checkpoints
+                status.partner,
+                report.entries,
+                report.shards,
+                report.pruned_shards,
+                report.checkpoints
             ),
             Err(chain_break) => {
                 broken += 1;
-                println!("partner {}: BROKEN: {chain_break}", status.partner);
+                out!("partner {}: BROKEN: {chain_break}", status.partner);
             }
         }
     }
     if broken > 0 {
         anyhow::bail!("{broken} of {} audit chain(s) do not verify", statuses.len());
     }
-    println!("audit verify: {} chain(s) verified", statuses.len());
+    out!("audit verify: {} chain(s) verified", statuses.len());
     Ok(())
 }
 
@@ -682,7 +705,7 @@ async fn anchor_audit(config: Config, partner: &str, reason: &str, yes: bool) ->
         reason,
     )
     .await?;
-    println!("partner {partner}: decision recorded, {signed} checkpoint(s) signed");
+    out!("partner {partner}: decision recorded, {signed} checkpoint(s) signed");
     Ok(())
 }
 
@@ -698,10 +721,12 @@ async fn offboard(config: Config, partner: &str, yes: bool) -> anyhow::Result<()
         comanda_server::serve::offboard_partner(&config, Arc::new(comanda_server::SystemClock), partner)
             .await?;
     comanda_server::serve::checkpoint_audit_chains(&config, Arc::new(comanda_server::SystemClock)).await?;
-    println!(
+    out!(
         "partner {partner} offboarded: {} data key(s) destroyed, {} sign-in record(s) removed, {} table(s) unlisted; \
          the keys survive only in key-store backups younger than backup.keystore_retention_days",
-        done.keys_destroyed, done.sign_ins_removed, done.tables_unlisted
+        done.keys_destroyed,
+        done.sign_ins_removed,
+        done.tables_unlisted
     );
     Ok(())
 }
@@ -748,11 +773,11 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 let incident = store
                     .open_incident(severity_of(&severity)?, summary, decided_by, now)
                     .await?;
-                println!("incident {} opened", incident.id);
+                out!("incident {} opened", incident.id);
             }
             IncidentsCommand::Note { id: text, entry } => {
                 store.add_timeline(id(&text)?, now, entry.trim()).await?;
-                println!("noted");
+                out!("noted");
             }
             IncidentsCommand::Breach {
                 id: text,
@@ -767,7 +792,9 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                     None => now,
                 };
                 if aware > now {
-                    anyhow::bail!("--aware {aware} is in the future: it is when comanda became aware of the breach");
+                    anyhow::bail!(
+                        "--aware {aware} is in the future: it is when comanda became aware of the breach"
+                    );
                 }
                 if instant(&from, "--from")? > instant(&until, "--until")? {
                     anyhow::bail!("--from must not be after --until: the window the breach exposed");
@@ -787,16 +814,16 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 )
                 .await?;
                 let incident = store.record_breach(id(&text)?, aware, &affected, now).await?;
-                println!(
+                out!(
                     "incident {} is a personal-data breach affecting {} partner(s)",
                     incident.id,
                     affected.len()
                 );
                 for partner in &affected {
-                    println!("  partner {partner}");
+                    out!("  partner {partner}");
                 }
                 for deadline in notice_deadlines(aware, &states) {
-                    println!("  notify {} by {}", deadline.jurisdiction, deadline.due);
+                    out!("  notify {} by {}", deadline.jurisdiction, deadline.due);
                 }
             }
             IncidentsCommand::Notified {
@@ -807,7 +834,9 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 // recorded as notified would leave the real deadline overdue with no way to correct it.
                 let incident = store.incident(id(&text)?).await?;
                 let Some(aware) = incident.aware_at else {
-                    anyhow::bail!("incident {text} is not a personal-data breach: it has no notification deadline");
+                    anyhow::bail!(
+                        "incident {text} is not a personal-data breach: it has no notification deadline"
+                    );
                 };
                 let deadlines = notice_deadlines(aware, &states);
                 let Some(deadline) = deadlines
@@ -825,18 +854,18 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 };
                 let jurisdiction = &deadline.jurisdiction;
                 if store.record_notified(incident.id, jurisdiction, now).await? {
-                    println!("{jurisdiction} notified");
+                    out!("{jurisdiction} notified");
                 } else {
-                    println!("{jurisdiction} was already recorded as notified");
+                    out!("{jurisdiction} was already recorded as notified");
                 }
             }
             IncidentsCommand::Close { id: text } => {
                 store.close_incident(id(&text)?, now).await?;
-                println!("incident {text} closed");
+                out!("incident {text} closed");
             }
             IncidentsCommand::List { all } => {
                 for incident in store.incidents(!all).await? {
-                    println!(
+                    out!(
                         "{} {} opened {}: {}{}",
                         incident.id,
                         incident.severity.as_str(),
@@ -852,27 +881,28 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
             }
             IncidentsCommand::Show { id: text } => {
                 let incident = store.incident(id(&text)?).await?;
-                println!(
+                out!(
                     "incident {} ({}): {}",
                     incident.id,
                     incident.severity.as_str(),
                     incident.summary
                 );
-                println!("decided by {}", incident.decided_by);
+                out!("decided by {}", incident.decided_by);
                 for (at, entry) in &incident.timeline {
-                    println!("  {at}  {entry}");
+                    out!("  {at}  {entry}");
                 }
                 if let Some(aware) = incident.aware_at {
-                    println!("affected partners: {}", incident.affected_partners.len());
+                    out!("affected partners: {}", incident.affected_partners.len());
                     for deadline in notice_deadlines(aware, &states) {
                         let state = if incident.notified.contains(&deadline.jurisdiction) {
                             "notified"
                         } else {
                             state_of(deadline.state(now))
                         };
-                        println!(
+                        out!(
                             "  notify {:<8} by {}  {state}",
-                            deadline.jurisdiction, deadline.due
+                            deadline.jurisdiction,
+                            deadline.due
                         );
                     }
                 }
@@ -882,7 +912,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 let mut overdue = 0;
                 for notice in open.iter().filter(|n| n.state != ClockState::Running) {
                     overdue += usize::from(notice.state == ClockState::Overdue);
-                    println!(
+                    out!(
                         "{} {} ({}): notify {} by {}",
                         state_of(notice.state),
                         notice.incident,
@@ -896,7 +926,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                         "{overdue} notification deadline(s) overdue (alert ir.notification raised)"
                     );
                 }
-                println!("no notification deadline overdue");
+                out!("no notification deadline overdue");
             }
         }
         Ok(())
@@ -936,32 +966,32 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
                     None => now,
                 };
                 let report = store.record_report(summary, received, credit.as_deref()).await?;
-                println!("report {} recorded", report.id);
+                out!("report {} recorded", report.id);
                 for clock in clocks(report.received_at, None) {
-                    println!("  {} by {}", clock.step.as_str(), clock.due);
+                    out!("  {} by {}", clock.step.as_str(), clock.due);
                 }
             }
             ReportsCommand::Acknowledge { id: text } => {
                 store.complete_step(id(&text)?, Step::Acknowledge, None, now).await?;
-                println!("report {text} acknowledged");
+                out!("report {text} acknowledged");
             }
             ReportsCommand::Triage { id: text, severity } => {
                 let severity = Severity::parse(&severity).ok_or_else(|| {
                     anyhow::anyhow!("--severity is one of critical, high, medium, low, informational")
                 })?;
                 let report = store.complete_step(id(&text)?, Step::Triage, Some(severity), now).await?;
-                println!("report {text} triaged {}", severity.as_str());
+                out!("report {text} triaged {}", severity.as_str());
                 if let Some(fix) = clocks(report.received_at, report.severity).into_iter().find(|c| c.step == Step::Fix) {
-                    println!("  fix by {}", fix.due);
+                    out!("  fix by {}", fix.due);
                 }
             }
             ReportsCommand::Fixed { id: text } => {
                 store.complete_step(id(&text)?, Step::Fix, None, now).await?;
-                println!("report {text} fixed");
+                out!("report {text} fixed");
             }
             ReportsCommand::List { all } => {
                 for report in store.disclosure_reports(!all).await? {
-                    println!("{} received {}: {}", report.id, report.received_at, report.summary);
+                    out!("{} received {}: {}", report.id, report.received_at, report.summary);
                     for clock in clocks(report.received_at, report.severity) {
                         let state = if report.done(clock.step) {
                             "done"
@@ -972,14 +1002,14 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
                                 ClockState::Overdue => "OVERDUE",
                             }
                         };
-                        println!("  {:<11} by {}  {state}", clock.step.as_str(), clock.due);
+                        out!("  {:<11} by {}  {state}", clock.step.as_str(), clock.due);
                     }
                 }
             }
             ReportsCommand::Credits => {
                 for report in store.disclosure_reports(false).await? {
                     if let (Some(name), Some(_)) = (&report.credit, report.fixed_at) {
-                        println!("{name}: {}", report.summary);
+                        out!("{name}: {}", report.summary);
                     }
                 }
             }
@@ -989,7 +1019,7 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
                 for step in open.iter().filter(|s| s.state != ClockState::Running) {
                     let overdue_here = step.state == ClockState::Overdue;
                     overdue += usize::from(overdue_here);
-                    println!(
+                    out!(
                         "{} {} ({}): {} due {}",
                         if overdue_here { "OVERDUE" } else { "due soon" },
                         step.report,
@@ -1001,7 +1031,7 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
                 if overdue > 0 {
                     anyhow::bail!("{overdue} clock(s) overdue (alert vdp.clock raised)");
                 }
-                println!("no clock overdue");
+                out!("no clock overdue");
             }
         }
         Ok(())
@@ -1016,10 +1046,10 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     let resources = comanda_server::embedded::prepare(&config, &clock)?;
     let report = comanda_store::migrate(&resources.database).await?;
     if report.applied.is_empty() {
-        println!("schema is up to date (version {})", report.version);
+        out!("schema is up to date (version {})", report.version);
     }
     for applied in &report.applied {
-        println!("applied migration {} {}", applied.version, applied.name);
+        out!("applied migration {} {}", applied.version, applied.name);
     }
     Ok(())
 }
@@ -1111,7 +1141,7 @@ async fn seed_history(config: Config, options: SeedOptions) -> anyhow::Result<()
     state.store.close().await;
     comanda_server::serve::checkpoint_audit_chains(&config, clock.clone()).await?;
     for partner in &report.partners {
-        println!(
+        out!(
             "partner {} owner {} venues {}",
             partner.partner,
             partner.owner_email,
@@ -1124,9 +1154,9 @@ async fn seed_history(config: Config, options: SeedOptions) -> anyhow::Result<()
         );
     }
     if printed {
-        println!("owners' password: {password}");
+        out!("owners' password: {password}");
     }
-    println!(
+    out!(
         "seeded {} orders ({} rows) in {:.1} s (generating {:.1} s; loading {:.1} s over {} connections)",
         report.orders,
         report.rows,

@@ -1496,7 +1496,15 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
     // 61 hours later: the state's deadline is overdue, both 72-hour ones are in their last 12 hours.
     let at_61 = rfc(aware + time::Duration::hours(61));
     // A jurisdiction the breach has no deadline for is refused, naming those it has; the case is the operator's.
-    let unknown = run(&["incidents", "notified", &id, "--jurisdiction", "XX", "--now", &at_61]);
+    let unknown = run(&[
+        "incidents",
+        "notified",
+        &id,
+        "--jurisdiction",
+        "XX",
+        "--now",
+        &at_61,
+    ]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&unknown.stderr).contains("GDPR"),
