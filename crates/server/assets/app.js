@@ -391,12 +391,86 @@ const pages = {
           }
         });
         roleCell.appendChild(select);
-        if (member.payout_authority) roleCell.append(' · $');
         row.appendChild(roleCell);
+        // Payout authority (Stripe onboarding, payouts, big refunds' second person), given or taken here: an owner
+        // starts without it, and needs it to connect card payments from the dashboard.
+        const payoutCell = document.createElement('td');
+        const payout = document.createElement('input');
+        payout.type = 'checkbox';
+        payout.checked = member.payout_authority;
+        payout.setAttribute('aria-label', `${english ? 'Payout authority' : 'Autoridad sobre pagos'}: ${member.name}`);
+        payout.addEventListener('change', async () => {
+          clearError();
+          try {
+            await authed('PATCH', `/api/v1/staff/${member.id}`, { payout_authority: payout.checked });
+            $('#staff-status').textContent = `${member.name}: ${payout.checked ? (english ? 'payout authority given' : 'autoridad sobre pagos dada') : (english ? 'payout authority taken away' : 'autoridad sobre pagos quitada')}`;
+          } catch (error) {
+            showError(error.problem);
+            payout.checked = member.payout_authority;
+          }
+        });
+        payoutCell.appendChild(payout);
+        row.appendChild(payoutCell);
         const mfa = document.createElement('td');
         mfa.textContent = member.mfa_enabled ? '✓' : '—';
         row.appendChild(mfa);
+        // Someone who left: a first tap asks, a second removes (their sessions end at once).
+        const actions = document.createElement('td');
+        const remove = document.createElement('button');
+        remove.type = 'button';
+        remove.className = 'link';
+        const removeText = english ? 'Remove' : 'Quitar';
+        remove.textContent = removeText;
+        remove.setAttribute('aria-label', `${removeText}: ${member.name}`);
+        remove.addEventListener('click', async () => {
+          clearError();
+          if (remove.dataset.confirming !== 'true') {
+            remove.dataset.confirming = 'true';
+            remove.textContent = english ? `Remove ${member.name}? Tap again` : `¿Quitar a ${member.name}? Toca otra vez`;
+            return;
+          }
+          try {
+            await authed('DELETE', `/api/v1/staff/${member.id}`);
+            $('#staff-status').textContent = `${member.name}: ${english ? 'removed' : 'quitado del equipo'}`;
+            await render();
+          } catch (error) {
+            showError(error.problem);
+            remove.dataset.confirming = 'false';
+            remove.textContent = removeText;
+          }
+        });
+        actions.appendChild(remove);
+        row.appendChild(actions);
         body.appendChild(row);
+      }
+      // Invitations not accepted yet: who, as what, until when; withdrawn with one tap (the link stops working).
+      const pending = await allPages('/api/v1/invitations').catch(() => []);
+      const invitations = $('#invitation-list');
+      invitations.replaceChildren();
+      $('#pending-invitations').hidden = pending.length === 0;
+      for (const invitation of pending) {
+        const item = document.createElement('li');
+        const who = document.createElement('span');
+        who.className = 'who';
+        const until = new Date(invitation.expires_at).toLocaleDateString(english ? 'en' : 'es-CO');
+        who.textContent = `${invitation.name} <${invitation.email}> — ${roleName(invitation.role)} · ${english ? 'valid until' : 'válida hasta'} ${until}`;
+        const withdraw = document.createElement('button');
+        withdraw.type = 'button';
+        withdraw.className = 'secondary';
+        withdraw.textContent = english ? 'Withdraw' : 'Retirar';
+        withdraw.setAttribute('aria-label', `${withdraw.textContent}: ${invitation.email}`);
+        withdraw.addEventListener('click', async () => {
+          clearError();
+          try {
+            await authed('DELETE', `/api/v1/invitations/${invitation.id}`);
+            $('#staff-status').textContent = `${invitation.email}: ${english ? 'invitation withdrawn' : 'invitación retirada'}`;
+            await render();
+          } catch (error) {
+            showError(error.problem);
+          }
+        });
+        item.append(who, withdraw);
+        invitations.appendChild(item);
       }
     };
     try { await render(); } catch (error) { showError(error.problem); }

@@ -270,7 +270,12 @@ pub async fn dashboard(headers: HeaderMap) -> Response {
 pub async fn staff(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
-        r#"<table id="staff-table"><thead><tr><th>{name}</th><th>{email}</th><th>{role}</th><th>2FA</th></tr></thead><tbody></tbody></table>
+        r#"<div class="table-scroll"><table id="staff-table"><thead><tr><th>{name}</th><th>{email}</th><th>{role}</th><th>{payout}</th><th>2FA</th><th><span class="visually-hidden">{actions}</span></th></tr></thead><tbody></tbody></table></div>
+<p id="staff-status" class="visually-hidden" role="status"></p>
+<section id="pending-invitations" hidden>
+<h2>{pending}</h2>
+<ul id="invitation-list" class="day-list"></ul>
+</section>
 <h2>{invite}</h2>
 <form id="invite-form" method="post">
 <label>{name}<input name="name" required maxlength="200"></label>
@@ -293,6 +298,8 @@ pub async fn staff(headers: HeaderMap) -> Response {
         payout = tr(l, "Autoridad sobre pagos", "Payout authority"),
         send = tr(l, "Enviar invitación", "Send invitation"),
         sent = tr(l, "Invitación enviada.", "Invitation sent."),
+        actions = tr(l, "Acciones", "Actions"),
+        pending = tr(l, "Invitaciones pendientes", "Pending invitations"),
     );
     page(l, "staff", tr(l, "Equipo", "Staff"), &body)
 }

@@ -169,19 +169,33 @@ pub struct InvitationView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InvitationList {
     pub items: Vec<InvitationView>,
+    pub next_cursor: Option<String>,
 }
 
-/// The invitations sent and not accepted yet, oldest first (expired ones too, until withdrawn).
-#[utoipa::path(get, path = "/api/v1/invitations", tag = "staff", security(("bearer" = [])),
+/// The invitations sent and not accepted yet, oldest first (expired ones too, until withdrawn), a page at a time
+/// like every list (`limit`, `cursor`).
+#[utoipa::path(get, path = "/api/v1/invitations", tag = "staff", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = InvitationList), (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn invitations(
-    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<InvitationList>, ApiError> {
-    let pending = state.store.pending_invitations(&caller.scope).await?;
+    let page = PageRequest::parse(query.cursor.as_deref(), query.limit)?;
+    // Pending invitations are few and sealed one by one: read whole, paged here by their UUIDv7 ids (creation order).
+    let mut pending = state.store.pending_invitations(&caller.scope).await?;
+    pending.sort_by_key(|invitation| invitation.id);
+    let after = page.after.map(|cursor| cursor.last_id());
+    let rows: Vec<_> = pending
+        .into_iter()
+        .filter(|invitation| after.is_none_or(|after| invitation.id > after))
+        .take(usize::from(page.limit) + 1)
+        .collect();
+    let pending = comanda_domain::Page::from_overfetch(rows, page.limit, |invitation| invitation.id);
     Ok(Json(InvitationList {
+        next_cursor: pending.next.map(|c| c.encode()),
         items: pending
+            .items
             .into_iter()
             .map(|invitation| InvitationView {
                 id: invitation.id.to_string(),

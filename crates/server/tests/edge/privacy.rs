@@ -745,6 +745,49 @@ pub async fn a_withdrawn_invitation_opens_nothing_and_leaves_no_trace(engine: En
         (items[0]["email"].clone(), items[0]["role"].clone()),
         (json!(invitee), json!("server"))
     );
+    // A list like every list: a page at a time.
+    let other = post(
+        &server,
+        "/api/v1/staff",
+        Some(&owner.access),
+        json!({"email": "otro.invitado@example.co", "name": "Otro", "role": "kitchen"}),
+    )
+    .await;
+    assert_eq!(other.status, 201, "{}", other.body);
+    let first = call(
+        &server,
+        "GET",
+        "/api/v1/invitations?limit=1",
+        Some(&owner.access),
+        None,
+    )
+    .await;
+    assert_eq!(first.body["items"], json!([items[0].clone()]), "{}", first.body);
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = call(
+        &server,
+        "GET",
+        &format!("/api/v1/invitations?limit=1&cursor={cursor}"),
+        Some(&owner.access),
+        None,
+    )
+    .await;
+    assert_eq!(
+        second.body["items"][0]["email"], "otro.invitado@example.co",
+        "{}",
+        second.body
+    );
+    assert_eq!(second.body["next_cursor"], json!(null));
+    let other_id = second.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let withdrawn = call(
+        &server,
+        "DELETE",
+        &format!("/api/v1/invitations/{other_id}"),
+        Some(&owner.access),
+        None,
+    )
+    .await;
+    assert_eq!(withdrawn.status, 204);
     let revoke = format!("/api/v1/invitations/{}", items[0]["id"].as_str().unwrap());
     let revoked = call(&server, "DELETE", &revoke, Some(&owner.access), None).await;
     assert_eq!(revoked.status, 204, "{}", revoked.body);
