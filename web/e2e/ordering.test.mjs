@@ -91,6 +91,8 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await lemonade.getByRole('button', { name: /Uno más/ }).click();
   assert.doesNotMatch(await guest.locator('#cart-total').textContent(), /37\.000/);
   await lemonade.getByRole('button', { name: /Uno menos/ }).click();
+  // A note for the kitchen on one line ("sin hielo"), kept with the cart.
+  await lemonade.getByRole('textbox', { name: /Nota para la cocina: Limonada/ }).fill('sin hielo');
   await guest.reload();
   await guest.locator('.cart-line', { hasText: 'Limonada' }).waitFor();
   assert.match(await guest.locator('#cart-total').textContent(), /37\.000/);
@@ -120,7 +122,7 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   const ticket = kitchen.locator('.ticket').first();
   await ticket.waitFor({ timeout: 3000 });
   assert.match(await ticket.textContent(), /Ajiaco santafereño \(Aguacate\)/);
-  assert.match(await ticket.textContent(), /Limonada de coco/);
+  assert.match(await ticket.textContent(), /Limonada de coco — sin hielo/);
   const placed = await (await staff.request.get(`${server.origin}/api/v1/venues/${venue}/orders`, { headers: { Authorization: `Bearer ${token}` } })).json();
   assert.equal(placed.items.length, 1, `one order, not one per tap: ${JSON.stringify(placed)}`);
   await kitchen.screenshot({ path: artifactPath('kitchen.png'), fullPage: true });
@@ -137,6 +139,20 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await guest.screenshot({ path: artifactPath('guest-preparing.png'), fullPage: true });
   await assertAccessible(guest, 'guest order status');
   assert.deepEqual(cspViolations, []);
+
+  // A second order the guest then walks away from: the kitchen cancels it with its reason (the table could not
+  // close with it open), and the guest sees it cancelled.
+  await guest.locator('.dish', { hasText: 'Limonada' }).locator('button.add').click();
+  await guest.click('#place-order');
+  await guest.locator('.order-status').nth(1).waitFor();
+  const second = kitchen.locator('.ticket[data-status="placed"]');
+  await second.waitFor({ timeout: 5000 });
+  await second.getByRole('button', { name: 'Cancelar pedido' }).click();
+  await second.getByRole('textbox', { name: 'Motivo' }).fill('el cliente se fue');
+  await assertAccessible(kitchen, 'kitchen display cancelling an order');
+  await second.getByRole('button', { name: 'Cancelar este pedido' }).click();
+  await second.waitFor({ state: 'detached', timeout: 5000 });
+  await guest.locator('.order-status[data-status="cancelled"]').waitFor({ timeout: 5000 });
 
   // The English switch.
   await guest.click('a.switch');

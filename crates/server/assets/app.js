@@ -46,6 +46,7 @@ const spanishFields = {
   'items[].quantity': 'Revisa las cantidades del pedido.',
   'items[].item_id': 'Un plato de tu pedido ya no está disponible; recarga el menú.',
   'items[].modifiers': 'Revisa las opciones elegidas para un plato.',
+  'items[].note': 'La nota de un plato es demasiado larga (máximo 300 caracteres) o tiene caracteres no válidos.',
   'items[].version': 'Un plato de tu pedido cambió en el menú (precio u opciones): lo quitamos, vuelve a elegirlo.',
 };
 // The host page speaks to the host, not the guest.
@@ -87,6 +88,8 @@ const spanishDetails = [
   [/^(\d+) order\(s\) are neither served nor cancelled$/, '$1 pedido(s) sin servir ni cancelar: sírvelos o cancélalos antes de cerrar la mesa.'],
   [/a manager closes a table whose bill is not paid in full$/, 'Solo un gerente o el propietario cierra una mesa cuya cuenta no está pagada del todo.'],
   [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
+  [/^guests have paid for this order/, 'Los clientes ya pagaron este pedido: primero devuélveles el pago, luego cancélalo.'],
+  [/^reason: /, 'Escribe el motivo, en máximo 500 caracteres.'],
 ];
 
 function problemText(problem) {
@@ -569,7 +572,7 @@ pages.guest = async () => {
   } catch {
     cart = [];
   }
-  const saveCart = () => sessionStorage.setItem(cartKey, JSON.stringify(cart.map(({ item_id, quantity, modifiers, version }) => ({ item_id, quantity, modifiers, version }))));
+  const saveCart = () => sessionStorage.setItem(cartKey, JSON.stringify(cart.map(({ item_id, quantity, modifiers, version, note }) => ({ item_id, quantity, modifiers, version, note }))));
   let view;
   // A cart line as the menu describes it now: its name with the options chosen, and its unit price; null when the
   // dish or an option is no longer on the menu.
@@ -622,6 +625,18 @@ pages.guest = async () => {
         return button;
       };
       item.append(step(-1, '−', english ? 'One less' : 'Uno menos'), text, step(1, '+', english ? 'One more' : 'Uno más'));
+      // What the kitchen must know of this line: "sin cebolla", an allergy. Shown on its ticket.
+      const note = document.createElement('input');
+      note.className = 'line-note';
+      note.maxLength = 300;
+      note.value = line.note || '';
+      note.placeholder = english ? 'Note for the kitchen (optional)' : 'Nota para la cocina (opcional)';
+      note.setAttribute('aria-label', `${english ? 'Note for the kitchen' : 'Nota para la cocina'}: ${label}`);
+      note.addEventListener('input', () => {
+        line.note = note.value;
+        saveCart();
+      });
+      item.appendChild(note);
       list.appendChild(item);
       total += unit * line.quantity;
     });
@@ -796,7 +811,7 @@ pages.guest = async () => {
     const button = $('#place-order');
     button.disabled = true;
     try {
-      const body = { items: cart.map(({ item_id, quantity, modifiers, version }) => ({ item_id, quantity, modifiers, version })) };
+      const body = { items: cart.map(({ item_id, quantity, modifiers, version, note }) => ({ item_id, quantity, modifiers, version, ...(note && note.trim() ? { note: note.trim() } : {}) })) };
       const response = await fetch(`/api/v1/t/${encodeURIComponent(token)}/orders`, {
         method: 'POST',
         headers: { 'Idempotency-Key': orderKey.for(body), 'Content-Type': 'application/json', 'X-Guest-Device': device },
@@ -909,6 +924,47 @@ pages.kitchen = async () => {
         }
       });
       card.appendChild(advance);
+    }
+    // An order that will not go out (the guest left, a dish ran out) is cancelled with its reason, before it is
+    // served: the table cannot close while it is open, and marking it served would count a sale that never was.
+    if (order.status !== 'served' && order.status !== 'cancelled') {
+      const cancel = document.createElement('button');
+      cancel.type = 'button';
+      cancel.className = 'link';
+      cancel.textContent = english ? 'Cancel order' : 'Cancelar pedido';
+      const why = document.createElement('form');
+      why.className = 'inline';
+      why.hidden = true;
+      const label = document.createElement('label');
+      label.textContent = english ? 'Why' : 'Motivo';
+      const reason = document.createElement('input');
+      reason.name = 'reason';
+      reason.required = true;
+      reason.maxLength = 500;
+      reason.placeholder = english ? 'the guest left' : 'el cliente se fue';
+      label.appendChild(reason);
+      const confirm = document.createElement('button');
+      confirm.type = 'submit';
+      confirm.className = 'secondary';
+      confirm.textContent = english ? 'Cancel this order' : 'Cancelar este pedido';
+      why.append(label, confirm);
+      cancel.addEventListener('click', () => {
+        why.hidden = false;
+        cancel.hidden = true;
+        reason.focus();
+      });
+      why.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        confirm.disabled = true;
+        try {
+          render(await authed('POST', `/api/v1/orders/${order.id}/transitions`, { to: 'cancelled', reason: reason.value.trim() }));
+          $('#kitchen-status').textContent = `${tableLabels.get(order.table_id) || ''}: ${english ? 'order cancelled' : 'pedido cancelado'}`;
+        } catch (error) {
+          showError(error.problem);
+          confirm.disabled = false;
+        }
+      });
+      card.append(cancel, why);
     }
     if (order.status === 'served' || order.status === 'cancelled') card.remove();
   };
