@@ -154,6 +154,8 @@ test('the owner invites a member from the staff page and changes their role', as
   await page.selectOption('#invite-form select[name=role]', 'server');
   await page.click('#invite-form button');
   await page.locator('#invite-sent').waitFor({ state: 'visible' });
+  // The invitation waits in the list until it is accepted (or withdrawn).
+  await page.locator('#invitation-list li', { hasText: 'luis@example.co' }).waitFor();
   await assertAccessible(page, 'staff page');
 
   const invitee = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO' });
@@ -169,6 +171,12 @@ test('the owner invites a member from the staff page and changes their role', as
   const luis = page.locator('select[aria-label="luis@example.co"]');
   await luis.waitFor();
   assert.equal(await luis.inputValue(), 'server');
+  assert.equal(await page.locator('#pending-invitations').isHidden(), true, 'accepted: no longer pending');
+  // The owner gives themselves payout authority here, which connecting card payments needs.
+  const mine = page.locator('#staff-table tbody tr').first().getByRole('checkbox');
+  const granted = page.waitForResponse((r) => r.url().includes('/api/v1/staff/') && r.request().method() === 'PATCH');
+  await mine.check();
+  assert.equal((await granted).status(), 200);
   // Listen before acting: the PATCH can answer before a listener registered afterwards would see it.
   const saved = page.waitForResponse((r) => r.url().includes('/api/v1/staff/') && r.request().method() === 'PATCH');
   await luis.selectOption('kitchen');
