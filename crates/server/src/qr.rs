@@ -47,14 +47,25 @@ pub fn png(text: &str, scale: usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Text for the PDF's standard Helvetica (WinAnsi): Latin-1 covers Spanish; anything else becomes `?`.
+/// Text for the PDF's standard Helvetica in WinAnsiEncoding (Windows-1252, PDF 32000 Annex D): Latin-1 covers
+/// Spanish, and the typographic marks a venue's name carries (— – ‘ ’ “ ” • … €) have their own codes; anything
+/// else becomes `?`.
 fn latin1(text: &str) -> Vec<u8> {
     text.chars()
-        .map(|c| {
-            u8::try_from(u32::from(c))
+        .map(|c| match c {
+            '€' => 0x80,
+            '…' => 0x85,
+            '‘' => 0x91,
+            '’' => 0x92,
+            '“' => 0x93,
+            '”' => 0x94,
+            '•' => 0x95,
+            '–' => 0x96,
+            '—' => 0x97,
+            _ => u8::try_from(u32::from(c))
                 .ok()
-                .filter(|b| *b >= 0x20)
-                .unwrap_or(b'?')
+                .filter(|b| *b >= 0x20 && !(0x7f..0xa0).contains(b))
+                .unwrap_or(b'?'),
         })
         .collect()
 }
@@ -165,9 +176,14 @@ mod tests {
             "the venue's name heads the sheet"
         );
         assert_eq!(
-            latin1("Ñandú €"),
-            b"\xd1and\xfa ?",
-            "Spanish letters in WinAnsi; others become ?"
+            latin1("Ñandú € 鳥\u{85}"),
+            b"\xd1and\xfa \x80 ??",
+            "Spanish letters and the euro in WinAnsi; others become ?"
+        );
+        // A venue's name keeps its dashes and quotes ("La Fonda — Chapinero" printed "La Fonda ? Chapinero").
+        assert_eq!(
+            latin1("La Fonda — “Chapinero” 5–6"),
+            b"La Fonda \x97 \x93Chapinero\x94 5\x966"
         );
     }
 }

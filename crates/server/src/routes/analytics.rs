@@ -1512,8 +1512,11 @@ async fn servers_of(
     })
 }
 
-/// The partner's staff by id with their names, for naming servers.
-async fn staff_names(state: &AppState, caller: &Caller) -> Result<Vec<(uuid::Uuid, String)>, ApiError> {
+/// The partner's staff by id with their names, for naming servers (analytics, the tip ledger).
+pub(crate) async fn staff_names(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<(uuid::Uuid, String)>, ApiError> {
     let staff = collect_all(|page| state.store.list_staff(&caller.scope, page)).await?;
     Ok(staff.into_iter().map(|member| (member.id, member.name)).collect())
 }

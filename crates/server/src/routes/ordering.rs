@@ -381,8 +381,10 @@ pub async fn rotate_table_token(
 
 /// The table's QR code (SVG) encoding its guest URL.
 #[utoipa::path(get, path = "/api/v1/tables/{table}/qr.svg", tag = "venues", security(("bearer" = [])),
-    params(("table" = String, Path)), responses((status = 200, content_type = "image/svg+xml", body = String)))]
+    params(("table" = String, Path)), responses((status = 200, content_type = "image/svg+xml", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn table_qr(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(table): Path<String>,
@@ -970,8 +972,10 @@ pub async fn transition(
 
 /// The table's QR code as a PNG (8 px per module).
 #[utoipa::path(get, path = "/api/v1/tables/{table}/qr.png", tag = "venues", security(("bearer" = [])),
-    params(("table" = String, Path)), responses((status = 200, content_type = "image/png", body = Vec<u8>)))]
+    params(("table" = String, Path)), responses((status = 200, content_type = "image/png", body = Vec<u8>),
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn table_qr_png(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(table): Path<String>,
@@ -992,8 +996,10 @@ pub async fn table_qr_png(
 
 /// A printable PDF sheet of every table's QR code with its label and the venue's name.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/tables/qr.pdf", tag = "venues", security(("bearer" = [])),
-    params(("venue" = String, Path)), responses((status = 200, content_type = "application/pdf", body = Vec<u8>)))]
+    params(("venue" = String, Path)), responses((status = 200, content_type = "application/pdf", body = Vec<u8>),
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn tables_qr_pdf(
+    _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,

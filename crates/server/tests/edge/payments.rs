@@ -425,6 +425,14 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
     .await;
     assert_eq!(tips.status, 200, "{}", tips.body);
     assert_eq!(tips.body["entries"].as_array().unwrap().len(), 1);
+    // Payroll pays people: the member who served the table is named, in the entries, the totals and the CSV.
+    let server_name = tips.body["entries"][0]["member_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!server_name.is_empty(), "{}", tips.body);
+    let member = tips.body["entries"][0]["member_id"].as_str().unwrap();
+    assert_eq!(tips.body["member_names"][member], json!(server_name));
     let csv = call(
         &server,
         "GET",
@@ -434,6 +442,24 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
     )
     .await;
     assert!(csv.body.as_str().unwrap().contains(",189000,COP"), "{}", csv.body);
+    assert!(
+        csv.body
+            .as_str()
+            .unwrap()
+            .contains(&format!("{member},{server_name},")),
+        "{}",
+        csv.body
+    );
+    // A format it does not write is refused, not answered as JSON.
+    let pdf = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={month}&format=pdf"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(pdf.status, 400, "{}", pdf.body);
 
     // A refund retried with its Idempotency-Key (a dropped answer, a double click) is the first refund: the money
     // moves once. The same key asking something else is refused.

@@ -597,13 +597,20 @@ pub struct TipsQuery {
     pub month: String,
     /// `json` (default) or `csv`.
     #[serde(default)]
-    pub format: Option<String>,
+    pub format: Option<TipsFormat>,
     /// JSON: where `entries` continue (`next_cursor` of the previous answer). The CSV is always the whole month.
     #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$")]
     pub cursor: Option<String>,
     /// JSON: how many `entries` per answer (1–200). The totals always cover the whole month.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TipsFormat {
+    Json,
+    Csv,
 }
 
 /// The tip ledger of one month: each tip credited to the server of the table (negative when a refund took it
@@ -633,7 +640,15 @@ pub async fn tips(
     // The payroll file and the totals need the whole month: it is read in pages, never cut at a row count.
     let entries = collect_all(|p| state.store.tips(&caller.scope, from, to, p)).await?;
     let format = time::format_description::well_known::Rfc3339;
-    if query.format.as_deref() == Some("csv") {
+    // Payroll pays people, not ids: each member's name beside their id (empty for a member since erased).
+    let names: std::collections::HashMap<uuid::Uuid, String> =
+        crate::routes::analytics::staff_names(&state, &caller)
+            .await?
+            .into_iter()
+            .collect();
+    let name_of =
+        |member: Option<uuid::Uuid>| member.and_then(|m| names.get(&m).cloned()).unwrap_or_default();
+    if query.format == Some(TipsFormat::Csv) {
         // The tip in the bill's currency, then as the partner's transfer carried it (the platform's settlement
         // currency; empty until the transfer is sent).
         let mut csv = CsvExport::new(
@@ -642,6 +657,7 @@ pub async fn tips(
                 "at",
                 "venue_id",
                 "member_id",
+                "member_name",
                 "payment_id",
                 "amount_minor",
                 "currency",
@@ -655,6 +671,7 @@ pub async fn tips(
                 e.at.format(&format).unwrap_or_default(),
                 e.venue_id.to_string(),
                 e.member.map(|m| m.to_string()).unwrap_or_default(),
+                name_of(e.member),
                 e.payment_id.to_string(),
                 e.amount.to_string(),
                 e.currency.clone(),
@@ -682,12 +699,15 @@ pub async fn tips(
         .iter()
         .map(|e| {
             serde_json::json!({"at": e.at.format(&format).ok(), "venue_id": e.venue_id, "member_id": e.member,
-                               "payment_id": e.payment_id, "amount": e.amount, "currency": e.currency,
+                               "member_name": name_of(e.member), "payment_id": e.payment_id, "amount": e.amount, "currency": e.currency,
                                "settled": e.settled.as_ref().map(|s| serde_json::json!({"amount": s.amount, "currency": s.currency.to_ascii_uppercase()}))})
         })
         .collect();
     Ok(Json(
         serde_json::json!({"month": query.month, "entries": rows, "totals_by_member": totals,
+                                "member_names": totals.keys().filter_map(|id| id.parse().ok())
+                                    .map(|id: uuid::Uuid| (id.to_string(), name_of(Some(id))))
+                                    .collect::<std::collections::BTreeMap<_, _>>(),
                                 "next_cursor": listed.next.map(|c| c.encode())}),
     )
     .into_response())
