@@ -20,6 +20,9 @@ pub enum TransitionError {
     Illegal { from: OrderStatus, to: OrderStatus },
     #[error("cancelling needs a reason")]
     ReasonRequired,
+    /// A reason sent with a step that is not a cancellation would be dropped: refused rather than ignored.
+    #[error("only a cancellation takes a reason")]
+    ReasonNotTaken,
 }
 
 impl OrderStatus {
@@ -74,6 +77,9 @@ impl OrderStatus {
         if to == OrderStatus::Cancelled && reason.is_none_or(|r| r.trim().is_empty()) {
             return Err(TransitionError::ReasonRequired);
         }
+        if to != OrderStatus::Cancelled && reason.is_some() {
+            return Err(TransitionError::ReasonNotTaken);
+        }
         Ok(to)
     }
 }
@@ -113,6 +119,11 @@ mod tests {
             OrderStatus::Placed.transition(OrderStatus::Ready, None).is_err(),
             "no skipping"
         );
+        assert_eq!(
+            OrderStatus::Placed.transition(OrderStatus::Accepted, Some("why")),
+            Err(TransitionError::ReasonNotTaken),
+            "a reason is never silently dropped"
+        );
         assert!(
             OrderStatus::Preparing
                 .transition(OrderStatus::Accepted, None)
@@ -128,7 +139,8 @@ mod tests {
             let mut served_or_cancelled = false;
             for step in steps {
                 let to = OrderStatus::ALL[step];
-                match status.transition(to, Some("reason")) {
+                let reason = (to == OrderStatus::Cancelled).then_some("reason");
+                match status.transition(to, reason) {
                     Ok(next) => {
                         prop_assert!(!served_or_cancelled, "nothing moves after a final state");
                         prop_assert!(to == OrderStatus::Cancelled || status.next() == Some(to));

@@ -15,15 +15,18 @@ use crate::problem::{Problem, ProblemType};
 pub struct ApiJson<T>(pub T);
 
 pub fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    // JSON is UTF-8 (RFC 8259 §8.1; API.md): a body declared in another charset is not one we read.
+    let utf8 = parts.all(|parameter| match parameter.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        _ => true,
+    });
+    utf8 && (essence == "application/json"
         || essence == "application/csp-report"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        || (essence.starts_with("application/") && essence.ends_with("+json")))
 }
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -569,6 +572,9 @@ mod tests {
     #[test]
     fn json_media_types() {
         assert!(is_json_media_type("application/json; charset=utf-8"));
+        assert!(is_json_media_type("application/json; charset=\"UTF-8\""));
+        assert!(!is_json_media_type("application/json; charset=iso-8859-1"));
+        assert!(!is_json_media_type("application/json;charset=latin1"));
         assert!(is_json_media_type("application/merge-patch+json"));
         assert!(is_json_media_type("application/csp-report"));
         assert!(!is_json_media_type("text/plain"));

@@ -39,6 +39,8 @@ pub struct StartPayment<'a> {
 pub struct StartedPayment {
     pub payment: Payment,
     pub client_secret: String,
+    /// The first answer to a retried Idempotency-Key, given again (`Idempotent-Replayed: true`).
+    pub replayed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +79,7 @@ async fn answer_reserved(
     service: &PaymentService,
     outcome: ReserveOutcome,
 ) -> Result<StartedPayment, StartPaymentError> {
+    let replayed = matches!(outcome, ReserveOutcome::Replayed(_));
     let first = match outcome {
         ReserveOutcome::Reserved(first) | ReserveOutcome::Replayed(first) => first,
         ReserveOutcome::KeyReused => return Err(StartPaymentError::KeyReused),
@@ -97,6 +100,7 @@ async fn answer_reserved(
     Ok(StartedPayment {
         payment: first,
         client_secret: intent.client_secret.unwrap_or_default(),
+        replayed,
     })
 }
 
@@ -271,5 +275,6 @@ pub async fn start_payment(
     Ok(StartedPayment {
         payment,
         client_secret: created.client_secret.unwrap_or_default(),
+        replayed: false,
     })
 }

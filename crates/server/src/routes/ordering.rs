@@ -945,7 +945,12 @@ pub async fn transition(
     let to = order
         .status
         .transition(request.to, request.reason.as_deref())
-        .map_err(|error| ApiError::from(Problem::new(ProblemType::BusinessRule).detail(error.to_string())))?;
+        .map_err(|error| match error {
+            comanda_domain::order::TransitionError::ReasonNotTaken => {
+                ApiError::rule(ValidationErrors::single("reason", error.to_string()))
+            }
+            _ => ApiError::from(Problem::new(ProblemType::BusinessRule).detail(error.to_string())),
+        })?;
     let actor = caller.actor();
     let updated = state
         .store

@@ -763,10 +763,11 @@ pub async fn a_retried_payment_that_took_the_rest_is_answered_again(engine: Engi
             .send()
             .await
             .unwrap();
-        (
-            response.status().as_u16(),
-            response.json::<Value>().await.unwrap(),
-        )
+        let status = response.status().as_u16();
+        let replayed = response.headers().get("idempotent-replayed").is_some();
+        let mut body = response.json::<Value>().await.unwrap();
+        body["replayed"] = json!(replayed);
+        (status, body)
     };
     let half = json!({"split": {"kind": "equal", "parts": 2}, "tip": 0});
     let rest = json!({"split": {"kind": "remaining"}, "tip": 0});
@@ -780,6 +781,11 @@ pub async fn a_retried_payment_that_took_the_rest_is_answered_again(engine: Engi
         assert_eq!(status, 201, "{key}: {again}");
         assert_eq!(again["payment_id"], answered["payment_id"], "{key}");
         assert_eq!(again["client_secret"], answered["client_secret"], "{key}");
+        assert_eq!(
+            (answered["replayed"].clone(), again["replayed"].clone()),
+            (json!(false), json!(true)),
+            "{key}: Idempotent-Replayed on the answer given again"
+        );
     }
     let (status, other) = keyed("resto-2", json!({"split": {"kind": "full"}, "tip": 0})).await;
     assert_eq!(status, 409, "{other}");

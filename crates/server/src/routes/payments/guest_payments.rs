@@ -61,7 +61,12 @@ pub struct CreatedPayment {
 /// at the same moment can never cover more than the bill: a late one is told the bill is covered (409
 /// `bill-covered`) and nothing is charged; a share that is no longer the `amount` the guest was shown is 409
 /// `share-changed`, its detail giving the new share. Answers the PaymentIntent's client secret for Stripe Elements.
-#[utoipa::path(post, path = "/api/v1/t/{token}/payments", tag = "payments", params(("token" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/t/{token}/payments", tag = "payments", params(("token" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
+            description = "A retry with the same key and request answers the first payment (Idempotent-Replayed: \
+                           true); with another request, 409"),
+        ("X-Guest-Device" = Option<String>, Header, pattern = r"^[A-Za-z0-9_-]{1,64}$",
+            description = "The guest page's device id: a new payment replaces this device's unfinished one")),
     request_body = PaymentRequest, responses(
         (status = 201, body = CreatedPayment),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -77,7 +82,7 @@ pub async fn create_payment(
     headers: HeaderMap,
     ctx: RequestContext,
     ApiJson(request): ApiJson<PaymentRequest>,
-) -> Result<(StatusCode, Json<CreatedPayment>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<CreatedPayment>), ApiError> {
     state.identity.guest_write_attempt(&ctx)?;
     let mut errors = ValidationErrors::default();
     if request.tip < 0 {
@@ -110,6 +115,7 @@ pub async fn create_payment(
     .await?;
     Ok((
         StatusCode::CREATED,
+        crate::idempotency::replayed_headers(started.replayed),
         Json(CreatedPayment {
             payment: PaymentView::from(&started.payment),
             client_secret: started.client_secret,
