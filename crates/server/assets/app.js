@@ -57,7 +57,7 @@ const hostSpanishFields = {
   consent: 'Confirma que el cliente aceptó el aviso de privacidad.',
 };
 const spanishTypes = {
-  'slot-taken': 'Esa hora se acaba de ocupar; elige otra.',
+  'slot-taken': 'No hay mesa libre para ese grupo a esa hora (otra reserva la tiene o se acaba de ocupar); elige otra.',
   'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',
   'bill-covered': 'Lo que elegiste ya está pagado o lo están pagando: elige lo que falta por pagar.',
   'share-changed': 'La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.',
@@ -1557,8 +1557,9 @@ pages.host = async () => {
   const tables = await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => []);
   // The times the host can give a party on the page's day (every table, no notice: the host's availability), as
   // the options of `select`; the option `keep` stays chosen while it is still free. Answers how many there are.
-  const fillTimes = async (select, party, keep) => {
-    const answer = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/availability?date=${form.date.value}&party_size=${party}`);
+  // `moving`: a booking being moved, whose own tables count as free (its current time is offered too).
+  const fillTimes = async (select, party, keep, moving) => {
+    const answer = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/availability?date=${form.date.value}&party_size=${party}${moving ? `&moving=${encodeURIComponent(moving)}` : ''}`);
     const counts = {};
     for (const slot of answer.slots) counts[hhmm(slot.local)] = (counts[hhmm(slot.local)] || 0) + 1;
     select.replaceChildren(...answer.slots.map((slot) => {
@@ -1704,15 +1705,35 @@ pages.host = async () => {
           const load = async () => {
             clearError();
             try {
-              submit.disabled = (await fillTimes(start, Number(party.value) || 0, start.value)) === 0;
+              // The booking's own time stays chosen while it is still free for the party's size: a move never
+              // jumps to the day's first time unasked.
+              const chosen = start.value;
+              const count = await fillTimes(start, Number(party.value) || 0, chosen || r.start, r.id);
+              submit.disabled = count === 0;
+              const kept = start.value === (chosen || r.start);
+              if (count > 0 && !kept) {
+                // Its time is not free for this size: nothing is chosen for the host (the first time of the day,
+                // a lunch for a dinner booking, would be one tap away); the form asks for a choice.
+                start.prepend(new Option(english ? 'Choose a time' : 'Elige una hora', '', true, true));
+              }
+              moveNote.textContent = count === 0
+                ? (english ? `No table is free for ${party.value} this day.` : `No hay mesa libre para ${party.value} este día.`)
+                : !kept
+                  ? (english
+                    ? `No table for ${party.value} at ${chosen ? 'that time' : hhmm(r.local)}: choose another time.`
+                    : `No hay mesa para ${party.value} ${chosen ? 'a esa hora' : `a las ${hhmm(r.local)}`}: elige otra hora.`)
+                  : '';
             } catch (error) {
               start.replaceChildren();
               submit.disabled = true;
               showError(error.problem);
             }
           };
+          const moveNote = document.createElement('p');
+          moveNote.className = 'hint';
+          moveNote.setAttribute('role', 'status');
           party.addEventListener('change', load);
-          moveForm.append(labelled(english ? 'Guests' : 'Personas', party), labelled(english ? 'Time' : 'Hora', start), submit);
+          moveForm.append(labelled(english ? 'Guests' : 'Personas', party), labelled(english ? 'Time' : 'Hora', start), submit, moveNote);
           moveForm.addEventListener('submit', async (event) => {
             event.preventDefault();
             clearError();

@@ -50,7 +50,7 @@ async fn offer(
     );
     let Some((venue, policy, floor, holdings)) = state
         .store
-        .booking_view(scope, entry.venue_id, window.0, window.1)
+        .booking_view(scope, entry.venue_id, window.0, window.1, None)
         .await?
     else {
         return Ok(false);

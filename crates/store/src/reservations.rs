@@ -342,13 +342,15 @@ pub trait ReservationStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<()>;
 
-    /// The venue, its policy, floor and the holdings between `from` and `until`, in one snapshot (availability).
+    /// The venue, its policy, floor and the holdings between `from` and `until`, in one snapshot (availability);
+    /// `except` leaves out one booking's holding (the times a booking being moved can take, its own included).
     async fn booking_view(
         &self,
         scope: &TenantScope,
         venue: Uuid,
         from: OffsetDateTime,
         until: OffsetDateTime,
+        except: Option<Uuid>,
     ) -> StoreResult<Option<(Venue, BookingPolicy, Floor, Vec<Holding>)>>;
 
     /// Books under the venue's lock: `decide` sees fresh data, and the claim rows are the database's own refusal

@@ -517,6 +517,7 @@ impl ReservationStore for Engine {
         venue: Uuid,
         from: OffsetDateTime,
         until: OffsetDateTime,
+        except: Option<Uuid>,
     ) -> StoreResult<Option<(Venue, BookingPolicy, Floor, Vec<Holding>)>> {
         let partner = scope.partner();
         let mut tx = self.reading(scope).await?;
@@ -533,7 +534,7 @@ impl ReservationStore for Engine {
             return Ok(None);
         };
         let floor = read_floor(&mut tx, partner, venue).await?;
-        let holdings = read_holdings(&mut tx, partner, venue, (from, until), None).await?;
+        let holdings = read_holdings(&mut tx, partner, venue, (from, until), except).await?;
         Ok(Some((found, policy_from_text(&text)?, floor, holdings)))
     }
 

@@ -365,6 +365,10 @@ pub struct AvailabilityQuery {
     pub date: String,
     #[param(minimum = 1, maximum = 100)]
     pub party_size: u16,
+    /// Staff only: a booking of this venue being moved. Its own tables count as free, so its current time is
+    /// offered with the others (a party growing from 4 to 6 may keep its time at a bigger table).
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub moving: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -469,6 +473,16 @@ pub async fn availability(
         }
     };
     let date = parse_date(&query.date)?;
+    let moving =
+        match (&query.moving, channel) {
+            (None, _) => None,
+            (Some(id), Channel::Staff) => Some(path_id(id).map_err(|_| {
+                ApiError::from(ValidationErrors::single("moving", "must be a reservation id"))
+            })?),
+            (Some(_), Channel::Online) => {
+                return Err(ValidationErrors::single("moving", "is for the venue's staff").into());
+            }
+        };
     let now = state.clock.now();
     let answer = |slots: Vec<(String, String)>| {
         Json(Availability {
@@ -495,7 +509,7 @@ pub async fn availability(
     );
     let (found, policy, floor, holdings) = state
         .store
-        .booking_view(&scope, venue, from, until)
+        .booking_view(&scope, venue, from, until, moving)
         .await?
         .ok_or_else(|| not_taking(channel))?;
     let zone = venue_zone(&found)?;
@@ -675,7 +689,7 @@ fn refusal(refused: Refusal) -> ApiError {
     let field = match refused {
         Refusal::SlotTaken => {
             return Problem::new(ProblemType::SlotTaken)
-                .detail("that time was just taken; choose another")
+                .detail("no table is free for this party at this time (another booking holds it, or it was just taken); choose another")
                 .into();
         }
         Refusal::PartySize | Refusal::NeverSeated => "party_size",

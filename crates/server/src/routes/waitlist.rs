@@ -190,7 +190,7 @@ pub async fn join(
     // A party no table or combination could ever seat online would wait for an offer that never comes.
     let floor = state
         .store
-        .booking_view(&scope, venue, earliest, latest)
+        .booking_view(&scope, venue, earliest, latest, None)
         .await?
         .map(|(_, _, floor, _)| floor)
         .unwrap_or_default();

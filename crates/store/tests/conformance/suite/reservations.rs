@@ -667,7 +667,7 @@ pub async fn a_table_combination_is_withdrawn_once_and_only_by_its_venue(store: 
         .unwrap();
     assert!(store.table_combinations(&scope, venue).await.unwrap().is_empty());
     let (_, _, floor, _) = store
-        .booking_view(&scope, venue, NOW, NOW)
+        .booking_view(&scope, venue, NOW, NOW, None)
         .await
         .unwrap()
         .unwrap();
