@@ -15,11 +15,23 @@ impl Backups {
                     format!("{}/{name}", manifest::DIR)
                 }
             }
-            None => self
-                .names()
-                .await?
-                .pop()
-                .ok_or_else(|| BackupError::NotFound("no backup on any target".into()))?,
+            None => {
+                // "The newest" needs every target's list: with one not answering, the newest may be on it and an
+                // older backup would be restored without a word. The operator names the one to restore instead.
+                for target in &self.targets {
+                    if let Err(error) = self.objects(target).await {
+                        return Err(BackupError::NotFound(format!(
+                            "backup target {} could not be listed ({error}), so which backup is the newest is not \
+                             known: name the backup to restore (`comanda backup list` shows the others' copies)",
+                            target.label
+                        )));
+                    }
+                }
+                self.names()
+                    .await?
+                    .pop()
+                    .ok_or_else(|| BackupError::NotFound("no backup on any target".into()))?
+            }
         };
         let work = tempfile::tempdir().map_err(|e| BackupError::Io(format!("work directory: {e}")))?;
         let fetched = work.path().join("object");

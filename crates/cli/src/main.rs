@@ -5,16 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// `println!` for a command's output: a reader that went away (`comanda backup list | head -1`) ends the command
-/// quietly with status 0, as Unix tools end on SIGPIPE, instead of a panic and its backtrace.
+/// `println!` for a command's output: a reader that went away (`comanda backup list | head -1`) is not a panic and
+/// its backtrace. The command goes on to its end (a `keys rotate-kek` half done would be worse than output unread)
+/// and its exit status says how the work went.
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        if let Err(error) = writeln!(std::io::stdout(), $($arg)*)
-            && error.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            std::process::exit(0);
-        }
+        let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
 pub(crate) use out;
@@ -404,9 +401,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _telemetry = comanda_server::logging::init(&config.log, &config.errors, &config.traces);
     let clock = Arc::new(comanda_server::SystemClock);
     let server = comanda_server::start(&config, clock).await?;
-    out!("comanda {} started", env!("CARGO_PKG_VERSION"));
+    // The banner is for the person starting it: stderr, so stdout stays JSON lines a log shipper reads whole
+    // (docs/deployment.md).
+    eprintln!("comanda {} started", env!("CARGO_PKG_VERSION"));
     for choice in &server.choices {
-        out!("  {choice}");
+        eprintln!("  {choice}");
     }
     server.run_until_signal().await
 }

@@ -700,7 +700,16 @@ async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_det
         stdout.contains("s3://comanda-backups/prod  (target not listed)") && stdout.contains("  verified"),
         "{stdout}"
     );
-    let restored = ok(cwd, &["backup", "restore", "--yes"], &env);
+    // Which backup is the newest is not known with a target down: the operator names it, and it is restored from
+    // the target that answers.
+    let unnamed = comanda(cwd, &["backup", "restore", "--yes"], &env);
+    assert_eq!(unnamed.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unnamed.stderr).contains("name the backup to restore"),
+        "{}",
+        String::from_utf8_lossy(&unnamed.stderr)
+    );
+    let restored = ok(cwd, &["backup", "restore", &name, "--yes"], &env);
     assert!(restored.contains("from file://"), "{restored}");
 }
 

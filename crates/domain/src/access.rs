@@ -53,8 +53,11 @@ pub enum Permission {
     /// Create and edit venues, tables and menus.
     ManageVenues,
     ViewVenues,
-    /// Accept, advance and cancel orders; close tables.
+    /// Accept, advance and cancel orders; close tables whose bill is settled.
     ManageOrders,
+    /// Close a table whose bill is not paid in full (paid in cash at the table, or never): the servers who take the
+    /// cash, managers and owners — never the kitchen, which handles no bill. Audited with what was left.
+    SettleBills,
     ViewKitchen,
     ManageReservations,
     ViewAnalytics,
@@ -66,12 +69,13 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::OwnAccount,
         Permission::ManageStaff,
         Permission::ManageVenues,
         Permission::ViewVenues,
         Permission::ManageOrders,
+        Permission::SettleBills,
         Permission::ViewKitchen,
         Permission::ManageReservations,
         Permission::ViewAnalytics,
@@ -96,6 +100,7 @@ impl Standing {
             P::OwnAccount | P::ViewVenues => true,
             P::ManageStaff | P::ManageVenues => matches!(self.role, R::Owner | R::Manager),
             P::ManageOrders => matches!(self.role, R::Owner | R::Manager | R::Server | R::Kitchen),
+            P::SettleBills => matches!(self.role, R::Owner | R::Manager | R::Server),
             P::ViewKitchen => matches!(self.role, R::Owner | R::Manager | R::Server | R::Kitchen),
             P::ManageReservations => matches!(self.role, R::Owner | R::Manager | R::Host),
             P::ViewAnalytics => matches!(self.role, R::Owner | R::Manager | R::Analyst),
@@ -143,6 +148,7 @@ mod tests {
                 P::ManageVenues,
                 P::ViewVenues,
                 P::ManageOrders,
+                P::SettleBills,
                 P::ViewKitchen,
                 P::ManageReservations,
                 P::ViewAnalytics,
@@ -158,6 +164,7 @@ mod tests {
                 P::ManageVenues,
                 P::ViewVenues,
                 P::ManageOrders,
+                P::SettleBills,
                 P::ViewKitchen,
                 P::ManageReservations,
                 P::ViewAnalytics,
@@ -166,7 +173,13 @@ mod tests {
         ),
         (
             Role::Server,
-            &[P::OwnAccount, P::ViewVenues, P::ManageOrders, P::ViewKitchen],
+            &[
+                P::OwnAccount,
+                P::ViewVenues,
+                P::ManageOrders,
+                P::SettleBills,
+                P::ViewKitchen,
+            ],
         ),
         (
             Role::Kitchen,

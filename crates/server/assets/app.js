@@ -63,7 +63,6 @@ const spanishTypes = {
   'share-changed': 'La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.',
   'payments-unavailable': 'Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.',
   'payment-provider': 'El procesador de pagos no respondió; inténtalo de nuevo.',
-  forbidden: 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.',
   'bill-not-settled': 'La cuenta no está pagada del todo.',
   'step-up-failed': 'La contraseña o el código no son correctos.',
   'card-data-refused': 'No escribas números de tarjeta aquí: la tarjeta se escribe solo en el formulario de pago seguro.',
@@ -75,21 +74,24 @@ const spanishTypes = {
 // Refusals whose words say more than their field or type (which password rule, which conflict), recognised by the
 // API's English words — stable, the edge tests hold them — and said in Spanish; checked before the field's generic text.
 const spanishDetails = [
-  [/^password: must have at least (\d+) characters$/, 'La contraseña debe tener al menos $1 caracteres.'],
-  [/^password: must have at most (\d+) characters$/, 'La contraseña debe tener como máximo $1 caracteres.'],
-  [/^password: is too common/, 'Esa contraseña es demasiado común: aparece en listas de contraseñas filtradas. Elige otra.'],
-  [/^password: is a repeated or sequential pattern/, 'La contraseña es un patrón repetido o una secuencia: usa una frase de varias palabras.'],
-  [/^password: must not contain your name/, 'La contraseña no puede contener tu nombre, tu correo ni el nombre del negocio.'],
+  [/^(?:owner\.|new_)?password: must have at least (\d+) characters$/, 'La contraseña debe tener al menos $1 caracteres.'],
+  [/^(?:owner\.|new_)?password: must have at most (\d+) characters$/, 'La contraseña debe tener como máximo $1 caracteres.'],
+  [/^(?:owner\.|new_)?password: is too common/, 'Esa contraseña es demasiado común: aparece en listas de contraseñas filtradas. Elige otra.'],
+  [/^(?:owner\.|new_)?password: is a repeated or sequential pattern/, 'La contraseña es un patrón repetido o una secuencia: usa una frase de varias palabras.'],
+  [/^(?:owner\.|new_)?password: must not contain your name/, 'La contraseña no puede contener tu nombre, tu correo ni el nombre del negocio.'],
   [/^code: is not the current code/, 'El código no es el que muestra ahora tu aplicación autenticadora.'],
-  [/^email: already has an account$/, 'Ese correo ya tiene una cuenta: inicia sesión con él.'],
+  [/^email: already has an account: sign in/, 'Ese correo ya tiene una cuenta: inicia sesión con él.'],
+  [/^email: already has an account/, 'Ese correo ya pertenece a otra cuenta.'],
   [/^email or password is wrong$/, 'El correo o la contraseña no son correctos.'],
   [/already has a table labelled/, 'Este local ya tiene una mesa con ese nombre.'],
   [/^pacing\.online_covers_per_15_min: must not exceed/, 'Los cubiertos en línea por 15 minutos no pueden superar los cubiertos totales por 15 minutos.'],
   [/^(\d+) order\(s\) are neither served nor cancelled$/, '$1 pedido(s) sin servir ni cancelar: sírvelos o cancélalos antes de cerrar la mesa.'],
-  [/a manager closes a table whose bill is not paid in full$/, 'Solo un gerente o el propietario cierra una mesa cuya cuenta no está pagada del todo.'],
+  [/a server, manager or owner closes a table whose bill is not paid in full$/, 'Una mesa cuya cuenta no está pagada del todo la cierra un mesero, un gerente o el propietario, no la cocina.'],
   [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
   [/^guests have paid for this order/, 'Los clientes ya pagaron este pedido: primero devuélveles el pago, luego cancélalo.'],
+  [/^reason: only a cancellation takes a reason/, 'Solo una cancelación lleva motivo.'],
   [/^reason: /, 'Escribe el motivo, en máximo 500 caracteres.'],
+  [/^a table has a bill open: change the tax regime/, 'Hay una mesa con la cuenta abierta: cambia el impuesto cuando todas las mesas estén cerradas.'],
 ];
 
 function problemText(problem) {
@@ -306,7 +308,68 @@ const pages = {
         const sales = document.createElement('a');
         sales.href = `/analytics?venue=${venue.id}`;
         sales.textContent = english ? 'sales' : 'ventas';
-        item.append(menu, ' · ', tables, ' · ', kitchen, ' · ', host, ' · ', settings, ' · ', sales);
+        // Only the pages the member's role can use: a server is not sent to a menu editor that refuses each change.
+        const may = (permission) => !me || (me.permissions || []).includes(permission);
+        const name = document.createElement('strong');
+        name.textContent = venue.name;
+        const links = [
+          [menu, may('manage_venues')],
+          [tables, may('manage_venues')],
+          [kitchen, may('view_kitchen') || may('manage_orders')],
+          [host, may('manage_reservations')],
+          [settings, may('manage_venues')],
+          [sales, may('view_analytics')],
+        ].filter(([, allowed]) => allowed).map(([link]) => link);
+        menu.textContent = english ? 'menu' : 'menú';
+        item.append(name, ': ', ...links.flatMap((link, i) => (i ? [' · ', link] : [link])));
+        // A typo in the name or address, or another tax regime, is corrected here (the time zone and currency stay).
+        if (may('manage_venues')) {
+          const edit = document.createElement('details');
+          const summary = document.createElement('summary');
+          summary.textContent = english ? `Edit ${venue.name}` : `Editar ${venue.name}`;
+          const editForm = document.createElement('form');
+          const field = (text, input) => {
+            const label = document.createElement('label');
+            label.append(text, input);
+            return label;
+          };
+          const nameInput = Object.assign(document.createElement('input'), { name: 'name', value: venue.name, required: true, maxLength: 200 });
+          const addressInput = Object.assign(document.createElement('input'), { name: 'address', value: venue.address || '', maxLength: 500 });
+          const kind = document.createElement('select');
+          kind.name = 'tax_kind';
+          kind.add(new Option(english ? 'Consumption tax (INC)' : 'Impuesto al consumo (INC)', 'inc', false, venue.tax.kind === 'inc'));
+          kind.add(new Option('IVA', 'iva', false, venue.tax.kind === 'iva'));
+          const rate = Object.assign(document.createElement('input'), { name: 'tax_rate', type: 'number', min: 0, max: 100, step: 0.01, value: venue.tax.rate_bp / 100, required: true, inputMode: 'decimal' });
+          const save = Object.assign(document.createElement('button'), { type: 'submit', textContent: english ? 'Save' : 'Guardar' });
+          const saved = Object.assign(document.createElement('p'), { className: 'ok', hidden: true, textContent: english ? 'Saved.' : 'Guardado.' });
+          saved.setAttribute('role', 'status');
+          editForm.append(
+            field(english ? 'Name' : 'Nombre', nameInput),
+            field(english ? 'Address' : 'Dirección', addressInput),
+            field(english ? 'Tax' : 'Impuesto', kind),
+            field(english ? 'Tax rate (%), included in prices' : 'Tarifa del impuesto (%), incluida en los precios', rate),
+            save,
+            saved,
+          );
+          editForm.addEventListener('submit', async (event) => {
+            event.preventDefault();
+            clearError();
+            saved.hidden = true;
+            try {
+              await authed('PATCH', `/api/v1/venues/${encodeURIComponent(venue.id)}`, {
+                name: nameInput.value,
+                address: addressInput.value,
+                tax: { kind: kind.value, rate_bp: Math.round(Number(rate.value) * 100) },
+              });
+              saved.hidden = false;
+              name.textContent = nameInput.value.trim();
+            } catch (error) {
+              showError(error.problem);
+            }
+          });
+          edit.append(summary, editForm);
+          item.appendChild(edit);
+        }
         $('#venues').appendChild(item);
       }
     };
@@ -402,15 +465,16 @@ const pages = {
         payout.type = 'checkbox';
         payout.checked = member.payout_authority;
         payout.setAttribute('aria-label', `${english ? 'Payout authority' : 'Autoridad sobre pagos'}: ${member.name}`);
+        let held = member.payout_authority;
         payout.addEventListener('change', async () => {
           clearError();
           try {
-            await authed('PATCH', `/api/v1/staff/${member.id}`, { payout_authority: payout.checked });
-            $('#staff-status').textContent = `${member.name}: ${payout.checked ? (english ? 'payout authority given' : 'autoridad sobre pagos dada') : (english ? 'payout authority taken away' : 'autoridad sobre pagos quitada')}`;
+            held = (await authed('PATCH', `/api/v1/staff/${member.id}`, { payout_authority: payout.checked })).payout_authority;
+            $('#staff-status').textContent = `${member.name}: ${held ? (english ? 'payout authority given' : 'autoridad sobre pagos dada') : (english ? 'payout authority taken away' : 'autoridad sobre pagos quitada')}`;
           } catch (error) {
             showError(error.problem);
-            payout.checked = member.payout_authority;
           }
+          payout.checked = held;
         });
         payoutCell.appendChild(payout);
         row.appendChild(payoutCell);
@@ -430,16 +494,21 @@ const pages = {
           if (remove.dataset.confirming !== 'true') {
             remove.dataset.confirming = 'true';
             remove.textContent = english ? `Remove ${member.name}? Tap again` : `¿Quitar a ${member.name}? Toca otra vez`;
+            // Its name is what a screen reader says: it asks the same question.
+            remove.setAttribute('aria-label', remove.textContent);
             return;
           }
           try {
             await authed('DELETE', `/api/v1/staff/${member.id}`);
-            $('#staff-status').textContent = `${member.name}: ${english ? 'removed' : 'quitado del equipo'}`;
             await render();
+            $('#staff-status').textContent = `${member.name}: ${english ? 'removed' : 'quitado del equipo'}`;
+            // The row the focus was in is gone: the focus goes to the list.
+            $('#staff-table').focus();
           } catch (error) {
             showError(error.problem);
             remove.dataset.confirming = 'false';
             remove.textContent = removeText;
+            remove.setAttribute('aria-label', `${removeText}: ${member.name}`);
           }
         });
         actions.appendChild(remove);
@@ -466,8 +535,9 @@ const pages = {
           clearError();
           try {
             await authed('DELETE', `/api/v1/invitations/${invitation.id}`);
-            $('#staff-status').textContent = `${invitation.email}: ${english ? 'invitation withdrawn' : 'invitación retirada'}`;
             await render();
+            $('#staff-status').textContent = `${invitation.email}: ${english ? 'invitation withdrawn' : 'invitación retirada'}`;
+            $('#staff-table').focus();
           } catch (error) {
             showError(error.problem);
           }
@@ -789,7 +859,8 @@ pages.guest = async () => {
           }
         }
         // The same dish with the same options adds to its line.
-        const same = cart.find((line) => line.item_id === item.id && JSON.stringify(line.modifiers) === JSON.stringify(modifiers));
+        // A line with a note for the kitchen stays as it is: one "sin cebolla" is not every portion's.
+        const same = cart.find((line) => line.item_id === item.id && JSON.stringify(line.modifiers) === JSON.stringify(modifiers) && !(line.note && line.note.trim()));
         if (same) same.quantity += 1;
         else cart.push({ item_id: item.id, quantity: 1, modifiers, version: item.version });
         renderCart();
@@ -1133,7 +1204,15 @@ pages.booking = async () => {
     // The venue's own date and time (`local` carries its offset), whatever zone the guest's phone is in.
     const when = `${localDay(reservation.local)}, ${hhmm(reservation.local)}`;
     $('#confirmed-text').textContent = `${when} · ${reservation.party_size} ${english ? 'guests' : 'personas'} · ${bookingStatus(reservation.status)}`;
-    $('#manage-link').href = `/book/${encodeURIComponent(venue)}?reservation=${encodeURIComponent(reservation.reservation_id || reservation.id)}&token=${encodeURIComponent(token)}`;
+    const manage = `/book/${encodeURIComponent(venue)}?reservation=${encodeURIComponent(reservation.reservation_id || reservation.id)}&token=${encodeURIComponent(token)}${english ? '&lang=en' : ''}`;
+    $('#manage-link').href = manage;
+    // The page's own address becomes the booking's: a reload (or the back button from the deposit page) shows it
+    // again instead of an empty search.
+    history.replaceState(null, '', manage);
+    // A cancelled booking has nothing left to manage: no link to keep.
+    const ended = ['cancelled', 'no_show', 'finished'].includes(reservation.status);
+    $('#keep-link').hidden = ended;
+    $('#manage-line').hidden = ended;
     const id = reservation.reservation_id || reservation.id;
     const deposit = reservation.deposit;
     $('#deposit-text').hidden = !deposit;

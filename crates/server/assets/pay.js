@@ -299,10 +299,14 @@ function spoken(problem, english) {
     $('#bill-remaining').textContent = money(bill.balance.remaining.amount, currency);
     $('#bill-refunded').textContent = money(bill.balance.refunded.amount, currency);
     for (const part of document.querySelectorAll('.bill-refunded')) part.hidden = bill.balance.refunded.amount === 0;
-    $('#settled').hidden = !bill.balance.settled;
+    // An empty bill (nothing ordered yet, or every order cancelled) is not "paid": it has nothing to pay.
+    const empty = bill.balance.total.amount <= 0;
+    $('#settled').hidden = !bill.balance.settled || empty;
+    $('#nothing-to-pay').hidden = !empty;
     root.dataset.settled = String(bill.balance.settled);
-    // Nothing left to pay (settled, or the rest held by other guests' payments): no form offering to pay nothing.
-    // It comes back if a held payment lapses. The focus, if it was in the form, moves to the status that says why.
+    // Nothing left to pay (settled, empty, or the rest held by other guests' payments): no form offering to pay
+    // nothing. It comes back if a held payment lapses. The focus, if it was in the form, moves to the status that
+    // says why.
     const form = $('#share-form');
     const nothingLeft = bill.balance.remaining.amount <= 0;
     const othersPaying = nothingLeft && !bill.balance.settled && bill.balance.in_progress.amount > 0;
@@ -311,7 +315,7 @@ function spoken(problem, english) {
       const hadFocus = form.contains(document.activeElement);
       form.hidden = true;
       form.dataset.nothingLeft = 'true';
-      if (hadFocus) (othersPaying ? $('#all-in-progress') : $('#settled')).focus();
+      if (hadFocus) (othersPaying ? $('#all-in-progress') : empty ? $('#nothing-to-pay') : $('#settled')).focus();
     } else if (!nothingLeft && form.dataset.nothingLeft === 'true') {
       form.hidden = false;
       delete form.dataset.nothingLeft;

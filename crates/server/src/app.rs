@@ -250,6 +250,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(privacy::leave_contact))
         .routes(routes!(ordering::create_venue, ordering::list_venues))
         .routes(routes!(ordering::set_business_day))
+        .routes(routes!(ordering::update_venue))
         .routes(routes!(ordering::create_table, ordering::list_tables))
         .routes(routes!(ordering::rotate_table_token))
         .routes(routes!(ordering::table_qr))

@@ -890,8 +890,9 @@ fn smtp_url_is_private(url: &str) -> bool {
     scheme == "smtps" || (scheme == "smtp" && (rest.contains("tls=required") || loopback))
 }
 
-/// A URL as `comanda config` prints it: its user part and its query (where services put a key, `…?apikey=`) shown
-/// as `[redacted]`, its scheme, host, port and path kept, so the operator still sees where it points.
+/// A URL as `comanda config` prints it: its scheme, host and port, so the operator still sees where it points; its
+/// user part, path and query shown as `[redacted]` (services put keys in each: `user:key@`, a Slack-style
+/// `/services/T…/B…/secret`, `?apikey=`).
 fn url_without_credentials<S: serde::Serializer>(
     url: &Option<String>,
     serializer: S,
@@ -900,15 +901,22 @@ fn url_without_credentials<S: serde::Serializer>(
         return serializer.serialize_none();
     };
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url.as_str()));
+    // The user part ends at the last `@` (a password may hold a `/` or `?` written unencoded).
+    let (user, rest) = match rest.rsplit_once('@') {
+        Some((_, after)) => ("[redacted]@", after),
+        None => ("", rest),
+    };
     let (rest, query) = match rest.split_once('?') {
         Some((before, _)) => (before, "?[redacted]"),
         None => (rest, ""),
     };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = match authority.rsplit_once('@') {
-        Some((_, host)) => format!("[redacted]@{host}"),
-        None => authority.to_owned(),
+    let path = if path.is_empty() || path == "/" {
+        path
+    } else {
+        "/[redacted]"
     };
+    let host = format!("{user}{authority}");
     let scheme = if scheme.is_empty() {
         String::new()
     } else {
@@ -1103,14 +1111,30 @@ mod tests {
             assert!(!printed.contains(secret), "{secret}: {printed}");
         }
         assert!(
-            printed.contains("https://[redacted]@collector:4318/v1?[redacted]"),
+            printed.contains("https://[redacted]@collector:4318/[redacted]?[redacted]"),
             "{printed}"
         );
         assert!(
-            printed.contains("https://[redacted]@hooks.example/hook?[redacted]"),
+            printed.contains("https://[redacted]@hooks.example/[redacted]?[redacted]"),
             "{printed}"
         );
         assert!(printed.contains("sample_ratio = 0.25"), "{printed}");
+        // A Slack-style key in the path, a password with an unencoded `/` and `?`.
+        config.alerts.webhook_url = Some("https://hooks.slack.example/services/T000/B000/XXXXSECRET".into());
+        config.traces.otlp_endpoint = Some("https://u:pa/ss?wd@collector.example:4318".into());
+        let printed = config.to_redacted_toml();
+        assert!(
+            !printed.contains("XXXXSECRET") && !printed.contains("pa/ss"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("\"https://hooks.slack.example/[redacted]\""),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("\"https://[redacted]@collector.example:4318\""),
+            "{printed}"
+        );
     }
 
     #[test]

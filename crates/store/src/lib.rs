@@ -95,6 +95,17 @@ pub trait VenueStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Venue>;
 
+    /// Renames the venue, or changes its address or tax regime (checked by the caller), appending `audit` (targeting
+    /// the venue) in the same transaction.
+    async fn update_venue(
+        &self,
+        scope: &TenantScope,
+        id: VenueId,
+        venue: &NewVenue,
+        audit: &identity::AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Venue>;
+
     /// The partner's venues in creation order, keyset-paginated.
     async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>>;
 }

@@ -168,6 +168,35 @@ impl VenueStore for Engine {
         Ok(venue)
     }
 
+    async fn update_venue(
+        &self,
+        scope: &TenantScope,
+        id: VenueId,
+        venue: &NewVenue,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Venue> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE venues SET name = $3, address = $4, tax_kind = $5, tax_rate_bp = $6
+             WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(id.as_uuid()))
+        .bind(&venue.name)
+        .bind(&venue.address)
+        .bind(venue.tax.kind.as_str())
+        .bind(i32::from(venue.tax.rate_bp))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let updated = venue_from_row(&row)?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(id.as_uuid()), now)
+            .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
     async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>> {
         // UUIDv7 sorts in creation order (as text on SQLite too), so the identifier is the keyset.
         let rows = sqlx::query(

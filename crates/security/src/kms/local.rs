@@ -70,25 +70,31 @@ impl LocalKeyKms {
         {
             return Ok(key.clone());
         }
-        // A version another process appended while this one runs (`comanda keys rotate-kek` beside a serving
-        // server, whose `keys rewrap` then moves the data keys to it): the file is read again, and versions it adds
-        // join the ones known (a known version is never replaced).
-        if let Some(path) = &self.path
-            && let Ok(text) = std::fs::read_to_string(path)
-            && let Ok(on_disk) = parse(&text)
-        {
-            let mut versions = self.versions.write().unwrap_or_else(PoisonError::into_inner);
-            for (number, key) in on_disk {
-                versions.entry(number).or_insert(key);
-            }
-            if let Some(key) = versions.get(&version) {
-                return Ok(key.clone());
-            }
+        self.read_new_versions();
+        self.versions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&version)
+            .cloned()
+            .ok_or_else(|| KmsError::UnknownVersion {
+                kek_id: LOCAL_KEK_ID.into(),
+                version,
+            })
+    }
+
+    /// Versions another process appended while this one runs (`comanda keys rotate-kek` beside a serving server,
+    /// whose `keys rewrap` then moves the data keys to it) join the ones known; a known version is never replaced.
+    /// A file that cannot be read now leaves what is known.
+    fn read_new_versions(&self) {
+        let Some(path) = &self.path else { return };
+        let Ok(on_disk) = std::fs::read_to_string(path).map(|text| parse(&text)) else {
+            return;
+        };
+        let Ok(on_disk) = on_disk else { return };
+        let mut versions = self.versions.write().unwrap_or_else(PoisonError::into_inner);
+        for (number, key) in on_disk {
+            versions.entry(number).or_insert(key);
         }
-        Err(KmsError::UnknownVersion {
-            kek_id: LOCAL_KEK_ID.into(),
-            version,
-        })
     }
 }
 
@@ -108,6 +114,9 @@ impl Kms for LocalKeyKms {
     }
 
     fn newest_version(&self) -> Result<u32, KmsError> {
+        // New data keys are wrapped under the newest version, one rotated in beside this process too (a few
+        // reads of a small file: keys are wrapped when a partner or person is created, or rewrapped).
+        self.read_new_versions();
         self.versions
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -146,6 +155,8 @@ impl Kms for LocalKeyKms {
     }
 
     fn create_new_version(&self) -> Result<u32, KmsError> {
+        // A version another process added is kept in the file this rewrites, never numbered again.
+        self.read_new_versions();
         let mut versions = self.versions.write().unwrap_or_else(PoisonError::into_inner);
         let next = versions.keys().next_back().map_or(Some(1), |v| v.checked_add(1));
         let next = next.ok_or(KmsError::Unsupported("no key version left".into()))?;
@@ -313,6 +324,7 @@ mod tests {
             data_key.expose(),
             "the version made elsewhere is read from the file"
         );
+        assert_eq!(kms.newest_version().unwrap(), 3, "and wraps new keys under it");
         let mut unknown = v3.clone();
         unknown.kek_version = 9;
         assert!(matches!(

@@ -148,6 +148,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("POST", "/api/v1/reservations/{reservation}/transitions") => Staff(Permission::ManageReservations),
         ("PUT", "/api/v1/venues/{venue}/booking-policy" | "/api/v1/tables/{table}/booking")
         | ("PUT", "/api/v1/venues/{venue}/business-day")
+        | ("PATCH", "/api/v1/venues/{venue}")
         | ("POST", "/api/v1/venues/{venue}/table-combinations")
         | ("DELETE", "/api/v1/venues/{venue}/table-combinations/{combination}") => {
             Staff(Permission::ManageVenues)

@@ -506,6 +506,8 @@ pub struct CurrencyTotals {
     pub average_order: i64,
     pub bookings: i64,
     pub covers_booked: i64,
+    /// Booking deposits the venues keep (no-shows, cancellations after the cut-off), in minor units.
+    pub deposits_kept: i64,
 }
 
 /// Every venue of the partner over the same business dates, each in its own zone, and the totals per currency.
@@ -575,6 +577,7 @@ pub async fn partner_summary(
                 average_order: 0,
                 bookings: 0,
                 covers_booked: 0,
+                deposits_kept: 0,
             },
         );
         total.venues += 1;
@@ -589,6 +592,7 @@ pub async fn partner_summary(
         total.average_order = average(total.gross, total.orders);
         total.bookings += summary.reservations.bookings;
         total.covers_booked += summary.reservations.covers_booked;
+        total.deposits_kept += summary.reservations.deposits_kept;
     }
     if csv {
         let mut export = CsvExport::new("sales-summary-all-venues.csv", &SUMMARY_CSV_HEADER);

@@ -270,7 +270,7 @@ pub async fn dashboard(headers: HeaderMap) -> Response {
 pub async fn staff(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
-        r#"<div class="table-scroll"><table id="staff-table"><thead><tr><th>{name}</th><th>{email}</th><th>{role}</th><th>{payout}</th><th>2FA</th><th><span class="visually-hidden">{actions}</span></th></tr></thead><tbody></tbody></table></div>
+        r#"<div class="table-scroll"><table id="staff-table" tabindex="-1"><thead><tr><th>{name}</th><th>{email}</th><th>{role}</th><th>{payout}</th><th>2FA</th><th><span class="visually-hidden">{actions}</span></th></tr></thead><tbody></tbody></table></div>
 <p id="staff-status" class="visually-hidden" role="status"></p>
 <section id="pending-invitations" hidden>
 <h2>{pending}</h2>
@@ -414,14 +414,14 @@ pub async fn booking_widget(
             .venue(&scope, comanda_domain::VenueId::from_uuid(id))
             .await
         {
-            Ok(found) => Some(found),
+            Ok(found) => Some((scope, found)),
             Err(comanda_store::StoreError::NotFound) => None,
             Err(other) => return crate::problem::ApiError::from(other).into_response(),
         },
         Err(crate::problem::ApiError::NotFound) => None,
         Err(other) => return other.into_response(),
     };
-    let Some(found) = found else {
+    let Some((found_scope, found)) = found else {
         let gone = tr(
             l,
             "Este enlace no lleva a ningún restaurante que reciba reservas aquí: revísalo con el restaurante.",
@@ -440,6 +440,34 @@ pub async fn booking_widget(
         "" => String::new(),
         address => format!(r#"<p id="venue-address" class="hint">{}</p>"#, escape(address)),
     };
+    // A deposit is told before the guest books, not after the table is held for it: its amount per person, how it
+    // is paid and the venue's refund rule (what the deposit page repeats before the card).
+    let deposit_rule = match state
+        .store
+        .booking_view(&found_scope, found.id.as_uuid(), state.clock.now(), state.clock.now(), None)
+        .await
+    {
+        Ok(Some((_, policy, _, _))) => policy.deposit_per_cover.map(|per_cover| {
+            let hours = policy.cancellation_cutoff_hours;
+            let text = match l {
+                Lang::Es => format!(
+                    "Este restaurante pide un depósito de {} por persona, con tarjeta, al reservar. Te lo devolvemos \
+                     cuando llegas, o si cancelas hasta {hours} horas antes; si no llegas o cancelas después, \
+                     queda para el restaurante.",
+                    comanda_domain::money::spoken_text(per_cover, true)
+                ),
+                Lang::En => format!(
+                    "This restaurant asks a deposit of {} per guest, by card, when you book. It is refunded when \
+                     you come, or if you cancel up to {hours} hours before; if you do not come or cancel later, the \
+                     restaurant keeps it.",
+                    comanda_domain::money::spoken_text(per_cover, false)
+                ),
+            };
+            format!(r#"<p id="deposit-rule" class="hint">{}</p>"#, escape(&text))
+        }),
+        _ => None,
+    }
+    .unwrap_or_default();
     let other = match l {
         Lang::Es => r#"<a class="switch" href="?lang=en" hreflang="en">English</a>"#,
         Lang::En => r#"<a class="switch" href="?lang=es" hreflang="es">Español</a>"#,
@@ -460,6 +488,7 @@ pub async fn booking_widget(
 <form id="details-form" class="card" hidden>
 <h2>{details}</h2>
 <p id="chosen"></p>
+{deposit_rule}
 <label>{name}<input name="name" autocomplete="name" required maxlength="200"></label>
 <label>{phone}<input name="phone" type="tel" autocomplete="tel" required placeholder="+573001234567"></label>
 <label>{email}<input name="email" type="email" autocomplete="email" required maxlength="254"></label>
@@ -484,8 +513,8 @@ pub async fn booking_widget(
 <p id="confirmed-text"></p>
 <p id="deposit-text" hidden></p>
 <p><a id="pay-deposit-link" class="button" href="" hidden>{pay_deposit}</a></p>
-<p class="hint">{keep}</p>
-<p><a id="manage-link" href="">{manage}</a></p>
+<p class="hint" id="keep-link">{keep}</p>
+<p id="manage-line"><a id="manage-link" href="">{manage}</a></p>
 <button id="accept-offer" type="button" hidden>{accept}</button>
 <button id="cancel-booking" type="button" class="secondary" hidden>{cancel}</button>
 </section>
@@ -986,6 +1015,7 @@ pub async fn pay_page(
 </dl>
 <p id="settled" class="ok" role="status" tabindex="-1" hidden>{settled}</p>
 <p id="all-in-progress" class="hint" role="status" tabindex="-1" hidden>{all_in_progress}</p>
+<p id="nothing-to-pay" class="hint" role="status" tabindex="-1" hidden>{nothing_to_pay}</p>
 </section>
 <form id="share-form" class="card">
 <fieldset><legend>{how}</legend>
@@ -1032,6 +1062,11 @@ pub async fn pay_page(
         ),
         parts = tr(l, "Número de partes", "Number of parts"),
         tip_amount = tr(l, "Otra propina, en pesos", "Another tip, in pesos"),
+        nothing_to_pay = tr(
+            l,
+            "Esta cuenta no tiene nada por pagar todavía.",
+            "This bill has nothing to pay yet."
+        ),
         all_in_progress = tr(
             l,
             "Lo que falta lo están pagando otras personas de la mesa. Si no terminan, podrás pagarlo aquí en unos \

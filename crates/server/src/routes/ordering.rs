@@ -162,6 +162,79 @@ pub async fn list_venues(
     }))
 }
 
+/// What an owner or manager corrects of a venue; a field left out keeps its value. The time zone and currency stay
+/// (every booking, report and price is read in them).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VenuePatch {
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        max_length = 200
+    )]
+    pub name: Option<String>,
+    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 500)]
+    pub address: Option<String>,
+    /// Changed only while no table of the venue has a bill open: an open bill's tax lines are read with the venue's
+    /// regime (409 otherwise).
+    pub tax: Option<TaxRegime>,
+}
+
+/// Corrects a venue's name, address or tax regime (audited as `venue.updated`, old and new values in its detail).
+#[utoipa::path(patch, path = "/api/v1/venues/{venue}", tag = "venues", security(("bearer" = [])),
+    params(("venue" = String, Path)), request_body = VenuePatch, responses(
+        (status = 200, body = VenueView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The tax regime changes while a table has a bill open", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_venue(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(venue): Path<String>,
+    ApiJson(patch): ApiJson<VenuePatch>,
+) -> Result<Json<VenueView>, ApiError> {
+    let id = VenueId::from_uuid(path_id(&venue)?);
+    let current = state.store.venue(&caller.scope, id).await?;
+    let changed = NewVenue::parse(
+        patch.name.as_deref().unwrap_or(&current.name),
+        &current.timezone,
+        patch.address.as_deref().unwrap_or(&current.address),
+        Some(current.currency.code()),
+        Some(patch.tax.unwrap_or(current.tax)),
+        Some(current.day_start_hour),
+    )?;
+    if changed.tax != current.tax
+        && !state
+            .store
+            .venue_sessions(&caller.scope, id.as_uuid(), PageRequest::default())
+            .await?
+            .items
+            .is_empty()
+    {
+        return Err(ApiError::Conflict(
+            "a table has a bill open: change the tax regime once every table is closed".into(),
+        ));
+    }
+    let audit = caller.audit(&ctx, "venue.updated").detail(format!(
+        "name {:?}→{:?} address {:?}→{:?} tax {}:{}→{}:{}",
+        current.name,
+        changed.name,
+        current.address,
+        changed.address,
+        current.tax.kind.as_str(),
+        current.tax.rate_bp,
+        changed.tax.kind.as_str(),
+        changed.tax.rate_bp
+    ));
+    let updated = state
+        .store
+        .update_venue(&caller.scope, id, &changed, &audit, state.clock.now())
+        .await?;
+    Ok(Json(updated.into()))
+}
+
 /// Where a venue's business day starts.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1160,7 +1233,7 @@ pub struct CloseQuery {
     params(("venue" = String, Path), ("table" = String, Path), CloseQuery),
     responses((status = 200, body = SessionView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The bill is not paid in full and the caller may not issue refunds",
+        (status = 403, description = "The bill is not paid in full and the caller may not settle bills (the kitchen)",
             body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")))]
@@ -1190,13 +1263,13 @@ pub async fn close_table(
                 ))
                 .into());
         }
-        // Letting money go is a manager's decision, as a void is at any till: a server or a cook closing a bill
-        // unpaid could pocket cash paid at the table. It takes someone who may issue refunds.
-        if left > 0 && !caller.member.standing.allows(Permission::IssueRefunds) {
+        // Closing a bill not paid in full settles it another way (the cash a server took at the table) or lets it
+        // go: the servers who handle bills, managers and owners decide that, never the kitchen (audited either way).
+        if left > 0 && !caller.member.standing.allows(Permission::SettleBills) {
             return Err(Problem::new(ProblemType::Forbidden)
                 .detail(format!(
-                    "{left} (minor units) of this bill is not paid: a manager closes a table whose bill is not paid \
-                     in full"
+                    "{left} (minor units) of this bill is not paid: a server, manager or owner closes a table whose \
+                     bill is not paid in full"
                 ))
                 .into());
         }

@@ -396,12 +396,22 @@ impl AuditExportQuery {
                 "must be an action name such as staff.invited or a prefix such as staff.",
             );
         }
-        Ok(errors.into_result(AuditFilter {
+        let filter = errors.into_result(AuditFilter {
             action: self.action.clone(),
             actor,
             from,
             until,
-        })?)
+        })?;
+        // Well-formed but backwards: a rule (422), as the reports' ranges answer, not an empty page.
+        if let (Some(from), Some(until)) = (filter.from, filter.until)
+            && from > until
+        {
+            return Err(ApiError::rule(ValidationErrors::single(
+                "to",
+                "must not be before from",
+            )));
+        }
+        Ok(filter)
     }
 }
 
@@ -420,7 +430,9 @@ pub(crate) fn audit_view(event: AuditEvent) -> AuditView {
 
 /// The partner's audit trail, oldest first, filtered by action, member and time (Owner).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "staff", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, body = AuditList)))]
+    responses((status = 200, body = AuditList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`to` before `from`", body = Problem, content_type = "application/problem+json")))]
 pub async fn audit(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -442,7 +454,9 @@ const CSV_EXPORT_LIMIT: usize = 100_000;
 
 /// The filtered audit trail as CSV (RFC 4180), oldest first, up to 100,000 rows (Owner).
 #[utoipa::path(get, path = "/api/v1/audit/export.csv", tag = "staff", security(("bearer" = [])), params(AuditExportQuery),
-    responses((status = 200, content_type = "text/csv", body = String)))]
+    responses((status = 200, content_type = "text/csv", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`to` before `from`", body = Problem, content_type = "application/problem+json")))]
 pub async fn audit_csv(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -94,6 +94,17 @@ pub async fn every_authenticated_request_is_chained_and_verifiable(engine: Engin
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["from", "actor"]);
+    // Backwards is a rule broken, said, not an empty page.
+    let backwards = call(
+        &server,
+        "GET",
+        "/api/v1/audit?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z",
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(backwards.status, 422, "{}", backwards.body);
+    assert_eq!(backwards.body["errors"][0]["field"], "to", "{}", backwards.body);
 
     // CSV export for owners and auditors.
     let csv = server

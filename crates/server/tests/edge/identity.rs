@@ -565,9 +565,41 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
                 "/api/v1/audit/export.csv".to_owned(),
                 "actor".to_owned()
             ),
+            (
+                "get".to_owned(),
+                "/api/v1/venues/{venue}/availability".to_owned(),
+                "moving".to_owned()
+            ),
         ],
         "id-valued query parameters of the contract"
     );
+    // Another partner's id as the booking being moved frees nothing of A's: A's times are those of an id of nothing.
+    let policy = call(
+        &server,
+        "PUT",
+        &format!("/api/v1/venues/{}/booking-policy", a.venue),
+        Some(&a.owner),
+        Some(crate::reservations::policy()),
+    )
+    .await;
+    assert_eq!(policy.status, 200, "{}", policy.body);
+    let day = crate::reservations::tomorrow(&server);
+    let times_with = async |moving: &str| {
+        call(
+            &server,
+            "GET",
+            &format!(
+                "/api/v1/venues/{}/availability?date={day}&party_size=2&moving={moving}",
+                a.venue
+            ),
+            Some(&a.owner),
+            None,
+        )
+        .await
+    };
+    let (foreign, unknown) = (times_with(&member_b).await, times_with(&nowhere()).await);
+    assert_eq!(foreign.status, 200, "{}", foreign.body);
+    assert_eq!(foreign.body, unknown.body);
     for actor in [member_b.clone(), nowhere()] {
         let audit = call(
             &server,
@@ -833,6 +865,10 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
                 } else {
                     let mut fields = declared_fields(&doc, operation, &body);
                     // A reservation moves to a reservation status, an order to an order status.
+                    // A venue's name is a string, a dish's a name per language.
+                    if path == "/api/v1/venues/{venue}" {
+                        fields["name"] = json!("x");
+                    }
                     if path.starts_with("/api/v1/reservations/") {
                         fields["to"] = json!("seated");
                         let fields = fields.as_object_mut().unwrap();

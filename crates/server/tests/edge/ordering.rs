@@ -621,6 +621,85 @@ pub async fn the_kitchen_list_is_read_to_its_end_page_by_page(engine: Engine) {
     server.stop().await;
 }
 
+/// An owner corrects a venue's name, address and tax regime; the tax waits until no bill is open, and what cannot
+/// change (time zone, currency) or does not exist is refused, not ignored.
+#[tokio::test]
+async fn a_venue_is_corrected_and_its_tax_changes_only_with_no_bill_open() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "corrige@example.co").await;
+    let path = format!("/api/v1/venues/{}", v.venue);
+    let patch = |body: Value| {
+        let path = path.clone();
+        let server = &server;
+        let owner = v.owner.clone();
+        async move { call(server, "PATCH", &path, Some(&owner), Some(body)).await }
+    };
+    let renamed = patch(json!({"name": "La Fonda — Chapinero", "address": "Cra. 7 # 60-20"})).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(
+        (
+            renamed.body["name"].clone(),
+            renamed.body["address"].clone(),
+            renamed.body["tax"]["rate_bp"].clone()
+        ),
+        (json!("La Fonda — Chapinero"), json!("Cra. 7 # 60-20"), json!(800))
+    );
+    assert_eq!(
+        patch(json!({"timezone": "UTC"})).await.status,
+        400,
+        "the time zone stays"
+    );
+    assert_eq!(patch(json!({"name": "   "})).await.status, 400);
+    // A guest's order opens a bill: the tax regime waits for it to close.
+    let ordered = post(
+        &server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.body);
+    let vat = json!({"tax": {"kind": "iva", "rate_bp": 1900}});
+    let open = patch(vat.clone()).await;
+    assert_eq!(open.status, 409, "{}", open.body);
+    let order = ordered.body["id"].as_str().unwrap();
+    accept_table(&server, &v).await;
+    let cancelled = post(
+        &server,
+        &format!("/api/v1/orders/{order}/transitions"),
+        Some(&v.owner),
+        json!({"to": "cancelled", "reason": "prueba"}),
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let closed = post(
+        &server,
+        &format!("/api/v1/venues/{}/tables/{}/close", v.venue, v.table),
+        Some(&v.owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let taxed = patch(vat).await;
+    assert_eq!(taxed.status, 200, "{}", taxed.body);
+    assert_eq!(taxed.body["tax"], json!({"kind": "iva", "rate_bp": 1900}));
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=venue.updated",
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        audit.body["items"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        audit.body
+    );
+    server.stop().await;
+}
+
 /// No JSON list answers a bare array, and every paginated answer declares its `cursor` and `limit` (issue 14,
 /// part 7: a list that cannot say "there is more" stops without saying so).
 #[tokio::test]
@@ -1169,23 +1248,22 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
         "{}",
         unsettled.body
     );
-    // Letting the bill go is a manager's decision: a server is refused (cash pocketed at a table would otherwise
-    // leave as "unpaid").
-    crate::identity::invite_and_join(&server, &v.owner, "mesero@example.co", "server", PASSWORD).await;
-    let waiter = crate::identity::login(&server, "mesero@example.co", PASSWORD)
+    // Settling a bill another way (cash at the table) is for those who handle bills: the kitchen is refused.
+    crate::identity::invite_and_join(&server, &v.owner, "cocina@example.co", "kitchen", PASSWORD).await;
+    let cook = crate::identity::login(&server, "cocina@example.co", PASSWORD)
         .await
         .body["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let by_waiter = post(
+    let by_cook = post(
         &server,
         &format!("{close_path}?unpaid=true"),
-        Some(&waiter),
+        Some(&cook),
         json!({}),
     )
     .await;
-    assert_eq!(by_waiter.status, 403, "{}", by_waiter.body);
+    assert_eq!(by_cook.status, 403, "{}", by_cook.body);
     assert_eq!(
         post(
             &server,

@@ -874,7 +874,19 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
         moved.body
     );
     assert_eq!(moved.body["status"], "booked", "a move keeps the status");
-    // The host's times for moving it count its own tables as free; a guest cannot ask that.
+    // The host's times for moving it count its own covers and tables as free: with another party of two at 20:00,
+    // the pacing (four covers a quarter hour) is full for anyone else, and still the moved party's time for it.
+    let filler = by_phone(&at(1, 0), 2).await;
+    assert_eq!(filler.status, 201, "{}", filler.body);
+    let others = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/availability?date={date}&party_size=2", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert!(!starts(&others).contains(&at(1, 0)), "{}", others.body);
     let own = call(
         &server,
         "GET",
@@ -899,6 +911,15 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
     )
     .await;
     assert_eq!(public.status, 400, "{}", public.body);
+    let filler = filler.body["reservation_id"].as_str().unwrap();
+    let gone = post(
+        &server,
+        &format!("/api/v1/reservations/{filler}/transitions"),
+        Some(&v.owner),
+        json!({"to": "cancelled", "reason": "prueba"}),
+    )
+    .await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
     // The 19:00 window has room again for two covers; the moved party holds its new time.
     assert_eq!(by_phone(&at(0, 0), 2).await.status, 201);
     for (body, status, field) in [

@@ -2,3 +2,6 @@
 -- like one the payment provider refused; this column tells them apart, so a retry of the request is told it was
 -- declined rather than that the provider refused it.
 ALTER TABLE refunds ADD COLUMN declined_by uuid;
+-- Refunds declined before this version said who in `failure` ("declined by <member id>").
+UPDATE refunds SET declined_by = CAST(substr(failure, 13) AS uuid), failure = 'declined'
+ WHERE status = 'failed' AND failure LIKE 'declined by %';
