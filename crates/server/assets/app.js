@@ -1758,6 +1758,29 @@ pages.host = async () => {
         });
         row.appendChild(button);
       }
+      // A seated party that grows (two more friends) or shrinks: its covers change, its tables and time stay.
+      if (r.status === 'seated') {
+        const resize = document.createElement('form');
+        resize.className = 'inline';
+        const party = document.createElement('input');
+        Object.assign(party, { type: 'number', name: 'party_size', min: 1, max: 100, required: true, value: r.party_size, inputMode: 'numeric' });
+        const apply = document.createElement('button');
+        apply.type = 'submit';
+        apply.className = 'secondary';
+        apply.textContent = english ? 'Change guests' : 'Cambiar personas';
+        resize.append(labelled(english ? `Guests (${r.guest_name})` : `Personas (${r.guest_name})`, party), apply);
+        resize.addEventListener('submit', async (event) => {
+          event.preventDefault();
+          clearError();
+          try {
+            await authed('POST', `/api/v1/reservations/${encodeURIComponent(r.id)}/transitions`, { to: 'moved', start: r.start, party_size: Number(party.value) });
+            await render();
+          } catch (error) {
+            showError(error.problem);
+          }
+        });
+        row.appendChild(resize);
+      }
       // A move to another time or party size: the times offered are those free for the party's new size (the
       // booking's own tables are still its own while it moves, so its current time may not be listed).
       if (r.moves.includes('moved')) {

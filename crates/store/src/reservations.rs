@@ -364,6 +364,17 @@ pub trait ReservationStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<BookOutcome>;
 
+    /// A seated party's new size (it grew, or some left): its covers change, its tables and time stay, appending
+    /// `audit` in the same transaction. `None` when the booking is not seated (any more).
+    async fn resize_seated(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        party_size: u16,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>>;
+
     /// Moves a booking to another start and/or party size under the venue's lock: `decide` sees every other
     /// holding (not this booking's), and the old claims are released and the new ones taken in one transaction, so
     /// a move never leaves the party with no table or with two.

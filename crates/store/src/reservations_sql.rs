@@ -678,6 +678,36 @@ impl ReservationStore for Engine {
         Ok(BookOutcome::Created(created))
     }
 
+    async fn resize_seated(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        party_size: u16,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let Some(row) = sqlx::query(
+            "UPDATE reservations SET party_size = $3, updated_at = $4
+             WHERE partner_id = $1 AND id = $2 AND status = 'seated' RETURNING *",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .bind(i32::from(party_size))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let resized = reservation_from_row(&row)?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(resized))
+    }
+
     async fn move_reservation(
         &self,
         scope: &TenantScope,

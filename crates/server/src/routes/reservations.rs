@@ -1521,7 +1521,9 @@ pub struct ReservationMove {
 /// transaction). Leaving a holding state frees the tables at once; a move the current status does not allow is 409;
 /// one whose time has not come (seating more than an hour ahead, late or no-show before the start) is 422. A
 /// no-show's party that comes after all is seated while its booked time lasts and its tables are still free (422
-/// otherwise); its deposit, kept for the no-show but not yet handed over, is refunded.
+/// otherwise); its deposit, kept for the no-show but not yet handed over, is refunded. A seated party that grows or
+/// shrinks is `moved` with its own `start` and the new `party_size`: its tables and time stay (audited as
+/// `reservation.resized`).
 #[utoipa::path(post, path = "/api/v1/reservations/{reservation}/transitions", tag = "reservations",
     security(("bearer" = [])), params(("reservation" = String, Path)), request_body = ReservationMove, responses(
         (status = 200, body = ReservationView),
@@ -1639,6 +1641,41 @@ async fn move_to(
     let current = state.store.reservation(&caller.scope, id).await?;
     let party = party_size.unwrap_or(current.party_size);
     let now = state.clock.now();
+    // A seated party that grows (or shrinks) keeps its tables and time: its covers change, nothing is re-decided.
+    if current.status == ReservationStatus::Seated {
+        if start != current.start {
+            return Err(Problem::new(ProblemType::Conflict)
+                .detail("a seated party keeps its time: send its start with the new party_size")
+                .into());
+        }
+        if party == current.party_size {
+            return as_it_is(state, &caller.scope, current).await;
+        }
+        let most = state
+            .store
+            .booking_policy(&caller.scope, current.venue_id)
+            .await?
+            .map_or(MAX_PARTY, |policy| policy.max_party_size);
+        if party > most {
+            return Err(ApiError::rule(ValidationErrors::single(
+                "party_size",
+                format!("the venue seats parties of 1 to {most}"),
+            )));
+        }
+        let audit = caller
+            .audit(ctx, "reservation.resized")
+            .detail(format!("party {}→{party} reason={reason}", current.party_size));
+        return match state
+            .store
+            .resize_seated(&caller.scope, id, party, &audit, now)
+            .await?
+        {
+            Some(resized) => as_it_is(state, &caller.scope, resized).await,
+            None => Err(Problem::new(ProblemType::Conflict)
+                .detail("the party is no longer seated")
+                .into()),
+        };
+    }
     // A move to where the booking already is (a double tap) changes nothing, so it writes nothing and mails nobody.
     let movable = matches!(
         current.status,

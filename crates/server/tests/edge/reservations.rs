@@ -2099,6 +2099,33 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     let seated = host_move(&server, &v, &third_id, json!({"to": "seated"})).await;
     assert_eq!(seated.status, 200, "{}", seated.body);
     assert_eq!(seated.body["deposit"]["status"], "refunded", "{}", seated.body);
+    // Two more friends join the seated party: its covers grow, its table and time stay (a new time is refused).
+    let grown = host_move(
+        &server,
+        &v,
+        &third_id,
+        json!({"to": "moved", "start": seated.body["start"], "party_size": 4}),
+    )
+    .await;
+    assert_eq!(
+        (
+            grown.status,
+            grown.body["party_size"].clone(),
+            grown.body["status"].clone()
+        ),
+        (200, json!(4), json!("seated")),
+        "{}",
+        grown.body
+    );
+    assert_eq!(grown.body["tables"], seated.body["tables"]);
+    let elsewhere = host_move(
+        &server,
+        &v,
+        &third_id,
+        json!({"to": "moved", "start": at(3), "party_size": 4}),
+    )
+    .await;
+    assert_eq!(elsewhere.status, 409, "{}", elsewhere.body);
     let refunds = stripe
         .get(&format!("/v1/refunds?payment_intent={third_intent}"))
         .await;

@@ -270,10 +270,35 @@ pub async fn a_no_show_is_seated_only_while_its_tables_and_time_are_its_own(stor
         booked(seven + time::Duration::hours(1)).await,
         Err(BookOutcome::Refused(Refusal::SlotTaken))
     );
+    // Two more friends join the seated party: its covers grow, its table and time stay. A party not seated is not
+    // resized this way (a booking moves by the booking rule).
+    let grown = store
+        .resize_seated(
+            &scope,
+            party,
+            4,
+            &change(),
+            twenty_past + time::Duration::minutes(40),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (grown.party_size, grown.tables.clone(), grown.start, grown.status),
+        (4, came.tables.clone(), came.start, ReservationStatus::Seated)
+    );
 
     // Another party marked a no-show whose table a walk-in took meanwhile cannot be seated there.
     let nine = seven + time::Duration::hours(2);
     let late_party = booked(nine).await.unwrap();
+    assert_eq!(
+        store
+            .resize_seated(&scope, late_party, 6, &change(), NOW)
+            .await
+            .unwrap(),
+        None,
+        "booked, not seated"
+    );
     move_to(
         late_party,
         ReservationStatus::NoShow,
