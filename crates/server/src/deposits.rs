@@ -237,8 +237,12 @@ pub async fn settle_due(
                 .is_ok_and(|booking| booking.status == ReservationStatus::AwaitingDeposit);
         match settle(store, service, scope, &deposit, now).await {
             Ok(Some(_)) if awaited => {
+                // Cancelled by this release (stamped with its instant, to the microsecond PostgreSQL keeps), not by
+                // the guest's own cancellation in between, whose guest was told already.
+                let micros = |at: OffsetDateTime| at.unix_timestamp_nanos() / 1_000;
                 if let Ok(booking) = store.reservation(scope, deposit.reservation_id).await
                     && booking.status == ReservationStatus::Cancelled
+                    && micros(booking.updated_at) == micros(now)
                 {
                     lapsed.push(booking);
                 }
