@@ -88,6 +88,7 @@ const spanishDetails = [
   [/^(\d+) order\(s\) are neither served nor cancelled$/, '$1 pedido(s) sin servir ni cancelar: sírvelos o cancélalos antes de cerrar la mesa.'],
   [/a server, manager or owner closes a table whose bill is not paid in full$/, 'Una mesa cuya cuenta no está pagada del todo la cierra un mesero, un gerente o el propietario, no la cocina.'],
   [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
+  [/^a partner always keeps at least one owner$/, 'El negocio siempre conserva al menos un propietario: nombra a otro antes.'],
   [/^guests have paid for this order/, 'Los clientes ya pagaron este pedido: primero devuélveles el pago, luego cancélalo.'],
   [/^reason: only a cancellation takes a reason/, 'Solo una cancelación lleva motivo.'],
   [/^reason: /, 'Escribe el motivo, en máximo 500 caracteres.'],
@@ -276,6 +277,8 @@ const pages = {
       me = await authed('GET', '/api/v1/me');
       $('#me-name').textContent = me.name;
       $('#me-role').textContent = roleName(me.role);
+      // The staff page is for those who manage staff.
+      $('#staff-link').hidden = !(me.permissions || []).includes('manage_staff');
       $('#me-mfa').textContent = me.mfa.enabled
         ? (english ? 'Two-step verification is on.' : 'La verificación en dos pasos está activa.')
         : (english ? 'Two-step verification is off.' : 'La verificación en dos pasos está apagada.');
@@ -363,6 +366,7 @@ const pages = {
               });
               saved.hidden = false;
               name.textContent = nameInput.value.trim();
+              summary.textContent = english ? `Edit ${name.textContent}` : `Editar ${name.textContent}`;
             } catch (error) {
               showError(error.problem);
             }
@@ -726,7 +730,8 @@ pages.guest = async () => {
     $('#orders').hidden = bill.orders.length === 0;
     $('#waiting').hidden = !(bill.session && bill.session.status === 'pending');
     // Paying needs an open bill: not before the first order, nor while staff have not accepted the table.
-    $('#pay-link').hidden = !(bill.session && bill.session.status === 'open');
+    // Paying needs something to pay too: an empty bill (every order cancelled) offers no payment.
+    $('#pay-link').hidden = !(bill.session && bill.session.status === 'open' && bill.bill.subtotal.amount > 0);
     const list = $('#order-list');
     // Redrawn only when an order changed: a redraw every two seconds would take the focus from a guest's keyboard or
     // screen reader on the Cancel button. The focus on an order's line or button stays on it across a redraw.
@@ -868,8 +873,12 @@ pages.guest = async () => {
         for (const none of card.querySelectorAll('input[data-none]')) none.checked = true;
         // Said where the guest's finger is (the cart is further down the page), and to a screen reader.
         add.textContent = english ? 'Added ✓' : 'Agregado ✓';
+        add.setAttribute('aria-label', `${add.textContent} ${localized(item.name)}`);
         $('#cart-status').textContent = `${english ? 'Added' : 'Agregado'}: ${describe(same || cart[cart.length - 1]).label}`;
-        setTimeout(() => { add.textContent = english ? 'Add' : 'Agregar'; }, 1500);
+        setTimeout(() => {
+          add.textContent = english ? 'Add' : 'Agregar';
+          add.setAttribute('aria-label', `${add.textContent} ${localized(item.name)}`);
+        }, 1500);
       });
       card.appendChild(add);
       menu.appendChild(card);
@@ -943,6 +952,7 @@ pages.kitchen = async () => {
   const venue = new URLSearchParams(location.search).get('venue');
   if (!store.get('access') || !venue) return location.assign('/signin');
   const board = $('#kitchen-orders');
+  board.tabIndex = -1;
   const next = { placed: 'accepted', accepted: 'preparing', preparing: 'ready', ready: 'served' };
   const cards = new Map();
   // A ticket names its table: the labels are read once, and again when an order comes from a table added since.
@@ -952,6 +962,11 @@ pages.kitchen = async () => {
     tableLabels = new Map(tables.map((t) => [t.id, t.label]));
   };
   await readTables();
+  // Who may close a bill not paid in full (servers, managers, owners; not the kitchen): the others are told who does,
+  // instead of a button that is refused on its second tap.
+  const mayClose = await authed('GET', '/api/v1/me')
+    .then((me) => (me.permissions || []).includes('settle_bills'))
+    .catch(() => true);
 
   const render = (order) => {
     let card = cards.get(order.id);
@@ -1030,6 +1045,8 @@ pages.kitchen = async () => {
         try {
           render(await authed('POST', `/api/v1/orders/${order.id}/transitions`, { to: 'cancelled', reason: reason.value.trim() }));
           $('#kitchen-status').textContent = `${tableLabels.get(order.table_id) || ''}: ${english ? 'order cancelled' : 'pedido cancelado'}`;
+          // Its ticket is gone: the focus goes to the next ticket's first button, or to the board.
+          (board.querySelector('.ticket button') || board).focus();
         } catch (error) {
           showError(error.problem);
           confirm.disabled = false;
@@ -1081,6 +1098,14 @@ pages.kitchen = async () => {
           : `Un cliente está pagando ${formatMoney(session.balance.in_progress)}: toca otra vez para cancelar ese pago y cerrar`)
         : (english ? 'Not fully paid: tap again to close' : 'No está pagada del todo: toca otra vez para cerrar');
       close.textContent = confirmingClose.has(session.id) ? unpaidWarning : (english ? 'Close table' : 'Cerrar mesa');
+      const who = document.createElement('p');
+      if (!mayClose && !empty && !session.balance.settled) {
+        close.hidden = true;
+        who.className = 'hint';
+        who.textContent = english
+          ? 'Not fully paid: a server, manager or owner closes this table.'
+          : 'No está pagada del todo: esta mesa la cierra un mesero, un gerente o el propietario.';
+      }
       close.addEventListener('click', async () => {
         if ((paying || (!empty && !session.balance.settled)) && !confirmingClose.has(session.id)) {
           confirmingClose.add(session.id);
@@ -1102,6 +1127,7 @@ pages.kitchen = async () => {
         }
       });
       card.append(text, close);
+      if (who.textContent) card.append(who);
       balancesBox.appendChild(card);
       if (focused === session.table_id) close.focus();
     }
@@ -1209,6 +1235,9 @@ pages.booking = async () => {
     // The page's own address becomes the booking's: a reload (or the back button from the deposit page) shows it
     // again instead of an empty search.
     history.replaceState(null, '', manage);
+    // The language switch keeps the booking on screen.
+    const switcher = document.querySelector('a.switch');
+    if (switcher) switcher.href = `${manage.replace(/&lang=en$/, '')}&lang=${english ? 'es' : 'en'}`;
     // A cancelled booking has nothing left to manage: no link to keep.
     const ended = ['cancelled', 'no_show', 'finished'].includes(reservation.status);
     $('#keep-link').hidden = ended;
@@ -1383,8 +1412,10 @@ pages.booking = async () => {
         return;
       }
       if (data.status === 'awaiting_deposit') {
-        // The venue asks a deposit: its page shows the rule, then the card.
-        location.assign(`/book/${encodeURIComponent(venue)}/deposit?reservation=${encodeURIComponent(data.reservation_id)}&token=${encodeURIComponent(data.manage_token)}`);
+        // The venue asks a deposit: its page shows the rule, then the card. This page's address becomes the
+        // booking's first, so Back from the deposit page shows the booking, not an empty search.
+        history.replaceState(null, '', `/book/${encodeURIComponent(venue)}?reservation=${encodeURIComponent(data.reservation_id)}&token=${encodeURIComponent(data.manage_token)}${english ? '&lang=en' : ''}`);
+        location.assign(`/book/${encodeURIComponent(venue)}/deposit?reservation=${encodeURIComponent(data.reservation_id)}&token=${encodeURIComponent(data.manage_token)}${english ? '&lang=en' : ''}`);
         return;
       }
       showBooking(data, data.manage_token);

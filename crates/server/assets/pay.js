@@ -443,6 +443,8 @@ function spoken(problem, english) {
     await renderBill().catch(() => {});
   });
   $('#cancel-payment').addEventListener('click', async () => {
+    // A declined card's message belongs to the payment being cancelled.
+    $('.error').hidden = true;
     try { await call('POST', `/payments/${payment.payment_id}/cancel`); } catch (error) { showError(error.problem); }
     $('#card-step').hidden = true;
     $('#share-form').hidden = false;

@@ -249,7 +249,7 @@ pub async fn dashboard(headers: HeaderMap) -> Response {
 <p id="payouts-state"></p>
 <button id="payouts-connect" type="button">{connect}</button>
 </section>
-<nav class="actions"><a href="/staff">{staff}</a> <button id="signout" type="button">{out}</button> <button id="signout-all" type="button">{all}</button></nav>"#,
+<nav class="actions"><a id="staff-link" href="/staff">{staff}</a> <button id="signout" type="button">{out}</button> <button id="signout-all" type="button">{all}</button></nav>"#,
         new_venue = tr(l, "Nueva sede", "New venue"),
         venue_name = tr(l, "Nombre de la sede", "Venue name"),
         address = tr(l, "Dirección", "Address"),
