@@ -13,10 +13,16 @@ pub const MAX_QUANTITY: u32 = 50;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Localized {
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 200
+    )]
     pub es: String,
     #[serde(default)]
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 200
+    )]
     pub en: String,
 }
 
@@ -26,12 +32,15 @@ pub struct Localized {
 #[allow(dead_code)]
 pub struct LocalizedName {
     #[schema(
-        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200D\u2028-\u202F\u205F-\u2069\u3000\uFEFF][^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
         max_length = 200
     )]
     pub es: String,
     #[serde(default)]
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 200
+    )]
     pub en: String,
 }
 
@@ -40,9 +49,15 @@ pub struct LocalizedName {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalizedPatch {
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 200
+    )]
     pub es: Option<String>,
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 200
+    )]
     pub en: Option<String>,
 }
 
@@ -52,11 +67,14 @@ pub struct LocalizedPatch {
 #[allow(dead_code)]
 pub struct LocalizedNamePatch {
     #[schema(
-        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200D\u2028-\u202F\u205F-\u2069\u3000\uFEFF][^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
         max_length = 200
     )]
     pub es: Option<String>,
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 200
+    )]
     pub en: Option<String>,
 }
 
@@ -236,7 +254,10 @@ pub struct RequestedLine {
     #[schema(schema_with = option_pairs)]
     pub modifiers: Vec<[usize; 2]>,
     #[serde(default)]
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 300)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 300
+    )]
     pub note: Option<String>,
     /// The dish's `version` as the guest's menu showed it. When the venue changed the dish since (its price or its
     /// options, which `modifiers` names by position), the line is refused naming `items[i].version` (422) rather

@@ -41,11 +41,14 @@ impl ValidationErrors {
 }
 
 /// What the OpenAPI document says of a text [`clean_text`] takes: no control character but `\n` (Unicode `Cc`:
-/// U+0000–U+001F, U+007F–U+009F). Schemas spell it as a literal (`#[schema(pattern = …)]` takes no constant).
-pub const TEXT_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$";
+/// U+0000–U+001F, U+007F–U+009F) and no bidirectional embedding, override or isolate (U+202A–U+202E,
+/// U+2066–U+2069), which reorder what staff read on screen — a guest's name or note shown in a list (the "Trojan
+/// Source" trick, CVE-2021-42574). Schemas spell it as a literal (`#[schema(pattern = …)]` takes no constant).
+pub const TEXT_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
 /// As [`TEXT_PATTERN`], for a text that must not be blank: at least one character that is neither a control
-/// character nor Unicode `White_Space` (what `str::trim` removes).
-pub const NON_BLANK_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$";
+/// character, nor Unicode `White_Space` (what `str::trim` removes), nor an invisible format character (zero-width
+/// space, joiners, word joiner, byte-order mark): a name of only those looks blank.
+pub const NON_BLANK_PATTERN: &str = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200D\u2028-\u202F\u205F-\u2069\u3000\uFEFF][^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
 
 /// The years a date or instant from a request may fall in. Storage writes instants as RFC 3339, whose years have
 /// four digits, and a local day's bounds step a day either way: a year 0 (which `time` parses) must be refused, not
@@ -93,7 +96,9 @@ pub fn clean_text(
 ) -> String {
     let trimmed = raw.trim();
     let chars = trimmed.chars().count();
-    if chars < min_chars {
+    if min_chars > 0 && chars > 0 && trimmed.chars().all(invisible) {
+        errors.push(field, "must not be blank");
+    } else if chars < min_chars {
         errors.push(
             field,
             if min_chars == 1 {
@@ -104,10 +109,22 @@ pub fn clean_text(
         );
     } else if chars > max_chars {
         errors.push(field, format!("must have at most {max_chars} characters"));
-    } else if raw.chars().any(|c| c.is_control() && c != '\n') {
-        errors.push(field, "must not contain control characters");
+    } else if raw.chars().any(refused_in_text) {
+        errors.push(field, "must not contain control or text-direction characters");
     }
     trimmed.to_owned()
+}
+
+/// A character no text takes ([`TEXT_PATTERN`]): a control character but `\n`, or a bidirectional embedding,
+/// override or isolate.
+pub fn refused_in_text(c: char) -> bool {
+    (c.is_control() && c != '\n') || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A character that shows nothing and is not `White_Space` ([`NON_BLANK_PATTERN`]): zero-width space and joiners,
+/// word joiner and invisible operators, the byte-order mark, and the bidirectional marks.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{202A}'..='\u{202E}')
 }
 
 #[cfg(test)]
@@ -124,9 +141,17 @@ mod tests {
         assert!(errors.0.is_empty());
         clean_text(&mut errors, "name", "   ", 1, 10);
         clean_text(&mut errors, "other", "a\u{7}b", 1, 10);
+        // Blank-looking (zero-width only) and reordering (a right-to-left override) are refused; a zero-width
+        // joiner inside a real name (an emoji sequence) is not.
+        clean_text(&mut errors, "blank", "\u{200B}\u{FEFF}", 1, 10);
+        clean_text(&mut errors, "spoof", "Ana\u{202E}odlaS", 1, 20);
+        assert_eq!(
+            clean_text(&mut errors, "ok", "👩\u{200D}🍳 Ana", 1, 20),
+            "👩\u{200D}🍳 Ana"
+        );
         assert_eq!(
             errors.0.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
-            ["name", "other"]
+            ["name", "other", "blank", "spoof"]
         );
     }
 }

@@ -298,7 +298,7 @@ fn order_shape(request: &GuestOrderRequest) -> Result<(), ValidationErrors> {
             errors.push(format!("items[{i}].quantity"), "must be 1 to 50");
         }
         if let Some(note) = &line.note
-            && (note.chars().count() > 300 || note.chars().any(|c| c.is_control() && c != '\n'))
+            && (note.chars().count() > 300 || note.chars().any(comanda_domain::validation::refused_in_text))
         {
             errors.push(
                 format!("items[{i}].note"),

@@ -30,7 +30,7 @@ pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct VenueRequest {
     #[schema(
-        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200D\u2028-\u202F\u205F-\u2069\u3000\uFEFF][^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
         max_length = 200
     )]
     pub name: String,
@@ -41,7 +41,10 @@ pub struct VenueRequest {
     )]
     pub timezone: String,
     #[serde(default)]
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 500)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 500
+    )]
     pub address: String,
     #[schema(value_type = Option<comanda_domain::Currency>)]
     pub currency: Option<String>,
@@ -168,11 +171,14 @@ pub async fn list_venues(
 #[serde(deny_unknown_fields)]
 pub struct VenuePatch {
     #[schema(
-        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200D\u2028-\u202F\u205F-\u2069\u3000\uFEFF][^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
         max_length = 200
     )]
     pub name: Option<String>,
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 500)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 500
+    )]
     pub address: Option<String>,
     /// Changed only while no table of the venue has a bill open: an open bill's tax lines are read with the venue's
     /// regime (409 otherwise).
@@ -301,7 +307,7 @@ pub async fn set_business_day(
 #[serde(deny_unknown_fields)]
 pub struct TableRequest {
     #[schema(
-        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200D\u2028-\u202F\u205F-\u2069\u3000\uFEFF][^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
         max_length = 40
     )]
     pub label: String,

@@ -562,7 +562,7 @@ pub async fn availability(
 #[serde(deny_unknown_fields)]
 pub struct GuestDetails {
     #[schema(
-        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$",
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200D\u2028-\u202F\u205F-\u2069\u3000\uFEFF][^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
         max_length = 200
     )]
     pub name: String,
@@ -615,7 +615,10 @@ pub struct BookingRequest {
     #[serde(default)]
     pub consent: bool,
     #[serde(default)]
-    #[schema(pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*$", max_length = 500)]
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 500
+    )]
     pub note: String,
     /// Staff only: a party that walked in, not a booking (channel `walk_in`): it is booked at the time given (the
     /// host page gives the first time still free) and the host seats it with the next move (`POST

@@ -650,6 +650,11 @@ async fn a_venue_is_corrected_and_its_tax_changes_only_with_no_bill_open() {
         "the time zone stays"
     );
     assert_eq!(patch(json!({"name": "   "})).await.status, 400);
+    // A name that only looks written (zero-width characters) or that reorders what staff read (a right-to-left
+    // override, CVE-2021-42574) is refused like control characters.
+    assert_eq!(patch(json!({"name": "\u{200B}\u{FEFF}"})).await.status, 400);
+    let spoofed = patch(json!({"address": "Calle 1\u{202E}01 #"})).await;
+    assert_eq!(spoofed.status, 400, "{}", spoofed.body);
     // A guest's order opens a bill: the tax regime waits for it to close.
     let ordered = post(
         &server,
