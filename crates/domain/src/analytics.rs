@@ -193,8 +193,10 @@ pub struct Measures {
     pub refund_tax: i64,
     /// Tips of succeeded payments, minus the tip part of refunds.
     pub tips: i64,
-    /// Succeeded payments, share plus tip.
+    /// Succeeded card payments, share plus tip.
     pub collected: i64,
+    /// Cash servers recorded at the tables, bill part plus tip, less records voided (at the instant of the void).
+    pub cash: i64,
     pub orders: i64,
 }
 
@@ -214,6 +216,7 @@ impl std::ops::AddAssign for Measures {
         self.refund_tax += other.refund_tax;
         self.tips += other.tips;
         self.collected += other.collected;
+        self.cash += other.cash;
         self.orders += other.orders;
     }
 }

@@ -387,6 +387,36 @@ pub fn check_tip(amount: Money, tip: Money) -> Result<(), ShareError> {
     Ok(())
 }
 
+/// Why cash a server took at the table cannot be recorded against a bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CashError {
+    #[error("record the cash taken: a part of the bill, a tip, or both")]
+    Nothing,
+    #[error("that is more than is left to pay on this bill ({left} minor units; cash beyond it is change)")]
+    OverBill { left: i64 },
+    #[error("a cash tip must not be negative nor more than the whole bill")]
+    Tip,
+}
+
+/// Cash taken at the table: `amount` of the bill and a `tip`, each in the bill's currency. The bill part is at most
+/// what is neither paid nor held by a card payment in progress (`bill.remaining`: the cash a guest handed over beyond
+/// it is change, not payment), as a card share is; the tip is voluntary (Ley 1935 de 2018) and, unlike a card tip,
+/// may stand alone (a guest who paid by card leaves coins), but is never more than the whole bill, which is a typo.
+pub fn check_cash(bill: &BillBalance, amount: Money, tip: Money) -> Result<(), CashError> {
+    if tip.currency != bill.total.currency || tip.amount < 0 || tip.amount > bill.total.amount {
+        return Err(CashError::Tip);
+    }
+    if amount.currency != bill.total.currency || amount.amount < 0 || amount.amount + tip.amount == 0 {
+        return Err(CashError::Nothing);
+    }
+    if amount.amount > bill.remaining.amount {
+        return Err(CashError::OverBill {
+            left: bill.remaining.amount,
+        });
+    }
+    Ok(())
+}
+
 /// Where one payment's money goes. The guest pays `share + tip` and nothing else: the platform's fee comes out of the
 /// partner's part, never on top of the guest's amount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -619,6 +649,45 @@ mod tests {
         BillBalance {
             total: cop(total),
             remaining: cop(remaining),
+        }
+    }
+
+    #[test]
+    fn cash_covers_at_most_what_is_left_and_may_be_only_a_tip() {
+        let bill = balance(100_000, 40_000);
+        assert_eq!(check_cash(&bill, cop(40_000), cop(5_000)), Ok(()));
+        assert_eq!(
+            check_cash(&bill, cop(0), cop(5_000)),
+            Ok(()),
+            "coins left on a bill paid by card"
+        );
+        assert_eq!(
+            check_cash(&bill, cop(40_001), cop(0)),
+            Err(CashError::OverBill { left: 40_000 })
+        );
+        assert_eq!(check_cash(&bill, cop(0), cop(0)), Err(CashError::Nothing));
+        assert_eq!(check_cash(&bill, cop(10), cop(100_001)), Err(CashError::Tip));
+        let covered = balance(100_000, 0);
+        assert_eq!(
+            check_cash(&covered, cop(1), cop(0)),
+            Err(CashError::OverBill { left: 0 })
+        );
+        assert_eq!(check_cash(&covered, cop(0), cop(10_000)), Ok(()));
+        let usd = Money::new(10, Currency::USD).unwrap();
+        assert_eq!(check_cash(&bill, usd, cop(0)), Err(CashError::Nothing));
+    }
+
+    proptest! {
+        #[test]
+        fn recorded_cash_never_pays_more_than_the_bill(total in 0i64..10_000_000, paid in 0i64..10_000_000,
+                                                        amount in 0i64..10_000_000, tip in 0i64..10_000_000) {
+            let paid = paid.min(total);
+            let bill = balance(total, total - paid);
+            if check_cash(&bill, cop(amount), cop(tip)).is_ok() {
+                prop_assert!(paid + amount <= total);
+                prop_assert!(tip <= total);
+                prop_assert!(amount + tip > 0);
+            }
         }
     }
 

@@ -87,6 +87,12 @@ const spanishDetails = [
   [/^pacing\.online_covers_per_15_min: must not exceed/, 'Los cubiertos en línea por 15 minutos no pueden superar los cubiertos totales por 15 minutos.'],
   [/^(\d+) order\(s\) are neither served nor cancelled$/, '$1 pedido(s) sin servir ni cancelar: sírvelos o cancélalos antes de cerrar la mesa.'],
   [/a server, manager or owner closes a table whose bill is not paid in full$/, 'Una mesa cuya cuenta no está pagada del todo la cierra un mesero, un gerente o el propietario, no la cocina.'],
+  [/^amount: that is more than is left to pay on this bill/, 'Es más de lo que falta por pagar en esta cuenta: lo que el cliente dio de más es cambio.'],
+  [/^amount: record the cash taken/, 'Escribe el efectivo recibido: una parte de la cuenta, una propina o ambas.'],
+  [/^tip: a cash tip must not be negative nor more than the whole bill/, 'La propina en efectivo no puede ser negativa ni mayor que toda la cuenta.'],
+  [/^this cash record was voided already$/, 'Ese registro de efectivo ya estaba anulado.'],
+  [/^this bill is closed: its cash records stand/, 'Esa cuenta ya está cerrada: su efectivo queda como se registró.'],
+  [/^accept the table first/, 'Acepta la mesa primero: su cuenta se abre cuando el personal la acepta.'],
   [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
   [/^a partner always keeps at least one owner$/, 'El negocio siempre conserva al menos un propietario: nombra a otro antes.'],
   [/^guests have paid for this order/, 'Los clientes ya pagaron este pedido: primero devuélveles el pago, luego cancélalo.'],
@@ -610,6 +616,25 @@ async function download(path, filename) {
   setTimeout(() => URL.revokeObjectURL(link.href), 10000);
 }
 
+// An amount a person typed, in minor units (`null` when it is not one): es-CO writes 45.000 or 45.000,50, English
+// 45,000.50; a last separator followed by one or two digits is the decimal one, the others group thousands.
+function parseMoneyInput(text, currency) {
+  const digits = currency === 'CLP' ? 0 : 2;
+  const clean = String(text || '').replace(/[\s$\u00a0]/g, '');
+  if (!clean) return 0;
+  const found = clean.match(/^(\d{1,3}(?:[.,]\d{3})+|\d+)(?:[.,](\d{1,2}))?$/);
+  if (!found || (digits === 0 && found[2])) return null;
+  const minor = Number(found[1].replace(/[.,]/g, '')) * 10 ** digits + (found[2] ? Number(found[2].padEnd(2, '0')) : 0);
+  return Number.isSafeInteger(minor) ? minor : null;
+}
+
+// An amount as a field holds it: whole pesos without grouping, centavos after a comma.
+function moneyInputValue(money) {
+  const digits = money.currency === 'CLP' ? 0 : 2;
+  const major = money.amount / 10 ** digits;
+  return Number.isInteger(major) ? String(major) : major.toFixed(digits).replace('.', english ? '.' : ',');
+}
+
 function formatMoney(money) {
   const digits = money.currency === 'CLP' ? 0 : 2;
   const major = money.amount / 10 ** digits;
@@ -1059,6 +1084,94 @@ pages.kitchen = async () => {
 
   const pendingBox = $('#pending-tables');
   const balancesBox = $('#table-balances');
+  // Cash at the table: one desk outside the cards (they are drawn again every two seconds), for one bill at a time.
+  const desk = $('#cash-desk');
+  const deskForm = $('#cash-form');
+  let deskTable = null;
+  let deskCurrency = 'COP';
+  const showDesk = (list) => {
+    const { balance } = list;
+    deskCurrency = balance.total.currency;
+    $('#cash-bill').textContent = balance.settled
+      ? (english ? 'Paid in full: the table can close.' : 'Pagada del todo: la mesa puede cerrarse.')
+      : `${english ? 'Left to pay' : 'Falta por pagar'} ${formatMoney(balance.remaining)}${balance.in_progress.amount > 0
+        ? ` (${english ? 'a guest is paying' : 'un cliente está pagando'} ${formatMoney(balance.in_progress)})` : ''}`;
+    deskForm.elements.amount.value = moneyInputValue(balance.remaining);
+    deskForm.elements.tip.value = '0';
+    const records = $('#cash-records');
+    records.replaceChildren();
+    for (const cash of list.items) {
+      const item = document.createElement('li');
+      const when = new Date(cash.created_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit' });
+      const text = document.createElement('span');
+      text.textContent = `${when} · ${formatMoney(cash.amount)}${cash.tip.amount > 0 ? ` + ${english ? 'tip' : 'propina'} ${formatMoney(cash.tip)}` : ''}`;
+      item.appendChild(text);
+      if (cash.voided_at) {
+        text.textContent += english ? ' — voided' : ' — anulado';
+      } else {
+        // Voiding takes a second tap: the first says what it undoes.
+        const undo = document.createElement('button');
+        undo.type = 'button';
+        undo.className = 'secondary';
+        undo.textContent = english ? 'Void' : 'Anular';
+        undo.setAttribute('aria-label', `${undo.textContent} ${text.textContent}`);
+        undo.addEventListener('click', async () => {
+          if (!undo.dataset.confirm) {
+            undo.dataset.confirm = '1';
+            undo.textContent = english ? 'Tap again to void' : 'Toca otra vez para anular';
+            return;
+          }
+          undo.disabled = true;
+          try {
+            await authed('DELETE', `/api/v1/venues/${venue}/tables/${encodeURIComponent(deskTable.id)}/cash/${encodeURIComponent(cash.id)}`);
+            $('#kitchen-status').textContent = `${deskTable.label}: ${english ? 'cash voided' : 'efectivo anulado'}`;
+            await openDesk(deskTable);
+            refreshSessions();
+          } catch (error) {
+            undo.disabled = false;
+            showError(error.problem);
+          }
+        });
+        item.appendChild(undo);
+      }
+      records.appendChild(item);
+    }
+  };
+  const openDesk = async (table) => {
+    deskTable = table;
+    $('#cash-title').textContent = `${table.label} — ${english ? 'cash' : 'efectivo'}`;
+    showDesk(await authed('GET', `/api/v1/venues/${venue}/tables/${encodeURIComponent(table.id)}/cash`));
+    desk.hidden = false;
+  };
+  deskForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearError();
+    const amount = parseMoneyInput(deskForm.elements.amount.value, deskCurrency);
+    const tip = parseMoneyInput(deskForm.elements.tip.value, deskCurrency);
+    if (amount === null || tip === null) {
+      showError({ detail: english ? 'Write amounts like 45000 or 45.000' : 'Escribe montos como 45000 o 45.000' });
+      return;
+    }
+    const send = deskForm.querySelector('button[type=submit]');
+    send.disabled = true;
+    try {
+      const answer = await authed('POST', `/api/v1/venues/${venue}/tables/${encodeURIComponent(deskTable.id)}/cash`, { amount, tip });
+      $('#kitchen-status').textContent = `${deskTable.label}: ${english ? 'cash recorded' : 'efectivo registrado'} ${formatMoney(answer.cash.amount)}`;
+      await openDesk(deskTable);
+      refreshSessions();
+      deskForm.elements.amount.focus();
+    } catch (error) {
+      showError(error.problem);
+    } finally {
+      send.disabled = false;
+    }
+  });
+  $('#cash-done').addEventListener('click', () => {
+    desk.hidden = true;
+    const back = deskTable && balancesBox.querySelector(`[data-cash-table="${deskTable.id}"]`);
+    deskTable = null;
+    (back || balancesBox).focus();
+  });
   // Bills whose first tap on "close" was taken (kept here: the cards are drawn again every two seconds).
   const confirmingClose = new Set();
   const refreshSessions = async () => {
@@ -1082,8 +1195,11 @@ pages.kitchen = async () => {
       const refunded = session.balance.refunded.amount > 0
         ? ` · ${english ? 'refunded' : 'devuelto'} ${formatMoney(session.balance.refunded)}`
         : '';
+      const inCash = session.balance.cash.amount > 0
+        ? ` · ${english ? 'cash' : 'efectivo'} ${formatMoney(session.balance.cash)}`
+        : '';
       const text = document.createElement('p');
-      text.textContent = `${session.table} — ${paid}${refunded}`;
+      text.textContent = `${session.table} — ${paid}${inCash}${refunded}`;
       // Closing ends the party's bill: the next guests at the table start their own. A bill not paid in full (cash,
       // a guest who left) asks a second tap.
       const close = document.createElement('button');
@@ -1127,6 +1243,25 @@ pages.kitchen = async () => {
         }
       });
       card.append(text, close);
+      // A server takes cash at the table: recorded, it pays the bill so the table closes paid.
+      if (mayClose && !empty) {
+        const cash = document.createElement('button');
+        cash.type = 'button';
+        cash.className = 'secondary';
+        cash.dataset.cashTable = session.table_id;
+        cash.textContent = english ? 'Cash' : 'Efectivo';
+        cash.setAttribute('aria-label', `${cash.textContent}: ${session.table}`);
+        cash.addEventListener('click', async () => {
+          try {
+            await openDesk({ id: session.table_id, label: session.table });
+            deskForm.elements.amount.focus();
+            desk.scrollIntoView({ block: 'nearest' });
+          } catch (error) {
+            showError(error.problem);
+          }
+        });
+        card.append(cash);
+      }
       if (who.textContent) card.append(who);
       balancesBox.appendChild(card);
       if (focused === session.table_id) close.focus();
@@ -1428,8 +1563,8 @@ pages.booking = async () => {
 // ----- sales dashboard (docs/analytics.md) -----
 
 const figureNames = {
-  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', deposits_kept: 'Depósitos retenidos', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
-  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', deposits_kept: 'Deposits kept', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
+  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado con tarjeta', cash: 'Efectivo', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', deposits_kept: 'Depósitos retenidos', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
+  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected by card', cash: 'Cash', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', deposits_kept: 'Deposits kept', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
 };
 // Each figure's definition, shown as its tooltip: the same words as docs/analytics.md.
 const figureDefinitions = {
@@ -1438,8 +1573,9 @@ const figureDefinitions = {
     tax: 'El impuesto al consumo (o IVA) contenido en las ventas brutas; nunca sumado encima.',
     refunds: 'La parte de ventas de los reembolsos completados en el periodo (impuesto incluido), el día del reembolso.',
     net: 'Ventas brutas sin impuesto, menos los reembolsos sin el impuesto que devuelven.',
-    tips: 'Propinas de pagos exitosos menos la parte de propina de los reembolsos. Nunca son ventas (Ley 1935 de 2018).',
-    collected: 'Pagos exitosos (parte más propina), el día en que se cobraron.',
+    tips: 'Propinas de pagos exitosos y en efectivo, menos la parte de propina de los reembolsos y del efectivo anulado. Nunca son ventas (Ley 1935 de 2018).',
+    collected: 'Pagos con tarjeta exitosos (parte más propina), el día en que se cobraron.',
+    cash: 'Efectivo que el personal registró en las mesas (parte de la cuenta más propina), menos lo anulado.',
     orders: 'Pedidos hechos y no cancelados.',
     average_order: 'Ventas brutas ÷ pedidos.',
     covers_booked: 'Personas de las reservas que empiezan en el periodo (canceladas y no llegadas incluidas; ofertas y depósitos sin pagar no).',
@@ -1457,8 +1593,9 @@ const figureDefinitions = {
     tax: 'The consumption tax (or VAT) contained in gross sales; never added on top.',
     refunds: 'The sales part of refunds completed in the period (tax included), on the day of the refund.',
     net: 'Gross sales before tax, minus refunds before the tax they give back.',
-    tips: 'Tips of succeeded payments minus the tip part of refunds. Never sales (Colombian Law 1935 of 2018).',
-    collected: 'Succeeded payments (share plus tip), on the day they succeeded.',
+    tips: 'Tips of succeeded payments and cash tips, minus the tip part of refunds and of voided cash. Never sales (Colombian Law 1935 of 2018).',
+    collected: 'Succeeded card payments (share plus tip), on the day they succeeded.',
+    cash: 'Cash staff recorded at the tables (bill part plus tip), less what was voided.',
     orders: 'Orders placed and not cancelled.',
     average_order: 'Gross sales ÷ orders.',
     covers_booked: 'Party sizes of the bookings starting in the period (cancelled and no-shows included; offers and unpaid deposits not).',
@@ -1587,7 +1724,7 @@ pages.analytics = async () => {
       const list = $('#summary');
       list.replaceChildren();
       const shown = {
-        ...Object.fromEntries(['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'average_order'].map((k) => [k, money(summary[k])])),
+        ...Object.fromEntries(['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'average_order'].map((k) => [k, money(summary[k])])),
         orders: String(summary.orders),
         covers_booked: String(summary.reservations.covers_booked),
         no_show_rate: `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
@@ -1611,7 +1748,7 @@ pages.analytics = async () => {
         note.title = `${definitions.change} ${previous.from} – ${previous.to}: ${key === 'orders' ? before : money(before)}`;
         return note;
       };
-      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'covers_booked', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
+      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'covers_booked', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
         const item = document.createElement('div');
         const term = document.createElement('dt');
         term.textContent = names[key];

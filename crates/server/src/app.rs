@@ -267,6 +267,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(ordering::table_sessions))
         .routes(routes!(ordering::accept_session))
         .routes(routes!(ordering::close_table))
+        .routes(routes!(payments::table_cash, payments::record_cash))
+        .routes(routes!(payments::void_cash))
         .routes(routes!(guest::cancel_order))
         .routes(routes!(guest::table))
         .routes(routes!(guest::place_order))

@@ -31,13 +31,14 @@ pub(crate) async fn add_to_sales(
     }
     sqlx::query(
         "INSERT INTO sales_quarters (partner_id, venue_id, quarter, currency, gross, tax, refunds, refund_tax, tips,
-                                     collected, orders)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $11, $8, $9, $10)
+                                     collected, orders, cash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $11, $8, $9, $10, $12)
          ON CONFLICT (partner_id, venue_id, quarter) DO UPDATE SET
              gross = sales_quarters.gross + excluded.gross, tax = sales_quarters.tax + excluded.tax,
              refunds = sales_quarters.refunds + excluded.refunds,
              refund_tax = sales_quarters.refund_tax + excluded.refund_tax, tips = sales_quarters.tips + excluded.tips,
-             collected = sales_quarters.collected + excluded.collected, orders = sales_quarters.orders + excluded.orders",
+             collected = sales_quarters.collected + excluded.collected, orders = sales_quarters.orders + excluded.orders,
+             cash = sales_quarters.cash + excluded.cash",
     )
     .bind(h(partner))
     .bind(h(venue))
@@ -50,6 +51,7 @@ pub(crate) async fn add_to_sales(
     .bind(measures.collected)
     .bind(measures.orders)
     .bind(measures.refund_tax)
+    .bind(measures.cash)
     .execute(conn)
     .await?;
     Ok(())
@@ -152,7 +154,7 @@ fn currency_of(row: &DbRow) -> StoreResult<Currency> {
 
 /// The raw rows behind each measure (docs/analytics.md, "When money counts"), each `(venue_id, at, currency, amount)`:
 /// `$1` partner, `$2` venue or NULL for all, `[$3, $4)` the instants.
-const RAW_SALES: [(RawKind, &str); 4] = [
+const RAW_SALES: [(RawKind, &str); 5] = [
     // Orders placed in the range, at their placing, each one order with its gross (tax included) and tax; a
     // cancelled one only with the part its guests had paid for (`kept_gross`, `kept_tax`), when there is one.
     (
@@ -170,7 +172,17 @@ const RAW_SALES: [(RawKind, &str); 4] = [
          WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2)
            AND status = 'succeeded' AND succeeded_at >= $3 AND succeeded_at < $4",
     ),
-    // The tip ledger: a tip when its payment succeeds, minus the tip part of each refund when it completes.
+    // Cash servers recorded (bill part plus tip) when they recorded it, and taken back when a record was voided.
+    (
+        RawKind::Cash,
+        "SELECT venue_id, created_at AS at, currency, amount + tip AS amount FROM cash_payments
+         WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2) AND created_at >= $3 AND created_at < $4
+         UNION ALL
+         SELECT venue_id, voided_at AS at, currency, -(amount + tip) AS amount FROM cash_payments
+         WHERE partner_id = $1 AND (CAST($2 AS TEXT) IS NULL OR venue_id = $2) AND voided_at >= $3 AND voided_at < $4",
+    ),
+    // The tip ledger (cards and cash): a tip when its payment succeeds or its cash is recorded, minus the tip part of
+    // each refund when it completes and of each cash record when it is voided.
     (
         RawKind::Tip,
         "SELECT venue_id, at, currency, amount FROM tip_ledger
@@ -190,6 +202,7 @@ const RAW_SALES: [(RawKind, &str); 4] = [
 enum RawKind {
     Order,
     Collected,
+    Cash,
     Tip,
     Refund,
 }
@@ -206,6 +219,10 @@ impl RawKind {
             },
             RawKind::Collected => Measures {
                 collected: amount,
+                ..Measures::default()
+            },
+            RawKind::Cash => Measures {
+                cash: amount,
                 ..Measures::default()
             },
             RawKind::Tip => Measures {
@@ -325,6 +342,7 @@ impl AnalyticsStore for Engine {
                     CAST(coalesce(sum(refund_tax), 0) AS BIGINT) AS refund_tax,
                     CAST(coalesce(sum(tips), 0) AS BIGINT) AS tips,
                     CAST(coalesce(sum(collected), 0) AS BIGINT) AS collected,
+                    CAST(coalesce(sum(cash), 0) AS BIGINT) AS cash,
                     CAST(coalesce(sum(orders), 0) AS BIGINT) AS orders
              FROM sales_quarters WHERE partner_id = $1 AND venue_id = $2 AND quarter >= $3 AND quarter < $4",
             scope,
@@ -627,6 +645,7 @@ fn measures_of(row: &DbRow) -> StoreResult<Measures> {
         refund_tax: row.try_get("refund_tax")?,
         tips: row.try_get("tips")?,
         collected: row.try_get("collected")?,
+        cash: row.try_get("cash")?,
         orders: row.try_get("orders")?,
     })
 }

@@ -117,6 +117,44 @@ pub enum ReserveOutcome {
     },
 }
 
+/// Cash a server took at the table for a bill (docs/payments.md, "Cash at the table").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CashPayment {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub table_id: Uuid,
+    pub session_id: Uuid,
+    /// The part of the bill it paid, counted in the bill's `paid` as a card payment's share is.
+    pub amount: Money,
+    /// Credited to the table's server in the tip ledger (tender `cash`).
+    pub tip: Money,
+    pub recorded_by: Uuid,
+    pub created_at: OffsetDateTime,
+    /// Who voided it (entered by mistake) and when: it then pays nothing and its tip leaves the ledger.
+    pub voided: Option<(Uuid, OffsetDateTime)>,
+}
+
+/// Cash to record against the bill `session_id` of `table_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCashPayment {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub table_id: Uuid,
+    pub session_id: Uuid,
+    pub amount: Money,
+    pub tip: Money,
+    pub recorded_by: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CashOutcome {
+    Recorded(CashPayment),
+    /// Refused by [`comanda_domain::payment::check_cash`] against the bill as it stood under its lock.
+    Refused(comanda_domain::payment::CashError),
+    /// The bill is not the table's live one any more (closed meanwhile).
+    BillClosed,
+}
+
 /// A session's bill against its payments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionBalance {
@@ -134,6 +172,8 @@ pub struct SessionBalance {
     /// returned. A refund alone never reopens the bill (a goodwill refund stays given): `paid` and `remaining` stay
     /// as they were until an order it paid for is cancelled.
     pub refunded: Money,
+    /// Of `paid`, what servers recorded as cash taken at the table (records voided left out).
+    pub cash: Money,
 }
 
 impl SessionBalance {
@@ -148,7 +188,14 @@ impl SessionBalance {
             remaining: money(total.amount - paid - held),
             settled: total.amount > 0 && paid >= total.amount,
             refunded: Money::zero(currency),
+            cash: Money::zero(currency),
         }
+    }
+
+    /// The same bill saying that `cash` minor units of `paid` were cash.
+    pub fn with_cash(self, cash: i64) -> Self {
+        let cash = Money::new(cash.max(0), self.total.currency).unwrap_or(self.cash);
+        Self { cash, ..self }
     }
 
     /// The same bill with `held` minor units of its payments in progress counted as free: as a guest's device sees
@@ -326,12 +373,22 @@ pub struct Dispute {
     pub created_at: OffsetDateTime,
 }
 
+stored_enum! {
+    /// How a tip (or a payment) was given: by card through Stripe, or in cash to the server at the table.
+    pub enum Tender {
+        Card = "card",
+        Cash = "cash",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TipEntry {
     pub id: Uuid,
     pub venue_id: Uuid,
     pub member: Option<Uuid>,
+    /// The card payment that carried the tip, or with [`Tender::Cash`] the cash record.
     pub payment_id: Uuid,
+    pub tender: Tender,
     pub amount: i64,
     pub currency: String,
     /// The tip as the partner's transfer carried it, in the platform's settlement currency (once sent).
@@ -406,6 +463,31 @@ pub trait PaymentStore: Send + Sync {
         session: Uuid,
         except_device: Option<&str>,
     ) -> StoreResult<Vec<comanda_domain::payment::LineClaim>>;
+    /// Records cash a server took at the table against the bill, under the bill's lock
+    /// ([`comanda_domain::payment::check_cash`] against what is left then), credits its tip to the member who accepted
+    /// the table (tip ledger, tender `cash`), adds it to the reports and appends `audit`, in one transaction.
+    async fn record_cash(
+        &self,
+        scope: &TenantScope,
+        cash: &NewCashPayment,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<CashOutcome>;
+    /// Voids a cash record of `table`'s bill while the bill is open: it pays nothing from then on, its tip leaves the
+    /// ledger (a negative entry) and the reports take it back at `now`, with `audit`, in one transaction.
+    /// [`StoreError::NotFound`] when the table has no such record; [`StoreError::Conflict`] when it was voided
+    /// already or its bill is closed.
+    async fn void_cash(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        cash: Uuid,
+        voided_by: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<CashPayment>;
+    /// A bill's cash records, oldest first, voided ones included.
+    async fn session_cash(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<CashPayment>>;
     /// The balances of many sessions in one read, in the order given (a staff view of a venue's live tables).
     async fn session_balances(
         &self,

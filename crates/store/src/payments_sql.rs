@@ -10,17 +10,18 @@
 use crate::identity::AuditEntry;
 use crate::ordering::{json_from, json_text};
 use crate::payments::{
-    Alert, Approval, ApprovalKind, ConnectedAccount, Dispute, EventEffect, EventOutcome, NewPayment,
-    NewRefund, Payment, PaymentStatus, PaymentStore, PayoutRecord, Refund, RefundStatus, ReserveOutcome,
-    SessionBalance, SettledMoney, TipEntry, TransferOrder, TransferStatus, settlement,
+    Alert, Approval, ApprovalKind, CashOutcome, CashPayment, ConnectedAccount, Dispute, EventEffect,
+    EventOutcome, NewCashPayment, NewPayment, NewRefund, Payment, PaymentStatus, PaymentStore, PayoutRecord,
+    Refund, RefundStatus, ReserveOutcome, SessionBalance, SettledMoney, Tender, TipEntry, TransferOrder,
+    TransferStatus, settlement,
 };
 use crate::sealing::{KeyOwner, account_digest, account_place, destination_place};
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use comanda_domain::analytics::Measures;
 use comanda_domain::payment::{
-    ChargeModel, LineClaim, RefundSplit, Refundable, SettledAmounts, Split, check_line_claims, dispute_debt,
-    line_part_amounts, net_against_debt, split_refund,
+    ChargeModel, LineClaim, RefundSplit, Refundable, SettledAmounts, Split, check_cash, check_line_claims,
+    dispute_debt, line_part_amounts, net_against_debt, split_refund,
 };
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
@@ -63,6 +64,40 @@ fn payment_from_row(row: &DbRow) -> StoreResult<Payment> {
         expires_at: row.try_get("expires_at")?,
         succeeded_at: row.try_get("succeeded_at")?,
     })
+}
+
+fn cash_from_row(row: &DbRow) -> StoreResult<CashPayment> {
+    let currency = currency_of(row)?;
+    let voided_by = opt_uuid_col(row, "voided_by")?;
+    let voided_at: Option<OffsetDateTime> = row.try_get("voided_at")?;
+    Ok(CashPayment {
+        id: uuid_col(row, "id")?,
+        venue_id: uuid_col(row, "venue_id")?,
+        table_id: uuid_col(row, "table_id")?,
+        session_id: uuid_col(row, "session_id")?,
+        amount: money_col(row, "amount", currency)?,
+        tip: money_col(row, "tip", currency)?,
+        recorded_by: uuid_col(row, "recorded_by")?,
+        created_at: row.try_get("created_at")?,
+        voided: voided_by.zip(voided_at),
+    })
+}
+
+/// Adds cash to the reports at `at`, or takes it back (`sign` −1, a void): its bill part and tip as cash taken, its
+/// tip as tips.
+async fn count_cash(
+    conn: &mut Conn,
+    partner: Uuid,
+    cash: &CashPayment,
+    at: OffsetDateTime,
+    sign: i64,
+) -> StoreResult<()> {
+    let measures = Measures {
+        cash: sign * (cash.amount.amount + cash.tip.amount),
+        tips: sign * cash.tip.amount,
+        ..Measures::default()
+    };
+    add_to_sales(conn, partner, cash.venue_id, at, cash.amount.currency, &measures).await
 }
 
 fn account_from_row(row: &DbRow) -> StoreResult<ConnectedAccount> {
@@ -173,7 +208,8 @@ async fn balances_in(conn: &mut Conn, partner: Uuid, sessions: &[Uuid]) -> Store
                 Money::new(row.try_get("total")?, currency).map_err(|_| corrupt("total", "negative"))?;
             Ok(
                 SessionBalance::new(total, row.try_get("paid")?, row.try_get("held")?)
-                    .with_refunded(row.try_get("refunded")?),
+                    .with_refunded(row.try_get("refunded")?)
+                    .with_cash(row.try_get("cash")?),
             )
         })
         .collect()
@@ -843,6 +879,152 @@ impl PaymentStore for Engine {
         let balance = balance_in(&mut tx, scope.partner().as_uuid(), session).await?;
         tx.commit().await?;
         Ok(balance)
+    }
+
+    async fn record_cash(
+        &self,
+        scope: &TenantScope,
+        cash: &NewCashPayment,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<CashOutcome> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        // The session row is the lock every payer of this bill queues on, card or cash.
+        let live: Option<String> = sqlx::query_scalar(locking!(
+            "SELECT status FROM table_sessions WHERE partner_id = $1 AND id = $2 AND table_id = $3"
+        ))
+        .bind(h(partner))
+        .bind(h(cash.session_id))
+        .bind(h(cash.table_id))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if live.as_deref().is_none_or(|s| s == "closed") {
+            return Ok(CashOutcome::BillClosed);
+        }
+        let balance = balance_in(&mut tx, partner, cash.session_id).await?;
+        let bill = comanda_domain::payment::BillBalance {
+            total: balance.total,
+            remaining: balance.remaining,
+        };
+        if let Err(refused) = check_cash(&bill, cash.amount, cash.tip) {
+            return Ok(CashOutcome::Refused(refused));
+        }
+        let row = sqlx::query(
+            "INSERT INTO cash_payments (partner_id, id, venue_id, table_id, session_id, currency, amount, tip,
+                                        recorded_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             RETURNING *",
+        )
+        .bind(h(partner))
+        .bind(h(cash.id))
+        .bind(h(cash.venue_id))
+        .bind(h(cash.table_id))
+        .bind(h(cash.session_id))
+        .bind(cash.amount.currency.code())
+        .bind(cash.amount.amount)
+        .bind(cash.tip.amount)
+        .bind(h(cash.recorded_by))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let recorded = cash_from_row(&row)?;
+        if recorded.tip.amount > 0 {
+            // Credited as a card tip is: to the member who accepted the table.
+            sqlx::query(
+                "INSERT INTO tip_ledger (partner_id, id, venue_id, member, payment_id, amount, currency, at, tender)
+                 SELECT $1, $2, venue_id, accepted_member, $3, $4, $5, $6, 'cash' FROM table_sessions
+                  WHERE partner_id = $1 AND id = $7",
+            )
+            .bind(h(partner))
+            .bind(h(Uuid::now_v7()))
+            .bind(h(recorded.id))
+            .bind(recorded.tip.amount)
+            .bind(recorded.tip.currency.code())
+            .bind(now)
+            .bind(h(recorded.session_id))
+            .execute(&mut *tx)
+            .await?;
+        }
+        count_cash(&mut tx, partner, &recorded, now, 1).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(CashOutcome::Recorded(recorded))
+    }
+
+    async fn void_cash(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        cash: Uuid,
+        voided_by: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<CashPayment> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        let record =
+            sqlx::query("SELECT * FROM cash_payments WHERE partner_id = $1 AND id = $2 AND table_id = $3")
+                .bind(h(partner))
+                .bind(h(cash))
+                .bind(h(table))
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)
+                .and_then(|row| cash_from_row(&row))?;
+        // Under the bill's lock: a close cannot slip between the check and the void.
+        let live: Option<String> = sqlx::query_scalar(locking!(
+            "SELECT status FROM table_sessions WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(partner))
+        .bind(h(record.session_id))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if live.as_deref().is_none_or(|s| s == "closed") {
+            return Err(StoreError::Conflict(
+                "this bill is closed: its cash records stand as they were".into(),
+            ));
+        }
+        let row = sqlx::query(
+            "UPDATE cash_payments SET voided_by = $3, voided_at = $4
+              WHERE partner_id = $1 AND id = $2 AND voided_at IS NULL RETURNING *",
+        )
+        .bind(h(partner))
+        .bind(h(cash))
+        .bind(h(voided_by))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::Conflict("this cash record was voided already".into()))?;
+        let voided = cash_from_row(&row)?;
+        sqlx::query(
+            "INSERT INTO tip_ledger (partner_id, id, venue_id, member, payment_id, amount, currency, at, tender)
+             SELECT $1, $2, venue_id, member, payment_id, -amount, currency, $3, 'cash' FROM tip_ledger
+              WHERE partner_id = $1 AND payment_id = $4 AND amount > 0",
+        )
+        .bind(h(partner))
+        .bind(h(Uuid::now_v7()))
+        .bind(now)
+        .bind(h(cash))
+        .execute(&mut *tx)
+        .await?;
+        count_cash(&mut tx, partner, &voided, now, -1).await?;
+        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        tx.commit().await?;
+        Ok(voided)
+    }
+
+    async fn session_cash(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<CashPayment>> {
+        sqlx::query(
+            "SELECT * FROM cash_payments WHERE partner_id = $1 AND session_id = $2 ORDER BY created_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?
+        .iter()
+        .map(cash_from_row)
+        .collect()
     }
 
     async fn session_balances(
@@ -1594,6 +1776,10 @@ impl PaymentStore for Engine {
                     venue_id: uuid_col(row, "venue_id")?,
                     member: opt_uuid_col(row, "member")?,
                     payment_id: uuid_col(row, "payment_id")?,
+                    tender: {
+                        let tender: String = row.try_get("tender")?;
+                        Tender::parse(&tender).ok_or_else(|| corrupt("tender", &tender))?
+                    },
                     amount: row.try_get("amount")?,
                     currency: row.try_get::<String, _>("currency")?.trim().to_owned(),
                     settled: settled_of(row)?,

@@ -5,14 +5,17 @@
 
 use crate::postgres::kit::*;
 
-/// Each session's bill against its payments, in the order of an array of session ids. `paid` leaves out what
-/// cancelled orders kept (`orders.kept_gross`), at most what refunds not failed gave back: money a refund returned
-/// before its order was cancelled no longer pays for the rest of the bill (a refund that failed returned nothing).
+/// Each session's bill against its payments (cards, and cash servers recorded), in the order of an array of session ids.
+/// `paid` leaves out what cancelled orders kept (`orders.kept_gross`), at most what refunds not failed gave back:
+/// money a refund returned before its order was cancelled no longer pays for the rest of the bill (a refund that
+/// failed returned nothing).
 const BALANCES: &str = "SELECT (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) FROM orders
                   WHERE partner_id = $1 AND session_id = s.id AND status <> 'cancelled') AS total,
                 (SELECT min(currency) FROM orders WHERE partner_id = $1 AND session_id = s.id) AS currency,
                 (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
                   WHERE partner_id = $1 AND session_id = s.id AND status = 'succeeded')
+                + (SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM cash_payments
+                    WHERE partner_id = $1 AND session_id = s.id AND voided_at IS NULL)
                 - LEAST((SELECT CAST(COALESCE(sum(kept_gross), 0) AS BIGINT) FROM orders
                         WHERE partner_id = $1 AND session_id = s.id AND status = 'cancelled'),
                        (SELECT CAST(COALESCE(sum(r.amount - r.tip_reversal), 0) AS BIGINT)
@@ -23,7 +26,9 @@ const BALANCES: &str = "SELECT (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT
                   WHERE partner_id = $1 AND session_id = s.id AND status = 'pending') AS held,
                 (SELECT CAST(COALESCE(sum(r.amount), 0) AS BIGINT)
                    FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
-                  WHERE r.partner_id = $1 AND p.session_id = s.id AND r.status IN ('pending', 'succeeded')) AS refunded
+                  WHERE r.partner_id = $1 AND p.session_id = s.id AND r.status IN ('pending', 'succeeded')) AS refunded,
+                (SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM cash_payments
+                  WHERE partner_id = $1 AND session_id = s.id AND voided_at IS NULL) AS cash
          FROM unnest($2::uuid[]) WITH ORDINALITY AS s(id, position)
          ORDER BY s.position";
 

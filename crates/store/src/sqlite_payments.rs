@@ -4,14 +4,17 @@
 
 use crate::sqlite::kit::*;
 
-/// Each session's bill against its payments, in the order of a JSON array of session ids. `paid` leaves out what
-/// cancelled orders kept (`orders.kept_gross`), at most what refunds not failed gave back: money a refund returned
-/// before its order was cancelled no longer pays for the rest of the bill (a refund that failed returned nothing).
+/// Each session's bill against its payments (cards, and cash servers recorded), in the order of a JSON array of session ids.
+/// `paid` leaves out what cancelled orders kept (`orders.kept_gross`), at most what refunds not failed gave back:
+/// money a refund returned before its order was cancelled no longer pays for the rest of the bill (a refund that
+/// failed returned nothing).
 const BALANCES: &str = "SELECT (SELECT COALESCE(sum(subtotal), 0) FROM orders
                   WHERE partner_id = $1 AND session_id = s.value AND status <> 'cancelled') AS total,
                 (SELECT min(currency) FROM orders WHERE partner_id = $1 AND session_id = s.value) AS currency,
                 (SELECT COALESCE(sum(share), 0) FROM payments
                   WHERE partner_id = $1 AND session_id = s.value AND status = 'succeeded')
+                + (SELECT COALESCE(sum(amount), 0) FROM cash_payments
+                    WHERE partner_id = $1 AND session_id = s.value AND voided_at IS NULL)
                 - min((SELECT COALESCE(sum(kept_gross), 0) FROM orders
                         WHERE partner_id = $1 AND session_id = s.value AND status = 'cancelled'),
                        (SELECT COALESCE(sum(r.amount - r.tip_reversal), 0)
@@ -22,7 +25,9 @@ const BALANCES: &str = "SELECT (SELECT COALESCE(sum(subtotal), 0) FROM orders
                   WHERE partner_id = $1 AND session_id = s.value AND status = 'pending') AS held,
                 (SELECT CAST(COALESCE(sum(r.amount), 0) AS BIGINT)
                    FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
-                  WHERE r.partner_id = $1 AND p.session_id = s.value AND r.status IN ('pending', 'succeeded')) AS refunded
+                  WHERE r.partner_id = $1 AND p.session_id = s.value AND r.status IN ('pending', 'succeeded')) AS refunded,
+                (SELECT COALESCE(sum(amount), 0) FROM cash_payments
+                  WHERE partner_id = $1 AND session_id = s.value AND voided_at IS NULL) AS cash
          FROM json_each($2) AS s
          ORDER BY s.key";
 

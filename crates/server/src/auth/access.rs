@@ -127,7 +127,11 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/tables/{table}/qr.png" | "/api/v1/venues/{venue}/tables/qr.pdf")
         | ("GET", "/api/v1/venues/{venue}/menu") => Staff(Permission::ViewVenues),
         ("GET", "/api/v1/venues/{venue}/orders" | "/api/v1/venues/{venue}/orders/stream")
-        | ("GET", "/api/v1/venues/{venue}/table-sessions") => Staff(Permission::ViewKitchen),
+        | ("GET", "/api/v1/venues/{venue}/table-sessions" | "/api/v1/venues/{venue}/tables/{table}/cash") => {
+            Staff(Permission::ViewKitchen)
+        }
+        ("POST", "/api/v1/venues/{venue}/tables/{table}/cash")
+        | ("DELETE", "/api/v1/venues/{venue}/tables/{table}/cash/{cash}") => Staff(Permission::SettleBills),
         ("POST", "/api/v1/orders/{order}/transitions" | "/api/v1/table-sessions/{session}/accept")
         | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),
         // Reservations: the public widget books by the venue's listing (a host with a token books by phone on the

@@ -51,9 +51,9 @@ pub struct SeriesQuery {
     /// The last business day (inclusive); an hourly series covers at most 92 days.
     #[param(value_type = String, format = Date)]
     pub to: String,
-    /// `gross` (default; `sales`, the contract's name, is the same), `net`, `tax`, `refunds`, `tips`, `collected`
-    /// or `orders`.
-    #[param(pattern = "^(sales|gross|net|tax|refunds|tips|collected|orders)$")]
+    /// `gross` (default; `sales`, the contract's name, is the same), `net`, `tax`, `refunds`, `tips`, `collected`,
+    /// `cash` or `orders`.
+    #[param(pattern = "^(sales|gross|net|tax|refunds|tips|collected|cash|orders)$")]
     pub metric: Option<String>,
     /// `hour`, `day` (default) or `week`.
     #[param(pattern = "^(hour|day|week)$")]
@@ -85,10 +85,12 @@ pub struct SalesSummary {
     pub refund_tax: i64,
     /// Sold before tax, after refunds: `gross − tax − (refunds − refund_tax)`.
     pub net: i64,
-    /// Tips, never sales: succeeded payments' tips minus the tip part of refunds.
+    /// Tips, never sales: succeeded payments' tips and cash tips, minus the tip part of refunds and of voided cash.
     pub tips: i64,
-    /// Succeeded payments, share plus tip.
+    /// Succeeded card payments, share plus tip.
     pub collected: i64,
+    /// Cash servers recorded at the tables, bill part plus tip, less records voided.
+    pub cash: i64,
     pub orders: i64,
     /// `gross ÷ orders`, rounded down; 0 without orders.
     pub average_order: i64,
@@ -360,6 +362,7 @@ async fn summarize(
         net: total.net(),
         tips: total.tips,
         collected: total.collected,
+        cash: total.cash,
         orders: total.orders,
         average_order: average(total.gross, total.orders),
         checks: turns.checks,
@@ -400,6 +403,7 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
         ("net", summary.net),
         ("tips", summary.tips),
         ("collected", summary.collected),
+        ("cash", summary.cash),
         ("average_order", summary.average_order),
         ("average_ticket", summary.average_ticket),
         ("deposits_kept", summary.reservations.deposits_kept),
@@ -502,6 +506,7 @@ pub struct CurrencyTotals {
     pub net: i64,
     pub tips: i64,
     pub collected: i64,
+    pub cash: i64,
     pub orders: i64,
     pub average_order: i64,
     pub bookings: i64,
@@ -573,6 +578,7 @@ pub async fn partner_summary(
                 net: 0,
                 tips: 0,
                 collected: 0,
+                cash: 0,
                 orders: 0,
                 average_order: 0,
                 bookings: 0,
@@ -588,6 +594,7 @@ pub async fn partner_summary(
         total.net += summary.net;
         total.tips += summary.tips;
         total.collected += summary.collected;
+        total.cash += summary.cash;
         total.orders += summary.orders;
         total.average_order = average(total.gross, total.orders);
         total.bookings += summary.reservations.bookings;
@@ -620,6 +627,7 @@ fn metric_value(metric: &str, measures: &Measures) -> Option<i64> {
         "refunds" => measures.refunds,
         "tips" => measures.tips,
         "collected" => measures.collected,
+        "cash" => measures.cash,
         "orders" => measures.orders,
         _ => return None,
     })
@@ -869,9 +877,9 @@ pub struct HeatMapQuery {
     /// The last business day (inclusive), at most 400 days after `from`.
     #[param(value_type = String, format = Date)]
     pub to: String,
-    /// `gross` (default; `sales`, the contract's name, is the same), `net`, `tax`, `refunds`, `tips`, `collected`
-    /// or `orders`.
-    #[param(pattern = "^(sales|gross|net|tax|refunds|tips|collected|orders)$")]
+    /// `gross` (default; `sales`, the contract's name, is the same), `net`, `tax`, `refunds`, `tips`, `collected`,
+    /// `cash` or `orders`.
+    #[param(pattern = "^(sales|gross|net|tax|refunds|tips|collected|cash|orders)$")]
     pub metric: Option<String>,
     /// `json` (default) or `csv`.
     #[param(pattern = "^(json|csv)$")]
@@ -903,7 +911,7 @@ fn metric_of(metric: Option<&str>) -> Result<&str, ApiError> {
     if metric_value(metric, &Measures::default()).is_none() {
         return Err(ValidationErrors::single(
             "metric",
-            "one of sales (the same as gross), gross, net, tax, refunds, tips, collected, orders",
+            "one of sales (the same as gross), gross, net, tax, refunds, tips, collected, cash, orders",
         )
         .into());
     }

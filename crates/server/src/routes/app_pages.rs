@@ -657,7 +657,8 @@ pub async fn analytics(headers: HeaderMap) -> Response {
         option("net", "Ventas netas", "Net sales"),
         option("orders", "Pedidos", "Orders"),
         option("tips", "Propinas", "Tips"),
-        option("collected", "Cobrado", "Collected"),
+        option("collected", "Cobrado con tarjeta", "Collected by card"),
+        option("cash", "Efectivo", "Cash"),
         option("refunds", "Reembolsos", "Refunds"),
         option("tax", "Impuesto", "Tax"),
     ]
@@ -907,10 +908,29 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
     let body = format!(
         r#"<p id="live" class="hint">{waiting}</p>
 <p id="kitchen-status" class="visually-hidden" role="status"></p>
+<section id="cash-desk" class="card" hidden aria-labelledby="cash-title">
+<h2 id="cash-title" tabindex="-1"></h2>
+<p id="cash-bill" class="hint"></p>
+<form id="cash-form">
+<label>{cash_amount}<input name="amount" inputmode="decimal" autocomplete="off" required></label>
+<label>{cash_tip}<input name="tip" inputmode="decimal" autocomplete="off" value="0"></label>
+<button type="submit">{cash_record}</button>
+<button type="button" class="secondary" id="cash-done">{cash_done}</button>
+</form>
+<ul id="cash-records"></ul>
+</section>
 <div id="pending-tables" class="board"></div>
 <div id="table-balances" class="board"></div>
 <div id="kitchen-orders" class="board"></div>"#,
         waiting = tr(l, "Conectando…", "Connecting…"),
+        cash_amount = tr(
+            l,
+            "Parte de la cuenta pagada en efectivo (sin el cambio)",
+            "Part of the bill paid in cash (change left out)"
+        ),
+        cash_tip = tr(l, "Propina en efectivo", "Cash tip"),
+        cash_record = tr(l, "Registrar efectivo", "Record cash"),
+        cash_done = tr(l, "Listo", "Done"),
     );
     staff_page(l, "kitchen", tr(l, "Cocina", "Kitchen"), r#"class="wide""#, &body)
 }

@@ -58,9 +58,11 @@ wire_enum! {
 pub struct SessionBalance {
     /// What the orders come to (tax included, tips excluded).
     pub total: Money,
-    /// Covered by succeeded payments (tips excluded), less what cancelled orders kept of them: a refund followed by
-    /// its order's cancellation no longer pays for the rest of the bill.
+    /// Covered by succeeded card payments and cash servers recorded (tips excluded), less what cancelled orders kept
+    /// of the card payments: a refund followed by its order's cancellation no longer pays for the rest of the bill.
     pub paid: Money,
+    /// Of `paid`, the cash servers recorded at the table (records voided left out).
+    pub cash: Money,
     /// Held by payments in progress.
     pub in_progress: Money,
     /// Neither paid nor held.
@@ -77,6 +79,7 @@ impl From<payments::SessionBalance> for SessionBalance {
         Self {
             total: b.total,
             paid: b.paid,
+            cash: b.cash,
             in_progress: b.in_progress,
             remaining: b.remaining,
             settled: b.settled,

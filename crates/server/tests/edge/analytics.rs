@@ -82,7 +82,7 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
     assert_eq!(
         partner.body["totals"],
         json!([{"currency": "COP", "venues": 1, "gross": 1_890_000, "tax": 140_000,
-        "refunds": 0, "refund_tax": 0, "net": 1_750_000, "tips": 0, "collected": 0, "orders": 1, "average_order": 1_890_000,
+        "refunds": 0, "refund_tax": 0, "net": 1_750_000, "tips": 0, "collected": 0, "cash": 0, "orders": 1, "average_order": 1_890_000,
         "bookings": 0, "covers_booked": 0, "deposits_kept": 0}])
     );
     // A booking for two on Monday evening counts on Monday's business day with its covers.

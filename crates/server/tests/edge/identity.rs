@@ -787,6 +787,16 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     .await;
     assert_eq!(invited_b.status, 201, "{}", invited_b.body);
     let invitation_b = invited_b.body["invitation_id"].as_str().unwrap().to_owned();
+    let cash_path_b = format!("/api/v1/venues/{}/tables/{}/cash", b.venue, b.table);
+    let cash_b = post(
+        &server,
+        &cash_path_b,
+        Some(&b.owner),
+        json!({"amount": 0, "tip": 100}),
+    )
+    .await;
+    assert_eq!(cash_b.status, 201, "{}", cash_b.body);
+    let cash_b = cash_b.body["cash"]["id"].as_str().unwrap().to_owned();
     let ids_of_b = |param: &str| -> Vec<String> {
         match param {
             "id" => vec![server_b.clone(), owner_b.clone()],
@@ -802,6 +812,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
             "reservation" => vec![reservation_b.clone()],
             "combination" => vec![combination_b.clone()],
             "invitation" => vec![invitation_b.clone()],
+            "cash" => vec![cash_b.clone()],
             other => panic!("no id of B for path parameter {{{other}}}: add one so the route is covered"),
         }
     };
@@ -896,6 +907,13 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     }
     assert!(checked >= 14, "every route with an id was tried ({checked})");
     // Partner B is untouched.
+    let cash_list_b = call(&server, "GET", &cash_path_b, Some(&b.owner), None).await;
+    assert_eq!(
+        cash_list_b.body["items"][0]["voided_at"],
+        json!(null),
+        "{}",
+        cash_list_b.body
+    );
     let staff_b = call(&server, "GET", "/api/v1/staff", Some(&b.owner), None).await;
     assert_eq!(staff_b.body["items"].as_array().unwrap().len(), 2);
     let bill_b = call(&server, "GET", &format!("/api/v1/t/{}/bill", b.token), None, None).await;

@@ -1794,3 +1794,200 @@ async fn abandoned_payments_are_cancelled_at_stripe_then_released() {
     assert_eq!(negative.status, 400, "{}", negative.body);
     server.stop().await;
 }
+
+/// Cash at the table (docs/payments.md, "Cash at the table"): a server records the cash a guest handed over, so the
+/// bill reads paid and the table closes without `unpaid=true`; the tip reaches the ledger as cash and the reports
+/// count cash beside cards; a mistaken record is voided once while the bill is open. Refusals: 400 for the shape,
+/// 422 for nothing to record, 409 for more than is left, 403 for the kitchen.
+#[tokio::test]
+async fn cash_at_the_table_pays_the_bill_and_reaches_the_reports() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "efectivo@example.co").await;
+    table_with_bill(&server, &v).await;
+    let cash = format!("/api/v1/venues/{}/tables/{}/cash", v.venue, v.table);
+    let record = async |body: Value| post(&server, &cash, Some(&v.owner), body).await;
+    let listed = call(&server, "GET", &cash, Some(&v.owner), None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["items"], json!([]));
+    assert_eq!(listed.body["balance"]["remaining"]["amount"], 3_780_000);
+    for (body, status, slug) in [
+        (json!({"amount": -1}), 400, "validation"),
+        (json!({"amount": 100, "change": 5}), 400, "validation"),
+        (json!({"amount": 0, "tip": 0}), 422, "business-rule"),
+        (json!({"amount": 0, "tip": 3_780_001}), 422, "business-rule"),
+        (json!({"amount": 3_780_001}), 409, "bill-covered"),
+    ] {
+        let refused = record(body.clone()).await;
+        assert_eq!(refused.status, status, "{body}: {}", refused.body);
+        assert!(
+            refused.body["type"].as_str().unwrap().ends_with(slug),
+            "{body}: {}",
+            refused.body
+        );
+    }
+    // The kitchen sees the bill but does not take money.
+    invite_and_join(&server, &v.owner, "cocina@example.co", "kitchen", PASSWORD).await;
+    let cook = crate::identity::login(&server, "cocina@example.co", PASSWORD)
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(call(&server, "GET", &cash, Some(&cook), None).await.status, 200);
+    assert_eq!(
+        post(&server, &cash, Some(&cook), json!({"amount": 100}))
+            .await
+            .status,
+        403
+    );
+    // Recorded with a key: the same request again answers the first record.
+    let keyed = async || {
+        let sent = server
+            .client
+            .post(server.url(&cash))
+            .bearer_auth(&v.owner)
+            .header("Idempotency-Key", "cash-1")
+            .json(&json!({"amount": 2_000_000, "tip": 200_000}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 201);
+        sent.json::<Value>().await.unwrap()
+    };
+    let first = keyed().await;
+    assert_eq!(keyed().await["cash"]["id"], first["cash"]["id"]);
+    assert_eq!(first["balance"]["remaining"]["amount"], 1_780_000);
+    assert_eq!(first["balance"]["cash"]["amount"], 2_000_000);
+    let rest = record(json!({"amount": 1_780_000})).await;
+    assert_eq!(rest.status, 201, "{}", rest.body);
+    assert_eq!(rest.body["balance"]["settled"], true);
+    // The first was a mistake: voided once, the bill owes it again; the guest pays it with a tip of 1.000.
+    let first_id = first["cash"]["id"].as_str().unwrap();
+    let void = call(
+        &server,
+        "DELETE",
+        &format!("{cash}/{first_id}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(void.status, 200, "{}", void.body);
+    assert!(void.body["cash"]["voided_at"].is_string(), "{}", void.body);
+    assert_eq!(void.body["balance"]["remaining"]["amount"], 2_000_000);
+    let again = call(
+        &server,
+        "DELETE",
+        &format!("{cash}/{first_id}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let paid = record(json!({"amount": 2_000_000, "tip": 100_000})).await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let listed = call(&server, "GET", &cash, Some(&v.owner), None).await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        3,
+        "{}",
+        listed.body
+    );
+    // Served and paid in cash: the table closes without saying it is unpaid.
+    let orders = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/orders", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    for order in orders.body["items"].as_array().unwrap() {
+        for to in ["accepted", "preparing", "ready", "served"] {
+            let path = format!("/api/v1/orders/{}/transitions", order["id"].as_str().unwrap());
+            assert_eq!(
+                post(&server, &path, Some(&v.owner), json!({"to": to}))
+                    .await
+                    .status,
+                200
+            );
+        }
+    }
+    let close = format!("/api/v1/venues/{}/tables/{}/close", v.venue, v.table);
+    let closed = post(&server, &close, Some(&v.owner), json!({})).await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    // A closed bill's records stand, and there is no bill to take cash for.
+    let paid_id = paid.body["cash"]["id"].as_str().unwrap();
+    let late = call(
+        &server,
+        "DELETE",
+        &format!("{cash}/{paid_id}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(late.status, 409, "{}", late.body);
+    let no_bill = record(json!({"amount": 100})).await;
+    assert_eq!(no_bill.status, 422, "{}", no_bill.body);
+    assert!(no_bill.body["type"].as_str().unwrap().ends_with("no-open-bill"));
+    // The reports: 3.780.000 of the bill and 1.000 of tip in cash, nothing by card.
+    let today = server
+        .clock
+        .now()
+        .to_offset(time::UtcOffset::from_hms(-5, 0, 0).unwrap())
+        .date();
+    let summary = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/venues/{}/analytics/summary?from={}&to={}",
+            v.venue,
+            today.previous_day().unwrap(),
+            today
+        ),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert_eq!(
+        (
+            summary.body["cash"].clone(),
+            summary.body["tips"].clone(),
+            summary.body["collected"].clone()
+        ),
+        (json!(3_880_000), json!(100_000), json!(0)),
+        "{}",
+        summary.body
+    );
+    let utc = server.clock.now().date();
+    let month = format!("{}-{:02}", utc.year(), u8::from(utc.month()));
+    let tips = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={month}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(tips.status, 200, "{}", tips.body);
+    let ledger: Vec<(String, i64)> = tips.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["tender"].as_str().unwrap().to_owned(),
+                e["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ledger,
+        vec![
+            ("cash".into(), 200_000),
+            ("cash".into(), -200_000),
+            ("cash".into(), 100_000)
+        ]
+    );
+    server.stop().await;
+}

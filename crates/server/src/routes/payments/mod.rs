@@ -40,10 +40,12 @@ pub(crate) fn service(state: &AppState) -> Result<&Arc<PaymentService>, ApiError
 
 pub(crate) use crate::problem::provider_error;
 
+mod cash;
 mod guest_payments;
 mod partner_money;
 mod webhooks;
 
+pub use cash::*;
 pub use guest_payments::*;
 pub use partner_money::*;
 pub use webhooks::*;

@@ -613,8 +613,9 @@ pub enum TipsFormat {
     Csv,
 }
 
-/// The tip ledger of one month: each tip credited to the server of the table (negative when a refund took it
-/// back), as JSON or CSV for payroll. The JSON pages `entries` (`cursor`, `limit`, `next_cursor`); its totals and the
+/// The tip ledger of one month: each tip credited to the server of the table (negative when a refund or a voided
+/// cash record took it back), by card or in cash (`tender`; a cash tip's `payment_id` names its cash record), as JSON
+/// or CSV for payroll. The JSON pages `entries` (`cursor`, `limit`, `next_cursor`); its totals and the
 /// CSV always cover the whole month, read in pages.
 #[utoipa::path(get, path = "/api/v1/tips", tag = "payments", security(("bearer" = [])), params(TipsQuery),
     responses((status = 200, description = "The month's tip ledger (JSON or CSV)")))]
@@ -659,6 +660,7 @@ pub async fn tips(
                 "member_id",
                 "member_name",
                 "payment_id",
+                "tender",
                 "amount_minor",
                 "currency",
                 "settled_amount_minor",
@@ -673,6 +675,7 @@ pub async fn tips(
                 e.member.map(|m| m.to_string()).unwrap_or_default(),
                 name_of(e.member),
                 e.payment_id.to_string(),
+                e.tender.as_str().to_owned(),
                 e.amount.to_string(),
                 e.currency.clone(),
                 settled.map(|s| s.amount.to_string()).unwrap_or_default(),
@@ -699,7 +702,7 @@ pub async fn tips(
         .iter()
         .map(|e| {
             serde_json::json!({"at": e.at.format(&format).ok(), "venue_id": e.venue_id, "member_id": e.member,
-                               "member_name": name_of(e.member), "payment_id": e.payment_id, "amount": e.amount, "currency": e.currency,
+                               "member_name": name_of(e.member), "payment_id": e.payment_id, "tender": e.tender.as_str(), "amount": e.amount, "currency": e.currency,
                                "settled": e.settled.as_ref().map(|s| serde_json::json!({"amount": s.amount, "currency": s.currency.to_ascii_uppercase()}))})
         })
         .collect();

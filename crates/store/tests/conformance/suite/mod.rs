@@ -15,8 +15,8 @@ use comanda_store::identity::{
 };
 use comanda_store::ordering::{NewOrder, OrderDraft, PlaceOutcome};
 use comanda_store::payments::{
-    ConnectedAccount, EventEffect, EventOutcome, NewPayment, NewRefund, PaymentStatus, RefundStatus,
-    ReserveOutcome, TransferStatus,
+    CashOutcome, ConnectedAccount, EventEffect, EventOutcome, NewCashPayment, NewPayment, NewRefund,
+    PaymentStatus, RefundStatus, ReserveOutcome, Tender, TransferStatus,
 };
 use comanda_store::{Store, StoreError};
 use time::OffsetDateTime;

@@ -969,3 +969,209 @@ pub async fn a_refund_asked_again_with_its_key_is_the_first_refund(store: &dyn S
         cop(600_000)
     );
 }
+
+/// Cash at the table (docs/payments.md, "Cash at the table"): it pays the bill like a card share, never more than is
+/// left beside a card payment in progress, credits its tip to the table's server as `cash`, and a void (while the bill
+/// is open, once) takes all of it back; a closed bill's records stand; another table's record is not found.
+pub async fn cash_pays_the_bill_and_a_void_takes_it_back(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Efectivo").await;
+    let server = store
+        .live_session(&scope, table)
+        .await
+        .unwrap()
+        .unwrap()
+        .accepted_member;
+    let cash = |amount: i64, tip: i64| NewCashPayment {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        table_id: table,
+        session_id: session,
+        amount: cop(amount),
+        tip: cop(tip),
+        recorded_by: Uuid::now_v7(),
+    };
+    let audit = || AuditEntry::new("payment.cash_recorded");
+    // A guest pays 20.000 by card meanwhile: the cash can cover only the 23.800 left beside it.
+    let card = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 2_000_000, 0, false),
+    )
+    .await;
+    match store
+        .record_cash(&scope, &cash(2_380_001, 0), &audit(), NOW)
+        .await
+        .unwrap()
+    {
+        CashOutcome::Refused(comanda_domain::payment::CashError::OverBill { left }) => {
+            assert_eq!(left, 2_380_000)
+        }
+        other => panic!("{other:?}"),
+    }
+    let CashOutcome::Recorded(first) = store
+        .record_cash(&scope, &cash(2_380_000, 300_000), &audit(), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("recorded")
+    };
+    let balance = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!(
+        (balance.paid, balance.cash, balance.remaining),
+        (cop(2_380_000), cop(2_380_000), cop(0))
+    );
+    assert!(!balance.settled, "the card payment is still in progress");
+    succeed(store, &scope, &card).await;
+    let balance = store.session_balance(&scope, session).await.unwrap();
+    assert!(balance.settled && balance.paid == cop(4_380_000), "{balance:?}");
+    // Coins left on a bill paid in full: a tip alone.
+    let CashOutcome::Recorded(coins) = store
+        .record_cash(&scope, &cash(0, 50_000), &audit(), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("a tip alone is recorded")
+    };
+    let (from, to) = (NOW - time::Duration::DAY, NOW + time::Duration::DAY);
+    let tips = store
+        .tips(&scope, from, to, PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    let cash_tips: Vec<_> = tips.iter().filter(|t| t.tender == Tender::Cash).collect();
+    assert_eq!(cash_tips.len(), 2, "{tips:?}");
+    assert!(cash_tips.iter().all(|t| t.member == server && t.amount > 0));
+    assert_eq!(cash_tips[0].payment_id, first.id);
+    // Voided once: the bill is owed again and the tip leaves the ledger; a second void is refused.
+    let later = NOW + time::Duration::minutes(5);
+    let voided = store
+        .void_cash(
+            &scope,
+            table,
+            first.id,
+            Uuid::now_v7(),
+            &AuditEntry::new("payment.cash_voided"),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(voided.voided.map(|(_, at)| at), Some(later));
+    let balance = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!((balance.cash, balance.remaining), (cop(0), cop(2_380_000)));
+    let again = store
+        .void_cash(
+            &scope,
+            table,
+            first.id,
+            Uuid::now_v7(),
+            &AuditEntry::new("payment.cash_voided"),
+            later,
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let tips = store
+        .tips(&scope, from, to, PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    let first_tip: i64 = tips
+        .iter()
+        .filter(|t| t.payment_id == first.id)
+        .map(|t| t.amount)
+        .sum();
+    assert_eq!(first_tip, 0, "{tips:?}");
+    // Another table's record, or another partner's, is not found.
+    let other = store
+        .create_table(&scope, venue, "Q", 2, &change(), NOW)
+        .await
+        .unwrap();
+    let elsewhere = store
+        .void_cash(
+            &scope,
+            other.id,
+            coins.id,
+            Uuid::now_v7(),
+            &AuditEntry::new("payment.cash_voided"),
+            later,
+        )
+        .await;
+    assert!(matches!(elsewhere, Err(StoreError::NotFound)), "{elsewhere:?}");
+    let stranger = new_partner(store, "Ajena").await;
+    let crossing = store
+        .void_cash(
+            &stranger,
+            table,
+            coins.id,
+            Uuid::now_v7(),
+            &AuditEntry::new("payment.cash_voided"),
+            later,
+        )
+        .await;
+    assert!(matches!(crossing, Err(StoreError::NotFound)), "{crossing:?}");
+    assert!(store.session_cash(&stranger, session).await.unwrap().is_empty());
+    let listed = store.session_cash(&scope, session).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![first.id, coins.id]
+    );
+    // Closed, the bill's records stand and it takes no more cash.
+    let listed = store
+        .session_orders(&scope, session, PageRequest::default())
+        .await
+        .unwrap();
+    for order in &listed.items {
+        let steps = [
+            OrderStatus::Placed,
+            OrderStatus::Accepted,
+            OrderStatus::Preparing,
+            OrderStatus::Ready,
+            OrderStatus::Served,
+        ];
+        for pair in steps.windows(2) {
+            store
+                .transition_order(
+                    &scope,
+                    order.id,
+                    pair[0],
+                    pair[1],
+                    "server:test",
+                    None,
+                    &change(),
+                    NOW,
+                )
+                .await
+                .unwrap();
+        }
+    }
+    store
+        .close_table(&scope, table, "server:test", &change(), later)
+        .await
+        .unwrap();
+    let closed = store
+        .void_cash(
+            &scope,
+            table,
+            coins.id,
+            Uuid::now_v7(),
+            &AuditEntry::new("payment.cash_voided"),
+            later,
+        )
+        .await;
+    assert!(matches!(closed, Err(StoreError::Conflict(_))), "{closed:?}");
+    let late = store
+        .record_cash(&scope, &cash(0, 100), &audit(), later)
+        .await
+        .unwrap();
+    assert_eq!(late, CashOutcome::BillClosed);
+    // The reports: 23.800 + 3.000 recorded, 500 of coins, 26.800 taken back by the void.
+    let total = store
+        .sales_total(
+            &scope,
+            venue,
+            NOW - time::Duration::DAY,
+            NOW + time::Duration::DAY,
+        )
+        .await
+        .unwrap();
+    assert_eq!(total.cash, 50_000);
+}

@@ -1,0 +1,264 @@
+//! Cash at the table (docs/payments.md, "Cash at the table"): a server records the cash a guest handed over against
+//! the table's open bill, so the bill reads paid and closes without `unpaid=true`, the tip reaches the tip ledger and
+//! the reports count cash beside cards. A record entered by mistake is voided while the bill is open.
+
+use super::*;
+use comanda_domain::payment::CashError;
+use comanda_store::payments::{CashOutcome, CashPayment, NewCashPayment};
+
+/// The largest amount one record takes, in minor units (a typo guard far above any table's bill).
+const LARGEST_CASH: i64 = 1_000_000_000_000;
+
+/// Cash a guest handed over, in minor units of the bill's currency.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CashRequest {
+    /// The part of the bill the cash paid (the change given back left out): at most what is left to pay.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    pub amount: i64,
+    /// The tip left in cash (voluntary, Ley 1935 de 2018), credited to the table's server. May stand alone (coins
+    /// left on a bill paid by card), never more than the whole bill.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    pub tip: i64,
+}
+
+/// One cash record of a bill.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CashView {
+    pub id: String,
+    pub table_id: String,
+    pub session_id: String,
+    /// The part of the bill it paid.
+    pub amount: Money,
+    pub tip: Money,
+    /// The member who recorded it.
+    pub recorded_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: time::OffsetDateTime,
+    /// Who voided it (entered by mistake): it then pays nothing and its tip left the ledger.
+    pub voided_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub voided_at: Option<time::OffsetDateTime>,
+}
+
+impl From<&CashPayment> for CashView {
+    fn from(c: &CashPayment) -> Self {
+        Self {
+            id: c.id.to_string(),
+            table_id: c.table_id.to_string(),
+            session_id: c.session_id.to_string(),
+            amount: c.amount,
+            tip: c.tip,
+            recorded_by: c.recorded_by.to_string(),
+            created_at: c.created_at,
+            voided_by: c.voided.map(|(member, _)| member.to_string()),
+            voided_at: c.voided.map(|(_, at)| at),
+        }
+    }
+}
+
+/// A cash record as recorded or voided, with the bill it leaves.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CashAnswer {
+    pub cash: CashView,
+    pub balance: crate::routes::wire::SessionBalance,
+}
+
+/// The open bill's cash records, oldest first (voided ones included), with the bill.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CashList {
+    pub items: Vec<CashView>,
+    pub balance: crate::routes::wire::SessionBalance,
+}
+
+/// The table's open bill: its session. 404 for a table of another venue (or partner); 422 `no-open-bill` when
+/// staff have not accepted the table yet or nobody is at it.
+async fn open_bill(
+    state: &AppState,
+    caller: &Caller,
+    venue: Uuid,
+    table: Uuid,
+) -> Result<comanda_store::ordering::TableSession, ApiError> {
+    if state.store.table(&caller.scope, table).await?.venue_id != venue {
+        return Err(ApiError::NotFound);
+    }
+    match state.store.live_session(&caller.scope, table).await? {
+        Some(session) if session.status == comanda_store::ordering::SessionStatus::Open => Ok(session),
+        Some(_) => Err(Problem::new(ProblemType::NoOpenBill)
+            .detail("accept the table first: its bill opens when staff accept it")
+            .into()),
+        None => Err(no_open_bill()),
+    }
+}
+
+fn no_open_bill() -> ApiError {
+    Problem::new(ProblemType::NoOpenBill)
+        .detail("this table has no open bill")
+        .into()
+}
+
+/// The cash records of the table's open bill and the bill (staff who see the kitchen's tables).
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/tables/{table}/cash", tag = "payments", security(("bearer" = [])),
+    params(("venue" = String, Path), ("table" = String, Path)),
+    responses((status = 200, body = CashList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The table has no open bill", body = Problem,
+            content_type = "application/problem+json")))]
+pub async fn table_cash(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((venue, table)): Path<(String, String)>,
+    _no_query: crate::extract::NoQuery,
+) -> Result<Json<CashList>, ApiError> {
+    let session = open_bill(&state, &caller, path_id(&venue)?, path_id(&table)?).await?;
+    let items = state.store.session_cash(&caller.scope, session.id).await?;
+    let balance = state.store.session_balance(&caller.scope, session.id).await?;
+    Ok(Json(CashList {
+        items: items.iter().map(CashView::from).collect(),
+        balance: balance.into(),
+    }))
+}
+
+/// Records cash a guest handed over against the table's open bill (servers, managers, owners): its part of the bill
+/// counts as paid, its tip is credited to the member who accepted the table, both reach the reports as cash;
+/// audited. A retry with the same `Idempotency-Key` answers the first record.
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/tables/{table}/cash", tag = "payments", security(("bearer" = [])),
+    params(("venue" = String, Path), ("table" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
+            description = "A retry with the same key and request answers the first record; with another request, 409")),
+    request_body = CashRequest,
+    responses((status = 201, body = CashAnswer),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "More than is left to pay (`bill-covered`, the detail says how much is left)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Nothing to record, a tip of more than the whole bill, or no open bill",
+            body = Problem, content_type = "application/problem+json")))]
+pub async fn record_cash(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path((venue, table)): Path<(String, String)>,
+    _no_query: crate::extract::NoQuery,
+    ApiJson(request): ApiJson<CashRequest>,
+) -> Result<(StatusCode, Json<CashAnswer>), ApiError> {
+    let (venue, table) = (path_id(&venue)?, path_id(&table)?);
+    let mut invalid = ValidationErrors::default();
+    for (field, value) in [("amount", request.amount), ("tip", request.tip)] {
+        if !(0..=LARGEST_CASH).contains(&value) {
+            invalid.push(field, "minor units, from 0 to 10^12");
+        }
+    }
+    invalid.into_result(())?;
+    let session = open_bill(&state, &caller, venue, table).await?;
+    let currency = state
+        .store
+        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?
+        .currency;
+    let money = |amount: i64| Money::new(amount, currency).unwrap_or(Money::zero(currency));
+    let id = Uuid::now_v7();
+    let new = NewCashPayment {
+        id,
+        venue_id: venue,
+        table_id: table,
+        session_id: session.id,
+        amount: money(request.amount),
+        tip: money(request.tip),
+        recorded_by: caller.member.id,
+    };
+    let audit = caller
+        .audit(&ctx, "payment.cash_recorded")
+        .target(id.to_string())
+        .detail(format!(
+            "table={table} amount={} tip={} {}",
+            request.amount,
+            request.tip,
+            currency.code()
+        ));
+    match state
+        .store
+        .record_cash(&caller.scope, &new, &audit, state.clock.now())
+        .await?
+    {
+        CashOutcome::Recorded(cash) => {
+            let balance = state.store.session_balance(&caller.scope, session.id).await?;
+            Ok((
+                StatusCode::CREATED,
+                Json(CashAnswer {
+                    cash: CashView::from(&cash),
+                    balance: balance.into(),
+                }),
+            ))
+        }
+        CashOutcome::BillClosed => Err(no_open_bill()),
+        CashOutcome::Refused(refused) => Err(cash_refused(refused)),
+    }
+}
+
+/// 409 `bill-covered` for more than is left (the state moved, or the server misread the bill); 422 naming the field
+/// otherwise.
+fn cash_refused(refused: CashError) -> ApiError {
+    let message = refused.to_string();
+    match refused {
+        CashError::OverBill { .. } => Problem::new(ProblemType::BillCovered)
+            .detail(message.clone())
+            .field("amount", message)
+            .into(),
+        CashError::Nothing => ApiError::rule(ValidationErrors::single("amount", message)),
+        CashError::Tip => ApiError::rule(ValidationErrors::single("tip", message)),
+    }
+}
+
+/// Voids a cash record of the table's open bill, entered by mistake (servers, managers, owners): it pays nothing from
+/// now on, its tip leaves the ledger and the reports take it back now; audited. A closed bill's records stand (409).
+#[utoipa::path(delete, path = "/api/v1/venues/{venue}/tables/{table}/cash/{cash}", tag = "payments",
+    security(("bearer" = [])),
+    params(("venue" = String, Path), ("table" = String, Path), ("cash" = String, Path)),
+    responses((status = 200, body = CashAnswer),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Voided already, or its bill is closed", body = Problem,
+            content_type = "application/problem+json")))]
+pub async fn void_cash(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path((venue, table, cash)): Path<(String, String, String)>,
+    _no_query: crate::extract::NoQuery,
+    _no_body: crate::extract::NoBody,
+) -> Result<Json<CashAnswer>, ApiError> {
+    let (venue, table, cash) = (path_id(&venue)?, path_id(&table)?, path_id(&cash)?);
+    if state.store.table(&caller.scope, table).await?.venue_id != venue {
+        return Err(ApiError::NotFound);
+    }
+    let audit = caller
+        .audit(&ctx, "payment.cash_voided")
+        .target(cash.to_string())
+        .detail(format!("table={table}"));
+    let voided = state
+        .store
+        .void_cash(
+            &caller.scope,
+            table,
+            cash,
+            caller.member.id,
+            &audit,
+            state.clock.now(),
+        )
+        .await?;
+    let balance = state
+        .store
+        .session_balance(&caller.scope, voided.session_id)
+        .await?;
+    Ok(Json(CashAnswer {
+        cash: CashView::from(&voided),
+        balance: balance.into(),
+    }))
+}
