@@ -154,6 +154,31 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await second.waitFor({ state: 'detached', timeout: 5000 });
   await guest.locator('.order-status[data-status="cancelled"]').waitFor({ timeout: 5000 });
 
+  // The guests pay in cash: the server records part, then the rest with a tip, and the table closes paid with one tap.
+  for (const status of ['ready', 'served']) {
+    await kitchen.locator('.ticket button.advance').click();
+    if (status === 'ready') await kitchen.locator('.ticket[data-status="ready"]').waitFor();
+  }
+  await kitchen.locator('.ticket').first().waitFor({ state: 'detached', timeout: 5000 });
+  const bill = kitchen.locator('.table-balance', { hasText: 'Mesa 3' });
+  await bill.getByRole('button', { name: 'Efectivo: Mesa 3' }).click();
+  const desk = kitchen.locator('#cash-desk');
+  await desk.waitFor();
+  const amount = desk.getByRole('textbox', { name: /Parte de la cuenta pagada en efectivo/ });
+  await kitchen.waitForFunction(() => document.activeElement && document.activeElement.name === 'amount');
+  await amount.fill('10.000');
+  await desk.getByRole('button', { name: 'Registrar efectivo' }).click();
+  await desk.locator('#cash-records li').first().waitFor();
+  await bill.filter({ hasText: 'efectivo $\u00a010.000' }).waitFor({ timeout: 5000 });
+  await assertAccessible(kitchen, 'kitchen display with the cash desk open');
+  await desk.getByRole('textbox', { name: 'Propina en efectivo' }).fill('2.000');
+  await desk.getByRole('button', { name: 'Registrar efectivo' }).click();
+  await desk.locator('#cash-bill').filter({ hasText: 'Pagada del todo' }).waitFor({ timeout: 5000 });
+  await kitchen.locator('.table-balance[data-settled="true"]', { hasText: 'Mesa 3' }).waitFor({ timeout: 5000 });
+  await desk.getByRole('button', { name: 'Listo' }).click();
+  await kitchen.locator('.table-balance', { hasText: 'Mesa 3' }).getByRole('button', { name: 'Cerrar mesa' }).click();
+  await kitchen.locator('.table-balance', { hasText: 'Mesa 3' }).waitFor({ state: 'detached', timeout: 5000 });
+
   // The English switch.
   await guest.click('a.switch');
   await guest.locator('.dish').first().waitFor();
