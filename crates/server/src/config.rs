@@ -641,6 +641,29 @@ impl Config {
                 "must be 1–60 (and upkeep_secs at least 1)",
             );
         }
+        // Intervals of the server's own jobs: zero would spin (or stop a timer outright), and a value silently raised
+        // to a floor would not be what the operator wrote.
+        if !(1..=86_400).contains(&self.audit.checkpoint_every_secs) {
+            return invalid(
+                "audit.checkpoint_every_secs",
+                "must be between 1 and 86400 (a day)",
+            );
+        }
+        if !(10..=60_000).contains(&self.audit.access_flush_millis) {
+            return invalid("audit.access_flush_millis", "must be between 10 and 60000");
+        }
+        if !(60..=86_400).contains(&self.payments.reconcile_every_secs) {
+            return invalid(
+                "payments.reconcile_every_secs",
+                "must be between 60 and 86400 (a day)",
+            );
+        }
+        if !(1..=24 * 31).contains(&self.payments.reconcile_window_hours) {
+            return invalid(
+                "payments.reconcile_window_hours",
+                "must be between 1 and 744 (31 days)",
+            );
+        }
         if !(60..=900).contains(&self.auth.access_ttl_secs) {
             return invalid("auth.access_ttl_secs", "must be between 60 and 900 (15 minutes)");
         }
@@ -1209,6 +1232,27 @@ mod tests {
         let mut config = Config::default();
         config.tls.cert_file = Some("cert.pem".into());
         assert!(config.validate().unwrap_err().to_string().contains("tls"));
+        // A job's interval of zero is refused, not raised to a floor behind the operator's back.
+        let zeroed: [(&str, fn(&mut Config)); 4] = [
+            ("audit.checkpoint_every_secs", |c| {
+                c.audit.checkpoint_every_secs = 0
+            }),
+            ("audit.access_flush_millis", |c| c.audit.access_flush_millis = 0),
+            ("payments.reconcile_every_secs", |c| {
+                c.payments.reconcile_every_secs = 0
+            }),
+            ("payments.reconcile_window_hours", |c| {
+                c.payments.reconcile_window_hours = 0
+            }),
+        ];
+        for (field, zero) in zeroed {
+            let mut config = Config::default();
+            zero(&mut config);
+            assert!(
+                config.validate().unwrap_err().to_string().contains(field),
+                "{field}"
+            );
+        }
     }
 
     #[test]

@@ -130,11 +130,11 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         stop_rx.clone(),
     );
     audit.spawn_flusher(
-        Duration::from_millis(config.audit.access_flush_millis.max(10)),
+        Duration::from_millis(config.audit.access_flush_millis),
         stop_rx.clone(),
     );
     audit.spawn_upkeep(
-        Duration::from_secs(config.audit.checkpoint_every_secs.max(1)),
+        Duration::from_secs(config.audit.checkpoint_every_secs),
         stop_rx.clone(),
     );
     if let Some(service) = payments.clone() {
@@ -290,7 +290,7 @@ fn spawn_payments_upkeep(
     mut stop: watch::Receiver<bool>,
 ) {
     let upkeep_every = Duration::from_secs(config.upkeep_secs);
-    let reconcile_every = Duration::from_secs(config.reconcile_every_secs.max(60));
+    let reconcile_every = Duration::from_secs(config.reconcile_every_secs);
     let window = time::Duration::hours(i64::try_from(config.reconcile_window_hours).unwrap_or(48));
     tokio::spawn(async move {
         let mut upkeep = tokio::time::interval(upkeep_every);
