@@ -719,6 +719,15 @@ async fn offboard(config: Config, partner: &str, yes: bool) -> anyhow::Result<()
     let done =
         comanda_server::serve::offboard_partner(&config, Arc::new(comanda_server::SystemClock), partner)
             .await?;
+    if let Some(at) = done.already {
+        let at = at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        out!(
+            "partner {partner} was offboarded already, at {at}: nothing more to destroy; its mail files are deleted"
+        );
+        return Ok(());
+    }
     comanda_server::serve::checkpoint_audit_chains(&config, Arc::new(comanda_server::SystemClock)).await?;
     out!(
         "partner {partner} offboarded: {} data key(s) destroyed, {} sign-in record(s) removed, {} table(s) unlisted; \

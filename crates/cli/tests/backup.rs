@@ -807,6 +807,27 @@ async fn an_erased_person_stays_erased_after_an_older_backup_is_restored(
         !offboarded.contains(" 0 data key(s)"),
         "the tenant key went: {offboarded}"
     );
+    // Run again (an operator retrying): said so, and nothing is done or audited twice.
+    let again = ok(
+        cwd,
+        &["partners", "offboard", "--partner", &partner.to_string(), "--yes"],
+        env,
+    );
+    assert!(again.contains("was offboarded already"), "{again}");
+    let store = sealed_store(cwd, serving_url).await;
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test", partner,
+    ));
+    let filter = comanda_store::audit::AuditFilter {
+        action: Some("partner.offboarded".into()),
+        ..Default::default()
+    };
+    let entries = store
+        .search_audit(&scope, &filter, comanda_domain::PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(entries.items.len(), 1, "one offboarding audited");
+    store.close().await;
     // An invitation sent before cannot make a new member of it, and its mail is never sent.
     let store = sealed_store(cwd, serving_url).await;
     assert_eq!(store.invitation_by_digest(&[7; 32]).await.unwrap(), None);

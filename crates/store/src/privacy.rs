@@ -31,6 +31,8 @@ pub struct Offboarding {
     pub sign_ins_removed: u64,
     /// Tables whose QR codes stop opening anything.
     pub tables_unlisted: u64,
+    /// When the partner had been offboarded already: nothing was done again (and nothing audited again).
+    pub already: Option<time::OffsetDateTime>,
 }
 
 /// A rectification: the fields to replace.

@@ -451,6 +451,19 @@ impl crate::privacy::PrivacyStore for Engine {
         now: time::OffsetDateTime,
     ) -> StoreResult<crate::privacy::Offboarding> {
         let mut tx = self.scoped(scope).await?;
+        // A second run (an operator retrying after the mail files could not be deleted) changes and audits nothing.
+        let already: Option<time::OffsetDateTime> =
+            sqlx::query_scalar("SELECT offboarded_at FROM partner_directory WHERE partner_id = $1")
+                .bind(h(scope.partner().as_uuid()))
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+        if already.is_some() {
+            return Ok(crate::privacy::Offboarding {
+                already,
+                ..Default::default()
+            });
+        }
         // Counts per kind: data keys, sign-ins, listed tables (refresh families, the credential generation and the
         // booking directory are not reported).
         let mut counts = [0u64; 4];
@@ -498,6 +511,7 @@ impl crate::privacy::PrivacyStore for Engine {
             keys_destroyed: counts[0],
             sign_ins_removed: counts[1],
             tables_unlisted: counts[2],
+            already: None,
         };
         self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
