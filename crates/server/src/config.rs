@@ -1233,7 +1233,8 @@ mod tests {
         config.tls.cert_file = Some("cert.pem".into());
         assert!(config.validate().unwrap_err().to_string().contains("tls"));
         // A job's interval of zero is refused, not raised to a floor behind the operator's back.
-        let zeroed: [(&str, fn(&mut Config)); 4] = [
+        type Zero = fn(&mut Config);
+        let zeroed: [(&str, Zero); 4] = [
             ("audit.checkpoint_every_secs", |c| {
                 c.audit.checkpoint_every_secs = 0
             }),
