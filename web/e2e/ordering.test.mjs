@@ -171,6 +171,10 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await desk.locator('#cash-records li').first().waitFor();
   await bill.filter({ hasText: 'efectivo $\u00a010.000' }).waitFor({ timeout: 5000 });
   await assertAccessible(kitchen, 'kitchen display with the cash desk open');
+  // Emptied after a record (a second tap must not take the rest); the rest is one tap away.
+  assert.equal(await amount.inputValue(), '');
+  await desk.getByRole('button', { name: 'Todo lo que falta' }).click();
+  assert.notEqual(await amount.inputValue(), '');
   await desk.getByRole('textbox', { name: 'Propina en efectivo' }).fill('2.000');
   await desk.getByRole('button', { name: 'Registrar efectivo' }).click();
   await desk.locator('#cash-bill').filter({ hasText: 'Pagada del todo' }).waitFor({ timeout: 5000 });

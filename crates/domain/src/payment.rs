@@ -394,16 +394,20 @@ pub enum CashError {
     Nothing,
     #[error("that is more than is left to pay on this bill ({left} minor units; cash beyond it is change)")]
     OverBill { left: i64 },
-    #[error("a cash tip must not be negative nor more than the whole bill")]
+    #[error("a cash tip must not be negative, and the bill's cash tips not more than the whole bill")]
     Tip,
 }
 
 /// Cash taken at the table: `amount` of the bill and a `tip`, each in the bill's currency. The bill part is at most
 /// what is neither paid nor held by a card payment in progress (`bill.remaining`: the cash a guest handed over beyond
 /// it is change, not payment), as a card share is; the tip is voluntary (Ley 1935 de 2018) and, unlike a card tip,
-/// may stand alone (a guest who paid by card leaves coins), but is never more than the whole bill, which is a typo.
-pub fn check_cash(bill: &BillBalance, amount: Money, tip: Money) -> Result<(), CashError> {
-    if tip.currency != bill.total.currency || tip.amount < 0 || tip.amount > bill.total.amount {
+/// may stand alone (a guest who paid by card leaves coins), but the bill's cash tips (`tipped` minor units recorded
+/// before, and this one) never come to more than the whole bill, which is a typo.
+pub fn check_cash(bill: &BillBalance, amount: Money, tip: Money, tipped: i64) -> Result<(), CashError> {
+    if tip.currency != bill.total.currency
+        || tip.amount < 0
+        || tipped.saturating_add(tip.amount) > bill.total.amount
+    {
         return Err(CashError::Tip);
     }
     if amount.currency != bill.total.currency || amount.amount < 0 || amount.amount + tip.amount == 0 {
@@ -652,29 +656,46 @@ mod tests {
         }
     }
 
+    fn check_first_cash(bill: &BillBalance, amount: Money, tip: Money) -> Result<(), CashError> {
+        check_cash(bill, amount, tip, 0)
+    }
+
+    #[test]
+    fn cash_tips_of_one_bill_come_to_at_most_the_bill() {
+        let bill = balance(100_000, 0);
+        assert_eq!(check_cash(&bill, cop(0), cop(40_000), 60_000), Ok(()));
+        assert_eq!(
+            check_cash(&bill, cop(0), cop(40_001), 60_000),
+            Err(CashError::Tip)
+        );
+    }
+
     #[test]
     fn cash_covers_at_most_what_is_left_and_may_be_only_a_tip() {
         let bill = balance(100_000, 40_000);
-        assert_eq!(check_cash(&bill, cop(40_000), cop(5_000)), Ok(()));
+        assert_eq!(check_first_cash(&bill, cop(40_000), cop(5_000)), Ok(()));
         assert_eq!(
-            check_cash(&bill, cop(0), cop(5_000)),
+            check_first_cash(&bill, cop(0), cop(5_000)),
             Ok(()),
             "coins left on a bill paid by card"
         );
         assert_eq!(
-            check_cash(&bill, cop(40_001), cop(0)),
+            check_first_cash(&bill, cop(40_001), cop(0)),
             Err(CashError::OverBill { left: 40_000 })
         );
-        assert_eq!(check_cash(&bill, cop(0), cop(0)), Err(CashError::Nothing));
-        assert_eq!(check_cash(&bill, cop(10), cop(100_001)), Err(CashError::Tip));
+        assert_eq!(check_first_cash(&bill, cop(0), cop(0)), Err(CashError::Nothing));
+        assert_eq!(
+            check_first_cash(&bill, cop(10), cop(100_001)),
+            Err(CashError::Tip)
+        );
         let covered = balance(100_000, 0);
         assert_eq!(
-            check_cash(&covered, cop(1), cop(0)),
+            check_first_cash(&covered, cop(1), cop(0)),
             Err(CashError::OverBill { left: 0 })
         );
-        assert_eq!(check_cash(&covered, cop(0), cop(10_000)), Ok(()));
+        assert_eq!(check_first_cash(&covered, cop(0), cop(10_000)), Ok(()));
         let usd = Money::new(10, Currency::USD).unwrap();
-        assert_eq!(check_cash(&bill, usd, cop(0)), Err(CashError::Nothing));
+        assert_eq!(check_first_cash(&bill, usd, cop(0)), Err(CashError::Nothing));
     }
 
     proptest! {
@@ -683,7 +704,7 @@ mod tests {
                                                         amount in 0i64..10_000_000, tip in 0i64..10_000_000) {
             let paid = paid.min(total);
             let bill = balance(total, total - paid);
-            if check_cash(&bill, cop(amount), cop(tip)).is_ok() {
+            if check_cash(&bill, cop(amount), cop(tip), 0).is_ok() {
                 prop_assert!(paid + amount <= total);
                 prop_assert!(tip <= total);
                 prop_assert!(amount + tip > 0);

@@ -87,6 +87,9 @@ const spanishDetails = [
   [/^pacing\.online_covers_per_15_min: must not exceed/, 'Los cubiertos en línea por 15 minutos no pueden superar los cubiertos totales por 15 minutos.'],
   [/^(\d+) order\(s\) are neither served nor cancelled$/, '$1 pedido(s) sin servir ni cancelar: sírvelos o cancélalos antes de cerrar la mesa.'],
   [/a server, manager or owner closes a table whose bill is not paid in full$/, 'Una mesa cuya cuenta no está pagada del todo la cierra un mesero, un gerente o el propietario, no la cocina.'],
+  [/^this table has no open bill$/, 'Esta mesa no tiene una cuenta abierta.'],
+  [/^amount: that is more than is left to pay on this bill.*held by a card payment in progress/, 'Es más de lo que falta: un pago con tarjeta en curso retiene parte de la cuenta. Marca «Cancelar primero el pago con tarjeta en curso» para registrar el efectivo.'],
+  [/^cash recorded at the table pays for this order/, 'El efectivo registrado paga este pedido: primero anula ese registro (y devuelve el efectivo), luego cancélalo.'],
   [/^amount: that is more than is left to pay on this bill/, 'Es más de lo que falta por pagar en esta cuenta: lo que el cliente dio de más es cambio.'],
   [/^amount: record the cash taken/, 'Escribe el efectivo recibido: una parte de la cuenta, una propina o ambas.'],
   [/^tip: a cash tip must not be negative nor more than the whole bill/, 'La propina en efectivo no puede ser negativa ni mayor que toda la cuenta.'],
@@ -155,14 +158,14 @@ function keepTokens(tokens) {
 }
 
 // Calls the API with the access token, refreshing it once when it has expired.
-async function authed(method, path, body) {
+async function authed(method, path, body, headers = {}) {
   try {
-    return await api(method, path, body, store.get('access'));
+    return await api(method, path, body, store.get('access'), headers);
   } catch (error) {
     if (error.status !== 401 || !store.get('refresh')) throw error;
     const tokens = await api('POST', '/api/v1/auth/refresh', { refresh_token: store.get('refresh') });
     keepTokens(tokens);
-    return api(method, path, body, store.get('access'));
+    return api(method, path, body, store.get('access'), headers);
   }
 }
 
@@ -1085,20 +1088,31 @@ pages.kitchen = async () => {
   const pendingBox = $('#pending-tables');
   const balancesBox = $('#table-balances');
   // Cash at the table: one desk outside the cards (they are drawn again every two seconds), for one bill at a time.
+  // It reads its bill again with every refresh of the cards; what the server typed is never overwritten.
   const desk = $('#cash-desk');
   const deskForm = $('#cash-form');
+  const deskSend = deskForm.querySelector('button[type=submit]');
   let deskTable = null;
-  let deskCurrency = 'COP';
-  const showDesk = (list) => {
+  let deskBalance = null;
+  // One Idempotency-Key per cash record being entered: a retry of the same request answers the first record.
+  let deskKey = null;
+  // Records whose first tap on "void" was taken.
+  const confirmingVoid = new Set();
+  const cashPath = () => `/api/v1/venues/${venue}/tables/${encodeURIComponent(deskTable.id)}/cash`;
+  const renderDesk = (list) => {
     const { balance } = list;
-    deskCurrency = balance.total.currency;
+    deskBalance = balance;
+    deskSend.disabled = false;
     $('#cash-bill').textContent = balance.settled
       ? (english ? 'Paid in full: the table can close.' : 'Pagada del todo: la mesa puede cerrarse.')
       : `${english ? 'Left to pay' : 'Falta por pagar'} ${formatMoney(balance.remaining)}${balance.in_progress.amount > 0
         ? ` (${english ? 'a guest is paying' : 'un cliente está pagando'} ${formatMoney(balance.in_progress)})` : ''}`;
-    deskForm.elements.amount.value = moneyInputValue(balance.remaining);
-    deskForm.elements.tip.value = '0';
+    // A card payment in progress (a declined card holds its part for 15 minutes) can be cancelled first.
+    const holding = balance.in_progress.amount > 0;
+    $('#cash-cancel-card').hidden = !holding;
+    if (!holding) deskForm.elements.cancel_payments.checked = false;
     const records = $('#cash-records');
+    const focusedVoid = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.voidCash : undefined;
     records.replaceChildren();
     for (const cash of list.items) {
       const item = document.createElement('li');
@@ -1109,67 +1123,132 @@ pages.kitchen = async () => {
       if (cash.voided_at) {
         text.textContent += english ? ' — voided' : ' — anulado';
       } else {
-        // Voiding takes a second tap: the first says what it undoes.
+        // Voiding takes a second tap: the first says, on the button and to a screen reader, what the second does.
         const undo = document.createElement('button');
         undo.type = 'button';
         undo.className = 'secondary';
-        undo.textContent = english ? 'Void' : 'Anular';
-        undo.setAttribute('aria-label', `${undo.textContent} ${text.textContent}`);
+        undo.dataset.voidCash = cash.id;
+        const label = () => (confirmingVoid.has(cash.id)
+          ? (english ? 'Tap again to void' : 'Toca otra vez para anular')
+          : (english ? 'Void' : 'Anular'));
+        undo.textContent = label();
+        undo.setAttribute('aria-label', `${label()}: ${text.textContent}`);
         undo.addEventListener('click', async () => {
-          if (!undo.dataset.confirm) {
-            undo.dataset.confirm = '1';
-            undo.textContent = english ? 'Tap again to void' : 'Toca otra vez para anular';
+          if (!confirmingVoid.has(cash.id)) {
+            confirmingVoid.add(cash.id);
+            undo.textContent = label();
+            undo.setAttribute('aria-label', `${label()}: ${text.textContent}`);
+            $('#kitchen-status').textContent = `${text.textContent}: ${label()}`;
             return;
           }
+          confirmingVoid.delete(cash.id);
           undo.disabled = true;
+          clearError();
           try {
-            await authed('DELETE', `/api/v1/venues/${venue}/tables/${encodeURIComponent(deskTable.id)}/cash/${encodeURIComponent(cash.id)}`);
-            $('#kitchen-status').textContent = `${deskTable.label}: ${english ? 'cash voided' : 'efectivo anulado'}`;
-            await openDesk(deskTable);
+            renderDesk(await authed('DELETE', `${cashPath()}/${encodeURIComponent(cash.id)}`).then(() => authed('GET', cashPath())));
+            $('#kitchen-status').textContent = `${deskTable.label}: ${english ? 'cash voided' : 'efectivo anulado'} ${text.textContent}`;
+            deskForm.elements.amount.focus();
             refreshSessions();
           } catch (error) {
             undo.disabled = false;
             showError(error.problem);
+            loadDesk();
           }
         });
         item.appendChild(undo);
+        if (focusedVoid === cash.id) undo.focus();
       }
       records.appendChild(item);
     }
   };
+  // Reads the desk's bill again; a bill closed meanwhile takes no more cash.
+  const loadDesk = async () => {
+    if (!deskTable) return;
+    try {
+      renderDesk(await authed('GET', cashPath()));
+    } catch (error) {
+      if (error.status !== 422) throw error;
+      $('#cash-bill').textContent = english ? 'This table has no open bill (closed, or not accepted yet).' : 'Esta mesa no tiene una cuenta abierta (se cerró, o aún no se acepta).';
+      $('#cash-records').replaceChildren();
+      deskSend.disabled = true;
+    }
+  };
+  const fillRest = () => {
+    if (!deskBalance) return;
+    const freed = deskForm.elements.cancel_payments.checked ? deskBalance.in_progress.amount : 0;
+    deskForm.elements.amount.value = moneyInputValue({ ...deskBalance.remaining, amount: deskBalance.remaining.amount + freed });
+  };
   const openDesk = async (table) => {
+    clearError();
+    confirmingVoid.clear();
     deskTable = table;
+    deskKey = crypto.randomUUID();
     $('#cash-title').textContent = `${table.label} — ${english ? 'cash' : 'efectivo'}`;
-    showDesk(await authed('GET', `/api/v1/venues/${venue}/tables/${encodeURIComponent(table.id)}/cash`));
+    deskForm.elements.cancel_payments.checked = false;
+    deskForm.elements.tip.value = '0';
+    await loadDesk();
+    // Opened for the bill: what is left to pay, the usual case (the guest pays the rest in cash).
+    fillRest();
     desk.hidden = false;
   };
+  deskForm.elements.cancel_payments.addEventListener('change', fillRest);
+  $('#cash-rest').addEventListener('click', () => {
+    fillRest();
+    deskForm.elements.amount.focus();
+  });
+  deskForm.addEventListener('input', () => {
+    deskKey = crypto.randomUUID();
+  });
   deskForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearError();
-    const amount = parseMoneyInput(deskForm.elements.amount.value, deskCurrency);
-    const tip = parseMoneyInput(deskForm.elements.tip.value, deskCurrency);
+    const currency = deskBalance ? deskBalance.total.currency : 'COP';
+    const amount = parseMoneyInput(deskForm.elements.amount.value, currency);
+    const tip = parseMoneyInput(deskForm.elements.tip.value, currency);
     if (amount === null || tip === null) {
-      showError({ detail: english ? 'Write amounts like 45000 or 45.000' : 'Escribe montos como 45000 o 45.000' });
+      const field = amount === null ? deskForm.elements.amount : deskForm.elements.tip;
+      field.setAttribute('aria-invalid', 'true');
+      showError({ detail: english ? `${amount === null ? 'Amount' : 'Tip'}: write amounts like 45000 or 45,000` : `${amount === null ? 'Monto' : 'Propina'}: escribe montos como 45000 o 45.000` });
+      field.focus();
       return;
     }
-    const send = deskForm.querySelector('button[type=submit]');
-    send.disabled = true;
+    deskForm.elements.amount.removeAttribute('aria-invalid');
+    deskForm.elements.tip.removeAttribute('aria-invalid');
+    deskSend.disabled = true;
     try {
-      const answer = await authed('POST', `/api/v1/venues/${venue}/tables/${encodeURIComponent(deskTable.id)}/cash`, { amount, tip });
-      $('#kitchen-status').textContent = `${deskTable.label}: ${english ? 'cash recorded' : 'efectivo registrado'} ${formatMoney(answer.cash.amount)}`;
-      await openDesk(deskTable);
-      refreshSessions();
+      const cancelFirst = deskForm.elements.cancel_payments.checked ? '?cancel_payments=true' : '';
+      const answer = await authed('POST', `${cashPath()}${cancelFirst}`, { amount, tip }, { 'Idempotency-Key': deskKey });
+      deskKey = crypto.randomUUID();
+      const tipped = answer.cash.tip.amount > 0 ? ` + ${english ? 'tip' : 'propina'} ${formatMoney(answer.cash.tip)}` : '';
+      $('#kitchen-status').textContent = `${deskTable.label}: ${english ? 'cash recorded' : 'efectivo registrado'} ${formatMoney(answer.cash.amount)}${tipped}`;
+      // Emptied, not refilled with the rest: a second tap must not record money nobody handed over.
+      deskForm.elements.amount.value = '';
+      deskForm.elements.tip.value = '0';
+      deskForm.elements.cancel_payments.checked = false;
+      renderDesk({ items: (await authed('GET', cashPath())).items, balance: answer.balance });
       deskForm.elements.amount.focus();
+      refreshSessions();
     } catch (error) {
-      showError(error.problem);
-    } finally {
-      send.disabled = false;
+      deskSend.disabled = false;
+      const problem = error.problem || {};
+      if (String(problem.type || '').endsWith('/bill-covered') && deskBalance) {
+        await loadDesk().catch(() => {});
+        showError({ detail: english
+          ? `That is more than is left to pay (${formatMoney(deskBalance.remaining)}); what the guest gave beyond it is change.${deskBalance.in_progress.amount > 0 ? ' A card payment in progress holds the rest: tick the box to cancel it first.' : ''}`
+          : `Es más de lo que falta por pagar (${formatMoney(deskBalance.remaining)}); lo que el cliente dio de más es cambio.${deskBalance.in_progress.amount > 0 ? ' Un pago con tarjeta en curso retiene el resto: marca la casilla para cancelarlo primero.' : ''}` });
+      } else {
+        showError(problem);
+        loadDesk().catch(() => {});
+      }
+      deskForm.elements.amount.focus();
     }
   });
   $('#cash-done').addEventListener('click', () => {
+    clearError();
     desk.hidden = true;
     const back = deskTable && balancesBox.querySelector(`[data-cash-table="${deskTable.id}"]`);
     deskTable = null;
+    deskBalance = null;
     (back || balancesBox).focus();
   });
   // Bills whose first tap on "close" was taken (kept here: the cards are drawn again every two seconds).
@@ -1178,6 +1257,7 @@ pages.kitchen = async () => {
     const sessions = await allPages(`/api/v1/venues/${venue}/table-sessions`);
     // Drawn again every two seconds: the close button that had the focus keeps it.
     const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.closeTable : undefined;
+    const focusedCash = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.cashTable : undefined;
     balancesBox.replaceChildren();
     // Every open bill, an empty one too (every order cancelled, or a seated party that has not ordered yet): a bill
     // left open would take the table's next party's orders.
@@ -1261,6 +1341,7 @@ pages.kitchen = async () => {
           }
         });
         card.append(cash);
+        if (focusedCash === session.table_id) queueMicrotask(() => cash.focus());
       }
       if (who.textContent) card.append(who);
       balancesBox.appendChild(card);
@@ -1286,7 +1367,11 @@ pages.kitchen = async () => {
       pendingBox.appendChild(card);
     }
   };
-  setInterval(() => refreshSessions().catch(() => {}), 2000);
+  // The cards and the open cash desk follow the bills every two seconds (another server's record, a guest paying).
+  setInterval(() => {
+    refreshSessions().catch(() => {});
+    if (deskTable && !desk.hidden) loadDesk().catch(() => {});
+  }, 2000);
   refreshSessions().catch(() => {});
   try {
     // The whole queue, however long: a busy night must not show the first page as the kitchen's every order.

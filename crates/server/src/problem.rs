@@ -263,6 +263,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict(what) => ApiError::Conflict(what),
             StoreError::Refused(why) => Problem::new(ProblemType::BusinessRule).detail(why).into(),
+            StoreError::Unsettled { left } => Problem::new(ProblemType::BillNotSettled)
+                .detail(format!(
+                    "{left} (minor units) of this bill is not paid: close with unpaid=true once it was paid another \
+                     way or will not be"
+                ))
+                .into(),
             other => ApiError::Store(other),
         }
     }

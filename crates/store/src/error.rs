@@ -8,6 +8,10 @@ pub enum StoreError {
     /// A rule about what is stored refused the change (a business rule, not a race): nothing was written.
     #[error("refused: {0}")]
     Refused(String),
+    /// Closing a bill that is not paid in full, without saying it may close so: `left` minor units are not paid
+    /// (read under the bill's lock). Nothing was written.
+    #[error("{left} minor units of this bill are not paid")]
+    Unsettled { left: i64 },
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("stored data is not valid: {0}")]

@@ -322,7 +322,10 @@ pub trait IdentityStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<StaffMember>;
-    /// Removes a member, their credentials and sessions.
+    /// The names of members removed since (id, name; [`crate::sealing::ERASED`] once the person was erased), for the
+    /// payroll records that still name them.
+    async fn former_staff_names(&self, scope: &TenantScope) -> StoreResult<Vec<(Uuid, String)>>;
+    /// Removes a member, their credentials and sessions; their name and role are kept as a former member's.
     async fn remove_staff(
         &self,
         scope: &TenantScope,

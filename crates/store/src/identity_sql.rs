@@ -491,6 +491,29 @@ impl IdentityStore for Engine {
         Ok(member)
     }
 
+    async fn former_staff_names(&self, scope: &TenantScope) -> StoreResult<Vec<(Uuid, String)>> {
+        let mut conn = self.reading(scope).await?;
+        let rows = sqlx::query("SELECT id, name FROM former_staff WHERE partner_id = $1 ORDER BY id")
+            .bind(h(scope.partner().as_uuid()))
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut names = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = uuid_col(row, "id")?;
+            let stored: String = row.try_get("name")?;
+            let place = crate::sealing::Place {
+                table: "staff",
+                column: "name",
+                row: id,
+            };
+            let name = self
+                .open_field(&mut conn, scope.partner(), KeyOwner::Person(id), place, &stored)
+                .await?;
+            names.push((id, name));
+        }
+        Ok(names)
+    }
+
     async fn remove_staff(
         &self,
         scope: &TenantScope,
@@ -499,6 +522,18 @@ impl IdentityStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
+        // The name stays as it is sealed (under the person's own key): payroll records still say who.
+        sqlx::query(
+            "INSERT INTO former_staff (partner_id, id, name, role, removed_at)
+             SELECT partner_id, id, name, role, $3 FROM staff WHERE partner_id = $1 AND id = $2
+             ON CONFLICT (partner_id, id) DO UPDATE SET name = excluded.name, role = excluded.role,
+                                                       removed_at = excluded.removed_at",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         let deleted = sqlx::query("DELETE FROM staff WHERE partner_id = $1 AND id = $2")
             .bind(h(scope.partner().as_uuid()))
             .bind(h(user))

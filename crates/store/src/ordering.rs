@@ -317,12 +317,15 @@ pub trait OrderingStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<TableSession>;
     /// Closes the table's live session ([`crate::StoreError::Conflict`] while an order is neither served nor
-    /// cancelled). The next order opens a new pending session.
+    /// cancelled or a payment is in progress). A bill not paid in full, read under its lock, closes only with
+    /// `allow_unpaid` ([`crate::StoreError::Unsettled`] otherwise); `audit`'s detail gets ` unpaid=<minor units>`,
+    /// what was left then. The next order opens a new pending session.
     async fn close_table(
         &self,
         scope: &TenantScope,
         table: Uuid,
         actor: &str,
+        allow_unpaid: bool,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession>;

@@ -100,7 +100,7 @@ fn sales_of(order: &Order) -> Measures {
 }
 
 /// Refuses a cancellation that would leave the session's bill below the money its guests have paid or are paying
-/// for it ([`comanda_domain::bill::may_shrink_bill`]). Runs after the order is marked cancelled, in its transaction,
+/// for it, by card or in cash recorded at the table ([`comanda_domain::bill::may_shrink_bill`]). Runs after the order is marked cancelled, in its transaction,
 /// holding the session row the way a payment's reservation holds it, so neither can pass the other unseen.
 /// Returns what decides the money the cancelled `order` keeps (`bill::kept_on_cancel`).
 async fn keep_paid_bill_covered(
@@ -129,7 +129,9 @@ async fn keep_paid_bill_covered(
                    FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
                   WHERE r.partner_id = $1 AND p.session_id = $2 AND r.status IN ('pending', 'succeeded')) AS returned,
                 (SELECT CAST(COALESCE(sum(kept_gross), 0) AS BIGINT) FROM orders
-                  WHERE partner_id = $1 AND session_id = $2 AND status = 'cancelled') AS consumed",
+                  WHERE partner_id = $1 AND session_id = $2 AND status = 'cancelled') AS consumed,
+                (SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM cash_payments
+                  WHERE partner_id = $1 AND session_id = $2 AND voided_at IS NULL) AS cash",
     )
     .bind(h(partner.as_uuid()))
     .bind(h(session))
@@ -147,11 +149,20 @@ async fn keep_paid_bill_covered(
         row.try_get("held")?,
         row.try_get::<i64, _>("returned")?.saturating_sub(consumed),
     );
-    if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held), returned) {
+    // Cash servers recorded pays the bill as card shares do (never refunded through Stripe: a record is voided).
+    let cash: i64 = row.try_get("cash")?;
+    if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held).saturating_add(cash), returned)
+    {
         Ok(CancelledBill { paid, held, returned })
     } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
         Err(StoreError::Refused(
             "guests have paid for this order: refund their payment first, then cancel it".into(),
+        ))
+    } else if !comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(cash), returned) {
+        Err(StoreError::Refused(
+            "cash recorded at the table pays for this order: void that cash record first (and give the guest their \
+             cash back), then cancel it"
+                .into(),
         ))
     } else {
         Err(StoreError::Refused(
@@ -994,13 +1005,15 @@ impl OrderingStore for Engine {
         scope: &TenantScope,
         table: Uuid,
         actor: &str,
+        allow_unpaid: bool,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession> {
         let mut tx = self.scoped(scope).await?;
-        let session = sqlx::query(
-            "SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'",
-        )
+        // The bill's lock, which payers and cash records take too: what is left is read as it stands at the close.
+        let session = sqlx::query(locking!(
+            "SELECT id FROM table_sessions WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'"
+        ))
         .bind(h(scope.partner().as_uuid()))
         .bind(h(table))
         .fetch_optional(&mut *tx)
@@ -1034,6 +1047,15 @@ impl OrderingStore for Engine {
                 "{paying} payment(s) of this bill are in progress"
             )));
         }
+        let balance = balance_in(&mut tx, scope.partner().as_uuid(), session).await?;
+        let left = (balance.total.amount - balance.paid.amount).max(0);
+        if left > 0 && !allow_unpaid {
+            return Err(StoreError::Unsettled { left });
+        }
+        let audit = &AuditEntry {
+            detail: format!("{} unpaid={left}", audit.detail).trim_start().to_owned(),
+            ..audit.clone()
+        };
         let row = sqlx::query(
             "UPDATE table_sessions SET status = 'closed', closed_at = $3, closed_by = $4
              WHERE partner_id = $1 AND id = $2 RETURNING *",

@@ -184,7 +184,7 @@ fn alert_from_row(row: &DbRow) -> StoreResult<Alert> {
 }
 
 /// A session's bill and payments, read inside the caller's transaction.
-async fn balance_in(conn: &mut Conn, partner: Uuid, session: Uuid) -> StoreResult<SessionBalance> {
+pub(crate) async fn balance_in(conn: &mut Conn, partner: Uuid, session: Uuid) -> StoreResult<SessionBalance> {
     balances_in(conn, partner, &[session])
         .await?
         .pop()
@@ -907,7 +907,15 @@ impl PaymentStore for Engine {
             total: balance.total,
             remaining: balance.remaining,
         };
-        if let Err(refused) = check_cash(&bill, cash.amount, cash.tip) {
+        let tipped: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(sum(tip), 0) AS BIGINT) FROM cash_payments
+              WHERE partner_id = $1 AND session_id = $2 AND voided_at IS NULL",
+        )
+        .bind(h(partner))
+        .bind(h(cash.session_id))
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Err(refused) = check_cash(&bill, cash.amount, cash.tip, tipped) {
             return Ok(CashOutcome::Refused(refused));
         }
         let row = sqlx::query(

@@ -405,6 +405,8 @@ impl crate::privacy::PrivacyStore for Engine {
             "DELETE FROM refresh_tokens WHERE partner_id = $1 AND user_id = $2",
             "DELETE FROM security_events WHERE partner_id = $1 AND user_id = $2",
             "DELETE FROM idempotency_records WHERE partner_id = $1 AND member_id = $2",
+            // A former member's name kept for payroll records: erased with them.
+            "DELETE FROM former_staff WHERE partner_id = $1 AND id = $2",
         ] {
             sqlx::query(statement)
                 .bind(h(partner.as_uuid()))

@@ -1530,7 +1530,14 @@ pub(crate) async fn staff_names(
     caller: &Caller,
 ) -> Result<Vec<(uuid::Uuid, String)>, ApiError> {
     let staff = collect_all(|page| state.store.list_staff(&caller.scope, page)).await?;
-    Ok(staff.into_iter().map(|member| (member.id, member.name)).collect())
+    // Members removed since are still named: a tip they earned before leaving is still theirs to be paid.
+    let former = state.store.former_staff_names(&caller.scope).await?;
+    let current: std::collections::HashSet<uuid::Uuid> = staff.iter().map(|member| member.id).collect();
+    Ok(staff
+        .into_iter()
+        .map(|member| (member.id, member.name))
+        .chain(former.into_iter().filter(|(id, _)| !current.contains(id)))
+        .collect())
 }
 
 const SERVERS_CSV_HEADER: [&str; 12] = [

@@ -913,7 +913,9 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
 <p id="cash-bill" class="hint"></p>
 <form id="cash-form">
 <label>{cash_amount}<input name="amount" inputmode="decimal" autocomplete="off" required></label>
+<button type="button" class="secondary" id="cash-rest">{cash_rest}</button>
 <label>{cash_tip}<input name="tip" inputmode="decimal" autocomplete="off" value="0"></label>
+<label id="cash-cancel-card" class="inline" hidden><input type="checkbox" name="cancel_payments"> {cash_cancel}</label>
 <button type="submit">{cash_record}</button>
 <button type="button" class="secondary" id="cash-done">{cash_done}</button>
 </form>
@@ -929,6 +931,12 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
             "Part of the bill paid in cash (change left out)"
         ),
         cash_tip = tr(l, "Propina en efectivo", "Cash tip"),
+        cash_rest = tr(l, "Todo lo que falta", "All that is left"),
+        cash_cancel = tr(
+            l,
+            "Cancelar primero el pago con tarjeta en curso (tarjeta rechazada, o el cliente paga en efectivo)",
+            "First cancel the card payment in progress (card declined, or the guest pays in cash)"
+        ),
         cash_record = tr(l, "Registrar efectivo", "Record cash"),
         cash_done = tr(l, "Listo", "Done"),
     );

@@ -1257,17 +1257,11 @@ pub async fn close_table(
     }
     let live = state.store.live_session(&caller.scope, table).await?;
     // What the bill still lacks: refused before anything is cancelled, so a refused close costs no guest a payment.
-    let mut left = 0;
     if let Some(session) = &live {
         let balance = state.store.session_balance(&caller.scope, session.id).await?;
-        left = balance.total.amount.saturating_sub(balance.paid.amount).max(0);
+        let left = balance.total.amount.saturating_sub(balance.paid.amount).max(0);
         if left > 0 && !query.unpaid {
-            return Err(Problem::new(ProblemType::BillNotSettled)
-                .detail(format!(
-                    "{left} (minor units) of this bill is not paid: close with unpaid=true once it was paid another \
-                     way or will not be"
-                ))
-                .into());
+            return Err(comanda_store::StoreError::Unsettled { left }.into());
         }
         // Closing a bill not paid in full settles it another way (the cash a server took at the table) or lets it
         // go: the servers who handle bills, managers and owners decide that, never the kitchen (audited either way).
@@ -1310,15 +1304,18 @@ pub async fn close_table(
         }
     }
     let actor = caller.actor();
+    // Decided again under the bill's lock in the closing transaction: a cash record voided meanwhile is owed again.
+    let allow_unpaid = query.unpaid && caller.member.standing.allows(Permission::SettleBills);
     let closed = state
         .store
         .close_table(
             &caller.scope,
             table,
             &actor,
-            &caller.audit(&ctx, "table_session.closed").detail(format!(
-                "table={table} payments_cancelled={cancelled} unpaid={left}"
-            )),
+            allow_unpaid,
+            &caller
+                .audit(&ctx, "table_session.closed")
+                .detail(format!("table={table} payments_cancelled={cancelled}")),
             state.clock.now(),
         )
         .await?;

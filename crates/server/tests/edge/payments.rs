@@ -1991,3 +1991,39 @@ async fn cash_at_the_table_pays_the_bill_and_reaches_the_reports() {
     );
     server.stop().await;
 }
+
+/// A guest whose card was declined pays in cash: their payment in progress holds its part of the bill for 15
+/// minutes, so the cash for it is refused saying so, and `cancel_payments=true` cancels that payment at Stripe first.
+#[tokio::test]
+async fn cash_for_a_part_a_card_payment_holds_cancels_that_payment_first() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "rechazada@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let started = pay(&server, &v, json!({"split": {"kind": "full"}, "tip": 0})).await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let payment = started.body["payment_id"].as_str().unwrap().to_owned();
+    let cash = format!("/api/v1/venues/{}/tables/{}/cash", v.venue, v.table);
+    let held = post(&server, &cash, Some(&v.owner), json!({"amount": 3_780_000})).await;
+    assert_eq!(held.status, 409, "{}", held.body);
+    assert!(
+        held.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("3780000 more are held by a card payment in progress"),
+        "{}",
+        held.body
+    );
+    assert_eq!(payment_state(&server, &v, &payment).await["status"], "pending");
+    let taken = post(
+        &server,
+        &format!("{cash}?cancel_payments=true"),
+        Some(&v.owner),
+        json!({"amount": 3_780_000}),
+    )
+    .await;
+    assert_eq!(taken.status, 201, "{}", taken.body);
+    assert_eq!(taken.body["balance"]["settled"], true, "{}", taken.body);
+    assert_eq!(payment_state(&server, &v, &payment).await["status"], "cancelled");
+    server.stop().await;
+}

@@ -23,6 +23,17 @@ pub struct CashRequest {
     pub tip: i64,
 }
 
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CashQuery {
+    /// First cancel the bill's card payments in progress (at Stripe, then their holds): a guest whose card was
+    /// declined and who pays in cash instead would otherwise hold that part of the bill for the hold's 15 minutes. A
+    /// payment Stripe already took cannot be cancelled: it stays, and counts.
+    #[serde(default)]
+    pub cancel_payments: bool,
+}
+
 /// One cash record of a bill.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CashView {
@@ -127,16 +138,21 @@ pub async fn table_cash(
 /// counts as paid, its tip is credited to the member who accepted the table, both reach the reports as cash;
 /// audited. A retry with the same `Idempotency-Key` answers the first record.
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/tables/{table}/cash", tag = "payments", security(("bearer" = [])),
-    params(("venue" = String, Path), ("table" = String, Path),
+    params(("venue" = String, Path), ("table" = String, Path), CashQuery,
         ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
-            description = "A retry with the same key and request answers the first record; with another request, 409")),
+            description = "A retry with the same key and request answers the first record as it was first answered \
+                (Idempotent-Replayed: true; a void since shows in GET); with another request, 409")),
     request_body = CashRequest,
     responses((status = 201, body = CashAnswer),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "More than is left to pay (`bill-covered`, the detail says how much is left)",
-            body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The body or query does not match this document", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "The caller does not settle bills (kitchen, host, analyst)", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such table in this venue", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "More than is left to pay (`bill-covered`; the detail says how much is left \
+            and how much a card payment in progress holds), or the Idempotency-Key names another request \
+            (`conflict`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Nothing to record, a tip of more than the whole bill, or no open bill",
             body = Problem, content_type = "application/problem+json")))]
 pub async fn record_cash(
@@ -144,7 +160,7 @@ pub async fn record_cash(
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
     Path((venue, table)): Path<(String, String)>,
-    _no_query: crate::extract::NoQuery,
+    ApiQuery(query): ApiQuery<CashQuery>,
     ApiJson(request): ApiJson<CashRequest>,
 ) -> Result<(StatusCode, Json<CashAnswer>), ApiError> {
     let (venue, table) = (path_id(&venue)?, path_id(&table)?);
@@ -156,6 +172,14 @@ pub async fn record_cash(
     }
     invalid.into_result(())?;
     let session = open_bill(&state, &caller, venue, table).await?;
+    if query.cancel_payments
+        && let Some(service) = state.payments.as_deref()
+    {
+        for held in state.store.session_holds(&caller.scope, session.id, None).await? {
+            let reason = "cancelled by staff taking the bill in cash";
+            cancel_payment(&state.store, service, &caller.scope, &held, reason).await;
+        }
+    }
     let currency = state
         .store
         .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
@@ -197,22 +221,38 @@ pub async fn record_cash(
             ))
         }
         CashOutcome::BillClosed => Err(no_open_bill()),
+        CashOutcome::Refused(CashError::OverBill { left }) => {
+            // Part of the bill held by a card payment in progress (a guest paying, or whose card was declined) is
+            // not left to pay in cash until that payment ends: the refusal says so, and how to cancel it.
+            let held = state
+                .store
+                .session_balance(&caller.scope, session.id)
+                .await?
+                .in_progress;
+            let mut message = CashError::OverBill { left }.to_string();
+            if held.amount > 0 {
+                message.push_str(&format!(
+                    "; {} more are held by a card payment in progress: cancel_payments=true cancels it first",
+                    held.amount
+                ));
+            }
+            Err(Problem::new(ProblemType::BillCovered)
+                .detail(message.clone())
+                .field("amount", message)
+                .into())
+        }
         CashOutcome::Refused(refused) => Err(cash_refused(refused)),
     }
 }
 
-/// 409 `bill-covered` for more than is left (the state moved, or the server misread the bill); 422 naming the field
-/// otherwise.
+/// 422 naming the field (more than is left is a 409, answered with what holds the rest).
 fn cash_refused(refused: CashError) -> ApiError {
-    let message = refused.to_string();
-    match refused {
-        CashError::OverBill { .. } => Problem::new(ProblemType::BillCovered)
-            .detail(message.clone())
-            .field("amount", message)
-            .into(),
-        CashError::Nothing => ApiError::rule(ValidationErrors::single("amount", message)),
-        CashError::Tip => ApiError::rule(ValidationErrors::single("tip", message)),
-    }
+    let field = if refused == CashError::Tip {
+        "tip"
+    } else {
+        "amount"
+    };
+    ApiError::rule(ValidationErrors::single(field, refused.to_string()))
 }
 
 /// Voids a cash record of the table's open bill, entered by mistake (servers, managers, owners): it pays nothing from

@@ -292,7 +292,7 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                         orders.retain(|(o, _)| *o != order.id);
                     }
                     store
-                        .close_table(&scope, t, "server:test", &change(), at)
+                        .close_table(&scope, t, "server:test", true, &change(), at)
                         .await
                         .unwrap();
                     closed += 1;

@@ -207,7 +207,7 @@ pub async fn table_sessions_gate_the_kitchen_and_close_cleanly(store: &dyn Store
 
     assert!(matches!(
         store
-            .close_table(&scope, table.id, "manager:rosa", &change(), NOW)
+            .close_table(&scope, table.id, "manager:rosa", true, &change(), NOW)
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -237,8 +237,16 @@ pub async fn table_sessions_gate_the_kitchen_and_close_cleanly(store: &dyn Store
         )
         .await
         .unwrap();
+    // Nobody paid: read under the bill's lock, it closes only when staff say it may close unpaid.
+    let unpaid = store
+        .close_table(&scope, table.id, "manager:rosa", false, &change(), NOW)
+        .await;
+    assert!(
+        matches!(unpaid, Err(StoreError::Unsettled { left }) if left > 0),
+        "{unpaid:?}"
+    );
     let closed = store
-        .close_table(&scope, table.id, "manager:rosa", &change(), NOW)
+        .close_table(&scope, table.id, "manager:rosa", true, &change(), NOW)
         .await
         .unwrap();
     assert_eq!(closed.status, comanda_store::ordering::SessionStatus::Closed);
@@ -262,7 +270,7 @@ pub async fn table_sessions_gate_the_kitchen_and_close_cleanly(store: &dyn Store
     assert_eq!(today.session_id, Some(fresh.id));
     assert!(matches!(
         store
-            .close_table(&scope, Uuid::now_v7(), "x", &change(), NOW)
+            .close_table(&scope, Uuid::now_v7(), "x", true, &change(), NOW)
             .await,
         Err(StoreError::NotFound)
     ));

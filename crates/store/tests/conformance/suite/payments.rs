@@ -448,7 +448,7 @@ pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
             .unwrap();
     }
     let refused = store
-        .close_table(&scope, table, "manager:m", &change(), NOW)
+        .close_table(&scope, table, "manager:m", true, &change(), NOW)
         .await;
     assert!(
         matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("payment")),
@@ -467,7 +467,7 @@ pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
         }
     }
     store
-        .close_table(&scope, table, "manager:m", &change(), NOW)
+        .close_table(&scope, table, "manager:m", true, &change(), NOW)
         .await
         .unwrap();
     let gone = store
@@ -1114,12 +1114,66 @@ pub async fn cash_pays_the_bill_and_a_void_takes_it_back(store: &dyn Store) {
         listed.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![first.id, coins.id]
     );
+    // An order the cash pays for is cancelled only once that cash is voided (the guest gets it back).
+    let PlaceOutcome::Created(second) = store
+        .place_order(&scope, &order_for(venue, table, None, b"second"), &change(), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("placed")
+    };
+    let CashOutcome::Recorded(covering) = store
+        .record_cash(&scope, &cash(6_760_000, 0), &audit(), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("recorded")
+    };
+    let changed = change();
+    let cancel = |at| {
+        store.transition_order(
+            &scope,
+            second.id,
+            OrderStatus::Placed,
+            OrderStatus::Cancelled,
+            "server:test",
+            Some("wrong table"),
+            &changed,
+            at,
+        )
+    };
+    let refused = cancel(NOW).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Refused(why)) if why.starts_with("cash recorded")),
+        "{refused:?}"
+    );
+    store
+        .void_cash(
+            &scope,
+            table,
+            covering.id,
+            Uuid::now_v7(),
+            &AuditEntry::new("payment.cash_voided"),
+            later,
+        )
+        .await
+        .unwrap();
+    cancel(later).await.unwrap();
+    // A bill's cash tips come to at most the bill: 500 of coins and 43.800 more come to more.
+    match store
+        .record_cash(&scope, &cash(0, 4_380_000), &audit(), later)
+        .await
+        .unwrap()
+    {
+        CashOutcome::Refused(comanda_domain::payment::CashError::Tip) => {}
+        other => panic!("{other:?}"),
+    }
     // Closed, the bill's records stand and it takes no more cash.
     let listed = store
         .session_orders(&scope, session, PageRequest::default())
         .await
         .unwrap();
-    for order in &listed.items {
+    for order in listed.items.iter().filter(|o| o.status == OrderStatus::Placed) {
         let steps = [
             OrderStatus::Placed,
             OrderStatus::Accepted,
@@ -1143,8 +1197,17 @@ pub async fn cash_pays_the_bill_and_a_void_takes_it_back(store: &dyn Store) {
                 .unwrap();
         }
     }
+    // Voided, the bill is owed again: it closes only as unpaid (decided under its lock, so a void racing the close
+    // is seen by it).
+    let owed = store
+        .close_table(&scope, table, "server:test", false, &change(), later)
+        .await;
+    assert!(
+        matches!(owed, Err(StoreError::Unsettled { left: 2_380_000 })),
+        "{owed:?}"
+    );
     store
-        .close_table(&scope, table, "server:test", &change(), later)
+        .close_table(&scope, table, "server:test", true, &change(), later)
         .await
         .unwrap();
     let closed = store
