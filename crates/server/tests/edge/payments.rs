@@ -2027,3 +2027,93 @@ async fn cash_for_a_part_a_card_payment_holds_cancels_that_payment_first() {
     assert_eq!(payment_state(&server, &v, &payment).await["status"], "cancelled");
     server.stop().await;
 }
+
+/// Tips are the workers' (Ley 1935 de 2018): a server who leaves mid-month is still named in the month's ledger for
+/// the tips they earned, in JSON and CSV.
+#[tokio::test]
+async fn a_removed_servers_tips_still_name_them() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "nomina@example.co").await;
+    let ordered = post(
+        &server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.body);
+    let waiter = invite_and_join(&server, &v.owner, "mesero@example.co", "server", PASSWORD).await;
+    let token = crate::identity::login(&server, "mesero@example.co", PASSWORD)
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sessions = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", v.venue),
+        Some(&token),
+        None,
+    )
+    .await;
+    let session = sessions.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let accepted = post(
+        &server,
+        &format!("/api/v1/table-sessions/{session}/accept"),
+        Some(&token),
+        json!({}),
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    let cash = format!("/api/v1/venues/{}/tables/{}/cash", v.venue, v.table);
+    let tipped = post(
+        &server,
+        &cash,
+        Some(&token),
+        json!({"amount": 1_890_000, "tip": 189_000}),
+    )
+    .await;
+    assert_eq!(tipped.status, 201, "{}", tipped.body);
+    let removed = call(
+        &server,
+        "DELETE",
+        &format!("/api/v1/staff/{waiter}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert!(removed.status == 200 || removed.status == 204, "{}", removed.body);
+    let now = server.clock.now().date();
+    let month = format!("{}-{:02}", now.year(), u8::from(now.month()));
+    let tips = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={month}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        tips.body["entries"][0]["member_id"],
+        json!(waiter),
+        "{}",
+        tips.body
+    );
+    assert_eq!(tips.body["entries"][0]["member_name"], "Luis", "{}", tips.body);
+    assert_eq!(tips.body["member_names"][&waiter], "Luis", "{}", tips.body);
+    let csv = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={month}&format=csv"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert!(
+        csv.body.as_str().unwrap().contains(&format!("{waiter},Luis,")),
+        "{}",
+        csv.body
+    );
+    server.stop().await;
+}

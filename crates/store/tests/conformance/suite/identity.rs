@@ -622,6 +622,19 @@ pub async fn standing_changes_and_removal(store: &dyn Store) {
         actions,
         ["partner.registered", "staff.role_changed", "staff.removed"]
     );
+    // Still named where payroll records name them (the tip ledger), until the person is erased.
+    let former = store.former_staff_names(&scope).await.unwrap();
+    assert_eq!(former.len(), 1, "{former:?}");
+    assert_eq!(former[0].0, owner);
+    assert!(
+        !former[0].1.is_empty() && former[0].1 != comanda_store::sealing::ERASED,
+        "{former:?}"
+    );
+    store
+        .erase_person(&scope, owner, &AuditEntry::new("privacy.erased"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(store.former_staff_names(&scope).await.unwrap(), vec![]);
 }
 
 pub async fn sign_in_failures_reach_the_right_partner(store: &dyn Store) {
