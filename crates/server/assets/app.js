@@ -1852,7 +1852,7 @@ pages.analytics = async () => {
       const rows = servers.servers.map((line) => {
         const row = document.createElement('tr');
         const who = line.name || (line.member_id ? (english ? '(former member)' : '(ya no está)') : (english ? '(not assigned)' : '(sin asignar)'));
-        for (const [text, amount] of [[who, false], [String(line.orders), true], [money(line.gross), true], [money(line.average_order), true], [money(line.tips), true]]) {
+        for (const [text, amount] of [[who, false], [String(line.orders), true], [money(line.gross), true], [money(line.average_order), true], [money(line.tips), true], [money(line.cash), true]]) {
           const cell = document.createElement('td');
           cell.textContent = text;
           if (amount) cell.className = 'amount';

@@ -161,6 +161,16 @@ pub trait AnalyticsStore: Send + Sync {
         end: OffsetDateTime,
     ) -> StoreResult<Vec<ServerSale>>;
 
+    /// The cash each member recorded at the venue's tables in `[start, end)` (bill part plus tip), less the records
+    /// voided in it (at the void): what the member's cash drawer holds for the range. Read from the cash records.
+    async fn server_cash(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<(Uuid, i64)>>;
+
     /// The venue's tip ledger in `[start, end)` added up per member (`None`: tips of tables nobody accepted), tip
     /// reversals of refunds included: the ledger's own attribution, read through its venue index.
     async fn server_tips(

@@ -498,6 +498,33 @@ impl AnalyticsStore for Engine {
         rows.iter().map(server_sale_of).collect()
     }
 
+    async fn server_cash(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> StoreResult<Vec<(Uuid, i64)>> {
+        // The member who took the cash keeps it until the drawer is counted; a void takes it back from them.
+        self.read_range(
+            "SELECT member, CAST(sum(amount) AS BIGINT) AS cash FROM (
+                 SELECT recorded_by AS member, amount + tip AS amount FROM cash_payments
+                  WHERE partner_id = $1 AND venue_id = $2 AND created_at >= $3 AND created_at < $4
+                 UNION ALL
+                 SELECT recorded_by AS member, -(amount + tip) AS amount FROM cash_payments
+                  WHERE partner_id = $1 AND venue_id = $2 AND voided_at >= $3 AND voided_at < $4
+             ) AS taken GROUP BY member ORDER BY member",
+            scope,
+            Some(venue),
+            start,
+            end,
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((uuid_col(row, "member")?, row.try_get("cash")?)))
+        .collect()
+    }
+
     async fn server_tips(
         &self,
         scope: &TenantScope,

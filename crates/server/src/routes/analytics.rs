@@ -1450,7 +1450,8 @@ fn product_mix(
 pub struct ServerLine {
     /// `null` for the tips of tables nobody accepted.
     pub member_id: Option<String>,
-    /// The member's name now; `null` for a member since removed (or for `member_id: null`).
+    /// The member's name (a removed member's as it was kept for payroll records; `null` for one since erased, or for
+    /// `member_id: null`).
     pub name: Option<String>,
     /// Orders of the tables they accepted, closed since, placed on the range's business days.
     pub orders: i64,
@@ -1460,6 +1461,9 @@ pub struct ServerLine {
     pub average_order: i64,
     /// Tips credited to them in the range (the tip ledger, refunds' tip part taken back), never sales.
     pub tips: i64,
+    /// Cash they recorded at the tables in the range (bill part plus tip, voided records taken back): what their
+    /// cash drawer should hold. Not a sale figure (the sales are `gross`, whoever took the money).
+    pub cash: i64,
 }
 
 /// A venue's sales and tips per server over business days `from` to `to`, best seller first.
@@ -1485,7 +1489,8 @@ async fn servers_of(
     let id = venue.id.as_uuid();
     let sales = state.store.server_sales(&caller.scope, id, start, end).await?;
     let tips = state.store.server_tips(&caller.scope, id, start, end).await?;
-    let mut lines: BTreeMap<Option<uuid::Uuid>, (i64, i64, i64)> = BTreeMap::new();
+    let cash = state.store.server_cash(&caller.scope, id, start, end).await?;
+    let mut lines: BTreeMap<Option<uuid::Uuid>, (i64, i64, i64, i64)> = BTreeMap::new();
     for sale in sales {
         let line = lines.entry(Some(sale.member)).or_default();
         (line.0, line.1) = (sale.orders, sale.gross);
@@ -1493,9 +1498,12 @@ async fn servers_of(
     for (member, tip) in tips {
         lines.entry(member).or_default().2 += tip;
     }
+    for (member, taken) in cash {
+        lines.entry(Some(member)).or_default().3 += taken;
+    }
     let mut servers: Vec<ServerLine> = lines
         .into_iter()
-        .map(|(member, (orders, gross, tips))| ServerLine {
+        .map(|(member, (orders, gross, tips, cash))| ServerLine {
             member_id: member.map(|m| m.to_string()),
             name: member.and_then(|m| {
                 names
@@ -1507,6 +1515,7 @@ async fn servers_of(
             gross,
             average_order: average(gross, orders),
             tips,
+            cash,
         })
         .collect();
     servers.sort_by(|a, b| {
@@ -1540,7 +1549,7 @@ pub(crate) async fn staff_names(
         .collect())
 }
 
-const SERVERS_CSV_HEADER: [&str; 12] = [
+const SERVERS_CSV_HEADER: [&str; 14] = [
     "venue_id",
     "timezone",
     "from",
@@ -1552,6 +1561,8 @@ const SERVERS_CSV_HEADER: [&str; 12] = [
     "gross",
     "tips_minor",
     "tips",
+    "cash_minor",
+    "cash",
     "currency",
 ];
 
@@ -1569,6 +1580,8 @@ fn servers_rows(export: &mut CsvExport, report: &ServerSales) {
             &decimal_text(line.gross, report.currency),
             &line.tips.to_string(),
             &decimal_text(line.tips, report.currency),
+            &line.cash.to_string(),
+            &decimal_text(line.cash, report.currency),
             report.currency.code(),
         ]);
     }
@@ -1657,6 +1670,7 @@ pub async fn partner_servers(
                     sum.orders += line.orders;
                     sum.gross += line.gross;
                     sum.tips += line.tips;
+                    sum.cash += line.cash;
                     sum.average_order = average(sum.gross, sum.orders);
                 }
                 None => total.servers.push(line.clone()),

@@ -1959,6 +1959,28 @@ async fn cash_at_the_table_pays_the_bill_and_reaches_the_reports() {
         "{}",
         summary.body
     );
+    // Per server: the owner took all of it, so their drawer holds it (the void taken back).
+    let servers = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/venues/{}/analytics/servers?from={}&to={}",
+            v.venue,
+            today.previous_day().unwrap(),
+            today
+        ),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(servers.status, 200, "{}", servers.body);
+    let drawers: Vec<i64> = servers.body["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["cash"].as_i64().unwrap())
+        .collect();
+    assert_eq!(drawers, vec![3_880_000], "{}", servers.body);
     let utc = server.clock.now().date();
     let month = format!("{}-{:02}", utc.year(), u8::from(utc.month()));
     let tips = call(
