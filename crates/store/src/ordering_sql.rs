@@ -153,7 +153,12 @@ async fn keep_paid_bill_covered(
     let cash: i64 = row.try_get("cash")?;
     if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held).saturating_add(cash), returned)
     {
-        Ok(CancelledBill { paid, held, returned })
+        Ok(CancelledBill {
+            paid,
+            held,
+            returned,
+            cash,
+        })
     } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
         Err(StoreError::Refused(
             "guests have paid for this order: refund their payment first, then cancel it".into(),
@@ -181,6 +186,8 @@ struct CancelledBill {
     paid: i64,
     held: i64,
     returned: i64,
+    /// Cash servers recorded (records voided left out): money that pays the orders in turn as card shares do.
+    cash: i64,
 }
 
 /// The cancelled `order`'s session's orders in the order they were placed (ids are UUIDv7, minted at placing: they
@@ -261,10 +268,13 @@ async fn count_cancellation(conn: &mut Conn, partner: PartnerId, order: &Order) 
             bill.returned,
         )
     };
-    let (gross, tax) = kept(bill.paid);
+    // The bill's money pays its orders in the order they were placed, cash as card shares: a card refunded while
+    // cash pays the other orders leaves this one paid for by the card, and what it kept stays in the sales.
+    let paid = bill.paid.saturating_add(bill.cash);
+    let (gross, tax) = kept(paid);
     // What the order keeps depends on a payment still in progress: it could not be settled now, and a guess would
     // leave the sales off by that payment whichever way it ends.
-    if kept(bill.paid.saturating_add(bill.held)) != (gross, tax) {
+    if kept(paid.saturating_add(bill.held)) != (gross, tax) {
         return Err(StoreError::Refused(
             "a guest is paying this bill right now: cancel the order once the payment is done (then refund it) or \
              its hold lapses"

@@ -383,12 +383,51 @@ pub async fn request(
     }
     let answer = match state.store.staff_member(&caller.scope, subject).await {
         Ok(member) => member_request(&state, &caller, &ctx, member, &request, changes.as_ref()).await?,
+        Err(comanda_store::StoreError::NotFound)
+            if !about_self && is_former_member(&state, &caller, subject).await? =>
+        {
+            former_member_request(&state, &caller, &ctx, subject, request.kind).await?
+        }
         Err(comanda_store::StoreError::NotFound) if !about_self => {
             guest_request(&state, &caller, &ctx, subject, request.kind, changes.as_ref()).await?
         }
         Err(other) => return Err(other.into()),
     };
     Ok(Json(PrivacyResponse::One(answer)))
+}
+
+async fn is_former_member(state: &AppState, caller: &Caller, subject: Uuid) -> Result<bool, ApiError> {
+    let former = state.store.former_staff_names(&caller.scope).await?;
+    Ok(former.iter().any(|(id, _)| *id == subject))
+}
+
+/// A member removed from the staff keeps only their name and role, for the payroll records that name them
+/// (docs/privacy.md): an erasure deletes them with the person's key; an export or a rectification has nothing else to
+/// give or correct (422, saying so).
+async fn former_member_request(
+    state: &AppState,
+    caller: &Caller,
+    ctx: &RequestContext,
+    subject: Uuid,
+    kind: RequestKind,
+) -> Result<PrivacyAnswer, ApiError> {
+    if kind != RequestKind::Erase {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "subject",
+            "a member removed from the staff keeps only their name and role, for the payroll records that name \
+             them: ask for its erasure",
+        )));
+    }
+    let audit = ctx
+        .audit("privacy.erased")
+        .actor(caller.member.id)
+        .target(subject.to_string())
+        .detail("a former member's kept name");
+    let erasure = state
+        .store
+        .erase_person(&caller.scope, subject, &audit, state.clock.now())
+        .await?;
+    Ok(erased(erasure, 0))
 }
 
 /// A corrected phone for a member: well-formed, but a member keeps no phone, a rule of what is kept (422), not bad

@@ -2137,5 +2137,32 @@ async fn a_removed_servers_tips_still_name_them() {
         "{}",
         csv.body
     );
+    // Their erasure, asked by id, takes the kept name too; an export has nothing else to give.
+    let export = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&v.owner),
+        json!({"kind": "export", "subject": waiter}),
+    )
+    .await;
+    assert_eq!(export.status, 422, "{}", export.body);
+    let erased = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&v.owner),
+        json!({"kind": "erase", "subject": waiter}),
+    )
+    .await;
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    assert_eq!(erased.body["key_destroyed"], true, "{}", erased.body);
+    let tips = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={month}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(tips.body["entries"][0]["member_name"], "", "{}", tips.body);
     server.stop().await;
 }

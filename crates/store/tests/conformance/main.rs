@@ -92,6 +92,7 @@ conformance!(
     an_event_applies_once_however_often_it_is_delivered,
     refunds_reverse_in_proportion_and_big_ones_need_a_second_person,
     cash_pays_the_bill_and_a_void_takes_it_back,
+    a_cancelled_order_keeps_what_the_card_paid_beside_cash,
     an_order_guests_paid_for_is_cancelled_only_after_their_refund,
     a_refund_asked_again_with_its_key_is_the_first_refund,
     an_idempotency_key_names_one_request_answered_once,

@@ -1238,3 +1238,96 @@ pub async fn cash_pays_the_bill_and_a_void_takes_it_back(store: &dyn Store) {
         .unwrap();
     assert_eq!(total.cash, 50_000);
 }
+
+/// Cash pays the bill's orders in turn as card shares do: two orders, one paid by card and one in cash, the card
+/// refunded and the second order cancelled — the cancelled order keeps in the sales what the card paid for it, the
+/// bill reads paid by the cash, and once the cash is voided it is owed again (nothing came in).
+pub async fn a_cancelled_order_keeps_what_the_card_paid_beside_cash(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Mixta").await;
+    let PlaceOutcome::Created(second) = store
+        .place_order(&scope, &order_for(venue, table, None, b"second"), &change(), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("placed")
+    };
+    let half = 4_380_000;
+    let card = reserved(store, &scope, &payment_of(venue, table, session, half, 0, false)).await;
+    succeed(store, &scope, &card).await;
+    store
+        .mark_transfer_sent(&scope, card.id, "tr_1", None, NOW)
+        .await
+        .unwrap();
+    let cash = NewCashPayment {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        table_id: table,
+        session_id: session,
+        amount: cop(half),
+        tip: cop(0),
+        recorded_by: Uuid::now_v7(),
+    };
+    let CashOutcome::Recorded(cash) = store
+        .record_cash(&scope, &cash, &AuditEntry::new("payment.cash_recorded"), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("recorded")
+    };
+    let refund = NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: card.id,
+        amount: cop(half),
+        reason: "plato frío".into(),
+        requested_by: Uuid::now_v7(),
+        needs_approval: false,
+        idempotency_key: None,
+        request_hash: Vec::new(),
+    };
+    store
+        .request_refund(&scope, &refund, &AuditEntry::new("refund.issued"), NOW)
+        .await
+        .unwrap();
+    store
+        .transition_order(
+            &scope,
+            second.id,
+            OrderStatus::Placed,
+            OrderStatus::Cancelled,
+            "server:test",
+            Some("refunded"),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let day = (NOW - time::Duration::DAY, NOW + time::Duration::DAY);
+    let sales = store.sales_total(&scope, venue, day.0, day.1).await.unwrap();
+    assert_eq!(
+        sales.gross,
+        2 * half,
+        "the first order, and what the card paid for the second: {sales:?}"
+    );
+    let balance = store.session_balance(&scope, session).await.unwrap();
+    assert!(
+        balance.settled && balance.paid == cop(half) && balance.cash == cop(half),
+        "{balance:?}"
+    );
+    store
+        .void_cash(
+            &scope,
+            table,
+            cash.id,
+            Uuid::now_v7(),
+            &AuditEntry::new("payment.cash_voided"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let balance = store.session_balance(&scope, session).await.unwrap();
+    assert_eq!(
+        (balance.paid, balance.remaining),
+        (cop(0), cop(half)),
+        "{balance:?}"
+    );
+}
