@@ -410,7 +410,10 @@ pub fn check_cash(bill: &BillBalance, amount: Money, tip: Money, tipped: i64) ->
     {
         return Err(CashError::Tip);
     }
-    if amount.currency != bill.total.currency || amount.amount < 0 || amount.amount + tip.amount == 0 {
+    if amount.currency != bill.total.currency
+        || amount.amount < 0
+        || amount.amount.saturating_add(tip.amount) == 0
+    {
         return Err(CashError::Nothing);
     }
     if amount.amount > bill.remaining.amount {

@@ -92,7 +92,7 @@ const spanishDetails = [
   [/^cash recorded at the table pays for this order/, 'El efectivo registrado paga este pedido: primero anula ese registro (y devuelve el efectivo), luego cancélalo.'],
   [/^amount: that is more than is left to pay on this bill/, 'Es más de lo que falta por pagar en esta cuenta: lo que el cliente dio de más es cambio.'],
   [/^amount: record the cash taken/, 'Escribe el efectivo recibido: una parte de la cuenta, una propina o ambas.'],
-  [/^tip: a cash tip must not be negative nor more than the whole bill/, 'La propina en efectivo no puede ser negativa ni mayor que toda la cuenta.'],
+  [/^tip: a cash tip must not be negative, and the bill's cash tips not more than the whole bill/, 'Las propinas en efectivo de la cuenta no pueden sumar más que toda la cuenta.'],
   [/^this cash record was voided already$/, 'Ese registro de efectivo ya estaba anulado.'],
   [/^this bill is closed: its cash records stand/, 'Esa cuenta ya está cerrada: su efectivo queda como se registró.'],
   [/^accept the table first/, 'Acepta la mesa primero: su cuenta se abre cuando el personal la acepta.'],
@@ -1094,15 +1094,33 @@ pages.kitchen = async () => {
   const deskSend = deskForm.querySelector('button[type=submit]');
   let deskTable = null;
   let deskBalance = null;
+  // The bill the desk was opened for: cash typed for it never lands on the next party's bill.
+  let deskSession = null;
+  // A record being sent: the refresh must not offer the button again meanwhile.
+  let deskBusy = false;
   // One Idempotency-Key per cash record being entered: a retry of the same request answers the first record.
   let deskKey = null;
   // Records whose first tap on "void" was taken.
   const confirmingVoid = new Set();
   const cashPath = () => `/api/v1/venues/${venue}/tables/${encodeURIComponent(deskTable.id)}/cash`;
+  const closedDesk = (text) => {
+    deskBalance = null;
+    $('#cash-bill').textContent = text;
+    $('#cash-records').replaceChildren();
+    $('#cash-cancel-card').hidden = true;
+    deskSend.disabled = true;
+  };
   const renderDesk = (list) => {
+    if (deskSession && list.session_id !== deskSession) {
+      closedDesk(english
+        ? 'This bill was closed and the table has a new party\'s bill: press Done and open the desk again for it.'
+        : 'Esta cuenta se cerró y la mesa tiene la cuenta de otro grupo: pulsa Listo y abre de nuevo el efectivo para ella.');
+      return;
+    }
+    deskSession = list.session_id;
     const { balance } = list;
     deskBalance = balance;
-    deskSend.disabled = false;
+    deskSend.disabled = deskBusy;
     $('#cash-bill').textContent = balance.settled
       ? (english ? 'Paid in full: the table can close.' : 'Pagada del todo: la mesa puede cerrarse.')
       : `${english ? 'Left to pay' : 'Falta por pagar'} ${formatMoney(balance.remaining)}${balance.in_progress.amount > 0
@@ -1156,9 +1174,10 @@ pages.kitchen = async () => {
           }
         });
         item.appendChild(undo);
-        if (focusedVoid === cash.id) undo.focus();
       }
       records.appendChild(item);
+      // Drawn again every two seconds: the void button that had the focus keeps it (once it is on the page).
+      if (focusedVoid === cash.id) item.querySelector('button')?.focus();
     }
   };
   // Reads the desk's bill again; a bill closed meanwhile takes no more cash.
@@ -1168,13 +1187,12 @@ pages.kitchen = async () => {
       renderDesk(await authed('GET', cashPath()));
     } catch (error) {
       if (error.status !== 422) throw error;
-      $('#cash-bill').textContent = english ? 'This table has no open bill (closed, or not accepted yet).' : 'Esta mesa no tiene una cuenta abierta (se cerró, o aún no se acepta).';
-      $('#cash-records').replaceChildren();
-      deskSend.disabled = true;
+      closedDesk(english ? 'This table has no open bill (closed, or not accepted yet).' : 'Esta mesa no tiene una cuenta abierta (se cerró, o aún no se acepta).');
     }
   };
   const fillRest = () => {
     if (!deskBalance) return;
+    deskKey = crypto.randomUUID();
     const freed = deskForm.elements.cancel_payments.checked ? deskBalance.in_progress.amount : 0;
     deskForm.elements.amount.value = moneyInputValue({ ...deskBalance.remaining, amount: deskBalance.remaining.amount + freed });
   };
@@ -1182,6 +1200,8 @@ pages.kitchen = async () => {
     clearError();
     confirmingVoid.clear();
     deskTable = table;
+    deskBalance = null;
+    deskSession = null;
     deskKey = crypto.randomUUID();
     $('#cash-title').textContent = `${table.label} — ${english ? 'cash' : 'efectivo'}`;
     deskForm.elements.cancel_payments.checked = false;
@@ -1215,9 +1235,12 @@ pages.kitchen = async () => {
     deskForm.elements.amount.removeAttribute('aria-invalid');
     deskForm.elements.tip.removeAttribute('aria-invalid');
     deskSend.disabled = true;
+    deskBusy = true;
     try {
       const cancelFirst = deskForm.elements.cancel_payments.checked ? '?cancel_payments=true' : '';
-      const answer = await authed('POST', `${cashPath()}${cancelFirst}`, { amount, tip }, { 'Idempotency-Key': deskKey });
+      const body = deskSession ? { amount, tip, session_id: deskSession } : { amount, tip };
+      const answer = await authed('POST', `${cashPath()}${cancelFirst}`, body, { 'Idempotency-Key': deskKey });
+      deskBusy = false;
       deskKey = crypto.randomUUID();
       const tipped = answer.cash.tip.amount > 0 ? ` + ${english ? 'tip' : 'propina'} ${formatMoney(answer.cash.tip)}` : '';
       $('#kitchen-status').textContent = `${deskTable.label}: ${english ? 'cash recorded' : 'efectivo registrado'} ${formatMoney(answer.cash.amount)}${tipped}`;
@@ -1225,21 +1248,35 @@ pages.kitchen = async () => {
       deskForm.elements.amount.value = '';
       deskForm.elements.tip.value = '0';
       deskForm.elements.cancel_payments.checked = false;
-      renderDesk({ items: (await authed('GET', cashPath())).items, balance: answer.balance });
+      renderDesk(await authed('GET', cashPath()));
       deskForm.elements.amount.focus();
       refreshSessions();
     } catch (error) {
+      deskBusy = false;
       deskSend.disabled = false;
       const problem = error.problem || {};
-      if (String(problem.type || '').endsWith('/bill-covered') && deskBalance) {
-        await loadDesk().catch(() => {});
-        showError({ detail: english
-          ? `That is more than is left to pay (${formatMoney(deskBalance.remaining)}); what the guest gave beyond it is change.${deskBalance.in_progress.amount > 0 ? ' A card payment in progress holds the rest: tick the box to cancel it first.' : ''}`
-          : `Es más de lo que falta por pagar (${formatMoney(deskBalance.remaining)}); lo que el cliente dio de más es cambio.${deskBalance.in_progress.amount > 0 ? ' Un pago con tarjeta en curso retiene el resto: marca la casilla para cancelarlo primero.' : ''}` });
-      } else {
-        showError(problem);
-        loadDesk().catch(() => {});
-      }
+      const type = String(problem.type || '').split('/').pop();
+      const field = problem.errors && problem.errors[0] && problem.errors[0].field;
+      await loadDesk().catch(() => {});
+      const held = deskBalance && deskBalance.in_progress.amount > 0;
+      const said = {
+        'bill-covered': deskBalance && (deskBalance.remaining.amount === 0 && held
+          ? (english ? 'A card payment in progress holds the whole bill: tick the box to cancel it first.'
+            : 'Un pago con tarjeta en curso retiene toda la cuenta: marca la casilla para cancelarlo primero.')
+          : english
+            ? `That is more than is left to pay (${formatMoney(deskBalance.remaining)}); what the guest gave beyond it is change.${held ? ' A card payment in progress holds the rest: tick the box to cancel it first.' : ''}`
+            : `Es más de lo que falta por pagar (${formatMoney(deskBalance.remaining)}); lo que el cliente dio de más es cambio.${held ? ' Un pago con tarjeta en curso retiene el resto: marca la casilla para cancelarlo primero.' : ''}`),
+        'no-open-bill': english ? 'This table has no open bill.' : 'Esta mesa no tiene una cuenta abierta.',
+        'business-rule': field === 'tip'
+          ? (english ? 'The bill\'s cash tips would come to more than the whole bill: check the tip.' : 'Las propinas en efectivo de la cuenta sumarían más que toda la cuenta: revisa la propina.')
+          : field === 'amount'
+            ? (english ? 'Write the cash taken: part of the bill, a tip, or both.' : 'Escribe el efectivo recibido: una parte de la cuenta, una propina o ambas.')
+            : null,
+        conflict: field === 'session_id'
+          ? (english ? 'This bill was closed and the table has a new party\'s bill: nothing was recorded.' : 'Esta cuenta se cerró y la mesa tiene la cuenta de otro grupo: no se registró nada.')
+          : null,
+      }[type];
+      showError(said ? { detail: said } : problem);
       deskForm.elements.amount.focus();
     }
   });

@@ -664,6 +664,14 @@ impl Config {
                 "must be between 1 and 744 (31 days)",
             );
         }
+        // Each run looks back over the window: a window shorter than the time between runs leaves payments no run
+        // ever reconciles.
+        if self.payments.reconcile_window_hours * 3_600 < self.payments.reconcile_every_secs {
+            return invalid(
+                "payments.reconcile_window_hours",
+                "must cover at least the time between runs (payments.reconcile_every_secs)",
+            );
+        }
         if !(60..=900).contains(&self.auth.access_ttl_secs) {
             return invalid("auth.access_ttl_secs", "must be between 60 and 900 (15 minutes)");
         }
@@ -1254,6 +1262,17 @@ mod tests {
                 "{field}"
             );
         }
+        let mut config = Config::default();
+        config.payments.reconcile_every_secs = 86_400;
+        config.payments.reconcile_window_hours = 1;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("reconcile_window_hours"),
+            "a window shorter than the time between runs"
+        );
     }
 
     #[test]

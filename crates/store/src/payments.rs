@@ -151,7 +151,7 @@ pub enum CashOutcome {
     Recorded(CashPayment),
     /// Refused by [`comanda_domain::payment::check_cash`] against the bill as it stood under its lock.
     Refused(comanda_domain::payment::CashError),
-    /// The bill is not the table's live one any more (closed meanwhile).
+    /// The bill is not the table's open one (closed meanwhile, or not accepted yet).
     BillClosed,
 }
 

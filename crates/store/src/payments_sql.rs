@@ -899,7 +899,8 @@ impl PaymentStore for Engine {
         .bind(h(cash.table_id))
         .fetch_optional(&mut *tx)
         .await?;
-        if live.as_deref().is_none_or(|s| s == "closed") {
+        // Only an accepted bill takes money (a pending one has nobody serving it, and the tip would go unassigned).
+        if live.as_deref() != Some("open") {
             return Ok(CashOutcome::BillClosed);
         }
         let balance = balance_in(&mut tx, partner, cash.session_id).await?;

@@ -454,12 +454,13 @@ impl crate::privacy::PrivacyStore for Engine {
     ) -> StoreResult<crate::privacy::Offboarding> {
         let mut tx = self.scoped(scope).await?;
         // A second run (an operator retrying after the mail files could not be deleted) changes and audits nothing.
-        let already: Option<time::OffsetDateTime> =
-            sqlx::query_scalar("SELECT offboarded_at FROM partner_directory WHERE partner_id = $1")
-                .bind(h(scope.partner().as_uuid()))
-                .fetch_optional(&mut *tx)
-                .await?
-                .flatten();
+        let already: Option<time::OffsetDateTime> = sqlx::query_scalar(locking!(
+            "SELECT offboarded_at FROM partner_directory WHERE partner_id = $1"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
         if already.is_some() {
             return Ok(crate::privacy::Offboarding {
                 already,

@@ -913,7 +913,7 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
 <h2 id="cash-title" tabindex="-1"></h2>
 <p id="cash-bill" class="hint"></p>
 <form id="cash-form">
-<label>{cash_amount}<input name="amount" inputmode="decimal" autocomplete="off" required></label>
+<label>{cash_amount}<input name="amount" inputmode="decimal" autocomplete="off" required placeholder="{cash_tip_alone}"></label>
 <button type="button" class="secondary" id="cash-rest">{cash_rest}</button>
 <label>{cash_tip}<input name="tip" inputmode="decimal" autocomplete="off" value="0"></label>
 <label id="cash-cancel-card" class="inline" hidden><input type="checkbox" name="cancel_payments"> {cash_cancel}</label>
@@ -933,6 +933,7 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
         ),
         cash_tip = tr(l, "Propina en efectivo", "Cash tip"),
         cash_rest = tr(l, "Todo lo que falta", "All that is left"),
+        cash_tip_alone = tr(l, "0 si solo deja propina", "0 for a tip alone"),
         cash_cancel = tr(
             l,
             "Cancelar primero el pago con tarjeta en curso (tarjeta rechazada, o el cliente paga en efectivo)",

@@ -1929,6 +1929,20 @@ async fn cash_at_the_table_pays_the_bill_and_reaches_the_reports() {
     let no_bill = record(json!({"amount": 100})).await;
     assert_eq!(no_bill.status, 422, "{}", no_bill.body);
     assert!(no_bill.body["type"].as_str().unwrap().ends_with("no-open-bill"));
+    // The next party's bill: cash sent for the closed one (its session id) lands nowhere.
+    let old_bill = listed.body["session_id"].as_str().unwrap().to_owned();
+    let next = post(
+        &server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(next.status, 201, "{}", next.body);
+    accept_table(&server, &v).await;
+    let stale = record(json!({"amount": 100, "session_id": old_bill})).await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert_eq!(stale.body["errors"][0]["field"], "session_id", "{}", stale.body);
     // The reports: 3.780.000 of the bill and 1.000 of tip in cash, nothing by card.
     let today = server
         .clock
@@ -2011,6 +2025,12 @@ async fn cash_at_the_table_pays_the_bill_and_reaches_the_reports() {
             ("cash".into(), 100_000)
         ]
     );
+    let owner_id = tips.body["entries"][0]["member_id"].as_str().unwrap();
+    assert_eq!(
+        tips.body["cash_totals_by_member"][owner_id], 100_000,
+        "{}",
+        tips.body
+    );
     server.stop().await;
 }
 
@@ -2036,6 +2056,16 @@ async fn cash_for_a_part_a_card_payment_holds_cancels_that_payment_first() {
         "{}",
         held.body
     );
+    assert_eq!(payment_state(&server, &v, &payment).await["status"], "pending");
+    // A record refused anyway (nothing to record) cancels nobody's payment.
+    let refused = post(
+        &server,
+        &format!("{cash}?cancel_payments=true"),
+        Some(&v.owner),
+        json!({"amount": 0, "tip": 0}),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
     assert_eq!(payment_state(&server, &v, &payment).await["status"], "pending");
     let taken = post(
         &server,
@@ -2097,6 +2127,17 @@ async fn a_removed_servers_tips_still_name_them() {
     )
     .await;
     assert_eq!(tipped.status, 201, "{}", tipped.body);
+    // Another server does not void it: only the one who took the cash, or a manager or the owner.
+    invite_and_join(&server, &v.owner, "otra@example.co", "server", PASSWORD).await;
+    let other = crate::identity::login(&server, "otra@example.co", PASSWORD)
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record = tipped.body["cash"]["id"].as_str().unwrap();
+    let voided = call(&server, "DELETE", &format!("{cash}/{record}"), Some(&other), None).await;
+    assert_eq!(voided.status, 403, "{}", voided.body);
     let removed = call(
         &server,
         "DELETE",

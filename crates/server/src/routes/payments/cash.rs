@@ -3,6 +3,7 @@
 //! the reports count cash beside cards. A record entered by mistake is voided while the bill is open.
 
 use super::*;
+use comanda_domain::Permission;
 use comanda_domain::payment::CashError;
 use comanda_store::payments::{CashOutcome, CashPayment, NewCashPayment};
 
@@ -21,6 +22,11 @@ pub struct CashRequest {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub tip: i64,
+    /// The bill this cash is for: the `session_id` of the list the client read. When the table's open bill is
+    /// another one (that party's table was closed and a new party's opened), 409 and nothing is recorded.
+    #[serde(default)]
+    #[schema(format = Uuid)]
+    pub session_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -81,6 +87,8 @@ pub struct CashAnswer {
 /// The open bill's cash records, oldest first (voided ones included), with the bill.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CashList {
+    /// The open bill: send it back with a record, so cash meant for it never lands on the next party's.
+    pub session_id: String,
     pub items: Vec<CashView>,
     pub balance: crate::routes::wire::SessionBalance,
 }
@@ -129,6 +137,7 @@ pub async fn table_cash(
     let items = state.store.session_cash(&caller.scope, session.id).await?;
     let balance = state.store.session_balance(&caller.scope, session.id).await?;
     Ok(Json(CashList {
+        session_id: session.id.to_string(),
         items: items.iter().map(CashView::from).collect(),
         balance: balance.into(),
     }))
@@ -151,8 +160,8 @@ pub async fn table_cash(
         (status = 404, description = "No such table in this venue", body = Problem,
             content_type = "application/problem+json"),
         (status = 409, description = "More than is left to pay (`bill-covered`; the detail says how much is left \
-            and how much a card payment in progress holds), or the Idempotency-Key names another request \
-            (`conflict`)", body = Problem, content_type = "application/problem+json"),
+            and how much a card payment in progress holds), the table's open bill is not `session_id` \
+            (`conflict`), or the Idempotency-Key names another request (`conflict`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Nothing to record, a tip of more than the whole bill, or no open bill",
             body = Problem, content_type = "application/problem+json")))]
 pub async fn record_cash(
@@ -172,13 +181,14 @@ pub async fn record_cash(
     }
     invalid.into_result(())?;
     let session = open_bill(&state, &caller, venue, table).await?;
-    if query.cancel_payments
-        && let Some(service) = state.payments.as_deref()
+    if let Some(asked) = &request.session_id
+        && path_id(asked).map_err(|_| ValidationErrors::single("session_id", "must be a bill's id"))?
+            != session.id
     {
-        for held in state.store.session_holds(&caller.scope, session.id, None).await? {
-            let reason = "cancelled by staff taking the bill in cash";
-            cancel_payment(&state.store, service, &caller.scope, &held, reason).await;
-        }
+        return Err(Problem::new(ProblemType::Conflict)
+            .detail("this table's bill is another one now (the table was closed and a new party's bill opened): nothing was recorded")
+            .field("session_id", "not the table's open bill")
+            .into());
     }
     let currency = state
         .store
@@ -186,6 +196,37 @@ pub async fn record_cash(
         .await?
         .currency;
     let money = |amount: i64| Money::new(amount, currency).unwrap_or(Money::zero(currency));
+    if query.cancel_payments
+        && let Some(service) = state.payments.as_deref()
+    {
+        // Checked first with the held part counted as free: a record refused anyway costs no guest their payment.
+        let balance = state.store.session_balance(&caller.scope, session.id).await?;
+        let freed = balance.releasing(balance.in_progress.amount);
+        let tipped: i64 = state
+            .store
+            .session_cash(&caller.scope, session.id)
+            .await?
+            .iter()
+            .filter(|c| c.voided.is_none())
+            .map(|c| c.tip.amount)
+            .sum();
+        let bill = comanda_domain::payment::BillBalance {
+            total: freed.total,
+            remaining: freed.remaining,
+        };
+        if let Err(refused) =
+            comanda_domain::payment::check_cash(&bill, money(request.amount), money(request.tip), tipped)
+        {
+            return Err(match refused {
+                CashError::OverBill { left } => over_bill(left, 0),
+                other => cash_refused(other),
+            });
+        }
+        for held in state.store.session_holds(&caller.scope, session.id, None).await? {
+            let reason = "cancelled by staff taking the bill in cash";
+            cancel_payment(&state.store, service, &caller.scope, &held, reason).await;
+        }
+    }
     let id = Uuid::now_v7();
     let new = NewCashPayment {
         id,
@@ -211,6 +252,8 @@ pub async fn record_cash(
         .await?
     {
         CashOutcome::Recorded(cash) => {
+            // The guests' pay pages and the other displays follow the bill now, not at their next poll.
+            announce_balance(&state, &caller.scope, venue);
             let balance = state.store.session_balance(&caller.scope, session.id).await?;
             Ok((
                 StatusCode::CREATED,
@@ -229,20 +272,24 @@ pub async fn record_cash(
                 .session_balance(&caller.scope, session.id)
                 .await?
                 .in_progress;
-            let mut message = CashError::OverBill { left }.to_string();
-            if held.amount > 0 {
-                message.push_str(&format!(
-                    "; {} more are held by a card payment in progress: cancel_payments=true cancels it first",
-                    held.amount
-                ));
-            }
-            Err(Problem::new(ProblemType::BillCovered)
-                .detail(message.clone())
-                .field("amount", message)
-                .into())
+            Err(over_bill(left, held.amount))
         }
         CashOutcome::Refused(refused) => Err(cash_refused(refused)),
     }
+}
+
+/// 409 `bill-covered`: `left` minor units are left to pay, and `held` more are held by a card payment in progress.
+fn over_bill(left: i64, held: i64) -> ApiError {
+    let mut message = CashError::OverBill { left }.to_string();
+    if held > 0 {
+        message.push_str(&format!(
+            "; {held} more are held by a card payment in progress: cancel_payments=true cancels it first"
+        ));
+    }
+    Problem::new(ProblemType::BillCovered)
+        .detail(message.clone())
+        .field("amount", message)
+        .into()
 }
 
 /// 422 naming the field (more than is left is a 409, answered with what holds the rest).
@@ -255,14 +302,16 @@ fn cash_refused(refused: CashError) -> ApiError {
     ApiError::rule(ValidationErrors::single(field, refused.to_string()))
 }
 
-/// Voids a cash record of the table's open bill, entered by mistake (servers, managers, owners): it pays nothing from
-/// now on, its tip leaves the ledger and the reports take it back now; audited. A closed bill's records stand (409).
+/// Voids a cash record of the table's open bill, entered by mistake: it pays nothing from now on, its tip leaves the
+/// ledger and the reports take it back now; audited. A server voids only the cash they recorded (403 otherwise);
+/// managers and owners void any. A closed bill's records stand (409).
 #[utoipa::path(delete, path = "/api/v1/venues/{venue}/tables/{table}/cash/{cash}", tag = "payments",
     security(("bearer" = [])),
     params(("venue" = String, Path), ("table" = String, Path), ("cash" = String, Path)),
     responses((status = 200, body = CashAnswer),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller does not settle bills, or the record is another member's and the \
+            caller does not issue refunds", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Voided already, or its bill is closed", body = Problem,
             content_type = "application/problem+json")))]
@@ -277,6 +326,22 @@ pub async fn void_cash(
     let (venue, table, cash) = (path_id(&venue)?, path_id(&table)?, path_id(&cash)?);
     if state.store.table(&caller.scope, table).await?.venue_id != venue {
         return Err(ApiError::NotFound);
+    }
+    // Voiding gives money back on paper, as a refund does: a server voids only the cash they recorded themselves;
+    // another member's record is voided by those who issue refunds (managers, owners).
+    if !caller.member.standing.allows(Permission::IssueRefunds)
+        && let Some(session) = state.store.live_session(&caller.scope, table).await?
+        && let Some(record) = state
+            .store
+            .session_cash(&caller.scope, session.id)
+            .await?
+            .into_iter()
+            .find(|c| c.id == cash)
+        && record.recorded_by != caller.member.id
+    {
+        return Err(Problem::new(ProblemType::Forbidden)
+            .detail("a server voids only the cash they recorded; a manager or the owner voids another's")
+            .into());
     }
     let audit = caller
         .audit(&ctx, "payment.cash_voided")
@@ -293,6 +358,7 @@ pub async fn void_cash(
             state.clock.now(),
         )
         .await?;
+    announce_balance(&state, &caller.scope, venue);
     let balance = state
         .store
         .session_balance(&caller.scope, voided.session_id)

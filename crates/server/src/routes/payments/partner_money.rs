@@ -687,14 +687,17 @@ pub async fn tips(
         return Ok(csv.into_response());
     }
     let mut totals: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    // Of each total, the cash tips: money the member already holds in hand, which payroll does not pay again.
+    let mut in_cash: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for e in &entries {
-        *totals
-            .entry(
-                e.member
-                    .map(|m| m.to_string())
-                    .unwrap_or_else(|| "unassigned".into()),
-            )
-            .or_default() += e.amount;
+        let member = e
+            .member
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "unassigned".into());
+        if e.tender == comanda_store::payments::Tender::Cash {
+            *in_cash.entry(member.clone()).or_default() += e.amount;
+        }
+        *totals.entry(member).or_default() += e.amount;
     }
     let listed = state.store.tips(&caller.scope, from, to, page).await?;
     let rows: Vec<serde_json::Value> = listed
@@ -708,6 +711,7 @@ pub async fn tips(
         .collect();
     Ok(Json(
         serde_json::json!({"month": query.month, "entries": rows, "totals_by_member": totals,
+                                "cash_totals_by_member": in_cash,
                                 "member_names": totals.keys().filter_map(|id| id.parse().ok())
                                     .map(|id: uuid::Uuid| (id.to_string(), name_of(Some(id))))
                                     .collect::<std::collections::BTreeMap<_, _>>(),
