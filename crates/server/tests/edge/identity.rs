@@ -468,6 +468,30 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
     let a = crate::ordering::venue_with_menu(&server, "cuerpo-a@example.co").await;
     let b = crate::ordering::venue_with_menu(&server, "cuerpo-b@example.co").await;
     let member_b = invite_and_join(&server, &b.owner, "mesero-b@example.co", "server", PASSWORD).await;
+    // An open bill at each partner's table: cash sent for B's bill at A's table finds no bill of A's.
+    for venue in [&a, &b] {
+        let ordered = post(
+            &server,
+            &format!("/api/v1/t/{}/orders", venue.token),
+            None,
+            json!({"items": [{"item_id": venue.item, "quantity": 1}]}),
+        )
+        .await;
+        assert_eq!(ordered.status, 201, "{}", ordered.body);
+        crate::ordering::accept_table(&server, venue).await;
+    }
+    let session_b = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", b.venue),
+        Some(&b.owner),
+        None,
+    )
+    .await
+    .body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let nowhere = || uuid::Uuid::now_v7().to_string();
     type BodyWithId = Box<dyn Fn(&str) -> Value>;
     let cases: Vec<(&str, String, BodyWithId)> = vec![
@@ -496,6 +520,11 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
             "/api/v1/privacy/requests".to_owned(),
             Box::new(|id: &str| json!({"kind": "export", "subject": id})),
         ),
+        (
+            "POST",
+            format!("/api/v1/venues/{}/tables/{}/cash", a.venue, a.table),
+            Box::new(|id: &str| json!({"amount": 100, "session_id": id})),
+        ),
     ];
     // Every id-valued body field the contract declares is one of the cases above: a new one fails here until added.
     let doc = call(&server, "GET", "/openapi.json", None, None).await.body;
@@ -506,6 +535,7 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
         ("post", "/api/v1/privacy/requests", "subject"),
         ("post", "/api/v1/venues/{venue}/menu/items", "category_id"),
         ("post", "/api/v1/venues/{venue}/table-combinations", "tables"),
+        ("post", "/api/v1/venues/{venue}/tables/{table}/cash", "session_id"),
     ]
     .iter()
     .map(|(m, p, f)| ((*m).to_owned(), (*p).to_owned(), (*f).to_owned()))
@@ -517,12 +547,14 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
         b.category.clone(),
         b.table.clone(),
         member_b.clone(),
+        session_b.clone(),
     ];
     for ((method, path, body), id_of_b) in cases.iter().zip(ids_of_b) {
         let foreign = call(&server, method, path, Some(&a.owner), Some(body(&id_of_b))).await;
         let unknown = call(&server, method, path, Some(&a.owner), Some(body(&nowhere()))).await;
+        // 409 where the id names the bill a request is for: it is not A's open bill, whoever's it is.
         assert!(
-            matches!(foreign.status, 404 | 422),
+            matches!(foreign.status, 404 | 409 | 422),
             "{method} {path} with B's id: {}",
             foreign.body
         );

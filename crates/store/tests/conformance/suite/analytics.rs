@@ -262,34 +262,8 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                             .await
                             .unwrap();
                     }
-                    let listed = store
-                        .session_orders(&scope, session.id, PageRequest::default())
-                        .await
-                        .unwrap();
-                    for order in listed.items.iter().filter(|o| o.status == OrderStatus::Placed) {
-                        let steps = [
-                            OrderStatus::Placed,
-                            OrderStatus::Accepted,
-                            OrderStatus::Preparing,
-                            OrderStatus::Ready,
-                            OrderStatus::Served,
-                        ];
-                        for pair in steps.windows(2) {
-                            store
-                                .transition_order(
-                                    &scope,
-                                    order.id,
-                                    pair[0],
-                                    pair[1],
-                                    "server:test",
-                                    None,
-                                    &change(),
-                                    at,
-                                )
-                                .await
-                                .unwrap();
-                        }
-                        orders.retain(|(o, _)| *o != order.id);
+                    for served in serve_placed(store, &scope, session.id, at).await {
+                        orders.retain(|(o, _)| *o != served);
                     }
                     store
                         .close_table(&scope, t, "server:test", true, &change(), at)

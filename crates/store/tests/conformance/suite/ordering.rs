@@ -463,6 +463,47 @@ pub async fn accept_table(store: &dyn Store, scope: &TenantScope, table: Uuid) {
         .unwrap();
 }
 
+/// Takes every order of the session still placed through the kitchen's steps to served, as staff do before closing
+/// the table; answers their ids.
+pub async fn serve_placed(
+    store: &dyn Store,
+    scope: &TenantScope,
+    session: Uuid,
+    at: OffsetDateTime,
+) -> Vec<Uuid> {
+    let listed = store
+        .session_orders(scope, session, PageRequest::default())
+        .await
+        .unwrap();
+    let steps = [
+        OrderStatus::Placed,
+        OrderStatus::Accepted,
+        OrderStatus::Preparing,
+        OrderStatus::Ready,
+        OrderStatus::Served,
+    ];
+    let mut served = Vec::new();
+    for order in listed.items.iter().filter(|o| o.status == OrderStatus::Placed) {
+        for pair in steps.windows(2) {
+            store
+                .transition_order(
+                    scope,
+                    order.id,
+                    pair[0],
+                    pair[1],
+                    "server:test",
+                    None,
+                    &change(),
+                    at,
+                )
+                .await
+                .unwrap();
+        }
+        served.push(order.id);
+    }
+    served
+}
+
 /// Issue 14, part 7: a venue with more live orders than the old silent cut (500) is read to its end page by
 /// page, in `(placed_at, id)` order, no order twice and none missing — the same for one table session's orders,
 /// the venue's live sessions and its tables. Keyset, not offset: an order placed between two pages is not

@@ -1169,34 +1169,7 @@ pub async fn cash_pays_the_bill_and_a_void_takes_it_back(store: &dyn Store) {
         other => panic!("{other:?}"),
     }
     // Closed, the bill's records stand and it takes no more cash.
-    let listed = store
-        .session_orders(&scope, session, PageRequest::default())
-        .await
-        .unwrap();
-    for order in listed.items.iter().filter(|o| o.status == OrderStatus::Placed) {
-        let steps = [
-            OrderStatus::Placed,
-            OrderStatus::Accepted,
-            OrderStatus::Preparing,
-            OrderStatus::Ready,
-            OrderStatus::Served,
-        ];
-        for pair in steps.windows(2) {
-            store
-                .transition_order(
-                    &scope,
-                    order.id,
-                    pair[0],
-                    pair[1],
-                    "server:test",
-                    None,
-                    &change(),
-                    NOW,
-                )
-                .await
-                .unwrap();
-        }
-    }
+    serve_placed(store, &scope, session, NOW).await;
     // Voided, the bill is owed again: it closes only as unpaid (decided under its lock, so a void racing the close
     // is seen by it).
     let owed = store
