@@ -1696,7 +1696,7 @@ const figureDefinitions = {
     refunds: 'La parte de ventas de los reembolsos completados en el periodo (impuesto incluido), el día del reembolso.',
     net: 'Ventas brutas sin impuesto, menos los reembolsos sin el impuesto que devuelven.',
     tips: 'Propinas de pagos exitosos y en efectivo, menos la parte de propina de los reembolsos y del efectivo anulado. Nunca son ventas (Ley 1935 de 2018).',
-    collected: 'Pagos con tarjeta exitosos (parte más propina), el día en que se cobraron.',
+    collected: 'Pagos con tarjeta exitosos (parte más propina), el día en que se cobraron, antes de reembolsos.',
     cash: 'Efectivo que el personal registró en las mesas (parte de la cuenta más propina), menos lo anulado.',
     orders: 'Pedidos hechos y no cancelados.',
     average_order: 'Ventas brutas ÷ pedidos.',
@@ -1716,7 +1716,7 @@ const figureDefinitions = {
     refunds: 'The sales part of refunds completed in the period (tax included), on the day of the refund.',
     net: 'Gross sales before tax, minus refunds before the tax they give back.',
     tips: 'Tips of succeeded payments and cash tips, minus the tip part of refunds and of voided cash. Never sales (Colombian Law 1935 of 2018).',
-    collected: 'Succeeded card payments (share plus tip), on the day they succeeded.',
+    collected: 'Succeeded card payments (share plus tip), on the day they succeeded, before refunds.',
     cash: 'Cash staff recorded at the tables (bill part plus tip), less what was voided.',
     orders: 'Orders placed and not cancelled.',
     average_order: 'Gross sales ÷ orders.',
@@ -1910,6 +1910,7 @@ pages.analytics = async () => {
   });
   $('#csv-mix').addEventListener('click', () => download(`${base}/product-mix?${query()}&format=csv`, 'ventas-platos.csv'));
   $('#csv-servers').addEventListener('click', () => download(`${base}/servers?${query()}&format=csv`, 'ventas-meseros.csv'));
+  $('#csv-cash').addEventListener('click', () => download(`${base}/cash?${query()}&format=csv`, 'efectivo.csv'));
   $('#csv-heat').addEventListener('click', () => download(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=csv`, 'ventas-mapa.csv'));
   await render();
 };

@@ -301,6 +301,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(analytics::partner_heat_map))
         .routes(routes!(analytics::partner_top_items))
         .routes(routes!(analytics::venue_servers))
+        .routes(routes!(analytics::venue_cash_journal))
         .routes(routes!(analytics::venue_turnover))
         .routes(routes!(analytics::partner_servers))
         .routes(routes!(app_pages::analytics))

@@ -389,6 +389,9 @@ pub struct TipEntry {
     /// The card payment that carried the tip, or with [`Tender::Cash`] the cash record.
     pub payment_id: Uuid,
     pub tender: Tender,
+    /// For a cash tip: the member who took the cash and recorded it (their drawer holds it until tips are paid out),
+    /// who need not be the member it is credited to (`member`, the table's server).
+    pub taken_by: Option<Uuid>,
     pub amount: i64,
     pub currency: String,
     /// The tip as the partner's transfer carried it, in the platform's settlement currency (once sent).
@@ -486,6 +489,16 @@ pub trait PaymentStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<CashPayment>;
+    /// The venue's cash records taken in `[start, end)`, oldest first (voided ones included, with their void),
+    /// keyset-paginated by `(created_at, id)`: the night's cash journal.
+    async fn venue_cash(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+        page: PageRequest,
+    ) -> StoreResult<Page<CashPayment>>;
     /// A bill's cash records, oldest first, voided ones included.
     async fn session_cash(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<CashPayment>>;
     /// The balances of many sessions in one read, in the order given (a staff view of a venue's live tables).

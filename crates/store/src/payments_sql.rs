@@ -1023,6 +1023,37 @@ impl PaymentStore for Engine {
         Ok(voided)
     }
 
+    async fn venue_cash(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+        page: PageRequest,
+    ) -> StoreResult<Page<CashPayment>> {
+        let (after_at, after_id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT * FROM cash_payments
+              WHERE partner_id = $1 AND venue_id = $2 AND created_at >= $3 AND created_at < $4
+                AND (CAST($5 AS TIMESTAMPTZ) IS NULL OR (created_at, id) > ($5, $6))
+              ORDER BY created_at, id LIMIT $7",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        // Instants are stored in UTC (SQLite compares their text): the range's bounds too.
+        .bind(start.to_offset(time::UtcOffset::UTC))
+        .bind(end.to_offset(time::UtcOffset::UTC))
+        .bind(after_at)
+        .bind(after_id.map(h))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let records = rows.iter().map(cash_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(records, page.limit, |c| {
+            (c.created_at, c.id)
+        }))
+    }
+
     async fn session_cash(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<CashPayment>> {
         sqlx::query(
             "SELECT * FROM cash_payments WHERE partner_id = $1 AND session_id = $2 ORDER BY created_at, id",
@@ -1765,9 +1796,11 @@ impl PaymentStore for Engine {
     ) -> StoreResult<Page<TipEntry>> {
         let (after_at, after_id) = page.after_timed().unzip();
         let rows = sqlx::query(
-            "SELECT * FROM tip_ledger WHERE partner_id = $1 AND at >= $2 AND at < $3
-               AND (CAST($4 AS TIMESTAMPTZ) IS NULL OR (at, id) > ($4, $5))
-             ORDER BY at, id LIMIT $6",
+            "SELECT t.*, c.recorded_by AS taken_by FROM tip_ledger t
+               LEFT JOIN cash_payments c ON t.tender = 'cash' AND c.partner_id = t.partner_id AND c.id = t.payment_id
+             WHERE t.partner_id = $1 AND t.at >= $2 AND t.at < $3
+               AND (CAST($4 AS TIMESTAMPTZ) IS NULL OR (t.at, t.id) > ($4, $5))
+             ORDER BY t.at, t.id LIMIT $6",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(from)
@@ -1789,6 +1822,7 @@ impl PaymentStore for Engine {
                         let tender: String = row.try_get("tender")?;
                         Tender::parse(&tender).ok_or_else(|| corrupt("tender", &tender))?
                     },
+                    taken_by: opt_uuid_col(row, "taken_by")?,
                     amount: row.try_get("amount")?,
                     currency: row.try_get::<String, _>("currency")?.trim().to_owned(),
                     settled: settled_of(row)?,

@@ -105,6 +105,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             | "/api/v1/venues/{venue}/analytics/product-mix"
             | "/api/v1/venues/{venue}/analytics/top-items"
             | "/api/v1/venues/{venue}/analytics/servers"
+            | "/api/v1/venues/{venue}/analytics/cash"
             | "/api/v1/venues/{venue}/analytics/turnover",
         )
         | (

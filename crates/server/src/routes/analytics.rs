@@ -1900,3 +1900,168 @@ mod natural_order_tests {
         );
     }
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CashJournalQuery {
+    /// The first business day, `YYYY-MM-DD`, in the venue's calendar.
+    #[param(value_type = String, format = Date)]
+    pub from: String,
+    /// The last business day (inclusive), at most 400 days after `from`.
+    #[param(value_type = String, format = Date)]
+    pub to: String,
+    /// `json` (default) or `csv` (always the whole range).
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+    /// JSON: where `items` continue (`next_cursor` of the previous answer).
+    #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$")]
+    pub cursor: Option<String>,
+    /// JSON: how many `items` per answer (1–200).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// One cash record of the journal: which table, how much, who took it and when (local time), and its void.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CashEntry {
+    pub id: String,
+    pub table_id: String,
+    /// The table's label now.
+    pub table: String,
+    pub session_id: String,
+    /// The part of the bill, in minor units of the venue's currency.
+    pub amount: i64,
+    pub tip: i64,
+    pub recorded_by: String,
+    /// `null` for a member since erased.
+    pub recorded_by_name: Option<String>,
+    /// When it was recorded, at the venue's UTC offset then.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: OffsetDateTime,
+    #[schema(value_type = String, format = Date)]
+    pub business_day: String,
+    pub voided_by: Option<String>,
+    pub voided_by_name: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub voided_at: Option<OffsetDateTime>,
+}
+
+/// The cash taken at a venue's tables over business days `from` to `to`, record by record.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CashJournal {
+    pub venue_id: String,
+    pub timezone: String,
+    pub from: String,
+    pub to: String,
+    pub currency: Currency,
+    pub items: Vec<CashEntry>,
+    pub next_cursor: Option<String>,
+}
+
+const CASH_CSV_HEADER: [&str; 15] = [
+    "venue_id",
+    "timezone",
+    "business_day",
+    "recorded_at",
+    "table",
+    "amount_minor",
+    "amount",
+    "tip_minor",
+    "tip",
+    "recorded_by_id",
+    "recorded_by_name",
+    "voided_at",
+    "voided_by_name",
+    "cash_id",
+    "currency",
+];
+
+/// The venue's cash journal over business days `from` to `to` (docs/payments.md, "Cash at the table"): every record
+/// taken at its tables, closed bills' too, with the table, who took it, when, and its void if any — what the
+/// manager counts the drawers against at the end of the night. Records are listed on the day they were taken (a
+/// void later still shows on its record). Owners, managers and analysts.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/cash", tag = "analytics", security(("bearer" = [])),
+    params(("venue" = String, Path), CashJournalQuery), responses(
+        (status = 200, description = "The cash journal (JSON, or CSV with `format=csv`)",
+            content((CashJournal = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn venue_cash_journal(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<CashJournalQuery>,
+) -> Result<Response, ApiError> {
+    let venue = venue_of(&state, &caller, &venue).await?;
+    let csv = wants_csv(query.format.as_deref())?;
+    let page = comanda_domain::PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
+    let (calendar, from, to, (start, end)) = venue_range(&venue, &query.from, &query.to, Granularity::Day)?;
+    let id = venue.id.as_uuid();
+    let names = staff_names(&state, &caller).await?;
+    let name_of = |member: uuid::Uuid| names.iter().find(|(m, _)| *m == member).map(|(_, n)| n.clone());
+    let tables = collect_all(|p| state.store.tables(&caller.scope, id, p)).await?;
+    let entry = |c: &comanda_store::payments::CashPayment| CashEntry {
+        id: c.id.to_string(),
+        table_id: c.table_id.to_string(),
+        table: tables
+            .iter()
+            .find(|t| t.id == c.table_id)
+            .map(|t| t.label.clone())
+            .unwrap_or_default(),
+        session_id: c.session_id.to_string(),
+        amount: c.amount.amount,
+        tip: c.tip.amount,
+        recorded_by: c.recorded_by.to_string(),
+        recorded_by_name: name_of(c.recorded_by),
+        recorded_at: calendar.with_local_offset(c.created_at),
+        business_day: calendar.business_day(c.created_at).to_string(),
+        voided_by: c.voided.map(|(m, _)| m.to_string()),
+        voided_by_name: c.voided.and_then(|(m, _)| name_of(m)),
+        voided_at: c.voided.map(|(_, at)| calendar.with_local_offset(at)),
+    };
+    if csv {
+        let records = collect_all(|p| state.store.venue_cash(&caller.scope, id, start, end, p)).await?;
+        let mut export = CsvExport::new("cash-journal.csv", &CASH_CSV_HEADER);
+        for record in &records {
+            let e = entry(record);
+            export.row([
+                venue.id.to_string(),
+                venue.timezone.clone(),
+                e.business_day,
+                e.recorded_at.format(&Rfc3339).unwrap_or_default(),
+                e.table,
+                e.amount.to_string(),
+                decimal_text(e.amount, venue.currency),
+                e.tip.to_string(),
+                decimal_text(e.tip, venue.currency),
+                e.recorded_by,
+                e.recorded_by_name.unwrap_or_default(),
+                e.voided_at
+                    .and_then(|at| at.format(&Rfc3339).ok())
+                    .unwrap_or_default(),
+                e.voided_by_name.unwrap_or_default(),
+                e.id,
+                venue.currency.code().to_owned(),
+            ]);
+        }
+        return Ok(export.into_response());
+    }
+    let listed = state
+        .store
+        .venue_cash(&caller.scope, id, start, end, page)
+        .await?;
+    Ok(Json(CashJournal {
+        venue_id: venue.id.to_string(),
+        timezone: venue.timezone.clone(),
+        from: from.to_string(),
+        to: to.to_string(),
+        currency: venue.currency,
+        items: listed.items.iter().map(entry).collect(),
+        next_cursor: listed.next.map(|c| c.encode()),
+    })
+    .into_response())
+}

@@ -687,9 +687,19 @@ pub async fn analytics(headers: HeaderMap) -> Response {
 <svg id="mix-chart" class="chart" role="img" aria-labelledby="mix-caption" viewBox="0 0 640 286"></svg>
 <p class="hint" id="mix-bottom"></p></figure>
 <figure class="card"><figcaption id="servers-caption" title="{servers_definition}">{servers}</figcaption>
-<div class="table-scroll" tabindex="0" role="region" aria-labelledby="servers-caption"><table id="servers-table" aria-labelledby="servers-caption"><thead><tr><th scope="col">{server}</th><th scope="col" class="amount">{orders}</th><th scope="col" class="amount">{sales}</th><th scope="col" class="amount">{average}</th><th scope="col" class="amount">{tips}</th><th scope="col" class="amount">{cash}</th></tr></thead><tbody></tbody></table></div></figure>
-<p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button> <button type="button" id="csv-mix">{csv_mix}</button> <button type="button" id="csv-servers">{csv_servers}</button></p>"#,
+<div class="table-scroll" tabindex="0" role="region" aria-labelledby="servers-caption"><table id="servers-table" aria-labelledby="servers-caption"><thead><tr><th scope="col">{server}</th><th scope="col" class="amount">{orders}</th><th scope="col" class="amount">{sales}</th><th scope="col" class="amount">{average}</th><th scope="col" class="amount">{tips}</th><th scope="col" class="amount" title="{cash_hint}">{cash}</th></tr></thead><tbody></tbody></table></div></figure>
+<p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button> <button type="button" id="csv-mix">{csv_mix}</button> <button type="button" id="csv-servers">{csv_servers}</button> <button type="button" id="csv-cash">{csv_cash}</button></p>"#,
         cash = tr(l, "Efectivo recibido", "Cash taken"),
+        cash_hint = tr(
+            l,
+            "El efectivo que cada uno registró (parte de la cuenta más propina, menos lo anulado), sea de quien sea la mesa: lo que debe tener su caja",
+            "The cash each member recorded (bill part plus tip, less voids), whoever's table it was: what their drawer should hold"
+        ),
+        csv_cash = tr(
+            l,
+            "CSV del efectivo, registro por registro",
+            "Cash journal CSV, record by record"
+        ),
         from = tr(l, "Desde", "From"),
         to = tr(l, "Hasta", "To"),
         metric = tr(l, "Cifra", "Figure"),

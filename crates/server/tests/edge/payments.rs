@@ -1995,6 +1995,56 @@ async fn cash_at_the_table_pays_the_bill_and_reaches_the_reports() {
         .map(|line| line["cash"].as_i64().unwrap())
         .collect();
     assert_eq!(drawers, vec![3_880_000], "{}", servers.body);
+    // The night's cash journal: every record, closed bills' too, with its table, who took it and its void.
+    let journal = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/venues/{}/analytics/cash?from={}&to={}",
+            v.venue,
+            today.previous_day().unwrap(),
+            today
+        ),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(journal.status, 200, "{}", journal.body);
+    let items = journal.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{}", journal.body);
+    assert_eq!(
+        items
+            .iter()
+            .map(|e| (e["amount"].as_i64().unwrap(), e["voided_at"].is_string()))
+            .collect::<Vec<_>>(),
+        vec![(2_000_000, true), (1_780_000, false), (2_000_000, false)]
+    );
+    assert!(
+        items
+            .iter()
+            .all(|e| e["table"] != "" && e["recorded_by_name"].is_string()),
+        "{}",
+        journal.body
+    );
+    let journal_csv = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/venues/{}/analytics/cash?from={}&to={}&format=csv",
+            v.venue,
+            today.previous_day().unwrap(),
+            today
+        ),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        journal_csv.body.as_str().unwrap().lines().count(),
+        4,
+        "{}",
+        journal_csv.body
+    );
     let utc = server.clock.now().date();
     let month = format!("{}-{:02}", utc.year(), u8::from(utc.month()));
     let tips = call(
@@ -2027,7 +2077,13 @@ async fn cash_at_the_table_pays_the_bill_and_reaches_the_reports() {
     );
     let owner_id = tips.body["entries"][0]["member_id"].as_str().unwrap();
     assert_eq!(
-        tips.body["cash_totals_by_member"][owner_id], 100_000,
+        tips.body["cash_tips_by_member"][owner_id], 100_000,
+        "{}",
+        tips.body
+    );
+    assert_eq!(
+        tips.body["entries"][2]["taken_by"],
+        json!(owner_id),
         "{}",
         tips.body
     );

@@ -661,6 +661,7 @@ pub async fn tips(
                 "member_name",
                 "payment_id",
                 "tender",
+                "taken_by_id",
                 "amount_minor",
                 "currency",
                 "settled_amount_minor",
@@ -676,6 +677,7 @@ pub async fn tips(
                 name_of(e.member),
                 e.payment_id.to_string(),
                 e.tender.as_str().to_owned(),
+                e.taken_by.map(|m| m.to_string()).unwrap_or_default(),
                 e.amount.to_string(),
                 e.currency.clone(),
                 settled.map(|s| s.amount.to_string()).unwrap_or_default(),
@@ -687,7 +689,8 @@ pub async fn tips(
         return Ok(csv.into_response());
     }
     let mut totals: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-    // Of each total, the cash tips: money the member already holds in hand, which payroll does not pay again.
+    // Of each total, the tips guests left in cash: they sit in the drawer of whoever took them (`taken_by`), not
+    // necessarily the member they are credited to, until the tips are paid out.
     let mut in_cash: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for e in &entries {
         let member = e
@@ -705,13 +708,13 @@ pub async fn tips(
         .iter()
         .map(|e| {
             serde_json::json!({"at": e.at.format(&format).ok(), "venue_id": e.venue_id, "member_id": e.member,
-                               "member_name": name_of(e.member), "payment_id": e.payment_id, "tender": e.tender.as_str(), "amount": e.amount, "currency": e.currency,
+                               "member_name": name_of(e.member), "payment_id": e.payment_id, "tender": e.tender.as_str(), "taken_by": e.taken_by, "amount": e.amount, "currency": e.currency,
                                "settled": e.settled.as_ref().map(|s| serde_json::json!({"amount": s.amount, "currency": s.currency.to_ascii_uppercase()}))})
         })
         .collect();
     Ok(Json(
         serde_json::json!({"month": query.month, "entries": rows, "totals_by_member": totals,
-                                "cash_totals_by_member": in_cash,
+                                "cash_tips_by_member": in_cash,
                                 "member_names": totals.keys().filter_map(|id| id.parse().ok())
                                     .map(|id: uuid::Uuid| (id.to_string(), name_of(Some(id))))
                                     .collect::<std::collections::BTreeMap<_, _>>(),
