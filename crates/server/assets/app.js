@@ -1685,8 +1685,8 @@ pages.booking = async () => {
 // ----- sales dashboard (docs/analytics.md) -----
 
 const figureNames = {
-  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado con tarjeta', cash: 'Efectivo', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', deposits_kept: 'Depósitos retenidos', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
-  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected by card', cash: 'Cash', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', deposits_kept: 'Deposits kept', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
+  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado con tarjeta', cash: 'Efectivo', unpaid: 'Sin pagar', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', deposits_kept: 'Depósitos retenidos', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
+  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected by card', cash: 'Cash', unpaid: 'Unpaid', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', deposits_kept: 'Deposits kept', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
 };
 // Each figure's definition, shown as its tooltip: the same words as docs/analytics.md.
 const figureDefinitions = {
@@ -1698,6 +1698,7 @@ const figureDefinitions = {
     tips: 'Propinas de pagos exitosos y en efectivo, menos la parte de propina de los reembolsos y del efectivo anulado. Nunca son ventas (Ley 1935 de 2018).',
     collected: 'Pagos con tarjeta exitosos (parte más propina), el día en que se cobraron, antes de reembolsos.',
     cash: 'Efectivo que el personal registró en las mesas (parte de la cuenta más propina), menos lo anulado.',
+    unpaid: 'Lo que les faltaba a las cuentas cerradas sin pagar del todo, el día del cierre: está en las ventas, nunca entró dinero.',
     orders: 'Pedidos hechos y no cancelados.',
     average_order: 'Ventas brutas ÷ pedidos.',
     covers_booked: 'Personas de las reservas que empiezan en el periodo (canceladas y no llegadas incluidas; ofertas y depósitos sin pagar no).',
@@ -1718,6 +1719,7 @@ const figureDefinitions = {
     tips: 'Tips of succeeded payments and cash tips, minus the tip part of refunds and of voided cash. Never sales (Colombian Law 1935 of 2018).',
     collected: 'Succeeded card payments (share plus tip), on the day they succeeded, before refunds.',
     cash: 'Cash staff recorded at the tables (bill part plus tip), less what was voided.',
+    unpaid: 'What bills closed without being paid in full still lacked, on the day of the close: in the sales, never money taken.',
     orders: 'Orders placed and not cancelled.',
     average_order: 'Gross sales ÷ orders.',
     covers_booked: 'Party sizes of the bookings starting in the period (cancelled and no-shows included; offers and unpaid deposits not).',
@@ -1846,7 +1848,7 @@ pages.analytics = async () => {
       const list = $('#summary');
       list.replaceChildren();
       const shown = {
-        ...Object.fromEntries(['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'average_order'].map((k) => [k, money(summary[k])])),
+        ...Object.fromEntries(['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'average_order'].map((k) => [k, money(summary[k])])),
         orders: String(summary.orders),
         covers_booked: String(summary.reservations.covers_booked),
         no_show_rate: `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
@@ -1870,7 +1872,7 @@ pages.analytics = async () => {
         note.title = `${definitions.change} ${previous.from} – ${previous.to}: ${key === 'orders' ? before : money(before)}`;
         return note;
       };
-      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'covers_booked', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
+      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'covers_booked', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
         const item = document.createElement('div');
         const term = document.createElement('dt');
         term.textContent = names[key];

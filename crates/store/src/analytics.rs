@@ -35,6 +35,8 @@ pub struct Turns {
     pub checks: i64,
     /// The gross of those checks (tax included, minor units).
     pub check_gross: i64,
+    /// What the bills closed in the range without being paid in full still lacked at their close (minor units).
+    pub unpaid: i64,
 }
 
 /// The payments a venue started in a range, by how they stand (docs/analytics.md, "Payment success rate").

@@ -372,7 +372,9 @@ impl AnalyticsStore for Engine {
                     "), 0) AS BIGINT) AS seated_seconds,
                             COUNT(CASE WHEN check_orders > 0 THEN 1 END) AS checks,
                             CAST(coalesce(sum(check_gross), 0) AS BIGINT) AS check_gross,
-                            (SELECT COUNT(*) FROM venue_tables WHERE partner_id = $1 AND venue_id = $2) AS tables
+                            (SELECT COUNT(*) FROM venue_tables WHERE partner_id = $1 AND venue_id = $2) AS tables,
+                            (SELECT CAST(coalesce(sum(check_unpaid), 0) AS BIGINT) FROM table_sessions
+                              WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4) AS unpaid
                      FROM table_sessions
                      WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4
                        AND accepted_at IS NOT NULL"
@@ -392,6 +394,7 @@ impl AnalyticsStore for Engine {
             tables: row.try_get("tables")?,
             checks: row.try_get("checks")?,
             check_gross: row.try_get("check_gross")?,
+            unpaid: row.try_get("unpaid")?,
         })
     }
 

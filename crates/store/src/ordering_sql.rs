@@ -1067,13 +1067,14 @@ impl OrderingStore for Engine {
             ..audit.clone()
         };
         let row = sqlx::query(
-            "UPDATE table_sessions SET status = 'closed', closed_at = $3, closed_by = $4
+            "UPDATE table_sessions SET status = 'closed', closed_at = $3, closed_by = $4, check_unpaid = $5
              WHERE partner_id = $1 AND id = $2 RETURNING *",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(session))
         .bind(now)
         .bind(actor)
+        .bind(left)
         .fetch_one(&mut *tx)
         .await?;
         let closed = session_from_row(&row)?;

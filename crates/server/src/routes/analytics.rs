@@ -33,7 +33,7 @@ pub struct SummaryQuery {
     /// The first business day, `YYYY-MM-DD`, in the venue's calendar.
     #[param(value_type = String, format = Date)]
     pub from: String,
-    /// The last business day (inclusive), at most 400 days after `from`.
+    /// The last business day (inclusive): a range covers at most 400 days, `from` and `to` included.
     #[param(value_type = String, format = Date)]
     pub to: String,
     /// `json` (default) or `csv`.
@@ -91,6 +91,9 @@ pub struct SalesSummary {
     pub collected: i64,
     /// Cash servers recorded at the tables, bill part plus tip, less records voided.
     pub cash: i64,
+    /// What the bills closed on the range's business days without being paid in full (`unpaid=true`) still lacked:
+    /// in the sales, never money taken.
+    pub unpaid: i64,
     pub orders: i64,
     /// `gross ÷ orders`, rounded down; 0 without orders.
     pub average_order: i64,
@@ -363,6 +366,7 @@ async fn summarize(
         tips: total.tips,
         collected: total.collected,
         cash: total.cash,
+        unpaid: turns.unpaid,
         orders: total.orders,
         average_order: average(total.gross, total.orders),
         checks: turns.checks,
@@ -404,6 +408,7 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
         ("tips", summary.tips),
         ("collected", summary.collected),
         ("cash", summary.cash),
+        ("unpaid", summary.unpaid),
         ("average_order", summary.average_order),
         ("average_ticket", summary.average_ticket),
         ("deposits_kept", summary.reservations.deposits_kept),
@@ -507,6 +512,7 @@ pub struct CurrencyTotals {
     pub tips: i64,
     pub collected: i64,
     pub cash: i64,
+    pub unpaid: i64,
     pub orders: i64,
     pub average_order: i64,
     pub bookings: i64,
@@ -579,6 +585,7 @@ pub async fn partner_summary(
                 tips: 0,
                 collected: 0,
                 cash: 0,
+                unpaid: 0,
                 orders: 0,
                 average_order: 0,
                 bookings: 0,
@@ -595,6 +602,7 @@ pub async fn partner_summary(
         total.tips += summary.tips;
         total.collected += summary.collected;
         total.cash += summary.cash;
+        total.unpaid += summary.unpaid;
         total.orders += summary.orders;
         total.average_order = average(total.gross, total.orders);
         total.bookings += summary.reservations.bookings;
@@ -874,7 +882,7 @@ pub struct HeatMapQuery {
     /// The first business day, `YYYY-MM-DD`.
     #[param(value_type = String, format = Date)]
     pub from: String,
-    /// The last business day (inclusive), at most 400 days after `from`.
+    /// The last business day (inclusive): a range covers at most 400 days, `from` and `to` included.
     #[param(value_type = String, format = Date)]
     pub to: String,
     /// `gross` (default; `sales`, the contract's name, is the same), `net`, `tax`, `refunds`, `tips`, `collected`,
@@ -1125,7 +1133,7 @@ pub struct ProductMixQuery {
     /// The first business day, `YYYY-MM-DD`.
     #[param(value_type = String, format = Date)]
     pub from: String,
-    /// The last business day (inclusive), at most 400 days after `from`.
+    /// The last business day (inclusive): a range covers at most 400 days, `from` and `to` included.
     #[param(value_type = String, format = Date)]
     pub to: String,
     /// Rank by `sales` (default) or `quantity`.
@@ -1908,7 +1916,7 @@ pub struct CashJournalQuery {
     /// The first business day, `YYYY-MM-DD`, in the venue's calendar.
     #[param(value_type = String, format = Date)]
     pub from: String,
-    /// The last business day (inclusive), at most 400 days after `from`.
+    /// The last business day (inclusive): a range covers at most 400 days, `from` and `to` included.
     #[param(value_type = String, format = Date)]
     pub to: String,
     /// `json` (default) or `csv` (always the whole range).
@@ -1961,7 +1969,7 @@ pub struct CashJournal {
     pub next_cursor: Option<String>,
 }
 
-const CASH_CSV_HEADER: [&str; 15] = [
+const CASH_CSV_HEADER: [&str; 16] = [
     "venue_id",
     "timezone",
     "business_day",
@@ -1974,6 +1982,7 @@ const CASH_CSV_HEADER: [&str; 15] = [
     "recorded_by_id",
     "recorded_by_name",
     "voided_at",
+    "voided_by_id",
     "voided_by_name",
     "cash_id",
     "currency",
@@ -2043,6 +2052,7 @@ pub async fn venue_cash_journal(
                 e.voided_at
                     .and_then(|at| at.format(&Rfc3339).ok())
                     .unwrap_or_default(),
+                e.voided_by.unwrap_or_default(),
                 e.voided_by_name.unwrap_or_default(),
                 e.id,
                 venue.currency.code().to_owned(),

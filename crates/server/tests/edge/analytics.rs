@@ -82,7 +82,7 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
     assert_eq!(
         partner.body["totals"],
         json!([{"currency": "COP", "venues": 1, "gross": 1_890_000, "tax": 140_000,
-        "refunds": 0, "refund_tax": 0, "net": 1_750_000, "tips": 0, "collected": 0, "cash": 0, "orders": 1, "average_order": 1_890_000,
+        "refunds": 0, "refund_tax": 0, "net": 1_750_000, "tips": 0, "collected": 0, "cash": 0, "unpaid": 0, "orders": 1, "average_order": 1_890_000,
         "bookings": 0, "covers_booked": 0, "deposits_kept": 0}])
     );
     // A booking for two on Monday evening counts on Monday's business day with its covers.
@@ -289,6 +289,17 @@ async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Eng
     )
     .await;
     assert_eq!(summary.status, 200, "{}", summary.body);
+    // Closed unpaid: what it lacked is the summary's `unpaid`, on the close's business day, and no money figure.
+    assert_eq!(
+        (
+            summary.body["unpaid"].clone(),
+            summary.body["collected"].clone(),
+            summary.body["cash"].clone()
+        ),
+        (json!(1_890_000), json!(0), json!(0)),
+        "{}",
+        summary.body
+    );
     assert_eq!(
         summary.body["turnover"],
         json!({"turns": 1, "tables": 1, "turns_per_table_day_x100": 100, "average_turn_minutes": 84})

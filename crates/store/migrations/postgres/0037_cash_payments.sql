@@ -31,5 +31,8 @@ CREATE POLICY tenant_isolation ON cash_payments USING (partner_id = comanda_curr
 
 -- How a tip was given: `card` (its `payment_id` names a payment) or `cash` (it names a cash payment).
 ALTER TABLE tip_ledger ADD COLUMN tender text NOT NULL DEFAULT 'card' CHECK (tender IN ('card', 'cash'));
+-- What a bill closed without being paid in full (`unpaid=true`) still lacked, read under its lock at the close: the
+-- reports' "unpaid", so an unpaid close is never a gap nobody can explain.
+ALTER TABLE table_sessions ADD COLUMN check_unpaid bigint NOT NULL DEFAULT 0;
 -- Cash taken (bill part plus tip, less voided records), beside `collected` (cards).
 ALTER TABLE sales_quarters ADD COLUMN cash bigint NOT NULL DEFAULT 0;

@@ -24,3 +24,4 @@ CREATE INDEX cash_payments_voided ON cash_payments (partner_id, venue_id, voided
 
 ALTER TABLE tip_ledger ADD COLUMN tender TEXT NOT NULL DEFAULT 'card' CHECK (tender IN ('card', 'cash'));
 ALTER TABLE sales_quarters ADD COLUMN cash INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE table_sessions ADD COLUMN check_unpaid INTEGER NOT NULL DEFAULT 0;

@@ -597,6 +597,7 @@ pub struct TipsQuery {
     pub month: String,
     /// `json` (default) or `csv`.
     #[serde(default)]
+    #[param(inline)]
     pub format: Option<TipsFormat>,
     /// JSON: where `entries` continue (`next_cursor` of the previous answer). The CSV is always the whole month.
     #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$")]
@@ -618,7 +619,9 @@ pub enum TipsFormat {
 /// or CSV for payroll. The JSON pages `entries` (`cursor`, `limit`, `next_cursor`); its totals and the
 /// CSV always cover the whole month, read in pages.
 #[utoipa::path(get, path = "/api/v1/tips", tag = "payments", security(("bearer" = [])), params(TipsQuery),
-    responses((status = 200, description = "The month's tip ledger (JSON or CSV)")))]
+    responses((status = 200, description = "The month's tip ledger (JSON, or CSV with `format=csv`)",
+            content((TipLedger = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn tips(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -662,6 +665,7 @@ pub async fn tips(
                 "payment_id",
                 "tender",
                 "taken_by_id",
+                "taken_by_name",
                 "amount_minor",
                 "currency",
                 "settled_amount_minor",
@@ -678,6 +682,7 @@ pub async fn tips(
                 e.payment_id.to_string(),
                 e.tender.as_str().to_owned(),
                 e.taken_by.map(|m| m.to_string()).unwrap_or_default(),
+                e.taken_by.map(|m| name_of(Some(m))).unwrap_or_default(),
                 e.amount.to_string(),
                 e.currency.clone(),
                 settled.map(|s| s.amount.to_string()).unwrap_or_default(),
@@ -703,22 +708,101 @@ pub async fn tips(
         *totals.entry(member).or_default() += e.amount;
     }
     let listed = state.store.tips(&caller.scope, from, to, page).await?;
-    let rows: Vec<serde_json::Value> = listed
+    let entries = listed
         .items
         .iter()
-        .map(|e| {
-            serde_json::json!({"at": e.at.format(&format).ok(), "venue_id": e.venue_id, "member_id": e.member,
-                               "member_name": name_of(e.member), "payment_id": e.payment_id, "tender": e.tender.as_str(), "taken_by": e.taken_by, "amount": e.amount, "currency": e.currency,
-                               "settled": e.settled.as_ref().map(|s| serde_json::json!({"amount": s.amount, "currency": s.currency.to_ascii_uppercase()}))})
+        .map(|e| TipLine {
+            at: e.at,
+            venue_id: e.venue_id.to_string(),
+            member_id: e.member.map(|m| m.to_string()),
+            member_name: name_of(e.member),
+            payment_id: e.payment_id.to_string(),
+            tender: e.tender.into(),
+            taken_by: e.taken_by.map(|m| m.to_string()),
+            taken_by_name: e.taken_by.map(|m| name_of(Some(m))),
+            amount: e.amount,
+            currency: e.currency.clone(),
+            settled: e.settled.as_ref().map(|s| SettledTip {
+                amount: s.amount,
+                currency: s.currency.to_ascii_uppercase(),
+            }),
         })
         .collect();
-    Ok(Json(
-        serde_json::json!({"month": query.month, "entries": rows, "totals_by_member": totals,
-                                "cash_tips_by_member": in_cash,
-                                "member_names": totals.keys().filter_map(|id| id.parse().ok())
-                                    .map(|id: uuid::Uuid| (id.to_string(), name_of(Some(id))))
-                                    .collect::<std::collections::BTreeMap<_, _>>(),
-                                "next_cursor": listed.next.map(|c| c.encode())}),
-    )
+    let member_names = totals
+        .keys()
+        .filter_map(|id| id.parse().ok())
+        .map(|id: uuid::Uuid| (id.to_string(), name_of(Some(id))))
+        .collect();
+    Ok(Json(TipLedger {
+        month: query.month,
+        entries,
+        totals_by_member: totals,
+        cash_tips_by_member: in_cash,
+        member_names,
+        next_cursor: listed.next.map(|c| c.encode()),
+    })
     .into_response())
+}
+
+/// How a tip was given.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TipTender {
+    Card,
+    Cash,
+}
+
+impl From<comanda_store::payments::Tender> for TipTender {
+    fn from(tender: comanda_store::payments::Tender) -> Self {
+        match tender {
+            comanda_store::payments::Tender::Card => TipTender::Card,
+            comanda_store::payments::Tender::Cash => TipTender::Cash,
+        }
+    }
+}
+
+/// A tip as the partner's transfer carried it, in the platform's settlement currency.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SettledTip {
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// One entry of the tip ledger.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TipLine {
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: time::OffsetDateTime,
+    pub venue_id: String,
+    /// The member it is credited to (who accepted the table); `null` for a table nobody accepted.
+    pub member_id: Option<String>,
+    /// Their name (a removed member's kept name; empty once erased or unassigned).
+    pub member_name: String,
+    /// The card payment that carried it, or with tender `cash` the cash record.
+    pub payment_id: String,
+    pub tender: TipTender,
+    /// A cash tip: the member who took the cash and recorded it (their drawer holds it until tips are paid out).
+    pub taken_by: Option<String>,
+    pub taken_by_name: Option<String>,
+    /// Minor units of `currency`; negative when a refund or a voided cash record took it back.
+    pub amount: i64,
+    pub currency: String,
+    /// The card tip as the partner's transfer carried it (once sent; never for cash).
+    pub settled: Option<SettledTip>,
+}
+
+/// The tip ledger of one month: entries paged, totals always over the whole month.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TipLedger {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    pub entries: Vec<TipLine>,
+    /// Each member's tips of the month (`unassigned` for tables nobody accepted), minor units.
+    pub totals_by_member: std::collections::BTreeMap<String, i64>,
+    /// Of those, the tips guests left in cash.
+    pub cash_tips_by_member: std::collections::BTreeMap<String, i64>,
+    /// The name of every member of `totals_by_member`.
+    pub member_names: std::collections::BTreeMap<String, String>,
+    pub next_cursor: Option<String>,
 }
