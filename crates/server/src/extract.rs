@@ -433,7 +433,7 @@ where
             .map(ApiQuery)
             .map_err(|error| {
                 let path = error.path().to_string();
-                let message = error.into_inner().to_string();
+                let message = plain_number_error(error.into_inner().to_string());
                 // A missing or unknown parameter is reported at the query itself (`.`): name the parameter.
                 let field = match named_field(&message) {
                     Some((_, name)) if path == "." || path.is_empty() => name.to_owned(),
@@ -441,6 +441,20 @@ where
                 };
                 Problem::new(ProblemType::Validation).field(field, message)
             })
+    }
+}
+
+/// The standard library's words for a number that does not parse (`invalid digit found in string`, `number too
+/// large to fit in target type`) said as a client reads them; any other message is kept.
+fn plain_number_error(message: String) -> String {
+    match message.as_str() {
+        "invalid digit found in string" | "cannot parse integer from empty string" => {
+            "must be a whole number".to_owned()
+        }
+        "number too large to fit in target type" | "number too small to fit in target type" => {
+            "is out of range".to_owned()
+        }
+        _ => message,
     }
 }
 
@@ -479,6 +493,22 @@ mod tests {
     #[allow(dead_code)]
     struct Body {
         owner: Owner,
+    }
+
+    #[test]
+    fn numbers_that_do_not_parse_are_said_plainly() {
+        assert_eq!(
+            plain_number_error("invalid digit found in string".into()),
+            "must be a whole number"
+        );
+        assert_eq!(
+            plain_number_error("number too large to fit in target type".into()),
+            "is out of range"
+        );
+        assert_eq!(
+            plain_number_error("unknown field `x`".into()),
+            "unknown field `x`"
+        );
     }
 
     #[test]
