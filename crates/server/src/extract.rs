@@ -449,7 +449,7 @@ where
 fn plain_number_error(message: String) -> String {
     match message.as_str() {
         "invalid digit found in string" | "cannot parse integer from empty string" => {
-            "must be a whole number".to_owned()
+            "must be written in digits only (a whole number, no sign)".to_owned()
         }
         "number too large to fit in target type" | "number too small to fit in target type" => {
             "is out of range".to_owned()
@@ -499,7 +499,7 @@ mod tests {
     fn numbers_that_do_not_parse_are_said_plainly() {
         assert_eq!(
             plain_number_error("invalid digit found in string".into()),
-            "must be a whole number"
+            "must be written in digits only (a whole number, no sign)"
         );
         assert_eq!(
             plain_number_error("number too large to fit in target type".into()),

@@ -322,6 +322,12 @@ pub trait IdentityStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<StaffMember>;
+    /// The standing a member removed since had (`None` for anyone else): who may act on their kept name.
+    async fn former_member(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+    ) -> StoreResult<Option<comanda_domain::Standing>>;
     /// The names of members removed since (id, name; [`crate::sealing::ERASED`] once the person was erased), for the
     /// payroll records that still name them.
     async fn former_staff_names(&self, scope: &TenantScope) -> StoreResult<Vec<(Uuid, String)>>;

@@ -491,6 +491,23 @@ impl IdentityStore for Engine {
         Ok(member)
     }
 
+    async fn former_member(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Option<Standing>> {
+        let row =
+            sqlx::query("SELECT role, payout_authority FROM former_staff WHERE partner_id = $1 AND id = $2")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(id))
+                .fetch_optional(&mut *self.reading(scope).await?)
+                .await?;
+        row.map(|row| {
+            let role: String = row.try_get("role")?;
+            Ok(Standing {
+                role: role_from(&role)?,
+                payout_authority: row.try_get("payout_authority")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn former_staff_names(&self, scope: &TenantScope) -> StoreResult<Vec<(Uuid, String)>> {
         let mut conn = self.reading(scope).await?;
         let rows = sqlx::query("SELECT id, name FROM former_staff WHERE partner_id = $1 ORDER BY id")
@@ -524,10 +541,10 @@ impl IdentityStore for Engine {
         let mut tx = self.scoped(scope).await?;
         // The name stays as it is sealed (under the person's own key): payroll records still say who.
         sqlx::query(
-            "INSERT INTO former_staff (partner_id, id, name, role, removed_at)
-             SELECT partner_id, id, name, role, $3 FROM staff WHERE partner_id = $1 AND id = $2
+            "INSERT INTO former_staff (partner_id, id, name, role, payout_authority, removed_at)
+             SELECT partner_id, id, name, role, payout_authority, $3 FROM staff WHERE partner_id = $1 AND id = $2
              ON CONFLICT (partner_id, id) DO UPDATE SET name = excluded.name, role = excluded.role,
-                                                       removed_at = excluded.removed_at",
+                 payout_authority = excluded.payout_authority, removed_at = excluded.removed_at",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))

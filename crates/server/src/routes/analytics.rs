@@ -1569,9 +1569,10 @@ const SERVERS_CSV_HEADER: [&str; 14] = [
     "gross",
     "tips_minor",
     "tips",
+    "currency",
+    // Added later, at the end: an import that reads columns by position keeps working.
     "cash_minor",
     "cash",
-    "currency",
 ];
 
 fn servers_rows(export: &mut CsvExport, report: &ServerSales) {
@@ -1588,9 +1589,9 @@ fn servers_rows(export: &mut CsvExport, report: &ServerSales) {
             &decimal_text(line.gross, report.currency),
             &line.tips.to_string(),
             &decimal_text(line.tips, report.currency),
+            report.currency.code(),
             &line.cash.to_string(),
             &decimal_text(line.cash, report.currency),
-            report.currency.code(),
         ]);
     }
 }

@@ -383,22 +383,17 @@ pub async fn request(
     }
     let answer = match state.store.staff_member(&caller.scope, subject).await {
         Ok(member) => member_request(&state, &caller, &ctx, member, &request, changes.as_ref()).await?,
-        Err(comanda_store::StoreError::NotFound)
-            if !about_self && is_former_member(&state, &caller, subject).await? =>
-        {
-            former_member_request(&state, &caller, &ctx, subject, request.kind).await?
-        }
         Err(comanda_store::StoreError::NotFound) if !about_self => {
-            guest_request(&state, &caller, &ctx, subject, request.kind, changes.as_ref()).await?
+            match state.store.former_member(&caller.scope, subject).await? {
+                Some(standing) => {
+                    former_member_request(&state, &caller, &ctx, subject, standing, request.kind).await?
+                }
+                None => guest_request(&state, &caller, &ctx, subject, request.kind, changes.as_ref()).await?,
+            }
         }
         Err(other) => return Err(other.into()),
     };
     Ok(Json(PrivacyResponse::One(answer)))
-}
-
-async fn is_former_member(state: &AppState, caller: &Caller, subject: Uuid) -> Result<bool, ApiError> {
-    let former = state.store.former_staff_names(&caller.scope).await?;
-    Ok(former.iter().any(|(id, _)| *id == subject))
 }
 
 /// A member removed from the staff keeps only their name and role, for the payroll records that name them
@@ -409,8 +404,15 @@ async fn former_member_request(
     caller: &Caller,
     ctx: &RequestContext,
     subject: Uuid,
+    standing: comanda_domain::Standing,
     kind: RequestKind,
 ) -> Result<PrivacyAnswer, ApiError> {
+    // By rank, as for a member: a manager does not act on a former owner's, manager's or payout holder's name.
+    if !caller.member.standing.may_assign(Some(standing), None) {
+        return Err(Problem::new(ProblemType::Forbidden)
+            .detail("your role cannot act on this member's data: only an owner can for an owner, a manager or anyone with payout authority")
+            .into());
+    }
     if kind != RequestKind::Erase {
         return Err(ApiError::rule(ValidationErrors::single(
             "subject",

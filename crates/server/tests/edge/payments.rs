@@ -2261,5 +2261,36 @@ async fn a_removed_servers_tips_still_name_them() {
     )
     .await;
     assert_eq!(tips.body["entries"][0]["member_name"], "", "{}", tips.body);
+    // By rank, as for a member: a manager does not erase a former manager's kept name; the owner does.
+    let former = invite_and_join(&server, &v.owner, "gerente1@example.co", "manager", PASSWORD).await;
+    invite_and_join(&server, &v.owner, "gerente2@example.co", "manager", PASSWORD).await;
+    let manager = crate::identity::enrolled(&server, "gerente2@example.co", PASSWORD)
+        .await
+        .access;
+    let removed = call(
+        &server,
+        "DELETE",
+        &format!("/api/v1/staff/{former}"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert!(removed.status == 200 || removed.status == 204, "{}", removed.body);
+    let outranked = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&manager),
+        json!({"kind": "erase", "subject": former}),
+    )
+    .await;
+    assert_eq!(outranked.status, 403, "{}", outranked.body);
+    let by_owner = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&v.owner),
+        json!({"kind": "erase", "subject": former}),
+    )
+    .await;
+    assert_eq!(by_owner.status, 200, "{}", by_owner.body);
     server.stop().await;
 }

@@ -7,6 +7,8 @@ CREATE TABLE former_staff (
     id         uuid NOT NULL,
     name       text NOT NULL,
     role       text NOT NULL,
+    -- With the role, who may act on the kept name (an erasure): as for a member, by rank.
+    payout_authority boolean NOT NULL,
     removed_at timestamptz NOT NULL,
     PRIMARY KEY (partner_id, id)
 );

@@ -4,6 +4,7 @@ CREATE TABLE former_staff (
     id         TEXT NOT NULL,
     name       TEXT NOT NULL,
     role       TEXT NOT NULL,
+    payout_authority INTEGER NOT NULL,
     removed_at TEXT NOT NULL,
     PRIMARY KEY (partner_id, id)
 ) STRICT;

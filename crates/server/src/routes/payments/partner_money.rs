@@ -663,13 +663,14 @@ pub async fn tips(
                 "member_id",
                 "member_name",
                 "payment_id",
-                "tender",
-                "taken_by_id",
-                "taken_by_name",
                 "amount_minor",
                 "currency",
                 "settled_amount_minor",
                 "settled_currency",
+                // Added later, at the end: a payroll import that reads columns by position keeps working.
+                "tender",
+                "taken_by_id",
+                "taken_by_name",
             ],
         );
         for e in &entries {
@@ -680,15 +681,15 @@ pub async fn tips(
                 e.member.map(|m| m.to_string()).unwrap_or_default(),
                 name_of(e.member),
                 e.payment_id.to_string(),
-                e.tender.as_str().to_owned(),
-                e.taken_by.map(|m| m.to_string()).unwrap_or_default(),
-                e.taken_by.map(|m| name_of(Some(m))).unwrap_or_default(),
                 e.amount.to_string(),
                 e.currency.clone(),
                 settled.map(|s| s.amount.to_string()).unwrap_or_default(),
                 settled
                     .map(|s| s.currency.to_ascii_uppercase())
                     .unwrap_or_default(),
+                e.tender.as_str().to_owned(),
+                e.taken_by.map(|m| m.to_string()).unwrap_or_default(),
+                e.taken_by.map(|m| name_of(Some(m))).unwrap_or_default(),
             ]);
         }
         return Ok(csv.into_response());
