@@ -408,11 +408,7 @@ async fn former_member_request(
     kind: RequestKind,
 ) -> Result<PrivacyAnswer, ApiError> {
     // By rank, as for a member: a manager does not act on a former owner's, manager's or payout holder's name.
-    if !caller.member.standing.may_assign(Some(standing), None) {
-        return Err(Problem::new(ProblemType::Forbidden)
-            .detail("your role cannot act on this member's data: only an owner can for an owner, a manager or anyone with payout authority")
-            .into());
-    }
+    refuse_outranked(caller, subject, standing)?;
     if kind != RequestKind::Erase {
         return Err(ApiError::rule(ValidationErrors::single(
             "subject",
@@ -508,7 +504,7 @@ async fn by_contact(
             .into());
     }
     if let Some(member) = &member {
-        refuse_outranked(caller, member)?;
+        refuse_outranked(caller, member.id, member.standing)?;
         if request.kind == RequestKind::Erase {
             refuse_erasing_only_owner(state, caller, member).await?;
         }
@@ -559,8 +555,12 @@ fn names_subject(
 /// A request about another member reaches no further than the staff routes do (`Standing::may_assign`): a manager
 /// exports, rectifies or erases the floor roles only, never an owner, another manager or anyone with payout
 /// authority, whose email is their sign-in and whose export holds their sign-in places.
-fn refuse_outranked(caller: &Caller, member: &comanda_store::identity::StaffMember) -> Result<(), ApiError> {
-    if member.id != caller.member.id && !caller.member.standing.may_assign(Some(member.standing), None) {
+fn refuse_outranked(
+    caller: &Caller,
+    member: Uuid,
+    standing: comanda_domain::Standing,
+) -> Result<(), ApiError> {
+    if member != caller.member.id && !caller.member.standing.may_assign(Some(standing), None) {
         return Err(Problem::new(ProblemType::Forbidden)
             .detail("your role cannot act on this member's data: only an owner can for an owner, a manager or anyone with payout authority")
             .into());
@@ -591,7 +591,7 @@ async fn member_request(
     request: &PrivacyRequest,
     changes: Option<&Rectification>,
 ) -> Result<PrivacyAnswer, ApiError> {
-    refuse_outranked(caller, &member)?;
+    refuse_outranked(caller, member.id, member.standing)?;
     let scope = &caller.scope;
     let store = &state.store;
     let now = state.clock.now();
