@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use comanda_store::InstantText;
 use serde_json::Value;
 
 use crate::{Run, Served, call, sign_in_enrolling};
@@ -226,14 +227,16 @@ where
         for statement in statements {
             let query = sqlx::query::<DB>(*statement);
             let query = if postgres {
-                query.bind(partner).bind(venue)
+                query.bind(partner).bind(venue).bind(start).bind(end)
             } else {
-                // SQLite keeps identifiers as hyphenated text.
+                // SQLite keeps identifiers as hyphenated text and instants as fixed-width UTC text.
                 query
                     .bind(partner.hyphenated().to_string())
                     .bind(venue.hyphenated().to_string())
+                    .bind(start.fixed_width())
+                    .bind(end.fixed_width())
             };
-            query.bind(start).bind(end).fetch_all(&mut *conn).await?;
+            query.fetch_all(&mut *conn).await?;
         }
         if attempt > 0 {
             run.record(true, sent);

@@ -658,13 +658,14 @@ async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u
                 n += connections;
                 let result: Result<(), sqlx::Error> = async {
                     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                    let now = time::OffsetDateTime::from(std::time::SystemTime::now());
+                    // SQLite keeps instants as comanda writes them: fixed-width UTC text.
+                    let now = comanda_store::InstantText::fixed_width(time::OffsetDateTime::now_utc());
                     sqlx::query("SELECT id FROM venue_tables WHERE partner_id = ?1 AND id = ?2")
                         .bind(&p).bind(table).fetch_optional(&mut *tx).await?;
                     sqlx::query("INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)
                                  VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
                                  ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING")
-                        .bind(&p).bind(uuid::Uuid::now_v7().hyphenated().to_string()).bind(v).bind(table).bind(now)
+                        .bind(&p).bind(uuid::Uuid::now_v7().hyphenated().to_string()).bind(v).bind(table).bind(&now)
                         .execute(&mut *tx).await?;
                     let session: String = sqlx::query_scalar(
                         "SELECT id FROM table_sessions WHERE partner_id = ?1 AND table_id = ?2 AND status <> 'closed'")
@@ -675,13 +676,13 @@ async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u
                                  VALUES (?1, ?2, ?3, ?4, 'placed', ?5, 1890000, 'COP', ?6, x'00', ?7, ?7, ?8, NULL)")
                         .bind(&p).bind(v).bind(&order).bind(table)
                         .bind(r#"[{"name":{"es":"Bandeja paisa"},"quantity":1}]"#)
-                        .bind(uuid::Uuid::new_v4().to_string()).bind(now).bind(&session)
+                        .bind(uuid::Uuid::new_v4().to_string()).bind(&now).bind(&session)
                         .execute(&mut *tx).await?;
                     sqlx::query("SELECT EXISTS (SELECT 1 FROM table_sessions WHERE partner_id = ?1 AND id = ?2 AND status = 'open')")
                         .bind(&p).bind(&session).fetch_one(&mut *tx).await?;
                     sqlx::query("INSERT INTO order_events (partner_id, venue_id, order_id, status, actor, at)
                                  VALUES (?1, ?2, ?3, 'placed', 'guest', ?4)")
-                        .bind(&p).bind(v).bind(&order).bind(now).execute(&mut *tx).await?;
+                        .bind(&p).bind(v).bind(&order).bind(&now).execute(&mut *tx).await?;
                     tx.commit().await
                 }
                 .await;

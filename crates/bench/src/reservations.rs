@@ -265,7 +265,8 @@ pub async fn raw_sqlite(database: &Path, v: &Venue, connections: usize, seconds:
                 let mut dice = Dice(0xC0FF_EE00 + c as u64);
                 while Instant::now() < until {
                     let s = first + dice.roll(41) as i64 * 86_400 + dice.roll(49) as i64 * 900;
-                    let at = |secs: i64| time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+                    // SQLite keeps instants as comanda writes them: fixed-width UTC text.
+                    let at = |secs: i64| comanda_store::InstantText::fixed_width(time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH));
                     let table = &tables[dice.roll(tables.len() as u64) as usize];
                     let Ok(mut tx) = pool.begin_with("BEGIN IMMEDIATE").await else { continue };
                     let guest = uuid::Uuid::now_v7().hyphenated().to_string();

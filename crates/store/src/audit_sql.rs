@@ -55,7 +55,7 @@ impl Engine {
         )
         .bind(h(partner.as_uuid()))
         .bind(h(id))
-        .bind(truncate_to_micros(now))
+        .bind(ts(truncate_to_micros(now)))
         .bind(entry.actor.map(h))
         .bind(&entry.action)
         .bind(&entry.target)
@@ -219,7 +219,7 @@ async fn link_month(
         insert.push_values(chunk, |mut row, (entry, link, seq, at)| {
             row.push_bind(h(partner.as_uuid()))
                 .push_bind(h(link.id))
-                .push_bind(**at)
+                .push_bind(ts(**at))
                 .push_bind(entry.actor.map(h))
                 .push_bind(&entry.action)
                 .push_bind(&entry.target)
@@ -398,7 +398,7 @@ impl AuditStore for Engine {
         .bind(&checkpoint.body.shard)
         .bind(checkpoint.body.seq)
         .bind(checkpoint.body.hash.as_slice())
-        .bind(at)
+        .bind(ts(at))
         .bind(&checkpoint.key_id)
         .bind(&checkpoint.signature)
         .execute(&mut *tx)
@@ -418,7 +418,7 @@ impl AuditStore for Engine {
         sqlx::query("UPDATE audit_heads SET pruned_at = $3 WHERE partner_id = $1 AND shard = $2")
             .bind(h(scope.partner().as_uuid()))
             .bind(shard)
-            .bind(now)
+            .bind(ts(now))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -483,8 +483,8 @@ async fn filtered_entries(
     .bind(page.after.map(|c| h(c.last_id())))
     .bind(filter.action_pattern())
     .bind(filter.actor.map(h))
-    .bind(filter.from)
-    .bind(filter.until)
+    .bind(ts(filter.from))
+    .bind(ts(filter.until))
     .bind(i64::from(page.limit) + 1)
     .fetch_all(conn)
     .await?;

@@ -35,8 +35,8 @@ impl BackupRunStore for Engine {
         .bind(object)
         .bind(ok)
         .bind(detail)
-        .bind(started_at)
-        .bind(finished_at)
+        .bind(ts(started_at))
+        .bind(ts(finished_at))
         .fetch_one(&self.pool)
         .await?;
         backup_run_from_row(&row)

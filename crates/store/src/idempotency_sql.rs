@@ -33,8 +33,8 @@ impl IdempotencyStore for Engine {
         )
         .bind(h(partner.as_uuid()))
         .bind(h(member))
-        .bind(expired_before)
-        .bind(abandoned_before)
+        .bind(ts(expired_before))
+        .bind(ts(abandoned_before))
         .execute(&mut *tx)
         .await?;
         // Twice at most: a record seen by the insert can be given up (deleted) before the read that follows.
@@ -50,7 +50,7 @@ impl IdempotencyStore for Engine {
             .bind(key)
             .bind(h(uuid::Uuid::now_v7()))
             .bind(request_hash)
-            .bind(now)
+            .bind(ts(now))
             .execute(&mut *tx)
             .await?
             .rows_affected()
@@ -157,7 +157,7 @@ impl IdempotencyStore for Engine {
         let mut tx = self.scoped(scope).await?;
         let pruned = sqlx::query("DELETE FROM idempotency_records WHERE partner_id = $1 AND created_at < $2")
             .bind(h(scope.partner().as_uuid()))
-            .bind(before)
+            .bind(ts(before))
             .execute(&mut *tx)
             .await?
             .rows_affected();

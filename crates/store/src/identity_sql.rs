@@ -73,7 +73,7 @@ async fn insert_staff(
     .bind(h(partner.as_uuid()))
     .bind(h(staff.id))
     .bind(&staff.password_hash)
-    .bind(now)
+    .bind(ts(now))
     .execute(&mut *conn)
     .await
     .map_err(|e| match StoreError::from(e) {
@@ -104,7 +104,7 @@ async fn insert_staff(
     .bind(&name)
     .bind(staff.standing.role.as_str())
     .bind(staff.standing.payout_authority)
-    .bind(now)
+    .bind(ts(now))
     .fetch_one(&mut *conn)
     .await?;
     store.open_staff(conn, staff_from_row(&row)?).await
@@ -254,7 +254,7 @@ impl IdentityStore for Engine {
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
         .bind(hash)
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -344,7 +344,7 @@ impl IdentityStore for Engine {
                 .bind(partner)
                 .bind(h(user))
                 .bind(step)
-                .bind(now),
+                .bind(ts(now)),
                 recovery_digests,
                 true,
             ),
@@ -409,7 +409,7 @@ impl IdentityStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
-        .bind(now)
+        .bind(ts(now))
         .bind(step)
         .execute(&mut *tx)
         .await?;
@@ -453,7 +453,7 @@ impl IdentityStore for Engine {
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
         .bind(digest)
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
         let used = updated.rows_affected() == 1;
@@ -548,7 +548,7 @@ impl IdentityStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
         let deleted = sqlx::query("DELETE FROM staff WHERE partner_id = $1 AND id = $2")
@@ -567,7 +567,7 @@ impl IdentityStore for Engine {
         sqlx::query("UPDATE refresh_tokens SET revoked_at = $3 WHERE partner_id = $1 AND user_id = $2 AND revoked_at IS NULL")
             .bind(h(scope.partner().as_uuid()))
             .bind(h(user))
-            .bind(now)
+            .bind(ts(now))
             .execute(&mut *tx)
             .await?;
         self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
@@ -638,8 +638,8 @@ impl IdentityStore for Engine {
         .bind(invitation.standing.role.as_str())
         .bind(invitation.standing.payout_authority)
         .bind(h(invitation.invited_by))
-        .bind(now)
-        .bind(invitation.expires_at)
+        .bind(ts(now))
+        .bind(ts(invitation.expires_at))
         .fetch_one(&mut *tx)
         .await?;
         insert_message(self, &mut tx, message).await?;
@@ -719,7 +719,7 @@ impl IdentityStore for Engine {
         )
         .bind(h(invitation))
         .bind(h(scope.partner().as_uuid()))
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
         if claimed.rows_affected() == 0 {
@@ -752,8 +752,8 @@ impl IdentityStore for Engine {
         .bind(h(family))
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
-        .bind(now)
-        .bind(family_expires_at)
+        .bind(ts(now))
+        .bind(ts(family_expires_at))
         .bind(generation)
         .execute(&self.pool)
         .await?;
@@ -799,7 +799,7 @@ impl IdentityStore for Engine {
         )
         .bind(presented)
         .bind(h(partner))
-        .bind(now)
+        .bind(ts(now))
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = spent {
@@ -834,7 +834,7 @@ impl IdentityStore for Engine {
                 )
                 .bind(presented)
                 .bind(h(partner))
-                .bind(now)
+                .bind(ts(now))
                 .execute(&mut *tx)
                 .await?;
                 if replaced.rows_affected() == 1 {
@@ -847,7 +847,7 @@ impl IdentityStore for Engine {
                 "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
             )
             .bind(h(family))
-            .bind(now)
+            .bind(ts(now))
             .execute(&mut *tx)
             .await?;
             let audit = AuditEntry::new("session.reuse_detected")
@@ -874,7 +874,7 @@ impl IdentityStore for Engine {
         )
         .bind(h(family))
         .bind(h(scope.partner().as_uuid()))
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
         self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
@@ -943,7 +943,7 @@ impl IdentityStore for Engine {
         .bind(h(user))
         .bind(&place.country)
         .bind(coordinates)
-        .bind(place.signed_in_at)
+        .bind(ts(place.signed_in_at))
         .execute(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;
@@ -1004,7 +1004,7 @@ impl IdentityStore for Engine {
         .bind(partner)
         .bind(h(user))
         .bind(fingerprint)
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -1044,7 +1044,7 @@ impl IdentityStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(id))
-        .bind(now)
+        .bind(ts(now))
         .bind(user.map(h))
         .bind(kind)
         .bind(detail)
@@ -1144,7 +1144,7 @@ impl IdentityStore for Engine {
     async fn mark_message_sent(&self, id: Uuid, now: OffsetDateTime) -> StoreResult<()> {
         sqlx::query("UPDATE outbox SET sent_at = $2, recipient = '', subject = '', body = '' WHERE id = $1")
             .bind(h(id))
-            .bind(now)
+            .bind(ts(now))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -1175,7 +1175,7 @@ impl IdentityStore for Engine {
         let mut tx = self.signing_key_tx().await?;
         let newer: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE created_at > $1)")
-                .bind(unless_newer_than)
+                .bind(ts(unless_newer_than))
                 .fetch_one(&mut *tx)
                 .await?;
         if newer {
@@ -1185,7 +1185,7 @@ impl IdentityStore for Engine {
             "INSERT INTO signing_keys (kid, created_at, sealed_private, public_key) VALUES ($1, $2, $3, $4)",
         )
         .bind(&key.kid)
-        .bind(key.created_at)
+        .bind(ts(key.created_at))
         .bind(&key.sealed_private)
         .bind(&key.public_key)
         .execute(&mut *tx)
@@ -1209,7 +1209,7 @@ async fn revoke_credentials(
     )
     .bind(h(scope.partner().as_uuid()))
     .bind(h(user))
-    .bind(now)
+    .bind(ts(now))
     .fetch_optional(&mut *conn)
     .await?;
     let generation = generation.ok_or(StoreError::NotFound)?;
@@ -1228,7 +1228,7 @@ async fn revoke_families(
     )
     .bind(h(scope.partner().as_uuid()))
     .bind(h(user))
-    .bind(now)
+    .bind(ts(now))
     .execute(conn)
     .await?;
     Ok(())
@@ -1252,8 +1252,8 @@ async fn insert_successor(
     .bind(h(uuid_col(parent, "family_id")?))
     .bind(h(partner))
     .bind(h(uuid_col(parent, "user_id")?))
-    .bind(now)
-    .bind(parent.try_get::<OffsetDateTime, _>("family_expires_at")?)
+    .bind(ts(now))
+    .bind(ts(parent.try_get::<OffsetDateTime, _>("family_expires_at")?))
     .bind(parent.try_get::<i64, _>("credential_generation")?)
     .execute(conn)
     .await?;
@@ -1289,7 +1289,7 @@ pub(crate) async fn insert_message(
     )
     .bind(h(message.id))
     .bind(message.partner.map(|p| h(p.as_uuid())))
-    .bind(message.created_at)
+    .bind(ts(message.created_at))
     .bind(recipient)
     .bind(subject)
     .bind(body)

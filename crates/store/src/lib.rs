@@ -53,6 +53,7 @@ use time::OffsetDateTime;
 pub use error::StoreError;
 pub use migrate::{AppliedMigration, MigrationReport};
 pub use pooling::PING_AFTER_IDLE;
+pub use records::InstantText;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -64,6 +64,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0036", 36, "refund_decliner"),
             crate::migrate::migration!($engine, "0037", 37, "cash_payments"),
             crate::migrate::migration!($engine, "0038", 38, "former_staff"),
+            crate::migrate::migration!($engine, "0039", 39, "fixed_width_instants"),
         ]
     };
 }

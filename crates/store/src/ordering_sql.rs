@@ -406,7 +406,7 @@ impl OrderingStore for Engine {
         .bind(h(Uuid::now_v7()))
         .bind(label)
         .bind(i32::try_from(seats).unwrap_or(i32::MAX))
-        .bind(now)
+        .bind(ts(now))
         .fetch_one(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;
@@ -437,7 +437,7 @@ impl OrderingStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
-        .bind(at)
+        .bind(ts(at))
         .bind(id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
@@ -838,7 +838,7 @@ impl OrderingStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(session))
-        .bind(at)
+        .bind(ts(at))
         .bind(id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
@@ -866,7 +866,7 @@ impl OrderingStore for Engine {
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
         .bind(status.map(OrderStatus::as_str))
-        .bind(at)
+        .bind(ts(at))
         .bind(id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
@@ -900,7 +900,7 @@ impl OrderingStore for Engine {
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(reason)
-        .bind(now)
+        .bind(ts(now))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -944,7 +944,7 @@ impl OrderingStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
-        .bind(at)
+        .bind(ts(at))
         .bind(id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
@@ -974,7 +974,7 @@ impl OrderingStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(session))
-        .bind(now)
+        .bind(ts(now))
         .bind(actor)
         .bind(h(member))
         .fetch_optional(&mut *tx)
@@ -1072,7 +1072,7 @@ impl OrderingStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(session))
-        .bind(now)
+        .bind(ts(now))
         .bind(actor)
         .bind(left)
         .fetch_one(&mut *tx)
@@ -1094,7 +1094,7 @@ impl OrderingStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(session))
-        .bind(now)
+        .bind(ts(now))
         .fetch_all(&mut *tx)
         .await?;
         for row in &finished {
@@ -1136,7 +1136,7 @@ impl OrderingStore for Engine {
         .bind(h(order))
         .bind(device)
         .bind(h(table))
-        .bind(now)
+        .bind(ts(now))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

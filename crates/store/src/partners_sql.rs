@@ -62,7 +62,7 @@ pub(crate) async fn insert_partner(
     .bind(h(scope.partner().as_uuid()))
     .bind(&partner.business_name)
     .bind(partner.country.code())
-    .bind(now)
+    .bind(ts(now))
     .fetch_one(&mut *conn)
     .await?;
     sqlx::query("INSERT INTO partner_directory (partner_id) VALUES ($1)")
@@ -118,7 +118,7 @@ impl VenueStore for Engine {
         .bind(venue.currency.code())
         .bind(venue.tax.kind.as_str())
         .bind(i32::from(venue.tax.rate_bp))
-        .bind(now)
+        .bind(ts(now))
         .bind(i32::from(venue.day_start_hour))
         .fetch_one(&mut *tx)
         .await?;

@@ -318,7 +318,7 @@ async fn insert_tip(
     .bind(h(Uuid::now_v7()))
     .bind(h(payment.id))
     .bind(amount)
-    .bind(now)
+    .bind(ts(now))
     .bind(settled_amount)
     .bind(settled_currency)
     .execute(&mut *conn)
@@ -452,7 +452,7 @@ impl Engine {
                     .bind(h(partner))
                     .bind(h(payment))
                     .bind(charge)
-                    .bind(now)
+                    .bind(ts(now))
                     .execute(&mut *conn)
                     .await?;
                     insert_tip(conn, partner, &current, current.settlement.tip.amount, None, now).await?;
@@ -523,7 +523,7 @@ impl Engine {
                     .bind(current.session_id.to_string())
                     .bind(charge)
                     .bind(status.as_str())
-                    .bind(now)
+                    .bind(ts(now))
                     .execute(&mut *conn)
                     .await?;
                     if recovered.amount > 0 {
@@ -536,7 +536,7 @@ impl Engine {
                         .bind(-recovered.amount)
                         .bind(currency.code())
                         .bind(payment.to_string())
-                        .bind(now)
+                        .bind(ts(now))
                         .execute(&mut *conn)
                         .await?;
                     }
@@ -624,8 +624,8 @@ impl Engine {
                 .bind(reason)
                 .bind(status)
                 .bind(debt.amount)
-                .bind(evidence_due)
-                .bind(now)
+                .bind(ts(evidence_due))
+                .bind(ts(now))
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
@@ -639,7 +639,7 @@ impl Engine {
                     .bind(debt.amount)
                     .bind(currency.code())
                     .bind(stripe_dispute)
-                    .bind(now)
+                    .bind(ts(now))
                     .execute(&mut *conn)
                     .await?;
                 }
@@ -674,7 +674,7 @@ impl Engine {
                 .bind(charges_enabled)
                 .bind(payouts_enabled)
                 .bind(transfers_active)
-                .bind(now)
+                .bind(ts(now))
                 .execute(&mut *conn)
                 .await?;
             }
@@ -698,9 +698,9 @@ impl Engine {
                 .bind(amount)
                 .bind(currency.to_ascii_uppercase())
                 .bind(status)
-                .bind(arrival_date)
+                .bind(ts(arrival_date))
                 .bind(failure)
-                .bind(now)
+                .bind(ts(now))
                 .execute(&mut *conn)
                 .await?;
             }
@@ -724,7 +724,7 @@ impl Engine {
                 .bind(h(reservation))
                 .bind(payment_intent)
                 .bind(charge)
-                .bind(now)
+                .bind(ts(now))
                 .fetch_optional(&mut *conn)
                 .await?;
                 match awaited {
@@ -745,7 +745,7 @@ impl Engine {
                         )
                         .bind(h(partner))
                         .bind(h(reservation))
-                        .bind(now)
+                        .bind(ts(now))
                         .execute(&mut *conn)
                         .await?;
                         self.insert_audit(
@@ -829,7 +829,7 @@ impl PaymentStore for Engine {
         .bind(account.charges_enabled)
         .bind(account.payouts_enabled)
         .bind(account.transfers_active)
-        .bind(now)
+        .bind(ts(now))
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO account_directory (stripe_account, partner_id) VALUES ($1, $2)")
@@ -934,7 +934,7 @@ impl PaymentStore for Engine {
         .bind(cash.amount.amount)
         .bind(cash.tip.amount)
         .bind(h(cash.recorded_by))
-        .bind(now)
+        .bind(ts(now))
         .fetch_one(&mut *tx)
         .await?;
         let recorded = cash_from_row(&row)?;
@@ -950,7 +950,7 @@ impl PaymentStore for Engine {
             .bind(h(recorded.id))
             .bind(recorded.tip.amount)
             .bind(recorded.tip.currency.code())
-            .bind(now)
+            .bind(ts(now))
             .bind(h(recorded.session_id))
             .execute(&mut *tx)
             .await?;
@@ -1001,7 +1001,7 @@ impl PaymentStore for Engine {
         .bind(h(partner))
         .bind(h(cash))
         .bind(h(voided_by))
-        .bind(now)
+        .bind(ts(now))
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::Conflict("this cash record was voided already".into()))?;
@@ -1013,7 +1013,7 @@ impl PaymentStore for Engine {
         )
         .bind(h(partner))
         .bind(h(Uuid::now_v7()))
-        .bind(now)
+        .bind(ts(now))
         .bind(h(cash))
         .execute(&mut *tx)
         .await?;
@@ -1041,9 +1041,9 @@ impl PaymentStore for Engine {
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
         // Instants are stored in UTC (SQLite compares their text): the range's bounds too.
-        .bind(start.to_offset(time::UtcOffset::UTC))
-        .bind(end.to_offset(time::UtcOffset::UTC))
-        .bind(after_at)
+        .bind(ts(start))
+        .bind(ts(end))
+        .bind(ts(after_at))
         .bind(after_id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
@@ -1171,8 +1171,8 @@ impl PaymentStore for Engine {
         .bind(&payment.idempotency_key)
         .bind(&payment.request_hash)
         .bind(payment.tip_member.map(h))
-        .bind(now)
-        .bind(payment.expires_at)
+        .bind(ts(now))
+        .bind(ts(payment.expires_at))
         .bind((!payment.line_amounts.is_empty()).then(|| json_text(&payment.line_amounts)))
         .fetch_one(&mut *tx)
         .await?;
@@ -1246,7 +1246,7 @@ impl PaymentStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
-        .bind(at)
+        .bind(ts(at))
         .bind(id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
@@ -1265,7 +1265,7 @@ impl PaymentStore for Engine {
             "SELECT * FROM payments WHERE partner_id = $1 AND status = 'pending' AND expires_at <= $2 LIMIT 200",
         )
         .bind(h(scope.partner().as_uuid()))
-        .bind(now)
+        .bind(ts(now))
         .fetch_all(&mut *self.reading(scope).await?)
         .await?;
         rows.iter().map(payment_from_row).collect()
@@ -1300,7 +1300,7 @@ impl PaymentStore for Engine {
              ORDER BY created_at",
         )
         .bind(h(scope.partner().as_uuid()))
-        .bind(since)
+        .bind(ts(since))
         .fetch_all(&mut *self.reading(scope).await?)
         .await?;
         rows.iter().map(payment_from_row).collect()
@@ -1325,7 +1325,7 @@ impl PaymentStore for Engine {
         .bind(event_id)
         .bind(kind)
         .bind(scope.map(|s| h(s.partner().as_uuid())))
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -1422,7 +1422,7 @@ impl PaymentStore for Engine {
         .bind(h(scope.partner().as_uuid()))
         .bind(h(payment))
         .bind(stripe_transfer)
-        .bind(now)
+        .bind(ts(now))
         .bind(settled_amount)
         .bind(settled_currency)
         .execute(&mut *tx)
@@ -1537,7 +1537,7 @@ impl PaymentStore for Engine {
         .bind(&refund.reason)
         .bind(status.as_str())
         .bind(h(refund.requested_by))
-        .bind(now)
+        .bind(ts(now))
         .bind(currency.code())
         .bind(&refund.idempotency_key)
         .bind(&refund.request_hash)
@@ -1614,7 +1614,7 @@ impl PaymentStore for Engine {
         .bind(h(refund))
         .bind(stripe_refund)
         .bind(stripe_reversal)
-        .bind(now)
+        .bind(ts(now))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -1753,7 +1753,7 @@ impl PaymentStore for Engine {
              ORDER BY created_at DESC, id DESC LIMIT $4",
         )
         .bind(h(scope.partner().as_uuid()))
-        .bind(at)
+        .bind(ts(at))
         .bind(id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
@@ -1803,9 +1803,9 @@ impl PaymentStore for Engine {
              ORDER BY t.at, t.id LIMIT $6",
         )
         .bind(h(scope.partner().as_uuid()))
-        .bind(from)
-        .bind(to)
-        .bind(after_at)
+        .bind(ts(from))
+        .bind(ts(to))
+        .bind(ts(after_at))
         .bind(after_id.map(h))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&mut *self.reading(scope).await?)
@@ -1873,7 +1873,7 @@ impl PaymentStore for Engine {
         .bind(kind.as_str())
         .bind(subject.map(h))
         .bind(h(requested_by))
-        .bind(now)
+        .bind(ts(now))
         .fetch_one(&mut *tx)
         .await?;
         self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
@@ -1915,7 +1915,7 @@ impl PaymentStore for Engine {
         .bind(h(scope.partner().as_uuid()))
         .bind(h(approval))
         .bind(h(approver))
-        .bind(now)
+        .bind(ts(now))
         .fetch_one(&mut *tx)
         .await?;
         self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
@@ -1937,7 +1937,7 @@ impl PaymentStore for Engine {
         .bind(partner.map(|p| h(p.as_uuid())))
         .bind(kind)
         .bind(detail)
-        .bind(now)
+        .bind(ts(now))
         .fetch_one(&self.pool)
         .await?;
         alert_from_row(&row)
@@ -1948,7 +1948,7 @@ impl PaymentStore for Engine {
             "SELECT * FROM alerts WHERE routed_at IS NULL AND routing_abandoned_at IS NULL AND created_at >= $1
              ORDER BY created_at, id LIMIT $2",
         )
-        .bind(since)
+        .bind(ts(since))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -1958,7 +1958,7 @@ impl PaymentStore for Engine {
     async fn mark_alert_routed(&self, alert: Uuid, at: OffsetDateTime) -> StoreResult<()> {
         sqlx::query("UPDATE alerts SET routed_at = $2 WHERE id = $1 AND routed_at IS NULL")
             .bind(h(alert))
-            .bind(at)
+            .bind(ts(at))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -1973,8 +1973,8 @@ impl PaymentStore for Engine {
             "UPDATE alerts SET routing_abandoned_at = $2
               WHERE routed_at IS NULL AND routing_abandoned_at IS NULL AND created_at < $1 RETURNING *",
         )
-        .bind(before)
-        .bind(at)
+        .bind(ts(before))
+        .bind(ts(at))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(alert_from_row).collect()
@@ -1982,7 +1982,7 @@ impl PaymentStore for Engine {
 
     async fn prune_alerts(&self, before: OffsetDateTime) -> StoreResult<u64> {
         Ok(sqlx::query("DELETE FROM alerts WHERE created_at < $1")
-            .bind(before)
+            .bind(ts(before))
             .execute(&self.pool)
             .await?
             .rows_affected())
@@ -1990,7 +1990,7 @@ impl PaymentStore for Engine {
 
     async fn alerts(&self, since: OffsetDateTime) -> StoreResult<Vec<Alert>> {
         let rows = sqlx::query("SELECT * FROM alerts WHERE created_at >= $1 ORDER BY created_at LIMIT 1000")
-            .bind(since)
+            .bind(ts(since))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(alert_from_row).collect()

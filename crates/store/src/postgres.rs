@@ -241,6 +241,11 @@ pub(crate) mod kit {
         *id.borrow()
     }
 
+    /// PostgreSQL binds instants as `timestamptz` (SQLite's kit fixes their text's width).
+    pub(crate) fn ts<I>(at: I) -> I {
+        at
+    }
+
     pub(crate) fn uuid_col(row: &DbRow, column: &str) -> StoreResult<Uuid> {
         Ok(row.try_get(column)?)
     }

@@ -96,12 +96,12 @@ impl Engine {
                 let (_, made) = self.sealer.generate()?;
                 let insert = match owner {
                     KeyOwner::Tenant => {
-                        "INSERT INTO tenant_keys (partner_id, owner_id, key_id, version, wrapped)
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+                        "INSERT INTO tenant_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
                     }
                     KeyOwner::Person(_) => {
-                        "INSERT INTO person_keys (partner_id, owner_id, key_id, version, wrapped)
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+                        "INSERT INTO person_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
                     }
                 };
                 sqlx::query(insert)
@@ -110,6 +110,8 @@ impl Engine {
                     .bind(h(made.key_id))
                     .bind(made.version)
                     .bind(&made.wrapped)
+                    // Written here, not by the column's default: SQLite's default text has three fraction digits.
+                    .bind(ts(time::OffsetDateTime::now_utc()))
                     .execute(&mut *conn)
                     .await?;
                 // Whoever stored first wins; everyone uses what is stored.
@@ -168,7 +170,7 @@ impl Engine {
         .bind(name)
         .bind(phone)
         .bind(&contact.notice_version)
-        .bind(contact.consented_at)
+        .bind(ts(contact.consented_at))
         .bind(&contact.lookup.email)
         .bind(&contact.lookup.phone)
         .execute(&mut *conn)
@@ -422,7 +424,7 @@ impl crate::privacy::PrivacyStore for Engine {
         )
         .bind(h(partner.as_uuid()))
         .bind(h(person))
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -507,7 +509,7 @@ impl crate::privacy::PrivacyStore for Engine {
             "UPDATE partner_directory SET offboarded_at = $2 WHERE partner_id = $1 AND offboarded_at IS NULL",
         )
         .bind(h(scope.partner().as_uuid()))
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
         let done = crate::privacy::Offboarding {
@@ -726,7 +728,7 @@ impl crate::privacy::PrivacyStore for Engine {
                 .bind(h(partner.as_uuid()))
                 .bind(h(person))
                 .bind(email_key)
-                .bind(now)
+                .bind(ts(now))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match StoreError::from(e) {

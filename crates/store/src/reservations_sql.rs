@@ -127,7 +127,7 @@ async fn cancel_if(
     )
     .bind(h(partner.as_uuid()))
     .bind(h(reservation))
-    .bind(now)
+    .bind(ts(now))
     .bind(from.as_str())
     .execute(&mut *conn)
     .await?;
@@ -146,7 +146,7 @@ async fn cancel_if(
     )
     .bind(h(partner.as_uuid()))
     .bind(h(reservation))
-    .bind(now)
+    .bind(ts(now))
     .execute(&mut *conn)
     .await?;
     Ok(true)
@@ -170,9 +170,9 @@ async fn insert_deposit(
     .bind(h(venue))
     .bind(deposit.amount.amount)
     .bind(deposit.amount.currency.code())
-    .bind(deposit.hold_expires_at)
-    .bind(deposit.refundable_until)
-    .bind(now)
+    .bind(ts(deposit.hold_expires_at))
+    .bind(ts(deposit.refundable_until))
+    .bind(ts(now))
     .execute(&mut *conn)
     .await?;
     sqlx::query("INSERT INTO deposit_directory (reservation_id, partner_id) VALUES ($1, $2)")
@@ -276,8 +276,8 @@ async fn read_holdings(
     )))
     .bind(h(partner.as_uuid()))
     .bind(h(venue))
-    .bind(from)
-    .bind(until)
+    .bind(ts(from))
+    .bind(ts(until))
     .bind(except.map(h))
     .fetch_all(&mut *conn)
     .await?
@@ -384,7 +384,7 @@ impl ReservationStore for Engine {
         .bind(h(scope.partner().as_uuid()))
         .bind(h(venue))
         .bind(text)
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;
@@ -440,7 +440,7 @@ impl ReservationStore for Engine {
         .bind(h(venue))
         .bind(h(id))
         .bind(text)
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
         self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
@@ -629,14 +629,14 @@ impl ReservationStore for Engine {
         .bind(h(booking.venue_id))
         .bind(h(booking.guest.id))
         .bind(i32::from(booking.party_size))
-        .bind(assignment.start)
-        .bind(assignment.until)
+        .bind(ts(assignment.start))
+        .bind(ts(assignment.until))
         .bind(&booking.channel)
         .bind(tables)
         .bind(note)
         .bind(&booking.idempotency_key)
         .bind(&booking.request_hash)
-        .bind(now)
+        .bind(ts(now))
         .bind(match (&booking.offer, &booking.deposit) {
             (Some(_), _) => ReservationStatus::Offered.as_str(),
             (None, Some(_)) => ReservationStatus::AwaitingDeposit.as_str(),
@@ -659,8 +659,8 @@ impl ReservationStore for Engine {
             .bind(h(partner.as_uuid()))
             .bind(h(offer.entry))
             .bind(h(booking.id))
-            .bind(offer.expires_at)
-            .bind(now)
+            .bind(ts(offer.expires_at))
+            .bind(ts(now))
             .execute(&mut *tx)
             .await?;
             if offered.rows_affected() == 0 {
@@ -695,7 +695,7 @@ impl ReservationStore for Engine {
         .bind(h(partner.as_uuid()))
         .bind(h(id))
         .bind(i32::from(party_size))
-        .bind(now)
+        .bind(ts(now))
         .fetch_optional(&mut *tx)
         .await?
         else {
@@ -790,11 +790,11 @@ impl ReservationStore for Engine {
         )
         .bind(h(partner.as_uuid()))
         .bind(h(id))
-        .bind(assignment.start)
-        .bind(assignment.until)
+        .bind(ts(assignment.start))
+        .bind(ts(assignment.until))
         .bind(tables)
         .bind(i32::from(party_size))
-        .bind(now)
+        .bind(ts(now))
         .fetch_one(&mut *tx)
         .await?;
         // The refund cut-off the guest was shown moves with the booking: as long before the new start as before the
@@ -814,8 +814,8 @@ impl ReservationStore for Engine {
             )
             .bind(h(partner.as_uuid()))
             .bind(h(id))
-            .bind(cut_off.saturating_add(shift))
-            .bind(now)
+            .bind(ts(cut_off.saturating_add(shift)))
+            .bind(ts(now))
             .execute(&mut *tx)
             .await?;
         }
@@ -859,9 +859,9 @@ impl ReservationStore for Engine {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(h(partner.as_uuid()))
                 .bind(h(venue))
-                .bind(from)
-                .bind(until)
-                .bind(after_start)
+                .bind(ts(from))
+                .bind(ts(until))
+                .bind(ts(after_start))
                 .bind(after_id.map(h))
                 .bind(i64::from(page.limit) + 1)
         };
@@ -951,7 +951,7 @@ impl ReservationStore for Engine {
             .bind(h(partner.as_uuid()))
             .bind(h(id))
             .bind(to.as_str())
-            .bind(now)
+            .bind(ts(now))
             .execute(&mut *tx)
             .await?;
         if let (ReservationStatus::Seated, Some(host)) = (to, host) {
@@ -972,7 +972,7 @@ impl ReservationStore for Engine {
             .bind(h(partner.as_uuid()))
             .bind(h(id))
             .bind(if host.is_some() { "expired" } else { "left" })
-            .bind(now)
+            .bind(ts(now))
             .execute(&mut *tx)
             .await?;
         }
@@ -997,7 +997,7 @@ impl ReservationStore for Engine {
             .bind(h(partner.as_uuid()))
             .bind(h(id))
             .bind(DepositStatus::due(fate).as_str())
-            .bind(now)
+            .bind(ts(now))
             .execute(&mut *tx)
             .await?;
         }
@@ -1085,9 +1085,9 @@ impl ReservationStore for Engine {
         .bind(h(entry.guest.id))
         .bind(i32::from(entry.party_size))
         .bind(&entry.local_date)
-        .bind(entry.earliest)
-        .bind(entry.latest)
-        .bind(now)
+        .bind(ts(entry.earliest))
+        .bind(ts(entry.latest))
+        .bind(ts(now))
         .bind(&entry.idempotency_key)
         .bind(&entry.request_hash)
         .fetch_one(&mut *tx)
@@ -1141,7 +1141,7 @@ impl ReservationStore for Engine {
                 .bind(h(partner.as_uuid()))
                 .bind(h(venue))
                 .bind(local_date)
-                .bind(after_at)
+                .bind(ts(after_at))
                 .bind(after_id.map(h))
                 .bind(i64::from(page.limit) + 1)
         };
@@ -1206,7 +1206,7 @@ impl ReservationStore for Engine {
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(id))
-        .bind(now)
+        .bind(ts(now))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -1242,7 +1242,7 @@ impl ReservationStore for Engine {
             Some(_) => ReservationStatus::AwaitingDeposit.as_str(),
             None => ReservationStatus::Booked.as_str(),
         })
-        .bind(now)
+        .bind(ts(now))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -1257,7 +1257,7 @@ impl ReservationStore for Engine {
         )
         .bind(h(partner.as_uuid()))
         .bind(h(reservation))
-        .bind(now)
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
         self.insert_audit(&mut tx, partner, &audit.targeting(reservation), now)
@@ -1274,7 +1274,7 @@ impl ReservationStore for Engine {
               WHERE partner_id = $1 AND status = 'offered' AND offer_expires_at <= $2 RETURNING *",
         )
         .bind(h(partner.as_uuid()))
-        .bind(now)
+        .bind(ts(now))
         .fetch_all(&mut *tx)
         .await?
         .iter()
@@ -1434,9 +1434,9 @@ impl ReservationStore for Engine {
              ORDER BY updated_at LIMIT 500",
         )
         .bind(h(scope.partner().as_uuid()))
-        .bind(now)
+        .bind(ts(now))
         // A no-show's deposit waits until its booked time is over, and a margin more (the party may still come).
-        .bind(now.saturating_sub(comanda_domain::reservation::NO_SHOW_HANDOVER_MARGIN))
+        .bind(ts(now.saturating_sub(comanda_domain::reservation::NO_SHOW_HANDOVER_MARGIN)))
         .fetch_all(&mut *self.reading(scope).await?)
         .await?
         .iter()
@@ -1465,7 +1465,7 @@ impl ReservationStore for Engine {
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(settlement)
-        .bind(now)
+        .bind(ts(now))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -1565,7 +1565,7 @@ async fn seat_at_table(
         )
         .bind(h(partner.as_uuid()))
         .bind(h(*table))
-        .bind(now)
+        .bind(ts(now))
         .bind(&host.actor)
         .execute(&mut *conn)
         .await?;
@@ -1580,7 +1580,7 @@ async fn seat_at_table(
     .bind(h(Uuid::now_v7()))
     .bind(h(reservation.venue_id))
     .bind(h(first))
-    .bind(now)
+    .bind(ts(now))
     .bind(&host.actor)
     .bind(h(host.member))
     .execute(&mut *conn)
@@ -1618,7 +1618,7 @@ async fn close_unused_session(
     )
     .bind(h(partner.as_uuid()))
     .bind(h(session))
-    .bind(now)
+    .bind(ts(now))
     .bind(actor)
     .execute(&mut *conn)
     .await?;

@@ -38,7 +38,7 @@ impl DisclosureStore for Engine {
         )
         .bind(h(uuid::Uuid::now_v7()))
         .bind(summary)
-        .bind(received_at)
+        .bind(ts(received_at))
         .bind(credit)
         .fetch_one(&self.pool)
         .await?;
@@ -83,7 +83,7 @@ impl DisclosureStore for Engine {
             }
             Step::Fix => "UPDATE disclosure_reports SET fixed_at = $2 WHERE id = $1 AND fixed_at IS NULL RETURNING *",
         };
-        let mut query = sqlx::query(statement).bind(h(id)).bind(at);
+        let mut query = sqlx::query(statement).bind(h(id)).bind(ts(at));
         if step == Step::Triage {
             query = query.bind(severity.map(Severity::as_str));
         }
@@ -171,7 +171,7 @@ impl IncidentStore for Engine {
             "INSERT INTO incidents (id, opened_at, severity, summary, decided_by) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(h(id))
-        .bind(at)
+        .bind(ts(at))
         .bind(severity.as_str())
         .bind(summary)
         .bind(decided_by)
@@ -212,7 +212,7 @@ impl IncidentStore for Engine {
         sqlx::query("INSERT INTO incident_timeline (id, incident_id, at, entry) VALUES ($1, $2, $3, $4)")
             .bind(h(uuid::Uuid::now_v7()))
             .bind(h(id))
-            .bind(at)
+            .bind(ts(at))
             .bind(entry)
             .execute(&self.pool)
             .await
@@ -236,7 +236,7 @@ impl IncidentStore for Engine {
             "UPDATE incidents SET aware_at = $2, affected_partners = $3 WHERE id = $1 AND aware_at IS NULL",
         )
         .bind(h(id))
-        .bind(aware_at)
+        .bind(ts(aware_at))
         .bind(&affected_text)
         .execute(&self.pool)
         .await?
@@ -299,7 +299,7 @@ impl IncidentStore for Engine {
     async fn close_incident(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<Incident> {
         let closed = sqlx::query("UPDATE incidents SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL")
             .bind(h(id))
-            .bind(at)
+            .bind(ts(at))
             .execute(&self.pool)
             .await?
             .rows_affected();

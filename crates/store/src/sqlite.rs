@@ -267,6 +267,12 @@ pub(crate) mod kit {
             .map(Hyphenated::into_uuid))
     }
 
+    /// An instant as SQLite keeps it: UTC text with nine fraction digits, so text order is time order
+    /// ([`crate::records::InstantText`]). Every instant a statement binds goes through this.
+    pub(crate) fn ts<I: crate::records::InstantText>(at: I) -> I::Text {
+        at.fixed_width()
+    }
+
     /// An optional instant (stored as text by sqlx).
     pub(crate) fn opt_instant_col(row: &DbRow, column: &str) -> StoreResult<Option<time::OffsetDateTime>> {
         Ok(row.try_get(column)?)
@@ -346,8 +352,8 @@ impl crate::seeding::HistoryStore for SqliteStore {
                             Column::OptId(v) => query.bind(v[row].map(|id| id.hyphenated())),
                             Column::Text(v) => query.bind(v[row].clone()),
                             Column::Int(v) => query.bind(v[row]),
-                            Column::Instant(v) => query.bind(v[row]),
-                            Column::OptInstant(v) => query.bind(v[row]),
+                            Column::Instant(v) => query.bind(ts(v[row])),
+                            Column::OptInstant(v) => query.bind(ts(v[row])),
                         };
                     }
                 }

@@ -29,7 +29,7 @@ impl Engine {
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
         .bind(h(family))
-        .bind(now)
+        .bind(ts(now))
         .fetch_one(&mut *conn)
         .await?;
         let live: bool = row.try_get("session_live")?;

@@ -22,7 +22,7 @@ async fn record_event(
     .bind(h(order.id))
     .bind(order.status.as_str())
     .bind(actor)
-    .bind(now)
+    .bind(ts(now))
     .fetch_one(&mut *conn)
     .await?;
     let _ = seq;
@@ -70,7 +70,7 @@ async fn insert_order(
     .bind(h(Uuid::now_v7()))
     .bind(h(order.venue_id))
     .bind(h(order.table_id))
-    .bind(now)
+    .bind(ts(now))
     .execute(&mut *conn)
     .await
     .map_err(foreign_key_to_not_found)?;
@@ -97,7 +97,7 @@ async fn insert_order(
     .bind(order.subtotal.currency.code())
     .bind(&order.idempotency_key)
     .bind(&order.request_hash)
-    .bind(now)
+    .bind(ts(now))
     .bind(h(session))
     .bind(&order.device)
     .bind(order.tax.amount)

@@ -312,6 +312,48 @@ impl SqliteTestDatabase {
             .await
             .unwrap_or_else(|e| panic!("open SQLite store: {e}"))
     }
+
+    /// Panics naming every stored instant that is not fixed-width UTC text ([`crate::InstantText`]): one written
+    /// without the kit's `ts` would sort wrongly against the others. Every text column of every table is read, so a
+    /// new column is covered without being listed.
+    pub async fn assert_instants_fixed_width(&self) {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::SqliteConnection::connect(&self.url)
+            .await
+            .expect("open the test database");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+               AND name <> 'comanda_migrations'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("list tables");
+        let mut uneven = Vec::new();
+        for table in tables {
+            let columns: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM pragma_table_info($1) WHERE type = 'TEXT'")
+                    .bind(&table)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("list columns");
+            for column in columns {
+                // Names read from the schema itself, quoted.
+                let found: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT \"{column}\" FROM \"{table}\"
+                      WHERE \"{column}\" LIKE '____-__-__T__:__:__%' AND length(\"{column}\") <> 30 LIMIT 3"
+                )))
+                .fetch_all(&mut conn)
+                .await
+                .expect("read a column");
+                uneven.extend(
+                    found
+                        .into_iter()
+                        .map(|value| format!("{table}.{column} = {value}")),
+                );
+            }
+        }
+        assert!(uneven.is_empty(), "instants stored at another width: {uneven:?}");
+    }
 }
 
 /// The key-encryption key of test stores: fixed, in memory.

@@ -492,7 +492,7 @@ async fn insert_clear_security_event(
             )
             .bind(partner)
             .bind(&id)
-            .bind(at)
+            .bind(comanda_store::InstantText::fixed_width(at))
             .bind(user)
             .bind(detail)
             .execute(&mut conn)

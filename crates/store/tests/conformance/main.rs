@@ -25,6 +25,7 @@ macro_rules! conformance {
                     let store = db.store().await;
                     suite::$case(&*store).await;
                     store.close().await;
+                    db.assert_instants_fixed_width().await;
                 }
             )*
         }
@@ -45,6 +46,7 @@ macro_rules! conformance {
 
 conformance!(
     alerts_wait_for_routing_oldest_first,
+    instants_within_one_second_compare_as_time,
     disclosure_reports_keep_their_steps_once,
     incidents_keep_a_timeline_and_their_breach_record,
     every_roll_up_equals_a_recomputation_from_the_raw_rows,
@@ -149,6 +151,49 @@ mod sqlite_walls {
 mod migrations {
     use super::*;
 
+    /// 0039 on instants SQLite kept before it (RFC 3339 text whose fraction dropped its trailing zeros): each becomes
+    /// the same instant at the fixed width, so they then read back in time order; running it again changes nothing.
+    #[tokio::test]
+    async fn sqlite_0039_rewrites_earlier_instants_at_a_fixed_width() {
+        let db = SqliteTestDatabase::create();
+        let store = db.store().await;
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+            .await
+            .unwrap();
+        let written = [
+            "2026-12-02T05:00:00.55Z",
+            "2026-12-02T05:00:00Z",
+            "2026-12-02T05:00:00.3Z",
+        ];
+        for (n, at) in written.iter().enumerate() {
+            sqlx::query("INSERT INTO alerts (id, kind, detail, created_at) VALUES ($1, 'test.old', '', $2)")
+                .bind(format!("00000000-0000-7000-8000-00000000000{n}"))
+                .bind(at)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        let migration = include_str!("../../migrations/sqlite/0039_fixed_width_instants.sql");
+        for _ in 0..2 {
+            sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
+            let stored: Vec<String> = sqlx::query_scalar("SELECT created_at FROM alerts ORDER BY created_at")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                stored,
+                [
+                    "2026-12-02T05:00:00.000000000Z",
+                    "2026-12-02T05:00:00.300000000Z",
+                    "2026-12-02T05:00:00.550000000Z"
+                ]
+            );
+        }
+        let since = time::macros::datetime!(2026-12-02 05:00:00 UTC);
+        assert_eq!(store.unrouted_alerts(since, 10).await.unwrap().len(), 3);
+        store.close().await;
+    }
+
     #[tokio::test]
     async fn sqlite_migrations_apply_once() {
         let db = SqliteTestDatabase::create();
@@ -224,6 +269,11 @@ mod migrations {
         store.close().await;
         let connect = || <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url);
         let (mut reader, mut migrator) = (connect().await.unwrap(), connect().await.unwrap());
+        // Quarters as SQLite kept them before 0039 (whole seconds, no fraction), the form 0033's backfill matches.
+        sqlx::query("UPDATE sales_quarters SET quarter = substr(quarter, 1, 19) || 'Z'")
+            .execute(&mut reader)
+            .await
+            .unwrap();
         backfill_matches_the_live_path::<sqlx::Sqlite>(
             &mut reader,
             &mut migrator,

@@ -810,6 +810,33 @@ pub async fn disputes_leave_a_debt_netted_against_later_transfers(store: &dyn St
 /// MON-4's queue: an alert stays unrouted, oldest first, until the on-call destination accepts it; marking it twice
 /// keeps the first time; alerts older than the window asked for are not offered again; retention deletes the alerts
 /// raised before its cut and no other.
+/// Instants a fraction of a second apart compare and sort as time does, also against a whole second: a record in the
+/// first second of a range is inside it (SQLite's text once put `05:00:00.3Z` before `05:00:00Z` and `.5Z` after
+/// `.55Z`).
+pub async fn instants_within_one_second_compare_as_time(store: &dyn Store) {
+    let second = NOW.replace_nanosecond(0).unwrap();
+    let at = |millis: i64| second + time::Duration::milliseconds(millis);
+    let mut raised = Vec::new();
+    for millis in [0, 300, 500, 550, 1_000] {
+        raised.push(
+            store
+                .raise_alert(None, "test.instant", "x", at(millis))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let pending = store.unrouted_alerts(second, 10).await.unwrap();
+    assert_eq!(pending.iter().map(|a| a.id).collect::<Vec<_>>(), raised);
+    let later = store.unrouted_alerts(at(500), 10).await.unwrap();
+    assert_eq!(later.iter().map(|a| a.id).collect::<Vec<_>>(), raised[2..]);
+    assert_eq!(
+        store.prune_alerts(at(550)).await.unwrap(),
+        3,
+        "before .55 s: 0, .3 and .5"
+    );
+}
+
 pub async fn alerts_wait_for_routing_oldest_first(store: &dyn Store) {
     let second = NOW + time::Duration::seconds(1);
     let first = store.raise_alert(None, "test.first", "one", NOW).await.unwrap();
