@@ -57,7 +57,11 @@ impl Backups {
         };
         let plain = work.path().join("snapshot");
         self.decrypt(&fetched, &plain, &manifest).await?;
-        let live_existed = self.engine.key_rows().await.ok().flatten().is_some();
+        // A live key store is kept (keys destroyed since the backup stay destroyed) unless there is none: no
+        // database, or one nobody ever registered in, as `comanda backup list` leaves a new machine's (its empty
+        // key tables once sent every member's data key away and nobody could sign in).
+        let live_existed = self.engine.key_rows().await.ok().flatten().is_some()
+            && self.engine.holds_partners().await.unwrap_or(true);
         let bar = self.bar(0, "restore");
         let note = self
             .engine

@@ -82,6 +82,9 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     /// The live data keys of [`KEY_TABLES`] (still wrapped by the KMS), for the key store's own backup; `None`
     /// when there is no live key store at all (the database or its schema is gone).
     async fn key_rows(&self) -> Result<Option<Vec<KeyRow>>, BackupError>;
+    /// Whether the live database holds any partner, offboarded ones included. A database no partner was ever
+    /// registered in (a new machine's, just migrated by `comanda backup list`) has no key store worth keeping.
+    async fn holds_partners(&self) -> Result<bool, BackupError>;
     /// Puts data keys into the live database (keeping any already there; a tenant key only while its partner
     /// exists); returns how many were added.
     async fn put_key_rows(&self, rows: &[KeyRow]) -> Result<usize, BackupError>;
@@ -418,6 +421,23 @@ impl Engine for Sqlite {
         Ok(Some(rows))
     }
 
+    async fn holds_partners(&self) -> Result<bool, BackupError> {
+        if !self.path.exists() {
+            return Ok(false);
+        }
+        let mut conn = sqlite_open(&self.path, true).await?;
+        let held = if sqlite_tables(&mut conn).await?.iter().any(|t| t == "partners") {
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM partners)")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(db)?
+        } else {
+            false
+        };
+        let _ = conn.close().await;
+        Ok(held)
+    }
+
     async fn put_key_rows(&self, rows: &[KeyRow]) -> Result<usize, BackupError> {
         let mut conn = sqlite_open(&self.path, false).await?;
         let mut added = 0;
@@ -695,6 +715,21 @@ impl Engine for Postgres {
         let counts = Self::counts(&mut conn).await;
         let _ = conn.close().await;
         counts
+    }
+
+    async fn holds_partners(&self) -> Result<bool, BackupError> {
+        let mut conn = PgConnection::connect(&self.dump_url).await.map_err(db)?;
+        let schema: bool = sqlx::query_scalar("SELECT to_regclass('public.partners') IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(db)?;
+        let held = schema
+            && sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM partners)")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(db)?;
+        let _ = conn.close().await;
+        Ok(held)
     }
 
     async fn key_rows(&self) -> Result<Option<Vec<KeyRow>>, BackupError> {
