@@ -123,10 +123,7 @@ enum IncidentsCommand {
         decided_by: String,
     },
     /// Add what happened to the incident's timeline.
-    Note {
-        id: String,
-        entry: String,
-    },
+    Note { id: String, entry: String },
     /// Record a personal-data breach (IR-2): the partners affected are computed from their audit logs over the
     /// window (and action or actor, when given), and the notification deadlines start at --aware.
     Breach {
@@ -152,8 +149,14 @@ enum IncidentsCommand {
         #[arg(long)]
         jurisdiction: String,
     },
+    /// Close an incident. A breach closes only once every authority's notification is recorded, or with
+    /// --notice-not-required saying why none is owed (the timeline keeps it).
     Close {
         id: String,
+        /// Why the authorities not yet notified need no notice (GDPR Art. 33(1): the breach is unlikely to result
+        /// in a risk to people); written to the timeline, as Art. 33(5) requires.
+        #[arg(long, value_name = "WHY")]
+        notice_not_required: Option<String>,
     },
     /// Open incidents; with --all, closed ones too.
     List {
@@ -161,9 +164,7 @@ enum IncidentsCommand {
         all: bool,
     },
     /// One incident: its timeline, affected partners and each notification deadline.
-    Show {
-        id: String,
-    },
+    Show { id: String },
     /// Raise the alert of every breach deadline in its last 12 hours or overdue (once per jurisdiction), print
     /// them; exit status 1 when any is overdue. The running server does this every ten minutes.
     Check,
@@ -867,8 +868,35 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                     out!("{jurisdiction} was already recorded as notified");
                 }
             }
-            IncidentsCommand::Close { id: text } => {
-                store.close_incident(id(&text)?, now).await?;
+            IncidentsCommand::Close {
+                id: text,
+                notice_not_required,
+            } => {
+                let incident = store.incident(id(&text)?).await?;
+                let unnotified: Vec<String> = incident
+                    .aware_at
+                    .map(|aware| notice_deadlines(aware, &states))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|deadline| !incident.notified.contains(&deadline.jurisdiction))
+                    .map(|deadline| deadline.jurisdiction)
+                    .collect();
+                if !unnotified.is_empty() {
+                    let list = unnotified.join(", ");
+                    let Some(reason) = notice_not_required.as_deref().map(str::trim).filter(|r| !r.is_empty())
+                    else {
+                        anyhow::bail!(
+                            "incident {text} is a breach with no notification recorded for {list}: record each \
+                             (`comanda incidents notified {text} --jurisdiction …`), or, when no notice is owed (GDPR \
+                             Art. 33(1): unlikely to result in a risk to people), close it with \
+                             --notice-not-required \"<why>\""
+                        );
+                    };
+                    store
+                        .add_timeline(incident.id, now, &format!("closed without notifying {list}: {reason}"))
+                        .await?;
+                }
+                store.close_incident(incident.id, now).await?;
                 out!("incident {text} closed");
             }
             IncidentsCommand::List { all } => {

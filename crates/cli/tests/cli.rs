@@ -1576,8 +1576,34 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
         "2020-01-02T00:00:00Z",
     ]);
     assert!(none.contains("affecting 0 partner(s)"), "{none}");
-    ok(&["incidents", "close", &id]);
+    // A breach whose authorities are not all notified does not close by itself: its clocks would go unwatched.
+    let refused = run(&["incidents", "close", &id]);
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        !refused.status.success() && said.contains("no notification recorded for US-XA, CO-1581:"),
+        "{said}"
+    );
+    assert!(ok(&["incidents", "list"]).contains(&id));
+    ok(&[
+        "incidents",
+        "close",
+        &id,
+        "--notice-not-required",
+        "the copy was encrypted and its key never left the KMS",
+    ]);
     assert!(!ok(&["incidents", "list"]).contains(&id));
+    let shown = ok(&["incidents", "show", &id]);
+    assert!(
+        shown.contains("closed without notifying US-XA, CO-1581: the copy was encrypted"),
+        "{shown}"
+    );
+    ok(&[
+        "incidents",
+        "close",
+        &other,
+        "--notice-not-required",
+        "no partner's data was in the window",
+    ]);
 }
 
 /// IR-1's runbook lives in docs/security/, and every command it tells the operator to run exists in this binary:
