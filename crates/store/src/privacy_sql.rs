@@ -3,6 +3,7 @@
 // `sqlite_privacy` and `postgres_privacy` (docs/architecture.md, "Adding a query").
 
 use crate::identity::{IdentityStore, Invitation, StaffMember};
+use crate::reservations::ReservationStatus;
 use crate::sealing::{self, KeyOwner, Place, StoredKey};
 use crate::{StoreError, StoreResult};
 use comanda_domain::PartnerId;
@@ -429,14 +430,45 @@ impl crate::privacy::PrivacyStore for Engine {
         .await?
         .rows_affected()
             > 0;
-        // A booking's note is the guest's own words (an allergy, a birthday, a name): it goes with them.
+        // A booking's note is the guest's own words (an allergy, a birthday, a name): it goes with them. So do the
+        // keys and request digests their bookings and waitlist places were made with: a replay of the original
+        // request must not answer with the erased person's booking.
+        for statement in [
+            "UPDATE reservations SET note = '', idempotency_key = NULL, request_hash = NULL
+              WHERE partner_id = $1 AND guest_id = $2",
+            "UPDATE waitlist_entries SET idempotency_key = NULL, request_hash = NULL
+              WHERE partner_id = $1 AND guest_id = $2",
+        ] {
+            sqlx::query(statement)
+                .bind(h(partner.as_uuid()))
+                .bind(h(person))
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Processing stops (GDPR Art. 17): their places on the waitlist end, and a table offered to them is free
+        // again. The offered bookings' rows are locked before the entries, in the order accepting an offer takes.
+        let offered: Vec<DbRow> = sqlx::query(locking!(
+            "SELECT id FROM reservations WHERE partner_id = $1 AND status = 'offered'
+                AND id IN (SELECT reservation_id FROM waitlist_entries
+                            WHERE partner_id = $1 AND guest_id = $2 AND status = 'offered')"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(person))
+        .fetch_all(&mut *tx)
+        .await?;
         sqlx::query(
-            "UPDATE reservations SET note = '' WHERE partner_id = $1 AND guest_id = $2 AND note <> ''",
+            "UPDATE waitlist_entries SET status = 'left', updated_at = $3
+              WHERE partner_id = $1 AND guest_id = $2 AND status IN ('waiting', 'offered')",
         )
         .bind(h(partner.as_uuid()))
         .bind(h(person))
+        .bind(ts(now))
         .execute(&mut *tx)
         .await?;
+        for row in &offered {
+            let reservation = uuid_col(row, "id")?;
+            cancel_if(&mut tx, partner, reservation, ReservationStatus::Offered, now).await?;
+        }
         let key_destroyed = self.destroy_person_key(&mut tx, partner, person).await?;
         self.insert_audit(&mut tx, partner, audit, now).await?;
         tx.commit().await?;

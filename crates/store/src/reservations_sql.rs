@@ -115,7 +115,7 @@ fn entry_from_row(row: &DbRow) -> StoreResult<WaitlistEntry> {
 }
 
 /// Cancels a reservation that is still `from` and frees its tables in the caller's transaction; whether it was.
-async fn cancel_if(
+pub(crate) async fn cancel_if(
     conn: &mut Conn,
     partner: PartnerId,
     reservation: Uuid,

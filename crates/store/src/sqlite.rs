@@ -247,6 +247,7 @@ pub(crate) mod kit {
     pub(crate) use crate::sqlite_audit::{chain_pending, clear_sources};
     pub(crate) use crate::sqlite_identity::insert_message;
     pub(crate) use crate::sqlite_payments::balance_in;
+    pub(crate) use crate::sqlite_reservations::cancel_if;
 
     pub(crate) type Db = sqlx::Sqlite;
     pub(crate) type DbRow = sqlx::sqlite::SqliteRow;

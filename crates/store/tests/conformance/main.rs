@@ -106,6 +106,7 @@ conformance!(
     claims_refuse_a_second_booking_of_a_table_at_an_overlapping_time,
     a_deposit_moves_once_from_awaited_to_settled,
     an_offer_holds_its_table_until_it_expires,
+    an_erased_guest_leaves_the_waitlist_and_frees_an_offered_table,
     a_waitlist_booking_that_never_came_about_ends_its_entry,
     a_table_combination_is_withdrawn_once_and_only_by_its_venue,
     the_host_list_holds_the_days_bookings_with_their_deposits_and_guests,

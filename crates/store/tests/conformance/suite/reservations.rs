@@ -576,6 +576,70 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
     assert!(matches!(free, BookOutcome::Created(_)), "{free:?}");
 }
 
+/// An erased guest's processing stops (GDPR Art. 17): their waitlist places end (`left`), a table offered to them is
+/// free at once, and a replay of their original request with its key is a new request, not their entry or booking.
+pub async fn an_erased_guest_leaves_the_waitlist_and_frees_an_offered_table(store: &dyn Store) {
+    let (scope, venue, table) = booking_floor(store, "Espera borrada").await;
+    let seven = datetime!(2026-12-05 00:00 UTC);
+    let ask = |email: &str, key: &str| NewWaitlistEntry {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        guest: guest(venue, email),
+        party_size: 2,
+        local_date: "2026-12-04".into(),
+        earliest: seven - time::Duration::HOUR,
+        latest: seven + time::Duration::HOUR,
+        idempotency_key: Some(key.into()),
+        request_hash: key.as_bytes().to_vec(),
+    };
+    let wanda = ask("wanda@example.co", "espera-w");
+    let offered_entry = store.join_waitlist(&scope, &wanda, &change(), NOW).await.unwrap();
+    let waiting = store
+        .join_waitlist(&scope, &ask("walter@example.co", "espera-x"), &change(), NOW)
+        .await
+        .unwrap();
+    let offered = offer_table(store, &scope, table, &offered_entry, wanda.guest.clone(), seven).await;
+    for entry in [&offered_entry, &waiting] {
+        store
+            .erase_person(&scope, entry.guest_id, &change(), NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.waitlist_entry(&scope, entry.id).await.unwrap().status,
+            WaitlistStatus::Left
+        );
+    }
+    assert_eq!(
+        store.reservation(&scope, offered.id).await.unwrap().status,
+        ReservationStatus::Cancelled,
+        "the offer is withdrawn"
+    );
+    let free = store
+        .book(
+            &scope,
+            &booking_of(venue, seven),
+            &blind(table, seven),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(free, BookOutcome::Created(_)), "{free:?}");
+    let replayed = store
+        .join_waitlist(&scope, &ask("wanda@example.co", "espera-w"), &change(), NOW)
+        .await
+        .unwrap();
+    assert_ne!(replayed.id, offered_entry.id, "not the erased guest's entry");
+    assert!(
+        store
+            .waitlist(&scope, venue, None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.id != offered_entry.id)
+    );
+}
+
 /// An offer accepted with the venue's deposit books the entry; a booking that then never comes about — the guest
 /// cancels before paying, or the deposit's hold lapses — ends the entry (left, expired), not "booked".
 pub async fn a_waitlist_booking_that_never_came_about_ends_its_entry(store: &dyn Store) {
