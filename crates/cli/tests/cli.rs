@@ -444,6 +444,63 @@ fn config_prints_the_effective_configuration_with_secrets_redacted() {
     assert!(printed.contains("[redacted]"), "{printed}");
 }
 
+/// A setting that wants text takes digits from the environment as written (a PIN `0123` read as the number 123 was
+/// refused, and a leading zero would have been lost); a value of the wrong type, secret or not, is refused without
+/// being printed.
+#[test]
+fn environment_digits_are_text_where_text_is_wanted_and_refusals_never_print_the_value() {
+    let cwd = tempfile::tempdir().unwrap();
+    let config = |env: &[(&str, &str)], file: Option<&str>| {
+        let mut command = Command::new(BIN);
+        command.current_dir(cwd.path()).arg("config");
+        if let Some(text) = file {
+            let path = cwd.path().join("pin.toml");
+            std::fs::write(&path, text).unwrap();
+            command.args(["--config", path.to_str().unwrap()]);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    };
+    let accepted = config(
+        &[
+            ("COMANDA_KMS__PKCS11__PIN", "0123"),
+            ("COMANDA_KMS__PKCS11__TOKEN_LABEL", "0042"),
+            ("COMANDA_METRICS__TOKEN", "0987654321"),
+            ("COMANDA_AUTH__ACCESS_TTL_SECS", "600"),
+        ],
+        None,
+    );
+    let printed = String::from_utf8_lossy(&accepted.stdout);
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    assert!(
+        printed.contains("token_label = \"0042\"") && printed.contains("access_ttl_secs = 600"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("0123") && !printed.contains("0987654321"),
+        "{printed}"
+    );
+    for (env, file) in [
+        (vec![("COMANDA_AUTH__ACCESS_TTL_SECS", "s3cr3t-value")], None),
+        (vec![], Some("[kms.pkcs11]\npin = 975312468\n")),
+    ] {
+        let refused = config(&env, file);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{said}");
+        assert!(said.contains("invalid type: found"), "{said}");
+        assert!(
+            !said.contains("s3cr3t-value") && !said.contains("975312468"),
+            "{said}"
+        );
+    }
+}
+
 #[test]
 fn invalid_configuration_is_refused_with_the_field_named() {
     let cwd = tempfile::tempdir().unwrap();

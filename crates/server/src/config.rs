@@ -517,10 +517,61 @@ pub struct Overrides {
 pub enum ConfigError {
     #[error("configuration file {0}: not found")]
     MissingFile(PathBuf),
+    /// Figment's errors, each said without the value it found (the value may be a secret).
     #[error("configuration: {0}")]
-    Parse(Box<figment::Error>),
+    Parse(String),
     #[error("configuration: {field}: {message}")]
     Invalid { field: &'static str, message: String },
+}
+
+/// A value from a `COMANDA_*` variable that read as a number or boolean where the setting wants text: the setting's
+/// path and the variable's text as written.
+fn text_wanted_from_env(error: &figment::Error) -> Option<(String, String)> {
+    error.clone().into_iter().find_map(|error| {
+        let figment::error::Kind::InvalidType(_, expected) = &error.kind else {
+            return None;
+        };
+        let from_env = error
+            .metadata
+            .as_ref()
+            .is_some_and(|source| source.name.contains("environment variable"));
+        if !from_env || !expected.contains("string") || error.path.is_empty() {
+            return None;
+        }
+        let text = Env::var(&format!("COMANDA_{}", error.path.join("__")))?;
+        Some((error.path.join("."), text))
+    })
+}
+
+/// Figment's errors without the values they found: a setting given the wrong type may be a secret (a PIN, a token).
+fn without_values(error: figment::Error) -> String {
+    use figment::error::{Actual, Kind};
+    let shape = |actual: &Actual| {
+        Actual::Other(
+            match actual {
+                Actual::Bool(_) => "a boolean",
+                Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number",
+                Actual::Char(_) | Actual::Str(_) => "text",
+                Actual::Bytes(_) => "bytes",
+                Actual::Seq => "a list",
+                Actual::Map => "a table",
+                _ => "another kind of value",
+            }
+            .to_owned(),
+        )
+    };
+    error
+        .into_iter()
+        .map(|mut error| {
+            error.kind = match error.kind {
+                Kind::InvalidType(actual, expected) => Kind::InvalidType(shape(&actual), expected),
+                Kind::InvalidValue(actual, expected) => Kind::InvalidValue(shape(&actual), expected),
+                kind => kind,
+            };
+            error.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Config {
@@ -538,16 +589,33 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(Env::prefixed("COMANDA_").split("__").ignore(&["config"]));
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            figment = figment.merge(Serialized::default("database.url", url));
-        }
-        if let Some(dir) = &overrides.data_dir {
-            figment = figment.merge(Serialized::default("data_dir", dir));
-        }
-        if let Some(listen) = overrides.listen {
-            figment = figment.merge(Serialized::default("server.listen", listen.to_string()));
-        }
-        let config: Config = figment.extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
+        // An environment value reads as TOML, so a PIN or token of digits arrived as a number (`0123` as 123) and
+        // was refused where text is wanted: such a value is taken again as the text it was written as.
+        let mut as_written: Vec<(String, String)> = Vec::new();
+        let config: Config = loop {
+            let mut sources = figment.clone();
+            for (path, text) in &as_written {
+                sources = sources.merge(Serialized::default(path, text));
+            }
+            if let Ok(url) = std::env::var("DATABASE_URL") {
+                sources = sources.merge(Serialized::default("database.url", url));
+            }
+            if let Some(dir) = &overrides.data_dir {
+                sources = sources.merge(Serialized::default("data_dir", dir));
+            }
+            if let Some(listen) = overrides.listen {
+                sources = sources.merge(Serialized::default("server.listen", listen.to_string()));
+            }
+            match sources.extract() {
+                Ok(config) => break config,
+                Err(error) => match text_wanted_from_env(&error) {
+                    Some(found) if !as_written.iter().any(|(path, _)| *path == found.0) => {
+                        as_written.push(found)
+                    }
+                    _ => return Err(ConfigError::Parse(without_values(error))),
+                },
+            }
+        };
         config.validate()?;
         Ok(config)
     }
