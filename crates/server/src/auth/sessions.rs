@@ -162,6 +162,19 @@ impl Identity {
         Ok(())
     }
 
+    /// Step-up for a change to one's own sign-in (their email): the current password, and the current code or a
+    /// recovery code when 2FA is on, as a password change asks. A wrong one is refused (403 `step-up-failed`) and
+    /// counted as a failed sign-in.
+    pub async fn confirm_own_change(
+        &self,
+        caller: &Caller,
+        password: &str,
+        code: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<(), ApiError> {
+        self.step_up(caller, password, code, ctx).await
+    }
+
     /// Step-up: changing the password needs the current one (and the current code when 2FA is on).
     pub async fn change_password(
         &self,

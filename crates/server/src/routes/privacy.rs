@@ -45,6 +45,11 @@ pub struct PrivacyRequest {
     /// Rectification: a guest's corrected phone, E.164 (members keep no phone).
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
     pub phone: Option<String>,
+    /// Rectifying your own sign-in email: your current password (step-up, as a password change asks), so a token
+    /// alone cannot move your sign-in and its security notices elsewhere.
+    pub current_password: Option<String>,
+    /// With `current_password` when two-factor authentication is on: a current code or a recovery code.
+    pub code: Option<String>,
 }
 
 /// Whom a request is about: as API.md names a person, by the email or the phone (E.164) they gave — which finds the
@@ -331,13 +336,15 @@ const EXPORT_ACTIVITY_LIMIT: usize = 100_000;
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Asking about someone else, by email or phone, or erasing, needs the right to \
             manage staff; about another member, the right to manage that member's role (a manager: the floor roles \
-            only)", body = Problem, content_type = "application/problem+json"),
+            only); rectifying your own sign-in email, the current password or code was wrong (`step-up-failed`)",
+            body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No member or guest of this partner goes by `subject`", body = Problem,
             content_type = "application/problem+json"),
         (status = 409, description = "The rectified email has an account, or the only owner would be erased",
             body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Corrected fields on a request that is not a rectification, or a phone for a \
-            member (members keep none)", body = Problem,
+        (status = 422, description = "Corrected fields on a request that is not a rectification, a phone for a \
+            member (members keep none), your own sign-in email without `current_password`, or `current_password` \
+            or `code` on any other request", body = Problem,
             content_type = "application/problem+json")))]
 pub async fn request(
     State(state): State<AppState>,
@@ -345,6 +352,11 @@ pub async fn request(
     ctx: RequestContext,
     ApiJson(request): ApiJson<PrivacyRequest>,
 ) -> Result<Json<PrivacyResponse>, ApiError> {
+    // The step-up fields belong to one request only: said so anywhere else rather than ignored.
+    let own_login_change = request.kind == RequestKind::Rectify && request.email.is_some();
+    if !own_login_change && (request.current_password.is_some() || request.code.is_some()) {
+        return Err(not_a_step_up());
+    }
     let changes = match request.kind {
         RequestKind::Rectify => Some(rectification(&state, &request)?),
         RequestKind::Export | RequestKind::Erase => {
@@ -380,6 +392,9 @@ pub async fn request(
     let about_self = subject == caller.member.id;
     if (!about_self || request.kind == RequestKind::Erase) && !manages_staff {
         return Err(forbidden());
+    }
+    if !about_self && (request.current_password.is_some() || request.code.is_some()) {
+        return Err(not_a_step_up());
     }
     let answer = match state.store.staff_member(&caller.scope, subject).await {
         Ok(member) => member_request(&state, &caller, &ctx, member, &request, changes.as_ref()).await?,
@@ -650,6 +665,21 @@ async fn member_request(
             if changes.phone.is_some() {
                 return Err(member_has_no_phone());
             }
+            // One's own sign-in email moves only with a step-up: a stolen 15-minute token would otherwise move the
+            // sign-in, and the security notices with it, to the thief's address.
+            if member.id == caller.member.id && changes.email.is_some() {
+                let Some(password) = request.current_password.as_deref() else {
+                    return Err(ApiError::rule(ValidationErrors::single(
+                        "current_password",
+                        "changing your own sign-in email needs your current password (and `code` with two-factor \
+                         authentication on)",
+                    )));
+                };
+                state
+                    .identity
+                    .confirm_own_change(caller, password, request.code.as_deref(), ctx)
+                    .await?;
+            }
             let updated = store
                 .rectify_person(scope, subject, &changes, &audit, now)
                 .await
@@ -671,6 +701,13 @@ async fn member_request(
             )
         }
     })
+}
+
+fn not_a_step_up() -> ApiError {
+    ApiError::rule(ValidationErrors::single(
+        "current_password",
+        "only a change of your own sign-in email takes `current_password` and `code`",
+    ))
 }
 
 /// The corrected email and/or name of a rectification, validated (the email with its login lookup digest).

@@ -703,6 +703,52 @@ pub async fn a_rectified_address_leaves_no_mail_copy_behind(engine: Engine) {
         files_holding(&server, MEMBER_EMAIL),
         Vec::<std::path::PathBuf>::new()
     );
+    // The member moves their own sign-in only with a step-up: a token alone (a stolen one) cannot.
+    let login = post(
+        &server,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": corrected, "password": PASSWORD}),
+    )
+    .await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    let own = |extra: serde_json::Value| {
+        let mut body = json!({"kind": "rectify", "subject": member, "email": "luis.nuevo@example.co"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (extra, status, said) in [
+        (json!({}), 422, "current_password"),
+        (
+            json!({"current_password": "not the password"}),
+            403,
+            "step-up-failed",
+        ),
+    ] {
+        let refused = post(&server, "/api/v1/privacy/requests", Some(&token), own(extra)).await;
+        assert_eq!(refused.status, status, "{}", refused.body);
+        assert!(refused.body.to_string().contains(said), "{}", refused.body);
+    }
+    let moved = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&token),
+        own(json!({"current_password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["email"], "luis.nuevo@example.co");
+    // The step-up fields belong to that request only: anywhere else they are named, not ignored.
+    let misplaced = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&owner.access),
+        json!({"kind": "rectify", "subject": member, "name": "Luis", "current_password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(misplaced.status, 422, "{}", misplaced.body);
     let erased = post(
         &server,
         "/api/v1/privacy/requests",
@@ -711,7 +757,7 @@ pub async fn a_rectified_address_leaves_no_mail_copy_behind(engine: Engine) {
     )
     .await;
     assert_eq!(erased.status, 200, "{}", erased.body);
-    for address in [MEMBER_EMAIL, corrected] {
+    for address in [MEMBER_EMAIL, corrected, "luis.nuevo@example.co"] {
         assert_eq!(
             files_holding(&server, address),
             Vec::<std::path::PathBuf>::new(),
