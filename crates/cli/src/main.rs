@@ -424,6 +424,14 @@ async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
         let moved =
             comanda_server::serve::rewrap_data_keys(&config, Arc::new(comanda_server::SystemClock)).await?;
         out!("{moved} data key(s) in the database rewrapped to the newest key-encryption-key version");
+        if before != after && config.kms.backend == comanda_server::config::KmsBackend::LocalFile {
+            // The copies kept off the machine for a restore (docs/backups.md) know only the older versions.
+            out!(
+                "copy {} and platform.key.wrapped off the machine again now: the copies kept there cannot open the \
+                 keys rewrapped to version {after}",
+                config.kms_key_path().display()
+            );
+        }
         return Ok(());
     }
     let manager = comanda_server::serve::key_manager(&config, Arc::new(comanda_server::SystemClock)).await?;

@@ -952,6 +952,10 @@ fn keys_rotate_kek_and_rewrap_move_the_platform_key_forward() {
         rotated.contains("from key-encryption-key version 1 to 2"),
         "{rotated}"
     );
+    assert!(
+        rotated.contains("platform.key.wrapped off the machine again"),
+        "the off-machine copies are stale now: {rotated}"
+    );
     let again = run(&["keys", "rewrap"]);
     assert!(
         again.contains("already under key-encryption-key version 2"),
