@@ -232,37 +232,24 @@ impl Backups {
         };
         manifest.sign(&self.identity)?;
         let manifest_json = manifest.to_json()?;
-        for target in &self.targets {
-            self.upload(target, &object, &sealed_path).await?;
-            target
-                .store
-                .put(
-                    &ObjectPath::from(manifest_name.as_str()),
-                    manifest_json.clone().into(),
-                )
-                .await
-                .map_err(store_err(target))?;
-            let (sha, bytes) = self.download(target, &object, None).await?;
-            if sha != sealed.object_sha256 || bytes != sealed.object_bytes {
-                return Err(BackupError::Target {
-                    target: target.label.clone(),
-                    reason: format!("{object} read back differs from what was written"),
-                });
+        if let Err(error) = self
+            .write_everywhere(
+                &object,
+                &manifest_name,
+                &manifest_json,
+                &sealed_path,
+                (&sealed.object_sha256, sealed.object_bytes),
+            )
+            .await
+        {
+            // A backup missing on any target is a failed one (docs/backups.md): what reached the others goes too, or
+            // `list` would show it verified and `restore` would take it as the newest.
+            for target in &self.targets {
+                for name in [&object, &manifest_name] {
+                    let _ = target.store.delete(&ObjectPath::from(name.as_str())).await;
+                }
             }
-            let back = target
-                .store
-                .get(&ObjectPath::from(manifest_name.as_str()))
-                .await
-                .map_err(store_err(target))?
-                .bytes()
-                .await
-                .map_err(store_err(target))?;
-            if back.as_ref() != manifest_json.as_slice() {
-                return Err(BackupError::Target {
-                    target: target.label.clone(),
-                    reason: format!("{manifest_name} read back differs from what was written"),
-                });
-            }
+            return Err(error);
         }
         self.backup_keystore(now, work.path()).await?;
         Ok(Created {
@@ -270,6 +257,47 @@ impl Backups {
             manifest,
             targets: self.targets.iter().map(|t| t.label.clone()).collect(),
         })
+    }
+
+    /// Writes the object and its manifest to every target, each read back and compared.
+    async fn write_everywhere(
+        &self,
+        object: &str,
+        manifest_name: &str,
+        manifest_json: &[u8],
+        sealed_path: &Path,
+        (object_sha256, object_bytes): (&str, u64),
+    ) -> Result<(), BackupError> {
+        for target in &self.targets {
+            self.upload(target, object, sealed_path).await?;
+            target
+                .store
+                .put(&ObjectPath::from(manifest_name), manifest_json.to_vec().into())
+                .await
+                .map_err(store_err(target))?;
+            let (sha, bytes) = self.download(target, object, None).await?;
+            if sha != object_sha256 || bytes != object_bytes {
+                return Err(BackupError::Target {
+                    target: target.label.clone(),
+                    reason: format!("{object} read back differs from what was written"),
+                });
+            }
+            let back = target
+                .store
+                .get(&ObjectPath::from(manifest_name))
+                .await
+                .map_err(store_err(target))?
+                .bytes()
+                .await
+                .map_err(store_err(target))?;
+            if back.as_ref() != manifest_json {
+                return Err(BackupError::Target {
+                    target: target.label.clone(),
+                    reason: format!("{manifest_name} read back differs from what was written"),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The person-key store, backed up apart (PRIV-1): its own object under `keystore/`, encrypted to its own key,
@@ -533,6 +561,7 @@ impl Backups {
     pub async fn list(&self) -> Result<Vec<Listing>, BackupError> {
         let mut listings = Vec::new();
         let mut unreachable = Unreachable::default();
+        let mut answered: Vec<(String, BTreeSet<String>)> = Vec::new();
         for target in &self.targets {
             let listed = self.objects(target).await;
             if let Err(error) = &listed {
@@ -548,10 +577,14 @@ impl Backups {
                 continue;
             };
             objects.sort_by(|a, b| a.location.cmp(&b.location));
+            answered.push((target.label.clone(), BTreeSet::new()));
             for meta in objects {
                 let object = meta.location.to_string();
                 if !object.ends_with(manifest::OBJECT_SUFFIX) {
                     continue;
+                }
+                if let Some((_, held)) = answered.last_mut() {
+                    held.insert(object.clone());
                 }
                 let verified = match self.read_manifest(target, &object).await {
                     Err(e) => Err(e.to_string()),
@@ -575,6 +608,19 @@ impl Backups {
             }
         }
         unreachable.unless_all(self.targets.len())?;
+        // A backup one answering target lacks failed there (a full disk, a write refused): not a verified backup.
+        let everywhere: BTreeSet<&String> = answered.iter().flat_map(|(_, held)| held).collect();
+        for (label, held) in &answered {
+            for object in everywhere.iter().filter(|object| !held.contains(**object)) {
+                listings.push(Listing {
+                    target: label.clone(),
+                    created_at: manifest::created_at_of(object),
+                    object: (*object).clone(),
+                    bytes: 0,
+                    verified: Err("missing on this target: a backup missing on any target failed".into()),
+                });
+            }
+        }
         Ok(listings)
     }
 

@@ -400,6 +400,47 @@ async fn postgresql_backup_drop_tables_restore_gives_identical_rows() {
     );
 }
 
+/// A backup missing on any target failed (docs/backups.md): one that fails on a target leaves no copy on the others
+/// (it was listed verified there, and restore took it as the newest), and a copy found on one target only is listed
+/// as failed where it is missing.
+#[tokio::test]
+async fn a_backup_failing_on_one_target_leaves_no_copy_and_a_lone_copy_is_listed_failed() {
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    ok(cwd, &["migrate"], &[]);
+    ok(cwd, &["backup", "create", "--now", "2026-06-01T12:00:00Z"], &[]);
+    let targets = cwd.join("comanda-data/backups");
+    let b = targets.join("b/backups");
+    // Target b takes the second backup's object but refuses its manifest: a directory stands where it goes.
+    let blocked = b.join("2026-06-02T12-00-00Z-sqlite.manifest.json");
+    std::fs::create_dir(&blocked).unwrap();
+    let failed = comanda(cwd, &["backup", "create", "--now", "2026-06-02T12:00:00Z"], &[]);
+    assert!(!failed.status.success());
+    for target in ["a", "b"] {
+        let names: Vec<String> = backup_objects(&targets.join(target))
+            .iter()
+            .map(|p| object_name(p))
+            .collect();
+        assert_eq!(
+            names,
+            ["2026-06-01T12-00-00Z-sqlite.cmdb.age"],
+            "nothing of the failed one on {target}"
+        );
+    }
+    std::fs::remove_dir(&blocked).unwrap();
+    // The first backup's copy on b is lost: it is on a only.
+    std::fs::remove_dir_all(&b).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let listed = comanda(cwd, &["backup", "list"], &[]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&listed.stdout),
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(!listed.status.success(), "{said}");
+    assert!(said.contains("missing on this target"), "{said}");
+}
+
 /// BAK-2: with the clock placed, prune keeps exactly the backups of the last 30 days.
 #[tokio::test]
 async fn prune_keeps_exactly_the_backups_of_the_last_30_days() {
