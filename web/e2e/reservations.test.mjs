@@ -93,6 +93,16 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await guest.fill('#details-form input[name=phone]', '+57 300 123 4567');
   await guest.screenshot({ path: artifactPath('booking-details.png'), fullPage: true });
   await assertAccessible(guest, 'booking-details');
+  // The privacy notice the consent box stands for (Law 1581), one tap away, in a tab of its own.
+  const [notice] = await Promise.all([
+    phone.waitForEvent('page'),
+    guest.click('#details-form a[href*="/privacy"]'),
+  ]);
+  await notice.waitForLoadState();
+  await notice.locator('h1', { hasText: 'Aviso de privacidad' }).waitFor();
+  assert.match(await notice.locator('main').textContent(), /Superintendencia de Industria y Comercio/);
+  await assertAccessible(notice, 'privacy-notice');
+  await notice.close();
   await guest.click('#details-form button[type=submit]');
   await guest.locator('#confirmed').waitFor({ state: 'visible' });
   assert.match(await guest.locator('#confirmed-text').textContent(), /19:00 · 2 personas · Reservada/);

@@ -218,6 +218,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(app_pages::guest))
         .routes(routes!(app_pages::kitchen))
         .routes(routes!(app_pages::booking_widget))
+        .routes(routes!(app_pages::privacy_notice))
         .routes(routes!(app_pages::host))
         .routes(routes!(app_pages::booking_settings))
         .routes(routes!(app_pages::menu_editor))

@@ -50,7 +50,15 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/.well-known/jwks.json" | "/" | "/assets/site.css" | "/assets/app.js")
         | ("GET", "/signin" | "/signup" | "/enroll" | "/dashboard" | "/staff" | "/invitations/{token}")
         | ("GET", "/t/{token}" | "/kitchen" | "/menu" | "/tables" | "/t/{token}/pay" | "/assets/pay.js")
-        | ("GET", "/book/{venue}" | "/book/{venue}/deposit" | "/host" | "/booking-settings" | "/analytics")
+        | (
+            "GET",
+            "/book/{venue}"
+            | "/book/{venue}/deposit"
+            | "/book/{venue}/privacy"
+            | "/host"
+            | "/booking-settings"
+            | "/analytics",
+        )
         | ("POST", "/api/v1/csp-reports")
         | (
             "POST",

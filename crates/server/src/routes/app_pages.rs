@@ -493,6 +493,7 @@ pub async fn booking_widget(
 <label>{phone}<input name="phone" type="tel" autocomplete="tel" required placeholder="+573001234567"></label>
 <label>{email}<input name="email" type="email" autocomplete="email" required maxlength="254"></label>
 <label>{note}<textarea name="note" maxlength="500"></textarea></label>
+<p class="hint">{notice_link}</p>
 <label class="check"><input type="checkbox" name="consent" required> {consent}</label>
 <button type="submit">{book}</button>
 </form>
@@ -504,6 +505,7 @@ pub async fn booking_widget(
 <label>{name}<input name="name" autocomplete="name" required maxlength="200"></label>
 <label>{phone}<input name="phone" type="tel" autocomplete="tel" required placeholder="+573001234567"></label>
 <label>{email}<input name="email" type="email" autocomplete="email" required maxlength="254"></label>
+<p class="hint">{notice_link}</p>
 <label class="check"><input type="checkbox" name="consent" required> {consent}</label>
 <button type="submit">{join}</button>
 </form>
@@ -544,6 +546,16 @@ pub async fn booking_widget(
             "Autorizo el tratamiento de mis datos para gestionar esta reserva (Ley 1581 de 2012).",
             "I consent to my data being processed to manage this booking (Colombia's Law 1581 of 2012)."
         ),
+        notice_link = format!(
+            r#"<a href="/book/{venue}/privacy?lang={lang}" target="_blank" rel="noopener">{read}</a>"#,
+            venue = escape(&venue),
+            lang = l.code(),
+            read = tr(
+                l,
+                "Lee el aviso de privacidad: quién trata tus datos, para qué y tus derechos (se abre en otra pestaña)",
+                "Read the privacy notice: who processes your data, what for, and your rights (opens in a new tab)"
+            )
+        ),
         book = tr(l, "Reservar", "Book"),
         done = tr(l, "Reserva confirmada", "Booking confirmed"),
         keep = tr(
@@ -571,6 +583,103 @@ pub async fn booking_widget(
         cancel = tr(l, "Cancelar la reserva", "Cancel the booking"),
     );
     page(l, "booking", &escape(&found.name), &body)
+}
+
+/// A venue's privacy notice (Law 1581 of 2012 art. 12, Decree 1377 of 2013 art. 14–15, now Decree 1074 of 2015;
+/// GDPR Art. 13): who is responsible for the guest's data and who processes it, what is kept and what for, how long,
+/// the guest's rights and where to exercise them, and the notice's version (the one consent records). The booking
+/// widget links it beside its consent box.
+#[utoipa::path(get, path = "/book/{venue}/privacy", tag = "pages", params(("venue" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String),
+        (status = 404, description = "No venue takes bookings at this address", content_type = "text/html",
+            body = String)))]
+pub async fn privacy_notice(
+    State(state): State<crate::app::AppState>,
+    headers: HeaderMap,
+    Path(venue): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let l = language(&headers, uri.query());
+    let found = match crate::routes::reservations::listed(&state, &venue).await {
+        Ok((scope, id)) => {
+            let venue = state.store.venue(&scope, comanda_domain::VenueId::from_uuid(id)).await;
+            let partner = state.store.partner(&scope).await;
+            match (venue, partner) {
+                (Ok(venue), Ok(partner)) => Some((venue, partner)),
+                (Err(comanda_store::StoreError::NotFound), _) | (_, Err(comanda_store::StoreError::NotFound)) => {
+                    None
+                }
+                (Err(other), _) | (_, Err(other)) => return crate::problem::ApiError::from(other).into_response(),
+            }
+        }
+        Err(crate::problem::ApiError::NotFound) => None,
+        Err(other) => return other.into_response(),
+    };
+    let title = tr(l, "Aviso de privacidad", "Privacy notice");
+    let Some((venue, partner)) = found else {
+        let gone = tr(
+            l,
+            "Este enlace no lleva a ningún restaurante que reciba reservas aquí: revísalo con el restaurante.",
+            "This link leads to no restaurant taking bookings here: check it with the restaurant.",
+        );
+        let mut response = page(l, "privacy", title, &format!(r#"<p class="card">{gone}</p>"#));
+        *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+        return response;
+    };
+    let business = escape(&partner.business_name);
+    let name = escape(&venue.name);
+    let place = match venue.address.trim() {
+        "" => String::new(),
+        address => format!(", {}", escape(address)),
+    };
+    let version = crate::routes::privacy::NOTICE_VERSION;
+    let body = match l {
+        Lang::Es => format!(
+            r#"<section class="card">
+<h2>Responsable</h2>
+<p><strong>{business}</strong>, que atiende <strong>{name}</strong>{place}, decide sobre tus datos (responsable del
+tratamiento). comanda los trata por su cuenta, como encargado, y solo para lo que aquí se dice.</p>
+<h2>Qué datos y para qué</h2>
+<p>Tu nombre, tu celular, tu correo y la nota que escribas, para gestionar tu reserva o tu lugar en la lista de espera:
+confirmarla, avisarte de cambios o de una mesa que se libera, y reconocerte al llegar. Si el restaurante pide un
+depósito, lo pagas con tarjeta en Stripe: los datos de la tarjeta nunca llegan a comanda ni al restaurante. No se usan
+para publicidad ni se venden.</p>
+<h2>Cuánto tiempo</h2>
+<p>Mientras el restaurante conserve la reserva, o hasta que pidas suprimirlos. Tus datos se guardan cifrados con una
+llave propia; al suprimirlos esa llave se destruye y no se pueden leer más, tampoco en las copias de seguridad. Los
+montos pagados se conservan sin tu identidad, por obligación contable.</p>
+<h2>Tus derechos</h2>
+<p>Conocer, actualizar y rectificar tus datos; pedir prueba de tu autorización; saber cómo se han usado; revocar la
+autorización y pedir que se supriman; y presentar quejas ante la Superintendencia de Industria y Comercio (Ley 1581 de
+2012, art. 8). Pídelo al restaurante, en {name}{place}: responde las consultas en diez días hábiles y los reclamos en
+quince (arts. 14 y 15).</p>
+<p class="hint">Versión {version} del aviso: la que aceptas al marcar la casilla.</p>
+</section>"#
+        ),
+        Lang::En => format!(
+            r#"<section class="card">
+<h2>Who is responsible</h2>
+<p><strong>{business}</strong>, which runs <strong>{name}</strong>{place}, decides about your data (the controller).
+comanda processes it on their behalf, and only for what this notice says.</p>
+<h2>What data, and what for</h2>
+<p>Your name, mobile number, email and the note you write, to manage your booking or your place on the waitlist: to
+confirm it, tell you about changes or about a table that frees up, and to know you when you arrive. When the restaurant
+asks a deposit, you pay it by card at Stripe: your card details never reach comanda or the restaurant. Nothing is used
+for advertising or sold.</p>
+<h2>How long</h2>
+<p>As long as the restaurant keeps the booking, or until you ask for its erasure. Your data is stored encrypted under a
+key of its own; erasure destroys that key, so it can no longer be read, in backups either. Amounts paid are kept without
+your identity, as accounting law requires.</p>
+<h2>Your rights</h2>
+<p>To know, update and correct your data; to ask for proof of your consent; to know how it was used; to withdraw your
+consent and have it erased; and to complain to Colombia's Superintendencia de Industria y Comercio (Law 1581 of 2012,
+art. 8), or to your own data protection authority. Ask the restaurant, at {name}{place}: queries are answered within ten
+business days and claims within fifteen (arts. 14 and 15).</p>
+<p class="hint">Notice version {version}: the one you accept by ticking the box.</p>
+</section>"#
+        ),
+    };
+    page(l, "privacy", title, &body)
 }
 
 /// The host's day view: the venue's tables against the evening's time, each booking placed where it holds its

@@ -1069,6 +1069,27 @@ pub async fn the_booking_page_and_its_mail_name_the_venue(engine: Engine) {
     );
     let said = nowhere.text().await.unwrap();
     assert!(said.contains("no lleva a ningún restaurante"), "{said}");
+    // Law 1581: the consent box links the venue's privacy notice, which names who is responsible, the rights, the
+    // authority and the version consent records; in English too.
+    let notice_link = format!("/book/{}/privacy?lang=es", v.venue);
+    assert!(html.contains(&notice_link), "{html}");
+    let notice = page(notice_link).await.unwrap();
+    assert_eq!(notice.status(), 200);
+    let notice = notice.text().await.unwrap();
+    for said in [
+        "Responsable",
+        "Sede Reservas",
+        "Superintendencia de Industria y Comercio",
+        "revocar la",
+        "Versión 2026-11",
+    ] {
+        assert!(notice.contains(said), "{said}: {notice}");
+    }
+    let english = page(format!("/book/{}/privacy?lang=en", v.venue)).await.unwrap();
+    let english = english.text().await.unwrap();
+    assert!(english.contains("Who is responsible") && english.contains("withdraw your"), "{english}");
+    let no_notice = page(format!("/book/{}/privacy", uuid::Uuid::now_v7())).await.unwrap();
+    assert_eq!(no_notice.status(), 404);
     let date = tomorrow(&server);
     let mut body = booking(&format!("{}T00:00:00Z", date + time::Duration::days(1)), 2);
     body["guest"]["email"] = json!("nombre.huesped@example.co");
