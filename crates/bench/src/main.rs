@@ -659,7 +659,7 @@ async fn raw_sqlite(database: &Path, seed: &Seed, connections: usize, seconds: u
                 let result: Result<(), sqlx::Error> = async {
                     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                     // SQLite keeps instants as comanda writes them: fixed-width UTC text.
-                    let now = comanda_store::InstantText::fixed_width(time::OffsetDateTime::now_utc());
+                    let now = comanda_store::InstantText::fixed_width(time::OffsetDateTime::from(std::time::SystemTime::now()));
                     sqlx::query("SELECT id FROM venue_tables WHERE partner_id = ?1 AND id = ?2")
                         .bind(&p).bind(table).fetch_optional(&mut *tx).await?;
                     sqlx::query("INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at)

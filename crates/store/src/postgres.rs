@@ -300,6 +300,14 @@ pub(crate) mod kit {
         };
     }
     pub(crate) use seconds_between;
+
+    /// The database's clock as an instant (see SQLite's kit).
+    macro_rules! database_now {
+        () => {
+            "now()"
+        };
+    }
+    pub(crate) use database_now;
 }
 
 include!("partners_sql.rs");

@@ -97,12 +97,20 @@ impl Engine {
                 let (_, made) = self.sealer.generate()?;
                 let insert = match owner {
                     KeyOwner::Tenant => {
-                        "INSERT INTO tenant_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+                        concat!(
+                            "INSERT INTO tenant_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
+                             VALUES ($1, $2, $3, $4, $5, ",
+                            database_now!(),
+                            ") ON CONFLICT DO NOTHING"
+                        )
                     }
                     KeyOwner::Person(_) => {
-                        "INSERT INTO person_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+                        concat!(
+                            "INSERT INTO person_keys (partner_id, owner_id, key_id, version, wrapped, created_at)
+                             VALUES ($1, $2, $3, $4, $5, ",
+                            database_now!(),
+                            ") ON CONFLICT DO NOTHING"
+                        )
                     }
                 };
                 sqlx::query(insert)
@@ -111,8 +119,6 @@ impl Engine {
                     .bind(h(made.key_id))
                     .bind(made.version)
                     .bind(&made.wrapped)
-                    // Written here, not by the column's default: SQLite's default text has three fraction digits.
-                    .bind(ts(time::OffsetDateTime::now_utc()))
                     .execute(&mut *conn)
                     .await?;
                 // Whoever stored first wins; everyone uses what is stored.
@@ -434,7 +440,7 @@ impl crate::privacy::PrivacyStore for Engine {
         // keys and request digests their bookings and waitlist places were made with: a replay of the original
         // request must not answer with the erased person's booking.
         for statement in [
-            "UPDATE reservations SET note = '', idempotency_key = NULL, request_hash = NULL
+            "UPDATE reservations SET note = '', status_reason = '', idempotency_key = NULL, request_hash = NULL
               WHERE partner_id = $1 AND guest_id = $2",
             "UPDATE waitlist_entries SET idempotency_key = NULL, request_hash = NULL
               WHERE partner_id = $1 AND guest_id = $2",

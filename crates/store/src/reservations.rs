@@ -98,6 +98,9 @@ pub struct Reservation {
     pub channel: String,
     pub tables: Vec<Uuid>,
     pub note: String,
+    /// The reason the host gave for its last change (a cancellation, a no-show, a move), empty when none: staff's
+    /// words about the guest, sealed under the guest's key like the note and blanked when the guest is erased.
+    pub status_reason: String,
     pub session_id: Option<Uuid>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -371,6 +374,7 @@ pub trait ReservationStore: Send + Sync {
         scope: &TenantScope,
         id: Uuid,
         party_size: u16,
+        reason: &str,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>>;
@@ -385,6 +389,7 @@ pub trait ReservationStore: Send + Sync {
         id: Uuid,
         party_size: u16,
         decide: &DecideBooking<'_>,
+        reason: &str,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<MoveOutcome>;
@@ -422,6 +427,7 @@ pub trait ReservationStore: Send + Sync {
         host: Option<&Host>,
         deposit: Option<DepositFate>,
         due: Option<WhenDue>,
+        reason: &str,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>>;

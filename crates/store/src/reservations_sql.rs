@@ -40,6 +40,7 @@ fn reservation_from_row(row: &DbRow) -> StoreResult<Reservation> {
         tables: serde_json::from_str(&tables)
             .map_err(|e| StoreError::Config(format!("reservation tables: {e}")))?,
         note: row.try_get("note")?,
+        status_reason: row.try_get("status_reason")?,
         session_id: opt_uuid_col(row, "session_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -57,7 +58,62 @@ fn note_place(reservation: Uuid) -> Place<'static> {
     }
 }
 
+/// Where the reason of a booking's last change is sealed: the host's words about the guest, under the guest's key.
+fn reason_place(reservation: Uuid) -> Place<'static> {
+    Place {
+        table: "reservations",
+        column: "status_reason",
+        row: reservation,
+    }
+}
+
 impl Engine {
+    /// Keeps `reason` as the booking's last change's, sealed under its guest's key (blank when none was given, or
+    /// when the guest is erased: no key is made again for them).
+    async fn keep_reason(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        booking: &Reservation,
+        reason: &str,
+    ) -> StoreResult<()> {
+        let sealed = match reason {
+            "" => String::new(),
+            reason => self
+                .seal_unless_erased(
+                    conn,
+                    partner,
+                    KeyOwner::Person(booking.guest_id),
+                    reason_place(booking.id),
+                    reason,
+                )
+                .await?
+                .unwrap_or_default(),
+        };
+        sqlx::query("UPDATE reservations SET status_reason = $3 WHERE partner_id = $1 AND id = $2")
+            .bind(h(partner.as_uuid()))
+            .bind(h(booking.id))
+            .bind(sealed)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The booking as its transaction now holds it, opened.
+    async fn reservation_by_id(
+        &self,
+        conn: &mut Conn,
+        partner: PartnerId,
+        id: Uuid,
+    ) -> StoreResult<Reservation> {
+        let row = sqlx::query("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2")
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .fetch_one(&mut *conn)
+            .await?;
+        self.reservation_opened(conn, partner, &row).await
+    }
+
     /// A reservation row with its note opened by its guest's key (inside the caller's transaction).
     async fn reservation_opened(
         &self,
@@ -75,6 +131,17 @@ impl Engine {
                 &booked.note,
             )
             .await?;
+        if !booked.status_reason.is_empty() {
+            booked.status_reason = self
+                .open_field(
+                    conn,
+                    partner,
+                    KeyOwner::Person(booked.guest_id),
+                    reason_place(booked.id),
+                    &booked.status_reason,
+                )
+                .await?;
+        }
         Ok(booked)
     }
 }
@@ -683,6 +750,7 @@ impl ReservationStore for Engine {
         scope: &TenantScope,
         id: Uuid,
         party_size: u16,
+        reason: &str,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>> {
@@ -702,8 +770,10 @@ impl ReservationStore for Engine {
             return Ok(None);
         };
         let resized = reservation_from_row(&row)?;
+        self.keep_reason(&mut tx, partner, &resized, reason).await?;
         self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
             .await?;
+        let resized = self.reservation_by_id(&mut tx, partner, id).await?;
         tx.commit().await?;
         Ok(Some(resized))
     }
@@ -714,6 +784,7 @@ impl ReservationStore for Engine {
         id: Uuid,
         party_size: u16,
         decide: &DecideBooking<'_>,
+        reason: &str,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<MoveOutcome> {
@@ -783,10 +854,10 @@ impl ReservationStore for Engine {
         let tables =
             serde_json::to_string(&assignment.tables).map_err(|e| StoreError::Config(e.to_string()))?;
         // A late party the host moves to a new time is expected then: confirmed again, not late.
-        let moved = sqlx::query(
+        sqlx::query(
             "UPDATE reservations SET start_at = $3, until_at = $4, tables = $5, party_size = $6, updated_at = $7,
                     status = CASE WHEN status = 'late' THEN 'confirmed' ELSE status END
-              WHERE partner_id = $1 AND id = $2 RETURNING *",
+              WHERE partner_id = $1 AND id = $2",
         )
         .bind(h(partner.as_uuid()))
         .bind(h(id))
@@ -795,7 +866,7 @@ impl ReservationStore for Engine {
         .bind(tables)
         .bind(i32::from(party_size))
         .bind(ts(now))
-        .fetch_one(&mut *tx)
+        .execute(&mut *tx)
         .await?;
         // The refund cut-off the guest was shown moves with the booking: as long before the new start as before the
         // old one.
@@ -819,9 +890,10 @@ impl ReservationStore for Engine {
             .execute(&mut *tx)
             .await?;
         }
+        self.keep_reason(&mut tx, partner, &current, reason).await?;
         self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
             .await?;
-        let moved = self.reservation_opened(&mut tx, partner, &moved).await?;
+        let moved = self.reservation_by_id(&mut tx, partner, id).await?;
         tx.commit().await?;
         Ok(MoveOutcome::Moved(Box::new(moved)))
     }
@@ -909,6 +981,7 @@ impl ReservationStore for Engine {
         host: Option<&Host>,
         deposit: Option<DepositFate>,
         due: Option<WhenDue>,
+        reason: &str,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>> {
@@ -1001,14 +1074,10 @@ impl ReservationStore for Engine {
             .execute(&mut *tx)
             .await?;
         }
+        self.keep_reason(&mut tx, partner, &current, reason).await?;
         self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
             .await?;
-        let moved = sqlx::query("SELECT * FROM reservations WHERE partner_id = $1 AND id = $2")
-            .bind(h(partner.as_uuid()))
-            .bind(h(id))
-            .fetch_one(&mut *tx)
-            .await?;
-        let moved = self.reservation_opened(&mut tx, partner, &moved).await?;
+        let moved = self.reservation_by_id(&mut tx, partner, id).await?;
         tx.commit().await?;
         Ok(Some(moved))
     }

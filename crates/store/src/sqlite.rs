@@ -294,6 +294,15 @@ pub(crate) mod kit {
         };
     }
     pub(crate) use seconds_between;
+
+    /// The database's clock as an instant, at the width the kit's `ts` writes (SQLite's own default text has three
+    /// fraction digits): for a time nobody compares, where the store has no clock of its own (a data key made).
+    macro_rules! database_now {
+        () => {
+            "(strftime('%Y-%m-%dT%H:%M:%S', 'now') || '.' || substr(strftime('%f', 'now'), 4) || '000000Z')"
+        };
+    }
+    pub(crate) use database_now;
 }
 
 include!("partners_sql.rs");

@@ -602,14 +602,18 @@ pub async fn privacy_notice(
     let l = language(&headers, uri.query());
     let found = match crate::routes::reservations::listed(&state, &venue).await {
         Ok((scope, id)) => {
-            let venue = state.store.venue(&scope, comanda_domain::VenueId::from_uuid(id)).await;
+            let venue = state
+                .store
+                .venue(&scope, comanda_domain::VenueId::from_uuid(id))
+                .await;
             let partner = state.store.partner(&scope).await;
             match (venue, partner) {
                 (Ok(venue), Ok(partner)) => Some((venue, partner)),
-                (Err(comanda_store::StoreError::NotFound), _) | (_, Err(comanda_store::StoreError::NotFound)) => {
-                    None
+                (Err(comanda_store::StoreError::NotFound), _)
+                | (_, Err(comanda_store::StoreError::NotFound)) => None,
+                (Err(other), _) | (_, Err(other)) => {
+                    return crate::problem::ApiError::from(other).into_response();
                 }
-                (Err(other), _) | (_, Err(other)) => return crate::problem::ApiError::from(other).into_response(),
             }
         }
         Err(crate::problem::ApiError::NotFound) => None,

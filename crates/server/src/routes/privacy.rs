@@ -831,7 +831,7 @@ async fn guest_request(
                 .reservations
                 .into_iter()
                 .map(|(reservation, deposit)| {
-                    let mut view = ReservationView::new(reservation, &zone);
+                    let mut view = ReservationView::for_staff(reservation, &zone);
                     view.deposit = deposit.as_ref().map(DepositView::from);
                     view
                 })

@@ -1060,9 +1060,22 @@ pub struct ReservationView {
     pub session_id: Option<String>,
     /// The booking's deposit, when the venue asked one.
     pub deposit: Option<DepositView>,
+    /// The reason the host gave for the booking's last change, when one was: in the staff's answers and the guest's
+    /// own export, never on the guest's booking page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl ReservationView {
+    /// The view staff see: with the reason of the last change.
+    pub(crate) fn for_staff(r: Reservation, zone: &jiff::tz::TimeZone) -> Self {
+        let reason = Some(r.status_reason.clone()).filter(|reason| !reason.is_empty());
+        Self {
+            reason,
+            ..Self::new(r, zone)
+        }
+    }
+
     pub(crate) fn new(r: Reservation, zone: &jiff::tz::TimeZone) -> Self {
         Self {
             id: r.id.to_string(),
@@ -1076,6 +1089,7 @@ impl ReservationView {
             note: r.note,
             session_id: r.session_id.map(|id| id.to_string()),
             deposit: None,
+            reason: None,
         }
     }
 }
@@ -1168,7 +1182,7 @@ pub async fn guest_cancel(
     let scope = guest_scope(&state, id, &query.token)?;
     let current = state.store.reservation(&scope, id).await?;
     if current.status == ReservationStatus::Cancelled {
-        return as_it_is(&state, &scope, current).await;
+        return as_it_is(&state, &scope, current, false).await;
     }
     if current.status == ReservationStatus::Seated {
         return Err(not_movable(current.status, ReservationStatus::Cancelled));
@@ -1196,6 +1210,7 @@ pub async fn guest_cancel(
             None,
             fate,
             None,
+            "",
             &audit,
             now,
         )
@@ -1204,7 +1219,7 @@ pub async fn guest_cancel(
         // Two taps at once: the other one cancelled it first, and this one answers what it did.
         let now_is = state.store.reservation(&scope, id).await?;
         if now_is.status == ReservationStatus::Cancelled {
-            return as_it_is(&state, &scope, now_is).await;
+            return as_it_is(&state, &scope, now_is, false).await;
         }
         return Err(not_movable(current.status, ReservationStatus::Cancelled));
     };
@@ -1221,10 +1236,15 @@ async fn as_it_is(
     state: &AppState,
     scope: &TenantScope,
     booking: Reservation,
+    for_staff: bool,
 ) -> Result<Json<ReservationView>, ApiError> {
     let zone = zone_of(state, scope, booking.venue_id).await?;
     let id = booking.id;
-    let mut view = ReservationView::new(booking, &zone);
+    let mut view = if for_staff {
+        ReservationView::for_staff(booking, &zone)
+    } else {
+        ReservationView::new(booking, &zone)
+    };
     view.deposit = state
         .store
         .deposit(scope, id)
@@ -1459,7 +1479,7 @@ pub async fn day_list(
             let (guest_name, guest_phone) = name_and_phone(party.guest);
             let (guest_id, until) = (reservation.guest_id.to_string(), rfc3339(reservation.until));
             let moves = moves_now(&reservation, now);
-            let mut view = ReservationView::new(reservation, &zone);
+            let mut view = ReservationView::for_staff(reservation, &zone);
             view.deposit = party.deposit.as_ref().map(DepositView::from);
             HostReservation {
                 guest_id,
@@ -1577,9 +1597,10 @@ pub async fn transition(
         latest_start: reservation::latest_start(step, now),
         why: reservation::too_early(step),
     });
-    let audit = caller
-        .audit(&ctx, "reservation.moved")
-        .detail(format!("to={} reason={reason}", to.as_str()));
+    let audit =
+        caller
+            .audit(&ctx, "reservation.moved")
+            .detail(format!("to={}{}", to.as_str(), reason_kept(&reason)));
     let host = Host {
         actor: caller.actor(),
         member: caller.member.id,
@@ -1597,7 +1618,17 @@ pub async fn transition(
     let before = state.store.reservation(&caller.scope, id).await?.status;
     match state
         .store
-        .transition_reservation(&caller.scope, id, to, Some(&host), fate, due, &audit, now)
+        .transition_reservation(
+            &caller.scope,
+            id,
+            to,
+            Some(&host),
+            fate,
+            due,
+            &reason,
+            &audit,
+            now,
+        )
         .await?
     {
         Some(moved) => {
@@ -1606,7 +1637,7 @@ pub async fn transition(
                 crate::waitlist::offer_freed(&state, &caller.scope, moved.venue_id).await;
             }
             let zone = zone_of(&state, &caller.scope, moved.venue_id).await?;
-            let mut view = ReservationView::new(moved.clone(), &zone);
+            let mut view = ReservationView::for_staff(moved.clone(), &zone);
             view.deposit = match ending {
                 // A no-show's deposit is handed to the venue once its booked time is over (the upkeep does it):
                 // until then the party may still come and be seated.
@@ -1631,6 +1662,17 @@ pub async fn transition(
     }
 }
 
+/// What an audit entry says of a host's reason: that one was given and kept with the booking, never its words. They
+/// are the guest's data ("she called: ill"), sealed under the guest's key; the audit is append-only for 12 months
+/// and could not forget them when the guest is erased.
+fn reason_kept(reason: &str) -> &'static str {
+    if reason.is_empty() {
+        ""
+    } else {
+        " reason=kept with the booking"
+    }
+}
+
 /// A host's move of a booking to another start (and party size), through the same rule as every booking.
 async fn move_to(
     state: &AppState,
@@ -1652,7 +1694,7 @@ async fn move_to(
                 .into());
         }
         if party == current.party_size {
-            return as_it_is(state, &caller.scope, current).await;
+            return as_it_is(state, &caller.scope, current, true).await;
         }
         let most = state
             .store
@@ -1665,15 +1707,17 @@ async fn move_to(
                 format!("the venue seats parties of 1 to {most}"),
             )));
         }
-        let audit = caller
-            .audit(ctx, "reservation.resized")
-            .detail(format!("party {}→{party} reason={reason}", current.party_size));
+        let audit = caller.audit(ctx, "reservation.resized").detail(format!(
+            "party {}→{party}{}",
+            current.party_size,
+            reason_kept(reason)
+        ));
         return match state
             .store
-            .resize_seated(&caller.scope, id, party, &audit, now)
+            .resize_seated(&caller.scope, id, party, reason, &audit, now)
             .await?
         {
-            Some(resized) => as_it_is(state, &caller.scope, resized).await,
+            Some(resized) => as_it_is(state, &caller.scope, resized, true).await,
             None => Err(Problem::new(ProblemType::Conflict)
                 .detail("the party is no longer seated")
                 .into()),
@@ -1685,7 +1729,7 @@ async fn move_to(
         ReservationStatus::Booked | ReservationStatus::Confirmed | ReservationStatus::Late
     );
     if start == current.start && party == current.party_size && movable {
-        return as_it_is(state, &caller.scope, current).await;
+        return as_it_is(state, &caller.scope, current, true).await;
     }
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
         let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
@@ -1702,12 +1746,13 @@ async fn move_to(
         )
     };
     let audit = caller.audit(ctx, "reservation.moved").detail(format!(
-        "to=moved start={} party={party} reason={reason}",
-        rfc3339(start)
+        "to=moved start={} party={party}{}",
+        rfc3339(start),
+        reason_kept(reason)
     ));
     match state
         .store
-        .move_reservation(&caller.scope, id, party, &decide, &audit, now)
+        .move_reservation(&caller.scope, id, party, &decide, reason, &audit, now)
         .await?
     {
         MoveOutcome::Moved(moved) => {
@@ -1715,7 +1760,7 @@ async fn move_to(
             crate::waitlist::offer_freed(state, &caller.scope, moved.venue_id).await;
             guest_notices::tell_guest(state, &caller.scope, &moved, BookingNotice::Moved).await;
             let zone = zone_of(state, &caller.scope, moved.venue_id).await?;
-            let mut view = ReservationView::new(*moved, &zone);
+            let mut view = ReservationView::for_staff(*moved, &zone);
             view.deposit = state
                 .store
                 .deposit(&caller.scope, id)

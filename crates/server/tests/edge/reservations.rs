@@ -1087,8 +1087,13 @@ pub async fn the_booking_page_and_its_mail_name_the_venue(engine: Engine) {
     }
     let english = page(format!("/book/{}/privacy?lang=en", v.venue)).await.unwrap();
     let english = english.text().await.unwrap();
-    assert!(english.contains("Who is responsible") && english.contains("withdraw your"), "{english}");
-    let no_notice = page(format!("/book/{}/privacy", uuid::Uuid::now_v7())).await.unwrap();
+    assert!(
+        english.contains("Who is responsible") && english.contains("withdraw your"),
+        "{english}"
+    );
+    let no_notice = page(format!("/book/{}/privacy", uuid::Uuid::now_v7()))
+        .await
+        .unwrap();
     assert_eq!(no_notice.status(), 404);
     let date = tomorrow(&server);
     let mut body = booking(&format!("{}T00:00:00Z", date + time::Duration::days(1)), 2);
@@ -1157,6 +1162,60 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
         "Alergia severa al maní; cumpleaños de Hernán"
     );
     assert_eq!(export.body["waitlist"], json!([]));
+    // The host's reason for a change is words about the guest: kept with the booking, sealed under the guest's key,
+    // shown to staff and in the guest's export; the append-only audit says only that one was kept.
+    let reason = "Esperanza llamó desde +573159876543: viene embarazada, mesa cerca del baño";
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let confirmed = host_move(&server, &v, &id, json!({"to": "confirmed", "reason": reason})).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    assert_eq!(confirmed.body["reason"], reason);
+    assert_eq!(day(&server, &v, date).await[0]["reason"], reason);
+    let mine = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/reservations/{id}?token={}",
+            booked.body["manage_token"].as_str().unwrap()
+        ),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    assert!(
+        mine.body.get("reason").is_none(),
+        "staff's words stay off the guest's page: {}",
+        mine.body
+    );
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=reservation.moved",
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let audited = audit.body.to_string();
+    assert!(audited.contains("reason=kept with the booking"), "{audited}");
+    assert!(
+        !audited.contains("embarazada") && !audited.contains("3159876543"),
+        "{audited}"
+    );
+    crate::privacy::checkpoint(&server).await;
+    assert!(!crate::privacy::database_bytes(&server).contains("embarazada"));
+    let export = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&v.owner),
+        json!({"kind": "export", "subject": guest}),
+    )
+    .await;
+    assert_eq!(
+        export.body["reservations"][0]["reason"], reason,
+        "{}",
+        export.body
+    );
     // A note an older version kept in clear (an upgraded database) is sealed under the guest's key by the next
     // upkeep, so the erasure below shreds it as well.
     let legacy = "UPDATE reservations SET note = 'Mesa lejos de la cocina (nota antigua)'";
@@ -1196,6 +1255,11 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     assert_ne!(after[0]["guest_name"], "Esperanza Gómez Arboleda");
     assert_ne!(after[0]["guest_phone"], "+573159876543");
     assert_eq!(after[0]["note"], "", "the guest's own words go with them");
+    assert!(
+        after[0].get("reason").is_none(),
+        "and the host's words about them: {}",
+        after[0]
+    );
 }
 
 /// API.md names a data subject by email or phone: a request so named finds every booking that gave it (the contacts

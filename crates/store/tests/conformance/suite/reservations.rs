@@ -166,6 +166,7 @@ pub async fn claims_refuse_a_second_booking_of_a_table_at_an_overlapping_time(st
                 latest_start: first.start - time::Duration::SECOND,
                 why: "not yet",
             }),
+            "",
             &change(),
             NOW,
         )
@@ -186,6 +187,7 @@ pub async fn claims_refuse_a_second_booking_of_a_table_at_an_overlapping_time(st
             None,
             None,
             None,
+            "",
             &change(),
             NOW,
         )
@@ -247,7 +249,7 @@ pub async fn a_no_show_is_seated_only_while_its_tables_and_time_are_its_own(stor
     };
     let move_to = async |id: Uuid, to: ReservationStatus, at: OffsetDateTime| {
         store
-            .transition_reservation(&scope, id, to, None, None, None, &change(), at)
+            .transition_reservation(&scope, id, to, None, None, None, "", &change(), at)
             .await
     };
     let party = booked(seven).await.unwrap();
@@ -277,6 +279,7 @@ pub async fn a_no_show_is_seated_only_while_its_tables_and_time_are_its_own(stor
             &scope,
             party,
             4,
+            "",
             &change(),
             twenty_past + time::Duration::minutes(40),
         )
@@ -293,7 +296,7 @@ pub async fn a_no_show_is_seated_only_while_its_tables_and_time_are_its_own(stor
     let late_party = booked(nine).await.unwrap();
     assert_eq!(
         store
-            .resize_seated(&scope, late_party, 6, &change(), NOW)
+            .resize_seated(&scope, late_party, 6, "", &change(), NOW)
             .await
             .unwrap(),
         None,
@@ -429,6 +432,7 @@ pub async fn a_deposit_moves_once_from_awaited_to_settled(store: &dyn Store) {
             None,
             Some(DepositFate::Refund),
             None,
+            "",
             &change(),
             NOW,
         )
@@ -706,6 +710,7 @@ pub async fn a_waitlist_booking_that_never_came_about_ends_its_entry(store: &dyn
                     None,
                     None,
                     None,
+                    "",
                     &change(),
                     NOW,
                 )
