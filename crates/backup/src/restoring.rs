@@ -69,10 +69,15 @@ impl Backups {
             .await;
         bar.finish();
         let keys = self.restore_keystore(work.path(), live_existed).await?;
+        // A copy skipped on the way is said where the operator reads, not only in a log line.
+        let skipped = problems
+            .iter()
+            .map(|problem| format!("; a copy was skipped: {problem}"))
+            .collect::<String>();
         Ok(Restored {
             object,
             from_target,
-            note: format!("{}; {keys}", note?),
+            note: format!("{}; {keys}{skipped}", note?),
         })
     }
 

@@ -440,7 +440,7 @@ async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::List => {
             for (kid, created, verifies) in manager.list().await? {
                 let state = if verifies { "verifies" } else { "retired" };
-                out!("{kid}  created {created}  {state}");
+                out!("{kid}  created {}  {state}", shown(created));
             }
         }
         KeysCommand::RotateKek | KeysCommand::Rewrap => {}
@@ -729,11 +729,9 @@ async fn offboard(config: Config, partner: &str, yes: bool) -> anyhow::Result<()
         comanda_server::serve::offboard_partner(&config, Arc::new(comanda_server::SystemClock), partner)
             .await?;
     if let Some(at) = done.already {
-        let at = at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
         out!(
-            "partner {partner} was offboarded already, at {at}: nothing more to destroy; its mail files are deleted"
+            "partner {partner} was offboarded already, at {}: nothing more to destroy; its mail files are deleted",
+            shown(at)
         );
         return Ok(());
     }
@@ -746,6 +744,16 @@ async fn offboard(config: Config, partner: &str, yes: bool) -> anyhow::Result<()
         done.tables_unlisted
     );
     Ok(())
+}
+
+/// An instant as the operator reads it: RFC 3339 in UTC, to the second (`2026-12-02T12:34:55Z`), as the flags take it.
+fn shown(at: time::OffsetDateTime) -> String {
+    let utc = at
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(at);
+    utc.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
 }
 
 fn instant(text: &str, flag: &str) -> anyhow::Result<time::OffsetDateTime> {
@@ -840,7 +848,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                     out!("  partner {partner}");
                 }
                 for deadline in notice_deadlines(aware, &states) {
-                    out!("  notify {} by {}", deadline.jurisdiction, deadline.due);
+                    out!("  notify {} by {}", deadline.jurisdiction, shown(deadline.due));
                 }
             }
             IncidentsCommand::Notified {
@@ -910,16 +918,20 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
             IncidentsCommand::List { all } => {
                 for incident in store.incidents(!all).await? {
                     out!(
-                        "{} {} opened {}: {}{}",
+                        "{} {} opened {}: {}{}{}",
                         incident.id,
                         incident.severity.as_str(),
-                        incident.opened_at,
+                        shown(incident.opened_at),
                         incident.summary,
                         if incident.aware_at.is_some() {
                             " (personal-data breach)"
                         } else {
                             ""
-                        }
+                        },
+                        incident
+                            .closed_at
+                            .map(|at| format!(" [closed {}]", shown(at)))
+                            .unwrap_or_default()
                     );
                 }
             }
@@ -933,7 +945,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 );
                 out!("decided by {}", incident.decided_by);
                 for (at, entry) in &incident.timeline {
-                    out!("  {at}  {entry}");
+                    out!("  {}  {entry}", shown(*at));
                 }
                 if let Some(aware) = incident.aware_at {
                     out!("affected partners: {}", incident.affected_partners.len());
@@ -946,7 +958,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                         out!(
                             "  notify {:<8} by {}  {state}",
                             deadline.jurisdiction,
-                            deadline.due
+                            shown(deadline.due)
                         );
                     }
                 }
@@ -962,7 +974,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                         notice.incident,
                         notice.summary,
                         notice.deadline.jurisdiction,
-                        notice.deadline.due
+                        shown(notice.deadline.due)
                     );
                 }
                 if overdue > 0 {
@@ -1012,7 +1024,7 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
                 let report = store.record_report(summary, received, credit.as_deref()).await?;
                 out!("report {} recorded", report.id);
                 for clock in clocks(report.received_at, None) {
-                    out!("  {} by {}", clock.step.as_str(), clock.due);
+                    out!("  {} by {}", clock.step.as_str(), shown(clock.due));
                 }
             }
             ReportsCommand::Acknowledge { id: text } => {
@@ -1026,7 +1038,7 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
                 let report = store.complete_step(id(&text)?, Step::Triage, Some(severity), now).await?;
                 out!("report {text} triaged {}", severity.as_str());
                 if let Some(fix) = clocks(report.received_at, report.severity).into_iter().find(|c| c.step == Step::Fix) {
-                    out!("  fix by {}", fix.due);
+                    out!("  fix by {}", shown(fix.due));
                 }
             }
             ReportsCommand::Fixed { id: text } => {
@@ -1035,7 +1047,7 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
             }
             ReportsCommand::List { all } => {
                 for report in store.disclosure_reports(!all).await? {
-                    out!("{} received {}: {}", report.id, report.received_at, report.summary);
+                    out!("{} received {}: {}", report.id, shown(report.received_at), report.summary);
                     for clock in clocks(report.received_at, report.severity) {
                         let state = if report.done(clock.step) {
                             "done"
@@ -1046,7 +1058,7 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
                                 ClockState::Overdue => "OVERDUE",
                             }
                         };
-                        out!("  {:<11} by {}  {state}", clock.step.as_str(), clock.due);
+                        out!("  {:<11} by {}  {state}", clock.step.as_str(), shown(clock.due));
                     }
                 }
             }
@@ -1069,7 +1081,7 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
                         step.report,
                         step.summary,
                         step.step.as_str(),
-                        step.due
+                        shown(step.due)
                     );
                 }
                 if overdue > 0 {

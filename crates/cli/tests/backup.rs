@@ -725,6 +725,10 @@ async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_det
     // Restore skips the corrupt copy and uses the S3 one.
     let restored = ok(cwd, &["backup", "restore", "--yes"], &env);
     assert!(restored.contains("from s3://comanda-backups/prod"), "{restored}");
+    assert!(
+        restored.contains("a copy was skipped"),
+        "said, not only logged: {restored}"
+    );
 
     // The S3 endpoint is down (nothing listens there) and the local copy is whole again: the listing names the
     // target it could not read and fails, and the restore at 3 a.m. uses the local copy.
