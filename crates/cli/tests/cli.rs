@@ -1435,14 +1435,8 @@ async fn vulnerability_reports_are_tracked_with_clocks_and_credited_only_with_pe
         "Ana Pérez",
         "--reporter-asked-for-credit",
     ]);
-    assert!(
-        added.contains("acknowledge by 2026-12-05T15:30:00Z"),
-        "{added}"
-    );
-    assert!(
-        added.contains("triage by 2026-12-10T15:30:00Z"),
-        "{added}"
-    );
+    assert!(added.contains("acknowledge by 2026-12-05T15:30:00Z"), "{added}");
+    assert!(added.contains("triage by 2026-12-10T15:30:00Z"), "{added}");
     let id = added.split_whitespace().nth(1).unwrap().to_owned();
     ok(&[
         "reports",
@@ -1517,7 +1511,7 @@ async fn vulnerability_reports_are_tracked_with_clocks_and_credited_only_with_pe
 #[tokio::test]
 async fn a_breach_names_the_affected_partners_and_watches_each_notification_deadline() {
     let cwd = tempfile::tempdir().unwrap();
-    let env = [("COMANDA_INCIDENTS__US_STATE_NOTICE_HOURS__XA", "24")];
+    let env = [("COMANDA_INCIDENTS__US_STATE_NOTICE_HOURS__VT", "24")];
     audited_workload(cwd.path(), &[]).await;
     let run = |args: &[&str]| comanda_in(cwd.path(), args, &env);
     let ok = |args: &[&str]| ok_in(cwd.path(), args, &env);
@@ -1550,7 +1544,7 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
     assert!(breach.contains("affecting 1 partner(s)"), "{breach}");
     let order: Vec<&str> = breach.lines().filter(|l| l.contains("notify")).collect();
     assert!(
-        order[0].contains("US-XA") && order[1].contains("CO-1581") && order[2].contains("GDPR"),
+        order[0].contains("US-VT") && order[1].contains("CO-1581") && order[2].contains("GDPR"),
         "{breach}"
     );
 
@@ -1585,7 +1579,7 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
     let checked = run(&["incidents", "check", "--now", &at_61]);
     assert_eq!(checked.status.code(), Some(1), "the state's 24 hours are past");
     let text = String::from_utf8_lossy(&checked.stdout);
-    assert!(text.contains("OVERDUE") && text.contains("US-XA"), "{text}");
+    assert!(text.contains("OVERDUE") && text.contains("US-VT"), "{text}");
     assert!(
         text.contains("due soon") && text.contains("CO-1581") && !text.contains("GDPR"),
         "{text}"
@@ -1641,7 +1635,7 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
     let refused = run(&["incidents", "close", &id]);
     let said = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert!(
-        !refused.status.success() && said.contains("no notification recorded for US-XA, CO-1581:"),
+        !refused.status.success() && said.contains("no notification recorded for US-VT, CO-1581:"),
         "{said}"
     );
     assert!(ok(&["incidents", "list"]).contains(&id));
@@ -1655,7 +1649,7 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
     assert!(!ok(&["incidents", "list"]).contains(&id));
     let shown = ok(&["incidents", "show", &id]);
     assert!(
-        shown.contains("closed without notifying US-XA, CO-1581: the copy was encrypted"),
+        shown.contains("closed without notifying US-VT, CO-1581: the copy was encrypted"),
         "{shown}"
     );
     ok(&[

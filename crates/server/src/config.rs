@@ -574,6 +574,15 @@ fn without_values(error: figment::Error) -> String {
         .join("; ")
 }
 
+/// The US jurisdictions with a breach-notification law: the 50 states, DC, Puerto Rico, Guam and the US Virgin
+/// Islands, by their USPS codes.
+const US_JURISDICTIONS: [&str; 54] = [
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
+    "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND",
+    "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC",
+    "PR", "GU", "VI",
+];
+
 impl Config {
     /// Reads every source and validates the result.
     pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
@@ -649,12 +658,17 @@ impl Config {
                 "must be an https:// origin without a trailing slash",
             );
         }
-        if self.incidents.us_state_notice_hours.iter().any(|(state, hours)| {
-            *hours == 0 || state.len() != 2 || !state.bytes().all(|b| b.is_ascii_alphabetic())
-        }) {
+        let states = &self.incidents.us_state_notice_hours;
+        let unique: std::collections::BTreeSet<String> =
+            states.keys().map(|s| s.to_ascii_uppercase()).collect();
+        if unique.len() != states.len()
+            || states.iter().any(|(state, hours)| {
+                *hours == 0 || !US_JURISDICTIONS.contains(&state.to_ascii_uppercase().as_str())
+            })
+        {
             return invalid(
                 "incidents.us_state_notice_hours",
-                "maps two-letter state codes to a positive number of hours",
+                "maps US state codes (USPS: CA, NY, …, DC, PR, GU, VI), each once, to a positive number of hours",
             );
         }
         if let Err(message) = crate::alert_routing::check_settings(&self.alerts) {
@@ -1308,6 +1322,20 @@ mod tests {
         let mut config = Config::default();
         config.tls.cert_file = Some("cert.pem".into());
         assert!(config.validate().unwrap_err().to_string().contains("tls"));
+        // A state breach law's deadline is kept for a real US jurisdiction, once (`ca` and `CA` gave two clocks).
+        for states in [&[("XX", 24)][..], &[("ca", 24), ("CA", 48)], &[("NY", 0)]] {
+            let mut config = Config::default();
+            config.incidents.us_state_notice_hours =
+                states.iter().map(|(s, h)| ((*s).to_owned(), *h)).collect();
+            let refused = config.validate().unwrap_err().to_string();
+            assert!(
+                refused.contains("incidents.us_state_notice_hours"),
+                "{states:?}: {refused}"
+            );
+        }
+        let mut config = Config::default();
+        config.incidents.us_state_notice_hours = [("pr".to_owned(), 24), ("NY".to_owned(), 72)].into();
+        assert!(config.validate().is_ok());
         // A job's interval of zero is refused, not raised to a floor behind the operator's back.
         type Zero = fn(&mut Config);
         let zeroed: [(&str, Zero); 4] = [
