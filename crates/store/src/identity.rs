@@ -92,6 +92,20 @@ pub enum DeviceSeen {
     First,
 }
 
+/// What is kept of a member removed from the staff: the name payroll records need, and the email and joining day so
+/// the person can still ask for their data and an erasure finds their mail. Both read `[erased]` once the person is
+/// erased; the email is empty for members removed before it was kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormerMember {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub standing: comanda_domain::Standing,
+    /// `None` for members removed before it was kept.
+    pub joined_at: Option<OffsetDateTime>,
+    pub removed_at: OffsetDateTime,
+}
+
 /// One audit record, written in the same transaction as the change it describes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -322,12 +336,9 @@ pub trait IdentityStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<StaffMember>;
-    /// The standing a member removed since had (`None` for anyone else): who may act on their kept name.
-    async fn former_member(
-        &self,
-        scope: &TenantScope,
-        id: Uuid,
-    ) -> StoreResult<Option<comanda_domain::Standing>>;
+    /// A member removed since (`None` for anyone else): what is kept of them, opened, and the standing they had
+    /// (who may act on it).
+    async fn former_member(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Option<FormerMember>>;
     /// The names of members removed since (id, name; [`crate::sealing::ERASED`] once the person was erased), for the
     /// payroll records that still name them.
     async fn former_staff_names(&self, scope: &TenantScope) -> StoreResult<Vec<(Uuid, String)>>;

@@ -4,7 +4,7 @@
 // makes.
 
 use crate::identity::{
-    AuditEntry, DeviceSeen, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
+    AuditEntry, DeviceSeen, FormerMember, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
     RefreshOutcome, RefreshRecord, SecondFactorChange, SecurityEvent, SignInPlace, StaffMember,
     StoredSigningKey, TotpState, role_from,
 };
@@ -491,21 +491,44 @@ impl IdentityStore for Engine {
         Ok(member)
     }
 
-    async fn former_member(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Option<Standing>> {
-        let row =
-            sqlx::query("SELECT role, payout_authority FROM former_staff WHERE partner_id = $1 AND id = $2")
-                .bind(h(scope.partner().as_uuid()))
-                .bind(h(id))
-                .fetch_optional(&mut *self.reading(scope).await?)
-                .await?;
-        row.map(|row| {
-            let role: String = row.try_get("role")?;
-            Ok(Standing {
+    async fn former_member(&self, scope: &TenantScope, id: Uuid) -> StoreResult<Option<FormerMember>> {
+        let mut conn = self.reading(scope).await?;
+        let Some(row) = sqlx::query("SELECT * FROM former_staff WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(id))
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let role: String = row.try_get("role")?;
+        // Kept as the staff row sealed them: opened at the staff row's places, under the person's key.
+        let mut opened = [String::new(), String::new()];
+        for (field, column) in opened.iter_mut().zip(["name", "email"]) {
+            let stored: String = row.try_get(column)?;
+            if !stored.is_empty() {
+                let place = crate::sealing::Place {
+                    table: "staff",
+                    column,
+                    row: id,
+                };
+                *field = self
+                    .open_field(&mut conn, scope.partner(), KeyOwner::Person(id), place, &stored)
+                    .await?;
+            }
+        }
+        let [name, email] = opened;
+        Ok(Some(FormerMember {
+            id,
+            name,
+            email,
+            standing: Standing {
                 role: role_from(&role)?,
                 payout_authority: row.try_get("payout_authority")?,
-            })
-        })
-        .transpose()
+            },
+            joined_at: row.try_get("joined_at")?,
+            removed_at: row.try_get("removed_at")?,
+        }))
     }
 
     async fn former_staff_names(&self, scope: &TenantScope) -> StoreResult<Vec<(Uuid, String)>> {
@@ -541,9 +564,11 @@ impl IdentityStore for Engine {
         let mut tx = self.scoped(scope).await?;
         // The name stays as it is sealed (under the person's own key): payroll records still say who.
         sqlx::query(
-            "INSERT INTO former_staff (partner_id, id, name, role, payout_authority, removed_at)
-             SELECT partner_id, id, name, role, payout_authority, $3 FROM staff WHERE partner_id = $1 AND id = $2
-             ON CONFLICT (partner_id, id) DO UPDATE SET name = excluded.name, role = excluded.role,
+            "INSERT INTO former_staff (partner_id, id, name, email, joined_at, role, payout_authority, removed_at)
+             SELECT partner_id, id, name, email, created_at, role, payout_authority, $3 FROM staff
+              WHERE partner_id = $1 AND id = $2
+             ON CONFLICT (partner_id, id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                 joined_at = excluded.joined_at, role = excluded.role,
                  payout_authority = excluded.payout_authority, removed_at = excluded.removed_at",
         )
         .bind(h(scope.partner().as_uuid()))

@@ -85,6 +85,14 @@ pub struct PhoneSubject {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PersonalDataExport {
     pub subject: StaffView,
+    /// When a member removed from the staff was removed (what is kept of them: name, email, role, joining day, for
+    /// the payroll records that name them); absent for a current member.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub removed_at: Option<time::OffsetDateTime>,
     pub partner_id: String,
     /// Everything this person did that the audit trail records.
     pub activity: Vec<AuditView>,
@@ -400,9 +408,7 @@ pub async fn request(
         Ok(member) => member_request(&state, &caller, &ctx, member, &request, changes.as_ref()).await?,
         Err(comanda_store::StoreError::NotFound) if !about_self => {
             match state.store.former_member(&caller.scope, subject).await? {
-                Some(standing) => {
-                    former_member_request(&state, &caller, &ctx, subject, standing, request.kind).await?
-                }
+                Some(former) => former_member_request(&state, &caller, &ctx, former, request.kind).await?,
                 None => guest_request(&state, &caller, &ctx, subject, request.kind, changes.as_ref()).await?,
             }
         }
@@ -411,36 +417,123 @@ pub async fn request(
     Ok(Json(PrivacyResponse::One(answer)))
 }
 
-/// A member removed from the staff keeps only their name and role, for the payroll records that name them
-/// (docs/privacy.md): an erasure deletes them with the person's key; an export or a rectification has nothing else to
-/// give or correct (422, saying so).
+/// A member removed from the staff keeps their name, email, role and joining day, for the payroll records that name
+/// them (docs/privacy.md): they can still have it exported and erased (by rank, as for a member); there is nothing
+/// to rectify in a record kept as it was (422, saying so).
 async fn former_member_request(
     state: &AppState,
     caller: &Caller,
     ctx: &RequestContext,
-    subject: Uuid,
-    standing: comanda_domain::Standing,
+    former: comanda_store::identity::FormerMember,
     kind: RequestKind,
 ) -> Result<PrivacyAnswer, ApiError> {
-    // By rank, as for a member: a manager does not act on a former owner's, manager's or payout holder's name.
-    refuse_outranked(caller, subject, standing)?;
-    if kind != RequestKind::Erase {
-        return Err(ApiError::rule(ValidationErrors::single(
-            "subject",
-            "a member removed from the staff keeps only their name and role, for the payroll records that name \
-             them: ask for its erasure",
-        )));
-    }
+    // By rank, as for a member: a manager does not act on a former owner's, manager's or payout holder's record.
+    refuse_outranked(caller, former.id, former.standing)?;
+    let now = state.clock.now();
     let audit = ctx
-        .audit("privacy.erased")
+        .audit(match kind {
+            RequestKind::Export => "privacy.exported",
+            RequestKind::Rectify => "privacy.rectified",
+            RequestKind::Erase => "privacy.erased",
+        })
         .actor(caller.member.id)
-        .target(subject.to_string())
-        .detail("a former member's kept name");
-    let erasure = state
-        .store
-        .erase_person(&caller.scope, subject, &audit, state.clock.now())
-        .await?;
-    Ok(erased(erasure, 0))
+        .target(former.id.to_string())
+        .detail("a former member's kept record");
+    match kind {
+        RequestKind::Rectify => Err(ApiError::rule(ValidationErrors::single(
+            "subject",
+            "a member removed from the staff is kept as they were, for the payroll records that name them: ask \
+             for its export or its erasure",
+        ))),
+        RequestKind::Export => {
+            let subject = StaffView {
+                id: former.id.to_string(),
+                email: former.email.clone(),
+                name: former.name.clone(),
+                role: former.standing.role,
+                payout_authority: former.standing.payout_authority,
+                mfa_enabled: false,
+                created_at: former.joined_at.unwrap_or(former.removed_at),
+            };
+            export_of(
+                state,
+                &caller.scope,
+                subject,
+                Some(former.removed_at),
+                &audit,
+                now,
+            )
+            .await
+        }
+        RequestKind::Erase => {
+            let erasure = state
+                .store
+                .erase_person(&caller.scope, former.id, &audit, now)
+                .await?;
+            let mail = match former.email.as_str() {
+                "" => 0,
+                email => erase_mail(state, &caller.scope, email, &former.name).await,
+            };
+            Ok(erased(erasure, mail))
+        }
+    }
+}
+
+/// Everything kept of a member, current or removed (`subject`, with `removed_at` for a removed one): their audit
+/// activity, the mail addressed to them, where they signed in from and their security events. The export itself is
+/// audited (`audit`) after the activity is read.
+async fn export_of(
+    state: &AppState,
+    scope: &TenantScope,
+    subject: StaffView,
+    removed_at: Option<time::OffsetDateTime>,
+    audit: &comanda_store::identity::AuditEntry,
+    now: time::OffsetDateTime,
+) -> Result<PrivacyAnswer, ApiError> {
+    let store = &state.store;
+    let id = subject.id.parse::<Uuid>().map_err(|_| ApiError::NotFound)?;
+    state.audit.flush().await;
+    let filter = AuditFilter {
+        actor: Some(id),
+        ..AuditFilter::default()
+    };
+    let mut page = comanda_domain::PageRequest {
+        after: None,
+        limit: comanda_domain::page::MAX_PAGE_SIZE,
+    };
+    let mut activity = Vec::new();
+    loop {
+        let chunk = store.search_audit(scope, &filter, page).await?;
+        activity.extend(chunk.items.into_iter().map(audit_view));
+        match chunk.next {
+            Some(next) if activity.len() < EXPORT_ACTIVITY_LIMIT => page.after = Some(next),
+            _ => break,
+        }
+    }
+    store.append_audit(scope, audit, now).await?;
+    let mail = match subject.email.as_str() {
+        "" => Vec::new(),
+        email => mail_addressed_to(state, scope, email).await,
+    };
+    let places = store.sign_in_places(scope, id).await?;
+    let events = store.security_events(scope, id).await?;
+    Ok(PrivacyAnswer::Export(Box::new(PersonalDataExport {
+        mail,
+        sign_in_places: places.into_iter().map(SignInPlaceView::from).collect(),
+        security_events: events
+            .into_iter()
+            .map(|event| SecurityEventView {
+                kind: event.kind,
+                detail: event.detail,
+                at: event.at,
+            })
+            .collect(),
+        subject,
+        removed_at,
+        partner_id: scope.partner().to_string(),
+        activity,
+        generated_at: now,
+    })))
 }
 
 /// A corrected phone for a member: well-formed, but a member keeps no phone, a rule of what is kept (422), not bad
@@ -620,46 +713,7 @@ async fn member_request(
         .actor(caller.member.id)
         .target(subject.to_string());
     Ok(match request.kind {
-        RequestKind::Export => {
-            state.audit.flush().await;
-            let filter = AuditFilter {
-                actor: Some(subject),
-                ..AuditFilter::default()
-            };
-            let mut page = comanda_domain::PageRequest {
-                after: None,
-                limit: comanda_domain::page::MAX_PAGE_SIZE,
-            };
-            let mut activity = Vec::new();
-            loop {
-                let chunk = store.search_audit(scope, &filter, page).await?;
-                activity.extend(chunk.items.into_iter().map(audit_view));
-                match chunk.next {
-                    Some(next) if activity.len() < EXPORT_ACTIVITY_LIMIT => page.after = Some(next),
-                    _ => break,
-                }
-            }
-            store.append_audit(scope, &audit, now).await?;
-            let mail = mail_addressed_to(state, scope, &member.email).await;
-            let places = store.sign_in_places(scope, member.id).await?;
-            let events = store.security_events(scope, member.id).await?;
-            PrivacyAnswer::Export(Box::new(PersonalDataExport {
-                mail,
-                sign_in_places: places.into_iter().map(SignInPlaceView::from).collect(),
-                security_events: events
-                    .into_iter()
-                    .map(|event| SecurityEventView {
-                        kind: event.kind,
-                        detail: event.detail,
-                        at: event.at,
-                    })
-                    .collect(),
-                subject: member.into(),
-                partner_id: scope.partner().to_string(),
-                activity,
-                generated_at: now,
-            }))
-        }
+        RequestKind::Export => export_of(state, scope, member.into(), None, &audit, now).await?,
         RequestKind::Rectify => {
             let changes = changes.cloned().unwrap_or_default();
             if changes.phone.is_some() {

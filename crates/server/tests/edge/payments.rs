@@ -2234,7 +2234,8 @@ async fn a_removed_servers_tips_still_name_them() {
         "{}",
         csv.body
     );
-    // Their erasure, asked by id, takes the kept name too; an export has nothing else to give.
+    // A removed member can still have their data: the export gives what is kept (name, email, role, when they joined
+    // and left), what they did and the mail addressed to them; a rectification has nothing to correct.
     let export = post(
         &server,
         "/api/v1/privacy/requests",
@@ -2242,7 +2243,32 @@ async fn a_removed_servers_tips_still_name_them() {
         json!({"kind": "export", "subject": waiter}),
     )
     .await;
-    assert_eq!(export.status, 422, "{}", export.body);
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(
+        (
+            export.body["subject"]["name"].as_str(),
+            export.body["subject"]["email"].as_str()
+        ),
+        (Some("Luis"), Some("mesero@example.co")),
+        "{}",
+        export.body
+    );
+    assert!(export.body["removed_at"].is_string(), "{}", export.body);
+    assert!(
+        !export.body["mail"].as_array().unwrap().is_empty(),
+        "their invitation: {}",
+        export.body
+    );
+    let rectify = post(
+        &server,
+        "/api/v1/privacy/requests",
+        Some(&v.owner),
+        json!({"kind": "rectify", "subject": waiter, "name": "Luis P."}),
+    )
+    .await;
+    assert_eq!(rectify.status, 422, "{}", rectify.body);
+    // Their erasure, asked by id, takes the kept record and every mail file addressed to them.
+    assert!(!crate::privacy::files_holding(&server, "mesero@example.co").is_empty());
     let erased = post(
         &server,
         "/api/v1/privacy/requests",
@@ -2252,6 +2278,10 @@ async fn a_removed_servers_tips_still_name_them() {
     .await;
     assert_eq!(erased.status, 200, "{}", erased.body);
     assert_eq!(erased.body["key_destroyed"], true, "{}", erased.body);
+    assert_eq!(
+        crate::privacy::files_holding(&server, "mesero@example.co"),
+        Vec::<std::path::PathBuf>::new()
+    );
     let tips = call(
         &server,
         "GET",

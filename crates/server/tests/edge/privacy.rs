@@ -673,7 +673,7 @@ fn data_files(server: &TestServer) -> Vec<(std::path::PathBuf, String)> {
 }
 
 /// The files under the server's data directory whose bytes hold `needle`.
-fn files_holding(server: &TestServer, needle: &str) -> Vec<std::path::PathBuf> {
+pub fn files_holding(server: &TestServer, needle: &str) -> Vec<std::path::PathBuf> {
     data_files(server)
         .into_iter()
         .filter(|(_, text)| text.contains(needle))
