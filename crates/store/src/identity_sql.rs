@@ -4,9 +4,9 @@
 // makes.
 
 use crate::identity::{
-    AuditEntry, DeviceSeen, FormerMember, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff, OutboxMessage,
-    RefreshOutcome, RefreshRecord, SecondFactorChange, SecurityEvent, SignInPlace, StaffMember,
-    StoredSigningKey, TotpState, role_from,
+    AuditEntry, DeviceSeen, FormerMember, IdentityStore, Invitation, LoginRecord, NewInvitation, NewStaff,
+    OutboxMessage, RefreshOutcome, RefreshRecord, SecondFactorChange, SecurityEvent, SignInPlace,
+    StaffMember, StoredSigningKey, TotpState, role_from,
 };
 use crate::sealing::KeyOwner;
 use crate::{StoreError, StoreResult};
