@@ -327,7 +327,7 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   // The booking's own page: confirmed, its deposit paid.
   await guest.click('#deposit-manage');
   await guest.locator('#confirmed-text', { hasText: 'Confirmada' }).waitFor();
-  assert.match(await guest.textContent('#deposit-text'), /40\.000 COP · pagado/);
+  assert.match(await guest.textContent('#deposit-text'), /\$\u00a040\.000 · pagado/);
   assert.deepEqual(cspViolations, []);
   await phone.close();
   await staff.close();

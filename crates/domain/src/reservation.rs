@@ -302,12 +302,15 @@ pub struct Floor {
     pub occupied: Vec<Occupied>,
 }
 
-/// A table with a live bill (guests who ordered from its QR code, or a bill staff opened), since the bill opened.
-/// A bill of a party seated from a booking is not one (the booking holds the table for the turn of its own size).
+/// A table a party is at: one with a live bill (guests who ordered from its QR code, or a bill staff opened), since
+/// the bill opened, or the tables of a party seated from a booking, since its booked start (its booking holds them
+/// for its turn; this keeps them held while it stays longer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Occupied {
     pub table: Uuid,
     pub since: OffsetDateTime,
+    /// For a party seated from a booking, its booking's end: its turn is its own, not the table's size's.
+    pub booked_until: Option<OffsetDateTime>,
 }
 
 impl Floor {
@@ -320,18 +323,23 @@ impl Floor {
         self.occupied
             .iter()
             .filter_map(|seated| {
-                let size = self.tables.iter().find(|t| t.id == seated.table)?.max_party;
-                let turn = policy
-                    .hold_seconds(size.min(policy.max_party_size).max(1))
-                    .unwrap_or(8 * CELL_SECONDS);
-                let turn = time::Duration::seconds(turn);
-                if now >= seated.since + turn * 2 {
+                let turn_end = match seated.booked_until {
+                    Some(until) => until,
+                    None => {
+                        let size = self.tables.iter().find(|t| t.id == seated.table)?.max_party;
+                        let turn = policy
+                            .hold_seconds(size.min(policy.max_party_size).max(1))
+                            .unwrap_or(8 * CELL_SECONDS);
+                        seated.since + time::Duration::seconds(turn)
+                    }
+                };
+                if now >= turn_end + (turn_end - seated.since) {
                     return None;
                 }
                 Some(Holding {
                     tables: vec![seated.table],
                     start: seated.since,
-                    until: (seated.since + turn).max(now + time::Duration::seconds(CELL_SECONDS)),
+                    until: turn_end.max(now + time::Duration::seconds(CELL_SECONDS)),
                     party: 0,
                     online: false,
                 })
@@ -415,6 +423,10 @@ pub enum Refusal {
     Past,
     #[error("no table is free for this party at this time")]
     SlotTaken,
+    /// A table is free, but the venue's pacing lets no more covers arrive in this quarter hour (the kitchen's
+    /// limit): the host sees an empty table, so "no table is free" would be untrue.
+    #[error("the venue's pacing lets no more guests arrive in this quarter hour")]
+    Paced,
     #[error(
         "no table or combination of tables here seats a party of this size through this channel, nor does the \
              venue's pacing let so many arrive at once: ask the venue"
@@ -624,7 +636,7 @@ fn fit(
     if all + covers > policy.pacing.covers_per_15_min
         || (channel == Channel::Online && online + covers > policy.pacing.online_covers_per_15_min)
     {
-        return Err(Refusal::SlotTaken);
+        return Err(Refusal::Paced);
     }
     let until = start + time::Duration::seconds(hold);
     best_fit(floor, holdings, start, until, party, channel)
@@ -967,11 +979,53 @@ mod tests {
         });
         assert_eq!(
             check_booking(&staff, &bogota, 5, &floor, &full, seven, 1, Channel::Staff, NOW),
-            Err(Refusal::SlotTaken)
+            Err(Refusal::Paced),
+            "the pacing, not a table, says no: the host sees a free table"
         );
         // The next window is free again.
         let later = seven + time::Duration::minutes(15);
         assert!(check_booking(&staff, &bogota, 5, &floor, &full, later, 4, Channel::Staff, NOW).is_ok());
+    }
+
+    /// A party seated from a booking that stays past its booking's end still has its table: a walk-in is given
+    /// another (the host found the next booking put on the table someone was still at); once it has stayed its
+    /// turn twice over it is taken for one the host forgot to finish.
+    #[test]
+    fn a_booked_party_staying_past_its_turn_keeps_its_table() {
+        let bogota = zone("America/Bogota").unwrap();
+        let sat = datetime!(2026-12-01 23:00 UTC);
+        let ends = sat + time::Duration::minutes(105);
+        let floor = Floor {
+            tables: vec![table(1, 1, 4), table(2, 1, 4)],
+            combinations: vec![],
+            occupied: vec![Occupied {
+                table: Uuid::from_u128(1),
+                since: sat,
+                booked_until: Some(ends),
+            }],
+        };
+        let p = policy();
+        let walk_in = |now: OffsetDateTime| {
+            let start = now + time::Duration::minutes(10);
+            let start = start
+                .replace_minute(start.minute() / 15 * 15)
+                .unwrap()
+                .replace_second(0)
+                .unwrap();
+            check_booking(&p, &bogota, 5, &floor, &[], start, 2, Channel::Staff, now).map(|a| a.tables)
+        };
+        let lingering = ends + time::Duration::minutes(10);
+        assert_eq!(
+            walk_in(lingering),
+            Ok(vec![Uuid::from_u128(2)]),
+            "not onto the lingering party"
+        );
+        let forgotten = ends + time::Duration::minutes(110);
+        assert_eq!(
+            walk_in(forgotten),
+            Ok(vec![Uuid::from_u128(1)]),
+            "a party that stayed its turn twice over"
+        );
     }
 
     #[test]
@@ -985,6 +1039,7 @@ mod tests {
             occupied: vec![Occupied {
                 table: Uuid::from_u128(1),
                 since: sat,
+                booked_until: None,
             }],
         };
         let p = policy();
@@ -1027,6 +1082,7 @@ mod tests {
             occupied: vec![Occupied {
                 table: Uuid::from_u128(1),
                 since: now - turn * 2,
+                booked_until: None,
             }],
             ..floor.clone()
         };

@@ -102,6 +102,18 @@ const spanishDetails = [
   [/^reason: only a cancellation takes a reason/, 'Solo una cancelación lleva motivo.'],
   [/^reason: /, 'Escribe el motivo, en máximo 500 caracteres.'],
   [/^a table has a bill open: change the tax regime/, 'Hay una mesa con la cuenta abierta: cambia el impuesto cuando todas las mesas estén cerradas.'],
+  [/^the venue's pacing lets no more guests arrive/, 'El ritmo de llegadas del local no admite más personas en ese cuarto de hora (puede haber mesa libre, pero la cocina llegó a su límite): elige otra hora.'],
+  [/^another party is still seated at this table/, 'Otro grupo sigue sentado en esa mesa: márcalo como terminado, o mueve esta reserva (moverla a la misma hora le da una mesa libre, si la hay).'],
+  [/^the table still has another party's open bill/, 'La mesa aún tiene la cuenta abierta de otro grupo: ciérrala cuando esté pagada, o mueve esta reserva a otra mesa.'],
+  [/^its table was given to another party after the no-show/, 'Su mesa se le dio a otro grupo después del «no llegó»: mueve la reserva a una mesa libre y luego siéntalo.'],
+  [/^the booking's time has come: the venue can still cancel it/, 'Ya llegó la hora de tu reserva: ahora solo el restaurante puede cancelarla.'],
+  [/^a party is seated from an hour before its time/, 'Un grupo se sienta desde una hora antes de su reserva: mueve la reserva para sentarlo antes.'],
+  [/^a party is late 15 minutes after its start/, 'Un grupo está «tarde» 15 minutos después de su hora, no antes.'],
+  [/^a party is a no-show only once its time has come/, 'Un grupo es «no llegó» solo cuando ya pasó su hora.'],
+  [/^the party's booked time is over: seat it as a walk-in/, 'Ya pasó la hora reservada: siéntalo como cliente sin reserva (resérvalo ahora por el tiempo que se quede).'],
+  [/^the party is no longer seated/, 'El grupo ya no está sentado.'],
+  [/^a seated party keeps its time/, 'Un grupo sentado conserva su hora: cambia solo las personas.'],
+  [/^this reservation is [\w ]+ now: it cannot/, 'Esa reserva ya no admite ese cambio: alguien más la cambió, o ya pasó su momento.'],
 ];
 
 function problemText(problem) {
@@ -638,11 +650,14 @@ function moneyInputValue(money) {
   return Number.isInteger(major) ? String(major) : major.toFixed(digits).replace('.', english ? '.' : ',');
 }
 
+// An amount with its currency: pesos as Colombians write them ($ 100.000, centavos only when there are some), any
+// other currency with its code (20 EUR, 10,50 EUR), never a bare "$" that would read as pesos.
 function formatMoney(money) {
   const digits = money.currency === 'CLP' ? 0 : 2;
   const major = money.amount / 10 ** digits;
   const whole = Number.isInteger(major);
-  return '$\u00a0' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits });
+  const number = major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits });
+  return money.currency === 'COP' || !money.currency ? '$\u00a0' + number : `${number}\u00a0${money.currency}`;
 }
 
 const statusNames = {
@@ -1503,12 +1518,14 @@ pages.booking = async () => {
     const deposit = reservation.deposit;
     $('#deposit-text').hidden = !deposit;
     if (deposit) {
-      $('#deposit-text').textContent = `${english ? 'Deposit' : 'Depósito'}: $ ${(deposit.amount / 100).toLocaleString('es-CO')} ${deposit.currency} · ${depositStatus(deposit.status)}`;
+      $('#deposit-text').textContent = `${english ? 'Deposit' : 'Depósito'}: ${formatMoney(deposit)} · ${depositStatus(deposit.status)}`;
     }
     const pay = $('#pay-deposit-link');
     pay.hidden = reservation.status !== 'awaiting_deposit';
     pay.href = `/book/${encodeURIComponent(venue)}/deposit?reservation=${encodeURIComponent(id)}&token=${encodeURIComponent(token)}`;
-    $('#cancel-booking').hidden = !['offered', 'awaiting_deposit', 'booked', 'confirmed', 'late'].includes(reservation.status);
+    // Once its time has come only the venue cancels it (the API refuses the guest): no button that can only fail.
+    $('#cancel-booking').hidden = !['offered', 'awaiting_deposit', 'booked', 'confirmed', 'late'].includes(reservation.status)
+      || (reservation.status !== 'offered' && new Date(reservation.start).getTime() <= Date.now());
     $('#accept-offer').hidden = reservation.status !== 'offered';
     $('#accept-offer').onclick = async () => {
       clearError();
@@ -1533,7 +1550,7 @@ pages.booking = async () => {
       const forfeited = deposit && deposit.status === 'paid' && Date.now() > Date.parse(deposit.refundable_until);
       if (forfeited && cancelButton.dataset.confirm !== 'yes') {
         cancelButton.dataset.confirm = 'yes';
-        const amount = `$ ${(deposit.amount / 100).toLocaleString('es-CO')} ${deposit.currency}`;
+        const amount = formatMoney(deposit);
         cancelButton.textContent = english
           ? `Cancel anyway: the restaurant keeps the ${amount} deposit`
           : `Cancelar de todos modos: el restaurante conserva el depósito de ${amount}`;
@@ -1956,6 +1973,11 @@ pages.host = async () => {
   };
   const render = async () => {
     clearError();
+    // The control the host was on (a row's Seat button) gets the focus back once the list is drawn again, not the
+    // page's top: a keyboard or screen-reader host keeps their place.
+    const focused = document.activeElement;
+    const focusedRow = focused && focused.closest && focused.closest('#day-list li');
+    const keep = focusedRow ? { id: focusedRow.dataset.reservation, move: focused.dataset.move } : null;
     let day;
     try {
       day = { items: await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/reservations?date=${form.date.value}`) };
@@ -1977,10 +1999,12 @@ pages.host = async () => {
     hours.className = 'hours';
     const hoursTrack = document.createElement('div');
     hoursTrack.className = 'hours-track';
+    // On a phone the hours would run into each other ("07:0008:00…"): every other one is labelled there.
+    const labelEvery = timeline.clientWidth / ((until - from) / 60) < 48 ? 120 : 60;
     for (let m = from; m <= until; m += 60) {
       const mark = document.createElement('span');
       mark.style.left = at(m);
-      mark.textContent = `${String(Math.floor(m / 60) % 24).padStart(2, '0')}:00`;
+      mark.textContent = (m - from) % labelEvery === 0 ? `${String(Math.floor(m / 60) % 24).padStart(2, '0')}:00` : '';
       hoursTrack.appendChild(mark);
     }
     hours.append(document.createElement('span'), hoursTrack);
@@ -2003,6 +2027,11 @@ pages.host = async () => {
         chip.style.width = `calc(${at(start + length)} - ${at(start)})`;
         chip.textContent = `${hhmm(r.local)} · ${r.guest_name} · ${r.party_size}`;
         chip.title = `${bookingStatus(r.status)}`;
+        // The status is read too, not only shown on hover.
+        const said = document.createElement('span');
+        said.className = 'visually-hidden';
+        said.textContent = ` · ${bookingStatus(r.status)}`;
+        chip.appendChild(said);
         track.appendChild(chip);
       }
       lane.append(label, track);
@@ -2031,7 +2060,7 @@ pages.host = async () => {
       if (r.deposit) {
         const deposit = document.createElement('span');
         deposit.className = 'hint';
-        deposit.textContent = `${english ? 'deposit' : 'depósito'} $ ${(r.deposit.amount / 100).toLocaleString('es-CO')}: ${depositStatus(r.deposit.status)}`;
+        deposit.textContent = `${english ? 'deposit' : 'depósito'} ${formatMoney(r.deposit)}: ${depositStatus(r.deposit.status)}`;
         row.append(deposit);
       }
       // The server says which moves the host can make now (a party is seated from an hour before its time).
@@ -2040,11 +2069,14 @@ pages.host = async () => {
         button.type = 'button';
         button.dataset.move = to;
         button.textContent = moveNames[english ? 'en' : 'es'][to];
+        // Every row has the same buttons: each says whose booking it acts on.
+        button.setAttribute('aria-label', `${moveNames[english ? 'en' : 'es'][to]}: ${r.guest_name}, ${hhmm(r.local)}`);
         if (to !== 'seated') button.className = 'secondary';
         button.addEventListener('click', async () => {
           try {
-            await authed('POST', `/api/v1/reservations/${encodeURIComponent(r.id)}/transitions`, { to });
+            const moved = await authed('POST', `/api/v1/reservations/${encodeURIComponent(r.id)}/transitions`, { to });
             await render();
+            $('#day-said').textContent = `${r.guest_name}: ${bookingStatus(moved.status)}`;
           } catch (error) {
             showError(error.problem);
           }
@@ -2082,6 +2114,7 @@ pages.host = async () => {
         button.className = 'secondary';
         button.dataset.move = 'moved';
         button.textContent = english ? 'Move' : 'Mover';
+        button.setAttribute('aria-label', `${english ? 'Move' : 'Mover'}: ${r.guest_name}, ${hhmm(r.local)}`);
         button.setAttribute('aria-expanded', 'false');
         button.addEventListener('click', () => {
           const open = row.querySelector('form.move-form');
@@ -2147,6 +2180,12 @@ pages.host = async () => {
         row.appendChild(button);
       }
       list.appendChild(row);
+    }
+    if (keep) {
+      const row = list.querySelector(`li[data-reservation="${CSS.escape(keep.id)}"]`);
+      const target = row && (row.querySelector(`button[data-move="${CSS.escape(keep.move || '')}"]`) || row.querySelector('button'));
+      if (target) target.focus();
+      else if (row) { row.tabIndex = -1; row.focus(); }
     }
     $('#empty-day').hidden = items.length > 0;
     const waiting = { items: await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/waitlist?date=${form.date.value}`).catch(() => []) };
@@ -2216,7 +2255,10 @@ pages.host = async () => {
   // The moves offered follow the clock (a party is seated from an hour before its time), and other hosts change the
   // day too: the list is read again every minute and whenever the tab comes back into view — not while a move is
   // being written, which the new list would throw away.
-  const refresh = () => { if (!document.hidden && !$('#day-list form')) render().catch(() => {}); };
+  // A seated party's "change guests" form is always there: only a move form open, or a field of the list being
+  // typed in, holds the refresh back (any form at all once stopped it for the whole night).
+  const busy = () => Boolean($('#day-list form.move-form')) || Boolean(document.activeElement && document.activeElement.closest && document.activeElement.closest('#day-list form'));
+  const refresh = () => { if (!document.hidden && !busy()) render().catch(() => {}); };
   setInterval(refresh, 60_000);
   document.addEventListener('visibilitychange', refresh);
 };

@@ -283,6 +283,8 @@ pub enum BookOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MoveOutcome {
     Moved(Box<Reservation>),
+    /// The move decided what the booking already has (same start, party and tables: a double tap): nothing written.
+    Unchanged(Box<Reservation>),
     /// Only a booked, confirmed or late reservation moves (a seated party has its table; a finished one is done).
     NotMovable(ReservationStatus),
     Refused(Refusal),

@@ -295,9 +295,33 @@ async fn read_floor(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
         Ok(Occupied {
             table: uuid_col(row, "table_id")?,
             since: row.try_get("created_at")?,
+            booked_until: None,
         })
     })
     .collect::<StoreResult<Vec<_>>>()?;
+    // A party seated from a booking is at its tables too, as long as it stays: past its booking's end it holds them
+    // as any party at a table does (until the next quarter hour, while it has not stayed its turn twice over), so a
+    // walk-in or the next booking is not given a table someone is still sitting at.
+    let mut occupied = occupied;
+    for row in sqlx::query(
+        "SELECT tables, start_at, until_at FROM reservations
+          WHERE partner_id = $1 AND venue_id = $2 AND status = 'seated'",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(venue))
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let seated: Vec<Uuid> = serde_json::from_str(&row.try_get::<String, _>("tables")?)
+            .map_err(|e| StoreError::Config(format!("reservation tables: {e}")))?;
+        let since: OffsetDateTime = row.try_get("start_at")?;
+        let booked_until = Some(row.try_get("until_at")?);
+        occupied.extend(seated.into_iter().map(|table| Occupied {
+            table,
+            since,
+            booked_until,
+        }));
+    }
     Ok(Floor {
         tables,
         combinations,
@@ -843,6 +867,13 @@ impl ReservationStore for Engine {
             Ok(assignment) => assignment,
             Err(refusal) => return Ok(MoveOutcome::Refused(refusal)),
         };
+        if assignment.start == current.start
+            && assignment.tables == current.tables
+            && party_size == current.party_size
+        {
+            let opened = self.reservation_opened(&mut tx, partner, &row).await?;
+            return Ok(MoveOutcome::Unchanged(Box::new(opened)));
+        }
         sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
             .bind(h(partner.as_uuid()))
             .bind(h(id))
@@ -1600,8 +1631,8 @@ async fn seat_at_table(
             .any(|t| tables.contains(t))
         {
             return Err(StoreError::Refused(
-                "another party is still seated at this table: mark it finished, or move this booking to another \
-                 table"
+                "another party is still seated at this table: mark it finished, or move this booking (a move to the \
+                 same time gives it a free table, when one is)"
                     .into(),
             ));
         }

@@ -714,6 +714,7 @@ pub async fn host(headers: HeaderMap) -> Response {
 </details>
 <div id="timeline" class="timeline" role="region" tabindex="0" aria-label="{timeline}"></div>
 <ul id="day-list" class="day-list"></ul>
+<p id="day-said" class="visually-hidden" role="status"></p>
 <p id="empty-day" class="hint" hidden>{empty}</p>
 <h2>{waitlist}</h2>
 <ul id="waitlist" class="day-list"></ul>"#,

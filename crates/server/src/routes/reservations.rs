@@ -695,6 +695,11 @@ fn refusal(refused: Refusal) -> ApiError {
                 .detail("no table is free for this party at this time (another booking holds it, or it was just taken); choose another")
                 .into();
         }
+        Refusal::Paced => {
+            return Problem::new(ProblemType::SlotTaken)
+                .detail("the venue's pacing lets no more guests arrive in this quarter hour (a table may be free, the kitchen's limit is reached); choose another time")
+                .into();
+        }
         Refusal::PartySize | Refusal::NeverSeated => "party_size",
         Refusal::NotASlot | Refusal::TooSoon | Refusal::BeyondHorizon | Refusal::Past => "start",
     };
@@ -1343,9 +1348,9 @@ fn moves_now(reservation: &Reservation, now: OffsetDateTime) -> Vec<&'static str
 pub(crate) fn not_movable(from: ReservationStatus, to: ReservationStatus) -> ApiError {
     Problem::new(ProblemType::Conflict)
         .detail(format!(
-            "a {} reservation cannot become {}",
-            from.as_str(),
-            to.as_str()
+            "this reservation is {} now: it cannot become {}",
+            from.as_str().replace('_', " "),
+            to.as_str().replace('_', " ")
         ))
         .into()
 }
@@ -1724,11 +1729,13 @@ async fn move_to(
         };
     }
     // A move to where the booking already is (a double tap) changes nothing, so it writes nothing and mails nobody.
+    // Before its time it is decided again all the same: its table may be one a party is still sitting at, and the
+    // same time then gives it a free table (the store answers `Unchanged` when it keeps its own).
     let movable = matches!(
         current.status,
         ReservationStatus::Booked | ReservationStatus::Confirmed | ReservationStatus::Late
     );
-    if start == current.start && party == current.party_size && movable {
+    if start == current.start && party == current.party_size && movable && start <= now {
         return as_it_is(state, &caller.scope, current, true).await;
     }
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
@@ -1769,8 +1776,12 @@ async fn move_to(
                 .map(DepositView::from);
             Ok(Json(view))
         }
+        MoveOutcome::Unchanged(kept) => as_it_is(state, &caller.scope, *kept, true).await,
         MoveOutcome::NotMovable(status) => Err(Problem::new(ProblemType::Conflict)
-            .detail(format!("a {} reservation cannot move", status.as_str()))
+            .detail(format!(
+                "this reservation is {} now: it cannot move",
+                status.as_str().replace('_', " ")
+            ))
             .into()),
         MoveOutcome::Refused(refused) => Err(refusal(refused)),
     }
