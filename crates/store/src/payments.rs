@@ -453,6 +453,9 @@ pub trait PaymentStore: Send + Sync {
     async fn payment_partner(&self, payment: Uuid) -> StoreResult<Option<PartnerId>>;
     /// Partners with a connected account or payments (for the platform's upkeep and reconciliation jobs).
     async fn payment_partners(&self) -> StoreResult<Vec<PartnerId>>;
+    /// Partners offboarded: their connected account's id was sealed under their destroyed key, so nothing that needs
+    /// it (reading the account back, sending a transfer) can be done for them; the rest of the upkeep still is.
+    async fn offboarded_partners(&self) -> StoreResult<Vec<PartnerId>>;
 
     async fn session_balance(&self, scope: &TenantScope, session: Uuid) -> StoreResult<SessionBalance>;
     /// The line claims (`Split::Items`) of a session's payments paid or being paid, with what each part was

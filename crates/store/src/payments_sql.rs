@@ -865,15 +865,19 @@ impl PaymentStore for Engine {
 
     async fn payment_partners(&self) -> StoreResult<Vec<PartnerId>> {
         let rows = sqlx::query(
-            // An offboarded partner's connected account was sealed under its destroyed key: nothing of it can be
-            // sent to Stripe any more, and asking again every run only fills the log.
-            "SELECT partner_id FROM (SELECT partner_id FROM payment_directory
-                                      UNION SELECT partner_id FROM account_directory) AS taking
-              WHERE NOT EXISTS (SELECT 1 FROM partner_directory d
-                                 WHERE d.partner_id = taking.partner_id AND d.offboarded_at IS NOT NULL)",
+            "SELECT partner_id FROM payment_directory UNION SELECT partner_id FROM account_directory",
         )
         .fetch_all(&self.pool)
         .await?;
+        rows.iter()
+            .map(|r| uuid_col(r, "partner_id").map(PartnerId::from_uuid))
+            .collect()
+    }
+
+    async fn offboarded_partners(&self) -> StoreResult<Vec<PartnerId>> {
+        let rows = sqlx::query("SELECT partner_id FROM partner_directory WHERE offboarded_at IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| uuid_col(r, "partner_id").map(PartnerId::from_uuid))
             .collect()

@@ -10,7 +10,7 @@ use crate::StoreResult;
 use crate::identity::{AuditEntry, StaffMember};
 
 /// What an erasure did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Erasure {
     /// The person's data key existed and is now destroyed.
     pub key_destroyed: bool,
@@ -20,6 +20,9 @@ pub struct Erasure {
     pub guest_erased: bool,
     /// Audit entries whose client address was cleared (the entries themselves stay: they hold no identity).
     pub addresses_cleared: u64,
+    /// Venues where a table offered to the person (a waitlist offer) was freed: their availability changed, and the
+    /// next party waiting may be offered it.
+    pub freed_venues: Vec<Uuid>,
 }
 
 /// What offboarding a partner did.

@@ -454,7 +454,7 @@ impl crate::privacy::PrivacyStore for Engine {
         // Processing stops (GDPR Art. 17): their places on the waitlist end, and a table offered to them is free
         // again. The offered bookings' rows are locked before the entries, in the order accepting an offer takes.
         let offered: Vec<DbRow> = sqlx::query(locking!(
-            "SELECT id FROM reservations WHERE partner_id = $1 AND status = 'offered'
+            "SELECT id, venue_id FROM reservations WHERE partner_id = $1 AND status = 'offered'
                 AND id IN (SELECT reservation_id FROM waitlist_entries
                             WHERE partner_id = $1 AND guest_id = $2 AND status = 'offered')"
         ))
@@ -471,9 +471,12 @@ impl crate::privacy::PrivacyStore for Engine {
         .bind(ts(now))
         .execute(&mut *tx)
         .await?;
+        let mut freed_venues = Vec::new();
         for row in &offered {
             let reservation = uuid_col(row, "id")?;
-            cancel_if(&mut tx, partner, reservation, ReservationStatus::Offered, now).await?;
+            if cancel_if(&mut tx, partner, reservation, ReservationStatus::Offered, now).await? {
+                freed_venues.push(uuid_col(row, "venue_id")?);
+            }
         }
         let key_destroyed = self.destroy_person_key(&mut tx, partner, person).await?;
         self.insert_audit(&mut tx, partner, audit, now).await?;
@@ -483,6 +486,7 @@ impl crate::privacy::PrivacyStore for Engine {
             member_removed,
             guest_erased,
             addresses_cleared,
+            freed_venues,
         })
     }
 

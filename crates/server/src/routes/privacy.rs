@@ -924,6 +924,11 @@ async fn guest_request(
             let erasure = store
                 .erase_person(scope, subject, &audit("privacy.erased"), now)
                 .await?;
+            // A table offered to them is free again: the widget's times change, and the next party waiting hears.
+            for venue in &erasure.freed_venues {
+                state.availability.changed(*venue);
+                crate::waitlist::offer_freed(state, scope, *venue).await;
+            }
             erased(
                 erasure,
                 erase_mail(state, scope, &contact.email, &contact.name).await,

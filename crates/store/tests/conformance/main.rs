@@ -47,7 +47,7 @@ macro_rules! conformance {
 conformance!(
     alerts_wait_for_routing_oldest_first,
     instants_within_one_second_compare_as_time,
-    an_offboarded_partner_leaves_the_payment_upkeep,
+    an_offboarded_partner_is_named_to_the_payment_upkeep,
     disclosure_reports_keep_their_steps_once,
     incidents_keep_a_timeline_and_their_breach_record,
     every_roll_up_equals_a_recomputation_from_the_raw_rows,

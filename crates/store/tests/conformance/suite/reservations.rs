@@ -603,11 +603,15 @@ pub async fn an_erased_guest_leaves_the_waitlist_and_frees_an_offered_table(stor
         .await
         .unwrap();
     let offered = offer_table(store, &scope, table, &offered_entry, wanda.guest.clone(), seven).await;
-    for entry in [&offered_entry, &waiting] {
-        store
+    for (entry, freed) in [(&offered_entry, vec![venue]), (&waiting, vec![])] {
+        let erasure = store
             .erase_person(&scope, entry.guest_id, &change(), NOW)
             .await
             .unwrap();
+        assert_eq!(
+            erasure.freed_venues, freed,
+            "the venue whose table went free, told to the caller"
+        );
         assert_eq!(
             store.waitlist_entry(&scope, entry.id).await.unwrap().status,
             WaitlistStatus::Left
