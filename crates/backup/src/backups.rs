@@ -243,10 +243,16 @@ impl Backups {
             .await
         {
             // A backup missing on any target is a failed one (docs/backups.md): what reached the others goes too, or
-            // `list` would show it verified and `restore` would take it as the newest.
+            // `list` would show it verified and `restore` would take it as the newest (a copy that cannot be deleted
+            // is still passed over: only a backup on every answering target is one).
             for target in &self.targets {
                 for name in [&object, &manifest_name] {
-                    let _ = target.store.delete(&ObjectPath::from(name.as_str())).await;
+                    match target.store.delete(&ObjectPath::from(name.as_str())).await {
+                        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                        Err(cleanup) => {
+                            tracing::warn!(target = %target.label, %cleanup, "a failed backup's copy stays")
+                        }
+                    }
                 }
             }
             return Err(error);
@@ -524,23 +530,27 @@ impl Backups {
         Ok(())
     }
 
-    /// Every backup object name found on any target, oldest first.
+    /// Every backup object name found on every target that answered, oldest first: one missing on an answering
+    /// target is a failed backup, never the newest one a restore or a restore test takes.
     pub async fn names(&self) -> Result<Vec<String>, BackupError> {
-        let mut names = BTreeSet::new();
+        let mut names: Option<BTreeSet<String>> = None;
         let mut unreachable = Unreachable::default();
         for target in &self.targets {
             let Some(objects) = unreachable.skip(target, self.objects(target).await) else {
                 continue;
             };
-            for meta in objects {
-                let name = meta.location.to_string();
-                if name.ends_with(manifest::OBJECT_SUFFIX) {
-                    names.insert(name);
-                }
-            }
+            let here: BTreeSet<String> = objects
+                .into_iter()
+                .map(|meta| meta.location.to_string())
+                .filter(|name| name.ends_with(manifest::OBJECT_SUFFIX))
+                .collect();
+            names = Some(match names {
+                None => here,
+                Some(before) => before.intersection(&here).cloned().collect(),
+            });
         }
         unreachable.unless_all(self.targets.len())?;
-        Ok(names.into_iter().collect())
+        Ok(names.unwrap_or_default().into_iter().collect())
     }
 
     pub(crate) async fn objects(

@@ -27,10 +27,13 @@ impl Backups {
                         )));
                     }
                 }
-                self.names()
-                    .await?
-                    .pop()
-                    .ok_or_else(|| BackupError::NotFound("no backup on any target".into()))?
+                self.names().await?.pop().ok_or_else(|| {
+                    BackupError::NotFound(
+                        "no backup is on every target that answered: `comanda backup list` shows each copy; \
+                             restore one by its name"
+                            .into(),
+                    )
+                })?
             }
         };
         let work = tempfile::tempdir().map_err(|e| BackupError::Io(format!("work directory: {e}")))?;
@@ -84,11 +87,13 @@ impl Backups {
     /// A restore test of the newest backup: every target's copy checked against the manifest, decrypted,
     /// restored into a scratch database, row counts compared with the manifest, and `checks` run (BAK-4).
     pub async fn verify(&self, checks: &[Arc<dyn ScratchCheck>]) -> Result<VerifyReport, BackupError> {
-        let object = self
-            .names()
-            .await?
-            .pop()
-            .ok_or_else(|| BackupError::NotFound("no backup on any target".into()))?;
+        let object = self.names().await?.pop().ok_or_else(|| {
+            BackupError::NotFound(
+                "no backup is on every target that answered: `comanda backup list` shows each copy; \
+                             restore one by its name"
+                    .into(),
+            )
+        })?;
         let work = tempfile::tempdir().map_err(|e| BackupError::Io(format!("work directory: {e}")))?;
         let mut report = VerifyReport {
             object: object.clone(),

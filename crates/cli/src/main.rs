@@ -421,16 +421,24 @@ async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
         } else {
             out!("platform key rewrapped from key-encryption-key version {before} to {after}");
         }
-        let moved =
-            comanda_server::serve::rewrap_data_keys(&config, Arc::new(comanda_server::SystemClock)).await?;
-        out!("{moved} data key(s) in the database rewrapped to the newest key-encryption-key version");
-        if before != after && config.kms.backend == comanda_server::config::KmsBackend::LocalFile {
-            // The copies kept off the machine for a restore (docs/backups.md) know only the older versions.
+        let local = config.kms.backend == comanda_server::config::KmsBackend::LocalFile;
+        // The copies kept off the machine for a restore (docs/backups.md) know only the older versions: said as
+        // soon as the key file changed, whatever happens to the data keys next.
+        let recopy = || {
             out!(
                 "copy {} and platform.key.wrapped off the machine again now: the copies kept there cannot open the \
                  keys rewrapped to version {after}",
                 config.kms_key_path().display()
             );
+        };
+        if before != after && local {
+            recopy();
+        }
+        let moved =
+            comanda_server::serve::rewrap_data_keys(&config, Arc::new(comanda_server::SystemClock)).await?;
+        out!("{moved} data key(s) in the database rewrapped to the newest key-encryption-key version");
+        if before == after && moved > 0 && local {
+            recopy();
         }
         return Ok(());
     }
@@ -889,6 +897,9 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 notice_not_required,
             } => {
                 let incident = store.incident(id(&text)?).await?;
+                if let Some(at) = incident.closed_at {
+                    anyhow::bail!("incident {text} was closed already, at {}", shown(at));
+                }
                 let unnotified: Vec<String> = incident
                     .aware_at
                     .map(|aware| notice_deadlines(aware, &states))
@@ -897,6 +908,12 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                     .filter(|deadline| !incident.notified.contains(&deadline.jurisdiction))
                     .map(|deadline| deadline.jurisdiction)
                     .collect();
+                if unnotified.is_empty() && notice_not_required.is_some() {
+                    anyhow::bail!(
+                        "incident {text} owes no notification (none, or each recorded): close it without \
+                         --notice-not-required"
+                    );
+                }
                 if !unnotified.is_empty() {
                     let list = unnotified.join(", ");
                     let Some(reason) = notice_not_required.as_deref().map(str::trim).filter(|r| !r.is_empty())

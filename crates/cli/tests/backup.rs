@@ -439,6 +439,24 @@ async fn a_backup_failing_on_one_target_leaves_no_copy_and_a_lone_copy_is_listed
     );
     assert!(!listed.status.success(), "{said}");
     assert!(said.contains("missing on this target"), "{said}");
+    // Not the newest backup a restore takes by itself: it is named, and then taken from where it is whole.
+    let unnamed = comanda(cwd, &["backup", "restore", "--yes"], &[]);
+    assert!(!unnamed.status.success());
+    assert!(
+        String::from_utf8_lossy(&unnamed.stderr).contains("restore one by its name"),
+        "{}",
+        String::from_utf8_lossy(&unnamed.stderr)
+    );
+    ok(
+        cwd,
+        &[
+            "backup",
+            "restore",
+            "2026-06-01T12-00-00Z-sqlite.cmdb.age",
+            "--yes",
+        ],
+        &[],
+    );
 }
 
 /// BAK-2: with the clock placed, prune keeps exactly the backups of the last 30 days.

@@ -38,6 +38,9 @@ pub struct AppState {
     pub table_key: comanda_security::Secret<[u8; 32]>,
     /// Signs the guest's link to view or cancel a reservation (`comanda_security::booking_link`).
     pub booking_key: comanda_security::Secret<[u8; 32]>,
+    /// Keys the digest an idempotency record keeps of its request (`crate::idempotency`): a body can hold a password
+    /// (a step-up), and a plain SHA-256 of it at rest could be tried against a dictionary.
+    pub request_digest_key: comanda_security::Secret<[u8; 32]>,
     /// Public availability answers, kept for two seconds and dropped when this instance changes a venue's bookings.
     pub availability: Arc<crate::availability_cache::AvailabilityCache>,
     pub order_events: crate::events::OrderEvents,
@@ -92,6 +95,7 @@ impl AppState {
         };
         let table_key = kms.derive("table-token");
         let booking_key = kms.derive("reservation-manage-link");
+        let request_digest_key = kms.derive("idempotency-request-digest");
         let audit = Arc::new(
             crate::audit::AuditTrail::new(store.clone(), clock.clone(), &kms)?
                 .checkpointed_every(std::time::Duration::from_secs(config.audit.checkpoint_every_secs)),
@@ -109,6 +113,7 @@ impl AppState {
             identity: Arc::new(identity),
             table_key,
             booking_key,
+            request_digest_key,
             availability: Arc::default(),
             order_events: crate::events::OrderEvents::default(),
             payments,

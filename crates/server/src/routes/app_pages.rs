@@ -644,7 +644,8 @@ pub async fn privacy_notice(
 <p><strong>{business}</strong>, que atiende <strong>{name}</strong>{place}, decide sobre tus datos (responsable del
 tratamiento). comanda los trata por su cuenta, como encargado, y solo para lo que aquí se dice.</p>
 <h2>Qué datos y para qué</h2>
-<p>Tu nombre, tu celular, tu correo y la nota que escribas, para gestionar tu reserva o tu lugar en la lista de espera:
+<p>Tu nombre, tu celular, tu correo, la nota que escribas y lo que el restaurante anote al cambiar tu reserva (el
+motivo de una cancelación, por ejemplo), para gestionar tu reserva o tu lugar en la lista de espera:
 confirmarla, avisarte de cambios o de una mesa que se libera, y reconocerte al llegar. Si el restaurante pide un
 depósito, lo pagas con tarjeta en Stripe: los datos de la tarjeta nunca llegan a comanda ni al restaurante. No se usan
 para publicidad ni se venden.</p>
@@ -666,7 +667,8 @@ quince (arts. 14 y 15).</p>
 <p><strong>{business}</strong>, which runs <strong>{name}</strong>{place}, decides about your data (the controller).
 comanda processes it on their behalf, and only for what this notice says.</p>
 <h2>What data, and what for</h2>
-<p>Your name, mobile number, email and the note you write, to manage your booking or your place on the waitlist: to
+<p>Your name, mobile number, email, the note you write and what the restaurant notes when it changes your booking
+(the reason for a cancellation, say), to manage your booking or your place on the waitlist: to
 confirm it, tell you about changes or about a table that frees up, and to know you when you arrive. When the restaurant
 asks a deposit, you pay it by card at Stripe: your card details never reach comanda or the restaurant. Nothing is used
 for advertising or sold.</p>

@@ -350,6 +350,8 @@ const EXPORT_ACTIVITY_LIMIT: usize = 100_000;
             content_type = "application/problem+json"),
         (status = 409, description = "The rectified email has an account, or the only owner would be erased",
             body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rectifying your own sign-in email: too many wrong passwords or codes (as at \
+            sign-in)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Corrected fields on a request that is not a rectification, a phone for a \
             member (members keep none), your own sign-in email without `current_password`, or `current_password` \
             or `code` on any other request", body = Problem,
@@ -470,13 +472,35 @@ async fn former_member_request(
                 .store
                 .erase_person(&caller.scope, former.id, &audit, now)
                 .await?;
-            let mail = match former.email.as_str() {
-                "" => 0,
-                email => erase_mail(state, &caller.scope, email, &former.name).await,
+            let mail = if address_in_use(state, &caller.scope, &former.email).await? {
+                0
+            } else {
+                erase_mail(state, &caller.scope, &former.email, &former.name).await
             };
             Ok(erased(erasure, mail))
         }
     }
+}
+
+/// Whether a removed member's kept address is someone's here now (a member re-hired with it signs in with it, or an
+/// invitation to it is pending): their mail is not the removed member's to take. An empty address is in nobody's
+/// use, but has nothing to find either.
+async fn address_in_use(state: &AppState, scope: &TenantScope, email: &str) -> Result<bool, ApiError> {
+    if email.is_empty() {
+        return Ok(true);
+    }
+    let member = state
+        .store
+        .login_record(&state.identity.email_key(email))
+        .await?
+        .is_some_and(|record| record.partner == scope.partner());
+    let invited = state
+        .store
+        .pending_invitations(scope)
+        .await?
+        .iter()
+        .any(|invitation| invitation.email.eq_ignore_ascii_case(email));
+    Ok(member || invited)
 }
 
 /// Everything kept of a member, current or removed (`subject`, with `removed_at` for a removed one): their audit
@@ -511,9 +535,11 @@ async fn export_of(
         }
     }
     store.append_audit(scope, audit, now).await?;
-    let mail = match subject.email.as_str() {
-        "" => Vec::new(),
-        email => mail_addressed_to(state, scope, email).await,
+    // A removed member's kept address now someone else's here (re-hired, re-invited): that mail is not theirs.
+    let mail = if removed_at.is_some() && address_in_use(state, scope, &subject.email).await? {
+        Vec::new()
+    } else {
+        mail_addressed_to(state, scope, &subject.email).await
     };
     let places = store.sign_in_places(scope, id).await?;
     let events = store.security_events(scope, id).await?;

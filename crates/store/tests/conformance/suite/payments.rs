@@ -807,9 +807,6 @@ pub async fn disputes_leave_a_debt_netted_against_later_transfers(store: &dyn St
     assert_eq!(store.outstanding_debt(&scope).await.unwrap(), 0);
 }
 
-/// MON-4's queue: an alert stays unrouted, oldest first, until the on-call destination accepts it; marking it twice
-/// keeps the first time; alerts older than the window asked for are not offered again; retention deletes the alerts
-/// raised before its cut and no other.
 /// Instants a fraction of a second apart compare and sort as time does, also against a whole second: a record in the
 /// first second of a range is inside it (SQLite's text once put `05:00:00.3Z` before `05:00:00Z` and `.5Z` after
 /// `.55Z`).
@@ -853,6 +850,9 @@ pub async fn an_offboarded_partner_is_named_to_the_payment_upkeep(store: &dyn St
     assert_eq!(store.offboarded_partners().await.unwrap(), [leaving.partner()]);
 }
 
+/// MON-4's queue: an alert stays unrouted, oldest first, until the on-call destination accepts it; marking it twice
+/// keeps the first time; alerts older than the window asked for are not offered again; retention deletes the alerts
+/// raised before its cut and no other.
 pub async fn alerts_wait_for_routing_oldest_first(store: &dyn Store) {
     let second = NOW + time::Duration::seconds(1);
     let first = store.raise_alert(None, "test.first", "one", NOW).await.unwrap();
