@@ -391,6 +391,41 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
     page(l, "guest", tr(l, "Menú", "Menu"), &body)
 }
 
+/// The venue a public page's link names, with the tenant scope it is read in; otherwise the answer to give: a link
+/// to no bookable venue is a 404 page saying so (in the page's language, as page `name` titled `title`), and a
+/// database that fails answers its 5xx, never "no restaurant".
+async fn bookable_venue(
+    state: &crate::app::AppState,
+    venue: &str,
+    l: Lang,
+    name: &str,
+    title: &str,
+) -> Result<(comanda_security::TenantScope, comanda_domain::Venue), Response> {
+    let found = match crate::routes::reservations::listed(state, venue).await {
+        Ok((scope, id)) => match state
+            .store
+            .venue(&scope, comanda_domain::VenueId::from_uuid(id))
+            .await
+        {
+            Ok(found) => Some((scope, found)),
+            Err(comanda_store::StoreError::NotFound) => None,
+            Err(other) => return Err(crate::problem::ApiError::from(other).into_response()),
+        },
+        Err(crate::problem::ApiError::NotFound) => None,
+        Err(other) => return Err(other.into_response()),
+    };
+    found.ok_or_else(|| {
+        let gone = tr(
+            l,
+            "Este enlace no lleva a ningún restaurante que reciba reservas aquí: revísalo con el restaurante.",
+            "This link leads to no restaurant taking bookings here: check it with the restaurant.",
+        );
+        let mut response = page(l, name, title, &format!(r#"<p class="card">{gone}</p>"#));
+        *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+        response
+    })
+}
+
 /// A venue's public booking widget: a date and a party size, the free times, the guest's details with consent to
 /// the privacy notice, and the confirmation with the link to view or cancel. Opened with `?reservation=ID&token=T`
 /// (the confirmation's link) it shows that reservation and lets the guest cancel it. Mobile first; Spanish by
@@ -406,36 +441,12 @@ pub async fn booking_widget(
     uri: axum::http::Uri,
 ) -> Response {
     let l = language(&headers, uri.query());
-    // The guest sees whose table they book, by name and address; a link to no bookable venue says so (404).
-    // Only "no such bookable venue" is the 404 page; a database that fails answers its 5xx, never "no restaurant".
-    let found = match crate::routes::reservations::listed(&state, &venue).await {
-        Ok((scope, id)) => match state
-            .store
-            .venue(&scope, comanda_domain::VenueId::from_uuid(id))
-            .await
-        {
-            Ok(found) => Some((scope, found)),
-            Err(comanda_store::StoreError::NotFound) => None,
-            Err(other) => return crate::problem::ApiError::from(other).into_response(),
-        },
-        Err(crate::problem::ApiError::NotFound) => None,
-        Err(other) => return other.into_response(),
-    };
-    let Some((found_scope, found)) = found else {
-        let gone = tr(
-            l,
-            "Este enlace no lleva a ningún restaurante que reciba reservas aquí: revísalo con el restaurante.",
-            "This link leads to no restaurant taking bookings here: check it with the restaurant.",
-        );
-        let mut response = page(
-            l,
-            "booking",
-            tr(l, "Reservas", "Reservations"),
-            &format!(r#"<p class="card">{gone}</p>"#),
-        );
-        *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
-        return response;
-    };
+    // The guest sees whose table they book, by name and address.
+    let (found_scope, found) =
+        match bookable_venue(&state, &venue, l, "booking", tr(l, "Reservas", "Reservations")).await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
     let address = match found.address.trim() {
         "" => String::new(),
         address => format!(r#"<p id="venue-address" class="hint">{}</p>"#, escape(address)),
@@ -600,35 +611,14 @@ pub async fn privacy_notice(
     uri: axum::http::Uri,
 ) -> Response {
     let l = language(&headers, uri.query());
-    let found = match crate::routes::reservations::listed(&state, &venue).await {
-        Ok((scope, id)) => {
-            let venue = state
-                .store
-                .venue(&scope, comanda_domain::VenueId::from_uuid(id))
-                .await;
-            let partner = state.store.partner(&scope).await;
-            match (venue, partner) {
-                (Ok(venue), Ok(partner)) => Some((venue, partner)),
-                (Err(comanda_store::StoreError::NotFound), _)
-                | (_, Err(comanda_store::StoreError::NotFound)) => None,
-                (Err(other), _) | (_, Err(other)) => {
-                    return crate::problem::ApiError::from(other).into_response();
-                }
-            }
-        }
-        Err(crate::problem::ApiError::NotFound) => None,
-        Err(other) => return other.into_response(),
-    };
     let title = tr(l, "Aviso de privacidad", "Privacy notice");
-    let Some((venue, partner)) = found else {
-        let gone = tr(
-            l,
-            "Este enlace no lleva a ningún restaurante que reciba reservas aquí: revísalo con el restaurante.",
-            "This link leads to no restaurant taking bookings here: check it with the restaurant.",
-        );
-        let mut response = page(l, "privacy", title, &format!(r#"<p class="card">{gone}</p>"#));
-        *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
-        return response;
+    let (scope, venue) = match bookable_venue(&state, &venue, l, "privacy", title).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let partner = match state.store.partner(&scope).await {
+        Ok(partner) => partner,
+        Err(other) => return crate::problem::ApiError::from(other).into_response(),
     };
     let business = escape(&partner.business_name);
     let name = escape(&venue.name);
