@@ -355,6 +355,25 @@ pub async fn accept(
     let id = path_id(&id)?;
     let scope = guest_scope(&state, id, &query.token)?;
     let current = state.store.reservation(&scope, id).await?;
+    // A second tap, or a retry after a lost answer, on an offer already taken: the booking as it stands, as a guest
+    // cancelling twice is answered (it was a 409 saying "a awaiting_deposit reservation cannot become booked").
+    if matches!(
+        current.status,
+        ReservationStatus::AwaitingDeposit | ReservationStatus::Booked | ReservationStatus::Confirmed
+    ) {
+        let found = state
+            .store
+            .venue(&scope, comanda_domain::VenueId::from_uuid(current.venue_id))
+            .await?;
+        let mut view = ReservationView::new(current, &venue_zone(&found)?);
+        view.deposit = state
+            .store
+            .deposit(&scope, id)
+            .await?
+            .as_ref()
+            .map(DepositView::from);
+        return Ok(Json(view));
+    }
     if current.status != ReservationStatus::Offered {
         return Err(not_movable(current.status, ReservationStatus::Booked));
     }

@@ -2764,6 +2764,24 @@ pub async fn a_freed_table_is_offered_to_the_waitlist_in_order_and_an_unanswered
         "{}",
         accepted.body
     );
+    // A second tap answers the booking as it stands (it was a 409 in words of an internal status).
+    let again = post(
+        &server,
+        &format!("/api/v1/reservations/{offered}/accept?token={token}"),
+        None,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (
+            again.status,
+            again.body["status"].clone(),
+            again.body["id"].clone()
+        ),
+        (200, json!("booked"), accepted.body["id"].clone()),
+        "{}",
+        again.body
+    );
     assert_eq!(waitlist(&v).await[0]["status"], "booked");
     assert!(
         mail_with(
