@@ -2093,6 +2093,7 @@ pages.host = async () => {
         apply.type = 'submit';
         apply.className = 'secondary';
         apply.textContent = english ? 'Change guests' : 'Cambiar personas';
+        apply.setAttribute('aria-label', `${english ? 'Change guests' : 'Cambiar personas'}: ${r.guest_name}, ${hhmm(r.local)}`);
         resize.append(labelled(english ? `Guests (${r.guest_name})` : `Personas (${r.guest_name})`, party), apply);
         resize.addEventListener('submit', async (event) => {
           event.preventDefault();
@@ -2183,7 +2184,9 @@ pages.host = async () => {
     }
     if (keep) {
       const row = list.querySelector(`li[data-reservation="${CSS.escape(keep.id)}"]`);
-      const target = row && (row.querySelector(`button[data-move="${CSS.escape(keep.move || '')}"]`) || row.querySelector('button'));
+      // The same control if the row still has it; otherwise the row itself, never another button: the next Enter
+      // would finish or cancel the party the host just seated or confirmed.
+      const target = row && row.querySelector(`button[data-move="${CSS.escape(keep.move || '')}"]`);
       if (target) target.focus();
       else if (row) { row.tabIndex = -1; row.focus(); }
     }

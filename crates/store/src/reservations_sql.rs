@@ -300,8 +300,8 @@ async fn read_floor(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
     })
     .collect::<StoreResult<Vec<_>>>()?;
     // A party seated from a booking is at its tables too, as long as it stays: past its booking's end it holds them
-    // as any party at a table does (until the next quarter hour, while it has not stayed its turn twice over), so a
-    // walk-in or the next booking is not given a table someone is still sitting at.
+    // until the next quarter hour, until the host marks it finished, so a walk-in or the next booking is not given a
+    // table someone is still sitting at.
     let mut occupied = occupied;
     for row in sqlx::query(
         "SELECT tables, start_at, until_at FROM reservations
