@@ -313,7 +313,8 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
 
   // The deposit page: the amount and the venue's rule before any card is asked.
   await guest.waitForURL(/\/deposit\?/);
-  await guest.locator('#deposit-amount', { hasText: '40.000 COP' }).waitFor();
+  // Pesos as the rest of the site writes them: "$ 40.000" (another currency would be "20 EUR", never "$ 20 EUR").
+  await guest.locator('#deposit-amount', { hasText: /^\$\s40\.000$/ }).waitFor();
   assert.match(await guest.textContent('#deposit-rule'), /Garantiza tu mesa: cuando llegas, te lo devolvemos a tu tarjeta\. Si cancelas hasta el .*, 20:00, te lo devolvemos completo; si cancelas después o no llegas, el restaurante lo conserva/);
   await guest.locator('[data-testid="pm_card_visa"]').waitFor();
   assert.equal(await guest.locator('input[autocomplete="cc-number"]').count(), 0, 'no card field on our page');

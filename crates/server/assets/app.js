@@ -1465,6 +1465,13 @@ pages.kitchen = async () => {
 // ----- reservations -----
 
 const hhmm = (rfc3339) => rfc3339.slice(11, 16);
+// Whom the host sees on a row: the guest's name, or why there is none (an erased guest's name and phone are
+// gone for good; a walk-in may have given none).
+const guestLabel = (r) => r.guest_erased
+  ? (english ? 'Guest data erased on request' : 'Datos del cliente borrados a su pedido')
+  : (r.guest_name || (english ? 'No name given' : 'Sin nombre'));
+// A party's size in words: "1 persona", "4 personas" ("1 guest", "4 guests").
+const guestCount = (n) => `${n} ${english ? (n === 1 ? 'guest' : 'guests') : (n === 1 ? 'persona' : 'personas')}`;
 const isoDate = (date) => `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
 // The venue's business day now: its wall clock in its own time zone, less the hours before its day starts (at 00:30
 // on a Saturday, a venue whose day starts at 05:00 is still on Friday's service), whatever the browser's zone.
@@ -1501,7 +1508,7 @@ pages.booking = async () => {
     $('#confirmed').hidden = false;
     // The venue's own date and time (`local` carries its offset), whatever zone the guest's phone is in.
     const when = `${localDay(reservation.local)}, ${hhmm(reservation.local)}`;
-    $('#confirmed-text').textContent = `${when} · ${reservation.party_size} ${english ? 'guests' : 'personas'} · ${bookingStatus(reservation.status)}`;
+    $('#confirmed-text').textContent = `${when} · ${guestCount(reservation.party_size)} · ${bookingStatus(reservation.status)}`;
     const manage = `/book/${encodeURIComponent(venue)}?reservation=${encodeURIComponent(reservation.reservation_id || reservation.id)}&token=${encodeURIComponent(token)}${english ? '&lang=en' : ''}`;
     $('#manage-link').href = manage;
     // The page's own address becomes the booking's: a reload (or the back button from the deposit page) shows it
@@ -1523,9 +1530,16 @@ pages.booking = async () => {
     const pay = $('#pay-deposit-link');
     pay.hidden = reservation.status !== 'awaiting_deposit';
     pay.href = `/book/${encodeURIComponent(venue)}/deposit?reservation=${encodeURIComponent(id)}&token=${encodeURIComponent(token)}`;
-    // Once its time has come only the venue cancels it (the API refuses the guest): no button that can only fail.
-    $('#cancel-booking').hidden = !['offered', 'awaiting_deposit', 'booked', 'confirmed', 'late'].includes(reservation.status)
-      || (reservation.status !== 'offered' && new Date(reservation.start).getTime() <= Date.now());
+    // Once its time has come only the venue cancels it (the API refuses the guest): no button that can only fail,
+    // and the line about the link no longer says it cancels.
+    const cancellable = ['offered', 'awaiting_deposit', 'booked', 'confirmed', 'late'].includes(reservation.status)
+      && (reservation.status === 'offered' || new Date(reservation.start).getTime() > Date.now());
+    $('#cancel-booking').hidden = !cancellable;
+    if (!cancellable && !ended) {
+      $('#keep-link').textContent = english
+        ? 'This link shows your booking. Its time has come: to change or cancel it, speak to the restaurant.'
+        : 'Este enlace muestra tu reserva. Ya llegó su hora: para cambiarla o cancelarla, habla con el restaurante.';
+    }
     $('#accept-offer').hidden = reservation.status !== 'offered';
     $('#accept-offer').onclick = async () => {
       clearError();
@@ -1611,7 +1625,7 @@ pages.booking = async () => {
           for (const other of list.querySelectorAll('button')) other.setAttribute('aria-pressed', 'false');
           button.setAttribute('aria-pressed', 'true');
           chosen = { start: slot.start, party, label: hhmm(slot.local), date: slot.local.slice(0, 10) };
-          $('#chosen').textContent = `${localDay(slot.local)} · ${chosen.label} · ${party} ${english ? 'guests' : 'personas'}`;
+          $('#chosen').textContent = `${localDay(slot.local)} · ${chosen.label} · ${guestCount(party)}`;
           $('#details-form').hidden = false;
           $('#details-form').name.focus();
         });
@@ -2025,7 +2039,7 @@ pages.host = async () => {
         const length = (new Date(r.until).getTime() - new Date(r.start).getTime()) / 60000;
         chip.style.left = at(start);
         chip.style.width = `calc(${at(start + length)} - ${at(start)})`;
-        chip.textContent = `${hhmm(r.local)} · ${r.guest_name} · ${r.party_size}`;
+        chip.textContent = `${hhmm(r.local)} · ${guestLabel(r)} · ${r.party_size}`;
         chip.title = `${bookingStatus(r.status)}`;
         // The status is read too, not only shown on hover.
         const said = document.createElement('span');
@@ -2045,7 +2059,7 @@ pages.host = async () => {
       const who = document.createElement('span');
       who.className = 'who';
       const names = r.tables.map((id) => (tables.find((t) => t.id === id) || { label: '?' }).label).join(' + ');
-      who.textContent = `${hhmm(r.local)} · ${r.guest_name} (${r.party_size}) · ${names} · ${r.guest_phone}`;
+      who.textContent = [`${hhmm(r.local)} · ${guestLabel(r)} (${r.party_size})`, names, r.guest_phone].filter(Boolean).join(' · ');
       const status = document.createElement('strong');
       status.className = 'status';
       status.textContent = bookingStatus(r.status);
@@ -2070,13 +2084,13 @@ pages.host = async () => {
         button.dataset.move = to;
         button.textContent = moveNames[english ? 'en' : 'es'][to];
         // Every row has the same buttons: each says whose booking it acts on.
-        button.setAttribute('aria-label', `${moveNames[english ? 'en' : 'es'][to]}: ${r.guest_name}, ${hhmm(r.local)}`);
+        button.setAttribute('aria-label', `${moveNames[english ? 'en' : 'es'][to]}: ${guestLabel(r)}, ${hhmm(r.local)}`);
         if (to !== 'seated') button.className = 'secondary';
         button.addEventListener('click', async () => {
           try {
             const moved = await authed('POST', `/api/v1/reservations/${encodeURIComponent(r.id)}/transitions`, { to });
             await render();
-            $('#day-said').textContent = `${r.guest_name}: ${bookingStatus(moved.status)}`;
+            $('#day-said').textContent = `${guestLabel(r)}: ${bookingStatus(moved.status)}`;
           } catch (error) {
             showError(error.problem);
           }
@@ -2093,8 +2107,8 @@ pages.host = async () => {
         apply.type = 'submit';
         apply.className = 'secondary';
         apply.textContent = english ? 'Change guests' : 'Cambiar personas';
-        apply.setAttribute('aria-label', `${english ? 'Change guests' : 'Cambiar personas'}: ${r.guest_name}, ${hhmm(r.local)}`);
-        resize.append(labelled(english ? `Guests (${r.guest_name})` : `Personas (${r.guest_name})`, party), apply);
+        apply.setAttribute('aria-label', `${english ? 'Change guests' : 'Cambiar personas'}: ${guestLabel(r)}, ${hhmm(r.local)}`);
+        resize.append(labelled(english ? `Guests (${guestLabel(r)})` : `Personas (${guestLabel(r)})`, party), apply);
         resize.addEventListener('submit', async (event) => {
           event.preventDefault();
           clearError();
@@ -2115,7 +2129,7 @@ pages.host = async () => {
         button.className = 'secondary';
         button.dataset.move = 'moved';
         button.textContent = english ? 'Move' : 'Mover';
-        button.setAttribute('aria-label', `${english ? 'Move' : 'Mover'}: ${r.guest_name}, ${hhmm(r.local)}`);
+        button.setAttribute('aria-label', `${english ? 'Move' : 'Mover'}: ${guestLabel(r)}, ${hhmm(r.local)}`);
         button.setAttribute('aria-expanded', 'false');
         button.addEventListener('click', () => {
           const open = row.querySelector('form.move-form');
@@ -2200,7 +2214,7 @@ pages.host = async () => {
       // Booked from the list but its deposit not paid yet: not a booking until it is (its hold may still lapse).
       const unpaid = w.status === 'booked' && items.some((r) => r.id === w.reservation_id && r.status === 'awaiting_deposit');
       const said = unpaid ? (english ? 'booked, deposit not paid yet' : 'reservó, falta pagar el depósito') : (waitNames[w.status] || w.status);
-      row.textContent = `${hhmm(w.earliest)}–${hhmm(w.latest)} · ${w.guest_name} (${w.party_size}) · ${w.guest_phone} · ${said}`;
+      row.textContent = [`${hhmm(w.earliest)}–${hhmm(w.latest)} · ${guestLabel(w)} (${w.party_size})`, w.guest_phone, said].filter(Boolean).join(' · ');
       return row;
     }));
   };

@@ -16,6 +16,17 @@ function pesosToMinor(text, english = false) {
   return Number(match[1].replace(/[.,]/g, '')) * 100 + Number((match[2] || '').padEnd(2, '0'));
 }
 
+// An amount in minor units with its currency, as app.js writes it: pesos as Colombians write them ($ 100.000,
+// centavos only when there are some), any other currency with its code (20 EUR, 10,50 EUR), never a "$" that would
+// read as pesos beside another currency's code.
+function money(amount, currency) {
+  const digits = currency === 'CLP' ? 0 : 2;
+  const major = amount / 10 ** digits;
+  const whole = Number.isInteger(major);
+  const number = major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits });
+  return currency === 'COP' || !currency ? '$\u00a0' + number : `${number}\u00a0${currency}`;
+}
+
 // Stripe.js's own texts (its card fields, a declined card's message) in the page's language: Latin American Spanish,
 // or English (https://docs.stripe.com/js/appendix/supported_locales).
 const STRIPE_LOCALE = document.body.dataset.lang === 'en' ? 'en' : 'es-419';
@@ -61,11 +72,6 @@ async function untilConfirmed(done) {
     if (!response.ok) throw Object.assign(new Error('request'), { problem: json });
     return json;
   };
-  const money = (amount, currency) => {
-    const major = amount / 100;
-    const whole = Number.isInteger(major);
-    return '$\u00a0' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: 2 }) + ' ' + currency;
-  };
   // An instant at the venue's offset (the booking's `local` carries it), whatever zone the guest's phone is in.
   const atVenue = (instant, offset) => {
     const sign = offset.startsWith('-') ? -1 : 1;
@@ -85,7 +91,7 @@ async function untilConfirmed(done) {
     const deposit = booking.deposit;
     if (!deposit) return showError({ detail: english ? 'This booking has no deposit.' : 'Esta reserva no tiene depósito.' });
     const offset = booking.local.slice(19) || 'Z';
-    $('#deposit-booking').textContent = `${atVenue(booking.start, offset)} · ${booking.party_size} ${english ? 'guests' : 'personas'}`;
+    $('#deposit-booking').textContent = `${atVenue(booking.start, offset)} · ${booking.party_size} ${english ? (booking.party_size === 1 ? 'guest' : 'guests') : (booking.party_size === 1 ? 'persona' : 'personas')}`;
     $('#deposit-amount').textContent = money(deposit.amount, deposit.currency);
     const until = atVenue(deposit.refundable_until, offset);
     // A booking made inside the venue's cut-off has no refundable time left: say so before the card is asked,
@@ -186,11 +192,6 @@ function spoken(problem, english) {
   let stripe = null;
   let elements = null;
 
-  const money = (amount, currency) => {
-    const major = amount / 100;
-    const whole = Number.isInteger(major);
-    return '$\u00a0' + major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: 2 }) + (currency && currency !== 'COP' ? ' ' + currency : '');
-  };
   const showError = (problem) => {
     const box = $('.error');
     box.textContent = spoken(problem, english);

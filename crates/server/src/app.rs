@@ -212,6 +212,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(platform::csp_report))
         .routes(routes!(pages::landing))
         .routes(routes!(pages::stylesheet))
+        .routes(routes!(pages::favicon))
+        .routes(routes!(pages::favicon_svg))
         .routes(routes!(trust::trust))
         .routes(routes!(app_pages::signup))
         .routes(routes!(app_pages::signin))

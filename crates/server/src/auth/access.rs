@@ -48,6 +48,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/.well-known/security.txt" | "/trust",
         )
         | ("GET", "/.well-known/jwks.json" | "/" | "/assets/site.css" | "/assets/app.js")
+        | ("GET", "/favicon.ico" | "/favicon.svg")
         | ("GET", "/signin" | "/signup" | "/enroll" | "/dashboard" | "/staff" | "/invitations/{token}")
         | ("GET", "/t/{token}" | "/kitchen" | "/menu" | "/tables" | "/t/{token}/pay" | "/assets/pay.js")
         | (

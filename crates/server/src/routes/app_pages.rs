@@ -48,6 +48,7 @@ fn shell(lang: Lang, name: &str, title: &str, scripts: &str, main: &str, home: &
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · comanda</title>
 <link rel="stylesheet" href="/assets/site.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 {scripts}
 </head>
 <body data-page="{name}" data-lang="{lang}">

@@ -110,6 +110,7 @@ pub async fn landing(headers: HeaderMap) -> Response {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="stylesheet" href="/assets/site.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <header><h1 class="brand">comanda</h1><p class="tagline">{tagline}</p></header>
@@ -139,6 +140,40 @@ pub async fn landing(headers: HeaderMap) -> Response {
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     response
+}
+
+/// The site's icon: a plate and fork in the brand's colours, as SVG (every browser the pages support draws one).
+const ICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="15" fill="#1d1b16"/><circle cx="16" cy="16" r="9" fill="none" stroke="#f3b27a" stroke-width="2"/><path d="M15 9v14M13 9v4a2 2 0 0 0 4 0V9" stroke="#f3b27a" stroke-width="1.5" fill="none" stroke-linecap="round"/></svg>"##;
+
+/// The site's icon. Browsers ask `/favicon.ico` of any page (and of the JSON API opened in a tab) before reading
+/// the page's `<link rel="icon">`; both answer the same SVG rather than a 404 in every access log.
+#[utoipa::path(get, path = "/favicon.ico", tag = "pages", responses(
+    (status = 200, content_type = "image/svg+xml", body = String)
+))]
+pub async fn favicon() -> Response {
+    icon()
+}
+
+/// The site's icon, as the pages link it.
+#[utoipa::path(get, path = "/favicon.svg", tag = "pages", responses(
+    (status = 200, content_type = "image/svg+xml", body = String)
+))]
+pub async fn favicon_svg() -> Response {
+    icon()
+}
+
+fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        ICON,
+    )
+        .into_response()
 }
 
 /// The site's stylesheet.

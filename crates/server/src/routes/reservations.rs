@@ -1386,13 +1386,16 @@ pub(crate) async fn host_day(
     Ok((venue, date, venue_zone(&found)?, found.day_start_hour))
 }
 
-/// What the host sees of a guest: name and phone, blank for no contact or an erased guest (whose sealed fields
-/// would read `[erased]`).
-pub(crate) fn name_and_phone(contact: Option<comanda_store::privacy::GuestContact>) -> (String, String) {
-    contact
-        .filter(|contact| contact.erased_at.is_none())
-        .map(|contact| (contact.name, contact.phone.unwrap_or_default()))
-        .unwrap_or_default()
+/// What the host sees of a guest: name, phone and whether the guest was erased — name and phone blank for no
+/// contact or an erased guest (whose sealed fields would read `[erased]`), so the page can say which it is.
+pub(crate) fn name_and_phone(
+    contact: Option<comanda_store::privacy::GuestContact>,
+) -> (String, String, bool) {
+    match contact {
+        Some(contact) if contact.erased_at.is_some() => (String::new(), String::new(), true),
+        Some(contact) => (contact.name, contact.phone.unwrap_or_default(), false),
+        None => (String::new(), String::new(), false),
+    }
 }
 
 /// `HH:MM` on `date` in the venue's zone, as an instant (a time a spring-forward night skips is taken at the later
@@ -1431,6 +1434,8 @@ pub struct HostReservation {
     /// The guest's name and phone, opened with the guest's key (empty once the guest is erased).
     pub guest_name: String,
     pub guest_phone: String,
+    /// The guest had their data erased (a data-subject request): why name and phone are empty.
+    pub guest_erased: bool,
     /// When the booking stops holding its tables: turn time plus buffer after the start (RFC 3339, UTC).
     pub until: String,
     /// The moves (`to` of a transition) the host can make now: those its status allows whose time has come (a
@@ -1481,7 +1486,7 @@ pub async fn day_list(
         .into_iter()
         .map(|party| {
             let reservation = party.reservation;
-            let (guest_name, guest_phone) = name_and_phone(party.guest);
+            let (guest_name, guest_phone, guest_erased) = name_and_phone(party.guest);
             let (guest_id, until) = (reservation.guest_id.to_string(), rfc3339(reservation.until));
             let moves = moves_now(&reservation, now);
             let mut view = ReservationView::for_staff(reservation, &zone);
@@ -1490,6 +1495,7 @@ pub async fn day_list(
                 guest_id,
                 guest_name,
                 guest_phone,
+                guest_erased,
                 until,
                 moves,
                 reservation: view,

@@ -82,6 +82,7 @@ pub fn render(map: &ControlsMap, broken: &[(&'static str, String)], live: Option
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>comanda — trust</title>
 <link rel="stylesheet" href="/assets/site.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <header><h1 class="brand">comanda</h1><p class="tagline">Every promise of our security page, the tests that prove it, and what this server shows live.</p></header>

@@ -289,6 +289,8 @@ pub struct WaitlistDayEntry {
     pub entry: WaitlistView,
     pub guest_name: String,
     pub guest_phone: String,
+    /// The guest had their data erased (a data-subject request): why name and phone are empty.
+    pub guest_erased: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -321,11 +323,12 @@ pub async fn day(
         .items
         .into_iter()
         .map(|party| {
-            let (guest_name, guest_phone) = name_and_phone(party.guest);
+            let (guest_name, guest_phone, guest_erased) = name_and_phone(party.guest);
             WaitlistDayEntry {
                 entry: WaitlistView::new(&party.entry, &zone),
                 guest_name,
                 guest_phone,
+                guest_erased,
             }
         })
         .collect();

@@ -57,6 +57,27 @@ async fn every_response_carries_hsts_and_security_headers() {
     server.stop().await;
 }
 
+/// Browsers ask `/favicon.ico` of every page: an icon, not a 404 in each access log; the pages link the same icon.
+#[tokio::test]
+async fn the_site_icon_is_served_where_browsers_ask() {
+    let server = TestServer::start().await;
+    for path in ["/favicon.ico", "/favicon.svg"] {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], "image/svg+xml");
+        assert!(response.text().await.unwrap().starts_with("<svg"));
+    }
+    let landing = server.client.get(server.url("/")).send().await.unwrap();
+    assert!(
+        landing
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"<link rel="icon" href="/favicon.svg""#)
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn health_and_readiness() {
     let server = TestServer::start().await;
