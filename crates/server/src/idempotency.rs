@@ -10,8 +10,8 @@
 //!
 //! Not kept, only remembered as answered (a retry is told so, 409, and never runs again): answers that show a
 //! secret once (second factors, recovery codes, session tokens, a payout onboarding link), answers about a data
-//! subject (a privacy request's export or rectification: they must go with that person's erasure, not live under
-//! the caller's key), and answers over 1 MiB. Guests' orders and payments, public bookings, waitlist joins and
+//! subject (a privacy request's export or rectification, a host's move of a booking with the guest's note and the
+//! host's reason: they must go with that person's erasure, not live under the caller's key), and answers over 1 MiB. Guests' orders and payments, public bookings, waitlist joins and
 //! refunds keep their key with the record they create, in its transaction (bookings and refunds pass through here
 //! untouched).
 
@@ -42,11 +42,14 @@ fn keeps_its_own_key(method: &Method, route: &str) -> bool {
         )
 }
 
-/// Routes whose answer is not kept: it shows a secret once, or it is about a data subject.
+/// Routes whose answer is not kept: it shows a secret once, or it is about a data subject — a privacy request, or
+/// a host's move of a booking, whose answer carries the guest's note and the host's reason about them (kept under
+/// the member's key, they would outlive the guest's erasure, in backups too).
 fn answer_not_kept(route: &str) -> bool {
     route.starts_with("/api/v1/auth/")
         || route == "/api/v1/payouts/onboarding"
         || route == "/api/v1/privacy/requests"
+        || route == "/api/v1/reservations/{reservation}/transitions"
 }
 
 /// Answers `request` once per key: see the module's documentation.

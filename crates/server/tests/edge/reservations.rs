@@ -1166,9 +1166,28 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     // shown to staff and in the guest's export; the append-only audit says only that one was kept.
     let reason = "Esperanza llamó desde +573159876543: viene embarazada, mesa cerca del baño";
     let id = listed[0]["id"].as_str().unwrap().to_owned();
-    let confirmed = host_move(&server, &v, &id, json!({"to": "confirmed", "reason": reason})).await;
-    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
-    assert_eq!(confirmed.body["reason"], reason);
+    // Sent with an Idempotency-Key: the answer carries the guest's note and the host's reason, so it is not kept
+    // under the host's key (it would outlive the guest's erasure, in backups too); a retry is told it was answered.
+    let keyed = || {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/reservations/{id}/transitions")))
+            .bearer_auth(&v.owner)
+            .header("idempotency-key", "confirm-esperanza")
+            .json(&json!({"to": "confirmed", "reason": reason}))
+            .send()
+    };
+    let confirmed = keyed().await.unwrap();
+    assert_eq!(confirmed.status(), 200);
+    let confirmed: Value = confirmed.json().await.unwrap();
+    assert_eq!(confirmed["reason"], reason);
+    let retried = keyed().await.unwrap();
+    assert_eq!(retried.status(), 409);
+    let retried = retried.text().await.unwrap();
+    assert!(
+        !retried.contains("embarazada") && !retried.contains("maní"),
+        "{retried}"
+    );
     assert_eq!(day(&server, &v, date).await[0]["reason"], reason);
     let mine = call(
         &server,
@@ -1252,6 +1271,10 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     );
     let after = day(&server, &v, date).await;
     assert_eq!(after.len(), 1, "the booking stays");
+    assert_eq!(
+        after[0]["guest_erased"], true,
+        "the host sees why the name is gone"
+    );
     assert_ne!(after[0]["guest_name"], "Esperanza Gómez Arboleda");
     assert_ne!(after[0]["guest_phone"], "+573159876543");
     assert_eq!(after[0]["note"], "", "the guest's own words go with them");
