@@ -67,6 +67,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0039", 39, "fixed_width_instants"),
             crate::migrate::migration!($engine, "0040", 40, "status_reason"),
             crate::migrate::migration!($engine, "0041", 41, "former_staff_contact"),
+            crate::migrate::migration!($engine, "0042", 42, "reservations_by_session"),
         ]
     };
 }

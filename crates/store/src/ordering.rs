@@ -299,6 +299,16 @@ pub trait OrderingStore: Send + Sync {
     ) -> StoreResult<Order>;
     /// The table's live (pending or open) session.
     async fn live_session(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Option<TableSession>>;
+    /// For a table joined for a seated party (a booking seated at several tables, whose bill is opened on its first
+    /// table): that bill's table and the party's tables, in the booking's order. `None` when no seated party with a
+    /// live bill holds `table`, or when `table` has a live bill of its own (guests who ordered there before the
+    /// party was seated keep theirs).
+    async fn party_bill_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        table: Uuid,
+    ) -> StoreResult<Option<(Uuid, Vec<Uuid>)>>;
     /// The venue's live sessions, oldest first, keyset-paginated by `(created_at, id)`.
     async fn venue_sessions(
         &self,

@@ -930,6 +930,36 @@ impl OrderingStore for Engine {
         row.as_ref().map(session_from_row).transpose()
     }
 
+    async fn party_bill_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        table: Uuid,
+    ) -> StoreResult<Option<(Uuid, Vec<Uuid>)>> {
+        // A booking's tables are a JSON array of hyphenated ids: a table's id inside it is the id in quotes. From the
+        // venue's live sessions (few) to the seated booking that opened each.
+        let row = sqlx::query(
+            "SELECT s.table_id, r.tables FROM table_sessions s
+               JOIN reservations r ON r.partner_id = s.partner_id AND r.session_id = s.id
+              WHERE s.partner_id = $1 AND s.venue_id = $2 AND s.closed_at IS NULL AND s.status <> 'closed'
+                AND r.status = 'seated' AND r.tables LIKE $3
+                AND NOT EXISTS (SELECT 1 FROM table_sessions own WHERE own.partner_id = $1 AND own.table_id = $4
+                                   AND own.status <> 'closed' AND own.id <> s.id)
+              ORDER BY s.created_at LIMIT 1",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(format!("%\"{}\"%", table.hyphenated()))
+        .bind(h(table))
+        .fetch_optional(&mut *self.reading(scope).await?)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let tables: Vec<Uuid> = json_from("tables", &row.try_get::<String, _>("tables")?)?;
+        Ok(Some((uuid_col(&row, "table_id")?, tables)))
+    }
+
     async fn venue_sessions(
         &self,
         scope: &TenantScope,

@@ -27,11 +27,15 @@ pub(crate) struct GuestTable {
     pub table: VenueTable,
 }
 
-/// The table a verified token names, before anything of the partner's is read.
+/// The table a verified token names, before anything of the partner's is read but the party it may be joined for.
 struct TokenAccess {
     scope: TenantScope,
     venue: Uuid,
+    /// The table whose bill the guest orders on and pays: the token's, or, for a table joined for a seated party
+    /// (a booking seated at several tables), the party's first table, where its one bill is.
     table: Uuid,
+    /// A joined table's party: all its tables, in the booking's order; empty otherwise.
+    party: Vec<Uuid>,
 }
 
 async fn verify_token(state: &AppState, token: &str) -> Result<TokenAccess, ApiError> {
@@ -42,10 +46,17 @@ async fn verify_token(state: &AppState, token: &str) -> Result<TokenAccess, ApiE
     let entry = state.store.table_entry(table_id).await?.ok_or_else(not_found)?;
     let access = table_token::verify(&state.table_key, token, &entry).ok_or_else(not_found)?;
     crate::audit::note_guest_partner(entry.partner);
+    let scope = TenantScope::from_proof(&access.proof);
+    let joined = state
+        .store
+        .party_bill_table(&scope, access.venue, access.table)
+        .await?;
+    let (table, party) = joined.unwrap_or((access.table, Vec::new()));
     Ok(TokenAccess {
-        scope: TenantScope::from_proof(&access.proof),
+        scope,
         venue: access.venue,
-        table: access.table,
+        table,
+        party,
     })
 }
 
@@ -58,12 +69,26 @@ pub(crate) fn guest_audit(ctx: &RequestContext, action: &str, table: Uuid) -> Au
     }
 }
 
+/// The table a guest's code opens, as the guest orders and pays on it: a table joined for a seated party (a booking
+/// seated at several tables) answers with the party's one bill, on its first table, named by all its tables ("Mesa
+/// 4 + Mesa 5"), so the party orders and pays together from any of its tables' codes.
 pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<GuestTable, ApiError> {
     let access = verify_token(state, token).await?;
-    let (venue, table) = state
+    let (venue, mut table) = state
         .store
         .guest_table(&access.scope, access.venue, access.table)
         .await?;
+    if !access.party.is_empty() {
+        let mut labels = Vec::with_capacity(access.party.len());
+        for id in &access.party {
+            labels.push(if *id == table.id {
+                table.label.clone()
+            } else {
+                state.store.table(&access.scope, *id).await?.label
+            });
+        }
+        table.label = labels.join(" + ");
+    }
     Ok(GuestTable {
         scope: access.scope,
         venue,

@@ -1639,6 +1639,134 @@ pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine)
     assert_eq!(guest_view(&server, &id, &manage).await["status"], "finished");
 }
 
+/// A party seated at joined tables has one bill: an order from any of its tables' codes lands on the bill opened
+/// on its first table, every code shows that bill and names all the tables; a table with a bill of its own keeps it.
+pub async fn a_party_at_joined_tables_orders_and_pays_on_one_bill(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let all_day =
+        json!([{"weekdays": [1, 2, 3, 4, 5, 6, 7], "first_seating": "00:00", "last_seating": "23:45"}]);
+    let mut v = booking_venue(
+        &server,
+        "juntas@example.co",
+        "America/Bogota",
+        &[4, 4, 2],
+        all_day,
+        40,
+    )
+    .await;
+    let joined = post(
+        &server,
+        &format!("/api/v1/venues/{}/table-combinations", v.venue),
+        Some(&v.owner),
+        json!({"tables": [v.tables[0], v.tables[1]]}),
+    )
+    .await;
+    assert_eq!(joined.status, 201, "{}", joined.body);
+    let item = post(
+        &server,
+        &format!("/api/v1/venues/{}/menu/categories", v.venue),
+        Some(&v.owner),
+        json!({"name": {"es": "Platos", "en": "Dishes"}}),
+    )
+    .await;
+    let item = post(
+        &server,
+        &format!("/api/v1/venues/{}/menu/items", v.venue),
+        Some(&v.owner),
+        json!({"category_id": item.body["id"], "name": {"es": "Bandeja paisa", "en": "Bandeja paisa"},
+               "price": {"amount": 3_200_000, "currency": "COP"}}),
+    )
+    .await;
+    assert_eq!(item.status, 201, "{}", item.body);
+    let date = tomorrow(&server);
+    let slots = availability(&server, &v.venue, date, 7).await;
+    let start = slots.body["slots"][0]["start"].as_str().unwrap().to_owned();
+    let booked = book(&server, &v.venue, booking(&start, 7)).await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    let id = booked.body["reservation_id"].as_str().unwrap().to_owned();
+    set_clock(
+        &server,
+        OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339).unwrap()
+            - time::Duration::minutes(10),
+    );
+    v.refreshed(&server).await;
+    let tables = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/tables", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let token_of = |table: &str| {
+        let found = tables.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == table)
+            .unwrap();
+        let url = found["guest_url"].as_str().unwrap();
+        url.rsplit("/t/").next().unwrap().to_owned()
+    };
+    let (first, second, alone) = (
+        token_of(&v.tables[0]),
+        token_of(&v.tables[1]),
+        token_of(&v.tables[2]),
+    );
+    // Before the party is seated, each table is its own.
+    let before = call(&server, "GET", &format!("/api/v1/t/{second}"), None, None).await;
+    assert_eq!(before.body["table"], "Mesa 2", "{}", before.body);
+    let seated = host_move(&server, &v, &id, json!({"to": "seated"})).await;
+    assert_eq!(seated.status, 200, "{}", seated.body);
+    let order = |token: String| {
+        let server = &server;
+        let item = item.body["id"].clone();
+        async move {
+            post(
+                server,
+                &format!("/api/v1/t/{token}/orders"),
+                None,
+                json!({"items": [{"item_id": item, "quantity": 1, "modifiers": []}]}),
+            )
+            .await
+        }
+    };
+    for token in [second.clone(), first.clone()] {
+        let ordered = order(token).await;
+        assert_eq!(ordered.status, 201, "{}", ordered.body);
+    }
+    for token in [&first, &second] {
+        let view = call(&server, "GET", &format!("/api/v1/t/{token}"), None, None).await;
+        assert_eq!(view.status, 200, "{}", view.body);
+        assert_eq!(view.body["table"], "Mesa 1 + Mesa 2", "{}", view.body);
+        let bill = call(&server, "GET", &format!("/api/v1/t/{token}/bill"), None, None).await;
+        assert_eq!(bill.status, 200, "{}", bill.body);
+        assert_eq!(
+            bill.body["bill"]["total"]["amount"], 6_400_000,
+            "both orders on one bill: {}",
+            bill.body
+        );
+    }
+    let sessions = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        sessions.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "one bill for the party: {}",
+        sessions.body
+    );
+    // A table not joined to the party keeps its own code and bill.
+    let apart = call(&server, "GET", &format!("/api/v1/t/{alone}"), None, None).await;
+    assert_eq!(apart.body["table"], "Mesa 3", "{}", apart.body);
+    assert_eq!(apart.body["bill"]["total"]["amount"], 0, "{}", apart.body);
+}
+
 /// A seating after midnight belongs to the evening before (API.md): the host's list of that evening's business day
 /// shows it, the next day's does not.
 pub async fn a_seating_after_midnight_is_on_the_evening_before(engine: Engine) {
@@ -2916,6 +3044,7 @@ on_both_engines!(
     a_data_subject_is_found_by_email_or_phone,
     dates_outside_the_stored_years_are_bad_input,
     a_party_is_not_seated_onto_another_partys_open_bill,
+    a_party_at_joined_tables_orders_and_pays_on_one_bill,
     a_seating_after_midnight_is_on_the_evening_before,
     fifty_guests_race_for_the_last_table_and_one_wins,
     a_new_york_venue_lists_dst_nights_by_their_real_instants,
