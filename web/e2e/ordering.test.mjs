@@ -148,7 +148,7 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   const second = kitchen.locator('.ticket[data-status="placed"]');
   await second.waitFor({ timeout: 5000 });
   await second.getByRole('button', { name: 'Cancelar pedido' }).click();
-  await second.getByRole('textbox', { name: 'Motivo' }).fill('el cliente se fue');
+  await second.getByRole('textbox', { name: 'Motivo (lo ve el cliente)' }).fill('el cliente se fue');
   await assertAccessible(kitchen, 'kitchen display cancelling an order');
   await second.getByRole('button', { name: 'Cancelar este pedido' }).click();
   await second.waitFor({ state: 'detached', timeout: 5000 });

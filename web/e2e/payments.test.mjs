@@ -113,10 +113,12 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   // Second guest, another browser context: what is left, no tip.
   const second = await payOnPhone(payPath, async (page) => {
     await page.locator('#bill-remaining').filter({ hasText: '20.000' }).waitFor();
+    assert.equal(await page.isDisabled('input[name=split][value=full]'), true, 'no "whole bill" once half is paid');
     await page.check('input[name=split][value=remaining]');
-    // A tip of their own, written as pesos are written here (the dot groups thousands), is read as two thousand.
-    await page.check('input[name=tip][value=custom]');
+    // A tip of their own, written as pesos are written here (the dot groups thousands), is read as two thousand;
+    // typing it chooses "Otra" (Tab goes from "Sin propina" straight into the field, past its radio).
     await page.fill('input[name=tip_amount]', '2.000');
+    assert.equal(await page.isChecked('input[name=tip][value=custom]'), true, 'typing a tip chooses it');
     await page.locator('#summary').filter({ hasText: '$ 20.000 + propina $ 2.000 = $ 22.000' }).waitFor();
     await page.check('input[name=tip][value=none]');
     await page.locator('#summary').filter({ hasText: '$ 20.000 + propina $ 0 = $ 20.000' }).waitFor();

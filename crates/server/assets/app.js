@@ -116,9 +116,22 @@ const spanishDetails = [
   [/^this reservation is [\w ]+ now: it cannot/, 'Esa reserva ya no admite ese cambio: alguien más la cambió, o ya pasó su momento.'],
 ];
 
+// The guest's page speaks to the guest: refusals written for staff (what to refund, which state an order is in)
+// or in the API's words are said the guest's way, in Spanish or English.
+const guestDetails = [
+  [/^guests have paid for this order/, 'Este pedido ya está pagado: para cambiarlo, habla con el mesero.', 'This order is paid already: to change it, speak to your server.'],
+  [/^the kitchen has already accepted it/, 'La cocina ya aceptó tu pedido: para cambiarlo, habla con el mesero.', 'The kitchen has accepted your order already: to change it, speak to your server.'],
+  [/^this table code is not valid any more/, 'Este código QR ya no es válido: pide al personal el código de tu mesa.', 'This QR code is not valid any more: ask the staff for your table\'s code.'],
+];
+
 function problemText(problem) {
   if (!problem || typeof problem !== 'object') return english ? 'Something went wrong; try again.' : 'Algo salió mal; inténtalo de nuevo.';
   const field = problem.errors && problem.errors[0];
+  if (page === 'guest') {
+    const detail = String(problem.detail || '');
+    const found = guestDetails.find(([pattern]) => pattern.test(detail));
+    if (found) return found[english ? 2 : 1];
+  }
   if (!english) {
     const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
     for (const [pattern, spanish] of spanishDetails) {
@@ -783,6 +796,10 @@ pages.guest = async () => {
     list.dataset.shape = shape;
     const focused = document.activeElement && list.contains(document.activeElement)
       ? document.activeElement.closest('li')?.dataset.order : null;
+    // A change of status is said to a screen reader as it is shown ("2 × Ajiaco — Listo"): the list itself is
+    // redrawn, which a reader does not announce.
+    const before = new Map([...list.querySelectorAll('li')].map((li) => [li.dataset.order, li.dataset.status]));
+    const changed = [];
     list.replaceChildren();
     for (const order of bill.orders) {
       const item = document.createElement('li');
@@ -795,7 +812,12 @@ pages.guest = async () => {
         const extras = (l.modifiers || []).map((m) => localized(m)).join(', ');
         return `${l.quantity} × ${localized(l.name)}${extras ? ` (${extras})` : ''}`;
       }).join(', ');
-      item.textContent = `${names} — ${statusName(order.status)}`;
+      // The guest's own notes to the kitchen are shown back on their orders (an allergy note was sent as written),
+      // and a cancelled order says why, when the kitchen said.
+      const notes = order.mine ? order.lines.filter((l) => l.note).map((l) => `«${l.note}»`).join(' ') : '';
+      const why = order.status === 'cancelled' && order.cancel_reason ? ` (${order.cancel_reason})` : '';
+      item.textContent = `${names}${notes ? ` ${notes}` : ''} — ${statusName(order.status)}${why}`;
+      if (before.has(order.id) && before.get(order.id) !== order.status) changed.push(`${names} — ${statusName(order.status)}${why}`);
       if (order.mine && order.status === 'placed') {
         const cancel = document.createElement('button');
         cancel.type = 'button';
@@ -817,6 +839,7 @@ pages.guest = async () => {
       const again = list.querySelector(`li[data-order="${focused}"]`);
       (again?.querySelector('button') || again)?.focus();
     }
+    if (changed.length) $('#order-said').textContent = changed.join('. ');
     renderBillLine(bill);
   };
   const renderBillLine = (bill) => {
@@ -1065,7 +1088,8 @@ pages.kitchen = async () => {
       why.className = 'inline';
       why.hidden = true;
       const label = document.createElement('label');
-      label.textContent = english ? 'Why' : 'Motivo';
+      // The guest's page shows it beside the cancelled order: the kitchen writes it knowing so.
+      label.textContent = english ? 'Why (the guest sees it)' : 'Motivo (lo ve el cliente)';
       const reason = document.createElement('input');
       reason.name = 'reason';
       reason.required = true;

@@ -148,29 +148,32 @@ async function untilConfirmed(done) {
   })();
 })();
 
-// What a refusal says on a Spanish page: the API's problem `type` and field are stable, its words English, so the
-// common refusals of the payment pages are said here in Spanish and the rest in the server's words.
+// What a refusal says: the API's problem `type` and field are stable, its words English and written for any client
+// (minor units, field names), so the common refusals of the payment pages are said here for a guest, in Spanish or
+// English, and the rest in the server's words.
+const PAYMENT_REFUSALS = {
+  fields: {
+    amount: ['Revisa el valor a pagar: no puede pasar de lo que falta por pagar.', 'Check the amount to pay: it cannot be more than what is left to pay.'],
+    tip: ['Revisa la propina: es voluntaria, no puede ser negativa ni mayor que lo que pagas.', 'Check the tip: it is voluntary, and it cannot be negative or more than what you pay.'],
+    split: ['Revisa cómo dividir la cuenta: en partes iguales entre 2 y 20, o elige los platos.', 'Check how to split the bill: equal parts, 2 to 20, or choose the dishes.'],
+  },
+  types: {
+    'bill-covered': ['Lo que elegiste ya está pagado o lo están pagando: elige lo que falta por pagar.', 'What you chose is paid or being paid already: choose what is left to pay.'],
+    'share-changed': ['La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.', 'The bill changed and your share with it: check the new amount and confirm it.'],
+    'payments-unavailable': ['Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.', 'This restaurant cannot take card payments right now; ask the staff.'],
+    'no-open-bill': ['Tu mesa aún no tiene la cuenta abierta: el personal debe aceptar la mesa primero. Pídeselo al mesero.', 'Your table\'s bill is not open yet: the staff accept the table first. Ask your server.'],
+    'not-found': ['Este código QR ya no es válido: pide al personal el código de tu mesa.', 'This QR code is not valid any more: ask the staff for your table\'s code.'],
+    'payment-provider': ['El procesador de pagos no respondió; inténtalo de nuevo.', 'The payment processor did not answer; try again.'],
+    'rate-limited': ['Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.', 'Too many attempts in a row; wait a moment and try again.'],
+  },
+};
 function spoken(problem, english) {
   if (!problem || typeof problem !== 'object') return english ? 'Something went wrong; try again.' : 'Algo salió mal; inténtalo de nuevo.';
   const field = problem.errors && problem.errors[0];
-  if (!english) {
-    const said = field
-      ? {
-        amount: 'Revisa el valor a pagar: no puede pasar de lo que falta por pagar.',
-        tip: 'Revisa la propina: es voluntaria, no puede ser negativa ni mayor que lo que pagas.',
-        split: 'Revisa cómo dividir la cuenta: en partes iguales entre 2 y 20, o elige los platos.',
-      }[String(field.field).split(/[.[]/)[0]]
-      : {
-        'bill-covered': 'Lo que elegiste ya está pagado o lo están pagando: elige lo que falta por pagar.',
-        'share-changed': 'La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.',
-        'payments-unavailable': 'Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.',
-        'no-open-bill': 'Tu mesa aún no tiene la cuenta abierta: el personal debe aceptar la mesa primero. Pídeselo al mesero.',
-        'not-found': 'Este código QR ya no es válido: pide al personal el código de tu mesa.',
-        'payment-provider': 'El procesador de pagos no respondió; inténtalo de nuevo.',
-        'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',
-      }[String(problem.type || '').split('/').pop()];
-    if (said) return said;
-  }
+  const said = field
+    ? PAYMENT_REFUSALS.fields[String(field.field).split(/[.[]/)[0]]
+    : PAYMENT_REFUSALS.types[String(problem.type || '').split('/').pop()];
+  if (said) return said[english ? 1 : 0];
   return field ? `${field.field}: ${field.message}` : problem.detail || problem.title || (english ? 'Something went wrong.' : 'Algo salió mal.');
 }
 
@@ -178,6 +181,11 @@ function spoken(problem, english) {
 (() => {
   const root = document.getElementById('pay');
   if (!root) return;
+  // Back then forward brings the page back as it was left (a choice ticked, its list or amount gone): it starts
+  // again from the bill as it stands instead.
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted) location.reload();
+  });
   const token = root.dataset.token;
   const english = document.body.dataset.lang === 'en';
   const $ = (selector) => document.querySelector(selector);
@@ -367,6 +375,15 @@ function spoken(problem, english) {
         });
       }
     }
+    // The whole bill is a choice only while nobody has paid or is paying any of it (the API refuses it after).
+    const full = $('#share-form input[name=split][value=full]');
+    const started = bill.balance.paid.amount + bill.balance.in_progress.amount + bill.balance.cash.amount > 0;
+    full.disabled = started;
+    if (started && full.checked) {
+      full.checked = false;
+      $('#share-form input[name=split][value=remaining]').checked = true;
+      $('#item-choices').hidden = true;
+    }
     // Lines other guests paid or are paying, whole or in part, say so; a line taken whole cannot be chosen.
     for (const box of list.querySelectorAll('input[type=checkbox]')) {
       const taken = claimedParts(box.dataset.order, Number(box.dataset.line));
@@ -388,6 +405,21 @@ function spoken(problem, english) {
     $('#item-choices').hidden = new FormData($('#share-form')).get('split') !== 'items';
     renderSummary();
   });
+  // A tip typed in "Other" is that tip, and a number of parts is an equal split, whether or not the guest tapped
+  // the choice first (Tab goes from "No tip" straight into the field, passing the radio): the field selects it.
+  const choosing = (field, group, value) => {
+    const chosen = $(`#share-form input[name=${group}][value=${value}]`);
+    const select = () => {
+      if (!chosen.checked) {
+        chosen.checked = true;
+        chosen.dispatchEvent(new Event('change', { bubbles: true }));
+      }
+    };
+    $(`#share-form input[name=${field}]`).addEventListener('focus', select);
+    $(`#share-form input[name=${field}]`).addEventListener('input', select);
+  };
+  choosing('tip_amount', 'tip', 'custom');
+  choosing('parts', 'split', 'equal');
   $('#share-form').addEventListener('input', renderSummary);
   $('#share-form').addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -372,6 +372,7 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
 <section id="orders" class="card" hidden>
 <h2>{orders}</h2>
 <ul id="order-list"></ul>
+<p id="order-said" class="visually-hidden" role="status"></p>
 <div id="bill"></div>
 <p><a id="pay-link" class="button" href="/t/{token}/pay?lang={lang}" hidden>{pay}</a></p>
 </section>
@@ -1164,7 +1165,7 @@ pub async fn pay_page(
 <p id="all-in-progress" class="hint" role="status" tabindex="-1" hidden>{all_in_progress}</p>
 <p id="nothing-to-pay" class="hint" role="status" tabindex="-1" hidden>{nothing_to_pay}</p>
 </section>
-<form id="share-form" class="card">
+<form id="share-form" class="card" autocomplete="off">
 <fieldset><legend>{how}</legend>
 <label class="inline"><input type="radio" name="split" value="full"> {full}</label>
 <label class="inline"><input type="radio" name="split" value="equal" checked> {equal} <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric" aria-label="{parts}"></label>
@@ -1176,7 +1177,7 @@ pub async fn pay_page(
 <p class="hint">{tip_hint}</p>
 <label class="inline"><input type="radio" name="tip" value="none"> {no_tip}</label>
 <label class="inline"><input type="radio" name="tip" value="suggested"> <span id="tip-suggested"></span></label>
-<label class="inline"><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" inputmode="numeric" autocomplete="off" placeholder="5.000" aria-label="{tip_amount}"></label>
+<label class="inline"><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" inputmode="numeric" autocomplete="off" placeholder="{tip_example}" aria-label="{tip_amount}"></label>
 </fieldset>
 <p id="summary" class="total"></p>
 <p class="hint">{no_fee}</p>
@@ -1209,6 +1210,7 @@ pub async fn pay_page(
         ),
         parts = tr(l, "Número de partes", "Number of parts"),
         tip_amount = tr(l, "Otra propina, en pesos", "Another tip, in pesos"),
+        tip_example = tr(l, "p. ej. 5.000", "e.g. 5,000"),
         nothing_to_pay = tr(
             l,
             "Esta cuenta no tiene nada por pagar todavía.",
