@@ -96,13 +96,14 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   await assertAccessible(kitchen, 'kitchen display with a balance');
 
   // First guest: half of the bill with the suggested tip, shown before anything is charged. Ley 1935: 10 % of the
-  // value before tax — the half's part of the net (40.000 with INC 8 % contained: net 37.037,04), rounded down.
+  // value before tax — the half's part of the net (40.000 with INC 8 % contained: net 37.037,04), rounded down to
+  // whole pesos (1.851,85 → 1.851: centavos are out of circulation).
   const first = await payOnPhone(payPath, async (page) => {
     await page.check('input[name=split][value=equal]');
     await page.fill('input[name=parts]', '2');
     assert.equal(await page.locator('input[name=tip]:checked').count(), 0, 'no tip is pre-selected');
     await page.check('input[name=tip][value=suggested]');
-    await page.locator('#summary').filter({ hasText: '$ 20.000 + propina $ 1.851,85 = $ 21.851,85' }).waitFor();
+    await page.locator('#summary').filter({ hasText: '$ 20.000 + propina $ 1.851 = $ 21.851' }).waitFor();
     assert.match(await page.textContent('#share-form'), /No se cobra ningún cargo adicional/);
     await page.screenshot({ path: artifactPath('pay-share.png'), fullPage: true });
     await assertAccessible(page, 'payment page with a share and tip');
@@ -152,7 +153,7 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   const month = new Date().toISOString().slice(0, 7);
   const tips = await (await staff.request.get(`${server.origin}/api/v1/tips?month=${month}`, { headers: { Authorization: `Bearer ${token}` } })).json();
   assert.equal(tips.entries.length, 1);
-  assert.equal(tips.entries[0].amount, 185_185);
+  assert.equal(tips.entries[0].amount, 185_100);
   await first.phone.close();
   await second.phone.close();
   await staff.close();

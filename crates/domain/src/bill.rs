@@ -252,9 +252,11 @@ pub fn suggested_tip(
         return Ok(Money::zero(share.currency));
     }
     let bp = i128::from(suggestion_bp.min(MAX_SUGGESTED_TIP_BP));
-    // share × (net / subtotal) × bp / 10000, in one division so that the rounding happens once, downwards.
+    // share × (net / subtotal) × bp / 10000, in one division so that the rounding happens once, downwards — to the
+    // currency's payable unit (whole pesos), still never above the cap.
     let scaled = i128::from(share.amount) * i128::from(net.amount) * bp;
     let amount = scaled / (i128::from(subtotal.amount) * 10_000);
+    let amount = amount - amount % i128::from(share.currency.payable_unit());
     Money::new(
         i64::try_from(amount).map_err(|_| MoneyError::Overflow)?,
         share.currency,
@@ -364,8 +366,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(bill.suggested_tip_bp, 1_000);
-        // 1.000 COP with INC 8 % contained: net 925,93 COP, 10 % of it rounded down.
-        assert_eq!(bill.suggested_tip, cop(9_259));
+        // 1.000 COP with INC 8 % contained: net 925,93 COP, 10 % of it (92,59) rounded down to whole pesos.
+        assert_eq!(bill.suggested_tip, cop(9_200));
     }
 
     #[test]
@@ -474,8 +476,10 @@ mod tests {
             prop_assert!(tax >= 0 && bill.net.amount >= 0 && bill.tip.amount >= 0);
             prop_assert!(bill.suggested_tip.amount * 10 <= bill.net.amount, "suggestion ≤ 10 % of the net");
             prop_assert!(
-                (i128::from(bill.suggested_tip.amount) + 1) * 10_000 > i128::from(bill.net.amount) * i128::from(bill.suggested_tip_bp),
-                "and rounded down by less than one minor unit"
+                (i128::from(bill.suggested_tip.amount) + 100) * 10_000 > i128::from(bill.net.amount) * i128::from(bill.suggested_tip_bp),
+                "and rounded down by less than one whole peso"
+            );
+            prop_assert_eq!(bill.suggested_tip.amount % 100, 0, "to a whole peso"
             );
             // The contained tax is within half a minor unit of the exact value.
             let taxed: i64 = lines.iter().filter(|l| l.taxed).map(|l| l.unit_price.amount * i64::from(l.quantity)).sum();

@@ -232,8 +232,12 @@ pub fn split_share(
             if !(2..=MAX_SPLIT_PARTS).contains(parts) {
                 return Err(ShareError::Parts);
             }
+            // Each part rounded up, to the currency's payable unit (whole pesos): the last payer's "what is left"
+            // is then the smaller one.
             let parts = i64::from(*parts);
-            let share = Money::new((balance.total.amount + parts - 1) / parts, balance.total.currency)?;
+            let unit = balance.total.currency.payable_unit();
+            let part = (balance.total.amount + parts - 1) / parts;
+            let share = Money::new((part + unit - 1) / unit * unit, balance.total.currency)?;
             if share.amount > balance.remaining.amount {
                 balance.remaining
             } else {
@@ -772,13 +776,21 @@ mod tests {
             share_amount(&Split::Remaining, &balance(100, 30), none, &[]).unwrap(),
             cop(30)
         );
+        // A third of 226.000 COP is 75.333,33: each part is asked in whole pesos, rounded up; the last payer's
+        // "what is left" is the smaller one.
         assert_eq!(
-            share_amount(&Split::Equal { parts: 3 }, &balance(100, 100), none, &[]).unwrap(),
-            cop(34)
+            share_amount(
+                &Split::Equal { parts: 3 },
+                &balance(22_600_000, 22_600_000),
+                none,
+                &[]
+            )
+            .unwrap(),
+            cop(7_533_400)
         );
         assert_eq!(
-            share_amount(&Split::Equal { parts: 3 }, &balance(100, 32), none, &[]).unwrap(),
-            cop(32)
+            share_amount(&Split::Equal { parts: 3 }, &balance(22_600_000, 3_200), none, &[]).unwrap(),
+            cop(3_200)
         );
         assert_eq!(
             share_amount(&Split::Equal { parts: 1 }, &balance(100, 100), none, &[]),
@@ -1136,7 +1148,7 @@ mod tests {
             prop_assert_eq!(platform_back, state.settlement.platform_fee.amount);
         }
 
-        /// Paying equal shares until nothing is left never pays more than the bill and always finishes.
+        /// Paying equal shares until nothing is left never pays more than the bill and always finishes, in whole pesos.
         #[test]
         fn equal_shares_cover_the_bill_exactly(total in 1i64..1_000_000_000, parts in 2u32..=MAX_SPLIT_PARTS) {
             let mut remaining = total;
@@ -1144,6 +1156,10 @@ mod tests {
             while remaining > 0 {
                 let amount = share_amount(&Split::Equal { parts }, &balance(total, remaining), |_, _| None, &[]).unwrap();
                 prop_assert!(amount.amount > 0 && amount.amount <= remaining);
+                // A bill in whole pesos is paid in whole pesos, the last share included.
+                if total % 100 == 0 {
+                    prop_assert_eq!(amount.amount % 100, 0);
+                }
                 remaining -= amount.amount;
                 payments += 1;
             }

@@ -27,6 +27,9 @@ function money(amount, currency) {
   return currency === 'COP' || !currency ? '$\u00a0' + number : `${number}\u00a0${currency}`;
 }
 
+// The smallest amount people pay in, in minor units: whole pesos for COP (comanda_domain::Currency::payable_unit).
+const payableUnit = (currency) => (currency === 'COP' ? 100 : 1);
+
 // Stripe.js's own texts (its card fields, a declined card's message) in the page's language: Latin American Spanish,
 // or English (https://docs.stripe.com/js/appendix/supported_locales).
 const STRIPE_LOCALE = document.body.dataset.lang === 'en' ? 'en' : 'es-419';
@@ -251,7 +254,9 @@ function spoken(problem, english) {
     const remaining = bill.balance.remaining.amount;
     if (split.kind === 'full') return total;
     if (split.kind === 'remaining') return remaining;
-    if (split.kind === 'equal') return Math.min(remaining, Math.ceil(total / Math.max(2, split.parts || 2)));
+    // Each part rounded up to the currency's payable unit (whole pesos: comanda_domain::payment::split_share).
+    const unit = payableUnit(bill.balance.total.currency);
+    if (split.kind === 'equal') return Math.min(remaining, Math.ceil(Math.ceil(total / Math.max(2, split.parts || 2)) / unit) * unit);
     // Each part of a line rounded half up; the part that completes a line pays what its other parts left of it
     // (comanda_domain::payment::line_claim_amount), so three thirds are the whole line.
     let sum = 0;
@@ -275,7 +280,8 @@ function spoken(problem, english) {
     const { subtotal, net } = bill.bill;
     if (subtotal.amount <= 0 || share <= 0) return 0;
     const scaled = BigInt(share) * BigInt(net.amount) * BigInt(bill.bill.suggested_tip_bp);
-    return Number(scaled / (BigInt(subtotal.amount) * 10000n));
+    const tip = Number(scaled / (BigInt(subtotal.amount) * 10000n));
+    return tip - (tip % payableUnit(subtotal.currency));
   };
   const chosenTip = (share) => {
     const choice = new FormData($('#share-form')).get('tip');
