@@ -115,7 +115,11 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   const second = await payOnPhone(payPath, async (page) => {
     await page.locator('#bill-remaining').filter({ hasText: '20.000' }).waitFor();
     assert.equal(await page.isDisabled('input[name=split][value=full]'), true, 'no "whole bill" once half is paid');
+    // The half was paid as a share, not by dish: the dishes' list says no dish shows it, and what is left.
+    await page.check('input[name=split][value=items]');
+    await page.locator('#items-unmarked', { hasText: /se pagó en partes.*faltan \$\s20\.000/ }).waitFor();
     await page.check('input[name=split][value=remaining]');
+    assert.equal(await page.isHidden('#items-unmarked'), true);
     // A tip of their own, written as pesos are written here (the dot groups thousands), is read as two thousand;
     // typing it chooses "Otra" (Tab goes from "Sin propina" straight into the field, past its radio).
     await page.fill('input[name=tip_amount]', '2.000');

@@ -173,6 +173,12 @@ const PAYMENT_REFUSALS = {
 function spoken(problem, english) {
   if (!problem || typeof problem !== 'object') return english ? 'Something went wrong; try again.' : 'Algo salió mal; inténtalo de nuevo.';
   const field = problem.errors && problem.errors[0];
+  // Dishes are not marked paid by a share or by "what is left": chosen dishes can come to more than is left.
+  if (/^the chosen lines come to more than is left to pay/.test(String(problem.detail || ''))) {
+    return english
+      ? 'The dishes you chose come to more than is left to pay: part of the bill was paid in shares, not by dish. Choose "What is left".'
+      : 'Los platos que elegiste pasan de lo que falta por pagar: parte de la cuenta se pagó en partes, no por platos. Elige «Lo que falta».';
+  }
   const said = field
     ? PAYMENT_REFUSALS.fields[String(field.field).split(/[.[]/)[0]]
     : PAYMENT_REFUSALS.types[String(problem.type || '').split('/').pop()];
@@ -381,6 +387,7 @@ function spoken(problem, english) {
         });
       }
     }
+    renderUnmarked();
     // The whole bill is a choice only while nobody has paid or is paying any of it (the API refuses it after).
     const full = $('#share-form input[name=split][value=full]');
     const started = bill.balance.paid.amount + bill.balance.in_progress.amount + bill.balance.cash.amount > 0;
@@ -407,8 +414,23 @@ function spoken(problem, english) {
   };
 
 
+  // Money paid by a share, by "what is left" or in cash claims no dish: while some was, the dishes' list says so
+  // (a dish shown unpaid may be paid already, and what is left is what can still be paid).
+  const renderUnmarked = () => {
+    if (!bill) return;
+    const byItems = $('#share-form input[name=split][value=items]').checked;
+    const byDish = (bill.claims || []).reduce((sum, claim) => sum + (claim.amount || 0), 0);
+    const { paid, in_progress: inProgress, cash, remaining } = bill.balance;
+    const unmarked = paid.amount + inProgress.amount + cash.amount - byDish > 0;
+    const note = $('#items-unmarked');
+    note.hidden = !(byItems && unmarked);
+    note.textContent = english
+      ? `Part of the bill was paid in shares, not by dish, so no dish shows it: ${money(remaining.amount, remaining.currency)} is left to pay.`
+      : `Parte de la cuenta se pagó en partes, no por platos, y ningún plato lo muestra: faltan ${money(remaining.amount, remaining.currency)} por pagar.`;
+  };
   $('#share-form').addEventListener('change', () => {
     $('#item-choices').hidden = new FormData($('#share-form')).get('split') !== 'items';
+    renderUnmarked();
     renderSummary();
   });
   // A tip typed in "Other" is that tip, and a number of parts is an equal split, whether or not the guest tapped

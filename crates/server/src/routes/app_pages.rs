@@ -1170,6 +1170,7 @@ pub async fn pay_page(
 <label class="inline"><input type="radio" name="split" value="full"> {full}</label>
 <label class="inline"><input type="radio" name="split" value="equal" checked> {equal} <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric" aria-label="{parts}"></label>
 <label class="inline"><input type="radio" name="split" value="items"> {items}</label>
+<p id="items-unmarked" class="hint" hidden></p>
 <ul id="item-choices" hidden></ul>
 <label class="inline"><input type="radio" name="split" value="remaining"> {remaining}</label>
 </fieldset>
