@@ -348,15 +348,20 @@ fn language(headers: &HeaderMap, query: Option<&str>) -> Lang {
     }
 }
 
+/// The link to the same page in the other language (`?lang=`), on the pages a guest opens.
+fn language_switch(l: Lang) -> &'static str {
+    match l {
+        Lang::Es => r#"<a class="switch" href="?lang=en" hreflang="en">English</a>"#,
+        Lang::En => r#"<a class="switch" href="?lang=es" hreflang="es">Español</a>"#,
+    }
+}
+
 /// The guest page a table's QR code opens: menu, cart, orders and their status. Mobile first; Spanish by default.
 #[utoipa::path(get, path = "/t/{token}", tag = "pages", params(("token" = String, Path)),
     responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::http::Uri) -> Response {
     let l = language(&headers, uri.query());
-    let other = match l {
-        Lang::Es => r#"<a class="switch" href="?lang=en" hreflang="en">English</a>"#,
-        Lang::En => r#"<a class="switch" href="?lang=es" hreflang="es">Español</a>"#,
-    };
+    let other = language_switch(l);
     let body = format!(
         r#"<div id="guest" data-token="{token}">
 <p class="table-name"><span id="venue-name"></span> · <span id="table-label"></span> {other}</p>
@@ -481,10 +486,7 @@ pub async fn booking_widget(
         _ => None,
     }
     .unwrap_or_default();
-    let other = match l {
-        Lang::Es => r#"<a class="switch" href="?lang=en" hreflang="en">English</a>"#,
-        Lang::En => r#"<a class="switch" href="?lang=es" hreflang="es">Español</a>"#,
-    };
+    let other = language_switch(l);
     let body = format!(
         r#"{address}<div id="booking" data-venue="{venue}">
 <p class="hint">{intro} {other}</p>
@@ -1151,9 +1153,10 @@ pub async fn pay_page(
     let l = language(&headers, uri.query());
     let token = escape(&token);
     let title = tr(l, "Pagar la cuenta", "Pay the bill");
+    let switch = language_switch(l);
     let body = format!(
         r#"<section class="card">
-<p><span id="venue-name"></span> · <span id="table-label"></span></p>
+<p><span id="venue-name"></span> · <span id="table-label"></span> {switch}</p>
 <dl class="balance">
 <dt>{total}</dt><dd id="bill-total"></dd>
 <dt>{paid}</dt><dd id="bill-paid"></dd>
