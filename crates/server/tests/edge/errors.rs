@@ -221,7 +221,21 @@ async fn card_numbers_are_refused_wherever_they_appear() {
             .header("x-card", "378282246310005"),
         server.client.get(server.url("/t/4242424242424242")),
     ];
-    for attempt in attempts {
+    // Typed into a note the ways an outside tester got past the single-separator rule (session 22).
+    let typed = [
+        "4242+4242+4242+4242",
+        "4242  4242  4242  4242",
+        "(4242) 4242 4242 4242",
+        "\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}",
+    ]
+    .map(|note| {
+        server
+            .client
+            .post(server.url(CSP_REPORTS))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"csp-report": {}, "note": note}).to_string())
+    });
+    for attempt in attempts.into_iter().chain(typed) {
         let body = expect_problem(attempt.send().await.unwrap(), 400, "card-data-refused").await;
         let text = body.to_string();
         for digits in ["4242", "5555555555554444", "0566", "378282246310005"] {
