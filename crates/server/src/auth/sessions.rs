@@ -129,10 +129,13 @@ impl Identity {
             .audit("auth.sign_out")
             .actor(caller.member.id)
             .target(session.to_string());
-        Ok(self
-            .store
+        self.store
             .revoke_family(&caller.scope, session, &audit, self.now())
-            .await?)
+            .await?;
+        // Its open feeds end too (a kitchen display ran on until its token expired): every feed of the member is
+        // ended, and those of their other sessions reconnect with tokens that still work.
+        self.announce_revocation(&caller.scope, caller.member.id);
+        Ok(())
     }
 
     pub async fn sign_out_everywhere(

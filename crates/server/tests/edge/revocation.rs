@@ -16,6 +16,8 @@ enum Revocation {
     /// No revocation: the control row, where every credential must still work.
     Nothing,
     Compromised,
+    /// The session signs itself out (`/auth/logout`): only that session's credentials end.
+    Logout,
     LogoutAll,
     PasswordChange,
     TotpReenrolment,
@@ -64,9 +66,19 @@ struct Held {
 }
 
 pub async fn every_credential_issued_before_a_revocation_is_dead(engine: Engine) {
-    let table: [(Revocation, Expected); 7] = [
+    let table: [(Revocation, Expected); 8] = [
         (Revocation::Nothing, ALIVE),
         (Revocation::Compromised, DEAD),
+        // A kitchen display's feed ended with its session's sign-out (it ran on until its token expired).
+        (
+            Revocation::Logout,
+            Expected {
+                access: false,
+                refresh: false,
+                stream_open: false,
+                ..ALIVE
+            },
+        ),
         (Revocation::LogoutAll, DEAD),
         (Revocation::PasswordChange, DEAD),
         (Revocation::TotpReenrolment, DEAD),
@@ -172,6 +184,11 @@ async fn revoke(
     match revocation {
         Revocation::Nothing => {
             after.enrolment_token = Some(enrolment.token.clone());
+        }
+        Revocation::Logout => {
+            after.enrolment_token = Some(enrolment.token.clone());
+            let reply = post(server, "/api/v1/auth/logout", Some(&held.access), json!({})).await;
+            assert_eq!(reply.status, 204, "{}", reply.body);
         }
         Revocation::Compromised | Revocation::LogoutAll => {
             let path = if revocation == Revocation::Compromised {
