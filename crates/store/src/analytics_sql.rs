@@ -68,8 +68,11 @@ pub(crate) async fn close_check(
     session: Uuid,
     member: Option<Uuid>,
 ) -> StoreResult<()> {
+    // As in gross sales: an order cancelled after its guests paid and were refunded keeps the part paid for it
+    // (`kept_gross`) and still counts, so checks, the average ticket and each server's sales add up to gross.
     let orders = sqlx::query(
-        "SELECT placed_at, subtotal FROM orders WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled'",
+        "SELECT placed_at, CASE WHEN status = 'cancelled' THEN kept_gross ELSE subtotal END AS subtotal
+           FROM orders WHERE partner_id = $1 AND session_id = $2 AND (status <> 'cancelled' OR kept_gross > 0)",
     )
     .bind(h(partner))
     .bind(h(session))

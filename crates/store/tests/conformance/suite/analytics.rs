@@ -440,6 +440,14 @@ pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store
         store.sales_total(&scope, venue, start, end).await.unwrap().gross,
         4_380_000
     );
+    // The table's check holds what gross holds: the cancelled order's kept part, counted once (an outside tester
+    // found checks, the average ticket and the server's sales short of gross by such orders).
+    store
+        .close_table(&scope, table, "server:test", false, &change(), later)
+        .await
+        .unwrap();
+    let turns = store.turns(&scope, venue, start, end).await.unwrap();
+    assert_eq!((turns.checks, turns.check_gross), (1, 4_380_000), "{turns:?}");
 }
 
 /// The same refund and cancellation with the table's next order placed in between: payments pay the orders in the
