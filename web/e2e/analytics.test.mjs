@@ -72,7 +72,10 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   assert.equal(await page.locator('#summary dd[data-figure=orders]').textContent(), '6');
   // 6 × … COP as the page writes pesos: "$ 42.000", a no-break space after the sign so the amount never wraps away from it.
   assert.equal(await grossShown.textContent(), `$\u00a0${(gross / 100).toLocaleString('es-CO')}`);
-  assert.equal(await page.locator('#summary dd[data-figure=no_show_rate]').textContent(), '0 %');
+  // No party seated and no no-show, no card payment ended: no rate to give, "—" rather than a "0 %" that reads as
+  // every payment failing.
+  assert.equal(await page.locator('#summary dd[data-figure=no_show_rate]').textContent(), '—');
+  assert.equal(await page.locator('#summary dd[data-figure=payment_success]').textContent(), '—');
   const tooltip = await page.locator('#summary dt', { hasText: 'Propinas' }).getAttribute('title');
   assert.match(tooltip, /Ley 1935/);
   assert.match(await page.textContent('#zone-note'), /America\/Bogota/);

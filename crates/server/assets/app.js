@@ -1906,13 +1906,14 @@ pages.analytics = async () => {
         ...Object.fromEntries(['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'average_order'].map((k) => [k, money(summary[k])])),
         orders: String(summary.orders),
         covers_booked: String(summary.reservations.covers_booked),
-        no_show_rate: `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
+        // A rate of nothing is no figure: "—", not "0 %" (which reads as every payment failing, nobody coming).
+        no_show_rate: summary.reservations.covers_seated + summary.reservations.no_shows === 0 ? '—' : `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
         deposits_kept: money(summary.reservations.deposits_kept),
         turnover: `${(summary.turnover.turns_per_table_day_x100 / 100).toLocaleString(english ? 'en' : 'es-CO', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ×`,
         average_turn: `${summary.turnover.average_turn_minutes} min`,
         checks: String(summary.checks),
         average_ticket: money(summary.average_ticket),
-        payment_success: `${(summary.payment_success_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
+        payment_success: summary.payments_ended === 0 ? '—' : `${(summary.payment_success_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
       };
       // Week over week: the change against the compared period, for the figures it carries.
       const previous = summary.previous;

@@ -101,8 +101,12 @@ pub struct SalesSummary {
     pub checks: i64,
     /// Those checks' gross ÷ checks, rounded down; 0 without checks.
     pub average_ticket: i64,
-    /// Succeeded ÷ ended (succeeded, failed, cancelled) of the payments started in the range, in basis points.
+    /// Succeeded ÷ ended (succeeded, failed, cancelled) of the payments started in the range, in basis points; 0
+    /// when none ended (`payments_ended`: read it before the rate).
     pub payment_success_rate_bp: i64,
+    /// The card payments started in the range that ended (succeeded, failed or cancelled): the rate's denominator,
+    /// so 0 % of nothing is told from every payment failing.
+    pub payments_ended: i64,
     /// The bookings whose start falls on the range's business days.
     pub reservations: ReservationSummary,
     /// Tables seated and closed on the range's business days (docs/analytics.md, "Table turnover").
@@ -376,6 +380,7 @@ async fn summarize(
             payments.failed,
             payments.cancelled,
         ),
+        payments_ended: payments.succeeded + payments.failed + payments.cancelled,
         reservations: ReservationFigures::from_counts(&counts).into(),
         turnover: analytics::turnover(turns.turns, turns.seated_seconds, turns.tables, days).into(),
         previous,
@@ -442,6 +447,7 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
         ("tables", turnover.tables),
         ("turns_per_table_day_x100", turnover.turns_per_table_day_x100),
         ("average_turn_minutes", turnover.average_turn_minutes),
+        ("payments_ended", summary.payments_ended),
     ];
     let previous_orders = previous.map(|p| ("previous_orders", p.orders));
     let rows = money

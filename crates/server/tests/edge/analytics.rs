@@ -812,6 +812,11 @@ async fn a_seeded_history_reads_the_same_from_its_roll_ups_as_from_its_raw_rows(
         "{}",
         summary.body
     );
+    assert!(
+        summary.body["payments_ended"].as_i64().unwrap() > 100,
+        "{}",
+        summary.body
+    );
     assert!(summary.body["checks"].as_i64().unwrap() > 100, "{}", summary.body);
     assert!(
         summary.body["average_ticket"].as_i64().unwrap() > summary.body["average_order"].as_i64().unwrap()
