@@ -191,7 +191,66 @@ impl Identity {
         self.store
             .append_audit(&scope, &ctx.audit("auth.second_factor_failed").actor(user), now)
             .await?;
+        if self.throttle.second_factor_failed(user.as_bytes()) {
+            self.second_factor_guessing(&scope, &member, ctx).await;
+        }
         Err(unauthorized("the code is wrong or was already used"))
+    }
+
+    /// MON-2, AUTH-8: wrong second factors after the right password, many within the hour — someone holds the
+    /// password and is guessing codes (each sign-in gets five guesses, the account a hundred an hour). The account
+    /// gets a security event and a mail telling them to change their password; the on-call gets an alert.
+    async fn second_factor_guessing(&self, scope: &TenantScope, member: &StaffMember, ctx: &RequestContext) {
+        let now = self.now();
+        let detail = format!(
+            "{} wrong second factors within the hour after the right password, the last from client {}",
+            super::throttle::GUESSING_FAILURES,
+            ctx.address()
+        );
+        if let Err(error) = self
+            .store
+            .record_security_event(
+                scope,
+                Some(member.id),
+                "sign_in.second_factor_guessing",
+                &detail,
+                now,
+            )
+            .await
+        {
+            tracing::warn!(%error, "could not record the second-factor guessing");
+        }
+        let message = OutboxMessage {
+            id: Uuid::now_v7(),
+            partner: Some(scope.partner()),
+            recipient: member.email.clone(),
+            subject: "Your comanda password is known to someone / Alguien conoce tu contraseña de comanda".into(),
+            body: "Someone signed in to your comanda account with your password and then tried many wrong codes \
+                   from your authenticator app. They did not get in: your second factor stopped them. Your password \
+                   is known to them: change it now (and anywhere else you use it), and if this was not you, use \
+                   \"Sign out everywhere\" on your dashboard.\n\nAlguien inició \
+                   sesión en tu cuenta de comanda con tu contraseña y luego probó muchos códigos equivocados de tu \
+                   aplicación autenticadora. No entró: tu segundo factor lo detuvo. Esa persona conoce tu contraseña: \
+                   cámbiala ahora (y donde más la uses), y si no fuiste tú, usa «Cerrar todas las sesiones» en tu \
+                   panel.\n"
+                .into(),
+            created_at: now,
+        };
+        if let Err(error) = self.store.enqueue_message(&message).await {
+            tracing::warn!(%error, "could not queue the second-factor guessing notice");
+        }
+        metrics::counter!("second_factor_guessing_total").increment(1);
+        if let Err(error) = crate::alert_routing::raise(
+            &*self.store,
+            Some(scope.partner()),
+            "auth.second_factor_guessing",
+            &detail,
+            now,
+        )
+        .await
+        {
+            tracing::error!(%error, "the second-factor guessing alert could not be recorded");
+        }
     }
 
     /// Starts replacing the authenticator: a new secret is staged; the current one and the recovery codes stay in

@@ -33,7 +33,12 @@ pub struct Throttle {
     password_checks: Mutex<HashMap<IpAddr, usize>>,
     /// Pending sign-ins already exchanged for a session, each until its token expires (Unix seconds).
     spent_sign_ins: Mutex<HashMap<String, i64>>,
+    /// Each account's wrong second factors after a right password, and when the account was last told of them.
+    second_factor_failures: Mutex<HashMap<Vec<u8>, Guesses>>,
 }
+
+/// An account's recent wrong second factors, and when it was last told of them.
+type Guesses = (VecDeque<Instant>, Option<Instant>);
 
 /// An address's recent failed sign-ins (when, and for which account), and whether a burst from it was reported.
 #[derive(Default)]
@@ -96,9 +101,15 @@ impl Default for Throttle {
             burst_notices: Mutex::new(HashMap::new()),
             password_checks: Mutex::new(HashMap::new()),
             spent_sign_ins: Mutex::new(HashMap::new()),
+            second_factor_failures: Mutex::new(HashMap::new()),
         }
     }
 }
+
+/// Wrong second factors after a right password, within [`GUESSING_WINDOW`], that mean someone holds the password
+/// and is guessing codes: a person mistyping gets a few wrong, not this many.
+pub const GUESSING_FAILURES: usize = 10;
+const GUESSING_WINDOW: Duration = Duration::from_secs(3600);
 
 /// The address a budget is kept for: an IPv4 address as is, an IPv6 address by its /64, the block one subscriber
 /// (a home, a phone) is usually given, so that stepping through one's own /64 does not buy a fresh budget per address.
@@ -125,6 +136,15 @@ impl Throttle {
         self.api_per_tenant.retain_recent();
         self.bookings_per_address.retain_recent();
         self.guest_writes_per_address.retain_recent();
+        if let Ok(mut guesses) = self.second_factor_failures.lock() {
+            let now = Instant::now();
+            guesses.retain(|_, (recent, told)| {
+                recent
+                    .back()
+                    .is_some_and(|at| now.duration_since(*at) <= GUESSING_WINDOW)
+                    || told.is_some_and(|at| now.duration_since(at) < BURST_NOTICE_EVERY)
+            });
+        }
         if let Ok(mut failures) = self.failures.lock() {
             let now = Instant::now();
             failures.retain(|_, recent| {
@@ -202,6 +222,30 @@ impl Throttle {
         if let Ok(mut spent) = self.spent_sign_ins.lock() {
             spent.remove(pending_sign_in);
         }
+    }
+
+    /// Counts a wrong second factor given after the account's right password. Answers true once the account has
+    /// had [`GUESSING_FAILURES`] within the hour and was not told so in the last day: the caller alerts and tells
+    /// the account (its password is known to someone).
+    pub fn second_factor_failed(&self, account: &[u8]) -> bool {
+        let Ok(mut failures) = self.second_factor_failures.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        let (recent, told) = failures.entry(account.to_vec()).or_default();
+        recent.push_back(now);
+        while recent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > GUESSING_WINDOW)
+        {
+            recent.pop_front();
+        }
+        let due = told.is_none_or(|at| now.duration_since(at) >= BURST_NOTICE_EVERY);
+        if recent.len() >= GUESSING_FAILURES && due {
+            *told = Some(now);
+            return true;
+        }
+        false
     }
 
     /// A public booking or a guest's change to one (bookings hold tables other guests cannot take meanwhile).
@@ -478,6 +522,17 @@ mod tests {
         assert_eq!(bursts.len(), 1);
         assert!(bursts[0].first_report);
         assert!(bursts[0].tell.is_empty());
+    }
+
+    #[test]
+    fn ten_wrong_second_factors_within_the_hour_are_told_once() {
+        let throttle = Throttle::default();
+        for _ in 1..GUESSING_FAILURES {
+            assert!(!throttle.second_factor_failed(b"ana"));
+        }
+        assert!(throttle.second_factor_failed(b"ana"), "the tenth is told");
+        assert!(!throttle.second_factor_failed(b"ana"), "once a day");
+        assert!(!throttle.second_factor_failed(b"luis"), "per account");
     }
 
     #[test]

@@ -1169,6 +1169,73 @@ async fn a_credential_stuffing_burst_raises_an_alert_and_tells_each_account_it_r
     server.stop().await;
 }
 
+/// MON-2, AUTH-8: someone with the password guessing second factors (each pending sign-in gets five, the account a
+/// hundred an hour, from as many addresses as they have) is caught at the tenth wrong code within the hour: the
+/// on-call gets an alert naming the partner, the account a security event and a mail telling them to change their
+/// password — once, not at every further guess. (An outside tester's 100 wrong codes raised nothing.)
+#[tokio::test]
+async fn second_factors_guessed_after_the_right_password_alert_and_tell_the_account() {
+    let server =
+        TestServer::start_with(|config| config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    sign_up(&server, "guessed@example.co").await;
+    let session = enrolled(&server, "guessed@example.co", PASSWORD).await;
+    let right = code(&server, &session.secret, 0);
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 500_000) % 1_000_000);
+    let mut n = 0;
+    let from = |n: u32| format!("198.51.100.{}", n + 1);
+    let mut guessed = 0;
+    while guessed < 12 {
+        let login = server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", from(n))
+            .json(&json!({"email": "guessed@example.co", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        n += 1;
+        let login: Value = login.json().await.unwrap();
+        let token = login["mfa_token"].as_str().unwrap().to_owned();
+        for _ in 0..4 {
+            let reply = server
+                .client
+                .post(server.url("/api/v1/auth/mfa/verify"))
+                .header("x-forwarded-for", from(n))
+                .json(&json!({"mfa_token": token, "code": wrong}))
+                .send()
+                .await
+                .unwrap();
+            n += 1;
+            assert_eq!(reply.status(), 401);
+            guessed += 1;
+        }
+    }
+    let store = server.store().await;
+    let alerts = store.alerts(time::OffsetDateTime::UNIX_EPOCH).await.unwrap();
+    let raised: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.kind == "auth.second_factor_guessing")
+        .collect();
+    assert_eq!(
+        raised.len(),
+        1,
+        "once, not at every guess after the tenth: {alerts:?}"
+    );
+    assert!(raised[0].partner.is_some(), "{:?}", raised[0]);
+    assert!(
+        mailed(
+            &server,
+            &[
+                "To: guessed@example.co",
+                "Your comanda password is known to someone"
+            ]
+        )
+        .await
+    );
+    server.stop().await;
+}
+
 /// AUTH-2 (issue 15): the sign-in path itself stores the upgraded hash. An account hashed at a lower cost (an
 /// instance at cost 4) signs in through an instance at cost 5; the stored hash is then cost 5 and still signs in.
 #[tokio::test]
