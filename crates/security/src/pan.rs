@@ -15,11 +15,13 @@
 //! 2. it passes the Luhn check (ISO/IEC 7812-1, annex B), as every scheme in the table requires;
 //! 3. its prefix and length fall in a range a card scheme has published ([`IIN_RANGES`]).
 //!
-//! In free text a person typed (JSON string values, query values: [`contains_typed_pan`]) any run of characters
-//! that are neither letters nor digits joins groups of 1–6 digits, invisible format characters are skipped, and
-//! digits of any common script or style count (NFKC first), so `4242.4242.4242.4242`, `4242 - 4242 …`,
-//! `4242+4242…`, `4 2 4 2 …`, full-width, superscript or circled digits are card numbers there too; RFC 3339
-//! date-times and `+`-led phone numbers are masked first.
+//! In free text a person typed (JSON string values, query values: [`contains_typed_pan`]) groups of 1–6 digits
+//! joined the ways a person types a number past a filter count as one (any one separator, whitespace however long,
+//! one mark in whitespace, a mark repeated, quotes and brackets: [`joins_groups`]; never a comma or semicolon with a
+//! space, how lists are written), invisible format characters are skipped, and digits of any common script or
+//! style count (NFKC first), so `4242.4242.4242.4242`, `4242 - 4242 …`, `4242+4242…`, `4 2 4 2 …`, full-width,
+//! superscript or circled digits are card numbers there too; RFC 3339 date-times and `+`-led phone numbers are
+//! masked first.
 //!
 //! What keeps identifiers from tripping it is the schemes' IIN ranges and lengths, not what stands next to
 //! the digits: an issuer identification number starts with 2–6 (the table has nothing else), so unix
@@ -169,101 +171,138 @@ pub fn find_pans(text: &str) -> Vec<PanMatch> {
     find_in(text.as_bytes(), GROUP_LEN)
 }
 
-/// Whether free text a person typed (a note, a name: a JSON string value or a query value, not a header or a
-/// machine identifier) holds a card number written any way a person may write one to get past a filter: groups of
-/// 1–6 digits joined by any characters that are neither letters nor digits, one or many (`4242.4242.4242.4242`,
-/// `4242 - 4242 - …`, `(4242) 4242 …`, `"4242" "4242" …`, `4242+4242+…`, line breaks, no-break spaces,
-/// `4 2 4 2 …`), invisible format characters anywhere (zero-width spaces, soft hyphens), and digits of any common
-/// script or style (full-width `４２４２…`, Arabic-Indic, Devanagari …, superscript `⁴²⁴²`, circled `④②④②`: the
-/// text is read in Unicode compatibility form, NFKC, first) read as the digits they are. The same three tests then
-/// decide (length, IIN range, Luhn). A `+` before digits, after no digit, starts a phone number (E.164), which is
-/// masked rather than read. Headers and raw bodies keep the stricter [`find_pans`]: browsers' version strings and
-/// numeric JSON arrays are joined by dots and commas. Digits joined by letters (`4242a4242b…`) are not read as
-/// one number: ids and Stripe's tokens mix letters and digits that way.
+/// Whether free text a person typed (a note, a name: a JSON string value or a query value, not a header or a machine
+/// identifier) holds a card number written any way a person may write one to get past a filter: groups of 1–6 digits
+/// joined as [`joins_groups`] says (`4242.4242.4242.4242`, `4242 - 4242 - …`, `(4242) 4242 …`, `"4242" "4242" …`,
+/// `4242+4242+…`, line breaks, no-break spaces, `4 2 4 2 …`), invisible format characters anywhere (zero-width
+/// spaces, soft hyphens), and digits of any common script or style (full-width `４２４２…`, Arabic-Indic, Devanagari …,
+/// superscript `⁴²⁴²`, circled `④②④②`: the text is read in Unicode compatibility form, NFKC, first) read as the
+/// digits they are. The same three tests then decide (length, IIN range, Luhn). A `+` not right after a digit starts
+/// a phone number (E.164), which is masked rather than read, as RFC 3339 date-times are. Headers and raw bodies keep
+/// the stricter [`find_pans`]: browsers' version strings and numeric JSON arrays are joined by dots and commas.
+/// Digits joined by letters (`4242a4242b…`) are not read as one number: ids and Stripe's tokens mix letters and
+/// digits that way.
 pub fn contains_typed_pan(text: &str) -> bool {
     use unicode_normalization::UnicodeNormalization;
     let text: String = text.nfkc().collect();
     let times = date_times(text.as_bytes());
+    let mut times = times.iter().peekable();
     let mut typed = Vec::with_capacity(text.len());
-    let mut run = 0;
+    // The separators since the last digit or letter, and whether the character before them was a digit.
+    let mut gap = String::new();
     let mut after_digit = false;
-    // Inside a phone number that began with `+`: its digits, however grouped (`+57 310 555 1234`,
-    // `+49 (372) 256-90964`), are read as one run, so it is masked as the phone number it is.
-    let mut phone_digits: Option<usize> = None;
     for (at, c) in text.char_indices() {
-        if times.iter().any(|span| span.contains(&at)) {
+        while times.peek().is_some_and(|span| span.end <= at) {
+            times.next();
+        }
+        if times.peek().is_some_and(|span| span.contains(&at)) {
             // A date and time (RFC 3339: `2026-12-04T19:00:00.390012-05:00`) is not a number a person typed.
+            gap.clear();
             typed.push(b'a');
-            (run, after_digit, phone_digits) = (0, false, None);
+            after_digit = false;
         } else if let Some(digit) = decimal_digit(c) {
+            if !gap.is_empty() {
+                typed.push(if joins_groups(&gap) { b'-' } else { b'.' });
+                gap.clear();
+            }
             typed.push(b'0' + digit);
-            (run, after_digit) = (0, true);
-            phone_digits = phone_digits.map(|n| n + 1).filter(|n| *n < 15);
+            after_digit = true;
         } else if INVISIBLE.contains(&c) {
             continue;
         } else if c.is_alphanumeric() {
+            gap.clear();
             typed.push(b'a');
-            (run, after_digit, phone_digits) = (0, false, None);
-        } else if c == '+' && !after_digit {
-            // Kept: an E.164 phone number (`+57…`) is masked, not read as a card.
-            typed.push(b'+');
-            (run, phone_digits) = (0, Some(0));
-        } else if phone_digits.is_some() && run < 2 && matches!(c, ' ' | '-' | '.' | '(' | ')') {
-            run += 1;
+            after_digit = false;
+        } else if c == '+' && !(after_digit && gap.is_empty()) {
+            // An E.164 phone number (`+57 310 555 1234`): kept apart from what stood before, and masked as one.
+            gap.clear();
+            typed.extend_from_slice(b".+");
+            after_digit = false;
         } else {
-            // A run of separators, however long, joins as one: letters alone keep groups apart.
-            phone_digits = None;
-            if run == 0 || typed.last() != Some(&b'-') {
-                typed.push(b'-');
-            }
-            run += 1;
+            gap.push(c);
         }
     }
     !find_in(&typed, 1..=GROUP_LEN.end().to_owned()).is_empty()
 }
 
-/// The byte ranges of RFC 3339 date-times in `text` (`YYYY-MM-DD`, `T` or a space, `hh:mm`, optional seconds and
-/// fraction, optional `Z` or offset): a time with its fraction and offset has as many digits as a card number.
+/// Whether the separators between two groups of digits join them into one number as a person types one: any one
+/// character (`4242.4242`, `4242/4242`, as before), whitespace alone however long (`4242  4242`, line breaks), or
+/// one mark in whitespace (`4242 - 4242`, `(4242) 4242`), or one mark repeated (`4242--4242`), or quotes and
+/// brackets (`"4242" "4242"`). A comma, semicolon or colon with a space is how a list of numbers is written
+/// (`300 607 8364, 310 583 7219`, prices, dates): never a join.
+fn joins_groups(gap: &str) -> bool {
+    if gap.chars().count() == 1 {
+        return true;
+    }
+    let marks: Vec<char> = gap.chars().filter(|c| !c.is_whitespace()).collect();
+    let joining = |c: &char| matches!(c, '-' | '.' | '/' | '+' | '*' | '_' | '~' | '|' | '=');
+    let enclosing = |c: &char| matches!(c, '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>');
+    match marks.as_slice() {
+        [] => true,
+        [mark] => joining(mark) || enclosing(mark),
+        [first, rest @ ..] => {
+            (joining(first) && rest.iter().all(|c| c == first)) || marks.iter().all(enclosing)
+        }
+    }
+}
+
+/// The byte ranges of RFC 3339 date-times in `text` (`YYYY-MM-DD`, `T` or a space, `hh:mm`, optional seconds and a
+/// fraction of at most nine digits, optional `Z` or offset; months, days, hours and minutes in range): a time with
+/// its fraction and offset has as many digits as a card number. One followed by more digit groups (`….4242.4242`)
+/// is not taken as a time, so nothing typed after it hides there. In order, not overlapping; linear in the text.
 fn date_times(text: &[u8]) -> Vec<std::ops::Range<usize>> {
-    let digits = |at: usize, n: usize| {
+    let number = |at: usize, n: usize| {
         text.get(at..at + n)
-            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            .filter(|d| d.iter().all(u8::is_ascii_digit))
+            .map(|d| d.iter().fold(0u32, |v, b| v * 10 + u32::from(b - b'0')))
     };
     let byte = |at: usize| text.get(at).copied();
+    let in_range =
+        |at: usize, n: usize, low: u32, high: u32| number(at, n).is_some_and(|v| (low..=high).contains(&v));
     let mut spans = Vec::new();
     let mut at = 0;
     while at + 16 <= text.len() {
-        let shaped = digits(at, 4)
+        let shaped = number(at, 4).is_some()
             && byte(at + 4) == Some(b'-')
-            && digits(at + 5, 2)
+            && in_range(at + 5, 2, 1, 12)
             && byte(at + 7) == Some(b'-')
-            && digits(at + 8, 2)
+            && in_range(at + 8, 2, 1, 31)
             && matches!(byte(at + 10), Some(b'T' | b't' | b' '))
-            && digits(at + 11, 2)
+            && in_range(at + 11, 2, 0, 23)
             && byte(at + 13) == Some(b':')
-            && digits(at + 14, 2);
-        if !shaped {
+            && in_range(at + 14, 2, 0, 59);
+        let starts_clean = at == 0 || !text[at - 1].is_ascii_alphanumeric();
+        if !shaped || !starts_clean {
             at += 1;
             continue;
         }
         let mut end = at + 16;
-        if byte(end) == Some(b':') && digits(end + 1, 2) {
+        if byte(end) == Some(b':') && in_range(end + 1, 2, 0, 60) {
             end += 3;
-            if byte(end) == Some(b'.') && digits(end + 1, 1) {
-                end += 1;
-                while byte(end).is_some_and(|b| b.is_ascii_digit()) {
-                    end += 1;
+            if byte(end) == Some(b'.') && number(end + 1, 1).is_some() {
+                let fraction = text[end + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                if fraction > 9 {
+                    at += 1;
+                    continue;
                 }
+                end += 1 + fraction;
             }
         }
         if matches!(byte(end), Some(b'Z' | b'z')) {
             end += 1;
         } else if matches!(byte(end), Some(b'+' | b'-'))
-            && digits(end + 1, 2)
+            && in_range(end + 1, 2, 0, 23)
             && byte(end + 3) == Some(b':')
-            && digits(end + 4, 2)
+            && in_range(end + 4, 2, 0, 59)
         {
             end += 6;
+        }
+        let more_digits = byte(end).is_some_and(|b| !b.is_ascii_alphanumeric() && !b.is_ascii_whitespace())
+            && byte(end + 1).is_some_and(|b| b.is_ascii_digit())
+            || byte(end).is_some_and(|b| b.is_ascii_digit());
+        if more_digits {
+            at += 1;
+            continue;
         }
         spans.push(at..end);
         at = end;
@@ -380,11 +419,24 @@ fn without_phone_numbers(bytes: std::borrow::Cow<'_, [u8]>) -> std::borrow::Cow<
     while i < bytes.len() {
         let alone = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
         if bytes[i] == b'+' && alone {
-            let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
-            if (8..=15).contains(&digits) {
-                spans.push((i, i + 1 + digits));
+            // Its digits, in groups joined by single spaces or dashes as people write them (`+57 310 555 1234`); a
+            // run that goes on past 15 digits is no phone number, and is left whole to be read.
+            let (mut end, mut digits) = (i + 1, 0);
+            loop {
+                let group = bytes[end..].iter().take_while(|b| b.is_ascii_digit()).count();
+                (end, digits) = (end + group, digits + group);
+                let joined = group > 0
+                    && matches!(bytes.get(end), Some(b' ' | b'-'))
+                    && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+                if !joined {
+                    break;
+                }
+                end += 1;
             }
-            i += 1 + digits;
+            if (8..=15).contains(&digits) {
+                spans.push((i, end));
+            }
+            i = end;
         } else {
             i += 1;
         }
@@ -927,6 +979,10 @@ mod tests {
             "\u{2074}\u{00B2}\u{2074}\u{00B2}\u{2074}\u{00B2}\u{2074}\u{00B2}\u{2074}\u{00B2}\u{2074}\u{00B2}\u{2074}\u{00B2}\u{2074}\u{00B2}",
             "4242    4242 \n\n  4242 ... 4242",
             "llámame al +57 310 555 1234, mi tarjeta 4242 4242 4242 4242",
+            // A reviewer's ways past the first version: a country code glued on, a time's fraction swallowing a group.
+            "+1.4242.4242.4242.4242",
+            "+57 4242 4242 4242 4242",
+            "2026-12-04 19:00:00.4242.4242.4242.4242",
             "\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}\u{2463}\u{2461}",
         ] {
             assert!(contains_typed_pan(typed), "{typed:?}");
@@ -938,7 +994,12 @@ mod tests {
             "alergia: maní; 2 niños (4 y 7 años)",
             "llamar al +57 300 123 4567 o al +49 1512 3456789",
             "mesas 4 + 5 + 6, somos 14 (2 niños), llegamos 20:30 - 21:00",
-            "+49 (372) 256-90964 o +49 859 920 02681",
+            "+49 372 256-90964 o +49 859 920 02681",
+            // Lists are written with a comma and a space: two mobiles, prices, dates are never one number.
+            "Llamar al 300 607 8364, 310 583 7219",
+            "300 123 4567, +57 310 555 1234",
+            "66.000, 94.000, 75.000, 23.000, 45.500, 12.900",
+            "12/03/2026, 15/03/2026; 19/03/2026",
             "desde 2024-02-26T23:17:54.390012+00:00 hasta 2022-12-11T23:22:56.602679-03:00",
         ] {
             assert!(!contains_typed_pan(note), "{note:?}");
