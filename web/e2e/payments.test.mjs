@@ -154,7 +154,8 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   assert.deepEqual([...first.cspViolations, ...second.cspViolations], []);
 
   // The tip reached the ledger; the partner's transfers are at Stripe.
-  const month = new Date().toISOString().slice(0, 7);
+  // The venue's business month (Bogotá, UTC−5, its day starting at 05:00): the ledger files tips under it.
+  const month = new Date(Date.now() - 10 * 3600e3).toISOString().slice(0, 7);
   const tips = await (await staff.request.get(`${server.origin}/api/v1/tips?month=${month}`, { headers: { Authorization: `Bearer ${token}` } })).json();
   assert.equal(tips.entries.length, 1);
   assert.equal(tips.entries[0].amount, 185_100);

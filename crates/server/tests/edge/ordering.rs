@@ -559,11 +559,7 @@ pub async fn the_kitchen_list_is_read_to_its_end_page_by_page(engine: Engine) {
     }
 
     // Every list route: `limit` and `cursor` are taken, a limit above 200 is refused naming it.
-    let month = format!(
-        "{}-{:02}",
-        server.clock.now().year(),
-        u8::from(server.clock.now().month())
-    );
+    let month = server.business_month();
     let lists = [
         ("/api/v1/venues".to_owned(), "items"),
         ("/api/v1/staff".to_owned(), "items"),

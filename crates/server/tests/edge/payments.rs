@@ -410,11 +410,7 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
     );
 
     // The tip is credited to the server who accepted the table, in the month's export.
-    let month = format!(
-        "{}-{:02}",
-        server.clock.now().year(),
-        u8::from(server.clock.now().month())
-    );
+    let month = server.business_month();
     let tips = call(
         &server,
         "GET",
@@ -2045,8 +2041,7 @@ async fn cash_at_the_table_pays_the_bill_and_reaches_the_reports() {
         "{}",
         journal_csv.body
     );
-    let utc = server.clock.now().date();
-    let month = format!("{}-{:02}", utc.year(), u8::from(utc.month()));
+    let month = server.business_month();
     let tips = call(
         &server,
         "GET",
@@ -2138,6 +2133,78 @@ async fn cash_for_a_part_a_card_payment_holds_cancels_that_payment_first() {
 
 /// Tips are the workers' (Ley 1935 de 2018): a server who leaves mid-month is still named in the month's ledger for
 /// the tips they earned, in JSON and CSV.
+/// The tip ledger files a tip under its venue's business month, as the venue's sales count it: a dinner tip at 20:30
+/// on the 31st in Bogotá is 01:30 UTC on the 1st, and belongs to the month that ended (its payroll, its dashboard
+/// month), with its business day beside it (JSON `business_day`, the CSV's last column).
+#[tokio::test]
+async fn a_tip_after_midnight_utc_is_filed_under_the_venues_business_month() {
+    let server = TestServer::start().await;
+    let now = server.clock.now();
+    let first = if now.month() == time::Month::December {
+        time::Date::from_calendar_date(now.year() + 1, time::Month::January, 1)
+    } else {
+        time::Date::from_calendar_date(now.year(), now.month().next(), 1)
+    }
+    .unwrap();
+    let dinner = first.with_hms(1, 30, 0).unwrap().assume_utc();
+    server.clock.advance(dinner - now);
+    let v = venue_with_menu(&server, "fin-de-mes@example.co").await;
+    let ordered = post(
+        &server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.body);
+    accept_table(&server, &v).await;
+    let tipped = post(
+        &server,
+        &format!("/api/v1/venues/{}/tables/{}/cash", v.venue, v.table),
+        Some(&v.owner),
+        json!({"amount": 1_890_000, "tip": 189_000}),
+    )
+    .await;
+    assert_eq!(tipped.status, 201, "{}", tipped.body);
+    let evening = first.previous_day().unwrap();
+    let ended = format!("{}-{:02}", evening.year(), u8::from(evening.month()));
+    let begun = format!("{}-{:02}", first.year(), u8::from(first.month()));
+    let tips_of = |month: &str| format!("/api/v1/tips?month={month}");
+    let filed = call(&server, "GET", &tips_of(&ended), Some(&v.owner), None).await;
+    assert_eq!(filed.status, 200, "{}", filed.body);
+    assert_eq!(
+        filed.body["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        filed.body
+    );
+    assert_eq!(filed.body["entries"][0]["business_day"], evening.to_string());
+    assert_eq!(
+        filed.body["totals_by_member"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next(),
+        Some(&json!(189_000))
+    );
+    let next = call(&server, "GET", &tips_of(&begun), Some(&v.owner), None).await;
+    assert_eq!(next.body["entries"], json!([]), "{}", next.body);
+    assert_eq!(next.body["totals_by_member"], json!({}), "{}", next.body);
+    let csv = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={ended}&format=csv"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let text = csv.body.as_str().unwrap().to_owned();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().ends_with(",business_day"), "{text}");
+    assert!(lines.next().unwrap().ends_with(&format!(",{evening}")), "{text}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_removed_servers_tips_still_name_them() {
     let server = TestServer::start().await;
@@ -2203,8 +2270,7 @@ async fn a_removed_servers_tips_still_name_them() {
     )
     .await;
     assert!(removed.status == 200 || removed.status == 204, "{}", removed.body);
-    let now = server.clock.now().date();
-    let month = format!("{}-{:02}", now.year(), u8::from(now.month()));
+    let month = server.business_month();
     let tips = call(
         &server,
         "GET",

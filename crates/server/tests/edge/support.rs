@@ -28,6 +28,14 @@ pub enum Engine {
 }
 
 impl TestServer {
+    /// `YYYY-MM` of the business day now for the tests' venues (America/Bogotá, UTC−5 all year, the day starting at
+    /// 05:00): the month the tip ledger files today's tips under (between 00:00 and 10:00 UTC on the 1st it is still
+    /// the month before).
+    pub fn business_month(&self) -> String {
+        let day = (comanda_domain::Clock::now(&self.clock) - time::Duration::hours(10)).date();
+        format!("{}-{:02}", day.year(), u8::from(day.month()))
+    }
+
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
     }

@@ -592,7 +592,8 @@ pub async fn disputes(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TipsQuery {
-    /// `YYYY-MM` (UTC).
+    /// `YYYY-MM`: each venue's tips of its business month, from its business day's start on the 1st to the same on
+    /// the next month's 1st, in its time zone (as its sales are counted).
     #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: String,
     /// `json` (default) or `csv`.
@@ -640,9 +641,42 @@ pub async fn tips(
         time::Date::from_calendar_date(year, month.next(), 1)
     }
     .map_err(|_| bad_month())?;
-    let (from, to) = (start.midnight().assume_utc(), next.midnight().assume_utc());
+    // Each venue's tips by its own business month — from its business day's start on the 1st to the same on the
+    // next month's 1st, in its time zone — as its sales are: a Bogotá dinner tip at 19:30 on the 31st is the next
+    // UTC day, and was paid in the next month's payroll, apart from the dashboard's month.
+    let venues = collect_all(|p| state.store.list_venues(&caller.scope, p)).await?;
+    let utc_month = (start.midnight().assume_utc(), next.midnight().assume_utc());
+    let mut calendars = std::collections::HashMap::new();
+    for venue in &venues {
+        let calendar = comanda_domain::analytics::BusinessCalendar::new(
+            crate::routes::reservations::venue_zone(venue)?,
+            venue.day_start_hour,
+        );
+        if let Some(calendar) = calendar
+            && let (Some(first), Some(last)) = (calendar.day_start(start), calendar.day_start(next))
+        {
+            calendars.insert(venue.id.as_uuid(), (calendar, (first, last)));
+        }
+    }
+    let month_of = |venue: &uuid::Uuid| calendars.get(venue).map_or(utc_month, |(_, month)| *month);
+    let in_month = |e: &comanda_store::payments::TipEntry| {
+        let (first, last) = month_of(&e.venue_id);
+        e.at >= first && e.at < last
+    };
+    let business_day = |e: &comanda_store::payments::TipEntry| {
+        calendars
+            .get(&e.venue_id)
+            .map_or(e.at.date(), |(calendar, _)| calendar.business_day(e.at))
+            .to_string()
+    };
+    let from = calendars.values().map(|(_, m)| m.0).min().unwrap_or(utc_month.0);
+    let to = calendars.values().map(|(_, m)| m.1).max().unwrap_or(utc_month.1);
     // The payroll file and the totals need the whole month: it is read in pages, never cut at a row count.
-    let entries = collect_all(|p| state.store.tips(&caller.scope, from, to, p)).await?;
+    let entries: Vec<_> = collect_all(|p| state.store.tips(&caller.scope, from, to, p))
+        .await?
+        .into_iter()
+        .filter(|e| in_month(e))
+        .collect();
     let format = time::format_description::well_known::Rfc3339;
     // Payroll pays people, not ids: each member's name beside their id (empty for a member since erased).
     let names: std::collections::HashMap<uuid::Uuid, String> =
@@ -671,6 +705,7 @@ pub async fn tips(
                 "tender",
                 "taken_by_id",
                 "taken_by_name",
+                "business_day",
             ],
         );
         for e in &entries {
@@ -690,6 +725,7 @@ pub async fn tips(
                 e.tender.as_str().to_owned(),
                 e.taken_by.map(|m| m.to_string()).unwrap_or_default(),
                 e.taken_by.map(|m| name_of(Some(m))).unwrap_or_default(),
+                business_day(e),
             ]);
         }
         return Ok(csv.into_response());
@@ -708,11 +744,15 @@ pub async fn tips(
         }
         *totals.entry(member).or_default() += e.amount;
     }
+    // A page of the range read, less the entries of another business month: a page may hold fewer than `limit`
+    // (even none) while `next_cursor` says more follow.
     let listed = state.store.tips(&caller.scope, from, to, page).await?;
     let entries = listed
         .items
         .iter()
+        .filter(|e| in_month(e))
         .map(|e| TipLine {
+            business_day: business_day(e),
             at: e.at,
             venue_id: e.venue_id.to_string(),
             member_id: e.member.map(|m| m.to_string()),
@@ -791,12 +831,14 @@ pub struct TipLine {
     pub currency: String,
     /// The card tip as the partner's transfer carried it (once sent; never for cash).
     pub settled: Option<SettledTip>,
+    /// The venue's business day it counts on (`YYYY-MM-DD`, its time zone and day-start hour), as in its sales.
+    pub business_day: String,
 }
 
 /// The tip ledger of one month: entries paged, totals always over the whole month.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TipLedger {
-    /// `YYYY-MM` (UTC).
+    /// `YYYY-MM`: each venue's business month (from its business day's start on the 1st, in its time zone).
     pub month: String,
     pub entries: Vec<TipLine>,
     /// Each member's tips of the month (`unassigned` for tables nobody accepted), minor units.
