@@ -48,7 +48,8 @@ impl Currency {
     /// The smallest amount people pay in, in minor units: a whole peso (100) for COP — Colombian prices, cash and
     /// card slips are in whole pesos, centavos are out of circulation (the Banco de la República's smallest coin is
     /// 50 pesos) — and the minor unit (1) for the others. An equal share of a bill and the suggested tip are
-    /// rounded to it, so a guest is never asked for "$ 75.333,33".
+    /// rounded to it, so a guest splitting evenly is not asked for "$ 75.333,33" (a fraction of one dish, and what
+    /// is left after such fractions, still may carry centavos).
     pub fn payable_unit(self) -> i64 {
         match self {
             Currency::COP => 100,

@@ -390,7 +390,7 @@ function spoken(problem, english) {
     renderUnmarked();
     // The whole bill is a choice only while nobody has paid or is paying any of it (the API refuses it after).
     const full = $('#share-form input[name=split][value=full]');
-    const started = bill.balance.paid.amount + bill.balance.in_progress.amount + bill.balance.cash.amount > 0;
+    const started = bill.balance.paid.amount + bill.balance.in_progress.amount > 0;
     full.disabled = started;
     if (started && full.checked) {
       full.checked = false;
@@ -419,9 +419,11 @@ function spoken(problem, english) {
   const renderUnmarked = () => {
     if (!bill) return;
     const byItems = $('#share-form input[name=split][value=items]').checked;
-    const byDish = (bill.claims || []).reduce((sum, claim) => sum + (claim.amount || 0), 0);
-    const { paid, in_progress: inProgress, cash, remaining } = bill.balance;
-    const unmarked = paid.amount + inProgress.amount + cash.amount - byDish > 0;
+    // `paid` holds cash already; a dish paid before parts' amounts were kept (`amount` null) says nothing here.
+    const claims = bill.claims || [];
+    const byDish = claims.reduce((sum, claim) => sum + (claim.amount || 0), 0);
+    const { paid, in_progress: inProgress, remaining } = bill.balance;
+    const unmarked = claims.every((claim) => claim.amount != null) && paid.amount + inProgress.amount - byDish > 0;
     const note = $('#items-unmarked');
     note.hidden = !(byItems && unmarked);
     note.textContent = english
@@ -433,18 +435,17 @@ function spoken(problem, english) {
     renderUnmarked();
     renderSummary();
   });
-  // A tip typed in "Other" is that tip, and a number of parts is an equal split, whether or not the guest tapped
-  // the choice first (Tab goes from "No tip" straight into the field, passing the radio): the field selects it.
+  // A tip typed in "Other" is that tip, and a number of parts typed is an equal split, whether or not the guest
+  // tapped the choice first (Tab goes from "No tip" straight into the field, passing the radio): typing selects it.
+  // Only typing: a keyboard or a phone's "next" passing through the field changes nobody's choice.
   const choosing = (field, group, value) => {
     const chosen = $(`#share-form input[name=${group}][value=${value}]`);
-    const select = () => {
+    $(`#share-form input[name=${field}]`).addEventListener('input', () => {
       if (!chosen.checked) {
         chosen.checked = true;
         chosen.dispatchEvent(new Event('change', { bubbles: true }));
       }
-    };
-    $(`#share-form input[name=${field}]`).addEventListener('focus', select);
-    $(`#share-form input[name=${field}]`).addEventListener('input', select);
+    });
   };
   choosing('tip_amount', 'tip', 'custom');
   choosing('parts', 'split', 'equal');

@@ -309,6 +309,9 @@ pub trait OrderingStore: Send + Sync {
         venue: Uuid,
         table: Uuid,
     ) -> StoreResult<Option<(Uuid, Vec<Uuid>)>>;
+    /// The tables of the booking whose party opened `session` (a seated booking's bill), in the booking's order;
+    /// empty for a session no booking opened.
+    async fn session_party_tables(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Uuid>>;
     /// The venue's live sessions, oldest first, keyset-paginated by `(created_at, id)`.
     async fn venue_sessions(
         &self,

@@ -960,6 +960,17 @@ impl OrderingStore for Engine {
         Ok(Some((uuid_col(&row, "table_id")?, tables)))
     }
 
+    async fn session_party_tables(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Uuid>> {
+        let tables: Option<String> = sqlx::query_scalar(
+            "SELECT tables FROM reservations WHERE partner_id = $1 AND session_id = $2 ORDER BY created_at LIMIT 1",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(session))
+        .fetch_optional(&mut *self.reading(scope).await?)
+        .await?;
+        tables.map_or(Ok(Vec::new()), |text| json_from("tables", &text))
+    }
+
     async fn venue_sessions(
         &self,
         scope: &TenantScope,

@@ -191,7 +191,8 @@ impl Identity {
         self.store
             .append_audit(&scope, &ctx.audit("auth.second_factor_failed").actor(user), now)
             .await?;
-        if self.throttle.second_factor_failed(user.as_bytes()) {
+        // The account's own known device mistyping (a phone whose clock drifted) is not someone guessing.
+        if device.is_none() && self.throttle.second_factor_failed(user.as_bytes()) {
             self.second_factor_guessing(&scope, &member, ctx).await;
         }
         Err(unauthorized("the code is wrong or was already used"))

@@ -24,13 +24,18 @@ use crate::routes::ordering::{MenuView, OrderView, menu_view};
 pub(crate) struct GuestTable {
     pub scope: TenantScope,
     pub venue: Venue,
+    /// The table whose bill the guest orders on and pays (a joined table's party bills on its first table).
     pub table: VenueTable,
+    /// The table the guest's code names.
+    pub scanned: Uuid,
 }
 
 /// The table a verified token names, before anything of the partner's is read but the party it may be joined for.
 struct TokenAccess {
     scope: TenantScope,
     venue: Uuid,
+    /// The table the token names.
+    scanned: Uuid,
     /// The table whose bill the guest orders on and pays: the token's, or, for a table joined for a seated party
     /// (a booking seated at several tables), the party's first table, where its one bill is.
     table: Uuid,
@@ -55,6 +60,7 @@ async fn verify_token(state: &AppState, token: &str) -> Result<TokenAccess, ApiE
     Ok(TokenAccess {
         scope,
         venue: access.venue,
+        scanned: access.table,
         table,
         party,
     })
@@ -93,6 +99,7 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<GuestTable,
         scope: access.scope,
         venue,
         table,
+        scanned: access.scanned,
     })
 }
 

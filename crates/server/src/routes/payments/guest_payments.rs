@@ -135,7 +135,15 @@ pub(crate) async fn guest_payment(
 ) -> Result<(TenantScope, Payment), ApiError> {
     let guest = resolve(state, token).await?;
     let payment = state.store.payment(&guest.scope, path_id(payment)?).await?;
-    if payment.table_id != guest.table.id {
+    // A payment on a joined party's bill stays the guest's to follow from their own table's code after the party
+    // was marked finished (the code then opens that table's own bill again).
+    let ours = payment.table_id == guest.table.id
+        || state
+            .store
+            .session_party_tables(&guest.scope, payment.session_id)
+            .await?
+            .contains(&guest.scanned);
+    if !ours {
         return Err(ApiError::NotFound);
     }
     Ok((guest.scope, payment))
