@@ -2258,6 +2258,8 @@ pages.host = async () => {
     }
   };
   $('#new-booking').addEventListener('toggle', refreshTimes);
+  // Opened while the page was still reading the venue (a quick host, a slow network): its times are read now.
+  refreshTimes();
   bookingForm.party_size.addEventListener('change', refreshTimes);
   bookingForm.addEventListener('submit', async (event) => {
     event.preventDefault();

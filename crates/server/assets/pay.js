@@ -297,7 +297,7 @@ function spoken(problem, english) {
     if (choice !== 'custom' || field.value.trim() === '') return 0;
     const tip = pesosToMinor(field.value, english);
     if (Number.isNaN(tip)) {
-      field.setCustomValidity(english ? 'Write the tip in pesos, e.g. 5.000' : 'Escribe la propina en pesos, por ejemplo 5.000');
+      field.setCustomValidity(english ? 'Write the tip as an amount, e.g. 5,000' : 'Escribe la propina como un valor, por ejemplo 5.000');
       return 0;
     }
     return tip;

@@ -113,6 +113,16 @@ pub(crate) fn date_and_time(local: &str) -> (&str, &str) {
     (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""))
 }
 
+/// A party's size in words: "1 persona", "4 personas" ("1 guest", "4 guests").
+pub(crate) fn party_words(party: u16, spanish: bool) -> String {
+    match (spanish, party) {
+        (true, 1) => "1 persona".into(),
+        (true, n) => format!("{n} personas"),
+        (false, 1) => "1 guest".into(),
+        (false, n) => format!("{n} guests"),
+    }
+}
+
 /// The deposit a notice speaks of, and what became of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deposit {
@@ -132,6 +142,7 @@ fn notice_text(
     link: &str,
 ) -> (String, String) {
     let (date, time) = date_and_time(local);
+    let (party_es, party_en) = (party_words(party, true), party_words(party, false));
     let refund = |spanish: bool| match deposit {
         Some(Deposit::Refunded(amount)) if spanish => format!(
             " Te devolvemos el depósito de {} a tu tarjeta.",
@@ -155,9 +166,9 @@ fn notice_text(
         BookingNotice::Moved => (
             format!("{venue}: tu reserva cambió / your booking was moved"),
             format!(
-                "{venue} movió tu reserva: ahora es para {party} el {date} a las {time}.{}\n\
+                "{venue} movió tu reserva: ahora es para {party_es} el {date} a las {time}.{}\n\
                  Para verla o cancelarla: {link}\n\n\
-                 {venue} moved your booking: it is now for {party} on {date} at {time}.{}\n\
+                 {venue} moved your booking: it is now for {party_en} on {date} at {time}.{}\n\
                  To see or cancel it: {link}\n",
                 refund(true),
                 refund(false),
@@ -178,9 +189,9 @@ fn notice_text(
             (
                 format!("{venue}: reserva confirmada / booking confirmed"),
                 format!(
-                    "Tu reserva en {venue} para {party} el {date} a las {time} está confirmada.{}\n\
+                    "Tu reserva en {venue} para {party_es} el {date} a las {time} está confirmada.{}\n\
                      Para verla o cancelarla: {link}\n\n\
-                     Your booking at {venue} for {party} on {date} at {time} is confirmed.{}\n\
+                     Your booking at {venue} for {party_en} on {date} at {time} is confirmed.{}\n\
                      To see or cancel it: {link}\n",
                     paid(true),
                     paid(false),
@@ -190,9 +201,9 @@ fn notice_text(
         BookingNotice::Cancelled => (
             format!("{venue}: reserva cancelada / booking cancelled"),
             format!(
-                "{venue} canceló tu reserva para {party} el {date} a las {time}.{}\n\
+                "{venue} canceló tu reserva para {party_es} el {date} a las {time}.{}\n\
                  Para reservar de nuevo: {link}\n\n\
-                 {venue} cancelled your booking for {party} on {date} at {time}.{}\n\
+                 {venue} cancelled your booking for {party_en} on {date} at {time}.{}\n\
                  To book again: {link}\n",
                 refund(true),
                 refund(false),
@@ -201,9 +212,9 @@ fn notice_text(
         BookingNotice::GuestCancelled => (
             format!("{venue}: cancelaste tu reserva / you cancelled your booking"),
             format!(
-                "Cancelaste tu reserva en {venue} para {party} el {date} a las {time}.{}\n\
+                "Cancelaste tu reserva en {venue} para {party_es} el {date} a las {time}.{}\n\
                  Para reservar de nuevo: {link}\n\n\
-                 You cancelled your booking at {venue} for {party} on {date} at {time}.{}\n\
+                 You cancelled your booking at {venue} for {party_en} on {date} at {time}.{}\n\
                  To book again: {link}\n",
                 refund(true),
                 refund(false),
@@ -212,10 +223,10 @@ fn notice_text(
         BookingNotice::HoldLapsed => (
             format!("{venue}: reserva no confirmada / booking not confirmed"),
             format!(
-                "Tu reserva en {venue} para {party} el {date} a las {time} no se confirmó: el depósito no se pagó \
+                "Tu reserva en {venue} para {party_es} el {date} a las {time} no se confirmó: el depósito no se pagó \
                  a tiempo, así que la mesa quedó libre. No se cobró nada.\n\
                  Para reservar de nuevo: {link}\n\n\
-                 Your booking at {venue} for {party} on {date} at {time} was not confirmed: its deposit was not paid \
+                 Your booking at {venue} for {party_en} on {date} at {time} was not confirmed: its deposit was not paid \
                  in time, so the table was released. Nothing was charged.\n\
                  To book again: {link}\n"
             ),
@@ -239,7 +250,7 @@ mod tests {
             "https://example.co/book?x",
         );
         assert_eq!(subject, "La Cazuela: reserva confirmada / booking confirmed");
-        assert!(body.contains("Tu reserva en La Cazuela para 2 el 2026-12-04 a las 19:00 está confirmada. Recibimos tu depósito de"), "{body}");
+        assert!(body.contains("Tu reserva en La Cazuela para 2 personas el 2026-12-04 a las 19:00 está confirmada. Recibimos tu depósito de"), "{body}");
         assert!(
             body.contains("We received your deposit of") && body.contains("https://example.co/book?x"),
             "{body}"
@@ -259,11 +270,11 @@ mod tests {
         );
         assert_eq!(subject, "La Cazuela: reserva cancelada / booking cancelled");
         assert!(
-            body.contains("canceló tu reserva para 4 el 2026-12-04 a las 19:00"),
+            body.contains("canceló tu reserva para 4 personas el 2026-12-04 a las 19:00"),
             "{body}"
         );
         assert!(
-            body.contains("cancelled your booking for 4 on 2026-12-04 at 19:00"),
+            body.contains("cancelled your booking for 4 guests on 2026-12-04 at 19:00"),
             "{body}"
         );
         assert!(body.contains(&spoken_text(deposit, true)) && body.contains(&spoken_text(deposit, false)));

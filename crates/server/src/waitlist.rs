@@ -153,9 +153,11 @@ fn offer_mail(
         recipient: recipient.to_owned(),
         subject: format!("Se liberó una mesa en {0} / A table is free at {0}", venue.name),
         body: format!(
-            "Se liberó una mesa en {place} para {party} el {date} a las {time}. La guardamos {minutes} minutos: \
-             acéptala aquí {link}\n\nA table came free at {place} for {party} on {date} at {time}. It is held for \
-             you for {minutes} minutes: accept it here {link}\n"
+            "Se liberó una mesa en {place} para {party_es} el {date} a las {time}. La guardamos {minutes} minutos: \
+             acéptala aquí {link}\n\nA table came free at {place} for {party_en} on {date} at {time}. It is held for \
+             you for {minutes} minutes: accept it here {link}\n",
+            party_es = crate::guest_notices::party_words(party, true),
+            party_en = crate::guest_notices::party_words(party, false),
         ),
         created_at: state.clock.now(),
     }

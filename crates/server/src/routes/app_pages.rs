@@ -1213,7 +1213,7 @@ pub async fn pay_page(
             "Equal parts of the total, split in"
         ),
         parts = tr(l, "Número de partes", "Number of parts"),
-        tip_amount = tr(l, "Otra propina, en pesos", "Another tip, in pesos"),
+        tip_amount = tr(l, "Otra propina", "Another tip"),
         tip_example = tr(l, "p. ej. 5.000", "e.g. 5,000"),
         nothing_to_pay = tr(
             l,

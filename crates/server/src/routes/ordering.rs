@@ -1231,6 +1231,25 @@ pub struct CloseQuery {
     pub unpaid: bool,
 }
 
+/// The table whose bill `table` of `venue` is on (404 for a table of another venue): the table itself, or for a
+/// table joined for a seated party the party's first table, where its one bill is — so staff at either table take
+/// cash for, and close, the party's bill.
+pub(crate) async fn bill_table(
+    state: &AppState,
+    scope: &comanda_security::TenantScope,
+    venue: Uuid,
+    table: Uuid,
+) -> Result<Uuid, ApiError> {
+    if state.store.table(scope, table).await?.venue_id != venue {
+        return Err(ApiError::NotFound);
+    }
+    Ok(state
+        .store
+        .party_bill_table(scope, venue, table)
+        .await?
+        .map_or(table, |(billed, _)| billed))
+}
+
 /// Closes the table: its session ends (every guest device loses its hold) once the bill is settled (API.md; or with
 /// `unpaid=true`, audited with what was left), every order is served or cancelled and no payment is in progress
 /// (`cancel_payments=true` cancels those first); the next order opens a new session that staff must accept again. A
@@ -1252,9 +1271,7 @@ pub async fn close_table(
     _no_body: crate::extract::NoBody,
 ) -> Result<Json<SessionView>, ApiError> {
     let (venue, table) = (path_id(&venue)?, path_id(&table)?);
-    if state.store.table(&caller.scope, table).await?.venue_id != venue {
-        return Err(ApiError::NotFound);
-    }
+    let table = bill_table(&state, &caller.scope, venue, table).await?;
     let live = state.store.live_session(&caller.scope, table).await?;
     // What the bill still lacks: refused before anything is cancelled, so a refused close costs no guest a payment.
     if let Some(session) = &live {

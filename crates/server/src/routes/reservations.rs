@@ -977,6 +977,7 @@ fn confirmation_mail(
     let link = crate::guest_notices::manage_link(state, partner, venue.id.as_uuid(), reservation);
     let (date, time) = crate::guest_notices::date_and_time(local);
     let place = crate::guest_notices::venue_place(venue);
+    let party = crate::guest_notices::party_words(party, lang == Lang::Es);
     let (subject, body) = match (lang, deposit) {
         (Lang::Es, Some(deposit)) => (
             format!("Reserva en {} pendiente del depósito", venue.name),

@@ -1532,48 +1532,18 @@ pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine)
     );
     v.refreshed(&server).await;
     // A walk-in sits at the table first, staff accept it, it orders.
-    let category = post(
-        &server,
-        &format!("/api/v1/venues/{}/menu/categories", v.venue),
-        Some(&v.owner),
-        json!({"name": {"es": "Platos", "en": "Dishes"}}),
-    )
-    .await;
-    let item = post(
-        &server,
-        &format!("/api/v1/venues/{}/menu/items", v.venue),
-        Some(&v.owner),
-        json!({"category_id": category.body["id"], "name": {"es": "Ajiaco", "en": "Ajiaco"},
-               "price": {"amount": 2_450_000, "currency": "COP"}}),
-    )
-    .await;
-    assert_eq!(item.status, 201, "{}", item.body);
-    let tables = call(
-        &server,
-        "GET",
-        &format!("/api/v1/venues/{}/tables", v.venue),
-        Some(&v.owner),
-        None,
-    )
-    .await;
+    let item = dish(&server, &v, "Ajiaco", 2_450_000).await;
     let manage = booked.body["manage_token"].as_str().unwrap().to_owned();
     let assigned = guest_view(&server, &id, &manage).await["tables"]
         .as_array()
         .unwrap()
         .clone();
-    let at_booked_table = tables.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| assigned.contains(&t["id"]))
-        .unwrap();
-    let guest_url = at_booked_table["guest_url"].as_str().unwrap().to_owned();
-    let token = guest_url.rsplit("/t/").next().unwrap();
+    let token = guest_token(&server, &v, assigned[0].as_str().unwrap()).await;
     let ordered = post(
         &server,
         &format!("/api/v1/t/{token}/orders"),
         None,
-        json!({"items": [{"item_id": item.body["id"], "quantity": 1, "modifiers": []}]}),
+        json!({"items": [{"item_id": item, "quantity": 1, "modifiers": []}]}),
     )
     .await;
     assert_eq!(ordered.status, 201, "{}", ordered.body);
@@ -1662,22 +1632,7 @@ pub async fn a_party_at_joined_tables_orders_and_pays_on_one_bill(engine: Engine
     )
     .await;
     assert_eq!(joined.status, 201, "{}", joined.body);
-    let item = post(
-        &server,
-        &format!("/api/v1/venues/{}/menu/categories", v.venue),
-        Some(&v.owner),
-        json!({"name": {"es": "Platos", "en": "Dishes"}}),
-    )
-    .await;
-    let item = post(
-        &server,
-        &format!("/api/v1/venues/{}/menu/items", v.venue),
-        Some(&v.owner),
-        json!({"category_id": item.body["id"], "name": {"es": "Bandeja paisa", "en": "Bandeja paisa"},
-               "price": {"amount": 3_200_000, "currency": "COP"}}),
-    )
-    .await;
-    assert_eq!(item.status, 201, "{}", item.body);
+    let item = dish(&server, &v, "Bandeja paisa", 3_200_000).await;
     let date = tomorrow(&server);
     let slots = availability(&server, &v.venue, date, 7).await;
     let start = slots.body["slots"][0]["start"].as_str().unwrap().to_owned();
@@ -1690,28 +1645,10 @@ pub async fn a_party_at_joined_tables_orders_and_pays_on_one_bill(engine: Engine
             - time::Duration::minutes(10),
     );
     v.refreshed(&server).await;
-    let tables = call(
-        &server,
-        "GET",
-        &format!("/api/v1/venues/{}/tables", v.venue),
-        Some(&v.owner),
-        None,
-    )
-    .await;
-    let token_of = |table: &str| {
-        let found = tables.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == table)
-            .unwrap();
-        let url = found["guest_url"].as_str().unwrap();
-        url.rsplit("/t/").next().unwrap().to_owned()
-    };
     let (first, second, alone) = (
-        token_of(&v.tables[0]),
-        token_of(&v.tables[1]),
-        token_of(&v.tables[2]),
+        guest_token(&server, &v, &v.tables[0]).await,
+        guest_token(&server, &v, &v.tables[1]).await,
+        guest_token(&server, &v, &v.tables[2]).await,
     );
     // Before the party is seated, each table is its own.
     let before = call(&server, "GET", &format!("/api/v1/t/{second}"), None, None).await;
@@ -1720,7 +1657,7 @@ pub async fn a_party_at_joined_tables_orders_and_pays_on_one_bill(engine: Engine
     assert_eq!(seated.status, 200, "{}", seated.body);
     let order = |token: String| {
         let server = &server;
-        let item = item.body["id"].clone();
+        let item = item.clone();
         async move {
             post(
                 server,
@@ -1761,6 +1698,17 @@ pub async fn a_party_at_joined_tables_orders_and_pays_on_one_bill(engine: Engine
         "one bill for the party: {}",
         sessions.body
     );
+    // Staff at the second table take cash for the party's bill there (it was "no open bill").
+    let cash = post(
+        &server,
+        &format!("/api/v1/venues/{}/tables/{}/cash", v.venue, v.tables[1]),
+        Some(&v.owner),
+        json!({"amount": 3_200_000, "tip": 0}),
+    )
+    .await;
+    assert_eq!(cash.status, 201, "{}", cash.body);
+    let bill = call(&server, "GET", &format!("/api/v1/t/{first}/bill"), None, None).await;
+    assert_eq!(bill.body["balance"]["paid"]["amount"], 3_200_000, "{}", bill.body);
     // A table not joined to the party keeps its own code and bill.
     let apart = call(&server, "GET", &format!("/api/v1/t/{alone}"), None, None).await;
     assert_eq!(apart.body["table"], "Mesa 3", "{}", apart.body);
@@ -2231,8 +2179,8 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     let told = mail_with(
         &server,
         &[
-            "movió tu reserva: ahora es para 2 el",
-            &format!("now for 2 on {moved_day} at 20:00"),
+            "movió tu reserva: ahora es para 2 personas el",
+            &format!("now for 2 guests on {moved_day} at 20:00"),
             &format!("reservation={third_id}&token="),
         ],
     )
@@ -2429,9 +2377,9 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         &server,
         &[
             &format!(
-                "canceló tu reserva para 2 el {cancelled_day} a las 19:00. Te devolvemos el depósito de"
+                "canceló tu reserva para 2 personas el {cancelled_day} a las 19:00. Te devolvemos el depósito de"
             ),
-            &format!("cancelled your booking for 2 on {cancelled_day} at 19:00. Your deposit of"),
+            &format!("cancelled your booking for 2 guests on {cancelled_day} at 19:00. Your deposit of"),
         ],
     )
     .await;
@@ -2594,6 +2542,47 @@ fn link_token(mail: &str, reservation: &str) -> String {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_owned()
+}
+
+/// A dish of `price` minor units on the venue's menu, in a category of its own: its id.
+async fn dish(server: &TestServer, v: &BookingVenue, name: &str, price: i64) -> Value {
+    let category = post(
+        server,
+        &format!("/api/v1/venues/{}/menu/categories", v.venue),
+        Some(&v.owner),
+        json!({"name": {"es": "Platos", "en": "Dishes"}}),
+    )
+    .await;
+    let item = post(
+        server,
+        &format!("/api/v1/venues/{}/menu/items", v.venue),
+        Some(&v.owner),
+        json!({"category_id": category.body["id"], "name": {"es": name, "en": name},
+               "price": {"amount": price, "currency": "COP"}}),
+    )
+    .await;
+    assert_eq!(item.status, 201, "{}", item.body);
+    item.body["id"].clone()
+}
+
+/// The guest token in `table`'s QR code (`/t/{token}`).
+async fn guest_token(server: &TestServer, v: &BookingVenue, table: &str) -> String {
+    let tables = call(
+        server,
+        "GET",
+        &format!("/api/v1/venues/{}/tables", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let found = tables.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == table)
+        .unwrap();
+    let url = found["guest_url"].as_str().unwrap();
+    url.rsplit("/t/").next().unwrap().to_owned()
 }
 
 /// The host moves a reservation: `POST /api/v1/reservations/{id}/transitions` with `body`.

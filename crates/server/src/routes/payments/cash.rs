@@ -101,9 +101,7 @@ async fn open_bill(
     venue: Uuid,
     table: Uuid,
 ) -> Result<comanda_store::ordering::TableSession, ApiError> {
-    if state.store.table(&caller.scope, table).await?.venue_id != venue {
-        return Err(ApiError::NotFound);
-    }
+    let table = crate::routes::ordering::bill_table(state, &caller.scope, venue, table).await?;
     match state.store.live_session(&caller.scope, table).await? {
         Some(session) if session.status == comanda_store::ordering::SessionStatus::Open => Ok(session),
         Some(_) => Err(Problem::new(ProblemType::NoOpenBill)
@@ -180,6 +178,7 @@ pub async fn record_cash(
         }
     }
     invalid.into_result(())?;
+    let table = crate::routes::ordering::bill_table(&state, &caller.scope, venue, table).await?;
     let session = open_bill(&state, &caller, venue, table).await?;
     if let Some(asked) = &request.session_id
         && path_id(asked).map_err(|_| ValidationErrors::single("session_id", "must be a bill's id"))?
@@ -324,9 +323,7 @@ pub async fn void_cash(
     _no_body: crate::extract::NoBody,
 ) -> Result<Json<CashAnswer>, ApiError> {
     let (venue, table, cash) = (path_id(&venue)?, path_id(&table)?, path_id(&cash)?);
-    if state.store.table(&caller.scope, table).await?.venue_id != venue {
-        return Err(ApiError::NotFound);
-    }
+    let table = crate::routes::ordering::bill_table(&state, &caller.scope, venue, table).await?;
     // Voiding gives money back on paper, as a refund does: a server voids only the cash they recorded themselves;
     // another member's record is voided by those who issue refunds (managers, owners).
     if !caller.member.standing.allows(Permission::IssueRefunds)
