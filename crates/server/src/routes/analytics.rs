@@ -746,7 +746,8 @@ fn series_rows(export: &mut CsvExport, with_venue: bool, series: &SalesSeries) {
 }
 
 /// One point of a partner-wide series: the venues' buckets that start at the same local wall-clock time, each in
-/// its own zone (`2026-12-04T21:00:00`, no offset: the venues' offsets may differ), added up.
+/// its own zone (`2026-12-04T21:00:00`, no offset: the venues' offsets may differ), or, by day or week, that are the
+/// same business day or week whatever hour each venue starts its day at (`start`: the earliest venue's), added up.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LocalPoint {
     pub start: String,
@@ -803,8 +804,9 @@ async fn partner_venues(
     Ok(collect_all(|page| state.store.list_venues(&caller.scope, page)).await?)
 }
 
-/// A currency's sums by local wall-clock start: the bucket's business day and the venues' values added.
-type LocalSums = BTreeMap<PrimitiveDateTime, (String, i64)>;
+/// A currency's sums by local wall-clock start (hours) or business date (days, weeks): the bucket's business day,
+/// the venues' values added, and the earliest venue's local start.
+type LocalSums = BTreeMap<PrimitiveDateTime, (String, i64, PrimitiveDateTime)>;
 
 /// One metric across all of the partner's venues, by local hour, business day or ISO week of each venue.
 #[utoipa::path(get, path = "/api/v1/analytics/timeseries", tag = "analytics", security(("bearer" = [])),
@@ -836,7 +838,18 @@ pub async fn partner_series(
         );
         *venues += 1;
         for (local, point) in locals.into_iter().zip(&series.points) {
-            points.entry(local).or_insert_with(|| (point.day.clone(), 0)).1 += point.value;
+            // Hours meet by the local wall clock; days and weeks by their business date, whatever hour each venue
+            // starts its day at (one point a day, starting at the earliest venue's start).
+            let key = match ask.granularity {
+                Granularity::Hour => local,
+                Granularity::Day | Granularity::Week => {
+                    time::Date::parse(&point.day, format_description!("[year]-[month]-[day]"))
+                        .map_or(local, |day| day.midnight())
+                }
+            };
+            let sum = points.entry(key).or_insert_with(|| (point.day.clone(), 0, local));
+            sum.1 += point.value;
+            sum.2 = sum.2.min(local);
         }
         reports.push(series);
     }
@@ -858,8 +871,8 @@ pub async fn partner_series(
             venues,
             points: points
                 .into_iter()
-                .map(|(local, (day, value))| LocalPoint {
-                    start: local.format(&RFC3339_LOCAL).unwrap_or_default(),
+                .map(|(_, (day, value, start))| LocalPoint {
+                    start: start.format(&RFC3339_LOCAL).unwrap_or_default(),
                     day,
                     value,
                 })

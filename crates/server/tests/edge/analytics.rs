@@ -451,7 +451,17 @@ async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Eng
     .await;
     assert_eq!(foreign.status, 404, "{}", foreign.body);
 
-    // Across the partner's venues (one here): the same figures per currency, each venue's rows in the CSV.
+    // Across the partner's venues: the same figures per currency, each venue's rows in the CSV. A second venue
+    // keeps the default day start (05:00): its days still meet the first venue's (midnight) by business date, one
+    // point a day starting at the earlier start, not two (an accountant's finding).
+    let second = post(
+        &server,
+        "/api/v1/venues",
+        Some(&venue.owner),
+        json!({"name": "Sede Norte", "timezone": "America/Bogota"}),
+    )
+    .await;
+    assert_eq!(second.status, 201, "{}", second.body);
     let range = format!("from={friday}&to={saturday}");
     let series = get(
         format!("/api/v1/analytics/timeseries?metric=orders&{range}"),
@@ -461,7 +471,7 @@ async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Eng
     assert_eq!(series.status, 200, "{}", series.body);
     assert_eq!(
         series.body["totals"],
-        json!([{"currency": "COP", "venues": 1, "points": [
+        json!([{"currency": "COP", "venues": 2, "points": [
             {"start": format!("{friday}T00:00:00"), "day": friday.to_string(), "value": 1},
             {"start": format!("{saturday}T00:00:00"), "day": saturday.to_string(), "value": 1}]}])
     );
