@@ -450,6 +450,8 @@ function spoken(problem, english) {
   choosing('tip_amount', 'tip', 'custom');
   choosing('parts', 'split', 'equal');
   $('#share-form').addEventListener('input', renderSummary);
+  // The browser's own check stopped the send (a number of parts out of range): an earlier refusal no longer applies.
+  $('#share-form').addEventListener('invalid', () => { $('.error').hidden = true; }, true);
   $('#share-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     $('.error').hidden = true;

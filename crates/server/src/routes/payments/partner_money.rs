@@ -730,20 +730,29 @@ pub async fn tips(
         }
         return Ok(csv.into_response());
     }
-    let mut totals: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-    // Of each total, the tips guests left in cash: they sit in the drawer of whoever took them (`taken_by`), not
-    // necessarily the member they are credited to, until the tips are paid out.
-    let mut in_cash: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    type Sums = std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>;
+    // Per currency, each member's tips; of each, the tips guests left in cash: they sit in the drawer of whoever
+    // took them (`taken_by`), not necessarily the member they are credited to, until the tips are paid out.
+    let (mut by_currency, mut cash_by_currency) = (Sums::new(), Sums::new());
     for e in &entries {
         let member = e
             .member
             .map(|m| m.to_string())
             .unwrap_or_else(|| "unassigned".into());
         if e.tender == comanda_store::payments::Tender::Cash {
-            *in_cash.entry(member.clone()).or_default() += e.amount;
+            *cash_by_currency
+                .entry(e.currency.clone())
+                .or_default()
+                .entry(member.clone())
+                .or_default() += e.amount;
         }
-        *totals.entry(member).or_default() += e.amount;
+        *by_currency
+            .entry(e.currency.clone())
+            .or_default()
+            .entry(member)
+            .or_default() += e.amount;
     }
+    let (totals, in_cash) = (in_one_currency(&by_currency), in_one_currency(&cash_by_currency));
     // A page of the range read, less the entries of another business month: a page may hold fewer than `limit`
     // (even none) while `next_cursor` says more follow.
     let listed = state.store.tips(&caller.scope, from, to, page).await?;
@@ -769,8 +778,9 @@ pub async fn tips(
             }),
         })
         .collect();
-    let member_names = totals
-        .keys()
+    let member_names = by_currency
+        .values()
+        .flat_map(|members| members.keys())
         .filter_map(|id| id.parse().ok())
         .map(|id: uuid::Uuid| (id.to_string(), name_of(Some(id))))
         .collect();
@@ -779,10 +789,51 @@ pub async fn tips(
         entries,
         totals_by_member: totals,
         cash_tips_by_member: in_cash,
+        totals_by_currency: by_currency,
+        cash_tips_by_currency: cash_by_currency,
         member_names,
         next_cursor: listed.next.map(|c| c.encode()),
     })
     .into_response())
+}
+
+/// Each member's total from per-currency totals, for the members whose tips are all in one currency: pesos and
+/// dollars are never added into one number (a member working in venues of two currencies is left out).
+fn in_one_currency(
+    sums: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>,
+) -> std::collections::BTreeMap<String, i64> {
+    let mut once = std::collections::BTreeMap::new();
+    let mut mixed = std::collections::BTreeSet::new();
+    for members in sums.values() {
+        for (member, amount) in members {
+            if once.insert(member.clone(), *amount).is_some() {
+                mixed.insert(member.clone());
+            }
+        }
+    }
+    once.retain(|member, _| !mixed.contains(member));
+    once
+}
+
+#[cfg(test)]
+mod tip_total_tests {
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn a_member_with_tips_in_two_currencies_has_no_plain_total() {
+        let sums = BTreeMap::from([
+            (
+                "COP".to_owned(),
+                BTreeMap::from([("ana".to_owned(), 100_000), ("luis".to_owned(), 50_000)]),
+            ),
+            ("USD".to_owned(), BTreeMap::from([("ana".to_owned(), 200)])),
+        ]);
+        assert_eq!(
+            super::in_one_currency(&sums),
+            BTreeMap::from([("luis".to_owned(), 50_000)]),
+            "1.000 COP and 2 USD are never 100200"
+        );
+    }
 }
 
 /// How a tip was given.
@@ -841,11 +892,16 @@ pub struct TipLedger {
     /// `YYYY-MM`: each venue's business month (from its business day's start on the 1st, in its time zone).
     pub month: String,
     pub entries: Vec<TipLine>,
-    /// Each member's tips of the month (`unassigned` for tables nobody accepted), minor units.
+    /// Each member's tips of the month (`unassigned` for tables nobody accepted), minor units of their one
+    /// currency; a member with tips in two currencies (venues pricing in both) is only in `totals_by_currency`.
     pub totals_by_member: std::collections::BTreeMap<String, i64>,
     /// Of those, the tips guests left in cash.
     pub cash_tips_by_member: std::collections::BTreeMap<String, i64>,
-    /// The name of every member of `totals_by_member`.
+    /// Per currency (ISO 4217), each member's tips of the month in its minor units.
+    pub totals_by_currency: std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>,
+    /// Per currency, of those, the tips guests left in cash.
+    pub cash_tips_by_currency: std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>,
+    /// The name of every member the totals name.
     pub member_names: std::collections::BTreeMap<String, String>,
     pub next_cursor: Option<String>,
 }
