@@ -1519,18 +1519,8 @@ pub async fn a_party_is_not_seated_onto_another_partys_open_bill(engine: Engine)
         40,
     )
     .await;
-    let date = tomorrow(&server);
-    let slots = availability(&server, &v.venue, date, 2).await;
-    let start = slots.body["slots"][0]["start"].as_str().unwrap().to_owned();
-    let booked = book(&server, &v.venue, booking(&start, 2)).await;
-    assert_eq!(booked.status, 201, "{}", booked.body);
+    let (booked, start) = booked_and_near(&server, &mut v, 2, 30).await;
     let id = booked.body["reservation_id"].as_str().unwrap().to_owned();
-    set_clock(
-        &server,
-        OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339).unwrap()
-            - time::Duration::minutes(30),
-    );
-    v.refreshed(&server).await;
     // A walk-in sits at the table first, staff accept it, it orders.
     let item = dish(&server, &v, "Ajiaco", 2_450_000).await;
     let manage = booked.body["manage_token"].as_str().unwrap().to_owned();
@@ -1633,18 +1623,8 @@ pub async fn a_party_at_joined_tables_orders_and_pays_on_one_bill(engine: Engine
     .await;
     assert_eq!(joined.status, 201, "{}", joined.body);
     let item = dish(&server, &v, "Bandeja paisa", 3_200_000).await;
-    let date = tomorrow(&server);
-    let slots = availability(&server, &v.venue, date, 7).await;
-    let start = slots.body["slots"][0]["start"].as_str().unwrap().to_owned();
-    let booked = book(&server, &v.venue, booking(&start, 7)).await;
-    assert_eq!(booked.status, 201, "{}", booked.body);
+    let (booked, _) = booked_and_near(&server, &mut v, 7, 10).await;
     let id = booked.body["reservation_id"].as_str().unwrap().to_owned();
-    set_clock(
-        &server,
-        OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339).unwrap()
-            - time::Duration::minutes(10),
-    );
-    v.refreshed(&server).await;
     let (first, second, alone) = (
         guest_token(&server, &v, &v.tables[0]).await,
         guest_token(&server, &v, &v.tables[1]).await,
@@ -2542,6 +2522,27 @@ fn link_token(mail: &str, reservation: &str) -> String {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_owned()
+}
+
+/// A booking of `party` online at tomorrow's first free time, and the clock moved to `minutes` before it (the
+/// owner's token refreshed): the booking's answer and its start (RFC 3339).
+async fn booked_and_near(
+    server: &TestServer,
+    v: &mut BookingVenue,
+    party: u32,
+    minutes: i64,
+) -> (Reply, String) {
+    let slots = availability(server, &v.venue, tomorrow(server), party).await;
+    let start = slots.body["slots"][0]["start"].as_str().unwrap().to_owned();
+    let booked = book(server, &v.venue, booking(&start, party)).await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    set_clock(
+        server,
+        OffsetDateTime::parse(&start, &time::format_description::well_known::Rfc3339).unwrap()
+            - time::Duration::minutes(minutes),
+    );
+    v.refreshed(server).await;
+    (booked, start)
 }
 
 /// A dish of `price` minor units on the venue's menu, in a category of its own: its id.
