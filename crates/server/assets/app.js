@@ -1045,10 +1045,13 @@ pages.kitchen = async () => {
     }
     card.dataset.status = order.status;
     card.replaceChildren();
-    if (!tableLabels.has(order.table_id)) readTables().then(() => { if (tableLabels.has(order.table_id)) render(order); });
+    const served = order.served_table_id || order.table_id;
+    if (!tableLabels.has(served)) readTables().then(() => { if (tableLabels.has(served)) render(order); });
     const title = document.createElement('h3');
     const placed = new Date(order.placed_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit' });
-    title.textContent = `${tableLabels.get(order.table_id) || '…'} · ${placed}`;
+    // The dishes go to the guest's table; at a party's joined table the bill is on the party's first table.
+    const bill = served === order.table_id ? '' : ` (${english ? 'bill' : 'cuenta'} ${tableLabels.get(order.table_id) || '…'})`;
+    title.textContent = `${tableLabels.get(served) || '…'}${bill} · ${placed}`;
     const status = document.createElement('p');
     status.className = 'ticket-status';
     status.textContent = statusName(order.status);
@@ -1111,7 +1114,7 @@ pages.kitchen = async () => {
         confirm.disabled = true;
         try {
           render(await authed('POST', `/api/v1/orders/${order.id}/transitions`, { to: 'cancelled', reason: reason.value.trim() }));
-          $('#kitchen-status').textContent = `${tableLabels.get(order.table_id) || ''}: ${english ? 'order cancelled' : 'pedido cancelado'}`;
+          $('#kitchen-status').textContent = `${tableLabels.get(order.served_table_id || order.table_id) || ''}: ${english ? 'order cancelled' : 'pedido cancelado'}`;
           // Its ticket is gone: the focus goes to the next ticket's first button, or to the board.
           (board.querySelector('.ticket button') || board).focus();
         } catch (error) {

@@ -68,6 +68,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0040", 40, "status_reason"),
             crate::migrate::migration!($engine, "0041", 41, "former_staff_contact"),
             crate::migrate::migration!($engine, "0042", 42, "reservations_by_session"),
+            crate::migrate::migration!($engine, "0043", 43, "served_table"),
         ]
     };
 }

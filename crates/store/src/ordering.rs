@@ -63,7 +63,11 @@ pub struct Order {
     /// The guest device that placed it (only that device may cancel it before it is accepted).
     pub device: Option<String>,
     pub venue_id: Uuid,
+    /// The table whose bill the order is on.
     pub table_id: Uuid,
+    /// The table its dishes are served at: `table_id` but for an order placed from another of a joined party's
+    /// tables (the party's one bill is on its first table).
+    pub served_table_id: Uuid,
     pub status: OrderStatus,
     pub lines: Vec<PricedLine>,
     pub subtotal: Money,
@@ -78,7 +82,10 @@ pub struct Order {
 pub struct NewOrder {
     pub id: Uuid,
     pub venue_id: Uuid,
+    /// The table whose bill the order goes on.
     pub table_id: Uuid,
+    /// The table it is served at, when another than `table_id` (a joined party's table).
+    pub served_table_id: Option<Uuid>,
     pub lines: Vec<PricedLine>,
     pub subtotal: Money,
     /// The tax contained in `subtotal`.
@@ -95,7 +102,10 @@ pub struct NewOrder {
 pub struct OrderDraft {
     pub id: Uuid,
     pub venue_id: Uuid,
+    /// The table whose bill the order goes on.
     pub table_id: Uuid,
+    /// The table the guest ordered from (whose code they scanned), where the dishes go.
+    pub served_table_id: Uuid,
     /// The menu items the request names; ids that are not the venue's are simply absent from what pricing sees.
     pub item_ids: Vec<Uuid>,
     pub idempotency_key: Option<String>,
@@ -114,6 +124,7 @@ impl OrderDraft {
             id: self.id,
             venue_id: self.venue_id,
             table_id: self.table_id,
+            served_table_id: (self.served_table_id != self.table_id).then_some(self.served_table_id),
             lines,
             subtotal,
             tax,

@@ -78,6 +78,10 @@ fn order_from_row(row: &DbRow) -> StoreResult<Order> {
         device: row.try_get("device")?,
         venue_id: uuid_col(row, "venue_id")?,
         table_id: uuid_col(row, "table_id")?,
+        served_table_id: match opt_uuid_col(row, "served_table_id")? {
+            Some(served) => served,
+            None => uuid_col(row, "table_id")?,
+        },
         status: status_from(&row.try_get::<String, _>("status")?)?,
         lines: json_from("lines", &row.try_get::<String, _>("lines")?)?,
         subtotal: money(row, "subtotal")?,
@@ -338,6 +342,21 @@ async fn uncount_order(conn: &mut Conn, partner: PartnerId, order: &Order) -> St
         -1,
     )
     .await
+}
+
+/// The answer to an order whose Idempotency-Key the table has seen: the first order again when the retry is the same
+/// request from the same device, else a reused key (another body, or another guest's device at the table: a key
+/// is not a way to read someone else's order).
+fn replayed_order(existing: &DbRow, order: &NewOrder) -> StoreResult<PlaceOutcome> {
+    let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
+    let device: Option<String> = existing.try_get("device")?;
+    Ok(
+        if hash.as_deref() == Some(order.request_hash.as_slice()) && device == order.device {
+            PlaceOutcome::Replayed(order_from_row(existing)?)
+        } else {
+            PlaceOutcome::KeyReused
+        },
+    )
 }
 
 /// What both engines' `place_priced_order` do once the draft is priced: the order (`insert_order`, the engine

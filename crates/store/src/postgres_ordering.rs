@@ -102,8 +102,9 @@ async fn insert_order(
                  LIMIT 1),
              placed AS (
                  INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency,
-                                     idempotency_key, request_hash, placed_at, updated_at, session_id, device, tax)
-                 SELECT $1, $3, $6, $4, 'placed', $7, $8, $9, $10, $11, $5, $5, live.id, $12, $16 FROM live
+                                     idempotency_key, request_hash, placed_at, updated_at, session_id, device, tax,
+                                     served_table_id)
+                 SELECT $1, $3, $6, $4, 'placed', $7, $8, $9, $10, $11, $5, $5, live.id, $12, $16, $20 FROM live
                  ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING
                  RETURNING *),
              numbered AS (
@@ -157,6 +158,7 @@ async fn insert_order(
         .bind(items.iter().map(|i| i.item_id).collect::<Vec<_>>())
         .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
         .bind(items.iter().map(|i| i.sales).collect::<Vec<_>>())
+        .bind(order.served_table_id)
         .fetch_optional(&mut *conn)
         .await
         .map_err(foreign_key_to_not_found)?;
@@ -172,12 +174,7 @@ async fn insert_order(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(existing) = existing {
-            let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
-            return if hash.as_deref() == Some(order.request_hash.as_slice()) {
-                Ok(PlaceOutcome::Replayed(order_from_row(&existing)?))
-            } else {
-                Ok(PlaceOutcome::KeyReused)
-            };
+            return replayed_order(&existing, order);
         }
     }
     Err(StoreError::Conflict(

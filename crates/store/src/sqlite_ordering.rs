@@ -84,8 +84,8 @@ async fn insert_order(
     let session = session.into_uuid();
     let inserted = sqlx::query(
         "INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key,
-                             request_hash, placed_at, updated_at, session_id, device, tax)
-         VALUES (?1, ?2, ?3, ?4, 'placed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)
+                             request_hash, placed_at, updated_at, session_id, device, tax, served_table_id)
+         VALUES (?1, ?2, ?3, ?4, 'placed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *",
     )
     .bind(h(partner_id))
@@ -101,6 +101,7 @@ async fn insert_order(
     .bind(h(session))
     .bind(&order.device)
     .bind(order.tax.amount)
+    .bind(order.served_table_id.map(h))
     .fetch_optional(&mut *conn)
     .await
     .map_err(foreign_key_to_not_found)?;
@@ -134,12 +135,7 @@ async fn insert_order(
             .bind(&order.idempotency_key)
             .fetch_one(&mut *conn)
             .await?;
-    let hash: Option<Vec<u8>> = existing.try_get("request_hash")?;
-    if hash.as_deref() == Some(order.request_hash.as_slice()) {
-        Ok(PlaceOutcome::Replayed(order_from_row(&existing)?))
-    } else {
-        Ok(PlaceOutcome::KeyReused)
-    }
+    replayed_order(&existing, order)
 }
 
 impl Engine {

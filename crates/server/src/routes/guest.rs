@@ -260,6 +260,7 @@ pub async fn place_order(
         id: Uuid::now_v7(),
         venue_id: access.venue,
         table_id: access.table,
+        served_table_id: access.scanned,
         item_ids: request
             .items
             .iter()
@@ -290,7 +291,7 @@ pub async fn place_order(
             &access.scope,
             &draft,
             &price,
-            &guest_audit(&ctx, "order.placed", access.table),
+            &guest_audit(&ctx, "order.placed", access.scanned),
             state.clock.now(),
         )
         .await?;
@@ -500,7 +501,7 @@ pub async fn cancel_order(
             guest.table.id,
             order,
             &device,
-            &guest_audit(&ctx, "order.cancelled_by_guest", guest.table.id),
+            &guest_audit(&ctx, "order.cancelled_by_guest", guest.scanned),
             state.clock.now(),
         )
         .await?;

@@ -919,7 +919,11 @@ pub async fn menu(
 pub struct OrderView {
     pub id: String,
     pub venue_id: String,
+    /// The table whose bill the order is on.
     pub table_id: String,
+    /// The table its dishes go to: `table_id`, but for an order placed from another table of a party seated at
+    /// joined tables (the party's one bill is on its first table).
+    pub served_table_id: String,
     pub status: OrderStatus,
     pub lines: Vec<comanda_domain::menu::PricedLine>,
     pub subtotal: Money,
@@ -943,6 +947,7 @@ impl From<Order> for OrderView {
             id: o.id.to_string(),
             venue_id: o.venue_id.to_string(),
             table_id: o.table_id.to_string(),
+            served_table_id: o.served_table_id.to_string(),
             status: o.status,
             lines: o.lines,
             subtotal: o.subtotal,

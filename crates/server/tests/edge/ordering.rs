@@ -450,6 +450,7 @@ pub async fn the_kitchen_list_is_read_to_its_end_page_by_page(engine: Engine) {
             id,
             venue_id: v.venue.parse().unwrap(),
             table_id: table,
+            served_table_id: None,
             lines: vec![line],
             subtotal: price,
             tax: comanda_domain::Money::zero(price.currency),

@@ -1648,10 +1648,37 @@ pub async fn a_party_at_joined_tables_orders_and_pays_on_one_bill(engine: Engine
             .await
         }
     };
-    for token in [second.clone(), first.clone()] {
+    // Both on the party's bill (the first table's); each served where it was ordered from, which the kitchen's
+    // ticket names (the food went to Mesa 1 when the ticket said only the bill's table).
+    for (token, served) in [(second.clone(), &v.tables[1]), (first.clone(), &v.tables[0])] {
         let ordered = order(token).await;
         assert_eq!(ordered.status, 201, "{}", ordered.body);
+        assert_eq!(ordered.body["table_id"], v.tables[0].as_str(), "{}", ordered.body);
+        assert_eq!(
+            ordered.body["served_table_id"],
+            served.as_str(),
+            "{}",
+            ordered.body
+        );
     }
+    let kitchen = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/orders", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let mut served: Vec<_> = kitchen.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["served_table_id"].as_str().unwrap().to_owned())
+        .collect();
+    served.sort();
+    let mut expected = vec![v.tables[0].clone(), v.tables[1].clone()];
+    expected.sort();
+    assert_eq!(served, expected, "{}", kitchen.body);
     for token in [&first, &second] {
         let view = call(&server, "GET", &format!("/api/v1/t/{token}"), None, None).await;
         assert_eq!(view.status, 200, "{}", view.body);

@@ -441,6 +441,7 @@ pub fn order_for(venue: Uuid, table: Uuid, key: Option<&str>, hash: &[u8]) -> Ne
         id: Uuid::now_v7(),
         venue_id: venue,
         table_id: table,
+        served_table_id: None,
         subtotal: Money::new(4_380_000, comanda_domain::Currency::COP).unwrap(),
         // 8 % impuesto al consumo contained in 43.800 COP.
         tax: Money::new(324_444, comanda_domain::Currency::COP).unwrap(),
@@ -699,6 +700,12 @@ pub async fn twenty_concurrent_retries_create_one_order(store: &dyn Store) {
         )
         .await;
     assert_eq!(other_body.unwrap(), PlaceOutcome::KeyReused);
+    // The same key and body from another guest's device at the table is not a retry: a key is no way to read
+    // someone else's order.
+    let mut elsewhere = order_for(venue, table.id, Some("key-1"), b"same body");
+    elsewhere.device = Some("device-2".into());
+    let from_another_device = store.place_order(&scope, &elsewhere, &change(), NOW).await;
+    assert_eq!(from_another_device.unwrap(), PlaceOutcome::KeyReused);
     let without_key = store
         .place_order(&scope, &order_for(venue, table.id, None, b"x"), &change(), NOW)
         .await

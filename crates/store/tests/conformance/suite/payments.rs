@@ -121,6 +121,7 @@ pub fn guest_draft(venue: Uuid, table: Uuid, items: &[Uuid], key: &str) -> Order
         id: Uuid::now_v7(),
         venue_id: venue,
         table_id: table,
+        served_table_id: table,
         item_ids: items.to_vec(),
         idempotency_key: Some(key.to_owned()),
         request_hash: key.as_bytes().to_vec(),
