@@ -84,6 +84,16 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   const heights = await page.locator('#series-chart rect.bar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
   assert.equal(heights.filter((h) => h > 0).length, 1, `${heights}`);
   assert.equal(await page.locator('#heat-chart rect.cell').count(), 168);
+  // What the bars' titles tell a mouse is a table for a screen reader and a keyboard: seven days, the day with
+  // sales written as the summary writes it; the heat map's lit hour; the definitions in words, not only tooltips.
+  for (const summary of await page.locator('details summary').all()) await summary.click();
+  const seriesRows = page.locator('#series-data tbody tr');
+  assert.equal(await seriesRows.count(), 7);
+  const seriesValues = await seriesRows.evaluateAll((rows) => rows.map((r) => r.children[1].textContent));
+  assert.ok(seriesValues.includes(await grossShown.textContent()), `${seriesValues}`);
+  assert.equal(await page.locator('#heat-data tbody tr').count(), 1);
+  assert.equal(await page.locator('#mix-data tbody tr').count() > 0, true);
+  assert.match(await page.textContent('#definitions'), /Ley 1935/);
   await page.screenshot({ path: artifactPath('analytics.png'), fullPage: true });
   await assertAccessible(page, 'analytics');
 
@@ -166,8 +176,10 @@ test('an owner reads the dashboard over sixty days of history made by comanda se
   assert.match(await page.locator('#summary dd[data-figure=average_turn]').textContent(), /^[1-9]\d+ min$/);
   // Week over week: the sixty days before the seeded history sold nothing, and the tooltip names them.
   const change = page.locator('#summary dd[data-change=gross]');
-  assert.equal(await change.textContent(), '▲ nuevo');
+  assert.equal(await change.evaluate((d) => d.firstChild.textContent), '▲ nuevo');
   assert.match(await change.getAttribute('title'), /semanas completas antes/);
+  assert.match(await change.textContent(), /nuevo/);
+  assert.match(await change.locator('.visually-hidden').textContent(), /^ \(antes \$\u00a00, /);
   // The owner and three servers accepted the seeded tables: four lines whose orders add up, each with tips.
   const serverRows = page.locator('#servers-table tbody tr');
   assert.equal(await serverRows.count(), 4);

@@ -1865,6 +1865,34 @@ function drawMix(svg, items, label, bottomList) {
     : '';
 }
 
+// A chart's values as a table (under its "show the data" disclosure): what the bars' titles tell a mouse, for a
+// screen reader and a keyboard. `amounts` marks the columns aligned as figures.
+function fillDataTable(table, headers, rows, amounts = []) {
+  const head = document.createElement('thead');
+  const headRow = document.createElement('tr');
+  headers.forEach((text, i) => {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = text;
+    if (amounts.includes(i)) th.className = 'amount';
+    headRow.appendChild(th);
+  });
+  head.appendChild(headRow);
+  const body = document.createElement('tbody');
+  for (const cells of rows) {
+    const row = document.createElement('tr');
+    cells.forEach((text, i) => {
+      const cell = document.createElement(i === 0 ? 'th' : 'td');
+      if (i === 0) cell.scope = 'row';
+      cell.textContent = text;
+      if (amounts.includes(i)) cell.className = 'amount';
+      row.appendChild(cell);
+    });
+    body.appendChild(row);
+  }
+  table.replaceChildren(head, body);
+}
+
 // A CSV answer saved as a file: the API needs the bearer token, which a plain link cannot carry.
 
 pages.analytics = async () => {
@@ -1929,6 +1957,11 @@ pages.analytics = async () => {
         note.dataset.change = key;
         note.textContent = text;
         note.title = `${definitions.change} ${previous.from} – ${previous.to}: ${key === 'orders' ? before : money(before)}`;
+        // The title is for a mouse; the same words, unseen, for a screen reader.
+        const said = document.createElement('span');
+        said.className = 'visually-hidden';
+        said.textContent = ` (${english ? 'was' : 'antes'} ${key === 'orders' ? before : money(before)}, ${previous.from} – ${previous.to})`;
+        note.appendChild(said);
         return note;
       };
       for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'covers_booked', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
@@ -1944,9 +1977,26 @@ pages.analytics = async () => {
         if (changed) item.appendChild(changed);
         list.appendChild(item);
       }
+      const glossary = Object.keys(names).filter((key) => definitions[key]).map((key) => [names[key], definitions[key]]);
+      glossary.push([english ? 'Change (▲ ▼)' : 'Cambio (▲ ▼)', definitions.change]);
+      $('#definitions').replaceChildren(...glossary.flatMap(([name, meaning]) => {
+        const term = document.createElement('dt');
+        term.textContent = name;
+        const said = document.createElement('dd');
+        said.textContent = meaning;
+        return [term, said];
+      }));
       drawSeries($('#series-chart'), points.points, label);
+      const hourly = points.points.length > 1 && points.points[0].day === points.points[1].day;
+      fillDataTable($('#series-data'), [english ? 'From' : 'Desde', $('#range-form').metric.selectedOptions[0].textContent],
+        points.points.map((p) => [hourly ? p.start.slice(0, 16).replace('T', ' ') : p.day, label(p.value)]), [1]);
       drawHeatMap($('#heat-chart'), heat.cells, label);
+      const weekdays = english ? ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] : ['lunes', 'martes', 'miércoles', 'jueves', 'viernes', 'sábado', 'domingo'];
+      fillDataTable($('#heat-data'), [english ? 'Weekday and hour' : 'Día y hora', $('#range-form').metric.selectedOptions[0].textContent],
+        heat.cells.filter((c) => c.value !== 0).map((c) => [`${weekdays[c.weekday - 1]} ${String(c.hour).padStart(2, '0')}:00`, label(c.value)]), [1]);
       drawMix($('#mix-chart'), mix.items, money, $('#mix-bottom'));
+      fillDataTable($('#mix-data'), [english ? 'Item' : 'Plato', english ? 'Quantity' : 'Cantidad', english ? 'Sales' : 'Ventas'],
+        mix.items.map((item) => [item.name ? (english && item.name.en) || item.name.es : english ? '(deleted item)' : '(plato eliminado)', String(item.quantity), money(item.sales)]), [1, 2]);
       const rows = servers.servers.map((line) => {
         const row = document.createElement('tr');
         const who = line.name || (line.member_id ? (english ? '(former member)' : '(ya no está)') : (english ? '(not assigned)' : '(sin asignar)'));

@@ -754,8 +754,9 @@ pub async fn host(headers: HeaderMap) -> Response {
 }
 
 /// A venue's sales dashboard (owners, managers and analysts; issue 19): the summary with each figure's definition
-/// in its tooltip, the series of a metric as a bar chart, the hour × weekday heat map (both SVG drawn by our own
-/// script from the JSON API), a date-range picker and CSV downloads. Figures are defined in docs/analytics.md.
+/// (a tooltip, and all of them in words under "what each figure means"), the series of a metric as a bar chart, the
+/// hour × weekday heat map and the product mix (SVG drawn by our own script from the JSON API, each with its values
+/// as a table for screen readers and keyboards), a date-range picker and CSV downloads. Figures are defined in docs/analytics.md.
 #[utoipa::path(get, path = "/analytics", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn analytics(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
@@ -789,21 +790,38 @@ pub async fn analytics(headers: HeaderMap) -> Response {
 </form>
 <p class="hint" id="zone-note"></p>
 <dl id="summary" class="figures"></dl>
+<details id="figure-help"><summary>{meanings}</summary><dl id="definitions"></dl></details>
 <figure class="card"><figcaption id="series-caption">{series}</figcaption>
-<svg id="series-chart" class="chart" role="img" aria-labelledby="series-caption" viewBox="0 0 640 240"></svg></figure>
+<svg id="series-chart" class="chart" role="img" aria-labelledby="series-caption" viewBox="0 0 640 240"></svg>
+<details class="chart-data"><summary>{data}</summary><div class="table-scroll" tabindex="0" role="region" aria-labelledby="series-caption"><table id="series-data" aria-labelledby="series-caption"></table></div></details></figure>
 <figure class="card"><figcaption id="heat-caption">{heat}</figcaption>
-<svg id="heat-chart" class="chart" role="img" aria-labelledby="heat-caption" viewBox="0 0 640 200"></svg></figure>
+<svg id="heat-chart" class="chart" role="img" aria-labelledby="heat-caption" viewBox="0 0 640 200"></svg>
+<details class="chart-data"><summary>{data_nonzero}</summary><div class="table-scroll" tabindex="0" role="region" aria-labelledby="heat-caption"><table id="heat-data" aria-labelledby="heat-caption"></table></div></details></figure>
 <figure class="card"><figcaption id="mix-caption">{mix}</figcaption>
 <svg id="mix-chart" class="chart" role="img" aria-labelledby="mix-caption" viewBox="0 0 640 286"></svg>
-<p class="hint" id="mix-bottom"></p></figure>
-<figure class="card"><figcaption id="servers-caption" title="{servers_definition}">{servers}</figcaption>
-<div class="table-scroll" tabindex="0" role="region" aria-labelledby="servers-caption"><table id="servers-table" aria-labelledby="servers-caption"><thead><tr><th scope="col">{server}</th><th scope="col" class="amount">{orders}</th><th scope="col" class="amount">{sales}</th><th scope="col" class="amount">{average}</th><th scope="col" class="amount">{tips}</th><th scope="col" class="amount" title="{cash_hint}">{cash}</th></tr></thead><tbody></tbody></table></div></figure>
+<p class="hint" id="mix-bottom"></p>
+<details class="chart-data"><summary>{data_items}</summary><div class="table-scroll" tabindex="0" role="region" aria-labelledby="mix-caption"><table id="mix-data" aria-labelledby="mix-caption"></table></div></details></figure>
+<figure class="card"><figcaption id="servers-caption">{servers}</figcaption>
+<p class="hint">{servers_definition} {cash_hint}.</p>
+<div class="table-scroll" tabindex="0" role="region" aria-labelledby="servers-caption"><table id="servers-table" aria-labelledby="servers-caption"><thead><tr><th scope="col">{server}</th><th scope="col" class="amount">{orders}</th><th scope="col" class="amount">{sales}</th><th scope="col" class="amount">{average}</th><th scope="col" class="amount">{tips}</th><th scope="col" class="amount">{cash}</th></tr></thead><tbody></tbody></table></div></figure>
 <p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button> <button type="button" id="csv-mix">{csv_mix}</button> <button type="button" id="csv-servers">{csv_servers}</button> <button type="button" id="csv-cash">{csv_cash}</button></p>"#,
         cash = tr(l, "Efectivo recibido", "Cash taken"),
         cash_hint = tr(
             l,
-            "El efectivo que cada uno registró (parte de la cuenta más propina, menos lo anulado), sea de quien sea la mesa: lo que debe tener su caja",
-            "The cash each member recorded (bill part plus tip, less voids), whoever's table it was: what their drawer should hold"
+            "Efectivo recibido: el que cada uno registró (parte de la cuenta más propina, menos lo anulado), sea de quien sea la mesa; lo que debe tener su caja",
+            "Cash taken: what each member recorded (bill part plus tip, less voids), whoever's table it was; what their drawer should hold"
+        ),
+        meanings = tr(l, "Qué significa cada cifra", "What each figure means"),
+        data = tr(l, "Ver los datos en una tabla", "Show the data as a table"),
+        data_nonzero = tr(
+            l,
+            "Ver los datos en una tabla (las horas con movimiento)",
+            "Show the data as a table (the hours with activity)"
+        ),
+        data_items = tr(
+            l,
+            "Ver todos los platos en una tabla",
+            "Show every item as a table"
         ),
         csv_cash = tr(
             l,
