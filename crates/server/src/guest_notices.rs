@@ -108,9 +108,80 @@ pub(crate) fn venue_place(venue: &comanda_domain::Venue) -> String {
     }
 }
 
-/// The local date (`YYYY-MM-DD`) and time (`HH:MM`) a mail names, from an RFC 3339 start at the venue's offset.
-pub(crate) fn date_and_time(local: &str) -> (&str, &str) {
-    (local.get(..10).unwrap_or(local), local.get(11..16).unwrap_or(""))
+/// The local date a mail names, in words ("viernes 4 de diciembre de 2026", "Friday 4 December 2026": a guest reads
+/// "2026-12-04" as a form's field, and 04-12 is read both ways), and the time (`HH:MM`, 24-hour), from an RFC 3339
+/// start at the venue's offset. A start that is not one is named as written.
+pub(crate) fn date_and_time(local: &str, spanish: bool) -> (String, &str) {
+    let time = local.get(11..16).unwrap_or("");
+    let Some(date) = local.get(..10).and_then(|d| d.parse::<jiff::civil::Date>().ok()) else {
+        return (local.get(..10).unwrap_or(local).to_owned(), time);
+    };
+    const MESES: [&str; 12] = [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ];
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let weekday = usize::from(date.weekday().to_monday_zero_offset().unsigned_abs());
+    let month = usize::from(date.month().unsigned_abs()) - 1;
+    let words = if spanish {
+        let days = [
+            "lunes",
+            "martes",
+            "miércoles",
+            "jueves",
+            "viernes",
+            "sábado",
+            "domingo",
+        ];
+        format!(
+            "{} {} de {} de {}",
+            days[weekday],
+            date.day(),
+            MESES[month],
+            date.year()
+        )
+    } else {
+        let days = [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ];
+        format!(
+            "{} {} {} {}",
+            days[weekday],
+            date.day(),
+            MONTHS[month],
+            date.year()
+        )
+    };
+    (words, time)
 }
 
 /// A party's size in words: "1 persona", "4 personas" ("1 guest", "4 guests").
@@ -141,7 +212,7 @@ fn notice_text(
     deposit: Option<Deposit>,
     link: &str,
 ) -> (String, String) {
-    let (date, time) = date_and_time(local);
+    let ((date_es, time), (date_en, _)) = (date_and_time(local, true), date_and_time(local, false));
     let (party_es, party_en) = (party_words(party, true), party_words(party, false));
     let refund = |spanish: bool| match deposit {
         Some(Deposit::Refunded(amount)) if spanish => format!(
@@ -166,9 +237,9 @@ fn notice_text(
         BookingNotice::Moved => (
             format!("{venue}: tu reserva cambió / your booking was moved"),
             format!(
-                "{venue} movió tu reserva: ahora es para {party_es} el {date} a las {time}.{}\n\
+                "{venue} movió tu reserva: ahora es para {party_es} el {date_es} a las {time}.{}\n\
                  Para verla o cancelarla: {link}\n\n\
-                 {venue} moved your booking: it is now for {party_en} on {date} at {time}.{}\n\
+                 {venue} moved your booking: it is now for {party_en} on {date_en} at {time}.{}\n\
                  To see or cancel it: {link}\n",
                 refund(true),
                 refund(false),
@@ -189,9 +260,9 @@ fn notice_text(
             (
                 format!("{venue}: reserva confirmada / booking confirmed"),
                 format!(
-                    "Tu reserva en {venue} para {party_es} el {date} a las {time} está confirmada.{}\n\
+                    "Tu reserva en {venue} para {party_es} el {date_es} a las {time} está confirmada.{}\n\
                      Para verla o cancelarla: {link}\n\n\
-                     Your booking at {venue} for {party_en} on {date} at {time} is confirmed.{}\n\
+                     Your booking at {venue} for {party_en} on {date_en} at {time} is confirmed.{}\n\
                      To see or cancel it: {link}\n",
                     paid(true),
                     paid(false),
@@ -201,9 +272,9 @@ fn notice_text(
         BookingNotice::Cancelled => (
             format!("{venue}: reserva cancelada / booking cancelled"),
             format!(
-                "{venue} canceló tu reserva para {party_es} el {date} a las {time}.{}\n\
+                "{venue} canceló tu reserva para {party_es} el {date_es} a las {time}.{}\n\
                  Para reservar de nuevo: {link}\n\n\
-                 {venue} cancelled your booking for {party_en} on {date} at {time}.{}\n\
+                 {venue} cancelled your booking for {party_en} on {date_en} at {time}.{}\n\
                  To book again: {link}\n",
                 refund(true),
                 refund(false),
@@ -212,9 +283,9 @@ fn notice_text(
         BookingNotice::GuestCancelled => (
             format!("{venue}: cancelaste tu reserva / you cancelled your booking"),
             format!(
-                "Cancelaste tu reserva en {venue} para {party_es} el {date} a las {time}.{}\n\
+                "Cancelaste tu reserva en {venue} para {party_es} el {date_es} a las {time}.{}\n\
                  Para reservar de nuevo: {link}\n\n\
-                 You cancelled your booking at {venue} for {party_en} on {date} at {time}.{}\n\
+                 You cancelled your booking at {venue} for {party_en} on {date_en} at {time}.{}\n\
                  To book again: {link}\n",
                 refund(true),
                 refund(false),
@@ -223,10 +294,10 @@ fn notice_text(
         BookingNotice::HoldLapsed => (
             format!("{venue}: reserva no confirmada / booking not confirmed"),
             format!(
-                "Tu reserva en {venue} para {party_es} el {date} a las {time} no se confirmó: el depósito no se pagó \
+                "Tu reserva en {venue} para {party_es} el {date_es} a las {time} no se confirmó: el depósito no se pagó \
                  a tiempo, así que la mesa quedó libre. No se cobró nada.\n\
                  Para reservar de nuevo: {link}\n\n\
-                 Your booking at {venue} for {party_en} on {date} at {time} was not confirmed: its deposit was not paid \
+                 Your booking at {venue} for {party_en} on {date_en} at {time} was not confirmed: its deposit was not paid \
                  in time, so the table was released. Nothing was charged.\n\
                  To book again: {link}\n"
             ),
@@ -237,6 +308,19 @@ fn notice_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mail_names_the_day_in_words() {
+        assert_eq!(
+            date_and_time("2026-12-04T19:30:00-05:00", true),
+            ("viernes 4 de diciembre de 2026".to_owned(), "19:30")
+        );
+        assert_eq!(
+            date_and_time("2027-01-01T00:15:00-05:00", false),
+            ("Friday 1 January 2027".to_owned(), "00:15")
+        );
+        assert_eq!(date_and_time("not a date", true), ("not a date".to_owned(), ""));
+    }
 
     #[test]
     fn a_confirmation_names_the_deposit_received() {
@@ -250,7 +334,7 @@ mod tests {
             "https://example.co/book?x",
         );
         assert_eq!(subject, "La Cazuela: reserva confirmada / booking confirmed");
-        assert!(body.contains("Tu reserva en La Cazuela para 2 personas el 2026-12-04 a las 19:00 está confirmada. Recibimos tu depósito de"), "{body}");
+        assert!(body.contains("Tu reserva en La Cazuela para 2 personas el viernes 4 de diciembre de 2026 a las 19:00 está confirmada. Recibimos tu depósito de"), "{body}");
         assert!(
             body.contains("We received your deposit of") && body.contains("https://example.co/book?x"),
             "{body}"
@@ -270,11 +354,11 @@ mod tests {
         );
         assert_eq!(subject, "La Cazuela: reserva cancelada / booking cancelled");
         assert!(
-            body.contains("canceló tu reserva para 4 personas el 2026-12-04 a las 19:00"),
+            body.contains("canceló tu reserva para 4 personas el viernes 4 de diciembre de 2026 a las 19:00"),
             "{body}"
         );
         assert!(
-            body.contains("cancelled your booking for 4 guests on 2026-12-04 at 19:00"),
+            body.contains("cancelled your booking for 4 guests on Friday 4 December 2026 at 19:00"),
             "{body}"
         );
         assert!(body.contains(&spoken_text(deposit, true)) && body.contains(&spoken_text(deposit, false)));

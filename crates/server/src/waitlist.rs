@@ -145,7 +145,10 @@ fn offer_mail(
 ) -> OutboxMessage {
     let link = crate::guest_notices::manage_link(state, partner, venue.id.as_uuid(), reservation);
     let place = crate::guest_notices::venue_place(venue);
-    let (date, time) = crate::guest_notices::date_and_time(local);
+    let ((date_es, time), (date_en, _)) = (
+        crate::guest_notices::date_and_time(local, true),
+        crate::guest_notices::date_and_time(local, false),
+    );
     let minutes = OFFER_HOLD.whole_minutes();
     OutboxMessage {
         id: Uuid::now_v7(),
@@ -153,8 +156,8 @@ fn offer_mail(
         recipient: recipient.to_owned(),
         subject: format!("Se liberó una mesa en {0} / A table is free at {0}", venue.name),
         body: format!(
-            "Se liberó una mesa en {place} para {party_es} el {date} a las {time}. La guardamos {minutes} minutos: \
-             acéptala aquí {link}\n\nA table came free at {place} for {party_en} on {date} at {time}. It is held for \
+            "Se liberó una mesa en {place} para {party_es} el {date_es} a las {time}. La guardamos {minutes} minutos: \
+             acéptala aquí {link}\n\nA table came free at {place} for {party_en} on {date_en} at {time}. It is held for \
              you for {minutes} minutes: accept it here {link}\n",
             party_es = crate::guest_notices::party_words(party, true),
             party_en = crate::guest_notices::party_words(party, false),

@@ -975,7 +975,7 @@ fn confirmation_mail(
     deposit: Option<comanda_domain::Money>,
 ) -> comanda_store::identity::OutboxMessage {
     let link = crate::guest_notices::manage_link(state, partner, venue.id.as_uuid(), reservation);
-    let (date, time) = crate::guest_notices::date_and_time(local);
+    let (date, time) = crate::guest_notices::date_and_time(local, lang == Lang::Es);
     let place = crate::guest_notices::venue_place(venue);
     let party = crate::guest_notices::party_words(party, lang == Lang::Es);
     let (subject, body) = match (lang, deposit) {

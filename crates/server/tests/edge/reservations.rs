@@ -2182,7 +2182,7 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     assert_eq!(moved.status, 200, "{}", moved.body);
     assert_eq!(moved.body["deposit"]["status"], "paid", "{}", moved.body);
     // The guest is told, in both languages, with the link to see or cancel it.
-    let moved_day = (date + time::Duration::days(1)).to_string();
+    let moved_day = english_day(date + time::Duration::days(1));
     let told = mail_with(
         &server,
         &[
@@ -2379,14 +2379,18 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         "{}",
         cancelled.body
     );
-    let cancelled_day = (date + time::Duration::days(4)).to_string();
+    let cancelled_day = date + time::Duration::days(4);
     let told = mail_with(
         &server,
         &[
             &format!(
-                "canceló tu reserva para 2 personas el {cancelled_day} a las 19:00. Te devolvemos el depósito de"
+                "canceló tu reserva para 2 personas el {} a las 19:00. Te devolvemos el depósito de",
+                spanish_day(cancelled_day)
             ),
-            &format!("cancelled your booking for 2 guests on {cancelled_day} at 19:00. Your deposit of"),
+            &format!(
+                "cancelled your booking for 2 guests on {} at 19:00. Your deposit of",
+                english_day(cancelled_day)
+            ),
         ],
     )
     .await;
@@ -3069,3 +3073,42 @@ on_both_engines!(
     consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_written,
     a_cancelled_or_no_show_booking_frees_its_slot_at_once,
 );
+
+/// A day as a guest's mail writes it in English: "Friday 4 December 2026".
+fn english_day(day: time::Date) -> String {
+    format!("{} {} {} {}", day.weekday(), day.day(), day.month(), day.year())
+}
+
+/// A day as a guest's mail writes it in Spanish: "viernes 4 de diciembre de 2026".
+fn spanish_day(day: time::Date) -> String {
+    const DAYS: [&str; 7] = [
+        "lunes",
+        "martes",
+        "miércoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "domingo",
+    ];
+    const MONTHS: [&str; 12] = [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ];
+    format!(
+        "{} {} de {} de {}",
+        DAYS[usize::from(day.weekday().number_days_from_monday())],
+        day.day(),
+        MONTHS[usize::from(u8::from(day.month())) - 1],
+        day.year()
+    )
+}
