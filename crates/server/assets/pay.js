@@ -319,6 +319,17 @@ function spoken(problem, english) {
     $('#bill-progress').textContent = money(bill.balance.in_progress.amount, currency);
     $('#bill-remaining').textContent = money(bill.balance.remaining.amount, currency);
     $('#bill-refunded').textContent = money(bill.balance.refunded.amount, currency);
+    // A payment this phone started and left (Back, a closed card step): the rest of the table sees it in progress
+    // until it lapses, so it is named with a way to give it up. Not while its own card step is open.
+    const unfinished = bill.unfinished;
+    const onCardStep = !$('#card-step').hidden && payment && unfinished && payment.payment_id === unfinished.payment_id;
+    $('#unfinished').hidden = !unfinished || onCardStep;
+    if (unfinished) {
+      const lapses = new Date(unfinished.expires_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit' });
+      $('#unfinished-text').textContent = english
+        ? `You started a payment of ${money(unfinished.total.amount, unfinished.total.currency)} on this phone and did not finish it: the others at the table see it in progress until ${lapses}. Paying again here replaces it.`
+        : `Empezaste un pago de ${money(unfinished.total.amount, unfinished.total.currency)} en este teléfono y no lo terminaste: el resto de la mesa lo ve en curso hasta las ${lapses}. Si pagas de nuevo aquí, lo reemplaza.`;
+    }
     for (const part of document.querySelectorAll('.bill-refunded')) part.hidden = bill.balance.refunded.amount === 0;
     // An empty bill (nothing ordered yet, or every order cancelled) is not "paid": it has nothing to pay.
     const empty = bill.balance.total.amount <= 0;
@@ -505,6 +516,13 @@ function spoken(problem, english) {
       showError({ detail: english ? 'The payment did not go through; nothing was charged. Choose again.' : 'El pago no se completó; no se cobró nada. Elige de nuevo.' });
     }
     await renderBill().catch(() => {});
+  });
+  $('#cancel-unfinished').addEventListener('click', async () => {
+    $('.error').hidden = true;
+    try { await call('POST', `/payments/${bill.unfinished.payment_id}/cancel`); } catch (error) { showError(error.problem); }
+    await renderBill().catch(() => {});
+    // The note and its button are gone: the focus goes on to the choice of what to pay.
+    if (!$('#share-form').hidden) $('#share-form input[name=split]:checked').focus();
   });
   $('#cancel-payment').addEventListener('click', async () => {
     // A declined card's message belongs to the payment being cancelled.

@@ -1185,6 +1185,7 @@ pub async fn pay_page(
 <p id="settled" class="ok" role="status" tabindex="-1" hidden>{settled}</p>
 <p id="all-in-progress" class="hint" role="status" tabindex="-1" hidden>{all_in_progress}</p>
 <p id="nothing-to-pay" class="hint" role="status" tabindex="-1" hidden>{nothing_to_pay}</p>
+<p id="unfinished" class="hint" hidden><span id="unfinished-text"></span> <button id="cancel-unfinished" type="button" class="link">{cancel_unfinished}</button></p>
 </section>
 <form id="share-form" class="card" autocomplete="off">
 <fieldset><legend>{how}</legend>
@@ -1213,6 +1214,7 @@ pub async fn pay_page(
 <p id="confirming" class="hint" role="status" hidden>{confirming}</p>
 <p id="paid-message" class="ok" role="status" tabindex="-1" hidden>{thanks}</p>"#,
         confirming = tr(l, CONFIRMING_ES, CONFIRMING_EN),
+        cancel_unfinished = tr(l, "Cancelar ese pago", "Cancel that payment"),
         total = tr(l, "Total de la cuenta", "Bill total"),
         paid = tr(l, "Pagado", "Paid"),
         progress = tr(l, "Pagos en curso", "Being paid"),

@@ -365,6 +365,21 @@ pub struct GuestBill {
     /// part that completes a line pays what its other parts left of it), but for this device's own payment in
     /// progress, which its next payment replaces.
     pub claims: Vec<LineClaimView>,
+    /// This device's own payment started and not finished (sent `X-Guest-Device`), which the rest of the table sees
+    /// in progress until it ends or lapses: the guest can finish it, give it up, or start another (which replaces it).
+    pub unfinished: Option<UnfinishedPayment>,
+}
+
+/// A guest's own payment in progress, as their device's bill shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnfinishedPayment {
+    pub payment_id: Uuid,
+    /// What it would charge: the share plus the tip.
+    pub total: Money,
+    /// When it lapses by itself and its share is free again.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: time::OffsetDateTime,
 }
 
 /// A part of a line taken by one of the bill's item payments.
@@ -406,7 +421,7 @@ pub async fn bill(
     let guest = resolve(&state, &token).await?;
     let (bill, orders) = table_bill(&state, &guest).await?;
     let live = state.store.live_session(&guest.scope, guest.table.id).await?;
-    let (balance, claims) = match &live {
+    let ((balance, unfinished), claims) = match &live {
         Some(session) => (
             own_view_of_balance(&state, &guest, session.id, device.as_deref()).await?,
             state
@@ -415,7 +430,10 @@ pub async fn bill(
                 .await?,
         ),
         None => (
-            comanda_store::payments::SessionBalance::new(Money::zero(bill.currency), 0, 0),
+            (
+                comanda_store::payments::SessionBalance::new(Money::zero(bill.currency), 0, 0),
+                None,
+            ),
             Vec::new(),
         ),
     };
@@ -437,31 +455,41 @@ pub async fn bill(
         orders,
         bill,
         claims: claims.into_iter().map(LineClaimView::from).collect(),
+        unfinished,
     }))
 }
 
 /// The bill's balance as a guest's device sees it: its own unfinished payment (one with a PaymentIntent, which its
 /// next payment replaces) counts as free, as the line claims leave it out, so a guest who reloads the pay page mid
-/// payment is shown what they would pay, not "nothing left".
+/// payment is shown what they would pay, not "nothing left". With it, that payment, newest first: the rest of the
+/// table sees it in progress until it ends or lapses, so the page offers to give it up.
 async fn own_view_of_balance(
     state: &AppState,
     guest: &GuestTable,
     session: Uuid,
     device: Option<&str>,
-) -> Result<comanda_store::payments::SessionBalance, ApiError> {
+) -> Result<(comanda_store::payments::SessionBalance, Option<UnfinishedPayment>), ApiError> {
     let balance = state.store.session_balance(&guest.scope, session).await?;
     let Some(device) = device else {
-        return Ok(balance);
+        return Ok((balance, None));
     };
-    let own: i64 = state
+    let own: Vec<_> = state
         .store
         .session_holds(&guest.scope, session, Some(device))
         .await?
-        .iter()
+        .into_iter()
         .filter(|held| held.payment_intent.is_some())
-        .map(|held| held.settlement.share.amount)
-        .sum();
-    Ok(balance.releasing(own))
+        .collect();
+    let released = own.iter().map(|held| held.settlement.share.amount).sum();
+    let unfinished = own
+        .iter()
+        .max_by_key(|held| held.created_at)
+        .map(|held| UnfinishedPayment {
+            payment_id: held.id,
+            total: held.settlement.charged,
+            expires_at: held.expires_at,
+        });
+    Ok((balance.releasing(released), unfinished))
 }
 
 /// A guest cancels one of their own orders while the kitchen has not accepted it (`X-Guest-Device` required).

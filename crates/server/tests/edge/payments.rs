@@ -1654,6 +1654,26 @@ async fn a_device_asking_again_replaces_the_payment_it_left() {
         .unwrap();
     assert_eq!(seen["balance"]["remaining"]["amount"], 1_890_000, "{seen}");
     assert_eq!(seen["balance"]["in_progress"]["amount"], 1_890_000, "{seen}");
+    // It is named to that phone, which the rest of the table sees held, so the page can offer to give it up; the
+    // friend's phone sees its own, and a bill read without a device none.
+    assert_eq!(seen["unfinished"]["payment_id"], left["payment_id"], "{seen}");
+    assert_eq!(seen["unfinished"]["total"]["amount"], 1_890_000, "{seen}");
+    assert!(seen["unfinished"]["expires_at"].is_string(), "{seen}");
+    let friend_sees: Value = server
+        .client
+        .get(server.url(&format!("/api/v1/t/{}/bill", v.token)))
+        .header("x-guest-device", "phone-2")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        friend_sees["unfinished"]["payment_id"], friend["payment_id"],
+        "{friend_sees}"
+    );
+    assert!(bill(&server, &v).await["unfinished"].is_null());
     // A request refused (the amount shown is not the share) changes nothing: the payment left is not cancelled.
     let refused = server
         .client
