@@ -433,7 +433,7 @@ fn without_phone_numbers(bytes: std::borrow::Cow<'_, [u8]>) -> std::borrow::Cow<
                 }
                 end += 1;
             }
-            if (8..=15).contains(&digits) {
+            if (8..=15).contains(&digits) && !amex_or_diners(&bytes[i + 1..end]) {
                 spans.push((i, end));
             }
             i = end;
@@ -449,6 +449,22 @@ fn without_phone_numbers(bytes: std::borrow::Cow<'_, [u8]>) -> std::borrow::Cow<
         masked[start..end].fill(b'x');
     }
     std::borrow::Cow::Owned(masked)
+}
+
+/// Whether a `+`-led run of 14 or 15 digits is an American Express or Diners Club card number (`+378282246310005`)
+/// rather than a phone number: their ranges start 30, 34, 36, 37, 38 and 39, the calling codes of Greece, Spain,
+/// Hungary, the 37x and 38x countries and Italy, whose numbers are at most 13 digits with the code (ITU-T E.164
+/// national numbering plans), so no phone number there is that long. A 13-digit Visa in that place stays a phone
+/// number: `+49` German mobiles are 13 digits, and Visa no longer issues 13-digit cards.
+fn amex_or_diners(run: &[u8]) -> bool {
+    let digits: Vec<u8> = run
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect();
+    (14..=15).contains(&digits.len())
+        && matches!(card_brand(&digits), Some("American Express" | "Diners Club"))
+        && luhn_valid(&digits)
 }
 
 fn scan_segment(
@@ -572,9 +588,26 @@ mod tests {
         ] {
             assert!(!contains_pan(&text), "{text}");
         }
-        // A 16-digit card after a `+`, or a `+` glued to a word, is still found.
+        // A 16-digit card after a `+`, or a `+` glued to a word, is still found; so is an American Express or
+        // Diners Club number after a `+`, grouped or not (no phone number in their calling codes is that long).
         for text in ["+4242424242424242", "a+4242424242424242", "x+378282246310005"] {
             assert!(contains_pan(text), "{text}");
+        }
+        for text in [
+            "+378282246310005",
+            "+3782 822463 10005",
+            "+36227206271667",
+            "nota: +30569309025904",
+        ] {
+            assert!(contains_typed_pan(text), "{text}");
+        }
+        for text in [
+            "+34 612 345 678",
+            "+39 347 123 4567",
+            "+36 30 123 4567",
+            format!("+{german}").as_str(),
+        ] {
+            assert!(!contains_typed_pan(text), "{text}");
         }
     }
 
