@@ -75,6 +75,19 @@ impl VerifyReport {
             self.problems.join("; ")
         }
     }
+
+    /// What a partner's audit log says of the test: that it passed or failed and what was checked, without the
+    /// operator's detail (the targets' paths and buckets, other partners' chain counts, error texts), which stays in
+    /// `backup_runs` and the alert.
+    pub(crate) fn partner_detail(&self) -> String {
+        if self.ok() {
+            "ok: the backup was restored into a scratch database and passed every check (checksums on every copy, \
+             decryption, row counts, reading every table, audit chains)"
+                .into()
+        } else {
+            "FAILED: the operator was alerted".into()
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -81,15 +81,12 @@ impl Backups {
         Ok(report)
     }
 
-    /// BAK-4: the restore test's result goes into every partner's audit chain (their data was what was tested).
+    /// BAK-4: the restore test's result goes into every partner's audit chain (their data was what was tested), in
+    /// words that name no path, bucket or other partner.
     pub(crate) async fn audit_restore_test(&self, store: &dyn Store, report: &VerifyReport) {
         let entry = comanda_store::identity::AuditEntry::new("backup.restore_tested")
             .target(report.object.clone())
-            .detail(format!(
-                "{} {}",
-                if report.ok() { "ok" } else { "FAILED" },
-                report.detail()
-            ));
+            .detail(report.partner_detail());
         let now = self.clock.now();
         let partners = match store.audited_partners().await {
             Ok(partners) => partners,
