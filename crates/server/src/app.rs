@@ -330,6 +330,7 @@ pub fn build(state: AppState) -> Router {
     let _ = state.openapi_json.set(crate::contract::document(api));
     let trusted = state.settings.trusted_proxies.clone();
     let body_limit = state.settings.body_limit_bytes;
+    let recorder = state.clone();
 
     router
         .route_layer(from_fn_with_state(state.clone(), crate::auth::access::authorize))
@@ -337,6 +338,7 @@ pub fn build(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
         .layer(from_fn_with_state(BodyLimit(body_limit), pan_guard))
+        .layer(from_fn_with_state(recorder, crate::auth::access::record_unrouted))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn(middleware::problem_for_bare_errors))
         .layer(from_fn(middleware::security_headers))

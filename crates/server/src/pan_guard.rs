@@ -32,6 +32,11 @@ impl Location {
     }
 }
 
+/// Marks the guard's refusal, so the audit of a signed-in caller's refused request (MON-6) leaves out its path,
+/// which may be where the card number was.
+#[derive(Debug, Clone, Copy)]
+pub struct CardDataRefused;
+
 /// The body limit, so the guard can read the whole body without becoming a way around the limit.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
@@ -54,9 +59,11 @@ pub async fn pan_guard(State(BodyLimit(limit)): State<BodyLimit>, request: Reque
         let label = location.label();
         metrics::counter!("pan_guard_rejections_total", "location" => label.clone()).increment(1);
         tracing::warn!(location = %label, "request carrying a card-like number refused");
-        return Problem::new(ProblemType::CardDataRefused)
+        let mut refused = Problem::new(ProblemType::CardDataRefused)
             .detail("card numbers are never accepted here: pay through the secure payment form")
             .into_response();
+        refused.extensions_mut().insert(CardDataRefused);
+        return refused;
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }

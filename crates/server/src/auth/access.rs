@@ -191,7 +191,50 @@ fn sign_in_required() -> Response {
     response
 }
 
-pub async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// Marks a response `authorize` decided: its access record, if it had one to write, is written. A response without
+/// it never reached a route (no route matched, or a guard in front of the router refused it), which
+/// [`record_unrouted`] records.
+#[derive(Debug, Clone, Copy)]
+struct AccessDecided;
+
+/// MON-6 for the requests that never reach [`authorize`]: no route matched (404), or the guards in front of the
+/// router refused them (a body over the limit, 413; a card number, 400). A signed-in member's request is recorded
+/// in their partner's chain all the same, as any other of theirs, with the route `-` (and no path for a card
+/// number's refusal: the path may be where it was). Only a request that carries an access token is looked at, and
+/// only once it has been answered.
+pub async fn record_unrouted(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(token) = bearer(&request).map(str::to_owned) else {
+        return next.run(request).await;
+    };
+    let entry = access_record(&state, &request, "-", None);
+    let response = next.run(request).await;
+    if response.extensions().get::<AccessDecided>().is_some() {
+        return response;
+    }
+    if let Ok(caller) = state.identity.authenticate(&token, &[TokenKind::Access]).await {
+        let withheld = response
+            .extensions()
+            .get::<crate::pan_guard::CardDataRefused>()
+            .is_some();
+        let entry = AuditEntry {
+            actor: Some(caller.member.id),
+            target: if withheld { None } else { entry.target },
+            ..entry
+        };
+        state
+            .audit
+            .record_access(caller.scope.partner(), outcome(entry, &response));
+    }
+    response
+}
+
+pub async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = decide(&state, request, next).await;
+    response.extensions_mut().insert(AccessDecided);
+    response
+}
+
+async fn decide(state: &AppState, mut request: Request, next: Next) -> Response {
     let Some(route) = request
         .extensions()
         .get::<MatchedPath>()
@@ -222,6 +265,15 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
         let mut response = Problem::new(ProblemType::MethodNotAllowed).into_response();
         if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
             response.headers_mut().insert(header::ALLOW, allow);
+        }
+        // A signed-in member's request is recorded whatever its answer, this one too (MON-6).
+        if let Some(token) = bearer(&request)
+            && let Ok(caller) = state.identity.authenticate(token, &[TokenKind::Access]).await
+        {
+            let entry = access_record(state, &request, &route, Some(caller.member.id));
+            state
+                .audit
+                .record_access(caller.scope.partner(), outcome(entry, &response));
         }
         return response;
     };

@@ -22,6 +22,26 @@ pub async fn every_authenticated_request_is_chained_and_verifiable(engine: Engin
     assert_eq!(call(&server, "GET", "/api/v1/me", token, None).await.status, 200);
     let denied = call(&server, "GET", "/api/v1/venues/not-a-venue/tables", token, None).await;
     assert_eq!(denied.status, 404);
+    // What never reaches a route is the member's request too: no route (404), a method the route does not take
+    // (405), a body over the limit (413), a card number refused before routing (400, recorded without its path).
+    let refused = [
+        ("GET", "/api/v1/no-such-route", None, 404),
+        ("PUT", "/api/v1/venues", Some(json!({})), 405),
+        (
+            "POST",
+            "/api/v1/venues",
+            Some(json!({"name": "x".repeat(1_100_000)})),
+            413,
+        ),
+        ("GET", "/api/v1/venues/4242424242424242/tables", None, 400),
+    ];
+    for (method, path, body, status) in refused {
+        assert_eq!(
+            call(&server, method, path, token, body).await.status,
+            status,
+            "{method} {path}"
+        );
+    }
     // The records are written in batches; each keeps when its request happened, not when its batch was written.
     let asked = comanda_domain::Clock::now(&server.clock);
     server.clock.advance(time::Duration::minutes(10));
@@ -56,6 +76,24 @@ pub async fn every_authenticated_request_is_chained_and_verifiable(engine: Engin
     assert!(at <= asked, "recorded at {at}, the request was before {asked}");
     let missing = find("/api/v1/venues/not-a-venue/tables");
     assert!(missing["detail"].as_str().unwrap().ends_with("status=404"));
+    for (path, detail) in [
+        ("/api/v1/no-such-route", "route=- status=404"),
+        ("/api/v1/venues", "route=/api/v1/venues status=405"),
+        ("/api/v1/venues", "route=- status=413"),
+    ] {
+        assert!(
+            items
+                .iter()
+                .any(|e| e["target"] == path && e["detail"] == detail && e["actor"] == owner_id.as_str()),
+            "{path} {detail} not recorded: {items:?}"
+        );
+    }
+    let card = items
+        .iter()
+        .find(|e| e["detail"] == "route=- status=400")
+        .unwrap_or_else(|| panic!("the card number's refusal not recorded: {items:?}"));
+    assert!(card["target"].is_null(), "{card}");
+    assert!(!format!("{items:?}").contains("4242424242424242"));
     find("/api/v1/me");
 
     // Filters narrow; a filter that is not one is a clear 400 naming the field.
