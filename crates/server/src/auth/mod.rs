@@ -235,7 +235,25 @@ pub struct Identity {
     secret_index: Secret<[u8; 32]>,
     /// Announces every revocation of a member's credentials to what holds one open in this process (kitchen
     /// streams), so it ends at once rather than at its token's expiry.
-    revocations: tokio::sync::broadcast::Sender<(PartnerId, Uuid)>,
+    revocations: tokio::sync::broadcast::Sender<Revoked>,
+}
+
+/// A revocation as open feeds hear it: a member's credentials, all of them or one sign-in session's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revoked {
+    pub partner: PartnerId,
+    pub member: Uuid,
+    /// The refresh family (sign-in session) revoked, or `None` for every credential of the member.
+    pub session: Option<Uuid>,
+}
+
+impl Revoked {
+    /// Whether a credential of `member` in `partner`, issued in sign-in session `session`, is among those revoked.
+    pub fn covers(&self, partner: PartnerId, member: Uuid, session: Option<Uuid>) -> bool {
+        self.partner == partner
+            && self.member == member
+            && self.session.is_none_or(|revoked| session == Some(revoked))
+    }
 }
 
 /// The one revocation rule (issue 14): a credential — sign-in or enrolment token, access token, refresh family, open
@@ -313,13 +331,27 @@ impl Identity {
         }
     }
 
-    /// Revocations of members' credentials as they happen in this process: `(partner, member)`.
-    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<(PartnerId, Uuid)> {
+    /// Revocations of members' credentials as they happen in this process.
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<Revoked> {
         self.revocations.subscribe()
     }
 
+    /// Every credential of the member (a password change, sign-out everywhere, removal …).
     pub(super) fn announce_revocation(&self, scope: &TenantScope, user: Uuid) {
-        let _ = self.revocations.send((scope.partner(), user));
+        let _ = self.revocations.send(Revoked {
+            partner: scope.partner(),
+            member: user,
+            session: None,
+        });
+    }
+
+    /// One sign-in session of the member (a sign-out): their other devices' feeds go on.
+    pub(super) fn announce_session_revocation(&self, scope: &TenantScope, user: Uuid, session: Uuid) {
+        let _ = self.revocations.send(Revoked {
+            partner: scope.partner(),
+            member: user,
+            session: Some(session),
+        });
     }
 
     pub fn public_origin(&self) -> &str {

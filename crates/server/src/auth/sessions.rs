@@ -132,9 +132,9 @@ impl Identity {
         self.store
             .revoke_family(&caller.scope, session, &audit, self.now())
             .await?;
-        // Its open feeds end too (a kitchen display ran on until its token expired): every feed of the member is
-        // ended, and those of their other sessions reconnect with tokens that still work.
-        self.announce_revocation(&caller.scope, caller.member.id);
+        // Its open feeds end too (a kitchen display ran on until its token expired); the member's other devices'
+        // feeds go on.
+        self.announce_session_revocation(&caller.scope, caller.member.id, session);
         Ok(())
     }
 

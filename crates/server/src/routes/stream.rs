@@ -9,7 +9,6 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use comanda_domain::PartnerId;
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -28,7 +27,7 @@ struct Feed {
     notices: broadcast::Receiver<(Uuid, Uuid)>,
     closing: tokio::sync::watch::Receiver<bool>,
     /// Revocations of members' credentials: a stream is a credential too, and ends with the caller's.
-    revocations: broadcast::Receiver<(PartnerId, Uuid)>,
+    revocations: broadcast::Receiver<crate::auth::Revoked>,
     /// The stream ends when its access token would have expired (a revocation made on another instance reaches
     /// it then); the display reconnects with a fresh token.
     expires: tokio::time::Instant,
@@ -131,7 +130,8 @@ impl Feed {
             let closing = &mut self.closing;
             let notices = &mut self.notices;
             let revocations = &mut self.revocations;
-            let (member, expires) = ((partner, self.caller.member.id), self.expires);
+            let (member, session, expires) = (self.caller.member.id, self.caller.session(), self.expires);
+            let tenant = self.caller.scope.partner();
             let venue = self.venue;
             let woke = tokio::time::timeout(Duration::from_secs(10), async {
                 loop {
@@ -140,7 +140,7 @@ impl Feed {
                         _ = closing.changed() => return false,
                         _ = tokio::time::sleep_until(expires) => return false,
                         revoked = revocations.recv() => match revoked {
-                            Ok((p, user)) if (p.as_uuid(), user) == member => return false,
+                            Ok(revoked) if revoked.covers(tenant, member, session) => return false,
                             // Missed revocations might include this member's: end, the display reconnects.
                             Err(broadcast::error::RecvError::Lagged(_)) => return false,
                             _ => continue,

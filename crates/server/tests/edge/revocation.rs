@@ -32,6 +32,8 @@ struct Expected {
     pending_sign_in: bool,
     enrolment: bool,
     stream_open: bool,
+    /// The member's kitchen feed on another device (another sign-in session).
+    other_session_stream_open: bool,
 }
 
 const ALIVE: Expected = Expected {
@@ -40,6 +42,7 @@ const ALIVE: Expected = Expected {
     pending_sign_in: true,
     enrolment: true,
     stream_open: true,
+    other_session_stream_open: true,
 };
 const DEAD: Expected = Expected {
     access: false,
@@ -47,6 +50,7 @@ const DEAD: Expected = Expected {
     pending_sign_in: false,
     enrolment: false,
     stream_open: false,
+    other_session_stream_open: false,
 };
 
 /// The member whose credentials are revoked, and what they hold.
@@ -69,13 +73,15 @@ pub async fn every_credential_issued_before_a_revocation_is_dead(engine: Engine)
     let table: [(Revocation, Expected); 8] = [
         (Revocation::Nothing, ALIVE),
         (Revocation::Compromised, DEAD),
-        // A kitchen display's feed ended with its session's sign-out (it ran on until its token expired).
+        // A kitchen display's feed ended with its session's sign-out (it ran on until its token expired); the
+        // member's feed on another device goes on (it was cut and had to reconnect).
         (
             Revocation::Logout,
             Expected {
                 access: false,
                 refresh: false,
                 stream_open: false,
+                other_session_stream_open: true,
                 ..ALIVE
             },
         ),
@@ -97,6 +103,7 @@ pub async fn every_credential_issued_before_a_revocation_is_dead(engine: Engine)
         let held = member_holding_every_credential(&server, &owner.access, n, "server").await;
         let enrolment = enrolment_holder(&server, &owner.access, n).await;
         let mut stream = open_stream(&server, &held.access, &held.venue).await;
+        let mut other_stream = open_stream(&server, &held.elsewhere, &held.venue).await;
 
         let after = revoke(&server, revocation, &held, &owner.access, &enrolment).await;
 
@@ -150,6 +157,11 @@ pub async fn every_credential_issued_before_a_revocation_is_dead(engine: Engine)
         }
         let open = stream_still_open(&mut stream).await;
         assert_eq!(open, expected.stream_open, "{label}: kitchen stream");
+        let open = stream_still_open(&mut other_stream).await;
+        assert_eq!(
+            open, expected.other_session_stream_open,
+            "{label}: kitchen stream of another session"
+        );
         // What the revocation answered (a new session) works.
         if let Some(access) = &after.new_access {
             let me = call(&server, "GET", "/api/v1/me", Some(access), None).await;
