@@ -791,7 +791,7 @@ pages.guest = async () => {
     const list = $('#order-list');
     // Redrawn only when an order changed: a redraw every two seconds would take the focus from a guest's keyboard or
     // screen reader on the Cancel button. The focus on an order's line or button stays on it across a redraw.
-    const shape = JSON.stringify(bill.orders.map((o) => [o.id, o.status, o.mine, o.lines.length]));
+    const shape = JSON.stringify(bill.orders.map((o) => [o.id, o.status, o.mine, o.cancellable, o.lines.length]));
     if (list.dataset.shape === shape) return renderBillLine(bill);
     list.dataset.shape = shape;
     const focused = document.activeElement && list.contains(document.activeElement)
@@ -818,7 +818,8 @@ pages.guest = async () => {
       const why = order.status === 'cancelled' && order.cancel_reason ? ` (${order.cancel_reason})` : '';
       item.textContent = `${names}${notes ? ` ${notes}` : ''} — ${statusName(order.status)}${why}`;
       if (before.has(order.id) && before.get(order.id) !== order.status) changed.push(`${names} — ${statusName(order.status)}${why}`);
-      if (order.mine && order.status === 'placed') {
+      // Not once the bill's payments cover it (the venue refunds first): a button that is always refused is no choice.
+      if (order.cancellable) {
         const cancel = document.createElement('button');
         cancel.type = 'button';
         cancel.className = 'cancel link';

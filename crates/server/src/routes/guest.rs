@@ -348,6 +348,10 @@ pub struct GuestOrder {
     pub order: OrderView,
     /// Placed from this device (sent as `X-Guest-Device`): only such orders can be cancelled by the guest.
     pub mine: bool,
+    /// This device's order the guest may still cancel: the kitchen has not accepted it, and the bill stays above
+    /// what its guests paid, are paying or paid in cash without it (a paid order is refunded by the venue first).
+    /// The cancellation decides again when it is asked.
+    pub cancellable: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -421,7 +425,7 @@ pub async fn bill(
     let guest = resolve(&state, &token).await?;
     let (bill, orders) = table_bill(&state, &guest).await?;
     let live = state.store.live_session(&guest.scope, guest.table.id).await?;
-    let ((balance, unfinished), claims) = match &live {
+    let ((balance, unfinished, covered), claims) = match &live {
         Some(session) => (
             own_view_of_balance(&state, &guest, session.id, device.as_deref()).await?,
             state
@@ -433,6 +437,7 @@ pub async fn bill(
             (
                 comanda_store::payments::SessionBalance::new(Money::zero(bill.currency), 0, 0),
                 None,
+                0,
             ),
             Vec::new(),
         ),
@@ -440,11 +445,19 @@ pub async fn bill(
     let session = live.map(|s| GuestSession {
         status: s.status.into(),
     });
+    let total = balance.total.amount;
     let orders = orders
         .into_iter()
-        .map(|o| GuestOrder {
-            mine: device.is_some() && o.device == device,
-            order: o.into(),
+        .map(|o| {
+            let mine = device.is_some() && o.device == device;
+            let cancellable = mine
+                && o.status == OrderStatus::Placed
+                && comanda_domain::bill::may_shrink_bill(total - o.subtotal.amount, covered, 0);
+            GuestOrder {
+                mine,
+                cancellable,
+                order: o.into(),
+            }
         })
         .collect();
     Ok(Json(GuestBill {
@@ -462,16 +475,26 @@ pub async fn bill(
 /// The bill's balance as a guest's device sees it: its own unfinished payment (one with a PaymentIntent, which its
 /// next payment replaces) counts as free, as the line claims leave it out, so a guest who reloads the pay page mid
 /// payment is shown what they would pay, not "nothing left". With it, that payment, newest first: the rest of the
-/// table sees it in progress until it ends or lapses, so the page offers to give it up.
+/// table sees it in progress until it ends or lapses, so the page offers to give it up. Last, what the bill's money
+/// covers as a cancellation counts it (paid, cash included, and being paid, less what refunds give back: tips
+/// returned count as returned here, so a Cancel may show that the cancellation then refuses, never the reverse).
 async fn own_view_of_balance(
     state: &AppState,
     guest: &GuestTable,
     session: Uuid,
     device: Option<&str>,
-) -> Result<(comanda_store::payments::SessionBalance, Option<UnfinishedPayment>), ApiError> {
+) -> Result<
+    (
+        comanda_store::payments::SessionBalance,
+        Option<UnfinishedPayment>,
+        i64,
+    ),
+    ApiError,
+> {
     let balance = state.store.session_balance(&guest.scope, session).await?;
+    let covered = (balance.paid.amount + balance.in_progress.amount - balance.refunded.amount).max(0);
     let Some(device) = device else {
-        return Ok((balance, None));
+        return Ok((balance, None, covered));
     };
     let own: Vec<_> = state
         .store
@@ -489,7 +512,7 @@ async fn own_view_of_balance(
             total: held.settlement.charged,
             expires_at: held.expires_at,
         });
-    Ok((balance.releasing(released), unfinished))
+    Ok((balance.releasing(released), unfinished, covered))
 }
 
 /// A guest cancels one of their own orders while the kitchen has not accepted it (`X-Guest-Device` required).

@@ -1193,7 +1193,7 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
         .json()
         .await
         .unwrap();
-    let flags: Vec<(String, bool)> = bill["orders"]
+    let flags: Vec<(String, bool, bool)> = bill["orders"]
         .as_array()
         .unwrap()
         .iter()
@@ -1201,12 +1201,16 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
             (
                 o["status"].as_str().unwrap().to_owned(),
                 o["mine"].as_bool().unwrap(),
+                o["cancellable"].as_bool().unwrap(),
             )
         })
         .collect();
     assert_eq!(
         flags,
-        [("cancelled".to_owned(), false), ("placed".to_owned(), true)]
+        [
+            ("cancelled".to_owned(), false, false),
+            ("placed".to_owned(), true, true)
+        ]
     );
     assert_eq!(
         bill["bill"]["subtotal"]["amount"], 1_890_000,

@@ -1714,6 +1714,75 @@ async fn a_device_asking_again_replaces_the_payment_it_left() {
     server.stop().await;
 }
 
+/// A guest's order the bill's payments need is not offered for cancelling (the venue refunds first; the button was
+/// shown and always refused), and is again once the payment that needed it is given up.
+#[tokio::test]
+async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "cubierto@example.co").await;
+    onboarded(&server, &v).await;
+    let order = async || {
+        let placed = server
+            .client
+            .post(server.url(&format!("/api/v1/t/{}/orders", v.token)))
+            .header("x-guest-device", "phone-1")
+            .json(&json!({"items": [{"item_id": v.item, "quantity": 1}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(placed.status().as_u16(), 201);
+        placed.json::<Value>().await.unwrap()["id"].clone()
+    };
+    let first = order().await;
+    accept_table(&server, &v).await;
+    order().await;
+    let offered = async || -> Vec<bool> {
+        let bill: Value = server
+            .client
+            .get(server.url(&format!("/api/v1/t/{}/bill", v.token)))
+            .header("x-guest-device", "phone-1")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        bill["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["cancellable"].as_bool().unwrap())
+            .collect()
+    };
+    assert_eq!(offered().await, [true, true]);
+    // A friend starts paying the whole bill: neither order can leave it now.
+    let paying = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    assert_eq!(paying.status, 201, "{}", paying.body);
+    assert_eq!(offered().await, [false, false]);
+    let refused = server
+        .client
+        .post(server.url(&format!(
+            "/api/v1/t/{}/orders/{}/cancel",
+            v.token,
+            first.as_str().unwrap()
+        )))
+        .header("x-guest-device", "phone-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 422);
+    let id = paying.body["payment_id"].as_str().unwrap();
+    let given_up = server
+        .client
+        .post(server.url(&format!("/api/v1/t/{}/payments/{id}/cancel", v.token)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given_up.status().as_u16(), 200);
+    assert_eq!(offered().await, [true, true]);
+    server.stop().await;
+}
+
 /// A payment left unfinished holds its share only for a while: then it is cancelled at Stripe first and its share
 /// is free again. A guest can also give up a payment at once.
 #[tokio::test]
