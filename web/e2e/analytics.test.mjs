@@ -114,6 +114,11 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   assert.match(csv, /^start_local,business_day,timezone,metric,value_minor,value,currency\r\n/);
   assert.match(csv, new RegExp(`,America/Bogota,gross,${gross},${(gross / 100).toFixed(2)},COP\\r\\n`));
 
+  // Opened without a venue (a bookmark), the page takes the partner's only venue rather than failing.
+  await page.goto(`${server.origin}/analytics`);
+  await page.locator('#summary dd[data-figure=orders]').filter({ hasText: '6' }).waitFor();
+  assert.equal(new URL(page.url()).searchParams.get('venue'), venue);
+
   // A bad range is refused naming the field, on the page.
   await page.fill('#range-form input[name=from]', '2026-12-31');
   await page.fill('#range-form input[name=to]', '2026-01-01');

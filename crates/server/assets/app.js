@@ -196,6 +196,23 @@ async function authed(method, path, body, headers = {}) {
 
 // Every list answers one page at a time (`{items, next_cursor}`); a view that shows the whole list follows the
 // cursors to the end instead of showing the first page as if it were everything.
+// A staff page is about one venue, named in its address (`?venue=…`). Opened without one (a bookmark, an address
+// typed by hand), it takes the partner's only venue, or sends to the dashboard that lists them (a signed-in member
+// was sent to sign in again, or shown a page of errors). Answers the venue's id, or null when it navigated away.
+async function chosenVenue() {
+  const venue = new URLSearchParams(location.search).get('venue');
+  if (venue) return venue;
+  const venues = await allPages('/api/v1/venues').catch(() => []);
+  if (venues.length === 1) {
+    const url = new URL(location.href);
+    url.searchParams.set('venue', venues[0].id);
+    history.replaceState(null, '', url);
+    return venues[0].id;
+  }
+  location.replace('/dashboard');
+  return null;
+}
+
 async function allPages(path) {
   const items = [];
   let cursor = null;
@@ -1016,8 +1033,9 @@ async function readEvents(response, onEvent) {
 }
 
 pages.kitchen = async () => {
-  const venue = new URLSearchParams(location.search).get('venue');
-  if (!store.get('access') || !venue) return location.assign('/signin');
+  if (!store.get('access')) return location.assign('/signin');
+  const venue = await chosenVenue();
+  if (!venue) return;
   const board = $('#kitchen-orders');
   board.tabIndex = -1;
   const next = { placed: 'accepted', accepted: 'preparing', preparing: 'ready', ready: 'served' };
@@ -1899,11 +1917,13 @@ function fillDataTable(table, headers, rows, amounts = []) {
 pages.analytics = async () => {
   if (!store.get('access')) return location.assign('/signin');
   const params = new URLSearchParams(location.search);
-  const venue = encodeURIComponent(params.get('venue') || '');
+  const chosen = await chosenVenue();
+  if (!chosen) return;
+  const venue = encodeURIComponent(chosen);
   const base = `/api/v1/venues/${venue}/analytics`;
   const form = $('#range-form');
   // The last seven business days of the venue (its zone and day start), whatever the device's clock and zone say.
-  const here = (await allPages('/api/v1/venues').catch(() => [])).find((v) => v.id === params.get('venue'));
+  const here = (await allPages('/api/v1/venues').catch(() => [])).find((v) => v.id === chosen);
   const today = here ? businessDay(here) : isoDate(new Date());
   const weekAgo = new Date(Date.parse(`${today}T12:00:00Z`) - 6 * 86400000).toISOString().slice(0, 10);
   form.from.value = params.get('from') || weekAgo;
@@ -2030,7 +2050,8 @@ pages.analytics = async () => {
 pages.host = async () => {
   if (!store.get('access')) return location.assign('/signin');
   const params = new URLSearchParams(location.search);
-  const venue = params.get('venue');
+  const venue = await chosenVenue();
+  if (!venue) return;
   const form = $('#day-form');
   const venues = await allPages('/api/v1/venues').catch(() => []);
   const here = venues.find((v) => v.id === venue);
@@ -2365,7 +2386,8 @@ pages.host = async () => {
 // smallest party and online flag. The API checks every rule and names the field it refuses.
 pages.bookingSettings = async () => {
   if (!store.get('access')) return location.assign('/signin');
-  const venue = new URLSearchParams(location.search).get('venue');
+  const venue = await chosenVenue();
+  if (!venue) return;
   const form = $('#policy-form');
   const field = (name) => form.elements[name];
   // The page shows three services and three turn rules; a policy with more (the API takes 14 services) gets a row
@@ -2540,7 +2562,8 @@ pages.bookingSettings = async () => {
 // A venue's tables and their QR codes: what an owner sets up before the first guest scans.
 pages.tables = async () => {
   if (!store.get('access')) return location.assign('/signin');
-  const venue = new URLSearchParams(location.search).get('venue');
+  const venue = await chosenVenue();
+  if (!venue) return;
   const path = `/api/v1/venues/${encodeURIComponent(venue)}/tables`;
   const render = async () => {
     const tables = await allPages(path);
@@ -2574,8 +2597,9 @@ pages.tables = async () => {
 };
 
 pages.menu = async () => {
-  const venue = new URLSearchParams(location.search).get('venue');
-  if (!store.get('access') || !venue) return location.assign('/signin');
+  if (!store.get('access')) return location.assign('/signin');
+  const venue = await chosenVenue();
+  if (!venue) return;
   const editor = $('#menu-editor');
   const render = async () => {
     const menu = await authed('GET', `/api/v1/venues/${venue}/menu`);
