@@ -234,6 +234,9 @@ pub fn utc_quarter(at: OffsetDateTime) -> OffsetDateTime {
 pub struct Bucket {
     pub start: OffsetDateTime,
     pub day: time::Date,
+    /// The business days of the range the bucket holds: 7 for a whole week, fewer for a week the range's start or
+    /// end cuts (read beside whole weeks it is not a slow week); 1 for a day, and for an hour (of one day).
+    pub days: u8,
     pub measures: Measures,
 }
 
@@ -263,9 +266,19 @@ impl BusinessCalendar {
         while quarter < end {
             let bucket_start = self.bucket_start(quarter, granularity).max(start);
             if buckets.last().is_none_or(|b| b.start != bucket_start) {
+                let day = self.business_day(bucket_start);
+                let days = match granularity {
+                    Granularity::Week => {
+                        let sunday = day
+                            + time::Duration::days(6 - i64::from(day.weekday().number_days_from_monday()));
+                        u8::try_from((sunday.min(to) - day).whole_days() + 1).unwrap_or(7)
+                    }
+                    Granularity::Day | Granularity::Hour => 1,
+                };
                 buckets.push(Bucket {
                     start: bucket_start,
-                    day: self.business_day(bucket_start),
+                    day,
+                    days,
                     measures: Measures::default(),
                 });
             }
@@ -662,13 +675,13 @@ mod tests {
             date!(2026 - 06 - 15),
             Granularity::Week,
         );
-        let starts: Vec<_> = weeks.iter().map(|b| b.day).collect();
+        let starts: Vec<_> = weeks.iter().map(|b| (b.day, b.days)).collect();
         assert_eq!(
             starts,
             [
-                date!(2026 - 06 - 03),
-                date!(2026 - 06 - 08),
-                date!(2026 - 06 - 15)
+                (date!(2026 - 06 - 03), 5),
+                (date!(2026 - 06 - 08), 7),
+                (date!(2026 - 06 - 15), 1)
             ]
         );
     }

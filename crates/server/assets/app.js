@@ -1819,8 +1819,11 @@ function svgElement(name, attributes, text) {
   return element;
 }
 
+// A week the range cuts holds fewer days than the weeks beside it: said, so it is not read as a slow week.
+const partOfWeek = (point, granularity) => (granularity === 'week' && point.days < 7 ? (english ? ` (${point.days} ${point.days === 1 ? 'day' : 'days'})` : ` (${point.days} ${point.days === 1 ? 'día' : 'días'})`) : '');
+
 // A bar per bucket, scaled between the smallest (or zero) and the largest value; every bar has its value as a title.
-function drawSeries(svg, points, label) {
+function drawSeries(svg, points, label, granularity) {
   svg.replaceChildren();
   const width = 640, height = 240, top = 10, bottom = 200, left = 8;
   const values = points.map((p) => p.value);
@@ -1833,7 +1836,7 @@ function drawSeries(svg, points, label) {
   points.forEach((point, i) => {
     const x = left + i * step;
     const bar = svgElement('rect', { class: 'bar', x: x + step * 0.1, width: Math.max(1, step * 0.8), y: Math.min(y(point.value), y(0)), height: Math.abs(y(0) - y(point.value)) });
-    bar.appendChild(svgElement('title', {}, `${point.start.slice(0, 16).replace('T', ' ')}: ${label(point.value)}`));
+    bar.appendChild(svgElement('title', {}, `${point.start.slice(0, 16).replace('T', ' ')}${partOfWeek(point, granularity)}: ${label(point.value)}`));
     svg.appendChild(bar);
     if (i % every === 0) {
       const text = hourly ? point.start.slice(5, 16).replace('T', ' ') : point.day.slice(5);
@@ -2007,10 +2010,10 @@ pages.analytics = async () => {
         said.textContent = meaning;
         return [term, said];
       }));
-      drawSeries($('#series-chart'), points.points, label);
+      drawSeries($('#series-chart'), points.points, label, points.granularity);
       const hourly = points.points.length > 1 && points.points[0].day === points.points[1].day;
       fillDataTable($('#series-data'), [english ? 'From' : 'Desde', $('#range-form').metric.selectedOptions[0].textContent],
-        points.points.map((p) => [hourly ? p.start.slice(0, 16).replace('T', ' ') : p.day, label(p.value)]), [1]);
+        points.points.map((p) => [hourly ? p.start.slice(0, 16).replace('T', ' ') : `${p.day}${partOfWeek(p, points.granularity)}`, label(p.value)]), [1]);
       drawHeatMap($('#heat-chart'), heat.cells, label);
       const weekdays = english ? ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] : ['lunes', 'martes', 'miércoles', 'jueves', 'viernes', 'sábado', 'domingo'];
       fillDataTable($('#heat-data'), [english ? 'Weekday and hour' : 'Día y hora', $('#range-form').metric.selectedOptions[0].textContent],

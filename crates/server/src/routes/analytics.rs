@@ -191,6 +191,9 @@ impl From<ReservationFigures> for ReservationSummary {
 pub struct SeriesPoint {
     pub start: String,
     pub day: String,
+    /// The business days of the range the bucket holds: 7 for a whole week, fewer for a week the range's start or
+    /// end cuts; 1 for a day or an hour.
+    pub days: u8,
     pub value: i64,
 }
 
@@ -688,6 +691,7 @@ async fn series_of(
             SeriesPoint {
                 start: local.format(&Rfc3339).unwrap_or_default(),
                 day: bucket.day.to_string(),
+                days: bucket.days,
                 value: metric_value(ask.metric, &bucket.measures).unwrap_or(0),
             }
         })

@@ -156,6 +156,17 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
             (json!(saturday.to_string()), json!(0))
         ]
     );
+    // By week, Friday and Saturday are the first two days a week can hold: the bucket says so (a whole week holds 7).
+    let weekly = report(format!(
+        "{base}/timeseries?metric=orders&granularity=week&from={friday}&to={saturday}"
+    ))
+    .await;
+    assert_eq!(
+        weekly.body["points"],
+        json!([{"start": format!("{friday}T05:00:00-05:00"), "day": friday.to_string(), "days": 2, "value": 1}]),
+        "{}",
+        weekly.body
+    );
 
     // The heat map puts it on Friday (ISO weekday 5) at 21 h, not on Saturday at 02 h.
     let heat = report(format!("{base}/heatmap?from={friday}&to={saturday}")).await;
