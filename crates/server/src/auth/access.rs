@@ -280,7 +280,7 @@ async fn decide(state: &AppState, mut request: Request, next: Next) -> Response 
     let identity: &Arc<Identity> = &state.identity;
     let caller = match access {
         Access::Public if route.starts_with("/api/v1/t/") => {
-            return guest_request(&state, &route, request, next).await;
+            return guest_request(state, &route, request, next).await;
         }
         Access::Public => return next.run(request).await,
         Access::PublicOrStaff(_) if bearer(&request).is_none() => return next.run(request).await,
@@ -334,7 +334,7 @@ async fn decide(state: &AppState, mut request: Request, next: Next) -> Response 
     match caller {
         Ok(caller) => {
             let partner = caller.scope.partner();
-            let entry = access_record(&state, &request, &route, Some(caller.member.id));
+            let entry = access_record(state, &request, &route, Some(caller.member.id));
             if let Err(wait) = identity.throttle.tenant_request(partner.as_uuid()) {
                 let response = Problem::new(ProblemType::RateLimited)
                     .retry_after(wait.0.max(1))
@@ -343,14 +343,14 @@ async fn decide(state: &AppState, mut request: Request, next: Next) -> Response 
                 return response;
             }
             request.extensions_mut().insert(caller.clone());
-            let response = crate::idempotency::answer_once(&state, &caller, &route, request, next).await;
+            let response = crate::idempotency::answer_once(state, &caller, &route, request, next).await;
             state.audit.record_access(partner, outcome(entry, &response));
             response
         }
         // A valid credential refused here (403, enrolment first) is recorded as well: a member probing what their
         // role does not allow leaves a trace. A credential that does not verify names no partner to record it for.
         Err((Some(caller), error)) => {
-            let entry = access_record(&state, &request, &route, Some(caller.member.id));
+            let entry = access_record(state, &request, &route, Some(caller.member.id));
             let response = error.into_response();
             state
                 .audit
