@@ -173,6 +173,20 @@ async fn table_with_bill(server: &TestServer, v: &Venue) {
     accept_table(server, v).await;
 }
 
+/// The table's bill as one guest's phone reads it (`X-Guest-Device`): its own unfinished payment counts as free.
+async fn bill_seen_by(server: &TestServer, v: &Venue, device: &str) -> Value {
+    server
+        .client
+        .get(server.url(&format!("/api/v1/t/{}/bill", v.token)))
+        .header("x-guest-device", device)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn pay(server: &TestServer, v: &Venue, body: Value) -> Reply {
     post(server, &format!("/api/v1/t/{}/payments", v.token), None, body).await
 }
@@ -1642,16 +1656,7 @@ async fn a_device_asking_again_replaces_the_payment_it_left() {
     let friend = half("phone-2").await;
     assert_eq!(bill(&server, &v).await["balance"]["remaining"]["amount"], 0);
     // The phone that left its payment sees its own half as free (a reload shows what it would pay, not nothing).
-    let seen: Value = server
-        .client
-        .get(server.url(&format!("/api/v1/t/{}/bill", v.token)))
-        .header("x-guest-device", "phone-1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen = bill_seen_by(&server, &v, "phone-1").await;
     assert_eq!(seen["balance"]["remaining"]["amount"], 1_890_000, "{seen}");
     assert_eq!(seen["balance"]["in_progress"]["amount"], 1_890_000, "{seen}");
     // It is named to that phone, which the rest of the table sees held, so the page can offer to give it up; the
@@ -1659,16 +1664,7 @@ async fn a_device_asking_again_replaces_the_payment_it_left() {
     assert_eq!(seen["unfinished"]["payment_id"], left["payment_id"], "{seen}");
     assert_eq!(seen["unfinished"]["total"]["amount"], 1_890_000, "{seen}");
     assert!(seen["unfinished"]["expires_at"].is_string(), "{seen}");
-    let friend_sees: Value = server
-        .client
-        .get(server.url(&format!("/api/v1/t/{}/bill", v.token)))
-        .header("x-guest-device", "phone-2")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let friend_sees = bill_seen_by(&server, &v, "phone-2").await;
     assert_eq!(
         friend_sees["unfinished"]["payment_id"], friend["payment_id"],
         "{friend_sees}"
@@ -1737,17 +1733,7 @@ async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
     accept_table(&server, &v).await;
     order().await;
     let offered = async || -> Vec<bool> {
-        let bill: Value = server
-            .client
-            .get(server.url(&format!("/api/v1/t/{}/bill", v.token)))
-            .header("x-guest-device", "phone-1")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        bill["orders"]
+        bill_seen_by(&server, &v, "phone-1").await["orders"]
             .as_array()
             .unwrap()
             .iter()

