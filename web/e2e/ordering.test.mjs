@@ -248,3 +248,52 @@ test('the suggested tip is 10 % of the value before tax (Ley 1935)', async () =>
   await phone.close();
   await staff.close();
 });
+
+test('a party at joined tables orders from both; each ticket says where the dishes go and whose bill it is', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
+  const { token, venue } = await setUp(staff.request, 'juntas@example.co');
+  const call = async (method, path, data) => {
+    const response = await staff.request.fetch(`${server.origin}${path}`, { method, data, headers: { Authorization: `Bearer ${token}` } });
+    const text = await response.text();
+    assert.ok(response.ok(), `${method} ${path} → ${response.status()}: ${text}`);
+    return text ? JSON.parse(text) : {};
+  };
+  const four = await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 4', seats: 3 });
+  const five = await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 5', seats: 3 });
+  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, {
+    services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '00:00', last_seating: '23:45' }],
+    slot_minutes: 15, turn_minutes: [{ max_party: 8, minutes: 120 }], buffer_minutes: 15,
+    pacing: { covers_per_15_min: 12, online_covers_per_15_min: 8 }, min_notice_minutes: 60, horizon_days: 30,
+    max_party_size: 8, deposit_per_cover: null, cancellation_cutoff_hours: 0,
+  });
+  await call('PUT', `/api/v1/venues/${venue}/business-day`, { day_start_hour: 0 });
+  await call('POST', `/api/v1/venues/${venue}/table-combinations`, { tables: [four.id, five.id] });
+  // A party of five walks in: only the two three-tops joined hold it (Mesa 3 seats four); seated at once.
+  const venueDay = (when) => new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Bogota' }).format(when);
+  let slot;
+  for (const day of [venueDay(new Date()), venueDay(new Date(Date.now() + 86_400_000))]) {
+    slot ??= (await call('GET', `/api/v1/venues/${venue}/availability?date=${day}&party_size=5`)).slots[0];
+  }
+  const booked = await call('POST', `/api/v1/venues/${venue}/reservations`, {
+    start: slot.start, party_size: 5, guest: { name: 'Familia Rojas', phone: '+573005550199' }, consent: true, walk_in: true,
+  });
+  const held = await call('GET', `/api/v1/reservations/${booked.reservation_id}?token=${booked.manage_token}`);
+  assert.deepEqual(held.tables, [four.id, five.id], JSON.stringify(held));
+  await call('POST', `/api/v1/reservations/${booked.reservation_id}/transitions`, { to: 'seated' });
+  const menu = await call('GET', `/api/v1/venues/${venue}/menu`);
+  const lemonade = menu.categories.flatMap((c) => c.items).find((i) => i.name.es === 'Limonada de coco');
+  await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const kitchen = await staff.newPage();
+  await kitchen.goto(`${server.origin}/kitchen?venue=${venue}`);
+  await kitchen.locator('#live').filter({ hasText: 'En vivo' }).waitFor();
+  for (const table of [five, four]) {
+    const ordered = await staff.request.post(`${server.origin}/api/v1${new URL(table.guest_url).pathname}/orders`, { data: { items: [{ item_id: lemonade.id, quantity: 1 }] } });
+    assert.ok(ordered.ok(), await ordered.text());
+  }
+  // The order from Mesa 5 goes to Mesa 5, on the party's bill at Mesa 4 (the ticket said "Mesa 4" for both).
+  await kitchen.locator('.ticket h3', { hasText: /^Mesa 5 \(cuenta Mesa 4\) · / }).waitFor();
+  await kitchen.locator('.ticket h3', { hasText: /^Mesa 4 · / }).waitFor();
+  await kitchen.screenshot({ path: artifactPath('kitchen-joined-tables.png'), fullPage: true });
+  await assertAccessible(kitchen, 'kitchen display with a joined party');
+  await staff.close();
+});

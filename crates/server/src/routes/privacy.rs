@@ -39,8 +39,13 @@ pub struct PrivacyRequest {
     pub kind: RequestKind,
     pub subject: Subject,
     /// Rectification: the corrected email.
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     /// Rectification: the corrected name.
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200D\u2028-\u202F\u205F-\u2069\u3000\uFEFF][^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 200
+    )]
     pub name: Option<String>,
     /// Rectification: a guest's corrected phone, E.164 (members keep no phone).
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
@@ -352,7 +357,8 @@ const EXPORT_ACTIVITY_LIMIT: usize = 100_000;
             body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rectifying your own sign-in email: too many wrong passwords or codes (as at \
             sign-in)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Corrected fields on a request that is not a rectification, a phone for a \
+        (status = 422, description = "A rectification without a corrected field, corrected fields on a request that \
+            is not a rectification, a phone for a \
             member (members keep none), your own sign-in email without `current_password`, or `current_password` \
             or `code` on any other request", body = Problem,
             content_type = "application/problem+json")))]
@@ -811,7 +817,11 @@ fn rectification(state: &AppState, request: &PrivacyRequest) -> Result<Rectifica
         }
     });
     if email.is_none() && name.is_none() && phone.is_none() && errors.0.is_empty() {
-        errors.push("email", "give the corrected email, name, phone or several");
+        // Well-formed by the schema (every correction is optional there), refused by the rule: 422, not 400.
+        return Err(ApiError::rule(ValidationErrors::single(
+            "email",
+            "give the corrected email, name, phone or several",
+        )));
     }
     Ok(errors.into_result(Rectification {
         email: email.map(|e| {

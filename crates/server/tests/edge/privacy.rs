@@ -129,6 +129,16 @@ pub async fn personal_data_is_sealed_exported_rectified_and_erased(engine: Engin
     )
     .await;
     assert_eq!(bad.status, 400, "{}", bad.body);
+    // Well-formed, but nothing to correct: the rule refuses it (422), as schemathesis expects of a schema-valid body.
+    let empty = post(
+        &server,
+        "/api/v1/privacy/requests",
+        owner_token,
+        json!({"kind": "rectify", "subject": member_id}),
+    )
+    .await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    assert_eq!(empty.body["errors"][0]["field"], "email", "{}", empty.body);
 
     // REST-1: after this workload, no sensitive plaintext is in the database.
     let stored = database_bytes(&server);
