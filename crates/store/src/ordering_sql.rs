@@ -94,6 +94,31 @@ fn order_from_row(row: &DbRow) -> StoreResult<Order> {
 
 /// What an order adds to its venue's sales (docs/analytics.md: gross tax included, its tax, one order), counted at
 /// its placing; a cancellation takes the same away from the same quarter-hour.
+/// One keyset page of a tenant's rows under one parent, in the order `sql` gives (oldest or newest first): `$1` is
+/// the partner, `$2` the parent (a venue or a session), `($3, $4)` the `(instant, id)` of the page before's last row
+/// (both NULL for the first page), `$5` the page's size plus one, which tells whether another page follows.
+pub(crate) async fn keyset_page<T>(
+    conn: &mut Conn,
+    sql: &'static str,
+    partner: PartnerId,
+    parent: Uuid,
+    page: PageRequest,
+    decode: fn(&DbRow) -> StoreResult<T>,
+    key: fn(&T) -> (OffsetDateTime, Uuid),
+) -> StoreResult<Page<T>> {
+    let (at, id) = page.after_timed().unzip();
+    let rows = sqlx::query(sql)
+        .bind(h(partner.as_uuid()))
+        .bind(h(parent))
+        .bind(ts(at))
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *conn)
+        .await?;
+    let items = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_overfetch_timed(items, page.limit, key))
+}
+
 fn sales_of(order: &Order) -> Measures {
     Measures {
         gross: order.subtotal.amount,
@@ -448,23 +473,19 @@ impl OrderingStore for Engine {
         venue: Uuid,
         page: PageRequest,
     ) -> StoreResult<Page<VenueTable>> {
-        let (at, id) = page.after_timed().unzip();
-        let rows = sqlx::query(
+        let mut conn = self.reading(scope).await?;
+        keyset_page(
+            &mut conn,
             "SELECT * FROM venue_tables WHERE partner_id = $1 AND venue_id = $2
                AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (created_at, id) > ($3, $4))
              ORDER BY created_at, id LIMIT $5",
+            scope.partner(),
+            venue,
+            page,
+            table_from_row,
+            |t| (t.created_at, t.id),
         )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(venue))
-        .bind(ts(at))
-        .bind(id.map(h))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&mut *self.reading(scope).await?)
-        .await?;
-        let tables = rows.iter().map(table_from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch_timed(tables, page.limit, |t| {
-            (t.created_at, t.id)
-        }))
+        .await
     }
 
     async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable> {
@@ -849,23 +870,19 @@ impl OrderingStore for Engine {
         session: Uuid,
         page: PageRequest,
     ) -> StoreResult<Page<Order>> {
-        let (at, id) = page.after_timed().unzip();
-        let rows = sqlx::query(
+        let mut conn = self.reading(scope).await?;
+        keyset_page(
+            &mut conn,
             "SELECT * FROM orders WHERE partner_id = $1 AND session_id = $2
                AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (placed_at, id) > ($3, $4))
              ORDER BY placed_at, id LIMIT $5",
+            scope.partner(),
+            session,
+            page,
+            order_from_row,
+            |o| (o.placed_at, o.id),
         )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(session))
-        .bind(ts(at))
-        .bind(id.map(h))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&mut *self.reading(scope).await?)
-        .await?;
-        let orders = rows.iter().map(order_from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch_timed(orders, page.limit, |o| {
-            (o.placed_at, o.id)
-        }))
+        .await
     }
 
     async fn venue_orders(
@@ -996,26 +1013,19 @@ impl OrderingStore for Engine {
         venue: Uuid,
         page: PageRequest,
     ) -> StoreResult<Page<TableSession>> {
-        let (at, id) = page.after_timed().unzip();
-        let rows = sqlx::query(
+        let mut conn = self.reading(scope).await?;
+        keyset_page(
+            &mut conn,
             "SELECT * FROM table_sessions WHERE partner_id = $1 AND venue_id = $2 AND status <> 'closed'
                AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (created_at, id) > ($3, $4))
              ORDER BY created_at, id LIMIT $5",
+            scope.partner(),
+            venue,
+            page,
+            session_from_row,
+            |s| (s.created_at, s.id),
         )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(venue))
-        .bind(ts(at))
-        .bind(id.map(h))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&mut *self.reading(scope).await?)
-        .await?;
-        let sessions = rows
-            .iter()
-            .map(session_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch_timed(sessions, page.limit, |s| {
-            (s.created_at, s.id)
-        }))
+        .await
     }
 
     async fn accept_session(

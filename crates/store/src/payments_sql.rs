@@ -1247,26 +1247,19 @@ impl PaymentStore for Engine {
         venue: Uuid,
         page: PageRequest,
     ) -> StoreResult<Page<Payment>> {
-        let (at, id) = page.after_timed().unzip();
-        let rows = sqlx::query(
+        let mut conn = self.reading(scope).await?;
+        keyset_page(
+            &mut conn,
             "SELECT * FROM payments WHERE partner_id = $1 AND venue_id = $2
                AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (created_at, id) < ($3, $4))
              ORDER BY created_at DESC, id DESC LIMIT $5",
+            scope.partner(),
+            venue,
+            page,
+            payment_from_row,
+            |p| (p.created_at, p.id),
         )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(venue))
-        .bind(ts(at))
-        .bind(id.map(h))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&mut *self.reading(scope).await?)
-        .await?;
-        let payments = rows
-            .iter()
-            .map(payment_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch_timed(payments, page.limit, |p| {
-            (p.created_at, p.id)
-        }))
+        .await
     }
 
     async fn expired_holds(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Payment>> {

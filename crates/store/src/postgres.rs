@@ -229,6 +229,7 @@ pub(crate) mod kit {
     pub(crate) use crate::postgres_analytics::{add_to_item_sales, add_to_sales, close_check};
     pub(crate) use crate::postgres_audit::{chain_pending, clear_sources};
     pub(crate) use crate::postgres_identity::insert_message;
+    pub(crate) use crate::postgres_ordering::keyset_page;
     pub(crate) use crate::postgres_payments::balance_in;
     pub(crate) use crate::postgres_reservations::cancel_if;
     pub(crate) use crate::records::{corrupt, foreign_key_to_not_found};

@@ -246,6 +246,7 @@ pub(crate) mod kit {
     pub(crate) use crate::sqlite_analytics::{add_to_item_sales, add_to_sales, close_check};
     pub(crate) use crate::sqlite_audit::{chain_pending, clear_sources};
     pub(crate) use crate::sqlite_identity::insert_message;
+    pub(crate) use crate::sqlite_ordering::keyset_page;
     pub(crate) use crate::sqlite_payments::balance_in;
     pub(crate) use crate::sqlite_reservations::cancel_if;
 

@@ -756,6 +756,9 @@ fn series_rows(export: &mut CsvExport, with_venue: bool, series: &SalesSeries) {
 pub struct LocalPoint {
     pub start: String,
     pub day: String,
+    /// As in a venue's series: the business days of the range the bucket holds (7 for a whole week, fewer for a week
+    /// the range cuts; 1 for a day or an hour). Every venue reads the same range, so they agree.
+    pub days: u8,
     pub value: i64,
 }
 
@@ -810,7 +813,7 @@ async fn partner_venues(
 
 /// A currency's sums by local wall-clock start (hours) or business date (days, weeks): the bucket's business day,
 /// the venues' values added, and the earliest venue's local start.
-type LocalSums = BTreeMap<PrimitiveDateTime, (String, i64, PrimitiveDateTime)>;
+type LocalSums = BTreeMap<PrimitiveDateTime, (String, u8, i64, PrimitiveDateTime)>;
 
 /// One metric across all of the partner's venues, by local hour, business day or ISO week of each venue.
 #[utoipa::path(get, path = "/api/v1/analytics/timeseries", tag = "analytics", security(("bearer" = [])),
@@ -851,9 +854,11 @@ pub async fn partner_series(
                         .map_or(local, |day| day.midnight())
                 }
             };
-            let sum = points.entry(key).or_insert_with(|| (point.day.clone(), 0, local));
-            sum.1 += point.value;
-            sum.2 = sum.2.min(local);
+            let sum = points
+                .entry(key)
+                .or_insert_with(|| (point.day.clone(), point.days, 0, local));
+            sum.2 += point.value;
+            sum.3 = sum.3.min(local);
         }
         reports.push(series);
     }
@@ -875,9 +880,10 @@ pub async fn partner_series(
             venues,
             points: points
                 .into_iter()
-                .map(|(_, (day, value, start))| LocalPoint {
+                .map(|(_, (day, days, value, start))| LocalPoint {
                     start: start.format(&RFC3339_LOCAL).unwrap_or_default(),
                     day,
+                    days,
                     value,
                 })
                 .collect(),

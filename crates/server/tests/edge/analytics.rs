@@ -483,10 +483,24 @@ async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Eng
     assert_eq!(
         series.body["totals"],
         json!([{"currency": "COP", "venues": 2, "points": [
-            {"start": format!("{friday}T00:00:00"), "day": friday.to_string(), "value": 1},
-            {"start": format!("{saturday}T00:00:00"), "day": saturday.to_string(), "value": 1}]}])
+            {"start": format!("{friday}T00:00:00"), "day": friday.to_string(), "days": 1, "value": 1},
+            {"start": format!("{saturday}T00:00:00"), "day": saturday.to_string(), "days": 1, "value": 1}]}])
     );
     assert_eq!(series.body["venues"][0]["venue_id"], venue.venue);
+    // By week, the venues' week the range cuts to two days says so in the total too, as in each venue's series.
+    let weekly = get(
+        format!("/api/v1/analytics/timeseries?metric=orders&granularity=week&{range}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(weekly.status, 200, "{}", weekly.body);
+    let week = &weekly.body["totals"][0]["points"][0];
+    assert_eq!(
+        (week["days"].clone(), week["value"].clone()),
+        (json!(2), json!(2)),
+        "{}",
+        weekly.body
+    );
     let heat = get(
         format!("/api/v1/analytics/heatmap?metric=orders&{range}"),
         venue.owner.clone(),
