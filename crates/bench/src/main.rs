@@ -163,7 +163,8 @@ async fn serve_in(
         // nothing else sends the header.
         .env("COMANDA_SERVER__TRUSTED_PROXIES", r#"["127.0.0.1"]"#)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        // The banner, with the port, is on stderr (stdout stays the JSON log lines).
+        .stderr(Stdio::piped());
     if let Some((app, owner)) = database {
         command
             .env("DATABASE_URL", app)
@@ -174,6 +175,7 @@ async fn serve_in(
         .spawn()
         .context("starting comanda (build it with --release first)")?;
     let stdout = child.stdout.take().context("no stdout")?;
+    let stderr = child.stderr.take().context("no stderr")?;
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     let mut kept_log = match server_log {
         Some(path) => Some(std::io::LineWriter::new(
@@ -181,12 +183,16 @@ async fn serve_in(
         )),
         None => None,
     };
-    // Drain the log for the whole run, so writing it never blocks the server.
+    // Drain the log and the banner for the whole run, so writing either never blocks the server.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(kept) = kept_log.as_mut() {
                 let _ = writeln!(kept, "{line}");
             }
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on https://127.0.0.1:").nth(1) {
                 let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 let _ = port_tx.send(port);
