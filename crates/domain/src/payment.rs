@@ -135,7 +135,10 @@ pub struct BillBalance {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ShareError {
-    #[error("nothing is left to pay on this bill")]
+    /// Either paid, or held by payments in progress (another guest's, released if it is not finished in time).
+    #[error(
+        "nothing is left to pay on this bill: it is paid, or a payment in progress holds the rest (released if it is not finished in time)"
+    )]
     BillCovered,
     #[error("part of the bill is already paid or being paid; pay what is left or a share")]
     PartlyPaid,

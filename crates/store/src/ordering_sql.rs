@@ -92,8 +92,6 @@ fn order_from_row(row: &DbRow) -> StoreResult<Order> {
     })
 }
 
-/// What an order adds to its venue's sales (docs/analytics.md: gross tax included, its tax, one order), counted at
-/// its placing; a cancellation takes the same away from the same quarter-hour.
 /// One keyset page of a tenant's rows under one parent, in the order `sql` gives (oldest or newest first): `$1` is
 /// the partner, `$2` the parent (a venue or a session), `($3, $4)` the `(instant, id)` of the page before's last row
 /// (both NULL for the first page), `$5` the page's size plus one, which tells whether another page follows.
@@ -119,6 +117,8 @@ pub(crate) async fn keyset_page<T>(
     Ok(Page::from_overfetch_timed(items, page.limit, key))
 }
 
+/// What an order adds to its venue's sales (docs/analytics.md: gross tax included, its tax, one order), counted at
+/// its placing; a cancellation takes the same away from the same quarter-hour.
 fn sales_of(order: &Order) -> Measures {
     Measures {
         gross: order.subtotal.amount,

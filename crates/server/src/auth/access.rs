@@ -384,6 +384,18 @@ async fn guest_request(state: &AppState, route: &str, request: Request, next: Ne
 }
 
 /// The access record of an authenticated request, before its outcome is known.
+/// The path an access record keeps. A table's guest paths and an invitation's carry a bearer secret (the table's
+/// token, the invitation's): for those the chain keeps the route template, as it does for guests, or nothing when no
+/// route matched — a member's mistyped `/api/v1/t/<token>/…` must not put the token in the log.
+fn logged_path(path: &str, route: &str) -> Option<String> {
+    const TOKEN_BEARING: [&str; 4] = ["/api/v1/t/", "/t/", "/invitations/", "/api/v1/staff/invitations/"];
+    if TOKEN_BEARING.iter().any(|prefix| path.starts_with(prefix)) {
+        (route != "-").then(|| route.to_owned())
+    } else {
+        Some(path.to_owned())
+    }
+}
+
 fn access_record(state: &AppState, request: &Request, route: &str, actor: Option<uuid::Uuid>) -> AuditEntry {
     let client = request
         .extensions()
@@ -392,7 +404,7 @@ fn access_record(state: &AppState, request: &Request, route: &str, actor: Option
     AuditEntry {
         actor,
         action: format!("http.{}", request.method().as_str().to_ascii_lowercase()),
-        target: Some(request.uri().path().to_owned()),
+        target: logged_path(request.uri().path(), route),
         source: client.map(|c| c.to_string()),
         request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
         detail: format!("route={route}"),
@@ -424,5 +436,25 @@ impl FromRequestParts<AppState> for RequestContext {
                 .find_map(|pair| pair.trim().strip_prefix(super::DEVICE_COOKIE)?.strip_prefix('='))
                 .map(|v| v.chars().take(200).collect()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_bearing_path_is_logged_by_its_route_only() {
+        let token = "AaI6VHEZceWZQkL6TjJD0wAAAAGAPXyp3MqjU_OJ1hwZiHXm";
+        assert_eq!(logged_path(&format!("/api/v1/t/{token}/nope"), "-"), None);
+        assert_eq!(
+            logged_path(&format!("/api/v1/t/{token}/orders"), "/api/v1/t/{token}/orders"),
+            Some("/api/v1/t/{token}/orders".to_owned())
+        );
+        assert_eq!(logged_path(&format!("/invitations/{token}"), "-"), None);
+        assert_eq!(
+            logged_path("/api/v1/venues", "-"),
+            Some("/api/v1/venues".to_owned())
+        );
     }
 }
