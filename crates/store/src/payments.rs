@@ -510,15 +510,15 @@ pub trait PaymentStore: Send + Sync {
         scope: &TenantScope,
         sessions: &[Uuid],
     ) -> StoreResult<Vec<SessionBalance>>;
-    /// What a guest's Idempotency-Key already made on this bill (`Replayed` for the same request hash, `KeyReused` for
-    /// another), read before the share is computed: a retry must find its payment even when that payment left
-    /// nothing to pay. `None` for a new key.
+    /// What a guest's Idempotency-Key already made on this bill (`Replayed` for the same request hash from the same
+    /// device, `KeyReused` otherwise), read before the share is computed: a retry must find its payment even when
+    /// that payment left nothing to pay. `None` for a new key. `request` is the request hash and the device.
     async fn keyed_payment(
         &self,
         scope: &TenantScope,
         session: Uuid,
         key: &str,
-        request_hash: &[u8],
+        request: (&[u8], Option<&str>),
     ) -> StoreResult<Option<ReserveOutcome>>;
     /// Holds the payment's share of the bill if that much is left, under a lock of the session.
     async fn reserve_payment(

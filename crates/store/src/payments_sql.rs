@@ -254,14 +254,15 @@ async fn outstanding_debt_in(conn: &mut Conn, partner: Uuid) -> StoreResult<i64>
     .await?)
 }
 
-/// The payment a guest's Idempotency-Key already made on this bill: `Replayed` for the same request, `KeyReused` for
-/// another, `None` when the key is new.
+/// The payment a guest's Idempotency-Key already made on this bill: `Replayed` for the same request from the same
+/// device, `KeyReused` for another request or another device (a key is no way to read another guest's client
+/// secret), `None` when the key is new.
 async fn keyed_payment_in(
     conn: &mut Conn,
     partner: Uuid,
     session: Uuid,
     key: &str,
-    request_hash: &[u8],
+    (request_hash, device): (&[u8], Option<&str>),
 ) -> StoreResult<Option<ReserveOutcome>> {
     let first = sqlx::query(
         "SELECT * FROM payments WHERE partner_id = $1 AND session_id = $2 AND idempotency_key = $3",
@@ -275,11 +276,14 @@ async fn keyed_payment_in(
         return Ok(None);
     };
     let hash: Option<Vec<u8>> = first.try_get("request_hash")?;
-    Ok(Some(if hash.as_deref() == Some(request_hash) {
-        ReserveOutcome::Replayed(payment_from_row(&first)?)
-    } else {
-        ReserveOutcome::KeyReused
-    }))
+    let first_device: Option<String> = first.try_get("device")?;
+    Ok(Some(
+        if hash.as_deref() == Some(request_hash) && first_device.as_deref() == device {
+            ReserveOutcome::Replayed(payment_from_row(&first)?)
+        } else {
+            ReserveOutcome::KeyReused
+        },
+    ))
 }
 
 async fn lock_payment(conn: &mut Conn, partner: Uuid, payment: Uuid) -> StoreResult<Payment> {
@@ -1092,14 +1096,14 @@ impl PaymentStore for Engine {
         scope: &TenantScope,
         session: Uuid,
         key: &str,
-        request_hash: &[u8],
+        request: (&[u8], Option<&str>),
     ) -> StoreResult<Option<ReserveOutcome>> {
         keyed_payment_in(
             &mut *self.reading(scope).await?,
             scope.partner().as_uuid(),
             session,
             key,
-            request_hash,
+            request,
         )
         .await
     }
@@ -1121,8 +1125,14 @@ impl PaymentStore for Engine {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(key) = &payment.idempotency_key
-            && let Some(first) =
-                keyed_payment_in(&mut tx, partner, payment.session_id, key, &payment.request_hash).await?
+            && let Some(first) = keyed_payment_in(
+                &mut tx,
+                partner,
+                payment.session_id,
+                key,
+                (&payment.request_hash, payment.device.as_deref()),
+            )
+            .await?
         {
             return Ok(first);
         }

@@ -127,7 +127,12 @@ pub async fn start_payment(
     if let Some(key) = &request.idempotency_key
         && let Some(first) = state
             .store
-            .keyed_payment(scope, session.id, key, &request.request_hash)
+            .keyed_payment(
+                scope,
+                session.id,
+                key,
+                (&request.request_hash, request.device.as_deref()),
+            )
             .await?
     {
         return answer_reserved(service, first).await;

@@ -121,7 +121,6 @@ pub fn guest_draft(venue: Uuid, table: Uuid, items: &[Uuid], key: &str) -> Order
         id: Uuid::now_v7(),
         venue_id: venue,
         table_id: table,
-        served_table_id: table,
         item_ids: items.to_vec(),
         idempotency_key: Some(key.to_owned()),
         request_hash: key.as_bytes().to_vec(),
@@ -435,6 +434,34 @@ pub async fn parallel_payers_never_cover_more_than_the_bill(store: &dyn Store) {
         store.reserve_payment(&scope, &again, NOW).await.unwrap(),
         ReserveOutcome::KeyReused
     );
+    // The same key and body from another guest's device is not a retry: a key is no way to read someone else's
+    // payment (its client secret).
+    let mut elsewhere = keyed.clone();
+    elsewhere.id = Uuid::now_v7();
+    elsewhere.device = Some("another device".into());
+    assert_eq!(
+        store.reserve_payment(&scope, &elsewhere, NOW).await.unwrap(),
+        ReserveOutcome::KeyReused
+    );
+    assert_eq!(
+        store
+            .keyed_payment(
+                &scope,
+                session,
+                "k",
+                (&keyed.request_hash, Some("another device"))
+            )
+            .await
+            .unwrap(),
+        Some(ReserveOutcome::KeyReused)
+    );
+    assert!(matches!(
+        store
+            .keyed_payment(&scope, session, "k", (&keyed.request_hash, keyed.device.as_deref()))
+            .await
+            .unwrap(),
+        Some(ReserveOutcome::Replayed(p)) if p.id == first_keyed.id
+    ));
     // The table cannot close while a guest is paying its bill.
     let order = store.table_orders(&scope, table).await.unwrap()[0].id;
     for (from, to) in [
