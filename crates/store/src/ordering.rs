@@ -102,10 +102,10 @@ pub struct NewOrder {
 pub struct OrderDraft {
     pub id: Uuid,
     pub venue_id: Uuid,
-    /// The table whose bill the order goes on.
+    /// The table the guest ordered from (whose code they scanned), where the dishes go. The order goes on that
+    /// table's bill, or, when the table is joined for a seated party, on the party's bill (`party_bill_table`),
+    /// resolved inside the order's transaction.
     pub table_id: Uuid,
-    /// The table the guest ordered from (whose code they scanned), where the dishes go.
-    pub served_table_id: Uuid,
     /// The menu items the request names; ids that are not the venue's are simply absent from what pricing sees.
     pub item_ids: Vec<Uuid>,
     pub idempotency_key: Option<String>,
@@ -114,8 +114,15 @@ pub struct OrderDraft {
 }
 
 impl OrderDraft {
-    /// The order to store: the priced lines, their subtotal and the tax they contain under the venue's regime.
-    pub fn priced(&self, venue: &Venue, lines: Vec<PricedLine>, subtotal: Money) -> NewOrder {
+    /// The order to store on `bill_table`'s bill: the priced lines, their subtotal and the tax they contain under
+    /// the venue's regime.
+    pub fn priced(
+        &self,
+        venue: &Venue,
+        bill_table: Uuid,
+        lines: Vec<PricedLine>,
+        subtotal: Money,
+    ) -> NewOrder {
         let bill_lines: Vec<_> = lines.iter().map(PricedLine::bill_line).collect();
         // The subtotal was summed without overflow, so the tax it contains cannot overflow either.
         let tax = comanda_domain::bill::order_tax(&bill_lines, venue.tax, subtotal.currency)
@@ -123,8 +130,8 @@ impl OrderDraft {
         NewOrder {
             id: self.id,
             venue_id: self.venue_id,
-            table_id: self.table_id,
-            served_table_id: (self.served_table_id != self.table_id).then_some(self.served_table_id),
+            table_id: bill_table,
+            served_table_id: (self.table_id != bill_table).then_some(self.table_id),
             lines,
             subtotal,
             tax,

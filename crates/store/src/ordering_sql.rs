@@ -18,6 +18,25 @@ use comanda_security::table_token::TableEntry;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The live bill of the seated party whose booking holds table `$4`, unless that table has a live bill of its own
+/// (guests who ordered there before the party was seated keep theirs): `bill_table_id` and `party_tables` (the
+/// booking's JSON array). From the venue's live sessions (few) to the seated booking that opened each; a booking's
+/// tables are a JSON array of hyphenated ids, so `$3` is the table's id in quotes (`party_table_pattern`). Binds:
+/// `$1` partner, `$2` venue. Also a lateral read of PostgreSQL's order placement, which takes these four binds.
+const PARTY_BILL_TABLE: &str =
+    "SELECT s.table_id AS bill_table_id, r.tables AS party_tables FROM table_sessions s
+       JOIN reservations r ON r.partner_id = s.partner_id AND r.session_id = s.id
+      WHERE s.partner_id = $1 AND s.venue_id = $2 AND s.closed_at IS NULL AND s.status <> 'closed'
+        AND r.status = 'seated' AND r.tables LIKE $3
+        AND NOT EXISTS (SELECT 1 FROM table_sessions own WHERE own.partner_id = $1 AND own.table_id = $4
+                           AND own.status <> 'closed' AND own.id <> s.id)
+      ORDER BY s.created_at LIMIT 1";
+
+/// `PARTY_BILL_TABLE`'s `$3` for `table`.
+fn party_table_pattern(table: Uuid) -> String {
+    format!("%\"{}\"%", table.hyphenated())
+}
+
 fn table_from_row(row: &DbRow) -> StoreResult<VenueTable> {
     Ok(VenueTable {
         id: uuid_col(row, "id")?,
@@ -399,13 +418,15 @@ async fn write_priced_order(
         Ok(order) => order,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let outcome = insert_order(conn, scope.partner(), &order, now).await?;
-    if let PlaceOutcome::Created(placed) = &outcome {
-        engine
-            .insert_audit(conn, scope.partner(), &audit.targeting(placed.id), now)
-            .await?;
-    }
-    Ok(Ok(outcome))
+    Ok(Ok(insert_order(
+        engine,
+        conn,
+        scope.partner(),
+        &order,
+        audit,
+        now,
+    )
+    .await?))
 }
 
 #[async_trait]
@@ -821,11 +842,7 @@ impl OrderingStore for Engine {
         now: OffsetDateTime,
     ) -> StoreResult<PlaceOutcome> {
         let mut tx = self.scoped(scope).await?;
-        let outcome = insert_order(&mut tx, scope.partner(), order, now).await?;
-        if let PlaceOutcome::Created(placed) = &outcome {
-            self.insert_audit(&mut tx, scope.partner(), &audit.targeting(placed.id), now)
-                .await?;
-        }
+        let outcome = insert_order(self, &mut tx, scope.partner(), order, audit, now).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -972,28 +989,18 @@ impl OrderingStore for Engine {
         venue: Uuid,
         table: Uuid,
     ) -> StoreResult<Option<(Uuid, Vec<Uuid>)>> {
-        // A booking's tables are a JSON array of hyphenated ids: a table's id inside it is the id in quotes. From the
-        // venue's live sessions (few) to the seated booking that opened each.
-        let row = sqlx::query(
-            "SELECT s.table_id, r.tables FROM table_sessions s
-               JOIN reservations r ON r.partner_id = s.partner_id AND r.session_id = s.id
-              WHERE s.partner_id = $1 AND s.venue_id = $2 AND s.closed_at IS NULL AND s.status <> 'closed'
-                AND r.status = 'seated' AND r.tables LIKE $3
-                AND NOT EXISTS (SELECT 1 FROM table_sessions own WHERE own.partner_id = $1 AND own.table_id = $4
-                                   AND own.status <> 'closed' AND own.id <> s.id)
-              ORDER BY s.created_at LIMIT 1",
-        )
-        .bind(h(scope.partner().as_uuid()))
-        .bind(h(venue))
-        .bind(format!("%\"{}\"%", table.hyphenated()))
-        .bind(h(table))
-        .fetch_optional(&mut *self.reading(scope).await?)
-        .await?;
+        let row = sqlx::query(PARTY_BILL_TABLE)
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(venue))
+            .bind(party_table_pattern(table))
+            .bind(h(table))
+            .fetch_optional(&mut *self.reading(scope).await?)
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
-        let tables: Vec<Uuid> = json_from("tables", &row.try_get::<String, _>("tables")?)?;
-        Ok(Some((uuid_col(&row, "table_id")?, tables)))
+        let tables: Vec<Uuid> = json_from("tables", &row.try_get::<String, _>("party_tables")?)?;
+        Ok(Some((uuid_col(&row, "bill_table_id")?, tables)))
     }
 
     async fn session_party_tables(&self, scope: &TenantScope, session: Uuid) -> StoreResult<Vec<Uuid>> {

@@ -117,6 +117,9 @@ fn quote_identifier(name: &str) -> String {
 }
 
 impl PgStore {
+    /// Above this `autovacuum_naptime` (seconds) the server warns at start (docs/deployment.md, "Settings").
+    pub const MAX_AUTOVACUUM_NAPTIME_S: u64 = 10;
+
     pub async fn connect(
         url: &str,
         max_connections: u32,
@@ -150,6 +153,22 @@ impl PgStore {
                  security: serve as an ordinary role (see docs/deployment.md)"
                     .into(),
             ));
+        }
+        // Every order updates its venue's counter rows (the kitchen event head, the quarter-hour roll-ups). Between
+        // two autovacuum passes their dead versions pile up, and at the default one-minute nap a busy venue's
+        // orders slowed by a third within a minute (BENCHMARKS.md); at 5 s they held steady.
+        let nap: Option<String> =
+            sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime'")
+                .fetch_optional(&pool)
+                .await?;
+        if let Some(seconds) = nap.and_then(|s| s.parse::<u64>().ok())
+            && seconds > Self::MAX_AUTOVACUUM_NAPTIME_S
+        {
+            tracing::warn!(
+                autovacuum_naptime_s = seconds,
+                "PostgreSQL vacuums the per-venue counters too seldom under load: set autovacuum_naptime = 5s \
+                 (docs/deployment.md, \"Settings\")"
+            );
         }
         let recorded = sqlx::query_scalar("SELECT max(version) FROM comanda_migrations")
             .fetch_one(&pool)

@@ -73,19 +73,25 @@ async fn insert_event(
     Ok(())
 }
 
-/// Stores an order in the caller's tenant transaction: the table's first order opens a pending session, later
-/// ones join it; a retried Idempotency-Key returns the first order. On the way to a new order everything is one
-/// statement (session, order, its sales roll-up, kitchen event and its NOTIFY), because on this path every round
-/// trip is latency the guest waits for. The roll-up row is the venue's current quarter-hour: like the event head, a
-/// lock at the venue's grain held until commit.
+/// Stores an order and, if it is new, its audit entry in the caller's tenant transaction: the table's first order
+/// opens a pending session, later ones join it; a retried Idempotency-Key returns the first order. On the way to a
+/// new order everything is one statement (session, order, its sales roll-ups, kitchen event and its NOTIFY, the
+/// audit entry), because on this path every round trip is latency the guest waits for, and the venue's event head
+/// and roll-up rows, locks at the venue's grain, are held from that statement until commit: one round trip less
+/// there is more orders a second for a busy venue. An entry with a client address to seal (a member's) is
+/// written after it.
 async fn insert_order(
+    engine: &Engine,
     conn: &mut Conn,
     partner: PartnerId,
     order: &NewOrder,
+    audit: &AuditEntry,
     now: OffsetDateTime,
 ) -> StoreResult<PlaceOutcome> {
     let partner_id = partner.as_uuid();
     let items = comanda_domain::analytics::item_sales(&order.lines);
+    let audit = audit.targeting(order.id);
+    let audited_here = audit.source.is_none();
     // Twice at most: the session's read shares the statement's snapshot, so when another guest opened the table's
     // session at the same instant (committed after that snapshot) nothing is placed, and the second run sees it.
     for _ in 0..2 {
@@ -135,7 +141,11 @@ async fn insert_order(
                  ORDER BY item.n
                  ON CONFLICT (partner_id, venue_id, quarter, item_id) DO UPDATE SET
                      quantity = item_sales_quarters.quantity + excluded.quantity,
-                     sales = item_sales_quarters.sales + excluded.sales)
+                     sales = item_sales_quarters.sales + excluded.sales),
+             audited AS (
+                 INSERT INTO audit_pending (partner_id, id, at, actor, action, target, source, request_id, detail)
+                 SELECT $1, $21, $5, $22, $23, $24, NULL, $25, $26 FROM placed WHERE $27
+                 RETURNING 1)
              SELECT placed.*, (SELECT count(pg_notify($13, $14 || seq::text)) FROM recorded) AS announced
              FROM placed",
         )
@@ -159,10 +169,20 @@ async fn insert_order(
         .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
         .bind(items.iter().map(|i| i.sales).collect::<Vec<_>>())
         .bind(order.served_table_id)
+        .bind(Uuid::now_v7())
+        .bind(audit.actor)
+        .bind(&audit.action)
+        .bind(&audit.target)
+        .bind(&audit.request_id)
+        .bind(&audit.detail)
+        .bind(audited_here)
         .fetch_optional(&mut *conn)
         .await
         .map_err(foreign_key_to_not_found)?;
         if let Some(row) = placed {
+            if !audited_here {
+                engine.insert_audit(conn, partner, &audit, now).await?;
+            }
             return Ok(PlaceOutcome::Created(order_from_row(&row)?));
         }
         let existing = sqlx::query(
@@ -193,30 +213,41 @@ impl Engine {
     ) -> StoreResult<Result<PlaceOutcome, ValidationErrors>> {
         let partner = scope.partner().as_uuid();
         let mut tx = self.scoped(scope).await?;
-        // The venue and the named items in one round trip: one row per item found, or one row of the venue alone.
-        let rows = sqlx::query(
-            "SELECT v.partner_id AS v_partner_id, v.id AS v_id, v.name AS v_name, v.timezone AS v_timezone,
-                    v.address AS v_address, v.currency AS v_currency, v.tax_kind AS v_tax_kind,
-                    v.tax_rate_bp AS v_tax_rate_bp, v.created_at AS v_created_at,
-                    v.day_start_hour AS v_day_start_hour, i.*
-             FROM venues v
-             LEFT JOIN menu_items i ON i.partner_id = v.partner_id AND i.venue_id = v.id AND i.id = ANY($3)
-             WHERE v.partner_id = $1 AND v.id = $2",
-        )
-        .bind(partner)
-        .bind(draft.venue_id)
-        .bind(&draft.item_ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let venue =
-            crate::postgres::venue_from_prefixed_row(rows.first().ok_or(StoreError::NotFound)?, "v_")?;
+        // The venue, the party bill the scanned table may be joined to, and the named items in one round trip: one
+        // row per item found, or one row of the venue alone.
+        static VENUE_PARTY_ITEMS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT v.partner_id AS v_partner_id, v.id AS v_id, v.name AS v_name, v.timezone AS v_timezone,
+                        v.address AS v_address, v.currency AS v_currency, v.tax_kind AS v_tax_kind,
+                        v.tax_rate_bp AS v_tax_rate_bp, v.created_at AS v_created_at,
+                        v.day_start_hour AS v_day_start_hour, party.bill_table_id, i.*
+                 FROM venues v
+                 LEFT JOIN LATERAL ({PARTY_BILL_TABLE}) party ON true
+                 LEFT JOIN menu_items i ON i.partner_id = v.partner_id AND i.venue_id = v.id AND i.id = ANY($5)
+                 WHERE v.partner_id = $1 AND v.id = $2"
+            )
+        });
+        let rows = sqlx::query(VENUE_PARTY_ITEMS.as_str())
+            .bind(partner)
+            .bind(draft.venue_id)
+            .bind(party_table_pattern(draft.table_id))
+            .bind(draft.table_id)
+            .bind(&draft.item_ids)
+            .fetch_all(&mut *tx)
+            .await?;
+        let first = rows.first().ok_or(StoreError::NotFound)?;
+        let venue = crate::postgres::venue_from_prefixed_row(first, "v_")?;
+        let bill_table = first
+            .try_get::<Option<Uuid>, _>("bill_table_id")?
+            .unwrap_or(draft.table_id);
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             if row.try_get::<Option<Uuid>, _>("id")?.is_some() {
                 items.push(item_from_row(row)?);
             }
         }
-        let priced = price(&venue, &items).map(|(lines, subtotal)| draft.priced(&venue, lines, subtotal));
+        let priced =
+            price(&venue, &items).map(|(lines, subtotal)| draft.priced(&venue, bill_table, lines, subtotal));
         let placed = write_priced_order(self, &mut tx, scope, priced, audit, now).await?;
         // A refusal has only read: dropping the transaction rolls it back.
         if placed.is_ok() {

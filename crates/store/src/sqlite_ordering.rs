@@ -51,12 +51,14 @@ async fn record_event_if_open(
     Ok(())
 }
 
-/// Stores an order in the caller's write transaction: the table's first order opens a pending session, later
-/// ones join it; a retried Idempotency-Key returns the first order.
+/// Stores an order and, if it is new, its audit entry in the caller's write transaction: the table's first order
+/// opens a pending session, later ones join it; a retried Idempotency-Key returns the first order.
 async fn insert_order(
+    engine: &Engine,
     conn: &mut Conn,
     partner: PartnerId,
     order: &NewOrder,
+    audit: &AuditEntry,
     now: OffsetDateTime,
 ) -> StoreResult<PlaceOutcome> {
     let partner_id = partner.as_uuid();
@@ -126,6 +128,9 @@ async fn insert_order(
         )
         .await?;
         record_event_if_open(conn, partner, &created, "guest", now).await?;
+        engine
+            .insert_audit(conn, partner, &audit.targeting(created.id), now)
+            .await?;
         return Ok(PlaceOutcome::Created(created));
     }
     let existing =
@@ -158,6 +163,10 @@ impl Engine {
             .await?
             .ok_or(StoreError::NotFound)?;
         let venue = venue_from_row(&venue)?;
+        let bill_table = self
+            .party_bill_table(scope, draft.venue_id, draft.table_id)
+            .await?
+            .map_or(draft.table_id, |(bill_table, _)| bill_table);
         let items = if draft.item_ids.is_empty() {
             Vec::new()
         } else {
@@ -185,7 +194,7 @@ impl Engine {
             .collect::<StoreResult<Vec<_>>>()?
         };
         let priced = match price(&venue, &items) {
-            Ok((lines, subtotal)) => draft.priced(&venue, lines, subtotal),
+            Ok((lines, subtotal)) => draft.priced(&venue, bill_table, lines, subtotal),
             Err(refusal) => return Ok(Err(refusal)),
         };
         let mut tx = self.scoped(scope).await?;

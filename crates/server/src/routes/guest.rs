@@ -43,7 +43,8 @@ struct TokenAccess {
     party: Vec<Uuid>,
 }
 
-async fn verify_token(state: &AppState, token: &str) -> Result<TokenAccess, ApiError> {
+/// The tenant, venue and table a table code names, once its signature and version hold.
+async fn verified_table(state: &AppState, token: &str) -> Result<(TenantScope, Uuid, Uuid), ApiError> {
     let not_found = || {
         ApiError::from(Problem::new(ProblemType::NotFound).detail("this table code is not valid any more"))
     };
@@ -51,16 +52,17 @@ async fn verify_token(state: &AppState, token: &str) -> Result<TokenAccess, ApiE
     let entry = state.store.table_entry(table_id).await?.ok_or_else(not_found)?;
     let access = table_token::verify(&state.table_key, token, &entry).ok_or_else(not_found)?;
     crate::audit::note_guest_partner(entry.partner);
-    let scope = TenantScope::from_proof(&access.proof);
-    let joined = state
-        .store
-        .party_bill_table(&scope, access.venue, access.table)
-        .await?;
-    let (table, party) = joined.unwrap_or((access.table, Vec::new()));
+    Ok((TenantScope::from_proof(&access.proof), access.venue, access.table))
+}
+
+async fn verify_token(state: &AppState, token: &str) -> Result<TokenAccess, ApiError> {
+    let (scope, venue, scanned) = verified_table(state, token).await?;
+    let joined = state.store.party_bill_table(&scope, venue, scanned).await?;
+    let (table, party) = joined.unwrap_or((scanned, Vec::new()));
     Ok(TokenAccess {
         scope,
-        venue: access.venue,
-        scanned: access.table,
+        venue,
+        scanned,
         table,
         party,
     })
@@ -254,13 +256,13 @@ pub async fn place_order(
     order_shape(&request)?;
     let key = idempotency_key(&headers)?;
     let device = guest_device(&headers)?;
-    let access = verify_token(&state, &token).await?;
+    // The party bill a joined table orders on is resolved inside the order's transaction.
+    let (scope, venue, scanned) = verified_table(&state, &token).await?;
     let body = serde_json::to_vec(&request).unwrap_or_default();
     let draft = OrderDraft {
         id: Uuid::now_v7(),
-        venue_id: access.venue,
-        table_id: access.table,
-        served_table_id: access.scanned,
+        venue_id: venue,
+        table_id: scanned,
         item_ids: request
             .items
             .iter()
@@ -288,10 +290,10 @@ pub async fn place_order(
     let placed = state
         .store
         .place_guest_order(
-            &access.scope,
+            &scope,
             &draft,
             &price,
-            &guest_audit(&ctx, "order.placed", access.scanned),
+            &guest_audit(&ctx, "order.placed", scanned),
             state.clock.now(),
         )
         .await?;
@@ -304,7 +306,7 @@ pub async fn place_order(
         PlaceOutcome::Created(created) => {
             state
                 .order_events
-                .announce(access.scope.partner().as_uuid(), created.venue_id);
+                .announce(scope.partner().as_uuid(), created.venue_id);
             Ok((StatusCode::CREATED, HeaderMap::new(), Json(created.into())))
         }
         PlaceOutcome::Replayed(first) => Ok((
