@@ -618,20 +618,22 @@ async fn create_bench_audit_table(superuser_url: &str) -> anyhow::Result<()> {
 /// (under row-level security, as comanda's server runs): the code's directory row, the venue with the ordered item
 /// and the party bill the table may be joined to, the session upsert and read, the order row (with its tax and
 /// served table), the venue's next event number and the event, the quarter-hour sales and product-mix roll-ups, the
-/// audit row (into `bench_audit_pending`, see there), the NOTIFY. The core transaction above predates the roll-ups and the audit row; this one is what
-/// comanda's order costs the database today, so comanda ÷ this is what the server adds (TLS, HTTP, JSON, checks,
-/// round trips).
+/// audit row (into `bench_audit_pending`, see there), the NOTIFY. The core transaction above predates the roll-ups
+/// and the audit row; this one is what comanda's order costs the database today, so comanda ÷ this is what the
+/// server adds (TLS, HTTP, JSON, checks, round trips). The same statements in effect, not a copy: the ordered item is the venue's first (comanda reads the
+/// items the order names), and the event is numbered at every order (comanda numbers it once the table's session is
+/// open, as every bench table's is).
 fn raw_postgres_full(app_url: &str, seed: &Seed, connections: usize, seconds: u64) -> anyhow::Result<f64> {
     let p = &seed.partner;
     let script = format!(
-        r"\set n random(0, {last})
+        r#"\set n random(0, {last})
 SELECT venue_id AS vid, table_id AS tid FROM table_directory WHERE partner_id = '{p}' ORDER BY table_id OFFSET :n LIMIT 1 \gset
 BEGIN;
 SELECT set_config('comanda.tenant', '{p}', true);
-SELECT i.id AS iid, v.currency FROM venues v LEFT JOIN LATERAL (SELECT s.table_id FROM table_sessions s JOIN reservations r ON r.partner_id = s.partner_id AND r.session_id = s.id WHERE s.partner_id = '{p}' AND s.venue_id = :vid AND s.closed_at IS NULL AND s.status <> 'closed' AND r.status = 'seated' AND r.tables LIKE '%' || :tid::text || '%' AND NOT EXISTS (SELECT 1 FROM table_sessions own WHERE own.partner_id = '{p}' AND own.table_id = :tid AND own.status <> 'closed' AND own.id <> s.id) ORDER BY s.created_at LIMIT 1) party ON true JOIN menu_items i ON i.partner_id = v.partner_id AND i.venue_id = v.id WHERE v.partner_id = '{p}' AND v.id = :vid LIMIT 1 \gset
+SELECT i.id AS iid, v.currency FROM venues v LEFT JOIN LATERAL (SELECT s.table_id FROM table_sessions s JOIN reservations r ON r.partner_id = s.partner_id AND r.session_id = s.id WHERE s.partner_id = '{p}' AND s.venue_id = :vid AND s.closed_at IS NULL AND s.status <> 'closed' AND r.status = 'seated' AND r.tables LIKE '%"' || :tid::text || '"%' AND NOT EXISTS (SELECT 1 FROM table_sessions own WHERE own.partner_id = '{p}' AND own.table_id = :tid AND own.status <> 'closed' AND own.id <> s.id) ORDER BY s.created_at LIMIT 1) party ON true JOIN menu_items i ON i.partner_id = v.partner_id AND i.venue_id = v.id WHERE v.partner_id = '{p}' AND v.id = :vid LIMIT 1 \gset
 INSERT INTO table_sessions (partner_id, id, venue_id, table_id, status, created_at) VALUES ('{p}', gen_random_uuid(), :vid, :tid, 'pending', now()) ON CONFLICT (partner_id, table_id) WHERE status <> 'closed' DO NOTHING;
-SELECT id AS sid, status AS sstatus, gen_random_uuid() AS oid FROM table_sessions WHERE partner_id = '{p}' AND table_id = :tid AND status <> 'closed' \gset
-INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key, request_hash, placed_at, updated_at, session_id, device, tax, served_table_id) VALUES ('{p}', :vid, :oid, :tid, 'placed', repeat('x', 160), 1890000, 'COP', gen_random_uuid()::text, '\x00'::bytea, now(), now(), :sid, NULL, 140000, NULL);
+SELECT id AS sid, gen_random_uuid() AS oid FROM table_sessions WHERE partner_id = '{p}' AND table_id = :tid AND status <> 'closed' \gset
+INSERT INTO orders (partner_id, venue_id, id, table_id, status, lines, subtotal, currency, idempotency_key, request_hash, placed_at, updated_at, session_id, device, tax, served_table_id) VALUES ('{p}', :vid, :oid, :tid, 'placed', repeat('x', 160), 1890000, 'COP', gen_random_uuid()::text, '\x00'::bytea, now(), now(), :sid, NULL, 140000, NULL) ON CONFLICT (partner_id, table_id, idempotency_key) DO NOTHING RETURNING *;
 INSERT INTO venue_event_heads (partner_id, venue_id, last_seq) VALUES ('{p}', :vid, 1) ON CONFLICT (partner_id, venue_id) DO UPDATE SET last_seq = venue_event_heads.last_seq + 1 RETURNING last_seq AS eseq \gset
 INSERT INTO order_events (partner_id, venue_id, seq, order_id, status, actor, at) VALUES ('{p}', :vid, :eseq, :oid, 'placed', 'guest', now());
 INSERT INTO sales_quarters (partner_id, venue_id, quarter, currency, gross, tax, refunds, tips, collected, orders) VALUES ('{p}', :vid, date_bin('15 minutes', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00'), 'COP', 1890000, 140000, 0, 0, 0, 1) ON CONFLICT (partner_id, venue_id, quarter) DO UPDATE SET gross = sales_quarters.gross + excluded.gross, tax = sales_quarters.tax + excluded.tax, orders = sales_quarters.orders + excluded.orders;
@@ -639,7 +641,7 @@ INSERT INTO item_sales_quarters (partner_id, venue_id, quarter, item_id, quantit
 INSERT INTO bench_audit_pending (partner_id, id, at, actor, action, target, source, request_id, detail) VALUES ('{p}', gen_random_uuid(), now(), NULL, 'order.placed', :oid::text, NULL, gen_random_uuid()::text, 'table=' || :tid::text || ' by=guest');
 SELECT pg_notify('comanda_order_events', '{p}' || chr(58) || :vid::text || chr(58) || :eseq::text);
 END;
-",
+"#,
         last = seed.tables.len() - 1
     );
     pgbench(app_url, &script, connections, seconds)

@@ -240,6 +240,18 @@ function afterSignIn(outcome) {
   }
 }
 
+// A guest's phone as the API takes it (E.164: "+" and the country code). At a venue in Colombia (the page says so in
+// `data-calling-code`) a national number as Colombians write it — a mobile "300 123 4567" or a landline "601 234 5678"
+// (10 digits since 2021) — gets +57; "00" before a country code is the international prefix. Anything else is sent
+// as typed, and the server's answer says what is missing.
+function phoneForApi(typed, callingCode) {
+  const phone = typed.replace(/[\s().-]/g, '');
+  if (phone.startsWith('+')) return phone;
+  if (phone.startsWith('00')) return '+' + phone.slice(2);
+  if (callingCode === '57' && /^(3\d{9}|60\d{8})$/.test(phone)) return '+57' + phone;
+  return phone;
+}
+
 function formValues(form) {
   return Object.fromEntries(new FormData(form).entries());
 }
@@ -1700,7 +1712,7 @@ pages.booking = async () => {
       party_size: waitlistParty,
       earliest: w.earliest.value,
       latest: w.latest.value,
-      guest: { name: w.name.value, phone: w.phone.value.replace(/[\s().-]/g, ''), email: w.email.value },
+      guest: { name: w.name.value, phone: phoneForApi(w.phone.value, root.dataset.callingCode), email: w.email.value },
       consent: w.consent.checked,
     };
     try {
@@ -1725,7 +1737,7 @@ pages.booking = async () => {
     const body = {
       start: chosen.start,
       party_size: chosen.party,
-      guest: { name: details.name.value, phone: details.phone.value.replace(/[\s().-]/g, ''), email: details.email.value },
+      guest: { name: details.name.value, phone: phoneForApi(details.phone.value, root.dataset.callingCode), email: details.email.value },
       consent: details.consent.checked,
       note: details.note.value,
     };
@@ -2349,7 +2361,7 @@ pages.host = async () => {
     if (walkIn && !(first && new Date(first.value).getTime() - Date.now() <= 60 * 60_000)) {
       return showError({ detail: english ? 'No table is free for that party within the hour.' : 'No hay mesa libre para ese grupo en la próxima hora.' });
     }
-    const guest = { name: values.name, phone: values.phone.replace(/[\s().-]/g, '') };
+    const guest = { name: values.name, phone: phoneForApi(values.phone, here && here.timezone === 'America/Bogota' ? '57' : '') };
     if (values.email) guest.email = values.email;
     const buttons = [...bookingForm.querySelectorAll('button')];
     for (const button of buttons) button.disabled = true;

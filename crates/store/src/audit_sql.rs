@@ -37,7 +37,9 @@ fn source_owner(entry: &AuditEntry) -> KeyOwner {
 }
 
 impl Engine {
-    /// Writes a change's entry in the change's transaction, its client address sealed. It waits in `audit_pending`
+    /// Writes a change's entry in the change's transaction, its client address sealed. (PostgreSQL's order statement
+    /// writes a guest's order entry, which has no address, into `audit_pending` itself: a new column here goes
+    /// there too, `postgres_ordering::insert_order`.) It waits in `audit_pending`
     /// and is linked into the chain by the next [`Engine::insert_audit_batch`] of the partner (migration 0016 says
     /// why: linking here made every order of a partner queue on its chain head).
     pub(crate) async fn insert_audit(

@@ -104,7 +104,8 @@ pub struct OrderDraft {
     pub venue_id: Uuid,
     /// The table the guest ordered from (whose code they scanned), where the dishes go. The order goes on that
     /// table's bill, or, when the table is joined for a seated party, on the party's bill (`party_bill_table`),
-    /// resolved inside the order's transaction.
+    /// read by the store as it places the order (on PostgreSQL in the order's transaction, in the statement that
+    /// reads the venue; on SQLite just before the write, with the menu).
     pub table_id: Uuid,
     /// The menu items the request names; ids that are not the venue's are simply absent from what pricing sees.
     pub item_ids: Vec<Uuid>,

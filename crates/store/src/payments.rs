@@ -512,7 +512,8 @@ pub trait PaymentStore: Send + Sync {
     ) -> StoreResult<Vec<SessionBalance>>;
     /// What a guest's Idempotency-Key already made on this bill (`Replayed` for the same request hash from the same
     /// device, `KeyReused` otherwise), read before the share is computed: a retry must find its payment even when
-    /// that payment left nothing to pay. `None` for a new key. `request` is the request hash and the device.
+    /// that payment left nothing to pay. `None` for a new key. `request` is the request hash and the device (no
+    /// device on either request counts as the same one, as for orders: a page always sends one).
     async fn keyed_payment(
         &self,
         scope: &TenantScope,

@@ -156,12 +156,19 @@ impl PgStore {
         }
         // Every order updates its venue's counter rows (the kitchen event head, the quarter-hour roll-ups). Between
         // two autovacuum passes their dead versions pile up, and at the default one-minute nap a busy venue's
-        // orders slowed by a third within a minute (BENCHMARKS.md); at 5 s they held steady.
-        let nap: Option<String> =
-            sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime'")
-                .fetch_optional(&pool)
-                .await?;
-        if let Some(seconds) = nap.and_then(|s| s.parse::<u64>().ok())
+        // orders fell to half their rate within about a minute (BENCHMARKS.md); at 5 s they held steady.
+        let (autovacuum, nap): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT setting FROM pg_settings WHERE name = 'autovacuum'),
+                    (SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime')",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if autovacuum.as_deref() == Some("off") {
+            tracing::warn!(
+                "PostgreSQL's autovacuum is off: the per-venue counters are never cleaned and orders slow down \
+                 under load; turn it on with autovacuum_naptime = 5s (docs/deployment.md, \"Settings\")"
+            );
+        } else if let Some(seconds) = nap.and_then(|s| s.parse::<u64>().ok())
             && seconds > Self::MAX_AUTOVACUUM_NAPTIME_S
         {
             tracing::warn!(

@@ -138,7 +138,8 @@ fn start_cluster() -> Result<PgCluster, String> {
 
     let port = free_port()?;
     // autovacuum_naptime as docs/deployment.md asks of a production server. TEST_PG_OPTIONS adds server settings
-    // for a diagnosis, e.g. `-c log_min_duration_statement=50` (the log is the cluster directory's server.log). Not COMANDA_-prefixed: the server would read that as configuration.
+    // for a diagnosis, e.g. `-c log_min_duration_statement=50` (the log is the cluster directory's server.log).
+    // Not COMANDA_-prefixed: the server would read that as configuration.
     let options = format!(
         "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB \

@@ -487,8 +487,14 @@ pub async fn booking_widget(
     }
     .unwrap_or_default();
     let other = language_switch(l);
+    // A venue in Colombia takes its guests' phones as they write them there (no +57): the widget adds it.
+    let (calling_code, phone_example) = if found.timezone == "America/Bogota" {
+        ("57", "300 123 4567")
+    } else {
+        ("", "+573001234567")
+    };
     let body = format!(
-        r#"{address}<div id="booking" data-venue="{venue}">
+        r#"{address}<div id="booking" data-venue="{venue}" data-calling-code="{calling_code}">
 <p class="hint">{intro} {other}</p>
 <form id="search-form" class="card">
 <label>{date}<input type="date" name="date" required></label>
@@ -505,7 +511,7 @@ pub async fn booking_widget(
 <p id="chosen"></p>
 {deposit_rule}
 <label>{name}<input name="name" autocomplete="name" required maxlength="200"></label>
-<label>{phone}<input name="phone" type="tel" autocomplete="tel" required placeholder="+573001234567"></label>
+<label>{phone}<input name="phone" type="tel" autocomplete="tel" required placeholder="{phone_example}"></label>
 <label>{email}<input name="email" type="email" autocomplete="email" required maxlength="254"></label>
 <label>{note}<textarea name="note" maxlength="500"></textarea></label>
 <p class="hint">{notice_link}</p>
@@ -518,7 +524,7 @@ pub async fn booking_widget(
 <p class="turn"><label class="inline">{from} <input type="time" name="earliest" step="900" value="19:00" required></label>
 <label class="inline">{until} <input type="time" name="latest" step="900" value="21:00" required></label></p>
 <label>{name}<input name="name" autocomplete="name" required maxlength="200"></label>
-<label>{phone}<input name="phone" type="tel" autocomplete="tel" required placeholder="+573001234567"></label>
+<label>{phone}<input name="phone" type="tel" autocomplete="tel" required placeholder="{phone_example}"></label>
 <label>{email}<input name="email" type="email" autocomplete="email" required maxlength="254"></label>
 <p class="hint">{notice_link}</p>
 <label class="check"><input type="checkbox" name="consent" required> {consent}</label>
@@ -549,11 +555,15 @@ pub async fn booking_widget(
         ),
         details = tr(l, "Tus datos", "Your details"),
         name = tr(l, "Nombre", "Name"),
-        phone = tr(
-            l,
-            "Celular (con indicativo, +57…)",
-            "Mobile (with country code, +57…)"
-        ),
+        phone = if calling_code.is_empty() {
+            tr(
+                l,
+                "Celular (con indicativo, +57…)",
+                "Mobile (with country code, +57…)",
+            )
+        } else {
+            tr(l, "Celular", "Mobile")
+        },
         email = tr(l, "Correo", "Email"),
         note = tr(l, "Nota (opcional)", "Note (optional)"),
         consent = tr(

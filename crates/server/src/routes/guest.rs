@@ -256,7 +256,7 @@ pub async fn place_order(
     order_shape(&request)?;
     let key = idempotency_key(&headers)?;
     let device = guest_device(&headers)?;
-    // The party bill a joined table orders on is resolved inside the order's transaction.
+    // The party bill a joined table orders on is read by the store as it places the order (one round trip less).
     let (scope, venue, scanned) = verified_table(&state, &token).await?;
     let body = serde_json::to_vec(&request).unwrap_or_default();
     let draft = OrderDraft {

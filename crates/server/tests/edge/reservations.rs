@@ -1059,6 +1059,9 @@ pub async fn the_booking_page_and_its_mail_name_the_venue(engine: Engine) {
     assert_eq!(widget.status(), 200);
     let html = widget.text().await.unwrap();
     assert!(html.contains("<h1>Sede Reservas</h1>"), "{html}");
+    // A venue in Bogotá takes a phone as Colombians write it: the widget adds +57 (app.js, `phoneForApi`).
+    assert!(html.contains(r#"data-calling-code="57""#), "{html}");
+    assert!(html.contains(r#"placeholder="300 123 4567""#), "{html}");
     let nowhere = page(format!("/book/{}", uuid::Uuid::now_v7())).await.unwrap();
     assert_eq!(nowhere.status(), 404);
     assert!(

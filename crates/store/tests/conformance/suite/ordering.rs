@@ -662,7 +662,7 @@ pub async fn five_hundred_and_one_orders_are_read_page_by_page(store: &dyn Store
 }
 
 pub async fn twenty_concurrent_retries_create_one_order(store: &dyn Store) {
-    let scope = new_partner(store, "Idem").await;
+    let (scope, owner) = registered(store, "idem@example.co").await;
     let venue = venue_of(store, &scope).await;
     let table = store
         .create_table(&scope, venue, "5", 2, &change(), NOW)
@@ -711,6 +711,49 @@ pub async fn twenty_concurrent_retries_create_one_order(store: &dyn Store) {
         .await
         .unwrap();
     assert!(matches!(without_key, PlaceOutcome::Created(_)));
+    // A member's order keeps the client address in its audit entry, sealed as every member entry's is (PostgreSQL
+    // writes a guest's entry inside the order's one statement, a member's after it).
+    let member = AuditEntry {
+        source: Some("203.0.113.7".into()),
+        ..AuditEntry::new("order.placed_by_staff").actor(owner)
+    };
+    let PlaceOutcome::Created(by_staff) = store
+        .place_order(
+            &scope,
+            &order_for(venue, table.id, Some("key-2"), b"y"),
+            &member,
+            NOW,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("not created")
+    };
+    // Each order made one entry: none for the nineteen retries, the other body or the other device.
+    let entries = store
+        .search_audit(
+            &scope,
+            &comanda_store::audit::AuditFilter::default(),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    let about = |order: Uuid| {
+        entries
+            .iter()
+            .filter(|e| e.entry.target.as_deref() == Some(order.to_string().as_str()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(about(first).len(), 1, "{entries:?}");
+    let PlaceOutcome::Created(keyless) = without_key else {
+        unreachable!()
+    };
+    assert_eq!(about(keyless.id).len(), 1, "{entries:?}");
+    let staff_entry = about(by_staff.id);
+    assert_eq!(staff_entry.len(), 1, "{entries:?}");
+    assert_eq!(staff_entry[0].entry.action, "order.placed_by_staff");
+    assert_eq!(staff_entry[0].entry.source.as_deref(), Some("203.0.113.7"));
 }
 
 pub async fn orders_move_forward_once_and_leave_events(store: &dyn Store) {
