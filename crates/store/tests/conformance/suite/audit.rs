@@ -29,6 +29,22 @@ pub async fn checkpoint_heads(store: &dyn Store, scope: &TenantScope, at: Offset
     }
 }
 
+/// The partner's audit entries, oldest first (the first page, unfiltered).
+pub async fn audit_entries(
+    store: &dyn Store,
+    scope: &TenantScope,
+) -> Vec<comanda_store::identity::AuditEvent> {
+    store
+        .search_audit(
+            scope,
+            &comanda_store::audit::AuditFilter::default(),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items
+}
+
 pub fn wall_clock() -> OffsetDateTime {
     OffsetDateTime::from(std::time::SystemTime::now())
 }

@@ -43,15 +43,7 @@ pub async fn registration_creates_partner_owner_and_login_record(store: &dyn Sto
     let record = store.login_record(b"key:ana@example.co").await.unwrap().unwrap();
     assert_eq!((record.partner, record.user), (scope.partner(), owner));
     assert!(store.login_record(b"key:nobody").await.unwrap().is_none());
-    let events = store
-        .search_audit(
-            &scope,
-            &comanda_store::audit::AuditFilter::default(),
-            PageRequest::default(),
-        )
-        .await
-        .unwrap()
-        .items;
+    let events = audit_entries(store, &scope).await;
     assert_eq!(events[0].entry.action, "partner.registered");
     assert_eq!(events[0].entry.actor, Some(owner));
 
@@ -606,15 +598,8 @@ pub async fn standing_changes_and_removal(store: &dyn Store) {
         store.login_record(b"key:own@example.co").await.unwrap().is_none(),
         "cannot sign in any more"
     );
-    let actions: Vec<String> = store
-        .search_audit(
-            &scope,
-            &comanda_store::audit::AuditFilter::default(),
-            PageRequest::default(),
-        )
+    let actions: Vec<String> = audit_entries(store, &scope)
         .await
-        .unwrap()
-        .items
         .into_iter()
         .map(|e| e.entry.action)
         .collect();
@@ -648,15 +633,7 @@ pub async fn sign_in_failures_reach_the_right_partner(store: &dyn Store) {
         .record_sign_in_failure(b"key:unknown", &audit, NOW)
         .await
         .unwrap();
-    let events = store
-        .search_audit(
-            &scope,
-            &comanda_store::audit::AuditFilter::default(),
-            PageRequest::default(),
-        )
-        .await
-        .unwrap()
-        .items;
+    let events = audit_entries(store, &scope).await;
     let failure = events
         .iter()
         .find(|e| e.entry.action == "auth.sign_in_failed")

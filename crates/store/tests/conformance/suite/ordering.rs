@@ -730,15 +730,7 @@ pub async fn twenty_concurrent_retries_create_one_order(store: &dyn Store) {
         panic!("not created")
     };
     // Each order made one entry: none for the nineteen retries, the other body or the other device.
-    let entries = store
-        .search_audit(
-            &scope,
-            &comanda_store::audit::AuditFilter::default(),
-            PageRequest::default(),
-        )
-        .await
-        .unwrap()
-        .items;
+    let entries = audit_entries(store, &scope).await;
     let about = |order: Uuid| {
         entries
             .iter()
