@@ -263,39 +263,39 @@ fn masked_spans(text: &[u8]) -> Vec<std::ops::Range<usize>> {
     merged
 }
 
-/// The byte ranges of canonical UUIDs in `text` (RFC 9562's hyphenated form, 8-4-4-4-12 hex digits, not inside a
-/// longer run of letters, digits or hyphens): the ids every request names (a dish, a table, a payment). Their hex
-/// digits joined by hyphens and letters read as a typed card number about once in 6,000 random UUIDs
-/// (`fbe47900-4732-4597-b73d-830415dd3428`), which would refuse every order of that dish. A card number a person
-/// types has no such shape: 32 hex digits in exactly these groups. In order, not overlapping; linear in the text.
+/// The byte ranges of hyphenated UUIDs in `text` (RFC 9562's form, `8-4-4-4-12` hex digits, standing alone: no
+/// letter or digit either side): the ids every request names (a dish, a table, a payment). No one writes a card
+/// number in a UUID's shape, but a UUID's digits read as one: about one random UUID in 4,000 as a card written in
+/// groups (`327a6299-9423-4325-9826-10c4d1a0a1d7`: `6299 9423 4325 9826`, a Luhn-valid UnionPay number), and one in
+/// 6,000 as a card typed with letters between its groups (`fbe47900-4732-4597-b73d-830415dd3428`), either of which
+/// refused that record's every request (a dish that could never be ordered). In order, not overlapping.
 fn uuids(text: &[u8]) -> Vec<std::ops::Range<usize>> {
-    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
-    let shaped = |at: usize| {
+    const SHAPE: [usize; 5] = [8, 4, 4, 4, 12];
+    const LEN: usize = 36;
+    let is_uuid_at = |at: usize| {
         let mut i = at;
-        for (n, len) in GROUPS.iter().enumerate() {
+        for (n, len) in SHAPE.iter().enumerate() {
             if n > 0 {
                 if text.get(i) != Some(&b'-') {
                     return false;
                 }
                 i += 1;
             }
-            match text.get(i..i + len) {
-                Some(group) if group.iter().all(u8::is_ascii_hexdigit) => i += len,
-                _ => return false,
+            if !text
+                .get(i..i + len)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            {
+                return false;
             }
+            i += len;
         }
-        true
+        let alone = |b: Option<&u8>| b.is_none_or(|b| !b.is_ascii_alphanumeric());
+        alone(at.checked_sub(1).and_then(|before| text.get(before))) && alone(text.get(at + LEN))
     };
-    let mut spans = Vec::new();
-    let mut at = 0;
-    while at + 36 <= text.len() {
-        let starts_word = at == 0 || !word(text[at - 1]);
-        if starts_word && shaped(at) && text.get(at + 36).is_none_or(|b| !word(*b)) {
-            spans.push(at..at + 36);
-            at += 36;
-        } else {
-            at += 1;
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
+    for at in 0..text.len().saturating_sub(LEN - 1) {
+        if spans.last().is_none_or(|last| at >= last.end) && text[at + 8] == b'-' && is_uuid_at(at) {
+            spans.push(at..at + LEN);
         }
     }
     spans
@@ -422,43 +422,15 @@ fn find_in(text: &[u8], group_len: std::ops::RangeInclusive<usize>) -> Vec<PanMa
     merge(found)
 }
 
-/// The text with every hyphenated UUID (`8-4-4-4-12` hex digits, standing alone) blanked to `x`s, offsets kept.
-/// The ids in our paths and bodies are UUIDs, and about one random UUID in 4,000 has all-digit middle groups that
-/// read as a card number written in groups (`327a6299-9423-4325-9826-10c4d1a0a1d7`: `6299 9423 4325 9826`, a
-/// Luhn-valid UnionPay number), which refused that record's every request. No one writes a card number in a
-/// UUID's shape by mistake.
+/// The text with every hyphenated UUID ([`uuids`]) blanked to `x`s, offsets kept.
 fn without_uuids(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    const SHAPE: [usize; 5] = [8, 4, 4, 4, 12];
-    const LEN: usize = 36;
-    let is_uuid_at = |at: usize| {
-        let mut i = at;
-        for (n, len) in SHAPE.iter().enumerate() {
-            if n > 0 {
-                if bytes.get(i) != Some(&b'-') {
-                    return false;
-                }
-                i += 1;
-            }
-            if !bytes
-                .get(i..i + len)
-                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-            {
-                return false;
-            }
-            i += len;
-        }
-        let alone = |b: Option<&u8>| b.is_none_or(|b| !b.is_ascii_alphanumeric());
-        alone(at.checked_sub(1).and_then(|before| bytes.get(before))) && alone(bytes.get(at + LEN))
-    };
-    let starts: Vec<usize> = (0..bytes.len().saturating_sub(LEN - 1))
-        .filter(|&at| bytes[at + 8] == b'-' && is_uuid_at(at))
-        .collect();
-    if starts.is_empty() {
+    let spans = uuids(bytes);
+    if spans.is_empty() {
         return std::borrow::Cow::Borrowed(bytes);
     }
     let mut masked = bytes.to_vec();
-    for at in starts {
-        masked[at..at + LEN].fill(b'x');
+    for span in spans {
+        masked[span].fill(b'x');
     }
     std::borrow::Cow::Owned(masked)
 }
