@@ -90,6 +90,19 @@ test('an owner signs up, is forced into enrolment, and reaches the dashboard', a
   assert.match(guestLink, /\/t\/[^/]+$/);
   await page.screenshot({ path: artifactPath('tables.png'), fullPage: true });
   await assertAccessible(page, 'tables and QR codes');
+  // A table added by mistake is renamed, then retired: it leaves the list (the confirm and prompt are the browser's).
+  await page.fill('#table-form input[name=label]', 'Mesa 99');
+  await page.click('#table-form button');
+  page.once('dialog', (dialog) => dialog.accept('Barra'));
+  await page.click('button[aria-label="Renombrar Mesa 99"]');
+  await page.locator('#tables-table tbody tr', { hasText: 'Barra' }).waitFor();
+  page.once('dialog', (dialog) => {
+    assert.match(dialog.message(), /código QR deja de funcionar/);
+    dialog.accept();
+  });
+  await page.click('button[aria-label="Retirar Barra"]');
+  await page.locator('#tables-table tbody tr', { hasText: 'Barra' }).waitFor({ state: 'detached' });
+  assert.equal(await page.locator('#tables-table tbody tr').count(), 2);
   const [pdf] = await Promise.all([page.waitForEvent('download'), page.click('#qr-pdf')]);
   assert.equal(pdf.suggestedFilename(), 'mesas-qr.pdf');
   const bytes = readFileSync(await pdf.path());

@@ -2590,7 +2590,40 @@ pages.tables = async () => {
       link.href = table.guest_url;
       link.textContent = english ? 'open' : 'abrir';
       link.setAttribute('aria-label', `${english ? 'Open the menu of' : 'Abrir el menú de'} ${table.label}`);
-      const cells = [table.label, String(table.seats), link].map((value) => {
+      const rename = document.createElement('button');
+      rename.type = 'button';
+      rename.className = 'secondary';
+      rename.textContent = english ? 'Rename' : 'Renombrar';
+      rename.setAttribute('aria-label', `${rename.textContent} ${table.label}`);
+      rename.addEventListener('click', async () => {
+        clearError();
+        const label = prompt(english ? `New name for ${table.label}` : `Nuevo nombre para ${table.label}`, table.label);
+        if (label === null || label.trim() === table.label) return;
+        try {
+          await authed('PATCH', `/api/v1/tables/${encodeURIComponent(table.id)}`, { label: label.trim() });
+          await render();
+        } catch (error) { showError(error.problem); }
+      });
+      // Retiring keeps the table's history; the QR code printed for it stops opening at once.
+      const retire = document.createElement('button');
+      retire.type = 'button';
+      retire.className = 'secondary';
+      retire.textContent = english ? 'Retire' : 'Retirar';
+      retire.setAttribute('aria-label', `${retire.textContent} ${table.label}`);
+      retire.addEventListener('click', async () => {
+        clearError();
+        const sure = confirm(english
+          ? `Retire ${table.label}? Its QR code stops working; its past orders and sales stay.`
+          : `¿Retirar ${table.label}? Su código QR deja de funcionar; sus pedidos y ventas pasados se conservan.`);
+        if (!sure) return;
+        try {
+          await authed('DELETE', `/api/v1/tables/${encodeURIComponent(table.id)}`);
+          await render();
+        } catch (error) { showError(error.problem); }
+      });
+      const changes = document.createDocumentFragment();
+      changes.append(rename, ' ', retire);
+      const cells = [table.label, String(table.seats), link, changes].map((value) => {
         const cell = document.createElement('td');
         cell.append(value);
         return cell;

@@ -260,6 +260,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(ordering::set_business_day))
         .routes(routes!(ordering::update_venue))
         .routes(routes!(ordering::create_table, ordering::list_tables))
+        .routes(routes!(ordering::rename_table, ordering::retire_table))
         .routes(routes!(ordering::rotate_table_token))
         .routes(routes!(ordering::table_qr))
         .routes(routes!(ordering::table_qr_png))

@@ -375,7 +375,8 @@ impl AnalyticsStore for Engine {
                     "), 0) AS BIGINT) AS seated_seconds,
                             COUNT(CASE WHEN check_orders > 0 THEN 1 END) AS checks,
                             CAST(coalesce(sum(check_gross), 0) AS BIGINT) AS check_gross,
-                            (SELECT COUNT(*) FROM venue_tables WHERE partner_id = $1 AND venue_id = $2) AS tables,
+                            (SELECT COUNT(*) FROM venue_tables WHERE partner_id = $1 AND venue_id = $2 AND created_at < $4
+                                AND (retired_at IS NULL OR retired_at >= $3)) AS tables,
                             (SELECT CAST(coalesce(sum(check_unpaid), 0) AS BIGINT) FROM table_sessions
                               WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4) AS unpaid
                      FROM table_sessions

@@ -176,7 +176,7 @@ pub struct OrderEvent {
 #[async_trait]
 pub trait OrderingStore: Send + Sync {
     /// [`crate::StoreError::NotFound`] when the venue is not the partner's; [`crate::StoreError::Conflict`] when
-    /// one of its tables has the label already.
+    /// one of its tables in service has the label already.
     async fn create_table(
         &self,
         scope: &TenantScope,
@@ -186,13 +186,25 @@ pub trait OrderingStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<VenueTable>;
-    /// The venue's tables in the order they were added, keyset-paginated by `(created_at, id)`.
+    /// Renames a table; its QR code keeps working. [`crate::StoreError::NotFound`] for a retired or another
+    /// tenant's table, [`crate::StoreError::Conflict`] when another table of the venue has the label.
+    async fn rename_table(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        label: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<VenueTable>;
+    /// The venue's tables in service (retired ones left out) in the order they were added, keyset-paginated by
+    /// `(created_at, id)`.
     async fn tables(
         &self,
         scope: &TenantScope,
         venue: Uuid,
         page: PageRequest,
     ) -> StoreResult<Page<VenueTable>>;
+    /// A table in service; [`crate::StoreError::NotFound`] once it is retired.
     async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable>;
     /// The venue and the table a guest's token opens, read together (every guest request starts with them).
     async fn guest_table(

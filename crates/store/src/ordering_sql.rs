@@ -429,6 +429,33 @@ async fn write_priced_order(
     .await?))
 }
 
+/// `Conflict` when a table of the venue in service other than `except` is labelled `label` (a retired table's
+/// label is free again).
+async fn refuse_taken_label(
+    conn: &mut Conn,
+    partner: PartnerId,
+    venue: Uuid,
+    label: &str,
+    except: Option<Uuid>,
+) -> StoreResult<()> {
+    let taken = sqlx::query(
+        "SELECT id FROM venue_tables WHERE partner_id = $1 AND venue_id = $2 AND label = $3 AND retired_at IS NULL",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(venue))
+    .bind(label)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in taken {
+        if Some(uuid_col(&row, "id")?) != except {
+            return Err(StoreError::Conflict(format!(
+                "the venue already has a table labelled {label:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl OrderingStore for Engine {
     async fn create_table(
@@ -450,18 +477,7 @@ impl OrderingStore for Engine {
         .bind(h(venue))
         .fetch_optional(&mut *tx)
         .await?;
-        let taken =
-            sqlx::query("SELECT id FROM venue_tables WHERE partner_id = $1 AND venue_id = $2 AND label = $3")
-                .bind(h(scope.partner().as_uuid()))
-                .bind(h(venue))
-                .bind(label)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if taken.is_some() {
-            return Err(StoreError::Conflict(format!(
-                "the venue already has a table labelled {label:?}"
-            )));
-        }
+        refuse_taken_label(&mut tx, scope.partner(), venue, label, None).await?;
         let row = sqlx::query(
             "INSERT INTO venue_tables (partner_id, venue_id, id, label, seats, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
@@ -488,6 +504,45 @@ impl OrderingStore for Engine {
         Ok(table)
     }
 
+    async fn rename_table(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        label: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<VenueTable> {
+        let mut tx = self.scoped(scope).await?;
+        let current = sqlx::query(locking!(
+            "SELECT * FROM venue_tables WHERE partner_id = $1 AND id = $2 AND retired_at IS NULL"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_one(&mut *tx)
+        .await?;
+        let current = table_from_row(&current)?;
+        // Under the venue's row, like `create_table`: a rename and a new table cannot both take one label.
+        sqlx::query(locking!(
+            "SELECT id FROM venues WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(current.venue_id))
+        .fetch_optional(&mut *tx)
+        .await?;
+        refuse_taken_label(&mut tx, scope.partner(), current.venue_id, label, Some(table)).await?;
+        let row =
+            sqlx::query("UPDATE venue_tables SET label = $3 WHERE partner_id = $1 AND id = $2 RETURNING *")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(table))
+                .bind(label)
+                .fetch_one(&mut *tx)
+                .await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(table), now)
+            .await?;
+        tx.commit().await?;
+        table_from_row(&row)
+    }
+
     async fn tables(
         &self,
         scope: &TenantScope,
@@ -497,7 +552,7 @@ impl OrderingStore for Engine {
         let mut conn = self.reading(scope).await?;
         keyset_page(
             &mut conn,
-            "SELECT * FROM venue_tables WHERE partner_id = $1 AND venue_id = $2
+            "SELECT * FROM venue_tables WHERE partner_id = $1 AND venue_id = $2 AND retired_at IS NULL
                AND (CAST($3 AS TIMESTAMPTZ) IS NULL OR (created_at, id) > ($3, $4))
              ORDER BY created_at, id LIMIT $5",
             scope.partner(),
@@ -510,11 +565,13 @@ impl OrderingStore for Engine {
     }
 
     async fn table(&self, scope: &TenantScope, table: Uuid) -> StoreResult<VenueTable> {
-        let row = sqlx::query("SELECT * FROM venue_tables WHERE partner_id = $1 AND id = $2")
-            .bind(h(scope.partner().as_uuid()))
-            .bind(h(table))
-            .fetch_one(&mut *self.reading(scope).await?)
-            .await?;
+        let row = sqlx::query(
+            "SELECT * FROM venue_tables WHERE partner_id = $1 AND id = $2 AND retired_at IS NULL",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(table))
+        .fetch_one(&mut *self.reading(scope).await?)
+        .await?;
         table_from_row(&row)
     }
 
@@ -549,7 +606,8 @@ impl OrderingStore for Engine {
     ) -> StoreResult<VenueTable> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
-            "UPDATE venue_tables SET token_version = token_version + 1 WHERE partner_id = $1 AND id = $2 RETURNING *",
+            "UPDATE venue_tables SET token_version = token_version + 1
+              WHERE partner_id = $1 AND id = $2 AND retired_at IS NULL RETURNING *",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(table))

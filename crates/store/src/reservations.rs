@@ -335,6 +335,18 @@ pub trait ReservationStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<()>;
 
+    /// Takes a table off the floor, keeping its history: its QR code stops opening, it leaves every list, the
+    /// booking engine's floor and the combinations it was in (their ids are returned; audited with them). Its label
+    /// is free again. [`crate::StoreError::Conflict`] while a bill is open on it or a booking holds it from now on
+    /// (the host moves the booking first); [`crate::StoreError::NotFound`] for a retired or another tenant's table.
+    async fn retire_table(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Uuid>>;
+
     /// A table's reservation settings: the smallest and the largest party it is given to (its seats), and whether
     /// the public widget offers it. `NotFound` for another tenant's table.
     async fn set_table_booking(

@@ -13,7 +13,7 @@ use crate::sealing::{KeyOwner, Place};
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use comanda_domain::reservation::{
-    Assignment, BookableTable, BookingPolicy, DepositFate, Floor, Holding, Occupied, Refusal,
+    Assignment, BookableTable, BookingPolicy, CELL_SECONDS, DepositFate, Floor, Holding, Occupied, Refusal,
 };
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId, Venue};
 use comanda_security::TenantScope;
@@ -256,7 +256,8 @@ fn policy_from_text(text: &str) -> StoreResult<BookingPolicy> {
 
 async fn read_floor(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreResult<Floor> {
     let tables = sqlx::query(
-        "SELECT id, min_party, seats, bookable_online FROM venue_tables WHERE partner_id = $1 AND venue_id = $2",
+        "SELECT id, min_party, seats, bookable_online FROM venue_tables
+          WHERE partner_id = $1 AND venue_id = $2 AND retired_at IS NULL",
     )
     .bind(h(partner.as_uuid()))
     .bind(h(venue))
@@ -584,7 +585,8 @@ impl ReservationStore for Engine {
     ) -> StoreResult<()> {
         let mut tx = self.scoped(scope).await?;
         let updated = sqlx::query(
-            "UPDATE venue_tables SET min_party = $3, bookable_online = $4, seats = $5 WHERE partner_id = $1 AND id = $2",
+            "UPDATE venue_tables SET min_party = $3, bookable_online = $4, seats = $5
+              WHERE partner_id = $1 AND id = $2 AND retired_at IS NULL",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(table))
@@ -600,6 +602,94 @@ impl ReservationStore for Engine {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn retire_table(
+        &self,
+        scope: &TenantScope,
+        table: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Uuid>> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(locking!(
+            "SELECT venue_id, label FROM venue_tables WHERE partner_id = $1 AND id = $2 AND retired_at IS NULL"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(table))
+        .fetch_one(&mut *tx)
+        .await?;
+        let venue = uuid_col(&row, "venue_id")?;
+        let label: String = row.try_get("label")?;
+        // Under the venue's booking lock (`book` takes it first): no booking can claim the table while it goes.
+        sqlx::query(locking!(
+            "SELECT policy FROM booking_policies WHERE partner_id = $1 AND venue_id = $2"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(venue))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM table_sessions s WHERE partner_id = $1 AND table_id = $2 AND status <> 'closed'
+               AND (status = 'open' OR EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = $1 AND o.session_id = s.id))",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(table))
+        .fetch_one(&mut *tx)
+        .await?;
+        if open > 0 {
+            return Err(StoreError::Conflict(format!(
+                "table {label:?} has a bill open: close it before retiring the table"
+            )));
+        }
+        let current_cell = now.unix_timestamp().div_euclid(CELL_SECONDS) * CELL_SECONDS;
+        let booked: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT reservation_id) FROM reservation_claims
+              WHERE partner_id = $1 AND table_id = $2 AND cell >= $3",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(table))
+        .bind(current_cell)
+        .fetch_one(&mut *tx)
+        .await?;
+        if booked > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{booked} upcoming booking(s) hold table {label:?}: move them to another table first"
+            )));
+        }
+        let mut withdrawn = Vec::new();
+        for (id, joined) in read_combinations(&mut tx, partner, venue).await? {
+            if joined.contains(&table) {
+                sqlx::query("DELETE FROM table_combinations WHERE partner_id = $1 AND id = $2")
+                    .bind(h(partner.as_uuid()))
+                    .bind(h(id))
+                    .execute(&mut *tx)
+                    .await?;
+                withdrawn.push(id);
+            }
+        }
+        sqlx::query("UPDATE venue_tables SET retired_at = $3 WHERE partner_id = $1 AND id = $2")
+            .bind(h(partner.as_uuid()))
+            .bind(h(table))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM table_directory WHERE table_id = $1")
+            .bind(h(table))
+            .execute(&mut *tx)
+            .await?;
+        let detail = withdrawn
+            .iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let audit = audit.targeting(table).detail(format!(
+            "venue={venue} label={label:?} combinations_withdrawn=[{detail}]"
+        ));
+        self.insert_audit(&mut tx, partner, &audit, now).await?;
+        tx.commit().await?;
+        Ok(withdrawn)
     }
 
     async fn booking_view(

@@ -130,9 +130,8 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             "/api/v1/venues" | "/api/v1/venues/{venue}/tables" | "/api/v1/tables/{table}/token/rotate",
         )
         | ("POST", "/api/v1/venues/{venue}/menu/categories" | "/api/v1/venues/{venue}/menu/items")
-        | ("PATCH" | "DELETE", "/api/v1/menu/items/{item}" | "/api/v1/menu/categories/{category}") => {
-            Staff(Permission::ManageVenues)
-        }
+        | ("PATCH" | "DELETE", "/api/v1/menu/items/{item}" | "/api/v1/menu/categories/{category}")
+        | ("PATCH" | "DELETE", "/api/v1/tables/{table}") => Staff(Permission::ManageVenues),
         ("GET", "/api/v1/venues" | "/api/v1/venues/{venue}/tables" | "/api/v1/tables/{table}/qr.svg")
         | ("GET", "/api/v1/tables/{table}/qr.png" | "/api/v1/venues/{venue}/tables/qr.pdf")
         | ("GET", "/api/v1/venues/{venue}/menu") => Staff(Permission::ViewVenues),

@@ -1093,13 +1093,13 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
     staff_page(l, "kitchen", tr(l, "Cocina", "Kitchen"), r#"class="wide""#, &body)
 }
 
-/// A venue's tables: each with its seats and the link its QR code opens, the form that adds one, and the PDF of every
-/// table's QR code to print.
+/// A venue's tables: each with its seats, the link its QR code opens and buttons to rename or retire it, the form
+/// that adds one, and the PDF of every table's QR code to print.
 #[utoipa::path(get, path = "/tables", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn tables(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
-        r#"<div class="table-scroll" tabindex="0" role="region" aria-labelledby="tables-caption"><table id="tables-table"><caption id="tables-caption">{tables}</caption><thead><tr><th scope="col">{table}</th><th scope="col">{seats}</th><th scope="col">{link}</th></tr></thead><tbody></tbody></table></div>
+        r#"<div class="table-scroll" tabindex="0" role="region" aria-labelledby="tables-caption"><table id="tables-table"><caption id="tables-caption">{tables}</caption><thead><tr><th scope="col">{table}</th><th scope="col">{seats}</th><th scope="col">{link}</th><th scope="col">{changes}</th></tr></thead><tbody></tbody></table></div>
 <p id="no-tables" class="hint" hidden>{none}</p>
 <p><button type="button" id="qr-pdf">{qr}</button></p>
 <h2>{new_table}</h2>
@@ -1112,6 +1112,7 @@ pub async fn tables(headers: HeaderMap) -> Response {
         table = tr(l, "Mesa", "Table"),
         seats = tr(l, "Puestos", "Seats"),
         link = tr(l, "Enlace del código QR", "QR code link"),
+        changes = tr(l, "Cambios", "Changes"),
         none = tr(l, "Aún no hay mesas.", "No tables yet."),
         qr = tr(
             l,

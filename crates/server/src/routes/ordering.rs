@@ -436,6 +436,84 @@ async fn all_tables(state: &AppState, caller: &Caller, venue: Uuid) -> Result<Ve
     Ok(collect_all(|page| state.store.tables(&caller.scope, venue, page)).await?)
 }
 
+/// A table's new label (its seats and booking settings change at `PUT /api/v1/tables/{table}/booking`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TablePatch {
+    #[schema(
+        pattern = r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200D\u2028-\u202F\u205F-\u2069\u3000\uFEFF][^\x00-\x09\x0B-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+        max_length = 40
+    )]
+    pub label: String,
+}
+
+/// Renames a table ("Mesa 4" → "Terraza 1"); its printed QR code keeps working (audited as `table.renamed`, old and
+/// new label in its detail).
+#[utoipa::path(patch, path = "/api/v1/tables/{table}", tag = "venues", security(("bearer" = [])),
+    params(("table" = String, Path)), request_body = TablePatch, responses(
+        (status = 200, body = TableView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such table, or it is retired", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "Another table of the venue has this label", body = Problem,
+            content_type = "application/problem+json")))]
+pub async fn rename_table(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(table): Path<String>,
+    ApiJson(patch): ApiJson<TablePatch>,
+) -> Result<Json<TableView>, ApiError> {
+    let table = path_id(&table)?;
+    let mut errors = ValidationErrors::default();
+    let label = clean_text(&mut errors, "label", &patch.label, 1, 40);
+    errors.into_result(())?;
+    let current = state.store.table(&caller.scope, table).await?;
+    let audit = caller
+        .audit(&ctx, "table.renamed")
+        .detail(format!("{:?}→{label:?}", current.label));
+    let renamed = state
+        .store
+        .rename_table(&caller.scope, table, &label, &audit, state.clock.now())
+        .await?;
+    Ok(Json(table_view(&state, caller.scope.partner(), renamed)))
+}
+
+/// Retires a table taken off the floor. Its orders, bills, bookings and sales keep naming it, but its QR code stops
+/// opening at once, it leaves the table list, the QR sheet and the tables the booking engine offers, and any
+/// combination it was part of is withdrawn; its label is free for a new table (audited as `table.retired`, with the
+/// combinations withdrawn). Refused (409) while a bill is open on it or a booking holds it from now on: close the bill
+/// or move the booking first.
+#[utoipa::path(delete, path = "/api/v1/tables/{table}", tag = "venues", security(("bearer" = [])),
+    params(("table" = String, Path)), responses(
+        (status = 204),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such table, or it is retired already", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "A bill is open on the table or a booking holds it", body = Problem,
+            content_type = "application/problem+json")))]
+pub async fn retire_table(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(table): Path<String>,
+    _no_body: crate::extract::NoBody,
+) -> Result<StatusCode, ApiError> {
+    let table = path_id(&table)?;
+    let venue = state.store.table(&caller.scope, table).await?.venue_id;
+    state
+        .store
+        .retire_table(
+            &caller.scope,
+            table,
+            &caller.audit(&ctx, "table.retired"),
+            state.clock.now(),
+        )
+        .await?;
+    state.availability.changed(venue);
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Issues the table a new token: its old QR code stops working at once (audited).
 #[utoipa::path(post, path = "/api/v1/tables/{table}/token/rotate", tag = "venues", security(("bearer" = [])),
     params(("table" = String, Path)), responses((status = 200, body = TableView)))]

@@ -240,6 +240,92 @@ pub async fn rotated_and_foreign_table_tokens_open_nothing(engine: Engine) {
             .iter()
             .any(|e| e["action"] == "table.token_rotated")
     );
+
+    // Renamed, the table keeps its QR code; another partner cannot rename or retire it.
+    let table_path = format!("/api/v1/tables/{}", a.table);
+    let renamed = call(
+        &server,
+        "PATCH",
+        &table_path,
+        Some(&a.owner),
+        Some(json!({"label": "Terraza 1"})),
+    )
+    .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(renamed.body["label"], "Terraza 1");
+    assert_eq!(renamed.body["token"], fresh);
+    let blank = call(
+        &server,
+        "PATCH",
+        &table_path,
+        Some(&a.owner),
+        Some(json!({"label": "  "})),
+    )
+    .await;
+    assert_eq!(blank.status, 400, "{}", blank.body);
+    for method in ["PATCH", "DELETE"] {
+        let body = (method == "PATCH").then(|| json!({"label": "Mía"}));
+        let foreign = call(&server, method, &table_path, Some(&b.owner), body).await;
+        assert_eq!(foreign.status, 404, "{method}: {}", foreign.body);
+    }
+    // A table with a bill open is not retired; B's guest has ordered.
+    let placed = order(
+        &server,
+        &b.token,
+        json!({"items": [{"item_id": b.item, "quantity": 1}]}),
+        None,
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let held = call(
+        &server,
+        "DELETE",
+        &format!("/api/v1/tables/{}", b.table),
+        Some(&b.owner),
+        None,
+    )
+    .await;
+    assert_eq!(held.status, 409, "{}", held.body);
+    assert_eq!(held.body["type"], "https://comanda.dev/problems/conflict");
+    // Retired, its QR code opens nothing and it leaves the list; it cannot be retired or renamed again.
+    let retired = call(&server, "DELETE", &table_path, Some(&a.owner), None).await;
+    assert_eq!(retired.status, 204, "{}", retired.body);
+    let scanned = call(&server, "GET", &format!("/api/v1/t/{fresh}"), None, None).await;
+    assert_eq!(scanned.status, 404, "{}", scanned.body);
+    let listed = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/tables", a.venue),
+        Some(&a.owner),
+        None,
+    )
+    .await;
+    assert_eq!(listed.body["items"], json!([]));
+    for method in ["PATCH", "DELETE"] {
+        let body = (method == "PATCH").then(|| json!({"label": "Otra"}));
+        let again = call(&server, method, &table_path, Some(&a.owner), body).await;
+        assert_eq!(again.status, 404, "{method}: {}", again.body);
+    }
+    let qr = call(
+        &server,
+        "GET",
+        &format!("{table_path}/qr.svg"),
+        Some(&a.owner),
+        None,
+    )
+    .await;
+    assert_eq!(qr.status, 404);
+    let audit = call(&server, "GET", "/api/v1/audit?limit=200", Some(&a.owner), None).await;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"table.renamed") && actions.contains(&"table.retired"),
+        "{actions:?}"
+    );
     server.stop().await;
 }
 

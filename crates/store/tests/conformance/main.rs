@@ -80,6 +80,7 @@ conformance!(
     sign_in_places_remember_each_country_latest_first,
     one_signing_key_rotation_wins,
     tables_have_rotatable_tokens_and_stay_in_their_tenant,
+    a_retired_table_leaves_the_floor_but_keeps_its_history,
     menus_round_trip_and_items_stay_in_their_venue,
     menu_items_and_categories_are_edited_and_removed,
     table_sessions_gate_the_kitchen_and_close_cleanly,

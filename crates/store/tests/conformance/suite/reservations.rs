@@ -776,6 +776,120 @@ pub async fn a_table_combination_is_withdrawn_once_and_only_by_its_venue(store: 
     assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
 }
 
+/// A table taken off the floor: refused while a bill is open on it or a booking holds it from now on; once retired,
+/// its QR code stops opening, it leaves the lists, the floor and its combinations, its label is free, and its
+/// booking stays readable.
+pub async fn a_retired_table_leaves_the_floor_but_keeps_its_history(store: &dyn Store) {
+    let (scope, venue, first) = booking_floor(store, "Retiro").await;
+    let second = store
+        .create_table(&scope, venue, "Mesa 2", 4, &change(), NOW)
+        .await
+        .unwrap()
+        .id;
+    let joined = store
+        .add_table_combination(&scope, venue, &[first, second], &change(), NOW)
+        .await
+        .unwrap();
+    let seven = datetime!(2026-12-05 00:00 UTC);
+    let BookOutcome::Created(booked) = store
+        .book(
+            &scope,
+            &booking_of(venue, seven),
+            &blind(first, seven),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("not booked")
+    };
+    let refused = store.retire_table(&scope, first, &change(), NOW).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    // A bill open on the other table holds it the same way.
+    store
+        .place_order(&scope, &order_for(venue, second, None, b"retire"), &change(), NOW)
+        .await
+        .unwrap();
+    let refused = store.retire_table(&scope, second, &change(), NOW).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    let taken = store.rename_table(&scope, second, "Mesa 1", &change(), NOW).await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    // Another tenant cannot retire or rename it.
+    let (other, _, _) = booking_floor(store, "Otro retiro").await;
+    let foreign = store.retire_table(&other, first, &change(), NOW).await;
+    assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
+    let foreign = store.rename_table(&other, first, "X", &change(), NOW).await;
+    assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
+
+    // Once the booking's time has passed, nothing holds the table from then on.
+    let later = seven + time::Duration::hours(3);
+    let withdrawn = store.retire_table(&scope, first, &change(), later).await.unwrap();
+    assert_eq!(withdrawn, vec![joined]);
+    assert!(
+        store.table_entry(first).await.unwrap().is_none(),
+        "its QR code stops opening"
+    );
+    assert!(matches!(
+        store.table(&scope, first).await,
+        Err(StoreError::NotFound)
+    ));
+    let listed: Vec<Uuid> = store
+        .tables(&scope, venue, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, vec![second]);
+    let (_, _, floor, _) = store
+        .booking_view(&scope, venue, later, later, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        floor.tables.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![second]
+    );
+    assert!(floor.combinations.is_empty());
+    assert!(store.table_combinations(&scope, venue).await.unwrap().is_empty());
+    for refused in [
+        store
+            .retire_table(&scope, first, &change(), later)
+            .await
+            .map(|_| ()),
+        store
+            .rename_table(&scope, first, "Mesa 9", &change(), later)
+            .await
+            .map(|_| ()),
+        store
+            .rotate_table_token(&scope, first, &change(), later)
+            .await
+            .map(|_| ()),
+        store
+            .set_table_booking(&scope, first, (1, 4), true, &change(), later)
+            .await,
+    ] {
+        assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    }
+    // Its label is free again, and its booking still names it.
+    let renamed = store
+        .rename_table(&scope, second, "Mesa 1", &change(), later)
+        .await
+        .unwrap();
+    assert_eq!((renamed.id, renamed.label.as_str()), (second, "Mesa 1"));
+    assert_eq!(
+        store.table_entry(second).await.unwrap().unwrap().version,
+        1,
+        "a rename keeps the QR code"
+    );
+    assert_eq!(
+        store.reservation(&scope, booked.id).await.unwrap().tables,
+        vec![first]
+    );
+}
+
 pub async fn the_host_list_holds_the_days_bookings_with_their_deposits_and_guests(store: &dyn Store) {
     let (scope, venue, table) = booking_floor(store, "Host list").await;
     let (other, other_venue, other_table) = booking_floor(store, "Other host list").await;
