@@ -56,7 +56,8 @@ async function setUp(api, email = 'rosa@example.co') {
 }
 
 test('a guest orders on a phone and the kitchen display follows it live', async () => {
-  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
+  // The kitchen's tablet is set to another zone: its tickets still tell the venue's (Bogotá's) time.
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', timezoneId: 'Asia/Tokyo', viewport: { width: 1280, height: 800 } });
   const { token, venue, guestPath } = await setUp(staff.request);
 
   // The kitchen display is open before the guest orders.
@@ -125,6 +126,9 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   assert.match(await ticket.textContent(), /Limonada de coco — sin hielo/);
   const placed = await (await staff.request.get(`${server.origin}/api/v1/venues/${venue}/orders`, { headers: { Authorization: `Bearer ${token}` } })).json();
   assert.equal(placed.items.length, 1, `one order, not one per tap: ${JSON.stringify(placed)}`);
+  const bogota = new Date(placed.items[0].placed_at).toLocaleTimeString('en-US', { hour: '2-digit', minute: '2-digit', hour12: true, timeZone: 'America/Bogota' });
+  const shown = (await ticket.locator('h3').textContent()).match(/(\d{2}):(\d{2})/);
+  assert.equal(shown && shown[0], bogota.slice(0, 5), `the ticket's time is Bogotá's ${bogota}: ${await ticket.locator('h3').textContent()}`);
   await kitchen.screenshot({ path: artifactPath('kitchen.png'), fullPage: true });
   await assertAccessible(kitchen, 'kitchen display with a ticket');
   await ticket.locator('button.advance').click();

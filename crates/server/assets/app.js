@@ -1059,6 +1059,9 @@ pages.kitchen = async () => {
     tableLabels = new Map(tables.map((t) => [t.id, t.label]));
   };
   await readTables();
+  // Clock times on tickets and cash records are the venue's, whatever zone the kitchen's tablet is set to.
+  const venueZone = ((await allPages('/api/v1/venues').catch(() => [])).find((v) => v.id === venue) || {}).timezone;
+  const clockTime = (instant) => new Date(instant).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit', timeZone: venueZone });
   // Who may close a bill not paid in full (servers, managers, owners; not the kitchen): the others are told who does,
   // instead of a button that is refused on its second tap.
   const mayClose = await authed('GET', '/api/v1/me')
@@ -1079,7 +1082,7 @@ pages.kitchen = async () => {
     const served = order.served_table_id || order.table_id;
     if (!tableLabels.has(served)) readTables().then(() => { if (tableLabels.has(served)) render(order); });
     const title = document.createElement('h3');
-    const placed = new Date(order.placed_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit' });
+    const placed = clockTime(order.placed_at);
     // The dishes go to the guest's table; at a party's joined table the bill is on the party's first table.
     const bill = served === order.table_id ? '' : ` (${english ? 'bill' : 'cuenta'} ${tableLabels.get(order.table_id) || '…'})`;
     title.textContent = `${tableLabels.get(served) || '…'}${bill} · ${placed}`;
@@ -1207,7 +1210,7 @@ pages.kitchen = async () => {
     records.replaceChildren();
     for (const cash of list.items) {
       const item = document.createElement('li');
-      const when = new Date(cash.created_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit' });
+      const when = clockTime(cash.created_at);
       const text = document.createElement('span');
       text.textContent = `${when} · ${formatMoney(cash.amount)}${cash.tip.amount > 0 ? ` + ${english ? 'tip' : 'propina'} ${formatMoney(cash.tip)}` : ''}`;
       item.appendChild(text);

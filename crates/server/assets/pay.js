@@ -207,6 +207,8 @@ function spoken(problem, english) {
   let bill = null;
   let payment = null;
   let stripe = null;
+  // The venue's IANA zone once the table is read (until then the phone's own): clock times are the venue's.
+  let venueZone;
   let elements = null;
 
   const showError = (problem) => {
@@ -325,7 +327,7 @@ function spoken(problem, english) {
     const onCardStep = !$('#card-step').hidden && payment && unfinished && payment.payment_id === unfinished.payment_id;
     $('#unfinished').hidden = !unfinished || onCardStep;
     if (unfinished) {
-      const lapses = new Date(unfinished.expires_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit' });
+      const lapses = new Date(unfinished.expires_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit', timeZone: venueZone });
       $('#unfinished-text').textContent = english
         ? `You started a payment of ${money(unfinished.total.amount, unfinished.total.currency)} on this phone and did not finish it: the others at the table see it in progress until ${lapses}. Paying again here replaces it.`
         : `Empezaste un pago de ${money(unfinished.total.amount, unfinished.total.currency)} en este teléfono y no lo terminaste: el resto de la mesa lo ve en curso hasta las ${lapses}. Si pagas de nuevo aquí, lo reemplaza.`;
@@ -539,6 +541,7 @@ function spoken(problem, english) {
     try {
       const view = await call('GET', '');
       $('#venue-name').textContent = view.venue.name;
+      venueZone = view.venue.timezone;
       $('#table-label').textContent = view.table;
       await renderBill();
     } catch (error) {

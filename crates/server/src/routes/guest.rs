@@ -109,6 +109,9 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<GuestTable,
 pub struct GuestVenue {
     pub name: String,
     pub currency: comanda_domain::Currency,
+    /// The venue's IANA time zone: the guest's page shows clock times in it, whatever the phone's own zone says.
+    #[schema(example = "America/Bogota")]
+    pub timezone: String,
 }
 
 /// The table's session as a guest sees it: `pending` until staff accept the table, then `open`.
@@ -171,6 +174,7 @@ pub async fn table(
         venue: GuestVenue {
             name: guest.venue.name.clone(),
             currency: guest.venue.currency,
+            timezone: guest.venue.timezone.clone(),
         },
         table: guest.table.label.clone(),
         session,

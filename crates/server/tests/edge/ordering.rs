@@ -126,6 +126,11 @@ pub async fn a_bill_of_three_items_matches_the_hand_checked_example(engine: Engi
     assert_eq!(guest_view.status, 200, "{}", guest_view.body);
     assert_eq!(guest_view.body["table"], "Mesa 4");
     assert_eq!(
+        guest_view.body["venue"],
+        json!({"name": "Sede Centro", "currency": "COP", "timezone": "America/Bogota"}),
+        "the guest's page tells clock times in the venue's zone"
+    );
+    assert_eq!(
         guest_view.body["menu"]["categories"][0]["items"][0]["name"]["es"],
         "Bandeja paisa"
     );
