@@ -103,6 +103,15 @@ impl LocalizedPatch {
 }
 
 impl Localized {
+    /// The English text when `english` and one was written (it is optional), else the Spanish one.
+    pub fn text(&self, english: bool) -> &str {
+        if english && !self.en.trim().is_empty() {
+            &self.en
+        } else {
+            &self.es
+        }
+    }
+
     pub fn parse(errors: &mut ValidationErrors, field: &str, raw: &Localized, required: bool) -> Localized {
         let min = usize::from(required);
         Localized {
@@ -299,11 +308,18 @@ pub struct PricedLine {
 }
 
 impl PricedLine {
+    /// The bill's line, described in Spanish (receipts, dispute evidence).
     pub fn bill_line(&self) -> BillLine {
-        let mut description = self.name.es.clone();
+        self.bill_line_in(false)
+    }
+
+    /// The bill's line described in the guest's language ("Ajiaco + Aguacate"); a name with no English text stays
+    /// Spanish.
+    pub fn bill_line_in(&self, english: bool) -> BillLine {
+        let mut description = self.name.text(english).to_owned();
         for modifier in &self.modifiers {
             description.push_str(" + ");
-            description.push_str(&modifier.es);
+            description.push_str(modifier.text(english));
         }
         BillLine {
             description,
@@ -441,6 +457,36 @@ mod tests {
                 max: 1,
             }],
         }
+    }
+
+    #[test]
+    fn a_bill_line_is_described_in_the_guests_language_falling_back_to_spanish() {
+        let line = PricedLine {
+            item_id: Uuid::now_v7(),
+            name: Localized {
+                es: "Ajiaco".into(),
+                en: "Chicken soup".into(),
+            },
+            quantity: 1,
+            modifiers: vec![
+                Localized {
+                    es: "Aguacate".into(),
+                    en: "Avocado".into(),
+                },
+                Localized {
+                    es: "Alcaparras".into(),
+                    en: " ".into(),
+                },
+            ],
+            note: None,
+            unit_price: Money::new(2_450_000, Currency::COP).unwrap(),
+            taxed: true,
+        };
+        assert_eq!(line.bill_line().description, "Ajiaco + Aguacate + Alcaparras");
+        assert_eq!(
+            line.bill_line_in(true).description,
+            "Chicken soup + Avocado + Alcaparras"
+        );
     }
 
     #[test]

@@ -131,15 +131,18 @@ pub struct GuestView {
     pub bill: Bill,
 }
 
+/// The table's bill, its lines described in the guest's language (`Accept-Language`, as the pages negotiate it).
 async fn table_bill(
     state: &AppState,
     guest: &GuestTable,
+    headers: &HeaderMap,
 ) -> Result<(Bill, Vec<comanda_store::ordering::Order>), ApiError> {
+    let english = crate::routes::pages::Lang::negotiate(headers) == crate::routes::pages::Lang::En;
     let orders = state.store.table_orders(&guest.scope, guest.table.id).await?;
     let lines = orders
         .iter()
         .filter(|o| o.status != OrderStatus::Cancelled)
-        .flat_map(|o| o.lines.iter().map(|l| l.bill_line()))
+        .flat_map(|o| o.lines.iter().map(|l| l.bill_line_in(english)))
         .collect();
     let bill = compute_bill(
         guest.venue.currency,
@@ -159,10 +162,11 @@ pub async fn table(
     _no_query: crate::extract::NoQuery,
     State(state): State<AppState>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Json<GuestView>, ApiError> {
     let guest = resolve(&state, &token).await?;
     let (categories, items) = state.store.menu(&guest.scope, guest.venue.id.as_uuid()).await?;
-    let (bill, _) = table_bill(&state, &guest).await?;
+    let (bill, _) = table_bill(&state, &guest, &headers).await?;
     let session = state
         .store
         .live_session(&guest.scope, guest.table.id)
@@ -429,7 +433,7 @@ pub async fn bill(
 ) -> Result<Json<GuestBill>, ApiError> {
     let device = guest_device(&headers)?;
     let guest = resolve(&state, &token).await?;
-    let (bill, orders) = table_bill(&state, &guest).await?;
+    let (bill, orders) = table_bill(&state, &guest, &headers).await?;
     let live = state.store.live_session(&guest.scope, guest.table.id).await?;
     let ((balance, unfinished, covered), claims) = match &live {
         Some(session) => (

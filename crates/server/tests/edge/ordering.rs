@@ -173,6 +173,19 @@ pub async fn a_bill_of_three_items_matches_the_hand_checked_example(engine: Engi
     assert_eq!(b["tip"]["amount"], 0, "no tip unless the guest chooses one");
     assert_eq!(b["total"]["amount"], 5_670_000);
     assert_eq!(bill.body["remaining"]["amount"], 5_670_000);
+    assert_eq!(b["lines"][0]["description"], "Bandeja paisa");
+    // An English-speaking guest's bill names the dishes in English.
+    let english: serde_json::Value = server
+        .client
+        .get(server.url(&format!("/api/v1/t/{}/bill", v.token)))
+        .header("accept-language", "en-US,en;q=0.9,es;q=0.5")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(english["bill"]["lines"][0]["description"], "Paisa platter");
     server.stop().await;
 }
 
