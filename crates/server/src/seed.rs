@@ -153,6 +153,10 @@ pub async fn seed(
 ) -> anyhow::Result<SeedReport> {
     let started = Instant::now();
     let now = state.clock.now();
+    // The tables were on the floor for the whole history (the analytics count a table only over the days it was in
+    // service): they are dated a day before its first business day, whatever the venue's zone.
+    let first_day = plan.last_day - time::Duration::days(i64::from(plan.days.max(1)) - 1);
+    let tables_since = first_day.midnight().assume_utc() - time::Duration::DAY;
     let venues = venues_needed(plan);
     let per_partner = u64::from(plan.venues_per_partner.max(1));
     let hash = state
@@ -193,7 +197,14 @@ pub async fn seed(
         }
         let partner = partners.last_mut().context("a partner")?;
         let scope = partner.scope.clone();
-        let setup = venue_setup(state, &scope, partner.owner, partner.servers.clone(), v, now).await?;
+        let setup = venue_setup(
+            state,
+            &scope,
+            (partner.owner, partner.servers.clone()),
+            v,
+            (now, tables_since),
+        )
+        .await?;
         partner.venues.push(setup.venue.id.as_uuid());
         let venue_orders = plan.orders / venues + u64::from(v < plan.orders % venues);
         let venue_seed = random.random::<u64>();
@@ -350,13 +361,13 @@ struct VenueSetup {
     guests: Vec<Uuid>,
 }
 
+/// One venue, its menu and tables: set up `now`, the tables dated `tables_since`.
 async fn venue_setup(
     state: &AppState,
     scope: &TenantScope,
-    owner: Uuid,
-    servers: Vec<Uuid>,
+    (owner, servers): (Uuid, Vec<Uuid>),
     n: u64,
-    now: OffsetDateTime,
+    (now, tables_since): (OffsetDateTime, OffsetDateTime),
 ) -> anyhow::Result<VenueSetup> {
     let store = &state.store;
     let tax = TaxRegime {
@@ -432,7 +443,7 @@ async fn venue_setup(
                     &format!("Mesa {}", t + 1),
                     seats,
                     &audit,
-                    now,
+                    tables_since,
                 )
                 .await?
                 .id,
