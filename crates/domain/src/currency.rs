@@ -57,6 +57,21 @@ impl Currency {
         }
     }
 
+    /// Whether a price of `amount` minor units can be paid as written: a multiple of [`Self::payable_unit`]. A menu
+    /// price or a deposit in centavos would put an amount on the bill no guest can hand over in cash.
+    pub fn is_payable(self, amount: i64) -> bool {
+        amount % self.payable_unit() == 0
+    }
+
+    /// Why a price is refused when it is not [`Self::is_payable`], for the field's 422.
+    pub fn unpayable_reason(self) -> String {
+        format!(
+            "must be a multiple of {} minor units: {} prices are in whole pesos (centavos are out of circulation)",
+            self.payable_unit(),
+            self.code()
+        )
+    }
+
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.code() == code)
     }
@@ -65,6 +80,13 @@ impl Currency {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cop_prices_are_whole_pesos_and_other_currencies_any_minor_unit() {
+        assert!(Currency::COP.is_payable(1_890_000) && Currency::COP.is_payable(0));
+        assert!(!Currency::COP.is_payable(1_890_050) && !Currency::COP.is_payable(1));
+        assert!(Currency::USD.is_payable(1_999));
+    }
 
     #[test]
     fn codes_round_trip_and_cop_has_two_minor_digits() {

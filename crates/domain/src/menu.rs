@@ -126,7 +126,7 @@ impl Localized {
 pub struct ModifierOption {
     #[schema(value_type = LocalizedName)]
     pub name: Localized,
-    /// Added to the item's price, in minor units (never negative).
+    /// Added to the item's price, in minor units (never negative; whole pesos in COP, 422 otherwise).
     #[serde(default)]
     #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub price_delta: i64,
@@ -155,9 +155,11 @@ fn one() -> u8 {
 
 /// Validates modifier groups as staff define them. What the document's schema says (names, 1–30 options, prices)
 /// is refused in the result; how the fields of a group agree with each other (`min` ≤ `max`, `min` ≤ the options)
-/// is pushed to `rules`, which the server answers with 422.
+/// and a price delta the item's `currency` cannot be paid in (centavos in COP, [`Currency::is_payable`]) are
+/// pushed to `rules`, which the server answers with 422.
 pub fn check_modifiers(
     groups: &[ModifierGroup],
+    currency: crate::Currency,
     rules: &mut ValidationErrors,
 ) -> Result<Vec<ModifierGroup>, ValidationErrors> {
     let mut errors = ValidationErrors::default();
@@ -185,6 +187,11 @@ pub fn check_modifiers(
                     errors.push(
                         format!("{field}.options[{o}].price_delta"),
                         "must be between 0 and 100.000.000,00",
+                    );
+                } else if !currency.is_payable(option.price_delta) {
+                    rules.push(
+                        format!("{field}.options[{o}].price_delta"),
+                        currency.unpayable_reason(),
                     );
                 }
                 ModifierOption {
@@ -546,7 +553,7 @@ mod tests {
         };
         let fields = |g: ModifierGroup| {
             let mut rules = ValidationErrors::default();
-            check_modifiers(&[g], &mut rules).unwrap();
+            check_modifiers(&[g], crate::Currency::COP, &mut rules).unwrap();
             rules.0.into_iter().map(|e| e.field).collect::<Vec<_>>()
         };
         assert_eq!(fields(group(3, 2, 4)), ["modifiers[0].min"]);

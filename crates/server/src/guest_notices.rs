@@ -53,7 +53,10 @@ pub async fn tell_guest(state: &AppState, scope: &TenantScope, booking: &Reserva
     // the one kept (a guest's cancellation after the cut-off).
     let deposit = match store.deposit(scope, booking.id).await {
         Ok(Some(deposit)) => match (change, deposit.status) {
-            (BookingNotice::Confirmed, DepositStatus::Paid) => Some(Deposit::Paid(deposit.amount)),
+            (BookingNotice::Confirmed | BookingNotice::Moved, DepositStatus::Paid) => Some(Deposit::Paid(
+                deposit.amount,
+                CutOff::at(&zone, deposit.refundable_until, state.clock.now()),
+            )),
             (
                 BookingNotice::Moved | BookingNotice::Cancelled | BookingNotice::GuestCancelled,
                 DepositStatus::RefundDue | DepositStatus::Refunded,
@@ -184,6 +187,56 @@ pub(crate) fn date_and_time(local: &str, spanish: bool) -> (String, &str) {
     (words, time)
 }
 
+/// A deposit's refund cut-off as a mail states it: the local instant (RFC 3339 at the venue's offset), and whether it
+/// has already passed — a booking made, or moved by the venue, inside the venue's cancellation period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CutOff {
+    local: String,
+    passed: bool,
+}
+
+impl CutOff {
+    pub(crate) fn at(
+        zone: &jiff::tz::TimeZone,
+        cut_off: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        Self {
+            local: local_rfc3339(zone, cut_off),
+            passed: cut_off <= now,
+        }
+    }
+
+    /// The venue's rule for the deposit (`comanda_domain::reservation::deposit_fate`), in the guest's words: refunded
+    /// in full when cancelled up to the cut-off, kept after it or on a no-show. A booking already inside the period
+    /// is told so plainly, since it has no refundable time left: the guest is owed clear information on what they
+    /// pay before and after paying (Estatuto del Consumidor, Ley 1480 de 2011, art. 23). The deposit page
+    /// (`assets/pay.js`) says it in the same words. Starts with a space.
+    pub(crate) fn rule(&self, spanish: bool) -> String {
+        let (date, time) = date_and_time(&self.local, spanish);
+        match (self.passed, spanish) {
+            (false, true) => format!(
+                " Si cancelas hasta el {date} a las {time}, te lo devolvemos completo; si cancelas después o no llegas, \
+                 el restaurante lo conserva."
+            ),
+            (false, false) => format!(
+                " Cancel by {time} on {date} and it is refunded in full; cancel later, or do not come, and the \
+                 restaurant keeps it."
+            ),
+            (true, true) => {
+                " Esta reserva ya está dentro del plazo de cancelación del restaurante: si cancelas o no \
+                              llegas, el restaurante lo conserva."
+                    .into()
+            }
+            (true, false) => {
+                " This booking is already inside the restaurant's cancellation period: if you cancel or do \
+                               not come, the restaurant keeps it."
+                    .into()
+            }
+        }
+    }
+}
+
 /// A party's size in words: "1 persona", "4 personas" ("1 guest", "4 guests").
 pub(crate) fn party_words(party: u16, spanish: bool) -> String {
     match (spanish, party) {
@@ -195,9 +248,10 @@ pub(crate) fn party_words(party: u16, spanish: bool) -> String {
 }
 
 /// The deposit a notice speaks of, and what became of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Deposit {
-    Paid(Money),
+    /// Paid and still held for the booking, under the cut-off the guest was shown (moved with the booking).
+    Paid(Money, CutOff),
     Refunded(Money),
     Kept(Money),
 }
@@ -214,22 +268,33 @@ fn notice_text(
 ) -> (String, String) {
     let ((date_es, time), (date_en, _)) = (date_and_time(local, true), date_and_time(local, false));
     let (party_es, party_en) = (party_words(party, true), party_words(party, false));
-    let refund = |spanish: bool| match deposit {
+    let refund = |spanish: bool| match &deposit {
         Some(Deposit::Refunded(amount)) if spanish => format!(
             " Te devolvemos el depósito de {} a tu tarjeta.",
-            spoken_text(amount, true)
+            spoken_text(*amount, true)
         ),
         Some(Deposit::Refunded(amount)) => format!(
             " Your deposit of {} is refunded to your card.",
-            spoken_text(amount, false)
+            spoken_text(*amount, false)
         ),
         Some(Deposit::Kept(amount)) if spanish => format!(
             " Cancelaste después del plazo de la política del local, así que el depósito de {} queda para el local.",
-            spoken_text(amount, true)
+            spoken_text(*amount, true)
         ),
         Some(Deposit::Kept(amount)) => format!(
             " You cancelled after the venue's cut-off, so the deposit of {} is kept by the venue.",
-            spoken_text(amount, false)
+            spoken_text(*amount, false)
+        ),
+        // Moved with the deposit still held: its cut-off moved with the booking.
+        Some(Deposit::Paid(amount, cut_off)) if spanish => format!(
+            " Tu depósito de {} sigue pagado.{}",
+            spoken_text(*amount, true),
+            cut_off.rule(true)
+        ),
+        Some(Deposit::Paid(amount, cut_off)) => format!(
+            " Your deposit of {} stays paid.{}",
+            spoken_text(*amount, false),
+            cut_off.rule(false)
         ),
         _ => String::new(),
     };
@@ -246,14 +311,16 @@ fn notice_text(
             ),
         ),
         BookingNotice::Confirmed => {
-            let paid = |spanish: bool| match deposit {
-                Some(Deposit::Paid(amount)) if spanish => format!(
-                    " Recibimos tu depósito de {}: cuando llegas, te lo devolvemos a tu tarjeta.",
-                    spoken_text(amount, true)
+            let paid = |spanish: bool| match &deposit {
+                Some(Deposit::Paid(amount, cut_off)) if spanish => format!(
+                    " Recibimos tu depósito de {}: cuando llegas, te lo devolvemos a tu tarjeta.{}",
+                    spoken_text(*amount, true),
+                    cut_off.rule(true)
                 ),
-                Some(Deposit::Paid(amount)) => format!(
-                    " We received your deposit of {}: when you come, it is refunded to your card.",
-                    spoken_text(amount, false)
+                Some(Deposit::Paid(amount, cut_off)) => format!(
+                    " We received your deposit of {}: when you come, it is refunded to your card.{}",
+                    spoken_text(*amount, false),
+                    cut_off.rule(false)
                 ),
                 _ => String::new(),
             };
@@ -323,21 +390,58 @@ mod tests {
     }
 
     #[test]
-    fn a_confirmation_names_the_deposit_received() {
+    fn a_confirmation_names_the_deposit_received_and_its_cut_off() {
         let deposit = Money::new(4_000_000, comanda_domain::Currency::COP).unwrap();
-        let (subject, body) = notice_text(
-            BookingNotice::Confirmed,
-            "La Cazuela",
-            "2026-12-04T19:00:00-05:00",
-            2,
-            Some(Deposit::Paid(deposit)),
-            "https://example.co/book?x",
-        );
+        let bogota = jiff::tz::TimeZone::get("America/Bogota").unwrap();
+        let start = time::macros::datetime!(2026-12-05 00:00 UTC);
+        let cut_off = start - time::Duration::DAY;
+        let confirmed = |now| {
+            notice_text(
+                BookingNotice::Confirmed,
+                "La Cazuela",
+                "2026-12-04T19:00:00-05:00",
+                2,
+                Some(Deposit::Paid(deposit, CutOff::at(&bogota, cut_off, now))),
+                "https://example.co/book?x",
+            )
+        };
+        let (subject, body) = confirmed(cut_off - time::Duration::DAY);
         assert_eq!(subject, "La Cazuela: reserva confirmada / booking confirmed");
         assert!(body.contains("Tu reserva en La Cazuela para 2 personas el viernes 4 de diciembre de 2026 a las 19:00 está confirmada. Recibimos tu depósito de"), "{body}");
         assert!(
             body.contains("We received your deposit of") && body.contains("https://example.co/book?x"),
             "{body}"
+        );
+        // The cut-off in the venue's words and zone: a day before 19:00 Bogotá.
+        assert!(
+            body.contains(
+                "Si cancelas hasta el jueves 3 de diciembre de 2026 a las 19:00, te lo devolvemos completo"
+            ) && body.contains("Cancel by 19:00 on Thursday 3 December 2026 and it is refunded in full"),
+            "{body}"
+        );
+        // Booked, or paid, inside the cancellation period: no refundable time is promised.
+        let (_, late) = confirmed(cut_off + time::Duration::HOUR);
+        assert!(
+            late.contains("ya está dentro del plazo de cancelación del restaurante")
+                && late.contains("already inside the restaurant's cancellation period")
+                && !late.contains("refunded in full"),
+            "{late}"
+        );
+        // A move keeps a paid deposit and says its (moved) rule.
+        let (_, moved) = notice_text(
+            BookingNotice::Moved,
+            "La Cazuela",
+            "2026-12-04T19:00:00-05:00",
+            2,
+            Some(Deposit::Paid(
+                deposit,
+                CutOff::at(&bogota, cut_off, cut_off - time::Duration::DAY),
+            )),
+            "https://example.co/book?x",
+        );
+        assert!(
+            moved.contains("Your deposit of") && moved.contains("stays paid. Cancel by 19:00 on Thursday"),
+            "{moved}"
         );
     }
 

@@ -717,11 +717,13 @@ pub async fn create_item(
     }
     if !(0..=10_000_000_000).contains(&request.price.amount) {
         errors.push("price.amount", "must be between 0 and 100.000.000,00");
+    } else if !request.price.currency.is_payable(request.price.amount) {
+        rules.push("price.amount", request.price.currency.unpayable_reason());
     }
     let category_id = request.category_id.parse::<Uuid>().map_err(|_| {
         errors.push("category_id", "is not a category of this venue");
     });
-    let modifiers = check_modifiers(&request.modifiers, &mut rules)
+    let modifiers = check_modifiers(&request.modifiers, venue.currency, &mut rules)
         .map_err(|e| errors.0.extend(e.0))
         .unwrap_or_default();
     errors.into_result(())?;
@@ -813,11 +815,13 @@ pub async fn update_item(
         }
         if !(0..=10_000_000_000).contains(&price.amount) {
             errors.push("price.amount", "must be between 0 and 100.000.000,00");
+        } else if !price.currency.is_payable(price.amount) {
+            rules.push("price.amount", price.currency.unpayable_reason());
         }
         item.price = price;
     }
     if let Some(modifiers) = &patch.modifiers {
-        item.modifiers = check_modifiers(modifiers, &mut rules)
+        item.modifiers = check_modifiers(modifiers, item.price.currency, &mut rules)
             .map_err(|e| errors.0.extend(e.0))
             .unwrap_or_default();
     }

@@ -97,6 +97,12 @@ pub async fn put_policy(
                 format!("must be in the venue's currency, {}", found.currency.code()),
             )));
         }
+        if !deposit.currency.is_payable(deposit.amount) {
+            return Err(ApiError::rule(ValidationErrors::single(
+                "deposit_per_cover",
+                deposit.currency.unpayable_reason(),
+            )));
+        }
         deposit_account(&state, &caller.scope).await.map_err(|_| {
             ApiError::rule(ValidationErrors::single(
                 "deposit_per_cover",
@@ -814,7 +820,12 @@ pub async fn book(
         &email,
         &local_rfc3339(&zone, start),
         request.party_size,
-        deposit.as_ref().map(|d| d.amount),
+        deposit.as_ref().map(|d| {
+            (
+                d.amount,
+                crate::guest_notices::CutOff::at(&zone, d.refundable_until, now),
+            )
+        }),
     );
     let lookup = state.identity.contact_lookup(
         partner,
@@ -961,7 +972,7 @@ pub(crate) async fn open_deposit(
 }
 
 /// The guest's confirmation (es/en by the booking request's `Accept-Language`), with the link that views or
-/// cancels the booking. `local` is the start at the venue's offset.
+/// cancels the booking and, when a deposit is asked, its refund rule. `local` is the start at the venue's offset.
 #[allow(clippy::too_many_arguments)]
 fn confirmation_mail(
     state: &AppState,
@@ -972,29 +983,31 @@ fn confirmation_mail(
     recipient: &str,
     local: &str,
     party: u16,
-    deposit: Option<comanda_domain::Money>,
+    deposit: Option<(comanda_domain::Money, crate::guest_notices::CutOff)>,
 ) -> comanda_store::identity::OutboxMessage {
     let link = crate::guest_notices::manage_link(state, partner, venue.id.as_uuid(), reservation);
     let (date, time) = crate::guest_notices::date_and_time(local, lang == Lang::Es);
     let place = crate::guest_notices::venue_place(venue);
     let party = crate::guest_notices::party_words(party, lang == Lang::Es);
     let (subject, body) = match (lang, deposit) {
-        (Lang::Es, Some(deposit)) => (
+        (Lang::Es, Some((deposit, cut_off))) => (
             format!("Reserva en {} pendiente del depósito", venue.name),
             format!(
                 "Tu reserva en {place} para {party} el {date} a las {time} se confirma al pagar el depósito de {}. Garantiza \
-                 tu mesa: cuando llegas, te lo devolvemos a tu tarjeta.\n\n\
+                 tu mesa: cuando llegas, te lo devolvemos a tu tarjeta.{}\n\n\
                  Para verla o cancelarla: {link}\n",
                 comanda_domain::money::spoken_text(deposit, true),
+                cut_off.rule(true),
             ),
         ),
-        (Lang::En, Some(deposit)) => (
+        (Lang::En, Some((deposit, cut_off))) => (
             format!("Booking at {} awaiting its deposit", venue.name),
             format!(
                 "Your booking at {place} for {party} on {date} at {time} is confirmed once its deposit of {} is paid. It \
-                 guarantees your table: when you come, it is refunded to your card.\n\n\
+                 guarantees your table: when you come, it is refunded to your card.{}\n\n\
                  To see or cancel it: {link}\n",
                 comanda_domain::money::spoken_text(deposit, false),
+                cut_off.rule(false),
             ),
         ),
         (Lang::Es, None) => (

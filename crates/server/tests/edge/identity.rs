@@ -852,7 +852,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     let mut body = json!({
         "role": "server", "label": "x", "seats": 2, "available": false, "to": "accepted",
         "name": {"es": "x", "en": "x"}, "category_id": uuid::Uuid::now_v7().to_string(),
-        "price": {"amount": 1, "currency": "COP"}, "amount": 1, "reason": "x",
+        "price": {"amount": 100, "currency": "COP"}, "amount": 1, "reason": "x",
         "tables": [uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string()],
         "start": "2030-01-01T00:00:00Z", "party_size": 2, "consent": true,
         "guest": {"name": "x", "phone": "+573001234567", "email": "x@example.co"},

@@ -1183,6 +1183,39 @@ async fn staff_edit_and_remove_menu_items_and_categories() {
         "https://comanda.dev/problems/business-rule"
     );
     assert_eq!(wrong_currency.body["errors"][0]["field"], "price.currency");
+    // Centavos: a price no guest can hand over in cash (18.900,50 COP), on the dish or on one of its options, is
+    // refused by rule and nothing changes; whole pesos pass.
+    for (body, field) in [
+        (
+            json!({"price": {"amount": 1_890_050, "currency": "COP"}}),
+            "price.amount",
+        ),
+        (
+            json!({"modifiers": [{"name": {"es": "Salsa"}, "options": [{"name": {"es": "Ají"}, "price_delta": 150}]}]}),
+            "modifiers[0].options[0].price_delta",
+        ),
+    ] {
+        let centavos = call(&server, "PATCH", &item_path, Some(&v.owner), Some(body)).await;
+        assert_eq!(centavos.status, 422, "{}", centavos.body);
+        assert_eq!(centavos.body["errors"][0]["field"], field, "{}", centavos.body);
+        assert!(
+            centavos.body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("whole pesos"),
+            "{}",
+            centavos.body
+        );
+    }
+    let whole = call(
+        &server,
+        "PATCH",
+        &item_path,
+        Some(&v.owner),
+        Some(json!({"price": {"amount": 1_890_000, "currency": "COP"}})),
+    )
+    .await;
+    assert_eq!(whole.status, 200, "{}", whole.body);
 
     let category_path = format!("/api/v1/menu/categories/{}", v.category);
     let renamed = call(

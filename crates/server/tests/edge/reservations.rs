@@ -2005,8 +2005,16 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     // Awaiting its deposit, the booking holds its table.
     assert!(!starts(&availability(&server, &v.venue, date, 2).await).contains(&at(1)));
     assert!(
-        crate::identity::mailed(&server, &["valentina@example.co", "pendiente del depósito"]).await,
-        "the guest is told the booking awaits its deposit"
+        crate::identity::mailed(
+            &server,
+            &[
+                "valentina@example.co",
+                "pendiente del depósito",
+                "te lo devolvemos completo"
+            ]
+        )
+        .await,
+        "the guest is told the booking awaits its deposit, and the rule that refunds it"
     );
     let secret = first.body["client_secret"].as_str().unwrap();
     // The deposit page reads the secret once from its own route; the booking's view, which it polls, never asks
