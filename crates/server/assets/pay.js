@@ -49,6 +49,20 @@ async function untilConfirmed(done) {
   }
 }
 
+// Stripe's return from a method that leaves the page (a bank's 3-D Secure page) appends the PaymentIntent and its
+// client secret to the address: they are taken out of it (and out of the history), the page's own parameters kept.
+function cleanStripeReturn() {
+  const address = new URL(location.href);
+  if (!address.searchParams.has('redirect_status')) return;
+  for (const name of ['payment_intent', 'payment_intent_client_secret', 'redirect_status']) address.searchParams.delete(name);
+  history.replaceState(null, '', address);
+}
+
+// The payment a tab sent to Stripe, kept until comanda hears Stripe's answer: a reload, or Stripe's return from a
+// method that leaves the page, resumes waiting for it instead of offering the card again (or calling it unfinished
+// and offering to cancel a payment the bank already accepted).
+const CONFIRMING = 'comanda.confirming';
+
 // The deposit page (/book/{venue}/deposit): a booking's deposit, its rule shown before the card is asked.
 (() => {
   const root = document.getElementById('deposit');
@@ -58,6 +72,7 @@ async function untilConfirmed(done) {
   const params = new URLSearchParams(location.search);
   const id = params.get('reservation') || '';
   const token = params.get('token') || '';
+  cleanStripeReturn();
   const path = `/api/v1/reservations/${encodeURIComponent(id)}?token=${encodeURIComponent(token)}`;
   const showError = (problem) => {
     const box = $('.error');
@@ -117,12 +132,29 @@ async function untilConfirmed(done) {
       }
     }
     if (!payment) {
+      if (sessionStorage.getItem(CONFIRMING) === `deposit:${id}`) sessionStorage.removeItem(CONFIRMING);
       $(deposit.status === 'paid' ? '#deposit-paid' : '#deposit-closed').hidden = false;
       return;
     }
     $('#deposit-hold').textContent = english
       ? `Pay by ${atVenue(deposit.hold_expires_at, offset)}, or the table is released.`
       : `Paga antes del ${atVenue(deposit.hold_expires_at, offset)}; si no, la mesa se libera.`;
+    // Confirmed once Stripe's webhook reached comanda.
+    const awaitDeposit = async () => {
+      const confirmed = await untilConfirmed(async () => {
+        const status = (await read()).status;
+        return status === 'confirmed' || (['cancelled', 'expired', 'released'].includes(status) ? 'ended' : false);
+      });
+      sessionStorage.removeItem(CONFIRMING);
+      $('#deposit-card').hidden = true;
+      $('#deposit-hold').hidden = true;
+      if (confirmed) $('#deposit-paid').hidden = false;
+      else $('#deposit-closed').hidden = false;
+    };
+    if (sessionStorage.getItem(CONFIRMING) === `deposit:${id}`) {
+      $('#confirming').hidden = false;
+      return awaitDeposit();
+    }
     const stripe = window.Stripe(payment.publishable_key, { locale: STRIPE_LOCALE });
     const elements = stripe.elements({ clientSecret: payment.client_secret });
     elements.create('payment').mount('#payment-element');
@@ -131,22 +163,17 @@ async function untilConfirmed(done) {
     $('#pay-deposit').addEventListener('click', async () => {
       $('#pay-deposit').disabled = true;
       $('.error').hidden = true;
+      // Remembered before Stripe is asked: a method that leaves the page does so inside confirmPayment.
+      sessionStorage.setItem(CONFIRMING, `deposit:${id}`);
       const result = await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParams: { return_url: location.href } });
       if (result.error) {
+        sessionStorage.removeItem(CONFIRMING);
         $('#pay-deposit').disabled = false;
         // Disabled while it was being confirmed, the button lost the focus: it gets it back, under the error.
         $('#pay-deposit').focus();
         return showError({ detail: result.error.message });
       }
-      // Confirmed once Stripe's webhook reached comanda.
-      const confirmed = await untilConfirmed(async () => {
-        const status = (await read()).status;
-        return status === 'confirmed' || (['cancelled', 'expired', 'released'].includes(status) ? 'ended' : false);
-      });
-      $('#deposit-card').hidden = true;
-      $('#deposit-hold').hidden = true;
-      if (confirmed) $('#deposit-paid').hidden = false;
-      else $('#deposit-closed').hidden = false;
+      await awaitDeposit();
     });
   })();
 })();
@@ -325,7 +352,8 @@ function spoken(problem, english) {
     // until it lapses, so it is named with a way to give it up. Not while its own card step is open.
     const unfinished = bill.unfinished;
     const onCardStep = !$('#card-step').hidden && payment && unfinished && payment.payment_id === unfinished.payment_id;
-    $('#unfinished').hidden = !unfinished || onCardStep;
+    const confirming = unfinished && unfinished.payment_id === sessionStorage.getItem(CONFIRMING);
+    $('#unfinished').hidden = !unfinished || onCardStep || confirming;
     if (unfinished) {
       const lapses = new Date(unfinished.expires_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit', timeZone: venueZone });
       $('#unfinished-text').textContent = english
@@ -494,18 +522,27 @@ function spoken(problem, english) {
   $('#pay-now').addEventListener('click', async () => {
     $('#pay-now').disabled = true;
     $('.error').hidden = true;
+    // Remembered before Stripe is asked: a method that leaves the page does so inside confirmPayment.
+    sessionStorage.setItem(CONFIRMING, payment.payment_id);
     const result = await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParams: { return_url: location.href } });
     if (result.error) {
+      sessionStorage.removeItem(CONFIRMING);
       $('#pay-now').disabled = false;
       $('#pay-now').focus();
       return showError({ detail: result.error.message });
     }
     // The card was accepted; the payment is the guest's once Stripe's webhook reached comanda.
     $('#cancel-payment').hidden = true;
+    await awaitConfirmation(payment.payment_id);
+  });
+  // Waits for Stripe's answer to reach comanda, then thanks the guest, or (Stripe did not take it after all) lets them
+  // choose again.
+  const awaitConfirmation = async (paymentId) => {
     const confirmed = await untilConfirmed(async () => {
-      const status = (await call('GET', `/payments/${payment.payment_id}`)).status;
+      const status = (await call('GET', `/payments/${paymentId}`)).status;
       return status === 'succeeded' || (['failed', 'cancelled'].includes(status) ? 'ended' : false);
     });
+    sessionStorage.removeItem(CONFIRMING);
     $('#card-step').hidden = true;
     $('#cancel-payment').hidden = false;
     if (confirmed) {
@@ -518,7 +555,19 @@ function spoken(problem, english) {
       showError({ detail: english ? 'The payment did not go through; nothing was charged. Choose again.' : 'El pago no se completó; no se cobró nada. Elige de nuevo.' });
     }
     await renderBill().catch(() => {});
-  });
+  };
+  // Back on the page while a payment this tab sent is being confirmed (reloaded, or returned from the bank's page).
+  const resumeConfirmation = async () => {
+    cleanStripeReturn();
+    const pending = sessionStorage.getItem(CONFIRMING);
+    if (!pending || pending.startsWith('deposit:')) return;
+    // A payment this bill no longer knows (another table's link, a rotated code) is not waited for.
+    const known = await call('GET', `/payments/${pending}`).then(() => true, () => false);
+    if (!known) return sessionStorage.removeItem(CONFIRMING);
+    $('#share-form').hidden = true;
+    $('#confirming').hidden = false;
+    await awaitConfirmation(pending);
+  };
   $('#cancel-unfinished').addEventListener('click', async () => {
     $('.error').hidden = true;
     try { await call('POST', `/payments/${bill.unfinished.payment_id}/cancel`); } catch (error) { showError(error.problem); }
@@ -548,5 +597,6 @@ function spoken(problem, english) {
       showError(error.problem);
     }
     setInterval(() => renderBill().catch(() => {}), 3000);
+    await resumeConfirmation();
   })();
 })();

@@ -169,6 +169,32 @@ pub struct OrderEvent {
     pub at: OffsetDateTime,
 }
 
+/// What a table session's money covers of its bill, in minor units of the bill's currency: its succeeded card
+/// shares (`paid`) and those being paid (`held`), tips excluded; what refunds not failed give back of those shares
+/// (`returned`, their tip part excluded: a tip refunded never paid for food); and cash servers recorded, records
+/// voided left out. What earlier cancellations kept (`orders.kept_gross`) already paid for orders no longer on the
+/// bill, so it is out of `paid` and `returned`. An order's cancellation and the guest's bill that offers Cancel
+/// decide by this one figure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BillCoverage {
+    pub paid: i64,
+    pub held: i64,
+    pub returned: i64,
+    pub cash: i64,
+}
+
+impl BillCoverage {
+    /// Whether the bill may shrink to `total_after` (its orders' subtotal once one is cancelled) with every payment,
+    /// payment in progress, cash record and refund counted ([`comanda_domain::bill::may_shrink_bill`]).
+    pub fn may_shrink_to(&self, total_after: i64) -> bool {
+        comanda_domain::bill::may_shrink_bill(
+            total_after,
+            self.paid.saturating_add(self.held).saturating_add(self.cash),
+            self.returned,
+        )
+    }
+}
+
 /// Every method that changes something takes the change's audit entry and appends it to the partner's chain in
 /// the same transaction (MON-5): the change and its record commit together or not at all. An entry without a
 /// target is given the id of the record the change created or touched. A replayed order changes nothing and
@@ -328,6 +354,8 @@ pub trait OrderingStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Order>;
+    /// What the session's money covers of its bill, as an order's cancellation counts it.
+    async fn bill_coverage(&self, scope: &TenantScope, session: Uuid) -> StoreResult<BillCoverage>;
     /// The table's live (pending or open) session.
     async fn live_session(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Option<TableSession>>;
     /// For a table joined for a seated party (a booking seated at several tables, whose bill is opened on its first

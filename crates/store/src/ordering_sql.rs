@@ -5,8 +5,8 @@
 
 use crate::identity::AuditEntry;
 use crate::ordering::{
-    Category, NewOrder, Order, OrderDraft, OrderEvent, OrderEventFeed, OrderingStore, PlaceOutcome,
-    PriceOrder, SessionStatus, TableSession, VenueTable, json_from, json_text, status_from,
+    BillCoverage, Category, NewOrder, Order, OrderDraft, OrderEvent, OrderEventFeed, OrderingStore,
+    PlaceOutcome, PriceOrder, SessionStatus, TableSession, VenueTable, json_from, json_text, status_from,
 };
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -147,29 +147,11 @@ fn sales_of(order: &Order) -> Measures {
     }
 }
 
-/// Refuses a cancellation that would leave the session's bill below the money its guests have paid or are paying
-/// for it, by card or in cash recorded at the table ([`comanda_domain::bill::may_shrink_bill`]). Runs after the order is marked cancelled, in its transaction,
-/// holding the session row the way a payment's reservation holds it, so neither can pass the other unseen.
-/// Returns what decides the money the cancelled `order` keeps (`bill::kept_on_cancel`).
-async fn keep_paid_bill_covered(
-    conn: &mut Conn,
-    partner: PartnerId,
-    order: &Order,
-) -> StoreResult<CancelledBill> {
-    let Some(session) = order.session_id else {
-        return Ok(CancelledBill::default());
-    };
-    sqlx::query(locking!(
-        "SELECT id FROM table_sessions WHERE partner_id = $1 AND id = $2"
-    ))
-    .bind(h(partner.as_uuid()))
-    .bind(h(session))
-    .fetch_optional(&mut *conn)
-    .await?;
+/// What `session`'s money covers of its bill ([`BillCoverage`]): the one reading both an order's cancellation and
+/// the guest's bill (which offers Cancel) decide by.
+async fn coverage_in(conn: &mut Conn, partner: PartnerId, session: Uuid) -> StoreResult<BillCoverage> {
     let row = sqlx::query(
-        "SELECT (SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) FROM orders
-                  WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled') AS total,
-                (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
+        "SELECT (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
                   WHERE partner_id = $1 AND session_id = $2 AND status = 'succeeded') AS paid,
                 (SELECT CAST(COALESCE(sum(share), 0) AS BIGINT) FROM payments
                   WHERE partner_id = $1 AND session_id = $2 AND status = 'pending') AS held,
@@ -191,22 +173,48 @@ async fn keep_paid_bill_covered(
     let consumed = row
         .try_get::<i64, _>("consumed")?
         .min(row.try_get::<i64, _>("returned")?);
-    let (total, paid, held, returned): (i64, i64, i64, i64) = (
-        row.try_get("total")?,
-        row.try_get::<i64, _>("paid")?.saturating_sub(consumed),
-        row.try_get("held")?,
-        row.try_get::<i64, _>("returned")?.saturating_sub(consumed),
-    );
-    // Cash servers recorded pays the bill as card shares do (never refunded through Stripe: a record is voided).
-    let cash: i64 = row.try_get("cash")?;
-    if comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(held).saturating_add(cash), returned)
-    {
-        Ok(CancelledBill {
-            paid,
-            held,
-            returned,
-            cash,
-        })
+    Ok(BillCoverage {
+        paid: row.try_get::<i64, _>("paid")?.saturating_sub(consumed),
+        held: row.try_get("held")?,
+        returned: row.try_get::<i64, _>("returned")?.saturating_sub(consumed),
+        cash: row.try_get("cash")?,
+    })
+}
+
+/// Refuses a cancellation that would leave the session's bill below the money its guests have paid or are paying
+/// for it, by card or in cash recorded at the table ([`BillCoverage::may_shrink_to`]). Runs after the order is
+/// marked cancelled, in its transaction, holding the session row the way a payment's reservation holds it, so
+/// neither can pass the other unseen. Returns what decides the money the cancelled `order` keeps
+/// (`bill::kept_on_cancel`).
+async fn keep_paid_bill_covered(
+    conn: &mut Conn,
+    partner: PartnerId,
+    order: &Order,
+) -> StoreResult<BillCoverage> {
+    let Some(session) = order.session_id else {
+        return Ok(BillCoverage::default());
+    };
+    sqlx::query(locking!(
+        "SELECT id FROM table_sessions WHERE partner_id = $1 AND id = $2"
+    ))
+    .bind(h(partner.as_uuid()))
+    .bind(h(session))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(sum(subtotal), 0) AS BIGINT) FROM orders
+          WHERE partner_id = $1 AND session_id = $2 AND status <> 'cancelled'",
+    )
+    .bind(h(partner.as_uuid()))
+    .bind(h(session))
+    .fetch_one(&mut *conn)
+    .await?;
+    let bill = coverage_in(conn, partner, session).await?;
+    let BillCoverage {
+        paid, returned, cash, ..
+    } = bill;
+    if bill.may_shrink_to(total) {
+        Ok(bill)
     } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
         Err(StoreError::Refused(
             "guests have paid for this order: refund their payment first, then cancel it".into(),
@@ -224,18 +232,6 @@ async fn keep_paid_bill_covered(
                 .into(),
         ))
     }
-}
-
-/// The bill an order is cancelled from, in minor units: its succeeded shares and those being paid (`paid`, `held`)
-/// and what refunds not failed gave back (`returned`); earlier cancellations' kept money taken out of `paid` and
-/// `returned`.
-#[derive(Debug, Default)]
-struct CancelledBill {
-    paid: i64,
-    held: i64,
-    returned: i64,
-    /// Cash servers recorded (records voided left out): money that pays the orders in turn as card shares do.
-    cash: i64,
 }
 
 /// The cancelled `order`'s session's orders in the order they were placed (ids are UUIDv7, minted at placing: they
@@ -1028,6 +1024,10 @@ impl OrderingStore for Engine {
             .await?;
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn bill_coverage(&self, scope: &TenantScope, session: Uuid) -> StoreResult<BillCoverage> {
+        coverage_in(&mut *self.reading(scope).await?, scope.partner(), session).await
     }
 
     async fn live_session(&self, scope: &TenantScope, table: Uuid) -> StoreResult<Option<TableSession>> {

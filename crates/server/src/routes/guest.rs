@@ -447,7 +447,7 @@ pub async fn bill(
             (
                 comanda_store::payments::SessionBalance::new(Money::zero(bill.currency), 0, 0),
                 None,
-                0,
+                comanda_store::ordering::BillCoverage::default(),
             ),
             Vec::new(),
         ),
@@ -460,9 +460,8 @@ pub async fn bill(
         .into_iter()
         .map(|o| {
             let mine = device.is_some() && o.device == device;
-            let cancellable = mine
-                && o.status == OrderStatus::Placed
-                && comanda_domain::bill::may_shrink_bill(total - o.subtotal.amount, covered, 0);
+            let cancellable =
+                mine && o.status == OrderStatus::Placed && covered.may_shrink_to(total - o.subtotal.amount);
             GuestOrder {
                 mine,
                 cancellable,
@@ -486,8 +485,7 @@ pub async fn bill(
 /// next payment replaces) counts as free, as the line claims leave it out, so a guest who reloads the pay page mid
 /// payment is shown what they would pay, not "nothing left". With it, that payment, newest first: the rest of the
 /// table sees it in progress until it ends or lapses, so the page offers to give it up. Last, what the bill's money
-/// covers as a cancellation counts it (paid, cash included, and being paid, less what refunds give back: tips
-/// returned count as returned here, so a Cancel may show that the cancellation then refuses, never the reverse).
+/// covers, read as the order's cancellation reads it: Cancel is offered exactly when the money allows it.
 async fn own_view_of_balance(
     state: &AppState,
     guest: &GuestTable,
@@ -497,12 +495,12 @@ async fn own_view_of_balance(
     (
         comanda_store::payments::SessionBalance,
         Option<UnfinishedPayment>,
-        i64,
+        comanda_store::ordering::BillCoverage,
     ),
     ApiError,
 > {
     let balance = state.store.session_balance(&guest.scope, session).await?;
-    let covered = (balance.paid.amount + balance.in_progress.amount - balance.refunded.amount).max(0);
+    let covered = state.store.bill_coverage(&guest.scope, session).await?;
     let Some(device) = device else {
         return Ok((balance, None, covered));
     };
@@ -514,8 +512,11 @@ async fn own_view_of_balance(
         .filter(|held| held.payment_intent.is_some())
         .collect();
     let released = own.iter().map(|held| held.settlement.share.amount).sum();
+    // One past its expiry is no longer held for anyone (the sweep cancels it at Stripe shortly): nothing to name.
+    let now = state.clock.now();
     let unfinished = own
         .iter()
+        .filter(|held| held.expires_at > now)
         .max_by_key(|held| held.created_at)
         .map(|held| UnfinishedPayment {
             payment_id: held.id,

@@ -1707,6 +1707,11 @@ async fn a_device_asking_again_replaces_the_payment_it_left() {
         (Some(3_780_000), Some(0)),
         "{balance}"
     );
+    // Past its expiry, before the sweep cancels it, a payment held for nobody is no longer named "unfinished".
+    assert!(bill_seen_by(&server, &v, "phone-1").await["unfinished"].is_object());
+    server.clock.advance(time::Duration::minutes(16));
+    let lapsed = bill_seen_by(&server, &v, "phone-1").await;
+    assert!(lapsed["unfinished"].is_null(), "{lapsed}");
     server.stop().await;
 }
 
@@ -1766,6 +1771,42 @@ async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
         .unwrap();
     assert_eq!(given_up.status().as_u16(), 200);
     assert_eq!(offered().await, [true, true]);
+    // A friend pays the whole bill with a tip, and the venue refunds one dish's worth: the refund's tip part goes
+    // back to the card too, but it never paid for food, so the money kept still covers more than one dish and
+    // neither order may leave. The bill offers Cancel by the figure the cancellation checks (it counted the tip
+    // refunded as food money and offered a Cancel that was then refused).
+    let stripe = stripe(&server);
+    let whole = pay(&server, &v, json!({"split": {"kind": "full"}, "tip": 378_000})).await;
+    assert_eq!(whole.status, 201, "{}", whole.body);
+    stripe
+        .confirm(whole.body["client_secret"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    let whole_id = whole.body["payment_id"].as_str().unwrap().to_owned();
+    succeeded(&server, &v, &whole_id).await;
+    let refund = post(
+        &server,
+        &format!("/api/v1/payments/{whole_id}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 1_890_000, "reason": "plato frío"}),
+    )
+    .await;
+    assert_eq!(refund.status, 201, "{}", refund.body);
+    assert_eq!(refund.body["status"], "succeeded", "{}", refund.body);
+    let seen = bill_seen_by(&server, &v, "phone-1").await;
+    assert_eq!(seen["balance"]["refunded"]["amount"], 1_890_000, "{seen}");
+    assert_eq!(offered().await, [false, false], "{seen}");
+    let refused = server
+        .client
+        .post(server.url(&format!(
+            "/api/v1/t/{}/orders/{}/cancel",
+            v.token,
+            first.as_str().unwrap()
+        )))
+        .header("x-guest-device", "phone-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 422);
     server.stop().await;
 }
 

@@ -949,6 +949,16 @@ pub async fn an_order_guests_paid_for_is_cancelled_only_after_their_refund(store
     };
     let half = order.subtotal.amount / 2;
     let payment = reserved(store, &scope, &payment_of(venue, table, session, half, 0, false)).await;
+    let coverage = || store.bill_coverage(&scope, session);
+    let being_paid = coverage().await.unwrap();
+    assert_eq!(
+        being_paid,
+        comanda_store::ordering::BillCoverage {
+            held: half,
+            ..Default::default()
+        }
+    );
+    assert!(!being_paid.may_shrink_to(0) && being_paid.may_shrink_to(half));
     let held = cancel().await;
     assert!(
         matches!(&held, Err(StoreError::Refused(m)) if m.contains("paying")),
@@ -985,6 +995,17 @@ pub async fn an_order_guests_paid_for_is_cancelled_only_after_their_refund(store
         .await
         .unwrap();
     assert_eq!(refund.status, RefundStatus::Pending);
+    // The refund asked gives the share back: the bill may go, as the cancellation then finds.
+    let refunded = coverage().await.unwrap();
+    assert_eq!(
+        refunded,
+        comanda_store::ordering::BillCoverage {
+            paid: half,
+            returned: half,
+            ..Default::default()
+        }
+    );
+    assert!(refunded.may_shrink_to(0));
     let cancelled = cancel().await.unwrap();
     assert_eq!(cancelled.status, OrderStatus::Cancelled);
 }
