@@ -83,13 +83,15 @@ async function payOnPhone(payPath, choose, { reloadWhileConfirming = false } = {
   if (reloadWhileConfirming) {
     // The bank accepted the card and the guest reloads (or a bank's page sends them back) before comanda heard
     // Stripe: the page waits for that payment again and thanks them, never calls it unfinished.
-    // The page's own checks of the payment are held, so the reload surely comes before it saw the outcome.
+    // The page's own checks of the payment are held until the reload replaces it, so it surely never saw the
+    // outcome (the reload cancels them); the reloaded page's checks go through.
+    let reloaded = false;
     const held = [];
-    await page.route(/\/payments\/[0-9a-f-]+$/, (route) => held.push(route));
+    await page.route(/\/payments\/[0-9a-f-]+$/, (route) => (reloaded ? route.continue() : held.push(route)));
     const accepted = page.waitForResponse((r) => r.url().includes('/confirm') && r.ok());
     await page.click('#pay-now');
     await accepted;
-    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    page.once('framenavigated', () => { reloaded = true; });
     await page.reload();
   } else {
     await page.click('#pay-now');

@@ -62,6 +62,15 @@ function cleanStripeReturn() {
 // method that leaves the page, resumes waiting for it instead of offering the card again (or calling it unfinished
 // and offering to cancel a payment the bank already accepted).
 const CONFIRMING = 'comanda.confirming';
+// A reload aborts Stripe's confirmation request mid-answer and confirmPayment reports that as an error: the payment
+// may well have been accepted, so a page being left keeps it remembered.
+let leavingPage = false;
+addEventListener('beforeunload', () => { leavingPage = true; });
+addEventListener('pagehide', () => { leavingPage = true; });
+addEventListener('pageshow', () => { leavingPage = false; });
+function forgetConfirmingUnlessLeaving() {
+  if (!leavingPage) sessionStorage.removeItem(CONFIRMING);
+}
 
 // The deposit page (/book/{venue}/deposit): a booking's deposit, its rule shown before the card is asked.
 (() => {
@@ -167,7 +176,7 @@ const CONFIRMING = 'comanda.confirming';
       sessionStorage.setItem(CONFIRMING, `deposit:${id}`);
       const result = await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParams: { return_url: location.href } });
       if (result.error) {
-        sessionStorage.removeItem(CONFIRMING);
+        forgetConfirmingUnlessLeaving();
         $('#pay-deposit').disabled = false;
         // Disabled while it was being confirmed, the button lost the focus: it gets it back, under the error.
         $('#pay-deposit').focus();
@@ -526,7 +535,7 @@ function spoken(problem, english) {
     sessionStorage.setItem(CONFIRMING, payment.payment_id);
     const result = await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParams: { return_url: location.href } });
     if (result.error) {
-      sessionStorage.removeItem(CONFIRMING);
+      forgetConfirmingUnlessLeaving();
       $('#pay-now').disabled = false;
       $('#pay-now').focus();
       return showError({ detail: result.error.message });
