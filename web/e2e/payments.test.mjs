@@ -75,6 +75,11 @@ async function payOnPhone(payPath, choose, { reloadWhileConfirming = false } = {
   await page.goto(`${server.origin}${payPath}`);
   await page.locator('#bill-total').filter({ hasText: '40.000' }).waitFor();
   await assertAccessible(page, 'payment page');
+  // Each choice's words start on its radio button's line on a 360 px phone, not below it, apart from the button.
+  const apart = await page.$$eval('#share-form input[type=radio]', (radios) => radios
+    .filter((radio) => radio.parentElement.querySelector('.choice').getBoundingClientRect().top >= radio.getBoundingClientRect().bottom)
+    .map((radio) => radio.value));
+  assert.deepEqual(apart, [], 'choices whose words sit below their radio button');
   await choose(page);
   await page.click('#continue');
   // Stripe Elements (the stand-in) mounts its payment methods; no card number is typed into comanda's page.

@@ -1200,18 +1200,18 @@ pub async fn pay_page(
 </section>
 <form id="share-form" class="card" autocomplete="off">
 <fieldset><legend>{how}</legend>
-<label class="inline"><input type="radio" name="split" value="full"> {full}</label>
-<label class="inline"><input type="radio" name="split" value="equal" checked> {equal} <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric" aria-label="{parts}"></label>
-<label class="inline"><input type="radio" name="split" value="items"> {items}</label>
+<label class="inline"><input type="radio" name="split" value="full"> <span class="choice">{full}</span></label>
+<label class="inline"><input type="radio" name="split" value="equal" checked> <span class="choice">{equal}</span> <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric" aria-label="{parts}"></label>
+<label class="inline"><input type="radio" name="split" value="items"> <span class="choice">{items}</span></label>
 <p id="items-unmarked" class="hint" hidden></p>
 <ul id="item-choices" hidden></ul>
-<label class="inline"><input type="radio" name="split" value="remaining"> {remaining}</label>
+<label class="inline"><input type="radio" name="split" value="remaining"> <span class="choice">{remaining}</span></label>
 </fieldset>
 <fieldset><legend>{tip}</legend>
 <p class="hint">{tip_hint}</p>
-<label class="inline"><input type="radio" name="tip" value="none"> {no_tip}</label>
-<label class="inline"><input type="radio" name="tip" value="suggested"> <span id="tip-suggested"></span></label>
-<label class="inline"><input type="radio" name="tip" value="custom"> {other} <input name="tip_amount" inputmode="numeric" autocomplete="off" placeholder="{tip_example}" aria-label="{tip_amount}"></label>
+<label class="inline"><input type="radio" name="tip" value="none"> <span class="choice">{no_tip}</span></label>
+<label class="inline"><input type="radio" name="tip" value="suggested"> <span id="tip-suggested" class="choice"></span></label>
+<label class="inline"><input type="radio" name="tip" value="custom"> <span class="choice">{other}</span> <input name="tip_amount" inputmode="numeric" autocomplete="off" placeholder="{tip_example}" aria-label="{tip_amount}"></label>
 </fieldset>
 <p id="summary" class="total"></p>
 <p class="hint">{no_fee}</p>
