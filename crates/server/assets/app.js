@@ -52,6 +52,7 @@ const spanishFields = {
 // The host page speaks to the host, not the guest.
 const hostSpanishFields = {
   'guest.name': 'Escribe el nombre del cliente.',
+  'guest.phone': 'Escribe el teléfono del cliente con su indicativo, por ejemplo +57 300 123 4567 (solo un cliente sin reserva que se sienta ya puede quedar sin teléfono).',
   party_size: 'El restaurante no tiene mesa para un grupo de ese tamaño; revisa las personas.',
   start: 'Esa hora ya no está libre para ese grupo; elige otra.',
   consent: 'Confirma que el cliente aceptó el aviso de privacidad.',
@@ -2364,7 +2365,9 @@ pages.host = async () => {
     if (walkIn && !(first && new Date(first.value).getTime() - Date.now() <= 60 * 60_000)) {
       return showError({ detail: english ? 'No table is free for that party within the hour.' : 'No hay mesa libre para ese grupo en la próxima hora.' });
     }
-    const guest = { name: values.name, phone: phoneForApi(values.phone, here && here.timezone === 'America/Bogota' ? '57' : '') };
+    // A walk-in seated now need not leave a phone (nobody calls them back); a booking does (the server says so).
+    const guest = { name: values.name };
+    if (values.phone.trim()) guest.phone = phoneForApi(values.phone, here && here.timezone === 'America/Bogota' ? '57' : '');
     if (values.email) guest.email = values.email;
     const buttons = [...bookingForm.querySelectorAll('button')];
     for (const button of buttons) button.disabled = true;

@@ -711,7 +711,7 @@ pub async fn host(headers: HeaderMap) -> Response {
 <label class="inline">{time}<select name="start" required></select></label></p>
 <p id="no-times" class="hint" hidden>{no_times}</p>
 <label>{name}<input name="name" required maxlength="200" autocomplete="off"></label>
-<label>{phone}<input name="phone" type="tel" required placeholder="+573001234567" autocomplete="off"></label>
+<label>{phone}<input name="phone" type="tel" placeholder="+573001234567" autocomplete="off"></label>
 <label>{email}<input name="email" type="email" maxlength="254" autocomplete="off"></label>
 <label>{note}<input name="note" maxlength="500" autocomplete="off"></label>
 <label class="check"><input type="checkbox" name="consent" required> {consent}</label>
@@ -739,7 +739,11 @@ pub async fn host(headers: HeaderMap) -> Response {
             "No time is free for that party that day."
         ),
         name = tr(l, "Nombre", "Name"),
-        phone = tr(l, "Teléfono", "Phone"),
+        phone = tr(
+            l,
+            "Teléfono (para reservar; un cliente sin reserva que se sienta ya puede no darlo)",
+            "Phone (to book; a walk-in seated now may leave it out)"
+        ),
         email = tr(
             l,
             "Correo (opcional: sin él no se envía confirmación)",

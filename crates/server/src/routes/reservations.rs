@@ -572,9 +572,11 @@ pub struct GuestDetails {
         max_length = 200
     )]
     pub name: String,
-    /// E.164, e.g. `+573001234567`.
+    /// E.164, e.g. `+573001234567`: how the venue reaches the guest about the booking. Required (400 without it)
+    /// except for a walk-in the host seats now, who is not called back.
+    #[serde(default)]
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
-    pub phone: String,
+    pub phone: Option<String>,
     /// Where the confirmation and any notice are mailed. Required online and on the waitlist (422 without it); a
     /// host booking a caller or a walk-in by phone may leave it out, and that guest is then not mailed.
     #[serde(default)]
@@ -594,6 +596,20 @@ impl GuestDetails {
                 })
             }
         }
+    }
+
+    /// The phone given, errors pushed under `guest.phone`: not E.164, or left out where it is `required`.
+    pub(crate) fn phone(&self, errors: &mut ValidationErrors, required: bool) -> Option<String> {
+        match &self.phone {
+            Some(phone) if valid_phone(phone) => return Some(phone.clone()),
+            Some(_) => errors.push("guest.phone", "must be an E.164 number such as +573001234567"),
+            None if required => errors.push(
+                "guest.phone",
+                "is needed to reach the guest about the booking (only a walk-in seated now may leave it out)",
+            ),
+            None => {}
+        }
+        None
     }
 
     /// The 422 of a guest who must be mailed (booking online, waiting for an offer) but gave no email.
@@ -761,9 +777,7 @@ pub async fn book(
         }
     };
     let name = clean_text(&mut errors, "guest.name", &request.guest.name, 1, 200);
-    if !valid_phone(&request.guest.phone) {
-        errors.push("guest.phone", "must be an E.164 number such as +573001234567");
-    }
+    let phone = request.guest.phone(&mut errors, !request.walk_in);
     let email = request.guest.email(&mut errors);
     let note = clean_text(&mut errors, "note", &request.note, 0, 500);
     if !(1..=MAX_PARTY).contains(&request.party_size) {
@@ -830,7 +844,7 @@ pub async fn book(
     let lookup = state.identity.contact_lookup(
         partner,
         Some(email.as_str()).filter(|e| !e.is_empty()),
-        Some(&request.guest.phone),
+        phone.as_deref(),
     );
     // A guest booked by phone without an email is not mailed.
     let confirmation = Some(confirmation).filter(|_| !email.is_empty());
@@ -842,7 +856,7 @@ pub async fn book(
             venue_id: venue,
             email,
             name,
-            phone: Some(request.guest.phone.clone()),
+            phone,
             notice_version: NOTICE_VERSION.to_owned(),
             consented_at: now,
             erased_at: None,
@@ -1445,7 +1459,8 @@ pub struct HostReservation {
     pub reservation: ReservationView,
     /// The guest's contact id: the subject of a data-subject request (export, rectify, erase) about them.
     pub guest_id: String,
-    /// The guest's name and phone, opened with the guest's key (empty once the guest is erased).
+    /// The guest's name and phone, opened with the guest's key (empty once the guest is erased; the phone also
+    /// for a walk-in who left none).
     pub guest_name: String,
     pub guest_phone: String,
     /// The guest had their data erased (a data-subject request): why name and phone are empty.

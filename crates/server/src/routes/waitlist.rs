@@ -23,7 +23,7 @@ use crate::routes::privacy::NOTICE_VERSION;
 use crate::routes::reservations::{
     AuditedGuest, DayPageQuery, DepositView, GuestDetails, MAX_PARTY, ManageQuery, PARTY_RANGE,
     ReservationView, deposit_account, guest_scope, host_day, listed, local_instant, local_rfc3339,
-    name_and_phone, not_movable, open_deposit, parse_date, valid_phone, venue_zone, zone_of,
+    name_and_phone, not_movable, open_deposit, parse_date, venue_zone, zone_of,
 };
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -113,9 +113,7 @@ pub async fn join(
         .ok_or(ApiError::NotFound)?;
     let mut errors = ValidationErrors::default();
     let name = clean_text(&mut errors, "guest.name", &request.guest.name, 1, 200);
-    if !valid_phone(&request.guest.phone) {
-        errors.push("guest.phone", "must be an E.164 number such as +573001234567");
-    }
+    let phone = request.guest.phone(&mut errors, true);
     let email = request.guest.email(&mut errors);
     if !(1..=MAX_PARTY).contains(&request.party_size) {
         errors.push("party_size", PARTY_RANGE);
@@ -202,7 +200,7 @@ pub async fn join(
     }
     let lookup = state
         .identity
-        .contact_lookup(scope.partner(), Some(&email), Some(&request.guest.phone));
+        .contact_lookup(scope.partner(), Some(&email), phone.as_deref());
     let entry = NewWaitlistEntry {
         id: Uuid::now_v7(),
         venue_id: venue,
@@ -211,7 +209,7 @@ pub async fn join(
             venue_id: venue,
             email,
             name,
-            phone: Some(request.guest.phone.clone()),
+            phone,
             notice_version: NOTICE_VERSION.to_owned(),
             consented_at: now,
             erased_at: None,

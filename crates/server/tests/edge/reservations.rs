@@ -960,6 +960,16 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
         "{}",
         online.body
     );
+    // A caller must leave a phone (the venue reaches them about the booking): refused, field named, nothing booked.
+    let mut no_phone = no_email.clone();
+    no_phone["guest"] = json!({"name": "Don Pedro"});
+    let unreachable = call(&server, "POST", &reservations, Some(&v.owner), Some(no_phone)).await;
+    assert_eq!(
+        (unreachable.status, unreachable.body["errors"][0]["field"].clone()),
+        (400, json!("guest.phone")),
+        "{}",
+        unreachable.body
+    );
     let caller = call(&server, "POST", &reservations, Some(&v.owner), Some(no_email)).await;
     assert_eq!(caller.status, 201, "{}", caller.body);
     let first = phoned.body["reservation_id"].as_str().unwrap();
@@ -2684,6 +2694,21 @@ pub async fn a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date(eng
         )
         .await
     };
+    // The venue calls a waiting guest when a table frees: no phone, no place in the queue.
+    let unreachable = post(
+        &server,
+        &format!("/api/v1/venues/{}/waitlist", v.venue),
+        None,
+        json!({"date": date.to_string(), "party_size": 2, "earliest": "19:00", "latest": "20:00", "consent": true,
+               "guest": {"name": "Sara Ríos", "email": "sara@example.co"}}),
+    )
+    .await;
+    assert_eq!(
+        (unreachable.status, unreachable.body["errors"][0]["field"].clone()),
+        (400, json!("guest.phone")),
+        "{}",
+        unreachable.body
+    );
     // The last seating is 22:00: a window from 22:00 to half past midnight holds it, and ends the next day.
     let late = join("+573001110001", "22:00", "00:30").await;
     assert_eq!(late.status, 201, "{}", late.body);
