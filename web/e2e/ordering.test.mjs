@@ -220,6 +220,21 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   const saved = editor.waitForResponse((r) => r.url().includes('/api/v1/menu/items/') && r.request().method() === 'PATCH');
   await editor.getByLabel('Disponible: Limonada de coco').uncheck();
   await saved;
+  // The owner fixes a price and a name on the dish's own form, and takes the tasting menu off the menu.
+  const soupRow = editor.locator('.menu-row', { hasText: 'Ajiaco' });
+  await soupRow.locator('summary').click();
+  assert.equal(await soupRow.getByLabel('Precio en pesos, impuesto incluido').inputValue(), '24500');
+  await soupRow.getByLabel('Precio en pesos, impuesto incluido').fill('26.000');
+  await soupRow.getByLabel('Nombre (español)').fill('Ajiaco bogotano');
+  await soupRow.getByLabel('Descripción (español)').fill('Con pollo, mazorca y guascas');
+  await soupRow.getByRole('button', { name: 'Guardar' }).click();
+  await editor.locator('.menu-row', { hasText: 'Ajiaco bogotano · $\u00a026.000' }).waitFor();
+  const tastingRow = editor.locator('.menu-row', { hasText: 'Menú de degustación' });
+  await tastingRow.locator('summary').click();
+  editor.once('dialog', (dialog) => dialog.accept());
+  await tastingRow.getByRole('button', { name: 'Quitar del menú' }).click();
+  await editor.locator('.menu-row', { hasText: 'Menú de degustación' }).waitFor({ state: 'detached' });
+  await editor.locator('.menu-row', { hasText: 'Jugo de lulo' }).locator('summary').click();
   await editor.screenshot({ path: artifactPath('menu-editor.png'), fullPage: true });
   await assertAccessible(editor, 'menu editor');
 
@@ -228,6 +243,8 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   await guest.goto(`${server.origin}${guestPath}`);
   await guest.locator('.dish', { hasText: 'Jugo de lulo' }).waitFor();
   assert.equal(await guest.locator('.dish', { hasText: 'Limonada' }).count(), 0, 'sold out: not offered');
+  assert.match(await guest.locator('.dish', { hasText: 'Ajiaco bogotano' }).textContent(), /26\.000[\s\S]*Con pollo, mazorca y guascas/);
+  assert.equal(await guest.locator('.dish', { hasText: 'degustación' }).count(), 0, 'removed: not offered');
   await phone.close();
   await staff.close();
 });

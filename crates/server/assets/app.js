@@ -2650,6 +2650,86 @@ pages.tables = async () => {
   });
 };
 
+// A dish's own form, folded under its row: its names, description, price (pesos, tax included) and tax, saved with
+// one PATCH (a guest's cart holding the old price or options is told to choose it again: the item's version changes),
+// and its removal from the menu (orders already placed keep their own copy of what was ordered).
+function itemEditor(item, render) {
+  const dish = localized(item.name);
+  const details = document.createElement('details');
+  details.className = 'item-edit';
+  const summary = document.createElement('summary');
+  const hidden = document.createElement('span');
+  hidden.className = 'visually-hidden';
+  hidden.textContent = ` ${dish}`;
+  summary.append(english ? 'Edit' : 'Editar', hidden);
+  const form = document.createElement('form');
+  const field = (label, name, value, attributes = {}) => {
+    const wrap = document.createElement('label');
+    const input = document.createElement('input');
+    Object.assign(input, { name, value, maxLength: 200, autocomplete: 'off' }, attributes);
+    wrap.append(label, input);
+    return wrap;
+  };
+  const taxLabel = document.createElement('label');
+  taxLabel.className = 'inline';
+  const tax = document.createElement('input');
+  Object.assign(tax, { type: 'checkbox', name: 'tax_included', checked: item.tax_included });
+  taxLabel.append(tax, english ? " Carries the venue's tax" : ' Lleva el impuesto del restaurante');
+  const save = document.createElement('button');
+  save.type = 'submit';
+  save.textContent = english ? 'Save' : 'Guardar';
+  const remove = document.createElement('button');
+  remove.type = 'button';
+  remove.className = 'secondary';
+  remove.textContent = english ? 'Remove from the menu' : 'Quitar del menú';
+  const buttons = document.createElement('p');
+  buttons.append(save, ' ', remove);
+  form.append(
+    field(english ? 'Name (Spanish)' : 'Nombre (español)', 'name_es', item.name.es, { required: true }),
+    field(english ? 'Name (English)' : 'Nombre (inglés)', 'name_en', item.name.en || ''),
+    field(english ? 'Description (Spanish)' : 'Descripción (español)', 'description_es', item.description.es || ''),
+    field(english ? 'Description (English)' : 'Descripción (inglés)', 'description_en', item.description.en || ''),
+    field(english ? 'Price in pesos, tax included' : 'Precio en pesos, impuesto incluido', 'price', moneyInputValue(item.price), { required: true, inputMode: 'decimal' }),
+    taxLabel,
+    buttons,
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearError();
+    const v = formValues(form);
+    const price = pesosToMinor(v.price);
+    if (Number.isNaN(price)) return showError(unreadableAmount('7.500').problem);
+    save.disabled = true;
+    try {
+      await authed('PATCH', `/api/v1/menu/items/${encodeURIComponent(item.id)}`, {
+        name: { es: v.name_es, en: v.name_en },
+        description: { es: v.description_es, en: v.description_en },
+        price: { amount: price, currency: item.price.currency },
+        tax_included: tax.checked,
+      });
+      await render();
+    } catch (error) {
+      showError(error.problem);
+    } finally {
+      save.disabled = false;
+    }
+  });
+  remove.addEventListener('click', async () => {
+    clearError();
+    if (!confirm(english ? `Remove ${dish} from the menu? Orders already placed keep it.` : `¿Quitar ${dish} del menú? Los pedidos ya hechos lo conservan.`)) return;
+    remove.disabled = true;
+    try {
+      await authed('DELETE', `/api/v1/menu/items/${encodeURIComponent(item.id)}`);
+      await render();
+    } catch (error) {
+      showError(error.problem);
+      remove.disabled = false;
+    }
+  });
+  details.append(summary, form);
+  return details;
+}
+
 pages.menu = async () => {
   if (!store.get('access')) return location.assign('/signin');
   const venue = await chosenVenue();
@@ -2682,7 +2762,7 @@ pages.menu = async () => {
           catch (error) { showError(error.problem); available.checked = !available.checked; }
         });
         toggle.append(available, english ? ' available' : ' disponible');
-        row.append(name, toggle);
+        row.append(name, toggle, itemEditor(item, render));
         editor.appendChild(row);
       }
     }
