@@ -234,6 +234,13 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   editor.once('dialog', (dialog) => dialog.accept());
   await tastingRow.getByRole('button', { name: 'Quitar del menú' }).click();
   await editor.locator('.menu-row', { hasText: 'Menú de degustación' }).waitFor({ state: 'detached' });
+  // A category is renamed on its own form; one with dishes offers no removal (its dishes go first).
+  const drinks = editor.locator('#menu-editor > .category-edit', { hasText: 'Bebidas' });
+  await drinks.locator('summary').click();
+  assert.equal(await drinks.getByRole('button', { name: 'Quitar la categoría' }).count(), 0);
+  await drinks.getByLabel('Nombre (español)').fill('Jugos naturales');
+  await drinks.getByRole('button', { name: 'Guardar' }).click();
+  await editor.locator('#menu-editor h2', { hasText: 'Jugos naturales' }).waitFor();
   await editor.locator('.menu-row', { hasText: 'Jugo de lulo' }).locator('summary').click();
   await editor.screenshot({ path: artifactPath('menu-editor.png'), fullPage: true });
   await assertAccessible(editor, 'menu editor');
@@ -245,6 +252,7 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   assert.equal(await guest.locator('.dish', { hasText: 'Limonada' }).count(), 0, 'sold out: not offered');
   assert.match(await guest.locator('.dish', { hasText: 'Ajiaco bogotano' }).textContent(), /26\.000[\s\S]*Con pollo, mazorca y guascas/);
   assert.equal(await guest.locator('.dish', { hasText: 'degustación' }).count(), 0, 'removed: not offered');
+  assert.equal(await guest.getByRole('heading', { name: 'Jugos naturales' }).count(), 1);
   await phone.close();
   await staff.close();
 });

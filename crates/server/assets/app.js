@@ -2650,84 +2650,120 @@ pages.tables = async () => {
   });
 };
 
-// A dish's own form, folded under its row: its names, description, price (pesos, tax included) and tax, saved with
-// one PATCH (a guest's cart holding the old price or options is told to choose it again: the item's version changes),
-// and its removal from the menu (orders already placed keep their own copy of what was ordered).
-function itemEditor(item, render) {
-  const dish = localized(item.name);
+// A labelled text field of a folded edit form.
+function textField(label, name, value, attributes = {}) {
+  const wrap = document.createElement('label');
+  const input = document.createElement('input');
+  Object.assign(input, { name, value, maxLength: 200, autocomplete: 'off' }, attributes);
+  wrap.append(label, input);
+  return wrap;
+}
+
+// An edit form folded under what it edits ("Editar", named for screen readers): `save` gets the form's values and
+// the page is drawn again; `remove` ({label, question, run}), when given, asks first.
+function foldedEditor(subject, fields, save, remove, render) {
   const details = document.createElement('details');
   details.className = 'item-edit';
   const summary = document.createElement('summary');
   const hidden = document.createElement('span');
   hidden.className = 'visually-hidden';
-  hidden.textContent = ` ${dish}`;
+  hidden.textContent = ` ${subject}`;
   summary.append(english ? 'Edit' : 'Editar', hidden);
   const form = document.createElement('form');
-  const field = (label, name, value, attributes = {}) => {
-    const wrap = document.createElement('label');
-    const input = document.createElement('input');
-    Object.assign(input, { name, value, maxLength: 200, autocomplete: 'off' }, attributes);
-    wrap.append(label, input);
-    return wrap;
-  };
+  const saveButton = document.createElement('button');
+  saveButton.type = 'submit';
+  saveButton.textContent = english ? 'Save' : 'Guardar';
+  const buttons = document.createElement('p');
+  buttons.append(saveButton);
+  form.append(...fields, buttons);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearError();
+    saveButton.disabled = true;
+    try {
+      await save(formValues(form));
+      await render();
+    } catch (error) {
+      showError(error.problem);
+    } finally {
+      saveButton.disabled = false;
+    }
+  });
+  if (remove) {
+    const removeButton = document.createElement('button');
+    removeButton.type = 'button';
+    removeButton.className = 'secondary';
+    removeButton.textContent = remove.label;
+    buttons.append(' ', removeButton);
+    removeButton.addEventListener('click', async () => {
+      clearError();
+      if (!confirm(remove.question)) return;
+      removeButton.disabled = true;
+      try {
+        await remove.run();
+        await render();
+      } catch (error) {
+        showError(error.problem);
+        removeButton.disabled = false;
+      }
+    });
+  }
+  details.append(summary, form);
+  return details;
+}
+
+// A dish's own form: its names, description, price (pesos, tax included) and tax, saved with one PATCH (a guest's
+// cart holding the old price or options is told to choose it again: the item's version changes), and its removal
+// from the menu (orders already placed keep their own copy of what was ordered).
+function itemEditor(item, render) {
+  const dish = localized(item.name);
   const taxLabel = document.createElement('label');
   taxLabel.className = 'inline';
   const tax = document.createElement('input');
   Object.assign(tax, { type: 'checkbox', name: 'tax_included', checked: item.tax_included });
   taxLabel.append(tax, english ? " Carries the venue's tax" : ' Lleva el impuesto del restaurante');
-  const save = document.createElement('button');
-  save.type = 'submit';
-  save.textContent = english ? 'Save' : 'Guardar';
-  const remove = document.createElement('button');
-  remove.type = 'button';
-  remove.className = 'secondary';
-  remove.textContent = english ? 'Remove from the menu' : 'Quitar del menú';
-  const buttons = document.createElement('p');
-  buttons.append(save, ' ', remove);
-  form.append(
-    field(english ? 'Name (Spanish)' : 'Nombre (español)', 'name_es', item.name.es, { required: true }),
-    field(english ? 'Name (English)' : 'Nombre (inglés)', 'name_en', item.name.en || ''),
-    field(english ? 'Description (Spanish)' : 'Descripción (español)', 'description_es', item.description.es || ''),
-    field(english ? 'Description (English)' : 'Descripción (inglés)', 'description_en', item.description.en || ''),
-    field(english ? 'Price in pesos, tax included' : 'Precio en pesos, impuesto incluido', 'price', moneyInputValue(item.price), { required: true, inputMode: 'decimal' }),
+  const fields = [
+    textField(english ? 'Name (Spanish)' : 'Nombre (español)', 'name_es', item.name.es, { required: true }),
+    textField(english ? 'Name (English)' : 'Nombre (inglés)', 'name_en', item.name.en || ''),
+    textField(english ? 'Description (Spanish)' : 'Descripción (español)', 'description_es', item.description.es || ''),
+    textField(english ? 'Description (English)' : 'Descripción (inglés)', 'description_en', item.description.en || ''),
+    textField(english ? 'Price in pesos, tax included' : 'Precio en pesos, impuesto incluido', 'price', moneyInputValue(item.price), { required: true, inputMode: 'decimal' }),
     taxLabel,
-    buttons,
-  );
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearError();
-    const v = formValues(form);
+  ];
+  const save = async (v) => {
     const price = pesosToMinor(v.price);
-    if (Number.isNaN(price)) return showError(unreadableAmount('7.500').problem);
-    save.disabled = true;
-    try {
-      await authed('PATCH', `/api/v1/menu/items/${encodeURIComponent(item.id)}`, {
-        name: { es: v.name_es, en: v.name_en },
-        description: { es: v.description_es, en: v.description_en },
-        price: { amount: price, currency: item.price.currency },
-        tax_included: tax.checked,
-      });
-      await render();
-    } catch (error) {
-      showError(error.problem);
-    } finally {
-      save.disabled = false;
-    }
-  });
-  remove.addEventListener('click', async () => {
-    clearError();
-    if (!confirm(english ? `Remove ${dish} from the menu? Orders already placed keep it.` : `¿Quitar ${dish} del menú? Los pedidos ya hechos lo conservan.`)) return;
-    remove.disabled = true;
-    try {
-      await authed('DELETE', `/api/v1/menu/items/${encodeURIComponent(item.id)}`);
-      await render();
-    } catch (error) {
-      showError(error.problem);
-      remove.disabled = false;
-    }
-  });
-  details.append(summary, form);
-  return details;
+    if (Number.isNaN(price)) throw unreadableAmount('7.500');
+    await authed('PATCH', `/api/v1/menu/items/${encodeURIComponent(item.id)}`, {
+      name: { es: v.name_es, en: v.name_en },
+      description: { es: v.description_es, en: v.description_en },
+      price: { amount: price, currency: item.price.currency },
+      tax_included: tax.checked,
+    });
+  };
+  const remove = {
+    label: english ? 'Remove from the menu' : 'Quitar del menú',
+    question: english ? `Remove ${dish} from the menu? Orders already placed keep it.` : `¿Quitar ${dish} del menú? Los pedidos ya hechos lo conservan.`,
+    run: () => authed('DELETE', `/api/v1/menu/items/${encodeURIComponent(item.id)}`),
+  };
+  return foldedEditor(dish, fields, save, remove, render);
+}
+
+// A category's names; an empty one can be removed (one with dishes is refused by the API: its dishes go first).
+function categoryEditor(category, render) {
+  const named = localized(category.name);
+  const fields = [
+    textField(english ? 'Name (Spanish)' : 'Nombre (español)', 'name_es', category.name.es, { required: true }),
+    textField(english ? 'Name (English)' : 'Nombre (inglés)', 'name_en', category.name.en || ''),
+  ];
+  const save = (v) => authed('PATCH', `/api/v1/menu/categories/${encodeURIComponent(category.id)}`, { name: { es: v.name_es, en: v.name_en } });
+  const remove = category.items.length === 0 && {
+    label: english ? 'Remove the category' : 'Quitar la categoría',
+    question: english ? `Remove the category ${named}?` : `¿Quitar la categoría ${named}?`,
+    run: () => authed('DELETE', `/api/v1/menu/categories/${encodeURIComponent(category.id)}`),
+  };
+  const editor = foldedEditor(named, fields, save, remove, render);
+  editor.classList.add('category-edit');
+  return editor;
 }
 
 pages.menu = async () => {
@@ -2744,7 +2780,7 @@ pages.menu = async () => {
       select.add(new Option(localized(category.name), category.id));
       const heading = document.createElement('h2');
       heading.textContent = localized(category.name);
-      editor.appendChild(heading);
+      editor.append(heading, categoryEditor(category, render));
       for (const item of category.items) {
         const row = document.createElement('div');
         row.className = 'menu-row card';
