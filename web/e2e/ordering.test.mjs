@@ -241,8 +241,26 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   await drinks.getByLabel('Nombre (español)').fill('Jugos naturales');
   await drinks.getByRole('button', { name: 'Guardar' }).click();
   await editor.locator('#menu-editor h2', { hasText: 'Jugos naturales' }).waitFor();
-  await editor.locator('.menu-row', { hasText: 'Jugo de lulo' }).locator('summary').click();
+  // Options are set on the dish's form: a size the guest must choose, one with an added price.
+  const lulo = () => editor.locator('.menu-row', { hasText: 'Jugo de lulo' });
+  await lulo().locator('summary').click();
+  await lulo().getByRole('button', { name: 'Añadir un grupo de opciones' }).click();
+  await lulo().getByLabel('Nombre del grupo (español)').fill('Tamaño');
+  await lulo().getByLabel('Nombre del grupo (inglés)').fill('Size');
+  await lulo().getByLabel('El cliente elige al menos').fill('1');
+  await lulo().getByLabel('Opción (español)').fill('Vaso');
+  await lulo().getByRole('button', { name: 'Añadir una opción' }).click();
+  await lulo().getByLabel('Opción (español)').nth(1).fill('Jarra');
+  await lulo().getByLabel('Precio adicional en pesos').nth(1).fill('8.000');
   await editor.screenshot({ path: artifactPath('menu-editor.png'), fullPage: true });
+  await assertAccessible(editor, 'menu editor, a dish open');
+  const optionsSaved = editor.waitForResponse((r) => r.url().includes('/api/v1/menu/items/') && r.request().method() === 'PATCH');
+  await lulo().getByRole('button', { name: 'Guardar' }).click();
+  assert.equal((await optionsSaved).status(), 200);
+  // The soup's existing side is on its form, as the guest's menu offers it.
+  await soupRow.locator('summary').click();
+  assert.equal(await soupRow.getByLabel('Nombre del grupo (español)').inputValue(), 'Acompañamiento');
+  assert.deepEqual(await soupRow.getByLabel('Precio adicional en pesos').evaluateAll((fields) => fields.map((f) => f.value)), ['3500', '0']);
   await assertAccessible(editor, 'menu editor');
 
   const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 } });
@@ -253,6 +271,9 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   assert.match(await guest.locator('.dish', { hasText: 'Ajiaco bogotano' }).textContent(), /26\.000[\s\S]*Con pollo, mazorca y guascas/);
   assert.equal(await guest.locator('.dish', { hasText: 'degustación' }).count(), 0, 'removed: not offered');
   assert.equal(await guest.getByRole('heading', { name: 'Jugos naturales' }).count(), 1);
+  const juice = guest.locator('.dish', { hasText: 'Jugo de lulo' });
+  assert.match(await juice.getByText('Jarra').textContent(), /Jarra \+\$\u00a08\.000/);
+  assert.equal(await juice.getByLabel(/Vaso/).count(), 1);
   await phone.close();
   await staff.close();
 });

@@ -2659,16 +2659,16 @@ function textField(label, name, value, attributes = {}) {
   return wrap;
 }
 
-// An edit form folded under what it edits ("Editar", named for screen readers): `save` gets the form's values and
+// An edit form folded under what it edits (`what`, "Editar", followed by the subject's name for screen readers): `save` gets the form's values and
 // the page is drawn again; `remove` ({label, question, run}), when given, asks first.
-function foldedEditor(subject, fields, save, remove, render) {
+function foldedEditor(subject, fields, save, remove, render, what = english ? 'Edit' : 'Editar') {
   const details = document.createElement('details');
   details.className = 'item-edit';
   const summary = document.createElement('summary');
   const hidden = document.createElement('span');
   hidden.className = 'visually-hidden';
   hidden.textContent = ` ${subject}`;
-  summary.append(english ? 'Edit' : 'Editar', hidden);
+  summary.append(what, hidden);
   const form = document.createElement('form');
   const saveButton = document.createElement('button');
   saveButton.type = 'submit';
@@ -2712,7 +2712,79 @@ function foldedEditor(subject, fields, save, remove, render) {
   return details;
 }
 
-// A dish's own form: its names, description, price (pesos, tax included) and tax, saved with one PATCH (a guest's
+// The option groups of a dish ("Término de la carne": choose one; "Adiciones": up to three, each with its added
+// price), edited in place: a group's names, how many options a guest chooses (at least, at most), its options' names
+// and added price in pesos. `read()` answers the API's `modifiers`; an added price it cannot read throws.
+function modifiersEditor(groups) {
+  const box = document.createElement('fieldset');
+  const legend = document.createElement('legend');
+  legend.textContent = english ? 'Options the guest chooses' : 'Opciones que elige el cliente';
+  const list = document.createElement('div');
+  const button = (text, onClick) => {
+    const b = document.createElement('button');
+    Object.assign(b, { type: 'button', className: 'secondary', textContent: text });
+    b.addEventListener('click', onClick);
+    return b;
+  };
+  const input = (label, className, value, attributes = {}) => {
+    const wrap = document.createElement('label');
+    const field = document.createElement('input');
+    Object.assign(field, { className, value, autocomplete: 'off' }, attributes);
+    wrap.append(label, field);
+    return wrap;
+  };
+  const optionRow = (option) => {
+    const row = document.createElement('div');
+    row.className = 'modifier-option';
+    row.append(
+      input(english ? 'Option (Spanish)' : 'Opción (español)', 'option-es', option.name.es, { required: true, maxLength: 200 }),
+      input(english ? 'Option (English)' : 'Opción (inglés)', 'option-en', option.name.en || '', { maxLength: 200 }),
+      input(english ? 'Added price in pesos' : 'Precio adicional en pesos', 'option-price', moneyInputValue({ amount: option.price_delta || 0, currency: 'COP' }), { inputMode: 'decimal' }),
+      button(english ? 'Remove this option' : 'Quitar esta opción', () => row.remove()),
+    );
+    return row;
+  };
+  const groupBox = (group) => {
+    const fieldset = document.createElement('fieldset');
+    fieldset.className = 'modifier-group';
+    const title = document.createElement('legend');
+    title.textContent = english ? 'Group' : 'Grupo';
+    const options = document.createElement('div');
+    options.className = 'modifier-options';
+    options.append(...group.options.map(optionRow));
+    fieldset.append(
+      title,
+      input(english ? 'Group name (Spanish), e.g. Side' : 'Nombre del grupo (español), p. ej. Acompañamiento', 'group-es', group.name.es, { required: true, maxLength: 200 }),
+      input(english ? 'Group name (English)' : 'Nombre del grupo (inglés)', 'group-en', group.name.en || '', { maxLength: 200 }),
+      input(english ? 'The guest chooses at least' : 'El cliente elige al menos', 'group-min', String(group.min), { type: 'number', min: 0, max: 30, required: true }),
+      input(english ? 'and at most' : 'y como máximo', 'group-max', String(group.max), { type: 'number', min: 1, max: 30, required: true }),
+      options,
+      button(english ? 'Add an option' : 'Añadir una opción', () => options.append(optionRow({ name: { es: '' }, price_delta: 0 }))),
+      ' ',
+      button(english ? 'Remove this group' : 'Quitar este grupo', () => fieldset.remove()),
+    );
+    return fieldset;
+  };
+  list.append(...groups.map(groupBox));
+  box.append(legend, list, button(english ? 'Add a group of options' : 'Añadir un grupo de opciones', () => {
+    list.append(groupBox({ name: { es: '' }, min: 0, max: 1, options: [{ name: { es: '' }, price_delta: 0 }] }));
+  }));
+  const value = (scope, className) => scope.querySelector(`:scope > label > .${className}`).value;
+  const read = () => [...list.querySelectorAll('.modifier-group')].map((group) => ({
+    name: { es: value(group, 'group-es'), en: value(group, 'group-en') },
+    min: Number(value(group, 'group-min')),
+    max: Number(value(group, 'group-max')),
+    options: [...group.querySelectorAll('.modifier-option')].map((option) => {
+      const written = value(option, 'option-price').trim();
+      const delta = written === '' ? 0 : pesosToMinor(written);
+      if (Number.isNaN(delta)) throw unreadableAmount('2.000');
+      return { name: { es: value(option, 'option-es'), en: value(option, 'option-en') }, price_delta: delta };
+    }),
+  }));
+  return { node: box, read };
+}
+
+// A dish's own form: its names, description, price (pesos, tax included), tax and options, saved with one PATCH (a guest's
 // cart holding the old price or options is told to choose it again: the item's version changes), and its removal
 // from the menu (orders already placed keep their own copy of what was ordered).
 function itemEditor(item, render) {
@@ -2730,6 +2802,8 @@ function itemEditor(item, render) {
     textField(english ? 'Price in pesos, tax included' : 'Precio en pesos, impuesto incluido', 'price', moneyInputValue(item.price), { required: true, inputMode: 'decimal' }),
     taxLabel,
   ];
+  const modifiers = modifiersEditor(item.modifiers);
+  fields.push(modifiers.node);
   const save = async (v) => {
     const price = pesosToMinor(v.price);
     if (Number.isNaN(price)) throw unreadableAmount('7.500');
@@ -2738,6 +2812,7 @@ function itemEditor(item, render) {
       description: { es: v.description_es, en: v.description_en },
       price: { amount: price, currency: item.price.currency },
       tax_included: tax.checked,
+      modifiers: modifiers.read(),
     });
   };
   const remove = {
@@ -2761,7 +2836,7 @@ function categoryEditor(category, render) {
     question: english ? `Remove the category ${named}?` : `¿Quitar la categoría ${named}?`,
     run: () => authed('DELETE', `/api/v1/menu/categories/${encodeURIComponent(category.id)}`),
   };
-  const editor = foldedEditor(named, fields, save, remove, render);
+  const editor = foldedEditor(named, fields, save, remove, render, english ? 'Edit the category' : 'Editar la categoría');
   editor.classList.add('category-edit');
   return editor;
 }
