@@ -67,6 +67,16 @@ async function setUp(api) {
   return { token, venue: venue.id, payPath: `${guestPath}/pay` };
 }
 
+// Each choice's words (a share, a tip, a dish of the bill) start on their button's line on a 360 px phone, not
+// below it, apart from the button they name.
+async function assertChoicesBesideButtons(page) {
+  const apart = await page.$$eval('#share-form input[type=radio], #item-choices input[type=checkbox]', (buttons) => buttons
+    .filter((button) => button.checkVisibility())
+    .filter((button) => button.parentElement.querySelector('.choice').getBoundingClientRect().top >= button.getBoundingClientRect().bottom)
+    .map((button) => button.parentElement.textContent));
+  assert.deepEqual(apart, [], 'choices whose words sit below their button');
+}
+
 async function payOnPhone(payPath, choose, { reloadWhileConfirming = false } = {}) {
   const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
   const page = await phone.newPage();
@@ -75,12 +85,9 @@ async function payOnPhone(payPath, choose, { reloadWhileConfirming = false } = {
   await page.goto(`${server.origin}${payPath}`);
   await page.locator('#bill-total').filter({ hasText: '40.000' }).waitFor();
   await assertAccessible(page, 'payment page');
-  // Each choice's words start on its radio button's line on a 360 px phone, not below it, apart from the button.
-  const apart = await page.$$eval('#share-form input[type=radio]', (radios) => radios
-    .filter((radio) => radio.parentElement.querySelector('.choice').getBoundingClientRect().top >= radio.getBoundingClientRect().bottom)
-    .map((radio) => radio.value));
-  assert.deepEqual(apart, [], 'choices whose words sit below their radio button');
+  await assertChoicesBesideButtons(page);
   await choose(page);
+  await assertChoicesBesideButtons(page);
   await page.click('#continue');
   // Stripe Elements (the stand-in) mounts its payment methods; no card number is typed into comanda's page.
   await page.locator('[data-testid="pm_card_visa"]').waitFor();
@@ -149,6 +156,7 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
     // The half was paid as a share, not by dish: the dishes' list says no dish shows it, and what is left.
     await page.check('input[name=split][value=items]');
     await page.locator('#items-unmarked', { hasText: /se pagó en partes.*faltan \$\s20\.000/ }).waitFor();
+    await assertChoicesBesideButtons(page);
     await page.check('input[name=split][value=remaining]');
     assert.equal(await page.isHidden('#items-unmarked'), true);
     // A tip of their own, written as pesos are written here (the dot groups thousands), is read as two thousand;
@@ -193,4 +201,16 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   await first.phone.close();
   await second.phone.close();
   await staff.close();
+});
+
+test('a payment link that names no table says so and offers nothing to pay', async () => {
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true });
+  const page = await phone.newPage();
+  await page.goto(`${server.origin}/t/AaI_S8sJdvqBWYpnS_XIbQAAAAGC2PyJe9R0WBPmBuHOr4Sp/pay`);
+  await page.locator('.error', { hasText: 'Este código QR ya no es válido' }).waitFor();
+  assert.equal(await page.isHidden('#share-form'), true, 'no form to pay a bill that is not there');
+  assert.equal(await page.isHidden('dl.balance'), true);
+  assert.equal(await page.isHidden('#where-separator'), true, 'no separator between a venue and a table it does not know');
+  await assertAccessible(page, 'payment page of an unknown table');
+  await phone.close();
 });

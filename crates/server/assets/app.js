@@ -43,7 +43,7 @@ const spanishFields = {
   latest: 'Revisa la franja de espera: la hora final debe ser posterior a la inicial.',
   note: 'La nota es demasiado larga.',
   items: 'Tu pedido está vacío o tiene demasiados platos.',
-  'items[].quantity': 'Revisa las cantidades del pedido.',
+  'items[].quantity': 'Cada plato va de 1 a 50 unidades por pedido: revisa las cantidades.',
   'items[].item_id': 'Un plato de tu pedido ya no está disponible; recarga el menú.',
   'items[].modifiers': 'Revisa las opciones elegidas para un plato.',
   'items[].note': 'La nota de un plato es demasiado larga (máximo 300 caracteres) o tiene caracteres no válidos.',
@@ -703,6 +703,10 @@ function formatMoney(money) {
   return money.currency === 'COP' || !money.currency ? '$\u00a0' + number : `${number}\u00a0${money.currency}`;
 }
 
+// The most of one line an order takes (comanda_domain::menu::MAX_QUANTITY): the cart stops there instead of
+// sending an order the server refuses.
+const MAX_QUANTITY = 50;
+
 const statusNames = {
   es: { placed: 'Recibido', accepted: 'Aceptado', preparing: 'En preparación', ready: 'Listo', served: 'Servido', cancelled: 'Cancelado' },
   en: { placed: 'Received', accepted: 'Accepted', preparing: 'Preparing', ready: 'Ready', served: 'Served', cancelled: 'Cancelled' },
@@ -776,8 +780,9 @@ pages.guest = async () => {
         button.textContent = sign;
         button.setAttribute('aria-label', `${name}: ${label}`);
         button.dataset.step = `${line.item_id}:${JSON.stringify(line.modifiers)}:${delta}`;
+        if (delta > 0 && line.quantity >= MAX_QUANTITY) button.disabled = true;
         button.addEventListener('click', () => {
-          line.quantity += delta;
+          line.quantity = Math.min(line.quantity + delta, MAX_QUANTITY);
           if (line.quantity <= 0) cart.splice(cart.indexOf(line), 1);
           renderCart();
           $('#cart-status').textContent = `${Math.max(line.quantity, 0)} × ${label}`;
@@ -963,7 +968,7 @@ pages.guest = async () => {
         // The same dish with the same options adds to its line.
         // A line with a note for the kitchen stays as it is: one "sin cebolla" is not every portion's.
         const same = cart.find((line) => line.item_id === item.id && JSON.stringify(line.modifiers) === JSON.stringify(modifiers) && !(line.note && line.note.trim()));
-        if (same) same.quantity += 1;
+        if (same) same.quantity = Math.min(same.quantity + 1, MAX_QUANTITY);
         else cart.push({ item_id: item.id, quantity: 1, modifiers, version: item.version });
         renderCart();
         for (const input of chosen) input.checked = false;

@@ -367,7 +367,7 @@ function spoken(problem, english) {
       const lapses = new Date(unfinished.expires_at).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit', timeZone: venueZone });
       $('#unfinished-text').textContent = english
         ? `You started a payment of ${money(unfinished.total.amount, unfinished.total.currency)} on this phone and did not finish it: the others at the table see it in progress until ${lapses}. Paying again here replaces it.`
-        : `Empezaste un pago de ${money(unfinished.total.amount, unfinished.total.currency)} en este teléfono y no lo terminaste: el resto de la mesa lo ve en curso hasta las ${lapses}. Si pagas de nuevo aquí, lo reemplaza.`;
+        : `Empezaste un pago de ${money(unfinished.total.amount, unfinished.total.currency)} en este teléfono y no lo terminaste: el resto de la mesa lo ve en curso hasta las ${lapses}; si pagas de nuevo aquí, lo reemplaza.`;
     }
     for (const part of document.querySelectorAll('.bill-refunded')) part.hidden = bill.balance.refunded.amount === 0;
     // An empty bill (nothing ordered yet, or every order cancelled) is not "paid": it has nothing to pay.
@@ -426,7 +426,11 @@ function spoken(problem, english) {
           label.className = 'inline';
           const taken = document.createElement('span');
           taken.className = 'line-taken';
-          label.append(box, ` ${line.quantity} × ${dish} — ${money(line.unit_price.amount * line.quantity, currency)} `, taken);
+          // The line's words beside its checkbox on a narrow phone, not below it (site.css, `.choice`).
+          const words = document.createElement('span');
+          words.className = 'choice';
+          words.append(`${line.quantity} × ${dish} — ${money(line.unit_price.amount * line.quantity, currency)} `, taken);
+          label.append(box, ' ', words);
           const before = kept.get(`${order.id}:${index}`);
           if (before) {
             box.checked = before.checked;
@@ -599,11 +603,18 @@ function spoken(problem, english) {
     try {
       const view = await call('GET', '');
       $('#venue-name').textContent = view.venue.name;
+      $('#where-separator').hidden = false;
       venueZone = view.venue.timezone;
       $('#table-label').textContent = view.table;
       await renderBill();
     } catch (error) {
       showError(error.problem);
+      // A link that names no table (mistyped, or its code was replaced): nothing to show or pay, only the refusal.
+      if (String((error.problem || {}).type || '').endsWith('/not-found')) {
+        $('dl.balance').hidden = true;
+        $('#share-form').hidden = true;
+        return;
+      }
     }
     setInterval(() => renderBill().catch(() => {}), 3000);
     await resumeConfirmation();

@@ -1189,7 +1189,7 @@ pub async fn pay_page(
     let switch = language_switch(l);
     let body = format!(
         r#"<section class="card">
-<p><span id="venue-name"></span> · <span id="table-label"></span> {switch}</p>
+<p><span id="venue-name"></span><span id="where-separator" hidden> · </span><span id="table-label"></span> {switch}</p>
 <dl class="balance">
 <dt>{total}</dt><dd id="bill-total"></dd>
 <dt>{paid}</dt><dd id="bill-paid"></dd>
