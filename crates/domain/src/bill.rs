@@ -263,6 +263,34 @@ pub fn suggested_tip(
     )
 }
 
+/// The tip suggested on a share paid by dish: `suggestion_bp` (at most [`MAX_SUGGESTED_TIP_BP`]) of the value before
+/// tax of exactly the parts chosen — `taxed`, the tax-included amount of parts of lines carrying the venue's tax at
+/// `rate_bp`, and `untaxed` — rounded down to the currency's payable unit, so that it never exceeds the cap of Ley
+/// 1935 de 2018 on what this guest consumed. (A proportional part of the bill's net, as [`suggested_tip`] takes for
+/// a share of the total, would put a tax-exempt drink's larger net on the guest who had only the taxed soup.)
+pub fn suggested_tip_on_lines(
+    taxed: Money,
+    untaxed: Money,
+    rate_bp: u32,
+    suggestion_bp: u32,
+) -> Result<Money, MoneyError> {
+    if taxed.currency != untaxed.currency {
+        return Err(MoneyError::CurrencyMismatch);
+    }
+    let bp = i128::from(suggestion_bp.min(MAX_SUGGESTED_TIP_BP));
+    let gross_per_net = 10_000 + i128::from(rate_bp);
+    // (taxed × 10000 ÷ (10000 + rate) + untaxed) × bp ÷ 10000, in one division so that the rounding happens once,
+    // downwards.
+    let scaled =
+        (i128::from(taxed.amount.max(0)) * 10_000 + i128::from(untaxed.amount.max(0)) * gross_per_net) * bp;
+    let amount = scaled / (gross_per_net * 10_000);
+    let amount = amount - amount % i128::from(taxed.currency.payable_unit());
+    Money::new(
+        i64::try_from(amount).map_err(|_| MoneyError::Overflow)?,
+        taxed.currency,
+    )
+}
+
 /// Whether a bill may shrink to `total_after` (minor units, after an order is cancelled) while its guests have
 /// paid or are paying `paying` towards it (the bill shares of succeeded and pending payments, tips excluded) of
 /// which refunds give back `returned`. A smaller bill than the money kept for it would leave the venue holding a
@@ -522,6 +550,54 @@ mod tests {
             prop_assert!(error * 2 <= i128::from(subtotal));
             // The whole bill refunded gives back all its tax.
             prop_assert_eq!(refund_tax(subtotal, subtotal, tax), tax);
+        }
+    }
+
+    #[test]
+    fn a_tip_suggested_on_dishes_is_ten_percent_of_those_dishes_before_tax() {
+        // The reviewer's bill: an ajiaco (32.000, INC 8 % contained: 29.629,63 before tax) and five tax-exempt beers.
+        // The guest paying only the soup is suggested 2.962, not a part of the bill's net (3.091).
+        assert_eq!(
+            suggested_tip_on_lines(cop(3_200_000), cop(0), 800, 1_000).unwrap(),
+            cop(296_200)
+        );
+        // The beers' guest: 50.000 with no tax in it, 10 % is 5.000.
+        assert_eq!(
+            suggested_tip_on_lines(cop(0), cop(5_000_000), 800, 1_000).unwrap(),
+            cop(500_000)
+        );
+        // Never above the cap, whatever suggestion is configured; nothing chosen, nothing suggested.
+        assert_eq!(
+            suggested_tip_on_lines(cop(0), cop(5_000_000), 800, 2_500).unwrap(),
+            cop(500_000)
+        );
+        assert_eq!(
+            suggested_tip_on_lines(cop(0), cop(0), 800, 1_000).unwrap(),
+            cop(0)
+        );
+        assert_eq!(
+            suggested_tip_on_lines(cop(100), Money::zero(Currency::USD), 800, 1_000),
+            Err(MoneyError::CurrencyMismatch)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_tip_suggested_on_dishes_is_the_most_whole_pesos_within_the_cap(
+            taxed in 0i64..1_000_000_000_000,
+            untaxed in 0i64..1_000_000_000_000,
+            rate_bp in 0u32..=2_000,
+            suggestion_bp in 0u32..=1_000,
+        ) {
+            let tip = suggested_tip_on_lines(cop(taxed), cop(untaxed), rate_bp, suggestion_bp).unwrap().amount;
+            // tip ≤ suggestion × value before tax, exactly: tip × (10000 + rate) × 10000 ≤
+            // (taxed × 10000 + untaxed × (10000 + rate)) × suggestion.
+            let gross_per_net = 10_000 + i128::from(rate_bp);
+            let bound = (i128::from(taxed) * 10_000 + i128::from(untaxed) * gross_per_net) * i128::from(suggestion_bp);
+            prop_assert!(i128::from(tip) * gross_per_net * 10_000 <= bound);
+            // … and one whole peso more would be over it.
+            prop_assert!(i128::from(tip + 100) * gross_per_net * 10_000 > bound);
+            prop_assert_eq!(tip % 100, 0);
         }
     }
 

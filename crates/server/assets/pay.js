@@ -301,9 +301,13 @@ function spoken(problem, english) {
     // Each part rounded up to the currency's payable unit (whole pesos: comanda_domain::payment::split_share).
     const unit = payableUnit(bill.balance.total.currency);
     if (split.kind === 'equal') return Math.min(remaining, Math.ceil(Math.ceil(total / Math.max(2, split.parts || 2)) / unit) * unit);
-    // Each part of a line rounded half up; the part that completes a line pays what its other parts left of it
-    // (comanda_domain::payment::line_claim_amount), so three thirds are the whole line.
-    let sum = 0;
+    return chosenParts(split).reduce((sum, part) => sum + part.amount, 0);
+  };
+  // The parts of dishes a split by dish pays, each with whether its line carries the venue's tax. Each part of a line
+  // is rounded half up; the part that completes a line pays what its other parts left of it
+  // (comanda_domain::payment::line_claim_amount), so three thirds are the whole line.
+  const chosenParts = (split) => {
+    const parts = [];
     split.items.forEach((item, index) => {
       const order = bill.orders.find((o) => o.id === item.order_id);
       const line = order && order.lines[item.line];
@@ -314,15 +318,28 @@ function spoken(problem, english) {
         .filter((c) => c.order_id === item.order_id && c.line === item.line);
       const whole = before.reduce((taken, c) => taken + lineParts(c), 0) + lineParts(item) === LINE_WHOLE;
       // What the bill's other parts were charged (`amount`), else their own rounding.
-      sum += whole ? total - before.reduce((taken, c) => taken + (c.amount ?? part(c)), 0) : part(item);
+      const amount = whole ? total - before.reduce((taken, c) => taken + (c.amount ?? part(c)), 0) : part(item);
+      parts.push({ amount, taxed: line.taxed });
     });
-    return sum;
+    return parts;
   };
   // Ley 1935 de 2018: the suggestion is 10 % of the value of the service, before tax, rounded down so it never
-  // exceeds the cap — the share's part of the bill's net (comanda_domain::bill::suggested_tip, same arithmetic).
+  // exceeds the cap. Paid by dish, the value before tax of exactly those dishes (an exempt drink carries no tax:
+  // comanda_domain::bill::suggested_tip_on_lines); a share of the total, its part of the bill's net
+  // (comanda_domain::bill::suggested_tip), same arithmetic.
   const suggestedTip = (share) => {
     const { subtotal, net } = bill.bill;
     if (subtotal.amount <= 0 || share <= 0) return 0;
+    const split = chosenSplit();
+    if (split.kind === 'items') {
+      const rate = BigInt((bill.bill.taxes[0] || { rate_bp: 0 }).rate_bp);
+      const parts = chosenParts(split);
+      const taxed = BigInt(parts.filter((p) => p.taxed).reduce((sum, p) => sum + p.amount, 0));
+      const untaxed = BigInt(parts.filter((p) => !p.taxed).reduce((sum, p) => sum + p.amount, 0));
+      const bp = BigInt(Math.min(bill.bill.suggested_tip_bp, 1000));
+      const tip = Number(((taxed * 10000n + untaxed * (10000n + rate)) * bp) / ((10000n + rate) * 10000n));
+      return tip - (tip % payableUnit(subtotal.currency));
+    }
     const scaled = BigInt(share) * BigInt(net.amount) * BigInt(bill.bill.suggested_tip_bp);
     const tip = Number(scaled / (BigInt(subtotal.amount) * 10000n));
     return tip - (tip % payableUnit(subtotal.currency));
