@@ -75,6 +75,13 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   const guest = await phone.newPage();
   watch(guest);
   await guest.goto(`${server.origin}/book/${venue}`);
+  // Seven fit no table here (one four-top): the guest is told so, not shown a full day and a waitlist that would
+  // refuse them.
+  await guest.fill('#search-form input[name=party_size]', '7');
+  await guest.click('#search-form button');
+  await guest.locator('.error', { hasText: 'no recibe grupos de ese tamaño' }).waitFor();
+  assert.equal(await guest.isHidden('#waitlist-form'), true);
+  await guest.fill('#search-form input[name=party_size]', '2');
   await guest.click('#search-form button');
   await guest.locator('#slot-list button').first().waitFor();
   const date = await guest.inputValue('#search-form input[name=date]');

@@ -143,6 +143,8 @@ function problemText(problem) {
     const said = field ? (page === 'host' && hostSpanishFields[name]) || spanishFields[name] : spanishTypes[String(problem.type || '').split('/').pop()];
     if (said) return said;
   }
+  // The booking page speaks to a guest, in English too, of a party the venue does not take online.
+  if (english && page === 'booking' && field && field.field === 'party_size') return 'The restaurant does not take parties of that size online; call them to book.';
   return field ? `${field.field}: ${field.message}` : problem.detail || problem.title || (english ? 'Something went wrong' : 'Algo salió mal');
 }
 
@@ -1704,6 +1706,9 @@ pages.booking = async () => {
       $('#waitlist-form').hidden = answer.slots.length > 0;
       waitlistParty = party;
     } catch (error) {
+      // No times, and no waitlist, for a question refused (a party the venue never seats online, a date past).
+      $('#slots').hidden = true;
+      $('#waitlist-form').hidden = true;
       showError(error.problem);
     }
   };

@@ -455,7 +455,8 @@ pub(crate) fn out_of_years(field: &str) -> ApiError {
 /// The starts a party can book on a local date, ordered and unique. Public: what a guest can book online (online
 /// tables, the online pacing cap, the minimum notice). With a host's bearer token: what the host can book by phone
 /// or for a walk-in at the caller's venue (every table, the total pacing cap, no notice), the times the host page
-/// offers.
+/// offers. A party no table or combination the channel uses could ever hold is refused (422 `party_size`), as
+/// one above the venue's largest party is, rather than shown a day that reads as full.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/availability", tag = "reservations",
     params(("venue" = String, Path), AvailabilityQuery), responses(
         (status = 200, body = Availability),
@@ -529,6 +530,10 @@ pub async fn availability(
             "party_size",
             format!("the venue seats parties of 1 to {}", policy.max_party_size),
         );
+    } else if !reservation::could_ever_seat(&policy, &floor, query.party_size, channel) {
+        // No table or combination of this channel's ever holds the party: told so, not shown an empty day (which
+        // reads as "full", and led a guest to a waitlist that refuses them).
+        errors.push("party_size", reservation::Refusal::NeverSeated.to_string());
     }
     let today = reservation::local_date(&zone, now).unwrap_or(now.date());
     // Yesterday's date still has its seatings past midnight (a late service belongs to the evening it started).

@@ -2531,7 +2531,13 @@ pub async fn table_settings_decide_what_the_widget_offers(engine: Engine) {
         "{}",
         capped.body
     );
-    assert!(starts(&availability(&server, &v.venue, date, 6).await).is_empty());
+    let six = availability(&server, &v.venue, date, 6).await;
+    assert_eq!(
+        (six.status, six.body["errors"][0]["field"].clone()),
+        (422, json!("party_size")),
+        "no table seats six any more: told so, not shown a full day: {}",
+        six.body
+    );
     let crossed = set(
         &v.tables[1],
         json!({"min_party": 4, "max_party": 3, "online": true}),
