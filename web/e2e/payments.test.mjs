@@ -134,6 +134,8 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
     await page.locator('[data-testid="pm_card_visa"]').waitFor();
     await page.reload();
     await page.locator('#unfinished', { hasText: /Empezaste un pago de \$\s40\.000/ }).waitFor();
+    // The kitchen sees the part that payment holds, so staff know why no one else at the table can pay it.
+    await kitchen.locator('.table-balance', { hasText: 'pagándose con tarjeta $\u00a040.000' }).waitFor({ timeout: 10000 });
     await assertAccessible(page, 'payment page with an unfinished payment');
     await page.click('#cancel-unfinished');
     await page.locator('#unfinished').waitFor({ state: 'hidden' });

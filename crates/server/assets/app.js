@@ -1399,8 +1399,13 @@ pages.kitchen = async () => {
       const inCash = session.balance.cash.amount > 0
         ? ` · ${english ? 'cash' : 'efectivo'} ${formatMoney(session.balance.cash)}`
         : '';
+      // Card payments under way hold their part of the bill (up to 15 minutes for one a guest left): said, so staff
+      // know why the others cannot pay it.
+      const held = session.balance.in_progress.amount > 0
+        ? ` · ${english ? 'being paid by card' : 'pagándose con tarjeta'} ${formatMoney(session.balance.in_progress)}`
+        : '';
       const text = document.createElement('p');
-      text.textContent = `${session.table} — ${paid}${inCash}${refunded}`;
+      text.textContent = `${session.table} — ${paid}${held}${inCash}${refunded}`;
       // Closing ends the party's bill: the next guests at the table start their own. A bill not paid in full (cash,
       // a guest who left) asks a second tap.
       const close = document.createElement('button');
