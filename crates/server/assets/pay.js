@@ -298,10 +298,14 @@ function spoken(problem, english) {
     const remaining = bill.balance.remaining.amount;
     if (split.kind === 'full') return total;
     if (split.kind === 'remaining') return remaining;
-    // Each part rounded up to the currency's payable unit (whole pesos: comanda_domain::payment::split_share).
-    const unit = payableUnit(bill.balance.total.currency);
-    if (split.kind === 'equal') return Math.min(remaining, Math.ceil(Math.ceil(total / Math.max(2, split.parts || 2)) / unit) * unit);
+    if (split.kind === 'equal') return Math.min(remaining, equalPart(split));
     return chosenParts(split).reduce((sum, part) => sum + part.amount, 0);
+  };
+  // One equal part of the bill's total, rounded up to the currency's payable unit (whole pesos:
+  // comanda_domain::payment::split_share); never more than is left to pay.
+  const equalPart = (split) => {
+    const unit = payableUnit(bill.balance.total.currency);
+    return Math.ceil(Math.ceil(bill.balance.total.amount / Math.max(2, split.parts || 2)) / unit) * unit;
   };
   // The parts of dishes a split by dish pays, each with whether its line carries the venue's tax. Each part of a line
   // is rounded half up; the part that completes a line pays what its other parts left of it
@@ -363,7 +367,16 @@ function spoken(problem, english) {
     const share = previewShare();
     const tip = chosenTip(share);
     $('#tip-suggested').textContent = `${bill.bill.suggested_tip_bp / 100} % ${english ? 'of the value before tax' : 'del valor antes de impuestos'} (${money(suggestedTip(share), currency)})`;
-    $('#summary').textContent = `${english ? 'You pay' : 'Pagas'} ${money(share, currency)} + ${english ? 'tip' : 'propina'} ${money(tip, currency)} = ${money(share + tip, currency)}`;
+    // An equal part larger than what is left (others paid more than theirs, or by dish) is what is left: said, so
+    // the guest does not read it as the bill's half.
+    const split = chosenSplit();
+    const part = split.kind === 'equal' ? equalPart(split) : 0;
+    const capped = part > share
+      ? (english
+        ? ` (an equal part would be ${money(part, currency)}, but only ${money(share, currency)} is left to pay)`
+        : ` (una parte igual sería ${money(part, currency)}, pero solo faltan ${money(share, currency)})`)
+      : '';
+    $('#summary').textContent = `${english ? 'You pay' : 'Pagas'} ${money(share, currency)} + ${english ? 'tip' : 'propina'} ${money(tip, currency)} = ${money(share + tip, currency)}${capped}`;
   };
 
   const renderBill = async () => {
