@@ -109,6 +109,8 @@ async function payOnPhone(payPath, choose, { reloadWhileConfirming = false } = {
     await page.click('#pay-now');
   }
   await page.locator('#paid-message').waitFor({ state: 'visible', timeout: 15000 });
+  // The guest keeps what was charged, its parts, where, when and the payment's reference.
+  assert.match(await page.textContent('#receipt'), /^Cobrado a tu tarjeta: \$\s[\d.]+ \(tu parte \$\s[\d.]+ \+ propina voluntaria \$\s[\d.]+\)\. Asadero El Fogón · Mesa 7 · .*2026.* · referencia [0-9a-f-]{36}$/);
   assert.equal(await page.isHidden('#unfinished'), true);
   await assertAccessible(page, 'payment page, paid');
   return { phone, page, cspViolations };
@@ -148,6 +150,7 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
     await page.screenshot({ path: artifactPath('pay-share.png'), fullPage: true });
     await assertAccessible(page, 'payment page with a share and tip');
   });
+  assert.match(await first.page.textContent('#receipt'), /\$\s21\.851 \(tu parte \$\s20\.000 \+ propina voluntaria \$\s1\.851\)/);
   await first.page.locator('#bill-paid').filter({ hasText: '20.000' }).waitFor();
   await first.page.screenshot({ path: artifactPath('pay-first-half.png'), fullPage: true });
 

@@ -581,14 +581,24 @@ function spoken(problem, english) {
   // Waits for Stripe's answer to reach comanda, then thanks the guest, or (Stripe did not take it after all) lets them
   // choose again.
   const awaitConfirmation = async (paymentId) => {
+    let seen = null;
     const confirmed = await untilConfirmed(async () => {
-      const status = (await call('GET', `/payments/${paymentId}`)).status;
+      seen = await call('GET', `/payments/${paymentId}`);
+      const status = seen.status;
       return status === 'succeeded' || (['failed', 'cancelled'].includes(status) ? 'ended' : false);
     });
     sessionStorage.removeItem(CONFIRMING);
     $('#card-step').hidden = true;
     $('#cancel-payment').hidden = false;
     if (confirmed) {
+      // What the guest keeps of it (a screenshot, a print): what was charged, its parts, where, when, and the
+      // payment's reference the venue finds it by.
+      const { total, amount, tip } = seen;
+      const when = new Date(seen.succeeded_at || Date.now()).toLocaleString(english ? 'en' : 'es-CO', { dateStyle: 'long', timeStyle: 'short', timeZone: venueZone });
+      const where = `${$('#venue-name').textContent} · ${$('#table-label').textContent}`;
+      $('#receipt').textContent = english
+        ? `Charged to your card: ${money(total.amount, total.currency)} (your share ${money(amount.amount, amount.currency)} + voluntary tip ${money(tip.amount, tip.currency)}). ${where} · ${when} · reference ${seen.payment_id}`
+        : `Cobrado a tu tarjeta: ${money(total.amount, total.currency)} (tu parte ${money(amount.amount, amount.currency)} + propina voluntaria ${money(tip.amount, tip.currency)}). ${where} · ${when} · referencia ${seen.payment_id}`;
       // The card step the focus was in is gone: the focus goes to the thanks, which a screen reader then reads.
       $('#paid-message').hidden = false;
       $('#paid-message').focus();

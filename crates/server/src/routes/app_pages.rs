@@ -1227,7 +1227,7 @@ pub async fn pay_page(
 <button id="cancel-payment" type="button" class="link">{cancel}</button>
 </section>
 <p id="confirming" class="hint" role="status" hidden>{confirming}</p>
-<p id="paid-message" class="ok" role="status" tabindex="-1" hidden>{thanks}</p>"#,
+<div id="paid-message" role="status" tabindex="-1" hidden><p class="ok">{thanks}</p><p id="receipt"></p></div>"#,
         confirming = tr(l, CONFIRMING_ES, CONFIRMING_EN),
         cancel_unfinished = tr(l, "Cancelar ese pago", "Cancel that payment"),
         total = tr(l, "Total de la cuenta", "Bill total"),

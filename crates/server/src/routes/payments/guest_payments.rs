@@ -31,6 +31,10 @@ pub struct PaymentView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: time::OffsetDateTime,
+    /// When Stripe's confirmation reached comanda: the time on the guest's receipt. `null` until it succeeded.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub succeeded_at: Option<time::OffsetDateTime>,
 }
 
 impl From<&Payment> for PaymentView {
@@ -43,6 +47,7 @@ impl From<&Payment> for PaymentView {
             total: p.settlement.charged,
             failure: p.failure.clone(),
             expires_at: p.expires_at,
+            succeeded_at: p.succeeded_at,
         }
     }
 }
