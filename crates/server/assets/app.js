@@ -99,6 +99,7 @@ const spanishDetails = [
   [/^accept the table first/, 'Acepta la mesa primero: su cuenta se abre cuando el personal la acepta.'],
   [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
   [/^a partner always keeps at least one owner$/, 'El negocio siempre conserva al menos un propietario: nombra a otro antes.'],
+  [/^guests have paid for this order: ([\d,]+(?:\.\d+)?) COP more/, 'Los clientes ya pagaron este pedido: primero hay que devolverles $ $1 más de lo que pagaron por la cuenta (un reembolso devuelve también su parte de la propina), luego cancélalo.'],
   [/^guests have paid for this order/, 'Los clientes ya pagaron este pedido: primero devuélveles el pago, luego cancélalo.'],
   [/^reason: only a cancellation takes a reason/, 'Solo una cancelación lleva motivo.'],
   [/^reason: /, 'Escribe el motivo, en máximo 500 caracteres.'],
@@ -137,7 +138,8 @@ function problemText(problem) {
     const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
     for (const [pattern, spanish] of spanishDetails) {
       const found = words.match(pattern);
-      if (found) return spanish.replace(/\$(\d)/g, (_, n) => found[Number(n)] || '');
+      // A captured amount is written the Colombian way: 15,000.50 → 15.000,50.
+      if (found) return spanish.replace(/\$(\d)/g, (_, n) => (found[Number(n)] || '').replace(/[.,]/g, (c) => (c === ',' ? '.' : ',')));
     }
     const name = field && field.field.replace(/\[\d+\]/g, '[]');
     const said = field ? (page === 'host' && hostSpanishFields[name]) || spanishFields[name] : spanishTypes[String(problem.type || '').split('/').pop()];

@@ -216,9 +216,17 @@ async fn keep_paid_bill_covered(
     if bill.may_shrink_to(total) {
         Ok(bill)
     } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
-        Err(StoreError::Refused(
-            "guests have paid for this order: refund their payment first, then cancel it".into(),
-        ))
+        // How much more must go back before the bill may shrink to `total`: said, so staff refund it once.
+        let short = Money::new(
+            paid.saturating_sub(returned).saturating_sub(total),
+            order.subtotal.currency,
+        )
+        .unwrap_or(Money::zero(order.subtotal.currency));
+        Err(StoreError::Refused(format!(
+            "guests have paid for this order: {} more of what they paid for the bill must go back first (a \
+             refund also gives back its part of the tip), then cancel it",
+            comanda_domain::money::spoken_text(short, false)
+        )))
     } else if !comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(cash), returned) {
         Err(StoreError::Refused(
             "cash recorded at the table pays for this order: void that cash record first (and give the guest their \

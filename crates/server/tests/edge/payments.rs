@@ -1745,8 +1745,8 @@ async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
             .map(|o| o["cancellable"].as_bool().unwrap())
             .collect()
     };
-    let cancel_first = async || -> u16 {
-        server
+    let cancel_first = async || -> (u16, String) {
+        let answer = server
             .client
             .post(server.url(&format!(
                 "/api/v1/t/{}/orders/{}/cancel",
@@ -1756,16 +1756,17 @@ async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
             .header("x-guest-device", "phone-1")
             .send()
             .await
-            .unwrap()
-            .status()
-            .as_u16()
+            .unwrap();
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.unwrap_or_default();
+        (status, body["detail"].as_str().unwrap_or("").to_owned())
     };
     assert_eq!(offered().await, [true, true]);
     // A friend starts paying the whole bill: neither order can leave it now.
     let paying = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
     assert_eq!(paying.status, 201, "{}", paying.body);
     assert_eq!(offered().await, [false, false]);
-    assert_eq!(cancel_first().await, 422);
+    assert_eq!(cancel_first().await.0, 422);
     let id = paying.body["payment_id"].as_str().unwrap();
     let given_up = server
         .client
@@ -1799,7 +1800,16 @@ async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
     let seen = bill_seen_by(&server, &v, "phone-1").await;
     assert_eq!(seen["balance"]["refunded"]["amount"], 1_890_000, "{seen}");
     assert_eq!(offered().await, [false, false], "{seen}");
-    assert_eq!(cancel_first().await, 422);
+    // The refusal says how much more of the bill's money must go back before the order may leave: 37.800 paid for
+    // the bill, 17.181,82 of it returned by the refund (the rest of the refund was the tip's part), 18.900 left.
+    let (status, detail) = cancel_first().await;
+    assert_eq!(status, 422);
+    assert!(
+        detail.starts_with(
+            "guests have paid for this order: 1,718.18 COP more of what they paid for the bill must go back first"
+        ),
+        "{detail}"
+    );
     server.stop().await;
 }
 
