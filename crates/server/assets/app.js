@@ -2743,13 +2743,8 @@ function modifiersEditor(groups) {
     b.addEventListener('click', onClick);
     return b;
   };
-  const input = (label, className, value, attributes = {}) => {
-    const wrap = document.createElement('label');
-    const field = document.createElement('input');
-    Object.assign(field, { className, value, autocomplete: 'off' }, attributes);
-    wrap.append(label, field);
-    return wrap;
-  };
+  // Fields without a name: the form's own values (formValues) are the dish's; these are read by `read()`.
+  const input = (label, className, value, attributes = {}) => textField(label, '', value, { className, ...attributes });
   const optionRow = (option) => {
     const row = document.createElement('div');
     row.className = 'modifier-option';
