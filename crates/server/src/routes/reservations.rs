@@ -577,7 +577,7 @@ pub struct GuestDetails {
         max_length = 200
     )]
     pub name: String,
-    /// E.164, e.g. `+573001234567`: how the venue reaches the guest about the booking. Required (400 without it)
+    /// E.164, e.g. `+573001234567`: how the venue reaches the guest about the booking. Required (422 without it)
     /// except for a walk-in the host seats now, who is not called back.
     #[serde(default)]
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
@@ -603,18 +603,28 @@ impl GuestDetails {
         }
     }
 
-    /// The phone given, errors pushed under `guest.phone`: not E.164, or left out where it is `required`.
-    pub(crate) fn phone(&self, errors: &mut ValidationErrors, required: bool) -> Option<String> {
+    /// The phone given, an error pushed under `guest.phone` when it is not E.164.
+    pub(crate) fn phone(&self, errors: &mut ValidationErrors) -> Option<String> {
         match &self.phone {
-            Some(phone) if valid_phone(phone) => return Some(phone.clone()),
-            Some(_) => errors.push("guest.phone", "must be an E.164 number such as +573001234567"),
-            None if required => errors.push(
+            Some(phone) if valid_phone(phone) => Some(phone.clone()),
+            Some(_) => {
+                errors.push("guest.phone", "must be an E.164 number such as +573001234567");
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The 422 of a guest the venue must be able to call (a booking, a place on the waitlist) who gave no phone:
+    /// a rule across fields (a walk-in seated now may leave it out), not a shape the document can say.
+    pub(crate) fn require_phone(&self) -> Result<(), ApiError> {
+        match self.phone {
+            Some(_) => Ok(()),
+            None => Err(ApiError::rule(ValidationErrors::single(
                 "guest.phone",
                 "is needed to reach the guest about the booking (only a walk-in seated now may leave it out)",
-            ),
-            None => {}
+            ))),
         }
-        None
     }
 
     /// The 422 of a guest who must be mailed (booking online, waiting for an offer) but gave no email.
@@ -782,7 +792,7 @@ pub async fn book(
         }
     };
     let name = clean_text(&mut errors, "guest.name", &request.guest.name, 1, 200);
-    let phone = request.guest.phone(&mut errors, !request.walk_in);
+    let phone = request.guest.phone(&mut errors);
     let email = request.guest.email(&mut errors);
     let note = clean_text(&mut errors, "note", &request.note, 0, 500);
     if !(1..=MAX_PARTY).contains(&request.party_size) {
@@ -792,6 +802,9 @@ pub async fn book(
         errors.push("walk_in", "only the venue's staff seat a walk-in");
     }
     errors.into_result(())?;
+    if !request.walk_in {
+        request.guest.require_phone()?;
+    }
     if channel == Channel::Online {
         request.guest.require_email()?;
     }

@@ -113,7 +113,7 @@ pub async fn join(
         .ok_or(ApiError::NotFound)?;
     let mut errors = ValidationErrors::default();
     let name = clean_text(&mut errors, "guest.name", &request.guest.name, 1, 200);
-    let phone = request.guest.phone(&mut errors, true);
+    let phone = request.guest.phone(&mut errors);
     let email = request.guest.email(&mut errors);
     if !(1..=MAX_PARTY).contains(&request.party_size) {
         errors.push("party_size", PARTY_RANGE);
@@ -158,8 +158,9 @@ pub async fn join(
         _ => {}
     }
     errors.into_result(())?;
-    // The offer is mailed: a party waiting without an email would never hear of it.
+    // The offer is mailed, and the venue calls: a party waiting without an email or phone would never hear of it.
     request.guest.require_email()?;
+    request.guest.require_phone()?;
     if request.party_size > policy.max_party_size {
         return Err(ApiError::rule(ValidationErrors::single(
             "party_size",

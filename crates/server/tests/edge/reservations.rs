@@ -960,13 +960,14 @@ pub async fn staff_bookings_and_moves_go_through_the_same_rules(engine: Engine) 
         "{}",
         online.body
     );
-    // A caller must leave a phone (the venue reaches them about the booking): refused, field named, nothing booked.
+    // A caller must leave a phone (the venue reaches them about the booking): refused by rule, field named, nothing
+    // booked.
     let mut no_phone = no_email.clone();
     no_phone["guest"] = json!({"name": "Don Pedro"});
     let unreachable = call(&server, "POST", &reservations, Some(&v.owner), Some(no_phone)).await;
     assert_eq!(
         (unreachable.status, unreachable.body["errors"][0]["field"].clone()),
-        (400, json!("guest.phone")),
+        (422, json!("guest.phone")),
         "{}",
         unreachable.body
     );
@@ -2711,7 +2712,7 @@ pub async fn a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date(eng
     .await;
     assert_eq!(
         (unreachable.status, unreachable.body["errors"][0]["field"].clone()),
-        (400, json!("guest.phone")),
+        (422, json!("guest.phone")),
         "{}",
         unreachable.body
     );
