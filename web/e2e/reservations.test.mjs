@@ -280,6 +280,10 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
   const settings = await staff.newPage();
   await settings.goto(`${server.origin}/booking-settings?venue=${venue.id}`);
+  // The page gives the owner the public booking link to share.
+  await settings.locator('#booking-link').waitFor();
+  assert.equal(await settings.getAttribute('#public-booking', 'href'), `/book/${venue.id}`);
+  assert.equal(await settings.textContent('#public-booking'), `${server.origin}/book/${venue.id}`);
   await settings.waitForFunction(() => document.querySelector('#policy-form input[name=horizon_days]').value === '30');
   assert.equal(await settings.isChecked('#policy-form input[name=s0d5]'), true, 'Friday is in the first service');
   // Written as Colombians write pesos: the dot groups thousands (a number field read it as twenty pesos).

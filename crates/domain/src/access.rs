@@ -40,6 +40,19 @@ impl Role {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == text)
     }
+
+    /// The role as a person reads it in a message: English or Spanish (Colombia), as the staff pages name it.
+    pub fn spoken(self, spanish: bool) -> &'static str {
+        match (self, spanish) {
+            (Role::Owner, true) => "propietario",
+            (Role::Manager, true) => "gerente",
+            (Role::Server, true) => "mesero",
+            (Role::Kitchen, true) => "cocina",
+            (Role::Host, true) => "anfitrión",
+            (Role::Analyst, true) => "analista",
+            (role, false) => role.as_str(),
+        }
+    }
 }
 
 /// What a request may do. Every route declares the one it needs.

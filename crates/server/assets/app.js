@@ -1575,6 +1575,8 @@ const depositStatus = (status) => depositStatusNames[english ? 'en' : 'es'][stat
 
 pages.booking = async () => {
   const root = $('#booking');
+  // A venue not taking bookings (or no such venue): the page says so itself, there is nothing to drive.
+  if (!root) return;
   const venue = root.dataset.venue;
   const params = new URLSearchParams(location.search);
   const showBooking = (reservation, token) => {
@@ -2426,6 +2428,11 @@ pages.bookingSettings = async () => {
   if (!store.get('access')) return location.assign('/signin');
   const venue = await chosenVenue();
   if (!venue) return;
+  // The public booking page's address, for the owner to share (its venue id is not something to guess).
+  const link = $('#public-booking');
+  link.href = `/book/${encodeURIComponent(venue)}`;
+  link.textContent = `${location.origin}/book/${venue}`;
+  $('#booking-link').hidden = false;
   const form = $('#policy-form');
   const field = (name) => form.elements[name];
   // The page shows three services and three turn rules; a policy with more (the API takes 14 services) gets a row

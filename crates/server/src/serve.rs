@@ -60,11 +60,16 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let https_addr = listener.local_addr()?;
 
     let platform_keys = platform_keys_under(config, &resources, kms).await?;
-    let public_origin = config
-        .server
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("https://localhost:{}", https_addr.port()));
+    let public_origin = config.server.public_url.clone().unwrap_or_else(|| {
+        let local = format!("https://localhost:{}", https_addr.port());
+        // Printed QR codes and mailed links carry this origin: said at start, before any is printed or sent.
+        tracing::warn!(
+            origin = %local,
+            "server.public_url is not set: table QR codes, staff invitations and booking links point to this \
+             machine; set it to the address guests and staff reach"
+        );
+        local
+    });
     let state = AppState::assemble(
         config,
         store.clone(),

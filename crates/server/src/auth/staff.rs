@@ -97,19 +97,21 @@ impl Identity {
             expires_at: now + self.settings.invitation_ttl,
         };
         let link = format!("{}/invitations/{token}", self.settings.public_origin);
+        // The invitee is told whose team it is: the business, not only the person who invited them.
+        let business = self.store.partner(&caller.scope).await?.business_name;
         let message = OutboxMessage {
             id: Uuid::now_v7(),
             partner: Some(caller.scope.partner()),
             recipient: email,
             subject: "You are invited to comanda / Te invitaron a comanda".into(),
             body: format!(
-                "{} invited you to join their team on comanda as {}.\nAccept within {} hours: {link}\n\n\
-                 {} te invitó a su equipo en comanda como {}.\nAcepta dentro de {} horas: {link}\n",
+                "{} invited you to join the team of {business} on comanda as {}.\nAccept within {} hours: {link}\n\n\
+                 {} te invitó al equipo de {business} en comanda como {}.\nAcepta dentro de {} horas: {link}\n",
                 caller.member.name,
-                standing.role.as_str(),
+                standing.role.spoken(false),
                 self.settings.invitation_ttl.whole_hours(),
                 caller.member.name,
-                standing.role.as_str(),
+                standing.role.spoken(true),
                 self.settings.invitation_ttl.whole_hours(),
             ),
             created_at: now,

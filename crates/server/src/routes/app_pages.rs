@@ -925,7 +925,8 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
         )
     };
     let body = format!(
-        r#"<form id="policy-form" class="card">
+        r#"<p id="booking-link" class="hint" hidden>{share} <a id="public-booking" href=""></a></p>
+<form id="policy-form" class="card">
 <fieldset><legend>{services_legend}</legend>
 <p class="hint">{services_hint}</p>
 {services}<button type="button" id="add-service" class="secondary">{add_service}</button></fieldset>
@@ -1009,6 +1010,11 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
             1
         ),
         largest = number("max_party_size", tr(l, "Grupo más grande", "Largest party"), 1),
+        share = tr(
+            l,
+            "Tus clientes reservan en este enlace (compártelo en tu web, redes o WhatsApp):",
+            "Guests book at this link (share it on your website, social media or WhatsApp):"
+        ),
         deposit = tr(
             l,
             "Depósito por persona en pesos (vacío: sin depósito)",
