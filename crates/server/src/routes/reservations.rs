@@ -618,24 +618,29 @@ impl GuestDetails {
     /// The 422 of a guest the venue must be able to call (a booking, a place on the waitlist) who gave no phone:
     /// a rule across fields (a walk-in seated now may leave it out), not a shape the document can say.
     pub(crate) fn require_phone(&self) -> Result<(), ApiError> {
-        match self.phone {
-            Some(_) => Ok(()),
-            None => Err(ApiError::rule(ValidationErrors::single(
-                "guest.phone",
-                "is needed to reach the guest about the booking (only a walk-in seated now may leave it out)",
-            ))),
-        }
+        given(
+            self.phone.is_some(),
+            "guest.phone",
+            "is needed to reach the guest about the booking (only a walk-in seated now may leave it out)",
+        )
     }
 
     /// The 422 of a guest who must be mailed (booking online, waiting for an offer) but gave no email.
     pub(crate) fn require_email(&self) -> Result<(), ApiError> {
-        match self.email {
-            Some(_) => Ok(()),
-            None => Err(ApiError::rule(ValidationErrors::single(
-                "guest.email",
-                "is needed to send the confirmation and the link to manage the booking",
-            ))),
-        }
+        given(
+            self.email.is_some(),
+            "guest.email",
+            "is needed to send the confirmation and the link to manage the booking",
+        )
+    }
+}
+
+/// A contact field a rule asks for (422 naming it when it was left out).
+fn given(present: bool, field: &str, why: &str) -> Result<(), ApiError> {
+    if present {
+        Ok(())
+    } else {
+        Err(ApiError::rule(ValidationErrors::single(field, why)))
     }
 }
 
