@@ -1788,12 +1788,17 @@ async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
         .await;
     let whole_id = whole.body["payment_id"].as_str().unwrap().to_owned();
     succeeded(&server, &v, &whole_id).await;
-    let refund = post(
-        &server,
-        &format!("/api/v1/payments/{whole_id}/refunds"),
-        Some(&v.owner),
-        json!({"amount": 1_890_000, "reason": "plato frío"}),
-    )
+    // A refund waits for the partner's transfer to be sent (409 until then; under load it can take a moment).
+    let refund = eventually("a refund once the transfer is sent", async || {
+        let refund = post(
+            &server,
+            &format!("/api/v1/payments/{whole_id}/refunds"),
+            Some(&v.owner),
+            json!({"amount": 1_890_000, "reason": "plato frío"}),
+        )
+        .await;
+        (refund.status != 409).then_some(refund)
+    })
     .await;
     assert_eq!(refund.status, 201, "{}", refund.body);
     assert_eq!(refund.body["status"], "succeeded", "{}", refund.body);
