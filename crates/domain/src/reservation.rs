@@ -606,6 +606,34 @@ pub fn check_booking(
     )
 }
 
+/// A walk-in: a party at the door that the host seats at once. It holds its table from `now` (to the second) for its
+/// turn like a booking, and is given a table free for all of it, best-fit like a booking, never one a booking or a
+/// party at a table holds. It is not booked onto the slot grid (a party arriving at 20:07 does not start at 20:15),
+/// and the rules about booking ahead do not apply: notice and horizon are the guests', and pacing spaces out the
+/// arrivals the venue books for its kitchen, while a party already standing at a free table is the host's call.
+/// Refusals: `PartySize` (no turn for that size), `NeverSeated` (no table or combination takes it), `SlotTaken` (none
+/// is free for its turn now).
+pub fn check_walk_in(
+    policy: &BookingPolicy,
+    floor: &Floor,
+    holdings: &[Holding],
+    party: u16,
+    now: OffsetDateTime,
+) -> Result<Assignment, Refusal> {
+    let hold = policy.hold_seconds(party).ok_or(Refusal::PartySize)?;
+    let start = now - time::Duration::nanoseconds(i64::from(now.nanosecond()));
+    let until = start + time::Duration::seconds(hold);
+    let moment = OffsetDateTime::UNIX_EPOCH;
+    let hour = moment + time::Duration::hours(1);
+    if best_fit(floor, &[], moment, hour, party, Channel::Staff).is_none() {
+        return Err(Refusal::NeverSeated);
+    }
+    let held = held_now(policy, floor, holdings, now);
+    best_fit(floor, &held, start, until, party, Channel::Staff)
+        .map(|tables| Assignment { tables, start, until })
+        .ok_or(Refusal::SlotTaken)
+}
+
 /// The rules once `start` is known to be an offered slot: notice, horizon, pacing and a free table. Availability
 /// calls this for the slots it generated itself, rather than regenerating the day's slots for each of them.
 fn fit(
@@ -1092,6 +1120,74 @@ mod tests {
         assert_eq!(
             check_booking(&p, &bogota, 5, &forgotten, &[], seven, 2, Channel::Staff, now).map(|a| a.tables),
             Ok(vec![Uuid::from_u128(1)])
+        );
+    }
+
+    /// A walk-in at 20:07 starts at 20:07, off the grid, past a full pacing window and inside the online notice; it
+    /// is never put on a table a booking or a seated party holds for its turn, and it holds its own from now.
+    #[test]
+    fn a_walk_in_starts_when_it_arrives_on_a_table_free_for_its_turn() {
+        let arrives = datetime!(2026-12-02 01:07:30.25 UTC); // 20:07:30 in Bogotá
+        let floor = Floor {
+            tables: vec![table(1, 1, 4), table(2, 1, 4), table(3, 1, 4)],
+            combinations: vec![],
+            occupied: vec![Occupied {
+                table: Uuid::from_u128(1),
+                since: arrives - time::Duration::minutes(30),
+                booked_until: None,
+            }],
+        };
+        let mut p = policy();
+        p.pacing.covers_per_15_min = 2;
+        // Table 2 is booked at 21:00, inside a walk-in's two-hour turn; the 20:00 window's covers are all taken.
+        let nine = datetime!(2026-12-02 02:00 UTC);
+        let holdings = vec![
+            Holding {
+                tables: vec![Uuid::from_u128(2)],
+                start: nine,
+                until: nine + time::Duration::hours(2),
+                party: 2,
+                online: true,
+            },
+            Holding {
+                tables: vec![Uuid::from_u128(9)],
+                start: datetime!(2026-12-02 01:00 UTC),
+                until: datetime!(2026-12-02 03:00 UTC),
+                party: 2,
+                online: false,
+            },
+        ];
+        let seated = check_walk_in(&p, &floor, &holdings, 3, arrives).unwrap();
+        assert_eq!(seated.tables, vec![Uuid::from_u128(3)]);
+        assert_eq!(seated.start, datetime!(2026-12-02 01:07:30 UTC));
+        assert_eq!(
+            seated.until - seated.start,
+            time::Duration::seconds(p.hold_seconds(3).unwrap())
+        );
+        assert_eq!(
+            seated.cells()[0],
+            datetime!(2026-12-02 01:00 UTC).unix_timestamp()
+        );
+        // With table 3 taken too, nothing is free for the turn: the party is told so, not booked later.
+        let mut full = holdings.clone();
+        full.push(Holding {
+            tables: vec![Uuid::from_u128(3)],
+            start: arrives + time::Duration::minutes(90),
+            until: arrives + time::Duration::minutes(200),
+            party: 4,
+            online: false,
+        });
+        assert_eq!(
+            check_walk_in(&p, &floor, &full, 3, arrives),
+            Err(Refusal::SlotTaken)
+        );
+        assert_eq!(
+            check_walk_in(&p, &floor, &holdings, 9, arrives),
+            Err(Refusal::NeverSeated)
+        );
+        assert_eq!(
+            check_walk_in(&p, &floor, &holdings, 13, arrives),
+            Err(Refusal::PartySize)
         );
     }
 

@@ -104,6 +104,7 @@ const spanishDetails = [
   [/^reason: only a cancellation takes a reason/, 'Solo una cancelación lleva motivo.'],
   [/^reason: /, 'Escribe el motivo, en máximo 500 caracteres.'],
   [/^a table has a bill open: change the tax regime/, 'Hay una mesa con la cuenta abierta: cambia el impuesto cuando todas las mesas estén cerradas.'],
+  [/^no table that seats this party is free for its whole turn from now/, 'No hay mesa libre ahora para ese grupo durante todo su turno (hay un grupo sentado o una reserva la tiene dentro del turno): ofrécele la lista de espera o una reserva más tarde.'],
   [/^the venue's pacing lets no more guests arrive/, 'El ritmo de llegadas del local no admite más personas en ese cuarto de hora (puede haber mesa libre, pero la cocina llegó a su límite): elige otra hora.'],
   [/^another party is still seated at this table/, 'Otro grupo sigue sentado en esa mesa: márcalo como terminado, o mueve esta reserva (moverla a la misma hora le da una mesa libre, si la hay).'],
   [/^the table still has another party's open bill/, 'La mesa aún tiene la cuenta abierta de otro grupo: ciérrala cuando esté pagada, o mueve esta reserva a otra mesa.'],
@@ -2356,8 +2357,8 @@ pages.host = async () => {
       return row;
     }));
   };
-  // A booking by phone, or a walk-in: booked at the chosen time (a walk-in at the first time still free, which must
-  // be within the hour) and seated at once. The guest's consent is the host's to ask (Law 1581).
+  // A booking by phone at the chosen time, or a walk-in: booked from now (the server gives it a table free for its
+  // turn, or says none is) and seated at once. The guest's consent is the host's to ask (Law 1581).
   const bookingForm = $('#booking-form');
   const refreshTimes = async () => {
     if (!$('#new-booking').open) return;
@@ -2379,10 +2380,9 @@ pages.host = async () => {
     clearError();
     const walkIn = Boolean(event.submitter && event.submitter.name === 'walk_in');
     const values = formValues(bookingForm);
-    const first = bookingForm.start.options[0];
-    const start = walkIn ? first && first.value : values.start;
-    if (walkIn && !(first && new Date(first.value).getTime() - Date.now() <= 60 * 60_000)) {
-      return showError({ detail: english ? 'No table is free for that party within the hour.' : 'No hay mesa libre para ese grupo en la próxima hora.' });
+    // A walk-in needs no time from the list (it starts now), so the list is not a required field of the form.
+    if (!walkIn && !values.start) {
+      return showError({ detail: $('#no-times').textContent });
     }
     // A walk-in seated now need not leave a phone (nobody calls them back); a booking does (the server says so).
     const guest = { name: values.name };
@@ -2392,7 +2392,8 @@ pages.host = async () => {
     for (const button of buttons) button.disabled = true;
     try {
       const booked = await authed('POST', `/api/v1/venues/${encodeURIComponent(venue)}/reservations`, {
-        start, party_size: Number(values.party_size), guest, consent: values.consent === 'on', note: values.note || '', walk_in: walkIn,
+        ...(walkIn ? { walk_in: true } : { start: values.start }),
+        party_size: Number(values.party_size), guest, consent: values.consent === 'on', note: values.note || '',
       });
       // Booked: the form is cleared before seating, so a refused seating is never booked twice by a second tap
       // (the booking is on the list, with its own Seat button).

@@ -708,7 +708,7 @@ pub async fn host(headers: HeaderMap) -> Response {
 <details id="new-booking" class="card"><summary>{new_booking}</summary>
 <form id="booking-form">
 <p class="turn"><label class="inline">{party}<input name="party_size" type="number" min="1" max="100" value="2" required inputmode="numeric"></label>
-<label class="inline">{time}<select name="start" required></select></label></p>
+<label class="inline">{time}<select name="start"></select></label></p>
 <p id="no-times" class="hint" hidden>{no_times}</p>
 <label>{name}<input name="name" required maxlength="200" autocomplete="off"></label>
 <label>{phone}<input name="phone" type="tel" placeholder="+573001234567" autocomplete="off"></label>

@@ -647,9 +647,11 @@ fn given(present: bool, field: &str, why: &str) -> Result<(), ApiError> {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
-    /// One of the starts `availability` offers (RFC 3339).
+    /// One of the starts `availability` offers (RFC 3339). Left out for a walk-in, who starts when booked; a booking
+    /// without it, or a walk-in with it, is refused (422 `start`).
+    #[serde(default)]
     #[schema(format = DateTime)]
-    pub start: String,
+    pub start: Option<String>,
     #[schema(minimum = 1, maximum = 100)]
     pub party_size: u16,
     pub guest: GuestDetails,
@@ -662,11 +664,12 @@ pub struct BookingRequest {
         max_length = 500
     )]
     pub note: String,
-    /// Staff only: a party that walked in, not a booking (channel `walk_in`): it is booked at the time given (the
-    /// host page gives the first time still free) and the host seats it with the next move (`POST
-    /// /api/v1/reservations/{id}/transitions` to `seated`, which opens its table's bill); it holds its table like a
-    /// booking but is not counted among the reservations' bookings, covers or no-shows. A guest's booking with it is
-    /// refused (400).
+    /// Staff only: a party that walked in, not a booking (channel `walk_in`). It starts now, to the second, not at a
+    /// slot of the grid, on a table free for its whole turn (best fit, never one a booking or a party at a table
+    /// holds); notice, horizon and pacing, which space out the arrivals the venue books, do not apply to a party
+    /// standing at a free table. The host seats it with the next move (`POST /api/v1/reservations/{id}/transitions`
+    /// to `seated`, which opens its table's bill); it holds its table like a booking but is not counted among the
+    /// reservations' bookings, covers or no-shows. A guest's booking with it is refused (400).
     #[serde(default)]
     pub walk_in: bool,
 }
@@ -786,12 +789,14 @@ pub async fn book(
         }
     };
     let mut errors = ValidationErrors::default();
-    let start = match comanda_domain::validation::instant(&request.start) {
-        Ok(start) => start,
-        Err(comanda_domain::validation::DateRefusal::OutOfRange) => {
+    let now = state.clock.now();
+    let start = match request.start.as_deref().map(comanda_domain::validation::instant) {
+        Some(Ok(start)) => start,
+        None => now,
+        Some(Err(comanda_domain::validation::DateRefusal::OutOfRange)) => {
             return Err(out_of_years("start"));
         }
-        Err(comanda_domain::validation::DateRefusal::Malformed) => {
+        Some(Err(comanda_domain::validation::DateRefusal::Malformed)) => {
             errors.push("start", "must be an RFC 3339 instant");
             OffsetDateTime::UNIX_EPOCH
         }
@@ -807,6 +812,17 @@ pub async fn book(
         errors.push("walk_in", "only the venue's staff seat a walk-in");
     }
     errors.into_result(())?;
+    // Across fields, so a rule (422): a booking names its time, a walk-in's is now.
+    given(
+        request.walk_in || request.start.is_some(),
+        "start",
+        "is needed for a booking (only a walk-in, seated now, leaves it out)",
+    )?;
+    given(
+        !(request.walk_in && request.start.is_some()),
+        "start",
+        "a walk-in starts now: leave start out",
+    )?;
     if !request.walk_in {
         request.guest.require_phone()?;
     }
@@ -819,7 +835,6 @@ pub async fn book(
             "a reservation keeps the guest's contact data only with consent to the privacy notice",
         )));
     }
-    let now = state.clock.now();
     let id = Uuid::now_v7();
     let body = serde_json::to_vec(&request).unwrap_or_default();
     let partner = scope.partner();
@@ -900,6 +915,9 @@ pub async fn book(
         offer: None,
     };
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
+        if request.walk_in {
+            return reservation::check_walk_in(ctx.policy, ctx.floor, ctx.holdings, request.party_size, now);
+        }
         let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
         reservation::check_booking(
             ctx.policy,
@@ -956,6 +974,9 @@ pub async fn book(
         }
         BookOutcome::KeyReused => Err(Problem::new(ProblemType::Conflict)
             .detail("this Idempotency-Key was used for another booking")
+            .into()),
+        BookOutcome::Refused(Refusal::SlotTaken) if request.walk_in => Err(Problem::new(ProblemType::SlotTaken)
+            .detail("no table that seats this party is free for its whole turn from now (a party is at it, or a booking holds it within the turn): offer the waitlist or a later booking")
             .into()),
         BookOutcome::Refused(refused) => Err(refusal(refused)),
         BookOutcome::NotTaking => Err(not_taking(channel)),

@@ -93,11 +93,20 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
     assert_eq!(booked.body["reservations"]["bookings"], 1, "{}", booked.body);
     assert_eq!(booked.body["reservations"]["covers_booked"], 2);
     assert_eq!(booked.body["reservations"]["no_show_rate_bp"], 0);
-    // A party the host seats on arrival is a walk-in, not a booking: the reservation figures do not count it. A
-    // guest cannot call their own booking one.
-    let monday = crate::reservations::tomorrow(&server) + time::Duration::days(1);
-    let mut walk_in = crate::reservations::booking(&format!("{monday}T02:30:00Z"), 3);
+    // A party the host seats on arrival (Friday, now) is a walk-in, not a booking: the reservation figures do not
+    // count it. A guest cannot call their own booking one.
+    let mut walk_in = crate::reservations::booking("", 3);
     walk_in["walk_in"] = json!(true);
+    walk_in.as_object_mut().unwrap().remove("start");
+    // The sale's guests are at the venue's one table: the walk-in is given a second.
+    let second = post(
+        &server,
+        &format!("/api/v1/venues/{}/tables", venue.venue),
+        Some(&venue.owner),
+        json!({"label": "Ventana", "seats": 4}),
+    )
+    .await;
+    assert_eq!(second.status, 201, "{}", second.body);
     // Seated now, not called back: a walk-in leaves no phone or email.
     walk_in["guest"] = json!({"name": "Mesa de la ventana"});
     let seated = post(

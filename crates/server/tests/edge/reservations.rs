@@ -427,6 +427,86 @@ pub async fn pacing_refuses_covers_beyond_the_window_cap_on_free_tables(engine: 
     );
 }
 
+/// A party walking in at 19:07 is booked from 19:07, not from the next slot of the grid, on a table free for its whole
+/// turn, although the 19:00 window's pacing is full (pacing spaces out the arrivals the venue books; a party at a
+/// free table is the host's call); with no table free for its turn it is told so, not booked later. A walk-in names
+/// no time, and a booking must.
+pub async fn a_walk_in_starts_when_it_arrives_on_a_table_free_for_its_turn(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let mut v = booking_venue(
+        &server,
+        "sin-reserva@example.co",
+        "America/Bogota",
+        &[4, 4, 4],
+        evenings(),
+        8,
+    )
+    .await;
+    let evening = tomorrow(&server) + time::Duration::days(1);
+    let seven = format!("{evening}T00:00:00Z");
+    for _ in 0..2 {
+        let booked = book(&server, &v.venue, booking(&seven, 4)).await;
+        assert_eq!(booked.status, 201, "{}", booked.body);
+    }
+    let arrives = OffsetDateTime::parse(
+        &format!("{evening}T00:07:20Z"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    set_clock(&server, arrives);
+    v.refreshed(&server).await;
+    let path = format!("/api/v1/venues/{}/reservations", v.venue);
+    let walk_in = |party: u32| json!({"party_size": party, "consent": true, "walk_in": true, "guest": {"name": "Mesa de la puerta"}});
+    let mut timed = walk_in(2);
+    timed["start"] = json!(seven);
+    let refused = call(&server, "POST", &path, Some(&v.owner), Some(timed)).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.body["errors"][0]["field"], "start", "{}", refused.body);
+    let mut untimed = booking(&seven, 2);
+    untimed.as_object_mut().unwrap().remove("start");
+    let refused = call(&server, "POST", &path, Some(&v.owner), Some(untimed)).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.body["errors"][0]["field"], "start", "{}", refused.body);
+
+    let seated = call(&server, "POST", &path, Some(&v.owner), Some(walk_in(2))).await;
+    assert_eq!(seated.status, 201, "{}", seated.body);
+    assert_eq!(seated.body["start"], format!("{evening}T00:07:20Z"));
+    assert_eq!(
+        seated.body["local"],
+        format!("{}T19:07:20-05:00", evening - time::Duration::days(1))
+    );
+    let id = seated.body["reservation_id"].as_str().unwrap().to_owned();
+    let moved = call(
+        &server,
+        "POST",
+        &format!("/api/v1/reservations/{id}/transitions"),
+        Some(&v.owner),
+        Some(json!({"to": "seated"})),
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let listed = day(&server, &v, evening - time::Duration::days(1)).await;
+    let row = listed.iter().find(|r| r["id"] == json!(id)).unwrap();
+    assert_eq!(row["channel"], "walk_in", "{row}");
+    assert_eq!(
+        row["tables"],
+        json!([v.tables[2]]),
+        "the table no 19:00 booking holds: {row}"
+    );
+    // The three tables are taken for the evening's turns: the next party at the door is told, not booked at 21:15.
+    let full = call(&server, "POST", &path, Some(&v.owner), Some(walk_in(2))).await;
+    assert_eq!(full.status, 409, "{}", full.body);
+    assert!(
+        full.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("whole turn from now"),
+        "{}",
+        full.body
+    );
+    server.stop().await;
+}
+
 pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_written(engine: Engine) {
     let server = TestServer::start_on(engine, |_| {}).await;
     let v = booking_venue(
@@ -3116,6 +3196,7 @@ on_both_engines!(
     fifty_guests_race_for_the_last_table_and_one_wins,
     a_new_york_venue_lists_dst_nights_by_their_real_instants,
     pacing_refuses_covers_beyond_the_window_cap_on_free_tables,
+    a_walk_in_starts_when_it_arrives_on_a_table_free_for_its_turn,
     consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_written,
     a_cancelled_or_no_show_booking_frees_its_slot_at_once,
 );
