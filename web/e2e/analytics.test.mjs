@@ -72,6 +72,10 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   assert.equal(await page.locator('#summary dd[data-figure=orders]').textContent(), '6');
   // 6 × … COP as the page writes pesos: "$ 42.000", a no-break space after the sign so the amount never wraps away from it.
   assert.equal(await grossShown.textContent(), `$\u00a0${(gross / 100).toLocaleString('es-CO')}`);
+  // Figures derived from tax-inclusive prices (net, tax, averages) are shown in whole pesos, never centavos.
+  for (const figure of ['net', 'tax', 'average_order', 'average_ticket']) {
+    assert.match(await page.locator(`#summary dd[data-figure=${figure}]`).textContent(), /^\$\u00a0\d{1,3}(\.\d{3})*$/, figure);
+  }
   // No party seated and no no-show, no card payment ended: no rate to give, "—" rather than a "0 %" that reads as
   // every payment failing.
   assert.equal(await page.locator('#summary dd[data-figure=no_show_rate]').textContent(), '—');
@@ -108,11 +112,17 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   await page.screenshot({ path: artifactPath('analytics-hourly.png'), fullPage: true });
   await assertAccessible(page, 'analytics-hourly');
 
-  // The series as CSV, with the zone and the amounts in minor units and written out.
+  // The series as CSV, with the zone and the amounts in minor units and written out — from the Spanish page, as
+  // Excel in es-CO opens it by a double click: a byte-order mark (else "día" reads "dÃ­a"), ";" between cells (the
+  // locale's list separator) and a decimal comma.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-series')]);
   const csv = readFileSync(await download.path(), 'utf8');
-  assert.match(csv, /^start_local,business_day,timezone,metric,value_minor,value,currency\r\n/);
-  assert.match(csv, new RegExp(`,America/Bogota,gross,${gross},${(gross / 100).toFixed(2)},COP\\r\\n`));
+  assert.match(csv, /^\uFEFFstart_local;business_day;timezone;metric;value_minor;value;currency\r\n/);
+  assert.match(csv, new RegExp(`;America/Bogota;gross;${gross};${(gross / 100).toFixed(2).replace('.', ',')};COP\\r\\n`));
+  // The API's plain CSV for programs is RFC 4180 as before.
+  const plain = await (await laptop.request.get(`${server.origin}/api/v1/venues/${venue}/analytics/timeseries?metric=gross&granularity=${await page.inputValue('#range-form [name=granularity]')}&from=${await page.inputValue('#range-form [name=from]')}&to=${await page.inputValue('#range-form [name=to]')}&format=csv`, { headers: { Authorization: `Bearer ${token}` } })).text();
+  assert.match(plain, /^start_local,business_day,timezone,metric,value_minor,value,currency\r\n/);
+  assert.match(plain, new RegExp(`,America/Bogota,gross,${gross},${(gross / 100).toFixed(2)},COP\\r\\n`));
 
   // Opened without a venue (a bookmark), the page takes the partner's only venue rather than failing.
   await page.goto(`${server.origin}/analytics`);

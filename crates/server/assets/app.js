@@ -1823,6 +1823,7 @@ const figureDefinitions = {
     average_ticket: 'Ventas brutas de esas cuentas ÷ cuentas.',
     payment_success: 'Pagos exitosos ÷ pagos iniciados en el periodo que ya terminaron (exitosos, fallidos o cancelados).',
     change: 'Frente al mismo número de días, semanas completas antes (los mismos días de la semana).',
+    rounding: 'Los pesos se muestran enteros, redondeados; las descargas CSV traen los valores exactos, con centavos.',
   },
   en: {
     gross: 'Orders placed in the period and not cancelled, tax included.',
@@ -1844,6 +1845,7 @@ const figureDefinitions = {
     average_ticket: 'Gross sales of those checks ÷ checks.',
     payment_success: 'Succeeded payments ÷ payments started in the period that ended (succeeded, failed or cancelled).',
     change: 'Against as many days, whole weeks earlier (the same weekdays).',
+    rounding: 'Pesos are shown whole, rounded; the CSV downloads carry the exact amounts, with centavos.',
   },
 };
 
@@ -1986,7 +1988,9 @@ pages.analytics = async () => {
         authed('GET', `${base}/product-mix?${range}`),
         authed('GET', `${base}/servers?${range}`),
       ]);
-      const money = (amount) => formatMoney({ amount, currency: summary.currency });
+      // Pesos on the dashboard are whole (nobody counts centavos in a day's sales; the figures derived from a
+      // tax-inclusive price — net, tax, averages — would otherwise all show them). The CSV keeps the exact amounts.
+      const money = (amount) => formatMoney({ amount: summary.currency === 'COP' ? Math.round(amount / 100) * 100 : amount, currency: summary.currency });
       const label = values.metric === 'orders' ? (v) => String(v) : money;
       $('#zone-note').textContent = english
         ? `Business days in ${summary.timezone}, from ${String(summary.day_start_hour).padStart(2, '0')}:00 to the next day's start.`
@@ -2039,6 +2043,7 @@ pages.analytics = async () => {
       }
       const glossary = Object.keys(names).filter((key) => definitions[key]).map((key) => [names[key], definitions[key]]);
       glossary.push([english ? 'Change (▲ ▼)' : 'Cambio (▲ ▼)', definitions.change]);
+      if (summary.currency === 'COP') glossary.push([english ? 'Rounding' : 'Redondeo', definitions.rounding]);
       $('#definitions').replaceChildren(...glossary.flatMap(([name, meaning]) => {
         const term = document.createElement('dt');
         term.textContent = name;
@@ -2074,15 +2079,18 @@ pages.analytics = async () => {
     }
   };
   form.addEventListener('submit', (event) => { event.preventDefault(); render(); });
-  $('#csv-summary').addEventListener('click', () => download(`${base}/summary?${query()}&format=csv`, 'ventas-resumen.csv'));
+  // The downloads are opened in a spreadsheet: in Spanish, the one a Spanish-speaking locale's Excel opens by a
+  // double click (byte-order mark, ";", decimal comma); the API's plain CSV otherwise.
+  const csv = english ? 'csv' : 'csv-es';
+  $('#csv-summary').addEventListener('click', () => download(`${base}/summary?${query()}&format=${csv}`, 'ventas-resumen.csv'));
   $('#csv-series').addEventListener('click', () => {
     const values = formValues(form);
-    download(`${base}/timeseries?metric=${values.metric}&granularity=${values.granularity}&${query()}&format=csv`, 'ventas-serie.csv');
+    download(`${base}/timeseries?metric=${values.metric}&granularity=${values.granularity}&${query()}&format=${csv}`, 'ventas-serie.csv');
   });
-  $('#csv-mix').addEventListener('click', () => download(`${base}/product-mix?${query()}&format=csv`, 'ventas-platos.csv'));
-  $('#csv-servers').addEventListener('click', () => download(`${base}/servers?${query()}&format=csv`, 'ventas-meseros.csv'));
-  $('#csv-cash').addEventListener('click', () => download(`${base}/cash?${query()}&format=csv`, 'efectivo.csv'));
-  $('#csv-heat').addEventListener('click', () => download(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=csv`, 'ventas-mapa.csv'));
+  $('#csv-mix').addEventListener('click', () => download(`${base}/product-mix?${query()}&format=${csv}`, 'ventas-platos.csv'));
+  $('#csv-servers').addEventListener('click', () => download(`${base}/servers?${query()}&format=${csv}`, 'ventas-meseros.csv'));
+  $('#csv-cash').addEventListener('click', () => download(`${base}/cash?${query()}&format=${csv}`, 'efectivo.csv'));
+  $('#csv-heat').addEventListener('click', () => download(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=${csv}`, 'ventas-mapa.csv'));
   await render();
 };
 

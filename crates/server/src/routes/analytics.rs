@@ -20,7 +20,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::csv_export::CsvExport;
+use crate::csv_export::{CsvDialect, CsvExport};
 use crate::extract::ApiQuery;
 use crate::problem::{ApiError, Problem};
 use crate::routes::ordering::path_id;
@@ -36,8 +36,9 @@ pub struct SummaryQuery {
     /// The last business day (inclusive): a range covers at most 400 days, `from` and `to` included.
     #[param(value_type = String, format = Date)]
     pub to: String,
-    /// `json` (default) or `csv`.
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
+    /// mark, `;`, decimal comma).
+    #[param(pattern = "^(json|csv|csv-es)$")]
     pub format: Option<String>,
 }
 
@@ -58,8 +59,9 @@ pub struct SeriesQuery {
     /// `hour`, `day` (default) or `week`.
     #[param(pattern = "^(hour|day|week)$")]
     pub granularity: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
+    /// mark, `;`, decimal comma).
+    #[param(pattern = "^(json|csv|csv-es)$")]
     pub format: Option<String>,
 }
 
@@ -301,11 +303,14 @@ async fn venue_sales(
     })
 }
 
-fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
+/// `None` for JSON (`format` left out or `json`), else the CSV dialect asked: `csv` (RFC 4180) or `csv-es` (a
+/// spreadsheet in a Spanish-speaking locale; `crate::csv_export`).
+fn csv_dialect(format: Option<&str>) -> Result<Option<CsvDialect>, ApiError> {
     match format {
-        None | Some("json") => Ok(false),
-        Some("csv") => Ok(true),
-        Some(_) => Err(ValidationErrors::single("format", "json or csv").into()),
+        None | Some("json") => Ok(None),
+        Some(other) => CsvDialect::from_format(other)
+            .map(Some)
+            .ok_or_else(|| ValidationErrors::single("format", "json, csv or csv-es").into()),
     }
 }
 
@@ -497,12 +502,12 @@ pub async fn venue_summary(
     ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> Result<Response, ApiError> {
     let venue = venue_of(&state, &caller, &venue).await?;
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let summary = summarize(&state, &caller, venue, &query.from, &query.to).await?;
-    if !csv {
+    let Some(dialect) = csv else {
         return Ok(Json(summary).into_response());
-    }
-    let mut export = CsvExport::new("sales-summary.csv", &SUMMARY_CSV_HEADER);
+    };
+    let mut export = CsvExport::new("sales-summary.csv", &SUMMARY_CSV_HEADER, dialect);
     summary_rows(&mut export, &summary);
     Ok(export.into_response())
 }
@@ -570,7 +575,7 @@ pub async fn partner_summary(
     Extension(caller): Extension<Caller>,
     ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> Result<Response, ApiError> {
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
     let (state_ref, caller_ref, from, to) = (&state, &caller, &query.from, &query.to);
     let summaries = per_venue(venues, move |venue| {
@@ -618,8 +623,8 @@ pub async fn partner_summary(
         total.covers_booked += summary.reservations.covers_booked;
         total.deposits_kept += summary.reservations.deposits_kept;
     }
-    if csv {
-        let mut export = CsvExport::new("sales-summary-all-venues.csv", &SUMMARY_CSV_HEADER);
+    if let Some(dialect) = csv {
+        let mut export = CsvExport::new("sales-summary-all-venues.csv", &SUMMARY_CSV_HEADER, dialect);
         for summary in &summaries {
             summary_rows(&mut export, summary);
         }
@@ -655,7 +660,7 @@ struct SeriesAsk<'q> {
     metric: &'q str,
     granularity: Granularity,
     granularity_name: &'q str,
-    csv: bool,
+    csv: Option<CsvDialect>,
 }
 
 fn series_ask(query: &SeriesQuery) -> Result<SeriesAsk<'_>, ApiError> {
@@ -667,7 +672,7 @@ fn series_ask(query: &SeriesQuery) -> Result<SeriesAsk<'_>, ApiError> {
         metric,
         granularity,
         granularity_name,
-        csv: wants_csv(query.format.as_deref())?,
+        csv: csv_dialect(query.format.as_deref())?,
     })
 }
 
@@ -725,10 +730,15 @@ pub async fn venue_series(
     let venue = venue_of(&state, &caller, &venue).await?;
     let ask = series_ask(&query)?;
     let (series, _) = series_of(&state, &caller, venue, &query, &ask).await?;
-    if !ask.csv {
+    let Some(dialect) = ask.csv else {
         return Ok(Json(series).into_response());
-    }
-    let mut export = metric_csv("sales-series.csv", false, ["start_local", "business_day"]);
+    };
+    let mut export = metric_csv(
+        "sales-series.csv",
+        false,
+        ["start_local", "business_day"],
+        dialect,
+    );
     series_rows(&mut export, false, &series);
     Ok(export.into_response())
 }
@@ -862,11 +872,12 @@ pub async fn partner_series(
         }
         reports.push(series);
     }
-    if ask.csv {
+    if let Some(dialect) = ask.csv {
         let mut export = metric_csv(
             "sales-series-all-venues.csv",
             true,
             ["start_local", "business_day"],
+            dialect,
         );
         for series in &reports {
             series_rows(&mut export, true, series);
@@ -918,8 +929,9 @@ pub struct HeatMapQuery {
     /// `cash` or `orders`.
     #[param(pattern = "^(sales|gross|net|tax|refunds|tips|collected|cash|orders)$")]
     pub metric: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
+    /// mark, `;`, decimal comma).
+    #[param(pattern = "^(json|csv|csv-es)$")]
     pub format: Option<String>,
 }
 
@@ -1016,12 +1028,12 @@ pub async fn venue_heat_map(
 ) -> Result<Response, ApiError> {
     let venue = venue_of(&state, &caller, &venue).await?;
     let metric = metric_of(query.metric.as_deref())?;
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let heat = heat_map_of(&state, &caller, venue, &query, metric).await?;
-    if !csv {
+    let Some(dialect) = csv else {
         return Ok(Json(heat).into_response());
-    }
-    let mut export = metric_csv("sales-heatmap.csv", false, ["weekday", "hour"]);
+    };
+    let mut export = metric_csv("sales-heatmap.csv", false, ["weekday", "hour"], dialect);
     heat_rows(&mut export, false, &heat);
     Ok(export.into_response())
 }
@@ -1057,7 +1069,7 @@ pub async fn partner_heat_map(
     ApiQuery(query): ApiQuery<HeatMapQuery>,
 ) -> Result<Response, ApiError> {
     let metric = metric_of(query.metric.as_deref())?;
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
     let mut totals: Vec<CurrencyHeatMap> = Vec::new();
     let mut maps = Vec::with_capacity(venues.len());
@@ -1091,8 +1103,8 @@ pub async fn partner_heat_map(
         }
         maps.push(heat);
     }
-    if csv {
-        let mut export = metric_csv("sales-heatmap-all-venues.csv", true, ["weekday", "hour"]);
+    if let Some(dialect) = csv {
+        let mut export = metric_csv("sales-heatmap-all-venues.csv", true, ["weekday", "hour"], dialect);
         for heat in &maps {
             heat_rows(&mut export, true, heat);
         }
@@ -1111,7 +1123,7 @@ pub async fn partner_heat_map(
 /// A metric's CSV: (the venue, across venues,) two columns placing each value (a bucket's local start and business
 /// day, or a weekday and an hour), then the venue's zone, the metric, and the value in minor units and written out
 /// (a count stays a count).
-fn metric_csv(filename: &'static str, with_venue: bool, place: [&str; 2]) -> CsvExport {
+fn metric_csv(filename: &'static str, with_venue: bool, place: [&str; 2], dialect: CsvDialect) -> CsvExport {
     let header = [
         "venue_id",
         place[0],
@@ -1122,7 +1134,7 @@ fn metric_csv(filename: &'static str, with_venue: bool, place: [&str; 2]) -> Csv
         "value",
         "currency",
     ];
-    CsvExport::new(filename, &header[usize::from(!with_venue)..])
+    CsvExport::new(filename, &header[usize::from(!with_venue)..], dialect)
 }
 
 fn metric_row(
@@ -1168,8 +1180,9 @@ pub struct ProductMixQuery {
     /// Rank by `sales` (default) or `quantity`.
     #[param(pattern = "^(sales|quantity)$")]
     pub sort: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
+    /// mark, `;`, decimal comma).
+    #[param(pattern = "^(json|csv|csv-es)$")]
     pub format: Option<String>,
 }
 
@@ -1290,12 +1303,12 @@ pub async fn venue_product_mix(
 ) -> Result<Response, ApiError> {
     let venue = venue_of(&state, &caller, &venue).await?;
     let by_quantity = by_quantity(query.sort.as_deref())?;
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let report = product_mix_of(&state, &caller, venue, &query, by_quantity).await?;
-    if !csv {
+    let Some(dialect) = csv else {
         return Ok(Json(report).into_response());
-    }
-    let mut export = CsvExport::new("product-mix.csv", &PRODUCT_MIX_CSV_HEADER);
+    };
+    let mut export = CsvExport::new("product-mix.csv", &PRODUCT_MIX_CSV_HEADER, dialect);
     product_mix_rows(&mut export, &report);
     Ok(export.into_response())
 }
@@ -1359,7 +1372,7 @@ pub async fn partner_top_items(
     ApiQuery(query): ApiQuery<ProductMixQuery>,
 ) -> Result<Response, ApiError> {
     let by_quantity = by_quantity(query.sort.as_deref())?;
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
     let mut totals: Vec<CurrencyMix> = Vec::new();
     let mut mixes = Vec::with_capacity(venues.len());
@@ -1390,8 +1403,8 @@ pub async fn partner_top_items(
         }));
         mixes.push(mix);
     }
-    if csv {
-        let mut export = CsvExport::new("product-mix-all-venues.csv", &PRODUCT_MIX_CSV_HEADER);
+    if let Some(dialect) = csv {
+        let mut export = CsvExport::new("product-mix-all-venues.csv", &PRODUCT_MIX_CSV_HEADER, dialect);
         for mix in &mixes {
             product_mix_rows(&mut export, mix);
         }
@@ -1640,13 +1653,13 @@ pub async fn venue_servers(
     ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> Result<Response, ApiError> {
     let venue = venue_of(&state, &caller, &venue).await?;
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let names = staff_names(&state, &caller).await?;
     let report = servers_of(&state, &caller, venue, &query, &names).await?;
-    if !csv {
+    let Some(dialect) = csv else {
         return Ok(Json(report).into_response());
-    }
-    let mut export = CsvExport::new("sales-per-server.csv", &SERVERS_CSV_HEADER);
+    };
+    let mut export = CsvExport::new("sales-per-server.csv", &SERVERS_CSV_HEADER, dialect);
     servers_rows(&mut export, &report);
     Ok(export.into_response())
 }
@@ -1680,7 +1693,7 @@ pub async fn partner_servers(
     Extension(caller): Extension<Caller>,
     ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> Result<Response, ApiError> {
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let venues = partner_venues(&state, &caller, &query.from, &query.to, Granularity::Day).await?;
     let names = staff_names(&state, &caller).await?;
     let mut totals: Vec<CurrencyServers> = Vec::new();
@@ -1716,8 +1729,8 @@ pub async fn partner_servers(
         }
         reports.push(report);
     }
-    if csv {
-        let mut export = CsvExport::new("sales-per-server-all-venues.csv", &SERVERS_CSV_HEADER);
+    if let Some(dialect) = csv {
+        let mut export = CsvExport::new("sales-per-server-all-venues.csv", &SERVERS_CSV_HEADER, dialect);
         for report in &reports {
             servers_rows(&mut export, report);
         }
@@ -1783,7 +1796,7 @@ pub async fn venue_turnover(
     ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> Result<Response, ApiError> {
     let venue = venue_of(&state, &caller, &venue).await?;
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let (_, from, to, (start, end)) = venue_range(&venue, &query.from, &query.to, Granularity::Day)?;
     let id = venue.id.as_uuid();
     let times = state.store.turn_times(&caller.scope, id, start, end).await?;
@@ -1832,9 +1845,9 @@ pub async fn venue_turnover(
         p90_turn_minutes: p90,
         tables: lines,
     };
-    if !csv {
+    let Some(dialect) = csv else {
         return Ok(Json(report).into_response());
-    }
+    };
     let mut export = CsvExport::new(
         "turnover.csv",
         &[
@@ -1849,6 +1862,7 @@ pub async fn venue_turnover(
             "median_turn_minutes",
             "p90_turn_minutes",
         ],
+        dialect,
     );
     for line in &report.tables {
         export.row([
@@ -1949,8 +1963,9 @@ pub struct CashJournalQuery {
     /// The last business day (inclusive): a range covers at most 400 days, `from` and `to` included.
     #[param(value_type = String, format = Date)]
     pub to: String,
-    /// `json` (default) or `csv` (always the whole range).
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
+    /// mark, `;`, decimal comma), always the whole range.
+    #[param(pattern = "^(json|csv|csv-es)$")]
     pub format: Option<String>,
     /// JSON: where `items` continue (`next_cursor` of the previous answer).
     #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$")]
@@ -2036,7 +2051,7 @@ pub async fn venue_cash_journal(
     ApiQuery(query): ApiQuery<CashJournalQuery>,
 ) -> Result<Response, ApiError> {
     let venue = venue_of(&state, &caller, &venue).await?;
-    let csv = wants_csv(query.format.as_deref())?;
+    let csv = csv_dialect(query.format.as_deref())?;
     let page = comanda_domain::PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
     let (calendar, from, to, (start, end)) = venue_range(&venue, &query.from, &query.to, Granularity::Day)?;
     let id = venue.id.as_uuid();
@@ -2062,9 +2077,9 @@ pub async fn venue_cash_journal(
         voided_by_name: c.voided.and_then(|(m, _)| name_of(m)),
         voided_at: c.voided.map(|(_, at)| calendar.with_local_offset(at)),
     };
-    if csv {
+    if let Some(dialect) = csv {
         let records = collect_all(|p| state.store.venue_cash(&caller.scope, id, start, end, p)).await?;
-        let mut export = CsvExport::new("cash-journal.csv", &CASH_CSV_HEADER);
+        let mut export = CsvExport::new("cash-journal.csv", &CASH_CSV_HEADER, dialect);
         for record in &records {
             let e = entry(record);
             export.row([

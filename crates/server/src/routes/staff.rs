@@ -1,6 +1,6 @@
 //! Staff management: invitations, roles and payout authority, removal, and the partner's audit trail.
 
-use crate::csv_export::CsvExport;
+use crate::csv_export::{CsvDialect, CsvExport};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -476,6 +476,7 @@ pub async fn audit_csv(
             "request_id",
             "detail",
         ],
+        CsvDialect::Rfc4180,
     );
     let mut page = PageRequest {
         after: None,

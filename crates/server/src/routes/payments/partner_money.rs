@@ -3,7 +3,7 @@
 //! ledger.
 
 use super::*;
-use crate::csv_export::CsvExport;
+use crate::csv_export::{CsvDialect, CsvExport};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountLinkView {
@@ -596,7 +596,8 @@ pub struct TipsQuery {
     /// the next month's 1st, in its time zone (as its sales are counted).
     #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: String,
-    /// `json` (default) or `csv`.
+    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
+    /// mark, `;`, decimal comma).
     #[serde(default)]
     #[param(inline)]
     pub format: Option<TipsFormat>,
@@ -613,6 +614,8 @@ pub struct TipsQuery {
 pub enum TipsFormat {
     Json,
     Csv,
+    #[serde(rename = "csv-es")]
+    CsvEs,
 }
 
 /// The tip ledger of one month: each tip credited to the server of the table (negative when a refund or a voided
@@ -686,7 +689,12 @@ pub async fn tips(
             .collect();
     let name_of =
         |member: Option<uuid::Uuid>| member.and_then(|m| names.get(&m).cloned()).unwrap_or_default();
-    if query.format == Some(TipsFormat::Csv) {
+    let dialect = match query.format {
+        Some(TipsFormat::Csv) => Some(CsvDialect::Rfc4180),
+        Some(TipsFormat::CsvEs) => Some(CsvDialect::SpanishSpreadsheet),
+        Some(TipsFormat::Json) | None => None,
+    };
+    if let Some(dialect) = dialect {
         // The tip in the bill's currency, then as the partner's transfer carried it (the platform's settlement
         // currency; empty until the transfer is sent).
         let mut csv = CsvExport::new(
@@ -707,6 +715,7 @@ pub async fn tips(
                 "taken_by_name",
                 "business_day",
             ],
+            dialect,
         );
         for e in &entries {
             let settled = e.settled.as_ref();
