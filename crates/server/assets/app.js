@@ -1674,9 +1674,17 @@ pages.booking = async () => {
     return;
   }
   const form = $('#search-form');
-  const tomorrow = new Date();
-  tomorrow.setDate(tomorrow.getDate() + 1);
-  form.date.value = isoDate(tomorrow);
+  // Today at the venue (its zone and day start, whatever the phone's say) while it still has a time for the party,
+  // tomorrow otherwise: a guest booking for tonight should not have to change the date first.
+  const today = businessDay({ timezone: root.dataset.timezone, day_start_hour: root.dataset.dayStart });
+  const tomorrow = new Date(Date.parse(`${today}T12:00:00Z`) + 86400000).toISOString().slice(0, 10);
+  form.date.value = tomorrow;
+  api('GET', `/api/v1/venues/${encodeURIComponent(venue)}/availability?date=${today}&party_size=${Number(form.party_size.value) || 2}`)
+    .then((tonight) => {
+      // Unless the guest chose a date meanwhile.
+      if (tonight.slots.length > 0 && form.date.value === tomorrow) form.date.value = today;
+    })
+    .catch(() => {});
   // Yesterday too: past midnight, the evening's late seatings are still yesterday's service (the server decides).
   form.date.min = isoDate(new Date(Date.now() - 86400000));
   let chosen = null;

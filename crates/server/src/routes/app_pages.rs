@@ -494,7 +494,7 @@ pub async fn booking_widget(
         ("", "+573001234567")
     };
     let body = format!(
-        r#"{address}<div id="booking" data-venue="{venue}" data-calling-code="{calling_code}">
+        r#"{address}<div id="booking" data-venue="{venue}" data-calling-code="{calling_code}" data-timezone="{timezone}" data-day-start="{day_start}">
 <p class="hint">{intro} {other}</p>
 <form id="search-form" class="card">
 <label>{date}<input type="date" name="date" required></label>
@@ -543,6 +543,8 @@ pub async fn booking_widget(
 </section>
 </div>"#,
         venue = escape(&venue),
+        timezone = escape(&found.timezone),
+        day_start = found.day_start_hour,
         intro = tr(l, "Reserva tu mesa.", "Book your table."),
         date = tr(l, "Fecha", "Date"),
         party = tr(l, "Personas", "Guests"),
