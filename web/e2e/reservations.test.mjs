@@ -49,6 +49,9 @@ async function setUp(api) {
   return { token, venue: venue.id, table: table.id };
 }
 
+/// An instant's local time at the Bogotá venues of these tests, as the host page shows it ("19:45").
+const hhmmIn = (instant) => new Intl.DateTimeFormat('en-GB', { timeZone: 'America/Bogota', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(instant));
+
 /// A booking policy seating every day from `first` to `last` (local), with `notice` minutes of online notice.
 function eveningPolicy(first, last, notice) {
   return {
@@ -259,6 +262,18 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await host.locator('#day-list li', { hasText: 'Marta por teléfono (4)' }).waitFor();
   const moved = (await dayList()).find((r) => r.guest_name === 'Marta por teléfono');
   assert.deepEqual([moved.start, moved.party_size], [earlier, 4]);
+  // Marta books again for two, the same evening, from the same phone (she forgot she had called): each booking's row
+  // says the other is there, for the host to ask and cancel one.
+  await call('POST', `/api/v1/venues/${venue}/reservations`, {
+    start: times[times.length - 1], party_size: 2, consent: true, note: '', guest: { name: 'Marta R.', phone: '+573005550102' },
+  }, token);
+  await host.click('#day-form button[type=submit]');
+  const twin = host.locator('#day-list li', { hasText: 'Marta R.' }).locator('.duplicate');
+  await twin.waitFor();
+  assert.match(await twin.textContent(), new RegExp(`mismo teléfono reservó a las ${hhmmIn(earlier)} \\(4\\)`));
+  assert.match(await phoned.locator('.duplicate').textContent(), new RegExp(`a las ${hhmmIn(times[times.length - 1])} \\(2\\)`));
+  await host.screenshot({ path: artifactPath('host-duplicate.png'), fullPage: true });
+  await assertAccessible(host, 'host-duplicate');
   assert.deepEqual(cspViolations, []);
   await secondPhone.close();
   await phone.close();

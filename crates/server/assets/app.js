@@ -2206,6 +2206,12 @@ pages.host = async () => {
       lane.append(label, track);
       timeline.appendChild(lane);
     }
+    // A guest who booked twice (the widget and a call, two tabs) holds two tables: bookings still to come that share
+    // a phone are flagged on each other's row, for the host to ask and cancel one.
+    const upcoming = ['offered', 'awaiting_deposit', 'booked', 'confirmed', 'late'];
+    const samePhone = (r) => (r.guest_phone && upcoming.includes(r.status)
+      ? items.filter((other) => other.id !== r.id && other.guest_phone === r.guest_phone && upcoming.includes(other.status))
+      : []);
     const list = $('#day-list');
     list.replaceChildren();
     for (const r of items) {
@@ -2219,6 +2225,15 @@ pages.host = async () => {
       status.className = 'status';
       status.textContent = bookingStatus(r.status);
       row.append(who, status);
+      const twins = samePhone(r);
+      if (twins.length > 0) {
+        const twin = document.createElement('span');
+        twin.className = 'duplicate';
+        twin.textContent = english
+          ? `Possible duplicate: the same phone booked ${twins.map((o) => `${hhmm(o.local)} (${o.party_size})`).join(', ')}`
+          : `¿Reserva duplicada? El mismo teléfono reservó a las ${twins.map((o) => `${hhmm(o.local)} (${o.party_size})`).join(', ')}`;
+        row.append(twin);
+      }
       // The guest's note (a birthday, a high chair, an allergy) is what the host acts on.
       if (r.note) {
         const note = document.createElement('span');
