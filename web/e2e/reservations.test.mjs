@@ -458,3 +458,51 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   await phone.close();
   await staff.close();
 });
+
+test('a party waits at the bar: the host puts it on the list by phone, the table frees up, and the host accepts it for them', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 1280, height: 800 } });
+  const call = caller(staff.request);
+  const token = await owner(call, 'Casa Barra', 'Julián', 'barra@example.co', 'sillas altas junto al mostrador');
+  const venue = (await call('POST', '/api/v1/venues', { name: 'Casa Barra', timezone: 'America/Bogota' }, token)).id;
+  await call('POST', `/api/v1/venues/${venue}/tables`, { label: 'Mesa 1', seats: 4 }, token);
+  await call('PUT', `/api/v1/venues/${venue}/booking-policy`, eveningPolicy('18:00', '22:00', 60), token);
+  // The one table is taken by a party that walked in.
+  const seatedFirst = await call('POST', `/api/v1/venues/${venue}/reservations`, {
+    party_size: 4, consent: true, walk_in: true, guest: { name: 'Grupo de la mesa' },
+  }, token);
+  await call('POST', `/api/v1/reservations/${seatedFirst.reservation_id}/transitions`, { to: 'seated' }, token);
+
+  await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const host = await staff.newPage();
+  await host.goto(`${server.origin}/host?venue=${venue}`);
+  await host.locator('#day-list li', { hasText: 'Grupo de la mesa' }).waitFor();
+  await host.click('#new-wait summary');
+  // The window opens on now and the hour after, in the venue's time.
+  assert.match(await host.inputValue('#wait-form input[name=earliest]'), /^\d\d:\d\d$/);
+  await host.fill('#wait-form input[name=party_size]', '2');
+  await host.fill('#wait-form input[name=name]', 'Familia Pérez');
+  await host.fill('#wait-form input[name=phone]', '300 555 0123');
+  await host.check('#wait-form input[name=consent]');
+  await host.screenshot({ path: artifactPath('host-wait-form.png'), fullPage: true });
+  await assertAccessible(host, 'host-wait-form');
+  await host.click('#wait-form button[type=submit]');
+  const waiting = host.locator('#waitlist li', { hasText: 'Familia Pérez' });
+  await waiting.filter({ hasText: 'esperando' }).waitFor();
+  assert.match(await waiting.textContent(), /\+573005550123/);
+  // The form is ready for the next party, its window set again.
+  assert.match(await host.inputValue('#wait-form input[name=latest]'), /^\d\d:\d\d$/);
+
+  // The party at the table leaves: the host marks it finished, and the table is offered to the Pérez at once.
+  await host.locator('#day-list li', { hasText: 'Grupo de la mesa' }).locator('button[data-move="finished"]').click();
+  await waiting.filter({ hasText: 'mesa ofrecida' }).filter({ hasText: 'Mesa 1' }).waitFor();
+  assert.match(await waiting.textContent(), /guardada hasta las \d\d:\d\d/);
+  await host.screenshot({ path: artifactPath('host-wait-offered.png'), fullPage: true });
+  await assertAccessible(host, 'host-wait-offered');
+  // The host calls them; they come: accepted for them, booked from now, and seated from the day's list.
+  await waiting.locator('button', { hasText: 'La acepta' }).click();
+  await waiting.filter({ hasText: 'reservó' }).waitFor();
+  const booked = host.locator('#day-list li', { hasText: 'Familia Pérez' });
+  await booked.locator('button[data-move="seated"]').click();
+  await booked.locator('.status', { hasText: 'Sentada' }).waitFor();
+  await staff.close();
+});

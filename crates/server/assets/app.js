@@ -2381,13 +2381,80 @@ pages.host = async () => {
       : { waiting: 'esperando', offered: 'mesa ofrecida', booked: 'reservó', expired: 'oferta vencida', left: 'se retiró' };
     $('#waitlist').replaceChildren(...waiting.items.map((w) => {
       const row = document.createElement('li');
+      row.dataset.entry = w.id;
       // Booked from the list but its deposit not paid yet: not a booking until it is (its hold may still lapse).
       const unpaid = w.status === 'booked' && items.some((r) => r.id === w.reservation_id && r.status === 'awaiting_deposit');
       const said = unpaid ? (english ? 'booked, deposit not paid yet' : 'reservó, falta pagar el depósito') : (waitNames[w.status] || w.status);
-      row.textContent = [`${hhmm(w.earliest)}–${hhmm(w.latest)} · ${guestLabel(w)} (${w.party_size})`, w.guest_phone, said].filter(Boolean).join(' · ');
+      // An offered table says which, when, and until when it is held: the host calls the guest and answers for them.
+      const offered = w.status === 'offered' && items.find((r) => r.id === w.reservation_id);
+      const where = offered
+        ? `${hhmm(offered.local)} · ${offered.tables.map((id) => (tables.find((t) => t.id === id) || { label: '?' }).label).join(' + ')}${w.offer_expires_at ? ` · ${english ? 'held until' : 'guardada hasta las'} ${hhmm(w.offer_expires_at)}` : ''}`
+        : '';
+      const who = document.createElement('span');
+      who.className = 'who';
+      who.textContent = [`${hhmm(w.earliest)}–${hhmm(w.latest)} · ${guestLabel(w)} (${w.party_size})`, w.guest_phone, said, where].filter(Boolean).join(' · ');
+      row.append(who);
+      const answer = (label, path, primary) => {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.textContent = label;
+        if (!primary) button.className = 'secondary';
+        button.setAttribute('aria-label', `${label}: ${guestLabel(w)}`);
+        button.addEventListener('click', async () => {
+          clearError();
+          try {
+            await authed('POST', path);
+            await render();
+          } catch (error) {
+            showError(error.problem);
+          }
+        });
+        row.append(button);
+      };
+      if (offered) answer(english ? 'Takes it' : 'La acepta', `/api/v1/reservations/${encodeURIComponent(offered.id)}/accept`, true);
+      if (w.status === 'offered') answer(english ? 'Declines' : 'No la quiere', `/api/v1/waitlist/${encodeURIComponent(w.id)}/leave`, false);
+      if (w.status === 'waiting') answer(english ? 'Remove' : 'Quitar de la lista', `/api/v1/waitlist/${encodeURIComponent(w.id)}/leave`, false);
       return row;
     }));
   };
+  // A party waiting for a table (at the bar, or on the phone for later): on the list from now to the hour after by
+  // default, on the page's day; offers come as tables free up, in the order parties joined.
+  const waitForm = $('#wait-form');
+  const hhmmNow = (offsetMinutes) => {
+    const at = new Date(Date.now() + offsetMinutes * 60_000);
+    const zone = here && here.timezone;
+    try {
+      return new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+    } catch {
+      return `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+    }
+  };
+  const waitWindow = () => {
+    if (!waitForm.earliest.value) waitForm.earliest.value = hhmmNow(0);
+    if (!waitForm.latest.value) waitForm.latest.value = hhmmNow(60);
+  };
+  $('#new-wait').addEventListener('toggle', () => { if ($('#new-wait').open) waitWindow(); });
+  waitForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearError();
+    const values = formValues(waitForm);
+    const button = waitForm.querySelector('button');
+    button.disabled = true;
+    try {
+      await authed('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, {
+        date: form.date.value, party_size: Number(values.party_size), earliest: values.earliest, latest: values.latest,
+        guest: { name: values.name, phone: phoneForApi(values.phone, here && here.timezone === 'America/Bogota' ? '57' : '') },
+        consent: values.consent === 'on',
+      });
+      waitForm.reset();
+      waitWindow();
+      await render();
+    } catch (error) {
+      showError(error.problem);
+    } finally {
+      button.disabled = false;
+    }
+  });
   // A booking by phone at the chosen time, or a walk-in: booked from now (the server gives it a table free for its
   // turn, or says none is) and seated at once. The guest's consent is the host's to ask (Law 1581).
   const bookingForm = $('#booking-form');

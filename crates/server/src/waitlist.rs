@@ -1,7 +1,9 @@
-//! The waitlist's offers: when a venue's tables come free (a cancellation, a no-show, an offer that expired), each
-//! party still waiting, in the order it joined, is offered the first time in its window that the same booking rule
-//! allows online: a reservation in status `offered` holds the table for [`OFFER_HOLD`] while the guest accepts by the
-//! link in the mail. Offers not accepted in time are expired by [`upkeep`], which frees the table and offers it on.
+//! The waitlist's offers: when a venue's tables come free (a cancellation, a no-show, a party leaving, an offer that
+//! expired), each party still waiting, in the order it joined, is offered the first time in its window that the same
+//! booking rule allows for whoever put it on the list (the widget: online; the host: the host's rules, and from now
+//! for a party already waiting at the venue): a reservation in status `offered` holds the table for [`OFFER_HOLD`]
+//! while the guest accepts by the link in the mail, or the host, who called them, accepts or declines for them.
+//! Offers not accepted in time are expired by [`upkeep`], which frees the table and offers it on.
 
 use comanda_domain::PartnerId;
 use comanda_domain::reservation::{self, Channel, Refusal};
@@ -10,7 +12,6 @@ use comanda_security::tenancy::JobAuthority;
 use comanda_store::identity::{AuditEntry, OutboxMessage};
 use comanda_store::reservations::{BookOutcome, NewReservation, Offer, WaitlistEntry, WaitlistStatus};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -37,7 +38,11 @@ pub async fn offer_freed(state: &AppState, scope: &TenantScope, venue: Uuid) {
     }
 }
 
-/// Offers `entry` the first time in its window the booking rule allows now; `Ok(false)` when none is free.
+/// Offers `entry` the first time in its window the booking rule allows now; `Ok(false)` when none is free. A party
+/// the guest put on the list is offered by the online rules (online tables, notice, the online pacing cap) and
+/// mailed; one the host put on the list (`staff`) by the host's, and only mailed when it left an email (the host
+/// calls it and answers the offer). Such a party whose window has begun is waiting at the venue: a table free now
+/// for its turn is offered from now, as a walk-in, not from the next slot of the grid.
 async fn offer(
     state: &AppState,
     scope: &TenantScope,
@@ -64,54 +69,66 @@ async fn offer(
     ) else {
         return Ok(false);
     };
-    let slots = reservation::availability(
-        &policy,
-        &zone,
-        venue.day_start_hour,
-        &floor,
-        &holdings,
-        date,
-        entry.party_size,
-        Channel::Online,
-        now,
-    );
-    let Some(slot) = slots
-        .into_iter()
-        .find(|s| s.start >= entry.earliest && s.start <= entry.latest)
-    else {
-        return Ok(false);
+    let by_host = entry.channel == "staff";
+    let channel = if by_host { Channel::Staff } else { Channel::Online };
+    let party = entry.party_size;
+    let at_the_door = by_host
+        && entry.earliest <= now
+        && reservation::check_walk_in(&policy, &floor, &holdings, party, now).is_ok();
+    let start = if at_the_door {
+        now
+    } else {
+        let slots = reservation::availability(
+            &policy,
+            &zone,
+            venue.day_start_hour,
+            &floor,
+            &holdings,
+            date,
+            party,
+            channel,
+            now,
+        );
+        let Some(slot) = slots
+            .into_iter()
+            .find(|s| s.start >= entry.earliest && s.start <= entry.latest)
+        else {
+            return Ok(false);
+        };
+        slot.start
     };
     let guest = state.store.guest_contact(scope, entry.guest_id).await?;
     let id = Uuid::now_v7();
-    let local = slot.local.format(&Rfc3339).unwrap_or_default();
-    let mail = offer_mail(
-        state,
-        scope.partner(),
-        &venue,
-        id,
-        &guest.email,
-        &local,
-        entry.party_size,
-    );
+    let local = crate::routes::reservations::local_rfc3339(&zone, start);
+    let mail = Some(&guest.email)
+        .filter(|email| !email.is_empty())
+        .map(|email| offer_mail(state, scope.partner(), &venue, id, email, &local, party));
     let booking = NewReservation {
         id,
         venue_id: entry.venue_id,
         guest,
-        party_size: entry.party_size,
-        start: slot.start,
-        channel: "online".into(),
+        party_size: party,
+        start,
+        channel: match (at_the_door, by_host) {
+            (true, _) => "walk_in",
+            (false, true) => "staff",
+            (false, false) => "online",
+        }
+        .into(),
         note: String::new(),
         idempotency_key: None,
         request_hash: Vec::new(),
-        confirmation: Some(mail),
+        confirmation: mail,
         deposit: None,
         offer: Some(Offer {
             entry: entry.id,
             expires_at: now + OFFER_HOLD,
         }),
     };
-    let (start, party) = (slot.start, entry.party_size);
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
+        if at_the_door {
+            return reservation::check_walk_in(ctx.policy, ctx.floor, ctx.holdings, party, now);
+        }
         let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
         reservation::check_booking(
             ctx.policy,
@@ -121,7 +138,7 @@ async fn offer(
             ctx.holdings,
             start,
             party,
-            Channel::Online,
+            channel,
             now,
         )
     };

@@ -70,6 +70,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0042", 42, "reservations_by_session"),
             crate::migrate::migration!($engine, "0043", 43, "served_table"),
             crate::migrate::migration!($engine, "0044", 44, "retired_tables"),
+            crate::migrate::migration!($engine, "0045", 45, "waitlist_channel"),
         ]
     };
 }

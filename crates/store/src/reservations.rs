@@ -161,6 +161,8 @@ pub struct WaitlistEntry {
     pub reservation_id: Option<Uuid>,
     pub offer_expires_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
+    /// `online` (the public widget) or `staff` (the host, for a party waiting at the venue).
+    pub channel: String,
 }
 
 /// One guest record's bookings (`ReservationStore::guest_bookings`).
@@ -179,6 +181,8 @@ pub struct NewWaitlistEntry {
     pub local_date: String,
     pub earliest: OffsetDateTime,
     pub latest: OffsetDateTime,
+    /// `online` or `staff` ([`WaitlistEntry::channel`]).
+    pub channel: String,
     /// The join's `Idempotency-Key`: an entry already made with it is answered instead of a second one.
     pub idempotency_key: Option<String>,
     /// A digest of what was asked: the same key with another request is refused.

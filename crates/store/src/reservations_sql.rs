@@ -178,6 +178,7 @@ fn entry_from_row(row: &DbRow) -> StoreResult<WaitlistEntry> {
         reservation_id: opt_uuid_col(row, "reservation_id")?,
         offer_expires_at: row.try_get("offer_expires_at")?,
         created_at: row.try_get("created_at")?,
+        channel: row.try_get("channel")?,
     })
 }
 
@@ -1266,8 +1267,9 @@ impl ReservationStore for Engine {
         self.insert_guest_contact(&mut tx, partner, &entry.guest).await?;
         let row = sqlx::query(
             "INSERT INTO waitlist_entries (partner_id, id, venue_id, guest_id, party_size, local_date, earliest_at,
-                                           latest_at, status, created_at, updated_at, idempotency_key, request_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'waiting', $9, $9, $10, $11) RETURNING *",
+                                           latest_at, status, created_at, updated_at, idempotency_key, request_hash,
+                                           channel)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'waiting', $9, $9, $10, $11, $12) RETURNING *",
         )
         .bind(h(partner.as_uuid()))
         .bind(h(entry.id))
@@ -1280,6 +1282,7 @@ impl ReservationStore for Engine {
         .bind(ts(now))
         .bind(&entry.idempotency_key)
         .bind(&entry.request_hash)
+        .bind(&entry.channel)
         .fetch_one(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;

@@ -144,18 +144,20 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("POST", "/api/v1/orders/{order}/transitions" | "/api/v1/table-sessions/{session}/accept")
         | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),
         // Reservations: the public widget books by the venue's listing (a host with a token books by phone on the
-        // same route), the guest manages by the signed link in their confirmation; the host runs the day; the
-        // booking policy and combinations are the venue's setup.
+        // same route, and puts a party on the waitlist and answers its offer there), the guest manages by the signed
+        // link in their confirmation; the host runs the day; the booking policy and combinations are the venue's
+        // setup.
         ("GET", "/api/v1/reservations/{reservation}")
         | ("GET", "/api/v1/reservations/{reservation}/deposit/payment")
+        | ("POST", "/api/v1/reservations/{reservation}/cancel") => Public,
+        ("POST", "/api/v1/venues/{venue}/reservations")
+        | ("GET", "/api/v1/venues/{venue}/availability")
         | (
             "POST",
-            "/api/v1/reservations/{reservation}/cancel" | "/api/v1/reservations/{reservation}/accept",
-        )
-        | ("POST", "/api/v1/venues/{venue}/waitlist" | "/api/v1/waitlist/{entry}/leave") => Public,
-        ("POST", "/api/v1/venues/{venue}/reservations") | ("GET", "/api/v1/venues/{venue}/availability") => {
-            PublicOrStaff(Permission::ManageReservations)
-        }
+            "/api/v1/venues/{venue}/waitlist"
+            | "/api/v1/waitlist/{entry}/leave"
+            | "/api/v1/reservations/{reservation}/accept",
+        ) => PublicOrStaff(Permission::ManageReservations),
         ("GET", "/api/v1/venues/{venue}/reservations" | "/api/v1/venues/{venue}/booking-policy")
         | ("GET", "/api/v1/venues/{venue}/waitlist")
         | ("POST", "/api/v1/reservations/{reservation}/transitions") => Staff(Permission::ManageReservations),

@@ -725,12 +725,39 @@ pub async fn host(headers: HeaderMap) -> Response {
 <p id="day-said" class="visually-hidden" role="status"></p>
 <p id="empty-day" class="hint" hidden>{empty}</p>
 <h2>{waitlist}</h2>
+<details id="new-wait" class="card"><summary>{new_wait}</summary>
+<form id="wait-form">
+<p class="hint">{wait_hint}</p>
+<p class="turn"><label class="inline">{party}<input name="party_size" type="number" min="1" max="100" value="2" required inputmode="numeric"></label>
+<label class="inline">{wait_from}<input name="earliest" type="time" required></label>
+<label class="inline">{wait_until}<input name="latest" type="time" required></label></p>
+<label>{name}<input name="name" required maxlength="200" autocomplete="off"></label>
+<label>{wait_phone}<input name="phone" type="tel" required placeholder="+573001234567" autocomplete="off"></label>
+<label class="check"><input type="checkbox" name="consent" required> {wait_consent}</label>
+<p><button type="submit">{wait_add}</button></p>
+</form>
+</details>
 <ul id="waitlist" class="day-list"></ul>"#,
         date = tr(l, "Día", "Day"),
         show = tr(l, "Ver", "Show"),
         timeline = tr(l, "Mesas y horas", "Tables and times"),
         settings = tr(l, "Ajustes de reservas", "Reservation settings"),
         waitlist = tr(l, "Lista de espera", "Waitlist"),
+        new_wait = tr(l, "Añadir a la lista de espera", "Add to the waitlist"),
+        wait_hint = tr(
+            l,
+            "Cuando se libere una mesa para el grupo en esa franja, se le ofrece aquí (desde ya, si está esperando en el local): llámalo y marca si la acepta.",
+            "When a table comes free for the party in that window, it is offered here (from now, if they are waiting at the venue): call them and mark whether they take it."
+        ),
+        wait_from = tr(l, "Desde", "From"),
+        wait_until = tr(l, "Hasta", "Until"),
+        wait_phone = tr(l, "Teléfono (para llamarlo)", "Phone (to call them)"),
+        wait_consent = tr(
+            l,
+            "El cliente aceptó el aviso de privacidad para que lo llamemos (Ley 1581 de 2012).",
+            "The guest agreed to the privacy notice for being called (Colombia's Law 1581 of 2012)."
+        ),
+        wait_add = tr(l, "Añadir a la espera", "Add to the waitlist"),
         empty = tr(l, "Sin reservas ese día.", "No bookings that day."),
         new_booking = tr(l, "Nueva reserva o cliente sin reserva", "New booking or walk-in"),
         party = tr(l, "Personas", "Guests"),

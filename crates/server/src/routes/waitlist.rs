@@ -6,8 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use comanda_domain::ValidationErrors;
-use comanda_domain::reservation;
+use comanda_domain::reservation::{self, Channel};
 use comanda_domain::validation::clean_text;
+use comanda_security::TenantScope;
 use comanda_security::booking_link;
 use comanda_store::privacy::GuestContact;
 use comanda_store::reservations::{NewDeposit, NewWaitlistEntry, ReservationStatus, WaitlistEntry};
@@ -21,9 +22,9 @@ use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::ordering::path_id;
 use crate::routes::privacy::NOTICE_VERSION;
 use crate::routes::reservations::{
-    AuditedGuest, DayPageQuery, DepositView, GuestDetails, MAX_PARTY, ManageQuery, PARTY_RANGE,
-    ReservationView, deposit_account, guest_scope, host_day, listed, local_instant, local_rfc3339,
-    name_and_phone, not_movable, open_deposit, parse_date, venue_zone, zone_of,
+    AuditedGuest, DayPageQuery, DepositView, GuestDetails, MAX_PARTY, PARTY_RANGE, ReservationView,
+    deposit_account, guest_scope, host_day, listed, local_instant, local_rfc3339, name_and_phone,
+    not_movable, open_deposit, parse_date, venue_zone, zone_of,
 };
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -45,6 +46,29 @@ pub struct WaitlistRequest {
     pub consent: bool,
 }
 
+/// Who answers a waitlist offer: the guest, by the `manage_token` of their link, or the venue's host with a bearer
+/// token (who called the guest), without one.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OfferAnswerQuery {
+    /// The guest's `manage_token`; a guest without it (or with a wrong one) is answered 404.
+    pub token: Option<String>,
+}
+
+/// The scope an offer's answer is made in: the host's own partner, or the one the guest's token proves.
+fn answering_scope(
+    state: &AppState,
+    caller: Option<&Extension<Caller>>,
+    id: Uuid,
+    query: &OfferAnswerQuery,
+) -> Result<TenantScope, ApiError> {
+    match caller {
+        Some(Extension(caller)) => Ok(caller.scope.clone()),
+        None => guest_scope(state, id, query.token.as_deref().unwrap_or_default()),
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WaitlistView {
     pub id: String,
@@ -57,6 +81,8 @@ pub struct WaitlistView {
     pub latest: String,
     /// The offered (then booked) reservation.
     pub reservation_id: Option<String>,
+    /// While a table is offered: until when it is held for the party's answer (at the venue's offset, RFC 3339).
+    pub offer_expires_at: Option<String>,
     /// Only when the guest joins: the key to leave the list (`?token=`).
     pub manage_token: Option<String>,
 }
@@ -71,14 +97,21 @@ impl WaitlistView {
             earliest: local_rfc3339(zone, entry.earliest),
             latest: local_rfc3339(zone, entry.latest),
             reservation_id: entry.reservation_id.map(|id| id.to_string()),
+            offer_expires_at: entry
+                .offer_expires_at
+                .filter(|_| entry.status == comanda_store::reservations::WaitlistStatus::Offered)
+                .map(|at| local_rfc3339(zone, at)),
             manage_token: None,
         }
     }
 }
 
 /// Joins the venue's waitlist for a date and a window of starts (public). When a table comes free in the window the
-/// guest is mailed an offer that holds it for a few minutes; parties are offered in the order they joined.
-#[utoipa::path(post, path = "/api/v1/venues/{venue}/waitlist", tag = "reservations",
+/// guest is mailed an offer that holds it for a few minutes; parties are offered in the order they joined. With a
+/// host's bearer token it puts a party on the list for the host's venue (`staff`): a phone is needed, an email is
+/// not (the host calls the guest and answers the offer for them), offers follow the host's rules (every table, no
+/// notice), and a party whose window has begun is waiting at the venue: it is offered a table free now, from now.
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/waitlist", tag = "reservations", security((), ("bearer" = [])),
     params(("venue" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
             description = "A retried join with the same key and request is the same entry; with another request, 409")),
@@ -94,11 +127,18 @@ pub async fn join(
     Path(venue): Path<String>,
     headers: axum::http::HeaderMap,
     ctx: RequestContext,
+    caller: Option<Extension<Caller>>,
     ApiJson(request): ApiJson<WaitlistRequest>,
 ) -> Result<(StatusCode, Json<WaitlistView>), ApiError> {
     state.identity.booking_attempt(&ctx)?;
     let idempotency_key = crate::routes::guest::idempotency_key(&headers)?;
-    let (scope, venue) = listed(&state, &venue).await?;
+    let (scope, venue, channel) = match &caller {
+        Some(Extension(caller)) => (caller.scope.clone(), path_id(&venue)?, Channel::Staff),
+        None => {
+            let (scope, venue) = listed(&state, &venue).await?;
+            (scope, venue, Channel::Online)
+        }
+    };
     let date = parse_date(&request.date)?;
     let now = state.clock.now();
     let found = state
@@ -159,7 +199,10 @@ pub async fn join(
     }
     errors.into_result(())?;
     // The offer is mailed, and the venue calls: a party waiting without an email or phone would never hear of it.
-    request.guest.require_email()?;
+    // The host's party is called (and answered for) by the host: its email is for the mail only.
+    if channel == Channel::Online {
+        request.guest.require_email()?;
+    }
     request.guest.require_phone()?;
     if request.party_size > policy.max_party_size {
         return Err(ApiError::rule(ValidationErrors::single(
@@ -176,32 +219,38 @@ pub async fn join(
     let (Some(earliest), Some(latest)) = (earliest, latest) else {
         return Err(ValidationErrors::single("earliest", "must be a local time HH:MM").into());
     };
+    // A party the host puts on the list may be waiting at the door past the last seating: offered as a walk-in, it
+    // needs no slot of the grid (seating it then is the host's call).
     let seatings = reservation::service_slots(&policy, &zone, date, found.day_start_hour);
-    if !seatings
-        .iter()
-        .any(|slot| slot.start >= earliest && slot.start <= latest)
+    if channel == Channel::Online
+        && !seatings
+            .iter()
+            .any(|slot| slot.start >= earliest && slot.start <= latest)
     {
         return Err(ApiError::rule(ValidationErrors::single(
             "earliest",
             "the venue seats no one in this window on that date: choose times within its services",
         )));
     }
-    // A party no table or combination could ever seat online would wait for an offer that never comes.
+    // A party no table or combination could ever seat (online, for the widget's) would wait for an offer that never
+    // comes.
     let floor = state
         .store
         .booking_view(&scope, venue, earliest, latest, None)
         .await?
         .map(|(_, _, floor, _)| floor)
         .unwrap_or_default();
-    if !reservation::could_ever_seat(&policy, &floor, request.party_size, reservation::Channel::Online) {
+    if !reservation::could_ever_seat(&policy, &floor, request.party_size, channel) {
         return Err(ApiError::rule(ValidationErrors::single(
             "party_size",
             reservation::Refusal::NeverSeated.to_string(),
         )));
     }
-    let lookup = state
-        .identity
-        .contact_lookup(scope.partner(), Some(&email), phone.as_deref());
+    let lookup = state.identity.contact_lookup(
+        scope.partner(),
+        Some(email.as_str()).filter(|e| !e.is_empty()),
+        phone.as_deref(),
+    );
     let entry = NewWaitlistEntry {
         id: Uuid::now_v7(),
         venue_id: venue,
@@ -220,13 +269,23 @@ pub async fn join(
         local_date: request.date.clone(),
         earliest,
         latest,
+        channel: match channel {
+            Channel::Online => "online",
+            Channel::Staff => "staff",
+        }
+        .into(),
         idempotency_key,
         request_hash: crate::routes::guest::request_digest(
             &state,
             &serde_json::to_vec(&request).unwrap_or_default(),
         ),
     };
-    let audit = AuditedGuest::entry(&ctx, "waitlist.joined", venue, request.party_size);
+    let audit = match &caller {
+        Some(Extension(caller)) => caller
+            .audit(&ctx, "waitlist.joined")
+            .detail(format!("venue={venue} party={} by=staff", request.party_size)),
+        None => AuditedGuest::entry(&ctx, "waitlist.joined", venue, request.party_size),
+    };
     let joined = state.store.join_waitlist(&scope, &entry, &audit, now).await?;
     // A table may already be free in the window (the widget offers no slot for other reasons, e.g. notice).
     crate::waitlist::offer_freed(&state, &scope, venue).await;
@@ -240,10 +299,11 @@ pub async fn join(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// The guest leaves the waitlist, by the token they got when joining (public). Leaving is idempotent: an entry that
-/// has already left answers its view again.
-#[utoipa::path(post, path = "/api/v1/waitlist/{entry}/leave", tag = "reservations",
-    params(("entry" = String, Path), ManageQuery), responses((status = 200, body = WaitlistView),
+/// The guest leaves the waitlist, by the token they got when joining (public), or the host takes a party off it
+/// (bearer token; a party that declined the offered table on the phone, or left). An offer made to it is declined, its
+/// table offered on. Leaving is idempotent: an entry that has already left answers its view again.
+#[utoipa::path(post, path = "/api/v1/waitlist/{entry}/leave", tag = "reservations", security((), ("bearer" = [])),
+    params(("entry" = String, Path), OfferAnswerQuery), responses((status = 200, body = WaitlistView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
@@ -251,18 +311,25 @@ pub async fn leave(
     State(state): State<AppState>,
     Path(entry): Path<String>,
     ctx: RequestContext,
-    ApiQuery(query): ApiQuery<ManageQuery>,
+    caller: Option<Extension<Caller>>,
+    ApiQuery(query): ApiQuery<OfferAnswerQuery>,
     _no_body: crate::extract::NoBody,
 ) -> Result<Json<WaitlistView>, ApiError> {
     state.identity.booking_attempt(&ctx)?;
     let id = path_id(&entry)?;
-    let scope = guest_scope(&state, id, &query.token)?;
+    let scope = answering_scope(&state, caller.as_ref(), id, &query)?;
     let current = state.store.waitlist_entry(&scope, id).await?;
     if current.status == comanda_store::reservations::WaitlistStatus::Left {
         let zone = zone_of(&state, &scope, current.venue_id).await?;
         return Ok(Json(WaitlistView::new(&current, &zone)));
     }
-    let audit = AuditedGuest::entry(&ctx, "waitlist.left", current.venue_id, current.party_size);
+    let audit = match &caller {
+        Some(Extension(caller)) => caller.audit(&ctx, "waitlist.left").detail(format!(
+            "venue={} party={} by=staff",
+            current.venue_id, current.party_size
+        )),
+        None => AuditedGuest::entry(&ctx, "waitlist.left", current.venue_id, current.party_size),
+    };
     let left = state
         .store
         .leave_waitlist(&scope, id, &audit, state.clock.now())
@@ -339,8 +406,10 @@ pub async fn day(
 
 /// The guest accepts a time the waitlist offered them, by the link in the offer (public). With a venue that asks a
 /// deposit the booking then awaits it (`deposit.client_secret` through the guest's view, paid on the deposit page).
-#[utoipa::path(post, path = "/api/v1/reservations/{reservation}/accept", tag = "reservations",
-    params(("reservation" = String, Path), ManageQuery), responses((status = 200, body = ReservationView),
+/// The host accepts for a guest they called (bearer token, no `token`): booked at once, no deposit asked (the host
+/// takes the guest's word, as on a booking by phone).
+#[utoipa::path(post, path = "/api/v1/reservations/{reservation}/accept", tag = "reservations", security((), ("bearer" = [])),
+    params(("reservation" = String, Path), OfferAnswerQuery), responses((status = 200, body = ReservationView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -350,12 +419,13 @@ pub async fn accept(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ctx: RequestContext,
-    ApiQuery(query): ApiQuery<ManageQuery>,
+    caller: Option<Extension<Caller>>,
+    ApiQuery(query): ApiQuery<OfferAnswerQuery>,
     _no_body: crate::extract::NoBody,
 ) -> Result<Json<ReservationView>, ApiError> {
     state.identity.booking_attempt(&ctx)?;
     let id = path_id(&id)?;
-    let scope = guest_scope(&state, id, &query.token)?;
+    let scope = answering_scope(&state, caller.as_ref(), id, &query)?;
     let current = state.store.reservation(&scope, id).await?;
     // A second tap, or a retry after a lost answer, on an offer already taken: the booking as it stands, as a guest
     // cancelling twice is answered (it was a 409 saying "a awaiting_deposit reservation cannot become booked").
@@ -383,6 +453,7 @@ pub async fn accept(
     let policy = state.store.booking_policy(&scope, current.venue_id).await?;
     let amount = policy
         .as_ref()
+        .filter(|_| caller.is_none())
         .and_then(|p| reservation::deposit_for(p, current.party_size).map(|a| (a, p)));
     let payments = match amount {
         Some(_) => Some(deposit_account(&state, &scope).await?),
@@ -395,7 +466,13 @@ pub async fn accept(
             hold_expires_at: now + service.hold,
             refundable_until: reservation::refundable_until(policy, current.start),
         });
-    let audit = AuditedGuest::entry(&ctx, "waitlist.accepted", current.venue_id, current.party_size);
+    let audit = match &caller {
+        Some(Extension(caller)) => caller.audit(&ctx, "waitlist.accepted").detail(format!(
+            "venue={} party={} by=staff",
+            current.venue_id, current.party_size
+        )),
+        None => AuditedGuest::entry(&ctx, "waitlist.accepted", current.venue_id, current.party_size),
+    };
     let accepted = state
         .store
         .accept_offer(&scope, id, deposit.as_ref(), &audit, now)

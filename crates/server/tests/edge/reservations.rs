@@ -507,6 +507,178 @@ pub async fn a_walk_in_starts_when_it_arrives_on_a_table_free_for_its_turn(engin
     server.stop().await;
 }
 
+/// Friday, 19:07, the one table taken by a walk-in: the host puts two parties waiting at the bar on the list with a
+/// phone and no email. When the table comes free the first is offered it from now (a walk-in, not the next slot), and
+/// nobody is mailed; the host calls, the first declines, the second is offered the table and the host accepts for
+/// them, then seats them. A guest joining online still needs an email; the host's party needs a phone.
+pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    let mut v = booking_venue(
+        &server,
+        "barra@example.co",
+        "America/Bogota",
+        &[4],
+        evenings(),
+        40,
+    )
+    .await;
+    let evening = tomorrow(&server) + time::Duration::days(1);
+    let business_day = evening - time::Duration::days(1);
+    let arrives = OffsetDateTime::parse(
+        &format!("{evening}T00:07:00Z"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    set_clock(&server, arrives);
+    v.refreshed(&server).await;
+    let owner = v.owner.clone();
+    let send = async |method: &str, path: &str, token: Option<&str>, body: Option<Value>| {
+        call(&server, method, path, token, body).await
+    };
+    let walk_in = send(
+        "POST",
+        &format!("/api/v1/venues/{}/reservations", v.venue),
+        Some(&owner),
+        Some(json!({"party_size": 4, "consent": true, "walk_in": true, "guest": {"name": "Mesa llena"}})),
+    )
+    .await;
+    assert_eq!(walk_in.status, 201, "{}", walk_in.body);
+    let walk_in = walk_in.body["reservation_id"].as_str().unwrap().to_owned();
+    let moved = async |id: &str, to: &str| {
+        send(
+            "POST",
+            &format!("/api/v1/reservations/{id}/transitions"),
+            Some(&owner),
+            Some(json!({"to": to})),
+        )
+        .await
+    };
+    assert_eq!(moved(&walk_in, "seated").await.status, 200);
+    let list_path = format!("/api/v1/venues/{}/waitlist", v.venue);
+    let party = |name: &str, phone: Option<&str>| {
+        let mut guest = json!({"name": name});
+        if let Some(phone) = phone {
+            guest["phone"] = json!(phone);
+        }
+        json!({"date": business_day.to_string(), "party_size": 2, "earliest": "19:00", "latest": "21:00",
+               "consent": true, "guest": guest})
+    };
+    let unreachable = send(
+        "POST",
+        &list_path,
+        Some(&owner),
+        Some(party("Sin teléfono", None)),
+    )
+    .await;
+    assert_eq!(unreachable.status, 422, "{}", unreachable.body);
+    assert_eq!(unreachable.body["errors"][0]["field"], "guest.phone");
+    let online = send(
+        "POST",
+        &list_path,
+        None,
+        Some(party("Por internet", Some("+573001110000"))),
+    )
+    .await;
+    assert_eq!(online.status, 422, "{}", online.body);
+    assert_eq!(online.body["errors"][0]["field"], "guest.email");
+    let mut waiting = Vec::new();
+    for (name, phone) in [
+        ("Familia Pérez", "+573001110001"),
+        ("Pareja Díaz", "+573001110002"),
+    ] {
+        let joined = send("POST", &list_path, Some(&owner), Some(party(name, Some(phone)))).await;
+        assert_eq!(
+            (joined.status, joined.body["status"].clone()),
+            (201, json!("waiting")),
+            "{}",
+            joined.body
+        );
+        waiting.push(joined.body["id"].as_str().unwrap().to_owned());
+    }
+    let entries = async || {
+        let day = send(
+            "GET",
+            &format!("{list_path}?date={business_day}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+        assert_eq!(day.status, 200, "{}", day.body);
+        day.body["items"].as_array().unwrap().clone()
+    };
+
+    // The party at the table leaves ten minutes later: the first party waiting is offered the table from now.
+    set_clock(&server, arrives + time::Duration::minutes(10));
+    assert_eq!(moved(&walk_in, "finished").await.status, 200);
+    let listed = entries().await;
+    assert_eq!(listed[0]["status"], "offered", "{listed:?}");
+    assert_eq!(listed[1]["status"], "waiting", "{listed:?}");
+    assert_eq!(
+        listed[0]["offer_expires_at"],
+        format!("{business_day}T19:27:00-05:00")
+    );
+    let offered = listed[0]["reservation_id"].as_str().unwrap().to_owned();
+    let held = day(&server, &v, business_day).await;
+    let row = held.iter().find(|r| r["id"] == json!(offered)).unwrap();
+    assert_eq!(
+        (
+            row["status"].clone(),
+            row["channel"].clone(),
+            row["start"].clone()
+        ),
+        (
+            json!("offered"),
+            json!("walk_in"),
+            json!(format!("{evening}T00:17:00Z"))
+        ),
+        "{row}"
+    );
+    assert!(
+        !crate::identity::mailed(&server, &["Familia P"]).await,
+        "a party without an email is called, not mailed"
+    );
+    // Nobody but the venue's staff or the guest's link answers an offer.
+    let stranger = send(
+        "POST",
+        &format!("/api/v1/reservations/{offered}/accept"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(stranger.status, 404, "{}", stranger.body);
+
+    // They no longer want it: the host takes them off the list, and the table goes to the next party.
+    let declined = send(
+        "POST",
+        &format!("/api/v1/waitlist/{}/leave", waiting[0]),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    assert_eq!(declined.body["status"], "left");
+    let listed = entries().await;
+    assert_eq!(listed[1]["status"], "offered", "{listed:?}");
+    let second = listed[1]["reservation_id"].as_str().unwrap().to_owned();
+    let accepted = send(
+        "POST",
+        &format!("/api/v1/reservations/{second}/accept"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(
+        accepted.body["status"], "booked",
+        "no deposit asked: {}",
+        accepted.body
+    );
+    assert_eq!(entries().await[1]["status"], "booked");
+    let seated = moved(&second, "seated").await;
+    assert_eq!(seated.status, 200, "{}", seated.body);
+    assert_eq!(seated.body["status"], "seated");
+}
+
 pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_written(engine: Engine) {
     let server = TestServer::start_on(engine, |_| {}).await;
     let v = booking_venue(
@@ -3197,6 +3369,7 @@ on_both_engines!(
     a_new_york_venue_lists_dst_nights_by_their_real_instants,
     pacing_refuses_covers_beyond_the_window_cap_on_free_tables,
     a_walk_in_starts_when_it_arrives_on_a_table_free_for_its_turn,
+    the_host_waitlists_parties_at_the_door_and_answers_their_offers,
     consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_written,
     a_cancelled_or_no_show_booking_frees_its_slot_at_once,
 );

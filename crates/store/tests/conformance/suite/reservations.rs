@@ -500,6 +500,7 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
         local_date: "2026-12-04".into(),
         earliest: seven - time::Duration::HOUR,
         latest: seven + time::Duration::HOUR,
+        channel: "online".into(),
         idempotency_key: Some("espera-1".into()),
         request_hash: hash.to_vec(),
     };
@@ -515,6 +516,7 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
         )
         .await
         .unwrap();
+    assert_eq!(entry.channel, "online");
     // A retried join with its key is the same place in the queue; the key with another request is refused.
     let again = store
         .join_waitlist(&scope, &ask(b"mateo"), &change(), NOW)
@@ -593,6 +595,7 @@ pub async fn an_erased_guest_leaves_the_waitlist_and_frees_an_offered_table(stor
         local_date: "2026-12-04".into(),
         earliest: seven - time::Duration::HOUR,
         latest: seven + time::Duration::HOUR,
+        channel: "online".into(),
         idempotency_key: Some(key.into()),
         request_hash: key.as_bytes().to_vec(),
     };
@@ -667,6 +670,7 @@ pub async fn a_waitlist_booking_that_never_came_about_ends_its_entry(store: &dyn
                     local_date: "2026-12-04".into(),
                     earliest: seven - time::Duration::HOUR,
                     latest: seven + time::Duration::HOUR,
+                    channel: "online".into(),
                     idempotency_key: None,
                     request_hash: Vec::new(),
                 },
@@ -1097,6 +1101,7 @@ pub async fn the_host_waitlist_holds_the_days_parties_with_their_guests(store: &
                     local_date: date.into(),
                     earliest: seven - time::Duration::HOUR,
                     latest: seven + time::Duration::HOUR,
+                    channel: "online".into(),
                     idempotency_key: None,
                     request_hash: Vec::new(),
                 },
