@@ -136,6 +136,19 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   await page.locator('.error').waitFor();
   assert.match(await page.textContent('.error'), /^to:/);
 
+  // The owner reads the staff pages in English although the browser says Spanish: the switch keeps the venue, and
+  // the next page stays in English until switched back.
+  await page.click('a.switch');
+  await page.waitForURL((url) => url.searchParams.get('lang') === 'en' && url.searchParams.get('venue') === venue);
+  await page.locator('#summary dt', { hasText: 'Gross sales' }).waitFor();
+  await page.goto(`${server.origin}/host?venue=${venue}`);
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  await page.locator('h1', { hasText: "Today's bookings" }).waitFor();
+  await assertAccessible(page, 'host-english');
+  await page.click('a.switch');
+  await page.waitForURL((url) => url.searchParams.get('lang') === 'es' && url.searchParams.get('venue') === venue);
+  assert.equal(await page.getAttribute('html', 'lang'), 'es');
+
   const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
   await phone.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
   const small = await phone.newPage();

@@ -3016,4 +3016,11 @@ pages.menu = async () => {
   });
 };
 
+// The language switch of the partner's pages goes to the same page, its query kept (`?venue=…`), in the other
+// language (the server keeps the choice in a cookie).
+for (const link of document.querySelectorAll('a.switch[data-keep-query]')) {
+  const here = new URLSearchParams(location.search);
+  here.set('lang', link.hreflang);
+  link.search = `?${here}`;
+}
 if (pages[page]) pages[page]();

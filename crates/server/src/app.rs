@@ -343,6 +343,7 @@ pub fn build(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn(middleware::problem_for_bare_errors))
         .layer(from_fn(middleware::security_headers))
+        .layer(from_fn(middleware::chosen_language))
         .layer(from_fn_with_state(trusted, middleware::observe))
         .layer(from_fn(middleware::request_id))
 }

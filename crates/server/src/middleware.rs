@@ -292,6 +292,58 @@ impl opentelemetry::propagation::Extractor for HeaderText<'_> {
     }
 }
 
+/// The cookie that keeps the language a person chose with a page's switch (`?lang=en` or `?lang=es`).
+pub const LANGUAGE_COOKIE: &str = "comanda_lang";
+
+/// A language chosen on a page beats the one the browser sends: a request with `?lang=en|es` (a page's language
+/// switch) is answered in it and the choice is kept in a cookie for a year; a later request carrying the cookie (a
+/// page, or the API call a page makes, whose mails follow it) is answered in it too. Both work by setting the request's `Accept-Language` to the choice, so every page and mail
+/// that negotiates its language (`Lang::negotiate`) follows it. A staff member whose browser says Spanish can read
+/// the staff pages in English and stay there from page to page.
+pub async fn chosen_language(mut request: Request, next: Next) -> Response {
+    // Only a page takes `?lang=` (an API route refuses a query it does not declare, 400 naming it).
+    let page = !request.uri().path().starts_with("/api/");
+    let asked = request.uri().query().filter(|_| page).and_then(|query| {
+        query.split('&').find_map(|pair| match pair {
+            "lang=en" => Some("en"),
+            "lang=es" => Some("es"),
+            _ => None,
+        })
+    });
+    let kept = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(
+            |pair| match pair.trim().strip_prefix(LANGUAGE_COOKIE)?.strip_prefix('=')? {
+                "en" => Some("en"),
+                "es" => Some("es"),
+                _ => None,
+            },
+        );
+    if let Some(chosen) = asked.or(kept) {
+        request
+            .headers_mut()
+            .insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static(chosen));
+    }
+    let mut response = next.run(request).await;
+    if let Some(chosen) = asked.filter(|asked| Some(*asked) != kept) {
+        let cookie =
+            format!("{LANGUAGE_COOKIE}={chosen}; Path=/; Max-Age=31536000; SameSite=Lax; Secure; HttpOnly");
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    if response.headers().contains_key(header::VARY) {
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Cookie"));
+    }
+    response
+}
+
 /// The security headers every response carries. CSP and cache policy are defaults a page may replace (the payment
 /// page adds Stripe's origin); the rest are fixed.
 pub async fn security_headers(request: Request, next: Next) -> Response {

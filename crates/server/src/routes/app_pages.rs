@@ -92,8 +92,27 @@ fn staff_page(lang: Lang, name: &str, title: &str, main: &str, body: &str) -> Re
         r#"<script src="/assets/app.js" defer></script>"#,
         main,
         "/dashboard",
-        body,
+        &format!("{}\n{body}", switch_line(lang)),
     )
+}
+
+/// A page of the partner's people that is not a staff tool (sign-up, sign-in, the dashboard, the team): [`page`]
+/// with the language switch.
+fn account_page(lang: Lang, name: &str, title: &str, body: &str) -> Response {
+    page(lang, name, title, &format!("{}\n{body}", switch_line(lang)))
+}
+
+/// The link to the other language on the partner's pages, kept from page to page by a cookie
+/// (`middleware::chosen_language`); the script keeps the page's own query (`?venue=…`) on it.
+fn switch_line(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Es => {
+            r#"<p class="switch-line"><a class="switch" data-keep-query href="?lang=en" hreflang="en">English</a></p>"#
+        }
+        Lang::En => {
+            r#"<p class="switch-line"><a class="switch" data-keep-query href="?lang=es" hreflang="es">Español</a></p>"#
+        }
+    }
 }
 
 /// Registers a restaurant and its owner.
@@ -128,7 +147,7 @@ pub async fn signup(headers: HeaderMap) -> Response {
             "Already registered? Sign in"
         ),
     );
-    page(
+    account_page(
         l,
         "signup",
         tr(l, "Registra tu restaurante", "Register your restaurant"),
@@ -162,7 +181,7 @@ pub async fn signin(headers: HeaderMap) -> Response {
         verify = tr(l, "Verificar", "Verify"),
         new = tr(l, "Registrar un restaurante", "Register a restaurant"),
     );
-    page(l, "signin", tr(l, "Iniciar sesión", "Sign in"), &body)
+    account_page(l, "signin", tr(l, "Iniciar sesión", "Sign in"), &body)
 }
 
 /// Second-factor enrolment: QR code, secret, first code, recovery codes.
@@ -217,7 +236,7 @@ pub async fn enroll(headers: HeaderMap) -> Response {
         ),
         next = tr(l, "Continuar", "Continue"),
     );
-    page(
+    account_page(
         l,
         "enroll",
         tr(l, "Verificación en dos pasos", "Two-step verification"),
@@ -263,7 +282,7 @@ pub async fn dashboard(headers: HeaderMap) -> Response {
         out = tr(l, "Cerrar sesión", "Sign out"),
         all = tr(l, "Cerrar todas las sesiones", "Sign out everywhere"),
     );
-    page(l, "dashboard", tr(l, "Panel", "Dashboard"), &body)
+    account_page(l, "dashboard", tr(l, "Panel", "Dashboard"), &body)
 }
 
 /// Staff list, invitations and roles.
@@ -302,7 +321,7 @@ pub async fn staff(headers: HeaderMap) -> Response {
         actions = tr(l, "Acciones", "Actions"),
         pending = tr(l, "Invitaciones pendientes", "Pending invitations"),
     );
-    page(l, "staff", tr(l, "Equipo", "Staff"), &body)
+    account_page(l, "staff", tr(l, "Equipo", "Staff"), &body)
 }
 
 /// Accepting an invitation: choose a password.
@@ -320,7 +339,7 @@ pub async fn invitation(headers: HeaderMap, Path(token): Path<String>) -> Respon
         password = tr(l, "Elige una contraseña", "Choose a password"),
         join = tr(l, "Unirme al equipo", "Join the team"),
     );
-    page(l, "invitation", tr(l, "Únete al equipo", "Join the team"), &body)
+    account_page(l, "invitation", tr(l, "Únete al equipo", "Join the team"), &body)
 }
 
 /// The pages' script.
@@ -1161,7 +1180,7 @@ pub async fn tables(headers: HeaderMap) -> Response {
         new_table = tr(l, "Nueva mesa", "New table"),
         add = tr(l, "Agregar mesa", "Add table"),
     );
-    page(
+    account_page(
         l,
         "tables",
         tr(l, "Mesas y códigos QR", "Tables and QR codes"),
@@ -1203,7 +1222,7 @@ pub async fn menu_editor(headers: HeaderMap) -> Response {
         tax = tr(l, "Lleva el impuesto del restaurante", "Carries the venue's tax"),
         add = tr(l, "Agregar", "Add"),
     );
-    page(l, "menu", tr(l, "Menú", "Menu"), &body)
+    account_page(l, "menu", tr(l, "Menú", "Menu"), &body)
 }
 
 /// The payment page: the live balance, the guest's choice of share and voluntary tip, and Stripe Elements for the

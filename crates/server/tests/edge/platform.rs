@@ -572,6 +572,40 @@ async fn landing_page_speaks_spanish_or_english() {
         !es.contains("<script") && !es.contains("style="),
         "no inline script or style under the strict CSP"
     );
+    // A manager whose browser says Spanish switches the staff pages to English: the choice is kept in a cookie and
+    // beats the browser's language on the next page, until switched back.
+    let switched = server
+        .client
+        .get(server.url("/host?venue=x&lang=en"))
+        .header("accept-language", "es-CO")
+        .send()
+        .await
+        .unwrap();
+    let cookie = switched.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("comanda_lang=en;")
+            && cookie.contains("Secure")
+            && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let switched = switched.text().await.unwrap();
+    assert!(switched.contains("<html lang=\"en\">") && switched.contains("hreflang=\"es\">Español</a>"));
+    let next_page = |cookie: &'static str| {
+        server
+            .client
+            .get(server.url("/analytics"))
+            .header("accept-language", "es-CO")
+            .header("cookie", cookie)
+            .send()
+    };
+    let kept = next_page("device=abc; comanda_lang=en").await.unwrap();
+    assert!(kept.headers().get("set-cookie").is_none());
+    assert!(kept.text().await.unwrap().contains("<html lang=\"en\">"));
+    let ignored = next_page("comanda_lang=fr").await.unwrap().text().await.unwrap();
+    assert!(
+        ignored.contains("<html lang=\"es\">"),
+        "an unknown choice falls back to the browser's"
+    );
     server.stop().await;
 }
 
