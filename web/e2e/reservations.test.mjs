@@ -135,6 +135,14 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await guest.click('#manage-link');
   await guest.locator('#confirmed-title', { hasText: 'Tu reserva' }).waitFor();
   assert.equal(await guest.locator('#cancel-booking').isVisible(), true);
+  // A tap on Cancel asks for a second one: a cancellation cannot be undone. (Not tapped again: the booking stands.)
+  await guest.click('#cancel-booking');
+  assert.equal(await guest.textContent('#cancel-booking'), 'Toca de nuevo para cancelar la reserva');
+  assert.match(await guest.locator('#confirmed-text').textContent(), /Reservada/);
+  // A link whose token is wrong says so in Spanish, and the page still books.
+  await guest.goto(`${server.origin}/book/${venue}?reservation=${new URL(guest.url()).searchParams.get('reservation')}&token=equivocado`);
+  await guest.locator('.error', { hasText: 'Este enlace de la reserva no es válido' }).waitFor();
+  assert.notEqual(await guest.inputValue('#search-form input[name=date]'), '');
 
   // A second guest, that evening, no longer sees 19:00: the only table is held.
   const secondPhone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true });
@@ -312,6 +320,12 @@ test('the owner asks a deposit on the settings page; a guest reads its rule, pay
   assert.equal(await settings.textContent('#public-booking'), `${server.origin}/book/${venue.id}`);
   await settings.waitForFunction(() => document.querySelector('#policy-form input[name=horizon_days]').value === '30');
   assert.equal(await settings.isChecked('#policy-form input[name=s0d5]'), true, 'Friday is in the first service');
+  // Without a deposit there is no refund cut-off to give: its field is off and the rules save as they are.
+  assert.equal(await settings.isDisabled('#policy-form input[name=cancellation_cutoff_hours]'), true);
+  await settings.click('#policy-form button[type=submit]');
+  await settings.locator('#policy-saved').waitFor({ state: 'visible' });
+  assert.equal((await call('GET', `/api/v1/venues/${venue.id}/booking-policy`, undefined, token)).policy.deposit_per_cover, null);
+  await settings.evaluate(() => { document.querySelector('#policy-saved').hidden = true; });
   // Written as Colombians write pesos: the dot groups thousands (a number field read it as twenty pesos).
   await settings.fill('#policy-form input[name=deposit]', '20.000');
   await settings.fill('#policy-form input[name=cancellation_cutoff_hours]', '24');
@@ -425,6 +439,8 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   await guest.check('#waitlist-form input[name=consent]');
   await guest.click('#waitlist-form button[type=submit]');
   await guest.locator('#waitlist-joined').waitFor({ state: 'visible' });
+  // A guest who finds a table elsewhere can leave the list from here (not now: the offer comes below).
+  assert.equal(await guest.isVisible('#leave-waitlist'), true);
   await guest.screenshot({ path: artifactPath('booking-waitlist.png'), fullPage: true });
   await assertAccessible(guest, 'booking-waitlist');
 

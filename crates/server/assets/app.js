@@ -60,6 +60,7 @@ const hostSpanishFields = {
 const spanishTypes = {
   'slot-taken': 'No hay mesa libre para ese grupo a esa hora (otra reserva la tiene o se acaba de ocupar); elige otra.',
   'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',
+  'not-found': 'No encontramos lo que buscas: revisa el enlace o la dirección.',
   'bill-covered': 'Lo que elegiste ya está pagado o lo están pagando: elige lo que falta por pagar.',
   'share-changed': 'La cuenta cambió y tu parte ahora es otra: revisa el nuevo valor y confírmalo.',
   'payments-unavailable': 'Este restaurante no puede recibir pagos con tarjeta ahora; pregunta al personal.',
@@ -105,6 +106,12 @@ const spanishDetails = [
   [/^reason: /, 'Escribe el motivo, en máximo 500 caracteres.'],
   [/^a table has a bill open: change the tax regime/, 'Hay una mesa con la cuenta abierta: cambia el impuesto cuando todas las mesas estén cerradas.'],
   [/^no table that seats this party is free for its whole turn from now/, 'No hay mesa libre ahora para ese grupo durante todo su turno (hay un grupo sentado o una reserva la tiene dentro del turno): ofrécele la lista de espera o una reserva más tarde.'],
+  [/^latest: is already past/, 'Esa franja ya pasó: elige una hora final más tarde.'],
+  [/^date: bookings open (\d+) days ahead/, 'El restaurante recibe reservas con hasta $1 días de anticipación: elige una fecha más cercana.'],
+  [/^to: must not be before from/, 'La fecha final no puede ser anterior a la inicial.'],
+  [/^to: a range covers at most (\d+) days/, 'Un rango cubre como máximo $1 días: acórtalo.'],
+  [/^(?:code: )?the code is wrong or was already used/, 'El código no es correcto o ya se usó: escribe el que muestra ahora tu aplicación autenticadora.'],
+  [/^too many attempts/, 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.'],
   [/^the venue's pacing lets no more guests arrive/, 'El ritmo de llegadas del local no admite más personas en ese cuarto de hora (puede haber mesa libre, pero la cocina llegó a su límite): elige otra hora.'],
   [/^another party is still seated at this table/, 'Otro grupo sigue sentado en esa mesa: márcalo como terminado, o mueve esta reserva (moverla a la misma hora le da una mesa libre, si la hay).'],
   [/^the table still has another party's open bill/, 'La mesa aún tiene la cuenta abierta de otro grupo: ciérrala cuando esté pagada, o mueve esta reserva a otra mesa.'],
@@ -117,6 +124,17 @@ const spanishDetails = [
   [/^the party is no longer seated/, 'El grupo ya no está sentado.'],
   [/^a seated party keeps its time/, 'Un grupo sentado conserva su hora: cambia solo las personas.'],
   [/^this reservation is [\w ]+ now: it cannot/, 'Esa reserva ya no admite ese cambio: alguien más la cambió, o ya pasó su momento.'],
+];
+
+// The booking page in English speaks to a guest, not in the API's field names.
+const englishGuestDetails = [
+  [/^latest: is already past/, 'That window is already over: choose a later end time.'],
+  [/^date: bookings open (\d+) days ahead/, 'The restaurant takes bookings up to $1 days ahead: choose an earlier date.'],
+  [/^guest\.phone: /, 'Write the phone number with its country code, for example +57 300 123 4567.'],
+  [/^guest\.email: /, 'Write a valid email address: the confirmation and the link to manage the booking go there.'],
+  [/^guest\.name: /, 'Write your name.'],
+  [/^consent: /, 'Accept the privacy notice to book: the restaurant keeps your contact details only with it.'],
+  [/^the venue's pacing lets no more guests arrive/, 'The restaurant takes no more arrivals at that time; choose another time.'],
 ];
 
 // The guest's page speaks to the guest: refusals written for staff (what to refund, which state an order is in)
@@ -148,6 +166,11 @@ function problemText(problem) {
   }
   // The booking page speaks to a guest, in English too, of a party the venue does not take online.
   if (english && page === 'booking' && field && field.field === 'party_size') return 'The restaurant does not take parties of that size online; call them to book.';
+  if (english && page === 'booking') {
+    const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
+    const found = englishGuestDetails.find(([pattern]) => pattern.test(words));
+    if (found) return found[1].replace(/\$(\d)/g, (_, n) => (words.match(found[0]) || [])[Number(n)] || '');
+  }
   return field ? `${field.field}: ${field.message}` : problem.detail || problem.title || (english ? 'Something went wrong' : 'Algo salió mal');
 }
 
@@ -1635,7 +1658,11 @@ pages.booking = async () => {
       }
     };
     const cancelButton = $('#cancel-booking');
-    cancelButton.textContent = english ? 'Cancel the booking' : 'Cancelar la reserva';
+    const offered = reservation.status === 'offered';
+    cancelButton.textContent = offered
+      ? (english ? 'Decline the table' : 'No quiero la mesa')
+      : (english ? 'Cancel the booking' : 'Cancelar la reserva');
+    delete cancelButton.dataset.confirm;
     cancelButton.onclick = async () => {
       clearError();
       // A paid deposit the venue keeps on a late cancellation (its policy): the guest is told how much, and taps
@@ -1650,6 +1677,14 @@ pages.booking = async () => {
         showError({ detail: english
           ? `It is past the time to cancel with a refund: the restaurant keeps your ${amount} deposit. Tap again to cancel.`
           : `Ya pasó el plazo para cancelar con devolución: el restaurante conserva tu depósito de ${amount}. Toca de nuevo para cancelar.` });
+        return;
+      }
+      // A cancellation cannot be undone (the table may go to someone else at once): a second tap confirms it.
+      if (cancelButton.dataset.confirm !== 'yes') {
+        cancelButton.dataset.confirm = 'yes';
+        cancelButton.textContent = offered
+          ? (english ? 'Tap again to decline the table' : 'Toca de nuevo para rechazar la mesa')
+          : (english ? 'Tap again to cancel the booking' : 'Toca de nuevo para cancelar la reserva');
         return;
       }
       delete cancelButton.dataset.confirm;
@@ -1668,16 +1703,38 @@ pages.booking = async () => {
       const reservation = await api('GET', `/api/v1/reservations/${encodeURIComponent(params.get('reservation'))}?token=${encodeURIComponent(params.get('token'))}`);
       $('#confirmed-title').textContent = english ? 'Your booking' : 'Tu reserva';
       showBooking(reservation, params.get('token'));
+      return;
     } catch (error) {
-      showError(error.problem);
+      // A link that is wrong or gone: said so, in the guest's words, and the page still books a table.
+      const gone = error.problem && String(error.problem.type || '').endsWith('/not-found');
+      showError(gone
+        ? { detail: english ? 'This booking link is not valid or has expired: open it again from your confirmation email, or book again here.' : 'Este enlace de la reserva no es válido o ya venció: ábrelo de nuevo desde el correo de confirmación, o reserva otra vez aquí.' }
+        : error.problem);
     }
-    return;
   }
   const form = $('#search-form');
   // Today at the venue (its zone and day start, whatever the phone's say) while it still has a time for the party,
   // tomorrow otherwise: a guest booking for tonight should not have to change the date first.
   const today = businessDay({ timezone: root.dataset.timezone, day_start_hour: root.dataset.dayStart });
   const tomorrow = new Date(Date.parse(`${today}T12:00:00Z`) + 86400000).toISOString().slice(0, 10);
+  // The venue's clock now: the next quarter hour and two hours after it, as HH:MM.
+  const businessClock = () => {
+    let local;
+    try {
+      local = new Intl.DateTimeFormat('en-GB', { timeZone: root.dataset.timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date());
+    } catch {
+      local = new Date().toTimeString().slice(0, 5);
+    }
+    const minutes = Number(local.slice(0, 2)) * 60 + Number(local.slice(3, 5));
+    const at = (m) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+    const next = Math.ceil((minutes + 1) / 15) * 15;
+    return { next: at(next % 1440), later: at((next + 120) % 1440) };
+  };
+  // Minutes into the business day of a local HH:MM: a time before the day starts is the night after midnight.
+  const onBusinessDay = (hhmm) => {
+    const minutes = Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+    return minutes < (Number(root.dataset.dayStart) || 0) * 60 ? minutes + 1440 : minutes;
+  };
   form.date.value = tomorrow;
   api('GET', `/api/v1/venues/${encodeURIComponent(venue)}/availability?date=${today}&party_size=${Number(form.party_size.value) || 2}`)
     .then((tonight) => {
@@ -1720,9 +1777,16 @@ pages.booking = async () => {
       }
       $('#no-slots').hidden = answer.slots.length > 0;
       $('#slots').hidden = false;
-      // Nothing free: the guest can wait for a table that comes free in a window of their choice.
+      // Nothing free: the guest can wait for a table that comes free in a window of their choice. Tonight, a window
+      // already under way starts at the next quarter hour, not at a time already past.
       $('#waitlist-form').hidden = answer.slots.length > 0;
       waitlistParty = party;
+      if (form.date.value === today) {
+        const w = $('#waitlist-form');
+        const now = businessClock();
+        if (onBusinessDay(w.earliest.value) < onBusinessDay(now.next)) w.earliest.value = now.next;
+        if (onBusinessDay(w.latest.value) <= onBusinessDay(w.earliest.value)) w.latest.value = now.later;
+      }
     } catch (error) {
       // No times, and no waitlist, for a question refused (a party the venue never seats online, a date past).
       $('#slots').hidden = true;
@@ -1749,10 +1813,23 @@ pages.booking = async () => {
     };
     try {
       // A retry after a lost answer is the same place in the queue, not another.
-      await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, body, undefined, { 'Idempotency-Key': waitlistKey.for(body) });
+      const joined = await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, body, undefined, { 'Idempotency-Key': waitlistKey.for(body) });
       waitlistKey.succeeded();
       w.hidden = true;
       $('#waitlist-joined').hidden = false;
+      // The guest who finds a table elsewhere leaves the list, so the venue does not hold one for nobody.
+      const leave = $('#leave-waitlist');
+      leave.hidden = false;
+      leave.onclick = async () => {
+        clearError();
+        try {
+          await api('POST', `/api/v1/waitlist/${encodeURIComponent(joined.id)}/leave?token=${encodeURIComponent(joined.manage_token)}`);
+          leave.hidden = true;
+          $('#waitlist-joined').textContent = english ? 'You left the waitlist.' : 'Saliste de la lista de espera.';
+        } catch (error) {
+          showError(error.problem);
+        }
+      };
     } catch (error) {
       showError(error.problem);
     } finally {
@@ -1885,7 +1962,10 @@ function drawSeries(svg, points, label, granularity) {
     bar.appendChild(svgElement('title', {}, `${point.start.slice(0, 16).replace('T', ' ')}${partOfWeek(point, granularity)}: ${label(point.value)}`));
     svg.appendChild(bar);
     if (i % every === 0) {
-      const text = hourly ? point.start.slice(5, 16).replace('T', ' ') : point.day.slice(5);
+      // "28 nov" / "Nov 28", never "11-28" (which a Colombian reads as the 11th of some month).
+      const text = hourly
+        ? point.start.slice(11, 16)
+        : new Date(`${point.day}T12:00:00Z`).toLocaleDateString(english ? 'en' : 'es-CO', { day: 'numeric', month: 'short', timeZone: 'UTC' });
       svg.appendChild(svgElement('text', { class: 'axis', x, y: height - 22 }, text));
     }
   });
@@ -2083,6 +2163,11 @@ pages.analytics = async () => {
       });
       $('#servers-table tbody').replaceChildren(...rows);
     } catch (error) {
+      // The figures of the range before are not left standing under dates they do not belong to.
+      for (const stale of ['#summary', '#definitions', '#series-chart', '#heat-chart', '#mix-chart', '#servers-table tbody']) {
+        const node = $(stale);
+        if (node) node.replaceChildren();
+      }
       showError(error.problem);
     }
   };
@@ -2534,6 +2619,15 @@ pages.bookingSettings = async () => {
   $('#booking-link').hidden = false;
   const form = $('#policy-form');
   const field = (name) => form.elements[name];
+  // The refund cut-off is a deposit's: asked for (24 hours to start with) only while a deposit is set.
+  const cutoffFollowsDeposit = () => {
+    const cutoff = field('cancellation_cutoff_hours');
+    const none = field('deposit').value.trim() === '';
+    cutoff.disabled = none;
+    cutoff.required = !none;
+    if (!none && cutoff.value === '') cutoff.value = '24';
+  };
+  field('deposit').addEventListener('input', cutoffFollowsDeposit);
   // The page shows three services and three turn rules; a policy with more (the API takes 14 services) gets a row
   // for each, so saving never drops one. A row is the first one copied, its fields renumbered and emptied.
   const rows = (selector, wanted) => {
@@ -2590,6 +2684,7 @@ pages.bookingSettings = async () => {
     field('max_party_size').value = policy.max_party_size;
     field('deposit').value = policy.deposit_per_cover ? (policy.deposit_per_cover.amount / 100).toLocaleString('es-CO') : '';
     field('cancellation_cutoff_hours').value = policy.cancellation_cutoff_hours;
+    cutoffFollowsDeposit();
   } catch (error) {
     return showError(error.problem);
   }
@@ -2618,7 +2713,8 @@ pages.bookingSettings = async () => {
       horizon_days: Number(v.horizon_days),
       max_party_size: Number(v.max_party_size),
       deposit_per_cover: deposit > 0 ? { amount: deposit, currency } : null,
-      cancellation_cutoff_hours: Number(v.cancellation_cutoff_hours),
+      // Without a deposit there is nothing to refund: the cut-off is 0, whatever the disabled field holds.
+      cancellation_cutoff_hours: deposit > 0 ? Number(v.cancellation_cutoff_hours) : 0,
     });
     $('#policy-saved').hidden = false;
   });

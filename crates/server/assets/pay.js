@@ -215,6 +215,12 @@ function spoken(problem, english) {
       ? 'The dishes you chose come to more than is left to pay: part of the bill was paid in shares, not by dish. Choose "What is left".'
       : 'Los platos que elegiste pasan de lo que falta por pagar: parte de la cuenta se pagó en partes, no por platos. Elige «Lo que falta».';
   }
+  // The deposit page is opened from a booking's link, not a table's QR code.
+  if (!field && String(problem.type || '').endsWith('/not-found') && document.getElementById('deposit')) {
+    return english
+      ? 'This booking link is not valid or has expired: open it again from your confirmation email.'
+      : 'Este enlace de la reserva no es válido o ya venció: ábrelo de nuevo desde el correo de confirmación.';
+  }
   const said = field
     ? PAYMENT_REFUSALS.fields[String(field.field).split(/[.[]/)[0]]
     : PAYMENT_REFUSALS.types[String(problem.type || '').split('/').pop()];

@@ -550,6 +550,7 @@ pub async fn booking_widget(
 <button type="submit">{join}</button>
 </form>
 <p id="waitlist-joined" class="ok" hidden>{joined}</p>
+<p><button id="leave-waitlist" type="button" class="secondary" hidden>{leave_waitlist}</button></p>
 <section id="confirmed" class="card" hidden>
 <h2 id="confirmed-title">{done}</h2>
 <p id="confirmed-text"></p>
@@ -562,6 +563,7 @@ pub async fn booking_widget(
 </section>
 </div>"#,
         venue = escape(&venue),
+        leave_waitlist = tr(l, "Salir de la lista de espera", "Leave the waitlist"),
         timezone = escape(&found.timezone),
         day_start = found.day_start_hour,
         intro = tr(l, "Reserva tu mesa.", "Book your table."),
@@ -1068,14 +1070,14 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
             "Depósito por persona en pesos (vacío: sin depósito)",
             "Deposit per guest in pesos (empty: none)"
         ),
-        cutoff = number(
-            "cancellation_cutoff_hours",
+        // Only a deposit has a refund cut-off: the field is asked for with one (the page enables it then).
+        cutoff = format!(
+            r#"<label>{}<input type="number" name="cancellation_cutoff_hours" min="0" inputmode="numeric" disabled></label>"#,
             tr(
                 l,
-                "Horas antes en que cancelar aún devuelve el depósito",
-                "Hours before the start a cancellation still refunds the deposit"
-            ),
-            0
+                "Horas antes en que cancelar aún devuelve el depósito (solo con depósito)",
+                "Hours before the start a cancellation still refunds the deposit (only with a deposit)"
+            )
         ),
         save = tr(l, "Guardar", "Save"),
         saved = tr(
