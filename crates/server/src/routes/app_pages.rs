@@ -974,6 +974,15 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
             r#"<label>{label}<input type="number" name="{name}" min="{min}" inputmode="numeric" required></label>"#
         )
     };
+    // Only a deposit has a refund cut-off: the field is asked for with one (the page enables it then).
+    let cutoff = format!(
+        r#"<label>{}<input type="number" name="cancellation_cutoff_hours" min="0" inputmode="numeric" disabled></label>"#,
+        tr(
+            l,
+            "Horas antes en que cancelar aún devuelve el depósito (solo con depósito)",
+            "Hours before the start a cancellation still refunds the deposit (only with a deposit)"
+        )
+    );
     let body = format!(
         r#"<p id="booking-link" class="hint" hidden>{share} <a id="public-booking" href=""></a></p>
 <form id="policy-form" class="card">
@@ -1070,15 +1079,7 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
             "Depósito por persona en pesos (vacío: sin depósito)",
             "Deposit per guest in pesos (empty: none)"
         ),
-        // Only a deposit has a refund cut-off: the field is asked for with one (the page enables it then).
-        cutoff = format!(
-            r#"<label>{}<input type="number" name="cancellation_cutoff_hours" min="0" inputmode="numeric" disabled></label>"#,
-            tr(
-                l,
-                "Horas antes en que cancelar aún devuelve el depósito (solo con depósito)",
-                "Hours before the start a cancellation still refunds the deposit (only with a deposit)"
-            )
-        ),
+        cutoff = cutoff,
         save = tr(l, "Guardar", "Save"),
         saved = tr(
             l,
