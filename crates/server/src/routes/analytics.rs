@@ -2071,11 +2071,14 @@ pub async fn venue_cash_journal(
         tip: c.tip.amount,
         recorded_by: c.recorded_by.to_string(),
         recorded_by_name: name_of(c.recorded_by),
-        recorded_at: calendar.with_local_offset(c.created_at),
+        // To the second: a spreadsheet reads "19:41:04", not nine digits of a second.
+        recorded_at: whole_seconds(calendar.with_local_offset(c.created_at)),
         business_day: calendar.business_day(c.created_at).to_string(),
         voided_by: c.voided.map(|(m, _)| m.to_string()),
         voided_by_name: c.voided.and_then(|(m, _)| name_of(m)),
-        voided_at: c.voided.map(|(_, at)| calendar.with_local_offset(at)),
+        voided_at: c
+            .voided
+            .map(|(_, at)| whole_seconds(calendar.with_local_offset(at))),
     };
     if let Some(dialect) = csv {
         let records = collect_all(|p| state.store.venue_cash(&caller.scope, id, start, end, p)).await?;
@@ -2119,4 +2122,9 @@ pub async fn venue_cash_journal(
         next_cursor: listed.next.map(|c| c.encode()),
     })
     .into_response())
+}
+
+/// An instant without its fraction of a second.
+fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(0).unwrap_or(at)
 }
