@@ -1468,6 +1468,8 @@ pages.kitchen = async () => {
           const flags = [paying ? 'cancel_payments=true' : '', !empty && !session.balance.settled ? 'unpaid=true' : '']
             .filter(Boolean).join('&');
           await authed('POST', `/api/v1/venues/${venue}/tables/${encodeURIComponent(session.table_id)}/close${flags ? `?${flags}` : ''}`);
+          // The question asked before the second tap is answered: the status says the table closed.
+          $('#kitchen-status').textContent = `${session.table}: ${english ? 'table closed' : 'mesa cerrada'}`;
           await refreshSessions();
         } catch (error) {
           close.disabled = false;
