@@ -450,6 +450,9 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   await host.goto(`${server.origin}/host?venue=${venue}&date=${date}`);
   await host.locator('#waitlist li', { hasText: 'Camila Ortiz' }).waitFor();
   const row = host.locator('#day-list li', { hasText: 'Andrés Mejía' });
+  // A cancellation asks a second tap (it cannot be undone from the page).
+  await row.locator('button[data-move="cancelled"]').click();
+  assert.equal(await row.locator('button[data-move="cancelled"]').textContent(), 'Cancelar: toca otra vez');
   await row.locator('button[data-move="cancelled"]').click();
   await host.locator('#waitlist li', { hasText: 'mesa ofrecida' }).waitFor();
   await host.screenshot({ path: artifactPath('host-waitlist.png'), fullPage: true });

@@ -115,7 +115,7 @@ const spanishDetails = [
   [/^the venue's pacing lets no more guests arrive/, 'El ritmo de llegadas del local no admite más personas en ese cuarto de hora (puede haber mesa libre, pero la cocina llegó a su límite): elige otra hora.'],
   [/^another party is still seated at this table/, 'Otro grupo sigue sentado en esa mesa: márcalo como terminado, o mueve esta reserva (moverla a la misma hora le da una mesa libre, si la hay).'],
   [/^the table still has another party's open bill/, 'La mesa aún tiene la cuenta abierta de otro grupo: ciérrala cuando esté pagada, o mueve esta reserva a otra mesa.'],
-  [/^its table was given to another party after the no-show/, 'Su mesa se le dio a otro grupo después del «no llegó»: mueve la reserva a una mesa libre y luego siéntalo.'],
+  [/^its table was given to another party after the no-show/, 'Su mesa se le dio a otro grupo después del «no llegó»: siéntalo como cliente sin reserva («Sentar ahora»).'],
   [/^the booking's time has come: the venue can still cancel it/, 'Ya llegó la hora de tu reserva: ahora solo el restaurante puede cancelarla.'],
   [/^a party is seated from an hour before its time/, 'Un grupo se sienta desde una hora antes de su reserva: mueve la reserva para sentarlo antes.'],
   [/^a party is late 15 minutes after its start/, 'Un grupo está «tarde» 15 minutos después de su hora, no antes.'],
@@ -2344,11 +2344,22 @@ pages.host = async () => {
         button.setAttribute('aria-label', `${moveNames[english ? 'en' : 'es'][to]}: ${guestLabel(r)}, ${hhmm(r.local)}`);
         if (to !== 'seated') button.className = 'secondary';
         button.addEventListener('click', async () => {
+          // Cancelling and marking a no-show cannot be undone from here (the table goes to the next party): a
+          // second tap confirms them.
+          if (['cancelled', 'no_show'].includes(to) && button.dataset.confirm !== 'yes') {
+            button.dataset.confirm = 'yes';
+            button.textContent = `${moveNames[english ? 'en' : 'es'][to]}: ${english ? 'tap again' : 'toca otra vez'}`;
+            return;
+          }
+          // One tap, one move: a double tap does not send the move twice (the second was refused as a conflict).
+          if (button.disabled) return;
+          button.disabled = true;
           try {
             const moved = await authed('POST', `/api/v1/reservations/${encodeURIComponent(r.id)}/transitions`, { to });
             await render();
             $('#day-said').textContent = `${guestLabel(r)}: ${bookingStatus(moved.status)}`;
           } catch (error) {
+            button.disabled = false;
             showError(error.problem);
           }
         });
@@ -2471,7 +2482,10 @@ pages.host = async () => {
       row.dataset.entry = w.id;
       // Booked from the list but its deposit not paid yet: not a booking until it is (its hold may still lapse).
       const unpaid = w.status === 'booked' && items.some((r) => r.id === w.reservation_id && r.status === 'awaiting_deposit');
-      const said = unpaid ? (english ? 'booked, deposit not paid yet' : 'reservó, falta pagar el depósito') : (waitNames[w.status] || w.status);
+      // A party still waiting once its window is over is offered nothing more: said so, for the host to remove it.
+      const over = w.status === 'waiting' && Date.parse(w.latest) < Date.now();
+      const said = unpaid ? (english ? 'booked, deposit not paid yet' : 'reservó, falta pagar el depósito')
+        : over ? (english ? 'window over' : 'su franja ya pasó') : (waitNames[w.status] || w.status);
       // An offered table says which, when, and until when it is held: the host calls the guest and answers for them.
       const offered = w.status === 'offered' && items.find((r) => r.id === w.reservation_id);
       const where = offered
@@ -2489,10 +2503,14 @@ pages.host = async () => {
         button.setAttribute('aria-label', `${label}: ${guestLabel(w)}`);
         button.addEventListener('click', async () => {
           clearError();
+          if (button.disabled) return;
+          // One answer per offer: a double tap sent it twice, and the second was refused.
+          for (const other of row.querySelectorAll('button')) other.disabled = true;
           try {
             await authed('POST', path);
             await render();
           } catch (error) {
+            for (const other of row.querySelectorAll('button')) other.disabled = false;
             showError(error.problem);
           }
         });
@@ -2549,8 +2567,20 @@ pages.host = async () => {
     if (!$('#new-booking').open) return;
     clearError();
     try {
-      const count = await fillTimes(bookingForm.start, Number(bookingForm.party_size.value) || 0, bookingForm.start.value);
-      $('#no-times').hidden = count > 0;
+      const chosen = bookingForm.start.value;
+      const count = await fillTimes(bookingForm.start, Number(bookingForm.party_size.value) || 0, chosen);
+      const noTimes = $('#no-times');
+      noTimes.textContent = noTimes.dataset.none || (noTimes.dataset.none = noTimes.textContent);
+      noTimes.hidden = count > 0;
+      if (count > 0 && chosen && bookingForm.start.value !== chosen) {
+        // The time the host chose is gone (taken, past, or not free for the new party size): nothing is chosen for
+        // them (the day's first time, a lunch, would be booked unnoticed); the form asks again and says why.
+        bookingForm.start.prepend(new Option(english ? 'Choose a time' : 'Elige una hora', '', true, true));
+        noTimes.textContent = english
+          ? 'The time you chose is no longer free for this party: choose another.'
+          : 'La hora elegida ya no está libre para ese grupo: elige otra.';
+        noTimes.hidden = false;
+      }
     } catch (error) {
       bookingForm.start.replaceChildren();
       showError(error.problem);
@@ -2583,6 +2613,8 @@ pages.host = async () => {
       // Booked: the form is cleared before seating, so a refused seating is never booked twice by a second tap
       // (the booking is on the list, with its own Seat button).
       bookingForm.reset();
+      // The next booking starts from the day's free times, not from the time just booked.
+      bookingForm.start.replaceChildren();
       if (walkIn) await authed('POST', `/api/v1/reservations/${encodeURIComponent(booked.reservation_id)}/transitions`, { to: 'seated' });
       await render();
       await refreshTimes();

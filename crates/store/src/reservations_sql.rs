@@ -1136,8 +1136,8 @@ impl ReservationStore for Engine {
             };
             if !claim(&mut tx, partner, id, &booked).await? {
                 return Err(StoreError::Refused(
-                    "its table was given to another party after the no-show: move the booking to a free table, \
-                     then seat it"
+                    "its table was given to another party after the no-show: seat the party as a walk-in (a \
+                     no-show is not moved)"
                         .into(),
                 ));
             }
