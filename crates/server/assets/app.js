@@ -2189,6 +2189,15 @@ pages.analytics = async () => {
   await render();
 };
 
+// A guest's phone as the host calls it: a tel: link (a tap on a tablet or phone calls), written the Colombian way
+// for +57 numbers ("+57 300 123 4567").
+function phoneLink(e164) {
+  const link = document.createElement('a');
+  link.href = `tel:${e164}`;
+  link.textContent = /^\+57\d{10}$/.test(e164) ? `+57 ${e164.slice(3, 6)} ${e164.slice(6, 9)} ${e164.slice(9)}` : e164;
+  return link;
+}
+
 pages.host = async () => {
   if (!store.get('access')) return location.assign('/signin');
   const params = new URLSearchParams(location.search);
@@ -2307,7 +2316,8 @@ pages.host = async () => {
       const who = document.createElement('span');
       who.className = 'who';
       const names = r.tables.map((id) => (tables.find((t) => t.id === id) || { label: '?' }).label).join(' + ');
-      who.textContent = [`${hhmm(r.local)} · ${guestLabel(r)} (${r.party_size})`, names, r.guest_phone].filter(Boolean).join(' · ');
+      who.textContent = [`${hhmm(r.local)} · ${guestLabel(r)} (${r.party_size})`, names].filter(Boolean).join(' · ');
+      if (r.guest_phone) who.append(' · ', phoneLink(r.guest_phone));
       const status = document.createElement('strong');
       status.className = 'status';
       status.textContent = bookingStatus(r.status);
@@ -2493,7 +2503,9 @@ pages.host = async () => {
         : '';
       const who = document.createElement('span');
       who.className = 'who';
-      who.textContent = [`${hhmm(w.earliest)}–${hhmm(w.latest)} · ${guestLabel(w)} (${w.party_size})`, w.guest_phone, said, where].filter(Boolean).join(' · ');
+      who.textContent = `${hhmm(w.earliest)}–${hhmm(w.latest)} · ${guestLabel(w)} (${w.party_size})`;
+      if (w.guest_phone) who.append(' · ', phoneLink(w.guest_phone));
+      who.append(` · ${[said, where].filter(Boolean).join(' · ')}`);
       row.append(who);
       const answer = (label, path, primary) => {
         const button = document.createElement('button');
