@@ -524,5 +524,13 @@ test('a party waits at the bar: the host puts it on the list by phone, the table
   const booked = host.locator('#day-list li', { hasText: 'Familia Pérez' });
   await booked.locator('button[data-move="seated"]').click();
   await booked.locator('.status', { hasText: 'Sentada' }).waitFor();
+  // Two more friends, and then three: more than Mesa 1 seats asks a second tap before it is written.
+  await booked.locator('details.resize summary').click();
+  await booked.locator('details.resize input[name=party_size]').fill('5');
+  await booked.locator('details.resize button[type=submit]').click();
+  await host.locator('.error', { hasText: 'Sus mesas son para 4' }).waitFor();
+  assert.equal((await call('GET', `/api/v1/venues/${venue}/reservations?date=${await host.inputValue('#day-form input[name=date]')}`, undefined, token)).items.find((r) => r.guest_name === 'Familia Pérez').party_size, 2);
+  await booked.locator('details.resize button[type=submit]').click();
+  await host.locator('#day-list li', { hasText: 'Familia Pérez (5)' }).waitFor();
   await staff.close();
 });

@@ -2387,9 +2387,19 @@ pages.host = async () => {
         apply.textContent = english ? 'Change guests' : 'Cambiar personas';
         apply.setAttribute('aria-label', `${english ? 'Change guests' : 'Cambiar personas'}: ${guestLabel(r)}, ${hhmm(r.local)}`);
         resize.append(labelled(english ? `Guests (${guestLabel(r)})` : `Personas (${guestLabel(r)})`, party), apply);
+        // More guests than its tables seat is allowed (a chair is added), but said first: a second tap confirms.
+        const seats = r.tables.reduce((sum, id) => sum + ((tables.find((t) => t.id === id) || {}).max_party || 0), 0);
+        party.addEventListener('input', () => { delete resize.dataset.confirm; });
         resize.addEventListener('submit', async (event) => {
           event.preventDefault();
           clearError();
+          if (seats > 0 && Number(party.value) > seats && resize.dataset.confirm !== 'yes') {
+            resize.dataset.confirm = 'yes';
+            showError({ detail: english
+              ? `Its tables seat ${seats}: tap "Change guests" again to seat ${party.value} there anyway, or move the party.`
+              : `Sus mesas son para ${seats}: toca «Cambiar personas» otra vez para sentar a ${party.value} ahí de todos modos, o mueve el grupo.` });
+            return;
+          }
           try {
             await authed('POST', `/api/v1/reservations/${encodeURIComponent(r.id)}/transitions`, { to: 'moved', start: r.start, party_size: Number(party.value) });
             await render();
@@ -2397,7 +2407,13 @@ pages.host = async () => {
             showError(error.problem);
           }
         });
-        row.appendChild(resize);
+        // Folded: on a phone an open form on every seated row pushed the waitlist screens down.
+        const fold = document.createElement('details');
+        fold.className = 'resize';
+        const summary = document.createElement('summary');
+        summary.textContent = english ? 'Change guests' : 'Cambiar personas';
+        fold.append(summary, resize);
+        row.appendChild(fold);
       }
       // A move to another time or party size: the times offered are those free for the party's new size (the
       // booking's own tables are still its own while it moves, so its current time may not be listed).
@@ -2507,6 +2523,19 @@ pages.host = async () => {
       if (w.guest_phone) who.append(' · ', phoneLink(w.guest_phone));
       who.append(` · ${[said, where].filter(Boolean).join(' · ')}`);
       row.append(who);
+      // The same party put on the list twice would hold two offered tables: flagged, as a booking made twice is.
+      const live = (entry) => ['waiting', 'offered'].includes(entry.status);
+      const twins = live(w) && w.guest_phone
+        ? waiting.items.filter((other) => other.id !== w.id && live(other) && other.guest_phone === w.guest_phone)
+        : [];
+      if (twins.length > 0) {
+        const twin = document.createElement('span');
+        twin.className = 'duplicate';
+        twin.textContent = english
+          ? `Possible duplicate: the same phone waits for ${twins.map((o) => `${hhmm(o.earliest)}–${hhmm(o.latest)} (${o.party_size})`).join(', ')}`
+          : `¿Duplicada? El mismo teléfono espera para ${twins.map((o) => `${hhmm(o.earliest)}–${hhmm(o.latest)} (${o.party_size})`).join(', ')}`;
+        row.append(twin);
+      }
       const answer = (label, path, primary) => {
         const button = document.createElement('button');
         button.type = 'button';
@@ -2646,7 +2675,8 @@ pages.host = async () => {
   // being written, which the new list would throw away.
   // A seated party's "change guests" form is always there: only a move form open, or a field of the list being
   // typed in, holds the refresh back (any form at all once stopped it for the whole night).
-  const busy = () => Boolean($('#day-list form.move-form')) || Boolean(document.activeElement && document.activeElement.closest && document.activeElement.closest('#day-list form'));
+  const busy = () => Boolean($('#day-list form.move-form')) || Boolean($('#day-list details[open]'))
+    || Boolean(document.activeElement && document.activeElement.closest && document.activeElement.closest('#day-list form'));
   const refresh = () => { if (!document.hidden && !busy()) render().catch(() => {}); };
   setInterval(refresh, 60_000);
   document.addEventListener('visibilitychange', refresh);
