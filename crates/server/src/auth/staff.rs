@@ -103,15 +103,16 @@ impl Identity {
             id: Uuid::now_v7(),
             partner: Some(caller.scope.partner()),
             recipient: email,
-            subject: "You are invited to comanda / Te invitaron a comanda".into(),
+            // Spanish first: the team of a Colombian restaurant reads it first.
+            subject: "Te invitaron a comanda / You are invited to comanda".into(),
             body: format!(
-                "{} invited you to join the team of {business} on comanda as {}.\nAccept within {} hours: {link}\n\n\
-                 {} te invitó al equipo de {business} en comanda como {}.\nAcepta dentro de {} horas: {link}\n",
-                caller.member.name,
-                standing.role.spoken(false),
-                self.settings.invitation_ttl.whole_hours(),
+                "{} te invitó al equipo de {business} en comanda como {}.\nAcepta dentro de {} horas: {link}\n\n\
+                 {} invited you to join the team of {business} on comanda as {}.\nAccept within {} hours: {link}\n",
                 caller.member.name,
                 standing.role.spoken(true),
+                self.settings.invitation_ttl.whole_hours(),
+                caller.member.name,
+                standing.role.spoken(false),
                 self.settings.invitation_ttl.whole_hours(),
             ),
             created_at: now,
