@@ -1730,7 +1730,10 @@ pages.booking = async () => {
     const minutes = Number(local.slice(0, 2)) * 60 + Number(local.slice(3, 5));
     const at = (m) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
     const next = Math.ceil((minutes + 1) / 15) * 15;
-    return { next: at(next % 1440), later: at((next + 120) % 1440) };
+    // Two hours, within the business day (a window crossing the day start is refused).
+    const dayStart = (Number(root.dataset.dayStart) || 0) * 60;
+    const nextOnDay = next % 1440 < dayStart ? (next % 1440) + 1440 : next % 1440;
+    return { next: at(next % 1440), later: at(Math.min(nextOnDay + 120, dayStart + 1439) % 1440) };
   };
   // Minutes into the business day of a local HH:MM: a time before the day starts is the night after midnight.
   const onBusinessDay = (hhmm) => {
@@ -2577,7 +2580,15 @@ pages.host = async () => {
   };
   const waitWindow = () => {
     if (!waitForm.earliest.value) waitForm.earliest.value = hhmmNow(0);
-    if (!waitForm.latest.value) waitForm.latest.value = hhmmNow(60);
+    if (!waitForm.latest.value) {
+      // An hour, within the business day: a window crossing the day start (05:00 by default) would end on the day
+      // before it began, and the server refuses it.
+      const dayStart = (Number(here && here.day_start_hour) || 0) * 60;
+      const now = hhmmNow(0);
+      const minutes = Number(now.slice(0, 2)) * 60 + Number(now.slice(3, 5));
+      const latest = Math.min((minutes < dayStart ? minutes + 1440 : minutes) + 60, dayStart + 1439);
+      waitForm.latest.value = `${String(Math.floor(latest / 60) % 24).padStart(2, '0')}:${String(latest % 60).padStart(2, '0')}`;
+    }
   };
   $('#new-wait').addEventListener('toggle', () => { if ($('#new-wait').open) waitWindow(); });
   waitForm.addEventListener('submit', async (event) => {
