@@ -623,9 +623,7 @@ pub fn check_walk_in(
     let hold = policy.hold_seconds(party).ok_or(Refusal::PartySize)?;
     let start = now - time::Duration::nanoseconds(i64::from(now.nanosecond()));
     let until = start + time::Duration::seconds(hold);
-    let moment = OffsetDateTime::UNIX_EPOCH;
-    let hour = moment + time::Duration::hours(1);
-    if best_fit(floor, &[], moment, hour, party, Channel::Staff).is_none() {
+    if !some_table_takes(floor, party, Channel::Staff) {
         return Err(Refusal::NeverSeated);
     }
     let held = held_now(policy, floor, holdings, now);
@@ -687,17 +685,21 @@ pub fn could_ever_seat(policy: &BookingPolicy, floor: &Floor, party: u16, channe
             .min(policy.pacing.online_covers_per_15_min),
         Channel::Staff => policy.pacing.covers_per_15_min,
     };
+    covers <= cap && some_table_takes(floor, party, channel)
+}
+
+/// Whether a table or a declared combination usable by `channel` seats `party` when nothing is held.
+fn some_table_takes(floor: &Floor, party: u16, channel: Channel) -> bool {
     let moment = OffsetDateTime::UNIX_EPOCH;
-    covers <= cap
-        && best_fit(
-            floor,
-            &[],
-            moment,
-            moment + time::Duration::hours(1),
-            party,
-            channel,
-        )
-        .is_some()
+    best_fit(
+        floor,
+        &[],
+        moment,
+        moment + time::Duration::hours(1),
+        party,
+        channel,
+    )
+    .is_some()
 }
 
 fn best_fit(

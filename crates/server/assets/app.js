@@ -1719,27 +1719,6 @@ pages.booking = async () => {
   // tomorrow otherwise: a guest booking for tonight should not have to change the date first.
   const today = businessDay({ timezone: root.dataset.timezone, day_start_hour: root.dataset.dayStart });
   const tomorrow = new Date(Date.parse(`${today}T12:00:00Z`) + 86400000).toISOString().slice(0, 10);
-  // The venue's clock now: the next quarter hour and two hours after it, as HH:MM.
-  const businessClock = () => {
-    let local;
-    try {
-      local = new Intl.DateTimeFormat('en-GB', { timeZone: root.dataset.timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date());
-    } catch {
-      local = new Date().toTimeString().slice(0, 5);
-    }
-    const minutes = Number(local.slice(0, 2)) * 60 + Number(local.slice(3, 5));
-    const at = (m) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-    const next = Math.ceil((minutes + 1) / 15) * 15;
-    // Two hours, within the business day (a window crossing the day start is refused).
-    const dayStart = (Number(root.dataset.dayStart) || 0) * 60;
-    const nextOnDay = next % 1440 < dayStart ? (next % 1440) + 1440 : next % 1440;
-    return { next: at(next % 1440), later: at(Math.min(nextOnDay + 120, dayStart + 1439) % 1440) };
-  };
-  // Minutes into the business day of a local HH:MM: a time before the day starts is the night after midnight.
-  const onBusinessDay = (hhmm) => {
-    const minutes = Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-    return minutes < (Number(root.dataset.dayStart) || 0) * 60 ? minutes + 1440 : minutes;
-  };
   form.date.value = tomorrow;
   api('GET', `/api/v1/venues/${encodeURIComponent(venue)}/availability?date=${today}&party_size=${Number(form.party_size.value) || 2}`)
     .then((tonight) => {
@@ -1788,9 +1767,10 @@ pages.booking = async () => {
       waitlistParty = party;
       if (form.date.value === today) {
         const w = $('#waitlist-form');
-        const now = businessClock();
-        if (onBusinessDay(w.earliest.value) < onBusinessDay(now.next)) w.earliest.value = now.next;
-        if (onBusinessDay(w.latest.value) <= onBusinessDay(w.earliest.value)) w.latest.value = now.later;
+        const dayStart = root.dataset.dayStart;
+        const now = proposedWindow(root.dataset.timezone, dayStart, true, 120);
+        if (businessMinutes(w.earliest.value, dayStart) < businessMinutes(now.earliest, dayStart)) w.earliest.value = now.earliest;
+        if (businessMinutes(w.latest.value, dayStart) <= businessMinutes(w.earliest.value, dayStart)) w.latest.value = now.latest;
       }
     } catch (error) {
       // No times, and no waitlist, for a question refused (a party the venue never seats online, a date past).
@@ -2192,6 +2172,28 @@ pages.analytics = async () => {
   await render();
 };
 
+// Minutes into the business day of a local HH:MM: a time before the day start is the night after midnight.
+function businessMinutes(hhmm, dayStartHour) {
+  const minutes = Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+  return minutes < (Number(dayStartHour) || 0) * 60 ? minutes + 1440 : minutes;
+}
+
+// A waitlist window proposed from the venue's clock now (from the next quarter hour when `nextQuarter`), `length`
+// minutes long, as local HH:MM, ending within the business day: a window crossing the day start (05:00 by default)
+// would end on the day before it began, and the server refuses it.
+function proposedWindow(timezone, dayStartHour, nextQuarter, length) {
+  let local;
+  try {
+    local = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date());
+  } catch {
+    local = new Date().toTimeString().slice(0, 5);
+  }
+  const clock = (m) => `${String(Math.floor(m / 60) % 24).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  const now = businessMinutes(local, dayStartHour);
+  const from = nextQuarter ? Math.ceil((now + 1) / 15) * 15 : now;
+  return { earliest: clock(from), latest: clock(Math.min(from + length, (Number(dayStartHour) || 0) * 60 + 1439)) };
+}
+
 // A guest's phone as the host calls it: a tel: link (a tap on a tablet or phone calls), written the Colombian way
 // for +57 numbers ("+57 300 123 4567").
 function phoneLink(e164) {
@@ -2569,26 +2571,10 @@ pages.host = async () => {
   // A party waiting for a table (at the bar, or on the phone for later): on the list from now to the hour after by
   // default, on the page's day; offers come as tables free up, in the order parties joined.
   const waitForm = $('#wait-form');
-  const hhmmNow = (offsetMinutes) => {
-    const at = new Date(Date.now() + offsetMinutes * 60_000);
-    const zone = here && here.timezone;
-    try {
-      return new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
-    } catch {
-      return `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
-    }
-  };
   const waitWindow = () => {
-    if (!waitForm.earliest.value) waitForm.earliest.value = hhmmNow(0);
-    if (!waitForm.latest.value) {
-      // An hour, within the business day: a window crossing the day start (05:00 by default) would end on the day
-      // before it began, and the server refuses it.
-      const dayStart = (Number(here && here.day_start_hour) || 0) * 60;
-      const now = hhmmNow(0);
-      const minutes = Number(now.slice(0, 2)) * 60 + Number(now.slice(3, 5));
-      const latest = Math.min((minutes < dayStart ? minutes + 1440 : minutes) + 60, dayStart + 1439);
-      waitForm.latest.value = `${String(Math.floor(latest / 60) % 24).padStart(2, '0')}:${String(latest % 60).padStart(2, '0')}`;
-    }
+    const proposed = proposedWindow(here && here.timezone, here && here.day_start_hour, false, 60);
+    if (!waitForm.earliest.value) waitForm.earliest.value = proposed.earliest;
+    if (!waitForm.latest.value) waitForm.latest.value = proposed.latest;
   };
   $('#new-wait').addEventListener('toggle', () => { if ($('#new-wait').open) waitWindow(); });
   waitForm.addEventListener('submit', async (event) => {

@@ -931,12 +931,13 @@ pub async fn book(
             now,
         )
     };
-    let audit = match &caller {
-        Some(Extension(caller)) => caller
-            .audit(&ctx, "reservation.booked")
-            .detail(format!("venue={venue} party={} by=staff", request.party_size)),
-        None => AuditedGuest::entry(&ctx, "reservation.booked", venue, request.party_size),
-    };
+    let audit = AuditedGuest::or_staff(
+        caller.as_ref(),
+        &ctx,
+        "reservation.booked",
+        venue,
+        request.party_size,
+    );
     let outcome = state.store.book(&scope, &booking, &decide, &audit, now).await?;
     if matches!(outcome, BookOutcome::Created(_)) {
         state.availability.changed(venue);
@@ -1109,6 +1110,23 @@ impl AuditedGuest {
             ..comanda_store::identity::AuditEntry::new(action)
         }
         .detail(format!("venue={venue} party={party}"))
+    }
+
+    /// The entry of a route a guest or the venue's staff call (booking, the waitlist): the member as actor with
+    /// `by=staff` when a bearer token came, the guest's entry otherwise.
+    pub(crate) fn or_staff(
+        caller: Option<&Extension<Caller>>,
+        ctx: &RequestContext,
+        action: &str,
+        venue: Uuid,
+        party: u16,
+    ) -> comanda_store::identity::AuditEntry {
+        match caller {
+            Some(Extension(caller)) => caller
+                .audit(ctx, action)
+                .detail(format!("venue={venue} party={party} by=staff")),
+            None => Self::entry(ctx, action, venue, party),
+        }
     }
 }
 

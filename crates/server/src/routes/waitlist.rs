@@ -280,12 +280,13 @@ pub async fn join(
             &serde_json::to_vec(&request).unwrap_or_default(),
         ),
     };
-    let audit = match &caller {
-        Some(Extension(caller)) => caller
-            .audit(&ctx, "waitlist.joined")
-            .detail(format!("venue={venue} party={} by=staff", request.party_size)),
-        None => AuditedGuest::entry(&ctx, "waitlist.joined", venue, request.party_size),
-    };
+    let audit = AuditedGuest::or_staff(
+        caller.as_ref(),
+        &ctx,
+        "waitlist.joined",
+        venue,
+        request.party_size,
+    );
     let joined = state.store.join_waitlist(&scope, &entry, &audit, now).await?;
     // A table may already be free in the window (the widget offers no slot for other reasons, e.g. notice).
     crate::waitlist::offer_freed(&state, &scope, venue).await;
@@ -323,13 +324,13 @@ pub async fn leave(
         let zone = zone_of(&state, &scope, current.venue_id).await?;
         return Ok(Json(WaitlistView::new(&current, &zone)));
     }
-    let audit = match &caller {
-        Some(Extension(caller)) => caller.audit(&ctx, "waitlist.left").detail(format!(
-            "venue={} party={} by=staff",
-            current.venue_id, current.party_size
-        )),
-        None => AuditedGuest::entry(&ctx, "waitlist.left", current.venue_id, current.party_size),
-    };
+    let audit = AuditedGuest::or_staff(
+        caller.as_ref(),
+        &ctx,
+        "waitlist.left",
+        current.venue_id,
+        current.party_size,
+    );
     let left = state
         .store
         .leave_waitlist(&scope, id, &audit, state.clock.now())
@@ -466,13 +467,13 @@ pub async fn accept(
             hold_expires_at: now + service.hold,
             refundable_until: reservation::refundable_until(policy, current.start),
         });
-    let audit = match &caller {
-        Some(Extension(caller)) => caller.audit(&ctx, "waitlist.accepted").detail(format!(
-            "venue={} party={} by=staff",
-            current.venue_id, current.party_size
-        )),
-        None => AuditedGuest::entry(&ctx, "waitlist.accepted", current.venue_id, current.party_size),
-    };
+    let audit = AuditedGuest::or_staff(
+        caller.as_ref(),
+        &ctx,
+        "waitlist.accepted",
+        current.venue_id,
+        current.party_size,
+    );
     let accepted = state
         .store
         .accept_offer(&scope, id, deposit.as_ref(), &audit, now)
