@@ -213,7 +213,7 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   const walkedIn = Date.now();
   await host.click('#booking-form button[name=walk_in]');
   const walkInRow = host.locator('#day-list li', { hasText: 'Andrés Walk-in' });
-  await walkInRow.locator('.status', { hasText: 'Sentada' }).waitFor();
+  await walkInRow.locator('.status', { hasText: 'En la mesa' }).waitFor();
   await host.screenshot({ path: artifactPath('host-seated.png'), fullPage: true });
   await assertAccessible(host, 'host-seated');
   const dayList = async () => (await call('GET', `/api/v1/venues/${venue}/reservations?date=${day}`, undefined, token)).items;
@@ -523,7 +523,7 @@ test('a party waits at the bar: the host puts it on the list by phone, the table
   await waiting.filter({ hasText: 'reservó' }).waitFor();
   const booked = host.locator('#day-list li', { hasText: 'Familia Pérez' });
   await booked.locator('button[data-move="seated"]').click();
-  await booked.locator('.status', { hasText: 'Sentada' }).waitFor();
+  await booked.locator('.status', { hasText: 'En la mesa' }).waitFor();
   // Two more friends, and then three: more than Mesa 1 seats asks a second tap before it is written.
   await booked.locator('details.resize summary').click();
   await booked.locator('details.resize input[name=party_size]').fill('5');

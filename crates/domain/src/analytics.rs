@@ -344,8 +344,9 @@ pub struct ReservationFigures {
 /// Where a booking stands, as the reservation figures count it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BookingState {
-    /// An offer to the waitlist or a hold for its deposit: not a booking yet.
-    Pending,
+    /// Not a booking: an offer to the waitlist or a hold for its deposit, still open or lapsed (declined, expired,
+    /// withdrawn, never paid).
+    NotBooked,
     /// Booked, confirmed or late: still to come.
     Upcoming,
     /// Seated or finished: the party came.
@@ -369,7 +370,7 @@ impl ReservationFigures {
         let mut came = 0;
         for &(state, bookings, covers, kept) in counts {
             figures.deposits_kept += kept;
-            if state == BookingState::Pending {
+            if state == BookingState::NotBooked {
                 continue;
             }
             figures.bookings += bookings;
@@ -381,7 +382,7 @@ impl ReservationFigures {
                 }
                 BookingState::NoShow => figures.no_shows += bookings,
                 BookingState::Cancelled => figures.cancellations += bookings,
-                BookingState::Pending | BookingState::Upcoming => {}
+                BookingState::NotBooked | BookingState::Upcoming => {}
             }
         }
         figures.no_show_rate_bp = rate_bp(figures.no_shows, came + figures.no_shows);
@@ -589,7 +590,7 @@ mod tests {
     fn reservation_rates_are_basis_points_of_what_they_divide() {
         use BookingState::*;
         let figures = ReservationFigures::from_counts(&[
-            (Pending, 4, 9, 0),
+            (NotBooked, 4, 9, 0),
             (Upcoming, 2, 5, 0),
             (Came, 5, 14, 0),
             (NoShow, 1, 2, 4_000_000),
@@ -606,7 +607,7 @@ mod tests {
             (1_667, 2_000)
         );
         assert_eq!(
-            ReservationFigures::from_counts(&[(Pending, 3, 6, 0)]),
+            ReservationFigures::from_counts(&[(NotBooked, 3, 6, 0)]),
             ReservationFigures::default()
         );
     }

@@ -1589,8 +1589,8 @@ const businessDay = (venue) => {
 // The venue's own weekday and date of an RFC 3339 instant with its offset (`local`), e.g. "sábado, 6 de diciembre".
 const localDay = (local) => new Date(`${local.slice(0, 10)}T12:00:00Z`).toLocaleDateString(english ? 'en' : 'es-CO', { weekday: 'long', day: 'numeric', month: 'long', timeZone: 'UTC' });
 const bookingStatusNames = {
-  es: { offered: 'Mesa ofrecida', awaiting_deposit: 'Pendiente del depósito', booked: 'Reservada', confirmed: 'Confirmada', late: 'Tarde', seated: 'Sentada', finished: 'Terminada', cancelled: 'Cancelada', no_show: 'No llegó' },
-  en: { offered: 'Table offered', awaiting_deposit: 'Awaiting its deposit', booked: 'Booked', confirmed: 'Confirmed', late: 'Late', seated: 'Seated', finished: 'Finished', cancelled: 'Cancelled', no_show: 'No-show' },
+  es: { offered: 'Mesa ofrecida', awaiting_deposit: 'Pendiente del depósito', booked: 'Reservada', confirmed: 'Confirmada', late: 'Tarde', seated: 'En la mesa', finished: 'Terminada', cancelled: 'Cancelada', no_show: 'No llegó', lapsed: 'No concretada' },
+  en: { offered: 'Table offered', awaiting_deposit: 'Awaiting its deposit', booked: 'Booked', confirmed: 'Confirmed', late: 'Late', seated: 'Seated', finished: 'Finished', cancelled: 'Cancelled', no_show: 'No-show', lapsed: 'Not taken up' },
 };
 const bookingStatus = (status) => bookingStatusNames[english ? 'en' : 'es'][status] || status;
 const depositStatusNames = {
@@ -1622,7 +1622,7 @@ pages.booking = async () => {
     const switcher = document.querySelector('a.switch');
     if (switcher) switcher.href = `${manage.replace(/&lang=en$/, '')}&lang=${english ? 'es' : 'en'}`;
     // A cancelled booking has nothing left to manage: no link to keep.
-    const ended = ['cancelled', 'no_show', 'finished'].includes(reservation.status);
+    const ended = ['cancelled', 'lapsed', 'no_show', 'finished'].includes(reservation.status);
     $('#keep-link').hidden = ended;
     $('#manage-line').hidden = ended;
     const id = reservation.reservation_id || reservation.id;
@@ -2255,7 +2255,7 @@ pages.host = async () => {
       return showError(error.problem);
     }
     const items = day.items;
-    const holding = items.filter((r) => !['cancelled', 'no_show'].includes(r.status));
+    const holding = items.filter((r) => !['cancelled', 'lapsed', 'no_show'].includes(r.status));
     // The timeline spans the day's bookings (or the evening), whole hours, in the venue's local time.
     // A seating after midnight belongs to the evening before (the business day): it is placed after 24:00.
     const minutes = (r) => (r.local.slice(0, 10) > form.date.value ? 1440 : 0) + Number(r.local.slice(11, 13)) * 60 + Number(r.local.slice(14, 16));

@@ -241,7 +241,7 @@ pub async fn settle_due(
                 // the guest's own cancellation in between, whose guest was told already.
                 let micros = |at: OffsetDateTime| at.unix_timestamp_nanos() / 1_000;
                 if let Ok(booking) = store.reservation(scope, deposit.reservation_id).await
-                    && booking.status == ReservationStatus::Cancelled
+                    && booking.status == ReservationStatus::Lapsed
                     && micros(booking.updated_at) == micros(now)
                 {
                     lapsed.push(booking);

@@ -71,6 +71,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0043", 43, "served_table"),
             crate::migrate::migration!($engine, "0044", 44, "retired_tables"),
             crate::migrate::migration!($engine, "0045", 45, "waitlist_channel"),
+            crate::migrate::migration!($engine, "0046", 46, "lapsed_reservations"),
         ]
     };
 }

@@ -30,6 +30,10 @@ stored_enum! {
         Finished = "finished",
         Cancelled = "cancelled",
         NoShow = "no_show",
+        /// An offer or a deposit hold that ended without becoming a booking: the guest declined or let the offer
+        /// expire, the venue withdrew it, or the deposit was never paid. Not a booking, so not a cancellation either
+        /// (migration 0046).
+        Lapsed = "lapsed",
     }
 }
 
@@ -38,12 +42,25 @@ impl ReservationStatus {
     pub fn booking_state(self) -> comanda_domain::analytics::BookingState {
         use comanda_domain::analytics::BookingState;
         match self {
-            Self::Offered | Self::AwaitingDeposit => BookingState::Pending,
+            Self::Offered | Self::AwaitingDeposit | Self::Lapsed => BookingState::NotBooked,
             Self::Booked | Self::Confirmed | Self::Late => BookingState::Upcoming,
             Self::Seated | Self::Finished => BookingState::Came,
             Self::NoShow => BookingState::NoShow,
             Self::Cancelled => BookingState::Cancelled,
         }
+    }
+
+    /// The status a cancellation leaves: a booking is cancelled; an offer or a deposit hold, never a booking, lapses.
+    pub fn cancelled_as(self) -> Self {
+        match self {
+            Self::Offered | Self::AwaitingDeposit => Self::Lapsed,
+            _ => Self::Cancelled,
+        }
+    }
+
+    /// Cancelled or lapsed: called off before the party came, by the guest, the venue or the clock.
+    pub fn called_off(self) -> bool {
+        matches!(self, Self::Cancelled | Self::Lapsed)
     }
 
     /// Offers, parties awaiting their deposit, booked, confirmed, late and seated hold their tables.

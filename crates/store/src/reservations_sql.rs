@@ -182,7 +182,8 @@ fn entry_from_row(row: &DbRow) -> StoreResult<WaitlistEntry> {
     })
 }
 
-/// Cancels a reservation that is still `from` and frees its tables in the caller's transaction; whether it was.
+/// Calls off a reservation that is still `from` (`ReservationStatus::cancelled_as`: an offer or a deposit hold
+/// lapses) and frees its tables in the caller's transaction; whether it was.
 pub(crate) async fn cancel_if(
     conn: &mut Conn,
     partner: PartnerId,
@@ -191,12 +192,13 @@ pub(crate) async fn cancel_if(
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let cancelled = sqlx::query(
-        "UPDATE reservations SET status = 'cancelled', updated_at = $3 WHERE partner_id = $1 AND id = $2 AND status = $4",
+        "UPDATE reservations SET status = $5, updated_at = $3 WHERE partner_id = $1 AND id = $2 AND status = $4",
     )
     .bind(h(partner.as_uuid()))
     .bind(h(reservation))
     .bind(ts(now))
     .bind(from.as_str())
+    .bind(from.cancelled_as().as_str())
     .execute(&mut *conn)
     .await?;
     if cancelled.rows_affected() == 0 {
@@ -1142,10 +1144,14 @@ impl ReservationStore for Engine {
                 ));
             }
         }
+        let stored = match to {
+            ReservationStatus::Cancelled => current.status.cancelled_as(),
+            _ => to,
+        };
         sqlx::query("UPDATE reservations SET status = $3, updated_at = $4 WHERE partner_id = $1 AND id = $2")
             .bind(h(partner.as_uuid()))
             .bind(h(id))
-            .bind(to.as_str())
+            .bind(stored.as_str())
             .bind(ts(now))
             .execute(&mut *tx)
             .await?;

@@ -1142,6 +1142,9 @@ pub struct ManageQuery {
 pub struct ReservationView {
     pub id: String,
     pub venue_id: String,
+    /// `offered` (a waitlist offer), `awaiting_deposit`, `booked`, `confirmed`, `late`, `seated`, `finished`,
+    /// `cancelled`, `no_show`, or `lapsed`: an offer or a deposit hold that ended without becoming a booking
+    /// (declined, expired, withdrawn or never paid; cancelling one leaves it `lapsed`).
     pub status: String,
     pub start: String,
     /// The start at the venue's offset (RFC 3339).
@@ -1276,7 +1279,7 @@ pub async fn guest_cancel(
     let id = path_id(&id)?;
     let scope = guest_scope(&state, id, &query.token)?;
     let current = state.store.reservation(&scope, id).await?;
-    if current.status == ReservationStatus::Cancelled {
+    if current.status.called_off() {
         return as_it_is(&state, &scope, current, false).await;
     }
     if current.status == ReservationStatus::Seated {
@@ -1313,7 +1316,7 @@ pub async fn guest_cancel(
     let Some(cancelled) = cancelled else {
         // Two taps at once: the other one cancelled it first, and this one answers what it did.
         let now_is = state.store.reservation(&scope, id).await?;
-        if now_is.status == ReservationStatus::Cancelled {
+        if now_is.status.called_off() {
             return as_it_is(&state, &scope, now_is, false).await;
         }
         return Err(not_movable(current.status, ReservationStatus::Cancelled));
@@ -1322,7 +1325,10 @@ pub async fn guest_cancel(
     crate::waitlist::offer_freed(&state, &scope, cancelled.venue_id).await;
     let mut view = ReservationView::new(cancelled.clone(), &zone);
     view.deposit = settle_deposit(&state, &scope, id, now).await?;
-    guest_notices::tell_guest(&state, &scope, &cancelled, BookingNotice::GuestCancelled).await;
+    // A declined offer was never the guest's booking: there is nothing cancelled to tell them of.
+    if current.status != ReservationStatus::Offered {
+        guest_notices::tell_guest(&state, &scope, &cancelled, BookingNotice::GuestCancelled).await;
+    }
     Ok(Json(view))
 }
 

@@ -2434,10 +2434,35 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     .await;
     assert_eq!(
         (expired["status"].clone(), expired["deposit"]["status"].clone()),
-        (json!("cancelled"), json!("released")),
+        (json!("lapsed"), json!("released")),
         "{expired}"
     );
     assert!(starts(&availability(&server, &v.venue, date, 2).await).contains(&at(1)));
+    // The evening's figures: the booking the guest cancelled is a booking and a cancellation; the hold never paid
+    // was never a booking, so it is neither (it used to count as a cancelled booking).
+    v.refreshed(&server).await;
+    let figures = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/venues/{}/analytics/summary?from={date}&to={date}",
+            v.venue
+        ),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(figures.status, 200, "{}", figures.body);
+    let reservations = &figures.body["reservations"];
+    assert_eq!(
+        (
+            reservations["bookings"].clone(),
+            reservations["cancellations"].clone(),
+            reservations["cancellation_rate_bp"].clone()
+        ),
+        (json!(1), json!(1), json!(10_000)),
+        "{reservations}"
+    );
 
     // Paid, and the party never comes: the venue keeps the deposit (sent to its connected account), nothing refunded.
     let (second_id, second_intent) = paid_booking(&server, &stripe, &v.venue, &at(1)).await;
@@ -2998,7 +3023,8 @@ pub async fn a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date(eng
     let offered = late.body["reservation_id"].as_str().expect("an offer");
     let listed = day(&server, &v, date).await;
     let declined = listed.iter().find(|r| r["id"] == offered).expect("on the day");
-    assert_eq!(declined["status"], "cancelled", "{declined}");
+    // Declined, it lapsed: it was never a booking, so it is no cancellation either.
+    assert_eq!(declined["status"], "lapsed", "{declined}");
     let rejoined = join("+573001110001", "18:00", "19:00").await;
     assert_eq!(rejoined.status, 201, "{}", rejoined.body);
     // Offered again at once (the table is free), the guest declines through the offer mail's link: the entry ends

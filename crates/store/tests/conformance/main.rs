@@ -308,6 +308,80 @@ mod migrations {
         .await;
     }
 
+    /// Rows written by the live path: a paid booking cancelled by its guest, two waitlist bookings that never came
+    /// about (one declined, one whose deposit was never paid).
+    async fn bookings_cancelled_and_lapsed(store: &dyn comanda_store::Store) {
+        suite::a_deposit_moves_once_from_awaited_to_settled(store).await;
+        suite::a_waitlist_booking_that_never_came_about_ends_its_entry(store).await;
+    }
+
+    /// 0046 on reservations written before it, which ended `cancelled` either way: the offers and deposit holds that
+    /// never became a booking are `lapsed` again, as the live path writes them now (read through `reader`, which sees
+    /// every partner's rows), and a booking cancelled once made stays `cancelled`.
+    async fn lapsed_backfill_matches_the_live_path<Db: sqlx::Database>(
+        reader: &mut Db::Connection,
+        migrator: &mut Db::Connection,
+        file: &str,
+    ) where
+        for<'c> &'c mut Db::Connection: sqlx::Executor<'c, Database = Db>,
+        <Db as sqlx::Database>::Arguments: sqlx::IntoArguments<Db>,
+        String: for<'r> sqlx::Decode<'r, Db> + sqlx::Type<Db>,
+        usize: sqlx::ColumnIndex<Db::Row>,
+    {
+        const STATUSES: &str = "SELECT status FROM reservations ORDER BY created_at, start_at";
+        let live: Vec<(String,)> = sqlx::query_as(STATUSES).fetch_all(&mut *reader).await.unwrap();
+        let count = |status: &str| live.iter().filter(|(s,)| s == status).count();
+        assert_eq!((count("cancelled"), count("lapsed")), (1, 2), "{live:?}");
+        sqlx::query("UPDATE reservations SET status = 'cancelled' WHERE status = 'lapsed'")
+            .execute(&mut *reader)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(file))
+            .execute(&mut *migrator)
+            .await
+            .unwrap();
+        let backfilled: Vec<(String,)> = sqlx::query_as(STATUSES).fetch_all(&mut *reader).await.unwrap();
+        assert_eq!(backfilled, live);
+    }
+
+    #[tokio::test]
+    async fn sqlite_offers_and_holds_before_0046_lapse() {
+        let db = SqliteTestDatabase::create();
+        let store = db.store().await;
+        bookings_cancelled_and_lapsed(&*store).await;
+        store.close().await;
+        let connect = || <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url);
+        let (mut reader, mut migrator) = (connect().await.unwrap(), connect().await.unwrap());
+        lapsed_backfill_matches_the_live_path::<sqlx::Sqlite>(
+            &mut reader,
+            &mut migrator,
+            include_str!("../../migrations/sqlite/0046_lapsed_reservations.sql"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn postgres_offers_and_holds_before_0046_lapse() {
+        // As the migrations run: the owner, with row-level security forced on it.
+        let db = PgTestDatabase::create().await;
+        let store = db.store().await;
+        bookings_cancelled_and_lapsed(&*store).await;
+        store.close().await;
+        let connect = |url: String| async move {
+            <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap()
+        };
+        let mut reader = connect(db.superuser_url()).await;
+        let mut migrator = connect(db.owner_url()).await;
+        lapsed_backfill_matches_the_live_path::<sqlx::Postgres>(
+            &mut reader,
+            &mut migrator,
+            include_str!("../../migrations/postgres/0046_lapsed_reservations.sql"),
+        )
+        .await;
+    }
+
     #[tokio::test]
     async fn serving_needs_a_migrated_database() {
         let db = SqliteTestDatabase::create();

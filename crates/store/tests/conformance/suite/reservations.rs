@@ -547,7 +547,8 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(taken, BookOutcome::Refused(Refusal::SlotTaken));
-    // Not answered in time: cancelled, its table free, its entry expired; accepting it then finds nothing.
+    // Not answered in time: lapsed (never a booking, so no cancellation), its table free, its entry expired;
+    // accepting it then finds nothing.
     assert!(
         store.expire_offers(&scope, NOW).await.unwrap().is_empty(),
         "not yet"
@@ -556,7 +557,7 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
     assert_eq!(store.expire_offers(&scope, later).await.unwrap(), [venue]);
     assert_eq!(
         store.reservation(&scope, offered.id).await.unwrap().status,
-        ReservationStatus::Cancelled
+        ReservationStatus::Lapsed
     );
     assert_eq!(
         store.waitlist_entry(&scope, entry.id).await.unwrap().status,
@@ -622,8 +623,8 @@ pub async fn an_erased_guest_leaves_the_waitlist_and_frees_an_offered_table(stor
     }
     assert_eq!(
         store.reservation(&scope, offered.id).await.unwrap().status,
-        ReservationStatus::Cancelled,
-        "the offer is withdrawn"
+        ReservationStatus::Lapsed,
+        "the offer is withdrawn: it lapses, never having been a booking"
     );
     let free = store
         .book(
@@ -728,7 +729,7 @@ pub async fn a_waitlist_booking_that_never_came_about_ends_its_entry(store: &dyn
         }
         assert_eq!(
             store.reservation(&scope, offered.id).await.unwrap().status,
-            ReservationStatus::Cancelled
+            ReservationStatus::Lapsed
         );
         ended.push(store.waitlist_entry(&scope, entry.id).await.unwrap().status);
     }
