@@ -277,6 +277,13 @@ impl BookingPolicy {
             .map(|t| t.minutes)
     }
 
+    /// [`Self::hold_seconds`], or the refusal naming the largest party the venue seats.
+    pub fn hold_for(&self, party: u16) -> Result<i64, Refusal> {
+        self.hold_seconds(party).ok_or(Refusal::PartySize {
+            largest: self.max_party_size,
+        })
+    }
+
     /// Seconds a booking of `party` holds its tables: turn plus buffer, rounded up to whole cells.
     pub fn hold_seconds(&self, party: u16) -> Option<i64> {
         let minutes = i64::from(self.turn_for(party)?) + i64::from(self.buffer_minutes);
@@ -414,8 +421,9 @@ fn cells_between(start: OffsetDateTime, until: OffsetDateTime) -> Vec<i64> {
 /// name the rule (422).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("the venue does not seat a party of this size")]
-    PartySize,
+    /// Outside 1 to the policy's largest party (`BookingPolicy::max_party_size`), named so the guest knows what to ask.
+    #[error("the venue seats parties of 1 to {largest}")]
+    PartySize { largest: u16 },
     #[error("the start is not one of the venue's slots")]
     NotASlot,
     #[error("the start is closer than the venue's minimum notice")]
@@ -579,7 +587,7 @@ pub fn check_booking(
     channel: Channel,
     now: OffsetDateTime,
 ) -> Result<Assignment, Refusal> {
-    policy.hold_seconds(party).ok_or(Refusal::PartySize)?;
+    policy.hold_for(party)?;
     if start <= now {
         return Err(Refusal::Past);
     }
@@ -620,7 +628,7 @@ pub fn check_walk_in(
     party: u16,
     now: OffsetDateTime,
 ) -> Result<Assignment, Refusal> {
-    let hold = policy.hold_seconds(party).ok_or(Refusal::PartySize)?;
+    let hold = policy.hold_for(party)?;
     let start = now - time::Duration::nanoseconds(i64::from(now.nanosecond()));
     let until = start + time::Duration::seconds(hold);
     if !some_table_takes(floor, party, Channel::Staff) {
@@ -643,7 +651,7 @@ fn fit(
     channel: Channel,
     now: OffsetDateTime,
 ) -> Result<Assignment, Refusal> {
-    let hold = policy.hold_seconds(party).ok_or(Refusal::PartySize)?;
+    let hold = policy.hold_for(party)?;
     if start <= now {
         return Err(Refusal::Past);
     }
@@ -799,12 +807,13 @@ pub const EARLIEST_SEATING: time::Duration = time::Duration::minutes(60);
 pub const LATE_AFTER: time::Duration = time::Duration::minutes(15);
 
 /// The latest start of a booking whose time for `step` has come at `now`: a party is seated from
-/// [`EARLIEST_SEATING`] before its start, late [`LATE_AFTER`] after it, and a no-show once its time has come.
+/// [`EARLIEST_SEATING`] before its start, and late — or, if the host gives up on it, a no-show — [`LATE_AFTER`] after
+/// it. The no-show waits out the same grace as "late": a no-show keeps the guest's deposit ([`deposit_fate`]), and a
+/// party two minutes behind its time has not failed to come.
 pub fn latest_start(step: TimedMove, now: OffsetDateTime) -> OffsetDateTime {
     match step {
         TimedMove::Seat => now.saturating_add(EARLIEST_SEATING),
-        TimedMove::MarkLate => now.saturating_sub(LATE_AFTER),
-        TimedMove::NoShow => now,
+        TimedMove::MarkLate | TimedMove::NoShow => now.saturating_sub(LATE_AFTER),
     }
 }
 
@@ -815,7 +824,9 @@ pub fn too_early(step: TimedMove) -> &'static str {
             "a party is seated from an hour before its time: move the booking to seat it earlier"
         }
         TimedMove::MarkLate => "a party is late 15 minutes after its start, not before",
-        TimedMove::NoShow => "a party is a no-show only once its time has come",
+        TimedMove::NoShow => {
+            "a party is a no-show only 15 minutes after its start (until then it may still come)"
+        }
     }
 }
 
@@ -1189,7 +1200,7 @@ mod tests {
         );
         assert_eq!(
             check_walk_in(&p, &floor, &holdings, 13, arrives),
-            Err(Refusal::PartySize)
+            Err(Refusal::PartySize { largest: 12 })
         );
     }
 
@@ -1205,8 +1216,8 @@ mod tests {
         let seven = datetime!(2026-12-02 00:00 UTC);
         let check =
             |start, party| check_booking(&p, &bogota, 5, &floor, &[], start, party, Channel::Online, NOW);
-        assert_eq!(check(seven, 0), Err(Refusal::PartySize));
-        assert_eq!(check(seven, 13), Err(Refusal::PartySize));
+        assert_eq!(check(seven, 0), Err(Refusal::PartySize { largest: 12 }));
+        assert_eq!(check(seven, 13), Err(Refusal::PartySize { largest: 12 }));
         assert_eq!(
             check(seven + time::Duration::minutes(5), 2),
             Err(Refusal::NotASlot)
@@ -1563,13 +1574,13 @@ mod tests {
     }
 
     #[test]
-    fn a_party_is_seated_from_an_hour_before_late_after_fifteen_minutes_and_a_no_show_at_its_time() {
+    fn a_party_is_seated_from_an_hour_before_and_late_or_a_no_show_after_fifteen_minutes() {
         let start = datetime!(2026-12-05 00:00 UTC);
         let minutes = |m: i64| start + time::Duration::minutes(m);
         for (step, first) in [
             (TimedMove::Seat, -60),
             (TimedMove::MarkLate, 15),
-            (TimedMove::NoShow, 0),
+            (TimedMove::NoShow, 15),
         ] {
             assert!(not_yet(step, start, minutes(first - 1)).is_some(), "{step:?}");
             assert_eq!(not_yet(step, start, minutes(first)), None, "{step:?}");

@@ -119,7 +119,7 @@ const spanishDetails = [
   [/^the booking's time has come: the venue can still cancel it/, 'Ya llegó la hora de tu reserva: ahora solo el restaurante puede cancelarla.'],
   [/^a party is seated from an hour before its time/, 'Un grupo se sienta desde una hora antes de su reserva: mueve la reserva para sentarlo antes.'],
   [/^a party is late 15 minutes after its start/, 'Un grupo está «tarde» 15 minutos después de su hora, no antes.'],
-  [/^a party is a no-show only once its time has come/, 'Un grupo es «no llegó» solo cuando ya pasó su hora.'],
+  [/^a party is a no-show only 15 minutes after its start/, 'Un grupo es «no llegó» solo 15 minutos después de su hora (hasta entonces aún puede llegar).'],
   [/^the party's booked time is over: seat it as a walk-in/, 'Ya pasó la hora reservada: siéntalo como cliente sin reserva (resérvalo ahora por el tiempo que se quede).'],
   [/^the party is no longer seated/, 'El grupo ya no está sentado.'],
   [/^a seated party keeps its time/, 'Un grupo sentado conserva su hora: cambia solo las personas.'],
@@ -153,6 +153,14 @@ function problemText(problem) {
     const found = guestDetails.find(([pattern]) => pattern.test(detail));
     if (found) return found[english ? 2 : 1];
   }
+  // The venue's largest party, named: the guest knows when to call, the host what the settings allow.
+  const largest = field && field.field === 'party_size' && String(field.message).match(/^the venue seats parties of 1 to (\d+)/);
+  if (largest && page !== 'host') {
+    return english
+      ? `The restaurant takes parties of 1 to ${largest[1]} here; call them for a larger one.`
+      : `El restaurante recibe aquí grupos de 1 a ${largest[1]} personas; para uno más grande, llámalo.`;
+  }
+  if (largest && !english) return `El restaurante recibe grupos de 1 a ${largest[1]} personas (el máximo está en la configuración de reservas).`;
   if (!english) {
     const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
     for (const [pattern, spanish] of spanishDetails) {
@@ -2172,6 +2180,15 @@ pages.analytics = async () => {
   await render();
 };
 
+// The venue's wall clock now, HH:MM in its own zone (the browser's when the zone is unknown).
+function venueClock(timezone) {
+  try {
+    return new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date());
+  } catch {
+    return new Date().toTimeString().slice(0, 5);
+  }
+}
+
 // Minutes into the business day of a local HH:MM: a time before the day start is the night after midnight.
 function businessMinutes(hhmm, dayStartHour) {
   const minutes = Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
@@ -2182,12 +2199,7 @@ function businessMinutes(hhmm, dayStartHour) {
 // minutes long, as local HH:MM, ending within the business day: a window crossing the day start (05:00 by default)
 // would end on the day before it began, and the server refuses it.
 function proposedWindow(timezone, dayStartHour, nextQuarter, length) {
-  let local;
-  try {
-    local = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date());
-  } catch {
-    local = new Date().toTimeString().slice(0, 5);
-  }
+  const local = venueClock(timezone);
   const clock = (m) => `${String(Math.floor(m / 60) % 24).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
   const now = businessMinutes(local, dayStartHour);
   const from = nextQuarter ? Math.ceil((now + 1) / 15) * 15 : now;
@@ -2213,6 +2225,10 @@ pages.host = async () => {
   const here = venues.find((v) => v.id === venue);
   form.date.value = params.get('date') || (here ? businessDay(here) : isoDate(new Date()));
   $('#settings-link').href = `/booking-settings?venue=${encodeURIComponent(venue)}`;
+  // The settings are the owner's and managers' (`manage_venues`): a host is not sent to a page that refuses each save.
+  authed('GET', '/api/v1/me')
+    .then((me) => { $('#settings-link').parentElement.hidden = !(me.permissions || []).includes('manage_venues'); })
+    .catch(() => {});
   const tables = await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/tables`).catch(() => []);
   // The times the host can give a party on the page's day (every table, no notice: the host's availability), as
   // the options of `select`; the option `keep` stays chosen while it is still free. Answers how many there are.
@@ -2279,6 +2295,17 @@ pages.host = async () => {
     }
     hours.append(document.createElement('span'), hoursTrack);
     timeline.appendChild(hours);
+    // On the venue's business day, a line at its clock's time across every table: what is free now reads at a glance.
+    const nowAt = here && form.date.value === businessDay(here) ? businessMinutes(venueClock(here.timezone), here.day_start_hour) : null;
+    const nowLine = (track) => {
+      if (nowAt === null || nowAt < from || nowAt > until) return;
+      const line = document.createElement('div');
+      line.className = 'now-line';
+      line.style.left = at(nowAt);
+      line.setAttribute('aria-hidden', 'true');
+      track.appendChild(line);
+    };
+    nowLine(hoursTrack);
     for (const table of tables) {
       const lane = document.createElement('div');
       lane.className = 'lane';
@@ -2304,6 +2331,7 @@ pages.host = async () => {
         chip.appendChild(said);
         track.appendChild(chip);
       }
+      nowLine(track);
       lane.append(label, track);
       timeline.appendChild(lane);
     }

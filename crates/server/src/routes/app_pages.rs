@@ -742,6 +742,7 @@ pub async fn host(headers: HeaderMap) -> Response {
 </form>
 </details>
 <div id="timeline" class="timeline" role="region" tabindex="0" aria-label="{timeline}"></div>
+<p class="legend"><span class="swatch" data-status="booked"></span>{legend_booked} <span class="swatch" data-status="confirmed"></span>{legend_confirmed} <span class="swatch" data-status="offered"></span>{legend_pending} <span class="swatch" data-status="late"></span>{legend_late} <span class="swatch" data-status="seated"></span>{legend_seated} <span class="swatch" data-status="finished"></span>{legend_finished} <span class="swatch now"></span>{legend_now}</p>
 <ul id="day-list" class="day-list"></ul>
 <p id="day-said" class="visually-hidden" role="status"></p>
 <p id="empty-day" class="hint" hidden>{empty}</p>
@@ -762,6 +763,13 @@ pub async fn host(headers: HeaderMap) -> Response {
         date = tr(l, "Día", "Day"),
         show = tr(l, "Ver", "Show"),
         timeline = tr(l, "Mesas y horas", "Tables and times"),
+        legend_booked = tr(l, "Reservada", "Booked"),
+        legend_confirmed = tr(l, "Confirmada", "Confirmed"),
+        legend_pending = tr(l, "Ofrecida o por depósito", "Offered or awaiting deposit"),
+        legend_late = tr(l, "Tarde", "Late"),
+        legend_seated = tr(l, "En la mesa", "Seated"),
+        legend_finished = tr(l, "Terminada (mesa libre)", "Finished (table free)"),
+        legend_now = tr(l, "Ahora", "Now"),
         settings = tr(l, "Ajustes de reservas", "Reservation settings"),
         waitlist = tr(l, "Lista de espera", "Waitlist"),
         new_wait = tr(l, "Añadir a la lista de espera", "Add to the waitlist"),

@@ -528,7 +528,10 @@ pub async fn availability(
     if query.party_size > policy.max_party_size {
         errors.push(
             "party_size",
-            format!("the venue seats parties of 1 to {}", policy.max_party_size),
+            Refusal::PartySize {
+                largest: policy.max_party_size,
+            }
+            .to_string(),
         );
     } else if !reservation::could_ever_seat(&policy, &floor, query.party_size, channel) {
         // No table or combination of this channel's ever holds the party: told so, not shown an empty day (which
@@ -745,7 +748,7 @@ fn refusal(refused: Refusal) -> ApiError {
                 .detail("the venue's pacing lets no more guests arrive in this quarter hour (a table may be free, the kitchen's limit is reached); choose another time")
                 .into();
         }
-        Refusal::PartySize | Refusal::NeverSeated => "party_size",
+        Refusal::PartySize { .. } | Refusal::NeverSeated => "party_size",
         Refusal::NotASlot | Refusal::TooSoon | Refusal::BeyondHorizon | Refusal::Past => "start",
     };
     ApiError::rule(ValidationErrors::single(field, refused.to_string()))
@@ -1536,7 +1539,7 @@ pub struct HostReservation {
     /// When the booking stops holding its tables: turn time plus buffer after the start (RFC 3339, UTC).
     pub until: String,
     /// The moves (`to` of a transition) the host can make now: those its status allows whose time has come (a
-    /// party is seated from an hour before its start, late 15 minutes after, a no-show from its start), and `moved`
+    /// party is seated from an hour before its start, late or a no-show 15 minutes after), and `moved`
     /// while it can go to another time.
     #[schema(value_type = Vec<String>)]
     pub moves: Vec<&'static str>,
@@ -1812,7 +1815,7 @@ async fn move_to(
         if party > most {
             return Err(ApiError::rule(ValidationErrors::single(
                 "party_size",
-                format!("the venue seats parties of 1 to {most}"),
+                Refusal::PartySize { largest: most }.to_string(),
             )));
         }
         let audit = caller.audit(ctx, "reservation.resized").detail(format!(

@@ -207,7 +207,10 @@ pub async fn join(
     if request.party_size > policy.max_party_size {
         return Err(ApiError::rule(ValidationErrors::single(
             "party_size",
-            format!("the venue seats parties of 1 to {}", policy.max_party_size),
+            comanda_domain::reservation::Refusal::PartySize {
+                largest: policy.max_party_size,
+            }
+            .to_string(),
         )));
     }
     if !request.consent {

@@ -746,6 +746,13 @@ pub async fn consent_and_bad_input_are_refused_naming_the_field_and_nothing_is_w
             reply.body
         );
     }
+    // The refusal names the venue's limit: the guest learns to call for a party of 13, not to try 11.
+    let thirteen = book(&server, &v.venue, booking(&seven, 13)).await;
+    assert_eq!(
+        thirteen.body["errors"][0]["message"], "the venue seats parties of 1 to 12",
+        "{}",
+        thirteen.body
+    );
     let mut extra = booking(&seven, 2);
     extra["deposit"] = json!(0);
     assert_eq!(
@@ -2526,6 +2533,11 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
         OffsetDateTime::parse(&at(1), &time::format_description::well_known::Rfc3339).unwrap(),
     );
     v.refreshed(&server).await;
+    // At its time the party is not a no-show yet: marking one keeps the deposit, so it waits out the 15 minutes
+    // of grace a late party has.
+    let too_soon = host_move(&server, &v, &second_id, json!({"to": "no_show"})).await;
+    assert_eq!(too_soon.status, 422, "{}", too_soon.body);
+    server.clock.advance(comanda_domain::reservation::LATE_AFTER);
     let no_show = host_move(&server, &v, &second_id, json!({"to": "no_show"})).await;
     assert_eq!(no_show.status, 200, "{}", no_show.body);
     // Kept, but handed to the venue only once the booked time is over: the party may still come until then.
