@@ -518,8 +518,9 @@ pub trait ReservationStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Option<Reservation>>;
 
-    /// Offers not accepted by `now`: each reservation is cancelled (its tables free) and its entry expires.
-    /// Answers the venues that got tables back.
+    /// Offers not accepted by `now`: each reservation lapses (its tables free); an online entry expires, a party the
+    /// host put on the list (channel `staff`, waiting at the venue) is waiting again in its place. Answers the venues
+    /// that got tables back, for their tables to be offered on.
     async fn expire_offers(&self, scope: &TenantScope, now: OffsetDateTime) -> StoreResult<Vec<Uuid>>;
 
     /// Partners that take reservations (the booking directory), for the waitlist's upkeep.

@@ -1487,6 +1487,19 @@ impl ReservationStore for Engine {
             if cancel_if(&mut tx, partner, reservation, ReservationStatus::Offered, now).await? {
                 venues.push(entry.venue_id);
             }
+            if entry.channel == "staff" {
+                // A party waiting at the venue is still there when the host was too busy to answer: it keeps its
+                // place on the list, and the freed table is offered again from the top (to it, if nobody before it
+                // fits). An online guest who let the offer lapse is off the list.
+                sqlx::query(
+                    "UPDATE waitlist_entries SET status = 'waiting', reservation_id = NULL, offer_expires_at = NULL
+                      WHERE partner_id = $1 AND id = $2",
+                )
+                .bind(h(partner.as_uuid()))
+                .bind(h(entry.id))
+                .execute(&mut *tx)
+                .await?;
+            }
             self.insert_audit(
                 &mut tx,
                 partner,

@@ -531,14 +531,16 @@ pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(eng
     .unwrap();
     set_clock(&server, arrives);
     v.refreshed(&server).await;
-    let owner = v.owner.clone();
+    // The host's token, signed again when the clock has moved past its 15 minutes.
+    let owner = std::cell::RefCell::new(v.owner.clone());
+    let token = || owner.borrow().clone();
     let send = async |method: &str, path: &str, token: Option<&str>, body: Option<Value>| {
         call(&server, method, path, token, body).await
     };
     let walk_in = send(
         "POST",
         &format!("/api/v1/venues/{}/reservations", v.venue),
-        Some(&owner),
+        Some(&token()),
         Some(json!({"party_size": 4, "consent": true, "walk_in": true, "guest": {"name": "Mesa llena"}})),
     )
     .await;
@@ -548,7 +550,7 @@ pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(eng
         send(
             "POST",
             &format!("/api/v1/reservations/{id}/transitions"),
-            Some(&owner),
+            Some(&token()),
             Some(json!({"to": to})),
         )
         .await
@@ -566,7 +568,7 @@ pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(eng
     let unreachable = send(
         "POST",
         &list_path,
-        Some(&owner),
+        Some(&token()),
         Some(party("Sin teléfono", None)),
     )
     .await;
@@ -586,7 +588,7 @@ pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(eng
         ("Familia Pérez", "+573001110001"),
         ("Pareja Díaz", "+573001110002"),
     ] {
-        let joined = send("POST", &list_path, Some(&owner), Some(party(name, Some(phone)))).await;
+        let joined = send("POST", &list_path, Some(&token()), Some(party(name, Some(phone)))).await;
         assert_eq!(
             (joined.status, joined.body["status"].clone()),
             (201, json!("waiting")),
@@ -599,7 +601,7 @@ pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(eng
         let day = send(
             "GET",
             &format!("{list_path}?date={business_day}"),
-            Some(&owner),
+            Some(&token()),
             None,
         )
         .await;
@@ -647,11 +649,28 @@ pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(eng
     .await;
     assert_eq!(stranger.status, 404, "{}", stranger.body);
 
+    // The host, busy, lets the offer's ten minutes pass: the offer lapses, and the party, still at the bar, is not
+    // dropped from the list: it keeps its place and is offered the table again, from now.
+    set_clock(&server, arrives + time::Duration::minutes(21));
+    v.refreshed(&server).await;
+    owner.replace(v.owner.clone());
+    server.server().run_waitlist_upkeep().await;
+    let listed = entries().await;
+    assert_eq!(listed[0]["status"], "offered", "{listed:?}");
+    assert_ne!(listed[0]["reservation_id"], json!(offered), "a new offer");
+    assert_eq!(
+        listed[0]["offer_expires_at"],
+        format!("{business_day}T19:38:00-05:00")
+    );
+    let lapsed = day(&server, &v, business_day).await;
+    let first_offer = lapsed.iter().find(|r| r["id"] == json!(offered)).unwrap();
+    assert_eq!(first_offer["status"], "lapsed", "{first_offer}");
+
     // They no longer want it: the host takes them off the list, and the table goes to the next party.
     let declined = send(
         "POST",
         &format!("/api/v1/waitlist/{}/leave", waiting[0]),
-        Some(&owner),
+        Some(&token()),
         None,
     )
     .await;
@@ -663,7 +682,7 @@ pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(eng
     let accepted = send(
         "POST",
         &format!("/api/v1/reservations/{second}/accept"),
-        Some(&owner),
+        Some(&token()),
         None,
     )
     .await;

@@ -570,13 +570,46 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
             .unwrap(),
         None
     );
+    // A party the host put on the list, waiting at the venue, whose offer the host did not answer in time: the
+    // offer lapses and frees the table, and the party is waiting again in its place, to be offered a table anew.
+    let at_the_door = guest(venue, "sofia@example.co");
+    let staff_entry = store
+        .join_waitlist(
+            &scope,
+            &NewWaitlistEntry {
+                guest: at_the_door.clone(),
+                channel: "staff".into(),
+                idempotency_key: None,
+                ..ask(b"sofia")
+            },
+            &change(),
+            later,
+        )
+        .await
+        .unwrap();
+    let unanswered = offer_table(store, &scope, table, &staff_entry, at_the_door, seven).await;
+    let much_later = later + time::Duration::minutes(11);
+    assert_eq!(store.expire_offers(&scope, much_later).await.unwrap(), [venue]);
+    assert_eq!(
+        store.reservation(&scope, unanswered.id).await.unwrap().status,
+        ReservationStatus::Lapsed
+    );
+    let waiting_again = store.waitlist_entry(&scope, staff_entry.id).await.unwrap();
+    assert_eq!(
+        (
+            waiting_again.status,
+            waiting_again.reservation_id,
+            waiting_again.offer_expires_at
+        ),
+        (WaitlistStatus::Waiting, None, None)
+    );
     let free = store
         .book(
             &scope,
             &booking_of(venue, seven),
             &blind(table, seven),
             &change(),
-            later,
+            much_later,
         )
         .await
         .unwrap();
