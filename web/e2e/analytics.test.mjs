@@ -114,11 +114,11 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
 
   // The series as CSV, with the zone and the amounts in minor units and written out — from the Spanish page, as
   // Excel in es-CO opens it by a double click: a byte-order mark (else "día" reads "dÃ­a"), ";" between cells (the
-  // locale's list separator) and a decimal comma.
+  // locale's list separator) and a decimal comma; the header row and the figure's name in Spanish, for the owner.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-series')]);
   const csv = readFileSync(await download.path(), 'utf8');
-  assert.match(csv, /^\uFEFFstart_local;business_day;timezone;metric;value_minor;value;currency\r\n/);
-  assert.match(csv, new RegExp(`;America/Bogota;gross;${gross};${(gross / 100).toFixed(2).replace('.', ',')};COP\\r\\n`));
+  assert.match(csv, /^\uFEFFInicio \(hora local\);Día de operación;Zona horaria;Cifra;Valor \(centavos\);Valor;Moneda\r\n/);
+  assert.match(csv, new RegExp(`;America/Bogota;Ventas brutas;${gross};${(gross / 100).toFixed(2).replace('.', ',')};COP\\r\\n`));
   // The API's plain CSV for programs is RFC 4180 as before.
   const plain = await (await laptop.request.get(`${server.origin}/api/v1/venues/${venue}/analytics/timeseries?metric=gross&granularity=${await page.inputValue('#range-form [name=granularity]')}&from=${await page.inputValue('#range-form [name=from]')}&to=${await page.inputValue('#range-form [name=to]')}&format=csv`, { headers: { Authorization: `Bearer ${token}` } })).text();
   assert.match(plain, /^start_local,business_day,timezone,metric,value_minor,value,currency\r\n/);

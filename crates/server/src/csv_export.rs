@@ -11,6 +11,8 @@
 //! Spanish-speaking locale opens by a double click ([`CsvDialect::SpanishSpreadsheet`]): Excel with Colombian
 //! regional settings splits cells at the locale's list separator (`;`, because the decimal separator is `,`), reads a
 //! file without a byte-order mark in the system's legacy code page ("Sopa del dÃ­a"), and reads `17500.50` as text.
+//! The spreadsheet dialect is for people: its header row and the names of the figures in it are in Spanish
+//! ([`spanish_term`], the dashboard's own words), where the program dialect keeps the API's field names.
 
 use std::borrow::Cow;
 
@@ -59,8 +61,18 @@ impl CsvExport {
             filename,
             dialect,
         };
-        export.row(header.iter().copied());
+        let header: Vec<&str> = header.iter().map(|code| export.term(code)).collect();
+        export.row(header);
         export
+    }
+
+    /// How this dialect names a column or a figure: the API's `code` for programs, the Spanish word for the
+    /// spreadsheet ([`spanish_term`]; a code it does not know stays as it is).
+    pub fn term<'a>(&self, code: &'a str) -> &'a str {
+        match self.dialect {
+            CsvDialect::Rfc4180 => code,
+            CsvDialect::SpanishSpreadsheet => spanish_term(code).unwrap_or(code),
+        }
     }
 
     /// Appends one record; each cell is neutralised (see the module's docs), and a plain number takes the dialect's
@@ -105,6 +117,96 @@ impl IntoResponse for CsvExport {
         )
             .into_response()
     }
+}
+
+/// The Spanish heading of a CSV column or the name of a figure, in the dashboard's words (docs/analytics.md defines
+/// each); money columns in minor units say so, rates in basis points say so.
+pub fn spanish_term(code: &str) -> Option<&'static str> {
+    Some(match code {
+        // Columns.
+        "venue_id" => "ID del local",
+        "timezone" => "Zona horaria",
+        "from" => "Desde",
+        "to" => "Hasta",
+        "figure" => "Cifra",
+        "metric" => "Cifra",
+        "value_minor" => "Valor (centavos)",
+        "value" => "Valor",
+        "currency" => "Moneda",
+        "start_local" => "Inicio (hora local)",
+        "business_day" => "Día de operación",
+        "weekday" => "Día de la semana",
+        "hour" => "Hora",
+        "rank" => "Puesto",
+        "item_id" => "ID del plato",
+        "name" => "Nombre",
+        "quantity" => "Cantidad",
+        "sales_minor" => "Ventas (centavos)",
+        "member_id" => "ID del miembro",
+        "member_name" => "Miembro",
+        "gross_minor" => "Ventas brutas (centavos)",
+        "tips_minor" => "Propinas (centavos)",
+        "cash_minor" => "Efectivo (centavos)",
+        "cash_id" => "ID del registro de efectivo",
+        "recorded_at" => "Registrado",
+        "table" => "Mesa",
+        "amount_minor" => "Valor (centavos)",
+        "amount" => "Valor",
+        "tip_minor" => "Propina (centavos)",
+        "tip" => "Propina",
+        "recorded_by_id" => "ID de quien lo registró",
+        "recorded_by_name" => "Registrado por",
+        "voided_at" => "Anulado",
+        "voided_by_id" => "ID de quien lo anuló",
+        "voided_by_name" => "Anulado por",
+        "table_id" => "ID de la mesa",
+        "label" => "Mesa",
+        "turns_per_day_x100" => "Rotaciones por día (×100)",
+        "median_turn_minutes" => "Tiempo por mesa, mediana (min)",
+        "p90_turn_minutes" => "Tiempo por mesa, percentil 90 (min)",
+        "at" => "Momento",
+        "payment_id" => "ID del pago",
+        "settled_amount_minor" => "Transferido (centavos)",
+        "settled_currency" => "Moneda transferida",
+        "tender" => "Medio de pago",
+        "taken_by_id" => "ID de quien la recibió",
+        "taken_by_name" => "Recibida por",
+        // Figures (also columns where a report has one per figure).
+        "gross" | "sales" => "Ventas brutas",
+        "tax" => "Impuesto",
+        "refunds" => "Reembolsos",
+        "refund_tax" => "Impuesto reembolsado",
+        "net" => "Ventas netas",
+        "tips" => "Propinas",
+        "collected" => "Cobrado con tarjeta",
+        "cash" => "Efectivo",
+        "card" => "Tarjeta",
+        "unpaid" => "Sin pagar",
+        "average_order" => "Pedido promedio",
+        "average_ticket" => "Cuenta promedio",
+        "deposits_kept" => "Depósitos retenidos",
+        "previous_gross" => "Ventas brutas, periodo anterior",
+        "previous_net" => "Ventas netas, periodo anterior",
+        "previous_tips" => "Propinas, periodo anterior",
+        "previous_average_order" => "Pedido promedio, periodo anterior",
+        "previous_orders" => "Pedidos, periodo anterior",
+        "orders" => "Pedidos",
+        "checks" => "Cuentas",
+        "payment_success_rate_bp" => "Pagos exitosos (puntos básicos: 100 = 1 %)",
+        "payments_ended" => "Pagos terminados",
+        "bookings" => "Reservas",
+        "covers_booked" => "Cubiertos reservados",
+        "covers_seated" => "Cubiertos atendidos",
+        "no_shows" => "No llegaron",
+        "cancellations" => "Cancelaciones",
+        "no_show_rate_bp" => "Tasa de no llegada (puntos básicos: 100 = 1 %)",
+        "cancellation_rate_bp" => "Tasa de cancelación (puntos básicos: 100 = 1 %)",
+        "turns" => "Rotaciones",
+        "tables" => "Mesas",
+        "turns_per_table_day_x100" => "Rotaciones por mesa y día (×100)",
+        "average_turn_minutes" => "Tiempo por mesa, promedio (min)",
+        _ => return None,
+    })
 }
 
 /// The cell as a spreadsheet may safely read it: a leading `'` when it would start a formula (module docs).
@@ -193,6 +295,26 @@ mod tests {
             Some(CsvDialect::SpanishSpreadsheet)
         );
         assert_eq!(CsvDialect::from_format("xlsx"), None);
+    }
+
+    #[test]
+    fn the_spreadsheet_speaks_spanish_and_programs_keep_the_field_names() {
+        let header = ["business_day", "figure", "value_minor", "not_a_term"];
+        let mut spanish = CsvExport::new("x.csv", &header, CsvDialect::SpanishSpreadsheet);
+        let figure = spanish.term("no_show_rate_bp").to_owned();
+        spanish.row(["2026-12-04", &figure, "1250", "x"]);
+        assert_eq!(
+            spanish.into_text(),
+            "\u{feff}Día de operación;Cifra;Valor (centavos);not_a_term\r\n\
+             2026-12-04;Tasa de no llegada (puntos básicos: 100 = 1 %);1250;x\r\n"
+        );
+        let mut plain = CsvExport::new("x.csv", &header, CsvDialect::Rfc4180);
+        assert_eq!(plain.term("no_show_rate_bp"), "no_show_rate_bp");
+        plain.row(["2026-12-04", "no_show_rate_bp", "1250", "x"]);
+        assert_eq!(
+            plain.into_text(),
+            "business_day,figure,value_minor,not_a_term\r\n2026-12-04,no_show_rate_bp,1250,x\r\n"
+        );
     }
 
     proptest! {

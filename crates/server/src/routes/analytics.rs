@@ -36,8 +36,8 @@ pub struct SummaryQuery {
     /// The last business day (inclusive): a range covers at most 400 days, `from` and `to` included.
     #[param(value_type = String, format = Date)]
     pub to: String,
-    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
-    /// mark, `;`, decimal comma).
+    /// `json` (default), `csv` (RFC 4180, the API's field names) or `csv-es` (for a spreadsheet in a Spanish-speaking
+    /// locale: byte-order mark, `;`, decimal comma, the header row and the figures' names in Spanish).
     #[param(pattern = "^(json|csv|csv-es)$")]
     pub format: Option<String>,
 }
@@ -59,8 +59,8 @@ pub struct SeriesQuery {
     /// `hour`, `day` (default) or `week`.
     #[param(pattern = "^(hour|day|week)$")]
     pub granularity: Option<String>,
-    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
-    /// mark, `;`, decimal comma).
+    /// `json` (default), `csv` (RFC 4180, the API's field names) or `csv-es` (for a spreadsheet in a Spanish-speaking
+    /// locale: byte-order mark, `;`, decimal comma, the header row and the figures' names in Spanish).
     #[param(pattern = "^(json|csv|csv-es)$")]
     pub format: Option<String>,
 }
@@ -474,6 +474,7 @@ fn summary_rows(export: &mut CsvExport, summary: &SalesSummary) {
                 .map(|(figure, value)| (figure, value, value.to_string(), "")),
         );
     for (figure, value, shown, currency) in rows {
+        let figure = export.term(figure);
         export.row([
             summary.venue_id.as_str(),
             &summary.timezone,
@@ -929,8 +930,8 @@ pub struct HeatMapQuery {
     /// `cash` or `orders`.
     #[param(pattern = "^(sales|gross|net|tax|refunds|tips|collected|cash|orders)$")]
     pub metric: Option<String>,
-    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
-    /// mark, `;`, decimal comma).
+    /// `json` (default), `csv` (RFC 4180, the API's field names) or `csv-es` (for a spreadsheet in a Spanish-speaking
+    /// locale: byte-order mark, `;`, decimal comma, the header row and the figures' names in Spanish).
     #[param(pattern = "^(json|csv|csv-es)$")]
     pub format: Option<String>,
 }
@@ -1154,6 +1155,7 @@ fn metric_row(
         decimal_text(value, currency)
     };
     let unit = if counted { "" } else { currency.code() };
+    let metric = export.term(metric);
     let cells = [
         venue.map_or("", String::as_str),
         place[0],
@@ -1180,8 +1182,8 @@ pub struct ProductMixQuery {
     /// Rank by `sales` (default) or `quantity`.
     #[param(pattern = "^(sales|quantity)$")]
     pub sort: Option<String>,
-    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
-    /// mark, `;`, decimal comma).
+    /// `json` (default), `csv` (RFC 4180, the API's field names) or `csv-es` (for a spreadsheet in a Spanish-speaking
+    /// locale: byte-order mark, `;`, decimal comma, the header row and the figures' names in Spanish).
     #[param(pattern = "^(json|csv|csv-es)$")]
     pub format: Option<String>,
 }

@@ -2325,7 +2325,30 @@ async fn a_tip_after_midnight_utc_is_filed_under_the_venues_business_month() {
     let text = csv.body.as_str().unwrap().to_owned();
     let mut lines = text.lines();
     assert!(lines.next().unwrap().ends_with(",business_day"), "{text}");
-    assert!(lines.next().unwrap().ends_with(&format!(",{evening}")), "{text}");
+    let row = lines.next().unwrap();
+    assert!(row.ends_with(&format!(",{evening}")), "{text}");
+    // The instant at the venue's offset, as the cash journal writes it: the evening's hour, not the next UTC day's.
+    let at = row.split(',').next().unwrap();
+    assert!(
+        at.starts_with(&evening.to_string()) && at.ends_with("-05:00"),
+        "{text}"
+    );
+    // The spreadsheet dialect is for the people who pay the tips: its header row is in Spanish.
+    let es = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tips?month={ended}&format=csv-es"),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let text = es.body.as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "\u{feff}Momento;ID del local;ID del miembro;Miembro;ID del pago;Valor (centavos);Moneda;"
+        ),
+        "{text}"
+    );
     server.stop().await;
 }
 

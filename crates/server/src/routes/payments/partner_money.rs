@@ -596,8 +596,8 @@ pub struct TipsQuery {
     /// the next month's 1st, in its time zone (as its sales are counted).
     #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: String,
-    /// `json` (default), `csv` (RFC 4180) or `csv-es` (for a spreadsheet in a Spanish-speaking locale: byte-order
-    /// mark, `;`, decimal comma).
+    /// `json` (default), `csv` (RFC 4180, the API's field names) or `csv-es` (for a spreadsheet in a Spanish-speaking
+    /// locale: byte-order mark, `;`, decimal comma, the header row and the figures' names in Spanish).
     #[serde(default)]
     #[param(inline)]
     pub format: Option<TipsFormat>,
@@ -719,8 +719,12 @@ pub async fn tips(
         );
         for e in &entries {
             let settled = e.settled.as_ref();
+            // The instant at its venue's offset (19:30-05:00, not 00:30Z the next day), as the cash journal writes it.
+            let at = calendars
+                .get(&e.venue_id)
+                .map_or(e.at, |(calendar, _)| calendar.with_local_offset(e.at));
             csv.row([
-                e.at.format(&format).unwrap_or_default(),
+                at.format(&format).unwrap_or_default(),
                 e.venue_id.to_string(),
                 e.member.map(|m| m.to_string()).unwrap_or_default(),
                 name_of(e.member),
@@ -731,7 +735,7 @@ pub async fn tips(
                 settled
                     .map(|s| s.currency.to_ascii_uppercase())
                     .unwrap_or_default(),
-                e.tender.as_str().to_owned(),
+                csv.term(e.tender.as_str()).to_owned(),
                 e.taken_by.map(|m| m.to_string()).unwrap_or_default(),
                 e.taken_by.map(|m| name_of(Some(m))).unwrap_or_default(),
                 business_day(e),
