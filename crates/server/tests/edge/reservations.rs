@@ -2275,6 +2275,13 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     // Three evenings ahead at 19:00 Bogotá: the cut-off is a day before.
     let date = tomorrow(&server) + time::Duration::days(1);
     let at = |days: i64| format!("{}T00:00:00Z", date + time::Duration::days(days));
+    let evening_summary = async |v: &BookingVenue| {
+        let path = format!(
+            "/api/v1/venues/{}/analytics/summary?from={date}&to={date}",
+            v.venue
+        );
+        call(&server, "GET", &path, Some(&v.owner), None).await
+    };
     let first = book(&server, &v.venue, booking(&at(1), 2)).await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.body["status"], "awaiting_deposit");
@@ -2467,17 +2474,7 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     // The evening's figures: the booking the guest cancelled is a booking and a cancellation; the hold never paid
     // was never a booking, so it is neither (it used to count as a cancelled booking).
     v.refreshed(&server).await;
-    let figures = call(
-        &server,
-        "GET",
-        &format!(
-            "/api/v1/venues/{}/analytics/summary?from={date}&to={date}",
-            v.venue
-        ),
-        Some(&v.owner),
-        None,
-    )
-    .await;
+    let figures = evening_summary(&v).await;
     assert_eq!(figures.status, 200, "{}", figures.body);
     let reservations = &figures.body["reservations"];
     assert_eq!(
@@ -2589,17 +2586,7 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     assert_eq!(transfers_of(&second_id).await, Some(1), "kept: sent to the venue");
     // The kept deposit is in the day's reservation figures (it is in no sale).
     v.refreshed(&server).await;
-    let summary = call(
-        &server,
-        "GET",
-        &format!(
-            "/api/v1/venues/{}/analytics/summary?from={date}&to={date}",
-            v.venue
-        ),
-        Some(&v.owner),
-        None,
-    )
-    .await;
+    let summary = evening_summary(&v).await;
     assert_eq!(
         summary.body["reservations"]["deposits_kept"], no_show.body["deposit"]["amount"],
         "{}",

@@ -216,6 +216,23 @@ mod migrations {
         assert!(report.version >= 1);
     }
 
+    async fn sqlite_connection(db: &SqliteTestDatabase) -> sqlx::SqliteConnection {
+        <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+            .await
+            .unwrap()
+    }
+
+    /// A backfill as the migrations run it: by the owner, with row-level security forced on it (the migration lifts
+    /// it for its own transaction), checked by the superuser, who sees every partner's rows.
+    async fn reader_and_migrator(db: &PgTestDatabase) -> (sqlx::PgConnection, sqlx::PgConnection) {
+        let connect = async |url: String| {
+            <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap()
+        };
+        (connect(db.superuser_url()).await, connect(db.owner_url()).await)
+    }
+
     /// Migration 0033's statements minus its new columns: what it does to rows written before it.
     fn refund_tax_backfill(file: &str) -> Vec<String> {
         file.split(';')
@@ -270,8 +287,7 @@ mod migrations {
         let store = db.store().await;
         suite::a_refund_takes_back_its_sales_before_tax(&*store).await;
         store.close().await;
-        let connect = || <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url);
-        let (mut reader, mut migrator) = (connect().await.unwrap(), connect().await.unwrap());
+        let (mut reader, mut migrator) = (sqlite_connection(&db).await, sqlite_connection(&db).await);
         // Quarters as SQLite kept them before 0039 (whole seconds, no fraction), the form 0033's backfill matches.
         sqlx::query("UPDATE sales_quarters SET quarter = substr(quarter, 1, 19) || 'Z'")
             .execute(&mut reader)
@@ -287,19 +303,11 @@ mod migrations {
 
     #[tokio::test]
     async fn postgres_refunds_before_0033_get_their_tax() {
-        // As the migrations run: the owner, with row-level security forced on it (the migration lifts it for its
-        // own transaction).
         let db = PgTestDatabase::create().await;
         let store = db.store().await;
         suite::a_refund_takes_back_its_sales_before_tax(&*store).await;
         store.close().await;
-        let connect = |url: String| async move {
-            <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-                .await
-                .unwrap()
-        };
-        let mut reader = connect(db.superuser_url()).await;
-        let mut migrator = connect(db.owner_url()).await;
+        let (mut reader, mut migrator) = reader_and_migrator(&db).await;
         backfill_matches_the_live_path::<sqlx::Postgres>(
             &mut reader,
             &mut migrator,
@@ -350,8 +358,7 @@ mod migrations {
         let store = db.store().await;
         bookings_cancelled_and_lapsed(&*store).await;
         store.close().await;
-        let connect = || <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url);
-        let (mut reader, mut migrator) = (connect().await.unwrap(), connect().await.unwrap());
+        let (mut reader, mut migrator) = (sqlite_connection(&db).await, sqlite_connection(&db).await);
         lapsed_backfill_matches_the_live_path::<sqlx::Sqlite>(
             &mut reader,
             &mut migrator,
@@ -362,18 +369,11 @@ mod migrations {
 
     #[tokio::test]
     async fn postgres_offers_and_holds_before_0046_lapse() {
-        // As the migrations run: the owner, with row-level security forced on it.
         let db = PgTestDatabase::create().await;
         let store = db.store().await;
         bookings_cancelled_and_lapsed(&*store).await;
         store.close().await;
-        let connect = |url: String| async move {
-            <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-                .await
-                .unwrap()
-        };
-        let mut reader = connect(db.superuser_url()).await;
-        let mut migrator = connect(db.owner_url()).await;
+        let (mut reader, mut migrator) = reader_and_migrator(&db).await;
         lapsed_backfill_matches_the_live_path::<sqlx::Postgres>(
             &mut reader,
             &mut migrator,
