@@ -443,6 +443,25 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   assert.equal(await guest.isVisible('#leave-waitlist'), true);
   await guest.screenshot({ path: artifactPath('booking-waitlist.png'), fullPage: true });
   await assertAccessible(guest, 'booking-waitlist');
+  // The guest is told by mail they are on the list, with a link that opens the page ready to leave it.
+  const mailed = (needle) => {
+    for (const name of readdirSync(join(server.dataDir, 'outbox'))) {
+      const text = readFileSync(join(server.dataDir, 'outbox', name), 'utf8');
+      if (text.includes('camila@example.co') && text.includes(needle)) return (text.match(/https:\/\/\S+\/book\/\S+token=[^\s]+/) || [null])[0];
+    }
+    return null;
+  };
+  let leaveLink = null;
+  for (let i = 0; i < 100 && !leaveLink; i++) {
+    leaveLink = mailed('Estás en la lista de espera');
+    if (!leaveLink) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.match(leaveLink || '', /\?waitlist=[0-9a-f-]+&token=/);
+  const fromMail = await phone.newPage();
+  await fromMail.goto(leaveLink.replace(/^https:\/\/[^/]+/, server.origin));
+  await fromMail.locator('#leave-waitlist').waitFor({ state: 'visible' });
+  assert.match(await fromMail.textContent('#waitlist-joined'), /Estás en la lista de espera/);
+  await fromMail.close();
 
   // The host cancels the evening's booking; the waitlist's first party is offered the table at once.
   await staff.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
@@ -463,7 +482,7 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   for (let i = 0; i < 100 && !link; i++) {
     for (const name of readdirSync(join(server.dataDir, 'outbox'))) {
       const text = readFileSync(join(server.dataDir, 'outbox', name), 'utf8');
-      if (text.includes('camila@example.co') && text.includes('liber')) link = (text.match(/https:\/\/\S+\/book\/\S+token=[^\s]+/) || [null])[0];
+      if (text.includes('camila@example.co') && text.includes('Se liberó una mesa')) link = (text.match(/https:\/\/\S+\/book\/\S+token=[^\s]+/) || [null])[0];
     }
     if (!link) await new Promise((resolve) => setTimeout(resolve, 100));
   }

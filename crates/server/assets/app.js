@@ -119,6 +119,8 @@ const spanishDetails = [
   [/^the booking's time has come: the venue can still cancel it/, 'Ya llegó la hora de tu reserva: ahora solo el restaurante puede cancelarla.'],
   [/^a party is seated from an hour before its time/, 'Un grupo se sienta desde una hora antes de su reserva: mueve la reserva para sentarlo antes.'],
   [/^a party is late 15 minutes after its start/, 'Un grupo está «tarde» 15 minutos después de su hora, no antes.'],
+  [/^this party is no longer waiting \(booked\)/, 'Ya no estás en la lista de espera: aceptaste una mesa (la reserva está en tu correo, y se cancela desde allí).'],
+  [/^this party is no longer waiting/, 'Ya no estás en la lista de espera: la oferta venció o tu franja pasó.'],
   [/^a party is a no-show only 15 minutes after its start/, 'Un grupo es «no llegó» solo 15 minutos después de su hora (hasta entonces aún puede llegar).'],
   [/^the party's booked time is over: seat it as a walk-in/, 'Ya pasó la hora reservada: siéntalo como cliente sin reserva (resérvalo ahora por el tiempo que se quede).'],
   [/^the party is no longer seated/, 'El grupo ya no está sentado.'],
@@ -1708,6 +1710,27 @@ pages.booking = async () => {
       }
     };
   };
+  // The guest who finds a table elsewhere leaves the list, so the venue does not hold one for nobody: right after
+  // joining, or later by the link in the mail that said they joined.
+  const offerLeaving = (id, token) => {
+    $('#waitlist-joined').hidden = false;
+    const leave = $('#leave-waitlist');
+    leave.hidden = false;
+    leave.onclick = async () => {
+      clearError();
+      leave.disabled = true;
+      try {
+        await api('POST', `/api/v1/waitlist/${encodeURIComponent(id)}/leave?token=${encodeURIComponent(token)}`);
+        leave.hidden = true;
+        $('#waitlist-joined').textContent = english ? 'You left the waitlist.' : 'Saliste de la lista de espera.';
+      } catch (error) {
+        showError(error.problem);
+      } finally {
+        leave.disabled = false;
+      }
+    };
+  };
+  if (params.get('waitlist') && params.get('token')) offerLeaving(params.get('waitlist'), params.get('token'));
   if (params.get('reservation') && params.get('token')) {
     try {
       const reservation = await api('GET', `/api/v1/reservations/${encodeURIComponent(params.get('reservation'))}?token=${encodeURIComponent(params.get('token'))}`);
@@ -1809,20 +1832,7 @@ pages.booking = async () => {
       const joined = await api('POST', `/api/v1/venues/${encodeURIComponent(venue)}/waitlist`, body, undefined, { 'Idempotency-Key': waitlistKey.for(body) });
       waitlistKey.succeeded();
       w.hidden = true;
-      $('#waitlist-joined').hidden = false;
-      // The guest who finds a table elsewhere leaves the list, so the venue does not hold one for nobody.
-      const leave = $('#leave-waitlist');
-      leave.hidden = false;
-      leave.onclick = async () => {
-        clearError();
-        try {
-          await api('POST', `/api/v1/waitlist/${encodeURIComponent(joined.id)}/leave?token=${encodeURIComponent(joined.manage_token)}`);
-          leave.hidden = true;
-          $('#waitlist-joined').textContent = english ? 'You left the waitlist.' : 'Saliste de la lista de espera.';
-        } catch (error) {
-          showError(error.problem);
-        }
-      };
+      offerLeaving(joined.id, joined.manage_token);
     } catch (error) {
       showError(error.problem);
     } finally {

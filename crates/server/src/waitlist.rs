@@ -183,6 +183,61 @@ fn offer_mail(
     }
 }
 
+/// The guest's mail that they are on the list (in the language of their request), with what they asked and the link
+/// that takes them off it: a guest who finds a table elsewhere frees the venue's, and one who hears nothing for an
+/// hour knows they are still waiting.
+pub(crate) fn joined_mail(
+    state: &AppState,
+    lang: crate::routes::pages::Lang,
+    partner: PartnerId,
+    venue: &comanda_domain::Venue,
+    entry: &comanda_store::reservations::NewWaitlistEntry,
+    zone: &jiff::tz::TimeZone,
+) -> OutboxMessage {
+    let spanish = lang == crate::routes::pages::Lang::Es;
+    let token = comanda_security::booking_link::issue(&state.booking_key, partner, entry.id);
+    let link = format!(
+        "{}/book/{}?waitlist={}&token={token}",
+        state.identity.public_origin(),
+        venue.id.as_uuid(),
+        entry.id
+    );
+    let place = crate::guest_notices::venue_place(venue);
+    let earliest = crate::routes::reservations::local_rfc3339(zone, entry.earliest);
+    let latest = crate::routes::reservations::local_rfc3339(zone, entry.latest);
+    let (date, from) = crate::guest_notices::date_and_time(&earliest, spanish);
+    let (_, until) = crate::guest_notices::date_and_time(&latest, spanish);
+    let party = crate::guest_notices::party_words(entry.party_size, spanish);
+    let minutes = OFFER_HOLD.whole_minutes();
+    let (subject, body) = if spanish {
+        (
+            format!("Estás en la lista de espera de {}", venue.name),
+            format!(
+                "Estás en la lista de espera de {place} para {party} el {date}, entre las {from} y las {until}. Si se \
+                 libera una mesa en esa franja te escribimos, y la guardamos {minutes} minutos para que la aceptes.\n\n\
+                 Si ya no la necesitas, sal de la lista aquí: {link}\n"
+            ),
+        )
+    } else {
+        (
+            format!("You are on the waitlist at {}", venue.name),
+            format!(
+                "You are on the waitlist at {place} for {party} on {date}, between {from} and {until}. If a table comes \
+                 free in that window we will write to you, and hold it {minutes} minutes for you to accept.\n\n\
+                 If you no longer need it, leave the list here: {link}\n"
+            ),
+        )
+    };
+    OutboxMessage {
+        id: Uuid::now_v7(),
+        partner: Some(partner),
+        recipient: entry.guest.email.clone(),
+        subject,
+        body,
+        created_at: state.clock.now(),
+    }
+}
+
 /// After the payments upkeep released `bookings` whose deposit was not paid in time: their guests are told, and
 /// their tables are offered to the parties waiting.
 pub async fn holds_lapsed(

@@ -204,6 +204,9 @@ pub struct NewWaitlistEntry {
     pub idempotency_key: Option<String>,
     /// A digest of what was asked: the same key with another request is refused.
     pub request_hash: Vec<u8>,
+    /// The guest's mail saying they are on the list, with the link that takes them off it, queued in the join's
+    /// transaction (a retried join answers the first entry and queues nothing more).
+    pub confirmation: Option<crate::identity::OutboxMessage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1292,6 +1292,9 @@ impl ReservationStore for Engine {
         .fetch_one(&mut *tx)
         .await
         .map_err(foreign_key_to_not_found)?;
+        if let Some(message) = &entry.confirmation {
+            insert_message(self, &mut tx, message).await?;
+        }
         self.insert_audit(&mut tx, partner, &audit.targeting(entry.id), now)
             .await?;
         tx.commit().await?;

@@ -254,7 +254,7 @@ pub async fn join(
         Some(email.as_str()).filter(|e| !e.is_empty()),
         phone.as_deref(),
     );
-    let entry = NewWaitlistEntry {
+    let mut entry = NewWaitlistEntry {
         id: Uuid::now_v7(),
         venue_id: venue,
         guest: GuestContact {
@@ -282,7 +282,20 @@ pub async fn join(
             &state,
             &serde_json::to_vec(&request).unwrap_or_default(),
         ),
+        confirmation: None,
     };
+    // Queued with the entry, to an email the guest left (a party the host put on the list may have left none).
+    if !entry.guest.email.is_empty() {
+        let lang = crate::routes::pages::Lang::negotiate(&headers);
+        entry.confirmation = Some(crate::waitlist::joined_mail(
+            &state,
+            lang,
+            scope.partner(),
+            &found,
+            &entry,
+            &zone,
+        ));
+    }
     let audit = AuditedGuest::or_staff(
         caller.as_ref(),
         &ctx,

@@ -3022,12 +3022,28 @@ pub async fn a_waitlist_window_holds_a_seating_and_a_guest_waits_once_a_date(eng
     // The same guest again, whatever the window: one place a date.
     let again = join("+573001110001", "18:00", "19:00").await;
     assert_eq!(again.status, 409, "{}", again.body);
-    // Leaving is idempotent (a lost answer, a second tap); then the guest may join with another window.
-    let leave = format!(
-        "/api/v1/waitlist/{}/leave?token={}",
-        late.body["id"].as_str().unwrap(),
-        late.body["manage_token"].as_str().unwrap()
-    );
+    // The guest is told they are on the list, with what they asked and the link that takes them off it (the
+    // token of the join's answer).
+    let entry = late.body["id"].as_str().unwrap();
+    let joined = mail_with(
+        &server,
+        &[
+            "sara@example.co",
+            "Estás en la lista de espera de",
+            "entre las 22:00 y las 00:30",
+            &format!("/book/{}?waitlist={entry}&token=", v.venue),
+        ],
+    )
+    .await
+    .expect("the join is confirmed by mail");
+    let token = joined
+        .split(&format!("waitlist={entry}&token="))
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    assert_eq!(token, late.body["manage_token"].as_str().unwrap());
+    // Leaving by that link is idempotent (a lost answer, a second tap); then the guest may join with another window.
+    let leave = format!("/api/v1/waitlist/{entry}/leave?token={token}");
     for _ in 0..2 {
         let left = post(&server, &leave, None, json!({})).await;
         assert_eq!(

@@ -7,6 +7,7 @@ use super::*;
 use comanda_domain::reservation::{
     Assignment, BookingPolicy, DepositFate, Pacing, Refusal, Service, TurnTime,
 };
+use comanda_store::identity::OutboxMessage;
 use comanda_store::privacy::GuestContact;
 use comanda_store::reservations::{
     BookOutcome, BookingContext, DepositStatus, NewDeposit, NewReservation, NewWaitlistEntry, Offer,
@@ -503,12 +504,32 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
         channel: "online".into(),
         idempotency_key: Some("espera-1".into()),
         request_hash: hash.to_vec(),
+        confirmation: None,
+    };
+    // The guest's mail that they are on the list is queued with the entry, once: a retried join queues nothing.
+    let on_the_list = OutboxMessage {
+        id: Uuid::now_v7(),
+        partner: Some(scope.partner()),
+        recipient: "mateo@example.co".into(),
+        subject: "Estás en la lista de espera".into(),
+        body: "Para salir de la lista: enlace".into(),
+        created_at: NOW,
+    };
+    let mailed = async || {
+        store
+            .pending_messages(100)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.recipient == on_the_list.recipient)
+            .count()
     };
     let entry = store
         .join_waitlist(
             &scope,
             &NewWaitlistEntry {
                 guest: contact.clone(),
+                confirmation: Some(on_the_list.clone()),
                 ..ask(b"mateo")
             },
             &change(),
@@ -517,12 +538,30 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(entry.channel, "online");
+    assert_eq!(mailed().await, 1);
     // A retried join with its key is the same place in the queue; the key with another request is refused.
     let again = store
         .join_waitlist(&scope, &ask(b"mateo"), &change(), NOW)
         .await
         .unwrap();
     assert_eq!(again.id, entry.id);
+    let retried = store
+        .join_waitlist(
+            &scope,
+            &NewWaitlistEntry {
+                confirmation: Some(OutboxMessage {
+                    id: Uuid::now_v7(),
+                    ..on_the_list.clone()
+                }),
+                ..ask(b"mateo")
+            },
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(retried.id, entry.id);
+    assert_eq!(mailed().await, 1, "a retried join queues no second mail");
     let reused = store
         .join_waitlist(&scope, &ask(b"another"), &change(), NOW)
         .await;
@@ -632,6 +671,7 @@ pub async fn an_erased_guest_leaves_the_waitlist_and_frees_an_offered_table(stor
         channel: "online".into(),
         idempotency_key: Some(key.into()),
         request_hash: key.as_bytes().to_vec(),
+        confirmation: None,
     };
     let wanda = ask("wanda@example.co", "espera-w");
     let offered_entry = store.join_waitlist(&scope, &wanda, &change(), NOW).await.unwrap();
@@ -707,6 +747,7 @@ pub async fn a_waitlist_booking_that_never_came_about_ends_its_entry(store: &dyn
                     channel: "online".into(),
                     idempotency_key: None,
                     request_hash: Vec::new(),
+                    confirmation: None,
                 },
                 &change(),
                 NOW,
@@ -1138,6 +1179,7 @@ pub async fn the_host_waitlist_holds_the_days_parties_with_their_guests(store: &
                     channel: "online".into(),
                     idempotency_key: None,
                     request_hash: Vec::new(),
+                    confirmation: None,
                 },
                 &change(),
                 at,
