@@ -200,7 +200,10 @@ test('an owner reads the dashboard over sixty days of history made by comanda se
   await page.locator('#mix-chart rect.bar').first().waitFor();
   const orders = Number(await page.locator('#summary dd[data-figure=orders]').textContent());
   assert.ok(orders > 2_800 && orders <= 3_000, `one venue's orders: ${orders}`);
-  assert.notEqual(await page.locator('#summary dd[data-figure=no_show_rate]').textContent(), '0 %');
+  // Each reservation rate with its count: the seed's no-shows and cancellations, "7,12 % (41)", "120 (10,4 %)".
+  assert.match(await page.locator('#summary dd[data-figure=no_show_rate]').textContent(), /^[1-9][\d,]* % \(\d+\)$/);
+  assert.match(await page.locator('#summary dd[data-figure=cancellations]').textContent(), /^[1-9]\d* \([\d,]+ %\)$/);
+  assert.match(await page.locator('#summary dd[data-figure=bookings]').textContent(), /^[1-9]\d*$/);
   // The seeded tables turn more than once a day, for more than a few minutes each.
   assert.match(await page.locator('#summary dd[data-figure=turnover]').textContent(), /^[1-9]\d*,\d\d ×$/);
   assert.match(await page.locator('#summary dd[data-figure=average_turn]').textContent(), /^[1-9]\d+ min$/);

@@ -125,7 +125,7 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   await notice.close();
   await guest.click('#details-form button[type=submit]');
   await guest.locator('#confirmed').waitFor({ state: 'visible' });
-  assert.match(await guest.locator('#confirmed-text').textContent(), /19:00 · 2 personas · Reservada/);
+  assert.match(await guest.locator('#confirmed-text').textContent(), /19:00 · 2 personas · Confirmada/);
   const width = await guest.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `no horizontal scrolling on a 360 px screen (${width})`);
   await guest.screenshot({ path: artifactPath('booking-confirmed.png'), fullPage: true });
@@ -138,7 +138,7 @@ test('a guest books the last free time, the next guest no longer sees it, and th
   // A tap on Cancel asks for a second one: a cancellation cannot be undone. (Not tapped again: the booking stands.)
   await guest.click('#cancel-booking');
   assert.equal(await guest.textContent('#cancel-booking'), 'Toca de nuevo para cancelar la reserva');
-  assert.match(await guest.locator('#confirmed-text').textContent(), /Reservada/);
+  assert.match(await guest.locator('#confirmed-text').textContent(), /Confirmada/);
   // A link whose token is wrong says so in Spanish, and the page still books.
   await guest.goto(`${server.origin}/book/${venue}?reservation=${new URL(guest.url()).searchParams.get('reservation')}&token=equivocado`);
   await guest.locator('.error', { hasText: 'Este enlace de la reserva no es válido' }).waitFor();
@@ -490,7 +490,7 @@ test('with no time free a guest joins the waitlist; the host cancels a booking a
   await guest.goto(link.replace(/^https:\/\/[^/]+/, server.origin));
   await guest.locator('#accept-offer').waitFor({ state: 'visible' });
   await guest.click('#accept-offer');
-  await guest.locator('#confirmed-text', { hasText: 'Reservada' }).waitFor();
+  await guest.locator('#confirmed-text', { hasText: 'Confirmada' }).waitFor();
   await guest.screenshot({ path: artifactPath('booking-offer-accepted.png'), fullPage: true });
   await assertAccessible(guest, 'booking-offer-accepted');
   await phone.close();

@@ -162,7 +162,11 @@ function problemText(problem) {
       ? `The restaurant takes parties of 1 to ${largest[1]} here; call them for a larger one.`
       : `El restaurante recibe aquí grupos de 1 a ${largest[1]} personas; para uno más grande, llámalo.`;
   }
-  if (largest && !english) return `El restaurante recibe grupos de 1 a ${largest[1]} personas (el máximo está en la configuración de reservas).`;
+  if (largest) {
+    return english
+      ? `The restaurant takes parties of 1 to ${largest[1]} (the largest is set in the reservation settings).`
+      : `El restaurante recibe grupos de 1 a ${largest[1]} personas (el máximo está en la configuración de reservas).`;
+  }
   if (!english) {
     const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
     for (const [pattern, spanish] of spanishDetails) {
@@ -1609,6 +1613,15 @@ const depositStatusNames = {
 };
 const depositStatus = (status) => depositStatusNames[english ? 'en' : 'es'][status] || status;
 
+// The guest's words for their booking: booked or confirmed is confirmed to them (the host's "confirmed" is the
+// venue's own call to the guest); a lapsed one says what lapsed, an offer or a deposit hold.
+const guestBookingStatus = (r) => {
+  if (['booked', 'confirmed'].includes(r.status)) return english ? 'Confirmed' : 'Confirmada';
+  if (r.status === 'lapsed' && r.deposit) return english ? 'Not confirmed: the deposit was not paid' : 'Sin confirmar: el depósito no se pagó';
+  if (r.status === 'lapsed') return english ? 'Table offer declined or expired' : 'Oferta de mesa rechazada o vencida';
+  return bookingStatus(r.status);
+};
+
 pages.booking = async () => {
   const root = $('#booking');
   // A venue not taking bookings (or no such venue): the page says so itself, there is nothing to drive.
@@ -1622,7 +1635,7 @@ pages.booking = async () => {
     $('#confirmed').hidden = false;
     // The venue's own date and time (`local` carries its offset), whatever zone the guest's phone is in.
     const when = `${localDay(reservation.local)}, ${hhmm(reservation.local)}`;
-    $('#confirmed-text').textContent = `${when} · ${guestCount(reservation.party_size)} · ${bookingStatus(reservation.status)}`;
+    $('#confirmed-text').textContent = `${when} · ${guestCount(reservation.party_size)} · ${guestBookingStatus(reservation)}`;
     const manage = `/book/${encodeURIComponent(venue)}?reservation=${encodeURIComponent(reservation.reservation_id || reservation.id)}&token=${encodeURIComponent(token)}${english ? '&lang=en' : ''}`;
     $('#manage-link').href = manage;
     // The page's own address becomes the booking's: a reload (or the back button from the deposit page) shows it
@@ -1702,9 +1715,12 @@ pages.booking = async () => {
       delete cancelButton.dataset.confirm;
       try {
         const cancelled = await api('POST', `/api/v1/reservations/${encodeURIComponent(id)}/cancel?token=${encodeURIComponent(token)}`, {});
-        $('#confirmed-title').textContent = english ? 'Booking cancelled' : 'Reserva cancelada';
+        // A declined offer was never a booking: it is not "cancelled" to the guest either.
+        const title = cancelled.status === 'lapsed' && !cancelled.deposit
+          ? (english ? 'Table offer declined' : 'Oferta de mesa rechazada')
+          : (english ? 'Booking cancelled' : 'Reserva cancelada');
         showBooking(cancelled, token);
-        $('#confirmed-title').textContent = english ? 'Booking cancelled' : 'Reserva cancelada';
+        $('#confirmed-title').textContent = title;
       } catch (error) {
         showError(error.problem);
       }
@@ -1886,8 +1902,8 @@ pages.booking = async () => {
 // ----- sales dashboard (docs/analytics.md) -----
 
 const figureNames = {
-  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado con tarjeta', cash: 'Efectivo', unpaid: 'Sin pagar', orders: 'Pedidos', average_order: 'Pedido promedio', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', deposits_kept: 'Depósitos retenidos', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
-  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected by card', cash: 'Cash', unpaid: 'Unpaid', orders: 'Orders', average_order: 'Average order', covers_booked: 'Covers booked', no_show_rate: 'No-show rate', deposits_kept: 'Deposits kept', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
+  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado con tarjeta', cash: 'Efectivo', unpaid: 'Sin pagar', orders: 'Pedidos', average_order: 'Pedido promedio', bookings: 'Reservas', cancellations: 'Cancelaciones', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', deposits_kept: 'Depósitos retenidos', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
+  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected by card', cash: 'Cash', unpaid: 'Unpaid', orders: 'Orders', average_order: 'Average order', bookings: 'Bookings', cancellations: 'Cancellations', covers_booked: 'Covers booked', no_show_rate: 'No-shows', deposits_kept: 'Deposits kept', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
 };
 // Each figure's definition, shown as its tooltip: the same words as docs/analytics.md.
 const figureDefinitions = {
@@ -1902,8 +1918,10 @@ const figureDefinitions = {
     unpaid: 'Lo que les faltaba a las cuentas cerradas sin pagar del todo, el día del cierre: está en las ventas, nunca entró dinero.',
     orders: 'Pedidos hechos y no cancelados.',
     average_order: 'Ventas brutas ÷ pedidos.',
-    covers_booked: 'Personas de las reservas que empiezan en el periodo (canceladas y no llegadas incluidas; ofertas y depósitos sin pagar no).',
-    no_show_rate: 'No llegaron ÷ (sentadas + terminadas + no llegaron).',
+    bookings: 'Reservas que empiezan en el periodo, canceladas y no llegadas incluidas. No son reservas los clientes sin reserva sentados al llegar (tampoco los de la lista de espera sentados así), ni una oferta de la lista de espera rechazada o vencida, ni una reserva cuyo depósito no se pagó.',
+    cancellations: 'Reservas canceladas, por el cliente o por el local, y su parte de las reservas (tasa de cancelación).',
+    covers_booked: 'Personas de esas reservas (canceladas y no llegadas incluidas).',
+    no_show_rate: 'Reservas que no llegaron, y su parte de las que debían llegar: no llegaron ÷ (sentadas + terminadas + no llegaron).',
     deposits_kept: 'Depósitos de reservas que el local retiene (no llegaron, o cancelaron después del plazo). No son ventas.',
     turnover: 'Mesas sentadas por el personal y cerradas en el periodo ÷ (mesas × días).',
     average_turn: 'Minutos promedio de sentada a cerrada.',
@@ -1924,8 +1942,10 @@ const figureDefinitions = {
     unpaid: 'What bills closed without being paid in full still lacked, on the day of the close: in the sales, never money taken.',
     orders: 'Orders placed and not cancelled.',
     average_order: 'Gross sales ÷ orders.',
-    covers_booked: 'Party sizes of the bookings starting in the period (cancelled and no-shows included; offers and unpaid deposits not).',
-    no_show_rate: 'No-shows ÷ (seated + finished + no-shows).',
+    bookings: 'Bookings starting in the period, cancellations and no-shows included. Walk-ins seated on arrival (waitlist parties seated so too), waitlist offers declined or expired, and bookings whose deposit was never paid are not bookings.',
+    cancellations: 'Bookings cancelled, by the guest or the venue, and their share of the bookings (cancellation rate).',
+    covers_booked: 'Party sizes of those bookings (cancellations and no-shows included).',
+    no_show_rate: 'Bookings that did not come, and their share of those due: no-shows ÷ (seated + finished + no-shows).',
     deposits_kept: 'Booking deposits the venue keeps (no-shows, cancellations after the cut-off). Not sales.',
     turnover: 'Tables seated by staff and closed in the period ÷ (tables × days).',
     average_turn: 'Mean minutes from seated to closed.',
@@ -2082,6 +2102,8 @@ pages.analytics = async () => {
       // Pesos on the dashboard are whole (nobody counts centavos in a day's sales; the figures derived from a
       // tax-inclusive price — net, tax, averages — would otherwise all show them). The CSV keeps the exact amounts.
       const money = (amount) => formatMoney({ amount: summary.currency === 'COP' ? Math.round(amount / 100) * 100 : amount, currency: summary.currency });
+      // A rate in basis points, as a percentage in the page's language ("28,57 %").
+      const percent = (bp) => `${(bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`;
       const label = values.metric === 'orders' ? (v) => String(v) : money;
       $('#zone-note').textContent = english
         ? `Business days in ${summary.timezone}, from ${String(summary.day_start_hour).padStart(2, '0')}:00 to the next day's start.`
@@ -2091,15 +2113,18 @@ pages.analytics = async () => {
       const shown = {
         ...Object.fromEntries(['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'average_order'].map((k) => [k, money(summary[k])])),
         orders: String(summary.orders),
+        bookings: String(summary.reservations.bookings),
         covers_booked: String(summary.reservations.covers_booked),
-        // A rate of nothing is no figure: "—", not "0 %" (which reads as every payment failing, nobody coming).
-        no_show_rate: summary.reservations.covers_seated + summary.reservations.no_shows === 0 ? '—' : `${(summary.reservations.no_show_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
+        // A rate of nothing is no figure: "—", not "0 %" (which reads as every payment failing, nobody coming). A
+        // rate goes with its count: "40 % (2)", not a bare percentage that reads as a head count.
+        cancellations: summary.reservations.bookings === 0 ? '—' : `${summary.reservations.cancellations} (${percent(summary.reservations.cancellation_rate_bp)})`,
+        no_show_rate: summary.reservations.covers_seated + summary.reservations.no_shows === 0 ? '—' : `${percent(summary.reservations.no_show_rate_bp)} (${summary.reservations.no_shows})`,
         deposits_kept: money(summary.reservations.deposits_kept),
         turnover: `${(summary.turnover.turns_per_table_day_x100 / 100).toLocaleString(english ? 'en' : 'es-CO', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ×`,
         average_turn: `${summary.turnover.average_turn_minutes} min`,
         checks: String(summary.checks),
         average_ticket: money(summary.average_ticket),
-        payment_success: summary.payments_ended === 0 ? '—' : `${(summary.payment_success_rate_bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`,
+        payment_success: summary.payments_ended === 0 ? '—' : percent(summary.payment_success_rate_bp),
       };
       // Week over week: the change against the compared period, for the figures it carries.
       const previous = summary.previous;
@@ -2119,7 +2144,7 @@ pages.analytics = async () => {
         note.appendChild(said);
         return note;
       };
-      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'covers_booked', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
+      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'bookings', 'covers_booked', 'cancellations', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
         const item = document.createElement('div');
         const term = document.createElement('dt');
         term.textContent = names[key];
@@ -2286,10 +2311,25 @@ pages.host = async () => {
     // A seating after midnight belongs to the evening before (the business day): it is placed after 24:00.
     const minutes = (r) => (r.local.slice(0, 10) > form.date.value ? 1440 : 0) + Number(r.local.slice(11, 13)) * 60 + Number(r.local.slice(14, 16));
     const starts = holding.map(minutes);
-    const from = Math.floor(Math.min(17 * 60, ...starts) / 60) * 60;
-    const until = Math.ceil(Math.max(23 * 60, ...starts.map((m) => m + 150)) / 60) * 60;
+    // On the venue's business day, a line at its clock's time across every table: what is free now reads at a glance.
+    const nowAt = here && form.date.value === businessDay(here) ? businessMinutes(venueClock(here.timezone), here.day_start_hour) : null;
+    // Where a party's chip ends: a party that left, when it left (its table is free from then); a party still seated
+    // past its planned end, now (its table is not free yet); the others, at the end of their turn.
+    const ends = (r) => {
+      const start = Date.parse(r.start);
+      let end = Date.parse(r.until);
+      if (r.status === 'finished' && r.finished_at) end = Math.min(end, Date.parse(r.finished_at));
+      const length = (end - start) / 60000;
+      return Math.max(minutes(r) + length, r.status === 'seated' && nowAt !== null ? nowAt : 0);
+    };
+    const from = Math.floor(Math.min(17 * 60, ...starts, nowAt ?? Infinity) / 60) * 60;
+    const until = Math.ceil(Math.max(23 * 60, ...starts.map((m) => m + 150), ...holding.map(ends), nowAt === null ? 0 : nowAt + 30) / 60) * 60;
     const at = (m) => `${((m - from) / (until - from)) * 100}%`;
     const timeline = $('#timeline');
+    // A refresh keeps where the host scrolled the evening to (on a phone it scrolls sideways); the first drawing of
+    // the business day opens on now.
+    const scrolled = timeline.dataset.day === form.date.value ? timeline.scrollLeft : null;
+    timeline.dataset.day = form.date.value;
     timeline.replaceChildren();
     const hours = document.createElement('div');
     hours.className = 'hours';
@@ -2300,13 +2340,12 @@ pages.host = async () => {
     for (let m = from; m <= until; m += 60) {
       const mark = document.createElement('span');
       mark.style.left = at(m);
-      mark.textContent = (m - from) % labelEvery === 0 ? `${String(Math.floor(m / 60) % 24).padStart(2, '0')}:00` : '';
+      // The track's end is not labelled: centred on it, its label spilled past the page's edge.
+      mark.textContent = (m - from) % labelEvery === 0 && m < until ? `${String(Math.floor(m / 60) % 24).padStart(2, '0')}:00` : '';
       hoursTrack.appendChild(mark);
     }
     hours.append(document.createElement('span'), hoursTrack);
     timeline.appendChild(hours);
-    // On the venue's business day, a line at its clock's time across every table: what is free now reads at a glance.
-    const nowAt = here && form.date.value === businessDay(here) ? businessMinutes(venueClock(here.timezone), here.day_start_hour) : null;
     const nowLine = (track) => {
       if (nowAt === null || nowAt < from || nowAt > until) return;
       const line = document.createElement('div');
@@ -2329,10 +2368,10 @@ pages.host = async () => {
         chip.className = 'chip';
         chip.dataset.status = r.status;
         const start = minutes(r);
-        const length = (new Date(r.until).getTime() - new Date(r.start).getTime()) / 60000;
         chip.style.left = at(start);
-        chip.style.width = `calc(${at(start + length)} - ${at(start)})`;
-        chip.textContent = `${hhmm(r.local)} · ${guestLabel(r)} · ${r.party_size}`;
+        chip.style.width = `calc(${at(ends(r))} - ${at(start)})`;
+        // The party's size before the name: a short chip cuts the name, not the size.
+        chip.textContent = `${hhmm(r.local)} · ${r.party_size} · ${guestLabel(r)}`;
         chip.title = `${bookingStatus(r.status)}`;
         // The status is read too, not only shown on hover.
         const said = document.createElement('span');
@@ -2345,6 +2384,12 @@ pages.host = async () => {
       lane.append(label, track);
       timeline.appendChild(lane);
     }
+    const line = timeline.querySelector('.lane .now-line');
+    if (scrolled !== null) timeline.scrollLeft = scrolled;
+    else if (line) {
+      const x = line.getBoundingClientRect().left - timeline.getBoundingClientRect().left + timeline.scrollLeft;
+      timeline.scrollLeft = Math.max(0, x - timeline.clientWidth / 3);
+    }
     // A guest who booked twice (the widget and a call, two tabs) holds two tables: bookings still to come that share
     // a phone are flagged on each other's row, for the host to ask and cancel one.
     const upcoming = ['offered', 'awaiting_deposit', 'booked', 'confirmed', 'late'];
@@ -2353,7 +2398,11 @@ pages.host = async () => {
       : []);
     const list = $('#day-list');
     list.replaceChildren();
-    for (const r of items) {
+    // A waitlist offer that lapsed was never a booking: the party is on the waitlist below (still waiting, or gone),
+    // and a party at the bar re-offered every ten minutes would leave a dead row each time. A deposit hold that
+    // lapsed stays: the host may call the guest who did not pay.
+    const rows = items.filter((r) => !(r.status === 'lapsed' && !r.deposit));
+    for (const r of rows) {
       const row = document.createElement('li');
       row.dataset.reservation = r.id;
       const who = document.createElement('span');
@@ -2386,6 +2435,23 @@ pages.host = async () => {
         deposit.className = 'hint';
         deposit.textContent = `${english ? 'deposit' : 'depósito'} ${formatMoney(r.deposit)}: ${depositStatus(r.deposit.status)}`;
         row.append(deposit);
+      }
+      // A party just past its time is not late yet: the host reads when "late" and "no-show" come.
+      const lateAt = Date.parse(r.start) + 15 * 60000;
+      if (['booked', 'confirmed'].includes(r.status) && Date.now() >= Date.parse(r.start) && Date.now() < lateAt) {
+        const wait = document.createElement('span');
+        wait.className = 'hint';
+        const [h, m] = hhmm(r.local).split(':').map(Number);
+        const at = `${String(Math.floor((h * 60 + m + 15) / 60) % 24).padStart(2, '0')}:${String((m + 15) % 60).padStart(2, '0')}`;
+        wait.textContent = english ? `"Late" and "No-show" from ${at}` : `«Tarde» y «No llegó» desde las ${at}`;
+        row.append(wait);
+      }
+      // An offer is answered on the waitlist below, where the party waits.
+      if (r.status === 'offered') {
+        const answer = document.createElement('a');
+        answer.href = '#waitlist';
+        answer.textContent = english ? 'Answer it on the waitlist' : 'Responder en la lista de espera';
+        row.append(answer);
       }
       // The server says which moves the host can make now (a party is seated from an hour before its time).
       for (const to of r.moves.filter((move) => move !== 'moved')) {
@@ -2541,7 +2607,7 @@ pages.host = async () => {
       if (target) target.focus();
       else if (row) { row.tabIndex = -1; row.focus(); }
     }
-    $('#empty-day').hidden = items.length > 0;
+    $('#empty-day').hidden = rows.length > 0;
     const waiting = { items: await allPages(`/api/v1/venues/${encodeURIComponent(venue)}/waitlist?date=${form.date.value}`).catch(() => []) };
     const waitNames = english
       ? { waiting: 'waiting', offered: 'offered a table', booked: 'booked', expired: 'offer expired', left: 'left' }
@@ -2601,7 +2667,7 @@ pages.host = async () => {
         row.append(button);
       };
       if (offered) answer(english ? 'Takes it' : 'La acepta', `/api/v1/reservations/${encodeURIComponent(offered.id)}/accept`, true);
-      if (w.status === 'offered') answer(english ? 'Declines' : 'No la quiere', `/api/v1/waitlist/${encodeURIComponent(w.id)}/leave`, false);
+      if (w.status === 'offered') answer(english ? 'Declines (leaves the list)' : 'No la quiere (sale de la lista)', `/api/v1/waitlist/${encodeURIComponent(w.id)}/leave`, false);
       if (w.status === 'waiting') answer(english ? 'Remove' : 'Quitar de la lista', `/api/v1/waitlist/${encodeURIComponent(w.id)}/leave`, false);
       return row;
     }));
@@ -2639,16 +2705,22 @@ pages.host = async () => {
   // A booking by phone at the chosen time, or a walk-in: booked from now (the server gives it a table free for its
   // turn, or says none is) and seated at once. The guest's consent is the host's to ask (Law 1581).
   const bookingForm = $('#booking-form');
+  // The refusal of the last reading of times (a party larger than the venue takes), said again on "Reservar"
+  // instead of "no time is free"; and whether the host picked a time (the form's own first pick is not theirs).
+  let timesRefused = null;
+  let hostChose = false;
+  bookingForm.start.addEventListener('change', () => { hostChose = true; });
   const refreshTimes = async () => {
     if (!$('#new-booking').open) return;
     clearError();
     try {
       const chosen = bookingForm.start.value;
       const count = await fillTimes(bookingForm.start, Number(bookingForm.party_size.value) || 0, chosen);
+      timesRefused = null;
       const noTimes = $('#no-times');
       noTimes.textContent = noTimes.dataset.none || (noTimes.dataset.none = noTimes.textContent);
       noTimes.hidden = count > 0;
-      if (count > 0 && chosen && bookingForm.start.value !== chosen) {
+      if (count > 0 && chosen && hostChose && bookingForm.start.value !== chosen) {
         // The time the host chose is gone (taken, past, or not free for the new party size): nothing is chosen for
         // them (the day's first time, a lunch, would be booked unnoticed); the form asks again and says why.
         bookingForm.start.prepend(new Option(english ? 'Choose a time' : 'Elige una hora', '', true, true));
@@ -2659,6 +2731,7 @@ pages.host = async () => {
       }
     } catch (error) {
       bookingForm.start.replaceChildren();
+      timesRefused = error.problem;
       showError(error.problem);
     }
   };
@@ -2673,7 +2746,7 @@ pages.host = async () => {
     const values = formValues(bookingForm);
     // A walk-in needs no time from the list (it starts now), so the list is not a required field of the form.
     if (!walkIn && !values.start) {
-      return showError({ detail: $('#no-times').textContent });
+      return showError(timesRefused || { detail: $('#no-times').textContent });
     }
     // A walk-in seated now need not leave a phone (nobody calls them back); a booking does (the server says so).
     const guest = { name: values.name };
@@ -2691,6 +2764,7 @@ pages.host = async () => {
       bookingForm.reset();
       // The next booking starts from the day's free times, not from the time just booked.
       bookingForm.start.replaceChildren();
+      hostChose = false;
       if (walkIn) await authed('POST', `/api/v1/reservations/${encodeURIComponent(booked.reservation_id)}/transitions`, { to: 'seated' });
       await render();
       await refreshTimes();
@@ -2712,7 +2786,15 @@ pages.host = async () => {
   // typed in, holds the refresh back (any form at all once stopped it for the whole night).
   const busy = () => Boolean($('#day-list form.move-form')) || Boolean($('#day-list details[open]'))
     || Boolean(document.activeElement && document.activeElement.closest && document.activeElement.closest('#day-list form'));
-  const refresh = () => { if (!document.hidden && !busy()) render().catch(() => {}); };
+  // A tablet left open on today's list follows the venue's day: past the day start (05:00) it shows the new day, not
+  // last night's. A day the host chose stays.
+  let followsToday = Boolean(here) && form.date.value === businessDay(here);
+  form.addEventListener('submit', () => { followsToday = Boolean(here) && form.date.value === businessDay(here); });
+  const refresh = () => {
+    if (document.hidden || busy()) return;
+    if (followsToday && form.date.value !== businessDay(here)) form.date.value = businessDay(here);
+    render().catch(() => {});
+  };
   setInterval(refresh, 60_000);
   document.addEventListener('visibilitychange', refresh);
 };

@@ -742,7 +742,7 @@ pub async fn host(headers: HeaderMap) -> Response {
 </form>
 </details>
 <div id="timeline" class="timeline" role="region" tabindex="0" aria-label="{timeline}"></div>
-<p class="legend"><span class="swatch" data-status="booked"></span>{legend_booked} <span class="swatch" data-status="confirmed"></span>{legend_confirmed} <span class="swatch" data-status="offered"></span>{legend_pending} <span class="swatch" data-status="late"></span>{legend_late} <span class="swatch" data-status="seated"></span>{legend_seated} <span class="swatch" data-status="finished"></span>{legend_finished} <span class="swatch now"></span>{legend_now}</p>
+<p class="legend"><span class="key"><span class="swatch" data-status="booked"></span>{legend_booked}</span> <span class="key"><span class="swatch" data-status="confirmed"></span>{legend_confirmed}</span> <span class="key"><span class="swatch" data-status="offered"></span>{legend_pending}</span> <span class="key"><span class="swatch" data-status="late"></span>{legend_late}</span> <span class="key"><span class="swatch" data-status="seated"></span>{legend_seated}</span> <span class="key"><span class="swatch" data-status="finished"></span>{legend_finished}</span> <span class="key"><span class="swatch now"></span>{legend_now}</span></p>
 <ul id="day-list" class="day-list"></ul>
 <p id="day-said" class="visually-hidden" role="status"></p>
 <p id="empty-day" class="hint" hidden>{empty}</p>

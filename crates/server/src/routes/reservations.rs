@@ -1538,6 +1538,9 @@ pub struct HostReservation {
     pub guest_erased: bool,
     /// When the booking stops holding its tables: turn time plus buffer after the start (RFC 3339, UTC).
     pub until: String,
+    /// For a party that finished: when the host marked it so, its table free from then (RFC 3339, UTC); `null`
+    /// otherwise. A party that leaves before its planned end frees its table early.
+    pub finished_at: Option<String>,
     /// The moves (`to` of a transition) the host can make now: those its status allows whose time has come (a
     /// party is seated from an hour before its start, late or a no-show 15 minutes after), and `moved`
     /// while it can go to another time.
@@ -1588,6 +1591,9 @@ pub async fn day_list(
             let reservation = party.reservation;
             let (guest_name, guest_phone, guest_erased) = name_and_phone(party.guest);
             let (guest_id, until) = (reservation.guest_id.to_string(), rfc3339(reservation.until));
+            // Finishing is a finished booking's last change: nothing moves it after.
+            let finished_at =
+                (reservation.status == ReservationStatus::Finished).then(|| rfc3339(reservation.updated_at));
             let moves = moves_now(&reservation, now);
             let mut view = ReservationView::for_staff(reservation, &zone);
             view.deposit = party.deposit.as_ref().map(DepositView::from);
@@ -1597,6 +1603,7 @@ pub async fn day_list(
                 guest_phone,
                 guest_erased,
                 until,
+                finished_at,
                 moves,
                 reservation: view,
             }

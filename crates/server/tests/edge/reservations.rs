@@ -621,6 +621,13 @@ pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(eng
     );
     let offered = listed[0]["reservation_id"].as_str().unwrap().to_owned();
     let held = day(&server, &v, business_day).await;
+    // The party that left is drawn to when it left, not to the end of its turn: its table is free from then.
+    let left_early = held.iter().find(|r| r["id"] == json!(walk_in)).unwrap();
+    assert_eq!(
+        (left_early["status"].clone(), left_early["finished_at"].clone()),
+        (json!("finished"), json!(format!("{evening}T00:17:00Z"))),
+        "{left_early}"
+    );
     let row = held.iter().find(|r| r["id"] == json!(offered)).unwrap();
     assert_eq!(
         (
