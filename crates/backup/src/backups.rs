@@ -377,18 +377,17 @@ impl Backups {
         Ok(names.into_iter().collect())
     }
 
-    /// After a restore where no live key store existed (the database was lost), the newest key-store backup is put
-    /// back. Where one existed, its keys were kept as they are: a key an erasure destroyed stays destroyed.
-    pub(crate) async fn restore_keystore(
+    /// The newest key-store backup, opened, for a restore where no live key store exists (the database was lost):
+    /// `None` when there is none. Read before the database is replaced, so that a key-store backup this machine
+    /// cannot open (its `keystore-backup.key` is not the one that sealed it) stops the restore with the live
+    /// database untouched: swapped first, the restored database then looked like a live one with no keys, and a
+    /// retry "kept" those none.
+    pub(crate) async fn read_keystore(
         &self,
         work: &Path,
-        live_existed: bool,
-    ) -> Result<String, BackupError> {
-        if live_existed {
-            return Ok("the live data keys were kept".into());
-        }
+    ) -> Result<Option<(String, Vec<snapshot::KeyRow>)>, BackupError> {
         let Some(name) = self.keystore_names().await?.pop() else {
-            return Ok("no key-store backup: data sealed under the lost keys stays unreadable".into());
+            return Ok(None);
         };
         let fetched = work.join("keystore.age");
         let plain = work.join("keystore.json");
@@ -404,16 +403,26 @@ impl Backups {
                 crypt::open(&fetched_c, &plain_c, &identity, Progress::hidden())
             })
             .await
-            .map_err(|e| BackupError::Io(e.to_string()))??;
+            .map_err(|e| BackupError::Io(e.to_string()))?
+            .map_err(|error| {
+                let reason = match error {
+                    BackupError::Crypto(reason) => reason,
+                    other => other.to_string(),
+                };
+                BackupError::Tool(format!(
+                    "the key-store backup {name} does not open with this machine's keystore-backup.key ({reason}): \
+                     copy the keystore-backup.key kept with the backup key (it is a second, separate key) and \
+                     restore again; nothing was restored"
+                ))
+            })?;
             let bytes = std::fs::read(&plain).map_err(|e| BackupError::Io(e.to_string()))?;
             let _ = std::fs::remove_file(&plain);
             let rows: Vec<snapshot::KeyRow> =
                 serde_json::from_slice(&bytes).map_err(|e| BackupError::Integrity(format!("{name}: {e}")))?;
-            let added = self.engine.put_key_rows(&rows).await?;
-            return Ok(format!("{added} data key(s) put back from {name}"));
+            return Ok(Some((name, rows)));
         }
         Err(BackupError::NotFound(format!(
-            "no readable copy of {name}: {}",
+            "no readable copy of {name}: {}; nothing was restored",
             problems.join("; ")
         )))
     }
@@ -657,12 +666,19 @@ impl Backups {
         let cutoff = self.clock.now() - retention;
         let mut deleted = self.refresh_keystore().await?;
         for target in &self.targets {
-            for meta in self.objects(target).await? {
+            let objects = self.objects(target).await?;
+            // The newest backup stays, however old: when backups have been failing for longer than the retention,
+            // pruning would otherwise delete the last copy there is (its object and manifest share its instant).
+            let newest = objects
+                .iter()
+                .filter_map(|meta| manifest::created_at_of(meta.location.as_ref()))
+                .max();
+            for meta in objects {
                 let name = meta.location.to_string();
                 let Some(created) = manifest::created_at_of(&name) else {
                     continue;
                 };
-                if created < cutoff {
+                if created < cutoff && Some(created) != newest {
                     target
                         .store
                         .delete(&meta.location)

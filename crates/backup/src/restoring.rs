@@ -65,13 +65,26 @@ impl Backups {
         // key tables once sent every member's data key away and nobody could sign in).
         let live_existed = self.engine.key_rows().await.ok().flatten().is_some()
             && self.engine.holds_partners().await.unwrap_or(true);
+        // Where the key store goes back too, it is opened before anything is replaced (`read_keystore`).
+        let keystore = match live_existed {
+            true => None,
+            false => Some(self.read_keystore(work.path()).await?),
+        };
         let bar = self.bar(0, "restore");
         let note = self
             .engine
             .restore(&plain, &manifest::stamp(self.clock.now()))
             .await;
         bar.finish();
-        let keys = self.restore_keystore(work.path(), live_existed).await?;
+        let note = note?;
+        let keys = match keystore {
+            None => "the live data keys were kept".to_owned(),
+            Some(None) => "no key-store backup: data sealed under the lost keys stays unreadable".to_owned(),
+            Some(Some((name, rows))) => {
+                let added = self.engine.put_key_rows(&rows).await?;
+                format!("{added} data key(s) put back from {name}")
+            }
+        };
         // A copy skipped on the way is said where the operator reads, not only in a log line.
         let skipped = problems
             .iter()
@@ -80,7 +93,7 @@ impl Backups {
         Ok(Restored {
             object,
             from_target,
-            note: format!("{}; {keys}{skipped}", note?),
+            note: format!("{note}; {keys}{skipped}"),
         })
     }
 

@@ -1038,6 +1038,13 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
                     Some(text) => instant(&text, "--received")?,
                     None => now,
                 };
+                // Its clocks run from it: a report "received" later than now would owe nothing yet, and one
+                // centuries out would run past the calendar.
+                if received > now {
+                    anyhow::bail!(
+                        "--received {received} is in the future: it is when the report reached comanda (now by default)"
+                    );
+                }
                 let report = store.record_report(summary, received, credit.as_deref()).await?;
                 out!("report {} recorded", report.id);
                 for clock in clocks(report.received_at, None) {

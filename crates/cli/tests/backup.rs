@@ -283,6 +283,22 @@ async fn sqlite_backup_wipe_restore_gives_identical_rows_and_only_the_backup_key
     assert!(listed.contains(&object_name(object)), "{listed}");
     let without_yes = comanda(cwd, &["backup", "restore"], &[]);
     assert!(!without_yes.status.success(), "restore needs --yes");
+    // The key-store backup has its own key: without it (a new one made in its place), the restore stops before
+    // anything is replaced and says which key is missing; a retry with the right one puts every data key back.
+    let keystore_key = data.join("keystore-backup.key");
+    let saved_keystore_key = std::fs::read(&keystore_key).unwrap();
+    std::fs::remove_file(&keystore_key).unwrap();
+    let empty = sqlite_dump(&db).await;
+    let stopped = comanda(cwd, &["backup", "restore", "--yes"], &[]);
+    let said = String::from_utf8_lossy(&stopped.stderr);
+    assert!(
+        !stopped.status.success()
+            && said.contains("keystore-backup.key")
+            && said.contains("nothing was restored"),
+        "{said}"
+    );
+    assert_eq!(sqlite_dump(&db).await, empty, "the database is left as it was");
+    std::fs::write(&keystore_key, saved_keystore_key).unwrap();
     let restored = ok(cwd, &["backup", "restore", "--yes"], &[]);
     assert!(restored.contains("put back"), "{restored}");
     assert!(restored.contains(&object_name(object)), "{restored}");
@@ -459,7 +475,7 @@ async fn a_backup_failing_on_one_target_leaves_no_copy_and_a_lone_copy_is_listed
     );
 }
 
-/// BAK-2: with the clock placed, prune keeps exactly the backups of the last 30 days.
+/// BAK-2: with the clock placed, prune keeps exactly the backups of the last 30 days, and never the last one.
 #[tokio::test]
 async fn prune_keeps_exactly_the_backups_of_the_last_30_days() {
     let cwd = tempfile::tempdir().unwrap();
@@ -509,6 +525,19 @@ async fn prune_keeps_exactly_the_backups_of_the_last_30_days() {
     }
     let again = ok(cwd, &["backup", "prune", "--now", now], &[]);
     assert!(again.contains("pruned 0 object(s)"));
+    // Backups failing for months: a prune then keeps the newest backup there is, however old, never none.
+    let months_later = "2026-10-01T12:00:00Z";
+    ok(cwd, &["backup", "prune", "--now", months_later], &[]);
+    let listed = ok(cwd, &["backup", "list", "--now", months_later], &[]);
+    let newest = format!("{}-sqlite.cmdb.age", now.replace(':', "-"));
+    for target in ["a", "b"] {
+        let names: Vec<String> = backup_objects(&cwd.join("comanda-data/backups").join(target))
+            .iter()
+            .map(|p| object_name(p))
+            .collect();
+        assert_eq!(names, [newest.clone()], "target {target}");
+    }
+    assert!(listed.contains(&newest), "{listed}");
 }
 
 /// BAK-4: a restore test records its success; when the last success is older than 31 days, `backup status`

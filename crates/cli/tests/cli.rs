@@ -499,6 +499,15 @@ fn environment_digits_are_text_where_text_is_wanted_and_refusals_never_print_the
             "{said}"
         );
     }
+    // A file that is not TOML is refused by its line and column, without the line it quotes (a key in it).
+    let broken = config(
+        &[],
+        Some("[payments]\nsecret_key = \"sk_live_TOMLLEAK123456\" x\n"),
+    );
+    let said = String::from_utf8_lossy(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(2), "{said}");
+    assert!(said.contains("line 2"), "{said}");
+    assert!(!said.contains("TOMLLEAK"), "{said}");
 }
 
 #[test]
@@ -1423,6 +1432,20 @@ async fn vulnerability_reports_are_tracked_with_clocks_and_credited_only_with_pe
     assert!(
         !refused.status.success(),
         "a credit without the reporter's permission"
+    );
+    // A report is received by now: a date typed far ahead is refused, not recorded to break every later check.
+    let ahead = run(&[
+        "reports",
+        "add",
+        "--summary",
+        "typo in the date",
+        "--received",
+        "9999-12-31T23:59:59Z",
+    ]);
+    let said = String::from_utf8_lossy(&ahead.stderr);
+    assert!(
+        !ahead.status.success() && said.contains("in the future") && !said.contains("panicked"),
+        "{said}"
     );
     let added = ok(&[
         "reports",

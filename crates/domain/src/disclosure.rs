@@ -97,13 +97,21 @@ pub fn state_at(now: OffsetDateTime, warn_from: OffsetDateTime, due: OffsetDateT
 /// `start` moved forward by `days` business days (Monday to Friday, UTC), keeping the time of day. A start on a
 /// weekend counts from the Monday after it, at midnight.
 pub fn add_business_days(start: OffsetDateTime, days: u32) -> OffsetDateTime {
+    // Saturating at the calendar's end: a recorded instant near it (a typo in a date) must not panic the clock
+    // check that reads every report.
     let mut at = start;
     while matches!(at.weekday(), Weekday::Saturday | Weekday::Sunday) {
-        at = (at + Duration::days(1)).replace_time(time::Time::MIDNIGHT);
+        at = at
+            .saturating_add(Duration::days(1))
+            .replace_time(time::Time::MIDNIGHT);
     }
     let mut left = days;
     while left > 0 {
-        at += Duration::days(1);
+        let next = at.saturating_add(Duration::days(1));
+        if next == at {
+            break;
+        }
+        at = next;
         if !matches!(at.weekday(), Weekday::Saturday | Weekday::Sunday) {
             left -= 1;
         }
@@ -114,26 +122,26 @@ pub fn add_business_days(start: OffsetDateTime, days: u32) -> OffsetDateTime {
 /// The clocks of a report received at `received`: acknowledge and triage always, fix only once it is triaged
 /// critical.
 pub fn clocks(received: OffsetDateTime, severity: Option<Severity>) -> Vec<Clock> {
-    let acknowledge_by = received + Duration::hours(48);
+    let acknowledge_by = received.saturating_add(Duration::hours(48));
     let triage_by = add_business_days(received, 5);
     let mut clocks = vec![
         Clock {
             step: Step::Acknowledge,
             due: acknowledge_by,
-            warn_from: acknowledge_by - Duration::hours(12),
+            warn_from: acknowledge_by.saturating_sub(Duration::hours(12)),
         },
         Clock {
             step: Step::Triage,
             due: triage_by,
-            warn_from: triage_by - Duration::hours(24),
+            warn_from: triage_by.saturating_sub(Duration::hours(24)),
         },
     ];
     if severity == Some(Severity::Critical) {
-        let fix_by = received + Duration::days(30);
+        let fix_by = received.saturating_add(Duration::days(30));
         clocks.push(Clock {
             step: Step::Fix,
             due: fix_by,
-            warn_from: fix_by - Duration::days(5),
+            warn_from: fix_by.saturating_sub(Duration::days(5)),
         });
     }
     clocks
@@ -144,6 +152,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_report_at_the_calendars_end_has_clocks_and_no_panic() {
+        let last = datetime!(9999-12-31 23:59:59 UTC);
+        let at_the_end = clocks(last, Some(Severity::Critical));
+        assert_eq!(at_the_end.len(), 3);
+        assert!(at_the_end.iter().all(|clock| clock.due >= last));
+    }
 
     #[test]
     fn the_promised_deadlines() {

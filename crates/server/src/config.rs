@@ -566,6 +566,21 @@ fn without_values(error: figment::Error) -> String {
             error.kind = match error.kind {
                 Kind::InvalidType(actual, expected) => Kind::InvalidType(shape(&actual), expected),
                 Kind::InvalidValue(actual, expected) => Kind::InvalidValue(shape(&actual), expected),
+                // A TOML syntax error quotes the line it stopped on (`3 | secret_key = "sk_live_…" x`): the
+                // position and the reason stay, the quoted line does not.
+                Kind::Message(message) => Kind::Message(
+                    message
+                        .lines()
+                        .filter(|line| {
+                            !line
+                                .trim_start()
+                                .trim_start_matches(|c: char| c.is_ascii_digit())
+                                .trim_start()
+                                .starts_with('|')
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
                 kind => kind,
             };
             error.to_string()
