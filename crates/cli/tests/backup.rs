@@ -535,7 +535,7 @@ async fn prune_keeps_exactly_the_backups_of_the_last_30_days() {
             .iter()
             .map(|p| object_name(p))
             .collect();
-        assert_eq!(names, [newest.clone()], "target {target}");
+        assert_eq!(names, std::slice::from_ref(&newest), "target {target}");
     }
     assert!(listed.contains(&newest), "{listed}");
 }
