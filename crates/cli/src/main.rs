@@ -343,6 +343,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Commands that read an installation refuse a directory that holds none, rather than make a new one and answer
+    // for it: a cron's `audit verify` with a mistyped --data-dir said "0 chain(s) verified" and exited 0.
+    let reads_an_installation = matches!(
+        cli.command,
+        Command::Audit { .. }
+            | Command::Incidents { .. }
+            | Command::Reports { .. }
+            | Command::Partners { .. }
+            | Command::Payments {
+                action: PaymentsCommand::Reconcile { .. }
+            }
+            | Command::Keys { .. }
+    );
+    if reads_an_installation && let Err(missing) = installation_present(&config) {
+        eprintln!("comanda: {missing}");
+        return ExitCode::from(2);
+    }
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Serve { .. } => serve(config).await,
@@ -414,6 +431,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
     if let KeysCommand::RotateKek | KeysCommand::Rewrap = action {
         let new_version = matches!(action, KeysCommand::RotateKek);
+        // One rewrap at a time: two at once both read version N, one wrote N+1 into the key file the other then
+        // replaced, and the platform key was left wrapped under a key-encryption key no file held. The lock is the
+        // operating system's, released when this process ends however it ends.
+        std::fs::create_dir_all(&config.data_dir)?;
+        let lock_path = config.data_dir.join("keys.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", lock_path.display()))?;
+        if lock.try_lock().is_err() {
+            anyhow::bail!(
+                "another `comanda keys rotate-kek` or `keys rewrap` is running on {}: let it finish, then check \
+                 `comanda keys list`",
+                config.data_dir.display()
+            );
+        }
         let clock = Arc::new(comanda_server::SystemClock);
         let (before, after) = comanda_server::serve::rewrap_platform_key(&config, clock, new_version).await?;
         if before == after {
@@ -762,6 +797,26 @@ fn shown(at: time::OffsetDateTime) -> String {
         .unwrap_or(at);
     utc.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| at.to_string())
+}
+
+/// Whether `config` points at an installation: its data directory, and the embedded database in it when no
+/// database URL is set (`comanda migrate` or `serve` makes both).
+fn installation_present(config: &Config) -> Result<(), String> {
+    let dir = config.data_dir();
+    let missing = if !dir.is_dir() {
+        Some(format!("there is no data directory {}", dir.display()))
+    } else if config.is_embedded_database() && !config.sqlite_path().exists() {
+        Some(format!("{} holds no comanda database", dir.display()))
+    } else {
+        None
+    };
+    match missing {
+        Some(missing) => Err(format!(
+            "{missing}: check --data-dir (or COMANDA_DATA_DIR, or the working directory, where the default \
+             comanda-data is), or run `comanda migrate` to set one up"
+        )),
+        None => Ok(()),
+    }
 }
 
 fn instant(text: &str, flag: &str) -> anyhow::Result<time::OffsetDateTime> {

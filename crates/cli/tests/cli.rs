@@ -605,6 +605,7 @@ fn keys_rotate_adds_a_key_and_the_previous_keeps_verifying() {
         );
         String::from_utf8(output.stdout).unwrap()
     };
+    run(&["migrate"]);
     let first = run(&["keys", "rotate"]);
     let second = run(&["keys", "rotate"]);
     assert!(first.starts_with("new signing key ") && second.starts_with("new signing key "));
@@ -627,6 +628,7 @@ async fn payments_reconcile_reports_mismatches_with_its_exit_status() {
     use comanda_payments::standin::{StandIn, StandInConfig};
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cwd = tempfile::tempdir().unwrap();
+    ok_in(cwd.path(), &["migrate"], &[]);
     let demo = Command::new(BIN)
         .current_dir(cwd.path())
         .args(["payments", "reconcile"])
@@ -947,6 +949,19 @@ fn keys_rotate_kek_and_rewrap_move_the_platform_key_forward() {
         );
         String::from_utf8(output.stdout).unwrap()
     };
+    // Nothing to rewrap where nothing is installed: said, and nothing is made there.
+    let nowhere = Command::new(BIN)
+        .current_dir(cwd.path())
+        .args(["keys", "rewrap"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&nowhere.stderr);
+    assert!(
+        !nowhere.status.success() && said.contains("no data directory"),
+        "{said}"
+    );
+    assert!(!cwd.path().join("comanda-data").exists());
+    run(&["migrate"]);
     let first = run(&["keys", "rewrap"]);
     assert!(
         first.contains("already under key-encryption-key version 1"),
@@ -975,6 +990,30 @@ fn keys_rotate_kek_and_rewrap_move_the_platform_key_forward() {
         key_file.contains("v1 ") && key_file.contains("v2 "),
         "old versions stay to decrypt"
     );
+    // Two rotations started at once (two operators, a cron and a person): each runs whole or is refused, and the
+    // platform key still opens (two at once once left it wrapped under a version no key file held).
+    for _ in 0..3 {
+        let spawn = || {
+            Command::new(BIN)
+                .current_dir(cwd.path())
+                .args(["keys", "rotate-kek"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (spawn(), spawn());
+        for child in [first, second] {
+            let output = child.wait_with_output().unwrap();
+            let said = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                output.status.success() || said.contains("another `comanda keys rotate-kek`"),
+                "{said}"
+            );
+        }
+        run(&["keys", "list"]);
+        run(&["keys", "rewrap"]);
+    }
 }
 
 /// MON-7: with `errors.sentry_dsn` set, an error of the running binary reaches the Sentry-compatible service in
@@ -1418,6 +1457,7 @@ async fn vulnerability_reports_are_tracked_with_clocks_and_credited_only_with_pe
     let cwd = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| comanda_in(cwd.path(), args, &[]);
     let ok = |args: &[&str]| ok_in(cwd.path(), args, &[]);
+    ok(&["migrate"]);
     // Thursday 2026-12-03 15:30 UTC.
     let refused = run(&[
         "reports",
