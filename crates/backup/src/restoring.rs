@@ -4,7 +4,8 @@ use crate::*;
 
 impl Backups {
     /// Restores `name` (default: the newest backup) over the live database, from the first target whose copy is
-    /// intact. SQLite: the server must be stopped.
+    /// intact. The server must be stopped: refused while it runs (SQLite: its file lock; PostgreSQL: any other
+    /// session on the database).
     pub async fn restore(&self, name: Option<&str>) -> Result<Restored, BackupError> {
         let object = match name {
             Some(name) => {

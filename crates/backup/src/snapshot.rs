@@ -647,6 +647,36 @@ impl Engine for Postgres {
     }
 
     async fn restore(&self, snapshot: &Path, _label: &str) -> Result<String, BackupError> {
+        // As SQLite's file lock refuses it: a schema replaced under a running server would drop what it writes
+        // meanwhile and answer from a database that changed under it. Another session on the database (a running
+        // `comanda serve`, a console left open) stops the restore, named, before anything is replaced. Another
+        // role's session shows no `backend_type` to a role without pg_read_all_stats; a background worker has no
+        // user.
+        let mut conn = PgConnection::connect(&self.owner_url).await.map_err(db)?;
+        let others: Vec<(String, String)> = sqlx::query_as(
+            "SELECT coalesce(usename::text, ''), coalesce(application_name, '') FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid() AND usesysid IS NOT NULL
+                AND (backend_type = 'client backend' OR backend_type IS NULL)",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .map_err(db)?;
+        let _ = conn.close().await;
+        if !others.is_empty() {
+            let named: Vec<String> = others
+                .iter()
+                .map(|(role, app)| match app.as_str() {
+                    "" => format!("role {role}"),
+                    app => format!("role {role} ({app})"),
+                })
+                .collect();
+            return Err(BackupError::Tool(format!(
+                "the database is in use by {} other session(s): {}: stop the comanda server (and close other \
+                 sessions), then restore; nothing was restored",
+                others.len(),
+                named.join(", ")
+            )));
+        }
         let live_keys = Engine::key_rows(self).await?.unwrap_or_default();
         let dir = tempfile::tempdir().map_err(io("temporary directory"))?;
         let script = dir.path().join("restore.sql");

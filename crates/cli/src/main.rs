@@ -288,7 +288,7 @@ enum BackupCommand {
     List,
     /// Delete the backups older than backup.retention_days (30) on every target.
     Prune,
-    /// Replace the database with a backup (the newest by default). Stop the server first.
+    /// Replace the database with a backup (the newest by default). Stop the server first: refused while it runs.
     Restore {
         /// The object name (`2026-11-23T12-00-00Z-sqlite.cmdb.age`, with or without `backups/`).
         name: Option<String>,

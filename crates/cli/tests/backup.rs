@@ -401,6 +401,18 @@ async fn postgresql_backup_drop_tables_restore_gives_identical_rows() {
         "wiped"
     );
 
+    // A session on the database (here the serving role's, as a running server holds) stops the restore before
+    // anything is replaced; closed, the restore goes ahead.
+    let serving = sqlx::PgConnection::connect(&app).await.unwrap();
+    let busy = comanda(cwd, &["backup", "restore", "--yes"], &env);
+    let said = String::from_utf8_lossy(&busy.stderr);
+    assert!(
+        !busy.status.success()
+            && said.contains("in use by 1 other session")
+            && said.contains("nothing was restored"),
+        "{said}"
+    );
+    let _ = serving.close().await;
     let restored = ok(cwd, &["backup", "restore", "--yes"], &env);
     assert!(restored.contains(&object_name(object)), "{restored}");
     assert_eq!(
@@ -1095,6 +1107,8 @@ async fn postgresql_an_erased_person_stays_erased_after_an_older_backup_is_resto
     .execute(&mut superuser)
     .await
     .unwrap();
+    // Closed while the scenario restores: a restore refuses a database other sessions are on.
+    let _ = superuser.close().await;
     let (app, owner, backup) = (
         db.app_url(),
         db.owner_url(),
@@ -1109,6 +1123,7 @@ async fn postgresql_an_erased_person_stays_erased_after_an_older_backup_is_resto
     let partner =
         an_erased_person_stays_erased_after_an_older_backup_is_restored(cwd.path(), &env, &app).await;
     // Neither the partner's key nor the person's is in the live database (the superuser sees every row).
+    let mut superuser = sqlx::PgConnection::connect(&db.superuser_url()).await.unwrap();
     for table in ["tenant_keys", "person_keys"] {
         let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FROM {table} WHERE partner_id = $1::uuid"
