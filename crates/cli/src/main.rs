@@ -1274,7 +1274,12 @@ async fn seed_history(config: Config, options: SeedOptions) -> anyhow::Result<()
         eprintln!();
     }
     state.store.close().await;
-    comanda_server::serve::checkpoint_audit_chains(&config, clock.clone()).await?;
+    let seeded: Vec<comanda_domain::PartnerId> = report
+        .partners
+        .iter()
+        .map(|p| comanda_domain::PartnerId::from_uuid(p.partner))
+        .collect();
+    comanda_server::serve::checkpoint_seeded_chains(&config, clock.clone(), &seeded).await?;
     for partner in &report.partners {
         out!(
             "partner {} owner {} venues {}",

@@ -202,6 +202,14 @@ impl AuditTrail {
         self.sign_heads(scope, now, true).await
     }
 
+    /// Signs every head of a partner whose whole chain the caller has just written, past instants included (`comanda
+    /// seed` writes a history of weeks, which `checkpoint` would leave unsigned as too old to have been anchored):
+    /// no entry anyone else wrote can be among them, so nothing unreviewed is blessed.
+    pub async fn sign_new_partner(&self, scope: &TenantScope) -> StoreResult<usize> {
+        self.flush().await;
+        self.sign_heads(scope, self.clock.now(), false).await
+    }
+
     /// An operator's decision, after looking into an `audit.unanchored` alert, that the unsigned entries are what
     /// was written (a server that died before signing, not a rewrite): the decision and its reason are appended to
     /// the chain, then every head is signed. `comanda audit anchor`.

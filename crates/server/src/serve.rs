@@ -700,6 +700,27 @@ pub async fn checkpoint_audit_chains(config: &Config, clock: Arc<dyn Clock>) -> 
     Ok(signed)
 }
 
+/// `comanda seed`: signs the chains of the partners it created (histories of past instants; see
+/// [`crate::audit::AuditTrail::sign_new_partner`]), then every other chain as the server would.
+pub async fn checkpoint_seeded_chains(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    partners: &[comanda_domain::PartnerId],
+) -> anyhow::Result<usize> {
+    let (store, trail) = offline_trail(config, clock).await?;
+    let mut signed = 0;
+    for partner in partners {
+        let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+            "seed-checkpoint",
+            *partner,
+        ));
+        signed += trail.sign_new_partner(&scope).await?;
+    }
+    signed += trail.checkpoint_all().await?;
+    store.close().await;
+    Ok(signed)
+}
+
 /// The configured database and the audit trail over it, for a command (the caller closes the store).
 async fn offline_trail(
     config: &Config,
