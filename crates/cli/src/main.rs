@@ -901,7 +901,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                     actor,
                 )
                 .await?;
-                let incident = store.record_breach(id(&text)?, aware, &affected, now).await?;
+                let incident = store.record_breach(id(&text)?, aware, &affected, &states, now).await?;
                 out!(
                     "incident {} is a personal-data breach affecting {} partner(s)",
                     incident.id,
@@ -910,7 +910,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 for partner in &affected {
                     out!("  partner {partner}");
                 }
-                for deadline in notice_deadlines(aware, &states) {
+                for deadline in notice_deadlines(aware, incident.us_state_hours.as_ref().unwrap_or(&states)) {
                     out!("  notify {} by {}", deadline.jurisdiction, shown(deadline.due));
                 }
             }
@@ -926,7 +926,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                         "incident {text} is not a personal-data breach: it has no notification deadline"
                     );
                 };
-                let deadlines = notice_deadlines(aware, &states);
+                let deadlines = notice_deadlines(aware, incident.us_state_hours.as_ref().unwrap_or(&states));
                 let Some(deadline) = deadlines
                     .iter()
                     .find(|d| d.jurisdiction.eq_ignore_ascii_case(jurisdiction.trim()))
@@ -957,7 +957,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 }
                 let unnotified: Vec<String> = incident
                     .aware_at
-                    .map(|aware| notice_deadlines(aware, &states))
+                    .map(|aware| notice_deadlines(aware, incident.us_state_hours.as_ref().unwrap_or(&states)))
                     .unwrap_or_default()
                     .into_iter()
                     .filter(|deadline| !incident.notified.contains(&deadline.jurisdiction))
@@ -1021,7 +1021,7 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 }
                 if let Some(aware) = incident.aware_at {
                     out!("affected partners: {}", incident.affected_partners.len());
-                    for deadline in notice_deadlines(aware, &states) {
+                    for deadline in notice_deadlines(aware, incident.us_state_hours.as_ref().unwrap_or(&states)) {
                         let state = if incident.notified.contains(&deadline.jurisdiction) {
                             "notified"
                         } else {

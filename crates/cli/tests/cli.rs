@@ -1663,6 +1663,13 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
         "{shown}"
     );
     assert!(shown.contains("affected partners: 1"), "{shown}");
+    // The state's deadline was fixed when the breach was recorded: read without that configuration (another shell,
+    // a changed file), the breach still owes Vermont its notice.
+    let elsewhere = ok_in(cwd.path(), &["incidents", "show", &id, "--now", &at_61], &[]);
+    assert!(
+        elsewhere.contains("US-VT") && elsewhere.contains("OVERDUE"),
+        "{elsewhere}"
+    );
 
     let alerts = alert_details(cwd.path(), "ir.notification").await;
     assert_eq!(

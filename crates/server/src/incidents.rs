@@ -64,7 +64,9 @@ pub async fn check_deadlines(
         let Some(aware_at) = incident.aware_at else {
             continue;
         };
-        for deadline in notice_deadlines(aware_at, us_state_hours) {
+        // The hours in force when the breach was recorded; the configuration's for one recorded before they were kept.
+        let hours = incident.us_state_hours.as_ref().unwrap_or(us_state_hours);
+        for deadline in notice_deadlines(aware_at, hours) {
             if incident.notified.contains(&deadline.jurisdiction) {
                 continue;
             }

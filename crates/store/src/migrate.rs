@@ -72,6 +72,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0044", 44, "retired_tables"),
             crate::migrate::migration!($engine, "0045", 45, "waitlist_channel"),
             crate::migrate::migration!($engine, "0046", 46, "lapsed_reservations"),
+            crate::migrate::migration!($engine, "0047", 47, "breach_state_hours"),
         ]
     };
 }

@@ -79,6 +79,9 @@ pub struct Incident {
     /// A breach: when comanda became aware of it (the notification clocks start there).
     pub aware_at: Option<OffsetDateTime>,
     pub affected_partners: Vec<comanda_domain::PartnerId>,
+    /// The US states' notification hours in force when the breach was recorded (`incidents.us_state_notice_hours`);
+    /// `None` for a breach recorded before migration 0047, whose deadlines read the configuration.
+    pub us_state_hours: Option<std::collections::BTreeMap<String, u32>>,
     /// The jurisdictions already notified (`GDPR`, `CO-1581`, `US-<state>`).
     pub notified: Vec<String>,
     /// The jurisdictions whose deadline already raised its alert.
@@ -108,12 +111,14 @@ pub trait IncidentStore: Send + Sync {
     async fn add_timeline(&self, id: Uuid, at: OffsetDateTime, entry: &str) -> StoreResult<()>;
 
     /// Records that the incident is a personal-data breach comanda became aware of at `aware_at`, with the partners
-    /// it affects; [`crate::StoreError::Conflict`] when it already was.
+    /// it affects and the US states' notification hours in force (kept with it: its deadlines do not change with
+    /// the configuration); [`crate::StoreError::Conflict`] when it already was.
     async fn record_breach(
         &self,
         id: Uuid,
         aware_at: OffsetDateTime,
         affected: &[comanda_domain::PartnerId],
+        us_state_hours: &std::collections::BTreeMap<String, u32>,
         at: OffsetDateTime,
     ) -> StoreResult<Incident>;
 

@@ -149,6 +149,19 @@ impl Engine {
                         .map_err(|_| corrupt("affected_partners", p))
                 })
                 .collect::<StoreResult<Vec<_>>>()?,
+            us_state_hours: row
+                .try_get::<Option<String>, _>("us_state_hours")?
+                .map(|text| {
+                    listed(&text)
+                        .iter()
+                        .map(|pair| {
+                            pair.split_once('=')
+                                .and_then(|(state, hours)| Some((state.to_owned(), hours.parse().ok()?)))
+                                .ok_or_else(|| corrupt("us_state_hours", pair))
+                        })
+                        .collect::<StoreResult<std::collections::BTreeMap<String, u32>>>()
+                })
+                .transpose()?,
             notified: listed(&row.try_get::<String, _>("notified")?),
             alerted: listed(&row.try_get::<String, _>("alerted")?),
             closed_at: row.try_get("closed_at")?,
@@ -225,6 +238,7 @@ impl IncidentStore for Engine {
         id: uuid::Uuid,
         aware_at: OffsetDateTime,
         affected: &[comanda_domain::PartnerId],
+        us_state_hours: &std::collections::BTreeMap<String, u32>,
         at: OffsetDateTime,
     ) -> StoreResult<Incident> {
         let affected_text = affected
@@ -232,12 +246,19 @@ impl IncidentStore for Engine {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(",");
+        let hours_text = us_state_hours
+            .iter()
+            .map(|(state, hours)| format!("{state}={hours}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let updated = sqlx::query(
-            "UPDATE incidents SET aware_at = $2, affected_partners = $3 WHERE id = $1 AND aware_at IS NULL",
+            "UPDATE incidents SET aware_at = $2, affected_partners = $3, us_state_hours = $4
+              WHERE id = $1 AND aware_at IS NULL",
         )
         .bind(h(id))
         .bind(ts(aware_at))
         .bind(&affected_text)
+        .bind(&hours_text)
         .execute(&self.pool)
         .await?
         .rows_affected();

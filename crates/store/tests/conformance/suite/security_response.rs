@@ -81,18 +81,25 @@ pub async fn incidents_keep_a_timeline_and_their_breach_record(store: &dyn Store
     assert_eq!(opened.decided_by, "Ana (lead), Luis");
     assert_eq!(opened.timeline.len(), 1);
     let later = NOW + time::Duration::hours(1);
+    let hours = std::collections::BTreeMap::from([("CA".to_owned(), 24), ("NY".to_owned(), 100)]);
     store
         .add_timeline(opened.id, later, "credentials rotated")
         .await
         .unwrap();
     let breach = store
-        .record_breach(opened.id, NOW, &[partner], later)
+        .record_breach(opened.id, NOW, &[partner], &hours, later)
         .await
         .unwrap();
     assert_eq!(breach.aware_at, Some(NOW));
     assert_eq!(breach.affected_partners, [partner]);
+    // The states' hours in force are kept with the breach: its deadlines do not move with the configuration.
+    assert_eq!(breach.us_state_hours.as_ref(), Some(&hours));
+    assert_eq!(
+        store.incident(opened.id).await.unwrap().us_state_hours,
+        Some(hours.clone())
+    );
     assert!(matches!(
-        store.record_breach(opened.id, NOW, &[], later).await,
+        store.record_breach(opened.id, NOW, &[], &hours, later).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(store.record_notified(opened.id, "GDPR", later).await.unwrap());
