@@ -605,7 +605,27 @@ async fn backup(config: Config, action: BackupCommand, now: Option<&str>) -> any
                     None => out!("{what}: never"),
                 }
             }
+            // A monitor runs this: it fails when there is no good backup as recent as the schedule promises (two
+            // intervals, so one failed run is the `backup.failed` alert's, not this), not only on a stale restore test.
+            let last_good = store.last_backup_run(BackupRunKind::Backup, true).await?;
+            let interval = time::Duration::hours(i64::try_from(config.backup.every_hours).unwrap_or(24));
+            let now = clock.now();
+            let backup_stale = last_good
+                .as_ref()
+                .is_none_or(|run| now - run.finished_at > interval * 2);
             let staleness = backups.check_restore_test_age(store.as_ref()).await?;
+            if backup_stale {
+                store.close().await;
+                anyhow::bail!(
+                    "no backup has succeeded in the last {} hours ({}): see the failed runs above and \
+                     `comanda backup create`",
+                    2 * config.backup.every_hours,
+                    last_good.map_or("none ever".to_owned(), |run| format!(
+                        "the last at {}",
+                        run.finished_at
+                    ))
+                )
+            }
             if staleness.stale {
                 store.close().await;
                 anyhow::bail!(

@@ -421,10 +421,20 @@ async fn postgresql_backup_drop_tables_restore_gives_identical_rows() {
         "identical rows after restore"
     );
     // The serving role works on the restored schema.
-    let status = ok(cwd, &["backup", "status"], &env);
+    // The run log is part of the snapshot, with the refused attempt before the run that took it: as far as the
+    // restored log knows, no backup succeeded, and the status says so (the next scheduled backup puts it right).
+    let status = comanda(cwd, &["backup", "status"], &env);
+    let (printed, said) = (
+        String::from_utf8_lossy(&status.stdout),
+        String::from_utf8_lossy(&status.stderr),
+    );
     assert!(
-        status.contains("last backup: FAILED") && status.contains("BYPASSRLS"),
-        "the run log is part of the snapshot, with the refused attempt before it: {status}"
+        printed.contains("last backup: FAILED") && printed.contains("BYPASSRLS"),
+        "{printed}"
+    );
+    assert!(
+        status.status.code() == Some(1) && said.contains("no backup has succeeded"),
+        "{said}"
     );
 }
 
@@ -591,9 +601,20 @@ async fn restore_test_is_recorded_and_a_stale_one_raises_the_alert() {
     let _ = conn.close().await;
     let chains = ok(cwd, &["audit", "verify"], &[]);
     assert!(chains.contains("1 chain(s) verified"), "{chains}");
+    // A monitor's check fails when no backup is as recent as the schedule promises (two daily intervals), whatever
+    // the restore test says.
+    let behind = comanda(cwd, &["backup", "status", "--now", "2026-03-20T09:00:00Z"], &[]);
+    assert_eq!(behind.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&behind.stderr).contains("no backup has succeeded in the last 48 hours"),
+        "{}",
+        String::from_utf8_lossy(&behind.stderr)
+    );
+    ok(cwd, &["backup", "create", "--now", "2026-03-20T08:00:00Z"], &[]);
     let fresh = ok(cwd, &["backup", "status", "--now", "2026-03-20T09:00:00Z"], &[]);
     assert!(fresh.contains("last restore test: ok"), "{fresh}");
 
+    ok(cwd, &["backup", "create", "--now", "2026-04-05T08:00:00Z"], &[]);
     let stale = comanda(cwd, &["backup", "status", "--now", "2026-04-05T09:00:00Z"], &[]);
     assert_eq!(stale.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&stale.stderr).contains("backup.restore-test-stale"));
