@@ -115,6 +115,9 @@ pub struct Backups {
     pub(crate) targets: Vec<Target>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) progress: bool,
+    /// Held while a backup is written (`create`): two runs on one machine (the schedule and an operator's command)
+    /// take turns instead of writing the same names over each other and both failing.
+    pub(crate) run_lock: PathBuf,
 }
 
 impl std::fmt::Debug for Backups {
@@ -182,7 +185,27 @@ impl Backups {
             targets,
             clock,
             progress,
+            run_lock: setup.data_dir.join("backup.lock"),
         })
+    }
+
+    /// Waits for any other backup run on this machine to finish; the lock holds until the returned file is dropped
+    /// (or the process ends, however it ends).
+    async fn take_turn(&self) -> Result<std::fs::File, BackupError> {
+        let path = self.run_lock.clone();
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| BackupError::Io(format!("{}: {e}", path.display())))?;
+            file.lock()
+                .map_err(|e| BackupError::Io(format!("{}: {e}", path.display())))?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| BackupError::Io(e.to_string()))?
     }
 
     pub fn targets(&self) -> &[Target] {
@@ -201,6 +224,26 @@ impl Backups {
     /// Takes a snapshot, seals it and writes it to every target, reading each copy back. Successful only when
     /// every target holds an intact copy.
     pub async fn create(&self) -> Result<Created, BackupError> {
+        let _turn = self.take_turn().await?;
+        // A run that waited its turn may start in the second the one before it finished, whose name (to the
+        // second) it would take: it waits for the next second once.
+        let name_taken = |object: String| async move {
+            matches!(
+                self.targets[0]
+                    .store
+                    .head(&ObjectPath::from(object.as_str()))
+                    .await,
+                Ok(_)
+            )
+        };
+        if name_taken(manifest::object_name(
+            self.clock.now(),
+            self.engine.engine().name(),
+        ))
+        .await
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+        }
         let now = self.clock.now();
         let object = manifest::object_name(now, self.engine.engine().name());
         let manifest_name = manifest::manifest_name(&object);

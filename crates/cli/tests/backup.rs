@@ -1156,3 +1156,38 @@ async fn postgresql_an_erased_person_stays_erased_after_an_older_backup_is_resto
         assert_eq!(rows, 0, "{table}");
     }
 }
+
+/// Two backups started at once on one machine (the schedule and an operator's command) take turns: both succeed,
+/// each whole, instead of writing the same names over each other and both failing with a critical alert.
+#[tokio::test]
+async fn two_backups_at_once_take_turns() {
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    seed(cwd, &[]).await;
+    let spawn = || {
+        Command::new(BIN)
+            .current_dir(cwd)
+            .args(["backup", "create"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for target in ["a", "b"] {
+        assert_eq!(
+            backup_objects(&cwd.join("comanda-data/backups").join(target)).len(),
+            2,
+            "target {target}"
+        );
+    }
+}
