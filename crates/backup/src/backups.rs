@@ -228,13 +228,11 @@ impl Backups {
         // A run that waited its turn may start in the second the one before it finished, whose name (to the
         // second) it would take: it waits for the next second once.
         let name_taken = |object: String| async move {
-            matches!(
-                self.targets[0]
-                    .store
-                    .head(&ObjectPath::from(object.as_str()))
-                    .await,
-                Ok(_)
-            )
+            self.targets[0]
+                .store
+                .head(&ObjectPath::from(object.as_str()))
+                .await
+                .is_ok()
         };
         if name_taken(manifest::object_name(
             self.clock.now(),
