@@ -729,10 +729,15 @@ async fn verify_audit(config: Config, partner: Option<String>) -> anyhow::Result
                 .map_err(|_| anyhow::anyhow!("--partner must be a partner id"))
         })
         .transpose()?;
-    let statuses =
+    let (statuses, missing_guards) =
         comanda_server::serve::verify_audit_chains(&config, Arc::new(comanda_server::SystemClock), only)
             .await?;
     let mut broken = 0;
+    for guard in &missing_guards {
+        out!(
+            "BROKEN: the append-only guard {guard} is missing or disabled (see docs/audit.md, \"Append-only guards\")"
+        );
+    }
     for status in &statuses {
         match &status.outcome {
             Ok(report) => out!(
@@ -748,6 +753,12 @@ async fn verify_audit(config: Config, partner: Option<String>) -> anyhow::Result
                 out!("partner {}: BROKEN: {chain_break}", status.partner);
             }
         }
+    }
+    if !missing_guards.is_empty() {
+        anyhow::bail!(
+            "{} append-only guard(s) missing or disabled: the newest entries could have been edited without a trace",
+            missing_guards.len()
+        );
     }
     if broken > 0 {
         anyhow::bail!("{broken} of {} audit chain(s) do not verify", statuses.len());

@@ -1792,9 +1792,9 @@ fn the_incident_runbook_names_only_commands_that_exist() {
 
 /// `comanda seed` writes weeks of history, audit entries at their past instants included: it signs the chains of the
 /// partners it made, so `audit verify` passes over them (they were left unsigned as too old to anchor, and verify
-/// reported them broken).
-#[test]
-fn a_seeded_history_verifies() {
+/// reported them broken). Then a guard dropped from the database is reported by `audit verify`.
+#[tokio::test]
+async fn a_seeded_history_verifies() {
     let cwd = tempfile::tempdir().unwrap();
     let seeded = ok_in(
         cwd.path(),
@@ -1806,5 +1806,23 @@ fn a_seeded_history_verifies() {
     assert!(
         verified.contains("1 chain(s) verified") && !verified.contains("BROKEN"),
         "{verified}"
+    );
+    // A guard dropped behind comanda's back is reported, not trusted: the newest entries could be edited unseen.
+    let db = cwd.path().join("comanda-data/comanda.db");
+    let mut conn =
+        <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+    sqlx::query("DROP TRIGGER audit_events_no_update")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = sqlx::Connection::close(conn).await;
+    let broken = comanda_in(cwd.path(), &["audit", "verify"], &[]);
+    let printed = String::from_utf8_lossy(&broken.stdout);
+    assert!(
+        broken.status.code() == Some(1)
+            && printed.contains("BROKEN: the append-only guard audit_events_no_update"),
+        "{printed}"
     );
 }

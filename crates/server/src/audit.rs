@@ -60,6 +60,8 @@ pub struct AuditTrail {
     anchor_within: time::Duration,
     /// Months already reported as unanchored by this process (the alert is raised once, not every upkeep).
     reported_unanchored: Mutex<std::collections::HashSet<(PartnerId, String)>>,
+    /// The missing append-only guards already reported by this process.
+    reported_guards: Mutex<Vec<&'static str>>,
 }
 
 impl std::fmt::Debug for AuditTrail {
@@ -84,6 +86,8 @@ pub struct UpkeepReport {
     pub sealed_booking_notes: u64,
     /// Requests kept for their Idempotency-Key past their 24 hours.
     pub pruned_idempotency_records: u64,
+    /// Append-only guards found missing or disabled (`audit.guard_missing`).
+    pub missing_guards: usize,
 }
 
 impl AuditTrail {
@@ -100,6 +104,7 @@ impl AuditTrail {
             wake: Notify::new(),
             anchor_within: anchor_window(std::time::Duration::from_secs(300)),
             reported_unanchored: Mutex::new(std::collections::HashSet::new()),
+            reported_guards: Mutex::new(Vec::new()),
         })
     }
 
@@ -359,6 +364,37 @@ impl AuditTrail {
             if let Err(error) = self.partner_upkeep(&scope, now, &mut report).await {
                 tracing::error!(%error, %partner, "audit upkeep of a partner failed");
             }
+        }
+        // The triggers that make the tables append-only: one dropped or disabled is an attack on the log (or an
+        // operator's mistake) to look into now, raised once per guard by this process.
+        match self.store.missing_audit_guards().await {
+            Ok(missing) => {
+                let new: Vec<&'static str> = match self.reported_guards.lock() {
+                    Ok(mut seen) => {
+                        let new: Vec<_> = missing.iter().copied().filter(|g| !seen.contains(g)).collect();
+                        seen.clone_from(&missing);
+                        new
+                    }
+                    Err(_) => missing.clone(),
+                };
+                if !new.is_empty() {
+                    let detail = format!(
+                        "append-only guard(s) missing or disabled: {} (the audit log can be edited without a \
+                         trace until they are back: see docs/audit.md, \"Append-only guards\")",
+                        new.join(", ")
+                    );
+                    tracing::error!(alert = "audit.guard_missing", %detail);
+                    if let Err(error) = self
+                        .store
+                        .raise_alert(None, "audit.guard_missing", &detail, now)
+                        .await
+                    {
+                        tracing::error!(%error, "the audit.guard_missing alert could not be raised");
+                    }
+                }
+                report.missing_guards = missing.len();
+            }
+            Err(error) => tracing::error!(%error, "the audit log's guards could not be checked"),
         }
         // After the chains: a failing alert prune must not hold back any partner's checkpoints.
         match self.store.prune_alerts(twelve_months_before(now)).await {

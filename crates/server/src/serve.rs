@@ -765,8 +765,9 @@ pub async fn verify_audit_chains(
     config: &Config,
     clock: Arc<dyn Clock>,
     only: Option<comanda_domain::PartnerId>,
-) -> anyhow::Result<Vec<ChainStatus>> {
+) -> anyhow::Result<(Vec<ChainStatus>, Vec<&'static str>)> {
     let (store, trail) = offline_trail(config, clock).await?;
+    let missing_guards = store.missing_audit_guards().await?;
     let partners = match only {
         Some(partner) => vec![partner],
         None => store.audited_partners().await?,
@@ -783,7 +784,7 @@ pub async fn verify_audit_chains(
         });
     }
     store.close().await;
-    Ok(statuses)
+    Ok((statuses, missing_guards))
 }
 
 /// `comanda partners offboard`: destroys the partner's data keys and every way in (PRIV-1), audited in the same

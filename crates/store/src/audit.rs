@@ -50,6 +50,11 @@ pub trait AuditStore: Send + Sync {
     /// Every partner that may have an audit chain (platform directory, no tenant needed).
     async fn audited_partners(&self) -> StoreResult<Vec<PartnerId>>;
 
+    /// The append-only guards (the engine's triggers on the chain's tables) missing or disabled: someone with the
+    /// database's owner rights dropped one, and the chain's newest entries could be edited without a trace until
+    /// the next checkpoint. Empty when every guard is in place.
+    async fn missing_audit_guards(&self) -> StoreResult<Vec<&'static str>>;
+
     /// The heads of every month of the partner's chain, oldest first; `pruned` says whether its rows are gone.
     async fn audit_heads(&self, scope: &TenantScope) -> StoreResult<Vec<(ShardHead, bool)>>;
 

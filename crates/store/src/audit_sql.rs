@@ -297,6 +297,15 @@ impl AuditStore for Engine {
             .collect()
     }
 
+    async fn missing_audit_guards(&self) -> StoreResult<Vec<&'static str>> {
+        let present = present_triggers(&mut *self.pool.acquire().await?).await?;
+        Ok(AUDIT_GUARDS
+            .iter()
+            .copied()
+            .filter(|guard| !present.iter().any(|name| name == guard))
+            .collect())
+    }
+
     async fn audit_heads(&self, scope: &TenantScope) -> StoreResult<Vec<(ShardHead, bool)>> {
         self.chain_waiting(scope).await?;
         let rows = sqlx::query(

@@ -14,4 +14,24 @@ async fn prune_month(conn: &mut Conn, partner: PartnerId, shard: &str) -> StoreR
     Ok(u64::try_from(deleted).unwrap_or(0))
 }
 
+/// The triggers that keep the chain append-only (migrations 0006, 0012, 0016), each of which `audit verify` and the
+/// upkeep check is still there and enabled.
+const AUDIT_GUARDS: &[&str] = &[
+    "audit_events_append_only",
+    "audit_checkpoints_append_only",
+    "audit_pending_append_only",
+    "audit_events_no_truncate",
+    "audit_checkpoints_no_truncate",
+    "audit_heads_no_truncate",
+];
+
+/// The enabled triggers of the database (a disabled one guards nothing).
+async fn present_triggers(conn: &mut Conn) -> StoreResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT tgname::text FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'")
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
 include!("audit_sql.rs");

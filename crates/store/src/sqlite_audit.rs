@@ -16,4 +16,23 @@ async fn prune_month(conn: &mut Conn, partner: PartnerId, shard: &str) -> StoreR
     )
 }
 
+/// The triggers that keep the chain append-only (migrations 0006, 0016, 0039), each of which `audit verify` and the
+/// upkeep check is still there.
+const AUDIT_GUARDS: &[&str] = &[
+    "audit_events_no_update",
+    "audit_events_no_delete",
+    "audit_checkpoints_no_update",
+    "audit_checkpoints_no_delete",
+    "audit_pending_no_update",
+];
+
+/// The database's triggers.
+async fn present_triggers(conn: &mut Conn) -> StoreResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
 include!("audit_sql.rs");

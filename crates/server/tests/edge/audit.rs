@@ -427,6 +427,16 @@ async fn old_entries_no_checkpoint_covers_do_not_verify() {
         .await
         .unwrap();
     assert_eq!(alerts, 1);
+    // The dropped trigger itself is seen, not trusted: the upkeep names it in `audit.guard_missing`, once.
+    assert_eq!(report.missing_guards, 1);
+    server.server().run_audit_upkeep().await.unwrap();
+    let guard: Vec<String> =
+        sqlx::query_scalar("SELECT detail FROM alerts WHERE kind = 'audit.guard_missing'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(guard.len(), 1, "{guard:?}");
+    assert!(guard[0].contains("audit_checkpoints_no_delete"), "{guard:?}");
     // An operator who found the entries genuine (here they are) records that in the chain and signs it.
     let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
         "test",

@@ -151,6 +151,52 @@ mod sqlite_walls {
     }
 }
 
+/// The append-only guards are checked, not trusted: a trigger dropped (or, on PostgreSQL, disabled) by someone with
+/// the owner's rights is named by `missing_audit_guards`, which `audit verify` and the audit upkeep read.
+mod audit_guards {
+    use super::*;
+    use sqlx::Connection;
+
+    #[tokio::test]
+    async fn sqlite_a_dropped_guard_is_named() {
+        let db = SqliteTestDatabase::create();
+        let store = db.store().await;
+        assert_eq!(store.missing_audit_guards().await.unwrap(), Vec::<&str>::new());
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query("DROP TRIGGER audit_events_no_update")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+        assert_eq!(
+            store.missing_audit_guards().await.unwrap(),
+            ["audit_events_no_update"]
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_a_dropped_or_disabled_guard_is_named() {
+        let db = PgTestDatabase::create().await;
+        let store = db.store().await;
+        assert_eq!(store.missing_audit_guards().await.unwrap(), Vec::<&str>::new());
+        let mut owner = sqlx::PgConnection::connect(&db.superuser_url()).await.unwrap();
+        sqlx::raw_sql(
+            "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
+             DROP TRIGGER audit_heads_no_truncate ON audit_heads;",
+        )
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        let _ = owner.close().await;
+        assert_eq!(
+            store.missing_audit_guards().await.unwrap(),
+            ["audit_events_append_only", "audit_heads_no_truncate"]
+        );
+        store.close().await;
+    }
+}
+
 mod migrations {
     use super::*;
 
