@@ -206,11 +206,19 @@ pub async fn connect(target: &DatabaseTarget) -> StoreResult<Arc<dyn Store>> {
 }
 
 /// Opens a restored scratch database for reading (a restore test): on PostgreSQL the role may see every row, which
-/// a serving store refuses.
+/// a serving store refuses. It is migrated to this build's schema first, as a restored database is by the next
+/// `serve`: a backup taken before an upgrade is tested as it would come back (opened as it was, it failed every
+/// restore test until the next backup).
 pub async fn connect_scratch(url: &str) -> StoreResult<Arc<dyn Store>> {
     Ok(match engine_of(url)? {
-        Engine::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, 1, None).await?),
-        Engine::Postgres => Arc::new(postgres::PgStore::connect_as(url, 1, None, false).await?),
+        Engine::Sqlite => {
+            sqlite::migrate(url).await?;
+            Arc::new(sqlite::SqliteStore::connect(url, 1, None).await?)
+        }
+        Engine::Postgres => {
+            postgres::migrate(url, url).await?;
+            Arc::new(postgres::PgStore::connect_as(url, 1, None, false).await?)
+        }
     })
 }
 
