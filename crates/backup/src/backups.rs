@@ -151,7 +151,7 @@ impl Backups {
         let targets = setup
             .target_urls()
             .iter()
-            .map(|url| Target::open(url, &setup.config.s3))
+            .map(|url| Target::open(url, &setup.config.s3, setup.config.targets.is_empty()))
             .collect::<Result<Vec<_>, _>>()?;
         if targets.len() < 2 {
             return Err(BackupError::Config(

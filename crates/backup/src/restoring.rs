@@ -59,6 +59,15 @@ impl Backups {
                 problems.join("; ")
             )));
         };
+        // A SQLite backup cannot go into PostgreSQL nor the other way: said by name, before anything is opened.
+        let here = self.engine.engine().name();
+        if manifest.engine != here {
+            return Err(BackupError::Tool(format!(
+                "{object} is a {} backup and this machine's database is {here}: restore it with the configuration of \
+                 a {} installation; nothing was restored",
+                manifest.engine, manifest.engine
+            )));
+        }
         let plain = work.path().join("snapshot");
         self.decrypt(&fetched, &plain, &manifest).await?;
         // A live key store is kept (keys destroyed since the backup stay destroyed) unless there is none: no

@@ -58,13 +58,22 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn open(text: &str, s3: &S3Config) -> Result<Self, BackupError> {
+    /// Opens a target. A `file://` directory is made only when `make_dir` (the default targets inside the data
+    /// directory); a configured one must exist: a missing one is what an unmounted disk's mount point looks like,
+    /// and making it there would put the "off-machine" copy on the machine's own disk.
+    pub fn open(text: &str, s3: &S3Config, make_dir: bool) -> Result<Self, BackupError> {
         let fail = |reason: String| BackupError::Target {
             target: text.to_owned(),
             reason,
         };
         let store: Arc<dyn ObjectStore> = match TargetUrl::parse(text).map_err(fail)? {
             TargetUrl::Dir(dir) => {
+                if !make_dir && !dir.is_dir() {
+                    return Err(fail(format!(
+                        "{} does not exist: mount the disk it is on, or create the directory once",
+                        dir.display()
+                    )));
+                }
                 fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
                 fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
                     .map_err(|e| fail(e.to_string()))?;

@@ -436,6 +436,15 @@ async fn postgresql_backup_drop_tables_restore_gives_identical_rows() {
         status.status.code() == Some(1) && said.contains("no backup has succeeded"),
         "{said}"
     );
+    // The same backup restored by a SQLite installation (the same data directory, no DATABASE_URL) is refused by
+    // name, not fed to the wrong engine's tools.
+    let wrong = comanda(cwd, &["backup", "restore", &object_name(object), "--yes"], &[]);
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        !wrong.status.success()
+            && said.contains("is a postgresql backup and this machine's database is sqlite"),
+        "{said}"
+    );
 }
 
 /// A backup missing on any target failed (docs/backups.md): one that fails on a target leaves no copy on the others
@@ -735,6 +744,15 @@ async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_det
     )
     .unwrap();
     let config_arg = config.to_str().unwrap();
+    // A configured directory must exist (a missing one is an unmounted disk's mount point): refused, then made.
+    let unmounted = comanda(cwd, &["backup", "list"], &[("COMANDA_CONFIG", config_arg)]);
+    let said = String::from_utf8_lossy(&unmounted.stderr);
+    assert!(
+        !unmounted.status.success() && said.contains("does not exist: mount the disk"),
+        "{said}"
+    );
+    assert!(!local.exists(), "nothing made where the disk should be");
+    std::fs::create_dir(&local).unwrap();
     seed(cwd, &[("COMANDA_CONFIG", config_arg)]).await;
     let env = [("COMANDA_CONFIG", config_arg)];
     let created = ok(cwd, &["backup", "create"], &env);
@@ -751,7 +769,7 @@ async fn two_targets_local_and_s3_hold_the_same_object_and_a_corrupt_copy_is_det
         allow_http: true,
         ..comanda_backup::S3Config::default()
     };
-    let bucket = comanda_backup::Target::open("s3://comanda-backups/prod", &s3).unwrap();
+    let bucket = comanda_backup::Target::open("s3://comanda-backups/prod", &s3, false).unwrap();
     let in_s3 = comanda_backup::object_store::ObjectStoreExt::get(
         bucket.store.as_ref(),
         &comanda_backup::object_store::path::Path::from(format!("backups/{name}")),
