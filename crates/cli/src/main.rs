@@ -1210,6 +1210,7 @@ async fn reports(config: Config, action: ReportsCommand, now: Option<&str>) -> a
 async fn migrate(config: Config) -> anyhow::Result<()> {
     let clock = comanda_server::SystemClock;
     let resources = comanda_server::embedded::prepare(&config, &clock)?;
+    comanda_server::serve::open_platform_keys(&config, &resources).await?;
     let report = comanda_store::migrate(&resources.database).await?;
     if report.applied.is_empty() {
         out!("schema is up to date (version {})", report.version);

@@ -587,6 +587,19 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let second = run();
     assert!(String::from_utf8_lossy(&second.stdout).contains("schema is up to date"));
     assert!(cwd.path().join("db-here/comanda.db").exists());
+    // The first migrate made the key file and the platform key with it: a `serve` after it (the PostgreSQL order)
+    // does not take the directory for one from before envelope encryption.
+    let wrapped = cwd.path().join("db-here/platform.key.wrapped");
+    assert!(wrapped.exists());
+    // The key file lost, the platform key sealed under it still there: refused by name, no new key file made.
+    std::fs::remove_file(cwd.path().join("db-here/kms.key")).unwrap();
+    let lost = run();
+    let said = String::from_utf8_lossy(&lost.stderr);
+    assert!(
+        !lost.status.success() && said.contains("is missing, and") && said.contains("copy back the kms.key"),
+        "{said}"
+    );
+    assert!(!cwd.path().join("db-here/kms.key").exists());
 }
 
 #[test]

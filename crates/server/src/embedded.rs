@@ -84,6 +84,18 @@ pub fn prepare(config: &Config, clock: &dyn Clock) -> Result<Resources, PrepareE
     let mut kms_key_created = false;
     match config.kms.backend {
         KmsBackend::LocalFile => {
+            // A platform key sealed under a key file that is gone opens with no new key file: said, not papered
+            // over with a fresh key that fails later with "a signing key could not be unsealed".
+            if !kms_key_file.exists() && config.platform_key_path().exists() {
+                return Err(PrepareError::KmsKey {
+                    path: kms_key_file,
+                    reason: format!(
+                        "is missing, and {} was sealed under it: copy back the kms.key kept off the machine with \
+                         it (docs/backups.md); a new key file would open nothing",
+                        config.platform_key_path().display()
+                    ),
+                });
+            }
             kms_key_created = ensure_local_kms_key(&kms_key_file)?;
             choices.push(format!(
                 "KMS: local key file {} (mode 0600; single-machine default, use PKCS#11 in production)",

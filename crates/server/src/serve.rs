@@ -549,7 +549,10 @@ fn host_without_port(value: &str) -> Option<&str> {
 }
 
 /// The configured KMS and the platform key it unwraps, off the async threads (PKCS#11 calls block).
-async fn open_platform_keys(
+/// The platform key under the configured KMS, made (and stored wrapped) when this run made the key file: `comanda
+/// migrate` calls it too, so a first `migrate` then `serve` (the documented PostgreSQL order) makes a new platform
+/// key instead of taking the next run for a data directory from before envelope encryption.
+pub async fn open_platform_keys(
     config: &Config,
     resources: &embedded::Resources,
 ) -> anyhow::Result<Arc<PlatformKeys>> {
