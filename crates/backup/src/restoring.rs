@@ -54,8 +54,26 @@ impl Backups {
             }
         }
         let Some((from_target, manifest)) = found else {
+            // At 3 a.m. the way on is the backup before it: named, for `restore <name>`.
+            let older: Vec<String> = self
+                .names()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|name| name.as_str() < object.as_str())
+                .rev()
+                .take(3)
+                .map(|name| name.trim_start_matches(&format!("{}/", manifest::DIR)).to_owned())
+                .collect();
+            let next = match older.first() {
+                Some(_) => format!(
+                    "; the backups before it: {} (restore one by name: `comanda backup restore <name> --yes`)",
+                    older.join(", ")
+                ),
+                None => String::new(),
+            };
             return Err(BackupError::NotFound(format!(
-                "no intact copy of {object}: {}",
+                "no intact copy of {object}: {}{next}",
                 problems.join("; ")
             )));
         };

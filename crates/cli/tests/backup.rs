@@ -1209,3 +1209,28 @@ async fn two_backups_at_once_take_turns() {
         );
     }
 }
+
+/// The newest backup corrupt on every target: the restore stops, and names the backups before it, the way on.
+#[tokio::test]
+async fn a_corrupt_newest_backup_names_the_ones_before_it() {
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    seed(cwd, &[]).await;
+    ok(cwd, &["backup", "create", "--now", "2026-11-20T08:00:00Z"], &[]);
+    ok(cwd, &["backup", "create", "--now", "2026-11-21T08:00:00Z"], &[]);
+    for target in ["a", "b"] {
+        let newest = cwd
+            .join("comanda-data/backups")
+            .join(target)
+            .join("backups/2026-11-21T08-00-00Z-sqlite.cmdb.age");
+        std::fs::write(&newest, b"not what was written").unwrap();
+    }
+    let refused = comanda(cwd, &["backup", "restore", "--yes"], &[]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && said.contains("no intact copy")
+            && said.contains("the backups before it: 2026-11-20T08-00-00Z-sqlite.cmdb.age"),
+        "{said}"
+    );
+}
