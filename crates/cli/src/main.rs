@@ -308,8 +308,13 @@ enum BackupCommand {
 enum KeysCommand {
     /// Make a new signing key now; the previous one keeps verifying until its tokens expire. Running servers pick
     /// it up within a minute, or at once when they meet a token it signed.
-    Rotate,
-    /// List the signing keys and whether each still verifies.
+    Rotate {
+        /// The previous keys leaked: stop them verifying now instead of after their tokens' 15 minutes (running
+        /// servers drop them within a minute; members signed in get a new access token with their refresh token)
+        #[arg(long)]
+        revoke_previous: bool,
+    },
+    /// List the signing keys: the one that signs, those still verifying, retired and revoked ones.
     List,
     /// Make a new key-encryption-key version in the KMS (key file or PKCS#11 token) and rewrap the platform key
     /// under it; older versions keep decrypting (REST-3). On Cloud KMS, versions are made in Cloud KMS instead.
@@ -479,11 +484,25 @@ async fn keys(config: Config, action: KeysCommand) -> anyhow::Result<()> {
     }
     let manager = comanda_server::serve::key_manager(&config, Arc::new(comanda_server::SystemClock)).await?;
     match action {
-        KeysCommand::Rotate => out!("new signing key {}", manager.rotate_now().await?),
+        KeysCommand::Rotate { revoke_previous } => {
+            out!("new signing key {}", manager.rotate_now(revoke_previous).await?);
+            if revoke_previous {
+                out!(
+                    "every older key revoked: their tokens no longer verify here, and on running servers within \
+                     a minute"
+                );
+            }
+        }
         KeysCommand::List => {
-            for (kid, created, verifies) in manager.list().await? {
-                let state = if verifies { "verifies" } else { "retired" };
-                out!("{kid}  created {}  {state}", shown(created));
+            use comanda_server::auth::keys::KeyState;
+            for key in manager.list().await? {
+                let state = match key.state {
+                    KeyState::Signs => "signs".to_owned(),
+                    KeyState::Verifies => "verifies".to_owned(),
+                    KeyState::Retired => "retired".to_owned(),
+                    KeyState::Revoked(at) => format!("revoked {}", shown(at)),
+                };
+                out!("{}  created {}  {state}", key.kid, shown(key.created_at));
             }
         }
         KeysCommand::RotateKek | KeysCommand::Rewrap => {}

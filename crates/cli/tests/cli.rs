@@ -603,7 +603,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
 }
 
 #[test]
-fn keys_rotate_adds_a_key_and_the_previous_keeps_verifying() {
+fn keys_rotate_adds_a_key_the_previous_keeps_verifying_unless_revoked() {
     let cwd = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let output = Command::new(BIN)
@@ -624,13 +624,34 @@ fn keys_rotate_adds_a_key_and_the_previous_keeps_verifying() {
     assert!(first.starts_with("new signing key ") && second.starts_with("new signing key "));
     assert_ne!(first, second);
     let listed = run(&["keys", "list"]);
+    let kid = |line: &str| line.trim().rsplit(' ').next().unwrap().to_owned();
+    // `kid  created …  state`: the state of one key in a listing.
+    let state_in = |listed: &str, kid: &str| {
+        let line = listed.lines().find(|l| l.starts_with(kid)).unwrap_or_default();
+        line.rsplit("  ").next().unwrap_or_default().to_owned()
+    };
+    let state = |kid: &str| state_in(&listed, kid);
     assert_eq!(listed.lines().count(), 2, "{listed}");
-    assert!(
-        listed.lines().all(|l| l.ends_with("verifies")),
+    assert_eq!(
+        state(&kid(&first)),
+        "verifies",
         "the previous key still verifies: {listed}"
     );
-    let kid = |line: &str| line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(listed.contains(&kid(&first)) && listed.contains(&kid(&second)));
+    assert_eq!(
+        state(&kid(&second)),
+        "signs",
+        "the newest key is the one signing: {listed}"
+    );
+
+    // A leaked key: revoked with the rotation that replaces it.
+    let third = run(&["keys", "rotate", "--revoke-previous"]);
+    assert!(third.contains("every older key revoked"), "{third}");
+    let third = kid(third.lines().next().unwrap());
+    let listed = run(&["keys", "list"]);
+    let state = |kid: &str| state_in(&listed, kid);
+    assert!(state(&kid(&first)).starts_with("revoked "), "{listed}");
+    assert!(state(&kid(&second)).starts_with("revoked "), "{listed}");
+    assert_eq!(state(&third), "signs", "{listed}");
 }
 
 /// `comanda payments reconcile` runs the reconciliation job once against the configured Stripe (here the stand-in,

@@ -237,6 +237,9 @@ pub struct StoredSigningKey {
     pub created_at: OffsetDateTime,
     pub sealed_private: Vec<u8>,
     pub public_key: Vec<u8>,
+    /// When `comanda keys rotate --revoke-previous` stopped it verifying at once; `None` for a key that retires
+    /// the usual way, a token lifetime after its successor.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 #[async_trait]
@@ -472,11 +475,13 @@ pub trait IdentityStore: Send + Sync {
 
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
     /// Inserts `key` unless a key newer than `unless_newer_than` exists, atomically across instances; true when
-    /// this call rotated.
+    /// this call rotated. With `revoke_older`, every key before it is marked revoked at `key.created_at` in the same
+    /// transaction (a leaked key: its tokens must stop verifying now).
     async fn rotate_signing_key(
         &self,
         key: &StoredSigningKey,
         unless_newer_than: OffsetDateTime,
+        revoke_older: bool,
     ) -> StoreResult<bool>;
 }
 

@@ -1186,6 +1186,7 @@ impl IdentityStore for Engine {
                     created_at: row.try_get("created_at")?,
                     sealed_private: row.try_get("sealed_private")?,
                     public_key: row.try_get("public_key")?,
+                    revoked_at: row.try_get("revoked_at")?,
                 })
             })
             .collect()
@@ -1195,6 +1196,7 @@ impl IdentityStore for Engine {
         &self,
         key: &StoredSigningKey,
         unless_newer_than: OffsetDateTime,
+        revoke_older: bool,
     ) -> StoreResult<bool> {
         // One rotation wins: the others wait for it, then see the new key and stand down.
         let mut tx = self.signing_key_tx().await?;
@@ -1205,6 +1207,12 @@ impl IdentityStore for Engine {
                 .await?;
         if newer {
             return Ok(false);
+        }
+        if revoke_older {
+            sqlx::query("UPDATE signing_keys SET revoked_at = $1 WHERE revoked_at IS NULL")
+                .bind(ts(key.created_at))
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(
             "INSERT INTO signing_keys (kid, created_at, sealed_private, public_key) VALUES ($1, $2, $3, $4)",

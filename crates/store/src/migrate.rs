@@ -73,6 +73,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0045", 45, "waitlist_channel"),
             crate::migrate::migration!($engine, "0046", 46, "lapsed_reservations"),
             crate::migrate::migration!($engine, "0047", 47, "breach_state_hours"),
+            crate::migrate::migration!($engine, "0048", 48, "signing_key_revocation"),
         ]
     };
 }

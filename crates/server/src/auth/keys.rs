@@ -23,6 +23,26 @@ pub enum KeyError {
     Crypto(String),
 }
 
+/// A signing key as `comanda keys list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedKey {
+    pub kid: String,
+    pub created_at: OffsetDateTime,
+    pub state: KeyState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// The newest key: it signs new tokens (and verifies them).
+    Signs,
+    /// Retired less than a token lifetime ago: verifies the tokens it signed until they expire.
+    Verifies,
+    /// Retired longer ago: verifies nothing.
+    Retired,
+    /// Revoked at this instant by `keys rotate --revoke-previous`: verifies nothing.
+    Revoked(OffsetDateTime),
+}
+
 pub struct KeyManager {
     store: Arc<dyn Store>,
     kms: Arc<PlatformKeys>,
@@ -80,20 +100,27 @@ impl KeyManager {
         Ok(manager)
     }
 
-    /// Every stored key with its creation time, oldest first, and whether it still verifies.
-    pub async fn list(&self) -> Result<Vec<(String, OffsetDateTime, bool)>, KeyError> {
+    /// Every stored key, oldest first, with what it does now.
+    pub async fn list(&self) -> Result<Vec<ListedKey>, KeyError> {
         let ring = self.ring();
-        let mut keys: Vec<_> = self
-            .store
-            .signing_keys()
-            .await?
+        let mut stored = self.store.signing_keys().await?;
+        stored.sort_by_key(|k| k.created_at);
+        let newest = stored.last().map(|k| k.kid.clone());
+        Ok(stored
             .into_iter()
-            .map(|k| (ring.knows(&k.kid), k.kid, k.created_at))
-            .collect();
-        keys.sort_by_key(|(_, _, created)| *created);
-        Ok(keys
-            .into_iter()
-            .map(|(verifies, kid, created)| (kid, created, verifies))
+            .map(|k| {
+                let state = match k.revoked_at {
+                    Some(at) => KeyState::Revoked(at),
+                    None if newest.as_deref() == Some(k.kid.as_str()) => KeyState::Signs,
+                    None if ring.knows(&k.kid) => KeyState::Verifies,
+                    None => KeyState::Retired,
+                };
+                ListedKey {
+                    kid: k.kid,
+                    created_at: k.created_at,
+                    state,
+                }
+            })
             .collect())
     }
 
@@ -120,10 +147,12 @@ impl KeyManager {
         Ok(rotated)
     }
 
-    /// `comanda keys rotate`: a new key now, whatever its predecessor's age.
-    pub async fn rotate_now(&self) -> Result<String, KeyError> {
+    /// `comanda keys rotate`: a new key now, whatever its predecessor's age. With `revoke_previous` (a key that
+    /// leaked), every older key stops verifying at once: here now, on other running instances at their next reload
+    /// (`auth.key_check_secs`, a minute by default). Members whose access token it signed refresh for a new one.
+    pub async fn rotate_now(&self, revoke_previous: bool) -> Result<String, KeyError> {
         let now = self.clock.now();
-        let kid = self.insert_key(now, now).await?.1;
+        let kid = self.insert_key(now, now, revoke_previous).await?.1;
         self.reload().await?;
         Ok(kid)
     }
@@ -133,13 +162,14 @@ impl KeyManager {
         now: OffsetDateTime,
         unless_newer_than: OffsetDateTime,
     ) -> Result<bool, KeyError> {
-        Ok(self.insert_key(now, unless_newer_than).await?.0)
+        Ok(self.insert_key(now, unless_newer_than, false).await?.0)
     }
 
     async fn insert_key(
         &self,
         now: OffsetDateTime,
         unless_newer_than: OffsetDateTime,
+        revoke_older: bool,
     ) -> Result<(bool, String), KeyError> {
         let key = SigningKey::generate(now).map_err(|e| KeyError::Crypto(e.to_string()))?;
         let sealed = self
@@ -151,16 +181,22 @@ impl KeyManager {
             created_at: now,
             sealed_private: sealed,
             public_key: key.public,
+            revoked_at: None,
         };
-        let won = self.store.rotate_signing_key(&stored, unless_newer_than).await?;
-        if won {
+        let won = self
+            .store
+            .rotate_signing_key(&stored, unless_newer_than, revoke_older)
+            .await?;
+        if won && revoke_older {
+            tracing::warn!(kid = %key.kid, "token signing key rotated; every older key revoked");
+        } else if won {
             tracing::info!(kid = %key.kid, "token signing key rotated");
         }
         Ok((won, key.kid))
     }
 
     /// Rebuilds the ring from the database: the newest key signs; it and every predecessor retired less than a
-    /// token lifetime ago verify.
+    /// token lifetime ago verify, unless revoked.
     pub async fn reload(&self) -> Result<(), KeyError> {
         let now = self.clock.now();
         let mut stored = self.store.signing_keys().await?;
@@ -168,7 +204,7 @@ impl KeyManager {
         let mut verifying = Vec::new();
         for (index, key) in stored.iter().enumerate() {
             let retired_at = stored.get(index + 1).map(|next| next.created_at);
-            if tokens::still_verifies(retired_at, now) {
+            if key.revoked_at.is_none() && tokens::still_verifies(retired_at, now) {
                 verifying.push(VerifyingKey {
                     kid: key.kid.clone(),
                     public: key.public_key.clone(),

@@ -435,7 +435,7 @@ pub async fn tokens_expire_refuse_forgery_and_rotate(engine: Engine) {
         .active_kid()
         .unwrap()
         .to_owned();
-    let new_kid = server.server().identity().keys.rotate_now().await.unwrap();
+    let new_kid = server.server().identity().keys.rotate_now(false).await.unwrap();
     assert_ne!(old_kid, new_kid);
     assert_eq!(
         me(session.access.clone()).await,
@@ -454,6 +454,34 @@ pub async fn tokens_expire_refuse_forgery_and_rotate(engine: Engine) {
         kids,
         [new_kid.as_str()],
         "the retired key leaves once its last token has expired"
+    );
+
+    // A leaked key: `keys rotate --revoke-previous` stops it verifying at once, not 15 minutes later; the member's
+    // refresh token gets an access token under the new key.
+    let refresh = |token: String| {
+        post(
+            server,
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": token}),
+        )
+    };
+    let renewed = refresh(session.refresh.clone()).await;
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+    let access = renewed.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(me(access.clone()).await, 200);
+    let replacing = server.server().identity().keys.rotate_now(true).await.unwrap();
+    assert_eq!(me(access).await, 401, "a revoked key verifies nothing, at once");
+    assert_eq!(
+        jwks_kids(server).await,
+        [replacing.as_str()],
+        "nor is it published"
+    );
+    let renewed = refresh(renewed.body["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+    assert_eq!(
+        me(renewed.body["access_token"].as_str().unwrap().to_owned()).await,
+        200
     );
     owned.stop().await;
 }

@@ -919,12 +919,13 @@ pub async fn one_signing_key_rotation_wins(store: &dyn Store) {
         created_at: NOW,
         sealed_private: b"sealed".to_vec(),
         public_key: vec![1; 32],
+        revoked_at: None,
     };
     let threshold = NOW - time::Duration::days(30);
     let (k1, k2) = (key("k1"), key("k2"));
     let (first, second) = tokio::join!(
-        store.rotate_signing_key(&k1, threshold),
-        store.rotate_signing_key(&k2, threshold)
+        store.rotate_signing_key(&k1, threshold, false),
+        store.rotate_signing_key(&k2, threshold, false)
     );
     assert_eq!(
         [first.unwrap(), second.unwrap()]
@@ -940,11 +941,33 @@ pub async fn one_signing_key_rotation_wins(store: &dyn Store) {
     };
     assert!(
         store
-            .rotate_signing_key(&next, NOW + time::Duration::days(1))
+            .rotate_signing_key(&next, NOW + time::Duration::days(1), false)
             .await
             .unwrap()
     );
-    assert_eq!(store.signing_keys().await.unwrap().len(), 2);
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.iter().all(|k| k.revoked_at.is_none()),
+        "a plain rotation revokes nothing"
+    );
+    // A leaked key: the rotation that replaces it revokes every older key in its own transaction, at its instant.
+    let revoking = StoredSigningKey {
+        created_at: NOW + time::Duration::days(32),
+        ..key("k4")
+    };
+    assert!(
+        store
+            .rotate_signing_key(&revoking, revoking.created_at, true)
+            .await
+            .unwrap()
+    );
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 3);
+    for k in &keys {
+        let expected = (k.kid != "k4").then_some(revoking.created_at);
+        assert_eq!(k.revoked_at, expected, "{}", k.kid);
+    }
 }
 
 /// Marks an item sold out or back (the PATCH route's `{"available": …}` goes through `update_menu_item`).
