@@ -57,6 +57,22 @@ const hostSpanishFields = {
   start: 'Esa hora ya no está libre para ese grupo; elige otra.',
   consent: 'Confirma que el cliente aceptó el aviso de privacidad.',
 };
+const hostEnglishFields = {
+  'guest.name': "Write the guest's name.",
+  'guest.phone': "Write the guest's phone number with its country code, for example +57 300 123 4567 (only a walk-in seated now may go without one).",
+  party_size: 'The restaurant has no table for a party of that size; check the number of guests.',
+  start: 'That time is no longer free for this party; choose another.',
+  consent: 'Confirm the guest accepted the privacy notice.',
+};
+// A field's path said in words, for English refusals no sentence above rewrites: `items[0].quantity` → "Item 1
+// quantity", `guest.phone` → "Guest phone" (the API's path stays in the response for programs).
+function fieldWords(path) {
+  const words = String(path)
+    .replace(/s?\[(\d+)\]/g, (_, n) => ` ${Number(n) + 1}`)
+    .replace(/[._]+/g, ' ')
+    .trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
 const spanishTypes = {
   'slot-taken': 'No hay mesa libre para ese grupo a esa hora (otra reserva la tiene o se acaba de ocupar); elige otra.',
   'rate-limited': 'Demasiados intentos seguidos; espera un momento y vuelve a intentarlo.',
@@ -184,6 +200,11 @@ function problemText(problem) {
     const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
     const found = englishGuestDetails.find(([pattern]) => pattern.test(words));
     if (found) return found[1].replace(/\$(\d)/g, (_, n) => (words.match(found[0]) || [])[Number(n)] || '');
+  }
+  if (english && field) {
+    const name = field.field.replace(/\[\d+\]/g, '[]');
+    if (page === 'host' && hostEnglishFields[name]) return hostEnglishFields[name];
+    return `${fieldWords(field.field)}: ${field.message}`;
   }
   return field ? `${field.field}: ${field.message}` : problem.detail || problem.title || (english ? 'Something went wrong' : 'Algo salió mal');
 }
