@@ -210,6 +210,9 @@ enum ReportsCommand {
 
 #[derive(Debug, Subcommand)]
 enum PartnersCommand {
+    /// List the partners: id, business name, country, when it joined, whether it was offboarded, and its venues
+    /// with their ids and time zones (the ids `partners offboard` and `incidents breach --partner` take).
+    List,
     /// Offboard a partner (PRIV-1): its data keys are destroyed, so every personal field it held is unreadable here
     /// and in every backup; its members can no longer sign in and its QR codes open nothing. Orders, amounts and the
     /// audit chain stay, without identity. Cannot be undone.
@@ -393,6 +396,9 @@ fn main() -> ExitCode {
             Command::Partners {
                 action: PartnersCommand::Offboard { partner, yes },
             } => offboard(config, &partner, yes).await,
+            Command::Partners {
+                action: PartnersCommand::List,
+            } => list_partners(config).await,
             Command::Seed(options) => seed_history(config, options).await,
             Command::Reports { action, now } => reports(config, action, now.as_deref()).await,
             Command::Incidents { action, now } => incidents(config, action, now.as_deref()).await,
@@ -807,6 +813,29 @@ async fn anchor_audit(config: Config, partner: &str, reason: &str, yes: bool) ->
     )
     .await?;
     out!("partner {partner}: decision recorded, {signed} checkpoint(s) signed");
+    Ok(())
+}
+
+async fn list_partners(config: Config) -> anyhow::Result<()> {
+    let listed = comanda_server::serve::list_partners(&config, Arc::new(comanda_server::SystemClock)).await?;
+    if listed.is_empty() {
+        out!("no partners yet");
+    }
+    for l in listed {
+        let p = &l.partner;
+        let state = if l.offboarded { "  OFFBOARDED" } else { "" };
+        out!(
+            "{}  {}  {}  joined {}  {} venue(s){state}",
+            p.id,
+            p.business_name,
+            p.country.code(),
+            shown(p.created_at),
+            l.venues.len()
+        );
+        for v in &l.venues {
+            out!("    venue {}  {}  {}", v.id, v.name, v.timezone);
+        }
+    }
     Ok(())
 }
 

@@ -967,6 +967,13 @@ async fn an_erased_person_stays_erased_after_an_older_backup_is_restored(
         env,
     );
     assert!(again.contains("was offboarded already"), "{again}");
+    let listed = ok(cwd, &["partners", "list"], env);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&partner.to_string()) && l.ends_with("OFFBOARDED")),
+        "{listed}"
+    );
     let store = sealed_store(cwd, serving_url).await;
     let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
         "test", partner,

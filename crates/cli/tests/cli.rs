@@ -1836,6 +1836,26 @@ async fn a_seeded_history_verifies() {
         &[],
     );
     assert!(seeded.contains("partner "), "{seeded}");
+    // The operator finds the partner and its venues by id (what `partners offboard` and `incidents` take).
+    let line = seeded.lines().find(|l| l.starts_with("partner ")).unwrap();
+    let words: Vec<&str> = line.split(' ').collect();
+    let (partner, venues) = (words[1], words[5].split(',').collect::<Vec<_>>());
+    let listed = ok_in(cwd.path(), &["partners", "list"], &[]);
+    let partner_line = listed
+        .lines()
+        .find(|l| l.starts_with(partner))
+        .unwrap_or_default();
+    assert!(
+        partner_line.contains("  CO  joined ")
+            && partner_line.ends_with(&format!("{} venue(s)", venues.len())),
+        "{listed}"
+    );
+    for venue in &venues {
+        assert!(
+            listed.contains(&format!("    venue {venue}  ")) && listed.contains("America/Bogota"),
+            "{listed}"
+        );
+    }
     let verified = ok_in(cwd.path(), &["audit", "verify"], &[]);
     assert!(
         verified.contains("1 chain(s) verified") && !verified.contains("BROKEN"),

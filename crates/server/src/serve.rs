@@ -822,6 +822,42 @@ pub async fn offboard_partner(
     Ok(done)
 }
 
+/// A partner as `comanda partners list` shows it to the operator.
+#[derive(Debug)]
+pub struct PartnerListing {
+    pub partner: comanda_domain::Partner,
+    pub venues: Vec<comanda_domain::Venue>,
+    pub offboarded: bool,
+}
+
+/// `comanda partners list`: every partner in the platform's directory, oldest first, with its venues (the ids the
+/// other commands take: `partners offboard --partner`, `incidents breach --partner`).
+pub async fn list_partners(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Vec<PartnerListing>> {
+    let resources = embedded::prepare(config, clock.as_ref())?;
+    let store = comanda_store::open(&resources.database).await?;
+    let listed = async {
+        let offboarded = store.offboarded_partners().await?;
+        let mut listed = Vec::new();
+        for id in store.audited_partners().await? {
+            let scope = comanda_security::TenantScope::from_proof(
+                &comanda_security::tenancy::JobAuthority::new("partners-list", id),
+            );
+            let partner = store.partner(&scope).await?;
+            let venues = comanda_domain::collect_all(|page| store.list_venues(&scope, page)).await?;
+            listed.push(PartnerListing {
+                partner,
+                venues,
+                offboarded: offboarded.contains(&id),
+            });
+        }
+        listed.sort_by_key(|l| l.partner.created_at);
+        anyhow::Ok(listed)
+    }
+    .await;
+    store.close().await;
+    listed
+}
+
 /// The checks of `comanda backup verify`: the backup crate's own and the audit chain's (BAK-4).
 pub async fn restore_checks(config: &Config) -> anyhow::Result<Vec<Arc<dyn comanda_backup::ScratchCheck>>> {
     let resources = embedded::prepare(config, &crate::SystemClock)?;
