@@ -373,7 +373,7 @@ fn main() -> ExitCode {
             Command::Serve { .. } => serve(config).await,
             Command::Migrate => migrate(config).await,
             Command::Config => {
-                print!("{}", config.to_redacted_toml());
+                print!("{}{}", config.to_redacted_toml(), config.derived_comments());
                 Ok(())
             }
             Command::Keys { action } => keys(config, action).await,

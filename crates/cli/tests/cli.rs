@@ -442,6 +442,24 @@ fn config_prints_the_effective_configuration_with_secrets_redacted() {
         "{printed}"
     );
     assert!(printed.contains("[redacted]"), "{printed}");
+    // What the defaults resolve to, for the operator who has to find the key file at 3 a.m.; comments, so the
+    // output still reads back as a configuration file.
+    let derived = printed
+        .split("# What the settings above resolve to")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        derived.contains("PostgreSQL at database.url")
+            && derived.contains("comanda-data/kms.key")
+            && derived.contains("comanda-data/backups/a")
+            && derived.contains("https://localhost:9443 (server.public_url unset)")
+            && derived
+                .lines()
+                .skip(1)
+                .all(|l| l.is_empty() || l.starts_with('#')),
+        "{printed}"
+    );
+    assert!(!derived.contains("pa55w0rd-in-url"), "{derived}");
 }
 
 /// A setting that wants text takes digits from the environment as written (a PIN `0123` read as the number 123 was

@@ -986,6 +986,58 @@ impl Config {
         toml_string(self)
     }
 
+    /// What the settings resolve to where they were left to their defaults (`comanda config`, after the settings):
+    /// TOML comments, so the whole output still reads back as a configuration file.
+    pub fn derived_comments(&self) -> String {
+        let backup = self.backup_setup();
+        let database = match &self.database.url {
+            Some(_) => "PostgreSQL at database.url (shown redacted above)".to_owned(),
+            None => format!("SQLite {}", self.sqlite_path().display()),
+        };
+        let kms = match self.kms.backend {
+            KmsBackend::LocalFile => format!("key file {}", self.kms_key_path().display()),
+            KmsBackend::Pkcs11 => format!(
+                "PKCS#11 token {:?} through {}",
+                self.kms.pkcs11.token_label,
+                self.kms.pkcs11.module.display()
+            ),
+        };
+        let tls = match (&self.tls.cert_file, &self.tls.key_file) {
+            (Some(cert), Some(key)) => format!("{} and {}", cert.display(), key.display()),
+            _ => {
+                let (cert, key) = self.self_signed_paths();
+                format!("self-signed, {} and {}", cert.display(), key.display())
+            }
+        };
+        let origin = self.server.public_url.clone().unwrap_or_else(|| {
+            format!(
+                "https://localhost:{} (server.public_url unset)",
+                self.server.listen.port()
+            )
+        });
+        let mut lines = vec![
+            ("database", database),
+            ("key-encryption key", kms),
+            ("platform key", self.platform_key_path().display().to_string()),
+            ("TLS certificate", tls),
+            ("links and QR codes", origin),
+            ("backup targets", backup.target_urls().join(", ")),
+            ("backup key", backup.key_path().display().to_string()),
+            (
+                "key-store backup key",
+                backup.keystore_key_path().display().to_string(),
+            ),
+        ];
+        if self.mail.sink == MailSink::File {
+            lines.push(("mail files", self.data_dir.join("outbox").display().to_string()));
+        }
+        let mut out = String::from("\n# What the settings above resolve to (derived, not settings):\n");
+        for (what, value) in lines {
+            out.push_str(&format!("#   {what:<22} {value}\n"));
+        }
+        out
+    }
+
     pub fn is_embedded_database(&self) -> bool {
         self.database.url.is_none()
     }
