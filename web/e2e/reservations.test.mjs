@@ -537,6 +537,8 @@ test('a party waits at the bar: the host puts it on the list by phone, the table
   assert.match(await waiting.textContent(), /guardada hasta las \d\d:\d\d/);
   await host.screenshot({ path: artifactPath('host-wait-offered.png'), fullPage: true });
   await assertAccessible(host, 'host-wait-offered');
+  // A party that wants another table can say so and keep its place (the API's test follows the table to the next).
+  assert.equal(await waiting.locator('button', { hasText: 'Quiere otra mesa (sigue esperando)' }).count(), 1);
   // The host calls them; they come: accepted for them, booked from now, and seated from the day's list.
   await waiting.locator('button', { hasText: 'La acepta' }).click();
   await waiting.filter({ hasText: 'reservó' }).waitFor();

@@ -321,6 +321,26 @@ pub struct Occupied {
 }
 
 impl Floor {
+    /// The floor without `declined` tables, and without the combinations that use one: what a waiting party that
+    /// turned those tables down can be offered.
+    pub fn without(&self, declined: &[Uuid]) -> Floor {
+        Floor {
+            tables: self
+                .tables
+                .iter()
+                .filter(|t| !declined.contains(&t.id))
+                .cloned()
+                .collect(),
+            combinations: self
+                .combinations
+                .iter()
+                .filter(|c| !c.iter().any(|t| declined.contains(t)))
+                .cloned()
+                .collect(),
+            occupied: self.occupied.clone(),
+        }
+    }
+
     /// The occupied tables as holdings, for the booking engine: a party at a table keeps it for the turn a party of
     /// the table's size takes (turn and buffer) from when it sat down, and while it stays longer, until the next
     /// quarter hour at least (it is still there: a walk-in is not seated on its lap). A bill left open past twice
@@ -931,6 +951,28 @@ mod tests {
     }
 
     const NOW: OffsetDateTime = datetime!(2026-11-30 12:00 UTC);
+
+    #[test]
+    fn a_declined_table_leaves_the_floor_with_the_combinations_that_use_it() {
+        let id = Uuid::from_u128;
+        let floor = Floor {
+            tables: vec![table(1, 1, 4), table(2, 1, 4), table(3, 1, 4)],
+            combinations: vec![vec![id(1), id(2)], vec![id(2), id(3)]],
+            occupied: Vec::new(),
+        };
+        let left = floor.without(&[id(1)]);
+        assert_eq!(left.tables, [table(2, 1, 4), table(3, 1, 4)]);
+        assert_eq!(left.combinations, [vec![id(2), id(3)]]);
+        assert_eq!(floor.without(&[]), floor);
+        // The party declined its only table: a party of 2 has nowhere to be offered.
+        let policy = policy();
+        let now = NOW;
+        assert!(check_walk_in(&policy, &floor, &[], 2, now).is_ok());
+        assert_eq!(
+            check_walk_in(&policy, &floor.without(&[id(1), id(2), id(3)]), &[], 2, now),
+            Err(Refusal::NeverSeated)
+        );
+    }
 
     #[test]
     fn a_fall_back_night_lists_each_repeated_local_time_with_both_instants() {

@@ -135,6 +135,7 @@ const spanishDetails = [
   [/^the booking's time has come: the venue can still cancel it/, 'Ya llegó la hora de tu reserva: ahora solo el restaurante puede cancelarla.'],
   [/^a party is seated from an hour before its time/, 'Un grupo se sienta desde una hora antes de su reserva: mueve la reserva para sentarlo antes.'],
   [/^a party is late 15 minutes after its start/, 'Un grupo está «tarde» 15 minutos después de su hora, no antes.'],
+  [/^this party has no table offered to decline/, 'Ese grupo ya no tiene una mesa ofrecida: la oferta venció o ya se respondió.'],
   [/^this party is no longer waiting \(booked\)/, 'Ya no estás en la lista de espera: aceptaste una mesa (la reserva está en tu correo, y se cancela desde allí).'],
   [/^this party is no longer waiting/, 'Ya no estás en la lista de espera: la oferta venció o tu franja pasó.'],
   [/^a party is a no-show only 15 minutes after its start/, 'Un grupo es «no llegó» solo 15 minutos después de su hora (hasta entonces aún puede llegar).'],
@@ -2688,6 +2689,8 @@ pages.host = async () => {
         row.append(button);
       };
       if (offered) answer(english ? 'Takes it' : 'La acepta', `/api/v1/reservations/${encodeURIComponent(offered.id)}/accept`, true);
+      // A party that wants another table keeps its place; this table goes to the next party and is not offered to it again.
+      if (w.status === 'offered') answer(english ? 'Wants another table (keeps waiting)' : 'Quiere otra mesa (sigue esperando)', `/api/v1/waitlist/${encodeURIComponent(w.id)}/decline`, false);
       if (w.status === 'offered') answer(english ? 'Declines (leaves the list)' : 'No la quiere (sale de la lista)', `/api/v1/waitlist/${encodeURIComponent(w.id)}/leave`, false);
       if (w.status === 'waiting') answer(english ? 'Remove' : 'Quitar de la lista', `/api/v1/waitlist/${encodeURIComponent(w.id)}/leave`, false);
       return row;

@@ -320,6 +320,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(reservations::put_table_booking))
         .routes(routes!(waitlist::join, waitlist::day))
         .routes(routes!(waitlist::leave))
+        .routes(routes!(waitlist::decline))
         .routes(routes!(waitlist::accept))
         .routes(routes!(reservations::availability))
         .routes(routes!(reservations::book, reservations::day_list))

@@ -2,7 +2,8 @@
 //! expired), each party still waiting, in the order it joined, is offered the first time in its window that the same
 //! booking rule allows for whoever put it on the list (the widget: online; the host: the host's rules, and from now
 //! for a party already waiting at the venue): a reservation in status `offered` holds the table for [`OFFER_HOLD`]
-//! while the guest accepts by the link in the mail, or the host, who called them, accepts or declines for them.
+//! while the guest accepts by the link in the mail, or the host, who called them, accepts or declines for them (a
+//! party that turns the table down but keeps waiting is not offered that table again).
 //! Offers not accepted in time are expired by [`upkeep`], which frees the table and offers it on.
 
 use comanda_domain::PartnerId;
@@ -60,6 +61,8 @@ async fn offer(
     else {
         return Ok(false);
     };
+    // Tables the party turned down while keeping its place are not offered to it again.
+    let floor = floor.without(&entry.declined_tables);
     let (Some(zone), Ok(date)) = (
         reservation::zone(&venue.timezone),
         time::Date::parse(
@@ -126,15 +129,16 @@ async fn offer(
         }),
     };
     let decide = |ctx: &comanda_store::reservations::BookingContext<'_>| {
+        let floor = ctx.floor.without(&entry.declined_tables);
         if at_the_door {
-            return reservation::check_walk_in(ctx.policy, ctx.floor, ctx.holdings, party, now);
+            return reservation::check_walk_in(ctx.policy, &floor, ctx.holdings, party, now);
         }
         let zone = reservation::zone(&ctx.venue.timezone).ok_or(Refusal::NotASlot)?;
         reservation::check_booking(
             ctx.policy,
             &zone,
             ctx.venue.day_start_hour,
-            ctx.floor,
+            &floor,
             ctx.holdings,
             start,
             party,

@@ -180,6 +180,9 @@ pub struct WaitlistEntry {
     pub created_at: OffsetDateTime,
     /// `online` (the public widget) or `staff` (the host, for a party waiting at the venue).
     pub channel: String,
+    /// Tables the party turned down while keeping its place ([`ReservationStore::decline_offer`]): never offered
+    /// to it again.
+    pub declined_tables: Vec<Uuid>,
 }
 
 /// One guest record's bookings (`ReservationStore::guest_bookings`).
@@ -503,6 +506,17 @@ pub trait ReservationStore: Send + Sync {
     /// The party leaves the waitlist, declining an offer it has open (the offered booking is cancelled, its tables
     /// free); `Ok(None)` when it no longer waits (booked or gone).
     async fn leave_waitlist(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<WaitlistEntry>>;
+
+    /// The party turns down the table it was offered but keeps waiting (a party at the bar that wants another
+    /// table): the offer lapses, its tables join the entry's `declined_tables` and the entry is `waiting` again in
+    /// its place; `Ok(None)` when it has no offer open.
+    async fn decline_offer(
         &self,
         scope: &TenantScope,
         id: Uuid,

@@ -179,6 +179,8 @@ fn entry_from_row(row: &DbRow) -> StoreResult<WaitlistEntry> {
         offer_expires_at: row.try_get("offer_expires_at")?,
         created_at: row.try_get("created_at")?,
         channel: row.try_get("channel")?,
+        declined_tables: serde_json::from_str(&row.try_get::<String, _>("declined_tables")?)
+            .map_err(|e| StoreError::Config(format!("declined tables: {e}")))?,
     })
 }
 
@@ -1420,6 +1422,59 @@ impl ReservationStore for Engine {
         }
         self.insert_audit(&mut tx, scope.partner(), &audit.targeting(id), now)
             .await?;
+        tx.commit().await?;
+        Ok(Some(entry_from_row(&row)?))
+    }
+
+    async fn decline_offer(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<WaitlistEntry>> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        // The offered booking's row first, in the order leaving and accepting take them.
+        let offered = sqlx::query(locking!(
+            "SELECT id, tables FROM reservations WHERE partner_id = $1 AND status = 'offered'
+                AND id = (SELECT reservation_id FROM waitlist_entries WHERE partner_id = $1 AND id = $2)"
+        ))
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(offered) = offered else {
+            return Ok(None);
+        };
+        let reservation = uuid_col(&offered, "id")?;
+        let tables: Vec<Uuid> = serde_json::from_str(&offered.try_get::<String, _>("tables")?)
+            .map_err(|e| StoreError::Config(format!("reservation tables: {e}")))?;
+        let current = entry_from_row(
+            &sqlx::query(locking!("SELECT * FROM waitlist_entries WHERE partner_id = $1 AND id = $2"))
+                .bind(h(partner.as_uuid()))
+                .bind(h(id))
+                .fetch_one(&mut *tx)
+                .await?,
+        )?;
+        let mut declined = current.declined_tables;
+        declined.extend(tables.into_iter().filter(|t| !declined.contains(t)).collect::<Vec<_>>());
+        let row = sqlx::query(
+            "UPDATE waitlist_entries SET status = 'waiting', reservation_id = NULL, offer_expires_at = NULL,
+                    declined_tables = $4, updated_at = $3
+              WHERE partner_id = $1 AND id = $2 AND status = 'offered' RETURNING *",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(id))
+        .bind(ts(now))
+        .bind(serde_json::to_string(&declined).map_err(|e| StoreError::Config(e.to_string()))?)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        cancel_if(&mut tx, partner, reservation, ReservationStatus::Offered, now).await?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
         tx.commit().await?;
         Ok(Some(entry_from_row(&row)?))
     }

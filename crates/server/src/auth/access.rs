@@ -156,6 +156,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             "POST",
             "/api/v1/venues/{venue}/waitlist"
             | "/api/v1/waitlist/{entry}/leave"
+            | "/api/v1/waitlist/{entry}/decline"
             | "/api/v1/reservations/{reservation}/accept",
         ) => PublicOrStaff(Permission::ManageReservations),
         ("GET", "/api/v1/venues/{venue}/reservations" | "/api/v1/venues/{venue}/booking-policy")

@@ -366,6 +366,51 @@ pub async fn leave(
     Ok(Json(WaitlistView::new(&left, &zone)))
 }
 
+/// The party turns down the table it was offered but keeps its place on the list (a party at the bar that wants
+/// another table; the guest by the token of their mail too): the offer lapses, that table goes to the next party
+/// waiting, and this party is never offered it again. 409 when no offer is open.
+#[utoipa::path(post, path = "/api/v1/waitlist/{entry}/decline", tag = "reservations", security((), ("bearer" = [])),
+    params(("entry" = String, Path), OfferAnswerQuery), responses((status = 200, body = WaitlistView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn decline(
+    State(state): State<AppState>,
+    Path(entry): Path<String>,
+    ctx: RequestContext,
+    caller: Option<Extension<Caller>>,
+    ApiQuery(query): ApiQuery<OfferAnswerQuery>,
+    _no_body: crate::extract::NoBody,
+) -> Result<Json<WaitlistView>, ApiError> {
+    state.identity.booking_attempt(&ctx)?;
+    let id = path_id(&entry)?;
+    let scope = answering_scope(&state, caller.as_ref(), id, &query)?;
+    let current = state.store.waitlist_entry(&scope, id).await?;
+    let audit = AuditedGuest::or_staff(
+        caller.as_ref(),
+        &ctx,
+        "waitlist.offer_declined",
+        current.venue_id,
+        current.party_size,
+    );
+    state
+        .store
+        .decline_offer(&scope, id, &audit, state.clock.now())
+        .await?
+        .ok_or_else(|| {
+            ApiError::from(Problem::new(ProblemType::Conflict).detail(format!(
+                "this party has no table offered to decline ({})",
+                current.status.as_str()
+            )))
+        })?;
+    // The declined table goes to the next party waiting (this one may be offered another).
+    state.availability.changed(current.venue_id);
+    crate::waitlist::offer_freed(&state, &scope, current.venue_id).await;
+    let now_waiting = state.store.waitlist_entry(&scope, id).await?;
+    let zone = zone_of(&state, &scope, current.venue_id).await?;
+    Ok(Json(WaitlistView::new(&now_waiting, &zone)))
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WaitlistDayEntry {
     #[serde(flatten)]

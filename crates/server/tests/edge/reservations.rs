@@ -673,6 +673,40 @@ pub async fn the_host_waitlists_parties_at_the_door_and_answers_their_offers(eng
     let first_offer = lapsed.iter().find(|r| r["id"] == json!(offered)).unwrap();
     assert_eq!(first_offer["status"], "lapsed", "{first_offer}");
 
+    // They want another table and keep waiting: the offer lapses, the table goes to the next party, and the first
+    // keeps its place without being offered that table again.
+    let again_offered = listed[0]["reservation_id"].as_str().unwrap().to_owned();
+    let turned_down = send(
+        "POST",
+        &format!("/api/v1/waitlist/{}/decline", waiting[0]),
+        Some(&token()),
+        None,
+    )
+    .await;
+    assert_eq!(turned_down.status, 200, "{}", turned_down.body);
+    assert_eq!(turned_down.body["status"], "waiting", "{}", turned_down.body);
+    let listed = entries().await;
+    assert_eq!(
+        (listed[0]["status"].clone(), listed[1]["status"].clone()),
+        (json!("waiting"), json!("offered")),
+        "{listed:?}"
+    );
+    let rows = day(&server, &v, business_day).await;
+    let tables_of = |id: &Value| rows.iter().find(|r| r["id"] == *id).unwrap()["tables"].clone();
+    assert_eq!(
+        tables_of(&listed[1]["reservation_id"]),
+        tables_of(&json!(again_offered)),
+        "the declined table went to the next party"
+    );
+    let no_offer = send(
+        "POST",
+        &format!("/api/v1/waitlist/{}/decline", waiting[0]),
+        Some(&token()),
+        None,
+    )
+    .await;
+    assert_eq!(no_offer.status, 409, "{}", no_offer.body);
+
     // They no longer want it: the host takes them off the list, and the table goes to the next party.
     let declined = send(
         "POST",

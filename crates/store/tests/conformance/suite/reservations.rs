@@ -626,7 +626,7 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
         )
         .await
         .unwrap();
-    let unanswered = offer_table(store, &scope, table, &staff_entry, at_the_door, seven).await;
+    let unanswered = offer_table(store, &scope, table, &staff_entry, at_the_door.clone(), seven).await;
     let much_later = later + time::Duration::minutes(11);
     assert_eq!(store.expire_offers(&scope, much_later).await.unwrap(), [venue]);
     assert_eq!(
@@ -641,6 +641,46 @@ pub async fn an_offer_holds_its_table_until_it_expires(store: &dyn Store) {
             waiting_again.offer_expires_at
         ),
         (WaitlistStatus::Waiting, None, None)
+    );
+    assert!(
+        waiting_again.declined_tables.is_empty(),
+        "an unanswered offer declines nothing"
+    );
+    // Offered again, the party turns the table down but keeps waiting (it wants another): the offer lapses and
+    // frees the table, the entry waits again in its place and remembers the table it declined.
+    let turned_down = offer_table(store, &scope, table, &waiting_again, at_the_door, seven).await;
+    let declined = store
+        .decline_offer(&scope, staff_entry.id, &change(), much_later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            declined.status,
+            declined.reservation_id,
+            declined.declined_tables.clone()
+        ),
+        (WaitlistStatus::Waiting, None, vec![table])
+    );
+    assert_eq!(
+        store.reservation(&scope, turned_down.id).await.unwrap().status,
+        ReservationStatus::Lapsed
+    );
+    assert_eq!(
+        store
+            .waitlist_entry(&scope, staff_entry.id)
+            .await
+            .unwrap()
+            .declined_tables,
+        [table]
+    );
+    assert_eq!(
+        store
+            .decline_offer(&scope, staff_entry.id, &change(), much_later)
+            .await
+            .unwrap(),
+        None,
+        "no offer open: nothing to decline"
     );
     let free = store
         .book(
