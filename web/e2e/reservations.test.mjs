@@ -553,5 +553,17 @@ test('a party waits at the bar: the host puts it on the list by phone, the table
   assert.equal((await call('GET', `/api/v1/venues/${venue}/reservations?date=${await host.inputValue('#day-form input[name=date]')}`, undefined, token)).items.find((r) => r.guest_name === 'Familia Pérez').party_size, 2);
   await booked.locator('details.resize button[type=submit]').click();
   await host.locator('#day-list li', { hasText: 'Familia Pérez (5)' }).waitFor();
+  // On a later day the window opens on that day's first seating, not on today's clock.
+  const today = await host.inputValue('#day-form input[name=date]');
+  const later = new Date(`${today}T12:00:00Z`);
+  later.setUTCDate(later.getUTCDate() + 1);
+  await host.fill('#day-form input[name=date]', later.toISOString().slice(0, 10));
+  await host.click('#day-form button[type=submit]');
+  await host.fill('#wait-form input[name=earliest]', '');
+  await host.fill('#wait-form input[name=latest]', '');
+  if (await host.locator('#new-wait').evaluate((d) => d.open)) await host.click('#new-wait summary');
+  await host.click('#new-wait summary');
+  await host.waitForFunction(() => document.querySelector('#wait-form input[name=earliest]').value === '18:00', undefined, { timeout: 5000 });
+  assert.equal(await host.inputValue('#wait-form input[name=latest]'), '19:00');
   await staff.close();
 });

@@ -2263,6 +2263,21 @@ function proposedWindow(timezone, dayStartHour, nextQuarter, length) {
   return { earliest: clock(from), latest: clock(Math.min(from + length, (Number(dayStartHour) || 0) * 60 + 1439)) };
 }
 
+// The host's waitlist window on `date` (local YYYY-MM-DD): on the venue's today, the one `proposed` from its clock
+// (a party at the bar waits from now, and walk-ins are seated outside the booking services too); on a later day, the
+// hour from that day's first seating — the clock's time of today meant nothing there.
+function serviceWindow(proposed, services, date, today, dayStartHour, length) {
+  if (date === today) return proposed;
+  const weekday = ((new Date(`${date}T12:00:00Z`).getUTCDay() + 6) % 7) + 1;
+  const first = (services || [])
+    .filter((service) => (service.weekdays || []).includes(weekday))
+    .map((service) => businessMinutes(service.first_seating, dayStartHour))
+    .sort((a, b) => a - b)[0];
+  if (first === undefined) return proposed;
+  const clock = (m) => `${String(Math.floor(m / 60) % 24).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  return { earliest: clock(first), latest: clock(Math.min(first + length, (Number(dayStartHour) || 0) * 60 + 1439)) };
+}
+
 // A guest's phone as the host calls it: a tel: link (a tap on a tablet or phone calls), written the Colombian way
 // for +57 numbers ("+57 300 123 4567").
 function phoneLink(e164) {
@@ -2699,8 +2714,17 @@ pages.host = async () => {
   // A party waiting for a table (at the bar, or on the phone for later): on the list from now to the hour after by
   // default, on the page's day; offers come as tables free up, in the order parties joined.
   const waitForm = $('#wait-form');
-  const waitWindow = () => {
-    const proposed = proposedWindow(here && here.timezone, here && here.day_start_hour, false, 60);
+  const services = authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/booking-policy`)
+    .then((setup) => (setup.policy ? setup.policy.services : []))
+    .catch(() => []);
+  const waitWindow = async () => {
+    const dayStart = here && here.day_start_hour;
+    const today = here ? businessDay(here) : isoDate(new Date());
+    const fromNow = proposedWindow(here && here.timezone, dayStart, false, 60);
+    // Today's window is filled at once (the form opens ready); another day's waits for the venue's services.
+    const proposed = form.date.value === today
+      ? fromNow
+      : serviceWindow(fromNow, await services, form.date.value, today, dayStart, 60);
     if (!waitForm.earliest.value) waitForm.earliest.value = proposed.earliest;
     if (!waitForm.latest.value) waitForm.latest.value = proposed.latest;
   };
