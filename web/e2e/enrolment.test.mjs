@@ -32,6 +32,9 @@ test('totp helper matches the RFC 6238 test vector', () => {
 test('an owner signs up, is forced into enrolment, and reaches the dashboard', async () => {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 414, height: 900 } });
   const page = await context.newPage();
+  // Requests the page knows will be refused are not sent (a 403 in the console reads as a fault).
+  const refused = [];
+  page.on('response', (response) => { if (response.status() === 403) refused.push(response.url()); });
   const cspViolations = [];
   page.on('console', (message) => {
     if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
@@ -70,6 +73,7 @@ test('an owner signs up, is forced into enrolment, and reaches the dashboard', a
   assert.match(await page.locator('#me-mfa').textContent(), /activa/);
   // Card payments wait for payout authority, and the dashboard says how to get it.
   await page.locator('#payouts-state', { hasText: 'autorización de pagos' }).waitFor();
+  assert.deepEqual(refused, [], 'nothing asked that the role cannot have');
   await page.screenshot({ path: artifactPath('dashboard.png'), fullPage: true });
   await assertAccessible(page, 'dashboard');
 

@@ -520,6 +520,8 @@ const pages = {
       const payoutsState = $('#payouts-state');
       $('#payouts').hidden = false;
       try {
+        // Without payout authority the answer is known: not asked (a 403 in the console reads as a fault).
+        if (!me.payout_authority) throw Object.assign(new Error('payout authority'), { status: 403 });
         const payouts = await authed('GET', '/api/v1/payouts');
         payoutsState.textContent = payouts.accepts_payments
           ? (english ? 'Guests can pay by card at your tables.' : 'Tus clientes ya pueden pagar con tarjeta en la mesa.')
