@@ -142,6 +142,11 @@ enum IncidentsCommand {
         /// Only audit entries of this member (their id).
         #[arg(long, value_name = "ID")]
         actor: Option<String>,
+        /// Correct the breach already recorded on this open incident: the partners are computed again from the
+        /// window given, --aware replaces when comanda became aware (kept when omitted); the timeline keeps what
+        /// each was before.
+        #[arg(long)]
+        amend: bool,
     },
     /// Record that an authority was notified (`GDPR`, `CO-1581`, `US-<state>`).
     Notified {
@@ -953,10 +958,22 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                 until,
                 action,
                 actor,
+                amend,
             } => {
+                let recorded = if amend {
+                    let incident = store.incident(id(&text)?).await?;
+                    let Some(aware) = incident.aware_at else {
+                        anyhow::bail!(
+                            "incident {text} is not recorded as a breach yet: run this without --amend"
+                        );
+                    };
+                    Some(aware)
+                } else {
+                    None
+                };
                 let aware = match aware {
                     Some(text) => instant(&text, "--aware")?,
-                    None => now,
+                    None => recorded.unwrap_or(now),
                 };
                 if aware > now {
                     anyhow::bail!(
@@ -980,10 +997,15 @@ async fn incidents(config: Config, action: IncidentsCommand, now: Option<&str>) 
                     actor,
                 )
                 .await?;
-                let incident = store.record_breach(id(&text)?, aware, &affected, &states, now).await?;
+                let incident = if amend {
+                    store.amend_breach(id(&text)?, aware, &affected, now).await?
+                } else {
+                    store.record_breach(id(&text)?, aware, &affected, &states, now).await?
+                };
                 out!(
-                    "incident {} is a personal-data breach affecting {} partner(s)",
+                    "incident {} is a personal-data breach{} affecting {} partner(s)",
                     incident.id,
+                    if amend { " (amended)" } else { "" },
                     affected.len()
                 );
                 for partner in &affected {

@@ -1753,6 +1753,27 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
         "2020-01-02T00:00:00Z",
     ]);
     assert!(none.contains("affecting 0 partner(s)"), "{none}");
+    // The window was mistyped: amended, the partners are computed again, the awareness kept, the timeline says what
+    // it was before.
+    let amended = ok(&[
+        "incidents",
+        "breach",
+        &other,
+        "--amend",
+        "--from",
+        &rfc(now - time::Duration::hours(1)),
+        "--until",
+        &rfc(now + time::Duration::hours(1)),
+    ]);
+    assert!(
+        amended.contains("breach (amended) affecting 1 partner(s)"),
+        "{amended}"
+    );
+    let shown = ok(&["incidents", "show", &other]);
+    assert!(
+        shown.contains("breach amended: aware since") && shown.contains("1 partner(s) affected (was 0)"),
+        "{shown}"
+    );
     // A breach whose authorities are not all notified does not close by itself: its clocks would go unwatched.
     let refused = run(&["incidents", "close", &id]);
     let said = String::from_utf8_lossy(&refused.stderr).into_owned();
@@ -1769,6 +1790,22 @@ async fn a_breach_names_the_affected_partners_and_watches_each_notification_dead
         "the copy was encrypted and its key never left the KMS",
     ]);
     assert!(!ok(&["incidents", "list"]).contains(&id));
+    let late = run(&[
+        "incidents",
+        "breach",
+        &id,
+        "--amend",
+        "--from",
+        "2020-01-01T00:00:00Z",
+        "--until",
+        "2020-01-02T00:00:00Z",
+    ]);
+    assert!(
+        !late.status.success()
+            && String::from_utf8_lossy(&late.stderr).contains("only an open incident recorded as a breach"),
+        "a closed breach stays as it was closed: {}",
+        String::from_utf8_lossy(&late.stderr)
+    );
     let shown = ok(&["incidents", "show", &id]);
     assert!(
         shown.contains("closed without notifying US-VT, CO-1581: the copy was encrypted"),

@@ -122,6 +122,18 @@ pub trait IncidentStore: Send + Sync {
         at: OffsetDateTime,
     ) -> StoreResult<Incident>;
 
+    /// Corrects a recorded breach while its incident is open (the window was wrong, or the awareness time): the
+    /// partners affected and when comanda became aware are replaced, the US states' hours kept as recorded, the
+    /// timeline says what each was before, and a deadline whose clock moved may alert again. [`crate::StoreError::
+    /// Conflict`] when the incident is not a breach yet or is closed.
+    async fn amend_breach(
+        &self,
+        id: Uuid,
+        aware_at: OffsetDateTime,
+        affected: &[comanda_domain::PartnerId],
+        at: OffsetDateTime,
+    ) -> StoreResult<Incident>;
+
     /// Records that `jurisdiction` was notified (once; false when it already was).
     async fn record_notified(&self, id: Uuid, jurisdiction: &str, at: OffsetDateTime) -> StoreResult<bool>;
 

@@ -280,6 +280,55 @@ impl IncidentStore for Engine {
         self.incident(id).await
     }
 
+    async fn amend_breach(
+        &self,
+        id: uuid::Uuid,
+        aware_at: OffsetDateTime,
+        affected: &[comanda_domain::PartnerId],
+        at: OffsetDateTime,
+    ) -> StoreResult<Incident> {
+        let before = self.incident(id).await?;
+        let Some(was_aware) = before.aware_at.filter(|_| before.closed_at.is_none()) else {
+            return Err(StoreError::Conflict(
+                "only an open incident recorded as a breach is amended".into(),
+            ));
+        };
+        let affected_text = affected
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        // A clock that moved alerts again on its own terms.
+        let alerted = if was_aware == aware_at { before.alerted.join(",") } else { String::new() };
+        let updated = sqlx::query(
+            "UPDATE incidents SET aware_at = $2, affected_partners = $3, alerted = $4
+              WHERE id = $1 AND aware_at IS NOT NULL AND closed_at IS NULL",
+        )
+        .bind(h(id))
+        .bind(ts(aware_at))
+        .bind(&affected_text)
+        .bind(&alerted)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::Conflict(
+                "only an open incident recorded as a breach is amended".into(),
+            ));
+        }
+        self.add_timeline(
+            id,
+            at,
+            &format!(
+                "breach amended: aware since {aware_at} (was {was_aware}); {} partner(s) affected (was {})",
+                affected.len(),
+                before.affected_partners.len()
+            ),
+        )
+        .await?;
+        self.incident(id).await
+    }
+
     async fn record_notified(
         &self,
         id: uuid::Uuid,

@@ -109,6 +109,26 @@ pub async fn incidents_keep_a_timeline_and_their_breach_record(store: &dyn Store
     );
     assert!(store.mark_incident_alerted(opened.id, "CO-1581").await.unwrap());
     assert!(!store.mark_incident_alerted(opened.id, "CO-1581").await.unwrap());
+    // Amended while open: the same awareness keeps the alerts raised; the partners are replaced, the states' hours
+    // and notifications kept, and the timeline says what it was.
+    let amended = store.amend_breach(opened.id, NOW, &[], later).await.unwrap();
+    assert_eq!(
+        (
+            amended.aware_at,
+            amended.affected_partners.len(),
+            amended.alerted.clone()
+        ),
+        (Some(NOW), 0, vec!["CO-1581".to_owned()])
+    );
+    assert_eq!(amended.us_state_hours.as_ref(), Some(&hours));
+    assert_eq!(amended.notified, ["GDPR"]);
+    let amended = store
+        .amend_breach(opened.id, NOW - time::Duration::hours(2), &[partner], later)
+        .await
+        .unwrap();
+    assert_eq!(amended.affected_partners, [partner]);
+    assert!(amended.alerted.is_empty(), "a clock that moved alerts again");
+    assert!(store.mark_incident_alerted(opened.id, "CO-1581").await.unwrap());
     let closed = store
         .close_incident(opened.id, later + time::Duration::hours(1))
         .await
@@ -116,9 +136,20 @@ pub async fn incidents_keep_a_timeline_and_their_breach_record(store: &dyn Store
     assert_eq!(closed.notified, ["GDPR"]);
     assert_eq!(closed.alerted, ["CO-1581"]);
     let entries: Vec<&str> = closed.timeline.iter().map(|(_, e)| e.as_str()).collect();
-    assert_eq!(entries.len(), 5, "{entries:?}");
+    assert_eq!(entries.len(), 7, "{entries:?}");
     assert_eq!(entries[1], "credentials rotated");
-    assert_eq!(entries[4], "closed");
+    assert!(
+        entries[5].starts_with("breach amended: aware since") && entries[5].ends_with("(was 0)"),
+        "{entries:?}"
+    );
+    assert_eq!(entries[6], "closed");
+    assert!(
+        matches!(
+            store.amend_breach(opened.id, NOW, &[], later).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a closed breach stays as it closed"
+    );
     assert!(store.incidents(true).await.unwrap().is_empty());
     assert_eq!(store.incidents(false).await.unwrap().len(), 1);
     assert!(matches!(
