@@ -1451,14 +1451,21 @@ impl ReservationStore for Engine {
         let tables: Vec<Uuid> = serde_json::from_str(&offered.try_get::<String, _>("tables")?)
             .map_err(|e| StoreError::Config(format!("reservation tables: {e}")))?;
         let current = entry_from_row(
-            &sqlx::query(locking!("SELECT * FROM waitlist_entries WHERE partner_id = $1 AND id = $2"))
-                .bind(h(partner.as_uuid()))
-                .bind(h(id))
-                .fetch_one(&mut *tx)
-                .await?,
+            &sqlx::query(locking!(
+                "SELECT * FROM waitlist_entries WHERE partner_id = $1 AND id = $2"
+            ))
+            .bind(h(partner.as_uuid()))
+            .bind(h(id))
+            .fetch_one(&mut *tx)
+            .await?,
         )?;
         let mut declined = current.declined_tables;
-        declined.extend(tables.into_iter().filter(|t| !declined.contains(t)).collect::<Vec<_>>());
+        declined.extend(
+            tables
+                .into_iter()
+                .filter(|t| !declined.contains(t))
+                .collect::<Vec<_>>(),
+        );
         let row = sqlx::query(
             "UPDATE waitlist_entries SET status = 'waiting', reservation_id = NULL, offer_expires_at = NULL,
                     declined_tables = $4, updated_at = $3
@@ -1474,7 +1481,8 @@ impl ReservationStore for Engine {
             return Ok(None);
         };
         cancel_if(&mut tx, partner, reservation, ReservationStatus::Offered, now).await?;
-        self.insert_audit(&mut tx, partner, &audit.targeting(id), now).await?;
+        self.insert_audit(&mut tx, partner, &audit.targeting(id), now)
+            .await?;
         tx.commit().await?;
         Ok(Some(entry_from_row(&row)?))
     }

@@ -299,7 +299,11 @@ impl IncidentStore for Engine {
             .collect::<Vec<_>>()
             .join(",");
         // A clock that moved alerts again on its own terms.
-        let alerted = if was_aware == aware_at { before.alerted.join(",") } else { String::new() };
+        let alerted = if was_aware == aware_at {
+            before.alerted.join(",")
+        } else {
+            String::new()
+        };
         let updated = sqlx::query(
             "UPDATE incidents SET aware_at = $2, affected_partners = $3, alerted = $4
               WHERE id = $1 AND aware_at IS NOT NULL AND closed_at IS NULL",
