@@ -69,8 +69,9 @@ pub async fn pan_guard(State(BodyLimit(limit)): State<BodyLimit>, request: Reque
 }
 
 fn find_in_head(parts: &axum::http::request::Parts) -> Option<Location> {
+    // The path is kept (the audit log of a signed-in caller's request): read as typed text, like a query value.
     let path = percent_decode_str(parts.uri.path()).decode_utf8_lossy();
-    if contains_pan(&path) {
+    if contains_pan(&path) || contains_typed_pan(&path) {
         return Some(Location::Path);
     }
     if let Some(query) = parts.uri.query() {
@@ -84,9 +85,19 @@ fn find_in_head(parts: &axum::http::request::Parts) -> Option<Location> {
         .headers
         .iter()
         .filter(|(name, _)| !MACHINE_HEADERS.contains(&name.as_str()))
-        .find(|(_, value)| contains_pan(&String::from_utf8_lossy(value.as_bytes())))
+        .find(|(name, value)| {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            contains_pan(&text) || (KEPT_HEADERS.contains(&name.as_str()) && contains_typed_pan(&text))
+        })
         .map(|(name, _)| Location::Header(name.as_str().to_owned()))
 }
+
+/// Headers whose value a client chooses and comanda keeps (an order's idempotency key and guest device are stored,
+/// the request id goes to the audit log and the access log): read as typed text too, any separator
+/// (`4242.4242.4242.4242`). The others keep the stricter rule: browsers write version strings, address lists and
+/// cookies of other tools with dots and commas between digit groups (`_ga=GA1.1.1234567890.1701234567`), and a
+/// false alarm there would refuse every request of that browser.
+const KEPT_HEADERS: &[&str] = &["idempotency-key", "x-guest-device", "x-request-id"];
 
 /// Headers that infrastructure fills with hex identifiers, never a person: Stripe's webhook signature (an HMAC in
 /// hex) and distributed-tracing ids (W3C Trace Context, Google Cloud's, AWS's, Zipkin's B3). A random hex string

@@ -235,7 +235,30 @@ async fn card_numbers_are_refused_wherever_they_appear() {
             .header("content-type", "application/json")
             .body(serde_json::json!({"csp-report": {}, "note": note}).to_string())
     });
-    for attempt in attempts.into_iter().chain(typed) {
+    // Typed with other separators in the path and in the headers comanda keeps (found from outside, session 31: an
+    // audit entry's path and an order's idempotency key and device held them).
+    let in_path = [
+        "4242.4242.4242.4242",
+        "5200--8282--8282--8210",
+        "4000%20-%200566%20-%205566%20-%205556",
+        "\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}",
+        "4242%C2%A04242%C2%A04242%C2%A04242",
+        "4242/4242/4242/4242",
+    ]
+    .map(|pan| server.client.get(server.url(&format!("/api/v1/notes/{pan}"))));
+    let in_kept_headers = [
+        ("idempotency-key", "4242.4242.4242.4242"),
+        ("idempotency-key", "4000/0566/5566/5556"),
+        ("x-guest-device", "4242_4242_4242_4242"),
+        ("x-request-id", "5200--8282--8282--8210"),
+    ]
+    .map(|(name, pan)| server.client.get(server.url("/healthz")).header(name, pan));
+    for attempt in attempts
+        .into_iter()
+        .chain(typed)
+        .chain(in_path)
+        .chain(in_kept_headers)
+    {
         let body = expect_problem(attempt.send().await.unwrap(), 400, "card-data-refused").await;
         let text = body.to_string();
         for digits in ["4242", "5555555555554444", "0566", "378282246310005"] {
