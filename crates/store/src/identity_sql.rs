@@ -846,11 +846,26 @@ impl IdentityStore for Engine {
         let used_at: Option<OffsetDateTime> = row.try_get("used_at")?;
         let revoked_at: Option<OffsetDateTime> = row.try_get("revoked_at")?;
         let family_expires_at: OffsetDateTime = row.try_get("family_expires_at")?;
-        if revoked_at.is_some() || family_expires_at <= now {
+        if family_expires_at <= now {
             return Ok(RefreshOutcome::Invalid);
         }
         let family = uuid_col(&row, "family_id")?;
-        if let Some(used_at) = used_at {
+        if revoked_at.is_some() {
+            // Revoked alone, while its family lives on: a successor a retry within the grace replaced. Whoever
+            // holds it also held its parent, so it is reuse like any spent token (a thief's retry would otherwise
+            // keep the session and sign its owner out). A family revoked whole is simply over.
+            let family_lives: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM refresh_tokens
+                                 WHERE family_id = $1 AND partner_id = $2 AND revoked_at IS NULL)",
+            )
+            .bind(h(family))
+            .bind(h(partner))
+            .fetch_one(&mut *tx)
+            .await?;
+            if !family_lives {
+                return Ok(RefreshOutcome::Invalid);
+            }
+        } else if let Some(used_at) = used_at {
             if now - used_at <= grace {
                 // A retry: replace the successor if nobody has used it yet.
                 let replaced = sqlx::query(
@@ -868,22 +883,21 @@ impl IdentityStore for Engine {
                     return Ok(RefreshOutcome::RetriedWithinGrace);
                 }
             }
-            sqlx::query(
-                "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-            )
+        } else {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
             .bind(h(family))
             .bind(ts(now))
             .execute(&mut *tx)
             .await?;
-            let audit = AuditEntry::new("session.reuse_detected")
-                .actor(uuid_col(&row, "user_id")?)
-                .target(family.to_string())
-                .detail("a spent refresh token was presented again; the session was revoked");
-            self.insert_audit(&mut tx, scope.partner(), &audit, now).await?;
-            tx.commit().await?;
-            return Ok(RefreshOutcome::ReuseDetected);
-        }
-        Ok(RefreshOutcome::Invalid)
+        let audit = AuditEntry::new("session.reuse_detected")
+            .actor(uuid_col(&row, "user_id")?)
+            .target(family.to_string())
+            .detail("a spent refresh token was presented again; the session was revoked");
+        self.insert_audit(&mut tx, scope.partner(), &audit, now).await?;
+        tx.commit().await?;
+        Ok(RefreshOutcome::ReuseDetected)
     }
 
     async fn revoke_family(

@@ -68,7 +68,7 @@ conformance!(
     staff_of_one_partner_are_invisible_to_another,
     totp_enrolment_replay_and_recovery_codes,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
-    refresh_retry_within_grace_replaces_the_unused_successor,
+    refresh_retry_within_grace_replaces_the_unused_successor_and_its_later_use_is_reuse,
     refresh_family_expires_absolutely,
     revoking_sessions_voids_refresh_tokens,
     revocations_move_the_credential_generation_on,

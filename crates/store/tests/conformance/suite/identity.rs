@@ -207,7 +207,9 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: &dyn Stor
     );
 }
 
-pub async fn refresh_retry_within_grace_replaces_the_unused_successor(store: &dyn Store) {
+pub async fn refresh_retry_within_grace_replaces_the_unused_successor_and_its_later_use_is_reuse(
+    store: &dyn Store,
+) {
     let (scope, user) = registered(store, "retry@example.co").await;
     let family = Uuid::now_v7();
     let grace = time::Duration::seconds(10);
@@ -240,19 +242,38 @@ pub async fn refresh_retry_within_grace_replaces_the_unused_successor(store: &dy
     );
     assert_eq!(
         store
-            .rotate_refresh(&scope, b"r2", b"r3", grace, retry)
-            .await
-            .unwrap(),
-        RefreshOutcome::Invalid
-    );
-    assert_eq!(
-        store
             .rotate_refresh(&scope, b"r2b", b"r3", grace, retry)
             .await
             .unwrap(),
         RefreshOutcome::Rotated
     );
     assert!(session_live(store, &scope, user, family, retry).await);
+    // The successor the retry replaced, presented later: whoever holds it held its parent too, so it is reuse — the
+    // family ends, for the thief who retried and for the holder alike (a thief's replay within the grace kept the
+    // session and signed its owner out).
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"r2", b"r4", grace, retry)
+            .await
+            .unwrap(),
+        RefreshOutcome::ReuseDetected
+    );
+    assert!(!session_live(store, &scope, user, family, retry).await);
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"r3", b"r5", grace, retry)
+            .await
+            .unwrap(),
+        RefreshOutcome::Invalid
+    );
+    assert_eq!(
+        store
+            .rotate_refresh(&scope, b"r2", b"r6", grace, retry)
+            .await
+            .unwrap(),
+        RefreshOutcome::Invalid,
+        "a family revoked whole is simply over"
+    );
 }
 
 pub async fn refresh_family_expires_absolutely(store: &dyn Store) {
