@@ -79,6 +79,9 @@ pub struct TotpState {
     pub pending_secret: Option<Vec<u8>>,
     pub confirmed: bool,
     pub last_step: Option<i64>,
+    /// Wrong second-factor codes in a row from devices the account had not used ([`IdentityStore::
+    /// note_second_factor_failure`]); any second factor accepted, or a new password, starts it again at 0.
+    pub wrong_codes_in_a_row: u32,
 }
 
 /// What [`IdentityStore::note_device`] found.
@@ -317,9 +320,13 @@ pub trait IdentityStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
-    /// Records `step` as used if it is later than the last used one; false means the code was replayed.
+    /// Records `step` as used if it is later than the last used one (and the wrong codes in a row start again);
+    /// false means the code was replayed.
     async fn accept_totp_step(&self, scope: &TenantScope, user: Uuid, step: i64) -> StoreResult<bool>;
-    /// Spends one recovery code; false when it is unknown or already used.
+    /// Counts one more wrong second-factor code in a row from a device the account had not used; answers the count.
+    async fn note_second_factor_failure(&self, scope: &TenantScope, user: Uuid) -> StoreResult<u32>;
+    /// Spends one recovery code (and the wrong codes in a row start again); false when it is unknown or already
+    /// used.
     async fn use_recovery_code(
         &self,
         scope: &TenantScope,

@@ -260,6 +260,12 @@ impl IdentityStore for Engine {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        // A new password: whoever was guessing codes behind the old one starts from nothing.
+        sqlx::query("UPDATE staff SET second_factor_failures = 0 WHERE partner_id = $1 AND id = $2")
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(user))
+            .execute(&mut *tx)
+            .await?;
         if let Some(audit) = audit {
             self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         }
@@ -270,8 +276,8 @@ impl IdentityStore for Engine {
     async fn totp_state(&self, scope: &TenantScope, user: Uuid) -> StoreResult<TotpState> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
-            "SELECT totp_secret_sealed, totp_pending_sealed, totp_confirmed_at, totp_last_step FROM staff
-             WHERE partner_id = $1 AND id = $2",
+            "SELECT totp_secret_sealed, totp_pending_sealed, totp_confirmed_at, totp_last_step, second_factor_failures
+               FROM staff WHERE partner_id = $1 AND id = $2",
         )
         .bind(h(scope.partner().as_uuid()))
         .bind(h(user))
@@ -295,6 +301,8 @@ impl IdentityStore for Engine {
                 .try_get::<Option<OffsetDateTime>, _>("totp_confirmed_at")?
                 .is_some(),
             last_step: row.try_get("totp_last_step")?,
+            wrong_codes_in_a_row: u32::try_from(row.try_get::<i32, _>("second_factor_failures")?)
+                .unwrap_or(0),
         })
     }
 
@@ -425,7 +433,7 @@ impl IdentityStore for Engine {
     async fn accept_totp_step(&self, scope: &TenantScope, user: Uuid, step: i64) -> StoreResult<bool> {
         let mut tx = self.scoped(scope).await?;
         let updated = sqlx::query(
-            "UPDATE staff SET totp_last_step = $3
+            "UPDATE staff SET totp_last_step = $3, second_factor_failures = 0
              WHERE partner_id = $1 AND id = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)",
         )
         .bind(h(scope.partner().as_uuid()))
@@ -435,6 +443,20 @@ impl IdentityStore for Engine {
         .await?;
         tx.commit().await?;
         Ok(updated.rows_affected() == 1)
+    }
+
+    async fn note_second_factor_failure(&self, scope: &TenantScope, user: Uuid) -> StoreResult<u32> {
+        let mut tx = self.scoped(scope).await?;
+        let count: i32 = sqlx::query_scalar(
+            "UPDATE staff SET second_factor_failures = second_factor_failures + 1
+              WHERE partner_id = $1 AND id = $2 RETURNING second_factor_failures",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(user))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(u32::try_from(count).unwrap_or(0))
     }
 
     async fn use_recovery_code(
@@ -458,6 +480,11 @@ impl IdentityStore for Engine {
         .await?;
         let used = updated.rows_affected() == 1;
         if used {
+            sqlx::query("UPDATE staff SET second_factor_failures = 0 WHERE partner_id = $1 AND id = $2")
+                .bind(h(scope.partner().as_uuid()))
+                .bind(h(user))
+                .execute(&mut *tx)
+                .await?;
             self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         }
         tx.commit().await?;

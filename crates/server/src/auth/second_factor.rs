@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// Wrong second-factor codes in a row from new devices after which the app's codes are no longer taken from one
+/// (NIST SP 800-63B §5.2.2 caps consecutive failed attempts on an account at 100).
+pub const MAX_WRONG_CODES_IN_A_ROW: u32 = 100;
+
 impl Identity {
     /// Stages a new TOTP secret for a member without a second factor. With an access token the current password
     /// is required (a step-up, throttled as sign-in is): OWASP's MFA cheat sheet asks for re-authentication before
@@ -167,8 +171,12 @@ impl Identity {
         }
         let state = self.store.totp_state(&scope, user).await?;
         let now = self.now();
-        let by_app = match (&state.sealed_secret, state.confirmed) {
-            (Some(sealed), true) => {
+        // NIST SP 800-63B §5.2.2: at most 100 failed attempts in a row. Past them the app's codes are not taken from
+        // a new device (the hourly limit alone let a password thief try ~2,400 a day, ~20 % a month to hit one);
+        // the usual device and the recovery codes still sign in, and a new password starts the count again.
+        let app_locked = device.is_none() && state.wrong_codes_in_a_row >= MAX_WRONG_CODES_IN_A_ROW;
+        let by_app = match (&state.sealed_secret, state.confirmed, app_locked) {
+            (Some(sealed), true, false) => {
                 let secret = self.open_totp_secret(&scope, user, sealed)?;
                 match totp::verify(&secret, code, unix(now), state.last_step) {
                     Some(step) => self.store.accept_totp_step(&scope, user, step).await?,
@@ -192,8 +200,17 @@ impl Identity {
             .append_audit(&scope, &ctx.audit("auth.second_factor_failed").actor(user), now)
             .await?;
         // The account's own known device mistyping (a phone whose clock drifted) is not someone guessing.
-        if device.is_none() && self.throttle.second_factor_failed(user.as_bytes()) {
-            self.second_factor_guessing(&scope, &member, ctx).await;
+        if device.is_none() {
+            self.store.note_second_factor_failure(&scope, user).await?;
+            if self.throttle.second_factor_failed(user.as_bytes()) {
+                self.second_factor_guessing(&scope, &member, ctx).await;
+            }
+        }
+        if app_locked {
+            return Err(unauthorized(
+                "too many wrong codes in a row on this account: sign in from a device you used before, or with a \
+                 recovery code (changing the password starts again)",
+            ));
         }
         Err(unauthorized("the code is wrong or was already used"))
     }

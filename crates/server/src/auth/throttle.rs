@@ -1,8 +1,9 @@
 //! Throttling (INF-1, AUTH-8): keyed token buckets per client address, per account and address, per account, and
 //! per tenant. Throttled requests get 429 with `Retry-After`; no account is ever locked, so an attacker cannot lock
 //! the real owner out — the owner signing in from another address is not slowed by the attacker's failures, and
-//! account-wide attempts by unknown clients are capped at 100 an hour (NIST SP 800-63B's ceiling on consecutive
-//! failures); a client with the account's device cookie is limited per device instead.
+//! account-wide attempts by unknown clients are capped at 100 an hour; a client with the account's device cookie is
+//! limited per device instead. A rate is not NIST SP 800-63B's cap of 100 failures in a row: that one is kept in the
+//! database (`second_factor::MAX_WRONG_CODES_IN_A_ROW`), and past it only the app's codes from new devices stop.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;

@@ -1275,6 +1275,58 @@ async fn second_factors_guessed_after_the_right_password_alert_and_tell_the_acco
         )
         .await
     );
+
+    // NIST SP 800-63B §5.2.2: a hundred wrong codes in a row (the hourly limit alone let ~2,400 a day through) and
+    // the app's codes are no longer taken from a new device, the right one neither; a recovery code still signs in
+    // and starts the count again. The guesses up to the 99th are counted through the store, as the hourly limit
+    // would otherwise take this test four hours.
+    let me = call(&server, "GET", "/api/v1/me", Some(&session.access), None).await;
+    let partner: uuid::Uuid = me.body["partner_id"].as_str().unwrap().parse().unwrap();
+    let user: uuid::Uuid = me.body["user_id"].as_str().unwrap().parse().unwrap();
+    let scope = comanda_security::TenantScope::from_proof(&comanda_security::tenancy::JobAuthority::new(
+        "test",
+        comanda_domain::PartnerId::from_uuid(partner),
+    ));
+    while store.note_second_factor_failure(&scope, user).await.unwrap() < 99 {}
+    let attempt = async |n: u32, code: &str| {
+        let login: Value = server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", from(n))
+            .json(&json!({"email": "guessed@example.co", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let reply = server
+            .client
+            .post(server.url("/api/v1/auth/mfa/verify"))
+            .header("x-forwarded-for", from(n))
+            .json(&json!({"mfa_token": login["mfa_token"], "code": code}))
+            .send()
+            .await
+            .unwrap();
+        (reply.status().as_u16(), reply.json::<Value>().await.unwrap())
+    };
+    let (status, body) = attempt(200, &wrong).await;
+    assert_eq!(status, 401, "the hundredth: {body}");
+    server.clock.advance(time::Duration::seconds(30));
+    let (status, body) = attempt(201, &code(&server, &session.secret, 0)).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("too many wrong codes in a row"),
+        "{body}"
+    );
+    let (status, body) = attempt(202, &session.recovery_codes[0]).await;
+    assert_eq!(status, 200, "a recovery code still signs in: {body}");
+    server.clock.advance(time::Duration::seconds(30));
+    let (status, body) = attempt(203, &code(&server, &session.secret, 0)).await;
+    assert_eq!(status, 200, "and the app's codes are taken again: {body}");
     server.stop().await;
 }
 

@@ -117,6 +117,22 @@ pub async fn totp_enrolment_replay_and_recovery_codes(store: &dyn Store) {
         "replayed"
     );
     assert!(!store.accept_totp_step(&scope, user, 99).await.unwrap(), "older");
+    // Wrong codes in a row (NIST SP 800-63B §5.2.2) are counted, and any second factor accepted, or a new
+    // password, starts the count again.
+    let wrong = async || store.note_second_factor_failure(&scope, user).await.unwrap();
+    let in_a_row = async || store.totp_state(&scope, user).await.unwrap().wrong_codes_in_a_row;
+    assert_eq!(in_a_row().await, 0);
+    assert_eq!((wrong().await, wrong().await), (1, 2));
+    assert_eq!(in_a_row().await, 2);
+    assert!(store.accept_totp_step(&scope, user, 102).await.unwrap());
+    assert_eq!(in_a_row().await, 0, "a code accepted");
+    wrong().await;
+    store
+        .set_password_hash(&scope, user, "$2b$04$new", None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(in_a_row().await, 0, "a new password");
+    wrong().await;
     let audit = AuditEntry::new("mfa.recovery_code_used");
     assert!(
         store
@@ -124,6 +140,7 @@ pub async fn totp_enrolment_replay_and_recovery_codes(store: &dyn Store) {
             .await
             .unwrap()
     );
+    assert_eq!(in_a_row().await, 0, "a recovery code accepted");
     assert!(
         !store
             .use_recovery_code(&scope, user, b"rc1", &audit, NOW)
