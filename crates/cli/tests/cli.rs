@@ -580,7 +580,7 @@ fn a_cost_below_twelve_needs_the_insecure_switch_and_then_fails_its_control() {
     let shown = String::from_utf8_lossy(&controls.stdout);
     assert!(shown.contains("AUTH-2   FAILING"), "{shown}");
     assert!(
-        shown.contains("FAILING with this configuration: AUTH-2, BAK-3, MON-4"),
+        shown.contains("FAILING with this configuration: AUTH-2, BAK-3, MON-4, REST-1"),
         "{shown}"
     );
 }

@@ -921,6 +921,20 @@ impl Config {
                 false,
             );
         }
+        // Reported, not refused: the embedded default delivers mail as files, for a demo or a machine without SMTP.
+        if self.mail.sink == MailSink::File {
+            add(
+                "REST-1",
+                "mail.sink",
+                format!(
+                    "queued mail is written in clear to {}/*.eml (names, addresses, invitation and booking links) and \
+                     kept {} days; the database's copy is sealed, these files are not",
+                    self.data_dir.join("outbox").display(),
+                    self.mail.file_retention_days
+                ),
+                false,
+            );
+        }
         if self.alerts.webhook_url.is_none() {
             add(
                 "MON-4",
