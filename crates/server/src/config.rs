@@ -1174,8 +1174,9 @@ mod tests {
             .collect();
         assert_eq!(
             reported,
-            vec![("BAK-3", false), ("MON-4", false)],
-            "one machine holds both default backup folders, and no on-call destination is configured"
+            vec![("BAK-3", false), ("REST-1", false), ("MON-4", false)],
+            "one machine holds both default backup folders, mail files are in clear, and no on-call destination is \
+             configured"
         );
         type Breaks = fn(&mut Config);
         let cases: [(&str, &str, Breaks); 6] = [
