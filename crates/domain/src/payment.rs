@@ -541,6 +541,30 @@ pub fn split_refund(state: &Refundable, refund: Money) -> Result<RefundSplit, Re
     })
 }
 
+/// The refund that gives back `sales` of a bill (minor units) from payments that charged `charged` in all, `tip`
+/// of it tips: a refund takes back its proportional part of the tip ([`split_refund`]: `round(tip × refund /
+/// charged)`, half up), so the sales part of a refund of `sales` falls short by the tip's share, and a cancellation
+/// waiting on it was refused again for the rest, refund after refund down to centavos. The smallest refund whose
+/// sales part reaches `sales`, exact for one payment (or several with the same tip ratio); `sales` itself without
+/// tips. Never more than `charged`.
+pub fn refund_for_sales(sales: i64, charged: i64, tip: i64) -> i64 {
+    if sales <= 0 || tip <= 0 || charged <= tip {
+        return sales.max(0);
+    }
+    let (sales128, charged128, tip128) = (i128::from(sales), i128::from(charged), i128::from(tip));
+    let sales_part = |refund: i128| refund - (tip128 * refund * 2 + charged128) / (2 * charged128);
+    // refund × (charged − tip) / charged ≥ sales, then at most a unit more for the rounding of the tip's part.
+    let net = charged128 - tip128;
+    let mut refund = (sales128 * charged128 + net - 1) / net;
+    while refund > 0 && sales_part(refund - 1) >= sales128 {
+        refund -= 1;
+    }
+    while sales_part(refund) < sales128 && refund < charged128 {
+        refund += 1;
+    }
+    i64::try_from(refund.min(charged128)).unwrap_or(charged)
+}
+
 /// `amount × numerator / denominator` for 64-bit ratios, rounded half up.
 fn fraction_of_i64(amount: Money, numerator: i64, denominator: i64) -> Result<Money, MoneyError> {
     if denominator <= 0 || numerator < 0 {
@@ -651,6 +675,40 @@ pub fn settled_reversal(
 
 #[cfg(test)]
 mod tests {
+    proptest! {
+        /// The refund named for a cancellation gives back at least the sales it must, through the same split a
+        /// refund is made with, and no unit less would.
+        #[test]
+        fn the_refund_for_sales_is_the_smallest_that_gives_them_back(
+            share in 1i64..10_000_000_000,
+            tip_pct in 0i64..=100,
+            sales_pct in 1i64..=100,
+        ) {
+            let tip = share * tip_pct / 100;
+            let charged = share + tip;
+            let sales = (share * sales_pct / 100).max(1);
+            let refund = refund_for_sales(sales, charged, tip);
+            let state = refundable(share, tip, 300);
+            let given_back = |refund: i64| {
+                let split = split_refund(&state, cop(refund)).unwrap();
+                split.refund.amount - split.tip_reversal.amount
+            };
+            prop_assert!(refund <= charged);
+            prop_assert!(given_back(refund) >= sales, "{refund} gives back {}", given_back(refund));
+            if refund > 1 {
+                prop_assert!(given_back(refund - 1) < sales);
+            }
+        }
+    }
+
+    #[test]
+    fn the_refund_for_sales_counts_the_tips_part() {
+        // 37.800 paid for the bill with a 10 % tip (3.780): 1.718,18 of sales come back with a 1.890,00 refund.
+        assert_eq!(super::refund_for_sales(171_818, 4_158_000, 378_000), 189_000);
+        assert_eq!(super::refund_for_sales(500_000, 1_000_000, 0), 500_000, "no tip");
+        assert_eq!(super::refund_for_sales(0, 1_000_000, 100_000), 0);
+    }
+
     use super::*;
     use crate::Currency;
     use proptest::prelude::*;

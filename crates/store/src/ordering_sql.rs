@@ -217,15 +217,34 @@ async fn keep_paid_bill_covered(
         Ok(bill)
     } else if !comanda_domain::bill::may_shrink_bill(total, paid, returned) {
         // How much more must go back before the bill may shrink to `total`: said, so staff refund it once.
-        let short = Money::new(
-            paid.saturating_sub(returned).saturating_sub(total),
-            order.subtotal.currency,
+        let short = paid.saturating_sub(returned).saturating_sub(total);
+        // A refund takes back its part of the tip too: the refund that returns `short` of the bill is named, so
+        // staff refund once (refunding `short` itself fell short by the tip's part, refund after refund).
+        let tipped = sqlx::query(
+            "SELECT CAST(COALESCE(sum(share + tip), 0) AS BIGINT) AS charged,
+                    CAST(COALESCE(sum(tip), 0) AS BIGINT) AS tip
+               FROM payments WHERE partner_id = $1 AND session_id = $2 AND status = 'succeeded'",
         )
-        .unwrap_or(Money::zero(order.subtotal.currency));
+        .bind(h(partner.as_uuid()))
+        .bind(h(session))
+        .fetch_one(&mut *conn)
+        .await?;
+        let refund = comanda_domain::payment::refund_for_sales(
+            short,
+            tipped.try_get("charged")?,
+            tipped.try_get("tip")?,
+        );
+        let spoken = |amount: i64| {
+            comanda_domain::money::spoken_text(
+                Money::new(amount, order.subtotal.currency).unwrap_or(Money::zero(order.subtotal.currency)),
+                false,
+            )
+        };
         Err(StoreError::Refused(format!(
-            "guests have paid for this order: {} more of what they paid for the bill must go back first (a \
-             refund also gives back its part of the tip), then cancel it",
-            comanda_domain::money::spoken_text(short, false)
+            "guests have paid for this order: {} more of what they paid for the bill must go back first: refund {} \
+             of their payments (a refund gives back its part of the tip too), then cancel it",
+            spoken(short),
+            spoken(refund)
         )))
     } else if !comanda_domain::bill::may_shrink_bill(total, paid.saturating_add(cash), returned) {
         Err(StoreError::Refused(

@@ -1815,6 +1815,21 @@ async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
         ),
         "{detail}"
     );
+    // It names the refund that returns that much, its tip's part included (refunding the 1.718,18 itself left
+    // 156,20 short, and each refusal named a smaller rest, down to centavos): one refund, and the order leaves.
+    assert!(
+        detail.contains(": refund 1,890 COP of their payments"),
+        "{detail}"
+    );
+    let named = post(
+        &server,
+        &format!("/api/v1/payments/{whole_id}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 189_000, "reason": "el postre no salió"}),
+    )
+    .await;
+    assert_eq!(named.status, 201, "{}", named.body);
+    assert_eq!(cancel_first().await, (200, String::new()));
     server.stop().await;
 }
 
