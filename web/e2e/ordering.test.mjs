@@ -114,6 +114,8 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await guest.locator('.order-status').first().waitFor();
   assert.equal(await guest.locator('.order-status').count(), 1);
   assert.match(await guest.locator('.order-status').first().textContent(), /Recibido/);
+  // The guest's note is shown on its own dish, as the kitchen's ticket has it.
+  assert.match(await guest.locator('.order-status').first().textContent(), /Limonada de coco «sin hielo»/);
   await guest.locator('#waiting').waitFor({ state: 'visible' });
 
   // The table's first order waits until staff accept the table; then the kitchen sees it without reloading.

@@ -116,7 +116,7 @@ const spanishDetails = [
   [/^accept the table first/, 'Acepta la mesa primero: su cuenta se abre cuando el personal la acepta.'],
   [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
   [/^a partner always keeps at least one owner$/, 'El negocio siempre conserva al menos un propietario: nombra a otro antes.'],
-  [/^guests have paid for this order: ([\d,]+(?:\.\d+)?) COP more/, 'Los clientes ya pagaron este pedido: primero hay que devolverles $ $1 más de lo que pagaron por la cuenta (un reembolso devuelve también su parte de la propina), luego cancélalo.'],
+  [/^guests have paid for this order: ([\d,]+(?:\.\d+)?) COP more.*: refund ([\d,]+(?:\.\d+)?) COP of their payments/, 'Los clientes ya pagaron este pedido: primero devuélveles $ $2 de sus pagos (así vuelven $ $1 de la cuenta, y con ellos su parte de la propina), luego cancélalo.'],
   [/^guests have paid for this order/, 'Los clientes ya pagaron este pedido: primero devuélveles el pago, luego cancélalo.'],
   [/^reason: only a cancellation takes a reason/, 'Solo una cancelación lleva motivo.'],
   [/^reason: /, 'Escribe el motivo, en máximo 500 caracteres.'],
@@ -909,15 +909,19 @@ pages.guest = async () => {
       item.dataset.order = order.id;
       item.tabIndex = -1;
       // With the options chosen, as the kitchen's ticket shows them: two steaks are told apart by how they are cooked.
-      const names = order.lines.map((l) => {
+      // The guest's own notes to the kitchen are shown back on their orders, each on its dish as the kitchen's
+      // ticket has it (an allergy note on the ajiaco read as the beer's when all came after the last dish), and a
+      // cancelled order says why, when the kitchen said; the guest's own cancellation in the page's words.
+      const lines = (withNotes) => order.lines.map((l) => {
         const extras = (l.modifiers || []).map((m) => localized(m)).join(', ');
-        return `${l.quantity} × ${localized(l.name)}${extras ? ` (${extras})` : ''}`;
+        const note = withNotes && order.mine && l.note ? ` «${l.note}»` : '';
+        return `${l.quantity} × ${localized(l.name)}${extras ? ` (${extras})` : ''}${note}`;
       }).join(', ');
-      // The guest's own notes to the kitchen are shown back on their orders (an allergy note was sent as written),
-      // and a cancelled order says why, when the kitchen said.
-      const notes = order.mine ? order.lines.filter((l) => l.note).map((l) => `«${l.note}»`).join(' ') : '';
-      const why = order.status === 'cancelled' && order.cancel_reason ? ` (${order.cancel_reason})` : '';
-      item.textContent = `${names}${notes ? ` ${notes}` : ''} — ${statusName(order.status)}${why}`;
+      const names = lines(false);
+      const noted = lines(true);
+      const reason = order.cancel_reason === 'cancelled by the guest' ? (english ? 'cancelled by you' : 'lo cancelaste tú') : order.cancel_reason;
+      const why = order.status === 'cancelled' && reason ? ` (${reason})` : '';
+      item.textContent = `${noted} — ${statusName(order.status)}${why}`;
       if (before.has(order.id) && before.get(order.id) !== order.status) changed.push(`${names} — ${statusName(order.status)}${why}`);
       // Not once the bill's payments cover it (the venue refunds first): a button that is always refused is no choice.
       if (order.cancellable) {
