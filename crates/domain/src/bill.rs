@@ -74,9 +74,10 @@ pub struct Bill {
     /// not part of `total` unless chosen.
     pub suggested_tip: Money,
     pub suggested_tip_bp: u32,
-    /// The tip the guest chose (zero unless chosen).
+    /// The tip chosen with this bill: always zero on a table's bill (`GET /t/{token}/bill`), where each guest
+    /// chooses a tip with their own payment and the tips given are in the payments, not here.
     pub tip: Money,
-    /// Subtotal plus the chosen tip.
+    /// Subtotal plus `tip`.
     pub total: Money,
 }
 

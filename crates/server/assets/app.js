@@ -769,6 +769,12 @@ function formatMoney(money) {
   return money.currency === 'COP' || !money.currency ? '$\u00a0' + number : `${number}\u00a0${money.currency}`;
 }
 
+// An amount as a figure people read (a day's sales, the tax a price contains): pesos whole, other currencies as
+// they are. Amounts paid or owed keep their exact value (formatMoney).
+function formatWholeMoney(money) {
+  return formatMoney(money.currency === 'COP' ? { ...money, amount: Math.round(money.amount / 100) * 100 } : money);
+}
+
 // The most of one line an order takes (comanda_domain::menu::MAX_QUANTITY): the cart stops there instead of
 // sending an order the server refuses.
 const MAX_QUANTITY = 50;
@@ -950,8 +956,9 @@ pages.guest = async () => {
   };
   const renderBillLine = (bill) => {
     const b = bill.bill;
-    const tax = b.taxes.map((t) => `${t.kind === 'inc' ? (english ? 'Consumption tax' : 'Impuesto al consumo') : 'IVA'} ${t.rate_bp / 100} % ${english ? 'included' : 'incluido'}: ${formatMoney(t.amount)}`).join(' · ');
-    $('#bill').textContent = `${english ? 'Subtotal' : 'Subtotal'}: ${formatMoney(b.subtotal)} · ${tax} · ${english ? 'Suggested tip (voluntary)' : 'Propina sugerida (voluntaria)'} ${b.suggested_tip_bp / 100} % ${english ? 'of the value before tax' : 'del valor antes de impuestos'}: ${formatMoney(b.suggested_tip)}`;
+    // The tax contained in the prices is said in whole pesos, as a receipt says it (8/108 of a price is rarely whole).
+    const tax = b.taxes.map((t) => `${t.kind === 'inc' ? (english ? 'Consumption tax' : 'Impuesto al consumo') : 'IVA'} ${t.rate_bp / 100} % ${english ? 'included' : 'incluido'}: ${formatWholeMoney(t.amount)}`).join(' · ');
+    $('#bill').textContent = `${english ? 'Bill total' : 'Total de la cuenta'}: ${formatMoney(b.subtotal)} · ${tax} · ${english ? 'Suggested tip (voluntary)' : 'Propina sugerida (voluntaria)'} ${b.suggested_tip_bp / 100} % ${english ? 'of the value before tax' : 'del valor antes de impuestos'}: ${formatMoney(b.suggested_tip)}`;
   };
 
   try {
@@ -2129,7 +2136,7 @@ pages.analytics = async () => {
       ]);
       // Pesos on the dashboard are whole (nobody counts centavos in a day's sales; the figures derived from a
       // tax-inclusive price — net, tax, averages — would otherwise all show them). The CSV keeps the exact amounts.
-      const money = (amount) => formatMoney({ amount: summary.currency === 'COP' ? Math.round(amount / 100) * 100 : amount, currency: summary.currency });
+      const money = (amount) => formatWholeMoney({ amount, currency: summary.currency });
       // A rate in basis points, as a percentage in the page's language ("28,57 %").
       const percent = (bp) => `${(bp / 100).toLocaleString(english ? 'en' : 'es-CO')} %`;
       const label = values.metric === 'orders' ? (v) => String(v) : money;

@@ -237,8 +237,8 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
     })
 }
 
-/// Places an order. Prices come from the menu (a client-sent price is ignored); a retry with the same
-/// `Idempotency-Key` returns the first order, the same key with another body is 409.
+/// Places an order. Prices come from the menu (a body that sends a price is refused with 400, as any unknown field
+/// is); a retry with the same `Idempotency-Key` returns the first order, the same key with another body is 409.
 #[utoipa::path(post, path = "/api/v1/t/{token}/orders", tag = "guests", params(("token" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
             description = "A retry with the same key returns the first order; the same key with another body is 409"),
