@@ -129,6 +129,18 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   // value before tax — the half's part of the net (40.000 with INC 8 % contained: net 37.037,04), rounded down to
   // whole pesos (1.851,85 → 1.851: centavos are out of circulation).
   const first = await payOnPhone(payPath, async (page) => {
+    // The card step's payment given up elsewhere (another tab of this phone): at its next look at the bill the page
+    // closes the card step and says so, instead of keeping a Pay button Stripe would refuse in its own words.
+    await page.check('input[name=split][value=full]');
+    await page.click('#continue');
+    await page.locator('[data-testid="pm_card_visa"]').waitFor();
+    const otherTab = await page.context().newPage();
+    await otherTab.goto(`${server.origin}${payPath}`);
+    await otherTab.click('#cancel-unfinished');
+    await otherTab.locator('#unfinished').waitFor({ state: 'hidden' });
+    await otherTab.close();
+    await page.locator('.error', { hasText: 'Este pago se canceló' }).waitFor({ timeout: 10000 });
+    assert.equal(await page.isHidden('#card-step'), true);
     // A payment started and left (the card step, then a reload): the page names it, since the rest of the table
     // sees it held, and gives it up on request.
     await page.check('input[name=split][value=full]');

@@ -396,6 +396,20 @@ function spoken(problem, english) {
     // A payment this phone started and left (Back, a closed card step): the rest of the table sees it in progress
     // until it lapses, so it is named with a way to give it up. Not while its own card step is open.
     const unfinished = bill.unfinished;
+    // The payment on this card step ended elsewhere (the waiter took the rest in cash and cancelled it, another tab
+    // replaced it): its Pay button would only be refused, in Stripe's words. Asked once it is no longer this phone's
+    // payment in progress; the guest chooses again, or sees the bill paid.
+    const cardStepOpen = !$('#card-step').hidden && payment && sessionStorage.getItem(CONFIRMING) !== payment.payment_id;
+    if (cardStepOpen && !(unfinished && unfinished.payment_id === payment.payment_id)) {
+      const ended = await call('GET', `/payments/${payment.payment_id}`).then((p) => ['cancelled', 'failed'].includes(p.status), () => false);
+      if (ended && !$('#card-step').hidden) {
+        $('#card-step').hidden = true;
+        $('#share-form').hidden = false;
+        showError({ detail: english
+          ? 'This payment was cancelled (the table paid another way, or another tab replaced it); nothing was charged.'
+          : 'Este pago se canceló (la mesa pagó de otra forma, u otra pestaña lo reemplazó); no se cobró nada.' });
+      }
+    }
     const onCardStep = !$('#card-step').hidden && payment && unfinished && payment.payment_id === unfinished.payment_id;
     const confirming = unfinished && unfinished.payment_id === sessionStorage.getItem(CONFIRMING);
     $('#unfinished').hidden = !unfinished || onCardStep || confirming;
@@ -578,6 +592,13 @@ function spoken(problem, english) {
       forgetConfirmingUnlessLeaving();
       $('#pay-now').disabled = false;
       $('#pay-now').focus();
+      // A PaymentIntent cancelled meanwhile (Stripe's code payment_intent_unexpected_state): said the guest's way.
+      if (result.error.code === 'payment_intent_unexpected_state') {
+        await renderBill().catch(() => {});
+        return showError({ detail: english
+          ? 'This payment can no longer be made (it was cancelled); nothing was charged. Choose again.'
+          : 'Este pago ya no se puede hacer (se canceló); no se cobró nada. Elige de nuevo.' });
+      }
       return showError({ detail: result.error.message });
     }
     // The card was accepted; the payment is the guest's once Stripe's webhook reached comanda.
