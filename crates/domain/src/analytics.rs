@@ -438,7 +438,8 @@ pub struct Turnover {
 
 /// The payment success rate (docs/analytics.md, "Payment success rate"): succeeded ÷ (succeeded + failed +
 /// cancelled) of the payments started in a range, in basis points rounded half up; payments still pending are left
-/// out until they end, and 0 is the rate when none ended.
+/// out until they end, cancelled ones another way of paying replaced are not counted in `cancelled`
+/// (`payment::cancelled_because::superseded`), and 0 is the rate when none ended.
 pub fn payment_success_rate_bp(succeeded: i64, failed: i64, cancelled: i64) -> i64 {
     rate_bp(succeeded, succeeded + failed + cancelled)
 }

@@ -44,7 +44,11 @@ pub struct Turns {
 pub struct PaymentOutcomes {
     pub succeeded: i64,
     pub failed: i64,
+    /// Cancelled without being replaced: abandoned, or given up by the guest.
     pub cancelled: i64,
+    /// Cancelled because another way of paying replaced them (`payment::cancelled_because::superseded`): left out
+    /// of the rate.
+    pub superseded: i64,
     /// Not ended yet: left out of the rate until they end.
     pub pending: i64,
 }

@@ -439,8 +439,9 @@ impl AnalyticsStore for Engine {
         let mut outcomes = PaymentOutcomes::default();
         let rows = self
             .read_range(
-                "SELECT status, COUNT(*) AS payments FROM payments
-                 WHERE partner_id = $1 AND venue_id = $2 AND created_at >= $3 AND created_at < $4 GROUP BY status",
+                "SELECT status, failure, COUNT(*) AS payments FROM payments
+                 WHERE partner_id = $1 AND venue_id = $2 AND created_at >= $3 AND created_at < $4
+                 GROUP BY status, failure",
                 scope,
                 Some(venue),
                 start,
@@ -453,7 +454,17 @@ impl AnalyticsStore for Engine {
             match status.as_str() {
                 "succeeded" => outcomes.succeeded += payments,
                 "failed" => outcomes.failed += payments,
-                "cancelled" => outcomes.cancelled += payments,
+                "cancelled" => {
+                    let reason: Option<String> = row.try_get("failure")?;
+                    if reason
+                        .as_deref()
+                        .is_some_and(comanda_domain::payment::cancelled_because::superseded)
+                    {
+                        outcomes.superseded += payments;
+                    } else {
+                        outcomes.cancelled += payments;
+                    }
+                }
                 "pending" => outcomes.pending += payments,
                 other => return Err(corrupt("status", other)),
             }

@@ -203,7 +203,14 @@ pub async fn start_payment(
     let settlement =
         settle(share, tip, service.fee_bp).map_err(|e| StartPaymentError::Unsettled(e.to_string()))?;
     for left in &replaced {
-        crate::payments::cancel_payment(&state.store, service, scope, left, "replaced by the guest").await;
+        crate::payments::cancel_payment(
+            &state.store,
+            service,
+            scope,
+            left,
+            comanda_domain::payment::cancelled_because::REPLACED_BY_THE_GUEST,
+        )
+        .await;
     }
     let now = state.clock.now();
     let payment = NewPayment {

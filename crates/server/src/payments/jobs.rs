@@ -2,6 +2,7 @@
 //! holds released, refunds carried out at Stripe, and the periodic upkeep that runs them.
 
 use super::*;
+use comanda_domain::payment::cancelled_because;
 
 /// Sends every transfer the partner is owed. Each carries an idempotency key derived from its payment, so a retry
 /// (another instance, a crash between Stripe's answer and our record) can never pay twice.
@@ -158,7 +159,7 @@ pub async fn release_expired_holds(
         return;
     };
     for payment in expired {
-        cancel_payment(store, service, scope, &payment, "abandoned").await;
+        cancel_payment(store, service, scope, &payment, cancelled_because::ABANDONED).await;
     }
 }
 

@@ -1398,7 +1398,7 @@ pub async fn close_table(
             )));
         }
         for held in state.store.session_holds(&caller.scope, session.id, None).await? {
-            let reason = "cancelled by staff closing the table";
+            let reason = comanda_domain::payment::cancelled_because::STAFF_CLOSED_THE_TABLE;
             if crate::payments::cancel_payment(&state.store, service, &caller.scope, &held, reason)
                 .await
                 .is_some()

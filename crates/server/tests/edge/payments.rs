@@ -1707,6 +1707,24 @@ async fn a_device_asking_again_replaces_the_payment_it_left() {
         (Some(3_780_000), Some(0)),
         "{balance}"
     );
+    // The payment the phone's second request replaced has ended, but not as a payment that failed: the owner's
+    // success rate leaves it out (a guest who paid another way counted as a card that failed).
+    let today = server.clock.now().date();
+    let summary = call(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/venues/{}/analytics/summary?from={}&to={}",
+            v.venue,
+            today.previous_day().unwrap(),
+            today.next_day().unwrap()
+        ),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert_eq!(summary.body["payments_ended"], 0, "{}", summary.body);
     // Past its expiry, before the sweep cancels it, a payment held for nobody is no longer named "unfinished".
     assert!(bill_seen_by(&server, &v, "phone-1").await["unfinished"].is_object());
     server.clock.advance(time::Duration::minutes(16));

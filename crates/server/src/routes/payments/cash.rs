@@ -222,7 +222,7 @@ pub async fn record_cash(
             });
         }
         for held in state.store.session_holds(&caller.scope, session.id, None).await? {
-            let reason = "cancelled by staff taking the bill in cash";
+            let reason = comanda_domain::payment::cancelled_because::STAFF_TOOK_CASH;
             cancel_payment(&state.store, service, &caller.scope, &held, reason).await;
         }
     }

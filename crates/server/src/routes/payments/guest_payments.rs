@@ -199,11 +199,17 @@ pub async fn cancel_guest_payment(
             .detail("this payment is no longer in progress")
             .into());
     }
-    let cancelled = cancel_payment(&state.store, service, &scope, &payment, "cancelled by the guest")
-        .await
-        .ok_or_else(|| {
-            ApiError::from(Problem::new(ProblemType::Conflict).detail("this payment could not be cancelled"))
-        })?;
+    let cancelled = cancel_payment(
+        &state.store,
+        service,
+        &scope,
+        &payment,
+        comanda_domain::payment::cancelled_because::THE_GUEST_CANCELLED,
+    )
+    .await
+    .ok_or_else(|| {
+        ApiError::from(Problem::new(ProblemType::Conflict).detail("this payment could not be cancelled"))
+    })?;
     announce_balance(&state, &scope, payment.venue_id);
     Ok(Json(PaymentView::from(&cancelled)))
 }
