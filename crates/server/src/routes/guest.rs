@@ -462,10 +462,18 @@ pub async fn bill(
             let mine = device.is_some() && o.device == device;
             let cancellable =
                 mine && o.status == OrderStatus::Placed && covered.may_shrink_to(total - o.subtotal.amount);
+            let mut order = OrderView::from(o);
+            // A note to the kitchen is its writer's (an allergy is health data): the rest of the table, and the
+            // next party at it, reads the dishes, not what another guest wrote.
+            if !mine {
+                for line in &mut order.lines {
+                    line.note = None;
+                }
+            }
             GuestOrder {
                 mine,
                 cancellable,
-                order: o.into(),
+                order,
             }
         })
         .collect();

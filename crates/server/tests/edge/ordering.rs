@@ -382,6 +382,14 @@ pub async fn twenty_concurrent_retries_with_one_idempotency_key_create_one_order
         bill.body["orders"][0]["lines"][0]["unit_price"]["amount"], 2_190_000,
         "modifier priced by the server"
     );
+    // A note to the kitchen is its writer's (an allergy is health data): a phone that did not place the order (here
+    // none) reads the dish, not the note (the kitchen's ticket keeps it: the e2e reads it there, and the guest's
+    // own phone shows it back).
+    assert!(
+        bill.body["orders"][0]["lines"][0]["note"].is_null(),
+        "{}",
+        bill.body
+    );
     let other = order(
         &server,
         &v.token,
