@@ -316,6 +316,24 @@ pub async fn join(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// What an answer about a waitlist entry (leave, decline) starts from: throttled as a booking, the entry read under
+/// the scope the guest's token or the staff caller proves, and the audit entry of `action` for it.
+async fn answered_entry(
+    state: &AppState,
+    entry: &str,
+    ctx: &RequestContext,
+    caller: Option<&Extension<Caller>>,
+    query: &OfferAnswerQuery,
+    action: &str,
+) -> Result<(TenantScope, WaitlistEntry, comanda_store::identity::AuditEntry), ApiError> {
+    state.identity.booking_attempt(ctx)?;
+    let id = path_id(entry)?;
+    let scope = answering_scope(state, caller, id, query)?;
+    let current = state.store.waitlist_entry(&scope, id).await?;
+    let audit = AuditedGuest::or_staff(caller, ctx, action, current.venue_id, current.party_size);
+    Ok((scope, current, audit))
+}
+
 /// The guest leaves the waitlist, by the token they got when joining (public), or the host takes a party off it
 /// (bearer token; a party that declined the offered table on the phone, or left). An offer made to it is declined, its
 /// table offered on. Leaving is idempotent: an entry that has already left answers its view again.
@@ -332,21 +350,13 @@ pub async fn leave(
     ApiQuery(query): ApiQuery<OfferAnswerQuery>,
     _no_body: crate::extract::NoBody,
 ) -> Result<Json<WaitlistView>, ApiError> {
-    state.identity.booking_attempt(&ctx)?;
-    let id = path_id(&entry)?;
-    let scope = answering_scope(&state, caller.as_ref(), id, &query)?;
-    let current = state.store.waitlist_entry(&scope, id).await?;
+    let (scope, current, audit) =
+        answered_entry(&state, &entry, &ctx, caller.as_ref(), &query, "waitlist.left").await?;
+    let id = current.id;
     if current.status == comanda_store::reservations::WaitlistStatus::Left {
         let zone = zone_of(&state, &scope, current.venue_id).await?;
         return Ok(Json(WaitlistView::new(&current, &zone)));
     }
-    let audit = AuditedGuest::or_staff(
-        caller.as_ref(),
-        &ctx,
-        "waitlist.left",
-        current.venue_id,
-        current.party_size,
-    );
     let left = state
         .store
         .leave_waitlist(&scope, id, &audit, state.clock.now())
@@ -382,17 +392,16 @@ pub async fn decline(
     ApiQuery(query): ApiQuery<OfferAnswerQuery>,
     _no_body: crate::extract::NoBody,
 ) -> Result<Json<WaitlistView>, ApiError> {
-    state.identity.booking_attempt(&ctx)?;
-    let id = path_id(&entry)?;
-    let scope = answering_scope(&state, caller.as_ref(), id, &query)?;
-    let current = state.store.waitlist_entry(&scope, id).await?;
-    let audit = AuditedGuest::or_staff(
-        caller.as_ref(),
+    let (scope, current, audit) = answered_entry(
+        &state,
+        &entry,
         &ctx,
+        caller.as_ref(),
+        &query,
         "waitlist.offer_declined",
-        current.venue_id,
-        current.party_size,
-    );
+    )
+    .await?;
+    let id = current.id;
     state
         .store
         .decline_offer(&scope, id, &audit, state.clock.now())
