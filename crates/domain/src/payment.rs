@@ -26,6 +26,8 @@ pub mod cancelled_because {
     pub const STAFF_TOOK_CASH: &str = "cancelled by staff taking the bill in cash";
     /// Staff closed the table.
     pub const STAFF_CLOSED_THE_TABLE: &str = "cancelled by staff closing the table";
+    /// Staff released it (a guest left the card step and the table wanted to pay): counted like an abandoned one.
+    pub const STAFF_RELEASED: &str = "released by staff";
 
     /// Whether a payment cancelled so gave way to another way of paying rather than failing to pay: left out of the
     /// payment success rate (docs/analytics.md), where a guest who switched to cash counted as a failed payment.
@@ -728,7 +730,12 @@ mod tests {
         for reason in [REPLACED_BY_THE_GUEST, STAFF_TOOK_CASH, STAFF_CLOSED_THE_TABLE] {
             assert!(superseded(reason), "{reason}");
         }
-        for reason in [ABANDONED, THE_GUEST_CANCELLED, "the provider refused it"] {
+        for reason in [
+            ABANDONED,
+            THE_GUEST_CANCELLED,
+            STAFF_RELEASED,
+            "the provider refused it",
+        ] {
             assert!(!superseded(reason), "{reason}");
         }
     }

@@ -1526,6 +1526,29 @@ pages.kitchen = async () => {
         }
       });
       card.append(text, close);
+      // A guest who left the card step holds their part for 15 minutes: staff who settle bills release it when the
+      // table wants to pay now (cancelled at Stripe first).
+      if (mayClose && paying) {
+        const release = document.createElement('button');
+        release.type = 'button';
+        release.className = 'secondary';
+        release.textContent = english ? 'Release the card payment' : 'Liberar el pago con tarjeta';
+        release.setAttribute('aria-label', `${release.textContent}: ${session.table}`);
+        release.addEventListener('click', async () => {
+          release.disabled = true;
+          try {
+            const answer = await authed('POST', `/api/v1/venues/${venue}/tables/${encodeURIComponent(session.table_id)}/card-holds/release`);
+            $('#kitchen-status').textContent = `${session.table}: ${answer.released > 0
+              ? (english ? 'card payment released; the table can pay again' : 'pago con tarjeta liberado; la mesa puede pagar de nuevo')
+              : (english ? 'the payment had already ended' : 'el pago ya había terminado')}`;
+            await refreshSessions();
+          } catch (error) {
+            release.disabled = false;
+            showError(error.problem);
+          }
+        });
+        card.append(release);
+      }
       // A server takes cash at the table: recorded, it pays the bill so the table closes paid.
       if (mayClose && !empty) {
         const cash = document.createElement('button');

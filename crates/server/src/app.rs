@@ -278,6 +278,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(ordering::close_table))
         .routes(routes!(payments::table_cash, payments::record_cash))
         .routes(routes!(payments::void_cash))
+        .routes(routes!(payments::release_card_holds))
         .routes(routes!(guest::cancel_order))
         .routes(routes!(guest::table))
         .routes(routes!(guest::place_order))

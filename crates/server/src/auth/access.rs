@@ -139,7 +139,11 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/venues/{venue}/table-sessions" | "/api/v1/venues/{venue}/tables/{table}/cash") => {
             Staff(Permission::ViewKitchen)
         }
-        ("POST", "/api/v1/venues/{venue}/tables/{table}/cash")
+        (
+            "POST",
+            "/api/v1/venues/{venue}/tables/{table}/cash"
+            | "/api/v1/venues/{venue}/tables/{table}/card-holds/release",
+        )
         | ("DELETE", "/api/v1/venues/{venue}/tables/{table}/cash/{cash}") => Staff(Permission::SettleBills),
         ("POST", "/api/v1/orders/{order}/transitions" | "/api/v1/table-sessions/{session}/accept")
         | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),

@@ -1887,6 +1887,32 @@ async fn abandoned_payments_are_cancelled_at_stripe_then_released() {
     assert_eq!(cancelled.status().as_u16(), 200);
     let cancelled: Value = cancelled.json().await.unwrap();
     assert_eq!(cancelled["status"], "cancelled");
+    // Nor need the table wait the 15 minutes for a guest who left the card step: the waiter releases the hold (a
+    // friend wants to pay by card now). Cancelled at Stripe first, then the whole bill is free.
+    let left = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+    assert_eq!(left.status, 201, "{}", left.body);
+    assert_eq!(bill(&server, &v).await["balance"]["remaining"]["amount"], 0);
+    let release = format!("/api/v1/venues/{}/tables/{}/card-holds/release", v.venue, v.table);
+    let released = call(&server, "POST", &release, Some(&v.owner), None).await;
+    assert_eq!(released.status, 200, "{}", released.body);
+    assert_eq!(released.body["released"], 1);
+    let left_intent = left.body["client_secret"]
+        .as_str()
+        .unwrap()
+        .split("_secret_")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        stripe.get(&format!("/v1/payment_intents/{left_intent}")).await["status"],
+        "canceled"
+    );
+    let left_id = left.body["payment_id"].as_str().unwrap();
+    assert_eq!(payment_state(&server, &v, left_id).await["status"], "cancelled");
+    assert_eq!(
+        bill(&server, &v).await["balance"]["remaining"]["amount"],
+        3_780_000
+    );
     let abandoned = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
     assert_eq!(
         abandoned.status, 201,

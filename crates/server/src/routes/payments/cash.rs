@@ -117,6 +117,59 @@ fn no_open_bill() -> ApiError {
         .into()
 }
 
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HoldsReleased {
+    /// Card payments in progress cancelled (at Stripe first); their part of the bill is free again.
+    pub released: u32,
+}
+
+/// Releases the card payments in progress on the table's open bill: a guest who reached the card step and left holds
+/// their part for 15 minutes, and the friend who wants to pay by card now, or the waiter, waited it out. Each is
+/// cancelled at Stripe first, then its part is free; one Stripe has already taken stays (its webhook finishes it).
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/tables/{table}/card-holds/release", tag = "payments",
+    security(("bearer" = [])), params(("venue" = String, Path), ("table" = String, Path)),
+    responses((status = 200, body = HoldsReleased),
+        (status = 400, description = "A body or query was sent", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "The caller does not settle bills (kitchen, host, analyst)", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such table in this venue", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "The table has no open bill", body = Problem,
+            content_type = "application/problem+json")))]
+pub async fn release_card_holds(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path((venue, table)): Path<(String, String)>,
+    _no_query: crate::extract::NoQuery,
+    _no_body: crate::extract::NoBody,
+) -> Result<Json<HoldsReleased>, ApiError> {
+    let (venue, table) = (path_id(&venue)?, path_id(&table)?);
+    let session = open_bill(&state, &caller, venue, table).await?;
+    let mut released = 0;
+    if let Some(service) = state.payments.as_deref() {
+        for held in state.store.session_holds(&caller.scope, session.id, None).await? {
+            let reason = comanda_domain::payment::cancelled_because::STAFF_RELEASED;
+            if cancel_payment(&state.store, service, &caller.scope, &held, reason)
+                .await
+                .is_some()
+            {
+                released += 1;
+            }
+        }
+    }
+    let audit = caller
+        .audit(&ctx, "payment.holds_released")
+        .target(session.id.to_string())
+        .detail(format!("released={released}"));
+    state
+        .store
+        .append_audit(&caller.scope, &audit, state.clock.now())
+        .await?;
+    Ok(Json(HoldsReleased { released }))
+}
+
 /// The cash records of the table's open bill and the bill (staff who see the kitchen's tables).
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/tables/{table}/cash", tag = "payments", security(("bearer" = [])),
     params(("venue" = String, Path), ("table" = String, Path)),
