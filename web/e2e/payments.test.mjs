@@ -175,9 +175,12 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
     // The half was paid as a share, not by dish: the dishes' list says no dish shows it, and what is left.
     await page.check('input[name=split][value=items]');
     await page.locator('#items-unmarked', { hasText: /se pagó en partes.*faltan \$\s20\.000/ }).waitFor();
+    // No dish chosen: nothing to pay, said before Continue, which waits for a choice.
+    assert.equal(await page.isDisabled('#continue'), true, 'Continue at a share of nothing');
     await assertChoicesBesideButtons(page);
     await page.check('input[name=split][value=remaining]');
     assert.equal(await page.isHidden('#items-unmarked'), true);
+    assert.equal(await page.isDisabled('#continue'), false);
     // A tip of their own, written as pesos are written here (the dot groups thousands), is read as two thousand;
     // typing it chooses "Otra" (Tab goes from "Sin propina" straight into the field, past its radio).
     await page.fill('input[name=tip_amount]', '2.000');

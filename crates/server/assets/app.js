@@ -967,6 +967,8 @@ pages.guest = async () => {
     return showError(error.problem);
   }
   $('#venue-name').textContent = view.venue.name;
+  // The separator only between a venue and a table: a code that opens nothing showed a stray "·".
+  $('#where-separator').hidden = false;
   $('#table-label').textContent = view.table;
   const notice = sessionStorage.getItem('comanda.notice');
   if (notice) {

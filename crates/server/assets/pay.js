@@ -382,7 +382,16 @@ function spoken(problem, english) {
         ? ` (an equal part would be ${money(part, currency)}, but only ${money(share, currency)} is left to pay)`
         : ` (una parte igual sería ${money(part, currency)}, pero solo faltan ${money(share, currency)})`)
       : '';
-    $('#summary').textContent = `${english ? 'You pay' : 'Pagas'} ${money(share, currency)} + ${english ? 'tip' : 'propina'} ${money(tip, currency)} = ${money(share + tip, currency)}${capped}`;
+    // A tip is at most the amount it tips on (the server refuses more), and a share of nothing pays nothing: both
+    // said here, before Continue, instead of a refusal after it.
+    const tooMuchTip = tip > share
+      ? (english ? ` · The tip can be at most your share (${money(share, currency)}).` : ` · La propina puede ser como máximo tu parte (${money(share, currency)}).`)
+      : '';
+    const nothing = share <= 0
+      ? (english ? ' · Choose what you pay: a share, what is left, or dishes.' : ' · Elige qué pagas: una parte, lo que falta o platos.')
+      : '';
+    $('#summary').textContent = `${english ? 'You pay' : 'Pagas'} ${money(share, currency)} + ${english ? 'tip' : 'propina'} ${money(tip, currency)} = ${money(share + tip, currency)}${capped}${tooMuchTip}${nothing}`;
+    $('#continue').disabled = Boolean(tooMuchTip || nothing);
   };
 
   const renderBill = async () => {

@@ -383,7 +383,7 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
     let other = language_switch(l);
     let body = format!(
         r#"<div id="guest" data-token="{token}">
-<p class="table-name"><span id="venue-name"></span> · <span id="table-label"></span> {other}</p>
+<p class="table-name"><span id="venue-name"></span><span id="where-separator" hidden> · </span><span id="table-label"></span> {other}</p>
 <section id="menu"></section>
 <p id="cart-status" class="visually-hidden" role="status"></p>
 <section id="cart" class="card" hidden>
