@@ -155,7 +155,13 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
     await assertAccessible(page, 'payment page with an unfinished payment');
     await page.click('#cancel-unfinished');
     await page.locator('#unfinished').waitFor({ state: 'hidden' });
+    // A split chosen survives a reload (three parts, not the default two).
     await page.check('input[name=split][value=equal]');
+    await page.fill('input[name=parts]', '3');
+    await page.reload();
+    await page.locator('#bill-total').filter({ hasText: '40.000' }).waitFor();
+    await page.waitForFunction(() => document.querySelector('input[name=parts]').value === '3');
+    assert.equal(await page.isChecked('input[name=split][value=equal]'), true);
     await page.fill('input[name=parts]', '2');
     assert.equal(await page.locator('input[name=tip]:checked').count(), 0, 'no tip is pre-selected');
     await page.check('input[name=tip][value=suggested]');

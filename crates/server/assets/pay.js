@@ -563,6 +563,26 @@ function spoken(problem, english) {
   choosing('tip_amount', 'tip', 'custom');
   choosing('parts', 'split', 'equal');
   $('#share-form').addEventListener('input', renderSummary);
+  // The way of splitting survives a reload (this tab): a guest who chose three parts saw half the bill again.
+  const splitKey = `comanda.split.${location.pathname}`;
+  const keepSplit = () => sessionStorage.setItem(splitKey, JSON.stringify({
+    kind: ($('input[name=split]:checked') || {}).value,
+    parts: $('input[name=parts]').value,
+  }));
+  $('#share-form').addEventListener('input', keepSplit);
+  $('#share-form').addEventListener('change', keepSplit);
+  const restoreSplit = () => {
+    let kept = null;
+    try { kept = JSON.parse(sessionStorage.getItem(splitKey) || 'null'); } catch { kept = null; }
+    if (!kept) return;
+    if (/^\d{1,2}$/.test(String(kept.parts))) $('input[name=parts]').value = kept.parts;
+    if (['full', 'equal', 'items', 'remaining'].includes(kept.kind)) {
+      const radio = $(`input[name=split][value=${kept.kind}]`);
+      if (radio && !radio.disabled) radio.checked = true;
+    }
+    // As if chosen: the dishes' list opens for "items", and the summary follows.
+    $('#share-form').dispatchEvent(new Event('change', { bubbles: true }));
+  };
   // The browser's own check stopped the send (a number of parts out of range): an earlier refusal no longer applies.
   $('#share-form').addEventListener('invalid', () => { $('.error').hidden = true; }, true);
   $('#share-form').addEventListener('submit', async (event) => {
@@ -683,6 +703,7 @@ function spoken(problem, english) {
       venueZone = view.venue.timezone;
       $('#table-label').textContent = view.table;
       await renderBill();
+      restoreSplit();
     } catch (error) {
       showError(error.problem);
       // A link that names no table (mistyped, or its code was replaced): nothing to show or pay, only the refusal.
