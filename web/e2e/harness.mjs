@@ -19,10 +19,12 @@ export function artifactPath(name) {
   return join(dir, name);
 }
 
-export async function startServer() {
+// `env` adds settings as `COMANDA_*` variables (README, "Configuration"), e.g. a lower refund approval threshold.
+export async function startServer({ env = {} } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'comanda-e2e-'));
   const child = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dataDir, 'data')], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let output = '';
   const port = await new Promise((resolvePort, reject) => {

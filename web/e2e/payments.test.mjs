@@ -10,7 +10,8 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer();
+  // Refunds above 10.000 COP wait for a second person with payout authority (the default is 200.000).
+  server = await startServer({ env: { COMANDA_PAYMENTS__REFUND_APPROVAL_THRESHOLD: '1000000' } });
   browser = await launchBrowser();
 });
 
@@ -226,6 +227,53 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   const tips = await (await staff.request.get(`${server.origin}/api/v1/tips?month=${month}`, { headers: { Authorization: `Bearer ${token}` } })).json();
   assert.equal(tips.entries.length, 1);
   assert.equal(tips.entries[0].amount, 185_100);
+
+  // The owner refunds from the payments page: 5.000 of the first guest's payment at once; 15.000 of the second's
+  // waits for a second person with payout authority, and its requester withdraws it. Payments that did not complete
+  // (the first guest's given-up attempts) show only when asked for.
+  const desk = await staff.newPage();
+  await desk.goto(`${server.origin}/dashboard`);
+  await desk.getByRole('link', { name: 'pagos y devoluciones' }).click();
+  await desk.waitForURL(/\/payments\?venue=/);
+  const firstPaid = desk.locator('#payments-table tbody tr', { hasText: /\$\s21\.851/ });
+  await firstPaid.waitFor();
+  assert.equal(await desk.locator('#payments-table tbody tr').count(), 2, 'the two payments that completed');
+  await assertAccessible(desk, 'payments page');
+  await firstPaid.getByRole('button', { name: /^Devolver/ }).click();
+  assert.equal(await desk.inputValue('#refund-form input[name=amount]'), '21851', 'all that is left, prefilled');
+  await desk.fill('#refund-form input[name=amount]', '25.000');
+  await desk.fill('#refund-form input[name=reason]', 'Plato frío');
+  await desk.click('#refund-form button[type=submit]');
+  await desk.locator('.error', { hasText: /quedan por devolver como máximo \$\s21\.851/ }).waitFor();
+  await desk.fill('#refund-form input[name=amount]', '5.000');
+  await desk.click('#refund-form button[type=submit]');
+  await desk.locator('#payments-said', { hasText: /Se devolvieron \$\s5\.000 a la tarjeta del cliente/ }).waitFor();
+  await firstPaid.filter({ hasText: 'devuelto en parte' }).waitFor();
+  assert.match(await firstPaid.textContent(), /\$\s5\.000/);
+  const secondPaid = desk.locator('#payments-table tbody tr', { hasText: /pagado/ });
+  await secondPaid.getByRole('button', { name: /^Devolver/ }).click();
+  await desk.fill('#refund-form input[name=amount]', '15.000');
+  await desk.fill('#refund-form input[name=reason]', 'Cobro repetido');
+  await desk.click('#refund-form button[type=submit]');
+  await desk.locator('#payments-said', { hasText: /espera la aprobación de otra persona/ }).waitFor();
+  const waiting = desk.locator('#awaiting-list li', { hasText: /Mesa 7 · \$\s15\.000 · «Cobro repetido» · la pediste tú/ });
+  await waiting.waitFor();
+  // Nothing went back yet: the payment says what waits, not that it was refunded.
+  const held = desk.locator('#payments-table tbody tr', { hasText: /pagado · devolución de \$\s15\.000 por aprobar/ });
+  await held.waitFor();
+  assert.doesNotMatch(await held.textContent(), /devuelto/);
+  // The one who asked cannot approve it (a second person does); they may withdraw it.
+  assert.equal(await waiting.getByRole('button', { name: /^Aprobar/ }).count(), 0);
+  await assertAccessible(desk, 'payments page with a refund awaiting approval');
+  await desk.screenshot({ path: artifactPath('payments-awaiting.png'), fullPage: true });
+  await waiting.getByRole('button', { name: /^Retirar/ }).click();
+  await desk.locator('#payments-said', { hasText: 'Devolución retirada' }).waitFor();
+  await desk.locator('#awaiting').waitFor({ state: 'hidden' });
+  await desk.locator('#payments-table tbody tr', { hasText: /pagado/ }).filter({ hasText: /—/ }).getByRole('button', { name: /^Devolver/ }).waitFor();
+  await desk.check('#show-unfinished');
+  await desk.locator('#payments-table tbody tr', { hasText: 'cancelado' }).first().waitFor();
+  const refunds = await (await staff.request.get(`${server.origin}/api/v1/venues/${venue}/refunds`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.deepEqual(refunds.items.map((r) => [r.split.refund.amount, r.status]), [[1_500_000, 'failed'], [500_000, 'succeeded']]);
   await first.phone.close();
   await second.phone.close();
   await staff.close();

@@ -142,6 +142,13 @@ const spanishDetails = [
   [/^the party's booked time is over: seat it as a walk-in/, 'Ya pasó la hora reservada: siéntalo como cliente sin reserva (resérvalo ahora por el tiempo que se quede).'],
   [/^the party is no longer seated/, 'El grupo ya no está sentado.'],
   [/^a seated party keeps its time/, 'Un grupo sentado conserva su hora: cambia solo las personas.'],
+  [/^the refund exceeds what is left of the payment/, 'Es más de lo que queda por devolver de este pago (otra devolución pudo adelantarse): mira el pago de nuevo.'],
+  [/^only a succeeded payment can be refunded/, 'Solo se devuelve un pago completado.'],
+  [/^a second person with payout authority must approve this refund/, 'La aprueba otra persona con autoridad de pagos, no quien la pidió.'],
+  [/^this refund is not awaiting approval/, 'Esa devolución ya no espera aprobación: alguien más la aprobó, la rechazó o la retiró.'],
+  [/^only its requester or someone with payout authority declines a refund/, 'Solo quien la pidió o alguien con autoridad de pagos rechaza una devolución.'],
+  [/^this refund was refused by the payment provider/, 'El procesador de pagos rechazó la devolución; no se devolvió nada.'],
+  [/^amount: must be more than zero/, 'Escribe un valor mayor que cero.'],
   [/^this reservation is [\w ]+ now: it cannot/, 'Esa reserva ya no admite ese cambio: alguien más la cambió, o ya pasó su momento.'],
 ];
 
@@ -439,6 +446,9 @@ const pages = {
         const sales = document.createElement('a');
         sales.href = `/analytics?venue=${venue.id}`;
         sales.textContent = english ? 'sales' : 'ventas';
+        const payments = document.createElement('a');
+        payments.href = `/payments?venue=${venue.id}`;
+        payments.textContent = english ? 'payments and refunds' : 'pagos y devoluciones';
         // Only the pages the member's role can use: a server is not sent to a menu editor that refuses each change.
         const may = (permission) => !me || (me.permissions || []).includes(permission);
         const name = document.createElement('strong');
@@ -450,6 +460,7 @@ const pages = {
           [host, may('manage_reservations')],
           [settings, may('manage_venues')],
           [sales, may('view_analytics')],
+          [payments, may('issue_refunds')],
         ].filter(([, allowed]) => allowed).map(([link]) => link);
         menu.textContent = english ? 'menu' : 'menú';
         item.append(name, ': ', ...links.flatMap((link, i) => (i ? [' · ', link] : [link])));
@@ -3389,6 +3400,232 @@ pages.menu = async () => {
     form.reset();
     await render();
   });
+};
+
+// A venue's card payments and their refunds (managers, and whoever holds payout authority). A refund names its amount
+// and its reason; it goes back to the card with its part of the tip (the server splits it: comanda_domain::payment::
+// split_refund). Its Idempotency-Key is made when the form opens, so a double click or a retry after a dropped answer
+// is the same refund, never a second one. A large refund waits for a second person with payout authority, who
+// approves it here; its requester may withdraw it and anyone with payout authority decline it.
+const paymentStatusNames = {
+  es: { pending: 'en curso', succeeded: 'pagado', failed: 'rechazado', cancelled: 'cancelado' },
+  en: { pending: 'in progress', succeeded: 'paid', failed: 'declined', cancelled: 'cancelled' },
+};
+
+pages.payments = async () => {
+  if (!store.get('access')) return location.assign('/signin');
+  const venue = await chosenVenue();
+  if (!venue) return;
+  let me;
+  try {
+    me = await authed('GET', '/api/v1/me');
+  } catch (error) {
+    return showError(error.problem);
+  }
+  const may = (permission) => (me.permissions || []).includes(permission);
+  // Only what the member may read is asked for (a refused read would be one more 403 in the audit log).
+  const readable = async (permission, path) => (may(permission) ? allPages(path).catch(() => []) : []);
+  const venueZone = ((await readable('view_venues', '/api/v1/venues')).find((v) => v.id === venue) || {}).timezone;
+  const tableLabels = new Map((await readable('view_venues', `/api/v1/venues/${venue}/tables`)).map((t) => [t.id, t.label]));
+  const tableName = (id) => tableLabels.get(id) || (!may('view_venues') ? '—' : english ? 'a retired table' : 'una mesa retirada');
+  // Who asked for a refund, by name where the member may read the team (owners and managers), else as "you".
+  const names = new Map((await readable('manage_staff', '/api/v1/staff')).map((m) => [m.id, m.name]));
+  const person = (id) => (id === me.user_id ? (english ? 'you' : 'ti') : names.get(id) || (english ? 'another member' : 'otra persona del equipo'));
+  const when = (instant) => new Date(instant).toLocaleString(english ? 'en' : 'es-CO', {
+    day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: venueZone,
+  });
+  const said = (text) => { $('#payments-said').textContent = text; };
+
+  // ---- the refunds that wait for a second person ----
+  // What each payment's refunds awaiting approval hold of it: reserved (no other refund takes it), not refunded.
+  let awaitingByPayment = new Map();
+  const renderAwaiting = async () => {
+    const waiting = await allPages(`/api/v1/venues/${venue}/refunds?status=awaiting_approval`);
+    awaitingByPayment = new Map();
+    for (const refund of waiting) {
+      awaitingByPayment.set(refund.payment_id, (awaitingByPayment.get(refund.payment_id) || 0) + refund.split.refund.amount);
+    }
+    const list = $('#awaiting-list');
+    list.replaceChildren();
+    for (const refund of waiting) {
+      const item = document.createElement('li');
+      item.dataset.refund = refund.refund_id;
+      const text = document.createElement('span');
+      text.textContent = english
+        ? `${tableName(refund.table_id)} · ${formatMoney(refund.split.refund)} · “${refund.reason}” · asked by ${person(refund.requested_by)}, ${when(refund.requested_at)}`
+        : `${tableName(refund.table_id)} · ${formatMoney(refund.split.refund)} · «${refund.reason}» · ${refund.requested_by === me.user_id ? 'la pediste tú' : `la pidió ${person(refund.requested_by)}`}, ${when(refund.requested_at)}`;
+      item.append(text);
+      const mine = refund.requested_by === me.user_id;
+      const act = (label, verb, done) => {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = verb === 'approve' ? '' : 'secondary';
+        button.textContent = label;
+        button.setAttribute('aria-label', `${label}: ${text.textContent}`);
+        button.addEventListener('click', async () => {
+          clearError();
+          button.disabled = true;
+          try {
+            await authed('POST', `/api/v1/refunds/${encodeURIComponent(refund.refund_id)}/${verb}`);
+            said(done);
+            await refresh();
+          } catch (error) {
+            showError(error.problem);
+            button.disabled = false;
+          }
+        });
+        item.append(' ', button);
+      };
+      // The one who asked never approves their own (the server refuses it too): a second person does.
+      if (!mine && may('manage_payouts')) {
+        act(english ? 'Approve and refund' : 'Aprobar y devolver', 'approve',
+          english ? `Refunded ${formatMoney(refund.split.refund)} to the guest's card.` : `Se devolvieron ${formatMoney(refund.split.refund)} a la tarjeta del cliente.`);
+      }
+      if (mine) {
+        act(english ? 'Withdraw' : 'Retirar', 'decline', english ? 'Refund withdrawn: nothing was refunded.' : 'Devolución retirada: no se devolvió nada.');
+      } else if (may('manage_payouts')) {
+        act(english ? 'Decline' : 'Rechazar', 'decline', english ? 'Refund declined: nothing was refunded.' : 'Devolución rechazada: no se devolvió nada.');
+      }
+      list.append(item);
+    }
+    $('#awaiting').hidden = waiting.length === 0;
+    renderPayments();
+  };
+
+  // ---- the payments, a page at a time ----
+  let cursor = null;
+  let shown = [];
+  // `refunded` counts what refunds awaiting approval reserve too: what is left to refund is the total less it, but
+  // what went back to the card is less what still waits.
+  const left = (payment) => ({ amount: payment.total.amount - payment.refunded.amount, currency: payment.total.currency });
+  const waitingOf = (payment) => ({ amount: awaitingByPayment.get(payment.payment_id) || 0, currency: payment.total.currency });
+  const returned = (payment) => ({ amount: payment.refunded.amount - waitingOf(payment).amount, currency: payment.total.currency });
+  const statusText = (payment) => {
+    const names = paymentStatusNames[english ? 'en' : 'es'];
+    let text = names[payment.status] || payment.status;
+    if (payment.status === 'succeeded' && returned(payment).amount > 0) {
+      text = returned(payment).amount === payment.total.amount
+        ? (english ? 'refunded' : 'devuelto')
+        : (english ? 'partly refunded' : 'devuelto en parte');
+    }
+    if (waitingOf(payment).amount > 0) {
+      text += english
+        ? ` · a refund of ${formatMoney(waitingOf(payment))} awaits approval`
+        : ` · devolución de ${formatMoney(waitingOf(payment))} por aprobar`;
+    }
+    return text;
+  };
+  const renderPayments = () => {
+    const body = $('#payments-table tbody');
+    body.replaceChildren();
+    const all = $('#show-unfinished').checked;
+    const rows = shown.filter((p) => all || p.status === 'succeeded');
+    for (const payment of rows) {
+      const row = document.createElement('tr');
+      row.dataset.payment = payment.payment_id;
+      const cell = (value, amount) => {
+        const td = document.createElement('td');
+        if (amount) td.className = 'amount';
+        td.append(value);
+        row.append(td);
+      };
+      cell(when(payment.succeeded_at || payment.created_at));
+      cell(tableName(payment.table_id));
+      cell(formatMoney(payment.total), true);
+      cell(formatMoney(payment.tip), true);
+      cell(returned(payment).amount ? formatMoney(returned(payment)) : '—', true);
+      cell(statusText(payment));
+      if (payment.status === 'succeeded' && left(payment).amount > 0) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'secondary';
+        button.textContent = english ? 'Refund' : 'Devolver';
+        button.setAttribute('aria-label', english
+          ? `Refund the payment of ${formatMoney(payment.total)} at ${tableName(payment.table_id)}, ${when(payment.succeeded_at)}`
+          : `Devolver el pago de ${formatMoney(payment.total)} de ${tableName(payment.table_id)}, ${when(payment.succeeded_at)}`);
+        button.addEventListener('click', () => openRefund(payment));
+        cell(button);
+      } else {
+        cell('');
+      }
+      body.append(row);
+    }
+    $('#no-payments').hidden = rows.length > 0;
+    $('#more-payments').hidden = !cursor;
+  };
+  const loadPayments = async (more) => {
+    const query = `limit=100${more && cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`;
+    const page = await authed('GET', `/api/v1/venues/${venue}/payments?${query}`);
+    shown = more ? [...shown, ...page.items] : page.items;
+    cursor = page.next_cursor;
+    renderPayments();
+  };
+  // After a refund (or an approval), the payments already shown are read again, as many as were shown.
+  const refresh = async () => {
+    const wanted = shown.length;
+    cursor = null;
+    await loadPayments(false);
+    while (cursor && shown.length < wanted) await loadPayments(true);
+    await renderAwaiting();
+  };
+
+  // ---- the refund form ----
+  let refunding = null;
+  const form = $('#refund-form');
+  const openRefund = (payment) => {
+    clearError();
+    said('');
+    refunding = { payment, key: crypto.randomUUID() };
+    $('#refund-title').textContent = english
+      ? `Refund a payment at ${tableName(payment.table_id)} (${when(payment.succeeded_at)})`
+      : `Devolver un pago de ${tableName(payment.table_id)} (${when(payment.succeeded_at)})`;
+    $('#refund-left').textContent = english
+      ? `Charged ${formatMoney(payment.total)} (tip ${formatMoney(payment.tip)}); left to refund ${formatMoney(left(payment))}.`
+      : `Se cobraron ${formatMoney(payment.total)} (propina ${formatMoney(payment.tip)}); queda por devolver ${formatMoney(left(payment))}.`;
+    form.reset();
+    form.elements.amount.value = moneyInputValue(left(payment));
+    $('#refund-step').hidden = false;
+    $('#refund-title').focus();
+  };
+  const closeRefund = () => {
+    refunding = null;
+    $('#refund-step').hidden = true;
+  };
+  $('#refund-cancel').addEventListener('click', closeRefund);
+  onSubmit('#refund-form', async (values) => {
+    if (!refunding) return;
+    const { payment, key } = refunding;
+    const amount = parseMoneyInput(values.amount, payment.total.currency);
+    if (amount === null || amount <= 0) throw unreadableAmount(moneyInputValue(left(payment)));
+    if (amount > left(payment).amount) {
+      throw Object.assign(new Error('amount'), { problem: { detail: english
+        ? `At most ${formatMoney(left(payment))} is left to refund of this payment.`
+        : `De este pago quedan por devolver como máximo ${formatMoney(left(payment))}.` } });
+    }
+    const refund = await authed('POST', `/api/v1/payments/${encodeURIComponent(payment.payment_id)}/refunds`,
+      { amount, reason: values.reason.trim() }, { 'Idempotency-Key': key });
+    const money = formatMoney({ amount, currency: payment.total.currency });
+    closeRefund();
+    said(refund.status === 'awaiting_approval'
+      ? (english
+        ? `The refund of ${money} waits for another person with payout authority to approve it; nothing was refunded yet.`
+        : `La devolución de ${money} espera la aprobación de otra persona con autoridad de pagos; aún no se devolvió nada.`)
+      : (english
+        ? `Refunded ${money} to the guest's card (their bank shows it within 5 to 10 business days).`
+        : `Se devolvieron ${money} a la tarjeta del cliente (su banco lo muestra en 5 a 10 días hábiles).`));
+    await refresh();
+  });
+
+  $('#show-unfinished').addEventListener('change', renderPayments);
+  $('#more-payments').addEventListener('click', async () => {
+    try { await loadPayments(true); } catch (error) { showError(error.problem); }
+  });
+  try {
+    await loadPayments(false);
+    await renderAwaiting();
+  } catch (error) {
+    showError(error.problem);
+  }
 };
 
 // The language switch of the partner's pages goes to the same page, its query kept (`?venue=…`), in the other

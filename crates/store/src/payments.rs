@@ -344,6 +344,13 @@ pub struct Refund {
     pub created_at: OffsetDateTime,
 }
 
+/// A refund as a venue's list shows it: with the table whose bill its payment paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueRefund {
+    pub refund: Refund,
+    pub table_id: Uuid,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewRefund {
     pub id: Uuid,
@@ -627,6 +634,15 @@ pub trait PaymentStore: Send + Sync {
     ) -> StoreResult<Refund>;
     async fn fail_refund(&self, scope: &TenantScope, refund: Uuid, reason: &str) -> StoreResult<Refund>;
     async fn refund(&self, scope: &TenantScope, refund: Uuid) -> StoreResult<Refund>;
+    /// The refunds of `venue`'s payments, newest first, keyset-paginated by `(created_at, id)` descending; only those
+    /// in `status` when one is given (the ones awaiting a second person, say).
+    async fn venue_refunds(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        status: Option<RefundStatus>,
+        page: PageRequest,
+    ) -> StoreResult<Page<VenueRefund>>;
 
     /// The partner's disputes, newest first, keyset-paginated by `(created_at, id)` descending.
     async fn disputes(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Dispute>>;

@@ -13,7 +13,7 @@ use crate::payments::{
     Alert, Approval, ApprovalKind, CashOutcome, CashPayment, ConnectedAccount, Dispute, EventEffect,
     EventOutcome, NewCashPayment, NewPayment, NewRefund, Payment, PaymentStatus, PaymentStore, PayoutRecord,
     Refund, RefundStatus, ReserveOutcome, SessionBalance, SettledMoney, Tender, TipEntry, TransferOrder,
-    TransferStatus, settlement,
+    TransferStatus, VenueRefund, settlement,
 };
 use crate::sealing::{KeyOwner, account_digest, account_place, destination_place};
 use crate::{StoreError, StoreResult};
@@ -1755,6 +1755,44 @@ impl PaymentStore for Engine {
             .await?
             .ok_or(StoreError::NotFound)?;
         refund_from_row(&row)
+    }
+
+    async fn venue_refunds(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        status: Option<RefundStatus>,
+        page: PageRequest,
+    ) -> StoreResult<Page<VenueRefund>> {
+        let (at, id) = page.after_timed().unzip();
+        let rows = sqlx::query(
+            "SELECT refunds.*, payments.table_id FROM refunds
+               JOIN payments ON payments.partner_id = refunds.partner_id AND payments.id = refunds.payment_id
+             WHERE refunds.partner_id = $1 AND payments.venue_id = $2
+               AND (CAST($3 AS TEXT) IS NULL OR refunds.status = $3)
+               AND (CAST($4 AS TIMESTAMPTZ) IS NULL OR (refunds.created_at, refunds.id) < ($4, $5))
+             ORDER BY refunds.created_at DESC, refunds.id DESC LIMIT $6",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(status.map(RefundStatus::as_str))
+        .bind(ts(at))
+        .bind(id.map(h))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                Ok(VenueRefund {
+                    refund: refund_from_row(row)?,
+                    table_id: uuid_col(row, "table_id")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch_timed(items, page.limit, |r| {
+            (r.refund.created_at, r.refund.id)
+        }))
     }
 
     async fn disputes(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Dispute>> {

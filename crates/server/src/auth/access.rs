@@ -51,6 +51,7 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/favicon.ico" | "/favicon.svg")
         | ("GET", "/signin" | "/signup" | "/enroll" | "/dashboard" | "/staff" | "/invitations/{token}")
         | ("GET", "/t/{token}" | "/kitchen" | "/menu" | "/tables" | "/t/{token}/pay" | "/assets/pay.js")
+        | ("GET", "/payments")
         | (
             "GET",
             "/book/{venue}"
@@ -99,7 +100,10 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("POST", "/api/v1/payouts/onboarding" | "/api/v1/payouts/bank-details")
         | ("POST", "/api/v1/approvals/{approval}/approve" | "/api/v1/refunds/{refund}/approve")
         | ("GET", "/api/v1/payouts") => Staff(Permission::ManagePayouts),
-        ("GET", "/api/v1/venues/{venue}/payments" | "/api/v1/disputes")
+        (
+            "GET",
+            "/api/v1/venues/{venue}/payments" | "/api/v1/venues/{venue}/refunds" | "/api/v1/disputes",
+        )
         | ("POST", "/api/v1/payments/{payment}/refunds") => Staff(Permission::IssueRefunds),
         // Its requester withdraws it; anyone else needs payout authority (checked in the handler).
         ("POST", "/api/v1/refunds/{refund}/decline") => Staff(Permission::IssueRefunds),

@@ -1162,6 +1162,85 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
     staff_page(l, "kitchen", tr(l, "Cocina", "Kitchen"), r#"class="wide""#, &body)
 }
 
+/// A venue's card payments, newest first, each with what was refunded and a button to refund what is left; above
+/// them, the refunds that wait for a second person with payout authority (approve, decline, or withdraw one's own).
+#[utoipa::path(get, path = "/payments", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn payments(headers: HeaderMap) -> Response {
+    let l = Lang::negotiate(&headers);
+    let body = format!(
+        r#"<section id="awaiting" class="card" hidden>
+<h2>{awaiting}</h2>
+<p class="hint">{awaiting_hint}</p>
+<ul id="awaiting-list"></ul>
+</section>
+<section id="refund-step" class="card" hidden>
+<h2 id="refund-title" tabindex="-1"></h2>
+<form id="refund-form" method="post">
+<p id="refund-left"></p>
+<label>{amount}<input name="amount" required inputmode="decimal" autocomplete="off"></label>
+<label>{reason}<input name="reason" required maxlength="500" autocomplete="off" placeholder="{reason_example}"></label>
+<p class="hint">{refund_hint}</p>
+<button type="submit">{refund}</button> <button type="button" class="secondary" id="refund-cancel">{cancel}</button>
+</form>
+</section>
+<p id="payments-said" role="status"></p>
+<label class="inline"><input type="checkbox" id="show-unfinished"> {unfinished}</label>
+<div class="table-scroll" tabindex="0" role="region" aria-labelledby="payments-caption"><table id="payments-table"><caption id="payments-caption">{caption}</caption><thead><tr><th scope="col">{when}</th><th scope="col">{table}</th><th scope="col">{charged}</th><th scope="col">{tip}</th><th scope="col">{refunded}</th><th scope="col">{status}</th><th scope="col">{actions}</th></tr></thead><tbody></tbody></table></div>
+<p id="no-payments" class="hint" hidden>{none}</p>
+<p><button type="button" id="more-payments" class="secondary" hidden>{more}</button></p>"#,
+        awaiting = tr(l, "Devoluciones por aprobar", "Refunds awaiting approval"),
+        awaiting_hint = tr(
+            l,
+            "Una devolución grande espera a una segunda persona con autoridad de pagos: nada vuelve a la tarjeta hasta que la aprueba.",
+            "A large refund waits for a second person with payout authority: nothing goes back to the card until they approve it."
+        ),
+        amount = tr(l, "Valor a devolver", "Amount to refund"),
+        reason = tr(l, "Motivo", "Reason"),
+        reason_example = tr(
+            l,
+            "Plato equivocado, cobro repetido…",
+            "Wrong dish, charged twice…"
+        ),
+        refund_hint = tr(
+            l,
+            "Vuelve a la tarjeta con la que se pagó, con su parte de la propina. Una devolución grande espera la aprobación de otra persona con autoridad de pagos.",
+            "It goes back to the card that paid, with its part of the tip. A large refund waits for another person with payout authority to approve it."
+        ),
+        refund = tr(l, "Devolver", "Refund"),
+        cancel = tr(l, "Cancelar", "Cancel"),
+        unfinished = tr(
+            l,
+            "Mostrar también los pagos no completados (cancelados, rechazados o en curso)",
+            "Also show payments that did not complete (cancelled, declined or in progress)"
+        ),
+        caption = tr(
+            l,
+            "Pagos con tarjeta, los más recientes primero",
+            "Card payments, newest first"
+        ),
+        when = tr(l, "Cuándo", "When"),
+        table = tr(l, "Mesa", "Table"),
+        charged = tr(l, "Cobrado", "Charged"),
+        tip = tr(l, "Propina", "Tip"),
+        refunded = tr(l, "Devuelto", "Refunded"),
+        status = tr(l, "Estado", "Status"),
+        actions = tr(l, "Devolución", "Refund"),
+        none = tr(
+            l,
+            "Aún no hay pagos con tarjeta en esta sede.",
+            "No card payments at this venue yet."
+        ),
+        more = tr(l, "Ver pagos anteriores", "Show earlier payments"),
+    );
+    staff_page(
+        l,
+        "payments",
+        tr(l, "Pagos y devoluciones", "Payments and refunds"),
+        r#"class="wide""#,
+        &body,
+    )
+}
+
 /// A venue's tables: each with its seats, the link its QR code opens and buttons to rename or retire it, the form
 /// that adds one, and the PDF of every table's QR code to print.
 #[utoipa::path(get, path = "/tables", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]

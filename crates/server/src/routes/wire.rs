@@ -4,12 +4,13 @@
 
 use comanda_domain::Money;
 use comanda_store::{ordering, payments};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Converts a store enum into its wire twin, variant by variant (a new store variant fails to compile here).
+/// Converts a store enum into its wire twin and back, variant by variant (a new store variant fails to compile
+/// here); the wire form is also what a query parameter names (`?status=awaiting_approval`).
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident from $store:path { $($(#[$vmeta:meta])* $variant:ident),* $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
         $(#[$meta])*
         pub enum $name {
             $($(#[$vmeta])* $variant),*
@@ -20,6 +21,15 @@ macro_rules! wire_enum {
                 use $store as Store;
                 match status {
                     $(Store::$variant => Self::$variant),*
+                }
+            }
+        }
+
+        impl From<$name> for $store {
+            fn from(status: $name) -> Self {
+                use $store as Store;
+                match status {
+                    $($name::$variant => Store::$variant),*
                 }
             }
         }

@@ -1217,6 +1217,34 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
     let manager = crate::identity::enrolled(&server, "gerente@example.co", PASSWORD)
         .await
         .access;
+    // The second person finds what waits for them in the venue's refunds: who asked, for which table, how much.
+    let refunds = |query: &'static str| {
+        let path = format!("/api/v1/venues/{}/refunds{query}", v.venue);
+        let manager = manager.clone();
+        let server = &server;
+        async move { call(server, "GET", &path, Some(&manager), None).await }
+    };
+    let waiting = refunds("?status=awaiting_approval").await;
+    assert_eq!(waiting.status, 200, "{}", waiting.body);
+    let items = waiting.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", waiting.body);
+    assert_eq!(items[0]["refund_id"], refund.as_str());
+    assert_eq!(items[0]["requested_by"], me.body["user_id"]);
+    assert_eq!(items[0]["table_id"], v.table.as_str());
+    assert_eq!(items[0]["split"]["refund"]["amount"], 3_780_000);
+    assert_eq!(items[0]["reason"], "evento cancelado");
+    expect_problem(
+        server
+            .client
+            .get(server.url(&format!("/api/v1/venues/{}/refunds?status=done", v.venue)))
+            .bearer_auth(&manager)
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "validation",
+    )
+    .await;
     let approved = post(
         &server,
         &format!("/api/v1/refunds/{refund}/approve"),
@@ -1226,7 +1254,20 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
     .await;
     assert_eq!(approved.status, 200, "{}", approved.body);
     assert_eq!(approved.body["status"], "succeeded");
+    assert_eq!(approved.body["approved_by"], manager_id.as_str());
     assert_eq!(stripe.balance_of("platform").await, 0);
+    assert_eq!(
+        refunds("?status=awaiting_approval").await.body["items"],
+        json!([])
+    );
+    let all = refunds("").await;
+    let statuses: Vec<&Value> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["status"])
+        .collect();
+    assert_eq!(statuses, [&json!("succeeded"), &json!("failed")], "{}", all.body);
 
     // Changing the payout bank details: asked by one, approved by another, then Stripe's update link.
     let change = post(&server, "/api/v1/payouts/bank-details", Some(&v.owner), json!({})).await;

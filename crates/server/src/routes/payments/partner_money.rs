@@ -263,8 +263,14 @@ pub struct StaffPaymentView {
     pub table_id: String,
     pub settlement: Settlement,
     pub charge_model: ChargeModel,
+    /// Refunded, or held by refunds awaiting approval or under way at Stripe: `total` minus this is what is left to
+    /// refund. The venue's refunds (`GET /api/v1/venues/{venue}/refunds`) say which is which.
     pub refunded: Money,
     pub payment_intent: Option<String>,
+    /// When the guest started it (the list's order).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: time::OffsetDateTime,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -301,6 +307,7 @@ pub async fn venue_payments(
                 charge_model: p.charge_model,
                 refunded: p.refunded,
                 payment_intent: p.payment_intent.clone(),
+                created_at: p.created_at,
             })
             .collect(),
     }))
@@ -321,6 +328,13 @@ pub struct RefundView {
     pub status: crate::routes::wire::RefundStatus,
     pub split: comanda_domain::payment::RefundSplit,
     pub reason: String,
+    /// The member who asked for it.
+    pub requested_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub requested_at: time::OffsetDateTime,
+    /// The second person with payout authority who approved it (a refund above the threshold).
+    pub approved_by: Option<String>,
     /// The member who declined it while it awaited approval (then `status` is `failed` and nothing moved).
     pub declined_by: Option<String>,
 }
@@ -333,9 +347,76 @@ impl From<&Refund> for RefundView {
             status: r.status.into(),
             split: r.split,
             reason: r.reason.clone(),
+            requested_by: r.requested_by.to_string(),
+            requested_at: r.created_at,
+            approved_by: r.approved_by.map(|m| m.to_string()),
             declined_by: r.declined_by.map(|m| m.to_string()),
         }
     }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RefundsQuery {
+    /// Only the refunds in this state (`awaiting_approval`: those a second person has to approve or decline).
+    pub status: Option<crate::routes::wire::RefundStatus>,
+    #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$")]
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VenueRefundView {
+    #[serde(flatten)]
+    pub refund: RefundView,
+    /// The table whose bill the refunded payment paid.
+    pub table_id: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VenueRefundList {
+    pub items: Vec<VenueRefundView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The refunds of the venue's payments, newest first, optionally of one status (`awaiting_approval`: what waits for a
+/// second person with payout authority). Paginated by `(requested_at, id)`: follow `next_cursor` until it is `null`.
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/refunds", tag = "payments", security(("bearer" = [])),
+    params(("venue" = String, Path), RefundsQuery), responses(
+        (status = 200, body = VenueRefundList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn venue_refunds(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(venue): Path<String>,
+    ApiQuery(query): ApiQuery<RefundsQuery>,
+) -> Result<Json<VenueRefundList>, ApiError> {
+    let venue = path_id(&venue)?;
+    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
+    state
+        .store
+        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+        .await?;
+    let page = state
+        .store
+        .venue_refunds(&caller.scope, venue, query.status.map(Into::into), page)
+        .await?;
+    Ok(Json(VenueRefundList {
+        next_cursor: page.next.map(|c| c.encode()),
+        items: page
+            .items
+            .iter()
+            .map(|r| VenueRefundView {
+                refund: RefundView::from(&r.refund),
+                table_id: r.table_id.to_string(),
+            })
+            .collect(),
+    }))
 }
 
 /// Refunds all or part of a payment (managers, or anyone with payout authority). Under separate charges and

@@ -1060,6 +1060,70 @@ pub async fn a_refund_asked_again_with_its_key_is_the_first_refund(store: &dyn S
         store.payment(&scope, payment.id).await.unwrap().refunded,
         cop(600_000)
     );
+
+    // The venue's list: newest first with the table, a page at a time, one status when asked; another venue's or
+    // another partner's list holds none of them.
+    let big = NewRefund {
+        needs_approval: true,
+        ..ask(400_000, "k-3", b"400000")
+    };
+    let waiting = store
+        .request_refund(&scope, &big, &audit, NOW + time::Duration::seconds(1))
+        .await
+        .unwrap();
+    let listed = |status, page| store.venue_refunds(&scope, venue, status, page);
+    let all = listed(None, PageRequest::default()).await.unwrap();
+    let ids: Vec<Uuid> = all.items.iter().map(|r| r.refund.id).collect();
+    let mut same_instant = [first.id, second.id];
+    same_instant.sort();
+    same_instant.reverse();
+    assert_eq!(ids, [waiting.id, same_instant[0], same_instant[1]]);
+    assert!(all.items.iter().all(|r| r.table_id == table));
+    assert_eq!(all.items[0].refund, waiting);
+    let one = PageRequest {
+        after: None,
+        limit: 1,
+    };
+    let first_page = listed(None, one).await.unwrap();
+    assert_eq!(first_page.items.len(), 1);
+    let rest = listed(
+        None,
+        PageRequest {
+            after: first_page.next,
+            limit: 10,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|r| r.refund.id).collect::<Vec<_>>(),
+        ids[1..]
+    );
+    let awaiting = listed(Some(RefundStatus::AwaitingApproval), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        awaiting.items.iter().map(|r| r.refund.id).collect::<Vec<_>>(),
+        [waiting.id]
+    );
+    let other_venue = venue_of(store, &scope).await;
+    assert!(
+        store
+            .venue_refunds(&scope, other_venue, None, PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let stranger = new_partner(store, "Ajena").await;
+    assert!(
+        store
+            .venue_refunds(&stranger, venue, None, PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 /// Cash at the table (docs/payments.md, "Cash at the table"): it pays the bill like a card share, never more than is
