@@ -79,6 +79,10 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await assertAccessible(guest, 'guest menu on a phone');
 
   const soup = guest.locator('.dish', { hasText: 'Ajiaco' });
+  // The side's rule is on the menu before Add, and each option is a row a thumb hits alone (44 px).
+  assert.equal(await soup.locator('legend').textContent(), 'Acompañamiento (elige 1)');
+  const rows = await soup.locator('fieldset label').evaluateAll((labels) => labels.map((l) => l.getBoundingClientRect().height));
+  assert.ok(rows.every((height) => height >= 44), `option rows ${rows}`);
   // A dish whose side must be chosen does not reach the cart without it: the guest is told, where they are.
   await soup.locator('button.add').click();
   await guest.locator('.error', { hasText: 'Elige 1 en «Acompañamiento»' }).waitFor();
@@ -274,7 +278,7 @@ test('staff edit the menu in the browser and guests see the change', async () =>
   assert.equal(await guest.locator('.dish', { hasText: 'degustación' }).count(), 0, 'removed: not offered');
   assert.equal(await guest.getByRole('heading', { name: 'Jugos naturales' }).count(), 1);
   const juice = guest.locator('.dish', { hasText: 'Jugo de lulo' });
-  assert.match(await juice.getByText('Jarra').textContent(), /Jarra \+\$\u00a08\.000/);
+  assert.match(await juice.getByText('Jarra').textContent(), /Jarra \+ \$\u00a08\.000/);
   assert.equal(await juice.getByLabel(/Vaso/).count(), 1);
   await phone.close();
   await staff.close();

@@ -179,6 +179,7 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   const second = await payOnPhone(payPath, async (page) => {
     await page.locator('#bill-remaining').filter({ hasText: '20.000' }).waitFor();
     assert.equal(await page.isDisabled('input[name=split][value=full]'), true, 'no "whole bill" once half is paid');
+    assert.match(await page.locator('input[name=split][value=full] + .choice').textContent(), /ya hay una parte pagada o en pago: elige «Lo que falta»/);
     // The half was paid as a share, not by dish: the dishes' list says no dish shows it, and what is left.
     await page.check('input[name=split][value=items]');
     await page.locator('#items-unmarked', { hasText: /se pagó en partes.*faltan \$\s20\.000/ }).waitFor();

@@ -200,6 +200,29 @@ pub fn fraction_of(amount: Money, numerator: u32, denominator: u32) -> Result<Mo
     )
 }
 
+/// `amount × numerator ÷ denominator` rounded half up to the currency's payable unit ([`Currency::payable_unit`]:
+/// whole pesos for COP, whose centavos are out of circulation): a third of a 20.000 COP dish is 6.667, which a guest
+/// can hand over in cash and a card slip shows, not 6.666,67.
+///
+/// [`Currency::payable_unit`]: crate::Currency::payable_unit
+pub fn payable_fraction_of(amount: Money, numerator: u32, denominator: u32) -> Result<Money, MoneyError> {
+    if denominator == 0 {
+        return Err(MoneyError::Overflow);
+    }
+    // A line of centavos (an old price, before prices were held to whole pesos) keeps the minor unit: its parts
+    // could otherwise round past it.
+    let unit = match amount.currency.payable_unit() {
+        unit if amount.amount % unit == 0 => i128::from(unit),
+        _ => 1,
+    };
+    let scaled = i128::from(amount.amount) * i128::from(numerator) * 2 + i128::from(denominator) * unit;
+    let rounded = scaled / (2 * i128::from(denominator) * unit) * unit;
+    Money::new(
+        i64::try_from(rounded).map_err(|_| MoneyError::Overflow)?,
+        amount.currency,
+    )
+}
+
 /// A part of a line taken by one of the bill's item payments, paid or being paid, with what that part was charged
 /// (minor units of the line's currency). `amount` is `None` for a payment made before parts' amounts were kept: its
 /// amount is then recomputed from its fraction.
@@ -351,11 +374,12 @@ fn fraction(share: &LineShare) -> Fraction {
 }
 
 /// What `this` claim of a line of `line_total` pays, after the line's claims `before` (other splits' and earlier in
-/// the same split): its fraction of the line rounded half up ([`fraction_of`]), except the claim that completes the
-/// line, which pays what the others were charged left of it (a claim of unknown amount counts as its rounded
-/// fraction). Three thirds of 20.000,00 COP are 6.666,67, 6.666,67 and 6.666,66, the whole line to the centavo, in
-/// whatever order they are paid, and still when a part lapses and is taken again (docs/payments.md, "Split by
-/// items").
+/// the same split): its fraction of the line rounded half up to the payable unit ([`payable_fraction_of`]: whole
+/// pesos), except the claim that completes the line, which pays what the others were charged left of it (a claim of
+/// unknown amount, kept before parts' amounts were, counts as its fraction rounded to the minor unit, as it was
+/// charged then: [`fraction_of`]). Three thirds of 20.000 COP are 6.667, 6.667 and 6.666, the whole line to the
+/// peso, in whatever order they are paid, and still when a part lapses and is taken again (docs/payments.md,
+/// "Splitting one bill between guests").
 pub fn line_claim_amount(
     line_total: Money,
     before: &[LineClaim],
@@ -364,7 +388,7 @@ pub fn line_claim_amount(
     let claimed = before
         .iter()
         .fold((0, 1), |sum, claim| fraction_plus(sum, fraction(&claim.share)));
-    let own = fraction_of(line_total, this.numerator, this.denominator.max(1))?;
+    let own = payable_fraction_of(line_total, this.numerator, this.denominator.max(1))?;
     if fraction_plus(claimed, fraction(this)) != (1, 1) {
         return Ok(own);
     }
@@ -953,9 +977,10 @@ mod tests {
     }
 
     #[test]
-    fn three_thirds_of_a_line_pay_the_whole_line_to_the_centavo() {
-        // 20.000,00 COP shared by three guests, each paying 1/3 as a payment of its own: the third pays what the
-        // other two left (6.666,66), so the bill is covered exactly and the third is not refused.
+    fn three_thirds_of_a_line_pay_the_whole_line_to_the_peso() {
+        // 20.000 COP shared by three guests, each paying 1/3 as a payment of its own: each third is whole pesos
+        // (6.667, never 6.666,67: centavos are out of circulation), and the third pays what the other two left
+        // (6.666), so the bill is covered exactly and the third is not refused.
         let order = Uuid::nil();
         let third = LineShare {
             order_id: order,
@@ -963,33 +988,50 @@ mod tests {
             numerator: 1,
             denominator: 3,
         };
+        let paid = |amount: i64| LineClaim {
+            share: third,
+            amount: Some(amount),
+        };
         let lines = |o: Uuid, l: u32| (o == order && l == 0).then(|| cop(2_000_000));
         let split = Split::Items { items: vec![third] };
         let first = share_amount(&split, &balance(2_000_000, 2_000_000), lines, &[]).unwrap();
-        let second = share_amount(&split, &balance(2_000_000, 1_333_333), lines, &[third.into()]).unwrap();
+        let second = share_amount(&split, &balance(2_000_000, 1_333_300), lines, &[paid(666_700)]).unwrap();
         let last = share_amount(
             &split,
-            &balance(2_000_000, 666_666),
+            &balance(2_000_000, 666_600),
             lines,
-            &[third.into(), third.into()],
+            &[paid(666_700), paid(666_700)],
         )
         .unwrap();
         assert_eq!(
             (first.amount, second.amount, last.amount),
-            (666_667, 666_667, 666_666)
+            (666_700, 666_700, 666_600)
         );
         // Two thirds in one payment after a third: the last of them completes the line.
         let two = Split::Items {
             items: vec![third, third],
         };
         assert_eq!(
-            share_amount(&two, &balance(2_000_000, 1_333_333), lines, &[third.into()]).unwrap(),
-            cop(1_333_333)
+            share_amount(&two, &balance(2_000_000, 1_333_300), lines, &[paid(666_700)]).unwrap(),
+            cop(1_333_300)
         );
         // What each part of a split by lines pays is kept with the payment.
-        let both = split_share(&two, &balance(2_000_000, 1_333_333), lines, &[third.into()]).unwrap();
-        assert_eq!(both.line_amounts, vec![666_667, 666_666]);
-        // Sevenths of 10 minor units round down (1 each): the seventh takes the 4 the others left.
+        let both = split_share(&two, &balance(2_000_000, 1_333_300), lines, &[paid(666_700)]).unwrap();
+        assert_eq!(both.line_amounts, vec![666_700, 666_600]);
+        // A part paid before parts' amounts were kept counts as it was charged then (to the centavo): the part that
+        // completes the line still pays exactly what is left.
+        assert_eq!(
+            share_amount(
+                &split,
+                &balance(2_000_000, 666_666),
+                lines,
+                &[third.into(), third.into()]
+            )
+            .unwrap(),
+            cop(666_666)
+        );
+        // A line of centavos keeps the minor unit (its parts could round past it in pesos): sevenths of 10 minor
+        // units round down (1 each), and the seventh takes the 4 the others left.
         let seventh = LineShare {
             denominator: 7,
             ..third
@@ -998,13 +1040,14 @@ mod tests {
         let six = [LineClaim::from(seventh); 6];
         let split = Split::Items { items: vec![seventh] };
         assert_eq!(share_amount(&split, &balance(10, 4), ten, &six).unwrap(), cop(4));
+        assert_eq!(payable_fraction_of(cop(10), 1, 7).unwrap(), cop(1));
     }
 
     #[test]
-    fn a_lapsed_third_taken_again_still_pays_the_line_to_the_centavo() {
-        // Thirds of 20.000,00 COP: A (6.666,67) and B (6.666,67) are being paid, C completes the line with 6.666,66.
-        // A's hold lapses; D takes A's third. D completes the line against what B and C were charged (6.666,67),
-        // not against their fractions recomputed (which would leave one centavo no card can pay).
+    fn a_lapsed_third_taken_again_still_pays_the_line_to_the_peso() {
+        // Thirds of 20.000 COP: A (6.667) and B (6.667) are being paid, C completes the line with 6.666. A's hold
+        // lapses; D takes A's third. D completes the line against what B and C were charged (6.667 + 6.666 leave
+        // 6.667), not against their fractions recomputed.
         let third = LineShare {
             order_id: Uuid::nil(),
             line: 0,
@@ -1016,13 +1059,14 @@ mod tests {
             amount: Some(amount),
         };
         let line = cop(2_000_000);
-        let c = line_claim_amount(line, &[charged(666_667), charged(666_667)], &third).unwrap();
-        assert_eq!(c, cop(666_666));
-        let d = line_claim_amount(line, &[charged(666_667), charged(c.amount)], &third).unwrap();
-        assert_eq!(666_667 + c.amount + d.amount, line.amount);
+        let c = line_claim_amount(line, &[charged(666_700), charged(666_700)], &third).unwrap();
+        assert_eq!(c, cop(666_600));
+        let d = line_claim_amount(line, &[charged(666_700), charged(c.amount)], &third).unwrap();
+        assert_eq!(d, cop(666_700));
+        assert_eq!(666_700 + c.amount + d.amount, line.amount);
         // The same parts recomputed under the lock from claims that changed meanwhile give the new amounts.
-        let parts = line_part_amounts(&[third], &[line], &[charged(666_667), charged(666_666)]).unwrap();
-        assert_eq!(parts, vec![cop(666_667)]);
+        let parts = line_part_amounts(&[third], &[line], &[charged(666_700), charged(666_600)]).unwrap();
+        assert_eq!(parts, vec![cop(666_700)]);
     }
 
     #[test]
@@ -1083,11 +1127,15 @@ mod tests {
         }
 
         /// Parts of a line that make it whole pay exactly the line, in any order they are paid; each part is within
-        /// rounding of its exact fraction (the completing part takes what the others' rounding left).
+        /// rounding of its exact fraction (the completing part takes what the others' rounding left), and a line of
+        /// whole pesos is paid in whole pesos.
         #[test]
         fn parts_that_make_a_line_whole_pay_exactly_the_line(line in 1i64..100_000_000,
+                                                            whole_pesos in any::<bool>(),
                                                             cuts in proptest::collection::vec(1u32..20, 0..6),
                                                             seed in any::<u64>()) {
+            let line = if whole_pesos { (line / 100 + 1) * 100 } else { line };
+            let unit = if line % 100 == 0 { 100 } else { 1 };
             // Twentieths cut at the given points: parts of a line that add up to exactly one.
             let mut points: Vec<u32> = cuts.iter().map(|c| c % 20).filter(|c| *c > 0).collect();
             points.extend([0, 20]);
@@ -1104,7 +1152,8 @@ mod tests {
             for part in &parts {
                 let amount = line_claim_amount(cop(line), &claims, part).unwrap().amount;
                 let exact = i128::from(line) * i128::from(part.numerator) / 20;
-                prop_assert!((i128::from(amount) - exact).abs() <= i128::try_from(len).unwrap());
+                prop_assert!((i128::from(amount) - exact).abs() <= i128::try_from(len).unwrap() * unit);
+                prop_assert_eq!(amount % unit as i64, 0);
                 paid += amount;
                 claims.push(LineClaim { share: *part, amount: Some(amount) });
             }

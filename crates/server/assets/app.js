@@ -116,7 +116,7 @@ const spanishDetails = [
   [/^accept the table first/, 'Acepta la mesa primero: su cuenta se abre cuando el personal la acepta.'],
   [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
   [/^a partner always keeps at least one owner$/, 'El negocio siempre conserva al menos un propietario: nombra a otro antes.'],
-  [/^guests have paid for this order: ([\d,]+(?:\.\d+)?) COP more.*: refund ([\d,]+(?:\.\d+)?) COP of their payments/, 'Los clientes ya pagaron este pedido: primero devuélveles $ $2 de sus pagos (así vuelven $ $1 de la cuenta, y con ellos su parte de la propina), luego cancélalo.'],
+  [/^guests have paid for this order: ([\d,]+(?:\.\d+)?) COP more.*: refund ([\d,]+(?:\.\d+)?) COP of their payments/, 'Los clientes ya pagaron este pedido: primero devuélveles $ $2 de sus pagos en «Pagos y devoluciones» (así vuelven $ $1 de la cuenta, y con ellos su parte de la propina), luego cancélalo.'],
   [/^guests have paid for this order/, 'Los clientes ya pagaron este pedido: primero devuélveles el pago, luego cancélalo.'],
   [/^reason: only a cancellation takes a reason/, 'Solo una cancelación lleva motivo.'],
   [/^reason: /, 'Escribe el motivo, en máximo 500 caracteres.'],
@@ -797,6 +797,16 @@ const statusNames = {
 const statusName = (status) => statusNames[english ? 'en' : 'es'][status] || status;
 const localized = (text) => (english && text.en ? text.en : text.es);
 
+// How many options of a group a guest picks, in words: "elige 1", "opcional, hasta 2", "elige de 1 a 3".
+function choiceRule(group) {
+  if (group.min === 0) {
+    if (group.max === 1) return english ? 'optional' : 'opcional';
+    return english ? `optional, up to ${group.max}` : `opcional, hasta ${group.max}`;
+  }
+  if (group.min === group.max) return english ? `choose ${group.min}` : `elige ${group.min}`;
+  return english ? `choose ${group.min} to ${group.max}` : `elige de ${group.min} a ${group.max}`;
+}
+
 function guestDevice() {
   let device = localStorage.getItem('comanda.device');
   if (!device) {
@@ -1006,7 +1016,11 @@ pages.guest = async () => {
       item.modifiers.forEach((group, g) => {
         const fieldset = document.createElement('fieldset');
         const legend = document.createElement('legend');
-        legend.textContent = localized(group.name);
+        // The group's rule is said before the guest taps Add (a required side was found only by the refusal).
+        const rule = document.createElement('span');
+        rule.className = 'rule';
+        rule.textContent = ` (${choiceRule(group)})`;
+        legend.append(localized(group.name), rule);
         fieldset.appendChild(legend);
         // An optional choice of one: radios cannot be unchosen, so "none" is a choice of its own, chosen at first.
         if (group.max === 1 && group.min === 0) {
@@ -1030,7 +1044,7 @@ pages.guest = async () => {
           input.value = `${g}:${o}`;
           input.dataset.delta = option.price_delta;
           input.dataset.label = localized(option.name);
-          label.append(input, ` ${localized(option.name)}${option.price_delta ? ' +' + formatMoney({ amount: option.price_delta, currency: item.price.currency }) : ''}`);
+          label.append(input, ` ${localized(option.name)}${option.price_delta ? ' + ' + formatMoney({ amount: option.price_delta, currency: item.price.currency }) : ''}`);
           fieldset.appendChild(label);
         });
         card.appendChild(fieldset);

@@ -314,7 +314,8 @@ function spoken(problem, english) {
     return Math.ceil(Math.ceil(bill.balance.total.amount / Math.max(2, split.parts || 2)) / unit) * unit;
   };
   // The parts of dishes a split by dish pays, each with whether its line carries the venue's tax. Each part of a line
-  // is rounded half up; the part that completes a line pays what its other parts left of it
+  // is rounded half up to whole pesos (comanda_domain::payment::payable_fraction_of; a line of centavos to the
+  // centavo); the part that completes a line pays what its other parts left of it
   // (comanda_domain::payment::line_claim_amount), so three thirds are the whole line.
   const chosenParts = (split) => {
     const parts = [];
@@ -323,12 +324,15 @@ function spoken(problem, english) {
       const line = order && order.lines[item.line];
       if (!line) return;
       const total = line.unit_price.amount * line.quantity;
+      const unit = total % payableUnit(line.unit_price.currency) === 0 ? payableUnit(line.unit_price.currency) : 1;
+      const own = (share) => Math.floor((total * share.numerator * 2 + share.denominator * unit) / (2 * share.denominator * unit)) * unit;
+      // A part charged before parts' amounts were kept, as it was charged then (to the minor unit).
       const part = (share) => Math.floor((total * share.numerator * 2 + share.denominator) / (2 * share.denominator));
       const before = [...(bill.claims || []), ...split.items.slice(0, index)]
         .filter((c) => c.order_id === item.order_id && c.line === item.line);
       const whole = before.reduce((taken, c) => taken + lineParts(c), 0) + lineParts(item) === LINE_WHOLE;
       // What the bill's other parts were charged (`amount`), else their own rounding.
-      const amount = whole ? total - before.reduce((taken, c) => taken + (c.amount ?? part(c)), 0) : part(item);
+      const amount = whole ? total - before.reduce((taken, c) => taken + (c.amount ?? part(c)), 0) : own(item);
       parts.push({ amount, taxed: line.taxed });
     });
     return parts;
@@ -505,6 +509,12 @@ function spoken(problem, english) {
     const full = $('#share-form input[name=split][value=full]');
     const started = bill.balance.paid.amount + bill.balance.in_progress.amount > 0;
     full.disabled = started;
+    // A greyed choice says why, and which one to take instead.
+    const fullChoice = full.parentElement.querySelector('.choice');
+    fullChoice.dataset.base ??= fullChoice.textContent;
+    fullChoice.textContent = started
+      ? `${fullChoice.dataset.base} ${english ? '(part of it is paid or being paid: choose “What is left”)' : '(ya hay una parte pagada o en pago: elige «Lo que falta»)'}`
+      : fullChoice.dataset.base;
     if (started && full.checked) {
       full.checked = false;
       $('#share-form input[name=split][value=remaining]').checked = true;

@@ -856,11 +856,11 @@ pub async fn a_line_is_paid_once_by_whoever_chooses_it(engine: Engine) {
         "{}",
         again.body
     );
-    // 4/11, 4/11 and 3/11 of the shared 37.800 line are the whole of it to the centavo, though no part is a whole
-    // number of centavos: the part that completes the line pays what the others left (1.030.910 where 3/11 alone
-    // rounds to 1.030.909), so no centavo is left owing, nor one refused.
+    // 4/11, 4/11 and 3/11 of the shared 37.800 line are the whole of it to the peso, each in whole pesos though no
+    // part is exact (13.745,45 and 10.309,09): each rounds to whole pesos and the part that completes the line pays
+    // what the others left (10.310), so no centavo is asked of a card or a cash hand, and none is left owing.
     let elevenths = |n: u32| json!({"order_id": order, "line": 0, "numerator": n, "denominator": 11});
-    for (part, amount) in [(4, 1_374_545), (4, 1_374_545), (3, 1_030_910)] {
+    for (part, amount) in [(4, 1_374_500), (4, 1_374_500), (3, 1_031_000)] {
         let paid = pay(&server, &v, lines(json!([elevenths(part)]))).await;
         assert_eq!(paid.status, 201, "{}", paid.body);
         assert_eq!(paid.body["amount"]["amount"], amount, "{}", paid.body);
