@@ -125,6 +125,8 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   // The table's first order waits until staff accept the table; then the kitchen sees it without reloading.
   const pending = kitchen.locator('.pending', { hasText: 'Mesa 3' });
   await pending.waitFor({ timeout: 5000 });
+  // Staff see what the table ordered and when before they accept it.
+  assert.match(await pending.textContent(), /Pidió \$\s37\.000 a las \d/);
   await pending.locator('button.accept').click();
   const ticket = kitchen.locator('.ticket').first();
   await ticket.waitFor({ timeout: 3000 });

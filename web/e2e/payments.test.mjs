@@ -173,6 +173,12 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   });
   assert.match(await first.page.textContent('#receipt'), /\$\s21\.851 \(tu parte \$\s20\.000 \+ propina voluntaria \$\s1\.851\)/);
   await first.page.locator('#bill-paid').filter({ hasText: '20.000' }).waitFor();
+  // The table's menu page says what is paid and what is left too, and still offers to pay the rest.
+  const menuPage = await first.phone.newPage();
+  await menuPage.goto(`${server.origin}${payPath.replace(/\/pay$/, '')}`);
+  await menuPage.locator('#bill', { hasText: /Pagado: \$\s20\.000 · Falta: \$\s20\.000/ }).waitFor();
+  assert.equal(await menuPage.isVisible('#pay-link'), true);
+  await menuPage.close();
   await first.page.screenshot({ path: artifactPath('pay-first-half.png'), fullPage: true });
 
   // Second guest, another browser context: what is left, no tip.

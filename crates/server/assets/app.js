@@ -915,7 +915,9 @@ pages.guest = async () => {
     $('#waiting').hidden = !(bill.session && bill.session.status === 'pending');
     // Paying needs an open bill: not before the first order, nor while staff have not accepted the table.
     // Paying needs something to pay too: an empty bill (every order cancelled) offers no payment.
-    $('#pay-link').hidden = !(bill.session && bill.session.status === 'open' && bill.bill.subtotal.amount > 0);
+    // A bill paid in full has no Pay button: the bill line says it is paid. (One being paid keeps it: the guest who
+    // left a payment on the card step finds it again there.)
+    $('#pay-link').hidden = !(bill.session && bill.session.status === 'open' && bill.bill.subtotal.amount > 0 && !bill.balance.settled);
     const list = $('#order-list');
     // Redrawn only when an order changed: a redraw every two seconds would take the focus from a guest's keyboard or
     // screen reader on the Cancel button. The focus on an order's line or button stays on it across a redraw.
@@ -979,7 +981,14 @@ pages.guest = async () => {
     const b = bill.bill;
     // The tax contained in the prices is said in whole pesos, as a receipt says it (8/108 of a price is rarely whole).
     const tax = b.taxes.map((t) => `${t.kind === 'inc' ? (english ? 'Consumption tax' : 'Impuesto al consumo') : 'IVA'} ${t.rate_bp / 100} % ${english ? 'included' : 'incluido'}: ${formatWholeMoney(t.amount)}`).join(' · ');
-    $('#bill').textContent = `${english ? 'Bill total' : 'Total de la cuenta'}: ${formatMoney(b.subtotal)} · ${tax} · ${english ? 'Suggested tip (voluntary)' : 'Propina sugerida (voluntaria)'} ${b.suggested_tip_bp / 100} % ${english ? 'of the value before tax' : 'del valor antes de impuestos'}: ${formatMoney(b.suggested_tip)}`;
+    // Once some of it is paid (another guest's share, cash), what is paid and what is left, as the pay page says.
+    const balance = bill.balance;
+    const held = balance && balance.in_progress.amount > 0
+      ? ` · ${english ? 'Being paid' : 'Pagándose'}: ${formatMoney(balance.in_progress)}` : '';
+    const paid = !balance || balance.paid.amount + balance.in_progress.amount === 0 ? ''
+      : balance.settled ? ` · ${english ? 'Paid in full' : 'Cuenta pagada'}`
+        : ` · ${english ? 'Paid' : 'Pagado'}: ${formatMoney(balance.paid)}${held} · ${english ? 'Left to pay' : 'Falta'}: ${formatMoney(balance.remaining)}`;
+    $('#bill').textContent = `${english ? 'Bill total' : 'Total de la cuenta'}: ${formatMoney(b.subtotal)}${paid} · ${tax} · ${english ? 'Suggested tip (voluntary)' : 'Propina sugerida (voluntaria)'} ${b.suggested_tip_bp / 100} % ${english ? 'of the value before tax' : 'del valor antes de impuestos'}: ${formatMoney(b.suggested_tip)}`;
   };
 
   try {
@@ -1607,6 +1616,12 @@ pages.kitchen = async () => {
       card.dataset.session = session.id;
       const title = document.createElement('h3');
       title.textContent = `${session.table} — ${english ? 'new table, waiting for you' : 'mesa nueva, espera aceptación'}`;
+      // What the phone ordered and when, so staff accept a table they can see someone at, not a code photographed
+      // and used from elsewhere.
+      const ordered = document.createElement('p');
+      ordered.textContent = english
+        ? `Ordered ${formatMoney(session.balance.total)} at ${clockTime(session.created_at)}: accept it once someone is seated there.`
+        : `Pidió ${formatMoney(session.balance.total)} a las ${clockTime(session.created_at)}: acéptala si hay alguien sentado ahí.`;
       const accept = document.createElement('button');
       accept.type = 'button';
       accept.className = 'accept';
@@ -1616,7 +1631,7 @@ pages.kitchen = async () => {
         try { await authed('POST', `/api/v1/table-sessions/${session.id}/accept`, {}); } catch (error) { showError(error.problem); }
         await refreshSessions();
       });
-      card.append(title, accept);
+      card.append(title, ordered, accept);
       pendingBox.appendChild(card);
     }
   };
