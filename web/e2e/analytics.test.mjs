@@ -73,7 +73,7 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   // 6 × … COP as the page writes pesos: "$ 42.000", a no-break space after the sign so the amount never wraps away from it.
   assert.equal(await grossShown.textContent(), `$\u00a0${(gross / 100).toLocaleString('es-CO')}`);
   // Figures derived from tax-inclusive prices (net, tax, averages) are shown in whole pesos, never centavos.
-  for (const figure of ['net', 'tax', 'average_order', 'average_ticket']) {
+  for (const figure of ['net', 'tax', 'net_tax', 'average_order', 'average_ticket']) {
     assert.match(await page.locator(`#summary dd[data-figure=${figure}]`).textContent(), /^\$\u00a0\d{1,3}(\.\d{3})*$/, figure);
   }
   // No party seated and no no-show, no card payment ended: no rate to give, "—" rather than a "0 %" that reads as
@@ -116,9 +116,15 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   // Excel in es-CO opens it by a double click: a byte-order mark (else "día" reads "dÃ­a"), ";" between cells (the
   // locale's list separator) and a decimal comma; the header row and the figure's name in Spanish, for the owner.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-series')]);
+  // Named with its period: a second day's or month's download does not overwrite the first.
+  assert.equal(download.suggestedFilename(), `ventas-serie-${salesDay}.csv`);
   const csv = readFileSync(await download.path(), 'utf8');
   assert.match(csv, /^\uFEFFInicio \(hora local\);Día de operación;Zona horaria;Cifra;Valor \(centavos\);Valor;Moneda\r\n/);
   assert.match(csv, new RegExp(`;America/Bogota;Ventas brutas;${gross};${(gross / 100).toFixed(2).replace('.', ',')};COP\\r\\n`));
+  // The month's tip ledger for payroll, from the same page (it was API-only): the range's month, every venue.
+  const [tipsFile] = await Promise.all([page.waitForEvent('download'), page.click('#csv-tips')]);
+  assert.equal(tipsFile.suggestedFilename(), `propinas-${salesDay.slice(0, 7)}.csv`);
+  assert.match(readFileSync(await tipsFile.path(), 'utf8'), /^\uFEFFMomento;ID del local;/);
   // The API's plain CSV for programs is RFC 4180 as before.
   const plain = await (await laptop.request.get(`${server.origin}/api/v1/venues/${venue}/analytics/timeseries?metric=gross&granularity=${await page.inputValue('#range-form [name=granularity]')}&from=${await page.inputValue('#range-form [name=from]')}&to=${await page.inputValue('#range-form [name=to]')}&format=csv`, { headers: { Authorization: `Bearer ${token}` } })).text();
   assert.match(plain, /^start_local,business_day,timezone,metric,value_minor,value,currency\r\n/);

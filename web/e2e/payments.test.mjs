@@ -278,7 +278,11 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   await desk.locator('#awaiting').waitFor({ state: 'hidden' });
   await desk.locator('#payments-table tbody tr', { hasText: /pagado/ }).filter({ hasText: /—/ }).getByRole('button', { name: /^Devolver/ }).waitFor();
   await desk.check('#show-unfinished');
-  await desk.locator('#payments-table tbody tr', { hasText: 'cancelado' }).first().waitFor();
+  // A payment given up charged nothing, and says so.
+  const givenUp = desk.locator('#payments-table tbody tr', { hasText: 'cancelado' }).first();
+  await givenUp.waitFor();
+  assert.match(await givenUp.textContent(), /cancelado \(\$\s40\.000, sin cobrar\)/);
+  assert.doesNotMatch(await givenUp.locator('td').nth(2).textContent(), /\d/, 'nothing in Cobrado');
   const refunds = await (await staff.request.get(`${server.origin}/api/v1/venues/${venue}/refunds`, { headers: { Authorization: `Bearer ${token}` } })).json();
   assert.deepEqual(refunds.items.map((r) => [r.split.refund.amount, r.status]), [[1_500_000, 'failed'], [500_000, 'succeeded']]);
   await first.phone.close();

@@ -2002,21 +2002,23 @@ pages.booking = async () => {
 // ----- sales dashboard (docs/analytics.md) -----
 
 const figureNames = {
-  es: { gross: 'Ventas brutas', tax: 'Impuesto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado con tarjeta', cash: 'Efectivo', unpaid: 'Sin pagar', orders: 'Pedidos', average_order: 'Pedido promedio', bookings: 'Reservas', cancellations: 'Cancelaciones', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', deposits_kept: 'Depósitos retenidos', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
-  en: { gross: 'Gross sales', tax: 'Tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected by card', cash: 'Cash', unpaid: 'Unpaid', orders: 'Orders', average_order: 'Average order', bookings: 'Bookings', cancellations: 'Cancellations', covers_booked: 'Covers booked', no_show_rate: 'No-shows', deposits_kept: 'Deposits kept', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
+  es: { gross: 'Ventas brutas', tax: 'Impuesto', refund_tax: 'Impuesto reembolsado', net_tax: 'Impuesto neto', refunds: 'Reembolsos', net: 'Ventas netas', tips: 'Propinas', collected: 'Cobrado con tarjeta', cash: 'Efectivo', unpaid: 'Sin pagar', orders: 'Pedidos', average_order: 'Pedido promedio', bookings: 'Reservas', cancellations: 'Cancelaciones', covers_booked: 'Cubiertos reservados', no_show_rate: 'No llegaron', deposits_kept: 'Depósitos retenidos', turnover: 'Rotación de mesas', average_turn: 'Tiempo por mesa', checks: 'Cuentas', average_ticket: 'Cuenta promedio', payment_success: 'Pagos exitosos' },
+  en: { gross: 'Gross sales', tax: 'Tax', refund_tax: 'Tax refunded', net_tax: 'Net tax', refunds: 'Refunds', net: 'Net sales', tips: 'Tips', collected: 'Collected by card', cash: 'Cash', unpaid: 'Unpaid', orders: 'Orders', average_order: 'Average order', bookings: 'Bookings', cancellations: 'Cancellations', covers_booked: 'Covers booked', no_show_rate: 'No-shows', deposits_kept: 'Deposits kept', turnover: 'Table turnover', average_turn: 'Turn time', checks: 'Checks', average_ticket: 'Average check', payment_success: 'Payment success' },
 };
 // Each figure's definition, shown as its tooltip: the same words as docs/analytics.md.
 const figureDefinitions = {
   es: {
-    gross: 'Pedidos hechos en el periodo y no cancelados, con impuesto incluido.',
+    gross: 'Pedidos hechos en el periodo y no cancelados, con impuesto incluido; de un pedido cancelado después de que sus clientes pagaron y recibieron el reembolso, la parte pagada (el reembolso la descuenta de las ventas netas).',
     tax: 'El impuesto al consumo (o IVA) contenido en las ventas brutas; nunca sumado encima.',
+    refund_tax: 'El impuesto que devolvieron los reembolsos completados en el periodo, el día del reembolso.',
+    net_tax: 'Impuesto de las ventas menos el impuesto reembolsado: el impuesto de lo que quedó vendido.',
     refunds: 'La parte de ventas de los reembolsos completados en el periodo (impuesto incluido), el día del reembolso.',
     net: 'Ventas brutas sin impuesto, menos los reembolsos sin el impuesto que devuelven.',
     tips: 'Propinas de pagos exitosos y en efectivo, menos la parte de propina de los reembolsos y del efectivo anulado. Nunca son ventas (Ley 1935 de 2018).',
     collected: 'Pagos con tarjeta exitosos (parte más propina), el día en que se cobraron, antes de reembolsos.',
     cash: 'Efectivo que el personal registró en las mesas (parte de la cuenta más propina), menos lo anulado.',
     unpaid: 'Lo que les faltaba a las cuentas cerradas sin pagar del todo, el día del cierre: está en las ventas, nunca entró dinero.',
-    orders: 'Pedidos hechos y no cancelados.',
+    orders: 'Pedidos hechos y no cancelados, y los cancelados después de que sus clientes pagaron y recibieron el reembolso.',
     average_order: 'Ventas brutas ÷ pedidos.',
     bookings: 'Reservas que empiezan en el periodo, canceladas y no llegadas incluidas. No son reservas los clientes sin reserva sentados al llegar (tampoco los de la lista de espera sentados así), ni una oferta de la lista de espera rechazada o vencida, ni una reserva cuyo depósito no se pagó.',
     cancellations: 'Reservas canceladas, por el cliente o por el local, y su parte de las reservas (tasa de cancelación).',
@@ -2032,15 +2034,17 @@ const figureDefinitions = {
     rounding: 'Los pesos se muestran enteros, redondeados; las descargas CSV traen los valores exactos, con centavos.',
   },
   en: {
-    gross: 'Orders placed in the period and not cancelled, tax included.',
+    gross: 'Orders placed in the period and not cancelled, tax included; of an order cancelled after its guests paid and were refunded, the part paid (the refund takes it out of net sales).',
     tax: 'The consumption tax (or VAT) contained in gross sales; never added on top.',
+    refund_tax: 'The tax given back by refunds completed in the period, on the day of the refund.',
+    net_tax: 'Tax on sales less the tax refunded: the tax of what stayed sold.',
     refunds: 'The sales part of refunds completed in the period (tax included), on the day of the refund.',
     net: 'Gross sales before tax, minus refunds before the tax they give back.',
     tips: 'Tips of succeeded payments and cash tips, minus the tip part of refunds and of voided cash. Never sales (Colombian Law 1935 of 2018).',
     collected: 'Succeeded card payments (share plus tip), on the day they succeeded, before refunds.',
     cash: 'Cash staff recorded at the tables (bill part plus tip), less what was voided.',
     unpaid: 'What bills closed without being paid in full still lacked, on the day of the close: in the sales, never money taken.',
-    orders: 'Orders placed and not cancelled.',
+    orders: 'Orders placed and not cancelled, and those cancelled after their guests paid and were refunded.',
     average_order: 'Gross sales ÷ orders.',
     bookings: 'Bookings starting in the period, cancellations and no-shows included. Walk-ins seated on arrival (waitlist parties seated so too), waitlist offers declined or expired, and bookings whose deposit was never paid are not bookings.',
     cancellations: 'Bookings cancelled, by the guest or the venue, and their share of the bookings (cancellation rate).',
@@ -2211,7 +2215,8 @@ pages.analytics = async () => {
       const list = $('#summary');
       list.replaceChildren();
       const shown = {
-        ...Object.fromEntries(['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'average_order'].map((k) => [k, money(summary[k])])),
+        ...Object.fromEntries(['gross', 'net', 'tax', 'refund_tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'average_order'].map((k) => [k, money(summary[k])])),
+        net_tax: money(summary.tax - summary.refund_tax),
         orders: String(summary.orders),
         bookings: String(summary.reservations.bookings),
         covers_booked: String(summary.reservations.covers_booked),
@@ -2244,7 +2249,7 @@ pages.analytics = async () => {
         note.appendChild(said);
         return note;
       };
-      for (const key of ['gross', 'net', 'tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'bookings', 'covers_booked', 'cancellations', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
+      for (const key of ['gross', 'net', 'tax', 'refund_tax', 'net_tax', 'refunds', 'tips', 'collected', 'cash', 'unpaid', 'orders', 'average_order', 'checks', 'average_ticket', 'payment_success', 'bookings', 'covers_booked', 'cancellations', 'no_show_rate', 'deposits_kept', 'turnover', 'average_turn']) {
         const item = document.createElement('div');
         const term = document.createElement('dt');
         term.textContent = names[key];
@@ -2303,15 +2308,26 @@ pages.analytics = async () => {
   // The downloads are opened in a spreadsheet: in Spanish, the one a Spanish-speaking locale's Excel opens by a
   // double click (byte-order mark, ";", decimal comma); the API's plain CSV otherwise.
   const csv = english ? 'csv' : 'csv-es';
-  $('#csv-summary').addEventListener('click', () => download(`${base}/summary?${query()}&format=${csv}`, 'ventas-resumen.csv'));
+  // Each file is named with its period, so a second month's download does not overwrite the first.
+  const file = (name) => {
+    const values = formValues(form);
+    return `${name}-${values.from}${values.to === values.from ? '' : `_${values.to}`}.csv`;
+  };
+  $('#csv-summary').addEventListener('click', () => download(`${base}/summary?${query()}&format=${csv}`, file(english ? 'sales-summary' : 'ventas-resumen')));
   $('#csv-series').addEventListener('click', () => {
     const values = formValues(form);
-    download(`${base}/timeseries?metric=${values.metric}&granularity=${values.granularity}&${query()}&format=${csv}`, 'ventas-serie.csv');
+    download(`${base}/timeseries?metric=${values.metric}&granularity=${values.granularity}&${query()}&format=${csv}`, file(english ? 'sales-series' : 'ventas-serie'));
   });
-  $('#csv-mix').addEventListener('click', () => download(`${base}/product-mix?${query()}&format=${csv}`, 'ventas-platos.csv'));
-  $('#csv-servers').addEventListener('click', () => download(`${base}/servers?${query()}&format=${csv}`, 'ventas-meseros.csv'));
-  $('#csv-cash').addEventListener('click', () => download(`${base}/cash?${query()}&format=${csv}`, 'efectivo.csv'));
-  $('#csv-heat').addEventListener('click', () => download(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=${csv}`, 'ventas-mapa.csv'));
+  $('#csv-mix').addEventListener('click', () => download(`${base}/product-mix?${query()}&format=${csv}`, file(english ? 'product-mix' : 'ventas-platos')));
+  $('#csv-servers').addEventListener('click', () => download(`${base}/servers?${query()}&format=${csv}`, file(english ? 'sales-servers' : 'ventas-meseros')));
+  $('#csv-cash').addEventListener('click', () => download(`${base}/cash?${query()}&format=${csv}`, file(english ? 'cash' : 'efectivo')));
+  $('#csv-heat').addEventListener('click', () => download(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=${csv}`, file(english ? 'sales-heatmap' : 'ventas-mapa')));
+  // The month's tip ledger for payroll (Ley 1935 de 2018): every venue of the partner, the month of the range's
+  // first day, each venue by its own business month.
+  $('#csv-tips').addEventListener('click', () => {
+    const month = formValues(form).from.slice(0, 7);
+    download(`/api/v1/tips?month=${month}&format=${csv}`, `${english ? 'tips' : 'propinas'}-${month}.csv`);
+  });
   await render();
 };
 
@@ -3532,6 +3548,9 @@ pages.payments = async () => {
   const statusText = (payment) => {
     const names = paymentStatusNames[english ? 'en' : 'es'];
     let text = names[payment.status] || payment.status;
+    if (payment.status !== 'succeeded') {
+      text += english ? ` (${formatMoney(payment.total)}, not charged)` : ` (${formatMoney(payment.total)}, sin cobrar)`;
+    }
     if (payment.status === 'succeeded' && returned(payment).amount > 0) {
       text = returned(payment).amount === payment.total.amount
         ? (english ? 'refunded' : 'devuelto')
@@ -3560,8 +3579,10 @@ pages.payments = async () => {
       };
       cell(when(payment.succeeded_at || payment.created_at));
       cell(tableName(payment.table_id));
-      cell(formatMoney(payment.total), true);
-      cell(formatMoney(payment.tip), true);
+      // Only a succeeded payment charged anything: the others say what they were for, not "charged".
+      const charged = payment.status === 'succeeded';
+      cell(charged ? formatMoney(payment.total) : '—', true);
+      cell(charged ? formatMoney(payment.tip) : '—', true);
       cell(returned(payment).amount ? formatMoney(returned(payment)) : '—', true);
       cell(statusText(payment));
       if (payment.status === 'succeeded' && left(payment).amount > 0) {

@@ -499,8 +499,9 @@ pub trait PaymentStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<CashPayment>;
-    /// The venue's cash records taken in `[start, end)`, oldest first (voided ones included, with their void),
-    /// keyset-paginated by `(created_at, id)`: the night's cash journal.
+    /// The venue's cash records taken or voided in `[start, end)`, oldest first (voided ones included, with their
+    /// void; one taken earlier and voided in the range too, since the void takes its cash out of that range's
+    /// drawers), keyset-paginated by `(created_at, id)`: the night's cash journal.
     async fn venue_cash(
         &self,
         scope: &TenantScope,

@@ -1047,7 +1047,8 @@ impl PaymentStore for Engine {
         let (after_at, after_id) = page.after_timed().unzip();
         let rows = sqlx::query(
             "SELECT * FROM cash_payments
-              WHERE partner_id = $1 AND venue_id = $2 AND created_at >= $3 AND created_at < $4
+              WHERE partner_id = $1 AND venue_id = $2
+                AND ((created_at >= $3 AND created_at < $4) OR (voided_at >= $3 AND voided_at < $4))
                 AND (CAST($5 AS TIMESTAMPTZ) IS NULL OR (created_at, id) > ($5, $6))
               ORDER BY created_at, id LIMIT $7",
         )

@@ -2002,6 +2002,10 @@ pub struct CashEntry {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub voided_at: Option<OffsetDateTime>,
+    /// The business day of the void: the day whose cash it takes back (`business_day` is the day the cash counts
+    /// in). A record taken before the range and voided in it is listed for this day.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub voided_business_day: Option<String>,
 }
 
 /// The cash taken at a venue's tables over business days `from` to `to`, record by record.
@@ -2016,7 +2020,7 @@ pub struct CashJournal {
     pub next_cursor: Option<String>,
 }
 
-const CASH_CSV_HEADER: [&str; 16] = [
+const CASH_CSV_HEADER: [&str; 17] = [
     "venue_id",
     "timezone",
     "business_day",
@@ -2033,12 +2037,15 @@ const CASH_CSV_HEADER: [&str; 16] = [
     "voided_by_name",
     "cash_id",
     "currency",
+    // Added later, at the end: an import that reads columns by position keeps working.
+    "voided_business_day",
 ];
 
 /// The venue's cash journal over business days `from` to `to` (docs/payments.md, "Cash at the table"): every record
 /// taken at its tables, closed bills' too, with the table, who took it, when, and its void if any — what the
-/// manager counts the drawers against at the end of the night. Records are listed on the day they were taken (a
-/// void later still shows on its record). Owners, managers and analysts.
+/// manager counts the drawers against at the end of the night. Records are listed on the day they were taken, and
+/// on the day they were voided (`voided_business_day`), so each day's cash in the summary is the journal's records
+/// taken that day less those voided that day. Owners, managers and analysts.
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/analytics/cash", tag = "analytics", security(("bearer" = [])),
     params(("venue" = String, Path), CashJournalQuery), responses(
         (status = 200, description = "The cash journal (JSON, or CSV with `format=csv`)",
@@ -2081,6 +2088,7 @@ pub async fn venue_cash_journal(
         voided_at: c
             .voided
             .map(|(_, at)| whole_seconds(calendar.with_local_offset(at))),
+        voided_business_day: c.voided.map(|(_, at)| calendar.business_day(at).to_string()),
     };
     if let Some(dialect) = csv {
         let records = collect_all(|p| state.store.venue_cash(&caller.scope, id, start, end, p)).await?;
@@ -2106,6 +2114,7 @@ pub async fn venue_cash_journal(
                 e.voided_by_name.unwrap_or_default(),
                 e.id,
                 venue.currency.code().to_owned(),
+                e.voided_business_day.unwrap_or_default(),
             ]);
         }
         return Ok(export.into_response());

@@ -872,11 +872,12 @@ pub async fn analytics(headers: HeaderMap) -> Response {
 <figure class="card"><figcaption id="mix-caption">{mix}</figcaption>
 <svg id="mix-chart" class="chart" role="img" aria-labelledby="mix-caption" viewBox="0 0 640 286"></svg>
 <p class="hint" id="mix-bottom"></p>
+<p class="hint">{mix_note}</p>
 <details class="chart-data"><summary>{data_items}</summary><div class="table-scroll" tabindex="0" role="region" aria-labelledby="mix-caption"><table id="mix-data" aria-labelledby="mix-caption"></table></div></details></figure>
 <figure class="card"><figcaption id="servers-caption">{servers}</figcaption>
 <p class="hint">{servers_definition} {cash_hint}.</p>
 <div class="table-scroll" tabindex="0" role="region" aria-labelledby="servers-caption"><table id="servers-table" aria-labelledby="servers-caption"><thead><tr><th scope="col">{server}</th><th scope="col" class="amount">{orders}</th><th scope="col" class="amount">{sales}</th><th scope="col" class="amount">{average}</th><th scope="col" class="amount">{tips}</th><th scope="col" class="amount">{cash}</th></tr></thead><tbody></tbody></table></div></figure>
-<p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button> <button type="button" id="csv-mix">{csv_mix}</button> <button type="button" id="csv-servers">{csv_servers}</button> <button type="button" id="csv-cash">{csv_cash}</button></p>"#,
+<p><button type="button" id="csv-summary">{csv_summary}</button> <button type="button" id="csv-series">{csv_series}</button> <button type="button" id="csv-heat">{csv_heat}</button> <button type="button" id="csv-mix">{csv_mix}</button> <button type="button" id="csv-servers">{csv_servers}</button> <button type="button" id="csv-cash">{csv_cash}</button> <button type="button" id="csv-tips">{csv_tips}</button></p>"#,
         cash = tr(l, "Efectivo recibido", "Cash taken"),
         cash_hint = tr(
             l,
@@ -908,6 +909,11 @@ pub async fn analytics(headers: HeaderMap) -> Response {
         series = tr(l, "En el tiempo", "Over time"),
         heat = tr(l, "Hora × día de la semana", "Hour × weekday"),
         csv_summary = tr(l, "Resumen en CSV", "Summary as CSV"),
+        csv_tips = tr(
+            l,
+            "Libro de propinas del mes en CSV (todas las sedes, para la nómina)",
+            "The month's tip ledger as CSV (every venue, for payroll)"
+        ),
         csv_series = tr(l, "Serie en CSV", "Series as CSV"),
         csv_heat = tr(l, "Mapa de calor en CSV", "Heat map as CSV"),
         mix = tr(
@@ -916,6 +922,11 @@ pub async fn analytics(headers: HeaderMap) -> Response {
             "Best sellers (sales, tax included)"
         ),
         csv_mix = tr(l, "Platos en CSV", "Product mix as CSV"),
+        mix_note = tr(
+            l,
+            "Las ventas por plato pueden sumar menos que las ventas brutas: un pedido cancelado después de que sus clientes pagaron y recibieron el reembolso conserva en las ventas brutas la parte pagada, sin platos (no se sirvieron).",
+            "Sales by dish can add up to less than gross sales: an order cancelled after its guests paid and were refunded keeps the part paid in gross sales, without dishes (none was served)."
+        ),
         servers = tr(l, "Por mesero", "By server"),
         servers_definition = tr(
             l,

@@ -261,6 +261,8 @@ pub struct StaffPaymentView {
     #[serde(flatten)]
     pub payment: PaymentView,
     pub table_id: String,
+    /// What the payment charges and where its money goes; only a `succeeded` payment charged the card (a failed or
+    /// cancelled one charged nothing, a pending one not yet).
     pub settlement: Settlement,
     pub charge_model: ChargeModel,
     /// Refunded, or held by refunds awaiting approval or under way at Stripe: `total` minus this is what is left to
@@ -795,15 +797,19 @@ pub async fn tips(
                 "taken_by_id",
                 "taken_by_name",
                 "business_day",
+                // The tip in pesos beside its minor units, as the other reports write money.
+                "amount",
             ],
             dialect,
         );
         for e in &entries {
             let settled = e.settled.as_ref();
             // The instant at its venue's offset (19:30-05:00, not 00:30Z the next day), as the cash journal writes it.
+            // To the second: a spreadsheet reads "19:41:04", not nine digits of a second (kept as text).
             let at = calendars
                 .get(&e.venue_id)
                 .map_or(e.at, |(calendar, _)| calendar.with_local_offset(e.at));
+            let at = at.replace_nanosecond(0).unwrap_or(at);
             csv.row([
                 at.format(&format).unwrap_or_default(),
                 e.venue_id.to_string(),
@@ -820,6 +826,9 @@ pub async fn tips(
                 e.taken_by.map(|m| m.to_string()).unwrap_or_default(),
                 e.taken_by.map(|m| name_of(Some(m))).unwrap_or_default(),
                 business_day(e),
+                comanda_domain::Currency::from_code(&e.currency)
+                    .map(|currency| comanda_domain::money::decimal_text(e.amount, currency))
+                    .unwrap_or_default(),
             ]);
         }
         return Ok(csv.into_response());
