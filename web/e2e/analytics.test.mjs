@@ -164,6 +164,9 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   await small.goto(`${server.origin}/analytics?venue=${venue}`);
   await small.locator('#summary dd[data-figure=orders]').waitFor();
   assert.equal(await small.locator('#summary dt', { hasText: 'Gross sales' }).count(), 1);
+  // In English, amounts are written as English writes them and name their currency: "$ 42.000" beside "91.67 %"
+  // read as dollars and cents.
+  assert.match(await small.locator('#summary dd[data-figure=gross]').textContent(), /^COP\u00a0\d{1,3}(,\d{3})*$/);
   const overflow = await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `the page scrolls sideways on a phone by ${overflow}px`);
   await small.screenshot({ path: artifactPath('analytics-phone.png'), fullPage: true });

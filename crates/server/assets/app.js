@@ -715,7 +715,7 @@ const pages = {
 // thousands, the comma marks centavos), or "20,000" — in minor units; NaN for anything else ("20.5"), so an
 // ambiguous amount is refused, never misread (a number field reads "20.000" as twenty). The payment page's script has the same reader.
 function pesosToMinor(text) {
-  const written = String(text).replace(/[\s$]/g, '');
+  const written = String(text).replace(/[\s$\u00a0]|COP/gi, '');
   const match = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$/.exec(written) || /^(\d{1,3}(?:,\d{3})+)()$/.exec(written);
   if (!match) return NaN;
   return Number(match[1].replace(/[.,]/g, '')) * 100 + Number((match[2] || '').padEnd(2, '0'));
@@ -755,7 +755,7 @@ async function download(path, filename) {
 // 45,000.50; a last separator followed by one or two digits is the decimal one, the others group thousands.
 function parseMoneyInput(text, currency) {
   const digits = currency === 'CLP' ? 0 : 2;
-  const clean = String(text || '').replace(/[\s$\u00a0]/g, '');
+  const clean = String(text || '').replace(/[\s$\u00a0]|COP/gi, '');
   if (!clean) return 0;
   const found = clean.match(/^(\d{1,3}(?:[.,]\d{3})+|\d+)(?:[.,](\d{1,2}))?$/);
   if (!found || (digits === 0 && found[2])) return null;
@@ -771,12 +771,16 @@ function moneyInputValue(money) {
 }
 
 // An amount with its currency: pesos as Colombians write them ($ 100.000, centavos only when there are some), any
-// other currency with its code (20 EUR, 10,50 EUR), never a bare "$" that would read as pesos.
+// other currency with its code (20 EUR, 10,50 EUR), never a bare "$" that would read as pesos. English pages write
+// numbers as English does and name the currency (COP 100,000; EUR 10.50): "$ 722.400" beside an English "91.67 %"
+// read as 722 dollars and 40 cents.
 function formatMoney(money) {
   const digits = money.currency === 'CLP' ? 0 : 2;
   const major = money.amount / 10 ** digits;
   const whole = Number.isInteger(major);
-  const number = major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits });
+  const options = { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits };
+  if (english) return `${money.currency || 'COP'}\u00a0${major.toLocaleString('en-US', options)}`;
+  const number = major.toLocaleString('es-CO', options);
   return money.currency === 'COP' || !money.currency ? '$\u00a0' + number : `${number}\u00a0${money.currency}`;
 }
 

@@ -8,7 +8,7 @@
 // writes it on the English page ("1500.50", "1,500.5") — in minor units; NaN for anything else, so an ambiguous amount is refused, never
 // misread (a dot before exactly three digits groups thousands: a number field reads "20.000" as twenty).
 function pesosToMinor(text, english = false) {
-  const written = String(text).replace(/[\s$]/g, '');
+  const written = String(text).replace(/[\s$\u00a0]|COP/gi, '');
   // The decimal point only on the English page: in Spanish "2.5" is more likely 2.500 typed short than 2,50.
   const match = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$/.exec(written)
     || (english ? /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$/ : /^(\d{1,3}(?:,\d{3})+)()$/).exec(written);
@@ -18,12 +18,15 @@ function pesosToMinor(text, english = false) {
 
 // An amount in minor units with its currency, as app.js writes it: pesos as Colombians write them ($ 100.000,
 // centavos only when there are some), any other currency with its code (20 EUR, 10,50 EUR), never a "$" that would
-// read as pesos beside another currency's code.
+// read as pesos beside another currency's code; on the English page as English writes numbers, with the currency
+// named (COP 100,000), so a visitor does not read "$ 40.000" as forty dollars.
 function money(amount, currency) {
   const digits = currency === 'CLP' ? 0 : 2;
   const major = amount / 10 ** digits;
   const whole = Number.isInteger(major);
-  const number = major.toLocaleString('es-CO', { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits });
+  const options = { minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits };
+  if (document.body.dataset.lang === 'en') return `${currency || 'COP'}\u00a0${major.toLocaleString('en-US', options)}`;
+  const number = major.toLocaleString('es-CO', options);
   return currency === 'COP' || !currency ? '$\u00a0' + number : `${number}\u00a0${currency}`;
 }
 
