@@ -381,7 +381,7 @@ impl AnalyticsStore for Engine {
                               WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4) AS unpaid
                      FROM table_sessions
                      WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4
-                       AND accepted_at IS NOT NULL"
+                       AND accepted_at IS NOT NULL AND (check_orders IS NULL OR check_orders > 0)"
                 ),
                 scope,
                 Some(venue),
@@ -415,7 +415,7 @@ impl AnalyticsStore for Engine {
                 seconds_between!("accepted_at", "closed_at"),
                 " AS seconds FROM table_sessions
                  WHERE partner_id = $1 AND venue_id = $2 AND closed_at >= $3 AND closed_at < $4
-                   AND accepted_at IS NOT NULL
+                   AND accepted_at IS NOT NULL AND (check_orders IS NULL OR check_orders > 0)
                  ORDER BY table_id"
             ),
             scope,

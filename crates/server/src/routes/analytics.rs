@@ -1806,7 +1806,13 @@ pub async fn venue_turnover(
     let days = (to - from).whole_days() + 1;
     let mut all: Vec<i64> = times.iter().map(|(_, seconds)| *seconds).collect();
     let (median, p90) = analytics::turn_time_percentiles(&mut all);
-    let mut ids: Vec<uuid::Uuid> = tables.iter().map(|t| t.id).collect();
+    // The tables the venue had in the range: one added after it never could have turned then (the summary's table
+    // count reads them so too). A table retired since is listed by its turns below.
+    let mut ids: Vec<uuid::Uuid> = tables
+        .iter()
+        .filter(|t| t.created_at < end)
+        .map(|t| t.id)
+        .collect();
     ids.extend(
         times
             .iter()

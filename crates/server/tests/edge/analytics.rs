@@ -338,6 +338,14 @@ async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Eng
         json!([{"table_id": venue.table, "label": "Mesa 4", "turns": 1, "turns_per_day_x100": 100,
                 "median_turn_minutes": 84, "p90_turn_minutes": 84}])
     );
+    // Two weeks earlier the venue had no table yet: the report lists none (it listed today's tables with 0 turns).
+    let before = friday - time::Duration::days(14);
+    let earlier = get(
+        format!("{base}/turnover?from={before}&to={before}"),
+        venue.owner.clone(),
+    )
+    .await;
+    assert_eq!(earlier.body["tables"], json!([]), "{}", earlier.body);
     // One check of one order; no payment started, so no success rate.
     assert_eq!(
         (

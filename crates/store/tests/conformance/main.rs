@@ -54,6 +54,7 @@ conformance!(
     a_refund_takes_back_its_sales_before_tax,
     a_paid_order_cancelled_after_its_refund_leaves_the_sales_once,
     a_refunded_order_cancelled_after_the_next_order_still_leaves_that_order_owed,
+    a_table_whose_orders_were_all_cancelled_is_no_turn,
     an_order_paid_by_choosing_its_line_keeps_that_money_when_cancelled,
     a_failed_refund_gives_the_bill_its_payment_back,
     a_cancellation_waits_for_a_payment_that_decides_its_sales,

@@ -450,6 +450,41 @@ pub async fn a_paid_order_cancelled_after_its_refund_leaves_the_sales_once(store
     assert_eq!((turns.checks, turns.check_gross), (1, 4_380_000), "{turns:?}");
 }
 
+/// A table whose only order was cancelled (a mistaken order, a code used from elsewhere) is no turn: closed minutes
+/// later it read as a five-minute turn and pulled the table's median turn time down (an outside accountant found it).
+pub async fn a_table_whose_orders_were_all_cancelled_is_no_turn(store: &dyn Store) {
+    let (scope, venue, table, _) = paying_table(store, "Sin turno").await;
+    let order = store.table_orders(&scope, table).await.unwrap()[0].id;
+    cancel_order(store, &scope, order, "pedido por error", NOW)
+        .await
+        .unwrap();
+    store
+        .close_table(
+            &scope,
+            table,
+            "server:test",
+            false,
+            &change(),
+            NOW + time::Duration::minutes(5),
+        )
+        .await
+        .unwrap();
+    let (start, end) = (datetime!(2026-01-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
+    let turns = store.turns(&scope, venue, start, end).await.unwrap();
+    assert_eq!(
+        (turns.turns, turns.seated_seconds, turns.checks),
+        (0, 0, 0),
+        "{turns:?}"
+    );
+    assert!(
+        store
+            .turn_times(&scope, venue, start, end)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// The same refund and cancellation with the table's next order placed in between: payments pay the orders in the
 /// order they were placed, so the refunded first order keeps what was paid for it and the next order is still owed
 /// whole (it read as covered by the refunded money, and the table closed as settled).
@@ -617,7 +652,6 @@ async fn paid_and_sent(
     paid
 }
 
-/// A refund of `amount` (minor units) requested at `NOW` and completed at Stripe at `completed`.
 /// A staff cancellation of a placed order, with its reason.
 async fn cancel_order(
     store: &dyn Store,
