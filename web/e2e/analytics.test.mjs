@@ -119,16 +119,16 @@ test('an owner reads the sales dashboard over real orders, on a laptop and on a 
   // Named with its period: a second day's or month's download does not overwrite the first.
   assert.equal(download.suggestedFilename(), `ventas-serie-${salesDay}.csv`);
   const csv = readFileSync(await download.path(), 'utf8');
-  assert.match(csv, /^\uFEFFInicio \(hora local\);Día de operación;Zona horaria;Cifra;Valor \(centavos\);Valor;Moneda\r\n/);
-  assert.match(csv, new RegExp(`;America/Bogota;Ventas brutas;${gross};${(gross / 100).toFixed(2).replace('.', ',')};COP\\r\\n`));
+  assert.match(csv, /^\uFEFFInicio \(hora local\);Día de operación;Zona horaria;Cifra;Valor \(centavos\);Valor;Moneda;Días de operación\r\n/);
+  assert.match(csv, new RegExp(`;America/Bogota;Ventas brutas;${gross};${(gross / 100).toFixed(2).replace('.', ',')};COP;1\\r\\n`));
   // The month's tip ledger for payroll, from the same page (it was API-only): the range's month, every venue.
   const [tipsFile] = await Promise.all([page.waitForEvent('download'), page.click('#csv-tips')]);
   assert.equal(tipsFile.suggestedFilename(), `propinas-${salesDay.slice(0, 7)}.csv`);
   assert.match(readFileSync(await tipsFile.path(), 'utf8'), /^\uFEFFMomento;ID del local;/);
   // The API's plain CSV for programs is RFC 4180 as before.
   const plain = await (await laptop.request.get(`${server.origin}/api/v1/venues/${venue}/analytics/timeseries?metric=gross&granularity=${await page.inputValue('#range-form [name=granularity]')}&from=${await page.inputValue('#range-form [name=from]')}&to=${await page.inputValue('#range-form [name=to]')}&format=csv`, { headers: { Authorization: `Bearer ${token}` } })).text();
-  assert.match(plain, /^start_local,business_day,timezone,metric,value_minor,value,currency\r\n/);
-  assert.match(plain, new RegExp(`,America/Bogota,gross,${gross},${(gross / 100).toFixed(2)},COP\\r\\n`));
+  assert.match(plain, /^start_local,business_day,timezone,metric,value_minor,value,currency,days\r\n/);
+  assert.match(plain, new RegExp(`,America/Bogota,gross,${gross},${(gross / 100).toFixed(2)},COP,1\\r\\n`));
 
   // Opened without a venue (a bookmark), the page takes the partner's only venue rather than failing.
   await page.goto(`${server.origin}/analytics`);

@@ -160,6 +160,7 @@ pub fn spanish_term(code: &str) -> Option<&'static str> {
         "voided_by_id" => "ID de quien lo anuló",
         "voided_by_name" => "Anulado por",
         "voided_business_day" => "Día de operación de la anulación",
+        "days" => "Días de operación",
         "table_id" => "ID de la mesa",
         "label" => "Mesa",
         "turns_per_day_x100" => "Rotaciones por día (×100)",

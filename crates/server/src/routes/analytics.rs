@@ -738,6 +738,7 @@ pub async fn venue_series(
         "sales-series.csv",
         false,
         ["start_local", "business_day"],
+        &["days"],
         dialect,
     );
     series_rows(&mut export, false, &series);
@@ -756,6 +757,8 @@ fn series_rows(export: &mut CsvExport, with_venue: bool, series: &SalesSeries) {
             &series.metric,
             series.currency,
             point.value,
+            // A week the range cuts holds fewer days: said, so it is not read as a whole week's sales.
+            &[point.days.to_string()],
         );
     }
 }
@@ -878,6 +881,7 @@ pub async fn partner_series(
             "sales-series-all-venues.csv",
             true,
             ["start_local", "business_day"],
+            &["days"],
             dialect,
         );
         for series in &reports {
@@ -1009,6 +1013,7 @@ fn heat_rows(export: &mut CsvExport, with_venue: bool, heat: &SalesHeatMap) {
             &heat.metric,
             heat.currency,
             cell.value,
+            &[],
         );
     }
 }
@@ -1034,7 +1039,7 @@ pub async fn venue_heat_map(
     let Some(dialect) = csv else {
         return Ok(Json(heat).into_response());
     };
-    let mut export = metric_csv("sales-heatmap.csv", false, ["weekday", "hour"], dialect);
+    let mut export = metric_csv("sales-heatmap.csv", false, ["weekday", "hour"], &[], dialect);
     heat_rows(&mut export, false, &heat);
     Ok(export.into_response())
 }
@@ -1105,7 +1110,13 @@ pub async fn partner_heat_map(
         maps.push(heat);
     }
     if let Some(dialect) = csv {
-        let mut export = metric_csv("sales-heatmap-all-venues.csv", true, ["weekday", "hour"], dialect);
+        let mut export = metric_csv(
+            "sales-heatmap-all-venues.csv",
+            true,
+            ["weekday", "hour"],
+            &[],
+            dialect,
+        );
         for heat in &maps {
             heat_rows(&mut export, true, heat);
         }
@@ -1123,9 +1134,15 @@ pub async fn partner_heat_map(
 
 /// A metric's CSV: (the venue, across venues,) two columns placing each value (a bucket's local start and business
 /// day, or a weekday and an hour), then the venue's zone, the metric, and the value in minor units and written out
-/// (a count stays a count).
-fn metric_csv(filename: &'static str, with_venue: bool, place: [&str; 2], dialect: CsvDialect) -> CsvExport {
-    let header = [
+/// (a count stays a count), then the report's `trailing` columns (a series' `days`).
+fn metric_csv(
+    filename: &'static str,
+    with_venue: bool,
+    place: [&str; 2],
+    trailing: &[&str],
+    dialect: CsvDialect,
+) -> CsvExport {
+    let header: Vec<&str> = [
         "venue_id",
         place[0],
         place[1],
@@ -1134,10 +1151,15 @@ fn metric_csv(filename: &'static str, with_venue: bool, place: [&str; 2], dialec
         "value_minor",
         "value",
         "currency",
-    ];
-    CsvExport::new(filename, &header[usize::from(!with_venue)..], dialect)
+    ]
+    .into_iter()
+    .skip(usize::from(!with_venue))
+    .chain(trailing.iter().copied())
+    .collect();
+    CsvExport::new(filename, &header, dialect)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn metric_row(
     export: &mut CsvExport,
     venue: Option<&String>,
@@ -1146,6 +1168,7 @@ fn metric_row(
     metric: &str,
     currency: Currency,
     value: i64,
+    trailing: &[String],
 ) {
     let counted = metric == "orders";
     let minor = value.to_string();
@@ -1166,7 +1189,12 @@ fn metric_row(
         &shown,
         unit,
     ];
-    export.row(&cells[usize::from(venue.is_none())..]);
+    let row: Vec<&str> = cells[usize::from(venue.is_none())..]
+        .iter()
+        .copied()
+        .chain(trailing.iter().map(String::as_str))
+        .collect();
+    export.row(row);
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

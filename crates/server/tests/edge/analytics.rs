@@ -235,9 +235,9 @@ async fn a_sale_at_half_past_nine_in_bogota_lands_on_its_local_day_and_hour(engi
     let mut lines = text.split("\r\n");
     assert_eq!(
         lines.next(),
-        Some("start_local,business_day,timezone,metric,value_minor,value,currency")
+        Some("start_local,business_day,timezone,metric,value_minor,value,currency,days")
     );
-    let sale_row = format!("{friday}T21:00:00-05:00,{friday},America/Bogota,gross,1890000,18900.00,COP");
+    let sale_row = format!("{friday}T21:00:00-05:00,{friday},America/Bogota,gross,1890000,18900.00,COP,1");
     assert!(text.contains(&sale_row), "{text}");
     let summary_csv = server
         .client
@@ -568,11 +568,11 @@ async fn a_venues_day_start_turns_and_compared_week_move_its_reports(engine: Eng
         .unwrap();
     assert_eq!(
         csv.split("\r\n").next(),
-        Some("venue_id,start_local,business_day,timezone,metric,value_minor,value,currency")
+        Some("venue_id,start_local,business_day,timezone,metric,value_minor,value,currency,days")
     );
     assert!(
         csv.contains(&format!(
-            "{},{saturday}T00:00:00-05:00,{saturday},America/Bogota,orders,1,1,",
+            "{},{saturday}T00:00:00-05:00,{saturday},America/Bogota,orders,1,1,,1",
             venue.venue
         )),
         "{csv}"
