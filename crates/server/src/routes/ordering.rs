@@ -149,6 +149,24 @@ pub struct TimedListQuery {
     pub limit: Option<u32>,
 }
 
+/// A venue list route's prelude: the venue's id from the path (400 when it is none), the page asked for (400), and
+/// the venue itself, which must be the caller's (404 otherwise, before anything of it is listed).
+pub(crate) async fn venue_page(
+    state: &AppState,
+    caller: &Caller,
+    venue: &str,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> Result<(Uuid, PageRequest), ApiError> {
+    let venue = path_id(venue)?;
+    let page = PageRequest::parse_timed(cursor, limit)?;
+    state
+        .store
+        .venue(&caller.scope, VenueId::from_uuid(venue))
+        .await?;
+    Ok((venue, page))
+}
+
 /// The partner's venues.
 #[utoipa::path(get, path = "/api/v1/venues", tag = "venues", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = VenueList)))]
@@ -414,12 +432,7 @@ pub async fn list_tables(
     Path(venue): Path<String>,
     ApiQuery(query): ApiQuery<TimedListQuery>,
 ) -> Result<Json<TableList>, ApiError> {
-    let venue = path_id(&venue)?;
-    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
-    state
-        .store
-        .venue(&caller.scope, VenueId::from_uuid(venue))
-        .await?;
+    let (venue, page) = venue_page(&state, &caller, &venue, query.cursor.as_deref(), query.limit).await?;
     let page = state.store.tables(&caller.scope, venue, page).await?;
     Ok(Json(TableList {
         next_cursor: page.next.map(|c| c.encode()),
@@ -1069,12 +1082,7 @@ pub async fn venue_orders(
     Path(venue): Path<String>,
     ApiQuery(query): ApiQuery<OrdersQuery>,
 ) -> Result<Json<OrderList>, ApiError> {
-    let venue = path_id(&venue)?;
-    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
-    state
-        .store
-        .venue(&caller.scope, VenueId::from_uuid(venue))
-        .await?;
+    let (venue, page) = venue_page(&state, &caller, &venue, query.cursor.as_deref(), query.limit).await?;
     let page = state
         .store
         .venue_orders(&caller.scope, venue, query.status, page)
@@ -1257,12 +1265,7 @@ pub async fn table_sessions(
     Path(venue): Path<String>,
     ApiQuery(query): ApiQuery<TimedListQuery>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let venue = path_id(&venue)?;
-    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
-    state
-        .store
-        .venue(&caller.scope, VenueId::from_uuid(venue))
-        .await?;
+    let (venue, page) = venue_page(&state, &caller, &venue, query.cursor.as_deref(), query.limit).await?;
     let page = state.store.venue_sessions(&caller.scope, venue, page).await?;
     Ok(Json(SessionList {
         next_cursor: page.next.map(|c| c.encode()),

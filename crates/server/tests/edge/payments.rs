@@ -2424,9 +2424,11 @@ async fn a_tip_after_midnight_utc_is_filed_under_the_venues_business_month() {
     .await;
     let text = csv.body.as_str().unwrap().to_owned();
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().ends_with(",business_day"), "{text}");
+    assert!(lines.next().unwrap().ends_with(",business_day,amount"), "{text}");
     let row = lines.next().unwrap();
-    assert!(row.ends_with(&format!(",{evening}")), "{text}");
+    // Its business day, then the tip in pesos; the instant to the second.
+    assert!(row.ends_with(&format!(",{evening},1890.00")), "{text}");
+    assert!(row.starts_with(&format!("{evening}T20:30:00-05:00,")), "{text}");
     // The instant at the venue's offset, as the cash journal writes it: the evening's hour, not the next UTC day's.
     let at = row.split(',').next().unwrap();
     assert!(

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::csv_export::{CsvDialect, CsvExport};
+use crate::routes::ordering::venue_page;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountLinkView {
@@ -290,12 +291,7 @@ pub async fn venue_payments(
     Path(venue): Path<String>,
     ApiQuery(query): ApiQuery<TimedListQuery>,
 ) -> Result<Json<StaffPaymentList>, ApiError> {
-    let venue = path_id(&venue)?;
-    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
-    state
-        .store
-        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
-        .await?;
+    let (venue, page) = venue_page(&state, &caller, &venue, query.cursor.as_deref(), query.limit).await?;
     let page = state.store.venue_payments(&caller.scope, venue, page).await?;
     Ok(Json(StaffPaymentList {
         next_cursor: page.next.map(|c| c.encode()),
@@ -398,12 +394,7 @@ pub async fn venue_refunds(
     Path(venue): Path<String>,
     ApiQuery(query): ApiQuery<RefundsQuery>,
 ) -> Result<Json<VenueRefundList>, ApiError> {
-    let venue = path_id(&venue)?;
-    let page = PageRequest::parse_timed(query.cursor.as_deref(), query.limit)?;
-    state
-        .store
-        .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
-        .await?;
+    let (venue, page) = venue_page(&state, &caller, &venue, query.cursor.as_deref(), query.limit).await?;
     let page = state
         .store
         .venue_refunds(&caller.scope, venue, query.status.map(Into::into), page)
