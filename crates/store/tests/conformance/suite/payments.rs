@@ -531,23 +531,24 @@ pub async fn line_parts_are_charged_against_the_claims_current_under_the_lock(st
         payment.line_amounts = vec![amount];
         payment
     };
-    let a = reserved(store, &scope, &part(1, 625_714)).await;
-    reserved(store, &scope, &part(1, 625_714)).await;
-    // Computed before the second seventh was held: not completing, so its own rounding. Refused with the new amount.
+    // Sevenths of 43.800 in whole pesos: 1/7 is 6.257, 3/7 is 18.771 on its own, 18.772 when it completes the line.
+    let a = reserved(store, &scope, &part(1, 625_700)).await;
+    reserved(store, &scope, &part(3, 1_877_100)).await;
+    // Computed before the second 3/7 was held: not completing, so its own rounding. Refused with the new amount.
     let stale = store
-        .reserve_payment(&scope, &part(5, 3_128_571), NOW)
+        .reserve_payment(&scope, &part(3, 1_877_100), NOW)
         .await
         .unwrap();
     assert_eq!(
         stale,
         ReserveOutcome::ShareChanged {
-            share: cop(3_128_572)
+            share: cop(1_877_200)
         }
     );
-    reserved(store, &scope, &part(5, 3_128_572)).await;
+    reserved(store, &scope, &part(3, 1_877_200)).await;
     let claims = store.line_claims(&scope, session, None).await.unwrap();
     let charged: Vec<Option<i64>> = claims.iter().map(|claim| claim.amount).collect();
-    assert_eq!(charged, vec![Some(625_714), Some(625_714), Some(3_128_572)]);
+    assert_eq!(charged, vec![Some(625_700), Some(1_877_100), Some(1_877_200)]);
     // The first seventh lapses; taken again, it pays what the others were charged left of the line.
     store
         .release_payment(&scope, a.id, PaymentStatus::Cancelled, "lapsed")
@@ -555,11 +556,11 @@ pub async fn line_parts_are_charged_against_the_claims_current_under_the_lock(st
         .unwrap();
     let claims = store.line_claims(&scope, session, None).await.unwrap();
     let again = line_part_amounts(&[share(1)], &[line], &claims).unwrap();
-    assert_eq!(again, vec![cop(625_714)]);
-    reserved(store, &scope, &part(1, 625_714)).await;
+    assert_eq!(again, vec![cop(625_700)]);
+    reserved(store, &scope, &part(1, 625_700)).await;
     let claims = store.line_claims(&scope, session, None).await.unwrap();
     let paid: i64 = claims.iter().filter_map(|claim| claim.amount).sum();
-    assert_eq!(paid, line.amount, "the line is paid to the centavo");
+    assert_eq!(paid, line.amount, "the line is paid to the peso");
     assert_eq!(
         store.session_balance(&scope, session).await.unwrap().remaining,
         cop(0)
