@@ -2,6 +2,8 @@
 // (the demo mode's Stripe stand-in, which confirms the way Stripe.js does); a second guest, in another browser
 // context, pays what is left; the kitchen display shows the table paid. The payment page raises no CSP violation.
 import { test, before, after } from 'node:test';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, artifactPath, assertAccessible } from './harness.mjs';
 import { totp } from './totp.mjs';
@@ -29,6 +31,19 @@ async function until(what, check) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/// The token of the invitation mailed to `email` (the demo mode's file mail sink, data_dir/outbox).
+async function invitationToken(email) {
+  const outbox = join(server.dataDir, 'outbox');
+  return until(`the invitation mail for ${email}`, async () => {
+    for (const name of existsSync(outbox) ? readdirSync(outbox) : []) {
+      const text = readFileSync(join(outbox, name), 'utf8');
+      const link = text.match(/\/invitations\/(inv_[A-Za-z0-9_-]+)/);
+      if (text.includes(`To: ${email}`) && link) return link[1];
+    }
+    return null;
+  });
+}
+
 /// Through the JSON API: an owner with 2FA and payout authority, an onboarded connected account, a venue with a
 /// table and one dish, two dishes ordered by the table and the table accepted: a 40.000 COP bill.
 async function setUp(api) {
@@ -53,6 +68,12 @@ async function setUp(api) {
   assert.equal(onboardingForm.status(), 303);
   await until('the connected account to be active', async () => (await call('GET', '/api/v1/payouts', undefined, token)).accepts_payments);
 
+  // A second person with payout authority, a manager: a refund above the threshold waits for them (and without one
+  // it is refused, since nobody could approve it).
+  await call('POST', '/api/v1/staff', { email: 'gerente@example.co', name: 'Gabriel', role: 'manager' }, token);
+  const invitation = await invitationToken('gerente@example.co');
+  const joined = await call('POST', `/api/v1/staff/invitations/${invitation}/accept`, { password: 'otra frase bastante larga' });
+  await call('PATCH', `/api/v1/staff/${joined.user_id}`, { payout_authority: true }, token);
   const venue = await call('POST', '/api/v1/venues', { name: 'Asadero El Fogón', timezone: 'America/Bogota' }, token);
   const table = await call('POST', `/api/v1/venues/${venue.id}/tables`, { label: 'Mesa 7', seats: 4 }, token);
   const category = await call('POST', `/api/v1/venues/${venue.id}/menu/categories`, { name: { es: 'Parrilla', en: 'Grill' } }, token);
@@ -252,12 +273,23 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   await desk.fill('#refund-form input[name=reason]', 'Plato frío');
   await desk.click('#refund-form button[type=submit]');
   await desk.locator('.error', { hasText: /quedan por devolver como máximo \$\s21\.851/ }).waitFor();
+  // Centavos are refused (refunds are whole pesos, as the bill is), in the page's words, the field marked.
+  await desk.fill('#refund-form input[name=amount]', '5.000,50');
+  await desk.click('#refund-form button[type=submit]');
+  await desk.locator('.error', { hasText: 'Las devoluciones son en pesos enteros' }).waitFor();
+  assert.equal(await desk.getAttribute('#refund-form input[name=amount]', 'aria-invalid'), 'true');
   await desk.fill('#refund-form input[name=amount]', '5.000');
   await desk.click('#refund-form button[type=submit]');
   await desk.locator('#payments-said', { hasText: /Se devolvieron \$\s5\.000 a la tarjeta del cliente/ }).waitFor();
+  assert.equal(await desk.evaluate(() => document.activeElement.id), 'payments-said', 'the focus goes to what happened');
   await firstPaid.filter({ hasText: 'devuelto en parte' }).waitFor();
   assert.match(await firstPaid.textContent(), /\$\s5\.000/);
   const secondPaid = desk.locator('#payments-table tbody tr', { hasText: /pagado/ });
+  // Escape closes the form and gives the focus back to the row's button.
+  await secondPaid.getByRole('button', { name: /^Devolver/ }).click();
+  await desk.keyboard.press('Escape');
+  assert.equal(await desk.isHidden('#refund-step'), true);
+  assert.match(await desk.evaluate(() => document.activeElement.getAttribute('aria-label')), /^Devolver el pago de \$\s20\.000/);
   await secondPaid.getByRole('button', { name: /^Devolver/ }).click();
   await desk.fill('#refund-form input[name=amount]', '15.000');
   await desk.fill('#refund-form input[name=reason]', 'Cobro repetido');
@@ -283,6 +315,20 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   await givenUp.waitFor();
   assert.match(await givenUp.textContent(), /cancelado \(\$\s40\.000, sin cobrar\)/);
   assert.doesNotMatch(await givenUp.locator('td').nth(2).textContent(), /\d/, 'nothing in Cobrado');
+  // On a phone the payments are stacked, every value and the Refund button within the screen (the table needed
+  // 565 px in a 312 px scroller).
+  const manager = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  await manager.addInitScript((access) => sessionStorage.setItem('comanda.access', access), token);
+  const phone = await manager.newPage();
+  await phone.goto(`${server.origin}/payments?venue=${venue}`);
+  const refundable = phone.locator('#payments-table tbody tr', { hasText: /pagado/ }).getByRole('button', { name: /^Devolver/ });
+  await refundable.waitFor();
+  const box = await refundable.boundingBox();
+  assert.ok(box.x + box.width <= 360, `the Refund button ends at ${box.x + box.width}px`);
+  assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= 360), 'no sideways scrolling');
+  await phone.screenshot({ path: artifactPath('payments-phone.png'), fullPage: true });
+  await assertAccessible(phone, 'payments page on a phone');
+  await manager.close();
   const refunds = await (await staff.request.get(`${server.origin}/api/v1/venues/${venue}/refunds`, { headers: { Authorization: `Bearer ${token}` } })).json();
   assert.deepEqual(refunds.items.map((r) => [r.split.refund.amount, r.status]), [[1_500_000, 'failed'], [500_000, 'succeeded']]);
   await first.phone.close();

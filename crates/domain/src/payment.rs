@@ -559,6 +559,14 @@ pub enum RefundError {
     Money(#[from] MoneyError),
 }
 
+/// Whether a refund waits for a second person with payout authority before any money moves (docs/payments.md,
+/// "Approvals"): when the payment's refunds — done, under way or waiting (`refunded_before`) — and this one add up
+/// to more than `threshold` minor units. Counted per payment, so a refund above the threshold is not let through
+/// in pieces (10.000 and then 9.302 of one payment, with a threshold of 10.000, wait at the second).
+pub fn refund_needs_approval(refunded_before: Money, refund: Money, threshold: i64) -> bool {
+    refunded_before.amount.saturating_add(refund.amount) > threshold
+}
+
 pub fn split_refund(state: &Refundable, refund: Money) -> Result<RefundSplit, RefundError> {
     let charged = state.settlement.charged;
     let left = charged.checked_sub(state.refunded)?;
@@ -1164,6 +1172,15 @@ mod tests {
             let again = line_claim_amount(cop(line), &claims, &gone.share).unwrap().amount;
             prop_assert_eq!(paid - gone.amount.unwrap_or(0) + again, line);
         }
+    }
+
+    #[test]
+    fn refunds_of_one_payment_are_held_to_the_threshold_together() {
+        // Threshold 10.000 COP: 10.000 alone goes through; 9.302 more of the same payment waits; so does one above it.
+        assert!(!refund_needs_approval(cop(0), cop(1_000_000), 1_000_000));
+        assert!(refund_needs_approval(cop(1_000_000), cop(930_200), 1_000_000));
+        assert!(refund_needs_approval(cop(0), cop(1_000_100), 1_000_000));
+        assert!(!refund_needs_approval(cop(500_000), cop(500_000), 1_000_000));
     }
 
     #[test]

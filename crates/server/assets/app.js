@@ -142,7 +142,9 @@ const spanishDetails = [
   [/^the party's booked time is over: seat it as a walk-in/, 'Ya pasó la hora reservada: siéntalo como cliente sin reserva (resérvalo ahora por el tiempo que se quede).'],
   [/^the party is no longer seated/, 'El grupo ya no está sentado.'],
   [/^a seated party keeps its time/, 'Un grupo sentado conserva su hora: cambia solo las personas.'],
-  [/^the refund exceeds what is left of the payment/, 'Es más de lo que queda por devolver de este pago (otra devolución pudo adelantarse): mira el pago de nuevo.'],
+  [/^this refund needs a second person with payout authority to approve it, and nobody else has it/, 'Esta devolución necesita que otra persona con autoridad de pagos la apruebe, y nadie más la tiene: el propietario se la da a otro miembro en la página Equipo; luego pídela de nuevo.'],
+  [/^amount: must be a multiple of \d+ minor units: \w+ refunds are in whole pesos/, 'Las devoluciones son en pesos enteros: escribe el valor sin centavos.'],
+  [/^the refund exceeds what is left of the payment/, 'Es más de lo que queda por devolver de este pago (otra devolución pudo adelantarse): el pago se muestra de nuevo como está ahora.'],
   [/^only a succeeded payment can be refunded/, 'Solo se devuelve un pago completado.'],
   [/^a second person with payout authority must approve this refund/, 'La aprueba otra persona con autoridad de pagos, no quien la pidió.'],
   [/^this refund is not awaiting approval/, 'Esa devolución ya no espera aprobación: alguien más la aprobó, la rechazó o la retiró.'],
@@ -150,6 +152,19 @@ const spanishDetails = [
   [/^this refund was refused by the payment provider/, 'El procesador de pagos rechazó la devolución; no se devolvió nada.'],
   [/^amount: must be more than zero/, 'Escribe un valor mayor que cero.'],
   [/^this reservation is [\w ]+ now: it cannot/, 'Esa reserva ya no admite ese cambio: alguien más la cambió, o ya pasó su momento.'],
+];
+
+// Refunds said to staff in English in the page's words, not the API's (minor units, states).
+const englishRefundDetails = [
+  [/^this refund needs a second person with payout authority to approve it, and nobody else has it/, 'This refund needs a second person with payout authority to approve it, and nobody else has it: the owner gives it to another member on the Staff page; then ask again.'],
+  [/^amount: must be a multiple of \d+ minor units: \w+ refunds are in whole pesos/, 'Refunds are in whole pesos: write the amount without cents.'],
+  [/^the refund exceeds what is left of the payment/, 'That is more than is left to refund of this payment (another refund may have come first): the payment is shown again as it is now.'],
+  [/^only a succeeded payment can be refunded/, 'Only a completed payment can be refunded.'],
+  [/^a second person with payout authority must approve this refund/, 'Another person with payout authority approves it, not the one who asked.'],
+  [/^this refund is not awaiting approval/, 'That refund no longer awaits approval: someone else approved, declined or withdrew it.'],
+  [/^only its requester or someone with payout authority declines a refund/, 'Only the one who asked for it or someone with payout authority declines a refund.'],
+  [/^this refund was refused by the payment provider/, 'The payment provider refused the refund; nothing was refunded.'],
+  [/^amount: must be more than zero/, 'Write an amount above zero.'],
 ];
 
 // The booking page in English speaks to a guest, not in the API's field names.
@@ -208,6 +223,11 @@ function problemText(problem) {
     const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
     const found = englishGuestDetails.find(([pattern]) => pattern.test(words));
     if (found) return found[1].replace(/\$(\d)/g, (_, n) => (words.match(found[0]) || [])[Number(n)] || '');
+  }
+  if (english && page === 'payments') {
+    const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
+    const found = englishRefundDetails.find(([pattern]) => pattern.test(words));
+    if (found) return found[1];
   }
   if (english && field) {
     const name = field.field.replace(/\[\d+\]/g, '[]');
@@ -1060,6 +1080,15 @@ pages.guest = async () => {
           label.append(input, ` ${localized(option.name)}${option.price_delta ? ' + ' + formatMoney({ amount: option.price_delta, currency: item.price.currency }) : ''}`);
           fieldset.appendChild(label);
         });
+        // A choice of several stops at its most: the other options wait until one is unticked (a third extra was
+        // refused only at Add).
+        if (group.max > 1) {
+          fieldset.addEventListener('change', () => {
+            const boxes = [...fieldset.querySelectorAll('input[type=checkbox]')];
+            const ticked = boxes.filter((box) => box.checked).length;
+            for (const box of boxes) box.disabled = !box.checked && ticked >= group.max;
+          });
+        }
         card.appendChild(fieldset);
       });
       const add = document.createElement('button');
@@ -1077,7 +1106,8 @@ pages.guest = async () => {
           const count = modifiers.filter(([chosenGroup]) => chosenGroup === g).length;
           if (count < group.min || count > group.max) {
             const name = localized(group.name);
-            const many = group.min === group.max ? `${group.min}` : `${group.min}–${group.max}`;
+            const many = group.min === group.max ? `${group.min}`
+              : group.min === 0 ? (english ? `up to ${group.max}` : `hasta ${group.max}`) : `${group.min}–${group.max}`;
             showError({ detail: english ? `Choose ${many} in “${name}”.` : `Elige ${many} en «${name}».` });
             return;
           }
@@ -1089,6 +1119,7 @@ pages.guest = async () => {
         else cart.push({ item_id: item.id, quantity: 1, modifiers, version: item.version });
         renderCart();
         for (const input of chosen) input.checked = false;
+        for (const box of card.querySelectorAll('input[type=checkbox]')) box.disabled = false;
         for (const none of card.querySelectorAll('input[data-none]')) none.checked = true;
         // Said where the guest's finger is (the cart is further down the page), and to a screen reader.
         add.textContent = english ? 'Added ✓' : 'Agregado ✓';
@@ -3492,7 +3523,8 @@ pages.payments = async () => {
     const waiting = await allPages(`/api/v1/venues/${venue}/refunds?status=awaiting_approval`);
     awaitingByPayment = new Map();
     for (const refund of waiting) {
-      awaitingByPayment.set(refund.payment_id, (awaitingByPayment.get(refund.payment_id) || 0) + refund.split.refund.amount);
+      const [amount, count] = awaitingByPayment.get(refund.payment_id) || [0, 0];
+      awaitingByPayment.set(refund.payment_id, [amount + refund.split.refund.amount, count + 1]);
     }
     const list = $('#awaiting-list');
     list.replaceChildren();
@@ -3513,15 +3545,17 @@ pages.payments = async () => {
         button.setAttribute('aria-label', `${label}: ${text.textContent}`);
         button.addEventListener('click', async () => {
           clearError();
+          said('');
           button.disabled = true;
           try {
             await authed('POST', `/api/v1/refunds/${encodeURIComponent(refund.refund_id)}/${verb}`);
             said(done);
-            await refresh();
           } catch (error) {
             showError(error.problem);
-            button.disabled = false;
           }
+          // Read again either way: a refund someone else approved or withdrew meanwhile leaves the list.
+          await refresh().catch(() => {});
+          $('#payments-said').focus();
         });
         item.append(' ', button);
       };
@@ -3547,7 +3581,8 @@ pages.payments = async () => {
   // `refunded` counts what refunds awaiting approval reserve too: what is left to refund is the total less it, but
   // what went back to the card is less what still waits.
   const left = (payment) => ({ amount: payment.total.amount - payment.refunded.amount, currency: payment.total.currency });
-  const waitingOf = (payment) => ({ amount: awaitingByPayment.get(payment.payment_id) || 0, currency: payment.total.currency });
+  const waitingOf = (payment) => ({ amount: (awaitingByPayment.get(payment.payment_id) || [0])[0], currency: payment.total.currency });
+  const waitingCount = (payment) => (awaitingByPayment.get(payment.payment_id) || [0, 0])[1];
   const returned = (payment) => ({ amount: payment.refunded.amount - waitingOf(payment).amount, currency: payment.total.currency });
   const statusText = (payment) => {
     const names = paymentStatusNames[english ? 'en' : 'es'];
@@ -3561,9 +3596,10 @@ pages.payments = async () => {
         : (english ? 'partly refunded' : 'devuelto en parte');
     }
     if (waitingOf(payment).amount > 0) {
+      const many = waitingCount(payment) > 1;
       text += english
-        ? ` · a refund of ${formatMoney(waitingOf(payment))} awaits approval`
-        : ` · devolución de ${formatMoney(waitingOf(payment))} por aprobar`;
+        ? (many ? ` · ${waitingCount(payment)} refunds (${formatMoney(waitingOf(payment))}) await approval` : ` · a refund of ${formatMoney(waitingOf(payment))} awaits approval`)
+        : (many ? ` · ${waitingCount(payment)} devoluciones (${formatMoney(waitingOf(payment))}) por aprobar` : ` · devolución de ${formatMoney(waitingOf(payment))} por aprobar`);
     }
     return text;
   };
@@ -3575,9 +3611,12 @@ pages.payments = async () => {
     for (const payment of rows) {
       const row = document.createElement('tr');
       row.dataset.payment = payment.payment_id;
+      // Each cell names its column, which a phone shows beside the value (the table is stacked there).
+      const headers = [...document.querySelectorAll('#payments-table thead th')].map((th) => th.textContent);
       const cell = (value, amount) => {
         const td = document.createElement('td');
         if (amount) td.className = 'amount';
+        td.dataset.label = headers[row.children.length] || '';
         td.append(value);
         row.append(td);
       };
@@ -3626,10 +3665,21 @@ pages.payments = async () => {
   // ---- the refund form ----
   let refunding = null;
   const form = $('#refund-form');
-  const openRefund = (payment) => {
+  const amountField = form.elements.amount;
+  const markAmount = (wrong) => {
+    if (wrong) {
+      amountField.setAttribute('aria-invalid', 'true');
+      amountField.setAttribute('aria-describedby', 'refund-left error-box');
+    } else {
+      amountField.removeAttribute('aria-invalid');
+      amountField.setAttribute('aria-describedby', 'refund-left');
+    }
+  };
+  const openRefund = (payment, key = crypto.randomUUID()) => {
     clearError();
     said('');
-    refunding = { payment, key: crypto.randomUUID() };
+    markAmount(false);
+    refunding = { payment, key };
     $('#refund-title').textContent = english
       ? `Refund a payment at ${tableName(payment.table_id)} (${when(payment.succeeded_at)})`
       : `Devolver un pago de ${tableName(payment.table_id)} (${when(payment.succeeded_at)})`;
@@ -3641,25 +3691,56 @@ pages.payments = async () => {
     $('#refund-step').hidden = false;
     $('#refund-title').focus();
   };
-  const closeRefund = () => {
+  // Closed, the focus goes back to the row's Refund button (or to the status line when the row has none left).
+  const closeRefund = (focusRow = true) => {
+    const payment = refunding && refunding.payment;
     refunding = null;
     $('#refund-step').hidden = true;
+    clearError();
+    markAmount(false);
+    const again = payment && document.querySelector(`#payments-table tr[data-payment="${payment.payment_id}"] button`);
+    if (focusRow && again) again.focus();
+    else $('#payments-said').focus();
   };
-  $('#refund-cancel').addEventListener('click', closeRefund);
+  $('#refund-cancel').addEventListener('click', () => closeRefund());
+  $('#refund-step').addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') closeRefund();
+  });
   onSubmit('#refund-form', async (values) => {
     if (!refunding) return;
     const { payment, key } = refunding;
     const amount = parseMoneyInput(values.amount, payment.total.currency);
-    if (amount === null || amount <= 0) throw unreadableAmount(moneyInputValue(left(payment)));
+    const refuse = (es, en) => {
+      markAmount(true);
+      amountField.focus();
+      return Object.assign(new Error('amount'), { problem: { detail: english ? en : es } });
+    };
+    if (amount === null) throw refuse(`Escribe el valor en pesos, por ejemplo ${moneyInputValue(left(payment))}`, `Write the amount in pesos, e.g. ${moneyInputValue(left(payment))}`);
+    if (amount <= 0) throw refuse('Escribe un valor mayor que cero.', 'Write an amount above zero.');
     if (amount > left(payment).amount) {
-      throw Object.assign(new Error('amount'), { problem: { detail: english
-        ? `At most ${formatMoney(left(payment))} is left to refund of this payment.`
-        : `De este pago quedan por devolver como máximo ${formatMoney(left(payment))}.` } });
+      throw refuse(`De este pago quedan por devolver como máximo ${formatMoney(left(payment))}.`, `At most ${formatMoney(left(payment))} is left to refund of this payment.`);
     }
-    const refund = await authed('POST', `/api/v1/payments/${encodeURIComponent(payment.payment_id)}/refunds`,
-      { amount, reason: values.reason.trim() }, { 'Idempotency-Key': key });
+    let refund;
+    try {
+      refund = await authed('POST', `/api/v1/payments/${encodeURIComponent(payment.payment_id)}/refunds`,
+        { amount, reason: values.reason.trim() }, { 'Idempotency-Key': key });
+    } catch (error) {
+      // The payment as it is now (another tab's refund, an approval): the form says what is left, or closes when
+      // nothing is. A refused request changed nothing, so its key may be used again for the next try.
+      await refresh().catch(() => {});
+      const now = shown.find((p) => p.payment_id === payment.payment_id);
+      if (now && now.status === 'succeeded' && left(now).amount > 0) {
+        openRefund(now, key);
+        form.elements.amount.value = values.amount;
+        form.elements.reason.value = values.reason;
+        if (error.problem && error.problem.errors && error.problem.errors[0]?.field === 'amount') markAmount(true);
+      } else {
+        closeRefund(false);
+      }
+      throw error;
+    }
     const money = formatMoney({ amount, currency: payment.total.currency });
-    closeRefund();
+    closeRefund(false);
     said(refund.status === 'awaiting_approval'
       ? (english
         ? `The refund of ${money} waits for another person with payout authority to approve it; nothing was refunded yet.`
@@ -3668,6 +3749,7 @@ pages.payments = async () => {
         ? `Refunded ${money} to the guest's card (their bank shows it within 5 to 10 business days).`
         : `Se devolvieron ${money} a la tarjeta del cliente (su banco lo muestra en 5 a 10 días hábiles).`));
     await refresh();
+    $('#payments-said').focus();
   });
 
   $('#show-unfinished').addEventListener('change', renderPayments);

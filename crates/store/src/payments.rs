@@ -358,8 +358,11 @@ pub struct NewRefund {
     pub amount: Money,
     pub reason: String,
     pub requested_by: Uuid,
-    /// Above the threshold: a second person with payout authority must approve before any money moves.
-    pub needs_approval: bool,
+    /// The payment's refunds that add up to more than this (minor units; this one and those done, under way or
+    /// waiting) wait for a second person with payout authority before any money moves
+    /// (`comanda_domain::payment::refund_needs_approval`, decided under the payment's lock); `None`: never. A refund
+    /// that waits is audited as `refund.requested` whatever action its entry names.
+    pub approval_threshold: Option<i64>,
     /// The request's `Idempotency-Key`: a refund already asked with it is answered instead of a second one.
     pub idempotency_key: Option<String>,
     /// A digest of what was asked (payment, amount, reason): the same key with another request is refused.

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use comanda_domain::analytics::Measures;
 use comanda_domain::payment::{
     ChargeModel, LineClaim, RefundSplit, Refundable, SettledAmounts, Split, check_cash, check_line_claims,
-    dispute_debt, line_part_amounts, net_against_debt, split_refund,
+    dispute_debt, line_part_amounts, net_against_debt, refund_needs_approval, split_refund,
 };
 use comanda_domain::{Currency, Money, Page, PageRequest, PartnerId};
 use comanda_security::TenantScope;
@@ -1529,7 +1529,10 @@ impl PaymentStore for Engine {
             bill.try_get("subtotal")?,
             bill.try_get("tax")?,
         );
-        let status = if refund.needs_approval {
+        let waits = refund
+            .approval_threshold
+            .is_some_and(|threshold| refund_needs_approval(payment.refunded, split.refund, threshold));
+        let status = if waits {
             RefundStatus::AwaitingApproval
         } else {
             RefundStatus::Pending
@@ -1563,6 +1566,16 @@ impl PaymentStore for Engine {
             .bind(split.refund.amount)
             .execute(&mut *tx)
             .await?;
+        let requested;
+        let audit = if waits {
+            requested = AuditEntry {
+                action: "refund.requested".into(),
+                ..audit.clone()
+            };
+            &requested
+        } else {
+            audit
+        };
         self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
         tx.commit().await?;
         refund_from_row(&row)

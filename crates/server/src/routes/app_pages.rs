@@ -55,7 +55,7 @@ fn shell(lang: Lang, name: &str, title: &str, scripts: &str, main: &str, home: &
 <header class="bar"><a class="brand small" href="{home}">comanda</a></header>
 <main {main}>
 <h1>{title}</h1>
-<p class="error" role="alert" hidden></p>
+<p class="error" id="error-box" role="alert" hidden></p>
 {body}
 </main>
 </body>
@@ -1188,14 +1188,14 @@ pub async fn payments(headers: HeaderMap) -> Response {
 <h2 id="refund-title" tabindex="-1"></h2>
 <form id="refund-form" method="post">
 <p id="refund-left"></p>
-<label>{amount}<input name="amount" required inputmode="decimal" autocomplete="off"></label>
+<label>{amount}<input name="amount" required inputmode="decimal" autocomplete="off" aria-describedby="refund-left"></label>
 <label>{reason}<input name="reason" required maxlength="500" autocomplete="off" placeholder="{reason_example}"></label>
 <p class="hint">{refund_hint}</p>
 <button type="submit">{refund}</button> <button type="button" class="secondary" id="refund-cancel">{cancel}</button>
 </form>
 </section>
-<p id="payments-said" role="status"></p>
-<label class="inline"><input type="checkbox" id="show-unfinished"> {unfinished}</label>
+<p id="payments-said" role="status" tabindex="-1"></p>
+<label class="inline"><input type="checkbox" id="show-unfinished"> <span class="choice">{unfinished}</span></label>
 <div class="table-scroll" tabindex="0" role="region" aria-labelledby="payments-caption"><table id="payments-table"><caption id="payments-caption">{caption}</caption><thead><tr><th scope="col">{when}</th><th scope="col">{table}</th><th scope="col">{charged}</th><th scope="col">{tip}</th><th scope="col">{refunded}</th><th scope="col">{status}</th><th scope="col">{actions}</th></tr></thead><tbody></tbody></table></div>
 <p id="no-payments" class="hint" hidden>{none}</p>
 <p><button type="button" id="more-payments" class="secondary" hidden>{more}</button></p>"#,
@@ -1389,7 +1389,11 @@ pub async fn pay_page(
         paid = tr(l, "Pagado", "Paid"),
         progress = tr(l, "Pagos en curso", "Being paid"),
         left = tr(l, "Falta", "Left to pay"),
-        refunded = tr(l, "Devuelto a las tarjetas", "Refunded to cards"),
+        refunded = tr(
+            l,
+            "Devuelto a las tarjetas (propinas incluidas)",
+            "Refunded to cards (tips included)"
+        ),
         settled = tr(
             l,
             "La cuenta está pagada. ¡Gracias!",

@@ -489,7 +489,7 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
     assert_eq!(again.status(), 201);
     let again: Value = again.json().await.unwrap();
     assert_eq!(once["refund_id"], again["refund_id"], "{again}");
-    expect_problem(keyed("reembolso-1", 5).await.unwrap(), 409, "conflict").await;
+    expect_problem(keyed("reembolso-1", 500).await.unwrap(), 409, "conflict").await;
     // Full refunds of both payments (the first one's rest): everyone is back where they started.
     for (payment, amount) in [(&first_id, 1_079_000), (&second_id, 1_890_000)] {
         let refund = post(
@@ -1145,6 +1145,49 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
         (ledger["transfers"].as_array().unwrap().len() == 1).then_some(())
     })
     .await;
+    // Alone with payout authority, the owner cannot ask for a refund only a second person may approve: it would hold
+    // its part of the payment with nobody able to approve it.
+    let alone = post(
+        &server,
+        &format!("/api/v1/payments/{payment}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 3_780_000, "reason": "evento cancelado"}),
+    )
+    .await;
+    assert_eq!(alone.status, 422, "{}", alone.body);
+    assert!(
+        alone.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nobody else has it"),
+        "{}",
+        alone.body
+    );
+    // Nor a refund in centavos: refunds are whole pesos.
+    let centavos = post(
+        &server,
+        &format!("/api/v1/payments/{payment}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 50, "reason": "redondeo"}),
+    )
+    .await;
+    assert_eq!(centavos.status, 422, "{}", centavos.body);
+    assert_eq!(centavos.body["errors"][0]["field"], "amount", "{}", centavos.body);
+    // A second person with payout authority (a manager, with a second factor).
+    invite_and_join(&server, &v.owner, "gerente@example.co", "manager", PASSWORD).await;
+    let staff = call(&server, "GET", "/api/v1/staff", Some(&v.owner), None).await;
+    let manager_id = staff.body["items"]
+        .as_array()
+        .or(staff.body.as_array())
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "gerente@example.co")
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    grant_payout_authority(&server, &v.owner, &manager_id).await;
+    let manager = crate::identity::enrolled(&server, "gerente@example.co", PASSWORD)
+        .await
+        .access;
     let keyed = || {
         server
             .client
@@ -1202,21 +1245,6 @@ async fn big_refunds_and_payout_detail_changes_need_a_second_person_with_payout_
     assert_eq!(asked.status, 202, "{}", asked.body);
     let refund = asked.body["refund_id"].as_str().unwrap().to_owned();
 
-    // A second person with payout authority (a manager, with a second factor).
-    invite_and_join(&server, &v.owner, "gerente@example.co", "manager", PASSWORD).await;
-    let staff = call(&server, "GET", "/api/v1/staff", Some(&v.owner), None).await;
-    let manager_id = staff.body["items"]
-        .as_array()
-        .or(staff.body.as_array())
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == "gerente@example.co")
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .unwrap();
-    grant_payout_authority(&server, &v.owner, &manager_id).await;
-    let manager = crate::identity::enrolled(&server, "gerente@example.co", PASSWORD)
-        .await
-        .access;
     // The second person finds what waits for them in the venue's refunds: who asked, for which table, how much.
     let refunds = |query: &'static str| {
         let path = format!("/api/v1/venues/{}/refunds{query}", v.venue);

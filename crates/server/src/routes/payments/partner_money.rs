@@ -447,26 +447,59 @@ pub async fn refund(
         .ok()
         .filter(|m| m.amount > 0)
         .ok_or_else(|| ApiError::from(ValidationErrors::single("amount", "must be more than zero")))?;
-    let needs_approval = amount.amount > service.refund_threshold;
+    // Whole pesos, as prices and shares are (a card slip and a bank statement show no centavos); the whole rest of a
+    // payment charged in centavos before shares were rounded is refunded as it is.
+    let left = payment.settlement.charged.amount - payment.refunded.amount;
+    if !amount.currency.is_payable(amount.amount) && amount.amount != left {
+        return Err(ApiError::rule(ValidationErrors::single(
+            "amount",
+            format!(
+                "must be a multiple of {} minor units: {} refunds are in whole pesos (centavos are out of circulation)",
+                amount.currency.payable_unit(),
+                amount.currency.code()
+            ),
+        )));
+    }
+    // A refund that will wait for a second person needs one to exist: otherwise it would hold its part of the payment
+    // with nobody able to approve it. (The store decides under the payment's lock whether it waits; this reads the
+    // payment as it is now, which only a refund asked at the same moment changes.)
+    let threshold = service.refund_threshold;
+    if comanda_domain::payment::refund_needs_approval(payment.refunded, amount, threshold) {
+        let approvers = collect_all(|page| state.store.list_staff(&caller.scope, page))
+            .await?
+            .into_iter()
+            .filter(|member| {
+                member.id != caller.member.id
+                    && member
+                        .standing
+                        .allows(comanda_domain::access::Permission::ManagePayouts)
+            })
+            .count();
+        if approvers == 0 {
+            return Err(Problem::new(ProblemType::BusinessRule)
+                .detail(
+                    "this refund needs a second person with payout authority to approve it, and nobody else has it: \
+                     an owner gives it to another member on the Staff page, then ask again",
+                )
+                .into());
+        }
+    }
     let new = NewRefund {
         id: Uuid::now_v7(),
         payment_id: payment.id,
         amount,
         reason: reason.to_owned(),
         requested_by: caller.member.id,
-        needs_approval,
+        approval_threshold: Some(threshold),
         idempotency_key,
         request_hash: crate::routes::guest::request_digest(
             &state,
             format!("{}\n{}\n{}", payment.id, amount.amount, reason).as_bytes(),
         ),
     };
+    // Written as `refund.requested` by the store when the refund waits for a second person.
     let audit = context
-        .audit(if needs_approval {
-            "refund.requested"
-        } else {
-            "refund.issued"
-        })
+        .audit("refund.issued")
         .actor(caller.member.id)
         .target(payment.id.to_string())
         .detail(format!("{} {}", amount.amount, amount.currency.code()));

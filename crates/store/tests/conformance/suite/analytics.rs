@@ -196,7 +196,7 @@ pub async fn every_roll_up_equals_a_recomputation_from_the_raw_rows(store: &dyn 
                         amount: cop(amount),
                         reason: "plato frío".into(),
                         requested_by: Uuid::now_v7(),
-                        needs_approval: false,
+                        approval_threshold: None,
                         idempotency_key: None,
                         request_hash: Vec::new(),
                     };
@@ -687,7 +687,7 @@ async fn requested_refund(
         amount: cop(amount),
         reason: "devuelto".into(),
         requested_by: Uuid::now_v7(),
-        needs_approval: false,
+        approval_threshold: None,
         idempotency_key: None,
         request_hash: Vec::new(),
     };
