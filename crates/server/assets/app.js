@@ -89,6 +89,37 @@ const spanishTypes = {
   internal: 'Algo salió mal de nuestro lado; inténtalo de nuevo.',
 };
 
+// Refunds said to staff in the page's words, not the API's (minor units, states): Spanish, English.
+const refundDetails = [
+  [/^this refund needs a second person with payout authority to approve it, and nobody else has it/,
+    'Esta devolución necesita que otra persona con autoridad de pagos la apruebe, y nadie más la tiene: el propietario se la da a otro miembro en la página Equipo; luego pídela de nuevo.',
+    'This refund needs a second person with payout authority to approve it, and nobody else has it: the owner gives it to another member on the Staff page; then ask again.'],
+  [/^amount: must be a multiple of \d+ minor units: \w+ refunds are in whole pesos/,
+    'Las devoluciones son en pesos enteros: escribe el valor sin centavos.',
+    'Refunds are in whole pesos: write the amount without cents.'],
+  [/^the refund exceeds what is left of the payment/,
+    'Es más de lo que queda por devolver de este pago (otra devolución pudo adelantarse): el pago se muestra de nuevo como está ahora.',
+    'That is more than is left to refund of this payment (another refund may have come first): the payment is shown again as it is now.'],
+  [/^only a succeeded payment can be refunded/,
+    'Solo se devuelve un pago completado.',
+    'Only a completed payment can be refunded.'],
+  [/^a second person with payout authority must approve this refund/,
+    'La aprueba otra persona con autoridad de pagos, no quien la pidió.',
+    'Another person with payout authority approves it, not the one who asked.'],
+  [/^this refund is not awaiting approval/,
+    'Esa devolución ya no espera aprobación: alguien más la aprobó, la rechazó o la retiró.',
+    'That refund no longer awaits approval: someone else approved, declined or withdrew it.'],
+  [/^only its requester or someone with payout authority declines a refund/,
+    'Solo quien la pidió o alguien con autoridad de pagos rechaza una devolución.',
+    'Only the one who asked for it or someone with payout authority declines a refund.'],
+  [/^this refund was refused by the payment provider/,
+    'El procesador de pagos rechazó la devolución; no se devolvió nada.',
+    'The payment provider refused the refund; nothing was refunded.'],
+  [/^amount: must be more than zero/,
+    'Escribe un valor mayor que cero.',
+    'Write an amount above zero.'],
+];
+
 // Refusals whose words say more than their field or type (which password rule, which conflict), recognised by the
 // API's English words — stable, the edge tests hold them — and said in Spanish; checked before the field's generic text.
 const spanishDetails = [
@@ -142,29 +173,8 @@ const spanishDetails = [
   [/^the party's booked time is over: seat it as a walk-in/, 'Ya pasó la hora reservada: siéntalo como cliente sin reserva (resérvalo ahora por el tiempo que se quede).'],
   [/^the party is no longer seated/, 'El grupo ya no está sentado.'],
   [/^a seated party keeps its time/, 'Un grupo sentado conserva su hora: cambia solo las personas.'],
-  [/^this refund needs a second person with payout authority to approve it, and nobody else has it/, 'Esta devolución necesita que otra persona con autoridad de pagos la apruebe, y nadie más la tiene: el propietario se la da a otro miembro en la página Equipo; luego pídela de nuevo.'],
-  [/^amount: must be a multiple of \d+ minor units: \w+ refunds are in whole pesos/, 'Las devoluciones son en pesos enteros: escribe el valor sin centavos.'],
-  [/^the refund exceeds what is left of the payment/, 'Es más de lo que queda por devolver de este pago (otra devolución pudo adelantarse): el pago se muestra de nuevo como está ahora.'],
-  [/^only a succeeded payment can be refunded/, 'Solo se devuelve un pago completado.'],
-  [/^a second person with payout authority must approve this refund/, 'La aprueba otra persona con autoridad de pagos, no quien la pidió.'],
-  [/^this refund is not awaiting approval/, 'Esa devolución ya no espera aprobación: alguien más la aprobó, la rechazó o la retiró.'],
-  [/^only its requester or someone with payout authority declines a refund/, 'Solo quien la pidió o alguien con autoridad de pagos rechaza una devolución.'],
-  [/^this refund was refused by the payment provider/, 'El procesador de pagos rechazó la devolución; no se devolvió nada.'],
-  [/^amount: must be more than zero/, 'Escribe un valor mayor que cero.'],
+  ...refundDetails.map(([pattern, es]) => [pattern, es]),
   [/^this reservation is [\w ]+ now: it cannot/, 'Esa reserva ya no admite ese cambio: alguien más la cambió, o ya pasó su momento.'],
-];
-
-// Refunds said to staff in English in the page's words, not the API's (minor units, states).
-const englishRefundDetails = [
-  [/^this refund needs a second person with payout authority to approve it, and nobody else has it/, 'This refund needs a second person with payout authority to approve it, and nobody else has it: the owner gives it to another member on the Staff page; then ask again.'],
-  [/^amount: must be a multiple of \d+ minor units: \w+ refunds are in whole pesos/, 'Refunds are in whole pesos: write the amount without cents.'],
-  [/^the refund exceeds what is left of the payment/, 'That is more than is left to refund of this payment (another refund may have come first): the payment is shown again as it is now.'],
-  [/^only a succeeded payment can be refunded/, 'Only a completed payment can be refunded.'],
-  [/^a second person with payout authority must approve this refund/, 'Another person with payout authority approves it, not the one who asked.'],
-  [/^this refund is not awaiting approval/, 'That refund no longer awaits approval: someone else approved, declined or withdrew it.'],
-  [/^only its requester or someone with payout authority declines a refund/, 'Only the one who asked for it or someone with payout authority declines a refund.'],
-  [/^this refund was refused by the payment provider/, 'The payment provider refused the refund; nothing was refunded.'],
-  [/^amount: must be more than zero/, 'Write an amount above zero.'],
 ];
 
 // The booking page in English speaks to a guest, not in the API's field names.
@@ -226,8 +236,8 @@ function problemText(problem) {
   }
   if (english && page === 'payments') {
     const words = field ? `${field.field}: ${field.message}` : String(problem.detail || '');
-    const found = englishRefundDetails.find(([pattern]) => pattern.test(words));
-    if (found) return found[1];
+    const found = refundDetails.find(([pattern]) => pattern.test(words));
+    if (found) return found[2];
   }
   if (english && field) {
     const name = field.field.replace(/\[\d+\]/g, '[]');
