@@ -46,6 +46,7 @@ async function setUp(api, email = 'rosa@example.co') {
     category_id: category.id,
     name: { es: 'Limonada de coco', en: 'Coconut lemonade' },
     price: { amount: 900_000, currency: 'COP' },
+    modifiers: [{ name: { es: 'Extras', en: 'Extras' }, options: ['Hierbabuena', 'Jengibre', 'Panela'].map((es) => ({ name: { es, en: es }, price_delta: 0 })), min: 0, max: 2 }],
   }, token);
   const tasting = await post(`/api/v1/venues/${venue.id}/menu/items`, {
     category_id: category.id,
@@ -89,7 +90,16 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   assert.equal(await guest.locator('#cart').isHidden(), true);
   await soup.getByLabel('Aguacate').check();
   await soup.locator('button.add').click();
-  await guest.locator('.dish', { hasText: 'Limonada' }).locator('button.add').click();
+  // A choice of several stops at its most: with two extras ticked the third waits (it was refused only at Add).
+  const drink = guest.locator('.dish', { hasText: 'Limonada' });
+  assert.equal(await drink.locator('legend').textContent(), 'Extras (opcional, hasta 2)');
+  await drink.getByLabel('Hierbabuena').check();
+  await drink.getByLabel('Jengibre').check();
+  assert.equal(await drink.getByLabel('Panela').isDisabled(), true);
+  await drink.getByLabel('Jengibre').uncheck();
+  assert.equal(await drink.getByLabel('Panela').isDisabled(), false);
+  await drink.getByLabel('Hierbabuena').uncheck();
+  await drink.locator('button.add').click();
   assert.match(await guest.locator('#cart-total').textContent(), /37\.000/);
   // The cart can be fixed (one more, one less) and survives a reload.
   const lemonade = guest.locator('.cart-line', { hasText: 'Limonada' });

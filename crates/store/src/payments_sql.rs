@@ -1566,17 +1566,16 @@ impl PaymentStore for Engine {
             .bind(split.refund.amount)
             .execute(&mut *tx)
             .await?;
-        let requested;
-        let audit = if waits {
-            requested = AuditEntry {
-                action: "refund.requested".into(),
-                ..audit.clone()
-            };
-            &requested
-        } else {
-            audit
+        // A refund that waits issued nothing yet: it is audited as requested, whatever its entry was named.
+        let audit = AuditEntry {
+            action: if waits {
+                "refund.requested".into()
+            } else {
+                audit.action.clone()
+            },
+            ..audit.clone()
         };
-        self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
+        self.insert_audit(&mut tx, scope.partner(), &audit, now).await?;
         tx.commit().await?;
         refund_from_row(&row)
     }
