@@ -902,15 +902,7 @@ async fn a_void_on_a_later_business_day_is_in_that_day_s_cash_journal() {
     let saturday = friday.next_day().unwrap();
     server.clock.advance(time::Duration::minutes(7 * 60 + 20));
     renew(&server, &mut v).await;
-    let ordered = post(
-        &server,
-        &format!("/api/v1/t/{}/orders", v.token),
-        None,
-        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
-    )
-    .await;
-    assert_eq!(ordered.status, 201, "{}", ordered.body);
-    crate::ordering::accept_table(&server, &v).await;
+    crate::ordering::ordered_and_accepted(&server, &v, 1).await;
     let cash = format!("/api/v1/venues/{}/tables/{}/cash", v.venue, v.table);
     let taken = post(
         &server,

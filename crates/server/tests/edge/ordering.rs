@@ -73,6 +73,19 @@ pub async fn venue_with_menu(server: &TestServer, email: &str) -> Venue {
     }
 }
 
+/// A guest at the venue's table orders `quantity` of its dish, and staff accept the table: an open bill.
+pub async fn ordered_and_accepted(server: &TestServer, v: &Venue, quantity: u32) {
+    let ordered = post(
+        server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": quantity}]}),
+    )
+    .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.body);
+    accept_table(server, v).await;
+}
+
 /// Staff accept the table's pending session (its orders then reach the kitchen).
 pub async fn accept_table(server: &TestServer, v: &Venue) {
     let sessions = call(

@@ -162,15 +162,7 @@ pub async fn onboarded(server: &TestServer, v: &Venue) -> String {
 
 /// Two 18.900 COP dishes ordered and the table accepted: a 37.800 COP bill.
 async fn table_with_bill(server: &TestServer, v: &Venue) {
-    let ordered = post(
-        server,
-        &format!("/api/v1/t/{}/orders", v.token),
-        None,
-        json!({"items": [{"item_id": v.item, "quantity": 2}]}),
-    )
-    .await;
-    assert_eq!(ordered.status, 201, "{}", ordered.body);
-    accept_table(server, v).await;
+    crate::ordering::ordered_and_accepted(server, v, 2).await;
 }
 
 /// The table's bill as one guest's phone reads it (`X-Guest-Device`): its own unfinished payment counts as free.
@@ -2401,15 +2393,7 @@ async fn a_tip_after_midnight_utc_is_filed_under_the_venues_business_month() {
     let dinner = first.with_hms(1, 30, 0).unwrap().assume_utc();
     server.clock.advance(dinner - now);
     let v = venue_with_menu(&server, "fin-de-mes@example.co").await;
-    let ordered = post(
-        &server,
-        &format!("/api/v1/t/{}/orders", v.token),
-        None,
-        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
-    )
-    .await;
-    assert_eq!(ordered.status, 201, "{}", ordered.body);
-    accept_table(&server, &v).await;
+    crate::ordering::ordered_and_accepted(&server, &v, 1).await;
     let tipped = post(
         &server,
         &format!("/api/v1/venues/{}/tables/{}/cash", v.venue, v.table),
