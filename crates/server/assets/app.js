@@ -3656,19 +3656,21 @@ pages.payments = async () => {
     $('#no-payments').hidden = rows.length > 0;
     $('#more-payments').hidden = !cursor;
   };
-  const loadPayments = async (more) => {
+  // `render` is false where the refunds awaiting approval are read next (they render the payments once, with what
+  // they hold): rows drawn twice would move a button from under a finger or a click.
+  const loadPayments = async (more, render = true) => {
     const query = `limit=100${more && cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`;
     const page = await authed('GET', `/api/v1/venues/${venue}/payments?${query}`);
     shown = more ? [...shown, ...page.items] : page.items;
     cursor = page.next_cursor;
-    renderPayments();
+    if (render) renderPayments();
   };
   // After a refund (or an approval), the payments already shown are read again, as many as were shown.
   const refresh = async () => {
     const wanted = shown.length;
     cursor = null;
-    await loadPayments(false);
-    while (cursor && shown.length < wanted) await loadPayments(true);
+    await loadPayments(false, false);
+    while (cursor && shown.length < wanted) await loadPayments(true, false);
     await renderAwaiting();
   };
 
@@ -3767,10 +3769,11 @@ pages.payments = async () => {
     try { await loadPayments(true); } catch (error) { showError(error.problem); }
   });
   try {
-    await loadPayments(false);
+    await loadPayments(false, false);
     await renderAwaiting();
   } catch (error) {
     showError(error.problem);
+    renderPayments();
   }
 };
 
