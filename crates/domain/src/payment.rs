@@ -206,7 +206,12 @@ pub fn fraction_of(amount: Money, numerator: u32, denominator: u32) -> Result<Mo
 ///
 /// [`Currency::payable_unit`]: crate::Currency::payable_unit
 pub fn payable_fraction_of(amount: Money, numerator: u32, denominator: u32) -> Result<Money, MoneyError> {
-    if denominator == 0 {
+    payable_fraction_of_i64(amount, i64::from(numerator), i64::from(denominator))
+}
+
+/// [`payable_fraction_of`] for 64-bit ratios (a refund over what a payment charged).
+fn payable_fraction_of_i64(amount: Money, numerator: i64, denominator: i64) -> Result<Money, MoneyError> {
+    if denominator <= 0 || numerator < 0 {
         return Err(MoneyError::Overflow);
     }
     // A line of centavos (an old price, before prices were held to whole pesos) keeps the minor unit: its parts
@@ -587,7 +592,13 @@ pub fn split_refund(state: &Refundable, refund: Money) -> Result<RefundSplit, Re
         }
     };
     let transfer_reversal = proportional(state.transferred, state.reversed)?;
-    let tip_reversal = proportional(state.settlement.tip, state.tip_reversed)?;
+    let tip_reversal = if last {
+        state.settlement.tip.checked_sub(state.tip_reversed)?
+    } else {
+        let open = state.settlement.tip.checked_sub(state.tip_reversed)?;
+        let part = tip_part_of_refund(state.settlement.tip, refund.amount, charged.amount)?;
+        if part.amount > open.amount { open } else { part }
+    };
     Ok(RefundSplit {
         refund,
         transfer_reversal,
@@ -602,22 +613,43 @@ pub fn split_refund(state: &Refundable, refund: Money) -> Result<RefundSplit, Re
 /// waiting on it was refused again for the rest, refund after refund down to centavos. The smallest refund whose
 /// sales part reaches `sales`, exact for one payment (or several with the same tip ratio); `sales` itself without
 /// tips. Never more than `charged`.
-pub fn refund_for_sales(sales: i64, charged: i64, tip: i64) -> i64 {
-    if sales <= 0 || tip <= 0 || charged <= tip {
-        return sales.max(0);
+pub fn refund_for_sales(sales: Money, charged: i64, tip: i64) -> i64 {
+    if sales.amount <= 0 {
+        return 0;
     }
-    let (sales128, charged128, tip128) = (i128::from(sales), i128::from(charged), i128::from(tip));
-    let sales_part = |refund: i128| refund - (tip128 * refund * 2 + charged128) / (2 * charged128);
-    // refund × (charged − tip) / charged ≥ sales, then at most a unit more for the rounding of the tip's part.
-    let net = charged128 - tip128;
-    let mut refund = (sales128 * charged128 + net - 1) / net;
-    while refund > 0 && sales_part(refund - 1) >= sales128 {
-        refund -= 1;
+    // Staff refund whole pesos (a refund of centavos is refused unless it is all that is left), so the refund named
+    // is counted in the payable unit when every figure is in it; it is never more than `charged`.
+    let currency = sales.currency;
+    let unit = if [charged, tip].iter().all(|&amount| currency.is_payable(amount)) {
+        currency.payable_unit()
+    } else {
+        1
+    };
+    let round_up = |amount: i64| (amount + unit - 1) / unit * unit;
+    if tip <= 0 || charged <= tip {
+        return round_up(sales.amount).min(charged.max(sales.amount));
     }
-    while sales_part(refund) < sales128 && refund < charged128 {
-        refund += 1;
+    let net = i128::from(charged - tip);
+    let tip = Money::new(tip, currency).unwrap_or(Money::zero(currency));
+    let sales_part =
+        |refund: i64| tip_part_of_refund(tip, refund, charged).map_or(i64::MIN, |part| refund - part.amount);
+    // refund × (charged − tip) / charged ≥ sales, then a unit or two either way for the rounding of the tip's part.
+    let estimate = (i128::from(sales.amount) * i128::from(charged) + net - 1) / net;
+    let mut refund = round_up(i64::try_from(estimate).unwrap_or(charged).min(charged));
+    while refund > 0 && sales_part(refund - unit) >= sales.amount {
+        refund -= unit;
     }
-    i64::try_from(refund.min(charged128)).unwrap_or(charged)
+    while sales_part(refund) < sales.amount && refund < charged {
+        refund += unit;
+    }
+    refund.min(charged)
+}
+
+/// The tip's part of a refund of `refund` minor units from payments that charged `charged` in all, `tip` of it
+/// tips: `tip × refund ÷ charged`, rounded half up to the currency's payable unit (whole pesos: a tip ledger and the
+/// cash handed to the staff hold no centavos), or to the minor unit for a tip of centavos.
+fn tip_part_of_refund(tip: Money, refund: i64, charged: i64) -> Result<Money, MoneyError> {
+    payable_fraction_of_i64(tip, refund, charged)
 }
 
 /// `amount × numerator / denominator` for 64-bit ratios, rounded half up.
@@ -738,20 +770,25 @@ mod tests {
             share in 1i64..10_000_000_000,
             tip_pct in 0i64..=100,
             sales_pct in 1i64..=100,
+            whole_pesos in any::<bool>(),
         ) {
-            let tip = share * tip_pct / 100;
+            // A share and tip in whole pesos (what guests pay now) are refunded in whole pesos; others to the centavo.
+            let unit = if whole_pesos { 100 } else { 1 };
+            let share = if whole_pesos { share / unit * unit + unit } else { share | 1 };
+            let tip = share * tip_pct / 100 / unit * unit;
             let charged = share + tip;
             let sales = (share * sales_pct / 100).max(1);
-            let refund = refund_for_sales(sales, charged, tip);
+            let refund = refund_for_sales(cop(sales), charged, tip);
             let state = refundable(share, tip, 300);
             let given_back = |refund: i64| {
                 let split = split_refund(&state, cop(refund)).unwrap();
                 split.refund.amount - split.tip_reversal.amount
             };
             prop_assert!(refund <= charged);
+            prop_assert_eq!(refund % unit, 0, "a refund staff can make");
             prop_assert!(given_back(refund) >= sales, "{refund} gives back {}", given_back(refund));
-            if refund > 1 {
-                prop_assert!(given_back(refund - 1) < sales);
+            if refund > unit {
+                prop_assert!(given_back(refund - unit) < sales);
             }
         }
     }
@@ -774,10 +811,35 @@ mod tests {
 
     #[test]
     fn the_refund_for_sales_counts_the_tips_part() {
-        // 37.800 paid for the bill with a 10 % tip (3.780): 1.718,18 of sales come back with a 1.890,00 refund.
-        assert_eq!(super::refund_for_sales(171_818, 4_158_000, 378_000), 189_000);
-        assert_eq!(super::refund_for_sales(500_000, 1_000_000, 0), 500_000, "no tip");
-        assert_eq!(super::refund_for_sales(0, 1_000_000, 100_000), 0);
+        // 37.800 paid for the bill with a 10 % tip (3.780): 1.718,18 of sales come back with a refund of 1.891 (its
+        // tip part is 172 pesos; 1.890 would give back 1.718 of sales).
+        assert_eq!(super::refund_for_sales(cop(171_818), 4_158_000, 378_000), 189_100);
+        assert_eq!(super::refund_for_sales(cop(171_800), 4_158_000, 378_000), 189_000);
+        assert_eq!(
+            super::refund_for_sales(cop(500_000), 1_000_000, 0),
+            500_000,
+            "no tip"
+        );
+        assert_eq!(super::refund_for_sales(cop(0), 1_000_000, 100_000), 0);
+        // Centavos of sales (an old price) are given back by a refund of whole pesos.
+        assert_eq!(super::refund_for_sales(cop(171_818), 1_000_000, 0), 171_900);
+    }
+
+    #[test]
+    fn the_tip_part_of_a_refund_is_whole_pesos() {
+        // 72.000 of food and a 7.200 tip: a refund of 20.000 takes 1.818 of the tip back (not 1.818,18), and the
+        // rest of the payment the rest of the tip, to the peso.
+        let state = refundable(7_200_000, 720_000, 300);
+        let split = split_refund(&state, cop(2_000_000)).unwrap();
+        assert_eq!(split.tip_reversal, cop(181_800));
+        let state = Refundable {
+            refunded: cop(2_000_000),
+            tip_reversed: split.tip_reversal,
+            reversed: split.transfer_reversal,
+            ..state
+        };
+        let rest = split_refund(&state, cop(5_920_000)).unwrap();
+        assert_eq!(rest.tip_reversal, cop(538_200));
     }
 
     use super::*;

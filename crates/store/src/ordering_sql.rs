@@ -230,7 +230,7 @@ async fn keep_paid_bill_covered(
         .fetch_one(&mut *conn)
         .await?;
         let refund = comanda_domain::payment::refund_for_sales(
-            short,
+            Money::new(short, order.subtotal.currency).unwrap_or(Money::zero(order.subtotal.currency)),
             tipped.try_get("charged")?,
             tipped.try_get("tip")?,
         );

@@ -1885,17 +1885,18 @@ async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
     assert_eq!(seen["balance"]["refunded"]["amount"], 1_890_000, "{seen}");
     assert_eq!(offered().await, [false, false], "{seen}");
     // The refusal says how much more of the bill's money must go back before the order may leave: 37.800 paid for
-    // the bill, 17.181,82 of it returned by the refund (the rest of the refund was the tip's part), 18.900 left.
+    // the bill, 17.182 of it returned by the refund (the rest of the refund, 1.718, was the tip's part, in whole
+    // pesos), 18.900 left.
     let (status, detail) = cancel_first().await;
     assert_eq!(status, 422);
     assert!(
         detail.starts_with(
-            "guests have paid for this order: 1,718.18 COP more of what they paid for the bill must go back first"
+            "guests have paid for this order: 1,718 COP more of what they paid for the bill must go back first"
         ),
         "{detail}"
     );
-    // It names the refund that returns that much, its tip's part included (refunding the 1.718,18 itself left
-    // 156,20 short, and each refusal named a smaller rest, down to centavos): one refund, and the order leaves.
+    // It names the refund that returns that much, its tip's part included (refunding the 1.718 itself left 156
+    // short, and each refusal named a smaller rest): one refund, and the order leaves.
     assert!(
         detail.contains(": refund 1,890 COP of their payments"),
         "{detail}"
