@@ -315,6 +315,21 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   await givenUp.waitFor();
   assert.match(await givenUp.textContent(), /cancelado \(\$\s40\.000, sin cobrar\)/);
   assert.doesNotMatch(await givenUp.locator('td').nth(2).textContent(), /\d/, 'nothing in Cobrado');
+  // One business day's payments (a guest asks on Monday about Friday's): a day without any says so, today's lists
+  // them, and the day stays in the address for a reload.
+  const businessDay = new Date(Date.now() - 5 * 3600e3).toLocaleDateString('en-CA', { timeZone: 'America/Bogota' });
+  await desk.fill('#day-form input[name=day]', '2020-01-03');
+  await desk.locator('#no-payments', { hasText: /^Ningún pago con tarjeta el viernes, 3 de enero\.$/ }).waitFor();
+  assert.equal(await desk.locator('#payments-table tbody tr').count(), 0);
+  await desk.fill('#day-form input[name=day]', businessDay);
+  await givenUp.waitFor();
+  assert.match(desk.url(), new RegExp(`[?&]day=${businessDay}`));
+  await desk.reload();
+  await desk.locator('#payments-table tbody tr', { hasText: /pagado/ }).first().waitFor();
+  assert.equal(await desk.inputValue('#day-form input[name=day]'), businessDay);
+  await desk.getByRole('button', { name: 'Ver todos los días' }).click();
+  await desk.locator('#payments-every-day').waitFor({ state: 'hidden' });
+  assert.doesNotMatch(desk.url(), /day=/);
   // On a phone the payments are stacked, every value and the Refund button within the screen (the table needed
   // 565 px in a 312 px scroller).
   const manager = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });

@@ -3585,9 +3585,14 @@ pages.payments = async () => {
     renderPayments();
   };
 
-  // ---- the payments, a page at a time ----
+  // ---- the payments, a page at a time (every day, or one business day: a guest asks on Monday about Friday's) ----
   let cursor = null;
   let shown = [];
+  const dayField = $('#day-form').elements.day;
+  dayField.value = new URLSearchParams(location.search).get('day') || '';
+  const dayText = (day) => new Date(`${day}T12:00:00Z`).toLocaleDateString(english ? 'en' : 'es-CO', {
+    weekday: 'long', day: 'numeric', month: 'long', timeZone: 'UTC',
+  });
   // `refunded` counts what refunds awaiting approval reserve too: what is left to refund is the total less it, but
   // what went back to the card is less what still waits.
   const left = (payment) => ({ amount: payment.total.amount - payment.refunded.amount, currency: payment.total.currency });
@@ -3654,12 +3659,17 @@ pages.payments = async () => {
       body.append(row);
     }
     $('#no-payments').hidden = rows.length > 0;
+    $('#no-payments').textContent = !dayField.value
+      ? (english ? 'No card payments at this venue yet.' : 'Aún no hay pagos con tarjeta en esta sede.')
+      : (english ? `No card payments on ${dayText(dayField.value)}.` : `Ningún pago con tarjeta el ${dayText(dayField.value)}.`);
     $('#more-payments').hidden = !cursor;
+    $('#payments-every-day').hidden = !dayField.value;
   };
   // `render` is false where the refunds awaiting approval are read next (they render the payments once, with what
   // they hold): rows drawn twice would move a button from under a finger or a click.
   const loadPayments = async (more, render = true) => {
-    const query = `limit=100${more && cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`;
+    const day = dayField.value ? `&day=${encodeURIComponent(dayField.value)}` : '';
+    const query = `limit=100${day}${more && cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`;
     const page = await authed('GET', `/api/v1/venues/${venue}/payments?${query}`);
     shown = more ? [...shown, ...page.items] : page.items;
     cursor = page.next_cursor;
@@ -3765,6 +3775,23 @@ pages.payments = async () => {
   });
 
   $('#show-unfinished').addEventListener('change', renderPayments);
+  // A day chosen is kept in the address (a reload or a shared link shows the same day).
+  const showDay = async () => {
+    const here = new URL(location.href);
+    if (dayField.value) here.searchParams.set('day', dayField.value);
+    else here.searchParams.delete('day');
+    history.replaceState(null, '', here);
+    clearError();
+    cursor = null;
+    try { await loadPayments(false); } catch (error) { showError(error.problem); }
+  };
+  $('#day-form').addEventListener('submit', (event) => { event.preventDefault(); showDay(); });
+  dayField.addEventListener('change', showDay);
+  $('#payments-every-day').addEventListener('click', () => {
+    dayField.value = '';
+    showDay();
+    dayField.focus();
+  });
   $('#more-payments').addEventListener('click', async () => {
     try { await loadPayments(true); } catch (error) { showError(error.problem); }
   });

@@ -1195,9 +1195,11 @@ pub async fn payments(headers: HeaderMap) -> Response {
 </form>
 </section>
 <p id="payments-said" role="status" tabindex="-1"></p>
+<form id="day-form" class="inline"><label>{day}<input type="date" name="day" aria-describedby="payments-day-hint"></label><button type="button" class="secondary" id="payments-every-day" hidden>{every_day}</button></form>
+<p id="payments-day-hint" class="hint">{day_hint}</p>
 <label class="inline"><input type="checkbox" id="show-unfinished"> <span class="choice">{unfinished}</span></label>
 <div class="table-scroll" tabindex="0" role="region" aria-labelledby="payments-caption"><table id="payments-table"><caption id="payments-caption">{caption}</caption><thead><tr><th scope="col">{when}</th><th scope="col">{table}</th><th scope="col">{charged}</th><th scope="col">{tip}</th><th scope="col">{refunded}</th><th scope="col">{status}</th><th scope="col">{actions}</th></tr></thead><tbody></tbody></table></div>
-<p id="no-payments" class="hint" hidden>{none}</p>
+<p id="no-payments" class="hint" hidden></p>
 <p><button type="button" id="more-payments" class="secondary" hidden>{more}</button></p>"#,
         awaiting = tr(l, "Devoluciones por aprobar", "Refunds awaiting approval"),
         awaiting_hint = tr(
@@ -1229,6 +1231,13 @@ pub async fn payments(headers: HeaderMap) -> Response {
             "Pagos con tarjeta, los más recientes primero",
             "Card payments, newest first"
         ),
+        day = tr(l, "Día", "Day"),
+        day_hint = tr(
+            l,
+            "Vacío: todos los días. Un día va de la hora en que empieza la jornada a la misma hora del día siguiente, como en los informes.",
+            "Empty: every day. A day runs from the hour the business day starts to the same hour the next day, as in the reports."
+        ),
+        every_day = tr(l, "Ver todos los días", "Show every day"),
         when = tr(l, "Cuándo", "When"),
         table = tr(l, "Mesa", "Table"),
         charged = tr(l, "Cobrado", "Charged"),
@@ -1236,11 +1245,6 @@ pub async fn payments(headers: HeaderMap) -> Response {
         refunded = tr(l, "Devuelto", "Refunded"),
         status = tr(l, "Estado", "Status"),
         actions = tr(l, "Devolución", "Refund"),
-        none = tr(
-            l,
-            "Aún no hay pagos con tarjeta en esta sede.",
-            "No card payments at this venue yet."
-        ),
         more = tr(l, "Ver pagos anteriores", "Show earlier payments"),
     );
     staff_page(

@@ -1913,6 +1913,80 @@ async fn an_order_the_bill_s_payments_need_is_not_offered_for_cancelling() {
     server.stop().await;
 }
 
+/// The payments page finds one day's payments (a guest asks on Monday about Friday's): `?day=` keeps the venue's
+/// business day, in its time zone and from its day-start hour (a payment at 01:30 on Saturday is Friday's), pages
+/// within it, and refuses what is not a date.
+#[tokio::test]
+async fn a_business_day_s_payments_are_listed_apart() {
+    let server = TestServer::start().await;
+    // The clock moves first (tokens signed before a jump would expire): to 04:54 on a Saturday in Bogotá, before
+    // the venue's day starts at 05:00, so the first two payments are Friday's and the third, at 05:02, Saturday's.
+    let bogota = time::UtcOffset::from_hms(-5, 0, 0).unwrap();
+    let mut saturday = server.clock.now().to_offset(bogota).date().next_day().unwrap();
+    while saturday.weekday() != time::Weekday::Saturday {
+        saturday = saturday.next_day().unwrap();
+    }
+    let friday = saturday.previous_day().unwrap();
+    let at = |minutes| {
+        saturday.with_hms(4, 54, 0).unwrap().assume_offset(bogota) + time::Duration::minutes(minutes)
+    };
+    server.clock.advance(at(0) - server.clock.now());
+    let v = venue_with_menu(&server, "dia@example.co").await;
+    table_with_bill(&server, &v).await;
+    onboarded(&server, &v).await;
+    let release = format!("/api/v1/venues/{}/tables/{}/card-holds/release", v.venue, v.table);
+    let mut started = Vec::new();
+    for when in [at(0), at(3), at(8)] {
+        server.clock.advance(when - server.clock.now());
+        let paying = pay(&server, &v, json!({"split": {"kind": "full"}})).await;
+        assert_eq!(paying.status, 201, "{}", paying.body);
+        started.push(paying.body["payment_id"].as_str().unwrap().to_owned());
+        let released = call(&server, "POST", &release, Some(&v.owner), None).await;
+        assert_eq!(released.status, 200, "{}", released.body);
+    }
+    let list = async |query: String| {
+        let path = format!("/api/v1/venues/{}/payments{query}", v.venue);
+        call(&server, "GET", &path, Some(&v.owner), None).await
+    };
+    let ids = |reply: &Reply| -> Vec<String> {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["payment_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(&list(format!("?day={friday}")).await),
+        [started[1].as_str(), started[0].as_str()]
+    );
+    assert_eq!(
+        ids(&list(format!("?day={saturday}")).await),
+        [started[2].as_str()]
+    );
+    assert!(ids(&list(format!("?day={}", saturday.next_day().unwrap())).await).is_empty());
+    assert_eq!(
+        ids(&list(String::new()).await),
+        [started[2].as_str(), started[1].as_str(), started[0].as_str()]
+    );
+    // A page at a time, within the day: the last page says there is no other.
+    let first = list(format!("?day={friday}&limit=1")).await;
+    assert_eq!(ids(&first), [started[1].as_str()]);
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let last = list(format!("?day={friday}&limit=1&cursor={cursor}")).await;
+    assert_eq!(ids(&last), [started[0].as_str()]);
+    assert_eq!(last.body["next_cursor"], Value::Null, "{}", last.body);
+    for wrong in ["viernes", "2026-02-30", ""] {
+        let refused = list(format!("?day={wrong}")).await;
+        assert_eq!(refused.status, 400, "{wrong}: {}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], "day", "{}", refused.body);
+    }
+    let refused = list("?day=0001-01-01".into()).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    server.stop().await;
+}
+
 /// A payment left unfinished holds its share only for a while: then it is cancelled at Stripe first and its share
 /// is free again. A guest can also give up a payment at once.
 #[tokio::test]

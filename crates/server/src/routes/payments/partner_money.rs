@@ -282,17 +282,67 @@ pub struct StaffPaymentList {
     pub next_cursor: Option<String>,
 }
 
-/// The venue's payments, newest first, with where their money went.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VenuePaymentsQuery {
+    /// Only the payments started on this business day (`YYYY-MM-DD`: from the venue's day-start hour to the next
+    /// day's, in its time zone, as its reports count a day); every day when absent.
+    #[param(value_type = Option<String>, format = Date)]
+    pub day: Option<String>,
+    /// Where the page starts: the `next_cursor` of the previous page (`comanda_domain::page::TIMED_CURSOR_PATTERN`).
+    #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw]A{9}[A-H][A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$")]
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// The venue's payments, newest first, with where their money went; `day` keeps one business day's (a guest's
+/// payment from last Friday is found without paging through the week).
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/payments", tag = "payments", security(("bearer" = [])),
-    params(("venue" = String, Path), TimedListQuery), responses((status = 200, body = StaffPaymentList)))]
+    params(("venue" = String, Path), VenuePaymentsQuery), responses((status = 200, body = StaffPaymentList),
+        (status = 422, description = "`day` is a date outside the years comanda keeps", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn venue_payments(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(venue): Path<String>,
-    ApiQuery(query): ApiQuery<TimedListQuery>,
+    ApiQuery(query): ApiQuery<VenuePaymentsQuery>,
 ) -> Result<Json<StaffPaymentList>, ApiError> {
-    let (venue, page) = venue_page(&state, &caller, &venue, query.cursor.as_deref(), query.limit).await?;
-    let page = state.store.venue_payments(&caller.scope, venue, page).await?;
+    let (venue, mut page) = venue_page(&state, &caller, &venue, query.cursor.as_deref(), query.limit).await?;
+    // A day is read as the newest-first list from its end (a keyset cursor at the next day's start) and cut at
+    // its start: the storage query stays the one every day is listed with.
+    let since = match &query.day {
+        None => None,
+        Some(day) => {
+            use crate::routes::reservations::{date_refused, venue_zone};
+            let date = comanda_domain::validation::calendar_date(day)
+                .map_err(|refused| date_refused("day", refused))?;
+            let found = state
+                .store
+                .venue(&caller.scope, comanda_domain::VenueId::from_uuid(venue))
+                .await?;
+            let Some((from, until)) =
+                comanda_domain::analytics::BusinessCalendar::new(venue_zone(&found)?, found.day_start_hour)
+                    .and_then(|calendar| calendar.day_bounds(date))
+            else {
+                return Err(ValidationErrors::single("day", "is outside the supported range").into());
+            };
+            page.after = page.after.or(Some(comanda_domain::page::Cursor::after_timed(
+                until,
+                uuid::Uuid::nil(),
+            )));
+            Some(from)
+        }
+    };
+    let mut page = state.store.venue_payments(&caller.scope, venue, page).await?;
+    if let Some(from) = since {
+        let listed = page.items.len();
+        page.items.retain(|payment| payment.created_at >= from);
+        if page.items.len() < listed {
+            page.next = None;
+        }
+    }
     Ok(Json(StaffPaymentList {
         next_cursor: page.next.map(|c| c.encode()),
         items: page
