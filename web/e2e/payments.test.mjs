@@ -210,6 +210,14 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
     // The half was paid as a share, not by dish: the dishes' list says no dish shows it, and what is left.
     await page.check('input[name=split][value=items]');
     await page.locator('#items-unmarked', { hasText: /se pagó en partes.*faltan \$\s20\.000/ }).waitFor();
+    // Of a line of several (2 × Punta de anca) a guest pays some of them ("1 de 2", the other a friend's) or a part
+    // among those sharing it; "1/2" is the same as "1 de 2", so it is offered once.
+    const parts = await page.locator('#item-choices select').first().locator('option').allTextContents();
+    assert.deepEqual(parts, ['completo', '1 de 2', '1/3', '1/4', '1/5', '1/6', '1/8', '1/10']);
+    await page.check('#item-choices input[type=checkbox]');
+    await page.selectOption('#item-choices select', { label: '1 de 2' });
+    await page.locator('#summary').filter({ hasText: '$ 20.000 + propina' }).waitFor();
+    await page.uncheck('#item-choices input[type=checkbox]');
     // No dish chosen: nothing to pay, said before Continue, which waits for a choice.
     assert.equal(await page.isDisabled('#continue'), true, 'Continue at a share of nothing');
     await assertChoicesBesideButtons(page);

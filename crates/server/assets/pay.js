@@ -286,13 +286,31 @@ function spoken(problem, english) {
     if (kind === 'equal') return { kind, parts: Number($('input[name=parts]').value) };
     if (kind === 'items') {
       const items = [...document.querySelectorAll('#item-choices input[type=checkbox]:checked')].map((box) => ({
-        order_id: box.dataset.order, line: Number(box.dataset.line), numerator: 1, denominator: Number(box.closest('li').querySelector('select').value),
+        order_id: box.dataset.order, line: Number(box.dataset.line), ...lineFraction(box.closest('li').querySelector('select').value),
       }));
       return { kind, items };
     }
     return { kind };
   };
 
+  // A fraction chosen for a line, written `numerator/denominator` in the option's value.
+  const lineFraction = (value) => {
+    const [numerator, denominator] = String(value).split('/').map(Number);
+    return { numerator, denominator };
+  };
+  // What a guest may pay of a line: all of it; for several of a dish (up to 20, the API's largest denominator),
+  // some of them ("2 of 3" beers, the rest a friend's); and an equal part among people sharing it. A part equal to
+  // one already offered is not offered twice (1/3 of 3 beers is "1 of 3").
+  const lineFractions = (quantity) => {
+    const fractions = [[1, 1]];
+    if (quantity > 1 && quantity <= 20) {
+      for (let some = quantity - 1; some >= 1; some -= 1) fractions.push([some, quantity]);
+    }
+    for (const parts of [2, 3, 4, 5, 6, 8, 10]) {
+      if (!fractions.some(([n, d]) => n * parts === d)) fractions.push([1, parts]);
+    }
+    return fractions;
+  };
   // Parts of a line in exact integers: a line is LINE_WHOLE, the least common multiple of every denominator (1 to 20).
   const LINE_WHOLE = 232792560;
   const lineParts = (share) => LINE_WHOLE / share.denominator * share.numerator;
@@ -482,10 +500,12 @@ function spoken(problem, english) {
           const extras = (line.modifiers || []).map(named).join(', ');
           const dish = `${named(line.name)}${extras ? ` (${extras})` : ''}`;
           fraction.setAttribute('aria-label', english ? `How much of ${dish} you pay` : `Cuánto pagas de ${dish}`);
-          for (const parts of [1, 2, 3, 4, 5, 6, 8, 10]) {
+          for (const [numerator, denominator] of lineFractions(line.quantity)) {
             const option = document.createElement('option');
-            option.value = String(parts);
-            option.textContent = parts === 1 ? (english ? 'all of it' : 'completo') : `1/${parts}`;
+            option.value = `${numerator}/${denominator}`;
+            option.textContent = denominator === 1 ? (english ? 'all of it' : 'completo')
+              : numerator > 1 || denominator === line.quantity ? (english ? `${numerator} of ${denominator}` : `${numerator} de ${denominator}`)
+                : `1/${denominator}`;
             fraction.appendChild(option);
           }
           const label = document.createElement('label');
@@ -534,6 +554,15 @@ function spoken(problem, english) {
       } else {
         box.disabled = false;
         note.textContent = taken > 0 ? (english ? '(partly paid)' : '(pagado en parte)') : '';
+      }
+      // A part larger than what others left of the line is not offered (the server would refuse it): of 3 beers
+      // with 1 paid, "2 of 3" and less; the part chosen falls to the largest still open.
+      const select = box.closest('li').querySelector('select');
+      for (const option of select.options) option.disabled = taken + lineParts(lineFraction(option.value)) > LINE_WHOLE;
+      if (select.selectedOptions[0] && select.selectedOptions[0].disabled) {
+        const open = [...select.options].filter((option) => !option.disabled);
+        const largest = open.sort((a, b) => lineParts(lineFraction(b.value)) - lineParts(lineFraction(a.value)))[0];
+        if (largest) select.value = largest.value;
       }
     }
     renderSummary();
