@@ -46,7 +46,7 @@ async function invitationToken(email) {
 
 /// Through the JSON API: an owner with 2FA and payout authority, an onboarded connected account, a venue with a
 /// table and one dish, two dishes ordered by the table and the table accepted: a 40.000 COP bill.
-async function setUp(api) {
+async function setUp(api, { email = 'pago@example.co', manager = 'gerente@example.co' } = {}) {
   const json = async (response) => {
     const text = await response.text();
     assert.ok(response.ok(), `${response.url()} → ${response.status()}: ${text}`);
@@ -54,7 +54,6 @@ async function setUp(api) {
   };
   const call = (method, path, data, token) =>
     api.fetch(`${server.origin}${path}`, { method, data, headers: token ? { Authorization: `Bearer ${token}` } : {} }).then(json);
-  const email = 'pago@example.co';
   const password = 'la cuenta por favor';
   await call('POST', '/api/v1/signup', { business_name: 'Asadero El Fogón', country: 'CO', owner: { name: 'Marta', email, password } });
   const login = await call('POST', '/api/v1/auth/login', { email, password });
@@ -70,8 +69,8 @@ async function setUp(api) {
 
   // A second person with payout authority, a manager: a refund above the threshold waits for them (and without one
   // it is refused, since nobody could approve it).
-  await call('POST', '/api/v1/staff', { email: 'gerente@example.co', name: 'Gabriel', role: 'manager' }, token);
-  const invitation = await invitationToken('gerente@example.co');
+  await call('POST', '/api/v1/staff', { email: manager, name: 'Gabriel', role: 'manager' }, token);
+  const invitation = await invitationToken(manager);
   const joined = await call('POST', `/api/v1/staff/invitations/${invitation}/accept`, { password: 'otra frase bastante larga' });
   await call('PATCH', `/api/v1/staff/${joined.user_id}`, { payout_authority: true }, token);
   const venue = await call('POST', '/api/v1/venues', { name: 'Asadero El Fogón', timezone: 'America/Bogota' }, token);
@@ -356,6 +355,37 @@ test('two guests split the bill, one tips, and the kitchen sees the table paid',
   assert.deepEqual(refunds.items.map((r) => [r.split.refund.amount, r.status]), [[1_500_000, 'failed'], [500_000, 'succeeded']]);
   await first.phone.close();
   await second.phone.close();
+  await staff.close();
+});
+
+test('a declined card, then a card whose bank asks to confirm it: the guest is told each time and pays with the next', async () => {
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO' });
+  const { payPath } = await setUp(staff.request, { email: 'tarjeta@example.co', manager: 'gerente.tarjeta@example.co' });
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const page = await phone.newPage();
+  await page.goto(`${server.origin}${payPath}`);
+  await page.locator('#bill-total').filter({ hasText: '40.000' }).waitFor();
+  await page.check('input[name=split][value=full]');
+  await page.check('input[name=tip][value=none]');
+  await page.click('#continue');
+  // The bank declines the card (Stripe.js's own words, in Spanish): nothing charged, the guest tries another.
+  await page.check('[data-testid="pm_card_chargeDeclined"]');
+  await page.click('#pay-now');
+  await page.locator('.error', { hasText: 'Tu tarjeta fue rechazada.' }).waitFor();
+  assert.equal(await page.isEnabled('#pay-now'), true);
+  // The next card's bank asks the guest to confirm it (3-D Secure): a challenge left unconfirmed charges nothing.
+  await page.check('[data-testid="pm_card_threeDSecure2Required"]');
+  await page.click('#pay-now');
+  await page.getByTestId('3ds-fail').click();
+  await page.locator('.error', { hasText: 'No pudimos autenticar tu método de pago. Elige otro método de pago e inténtalo de nuevo.' }).waitFor();
+  assert.equal(await page.locator('#pay-now').evaluate((button) => document.activeElement === button), true, 'the focus is back on Pay');
+  // Confirmed at the second try: paid, the whole bill once.
+  await page.click('#pay-now');
+  await page.getByTestId('3ds-complete').click();
+  await page.locator('#paid-message').waitFor({ state: 'visible', timeout: 15000 });
+  assert.match(await page.textContent('#receipt'), /^Cobrado a tu tarjeta: \$\s40\.000 \(tu parte \$\s40\.000 \+ propina voluntaria \$\s0\)/);
+  await page.locator('#settled').waitFor({ state: 'visible' });
+  await phone.close();
   await staff.close();
 });
 

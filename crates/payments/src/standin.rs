@@ -2,7 +2,8 @@
 //! published wire format for the calls comanda makes (form-encoded requests, JSON objects with Stripe's field names,
 //! `{"error": {...}}` bodies, idempotency keys, cursor lists), confirms Stripe's test payment methods
 //! (`pm_card_visa` succeeds, `pm_card_chargeDeclined` declines, `pm_card_createDispute` succeeds and is then
-//! disputed), and delivers webhook events signed exactly as Stripe signs them. It also serves a Stripe.js/Elements
+//! disputed, `pm_card_threeDSecure2Required` waits in `requires_action` for the card holder's 3-D Secure answer),
+//! and delivers webhook events signed exactly as Stripe signs them. It also serves a Stripe.js/Elements
 //! stand-in at `/v3` so the browser flow runs without the internet.
 //!
 //! It keeps a ledger of who holds what (platform, connected accounts, guests' cards) so tests can prove that money
@@ -18,7 +19,7 @@
 //! rendered at its endpoint's API version.
 //!
 //! Endpoints under `/_standin/` are not Stripe's: they stand for things that happen at Stripe on their own (a payout
-//! reaching a bank) and for reading the ledger.
+//! reaching a bank), for the card holder's bank (a 3-D Secure challenge answered) and for reading the ledger.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -386,6 +387,10 @@ impl StandIn {
             .route("/_standin/payouts", post(standin_payout))
             .route("/_standin/ledger", get(standin_ledger))
             .route("/_standin/events", get(standin_events))
+            .route(
+                "/_standin/three_d_secure/{id}",
+                post(three_d_secure).options(preflight),
+            )
             .with_state(inner.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -899,31 +904,99 @@ async fn confirm_intent(
     body: Bytes,
 ) -> Response {
     let params = form(&body);
-    let config = inner.config.read().map(|c| c.clone()).ok();
-    let from_browser = config
-        .as_ref()
-        .is_some_and(|c| params.get("key") == Some(&c.publishable_key));
-    if from_browser {
-        let intent_secret = {
-            let mut ledger = inner.ledger.lock().await;
-            ledger.now = inner.clock.now().unix_timestamp();
-            ledger
-                .intents
-                .get(&id)
-                .and_then(|i| i["client_secret"].as_str().map(str::to_owned))
-        };
-        if intent_secret.is_none() || params.get("client_secret") != intent_secret.as_ref() {
-            return cors(reply(invalid("Invalid client_secret", "client_secret")));
-        }
-        if let Some(config) = &config
-            && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", config.secret_key))
-        {
-            headers.insert(header::AUTHORIZATION, value);
-        }
+    if let Err(refused) = from_browser(&inner, &mut headers, &id, &params).await {
+        return cors(refused);
     }
     let path = format!("/v1/payment_intents/{id}/confirm");
     let response = idempotent(inner, &headers, &path, &body, |ledger, _| {
         confirm(ledger, &id, params.get("payment_method").map(String::as_str))
+    })
+    .await;
+    cors(response)
+}
+
+/// A call from Stripe.js in the guest's browser (the publishable key and the intent's client secret) is let through
+/// as the account's own; a wrong client secret is refused as Stripe refuses it. Calls with the secret key pass as
+/// they are.
+async fn from_browser(
+    inner: &Inner,
+    headers: &mut HeaderMap,
+    id: &str,
+    params: &HashMap<String, String>,
+) -> Result<(), Response> {
+    let config = inner.config.read().map(|c| c.clone()).ok();
+    let browser = config
+        .as_ref()
+        .is_some_and(|c| params.get("key") == Some(&c.publishable_key));
+    if !browser {
+        return Ok(());
+    }
+    let intent_secret = {
+        let mut ledger = inner.ledger.lock().await;
+        ledger.now = inner.clock.now().unix_timestamp();
+        ledger
+            .intents
+            .get(id)
+            .and_then(|i| i["client_secret"].as_str().map(str::to_owned))
+    };
+    if intent_secret.is_none() || params.get("client_secret") != intent_secret.as_ref() {
+        return Err(reply(invalid("Invalid client_secret", "client_secret")));
+    }
+    if let Some(config) = &config
+        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", config.secret_key))
+    {
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    Ok(())
+}
+
+/// The card holder's answer to their bank's 3-D Secure challenge (`outcome=complete` or `fail`), as Stripe's test
+/// challenge page gives it: a completed authentication charges the card; a failed one leaves the PaymentIntent
+/// `requires_payment_method` with `payment_intent_authentication_failure` (another card may be tried), as at Stripe
+/// (https://docs.stripe.com/testing#regulatory-cards). Not Stripe's API: it stands for the bank's page.
+async fn three_d_secure(
+    State(inner): State<Arc<Inner>>,
+    mut headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let params = form(&body);
+    if let Err(refused) = from_browser(&inner, &mut headers, &id, &params).await {
+        return cors(refused);
+    }
+    let path = format!("/_standin/three_d_secure/{id}");
+    let outcome = params.get("outcome").cloned().unwrap_or_default();
+    let response = idempotent(inner, &headers, &path, &body, |ledger, _| {
+        let Some(mut intent) = ledger.intents.get(&id).cloned() else {
+            return Err(missing(&id));
+        };
+        if intent["status"] != "requires_action" {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "payment_intent_unexpected_state",
+                "This PaymentIntent does not require authentication.",
+            ));
+        }
+        intent["next_action"] = Value::Null;
+        match outcome.as_str() {
+            "complete" => Ok(charge(ledger, &id, intent)),
+            "fail" => {
+                intent["status"] = json!("requires_payment_method");
+                intent["last_payment_error"] = json!({
+                    "type": "invalid_request_error",
+                    "code": "payment_intent_authentication_failure",
+                    "message": "We are unable to authenticate your payment method. Please choose a different \
+                                payment method and try again.",
+                    "payment_method": {"id": intent["payment_method"]},
+                });
+                intent["payment_method"] = Value::Null;
+                ledger.intents.insert(id.clone(), intent.clone());
+                ledger.event("payment_intent.payment_failed", intent.clone(), None);
+                Ok(intent)
+            }
+            _ => Err(invalid("outcome must be complete or fail", "outcome")),
+        }
     })
     .await;
     cors(response)
@@ -944,79 +1017,18 @@ fn confirm(ledger: &mut Ledger, id: &str, payment_method: Option<&str>) -> Resul
     }
     let method = payment_method.unwrap_or_default();
     intent["payment_method"] = json!(method);
-    let amount = intent["amount"].as_i64().unwrap_or(0);
-    let currency = intent["currency"].as_str().unwrap_or_default().to_owned();
-    let t = ledger.now;
     match method {
-        "pm_card_visa" | "pm_card_mastercard" | "pm_card_createDispute" => {
-            let charge_id = new_id("ch");
-            let destination = intent["transfer_data"]["destination"].as_str().map(str::to_owned);
-            // A destination charge settles on the connected account; the platform's own settles into its balance.
-            let settled = match &destination {
-                Some(_) => Value::Null,
-                None => ledger.balance_transaction(&charge_id, "charge", &currency, amount),
-            };
-            let charge = json!({
-                "id": charge_id,
-                "object": "charge",
-                "amount": amount,
-                "amount_captured": amount,
-                "amount_refunded": 0,
-                "balance_transaction": settled["id"],
-                "currency": currency,
-                "paid": true,
-                "refunded": false,
-                "status": "succeeded",
-                "payment_intent": id,
-                "payment_method": method,
-                "transfer_group": intent["transfer_group"],
-                "metadata": intent["metadata"],
-                "created": t,
+        "pm_card_visa" | "pm_card_mastercard" | "pm_card_createDispute" => Ok(charge(ledger, id, intent)),
+        // The bank asks the card holder to authenticate (3-D Secure 2): Stripe.js shows its challenge, and the
+        // answer (`/_standin/three_d_secure/{id}`) charges the card or fails the attempt.
+        "pm_card_threeDSecure2Required" => {
+            intent["status"] = json!("requires_action");
+            intent["next_action"] = json!({
+                "type": "use_stripe_sdk",
+                "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": format!("/_standin/three_d_secure/{id}")},
             });
-            ledger.charges.insert(charge_id.clone(), charge.clone());
-            intent["status"] = json!("succeeded");
-            intent["amount_received"] = json!(amount);
-            intent["latest_charge"] = json!(charge_id);
-            *ledger.cards.entry(id.to_owned()).or_default() += amount;
-            match destination {
-                Some(account) => {
-                    // A destination charge: the whole amount moves to the account, the application fee back.
-                    let fee = intent["application_fee_amount"].as_i64().unwrap_or(0);
-                    ledger.credit(&account, &currency, amount - fee);
-                    ledger.credit("platform", &currency, fee);
-                }
-                None => {
-                    let settlement = ledger.settlement_currency.clone();
-                    ledger.credit("platform", &settlement, settled["amount"].as_i64().unwrap_or(0));
-                }
-            }
             ledger.intents.insert(id.to_owned(), intent.clone());
-            ledger.event("charge.succeeded", charge.clone(), None);
-            ledger.event("payment_intent.succeeded", intent.clone(), None);
-            if method == "pm_card_createDispute" {
-                let dispute = json!({
-                    "id": new_id("dp"),
-                    "object": "dispute",
-                    "amount": amount,
-                    "currency": currency,
-                    "charge": charge_id,
-                    "payment_intent": id,
-                    "reason": "fraudulent",
-                    "status": "needs_response",
-                    "evidence_details": {"due_by": t + 7 * 86_400, "has_evidence": false, "past_due": false,
-                                         "submission_count": 0},
-                    "created": t,
-                });
-                let (settlement, taken) = match intent["transfer_data"]["destination"].as_str() {
-                    Some(_) => (currency.clone(), amount),
-                    None => (
-                        ledger.settlement_currency.clone(),
-                        ledger.settle(&currency, amount),
-                    ),
-                };
-                ledger.credit("platform", &settlement, -taken);
-                ledger.event("charge.dispute.created", dispute, None);
-            }
+            ledger.event("payment_intent.requires_action", intent.clone(), None);
             Ok(intent)
         }
         "pm_card_chargeDeclined" => {
@@ -1039,6 +1051,84 @@ fn confirm(ledger: &mut Ledger, id: &str, payment_method: Option<&str>) -> Resul
             "payment_method",
         )),
     }
+}
+
+/// Charges the card a PaymentIntent was confirmed with: the charge, the money where the charge model puts it, and
+/// `charge.succeeded` then `payment_intent.succeeded` (a dispute follows for `pm_card_createDispute`).
+fn charge(ledger: &mut Ledger, id: &str, mut intent: Value) -> Value {
+    let amount = intent["amount"].as_i64().unwrap_or(0);
+    let currency = intent["currency"].as_str().unwrap_or_default().to_owned();
+    let method = intent["payment_method"].as_str().unwrap_or_default().to_owned();
+    let t = ledger.now;
+    let charge_id = new_id("ch");
+    let destination = intent["transfer_data"]["destination"].as_str().map(str::to_owned);
+    // A destination charge settles on the connected account; the platform's own settles into its balance.
+    let settled = match &destination {
+        Some(_) => Value::Null,
+        None => ledger.balance_transaction(&charge_id, "charge", &currency, amount),
+    };
+    let charge = json!({
+        "id": charge_id,
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": 0,
+        "balance_transaction": settled["id"],
+        "currency": currency,
+        "paid": true,
+        "refunded": false,
+        "status": "succeeded",
+        "payment_intent": id,
+        "payment_method": method,
+        "transfer_group": intent["transfer_group"],
+        "metadata": intent["metadata"],
+        "created": t,
+    });
+    ledger.charges.insert(charge_id.clone(), charge.clone());
+    intent["status"] = json!("succeeded");
+    intent["amount_received"] = json!(amount);
+    intent["latest_charge"] = json!(charge_id);
+    *ledger.cards.entry(id.to_owned()).or_default() += amount;
+    match destination {
+        Some(account) => {
+            // A destination charge: the whole amount moves to the account, the application fee back.
+            let fee = intent["application_fee_amount"].as_i64().unwrap_or(0);
+            ledger.credit(&account, &currency, amount - fee);
+            ledger.credit("platform", &currency, fee);
+        }
+        None => {
+            let settlement = ledger.settlement_currency.clone();
+            ledger.credit("platform", &settlement, settled["amount"].as_i64().unwrap_or(0));
+        }
+    }
+    ledger.intents.insert(id.to_owned(), intent.clone());
+    ledger.event("charge.succeeded", charge.clone(), None);
+    ledger.event("payment_intent.succeeded", intent.clone(), None);
+    if method == "pm_card_createDispute" {
+        let dispute = json!({
+            "id": new_id("dp"),
+            "object": "dispute",
+            "amount": amount,
+            "currency": currency,
+            "charge": charge_id,
+            "payment_intent": id,
+            "reason": "fraudulent",
+            "status": "needs_response",
+            "evidence_details": {"due_by": t + 7 * 86_400, "has_evidence": false, "past_due": false,
+                                 "submission_count": 0},
+            "created": t,
+        });
+        let (settlement, taken) = match intent["transfer_data"]["destination"].as_str() {
+            Some(_) => (currency.clone(), amount),
+            None => (
+                ledger.settlement_currency.clone(),
+                ledger.settle(&currency, amount),
+            ),
+        };
+        ledger.credit("platform", &settlement, -taken);
+        ledger.event("charge.dispute.created", dispute, None);
+    }
+    intent
 }
 
 async fn cancel_intent(
@@ -1603,7 +1693,8 @@ const STRIPE_JS: &str = r#"(function () {
   var METHODS = [
     ["pm_card_visa", "Visa •••• 4242"],
     ["pm_card_mastercard", "Mastercard •••• 4444"],
-    ["pm_card_chargeDeclined", "Visa •••• 0002 (declined)"]
+    ["pm_card_chargeDeclined", "Visa •••• 0002 (declined)"],
+    ["pm_card_threeDSecure2Required", "Visa •••• 3184 (3D Secure)"]
   ];
   function Element(state) { this.state = state; }
   Element.prototype.mount = function (target) {
@@ -1631,7 +1722,43 @@ const STRIPE_JS: &str = r#"(function () {
   Elements.prototype.create = function () { return new Element(this.state); };
   // Stripe.js localizes its error messages to the `locale` option (https://docs.stripe.com/js/initializing); the
   // stand-in does for the messages its API sends.
-  var SPANISH = { card_declined: "Tu tarjeta fue rechazada." };
+  var SPANISH = {
+    card_declined: "Tu tarjeta fue rechazada.",
+    payment_intent_authentication_failure: "No pudimos autenticar tu método de pago. Elige otro método de pago e inténtalo de nuevo."
+  };
+  // The bank's 3-D Secure challenge, in a modal dialog over the page as Stripe.js shows it (Stripe's test page
+  // offers the same two answers); resolves with the PaymentIntent after the answer.
+  function challenge(state, id) {
+    return new Promise(function (resolve) {
+      var dialog = document.createElement("dialog");
+      dialog.className = "stripe-standin-3ds";
+      dialog.setAttribute("aria-label", "3D Secure");
+      var text = document.createElement("p");
+      text.textContent = "3D Secure 2 (test): your bank asks you to confirm this payment.";
+      dialog.appendChild(text);
+      var answer = function (outcome) {
+        dialog.close();
+        dialog.remove();
+        var body = new URLSearchParams({ key: state.pk, client_secret: state.clientSecret, outcome: outcome });
+        resolve(fetch(API + "/_standin/three_d_secure/" + id, {
+          method: "POST", body: body,
+          headers: { "Content-Type": "application/x-www-form-urlencoded" }
+        }).then(function (r) { return r.json(); }));
+      };
+      [["complete", "Complete authentication"], ["fail", "Fail authentication"]].forEach(function (choice) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.textContent = choice[1];
+        button.setAttribute("data-testid", "3ds-" + choice[0]);
+        button.addEventListener("click", function () { answer(choice[0]); });
+        dialog.appendChild(button);
+      });
+      // Closed with Escape: the card holder did not authenticate.
+      dialog.addEventListener("cancel", function (event) { event.preventDefault(); answer("fail"); });
+      document.body.appendChild(dialog);
+      dialog.showModal();
+    });
+  }
   window.Stripe = function (pk, stripeOptions) {
     var spanish = String((stripeOptions && stripeOptions.locale) || "").indexOf("es") === 0;
     return {
@@ -1646,9 +1773,14 @@ const STRIPE_JS: &str = r#"(function () {
           headers: { "Content-Type": "application/x-www-form-urlencoded" }
         }).then(function (r) {
           return r.json().then(function (json) {
-            if (!r.ok && spanish && json.error && SPANISH[json.error.code]) json.error.message = SPANISH[json.error.code];
-            return r.ok ? { paymentIntent: json } : { error: json.error };
+            return r.ok && json.status === "requires_action" ? challenge(state, id) : (r.ok ? json : { error: json.error });
           });
+        }).then(function (json) {
+          // After a challenge Stripe.js answers as for a decline: the error is the PaymentIntent's last one.
+          var error = json.error || (json.status === "requires_payment_method" && json.last_payment_error
+            ? Object.assign({}, json.last_payment_error, { payment_intent: json }) : null);
+          if (error && spanish && SPANISH[error.code]) error.message = SPANISH[error.code];
+          return error ? { error: error } : { paymentIntent: json };
         });
       }
     };
