@@ -290,10 +290,19 @@ async function authed(method, path, body, headers = {}) {
     return await api(method, path, body, store.get('access'), headers);
   } catch (error) {
     if (error.status !== 401 || !store.get('refresh')) throw error;
-    const tokens = await api('POST', '/api/v1/auth/refresh', { refresh_token: store.get('refresh') });
-    keepTokens(tokens);
+    await refreshTokens();
     return api(method, path, body, store.get('access'), headers);
   }
+}
+
+// One refresh at a time: a page whose calls all meet an expired token at once (the kitchen's stream and its
+// bills every two seconds) rotates the refresh token once, not once per call.
+let refreshing = null;
+function refreshTokens() {
+  refreshing ??= api('POST', '/api/v1/auth/refresh', { refresh_token: store.get('refresh') })
+    .then(keepTokens)
+    .finally(() => { refreshing = null; });
+  return refreshing;
 }
 
 // Every list answers one page at a time (`{items, next_cursor}`); a view that shows the whole list follows the
@@ -1686,15 +1695,19 @@ pages.kitchen = async () => {
     if (deskTable && !desk.hidden) loadDesk().catch(() => {});
   }, 2000);
   refreshSessions().catch(() => {});
-  try {
-    // The whole queue, however long: a busy night must not show the first page as the kitchen's every order.
+  // The whole queue, however long: a busy night must not show the first page as the kitchen's every order.
+  const loadQueue = async () => {
     const open = await allPages(`/api/v1/venues/${venue}/orders`);
     open.filter((o) => o.status !== 'served' && o.status !== 'cancelled').forEach(render);
+  };
+  try {
+    await loadQueue();
   } catch (error) {
     return showError(error.problem);
   }
   let lastEventId = null;
   let failures = 0;
+  let refreshed = false;
   for (;;) {
     // After a restart every display of every venue reconnects at once: waits grow with each failure and are
     // spread at random, and a Retry-After from the server is honoured, so the displays do not return in lockstep.
@@ -1703,12 +1716,23 @@ pages.kitchen = async () => {
       const headers = { Authorization: 'Bearer ' + store.get('access'), Accept: 'text/event-stream' };
       if (lastEventId) headers['Last-Event-ID'] = lastEventId;
       const response = await fetch(`/api/v1/venues/${venue}/orders/stream`, { headers });
+      if (response.status === 401 && store.get('refresh') && !refreshed) {
+        // The access token expired (the feed ends when it does): refreshed, and the feed resumes at once where it
+        // stopped (once: a second 401 waits like any failure).
+        refreshed = true;
+        await refreshTokens();
+        continue;
+      }
+      refreshed = false;
       if (!response.ok) {
         const retryAfter = Number(response.headers.get('retry-after'));
         if (retryAfter > 0) wait = retryAfter * 1000 * (1 + Math.random());
         throw new Error('stream ' + response.status);
       }
       failures = 0;
+      // A feed without Last-Event-ID starts at the newest change: what changed before it opened (since the queue
+      // was read, or while it was down before any change reached it) is read again from the queue.
+      if (!lastEventId) await loadQueue();
       $('#live').textContent = english ? 'Live' : 'En vivo';
       await readEvents(response, (event, id) => {
         if (id) lastEventId = id;

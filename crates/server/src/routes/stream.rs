@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Problem, ProblemType};
 use crate::routes::ordering::{OrderView, path_id};
 
 struct Feed {
@@ -185,7 +185,14 @@ pub async fn order_stream(
     let closing = state.order_events.closing();
     let revocations = state.identity.revocations();
     let lifetime = caller.claims.claims.exp - state.clock.now().unix_timestamp();
-    let expires = tokio::time::Instant::now() + Duration::from_secs(u64::try_from(lifetime).unwrap_or(0));
+    // A token in the verifier's clock-skew leeway is still let through elsewhere, but a feed on it would end at
+    // once: a 200 that closes at once sends a display round a reconnect loop instead of to its refresh (401).
+    let Ok(lifetime @ 1..) = u64::try_from(lifetime) else {
+        return Err(Problem::new(ProblemType::Unauthorized)
+            .detail("the token has expired: refresh it, then reconnect with Last-Event-ID")
+            .into());
+    };
+    let expires = tokio::time::Instant::now() + Duration::from_secs(lifetime);
     // One read both proves the venue is the caller's and says where a fresh display starts.
     let newest = state.store.latest_order_event(&caller.scope, venue).await?;
     let resume = headers

@@ -501,6 +501,17 @@ pub async fn orders_move_forward_and_the_kitchen_feed_sees_them(engine: Engine) 
     let mut ahead = ahead.bytes_stream();
     assert_eq!(transition("ready").await.status, 200);
     assert_eq!(next_sse_event(&mut ahead).await["status"], "ready");
+    // A token past its expiry but inside the verifier's clock-skew leeway gets 401, not a feed that ends at once
+    // (a display answered 200 went round a reconnect loop instead of refreshing its token).
+    server.clock.advance(time::Duration::seconds(900 + 10));
+    let expired = server
+        .client
+        .get(server.url(&format!("/api/v1/venues/{}/orders/stream", v.venue)))
+        .bearer_auth(&v.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status().as_u16(), 401);
     server.stop().await;
 }
 
