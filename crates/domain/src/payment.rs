@@ -455,13 +455,19 @@ pub enum CashError {
     OverBill { left: i64 },
     #[error("a cash tip must not be negative, and the bill's cash tips not more than the whole bill")]
     Tip,
+    /// Centavos in cash (COP): no coin pays them. Names the field, `amount` or `tip`.
+    #[error(
+        "cash is counted in whole units of what people pay in (whole pesos in COP: centavos are out of circulation), unless it is exactly what is left to pay"
+    )]
+    Unpayable(&'static str),
 }
 
 /// Cash taken at the table: `amount` of the bill and a `tip`, each in the bill's currency. The bill part is at most
 /// what is neither paid nor held by a card payment in progress (`bill.remaining`: the cash a guest handed over beyond
 /// it is change, not payment), as a card share is; the tip is voluntary (Ley 1935 de 2018) and, unlike a card tip,
 /// may stand alone (a guest who paid by card leaves coins), but the bill's cash tips (`tipped` minor units recorded
-/// before, and this one) never come to more than the whole bill, which is a typo.
+/// before, and this one) never come to more than the whole bill, which is a typo. Both are in the currency's payable
+/// unit ([`crate::Currency::payable_unit`]: whole pesos), the bill part unless it is exactly what is left.
 pub fn check_cash(bill: &BillBalance, amount: Money, tip: Money, tipped: i64) -> Result<(), CashError> {
     if tip.currency != bill.total.currency
         || tip.amount < 0
@@ -479,6 +485,14 @@ pub fn check_cash(bill: &BillBalance, amount: Money, tip: Money, tipped: i64) ->
         return Err(CashError::OverBill {
             left: bill.remaining.amount,
         });
+    }
+    // What is left of a bill of centavos (an old price, a tax added on top) is still taken as it is.
+    let currency = bill.total.currency;
+    if !currency.is_payable(amount.amount) && amount.amount != bill.remaining.amount {
+        return Err(CashError::Unpayable("amount"));
+    }
+    if !currency.is_payable(tip.amount) {
+        return Err(CashError::Unpayable("tip"));
     }
     Ok(())
 }
@@ -897,6 +911,28 @@ mod tests {
         assert_eq!(check_first_cash(&covered, cop(0), cop(10_000)), Ok(()));
         let usd = Money::new(10, Currency::USD).unwrap();
         assert_eq!(check_first_cash(&bill, usd, cop(0)), Err(CashError::Nothing));
+    }
+
+    #[test]
+    fn cash_is_whole_pesos_unless_it_is_exactly_what_is_left() {
+        // "50.5" typed at the desk is not $ 50,50: no coin pays centavos.
+        let bill = balance(14_000_000, 13_500_000);
+        assert_eq!(
+            check_first_cash(&bill, cop(5_050), cop(0)),
+            Err(CashError::Unpayable("amount"))
+        );
+        assert_eq!(
+            check_first_cash(&bill, cop(0), cop(50)),
+            Err(CashError::Unpayable("tip"))
+        );
+        assert_eq!(check_first_cash(&bill, cop(5_000), cop(100)), Ok(()));
+        // A bill of centavos (an old price) is settled by what is left of it, as it is.
+        let old = balance(1_890_050, 1_890_050);
+        assert_eq!(check_first_cash(&old, cop(1_890_050), cop(0)), Ok(()));
+        assert_eq!(
+            check_first_cash(&old, cop(1_000_050), cop(0)),
+            Err(CashError::Unpayable("amount"))
+        );
     }
 
     proptest! {

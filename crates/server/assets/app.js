@@ -123,6 +123,9 @@ const refundDetails = [
 // Refusals whose words say more than their field or type (which password rule, which conflict), recognised by the
 // API's English words — stable, the edge tests hold them — and said in Spanish; checked before the field's generic text.
 const spanishDetails = [
+  [/^(?:amount|tip): cash is counted in whole units/, 'El efectivo se registra en pesos enteros (sin centavos), salvo que sea exactamente lo que falta por pagar.'],
+  [/^email: is already on your team/, 'Esa persona ya está en tu equipo: cambia su rol en la lista de abajo.'],
+  [/^the invitation was already used or has expired/, 'Esta invitación ya se usó o venció: pide a quien te invitó una nueva.'],
   [/^(?:owner\.|new_)?password: must have at least (\d+) characters$/, 'La contraseña debe tener al menos $1 caracteres.'],
   [/^(?:owner\.|new_)?password: must have at most (\d+) characters$/, 'La contraseña debe tener como máximo $1 caracteres.'],
   [/^(?:owner\.|new_)?password: is too common/, 'Esa contraseña es demasiado común: aparece en listas de contraseñas filtradas. Elige otra.'],
@@ -791,13 +794,14 @@ async function download(path, filename) {
 }
 
 // An amount a person typed, in minor units (`null` when it is not one): es-CO writes 45.000 or 45.000,50, English
-// 45,000.50; a last separator followed by one or two digits is the decimal one, the others group thousands.
+// 45,000.50; a last separator followed by two digits is the decimal one, the others group thousands. In pesos one
+// digit after a separator is no amount ("50.5" is neither $ 50,50 nor 50.500: nobody pays centavos in cash).
 function parseMoneyInput(text, currency) {
   const digits = currency === 'CLP' ? 0 : 2;
   const clean = String(text || '').replace(/[\s$\u00a0]|COP/gi, '');
   if (!clean) return 0;
   const found = clean.match(/^(\d{1,3}(?:[.,]\d{3})+|\d+)(?:[.,](\d{1,2}))?$/);
-  if (!found || (digits === 0 && found[2])) return null;
+  if (!found || (digits === 0 && found[2]) || (currency === 'COP' && found[2] && found[2].length === 1)) return null;
   const minor = Number(found[1].replace(/[.,]/g, '')) * 10 ** digits + (found[2] ? Number(found[2].padEnd(2, '0')) : 0);
   return Number.isSafeInteger(minor) ? minor : null;
 }

@@ -40,6 +40,7 @@ impl Identity {
                     standing.payout_authority
                 ))
         };
+        let earlier = self.earlier_invitations(caller, &email).await?;
         match self.store.login_record(&self.email_key(&email)).await? {
             // One of the inviter's own team: they see their team anyway.
             Some(found) if found.partner == caller.scope.partner() => {
@@ -79,6 +80,7 @@ impl Identity {
                     .store
                     .create_invitation(&caller.scope, &invitation, &notice, &invited(invitation.id), now)
                     .await?;
+                self.supersede(caller, &earlier, created.id, ctx).await?;
                 return Ok(InvitationCreated {
                     invitation_id: created.id.to_string(),
                     expires_at: created.expires_at,
@@ -122,6 +124,7 @@ impl Identity {
             .store
             .create_invitation(&caller.scope, &invitation, &message, &audit, now)
             .await?;
+        self.supersede(caller, &earlier, created.id, ctx).await?;
         Ok(InvitationCreated {
             invitation_id: created.id.to_string(),
             expires_at: created.expires_at,
@@ -258,6 +261,61 @@ impl Identity {
             .await?;
         self.announce_revocation(&caller.scope, user);
         Ok(changed)
+    }
+
+    /// The invitations to `email` not accepted yet, which a new one replaces: an owner who corrects a role by inviting
+    /// again must not leave the first link (a manager's, say) open beside the second. 409 when one of them is of a
+    /// standing the caller could not grant (a manager re-inviting someone an owner invited): its inviter decides.
+    async fn earlier_invitations(
+        &self,
+        caller: &Caller,
+        email: &str,
+    ) -> Result<Vec<comanda_store::identity::Invitation>, ApiError> {
+        let earlier: Vec<_> = self
+            .store
+            .pending_invitations(&caller.scope)
+            .await?
+            .into_iter()
+            .filter(|pending| pending.email.eq_ignore_ascii_case(email))
+            .collect();
+        if earlier
+            .iter()
+            .any(|pending| !caller.member.standing.may_assign(None, Some(pending.standing)))
+        {
+            return Err(ApiError::conflict_on(
+                "email",
+                "has a pending invitation to a role yours cannot grant: whoever sent it withdraws or changes it",
+            ));
+        }
+        Ok(earlier)
+    }
+
+    /// Withdraws `earlier` invitations once `replacement` is stored (before it, a failure would leave the invitee
+    /// with no link at all); each withdrawal audited as replaced.
+    async fn supersede(
+        &self,
+        caller: &Caller,
+        earlier: &[comanda_store::identity::Invitation],
+        replacement: Uuid,
+        ctx: &RequestContext,
+    ) -> Result<(), ApiError> {
+        for invitation in earlier {
+            let audit = ctx
+                .audit("staff.invitation_revoked")
+                .actor(caller.member.id)
+                .target(invitation.id.to_string())
+                .detail(format!("replaced by invitation {replacement}"));
+            match self
+                .store
+                .revoke_invitation(&caller.scope, invitation.id, &audit, self.now())
+                .await
+            {
+                // Accepted or withdrawn meanwhile: nothing left to replace.
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Withdraws an invitation not accepted yet, one of a standing the caller could grant (403 otherwise): its link

@@ -346,10 +346,10 @@ fn over_bill(left: i64, held: i64) -> ApiError {
 
 /// 422 naming the field (more than is left is a 409, answered with what holds the rest).
 fn cash_refused(refused: CashError) -> ApiError {
-    let field = if refused == CashError::Tip {
-        "tip"
-    } else {
-        "amount"
+    let field = match refused {
+        CashError::Tip => "tip",
+        CashError::Unpayable(field) => field,
+        CashError::Nothing | CashError::OverBill { .. } => "amount",
     };
     ApiError::rule(ValidationErrors::single(field, refused.to_string()))
 }
