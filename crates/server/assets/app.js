@@ -1245,8 +1245,23 @@ pages.kitchen = async () => {
     .then((me) => (me.permissions || []).includes('settle_bills'))
     .catch(() => true);
 
+  // How long a ticket has waited, said on it and kept current: one not ready after LATE_MINUTES is marked late, so
+  // a cook sees at a glance which table has waited longest.
+  const LATE_MINUTES = 20;
+  const showAge = (card) => {
+    const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(card.dataset.placed)) / 60000));
+    const late = minutes >= LATE_MINUTES && card.dataset.status !== 'ready';
+    card.classList.toggle('late', late);
+    const text = minutes < 1
+      ? (english ? 'placed under a minute ago' : 'pedido hace menos de 1 min')
+      : (english ? `placed ${minutes} min ago` : `pedido hace ${minutes} min`);
+    card.querySelector('.ticket-age').textContent = late ? `${text} · ${english ? 'late' : 'atrasado'}` : text;
+  };
+  setInterval(() => cards.forEach(showAge), 30000);
   const render = (order) => {
     let card = cards.get(order.id);
+    // The status this ticket showed before, when it changed (another display, or this one's own tap).
+    const moved = card && card.dataset.status !== order.status ? card.dataset.status : null;
     if (!card) {
       card = document.createElement('article');
       card.className = 'ticket card';
@@ -1266,7 +1281,11 @@ pages.kitchen = async () => {
     const status = document.createElement('p');
     status.className = 'ticket-status';
     status.textContent = statusName(order.status);
-    card.append(title, status);
+    const age = document.createElement('p');
+    age.className = 'ticket-age';
+    card.dataset.placed = order.placed_at;
+    card.append(title, status, age);
+    showAge(card);
     const lines = document.createElement('ul');
     for (const line of order.lines) {
       const item = document.createElement('li');
@@ -1280,6 +1299,12 @@ pages.kitchen = async () => {
       advance.type = 'button';
       advance.className = 'advance';
       advance.textContent = `→ ${statusName(next[order.status])}`;
+      // A ticket that just moved offers its next step only after a moment: a tap meant for the step it showed (on
+      // two displays at once, or a double tap) must not land on the step drawn under the finger and skip one.
+      if (moved) {
+        advance.disabled = true;
+        setTimeout(() => { advance.disabled = false; }, 800);
+      }
       advance.addEventListener('click', async () => {
         advance.disabled = true;
         try {
@@ -1335,7 +1360,16 @@ pages.kitchen = async () => {
       });
       card.append(cancel, why);
     }
-    if (order.status === 'served' || order.status === 'cancelled') card.remove();
+    // A ticket that leaves because its order was cancelled (by the guest, or at another display) says so: a cook
+    // must not wonder where it went.
+    if (order.status === 'cancelled' && moved) {
+      const why = order.cancel_reason ? ` (${order.cancel_reason})` : '';
+      $('#kitchen-status').textContent = `${tableLabels.get(served) || ''}: ${english ? 'order cancelled' : 'pedido cancelado'}${why}`;
+    }
+    if (order.status === 'served' || order.status === 'cancelled') {
+      card.remove();
+      cards.delete(order.id);
+    }
   };
 
   const pendingBox = $('#pending-tables');

@@ -1128,15 +1128,17 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
     )
 }
 
-/// The kitchen display (a wall screen, so the wide layout): open orders, live, each ticket naming its table and the
-/// time it was placed, with one button to move it along; tables waiting to be accepted; each open table's bill,
-/// with the button that closes the table once its party has gone (the next party then starts a bill of its own).
+/// The kitchen display (a wall screen, so the wide layout): tables waiting to be accepted; open orders, live, each
+/// ticket naming its table, the time it was placed and how long it has waited (late after 20 minutes), with one
+/// button to move it along; then each open table's bill, with the button that closes the table once its party has
+/// gone (the next party then starts a bill of its own). The tickets come before the bills: on a tablet in a rush
+/// the first screen held only bills.
 #[utoipa::path(get, path = "/kitchen", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn kitchen(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
         r#"<p id="live" class="hint">{waiting}</p>
-<p id="kitchen-status" class="visually-hidden" role="status"></p>
+<p id="kitchen-status" role="status"></p>
 <section id="cash-desk" class="card" hidden aria-labelledby="cash-title">
 <h2 id="cash-title" tabindex="-1"></h2>
 <p id="cash-bill" class="hint"></p>
@@ -1151,8 +1153,12 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
 <ul id="cash-records"></ul>
 </section>
 <div id="pending-tables" class="board"></div>
-<div id="table-balances" class="board"></div>
-<div id="kitchen-orders" class="board"></div>"#,
+<h2>{orders}</h2>
+<div id="kitchen-orders" class="board"></div>
+<h2>{bills}</h2>
+<div id="table-balances" class="board"></div>"#,
+        orders = tr(l, "Pedidos en curso", "Orders in progress"),
+        bills = tr(l, "Cuentas de las mesas", "Tables' bills"),
         waiting = tr(l, "Conectando…", "Connecting…"),
         cash_amount = tr(
             l,
