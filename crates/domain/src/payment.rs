@@ -183,6 +183,11 @@ pub enum ShareError {
     LineTaken(usize),
     #[error("the tip must not be negative nor exceed the amount paid")]
     Tip,
+    /// A tip of centavos (COP): a tip is what a guest chooses to give, in what people pay in.
+    #[error(
+        "the tip must be in whole units of what people pay in (whole pesos in COP: centavos are out of circulation)"
+    )]
+    UnpayableTip,
     #[error(transparent)]
     Money(#[from] MoneyError),
 }
@@ -438,10 +443,14 @@ pub fn check_line_claims<'a>(
     Ok(())
 }
 
-/// A voluntary tip: never negative, never more than the amount it tips on.
+/// A voluntary tip: never negative, never more than the amount it tips on, and in the currency's payable unit
+/// ([`crate::Currency::payable_unit`]: whole pesos, as a cash tip is).
 pub fn check_tip(amount: Money, tip: Money) -> Result<(), ShareError> {
     if tip.currency != amount.currency || tip.amount < 0 || tip.amount > amount.amount {
         return Err(ShareError::Tip);
+    }
+    if !tip.currency.is_payable(tip.amount) {
+        return Err(ShareError::UnpayableTip);
     }
     Ok(())
 }
@@ -1290,6 +1299,12 @@ mod tests {
         assert_eq!(s.partner_part, cop(5_350_000));
         assert!(check_tip(cop(100), cop(101)).is_err());
         assert!(check_tip(cop(100), cop(100)).is_ok());
+        assert_eq!(
+            check_tip(cop(1_250_000), cop(12_345)),
+            Err(ShareError::UnpayableTip)
+        );
+        assert_eq!(check_tip(cop(1_250_000), cop(250)), Err(ShareError::UnpayableTip));
+        assert!(check_tip(cop(1_250_000), cop(12_300)).is_ok());
     }
 
     #[test]

@@ -390,6 +390,11 @@ function spoken(problem, english) {
       field.setCustomValidity(english ? 'Write the tip as an amount, e.g. 5,000' : 'Escribe la propina como un valor, por ejemplo 5.000');
       return 0;
     }
+    // A tip is given in what people pay in (whole pesos; the server refuses centavos as it does for cash).
+    if (tip % payableUnit(bill.bill.currency) !== 0) {
+      field.setCustomValidity(english ? 'Write the tip in whole pesos, e.g. 2,500' : 'Escribe la propina en pesos enteros, por ejemplo 2.500');
+      return 0;
+    }
     return tip;
   };
   const renderSummary = () => {

@@ -322,6 +322,7 @@ impl From<ShareError> for ApiError {
                 .detail(error.to_string())
                 .into(),
             ShareError::Tip => ValidationErrors::single("tip", error.to_string()).into(),
+            ShareError::UnpayableTip => ApiError::rule(ValidationErrors::single("tip", error.to_string())),
             // Named by the item of the request it is about (the index in `split.items`, not the line's own).
             ShareError::UnknownLine(item) => {
                 ValidationErrors::single(format!("split.items[{item}].line"), error.to_string()).into()

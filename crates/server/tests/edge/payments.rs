@@ -242,6 +242,15 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
         assert_eq!(refused.status, 400, "{}", refused.body);
         assert_eq!(refused.body["errors"][0]["field"], field, "{}", refused.body);
     }
+    // A tip of centavos ("2.5" typed on the English page) is refused as a cash tip is: whole pesos.
+    let centavos = pay(
+        &server,
+        &v,
+        json!({"split": {"kind": "equal", "parts": 2}, "tip": 250}),
+    )
+    .await;
+    assert_eq!(centavos.status, 422, "{}", centavos.body);
+    assert_eq!(centavos.body["errors"][0]["field"], "tip", "{}", centavos.body);
     let first = pay(
         &server,
         &v,
@@ -2131,6 +2140,9 @@ async fn cash_at_the_table_pays_the_bill_and_reaches_the_reports() {
         (json!({"amount": 0, "tip": 0}), 422, "business-rule"),
         (json!({"amount": 0, "tip": 3_780_001}), 422, "business-rule"),
         (json!({"amount": 3_780_001}), 409, "bill-covered"),
+        // "50.5" typed at the desk: no coin pays centavos, in the bill part or the tip.
+        (json!({"amount": 5_050}), 422, "business-rule"),
+        (json!({"amount": 0, "tip": 50}), 422, "business-rule"),
     ] {
         let refused = record(body.clone()).await;
         assert_eq!(refused.status, status, "{body}: {}", refused.body);
