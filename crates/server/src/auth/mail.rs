@@ -256,7 +256,8 @@ impl MailFiles {
     }
 
     /// The messages `partner` sent to `email`, for the person's data export (another partner's mail to the same
-    /// address is that partner's; a file that names no partner is left out).
+    /// address is that partner's; a file that names no partner is left out). Their bodies pass the log redaction
+    /// layer: a link's `token=` still opens a booking (to cancel it), and an export is handed to whoever asked.
     pub async fn addressed_to(&self, email: &str, partner: PartnerId) -> Vec<MailCopy> {
         let email = email.trim().to_lowercase();
         let partner = partner.to_string();
@@ -267,7 +268,7 @@ impl MailFiles {
                 .map(|mail| MailCopy {
                     subject: mail.subject,
                     date: mail.date,
-                    body: mail.body,
+                    body: comanda_security::redact::redact_text(&mail.body),
                 })
                 .collect();
             copies.sort_by(|a, b| a.date.cmp(&b.date));
