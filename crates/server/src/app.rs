@@ -134,6 +134,9 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// The promises of the security page this configuration does not keep: control and why (the trust page).
     pub broken_promises: Vec<(&'static str, String)>,
+    /// How long a destroyed person key survives in key-store backups (`backup.keystore_retention_days`): the
+    /// privacy notice tells guests.
+    pub keystore_retention_days: u64,
 }
 
 impl Settings {
@@ -152,6 +155,7 @@ impl Settings {
                 .into_iter()
                 .map(|b| (b.control, format!("{} ({})", b.why, b.field)))
                 .collect(),
+            keystore_retention_days: config.backup.keystore_retention_days,
         }
     }
 }

@@ -664,6 +664,7 @@ pub async fn privacy_notice(
         address => format!(", {}", escape(address)),
     };
     let version = crate::routes::privacy::NOTICE_VERSION;
+    let keystore_days = state.settings.keystore_retention_days;
     let body = match l {
         Lang::Es => format!(
             r#"<section class="card">
@@ -678,8 +679,9 @@ depósito, lo pagas con tarjeta en Stripe: los datos de la tarjeta nunca llegan 
 para publicidad ni se venden.</p>
 <h2>Cuánto tiempo</h2>
 <p>Mientras el restaurante conserve la reserva, o hasta que pidas suprimirlos. Tus datos se guardan cifrados con una
-llave propia; al suprimirlos esa llave se destruye y no se pueden leer más, tampoco en las copias de seguridad. Los
-montos pagados se conservan sin tu identidad, por obligación contable.</p>
+llave propia; al suprimirlos esa llave se destruye y no se pueden leer más. Las copias de seguridad de las llaves, que
+solo sirven para restaurar el sistema, la guardan a lo sumo {keystore_days} días más; luego tampoco ellas. Los montos
+pagados se conservan sin tu identidad, por obligación contable.</p>
 <h2>Tus derechos</h2>
 <p>Conocer, actualizar y rectificar tus datos; pedir prueba de tu autorización; saber cómo se han usado; revocar la
 autorización y pedir que se supriman; y presentar quejas ante la Superintendencia de Industria y Comercio (Ley 1581 de
@@ -701,8 +703,9 @@ asks a deposit, you pay it by card at Stripe: your card details never reach coma
 for advertising or sold.</p>
 <h2>How long</h2>
 <p>As long as the restaurant keeps the booking, or until you ask for its erasure. Your data is stored encrypted under a
-key of its own; erasure destroys that key, so it can no longer be read, in backups either. Amounts paid are kept without
-your identity, as accounting law requires.</p>
+key of its own; erasure destroys that key, so it can no longer be read. The backups of keys, kept only to restore the
+system, hold it at most {keystore_days} days more; after that, not even they. Amounts paid are kept without your
+identity, as accounting law requires.</p>
 <h2>Your rights</h2>
 <p>To know, update and correct your data; to ask for proof of your consent; to know how it was used; to withdraw your
 consent and have it erased; and to complain to Colombia's Superintendencia de Industria y Comercio (Law 1581 of 2012,

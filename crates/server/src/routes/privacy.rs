@@ -48,7 +48,7 @@ pub struct PrivacyRequest {
     )]
     pub name: Option<String>,
     /// Rectification: a guest's corrected phone, E.164 (members keep no phone).
-    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
+    #[schema(pattern = r"^\+[ ().-]*[1-9]([ ().-]*[0-9]){6,14}[ ().-]*$")]
     pub phone: Option<String>,
     /// Rectifying your own sign-in email: your current password (step-up, as a password change asks), so a token
     /// alone cannot move your sign-in and its security notices elsewhere.
@@ -82,8 +82,9 @@ pub struct EmailSubject {
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneSubject {
-    /// E.164, such as `+573001234567`.
-    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
+    /// E.164, such as `+573001234567`, written with spaces, dashes, dots or parentheses if need be
+    /// (`+57 (300) 123-4567`).
+    #[schema(pattern = r"^\+[ ().-]*[1-9]([ ().-]*[0-9]){6,14}[ ().-]*$")]
     pub phone: String,
 }
 
@@ -208,7 +209,7 @@ pub struct GuestExport {
 
 /// The privacy notice guests accept when they leave contact data (docs/privacy.md). A new version needs fresh
 /// consent: contact data offered under an older notice is refused until the guest accepts the current one.
-pub const NOTICE_VERSION: &str = "2026-11";
+pub const NOTICE_VERSION: &str = "2026-12";
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -600,14 +601,14 @@ async fn by_contact(
             (Some(email.clone()), None, Subject::Email(EmailSubject { email }))
         }
         Subject::Phone(PhoneSubject { phone }) => {
-            if !crate::routes::reservations::valid_phone(phone) {
+            let Some(phone) = crate::routes::reservations::e164_phone(phone) else {
                 return Err(ValidationErrors::single(
                     "subject.phone",
                     "must be an E.164 number such as +573001234567",
                 )
                 .into());
-            }
-            (None, Some(phone.clone()), request.subject.clone())
+            };
+            (None, Some(phone.clone()), Subject::Phone(PhoneSubject { phone }))
         }
         Subject::Id(_) => return Err(ValidationErrors::single("subject", "give an email or a phone").into()),
     };
@@ -809,12 +810,11 @@ fn rectification(state: &AppState, request: &PrivacyRequest) -> Result<Rectifica
         .as_deref()
         .map(|raw| clean_text(&mut errors, "name", raw, 1, 200));
     let phone = request.phone.as_deref().and_then(|raw| {
-        if crate::routes::reservations::valid_phone(raw) {
-            Some(raw.to_owned())
-        } else {
+        let phone = crate::routes::reservations::e164_phone(raw);
+        if phone.is_none() {
             errors.push("phone", "must be an E.164 number such as +573001234567");
-            None
         }
+        phone
     });
     if email.is_none() && name.is_none() && phone.is_none() && errors.0.is_empty() {
         // Well-formed by the schema (every correction is optional there), refused by the rule: 422, not 400.

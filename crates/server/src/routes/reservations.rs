@@ -583,7 +583,7 @@ pub struct GuestDetails {
     /// E.164, e.g. `+573001234567`: how the venue reaches the guest about the booking. Required (422 without it)
     /// except for a walk-in the host seats now, who is not called back.
     #[serde(default)]
-    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
+    #[schema(pattern = r"^\+[ ().-]*[1-9]([ ().-]*[0-9]){6,14}[ ().-]*$")]
     pub phone: Option<String>,
     /// Where the confirmation and any notice are mailed. Required online and on the waitlist (422 without it); a
     /// host booking a caller or a walk-in by phone may leave it out, and that guest is then not mailed.
@@ -609,7 +609,7 @@ impl GuestDetails {
     /// The phone given, an error pushed under `guest.phone` when it is not E.164.
     pub(crate) fn phone(&self, errors: &mut ValidationErrors) -> Option<String> {
         match &self.phone {
-            Some(phone) if valid_phone(phone) => Some(phone.clone()),
+            Some(written) if e164_phone(written).is_some() => e164_phone(written),
             Some(_) => {
                 errors.push("guest.phone", "must be an E.164 number such as +573001234567");
                 None
@@ -733,6 +733,19 @@ pub(crate) const PARTY_RANGE: &str = "must be between 1 and 100";
 pub(crate) fn valid_phone(phone: &str) -> bool {
     let digits = phone.strip_prefix('+').unwrap_or("");
     (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+/// A phone number as people write it ("+1 415 555 0134", "+57 (300) 123-4567") in E.164 (`+14155550134`): spaces,
+/// dashes, dots and parentheses dropped. `None` when what is left is not E.164. A number the booking page stored
+/// in E.164 is found again however staff type it.
+pub(crate) fn e164_phone(written: &str) -> Option<String> {
+    let digits: String = written
+        .strip_prefix('+')?
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let phone = format!("+{digits}");
+    valid_phone(&phone).then_some(phone)
 }
 
 /// What a refused booking answers: 409 `slot-taken` when the time is gone, 422 naming the rule otherwise.

@@ -576,7 +576,7 @@ pub async fn guests_leave_contact_data_only_with_consent(engine: Engine) {
         &server,
         &path,
         None,
-        json!({"email": "huesped.recibo@example.co", "consent": false, "notice_version": "2026-11"}),
+        json!({"email": "huesped.recibo@example.co", "consent": false, "notice_version": "2026-12"}),
     )
     .await;
     assert_eq!(without.status, 400, "{}", without.body);
@@ -599,11 +599,11 @@ pub async fn guests_leave_contact_data_only_with_consent(engine: Engine) {
         &path,
         None,
         json!({"email": "huesped.recibo@example.co", "name": "Huésped Recibo", "consent": true,
-               "notice_version": "2026-11"}),
+               "notice_version": "2026-12"}),
     )
     .await;
     assert_eq!(given.status, 201, "{}", given.body);
-    assert_eq!(given.body["notice_version"], "2026-11");
+    assert_eq!(given.body["notice_version"], "2026-12");
     assert!(given.body["consented_at"].as_str().is_some());
     let guest = given.body["id"].as_str().unwrap().to_owned();
     let stored = database_bytes(&server);
@@ -619,7 +619,7 @@ pub async fn guests_leave_contact_data_only_with_consent(engine: Engine) {
     .await;
     assert_eq!(export.status, 200, "{}", export.body);
     assert_eq!(export.body["guest"]["email"], "huesped.recibo@example.co");
-    assert_eq!(export.body["guest"]["notice_version"], "2026-11");
+    assert_eq!(export.body["guest"]["notice_version"], "2026-12");
     let rectified = post(
         &server,
         "/api/v1/privacy/requests",
@@ -651,7 +651,7 @@ pub async fn guests_leave_contact_data_only_with_consent(engine: Engine) {
         after.body["guest"]["email"], "[erased]",
         "the consent record stays, without identity"
     );
-    assert_eq!(after.body["guest"]["notice_version"], "2026-11");
+    assert_eq!(after.body["guest"]["notice_version"], "2026-12");
     let consents = call(
         &server,
         "GET",
@@ -660,7 +660,7 @@ pub async fn guests_leave_contact_data_only_with_consent(engine: Engine) {
         None,
     )
     .await;
-    assert_eq!(consents.body["items"][0]["detail"], "notice=2026-11");
+    assert_eq!(consents.body["items"][0]["detail"], "notice=2026-12");
     server.stop().await;
 }
 

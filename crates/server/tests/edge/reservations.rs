@@ -1414,7 +1414,7 @@ pub async fn the_booking_page_and_its_mail_name_the_venue(engine: Engine) {
         "Sede Reservas",
         "Superintendencia de Industria y Comercio",
         "revocar la",
-        "Versión 2026-11",
+        "Versión 2026-12",
     ] {
         assert!(notice.contains(said), "{said}: {notice}");
     }
@@ -1484,7 +1484,7 @@ pub async fn a_booking_guest_is_sealed_exported_and_erased(engine: Engine) {
     .await;
     assert_eq!(export.status, 200, "{}", export.body);
     assert_eq!(export.body["guest"]["phone"], "+573159876543");
-    assert_eq!(export.body["guest"]["notice_version"], "2026-11");
+    assert_eq!(export.body["guest"]["notice_version"], "2026-12");
     // The access right covers what the guest booked, not only the contact (GDPR art. 15, Ley 1581 art. 8).
     let exported = &export.body["reservations"];
     assert_eq!(exported.as_array().map(Vec::len), Some(1), "{}", export.body);
@@ -1661,15 +1661,26 @@ pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
     let mut text = String::new();
     for _ in 0..100 {
         let again = ask(json!({"kind": "export", "subject": by_email})).await;
-        if again.body["guests"][0]["mail"].as_array().is_some_and(|m| !m.is_empty()) {
+        if again.body["guests"][0]["mail"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty())
+        {
             text = again.body.to_string();
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let tokens: Vec<&str> = text.match_indices("token=").map(|(at, _)| &text[at + 6..at + 16]).collect();
+    let tokens: Vec<&str> = text
+        .match_indices("token=")
+        .map(|(at, _)| &text[at + 6..at + 16])
+        .collect();
     assert!(!tokens.is_empty(), "a confirmation mail with its link: {text}");
-    assert!(tokens.iter().all(|t| t.starts_with(comanda_security::secret::REDACTED)), "{tokens:?}");
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t.starts_with(comanda_security::secret::REDACTED)),
+        "{tokens:?}"
+    );
     let names: Vec<_> = export.body["guests"]
         .as_array()
         .unwrap()
@@ -1705,6 +1716,13 @@ pub async fn a_data_subject_is_found_by_email_or_phone(engine: Engine) {
         1,
         "{}",
         by_phone.body
+    );
+    // Typed as people write it, the number finds the same guest.
+    let written = ask(json!({"kind": "export", "subject": {"phone": "+57 (315) 987-6543"}})).await;
+    assert_eq!(
+        written.body["guests"], by_phone.body["guests"],
+        "{}",
+        written.body
     );
     let still_undigested = "UPDATE guest_contacts SET erased_at = erased_at WHERE email_digest IS NULL";
     assert_eq!(
