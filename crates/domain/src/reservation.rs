@@ -85,6 +85,16 @@ pub struct BookingPolicy {
     /// A cancellation at least this many hours before the start refunds the deposit; later, it is kept.
     #[schema(maximum = 65535)]
     pub cancellation_cutoff_hours: u16,
+    /// The phone guests call about their booking and their personal data, E.164 (written with spaces, dashes or
+    /// parentheses if need be; kept as `+573001234567`): the privacy notice names it as the channel for their
+    /// rights (Decree 1377 of 2013, art. 15), and the booking page for a party too large to book online.
+    #[serde(default)]
+    #[schema(pattern = r"^\+[ ().-]*[1-9]([ ().-]*[0-9]){6,14}[ ().-]*$")]
+    pub contact_phone: Option<String>,
+    /// The email guests write to about their booking and their personal data (as `contact_phone`).
+    #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
+    pub contact_email: Option<String>,
 }
 
 /// Minutes since local midnight of "HH:MM" on a 15-minute mark.
@@ -263,7 +273,24 @@ impl BookingPolicy {
                 "decides whether a cancellation refunds the deposit: set deposit_per_cover, or leave it 0",
             );
         }
-        errors.into_result(self)
+        let mut policy = self;
+        policy.contact_phone = match policy.contact_phone.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(written) => {
+                let phone = crate::validation::e164_phone(written);
+                if phone.is_none() {
+                    errors.push("contact_phone", "must be an E.164 number such as +573001234567");
+                }
+                phone
+            }
+        };
+        policy.contact_email = match policy.contact_email.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(written) => crate::email::normalize_email("contact_email", written)
+                .map_err(|invalid| errors.0.extend(invalid.0))
+                .ok(),
+        };
+        errors.into_result(policy)
     }
 
     /// The turn time of a party in minutes, if the policy seats it.
@@ -938,6 +965,8 @@ mod tests {
             max_party_size: 12,
             deposit_per_cover: None,
             cancellation_cutoff_hours: 0,
+            contact_phone: None,
+            contact_email: None,
         }
     }
 

@@ -64,6 +64,25 @@ pub enum DateRefusal {
     OutOfRange,
 }
 
+/// Whether `phone` is E.164 as stored: `+`, then 7 to 15 digits, the first not 0.
+pub fn is_e164(phone: &str) -> bool {
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+/// A phone number as people write it (`+1 415 555 0134`, `+57 (300) 123-4567`) in E.164 (`+14155550134`): after
+/// the leading `+`, spaces, dashes, dots and parentheses dropped. `None` when what is left is not E.164 (ITU-T
+/// E.164: a country code and a number of at most 15 digits in all).
+pub fn e164_phone(written: &str) -> Option<String> {
+    let digits: String = written
+        .strip_prefix('+')?
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let phone = format!("+{digits}");
+    is_e164(&phone).then_some(phone)
+}
+
 /// A calendar date `YYYY-MM-DD` within [`YEARS`].
 pub fn calendar_date(raw: &str) -> Result<time::Date, DateRefusal> {
     let date = time::Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
@@ -130,6 +149,22 @@ fn invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_are_taken_as_people_write_them_and_kept_in_e164() {
+        assert_eq!(e164_phone("+57 (300) 123-4567").as_deref(), Some("+573001234567"));
+        assert_eq!(e164_phone("+1 415.555.0134").as_deref(), Some("+14155550134"));
+        for wrong in [
+            "300 123 4567",
+            "+0573001234567",
+            "+57 300 abc",
+            "+123456",
+            "+1234567890123456",
+            " +573001234567",
+        ] {
+            assert_eq!(e164_phone(wrong), None, "{wrong}");
+        }
+    }
 
     #[test]
     fn text_is_trimmed_and_measured_in_characters() {

@@ -32,6 +32,8 @@ function requestKey() {
 // words for the rest.
 const spanishFields = {
   'guest.phone': 'Escribe el teléfono con su indicativo de país, por ejemplo +57 300 123 4567.',
+  contact_phone: 'Escribe el teléfono del restaurante con su indicativo de país, por ejemplo +57 300 123 4567.',
+  contact_email: 'Revisa el correo del restaurante: debe ser como reservas@turestaurante.co.',
   'guest.email': 'Revisa el correo electrónico: debe ser como nombre@correo.co.',
   email: 'Revisa el correo electrónico: debe ser como nombre@correo.co.',
   'guest.name': 'Escribe tu nombre.',
@@ -210,9 +212,11 @@ function problemText(problem) {
   // The venue's largest party, named: the guest knows when to call, the host what the settings allow.
   const largest = field && field.field === 'party_size' && String(field.message).match(/^the venue seats parties of 1 to (\d+)/);
   if (largest && page !== 'host') {
+    // The number to call, when the venue gave one in its booking settings.
+    const phone = (document.getElementById('booking') || { dataset: {} }).dataset.contactPhone;
     return english
-      ? `The restaurant takes parties of 1 to ${largest[1]} here; call them for a larger one.`
-      : `El restaurante recibe aquí grupos de 1 a ${largest[1]} personas; para uno más grande, llámalo.`;
+      ? `The restaurant takes parties of 1 to ${largest[1]} here; call them${phone ? ` at ${phone}` : ''} for a larger one.`
+      : `El restaurante recibe aquí grupos de 1 a ${largest[1]} personas; para uno más grande, llámalo${phone ? ` al ${phone}` : ''}.`;
   }
   if (largest) {
     return english
@@ -3126,6 +3130,8 @@ pages.bookingSettings = async () => {
     field('max_party_size').value = policy.max_party_size;
     field('deposit').value = policy.deposit_per_cover ? (policy.deposit_per_cover.amount / 100).toLocaleString('es-CO') : '';
     field('cancellation_cutoff_hours').value = policy.cancellation_cutoff_hours;
+    field('contact_phone').value = policy.contact_phone || '';
+    field('contact_email').value = policy.contact_email || '';
     cutoffFollowsDeposit();
   } catch (error) {
     return showError(error.problem);
@@ -3157,6 +3163,8 @@ pages.bookingSettings = async () => {
       deposit_per_cover: deposit > 0 ? { amount: deposit, currency } : null,
       // Without a deposit there is nothing to refund: the cut-off is 0, whatever the disabled field holds.
       cancellation_cutoff_hours: deposit > 0 ? Number(v.cancellation_cutoff_hours) : 0,
+      contact_phone: v.contact_phone.trim() || null,
+      contact_email: v.contact_email.trim() || null,
     });
     $('#policy-saved').hidden = false;
   });

@@ -479,11 +479,22 @@ pub async fn booking_widget(
     };
     // A deposit is told before the guest books, not after the table is held for it: its amount per person, how it
     // is paid and the venue's refund rule (what the deposit page repeats before the card).
-    let deposit_rule = match state
+    let view = state
         .store
-        .booking_view(&found_scope, found.id.as_uuid(), state.clock.now(), state.clock.now(), None)
-        .await
-    {
+        .booking_view(
+            &found_scope,
+            found.id.as_uuid(),
+            state.clock.now(),
+            state.clock.now(),
+            None,
+        )
+        .await;
+    // The number a party too large to book online is told to call (the booking settings' contact).
+    let contact_phone = match &view {
+        Ok(Some((_, policy, _, _))) => escape(policy.contact_phone.as_deref().unwrap_or_default()),
+        _ => String::new(),
+    };
+    let deposit_rule = match view {
         Ok(Some((_, policy, _, _))) => policy.deposit_per_cover.map(|per_cover| {
             let hours = policy.cancellation_cutoff_hours;
             let text = match l {
@@ -513,7 +524,7 @@ pub async fn booking_widget(
         ("", "+573001234567")
     };
     let body = format!(
-        r#"{address}<div id="booking" data-venue="{venue}" data-calling-code="{calling_code}" data-timezone="{timezone}" data-day-start="{day_start}">
+        r#"{address}<div id="booking" data-venue="{venue}" data-calling-code="{calling_code}" data-timezone="{timezone}" data-day-start="{day_start}" data-contact-phone="{contact_phone}">
 <p class="hint">{intro} {other}</p>
 <form id="search-form" class="card">
 <label>{date}<input type="date" name="date" required></label>
@@ -665,6 +676,35 @@ pub async fn privacy_notice(
     };
     let version = crate::routes::privacy::NOTICE_VERSION;
     let keystore_days = state.settings.keystore_retention_days;
+    // The channel for the guest's rights (Decree 1377 of 2013, art. 15): the contact the venue gave in its booking
+    // settings, else the restaurant itself (a guest abroad then has none but the address: the settings say so).
+    let policy = state
+        .store
+        .booking_policy(&scope, venue.id.as_uuid())
+        .await
+        .ok()
+        .flatten();
+    let (phone, email) = policy.map_or((None, None), |p| (p.contact_phone, p.contact_email));
+    let mail_link = |email: &str| format!(r#"<a href="mailto:{0}">{0}</a>"#, escape(email));
+    let phone_link = |phone: &str| format!(r#"<a href="tel:{0}">{0}</a>"#, escape(phone));
+    let channel = match (l, email.as_deref(), phone.as_deref()) {
+        (Lang::Es, Some(email), Some(phone)) => format!(
+            " escribiendo a {} o llamando al {}",
+            mail_link(email),
+            phone_link(phone)
+        ),
+        (Lang::Es, Some(email), None) => format!(" escribiendo a {}", mail_link(email)),
+        (Lang::Es, None, Some(phone)) => format!(" llamando al {}", phone_link(phone)),
+        (Lang::En, Some(email), Some(phone)) => format!(
+            " by email to {} or by phone at {}",
+            mail_link(email),
+            phone_link(phone)
+        ),
+        (Lang::En, Some(email), None) => format!(" by email to {}", mail_link(email)),
+        (Lang::En, None, Some(phone)) => format!(" by phone at {}", phone_link(phone)),
+        (Lang::Es, None, None) => format!(", en {name}{place}"),
+        (Lang::En, None, None) => format!(", at {name}{place}"),
+    };
     let body = match l {
         Lang::Es => format!(
             r#"<section class="card">
@@ -685,7 +725,7 @@ pagados se conservan sin tu identidad, por obligación contable.</p>
 <h2>Tus derechos</h2>
 <p>Conocer, actualizar y rectificar tus datos; pedir prueba de tu autorización; saber cómo se han usado; revocar la
 autorización y pedir que se supriman; y presentar quejas ante la Superintendencia de Industria y Comercio (Ley 1581 de
-2012, art. 8). Pídelo al restaurante, en {name}{place}: responde las consultas en diez días hábiles y los reclamos en
+2012, art. 8). Pídelo al restaurante{channel}: responde las consultas en diez días hábiles y los reclamos en
 quince (arts. 14 y 15).</p>
 <p class="hint">Versión {version} del aviso: la que aceptas al marcar la casilla.</p>
 </section>"#
@@ -709,7 +749,7 @@ identity, as accounting law requires.</p>
 <h2>Your rights</h2>
 <p>To know, update and correct your data; to ask for proof of your consent; to know how it was used; to withdraw your
 consent and have it erased; and to complain to Colombia's Superintendencia de Industria y Comercio (Law 1581 of 2012,
-art. 8), or to your own data protection authority. Ask the restaurant, at {name}{place}: queries are answered within ten
+art. 8), or to your own data protection authority. Ask the restaurant{channel}: queries are answered within ten
 business days and claims within fifteen (arts. 14 and 15).</p>
 <p class="hint">Notice version {version}: the one you accept by ticking the box.</p>
 </section>"#
@@ -1022,6 +1062,11 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
 {largest}
 <label>{deposit}<input name="deposit" inputmode="decimal" autocomplete="off" placeholder="20.000"></label>
 {cutoff}
+<fieldset><legend>{contact_legend}</legend>
+<p class="hint" id="contact-hint">{contact_hint}</p>
+<label>{contact_phone}<input name="contact_phone" type="tel" autocomplete="off" placeholder="+57 300 123 4567" aria-describedby="contact-hint"></label>
+<label>{contact_email}<input name="contact_email" type="email" autocomplete="off" placeholder="reservas@turestaurante.co" aria-describedby="contact-hint"></label>
+</fieldset>
 <button type="submit">{save}</button>
 <p id="policy-saved" class="ok" hidden>{saved}</p>
 </form>
@@ -1096,6 +1141,14 @@ pub async fn booking_settings(headers: HeaderMap) -> Response {
             "Tus clientes reservan en este enlace (compártelo en tu web, redes o WhatsApp):",
             "Guests book at this link (share it on your website, social media or WhatsApp):"
         ),
+        contact_legend = tr(l, "Contacto para los clientes", "Contact for guests"),
+        contact_hint = tr(
+            l,
+            "El aviso de privacidad lo da como el canal para que los clientes consulten, corrijan o borren sus datos (Ley 1581 de 2012; Decreto 1377 de 2013, art. 15), y la página de reservas para un grupo demasiado grande. Sin él, el aviso solo da la dirección del restaurante.",
+            "The privacy notice gives it as the channel for guests to see, correct or erase their data (Colombian Law 1581 of 2012; Decree 1377 of 2013, art. 15), and the booking page for a party too large to book online. Without it, the notice gives only the restaurant's address."
+        ),
+        contact_phone = tr(l, "Teléfono (con indicativo)", "Phone (with country code)"),
+        contact_email = tr(l, "Correo", "Email"),
         deposit = tr(
             l,
             "Depósito por persona en pesos (vacío: sin depósito)",

@@ -730,23 +730,7 @@ impl From<&Deposit> for DepositView {
 pub(crate) const MAX_PARTY: u16 = 100;
 pub(crate) const PARTY_RANGE: &str = "must be between 1 and 100";
 
-pub(crate) fn valid_phone(phone: &str) -> bool {
-    let digits = phone.strip_prefix('+').unwrap_or("");
-    (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0')
-}
-
-/// A phone number as people write it ("+1 415 555 0134", "+57 (300) 123-4567") in E.164 (`+14155550134`): spaces,
-/// dashes, dots and parentheses dropped. `None` when what is left is not E.164. A number the booking page stored
-/// in E.164 is found again however staff type it.
-pub(crate) fn e164_phone(written: &str) -> Option<String> {
-    let digits: String = written
-        .strip_prefix('+')?
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-        .collect();
-    let phone = format!("+{digits}");
-    valid_phone(&phone).then_some(phone)
-}
+pub(crate) use comanda_domain::validation::e164_phone;
 
 /// What a refused booking answers: 409 `slot-taken` when the time is gone, 422 naming the rule otherwise.
 fn refusal(refused: Refusal) -> ApiError {

@@ -1424,6 +1424,59 @@ pub async fn the_booking_page_and_its_mail_name_the_venue(engine: Engine) {
         english.contains("Who is responsible") && english.contains("withdraw your"),
         "{english}"
     );
+    // Without a contact the notice names only the restaurant; with one, it is the channel for the guest's rights
+    // (Decree 1377 of 2013, art. 15), written as staff typed it and kept in E.164 and lower case.
+    assert!(
+        notice.contains("Pídelo al restaurante, en Sede Reservas"),
+        "{notice}"
+    );
+    let policy_path = format!("/api/v1/venues/{}/booking-policy", v.venue);
+    let mut policy = call(&server, "GET", &policy_path, Some(&v.owner), None)
+        .await
+        .body["policy"]
+        .clone();
+    policy["contact_phone"] = json!("+57 (604) 444-5555");
+    policy["contact_email"] = json!("Reservas@Example.co");
+    let saved = call(&server, "PUT", &policy_path, Some(&v.owner), Some(policy.clone())).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let stored = call(&server, "GET", &policy_path, Some(&v.owner), None)
+        .await
+        .body["policy"]
+        .clone();
+    assert_eq!(
+        (stored["contact_phone"].clone(), stored["contact_email"].clone()),
+        (json!("+576044445555"), json!("reservas@example.co"))
+    );
+    let notice = page(format!("/book/{}/privacy?lang=es", v.venue))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        notice.contains(
+            r#"Pídelo al restaurante escribiendo a <a href="mailto:reservas@example.co">reservas@example.co</a> o llamando al <a href="tel:+576044445555">+576044445555</a>"#
+        ),
+        "{notice}"
+    );
+    let booking_page = page(format!("/book/{}", v.venue))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        booking_page.contains(r#"data-contact-phone="+576044445555""#),
+        "{booking_page}"
+    );
+    policy["contact_phone"] = json!("604 444 5555");
+    let refused = call(&server, "PUT", &policy_path, Some(&v.owner), Some(policy)).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(
+        refused.body["errors"][0]["field"], "contact_phone",
+        "{}",
+        refused.body
+    );
     let no_notice = page(format!("/book/{}/privacy", uuid::Uuid::now_v7()))
         .await
         .unwrap();

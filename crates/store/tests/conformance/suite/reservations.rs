@@ -37,6 +37,8 @@ pub fn evenings() -> BookingPolicy {
         max_party_size: 8,
         deposit_per_cover: None,
         cancellation_cutoff_hours: 0,
+        contact_phone: None,
+        contact_email: None,
     }
 }
 
