@@ -1718,6 +1718,16 @@ pages.kitchen = async () => {
       ordered.textContent = english
         ? `Ordered ${formatMoney(session.balance.total)} at ${clockTime(session.created_at)}: accept it once someone is seated there.`
         : `Pidió ${formatMoney(session.balance.total)} a las ${clockTime(session.created_at)}: acéptala si hay alguien sentado ahí.`;
+      // Accepting a table is taking it as its server (its tips are credited to them): the kitchen sees who waits,
+      // and a server accepts it.
+      if (!mayClose) {
+        const who = document.createElement('p');
+        who.className = 'hint';
+        who.textContent = english ? 'A server accepts it.' : 'La acepta un mesero.';
+        card.append(title, ordered, who);
+        pendingBox.appendChild(card);
+        continue;
+      }
       const accept = document.createElement('button');
       accept.type = 'button';
       accept.className = 'accept';

@@ -149,7 +149,10 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
             | "/api/v1/venues/{venue}/tables/{table}/card-holds/release",
         )
         | ("DELETE", "/api/v1/venues/{venue}/tables/{table}/cash/{cash}") => Staff(Permission::SettleBills),
-        ("POST", "/api/v1/orders/{order}/transitions" | "/api/v1/table-sessions/{session}/accept")
+        // Accepting a table is taking it as its server, to whom its tips are credited: those who serve tables (not
+        // the kitchen, which moves the orders).
+        ("POST", "/api/v1/table-sessions/{session}/accept") => Staff(Permission::SettleBills),
+        ("POST", "/api/v1/orders/{order}/transitions")
         | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),
         // Reservations: the public widget books by the venue's listing (a host with a token books by phone on the
         // same route, and puts a party on the waitlist and answers its offer there), the guest manages by the signed

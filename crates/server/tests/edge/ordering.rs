@@ -1472,6 +1472,29 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
         kitchen.body["items"].as_array().unwrap().is_empty(),
         "nothing reaches the kitchen before staff accept the table"
     );
+    // Accepting a table is taking it as its server (its tips are credited to whoever accepted it): the kitchen does
+    // not (a cook who accepted every table from the display was credited every tip).
+    let sessions = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let pending = sessions.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "pending")
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .expect("the new party's bill waits");
+    let accept = format!("/api/v1/table-sessions/{pending}/accept");
+    assert_eq!(post(&server, &accept, Some(&cook), json!({})).await.status, 403);
+    assert_eq!(
+        post(&server, &accept, Some(&v.owner), json!({})).await.status,
+        200
+    );
     server.stop().await;
 }
 
