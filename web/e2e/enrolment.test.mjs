@@ -216,6 +216,15 @@ test('a member promoted while signed in confirms their password before enrolling
   await phone.click('#signin-form button');
   await phone.waitForURL('**/dashboard');
   await phone.locator('#me-role').filter({ hasText: 'kitchen' }).waitFor();
+  // The kitchen does not manage the team: the staff page says who does and offers nothing (it offered the invite
+  // form and every role, each refused on use).
+  await phone.goto(`${server.origin}/staff`);
+  await phone.locator('#role-note', { hasText: 'Managing the team is for owners and managers' }).waitFor();
+  assert.equal(await phone.locator('#invite-form').isHidden(), true);
+  assert.equal(await phone.locator('#staff-table').isHidden(), true);
+  await assertAccessible(phone, 'staff page for a role that does not manage the team');
+  await phone.goto(`${server.origin}/dashboard`);
+  await phone.locator('#me-role').filter({ hasText: 'kitchen' }).waitFor();
 
   // The owner makes him a manager, a role that needs two-step sign-in.
   const luis = ownerPage.locator('select[aria-label="luis@example.co"]');
@@ -241,5 +250,15 @@ test('a member promoted while signed in confirms their password before enrolling
   await phone.click('#confirm-form button');
   await phone.locator('#recovery-codes li').first().waitFor();
   assert.equal(await phone.locator('#recovery-codes li').count(), 10);
+  // A manager invites and manages the floor roles only: owners, managers and payout authority are not offered, and
+  // the owner's row is shown, not offered for change.
+  await phone.goto(`${server.origin}/staff`);
+  await phone.locator('#staff-table tbody tr').first().waitFor();
+  const offered = await phone.locator('#invite-form select[name=role] option').evaluateAll((options) => options.map((o) => o.value));
+  assert.deepEqual(offered, ['server', 'kitchen', 'host', 'analyst']);
+  assert.equal(await phone.locator('#invite-form input[name=payout_authority]').isHidden(), true);
+  const ownerRow = phone.locator('#staff-table tbody tr', { hasText: 'owner' }).first();
+  assert.equal(await ownerRow.locator('select').isDisabled(), true);
+  assert.equal(await ownerRow.getByRole('button', { name: /^Remove/ }).count(), 0);
   await member.close();
 });

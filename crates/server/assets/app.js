@@ -331,6 +331,34 @@ async function chosenVenue() {
   return null;
 }
 
+// A staff page a member's role only reads (a server on /menu or /tables) or cannot use at all (a server on /staff):
+// what the role may not do is not offered (the server refuses it anyway), and the page says who does it. Answers
+// the member (`/api/v1/me`), or null when it could not be read.
+async function roleLimits(permission, readOnly, refused) {
+  const me = await authed('GET', '/api/v1/me').catch(() => null);
+  if (!me || (me.permissions || []).includes(permission)) return me;
+  const note = document.createElement('p');
+  note.className = 'hint';
+  note.id = 'role-note';
+  note.textContent = readOnly ? readOnly : refused;
+  const main = document.querySelector('main');
+  (main.querySelector('h1') || main.firstChild).after(note);
+  main.classList.add(readOnly ? 'read-only' : 'not-for-role');
+  return me;
+}
+// In a read-only page nothing that would change it is offered: its forms hidden, and the controls `controls` names
+// hidden or disabled (called again after each render, which draws them anew).
+function lockReadOnly(controls) {
+  const main = document.querySelector('main.read-only');
+  if (!main) return;
+  for (const form of main.querySelectorAll('form')) form.hidden = true;
+  // A button that only changes things goes; a checkbox stays, disabled, for what it shows (a dish available).
+  for (const control of main.querySelectorAll(controls)) {
+    if (control.tagName === 'BUTTON') control.hidden = true;
+    else control.disabled = true;
+  }
+}
+
 async function allPages(path) {
   const items = [];
   let cursor = null;
@@ -619,6 +647,23 @@ const pages = {
 
   async staff() {
     if (!store.get('access')) return location.assign('/signin');
+    const me = await roleLimits('manage_staff', null, english
+      ? 'Managing the team is for owners and managers: ask one of them.'
+      : 'Gestionar el equipo es de propietarios y gerentes: pídeselo a uno de ellos.');
+    if (me && !(me.permissions || []).includes('manage_staff')) {
+      for (const part of document.querySelectorAll('main h2, main form, main section, main .table-scroll')) part.hidden = true;
+      return;
+    }
+    // A manager manages the floor roles only and never grants payout authority (the server refuses the rest):
+    // owners, managers and payout authority are not offered to them.
+    const owner = !me || me.role === 'owner';
+    const floor = (member) => !member.payout_authority && !['owner', 'manager'].includes(member.role);
+    if (!owner) {
+      for (const option of [...$('#invite-form select[name=role]').options]) {
+        if (['owner', 'manager'].includes(option.value)) option.remove();
+      }
+      $('#invite-form input[name=payout_authority]').closest('label').hidden = true;
+    }
     const render = async () => {
       const list = { items: await allPages('/api/v1/staff') };
       const body = $('#staff-table tbody');
@@ -635,9 +680,13 @@ const pages = {
         const select = document.createElement('select');
         select.setAttribute('aria-label', member.email);
         for (const role of roles) {
+          if (!owner && ['owner', 'manager'].includes(role) && role !== member.role) continue;
           const option = new Option(roleName(role), role, false, role === member.role);
           select.add(option);
         }
+        // Whom a manager may not change (an owner, a manager, anyone with payout authority) is shown, not offered.
+        const untouchable = !owner && !floor(member);
+        select.disabled = untouchable;
         select.addEventListener('change', async () => {
           clearError();
           try {
@@ -667,6 +716,7 @@ const pages = {
           }
           payout.checked = held;
         });
+        payout.disabled = !owner;
         payoutCell.appendChild(payout);
         row.appendChild(payoutCell);
         const mfa = document.createElement('td');
@@ -702,7 +752,7 @@ const pages = {
             remove.setAttribute('aria-label', `${removeText}: ${member.name}`);
           }
         });
-        actions.appendChild(remove);
+        if (!untouchable) actions.appendChild(remove);
         row.appendChild(actions);
         body.appendChild(row);
       }
@@ -3264,6 +3314,9 @@ pages.tables = async () => {
   if (!store.get('access')) return location.assign('/signin');
   const venue = await chosenVenue();
   if (!venue) return;
+  await roleLimits('manage_venues', english
+    ? 'You can read the tables and their QR codes; adding, renaming or retiring them is for owners and managers.'
+    : 'Puedes ver las mesas y sus códigos QR; agregarlas, renombrarlas o retirarlas es de propietarios y gerentes.');
   const path = `/api/v1/venues/${encodeURIComponent(venue)}/tables`;
   const render = async () => {
     const tables = await allPages(path);
@@ -3318,6 +3371,7 @@ pages.tables = async () => {
     }
     $('#no-tables').hidden = tables.length > 0;
     $('#qr-pdf').disabled = tables.length === 0;
+    lockReadOnly('#tables-table td button');
   };
   try { await render(); } catch (error) { return showError(error.problem); }
   $('#qr-pdf').addEventListener('click', () => download(`${path}/qr.pdf`, 'mesas-qr.pdf'));
@@ -3519,6 +3573,9 @@ pages.menu = async () => {
   if (!store.get('access')) return location.assign('/signin');
   const venue = await chosenVenue();
   if (!venue) return;
+  await roleLimits('manage_venues', english
+    ? 'You can read the menu; changing it (dishes, prices, what is available) is for owners and managers.'
+    : 'Puedes leer el menú; cambiarlo (platos, precios, qué hay disponible) es de propietarios y gerentes.');
   const editor = $('#menu-editor');
   const render = async () => {
     const menu = await authed('GET', `/api/v1/venues/${venue}/menu`);
@@ -3551,6 +3608,7 @@ pages.menu = async () => {
         editor.appendChild(row);
       }
     }
+    lockReadOnly('#menu-editor input, #menu-editor button, #menu-editor select');
   };
   try { await render(); } catch (error) { return showError(error.problem); }
   onSubmit('#category-form', async (v, form) => {
