@@ -3644,13 +3644,15 @@ pages.payments = async () => {
   if (!store.get('access')) return location.assign('/signin');
   const venue = await chosenVenue();
   if (!venue) return;
-  let me;
-  try {
-    me = await authed('GET', '/api/v1/me');
-  } catch (error) {
-    return showError(error.problem);
-  }
+  const me = await roleLimits('issue_refunds', null, english
+    ? 'Card payments and refunds are for owners, managers and whoever holds payout authority: ask one of them.'
+    : 'Los pagos con tarjeta y las devoluciones son de propietarios, gerentes y quien tiene autoridad sobre pagos: pídeselo a uno de ellos.');
+  if (!me) return showError(null);
   const may = (permission) => (me.permissions || []).includes(permission);
+  if (!may('issue_refunds')) {
+    for (const part of document.querySelectorAll('main section, main form, main .table-scroll, main label, main p:not(#role-note):not(.error)')) part.hidden = true;
+    return;
+  }
   // Only what the member may read is asked for (a refused read would be one more 403 in the audit log).
   const readable = async (permission, path) => (may(permission) ? allPages(path).catch(() => []) : []);
   const venueZone = ((await readable('view_venues', '/api/v1/venues')).find((v) => v.id === venue) || {}).timezone;
