@@ -899,20 +899,37 @@ async fn preflight() -> Response {
 /// intent's client secret, as Stripe.js does).
 async fn confirm_intent(
     State(inner): State<Arc<Inner>>,
-    mut headers: HeaderMap,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let params = form(&body);
-    if let Err(refused) = from_browser(&inner, &mut headers, &id, &params).await {
-        return cors(refused);
-    }
     let path = format!("/v1/payment_intents/{id}/confirm");
-    let response = idempotent(inner, &headers, &path, &body, |ledger, _| {
+    browser_call(inner, headers, &id, &body, &path, |ledger, params| {
         confirm(ledger, &id, params.get("payment_method").map(String::as_str))
     })
-    .await;
-    cors(response)
+    .await
+}
+
+/// A call on PaymentIntent `id` that Stripe.js makes from the browser (or the account makes with its secret key):
+/// let through as [`from_browser`] decides, run once per idempotency key, answered with CORS headers.
+async fn browser_call(
+    inner: Arc<Inner>,
+    mut headers: HeaderMap,
+    id: &str,
+    body: &[u8],
+    path: &str,
+    operation: impl FnOnce(&mut Ledger, &HashMap<String, String>) -> Result<Value, Reply>,
+) -> Response {
+    let params = form(body);
+    if let Err(refused) = from_browser(&inner, &mut headers, id, &params).await {
+        return cors(refused);
+    }
+    cors(
+        idempotent(inner, &headers, path, body, |ledger, _| {
+            operation(ledger, &params)
+        })
+        .await,
+    )
 }
 
 /// A call from Stripe.js in the guest's browser (the publishable key and the intent's client secret) is let through
@@ -956,17 +973,12 @@ async fn from_browser(
 /// (https://docs.stripe.com/testing#regulatory-cards). Not Stripe's API: it stands for the bank's page.
 async fn three_d_secure(
     State(inner): State<Arc<Inner>>,
-    mut headers: HeaderMap,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let params = form(&body);
-    if let Err(refused) = from_browser(&inner, &mut headers, &id, &params).await {
-        return cors(refused);
-    }
     let path = format!("/_standin/three_d_secure/{id}");
-    let outcome = params.get("outcome").cloned().unwrap_or_default();
-    let response = idempotent(inner, &headers, &path, &body, |ledger, _| {
+    browser_call(inner, headers, &id, &body, &path, |ledger, params| {
         let Some(mut intent) = ledger.intents.get(&id).cloned() else {
             return Err(missing(&id));
         };
@@ -979,9 +991,9 @@ async fn three_d_secure(
             ));
         }
         intent["next_action"] = Value::Null;
-        match outcome.as_str() {
-            "complete" => Ok(charge(ledger, &id, intent)),
-            "fail" => {
+        match params.get("outcome").map(String::as_str) {
+            Some("complete") => Ok(charge(ledger, &id, intent)),
+            Some("fail") => {
                 intent["status"] = json!("requires_payment_method");
                 intent["last_payment_error"] = json!({
                     "type": "invalid_request_error",
@@ -998,8 +1010,7 @@ async fn three_d_secure(
             _ => Err(invalid("outcome must be complete or fail", "outcome")),
         }
     })
-    .await;
-    cors(response)
+    .await
 }
 
 fn confirm(ledger: &mut Ledger, id: &str, payment_method: Option<&str>) -> Result<Value, Reply> {

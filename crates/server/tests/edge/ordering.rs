@@ -86,8 +86,8 @@ pub async fn ordered_and_accepted(server: &TestServer, v: &Venue, quantity: u32)
     accept_table(server, v).await;
 }
 
-/// Staff accept the table's pending session (its orders then reach the kitchen).
-pub async fn accept_table(server: &TestServer, v: &Venue) {
+/// The id of the venue's bill waiting for staff to accept it (a party's first order opened it).
+pub async fn pending_session(server: &TestServer, v: &Venue) -> String {
     let sessions = call(
         server,
         "GET",
@@ -96,18 +96,21 @@ pub async fn accept_table(server: &TestServer, v: &Venue) {
         None,
     )
     .await;
-    let pending = sessions.body["items"]
+    sessions.body["items"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["status"] == "pending")
-        .expect("a pending session");
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .expect("a pending session")
+}
+
+/// Staff accept the table's pending session (its orders then reach the kitchen).
+pub async fn accept_table(server: &TestServer, v: &Venue) {
+    let pending = pending_session(server, v).await;
     let accepted = post(
         server,
-        &format!(
-            "/api/v1/table-sessions/{}/accept",
-            pending["id"].as_str().unwrap()
-        ),
+        &format!("/api/v1/table-sessions/{pending}/accept"),
         Some(&v.owner),
         json!({}),
     )
@@ -1474,21 +1477,7 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
     );
     // Accepting a table is taking it as its server (its tips are credited to whoever accepted it): the kitchen does
     // not (a cook who accepted every table from the display was credited every tip).
-    let sessions = call(
-        &server,
-        "GET",
-        &format!("/api/v1/venues/{}/table-sessions", v.venue),
-        Some(&v.owner),
-        None,
-    )
-    .await;
-    let pending = sessions.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["status"] == "pending")
-        .map(|s| s["id"].as_str().unwrap().to_owned())
-        .expect("the new party's bill waits");
+    let pending = pending_session(&server, &v).await;
     let accept = format!("/api/v1/table-sessions/{pending}/accept");
     assert_eq!(post(&server, &accept, Some(&cook), json!({})).await.status, 403);
     assert_eq!(
