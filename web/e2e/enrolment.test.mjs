@@ -177,11 +177,21 @@ test('the owner invites a member from the staff page and changes their role', as
 
   const invitee = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-CO' });
   const invitePage = await invitee.newPage();
-  await invitePage.goto(`${server.origin}${await invitationLink('luis@example.co')}`);
+  const link = await invitationLink('luis@example.co');
+  await invitePage.goto(`${server.origin}${link}`);
+  // Whose team, as what, for which address: said before a password is chosen.
+  assert.match(await invitePage.textContent('#invited-as'), /te invitó a su equipo en comanda como mesero, con el correo luis@example\.co/);
   await assertAccessible(invitePage, 'invitation acceptance');
   await invitePage.fill('#accept-form input[name=password]', 'arroz con coco y patacón');
   await invitePage.click('#accept-form button');
-  await invitePage.waitForURL('**/signin');
+  // Sent to sign in, told they joined, their email written for them.
+  await invitePage.waitForURL('**/signin?joined=*');
+  await invitePage.locator('[role=status]', { hasText: 'Ya eres parte del equipo' }).waitFor();
+  assert.equal(await invitePage.inputValue('#signin-form input[name=email]'), 'luis@example.co');
+  // The link used once says so at once, before any password is typed.
+  await invitePage.goto(`${server.origin}${link}`);
+  await invitePage.locator('#invitation-closed', { hasText: 'Esta invitación ya se usó o venció' }).waitFor();
+  assert.equal(await invitePage.locator('#accept-form').count(), 0);
   await invitee.close();
 
   await page.reload();

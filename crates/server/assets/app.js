@@ -433,6 +433,17 @@ const pages = {
   },
 
   signin() {
+    // Straight from accepting an invitation: told they joined, their email written for them.
+    const joined = new URLSearchParams(location.search).get('joined');
+    if (joined) {
+      $('#signin-form').elements.email.value = joined;
+      const told = document.createElement('p');
+      told.className = 'ok';
+      told.setAttribute('role', 'status');
+      told.textContent = english ? 'You joined the team: sign in with your new password.' : 'Ya eres parte del equipo: entra con tu nueva contraseña.';
+      $('#signin-form').before(told);
+      $('#signin-form').elements.password.focus();
+    }
     onSubmit('#signin-form', async (v) => afterSignIn(await api('POST', '/api/v1/auth/login', v)));
     onSubmit('#code-form', async (v) => {
       keepTokens(await api('POST', '/api/v1/auth/mfa/verify', { mfa_token: store.get('mfa'), code: v.code }));
@@ -799,7 +810,7 @@ const pages = {
   invitation() {
     onSubmit('#accept-form', async (v, form) => {
       await api('POST', `/api/v1/staff/invitations/${encodeURIComponent(form.dataset.token)}/accept`, { password: v.password });
-      location.assign('/signin');
+      location.assign(`/signin?joined=${encodeURIComponent(form.dataset.email || '')}`);
     });
   },
 };

@@ -8,7 +8,7 @@ pub mod mail;
 mod second_factor;
 mod sessions;
 mod sign_in;
-mod staff;
+pub mod staff;
 pub mod throttle;
 
 use std::net::IpAddr;

@@ -131,6 +131,42 @@ impl Identity {
         })
     }
 
+    /// What the invitation page tells the invitee before they choose a password: whose team (the business), the
+    /// role and the address it is for; `Err` with the reason when the link opens nothing (unknown, used, expired),
+    /// so they are told before typing a password rather than after. Throttled as an acceptance is.
+    pub async fn invitation_preview(
+        &self,
+        token: &str,
+        ctx: &RequestContext,
+    ) -> Result<(String, Standing, String), InvitationClosed> {
+        self.throttle
+            .auth_attempt(ctx.address())
+            .map_err(|_| InvitationClosed::Unknown)?;
+        let digest = secrets::digest(&self.secret_index, token);
+        let invitation = self
+            .store
+            .invitation_by_digest(&digest)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(InvitationClosed::Unknown)?;
+        let stored = secrets::StoredSecret {
+            partner: invitation.partner,
+            digest,
+        };
+        let proof = secrets::matches(&self.secret_index, token, &stored).ok_or(InvitationClosed::Unknown)?;
+        if invitation.accepted_at.is_some() || invitation.expires_at <= self.now() {
+            return Err(InvitationClosed::UsedOrExpired);
+        }
+        let business = self
+            .store
+            .partner(&TenantScope::from_proof(&proof))
+            .await
+            .map_err(|_| InvitationClosed::Unknown)?
+            .business_name;
+        Ok((business, invitation.standing, invitation.email))
+    }
+
     pub async fn accept_invitation(
         &self,
         token: &str,
@@ -375,4 +411,11 @@ impl Identity {
         self.announce_revocation(&caller.scope, user);
         Ok(())
     }
+}
+
+/// Why an invitation link opens nothing (the invitation page says which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationClosed {
+    Unknown,
+    UsedOrExpired,
 }

@@ -328,17 +328,56 @@ pub async fn staff(headers: HeaderMap) -> Response {
 #[utoipa::path(get, path = "/invitations/{token}", tag = "pages",
     params(("token" = String, Path, description = "Invitation token")),
     responses((status = 200, content_type = "text/html", body = String)))]
-pub async fn invitation(headers: HeaderMap, Path(token): Path<String>) -> Response {
+pub async fn invitation(
+    State(state): State<crate::app::AppState>,
+    ctx: crate::auth::RequestContext,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    use crate::auth::staff::InvitationClosed;
     let l = Lang::negotiate(&headers);
-    let body = format!(
-        r#"<form id="accept-form" method="post" data-token="{token}">
+    // Whose team, as what and for which address, said before a password is chosen; a link that opens nothing
+    // says so at once (it was refused only after the password was typed).
+    let body = match state.identity.invitation_preview(&token, &ctx).await {
+        Ok((business, standing, email)) => format!(
+            r#"<p id="invited-as">{invited}</p>
+<form id="accept-form" method="post" data-token="{token}" data-email="{email}">
 <label>{password}<input name="password" type="password" required minlength="12" maxlength="128" autocomplete="new-password"></label>
 <button type="submit">{join}</button>
 </form>"#,
-        token = escape(&token),
-        password = tr(l, "Elige una contraseña", "Choose a password"),
-        join = tr(l, "Unirme al equipo", "Join the team"),
-    );
+            invited = match l {
+                Lang::Es => format!(
+                    "<strong>{}</strong> te invitó a su equipo en comanda como <strong>{}</strong>, con el correo {}.",
+                    escape(&business),
+                    standing.role.spoken(true),
+                    escape(&email)
+                ),
+                Lang::En => format!(
+                    "<strong>{}</strong> invited you to their team on comanda as <strong>{}</strong>, with the email {}.",
+                    escape(&business),
+                    standing.role.spoken(false),
+                    escape(&email)
+                ),
+            },
+            token = escape(&token),
+            email = escape(&email),
+            password = tr(l, "Elige una contraseña", "Choose a password"),
+            join = tr(l, "Unirme al equipo", "Join the team"),
+        ),
+        Err(closed) => format!(
+            r#"<p class="error" id="invitation-closed">{}</p>"#,
+            match (closed, l) {
+                (InvitationClosed::UsedOrExpired, Lang::Es) =>
+                    "Esta invitación ya se usó o venció: si ya te uniste, entra con tu correo; si no, pide una nueva a quien te invitó.",
+                (InvitationClosed::UsedOrExpired, Lang::En) =>
+                    "This invitation was used already or has expired: if you joined, sign in with your email; if not, ask whoever invited you for a new one.",
+                (InvitationClosed::Unknown, Lang::Es) =>
+                    "Este enlace de invitación no lleva a ninguna: revisa que esté completo, o pide una nueva a quien te invitó.",
+                (InvitationClosed::Unknown, Lang::En) =>
+                    "This invitation link leads nowhere: check it is complete, or ask whoever invited you for a new one.",
+            }
+        ),
+    };
     account_page(l, "invitation", tr(l, "Únete al equipo", "Join the team"), &body)
 }
 
