@@ -1464,8 +1464,8 @@ pub async fn pay_page(
 </section>
 <form id="share-form" class="card" autocomplete="off">
 <fieldset><legend>{how}</legend>
-<label class="inline"><input type="radio" name="split" value="full"> <span class="choice">{full}</span></label>
-<label class="inline"><input type="radio" name="split" value="equal" checked> <span class="choice">{equal}</span> <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric" aria-label="{parts}"></label>
+<label class="inline"><input type="radio" name="split" value="full" checked> <span class="choice">{full}</span></label>
+<label class="inline"><input type="radio" name="split" value="equal"> <span class="choice">{equal}</span> <input name="parts" type="number" min="2" max="20" value="2" inputmode="numeric" aria-label="{parts}"></label>
 <label class="inline"><input type="radio" name="split" value="items"> <span class="choice">{items}</span></label>
 <p id="items-unmarked" class="hint" hidden></p>
 <ul id="item-choices" hidden></ul>
