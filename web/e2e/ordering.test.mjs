@@ -151,6 +151,9 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await assertAccessible(kitchen, 'kitchen display with a ticket');
   await ticket.locator('button.advance').click();
   await kitchen.locator('.ticket[data-status="accepted"]').waitFor();
+  // The step drawn under the finger waits a moment (a second tap meant for "Aceptado" must not skip to the next),
+  // then is offered; Playwright's click waits for it.
+  assert.equal(await kitchen.locator('.ticket button.advance').isDisabled(), true, 'the next step is held just after a change');
   await kitchen.locator('.ticket button.advance').click();
   await kitchen.locator('.ticket[data-status="preparing"]').waitFor();
 

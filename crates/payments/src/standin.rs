@@ -1739,13 +1739,15 @@ const STRIPE_JS: &str = r#"(function () {
   };
   // The bank's 3-D Secure challenge, in a modal dialog over the page as Stripe.js shows it (Stripe's test page
   // offers the same two answers); resolves with the PaymentIntent after the answer.
-  function challenge(state, id) {
+  function challenge(state, id, spanish) {
     return new Promise(function (resolve) {
       var dialog = document.createElement("dialog");
       dialog.className = "stripe-standin-3ds";
       dialog.setAttribute("aria-label", "3D Secure");
       var text = document.createElement("p");
-      text.textContent = "3D Secure 2 (test): your bank asks you to confirm this payment.";
+      text.textContent = spanish
+        ? "3D Secure 2 (prueba): tu banco te pide confirmar este pago."
+        : "3D Secure 2 (test): your bank asks you to confirm this payment.";
       dialog.appendChild(text);
       var answer = function (outcome) {
         dialog.close();
@@ -1756,7 +1758,10 @@ const STRIPE_JS: &str = r#"(function () {
           headers: { "Content-Type": "application/x-www-form-urlencoded" }
         }).then(function (r) { return r.json(); }));
       };
-      [["complete", "Complete authentication"], ["fail", "Fail authentication"]].forEach(function (choice) {
+      var answers = spanish
+        ? [["complete", "Completar la autenticación"], ["fail", "Fallar la autenticación"]]
+        : [["complete", "Complete authentication"], ["fail", "Fail authentication"]];
+      answers.forEach(function (choice) {
         var button = document.createElement("button");
         button.type = "button";
         button.textContent = choice[1];
@@ -1784,7 +1789,7 @@ const STRIPE_JS: &str = r#"(function () {
           headers: { "Content-Type": "application/x-www-form-urlencoded" }
         }).then(function (r) {
           return r.json().then(function (json) {
-            return r.ok && json.status === "requires_action" ? challenge(state, id) : (r.ok ? json : { error: json.error });
+            return r.ok && json.status === "requires_action" ? challenge(state, id, spanish) : (r.ok ? json : { error: json.error });
           });
         }).then(function (json) {
           // After a challenge Stripe.js answers as for a decline: the error is the PaymentIntent's last one.

@@ -348,10 +348,16 @@ async function roleLimits(permission, readOnly, refused) {
 }
 // In a read-only page nothing that would change it is offered: its forms hidden, and the controls `controls` names
 // hidden or disabled (called again after each render, which draws them anew).
-function lockReadOnly(controls) {
+function lockReadOnly(controls, hide = '') {
   const main = document.querySelector('main.read-only');
   if (!main) return;
-  for (const form of main.querySelectorAll('form')) form.hidden = true;
+  for (const form of main.querySelectorAll('form')) {
+    form.hidden = true;
+    // The heading that introduced a form ("Nueva mesa") goes with it.
+    const before = form.previousElementSibling;
+    if (before && /^H[23]$/.test(before.tagName)) before.hidden = true;
+  }
+  for (const part of hide ? main.querySelectorAll(hide) : []) part.hidden = true;
   // A button that only changes things goes; a checkbox stays, disabled, for what it shows (a dish available).
   for (const control of main.querySelectorAll(controls)) {
     if (control.tagName === 'BUTTON') control.hidden = true;
@@ -1323,10 +1329,14 @@ pages.kitchen = async () => {
     card.querySelector('.ticket-age').textContent = late ? `${text} · ${english ? 'late' : 'atrasado'}` : text;
   };
   setInterval(() => cards.forEach(showAge), 30000);
+  // When each ticket last changed status: its next step is offered only 800 ms after (the answer to a tap and the
+  // feed's echo of it draw the ticket twice; the lock must outlast both).
+  const changedAt = new Map();
   const render = (order) => {
     let card = cards.get(order.id);
     // The status this ticket showed before, when it changed (another display, or this one's own tap).
     const moved = card && card.dataset.status !== order.status ? card.dataset.status : null;
+    if (moved) changedAt.set(order.id, Date.now());
     if (!card) {
       card = document.createElement('article');
       card.className = 'ticket card';
@@ -1366,9 +1376,10 @@ pages.kitchen = async () => {
       advance.textContent = `→ ${statusName(next[order.status])}`;
       // A ticket that just moved offers its next step only after a moment: a tap meant for the step it showed (on
       // two displays at once, or a double tap) must not land on the step drawn under the finger and skip one.
-      if (moved) {
+      const settling = 800 - (Date.now() - (changedAt.get(order.id) || 0));
+      if (settling > 0) {
         advance.disabled = true;
-        setTimeout(() => { advance.disabled = false; }, 800);
+        setTimeout(() => { advance.disabled = false; }, settling);
       }
       advance.addEventListener('click', async () => {
         advance.disabled = true;
@@ -1428,7 +1439,9 @@ pages.kitchen = async () => {
     // A ticket that leaves because its order was cancelled (by the guest, or at another display) says so: a cook
     // must not wonder where it went.
     if (order.status === 'cancelled' && moved) {
-      const why = order.cancel_reason ? ` (${order.cancel_reason})` : '';
+      // The server's own reason for a guest's cancellation is English; the staff's reasons are their words.
+      const reason = order.cancel_reason === 'cancelled by the guest' && !english ? 'la canceló el cliente' : order.cancel_reason;
+      const why = reason ? ` (${reason})` : '';
       $('#kitchen-status').textContent = `${tableLabels.get(served) || ''}: ${english ? 'order cancelled' : 'pedido cancelado'}${why}`;
     }
     if (order.status === 'served' || order.status === 'cancelled') {
@@ -1577,6 +1590,16 @@ pages.kitchen = async () => {
     const currency = deskBalance ? deskBalance.total.currency : 'COP';
     const amount = parseMoneyInput(deskForm.elements.amount.value, currency);
     const tip = parseMoneyInput(deskForm.elements.tip.value, currency);
+    // Pesos have no centavos in cash: refused before sending (the exact rest of an old bill of centavos aside).
+    const unit = currency === 'COP' ? 100 : 1;
+    const rest = deskBalance ? deskBalance.remaining.amount : null;
+    if ((amount !== null && amount % unit !== 0 && amount !== rest) || (tip !== null && tip % unit !== 0)) {
+      const field = amount % unit !== 0 && amount !== rest ? deskForm.elements.amount : deskForm.elements.tip;
+      field.setAttribute('aria-invalid', 'true');
+      showError({ detail: english ? 'Cash is recorded in whole pesos (no centavos), unless it is exactly what is left to pay.' : 'El efectivo se registra en pesos enteros (sin centavos), salvo que sea exactamente lo que falta por pagar.' });
+      field.focus();
+      return;
+    }
     if (amount === null || tip === null) {
       const field = amount === null ? deskForm.elements.amount : deskForm.elements.tip;
       field.setAttribute('aria-invalid', 'true');
@@ -1619,7 +1642,9 @@ pages.kitchen = async () => {
             ? `That is more than is left to pay (${formatMoney(deskBalance.remaining)}); what the guest gave beyond it is change.${held ? ' A card payment in progress holds the rest: tick the box to cancel it first.' : ''}`
             : `Es más de lo que falta por pagar (${formatMoney(deskBalance.remaining)}); lo que el cliente dio de más es cambio.${held ? ' Un pago con tarjeta en curso retiene el resto: marca la casilla para cancelarlo primero.' : ''}`),
         'no-open-bill': english ? 'This table has no open bill.' : 'Esta mesa no tiene una cuenta abierta.',
-        'business-rule': field === 'tip'
+        'business-rule': /whole units/.test(String(problem && problem.errors && problem.errors[0] && problem.errors[0].message))
+          ? (english ? 'Cash is recorded in whole pesos (no centavos), unless it is exactly what is left to pay.' : 'El efectivo se registra en pesos enteros (sin centavos), salvo que sea exactamente lo que falta por pagar.')
+          : field === 'tip'
           ? (english ? 'The bill\'s cash tips would come to more than the whole bill: check the tip.' : 'Las propinas en efectivo de la cuenta sumarían más que toda la cuenta: revisa la propina.')
           : field === 'amount'
             ? (english ? 'Write the cash taken: part of the bill, a tip, or both.' : 'Escribe el efectivo recibido: una parte de la cuenta, una propina o ambas.')
@@ -3382,7 +3407,7 @@ pages.tables = async () => {
     }
     $('#no-tables').hidden = tables.length > 0;
     $('#qr-pdf').disabled = tables.length === 0;
-    lockReadOnly('#tables-table td button');
+    lockReadOnly('#tables-table td button', '#tables-table th:nth-child(4), #tables-table td:nth-child(4)');
   };
   try { await render(); } catch (error) { return showError(error.problem); }
   $('#qr-pdf').addEventListener('click', () => download(`${path}/qr.pdf`, 'mesas-qr.pdf'));
@@ -3619,7 +3644,7 @@ pages.menu = async () => {
         editor.appendChild(row);
       }
     }
-    lockReadOnly('#menu-editor input, #menu-editor button, #menu-editor select');
+    lockReadOnly('#menu-editor input, #menu-editor button, #menu-editor select', '#menu-editor details');
   };
   try { await render(); } catch (error) { return showError(error.problem); }
   onSubmit('#category-form', async (v, form) => {
