@@ -650,6 +650,7 @@ pub fn refund_for_sales(sales: Money, charged: i64, tip: i64) -> i64 {
     };
     let round_up = |amount: i64| (amount + unit - 1) / unit * unit;
     if tip <= 0 || charged <= tip {
+        // No tip to share the refund with: the sales in whole pesos, or all that was charged when that is less.
         return round_up(sales.amount).min(charged.max(sales.amount));
     }
     let net = i128::from(charged - tip);
