@@ -186,6 +186,15 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   }
   await kitchen.locator('.ticket').first().waitFor({ state: 'detached', timeout: 5000 });
   const bill = kitchen.locator('.table-balance', { hasText: 'Mesa 3' });
+  // Its tickets served and gone from the board, the bill still says what the table ordered (the cancelled order
+  // not among it), and stays open across the bills' redraws.
+  const consumption = bill.locator('details.consumption');
+  await consumption.locator('summary', { hasText: /^Consumo de Mesa 3 \(\d+\)$/ }).click();
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  assert.equal(await consumption.evaluate((details) => details.open), true);
+  const dishes = await consumption.locator('li').allTextContents();
+  assert.ok(dishes.length > 0 && dishes.every((dish) => /^\d+ × .+ — \$\s[\d.]+$/.test(dish)), JSON.stringify(dishes));
+  assert.deepEqual(dishes, ['1 × Ajiaco santafereño (Aguacate) — $\u00a028.000', '1 × Limonada de coco — $\u00a09.000'], 'the first order only: the second, cancelled, is not on the bill');
   await bill.getByRole('button', { name: 'Efectivo: Mesa 3' }).click();
   const desk = kitchen.locator('#cash-desk');
   await desk.waitFor();

@@ -1332,7 +1332,10 @@ pages.kitchen = async () => {
   // When each ticket last changed status: its next step is offered only 800 ms after (the answer to a tap and the
   // feed's echo of it draw the ticket twice; the lock must outlast both).
   const changedAt = new Map();
+  // Every order of the open tables seen, served ones too: the bills list what their table ordered.
+  const known = new Map();
   const render = (order) => {
+    known.set(order.id, order);
     let card = cards.get(order.id);
     // The status this ticket showed before, when it changed (another display, or this one's own tap).
     const moved = card && card.dataset.status !== order.status ? card.dataset.status : null;
@@ -1667,6 +1670,8 @@ pages.kitchen = async () => {
   });
   // Bills whose first tap on "close" was taken (kept here: the cards are drawn again every two seconds).
   const confirmingClose = new Set();
+  // The bills whose list of dishes a server opened.
+  const openConsumption = new Set();
   const refreshSessions = async () => {
     const sessions = await allPages(`/api/v1/venues/${venue}/table-sessions`);
     // Drawn again every two seconds: the close button that had the focus keeps it.
@@ -1699,6 +1704,35 @@ pages.kitchen = async () => {
         : '';
       const text = document.createElement('p');
       text.textContent = `${session.table} — ${paid}${held}${inCash}${refunded}`;
+      card.append(text);
+      // What the table ordered, for the server at it (served tickets leave the board): opened, it stays open across
+      // the redraws every two seconds.
+      const lines = [...known.values()]
+        .filter((o) => o.table_id === session.table_id && o.status !== 'cancelled'
+          && Date.parse(o.placed_at) >= Date.parse(session.created_at))
+        .flatMap((o) => o.lines);
+      if (lines.length > 0) {
+        const consumption = document.createElement('details');
+        consumption.className = 'consumption';
+        consumption.open = openConsumption.has(session.id);
+        consumption.addEventListener('toggle', () => {
+          if (consumption.open) openConsumption.add(session.id);
+          else openConsumption.delete(session.id);
+        });
+        const summary = document.createElement('summary');
+        const dishes = lines.reduce((count, line) => count + line.quantity, 0);
+        summary.textContent = english ? `What ${session.table} ordered (${dishes})` : `Consumo de ${session.table} (${dishes})`;
+        const list = document.createElement('ul');
+        for (const line of lines) {
+          const item = document.createElement('li');
+          const extras = (line.modifiers || []).map((m) => localized(m)).join(', ');
+          const total = { amount: line.unit_price.amount * line.quantity, currency: line.unit_price.currency };
+          item.textContent = `${line.quantity} × ${localized(line.name)}${extras ? ` (${extras})` : ''} — ${formatMoney(total)}`;
+          list.appendChild(item);
+        }
+        consumption.append(summary, list);
+        card.append(consumption);
+      }
       // Closing ends the party's bill: the next guests at the table start their own. A bill not paid in full (cash,
       // a guest who left) asks a second tap.
       const close = document.createElement('button');
@@ -1743,7 +1777,7 @@ pages.kitchen = async () => {
           showError(error.problem);
         }
       });
-      card.append(text, close);
+      card.append(close);
       // A guest who left the card step holds their part for 15 minutes: staff who settle bills release it when the
       // table wants to pay now (cancelled at Stripe first).
       if (mayClose && paying) {
@@ -1836,6 +1870,7 @@ pages.kitchen = async () => {
   // The whole queue, however long: a busy night must not show the first page as the kitchen's every order.
   const loadQueue = async () => {
     const open = await allPages(`/api/v1/venues/${venue}/orders`);
+    for (const order of open) known.set(order.id, order);
     open.filter((o) => o.status !== 'served' && o.status !== 'cancelled').forEach(render);
   };
   try {
