@@ -125,7 +125,6 @@ const refundDetails = [
 // Refusals whose words say more than their field or type (which password rule, which conflict), recognised by the
 // API's English words — stable, the edge tests hold them — and said in Spanish; checked before the field's generic text.
 const spanishDetails = [
-  [/^(?:amount|tip): cash is counted in whole units/, 'El efectivo se registra en pesos enteros (sin centavos), salvo que sea exactamente lo que falta por pagar.'],
   [/^email: is already on your team/, 'Esa persona ya está en tu equipo: cambia su rol en la lista de abajo.'],
   [/^the invitation was already used or has expired/, 'Esta invitación ya se usó o venció: pide a quien te invitó una nueva.'],
   [/^(?:owner\.|new_)?password: must have at least (\d+) characters$/, 'La contraseña debe tener al menos $1 caracteres.'],
@@ -344,6 +343,10 @@ async function roleLimits(permission, readOnly, refused) {
   const main = document.querySelector('main');
   (main.querySelector('h1') || main.firstChild).after(note);
   main.classList.add(readOnly ? 'read-only' : 'not-for-role');
+  // A page the role cannot use shows the note and nothing it would refuse.
+  if (!readOnly) {
+    for (const part of main.querySelectorAll('h2, form, section, .table-scroll, label, p:not(#role-note):not(.error)')) part.hidden = true;
+  }
   return me;
 }
 // In a read-only page nothing that would change it is offered: its forms hidden, and the controls `controls` names
@@ -667,10 +670,7 @@ const pages = {
     const me = await roleLimits('manage_staff', null, english
       ? 'Managing the team is for owners and managers: ask one of them.'
       : 'Gestionar el equipo es de propietarios y gerentes: pídeselo a uno de ellos.');
-    if (me && !(me.permissions || []).includes('manage_staff')) {
-      for (const part of document.querySelectorAll('main h2, main form, main section, main .table-scroll')) part.hidden = true;
-      return;
-    }
+    if (me && !(me.permissions || []).includes('manage_staff')) return;
     // A manager manages the floor roles only and never grants payout authority (the server refuses the rest):
     // owners, managers and payout authority are not offered to them.
     const owner = !me || me.role === 'owner';
@@ -1594,12 +1594,13 @@ pages.kitchen = async () => {
     const amount = parseMoneyInput(deskForm.elements.amount.value, currency);
     const tip = parseMoneyInput(deskForm.elements.tip.value, currency);
     // Pesos have no centavos in cash: refused before sending (the exact rest of an old bill of centavos aside).
+    const cashInPesos = english ? 'Cash is recorded in whole pesos (no centavos), unless it is exactly what is left to pay.' : 'El efectivo se registra en pesos enteros (sin centavos), salvo que sea exactamente lo que falta por pagar.';
     const unit = currency === 'COP' ? 100 : 1;
     const rest = deskBalance ? deskBalance.remaining.amount : null;
     if ((amount !== null && amount % unit !== 0 && amount !== rest) || (tip !== null && tip % unit !== 0)) {
       const field = amount % unit !== 0 && amount !== rest ? deskForm.elements.amount : deskForm.elements.tip;
       field.setAttribute('aria-invalid', 'true');
-      showError({ detail: english ? 'Cash is recorded in whole pesos (no centavos), unless it is exactly what is left to pay.' : 'El efectivo se registra en pesos enteros (sin centavos), salvo que sea exactamente lo que falta por pagar.' });
+      showError({ detail: cashInPesos });
       field.focus();
       return;
     }
@@ -1646,7 +1647,7 @@ pages.kitchen = async () => {
             : `Es más de lo que falta por pagar (${formatMoney(deskBalance.remaining)}); lo que el cliente dio de más es cambio.${held ? ' Un pago con tarjeta en curso retiene el resto: marca la casilla para cancelarlo primero.' : ''}`),
         'no-open-bill': english ? 'This table has no open bill.' : 'Esta mesa no tiene una cuenta abierta.',
         'business-rule': /whole units/.test(String(problem && problem.errors && problem.errors[0] && problem.errors[0].message))
-          ? (english ? 'Cash is recorded in whole pesos (no centavos), unless it is exactly what is left to pay.' : 'El efectivo se registra en pesos enteros (sin centavos), salvo que sea exactamente lo que falta por pagar.')
+          ? cashInPesos
           : field === 'tip'
           ? (english ? 'The bill\'s cash tips would come to more than the whole bill: check the tip.' : 'Las propinas en efectivo de la cuenta sumarían más que toda la cuenta: revisa la propina.')
           : field === 'amount'
@@ -3720,10 +3721,7 @@ pages.payments = async () => {
     : 'Los pagos con tarjeta y las devoluciones son de propietarios, gerentes y quien tiene autoridad sobre pagos: pídeselo a uno de ellos.');
   if (!me) return showError(null);
   const may = (permission) => (me.permissions || []).includes(permission);
-  if (!may('issue_refunds')) {
-    for (const part of document.querySelectorAll('main section, main form, main .table-scroll, main label, main p:not(#role-note):not(.error)')) part.hidden = true;
-    return;
-  }
+  if (!may('issue_refunds')) return;
   // Only what the member may read is asked for (a refused read would be one more 403 in the audit log).
   const readable = async (permission, path) => (may(permission) ? allPages(path).catch(() => []) : []);
   const venueZone = ((await readable('view_venues', '/api/v1/venues')).find((v) => v.id === venue) || {}).timezone;
