@@ -515,7 +515,9 @@ test('a party waits at the bar: the host puts it on the list by phone, the table
   await host.goto(`${server.origin}/host?venue=${venue}`);
   await host.locator('#day-list li', { hasText: 'Grupo de la mesa' }).waitFor();
   await host.click('#new-wait summary');
-  // The window opens on now and the hour after, in the venue's time.
+  // The window opens on now and the hour after, in the venue's time (filled on the details' toggle event, which
+  // the browser fires a task after the click: read once it is there, not at once).
+  await host.waitForFunction(() => document.querySelector('#wait-form input[name=earliest]').value !== '');
   assert.match(await host.inputValue('#wait-form input[name=earliest]'), /^\d\d:\d\d$/);
   await host.fill('#wait-form input[name=party_size]', '2');
   await host.fill('#wait-form input[name=name]', 'Familia Pérez');
