@@ -928,6 +928,7 @@ async fn an_erased_person_stays_erased_after_an_older_backup_is_restored(
             role: comanda_domain::Role::Server,
             payout_authority: false,
         },
+        venues: comanda_domain::Venues::Every,
         invited_by: owner.id,
         expires_at: now + time::Duration::days(7),
     };

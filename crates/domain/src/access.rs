@@ -1,6 +1,10 @@
 //! Roles, permissions and who must use a second factor: one matrix, decided here and nowhere else.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
+
+use crate::VenueId;
 
 /// A staff member's role within one partner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -142,6 +146,83 @@ impl Standing {
             Role::Owner => true,
             Role::Manager => target.is_none_or(floor) && new.is_none_or(floor),
             _ => false,
+        }
+    }
+}
+
+/// Which of the partner's venues a member works at. Owners and anyone holding payout authority work at every venue
+/// (the partner's account and its payouts span them all); the others may be limited to some, and see and change
+/// nothing of the rest — an owner of two restaurants hires a server for one of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Venues {
+    #[default]
+    Every,
+    /// Never empty ([`Venues::only`]).
+    Only(BTreeSet<VenueId>),
+}
+
+/// Why a member cannot be given the venues asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VenuesError {
+    #[error("name at least one venue, or leave the list out for every venue")]
+    Empty,
+    #[error("owners work at every venue")]
+    Owner,
+    #[error("payout authority spans every venue: a member holding it works at all of them")]
+    PayoutAuthority,
+}
+
+impl Venues {
+    /// `None` (no list) is every venue; an empty list is refused rather than read as none or all.
+    pub fn only(venues: impl IntoIterator<Item = VenueId>) -> Result<Self, VenuesError> {
+        let set: BTreeSet<VenueId> = venues.into_iter().collect();
+        if set.is_empty() {
+            return Err(VenuesError::Empty);
+        }
+        Ok(Venues::Only(set))
+    }
+
+    /// The rule a standing puts on venues: owners and payout authority work at every venue.
+    pub fn check(&self, standing: Standing) -> Result<(), VenuesError> {
+        match self {
+            Venues::Every => Ok(()),
+            Venues::Only(_) if standing.role == Role::Owner => Err(VenuesError::Owner),
+            Venues::Only(_) if standing.payout_authority => Err(VenuesError::PayoutAuthority),
+            Venues::Only(set) if set.is_empty() => Err(VenuesError::Empty),
+            Venues::Only(_) => Ok(()),
+        }
+    }
+
+    pub fn includes(&self, venue: VenueId) -> bool {
+        match self {
+            Venues::Every => true,
+            Venues::Only(set) => set.contains(&venue),
+        }
+    }
+
+    /// Whether every venue of `other` is one of these: a manager may hire, change or remove only a member whose
+    /// venues they work at themselves, and give them no venue beyond their own.
+    pub fn covers(&self, other: &Venues) -> bool {
+        match (self, other) {
+            (Venues::Every, _) => true,
+            (Venues::Only(_), Venues::Every) => false,
+            (Venues::Only(mine), Venues::Only(theirs)) => theirs.is_subset(mine),
+        }
+    }
+
+    /// Whether the two share a venue (colleagues a limited manager sees in the staff list).
+    pub fn overlaps(&self, other: &Venues) -> bool {
+        match (self, other) {
+            (Venues::Every, _) | (_, Venues::Every) => true,
+            (Venues::Only(a), Venues::Only(b)) => !a.is_disjoint(b),
+        }
+    }
+
+    /// The listed venues, `None` for every venue (the wire and the store write it so).
+    pub fn listed(&self) -> Option<Vec<VenueId>> {
+        match self {
+            Venues::Every => None,
+            Venues::Only(set) => Some(set.iter().copied().collect()),
         }
     }
 }
@@ -292,5 +373,45 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("admin"), None);
+    }
+
+    #[test]
+    fn venues_a_standing_may_be_limited_to() {
+        let a = VenueId::mint();
+        let b = VenueId::mint();
+        let server = Standing {
+            role: Role::Server,
+            payout_authority: false,
+        };
+        let only_a = Venues::only([a]).unwrap();
+        assert_eq!(only_a.check(server), Ok(()));
+        assert_eq!(Venues::only([]), Err(VenuesError::Empty));
+        let owner = Standing {
+            role: Role::Owner,
+            payout_authority: false,
+        };
+        assert_eq!(only_a.check(owner), Err(VenuesError::Owner));
+        assert_eq!(Venues::Every.check(owner), Ok(()));
+        let paying = Standing {
+            role: Role::Manager,
+            payout_authority: true,
+        };
+        assert_eq!(only_a.check(paying), Err(VenuesError::PayoutAuthority));
+        assert!(only_a.includes(a) && !only_a.includes(b));
+        assert!(Venues::Every.includes(b));
+    }
+
+    #[test]
+    fn a_limited_manager_covers_only_their_own_venues() {
+        let (a, b, c) = (VenueId::mint(), VenueId::mint(), VenueId::mint());
+        let ab = Venues::only([a, b]).unwrap();
+        let a_only = Venues::only([a]).unwrap();
+        let c_only = Venues::only([c]).unwrap();
+        assert!(Venues::Every.covers(&ab) && Venues::Every.covers(&Venues::Every));
+        assert!(ab.covers(&a_only) && ab.covers(&ab));
+        assert!(!ab.covers(&Venues::Every) && !ab.covers(&c_only) && !a_only.covers(&ab));
+        assert!(ab.overlaps(&a_only) && !ab.overlaps(&c_only) && c_only.overlaps(&Venues::Every));
+        assert_eq!(Venues::Every.listed(), None);
+        assert_eq!(a_only.listed(), Some(vec![a]));
     }
 }

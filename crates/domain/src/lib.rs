@@ -22,7 +22,7 @@ pub mod sign_in_place;
 pub mod validation;
 pub mod venue;
 
-pub use access::{Permission, Role, Standing};
+pub use access::{Permission, Role, Standing, Venues, VenuesError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use currency::Currency;
 pub use ids::{PartnerId, VenueId};

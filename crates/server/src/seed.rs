@@ -261,6 +261,7 @@ async fn register(
             role: Role::Owner,
             payout_authority: false,
         },
+        venues: comanda_domain::Venues::Every,
         password_hash: hash.to_owned(),
     };
     let scope = TenantScope::for_new_partner();
@@ -314,6 +315,7 @@ async fn invite_server(
         email: email.clone(),
         name: name.clone(),
         standing,
+        venues: comanda_domain::Venues::Every,
         invited_by: owner,
         expires_at: now + time::Duration::days(1),
     };
@@ -339,6 +341,7 @@ async fn invite_server(
         email,
         name,
         standing,
+        venues: comanda_domain::Venues::Every,
         password_hash: hash.to_owned(),
     };
     let audit = AuditEntry::new("staff.joined").detail("comanda seed");

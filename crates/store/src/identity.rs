@@ -2,7 +2,7 @@
 //! invitations, the audit trail, the mail outbox and token signing keys.
 
 use async_trait::async_trait;
-use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Role, Standing};
+use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Role, Standing, Venues};
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -36,6 +36,8 @@ pub struct NewStaff {
     pub email_key: Vec<u8>,
     pub name: String,
     pub standing: Standing,
+    /// The venues the member works at (checked against the standing by the caller: [`Venues::check`]).
+    pub venues: Venues,
     pub password_hash: String,
 }
 
@@ -46,6 +48,7 @@ pub struct StaffMember {
     pub email: String,
     pub name: String,
     pub standing: Standing,
+    pub venues: Venues,
     pub totp_enabled: bool,
     /// When the member's credentials were last revoked (for people; the rule uses the generation below).
     pub sessions_revoked_at: Option<OffsetDateTime>,
@@ -163,6 +166,7 @@ pub struct NewInvitation {
     pub email: String,
     pub name: String,
     pub standing: Standing,
+    pub venues: Venues,
     pub invited_by: Uuid,
     pub expires_at: OffsetDateTime,
 }
@@ -174,6 +178,7 @@ pub struct Invitation {
     pub email: String,
     pub name: String,
     pub standing: Standing,
+    pub venues: Venues,
     pub invited_by: Uuid,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -336,13 +341,15 @@ pub trait IdentityStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
 
-    /// Changes a member's role or payout authority. Credentials stay valid: every request is authorised by the
-    /// standing read with the member, never by the role a token names.
+    /// Changes a member's role, payout authority or venues. Credentials stay valid: every request is authorised by
+    /// the standing read with the member, never by the role a token names.
+    #[allow(clippy::too_many_arguments)]
     async fn change_standing(
         &self,
         scope: &TenantScope,
         user: Uuid,
         standing: Standing,
+        venues: &Venues,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<StaffMember>;

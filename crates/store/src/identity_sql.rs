@@ -11,15 +11,37 @@ use crate::identity::{
 use crate::sealing::KeyOwner;
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
-use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing};
+use comanda_domain::{NewPartner, Page, PageRequest, Partner, PartnerId, Standing, VenueId, Venues};
 use comanda_security::TenantScope;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 macro_rules! staff_columns {
     () => {
-        "partner_id, id, email, name, role, payout_authority, totp_confirmed_at, sessions_revoked_at, credential_generation, created_at"
+        "partner_id, id, email, name, role, payout_authority, venues, totp_confirmed_at, sessions_revoked_at, credential_generation, created_at"
     };
+}
+
+/// `venues` as stored: NULL for every venue, else the ids separated by spaces.
+fn venues_col(row: &DbRow) -> StoreResult<Venues> {
+    let text: Option<String> = row.try_get("venues")?;
+    let Some(text) = text else {
+        return Ok(Venues::Every);
+    };
+    let ids = text
+        .split_whitespace()
+        .map(|id| {
+            id.parse::<VenueId>()
+                .map_err(|_| corrupt("venues", "not a venue id"))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Venues::only(ids).map_err(|_| corrupt("venues", "an empty list"))
+}
+
+fn venues_text(venues: &Venues) -> Option<String> {
+    venues
+        .listed()
+        .map(|ids| ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))
 }
 
 fn staff_from_row(row: &DbRow) -> StoreResult<StaffMember> {
@@ -33,6 +55,7 @@ fn staff_from_row(row: &DbRow) -> StoreResult<StaffMember> {
             role: role_from(&role)?,
             payout_authority: row.try_get("payout_authority")?,
         },
+        venues: venues_col(row)?,
         // Read through a simple query on PostgreSQL (`member_in_session`): instants go through `opt_instant_col`.
         totp_enabled: opt_instant_col(row, "totp_confirmed_at")?.is_some(),
         sessions_revoked_at: opt_instant_col(row, "sessions_revoked_at")?,
@@ -52,6 +75,7 @@ fn invitation_from_row(row: &DbRow) -> StoreResult<Invitation> {
             role: role_from(&role)?,
             payout_authority: row.try_get("payout_authority")?,
         },
+        venues: venues_col(row)?,
         invited_by: uuid_col(row, "invited_by")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
@@ -93,8 +117,8 @@ async fn insert_staff(
         .seal_field(conn, partner, owner, place("name"), &staff.name)
         .await?;
     let row = sqlx::query(concat!(
-        "INSERT INTO staff (partner_id, id, email, name, role, payout_authority, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        "INSERT INTO staff (partner_id, id, email, name, role, payout_authority, venues, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
         staff_columns!(),
         ""
     ))
@@ -104,6 +128,7 @@ async fn insert_staff(
     .bind(&name)
     .bind(staff.standing.role.as_str())
     .bind(staff.standing.payout_authority)
+    .bind(venues_text(&staff.venues))
     .bind(ts(now))
     .fetch_one(&mut *conn)
     .await?;
@@ -496,12 +521,13 @@ impl IdentityStore for Engine {
         scope: &TenantScope,
         user: Uuid,
         standing: Standing,
+        venues: &Venues,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<StaffMember> {
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(concat!(
-            "UPDATE staff SET role = $3, payout_authority = $4 WHERE partner_id = $1 AND id = $2
+            "UPDATE staff SET role = $3, payout_authority = $4, venues = $5 WHERE partner_id = $1 AND id = $2
              RETURNING ",
             staff_columns!(),
             ""
@@ -510,6 +536,7 @@ impl IdentityStore for Engine {
         .bind(h(user))
         .bind(standing.role.as_str())
         .bind(standing.payout_authority)
+        .bind(venues_text(venues))
         .fetch_one(&mut *tx)
         .await?;
         self.insert_audit(&mut tx, scope.partner(), audit, now).await?;
@@ -679,8 +706,8 @@ impl IdentityStore for Engine {
             .await?;
         let row = sqlx::query(
             "INSERT INTO invitations (digest, id, partner_id, email, name, role, payout_authority, invited_by,
-                                      created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+                                      created_at, expires_at, venues)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
         )
         .bind(&invitation.digest)
         .bind(h(invitation.id))
@@ -692,6 +719,7 @@ impl IdentityStore for Engine {
         .bind(h(invitation.invited_by))
         .bind(ts(now))
         .bind(ts(invitation.expires_at))
+        .bind(venues_text(&invitation.venues))
         .fetch_one(&mut *tx)
         .await?;
         insert_message(self, &mut tx, message).await?;

@@ -109,6 +109,30 @@ pub trait VenueStore: Send + Sync {
 
     /// The partner's venues in creation order, keyset-paginated.
     async fn list_venues(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Venue>>;
+
+    /// The venue a record of the partner belongs to; `None` when the partner has no such record (another partner's
+    /// included). What a member who works at some venues only is checked against before a route touches the record.
+    async fn venue_of(
+        &self,
+        scope: &TenantScope,
+        record: VenueRecord,
+        id: uuid::Uuid,
+    ) -> StoreResult<Option<VenueId>>;
+}
+
+/// The records that belong to one venue and that routes name by id ([`VenueStore::venue_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VenueRecord {
+    Table,
+    TableSession,
+    Order,
+    Payment,
+    Refund,
+    Reservation,
+    WaitlistEntry,
+    MenuItem,
+    MenuCategory,
+    TableCombination,
 }
 
 /// Which engine a store runs on; reported at start and on `/readyz`.

@@ -76,6 +76,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0048", 48, "signing_key_revocation"),
             crate::migrate::migration!($engine, "0049", 49, "waitlist_declined_tables"),
             crate::migrate::migration!($engine, "0050", 50, "second_factor_failures"),
+            crate::migrate::migration!($engine, "0051", 51, "staff_venues"),
         ]
     };
 }

@@ -8,7 +8,7 @@ use comanda_domain::{
 };
 
 use crate::identity::AuditEntry;
-use crate::{PartnerStore, VenueStore};
+use crate::{PartnerStore, VenueRecord, VenueStore};
 
 fn partner_from_row(row: &DbRow) -> StoreResult<Partner> {
     let country: String = row.try_get("country")?;
@@ -209,5 +209,37 @@ impl VenueStore for Engine {
         .await?;
         let venues = rows.iter().map(venue_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_overfetch(venues, page.limit, |v| v.id.as_uuid()))
+    }
+
+    async fn venue_of(
+        &self,
+        scope: &TenantScope,
+        record: VenueRecord,
+        id: uuid::Uuid,
+    ) -> StoreResult<Option<VenueId>> {
+        let statement = match record {
+            VenueRecord::Table => "SELECT venue_id FROM venue_tables WHERE partner_id = $1 AND id = $2",
+            VenueRecord::TableSession => "SELECT venue_id FROM table_sessions WHERE partner_id = $1 AND id = $2",
+            VenueRecord::Order => "SELECT venue_id FROM orders WHERE partner_id = $1 AND id = $2",
+            VenueRecord::Payment => "SELECT venue_id FROM payments WHERE partner_id = $1 AND id = $2",
+            VenueRecord::Refund => {
+                "SELECT p.venue_id FROM refunds r JOIN payments p ON p.partner_id = r.partner_id AND p.id = r.payment_id
+                 WHERE r.partner_id = $1 AND r.id = $2"
+            }
+            VenueRecord::Reservation => "SELECT venue_id FROM reservations WHERE partner_id = $1 AND id = $2",
+            VenueRecord::WaitlistEntry => "SELECT venue_id FROM waitlist_entries WHERE partner_id = $1 AND id = $2",
+            VenueRecord::MenuItem => "SELECT venue_id FROM menu_items WHERE partner_id = $1 AND id = $2",
+            VenueRecord::MenuCategory => "SELECT venue_id FROM menu_categories WHERE partner_id = $1 AND id = $2",
+            VenueRecord::TableCombination => {
+                "SELECT venue_id FROM table_combinations WHERE partner_id = $1 AND id = $2"
+            }
+        };
+        let row = sqlx::query(statement)
+            .bind(h(scope.partner().as_uuid()))
+            .bind(h(id))
+            .fetch_optional(&mut *self.reading(scope).await?)
+            .await?;
+        row.map(|row| Ok(VenueId::from_uuid(uuid_col(&row, "venue_id")?)))
+            .transpose()
     }
 }

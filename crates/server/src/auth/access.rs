@@ -10,14 +10,15 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use comanda_domain::Permission;
+use comanda_domain::{Permission, VenueId, Venues};
 use comanda_security::tokens::TokenKind;
+use comanda_store::VenueRecord;
 use comanda_store::identity::AuditEntry;
 
 use super::{Identity, RequestContext, mfa_enrollment_required};
 use crate::app::AppState;
 use crate::middleware::{RequestId, client_addr};
-use crate::problem::{Problem, ProblemType};
+use crate::problem::{ApiError, Problem, ProblemType};
 
 /// What a route requires of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,6 +356,13 @@ async fn decide(state: &AppState, mut request: Request, next: Next) -> Response 
                 state.audit.record_access(partner, outcome(entry, &response));
                 return response;
             }
+            if let Err(refusal) =
+                venue_gate(state, &caller, request.method(), &route, request.uri().path()).await
+            {
+                let response = refusal.into_response();
+                state.audit.record_access(partner, outcome(entry, &response));
+                return response;
+            }
             request.extensions_mut().insert(caller.clone());
             let response = crate::idempotency::answer_once(state, &caller, &route, request, next).await;
             state.audit.record_access(partner, outcome(entry, &response));
@@ -372,6 +380,95 @@ async fn decide(state: &AppState, mut request: Request, next: Next) -> Response 
         }
         Err((None, error)) => error.into_response(),
     }
+}
+
+/// What a route's path names that belongs to one venue: the venue itself, or one of its records by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VenueTie {
+    Venue,
+    Record(VenueRecord),
+}
+
+/// The path parameters that tie a route to a venue, by the names every route gives them.
+fn venue_tie(parameter: &str) -> Option<VenueTie> {
+    Some(match parameter {
+        "venue" => VenueTie::Venue,
+        "table" => VenueTie::Record(VenueRecord::Table),
+        "session" => VenueTie::Record(VenueRecord::TableSession),
+        "order" => VenueTie::Record(VenueRecord::Order),
+        "payment" => VenueTie::Record(VenueRecord::Payment),
+        "refund" => VenueTie::Record(VenueRecord::Refund),
+        "reservation" => VenueTie::Record(VenueRecord::Reservation),
+        "entry" => VenueTie::Record(VenueRecord::WaitlistEntry),
+        "item" => VenueTie::Record(VenueRecord::MenuItem),
+        "category" => VenueTie::Record(VenueRecord::MenuCategory),
+        "combination" => VenueTie::Record(VenueRecord::TableCombination),
+        _ => return None,
+    })
+}
+
+/// The routes a member who works at some venues only may call although no venue is in their path: their own
+/// account, and the lists their handlers narrow to the member's venues (staff, invitations, venues) or refuse
+/// beyond them (privacy requests about someone else). Every other route without a venue in its path spans the
+/// partner's venues (partner-wide reports, the tip ledger, disputes, payouts, a new venue) and is refused.
+fn venue_neutral(method: &Method, route: &str) -> bool {
+    route == "/api/v1/me"
+        || route.starts_with("/api/v1/auth/")
+        || matches!(
+            route,
+            "/api/v1/privacy/requests"
+                | "/api/v1/staff"
+                | "/api/v1/staff/{id}"
+                | "/api/v1/invitations"
+                | "/api/v1/invitations/{invitation}"
+        )
+        || (method == Method::GET || method == Method::HEAD) && route == "/api/v1/venues"
+}
+
+/// The venue check of a member who works at some venues only (an owner of two restaurants hires a server for one):
+/// every venue the path names, directly or through a record, must be one of theirs, or the route answers 404 as if
+/// it did not exist (it does not, for them: their venue list omits it). A record the partner does not have is left
+/// to the handler's own 404. Members of every venue pass untouched, without a lookup.
+async fn venue_gate(
+    state: &AppState,
+    caller: &super::Caller,
+    method: &Method,
+    route: &str,
+    path: &str,
+) -> Result<(), ApiError> {
+    let Venues::Only(_) = &caller.member.venues else {
+        return Ok(());
+    };
+    let ties: Vec<(VenueTie, &str)> = route
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(template, value)| {
+            let name = template.strip_prefix('{')?.strip_suffix('}')?;
+            Some((venue_tie(name)?, value))
+        })
+        .collect();
+    if ties.is_empty() {
+        if venue_neutral(method, route) {
+            return Ok(());
+        }
+        return Err(Problem::new(ProblemType::Forbidden)
+            .detail("this spans every venue of the business, and you work at some of them only")
+            .into());
+    }
+    for (tie, value) in ties {
+        let Ok(id) = value.parse::<uuid::Uuid>() else {
+            // Not an id at all: the handler's own answer (400 or 404).
+            continue;
+        };
+        let venue = match tie {
+            VenueTie::Venue => Some(VenueId::from_uuid(id)),
+            VenueTie::Record(record) => state.store.venue_of(&caller.scope, record, id).await?,
+        };
+        if venue.is_some_and(|venue| !caller.member.venues.includes(venue)) {
+            return Err(ApiError::NotFound);
+        }
+    }
+    Ok(())
 }
 
 /// MON-6: who, which partner, what, when, from where, which request, and how it ended.

@@ -206,6 +206,18 @@ pub struct InviteRequest {
     pub role: Role,
     #[serde(default)]
     pub payout_authority: bool,
+    /// The venues the member will work at (ids of the partner's venues). Left out: the inviter's own venues (every
+    /// venue for an owner); `null`: every venue. Owners and payout authority work at every venue.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<uuid::Uuid>>, nullable, max_items = 100)]
+    pub venues: Option<Option<Vec<uuid::Uuid>>>,
+}
+
+/// A field that was sent, `null` included (`Some(None)`), apart from one left out (`None`, by `#[serde(default)]`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -221,6 +233,11 @@ pub struct InvitationCreated {
 pub struct StandingPatch {
     pub role: Option<Role>,
     pub payout_authority: Option<bool>,
+    /// The venues the member works at: a list of the partner's venue ids, or `null` for every venue. Left out: as
+    /// they are, unless the new standing is an owner's or holds payout authority, which work at every venue.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<uuid::Uuid>>, nullable, max_items = 100)]
+    pub venues: Option<Option<Vec<uuid::Uuid>>>,
 }
 
 pub struct Identity {

@@ -57,6 +57,7 @@ impl Identity {
                 role: Role::Owner,
                 payout_authority: false,
             },
+            venues: comanda_domain::Venues::Every,
             password_hash: hash,
         };
         let scope = TenantScope::for_new_partner();

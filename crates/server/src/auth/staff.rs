@@ -1,6 +1,7 @@
 //! Managing staff: invitations, accepting one, the list, standing changes and removal.
 
 use super::*;
+use comanda_domain::{VenueId, Venues};
 
 impl Identity {
     pub async fn invite(
@@ -29,15 +30,21 @@ impl Identity {
                 .detail("your role cannot grant this role")
                 .into());
         }
+        let venues = match &request.venues {
+            None => caller.member.venues.clone(),
+            Some(asked) => self.venues_asked(caller, asked.as_deref()).await?,
+        };
+        self.may_give_venues(caller, None, Some((&venues, standing)))?;
         let now = self.now();
         let invited = |invitation: Uuid| {
             ctx.audit("staff.invited")
                 .actor(caller.member.id)
                 .target(invitation.to_string())
                 .detail(format!(
-                    "role={} payout_authority={}",
+                    "role={} payout_authority={} venues={}",
                     standing.role.as_str(),
-                    standing.payout_authority
+                    standing.payout_authority,
+                    venues_detail(&venues)
                 ))
         };
         let earlier = self.earlier_invitations(caller, &email).await?;
@@ -73,6 +80,7 @@ impl Identity {
                     email: notice.recipient.clone(),
                     name,
                     standing,
+                    venues: venues.clone(),
                     invited_by: caller.member.id,
                     expires_at: now + self.settings.invitation_ttl,
                 };
@@ -95,6 +103,7 @@ impl Identity {
             email: email.clone(),
             name,
             standing,
+            venues: venues.clone(),
             invited_by: caller.member.id,
             expires_at: now + self.settings.invitation_ttl,
         };
@@ -217,6 +226,7 @@ impl Identity {
             email: invitation.email.clone(),
             name: invitation.name.clone(),
             standing: invitation.standing,
+            venues: invitation.venues.clone(),
             password_hash: self.hasher.hash(password).await.map_err(hash_failure)?,
         };
         let audit = ctx
@@ -247,7 +257,55 @@ impl Identity {
         caller: &Caller,
         page: PageRequest,
     ) -> Result<Page<StaffMember>, ApiError> {
-        Ok(self.store.list_staff(&caller.scope, page).await?)
+        let mut page = self.store.list_staff(&caller.scope, page).await?;
+        // A member of some venues sees the colleagues they share one with (a page may then hold fewer than asked;
+        // its cursor still leads on).
+        page.items
+            .retain(|member| caller.member.venues.overlaps(&member.venues));
+        Ok(page)
+    }
+
+    /// The venues a request names, each one of the partner's (422 otherwise): `None` is every venue.
+    async fn venues_asked(&self, caller: &Caller, asked: Option<&[Uuid]>) -> Result<Venues, ApiError> {
+        let Some(asked) = asked else {
+            return Ok(Venues::Every);
+        };
+        let refused = |message: String| {
+            ApiError::from(Problem::new(ProblemType::BusinessRule).field("venues", message))
+        };
+        for id in asked {
+            match self.store.venue(&caller.scope, VenueId::from_uuid(*id)).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => return Err(refused(format!("{id} is not one of your venues"))),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Venues::only(asked.iter().copied().map(VenueId::from_uuid)).map_err(|e| refused(e.to_string()))
+    }
+
+    /// Whether the caller may act on `target`'s venues (a member or invitee; `None` for a new one) and give the
+    /// venues and standing `new` (`None` when removing): the standing's own rule (422) and, for a caller of some
+    /// venues only, no venue beyond theirs on either side (403).
+    fn may_give_venues(
+        &self,
+        caller: &Caller,
+        target: Option<&Venues>,
+        new: Option<(&Venues, Standing)>,
+    ) -> Result<(), ApiError> {
+        if let Some((venues, standing)) = new {
+            venues.check(standing).map_err(|e| {
+                ApiError::from(Problem::new(ProblemType::BusinessRule).field("venues", e.to_string()))
+            })?;
+        }
+        let mine = &caller.member.venues;
+        if new.is_some_and(|(venues, _)| !mine.covers(venues))
+            || target.is_some_and(|target| !mine.covers(target))
+        {
+            return Err(Problem::new(ProblemType::Forbidden)
+                .detail("you work at some venues only: you manage the staff of those venues, no other")
+                .into());
+        }
+        Ok(())
     }
 
     /// Another partner's member and a member that does not exist look the same: 404.
@@ -272,6 +330,13 @@ impl Identity {
                 .detail("your role cannot make this change")
                 .into());
         }
+        let venues = match &patch.venues {
+            Some(asked) => self.venues_asked(caller, asked.as_deref()).await?,
+            // Owners and payout authority work at every venue: granting either takes the member to all of them.
+            None if Venues::Every.check(new).is_ok() && target.venues.check(new).is_err() => Venues::Every,
+            None => target.venues.clone(),
+        };
+        self.may_give_venues(caller, Some(&target.venues), Some((&venues, new)))?;
         if target.standing.role == Role::Owner
             && new.role != Role::Owner
             && self.store.count_owners(&caller.scope).await? <= 1
@@ -285,15 +350,17 @@ impl Identity {
             .actor(caller.member.id)
             .target(user.to_string())
             .detail(format!(
-                "role {}→{} payout_authority {}→{}",
+                "role {}→{} payout_authority {}→{} venues {}→{}",
                 target.standing.role.as_str(),
                 new.role.as_str(),
                 target.standing.payout_authority,
-                new.payout_authority
+                new.payout_authority,
+                venues_detail(&target.venues),
+                venues_detail(&venues)
             ));
         let changed = self
             .store
-            .change_standing(&caller.scope, user, new, &audit, self.now())
+            .change_standing(&caller.scope, user, new, &venues, &audit, self.now())
             .await?;
         self.announce_revocation(&caller.scope, user);
         Ok(changed)
@@ -314,10 +381,10 @@ impl Identity {
             .into_iter()
             .filter(|pending| pending.email.eq_ignore_ascii_case(email))
             .collect();
-        if earlier
-            .iter()
-            .any(|pending| !caller.member.standing.may_assign(None, Some(pending.standing)))
-        {
+        if earlier.iter().any(|pending| {
+            !caller.member.standing.may_assign(None, Some(pending.standing))
+                || !caller.member.venues.covers(&pending.venues)
+        }) {
             return Err(ApiError::conflict_on(
                 "email",
                 "has a pending invitation to a role yours cannot grant: whoever sent it withdraws or changes it",
@@ -374,6 +441,7 @@ impl Identity {
                 .detail("your role cannot withdraw an invitation to this role")
                 .into());
         }
+        self.may_give_venues(caller, Some(&found.venues), None)?;
         let audit = ctx
             .audit("staff.invitation_revoked")
             .actor(caller.member.id)
@@ -396,6 +464,7 @@ impl Identity {
                 .detail("your role cannot remove this member")
                 .into());
         }
+        self.may_give_venues(caller, Some(&target.venues), None)?;
         if target.standing.role == Role::Owner && self.store.count_owners(&caller.scope).await? <= 1 {
             return Err(Problem::new(ProblemType::BusinessRule)
                 .detail("a partner always keeps at least one owner")
@@ -411,6 +480,14 @@ impl Identity {
         self.announce_revocation(&caller.scope, user);
         Ok(())
     }
+}
+
+/// The venues as an audit record writes them: `every`, or the ids joined by commas.
+fn venues_detail(venues: &Venues) -> String {
+    venues.listed().map_or_else(
+        || "every".to_owned(),
+        |ids| ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+    )
 }
 
 /// Why an invitation link opens nothing (the invitation page says which).

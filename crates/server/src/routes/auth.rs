@@ -381,6 +381,8 @@ pub struct Me {
     pub name: String,
     pub role: comanda_domain::Role,
     pub payout_authority: bool,
+    /// The venues the member works at (ids); `null`: every venue of the partner.
+    pub venues: Option<Vec<uuid::Uuid>>,
     pub permissions: Vec<Permission>,
     pub mfa: SecondFactorState,
 }
@@ -400,6 +402,7 @@ pub async fn me(_no_query: crate::extract::NoQuery, Extension(caller): Extension
         name: member.name,
         role: member.standing.role,
         payout_authority: member.standing.payout_authority,
+        venues: crate::routes::staff::venue_ids(&member.venues),
         permissions: member.standing.permissions(),
         mfa: SecondFactorState {
             enabled: member.totp_enabled,

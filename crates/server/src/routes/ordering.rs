@@ -167,7 +167,8 @@ pub(crate) async fn venue_page(
     Ok((venue, page))
 }
 
-/// The partner's venues.
+/// The partner's venues; for a member who works at some of them only, those (a page may then hold fewer than asked;
+/// its cursor still leads on).
 #[utoipa::path(get, path = "/api/v1/venues", tag = "venues", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = VenueList)))]
 pub async fn list_venues(
@@ -176,7 +177,8 @@ pub async fn list_venues(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<VenueList>, ApiError> {
     let page = PageRequest::parse(query.cursor.as_deref(), query.limit)?;
-    let page = state.store.list_venues(&caller.scope, page).await?;
+    let mut page = state.store.list_venues(&caller.scope, page).await?;
+    page.items.retain(|venue| caller.member.venues.includes(venue.id));
     Ok(Json(VenueList {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next.map(|c| c.encode()),

@@ -392,7 +392,9 @@ pub async fn request(
             None
         }
     };
-    let manages_staff = caller.member.standing.allows(Permission::ManageStaff);
+    // Requests about others reach guests and staff of every venue: a manager of some venues only answers none.
+    let manages_staff = caller.member.standing.allows(Permission::ManageStaff)
+        && caller.member.venues == comanda_domain::Venues::Every;
     let subject = match &request.subject {
         Subject::Id(raw) => raw
             .parse::<Uuid>()
@@ -461,6 +463,8 @@ async fn former_member_request(
                 name: former.name.clone(),
                 role: former.standing.role,
                 payout_authority: former.standing.payout_authority,
+                // Not kept of a former member: what they could reach is in their audit entries.
+                venues: None,
                 mfa_enabled: false,
                 created_at: former.joined_at.unwrap_or(former.removed_at),
             };

@@ -24,6 +24,9 @@ pub struct StaffView {
     pub name: String,
     pub role: comanda_domain::Role,
     pub payout_authority: bool,
+    /// The venues the member works at (ids); `null`: every venue of the partner (for a former member in an export:
+    /// not kept).
+    pub venues: Option<Vec<Uuid>>,
     pub mfa_enabled: bool,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -38,6 +41,7 @@ impl From<StaffMember> for StaffView {
             name: member.name,
             role: member.standing.role,
             payout_authority: member.standing.payout_authority,
+            venues: venue_ids(&member.venues),
             mfa_enabled: member.totp_enabled,
             created_at: member.created_at,
         }
@@ -62,6 +66,13 @@ pub struct ListQuery {
     pub limit: Option<u32>,
 }
 
+/// The venues as the API writes them: their ids, or `null` for every venue.
+pub fn venue_ids(venues: &comanda_domain::Venues) -> Option<Vec<Uuid>> {
+    venues
+        .listed()
+        .map(|ids| ids.iter().map(comanda_domain::VenueId::as_uuid).collect())
+}
+
 /// A path id: anything that is not an id of this partner is simply not found.
 fn member_id(raw: &str) -> Result<Uuid, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
@@ -73,6 +84,7 @@ fn member_id(raw: &str) -> Result<Uuid, ApiError> {
         (status = 201, body = InvitationCreated),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn invite(
     State(state): State<AppState>,
@@ -155,6 +167,8 @@ pub struct InvitationView {
     pub name: String,
     pub role: comanda_domain::Role,
     pub payout_authority: bool,
+    /// The venues the member will work at (ids); `null`: every venue of the partner.
+    pub venues: Option<Vec<Uuid>>,
     /// The member who sent it.
     pub invited_by: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -184,6 +198,7 @@ pub async fn invitations(
     let page = PageRequest::parse(query.cursor.as_deref(), query.limit)?;
     // Pending invitations are few and sealed one by one: read whole, paged here by their UUIDv7 ids (creation order).
     let mut pending = state.store.pending_invitations(&caller.scope).await?;
+    pending.retain(|invitation| caller.member.venues.overlaps(&invitation.venues));
     pending.sort_by_key(|invitation| invitation.id);
     let after = page.after.map(|cursor| cursor.last_id());
     let rows: Vec<_> = pending
@@ -203,6 +218,7 @@ pub async fn invitations(
                 name: invitation.name,
                 role: invitation.standing.role,
                 payout_authority: invitation.standing.payout_authority,
+                venues: venue_ids(&invitation.venues),
                 invited_by: invitation.invited_by.to_string(),
                 created_at: invitation.created_at,
                 expires_at: invitation.expires_at,

@@ -821,10 +821,35 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
 
     // Partner B, with something behind every kind of id.
     let b = crate::ordering::venue_with_menu(&server, "owner-b@example.co").await;
-    let me_b = call(&server, "GET", "/api/v1/me", Some(&b.owner), None).await;
+    let ids_b = something_behind_every_id(&server, &b).await;
+    let checked = every_id_route(&server, &manager_a.access, &ids_b, |_, _| 404).await;
+    assert!(checked >= 14, "every route with an id was tried ({checked})");
+    // Partner B is untouched.
+    let cash_path_b = format!("/api/v1/venues/{}/tables/{}/cash", b.venue, b.table);
+    let cash_list_b = call(&server, "GET", &cash_path_b, Some(&b.owner), None).await;
+    assert_eq!(
+        cash_list_b.body["items"][0]["voided_at"],
+        json!(null),
+        "{}",
+        cash_list_b.body
+    );
+    let staff_b = call(&server, "GET", "/api/v1/staff", Some(&b.owner), None).await;
+    assert_eq!(staff_b.body["items"].as_array().unwrap().len(), 2);
+    let bill_b = call(&server, "GET", &format!("/api/v1/t/{}/bill", b.token), None, None).await;
+    assert_eq!(bill_b.body["orders"][0]["status"], "placed");
+    assert_eq!(bill_b.body["session"]["status"], "open");
+    server.stop().await;
+}
+
+/// Something behind every kind of id a route takes, in the venue `b` (its owner's): its ids by path parameter.
+pub async fn something_behind_every_id(
+    server: &TestServer,
+    b: &crate::ordering::Venue,
+) -> Vec<(&'static str, Vec<String>)> {
+    let me_b = call(server, "GET", "/api/v1/me", Some(&b.owner), None).await;
     let owner_b = me_b.body["user_id"].as_str().unwrap().to_owned();
     let server_b = invite_and_join(
-        &server,
+        server,
         &b.owner,
         "server-b@example.co",
         "server",
@@ -832,7 +857,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     )
     .await;
     let order_b = post(
-        &server,
+        server,
         &format!("/api/v1/t/{}/orders", b.token),
         None,
         json!({"items": [{"item_id": b.item, "quantity": 1}]}),
@@ -840,7 +865,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     .await;
     let order_b = order_b.body["id"].as_str().unwrap().to_owned();
     let sessions_b = call(
-        &server,
+        server,
         "GET",
         &format!("/api/v1/venues/{}/table-sessions", b.venue),
         Some(&b.owner),
@@ -848,20 +873,20 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     )
     .await;
     let session_b = sessions_b.body["items"][0]["id"].as_str().unwrap().to_owned();
-    let money_b = crate::payments::payment_refund_and_approval(&server, &b).await;
-    let reservation_b = crate::reservations::a_booking_at(&server, &b.owner, &b.venue).await;
+    let money_b = crate::payments::payment_refund_and_approval(server, &b).await;
+    let reservation_b = crate::reservations::a_booking_at(server, &b.owner, &b.venue).await;
     let entry_b = post(
-        &server,
+        server,
         &format!("/api/v1/venues/{}/waitlist", b.venue),
         Some(&b.owner),
-        json!({"date": crate::reservations::tomorrow(&server).to_string(), "party_size": 2, "earliest": "19:00",
+        json!({"date": crate::reservations::tomorrow(server).to_string(), "party_size": 2, "earliest": "19:00",
                "latest": "20:00", "consent": true, "guest": {"name": "x", "phone": "+573001234567"}}),
     )
     .await;
     assert_eq!(entry_b.status, 201, "{}", entry_b.body);
     let entry_b = entry_b.body["id"].as_str().unwrap().to_owned();
     let second_table_b = post(
-        &server,
+        server,
         &format!("/api/v1/venues/{}/tables", b.venue),
         Some(&b.owner),
         json!({"label": "B2", "seats": 2}),
@@ -869,7 +894,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     .await;
     assert_eq!(second_table_b.status, 201, "{}", second_table_b.body);
     let combination_b = post(
-        &server,
+        server,
         &format!("/api/v1/venues/{}/table-combinations", b.venue),
         Some(&b.owner),
         json!({"tables": [b.table.clone(), second_table_b.body["id"].as_str().unwrap()]}),
@@ -878,7 +903,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     assert_eq!(combination_b.status, 201, "{}", combination_b.body);
     let combination_b = combination_b.body["id"].as_str().unwrap().to_owned();
     let invited_b = post(
-        &server,
+        server,
         "/api/v1/staff",
         Some(&b.owner),
         json!({"email": "invitada.b@example.co", "name": "Invitada", "role": "server"}),
@@ -888,7 +913,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     let invitation_b = invited_b.body["invitation_id"].as_str().unwrap().to_owned();
     let cash_path_b = format!("/api/v1/venues/{}/tables/{}/cash", b.venue, b.table);
     let cash_b = post(
-        &server,
+        server,
         &cash_path_b,
         Some(&b.owner),
         json!({"amount": 0, "tip": 100}),
@@ -896,25 +921,41 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
     .await;
     assert_eq!(cash_b.status, 201, "{}", cash_b.body);
     let cash_b = cash_b.body["cash"]["id"].as_str().unwrap().to_owned();
-    let ids_of_b = |param: &str| -> Vec<String> {
-        match param {
-            "id" => vec![server_b.clone(), owner_b.clone()],
-            "venue" => vec![b.venue.clone()],
-            "table" => vec![b.table.clone()],
-            "item" => vec![b.item.clone()],
-            "category" => vec![b.category.clone()],
-            "order" => vec![order_b.clone()],
-            "session" => vec![session_b.clone()],
-            "payment" => vec![money_b.payment.clone()],
-            "refund" => vec![money_b.refund.clone()],
-            "approval" => vec![money_b.approval.clone()],
-            "reservation" => vec![reservation_b.clone()],
-            "entry" => vec![entry_b.clone()],
-            "combination" => vec![combination_b.clone()],
-            "invitation" => vec![invitation_b.clone()],
-            "cash" => vec![cash_b.clone()],
-            other => panic!("no id of B for path parameter {{{other}}}: add one so the route is covered"),
-        }
+    vec![
+        ("id", vec![server_b, owner_b]),
+        ("venue", vec![b.venue.clone()]),
+        ("table", vec![b.table.clone()]),
+        ("item", vec![b.item.clone()]),
+        ("category", vec![b.category.clone()]),
+        ("order", vec![order_b]),
+        ("session", vec![session_b]),
+        ("payment", vec![money_b.payment]),
+        ("refund", vec![money_b.refund]),
+        ("approval", vec![money_b.approval]),
+        ("reservation", vec![reservation_b]),
+        ("entry", vec![entry_b]),
+        ("combination", vec![combination_b]),
+        ("invitation", vec![invitation_b]),
+        ("cash", vec![cash_b]),
+    ]
+}
+
+/// Calls every route of `/openapi.json` that takes an id (guest and public routes aside) as `token`, with the ids
+/// of `ids` (each id of the route's first parameter in turn), and asserts `expect(route, first parameter)` as the
+/// answer. Answers how many calls were made.
+pub async fn every_id_route(
+    server: &TestServer,
+    token: &str,
+    ids: &[(&'static str, Vec<String>)],
+    expect: impl Fn(&str, &str) -> u16,
+) -> usize {
+    let ids_of = |param: &str| -> Vec<String> {
+        ids.iter()
+            .find(|(name, _)| *name == param)
+            .map(|(_, ids)| ids.clone())
+            .unwrap_or_else(|| {
+                panic!("no id for path parameter {{{param}}}: add one so the route is covered")
+            })
     };
     // A body that passes every route's shape checks, so only the id decides.
     let mut body = json!({
@@ -931,7 +972,7 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
         body[key] = value.clone();
     }
 
-    let doc = call(&server, "GET", "/openapi.json", None, None).await.body;
+    let doc = call(server, "GET", "/openapi.json", None, None).await.body;
     let mut checked = 0;
     for (path, operations) in doc["paths"].as_object().unwrap() {
         let params: Vec<&str> = path
@@ -963,11 +1004,11 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
                     format!("{}={value}", p["name"].as_str().unwrap())
                 })
                 .collect();
-            for id in ids_of_b(params[0]) {
+            for id in ids_of(params[0]) {
                 // The first parameter takes each of B's ids; any further one takes B's id of its kind.
                 let mut concrete = path.replace(&format!("{{{}}}", params[0]), &id);
                 for param in &params[1..] {
-                    concrete = concrete.replace(&format!("{{{param}}}"), &ids_of_b(param)[0]);
+                    concrete = concrete.replace(&format!("{{{param}}}"), &ids_of(param)[0]);
                 }
                 if !query.is_empty() {
                     concrete = format!("{concrete}?{}", query.join("&"));
@@ -991,37 +1032,208 @@ pub async fn manager_of_one_partner_gets_404_for_every_id_of_another(engine: Eng
                     }
                     Some(fields)
                 };
-                let reply = call(
-                    &server,
-                    &method.to_uppercase(),
-                    &concrete,
-                    Some(&manager_a.access),
-                    send,
-                )
-                .await;
+                let reply = call(server, &method.to_uppercase(), &concrete, Some(token), send).await;
                 assert_eq!(
-                    reply.status, 404,
-                    "{method} {path} with another partner's id: {}",
+                    reply.status,
+                    expect(path, params[0]),
+                    "{method} {path} with {id}: {}",
                     reply.body
                 );
                 checked += 1;
             }
         }
     }
+    checked
+}
+
+/// An owner of two restaurants hires a manager for one of them: every id of the other answers 404 as another
+/// partner's would, the staff of the other and what spans every venue (partner-wide reports, the tip ledger, disputes,
+/// a new venue) are refused, the venue list holds theirs only, and their own venue works as before. The manager hires
+/// for their venue only; owners and payout authority work at every venue.
+pub async fn a_manager_of_one_venue_reaches_nothing_of_another(engine: Engine) {
+    let server = TestServer::start_on(engine, |_| {}).await;
+    // Venue B ("Sede Centro") with something behind every kind of id, and the owner's second venue A.
+    let b = crate::ordering::venue_with_menu(&server, "dos-sedes@example.co").await;
+    let ids_b = something_behind_every_id(&server, &b).await;
+    let venue_a = post(
+        &server,
+        "/api/v1/venues",
+        Some(&b.owner),
+        json!({"name": "Sede Norte", "timezone": "America/Bogota"}),
+    )
+    .await;
+    assert_eq!(venue_a.status, 201, "{}", venue_a.body);
+    let venue_a = venue_a.body["id"].as_str().unwrap().to_owned();
+    let invited = post(
+        &server,
+        "/api/v1/staff",
+        Some(&b.owner),
+        json!({"email": "gerente.norte@example.co", "name": "Gerente Norte", "role": "manager", "venues": [venue_a]}),
+    )
+    .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let pending = call(&server, "GET", "/api/v1/invitations", Some(&b.owner), None).await;
+    let listed = pending.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == invited.body["invitation_id"])
+        .unwrap();
+    assert_eq!(listed["venues"], json!([venue_a]));
+    let token = invitation_token(&server, "gerente.norte@example.co").await;
+    let joined = post(
+        &server,
+        &format!("/api/v1/staff/invitations/{token}/accept"),
+        None,
+        json!({"password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(joined.status, 201, "{}", joined.body);
+    let manager_id = joined.body["user_id"].as_str().unwrap().to_owned();
+    let manager = enrolled(&server, "gerente.norte@example.co", PASSWORD)
+        .await
+        .access;
+    let me = call(&server, "GET", "/api/v1/me", Some(&manager), None).await;
+    assert_eq!(me.body["venues"], json!([venue_a]));
+
+    // Every id of venue B: 404, as if it did not exist; B's staff and invitations (and approvals, which need payout
+    // authority): 403.
+    let checked = every_id_route(&server, &manager, &ids_b, |route, param| {
+        if matches!(param, "id" | "invitation" | "approval") || route.ends_with("/approve") {
+            403
+        } else {
+            404
+        }
+    })
+    .await;
     assert!(checked >= 14, "every route with an id was tried ({checked})");
-    // Partner B is untouched.
-    let cash_list_b = call(&server, "GET", &cash_path_b, Some(&b.owner), None).await;
+    for (method, path) in [
+        ("GET", "/api/v1/analytics/summary?from=2030-01-01&to=2030-01-02"),
+        ("GET", "/api/v1/tips?month=2030-01"),
+        ("GET", "/api/v1/disputes"),
+    ] {
+        let refused = call(&server, method, path, Some(&manager), None).await;
+        assert_eq!(refused.status, 403, "{method} {path}: {}", refused.body);
+    }
+    let new_venue = post(
+        &server,
+        "/api/v1/venues",
+        Some(&manager),
+        json!({"name": "Sede Sur", "timezone": "America/Bogota"}),
+    )
+    .await;
+    assert_eq!(new_venue.status, 403, "{}", new_venue.body);
+
+    // Their own venue works; the list of venues holds it alone.
+    let venues = call(&server, "GET", "/api/v1/venues", Some(&manager), None).await;
+    let names: Vec<&str> = venues.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Sede Norte"]);
+    let table = post(
+        &server,
+        &format!("/api/v1/venues/{venue_a}/tables"),
+        Some(&manager),
+        json!({"label": "N1", "seats": 4}),
+    )
+    .await;
+    assert_eq!(table.status, 201, "{}", table.body);
+    let qr = call(
+        &server,
+        "GET",
+        &format!("/api/v1/tables/{}/qr.svg", table.body["id"].as_str().unwrap()),
+        Some(&manager),
+        None,
+    )
+    .await;
+    assert_eq!(qr.status, 200);
+
+    // The manager hires for their venue: left out, the venues are theirs; another venue or every venue is refused.
+    let hired = post(
+        &server,
+        "/api/v1/staff",
+        Some(&manager),
+        json!({"email": "mesero.norte@example.co", "name": "Mesero", "role": "server"}),
+    )
+    .await;
+    assert_eq!(hired.status, 201, "{}", hired.body);
+    for venues in [json!([b.venue]), json!(null), json!([venue_a, b.venue])] {
+        let beyond = post(
+            &server,
+            "/api/v1/staff",
+            Some(&manager),
+            json!({"email": "otro@example.co", "name": "Otro", "role": "server", "venues": venues}),
+        )
+        .await;
+        assert_eq!(beyond.status, 403, "{venues}: {}", beyond.body);
+    }
+    let staff = call(&server, "GET", "/api/v1/staff", Some(&manager), None).await;
+    assert_eq!(staff.status, 200, "{}", staff.body);
+    let invitations = call(&server, "GET", "/api/v1/invitations", Some(&manager), None).await;
+    // They see the invitations of their venue, and one to every venue (theirs too), which they cannot withdraw.
+    let invited: Vec<(&Value, &Value)> = invitations.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (&i["email"], &i["venues"]))
+        .collect();
     assert_eq!(
-        cash_list_b.body["items"][0]["voided_at"],
-        json!(null),
-        "{}",
-        cash_list_b.body
+        invited,
+        [
+            (&json!("invitada.b@example.co"), &json!(null)),
+            (&json!("mesero.norte@example.co"), &json!([venue_a]))
+        ]
     );
-    let staff_b = call(&server, "GET", "/api/v1/staff", Some(&b.owner), None).await;
-    assert_eq!(staff_b.body["items"].as_array().unwrap().len(), 2);
-    let bill_b = call(&server, "GET", &format!("/api/v1/t/{}/bill", b.token), None, None).await;
-    assert_eq!(bill_b.body["orders"][0]["status"], "placed");
-    assert_eq!(bill_b.body["session"]["status"], "open");
+
+    // Owners and payout authority work at every venue; an unknown venue and an empty list are refused.
+    let owner_id = call(&server, "GET", "/api/v1/me", Some(&b.owner), None)
+        .await
+        .body["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (member, patch) in [
+        (&owner_id, json!({"venues": [venue_a]})),
+        (
+            &manager_id,
+            json!({"payout_authority": true, "venues": [venue_a]}),
+        ),
+        (&manager_id, json!({"venues": []})),
+        (&manager_id, json!({"venues": [uuid::Uuid::now_v7()]})),
+    ] {
+        let refused = call(
+            &server,
+            "PATCH",
+            &format!("/api/v1/staff/{member}"),
+            Some(&b.owner),
+            Some(patch.clone()),
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{patch}: {}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], "venues", "{}", refused.body);
+    }
+    // Given both venues, the manager reaches B at once (every request reads the member's venues).
+    let widened = call(
+        &server,
+        "PATCH",
+        &format!("/api/v1/staff/{manager_id}"),
+        Some(&b.owner),
+        Some(json!({"venues": [venue_a, b.venue]})),
+    )
+    .await;
+    assert_eq!(widened.status, 200, "{}", widened.body);
+    let tables_b = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/tables", b.venue),
+        Some(&manager),
+        None,
+    )
+    .await;
+    assert_eq!(tables_b.status, 200, "{}", tables_b.body);
     server.stop().await;
 }
 
@@ -1031,6 +1243,7 @@ on_both_engines!(
     tokens_expire_refuse_forgery_and_rotate,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     manager_of_one_partner_gets_404_for_every_id_of_another,
+    a_manager_of_one_venue_reaches_nothing_of_another,
     passwords_are_bcrypt_12_and_follow_the_policy,
 );
 

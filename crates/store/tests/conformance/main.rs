@@ -76,6 +76,7 @@ conformance!(
     second_factor_changes_replace_codes_and_revoke,
     invitations_are_single_use_expiring_and_mailed,
     standing_changes_and_removal,
+    members_work_at_the_venues_they_are_given,
     sign_in_failures_reach_the_right_partner,
     devices_and_security_events,
     sign_in_places_remember_each_country_latest_first,

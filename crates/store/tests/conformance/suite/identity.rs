@@ -1,6 +1,8 @@
 //! Identity: staff, second factors, refresh-token families, revocation, invitations, standing, sign-in failures.
 
 use super::*;
+use comanda_domain::{VenueId, Venues};
+use comanda_store::VenueRecord;
 
 pub const OWNER: Standing = Standing {
     role: Role::Owner,
@@ -18,6 +20,7 @@ pub fn new_staff(email: &str, standing: Standing) -> NewStaff {
         email_key: format!("key:{email}").into_bytes(),
         name: format!("Name of {email}"),
         standing,
+        venues: Venues::Every,
         password_hash: "$2b$04$hash".to_owned(),
     }
 }
@@ -76,7 +79,7 @@ pub async fn staff_of_one_partner_are_invisible_to_another(store: &dyn Store) {
     let audit = AuditEntry::new("staff.role_changed");
     assert!(
         store
-            .change_standing(&b, owner_a, SERVER, &audit, NOW)
+            .change_standing(&b, owner_a, SERVER, &Venues::Every, &audit, NOW)
             .await
             .is_err()
     );
@@ -545,6 +548,7 @@ pub async fn invitations_are_single_use_expiring_and_mailed(store: &dyn Store) {
         email: email.to_owned(),
         name: "Luis".into(),
         standing: SERVER,
+        venues: Venues::Every,
         invited_by: owner,
         expires_at,
     };
@@ -619,7 +623,7 @@ pub async fn standing_changes_and_removal(store: &dyn Store) {
         payout_authority: true,
     };
     let changed = store
-        .change_standing(&scope, owner, paying, &audit, NOW)
+        .change_standing(&scope, owner, paying, &Venues::Every, &audit, NOW)
         .await
         .unwrap();
     assert_eq!(changed.standing, paying);
@@ -798,4 +802,93 @@ pub async fn devices_and_security_events(store: &dyn Store) {
     assert_eq!((events[1].detail.as_str(), events[1].at), ("fp-1", NOW));
     let (other, _) = registered(store, "dev-elsewhere@example.co").await;
     assert!(store.security_events(&other, user).await.unwrap().is_empty());
+}
+
+pub async fn members_work_at_the_venues_they_are_given(store: &dyn Store) {
+    let (scope, owner) = registered(store, "dos-sedes@example.co").await;
+    let (centro, norte) = (venue_of(store, &scope).await, venue_of(store, &scope).await);
+    let only_centro = Venues::only([VenueId::from_uuid(centro)]).unwrap();
+    let invitation = NewInvitation {
+        id: Uuid::now_v7(),
+        digest: b"inv-sede".to_vec(),
+        email: "mesero@example.co".into(),
+        name: "Mesero del Centro".into(),
+        standing: SERVER,
+        venues: only_centro.clone(),
+        invited_by: owner,
+        expires_at: NOW + time::Duration::days(7),
+    };
+    let message = OutboxMessage {
+        id: Uuid::now_v7(),
+        partner: Some(scope.partner()),
+        recipient: invitation.email.clone(),
+        subject: "Invitation".into(),
+        body: "accept at …".into(),
+        created_at: NOW,
+    };
+    let stored = store
+        .create_invitation(&scope, &invitation, &message, &change(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(stored.venues, only_centro);
+    assert_eq!(
+        store.pending_invitations(&scope).await.unwrap()[0].venues,
+        only_centro
+    );
+    let staff = NewStaff {
+        venues: stored.venues.clone(),
+        ..new_staff("mesero@example.co", SERVER)
+    };
+    let member = store
+        .accept_invitation(&scope, stored.id, &staff, &change(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(member.venues, only_centro);
+    assert_eq!(
+        store.staff_member(&scope, member.id).await.unwrap().venues,
+        only_centro
+    );
+    let both = Venues::only([VenueId::from_uuid(norte), VenueId::from_uuid(centro)]).unwrap();
+    let changed = store
+        .change_standing(&scope, member.id, SERVER, &both, &change(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(changed.venues, both);
+    let everywhere = store
+        .change_standing(&scope, member.id, SERVER, &Venues::Every, &change(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(everywhere.venues, Venues::Every);
+    assert_eq!(
+        store.staff_member(&scope, owner).await.unwrap().venues,
+        Venues::Every
+    );
+
+    // Each record a route names by id leads to its venue, and to nothing in another partner or when unknown.
+    let table = store
+        .create_table(&scope, norte, "Mesa 9", 4, &change(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .venue_of(&scope, VenueRecord::Table, table.id)
+            .await
+            .unwrap(),
+        Some(VenueId::from_uuid(norte))
+    );
+    let other = new_partner(store, "Otra").await;
+    assert_eq!(
+        store
+            .venue_of(&other, VenueRecord::Table, table.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .venue_of(&scope, VenueRecord::Order, Uuid::now_v7())
+            .await
+            .unwrap(),
+        None
+    );
 }
