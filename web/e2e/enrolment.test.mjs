@@ -211,6 +211,34 @@ test('the owner invites a member from the staff page and changes their role', as
   await page.reload();
   await page.locator('select[aria-label="luis@example.co"]').waitFor();
   assert.equal(await page.locator('select[aria-label="luis@example.co"]').inputValue(), 'kitchen');
+  // With two venues, the owner sends Luis to one of them from his row; his venues say so after a reload.
+  const venueIds = await page.evaluate(async () => {
+    const ids = [];
+    for (const name of ['Sede Norte', 'Sede Sur']) {
+      const response = await fetch('/api/v1/venues', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sessionStorage.getItem('comanda.access')}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, timezone: 'America/Bogota' }),
+      });
+      ids.push((await response.json()).id);
+    }
+    return ids;
+  });
+  assert.equal(venueIds.length, 2);
+  await page.reload();
+  const luisRow = page.locator('#staff-table tbody tr', { hasText: 'luis@example.co' });
+  await luisRow.locator('summary').click();
+  await luisRow.getByRole('checkbox', { name: 'Sede Sur: Luis Pérez' }).check();
+  const placed = page.waitForResponse((r) => r.url().includes('/api/v1/staff/') && r.request().method() === 'PATCH');
+  await luisRow.getByRole('button', { name: 'Save venues' }).click();
+  assert.equal((await placed).status(), 200);
+  await page.reload();
+  await page.locator('#staff-table tbody tr', { hasText: 'luis@example.co' }).locator('td', { hasText: /^Sede Sur/ }).waitFor();
+  // The owner's own row says every venue, with nothing to change (owners work at all of them).
+  const ownerRow = page.locator('#staff-table tbody tr').first();
+  assert.equal(await ownerRow.locator('summary').count(), 0);
+  await ownerRow.locator('td', { hasText: /^All$/ }).waitFor();
+  await assertAccessible(page, 'staff page with venues');
   await page.screenshot({ path: artifactPath('staff.png'), fullPage: true });
   // The next test goes on from this signed-in staff page (another sign-in would need a TOTP step not yet spent).
   ownerPage = page;

@@ -681,6 +681,51 @@ const pages = {
       }
       $('#invite-form input[name=payout_authority]').closest('label').hidden = true;
     }
+    // Where each member works: every venue (owners and payout authority always), or some. A member limited to some
+    // venues sees and grants only those; the choices are the caller's own venues.
+    const venues = await allPages('/api/v1/venues').catch(() => []);
+    const venueNames = new Map(venues.map((venue) => [venue.id, venue.name]));
+    const mine = me ? me.venues : null;
+    const choosable = venues.length > 1 || Boolean(mine);
+    const venuesText = (ids) => ids
+      ? ids.map((id) => venueNames.get(id) || (english ? 'another venue' : 'otra sede')).join(', ')
+      : (english ? 'All' : 'Todas');
+    const everyVenue = (role, payout) => role === 'owner' || payout;
+    // Checkboxes without a name, so `formValues` leaves them out; `chosen` reads them.
+    const venueChoices = (container, checked, label) => {
+      container.replaceChildren();
+      for (const venue of venues) {
+        const choice = document.createElement('label');
+        choice.className = 'inline';
+        const box = document.createElement('input');
+        box.type = 'checkbox';
+        box.value = venue.id;
+        box.checked = checked.includes(venue.id);
+        if (label) box.setAttribute('aria-label', `${venue.name}: ${label}`);
+        choice.append(box, ` ${venue.name}`);
+        container.appendChild(choice);
+      }
+    };
+    const chosen = (container) => [...container.querySelectorAll('input:checked')].map((box) => box.value);
+    const inviteVenues = $('#invite-venues');
+    if (choosable) {
+      inviteVenues.hidden = false;
+      venueChoices(inviteVenues.querySelector('.venue-choices'), []);
+      $('#invite-venues-hint').textContent = mine
+        ? (english ? 'None ticked: your venues.' : 'Sin marcar: tus sedes.')
+        : (english ? 'None ticked: every venue, also those you open later.' : 'Sin marcar: todas las sedes, también las que abras después.');
+      // Owners and payout authority work at every venue: nothing to choose for them.
+      const inviteForm = $('#invite-form');
+      const lockVenues = () => {
+        const every = everyVenue(inviteForm.role.value, inviteForm.payout_authority.checked);
+        for (const box of inviteVenues.querySelectorAll('input')) {
+          box.disabled = every;
+          if (every) box.checked = false;
+        }
+      };
+      inviteForm.role.addEventListener('change', lockVenues);
+      inviteForm.payout_authority.addEventListener('change', lockVenues);
+    }
     const render = async () => {
       const list = { items: await allPages('/api/v1/staff') };
       const body = $('#staff-table tbody');
@@ -715,6 +760,46 @@ const pages = {
         });
         roleCell.appendChild(select);
         row.appendChild(roleCell);
+        const venuesCell = document.createElement('td');
+        const where = document.createElement('span');
+        where.textContent = venuesText(member.venues);
+        venuesCell.appendChild(where);
+        if (choosable && !untouchable && !everyVenue(member.role, member.payout_authority)) {
+          const change = document.createElement('details');
+          const summary = document.createElement('summary');
+          summary.textContent = english ? 'Change' : 'Cambiar';
+          summary.setAttribute('aria-label', `${summary.textContent}: ${english ? 'venues of' : 'sedes de'} ${member.name}`);
+          const choices = document.createElement('div');
+          venueChoices(choices, member.venues || [], member.name);
+          const save = document.createElement('button');
+          save.type = 'button';
+          save.className = 'secondary';
+          save.textContent = english ? 'Save venues' : 'Guardar sedes';
+          save.addEventListener('click', async () => {
+            clearError();
+            const ids = chosen(choices);
+            // None ticked is every venue, which only a member of every venue may give.
+            if (ids.length === 0 && mine) {
+              showError({ detail: english ? 'Tick at least one venue.' : 'Marca al menos una sede.' });
+              return;
+            }
+            try {
+              const saved = await authed('PATCH', `/api/v1/staff/${member.id}`, { venues: ids.length ? ids : null });
+              member.venues = saved.venues;
+              where.textContent = venuesText(saved.venues);
+              change.open = false;
+              $('#staff-status').textContent = `${member.name}: ${venuesText(saved.venues)}`;
+            } catch (error) {
+              showError(error.problem);
+            }
+          });
+          const hint = document.createElement('p');
+          hint.className = 'hint';
+          hint.textContent = mine ? '' : (english ? 'None ticked: every venue.' : 'Sin marcar: todas las sedes.');
+          change.append(summary, choices, hint, save);
+          venuesCell.appendChild(change);
+        }
+        row.appendChild(venuesCell);
         // Payout authority (Stripe onboarding, payouts, big refunds' second person), given or taken here: an owner
         // starts without it, and needs it to connect card payments from the dashboard.
         const payoutCell = document.createElement('td');
@@ -783,7 +868,8 @@ const pages = {
         const who = document.createElement('span');
         who.className = 'who';
         const until = new Date(invitation.expires_at).toLocaleDateString(english ? 'en' : 'es-CO');
-        who.textContent = `${invitation.name} <${invitation.email}> — ${roleName(invitation.role)} · ${english ? 'valid until' : 'válida hasta'} ${until}`;
+        const at = choosable ? ` · ${english ? 'venues' : 'sedes'}: ${venuesText(invitation.venues)}` : '';
+        who.textContent = `${invitation.name} <${invitation.email}> — ${roleName(invitation.role)}${at} · ${english ? 'valid until' : 'válida hasta'} ${until}`;
         const withdraw = document.createElement('button');
         withdraw.type = 'button';
         withdraw.className = 'secondary';
@@ -806,7 +892,10 @@ const pages = {
     };
     try { await render(); } catch (error) { showError(error.problem); }
     onSubmit('#invite-form', async (v, form) => {
-      await authed('POST', '/api/v1/staff', { name: v.name, email: v.email, role: v.role, payout_authority: v.payout_authority === 'on' });
+      const invitation = { name: v.name, email: v.email, role: v.role, payout_authority: v.payout_authority === 'on' };
+      const ids = choosable ? chosen(inviteVenues) : [];
+      if (ids.length) invitation.venues = ids;
+      await authed('POST', '/api/v1/staff', invitation);
       form.reset();
       $('#invite-sent').hidden = false;
       await render();
@@ -2566,7 +2655,8 @@ pages.analytics = async () => {
   $('#csv-cash').addEventListener('click', () => download(`${base}/cash?${query()}&format=${csv}`, file(english ? 'cash' : 'efectivo')));
   $('#csv-heat').addEventListener('click', () => download(`${base}/heatmap?metric=${formValues(form).metric}&${query()}&format=${csv}`, file(english ? 'sales-heatmap' : 'ventas-mapa')));
   // The month's tip ledger for payroll (Ley 1935 de 2018): every venue of the partner, the month of the range's
-  // first day, each venue by its own business month.
+  // first day, each venue by its own business month. It spans every venue: not offered to a member of some only.
+  authed('GET', '/api/v1/me').then((me) => { if (me.venues) $('#csv-tips').hidden = true; }).catch(() => {});
   $('#csv-tips').addEventListener('click', () => {
     const month = formValues(form).from.slice(0, 7);
     download(`/api/v1/tips?month=${month}&format=${csv}`, `${english ? 'tips' : 'propinas'}-${month}.csv`);

@@ -273,10 +273,16 @@ impl Identity {
         let refused = |message: String| {
             ApiError::from(Problem::new(ProblemType::BusinessRule).field("venues", message))
         };
+        if asked.len() > 100 {
+            return Err(refused("lists at most 100 venues".into()));
+        }
         for id in asked {
             match self.store.venue(&caller.scope, VenueId::from_uuid(*id)).await {
                 Ok(_) => {}
-                Err(StoreError::NotFound) => return Err(refused(format!("{id} is not one of your venues"))),
+                // Another partner's venue and no venue at all answer alike.
+                Err(StoreError::NotFound) => {
+                    return Err(refused("names a venue that is not one of yours".into()));
+                }
                 Err(other) => return Err(other.into()),
             }
         }

@@ -290,7 +290,7 @@ pub async fn dashboard(headers: HeaderMap) -> Response {
 pub async fn staff(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
     let body = format!(
-        r#"<div class="table-scroll"><table id="staff-table" tabindex="-1"><thead><tr><th>{name}</th><th>{email}</th><th>{role}</th><th>{payout}</th><th>2FA</th><th><span class="visually-hidden">{actions}</span></th></tr></thead><tbody></tbody></table></div>
+        r#"<div class="table-scroll"><table id="staff-table" tabindex="-1"><thead><tr><th>{name}</th><th>{email}</th><th>{role}</th><th>{venues}</th><th>{payout}</th><th>2FA</th><th><span class="visually-hidden">{actions}</span></th></tr></thead><tbody></tbody></table></div>
 <p id="staff-status" class="visually-hidden" role="status"></p>
 <section id="pending-invitations" hidden>
 <h2>{pending}</h2>
@@ -302,6 +302,7 @@ pub async fn staff(headers: HeaderMap) -> Response {
 <label>{email}<input name="email" type="email" required></label>
 <label>{role}<select name="role"><option value="server">{server}</option><option value="kitchen">{kitchen}</option><option value="host">{host}</option><option value="analyst">{analyst}</option><option value="manager">{manager}</option><option value="owner">{owner}</option></select></label>
 <label class="inline"><input name="payout_authority" type="checkbox"> {payout}</label>
+<fieldset id="invite-venues" hidden><legend>{venues}</legend><p id="invite-venues-hint" class="hint"></p><div class="venue-choices"></div></fieldset>
 <button type="submit">{send}</button>
 </form>
 <p id="invite-sent" class="ok" hidden>{sent}</p>"#,
@@ -320,6 +321,7 @@ pub async fn staff(headers: HeaderMap) -> Response {
         sent = tr(l, "Invitación enviada.", "Invitation sent."),
         actions = tr(l, "Acciones", "Actions"),
         pending = tr(l, "Invitaciones pendientes", "Pending invitations"),
+        venues = tr(l, "Sedes", "Venues"),
     );
     account_page(l, "staff", tr(l, "Equipo", "Staff"), &body)
 }

@@ -525,6 +525,7 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
     let a = crate::ordering::venue_with_menu(&server, "cuerpo-a@example.co").await;
     let b = crate::ordering::venue_with_menu(&server, "cuerpo-b@example.co").await;
     let member_b = invite_and_join(&server, &b.owner, "mesero-b@example.co", "server", PASSWORD).await;
+    let member_a = invite_and_join(&server, &a.owner, "mesero-a@example.co", "server", PASSWORD).await;
     // An open bill at each partner's table: cash sent for B's bill at A's table finds no bill of A's.
     for venue in [&a, &b] {
         let ordered = post(
@@ -582,6 +583,18 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
             format!("/api/v1/venues/{}/tables/{}/cash", a.venue, a.table),
             Box::new(|id: &str| json!({"amount": 100, "session_id": id})),
         ),
+        (
+            "POST",
+            "/api/v1/staff".to_owned(),
+            Box::new(
+                |id: &str| json!({"email": "nuevo@example.co", "name": "Nuevo", "role": "server", "venues": [id]}),
+            ),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/staff/{member_a}"),
+            Box::new(|id: &str| json!({"venues": [id]})),
+        ),
     ];
     // Every id-valued body field the contract declares is one of the cases above: a new one fails here until added.
     let doc = call(&server, "GET", "/openapi.json", None, None).await.body;
@@ -590,6 +603,8 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
     let mut covered: Vec<(String, String, String)> = [
         ("patch", "/api/v1/menu/items/{item}", "category_id"),
         ("post", "/api/v1/privacy/requests", "subject"),
+        ("post", "/api/v1/staff", "venues"),
+        ("patch", "/api/v1/staff/{id}", "venues"),
         ("post", "/api/v1/venues/{venue}/menu/items", "category_id"),
         ("post", "/api/v1/venues/{venue}/table-combinations", "tables"),
         ("post", "/api/v1/venues/{venue}/tables/{table}/cash", "session_id"),
@@ -605,6 +620,8 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
         b.table.clone(),
         member_b.clone(),
         session_b.clone(),
+        b.venue.clone(),
+        b.venue.clone(),
     ];
     for ((method, path, body), id_of_b) in cases.iter().zip(ids_of_b) {
         let foreign = call(&server, method, path, Some(&a.owner), Some(body(&id_of_b))).await;
@@ -873,7 +890,7 @@ pub async fn something_behind_every_id(
     )
     .await;
     let session_b = sessions_b.body["items"][0]["id"].as_str().unwrap().to_owned();
-    let money_b = crate::payments::payment_refund_and_approval(server, &b).await;
+    let money_b = crate::payments::payment_refund_and_approval(server, b).await;
     let reservation_b = crate::reservations::a_booking_at(server, &b.owner, &b.venue).await;
     let entry_b = post(
         server,
