@@ -622,6 +622,8 @@ const pages = {
         form.reset();
         location.assign(`/tables?venue=${encodeURIComponent(venue.id)}`);
       });
+      // A manager of some venues only opens no new one (the business's owner does): the form is not offered.
+      if (me.venues) $('#setup').hidden = true;
       const payoutsState = $('#payouts-state');
       $('#payouts').hidden = false;
       try {

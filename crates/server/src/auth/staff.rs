@@ -108,6 +108,11 @@ impl Identity {
             expires_at: now + self.settings.invitation_ttl,
         };
         let link = format!("{}/invitations/{token}", self.settings.public_origin);
+        // Where they will work, when not at every venue: "como mesero en Sede Norte".
+        let (at_es, at_en) = match self.venue_names(&caller.scope, &venues).await?.join(", ") {
+            names if names.is_empty() => (String::new(), String::new()),
+            names => (format!(" en {names}"), format!(" at {names}")),
+        };
         // The invitee is told whose team it is: the business, not only the person who invited them.
         let business = self.store.partner(&caller.scope).await?.business_name;
         let message = OutboxMessage {
@@ -117,8 +122,8 @@ impl Identity {
             // Spanish first: the team of a Colombian restaurant reads it first.
             subject: "Te invitaron a comanda / You are invited to comanda".into(),
             body: format!(
-                "{} te invitó al equipo de {business} en comanda como {}.\nAcepta dentro de {} horas: {link}\n\n\
-                 {} invited you to join the team of {business} on comanda as {}.\nAccept within {} hours: {link}\n",
+                "{} te invitó al equipo de {business} en comanda como {}{at_es}.\nAcepta dentro de {} horas: {link}\n\n\
+                 {} invited you to join the team of {business} on comanda as {}{at_en}.\nAccept within {} hours: {link}\n",
                 caller.member.name,
                 standing.role.spoken(true),
                 self.settings.invitation_ttl.whole_hours(),
@@ -147,7 +152,7 @@ impl Identity {
         &self,
         token: &str,
         ctx: &RequestContext,
-    ) -> Result<(String, Standing, String), InvitationClosed> {
+    ) -> Result<(String, Standing, String, Vec<String>), InvitationClosed> {
         self.throttle
             .auth_attempt(ctx.address())
             .map_err(|_| InvitationClosed::Unknown)?;
@@ -167,13 +172,27 @@ impl Identity {
         if invitation.accepted_at.is_some() || invitation.expires_at <= self.now() {
             return Err(InvitationClosed::UsedOrExpired);
         }
+        let scope = TenantScope::from_proof(&proof);
         let business = self
             .store
-            .partner(&TenantScope::from_proof(&proof))
+            .partner(&scope)
             .await
             .map_err(|_| InvitationClosed::Unknown)?
             .business_name;
-        Ok((business, invitation.standing, invitation.email))
+        let venues = self
+            .venue_names(&scope, &invitation.venues)
+            .await
+            .map_err(|_| InvitationClosed::Unknown)?;
+        Ok((business, invitation.standing, invitation.email, venues))
+    }
+
+    /// The names of the venues a member works at, in their order; none for every venue.
+    async fn venue_names(&self, scope: &TenantScope, venues: &Venues) -> Result<Vec<String>, ApiError> {
+        let mut names = Vec::new();
+        for id in venues.listed().unwrap_or_default() {
+            names.push(self.store.venue(scope, id).await?.name);
+        }
+        Ok(names)
     }
 
     pub async fn accept_invitation(

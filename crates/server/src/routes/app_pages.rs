@@ -341,7 +341,7 @@ pub async fn invitation(
     // Whose team, as what and for which address, said before a password is chosen; a link that opens nothing
     // says so at once (it was refused only after the password was typed).
     let body = match state.identity.invitation_preview(&token, &ctx).await {
-        Ok((business, standing, email)) => format!(
+        Ok((business, standing, email, venues)) => format!(
             r#"<p id="invited-as">{invited}</p>
 <form id="accept-form" method="post" data-token="{token}" data-email="{email}">
 <label>{password}<input name="password" type="password" required minlength="12" maxlength="128" autocomplete="new-password"></label>
@@ -349,15 +349,17 @@ pub async fn invitation(
 </form>"#,
             invited = match l {
                 Lang::Es => format!(
-                    "<strong>{}</strong> te invitó a su equipo en comanda como <strong>{}</strong>, con el correo {}.",
+                    "<strong>{}</strong> te invitó a su equipo en comanda como <strong>{}</strong>{}, con el correo {}.",
                     escape(&business),
                     standing.role.spoken(true),
+                    at_venues(&venues, " en "),
                     escape(&email)
                 ),
                 Lang::En => format!(
-                    "<strong>{}</strong> invited you to their team on comanda as <strong>{}</strong>, with the email {}.",
+                    "<strong>{}</strong> invited you to their team on comanda as <strong>{}</strong>{}, with the email {}.",
                     escape(&business),
                     standing.role.spoken(false),
+                    at_venues(&venues, " at "),
                     escape(&email)
                 ),
             },
@@ -1668,4 +1670,13 @@ pub async fn pay_script() -> Response {
         PAY_JS,
     )
         .into_response()
+}
+
+/// " en <strong>Sede Norte</strong>" for an invitation to some venues; nothing for every venue.
+fn at_venues(venues: &[String], word: &str) -> String {
+    if venues.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = venues.iter().map(|name| escape(name)).collect();
+    format!("{word}<strong>{}</strong>", names.join(", "))
 }

@@ -1098,6 +1098,28 @@ pub async fn a_manager_of_one_venue_reaches_nothing_of_another(engine: Engine) {
         .unwrap();
     assert_eq!(listed["venues"], json!([venue_a]));
     let token = invitation_token(&server, "gerente.norte@example.co").await;
+    // The mail and the invitation page say where they will work.
+    assert!(
+        mailed(
+            &server,
+            &[
+                "To: gerente.norte@example.co",
+                "como gerente en Sede Norte.",
+                "as manager at Sede Norte."
+            ]
+        )
+        .await
+    );
+    let preview = call(&server, "GET", &format!("/invitations/{token}"), None, None).await;
+    assert!(
+        preview
+            .body
+            .as_str()
+            .unwrap()
+            .contains("como <strong>gerente</strong> en <strong>Sede Norte</strong>"),
+        "{}",
+        preview.body
+    );
     let joined = post(
         &server,
         &format!("/api/v1/staff/invitations/{token}/accept"),
