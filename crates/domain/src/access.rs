@@ -164,11 +164,11 @@ pub enum Venues {
 /// Why a member cannot be given the venues asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum VenuesError {
-    #[error("name at least one venue, or leave the list out for every venue")]
+    #[error("name at least one venue, or null for every venue")]
     Empty,
-    #[error("owners work at every venue")]
+    #[error("owners work at every venue: give null (every venue) with the role")]
     Owner,
-    #[error("payout authority spans every venue: a member holding it works at all of them")]
+    #[error("payout authority spans every venue: give null (every venue) with it")]
     PayoutAuthority,
 }
 

@@ -150,6 +150,14 @@ const spanishDetails = [
   [/^this bill is closed: its cash records stand/, 'Esa cuenta ya está cerrada: su efectivo queda como se registró.'],
   [/^accept the table first/, 'Acepta la mesa primero: su cuenta se abre cuando el personal la acepta.'],
   [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
+  [/^you work at some venues only: you manage the staff of those venues/, 'Trabajas solo en algunas sedes: gestionas el equipo de esas sedes, no de otras.'],
+  [/^this is for members of every venue of the business/, 'Esto es para quienes trabajan en todas las sedes del negocio (reportes entre sedes, propinas del mes, disputas, una sede nueva), y tú trabajas solo en algunas.'],
+  [/^you work at some venues only, and a person's records span every venue/, 'Trabajas solo en algunas sedes, y los datos de una persona abarcan todas: las solicitudes sobre otras personas las atiende el propietario.'],
+  [/^venues: names a venue that is not one of yours/, 'Esa sede no es de tu negocio.'],
+  [/^venues: name at least one venue/, 'Marca al menos una sede.'],
+  [/^venues: owners work at every venue/, 'Los propietarios trabajan en todas las sedes.'],
+  [/^venues: payout authority spans every venue/, 'La autoridad sobre pagos abarca todas las sedes: quien la tiene trabaja en todas.'],
+  [/^email: has a pending invitation to a role or venues yours cannot grant/, 'Ese correo tiene una invitación pendiente a un rol o a sedes que tú no puedes dar: la retira o la cambia quien la envió.'],
   [/^a partner always keeps at least one owner$/, 'El negocio siempre conserva al menos un propietario: nombra a otro antes.'],
   [/^guests have paid for this order: ([\d,]+(?:\.\d+)?) COP more.*: refund ([\d,]+(?:\.\d+)?) COP of their payments/, 'Los clientes ya pagaron este pedido: primero devuélveles $ $2 de sus pagos en «Pagos y devoluciones» (así vuelven $ $1 de la cuenta, y con ellos su parte de la propina), luego cancélalo.'],
   [/^guests have paid for this order/, 'Los clientes ya pagaron este pedido: primero devuélveles el pago, luego cancélalo.'],
@@ -318,9 +326,16 @@ function refreshTokens() {
 // was sent to sign in again, or shown a page of errors). Answers the venue's id, or null when it navigated away.
 async function chosenVenue() {
   const venue = new URLSearchParams(location.search).get('venue');
-  if (venue) return venue;
-  const venues = await allPages('/api/v1/venues').catch(() => []);
-  if (venues.length === 1) {
+  const venues = await allPages('/api/v1/venues').catch(() => null);
+  if (venue) {
+    // A venue the member does not work at (another venue of the business, or none): said, and nothing offered.
+    if (venues && !venues.some((v) => v.id === venue)) {
+      notForYou(notYourVenue());
+      return null;
+    }
+    return venue;
+  }
+  if (venues && venues.length === 1) {
     const url = new URL(location.href);
     url.searchParams.set('venue', venues[0].id);
     history.replaceState(null, '', url);
@@ -336,19 +351,39 @@ async function chosenVenue() {
 async function roleLimits(permission, readOnly, refused) {
   const me = await authed('GET', '/api/v1/me').catch(() => null);
   if (!me || (me.permissions || []).includes(permission)) return me;
-  const note = document.createElement('p');
-  note.className = 'hint';
-  note.id = 'role-note';
-  note.textContent = readOnly ? readOnly : refused;
-  const main = document.querySelector('main');
-  (main.querySelector('h1') || main.firstChild).after(note);
-  main.classList.add(readOnly ? 'read-only' : 'not-for-role');
-  // A page the role cannot use shows the note and nothing it would refuse.
-  if (!readOnly) {
-    for (const part of main.querySelectorAll('h2, form, section, .table-scroll, label, p:not(#role-note):not(.error)')) part.hidden = true;
+  if (readOnly) {
+    roleNote(readOnly);
+    document.querySelector('main').classList.add('read-only');
+  } else {
+    notForYou(refused);
   }
   return me;
 }
+
+// The note under the page's heading that says why it offers less (or nothing).
+function roleNote(text) {
+  const main = document.querySelector('main');
+  let note = $('#role-note');
+  if (!note) {
+    note = document.createElement('p');
+    note.className = 'hint';
+    note.id = 'role-note';
+    (main.querySelector('h1') || main.firstChild).after(note);
+  }
+  note.textContent = text;
+}
+
+// A page the member cannot use (their role, or a venue that is not theirs): the note, and nothing it would refuse.
+function notForYou(text) {
+  roleNote(text);
+  const main = document.querySelector('main');
+  main.classList.add('not-for-role');
+  for (const part of main.querySelectorAll('h2, form, section, .table-scroll, label, p:not(#role-note):not(.error)')) part.hidden = true;
+}
+
+const notYourVenue = () => english
+  ? 'This venue is not one of yours (or no longer is): go back to the dashboard and choose one of your venues.'
+  : 'Esta sede no está entre las tuyas (o ya no lo está): vuelve al panel y elige una de tus sedes.';
 // In a read-only page nothing that would change it is offered: its forms hidden, and the controls `controls` names
 // hidden or disabled (called again after each render, which draws them anew).
 function lockReadOnly(controls, hide = '') {
@@ -693,6 +728,17 @@ const pages = {
       ? ids.map((id) => venueNames.get(id) || (english ? 'another venue' : 'otra sede')).join(', ')
       : (english ? 'All' : 'Todas');
     const everyVenue = (role, payout) => role === 'owner' || payout;
+    // Whether every venue of `theirs` (null: every venue) is one of the caller's: a manager of some venues manages the
+    // staff of those only (the server refuses the rest).
+    const covers = (theirs) => !mine || Boolean(theirs && theirs.every((id) => mine.includes(id)));
+    // Owners and payout authority work at every venue: given to a member of some, that is said and asked first.
+    const widening = (member) => {
+      if (!member.venues) return {};
+      const asked = english
+        ? `${member.name} works at ${venuesText(member.venues)} only. Owners and payout authority work at every venue: give it and let them work at every venue?`
+        : `${member.name} trabaja solo en ${venuesText(member.venues)}. Los propietarios y la autoridad sobre pagos trabajan en todas las sedes: ¿dárselo y que trabaje en todas?`;
+      return window.confirm(asked) ? { venues: null } : null;
+    };
     // Checkboxes without a name, so `formValues` leaves them out; `chosen` reads them.
     const venueChoices = (container, checked, label) => {
       container.replaceChildren();
@@ -748,13 +794,21 @@ const pages = {
           const option = new Option(roleName(role), role, false, role === member.role);
           select.add(option);
         }
-        // Whom a manager may not change (an owner, a manager, anyone with payout authority) is shown, not offered.
-        const untouchable = !owner && !floor(member);
+        // Whom a manager may not change (an owner, a manager, anyone with payout authority, anyone working at a venue
+        // not theirs) is shown, not offered.
+        const untouchable = (!owner && !floor(member)) || !covers(member.venues);
         select.disabled = untouchable;
         select.addEventListener('change', async () => {
           clearError();
+          const wider = select.value === 'owner' ? widening(member) : {};
+          if (!wider) {
+            select.value = member.role;
+            return;
+          }
           try {
-            await authed('PATCH', `/api/v1/staff/${member.id}`, { role: select.value });
+            await authed('PATCH', `/api/v1/staff/${member.id}`, { role: select.value, ...wider });
+            // The row's venues may have changed with the role: drawn again from what the server keeps.
+            await render();
           } catch (error) {
             showError(error.problem);
             select.value = member.role;
@@ -787,10 +841,11 @@ const pages = {
             }
             try {
               const saved = await authed('PATCH', `/api/v1/staff/${member.id}`, { venues: ids.length ? ids : null });
-              member.venues = saved.venues;
-              where.textContent = venuesText(saved.venues);
-              change.open = false;
+              await render();
               $('#staff-status').textContent = `${member.name}: ${venuesText(saved.venues)}`;
+              // The row was drawn anew: the focus goes back to its venues' disclosure.
+              const again = [...document.querySelectorAll('#staff-table summary')].find((s) => s.getAttribute('aria-label') === summary.getAttribute('aria-label'));
+              if (again) again.focus();
             } catch (error) {
               showError(error.problem);
             }
@@ -812,8 +867,15 @@ const pages = {
         let held = member.payout_authority;
         payout.addEventListener('change', async () => {
           clearError();
+          const wider = payout.checked ? widening(member) : {};
+          if (!wider) {
+            payout.checked = held;
+            return;
+          }
           try {
-            held = (await authed('PATCH', `/api/v1/staff/${member.id}`, { payout_authority: payout.checked })).payout_authority;
+            const saved = await authed('PATCH', `/api/v1/staff/${member.id}`, { payout_authority: payout.checked, ...wider });
+            held = saved.payout_authority;
+            if (wider.venues === null) await render();
             $('#staff-status').textContent = `${member.name}: ${held ? (english ? 'payout authority given' : 'autoridad sobre pagos dada') : (english ? 'payout authority taken away' : 'autoridad sobre pagos quitada')}`;
           } catch (error) {
             showError(error.problem);
@@ -888,7 +950,9 @@ const pages = {
             showError(error.problem);
           }
         });
-        item.append(who, withdraw);
+        // One to a venue not theirs is its inviter's to withdraw (a manager of some venues sees those to every venue).
+        if (owner || covers(invitation.venues)) item.append(who, withdraw);
+        else item.append(who);
         invitations.appendChild(item);
       }
     };
@@ -1953,9 +2017,19 @@ pages.kitchen = async () => {
       pendingBox.appendChild(card);
     }
   };
+  // A venue taken from the member while the display is open answers 404 from then on: the display stops, empties
+  // and says so, rather than showing its last orders as live.
+  let gone = false;
+  const venueGone = () => {
+    gone = true;
+    clearInterval(following);
+    $('#live').textContent = '';
+    for (const box of [board, balancesBox, pendingBox]) box.replaceChildren();
+    notForYou(notYourVenue());
+  };
   // The cards and the open cash desk follow the bills every two seconds (another server's record, a guest paying).
-  setInterval(() => {
-    refreshSessions().catch(() => {});
+  const following = setInterval(() => {
+    refreshSessions().catch((error) => { if (error.status === 404) venueGone(); });
     if (deskTable && !desk.hidden) loadDesk().catch(() => {});
   }, 2000);
   refreshSessions().catch(() => {});
@@ -1973,7 +2047,7 @@ pages.kitchen = async () => {
   let lastEventId = null;
   let failures = 0;
   let refreshed = false;
-  for (;;) {
+  while (!gone) {
     // After a restart every display of every venue reconnects at once: waits grow with each failure and are
     // spread at random, and a Retry-After from the server is honoured, so the displays do not return in lockstep.
     let wait = Math.min(30000, 1000 * 2 ** failures) * (0.5 + Math.random());
@@ -1989,6 +2063,7 @@ pages.kitchen = async () => {
         continue;
       }
       refreshed = false;
+      if (response.status === 404) return venueGone();
       if (!response.ok) {
         const retryAfter = Number(response.headers.get('retry-after'));
         if (retryAfter > 0) wait = retryAfter * 1000 * (1 + Math.random());

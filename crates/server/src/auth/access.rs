@@ -452,7 +452,10 @@ async fn venue_gate(
             return Ok(());
         }
         return Err(Problem::new(ProblemType::Forbidden)
-            .detail("this spans every venue of the business, and you work at some of them only")
+            .detail(
+                "this is for members of every venue of the business (reports across venues, the tip ledger, \
+                 disputes, a new venue), and you work at some of them only",
+            )
             .into());
     }
     for (tie, value) in ties {

@@ -276,11 +276,32 @@ impl Identity {
         caller: &Caller,
         page: PageRequest,
     ) -> Result<Page<StaffMember>, ApiError> {
+        // A member of some venues sees the colleagues they share one with: pages are read on until one is full or
+        // the list ends, so a page is never empty while more follow.
+        let limit = usize::from(page.limit);
         let mut page = self.store.list_staff(&caller.scope, page).await?;
-        // A member of some venues sees the colleagues they share one with (a page may then hold fewer than asked;
-        // its cursor still leads on).
         page.items
             .retain(|member| caller.member.venues.overlaps(&member.venues));
+        while page.items.len() < limit
+            && let Some(next) = page.next
+        {
+            let request = PageRequest {
+                after: Some(next),
+                limit: u16::try_from(limit).unwrap_or(u16::MAX),
+            };
+            let mut more = self.store.list_staff(&caller.scope, request).await?;
+            more.items
+                .retain(|member| caller.member.venues.overlaps(&member.venues));
+            page.items.extend(more.items);
+            page.next = more.next;
+        }
+        if page.items.len() > limit {
+            page.items.truncate(limit);
+            page.next = page
+                .items
+                .last()
+                .map(|member| comanda_domain::Cursor::after(member.id));
+        }
         Ok(page)
     }
 
@@ -292,8 +313,11 @@ impl Identity {
         let refused = |message: String| {
             ApiError::from(Problem::new(ProblemType::BusinessRule).field("venues", message))
         };
+        // The contract's `maxItems`: a shape error, as every other one.
         if asked.len() > 100 {
-            return Err(refused("lists at most 100 venues".into()));
+            return Err(Problem::new(ProblemType::Validation)
+                .field("venues", "lists at most 100 venues")
+                .into());
         }
         for id in asked {
             match self.store.venue(&caller.scope, VenueId::from_uuid(*id)).await {
@@ -355,10 +379,11 @@ impl Identity {
                 .detail("your role cannot make this change")
                 .into());
         }
+        // Owners and payout authority work at every venue: granting either to a member of some venues needs
+        // `"venues": null` with it, said rather than implied (a payout tick taken back must not leave them at
+        // every venue unnoticed).
         let venues = match &patch.venues {
             Some(asked) => self.venues_asked(caller, asked.as_deref()).await?,
-            // Owners and payout authority work at every venue: granting either takes the member to all of them.
-            None if Venues::Every.check(new).is_ok() && target.venues.check(new).is_err() => Venues::Every,
             None => target.venues.clone(),
         };
         self.may_give_venues(caller, Some(&target.venues), Some((&venues, new)))?;
@@ -412,7 +437,7 @@ impl Identity {
         }) {
             return Err(ApiError::conflict_on(
                 "email",
-                "has a pending invitation to a role yours cannot grant: whoever sent it withdraws or changes it",
+                "has a pending invitation to a role or venues yours cannot grant: whoever sent it withdraws or changes it",
             ));
         }
         Ok(earlier)

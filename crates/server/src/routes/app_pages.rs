@@ -323,7 +323,8 @@ pub async fn staff(headers: HeaderMap) -> Response {
         pending = tr(l, "Invitaciones pendientes", "Pending invitations"),
         venues = tr(l, "Sedes", "Venues"),
     );
-    account_page(l, "staff", tr(l, "Equipo", "Staff"), &body)
+    // Wide: the team's table (name, email, role, venues, payout authority, 2FA, removal) does not fit a card.
+    staff_page(l, "staff", tr(l, "Equipo", "Staff"), r#"class="wide""#, &body)
 }
 
 /// Accepting an invitation: choose a password.

@@ -392,9 +392,22 @@ pub async fn request(
             None
         }
     };
-    // Requests about others reach guests and staff of every venue: a manager of some venues only answers none.
-    let manages_staff = caller.member.standing.allows(Permission::ManageStaff)
-        && caller.member.venues == comanda_domain::Venues::Every;
+    // Requests about others reach guests and staff of every venue: a manager of some venues only answers none, and
+    // is told why.
+    let manages_staff = caller.member.standing.allows(Permission::ManageStaff);
+    let forbidden = || -> ApiError {
+        if manages_staff {
+            Problem::new(ProblemType::Forbidden)
+                .detail(
+                    "you work at some venues only, and a person's records span every venue: the owner answers \
+                     requests about others",
+                )
+                .into()
+        } else {
+            forbidden()
+        }
+    };
+    let manages_staff = manages_staff && caller.member.venues == comanda_domain::Venues::Every;
     let subject = match &request.subject {
         Subject::Id(raw) => raw
             .parse::<Uuid>()

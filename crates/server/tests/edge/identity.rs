@@ -1209,8 +1209,40 @@ pub async fn a_manager_of_one_venue_reaches_nothing_of_another(engine: Engine) {
         .await;
         assert_eq!(beyond.status, 403, "{venues}: {}", beyond.body);
     }
-    let staff = call(&server, "GET", "/api/v1/staff", Some(&manager), None).await;
-    assert_eq!(staff.status, 200, "{}", staff.body);
+    // A page at a time, no page empty while more follow: the colleagues sharing a venue, and nobody of B alone.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/staff?limit=1".to_owned();
+    loop {
+        let page = call(&server, "GET", &path, Some(&manager), None).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let items = page.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", page.body);
+        seen.push(items[0]["email"].as_str().unwrap().to_owned());
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/staff?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "dos-sedes@example.co",
+            "gerente.norte@example.co",
+            "server-b@example.co"
+        ],
+        "the owner, themselves and B's server of every venue"
+    );
+    let too_many: Vec<String> = (0..101).map(|_| venue_a.clone()).collect();
+    let shape = call(
+        &server,
+        "PATCH",
+        &format!("/api/v1/staff/{manager_id}"),
+        Some(&b.owner),
+        Some(json!({"venues": too_many})),
+    )
+    .await;
+    assert_eq!(shape.status, 400, "{}", shape.body);
     let invitations = call(&server, "GET", "/api/v1/invitations", Some(&manager), None).await;
     // They see the invitations of their venue, and one to every venue (theirs too), which they cannot withdraw.
     let invited: Vec<(&Value, &Value)> = invitations.body["items"]
@@ -1242,6 +1274,10 @@ pub async fn a_manager_of_one_venue_reaches_nothing_of_another(engine: Engine) {
         ),
         (&manager_id, json!({"venues": []})),
         (&manager_id, json!({"venues": [uuid::Uuid::now_v7()]})),
+        // Granting payout authority (or the owner's role) to a member of some venues says "every venue" with it:
+        // a tick taken back must not leave them at every venue unnoticed.
+        (&manager_id, json!({"payout_authority": true})),
+        (&manager_id, json!({"role": "owner"})),
     ] {
         let refused = call(
             &server,
