@@ -179,6 +179,21 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await second.waitFor({ state: 'detached', timeout: 5000 });
   await guest.locator('.order-status[data-status="cancelled"]').waitFor({ timeout: 5000 });
 
+  // The kitchen runs out of lemonade ("86"): ticked on the display, it leaves the guest's menu; back once unticked.
+  await kitchen.locator('#sold-out summary').click();
+  const lemonadeOut = kitchen.getByRole('checkbox', { name: 'Limonada de coco' });
+  await lemonadeOut.check();
+  await kitchen.locator('#kitchen-status', { hasText: 'Limonada de coco: agotado' }).waitFor();
+  await assertAccessible(kitchen, 'kitchen display with its sold-out dishes');
+  await guest.reload();
+  await guest.locator('.dish').first().waitFor();
+  assert.equal(await guest.locator('.dish', { hasText: 'Limonada' }).count(), 0, 'a sold-out dish is not offered');
+  await lemonadeOut.uncheck();
+  await kitchen.locator('#kitchen-status', { hasText: 'Limonada de coco: otra vez en el menú' }).waitFor();
+  await guest.reload();
+  await guest.locator('.dish', { hasText: 'Limonada' }).waitFor();
+  await kitchen.locator('#sold-out summary').click();
+
   // The guests pay in cash: the server records part, then the rest with a tip, and the table closes paid with one tap.
   for (const status of ['ready', 'served']) {
     await kitchen.locator('.ticket button.advance').click();

@@ -378,7 +378,7 @@ function notForYou(text) {
   roleNote(text);
   const main = document.querySelector('main');
   main.classList.add('not-for-role');
-  for (const part of main.querySelectorAll('h2, form, section, .table-scroll, label, p:not(#role-note):not(.error)')) part.hidden = true;
+  for (const part of main.querySelectorAll('h2, form, section, details, .table-scroll, label, p:not(#role-note):not(.error)')) part.hidden = true;
 }
 
 const notYourVenue = () => english
@@ -2027,6 +2027,48 @@ pages.kitchen = async () => {
     for (const box of [board, balancesBox, pendingBox]) box.replaceChildren();
     notForYou(notYourVenue());
   };
+  // The kitchen's "86": each dish of the menu, ticked when sold out (read when the list is opened: a manager may
+  // have changed the menu since the display started).
+  const soldOut = $('#sold-out');
+  soldOut.addEventListener('toggle', async () => {
+    if (!soldOut.open) return;
+    const box = $('#sold-out-dishes');
+    try {
+      const menu = await authed('GET', `/api/v1/venues/${venue}/menu`);
+      box.replaceChildren();
+      for (const category of menu.categories) {
+        if (!category.items.length) continue;
+        const group = document.createElement('fieldset');
+        const legend = document.createElement('legend');
+        legend.textContent = category.name[english ? 'en' : 'es'] || category.name.es;
+        group.appendChild(legend);
+        for (const dish of category.items) {
+          const label = document.createElement('label');
+          label.className = 'inline';
+          const box86 = document.createElement('input');
+          box86.type = 'checkbox';
+          box86.checked = !dish.available;
+          const name = dish.name[english ? 'en' : 'es'] || dish.name.es;
+          box86.addEventListener('change', async () => {
+            clearError();
+            try {
+              const saved = await authed('PUT', `/api/v1/menu/items/${dish.id}/availability`, { available: !box86.checked });
+              box86.checked = !saved.available;
+              $('#kitchen-status').textContent = `${name}: ${saved.available ? (english ? 'back on the menu' : 'otra vez en el menú') : (english ? 'sold out' : 'agotado')}`;
+            } catch (error) {
+              box86.checked = !box86.checked;
+              showError(error.problem);
+            }
+          });
+          label.append(box86, ` ${name}`);
+          group.appendChild(label);
+        }
+        box.appendChild(group);
+      }
+    } catch (error) {
+      showError(error.problem);
+    }
+  });
   // The cards and the open cash desk follow the bills every two seconds (another server's record, a guest paying).
   const following = setInterval(() => {
     refreshSessions().catch((error) => { if (error.status === 404) venueGone(); });

@@ -273,6 +273,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(ordering::create_category))
         .routes(routes!(ordering::create_item))
         .routes(routes!(ordering::update_item, ordering::delete_item))
+        .routes(routes!(ordering::set_item_availability))
         .routes(routes!(ordering::update_category, ordering::delete_category))
         .routes(routes!(ordering::menu))
         .routes(routes!(ordering::venue_orders))

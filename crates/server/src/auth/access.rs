@@ -155,6 +155,8 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         ("POST", "/api/v1/table-sessions/{session}/accept") => Staff(Permission::SettleBills),
         ("POST", "/api/v1/orders/{order}/transitions")
         | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),
+        // The kitchen's "86": who moves the orders marks a dish sold out (or back on) mid-service.
+        ("PUT", "/api/v1/menu/items/{item}/availability") => Staff(Permission::ManageOrders),
         // Reservations: the public widget books by the venue's listing (a host with a token books by phone on the
         // same route, and puts a party on the waitlist and answers its offer there), the guest manages by the signed
         // link in their confirmation; the host runs the day; the booking policy and combinations are the venue's

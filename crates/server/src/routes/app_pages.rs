@@ -1256,7 +1256,18 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
 <h2>{orders}</h2>
 <div id="kitchen-orders" class="board"></div>
 <h2>{bills}</h2>
-<div id="table-balances" class="board"></div>"#,
+<div id="table-balances" class="board"></div>
+<details id="sold-out">
+<summary>{sold_out}</summary>
+<p class="hint">{sold_out_hint}</p>
+<div id="sold-out-dishes"></div>
+</details>"#,
+        sold_out = tr(l, "Platos agotados", "Sold-out dishes"),
+        sold_out_hint = tr(
+            l,
+            "Un plato marcado sale del menú de los clientes al momento; desmárcalo cuando vuelva a haber.",
+            "A dish ticked leaves the guests' menu at once; untick it when there is more."
+        ),
         orders = tr(l, "Pedidos en curso", "Orders in progress"),
         bills = tr(l, "Cuentas de las mesas", "Tables' bills"),
         waiting = tr(l, "Conectando…", "Connecting…"),

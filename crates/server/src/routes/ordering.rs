@@ -872,6 +872,42 @@ pub async fn update_item(
     Ok(Json(saved.into()))
 }
 
+/// Whether a dish can be ordered now: the kitchen's "86".
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Availability {
+    /// `false`: sold out — gone from the guests' menu at once, and refused in an order sent from a menu opened before.
+    pub available: bool,
+}
+
+/// Marks a dish sold out, or back on (the kitchen's "86"): the one change to the menu the kitchen and the servers
+/// make themselves, in the middle of a service, without waiting for a manager. Audited as `menu.item_availability`.
+#[utoipa::path(put, path = "/api/v1/menu/items/{item}/availability", tag = "menu", security(("bearer" = [])),
+    params(("item" = String, Path)), request_body = Availability,
+    responses((status = 200, body = ItemView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn set_item_availability(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(item): Path<String>,
+    ApiJson(availability): ApiJson<Availability>,
+) -> Result<Json<ItemView>, ApiError> {
+    let mut item = state.store.menu_item(&caller.scope, path_id(&item)?).await?;
+    item.available = availability.available;
+    let saved = state
+        .store
+        .update_menu_item(
+            &caller.scope,
+            &item,
+            &caller
+                .audit(&ctx, "menu.item_availability")
+                .detail(format!("available={}", item.available)),
+            state.clock.now(),
+        )
+        .await?;
+    Ok(Json(saved.into()))
+}
+
 /// Removes an item from the menu (orders keep their own copy of what was ordered).
 #[utoipa::path(delete, path = "/api/v1/menu/items/{item}", tag = "menu", security(("bearer" = [])),
     params(("item" = String, Path)), responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]

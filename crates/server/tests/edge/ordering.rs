@@ -1535,3 +1535,104 @@ async fn lines_that_cannot_be_ordered_are_refused_naming_the_field() {
     );
     server.stop().await;
 }
+
+/// The kitchen's "86": a cook marks a dish sold out mid-service, without a manager; it leaves the guests' menu at
+/// once, an order sent from a menu opened before is refused on that dish, and it comes back the same way. The host,
+/// who moves no orders, may not.
+#[tokio::test]
+async fn the_kitchen_marks_a_dish_sold_out_and_back() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "ochenta-y-seis@example.co").await;
+    crate::identity::invite_and_join(&server, &v.owner, "cocina86@example.co", "kitchen", PASSWORD).await;
+    crate::identity::invite_and_join(&server, &v.owner, "host86@example.co", "host", PASSWORD).await;
+    let token_of = |email: &'static str| {
+        let server = &server;
+        async move {
+            let signed_in = crate::identity::login(server, email, PASSWORD).await;
+            assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+            signed_in.body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let (cook, host) = (
+        token_of("cocina86@example.co").await,
+        token_of("host86@example.co").await,
+    );
+    let path = format!("/api/v1/menu/items/{}/availability", v.item);
+    let refused = call(
+        &server,
+        "PUT",
+        &path,
+        Some(&host),
+        Some(json!({"available": false})),
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let sold_out = call(
+        &server,
+        "PUT",
+        &path,
+        Some(&cook),
+        Some(json!({"available": false})),
+    )
+    .await;
+    assert_eq!(sold_out.status, 200, "{}", sold_out.body);
+    assert_eq!(sold_out.body["available"], false);
+    let guest_menu = call(&server, "GET", &format!("/api/v1/t/{}", v.token), None, None).await;
+    let dishes: Vec<&Value> = guest_menu.body["menu"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["items"].as_array().unwrap())
+        .collect();
+    assert!(dishes.iter().all(|d| d["id"] != json!(v.item)), "{dishes:?}");
+    let ordered = post(
+        &server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(ordered.status, 422, "{}", ordered.body);
+    assert_eq!(
+        ordered.body["errors"][0]["message"], "is sold out",
+        "{}",
+        ordered.body
+    );
+    let back = call(
+        &server,
+        "PUT",
+        &path,
+        Some(&cook),
+        Some(json!({"available": true})),
+    )
+    .await;
+    assert_eq!(back.status, 200, "{}", back.body);
+    let ordered = post(
+        &server,
+        &format!("/api/v1/t/{}/orders", v.token),
+        None,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.body);
+    // Only the availability: anything else in the body is refused, not ignored.
+    let more = call(
+        &server,
+        "PUT",
+        &path,
+        Some(&cook),
+        Some(json!({"available": true, "price": 1})),
+    )
+    .await;
+    assert_eq!(more.status, 400, "{}", more.body);
+    let audit = call(&server, "GET", "/api/v1/audit?limit=200", Some(&v.owner), None).await;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .filter(|a| *a == "menu.item_availability")
+        .collect();
+    assert_eq!(actions.len(), 2, "{}", audit.body);
+    server.stop().await;
+}
