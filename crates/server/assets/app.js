@@ -360,6 +360,18 @@ async function roleLimits(permission, readOnly, refused) {
   return me;
 }
 
+// A checkbox in its inline label ("☐ Sede Norte"), and the box; `ariaLabel` names it apart from its text.
+function tickBox(text, checked, ariaLabel) {
+  const label = document.createElement('label');
+  label.className = 'inline';
+  const box = document.createElement('input');
+  box.type = 'checkbox';
+  box.checked = checked;
+  if (ariaLabel) box.setAttribute('aria-label', ariaLabel);
+  label.append(box, ` ${text}`);
+  return [label, box];
+}
+
 // The note under the page's heading that says why it offers less (or nothing).
 function roleNote(text) {
   const main = document.querySelector('main');
@@ -743,14 +755,8 @@ const pages = {
     const venueChoices = (container, checked, label) => {
       container.replaceChildren();
       for (const venue of venues) {
-        const choice = document.createElement('label');
-        choice.className = 'inline';
-        const box = document.createElement('input');
-        box.type = 'checkbox';
+        const [choice, box] = tickBox(venue.name, checked.includes(venue.id), label && `${venue.name}: ${label}`);
         box.value = venue.id;
-        box.checked = checked.includes(venue.id);
-        if (label) box.setAttribute('aria-label', `${venue.name}: ${label}`);
-        choice.append(box, ` ${venue.name}`);
         container.appendChild(choice);
       }
     };
@@ -2043,12 +2049,8 @@ pages.kitchen = async () => {
         legend.textContent = category.name[english ? 'en' : 'es'] || category.name.es;
         group.appendChild(legend);
         for (const dish of category.items) {
-          const label = document.createElement('label');
-          label.className = 'inline';
-          const box86 = document.createElement('input');
-          box86.type = 'checkbox';
-          box86.checked = !dish.available;
           const name = dish.name[english ? 'en' : 'es'] || dish.name.es;
+          const [label, box86] = tickBox(name, !dish.available);
           box86.addEventListener('change', async () => {
             clearError();
             try {
@@ -2060,7 +2062,6 @@ pages.kitchen = async () => {
               showError(error.problem);
             }
           });
-          label.append(box86, ` ${name}`);
           group.appendChild(label);
         }
         box.appendChild(group);

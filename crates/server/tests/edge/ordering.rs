@@ -1558,23 +1558,23 @@ async fn the_kitchen_marks_a_dish_sold_out_and_back() {
         token_of("host86@example.co").await,
     );
     let path = format!("/api/v1/menu/items/{}/availability", v.item);
-    let refused = call(
-        &server,
-        "PUT",
-        &path,
-        Some(&host),
-        Some(json!({"available": false})),
-    )
-    .await;
+    let mark = async |token: &str, available: bool| {
+        call(
+            &server,
+            "PUT",
+            &path,
+            Some(token),
+            Some(json!({"available": available})),
+        )
+        .await
+    };
+    let order_dish = async || {
+        let body = json!({"items": [{"item_id": v.item, "quantity": 1}]});
+        post(&server, &format!("/api/v1/t/{}/orders", v.token), None, body).await
+    };
+    let refused = mark(&host, false).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
-    let sold_out = call(
-        &server,
-        "PUT",
-        &path,
-        Some(&cook),
-        Some(json!({"available": false})),
-    )
-    .await;
+    let sold_out = mark(&cook, false).await;
     assert_eq!(sold_out.status, 200, "{}", sold_out.body);
     assert_eq!(sold_out.body["available"], false);
     let guest_menu = call(&server, "GET", &format!("/api/v1/t/{}", v.token), None, None).await;
@@ -1585,35 +1585,16 @@ async fn the_kitchen_marks_a_dish_sold_out_and_back() {
         .flat_map(|c| c["items"].as_array().unwrap())
         .collect();
     assert!(dishes.iter().all(|d| d["id"] != json!(v.item)), "{dishes:?}");
-    let ordered = post(
-        &server,
-        &format!("/api/v1/t/{}/orders", v.token),
-        None,
-        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
-    )
-    .await;
+    let ordered = order_dish().await;
     assert_eq!(ordered.status, 422, "{}", ordered.body);
     assert_eq!(
         ordered.body["errors"][0]["message"], "is sold out",
         "{}",
         ordered.body
     );
-    let back = call(
-        &server,
-        "PUT",
-        &path,
-        Some(&cook),
-        Some(json!({"available": true})),
-    )
-    .await;
+    let back = mark(&cook, true).await;
     assert_eq!(back.status, 200, "{}", back.body);
-    let ordered = post(
-        &server,
-        &format!("/api/v1/t/{}/orders", v.token),
-        None,
-        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
-    )
-    .await;
+    let ordered = order_dish().await;
     assert_eq!(ordered.status, 201, "{}", ordered.body);
     // Only the availability: anything else in the body is refused, not ignored.
     let more = call(
