@@ -11,6 +11,8 @@ let server;
 let browser;
 let ownerSecret;
 let ownerPage;
+// The owner's two venues (Sede Norte, Sede Sur): Luis is moved to Sede Sur.
+let venueIds;
 
 before(async () => {
   server = await startServer();
@@ -212,7 +214,7 @@ test('the owner invites a member from the staff page and changes their role', as
   await page.locator('select[aria-label="luis@example.co"]').waitFor();
   assert.equal(await page.locator('select[aria-label="luis@example.co"]').inputValue(), 'kitchen');
   // With two venues, the owner sends Luis to one of them from his row; his venues say so after a reload.
-  const venueIds = await page.evaluate(async () => {
+  venueIds = await page.evaluate(async () => {
     const ids = [];
     for (const name of ['Sede Norte', 'Sede Sur']) {
       const response = await fetch('/api/v1/venues', {
@@ -298,5 +300,14 @@ test('a member promoted while signed in confirms their password before enrolling
   const ownerRow = phone.locator('#staff-table tbody tr', { hasText: 'owner' }).first();
   assert.equal(await ownerRow.locator('select').isDisabled(), true);
   assert.equal(await ownerRow.getByRole('button', { name: /^Remove/ }).count(), 0);
+  // A manager of Sede Sur only hires for it (none ticked is theirs), and a page of Sede Norte says it is not theirs
+  // and offers nothing.
+  await phone.locator('#invite-venues-hint', { hasText: 'None ticked: your venues.' }).waitFor();
+  await phone.goto(`${server.origin}/kitchen?venue=${venueIds[0]}`);
+  await phone.locator('#role-note', { hasText: 'This venue is not one of yours' }).waitFor();
+  assert.equal(await phone.locator('main h2').first().isHidden(), true);
+  await assertAccessible(phone, 'a page of a venue that is not the member\'s');
+  await phone.goto(`${server.origin}/kitchen?venue=${venueIds[1]}`);
+  await phone.locator('#live').filter({ hasText: 'Live' }).waitFor();
   await member.close();
 });
