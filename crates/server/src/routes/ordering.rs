@@ -875,7 +875,7 @@ pub async fn update_item(
 /// Whether a dish can be ordered now: the kitchen's "86".
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Availability {
+pub struct ItemAvailability {
     /// `false`: sold out — gone from the guests' menu at once, and refused in an order sent from a menu opened before.
     pub available: bool,
 }
@@ -883,14 +883,14 @@ pub struct Availability {
 /// Marks a dish sold out, or back on (the kitchen's "86"): the one change to the menu the kitchen and the servers
 /// make themselves, in the middle of a service, without waiting for a manager. Audited as `menu.item_availability`.
 #[utoipa::path(put, path = "/api/v1/menu/items/{item}/availability", tag = "menu", security(("bearer" = [])),
-    params(("item" = String, Path)), request_body = Availability,
+    params(("item" = String, Path)), request_body = ItemAvailability,
     responses((status = 200, body = ItemView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn set_item_availability(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ctx: RequestContext,
     Path(item): Path<String>,
-    ApiJson(availability): ApiJson<Availability>,
+    ApiJson(availability): ApiJson<ItemAvailability>,
 ) -> Result<Json<ItemView>, ApiError> {
     let mut item = state.store.menu_item(&caller.scope, path_id(&item)?).await?;
     item.available = availability.available;
