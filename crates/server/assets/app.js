@@ -150,6 +150,8 @@ const spanishDetails = [
   [/^this bill is closed: its cash records stand/, 'Esa cuenta ya está cerrada: su efectivo queda como se registró.'],
   [/^accept the table first/, 'Acepta la mesa primero: su cuenta se abre cuando el personal la acepta.'],
   [/^your role does not allow this$/, 'Tu rol no permite hacer esto; pídeselo a un gerente o al propietario.'],
+  [/^your role cannot make this change$/, 'Tu rol no permite hacer este cambio; pídeselo al propietario.'],
+  [/^your role cannot grant this role$/, 'Tu rol no puede dar ese rol; pídeselo al propietario.'],
   [/^you work at some venues only: you manage the staff of those venues/, 'Trabajas solo en algunas sedes: gestionas el equipo de esas sedes, no de otras.'],
   [/^this is for members of every venue of the business/, 'Esto es para quienes trabajan en todas las sedes del negocio (reportes entre sedes, propinas del mes, disputas, una sede nueva), y tú trabajas solo en algunas.'],
   [/^you work at some venues only, and a person's records span every venue/, 'Trabajas solo en algunas sedes, y los datos de una persona abarcan todas: las solicitudes sobre otras personas las atiende el propietario.'],
@@ -390,7 +392,7 @@ function notForYou(text) {
   roleNote(text);
   const main = document.querySelector('main');
   main.classList.add('not-for-role');
-  for (const part of main.querySelectorAll('h2, form, section, details, .table-scroll, label, p:not(#role-note):not(.error)')) part.hidden = true;
+  for (const part of main.querySelectorAll('h2, form, section, details, .card, .table-scroll, label, p:not(#role-note):not(.error):not(.switch-line)')) part.hidden = true;
 }
 
 const notYourVenue = () => english
@@ -881,7 +883,8 @@ const pages = {
           try {
             const saved = await authed('PATCH', `/api/v1/staff/${member.id}`, { payout_authority: payout.checked, ...wider });
             held = saved.payout_authority;
-            if (wider.venues === null) await render();
+            // The row's venues and what may be changed follow payout authority: drawn again from the server.
+            await render();
             $('#staff-status').textContent = `${member.name}: ${held ? (english ? 'payout authority given' : 'autoridad sobre pagos dada') : (english ? 'payout authority taken away' : 'autoridad sobre pagos quitada')}`;
           } catch (error) {
             showError(error.problem);
@@ -1457,6 +1460,14 @@ pages.kitchen = async () => {
   if (!store.get('access')) return location.assign('/signin');
   const venue = await chosenVenue();
   if (!venue) return;
+  // A role without the kitchen display (a host, an analyst) is told who uses it, and nothing is polled.
+  const viewer = await roleLimits('view_kitchen', null, english
+    ? 'The kitchen display is for the kitchen, servers, managers and owners.'
+    : 'La pantalla de cocina es de la cocina, los meseros, los gerentes y el propietario.');
+  if (viewer && !(viewer.permissions || []).includes('view_kitchen')) {
+    $('#live').textContent = '';
+    return;
+  }
   const board = $('#kitchen-orders');
   board.tabIndex = -1;
   const next = { placed: 'accepted', accepted: 'preparing', preparing: 'ready', ready: 'served' };
