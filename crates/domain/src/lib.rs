@@ -28,7 +28,7 @@ pub use currency::Currency;
 pub use ids::{PartnerId, VenueId};
 pub use money::Money;
 pub use order::OrderStatus;
-pub use page::{Cursor, Page, PageRequest, collect_all};
+pub use page::{Cursor, Page, PageRequest, collect_all, narrowed};
 pub use partner::{Country, NewPartner, Partner};
 pub use validation::{FieldError, ValidationErrors};
 pub use venue::{NewVenue, TaxKind, TaxRegime, Venue};

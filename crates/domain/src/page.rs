@@ -217,10 +217,89 @@ where
     }
 }
 
+/// One page of a list narrowed by `keep` (a member of some venues sees the colleagues and venues they share): pages
+/// of the whole list are read from `request` on until one row more than a page is kept or the list ends, so a
+/// narrowed page is never empty while its cursor leads on, and its cursor never leads to an empty page.
+pub async fn narrowed<T, E, F, Fut>(
+    request: PageRequest,
+    keep: impl Fn(&T) -> bool,
+    id_of: impl Fn(&T) -> Uuid,
+    mut fetch: F,
+) -> Result<Page<T>, E>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, E>>,
+{
+    let mut kept = Vec::new();
+    let mut reading = Some(request);
+    while let Some(current) = reading {
+        let page = fetch(current).await?;
+        kept.extend(page.items.into_iter().filter(|row| keep(row)));
+        reading = page
+            .next
+            .filter(|_| kept.len() <= usize::from(request.limit))
+            .map(|after| PageRequest {
+                after: Some(after),
+                limit: request.limit,
+            });
+    }
+    Ok(Page::from_overfetch(kept, request.limit, id_of))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Runs a future whose every await is ready at once (the fetches below answer from memory).
+    fn ready<T>(future: impl std::future::Future<Output = T>) -> T {
+        let mut future = std::pin::pin!(future);
+        match future
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        {
+            std::task::Poll::Ready(value) => value,
+            std::task::Poll::Pending => panic!("a fetch from memory is never pending"),
+        }
+    }
+
+    proptest! {
+        /// Walking a narrowed list page by page gives exactly the kept rows in order, every page holds rows while a
+        /// cursor follows it, and no page is over its limit.
+        #[test]
+        fn a_narrowed_list_walks_every_kept_row_without_empty_pages(
+            kept_flags in proptest::collection::vec(any::<bool>(), 0..40),
+            store_limit in 1u16..6,
+            limit in 1u16..6,
+        ) {
+            let rows: Vec<(Uuid, bool)> = kept_flags.iter().map(|k| (Uuid::now_v7(), *k)).collect();
+            let fetch = |request: PageRequest| {
+                let after = request.after.map(|c| c.last_id());
+                let page: Vec<(Uuid, bool)> = rows
+                    .iter()
+                    .filter(|(id, _)| after.is_none_or(|after| *id > after))
+                    .take(usize::from(store_limit) + 1)
+                    .copied()
+                    .collect();
+                std::future::ready(Ok::<_, ()>(Page::from_overfetch(page, store_limit, |r| r.0)))
+            };
+            let mut walked = Vec::new();
+            let mut request = PageRequest { after: None, limit };
+            loop {
+                let page = ready(narrowed(request, |r: &(Uuid, bool)| r.1, |r| r.0, fetch)).unwrap();
+                prop_assert!(page.items.len() <= usize::from(limit));
+                // Empty only as the first page of a list that keeps nothing: a cursor never leads to an empty page.
+                prop_assert!(!page.items.is_empty() || request.after.is_none(), "a cursor led to an empty page");
+                walked.extend(page.items.iter().map(|r| r.0));
+                match page.next {
+                    Some(next) => request.after = Some(next),
+                    None => break,
+                }
+            }
+            let expected: Vec<Uuid> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
+            prop_assert_eq!(walked, expected);
+        }
+    }
 
     #[test]
     fn limits_outside_range_and_forged_cursors_are_refused() {

@@ -326,9 +326,14 @@ function refreshTokens() {
 // A staff page is about one venue, named in its address (`?venue=…`). Opened without one (a bookmark, an address
 // typed by hand), it takes the partner's only venue, or sends to the dashboard that lists them (a signed-in member
 // was sent to sign in again, or shown a page of errors). Answers the venue's id, or null when it navigated away.
+// The member's venues, read once per page: by the venue chooser, and by the pages that need their venue's zone or
+// currency. `null` when they could not be read.
+let venuesOfMember;
+const memberVenues = () => (venuesOfMember ??= allPages('/api/v1/venues').catch(() => null));
+
 async function chosenVenue() {
   const venue = new URLSearchParams(location.search).get('venue');
-  const venues = await allPages('/api/v1/venues').catch(() => null);
+  const venues = await memberVenues();
   if (venue) {
     // A venue the member does not work at (another venue of the business, or none): said, and nothing offered.
     if (venues && !venues.some((v) => v.id === venue)) {
@@ -1480,7 +1485,7 @@ pages.kitchen = async () => {
   };
   await readTables();
   // Clock times on tickets and cash records are the venue's, whatever zone the kitchen's tablet is set to.
-  const venueZone = ((await allPages('/api/v1/venues').catch(() => [])).find((v) => v.id === venue) || {}).timezone;
+  const venueZone = (((await memberVenues()) || []).find((v) => v.id === venue) || {}).timezone;
   const clockTime = (instant) => new Date(instant).toLocaleTimeString(english ? 'en' : 'es-CO', { hour: '2-digit', minute: '2-digit', timeZone: venueZone });
   // Who may close a bill not paid in full (servers, managers, owners; not the kitchen): the others are told who does,
   // instead of a button that is refused on its second tap.
@@ -2642,7 +2647,7 @@ pages.analytics = async () => {
   const base = `/api/v1/venues/${venue}/analytics`;
   const form = $('#range-form');
   // The last seven business days of the venue (its zone and day start), whatever the device's clock and zone say.
-  const here = (await allPages('/api/v1/venues').catch(() => [])).find((v) => v.id === chosen);
+  const here = ((await memberVenues()) || []).find((v) => v.id === chosen);
   const today = here ? businessDay(here) : isoDate(new Date());
   const weekAgo = new Date(Date.parse(`${today}T12:00:00Z`) - 6 * 86400000).toISOString().slice(0, 10);
   form.from.value = params.get('from') || weekAgo;
@@ -2851,8 +2856,7 @@ pages.host = async () => {
   const venue = await chosenVenue();
   if (!venue) return;
   const form = $('#day-form');
-  const venues = await allPages('/api/v1/venues').catch(() => []);
-  const here = venues.find((v) => v.id === venue);
+  const here = ((await memberVenues()) || []).find((v) => v.id === venue);
   form.date.value = params.get('date') || (here ? businessDay(here) : isoDate(new Date()));
   $('#settings-link').href = `/booking-settings?venue=${encodeURIComponent(venue)}`;
   // The settings are the owner's and managers' (`manage_venues`): a host is not sent to a page that refuses each save.
@@ -3448,8 +3452,7 @@ pages.bookingSettings = async () => {
   $('#add-turn').addEventListener('click', () => rows('.turn', form.querySelectorAll('.turn').length + 1));
   let currency = 'COP';
   try {
-    const venues = await allPages('/api/v1/venues');
-    currency = (venues.find((v) => v.id === venue) || {}).currency || currency;
+    currency = (((await memberVenues()) || []).find((v) => v.id === venue) || {}).currency || currency;
     const setup = await authed('GET', `/api/v1/venues/${encodeURIComponent(venue)}/booking-policy`);
     const policy = setup.policy || {
       services: [{ weekdays: [1, 2, 3, 4, 5, 6, 7], first_seating: '18:00', last_seating: '22:00' }],

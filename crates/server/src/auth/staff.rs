@@ -276,36 +276,18 @@ impl Identity {
         caller: &Caller,
         page: PageRequest,
     ) -> Result<Page<StaffMember>, ApiError> {
-        let limit = usize::from(page.limit);
-        let mut page = self.store.list_staff(&caller.scope, page).await?;
-        if caller.member.venues == Venues::Every {
-            return Ok(page);
+        let mine = &caller.member.venues;
+        if *mine == Venues::Every {
+            return Ok(self.store.list_staff(&caller.scope, page).await?);
         }
-        // A member of some venues sees the colleagues they share one with: pages are read on until one more than a
-        // page is seen or the list ends, so no page is empty while a cursor leads on, and none leads to an empty one.
-        page.items
-            .retain(|member| caller.member.venues.overlaps(&member.venues));
-        while page.items.len() <= limit
-            && let Some(next) = page.next
-        {
-            let request = PageRequest {
-                after: Some(next),
-                limit: u16::try_from(limit).unwrap_or(u16::MAX),
-            };
-            let mut more = self.store.list_staff(&caller.scope, request).await?;
-            more.items
-                .retain(|member| caller.member.venues.overlaps(&member.venues));
-            page.items.extend(more.items);
-            page.next = more.next;
-        }
-        if page.items.len() > limit {
-            page.items.truncate(limit);
-            page.next = page
-                .items
-                .last()
-                .map(|member| comanda_domain::Cursor::after(member.id));
-        }
-        Ok(page)
+        // A member of some venues sees the colleagues they share one with.
+        Ok(comanda_domain::narrowed(
+            page,
+            |member: &StaffMember| mine.overlaps(&member.venues),
+            |member| member.id,
+            |request| self.store.list_staff(&caller.scope, request),
+        )
+        .await?)
     }
 
     /// The venues a request names, each one of the partner's (422 otherwise): `None` is every venue.

@@ -167,8 +167,7 @@ pub(crate) async fn venue_page(
     Ok((venue, page))
 }
 
-/// The partner's venues; for a member who works at some of them only, those (a page may then hold fewer than asked;
-/// its cursor still leads on).
+/// The partner's venues; for a member who works at some of them only, those.
 #[utoipa::path(get, path = "/api/v1/venues", tag = "venues", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = VenueList)))]
 pub async fn list_venues(
@@ -177,8 +176,17 @@ pub async fn list_venues(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<VenueList>, ApiError> {
     let page = PageRequest::parse(query.cursor.as_deref(), query.limit)?;
-    let mut page = state.store.list_venues(&caller.scope, page).await?;
-    page.items.retain(|venue| caller.member.venues.includes(venue.id));
+    let page = if caller.member.venues == comanda_domain::Venues::Every {
+        state.store.list_venues(&caller.scope, page).await?
+    } else {
+        comanda_domain::narrowed(
+            page,
+            |venue: &comanda_domain::Venue| caller.member.venues.includes(venue.id),
+            |venue| venue.id.as_uuid(),
+            |request| state.store.list_venues(&caller.scope, request),
+        )
+        .await?
+    };
     Ok(Json(VenueList {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next.map(|c| c.encode()),

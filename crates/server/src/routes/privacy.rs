@@ -395,8 +395,10 @@ pub async fn request(
     // Requests about others reach guests and staff of every venue: a manager of some venues only answers none, and
     // is told why.
     let manages_staff = caller.member.standing.allows(Permission::ManageStaff);
-    let forbidden = || -> ApiError {
-        if manages_staff {
+    let of_some_venues = caller.member.venues != comanda_domain::Venues::Every;
+    let answers_for_others = manages_staff && !of_some_venues;
+    let refused = || -> ApiError {
+        if manages_staff && of_some_venues {
             Problem::new(ProblemType::Forbidden)
                 .detail(
                     "you work at some venues only, and a person's records span every venue: the owner answers \
@@ -407,14 +409,13 @@ pub async fn request(
             forbidden()
         }
     };
-    let manages_staff = manages_staff && caller.member.venues == comanda_domain::Venues::Every;
     let subject = match &request.subject {
         Subject::Id(raw) => raw
             .parse::<Uuid>()
             .map_err(|_| ValidationErrors::single("subject", "must be a member or guest id"))?,
         Subject::Email(_) | Subject::Phone(_) => {
-            if !manages_staff {
-                return Err(forbidden());
+            if !answers_for_others {
+                return Err(refused());
             }
             return by_contact(&state, &caller, &ctx, &request, changes.as_ref())
                 .await
@@ -422,8 +423,8 @@ pub async fn request(
         }
     };
     let about_self = subject == caller.member.id;
-    if (!about_self || request.kind == RequestKind::Erase) && !manages_staff {
-        return Err(forbidden());
+    if (!about_self || request.kind == RequestKind::Erase) && !answers_for_others {
+        return Err(refused());
     }
     if !about_self && (request.current_password.is_some() || request.code.is_some()) {
         return Err(not_a_step_up());
