@@ -2,7 +2,9 @@
 //! published wire format for the calls comanda makes (form-encoded requests, JSON objects with Stripe's field names,
 //! `{"error": {...}}` bodies, idempotency keys, cursor lists), confirms Stripe's test payment methods
 //! (`pm_card_visa` succeeds, `pm_card_chargeDeclined` declines, `pm_card_createDispute` succeeds and is then
-//! disputed, `pm_card_threeDSecure2Required` waits in `requires_action` for the card holder's 3-D Secure answer),
+//! disputed, `pm_card_threeDSecure2Required` waits in `requires_action` for the card holder's 3-D Secure answer;
+//! refunds of `pm_card_pendingRefund` wait `pending` and those of `pm_card_refundFail` fail after succeeding, when
+//! `/_standin/refunds/settle` stands for the card's bank answering),
 //! and delivers webhook events signed exactly as Stripe signs them. It also serves a Stripe.js/Elements
 //! stand-in at `/v3` so the browser flow runs without the internet.
 //!
@@ -122,6 +124,8 @@ struct Ledger {
     transfers: HashMap<String, Value>,
     transfer_order: Vec<String>,
     refunds: Vec<Value>,
+    /// Refund → what it took from the platform's balance (currency, amount), given back if it fails.
+    refund_taken: HashMap<String, (String, i64)>,
     webhook_endpoints: Vec<Value>,
     settlement_currency: String,
     exchange_rate: (i64, i64),
@@ -385,6 +389,7 @@ impl StandIn {
             .route_layer(axum::middleware::from_fn(per_contract))
             .route("/v3", get(stripe_js))
             .route("/_standin/payouts", post(standin_payout))
+            .route("/_standin/refunds/settle", post(standin_settle_refund))
             .route("/_standin/ledger", get(standin_ledger))
             .route("/_standin/events", get(standin_events))
             .route(
@@ -1029,7 +1034,14 @@ fn confirm(ledger: &mut Ledger, id: &str, payment_method: Option<&str>) -> Resul
     let method = payment_method.unwrap_or_default();
     intent["payment_method"] = json!(method);
     match method {
-        "pm_card_visa" | "pm_card_mastercard" | "pm_card_createDispute" => Ok(charge(ledger, id, intent)),
+        // Refunds of `pm_card_pendingRefund` stay `pending` until the bank answers, and those of
+        // `pm_card_refundFail` succeed and later fail (docs.stripe.com/testing, "Refunds"): `/_standin/refunds/settle`
+        // stands for that answer.
+        "pm_card_visa"
+        | "pm_card_mastercard"
+        | "pm_card_createDispute"
+        | "pm_card_pendingRefund"
+        | "pm_card_refundFail" => Ok(charge(ledger, id, intent)),
         // The bank asks the card holder to authenticate (3-D Secure 2): Stripe.js shows its challenge, and the
         // answer (`/_standin/three_d_secure/{id}`) charges the card or fails the attempt.
         "pm_card_threeDSecure2Required" => {
@@ -1334,7 +1346,7 @@ async fn create_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body
             ));
         }
         let currency = charge["currency"].as_str().unwrap_or_default().to_owned();
-        match charge["balance_transaction"]
+        let taken = match charge["balance_transaction"]
             .as_str()
             .and_then(|id| ledger.balance_transactions.get(id))
         {
@@ -1351,9 +1363,13 @@ async fn create_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body
                 };
                 *ledger.settled_refunded.entry(charge_id.clone()).or_default() += taken;
                 ledger.credit("platform", &settlement, -taken);
+                (settlement, taken)
             }
-            None => ledger.credit("platform", &currency, -amount),
-        }
+            None => {
+                ledger.credit("platform", &currency, -amount);
+                (currency.clone(), amount)
+            }
+        };
         if let Some(account) = intent["transfer_data"]["destination"].as_str() {
             // Destination charge: reverse the transfer and give back the application fee in proportion.
             let fee = intent["application_fee_amount"].as_i64().unwrap_or(0);
@@ -1369,7 +1385,10 @@ async fn create_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body
                 ledger.credit(account, &currency, fee_part);
             }
         }
-        *ledger.cards.entry(intent_id.clone()).or_default() -= amount;
+        let pending = intent["payment_method"] == "pm_card_pendingRefund";
+        if !pending {
+            *ledger.cards.entry(intent_id.clone()).or_default() -= amount;
+        }
         charge["amount_refunded"] = json!(refunded + amount);
         charge["refunded"] = json!(refunded + amount == charged);
         ledger.charges.insert(charge_id.clone(), charge.clone());
@@ -1381,12 +1400,16 @@ async fn create_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body
             "charge": charge_id,
             "payment_intent": intent_id,
             "reason": params.get("reason"),
-            "status": "succeeded",
+            "status": if pending { "pending" } else { "succeeded" },
+            "failure_reason": null,
             "metadata": metadata(&params),
             "created": ledger.now,
         });
+        let refund_id = refund["id"].as_str().unwrap_or_default().to_owned();
+        ledger.refund_taken.insert(refund_id, taken);
         ledger.refunds.push(refund.clone());
         ledger.event("charge.refunded", charge, None);
+        ledger.event("refund.created", refund.clone(), None);
         Ok(refund)
     })
     .await
@@ -1593,6 +1616,64 @@ async fn list_webhook_endpoints(State(inner): State<Arc<Inner>>, headers: Header
             "/v1/webhook_endpoints",
             ledger.webhook_endpoints.iter().rev().cloned().collect(),
         )
+    })
+    .await
+}
+
+/// The card's bank answering a refund (`refund`: its id), as Stripe's test cards behave (docs.stripe.com/testing,
+/// "Refunds"): a `pm_card_pendingRefund` refund, `pending`, succeeds (the card gets the money); a
+/// `pm_card_refundFail` refund, `succeeded` at first, fails with `expired_or_canceled_card` (the card gives the money
+/// back and it returns to the platform's balance). Each sends `refund.updated`, a failure `refund.failed` too.
+async fn standin_settle_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = form(&body);
+    idempotent(inner, &headers, "/_standin/refunds/settle", &body, |ledger, _| {
+        let id = params.get("refund").cloned().unwrap_or_default();
+        let Some(index) = ledger.refunds.iter().position(|r| r["id"] == id.as_str()) else {
+            return Err(missing(&id));
+        };
+        let mut refund = ledger.refunds[index].clone();
+        let intent_id = refund["payment_intent"].as_str().unwrap_or_default().to_owned();
+        let method = ledger
+            .intents
+            .get(&intent_id)
+            .map(|i| i["payment_method"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let amount = refund["amount"].as_i64().unwrap_or(0);
+        match (method.as_str(), refund["status"].as_str()) {
+            ("pm_card_pendingRefund", Some("pending")) => {
+                refund["status"] = json!("succeeded");
+                *ledger.cards.entry(intent_id).or_default() -= amount;
+                ledger.refunds[index] = refund.clone();
+                ledger.event("refund.updated", refund.clone(), None);
+            }
+            ("pm_card_refundFail", Some("succeeded")) => {
+                refund["status"] = json!("failed");
+                refund["failure_reason"] = json!("expired_or_canceled_card");
+                refund["failure_balance_transaction"] = json!(new_id("txn"));
+                *ledger.cards.entry(intent_id).or_default() += amount;
+                if let Some((currency, taken)) = ledger.refund_taken.get(&id).cloned() {
+                    ledger.credit("platform", &currency, taken);
+                }
+                let charge_id = refund["charge"].as_str().unwrap_or_default().to_owned();
+                if let Some(mut charge) = ledger.charges.get(&charge_id).cloned() {
+                    let refunded = charge["amount_refunded"].as_i64().unwrap_or(0) - amount;
+                    charge["amount_refunded"] = json!(refunded);
+                    charge["refunded"] = json!(false);
+                    ledger.charges.insert(charge_id, charge);
+                }
+                ledger.refunds[index] = refund.clone();
+                ledger.event("refund.updated", refund.clone(), None);
+                ledger.event("refund.failed", refund.clone(), None);
+            }
+            _ => {
+                return Err(invalid(
+                    "Only a pending refund of pm_card_pendingRefund or a succeeded one of pm_card_refundFail is \
+                     settled by the card's bank.",
+                    "refund",
+                ));
+            }
+        }
+        Ok(refund)
     })
     .await
 }

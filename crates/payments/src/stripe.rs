@@ -218,8 +218,42 @@ pub struct Refund {
     pub status: Option<String>,
     #[serde(default)]
     pub payment_intent: Option<String>,
+    /// Why a `failed` refund failed (`lost_or_stolen_card`, `expired_or_canceled_card`, `charge_for_pending_refund_disputed`,
+    /// `insufficient_funds`, `declined`, `merchant_request`, `unknown`).
+    #[serde(default)]
+    pub failure_reason: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: std::collections::HashMap<String, String>,
+}
+
+impl Refund {
+    pub fn outcome(&self) -> RefundOutcome {
+        RefundOutcome::of(self.status.as_deref(), self.failure_reason.as_deref())
+    }
+}
+
+/// Where a Stripe refund stands, as comanda records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Pending,
+    Succeeded,
+    /// With Stripe's `failure_reason` (or the status when it gives none).
+    Failed(String),
+}
+
+impl RefundOutcome {
+    /// What a refund's `status` and `failure_reason` mean for comanda's record of it (docs.stripe.com/refunds: a
+    /// card refund is `pending` until the bank answers, and one `succeeded` may still turn `failed`).
+    pub fn of(status: Option<&str>, failure_reason: Option<&str>) -> Self {
+        match status {
+            Some("pending") | Some("requires_action") => RefundOutcome::Pending,
+            Some(ended @ ("failed" | "canceled")) => {
+                RefundOutcome::Failed(failure_reason.unwrap_or(ended).to_owned())
+            }
+            // `succeeded`, or a status the spec leaves null: Stripe took it.
+            _ => RefundOutcome::Succeeded,
+        }
+    }
 }
 
 /// A webhook endpoint as Stripe reports it; `secret` only in the answer that created it.

@@ -3959,6 +3959,25 @@ pages.payments = async () => {
   });
   const said = (text) => { $('#payments-said').textContent = text; };
 
+  // ---- the latest refunds the guest's bank refused (Stripe's `failure_reason`: a code, unlike a declined refund or
+  // an error answered at once) ----
+  const bankReasons = {
+    es: { expired_or_canceled_card: 'tarjeta vencida o cancelada', lost_or_stolen_card: 'tarjeta perdida o robada', insufficient_funds: 'fondos insuficientes', declined: 'rechazada', unknown: 'motivo desconocido' },
+    en: { expired_or_canceled_card: 'card expired or closed', lost_or_stolen_card: 'card lost or stolen', insufficient_funds: 'insufficient funds', declined: 'declined', unknown: 'reason unknown' },
+  };
+  const renderBankFailed = async () => {
+    const page = await authed('GET', `/api/v1/venues/${venue}/refunds?status=failed&limit=20`);
+    const failed = page.items.filter((r) => r.failure && r.failure !== 'declined' && /^[a-z_]+$/.test(r.failure));
+    const list = $('#bank-failed-list');
+    list.replaceChildren(...failed.map((refund) => {
+      const item = document.createElement('li');
+      const why = bankReasons[english ? 'en' : 'es'][refund.failure] || refund.failure;
+      item.textContent = `${tableName(refund.table_id)} · ${formatMoney(refund.split.refund)} · ${why} · ${when(refund.requested_at)}`;
+      return item;
+    }));
+    $('#bank-failed').hidden = failed.length === 0;
+  };
+
   // ---- the refunds that wait for a second person ----
   // What each payment's refunds awaiting approval hold of it: reserved (no other refund takes it), not refunded.
   let awaitingByPayment = new Map();
@@ -4115,6 +4134,7 @@ pages.payments = async () => {
     await loadPayments(false, false);
     while (cursor && shown.length < wanted) await loadPayments(true, false);
     await renderAwaiting();
+    await renderBankFailed();
   };
 
   // ---- the refund form ----
@@ -4200,6 +4220,11 @@ pages.payments = async () => {
       ? (english
         ? `The refund of ${money} waits for another person with payout authority to approve it; nothing was refunded yet.`
         : `La devolución de ${money} espera la aprobación de otra persona con autoridad de pagos; aún no se devolvió nada.`)
+      // Stripe has it and the card's bank has not answered yet (a failure then raises an alert).
+      : refund.status === 'pending'
+      ? (english
+        ? `The refund of ${money} is on its way: the guest's bank has not confirmed it yet. If the bank refuses it, it shows above, under “Refunds that did not reach the card”.`
+        : `La devolución de ${money} está en curso: el banco del cliente aún no la confirma. Si el banco la rechaza, aparece arriba, en «Devoluciones que no llegaron a la tarjeta».`)
       : (english
         ? `Refunded ${money} to the guest's card (their bank shows it within 5 to 10 business days).`
         : `Se devolvieron ${money} a la tarjeta del cliente (su banco lo muestra en 5 a 10 días hábiles).`));
@@ -4231,6 +4256,7 @@ pages.payments = async () => {
   try {
     await loadPayments(false, false);
     await renderAwaiting();
+    await renderBankFailed();
   } catch (error) {
     showError(error.problem);
     renderPayments();

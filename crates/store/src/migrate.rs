@@ -77,6 +77,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0049", 49, "waitlist_declined_tables"),
             crate::migrate::migration!($engine, "0050", 50, "second_factor_failures"),
             crate::migrate::migration!($engine, "0051", 51, "staff_venues"),
+            crate::migrate::migration!($engine, "0052", 52, "refund_outcomes"),
         ]
     };
 }

@@ -301,6 +301,16 @@ pub enum EventEffect {
         charge: Option<String>,
         amount_received: i64,
     },
+    /// A refund Stripe settled, or that failed (`refund.updated`, `refund.failed`): `status` is Stripe's, `refund`
+    /// ours (its `metadata[refund_id]`). Its money moves before the event is recorded (a transfer reversal or one
+    /// given back): the store only records the event.
+    RefundUpdated {
+        payment: Uuid,
+        refund: Uuid,
+        stripe_refund: String,
+        status: String,
+        failure_reason: Option<String>,
+    },
     /// Recorded as processed, nothing else to do.
     Ignored,
 }
@@ -341,6 +351,12 @@ pub struct Refund {
     /// it then ends `Failed` with nothing moved.
     pub declined_by: Option<Uuid>,
     pub stripe_refund: Option<String>,
+    /// Why it failed: Stripe's `failure_reason` (`expired_or_canceled_card` …) or error, or `declined`.
+    pub failure: Option<String>,
+    /// The transfer reversal that took the partner's share back, and what it moved in Stripe's currency.
+    pub reversal: Option<(String, SettledMoney)>,
+    /// The transfer that gave that share back after the refund failed.
+    pub restored_transfer: Option<String>,
     pub created_at: OffsetDateTime,
 }
 
@@ -628,15 +644,50 @@ pub trait PaymentStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Refund>;
+    /// A pending refund Stripe settled (`succeeded`): the partner's share comes off its transfer (`reversal`: the
+    /// Stripe transfer reversal and what it moved, in Stripe's currency), the tip leaves the server's ledger and the
+    /// refund counts in the day's sales. A refund no longer pending is answered as it is, with nothing written.
     async fn complete_refund(
         &self,
         scope: &TenantScope,
         refund: Uuid,
         stripe_refund: &str,
-        stripe_reversal: Option<&str>,
+        reversal: Option<(&str, &SettledMoney)>,
         now: OffsetDateTime,
     ) -> StoreResult<Refund>;
+    /// Stripe took the refund but has not settled it (`pending` or `requires_action`): its Stripe id is kept and it
+    /// stays pending, its part of the payment still reserved, until Stripe's `refund.updated` says how it ended.
+    async fn submit_refund(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        stripe_refund: &str,
+    ) -> StoreResult<Refund>;
+    /// A pending (or awaiting) refund ends `failed` with `reason` (Stripe's `failure_reason`, or its error): what it
+    /// reserved of the payment is free again. `Conflict` once it succeeded or failed.
     async fn fail_refund(&self, scope: &TenantScope, refund: Uuid, reason: &str) -> StoreResult<Refund>;
+    /// A refund Stripe first reported `succeeded` failed afterwards (the card was closed: docs.stripe.com/refunds,
+    /// "Failed refunds"), and its money came back to the platform: it ends `failed` with `reason`, the bill no longer
+    /// counts it as returned, the tip is the server's again and the day of the failure takes it out of the refunds.
+    /// The partner's share it reversed is owed back ([`PaymentStore::refunds_to_restore`]). `None` when it was not
+    /// `succeeded` (already failed: a repeated event); `NotFound` for no such refund.
+    async fn refund_returned(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Refund>>;
+    /// Refunds that failed after their transfer reversal took the partner's share back, whose share has not been
+    /// transferred back yet, oldest first.
+    async fn refunds_to_restore(&self, scope: &TenantScope) -> StoreResult<Vec<Refund>>;
+    /// The transfer that gave a failed refund's reversed share back to the partner.
+    async fn record_restored_transfer(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        stripe_transfer: &str,
+    ) -> StoreResult<()>;
     async fn refund(&self, scope: &TenantScope, refund: Uuid) -> StoreResult<Refund>;
     /// The refunds of `venue`'s payments, newest first, keyset-paginated by `(created_at, id)` descending; only those
     /// in `status` when one is given (the ones awaiting a second person, say).

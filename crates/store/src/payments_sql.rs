@@ -157,6 +157,16 @@ fn refund_from_row(row: &DbRow) -> StoreResult<Refund> {
         approved_by: opt_uuid_col(row, "approved_by")?,
         declined_by: opt_uuid_col(row, "declined_by")?,
         stripe_refund: row.try_get("stripe_refund")?,
+        failure: row.try_get("failure")?,
+        reversal: match (
+            row.try_get::<Option<String>, _>("stripe_reversal")?,
+            row.try_get::<Option<i64>, _>("reversal_amount")?,
+            row.try_get::<Option<String>, _>("reversal_currency")?,
+        ) {
+            (Some(id), Some(amount), Some(currency)) => Some((id, SettledMoney { amount, currency })),
+            _ => None,
+        },
+        restored_transfer: row.try_get("restored_transfer")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -764,7 +774,7 @@ impl Engine {
                     }
                 }
             }
-            EventEffect::Ignored => {}
+            EventEffect::RefundUpdated { .. } | EventEffect::Ignored => {}
         }
         Ok(EventOutcome::Applied {
             transfer_due,
@@ -1626,20 +1636,23 @@ impl PaymentStore for Engine {
         scope: &TenantScope,
         refund: Uuid,
         stripe_refund: &str,
-        stripe_reversal: Option<&str>,
+        reversal: Option<(&str, &SettledMoney)>,
         now: OffsetDateTime,
     ) -> StoreResult<Refund> {
         let partner = scope.partner().as_uuid();
         let mut tx = self.scoped(scope).await?;
         let row = sqlx::query(
-            "UPDATE refunds SET status = 'succeeded', stripe_refund = $3, stripe_reversal = $4, completed_at = $5
+            "UPDATE refunds SET status = 'succeeded', stripe_refund = $3, stripe_reversal = $4, completed_at = $5,
+                                reversal_amount = $6, reversal_currency = $7
              WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING *",
         )
         .bind(h(partner))
         .bind(h(refund))
         .bind(stripe_refund)
-        .bind(stripe_reversal)
+        .bind(reversal.map(|(id, _)| id))
         .bind(ts(now))
+        .bind(reversal.map(|(_, moved)| moved.amount))
+        .bind(reversal.map(|(_, moved)| moved.currency.as_str()))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -1758,6 +1771,144 @@ impl PaymentStore for Engine {
             .await?;
         tx.commit().await?;
         Ok(failed)
+    }
+
+    async fn submit_refund(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        stripe_refund: &str,
+    ) -> StoreResult<Refund> {
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE refunds SET stripe_refund = COALESCE(stripe_refund, $3)
+             WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(refund))
+        .bind(stripe_refund)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        refund_from_row(&row)
+    }
+
+    async fn refund_returned(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Refund>> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE refunds SET status = 'failed', failure = $3
+             WHERE partner_id = $1 AND id = $2 AND status = 'succeeded' RETURNING *",
+        )
+        .bind(h(partner))
+        .bind(h(refund))
+        .bind(reason)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            sqlx::query("SELECT id FROM refunds WHERE partner_id = $1 AND id = $2")
+                .bind(h(partner))
+                .bind(h(refund))
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            return Ok(None);
+        };
+        let returned = refund_from_row(&row)?;
+        let tax_part: i64 = row.try_get("tax_part")?;
+        let payment = lock_payment(&mut tx, partner, returned.payment_id).await?;
+        sqlx::query("UPDATE payments SET refunded = refunded - $3 WHERE partner_id = $1 AND id = $2")
+            .bind(h(partner))
+            .bind(h(payment.id))
+            .bind(returned.split.refund.amount)
+            .execute(&mut *tx)
+            .await?;
+        // The tip goes back to the server as it left, in the settlement currency too: the refund's own entry is not
+        // linked to it, so the latest reversal of the same amount stands for it (equal reversals of one payment
+        // settle alike, to the rounding of the last one).
+        let tip = returned.split.tip_reversal.amount;
+        let settled = if tip > 0 {
+            sqlx::query(
+                "SELECT settled_amount, settled_currency FROM tip_ledger
+                 WHERE partner_id = $1 AND payment_id = $2 AND amount = $3 ORDER BY at DESC LIMIT 1",
+            )
+            .bind(h(partner))
+            .bind(h(payment.id))
+            .bind(-tip)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| -> StoreResult<Option<SettledMoney>> {
+                let amount: Option<i64> = r.try_get("settled_amount")?;
+                let currency: Option<String> = r.try_get("settled_currency")?;
+                Ok(amount.zip(currency).map(|(amount, currency)| SettledMoney {
+                    amount: -amount,
+                    currency,
+                }))
+            })
+            .transpose()?
+            .flatten()
+        } else {
+            None
+        };
+        insert_tip(&mut tx, partner, &payment, tip, settled, now).await?;
+        // docs/analytics.md, "Refunds": the day the refund failed gives back what the day it completed took.
+        let sales_part = returned.split.refund.amount - tip;
+        let undone = Measures {
+            refunds: -sales_part,
+            refund_tax: -tax_part,
+            ..Measures::default()
+        };
+        add_to_sales(
+            &mut tx,
+            partner,
+            payment.venue_id,
+            now,
+            returned.split.refund.currency,
+            &undone,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(returned))
+    }
+
+    async fn refunds_to_restore(&self, scope: &TenantScope) -> StoreResult<Vec<Refund>> {
+        let rows = sqlx::query(
+            "SELECT * FROM refunds
+             WHERE partner_id = $1 AND status = 'failed' AND stripe_reversal IS NOT NULL AND reversal_amount > 0
+               AND restored_transfer IS NULL
+             ORDER BY created_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter().map(refund_from_row).collect()
+    }
+
+    async fn record_restored_transfer(
+        &self,
+        scope: &TenantScope,
+        refund: Uuid,
+        stripe_transfer: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(scope).await?;
+        sqlx::query(
+            "UPDATE refunds SET restored_transfer = $3
+             WHERE partner_id = $1 AND id = $2 AND status = 'failed' AND restored_transfer IS NULL",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(refund))
+        .bind(stripe_transfer)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn refund(&self, scope: &TenantScope, refund: Uuid) -> StoreResult<Refund> {

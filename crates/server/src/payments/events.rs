@@ -100,6 +100,33 @@ pub async fn interpret(
                 None => (None, EventEffect::Ignored),
             }
         }
+        "refund.updated" | "refund.failed" => {
+            // A refund's own events (all refunds since 2024-10-28.acacia): our refund id is in its metadata, its
+            // PaymentIntent's metadata names our payment, and the directory the partner.
+            let refund: comanda_payments::stripe::Refund =
+                serde_json::from_value(object.clone()).map_err(|e| StripeError::Decode(e.to_string()))?;
+            let ours = refund
+                .metadata
+                .get("refund_id")
+                .and_then(|id| Uuid::parse_str(id).ok());
+            let (Some(ours), Some(intent_id)) = (ours, refund.payment_intent.clone()) else {
+                return Ok((None, EventEffect::Ignored));
+            };
+            let intent = service.client.payment_intent(&intent_id).await?;
+            match directory(payment_of(&intent)).await {
+                Some((partner, payment)) => (
+                    Some(partner),
+                    EventEffect::RefundUpdated {
+                        payment,
+                        refund: ours,
+                        stripe_refund: refund.id.clone(),
+                        status: refund.status.clone().unwrap_or_default(),
+                        failure_reason: refund.failure_reason.clone(),
+                    },
+                ),
+                None => (None, EventEffect::Ignored),
+            }
+        }
         "account.updated" => {
             let account = text("id").unwrap_or_default();
             let partner = store.account_partner(&account).await.ok().flatten();

@@ -3,6 +3,8 @@
 
 use super::*;
 use comanda_domain::payment::cancelled_because;
+use comanda_payments::stripe::RefundOutcome;
+use comanda_store::payments::SettledMoney;
 
 /// Sends every transfer the partner is owed. Each carries an idempotency key derived from its payment, so a retry
 /// (another instance, a crash between Stripe's answer and our record) can never pay twice.
@@ -187,8 +189,9 @@ pub async fn cancel_payment(
         .ok()
 }
 
-/// Moves the refund's money: the refund at Stripe, then (separate charges and transfers) the proportional reversal
-/// of the partner's transfer. The Stripe calls carry idempotency keys derived from the refund.
+/// Asks Stripe for the refund (idempotency key derived from the refund) and records what Stripe answered: settled
+/// ([`finish_refund`]), still `pending` at the card's bank (kept pending with Stripe's id until `refund.updated`), or
+/// refused (`failed`, what it reserved freed).
 pub async fn execute_refund(
     store: &Arc<dyn Store>,
     service: &PaymentService,
@@ -252,6 +255,37 @@ pub async fn execute_refund(
         }
         Err(error) => return failed(error).await,
     };
+    let internal = |e: comanda_store::StoreError| StripeError::Decode(e.to_string());
+    match stripe_refund.outcome() {
+        RefundOutcome::Succeeded => {
+            finish_refund(store, service, scope, refund, &stripe_refund.id, now).await
+        }
+        RefundOutcome::Pending => store
+            .submit_refund(scope, refund.id, &stripe_refund.id)
+            .await
+            .map_err(internal),
+        RefundOutcome::Failed(reason) => store
+            .fail_refund(scope, refund.id, &reason)
+            .await
+            .map_err(internal),
+    }
+}
+
+/// A refund Stripe settled: (separate charges and transfers) the proportional reversal of the partner's transfer,
+/// keyed by the refund, then the record.
+pub async fn finish_refund(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    refund: &Refund,
+    stripe_refund: &str,
+    now: OffsetDateTime,
+) -> Result<Refund, StripeError> {
+    let payment = store
+        .payment(scope, refund.payment_id)
+        .await
+        .map_err(|e| StripeError::Decode(e.to_string()))?;
+    let destination = payment.charge_model == ChargeModel::DestinationCharges;
     let mut reversal = None;
     if !destination && refund.split.transfer_reversal.amount > 0 {
         let transfer = store.transfer(scope, payment.id).await.ok().flatten();
@@ -280,7 +314,7 @@ pub async fn execute_refund(
                 Err(error) => Err(error),
             };
             match reversed {
-                Ok(done) => reversal = done.map(|d| d.id),
+                Ok(done) => reversal = done,
                 Err(error) => {
                     let _ = crate::alert_routing::raise(
                         &**store,
@@ -294,10 +328,160 @@ pub async fn execute_refund(
             }
         }
     }
+    let moved = reversal.as_ref().map(|r| {
+        (
+            r.id.as_str(),
+            SettledMoney {
+                amount: r.amount,
+                currency: r.currency.clone(),
+            },
+        )
+    });
     store
-        .complete_refund(scope, refund.id, &stripe_refund.id, reversal.as_deref(), now)
+        .complete_refund(
+            scope,
+            refund.id,
+            stripe_refund,
+            moved.as_ref().map(|(id, money)| (*id, money)),
+            now,
+        )
         .await
         .map_err(|e| StripeError::Decode(e.to_string()))
+}
+
+/// What Stripe's `refund.updated` or `refund.failed` (Stripe's refund id and its outcome) means for our refund
+/// `refund` of `payment`: a pending refund that
+/// settled is finished, one that failed is failed (its part of the payment freed) and the partner is told; a refund
+/// that had succeeded and then failed is undone ([`comanda_store::payments::PaymentStore::refund_returned`]) and the
+/// partner's reversed share is transferred back ([`restore_reversed_shares`]). Anything else (a repeated event, a
+/// refund already in that state) changes nothing.
+pub async fn refund_updated(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    (payment, refund): (Uuid, Uuid),
+    (stripe_refund, outcome): (&str, RefundOutcome),
+    now: OffsetDateTime,
+) -> Result<(), StripeError> {
+    let internal = |e: comanda_store::StoreError| StripeError::Decode(e.to_string());
+    let ours = match store.refund(scope, refund).await {
+        Ok(ours) if ours.payment_id == payment => ours,
+        // Not a refund of this payment: Stripe's metadata and our directory disagree; nothing is touched.
+        Ok(_) | Err(comanda_store::StoreError::NotFound) => return Ok(()),
+        Err(error) => return Err(internal(error)),
+    };
+    use comanda_store::payments::RefundStatus;
+    let told = |kind: &'static str, detail: String| async move {
+        let _ = crate::alert_routing::raise(&**store, Some(scope.partner()), kind, &detail, now).await;
+    };
+    let amount = format!(
+        "{} {}",
+        ours.split.refund.amount,
+        ours.split.refund.currency.code()
+    );
+    match (outcome, ours.status) {
+        (RefundOutcome::Succeeded, RefundStatus::Pending) => {
+            finish_refund(store, service, scope, &ours, stripe_refund, now).await?;
+        }
+        (RefundOutcome::Failed(reason), RefundStatus::Pending) => {
+            store
+                .fail_refund(scope, ours.id, &reason)
+                .await
+                .map_err(internal)?;
+            told(
+                "payments.refund_failed",
+                format!(
+                    "refund {} of {amount} did not reach the guest's card ({reason}); nothing was taken from the \
+                     bill. Give it back another way (cash) if it is still owed",
+                    ours.id
+                ),
+            )
+            .await;
+        }
+        (RefundOutcome::Failed(reason), RefundStatus::Succeeded) => {
+            if store
+                .refund_returned(scope, ours.id, &reason, now)
+                .await
+                .map_err(internal)?
+                .is_some()
+            {
+                let destination = store
+                    .payment(scope, payment)
+                    .await
+                    .is_ok_and(|p| p.charge_model == ChargeModel::DestinationCharges);
+                let share = match (&ours.reversal, destination) {
+                    (Some((_, moved)), _) => format!(
+                        "the partner's share ({} {}) is transferred back",
+                        moved.amount,
+                        moved.currency.to_uppercase()
+                    ),
+                    // Stripe reversed the destination charge's transfer itself (`reverse_transfer`).
+                    (None, true) => {
+                        "the partner's share Stripe reversed stays with the platform: give it back at \
+                                     Stripe"
+                            .to_owned()
+                    }
+                    (None, false) => "no share of the partner's had been reversed".to_owned(),
+                };
+                told(
+                    "payments.refund_failed",
+                    format!(
+                        "refund {} of {amount} failed after Stripe first took it ({reason}): the money came back, \
+                         the bill no longer counts it as returned and {share}. Give it back to the guest another \
+                         way (cash) if it is still owed",
+                        ours.id
+                    ),
+                )
+                .await;
+            }
+            restore_reversed_shares(store, service, scope).await;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Gives the partner back the share of its transfer that the reversal of a since-failed refund took: one transfer
+/// per refund, in the currency the reversal moved, keyed by the refund so a retry never pays twice (the upkeep job
+/// retries until Stripe has it).
+pub async fn restore_reversed_shares(store: &Arc<dyn Store>, service: &PaymentService, scope: &TenantScope) {
+    let Ok(owed) = store.refunds_to_restore(scope).await else {
+        return;
+    };
+    for refund in owed {
+        let Some((_, moved)) = &refund.reversal else {
+            continue;
+        };
+        let Ok(Some(order)) = store.transfer(scope, refund.payment_id).await else {
+            continue;
+        };
+        let metadata = [
+            ("payment_id", refund.payment_id.to_string()),
+            ("refund_id", refund.id.to_string()),
+        ];
+        match service
+            .client
+            .create_transfer(
+                moved.amount,
+                &moved.currency,
+                &order.destination,
+                &order.transfer_group,
+                None,
+                &metadata,
+                &format!("restore-{}", refund.id),
+            )
+            .await
+        {
+            Ok(transfer) => {
+                let _ = store
+                    .record_restored_transfer(scope, refund.id, &transfer.id)
+                    .await;
+            }
+            Err(error) => {
+                tracing::warn!(refund = %refund.id, %error, "reversed share not given back yet; will retry");
+            }
+        }
+    }
 }
 
 /// The platform's periodic payment work for every partner that takes payments. Answers, per partner, the bookings
@@ -322,6 +506,7 @@ pub async fn upkeep(
                 tracing::warn!(%partner, %error, "connected account not read back");
             }
             send_due_transfers(store, service, &scope, clock.now()).await;
+            restore_reversed_shares(store, service, &scope).await;
         }
         release_expired_holds(store, service, &scope, clock.now()).await;
         let released = crate::deposits::settle_due(store, service, &scope, clock.now()).await;

@@ -37,6 +37,8 @@ impl WebhookEndpoint {
                 "payment_intent.payment_failed",
                 "charge.refunded",
                 "charge.dispute.created",
+                "refund.updated",
+                "refund.failed",
             ],
             WebhookEndpoint::Connect => &["account.updated", "payout.paid", "payout.failed"],
         }

@@ -1291,7 +1291,8 @@ pub async fn kitchen(headers: HeaderMap) -> Response {
 }
 
 /// A venue's card payments, newest first, each with what was refunded and a button to refund what is left; above
-/// them, the refunds that wait for a second person with payout authority (approve, decline, or withdraw one's own).
+/// them, the refunds that wait for a second person with payout authority (approve, decline, or withdraw one's own)
+/// and the latest refunds the guest's bank refused.
 #[utoipa::path(get, path = "/payments", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn payments(headers: HeaderMap) -> Response {
     let l = Lang::negotiate(&headers);
@@ -1300,6 +1301,11 @@ pub async fn payments(headers: HeaderMap) -> Response {
 <h2>{awaiting}</h2>
 <p class="hint">{awaiting_hint}</p>
 <ul id="awaiting-list"></ul>
+</section>
+<section id="bank-failed" class="card" hidden>
+<h2>{bank_failed}</h2>
+<p class="hint">{bank_failed_hint}</p>
+<ul id="bank-failed-list"></ul>
 </section>
 <section id="refund-step" class="card" hidden>
 <h2 id="refund-title" tabindex="-1"></h2>
@@ -1323,6 +1329,16 @@ pub async fn payments(headers: HeaderMap) -> Response {
             l,
             "Una devolución grande espera a una segunda persona con autoridad de pagos: nada vuelve a la tarjeta hasta que la aprueba.",
             "A large refund waits for a second person with payout authority: nothing goes back to the card until they approve it."
+        ),
+        bank_failed = tr(
+            l,
+            "Devoluciones que no llegaron a la tarjeta",
+            "Refunds that did not reach the card"
+        ),
+        bank_failed_hint = tr(
+            l,
+            "El banco del cliente las rechazó (tarjeta vencida, cancelada o perdida): el dinero volvió y el pago ya no las cuenta. Si aún se le debe, devuélvelo de otra forma, por ejemplo en efectivo.",
+            "The guest's bank refused them (card expired, closed or lost): the money came back and the payment no longer counts them. If it is still owed, give it back another way, in cash say."
         ),
         amount = tr(l, "Valor a devolver", "Amount to refund"),
         reason = tr(l, "Motivo", "Reason"),

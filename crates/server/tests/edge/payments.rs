@@ -1068,6 +1068,232 @@ on_both_engines!(
     two_guests_paying_the_last_half_at_once_are_never_both_charged,
 );
 
+/// Refunds end as the card's bank answers (docs.stripe.com/testing, "Refunds"): one Stripe holds `pending` stays
+/// pending here, its part of the bill reserved and the partner's transfer untouched, until `refund.updated` says it
+/// succeeded; one Stripe first answered `succeeded` and that fails days later (`refund.failed`, the card closed) is
+/// undone — the bill no longer counts it, the tip is the server's again — and the partner's reversed share is
+/// transferred back. Every event replayed changes nothing.
+#[tokio::test]
+async fn refunds_end_as_the_cards_bank_answers() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "bancos@example.co").await;
+    let stripe = stripe(&server);
+    onboarded(&server, &v).await;
+    table_with_bill(&server, &v).await;
+    let mut payments = Vec::new();
+    for (split, tip, card) in [
+        (json!({"kind": "equal", "parts": 2}), 0, "pm_card_pendingRefund"),
+        (json!({"kind": "remaining"}), 189_000, "pm_card_refundFail"),
+    ] {
+        let asked = pay(&server, &v, json!({"split": split, "tip": tip})).await;
+        assert_eq!(asked.status, 201, "{}", asked.body);
+        let confirmed = stripe
+            .confirm(asked.body["client_secret"].as_str().unwrap(), card)
+            .await;
+        assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
+        let id = asked.body["payment_id"].as_str().unwrap().to_owned();
+        succeeded(&server, &v, &id).await;
+        payments.push((id, confirmed["id"].as_str().unwrap().to_owned()));
+    }
+    let account = eventually("two transfers", async || {
+        let transfers = stripe.get("/_standin/ledger").await["transfers"].clone();
+        (transfers.as_array().unwrap().len() == 2)
+            .then(|| transfers[0]["destination"].as_str().unwrap().to_owned())
+    })
+    .await;
+    let sent = stripe.balance_of(&account).await;
+    let refund = async |payment: &str, amount: i64| {
+        let asked = post(
+            &server,
+            &format!("/api/v1/payments/{payment}/refunds"),
+            Some(&v.owner),
+            json!({"amount": amount, "reason": "plato frío"}),
+        )
+        .await;
+        assert_eq!(asked.status, 201, "{}", asked.body);
+        asked.body
+    };
+    let at_stripe = async |intent: &str| {
+        stripe.get(&format!("/v1/refunds?payment_intent={intent}")).await["data"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let ours = async |refund: &Value| {
+        let list = call(
+            &server,
+            "GET",
+            &format!("/api/v1/venues/{}/refunds", v.venue),
+            Some(&v.owner),
+            None,
+        )
+        .await;
+        list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["refund_id"] == refund["refund_id"])
+            .cloned()
+            .unwrap()
+    };
+    let settle = async |stripe_refund: &str| {
+        let (status, settled) = stripe
+            .post("/_standin/refunds/settle", &[("refund", stripe_refund)])
+            .await;
+        assert_eq!(status, 200, "{settled}");
+    };
+
+    // Pending at the card's bank: nothing reversed yet, the amount reserved on the bill.
+    let (first, first_intent) = &payments[0];
+    let pending = refund(first, 500_000).await;
+    assert_eq!(pending["status"], "pending", "{pending}");
+    assert_eq!(
+        stripe.balance_of(&account).await,
+        sent,
+        "no reversal before Stripe settles"
+    );
+    assert_eq!(bill(&server, &v).await["balance"]["refunded"]["amount"], 500_000);
+    let first_refund = at_stripe(first_intent).await;
+    settle(&first_refund).await;
+    eventually("refund.updated", async || {
+        (ours(&pending).await["status"] == "succeeded").then_some(())
+    })
+    .await;
+    let after_first = stripe.balance_of(&account).await;
+    assert!(
+        after_first < sent,
+        "the partner's share came back off its transfer"
+    );
+
+    // Succeeded, then failed: the money comes back, the bill and the tip ledger forget the refund, and the share the
+    // reversal took goes back to the partner.
+    let (second, second_intent) = &payments[1];
+    let month = server.business_month();
+    let tips = async || {
+        let tips = call(
+            &server,
+            "GET",
+            &format!("/api/v1/tips?month={month}"),
+            Some(&v.owner),
+            None,
+        )
+        .await;
+        tips.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["amount"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!(tips().await, 189_000);
+    let today = {
+        let day = (comanda_domain::Clock::now(&server.clock) - time::Duration::hours(10)).date();
+        format!("{}-{:02}-{:02}", day.year(), u8::from(day.month()), day.day())
+    };
+    let summary = async || {
+        let reply = call(
+            &server,
+            "GET",
+            &format!(
+                "/api/v1/venues/{}/analytics/summary?from={today}&to={today}",
+                v.venue
+            ),
+            Some(&v.owner),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    };
+    let before = summary().await;
+    let taken = refund(second, 2_079_000).await;
+    assert_eq!(taken["status"], "succeeded", "{taken}");
+    assert_eq!(tips().await, 0);
+    let during = summary().await;
+    assert!(
+        during["refunds"].as_i64() > before["refunds"].as_i64(),
+        "the refund counted once Stripe took it: {during}"
+    );
+    let reversed = after_first - stripe.balance_of(&account).await;
+    assert!(reversed > 0);
+    assert_eq!(
+        bill(&server, &v).await["balance"]["refunded"]["amount"],
+        2_579_000
+    );
+    let second_refund = at_stripe(second_intent).await;
+    settle(&second_refund).await;
+    let failed = eventually("refund.failed", async || {
+        let now = ours(&taken).await;
+        (now["status"] == "failed").then_some(now)
+    })
+    .await;
+    assert_eq!(failed["failure"], "expired_or_canceled_card", "{failed}");
+    assert_eq!(bill(&server, &v).await["balance"]["refunded"]["amount"], 500_000);
+    assert_eq!(tips().await, 189_000, "the tip is the server's again");
+    let after = summary().await;
+    for figure in ["refunds", "refund_tax", "net", "tips"] {
+        assert_eq!(
+            after[figure], before[figure],
+            "{figure}: the failed refund is out of the day's figures again: {after}"
+        );
+    }
+    eventually("the share given back", async || {
+        (stripe.balance_of(&account).await == after_first).then_some(())
+    })
+    .await;
+    let ledger = stripe.get("/_standin/ledger").await;
+    let restored: Vec<&Value> = ledger["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["metadata"]["refund_id"] == taken["refund_id"])
+        .collect();
+    assert_eq!(restored.len(), 1, "{ledger}");
+    assert_eq!(restored[0]["amount"], reversed);
+    // The guest's card is out of pocket what the failed refund never gave back.
+    assert_eq!(ledger["cards"][second_intent.as_str()], 2_079_000, "{ledger}");
+    // A refund the bank has answered is not settled again.
+    let (status, refused) = stripe
+        .post("/_standin/refunds/settle", &[("refund", second_refund.as_str())])
+        .await;
+    assert_eq!(status, 400, "{refused}");
+
+    // Every event again: nothing moves twice.
+    let events = stripe.get("/_standin/events").await;
+    for event in events["data"].as_array().unwrap() {
+        if event.get("account").is_some() {
+            continue;
+        }
+        let body = event.to_string();
+        let header = comanda_security::webhook::sign(
+            &stripe.webhook_secret,
+            server.clock.now().unix_timestamp(),
+            body.as_bytes(),
+        );
+        let replay = server
+            .client
+            .post(server.url("/api/v1/webhooks/stripe"))
+            .header("stripe-signature", header)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status().as_u16(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        stripe.get("/_standin/ledger").await["transfers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(stripe.balance_of(&account).await, after_first);
+    assert_eq!(ours(&taken).await["status"], "failed");
+    assert_eq!(ours(&pending).await["status"], "succeeded");
+    server.stop().await;
+}
+
 /// A transfer or refund whose answer from Stripe is lost or unreadable after Stripe moved the money is found again by
 /// our id, never marked failed and never made twice.
 #[tokio::test]

@@ -97,6 +97,7 @@ conformance!(
     line_parts_are_charged_against_the_claims_current_under_the_lock,
     an_event_applies_once_however_often_it_is_delivered,
     refunds_reverse_in_proportion_and_big_ones_need_a_second_person,
+    a_refund_that_fails_after_it_succeeded_is_undone_and_its_share_owed_back,
     cash_pays_the_bill_and_a_void_takes_it_back,
     a_cancelled_order_keeps_what_the_card_paid_beside_cash,
     an_order_guests_paid_for_is_cancelled_only_after_their_refund,

@@ -385,6 +385,9 @@ pub struct RefundView {
     pub approved_by: Option<String>,
     /// The member who declined it while it awaited approval (then `status` is `failed` and nothing moved).
     pub declined_by: Option<String>,
+    /// Why it failed (`status` `failed`): `declined`, or the card's bank's answer as Stripe gives it
+    /// (`expired_or_canceled_card`, `lost_or_stolen_card` …), also for a refund that failed after it had succeeded.
+    pub failure: Option<String>,
 }
 
 impl From<&Refund> for RefundView {
@@ -399,6 +402,7 @@ impl From<&Refund> for RefundView {
             requested_at: r.created_at,
             approved_by: r.approved_by.map(|m| m.to_string()),
             declined_by: r.declined_by.map(|m| m.to_string()),
+            failure: r.failure.clone(),
         }
     }
 }
@@ -576,9 +580,13 @@ pub async fn refund(
                 .into());
         }
         RefundStatus::Failed => {
-            return Err(Problem::new(ProblemType::PaymentProvider)
-                .detail("this refund was refused by the payment provider; nothing was refunded")
-                .into());
+            return Err(refused_by_stripe(requested)
+                .err()
+                .unwrap_or_else(|| ApiError::from(Problem::new(ProblemType::PaymentProvider))));
+        }
+        // Stripe has it and the card's bank has not answered yet.
+        RefundStatus::Pending if requested.stripe_refund.is_some() => {
+            return Ok((StatusCode::CREATED, Json(RefundView::from(&requested))));
         }
         RefundStatus::Pending => {}
     }
@@ -591,7 +599,21 @@ pub async fn refund(
     )
     .await
     .map_err(|e| provider_error(&e))?;
-    Ok((StatusCode::CREATED, Json(RefundView::from(&done))))
+    Ok((StatusCode::CREATED, Json(refused_by_stripe(done)?)))
+}
+
+/// A refund Stripe answered `failed` or `canceled` (at once, or after the card's bank refused it) is the provider's
+/// refusal (502), as an error is.
+fn refused_by_stripe(done: Refund) -> Result<RefundView, ApiError> {
+    match done.status {
+        comanda_store::payments::RefundStatus::Failed => Err(Problem::new(ProblemType::PaymentProvider)
+            .detail(format!(
+                "the payment provider could not refund this ({}); nothing reached the guest's card",
+                done.failure.as_deref().unwrap_or("no reason given")
+            ))
+            .into()),
+        _ => Ok(RefundView::from(&done)),
+    }
 }
 
 /// A second person with payout authority approves a refund above the threshold; the money moves then.
@@ -625,7 +647,7 @@ pub async fn approve_refund(
     let done = execute_refund(&state.store, service, &caller.scope, &approved, state.clock.now())
         .await
         .map_err(|e| provider_error(&e))?;
-    Ok(Json(RefundView::from(&done)))
+    Ok(Json(refused_by_stripe(done)?))
 }
 
 /// A refund awaiting approval is declined by someone with payout authority (its requester may withdraw it so, a

@@ -91,6 +91,32 @@ pub(crate) async fn receive_webhook(
         .await
         .map_err(|e| provider_error(&e))?;
     let scope = partner.map(|p| TenantScope::from_proof(&verified.attests(p)));
+    // A refund's outcome moves money at Stripe (a transfer reversal, or a share given back): done before the event
+    // is recorded, so a failure here is retried by Stripe; each step is keyed and conditioned on the refund's state.
+    if let (
+        Some(scope),
+        comanda_store::payments::EventEffect::RefundUpdated {
+            payment,
+            refund,
+            stripe_refund,
+            status,
+            failure_reason,
+        },
+    ) = (&scope, &effect)
+    {
+        let outcome =
+            comanda_payments::stripe::RefundOutcome::of(Some(status.as_str()), failure_reason.as_deref());
+        crate::payments::refund_updated(
+            &state.store,
+            service,
+            scope,
+            (*payment, *refund),
+            (stripe_refund, outcome),
+            now,
+        )
+        .await
+        .map_err(|e| provider_error(&e))?;
+    }
     match state
         .store
         .apply_event(scope.as_ref(), &event.id, &event.kind, &effect, now)

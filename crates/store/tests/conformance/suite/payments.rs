@@ -714,7 +714,7 @@ pub async fn refunds_reverse_in_proportion_and_big_ones_need_a_second_person(sto
     assert_eq!(part.status, RefundStatus::Pending);
     assert!(part.split.transfer_reversal.amount < 1_000_000);
     store
-        .complete_refund(&scope, part.id, "re_1", Some("trr_1"), NOW)
+        .complete_refund(&scope, part.id, "re_1", Some(("trr_1", &usd(50))), NOW)
         .await
         .unwrap();
     let too_much = store
@@ -756,7 +756,7 @@ pub async fn refunds_reverse_in_proportion_and_big_ones_need_a_second_person(sto
         .unwrap();
     assert_eq!(approved.status, RefundStatus::Pending);
     store
-        .complete_refund(&scope, big.id, "re_2", Some("trr_2"), NOW)
+        .complete_refund(&scope, big.id, "re_2", Some(("trr_2", &usd(170))), NOW)
         .await
         .unwrap();
     // Fully refunded: the whole transfer reversed, the whole tip taken back, the platform returned its fee.
@@ -782,6 +782,149 @@ pub async fn refunds_reverse_in_proportion_and_big_ones_need_a_second_person(sto
         store.payment(&scope, payment.id).await.unwrap().refunded,
         payment.settlement.charged
     );
+}
+
+fn usd(amount: i64) -> comanda_store::payments::SettledMoney {
+    comanda_store::payments::SettledMoney {
+        amount,
+        currency: "usd".into(),
+    }
+}
+
+pub async fn a_refund_that_fails_after_it_succeeded_is_undone_and_its_share_owed_back(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Reembolso fallido").await;
+    let payment = reserved(
+        store,
+        &scope,
+        &payment_of(venue, table, session, 4_380_000, 438_000, true),
+    )
+    .await;
+    succeed(store, &scope, &payment).await;
+    store
+        .mark_transfer_sent(&scope, payment.id, "tr_1", None, NOW)
+        .await
+        .unwrap();
+    let refund = |amount: i64| NewRefund {
+        id: Uuid::now_v7(),
+        payment_id: payment.id,
+        amount: cop(amount),
+        reason: "plato frío".into(),
+        requested_by: Uuid::now_v7(),
+        approval_threshold: None,
+        idempotency_key: None,
+        request_hash: Vec::new(),
+    };
+    let tipped = async || {
+        store
+            .tips(
+                &scope,
+                NOW - time::Duration::days(1),
+                NOW + time::Duration::days(7),
+                PageRequest::default(),
+            )
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|t| t.amount)
+            .sum::<i64>()
+    };
+    let asked = store
+        .request_refund(&scope, &refund(1_000_000), &AuditEntry::new("refund.issued"), NOW)
+        .await
+        .unwrap();
+    // Stripe took it and the card's bank has not answered: Stripe's id is kept, the refund stays pending.
+    let submitted = store.submit_refund(&scope, asked.id, "re_1").await.unwrap();
+    assert_eq!(submitted.status, RefundStatus::Pending);
+    assert_eq!(submitted.stripe_refund.as_deref(), Some("re_1"));
+    assert_eq!(
+        store.payment(&scope, payment.id).await.unwrap().refunded.amount,
+        1_000_000
+    );
+    let done = store
+        .complete_refund(&scope, asked.id, "re_1", Some(("trr_1", &usd(60))), NOW)
+        .await
+        .unwrap();
+    assert_eq!(done.status, RefundStatus::Succeeded);
+    assert_eq!(done.reversal, Some(("trr_1".to_owned(), usd(60))));
+    assert_eq!(tipped().await, 438_000 - done.split.tip_reversal.amount);
+    assert!(store.refunds_to_restore(&scope).await.unwrap().is_empty());
+
+    // The card was closed: Stripe's refund fails days later and the money comes back.
+    let later = NOW + time::Duration::days(3);
+    let returned = store
+        .refund_returned(&scope, asked.id, "expired_or_canceled_card", later)
+        .await
+        .unwrap()
+        .expect("a succeeded refund fails once");
+    assert_eq!(returned.status, RefundStatus::Failed);
+    assert_eq!(returned.failure.as_deref(), Some("expired_or_canceled_card"));
+    assert!(
+        store
+            .refund_returned(&scope, asked.id, "expired_or_canceled_card", later)
+            .await
+            .unwrap()
+            .is_none(),
+        "a repeated event changes nothing"
+    );
+    assert_eq!(
+        store.payment(&scope, payment.id).await.unwrap().refunded.amount,
+        0
+    );
+    assert_eq!(tipped().await, 438_000, "the tip is the server's again");
+    // The partner's reversed share is owed back until a transfer gives it.
+    let owed = store.refunds_to_restore(&scope).await.unwrap();
+    assert_eq!(owed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![asked.id]);
+    store
+        .record_restored_transfer(&scope, asked.id, "tr_back")
+        .await
+        .unwrap();
+    assert!(store.refunds_to_restore(&scope).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .refund(&scope, asked.id)
+            .await
+            .unwrap()
+            .restored_transfer
+            .as_deref(),
+        Some("tr_back")
+    );
+    // The whole payment can be refunded again (to another card, in cash …): nothing of it counts as returned.
+    let pending = store
+        .request_refund(
+            &scope,
+            &refund(4_380_000),
+            &AuditEntry::new("refund.issued"),
+            later,
+        )
+        .await
+        .unwrap();
+    // A refund that fails while pending moved nothing: it frees its part and owes the partner nothing.
+    let failed = store
+        .fail_refund(&scope, pending.id, "lost_or_stolen_card")
+        .await
+        .unwrap();
+    assert_eq!(failed.failure.as_deref(), Some("lost_or_stolen_card"));
+    assert!(
+        store
+            .refund_returned(&scope, pending.id, "lost_or_stolen_card", later)
+            .await
+            .unwrap()
+            .is_none(),
+        "only a succeeded refund is returned"
+    );
+    assert_eq!(
+        store.payment(&scope, payment.id).await.unwrap().refunded.amount,
+        0
+    );
+    assert!(store.refunds_to_restore(&scope).await.unwrap().is_empty());
+    // Another partner reaches none of it.
+    let other = new_partner(store, "Otro").await;
+    assert!(matches!(
+        store.refund_returned(&other, asked.id, "unknown", later).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.refunds_to_restore(&other).await.unwrap().is_empty());
 }
 
 pub async fn disputes_leave_a_debt_netted_against_later_transfers(store: &dyn Store) {
