@@ -195,6 +195,30 @@ async fn payment_state(server: &TestServer, v: &Venue, payment: &str) -> Value {
     .body
 }
 
+/// Delivers every event the stand-in sent again, each to its endpoint, freshly signed; each is answered 200.
+async fn replay_every_event(server: &TestServer, stripe: &Stripe) {
+    let events = stripe.get("/_standin/events").await;
+    for event in events["data"].as_array().unwrap() {
+        let body = event.to_string();
+        let (secret, path) = if event.get("account").is_some() {
+            (&stripe.connect_secret, "/api/v1/webhooks/stripe/connect")
+        } else {
+            (&stripe.webhook_secret, "/api/v1/webhooks/stripe")
+        };
+        let header =
+            comanda_security::webhook::sign(secret, server.clock.now().unix_timestamp(), body.as_bytes());
+        let replay = server
+            .client
+            .post(server.url(path))
+            .header("stripe-signature", header)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status().as_u16(), 200);
+    }
+}
+
 async fn succeeded(server: &TestServer, v: &Venue, payment: &str) {
     eventually("the payment's webhook", async || {
         (payment_state(server, v, payment).await["status"] == "succeeded").then_some(())
@@ -395,26 +419,7 @@ pub async fn a_bill_paid_in_halves_lands_once_and_refunds_undo_it(engine: Engine
     );
 
     // Replaying every event Stripe sent changes nothing.
-    let events = stripe.get("/_standin/events").await;
-    for event in events["data"].as_array().unwrap() {
-        let body = event.to_string();
-        let (secret, path) = if event.get("account").is_some() {
-            (&stripe.connect_secret, "/api/v1/webhooks/stripe/connect")
-        } else {
-            (&stripe.webhook_secret, "/api/v1/webhooks/stripe")
-        };
-        let header =
-            comanda_security::webhook::sign(secret, server.clock.now().unix_timestamp(), body.as_bytes());
-        let replay = server
-            .client
-            .post(server.url(path))
-            .header("stripe-signature", header)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(replay.status().as_u16(), 200);
-    }
+    replay_every_event(&server, &stripe).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         stripe.get("/_standin/ledger").await["transfers"]
@@ -1259,27 +1264,7 @@ async fn refunds_end_as_the_cards_bank_answers() {
     assert_eq!(status, 400, "{refused}");
 
     // Every event again: nothing moves twice.
-    let events = stripe.get("/_standin/events").await;
-    for event in events["data"].as_array().unwrap() {
-        if event.get("account").is_some() {
-            continue;
-        }
-        let body = event.to_string();
-        let header = comanda_security::webhook::sign(
-            &stripe.webhook_secret,
-            server.clock.now().unix_timestamp(),
-            body.as_bytes(),
-        );
-        let replay = server
-            .client
-            .post(server.url("/api/v1/webhooks/stripe"))
-            .header("stripe-signature", header)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(replay.status().as_u16(), 200);
-    }
+    replay_every_event(&server, &stripe).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         stripe.get("/_standin/ledger").await["transfers"]

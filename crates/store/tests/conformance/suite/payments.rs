@@ -72,6 +72,21 @@ pub async fn reserved(
     }
 }
 
+/// A payment reserved, succeeded at Stripe and its transfer sent (`tr_1`): what a refund or a dispute starts from.
+pub async fn transferred(
+    store: &dyn Store,
+    scope: &TenantScope,
+    payment: &NewPayment,
+) -> comanda_store::payments::Payment {
+    let payment = reserved(store, scope, payment).await;
+    succeed(store, scope, &payment).await;
+    store
+        .mark_transfer_sent(scope, payment.id, "tr_1", None, NOW)
+        .await
+        .unwrap();
+    payment
+}
+
 pub async fn succeed(
     store: &dyn Store,
     scope: &TenantScope,
@@ -793,17 +808,12 @@ fn usd(amount: i64) -> comanda_store::payments::SettledMoney {
 
 pub async fn a_refund_that_fails_after_it_succeeded_is_undone_and_its_share_owed_back(store: &dyn Store) {
     let (scope, venue, table, session) = paying_table(store, "Reembolso fallido").await;
-    let payment = reserved(
+    let payment = transferred(
         store,
         &scope,
         &payment_of(venue, table, session, 4_380_000, 438_000, true),
     )
     .await;
-    succeed(store, &scope, &payment).await;
-    store
-        .mark_transfer_sent(&scope, payment.id, "tr_1", None, NOW)
-        .await
-        .unwrap();
     let refund = |amount: i64| NewRefund {
         id: Uuid::now_v7(),
         payment_id: payment.id,
@@ -929,17 +939,12 @@ pub async fn a_refund_that_fails_after_it_succeeded_is_undone_and_its_share_owed
 
 pub async fn disputes_leave_a_debt_netted_against_later_transfers(store: &dyn Store) {
     let (scope, venue, table, session) = paying_table(store, "Disputas").await;
-    let first = reserved(
+    let first = transferred(
         store,
         &scope,
         &payment_of(venue, table, session, 1_000_000, 0, false),
     )
     .await;
-    succeed(store, &scope, &first).await;
-    store
-        .mark_transfer_sent(&scope, first.id, "tr_1", None, NOW)
-        .await
-        .unwrap();
     let dispute = EventEffect::DisputeCreated {
         payment: first.id,
         stripe_dispute: "dp_1".into(),
@@ -1156,17 +1161,12 @@ pub async fn an_order_guests_paid_for_is_cancelled_only_after_their_refund(store
 
 pub async fn a_refund_asked_again_with_its_key_is_the_first_refund(store: &dyn Store) {
     let (scope, venue, table, session) = paying_table(store, "Reintentos").await;
-    let payment = reserved(
+    let payment = transferred(
         store,
         &scope,
         &payment_of(venue, table, session, 1_000_000, 0, true),
     )
     .await;
-    succeed(store, &scope, &payment).await;
-    store
-        .mark_transfer_sent(&scope, payment.id, "tr_1", None, NOW)
-        .await
-        .unwrap();
     let ask = |amount: i64, key: &str, hash: &[u8]| NewRefund {
         id: Uuid::now_v7(),
         payment_id: payment.id,
