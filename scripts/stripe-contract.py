@@ -51,6 +51,7 @@ OPERATIONS = [
     ("post", "/v1/transfers/{id}/reversals", "TransfersResource", "TransferCreateReversalParams"),
     ("post", "/v1/refunds", "RefundsResource", "RefundCreateParams"),
     ("get", "/v1/refunds", "RefundsResource", "RefundListParams"),
+    ("get", "/v1/refunds/{refund}", "RefundsResource", "RefundRetrieveParams"),
     ("get", "/v1/balance", "BalanceResource", "BalanceRetrieveParams"),
     ("get", "/v1/payouts", "PayoutsResource", "PayoutListParams"),
     ("get", "/v1/events/{id}", "EventsResource", "EventRetrieveParams"),

@@ -379,6 +379,7 @@ impl StandIn {
             .route("/v1/transfers/{id}", get(retrieve_transfer))
             .route("/v1/transfers/{id}/reversals", post(reverse_transfer))
             .route("/v1/refunds", post(create_refund).get(list_refunds))
+            .route("/v1/refunds/{id}", get(retrieve_refund))
             .route("/v1/balance", get(balance))
             .route("/v1/payouts", get(list_payouts))
             .route("/v1/events/{id}", get(retrieve_event))
@@ -1527,6 +1528,17 @@ async fn retrieve_transfer(
     Path(id): Path<String>,
 ) -> Response {
     read(&inner, &headers, |ledger| found(ledger.transfers.get(&id), &id)).await
+}
+
+async fn retrieve_refund(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    read(&inner, &headers, |ledger| {
+        found(ledger.refunds.iter().find(|r| r["id"] == id.as_str()), &id)
+    })
+    .await
 }
 
 async fn list_refunds(

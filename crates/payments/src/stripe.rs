@@ -667,6 +667,12 @@ impl StripeClient {
         .await
     }
 
+    /// One refund as Stripe holds it now: how a refund still `pending` is followed when its `refund.updated` event
+    /// never came.
+    pub async fn refund(&self, id: &str) -> Result<Refund, StripeError> {
+        self.get(&format!("/v1/refunds/{id}"), &[], None).await
+    }
+
     /// The refunds of one PaymentIntent: how a refund whose answer was lost is found again.
     pub async fn refunds_of(&self, payment_intent: &str) -> Result<List<Refund>, StripeError> {
         self.get(

@@ -681,6 +681,13 @@ pub trait PaymentStore: Send + Sync {
     /// Refunds that failed after their transfer reversal took the partner's share back, whose share has not been
     /// transferred back yet, oldest first.
     async fn refunds_to_restore(&self, scope: &TenantScope) -> StoreResult<Vec<Refund>>;
+    /// Refunds still `pending` (asked of Stripe, or taken by it and not settled) that were requested before
+    /// `created_before`, oldest first: what the upkeep asks Stripe about when no event has ended them.
+    async fn refunds_in_flight(
+        &self,
+        scope: &TenantScope,
+        created_before: OffsetDateTime,
+    ) -> StoreResult<Vec<Refund>>;
     /// The transfer that gave a failed refund's reversed share back to the partner.
     async fn record_restored_transfer(
         &self,

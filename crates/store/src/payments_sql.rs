@@ -1891,6 +1891,22 @@ impl PaymentStore for Engine {
         rows.iter().map(refund_from_row).collect()
     }
 
+    async fn refunds_in_flight(
+        &self,
+        scope: &TenantScope,
+        created_before: OffsetDateTime,
+    ) -> StoreResult<Vec<Refund>> {
+        let rows = sqlx::query(
+            "SELECT * FROM refunds WHERE partner_id = $1 AND status = 'pending' AND created_at < $2
+             ORDER BY created_at, id",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(ts(created_before))
+        .fetch_all(&mut *self.reading(scope).await?)
+        .await?;
+        rows.iter().map(refund_from_row).collect()
+    }
+
     async fn record_restored_transfer(
         &self,
         scope: &TenantScope,

@@ -227,15 +227,11 @@ pub async fn execute_refund(
         // The answer was lost or unreadable: Stripe may have refunded. Look for the refund by our id; if it cannot
         // be found the refund stays pending (never failed) and an operator is alerted.
         Err(error) if outcome_unknown(&error) => {
-            let wanted = refund.id.to_string();
-            let found = match service.client.refunds_of(&intent).await {
-                Ok(list) => list
-                    .data
-                    .into_iter()
-                    .find(|r| r.metadata.get("refund_id") == Some(&wanted)),
-                Err(_) => None,
-            };
-            match found {
+            match found_at_stripe(store, service, scope, refund)
+                .await
+                .ok()
+                .flatten()
+            {
                 Some(found) => found,
                 None => {
                     let _ = crate::alert_routing::raise(
@@ -255,6 +251,19 @@ pub async fn execute_refund(
         }
         Err(error) => return failed(error).await,
     };
+    record_outcome(store, service, scope, refund, &stripe_refund, now).await
+}
+
+/// Records what Stripe answered for our pending `refund`: settled ([`finish_refund`]), still `pending` at the card's
+/// bank (kept pending with Stripe's id), or refused (`failed`, what it reserved freed).
+async fn record_outcome(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    refund: &Refund,
+    stripe_refund: &comanda_payments::stripe::Refund,
+    now: OffsetDateTime,
+) -> Result<Refund, StripeError> {
     let internal = |e: comanda_store::StoreError| StripeError::Decode(e.to_string());
     match stripe_refund.outcome() {
         RefundOutcome::Succeeded => {
@@ -269,6 +278,81 @@ pub async fn execute_refund(
             .await
             .map_err(internal),
     }
+}
+
+/// How long a refund may stay pending before the upkeep asks Stripe about it: the route's own call has long
+/// answered by then, and Stripe's `refund.updated` normally arrives within seconds of a change.
+pub const REFUND_FOLLOW_UP_AFTER: time::Duration = time::Duration::minutes(10);
+
+/// Ends, as Stripe holds them now, the refunds still pending that no event has ended (an endpoint down for longer
+/// than Stripe retries, an event lost): one Stripe read per refund (`GET /v1/refunds/{id}`), or, for a refund whose
+/// creation answer was lost, a look among its PaymentIntent's refunds for our id. A refund not found at Stripe is
+/// never asked for again here: the operator was alerted when its answer was lost (`payments.refund_unknown`), and
+/// a second refund could pay the guest twice.
+pub async fn follow_pending_refunds(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+) {
+    let Ok(pending) = store.refunds_in_flight(scope, now - REFUND_FOLLOW_UP_AFTER).await else {
+        return;
+    };
+    for refund in pending {
+        let followed = match &refund.stripe_refund {
+            Some(id) => match service.client.refund(id).await {
+                Ok(at_stripe) if at_stripe.outcome() != RefundOutcome::Pending => {
+                    let outcome = at_stripe.outcome();
+                    refund_updated(
+                        store,
+                        service,
+                        scope,
+                        (refund.payment_id, refund.id),
+                        (&at_stripe.id, outcome),
+                        now,
+                    )
+                    .await
+                }
+                Ok(_) => Ok(()),
+                Err(error) => Err(error),
+            },
+            None => match found_at_stripe(store, service, scope, &refund).await {
+                Ok(Some(at_stripe)) => record_outcome(store, service, scope, &refund, &at_stripe, now)
+                    .await
+                    .map(|_| ()),
+                Ok(None) => Ok(()),
+                Err(error) => Err(error),
+            },
+        };
+        if let Err(error) = followed {
+            tracing::warn!(refund = %refund.id, %error, "pending refund not followed up; will retry");
+        }
+    }
+}
+
+/// Our `refund` among its PaymentIntent's refunds at Stripe (by the `refund_id` metadata every refund is created
+/// with), if Stripe has it.
+async fn found_at_stripe(
+    store: &Arc<dyn Store>,
+    service: &PaymentService,
+    scope: &TenantScope,
+    refund: &Refund,
+) -> Result<Option<comanda_payments::stripe::Refund>, StripeError> {
+    let payment = store
+        .payment(scope, refund.payment_id)
+        .await
+        .map_err(|e| StripeError::Decode(e.to_string()))?;
+    let Some(intent) = payment.payment_intent else {
+        return Ok(None);
+    };
+    let wanted = refund.id.to_string();
+    Ok(service
+        .client
+        .refunds_of(&intent)
+        .await?
+        .data
+        .into_iter()
+        .find(|r| r.metadata.get("refund_id") == Some(&wanted)))
 }
 
 /// A refund Stripe settled: (separate charges and transfers) the proportional reversal of the partner's transfer,
@@ -509,6 +593,7 @@ pub async fn upkeep(
             restore_reversed_shares(store, service, &scope).await;
         }
         release_expired_holds(store, service, &scope, clock.now()).await;
+        follow_pending_refunds(store, service, &scope, clock.now()).await;
         let released = crate::deposits::settle_due(store, service, &scope, clock.now()).await;
         if !released.is_empty() {
             lapsed.push((scope, released));

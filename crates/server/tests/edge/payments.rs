@@ -1164,10 +1164,38 @@ async fn refunds_end_as_the_cards_bank_answers() {
         (ours(&pending).await["status"] == "succeeded").then_some(())
     })
     .await;
-    let after_first = stripe.balance_of(&account).await;
+    let settled_once = stripe.balance_of(&account).await;
     assert!(
-        after_first < sent,
+        settled_once < sent,
         "the partner's share came back off its transfer"
+    );
+
+    // Its events lost (the endpoint down for longer than Stripe retries): once it has been pending a while, the
+    // upkeep asks Stripe and ends it as Stripe holds it.
+    let standin = server.server().payments().unwrap().standin.clone().unwrap();
+    let endpoints = standin.config();
+    let unreachable = "https://127.0.0.1:9/api/v1/webhooks/stripe";
+    standin.set_webhooks(unreachable, unreachable, &endpoints.webhook_roots_pem);
+    let unheard = refund(first, 100_000).await;
+    assert_eq!(unheard["status"], "pending", "{unheard}");
+    settle(&at_stripe(first_intent).await).await;
+    server.server().run_payments_upkeep().await;
+    assert_eq!(
+        ours(&unheard).await["status"],
+        "pending",
+        "not asked about before it has been pending a while"
+    );
+    server
+        .clock
+        .advance(comanda_server::payments::REFUND_FOLLOW_UP_AFTER + time::Duration::minutes(1));
+    server.server().run_payments_upkeep().await;
+    assert_eq!(ours(&unheard).await["status"], "succeeded");
+    let after_first = stripe.balance_of(&account).await;
+    assert!(after_first < settled_once, "its share reversed too");
+    standin.set_webhooks(
+        endpoints.platform_endpoint.url.as_deref().unwrap(),
+        endpoints.connect_endpoint.url.as_deref().unwrap(),
+        &endpoints.webhook_roots_pem,
     );
 
     // Succeeded, then failed: the money comes back, the bill and the tip ledger forget the refund, and the share the
@@ -1223,7 +1251,7 @@ async fn refunds_end_as_the_cards_bank_answers() {
     assert!(reversed > 0);
     assert_eq!(
         bill(&server, &v).await["balance"]["refunded"]["amount"],
-        2_579_000
+        2_679_000
     );
     let second_refund = at_stripe(second_intent).await;
     settle(&second_refund).await;
@@ -1233,7 +1261,7 @@ async fn refunds_end_as_the_cards_bank_answers() {
     })
     .await;
     assert_eq!(failed["failure"], "expired_or_canceled_card", "{failed}");
-    assert_eq!(bill(&server, &v).await["balance"]["refunded"]["amount"], 500_000);
+    assert_eq!(bill(&server, &v).await["balance"]["refunded"]["amount"], 600_000);
     assert_eq!(tips().await, 189_000, "the tip is the server's again");
     let after = summary().await;
     for figure in ["refunds", "refund_tax", "net", "tips"] {
@@ -1276,6 +1304,7 @@ async fn refunds_end_as_the_cards_bank_answers() {
     assert_eq!(stripe.balance_of(&account).await, after_first);
     assert_eq!(ours(&taken).await["status"], "failed");
     assert_eq!(ours(&pending).await["status"], "succeeded");
+    assert_eq!(ours(&unheard).await["status"], "succeeded");
     server.stop().await;
 }
 

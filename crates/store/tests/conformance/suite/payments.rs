@@ -851,6 +851,27 @@ pub async fn a_refund_that_fails_after_it_succeeded_is_undone_and_its_share_owed
         store.payment(&scope, payment.id).await.unwrap().refunded.amount,
         1_000_000
     );
+    // Still pending, it is what the upkeep follows up once it was asked before the given instant.
+    let in_flight = async |scope: &TenantScope, before| {
+        store
+            .refunds_in_flight(scope, before)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        in_flight(&scope, NOW + time::Duration::minutes(10)).await,
+        [asked.id]
+    );
+    assert!(in_flight(&scope, NOW).await.is_empty());
+    let stranger = new_partner(store, "Ajeno").await;
+    assert!(
+        in_flight(&stranger, NOW + time::Duration::minutes(10))
+            .await
+            .is_empty()
+    );
     let done = store
         .complete_refund(&scope, asked.id, "re_1", Some(("trr_1", &usd(60))), NOW)
         .await
@@ -935,6 +956,10 @@ pub async fn a_refund_that_fails_after_it_succeeded_is_undone_and_its_share_owed
         Err(StoreError::NotFound)
     ));
     assert!(store.refunds_to_restore(&other).await.unwrap().is_empty());
+    assert!(
+        in_flight(&scope, later).await.is_empty(),
+        "an ended refund is not followed up"
+    );
 }
 
 pub async fn disputes_leave_a_debt_netted_against_later_transfers(store: &dyn Store) {
