@@ -2179,7 +2179,10 @@ const depositStatusNames = {
   es: { awaiting: 'por pagar', paid: 'pagado', refund_due: 'en devolución', refunded: 'devuelto', keep_due: 'lo conserva el restaurante', kept: 'lo conserva el restaurante', released: 'sin pagar' },
   en: { awaiting: 'to pay', paid: 'paid', refund_due: 'being refunded', refunded: 'refunded', keep_due: 'kept by the restaurant', kept: 'kept by the restaurant', released: 'not paid' },
 };
-const depositStatus = (status) => depositStatusNames[english ? 'en' : 'es'][status] || status;
+// A refund the card's bank returned: the deposit is still "refunded" at Stripe's end, but the guest has not got it.
+const depositStatus = (deposit) => deposit.refund_failure
+  ? (english ? 'the refund did not reach the card: the restaurant gives it back another way' : 'la devolución no llegó a la tarjeta: el restaurante la devuelve de otra forma')
+  : depositStatusNames[english ? 'en' : 'es'][deposit.status] || deposit.status;
 
 // The guest's words for their booking: booked or confirmed is confirmed to them (the host's "confirmed" is the
 // venue's own call to the guest); a lapsed one says what lapsed, an offer or a deposit hold.
@@ -2220,7 +2223,7 @@ pages.booking = async () => {
     const deposit = reservation.deposit;
     $('#deposit-text').hidden = !deposit;
     if (deposit) {
-      $('#deposit-text').textContent = `${english ? 'Deposit' : 'Depósito'}: ${formatMoney(deposit)} · ${depositStatus(deposit.status)}`;
+      $('#deposit-text').textContent = `${english ? 'Deposit' : 'Depósito'}: ${formatMoney(deposit)} · ${depositStatus(deposit)}`;
     }
     const pay = $('#pay-deposit-link');
     pay.hidden = reservation.status !== 'awaiting_deposit';
@@ -3032,7 +3035,7 @@ pages.host = async () => {
       if (r.deposit) {
         const deposit = document.createElement('span');
         deposit.className = 'hint';
-        deposit.textContent = `${english ? 'deposit' : 'depósito'} ${formatMoney(r.deposit)}: ${depositStatus(r.deposit.status)}`;
+        deposit.textContent = `${english ? 'deposit' : 'depósito'} ${formatMoney(r.deposit)}: ${depositStatus(r.deposit)}`;
         row.append(deposit);
       }
       // A party just past its time is not late yet: the host reads when "late" and "no-show" come.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use comanda_domain::Money;
 use comanda_domain::payment::ChargeModel;
 use comanda_payments::StripeError;
-use comanda_payments::stripe::{NewPaymentIntent, PaymentIntent};
+use comanda_payments::stripe::{NewPaymentIntent, PaymentIntent, RefundOutcome};
 use comanda_security::TenantScope;
 use comanda_store::Store;
 use comanda_store::identity::AuditEntry;
@@ -98,6 +98,8 @@ pub async fn settle(
             .await
             .map_err(internal);
     };
+    // A refund Stripe refused at once still settles the booking's decision; the venue is told to give it back.
+    let mut refused_refund = None;
     let (to, reference, action) = match deposit.status {
         DepositStatus::Awaiting => {
             // Cancelled at Stripe first, so it can no longer be paid; one Stripe already took is left for its webhook.
@@ -121,6 +123,9 @@ pub async fn settle(
                     &format!("deposit-refund-{reservation}"),
                 )
                 .await?;
+            if let RefundOutcome::Failed(reason) = refund.outcome() {
+                refused_refund = Some((refund.id.clone(), reason));
+            }
             (
                 DepositStatus::Refunded,
                 Some(refund.id),
@@ -150,7 +155,7 @@ pub async fn settle(
         deposit.amount.currency.code(),
         reference.as_deref().unwrap_or(&intent_id)
     );
-    store
+    let settled = store
         .settle_deposit(
             scope,
             reservation,
@@ -161,7 +166,51 @@ pub async fn settle(
             now,
         )
         .await
-        .map_err(internal)
+        .map_err(internal)?;
+    if let Some((stripe_refund, reason)) = refused_refund {
+        refund_failed(store, scope, reservation, &stripe_refund, &reason, now)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(settled)
+}
+
+/// A deposit's refund that did not reach the guest's card (Stripe's `failure_reason`: refused when asked, or failed
+/// later at the card's bank, its money back on the platform's balance): recorded on the deposit and audited once,
+/// and the venue is alerted (`payments.refund_failed`) to give it back another way. A repeated event changes
+/// nothing.
+pub async fn refund_failed(
+    store: &Arc<dyn Store>,
+    scope: &TenantScope,
+    reservation: Uuid,
+    stripe_refund: &str,
+    reason: &str,
+    now: OffsetDateTime,
+) -> comanda_store::StoreResult<()> {
+    let audit = AuditEntry::new("reservation.deposit_refund_failed")
+        .detail(format!("{stripe_refund} {reason}"))
+        .target(reservation.to_string());
+    let Some(deposit) = store
+        .deposit_refund_failed(scope, reservation, stripe_refund, reason, &audit, now)
+        .await?
+    else {
+        return Ok(());
+    };
+    let detail = format!(
+        "the deposit refund of booking {reservation} ({} {}) did not reach the guest's card ({reason}): give it \
+         back another way (cash, a transfer) and tell the guest",
+        deposit.amount.amount,
+        deposit.amount.currency.code()
+    );
+    crate::alert_routing::raise(
+        &**store,
+        Some(scope.partner()),
+        "payments.refund_failed",
+        &detail,
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The venue's share of a kept deposit held on the platform: what the charge settled, net of Stripe's fee, sent to

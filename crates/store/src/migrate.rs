@@ -78,6 +78,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0050", 50, "second_factor_failures"),
             crate::migrate::migration!($engine, "0051", 51, "staff_venues"),
             crate::migrate::migration!($engine, "0052", 52, "refund_outcomes"),
+            crate::migrate::migration!($engine, "0053", 53, "deposit_refund_failure"),
         ]
     };
 }

@@ -311,6 +311,14 @@ pub enum EventEffect {
         status: String,
         failure_reason: Option<String>,
     },
+    /// A reservation deposit's refund did not reach the guest's card (`refund.updated`, `refund.failed` with
+    /// Stripe's `failure_reason`, its metadata naming the reservation): recorded on the deposit before the event is
+    /// (`ReservationStore::deposit_refund_failed`); the store only records the event.
+    DepositRefundFailed {
+        reservation: Uuid,
+        stripe_refund: String,
+        reason: String,
+    },
     /// Recorded as processed, nothing else to do.
     Ignored,
 }

@@ -774,7 +774,9 @@ impl Engine {
                     }
                 }
             }
-            EventEffect::RefundUpdated { .. } | EventEffect::Ignored => {}
+            EventEffect::RefundUpdated { .. }
+            | EventEffect::DepositRefundFailed { .. }
+            | EventEffect::Ignored => {}
         }
         Ok(EventOutcome::Applied {
             transfer_due,

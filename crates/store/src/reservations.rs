@@ -269,6 +269,9 @@ pub struct Deposit {
     pub charge: Option<String>,
     /// The Stripe refund or transfer that settled it.
     pub settlement: Option<String>,
+    /// Why its refund did not reach the guest's card (Stripe's `failure_reason`): it stays `Refunded`, and the
+    /// venue gives it back another way.
+    pub refund_failure: Option<String>,
     pub hold_expires_at: OffsetDateTime,
     pub refundable_until: OffsetDateTime,
 }
@@ -580,6 +583,19 @@ pub trait ReservationStore: Send + Sync {
         from: DepositStatus,
         to: DepositStatus,
         settlement: Option<&str>,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Deposit>>;
+
+    /// The refund `stripe_refund` that settled a `refunded` deposit did not reach the guest's card (`reason`:
+    /// Stripe's `failure_reason`): recorded once, with its audit entry. `Ok(None)` when it is not that deposit's
+    /// refund or its failure was recorded already (a repeated event), so the venue is told once.
+    async fn deposit_refund_failed(
+        &self,
+        scope: &TenantScope,
+        reservation: Uuid,
+        stripe_refund: &str,
+        reason: &str,
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Deposit>>;

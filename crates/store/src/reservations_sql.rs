@@ -159,6 +159,7 @@ fn deposit_from_row(row: &DbRow) -> StoreResult<Deposit> {
         payment_intent: row.try_get("payment_intent")?,
         charge: row.try_get("charge_id")?,
         settlement: row.try_get("settlement")?,
+        refund_failure: row.try_get("refund_failure")?,
         hold_expires_at: row.try_get("hold_expires_at")?,
         refundable_until: row.try_get("refundable_until")?,
     })
@@ -1760,6 +1761,38 @@ impl ReservationStore for Engine {
             )
             .await?;
         }
+        self.insert_audit(&mut tx, partner, &audit.targeting(reservation), now)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(deposit_from_row(&row)?))
+    }
+
+    async fn deposit_refund_failed(
+        &self,
+        scope: &TenantScope,
+        reservation: Uuid,
+        stripe_refund: &str,
+        reason: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Deposit>> {
+        let partner = scope.partner();
+        let mut tx = self.scoped(scope).await?;
+        let row = sqlx::query(
+            "UPDATE reservation_deposits SET refund_failure = $4, updated_at = $5
+              WHERE partner_id = $1 AND reservation_id = $2 AND status = 'refunded' AND settlement = $3
+                AND refund_failure IS NULL RETURNING *",
+        )
+        .bind(h(partner.as_uuid()))
+        .bind(h(reservation))
+        .bind(stripe_refund)
+        .bind(reason)
+        .bind(ts(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
         self.insert_audit(&mut tx, partner, &audit.targeting(reservation), now)
             .await?;
         tx.commit().await?;

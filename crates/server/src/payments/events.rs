@@ -109,6 +109,27 @@ pub async fn interpret(
                 .metadata
                 .get("refund_id")
                 .and_then(|id| Uuid::parse_str(id).ok());
+            let deposit = refund
+                .metadata
+                .get(crate::deposits::RESERVATION_KEY)
+                .and_then(|id| Uuid::parse_str(id).ok());
+            if let (None, Some(reservation)) = (ours, deposit) {
+                // A deposit's refund: only its failure needs anyone (its success was recorded when it was asked).
+                let comanda_payments::stripe::RefundOutcome::Failed(reason) = refund.outcome() else {
+                    return Ok((None, EventEffect::Ignored));
+                };
+                return Ok(match store.deposit_partner(reservation).await.ok().flatten() {
+                    Some(partner) => (
+                        Some(partner),
+                        EventEffect::DepositRefundFailed {
+                            reservation,
+                            stripe_refund: refund.id.clone(),
+                            reason,
+                        },
+                    ),
+                    None => (None, EventEffect::Ignored),
+                });
+            }
             let (Some(ours), Some(intent_id)) = (ours, refund.payment_intent.clone()) else {
                 return Ok((None, EventEffect::Ignored));
             };

@@ -705,6 +705,9 @@ pub struct DepositView {
     pub refundable_until: String,
     /// Unpaid by then, the booking is released.
     pub hold_expires_at: String,
+    /// A `refunded` deposit whose refund did not reach the guest's card: Stripe's `failure_reason`
+    /// (`expired_or_canceled_card`, `lost_or_stolen_card` …); the venue gives it back another way.
+    pub refund_failure: Option<String>,
     /// In the answer to accepting an offer that asks a deposit: the PaymentIntent's client secret and the key for
     /// Stripe Elements. The guest's view leaves them out (the deposit page reads them once from
     /// `GET /api/v1/reservations/{reservation}/deposit/payment`).
@@ -720,6 +723,7 @@ impl From<&Deposit> for DepositView {
             status: d.status.as_str().to_owned(),
             refundable_until: rfc3339(d.refundable_until),
             hold_expires_at: rfc3339(d.hold_expires_at),
+            refund_failure: d.refund_failure.clone(),
             client_secret: None,
             publishable_key: None,
         }

@@ -71,7 +71,7 @@ impl Stripe {
     }
 
     /// A form POST with the secret key, as a Stripe client sends it; answers the status and the body.
-    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
         let reply = self
             .http
             .post(format!("{}{path}", self.base))
@@ -196,7 +196,7 @@ async fn payment_state(server: &TestServer, v: &Venue, payment: &str) -> Value {
 }
 
 /// Delivers every event the stand-in sent again, each to its endpoint, freshly signed; each is answered 200.
-async fn replay_every_event(server: &TestServer, stripe: &Stripe) {
+pub async fn replay_every_event(server: &TestServer, stripe: &Stripe) {
     let events = stripe.get("/_standin/events").await;
     for event in events["data"].as_array().unwrap() {
         let body = event.to_string();

@@ -2468,7 +2468,8 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     .await;
     assert_eq!(forged.status, 404, "{}", forged.body);
     let intent = secret.split("_secret_").next().unwrap().to_owned();
-    let confirmed = stripe.confirm(secret, "pm_card_visa").await;
+    // A card whose refunds Stripe takes and the bank later returns (Stripe's `pm_card_refundFail`).
+    let confirmed = stripe.confirm(secret, "pm_card_refundFail").await;
     assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
     crate::payments::eventually("the deposit's webhook", async || {
         let seen = guest_view(&server, &id, &token).await;
@@ -2553,6 +2554,46 @@ pub async fn deposits_confirm_refund_before_the_cut_off_and_are_kept_on_a_no_sho
     let refunds = stripe.get(&format!("/v1/refunds?payment_intent={intent}")).await;
     assert_eq!(refunds["data"].as_array().map(Vec::len), Some(1), "{refunds}");
     assert_eq!(refunds["data"][0]["amount"], 4_000_000);
+    // The card was closed: the bank returns the refund days later. The deposit stays refunded (the booking's
+    // decision stands), says why the money did not arrive, and the venue is told once to give it back.
+    let refund_failed_alerts = async || {
+        server
+            .store()
+            .await
+            .alerts(time::OffsetDateTime::UNIX_EPOCH)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.kind == "payments.refund_failed" && a.detail.contains(&id))
+            .count()
+    };
+    assert_eq!(refund_failed_alerts().await, 0);
+    let (status, settled) = stripe
+        .post(
+            "/_standin/refunds/settle",
+            &[("refund", refunds["data"][0]["id"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(status, 200, "{settled}");
+    let returned = crate::payments::eventually("refund.failed", async || {
+        let seen = guest_view(&server, &id, &token).await;
+        seen["deposit"]["refund_failure"].is_string().then_some(seen)
+    })
+    .await;
+    assert_eq!(
+        (
+            returned["deposit"]["status"].clone(),
+            returned["deposit"]["refund_failure"].clone()
+        ),
+        (json!("refunded"), json!("expired_or_canceled_card")),
+        "{returned}"
+    );
+    crate::payments::replay_every_event(&server, &stripe).await;
+    assert_eq!(
+        refund_failed_alerts().await,
+        1,
+        "told once, though refund.updated and refund.failed both came, and came again"
+    );
     assert!(starts(&availability(&server, &v.venue, date, 2).await).contains(&at(1)));
 
     // A booking never paid holds its table only until the hold expires; the upkeep then cancels its PaymentIntent.

@@ -117,6 +117,17 @@ pub(crate) async fn receive_webhook(
         .await
         .map_err(|e| provider_error(&e))?;
     }
+    if let (
+        Some(scope),
+        comanda_store::payments::EventEffect::DepositRefundFailed {
+            reservation,
+            stripe_refund,
+            reason,
+        },
+    ) = (&scope, &effect)
+    {
+        crate::deposits::refund_failed(&state.store, scope, *reservation, stripe_refund, reason, now).await?;
+    }
     match state
         .store
         .apply_event(scope.as_ref(), &event.id, &event.kind, &effect, now)

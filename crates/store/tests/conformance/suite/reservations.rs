@@ -464,6 +464,23 @@ pub async fn a_deposit_moves_once_from_awaited_to_settled(store: &dyn Store) {
     let second = settle().await.unwrap();
     assert_eq!(second, None, "a second settlement finds nothing to do");
     assert!(store.unsettled_deposits(&scope, NOW).await.unwrap().is_empty());
+    // Its refund fails at the card's bank: recorded once, for that refund only, and only by its partner.
+    let failed = async |scope: &TenantScope, refund: &str| {
+        store
+            .deposit_refund_failed(scope, held.id, refund, "expired_or_canceled_card", &audit, NOW)
+            .await
+    };
+    let stranger = new_partner(store, "Ajeno").await;
+    assert!(matches!(failed(&stranger, "re_1").await, Ok(None)));
+    assert_eq!(failed(&scope, "re_2").await.unwrap(), None, "not its refund");
+    let returned = failed(&scope, "re_1").await.unwrap().expect("recorded");
+    assert_eq!(returned.status, DepositStatus::Refunded);
+    assert_eq!(
+        returned.refund_failure.as_deref(),
+        Some("expired_or_canceled_card")
+    );
+    assert_eq!(failed(&scope, "re_1").await.unwrap(), None, "recorded once");
+    assert!(store.unsettled_deposits(&scope, NOW).await.unwrap().is_empty());
 }
 
 /// The waitlist `entry` (of `contact`) offered `table` at `start` for ten minutes.
