@@ -366,3 +366,106 @@ fn close(schema: &mut serde_json::Value, components: &mut Vec<String>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    /// The component names the types deriving `ToSchema` in `source` take: the type's name, or its
+    /// `#[schema(as = …)]`'s last segment.
+    fn schema_names(source: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut derive = String::new();
+        let (mut in_derive, mut pending, mut alias) = (false, false, None::<String>);
+        for line in source.lines().map(str::trim) {
+            if line.starts_with("#[derive(") {
+                in_derive = true;
+                derive.clear();
+            }
+            if in_derive {
+                derive.push_str(line);
+                if line.ends_with(")]") {
+                    in_derive = false;
+                    pending |= derive.contains("ToSchema");
+                }
+                continue;
+            }
+            if !pending {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("#[schema(")
+                && let Some(at) = rest.find("as = ")
+            {
+                let path: String = rest[at + 5..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                alias = path.rsplit("::").next().map(str::to_owned);
+            }
+            let item = line.trim_start_matches("pub(crate) ").trim_start_matches("pub ");
+            let Some(rest) = item
+                .strip_prefix("struct ")
+                .or_else(|| item.strip_prefix("enum "))
+            else {
+                continue;
+            };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            names.push(alias.take().unwrap_or(name));
+            pending = false;
+        }
+        names
+    }
+
+    /// utoipa names a component after its type (or `#[schema(as = …)]`) and silently keeps one of two types of the
+    /// same name, so `/openapi.json` then describes the wrong body: the kitchen's 86 route once sent `Availability`,
+    /// the booking availability's name, and the contract showed the booking shape. Every type deriving `ToSchema` in
+    /// the workspace has a name of its own.
+    #[test]
+    fn every_schema_has_a_name_of_its_own() {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        rust_files(&crates, &mut files);
+        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for file in files
+            .iter()
+            .filter(|f| f.components().any(|c| c.as_os_str() == "src"))
+        {
+            let source = std::fs::read_to_string(file).unwrap_or_default();
+            for name in schema_names(&source) {
+                seen.entry(name).or_default().push(file.display().to_string());
+            }
+        }
+        assert!(seen.len() > 100, "the scan found the schemas: {}", seen.len());
+        let twice: Vec<_> = seen.iter().filter(|(_, files)| files.len() > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "one component name for several types: {twice:?}"
+        );
+    }
+
+    #[test]
+    fn a_schema_name_is_its_type_or_its_alias() {
+        let source = "#[derive(Debug,\n    utoipa::ToSchema)]\n#[serde(rename_all = \"lowercase\")]\npub enum Kind {\n}\n\
+                      #[derive(Serialize)]\nstruct Plain;\n#[derive(ToSchema)]\n#[schema(as = wire::Availability)]\n\
+                      pub(crate) struct Item {}\n";
+        assert_eq!(schema_names(source), ["Kind", "Availability"]);
+    }
+}
