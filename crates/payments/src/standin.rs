@@ -136,8 +136,8 @@ struct Ledger {
     balances: HashMap<(String, String), i64>,
     /// PaymentIntent → what its guest's card is out of pocket (charged minus refunded).
     cards: HashMap<String, i64>,
-    /// `idempotency key` → (request fingerprint, status, body).
-    idempotency: HashMap<String, (String, u16, Value)>,
+    /// `idempotency key` → (request fingerprint, status, body, when it was first used: Unix seconds).
+    idempotency: HashMap<String, (String, u16, Value, i64)>,
 }
 
 impl Ledger {
@@ -225,6 +225,8 @@ struct Inner {
     http: std::sync::RwLock<Option<reqwest::Client>>,
     /// Paths whose next successful answer is garbled after the operation is done (a lost or unreadable answer).
     garble: std::sync::Mutex<Vec<String>>,
+    /// Paths whose next request is answered `500 api_error` without being carried out.
+    server_error: std::sync::Mutex<Vec<String>>,
 }
 
 /// A running stand-in.
@@ -361,6 +363,7 @@ impl StandIn {
             clock,
             http: std::sync::RwLock::new(None),
             garble: std::sync::Mutex::new(Vec::new()),
+            server_error: std::sync::Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/v1/accounts", post(create_account))
@@ -444,6 +447,15 @@ impl StandIn {
         }
     }
 
+    /// The next POST to `path` is answered `500 api_error` and not carried out. As at Stripe, whose result for a
+    /// 500 is indeterminate (docs.stripe.com/error-low-level, "Server errors"), the answer is saved under its
+    /// idempotency key: the same key gets the same 500 until the key expires, 24 hours later.
+    pub fn server_error_next(&self, path: &str) {
+        if let Ok(mut failing) = self.inner.server_error.lock() {
+            failing.push(path.to_owned());
+        }
+    }
+
     /// Renders the events of both endpoints at `version` from now on, as an endpoint created at an older version
     /// (or whose version was changed in the Dashboard) would receive them.
     pub fn render_events_at(&self, version: &str) {
@@ -503,6 +515,9 @@ fn reply((status, body): Reply) -> Response {
 
 /// Runs `operation` under the ledger lock, once per `Idempotency-Key` (a retry gets the first answer; the same key
 /// with other parameters is an `idempotency_error`, as at Stripe), then delivers the events it raised.
+/// How long Stripe keeps an idempotency key: "at least 24 hours" (docs.stripe.com/api/idempotent_requests).
+const IDEMPOTENCY_KEY_SECONDS: i64 = 24 * 60 * 60;
+
 async fn idempotent(
     inner: Arc<Inner>,
     headers: &HeaderMap,
@@ -521,8 +536,14 @@ async fn idempotent(
     let (result, events) = {
         let mut ledger = inner.ledger.lock().await;
         ledger.now = inner.clock.now().unix_timestamp();
+        // Stripe removes a key once it is at least 24 hours old (docs.stripe.com/api/idempotent_requests): a request
+        // with it afterwards is a new request.
+        let now = ledger.now;
+        ledger
+            .idempotency
+            .retain(|_, (_, _, _, first)| now - *first < IDEMPOTENCY_KEY_SECONDS);
         if let Some(key) = &key
-            && let Some((seen, status, body)) = ledger.idempotency.get(key)
+            && let Some((seen, status, body, _)) = ledger.idempotency.get(key)
         {
             if *seen != fingerprint {
                 return reply(error(
@@ -538,7 +559,20 @@ async fn idempotent(
             ));
         }
         let before = ledger.event_order.len();
-        let result = operation(&mut ledger, &inner.base);
+        let failing = inner.server_error.lock().is_ok_and(|mut failing| {
+            let position = failing.iter().position(|p| p == path);
+            position.map(|p| failing.remove(p)).is_some()
+        });
+        let result = if failing {
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "api_error",
+                "",
+                "An unknown error occurred",
+            ))
+        } else {
+            operation(&mut ledger, &inner.base)
+        };
         let (status, body) = match &result {
             Ok(body) => (StatusCode::OK, body.clone()),
             Err((status, body)) => (*status, body.clone()),
@@ -546,7 +580,7 @@ async fn idempotent(
         if let Some(key) = key {
             ledger
                 .idempotency
-                .insert(key, (fingerprint, status.as_u16(), body.clone()));
+                .insert(key, (fingerprint, status.as_u16(), body.clone(), now));
         }
         let events: Vec<Value> = ledger.event_order[before..]
             .iter()

@@ -29,9 +29,14 @@ pub async fn send_due_transfers(
     sent
 }
 
-/// Is this error one after which Stripe may have done what was asked (the answer was lost or unreadable)?
+/// Is this error one after which Stripe may have done what was asked: the answer was lost or unreadable, or Stripe
+/// answered a server error, whose result "should be treated as indeterminate" (docs.stripe.com/error-low-level,
+/// "Server errors")?
 pub(crate) fn outcome_unknown(error: &StripeError) -> bool {
-    matches!(error, StripeError::Decode(_) | StripeError::Transport(_))
+    match error {
+        StripeError::Decode(_) | StripeError::Transport(_) => true,
+        StripeError::Api { status, .. } => *status >= 500,
+    }
 }
 
 /// One transfer, in the currency of the source charge's balance transaction (Stripe refuses any other with
@@ -284,11 +289,14 @@ async fn record_outcome(
 /// answered by then, and Stripe's `refund.updated` normally arrives within seconds of a change.
 pub const REFUND_FOLLOW_UP_AFTER: time::Duration = time::Duration::minutes(10);
 
+/// How long Stripe keeps an idempotency key and replays its first answer: "at least 24 hours"
+/// (docs.stripe.com/api/idempotent_requests).
+pub const STRIPE_IDEMPOTENCY_WINDOW: time::Duration = time::Duration::hours(24);
+
 /// Ends, as Stripe holds them now, the refunds still pending that no event has ended (an endpoint down for longer
 /// than Stripe retries, an event lost): one Stripe read per refund (`GET /v1/refunds/{id}`), or, for a refund whose
-/// creation answer was lost, a look among its PaymentIntent's refunds for our id. A refund not found at Stripe is
-/// never asked for again here: the operator was alerted when its answer was lost (`payments.refund_unknown`), and
-/// a second refund could pay the guest twice.
+/// creation answer was lost (or was a server error), a look among its PaymentIntent's refunds for our id; one
+/// Stripe does not have is asked for again, with the same key, once Stripe has forgotten that key.
 pub async fn follow_pending_refunds(
     store: &Arc<dyn Store>,
     service: &PaymentService,
@@ -320,6 +328,14 @@ pub async fn follow_pending_refunds(
                 Ok(Some(at_stripe)) => record_outcome(store, service, scope, &refund, &at_stripe, now)
                     .await
                     .map(|_| ()),
+                // Not at Stripe: the request never took effect. Asked again only once Stripe has forgotten its
+                // idempotency key (before, the same key only replays the saved answer); the look above, made
+                // first every time, is what keeps a refund Stripe did make from being made twice.
+                Ok(None) if now - refund.created_at >= STRIPE_IDEMPOTENCY_WINDOW => {
+                    execute_refund(store, service, scope, &refund, now)
+                        .await
+                        .map(|_| ())
+                }
                 Ok(None) => Ok(()),
                 Err(error) => Err(error),
             },

@@ -1365,6 +1365,64 @@ async fn a_lost_answer_after_money_moved_is_found_again_not_failed() {
         .unwrap();
     let refunds = stripe.get(&format!("/v1/refunds?payment_intent={intent}")).await;
     assert_eq!(refunds["data"].as_array().unwrap().len(), 1, "{refunds}");
+
+    // Stripe answers a server error, whose result is indeterminate, and in fact did nothing: the refund stays pending
+    // (never failed, its part of the bill still reserved). Its key replays that 500 for 24 hours, so the upkeep asks
+    // again only once Stripe has forgotten it — and once.
+    standin.server_error_next("/v1/refunds");
+    let indeterminate = post(
+        &server,
+        &format!("/api/v1/payments/{payment}/refunds"),
+        Some(&v.owner),
+        json!({"amount": 5_000, "reason": "cortesía"}),
+    )
+    .await;
+    assert_eq!(indeterminate.status, 502, "{}", indeterminate.body);
+    assert!(
+        indeterminate.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("stays pending")),
+        "{}",
+        indeterminate.body
+    );
+    // The owner's page lists it pending; past the access token's life the store is read directly.
+    let list = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/refunds", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let listed = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["split"]["refund"]["amount"] == 5_000)
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["status"], "pending", "{listed}");
+    let refund_id: uuid::Uuid = listed["refund_id"].as_str().unwrap().parse().unwrap();
+    let ours = async || {
+        let status = store.refund(&scope, refund_id).await.unwrap().status;
+        format!("{status:?}").to_lowercase()
+    };
+    let at_stripe = async || {
+        stripe.get(&format!("/v1/refunds?payment_intent={intent}")).await["data"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    server.clock.advance(time::Duration::hours(1));
+    server.server().run_payments_upkeep().await;
+    assert_eq!((ours().await.as_str(), at_stripe().await), ("pending", 1));
+    server
+        .clock
+        .advance(comanda_server::payments::STRIPE_IDEMPOTENCY_WINDOW);
+    server.server().run_payments_upkeep().await;
+    assert_eq!((ours().await.as_str(), at_stripe().await), ("succeeded", 2));
+    server.server().run_payments_upkeep().await;
+    assert_eq!(at_stripe().await, 2, "made once");
     server.stop().await;
 }
 

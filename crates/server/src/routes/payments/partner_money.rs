@@ -598,8 +598,24 @@ pub async fn refund(
         state.clock.now(),
     )
     .await
-    .map_err(|e| provider_error(&e))?;
+    .map_err(|e| refund_not_answered(&e))?;
     Ok((StatusCode::CREATED, Json(refused_by_stripe(done)?)))
+}
+
+/// Stripe's answer to a refund was lost, or was a server error, whose result is indeterminate
+/// (docs.stripe.com/error-low-level): the refund stays pending, its amount reserved, and the payments upkeep settles
+/// it with Stripe; asking again would only be answered this refund. Any other error is the provider's refusal.
+fn refund_not_answered(error: &comanda_payments::StripeError) -> ApiError {
+    if !crate::payments::outcome_unknown(error) {
+        return provider_error(error);
+    }
+    tracing::warn!(%error, "refund's outcome unknown at Stripe");
+    Problem::new(ProblemType::PaymentProvider)
+        .detail(
+            "the payment provider did not say whether it refunded this: the refund stays pending and is checked with \
+             it again; do not refund it a second time",
+        )
+        .into()
 }
 
 /// A refund Stripe answered `failed` or `canceled` (at once, or after the card's bank refused it) is the provider's
@@ -646,7 +662,7 @@ pub async fn approve_refund(
         .await?;
     let done = execute_refund(&state.store, service, &caller.scope, &approved, state.clock.now())
         .await
-        .map_err(|e| provider_error(&e))?;
+        .map_err(|e| refund_not_answered(&e))?;
     Ok(Json(refused_by_stripe(done)?))
 }
 
