@@ -1343,14 +1343,17 @@ async fn a_lost_answer_after_money_moved_is_found_again_not_failed() {
     assert_eq!(sent.stripe_transfer.as_deref(), transfers[0]["id"].as_str());
     assert_eq!(sent.settled.as_ref().map(|s| s.currency.as_str()), Some("usd"));
 
+    let refund_of = async |amount: i64| {
+        post(
+            &server,
+            &format!("/api/v1/payments/{payment}/refunds"),
+            Some(&v.owner),
+            json!({"amount": amount, "reason": "cortesía"}),
+        )
+        .await
+    };
     standin.garble_next_answer("/v1/refunds");
-    let refund = post(
-        &server,
-        &format!("/api/v1/payments/{payment}/refunds"),
-        Some(&v.owner),
-        json!({"amount": 10_000, "reason": "cortesía"}),
-    )
-    .await;
+    let refund = refund_of(10_000).await;
     assert_eq!(refund.status, 201, "{}", refund.body);
     assert_eq!(
         refund.body["status"], "succeeded",
@@ -1370,13 +1373,7 @@ async fn a_lost_answer_after_money_moved_is_found_again_not_failed() {
     // (never failed, its part of the bill still reserved). Its key replays that 500 for 24 hours, so the upkeep asks
     // again only once Stripe has forgotten it — and once.
     standin.server_error_next("/v1/refunds");
-    let indeterminate = post(
-        &server,
-        &format!("/api/v1/payments/{payment}/refunds"),
-        Some(&v.owner),
-        json!({"amount": 5_000, "reason": "cortesía"}),
-    )
-    .await;
+    let indeterminate = refund_of(5_000).await;
     assert_eq!(indeterminate.status, 502, "{}", indeterminate.body);
     assert!(
         indeterminate.body["detail"]
