@@ -219,6 +219,26 @@ pub async fn replay_every_event(server: &TestServer, stripe: &Stripe) {
     }
 }
 
+/// The first refund of the venue's list (as the owner's payments page reads it) that `wanted` picks.
+async fn listed_refund(server: &TestServer, v: &Venue, wanted: impl Fn(&Value) -> bool) -> Value {
+    let list = call(
+        server,
+        "GET",
+        &format!("/api/v1/venues/{}/refunds", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| wanted(r))
+        .cloned()
+        .unwrap_or_else(|| panic!("not listed: {}", list.body))
+}
+
 async fn succeeded(server: &TestServer, v: &Venue, payment: &str) {
     eventually("the payment's webhook", async || {
         (payment_state(server, v, payment).await["status"] == "succeeded").then_some(())
@@ -1124,23 +1144,8 @@ async fn refunds_end_as_the_cards_bank_answers() {
             .unwrap()
             .to_owned()
     };
-    let ours = async |refund: &Value| {
-        let list = call(
-            &server,
-            "GET",
-            &format!("/api/v1/venues/{}/refunds", v.venue),
-            Some(&v.owner),
-            None,
-        )
-        .await;
-        list.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["refund_id"] == refund["refund_id"])
-            .cloned()
-            .unwrap()
-    };
+    let ours =
+        async |refund: &Value| listed_refund(&server, &v, |r| r["refund_id"] == refund["refund_id"]).await;
     let settle = async |stripe_refund: &str| {
         let (status, settled) = stripe
             .post("/_standin/refunds/settle", &[("refund", stripe_refund)])
@@ -1383,21 +1388,7 @@ async fn a_lost_answer_after_money_moved_is_found_again_not_failed() {
         indeterminate.body
     );
     // The owner's page lists it pending; past the access token's life the store is read directly.
-    let list = call(
-        &server,
-        "GET",
-        &format!("/api/v1/venues/{}/refunds", v.venue),
-        Some(&v.owner),
-        None,
-    )
-    .await;
-    let listed = list.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["split"]["refund"]["amount"] == 5_000)
-        .cloned()
-        .unwrap();
+    let listed = listed_refund(&server, &v, |r| r["split"]["refund"]["amount"] == 5_000).await;
     assert_eq!(listed["status"], "pending", "{listed}");
     let refund_id: uuid::Uuid = listed["refund_id"].as_str().unwrap().parse().unwrap();
     let ours = async || {
