@@ -1697,10 +1697,13 @@ async fn standin_settle_refund(State(inner): State<Arc<Inner>>, headers: HeaderM
                 refund["failure_reason"] = json!("expired_or_canceled_card");
                 refund["failure_balance_transaction"] = json!(new_id("txn"));
                 *ledger.cards.entry(intent_id).or_default() += amount;
+                let charge_id = refund["charge"].as_str().unwrap_or_default().to_owned();
                 if let Some((currency, taken)) = ledger.refund_taken.get(&id).cloned() {
                     ledger.credit("platform", &currency, taken);
+                    // No longer taken from the charge's balance transaction: a later refund that empties the
+                    // charge takes it again.
+                    *ledger.settled_refunded.entry(charge_id.clone()).or_default() -= taken;
                 }
-                let charge_id = refund["charge"].as_str().unwrap_or_default().to_owned();
                 if let Some(mut charge) = ledger.charges.get(&charge_id).cloned() {
                     let refunded = charge["amount_refunded"].as_i64().unwrap_or(0) - amount;
                     charge["amount_refunded"] = json!(refunded);

@@ -246,13 +246,47 @@ impl RefundOutcome {
     /// card refund is `pending` until the bank answers, and one `succeeded` may still turn `failed`).
     pub fn of(status: Option<&str>, failure_reason: Option<&str>) -> Self {
         match status {
-            Some("pending") | Some("requires_action") => RefundOutcome::Pending,
+            Some("succeeded") => RefundOutcome::Succeeded,
             Some(ended @ ("failed" | "canceled")) => {
                 RefundOutcome::Failed(failure_reason.unwrap_or(ended).to_owned())
             }
-            // `succeeded`, or a status the spec leaves null: Stripe took it.
-            _ => RefundOutcome::Succeeded,
+            // `pending`, `requires_action`, a status the spec leaves null or one this version does not know: nothing
+            // is reversed or counted until Stripe says how it ended (its event, or the upkeep's read).
+            _ => RefundOutcome::Pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod refund_outcome_tests {
+    use super::RefundOutcome;
+
+    #[test]
+    fn only_a_succeeded_refund_counts_and_an_unknown_status_waits() {
+        assert_eq!(
+            RefundOutcome::of(Some("succeeded"), None),
+            RefundOutcome::Succeeded
+        );
+        for waiting in [
+            Some("pending"),
+            Some("requires_action"),
+            None,
+            Some("a_status_added_later"),
+        ] {
+            assert_eq!(
+                RefundOutcome::of(waiting, None),
+                RefundOutcome::Pending,
+                "{waiting:?}"
+            );
+        }
+        assert_eq!(
+            RefundOutcome::of(Some("failed"), Some("lost_or_stolen_card")),
+            RefundOutcome::Failed("lost_or_stolen_card".into())
+        );
+        assert_eq!(
+            RefundOutcome::of(Some("canceled"), None),
+            RefundOutcome::Failed("canceled".into())
+        );
     }
 }
 

@@ -676,8 +676,8 @@ pub trait PaymentStore: Send + Sync {
     async fn fail_refund(&self, scope: &TenantScope, refund: Uuid, reason: &str) -> StoreResult<Refund>;
     /// A refund Stripe first reported `succeeded` failed afterwards (the card was closed: docs.stripe.com/refunds,
     /// "Failed refunds"), and its money came back to the platform: it ends `failed` with `reason`, the bill no longer
-    /// counts it as returned, the tip is the server's again and the day of the failure takes it out of the refunds.
-    /// The partner's share it reversed is owed back ([`PaymentStore::refunds_to_restore`]). `None` when it was not
+    /// counts it as returned, the tip is the server's again, the transfer's `reversed` no longer counts its share and
+    /// the day of the failure takes it out of the refunds. The partner's share it reversed is owed back ([`PaymentStore::refunds_to_restore`]). `None` when it was not
     /// `succeeded` (already failed: a repeated event); `NotFound` for no such refund.
     async fn refund_returned(
         &self,

@@ -1832,6 +1832,16 @@ impl PaymentStore for Engine {
             .bind(returned.split.refund.amount)
             .execute(&mut *tx)
             .await?;
+        // The partner's share the refund took is the partner's again (given back by its own transfer): a later
+        // refund takes it in proportion as if this one had never been.
+        sqlx::query(
+            "UPDATE transfers SET reversed = reversed - $3 WHERE partner_id = $1 AND payment_id = $2",
+        )
+        .bind(h(partner))
+        .bind(h(payment.id))
+        .bind(returned.split.transfer_reversal.amount)
+        .execute(&mut *tx)
+        .await?;
         // The tip goes back to the server as it left, in the settlement currency too: the refund's own entry is not
         // linked to it, so the latest reversal of the same amount stands for it (equal reversals of one payment
         // settle alike, to the rounding of the last one).

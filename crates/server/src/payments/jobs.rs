@@ -397,20 +397,7 @@ pub async fn finish_refund(
             // sent, and the last one takes exactly what is left there. A small refund's share may round to nothing
             // (the last reversal then takes it): no call, and no failure.
             let reversed = match service.client.transfer(&transfer_id).await {
-                Ok(at_stripe) => match settled_reversal(
-                    refund.split.transfer_reversal.amount,
-                    order.amount.amount,
-                    order.reversed.amount,
-                    at_stripe.amount,
-                    at_stripe.amount_reversed,
-                ) {
-                    0 => Ok(None),
-                    amount => service
-                        .client
-                        .reverse_transfer(&transfer_id, amount, &format!("reversal-{}", refund.id))
-                        .await
-                        .map(Some),
-                },
+                Ok(at_stripe) => reverse_share(service, refund, &order, &at_stripe).await,
                 Err(error) => Err(error),
             };
             match reversed {
@@ -428,25 +415,78 @@ pub async fn finish_refund(
             }
         }
     }
-    let moved = reversal.as_ref().map(|r| {
-        (
-            r.id.as_str(),
-            SettledMoney {
-                amount: r.amount,
-                currency: r.currency.clone(),
-            },
-        )
-    });
     store
         .complete_refund(
             scope,
             refund.id,
             stripe_refund,
-            moved.as_ref().map(|(id, money)| (*id, money)),
+            reversal.as_ref().map(|(id, money)| (id.as_str(), money)),
             now,
         )
         .await
         .map_err(|e| StripeError::Decode(e.to_string()))
+}
+
+/// Takes a refund's share back from the partner: `settled_reversal` of the original transfer `at_stripe`, counting
+/// as still the partner's the shares given back after failed refunds (their own transfers, `restore-<refund>`, found
+/// in the bill's transfer group by our metadata), which Stripe's `amount_reversed` of the original does not know.
+/// The original is reversed first, then those transfers, each reversal keyed by the refund. Answers the first
+/// reversal's id and the total moved, or `None` when the share rounds to nothing.
+async fn reverse_share(
+    service: &PaymentService,
+    refund: &Refund,
+    order: &TransferOrder,
+    at_stripe: &comanda_payments::stripe::Transfer,
+) -> Result<Option<(String, SettledMoney)>, StripeError> {
+    let payment = refund.payment_id.to_string();
+    let restored: Vec<_> = if order.reversed.amount > 0 || at_stripe.amount_reversed > 0 {
+        service
+            .client
+            .transfers_in_group(&order.transfer_group)
+            .await?
+            .data
+            .into_iter()
+            .filter(|t| {
+                t.metadata.get("payment_id") == Some(&payment) && t.metadata.contains_key("refund_id")
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let open = |t: &comanda_payments::stripe::Transfer| (t.amount - t.amount_reversed).max(0);
+    let open_restored: i64 = restored.iter().map(open).sum();
+    let mut due = settled_reversal(
+        refund.split.transfer_reversal.amount,
+        order.amount.amount,
+        order.reversed.amount,
+        at_stripe.amount,
+        at_stripe.amount_reversed - open_restored,
+    );
+    let mut first = None;
+    let mut moved = 0;
+    for (source, key) in std::iter::once((at_stripe, format!("reversal-{}", refund.id))).chain(
+        restored
+            .iter()
+            .map(|t| (t, format!("reversal-{}-{}", refund.id, t.id))),
+    ) {
+        let take = due.min(open(source));
+        if take == 0 {
+            continue;
+        }
+        let reversal = service.client.reverse_transfer(&source.id, take, &key).await?;
+        first.get_or_insert(reversal.id);
+        moved += reversal.amount;
+        due -= take;
+    }
+    Ok(first.map(|id| {
+        (
+            id,
+            SettledMoney {
+                amount: moved,
+                currency: at_stripe.currency.clone(),
+            },
+        )
+    }))
 }
 
 /// What Stripe's `refund.updated` or `refund.failed` (Stripe's refund id and its outcome) means for our refund

@@ -1310,6 +1310,16 @@ async fn refunds_end_as_the_cards_bank_answers() {
     assert_eq!(ours(&taken).await["status"], "failed");
     assert_eq!(ours(&pending).await["status"], "succeeded");
     assert_eq!(ours(&unheard).await["status"], "succeeded");
+
+    // Refunded again, in full: the share given back is taken back again, from its own transfer once the original
+    // one is spent (Stripe's reversals of the original still count the failed refund's).
+    let again = refund(second, 2_079_000).await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    assert_eq!(stripe.balance_of(&account).await, after_first - reversed);
+    assert_eq!(
+        bill(&server, &v).await["balance"]["refunded"]["amount"],
+        2_679_000
+    );
     server.stop().await;
 }
 

@@ -878,6 +878,16 @@ pub async fn a_refund_that_fails_after_it_succeeded_is_undone_and_its_share_owed
         .unwrap();
     assert_eq!(done.status, RefundStatus::Succeeded);
     assert_eq!(done.reversal, Some(("trr_1".to_owned(), usd(60))));
+    assert!(done.split.transfer_reversal.amount > 0);
+    assert_eq!(
+        store
+            .transfer(&scope, payment.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .reversed,
+        done.split.transfer_reversal
+    );
     assert_eq!(tipped().await, 438_000 - done.split.tip_reversal.amount);
     assert!(store.refunds_to_restore(&scope).await.unwrap().is_empty());
 
@@ -903,6 +913,11 @@ pub async fn a_refund_that_fails_after_it_succeeded_is_undone_and_its_share_owed
         0
     );
     assert_eq!(tipped().await, 438_000, "the tip is the server's again");
+    let transfer = store.transfer(&scope, payment.id).await.unwrap().unwrap();
+    assert_eq!(
+        transfer.reversed.amount, 0,
+        "its share is no longer counted as reversed"
+    );
     // The partner's reversed share is owed back until a transfer gives it.
     let owed = store.refunds_to_restore(&scope).await.unwrap();
     assert_eq!(owed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![asked.id]);
