@@ -153,6 +153,9 @@ pub enum Expandable<T> {
 pub struct Charge {
     pub id: String,
     pub amount: i64,
+    /// What is refunded of it now: a refund that failed after it succeeded is no longer counted.
+    #[serde(default)]
+    pub amount_refunded: i64,
     pub currency: String,
     /// Nullable in the spec: a charge that has not settled (failed, pending) has none.
     #[serde(default)]

@@ -76,13 +76,18 @@ pub async fn interpret(
             };
             let intent = service.client.payment_intent(&intent_id).await?;
             match directory(payment_of(&intent)).await {
-                Some((partner, payment)) if event.kind == "charge.refunded" => (
-                    Some(partner),
-                    EventEffect::ChargeRefunded {
-                        payment,
-                        amount_refunded: number("amount_refunded"),
-                    },
-                ),
+                Some((partner, payment)) if event.kind == "charge.refunded" => {
+                    // What the charge holds now, not the event's snapshot: events come in any order and for three
+                    // days, and a late one would count again a refund that has failed since.
+                    let charge = service.client.charge(&text("id").unwrap_or_default()).await?;
+                    (
+                        Some(partner),
+                        EventEffect::ChargeRefunded {
+                            payment,
+                            amount_refunded: charge.amount_refunded,
+                        },
+                    )
+                }
                 Some((partner, payment)) => (
                     Some(partner),
                     EventEffect::DisputeCreated {
