@@ -57,6 +57,7 @@ OPERATIONS = [
     ("get", "/v1/events/{id}", "EventsResource", "EventRetrieveParams"),
     ("post", "/v1/webhook_endpoints", "WebhookEndpointsResource", "WebhookEndpointCreateParams"),
     ("get", "/v1/webhook_endpoints", "WebhookEndpointsResource", "WebhookEndpointListParams"),
+    ("post", "/v1/webhook_endpoints/{webhook_endpoint}", "WebhookEndpointsResource", "WebhookEndpointUpdateParams"),
 ]
 
 # Objects comanda decodes: spec schema name -> (SDK file, SDK interface).

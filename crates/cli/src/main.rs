@@ -722,10 +722,47 @@ async fn setup_webhooks(config: Config, url: &str, print: bool) -> anyhow::Resul
         .clone()
         .ok_or_else(|| anyhow::anyhow!("payments.secret_key is required"))?;
     let client = comanda_payments::StripeClient::new(&config.payments.api_base, secret)?;
+    let existing = client.webhook_endpoints().await?.data;
     for (endpoint, connect, setting) in endpoints {
+        let url = format!("{origin}{}", endpoint.path());
+        // Run again (after an upgrade that reads more events), an endpoint already at this URL and version keeps
+        // its secret and is given the events it lacks; an endpoint at another version is left for the operator.
+        if let Some(found) = existing
+            .iter()
+            .find(|e| e.url == url && e.api_version.as_deref() == Some(version))
+        {
+            let missing: Vec<&str> = endpoint
+                .events()
+                .iter()
+                .copied()
+                .filter(|event| !found.enabled_events.iter().any(|e| e == event || e == "*"))
+                .collect();
+            if missing.is_empty() {
+                out!(
+                    "{url} ({}): receives every event comanda reads; {setting} unchanged",
+                    found.id
+                );
+                continue;
+            }
+            let mut events: Vec<&str> = found.enabled_events.iter().map(String::as_str).collect();
+            events.extend(&missing);
+            client
+                .set_webhook_endpoint_events(
+                    &found.id,
+                    &events,
+                    &format!("webhook-events-{}-{}", found.id, uuid::Uuid::now_v7()),
+                )
+                .await?;
+            out!(
+                "{url} ({}): now also receives {}; {setting} unchanged",
+                found.id,
+                missing.join(", ")
+            );
+            continue;
+        }
         let created = client
             .create_webhook_endpoint(
-                &format!("{origin}{}", endpoint.path()),
+                &url,
                 endpoint.events(),
                 connect,
                 &format!("webhook-endpoint-{}-{}", endpoint.path(), uuid::Uuid::now_v7()),

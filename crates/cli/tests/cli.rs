@@ -826,6 +826,74 @@ async fn payments_reconcile_reports_mismatches_with_its_exit_status() {
         printed.contains(&config.connect_endpoint.secret)
             && printed.contains(&config.platform_endpoint.secret)
     );
+
+    // An endpoint an older comanda made lacks the refund events a newer one reads: run again after the upgrade,
+    // setup gives it them and keeps its secret; the other endpoint is left as it is, and none is made twice.
+    let platform = endpoints
+        .iter()
+        .find(|e| e["url"] == "https://comanda.example/api/v1/webhooks/stripe")
+        .unwrap();
+    let older: Vec<(&str, &str)> = platform["enabled_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .filter(|e| !e.starts_with("refund."))
+        .map(|e| ("enabled_events[]", e))
+        .collect();
+    let narrowed = http
+        .post(format!(
+            "{}/v1/webhook_endpoints/{}",
+            standin.api_base(),
+            platform["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&keys.secret_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&older))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(narrowed.status(), 200);
+    let again = comanda_in(
+        cwd.path(),
+        &[
+            "payments",
+            "webhooks",
+            "setup",
+            "--url",
+            "https://comanda.example",
+        ],
+        &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+    );
+    let printed = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        printed
+            .contains("now also receives refund.updated, refund.failed; payments.webhook_secret unchanged"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("receives every event comanda reads; payments.connect_webhook_secret unchanged"),
+        "{printed}"
+    );
+    let listed: serde_json::Value = http
+        .get(format!("{}/v1/webhook_endpoints", standin.api_base()))
+        .bearer_auth(&keys.secret_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(
+        standin.config().platform_endpoint.secret,
+        config.platform_endpoint.secret
+    );
 }
 
 /// A one-shot `comanda` command run in `cwd` (its data directory) with `env`.

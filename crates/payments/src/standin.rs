@@ -48,6 +48,16 @@ pub struct Endpoint {
     pub url: Option<String>,
     pub secret: String,
     pub api_version: String,
+    /// The event types it receives (`enabled_events`; `*` is every type). Empty: every type, as the endpoints demo
+    /// mode points at itself.
+    pub enabled_events: Vec<String>,
+}
+
+impl Endpoint {
+    /// Does Stripe send it events of `kind`?
+    fn receives(&self, kind: &str) -> bool {
+        self.enabled_events.is_empty() || self.enabled_events.iter().any(|e| e == "*" || e == kind)
+    }
 }
 
 /// How the stand-in is set up.
@@ -75,6 +85,7 @@ impl StandInConfig {
             url: None,
             secret: format!("whsec_{}", token(32)),
             api_version: API_VERSION.to_owned(),
+            enabled_events: Vec::new(),
         };
         Self {
             secret_key: format!("sk_test_{}", token(24)),
@@ -390,6 +401,7 @@ impl StandIn {
                 "/v1/webhook_endpoints",
                 post(create_webhook_endpoint).get(list_webhook_endpoints),
             )
+            .route("/v1/webhook_endpoints/{id}", post(update_webhook_endpoint))
             .route_layer(axum::middleware::from_fn(per_contract))
             .route("/v3", get(stripe_js))
             .route("/_standin/payouts", post(standin_payout))
@@ -653,6 +665,9 @@ fn deliver(inner: &Arc<Inner>, events: Vec<Value>) {
             &platform
         };
         let Some(url) = endpoint.url.clone() else { continue };
+        if !endpoint.receives(event["type"].as_str().unwrap_or_default()) {
+            continue;
+        }
         event["api_version"] = json!(endpoint.api_version);
         let client = client.clone();
         let secret = endpoint.secret.clone();
@@ -1645,6 +1660,7 @@ async fn create_webhook_endpoint(
                 &mut config.platform_endpoint
             };
             target.url = Some(url.clone());
+            target.enabled_events = events.clone();
             target.secret = endpoint["secret"].as_str().unwrap_or_default().to_owned();
             target.api_version = version.unwrap_or_else(|| API_VERSION.to_owned());
         }
@@ -1652,6 +1668,46 @@ async fn create_webhook_endpoint(
         listed["secret"] = Value::Null;
         ledger.webhook_endpoints.push(listed);
         Ok(endpoint)
+    })
+    .await
+}
+
+/// An endpoint's events changed (`enabled_events[]`); its URL, version and secret stay. From now on the stand-in
+/// delivers to it only those events, as Stripe does.
+async fn update_webhook_endpoint(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let events: Vec<String> = form_urlencoded::parse(&body)
+        .into_owned()
+        .filter(|(k, _)| k.starts_with("enabled_events["))
+        .map(|(_, v)| v)
+        .collect();
+    let config = inner.clone();
+    let path = format!("/v1/webhook_endpoints/{id}");
+    idempotent(inner, &headers, &path, &body, |ledger, _| {
+        let Some(endpoint) = ledger
+            .webhook_endpoints
+            .iter_mut()
+            .find(|e| e["id"] == id.as_str())
+        else {
+            return Err(missing(&id));
+        };
+        if !events.is_empty() {
+            endpoint["enabled_events"] = json!(events);
+            let url = endpoint["url"].as_str().map(str::to_owned);
+            if let Ok(mut config) = config.config.write() {
+                let config = &mut *config;
+                for target in [&mut config.platform_endpoint, &mut config.connect_endpoint] {
+                    if target.url == url {
+                        target.enabled_events = events.clone();
+                    }
+                }
+            }
+        }
+        Ok(endpoint.clone())
     })
     .await
 }

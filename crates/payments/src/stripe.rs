@@ -754,6 +754,27 @@ impl StripeClient {
             .await
     }
 
+    /// Sets the events an existing endpoint receives (its URL, version and signing secret stay): how an endpoint
+    /// made by an older comanda starts receiving the events a newer one reads.
+    pub async fn set_webhook_endpoint_events(
+        &self,
+        id: &str,
+        events: &[&str],
+        idempotency_key: &str,
+    ) -> Result<WebhookEndpoint, StripeError> {
+        let mut form = Form::new();
+        for event in events {
+            field(&mut form, "enabled_events[]", event);
+        }
+        self.post(
+            &format!("/v1/webhook_endpoints/{id}"),
+            &form,
+            idempotency_key,
+            None,
+        )
+        .await
+    }
+
     pub async fn webhook_endpoints(&self) -> Result<List<WebhookEndpoint>, StripeError> {
         self.get("/v1/webhook_endpoints", &[("limit", "100".to_owned())], None)
             .await
