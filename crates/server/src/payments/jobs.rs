@@ -528,11 +528,22 @@ pub async fn refund_updated(
                 .fail_refund(scope, ours.id, &reason)
                 .await
                 .map_err(internal)?;
+            // Under destination charges Stripe reversed the partner's transfer when the refund was made
+            // (`reverse_transfer`), pending or not.
+            let destination = store
+                .payment(scope, payment)
+                .await
+                .is_ok_and(|p| p.charge_model == ChargeModel::DestinationCharges);
+            let share = if destination {
+                " Stripe may have reversed the partner's share when the refund was made: check it at Stripe."
+            } else {
+                ""
+            };
             told(
                 "payments.refund_failed",
                 format!(
                     "refund {} of {amount} did not reach the guest's card ({reason}); nothing was taken from the \
-                     bill. Give it back another way (cash) if it is still owed",
+                     bill. Give it back another way (cash) if it is still owed.{share}",
                     ours.id
                 ),
             )
@@ -595,31 +606,46 @@ pub async fn restore_reversed_shares(store: &Arc<dyn Store>, service: &PaymentSe
         let Ok(Some(order)) = store.transfer(scope, refund.payment_id).await else {
             continue;
         };
+        let wanted = refund.id.to_string();
         let metadata = [
             ("payment_id", refund.payment_id.to_string()),
-            ("refund_id", refund.id.to_string()),
+            ("refund_id", wanted.clone()),
         ];
-        match service
-            .client
-            .create_transfer(
-                moved.amount,
-                &moved.currency,
-                &order.destination,
-                &order.transfer_group,
-                None,
-                &metadata,
-                &format!("restore-{}", refund.id),
-            )
-            .await
-        {
-            Ok(transfer) => {
-                let _ = store
-                    .record_restored_transfer(scope, refund.id, &transfer.id)
-                    .await;
-            }
-            Err(error) => {
-                tracing::warn!(refund = %refund.id, %error, "reversed share not given back yet; will retry");
-            }
+        // One Stripe already made (its answer lost, or not recorded) is found by our id in the bill's group first:
+        // past Stripe's 24 hours the same key would make a second one.
+        let made = match service.client.transfers_in_group(&order.transfer_group).await {
+            Ok(list) => match list
+                .data
+                .into_iter()
+                .find(|t| t.metadata.get("refund_id") == Some(&wanted))
+            {
+                Some(found) => Ok(found),
+                None => {
+                    service
+                        .client
+                        .create_transfer(
+                            moved.amount,
+                            &moved.currency,
+                            &order.destination,
+                            &order.transfer_group,
+                            None,
+                            &metadata,
+                            &format!("restore-{}", refund.id),
+                        )
+                        .await
+                }
+            },
+            Err(error) => Err(error),
+        };
+        let recorded = match made {
+            Ok(transfer) => store
+                .record_restored_transfer(scope, refund.id, &transfer.id)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = recorded {
+            tracing::warn!(refund = %refund.id, %error, "reversed share not given back yet; will retry");
         }
     }
 }
