@@ -79,6 +79,7 @@ macro_rules! migrations {
             crate::migrate::migration!($engine, "0051", 51, "staff_venues"),
             crate::migrate::migration!($engine, "0052", 52, "refund_outcomes"),
             crate::migrate::migration!($engine, "0053", 53, "deposit_refund_failure"),
+            crate::migrate::migration!($engine, "0054", 54, "refund_reversal_backfill"),
         ]
     };
 }

@@ -572,7 +572,13 @@ pub async fn refund_updated(
                                      Stripe"
                             .to_owned()
                     }
-                    (None, false) => "no share of the partner's had been reversed".to_owned(),
+                    // Nothing reversed, or a reversal made before comanda kept amounts (migration 0054 could not
+                    // recompute one settled in another currency).
+                    (None, false) => {
+                        "comanda holds no reversal of the partner's share to give back (check the \
+                                      payment's transfer at Stripe)"
+                            .to_owned()
+                    }
                 };
                 told(
                     "payments.refund_failed",
