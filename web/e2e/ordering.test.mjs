@@ -229,8 +229,21 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await desk.locator('#cash-bill').filter({ hasText: 'Pagada del todo' }).waitFor({ timeout: 5000 });
   await kitchen.locator('.table-balance[data-settled="true"]', { hasText: 'Mesa 3' }).waitFor({ timeout: 5000 });
   await desk.getByRole('button', { name: 'Listo' }).click();
-  await kitchen.locator('.table-balance', { hasText: 'Mesa 3' }).getByRole('button', { name: 'Cerrar mesa' }).click();
-  await kitchen.locator('.table-balance', { hasText: 'Mesa 3' }).waitFor({ state: 'detached', timeout: 5000 });
+  // The party moves to the terrace: its paid bill goes with it, Mesa 3 is free, and the terrace closes paid.
+  const terrace = await staff.request.post(`${server.origin}/api/v1/venues/${venue}/tables`, {
+    data: { label: 'Terraza 1', seats: 4 }, headers: { Authorization: `Bearer ${token}` },
+  });
+  assert.equal(terrace.status(), 201, await terrace.text());
+  const moving = kitchen.locator('.table-balance', { hasText: 'Mesa 3' }).locator('details.move-table');
+  await moving.locator('summary', { hasText: 'Cambiar de mesa' }).click();
+  await moving.getByRole('combobox', { name: 'Pasar Mesa 3 a' }).selectOption({ label: 'Terraza 1' });
+  await assertAccessible(kitchen, 'kitchen display moving a bill');
+  await moving.getByRole('button', { name: 'Pasar la cuenta' }).click();
+  await kitchen.locator('#kitchen-status', { hasText: 'Mesa 3: la cuenta está ahora en Terraza 1' }).waitFor();
+  await kitchen.locator('.table-balance[data-settled="true"]', { hasText: 'Terraza 1' }).waitFor({ timeout: 5000 });
+  assert.equal(await kitchen.locator('.table-balance', { hasText: 'Mesa 3' }).count(), 0);
+  await kitchen.locator('.table-balance', { hasText: 'Terraza 1' }).getByRole('button', { name: 'Cerrar mesa' }).click();
+  await kitchen.locator('.table-balance', { hasText: 'Terraza 1' }).waitFor({ state: 'detached', timeout: 5000 });
 
   // The English switch.
   await guest.click('a.switch');

@@ -1850,6 +1850,72 @@ pages.kitchen = async () => {
   const confirmingClose = new Set();
   // The bills whose list of dishes a server opened.
   const openConsumption = new Set();
+  // The bills a server is moving to another table, with the table chosen (kept across the redraws), and the venue's
+  // tables, read when a move is opened (a manager may have added one since the display started).
+  const openMove = new Map();
+  let venueTables = [];
+  const moveControl = (session, sessions) => {
+    const move = document.createElement('details');
+    move.className = 'move-table';
+    move.open = openMove.has(session.id);
+    const summary = document.createElement('summary');
+    summary.textContent = english ? 'Move to another table' : 'Cambiar de mesa';
+    move.append(summary);
+    move.addEventListener('toggle', async () => {
+      if (!move.open) { openMove.delete(session.id); return; }
+      if (openMove.has(session.id)) return;
+      openMove.set(session.id, '');
+      try {
+        venueTables = await allPages(`/api/v1/venues/${venue}/tables`);
+        await refreshSessions();
+      } catch (error) {
+        showError(error.problem);
+      }
+    });
+    if (!move.open) return move;
+    const busy = new Set(sessions.map((s) => s.table_id));
+    const free = venueTables.filter((t) => !busy.has(t.id));
+    if (free.length === 0) {
+      const none = document.createElement('p');
+      none.className = 'hint';
+      none.textContent = english ? 'Every table has a bill of its own.' : 'Todas las mesas tienen su propia cuenta.';
+      move.append(none);
+      return move;
+    }
+    const label = document.createElement('label');
+    label.textContent = english ? `Move ${session.table} to` : `Pasar ${session.table} a`;
+    const choice = document.createElement('select');
+    for (const table of free) {
+      const option = document.createElement('option');
+      option.value = table.id;
+      option.textContent = table.label;
+      choice.append(option);
+    }
+    if (free.some((t) => t.id === openMove.get(session.id))) choice.value = openMove.get(session.id);
+    openMove.set(session.id, choice.value);
+    choice.addEventListener('change', () => openMove.set(session.id, choice.value));
+    label.append(choice);
+    const go = document.createElement('button');
+    go.type = 'button';
+    go.className = 'secondary';
+    go.textContent = english ? 'Move the bill' : 'Pasar la cuenta';
+    go.addEventListener('click', async () => {
+      go.disabled = true;
+      try {
+        const moved = await authed('POST', `/api/v1/table-sessions/${session.id}/move`, { table_id: choice.value });
+        openMove.delete(session.id);
+        $('#kitchen-status').textContent = english
+          ? `${session.table}: the bill is now at ${moved.table}; its guests scan that table's code`
+          : `${session.table}: la cuenta está ahora en ${moved.table}; sus clientes escanean el código de esa mesa`;
+        await refreshSessions();
+      } catch (error) {
+        go.disabled = false;
+        showError(error.problem);
+      }
+    });
+    move.append(label, go);
+    return move;
+  };
   const refreshSessions = async () => {
     const sessions = await allPages(`/api/v1/venues/${venue}/table-sessions`);
     // Drawn again every two seconds: the close button that had the focus keeps it.
@@ -1999,6 +2065,8 @@ pages.kitchen = async () => {
         card.append(cash);
         if (focusedCash === session.table_id) queueMicrotask(() => cash.focus());
       }
+      // The party changes tables: its bill, orders and cash go with it to a table with no bill of its own.
+      if (mayClose) card.append(moveControl(session, sessions));
       if (who.textContent) card.append(who);
       balancesBox.appendChild(card);
       if (focused === session.table_id) close.focus();
@@ -2088,7 +2156,10 @@ pages.kitchen = async () => {
   });
   // The cards and the open cash desk follow the bills every two seconds (another server's record, a guest paying).
   const following = setInterval(() => {
-    refreshSessions().catch((error) => { if (error.status === 404) venueGone(); });
+    // A server choosing the table to move a bill to keeps the list open: the cards wait for the choice.
+    const choosing = document.activeElement && document.activeElement.tagName === 'SELECT'
+      && balancesBox.contains(document.activeElement);
+    if (!choosing) refreshSessions().catch((error) => { if (error.status === 404) venueGone(); });
     if (deskTable && !desk.hidden) loadDesk().catch(() => {});
   }, 2000);
   refreshSessions().catch(() => {});

@@ -281,6 +281,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(stream::order_stream))
         .routes(routes!(ordering::table_sessions))
         .routes(routes!(ordering::accept_session))
+        .routes(routes!(ordering::move_session))
         .routes(routes!(ordering::close_table))
         .routes(routes!(payments::table_cash, payments::record_cash))
         .routes(routes!(payments::void_cash))

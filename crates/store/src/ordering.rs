@@ -388,6 +388,23 @@ pub trait OrderingStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession>;
+    /// Moves a live bill (pending or open) to `table` of the same venue: the party changed tables. Under the bill's
+    /// lock, the session, its orders and its cash records name the new table, so the party orders, pays and is
+    /// served there (an order event is recorded for each order not yet served or cancelled, so kitchen displays
+    /// redraw the ticket, `actor` naming who moved it); card payments keep the table they were made at, and the old table is free for the next
+    /// party. Audited with `from=<table> to=<table>`.
+    /// Errors: `NotFound` (no such session); `Conflict` (the bill is closed; `table` has a live bill of its own);
+    /// `Refused` (`table` is not a table of the session's venue in service, or another seated party's; a party
+    /// seated from a booking, whose booking holds its tables for its turn).
+    async fn move_session(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        table: Uuid,
+        actor: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<TableSession>;
     /// Closes the table's live session ([`crate::StoreError::Conflict`] while an order is neither served nor
     /// cancelled or a payment is in progress). A bill not paid in full, read under its lock, closes only with
     /// `allow_unpaid` ([`crate::StoreError::Unsettled`] otherwise); `audit`'s detail gets ` unpaid=<minor units>`,

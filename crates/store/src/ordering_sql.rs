@@ -1172,6 +1172,128 @@ impl OrderingStore for Engine {
         Ok(accepted)
     }
 
+    async fn move_session(
+        &self,
+        scope: &TenantScope,
+        session: Uuid,
+        table: Uuid,
+        actor: &str,
+        audit: &AuditEntry,
+        now: OffsetDateTime,
+    ) -> StoreResult<TableSession> {
+        let partner = scope.partner().as_uuid();
+        let mut tx = self.scoped(scope).await?;
+        // The bill's lock, which payers, cash records and a close take too: nothing is paid or closed half-moved.
+        let row = sqlx::query(locking!(
+            "SELECT * FROM table_sessions WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(h(partner))
+        .bind(h(session))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let current = session_from_row(&row)?;
+        if current.status == SessionStatus::Closed {
+            return Err(StoreError::Conflict(
+                "the bill is closed: its party has left".into(),
+            ));
+        }
+        let target = sqlx::query(
+            "SELECT id FROM venue_tables WHERE partner_id = $1 AND venue_id = $2 AND id = $3 AND retired_at IS NULL",
+        )
+        .bind(h(partner))
+        .bind(h(current.venue_id))
+        .bind(h(table))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if target.is_none() {
+            return Err(StoreError::Refused(
+                "that table is not one of this venue's tables in service".into(),
+            ));
+        }
+        if table == current.table_id {
+            return Ok(current);
+        }
+        let booked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM reservations WHERE partner_id = $1 AND session_id = $2 AND status = 'seated'",
+        )
+        .bind(h(partner))
+        .bind(h(session))
+        .fetch_one(&mut *tx)
+        .await?;
+        if booked > 0 {
+            return Err(StoreError::Refused(
+                "this party was seated from its booking, which holds its tables for its turn: it moves with the \
+                 booking, not the bill"
+                    .into(),
+            ));
+        }
+        let held: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM reservations WHERE partner_id = $1 AND venue_id = $2 AND status = 'seated'
+               AND tables LIKE $3",
+        )
+        .bind(h(partner))
+        .bind(h(current.venue_id))
+        .bind(party_table_pattern(table))
+        .fetch_one(&mut *tx)
+        .await?;
+        if held > 0 {
+            return Err(StoreError::Refused(
+                "a party seated from a booking is at that table: choose a free one".into(),
+            ));
+        }
+        let moved = sqlx::query(
+            "UPDATE table_sessions SET table_id = $3 WHERE partner_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(h(partner))
+        .bind(h(session))
+        .bind(h(table))
+        .fetch_one(&mut *tx)
+        .await;
+        let moved = match moved {
+            Ok(row) => session_from_row(&row)?,
+            // One live bill per table (`table_sessions_one_live`): another party's, or a guest's who just scanned.
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Err(StoreError::Conflict(
+                    "that table has a bill of its own: close it, or move this party to a free table".into(),
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let orders = sqlx::query(
+            "UPDATE orders SET table_id = $4 WHERE partner_id = $1 AND session_id = $2 AND table_id = $3 RETURNING *",
+        )
+        .bind(h(partner))
+        .bind(h(session))
+        .bind(h(current.table_id))
+        .bind(h(table))
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE cash_payments SET table_id = $4 WHERE partner_id = $1 AND session_id = $2 AND table_id = $3")
+            .bind(h(partner))
+            .bind(h(session))
+            .bind(h(current.table_id))
+            .bind(h(table))
+            .execute(&mut *tx)
+            .await?;
+        for order in orders.iter().map(order_from_row) {
+            let order = order?;
+            if !matches!(order.status, OrderStatus::Served | OrderStatus::Cancelled) {
+                record_event_if_open(&mut tx, scope.partner(), &order, actor, now).await?;
+            }
+        }
+        let audit = &AuditEntry {
+            detail: format!("{} from={} to={table}", audit.detail, current.table_id)
+                .trim_start()
+                .to_owned(),
+            ..audit.clone()
+        };
+        self.insert_audit(&mut tx, scope.partner(), &audit.targeting(session), now)
+            .await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     async fn close_table(
         &self,
         scope: &TenantScope,

@@ -152,7 +152,10 @@ pub fn declared_access(method: &Method, route: &str) -> Option<Access> {
         | ("DELETE", "/api/v1/venues/{venue}/tables/{table}/cash/{cash}") => Staff(Permission::SettleBills),
         // Accepting a table is taking it as its server, to whom its tips are credited: those who serve tables (not
         // the kitchen, which moves the orders).
-        ("POST", "/api/v1/table-sessions/{session}/accept") => Staff(Permission::SettleBills),
+        // Moving a party's bill to another table is the same: those who serve its tables.
+        ("POST", "/api/v1/table-sessions/{session}/accept" | "/api/v1/table-sessions/{session}/move") => {
+            Staff(Permission::SettleBills)
+        }
         ("POST", "/api/v1/orders/{order}/transitions")
         | ("POST", "/api/v1/venues/{venue}/tables/{table}/close") => Staff(Permission::ManageOrders),
         // The kitchen's "86": who moves the orders marks a dish sold out (or back on) mid-service.

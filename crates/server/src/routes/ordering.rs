@@ -1351,6 +1351,58 @@ pub async fn accept_session(
     views.pop().map(Json).ok_or(ApiError::NotFound)
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveSessionRequest {
+    /// The table of the same venue the party moved to; it must have no live bill of its own.
+    #[schema(format = Uuid)]
+    pub table_id: String,
+}
+
+/// Moves a live bill to another table of its venue: the party changed tables (a draught, a bigger table, the
+/// terrace). Its orders, cash and balance go with it; its guests order and pay from the new table's code (the old
+/// table's code starts the next party's bill), the kitchen serves the orders not served yet at the new table, and
+/// the old table is free. Audited as `table_session.moved`. A party seated from a booking moves with its booking.
+#[utoipa::path(post, path = "/api/v1/table-sessions/{session}/move", tag = "orders", security(("bearer" = [])),
+    params(("session" = String, Path)), request_body = MoveSessionRequest,
+    responses((status = 200, body = SessionView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The bill is closed, or the table has a live bill of its own", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "Not a table of the venue in service, a table another seated party holds, or \
+            a party seated from a booking", body = Problem, content_type = "application/problem+json")))]
+pub async fn move_session(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ctx: RequestContext,
+    Path(session): Path<String>,
+    ApiJson(request): ApiJson<MoveSessionRequest>,
+) -> Result<Json<SessionView>, ApiError> {
+    let session = path_id(&session)?;
+    let table = request
+        .table_id
+        .parse::<Uuid>()
+        .map_err(|_| ValidationErrors::single("table_id", "is not a table id"))?;
+    let moved = state
+        .store
+        .move_session(
+            &caller.scope,
+            session,
+            table,
+            &caller.actor(),
+            &caller.audit(&ctx, "table_session.moved"),
+            state.clock.now(),
+        )
+        .await?;
+    state
+        .order_events
+        .announce(caller.scope.partner().as_uuid(), moved.venue_id);
+    let venue = moved.venue_id;
+    let mut views = session_views(&state, &caller, venue, vec![moved]).await?;
+    views.pop().map(Json).ok_or(ApiError::NotFound)
+}
+
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

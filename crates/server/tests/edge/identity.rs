@@ -550,6 +550,18 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
         .as_str()
         .unwrap()
         .to_owned();
+    let session_a = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", a.venue),
+        Some(&a.owner),
+        None,
+    )
+    .await
+    .body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let nowhere = || uuid::Uuid::now_v7().to_string();
     type BodyWithId = Box<dyn Fn(&str) -> Value>;
     let cases: Vec<(&str, String, BodyWithId)> = vec![
@@ -595,6 +607,11 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
             format!("/api/v1/staff/{member_a}"),
             Box::new(|id: &str| json!({"venues": [id]})),
         ),
+        (
+            "POST",
+            format!("/api/v1/table-sessions/{session_a}/move"),
+            Box::new(|id: &str| json!({"table_id": id})),
+        ),
     ];
     // Every id-valued body field the contract declares is one of the cases above: a new one fails here until added.
     let doc = call(&server, "GET", "/openapi.json", None, None).await.body;
@@ -604,6 +621,7 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
         ("patch", "/api/v1/menu/items/{item}", "category_id"),
         ("post", "/api/v1/privacy/requests", "subject"),
         ("post", "/api/v1/staff", "venues"),
+        ("post", "/api/v1/table-sessions/{session}/move", "table_id"),
         ("patch", "/api/v1/staff/{id}", "venues"),
         ("post", "/api/v1/venues/{venue}/menu/items", "category_id"),
         ("post", "/api/v1/venues/{venue}/table-combinations", "tables"),
@@ -622,6 +640,7 @@ pub async fn another_partners_ids_in_bodies_and_queries_reveal_nothing(engine: E
         session_b.clone(),
         b.venue.clone(),
         b.venue.clone(),
+        b.table.clone(),
     ];
     for ((method, path, body), id_of_b) in cases.iter().zip(ids_of_b) {
         let foreign = call(&server, method, path, Some(&a.owner), Some(body(&id_of_b))).await;
@@ -982,7 +1001,7 @@ pub async fn every_id_route(
         "tables": [uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string()],
         "start": "2030-01-01T00:00:00Z", "party_size": 2, "consent": true,
         "guest": {"name": "x", "phone": "+573001234567", "email": "x@example.co"},
-        "min_party": 1, "online": true, "day_start_hour": 3,
+        "min_party": 1, "online": true, "day_start_hour": 3, "table_id": uuid::Uuid::now_v7().to_string(),
         "date": "2030-01-01", "earliest": "19:00", "latest": "20:00",
     });
     for (key, value) in crate::reservations::policy().as_object().unwrap() {

@@ -1490,6 +1490,196 @@ async fn a_closed_table_needs_staff_again_and_guests_cancel_only_their_own_order
 /// What the schema states (quantities 1 to 50, at least one line, notes of at most 300 characters) is bad input,
 /// 400; what depends on the menu (a modifier it does not offer, an item it does not have) is a business refusal,
 /// 422. Either names the field and writes nothing.
+/// A party that changes tables takes its bill (README, the kitchen page): a server moves it, the new
+/// table's code shows the bill and adds to it, its cash is voided there, the kitchen's ticket names the new table, and
+/// the old table's code starts the next party's bill. A table with a bill of its own, an id that is no table of the
+/// venue and the kitchen are refused, each changing nothing.
+#[tokio::test]
+async fn a_party_moves_tables_with_its_bill() {
+    let server = TestServer::start().await;
+    let v = venue_with_menu(&server, "mudanza@example.co").await;
+    ordered_and_accepted(&server, &v, 2).await;
+    let sessions = format!("/api/v1/venues/{}/table-sessions", v.venue);
+    let session = call(&server, "GET", &sessions, Some(&v.owner), None).await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cash = post(
+        &server,
+        &format!("/api/v1/venues/{}/tables/{}/cash", v.venue, v.table),
+        Some(&v.owner),
+        json!({"amount": 1_000_000, "tip": 0}),
+    )
+    .await;
+    assert_eq!(cash.status, 201, "{}", cash.body);
+    let table = |label: &'static str| {
+        let server = &server;
+        let path = format!("/api/v1/venues/{}/tables", v.venue);
+        let owner = v.owner.clone();
+        async move {
+            let made = post(server, &path, Some(&owner), json!({"label": label, "seats": 4})).await;
+            assert_eq!(made.status, 201, "{}", made.body);
+            (
+                made.body["id"].as_str().unwrap().to_owned(),
+                made.body["token"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (terrace, terrace_token) = table("Terraza 1").await;
+    let (window, window_token) = table("Ventana").await;
+    let other = order(
+        &server,
+        &window_token,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+        None,
+    )
+    .await;
+    assert_eq!(other.status, 201, "{}", other.body);
+
+    let path = format!("/api/v1/table-sessions/{session}/move");
+    crate::identity::invite_and_join(
+        &server,
+        &v.owner,
+        "cocina.mudanza@example.co",
+        "kitchen",
+        PASSWORD,
+    )
+    .await;
+    let cook = crate::identity::login(&server, "cocina.mudanza@example.co", PASSWORD)
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (token, body, status, kind) in [
+        (&cook, json!({"table_id": terrace}), 403, "forbidden"),
+        (&v.owner, json!({"table_id": window}), 409, "conflict"),
+        (
+            &v.owner,
+            json!({"table_id": uuid::Uuid::now_v7()}),
+            422,
+            "business-rule",
+        ),
+        (&v.owner, json!({"table_id": "Terraza"}), 400, "validation"),
+        (
+            &v.owner,
+            json!({"table_id": terrace, "seats": 6}),
+            400,
+            "validation",
+        ),
+    ] {
+        let refused = post(&server, &path, Some(token), body.clone()).await;
+        assert_eq!(refused.status, status, "{body}: {}", refused.body);
+        assert!(
+            refused.body["type"].as_str().unwrap().ends_with(kind),
+            "{body}: {}",
+            refused.body
+        );
+    }
+    let nothing = format!("/api/v1/table-sessions/{}/move", uuid::Uuid::now_v7());
+    assert_eq!(
+        post(&server, &nothing, Some(&v.owner), json!({"table_id": terrace}))
+            .await
+            .status,
+        404
+    );
+    let bill = |token: &str| {
+        let url = server.url(&format!("/api/v1/t/{token}/bill"));
+        let client = server.client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        bill(&v.token).await["bill"]["total"]["amount"],
+        3_780_000,
+        "nothing moved yet"
+    );
+
+    let moved = post(&server, &path, Some(&v.owner), json!({"table_id": terrace})).await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(
+        (moved.body["id"].as_str(), moved.body["table"].as_str()),
+        (Some(session.as_str()), Some("Terraza 1"))
+    );
+    assert_eq!(
+        moved.body["balance"]["paid"]["amount"], 1_000_000,
+        "{}",
+        moved.body
+    );
+    // The party orders from the new table's code, on the same bill; the old table's code is the next party's.
+    let at_terrace = bill(&terrace_token).await;
+    assert_eq!(at_terrace["bill"]["total"]["amount"], 3_780_000, "{at_terrace}");
+    assert_eq!(at_terrace["balance"]["paid"]["amount"], 1_000_000, "{at_terrace}");
+    let more = order(
+        &server,
+        &terrace_token,
+        json!({"items": [{"item_id": v.item, "quantity": 1}]}),
+        None,
+    )
+    .await;
+    assert_eq!(more.status, 201, "{}", more.body);
+    assert_eq!(bill(&terrace_token).await["bill"]["total"]["amount"], 5_670_000);
+    assert_eq!(
+        bill(&v.token).await["bill"]["total"]["amount"],
+        0,
+        "the old table is free"
+    );
+    let kitchen = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/orders", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let tables: Vec<&str> = kitchen.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["served_table_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(tables, [terrace.as_str(), terrace.as_str()], "{}", kitchen.body);
+    // The cash taken at the old table is the bill's, voided where the bill is now.
+    let voided = call(
+        &server,
+        "DELETE",
+        &format!(
+            "/api/v1/venues/{}/tables/{terrace}/cash/{}",
+            v.venue,
+            cash.body["cash"]["id"].as_str().unwrap()
+        ),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    assert_eq!(voided.status, 200, "{}", voided.body);
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=table_session.moved",
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let entries = audit.body["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", audit.body);
+    assert_eq!(
+        entries[0]["detail"],
+        format!("from={} to={terrace}", v.table),
+        "{}",
+        audit.body
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn lines_that_cannot_be_ordered_are_refused_naming_the_field() {
     let server = TestServer::start().await;

@@ -2138,6 +2138,51 @@ pub async fn a_party_at_joined_tables_orders_and_pays_on_one_bill(engine: Engine
     let apart = call(&server, "GET", &format!("/api/v1/t/{alone}"), None, None).await;
     assert_eq!(apart.body["table"], "Mesa 3", "{}", apart.body);
     assert_eq!(apart.body["bill"]["total"]["amount"], 0, "{}", apart.body);
+    // The party's booking holds its tables for its turn: its bill does not move without it, and a walk-in's bill
+    // is not moved onto a table of the party's.
+    let party_bill = sessions.body["items"][0]["id"].as_str().unwrap();
+    let moved = post(
+        &server,
+        &format!("/api/v1/table-sessions/{party_bill}/move"),
+        Some(&v.owner),
+        json!({"table_id": v.tables[2]}),
+    )
+    .await;
+    assert_eq!(moved.status, 422, "{}", moved.body);
+    assert!(
+        moved.body["detail"].as_str().unwrap().contains("booking"),
+        "{}",
+        moved.body
+    );
+    assert_eq!(order(alone).await.status, 201);
+    let walk_in = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/table-sessions", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await
+    .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["table_id"] == v.tables[2].as_str())
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let moved = post(
+        &server,
+        &format!("/api/v1/table-sessions/{walk_in}/move"),
+        Some(&v.owner),
+        json!({"table_id": v.tables[1]}),
+    )
+    .await;
+    assert_eq!(moved.status, 422, "{}", moved.body);
+    assert!(
+        moved.body["detail"].as_str().unwrap().contains("seated"),
+        "{}",
+        moved.body
+    );
 }
 
 /// A seating after midnight belongs to the evening before (API.md): the host's list of that evening's business day

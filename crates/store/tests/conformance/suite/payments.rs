@@ -1646,3 +1646,174 @@ pub async fn a_cancelled_order_keeps_what_the_card_paid_beside_cash(store: &dyn 
         "{balance:?}"
     );
 }
+
+/// A party moving tables takes its bill (README, the kitchen page): under the bill's lock the session, its
+/// orders and its cash name the new table, the balance is unchanged, the kitchen gets an event for the order not yet
+/// served, and the old table starts the next party's bill. Refused: a table with a live bill of its own, a table of
+/// another venue, a closed bill; another partner's bill is not found.
+pub async fn a_party_moves_tables_with_its_bill(store: &dyn Store) {
+    let (scope, venue, table, session) = paying_table(store, "Mudanza").await;
+    let CashOutcome::Recorded(cash) = store
+        .record_cash(
+            &scope,
+            &NewCashPayment {
+                id: Uuid::now_v7(),
+                venue_id: venue,
+                table_id: table,
+                session_id: session,
+                amount: cop(1_000_000),
+                tip: cop(0),
+                recorded_by: Uuid::now_v7(),
+            },
+            &AuditEntry::new("payment.cash_recorded"),
+            NOW,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("recorded")
+    };
+    let before = store.session_balance(&scope, session).await.unwrap();
+    let free = store
+        .create_table(&scope, venue, "Terraza", 6, &change(), NOW)
+        .await
+        .unwrap()
+        .id;
+    let taken = store
+        .create_table(&scope, venue, "Ventana", 2, &change(), NOW)
+        .await
+        .unwrap()
+        .id;
+    store
+        .place_order(
+            &scope,
+            &order_for(venue, taken, None, b"other party"),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let elsewhere = venue_of(store, &scope).await;
+    let other_venue = store
+        .create_table(&scope, elsewhere, "Mesa 9", 4, &change(), NOW)
+        .await
+        .unwrap()
+        .id;
+    let moving = || AuditEntry::new("table_session.moved");
+    let refused = store
+        .move_session(&scope, session, taken, "server:ana", &moving(), NOW)
+        .await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    let refused = store
+        .move_session(&scope, session, other_venue, "server:ana", &moving(), NOW)
+        .await;
+    assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
+    let stranger = new_partner(store, "Ajena").await;
+    let refused = store
+        .move_session(&stranger, session, free, "server:ana", &moving(), NOW)
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert_eq!(
+        store.live_session(&scope, table).await.unwrap().map(|s| s.id),
+        Some(session),
+        "a refused move changed nothing"
+    );
+    let seen = store.latest_order_event(&scope, venue).await.unwrap();
+
+    let later = NOW + time::Duration::minutes(3);
+    let moved = store
+        .move_session(&scope, session, free, "server:ana", &moving(), later)
+        .await
+        .unwrap();
+    assert_eq!((moved.id, moved.table_id), (session, free));
+    assert!(store.live_session(&scope, table).await.unwrap().is_none());
+    assert_eq!(
+        store.live_session(&scope, free).await.unwrap().map(|s| s.id),
+        Some(session)
+    );
+    let orders = store
+        .session_orders(&scope, session, PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert!(!orders.is_empty());
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.table_id == free && o.served_table_id == free)
+    );
+    assert_eq!(
+        store.table_orders(&scope, free).await.unwrap().len(),
+        orders.len()
+    );
+    let events = store.order_events_after(&scope, venue, seen, 10).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.order_id).collect::<Vec<_>>(),
+        orders.iter().map(|o| o.id).collect::<Vec<_>>(),
+        "one event per order the kitchen still has"
+    );
+    assert_eq!(store.session_balance(&scope, session).await.unwrap(), before);
+    // The cash taken at the old table is the bill's: voided from the table the bill is at now.
+    let voided = store
+        .void_cash(
+            &scope,
+            free,
+            cash.id,
+            Uuid::now_v7(),
+            &AuditEntry::new("payment.cash_voided"),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(voided.id, cash.id);
+    // The same table again is no move; the old table's code starts the next party's bill.
+    let again = store
+        .move_session(&scope, session, free, "server:ana", &moving(), later)
+        .await
+        .unwrap();
+    assert_eq!(again.table_id, free);
+    let PlaceOutcome::Created(next) = store
+        .place_order(
+            &scope,
+            &order_for(venue, table, None, b"next party"),
+            &change(),
+            later,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("not created")
+    };
+    assert_ne!(next.session_id, Some(session));
+    let moves = store
+        .search_audit(
+            &scope,
+            &comanda_store::audit::AuditFilter {
+                action: Some("table_session.moved".into()),
+                ..Default::default()
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        moves.iter().map(|e| e.entry.detail.as_str()).collect::<Vec<_>>(),
+        [format!("from={table} to={free}")]
+    );
+    let moves = moves.len();
+    assert_eq!(moves, 1, "a refused move and no move are not audited");
+
+    // A bill closed with its party cannot move.
+    let other = store.live_session(&scope, taken).await.unwrap().unwrap();
+    accept_table(store, &scope, taken).await;
+    serve_placed(store, &scope, other.id, later).await;
+    store
+        .close_table(&scope, taken, "server:ana", true, &change(), later)
+        .await
+        .unwrap();
+    let refused = store
+        .move_session(&scope, other.id, free, "server:ana", &moving(), later)
+        .await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+}
