@@ -242,6 +242,8 @@ test('a guest orders on a phone and the kitchen display follows it live', async 
   await kitchen.locator('#kitchen-status', { hasText: 'Mesa 3: la cuenta está ahora en Terraza 1' }).waitFor();
   await kitchen.locator('.table-balance[data-settled="true"]', { hasText: 'Terraza 1' }).waitFor({ timeout: 5000 });
   assert.equal(await kitchen.locator('.table-balance', { hasText: 'Mesa 3' }).count(), 0);
+  // The guest's phone, still on Mesa 3's page, is told where the bill is now.
+  await guest.locator('#bill-at', { hasText: 'Tu cuenta está ahora en Terraza 1' }).waitFor({ timeout: 5000 });
   await kitchen.locator('.table-balance', { hasText: 'Terraza 1' }).getByRole('button', { name: 'Cerrar mesa' }).click();
   await kitchen.locator('.table-balance', { hasText: 'Terraza 1' }).waitFor({ state: 'detached', timeout: 5000 });
 

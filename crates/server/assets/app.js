@@ -1200,6 +1200,12 @@ pages.guest = async () => {
     if (!response.ok) throw Object.assign(new Error('bill'), { problem: bill });
     $('#orders').hidden = bill.orders.length === 0;
     $('#waiting').hidden = !(bill.session && bill.session.status === 'pending');
+    // Staff moved the party's bill to another table: this phone, still on the old table's code, is told where.
+    const billAt = bill.bill_at
+      ? (english ? `Your bill is now at ${bill.bill_at}: scan that table's code to go on ordering and to pay.`
+        : `Tu cuenta está ahora en ${bill.bill_at}: escanea el código de esa mesa para seguir pidiendo y pagar.`)
+      : '';
+    if ($('#bill-at').textContent !== billAt) $('#bill-at').textContent = billAt;
     // Paying needs an open bill: not before the first order, nor while staff have not accepted the table.
     // Paying needs something to pay too: an empty bill (every order cancelled) offers no payment.
     // A bill paid in full has no Pay button: the bill line says it is paid. (One being paid keeps it: the guest who

@@ -388,6 +388,14 @@ pub trait OrderingStore: Send + Sync {
         audit: &AuditEntry,
         now: OffsetDateTime,
     ) -> StoreResult<TableSession>;
+    /// The table of `venue` whose live bill guest device `device` last ordered on, if any: a guest whose party was
+    /// moved to another table is told where its bill is now.
+    async fn device_bill_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        device: &str,
+    ) -> StoreResult<Option<Uuid>>;
     /// Moves a live bill (pending or open) to `table` of the same venue: the party changed tables. Under the bill's
     /// lock, the session, its orders and its cash records name the new table, so the party orders, pays and is
     /// served there (an order event is recorded for each order not yet served or cancelled, so kitchen displays

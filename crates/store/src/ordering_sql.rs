@@ -1172,6 +1172,26 @@ impl OrderingStore for Engine {
         Ok(accepted)
     }
 
+    async fn device_bill_table(
+        &self,
+        scope: &TenantScope,
+        venue: Uuid,
+        device: &str,
+    ) -> StoreResult<Option<Uuid>> {
+        let row = sqlx::query(
+            "SELECT s.table_id FROM table_sessions s
+              WHERE s.partner_id = $1 AND s.venue_id = $2 AND s.status <> 'closed'
+                AND EXISTS (SELECT 1 FROM orders o WHERE o.partner_id = $1 AND o.session_id = s.id AND o.device = $3)
+              ORDER BY s.created_at DESC LIMIT 1",
+        )
+        .bind(h(scope.partner().as_uuid()))
+        .bind(h(venue))
+        .bind(device)
+        .fetch_optional(&mut *self.reading(scope).await?)
+        .await?;
+        row.map(|row| uuid_col(&row, "table_id")).transpose()
+    }
+
     async fn move_session(
         &self,
         scope: &TenantScope,

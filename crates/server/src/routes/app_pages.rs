@@ -437,6 +437,7 @@ pub async fn guest(headers: HeaderMap, Path(token): Path<String>, uri: axum::htt
 <button id="place-order" type="button">{place}</button>
 </section>
 <p id="waiting" class="hint" hidden>{waiting}</p>
+<p id="bill-at" class="hint" role="status"></p>
 <section id="orders" class="card" hidden>
 <h2>{orders}</h2>
 <ul id="order-list"></ul>

@@ -368,6 +368,9 @@ pub struct GuestOrder {
 pub struct GuestBill {
     pub bill: Bill,
     pub session: Option<GuestSession>,
+    /// When this table has no live bill but this device (`X-Guest-Device`) ordered on one at another table of the
+    /// venue (staff moved the party there): that table's label, whose code shows the bill. `null` otherwise.
+    pub bill_at: Option<String>,
     pub orders: Vec<GuestOrder>,
     /// Paid so far (tips excluded).
     pub paid: Money,
@@ -452,6 +455,22 @@ pub async fn bill(
             Vec::new(),
         ),
     };
+    // A party's bill staff moved to another table: its guests' phones still on this table's code are told where.
+    let bill_at = match (&live, device.as_deref()) {
+        (None, Some(device)) => {
+            match state
+                .store
+                .device_bill_table(&guest.scope, guest.venue.id.as_uuid(), device)
+                .await?
+            {
+                Some(table) if table != guest.table.id => {
+                    Some(state.store.table(&guest.scope, table).await?.label)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
     let session = live.map(|s| GuestSession {
         status: s.status.into(),
     });
@@ -482,6 +501,7 @@ pub async fn bill(
         paid: balance.paid,
         balance: balance.into(),
         session,
+        bill_at,
         orders,
         bill,
         claims: claims.into_iter().map(LineClaimView::from).collect(),

@@ -1525,6 +1525,16 @@ async fn a_party_moves_tables_with_its_bill() {
             )
         }
     };
+    // One of the party ordered from their phone, which keeps the old table's page open.
+    let from_phone = server
+        .client
+        .post(server.url(&format!("/api/v1/t/{}/orders", v.token)))
+        .header("x-guest-device", "phone-ana")
+        .json(&json!({"items": [{"item_id": v.item, "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_phone.status().as_u16(), 201);
     let (terrace, terrace_token) = table("Terraza 1").await;
     let (window, window_token) = table("Ventana").await;
     let other = order(
@@ -1583,12 +1593,13 @@ async fn a_party_moves_tables_with_its_bill() {
             .status,
         404
     );
-    let bill = |token: &str| {
+    let bill_on = |token: &str, device: &'static str| {
         let url = server.url(&format!("/api/v1/t/{token}/bill"));
         let client = server.client.clone();
         async move {
             client
                 .get(url)
+                .header("x-guest-device", device)
                 .send()
                 .await
                 .unwrap()
@@ -1597,9 +1608,10 @@ async fn a_party_moves_tables_with_its_bill() {
                 .unwrap()
         }
     };
+    let bill = |token: &str| bill_on(token, "phone-luis");
     assert_eq!(
         bill(&v.token).await["bill"]["total"]["amount"],
-        3_780_000,
+        5_670_000,
         "nothing moved yet"
     );
 
@@ -1616,7 +1628,7 @@ async fn a_party_moves_tables_with_its_bill() {
     );
     // The party orders from the new table's code, on the same bill; the old table's code is the next party's.
     let at_terrace = bill(&terrace_token).await;
-    assert_eq!(at_terrace["bill"]["total"]["amount"], 3_780_000, "{at_terrace}");
+    assert_eq!(at_terrace["bill"]["total"]["amount"], 5_670_000, "{at_terrace}");
     assert_eq!(at_terrace["balance"]["paid"]["amount"], 1_000_000, "{at_terrace}");
     let more = order(
         &server,
@@ -1626,12 +1638,14 @@ async fn a_party_moves_tables_with_its_bill() {
     )
     .await;
     assert_eq!(more.status, 201, "{}", more.body);
-    assert_eq!(bill(&terrace_token).await["bill"]["total"]["amount"], 5_670_000);
-    assert_eq!(
-        bill(&v.token).await["bill"]["total"]["amount"],
-        0,
-        "the old table is free"
-    );
+    assert_eq!(bill(&terrace_token).await["bill"]["total"]["amount"], 7_560_000);
+    let at_old = bill(&v.token).await;
+    assert_eq!(at_old["bill"]["total"]["amount"], 0, "the old table is free");
+    assert_eq!(at_old["bill_at"], Value::Null, "{at_old}");
+    // The phone that ordered on the bill, still on the old table's page, is told where the bill is now.
+    let on_phone = bill_on(&v.token, "phone-ana").await;
+    assert_eq!(on_phone["bill_at"], "Terraza 1", "{on_phone}");
+    assert_eq!(bill_on(&terrace_token, "phone-ana").await["bill_at"], Value::Null);
     let kitchen = call(
         &server,
         "GET",
@@ -1646,7 +1660,7 @@ async fn a_party_moves_tables_with_its_bill() {
         .iter()
         .map(|o| o["served_table_id"].as_str().unwrap())
         .collect();
-    assert_eq!(tables, [terrace.as_str(), terrace.as_str()], "{}", kitchen.body);
+    assert_eq!(tables, [terrace.as_str(); 3], "{}", kitchen.body);
     // The cash taken at the old table is the bill's, voided where the bill is now.
     let voided = call(
         &server,

@@ -1816,4 +1816,21 @@ pub async fn a_party_moves_tables_with_its_bill(store: &dyn Store) {
         .move_session(&scope, other.id, free, "server:ana", &moving(), later)
         .await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    // Where a guest's phone last ordered on a live bill: the next party's, opened later, not the closed one.
+    let phone = order_for(venue, table, None, b"").device.unwrap();
+    assert_eq!(
+        store.device_bill_table(&scope, venue, &phone).await.unwrap(),
+        Some(table)
+    );
+    assert_eq!(
+        store
+            .device_bill_table(&scope, venue, "another-phone")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.device_bill_table(&stranger, venue, &phone).await.unwrap(),
+        None
+    );
 }
