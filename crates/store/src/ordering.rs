@@ -399,11 +399,13 @@ pub trait OrderingStore: Send + Sync {
     /// Moves a live bill (pending or open) to `table` of the same venue: the party changed tables. Under the bill's
     /// lock, the session, its orders and its cash records name the new table, so the party orders, pays and is
     /// served there (an order event is recorded for each order not yet served or cancelled, so kitchen displays
-    /// redraw the ticket, `actor` naming who moved it); card payments keep the table they were made at, and the old table is free for the next
-    /// party. Audited with `from=<table> to=<table>`.
+    /// redraw the ticket, `actor` naming who moved it; a served order keeps the table it was served at); card
+    /// payments keep the table they were made at, and the old table is free for the next party. A party seated from
+    /// its booking takes the booking with it: the booking holds `table` alone from `now` to its end (claims), its
+    /// old tables freed. Audited with `from=<table> to=<table>`.
     /// Errors: `NotFound` (no such session); `Conflict` (the bill is closed; `table` has a live bill of its own);
-    /// `Refused` (`table` is not a table of the session's venue in service, or another seated party's; a party
-    /// seated from a booking, whose booking holds its tables for its turn).
+    /// `Refused` (`table` is not a table of the session's venue in service, is another seated party's, or is
+    /// booked within a seated party's remaining turn).
     async fn move_session(
         &self,
         scope: &TenantScope,

@@ -1234,27 +1234,14 @@ impl OrderingStore for Engine {
         if table == current.table_id {
             return Ok(current);
         }
-        let booked: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM reservations WHERE partner_id = $1 AND session_id = $2 AND status = 'seated'",
-        )
-        .bind(h(partner))
-        .bind(h(session))
-        .fetch_one(&mut *tx)
-        .await?;
-        if booked > 0 {
-            return Err(StoreError::Refused(
-                "this party was seated from its booking, which holds its tables for its turn: it moves with the \
-                 booking, not the bill"
-                    .into(),
-            ));
-        }
         let held: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM reservations WHERE partner_id = $1 AND venue_id = $2 AND status = 'seated'
-               AND tables LIKE $3",
+               AND tables LIKE $3 AND (session_id IS NULL OR session_id <> $4)",
         )
         .bind(h(partner))
         .bind(h(current.venue_id))
         .bind(party_table_pattern(table))
+        .bind(h(session))
         .fetch_one(&mut *tx)
         .await?;
         if held > 0 {
@@ -1280,12 +1267,54 @@ impl OrderingStore for Engine {
             }
             Err(error) => return Err(error.into()),
         };
-        let orders = sqlx::query(
-            "UPDATE orders SET table_id = $4 WHERE partner_id = $1 AND session_id = $2 AND table_id = $3 RETURNING *",
+        // A party seated from its booking: the booking now holds the new table (alone: a party at joined tables
+        // sits at one now) for the rest of its turn, and its old tables are free.
+        let seated = sqlx::query(
+            "SELECT id, until_at FROM reservations WHERE partner_id = $1 AND session_id = $2 AND status = 'seated'",
         )
         .bind(h(partner))
         .bind(h(session))
-        .bind(h(current.table_id))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(seated) = seated {
+            let reservation = uuid_col(&seated, "id")?;
+            sqlx::query("DELETE FROM reservation_claims WHERE partner_id = $1 AND reservation_id = $2")
+                .bind(h(partner))
+                .bind(h(reservation))
+                .execute(&mut *tx)
+                .await?;
+            let rest = comanda_domain::reservation::Assignment {
+                tables: vec![table],
+                start: now,
+                until: seated.try_get("until_at")?,
+            };
+            if !rest.cells().is_empty() && !claim(&mut tx, scope.partner(), reservation, &rest).await? {
+                return Err(StoreError::Refused(
+                    "that table is booked for another party within this party's turn: choose another".into(),
+                ));
+            }
+            let tables =
+                serde_json::to_string(&rest.tables).map_err(|e| StoreError::Config(e.to_string()))?;
+            sqlx::query(
+                "UPDATE reservations SET tables = $3, updated_at = $4 WHERE partner_id = $1 AND id = $2",
+            )
+            .bind(h(partner))
+            .bind(h(reservation))
+            .bind(tables)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Every order goes on the bill at its new table; those not yet served are served there (a joined party's
+        // orders too), and those served keep the table they were served at.
+        let orders = sqlx::query(
+            "UPDATE orders SET table_id = $3,
+                    served_table_id = CASE WHEN status IN ('served', 'cancelled') THEN coalesce(served_table_id, table_id)
+                                           END
+              WHERE partner_id = $1 AND session_id = $2 RETURNING *",
+        )
+        .bind(h(partner))
+        .bind(h(session))
         .bind(h(table))
         .fetch_all(&mut *tx)
         .await?;

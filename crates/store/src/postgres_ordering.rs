@@ -4,6 +4,7 @@
 
 use crate::postgres::TextLiteral;
 use crate::postgres::kit::*;
+use crate::postgres_reservations::claim;
 
 /// The channel order events are announced on: payload `partner:venue:seq`.
 pub const ORDER_EVENTS_CHANNEL: &str = "comanda_order_events";

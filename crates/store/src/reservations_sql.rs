@@ -405,8 +405,9 @@ async fn read_venue(conn: &mut Conn, partner: PartnerId, venue: Uuid) -> StoreRe
 }
 
 /// Claims every cell of the assignment on each of its tables; `false` when another booking holds one of them (the
-/// database's own refusal of a double booking).
-async fn claim(
+/// database's own refusal of a double booking). Also how a seated party's bill, moved to another table, takes the
+/// rest of its turn there (`OrderingStore::move_session`).
+pub(crate) async fn claim(
     conn: &mut Conn,
     partner: PartnerId,
     reservation: Uuid,

@@ -3,6 +3,7 @@
 //! announcement, and a guest's order is priced before the single write lock is taken.
 
 use crate::sqlite::kit::*;
+use crate::sqlite_reservations::claim;
 
 include!("ordering_sql.rs");
 

@@ -1362,7 +1362,8 @@ pub struct MoveSessionRequest {
 /// Moves a live bill to another table of its venue: the party changed tables (a draught, a bigger table, the
 /// terrace). Its orders, cash and balance go with it; its guests order and pay from the new table's code (the old
 /// table's code starts the next party's bill), the kitchen serves the orders not served yet at the new table, and
-/// the old table is free. Audited as `table_session.moved`. A party seated from a booking moves with its booking.
+/// the old table is free. A party seated from its booking takes the booking along: it holds the new table, alone,
+/// for the rest of its turn, and its old tables are free. Audited as `table_session.moved`.
 #[utoipa::path(post, path = "/api/v1/table-sessions/{session}/move", tag = "orders", security(("bearer" = [])),
     params(("session" = String, Path)), request_body = MoveSessionRequest,
     responses((status = 200, body = SessionView),
@@ -1371,7 +1372,8 @@ pub struct MoveSessionRequest {
         (status = 409, description = "The bill is closed, or the table has a live bill of its own", body = Problem,
             content_type = "application/problem+json"),
         (status = 422, description = "Not a table of the venue in service, a table another seated party holds, or \
-            a party seated from a booking", body = Problem, content_type = "application/problem+json")))]
+            (for a party seated from its booking) a table booked for another party within its turn", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn move_session(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -1399,6 +1401,9 @@ pub async fn move_session(
         .order_events
         .announce(caller.scope.partner().as_uuid(), moved.venue_id);
     let venue = moved.venue_id;
+    // The old table is free (and a seated party's booking holds another): bookings and the waitlist see it now.
+    state.availability.changed(venue);
+    crate::waitlist::offer_freed(&state, &caller.scope, venue).await;
     let mut views = session_views(&state, &caller, venue, vec![moved]).await?;
     views.pop().map(Json).ok_or(ApiError::NotFound)
 }

@@ -2138,51 +2138,99 @@ pub async fn a_party_at_joined_tables_orders_and_pays_on_one_bill(engine: Engine
     let apart = call(&server, "GET", &format!("/api/v1/t/{alone}"), None, None).await;
     assert_eq!(apart.body["table"], "Mesa 3", "{}", apart.body);
     assert_eq!(apart.body["bill"]["total"]["amount"], 0, "{}", apart.body);
-    // The party's booking holds its tables for its turn: its bill does not move without it, and a walk-in's bill
-    // is not moved onto a table of the party's.
-    let party_bill = sessions.body["items"][0]["id"].as_str().unwrap();
-    let moved = post(
-        &server,
-        &format!("/api/v1/table-sessions/{party_bill}/move"),
-        Some(&v.owner),
-        json!({"table_id": v.tables[2]}),
-    )
-    .await;
-    assert_eq!(moved.status, 422, "{}", moved.body);
-    assert!(
-        moved.body["detail"].as_str().unwrap().contains("booking"),
-        "{}",
-        moved.body
-    );
-    assert_eq!(order(alone).await.status, 201);
-    let walk_in = call(
+    // A walk-in at the third table is not moved onto a table of the seated party's, nor the party onto the walk-in's
+    // table; the party moves to a table of its own with its bill, and its booking holds that table for the rest of
+    // its turn: its two tables are free, each code its own again, and the kitchen serves the party at the new one.
+    assert_eq!(order(alone.clone()).await.status, 201);
+    let sessions_now = call(
         &server,
         "GET",
         &format!("/api/v1/venues/{}/table-sessions", v.venue),
         Some(&v.owner),
         None,
     )
-    .await
-    .body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["table_id"] == v.tables[2].as_str())
-        .map(|s| s["id"].as_str().unwrap().to_owned())
-        .unwrap();
-    let moved = post(
-        &server,
-        &format!("/api/v1/table-sessions/{walk_in}/move"),
-        Some(&v.owner),
-        json!({"table_id": v.tables[1]}),
-    )
     .await;
+    let session_at = |table: &str| {
+        sessions_now.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["table_id"] == table)
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let (party_bill, walk_in) = (session_at(&v.tables[0]), session_at(&v.tables[2]));
+    let move_to = |session: String, table: String| {
+        let server = &server;
+        let owner = v.owner.clone();
+        async move {
+            post(
+                server,
+                &format!("/api/v1/table-sessions/{session}/move"),
+                Some(&owner),
+                json!({"table_id": table}),
+            )
+            .await
+        }
+    };
+    let moved = move_to(walk_in, v.tables[1].clone()).await;
     assert_eq!(moved.status, 422, "{}", moved.body);
     assert!(
         moved.body["detail"].as_str().unwrap().contains("seated"),
         "{}",
         moved.body
     );
+    let moved = move_to(party_bill.clone(), v.tables[2].clone()).await;
+    assert_eq!(moved.status, 409, "{}", moved.body);
+    let fourth = post(
+        &server,
+        &format!("/api/v1/venues/{}/tables", v.venue),
+        Some(&v.owner),
+        json!({"label": "Mesa 4", "seats": 8}),
+    )
+    .await;
+    assert_eq!(fourth.status, 201, "{}", fourth.body);
+    let (fourth, fourth_token) = (
+        fourth.body["id"].as_str().unwrap().to_owned(),
+        fourth.body["token"].as_str().unwrap().to_owned(),
+    );
+    let moved = move_to(party_bill, fourth.clone()).await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["table"], "Mesa 4", "{}", moved.body);
+    let manage = booked.body["manage_token"].as_str().unwrap();
+    let party = guest_view(&server, &id, manage).await;
+    assert_eq!(party["tables"], json!([fourth]), "{party}");
+    assert_eq!(party["status"], "seated", "{party}");
+    let bill = call(
+        &server,
+        "GET",
+        &format!("/api/v1/t/{fourth_token}/bill"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(bill.body["bill"]["total"]["amount"], 6_400_000, "{}", bill.body);
+    assert_eq!(bill.body["balance"]["paid"]["amount"], 3_200_000, "{}", bill.body);
+    for (token, label) in [(&first, "Mesa 1"), (&second, "Mesa 2")] {
+        let view = call(&server, "GET", &format!("/api/v1/t/{token}"), None, None).await;
+        assert_eq!(view.body["table"], label, "{}", view.body);
+        assert_eq!(view.body["bill"]["total"]["amount"], 0, "{}", view.body);
+    }
+    let kitchen = call(
+        &server,
+        "GET",
+        &format!("/api/v1/venues/{}/orders", v.venue),
+        Some(&v.owner),
+        None,
+    )
+    .await;
+    let at_fourth = kitchen.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["served_table_id"] == fourth.as_str())
+        .count();
+    assert_eq!(at_fourth, 2, "the party's two orders: {}", kitchen.body);
 }
 
 /// A seating after midnight belongs to the evening before (API.md): the host's list of that evening's business day

@@ -46,6 +46,7 @@ macro_rules! conformance {
 
 conformance!(
     a_party_moves_tables_with_its_bill,
+    a_seated_party_moves_with_its_booking,
     alerts_wait_for_routing_oldest_first,
     instants_within_one_second_compare_as_time,
     an_offboarded_partner_is_named_to_the_payment_upkeep,

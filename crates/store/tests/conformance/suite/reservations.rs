@@ -1330,3 +1330,91 @@ fn whole_day() -> PageRequest {
         limit: 200,
     }
 }
+
+/// A party seated from its booking moves tables with its bill (`move_session`): the booking holds the new table
+/// alone for the rest of its turn and frees its old one; a table booked for another party within that turn refuses
+/// the move and changes nothing.
+pub async fn a_seated_party_moves_with_its_booking(store: &dyn Store) {
+    let (scope, venue, table) = booking_floor(store, "Mudanza").await;
+    let [window, terrace] = ["Mesa 2", "Mesa 3"].map(|label| {
+        let scope = scope.clone();
+        async move {
+            store
+                .create_table(&scope, venue, label, 4, &change(), NOW)
+                .await
+                .unwrap()
+                .id
+        }
+    });
+    let (window, terrace) = (window.await, terrace.await);
+    let seven = datetime!(2026-12-05 00:00 UTC);
+    let book = async |table: Uuid, start: OffsetDateTime| match store
+        .book(
+            &scope,
+            &booking_of(venue, start),
+            &blind(table, start),
+            &change(),
+            NOW,
+        )
+        .await
+        .unwrap()
+    {
+        BookOutcome::Created(reservation) => Ok(reservation.id),
+        other => Err(other),
+    };
+    let party = book(table, seven).await.unwrap();
+    let host = comanda_store::reservations::Host {
+        actor: "host:ana".into(),
+        member: Uuid::now_v7(),
+    };
+    let seated = store
+        .transition_reservation(
+            &scope,
+            party,
+            ReservationStatus::Seated,
+            Some(&host),
+            None,
+            None,
+            "",
+            &change(),
+            seven + time::Duration::minutes(5),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let session = seated.session_id.expect("seating opens the party's bill");
+    let later = book(terrace, seven + time::Duration::hours(1)).await.unwrap();
+    let moving = seven + time::Duration::minutes(10);
+    let refused = store
+        .move_session(&scope, session, terrace, "server:ana", &change(), moving)
+        .await;
+    assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
+    assert_eq!(
+        store.reservation(&scope, party).await.unwrap().tables,
+        [table],
+        "a refused move keeps the party's claims"
+    );
+    assert_eq!(
+        book(table, seven + time::Duration::minutes(30)).await,
+        Err(BookOutcome::Refused(Refusal::SlotTaken))
+    );
+
+    let moved = store
+        .move_session(&scope, session, window, "server:ana", &change(), moving)
+        .await
+        .unwrap();
+    assert_eq!(moved.table_id, window);
+    let party_now = store.reservation(&scope, party).await.unwrap();
+    assert_eq!(
+        (party_now.tables, party_now.status, party_now.start),
+        (vec![window], ReservationStatus::Seated, seven)
+    );
+    // Its old table is free for the rest of its turn; the new one is its own until the turn ends.
+    assert!(book(table, seven + time::Duration::minutes(30)).await.is_ok());
+    assert_eq!(
+        book(window, seven + time::Duration::hours(1)).await,
+        Err(BookOutcome::Refused(Refusal::SlotTaken))
+    );
+    assert!(book(window, seven + time::Duration::hours(2)).await.is_ok());
+    assert_eq!(store.reservation(&scope, later).await.unwrap().tables, [terrace]);
+}
