@@ -1833,4 +1833,25 @@ pub async fn a_party_moves_tables_with_its_bill(store: &dyn Store) {
         store.device_bill_table(&stranger, venue, &phone).await.unwrap(),
         None
     );
+    // Two servers move two bills to the one free table at once: one moves, the other is told the table has a bill.
+    let bar = store
+        .create_table(&scope, venue, "Barra", 2, &change(), later)
+        .await
+        .unwrap()
+        .id;
+    let next = next.session_id.unwrap();
+    let audit = moving();
+    let (one, two) = tokio::join!(
+        store.move_session(&scope, session, bar, "server:ana", &audit, later),
+        store.move_session(&scope, next, bar, "server:luis", &audit, later),
+    );
+    let outcomes = [&one, &two].map(|o| match o {
+        Ok(moved) => Ok(moved.table_id),
+        Err(StoreError::Conflict(_)) => Err("conflict"),
+        other => panic!("{other:?}"),
+    });
+    assert!(
+        outcomes == [Ok(bar), Err("conflict")] || outcomes == [Err("conflict"), Ok(bar)],
+        "{one:?} {two:?}"
+    );
 }
